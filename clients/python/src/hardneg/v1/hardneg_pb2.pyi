@@ -1,0 +1,411 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Metric(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    METRIC_UNSPECIFIED: _ClassVar[Metric]
+    METRIC_COSINE: _ClassVar[Metric]
+    METRIC_DOT: _ClassVar[Metric]
+    METRIC_L2: _ClassVar[Metric]
+
+class RankMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RANK_MODE_UNSPECIFIED: _ClassVar[RankMode]
+    RANK_MODE_RAW: _ClassVar[RankMode]
+    RANK_MODE_SURVIVING: _ClassVar[RankMode]
+
+class SamplingStrategy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SAMPLING_STRATEGY_UNSPECIFIED: _ClassVar[SamplingStrategy]
+    SAMPLING_STRATEGY_TOP: _ClassVar[SamplingStrategy]
+    SAMPLING_STRATEGY_UNIFORM: _ClassVar[SamplingStrategy]
+    SAMPLING_STRATEGY_SOFTMAX: _ClassVar[SamplingStrategy]
+    SAMPLING_STRATEGY_SIMANS: _ClassVar[SamplingStrategy]
+    SAMPLING_STRATEGY_TOP1_SAMPLED: _ClassVar[SamplingStrategy]
+METRIC_UNSPECIFIED: Metric
+METRIC_COSINE: Metric
+METRIC_DOT: Metric
+METRIC_L2: Metric
+RANK_MODE_UNSPECIFIED: RankMode
+RANK_MODE_RAW: RankMode
+RANK_MODE_SURVIVING: RankMode
+SAMPLING_STRATEGY_UNSPECIFIED: SamplingStrategy
+SAMPLING_STRATEGY_TOP: SamplingStrategy
+SAMPLING_STRATEGY_UNIFORM: SamplingStrategy
+SAMPLING_STRATEGY_SOFTMAX: SamplingStrategy
+SAMPLING_STRATEGY_SIMANS: SamplingStrategy
+SAMPLING_STRATEGY_TOP1_SAMPLED: SamplingStrategy
+
+class IndexParams(_message.Message):
+    __slots__ = ("m", "ef_construction", "ef_search", "exact_threshold")
+    M_FIELD_NUMBER: _ClassVar[int]
+    EF_CONSTRUCTION_FIELD_NUMBER: _ClassVar[int]
+    EF_SEARCH_FIELD_NUMBER: _ClassVar[int]
+    EXACT_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    m: int
+    ef_construction: int
+    ef_search: int
+    exact_threshold: int
+    def __init__(self, m: _Optional[int] = ..., ef_construction: _Optional[int] = ..., ef_search: _Optional[int] = ..., exact_threshold: _Optional[int] = ...) -> None: ...
+
+class CollectionStats(_message.Message):
+    __slots__ = ("item_count", "tombstone_count", "last_applied_sequence", "vector_bytes", "graph_search")
+    ITEM_COUNT_FIELD_NUMBER: _ClassVar[int]
+    TOMBSTONE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    LAST_APPLIED_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    VECTOR_BYTES_FIELD_NUMBER: _ClassVar[int]
+    GRAPH_SEARCH_FIELD_NUMBER: _ClassVar[int]
+    item_count: int
+    tombstone_count: int
+    last_applied_sequence: int
+    vector_bytes: int
+    graph_search: bool
+    def __init__(self, item_count: _Optional[int] = ..., tombstone_count: _Optional[int] = ..., last_applied_sequence: _Optional[int] = ..., vector_bytes: _Optional[int] = ..., graph_search: _Optional[bool] = ...) -> None: ...
+
+class Collection(_message.Message):
+    __slots__ = ("name", "dim", "metric", "index_params", "stats")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DIM_FIELD_NUMBER: _ClassVar[int]
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    INDEX_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    STATS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    dim: int
+    metric: Metric
+    index_params: IndexParams
+    stats: CollectionStats
+    def __init__(self, name: _Optional[str] = ..., dim: _Optional[int] = ..., metric: _Optional[_Union[Metric, str]] = ..., index_params: _Optional[_Union[IndexParams, _Mapping]] = ..., stats: _Optional[_Union[CollectionStats, _Mapping]] = ...) -> None: ...
+
+class CreateCollectionRequest(_message.Message):
+    __slots__ = ("name", "dim", "metric", "index_params")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DIM_FIELD_NUMBER: _ClassVar[int]
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    INDEX_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    dim: int
+    metric: Metric
+    index_params: IndexParams
+    def __init__(self, name: _Optional[str] = ..., dim: _Optional[int] = ..., metric: _Optional[_Union[Metric, str]] = ..., index_params: _Optional[_Union[IndexParams, _Mapping]] = ...) -> None: ...
+
+class CreateCollectionResponse(_message.Message):
+    __slots__ = ("collection",)
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    collection: Collection
+    def __init__(self, collection: _Optional[_Union[Collection, _Mapping]] = ...) -> None: ...
+
+class GetCollectionRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetCollectionResponse(_message.Message):
+    __slots__ = ("collection",)
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    collection: Collection
+    def __init__(self, collection: _Optional[_Union[Collection, _Mapping]] = ...) -> None: ...
+
+class ListCollectionsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListCollectionsResponse(_message.Message):
+    __slots__ = ("collections",)
+    COLLECTIONS_FIELD_NUMBER: _ClassVar[int]
+    collections: _containers.RepeatedCompositeFieldContainer[Collection]
+    def __init__(self, collections: _Optional[_Iterable[_Union[Collection, _Mapping]]] = ...) -> None: ...
+
+class DeleteCollectionRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class DeleteCollectionResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GroupList(_message.Message):
+    __slots__ = ("groups",)
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    groups: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, groups: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ItemBatch(_message.Message):
+    __slots__ = ("ids", "dim", "vectors", "groups", "versions")
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    DIM_FIELD_NUMBER: _ClassVar[int]
+    VECTORS_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    dim: int
+    vectors: bytes
+    groups: _containers.RepeatedCompositeFieldContainer[GroupList]
+    versions: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, ids: _Optional[_Iterable[str]] = ..., dim: _Optional[int] = ..., vectors: _Optional[bytes] = ..., groups: _Optional[_Iterable[_Union[GroupList, _Mapping]]] = ..., versions: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class UpsertRequest(_message.Message):
+    __slots__ = ("collection", "items")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    items: ItemBatch
+    def __init__(self, collection: _Optional[str] = ..., items: _Optional[_Union[ItemBatch, _Mapping]] = ...) -> None: ...
+
+class UpsertResponse(_message.Message):
+    __slots__ = ("inserted", "replaced", "sequence")
+    INSERTED_FIELD_NUMBER: _ClassVar[int]
+    REPLACED_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    inserted: int
+    replaced: int
+    sequence: int
+    def __init__(self, inserted: _Optional[int] = ..., replaced: _Optional[int] = ..., sequence: _Optional[int] = ...) -> None: ...
+
+class DeleteRequest(_message.Message):
+    __slots__ = ("collection", "ids")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, collection: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class DeleteResponse(_message.Message):
+    __slots__ = ("deleted", "not_found", "sequence")
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    NOT_FOUND_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    deleted: int
+    not_found: int
+    sequence: int
+    def __init__(self, deleted: _Optional[int] = ..., not_found: _Optional[int] = ..., sequence: _Optional[int] = ...) -> None: ...
+
+class UpsertStreamRequest(_message.Message):
+    __slots__ = ("collection", "writer_id", "sequence", "items", "delete_ids")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    WRITER_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    DELETE_IDS_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    writer_id: str
+    sequence: int
+    items: ItemBatch
+    delete_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, collection: _Optional[str] = ..., writer_id: _Optional[str] = ..., sequence: _Optional[int] = ..., items: _Optional[_Union[ItemBatch, _Mapping]] = ..., delete_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class UpsertStreamResponse(_message.Message):
+    __slots__ = ("writer_id", "sequence", "durable_sequence", "duplicate", "log_sequence")
+    WRITER_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    DURABLE_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    LOG_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    writer_id: str
+    sequence: int
+    durable_sequence: int
+    duplicate: bool
+    log_sequence: int
+    def __init__(self, writer_id: _Optional[str] = ..., sequence: _Optional[int] = ..., durable_sequence: _Optional[int] = ..., duplicate: _Optional[bool] = ..., log_sequence: _Optional[int] = ...) -> None: ...
+
+class GetItemsRequest(_message.Message):
+    __slots__ = ("collection", "ids", "include_vectors")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    include_vectors: bool
+    def __init__(self, collection: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., include_vectors: _Optional[bool] = ...) -> None: ...
+
+class GetItemsResponse(_message.Message):
+    __slots__ = ("items", "missing_ids")
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    MISSING_IDS_FIELD_NUMBER: _ClassVar[int]
+    items: ItemBatch
+    missing_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, items: _Optional[_Union[ItemBatch, _Mapping]] = ..., missing_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Anchor(_message.Message):
+    __slots__ = ("id", "vector", "key", "positive_ids", "positive_vectors", "exclude_ids", "groups")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    VECTOR_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    POSITIVE_IDS_FIELD_NUMBER: _ClassVar[int]
+    POSITIVE_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDE_IDS_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    vector: bytes
+    key: str
+    positive_ids: _containers.RepeatedScalarFieldContainer[str]
+    positive_vectors: bytes
+    exclude_ids: _containers.RepeatedScalarFieldContainer[str]
+    groups: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., vector: _Optional[bytes] = ..., key: _Optional[str] = ..., positive_ids: _Optional[_Iterable[str]] = ..., positive_vectors: _Optional[bytes] = ..., exclude_ids: _Optional[_Iterable[str]] = ..., groups: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class MiningPolicy(_message.Message):
+    __slots__ = ("num_negatives", "exclude_same_group", "duplicate_threshold", "absolute_margin", "relative_margin", "min_score", "max_score", "range_min", "range_max", "rank_mode", "in_batch_exclusion", "use_feedback", "sampling", "temperature", "simans_a", "simans_b", "seed", "diversity_threshold", "widen", "max_candidates", "ef_search")
+    NUM_NEGATIVES_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDE_SAME_GROUP_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    ABSOLUTE_MARGIN_FIELD_NUMBER: _ClassVar[int]
+    RELATIVE_MARGIN_FIELD_NUMBER: _ClassVar[int]
+    MIN_SCORE_FIELD_NUMBER: _ClassVar[int]
+    MAX_SCORE_FIELD_NUMBER: _ClassVar[int]
+    RANGE_MIN_FIELD_NUMBER: _ClassVar[int]
+    RANGE_MAX_FIELD_NUMBER: _ClassVar[int]
+    RANK_MODE_FIELD_NUMBER: _ClassVar[int]
+    IN_BATCH_EXCLUSION_FIELD_NUMBER: _ClassVar[int]
+    USE_FEEDBACK_FIELD_NUMBER: _ClassVar[int]
+    SAMPLING_FIELD_NUMBER: _ClassVar[int]
+    TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
+    SIMANS_A_FIELD_NUMBER: _ClassVar[int]
+    SIMANS_B_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    DIVERSITY_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    WIDEN_FIELD_NUMBER: _ClassVar[int]
+    MAX_CANDIDATES_FIELD_NUMBER: _ClassVar[int]
+    EF_SEARCH_FIELD_NUMBER: _ClassVar[int]
+    num_negatives: int
+    exclude_same_group: bool
+    duplicate_threshold: float
+    absolute_margin: float
+    relative_margin: float
+    min_score: float
+    max_score: float
+    range_min: int
+    range_max: int
+    rank_mode: RankMode
+    in_batch_exclusion: bool
+    use_feedback: bool
+    sampling: SamplingStrategy
+    temperature: float
+    simans_a: float
+    simans_b: float
+    seed: int
+    diversity_threshold: float
+    widen: bool
+    max_candidates: int
+    ef_search: int
+    def __init__(self, num_negatives: _Optional[int] = ..., exclude_same_group: _Optional[bool] = ..., duplicate_threshold: _Optional[float] = ..., absolute_margin: _Optional[float] = ..., relative_margin: _Optional[float] = ..., min_score: _Optional[float] = ..., max_score: _Optional[float] = ..., range_min: _Optional[int] = ..., range_max: _Optional[int] = ..., rank_mode: _Optional[_Union[RankMode, str]] = ..., in_batch_exclusion: _Optional[bool] = ..., use_feedback: _Optional[bool] = ..., sampling: _Optional[_Union[SamplingStrategy, str]] = ..., temperature: _Optional[float] = ..., simans_a: _Optional[float] = ..., simans_b: _Optional[float] = ..., seed: _Optional[int] = ..., diversity_threshold: _Optional[float] = ..., widen: _Optional[bool] = ..., max_candidates: _Optional[int] = ..., ef_search: _Optional[int] = ...) -> None: ...
+
+class MineRequest(_message.Message):
+    __slots__ = ("collection", "anchors", "policy", "include_vectors")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    ANCHORS_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    anchors: _containers.RepeatedCompositeFieldContainer[Anchor]
+    policy: MiningPolicy
+    include_vectors: bool
+    def __init__(self, collection: _Optional[str] = ..., anchors: _Optional[_Iterable[_Union[Anchor, _Mapping]]] = ..., policy: _Optional[_Union[MiningPolicy, _Mapping]] = ..., include_vectors: _Optional[bool] = ...) -> None: ...
+
+class Negative(_message.Message):
+    __slots__ = ("id", "score", "rank")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    RANK_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    score: float
+    rank: int
+    def __init__(self, id: _Optional[str] = ..., score: _Optional[float] = ..., rank: _Optional[int] = ...) -> None: ...
+
+class RuleCounts(_message.Message):
+    __slots__ = ("self", "positive", "excluded", "in_batch", "feedback", "same_group", "duplicate", "margin", "score_band", "rank_window", "diversity")
+    SELF_FIELD_NUMBER: _ClassVar[int]
+    POSITIVE_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDED_FIELD_NUMBER: _ClassVar[int]
+    IN_BATCH_FIELD_NUMBER: _ClassVar[int]
+    FEEDBACK_FIELD_NUMBER: _ClassVar[int]
+    SAME_GROUP_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    MARGIN_FIELD_NUMBER: _ClassVar[int]
+    SCORE_BAND_FIELD_NUMBER: _ClassVar[int]
+    RANK_WINDOW_FIELD_NUMBER: _ClassVar[int]
+    DIVERSITY_FIELD_NUMBER: _ClassVar[int]
+    self: int
+    positive: int
+    excluded: int
+    in_batch: int
+    feedback: int
+    same_group: int
+    duplicate: int
+    margin: int
+    score_band: int
+    rank_window: int
+    diversity: int
+    def __init__(self_, self: _Optional[int] = ..., positive: _Optional[int] = ..., excluded: _Optional[int] = ..., in_batch: _Optional[int] = ..., feedback: _Optional[int] = ..., same_group: _Optional[int] = ..., duplicate: _Optional[int] = ..., margin: _Optional[int] = ..., score_band: _Optional[int] = ..., rank_window: _Optional[int] = ..., diversity: _Optional[int] = ...) -> None: ...
+
+class AnchorResult(_message.Message):
+    __slots__ = ("negatives", "negative_vectors", "positive_score", "candidates_examined", "removed", "shortfall", "widenings", "exact_scan", "unknown_positive_ids")
+    NEGATIVES_FIELD_NUMBER: _ClassVar[int]
+    NEGATIVE_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    POSITIVE_SCORE_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATES_EXAMINED_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_FIELD_NUMBER: _ClassVar[int]
+    SHORTFALL_FIELD_NUMBER: _ClassVar[int]
+    WIDENINGS_FIELD_NUMBER: _ClassVar[int]
+    EXACT_SCAN_FIELD_NUMBER: _ClassVar[int]
+    UNKNOWN_POSITIVE_IDS_FIELD_NUMBER: _ClassVar[int]
+    negatives: _containers.RepeatedCompositeFieldContainer[Negative]
+    negative_vectors: bytes
+    positive_score: float
+    candidates_examined: int
+    removed: RuleCounts
+    shortfall: int
+    widenings: int
+    exact_scan: bool
+    unknown_positive_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, negatives: _Optional[_Iterable[_Union[Negative, _Mapping]]] = ..., negative_vectors: _Optional[bytes] = ..., positive_score: _Optional[float] = ..., candidates_examined: _Optional[int] = ..., removed: _Optional[_Union[RuleCounts, _Mapping]] = ..., shortfall: _Optional[int] = ..., widenings: _Optional[int] = ..., exact_scan: _Optional[bool] = ..., unknown_positive_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class MineResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[AnchorResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[AnchorResult, _Mapping]]] = ...) -> None: ...
+
+class FalseNegativeReport(_message.Message):
+    __slots__ = ("anchor_key", "item_ids")
+    ANCHOR_KEY_FIELD_NUMBER: _ClassVar[int]
+    ITEM_IDS_FIELD_NUMBER: _ClassVar[int]
+    anchor_key: str
+    item_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, anchor_key: _Optional[str] = ..., item_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ReportFalseNegativesRequest(_message.Message):
+    __slots__ = ("collection", "reports")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    REPORTS_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    reports: _containers.RepeatedCompositeFieldContainer[FalseNegativeReport]
+    def __init__(self, collection: _Optional[str] = ..., reports: _Optional[_Iterable[_Union[FalseNegativeReport, _Mapping]]] = ...) -> None: ...
+
+class ReportFalseNegativesResponse(_message.Message):
+    __slots__ = ("recorded",)
+    RECORDED_FIELD_NUMBER: _ClassVar[int]
+    recorded: int
+    def __init__(self, recorded: _Optional[int] = ...) -> None: ...
+
+class SnapshotCollectionRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class SnapshotCollectionResponse(_message.Message):
+    __slots__ = ("sequence", "bytes")
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    BYTES_FIELD_NUMBER: _ClassVar[int]
+    sequence: int
+    bytes: int
+    def __init__(self, sequence: _Optional[int] = ..., bytes: _Optional[int] = ...) -> None: ...
