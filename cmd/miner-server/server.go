@@ -18,6 +18,7 @@ import (
 
 	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
 	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/mining"
 )
 
 // Server is a running miner-server: listeners, the gRPC server, the HTTP server and
@@ -26,6 +27,7 @@ type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	db       *index.DB
+	mined    *mining.Recorder
 	grpcLis  net.Listener
 	httpLis  net.Listener
 	grpc     *grpc.Server
@@ -58,7 +60,8 @@ func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
 		grpc.ChainUnaryInterceptor(s.unaryErrors),
 		grpc.ChainStreamInterceptor(s.streamErrors),
 	)
-	hardnegv1.RegisterMinerServiceServer(s.grpc, &service{db: db, log: log})
+	s.mined = &mining.Recorder{}
+	hardnegv1.RegisterMinerServiceServer(s.grpc, &service{db: db, log: log, mined: s.mined})
 	s.health = health.NewServer()
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	s.health.SetServingStatus(s.serviceN, healthpb.HealthCheckResponse_NOT_SERVING)

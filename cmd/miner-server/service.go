@@ -17,8 +17,9 @@ import (
 // error interceptors turn them into statuses (errors.go).
 type service struct {
 	hardnegv1.UnimplementedMinerServiceServer
-	db  *index.DB
-	log *slog.Logger
+	db    *index.DB
+	log   *slog.Logger
+	mined *mining.Recorder // cumulative mining statistics, read by metrics
 }
 
 func (s *service) CreateCollection(_ context.Context, req *hardnegv1.CreateCollectionRequest) (*hardnegv1.CreateCollectionResponse, error) {
@@ -151,6 +152,7 @@ func (s *service) Mine(ctx context.Context, req *hardnegv1.MineRequest) (*hardne
 	if err != nil {
 		return nil, err
 	}
+	s.mined.Record(results)
 	resp := &hardnegv1.MineResponse{Results: make([]*hardnegv1.AnchorResult, len(results))}
 	for i := range results {
 		resp.Results[i] = toAnchorResult(&results[i], req.IncludeVectors)
