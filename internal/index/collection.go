@@ -22,18 +22,19 @@ type Collection struct {
 	ids      []string          // slot → id; "" for a free slot
 	groups   [][]string        // slot → groups (nil when none)
 	versions []int64           // slot → version stamp
-	vectors  []float32         // slot-major, dim values per slot
+	vectors  *vectorStore      // slot → vector; see vectorStore for its own rules
 	free     []uint32          // free slots, reused by later inserts
 	lastSeq  uint64            // sequence of the last write applied
 }
 
 func newCollection(cfg Config) *Collection {
 	return &Collection{
-		name:   cfg.Name,
-		dim:    cfg.Dim,
-		metric: cfg.Metric,
-		params: cfg.Params,
-		slots:  make(map[string]uint32),
+		name:    cfg.Name,
+		dim:     cfg.Dim,
+		metric:  cfg.Metric,
+		params:  cfg.Params,
+		slots:   make(map[string]uint32),
+		vectors: newVectorStore(cfg.Dim),
 	}
 }
 
@@ -102,7 +103,7 @@ func (c *Collection) applyUpsertLocked(b *Batch, seq uint64) UpsertResult {
 			res.Inserted++
 			slot = c.allocSlot(id)
 		}
-		copy(c.vectors[int(slot)*c.dim:], b.Row(i, c.dim))
+		c.vectors.set(slot, b.Row(i, c.dim))
 		c.groups[slot] = groups
 		c.versions[slot] = version
 	}
@@ -123,7 +124,6 @@ func (c *Collection) allocSlot(id string) uint32 {
 		c.ids = append(c.ids, id)
 		c.groups = append(c.groups, nil)
 		c.versions = append(c.versions, 0)
-		c.vectors = append(c.vectors, make([]float32, c.dim)...)
 	}
 	c.slots[id] = slot
 	return slot
@@ -155,7 +155,7 @@ func (c *Collection) applyDeleteLocked(ids []string, seq uint64) DeleteResult {
 		c.ids[slot] = ""
 		c.groups[slot] = nil
 		c.versions[slot] = 0
-		clear(c.vectors[int(slot)*c.dim : int(slot+1)*c.dim])
+		clear(c.vectors.Vector(slot))
 		c.free = append(c.free, slot)
 		res.Deleted++
 	}
@@ -193,7 +193,7 @@ func (c *Collection) Get(ids []string, withVectors bool) (items []Item, missing 
 
 // vectorAt returns the stored vector of slot. Caller holds mu.
 func (c *Collection) vectorAt(slot uint32) []float32 {
-	return c.vectors[int(slot)*c.dim : int(slot+1)*c.dim : int(slot+1)*c.dim]
+	return c.vectors.Vector(slot)
 }
 
 // PrepareQuery validates a query vector and returns it ready for scoring (a normalised
@@ -238,6 +238,6 @@ func (c *Collection) Stats() Stats {
 	return Stats{
 		Items:        len(c.slots),
 		LastSequence: c.lastSeq,
-		VectorBytes:  int64(cap(c.vectors)) * 4,
+		VectorBytes:  c.vectors.bytes(),
 	}
 }

@@ -1,7 +1,6 @@
 package index
 
 import (
-	"container/heap"
 	"context"
 	"sync"
 )
@@ -64,48 +63,95 @@ type scored struct {
 	score float32
 }
 
-// scoreHeap is a max-heap on score, ties broken by lower slot.
-type scoreHeap []scored
-
-func (h scoreHeap) Len() int { return len(h) }
-func (h scoreHeap) Less(i, j int) bool {
-	if h[i].score != h[j].score {
-		return h[i].score > h[j].score
+// better orders scans best-first: higher score, then lower slot.
+func better(a, b scored) bool {
+	if a.score != b.score {
+		return a.score > b.score
 	}
-	return h[i].slot < h[j].slot
+	return a.slot < b.slot
 }
-func (h scoreHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *scoreHeap) Push(x any)   { *h = append(*h, x.(scored)) }
-func (h *scoreHeap) Pop() any {
+
+// bestHeap is a binary heap whose root is the best entry.
+type bestHeap []scored
+
+func (h bestHeap) down(i int) {
+	n := len(h)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		j := l
+		if r := l + 1; r < n && better(h[r], h[l]) {
+			j = r
+		}
+		if !better(h[j], h[i]) {
+			return
+		}
+		h[i], h[j] = h[j], h[i]
+		i = j
+	}
+}
+
+func (h bestHeap) init() {
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		h.down(i)
+	}
+}
+
+// pop removes and returns the best entry.
+func (h *bestHeap) pop() scored {
 	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+	top := old[0]
+	n := len(old) - 1
+	old[0] = old[n]
+	*h = old[:n]
+	h.down(0)
+	return top
 }
 
-var scoredPool = sync.Pool{New: func() any { s := make(scoreHeap, 0, 1024); return &s }}
+var scanPool = sync.Pool{New: func() any { return &scanBuf{} }}
 
-// ctxCheckEvery is how many yielded items pass between context checks.
+// scanBuf holds the reusable buffers of one exact scan.
+type scanBuf struct {
+	heap   bestHeap
+	scores []float32
+}
+
+// ctxCheckEvery is how many ordered items pass between context checks.
 const ctxCheckEvery = 256
+
+// scoreRows writes the similarity of q to each of count rows into out.
+func scoreRows(m Metric, q, rows []float32, dim, count int, out []float32) {
+	for i := range count {
+		out[i] = similarity(m, q, rows[i*dim:(i+1)*dim])
+	}
+}
 
 // exactSearch scores every live item and yields them best-first. Caller holds mu.
 func (c *Collection) exactSearch(ctx context.Context, q []float32, opts SearchOptions, yield func(Candidate) bool) (SearchStats, error) {
 	st := SearchStats{Exact: true}
-	hp := scoredPool.Get().(*scoreHeap)
-	defer scoredPool.Put(hp)
-	h := (*hp)[:0]
-	for slot, id := range c.ids {
-		if id == "" {
-			continue
-		}
-		h = append(h, scored{uint32(slot), similarity(c.metric, q, c.vectorAt(uint32(slot)))})
+	buf := scanPool.Get().(*scanBuf)
+	defer scanPool.Put(buf)
+	h := buf.heap[:0]
+	if cap(buf.scores) < storeChunkRows {
+		buf.scores = make([]float32, storeChunkRows)
 	}
-	*hp = h
+	c.vectors.rows(len(c.ids), func(first uint32, rows []float32, count int) {
+		scores := buf.scores[:count]
+		scoreRows(c.metric, q, rows, c.dim, count, scores)
+		for i, sc := range scores {
+			if c.ids[int(first)+i] != "" {
+				h = append(h, scored{first + uint32(i), sc})
+			}
+		}
+	})
+	buf.heap = h
 	if err := ctx.Err(); err != nil {
 		return st, err
 	}
-	heap.Init(hp)
-	for hp.Len() > 0 {
+	h.init()
+	for len(h) > 0 {
 		if opts.MaxCandidates > 0 && st.Ordered >= opts.MaxCandidates {
 			break
 		}
@@ -114,7 +160,7 @@ func (c *Collection) exactSearch(ctx context.Context, q []float32, opts SearchOp
 				return st, err
 			}
 		}
-		s := heap.Pop(hp).(scored)
+		s := h.pop()
 		rank := st.Ordered
 		st.Ordered++
 		id := c.ids[s.slot]
