@@ -84,7 +84,10 @@ func (db *DB) CreateCollection(cfg Config) (*Collection, error) {
 	if _, ok := db.collections[cfg.Name]; ok {
 		return nil, fmt.Errorf("%q: %w", cfg.Name, ErrCollectionExists)
 	}
-	c := newCollection(cfg)
+	c, err := newCollection(cfg)
+	if err != nil {
+		return nil, err
+	}
 	c.lastSeq = db.nextSeq()
 	db.collections[cfg.Name] = c
 	return c, nil
