@@ -128,7 +128,9 @@ func TestRejectedBatchChangesNothing(t *testing.T) {
 func TestUpsertReplacesAndDeleteRetiresSlots(t *testing.T) {
 	db := testDB(t)
 	c, _ := db.CreateCollection(Config{Name: "c", Dim: 2, Metric: Dot})
-	mk := func(ids []string, vs ...float32) *Batch { return &Batch{IDs: ids, Vectors: vs, Groups: [][]string{{"g1"}, nil}[:len(ids)]} }
+	mk := func(ids []string, vs ...float32) *Batch {
+		return &Batch{IDs: ids, Vectors: vs, Groups: [][]string{{"g1"}, nil}[:len(ids)]}
+	}
 	if res, err := db.Upsert("c", mk([]string{"a", "b"}, 1, 0, 0, 1), "items"); err != nil || res.Inserted != 2 {
 		t.Fatal(res, err)
 	}
