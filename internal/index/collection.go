@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hardneg/hardneg/internal/index/hnsw"
 	"github.com/hardneg/hardneg/internal/index/vec"
@@ -20,6 +21,10 @@ type Collection struct {
 	// graph indexes every slot ever written; it has its own fine-grained locks and is
 	// searched once the collection holds ExactThreshold live items.
 	graph *hnsw.Graph
+
+	// compacting is set while a background compaction runs; bg tracks it.
+	compacting atomic.Bool
+	bg         sync.WaitGroup
 
 	// writeMu serialises writers: a batch's metadata change (under mu) and its graph
 	// insertions (outside mu, so searches go on) complete before the next batch starts.
@@ -170,10 +175,18 @@ func (c *Collection) applyGraph(w *graphWork) {
 		c.graph.Delete(slot)
 	}
 	c.graph.InsertBatch(w.insert, 0)
-	if c.graph.NeedsCompact() {
-		c.graph.Compact(0)
+	if c.graph.NeedsCompact() && c.compacting.CompareAndSwap(false, true) {
+		c.bg.Add(1)
+		go func() {
+			defer c.bg.Done()
+			defer c.compacting.Store(false)
+			c.graph.Compact(0)
+		}()
 	}
 }
+
+// wait blocks until background work (compaction) has finished.
+func (c *Collection) wait() { c.bg.Wait() }
 
 // DeleteResult counts what a delete did.
 type DeleteResult struct {
