@@ -84,7 +84,7 @@ func benchL2Kernels() []kernel {
 	return append(ks, archL2Kernels()...)
 }
 
-var benchDims = []int{128, 384, 768, 1536}
+var benchDims = []int{128, 383, 384, 768, 1536}
 
 var sink float32
 
