@@ -3,6 +3,8 @@ package index
 import (
 	"context"
 	"sync"
+
+	"github.com/hardneg/hardneg/internal/index/vec"
 )
 
 // Candidate is one item produced by a search, in best-first order.
@@ -194,8 +196,14 @@ const ctxCheckEvery = 256
 
 // scoreRows writes the similarity of q to each of count rows into out.
 func scoreRows(m Metric, q, rows []float32, dim, count int, out []float32) {
-	for i := range count {
-		out[i] = similarity(m, q, rows[i*dim:(i+1)*dim])
+	out = out[:count]
+	if m != L2 {
+		vec.DotMany(q, rows[:count*dim], dim, out)
+		return
+	}
+	vec.L2SqMany(q, rows[:count*dim], dim, out)
+	for i := range out {
+		out[i] = -out[i]
 	}
 }
 
