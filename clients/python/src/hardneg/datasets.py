@@ -29,6 +29,7 @@ Output formats (``anchor``/``positive`` stand for the dataset's column names):
 
 from __future__ import annotations
 
+import sys
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence, Union
@@ -113,13 +114,10 @@ class MiningReport:
 
 def _columns(dataset: Any) -> tuple[dict[str, list[Any]], bool]:
     """Returns the dataset as dict-of-columns and whether it was a datasets.Dataset."""
-    try:
-        from datasets import Dataset  # type: ignore[import-not-found]
-
-        if isinstance(dataset, Dataset):
-            return {c: list(dataset[c]) for c in dataset.column_names}, True
-    except ImportError:
-        pass
+    # A datasets.Dataset can only exist if its (slow to import) package is loaded.
+    ds_module = sys.modules.get("datasets")
+    if ds_module is not None and isinstance(dataset, ds_module.Dataset):
+        return {c: list(dataset[c]) for c in dataset.column_names}, True
     if isinstance(dataset, Mapping):
         return {k: list(v) for k, v in dataset.items()}, False
     rows = list(dataset)
