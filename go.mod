@@ -3,6 +3,7 @@ module github.com/hardneg/hardneg
 go 1.26.8
 
 require (
+	github.com/coder/hnsw v0.6.1
 	golang.org/x/sync v0.25.0
 	golang.org/x/sys v0.48.0
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20261110000943-09e21b237f2c
@@ -11,6 +12,11 @@ require (
 )
 
 require (
+	github.com/chewxy/math32 v1.10.1 // indirect
+	github.com/google/renameio v1.0.1 // indirect
+	github.com/viterin/partial v1.1.0 // indirect
+	github.com/viterin/vek v0.4.2 // indirect
+	golang.org/x/exp v0.0.0-20240506185415-9bf2ced13842 // indirect
 	golang.org/x/net v0.60.0 // indirect
 	golang.org/x/text v0.42.0 // indirect
 )

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"runtime"
+	"time"
+
+	"github.com/coder/hnsw"
+)
+
+// runCoder measures github.com/coder/hnsw v0.6.1. It is not safe for concurrent Add,
+// so it is built on one thread only. Its level factor Ml stays at the library's
+// default (0.25).
+func runCoder(c *config, d *dataset) (*result, error) {
+	runtime.GOMAXPROCS(1)
+	res := &result{System: "coder/hnsw v0.6.1", N: d.N, Dim: d.Dim, M: c.m, EfConstruction: 0}
+	before := settledRSS()
+	g := hnsw.NewGraph[int32]()
+	g.M = c.m
+	g.Distance = hnsw.CosineDistance
+	start := time.Now()
+	for i := range d.N {
+		g.Add(hnsw.MakeNode(int32(i), d.row(i)))
+	}
+	secs := time.Since(start).Seconds()
+	res.Build = []buildResult{{Threads: 1, Seconds: secs, InsertsPerSec: float64(d.N) / secs}}
+	// coder/hnsw keeps references to the caller's vectors (d.Base), which are already
+	// resident: add them so bytes per vector compares with systems that copy.
+	res.RSSBytes = settledRSS() - before + int64(d.N*d.Dim*4)
+	res.BytesPerVector = float64(res.RSSBytes) / float64(d.N)
+	stop, err := startProfile(c.cpuProfile)
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
+	for _, ef := range c.efs {
+		g.EfSearch = ef
+		got := make([]int32, 0, c.k)
+		total := 0.0
+		var elapsed time.Duration
+		for i := range c.queries {
+			start := time.Now()
+			nodes := g.Search(d.query(i), c.k)
+			elapsed += time.Since(start)
+			got = got[:0]
+			for _, n := range nodes {
+				got = append(got, n.Key)
+			}
+			total += recall(got, d.gt(i, c.k))
+		}
+		us := float64(elapsed.Microseconds()) / float64(c.queries)
+		res.Sweep = append(res.Sweep, sweepPoint{Ef: ef, Queries: c.queries, USPerQuery: us, QPS: 1e6 / us, Recall: total / float64(c.queries)})
+	}
+	res.Notes = append(res.Notes, "built on 1 thread (Add is not safe for concurrent use); default Ml 0.25; EfSearch set per sweep point")
+	return res, nil
+}

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/hardneg/hardneg/internal/index"
+)
+
+// runHardneg measures internal/index in-process: the graph collection it builds is
+// the one the server searches (ExactThreshold below n), and a second collection with
+// ExactThreshold above n is searched by exact scan.
+func runHardneg(c *config, d *dataset) (*result, error) {
+	res := &result{System: "hardneg", N: d.N, Dim: d.Dim, M: c.m, EfConstruction: c.efConstruction}
+	dir, err := os.MkdirTemp("", "hardneg-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	db, err := index.Open(index.Options{Dir: dir})
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	ids := make([]string, d.N)
+	for i := range ids {
+		ids[i] = "d" + strconv.Itoa(i)
+	}
+	var groups [][]string
+	if d.Groups != nil {
+		groups = make([][]string, d.N)
+		for i, g := range d.Groups {
+			groups[i] = []string{"g" + strconv.Itoa(int(g))}
+		}
+	}
+	params := index.Params{M: c.m, EfConstruction: c.efConstruction}
+	var kept *index.Collection
+	for i, t := range c.threads {
+		runtime.GOMAXPROCS(t)
+		name := fmt.Sprintf("graph-%d", t)
+		before := settledRSS()
+		col, secs, err := build(db, name, d, ids, groups, params)
+		if err != nil {
+			return nil, err
+		}
+		res.Build = append(res.Build, buildResult{Threads: t, Seconds: secs, InsertsPerSec: float64(d.N) / secs})
+		if i == 0 {
+			// The first build runs in a fresh process: its resident-memory growth is
+			// the collection's footprint (vectors, ids, groups, graph).
+			res.RSSBytes = settledRSS() - before
+			res.BytesPerVector = float64(res.RSSBytes) / float64(d.N)
+			kept = col
+			continue
+		}
+		if err := db.DeleteCollection(name); err != nil {
+			return nil, err
+		}
+	}
+	runtime.GOMAXPROCS(1)
+	stop, err := startProfile(c.cpuProfile)
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
+	for _, ef := range c.efs {
+		res.Sweep = append(res.Sweep, sweep(kept, d, c.k, c.queries, ef))
+	}
+	if c.exactQueries > 0 {
+		// EfConstruction = M makes the throw-away graph cheap; the exact scan does not
+		// use it.
+		exact, _, err := build(db, "exact", d, ids, nil, index.Params{M: 2, EfConstruction: 2, ExactThreshold: d.N + 1})
+		if err != nil {
+			return nil, err
+		}
+		p := sweep(exact, d, c.k, min(c.exactQueries, d.NQ), 0)
+		res.Exact = &p
+		if err := db.DeleteCollection("exact"); err != nil {
+			return nil, err
+		}
+	}
+	if len(c.mineAnchors) > 0 {
+		mr, err := mineLatency(kept, d, c.mineAnchors, c.mineRequests)
+		if err != nil {
+			return nil, err
+		}
+		res.Mine = mr
+	}
+	res.Notes = append(res.Notes, fmt.Sprintf("searches on 1 thread (GOMAXPROCS 1), k %d, one query per Search call, no widening", c.k))
+	return res, nil
+}
+
+// build creates a collection and upserts the data set in batches of the largest
+// allowed size, returning the wall time.
+func build(db *index.DB, name string, d *dataset, ids []string, groups [][]string, p index.Params) (*index.Collection, float64, error) {
+	col, err := db.CreateCollection(index.Config{Name: name, Dim: d.Dim, Metric: index.Cosine, Params: p})
+	if err != nil {
+		return nil, 0, err
+	}
+	start := time.Now()
+	for lo := 0; lo < d.N; lo += index.MaxBatchItems {
+		hi := min(lo+index.MaxBatchItems, d.N)
+		b := &index.Batch{IDs: ids[lo:hi], Vectors: append([]float32(nil), d.Base[lo*d.Dim:hi*d.Dim]...)}
+		if groups != nil {
+			b.Groups = groups[lo:hi]
+		}
+		if _, err := db.Upsert(name, b, "items"); err != nil {
+			return nil, 0, err
+		}
+	}
+	return col, time.Since(start).Seconds(), nil
+}
+
+// sweep runs the first q queries one by one for k results at ef (0: exact collection).
+func sweep(col *index.Collection, d *dataset, k, q, ef int) sweepPoint {
+	got := make([]int32, 0, k)
+	total := 0.0
+	var elapsed time.Duration
+	for i := range q {
+		qv, err := col.PrepareQuery(d.query(i), "q")
+		if err != nil {
+			panic(err)
+		}
+		got = got[:0]
+		start := time.Now()
+		col.Search(context.Background(), qv, index.SearchOptions{Ef: ef, NoWiden: true}, func(cd index.Candidate) bool {
+			got = append(got, int32(cd.Slot))
+			return len(got) < k
+		})
+		elapsed += time.Since(start)
+		total += recall(got, d.gt(i, k))
+	}
+	us := float64(elapsed.Microseconds()) / float64(q)
+	return sweepPoint{Ef: ef, Queries: q, USPerQuery: us, QPS: 1e6 / us, Recall: total / float64(q)}
+}
