@@ -76,9 +76,43 @@ test-examples: $(VENV)/.stamp build ## smoke-test the examples (installs torch a
 .PHONY: test
 test: checkgenerate lint test-go test-python ## everything CI runs
 
-.PHONY: bench
-bench: ## Go benchmarks of the index and kernels
+.PHONY: bench-go
+bench-go: ## Go benchmarks of the index and kernels
 	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./internal/...
+
+# The end-to-end comparison (docs/BENCHMARKS.md, "End-to-end comparison"): hardneg
+# against hnswlib, faiss, coder/hnsw and sentence-transformers on the same data. Its
+# Python packages (torch included: large) go into bench/.venv. CI does not run it.
+BENCH_VENV := bench/.venv
+BENCH_PY   := $(BENCH_VENV)/bin/python
+BENCH_ARGS ?=
+
+$(BENCH_VENV)/.stamp: bench/requirements.txt clients/python/pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_PY) -m pip install --quiet --upgrade pip
+	$(BENCH_PY) -m pip install --quiet -r bench/requirements.txt ./clients/python
+	touch $@
+
+.PHONY: bench-venv
+bench-venv: $(BENCH_VENV)/.stamp
+	$(BENCH_PY) -m pip install --quiet --no-deps --force-reinstall ./clients/python
+
+.PHONY: bench-bin
+bench-bin: build
+	$(GO) build -o bin/hardneg-bench ./bench/cmd/hardneg-bench
+
+.PHONY: bench
+bench: bench-venv bench-bin ## full comparison (100k synthetic + real embeddings; LARGE=1 adds 1M) → docs/BENCHMARKS.md, docs/bench/*.png
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BENCH_PY) bench/py/run.py --mode full $(if $(LARGE),--large) --out bench/out/full/results.json $(BENCH_ARGS)
+	$(BENCH_PY) bench/py/report.py bench/out/full/results.json --doc docs/BENCHMARKS.md --plots docs/bench \
+		--notes bench/analysis.md --cmd "make bench$(if $(LARGE), LARGE=1)"
+
+.PHONY: bench-quick
+bench-quick: bench-venv bench-bin ## the same comparison at 20k vectors in under 3 minutes → bench/out/quick/
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BENCH_PY) bench/py/run.py --mode quick --out bench/out/quick/results.json $(BENCH_ARGS)
+	$(BENCH_PY) bench/py/report.py bench/out/quick/results.json --doc bench/out/quick/BENCHMARKS.md --plots bench/out/quick \
+		--cmd "make bench-quick"
+	@echo "report: bench/out/quick/BENCHMARKS.md"
 
 .PHONY: clean
 clean: ## remove build outputs

@@ -43,11 +43,12 @@ func runHardneg(c *config, d *dataset) (*result, error) {
 		runtime.GOMAXPROCS(t)
 		name := fmt.Sprintf("graph-%d", t)
 		before := settledRSS()
+		cpu0 := cpuSeconds()
 		col, secs, err := build(db, name, d, ids, groups, params)
 		if err != nil {
 			return nil, err
 		}
-		res.Build = append(res.Build, buildResult{Threads: t, Seconds: secs, InsertsPerSec: float64(d.N) / secs})
+		res.Build = append(res.Build, buildResult{Threads: t, Seconds: secs, CPUSeconds: cpuSeconds() - cpu0, InsertsPerSec: float64(d.N) / secs})
 		if i == 0 {
 			// The first build runs in a fresh process: its resident-memory growth is
 			// the collection's footprint (vectors, ids, groups, graph).
@@ -83,6 +84,8 @@ func runHardneg(c *config, d *dataset) (*result, error) {
 		}
 	}
 	if len(c.mineAnchors) > 0 {
+		// Mine runs anchors of a request in parallel, as the server does: all cores.
+		runtime.GOMAXPROCS(runtime.NumCPU())
 		mr, err := mineLatency(kept, d, c.mineAnchors, c.mineRequests)
 		if err != nil {
 			return nil, err

@@ -7,7 +7,18 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"syscall"
 )
+
+// cpuSeconds returns the user + system CPU time of the process so far.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+	return tv(ru.Utime) + tv(ru.Stime)
+}
 
 // procStatus returns a field of /proc/self/status in bytes (VmRSS, VmHWM), or 0.
 func procStatus(field string) int64 {

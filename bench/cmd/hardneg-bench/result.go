@@ -27,6 +27,7 @@ type result struct {
 type buildResult struct {
 	Threads       int     `json:"threads"`
 	Seconds       float64 `json:"seconds"`
+	CPUSeconds    float64 `json:"cpu_seconds"`
 	InsertsPerSec float64 `json:"inserts_per_s"`
 }
 

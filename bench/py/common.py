@@ -1,0 +1,64 @@
+"""Helpers shared by the benchmark's Python parts."""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+
+def proc_status(field: str, pid: str = "self") -> int:
+    """A /proc/<pid>/status field (VmRSS, VmHWM) in bytes, or 0."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def cpu_seconds() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+def percentile(xs: list[float], q: float) -> float:
+    """Nearest-rank q-quantile (0–1), as hardneg-bench computes it."""
+    if not xs:
+        return 0.0
+    s = sorted(xs)
+    i = int(q * len(s) + 0.999999) - 1
+    return s[max(0, min(i, len(s) - 1))]
+
+
+def recall(got, gt) -> float:
+    """Mean |got_i ∩ gt_i| / k over rows."""
+    total = 0.0
+    for g, w in zip(got, gt):
+        total += len(set(int(x) for x in g) & set(int(x) for x in w)) / len(w)
+    return total / max(1, len(gt))
+
+
+def emit(obj: dict, out: str | None) -> None:
+    text = json.dumps(obj, indent=1)
+    if out:
+        Path(out).write_text(text)
+    else:
+        print(text)
+
+
+class Timer:
+    def __enter__(self) -> "Timer":
+        self.t0, self.c0 = time.perf_counter(), cpu_seconds()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.seconds = time.perf_counter() - self.t0
+        self.cpu = cpu_seconds() - self.c0
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)

