@@ -104,6 +104,11 @@ def main() -> None:
     efs = [int(x) for x in a.ef.split(",") if x]
     res = {"system": a.system, "n": int(base.shape[0]), "dim": int(base.shape[1]), "m": a.m,
            "ef_construction": a.ef_construction, "build": [], "sweep": [], "notes": []}
+    # Load the library before the memory baseline, so only the index counts.
+    if a.system == "hnswlib":
+        import hnswlib  # noqa: F401
+    else:
+        import faiss  # noqa: F401
     kept = None
     for i, t in enumerate(threads):
         before = settled_rss()

@@ -198,7 +198,13 @@ def real(out: Path, n_pairs: int, nq: int, cache: Path) -> Path:
     want = {"kind": "real", "pairs": n_pairs, "nq_req": nq, "model": "all-MiniLM-L6-v2"}
     if _ready(out, want):
         return out
-    pairs = docstring_pairs(n_pairs)
+    pcache = cache / f"pairs-{n_pairs}-py{sys.version_info.major}{sys.version_info.minor}.json"
+    if pcache.exists():
+        pairs = [tuple(p) for p in json.loads(pcache.read_text())]
+    else:
+        pairs = docstring_pairs(n_pairs)
+        cache.mkdir(parents=True, exist_ok=True)
+        pcache.write_text(json.dumps(pairs))
     bodies = [p[1] for p in pairs]
     rng = np.random.default_rng(7)
     qrows = np.sort(rng.choice(len(pairs), size=min(nq, len(pairs)), replace=False))

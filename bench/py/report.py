@@ -307,6 +307,9 @@ def render(res: dict, plots_rel: str, plot_names: list[str], cmd: str) -> str:
         else:
             desc = (f"{d['n']:,} × {d['dim']} clustered unit vectors (seed {d.get('seed')}, {d.get('clusters')} clusters, "
                     f"noise σ {d.get('sigma')} per coordinate, `bench/py/data.py`), {d['nq']:,} queries from the same distribution")
+        if d["n"] < 10_000:
+            desc += (". It is below hardneg's default exact threshold (10,000 live items), so hardneg's index answers "
+                     "by exact scan whatever the ef: its sweep is flat at recall 1")
         L += [f"### {tag.capitalize()} set", "", desc + ".", ""]
         tr = targets(s)
         if tr:

@@ -26,8 +26,8 @@ from common import log  # noqa: E402
 
 MODES = {
     # n, queries, real pairs, offline anchors, Mine requests (per anchor count, scaled down for big requests)
-    "full": dict(n=100_000, nq=1000, real_pairs=20_000, offline_anchors=10_000, mine_requests=300),
-    "quick": dict(n=20_000, nq=200, real_pairs=3_000, offline_anchors=2_000, mine_requests=60),
+    "full": dict(n=100_000, nq=1000, real_pairs=15_000, offline_anchors=10_000, mine_requests=300),
+    "quick": dict(n=20_000, nq=200, real_pairs=1_000, offline_anchors=2_000, mine_requests=60),
     "large": dict(n=1_000_000, nq=1000),
 }
 EFS = "10,16,32,64,128,256"

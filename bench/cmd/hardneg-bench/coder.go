@@ -28,11 +28,6 @@ func runCoder(c *config, d *dataset) (*result, error) {
 	// resident: add them so bytes per vector compares with systems that copy.
 	res.RSSBytes = settledRSS() - before + int64(d.N*d.Dim*4)
 	res.BytesPerVector = float64(res.RSSBytes) / float64(d.N)
-	stop, err := startProfile(c.cpuProfile)
-	if err != nil {
-		return nil, err
-	}
-	defer stop()
 	for _, ef := range c.efs {
 		g.EfSearch = ef
 		got := make([]int32, 0, c.k)

@@ -62,11 +62,6 @@ func runHardneg(c *config, d *dataset) (*result, error) {
 		}
 	}
 	runtime.GOMAXPROCS(1)
-	stop, err := startProfile(c.cpuProfile)
-	if err != nil {
-		return nil, err
-	}
-	defer stop()
 	for _, ef := range c.efs {
 		res.Sweep = append(res.Sweep, sweep(kept, d, c.k, c.queries, ef))
 	}

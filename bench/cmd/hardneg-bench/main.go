@@ -28,7 +28,7 @@ func main() {
 	flag.StringVar(&c.data, "data", "", "data directory (see the package documentation)")
 	flag.StringVar(&c.system, "system", "hardneg", "hardneg (internal/index in-process) or coder (github.com/coder/hnsw v0.6.1)")
 	flag.StringVar(&c.out, "out", "", "write the JSON result here instead of stdout")
-	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the search sweep and Mine runs to this file")
+	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (builds, searches, Mine) to this file")
 	flag.StringVar(&threads, "threads", "1,2", "thread counts (GOMAXPROCS) to build with; the first build is kept for searching")
 	flag.StringVar(&efs, "ef", "10,16,32,64,128,256", "ef values of the search sweep")
 	flag.StringVar(&anchors, "mine-anchors", "1,32,256", "anchors per in-process Mine request (hardneg only; empty: skip)")
@@ -62,6 +62,10 @@ func main() {
 	if c.k > d.GTK {
 		log.Fatalf("-k %d exceeds the ground truth depth %d", c.k, d.GTK)
 	}
+	stop, err := startProfile(c.cpuProfile)
+	if err != nil {
+		log.Fatal(err)
+	}
 	var res *result
 	switch c.system {
 	case "hardneg":
@@ -71,6 +75,7 @@ func main() {
 	default:
 		err = fmt.Errorf("-system: want hardneg or coder, got %q", c.system)
 	}
+	stop()
 	if err != nil {
 		log.Fatal(err)
 	}
