@@ -130,6 +130,14 @@ func (s *Server) GRPCAddr() string { return s.grpcLis.Addr().String() }
 // HTTPAddr returns the bound HTTP address.
 func (s *Server) HTTPAddr() string { return s.httpLis.Addr().String() }
 
+// HealthGRPCAddr returns the bound plaintext health address, or "" without one.
+func (s *Server) HealthGRPCAddr() string {
+	if s.probeLis == nil {
+		return ""
+	}
+	return s.probeLis.Addr().String()
+}
+
 // readyz answers 200 while the gRPC service is SERVING.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	resp, err := s.health.Check(r.Context(), &healthpb.HealthCheckRequest{Service: s.serviceN})
