@@ -1,9 +1,10 @@
 package index
 
 import (
-	"container/heap"
 	"context"
 	"sync"
+
+	"github.com/hardneg/hardneg/internal/index/vec"
 )
 
 // Candidate is one item produced by a search, in best-first order.
@@ -32,6 +33,9 @@ type SearchOptions struct {
 	// MaxCandidates bounds how many items the search orders (skipped ones included);
 	// 0 means no bound.
 	MaxCandidates int
+	// NoWiden stops a graph search after its first pass instead of widening it and
+	// falling back to an exact scan.
+	NoWiden bool
 	// Skip, when set, is called at most once per item per search; items for which it
 	// returns true are not yielded (but still count towards Rank). It runs while the
 	// collection's read lock is held and must not call methods of the collection.
@@ -52,10 +56,78 @@ type SearchStats struct {
 // PrepareQuery), calling yield for each until yield returns false, the items run out,
 // or opts.MaxCandidates items were ordered. The collection's read lock is held for the
 // whole search: yield must not call methods of the collection.
+//
+// Collections with at least Params.ExactThreshold live items are searched through the
+// graph, first with beam width opts.Ef, then, while yield keeps asking, with a doubled
+// width (skipping what was already produced) up to maxGraphEf, and finally by an exact
+// scan of the items not yet produced. Later passes can find items that score above
+// ones already yielded, so the order is best-first per pass.
 func (c *Collection) Search(ctx context.Context, q []float32, opts SearchOptions, yield func(Candidate) bool) (SearchStats, error) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return c.exactSearch(ctx, q, opts, yield)
+	if !c.useGraph() {
+		return c.exactSearch(ctx, q, opts, nil, SearchStats{}, yield)
+	}
+	return c.graphSearch(ctx, q, opts, yield)
+}
+
+// maxGraphEf is the widest graph pass before a search falls back to an exact scan.
+const maxGraphEf = 2048
+
+// useGraph reports whether searches go through the graph. Caller holds mu.
+func (c *Collection) useGraph() bool { return len(c.slots) >= c.params.ExactThreshold }
+
+// graphSearch runs widening graph passes, then an exact scan. Caller holds mu.
+func (c *Collection) graphSearch(ctx context.Context, q []float32, opts SearchOptions, yield func(Candidate) bool) (SearchStats, error) {
+	var st SearchStats
+	done := getSlotSet(len(c.ids))
+	defer putSlotSet(done)
+	accept := func(slot uint32) bool { return c.ids[slot] != "" && !done.has(slot) }
+	ef := opts.Ef
+	if ef <= 0 {
+		ef = c.params.EfSearch
+	}
+	nbuf := getNeighbors()
+	defer putNeighbors(nbuf)
+	for pass := 0; ; pass++ {
+		if pass > 0 {
+			if ef >= maxGraphEf || ef >= len(c.slots) {
+				break
+			}
+			ef = min(2*ef, maxGraphEf)
+			st.Widenings++
+		}
+		if err := ctx.Err(); err != nil {
+			return st, err
+		}
+		*nbuf = c.graph.Search(q, ef, ef, accept, (*nbuf)[:0])
+		if len(*nbuf) == 0 {
+			break
+		}
+		for _, n := range *nbuf {
+			if opts.MaxCandidates > 0 && st.Ordered >= opts.MaxCandidates {
+				return st, nil
+			}
+			done.add(n.ID)
+			rank := st.Ordered
+			st.Ordered++
+			id := c.ids[n.ID]
+			groups := c.groups[n.ID]
+			if opts.Skip != nil && opts.Skip(n.ID, id, groups) {
+				continue
+			}
+			if !yield(Candidate{Slot: n.ID, ID: id, Score: -n.Dist, Rank: rank, Groups: groups, Vector: c.vectorAt(n.ID)}) {
+				return st, nil
+			}
+		}
+		if opts.NoWiden {
+			return st, nil
+		}
+	}
+	if opts.NoWiden || (opts.MaxCandidates > 0 && st.Ordered >= opts.MaxCandidates) {
+		return st, nil
+	}
+	return c.exactSearch(ctx, q, opts, done, st, yield)
 }
 
 // scored is one (slot, score) pair of an exact scan.
@@ -64,48 +136,102 @@ type scored struct {
 	score float32
 }
 
-// scoreHeap is a max-heap on score, ties broken by lower slot.
-type scoreHeap []scored
-
-func (h scoreHeap) Len() int { return len(h) }
-func (h scoreHeap) Less(i, j int) bool {
-	if h[i].score != h[j].score {
-		return h[i].score > h[j].score
+// better orders scans best-first: higher score, then lower slot.
+func better(a, b scored) bool {
+	if a.score != b.score {
+		return a.score > b.score
 	}
-	return h[i].slot < h[j].slot
+	return a.slot < b.slot
 }
-func (h scoreHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *scoreHeap) Push(x any)   { *h = append(*h, x.(scored)) }
-func (h *scoreHeap) Pop() any {
+
+// bestHeap is a binary heap whose root is the best entry.
+type bestHeap []scored
+
+func (h bestHeap) down(i int) {
+	n := len(h)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		j := l
+		if r := l + 1; r < n && better(h[r], h[l]) {
+			j = r
+		}
+		if !better(h[j], h[i]) {
+			return
+		}
+		h[i], h[j] = h[j], h[i]
+		i = j
+	}
+}
+
+func (h bestHeap) init() {
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		h.down(i)
+	}
+}
+
+// pop removes and returns the best entry.
+func (h *bestHeap) pop() scored {
 	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+	top := old[0]
+	n := len(old) - 1
+	old[0] = old[n]
+	*h = old[:n]
+	h.down(0)
+	return top
 }
 
-var scoredPool = sync.Pool{New: func() any { s := make(scoreHeap, 0, 1024); return &s }}
+var scanPool = sync.Pool{New: func() any { return &scanBuf{} }}
 
-// ctxCheckEvery is how many yielded items pass between context checks.
+// scanBuf holds the reusable buffers of one exact scan.
+type scanBuf struct {
+	heap   bestHeap
+	scores []float32
+}
+
+// ctxCheckEvery is how many ordered items pass between context checks.
 const ctxCheckEvery = 256
 
-// exactSearch scores every live item and yields them best-first. Caller holds mu.
-func (c *Collection) exactSearch(ctx context.Context, q []float32, opts SearchOptions, yield func(Candidate) bool) (SearchStats, error) {
-	st := SearchStats{Exact: true}
-	hp := scoredPool.Get().(*scoreHeap)
-	defer scoredPool.Put(hp)
-	h := (*hp)[:0]
-	for slot, id := range c.ids {
-		if id == "" {
-			continue
-		}
-		h = append(h, scored{uint32(slot), similarity(c.metric, q, c.vectorAt(uint32(slot)))})
+// scoreRows writes the similarity of q to each of count rows into out.
+func scoreRows(m Metric, q, rows []float32, dim, count int, out []float32) {
+	out = out[:count]
+	if m != L2 {
+		vec.DotMany(q, rows[:count*dim], dim, out)
+		return
 	}
-	*hp = h
+	vec.L2SqMany(q, rows[:count*dim], dim, out)
+	for i := range out {
+		out[i] = -out[i]
+	}
+}
+
+// exactSearch scores every live item not in done (which may be nil) and yields them
+// best-first, continuing the counts in st. Caller holds mu.
+func (c *Collection) exactSearch(ctx context.Context, q []float32, opts SearchOptions, done *slotSet, st SearchStats, yield func(Candidate) bool) (SearchStats, error) {
+	st.Exact = true
+	buf := scanPool.Get().(*scanBuf)
+	defer scanPool.Put(buf)
+	h := buf.heap[:0]
+	if cap(buf.scores) < storeChunkRows {
+		buf.scores = make([]float32, storeChunkRows)
+	}
+	c.vectors.rows(len(c.ids), func(first uint32, rows []float32, count int) {
+		scores := buf.scores[:count]
+		scoreRows(c.metric, q, rows, c.dim, count, scores)
+		for i, sc := range scores {
+			if slot := first + uint32(i); c.ids[slot] != "" && (done == nil || !done.has(slot)) {
+				h = append(h, scored{first + uint32(i), sc})
+			}
+		}
+	})
+	buf.heap = h
 	if err := ctx.Err(); err != nil {
 		return st, err
 	}
-	heap.Init(hp)
-	for hp.Len() > 0 {
+	h.init()
+	for len(h) > 0 {
 		if opts.MaxCandidates > 0 && st.Ordered >= opts.MaxCandidates {
 			break
 		}
@@ -114,7 +240,7 @@ func (c *Collection) exactSearch(ctx context.Context, q []float32, opts SearchOp
 				return st, err
 			}
 		}
-		s := heap.Pop(hp).(scored)
+		s := h.pop()
 		rank := st.Ordered
 		st.Ordered++
 		id := c.ids[s.slot]
