@@ -15,6 +15,11 @@ type Collection struct {
 	metric Metric
 	params Params
 
+	// fbMu guards fb, the false-negative verdicts (feedback.go). It is independent of
+	// mu, so verdicts can be read before a search and written while one runs.
+	fbMu sync.RWMutex
+	fb   feedback
+
 	// mu guards every field below. Writers hold it for a whole batch; Search holds it
 	// shared for the whole candidate stream.
 	mu       sync.RWMutex

@@ -35,6 +35,10 @@ type SearchOptions struct {
 	// returns true are not yielded (but still count towards Rank). It runs while the
 	// collection's read lock is held and must not call methods of the collection.
 	Skip func(slot uint32, id string, groups []string) bool
+	// NoWiden stops a graph search after its first pass instead of widening it (larger
+	// ef, then an exact scan) when the caller wants more candidates. Ignored by the
+	// exact scan, which is complete.
+	NoWiden bool
 }
 
 // SearchStats describe how a search ran.
