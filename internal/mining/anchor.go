@@ -102,7 +102,8 @@ func (m *anchorMiner) maxCandidates() int {
 	return n
 }
 
-// skip applies the rules that need only an item's id and groups, in counting order.
+// skip applies the rules that need only an item's id and groups, in counting order. It
+// sees every candidate of the search, so it counts them.
 func (m *anchorMiner) skip(slot uint32, id string, groups []string) bool {
 	a, r := m.a, &m.res.Removed
 	m.res.Examined++
@@ -148,7 +149,6 @@ func (m *anchorMiner) rawRank(c *index.Candidate) int {
 // one candidate. It returns false when no later candidate can be chosen.
 func (m *anchorMiner) yield(c index.Candidate) bool {
 	a, pol, r := m.a, m.pol, &m.res.Removed
-	m.res.Examined++
 	if t := pol.DuplicateThreshold; t != nil {
 		for _, pv := range a.posVecs {
 			if m.s.Similarity(c.Vector, pv) >= *t {
