@@ -333,4 +333,3 @@ walk:
 	res.Shortfall = pol.NumNegatives - len(chosen)
 	return res
 }
-
