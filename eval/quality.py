@@ -139,7 +139,8 @@ def ingest(stub, name: str, emb: np.ndarray, groups: list[list[str]]):
 
 # Policies compared. Every row starts from naive top-k (only the given positive and the
 # anchor excluded: group, in-batch and feedback rules off) and adds what it names; the
-# last rows are the server's default (an empty MiningPolicy) and the recommended policy.
+# last rows are the server's default (an empty MiningPolicy: group exclusion, in-batch
+# consistency and feedback on, top-k) alone and with one more rule.
 NAIVE = dict(exclude_same_group=False, in_batch_exclusion=False, use_feedback=False)
 
 
@@ -165,7 +166,9 @@ def policies(k: int):
         ("top-1 + sampled over top 4k", dict(NAIVE, range_max=4 * k, sampling=S.SAMPLING_STRATEGY_TOP1_SAMPLED)),
         ("diversity ≤ 0.90", dict(NAIVE, diversity_threshold=0.90)),
         ("server default (empty policy)", dict()),
-        ("recommended: dup 0.80 + rel. margin 0.05 + in-batch", dict(NAIVE, in_batch_exclusion=True, duplicate_threshold=0.80, relative_margin=0.05)),
+        ("server default + near-duplicate ≥ 0.95", dict(duplicate_threshold=0.95)),
+        ("server default + relative margin 0.05", dict(relative_margin=0.05)),
+        ("server default + range_min 5", dict(range_min=5)),
     ]
     return rows
 
