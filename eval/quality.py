@@ -145,7 +145,6 @@ NAIVE = dict(exclude_same_group=False, in_batch_exclusion=False, use_feedback=Fa
 
 
 def policies(k: int):
-    S = pb
     rows = [
         ("naive top-k", dict(NAIVE)),
         ("group exclusion (category)", dict(NAIVE, exclude_same_group=True)),
@@ -160,10 +159,10 @@ def policies(k: int):
         ("relative margin 0.10", dict(NAIVE, relative_margin=0.10)),
         ("max_score 0.70", dict(NAIVE, max_score=0.70)),
         ("range_min 5 (surviving)", dict(NAIVE, range_min=5)),
-        ("raw ranks 10–210, uniform", dict(NAIVE, range_min=10, range_max=210, rank_mode=S.RANK_MODE_RAW, sampling=S.SAMPLING_STRATEGY_UNIFORM)),
-        ("softmax τ 0.05 over top 50", dict(NAIVE, range_max=50, sampling=S.SAMPLING_STRATEGY_SOFTMAX, temperature=0.05)),
-        ("SimANS a 0.5 b 0 over top 50", dict(NAIVE, range_max=50, sampling=S.SAMPLING_STRATEGY_SIMANS)),
-        ("top-1 + sampled over top 4k", dict(NAIVE, range_max=4 * k, sampling=S.SAMPLING_STRATEGY_TOP1_SAMPLED)),
+        ("raw ranks 10–210, uniform", dict(NAIVE, range_min=10, range_max=210, rank_mode=pb.RANK_MODE_RAW, sampling=pb.SAMPLING_STRATEGY_UNIFORM)),
+        ("softmax τ 0.05 over top 50", dict(NAIVE, range_max=50, sampling=pb.SAMPLING_STRATEGY_SOFTMAX, temperature=0.05)),
+        ("SimANS a 0.5 b 0 over top 50", dict(NAIVE, range_max=50, sampling=pb.SAMPLING_STRATEGY_SIMANS)),
+        ("top-1 + sampled over top 4k", dict(NAIVE, range_max=4 * k, sampling=pb.SAMPLING_STRATEGY_TOP1_SAMPLED)),
         ("diversity ≤ 0.90", dict(NAIVE, diversity_threshold=0.90)),
         ("server default (empty policy)", dict()),
         ("server default + near-duplicate ≥ 0.95", dict(duplicate_threshold=0.95)),

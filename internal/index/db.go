@@ -61,6 +61,9 @@ func (db *DB) Close() error {
 		return ErrClosed
 	}
 	db.closed = true
+	for _, c := range db.collections {
+		c.wait()
+	}
 	return db.lock.Close()
 }
 
@@ -84,7 +87,10 @@ func (db *DB) CreateCollection(cfg Config) (*Collection, error) {
 	if _, ok := db.collections[cfg.Name]; ok {
 		return nil, fmt.Errorf("%q: %w", cfg.Name, ErrCollectionExists)
 	}
-	c := newCollection(cfg)
+	c, err := newCollection(cfg)
+	if err != nil {
+		return nil, err
+	}
 	c.lastSeq = db.nextSeq()
 	db.collections[cfg.Name] = c
 	return c, nil
@@ -116,18 +122,23 @@ func (db *DB) Collections() []*Collection {
 	return out
 }
 
-// DeleteCollection removes a collection.
+// DeleteCollection removes a collection. It returns once the collection's background
+// work has stopped.
 func (db *DB) DeleteCollection(name string) error {
 	db.mu.Lock()
-	defer db.mu.Unlock()
 	if db.closed {
+		db.mu.Unlock()
 		return ErrClosed
 	}
-	if _, ok := db.collections[name]; !ok {
+	c, ok := db.collections[name]
+	if !ok {
+		db.mu.Unlock()
 		return fmt.Errorf("%q: %w", name, ErrCollectionNotFound)
 	}
 	delete(db.collections, name)
 	db.nextSeq()
+	db.mu.Unlock()
+	c.wait()
 	return nil
 }
 

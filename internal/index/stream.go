@@ -55,14 +55,18 @@ func (db *DB) StreamBatch(writer string, seq uint64, name string, b *Batch, dele
 	lsn := db.nextSeq()
 	db.mu.Unlock()
 	var res StreamResult
+	var w graphWork
+	c.writeMu.Lock()
 	c.mu.Lock()
 	if b.Len() > 0 {
-		res.Upsert = c.applyUpsertLocked(b, lsn)
+		res.Upsert = c.applyUpsertLocked(b, lsn, &w)
 	}
 	if len(deletes) > 0 {
-		res.Delete = c.applyDeleteLocked(deletes, lsn)
+		res.Delete = c.applyDeleteLocked(deletes, lsn, &w)
 	}
 	c.mu.Unlock()
+	c.applyGraph(&w)
+	c.writeMu.Unlock()
 	db.mu.Lock()
 	db.writers[writer] = seq
 	db.mu.Unlock()
