@@ -105,6 +105,17 @@ test: checkgenerate lint test-go test-python test-deploy image ## everything CI 
 bench: ## Go benchmarks of the index and kernels
 	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./internal/...
 
+EVAL_VENV := eval/.venv
+
+$(EVAL_VENV)/.stamp: eval/requirements.txt
+	$(PYTHON) -m venv $(EVAL_VENV)
+	$(EVAL_VENV)/bin/pip install --quiet -r eval/requirements.txt
+	touch $@
+
+.PHONY: eval
+eval: $(EVAL_VENV)/.stamp ## quality evaluation of the mining rules on real text (docs/QUALITY.md); not part of test
+	HF_HUB_OFFLINE=1 $(EVAL_VENV)/bin/python eval/quality.py
+
 .PHONY: clean
 clean: ## remove build outputs
 	rm -rf bin

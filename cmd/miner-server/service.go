@@ -184,3 +184,19 @@ func mergeValidation(errs ...error) error {
 	}
 	return out.Err()
 }
+
+func (s *service) ReportFalseNegatives(_ context.Context, req *hardnegv1.ReportFalseNegativesRequest) (*hardnegv1.ReportFalseNegativesResponse, error) {
+	c, err := s.db.Collection(req.Collection)
+	if err != nil {
+		return nil, err
+	}
+	reports := fromFalseNegativeReports(req.Reports)
+	if err := index.ValidateFalseNegatives(reports, "reports"); err != nil {
+		return nil, err
+	}
+	recorded := 0
+	for _, r := range reports {
+		recorded += c.AddFalseNegatives(r.Key, r.IDs)
+	}
+	return &hardnegv1.ReportFalseNegativesResponse{Recorded: uint64(recorded)}, nil
+}
