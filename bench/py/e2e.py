@@ -62,9 +62,10 @@ def server(binary: str, extra_env: dict | None = None):
     grpc_port, http_port = free_port(), free_port()
     env = dict(os.environ, **(extra_env or {}))
     proc = subprocess.Popen(
-        [binary, f"--grpc-addr=127.0.0.1:{grpc_port}", f"--http-addr=127.0.0.1:{http_port}", f"--data-dir={tmp}/data", "--log-level=warn"],
+        [binary, f"--grpc-addr=127.0.0.1:{grpc_port}", f"--http-addr=127.0.0.1:{http_port}", f"--data-dir={tmp}/data", "--log-level=warn", "--pprof"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
+    proc.http_port = http_port  # type: ignore[attr-defined]
     client = hardneg.Client(f"127.0.0.1:{grpc_port}")
     try:
         deadline = time.time() + 30
@@ -120,6 +121,27 @@ def mine_latency(client, name: str, queries: np.ndarray, gt: np.ndarray, anchors
             "p99_ms": percentile(lat, 0.99), "mean_ms": float(np.mean(lat)), "short": short}
 
 
+def profile_while(port: int, seconds: int, dest: Path, work) -> None:
+    """Saves the server's CPU profile taken while work() runs."""
+    import threading
+    import urllib.request
+
+    def fetch() -> None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/debug/pprof/profile?seconds={seconds}", timeout=seconds + 30) as r:
+                dest.write_bytes(r.read())
+        except OSError as e:
+            log(f"e2e: no server profile: {e}")
+
+    t = threading.Thread(target=fetch)
+    t.start()
+    time.sleep(0.2)
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        work()
+    t.join()
+
+
 def requests_for(requests: int, anchors: int) -> int:
     """As hardneg-bench: fewer requests for large ones, at least 20."""
     return max(20, min(requests, requests * 8 // anchors))
@@ -133,6 +155,7 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=0, help="queries of the search sweep (0: all)")
     ap.add_argument("--mine-anchors", default="1,32,256")
     ap.add_argument("--mine-requests", type=int, default=200)
+    ap.add_argument("--profile", help="save the server's CPU profile during 32-anchor all-rules Mine requests here")
     ap.add_argument("--out")
     a = ap.parse_args()
     d = datamod.load(Path(a.data))
@@ -174,6 +197,11 @@ def main() -> None:
                 m["policy"] = name
                 res["mine"].append(m)
                 log(f"e2e: mine {name} {na} anchors p50 {m['p50_ms']:.2f} ms p99 {m['p99_ms']:.2f} ms")
+        if a.profile:
+            rows = list(range(32))
+            pos = [[f"d{int(gt[q, 0])}"] for q in rows]
+            profile_while(proc.http_port, 5, Path(a.profile),
+                          lambda: client.mine("bench", anchor_vectors=queries[rows], positive_ids=pos, **POLICIES["all-rules"]))
         res["server_peak_rss_bytes"] = proc_status("VmHWM", pid)
     emit(res, a.out)
 

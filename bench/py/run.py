@@ -114,7 +114,7 @@ def main() -> None:
         f = work / "synthetic-e2e.json"
         s["e2e"] = run_json("synthetic/e2e", [sys.executable, str(HERE / "e2e.py"), "--server", str(args.server), "--data", str(ddir),
                                               "--ef", EFS, "--queries", str(cfg["nq"]), "--mine-requests", str(cfg["mine_requests"]),
-                                              "--out", str(f)], f, args.timeout)
+                                              "--profile", str(work / "synthetic-e2e-server.cpu.prof"), "--out", str(f)], f, args.timeout)
         s["offline"] = {}
         for system in ["hardneg", "st-faiss", "st-torch"]:
             f = work / f"synthetic-offline-{system}.json"
