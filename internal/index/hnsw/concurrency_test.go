@@ -52,8 +52,9 @@ func TestConcurrentInsertDeleteSearchCompact(t *testing.T) {
 			}
 		}
 	})
-	var background sync.WaitGroup // compactor and searchers, stopped by stop
-	background.Go(func() { // compactor
+	// The compactor and the searchers run until stop closes.
+	var background sync.WaitGroup
+	background.Go(func() { // the compactor
 		for {
 			select {
 			case <-stop:

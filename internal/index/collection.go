@@ -1,0 +1,311 @@
+package index
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hardneg/hardneg/internal/index/hnsw"
+	"github.com/hardneg/hardneg/internal/index/vec"
+	"github.com/hardneg/hardneg/internal/validate"
+)
+
+// Collection is a named set of items with a fixed dimension and metric.
+type Collection struct {
+	name   string
+	dim    int
+	metric Metric
+	params Params
+
+	// graph indexes every slot ever written; it has its own fine-grained locks and is
+	// searched once the collection holds ExactThreshold live items.
+	graph *hnsw.Graph
+
+	// compacting is set while a background compaction runs; bg tracks it.
+	compacting atomic.Bool
+	bg         sync.WaitGroup
+
+	// writeMu serialises writers: a batch's metadata change (under mu) and its graph
+	// insertions (outside mu, so searches go on) complete before the next batch starts.
+	writeMu sync.Mutex
+
+	// mu guards every field below. Writers hold it while they change metadata; Search
+	// holds it shared for the whole candidate stream.
+	mu       sync.RWMutex
+	slots    map[string]uint32 // id → slot
+	ids      []string          // slot → id; "" for a slot that is not live
+	groups   [][]string        // slot → groups (nil when none)
+	versions []int64           // slot → version stamp
+	vectors  *vectorStore      // slot → vector; see vectorStore for its own rules
+	lastSeq  uint64            // sequence of the last write applied
+}
+
+func newCollection(cfg Config) (*Collection, error) {
+	c := &Collection{
+		name:    cfg.Name,
+		dim:     cfg.Dim,
+		metric:  cfg.Metric,
+		params:  cfg.Params,
+		slots:   make(map[string]uint32),
+		vectors: newVectorStore(cfg.Dim),
+	}
+	dist := func(a, b []float32) float32 { return -vec.Dot(a, b) }
+	if cfg.Metric == L2 {
+		dist = vec.L2Sq
+	}
+	g, err := hnsw.New(hnsw.Options{M: cfg.Params.M, EfConstruction: cfg.Params.EfConstruction, EfSearch: cfg.Params.EfSearch}, dist, c.vectors)
+	if err != nil {
+		return nil, fmt.Errorf("collection %q: %w", cfg.Name, err)
+	}
+	c.graph = g
+	return c, nil
+}
+
+// Name returns the collection's name.
+func (c *Collection) Name() string { return c.name }
+
+// Dim returns the dimension of the collection's vectors.
+func (c *Collection) Dim() int { return c.dim }
+
+// Metric returns the collection's metric.
+func (c *Collection) Metric() Metric { return c.metric }
+
+// Params returns the collection's effective index parameters.
+func (c *Collection) Params() Params { return c.params }
+
+// Config returns the configuration the collection was created with (defaults filled).
+func (c *Collection) Config() Config {
+	return Config{Name: c.name, Dim: c.dim, Metric: c.metric, Params: c.params}
+}
+
+// UpsertResult counts what an upsert did.
+type UpsertResult struct {
+	Inserted, Replaced int
+	Sequence           uint64
+}
+
+// ValidateBatch checks b against the collection without applying it. prefix is the
+// batch's field path in the request, used in violation messages.
+// Under cosine a valid batch's vectors are normalised in place.
+func (c *Collection) ValidateBatch(b *Batch, prefix string) error {
+	if err := validateBatch(b, c.dim, c.metric, prefix); err != nil {
+		return err
+	}
+	if c.metric == Cosine {
+		for i := range b.IDs {
+			vec.Normalize(b.Row(i, c.dim))
+		}
+	}
+	return nil
+}
+
+// applyUpsert applies a validated batch: metadata and vectors under the write lock
+// (so readers see all of the batch or none of it), then the graph. A replaced id gets
+// a new slot and its old slot becomes a graph tombstone.
+func (c *Collection) applyUpsert(b *Batch, seq uint64) UpsertResult {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	c.mu.Lock()
+	var w graphWork
+	res := c.applyUpsertLocked(b, seq, &w)
+	c.mu.Unlock()
+	c.applyGraph(&w)
+	return res
+}
+
+// graphWork is what a batch leaves for the graph once its metadata is applied.
+type graphWork struct {
+	insert, delete []uint32
+}
+
+// applyUpsertLocked applies a validated batch; caller holds writeMu and mu, and passes
+// w to applyGraph after releasing mu.
+func (c *Collection) applyUpsertLocked(b *Batch, seq uint64, w *graphWork) UpsertResult {
+	var res UpsertResult
+	for i, id := range b.IDs {
+		var groups []string
+		if b.Groups != nil && len(b.Groups[i]) > 0 {
+			groups = slices.Clone(b.Groups[i])
+		}
+		var version int64
+		if b.Versions != nil {
+			version = b.Versions[i]
+		}
+		if old, ok := c.slots[id]; ok {
+			res.Replaced++
+			c.retire(old, w)
+		} else {
+			res.Inserted++
+		}
+		slot := c.allocSlot(id)
+		c.vectors.set(slot, b.Row(i, c.dim))
+		c.groups[slot] = groups
+		c.versions[slot] = version
+		w.insert = append(w.insert, slot)
+	}
+	c.lastSeq = max(c.lastSeq, seq)
+	res.Sequence = seq
+	return res
+}
+
+// allocSlot returns a new slot for id. Caller holds mu.
+func (c *Collection) allocSlot(id string) uint32 {
+	slot := uint32(len(c.ids))
+	c.ids = append(c.ids, id)
+	c.groups = append(c.groups, nil)
+	c.versions = append(c.versions, 0)
+	c.slots[id] = slot
+	return slot
+}
+
+// retire takes a slot out of service: it stops being live at once and becomes a graph
+// tombstone in applyGraph. Its vector stays, since the graph routes through it until
+// compaction. Caller holds mu.
+func (c *Collection) retire(slot uint32, w *graphWork) {
+	delete(c.slots, c.ids[slot])
+	c.ids[slot] = ""
+	c.groups[slot] = nil
+	w.delete = append(w.delete, slot)
+}
+
+// applyGraph brings the graph up to date with a batch. Caller holds writeMu, not mu.
+func (c *Collection) applyGraph(w *graphWork) {
+	for _, slot := range w.delete {
+		c.graph.Delete(slot)
+	}
+	c.graph.InsertBatch(w.insert, 0)
+	if c.graph.NeedsCompact() && c.compacting.CompareAndSwap(false, true) {
+		c.bg.Add(1)
+		go func() {
+			defer c.bg.Done()
+			defer c.compacting.Store(false)
+			c.graph.Compact(0)
+		}()
+	}
+}
+
+// wait blocks until background work (compaction) has finished.
+func (c *Collection) wait() { c.bg.Wait() }
+
+// DeleteResult counts what a delete did.
+type DeleteResult struct {
+	Deleted, NotFound int
+	Sequence          uint64
+}
+
+// applyDelete removes ids.
+func (c *Collection) applyDelete(ids []string, seq uint64) DeleteResult {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	c.mu.Lock()
+	var w graphWork
+	res := c.applyDeleteLocked(ids, seq, &w)
+	c.mu.Unlock()
+	c.applyGraph(&w)
+	return res
+}
+
+// applyDeleteLocked removes ids; caller holds writeMu and mu, and passes w to
+// applyGraph after releasing mu.
+func (c *Collection) applyDeleteLocked(ids []string, seq uint64, w *graphWork) DeleteResult {
+	var res DeleteResult
+	for _, id := range ids {
+		slot, ok := c.slots[id]
+		if !ok {
+			res.NotFound++
+			continue
+		}
+		c.retire(slot, w)
+		res.Deleted++
+	}
+	c.lastSeq = max(c.lastSeq, seq)
+	res.Sequence = seq
+	return res
+}
+
+// Item is a stored item as returned by Get.
+type Item struct {
+	ID      string
+	Vector  []float32 // a copy; nil unless requested
+	Groups  []string
+	Version int64
+}
+
+// Get returns the items with the given ids in order, and the ids that are missing.
+func (c *Collection) Get(ids []string, withVectors bool) (items []Item, missing []string) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, id := range ids {
+		slot, ok := c.slots[id]
+		if !ok {
+			missing = append(missing, id)
+			continue
+		}
+		it := Item{ID: id, Groups: slices.Clone(c.groups[slot]), Version: c.versions[slot]}
+		if withVectors {
+			it.Vector = slices.Clone(c.vectorAt(slot))
+		}
+		items = append(items, it)
+	}
+	return items, missing
+}
+
+// vectorAt returns the stored vector of slot. Caller holds mu.
+func (c *Collection) vectorAt(slot uint32) []float32 {
+	return c.vectors.Vector(slot)
+}
+
+// PrepareQuery validates a query vector and returns it ready for scoring (a normalised
+// copy under cosine). field names it in violations.
+func (c *Collection) PrepareQuery(v []float32, field string) ([]float32, error) {
+	if msg := CheckVector(v, c.dim, c.metric); msg != "" {
+		return nil, validate.Field(field, "%s", msg)
+	}
+	q := slices.Clone(v)
+	if c.metric == Cosine {
+		vec.Normalize(q)
+	}
+	return q, nil
+}
+
+// Similarity scores two prepared vectors in the collection's metric (higher is more
+// similar).
+func (c *Collection) Similarity(a, b []float32) float32 {
+	return similarity(c.metric, a, b)
+}
+
+func similarity(m Metric, a, b []float32) float32 {
+	if m == L2 {
+		return -vec.L2Sq(a, b)
+	}
+	return vec.Dot(a, b)
+}
+
+// Stats is a snapshot of a collection's counters.
+type Stats struct {
+	Items int
+	// Slots counts every slot ever allocated, live or not: replaced and deleted items
+	// keep theirs, so it bounds vector memory.
+	Slots        int
+	Tombstones   int
+	LastSequence uint64
+	VectorBytes  int64
+	GraphBytes   int64
+	GraphSearch  bool
+}
+
+// Stats returns the collection's counters.
+func (c *Collection) Stats() Stats {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return Stats{
+		Items:        len(c.slots),
+		Slots:        len(c.ids),
+		Tombstones:   c.graph.Deleted(),
+		LastSequence: c.lastSeq,
+		VectorBytes:  c.vectors.bytes(),
+		GraphBytes:   c.graph.MemoryBytes(),
+		GraphSearch:  c.useGraph(),
+	}
+}
