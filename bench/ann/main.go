@@ -18,8 +18,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -41,7 +43,8 @@ type result struct {
 
 type queryResult struct {
 	Ef          int     `json:"ef"`
-	MicrosPerQ  float64 `json:"us_per_query"`
+	MicrosPerQ  float64 `json:"us_per_query"`     // wall clock
+	CPUMicros   float64 `json:"cpu_us_per_query"` // CPU time of the searching thread
 	RecallAt10  float64 `json:"recall_at_10"`
 	FailedQuery int     `json:"failed_queries,omitempty"`
 }
@@ -61,8 +64,19 @@ func main() {
 	efc := flag.Int("efc", 200, "ef_construction")
 	gen := flag.Bool("gen", false, "only generate the data files")
 	table := flag.Bool("table", false, "print the table from the result files in -out")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
 	log.SetFlags(log.Ltime)
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 
 	if *table {
 		if err := printTable(*out); err != nil {
@@ -109,6 +123,8 @@ func main() {
 // timeQueries runs every query once per ef on one goroutine, returning µs/query and
 // recall@10. search returns the ids found, or nil and an error text on failure.
 func timeQueries(d *dataset, search func(q []float32, ef int) []uint32) []queryResult {
+	runtime.LockOSThread() // so that the thread's CPU time is the searches' CPU time
+	defer runtime.UnlockOSThread()
 	runtime.GC()
 	var res []queryResult
 	for _, ef := range efs {
@@ -117,16 +133,19 @@ func timeQueries(d *dataset, search func(q []float32, ef int) []uint32) []queryR
 		}
 		hits := 0
 		got := make([][]uint32, d.nq)
+		cpu0 := threadCPU()
 		start := time.Now()
 		for i := range d.nq {
 			got[i] = search(d.query(i), ef)
 		}
 		el := time.Since(start)
+		cpu := threadCPU() - cpu0
 		for i := range d.nq {
 			hits += d.recall(i, got[i])
 		}
-		q := queryResult{Ef: ef, MicrosPerQ: float64(el.Microseconds()) / float64(d.nq), RecallAt10: float64(hits) / float64(d.nq*truthK)}
-		logf("ef %d: %.1f µs/query, recall@10 %.4f", ef, q.MicrosPerQ, q.RecallAt10)
+		q := queryResult{Ef: ef, MicrosPerQ: float64(el.Microseconds()) / float64(d.nq),
+			CPUMicros: float64(cpu.Microseconds()) / float64(d.nq), RecallAt10: float64(hits) / float64(d.nq*truthK)}
+		logf("ef %d: %.1f µs/query (CPU %.1f), recall@10 %.4f", ef, q.MicrosPerQ, q.CPUMicros, q.RecallAt10)
 		res = append(res, q)
 	}
 	return res
@@ -139,3 +158,16 @@ func heapInUse() uint64 {
 	runtime.ReadMemStats(&ms)
 	return ms.HeapInuse
 }
+
+// threadCPU returns the CPU time the calling OS thread has used; a loaded machine
+// inflates wall-clock times but much less so this.
+func threadCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(rusageThread, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// rusageThread is RUSAGE_THREAD (Linux).
+const rusageThread = 1

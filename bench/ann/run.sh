@@ -22,5 +22,5 @@ rm -f "$OUT"/result-*.json
 "$PYTHON" bench/ann/hnswlib_bench.py -n "$N" -dim "$DIM" -out "$OUT"
 "$OUT/ann" -system coder -n "$N" -dim "$DIM" -out "$OUT" >/dev/null
 echo
-echo "## $N × $DIM, M 16, efConstruction 200, k 10, $(nproc) CPUs ($(uname -m))"
+echo "## $N × $DIM, M 16, efConstruction 200, k 10, $(nproc) CPUs, load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 "$OUT/ann" -table -out "$OUT"

@@ -32,7 +32,7 @@ func printTable(dir string) error {
 	var b strings.Builder
 	b.WriteString("| system | build s (1 thr / 2 thr) | inserts/s (1 / 2) | B/node |")
 	for _, ef := range efs {
-		fmt.Fprintf(&b, " ef %d µs · recall |", ef)
+		fmt.Fprintf(&b, " ef %d: µs (CPU µs) · recall |", ef)
 	}
 	b.WriteString("\n|---|---|---|---|")
 	for range efs {
@@ -59,7 +59,7 @@ func printTable(dir string) error {
 				continue
 			}
 			q := r.Queries[i]
-			b.WriteString(cell(fmt.Sprintf("%.0f · %.3f", q.MicrosPerQ, q.RecallAt10)))
+			b.WriteString(cell(fmt.Sprintf("%.0f (%.0f) · %.3f", q.MicrosPerQ, q.CPUMicros, q.RecallAt10)))
 		}
 		b.WriteString("\n")
 	}
