@@ -32,7 +32,7 @@ type result struct {
 	Dim          int                `json:"dim"`
 	M            int                `json:"m"`
 	EfC          int                `json:"ef_construction"`
-	BuildSeconds map[string]float64 `json:"build_seconds"` // by thread count
+	BuildSeconds map[string]float64 `json:"build_seconds"`  // by thread count
 	BytesPerNode float64            `json:"bytes_per_node"` // graph only, vectors excluded
 	Queries      []queryResult      `json:"queries"`
 	SaveSeconds  float64            `json:"save_seconds,omitempty"`

@@ -83,9 +83,7 @@ func (g *Graph) searchLayer(s *searcher, q []float32, ep Neighbor, ef, l int, ac
 		if len(s.res) >= ef && c.Dist > s.res.top().Dist {
 			break
 		}
-		// Gather the unvisited links first, then score them in one tight loop: the
-		// vector loads of consecutive distance calls overlap instead of each waiting
-		// behind the bookkeeping of the previous one.
+		// Gather the unvisited links first, then score them in one tight loop.
 		list := g.links(c.ID, l)
 		n := min(int(atomic.LoadUint32(&list[0])), len(list)-1)
 		ids := s.ids[:0]
