@@ -103,7 +103,7 @@ type segmentReader struct {
 }
 
 func newSegmentReader(r io.Reader, maxRecordSize int) *segmentReader {
-	return &segmentReader{r: bufio.NewReaderSize(r, 256<<10), maxSize: uint32(maxRecordSize)}
+	return &segmentReader{r: bufio.NewReaderSize(r, 64<<10), maxSize: uint32(maxRecordSize)}
 }
 
 // readHeader reads and checks the segment header and returns its first LSN.

@@ -13,7 +13,8 @@ var errInjected = errors.New("injected fault")
 // testFS wraps the real filesystem, counts operations and fails them on
 // request. Hooks run with no lock held.
 type testFS struct {
-	OSFS
+	// inner is the filesystem wrapped; nil means OSFS.
+	inner FS
 
 	fileSyncs atomic.Int64
 	dirSyncs  atomic.Int64
@@ -34,6 +35,17 @@ type testFS struct {
 	onOpen func(name string, flag int) error
 }
 
+func (t *testFS) base() FS {
+	if t.inner == nil {
+		return OSFS{}
+	}
+	return t.inner
+}
+
+func (t *testFS) Remove(name string) error                    { return t.base().Remove(name) }
+func (t *testFS) ReadDir(dir string) ([]os.DirEntry, error)   { return t.base().ReadDir(dir) }
+func (t *testFS) MkdirAll(dir string, perm os.FileMode) error { return t.base().MkdirAll(dir, perm) }
+
 func (t *testFS) hooks() (func(string) error, func(string) error, func(string, string) error, func(string, int) error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -52,7 +64,7 @@ func (t *testFS) OpenFile(name string, flag int, perm os.FileMode) (File, error)
 			return nil, err
 		}
 	}
-	f, err := t.OSFS.OpenFile(name, flag, perm)
+	f, err := t.base().OpenFile(name, flag, perm)
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +77,7 @@ func (t *testFS) Rename(oldpath, newpath string) error {
 			return err
 		}
 	}
-	return t.OSFS.Rename(oldpath, newpath)
+	return t.base().Rename(oldpath, newpath)
 }
 
 func (t *testFS) SyncDir(dir string) error {
@@ -73,7 +85,7 @@ func (t *testFS) SyncDir(dir string) error {
 	if t.skipSync {
 		return nil
 	}
-	return t.OSFS.SyncDir(dir)
+	return t.base().SyncDir(dir)
 }
 
 type testFile struct {
