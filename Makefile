@@ -1,0 +1,75 @@
+# hardneg — one entry point for building, running and testing.
+# `make run` starts the server on ./data; `make test` runs every test. Both install
+# what they need (Go tools from the Go module proxy via tools/go.mod, Python packages
+# from PyPI into .venv).
+
+GO        ?= go
+PYTHON    ?= python3
+VENV      := .venv
+VPY       := $(VENV)/bin/python
+TOOL      := $(GO) tool -modfile=tools/go.mod
+BIN       := bin/miner-server
+RUN_ARGS  ?=
+GOTESTFLAGS ?= -race -count=1 -timeout 20m
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## build bin/miner-server
+	$(GO) build -o $(BIN) ./cmd/miner-server
+
+.PHONY: run
+run: build ## start the server on ./data (gRPC :50051, HTTP :9464); RUN_ARGS adds flags
+	./$(BIN) $(RUN_ARGS)
+
+.PHONY: probe
+probe: ## ask a running server's gRPC health service (ADDR=127.0.0.1:50051)
+	$(TOOL) grpc-health-probe -addr=$(or $(ADDR),127.0.0.1:50051)
+
+$(VENV)/.stamp: requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --quiet --upgrade pip
+	$(VPY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+.PHONY: venv
+venv: $(VENV)/.stamp ## create .venv with the Python tools
+
+.PHONY: generate
+generate: $(VENV)/.stamp ## regenerate Go and Python stubs from proto/
+	$(TOOL) buf generate
+	$(VPY) -m grpc_tools.protoc -Iproto --python_out=clients/python/src --pyi_out=clients/python/src \
+		--grpc_python_out=clients/python/src proto/hardneg/v1/hardneg.proto
+
+.PHONY: checkgenerate
+checkgenerate: generate ## fail if committed generated code is not current
+	@git diff --exit-code -- gen clients/python/src/hardneg/v1 || \
+		{ echo "generated code is stale: run 'make generate' and commit"; exit 1; }
+	@test -z "$$(git status --porcelain --untracked-files=all -- gen clients/python/src/hardneg/v1)" || \
+		{ git status --short -- gen clients/python/src/hardneg/v1; echo "untracked generated files"; exit 1; }
+
+.PHONY: lint
+lint: ## buf lint, gofmt, go vet
+	$(TOOL) buf lint
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
+		test -z "$$out" || { echo "gofmt needed:"; echo "$$out"; exit 1; }
+	$(GO) vet ./...
+
+.PHONY: test-go
+test-go: ## Go tests with the race detector
+	$(GO) test $(GOTESTFLAGS) ./...
+
+.PHONY: test
+test: checkgenerate lint test-go ## everything CI runs
+
+.PHONY: bench
+bench: ## Go benchmarks of the index and kernels
+	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./internal/...
+
+.PHONY: clean
+clean: ## remove build outputs
+	rm -rf bin

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// Config is the server's configuration. Every flag has an environment variable
+// HARDNEG_<FLAG NAME IN UPPER CASE WITH UNDERSCORES>; a flag given on the command line
+// wins over its variable.
+type Config struct {
+	GRPCAddr        string
+	HTTPAddr        string
+	DataDir         string
+	MaxMsgBytes     int
+	ShutdownTimeout time.Duration
+	KeepaliveMin    time.Duration
+	LogLevel        slog.Level
+	LogFormat       string
+}
+
+// parseConfig parses args, falling back to environment variables read with getenv.
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	var c Config
+	fs := flag.NewFlagSet("miner-server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.GRPCAddr, "grpc-addr", ":50051", "gRPC listen address")
+	fs.StringVar(&c.HTTPAddr, "http-addr", ":9464", "HTTP listen address for /healthz, /readyz and /metrics")
+	fs.StringVar(&c.DataDir, "data-dir", "./data", "data directory (embedded storage)")
+	fs.IntVar(&c.MaxMsgBytes, "grpc-max-msg-bytes", 64<<20, "largest gRPC message accepted or sent, in bytes")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long graceful shutdown waits for in-flight calls before cancelling them")
+	fs.DurationVar(&c.KeepaliveMin, "keepalive-min-time", 5*time.Second, "shortest client keepalive ping interval the server tolerates")
+	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: miner-server [flags]\n\nEvery flag can also be set with HARDNEG_<NAME>, e.g. HARDNEG_GRPC_ADDR.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		env := "HARDNEG_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(env); v != "" && !set[f.Name] {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", env, err))
+			}
+		}
+	})
+	if err := c.LogLevel.UnmarshalText([]byte(*level)); err != nil {
+		errs = append(errs, fmt.Errorf("-log-level: %w", err))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("-log-format: want text or json, got %q", c.LogFormat))
+	}
+	if c.MaxMsgBytes < 1<<20 {
+		errs = append(errs, fmt.Errorf("-grpc-max-msg-bytes: at least 1 MiB, got %d", c.MaxMsgBytes))
+	}
+	if c.ShutdownTimeout <= 0 {
+		errs = append(errs, errors.New("-shutdown-timeout: must be positive"))
+	}
+	return c, errors.Join(errs...)
+}
+
+// newLogger builds the server's logger.
+func (c Config) newLogger(w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,263 @@
+package main
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+
+	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
+	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/mining"
+	"github.com/hardneg/hardneg/internal/validate"
+)
+
+// decodeF32 decodes little-endian float32 bytes.
+func decodeF32(b []byte) []float32 {
+	out := make([]float32, len(b)/4)
+	for i := range out {
+		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return out
+}
+
+// encodeF32 appends vs as little-endian float32 bytes to dst.
+func encodeF32(dst []byte, vs []float32) []byte {
+	for _, v := range vs {
+		dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(v))
+	}
+	return dst
+}
+
+// fromItemBatch converts an ItemBatch for a collection of dimension dim. field is the
+// batch's path in the request.
+func fromItemBatch(pb *hardnegv1.ItemBatch, dim int, field string) (*index.Batch, error) {
+	b := &index.Batch{}
+	if pb == nil {
+		return b, nil
+	}
+	var e validate.Error
+	if len(pb.Ids) > 0 && int(pb.Dim) != dim {
+		e.Add(field+".dim", "is %d; the collection's dimension is %d", pb.Dim, dim)
+	}
+	if len(pb.Vectors)%4 != 0 {
+		e.Add(field+".vectors", "is %d bytes, not a whole number of float32 values", len(pb.Vectors))
+	}
+	if err := e.Err(); err != nil {
+		return nil, err
+	}
+	b.IDs = pb.Ids
+	b.Vectors = decodeF32(pb.Vectors)
+	if len(pb.Groups) > 0 {
+		b.Groups = make([][]string, len(pb.Groups))
+		for i, g := range pb.Groups {
+			b.Groups[i] = g.GetGroups()
+		}
+	}
+	if len(pb.Versions) > 0 {
+		b.Versions = pb.Versions
+	}
+	return b, nil
+}
+
+// toItemBatch converts stored items to an ItemBatch.
+func toItemBatch(items []index.Item, dim int, withVectors bool) *hardnegv1.ItemBatch {
+	pb := &hardnegv1.ItemBatch{Dim: uint32(dim)}
+	anyGroups, anyVersions := false, false
+	for _, it := range items {
+		anyGroups = anyGroups || len(it.Groups) > 0
+		anyVersions = anyVersions || it.Version != 0
+	}
+	if withVectors {
+		pb.Vectors = make([]byte, 0, len(items)*dim*4)
+	}
+	for _, it := range items {
+		pb.Ids = append(pb.Ids, it.ID)
+		if withVectors {
+			pb.Vectors = encodeF32(pb.Vectors, it.Vector)
+		}
+		if anyGroups {
+			pb.Groups = append(pb.Groups, &hardnegv1.GroupList{Groups: it.Groups})
+		}
+		if anyVersions {
+			pb.Versions = append(pb.Versions, it.Version)
+		}
+	}
+	return pb
+}
+
+var metricFromPB = map[hardnegv1.Metric]index.Metric{
+	hardnegv1.Metric_METRIC_COSINE: index.Cosine,
+	hardnegv1.Metric_METRIC_DOT:    index.Dot,
+	hardnegv1.Metric_METRIC_L2:     index.L2,
+}
+
+var metricToPB = map[index.Metric]hardnegv1.Metric{
+	index.Cosine: hardnegv1.Metric_METRIC_COSINE,
+	index.Dot:    hardnegv1.Metric_METRIC_DOT,
+	index.L2:     hardnegv1.Metric_METRIC_L2,
+}
+
+// toCollection describes a collection.
+func toCollection(c *index.Collection) *hardnegv1.Collection {
+	p := c.Params()
+	st := c.Stats()
+	return &hardnegv1.Collection{
+		Name:   c.Name(),
+		Dim:    uint32(c.Dim()),
+		Metric: metricToPB[c.Metric()],
+		IndexParams: &hardnegv1.IndexParams{
+			M:              uint32(p.M),
+			EfConstruction: uint32(p.EfConstruction),
+			EfSearch:       uint32(p.EfSearch),
+			ExactThreshold: uint32(p.ExactThreshold),
+		},
+		Stats: &hardnegv1.CollectionStats{
+			ItemCount:           uint64(st.Items),
+			TombstoneCount:      uint64(st.Tombstones),
+			LastAppliedSequence: st.LastSequence,
+			VectorBytes:         uint64(st.VectorBytes),
+			GraphSearch:         st.GraphSearch,
+		},
+	}
+}
+
+var samplingFromPB = map[hardnegv1.SamplingStrategy]mining.Sampling{
+	hardnegv1.SamplingStrategy_SAMPLING_STRATEGY_UNSPECIFIED:  mining.SampleTop,
+	hardnegv1.SamplingStrategy_SAMPLING_STRATEGY_TOP:          mining.SampleTop,
+	hardnegv1.SamplingStrategy_SAMPLING_STRATEGY_UNIFORM:      mining.SampleUniform,
+	hardnegv1.SamplingStrategy_SAMPLING_STRATEGY_SOFTMAX:      mining.SampleSoftmax,
+	hardnegv1.SamplingStrategy_SAMPLING_STRATEGY_SIMANS:       mining.SampleSimANS,
+	hardnegv1.SamplingStrategy_SAMPLING_STRATEGY_TOP1_SAMPLED: mining.SampleTop1Sampled,
+}
+
+// fromPolicy converts a MiningPolicy, filling unset fields from mining.DefaultPolicy.
+func fromPolicy(pb *hardnegv1.MiningPolicy) (mining.Policy, error) {
+	p := mining.DefaultPolicy()
+	if pb == nil {
+		return p, nil
+	}
+	var e validate.Error
+	if pb.NumNegatives != 0 {
+		p.NumNegatives = int(pb.NumNegatives)
+	}
+	if pb.ExcludeSameGroup != nil {
+		p.ExcludeSameGroup = *pb.ExcludeSameGroup
+	}
+	optF := func(field string, v *float32) *float32 {
+		if v != nil && (math.IsNaN(float64(*v)) || math.IsInf(float64(*v), 0)) {
+			e.Add("policy."+field, "must be finite")
+			return nil
+		}
+		return v
+	}
+	p.DuplicateThreshold = optF("duplicate_threshold", pb.DuplicateThreshold)
+	p.AbsoluteMargin = optF("absolute_margin", pb.AbsoluteMargin)
+	p.RelativeMargin = optF("relative_margin", pb.RelativeMargin)
+	p.MinScore = optF("min_score", pb.MinScore)
+	p.MaxScore = optF("max_score", pb.MaxScore)
+	p.DiversityThreshold = optF("diversity_threshold", pb.DiversityThreshold)
+	p.RangeMin = int(pb.RangeMin)
+	p.RangeMax = int(pb.RangeMax)
+	switch pb.RankMode {
+	case hardnegv1.RankMode_RANK_MODE_UNSPECIFIED, hardnegv1.RankMode_RANK_MODE_SURVIVING:
+		p.RankMode = mining.RankSurviving
+	case hardnegv1.RankMode_RANK_MODE_RAW:
+		p.RankMode = mining.RankRaw
+	default:
+		e.Add("policy.rank_mode", "unknown rank mode %d", pb.RankMode)
+	}
+	if pb.InBatchExclusion != nil {
+		p.InBatchExclusion = *pb.InBatchExclusion
+	}
+	if pb.UseFeedback != nil {
+		p.UseFeedback = *pb.UseFeedback
+	}
+	if s, ok := samplingFromPB[pb.Sampling]; ok {
+		p.Sampling = s
+	} else {
+		e.Add("policy.sampling", "unknown sampling strategy %d", pb.Sampling)
+	}
+	if v := optF("temperature", pb.Temperature); v != nil {
+		p.Temperature = *v
+	}
+	if v := optF("simans_a", pb.SimansA); v != nil {
+		p.SimANSA = *v
+	}
+	if v := optF("simans_b", pb.SimansB); v != nil {
+		p.SimANSB = *v
+	}
+	p.Seed = pb.Seed
+	if pb.Widen != nil {
+		p.Widen = *pb.Widen
+	}
+	if pb.MaxCandidates != 0 {
+		p.MaxExamined = int(pb.MaxCandidates)
+	}
+	p.Ef = int(pb.EfSearch)
+	return p, e.Err()
+}
+
+// fromAnchors converts the anchors of a request for a collection of dimension dim.
+func fromAnchors(pbs []*hardnegv1.Anchor, dim int) ([]mining.Anchor, error) {
+	var e validate.Error
+	out := make([]mining.Anchor, len(pbs))
+	for i, pb := range pbs {
+		f := fmt.Sprintf("anchors[%d]", i)
+		a := mining.Anchor{ID: pb.Id, Key: pb.Key, PositiveIDs: pb.PositiveIds, ExcludeIDs: pb.ExcludeIds, Groups: pb.Groups}
+		if len(pb.Vector) > 0 {
+			if len(pb.Vector) != 4*dim {
+				e.Add(f+".vector", "is %d bytes; dimension %d needs %d", len(pb.Vector), dim, 4*dim)
+			} else {
+				a.Vector = decodeF32(pb.Vector)
+			}
+		}
+		if n := len(pb.PositiveVectors); n > 0 {
+			if n%(4*dim) != 0 {
+				e.Add(f+".positive_vectors", "is %d bytes, not a whole number of %d-dimensional float32 vectors", n, dim)
+			} else {
+				all := decodeF32(pb.PositiveVectors)
+				for j := 0; j < len(all); j += dim {
+					a.PositiveVectors = append(a.PositiveVectors, all[j:j+dim:j+dim])
+				}
+			}
+		}
+		out[i] = a
+	}
+	return out, e.Err()
+}
+
+// toAnchorResult converts one mining result.
+func toAnchorResult(r *mining.Result, includeVectors bool) *hardnegv1.AnchorResult {
+	pb := &hardnegv1.AnchorResult{
+		CandidatesExamined: uint64(r.Examined),
+		Shortfall:          uint32(r.Shortfall),
+		Widenings:          uint32(r.Widenings),
+		ExactScan:          r.ExactScan,
+		UnknownPositiveIds: r.UnknownPositiveIDs,
+		Removed: &hardnegv1.RuleCounts{
+			Self:       uint64(r.Removed.Self),
+			Positive:   uint64(r.Removed.Positive),
+			Excluded:   uint64(r.Removed.Excluded),
+			InBatch:    uint64(r.Removed.InBatch),
+			Feedback:   uint64(r.Removed.Feedback),
+			SameGroup:  uint64(r.Removed.SameGroup),
+			Duplicate:  uint64(r.Removed.Duplicate),
+			Margin:     uint64(r.Removed.Margin),
+			ScoreBand:  uint64(r.Removed.ScoreBand),
+			RankWindow: uint64(r.Removed.RankWindow),
+			Diversity:  uint64(r.Removed.Diversity),
+		},
+	}
+	if r.HasPositiveScore {
+		ps := r.PositiveScore
+		pb.PositiveScore = &ps
+	}
+	pb.Negatives = make([]*hardnegv1.Negative, len(r.Negatives))
+	for i, n := range r.Negatives {
+		pb.Negatives[i] = &hardnegv1.Negative{Id: n.ID, Score: n.Score, Rank: uint32(n.Rank)}
+		if includeVectors {
+			pb.NegativeVectors = encodeF32(pb.NegativeVectors, n.Vector)
+		}
+	}
+	return pb
+}

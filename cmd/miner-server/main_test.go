@@ -1,0 +1,385 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"io"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
+)
+
+// testServer is a real miner-server on free loopback ports.
+type testServer struct {
+	srv    *Server
+	conn   *grpc.ClientConn
+	client hardnegv1.MinerServiceClient
+	done   chan error
+	cancel context.CancelFunc
+}
+
+func startServer(t *testing.T, dataDir string) *testServer {
+	t.Helper()
+	cfg, err := parseConfig([]string{"-grpc-addr=127.0.0.1:0", "-http-addr=127.0.0.1:0", "-data-dir=" + dataDir, "-shutdown-timeout=5s"}, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := NewServer(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ts := &testServer{srv: srv, done: make(chan error, 1), cancel: cancel}
+	go func() { ts.done <- srv.Serve(ctx) }()
+	ts.conn, err = grpc.NewClient(srv.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.client = hardnegv1.NewMinerServiceClient(ts.conn)
+	t.Cleanup(func() { ts.stop(t) })
+	return ts
+}
+
+func (ts *testServer) stop(t *testing.T) {
+	if ts.cancel == nil {
+		return
+	}
+	ts.conn.Close()
+	ts.cancel()
+	ts.cancel = nil
+	if err := <-ts.done; err != nil {
+		t.Errorf("server stopped with error: %v", err)
+	}
+}
+
+func f32bytes(vs ...[]float32) []byte {
+	var b []byte
+	for _, v := range vs {
+		for _, x := range v {
+			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(x))
+		}
+	}
+	return b
+}
+
+func randVecs(r *rand.Rand, n, dim int) [][]float32 {
+	out := make([][]float32, n)
+	for i := range out {
+		out[i] = make([]float32, dim)
+		for j := range out[i] {
+			out[i][j] = float32(r.NormFloat64())
+		}
+	}
+	return out
+}
+
+func codeOf(err error) codes.Code { return status.Code(err) }
+
+// fieldViolations returns the BadRequest field names of a status error.
+func fieldViolations(err error) []string {
+	var out []string
+	for _, d := range status.Convert(err).Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range br.FieldViolations {
+				out = append(out, v.Field)
+			}
+		}
+	}
+	return out
+}
+
+func TestEndToEnd(t *testing.T) {
+	ts := startServer(t, t.TempDir())
+	ctx := context.Background()
+	c := ts.client
+	const dim = 8
+
+	hc, err := healthpb.NewHealthClient(ts.conn).Check(ctx, &healthpb.HealthCheckRequest{Service: "hardneg.v1.MinerService"})
+	if err != nil || hc.Status != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("health = %v, %v; want SERVING", hc, err)
+	}
+	resp, err := http.Get("http://" + ts.srv.HTTPAddr() + "/readyz")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("readyz = %v, %v", resp, err)
+	}
+	resp.Body.Close()
+
+	cr, err := c.CreateCollection(ctx, &hardnegv1.CreateCollectionRequest{Name: "docs", Dim: dim, Metric: hardnegv1.Metric_METRIC_COSINE})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cr.Collection.IndexParams.M; got != 16 {
+		t.Errorf("default M = %d, want 16", got)
+	}
+	if _, err := c.CreateCollection(ctx, &hardnegv1.CreateCollectionRequest{Name: "docs", Dim: dim, Metric: hardnegv1.Metric_METRIC_COSINE}); codeOf(err) != codes.AlreadyExists {
+		t.Errorf("duplicate create: %v, want AlreadyExists", err)
+	}
+
+	r := rand.New(rand.NewPCG(1, 2))
+	vecs := randVecs(r, 50, dim)
+	ids := make([]string, len(vecs))
+	for i := range ids {
+		ids[i] = "d" + strconv.Itoa(i)
+	}
+	up, err := c.Upsert(ctx, &hardnegv1.UpsertRequest{Collection: "docs", Items: &hardnegv1.ItemBatch{
+		Ids: ids, Dim: dim, Vectors: f32bytes(vecs...),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if up.Inserted != 50 || up.Replaced != 0 {
+		t.Errorf("upsert = %+v", up)
+	}
+
+	gc, err := c.GetCollection(ctx, &hardnegv1.GetCollectionRequest{Name: "docs"})
+	if err != nil || gc.Collection.Stats.ItemCount != 50 {
+		t.Fatalf("get collection = %v, %v", gc, err)
+	}
+
+	// Mine for anchor d0 with positive d1: neither may come back; scores descend; the
+	// first negative is the best remaining item by exact cosine.
+	mr, err := c.Mine(ctx, &hardnegv1.MineRequest{
+		Collection: "docs",
+		Anchors:    []*hardnegv1.Anchor{{Id: "d0", PositiveIds: []string{"d1"}, ExcludeIds: []string{"d2"}}},
+		Policy:     &hardnegv1.MiningPolicy{NumNegatives: 5, RangeMax: 100},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := mr.Results[0]
+	if len(res.Negatives) != 5 || res.Shortfall != 0 {
+		t.Fatalf("negatives = %d, shortfall %d", len(res.Negatives), res.Shortfall)
+	}
+	want := bestCosine(vecs, 0, map[int]bool{0: true, 1: true, 2: true})
+	if res.Negatives[0].Id != ids[want] {
+		t.Errorf("hardest negative = %s, want %s", res.Negatives[0].Id, ids[want])
+	}
+	for i, n := range res.Negatives {
+		if n.Id == "d0" || n.Id == "d1" || n.Id == "d2" {
+			t.Errorf("negative %d is %s: anchor, positive or exclusion returned", i, n.Id)
+		}
+		if i > 0 && n.Score > res.Negatives[i-1].Score {
+			t.Errorf("scores not descending at %d", i)
+		}
+	}
+	if res.PositiveScore == nil {
+		t.Error("positive score missing")
+	}
+
+	// A bad batch is rejected whole, naming the item.
+	bad := f32bytes(vecs[0], make([]float32, dim))
+	_, err = c.Upsert(ctx, &hardnegv1.UpsertRequest{Collection: "docs", Items: &hardnegv1.ItemBatch{Ids: []string{"new1", "zero"}, Dim: dim, Vectors: bad}})
+	if codeOf(err) != codes.InvalidArgument {
+		t.Fatalf("zero vector: %v, want InvalidArgument", err)
+	}
+	if f := fieldViolations(err); len(f) != 1 || f[0] != "items.vectors[1]" {
+		t.Errorf("violations = %v, want [items.vectors[1]]", f)
+	}
+	gi, err := c.GetItems(ctx, &hardnegv1.GetItemsRequest{Collection: "docs", Ids: []string{"new1", "d3"}, IncludeVectors: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gi.MissingIds) != 1 || gi.MissingIds[0] != "new1" {
+		t.Errorf("rejected batch was partly applied: missing = %v", gi.MissingIds)
+	}
+	if len(gi.Items.Vectors) != dim*4 {
+		t.Errorf("vector bytes = %d", len(gi.Items.Vectors))
+	}
+
+	for _, tc := range []struct {
+		name  string
+		call  func() error
+		code  codes.Code
+		field string
+	}{
+		{"unknown collection", func() error {
+			_, err := c.Mine(ctx, &hardnegv1.MineRequest{Collection: "nope", Anchors: []*hardnegv1.Anchor{{Id: "d0"}}})
+			return err
+		}, codes.NotFound, ""},
+		{"wrong dimension", func() error {
+			_, err := c.Upsert(ctx, &hardnegv1.UpsertRequest{Collection: "docs", Items: &hardnegv1.ItemBatch{Ids: []string{"x"}, Dim: 3, Vectors: f32bytes([]float32{1, 2, 3})}})
+			return err
+		}, codes.InvalidArgument, "items.dim"},
+		{"NaN value", func() error {
+			v := make([]float32, dim)
+			v[3] = float32(math.NaN())
+			_, err := c.Upsert(ctx, &hardnegv1.UpsertRequest{Collection: "docs", Items: &hardnegv1.ItemBatch{Ids: []string{"x"}, Dim: dim, Vectors: f32bytes(v)}})
+			return err
+		}, codes.InvalidArgument, "items.vectors[0]"},
+		{"duplicate ids", func() error {
+			_, err := c.Upsert(ctx, &hardnegv1.UpsertRequest{Collection: "docs", Items: &hardnegv1.ItemBatch{Ids: []string{"x", "x"}, Dim: dim, Vectors: f32bytes(vecs[0], vecs[1])}})
+			return err
+		}, codes.InvalidArgument, "items.ids[1]"},
+		{"empty id", func() error {
+			_, err := c.Upsert(ctx, &hardnegv1.UpsertRequest{Collection: "docs", Items: &hardnegv1.ItemBatch{Ids: []string{""}, Dim: dim, Vectors: f32bytes(vecs[0])}})
+			return err
+		}, codes.InvalidArgument, "items.ids[0]"},
+		{"unknown metric", func() error {
+			_, err := c.CreateCollection(ctx, &hardnegv1.CreateCollectionRequest{Name: "m", Dim: 4})
+			return err
+		}, codes.InvalidArgument, "metric"},
+		{"k zero is default, k too large", func() error {
+			_, err := c.Mine(ctx, &hardnegv1.MineRequest{Collection: "docs", Anchors: []*hardnegv1.Anchor{{Id: "d0"}}, Policy: &hardnegv1.MiningPolicy{NumNegatives: 5000}})
+			return err
+		}, codes.InvalidArgument, "policy.num_negatives"},
+		{"anchor without id or vector", func() error {
+			_, err := c.Mine(ctx, &hardnegv1.MineRequest{Collection: "docs", Anchors: []*hardnegv1.Anchor{{}}})
+			return err
+		}, codes.InvalidArgument, "anchors[0]"},
+		{"anchor vector of wrong length", func() error {
+			_, err := c.Mine(ctx, &hardnegv1.MineRequest{Collection: "docs", Anchors: []*hardnegv1.Anchor{{Vector: f32bytes([]float32{1})}}})
+			return err
+		}, codes.InvalidArgument, "anchors[0].vector"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.call()
+			if codeOf(err) != tc.code {
+				t.Fatalf("code = %v (%v), want %v", codeOf(err), err, tc.code)
+			}
+			if tc.field != "" {
+				f := fieldViolations(err)
+				if len(f) == 0 || f[0] != tc.field {
+					t.Errorf("violations = %v, want %s first", f, tc.field)
+				}
+			}
+		})
+	}
+
+	// Raw-vector anchor, delete, then list and delete the collection.
+	q := vecs[10]
+	mr, err = c.Mine(ctx, &hardnegv1.MineRequest{Collection: "docs", Anchors: []*hardnegv1.Anchor{{Vector: f32bytes(q)}}, Policy: &hardnegv1.MiningPolicy{NumNegatives: 1}, IncludeVectors: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := mr.Results[0].Negatives[0].Id; got != "d10" {
+		t.Errorf("nearest to d10's vector = %s, want d10 (a vector anchor excludes nothing)", got)
+	}
+	if len(mr.Results[0].NegativeVectors) != dim*4 {
+		t.Errorf("negative vectors: %d bytes", len(mr.Results[0].NegativeVectors))
+	}
+	dr, err := c.Delete(ctx, &hardnegv1.DeleteRequest{Collection: "docs", Ids: []string{"d10", "missing"}})
+	if err != nil || dr.Deleted != 1 || dr.NotFound != 1 {
+		t.Fatalf("delete = %v, %v", dr, err)
+	}
+	lc, err := c.ListCollections(ctx, &hardnegv1.ListCollectionsRequest{})
+	if err != nil || len(lc.Collections) != 1 || lc.Collections[0].Stats.ItemCount != 49 {
+		t.Fatalf("list = %v, %v", lc, err)
+	}
+	if _, err := c.DeleteCollection(ctx, &hardnegv1.DeleteCollectionRequest{Name: "docs"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetCollection(ctx, &hardnegv1.GetCollectionRequest{Name: "docs"}); codeOf(err) != codes.NotFound {
+		t.Errorf("after delete: %v", err)
+	}
+}
+
+func bestCosine(vecs [][]float32, anchor int, skip map[int]bool) int {
+	norm := func(v []float32) float64 {
+		var s float64
+		for _, x := range v {
+			s += float64(x) * float64(x)
+		}
+		return math.Sqrt(s)
+	}
+	best, bestS := -1, math.Inf(-1)
+	for i, v := range vecs {
+		if skip[i] {
+			continue
+		}
+		var d float64
+		for j := range v {
+			d += float64(v[j]) * float64(vecs[anchor][j])
+		}
+		if s := d / norm(v) / norm(vecs[anchor]); s > bestS {
+			best, bestS = i, s
+		}
+	}
+	return best
+}
+
+func TestUpsertStreamAcknowledgesOnceAndRejectsGaps(t *testing.T) {
+	ts := startServer(t, t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const dim = 4
+	if _, err := ts.client.CreateCollection(ctx, &hardnegv1.CreateCollectionRequest{Name: "s", Dim: dim, Metric: hardnegv1.Metric_METRIC_L2}); err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	batch := func(seq uint64) *hardnegv1.UpsertStreamRequest {
+		vs := randVecs(r, 10, dim)
+		ids := make([]string, 10)
+		for i := range ids {
+			ids[i] = "w" + strconv.Itoa(int(seq)) + "-" + strconv.Itoa(i)
+		}
+		return &hardnegv1.UpsertStreamRequest{Collection: "s", WriterId: "trainer-0", Sequence: seq, Items: &hardnegv1.ItemBatch{Ids: ids, Dim: dim, Vectors: f32bytes(vs...)}}
+	}
+	st, err := ts.client.UpsertStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b1, b2 := batch(1), batch(2)
+	for _, req := range []*hardnegv1.UpsertStreamRequest{b1, b2, proto.Clone(b1).(*hardnegv1.UpsertStreamRequest)} {
+		if err := st.Send(req); err != nil {
+			t.Fatal(err)
+		}
+		ack, err := st.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantDup := req.Sequence == 1 && ack.DurableSequence == 2
+		if ack.Sequence != req.Sequence || ack.Duplicate != wantDup {
+			t.Errorf("ack %+v for sequence %d", ack, req.Sequence)
+		}
+	}
+	if err := st.Send(batch(5)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Recv(); codeOf(err) != codes.FailedPrecondition {
+		t.Fatalf("gap: %v, want FailedPrecondition", err)
+	}
+	gc, err := ts.client.GetCollection(ctx, &hardnegv1.GetCollectionRequest{Name: "s"})
+	if err != nil || gc.Collection.Stats.ItemCount != 20 {
+		t.Fatalf("items = %v, %v; want 20 (replayed batch not applied twice, gap not applied)", gc, err)
+	}
+}
+
+func TestConfigFromEnvironment(t *testing.T) {
+	env := map[string]string{"HARDNEG_GRPC_ADDR": "127.0.0.1:6000", "HARDNEG_LOG_LEVEL": "debug"}
+	cfg, err := parseConfig([]string{"-log-level=warn"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.GRPCAddr != "127.0.0.1:6000" {
+		t.Errorf("grpc addr = %q, want the environment's", cfg.GRPCAddr)
+	}
+	if cfg.LogLevel != slog.LevelWarn {
+		t.Errorf("log level = %v, want the flag's warn over the environment's debug", cfg.LogLevel)
+	}
+	if _, err := parseConfig([]string{"-log-format=xml"}, func(string) string { return "" }, io.Discard); err == nil {
+		t.Error("bad log format accepted")
+	}
+}
+
+func TestDataDirIsLocked(t *testing.T) {
+	dir := t.TempDir()
+	startServer(t, dir)
+	cfg, _ := parseConfig([]string{"-grpc-addr=127.0.0.1:0", "-http-addr=127.0.0.1:0", "-data-dir=" + dir}, func(string) string { return "" }, io.Discard)
+	if _, err := NewServer(cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err == nil {
+		t.Fatal("second server opened a locked data directory")
+	}
+}

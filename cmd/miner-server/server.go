@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
+
+	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
+	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/mining"
+)
+
+// Server is a running miner-server: listeners, the gRPC server, the HTTP server and
+// storage.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	db       *index.DB
+	mined    *mining.Recorder
+	grpcLis  net.Listener
+	httpLis  net.Listener
+	grpc     *grpc.Server
+	http     *http.Server
+	health   *health.Server
+	serviceN string
+}
+
+// NewServer opens storage and binds the listeners; it does not serve yet.
+func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
+	db, err := index.Open(index.Options{Dir: cfg.DataDir})
+	if err != nil {
+		return nil, fmt.Errorf("open storage: %w", err)
+	}
+	s := &Server{cfg: cfg, log: log, db: db, serviceN: hardnegv1.MinerService_ServiceDesc.ServiceName}
+	if s.grpcLis, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("listen on %s: %w", cfg.GRPCAddr, err)
+	}
+	if s.httpLis, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		s.grpcLis.Close()
+		db.Close()
+		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	s.grpc = grpc.NewServer(
+		grpc.MaxRecvMsgSize(cfg.MaxMsgBytes),
+		grpc.MaxSendMsgSize(cfg.MaxMsgBytes),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: cfg.KeepaliveMin, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Minute, Timeout: 20 * time.Second}),
+		grpc.ChainUnaryInterceptor(s.unaryErrors),
+		grpc.ChainStreamInterceptor(s.streamErrors),
+	)
+	s.mined = &mining.Recorder{}
+	hardnegv1.RegisterMinerServiceServer(s.grpc, &service{db: db, log: log, mined: s.mined})
+	s.health = health.NewServer()
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	s.health.SetServingStatus(s.serviceN, healthpb.HealthCheckResponse_NOT_SERVING)
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	reflection.Register(s.grpc)
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", s.readyz)
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return s, nil
+}
+
+// GRPCAddr returns the bound gRPC address.
+func (s *Server) GRPCAddr() string { return s.grpcLis.Addr().String() }
+
+// HTTPAddr returns the bound HTTP address.
+func (s *Server) HTTPAddr() string { return s.httpLis.Addr().String() }
+
+// readyz answers 200 while the gRPC service is SERVING.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	resp, err := s.health.Check(r.Context(), &healthpb.HealthCheckRequest{Service: s.serviceN})
+	if err != nil || resp.Status != healthpb.HealthCheckResponse_SERVING {
+		http.Error(w, "not ready", http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "ready")
+}
+
+// Serve runs the servers until ctx is cancelled or one of them fails, then shuts down:
+// health NOT_SERVING, graceful stop with the configured deadline (then a hard stop),
+// HTTP shutdown, and storage closed last.
+func (s *Server) Serve(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := s.grpc.Serve(s.grpcLis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			return fmt.Errorf("grpc: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		if err := s.http.Serve(s.httpLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http: %w", err)
+		}
+		return nil
+	})
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	s.health.SetServingStatus(s.serviceN, healthpb.HealthCheckResponse_SERVING)
+	s.log.Info("serving", "grpc", s.GRPCAddr(), "http", s.HTTPAddr(), "data_dir", s.db.Dir())
+	g.Go(func() error {
+		<-gctx.Done()
+		s.shutdown()
+		return nil
+	})
+	err := g.Wait()
+	if cerr := s.db.Close(); cerr != nil && !errors.Is(cerr, index.ErrClosed) {
+		err = errors.Join(err, fmt.Errorf("close storage: %w", cerr))
+	}
+	s.log.Info("stopped")
+	return err
+}
+
+// shutdown stops serving gracefully within the configured timeout.
+func (s *Server) shutdown() {
+	s.log.Info("shutting down", "timeout", s.cfg.ShutdownTimeout)
+	s.health.Shutdown()
+	done := make(chan struct{})
+	go func() { s.grpc.GracefulStop(); close(done) }()
+	timer := time.NewTimer(s.cfg.ShutdownTimeout)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
+		s.log.Warn("graceful stop timed out; cancelling in-flight calls")
+		s.grpc.Stop()
+		<-done
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.http.Shutdown(ctx); err != nil {
+		s.http.Close()
+	}
+}
+
+// unaryErrors maps handler errors to statuses (errors.go).
+func (s *Server) unaryErrors(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	resp, err := handler(ctx, req)
+	return resp, toStatus(s.log, info.FullMethod, err)
+}
+
+// streamErrors maps stream handler errors to statuses (errors.go).
+func (s *Server) streamErrors(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	return toStatus(s.log, info.FullMethod, handler(srv, ss))
+}

@@ -1,0 +1,129 @@
+package index
+
+import (
+	"fmt"
+	"math"
+	"unicode/utf8"
+
+	"github.com/hardneg/hardneg/internal/index/vec"
+	"github.com/hardneg/hardneg/internal/validate"
+)
+
+// Batch is a column-oriented batch of items to upsert. Upsert takes ownership of
+// Vectors (it normalises them in place under cosine).
+type Batch struct {
+	// IDs of the items, unique within the batch.
+	IDs []string
+	// Vectors holds len(IDs)·dim values, row-major.
+	Vectors []float32
+	// Groups is nil or has one entry per id.
+	Groups [][]string
+	// Versions is nil or has one entry per id.
+	Versions []int64
+}
+
+// Len returns the number of items.
+func (b *Batch) Len() int { return len(b.IDs) }
+
+// Row returns the vector of item i.
+func (b *Batch) Row(i, dim int) []float32 { return b.Vectors[i*dim : (i+1)*dim] }
+
+// validateID checks one id and records a violation under field.
+func validateID(e *validate.Error, field, id string) bool {
+	switch {
+	case id == "":
+		e.Add(field, "must not be empty")
+	case len(id) > MaxIDBytes:
+		e.Add(field, "is %d bytes; at most %d", len(id), MaxIDBytes)
+	case !utf8.ValidString(id):
+		e.Add(field, "is not valid UTF-8")
+	default:
+		return true
+	}
+	return false
+}
+
+// ValidateIDs checks a list of ids for a delete or lookup: each valid, at most
+// MaxBatchItems, and (when unique is set) no repeats. field is the list's name.
+func ValidateIDs(field string, ids []string, unique bool) error {
+	var e validate.Error
+	if len(ids) > MaxBatchItems {
+		e.Add(field, "has %d ids; at most %d per request", len(ids), MaxBatchItems)
+		return e.Err()
+	}
+	seen := make(map[string]int, len(ids))
+	for i, id := range ids {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		if !validateID(&e, f, id) {
+			continue
+		}
+		if j, dup := seen[id]; dup && unique {
+			e.Add(f, "duplicates %s[%d] (%q)", field, j, id)
+		}
+		seen[id] = i
+	}
+	return e.Err()
+}
+
+// CheckVector validates one vector of a collection: its length, finite values, and a
+// non-zero norm under cosine. It returns a description of the problem, or "".
+func CheckVector(v []float32, dim int, m Metric) string {
+	if len(v) != dim {
+		return fmt.Sprintf("has %d values; the collection's dimension is %d", len(v), dim)
+	}
+	for j, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return fmt.Sprintf("value %d is %v; vectors must be finite", j, x)
+		}
+	}
+	if m == Cosine && vec.Norm(v) == 0 {
+		return "is a zero vector, which has no direction under cosine"
+	}
+	return ""
+}
+
+// validateBatch checks a batch against a collection's dimension and metric. prefix is
+// the field path of the batch in the request (e.g. "items").
+func validateBatch(b *Batch, dim int, m Metric, prefix string) error {
+	var e validate.Error
+	n := len(b.IDs)
+	if n > MaxBatchItems {
+		e.Add(prefix+".ids", "has %d items; at most %d per batch", n, MaxBatchItems)
+		return e.Err()
+	}
+	if len(b.Vectors) != n*dim {
+		e.Add(prefix+".vectors", "holds %d float32 values; %d ids × dim %d need %d", len(b.Vectors), n, dim, n*dim)
+		return e.Err()
+	}
+	if b.Groups != nil && len(b.Groups) != n {
+		e.Add(prefix+".groups", "has %d entries; must be empty or one per id (%d)", len(b.Groups), n)
+	}
+	if b.Versions != nil && len(b.Versions) != n {
+		e.Add(prefix+".versions", "has %d entries; must be empty or one per id (%d)", len(b.Versions), n)
+	}
+	seen := make(map[string]int, n)
+	for i, id := range b.IDs {
+		f := fmt.Sprintf("%s.ids[%d]", prefix, i)
+		if validateID(&e, f, id) {
+			if j, dup := seen[id]; dup {
+				e.Add(f, "duplicates %s.ids[%d] (%q) in the same batch", prefix, j, id)
+			}
+			seen[id] = i
+		}
+		if msg := CheckVector(b.Row(i, dim), dim, m); msg != "" {
+			e.Add(fmt.Sprintf("%s.vectors[%d]", prefix, i), "item %q: %s", id, msg)
+		}
+		if b.Groups != nil && i < len(b.Groups) {
+			g := b.Groups[i]
+			if len(g) > MaxItemGroups {
+				e.Add(fmt.Sprintf("%s.groups[%d]", prefix, i), "item %q has %d groups; at most %d", id, len(g), MaxItemGroups)
+			}
+			for j, name := range g {
+				if name == "" || len(name) > MaxGroupBytes || !utf8.ValidString(name) {
+					e.Add(fmt.Sprintf("%s.groups[%d].groups[%d]", prefix, i, j), "item %q: groups must be 1–%d bytes of UTF-8", id, MaxGroupBytes)
+				}
+			}
+		}
+	}
+	return e.Err()
+}

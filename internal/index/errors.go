@@ -1,0 +1,15 @@
+package index
+
+import "errors"
+
+// Errors returned by the package. Validation failures are *validate.Error values.
+var (
+	// ErrCollectionNotFound is returned for a collection name that does not exist.
+	ErrCollectionNotFound = errors.New("collection not found")
+	// ErrCollectionExists is returned when creating a collection whose name is taken.
+	ErrCollectionExists = errors.New("collection already exists")
+	// ErrClosed is returned by a DB after Close.
+	ErrClosed = errors.New("index closed")
+	// ErrDataDirLocked is returned by Open when another process uses the data directory.
+	ErrDataDirLocked = errors.New("data directory is locked by another process")
+)

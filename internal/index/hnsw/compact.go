@@ -1,0 +1,182 @@
+package hnsw
+
+import (
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+// Delete tombstones id: it is never returned again but keeps routing searches until
+// Compact repairs the links around it. Deleting an absent or deleted id does nothing.
+func (g *Graph) Delete(id uint32) {
+	c := g.chunkOf(id)
+	if c == nil {
+		return
+	}
+	st := &c.state[id&chunkMask]
+	for {
+		v := st.Load()
+		if v&flagClaimed == 0 || v&flagDeleted != 0 {
+			return
+		}
+		if st.CompareAndSwap(v, v|flagDeleted) {
+			break
+		}
+	}
+	g.live.Add(-1)
+	g.deleted.Add(1)
+}
+
+// NeedsCompact reports whether tombstones exceed Options.CompactRatio of the nodes,
+// the point at which the owner should run Compact (typically in the background).
+func (g *Graph) NeedsCompact() bool {
+	d, l := g.deleted.Load(), g.live.Load()
+	return d > 0 && float64(d) > g.opts.CompactRatio*float64(d+l)
+}
+
+// CompactStats reports what one Compact did.
+type CompactStats struct {
+	Dropped  int // tombstones no live node links to any more
+	Repaired int // link lists rewritten
+}
+
+// Compact drops the current tombstones from the graph: every live node that links to
+// one gets its list re-selected (by the neighbour heuristic) from its live links and
+// the live links of the tombstones it pointed to, and the entry point moves off a
+// tombstone. It uses workers goroutines (≤ 0: GOMAXPROCS) and is safe to run while
+// searches and inserts continue; one Compact runs at a time. Dropped nodes keep their
+// own links, so a search that reached one through a list read just before its
+// rewrite still routes correctly; their ids are never returned or reused.
+func (g *Graph) Compact(workers int) CompactStats {
+	g.compactMu.Lock()
+	defer g.compactMu.Unlock()
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	capacity := g.capacity()
+	drop := make([]bool, capacity)
+	var live, dropped []uint32
+	for id := range uint32(capacity) {
+		st := g.state(id)
+		switch {
+		case st&flagReady == 0:
+		case st&flagDeleted == 0:
+			live = append(live, id)
+		case st&flagRemoved == 0:
+			drop[id] = true
+			dropped = append(dropped, id)
+		}
+	}
+	if len(dropped) == 0 {
+		return CompactStats{}
+	}
+
+	var next, repaired atomic.Int64
+	var wg sync.WaitGroup
+	for range min(workers, max(1, len(live))) {
+		wg.Go(func() {
+			s := g.searchers.get()
+			defer g.searchers.put(s)
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(len(live)) {
+					return
+				}
+				id := live[i]
+				for l := levelOf(g.state(id)); l >= 0; l-- {
+					if g.repair(s, id, l, drop) {
+						repaired.Add(1)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+
+	g.entryMu.Lock()
+	if epID, _, ok := unpackEntry(g.entry.Load()); ok && g.state(epID)&flagDeleted != 0 {
+		best, bestLevel := uint32(0), -1
+		for _, id := range live {
+			if st := g.state(id); st&flagDeleted == 0 && levelOf(st) > bestLevel {
+				best, bestLevel = id, levelOf(st)
+			}
+		}
+		if bestLevel >= 0 {
+			g.entry.Store(packEntry(best, bestLevel))
+		} else {
+			g.entry.Store(0) // nothing live: the next insert starts a fresh graph
+		}
+	}
+	g.entryMu.Unlock()
+
+	for _, id := range dropped {
+		g.chunkOf(id).state[id&chunkMask].Or(flagRemoved)
+	}
+	g.deleted.Add(-int64(len(dropped)))
+	return CompactStats{Dropped: len(dropped), Repaired: int(repaired.Load())}
+}
+
+// repair rewrites the layer-l links of id if they point at a node in drop, choosing
+// by the heuristic among its other links and the nodes reachable from the dropped
+// ones within two hops through dropped nodes. It reports whether it rewrote.
+func (g *Graph) repair(s *searcher, id uint32, l int, drop []bool) bool {
+	isDropped := func(e uint32) bool { return int(e) < len(drop) && drop[e] }
+	mu := g.lock(id)
+	mu.Lock()
+	defer mu.Unlock()
+	list := g.links(id, l)
+	n := int(atomic.LoadUint32(&list[0]))
+	ids := s.ids[:0]
+	for i := 1; i <= n; i++ {
+		ids = append(ids, atomic.LoadUint32(&list[i]))
+	}
+	s.ids = ids
+	if !slices.ContainsFunc(ids, isDropped) {
+		return false
+	}
+	v := g.vector(id)
+	s.reset(g.capacity())
+	s.visit(id, g)
+	tmp := s.tmp[:0]
+	add := func(e uint32) {
+		if s.visit(e, g) {
+			tmp = append(tmp, Neighbor{e, g.dist(v, g.vector(e))})
+		}
+	}
+	for _, e := range ids {
+		if !isDropped(e) {
+			add(e)
+			continue
+		}
+		for _, e2 := range g.snapshot(e, l) {
+			if !isDropped(e2) {
+				add(e2)
+				continue
+			}
+			for _, e3 := range g.snapshot(e2, l) {
+				if !isDropped(e3) {
+					add(e3)
+				}
+			}
+		}
+	}
+	slices.SortFunc(tmp, byDist)
+	s.tmp = tmp
+	s.tmpSel = g.selectNeighbors(tmp, g.maxLinks(l), s.tmpSel)
+	writeList(list, s.tmpSel)
+	return true
+}
+
+// snapshot iterates over the layer-l links of id, loading each word atomically.
+func (g *Graph) snapshot(id uint32, l int) func(func(int, uint32) bool) {
+	return func(yield func(int, uint32) bool) {
+		list := g.links(id, l)
+		n := min(int(atomic.LoadUint32(&list[0])), len(list)-1)
+		for i := 1; i <= n; i++ {
+			if !yield(i-1, atomic.LoadUint32(&list[i])) {
+				return
+			}
+		}
+	}
+}

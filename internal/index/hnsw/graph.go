@@ -1,0 +1,220 @@
+package hnsw
+
+import (
+	"math"
+	"sync"
+	"sync/atomic"
+)
+
+// VectorSource gives the graph read access to vectors stored by the collection.
+// Vector(id) is safe to call concurrently with inserts for any id already passed to
+// Insert; the slice is never mutated while the id is in the graph.
+type VectorSource interface {
+	Vector(id uint32) []float32
+}
+
+// Distance compares two vectors; lower is closer. Cosine and dot-product collections
+// pass -dot (on unit vectors for cosine), L2 collections the squared distance.
+type Distance func(a, b []float32) float32
+
+// Neighbor is one search result.
+type Neighbor struct {
+	ID   uint32
+	Dist float32
+}
+
+// Node state bits, kept in the low byte of chunk.state; the level sits above them.
+const (
+	flagClaimed uint32 = 1 << iota // Insert has taken the id
+	flagReady                      // the node's link lists are allocated
+	flagDeleted                    // tombstone: routes, never returned
+	flagRemoved                    // compacted away: no live node links to it any more
+
+	levelShift = 8
+)
+
+// Nodes live in fixed-size chunks that never move, so readers can hold on to a
+// chunk while the table of chunks grows.
+const (
+	chunkShift = 12
+	chunkSize  = 1 << chunkShift
+	chunkMask  = chunkSize - 1
+)
+
+// chunk holds chunkSize consecutive node ids. Link lists are flat uint32 arrays
+// whose first word is the count; every word is read and written atomically, so a
+// search may run while an insert rewrites a list (it sees old or new ids, all valid).
+type chunk struct {
+	state  []atomic.Uint32 // flag bits | level<<levelShift, per node
+	locks  []sync.Mutex    // per node: serialises writers of that node's link lists
+	links0 []uint32        // layer 0: stride0 words per node (count, then up to 2·M ids)
+	upper  [][]uint32      // layers 1…level: strideU words per layer, written once before flagReady
+}
+
+// Graph is a hierarchical navigable small world graph (Malkov & Yashunin) over ids
+// whose vectors a VectorSource holds. All methods are safe for concurrent use.
+type Graph struct {
+	opts      Options
+	dist      Distance
+	src       VectorSource
+	maxM      int // links per upper layer
+	maxM0     int // links on layer 0
+	stride0   int // 1 + maxM0
+	strideU   int // 1 + maxM
+	levelMult float64
+
+	chunks atomic.Pointer[[]*chunk] // table of chunks; replaced (never mutated) on growth
+	growMu sync.Mutex               // guards replacing chunks
+
+	// entry is the entry point: id<<32 | (level+1); 0 while the graph is empty.
+	entry atomic.Uint64
+	// entryMu serialises changes of entry. An insert whose level exceeds the current
+	// top level holds it for the whole insert (rare: about log_M(n) times in total).
+	entryMu sync.Mutex
+
+	live       atomic.Int64 // nodes inserted and not deleted
+	deleted    atomic.Int64 // tombstones not yet compacted away
+	upperWords atomic.Int64 // uint32 words allocated for upper layers
+
+	compactMu sync.Mutex // one Compact at a time
+
+	searchers searcherPool
+}
+
+// New returns an empty graph.
+func New(opts Options, dist Distance, src VectorSource) (*Graph, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if dist == nil || src == nil {
+		return nil, ErrNilArgument
+	}
+	g := &Graph{
+		opts:      o,
+		dist:      dist,
+		src:       src,
+		maxM:      o.M,
+		maxM0:     2 * o.M,
+		stride0:   1 + 2*o.M,
+		strideU:   1 + o.M,
+		levelMult: 1 / math.Log(float64(o.M)),
+	}
+	empty := []*chunk{}
+	g.chunks.Store(&empty)
+	g.searchers.g = g
+	return g, nil
+}
+
+// Options returns the options in effect, defaults filled in.
+func (g *Graph) Options() Options { return g.opts }
+
+// Len returns the number of live (inserted, not deleted) nodes.
+func (g *Graph) Len() int { return int(g.live.Load()) }
+
+// Deleted returns the number of tombstones that Compact has not yet dropped.
+func (g *Graph) Deleted() int { return int(g.deleted.Load()) }
+
+// capacity returns one past the largest id the chunk table can hold.
+func (g *Graph) capacity() int { return len(*g.chunks.Load()) * chunkSize }
+
+// chunkOf returns the chunk holding id, or nil when none was allocated.
+func (g *Graph) chunkOf(id uint32) *chunk {
+	t := *g.chunks.Load()
+	if i := int(id >> chunkShift); i < len(t) {
+		return t[i]
+	}
+	return nil
+}
+
+// ensureChunk returns the chunk for id, allocating it (and any before it) first.
+func (g *Graph) ensureChunk(id uint32) *chunk {
+	if c := g.chunkOf(id); c != nil {
+		return c
+	}
+	g.growMu.Lock()
+	defer g.growMu.Unlock()
+	old := *g.chunks.Load()
+	need := int(id>>chunkShift) + 1
+	if need <= len(old) {
+		return old[id>>chunkShift]
+	}
+	t := make([]*chunk, need, max(need, 2*len(old)))
+	copy(t, old)
+	for i := len(old); i < need; i++ {
+		t[i] = &chunk{
+			state:  make([]atomic.Uint32, chunkSize),
+			locks:  make([]sync.Mutex, chunkSize),
+			links0: make([]uint32, chunkSize*g.stride0),
+			upper:  make([][]uint32, chunkSize),
+		}
+	}
+	g.chunks.Store(&t)
+	return t[id>>chunkShift]
+}
+
+// state returns the state word of id (0 when the id was never inserted).
+func (g *Graph) state(id uint32) uint32 {
+	if c := g.chunkOf(id); c != nil {
+		return c.state[id&chunkMask].Load()
+	}
+	return 0
+}
+
+func levelOf(st uint32) int { return int(st >> levelShift) }
+
+// links returns the link list of a ready node on layer l: word 0 is the count,
+// then the ids. Callers access the words with atomic loads and stores.
+func (g *Graph) links(id uint32, l int) []uint32 {
+	c := g.chunkOf(id)
+	off := int(id & chunkMask)
+	if l == 0 {
+		return c.links0[off*g.stride0 : (off+1)*g.stride0 : (off+1)*g.stride0]
+	}
+	u := c.upper[off]
+	return u[(l-1)*g.strideU : l*g.strideU : l*g.strideU]
+}
+
+func (g *Graph) lock(id uint32) *sync.Mutex {
+	return &g.chunkOf(id).locks[id&chunkMask]
+}
+
+// maxLinks returns the link capacity of layer l.
+func (g *Graph) maxLinks(l int) int {
+	if l == 0 {
+		return g.maxM0
+	}
+	return g.maxM
+}
+
+// vector returns the stored vector of id.
+func (g *Graph) vector(id uint32) []float32 { return g.src.Vector(id) }
+
+// randomLevel draws the level of id: floor(-ln(U)·mL) with mL = 1/ln(M) and U a
+// uniform variate derived from the seed and the id alone.
+func (g *Graph) randomLevel(id uint32) int {
+	x := splitmix64(uint64(g.opts.Seed) ^ (uint64(id)+1)*0x9e3779b97f4a7c15)
+	u := (float64(x>>11) + 0.5) / (1 << 53) // (0, 1)
+	l := int(-math.Log(u) * g.levelMult)
+	return min(l, maxLevel)
+}
+
+func splitmix64(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
+
+func packEntry(id uint32, level int) uint64 { return uint64(id)<<32 | uint64(level+1) }
+
+// unpackEntry returns the entry point id and top level; ok is false for an empty graph.
+func unpackEntry(e uint64) (id uint32, level int, ok bool) {
+	return uint32(e >> 32), int(uint32(e)) - 1, e != 0
+}
+
+// Contains reports whether id was inserted and not deleted.
+func (g *Graph) Contains(id uint32) bool {
+	st := g.state(id)
+	return st&flagClaimed != 0 && st&flagDeleted == 0
+}

@@ -1,0 +1,209 @@
+package hnsw
+
+import (
+	"cmp"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+// Insert adds id, whose vector the VectorSource must already serve, to the graph.
+// Inserting an id that is already in the graph, deleted or not, does nothing: an
+// updated vector is a new id (insert the new one, delete the old). Insert is safe to
+// run concurrently with Search, Delete, Compact and other Inserts; it holds only
+// per-node locks, one at a time, except for the rare insert that raises the graph's
+// top level, which also holds the entry-point lock.
+func (g *Graph) Insert(id uint32) {
+	s := g.searchers.get()
+	g.insert(s, id)
+	g.searchers.put(s)
+}
+
+// InsertBatch inserts ids using workers goroutines (≤ 0: GOMAXPROCS). It returns when
+// all are inserted.
+func (g *Graph) InsertBatch(ids []uint32, workers int) {
+	if len(ids) == 0 {
+		return
+	}
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	workers = min(workers, len(ids))
+	g.ensureChunk(slices.Max(ids))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			s := g.searchers.get()
+			defer g.searchers.put(s)
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(len(ids)) {
+					return
+				}
+				g.insert(s, ids[i])
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func (g *Graph) insert(s *searcher, id uint32) {
+	level := g.randomLevel(id)
+	c := g.ensureChunk(id)
+	off := id & chunkMask
+	if !c.state[off].CompareAndSwap(0, flagClaimed|uint32(level)<<levelShift) {
+		return
+	}
+	if level > 0 {
+		c.upper[off] = make([]uint32, level*g.strideU)
+		g.upperWords.Add(int64(level * g.strideU))
+	}
+	c.state[off].Or(flagReady)
+	g.live.Add(1)
+
+	if g.entry.Load() == 0 {
+		g.entryMu.Lock()
+		if g.entry.Load() == 0 {
+			g.entry.Store(packEntry(id, level))
+			g.entryMu.Unlock()
+			return
+		}
+		g.entryMu.Unlock()
+	}
+	epID, top, _ := unpackEntry(g.entry.Load())
+	raises := false
+	if level > top {
+		g.entryMu.Lock()
+		epID, top, _ = unpackEntry(g.entry.Load())
+		if raises = level > top; !raises {
+			g.entryMu.Unlock()
+		}
+	}
+
+	q := g.vector(id)
+	cur := Neighbor{epID, g.dist(q, g.vector(epID))}
+	for l := top; l > level; l-- {
+		cur = g.greedy(q, cur, l)
+	}
+	for l := min(level, top); l >= 0; l-- {
+		g.searchLayer(s, q, cur, g.opts.EfConstruction, l, nil, int64(id))
+		cands := s.sorted()
+		if len(cands) == 0 { // everything reachable is deleted: link to tombstones
+			g.searchLayer(s, q, cur, g.maxM, l, nil, keepDeleted)
+			if cands = s.sorted(); len(cands) > 0 && cands[0].ID == id {
+				cands = cands[1:]
+			}
+			if len(cands) == 0 {
+				continue
+			}
+		}
+		cur = cands[0]
+		s.sel = g.selectNeighbors(cands, g.maxM, s.sel)
+		g.setLinks(s, id, q, l, s.sel)
+		for _, nb := range s.sel {
+			g.addLink(s, nb.ID, id, nb.Dist, l)
+		}
+	}
+	if raises {
+		g.entry.Store(packEntry(id, level))
+		g.entryMu.Unlock()
+	}
+}
+
+// selectNeighbors is the heuristic of Malkov & Yashunin (algorithm 4): walking the
+// candidates nearest first, it keeps one only if it is closer to the base than to
+// every candidate kept so far, which spreads links over directions and keeps
+// clusters connected. cands must be sorted nearest first; out is reused.
+func (g *Graph) selectNeighbors(cands []Neighbor, m int, out []Neighbor) []Neighbor {
+	out = out[:0]
+	if len(cands) <= m {
+		return append(out, cands...)
+	}
+	for _, c := range cands {
+		if len(out) >= m {
+			break
+		}
+		cv := g.vector(c.ID)
+		good := true
+		for _, r := range out {
+			if g.dist(cv, g.vector(r.ID)) < c.Dist {
+				good = false
+				break
+			}
+		}
+		if good {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func byDist(a, b Neighbor) int { return cmp.Compare(a.Dist, b.Dist) }
+
+// writeList stores ns as the link list. The caller holds the node's lock.
+func writeList(list []uint32, ns []Neighbor) {
+	for i, nb := range ns {
+		atomic.StoreUint32(&list[1+i], nb.ID)
+	}
+	atomic.StoreUint32(&list[0], uint32(len(ns)))
+}
+
+// setLinks gives the new node id its links on layer l. Concurrent inserts may already
+// have linked themselves to it; those links are merged, pruned by the heuristic.
+func (g *Graph) setLinks(s *searcher, id uint32, q []float32, l int, sel []Neighbor) {
+	mu := g.lock(id)
+	mu.Lock()
+	defer mu.Unlock()
+	list := g.links(id, l)
+	n := int(atomic.LoadUint32(&list[0]))
+	if n == 0 {
+		writeList(list, sel)
+		return
+	}
+	tmp := append(s.tmp[:0], sel...)
+	for i := 1; i <= n; i++ {
+		e := atomic.LoadUint32(&list[i])
+		if !slices.ContainsFunc(sel, func(x Neighbor) bool { return x.ID == e }) {
+			tmp = append(tmp, Neighbor{e, g.dist(q, g.vector(e))})
+		}
+	}
+	slices.SortFunc(tmp, byDist)
+	s.tmp = tmp
+	s.tmpSel = g.selectNeighbors(tmp, g.maxLinks(l), s.tmpSel)
+	writeList(list, s.tmpSel)
+}
+
+// addLink adds id (at distance d) to the layer-l links of nb. A full list is
+// re-selected by the heuristic from its links plus id; tombstones go first.
+func (g *Graph) addLink(s *searcher, nb, id uint32, d float32, l int) {
+	mu := g.lock(nb)
+	mu.Lock()
+	defer mu.Unlock()
+	list := g.links(nb, l)
+	n := int(atomic.LoadUint32(&list[0]))
+	for i := 1; i <= n; i++ {
+		if atomic.LoadUint32(&list[i]) == id {
+			return
+		}
+	}
+	if maxN := g.maxLinks(l); n < maxN {
+		atomic.StoreUint32(&list[n+1], id)
+		atomic.StoreUint32(&list[0], uint32(n+1))
+		return
+	}
+	nv := g.vector(nb)
+	tmp := append(s.tmp[:0], Neighbor{id, d})
+	for i := 1; i <= n; i++ {
+		e := atomic.LoadUint32(&list[i])
+		if g.state(e)&flagDeleted != 0 {
+			continue
+		}
+		tmp = append(tmp, Neighbor{e, g.dist(nv, g.vector(e))})
+	}
+	slices.SortFunc(tmp, byDist)
+	s.tmp = tmp
+	s.tmpSel = g.selectNeighbors(tmp, g.maxLinks(l), s.tmpSel)
+	writeList(list, s.tmpSel)
+}

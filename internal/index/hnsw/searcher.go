@@ -1,0 +1,88 @@
+package hnsw
+
+import "sync"
+
+// searcher is the per-goroutine scratch space of a search or insert: a visited set
+// reset in O(1) by bumping an epoch, and heaps and buffers reused across calls, so a
+// steady-state search allocates nothing.
+type searcher struct {
+	visited []uint16 // visited[id] == epoch ⇔ id seen in the current search
+	epoch   uint16
+	cand    minHeap
+	res     maxHeap
+	buf     []Neighbor // sorted results, heuristic input
+	sel     []Neighbor // heuristic output
+	tmp     []Neighbor // link pruning input
+	tmpSel  []Neighbor // link pruning output
+	ids     []uint32   // link snapshot
+}
+
+// reset starts a new search over a graph of the given capacity.
+func (s *searcher) reset(capacity int) {
+	if len(s.visited) < capacity {
+		s.visited = make([]uint16, capacity+capacity/4)
+		s.epoch = 0
+	}
+	s.epoch++
+	if s.epoch == 0 { // wrapped: old marks could collide, clear them
+		clear(s.visited)
+		s.epoch = 1
+	}
+	s.cand = s.cand[:0]
+	s.res = s.res[:0]
+}
+
+// visit marks id and reports whether it was unseen in the current search.
+func (s *searcher) visit(id uint32, g *Graph) bool {
+	if int(id) >= len(s.visited) { // the graph grew during this search
+		grown := make([]uint16, g.capacity()+g.capacity()/4)
+		copy(grown, s.visited)
+		s.visited = grown
+	}
+	if s.visited[id] == s.epoch {
+		return false
+	}
+	s.visited[id] = s.epoch
+	return true
+}
+
+// searcherPool is a free list of searchers. Unlike sync.Pool it never drops them at
+// garbage collection, so the large visited arrays are allocated once per concurrent
+// caller, not once per GC cycle.
+type searcherPool struct {
+	g    *Graph
+	mu   sync.Mutex  // guards free
+	free []*searcher // idle searchers
+}
+
+func (p *searcherPool) get() *searcher {
+	p.mu.Lock()
+	var s *searcher
+	if n := len(p.free); n > 0 {
+		s = p.free[n-1]
+		p.free = p.free[:n-1]
+	}
+	p.mu.Unlock()
+	if s == nil {
+		s = &searcher{}
+	}
+	s.reset(p.g.capacity())
+	return s
+}
+
+func (p *searcherPool) put(s *searcher) {
+	p.mu.Lock()
+	p.free = append(p.free, s)
+	p.mu.Unlock()
+}
+
+// bytes returns the memory held by idle searchers.
+func (p *searcherPool) bytes() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var n int64
+	for _, s := range p.free {
+		n += int64(2*cap(s.visited) + 8*(cap(s.cand)+cap(s.res)+cap(s.buf)+cap(s.sel)+cap(s.tmp)+cap(s.tmpSel)) + 4*cap(s.ids))
+	}
+	return n
+}

@@ -1,0 +1,129 @@
+package index
+
+import (
+	"fmt"
+	"regexp"
+
+	"github.com/hardneg/hardneg/internal/validate"
+)
+
+// Metric is a collection's similarity. Scores are "higher is more similar" for all of
+// them: cosine similarity, inner product, or negated squared Euclidean distance.
+type Metric int
+
+// Metrics.
+const (
+	MetricUnspecified Metric = iota
+	Cosine
+	Dot
+	L2
+)
+
+// String returns the metric's lower-case name.
+func (m Metric) String() string {
+	switch m {
+	case Cosine:
+		return "cosine"
+	case Dot:
+		return "dot"
+	case L2:
+		return "l2"
+	default:
+		return fmt.Sprintf("metric(%d)", int(m))
+	}
+}
+
+// Limits shared with the API documentation (proto/hardneg/v1/hardneg.proto).
+const (
+	MaxDim          = 8192
+	MaxBatchItems   = 16384
+	MaxIDBytes      = 512
+	MaxGroupBytes   = 256
+	MaxItemGroups   = 64
+	MaxNameLen      = 128
+	DefaultM        = 16
+	DefaultEfBuild  = 200
+	DefaultEfSearch = 64
+	// DefaultExactThreshold is the live-item count below which a collection is
+	// searched exactly rather than through the graph.
+	DefaultExactThreshold = 10000
+)
+
+// Params are a collection's index parameters. The zero value of each field means its
+// default.
+type Params struct {
+	// M is the number of graph links per node on upper layers; layer 0 has 2·M.
+	// Default 16, range 2–128. More links: better recall, more memory, slower inserts.
+	M int
+	// EfConstruction is the candidate list size while inserting. Default 200, range
+	// 1–4096. Larger builds a better graph more slowly.
+	EfConstruction int
+	// EfSearch is the default candidate list size of a search. Default 64, range
+	// 1–4096. Larger: better recall, slower queries.
+	EfSearch int
+	// ExactThreshold: collections with fewer live items are scanned exactly. Default
+	// 10,000.
+	ExactThreshold int
+}
+
+// withDefaults returns p with zero fields replaced by defaults.
+func (p Params) withDefaults() Params {
+	if p.M == 0 {
+		p.M = DefaultM
+	}
+	if p.EfConstruction == 0 {
+		p.EfConstruction = DefaultEfBuild
+	}
+	if p.EfSearch == 0 {
+		p.EfSearch = DefaultEfSearch
+	}
+	if p.ExactThreshold == 0 {
+		p.ExactThreshold = DefaultExactThreshold
+	}
+	return p
+}
+
+// Config describes a collection to create.
+type Config struct {
+	Name   string
+	Dim    int
+	Metric Metric
+	Params Params
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+
+// validate checks c and fills in defaults.
+func (c Config) validate() (Config, error) {
+	var e validate.Error
+	if c.Name == "" || len(c.Name) > MaxNameLen || !nameRE.MatchString(c.Name) || c.Name == "." || c.Name == ".." {
+		e.Add("name", "must be 1–%d characters of [A-Za-z0-9_.-], not '.' or '..'", MaxNameLen)
+	}
+	if c.Dim < 1 || c.Dim > MaxDim {
+		e.Add("dim", "must be 1–%d, got %d", MaxDim, c.Dim)
+	}
+	if c.Metric < Cosine || c.Metric > L2 {
+		e.Add("metric", "must be cosine, dot or l2")
+	}
+	p := c.Params.withDefaults()
+	if p.M < 2 || p.M > 128 {
+		e.Add("index_params.m", "must be 2–128, got %d", p.M)
+	}
+	if p.EfConstruction < 1 || p.EfConstruction > 4096 {
+		e.Add("index_params.ef_construction", "must be 1–4096, got %d", p.EfConstruction)
+	}
+	if p.EfSearch < 1 || p.EfSearch > 4096 {
+		e.Add("index_params.ef_search", "must be 1–4096, got %d", p.EfSearch)
+	}
+	if p.ExactThreshold < 0 {
+		e.Add("index_params.exact_threshold", "must not be negative")
+	}
+	c.Params = p
+	return c, e.Err()
+}
+
+// Options configure a DB. The zero value is usable.
+type Options struct {
+	// Dir is the data directory. Empty: "./data".
+	Dir string
+}

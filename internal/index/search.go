@@ -1,0 +1,194 @@
+package index
+
+import (
+	"context"
+	"sync"
+)
+
+// Candidate is one item produced by a search, in best-first order.
+type Candidate struct {
+	// Slot is the item's dense internal id, valid for the duration of the search.
+	Slot uint32
+	// ID is the item's id.
+	ID string
+	// Score is the similarity to the query (higher is more similar).
+	Score float32
+	// Rank is the 0-based position of the item among all items the search ordered,
+	// skipped ones included.
+	Rank int
+	// Groups are the item's groups. Read-only.
+	Groups []string
+	// Vector is the stored vector. Read-only and valid only during the yield call;
+	// copy it to keep it.
+	Vector []float32
+}
+
+// SearchOptions steer a search.
+type SearchOptions struct {
+	// Ef is the candidate list size of the first graph pass; 0 means the collection's
+	// EfSearch. Ignored by the exact scan.
+	Ef int
+	// MaxCandidates bounds how many items the search orders (skipped ones included);
+	// 0 means no bound.
+	MaxCandidates int
+	// Skip, when set, is called at most once per item per search; items for which it
+	// returns true are not yielded (but still count towards Rank). It runs while the
+	// collection's read lock is held and must not call methods of the collection.
+	Skip func(slot uint32, id string, groups []string) bool
+}
+
+// SearchStats describe how a search ran.
+type SearchStats struct {
+	// Ordered is the number of items the search put in order (skipped ones included).
+	Ordered int
+	// Widenings counts graph passes beyond the first.
+	Widenings int
+	// Exact is true when the items were produced by an exact scan.
+	Exact bool
+}
+
+// Search produces the collection's items best-first for the prepared query q (see
+// PrepareQuery), calling yield for each until yield returns false, the items run out,
+// or opts.MaxCandidates items were ordered. The collection's read lock is held for the
+// whole search: yield must not call methods of the collection.
+func (c *Collection) Search(ctx context.Context, q []float32, opts SearchOptions, yield func(Candidate) bool) (SearchStats, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.exactSearch(ctx, q, opts, yield)
+}
+
+// scored is one (slot, score) pair of an exact scan.
+type scored struct {
+	slot  uint32
+	score float32
+}
+
+// better orders scans best-first: higher score, then lower slot.
+func better(a, b scored) bool {
+	if a.score != b.score {
+		return a.score > b.score
+	}
+	return a.slot < b.slot
+}
+
+// bestHeap is a binary heap whose root is the best entry.
+type bestHeap []scored
+
+func (h bestHeap) down(i int) {
+	n := len(h)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		j := l
+		if r := l + 1; r < n && better(h[r], h[l]) {
+			j = r
+		}
+		if !better(h[j], h[i]) {
+			return
+		}
+		h[i], h[j] = h[j], h[i]
+		i = j
+	}
+}
+
+func (h bestHeap) init() {
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		h.down(i)
+	}
+}
+
+// pop removes and returns the best entry.
+func (h *bestHeap) pop() scored {
+	old := *h
+	top := old[0]
+	n := len(old) - 1
+	old[0] = old[n]
+	*h = old[:n]
+	h.down(0)
+	return top
+}
+
+var scanPool = sync.Pool{New: func() any { return &scanBuf{} }}
+
+// scanBuf holds the reusable buffers of one exact scan.
+type scanBuf struct {
+	heap   bestHeap
+	scores []float32
+}
+
+// ctxCheckEvery is how many ordered items pass between context checks.
+const ctxCheckEvery = 256
+
+// scoreRows writes the similarity of q to each of count rows into out.
+func scoreRows(m Metric, q, rows []float32, dim, count int, out []float32) {
+	for i := range count {
+		out[i] = similarity(m, q, rows[i*dim:(i+1)*dim])
+	}
+}
+
+// exactSearch scores every live item and yields them best-first. Caller holds mu.
+func (c *Collection) exactSearch(ctx context.Context, q []float32, opts SearchOptions, yield func(Candidate) bool) (SearchStats, error) {
+	st := SearchStats{Exact: true}
+	buf := scanPool.Get().(*scanBuf)
+	defer scanPool.Put(buf)
+	h := buf.heap[:0]
+	if cap(buf.scores) < storeChunkRows {
+		buf.scores = make([]float32, storeChunkRows)
+	}
+	c.vectors.rows(len(c.ids), func(first uint32, rows []float32, count int) {
+		scores := buf.scores[:count]
+		scoreRows(c.metric, q, rows, c.dim, count, scores)
+		for i, sc := range scores {
+			if c.ids[int(first)+i] != "" {
+				h = append(h, scored{first + uint32(i), sc})
+			}
+		}
+	})
+	buf.heap = h
+	if err := ctx.Err(); err != nil {
+		return st, err
+	}
+	h.init()
+	for len(h) > 0 {
+		if opts.MaxCandidates > 0 && st.Ordered >= opts.MaxCandidates {
+			break
+		}
+		if st.Ordered%ctxCheckEvery == ctxCheckEvery-1 {
+			if err := ctx.Err(); err != nil {
+				return st, err
+			}
+		}
+		s := h.pop()
+		rank := st.Ordered
+		st.Ordered++
+		id := c.ids[s.slot]
+		groups := c.groups[s.slot]
+		if opts.Skip != nil && opts.Skip(s.slot, id, groups) {
+			continue
+		}
+		if !yield(Candidate{Slot: s.slot, ID: id, Score: s.score, Rank: rank, Groups: groups, Vector: c.vectorAt(s.slot)}) {
+			break
+		}
+	}
+	return st, nil
+}
+
+// LookupFunc resolves ids while a search holds the collection's lock; see Resolve.
+type LookupFunc func(id string) (vector []float32, groups []string, ok bool)
+
+// Resolve calls fn with a lookup function valid only during the call, under the
+// collection's read lock, so that a caller can read several items consistently. The
+// returned slices are read-only and must not be kept after fn returns.
+func (c *Collection) Resolve(fn func(lookup LookupFunc)) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	fn(func(id string) ([]float32, []string, bool) {
+		slot, ok := c.slots[id]
+		if !ok {
+			return nil, nil, false
+		}
+		return c.vectorAt(slot), c.groups[slot], true
+	})
+}

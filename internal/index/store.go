@@ -1,0 +1,72 @@
+package index
+
+import "sync/atomic"
+
+// storeChunkRows is the number of vectors per storage chunk.
+const storeChunkRows = 1024
+
+// vectorStore keeps vectors contiguously in fixed-size chunks that never move once
+// allocated, so readers (the exact scan, the graph) can read a slot's vector without the
+// collection lock while writers add chunks. Growing publishes a new chunk table
+// atomically; the chunks themselves are shared.
+//
+// A slot's values are written by its writer before the slot is published (through the
+// collection's id map or the graph), and never change while the slot is live.
+type vectorStore struct {
+	dim    int
+	chunks atomic.Pointer[[][]float32] // chunk table; each chunk holds storeChunkRows·dim values
+}
+
+func newVectorStore(dim int) *vectorStore {
+	s := &vectorStore{dim: dim}
+	s.chunks.Store(&[][]float32{})
+	return s
+}
+
+// Vector returns slot's vector. The slot must be below the store's capacity.
+func (s *vectorStore) Vector(slot uint32) []float32 {
+	t := *s.chunks.Load()
+	c := t[slot/storeChunkRows]
+	off := int(slot%storeChunkRows) * s.dim
+	return c[off : off+s.dim : off+s.dim]
+}
+
+// capacity returns the number of slots backed by storage.
+func (s *vectorStore) capacity() int { return len(*s.chunks.Load()) * storeChunkRows }
+
+// ensure makes slot addressable. Callers are serialised by the collection lock.
+func (s *vectorStore) ensure(slot uint32) {
+	t := *s.chunks.Load()
+	if int(slot) < len(t)*storeChunkRows {
+		return
+	}
+	nt := make([][]float32, len(t), len(t)+1)
+	copy(nt, t)
+	for int(slot) >= len(nt)*storeChunkRows {
+		nt = append(nt, make([]float32, storeChunkRows*s.dim))
+	}
+	s.chunks.Store(&nt)
+}
+
+// set writes slot's vector.
+func (s *vectorStore) set(slot uint32, v []float32) {
+	s.ensure(slot)
+	copy(s.Vector(slot), v)
+}
+
+// rows calls fn for each chunk with the first slot it holds and its rows (up to n
+// slots in total).
+func (s *vectorStore) rows(n int, fn func(first uint32, rows []float32, count int)) {
+	t := *s.chunks.Load()
+	for i, c := range t {
+		first := i * storeChunkRows
+		if first >= n {
+			return
+		}
+		count := min(storeChunkRows, n-first)
+		fn(uint32(first), c[:count*s.dim], count)
+	}
+}
+
+// bytes returns the memory held by vectors.
+func (s *vectorStore) bytes() int64 { return int64(s.capacity()) * int64(s.dim) * 4 }

@@ -1,0 +1,6 @@
+package mining
+
+import "runtime"
+
+// parallelism is how many anchors are mined at once.
+func parallelism() int { return runtime.GOMAXPROCS(0) }

@@ -1,0 +1,21 @@
+package mining
+
+import (
+	"context"
+
+	"github.com/hardneg/hardneg/internal/index"
+)
+
+// Searcher is what mining needs from a collection. *index.Collection implements it.
+type Searcher interface {
+	// Dim returns the vector dimension.
+	Dim() int
+	// PrepareQuery validates a raw vector and returns it ready for scoring.
+	PrepareQuery(v []float32, field string) ([]float32, error)
+	// Similarity scores two prepared vectors (higher is more similar).
+	Similarity(a, b []float32) float32
+	// Resolve gives consistent read access to stored items by id during fn.
+	Resolve(fn func(lookup index.LookupFunc))
+	// Search streams candidates best-first; see index.Collection.Search.
+	Search(ctx context.Context, q []float32, opts index.SearchOptions, yield func(index.Candidate) bool) (index.SearchStats, error)
+}
