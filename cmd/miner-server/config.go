@@ -8,6 +8,9 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/wal"
 )
 
 // Config is the server's configuration. Every flag has an environment variable
@@ -22,6 +25,28 @@ type Config struct {
 	KeepaliveMin    time.Duration
 	LogLevel        slog.Level
 	LogFormat       string
+	// Storage durability (see index.Options).
+	Fsync            string // "always" or "interval"
+	FsyncInterval    time.Duration
+	WALSalvage       bool
+	SnapshotBytes    int64
+	SnapshotInterval time.Duration
+}
+
+// indexOptions returns the storage options of c.
+func (c Config) indexOptions(log *slog.Logger) index.Options {
+	o := index.Options{
+		Dir:              c.DataDir,
+		SyncInterval:     c.FsyncInterval,
+		Salvage:          c.WALSalvage,
+		SnapshotBytes:    c.SnapshotBytes,
+		SnapshotInterval: c.SnapshotInterval,
+		Logger:           log,
+	}
+	if c.Fsync == "interval" {
+		o.Sync = wal.SyncInterval
+	}
+	return o
 }
 
 // parseConfig parses args, falling back to environment variables read with getenv.
@@ -35,6 +60,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.IntVar(&c.MaxMsgBytes, "grpc-max-msg-bytes", 64<<20, "largest gRPC message accepted or sent, in bytes")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long graceful shutdown waits for in-flight calls before cancelling them")
 	fs.DurationVar(&c.KeepaliveMin, "keepalive-min-time", 5*time.Second, "shortest client keepalive ping interval the server tolerates")
+	fs.StringVar(&c.Fsync, "fsync", "always", "write-ahead log fsync policy: always (acknowledge after fsync; concurrent writes share fsyncs) or interval (acknowledge after write, fsync every -fsync-interval; stream acks state the durable point)")
+	fs.DurationVar(&c.FsyncInterval, "fsync-interval", 50*time.Millisecond, "fsync period under -fsync=interval")
+	fs.BoolVar(&c.WALSalvage, "wal-salvage", false, "start even if the write-ahead log is damaged before its tail, dropping the damaged records and everything after them")
+	fs.Int64Var(&c.SnapshotBytes, "snapshot-bytes", 256<<20, "snapshot a collection after this many bytes of log records for it (-1: never by size)")
+	fs.DurationVar(&c.SnapshotInterval, "snapshot-interval", 10*time.Minute, "snapshot a changed collection at least this often (-1ns: never by time)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.Usage = func() {
@@ -63,6 +93,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	if c.MaxMsgBytes < 1<<20 {
 		errs = append(errs, fmt.Errorf("-grpc-max-msg-bytes: at least 1 MiB, got %d", c.MaxMsgBytes))
+	}
+	if c.Fsync != "always" && c.Fsync != "interval" {
+		errs = append(errs, fmt.Errorf("-fsync: want always or interval, got %q", c.Fsync))
+	}
+	if c.FsyncInterval <= 0 {
+		errs = append(errs, errors.New("-fsync-interval: must be positive"))
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("-shutdown-timeout: must be positive"))

@@ -23,6 +23,7 @@ var codeTable = []struct {
 	{index.ErrCollectionExists, codes.AlreadyExists},
 	{index.ErrSequenceGap, codes.FailedPrecondition},
 	{index.ErrClosed, codes.Unavailable},
+	{index.ErrStorageFailed, codes.Unavailable},
 	{context.Canceled, codes.Canceled},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},
 }

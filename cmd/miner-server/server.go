@@ -38,7 +38,7 @@ type Server struct {
 
 // NewServer opens storage and binds the listeners; it does not serve yet.
 func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
-	db, err := index.Open(index.Options{Dir: cfg.DataDir})
+	db, err := index.Open(cfg.indexOptions(log.With("component", "storage")))
 	if err != nil {
 		return nil, fmt.Errorf("open storage: %w", err)
 	}
@@ -107,6 +107,14 @@ func (s *Server) Serve(ctx context.Context) error {
 			return fmt.Errorf("http: %w", err)
 		}
 		return nil
+	})
+	g.Go(func() error {
+		select {
+		case <-s.db.Failed():
+			return errors.New("storage failed; exiting so that a restart recovers from disk")
+		case <-gctx.Done():
+			return nil
+		}
 	})
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.health.SetServingStatus(s.serviceN, healthpb.HealthCheckResponse_SERVING)

@@ -83,7 +83,46 @@ func (s *service) Delete(_ context.Context, req *hardnegv1.DeleteRequest) (*hard
 	return &hardnegv1.DeleteResponse{Deleted: uint64(res.Deleted), NotFound: uint64(res.NotFound), Sequence: res.Sequence}, nil
 }
 
+// streamWindow is how many batches of one UpsertStream may be applied but not yet
+// acknowledged. When it is full the handler stops reading, and gRPC flow control
+// pushes back on the client.
+const streamWindow = 32
+
+// streamAck is a batch applied by UpsertStream, waiting for its acknowledgement.
+type streamAck struct {
+	writer    string
+	seq       uint64 // the batch's sequence
+	writerSeq uint64 // the writer's last applied sequence once this batch is durable
+	lsn       uint64
+	duplicate bool
+}
+
+// UpsertStream applies batches as they arrive and acknowledges each, in order, once
+// the write-ahead log holds it as the sync policy requires. Receiving and
+// acknowledging run concurrently, so up to streamWindow batches share log writes.
 func (s *service) UpsertStream(stream hardnegv1.MinerService_UpsertStreamServer) error {
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	acks := make(chan streamAck, streamWindow)
+	sent := make(chan error, 1)
+	go func() {
+		err := s.sendStreamAcks(ctx, stream, acks)
+		if err != nil {
+			cancel()
+		}
+		sent <- err
+	}()
+	recvErr := s.receiveStream(ctx, stream, acks)
+	close(acks)
+	sendErr := <-sent
+	if recvErr != nil && !(errors.Is(recvErr, context.Canceled) && sendErr != nil) {
+		return recvErr
+	}
+	return sendErr
+}
+
+// receiveStream applies incoming batches and queues their acknowledgements.
+func (s *service) receiveStream(ctx context.Context, stream hardnegv1.MinerService_UpsertStreamServer, acks chan<- streamAck) error {
 	for {
 		req, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
@@ -92,8 +131,8 @@ func (s *service) UpsertStream(stream hardnegv1.MinerService_UpsertStreamServer)
 		if err != nil {
 			return err
 		}
-		if req.WriterId == "" || len(req.WriterId) > 128 {
-			return validate.Field("writer_id", "must be 1–128 bytes")
+		if req.WriterId == "" || len(req.WriterId) > index.MaxWriterIDBytes {
+			return validate.Field("writer_id", "must be 1–%d bytes", index.MaxWriterIDBytes)
 		}
 		if req.Sequence == 0 {
 			return validate.Field("sequence", "must start at 1")
@@ -102,28 +141,65 @@ func (s *service) UpsertStream(stream hardnegv1.MinerService_UpsertStreamServer)
 		if err != nil {
 			return err
 		}
-		b, err := fromItemBatch(req.Items, c.Dim(), "items")
+		var b *index.Batch
+		if req.Items != nil {
+			if b, err = fromItemBatch(req.Items, c.Dim(), "items"); err != nil {
+				return err
+			}
+		}
+		res, err := s.db.StreamAppend(req.WriterId, req.Sequence, req.Collection, b, req.DeleteIds)
 		if err != nil {
 			return err
 		}
-		res, err := s.db.StreamBatch(req.WriterId, req.Sequence, req.Collection, b, req.DeleteIds)
-		if err != nil {
+		ack := streamAck{writer: req.WriterId, seq: req.Sequence, writerSeq: req.Sequence, lsn: res.LSN, duplicate: res.Duplicate}
+		if res.Duplicate {
+			ack.writerSeq = res.WriterSequence
+		}
+		select {
+		case acks <- ack:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// sendStreamAcks acknowledges batches in order. durable_sequence is the highest
+// sequence of the writer whose batch is at or below the log's durable LSN.
+func (s *service) sendStreamAcks(ctx context.Context, stream hardnegv1.MinerService_UpsertStreamServer, acks <-chan streamAck) error {
+	type pos struct{ seq, lsn uint64 }
+	pending := map[string][]pos{} // per writer, oldest first: acknowledged, durability unknown
+	durable := map[string]uint64{}
+	for a := range acks {
+		if err := s.db.WaitLogged(ctx, a.lsn); err != nil {
 			return err
 		}
-		seq := res.Upsert.Sequence
-		if res.Delete.Sequence != 0 {
-			seq = res.Delete.Sequence
+		pending[a.writer] = append(pending[a.writer], pos{a.writerSeq, a.lsn})
+		d := s.db.DurableLSN()
+		q := pending[a.writer]
+		for len(q) > 0 && q[0].lsn <= d {
+			durable[a.writer] = max(durable[a.writer], q[0].seq)
+			q = q[1:]
 		}
+		pending[a.writer] = q
 		if err := stream.Send(&hardnegv1.UpsertStreamResponse{
-			WriterId:        req.WriterId,
-			Sequence:        req.Sequence,
-			DurableSequence: res.Durable,
-			Duplicate:       res.Duplicate,
-			LogSequence:     seq,
+			WriterId:        a.writer,
+			Sequence:        a.seq,
+			DurableSequence: durable[a.writer],
+			Duplicate:       a.duplicate,
+			LogSequence:     a.lsn,
 		}); err != nil {
 			return err
 		}
 	}
+	return nil
+}
+
+func (s *service) SnapshotCollection(ctx context.Context, req *hardnegv1.SnapshotCollectionRequest) (*hardnegv1.SnapshotCollectionResponse, error) {
+	info, err := s.db.Snapshot(ctx, req.Name)
+	if err != nil {
+		return nil, err
+	}
+	return &hardnegv1.SnapshotCollectionResponse{Sequence: info.LSN, Bytes: uint64(info.Bytes)}, nil
 }
 
 func (s *service) GetItems(_ context.Context, req *hardnegv1.GetItemsRequest) (*hardnegv1.GetItemsResponse, error) {

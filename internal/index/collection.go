@@ -3,6 +3,7 @@ package index
 import (
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/hardneg/hardneg/internal/index/vec"
 	"github.com/hardneg/hardneg/internal/validate"
@@ -25,6 +26,12 @@ type Collection struct {
 	vectors  *vectorStore      // slot → vector; see vectorStore for its own rules
 	free     []uint32          // free slots, reused by later inserts
 	lastSeq  uint64            // sequence of the last write applied
+
+	// Persistence (snapshot.go, recover.go).
+	createLSN   uint64    // LSN of the record that created the collection
+	dropped     bool      // deleted; writes must not be logged for it any more
+	loggedBytes int64     // log bytes written for it since its last snapshot
+	snapshotAt  time.Time // when its last snapshot was written (or it was loaded)
 }
 
 func newCollection(cfg Config) *Collection {

@@ -1,38 +1,68 @@
 package index
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
 	"sync"
 	"syscall"
+	"time"
+
+	"github.com/hardneg/hardneg/internal/wal"
 )
 
-// DB is the set of collections of one server, stored under one data directory.
+// DB is the set of collections of one server, stored under one data directory: a
+// write-ahead log (dir/wal) that every change goes through before it is acknowledged,
+// and per-collection snapshots (dir/snapshots) that bound recovery time.
 type DB struct {
-	dir  string
-	lock *os.File // holds an exclusive flock on dir/LOCK while open
+	dir     string
+	snapDir string
+	lock    *os.File // holds an exclusive flock on dir/LOCK while open
+	opts    Options
+	fs      wal.FS
+	log     *slog.Logger
+	wal     *wal.Log
 
-	// mu guards collections, writers, seq and closed.
+	recovery Recovery // what Open found; immutable after Open
+
+	// mu guards collections and closed. Lock order: mu, then a Collection's mu,
+	// then writersMu.
 	mu          sync.RWMutex
 	collections map[string]*Collection
-	writers     map[string]uint64 // stream writer id → last applied sequence
-	seq         uint64            // sequence of the last write
 	closed      bool
 
+	// writersMu guards writers.
+	writersMu sync.Mutex
+	writers   map[string]writerState // stream writer id → last applied batch
+
 	// streamMu serialises stream batches so that a writer's sequence check and the
-	// batch it admits are applied as one step.
+	// batch it admits are logged and applied as one step.
 	streamMu sync.Mutex
+
+	// snapMu serialises snapshots, snapshot file removal and log truncation.
+	snapMu sync.Mutex
+
+	failOnce sync.Once
+	failed   chan struct{} // closed when the log fails; the owner should exit
+	stop     chan struct{} // closed by Close to stop the snapshotter
+	done     chan struct{} // closed when the snapshotter has exited
 }
 
-// Open opens (creating if needed) the data directory and takes its lock.
+// Open opens (creating if needed) the data directory, takes its lock and recovers:
+// leftover temporary files are removed, the newest snapshot of each collection that
+// verifies is loaded, and the write-ahead log is replayed on top. A torn tail of the
+// log is cut and logged; damage elsewhere fails Open (wal.ErrCorrupt) unless
+// Options.Salvage is set.
 func Open(opts Options) (*DB, error) {
-	dir := opts.Dir
-	if dir == "" {
-		dir = "data"
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
 	}
+	dir := opts.Dir
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
@@ -47,27 +77,113 @@ func Open(opts Options) (*DB, error) {
 		}
 		return nil, fmt.Errorf("lock data directory: %w", err)
 	}
-	return &DB{dir: dir, lock: f, collections: make(map[string]*Collection), writers: make(map[string]uint64)}, nil
+	db := &DB{
+		dir:         dir,
+		snapDir:     filepath.Join(dir, snapDirName),
+		lock:        f,
+		opts:        opts,
+		fs:          opts.FS,
+		log:         opts.Logger,
+		collections: make(map[string]*Collection),
+		writers:     make(map[string]writerState),
+		failed:      make(chan struct{}),
+		stop:        make(chan struct{}),
+		done:        make(chan struct{}),
+	}
+	if err := db.recover(); err != nil {
+		if db.wal != nil {
+			db.wal.Close()
+		}
+		f.Close()
+		return nil, err
+	}
+	go db.snapshotLoop()
+	return db, nil
 }
 
 // Dir returns the data directory.
 func (db *DB) Dir() string { return db.dir }
 
-// Close releases the data directory. Later calls return ErrClosed.
+// Recovery describes what Open found on disk.
+func (db *DB) Recovery() Recovery { return db.recovery }
+
+// Failed is closed when the write-ahead log has failed (a write or fsync error). The
+// DB then refuses writes; the owner should exit and let a restart recover from disk.
+func (db *DB) Failed() <-chan struct{} { return db.failed }
+
+// LogStats returns the write-ahead log's counters.
+func (db *DB) LogStats() wal.Stats { return db.wal.Stats() }
+
+// Close stops background snapshots, flushes and closes the log and releases the data
+// directory. Later calls return ErrClosed.
 func (db *DB) Close() error {
 	db.mu.Lock()
-	defer db.mu.Unlock()
 	if db.closed {
+		db.mu.Unlock()
 		return ErrClosed
 	}
 	db.closed = true
-	return db.lock.Close()
+	db.mu.Unlock()
+	close(db.stop)
+	<-db.done
+	db.snapMu.Lock() // wait for a snapshot in progress
+	defer db.snapMu.Unlock()
+	err := db.wal.Close()
+	if errors.Is(err, wal.ErrFailed) {
+		err = nil // already reported through Failed and the writes that hit it
+	}
+	return errors.Join(err, db.lock.Close())
 }
 
-// nextSeq returns the next write sequence. Caller holds db.mu.
-func (db *DB) nextSeq() uint64 {
-	db.seq++
-	return db.seq
+// logAppend queues rec in the write-ahead log and returns its LSN. The caller holds
+// the locks that order its in-memory application.
+func (db *DB) logAppend(rec []byte) (uint64, error) {
+	lsn, err := db.wal.Append(rec)
+	if err != nil {
+		return 0, db.logError(err)
+	}
+	return lsn, nil
+}
+
+// logWait waits until the record lsn is acknowledged by the sync policy: durable
+// under wal.SyncAlways, written to the operating system under wal.SyncInterval.
+func (db *DB) logWait(ctx context.Context, lsn uint64) error {
+	var err error
+	if db.opts.Sync == wal.SyncAlways {
+		err = db.wal.WaitDurable(ctx, lsn)
+	} else {
+		err = db.wal.WaitWritten(ctx, lsn)
+	}
+	if err != nil {
+		return db.logError(err)
+	}
+	return nil
+}
+
+// WaitDurable waits until the record lsn survives a power failure.
+func (db *DB) WaitDurable(ctx context.Context, lsn uint64) error {
+	if err := db.wal.WaitDurable(ctx, lsn); err != nil {
+		return db.logError(err)
+	}
+	return nil
+}
+
+// DurableLSN returns the last LSN that survives a power failure.
+func (db *DB) DurableLSN() uint64 { return db.wal.DurableLSN() }
+
+// logError maps a log error and, for a failed log, signals Failed.
+func (db *DB) logError(err error) error {
+	switch {
+	case errors.Is(err, wal.ErrFailed):
+		db.failOnce.Do(func() {
+			db.log.Error("write-ahead log failed; refusing writes until restart", "err", err)
+			close(db.failed)
+		})
+		return fmt.Errorf("%w: %w", ErrStorageFailed, err)
+	case errors.Is(err, wal.ErrClosed):
+		return ErrClosed
+	}
+	return err
 }
 
 // CreateCollection creates an empty collection.
@@ -77,16 +193,26 @@ func (db *DB) CreateCollection(cfg Config) (*Collection, error) {
 		return nil, err
 	}
 	db.mu.Lock()
-	defer db.mu.Unlock()
 	if db.closed {
+		db.mu.Unlock()
 		return nil, ErrClosed
 	}
 	if _, ok := db.collections[cfg.Name]; ok {
+		db.mu.Unlock()
 		return nil, fmt.Errorf("%q: %w", cfg.Name, ErrCollectionExists)
 	}
+	lsn, err := db.logAppend(encodeCreate(cfg))
+	if err != nil {
+		db.mu.Unlock()
+		return nil, err
+	}
 	c := newCollection(cfg)
-	c.lastSeq = db.nextSeq()
+	c.createLSN, c.lastSeq, c.snapshotAt = lsn, lsn, time.Now()
 	db.collections[cfg.Name] = c
+	db.mu.Unlock()
+	if err := db.logWait(context.Background(), lsn); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -116,23 +242,41 @@ func (db *DB) Collections() []*Collection {
 	return out
 }
 
-// DeleteCollection removes a collection.
+// DeleteCollection removes a collection and, once the removal is durable, its
+// snapshots.
 func (db *DB) DeleteCollection(name string) error {
 	db.mu.Lock()
-	defer db.mu.Unlock()
 	if db.closed {
+		db.mu.Unlock()
 		return ErrClosed
 	}
-	if _, ok := db.collections[name]; !ok {
+	c, ok := db.collections[name]
+	if !ok {
+		db.mu.Unlock()
 		return fmt.Errorf("%q: %w", name, ErrCollectionNotFound)
 	}
-	delete(db.collections, name)
-	db.nextSeq()
-	return nil
+	c.mu.Lock()
+	lsn, err := db.logAppend(encodeDrop(name))
+	if err == nil {
+		c.dropped = true
+		delete(db.collections, name)
+	}
+	c.mu.Unlock()
+	db.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := db.logWait(context.Background(), lsn); err != nil {
+		return err
+	}
+	db.snapMu.Lock()
+	defer db.snapMu.Unlock()
+	return db.pruneLocked()
 }
 
 // Upsert validates b and applies it to the named collection atomically: either every
 // item is applied or, on error, none. prefix is the batch's field path in the request.
+// It returns once the batch is logged as the sync policy requires.
 func (db *DB) Upsert(name string, b *Batch, prefix string) (UpsertResult, error) {
 	c, err := db.Collection(name)
 	if err != nil {
@@ -141,10 +285,21 @@ func (db *DB) Upsert(name string, b *Batch, prefix string) (UpsertResult, error)
 	if err := c.ValidateBatch(b, prefix); err != nil {
 		return UpsertResult{}, err
 	}
-	db.mu.Lock()
-	seq := db.nextSeq()
-	db.mu.Unlock()
-	return c.applyUpsert(b, seq), nil
+	rec := encodeUpsert(name, b, c.dim)
+	c.mu.Lock()
+	if c.dropped {
+		c.mu.Unlock()
+		return UpsertResult{}, fmt.Errorf("%q: %w", name, ErrCollectionNotFound)
+	}
+	lsn, err := db.logAppend(rec)
+	if err != nil {
+		c.mu.Unlock()
+		return UpsertResult{}, err
+	}
+	res := c.applyUpsertLocked(b, lsn)
+	c.loggedBytes += int64(len(rec))
+	c.mu.Unlock()
+	return res, db.logWait(context.Background(), lsn)
 }
 
 // Delete removes ids from the named collection atomically. Unknown ids are counted.
@@ -156,8 +311,19 @@ func (db *DB) Delete(name string, ids []string, field string) (DeleteResult, err
 	if err := ValidateIDs(field, ids, true); err != nil {
 		return DeleteResult{}, err
 	}
-	db.mu.Lock()
-	seq := db.nextSeq()
-	db.mu.Unlock()
-	return c.applyDelete(ids, seq), nil
+	rec := encodeDelete(name, ids)
+	c.mu.Lock()
+	if c.dropped {
+		c.mu.Unlock()
+		return DeleteResult{}, fmt.Errorf("%q: %w", name, ErrCollectionNotFound)
+	}
+	lsn, err := db.logAppend(rec)
+	if err != nil {
+		c.mu.Unlock()
+		return DeleteResult{}, err
+	}
+	res := c.applyDeleteLocked(ids, lsn)
+	c.loggedBytes += int64(len(rec))
+	c.mu.Unlock()
+	return res, db.logWait(context.Background(), lsn)
 }
