@@ -16,4 +16,8 @@ var (
 	// fsync error). Nothing more is accepted; the process should exit and recover on
 	// restart.
 	ErrStorageFailed = errors.New("storage failed")
+	// ErrDataMissing is returned by Open when snapshots and the write-ahead log
+	// together no longer hold every acknowledged write (Options.Salvage starts
+	// anyway).
+	ErrDataMissing = errors.New("stored data incomplete")
 )

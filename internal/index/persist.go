@@ -152,6 +152,18 @@ func (d *decoder) byte() byte {
 	return v
 }
 
+// flag reads a presence byte, 0 or 1.
+func (d *decoder) flag() bool {
+	switch d.byte() {
+	case 0:
+		return false
+	case 1:
+		return true
+	}
+	d.fail("bad presence flag")
+	return false
+}
+
 func (d *decoder) uvarint(limit uint64, what string) uint64 {
 	if d.err != nil {
 		return 0
@@ -243,13 +255,13 @@ func (d *decoder) batch() (*Batch, int) {
 		b.IDs[i] = d.string(MaxIDBytes, "id")
 	}
 	b.Vectors = d.floats(n * dim)
-	if d.byte() == 1 {
+	if d.flag() {
 		b.Groups = make([][]string, n)
 		for i := range b.Groups {
 			b.Groups[i] = d.strings(MaxItemGroups, MaxGroupBytes, "groups")
 		}
 	}
-	if d.byte() == 1 {
+	if d.flag() {
 		b.Versions = make([]int64, n)
 		for i := range b.Versions {
 			b.Versions[i] = d.varint()

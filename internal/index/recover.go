@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/hardneg/hardneg/internal/wal"
@@ -66,7 +67,10 @@ func (db *DB) recover() error {
 		}
 		db.log.Warn(level, "file", t.File, "offset", t.Offset, "bytes", t.Bytes, "reason", t.Reason, "removed_segments", t.RemovedSegments)
 	}
-	if _, err := l.Replay(1, db.replayRecord); err != nil {
+	if err := db.checkCoverage(l.Stats().FirstLSN); err != nil {
+		return err
+	}
+	if _, err := l.Replay(l.Stats().FirstLSN, db.replayRecord); err != nil {
 		return fmt.Errorf("replay write-ahead log: %w", err)
 	}
 	now := time.Now()
@@ -78,6 +82,33 @@ func (db *DB) recover() error {
 		"records_replayed", rec.RecordsReplayed, "records_skipped", rec.RecordsSkipped,
 		"log_segments", rec.Log.Segments, "duration", rec.Duration)
 	return nil
+}
+
+// checkCoverage refuses to start when the log no longer holds records that the loaded
+// snapshots need: a snapshot older than the log's first record, or a collection whose
+// snapshots all failed to verify after the log was truncated. Options.Salvage starts
+// anyway and logs the loss.
+func (db *DB) checkCoverage(first uint64) error {
+	var problems []string
+	for name, c := range db.collections {
+		if c.lastSeq+1 < first {
+			problems = append(problems, fmt.Sprintf("snapshot of %q covers lsn %d but the log starts at %d", name, c.lastSeq, first))
+		}
+	}
+	for _, f := range db.recovery.SnapshotsRejected {
+		name, _, _ := parseSnapshotName(strings.TrimSuffix(f, corruptSufix))
+		if _, ok := db.collections[name]; !ok && first > 1 {
+			problems = append(problems, fmt.Sprintf("no snapshot of %q verifies and the log starts at %d", name, first))
+		}
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	if db.opts.Salvage {
+		db.log.Error("starting with data missing (salvage)", "problems", problems)
+		return nil
+	}
+	return fmt.Errorf("%w: %s", ErrDataMissing, strings.Join(problems, "; "))
 }
 
 // maxRecordBytes bounds one log record: a batch of MaxBatchItems vectors of MaxDim
