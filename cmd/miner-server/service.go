@@ -94,6 +94,8 @@ type streamAck struct {
 	seq       uint64 // the batch's sequence
 	writerSeq uint64 // the writer's last applied sequence once this batch is durable
 	lsn       uint64
+	prevSeq   uint64 // the writer's last applied batch before this one
+	prevLSN   uint64
 	duplicate bool
 }
 
@@ -151,7 +153,8 @@ func (s *service) receiveStream(ctx context.Context, stream hardnegv1.MinerServi
 		if err != nil {
 			return err
 		}
-		ack := streamAck{writer: req.WriterId, seq: req.Sequence, writerSeq: req.Sequence, lsn: res.LSN, duplicate: res.Duplicate}
+		ack := streamAck{writer: req.WriterId, seq: req.Sequence, writerSeq: req.Sequence, lsn: res.LSN, duplicate: res.Duplicate,
+			prevSeq: res.PrevSequence, prevLSN: res.PrevLSN}
 		if res.Duplicate {
 			ack.writerSeq = res.WriterSequence
 		}
@@ -172,6 +175,11 @@ func (s *service) sendStreamAcks(ctx context.Context, stream hardnegv1.MinerServ
 	for a := range acks {
 		if err := s.db.WaitLogged(ctx, a.lsn); err != nil {
 			return err
+		}
+		if _, seen := durable[a.writer]; !seen {
+			// The writer's batches from before this stream become durable too.
+			durable[a.writer] = 0
+			pending[a.writer] = append(pending[a.writer], pos{a.prevSeq, a.prevLSN})
 		}
 		pending[a.writer] = append(pending[a.writer], pos{a.writerSeq, a.lsn})
 		d := s.db.DurableLSN()

@@ -24,6 +24,9 @@ type StreamResult struct {
 	// WriterSequence is the writer's last applied sequence: the batch's own, or
 	// for a duplicate the latest one applied before it.
 	WriterSequence uint64
+	// PrevSequence and PrevLSN are the writer's last applied batch before this
+	// call (zero for a new writer), so a stream can tell when it became durable.
+	PrevSequence, PrevLSN uint64
 }
 
 // WriterSequence returns the last sequence applied for a writer (0 when unknown).
@@ -60,7 +63,7 @@ func (db *DB) StreamAppend(writer string, seq uint64, name string, b *Batch, del
 	db.writersMu.Unlock()
 	switch {
 	case seq <= last.seq:
-		return StreamResult{Duplicate: true, LSN: last.lsn, WriterSequence: last.seq}, nil
+		return StreamResult{Duplicate: true, LSN: last.lsn, WriterSequence: last.seq, PrevSequence: last.seq, PrevLSN: last.lsn}, nil
 	case seq > last.seq+1:
 		return StreamResult{}, fmt.Errorf("writer %q: got sequence %d, expected %d: %w", writer, seq, last.seq+1, ErrSequenceGap)
 	}
@@ -74,7 +77,7 @@ func (db *DB) StreamAppend(writer string, seq uint64, name string, b *Batch, del
 	if err != nil {
 		return StreamResult{}, err
 	}
-	res := StreamResult{LSN: lsn, WriterSequence: seq}
+	res := StreamResult{LSN: lsn, WriterSequence: seq, PrevSequence: last.seq, PrevLSN: last.lsn}
 	res.Upsert = c.applyUpsertLocked(b, lsn)
 	res.Delete = c.applyDeleteLocked(deletes, lsn)
 	c.loggedBytes += int64(len(rec))
