@@ -63,8 +63,18 @@ lint: ## buf lint, gofmt, go vet
 test-go: ## Go tests with the race detector
 	$(GO) test $(GOTESTFLAGS) ./...
 
+.PHONY: test-python
+test-python: $(VENV)/.stamp build ## Python client tests against a real server
+	$(VPY) -m pip install --quiet './clients/python[test]'
+	cd clients/python && HARDNEG_SERVER_BIN=$(CURDIR)/$(BIN) ../../$(VPY) -m pytest -q -p no:cacheprovider
+
+.PHONY: test-examples
+test-examples: $(VENV)/.stamp build ## smoke-test the examples (installs torch and a model: large)
+	$(VPY) -m pip install --quiet './clients/python[examples]'
+	cd clients/python && HARDNEG_SERVER_BIN=$(CURDIR)/$(BIN) ../../$(VPY) -m pytest -q -p no:cacheprovider -m 'examples or heavy'
+
 .PHONY: test
-test: checkgenerate lint test-go ## everything CI runs
+test: checkgenerate lint test-go test-python ## everything CI runs
 
 .PHONY: bench
 bench: ## Go benchmarks of the index and kernels

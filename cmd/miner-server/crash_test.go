@@ -137,7 +137,7 @@ func TestCrashLoop(t *testing.T) {
 	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	var batches []*crashBatch // batches[i].seq == i+1
 	newBatch := func() *crashBatch {
-		b := &crashBatch{seq: uint64(len(batches) + 1), vecs: randVecs(r, 1+r.IntN(32), crashDim)}
+		b := &crashBatch{seq: uint64(len(batches) + 1), vecs: randVecs(r, 1+r.IntN(8), crashDim)}
 		for i := range b.vecs {
 			b.ids = append(b.ids, fmt.Sprintf("b%d-%d", b.seq, i))
 		}
@@ -178,8 +178,8 @@ func TestCrashLoop(t *testing.T) {
 		// batches, until the server is killed at a random point of the stream
 		// (after a random number of acknowledgements plus a random delay, so
 		// batches are in flight).
-		k := killPoint{acks: 1 + r.IntN(150), delay: time.Duration(r.IntN(3000)) * time.Microsecond}
-		snapshot := r.IntN(3) == 0
+		k := killPoint{acks: 1 + r.IntN(80), delay: time.Duration(r.IntN(3000)) * time.Microsecond}
+		snapshot := r.IntN(2) == 0
 		d := streamUntilKilled(t, ctx, client, p, k, snapshot, durable, applied, batches, newBatch)
 		durable = max(durable, d)
 		cancel()

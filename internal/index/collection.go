@@ -1,10 +1,13 @@
 package index
 
 import (
+	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/hardneg/hardneg/internal/index/hnsw"
 	"github.com/hardneg/hardneg/internal/index/vec"
 	"github.com/hardneg/hardneg/internal/validate"
 )
@@ -16,15 +19,26 @@ type Collection struct {
 	metric Metric
 	params Params
 
-	// mu guards every field below. Writers hold it for a whole batch; Search holds it
-	// shared for the whole candidate stream.
+	// graph indexes every slot ever written; it has its own fine-grained locks and is
+	// searched once the collection holds ExactThreshold live items.
+	graph *hnsw.Graph
+
+	// compacting is set while a background compaction runs; bg tracks it.
+	compacting atomic.Bool
+	bg         sync.WaitGroup
+
+	// writeMu serialises writers: a batch's metadata change (under mu) and its graph
+	// insertions (outside mu, so searches go on) complete before the next batch starts.
+	writeMu sync.Mutex
+
+	// mu guards every field below. Writers hold it while they change metadata; Search
+	// holds it shared for the whole candidate stream.
 	mu       sync.RWMutex
 	slots    map[string]uint32 // id → slot
-	ids      []string          // slot → id; "" for a free slot
+	ids      []string          // slot → id; "" for a slot that is not live
 	groups   [][]string        // slot → groups (nil when none)
 	versions []int64           // slot → version stamp
 	vectors  *vectorStore      // slot → vector; see vectorStore for its own rules
-	free     []uint32          // free slots, reused by later inserts
 	lastSeq  uint64            // sequence of the last write applied
 
 	// Persistence (snapshot.go, recover.go).
@@ -34,8 +48,8 @@ type Collection struct {
 	snapshotAt  time.Time // when its last snapshot was written (or it was loaded)
 }
 
-func newCollection(cfg Config) *Collection {
-	return &Collection{
+func newCollection(cfg Config) (*Collection, error) {
+	c := &Collection{
 		name:    cfg.Name,
 		dim:     cfg.Dim,
 		metric:  cfg.Metric,
@@ -43,6 +57,20 @@ func newCollection(cfg Config) *Collection {
 		slots:   make(map[string]uint32),
 		vectors: newVectorStore(cfg.Dim),
 	}
+	g, err := hnsw.New(hnsw.Options{M: cfg.Params.M, EfConstruction: cfg.Params.EfConstruction, EfSearch: cfg.Params.EfSearch}, graphDistance(cfg.Metric), c.vectors)
+	if err != nil {
+		return nil, fmt.Errorf("collection %q: %w", cfg.Name, err)
+	}
+	c.graph = g
+	return c, nil
+}
+
+// graphDistance is the graph's distance for a metric (lower is closer).
+func graphDistance(m Metric) hnsw.Distance {
+	if m == L2 {
+		return vec.L2Sq
+	}
+	return func(a, b []float32) float32 { return -vec.Dot(a, b) }
 }
 
 // Name returns the collection's name.
@@ -83,16 +111,28 @@ func (c *Collection) ValidateBatch(b *Batch, prefix string) error {
 	return nil
 }
 
-// applyUpsert applies a validated batch under the write lock. Existing ids are replaced
-// in place.
+// applyUpsert applies a validated batch: metadata and vectors under the write lock
+// (so readers see all of the batch or none of it), then the graph. A replaced id gets
+// a new slot and its old slot becomes a graph tombstone.
 func (c *Collection) applyUpsert(b *Batch, seq uint64) UpsertResult {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.applyUpsertLocked(b, seq)
+	var w graphWork
+	res := c.applyUpsertLocked(b, seq, &w)
+	c.mu.Unlock()
+	c.applyGraph(&w)
+	return res
 }
 
-// applyUpsertLocked applies a validated batch; caller holds mu.
-func (c *Collection) applyUpsertLocked(b *Batch, seq uint64) UpsertResult {
+// graphWork is what a batch leaves for the graph once its metadata is applied.
+type graphWork struct {
+	insert, delete []uint32
+}
+
+// applyUpsertLocked applies a validated batch; caller holds writeMu and mu, and passes
+// w to applyGraph after releasing mu.
+func (c *Collection) applyUpsertLocked(b *Batch, seq uint64, w *graphWork) UpsertResult {
 	var res UpsertResult
 	for i, id := range b.IDs {
 		var groups []string
@@ -103,38 +143,61 @@ func (c *Collection) applyUpsertLocked(b *Batch, seq uint64) UpsertResult {
 		if b.Versions != nil {
 			version = b.Versions[i]
 		}
-		slot, ok := c.slots[id]
-		if ok {
+		if old, ok := c.slots[id]; ok {
 			res.Replaced++
+			c.retire(old, w)
 		} else {
 			res.Inserted++
-			slot = c.allocSlot(id)
 		}
+		slot := c.allocSlot(id)
 		c.vectors.set(slot, b.Row(i, c.dim))
 		c.groups[slot] = groups
 		c.versions[slot] = version
+		w.insert = append(w.insert, slot)
 	}
 	c.lastSeq = max(c.lastSeq, seq)
 	res.Sequence = seq
 	return res
 }
 
-// allocSlot returns a slot for a new id, reusing freed slots first. Caller holds mu.
+// allocSlot returns a new slot for id. Caller holds mu.
 func (c *Collection) allocSlot(id string) uint32 {
-	var slot uint32
-	if n := len(c.free); n > 0 {
-		slot = c.free[n-1]
-		c.free = c.free[:n-1]
-		c.ids[slot] = id
-	} else {
-		slot = uint32(len(c.ids))
-		c.ids = append(c.ids, id)
-		c.groups = append(c.groups, nil)
-		c.versions = append(c.versions, 0)
-	}
+	slot := uint32(len(c.ids))
+	c.ids = append(c.ids, id)
+	c.groups = append(c.groups, nil)
+	c.versions = append(c.versions, 0)
 	c.slots[id] = slot
 	return slot
 }
+
+// retire takes a slot out of service: it stops being live at once and becomes a graph
+// tombstone in applyGraph. Its vector stays, since the graph routes through it until
+// compaction. Caller holds mu.
+func (c *Collection) retire(slot uint32, w *graphWork) {
+	delete(c.slots, c.ids[slot])
+	c.ids[slot] = ""
+	c.groups[slot] = nil
+	w.delete = append(w.delete, slot)
+}
+
+// applyGraph brings the graph up to date with a batch. Caller holds writeMu, not mu.
+func (c *Collection) applyGraph(w *graphWork) {
+	for _, slot := range w.delete {
+		c.graph.Delete(slot)
+	}
+	c.graph.InsertBatch(w.insert, 0)
+	if c.graph.NeedsCompact() && c.compacting.CompareAndSwap(false, true) {
+		c.bg.Add(1)
+		go func() {
+			defer c.bg.Done()
+			defer c.compacting.Store(false)
+			c.graph.Compact(0)
+		}()
+	}
+}
+
+// wait blocks until background work (compaction) has finished.
+func (c *Collection) wait() { c.bg.Wait() }
 
 // DeleteResult counts what a delete did.
 type DeleteResult struct {
@@ -142,15 +205,21 @@ type DeleteResult struct {
 	Sequence          uint64
 }
 
-// applyDelete removes ids under the write lock.
+// applyDelete removes ids.
 func (c *Collection) applyDelete(ids []string, seq uint64) DeleteResult {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.applyDeleteLocked(ids, seq)
+	var w graphWork
+	res := c.applyDeleteLocked(ids, seq, &w)
+	c.mu.Unlock()
+	c.applyGraph(&w)
+	return res
 }
 
-// applyDeleteLocked removes ids; caller holds mu.
-func (c *Collection) applyDeleteLocked(ids []string, seq uint64) DeleteResult {
+// applyDeleteLocked removes ids; caller holds writeMu and mu, and passes w to
+// applyGraph after releasing mu.
+func (c *Collection) applyDeleteLocked(ids []string, seq uint64, w *graphWork) DeleteResult {
 	var res DeleteResult
 	for _, id := range ids {
 		slot, ok := c.slots[id]
@@ -158,12 +227,7 @@ func (c *Collection) applyDeleteLocked(ids []string, seq uint64) DeleteResult {
 			res.NotFound++
 			continue
 		}
-		delete(c.slots, id)
-		c.ids[slot] = ""
-		c.groups[slot] = nil
-		c.versions[slot] = 0
-		clear(c.vectors.Vector(slot))
-		c.free = append(c.free, slot)
+		c.retire(slot, w)
 		res.Deleted++
 	}
 	c.lastSeq = max(c.lastSeq, seq)
@@ -231,10 +295,14 @@ func similarity(m Metric, a, b []float32) float32 {
 
 // Stats is a snapshot of a collection's counters.
 type Stats struct {
-	Items        int
+	Items int
+	// Slots counts every slot ever allocated, live or not: replaced and deleted items
+	// keep theirs, so it bounds vector memory.
+	Slots        int
 	Tombstones   int
 	LastSequence uint64
 	VectorBytes  int64
+	GraphBytes   int64
 	GraphSearch  bool
 }
 
@@ -244,7 +312,11 @@ func (c *Collection) Stats() Stats {
 	defer c.mu.RUnlock()
 	return Stats{
 		Items:        len(c.slots),
+		Slots:        len(c.ids),
+		Tombstones:   c.graph.Deleted(),
 		LastSequence: c.lastSeq,
 		VectorBytes:  c.vectors.bytes(),
+		GraphBytes:   c.graph.MemoryBytes(),
+		GraphSearch:  c.useGraph(),
 	}
 }

@@ -123,9 +123,16 @@ func (db *DB) Close() error {
 		return ErrClosed
 	}
 	db.closed = true
+	colls := make([]*Collection, 0, len(db.collections))
+	for _, c := range db.collections {
+		colls = append(colls, c)
+	}
 	db.mu.Unlock()
 	close(db.stop)
 	<-db.done
+	for _, c := range colls {
+		c.wait()
+	}
 	db.snapMu.Lock() // wait for a snapshot in progress
 	defer db.snapMu.Unlock()
 	err := db.wal.Close()
@@ -142,6 +149,31 @@ func (db *DB) logAppend(rec []byte) (uint64, error) {
 	if err != nil {
 		return 0, db.logError(err)
 	}
+	return lsn, nil
+}
+
+// logApply logs rec for collection c and applies it with apply, in LSN order: the
+// record is appended while c's write and metadata locks are held, apply changes the
+// metadata under them, and the graph follows before the write lock is released. It
+// does not wait for the log; callers follow with logWait.
+func (db *DB) logApply(c *Collection, rec []byte, apply func(lsn uint64, w *graphWork)) (uint64, error) {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	c.mu.Lock()
+	if c.dropped {
+		c.mu.Unlock()
+		return 0, fmt.Errorf("%q: %w", c.name, ErrCollectionNotFound)
+	}
+	lsn, err := db.logAppend(rec)
+	if err != nil {
+		c.mu.Unlock()
+		return 0, err
+	}
+	var w graphWork
+	apply(lsn, &w)
+	c.loggedBytes += int64(len(rec))
+	c.mu.Unlock()
+	c.applyGraph(&w)
 	return lsn, nil
 }
 
@@ -201,12 +233,16 @@ func (db *DB) CreateCollection(cfg Config) (*Collection, error) {
 		db.mu.Unlock()
 		return nil, fmt.Errorf("%q: %w", cfg.Name, ErrCollectionExists)
 	}
+	c, err := newCollection(cfg)
+	if err != nil {
+		db.mu.Unlock()
+		return nil, err
+	}
 	lsn, err := db.logAppend(encodeCreate(cfg))
 	if err != nil {
 		db.mu.Unlock()
 		return nil, err
 	}
-	c := newCollection(cfg)
 	c.createLSN, c.lastSeq, c.snapshotAt = lsn, lsn, time.Now()
 	db.collections[cfg.Name] = c
 	db.mu.Unlock()
@@ -255,6 +291,7 @@ func (db *DB) DeleteCollection(name string) error {
 		db.mu.Unlock()
 		return fmt.Errorf("%q: %w", name, ErrCollectionNotFound)
 	}
+	c.writeMu.Lock()
 	c.mu.Lock()
 	lsn, err := db.logAppend(encodeDrop(name))
 	if err == nil {
@@ -262,10 +299,12 @@ func (db *DB) DeleteCollection(name string) error {
 		delete(db.collections, name)
 	}
 	c.mu.Unlock()
+	c.writeMu.Unlock()
 	db.mu.Unlock()
 	if err != nil {
 		return err
 	}
+	c.wait()
 	if err := db.logWait(context.Background(), lsn); err != nil {
 		return err
 	}
@@ -286,19 +325,11 @@ func (db *DB) Upsert(name string, b *Batch, prefix string) (UpsertResult, error)
 		return UpsertResult{}, err
 	}
 	rec := encodeUpsert(name, b, c.dim)
-	c.mu.Lock()
-	if c.dropped {
-		c.mu.Unlock()
-		return UpsertResult{}, fmt.Errorf("%q: %w", name, ErrCollectionNotFound)
-	}
-	lsn, err := db.logAppend(rec)
+	var res UpsertResult
+	lsn, err := db.logApply(c, rec, func(lsn uint64, w *graphWork) { res = c.applyUpsertLocked(b, lsn, w) })
 	if err != nil {
-		c.mu.Unlock()
 		return UpsertResult{}, err
 	}
-	res := c.applyUpsertLocked(b, lsn)
-	c.loggedBytes += int64(len(rec))
-	c.mu.Unlock()
 	return res, db.logWait(context.Background(), lsn)
 }
 
@@ -312,18 +343,10 @@ func (db *DB) Delete(name string, ids []string, field string) (DeleteResult, err
 		return DeleteResult{}, err
 	}
 	rec := encodeDelete(name, ids)
-	c.mu.Lock()
-	if c.dropped {
-		c.mu.Unlock()
-		return DeleteResult{}, fmt.Errorf("%q: %w", name, ErrCollectionNotFound)
-	}
-	lsn, err := db.logAppend(rec)
+	var res DeleteResult
+	lsn, err := db.logApply(c, rec, func(lsn uint64, w *graphWork) { res = c.applyDeleteLocked(ids, lsn, w) })
 	if err != nil {
-		c.mu.Unlock()
 		return DeleteResult{}, err
 	}
-	res := c.applyDeleteLocked(ids, lsn)
-	c.loggedBytes += int64(len(rec))
-	c.mu.Unlock()
 	return res, db.logWait(context.Background(), lsn)
 }

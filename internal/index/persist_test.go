@@ -109,7 +109,7 @@ func populate(t *testing.T, db *DB, r *rand.Rand, round int) {
 	}
 	p := fmt.Sprintf("r%d-", round)
 	if round == 0 {
-		_, err := db.CreateCollection(Config{Name: "cos", Dim: 8, Metric: Cosine})
+		_, err := db.CreateCollection(Config{Name: "cos", Dim: 8, Metric: Cosine, Params: Params{ExactThreshold: 1}})
 		must(err)
 		_, err = db.CreateCollection(Config{Name: "l2", Dim: 3, Metric: L2, Params: Params{M: 8, EfSearch: 20}})
 		must(err)
@@ -187,7 +187,10 @@ func TestReopenRestoresState(t *testing.T) {
 			defer closeDB(t, db)
 			sameState(t, stateOf(t, db), want)
 			if got := searchIDs(t, db, "cos", q); !slices.Equal(got, wantHits) {
-				t.Fatalf("search after restart %v, before %v", got, wantHits)
+				t.Fatalf("graph search after restart %v, before %v", got, wantHits)
+			}
+			if c, _ := db.Collection("cos"); !c.Stats().GraphSearch {
+				t.Fatal("collection cos is not searched through its graph")
 			}
 			rec := db.Recovery()
 			if tc.snapshot != nil && rec.SnapshotsLoaded != 3 {

@@ -184,7 +184,12 @@ func (db *DB) replayRecord(lsn uint64, p []byte) error {
 			return nil
 		}
 		cfg, _ := r.cfg.validate()
-		c = newCollection(cfg)
+		if c != nil {
+			c.wait() // a stale collection of the same name being replaced
+		}
+		if c, err = newCollection(cfg); err != nil {
+			return fmt.Errorf("log record %d: %w", lsn, err)
+		}
 		c.createLSN, c.lastSeq = lsn, lsn
 		db.collections[r.name] = c
 	case opDrop:
@@ -193,6 +198,7 @@ func (db *DB) replayRecord(lsn uint64, p []byte) error {
 			return nil
 		}
 		delete(db.collections, r.name)
+		c.wait()
 	default:
 		if c == nil || lsn <= c.lastSeq {
 			db.recovery.RecordsSkipped++
@@ -201,10 +207,12 @@ func (db *DB) replayRecord(lsn uint64, p []byte) error {
 		if r.batch != nil && len(r.batch.Vectors) != r.batch.Len()*c.dim {
 			return fmt.Errorf("log record %d: %w: batch dimension does not match collection %q", lsn, errRecord, r.name)
 		}
+		var w graphWork
 		if r.batch != nil {
-			c.applyUpsertLocked(r.batch, lsn)
+			c.applyUpsertLocked(r.batch, lsn, &w)
 		}
-		c.applyDeleteLocked(r.ids, lsn)
+		c.applyDeleteLocked(r.ids, lsn, &w)
+		c.applyGraph(&w)
 		c.loggedBytes += int64(len(p))
 	}
 	db.recovery.RecordsReplayed++

@@ -3,6 +3,8 @@ package index
 import (
 	"context"
 	"sync"
+
+	"github.com/hardneg/hardneg/internal/index/vec"
 )
 
 // Candidate is one item produced by a search, in best-first order.
@@ -31,6 +33,9 @@ type SearchOptions struct {
 	// MaxCandidates bounds how many items the search orders (skipped ones included);
 	// 0 means no bound.
 	MaxCandidates int
+	// NoWiden stops a graph search after its first pass instead of widening it and
+	// falling back to an exact scan.
+	NoWiden bool
 	// Skip, when set, is called at most once per item per search; items for which it
 	// returns true are not yielded (but still count towards Rank). It runs while the
 	// collection's read lock is held and must not call methods of the collection.
@@ -51,10 +56,78 @@ type SearchStats struct {
 // PrepareQuery), calling yield for each until yield returns false, the items run out,
 // or opts.MaxCandidates items were ordered. The collection's read lock is held for the
 // whole search: yield must not call methods of the collection.
+//
+// Collections with at least Params.ExactThreshold live items are searched through the
+// graph, first with beam width opts.Ef, then, while yield keeps asking, with a doubled
+// width (skipping what was already produced) up to maxGraphEf, and finally by an exact
+// scan of the items not yet produced. Later passes can find items that score above
+// ones already yielded, so the order is best-first per pass.
 func (c *Collection) Search(ctx context.Context, q []float32, opts SearchOptions, yield func(Candidate) bool) (SearchStats, error) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return c.exactSearch(ctx, q, opts, yield)
+	if !c.useGraph() {
+		return c.exactSearch(ctx, q, opts, nil, SearchStats{}, yield)
+	}
+	return c.graphSearch(ctx, q, opts, yield)
+}
+
+// maxGraphEf is the widest graph pass before a search falls back to an exact scan.
+const maxGraphEf = 2048
+
+// useGraph reports whether searches go through the graph. Caller holds mu.
+func (c *Collection) useGraph() bool { return len(c.slots) >= c.params.ExactThreshold }
+
+// graphSearch runs widening graph passes, then an exact scan. Caller holds mu.
+func (c *Collection) graphSearch(ctx context.Context, q []float32, opts SearchOptions, yield func(Candidate) bool) (SearchStats, error) {
+	var st SearchStats
+	done := getSlotSet(len(c.ids))
+	defer putSlotSet(done)
+	accept := func(slot uint32) bool { return c.ids[slot] != "" && !done.has(slot) }
+	ef := opts.Ef
+	if ef <= 0 {
+		ef = c.params.EfSearch
+	}
+	nbuf := getNeighbors()
+	defer putNeighbors(nbuf)
+	for pass := 0; ; pass++ {
+		if pass > 0 {
+			if ef >= maxGraphEf || ef >= len(c.slots) {
+				break
+			}
+			ef = min(2*ef, maxGraphEf)
+			st.Widenings++
+		}
+		if err := ctx.Err(); err != nil {
+			return st, err
+		}
+		*nbuf = c.graph.Search(q, ef, ef, accept, (*nbuf)[:0])
+		if len(*nbuf) == 0 {
+			break
+		}
+		for _, n := range *nbuf {
+			if opts.MaxCandidates > 0 && st.Ordered >= opts.MaxCandidates {
+				return st, nil
+			}
+			done.add(n.ID)
+			rank := st.Ordered
+			st.Ordered++
+			id := c.ids[n.ID]
+			groups := c.groups[n.ID]
+			if opts.Skip != nil && opts.Skip(n.ID, id, groups) {
+				continue
+			}
+			if !yield(Candidate{Slot: n.ID, ID: id, Score: -n.Dist, Rank: rank, Groups: groups, Vector: c.vectorAt(n.ID)}) {
+				return st, nil
+			}
+		}
+		if opts.NoWiden {
+			return st, nil
+		}
+	}
+	if opts.NoWiden || (opts.MaxCandidates > 0 && st.Ordered >= opts.MaxCandidates) {
+		return st, nil
+	}
+	return c.exactSearch(ctx, q, opts, done, st, yield)
 }
 
 // scored is one (slot, score) pair of an exact scan.
@@ -123,14 +196,21 @@ const ctxCheckEvery = 256
 
 // scoreRows writes the similarity of q to each of count rows into out.
 func scoreRows(m Metric, q, rows []float32, dim, count int, out []float32) {
-	for i := range count {
-		out[i] = similarity(m, q, rows[i*dim:(i+1)*dim])
+	out = out[:count]
+	if m != L2 {
+		vec.DotMany(q, rows[:count*dim], dim, out)
+		return
+	}
+	vec.L2SqMany(q, rows[:count*dim], dim, out)
+	for i := range out {
+		out[i] = -out[i]
 	}
 }
 
-// exactSearch scores every live item and yields them best-first. Caller holds mu.
-func (c *Collection) exactSearch(ctx context.Context, q []float32, opts SearchOptions, yield func(Candidate) bool) (SearchStats, error) {
-	st := SearchStats{Exact: true}
+// exactSearch scores every live item not in done (which may be nil) and yields them
+// best-first, continuing the counts in st. Caller holds mu.
+func (c *Collection) exactSearch(ctx context.Context, q []float32, opts SearchOptions, done *slotSet, st SearchStats, yield func(Candidate) bool) (SearchStats, error) {
+	st.Exact = true
 	buf := scanPool.Get().(*scanBuf)
 	defer scanPool.Put(buf)
 	h := buf.heap[:0]
@@ -141,7 +221,7 @@ func (c *Collection) exactSearch(ctx context.Context, q []float32, opts SearchOp
 		scores := buf.scores[:count]
 		scoreRows(c.metric, q, rows, c.dim, count, scores)
 		for i, sc := range scores {
-			if c.ids[int(first)+i] != "" {
+			if slot := first + uint32(i); c.ids[slot] != "" && (done == nil || !done.has(slot)) {
 				h = append(h, scored{first + uint32(i), sc})
 			}
 		}

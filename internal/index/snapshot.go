@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hardneg/hardneg/internal/index/hnsw"
 	"github.com/hardneg/hardneg/internal/wal"
 )
 
@@ -27,8 +28,10 @@ import (
 //	config   name, dim, metric u8, M, EfConstruction, EfSearch, ExactThreshold (uvarints)
 //	position created LSN u64, covered LSN u64
 //	writers  count, then per stream writer: id, last sequence, its LSN (uvarints)
-//	items    count, then per item: id, version (zig-zag varint), groups (count +
-//	         strings), dim float32 values
+//	slots    count, then per slot: id ("" for a slot no longer live), for a live
+//	         slot its version (zig-zag varint) and groups (count + strings), then
+//	         dim float32 values (dead slots keep theirs: the graph routes through them)
+//	graph    the HNSW graph over the slots, in hnsw's own checksummed format
 //	trailer  CRC-32C (Castagnoli) of every byte before it, u32
 //
 // Files are <collection>.<covered LSN, 20 digits>.snap in the snapshots directory,
@@ -88,7 +91,8 @@ type snapshotData struct {
 	writers   map[string]writerState
 }
 
-// writeSnapshot encodes c and the writer table to w. Caller holds c.mu (shared).
+// writeSnapshot encodes c and the writer table to w. Caller holds c.writeMu and
+// c.mu (shared), so metadata and graph agree.
 func (c *Collection) writeSnapshot(w io.Writer, writers map[string]writerState) error {
 	h := crc32.New(castagnoli)
 	bw := bufio.NewWriterSize(io.MultiWriter(w, h), 256<<10)
@@ -114,21 +118,23 @@ func (c *Collection) writeSnapshot(w io.Writer, writers map[string]writerState) 
 		b = binary.AppendUvarint(b, writers[id].seq)
 		b = binary.AppendUvarint(b, writers[id].lsn)
 	}
-	b = binary.AppendUvarint(b, uint64(len(c.slots)))
+	b = binary.AppendUvarint(b, uint64(len(c.ids)))
 	if _, err := bw.Write(b); err != nil {
 		return err
 	}
 	for slot, id := range c.ids {
-		if id == "" {
-			continue
-		}
 		b = appendString(b[:0], id)
-		b = binary.AppendVarint(b, c.versions[slot])
-		b = appendStrings(b, c.groups[slot])
+		if id != "" {
+			b = binary.AppendVarint(b, c.versions[slot])
+			b = appendStrings(b, c.groups[slot])
+		}
 		b = appendFloats(b, c.vectorAt(uint32(slot)))
 		if _, err := bw.Write(b); err != nil {
 			return err
 		}
+	}
+	if _, err := c.graph.WriteTo(bw); err != nil {
+		return err
 	}
 	if err := bw.Flush(); err != nil {
 		return err
@@ -165,6 +171,16 @@ func (s *snapReader) full(n int) []byte {
 	}
 	s.h.Write(p)
 	return p
+}
+
+// Read reads raw bytes for an embedded section, hashing them.
+func (s *snapReader) Read(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	n, err := s.r.Read(p)
+	s.h.Write(p[:n])
+	return n, err
 }
 
 func (s *snapReader) ReadByte() (byte, error) {
@@ -249,46 +265,54 @@ func readSnapshot(r io.Reader) (*Collection, snapshotData, error) {
 		id := s.string(MaxWriterIDBytes, "writer")
 		sd.writers[id] = writerState{seq: s.uvarint(math.MaxUint64, "writer sequence"), lsn: s.uvarint(math.MaxUint64, "writer lsn")}
 	}
-	n := s.uvarint(math.MaxUint32, "item count")
-	c := newCollection(*cfg)
-	c.createLSN = sd.createLSN
-	b := &Batch{}
-	seen := make(map[string]bool)
-	flush := func() {
-		c.applyUpsertLocked(b, 0)
-		b.IDs, b.Vectors, b.Groups, b.Versions = b.IDs[:0], b.Vectors[:0], b.Groups[:0], b.Versions[:0]
+	n := s.uvarint(math.MaxUint32, "slot count")
+	if s.err != nil {
+		return nil, sd, s.err
 	}
-	for i := uint64(0); i < n && s.err == nil; i++ {
+	c, err := newCollection(*cfg)
+	if err != nil {
+		return nil, sd, fmt.Errorf("%w: %v", errSnapshot, err)
+	}
+	c.createLSN = sd.createLSN
+	for slot := uint64(0); slot < n && s.err == nil; slot++ {
 		id := s.string(MaxIDBytes, "id")
-		version := s.varint()
-		ng := int(s.uvarint(MaxItemGroups, "group count"))
+		var version int64
 		var groups []string
-		for range ng {
-			groups = append(groups, s.string(MaxGroupBytes, "group"))
+		if id != "" {
+			version = s.varint()
+			ng := int(s.uvarint(MaxItemGroups, "group count"))
+			for range ng {
+				groups = append(groups, s.string(MaxGroupBytes, "group"))
+			}
 		}
 		p := s.full(4 * cfg.Dim)
 		if s.err != nil {
 			break
 		}
-		if id == "" || seen[id] {
-			s.fail("item %d: empty or repeated id %q", i, id)
-			break
+		if id != "" {
+			if _, dup := c.slots[id]; dup {
+				s.fail("slot %d: repeated id %q", slot, id)
+				break
+			}
+			c.slots[id] = uint32(slot)
 		}
-		seen[id] = true
-		b.IDs = append(b.IDs, id)
-		for j := range cfg.Dim {
-			b.Vectors = append(b.Vectors, math.Float32frombits(binary.LittleEndian.Uint32(p[4*j:])))
-		}
-		b.Groups = append(b.Groups, groups)
-		b.Versions = append(b.Versions, version)
-		if b.Len() == 1024 {
-			flush()
+		c.ids = append(c.ids, id)
+		c.groups = append(c.groups, groups)
+		c.versions = append(c.versions, version)
+		c.vectors.ensure(uint32(slot))
+		v := c.vectors.Vector(uint32(slot))
+		for j := range v {
+			v[j] = math.Float32frombits(binary.LittleEndian.Uint32(p[4*j:]))
 		}
 	}
 	if s.err != nil {
 		return nil, sd, s.err
 	}
-	flush()
+	g, err := hnsw.Read(s, graphDistance(cfg.Metric), c.vectors)
+	if err != nil {
+		return nil, sd, fmt.Errorf("%w: graph: %v", errSnapshot, err)
+	}
+	c.graph = g
 	want := s.h.Sum32()
 	var trailer [4]byte
 	if _, err := io.ReadFull(s.r, trailer[:]); err != nil {
@@ -322,13 +346,16 @@ func (db *DB) Snapshot(ctx context.Context, name string) (SnapshotInfo, error) {
 
 // snapshotLocked writes one snapshot of c. Caller holds snapMu.
 func (db *DB) snapshotLocked(ctx context.Context, c *Collection) (SnapshotInfo, error) {
-	// The shared lock is taken before the file name (which holds the LSN) is chosen
-	// and released as soon as the content is encoded.
+	// The locks are taken before the file name (which holds the LSN) is chosen and
+	// released as soon as the content is encoded. The write lock keeps the graph in
+	// step with the metadata; searches go on under the shared lock.
+	c.writeMu.Lock()
 	c.mu.RLock()
 	locked := true
 	unlock := func() {
 		if locked {
 			c.mu.RUnlock()
+			c.writeMu.Unlock()
 			locked = false
 		}
 	}

@@ -68,22 +68,24 @@ func (db *DB) StreamAppend(writer string, seq uint64, name string, b *Batch, del
 		return StreamResult{}, fmt.Errorf("writer %q: got sequence %d, expected %d: %w", writer, seq, last.seq+1, ErrSequenceGap)
 	}
 	rec := encodeStream(writer, seq, name, b, c.dim, deletes)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.dropped {
-		return StreamResult{}, fmt.Errorf("%q: %w", name, ErrCollectionNotFound)
-	}
-	lsn, err := db.logAppend(rec)
+	res := StreamResult{WriterSequence: seq, PrevSequence: last.seq, PrevLSN: last.lsn}
+	lsn, err := db.logApply(c, rec, func(lsn uint64, w *graphWork) {
+		if b.Len() > 0 {
+			res.Upsert = c.applyUpsertLocked(b, lsn, w)
+		}
+		if len(deletes) > 0 {
+			res.Delete = c.applyDeleteLocked(deletes, lsn, w)
+		}
+		// Under the collection's lock, so a snapshot that holds this batch also
+		// holds the writer's position.
+		db.writersMu.Lock()
+		db.writers[writer] = writerState{seq: seq, lsn: lsn}
+		db.writersMu.Unlock()
+	})
 	if err != nil {
 		return StreamResult{}, err
 	}
-	res := StreamResult{LSN: lsn, WriterSequence: seq, PrevSequence: last.seq, PrevLSN: last.lsn}
-	res.Upsert = c.applyUpsertLocked(b, lsn)
-	res.Delete = c.applyDeleteLocked(deletes, lsn)
-	c.loggedBytes += int64(len(rec))
-	db.writersMu.Lock()
-	db.writers[writer] = writerState{seq: seq, lsn: lsn}
-	db.writersMu.Unlock()
+	res.LSN = lsn
 	return res, nil
 }
 

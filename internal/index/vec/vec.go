@@ -2,43 +2,14 @@ package vec
 
 import "math"
 
-// Dot returns the inner product of a and b. len(b) must be at least len(a).
+// Dot returns the inner product of a and b. It panics if len(b) < len(a).
 func Dot(a, b []float32) float32 {
-	b = b[:len(a)]
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		s0 += a[i] * b[i]
-		s1 += a[i+1] * b[i+1]
-		s2 += a[i+2] * b[i+2]
-		s3 += a[i+3] * b[i+3]
-	}
-	for ; i < len(a); i++ {
-		s0 += a[i] * b[i]
-	}
-	return (s0 + s1) + (s2 + s3)
+	return dot(a, b[:len(a)])
 }
 
-// L2Sq returns the squared Euclidean distance of a and b. len(b) must be at least len(a).
+// L2Sq returns the squared Euclidean distance of a and b. It panics if len(b) < len(a).
 func L2Sq(a, b []float32) float32 {
-	b = b[:len(a)]
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		d0 := a[i] - b[i]
-		d1 := a[i+1] - b[i+1]
-		d2 := a[i+2] - b[i+2]
-		d3 := a[i+3] - b[i+3]
-		s0 += d0 * d0
-		s1 += d1 * d1
-		s2 += d2 * d2
-		s3 += d3 * d3
-	}
-	for ; i < len(a); i++ {
-		d := a[i] - b[i]
-		s0 += d * d
-	}
-	return (s0 + s1) + (s2 + s3)
+	return l2sq(a, b[:len(a)])
 }
 
 // Norm returns the Euclidean norm of a, accumulated in float64.

@@ -1,0 +1,107 @@
+"""Channel settings shared by the sync and asyncio clients.
+
+A :class:`ChannelConfig` is plain data (picklable) so that a client can be sent to
+another process; each process opens its own channel from it lazily, because gRPC
+channels must not be shared across ``fork()`` (PyTorch DataLoader workers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional, Union
+
+import grpc
+
+from hardneg._codec import DEFAULT_MAX_MESSAGE_BYTES
+from hardneg.types import TLSConfig
+
+TLSArg = Union[None, bool, TLSConfig, grpc.ChannelCredentials]
+
+# The server permits client keepalive pings every 10 s; more frequent pings would make it
+# close the connection with GOAWAY "too_many_pings".
+KEEPALIVE_TIME_MS = 10_000
+KEEPALIVE_TIMEOUT_MS = 20_000
+
+
+def _read(path: Optional[str]) -> Optional[bytes]:
+    if path is None:
+        return None
+    with open(path, "rb") as f:
+        return f.read()
+
+
+@dataclass
+class ChannelConfig:
+    """Everything needed to open a channel to one server."""
+
+    target: str
+    token: Optional[str] = None
+    tls: TLSArg = None
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    extra_options: tuple[tuple[str, Any], ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if (self.token is not None) and not self.token:
+            raise ValueError("token must be a non-empty string or None")
+        if isinstance(self.tls, TLSConfig) and (self.tls.cert_file is None) != (self.tls.key_file is None):
+            raise ValueError("TLSConfig needs both cert_file and key_file for mutual TLS, or neither")
+
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        if self.token is None:
+            return ()
+        return (("authorization", f"Bearer {self.token}"),)
+
+    def options(self) -> list[tuple[str, Any]]:
+        opts: list[tuple[str, Any]] = [
+            ("grpc.max_send_message_length", self.max_message_bytes),
+            ("grpc.max_receive_message_length", self.max_message_bytes),
+            ("grpc.keepalive_time_ms", KEEPALIVE_TIME_MS),
+            ("grpc.keepalive_timeout_ms", KEEPALIVE_TIMEOUT_MS),
+            # Pings only while calls are active: an idle client does not keep the
+            # connection busy, and the server's policy need not permit idle pings.
+            ("grpc.keepalive_permit_without_calls", 0),
+            ("grpc.http2.max_pings_without_data", 0),
+            # Reconnect quickly after a server restart (ingest resumes over it).
+            ("grpc.initial_reconnect_backoff_ms", 100),
+            ("grpc.min_reconnect_backoff_ms", 100),
+            ("grpc.max_reconnect_backoff_ms", 2_000),
+        ]
+        if isinstance(self.tls, TLSConfig) and self.tls.server_name:
+            opts.append(("grpc.ssl_target_name_override", self.tls.server_name))
+        opts.extend(self.extra_options)
+        return opts
+
+    def credentials(self) -> Optional[grpc.ChannelCredentials]:
+        if self.tls is None or self.tls is False:
+            return None
+        if self.tls is True:
+            return grpc.ssl_channel_credentials()
+        if isinstance(self.tls, TLSConfig):
+            return grpc.ssl_channel_credentials(
+                root_certificates=_read(self.tls.ca_file),
+                private_key=_read(self.tls.key_file),
+                certificate_chain=_read(self.tls.cert_file),
+            )
+        if isinstance(self.tls, grpc.ChannelCredentials):
+            return self.tls
+        raise TypeError("tls must be None, True, a hardneg.TLSConfig or grpc.ChannelCredentials")
+
+    def sync_channel(self) -> grpc.Channel:
+        creds = self.credentials()
+        if creds is None:
+            return grpc.insecure_channel(self.target, options=self.options())
+        return grpc.secure_channel(self.target, creds, options=self.options())
+
+    def aio_channel(self) -> grpc.aio.Channel:
+        creds = self.credentials()
+        if creds is None:
+            return grpc.aio.insecure_channel(self.target, options=self.options())
+        return grpc.aio.secure_channel(self.target, creds, options=self.options())
+
+    def __getstate__(self) -> dict[str, Any]:
+        if isinstance(self.tls, grpc.ChannelCredentials):
+            raise TypeError(
+                "a client built with grpc.ChannelCredentials cannot be pickled; "
+                "pass tls=hardneg.TLSConfig(...) to use it in worker processes"
+            )
+        return dict(self.__dict__)

@@ -1,0 +1,483 @@
+"""Translation between numpy/Python values and hardneg.v1 messages.
+
+Shared by the sync and asyncio clients; nothing here does I/O. Vectors cross the wire
+as little-endian float32 bytes: encoding is one ``np.ascontiguousarray(...).tobytes()``
+per batch and decoding one ``np.frombuffer``, never per-element Python work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator, Mapping, Optional, Sequence, Union
+
+import numpy as np
+
+from hardneg.types import (
+    RULES,
+    CollectionInfo,
+    CollectionStats,
+    IndexParams,
+    Items,
+    MineResult,
+    MiningPolicy,
+)
+from hardneg.v1 import hardneg_pb2 as pb
+
+# Limits of the hardneg.v1 API (see the proto's header comment).
+MAX_BATCH_ITEMS = 16_384
+MAX_ANCHORS = 1_024
+MAX_NEGATIVES = 1_024
+MAX_REPORT_IDS = 16_384
+DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+# Client-side bound on one write batch: well below the server's default message limit so
+# that one batch never monopolises a stream, and big enough to amortise per-call costs.
+DEFAULT_MAX_BATCH_BYTES = 16 * 1024 * 1024
+
+_F32 = np.dtype("<f4")
+
+METRICS = {
+    "cosine": pb.METRIC_COSINE,
+    "dot": pb.METRIC_DOT,
+    "ip": pb.METRIC_DOT,
+    "l2": pb.METRIC_L2,
+}
+_METRIC_NAMES = {pb.METRIC_COSINE: "cosine", pb.METRIC_DOT: "dot", pb.METRIC_L2: "l2"}
+
+SAMPLING = {
+    "top": pb.SAMPLING_STRATEGY_TOP,
+    "random": pb.SAMPLING_STRATEGY_UNIFORM,
+    "uniform": pb.SAMPLING_STRATEGY_UNIFORM,
+    "softmax": pb.SAMPLING_STRATEGY_SOFTMAX,
+    "simans": pb.SAMPLING_STRATEGY_SIMANS,
+    "top1_sampled": pb.SAMPLING_STRATEGY_TOP1_SAMPLED,
+}
+RANK_MODES = {"surviving": pb.RANK_MODE_SURVIVING, "raw": pb.RANK_MODE_RAW}
+
+Groups = Optional[Sequence[Optional[Sequence[str]]]]
+
+
+def encode_vectors(vectors: Any) -> tuple[np.ndarray, int]:
+    """Returns ``vectors`` as a C-contiguous little-endian float32 2-D array and its dim.
+
+    No copy is made when the input already is one.
+    """
+    arr = np.ascontiguousarray(vectors, dtype=_F32)
+    if arr.ndim == 1:
+        raise ValueError("vectors must be 2-D (n, dim); got a 1-D array (use x[None, :] for one vector)")
+    if arr.ndim != 2:
+        raise ValueError(f"vectors must be 2-D (n, dim), got shape {arr.shape}")
+    return arr, int(arr.shape[1])
+
+
+def vector_bytes(vectors: Any) -> bytes:
+    """Little-endian float32 bytes of a 2-D array (row-major)."""
+    return np.ascontiguousarray(vectors, dtype=_F32).tobytes()
+
+
+def decode_vectors(data: bytes, dim: int) -> np.ndarray:
+    """A read-only ``(n, dim)`` float32 view of little-endian float32 bytes."""
+    if dim <= 0:
+        return np.empty((0, 0), dtype=np.float32)
+    return np.frombuffer(data, dtype=_F32).reshape(-1, dim)
+
+
+def _as_id_list(ids: Any, what: str = "ids") -> list[str]:
+    if isinstance(ids, str):
+        raise TypeError(f"{what} must be a sequence of strings, not a single string")
+    if isinstance(ids, np.ndarray):
+        return [str(x) for x in ids.tolist()]
+    out = list(ids)
+    for x in out:
+        if not isinstance(x, str):
+            raise TypeError(f"{what} must be strings, got {type(x).__name__}")
+    return out
+
+
+@dataclass
+class PreparedItems:
+    """Validated columns of an upsert, ready to be cut into batches."""
+
+    ids: list[str]
+    vectors: np.ndarray
+    dim: int
+    groups: Optional[list[list[str]]]
+    versions: Optional[np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def cost(self) -> np.ndarray:
+        """Approximate encoded bytes of each item (vector, id, groups, version, framing)."""
+        n = len(self.ids)
+        c = np.full(n, 4 * self.dim + 16, dtype=np.int64)
+        c += np.fromiter((len(s) for s in self.ids), dtype=np.int64, count=n)
+        if self.groups is not None:
+            c += np.fromiter((sum(len(g) + 3 for g in gs) + 3 for gs in self.groups), dtype=np.int64, count=n)
+        return c
+
+    def slices(self, max_items: int, max_bytes: int) -> Iterator[tuple[int, int]]:
+        """Yields ``[start, end)`` ranges each under ``max_items`` items and ``max_bytes``."""
+        n = len(self.ids)
+        if n == 0:
+            return
+        cum = np.cumsum(self.cost())
+        start = 0
+        base = 0
+        while start < n:
+            # Last index whose cumulative cost since start fits into max_bytes.
+            end = int(np.searchsorted(cum, base + max_bytes, side="right"))
+            end = max(end, start + 1)  # a single oversized item still goes alone
+            end = min(end, start + max_items, n)
+            yield start, end
+            base = int(cum[end - 1])
+            start = end
+
+    def batch(self, start: int, end: int) -> pb.ItemBatch:
+        b = pb.ItemBatch(ids=self.ids[start:end], dim=self.dim, vectors=self.vectors[start:end].tobytes())
+        if self.groups is not None:
+            b.groups.extend(pb.GroupList(groups=g) for g in self.groups[start:end])
+        if self.versions is not None:
+            b.versions.extend(self.versions[start:end].tolist())
+        return b
+
+
+def prepare_items(ids: Any, vectors: Any, groups: Groups = None, versions: Any = None) -> PreparedItems:
+    """Checks the shapes of an upsert's columns (the server checks their values)."""
+    id_list = _as_id_list(ids)
+    arr, dim = encode_vectors(vectors)
+    if arr.shape[0] != len(id_list):
+        raise ValueError(f"got {len(id_list)} ids but {arr.shape[0]} vectors")
+    group_list: Optional[list[list[str]]] = None
+    if groups is not None:
+        group_list = [[] if g is None else ([g] if isinstance(g, str) else list(g)) for g in groups]
+        if len(group_list) != len(id_list):
+            raise ValueError(f"got {len(id_list)} ids but {len(group_list)} group lists")
+    ver: Optional[np.ndarray] = None
+    if versions is not None:
+        if np.isscalar(versions):
+            ver = np.full(len(id_list), int(versions), dtype=np.int64)  # type: ignore[arg-type]
+        else:
+            ver = np.asarray(versions, dtype=np.int64).reshape(-1)
+        if ver.shape[0] != len(id_list):
+            raise ValueError(f"got {len(id_list)} ids but {ver.shape[0]} versions")
+    return PreparedItems(ids=id_list, vectors=arr, dim=dim, groups=group_list, versions=ver)
+
+
+def chunks(seq: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(seq), size):
+        yield seq[i : i + size]
+
+
+# --- collections -------------------------------------------------------------------------
+
+
+def create_collection_request(
+    name: str, dim: int, metric: str, index_params: Optional[IndexParams]
+) -> pb.CreateCollectionRequest:
+    try:
+        m = METRICS[metric.lower()]
+    except KeyError:
+        raise ValueError(f"unknown metric {metric!r}; use one of cosine, dot, l2") from None
+    p = index_params or IndexParams()
+    return pb.CreateCollectionRequest(
+        name=name,
+        dim=dim,
+        metric=m,
+        index_params=pb.IndexParams(
+            m=p.m, ef_construction=p.ef_construction, ef_search=p.ef_search, exact_threshold=p.exact_threshold
+        ),
+    )
+
+
+def collection_info(c: pb.Collection) -> CollectionInfo:
+    return CollectionInfo(
+        name=c.name,
+        dim=c.dim,
+        metric=_METRIC_NAMES.get(c.metric, "unspecified"),
+        index_params=IndexParams(
+            m=c.index_params.m,
+            ef_construction=c.index_params.ef_construction,
+            ef_search=c.index_params.ef_search,
+            exact_threshold=c.index_params.exact_threshold,
+        ),
+        stats=CollectionStats(
+            item_count=c.stats.item_count,
+            tombstone_count=c.stats.tombstone_count,
+            last_applied_sequence=c.stats.last_applied_sequence,
+            vector_bytes=c.stats.vector_bytes,
+            graph_search=c.stats.graph_search,
+        ),
+    )
+
+
+# --- items -------------------------------------------------------------------------------
+
+
+def items_from_batches(responses: Sequence[pb.GetItemsResponse], include_vectors: bool) -> Items:
+    ids: list[str] = []
+    groups: list[list[str]] = []
+    versions: list[np.ndarray] = []
+    vecs: list[np.ndarray] = []
+    missing: list[str] = []
+    dim = 0
+    for r in responses:
+        b = r.items
+        n = len(b.ids)
+        ids.extend(b.ids)
+        if len(b.groups) == n:
+            groups.extend(list(g.groups) for g in b.groups)
+        else:
+            groups.extend([] for _ in range(n))
+        if len(b.versions) == n:
+            versions.append(np.asarray(b.versions, dtype=np.int64))
+        else:
+            versions.append(np.zeros(n, dtype=np.int64))
+        if include_vectors and n:
+            dim = b.dim
+            vecs.append(decode_vectors(b.vectors, b.dim))
+        missing.extend(r.missing_ids)
+    vectors: Optional[np.ndarray] = None
+    if include_vectors:
+        vectors = np.concatenate(vecs, axis=0) if vecs else np.empty((0, dim), dtype=np.float32)
+    return Items(
+        ids=ids,
+        vectors=vectors,
+        groups=groups,
+        versions=np.concatenate(versions) if versions else np.empty(0, dtype=np.int64),
+        missing_ids=missing,
+    )
+
+
+# --- mining ------------------------------------------------------------------------------
+
+
+def policy_message(policy: MiningPolicy) -> pb.MiningPolicy:
+    try:
+        sampling = SAMPLING[policy.sampling_strategy]
+    except KeyError:
+        raise ValueError(
+            f"unknown sampling_strategy {policy.sampling_strategy!r}; use one of {', '.join(SAMPLING)}"
+        ) from None
+    try:
+        rank_mode = RANK_MODES[policy.rank_mode]
+    except KeyError:
+        raise ValueError(f"unknown rank_mode {policy.rank_mode!r}; use surviving or raw") from None
+    msg = pb.MiningPolicy(
+        num_negatives=policy.num_negatives,
+        range_min=policy.range_min,
+        range_max=policy.range_max or 0,
+        rank_mode=rank_mode,
+        sampling=sampling,
+        seed=policy.seed,
+        max_candidates=policy.max_candidates,
+        ef_search=policy.ef_search,
+    )
+    for name in (
+        "exclude_same_group",
+        "duplicate_threshold",
+        "absolute_margin",
+        "relative_margin",
+        "min_score",
+        "max_score",
+        "in_batch_exclusion",
+        "use_feedback",
+        "temperature",
+        "simans_a",
+        "simans_b",
+        "diversity_threshold",
+        "widen",
+    ):
+        value = getattr(policy, name)
+        if value is not None:
+            setattr(msg, name, value)
+    return msg
+
+
+def _per_anchor_ids(value: Any, n: int, what: str) -> list[list[str]]:
+    if value is None:
+        return [[] for _ in range(n)]
+    rows = list(value)
+    if len(rows) != n:
+        raise ValueError(f"{what} has {len(rows)} entries for {n} anchors")
+    out = []
+    for r in rows:
+        if r is None:
+            out.append([])
+        elif isinstance(r, str):
+            out.append([r])
+        else:
+            out.append(_as_id_list(r, what))
+    return out
+
+
+def _per_anchor_vectors(value: Any, n: int, dim: Optional[int]) -> list[bytes]:
+    if value is None:
+        return [b"" for _ in range(n)]
+    if isinstance(value, np.ndarray):
+        if value.ndim == 2:  # one positive vector per anchor
+            if value.shape[0] != n:
+                raise ValueError(f"positive_vectors has {value.shape[0]} rows for {n} anchors")
+            arr = np.ascontiguousarray(value, dtype=_F32)
+            return [arr[i].tobytes() for i in range(n)]
+        if value.ndim == 3:  # p positive vectors per anchor
+            if value.shape[0] != n:
+                raise ValueError(f"positive_vectors has {value.shape[0]} entries for {n} anchors")
+            arr = np.ascontiguousarray(value, dtype=_F32)
+            return [arr[i].tobytes() for i in range(n)]
+        raise ValueError(f"positive_vectors must be 2-D or 3-D, got shape {value.shape}")
+    rows = list(value)
+    if len(rows) != n:
+        raise ValueError(f"positive_vectors has {len(rows)} entries for {n} anchors")
+    return [b"" if r is None else vector_bytes(np.atleast_2d(np.asarray(r, dtype=_F32))) for r in rows]
+
+
+def build_anchors(
+    anchor_ids: Any = None,
+    anchor_vectors: Any = None,
+    *,
+    positive_ids: Any = None,
+    positive_vectors: Any = None,
+    exclude_ids: Any = None,
+    groups: Any = None,
+    keys: Any = None,
+) -> list[pb.Anchor]:
+    """Builds one ``Anchor`` per row from per-anchor columns.
+
+    ``anchor_ids`` entries may be ``None``/"" for vector-only anchors; ``anchor_vectors``
+    is ``(n, dim)``. ``positive_ids``/``exclude_ids``/``groups`` hold one sequence (or a
+    single string) per anchor; ``positive_vectors`` is ``(n, dim)``, ``(n, p, dim)`` or a
+    list of per-anchor arrays.
+    """
+    if anchor_ids is None and anchor_vectors is None:
+        raise ValueError("give anchor_ids, anchor_vectors or both")
+    vec_rows: Optional[np.ndarray] = None
+    if anchor_vectors is not None:
+        vec_rows, _ = encode_vectors(anchor_vectors)
+    if anchor_ids is not None:
+        if isinstance(anchor_ids, str):
+            raise TypeError("anchor_ids must be a sequence of strings, not a single string")
+        ids = ["" if a is None else str(a) for a in (anchor_ids.tolist() if isinstance(anchor_ids, np.ndarray) else anchor_ids)]
+        n = len(ids)
+        if vec_rows is not None and vec_rows.shape[0] != n:
+            raise ValueError(f"got {n} anchor ids but {vec_rows.shape[0]} anchor vectors")
+    else:
+        assert vec_rows is not None
+        n = int(vec_rows.shape[0])
+        ids = [""] * n
+    pos = _per_anchor_ids(positive_ids, n, "positive_ids")
+    exc = _per_anchor_ids(exclude_ids, n, "exclude_ids")
+    grp = _per_anchor_ids(groups, n, "groups")
+    pvec = _per_anchor_vectors(positive_vectors, n, None)
+    key_list = [""] * n if keys is None else ["" if k is None else str(k) for k in keys]
+    if len(key_list) != n:
+        raise ValueError(f"keys has {len(key_list)} entries for {n} anchors")
+    anchors = []
+    for i in range(n):
+        a = pb.Anchor(
+            id=ids[i],
+            key=key_list[i],
+            positive_ids=pos[i],
+            positive_vectors=pvec[i],
+            exclude_ids=exc[i],
+            groups=grp[i],
+        )
+        if vec_rows is not None:
+            a.vector = vec_rows[i].tobytes()
+        anchors.append(a)
+    return anchors
+
+
+def mine_result(resp: pb.MineResponse, k: int, include_vectors: bool) -> MineResult:
+    """Turns a MineResponse into padded numpy arrays of width ``k``."""
+    results = resp.results
+    n = len(results)
+    k = max(k, max((len(r.negatives) for r in results), default=0))
+    ids = np.full((n, k), None, dtype=object)
+    scores = np.full((n, k), np.nan, dtype=np.float32)
+    ranks = np.full((n, k), -1, dtype=np.int64)
+    counts = np.zeros(n, dtype=np.int64)
+    pos = np.full(n, np.nan, dtype=np.float32)
+    shortfall = np.zeros(n, dtype=np.int64)
+    examined = np.zeros(n, dtype=np.int64)
+    widenings = np.zeros(n, dtype=np.int64)
+    exact = np.zeros(n, dtype=bool)
+    removed = {r: np.zeros(n, dtype=np.int64) for r in RULES}
+    unknown: list[list[str]] = []
+    vec_rows: list[Optional[np.ndarray]] = []
+    dim = 0
+    for i, r in enumerate(results):
+        c = len(r.negatives)
+        counts[i] = c
+        for j, neg in enumerate(r.negatives):
+            ids[i, j] = neg.id
+            scores[i, j] = neg.score
+            ranks[i, j] = neg.rank
+        if r.HasField("positive_score"):
+            pos[i] = r.positive_score
+        shortfall[i] = r.shortfall
+        examined[i] = r.candidates_examined
+        widenings[i] = r.widenings
+        exact[i] = r.exact_scan
+        for rule in RULES:
+            removed[rule][i] = getattr(r.removed, rule)
+        unknown.append(list(r.unknown_positive_ids))
+        if include_vectors and c:
+            v = np.frombuffer(r.negative_vectors, dtype=_F32)
+            dim = v.size // c
+            vec_rows.append(v.reshape(c, dim))
+        else:
+            vec_rows.append(None)
+    vectors: Optional[np.ndarray] = None
+    if include_vectors:
+        vectors = np.full((n, k, dim), np.nan, dtype=np.float32)
+        for i, v in enumerate(vec_rows):
+            if v is not None:
+                vectors[i, : v.shape[0]] = v
+    return MineResult(
+        ids=ids,
+        scores=scores,
+        ranks=ranks,
+        mask=ranks >= 0,
+        counts=counts,
+        positive_scores=pos,
+        shortfall=shortfall,
+        candidates_examined=examined,
+        widenings=widenings,
+        exact_scan=exact,
+        removed=removed,
+        unknown_positive_ids=unknown,
+        vectors=vectors,
+    )
+
+
+# --- feedback ----------------------------------------------------------------------------
+
+Reports = Union[Mapping[str, Sequence[str]], Sequence[tuple[str, str]]]
+
+
+def report_requests(collection: str, reports: Reports) -> list[pb.ReportFalseNegativesRequest]:
+    """Splits verdicts into requests of at most MAX_REPORT_IDS item ids."""
+    pairs: list[tuple[str, list[str]]] = []
+    if isinstance(reports, Mapping):
+        for key, items in reports.items():
+            pairs.append((key, [items] if isinstance(items, str) else _as_id_list(items, "item ids")))
+    else:
+        by_key: dict[str, list[str]] = {}
+        for key, item in reports:
+            by_key.setdefault(key, []).append(item)
+        pairs = list(by_key.items())
+    requests: list[pb.ReportFalseNegativesRequest] = []
+    cur = pb.ReportFalseNegativesRequest(collection=collection)
+    room = MAX_REPORT_IDS
+    for key, items in pairs:
+        while items:
+            if room == 0:
+                requests.append(cur)
+                cur = pb.ReportFalseNegativesRequest(collection=collection)
+                room = MAX_REPORT_IDS
+            take, items = items[:room], items[room:]
+            cur.reports.append(pb.FalseNegativeReport(anchor_key=key, item_ids=take))
+            room -= len(take)
+    if cur.reports:
+        requests.append(cur)
+    return requests

@@ -1,0 +1,217 @@
+"""Bookkeeping of a streaming ingest, shared by the sync and asyncio clients.
+
+The protocol (UpsertStream): every request carries the writer id and a sequence number
+(1, 2, 3, … per writer); every response acknowledges one batch once it is durable and
+states the writer's highest durable sequence. A batch whose sequence the server has
+already made durable is acknowledged again as a duplicate without being applied.
+
+So the client keeps every sent-but-unacknowledged batch (at most ``window`` of them),
+and after a disconnect opens a new stream and resends exactly those, in order: nothing
+acknowledged is sent twice, and anything the server applied before the disconnect but
+had not yet acknowledged is recognised as a duplicate instead of being applied again.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import OrderedDict, deque
+from typing import Any, Optional
+
+import grpc
+
+from hardneg import errors
+from hardneg._codec import (
+    DEFAULT_MAX_BATCH_BYTES,
+    MAX_BATCH_ITEMS,
+    _as_id_list,
+    chunks,
+    prepare_items,
+)
+from hardneg.types import Batch, IngestResult
+from hardneg.v1 import hardneg_pb2 as pb
+
+# Status codes after which the stream is re-opened and the unacknowledged batches resent.
+# Anything else (INVALID_ARGUMENT, NOT_FOUND, UNAUTHENTICATED, …) is the caller's problem
+# and is raised as a typed error.
+RETRYABLE = frozenset(
+    {
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.ABORTED,
+        grpc.StatusCode.CANCELLED,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.UNKNOWN,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+    }
+)
+
+
+def to_batch(obj: Any) -> Batch:
+    """Normalises the accepted batch shapes (Batch, tuple, dict) to a :class:`Batch`."""
+    if isinstance(obj, Batch):
+        return obj
+    if isinstance(obj, dict):
+        unknown = set(obj) - {"ids", "vectors", "groups", "versions", "delete_ids", "collection"}
+        if unknown:
+            raise TypeError(f"unknown batch key(s): {', '.join(sorted(unknown))}")
+        return Batch(**obj)
+    if isinstance(obj, tuple) and 2 <= len(obj) <= 4:
+        return Batch(*obj)
+    raise TypeError(
+        "a batch must be a hardneg.Batch, a dict, or an (ids, vectors[, groups[, versions]]) tuple; "
+        f"got {type(obj).__name__}"
+    )
+
+
+class IngestState:
+    """Sequence numbers, the in-flight window and the counters of one ingest."""
+
+    def __init__(
+        self,
+        collection: str,
+        *,
+        writer_id: Optional[str],
+        first_sequence: int,
+        window: int,
+        max_batch_items: int = MAX_BATCH_ITEMS,
+        max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
+        progress: Any = False,
+        total: Optional[int] = None,
+        reconnect_timeout: float = 60.0,
+    ) -> None:
+        if window < 1:
+            raise ValueError("window must be at least 1")
+        if first_sequence < 1:
+            raise ValueError("first_sequence must be at least 1")
+        if writer_id is not None and not (1 <= len(writer_id.encode()) <= 128):
+            raise ValueError("writer_id must be 1 to 128 bytes")
+        self.collection = collection
+        self.writer_id = writer_id or f"py-{uuid.uuid4().hex}"
+        self.window = window
+        self.max_batch_items = min(max_batch_items, MAX_BATCH_ITEMS)
+        self.max_batch_bytes = max_batch_bytes
+        self.reconnect_timeout = reconnect_timeout
+        self.next_seq = first_sequence
+        # sequence -> (request, items, delete ids); insertion order = sequence order.
+        self.pending: "OrderedDict[int, tuple[pb.UpsertStreamRequest, int, int]]" = OrderedDict()
+        self._buffer: deque[tuple[pb.UpsertStreamRequest, int, int]] = deque()
+        self.result = IngestResult(
+            writer_id=self.writer_id, durable_sequence=first_sequence - 1, next_sequence=first_sequence
+        )
+        self.source_done = False
+        self._last_progress = time.monotonic()
+        self._bar = _progress_bar(progress, total)
+
+    # --- producing requests ------------------------------------------------------------
+
+    def feed(self, user_batch: Any) -> None:
+        """Splits one user batch into stream requests (under the item and byte limits)."""
+        b = to_batch(user_batch)
+        collection = b.collection or self.collection
+        out: list[tuple[pb.UpsertStreamRequest, int, int]] = []
+        if b.vectors is not None or len(b.ids):
+            items = prepare_items(b.ids, b.vectors, b.groups, b.versions)
+            for start, end in items.slices(self.max_batch_items, self.max_batch_bytes):
+                req = pb.UpsertStreamRequest(collection=collection, writer_id=self.writer_id)
+                req.items.CopyFrom(items.batch(start, end))
+                out.append((req, end - start, 0))
+        deletes = _as_id_list(b.delete_ids, "delete_ids") if len(b.delete_ids) else []
+        for part in chunks(deletes, self.max_batch_items):
+            # Deletes apply after the upserts of their request: they ride on the last
+            # upsert request when it has room, else on requests of their own.
+            if out and not out[-1][0].delete_ids and len(out[-1][0].items.ids) + len(part) <= self.max_batch_items:
+                req, n_items, _ = out[-1]
+                req.delete_ids.extend(part)
+                out[-1] = (req, n_items, len(part))
+            else:
+                req = pb.UpsertStreamRequest(collection=collection, writer_id=self.writer_id, delete_ids=part)
+                out.append((req, 0, len(part)))
+        self._buffer.extend(out)
+
+    def has_buffered(self) -> bool:
+        return bool(self._buffer)
+
+    def window_open(self) -> bool:
+        return len(self.pending) < self.window
+
+    def take(self) -> pb.UpsertStreamRequest:
+        """Assigns the next sequence to a buffered request and marks it in flight."""
+        req, n_items, n_del = self._buffer.popleft()
+        req.sequence = self.next_seq
+        self.pending[self.next_seq] = (req, n_items, n_del)
+        self.next_seq += 1
+        self.result.next_sequence = self.next_seq
+        return req
+
+    def unacked(self) -> list[pb.UpsertStreamRequest]:
+        """The in-flight requests, in sequence order, to resend on a new stream."""
+        return [req for req, _, _ in self.pending.values()]
+
+    def finished(self) -> bool:
+        return self.source_done and not self._buffer and not self.pending
+
+    # --- consuming acknowledgements ----------------------------------------------------
+
+    def on_response(self, resp: pb.UpsertStreamResponse) -> None:
+        if resp.writer_id and resp.writer_id != self.writer_id:
+            raise errors.HardnegError(
+                f"acknowledgement for writer {resp.writer_id!r} on the stream of writer {self.writer_id!r}"
+            )
+        if resp.duplicate:
+            self.result.duplicates += 1
+        acked = [resp.sequence] + [s for s in self.pending if s <= resp.durable_sequence]
+        for seq in acked:
+            entry = self.pending.pop(seq, None)
+            if entry is None:
+                continue
+            _, n_items, n_del = entry
+            self.result.batches += 1
+            self.result.items += n_items
+            self.result.deleted_ids += n_del
+            if self._bar is not None:
+                self._bar.update(n_items)
+        self.result.durable_sequence = max(self.result.durable_sequence, resp.durable_sequence, resp.sequence)
+        self._last_progress = time.monotonic()
+
+    # --- reconnects --------------------------------------------------------------------
+
+    def should_retry(self, err: BaseException) -> bool:
+        """Whether a stream failure is transient and the reconnect budget remains."""
+        if isinstance(err, grpc.RpcError):
+            code = err.code() if hasattr(err, "code") else None
+            if code not in RETRYABLE:
+                return False
+        return time.monotonic() - self._last_progress < self.reconnect_timeout
+
+    def on_reconnect(self) -> None:
+        self.result.reconnects += 1
+
+    def backoff(self, attempt: int) -> float:
+        return min(0.05 * (2 ** min(attempt, 6)), 2.0)
+
+    def give_up(self, err: BaseException) -> errors.HardnegError:
+        if isinstance(err, grpc.RpcError):
+            e = errors.from_rpc_error(err)
+        else:
+            e = errors.Unavailable(f"upsert stream closed early: {err}")
+        e.ingest_result = self.result  # type: ignore[attr-defined]
+        return e
+
+    def close(self) -> IngestResult:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+        return self.result
+
+
+def _progress_bar(progress: Any, total: Optional[int]) -> Any:
+    if progress is False or progress is None:
+        return None
+    if progress is True:
+        try:
+            from tqdm.auto import tqdm
+        except ImportError as e:  # pragma: no cover - depends on the environment
+            raise ImportError("progress=True needs tqdm: pip install 'hardneg[progress]'") from e
+        return tqdm(total=total, unit="item", unit_scale=True, desc="ingest")
+    # Any object with update()/close(), e.g. a tqdm the caller configured.
+    return progress

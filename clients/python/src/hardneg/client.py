@@ -1,0 +1,421 @@
+"""The synchronous hardneg client."""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from typing import Any, Iterable, Iterator, Optional
+
+import grpc
+
+from hardneg import _codec as codec
+from hardneg import errors
+from hardneg._channel import ChannelConfig, TLSArg
+from hardneg._ingest import IngestState
+from hardneg.types import (
+    CollectionInfo,
+    DeleteResult,
+    IndexParams,
+    IngestResult,
+    Items,
+    MineResult,
+    MiningPolicy,
+    SnapshotInfo,
+    UpsertResult,
+)
+from hardneg.v1 import hardneg_pb2 as pb
+from hardneg.v1 import hardneg_pb2_grpc as pb_grpc
+
+__all__ = ["Client"]
+
+_END = object()
+
+
+def _queue_iter(q: "queue.Queue[Any]") -> Iterator[Any]:
+    while True:
+        item = q.get()
+        if item is _END:
+            return
+        yield item
+
+
+class Client:
+    """Synchronous client of a hardneg server.
+
+    Args:
+        target: ``host:port`` of the server (any gRPC target string).
+        token: bearer token sent as ``authorization: Bearer <token>`` on every call.
+        tls: ``None`` for plaintext, ``True`` for TLS with the system roots, a
+            :class:`hardneg.TLSConfig` (CA / client certificate / key paths), or ready
+            ``grpc.ChannelCredentials``.
+        timeout: default deadline in seconds of unary calls (``None``: no deadline).
+        max_message_bytes: largest message sent or received (the server's default is
+            64 MiB).
+        max_batch_bytes: writes are split into batches of at most this many bytes (and
+            at most 16,384 items).
+        options: extra gRPC channel options.
+
+    The channel is opened lazily, once per process: a client created before
+    ``fork()`` (e.g. captured by a PyTorch ``Dataset`` used by DataLoader workers)
+    opens a fresh channel in each child. Clients also pickle (without their channel)
+    for the ``spawn`` start method.
+
+    Writes that are split into several batches are atomic per batch, not as a whole.
+    """
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        token: Optional[str] = None,
+        tls: TLSArg = None,
+        timeout: Optional[float] = None,
+        max_message_bytes: int = codec.DEFAULT_MAX_MESSAGE_BYTES,
+        max_batch_bytes: int = codec.DEFAULT_MAX_BATCH_BYTES,
+        options: Iterable[tuple[str, Any]] = (),
+    ) -> None:
+        if max_batch_bytes > max_message_bytes - 1024 * 1024:
+            max_batch_bytes = max(max_message_bytes - 1024 * 1024, 1024)
+        self._config = ChannelConfig(
+            target=target, token=token, tls=tls, max_message_bytes=max_message_bytes, extra_options=tuple(options)
+        )
+        self.timeout = timeout
+        self.max_batch_bytes = max_batch_bytes
+        self._lock = threading.Lock()
+        self._pid: Optional[int] = None
+        self._channel: Optional[grpc.Channel] = None
+        self._stub_obj: Optional[pb_grpc.MinerServiceStub] = None
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    @property
+    def target(self) -> str:
+        return self._config.target
+
+    def _stub(self) -> pb_grpc.MinerServiceStub:
+        pid = os.getpid()
+        stub = self._stub_obj
+        if stub is not None and self._pid == pid:
+            return stub
+        with self._lock:
+            if self._stub_obj is None or self._pid != pid:
+                # After fork the inherited channel belongs to the parent: drop it without
+                # closing (closing would touch the parent's connections) and open our own.
+                self._channel = self._config.sync_channel()
+                self._stub_obj = pb_grpc.MinerServiceStub(self._channel)
+                self._pid = pid
+            return self._stub_obj
+
+    @property
+    def channel(self) -> grpc.Channel:
+        """This process's channel (opened on first use)."""
+        self._stub()
+        assert self._channel is not None
+        return self._channel
+
+    def close(self) -> None:
+        """Closes this process's channel; the client reopens one if used again."""
+        with self._lock:
+            if self._channel is not None and self._pid == os.getpid():
+                self._channel.close()
+            self._channel = None
+            self._stub_obj = None
+            self._pid = None
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"config": self._config, "timeout": self.timeout, "max_batch_bytes": self.max_batch_bytes}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._config = state["config"]
+        self.timeout = state["timeout"]
+        self.max_batch_bytes = state["max_batch_bytes"]
+        self._lock = threading.Lock()
+        self._pid = None
+        self._channel = None
+        self._stub_obj = None
+
+    def __repr__(self) -> str:
+        return f"hardneg.Client({self._config.target!r})"
+
+    def _call(self, method: str, request: Any, timeout: Optional[float] = None) -> Any:
+        fn = getattr(self._stub(), method)
+        try:
+            return fn(
+                request,
+                timeout=timeout if timeout is not None else self.timeout,
+                metadata=self._config.metadata(),
+            )
+        except grpc.RpcError as e:
+            raise errors.from_rpc_error(e) from None
+
+    # --- collections -------------------------------------------------------------------
+
+    def create_collection(
+        self,
+        name: str,
+        dim: int,
+        metric: str = "cosine",
+        *,
+        index_params: Optional[IndexParams] = None,
+        exist_ok: bool = False,
+    ) -> CollectionInfo:
+        """Creates an empty collection of ``dim``-dimensional vectors.
+
+        Args:
+            metric: ``"cosine"``, ``"dot"`` or ``"l2"``.
+            index_params: HNSW parameters (zero fields take the server's defaults).
+            exist_ok: return the existing collection instead of raising
+                :class:`~hardneg.errors.AlreadyExists`.
+        """
+        req = codec.create_collection_request(name, dim, metric, index_params)
+        try:
+            return codec.collection_info(self._call("CreateCollection", req).collection)
+        except errors.AlreadyExists:
+            if not exist_ok:
+                raise
+            return self.get_collection(name)
+
+    def get_collection(self, name: str) -> CollectionInfo:
+        """Returns a collection's parameters and statistics."""
+        return codec.collection_info(self._call("GetCollection", pb.GetCollectionRequest(name=name)).collection)
+
+    def list_collections(self) -> list[CollectionInfo]:
+        """Returns every collection, sorted by name."""
+        resp = self._call("ListCollections", pb.ListCollectionsRequest())
+        return [codec.collection_info(c) for c in resp.collections]
+
+    def delete_collection(self, name: str, *, missing_ok: bool = False) -> None:
+        """Deletes a collection and its stored data."""
+        try:
+            self._call("DeleteCollection", pb.DeleteCollectionRequest(name=name))
+        except errors.NotFound:
+            if not missing_ok:
+                raise
+
+    # --- writes ------------------------------------------------------------------------
+
+    def upsert(
+        self,
+        collection: str,
+        ids: Any,
+        vectors: Any,
+        groups: codec.Groups = None,
+        versions: Any = None,
+    ) -> UpsertResult:
+        """Inserts or replaces items.
+
+        Args:
+            ids: item ids (strings).
+            vectors: ``(len(ids), dim)`` array-like, sent as float32.
+            groups: per item, a list of group names (or one string, or ``None``).
+            versions: per item an int64 version stamp, or one int for all.
+
+        The items are split into batches under the 16,384-item and message-size limits;
+        each batch is applied atomically and is durable when this returns.
+        """
+        items = codec.prepare_items(ids, vectors, groups, versions)
+        inserted = replaced = seq = n = 0
+        for start, end in items.slices(codec.MAX_BATCH_ITEMS, self.max_batch_bytes):
+            resp = self._call("Upsert", pb.UpsertRequest(collection=collection, items=items.batch(start, end)))
+            inserted += resp.inserted
+            replaced += resp.replaced
+            seq = resp.sequence
+            n += 1
+        return UpsertResult(inserted=inserted, replaced=replaced, sequence=seq, batches=n)
+
+    def delete(self, collection: str, ids: Any) -> DeleteResult:
+        """Deletes items by id (unknown ids are counted in ``not_found``)."""
+        id_list = codec._as_id_list(ids)
+        deleted = not_found = seq = n = 0
+        for part in codec.chunks(id_list, codec.MAX_BATCH_ITEMS):
+            resp = self._call("Delete", pb.DeleteRequest(collection=collection, ids=part))
+            deleted += resp.deleted
+            not_found += resp.not_found
+            seq = resp.sequence
+            n += 1
+        return DeleteResult(deleted=deleted, not_found=not_found, sequence=seq, batches=n)
+
+    def get_items(self, collection: str, ids: Any, *, include_vectors: bool = False) -> Items:
+        """Reads items by id, in request order; absent ids land in ``missing_ids``."""
+        id_list = codec._as_id_list(ids)
+        responses = [
+            self._call(
+                "GetItems", pb.GetItemsRequest(collection=collection, ids=part, include_vectors=include_vectors)
+            )
+            for part in codec.chunks(id_list, codec.MAX_BATCH_ITEMS)
+        ]
+        return codec.items_from_batches(responses, include_vectors)
+
+    def ingest(
+        self,
+        collection: str,
+        batches: Iterable[Any],
+        *,
+        writer_id: Optional[str] = None,
+        first_sequence: int = 1,
+        window: int = 8,
+        progress: Any = False,
+        total: Optional[int] = None,
+        reconnect_timeout: float = 60.0,
+    ) -> IngestResult:
+        """Streams batches into ``collection`` over ``UpsertStream``.
+
+        Args:
+            batches: an iterable (consumed lazily) of :class:`hardneg.Batch`, dicts, or
+                ``(ids, vectors[, groups[, versions]])`` tuples. Large batches are split.
+            writer_id: stable identity of this writer; default a random one. Reusing a
+                writer id with ``first_sequence`` set to a previous result's
+                ``next_sequence`` continues that writer.
+            first_sequence: sequence number of the first batch.
+            window: most batches sent but not yet acknowledged as durable; bounds the
+                memory held for resending.
+            progress: ``True`` for a tqdm bar (items acknowledged), or any object with
+                ``update(n)``/``close()``.
+            total: total items, for the progress bar.
+            reconnect_timeout: seconds without an acknowledgement after which a broken
+                stream is given up (the error carries ``ingest_result``).
+
+        After a disconnect the stream is re-opened and every unacknowledged batch is
+        resent; the server recognises batches it already applied, so none is applied
+        twice. Returns the counters once every batch is durable.
+        """
+        state = IngestState(
+            collection,
+            writer_id=writer_id,
+            first_sequence=first_sequence,
+            window=window,
+            max_batch_bytes=self.max_batch_bytes,
+            progress=progress,
+            total=total,
+            reconnect_timeout=reconnect_timeout,
+        )
+        source = iter(batches)
+        attempt = 0
+        try:
+            while True:
+                try:
+                    self._run_stream(state, source)
+                    return state.result
+                except (grpc.RpcError, _StreamClosed) as e:
+                    if not state.should_retry(e):
+                        raise state.give_up(e) from None
+                    time.sleep(state.backoff(attempt))
+                    attempt += 1
+                    state.on_reconnect()
+        finally:
+            state.close()
+
+    def _run_stream(self, state: IngestState, source: Iterator[Any]) -> None:
+        """Runs one stream until every batch is acknowledged or the stream breaks."""
+        q: "queue.Queue[Any]" = queue.Queue()
+        call = self._stub().UpsertStream(_queue_iter(q), metadata=self._config.metadata())
+        try:
+            for req in state.unacked():
+                q.put(req)
+            while True:
+                while state.window_open():
+                    if not state.has_buffered():
+                        if state.source_done:
+                            break
+                        try:
+                            state.feed(next(source))
+                        except StopIteration:
+                            state.source_done = True
+                        continue
+                    q.put(state.take())
+                if state.finished():
+                    q.put(_END)
+                    for resp in call:  # the server closes its side after our half-close
+                        state.on_response(resp)
+                    return
+                try:
+                    resp = next(call)
+                except StopIteration:
+                    raise _StreamClosed("server closed the stream with batches unacknowledged") from None
+                state.on_response(resp)
+        finally:
+            q.put(_END)
+            call.cancel()
+
+    # --- mining ------------------------------------------------------------------------
+
+    def mine(
+        self,
+        collection: str,
+        anchor_ids: Any = None,
+        anchor_vectors: Any = None,
+        *,
+        positive_ids: Any = None,
+        positive_vectors: Any = None,
+        exclude_ids: Any = None,
+        groups: Any = None,
+        keys: Any = None,
+        policy: Optional[MiningPolicy] = None,
+        include_vectors: bool = False,
+        **policy_kwargs: Any,
+    ) -> MineResult:
+        """Mines hard negatives for a batch of anchors.
+
+        Args:
+            anchor_ids: per anchor, an item id in the collection (or ``None`` for a
+                vector-only anchor).
+            anchor_vectors: ``(n, dim)`` query vectors (fresh encodings of the anchors).
+            positive_ids: per anchor, its known positive ids (a list, or one string).
+            positive_vectors: ``(n, dim)``, ``(n, p, dim)`` or a list of per-anchor
+                arrays of positive vectors that are not in the collection.
+            exclude_ids: per anchor, ids never to return.
+            groups: per anchor, extra groups for group exclusion.
+            keys: per anchor, the feedback key (defaults to the anchor id).
+            policy: a :class:`hardneg.MiningPolicy`; keyword arguments such as
+                ``num_negatives=5, relative_margin=0.05, sampling_strategy="random"``
+                override its fields.
+            include_vectors: also return the negatives' vectors.
+
+        More than 1,024 anchors are sent as several requests (in-batch exclusion then
+        applies within each request).
+        """
+        pol = MiningPolicy.from_kwargs(policy, **policy_kwargs)
+        anchors = codec.build_anchors(
+            anchor_ids,
+            anchor_vectors,
+            positive_ids=positive_ids,
+            positive_vectors=positive_vectors,
+            exclude_ids=exclude_ids,
+            groups=groups,
+            keys=keys,
+        )
+        pmsg = codec.policy_message(pol)
+        parts = []
+        for part in codec.chunks(anchors, codec.MAX_ANCHORS):
+            req = pb.MineRequest(collection=collection, anchors=part, policy=pmsg, include_vectors=include_vectors)
+            parts.append(codec.mine_result(self._call("Mine", req), pol.num_negatives, include_vectors))
+        if not parts:
+            return codec.mine_result(pb.MineResponse(), pol.num_negatives, include_vectors)
+        return MineResult.concatenate(parts, pol.num_negatives)
+
+    def report_false_negatives(self, collection: str, reports: codec.Reports) -> int:
+        """Records that items are not negatives of an anchor (by its key).
+
+        Args:
+            reports: ``{anchor_key: [item_id, ...]}`` or ``[(anchor_key, item_id), ...]``.
+
+        Returns the number of newly recorded pairs.
+        """
+        return sum(self._call("ReportFalseNegatives", r).recorded for r in codec.report_requests(collection, reports))
+
+    def snapshot(self, collection: str) -> SnapshotInfo:
+        """Writes a snapshot of ``collection`` now (bounds recovery time)."""
+        resp = self._call("SnapshotCollection", pb.SnapshotCollectionRequest(name=collection))
+        return SnapshotInfo(sequence=resp.sequence, bytes=resp.bytes)
+
+
+class _StreamClosed(Exception):
+    """The server ended an upsert stream while batches were still unacknowledged."""

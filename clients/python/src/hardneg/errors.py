@@ -1,0 +1,232 @@
+"""Typed exceptions raised by the hardneg clients.
+
+Every failed RPC becomes a :class:`HardnegError` subclass chosen by its gRPC status code.
+The server's explanation is in :attr:`HardnegError.message`; for ``INVALID_ARGUMENT`` the
+``google.rpc.BadRequest`` field violations sent in the status details are parsed into
+:attr:`InvalidArgument.violations`, and the first one is exposed as
+:attr:`InvalidArgument.field` / :attr:`InvalidArgument.reason`::
+
+    try:
+        client.upsert("docs", ids, vectors)
+    except hardneg.errors.InvalidArgument as e:
+        print(e.field, e.reason)   # e.g. "items.vectors[3]", "vector is not finite"
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import grpc
+
+__all__ = [
+    "HardnegError",
+    "InvalidArgument",
+    "NotFound",
+    "AlreadyExists",
+    "Unauthenticated",
+    "PermissionDenied",
+    "ResourceExhausted",
+    "FailedPrecondition",
+    "Unavailable",
+    "DeadlineExceeded",
+    "Cancelled",
+    "Internal",
+    "FieldViolation",
+    "from_rpc_error",
+]
+
+_STATUS_DETAILS_KEY = "grpc-status-details-bin"
+
+
+@dataclass(frozen=True)
+class FieldViolation:
+    """One entry of a ``google.rpc.BadRequest``: which request field was bad and why."""
+
+    field: str
+    """Path of the offending field, e.g. ``items.vectors[3]`` or ``anchors[0].positive_ids``."""
+    description: str
+    """Human-readable explanation from the server."""
+    reason: str = ""
+    """Machine-readable reason code, when the server sets one."""
+
+
+class HardnegError(Exception):
+    """Base class of every error raised for a failed hardneg RPC.
+
+    Attributes:
+        code: the gRPC status code (``None`` for client-side errors).
+        message: the server's status message.
+        details: decoded ``google.protobuf.Any`` details of the status (possibly empty).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: grpc.StatusCode | None = None,
+        details: Sequence[Any] = (),
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.details = tuple(details)
+
+    def __str__(self) -> str:
+        if self.code is None:
+            return self.message
+        return f"{self.code.name}: {self.message}"
+
+
+class InvalidArgument(HardnegError, ValueError):
+    """The request was rejected as invalid; nothing of the offending batch was applied.
+
+    Attributes:
+        violations: every field violation the server reported.
+        field: the first violation's field path ("" when the server sent none).
+        reason: the first violation's description, or the status message.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: grpc.StatusCode | None = grpc.StatusCode.INVALID_ARGUMENT,
+        details: Sequence[Any] = (),
+        violations: Sequence[FieldViolation] = (),
+    ) -> None:
+        super().__init__(message, code=code, details=details)
+        self.violations = tuple(violations)
+        first = self.violations[0] if self.violations else None
+        self.field = first.field if first else ""
+        self.reason = (first.description or first.reason) if first else message
+
+    def __str__(self) -> str:
+        base = super().__str__()
+        if not self.violations:
+            return base
+        fields = "; ".join(f"{v.field}: {v.description or v.reason}" for v in self.violations)
+        return f"{base} [{fields}]"
+
+
+class NotFound(HardnegError, LookupError):
+    """A named collection (or other resource) does not exist."""
+
+
+class AlreadyExists(HardnegError):
+    """A collection with that name already exists."""
+
+
+class Unauthenticated(HardnegError):
+    """The call carried no valid bearer token."""
+
+
+class PermissionDenied(HardnegError):
+    """The token is valid but may not perform this call."""
+
+
+class ResourceExhausted(HardnegError):
+    """A server limit was hit (message size, memory, rate)."""
+
+
+class FailedPrecondition(HardnegError):
+    """The collection is not in a state that allows the call."""
+
+
+class Unavailable(HardnegError, ConnectionError):
+    """The server could not be reached (and retries, where the client retries, ran out)."""
+
+
+class DeadlineExceeded(HardnegError, TimeoutError):
+    """The call's deadline passed before the server answered."""
+
+
+class Cancelled(HardnegError):
+    """The call was cancelled."""
+
+
+class Internal(HardnegError):
+    """The server failed unexpectedly; the cause is in its log."""
+
+
+_BY_CODE: dict[grpc.StatusCode, type[HardnegError]] = {
+    grpc.StatusCode.INVALID_ARGUMENT: InvalidArgument,
+    grpc.StatusCode.OUT_OF_RANGE: InvalidArgument,
+    grpc.StatusCode.NOT_FOUND: NotFound,
+    grpc.StatusCode.ALREADY_EXISTS: AlreadyExists,
+    grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
+    grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhausted,
+    grpc.StatusCode.FAILED_PRECONDITION: FailedPrecondition,
+    grpc.StatusCode.UNAVAILABLE: Unavailable,
+    grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceeded,
+    grpc.StatusCode.CANCELLED: Cancelled,
+    grpc.StatusCode.INTERNAL: Internal,
+    grpc.StatusCode.UNKNOWN: Internal,
+    grpc.StatusCode.DATA_LOSS: Internal,
+}
+
+
+def _decode_details(trailing_metadata: Any) -> list[Any]:
+    """Decodes the ``grpc-status-details-bin`` trailer into its detail messages."""
+    if not trailing_metadata:
+        return []
+    raw = None
+    for key, value in trailing_metadata:
+        if key == _STATUS_DETAILS_KEY:
+            raw = value
+            break
+    if not raw:
+        return []
+    from google.rpc import error_details_pb2, status_pb2
+
+    try:
+        status = status_pb2.Status.FromString(raw)
+    except Exception:  # a malformed trailer must not hide the original error
+        return []
+    decoded: list[Any] = []
+    known = (
+        error_details_pb2.BadRequest,
+        error_details_pb2.ErrorInfo,
+        error_details_pb2.ResourceInfo,
+        error_details_pb2.QuotaFailure,
+        error_details_pb2.PreconditionFailure,
+        error_details_pb2.RetryInfo,
+        error_details_pb2.DebugInfo,
+        error_details_pb2.Help,
+        error_details_pb2.LocalizedMessage,
+    )
+    for any_msg in status.details:
+        for cls in known:
+            if any_msg.Is(cls.DESCRIPTOR):
+                msg = cls()
+                any_msg.Unpack(msg)
+                decoded.append(msg)
+                break
+        else:
+            decoded.append(any_msg)
+    return decoded
+
+
+def _violations(details: Sequence[Any]) -> list[FieldViolation]:
+    from google.rpc import error_details_pb2
+
+    out: list[FieldViolation] = []
+    for d in details:
+        if isinstance(d, error_details_pb2.BadRequest):
+            for v in d.field_violations:
+                out.append(FieldViolation(field=v.field, description=v.description, reason=v.reason))
+    return out
+
+
+def from_rpc_error(err: grpc.RpcError) -> HardnegError:
+    """Converts a ``grpc.RpcError`` (sync or ``grpc.aio``) into the matching typed error."""
+    code = err.code() if hasattr(err, "code") else None
+    message = err.details() if hasattr(err, "details") else str(err)
+    message = message or (code.name if code is not None else "rpc failed")
+    trailing = err.trailing_metadata() if hasattr(err, "trailing_metadata") else None
+    details = _decode_details(trailing)
+    cls = _BY_CODE.get(code, HardnegError) if code is not None else HardnegError
+    if cls is InvalidArgument:
+        return InvalidArgument(message, code=code, details=details, violations=_violations(details))
+    return cls(message, code=code, details=details)

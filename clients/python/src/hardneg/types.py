@@ -1,0 +1,354 @@
+"""Plain Python results and parameters of the hardneg API (no protobuf in user code)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal, Optional, Sequence
+
+import numpy as np
+
+__all__ = [
+    "IndexParams",
+    "CollectionStats",
+    "CollectionInfo",
+    "UpsertResult",
+    "DeleteResult",
+    "Items",
+    "IngestResult",
+    "SnapshotInfo",
+    "MiningPolicy",
+    "RuleStats",
+    "MineResult",
+    "Batch",
+    "TLSConfig",
+    "RULES",
+]
+
+MetricName = Literal["cosine", "dot", "l2"]
+SamplingName = Literal["top", "random", "uniform", "softmax", "simans", "top1_sampled"]
+RankModeName = Literal["surviving", "raw"]
+
+#: Names of the false-negative rules, in the order the server attributes removals.
+RULES: tuple[str, ...] = (
+    "self",
+    "positive",
+    "excluded",
+    "in_batch",
+    "feedback",
+    "same_group",
+    "duplicate",
+    "margin",
+    "score_band",
+    "rank_window",
+    "diversity",
+)
+
+
+@dataclass(frozen=True)
+class TLSConfig:
+    """TLS settings from PEM files.
+
+    Attributes:
+        ca_file: CA bundle that signed the server certificate; ``None`` uses the system roots.
+        cert_file: client certificate chain for mutual TLS (with ``key_file``).
+        key_file: client private key for mutual TLS (with ``cert_file``).
+        server_name: overrides the name checked against the server certificate (tests,
+            IP targets).
+    """
+
+    ca_file: Optional[str] = None
+    cert_file: Optional[str] = None
+    key_file: Optional[str] = None
+    server_name: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class IndexParams:
+    """Index parameters of a collection (0 = server default)."""
+
+    m: int = 0
+    ef_construction: int = 0
+    ef_search: int = 0
+    exact_threshold: int = 0
+
+
+@dataclass(frozen=True)
+class CollectionStats:
+    """Counters of a collection when it was read."""
+
+    item_count: int
+    tombstone_count: int
+    last_applied_sequence: int
+    vector_bytes: int
+    graph_search: bool
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    """A collection's definition and statistics."""
+
+    name: str
+    dim: int
+    metric: str
+    index_params: IndexParams
+    stats: CollectionStats
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    """Outcome of :meth:`Client.upsert`, summed over the batches it was split into."""
+
+    inserted: int
+    replaced: int
+    sequence: int
+    """Log sequence number of the last batch."""
+    batches: int
+
+
+@dataclass(frozen=True)
+class DeleteResult:
+    """Outcome of :meth:`Client.delete`, summed over its batches."""
+
+    deleted: int
+    not_found: int
+    sequence: int
+    batches: int
+
+
+@dataclass
+class Items:
+    """Items read by :meth:`Client.get_items`, in request order.
+
+    Attributes:
+        ids: the ids found.
+        vectors: ``(len(ids), dim)`` float32, or ``None`` when not requested.
+        groups: groups per item (empty lists when the item has none).
+        versions: int64 version stamp per item.
+        missing_ids: requested ids that are not stored.
+    """
+
+    ids: list[str]
+    vectors: Optional[np.ndarray]
+    groups: list[list[str]]
+    versions: np.ndarray
+    missing_ids: list[str]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass
+class Batch:
+    """One batch of a streaming ingest: items to upsert and ids to delete afterwards.
+
+    :meth:`Client.ingest` also accepts ``(ids, vectors)``, ``(ids, vectors, groups)``,
+    ``(ids, vectors, groups, versions)`` tuples and dicts with these keys.
+    """
+
+    ids: Sequence[str] = ()
+    vectors: Any = None
+    groups: Optional[Sequence[Sequence[str]]] = None
+    versions: Any = None
+    delete_ids: Sequence[str] = ()
+    collection: Optional[str] = None
+    """Target collection; ``None`` uses the collection passed to ``ingest``."""
+
+
+@dataclass
+class IngestResult:
+    """Outcome of :meth:`Client.ingest`.
+
+    Attributes:
+        writer_id: the writer identity used (pass it again with ``first_sequence`` to
+            continue the same writer later).
+        batches: batches acknowledged as durable (each counted once).
+        items: items upserted in those batches.
+        deleted_ids: delete ids sent in those batches.
+        duplicates: acknowledgements of batches the server had already applied
+            (resends after a reconnect); they were not applied twice.
+        durable_sequence: the writer's highest durable sequence at the end.
+        reconnects: how many times the stream was re-opened after a disconnect.
+        next_sequence: the sequence the next batch of this writer must use.
+    """
+
+    writer_id: str
+    batches: int = 0
+    items: int = 0
+    deleted_ids: int = 0
+    duplicates: int = 0
+    durable_sequence: int = 0
+    reconnects: int = 0
+    next_sequence: int = 1
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """A snapshot written by :meth:`Client.snapshot`."""
+
+    sequence: int
+    bytes: int
+
+
+@dataclass
+class MiningPolicy:
+    """The mining rules of a request, named like sentence-transformers' ``mine_hard_negatives``.
+
+    ``None`` leaves a rule at the server's default (see the proto for each). The
+    sentence-transformers names keep their meaning: ``range_min``/``range_max`` is a rank
+    window counted on surviving candidates (``rank_mode="raw"`` counts raw ranks like
+    FlagEmbedding), ``absolute_margin`` keeps ``s < s⁺ − m``, ``relative_margin`` keeps
+    ``s < s⁺ − |s⁺|·r``, ``min_score ≤ s ≤ max_score``, and ``sampling_strategy`` is
+    ``"top"`` or ``"random"`` (plus hardneg's ``"softmax"``, ``"simans"`` and
+    ``"top1_sampled"``).
+    """
+
+    num_negatives: int = 1
+    range_min: int = 0
+    range_max: Optional[int] = None
+    max_score: Optional[float] = None
+    min_score: Optional[float] = None
+    absolute_margin: Optional[float] = None
+    relative_margin: Optional[float] = None
+    sampling_strategy: SamplingName = "top"
+    rank_mode: RankModeName = "surviving"
+    exclude_same_group: Optional[bool] = None
+    duplicate_threshold: Optional[float] = None
+    in_batch_exclusion: Optional[bool] = None
+    use_feedback: Optional[bool] = None
+    temperature: Optional[float] = None
+    simans_a: Optional[float] = None
+    simans_b: Optional[float] = None
+    seed: int = 0
+    diversity_threshold: Optional[float] = None
+    widen: Optional[bool] = None
+    max_candidates: int = 0
+    ef_search: int = 0
+
+    @classmethod
+    def from_kwargs(cls, base: Optional["MiningPolicy"] = None, **kwargs: Any) -> "MiningPolicy":
+        """Returns ``base`` (or the defaults) with the given fields replaced.
+
+        Raises:
+            TypeError: for a keyword that is not a policy field.
+        """
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(kwargs) - names)
+        if unknown:
+            raise TypeError(f"unknown mining policy argument(s): {', '.join(unknown)}")
+        values = {f.name: getattr(base, f.name) for f in fields(cls)} if base else {}
+        values.update(kwargs)
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class RuleStats:
+    """Candidates removed by each rule, summed over anchors, plus search totals."""
+
+    self: int = 0
+    positive: int = 0
+    excluded: int = 0
+    in_batch: int = 0
+    feedback: int = 0
+    same_group: int = 0
+    duplicate: int = 0
+    margin: int = 0
+    score_band: int = 0
+    rank_window: int = 0
+    diversity: int = 0
+    candidates_examined: int = 0
+    negatives_returned: int = 0
+    shortfall: int = 0
+    widenings: int = 0
+    exact_scans: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def __add__(self, other: "RuleStats") -> "RuleStats":
+        return RuleStats(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
+
+
+@dataclass
+class MineResult:
+    """Hard negatives of a batch of anchors as numpy arrays.
+
+    Rows are anchors in request order; columns are negatives (hardest first under top
+    sampling). Rows with a shortfall are padded: ``ids`` with ``None``, ``scores`` and
+    ``vectors`` with NaN, ``ranks`` with -1; ``mask`` marks real entries.
+
+    Attributes:
+        ids: ``(n, k)`` object array of negative ids.
+        scores: ``(n, k)`` float32 similarity to the anchor.
+        ranks: ``(n, k)`` int64 raw rank in the best-first order of all candidates.
+        mask: ``(n, k)`` bool, True where a negative was returned.
+        counts: ``(n,)`` negatives returned per anchor.
+        positive_scores: ``(n,)`` float32 s⁺ per anchor (NaN without positives).
+        shortfall: ``(n,)`` k minus the negatives returned.
+        candidates_examined: ``(n,)`` candidates the search produced.
+        widenings: ``(n,)`` widenings of the search.
+        exact_scan: ``(n,)`` bool, whether the anchor ended in an exact scan.
+        removed: rule name → ``(n,)`` int64 candidates removed by that rule.
+        unknown_positive_ids: per anchor, positive ids not in the collection.
+        vectors: ``(n, k, dim)`` float32 negative vectors when requested, else ``None``.
+    """
+
+    ids: np.ndarray
+    scores: np.ndarray
+    ranks: np.ndarray
+    mask: np.ndarray
+    counts: np.ndarray
+    positive_scores: np.ndarray
+    shortfall: np.ndarray
+    candidates_examined: np.ndarray
+    widenings: np.ndarray
+    exact_scan: np.ndarray
+    removed: dict[str, np.ndarray]
+    unknown_positive_ids: list[list[str]]
+    vectors: Optional[np.ndarray] = None
+    _stats: Optional[RuleStats] = field(default=None, repr=False)
+
+    def __len__(self) -> int:
+        return int(self.ids.shape[0])
+
+    @property
+    def stats(self) -> RuleStats:
+        """Per-rule removal counts and search totals summed over all anchors."""
+        if self._stats is None:
+            self._stats = RuleStats(
+                **{r: int(self.removed[r].sum()) for r in RULES},
+                candidates_examined=int(self.candidates_examined.sum()),
+                negatives_returned=int(self.counts.sum()),
+                shortfall=int(self.shortfall.sum()),
+                widenings=int(self.widenings.sum()),
+                exact_scans=int(self.exact_scan.sum()),
+            )
+        return self._stats
+
+    def negatives(self, i: int) -> list[tuple[str, float, int]]:
+        """The ``(id, score, rank)`` negatives of anchor ``i`` (without padding)."""
+        c = int(self.counts[i])
+        return [(self.ids[i, j], float(self.scores[i, j]), int(self.ranks[i, j])) for j in range(c)]
+
+    @staticmethod
+    def concatenate(parts: Sequence["MineResult"], k: int) -> "MineResult":
+        """Joins results of consecutive anchor slices (all padded to width ``k``)."""
+        if len(parts) == 1:
+            return parts[0]
+        vecs = None
+        if all(p.vectors is not None for p in parts) and parts:
+            vecs = np.concatenate([p.vectors for p in parts], axis=0)  # type: ignore[misc]
+        return MineResult(
+            ids=np.concatenate([p.ids for p in parts], axis=0) if parts else np.empty((0, k), dtype=object),
+            scores=np.concatenate([p.scores for p in parts], axis=0),
+            ranks=np.concatenate([p.ranks for p in parts], axis=0),
+            mask=np.concatenate([p.mask for p in parts], axis=0),
+            counts=np.concatenate([p.counts for p in parts]),
+            positive_scores=np.concatenate([p.positive_scores for p in parts]),
+            shortfall=np.concatenate([p.shortfall for p in parts]),
+            candidates_examined=np.concatenate([p.candidates_examined for p in parts]),
+            widenings=np.concatenate([p.widenings for p in parts]),
+            exact_scan=np.concatenate([p.exact_scan for p in parts]),
+            removed={r: np.concatenate([p.removed[r] for p in parts]) for r in RULES},
+            unknown_positive_ids=[u for p in parts for u in p.unknown_positive_ids],
+            vectors=vecs,
+        )

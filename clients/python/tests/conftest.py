@@ -1,0 +1,248 @@
+"""Fixtures that build and run a real miner-server for the client tests.
+
+The server is built once per session with ``go build ./cmd/miner-server`` from the
+repository root (two levels above clients/python), or taken from ``$HARDNEG_SERVER_BIN``
+when that names a prebuilt binary. Each server runs on free loopback ports with its own
+data directory and is stopped with SIGTERM.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+from typing import Iterator, Optional
+
+import grpc
+import numpy as np
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+import hardneg
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+START_TIMEOUT_S = 60.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ServerProcess:
+    """One miner-server process; restartable on the same ports and data directory."""
+
+    def __init__(self, binary: str, data_dir: Path, log_path: Path, extra_args: tuple[str, ...] = ()) -> None:
+        self.binary = binary
+        self.data_dir = data_dir
+        self.log_path = log_path
+        self.extra_args = extra_args
+        self.grpc_port = free_port()
+        self.http_port = free_port()
+        self.proc: Optional[subprocess.Popen[bytes]] = None
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [
+                self.binary,
+                f"--grpc-addr=127.0.0.1:{self.grpc_port}",
+                f"--http-addr=127.0.0.1:{self.http_port}",
+                f"--data-dir={self.data_dir}",
+                *self.extra_args,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        self.wait_serving()
+
+    def log_tail(self, n: int = 4000) -> str:
+        try:
+            return self.log_path.read_bytes()[-n:].decode(errors="replace")
+        except OSError:
+            return ""
+
+    def wait_serving(self) -> None:
+        """Polls grpc.health.v1 until the server reports SERVING."""
+        deadline = time.monotonic() + START_TIMEOUT_S
+        with grpc.insecure_channel(self.target) as ch:
+            stub = health_pb2_grpc.HealthStub(ch)
+            while True:
+                assert self.proc is not None
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"miner-server exited with {self.proc.returncode}:\n{self.log_tail()}")
+                try:
+                    resp = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1.0)
+                    if resp.status == health_pb2.HealthCheckResponse.SERVING:
+                        return
+                except grpc.RpcError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"miner-server not SERVING after {START_TIMEOUT_S}s:\n{self.log_tail()}")
+                time.sleep(0.05)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+        """Signals the server and waits for it to exit; returns its exit code."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise RuntimeError(f"miner-server ignored signal {sig} for {timeout}s:\n{self.log_tail()}")
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@pytest.fixture(scope="session")
+def server_binary(tmp_path_factory: pytest.TempPathFactory) -> str:
+    prebuilt = os.environ.get("HARDNEG_SERVER_BIN")
+    if prebuilt:
+        return prebuilt
+    out = tmp_path_factory.mktemp("bin") / "miner-server"
+    subprocess.run(
+        ["go", "build", "-o", str(out), "./cmd/miner-server"],
+        cwd=REPO_ROOT,
+        check=True,
+    )
+    return str(out)
+
+
+def _spawn(binary: str, root: Path, extra_args: tuple[str, ...] = ()) -> ServerProcess:
+    srv = ServerProcess(binary, root / "data", root / "server.log", extra_args)
+    srv.start()
+    return srv
+
+
+@pytest.fixture(scope="session")
+def server(server_binary: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A miner-server shared by the whole session."""
+    srv = _spawn(server_binary, tmp_path_factory.mktemp("server"))
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def own_server(server_binary: str, tmp_path: Path) -> Iterator[ServerProcess]:
+    """A miner-server of this test alone (for restarts)."""
+    srv = _spawn(server_binary, tmp_path)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def client(server: ServerProcess) -> Iterator[hardneg.Client]:
+    with hardneg.Client(server.target, timeout=30.0) as c:
+        yield c
+
+
+@pytest.fixture
+def collection(client: hardneg.Client) -> Iterator[str]:
+    """A fresh, empty 16-d cosine collection; deleted afterwards."""
+    name = f"t-{uuid.uuid4().hex[:12]}"
+    client.create_collection(name, dim=16, metric="cosine")
+    yield name
+    client.delete_collection(name, missing_ok=True)
+
+
+def unit_rows(n: int, dim: int, seed: int = 0) -> np.ndarray:
+    """n random unit vectors (float32)."""
+    x = np.random.default_rng(seed).standard_normal((n, dim)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+class CuttableProxy:
+    """A loopback TCP proxy whose open connections can be cut, to break streams without
+    restarting the server."""
+
+    def __init__(self, upstream_port: int) -> None:
+        import threading
+
+        self.upstream_port = upstream_port
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = int(self.listener.getsockname()[1])
+        self._lock = threading.Lock()
+        self._conns: list[socket.socket] = []
+        self.cuts = 0
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _accept(self) -> None:
+        import threading
+
+        while not self._closed:
+            try:
+                down, _ = self.listener.accept()
+            except OSError:
+                return
+            try:
+                up = socket.create_connection(("127.0.0.1", self.upstream_port))
+            except OSError:
+                down.close()
+                continue
+            with self._lock:
+                self._conns += [down, up]
+            for a, b in ((down, up), (up, down)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def cut(self) -> None:
+        """Resets every open connection (new ones are still accepted)."""
+        import struct
+
+        with self._lock:
+            conns, self._conns = self._conns, []
+        for s in conns:
+            try:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                s.close()
+            except OSError:
+                pass
+        self.cuts += 1
+
+    def close(self) -> None:
+        self._closed = True
+        self.listener.close()
+        self.cut()
+
+
+@pytest.fixture
+def proxy(server: ServerProcess) -> Iterator[CuttableProxy]:
+    p = CuttableProxy(server.grpc_port)
+    yield p
+    p.close()

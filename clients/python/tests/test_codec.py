@@ -1,0 +1,226 @@
+"""Message building and parsing, without a server."""
+
+from __future__ import annotations
+
+import grpc
+import numpy as np
+import pytest
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+
+import hardneg
+from hardneg import _codec as codec
+from hardneg import errors
+from hardneg._ingest import IngestState
+from hardneg.v1 import hardneg_pb2 as pb
+
+
+def test_vectors_round_trip_bit_exact() -> None:
+    x = np.random.default_rng(1).standard_normal((7, 5)).astype(np.float64)
+    items = codec.prepare_items([f"i{i}" for i in range(7)], x)
+    batch = items.batch(0, 7)
+    assert batch.dim == 5
+    assert len(batch.vectors) == 7 * 5 * 4
+    back = codec.decode_vectors(batch.vectors, 5)
+    np.testing.assert_array_equal(back, x.astype(np.float32))
+    assert back.dtype == np.float32
+
+
+def test_big_endian_input_is_sent_little_endian() -> None:
+    x = np.arange(6, dtype=">f4").reshape(2, 3)
+    raw = codec.vector_bytes(x)
+    assert raw == np.arange(6, dtype="<f4").tobytes()
+
+
+@pytest.mark.parametrize(
+    "ids, vectors, match",
+    [
+        (["a", "b"], np.zeros((3, 4)), "2 ids but 3 vectors"),
+        (["a"], np.zeros(4), "1-D"),
+        ("ab", np.zeros((2, 4)), "single string"),
+        ([1, 2], np.zeros((2, 4)), "strings"),
+    ],
+)
+def test_prepare_items_rejects_bad_shapes(ids: object, vectors: np.ndarray, match: str) -> None:
+    with pytest.raises((ValueError, TypeError), match=match):
+        codec.prepare_items(ids, vectors)
+
+
+def test_slices_respect_item_limit() -> None:
+    n = 40_000
+    items = codec.prepare_items([str(i) for i in range(n)], np.ones((n, 2), np.float32))
+    spans = list(items.slices(codec.MAX_BATCH_ITEMS, 1 << 30))
+    assert spans[0] == (0, 16_384)
+    assert spans[-1][1] == n
+    assert all(e - s <= 16_384 for s, e in spans)
+    assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))
+
+
+def test_slices_respect_byte_limit() -> None:
+    n, dim = 1000, 256  # 1 KiB of vector per item
+    items = codec.prepare_items([f"id-{i}" for i in range(n)], np.ones((n, dim), np.float32))
+    limit = 100_000
+    spans = list(items.slices(codec.MAX_BATCH_ITEMS, limit))
+    assert len(spans) > 1
+    for s, e in spans:
+        assert items.batch(s, e).ByteSize() <= limit
+    assert sum(e - s for s, e in spans) == n
+
+
+def test_groups_and_versions_columns() -> None:
+    items = codec.prepare_items(["a", "b", "c"], np.ones((3, 2)), groups=[["g1", "g2"], None, "g3"], versions=7)
+    b = items.batch(0, 3)
+    assert [list(g.groups) for g in b.groups] == [["g1", "g2"], [], ["g3"]]
+    assert list(b.versions) == [7, 7, 7]
+
+
+def test_policy_message_sets_only_given_optionals() -> None:
+    pol = hardneg.MiningPolicy(num_negatives=4, relative_margin=0.05, sampling_strategy="random", seed=3)
+    msg = codec.policy_message(pol)
+    assert msg.num_negatives == 4
+    assert msg.HasField("relative_margin") and abs(msg.relative_margin - 0.05) < 1e-7
+    assert not msg.HasField("absolute_margin")
+    assert not msg.HasField("exclude_same_group")
+    assert msg.sampling == pb.SAMPLING_STRATEGY_UNIFORM
+    assert msg.rank_mode == pb.RANK_MODE_SURVIVING
+    assert msg.seed == 3
+
+
+def test_policy_rejects_unknown_names() -> None:
+    with pytest.raises(TypeError, match="margin"):
+        hardneg.MiningPolicy.from_kwargs(None, margin=0.1)
+    with pytest.raises(ValueError, match="sampling_strategy"):
+        codec.policy_message(hardneg.MiningPolicy(sampling_strategy="best"))  # type: ignore[arg-type]
+
+
+def test_build_anchors_columns() -> None:
+    vecs = np.eye(3, dtype=np.float32)
+    anchors = codec.build_anchors(
+        ["a", None, "c"],
+        vecs,
+        positive_ids=[["p1", "p2"], "p3", None],
+        positive_vectors=[None, np.ones((2, 3)), np.ones(3)],
+        exclude_ids=[[], ["x"], []],
+        keys=[None, "k1", None],
+    )
+    assert [a.id for a in anchors] == ["a", "", "c"]
+    assert list(anchors[0].positive_ids) == ["p1", "p2"]
+    assert list(anchors[1].positive_ids) == ["p3"]
+    assert anchors[1].key == "k1"
+    assert len(anchors[1].positive_vectors) == 2 * 3 * 4
+    assert len(anchors[2].positive_vectors) == 3 * 4
+    assert np.frombuffer(anchors[2].vector, "<f4").tolist() == [0.0, 0.0, 1.0]
+    with pytest.raises(ValueError, match="2 entries for 3 anchors"):
+        codec.build_anchors(["a", "b", "c"], positive_ids=[["x"], ["y"]])
+
+
+def test_mine_result_pads_shortfall() -> None:
+    resp = pb.MineResponse()
+    r0 = resp.results.add(positive_score=0.9, candidates_examined=10, shortfall=0)
+    r0.negatives.add(id="n1", score=0.8, rank=1)
+    r0.negatives.add(id="n2", score=0.7, rank=3)
+    r0.removed.positive = 1
+    r0.removed.margin = 2
+    r1 = resp.results.add(candidates_examined=4, shortfall=1, widenings=2, exact_scan=True)
+    r1.negatives.add(id="n3", score=0.1, rank=0)
+    res = codec.mine_result(resp, 2, include_vectors=False)
+    assert res.ids.tolist() == [["n1", "n2"], ["n3", None]]
+    assert res.ranks.tolist() == [[1, 3], [0, -1]]
+    assert res.mask.tolist() == [[True, True], [True, False]]
+    assert np.isnan(res.scores[1, 1]) and np.isnan(res.positive_scores[1])
+    assert res.positive_scores[0] == pytest.approx(0.9)
+    assert res.negatives(1) == [("n3", pytest.approx(0.1), 0)]
+    s = res.stats
+    assert (s.positive, s.margin, s.candidates_examined, s.shortfall, s.widenings, s.exact_scans) == (1, 2, 14, 1, 2, 1)
+    assert s.negatives_returned == 3
+
+
+def test_report_requests_split_at_limit() -> None:
+    many = [f"i{i}" for i in range(codec.MAX_REPORT_IDS + 10)]
+    reqs = codec.report_requests("c", {"a": many, "b": ["x"]})
+    assert len(reqs) == 2
+    assert sum(len(r.item_ids) for q in reqs for r in q.reports) == len(many) + 1
+    assert all(sum(len(r.item_ids) for r in q.reports) <= codec.MAX_REPORT_IDS for q in reqs)
+    pairs = codec.report_requests("c", [("a", "x"), ("a", "y"), ("b", "z")])
+    assert [(r.anchor_key, list(r.item_ids)) for r in pairs[0].reports] == [("a", ["x", "y"]), ("b", ["z"])]
+
+
+class _FakeRpcError(grpc.RpcError):
+    def __init__(self, code: grpc.StatusCode, details: str, trailing: tuple) -> None:
+        self._code, self._details, self._trailing = code, details, trailing
+
+    def code(self) -> grpc.StatusCode:
+        return self._code
+
+    def details(self) -> str:
+        return self._details
+
+    def trailing_metadata(self) -> tuple:
+        return self._trailing
+
+
+def test_invalid_argument_carries_field_violations() -> None:
+    st = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message="bad batch")
+    br = error_details_pb2.BadRequest(
+        field_violations=[
+            error_details_pb2.BadRequest.FieldViolation(field="items.vectors[3]", description="not finite"),
+            error_details_pb2.BadRequest.FieldViolation(field="items.ids[5]", description="duplicate id"),
+        ]
+    )
+    st.details.add().Pack(br)
+    err = errors.from_rpc_error(
+        _FakeRpcError(grpc.StatusCode.INVALID_ARGUMENT, "bad batch", (("grpc-status-details-bin", st.SerializeToString()),))
+    )
+    assert isinstance(err, errors.InvalidArgument) and isinstance(err, ValueError)
+    assert err.field == "items.vectors[3]"
+    assert err.reason == "not finite"
+    assert [v.field for v in err.violations] == ["items.vectors[3]", "items.ids[5]"]
+    assert "items.ids[5]: duplicate id" in str(err)
+
+
+@pytest.mark.parametrize(
+    "code, cls",
+    [
+        (grpc.StatusCode.NOT_FOUND, errors.NotFound),
+        (grpc.StatusCode.ALREADY_EXISTS, errors.AlreadyExists),
+        (grpc.StatusCode.UNAUTHENTICATED, errors.Unauthenticated),
+        (grpc.StatusCode.PERMISSION_DENIED, errors.PermissionDenied),
+        (grpc.StatusCode.RESOURCE_EXHAUSTED, errors.ResourceExhausted),
+        (grpc.StatusCode.FAILED_PRECONDITION, errors.FailedPrecondition),
+        (grpc.StatusCode.UNAVAILABLE, errors.Unavailable),
+    ],
+)
+def test_status_codes_map_to_types(code: grpc.StatusCode, cls: type) -> None:
+    err = errors.from_rpc_error(_FakeRpcError(code, "msg", ()))
+    assert type(err) is cls
+    assert isinstance(err, errors.HardnegError)
+    assert err.code == code and err.message == "msg"
+
+
+def test_ingest_state_splits_and_acks() -> None:
+    st = IngestState("c", writer_id="w", first_sequence=1, window=2, max_batch_items=3)
+    st.feed((["a", "b", "c", "d"], np.ones((4, 2))))
+    st.feed({"delete_ids": ["a"]})
+    reqs = [st.take() for _ in range(2)]
+    assert [r.sequence for r in reqs] == [1, 2]
+    assert [len(r.items.ids) for r in reqs] == [3, 1]
+    assert list(reqs[1].delete_ids) == []
+    assert not st.window_open()
+    assert st.has_buffered()
+    st.on_response(pb.UpsertStreamResponse(writer_id="w", sequence=1, durable_sequence=1))
+    assert [r.sequence for r in st.unacked()] == [2]
+    third = st.take()
+    assert third.sequence == 3 and list(third.delete_ids) == ["a"]
+    # A durable_sequence ahead of the acknowledged sequence acknowledges both.
+    st.on_response(pb.UpsertStreamResponse(writer_id="w", sequence=2, durable_sequence=3, duplicate=True))
+    assert st.unacked() == []
+    st.source_done = True
+    assert st.finished()
+    r = st.close()
+    assert (r.batches, r.items, r.deleted_ids, r.duplicates, r.durable_sequence, r.next_sequence) == (3, 4, 1, 1, 3, 4)
+
+
+def test_deletes_ride_on_the_last_upsert_request() -> None:
+    st = IngestState("c", writer_id="w", first_sequence=5, window=8)
+    st.feed(hardneg.Batch(ids=["a"], vectors=np.ones((1, 2)), delete_ids=["z"]))
+    req = st.take()
+    assert req.sequence == 5 and list(req.items.ids) == ["a"] and list(req.delete_ids) == ["z"]

@@ -1,0 +1,184 @@
+"""hardneg.datasets: mining a whole (anchor, positive) dataset into sentence-transformers formats."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import numpy as np
+import pytest
+
+import hardneg
+from hardneg.datasets import OUTPUT_FORMATS, build_rows, mine_hard_negatives
+
+DIM = 64
+
+PAIRS = [
+    ("how do I read a file in python", "use open() and read() to read a file's contents in python"),
+    ("how do I write a file in python", "open the file in write mode and call write() in python"),
+    ("how do I delete a file in python", "os.remove deletes a file path in python"),
+    ("how do I list a directory in python", "os.listdir returns the names in a directory in python"),
+    ("what is a python list", "a list is a mutable ordered sequence in python"),
+    ("what is a python tuple", "a tuple is an immutable ordered sequence in python"),
+    ("what is a python dict", "a dict maps hashable keys to values in python"),
+    ("what is a python set", "a set is an unordered collection of unique elements in python"),
+    ("how do I sort a list", "sorted() returns a new sorted list; list.sort sorts in place"),
+    ("how do I reverse a list", "reversed() iterates backwards; list.reverse reverses in place"),
+    ("what is a python dict", "dict literals use braces with key: value pairs"),  # second positive
+    ("how to join strings", "str.join concatenates strings with a separator"),
+]
+EXTRA_CORPUS = [
+    "a python generator yields values lazily",
+    "the with statement closes a file automatically",
+    "json.dumps serialises an object to a string",
+]
+
+
+def embed(texts: list[str]) -> np.ndarray:
+    """Deterministic hashed bag-of-words embedding (no model needed)."""
+    out = np.zeros((len(texts), DIM), np.float32)
+    for i, t in enumerate(texts):
+        for w in re.findall(r"[a-z]+", t.lower()):
+            h = int.from_bytes(hashlib.blake2b(w.encode(), digest_size=4).digest(), "little")
+            out[i, h % DIM] += 1.0 if (h >> 8) & 1 else -1.0
+        out[i, len(t) % DIM] += 0.1  # never a zero vector
+    return out
+
+
+def _reference_negatives(k: int) -> dict[str, list[str]]:
+    """Brute-force top-k negatives per unique anchor (positives excluded)."""
+    anchors: dict[str, list[str]] = {}
+    for a, p in PAIRS:
+        anchors.setdefault(a, []).append(p)
+    corpus = list(dict.fromkeys(EXTRA_CORPUS + [p for _, p in PAIRS]))
+    c = embed(corpus)
+    c /= np.linalg.norm(c, axis=1, keepdims=True)
+    out = {}
+    for a, ps in anchors.items():
+        q = embed([a])[0]
+        s = c @ (q / np.linalg.norm(q))
+        order = np.argsort(-s, kind="stable")
+        out[a] = [corpus[i] for i in order if corpus[i] not in ps][:k]
+    return out
+
+
+def _mine(client: hardneg.Client, **kw: object) -> object:
+    return mine_hard_negatives(
+        {"query": [a for a, _ in PAIRS], "answer": [p for _, p in PAIRS]},
+        client,
+        embed,
+        corpus=EXTRA_CORPUS,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_triplet_matches_brute_force(client: hardneg.Client) -> None:
+    data, report = _mine(client, num_negatives=2, return_report=True)
+    assert list(data) == ["query", "answer", "negative"]
+    ref = _reference_negatives(2)
+    rows = list(zip(data["query"], data["answer"], data["negative"]))
+    # One row per (anchor, positive, negative); the dict anchor has two positives.
+    assert len(rows) == (len(PAIRS)) * 2
+    for a, p, n in rows:
+        assert n in ref[a]
+        assert (a, n) not in PAIRS
+    assert [n for a, p, n in rows if a == PAIRS[0][0]] == ref[PAIRS[0][0]]
+    assert report.anchors == len(PAIRS) - 1
+    assert report.rows == report.rows_possible == len(rows)
+    assert 0 < report.rules.positive <= len(PAIRS)  # positives the search met were dropped
+    assert report.negative.count == len(rows)
+    assert "Positive" in report.format()
+
+
+def test_triplet_scores(client: hardneg.Client) -> None:
+    data = _mine(client, num_negatives=1, output_scores=True)
+    assert list(data) == ["query", "answer", "negative", "scores"]
+    for a, p, n, (sp, sn) in zip(data["query"], data["answer"], data["negative"], data["scores"]):
+        ea, ep, en = embed([a, p, n])
+        cos = lambda u, v: float(u @ v / np.linalg.norm(u) / np.linalg.norm(v))  # noqa: E731
+        assert sp == pytest.approx(cos(ea, ep), abs=1e-4)
+        assert sn == pytest.approx(cos(ea, en), abs=1e-4)
+
+
+def test_n_tuple(client: hardneg.Client) -> None:
+    data = _mine(client, num_negatives=3, output_format="n-tuple")
+    assert list(data) == ["query", "answer", "negative_1", "negative_2", "negative_3"]
+    assert len(data["query"]) == len(PAIRS)
+    ref = _reference_negatives(3)
+    for i, a in enumerate(data["query"]):
+        assert [data[f"negative_{j}"][i] for j in (1, 2, 3)] == ref[a]
+
+
+def test_n_tuple_scores(client: hardneg.Client) -> None:
+    data = _mine(client, num_negatives=2, output_format="n-tuple-scores")
+    assert list(data) == ["query", "answer", "negative_1", "negative_2", "scores"]
+    for s in data["scores"]:
+        assert len(s) == 3 and s[1] >= s[2]
+
+
+def test_labeled_pair(client: hardneg.Client) -> None:
+    data = _mine(client, num_negatives=2, output_format="labeled-pair")
+    assert list(data) == ["query", "answer", "label"]
+    n_anchors = len({a for a, _ in PAIRS})
+    assert len(data["label"]) == len(PAIRS) + 2 * n_anchors
+    assert sum(data["label"]) == len(PAIRS)
+    positives = {(a, p) for a, p in PAIRS}
+    for a, d, label in zip(data["query"], data["answer"], data["label"]):
+        assert ((a, d) in positives) == (label == 1)
+    scored = _mine(client, num_negatives=2, output_format="labeled-pair", output_scores=True)
+    assert list(scored) == ["query", "answer", "score"] and all(isinstance(s, float) for s in scored["score"])
+
+
+def test_labeled_list(client: hardneg.Client) -> None:
+    data = _mine(client, num_negatives=2, output_format="labeled-list")
+    assert list(data) == ["query", "answer", "labels"]
+    assert len(data["query"]) == len(PAIRS)
+    ref = _reference_negatives(2)
+    for a, docs, labels in zip(data["query"], data["answer"], data["labels"]):
+        assert labels == [1, 0, 0]
+        assert docs[1:] == ref[a]
+    scored = _mine(client, num_negatives=2, output_format="labeled-list", output_scores=True)
+    assert list(scored) == ["query", "answer", "scores"]
+    assert all(len(s) == 3 for s in scored["scores"])
+
+
+def test_margin_filters_and_short_rows_are_dropped(client: hardneg.Client) -> None:
+    data, report = _mine(
+        client, num_negatives=3, output_format="n-tuple", absolute_margin=0.5, return_report=True
+    )
+    assert report.rules.margin > 0
+    assert report.rows <= report.rows_possible
+    assert len(data["query"]) == report.rows  # n-tuple rows need all 3 negatives
+
+
+def test_random_sampling_with_seed_is_reproducible(client: hardneg.Client) -> None:
+    kw = dict(num_negatives=2, sampling_strategy="random", range_max=8, seed=7)
+    assert _mine(client, **kw) == _mine(client, **kw)
+
+
+def test_list_of_pairs_input_and_kept_collection(client: hardneg.Client) -> None:
+    data = mine_hard_negatives(PAIRS, client, embed, num_negatives=1, collection="kept-mine", keep_collection=True)
+    try:
+        assert list(data) == ["anchor", "positive", "negative"]
+        info = client.get_collection("kept-mine")
+        assert info.stats.item_count == len({p for _, p in PAIRS})
+    finally:
+        client.delete_collection("kept-mine")
+
+
+def test_build_rows_rejects_unknown_format() -> None:
+    with pytest.raises(ValueError, match="output_format"):
+        build_rows([], [], [], [], [], output_format="quadruplet")
+    assert "n-tuple-scores" in OUTPUT_FORMATS
+
+
+@pytest.mark.heavy
+def test_returns_datasets_dataset(client: hardneg.Client) -> None:
+    from datasets import Dataset
+
+    ds = Dataset.from_dict({"anchor": [a for a, _ in PAIRS], "positive": [p for _, p in PAIRS]})
+    out = mine_hard_negatives(ds, client, embed, num_negatives=1)
+    assert isinstance(out, Dataset)
+    assert out.column_names == ["anchor", "positive", "negative"]
+    plain = mine_hard_negatives(ds, client, embed, num_negatives=1, as_dataset=False)
+    assert isinstance(plain, dict) and plain["negative"] == out["negative"]

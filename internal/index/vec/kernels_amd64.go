@@ -1,0 +1,115 @@
+//go:build !purego
+
+package vec
+
+import "golang.org/x/sys/cpu"
+
+// CPU features picked once at start-up. AVX-512F implies the OS saves ZMM state
+// (golang.org/x/sys/cpu checks XCR0), and FMA is part of every AVX-512F core.
+var (
+	hasAVX512 = cpu.X86.HasAVX512F
+	hasAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+)
+
+// Implemented in kernels_amd64.s. Each requires len(b) >= len(a).
+//
+//go:noescape
+func dotAVX512(a, b []float32) float32
+
+//go:noescape
+func l2sqAVX512(a, b []float32) float32
+
+//go:noescape
+func dotAVX2(a, b []float32) float32
+
+//go:noescape
+func l2sqAVX2(a, b []float32) float32
+
+// dot4x2AVX512 scores rows r0 and r1 against queries q0..q3, n floats each, and writes
+// out = [r0·q0, r0·q1, r0·q2, r0·q3, r1·q0, r1·q1, r1·q2, r1·q3]. It prefetches the
+// 2n floats at pf meanwhile; pf is only a hint and may point anywhere readable.
+//
+//go:noescape
+func dot4x2AVX512(q0, q1, q2, q3, r0, r1 *float32, n int, out *[8]float32, pf *float32)
+
+// prefetchPairs is how many row pairs ahead dotManyQAVX512 prefetches: far enough to
+// hide memory latency behind the work on the pairs in between.
+const prefetchPairs = 4
+
+func dot(a, b []float32) float32 {
+	if hasAVX512 {
+		return dotAVX512(a, b)
+	}
+	if hasAVX2 {
+		return dotAVX2(a, b)
+	}
+	return dotGeneric(a, b)
+}
+
+func l2sq(a, b []float32) float32 {
+	if hasAVX512 {
+		return l2sqAVX512(a, b)
+	}
+	if hasAVX2 {
+		return l2sqAVX2(a, b)
+	}
+	return l2sqGeneric(a, b)
+}
+
+func dotManyQ(qs [][]float32, rows []float32, dim int, out [][]float32) {
+	if hasAVX512 {
+		dotManyQAVX512(qs, rows, dim, out)
+		return
+	}
+	dotManyQGeneric(qs, rows, dim, out)
+}
+
+// dotManyQAVX512 walks the rows two at a time and scores each pair against the queries
+// four at a time, so every row is read from memory once per call and every loaded
+// vector feeds several fused multiply-adds. Missing queries or rows at the ends are
+// filled by repeating the last one and their scores dropped.
+func dotManyQAVX512(qs [][]float32, rows []float32, dim int, out [][]float32) {
+	n := len(rows) / dim
+	nq := len(qs)
+	var buf [8]float32
+	for i := 0; i < n; i += 2 {
+		r0 := &rows[i*dim]
+		r1 := r0
+		pair := i+1 < n
+		if pair {
+			r1 = &rows[(i+1)*dim]
+		}
+		// The first query group prefetches rows ahead; the others re-read hot rows.
+		pf := r0
+		if ahead := i + 2*prefetchPairs; ahead+1 < n {
+			pf = &rows[ahead*dim]
+		}
+		for j := 0; j < nq; j += 4 {
+			q0 := &qs[j][0]
+			q1, q2, q3 := q0, q0, q0
+			m := nq - j
+			if m > 4 {
+				m = 4
+			}
+			if m > 1 {
+				q1 = &qs[j+1][0]
+			}
+			if m > 2 {
+				q2 = &qs[j+2][0]
+			}
+			if m > 3 {
+				q3 = &qs[j+3][0]
+			}
+			dot4x2AVX512(q0, q1, q2, q3, r0, r1, dim, &buf, pf)
+			pf = r0
+			for k := 0; k < m; k++ {
+				out[j+k][i] = buf[k]
+			}
+			if pair {
+				for k := 0; k < m; k++ {
+					out[j+k][i+1] = buf[4+k]
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,370 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// Reduces the 16 lanes of Z0 to a scalar in X0 (upper vector state cleared).
+#define REDUCE_Z0 \
+	VEXTRACTF64X4 $1, Z0, Y1; \
+	VADDPS        Y1, Y0, Y0; \
+	VEXTRACTF128  $1, Y0, X1; \
+	VADDPS        X1, X0, X0; \
+	VPERMILPS     $0x4E, X0, X1; \
+	VADDPS        X1, X0, X0; \
+	VPERMILPS     $0xB1, X0, X1; \
+	VADDSS        X1, X0, X0; \
+	VZEROUPPER
+
+// Reduces the 8 lanes of Y0 to a scalar in X0 (upper vector state cleared).
+#define REDUCE_Y0 \
+	VEXTRACTF128 $1, Y0, X1; \
+	VADDPS       X1, X0, X0; \
+	VPERMILPS    $0x4E, X0, X1; \
+	VADDPS       X1, X0, X0; \
+	VPERMILPS    $0xB1, X0, X1; \
+	VADDSS       X1, X0, X0; \
+	VZEROUPPER
+
+// func dotAVX512(a, b []float32) float32
+// Requires len(b) >= len(a).
+TEXT ·dotAVX512(SB), NOSPLIT, $0-52
+	MOVQ   a_base+0(FP), SI
+	MOVQ   a_len+8(FP), CX
+	MOVQ   b_base+24(FP), DI
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+
+dot512_64:
+	CMPQ        CX, $64
+	JL          dot512_16
+	VMOVUPS     (SI), Z4
+	VMOVUPS     64(SI), Z5
+	VMOVUPS     128(SI), Z6
+	VMOVUPS     192(SI), Z7
+	VFMADD231PS (DI), Z4, Z0
+	VFMADD231PS 64(DI), Z5, Z1
+	VFMADD231PS 128(DI), Z6, Z2
+	VFMADD231PS 192(DI), Z7, Z3
+	ADDQ        $256, SI
+	ADDQ        $256, DI
+	SUBQ        $64, CX
+	JMP         dot512_64
+
+dot512_16:
+	CMPQ        CX, $16
+	JL          dot512_tail
+	VMOVUPS     (SI), Z4
+	VFMADD231PS (DI), Z4, Z0
+	ADDQ        $64, SI
+	ADDQ        $64, DI
+	SUBQ        $16, CX
+	JMP         dot512_16
+
+dot512_tail:
+	TESTQ       CX, CX
+	JZ          dot512_reduce
+	MOVL        $1, AX
+	SHLL        CX, AX
+	DECL        AX
+	KMOVW       AX, K1
+	VMOVUPS.Z   (SI), K1, Z4
+	VMOVUPS.Z   (DI), K1, Z5
+	VFMADD231PS Z5, Z4, Z1
+
+dot512_reduce:
+	VADDPS Z1, Z0, Z0
+	VADDPS Z3, Z2, Z2
+	VADDPS Z2, Z0, Z0
+	REDUCE_Z0
+	MOVSS X0, ret+48(FP)
+	RET
+
+// func l2sqAVX512(a, b []float32) float32
+// Requires len(b) >= len(a).
+TEXT ·l2sqAVX512(SB), NOSPLIT, $0-52
+	MOVQ   a_base+0(FP), SI
+	MOVQ   a_len+8(FP), CX
+	MOVQ   b_base+24(FP), DI
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+
+l2512_64:
+	CMPQ        CX, $64
+	JL          l2512_16
+	VMOVUPS     (SI), Z4
+	VMOVUPS     64(SI), Z5
+	VMOVUPS     128(SI), Z6
+	VMOVUPS     192(SI), Z7
+	VSUBPS      (DI), Z4, Z4
+	VSUBPS      64(DI), Z5, Z5
+	VSUBPS      128(DI), Z6, Z6
+	VSUBPS      192(DI), Z7, Z7
+	VFMADD231PS Z4, Z4, Z0
+	VFMADD231PS Z5, Z5, Z1
+	VFMADD231PS Z6, Z6, Z2
+	VFMADD231PS Z7, Z7, Z3
+	ADDQ        $256, SI
+	ADDQ        $256, DI
+	SUBQ        $64, CX
+	JMP         l2512_64
+
+l2512_16:
+	CMPQ        CX, $16
+	JL          l2512_tail
+	VMOVUPS     (SI), Z4
+	VSUBPS      (DI), Z4, Z4
+	VFMADD231PS Z4, Z4, Z0
+	ADDQ        $64, SI
+	ADDQ        $64, DI
+	SUBQ        $16, CX
+	JMP         l2512_16
+
+l2512_tail:
+	TESTQ       CX, CX
+	JZ          l2512_reduce
+	MOVL        $1, AX
+	SHLL        CX, AX
+	DECL        AX
+	KMOVW       AX, K1
+	VMOVUPS.Z   (SI), K1, Z4
+	VMOVUPS.Z   (DI), K1, Z5
+	VSUBPS      Z5, Z4, Z4
+	VFMADD231PS Z4, Z4, Z1
+
+l2512_reduce:
+	VADDPS Z1, Z0, Z0
+	VADDPS Z3, Z2, Z2
+	VADDPS Z2, Z0, Z0
+	REDUCE_Z0
+	MOVSS X0, ret+48(FP)
+	RET
+
+// func dotAVX2(a, b []float32) float32
+// Requires len(b) >= len(a).
+TEXT ·dotAVX2(SB), NOSPLIT, $0-52
+	MOVQ   a_base+0(FP), SI
+	MOVQ   a_len+8(FP), CX
+	MOVQ   b_base+24(FP), DI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+dot2_32:
+	CMPQ        CX, $32
+	JL          dot2_8
+	VMOVUPS     (SI), Y4
+	VMOVUPS     32(SI), Y5
+	VMOVUPS     64(SI), Y6
+	VMOVUPS     96(SI), Y7
+	VFMADD231PS (DI), Y4, Y0
+	VFMADD231PS 32(DI), Y5, Y1
+	VFMADD231PS 64(DI), Y6, Y2
+	VFMADD231PS 96(DI), Y7, Y3
+	ADDQ        $128, SI
+	ADDQ        $128, DI
+	SUBQ        $32, CX
+	JMP         dot2_32
+
+dot2_8:
+	CMPQ        CX, $8
+	JL          dot2_reduce
+	VMOVUPS     (SI), Y4
+	VFMADD231PS (DI), Y4, Y0
+	ADDQ        $32, SI
+	ADDQ        $32, DI
+	SUBQ        $8, CX
+	JMP         dot2_8
+
+dot2_reduce:
+	VADDPS Y1, Y0, Y0
+	VADDPS Y3, Y2, Y2
+	VADDPS Y2, Y0, Y0
+	VXORPS X2, X2, X2
+
+dot2_tail:
+	TESTQ       CX, CX
+	JZ          dot2_done
+	VMOVSS      (SI), X4
+	VFMADD231SS (DI), X4, X2
+	ADDQ        $4, SI
+	ADDQ        $4, DI
+	DECQ        CX
+	JMP         dot2_tail
+
+dot2_done:
+	VADDPS Y2, Y0, Y0
+	REDUCE_Y0
+	MOVSS X0, ret+48(FP)
+	RET
+
+// func l2sqAVX2(a, b []float32) float32
+// Requires len(b) >= len(a).
+TEXT ·l2sqAVX2(SB), NOSPLIT, $0-52
+	MOVQ   a_base+0(FP), SI
+	MOVQ   a_len+8(FP), CX
+	MOVQ   b_base+24(FP), DI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+l22_32:
+	CMPQ        CX, $32
+	JL          l22_8
+	VMOVUPS     (SI), Y4
+	VMOVUPS     32(SI), Y5
+	VMOVUPS     64(SI), Y6
+	VMOVUPS     96(SI), Y7
+	VSUBPS      (DI), Y4, Y4
+	VSUBPS      32(DI), Y5, Y5
+	VSUBPS      64(DI), Y6, Y6
+	VSUBPS      96(DI), Y7, Y7
+	VFMADD231PS Y4, Y4, Y0
+	VFMADD231PS Y5, Y5, Y1
+	VFMADD231PS Y6, Y6, Y2
+	VFMADD231PS Y7, Y7, Y3
+	ADDQ        $128, SI
+	ADDQ        $128, DI
+	SUBQ        $32, CX
+	JMP         l22_32
+
+l22_8:
+	CMPQ        CX, $8
+	JL          l22_reduce
+	VMOVUPS     (SI), Y4
+	VSUBPS      (DI), Y4, Y4
+	VFMADD231PS Y4, Y4, Y0
+	ADDQ        $32, SI
+	ADDQ        $32, DI
+	SUBQ        $8, CX
+	JMP         l22_8
+
+l22_reduce:
+	VADDPS Y1, Y0, Y0
+	VADDPS Y3, Y2, Y2
+	VADDPS Y2, Y0, Y0
+	VXORPS X2, X2, X2
+
+l22_tail:
+	TESTQ       CX, CX
+	JZ          l22_done
+	VMOVSS      (SI), X4
+	VSUBSS      (DI), X4, X4
+	VFMADD231SS X4, X4, X2
+	ADDQ        $4, SI
+	ADDQ        $4, DI
+	DECQ        CX
+	JMP         l22_tail
+
+l22_done:
+	VADDPS Y2, Y0, Y0
+	REDUCE_Y0
+	MOVSS X0, ret+48(FP)
+	RET
+
+// func dot4x2AVX512(q0, q1, q2, q3, r0, r1 *float32, n int, out *[8]float32, pf *float32)
+// Scores rows r0 and r1 (n floats each) against queries q0..q3 (n floats each) and
+// writes out = [r0·q0, r0·q1, r0·q2, r0·q3, r1·q0, r1·q1, r1·q2, r1·q3]. While it
+// works it prefetches the 2n floats from pf into the cache.
+TEXT ·dot4x2AVX512(SB), NOSPLIT, $0-72
+	MOVQ   q0+0(FP), R8
+	MOVQ   q1+8(FP), R9
+	MOVQ   q2+16(FP), R10
+	MOVQ   q3+24(FP), R11
+	MOVQ   r0+32(FP), SI
+	MOVQ   r1+40(FP), DI
+	MOVQ   n+48(FP), CX
+	MOVQ   out+56(FP), DX
+	MOVQ   pf+64(FP), R12
+	XORQ   AX, AX
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+	VXORPS X4, X4, X4
+	VXORPS X5, X5, X5
+	VXORPS X6, X6, X6
+	VXORPS X7, X7, X7
+
+q4_16:
+	CMPQ        CX, $16
+	JL          q4_tail
+	PREFETCHT0  (R12)(AX*2)
+	PREFETCHT0  64(R12)(AX*2)
+	VMOVUPS     (SI)(AX*1), Z8
+	VMOVUPS     (DI)(AX*1), Z9
+	VMOVUPS     (R8)(AX*1), Z10
+	VMOVUPS     (R9)(AX*1), Z11
+	VMOVUPS     (R10)(AX*1), Z12
+	VMOVUPS     (R11)(AX*1), Z13
+	VFMADD231PS Z10, Z8, Z0
+	VFMADD231PS Z10, Z9, Z4
+	VFMADD231PS Z11, Z8, Z1
+	VFMADD231PS Z11, Z9, Z5
+	VFMADD231PS Z12, Z8, Z2
+	VFMADD231PS Z12, Z9, Z6
+	VFMADD231PS Z13, Z8, Z3
+	VFMADD231PS Z13, Z9, Z7
+	ADDQ        $64, AX
+	SUBQ        $16, CX
+	JMP         q4_16
+
+q4_tail:
+	TESTQ       CX, CX
+	JZ          q4_reduce
+	MOVL        $1, BX
+	SHLL        CX, BX
+	DECL        BX
+	KMOVW       BX, K1
+	VMOVUPS.Z   (SI)(AX*1), K1, Z8
+	VMOVUPS.Z   (DI)(AX*1), K1, Z9
+	VMOVUPS.Z   (R8)(AX*1), K1, Z10
+	VMOVUPS.Z   (R9)(AX*1), K1, Z11
+	VMOVUPS.Z   (R10)(AX*1), K1, Z12
+	VMOVUPS.Z   (R11)(AX*1), K1, Z13
+	VFMADD231PS Z10, Z8, Z0
+	VFMADD231PS Z10, Z9, Z4
+	VFMADD231PS Z11, Z8, Z1
+	VFMADD231PS Z11, Z9, Z5
+	VFMADD231PS Z12, Z8, Z2
+	VFMADD231PS Z12, Z9, Z6
+	VFMADD231PS Z13, Z8, Z3
+	VFMADD231PS Z13, Z9, Z7
+
+q4_reduce:
+	// Fold each accumulator to 8 lanes, then transpose-add four at a time so that
+	// lane i of the result is the full sum of accumulator i.
+	VEXTRACTF64X4 $1, Z0, Y8
+	VADDPS        Y8, Y0, Y0
+	VEXTRACTF64X4 $1, Z1, Y9
+	VADDPS        Y9, Y1, Y1
+	VEXTRACTF64X4 $1, Z2, Y10
+	VADDPS        Y10, Y2, Y2
+	VEXTRACTF64X4 $1, Z3, Y11
+	VADDPS        Y11, Y3, Y3
+	VEXTRACTF64X4 $1, Z4, Y12
+	VADDPS        Y12, Y4, Y4
+	VEXTRACTF64X4 $1, Z5, Y13
+	VADDPS        Y13, Y5, Y5
+	VEXTRACTF64X4 $1, Z6, Y14
+	VADDPS        Y14, Y6, Y6
+	VEXTRACTF64X4 $1, Z7, Y15
+	VADDPS        Y15, Y7, Y7
+	VHADDPS       Y1, Y0, Y0
+	VHADDPS       Y3, Y2, Y2
+	VHADDPS       Y2, Y0, Y0
+	VEXTRACTF128  $1, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVUPS       X0, (DX)
+	VHADDPS       Y5, Y4, Y4
+	VHADDPS       Y7, Y6, Y6
+	VHADDPS       Y6, Y4, Y4
+	VEXTRACTF128  $1, Y4, X5
+	VADDPS        X5, X4, X4
+	VMOVUPS       X4, 16(DX)
+	VZEROUPPER
+	RET
