@@ -7,14 +7,18 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
 
 	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
 	"github.com/hardneg/hardneg/internal/index"
@@ -34,22 +38,22 @@ type Server struct {
 	http     *http.Server
 	health   *health.Server
 	serviceN string
+	svc      *service
+	served   chan error  // the result of grpc.Serve, which starts before recovery
+	ready    atomic.Bool // storage recovered; MinerService calls are answered
 }
 
-// NewServer opens storage and binds the listeners; it does not serve yet.
+// NewServer binds the listeners, starts answering gRPC health checks (NOT_SERVING)
+// and opens storage, which recovers from disk; MinerService calls are refused with
+// UNAVAILABLE until recovery completes. Serve makes the server SERVING.
 func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
-	db, err := index.Open(cfg.indexOptions(log.With("component", "storage")))
-	if err != nil {
-		return nil, fmt.Errorf("open storage: %w", err)
-	}
-	s := &Server{cfg: cfg, log: log, db: db, serviceN: hardnegv1.MinerService_ServiceDesc.ServiceName}
+	s := &Server{cfg: cfg, log: log, serviceN: hardnegv1.MinerService_ServiceDesc.ServiceName, served: make(chan error, 1)}
+	var err error
 	if s.grpcLis, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
-		db.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.GRPCAddr, err)
 	}
 	if s.httpLis, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		s.grpcLis.Close()
-		db.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
 	s.grpc = grpc.NewServer(
@@ -61,12 +65,26 @@ func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
 		grpc.ChainStreamInterceptor(s.streamErrors),
 	)
 	s.mined = &mining.Recorder{}
-	hardnegv1.RegisterMinerServiceServer(s.grpc, &service{db: db, log: log, mined: s.mined})
+	s.svc = &service{log: log, mined: s.mined}
+	hardnegv1.RegisterMinerServiceServer(s.grpc, s.svc)
 	s.health = health.NewServer()
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	s.health.SetServingStatus(s.serviceN, healthpb.HealthCheckResponse_NOT_SERVING)
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
+	go func() { s.served <- s.grpc.Serve(s.grpcLis) }()
+
+	s.log.Info("recovering storage", "data_dir", cfg.DataDir, "grpc", s.GRPCAddr())
+	db, err := index.Open(cfg.indexOptions(log.With("component", "storage")))
+	if err != nil {
+		s.grpc.Stop()
+		<-s.served
+		s.httpLis.Close()
+		return nil, fmt.Errorf("open storage: %w", err)
+	}
+	s.db = db
+	s.svc.db = db
+	s.ready.Store(true) // publishes svc.db to handlers (see gate)
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
@@ -97,7 +115,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 func (s *Server) Serve(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		if err := s.grpc.Serve(s.grpcLis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		if err := <-s.served; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 			return fmt.Errorf("grpc: %w", err)
 		}
 		return nil
@@ -154,13 +172,27 @@ func (s *Server) shutdown() {
 	}
 }
 
+// gate refuses MinerService calls until storage has recovered.
+func (s *Server) gate(method string) error {
+	if !s.ready.Load() && strings.HasPrefix(method, "/"+s.serviceN+"/") {
+		return status.Error(codes.Unavailable, "recovering storage; not serving yet")
+	}
+	return nil
+}
+
 // unaryErrors maps handler errors to statuses (errors.go).
 func (s *Server) unaryErrors(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if err := s.gate(info.FullMethod); err != nil {
+		return nil, err
+	}
 	resp, err := handler(ctx, req)
 	return resp, toStatus(s.log, info.FullMethod, err)
 }
 
 // streamErrors maps stream handler errors to statuses (errors.go).
 func (s *Server) streamErrors(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if err := s.gate(info.FullMethod); err != nil {
+		return err
+	}
 	return toStatus(s.log, info.FullMethod, handler(srv, ss))
 }
