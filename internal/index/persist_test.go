@@ -76,7 +76,7 @@ func sameState(t *testing.T, got, want dbState) {
 	}
 }
 
-func openDB(t *testing.T, opts Options) *DB {
+func openDB(t testing.TB, opts Options) *DB {
 	t.Helper()
 	if opts.SnapshotBytes == 0 {
 		opts.SnapshotBytes = -1 // snapshots only when a test asks
