@@ -63,7 +63,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.StringVar(&c.Fsync, "fsync", "always", "write-ahead log fsync policy: always (acknowledge after fsync; concurrent writes share fsyncs) or interval (acknowledge after write, fsync every -fsync-interval; stream acks state the durable point)")
 	fs.DurationVar(&c.FsyncInterval, "fsync-interval", 50*time.Millisecond, "fsync period under -fsync=interval")
 	fs.BoolVar(&c.WALSalvage, "wal-salvage", false, "start even if the write-ahead log is damaged before its tail, dropping the damaged records and everything after them")
-	fs.Int64Var(&c.SnapshotBytes, "snapshot-bytes", 256<<20, "snapshot a collection after this many bytes of log records for it (-1: never by size)")
+	fs.Int64Var(&c.SnapshotBytes, "snapshot-bytes", 32<<20, "snapshot a collection after this many bytes of log records for it, and at least a quarter of its vector memory (-1: never by size)")
 	fs.DurationVar(&c.SnapshotInterval, "snapshot-interval", 10*time.Minute, "snapshot a changed collection at least this often (-1ns: never by time)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")

@@ -143,8 +143,11 @@ type Options struct {
 	// refuses with wal.ErrCorrupt.
 	Salvage bool
 	// SnapshotBytes: a collection is snapshotted once this many bytes of log
-	// records were written for it since its last snapshot. Default 256 MiB; -1
-	// disables. Smaller: faster recovery, more snapshot writing.
+	// records were written for it since its last snapshot, and at least a quarter of
+	// its vector memory (so large collections are not rewritten for small changes).
+	// Default 32 MiB; -1 disables. Recovery replays the log after the snapshot and
+	// re-inserts its vectors into the graph, which dominates recovery time: smaller
+	// means faster recovery and more snapshot writing.
 	SnapshotBytes int64
 	// SnapshotInterval: a collection changed since its last snapshot is snapshotted
 	// at least this often. Default 10 minutes; -1 disables.
@@ -168,7 +171,7 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("negative durations and sizes other than -1 (disabled) are invalid")
 	}
 	if o.SnapshotBytes == 0 {
-		o.SnapshotBytes = 256 << 20
+		o.SnapshotBytes = 32 << 20
 	}
 	if o.SnapshotInterval == 0 {
 		o.SnapshotInterval = 10 * time.Minute

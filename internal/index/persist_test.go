@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hardneg/hardneg/internal/wal"
 )
@@ -396,5 +397,35 @@ func TestFailedFsyncStopsWrites(t *testing.T) {
 	items, missing := c.Get(acked.IDs, true)
 	if len(missing) != 0 || len(items) != 10 {
 		t.Fatalf("acknowledged items missing after restart: %v", missing)
+	}
+}
+
+func TestBackgroundSnapshotBySize(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(Options{Dir: dir, SnapshotBytes: 1 << 10, SnapshotInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeDB(t, db)
+	r := rand.New(rand.NewPCG(4, 4))
+	db.CreateCollection(Config{Name: "c", Dim: 8, Metric: L2})
+	if _, err := db.Upsert("c", randBatch(r, "a", 100, 8), "items"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		files, err := db.listSnapshots()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(files) == 1 && files[0].collection == "c" {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("no background snapshot after the log grew past SnapshotBytes")
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 }

@@ -518,9 +518,9 @@ func (db *DB) snapshotLoop() {
 		}
 		for _, c := range db.Collections() {
 			c.mu.RLock()
-			logged, at := c.loggedBytes, c.snapshotAt
+			logged, at, size := c.loggedBytes, c.snapshotAt, int64(len(c.slots))*int64(c.dim)*4
 			c.mu.RUnlock()
-			due := (db.opts.SnapshotBytes >= 0 && logged >= db.opts.SnapshotBytes) ||
+			due := (db.opts.SnapshotBytes >= 0 && logged >= db.opts.SnapshotBytes && logged >= size/4) ||
 				(db.opts.SnapshotInterval >= 0 && logged > 0 && time.Since(at) >= db.opts.SnapshotInterval)
 			if !due {
 				continue
