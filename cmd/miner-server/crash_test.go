@@ -17,9 +17,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/status"
 
 	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
 )
@@ -337,17 +335,3 @@ func streamUntilKilled(t *testing.T, ctx context.Context, client hardnegv1.Miner
 	return best
 }
 
-func TestMinerServiceRefusedUntilRecovered(t *testing.T) {
-	s := &Server{serviceN: hardnegv1.MinerService_ServiceDesc.ServiceName}
-	mine := "/" + s.serviceN + "/Mine"
-	if err := s.gate(mine); status.Code(err) != codes.Unavailable {
-		t.Fatalf("call during recovery = %v, want UNAVAILABLE", err)
-	}
-	if err := s.gate("/grpc.health.v1.Health/Check"); err != nil {
-		t.Fatalf("health check during recovery refused: %v", err)
-	}
-	s.ready.Store(true)
-	if err := s.gate(mine); err != nil {
-		t.Fatalf("call after recovery = %v", err)
-	}
-}

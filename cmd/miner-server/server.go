@@ -7,21 +7,19 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
-	"google.golang.org/grpc/status"
 
 	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
 	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/metrics"
 	"github.com/hardneg/hardneg/internal/mining"
 )
 
@@ -32,65 +30,98 @@ type Server struct {
 	log      *slog.Logger
 	db       *index.DB
 	mined    *mining.Recorder
+	ingest   *ingestRecorder
+	metrics  *metrics.Metrics
+	certs    *certReloader // nil without TLS
+	tokens   *tokenStore   // nil without authentication
+	limiter  *inFlightLimiter
 	grpcLis  net.Listener
 	httpLis  net.Listener
+	probeLis net.Listener // nil without -health-grpc-addr
 	grpc     *grpc.Server
+	probe    *grpc.Server // health only, plaintext; nil without -health-grpc-addr
 	http     *http.Server
 	health   *health.Server
 	serviceN string
-	svc      *service
-	served   chan error  // the result of grpc.Serve, which starts before recovery
-	ready    atomic.Bool // storage recovered; MinerService calls are answered
 }
 
-// NewServer binds the listeners, starts answering gRPC health checks (NOT_SERVING)
-// and opens storage, which recovers from disk; MinerService calls are refused with
-// UNAVAILABLE until recovery completes. Serve makes the server SERVING.
+// NewServer opens storage and binds the listeners; it does not serve yet.
 func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
-	s := &Server{cfg: cfg, log: log, serviceN: hardnegv1.MinerService_ServiceDesc.ServiceName, served: make(chan error, 1)}
+	db, err := index.Open(cfg.indexOptions(log.With("component", "storage")))
+	if err != nil {
+		return nil, fmt.Errorf("open storage: %w", err)
+	}
+	s := &Server{cfg: cfg, log: log, db: db, serviceN: hardnegv1.MinerService_ServiceDesc.ServiceName,
+		mined: &mining.Recorder{}, ingest: &ingestRecorder{}, limiter: newInFlightLimiter(cfg.MaxInFlight, cfg.RetryAfter)}
+	if err := s.setup(); err != nil {
+		s.closeListeners()
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// setup loads credentials, binds the listeners and builds the servers.
+func (s *Server) setup() error {
+	cfg := s.cfg
 	var err error
+	if cfg.TLSCertFile != "" {
+		if s.certs, err = newCertReloader(cfg.TLSCertFile, cfg.TLSKeyFile, cfg.TLSClientCAFile, s.log); err != nil {
+			return err
+		}
+	}
+	if s.tokens, err = newTokenStore(cfg.AuthTokens, cfg.AuthTokenFile, s.log); err != nil {
+		return err
+	}
+	if s.tokens == nil {
+		s.log.Warn("authentication is off: set -auth-token-file or HARDNEG_AUTH_TOKENS")
+	}
+	if s.metrics, err = metrics.New(metrics.Options{Sources: s.metricsSources(), Build: metrics.BuildInfo{Version: version, Revision: revision}}); err != nil {
+		return err
+	}
 	if s.grpcLis, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", cfg.GRPCAddr, err)
+		return fmt.Errorf("listen on %s: %w", cfg.GRPCAddr, err)
 	}
 	if s.httpLis, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
-		s.grpcLis.Close()
-		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
-	s.grpc = grpc.NewServer(
+	if cfg.HealthGRPCAddr != "" {
+		if s.probeLis, err = net.Listen("tcp", cfg.HealthGRPCAddr); err != nil {
+			return fmt.Errorf("listen on %s: %w", cfg.HealthGRPCAddr, err)
+		}
+	}
+	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(cfg.MaxMsgBytes),
 		grpc.MaxSendMsgSize(cfg.MaxMsgBytes),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: cfg.KeepaliveMin, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Minute, Timeout: 20 * time.Second}),
-		grpc.ChainUnaryInterceptor(s.unaryErrors),
-		grpc.ChainStreamInterceptor(s.streamErrors),
-	)
-	s.mined = &mining.Recorder{}
-	s.svc = &service{log: log, mined: s.mined}
-	hardnegv1.RegisterMinerServiceServer(s.grpc, s.svc)
+	}
+	if s.certs != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(s.certs.serverConfig())))
+	}
+	s.grpc = grpc.NewServer(append(opts, s.interceptorOptions()...)...)
+	hardnegv1.RegisterMinerServiceServer(s.grpc, &service{db: s.db, log: s.log, mined: s.mined, ingest: s.ingest})
 	s.health = health.NewServer()
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	s.health.SetServingStatus(s.serviceN, healthpb.HealthCheckResponse_NOT_SERVING)
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
-	go func() { s.served <- s.grpc.Serve(s.grpcLis) }()
-
-	s.log.Info("recovering storage", "data_dir", cfg.DataDir, "grpc", s.GRPCAddr())
-	db, err := index.Open(cfg.indexOptions(log.With("component", "storage")))
-	if err != nil {
-		s.grpc.Stop()
-		<-s.served
-		s.httpLis.Close()
-		return nil, fmt.Errorf("open storage: %w", err)
+	s.metrics.InitializeGRPC(s.grpc)
+	if s.probeLis != nil {
+		s.probe = grpc.NewServer()
+		healthpb.RegisterHealthServer(s.probe, s.health)
 	}
-	s.db = db
-	s.svc.db = db
-	s.ready.Store(true) // publishes svc.db to handlers (see gate)
+	s.http = s.newHTTPServer()
+	return nil
+}
 
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("GET /readyz", s.readyz)
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	return s, nil
+// closeListeners closes whatever listeners setup bound.
+func (s *Server) closeListeners() {
+	for _, l := range []net.Listener{s.grpcLis, s.httpLis, s.probeLis} {
+		if l != nil {
+			l.Close()
+		}
+	}
 }
 
 // GRPCAddr returns the bound gRPC address.
@@ -98,6 +129,14 @@ func (s *Server) GRPCAddr() string { return s.grpcLis.Addr().String() }
 
 // HTTPAddr returns the bound HTTP address.
 func (s *Server) HTTPAddr() string { return s.httpLis.Addr().String() }
+
+// HealthGRPCAddr returns the bound plaintext health address, or "" without one.
+func (s *Server) HealthGRPCAddr() string {
+	if s.probeLis == nil {
+		return ""
+	}
+	return s.probeLis.Addr().String()
+}
 
 // readyz answers 200 while the gRPC service is SERVING.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
@@ -115,7 +154,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 func (s *Server) Serve(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		if err := <-s.served; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		if err := s.grpc.Serve(s.grpcLis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 			return fmt.Errorf("grpc: %w", err)
 		}
 		return nil
@@ -126,6 +165,14 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 		return nil
 	})
+	if s.probe != nil {
+		g.Go(func() error {
+			if err := s.probe.Serve(s.probeLis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+				return fmt.Errorf("grpc health: %w", err)
+			}
+			return nil
+		})
+	}
 	g.Go(func() error {
 		select {
 		case <-s.db.Failed():
@@ -136,7 +183,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	})
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.health.SetServingStatus(s.serviceN, healthpb.HealthCheckResponse_SERVING)
-	s.log.Info("serving", "grpc", s.GRPCAddr(), "http", s.HTTPAddr(), "data_dir", s.db.Dir())
+	s.log.Info("serving", "grpc", s.GRPCAddr(), "http", s.HTTPAddr(), "data_dir", s.db.Dir(),
+		"tls", s.certs != nil, "mtls", s.cfg.TLSClientCAFile != "", "auth", s.tokens != nil)
 	g.Go(func() error {
 		<-gctx.Done()
 		s.shutdown()
@@ -165,6 +213,9 @@ func (s *Server) shutdown() {
 		s.grpc.Stop()
 		<-done
 	}
+	if s.probe != nil {
+		s.probe.Stop()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := s.http.Shutdown(ctx); err != nil {
@@ -172,27 +223,13 @@ func (s *Server) shutdown() {
 	}
 }
 
-// gate refuses MinerService calls until storage has recovered.
-func (s *Server) gate(method string) error {
-	if !s.ready.Load() && strings.HasPrefix(method, "/"+s.serviceN+"/") {
-		return status.Error(codes.Unavailable, "recovering storage; not serving yet")
-	}
-	return nil
-}
-
 // unaryErrors maps handler errors to statuses (errors.go).
 func (s *Server) unaryErrors(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	if err := s.gate(info.FullMethod); err != nil {
-		return nil, err
-	}
 	resp, err := handler(ctx, req)
 	return resp, toStatus(s.log, info.FullMethod, err)
 }
 
 // streamErrors maps stream handler errors to statuses (errors.go).
 func (s *Server) streamErrors(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-	if err := s.gate(info.FullMethod); err != nil {
-		return err
-	}
 	return toStatus(s.log, info.FullMethod, handler(srv, ss))
 }

@@ -17,9 +17,10 @@ import (
 // error interceptors turn them into statuses (errors.go).
 type service struct {
 	hardnegv1.UnimplementedMinerServiceServer
-	db    *index.DB
-	log   *slog.Logger
-	mined *mining.Recorder // cumulative mining statistics, read by metrics
+	db     *index.DB
+	log    *slog.Logger
+	mined  *mining.Recorder // cumulative mining statistics, read by metrics
+	ingest *ingestRecorder  // cumulative write statistics, read by metrics
 }
 
 func (s *service) CreateCollection(_ context.Context, req *hardnegv1.CreateCollectionRequest) (*hardnegv1.CreateCollectionResponse, error) {
@@ -59,7 +60,9 @@ func (s *service) DeleteCollection(_ context.Context, req *hardnegv1.DeleteColle
 	return &hardnegv1.DeleteCollectionResponse{}, nil
 }
 
-func (s *service) Upsert(_ context.Context, req *hardnegv1.UpsertRequest) (*hardnegv1.UpsertResponse, error) {
+func (s *service) Upsert(_ context.Context, req *hardnegv1.UpsertRequest) (resp *hardnegv1.UpsertResponse, err error) {
+	var res index.UpsertResult
+	defer func() { s.ingest.upsert(req.Items, res, false, err) }()
 	c, err := s.db.Collection(req.Collection)
 	if err != nil {
 		return nil, err
@@ -68,7 +71,7 @@ func (s *service) Upsert(_ context.Context, req *hardnegv1.UpsertRequest) (*hard
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.db.Upsert(req.Collection, b, "items")
+	res, err = s.db.Upsert(req.Collection, b, "items")
 	if err != nil {
 		return nil, err
 	}
@@ -80,6 +83,7 @@ func (s *service) Delete(_ context.Context, req *hardnegv1.DeleteRequest) (*hard
 	if err != nil {
 		return nil, err
 	}
+	s.ingest.delete(res)
 	return &hardnegv1.DeleteResponse{Deleted: uint64(res.Deleted), NotFound: uint64(res.NotFound), Sequence: res.Sequence}, nil
 }
 
@@ -139,22 +143,14 @@ func (s *service) receiveStream(ctx context.Context, stream hardnegv1.MinerServi
 		if req.Sequence == 0 {
 			return validate.Field("sequence", "must start at 1")
 		}
-		c, err := s.db.Collection(req.Collection)
+		res, err := s.streamBatch(req)
+		s.ingest.upsert(req.Items, res.Upsert, res.Duplicate, err)
 		if err != nil {
 			return err
 		}
-		var b *index.Batch
-		if req.Items != nil {
-			if b, err = fromItemBatch(req.Items, c.Dim(), "items"); err != nil {
-				return err
-			}
-		}
-		res, err := s.db.StreamAppend(req.WriterId, req.Sequence, req.Collection, b, req.DeleteIds)
-		if err != nil {
-			return err
-		}
-		ack := streamAck{writer: req.WriterId, seq: req.Sequence, writerSeq: req.Sequence, lsn: res.LSN, duplicate: res.Duplicate,
-			prevSeq: res.PrevSequence, prevLSN: res.PrevLSN}
+		s.ingest.delete(res.Delete)
+		ack := streamAck{writer: req.WriterId, seq: req.Sequence, writerSeq: req.Sequence, lsn: res.LSN,
+			prevSeq: res.PrevSequence, prevLSN: res.PrevLSN, duplicate: res.Duplicate}
 		if res.Duplicate {
 			ack.writerSeq = res.WriterSequence
 		}
@@ -164,6 +160,21 @@ func (s *service) receiveStream(ctx context.Context, stream hardnegv1.MinerServi
 			return ctx.Err()
 		}
 	}
+}
+
+// streamBatch logs and applies one UpsertStream batch without waiting for the log.
+func (s *service) streamBatch(req *hardnegv1.UpsertStreamRequest) (index.StreamResult, error) {
+	c, err := s.db.Collection(req.Collection)
+	if err != nil {
+		return index.StreamResult{}, err
+	}
+	var b *index.Batch
+	if req.Items != nil {
+		if b, err = fromItemBatch(req.Items, c.Dim(), "items"); err != nil {
+			return index.StreamResult{}, err
+		}
+	}
+	return s.db.StreamAppend(req.WriterId, req.Sequence, req.Collection, b, req.DeleteIds)
 }
 
 // sendStreamAcks acknowledges batches in order. durable_sequence is the highest
@@ -256,4 +267,20 @@ func mergeValidation(errs ...error) error {
 		}
 	}
 	return out.Err()
+}
+
+func (s *service) ReportFalseNegatives(_ context.Context, req *hardnegv1.ReportFalseNegativesRequest) (*hardnegv1.ReportFalseNegativesResponse, error) {
+	c, err := s.db.Collection(req.Collection)
+	if err != nil {
+		return nil, err
+	}
+	reports := fromFalseNegativeReports(req.Reports)
+	if err := index.ValidateFalseNegatives(reports, "reports"); err != nil {
+		return nil, err
+	}
+	recorded := 0
+	for _, r := range reports {
+		recorded += c.AddFalseNegatives(r.Key, r.IDs)
+	}
+	return &hardnegv1.ReportFalseNegativesResponse{Recorded: uint64(recorded)}, nil
 }

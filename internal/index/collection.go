@@ -19,6 +19,11 @@ type Collection struct {
 	metric Metric
 	params Params
 
+	// fbMu guards fb, the false-negative verdicts (feedback.go). It is independent of
+	// mu, so verdicts can be read before a search and written while one runs.
+	fbMu sync.RWMutex
+	fb   feedback
+
 	// graph indexes every slot ever written; it has its own fine-grained locks and is
 	// searched once the collection holds ExactThreshold live items.
 	graph *hnsw.Graph

@@ -128,4 +128,3 @@ func checkSorted(t testing.TB, res []Neighbor) {
 		t.Fatalf("results not sorted: %v", res)
 	}
 }
-
