@@ -278,9 +278,9 @@ func (s *service) ReportFalseNegatives(_ context.Context, req *hardnegv1.ReportF
 	if err := index.ValidateFalseNegatives(reports, "reports"); err != nil {
 		return nil, err
 	}
-	recorded := 0
-	for _, r := range reports {
-		recorded += c.AddFalseNegatives(r.Key, r.IDs)
+	recorded, err := s.db.ReportFalseNegatives(c.Name(), reports, "reports")
+	if err != nil {
+		return nil, err
 	}
 	return &hardnegv1.ReportFalseNegativesResponse{Recorded: uint64(recorded)}, nil
 }

@@ -350,3 +350,33 @@ func (db *DB) Delete(name string, ids []string, field string) (DeleteResult, err
 	}
 	return res, db.logWait(context.Background(), lsn)
 }
+
+// ReportFalseNegatives records false-negative verdicts in the named collection (see
+// Collection.AddFalseNegatives) durably and returns how many (key, id) pairs were new.
+func (db *DB) ReportFalseNegatives(name string, reports []FalseNegativeReport, field string) (int, error) {
+	c, err := db.Collection(name)
+	if err != nil {
+		return 0, err
+	}
+	if err := ValidateFalseNegatives(reports, field); err != nil {
+		return 0, err
+	}
+	recorded := 0
+	lsn, err := db.logApply(c, encodeFeedback(name, reports), func(lsn uint64, _ *graphWork) {
+		recorded = c.applyFeedback(reports, lsn)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return recorded, db.logWait(context.Background(), lsn)
+}
+
+// applyFeedback adds verdicts as the write at lsn; caller holds mu.
+func (c *Collection) applyFeedback(reports []FalseNegativeReport, lsn uint64) int {
+	recorded := 0
+	for _, r := range reports {
+		recorded += c.AddFalseNegatives(r.Key, r.IDs)
+	}
+	c.lastSeq = max(c.lastSeq, lsn)
+	return recorded
+}

@@ -21,6 +21,7 @@ func FuzzDecodeRecord(f *testing.F) {
 		encodeDelete("c", []string{"x", "y"}),
 		encodeStream("w", 9, "c", b, 4, []string{"z"}),
 		encodeStream("w", 10, "c", nil, 4, nil),
+		encodeFeedback("c", []FalseNegativeReport{{Key: "k", IDs: []string{"a", "b"}}}),
 		{},
 		{99},
 	} {
@@ -59,6 +60,8 @@ func encodeRecord(rec record) []byte {
 		return encodeUpsert(rec.name, rec.batch, batchDim(rec.batch))
 	case opDelete:
 		return encodeDelete(rec.name, rec.ids)
+	case opFeedback:
+		return encodeFeedback(rec.name, rec.reports)
 	default:
 		return encodeStream(rec.writer, rec.seq, rec.name, rec.batch, batchDim(rec.batch), rec.ids)
 	}
@@ -87,6 +90,7 @@ func FuzzReadSnapshot(f *testing.F) {
 	c.applyDeleteLocked([]string{"id1"}, 6, &w)
 	c.applyGraph(&w)
 	c.createLSN = 2
+	c.AddFalseNegatives("id0", []string{"id2", "id3"})
 	var buf bytes.Buffer
 	if err := c.writeSnapshot(&buf, map[string]writerState{"w": {seq: 3, lsn: 4}}); err != nil {
 		f.Fatal(err)

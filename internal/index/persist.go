@@ -16,6 +16,7 @@ import (
 //	opUpsert  name, batch
 //	opDelete  name, ids
 //	opStream  writer, seq (uvarint), name, batch, ids
+//	opFeedback name, report count, then per report: anchor key, ids
 //
 // A batch is its item count n, dim, then n ids, n·dim float32 values (raw
 // little-endian, already normalised under cosine so replay reproduces the exact
@@ -27,6 +28,7 @@ const (
 	opUpsert
 	opDelete
 	opStream
+	opFeedback
 )
 
 // errRecord is wrapped by every record decoding failure.
@@ -39,7 +41,8 @@ type record struct {
 	cfg     Config // opCreate
 	batch   *Batch // opUpsert, opStream (nil when the stream batch has no items)
 	ids     []string
-	writer  string // opStream
+	reports []FalseNegativeReport // opFeedback
+	writer  string                // opStream
 	seq     uint64 // opStream
 	content int    // bytes of the encoded record
 }
@@ -116,6 +119,16 @@ func encodeUpsert(name string, batch *Batch, dim int) []byte {
 
 func encodeDelete(name string, ids []string) []byte {
 	return appendStrings(appendString([]byte{opDelete}, name), ids)
+}
+
+func encodeFeedback(name string, reports []FalseNegativeReport) []byte {
+	b := appendString([]byte{opFeedback}, name)
+	b = binary.AppendUvarint(b, uint64(len(reports)))
+	for _, r := range reports {
+		b = appendString(b, r.Key)
+		b = appendStrings(b, r.IDs)
+	}
+	return b
 }
 
 func encodeStream(writer string, seq uint64, name string, batch *Batch, dim int, ids []string) []byte {
@@ -305,6 +318,17 @@ func decodeRecord(p []byte) (record, error) {
 		r.name = d.string(MaxNameLen, "name")
 		r.batch, _ = d.batch()
 		r.ids = d.strings(MaxBatchItems, MaxIDBytes, "ids")
+	case opFeedback:
+		r.name = d.string(MaxNameLen, "name")
+		n := int(d.uvarint(MaxFeedbackIDs, "report count"))
+		if d.err == nil && n > len(d.b) {
+			d.fail("reports truncated")
+		}
+		for i := 0; i < n && d.err == nil; i++ {
+			key := d.string(MaxIDBytes, "anchor key")
+			ids := d.strings(MaxFeedbackIDs, MaxIDBytes, "ids")
+			r.reports = append(r.reports, FalseNegativeReport{Key: key, IDs: ids})
+		}
 	default:
 		d.fail("unknown op %d", r.op)
 	}

@@ -30,11 +30,13 @@ type dbState struct {
 	lastSeq     map[string]uint64
 	items       map[string]map[string]itemState // collection → id → item
 	writers     map[string]writerState
+	feedback    map[string]string // collection → sorted "key:id" verdicts
 }
 
 func stateOf(t *testing.T, db *DB) dbState {
 	t.Helper()
-	st := dbState{collections: map[string]Config{}, lastSeq: map[string]uint64{}, items: map[string]map[string]itemState{}, writers: db.writerTable()}
+	st := dbState{collections: map[string]Config{}, lastSeq: map[string]uint64{}, items: map[string]map[string]itemState{},
+		writers: db.writerTable(), feedback: map[string]string{}}
 	for _, c := range db.Collections() {
 		st.collections[c.Name()] = c.Config()
 		c.mu.RLock()
@@ -49,6 +51,15 @@ func stateOf(t *testing.T, db *DB) dbState {
 		}
 		c.mu.RUnlock()
 		st.items[c.Name()] = items
+		var fb []string
+		c.RangeFalseNegatives(func(key string, ids []string) bool {
+			for _, id := range ids {
+				fb = append(fb, key+":"+id)
+			}
+			return true
+		})
+		slices.Sort(fb)
+		st.feedback[c.Name()] = strings.Join(fb, ",")
 	}
 	return st
 }
@@ -60,6 +71,9 @@ func sameState(t *testing.T, got, want dbState) {
 	}
 	if fmt.Sprint(got.lastSeq) != fmt.Sprint(want.lastSeq) {
 		t.Fatalf("last sequences %v, want %v", got.lastSeq, want.lastSeq)
+	}
+	if fmt.Sprint(got.feedback) != fmt.Sprint(want.feedback) {
+		t.Fatalf("false-negative verdicts %v, want %v", got.feedback, want.feedback)
 	}
 	if fmt.Sprint(got.writers) != fmt.Sprint(want.writers) {
 		t.Fatalf("writers %v, want %v", got.writers, want.writers)
@@ -135,6 +149,10 @@ func populate(t *testing.T, db *DB, r *rand.Rand, round int) {
 	// Replace some items.
 	_, err = db.Upsert("cos", randBatch(r, p+"a", 20, 8), "items")
 	must(err)
+	n, err := db.ReportFalseNegatives("cos", []FalseNegativeReport{{Key: p + "a5", IDs: []string{p + "a6", p + "a7"}}, {Key: "q", IDs: []string{p + "a8"}}}, "reports")
+	if err != nil || n != 3 {
+		t.Fatalf("ReportFalseNegatives = %d, %v", n, err)
+	}
 	for seq := uint64(1); seq <= 5; seq++ {
 		_, err := db.StreamBatch(context.Background(), "trainer", uint64(round)*5+seq, "l2", randBatch(r, fmt.Sprintf("%ss%d-", p, seq), 10, 3), []string{p + "x0"})
 		must(err)

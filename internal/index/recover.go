@@ -207,6 +207,11 @@ func (db *DB) replayRecord(lsn uint64, p []byte) error {
 		if r.batch != nil && len(r.batch.Vectors) != r.batch.Len()*c.dim {
 			return fmt.Errorf("log record %d: %w: batch dimension does not match collection %q", lsn, errRecord, r.name)
 		}
+		if r.op == opFeedback {
+			c.applyFeedback(r.reports, lsn)
+			c.loggedBytes += int64(len(p))
+			break
+		}
 		var w graphWork
 		if r.batch != nil {
 			c.applyUpsertLocked(r.batch, lsn, &w)

@@ -31,6 +31,7 @@ import (
 //	slots    count, then per slot: id ("" for a slot no longer live), for a live
 //	         slot its version (zig-zag varint) and groups (count + strings), then
 //	         dim float32 values (dead slots keep theirs: the graph routes through them)
+//	feedback count, then per anchor key: key, its false-negative item ids
 //	graph    the HNSW graph over the slots, in hnsw's own checksummed format
 //	trailer  CRC-32C (Castagnoli) of every byte before it, u32
 //
@@ -132,6 +133,31 @@ func (c *Collection) writeSnapshot(w io.Writer, writers map[string]writerState) 
 		if _, err := bw.Write(b); err != nil {
 			return err
 		}
+	}
+	type verdicts struct {
+		key string
+		ids []string
+	}
+	var fb []verdicts
+	c.RangeFalseNegatives(func(key string, ids []string) bool {
+		slices.Sort(ids)
+		fb = append(fb, verdicts{key, ids})
+		return true
+	})
+	slices.SortFunc(fb, func(a, b verdicts) int { return strings.Compare(a.key, b.key) })
+	b = binary.AppendUvarint(b[:0], uint64(len(fb)))
+	for _, v := range fb {
+		b = appendString(b, v.key)
+		b = appendStrings(b, v.ids)
+		if len(b) > 64<<10 {
+			if _, err := bw.Write(b); err != nil {
+				return err
+			}
+			b = b[:0]
+		}
+	}
+	if _, err := bw.Write(b); err != nil {
+		return err
 	}
 	if _, err := c.graph.WriteTo(bw); err != nil {
 		return err
@@ -303,6 +329,21 @@ func readSnapshot(r io.Reader) (*Collection, snapshotData, error) {
 		v := c.vectors.Vector(uint32(slot))
 		for j := range v {
 			v[j] = math.Float32frombits(binary.LittleEndian.Uint32(p[4*j:]))
+		}
+	}
+	if s.err != nil {
+		return nil, sd, s.err
+	}
+	nfb := s.uvarint(math.MaxUint32, "feedback count")
+	for i := uint64(0); i < nfb && s.err == nil; i++ {
+		key := s.string(MaxIDBytes, "anchor key")
+		nids := s.uvarint(math.MaxUint32, "feedback id count")
+		ids := make([]string, 0, min(nids, 1024))
+		for j := uint64(0); j < nids && s.err == nil; j++ {
+			ids = append(ids, s.string(MaxIDBytes, "feedback id"))
+		}
+		if s.err == nil {
+			c.AddFalseNegatives(key, ids)
 		}
 	}
 	if s.err != nil {
