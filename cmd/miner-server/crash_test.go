@@ -334,4 +334,3 @@ func streamUntilKilled(t *testing.T, ctx context.Context, client hardnegv1.Miner
 	<-p.exited
 	return best
 }
-

@@ -43,8 +43,8 @@ type record struct {
 	ids     []string
 	reports []FalseNegativeReport // opFeedback
 	writer  string                // opStream
-	seq     uint64 // opStream
-	content int    // bytes of the encoded record
+	seq     uint64                // opStream
+	content int                   // bytes of the encoded record
 }
 
 func appendString(b []byte, s string) []byte {
