@@ -27,13 +27,14 @@ type DB struct {
 	log     *slog.Logger
 	wal     *wal.Log
 
-	recovery Recovery // what Open found; immutable after Open
+	recovery Recovery // what Recover found; immutable after Recover
 
-	// mu guards collections and closed. Lock order: mu, then a Collection's mu,
-	// then writersMu.
+	// mu guards collections, closed and started. Lock order: mu, then a
+	// Collection's mu, then writersMu.
 	mu          sync.RWMutex
 	collections map[string]*Collection
 	closed      bool
+	started     bool // Recover succeeded and the snapshotter runs
 
 	// writersMu guards writers.
 	writersMu sync.Mutex
@@ -58,6 +59,21 @@ type DB struct {
 // log is cut and logged; damage elsewhere fails Open (wal.ErrCorrupt) unless
 // Options.Salvage is set.
 func Open(opts Options) (*DB, error) {
+	db, err := Lock(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Recover(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Lock creates the data directory if needed and takes its lock, without reading its
+// contents; Recover must follow before the DB is used. A server uses the two steps to
+// answer health checks (NOT_SERVING) while a large data directory recovers.
+func Lock(opts Options) (*DB, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
@@ -90,15 +106,23 @@ func Open(opts Options) (*DB, error) {
 		stop:        make(chan struct{}),
 		done:        make(chan struct{}),
 	}
-	if err := db.recover(); err != nil {
-		if db.wal != nil {
-			db.wal.Close()
-		}
-		f.Close()
-		return nil, err
-	}
-	go db.snapshotLoop()
 	return db, nil
+}
+
+// Recover loads the newest verified snapshots and replays the write-ahead log, then
+// starts background snapshots. Call it once, after Lock; on error, Close the DB.
+func (db *DB) Recover() error {
+	if err := db.recover(); err != nil {
+		return err
+	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.closed {
+		return ErrClosed
+	}
+	db.started = true
+	go db.snapshotLoop()
+	return nil
 }
 
 // Dir returns the data directory.
@@ -127,15 +151,21 @@ func (db *DB) Close() error {
 	for _, c := range db.collections {
 		colls = append(colls, c)
 	}
+	started := db.started
 	db.mu.Unlock()
 	close(db.stop)
-	<-db.done
+	if started {
+		<-db.done
+	}
 	for _, c := range colls {
 		c.wait()
 	}
 	db.snapMu.Lock() // wait for a snapshot in progress
 	defer db.snapMu.Unlock()
-	err := db.wal.Close()
+	var err error
+	if db.wal != nil {
+		err = db.wal.Close()
+	}
 	if errors.Is(err, wal.ErrFailed) {
 		err = nil // already reported through Failed and the writes that hit it
 	}
