@@ -46,6 +46,9 @@ type DB struct {
 
 	// snapMu serialises snapshots, snapshot file removal and log truncation.
 	snapMu sync.Mutex
+	// snapStats counts snapshots; it has its own lock, so scrapes never wait for a
+	// snapshot in progress.
+	snapStats snapshotStats
 
 	failOnce sync.Once
 	failed   chan struct{} // closed when the log fails; the owner should exit

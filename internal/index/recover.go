@@ -145,6 +145,9 @@ func (db *DB) loadSnapshots() error {
 			}
 		}
 		db.recovery.SnapshotsLoaded++
+		if fi, err := os.Stat(path); err == nil {
+			db.snapStats.found(fi.ModTime())
+		}
 	}
 	if len(db.recovery.SnapshotsRejected) > 0 {
 		if err := db.fs.SyncDir(db.snapDir); err != nil {

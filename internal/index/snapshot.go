@@ -378,7 +378,9 @@ func (db *DB) Snapshot(ctx context.Context, name string) (SnapshotInfo, error) {
 	if err != nil {
 		return SnapshotInfo{}, err
 	}
+	start := time.Now()
 	info, err := db.snapshotLocked(ctx, c)
+	db.snapStats.record(time.Since(start), err)
 	if err != nil {
 		return info, err
 	}

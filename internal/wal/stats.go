@@ -1,5 +1,7 @@
 package wal
 
+import "github.com/hardneg/hardneg/internal/hist"
+
 // Stats is a snapshot of a Log's counters and positions, cheap enough to
 // take at every metrics scrape.
 type Stats struct {
@@ -15,6 +17,8 @@ type Stats struct {
 	WrittenLSN        uint64 // last LSN written to the operating system
 	DurableLSN        uint64 // last LSN covered by an fsync
 	Failed            bool   // the log has failed (see ErrFailed)
+	// SyncSeconds is the histogram of the durations of group-commit fsyncs.
+	SyncSeconds hist.Snapshot
 }
 
 // Stats returns current counters and positions.
@@ -27,5 +31,6 @@ func (l *Log) Stats() Stats {
 	s.LastLSN = l.nextLSN - 1
 	s.WrittenLSN = l.writtenLSN
 	s.DurableLSN = l.durableLSN
+	s.SyncSeconds = l.syncSeconds.Snapshot()
 	return s
 }

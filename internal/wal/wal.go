@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/hardneg/hardneg/internal/hist"
 )
 
 // Log is a write-ahead log in one directory. Its methods are safe for
@@ -45,8 +47,9 @@ type Log struct {
 	advanced chan struct{}
 	// segments lists the segment files, oldest first; the last is active.
 	segments []segment
-	// stats counts work done since Open.
-	stats Stats
+	// stats counts work done since Open; syncSeconds times the flusher's fsyncs.
+	stats       Stats
+	syncSeconds *hist.Histogram
 	// recovery is what Open found.
 	recovery Recovery
 
@@ -94,19 +97,20 @@ func Open(dir string, opts Options) (*Log, error) {
 		next = rec.LastLSN + 1
 	}
 	l := &Log{
-		dir:        dir,
-		opts:       opts,
-		fs:         opts.FS,
-		wake:       make(chan struct{}, 1),
-		done:       make(chan struct{}),
-		nextLSN:    next,
-		tailSize:   end,
-		writtenLSN: next - 1,
-		durableLSN: next - 1,
-		advanced:   make(chan struct{}),
-		segments:   segs,
-		recovery:   rec,
-		active:     f,
+		dir:         dir,
+		opts:        opts,
+		fs:          opts.FS,
+		wake:        make(chan struct{}, 1),
+		done:        make(chan struct{}),
+		nextLSN:     next,
+		tailSize:    end,
+		writtenLSN:  next - 1,
+		durableLSN:  next - 1,
+		advanced:    make(chan struct{}),
+		segments:    segs,
+		recovery:    rec,
+		syncSeconds: hist.New(hist.DurationBounds),
+		active:      f,
 	}
 	go l.flushLoop()
 	return l, nil
@@ -355,11 +359,14 @@ func (l *Log) flushLoop() {
 			l.spare = nil
 		}
 		if doSync {
+			start := time.Now()
 			if err := l.active.Sync(); err != nil {
 				l.fail(fmt.Errorf("fsync segment: %w", err))
 				return
 			}
+			took := time.Since(start).Seconds()
 			l.mu.Lock()
+			l.syncSeconds.Observe(took)
 			l.durableLSN = upto
 			l.stats.Syncs++
 			l.broadcast()
