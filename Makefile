@@ -63,6 +63,10 @@ lint: ## buf lint, gofmt, go vet
 test-go: ## Go tests with the race detector
 	$(GO) test $(GOTESTFLAGS) ./...
 
+.PHONY: test-crash
+test-crash: ## kill -9 / restart loop against a real server, CRASH_ITERATIONS times (default 200)
+	HARDNEG_CRASH_ITERATIONS=$(or $(CRASH_ITERATIONS),200) $(GO) test -count=1 -run '^TestCrashLoop$$' -v ./cmd/miner-server
+
 .PHONY: test-python
 test-python: $(VENV)/.stamp build ## Python client tests against a real server
 	$(VPY) -m pip install --quiet './clients/python[test]'
@@ -73,12 +77,48 @@ test-examples: $(VENV)/.stamp build ## smoke-test the examples (installs torch a
 	$(VPY) -m pip install --quiet './clients/python[examples]'
 	cd clients/python && HARDNEG_SERVER_BIN=$(CURDIR)/$(BIN) ../../$(VPY) -m pytest -q -p no:cacheprovider -m 'examples or heavy'
 
+
+PROMTOOL  ?= promtool
+
+# promtool comes from Debian's prometheus package, installed when missing (as root).
+.PHONY: promtool
+promtool:
+	@command -v $(PROMTOOL) >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+		else echo "promtool missing: apt-get install prometheus"; exit 1; fi; }
+
+.PHONY: test-deploy
+test-deploy: promtool ## check and unit-test the alerts, build and strictly decode the k8s manifests
+	$(PROMTOOL) check rules deploy/prometheus/rules.yaml
+	$(PROMTOOL) test rules deploy/prometheus/rules_test.yaml
+	cd deploy && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+.PHONY: deploy-update
+deploy-update: ## regenerate deploy/k8s/prometheusrule.yaml from deploy/prometheus/rules.yaml
+	cd deploy && $(GO) test -count=1 -run PrometheusRule ./... -args -update
+
+.PHONY: image
+image: ## assemble the image with buildah (no daemon), start and probe it, export bin/hardneg-miner-server.oci.tar
+	deploy/image.sh bin/hardneg-miner-server.oci.tar
+
 .PHONY: test
-test: checkgenerate lint test-go test-python ## everything CI runs
+test: checkgenerate lint test-go test-python test-deploy image ## everything CI runs
 
 .PHONY: bench
 bench: ## Go benchmarks of the index and kernels
 	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./internal/...
+
+EVAL_VENV := eval/.venv
+
+$(EVAL_VENV)/.stamp: eval/requirements.txt
+	$(PYTHON) -m venv $(EVAL_VENV)
+	$(EVAL_VENV)/bin/pip install --quiet -r eval/requirements.txt
+	touch $@
+
+.PHONY: eval
+eval: $(EVAL_VENV)/.stamp ## quality evaluation of the mining rules on real text (docs/QUALITY.md); not part of test
+	HF_HUB_OFFLINE=1 $(EVAL_VENV)/bin/python eval/quality.py
 
 .PHONY: clean
 clean: ## remove build outputs

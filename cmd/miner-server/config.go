@@ -8,6 +8,9 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/wal"
 )
 
 // Config is the server's configuration. Every flag has an environment variable
@@ -22,6 +25,40 @@ type Config struct {
 	KeepaliveMin    time.Duration
 	LogLevel        slog.Level
 	LogFormat       string
+	// Storage durability (see index.Options).
+	Fsync            string // "always" or "interval"
+	FsyncInterval    time.Duration
+	WALSalvage       bool
+	SnapshotBytes    int64
+	SnapshotInterval time.Duration
+
+	// Security and limits (tls.go, auth.go, limits.go).
+	TLSCertFile     string
+	TLSKeyFile      string
+	TLSClientCAFile string
+	AuthTokenFile   string
+	AuthTokens      string
+	MaxInFlight     int
+	RetryAfter      time.Duration
+	// Operations (http.go, probes).
+	HealthGRPCAddr string
+	Pprof          bool
+}
+
+// indexOptions returns the storage options of c.
+func (c Config) indexOptions(log *slog.Logger) index.Options {
+	o := index.Options{
+		Dir:              c.DataDir,
+		SyncInterval:     c.FsyncInterval,
+		Salvage:          c.WALSalvage,
+		SnapshotBytes:    c.SnapshotBytes,
+		SnapshotInterval: c.SnapshotInterval,
+		Logger:           log,
+	}
+	if c.Fsync == "interval" {
+		o.Sync = wal.SyncInterval
+	}
+	return o
 }
 
 // parseConfig parses args, falling back to environment variables read with getenv.
@@ -35,8 +72,22 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.IntVar(&c.MaxMsgBytes, "grpc-max-msg-bytes", 64<<20, "largest gRPC message accepted or sent, in bytes")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long graceful shutdown waits for in-flight calls before cancelling them")
 	fs.DurationVar(&c.KeepaliveMin, "keepalive-min-time", 5*time.Second, "shortest client keepalive ping interval the server tolerates")
+	fs.StringVar(&c.Fsync, "fsync", "always", "write-ahead log fsync policy: always (acknowledge after fsync; concurrent writes share fsyncs) or interval (acknowledge after write, fsync every -fsync-interval; stream acks state the durable point)")
+	fs.DurationVar(&c.FsyncInterval, "fsync-interval", 50*time.Millisecond, "fsync period under -fsync=interval")
+	fs.BoolVar(&c.WALSalvage, "wal-salvage", false, "start even if the write-ahead log is damaged before its tail, dropping the damaged records and everything after them")
+	fs.Int64Var(&c.SnapshotBytes, "snapshot-bytes", 32<<20, "snapshot a collection after this many bytes of log records for it, and at least a quarter of its vector memory (-1: never by size)")
+	fs.DurationVar(&c.SnapshotInterval, "snapshot-interval", 10*time.Minute, "snapshot a changed collection at least this often (-1ns: never by time)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&c.TLSCertFile, "tls-cert-file", "", "PEM server certificate (chain) for gRPC; enables TLS; reloaded when the file changes")
+	fs.StringVar(&c.TLSKeyFile, "tls-key-file", "", "PEM private key of -tls-cert-file")
+	fs.StringVar(&c.TLSClientCAFile, "tls-client-ca-file", "", "PEM CA bundle; when set, clients must present a certificate it signed (mutual TLS)")
+	fs.StringVar(&c.AuthTokenFile, "auth-token-file", "", "file of bearer tokens, one NAME:ROLE:TOKEN per line (ROLE read or write); enables authentication; reloaded when it changes")
+	fs.StringVar(&c.AuthTokens, "auth-tokens", "", "bearer tokens as comma-separated NAME:ROLE:TOKEN entries; enables authentication (prefer the HARDNEG_AUTH_TOKENS variable: arguments are visible to other local users)")
+	fs.IntVar(&c.MaxInFlight, "max-in-flight-per-client", 64, "requests and open streams one client may have in flight before RESOURCE_EXHAUSTED; 0 means unlimited")
+	fs.DurationVar(&c.RetryAfter, "retry-after", 200*time.Millisecond, "retry delay suggested to clients refused with RESOURCE_EXHAUSTED")
+	fs.StringVar(&c.HealthGRPCAddr, "health-grpc-addr", "", "optional plaintext listen address serving only grpc.health.v1 (for probes that cannot speak TLS); empty disables it")
+	fs.BoolVar(&c.Pprof, "pprof", false, "serve net/http/pprof under /debug/pprof/ on the HTTP port")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: miner-server [flags]\n\nEvery flag can also be set with HARDNEG_<NAME>, e.g. HARDNEG_GRPC_ADDR.\n\n")
 		fs.PrintDefaults()
@@ -64,8 +115,26 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	if c.MaxMsgBytes < 1<<20 {
 		errs = append(errs, fmt.Errorf("-grpc-max-msg-bytes: at least 1 MiB, got %d", c.MaxMsgBytes))
 	}
+	if c.Fsync != "always" && c.Fsync != "interval" {
+		errs = append(errs, fmt.Errorf("-fsync: want always or interval, got %q", c.Fsync))
+	}
+	if c.FsyncInterval <= 0 {
+		errs = append(errs, errors.New("-fsync-interval: must be positive"))
+	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("-shutdown-timeout: must be positive"))
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		errs = append(errs, errors.New("-tls-cert-file and -tls-key-file: set both or neither"))
+	}
+	if c.TLSClientCAFile != "" && c.TLSCertFile == "" {
+		errs = append(errs, errors.New("-tls-client-ca-file: needs -tls-cert-file and -tls-key-file"))
+	}
+	if c.MaxInFlight < 0 {
+		errs = append(errs, fmt.Errorf("-max-in-flight-per-client: must be ≥ 0, got %d", c.MaxInFlight))
+	}
+	if c.RetryAfter <= 0 {
+		errs = append(errs, errors.New("-retry-after: must be positive"))
 	}
 	return c, errors.Join(errs...)
 }

@@ -261,3 +261,12 @@ func toAnchorResult(r *mining.Result, includeVectors bool) *hardnegv1.AnchorResu
 	}
 	return pb
 }
+
+// fromFalseNegativeReports converts the verdicts of a ReportFalseNegatives request.
+func fromFalseNegativeReports(pbs []*hardnegv1.FalseNegativeReport) []index.FalseNegativeReport {
+	out := make([]index.FalseNegativeReport, len(pbs))
+	for i, pb := range pbs {
+		out[i] = index.FalseNegativeReport{Key: pb.GetAnchorKey(), IDs: pb.GetItemIds()}
+	}
+	return out
+}

@@ -4,14 +4,41 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/hardneg/hardneg/internal/index"
 	"github.com/hardneg/hardneg/internal/validate"
 )
+
+// Errors raised by the server's own interceptors (auth.go, limits.go, interceptors.go).
+var (
+	// errUnauthenticated: the call carries no bearer token, or one the server does not
+	// know.
+	errUnauthenticated = errors.New("missing or unknown bearer token")
+	// errPermissionDenied: the token is valid but its role does not allow the method.
+	errPermissionDenied = errors.New("token role does not allow this method")
+	// errTooManyInFlight: the client already has its limit of calls in flight.
+	errTooManyInFlight = errors.New("too many requests in flight for this client")
+	// errRecovering: storage is still being recovered at start-up.
+	errRecovering = errors.New("storage is recovering; retry shortly")
+	// errPanic: a handler panicked; the panic is logged, the client sees only this.
+	errPanic = errors.New("internal error")
+)
+
+// retryAfter wraps an error with the delay a client should wait before retrying;
+// toStatus turns it into an errdetails.RetryInfo detail.
+type retryAfter struct {
+	err   error
+	delay time.Duration
+}
+
+func (r *retryAfter) Error() string { return r.err.Error() }
+func (r *retryAfter) Unwrap() error { return r.err }
 
 // codeTable maps domain errors to gRPC codes. It is the only place where the server
 // decides a status code; handlers return domain errors unchanged.
@@ -23,6 +50,12 @@ var codeTable = []struct {
 	{index.ErrCollectionExists, codes.AlreadyExists},
 	{index.ErrSequenceGap, codes.FailedPrecondition},
 	{index.ErrClosed, codes.Unavailable},
+	{index.ErrStorageFailed, codes.Unavailable},
+	{errUnauthenticated, codes.Unauthenticated},
+	{errPermissionDenied, codes.PermissionDenied},
+	{errTooManyInFlight, codes.ResourceExhausted},
+	{errRecovering, codes.Unavailable},
+	{errPanic, codes.Internal},
 	{context.Canceled, codes.Canceled},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},
 }
@@ -52,7 +85,14 @@ func toStatus(log *slog.Logger, method string, err error) error {
 	}
 	for _, e := range codeTable {
 		if errors.Is(err, e.err) {
-			return status.Error(e.code, err.Error())
+			st := status.New(e.code, err.Error())
+			var ra *retryAfter
+			if errors.As(err, &ra) {
+				if withDetails, derr := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(ra.delay)}); derr == nil {
+					st = withDetails
+				}
+			}
+			return st.Err()
 		}
 	}
 	log.Error("internal error", "method", method, "err", err)

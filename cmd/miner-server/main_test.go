@@ -51,7 +51,40 @@ func startServer(t *testing.T, dataDir string) *testServer {
 	}
 	ts.client = hardnegv1.NewMinerServiceClient(ts.conn)
 	t.Cleanup(func() { ts.stop(t) })
+	waitServing(t, ts.conn)
 	return ts
+}
+
+// waitServing waits until the server's health service reports SERVING, which it does
+// once storage has recovered.
+func waitServing(t *testing.T, conn *grpc.ClientConn) {
+	t.Helper()
+	hc := healthpb.NewHealthClient(conn)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := hc.Check(context.Background(), &healthpb.HealthCheckRequest{Service: "hardneg.v1.MinerService"})
+		if err == nil && resp.Status == healthpb.HealthCheckResponse_SERVING {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server not SERVING after 60 s: %v, %v", resp, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestMinerCallsWaitForRecovery(t *testing.T) {
+	s := &Server{}
+	called := false
+	handler := func(context.Context, any) (any, error) { called = true; return nil, nil }
+	_, err := s.unaryReady(context.Background(), nil, &grpc.UnaryServerInfo{}, handler)
+	if called || codeOf(toStatus(slog.New(slog.NewTextHandler(io.Discard, nil)), "m", err)) != codes.Unavailable {
+		t.Fatalf("before recovery: handler called %v, err %v; want UNAVAILABLE", called, err)
+	}
+	s.ready.Store(true)
+	if _, err := s.unaryReady(context.Background(), nil, &grpc.UnaryServerInfo{}, handler); err != nil || !called {
+		t.Fatalf("after recovery: handler called %v, err %v", called, err)
+	}
 }
 
 func (ts *testServer) stop(t *testing.T) {

@@ -7,10 +7,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
@@ -18,6 +20,7 @@ import (
 
 	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
 	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/metrics"
 	"github.com/hardneg/hardneg/internal/mining"
 )
 
@@ -27,10 +30,18 @@ type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	db       *index.DB
+	ready    atomic.Bool // storage recovered; MinerService calls are served
 	mined    *mining.Recorder
+	ingest   *ingestRecorder
+	metrics  *metrics.Metrics
+	certs    *certReloader // nil without TLS
+	tokens   *tokenStore   // nil without authentication
+	limiter  *inFlightLimiter
 	grpcLis  net.Listener
 	httpLis  net.Listener
+	probeLis net.Listener // nil without -health-grpc-addr
 	grpc     *grpc.Server
+	probe    *grpc.Server // health only, plaintext; nil without -health-grpc-addr
 	http     *http.Server
 	health   *health.Server
 	serviceN string
@@ -38,41 +49,81 @@ type Server struct {
 
 // NewServer opens storage and binds the listeners; it does not serve yet.
 func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
-	db, err := index.Open(index.Options{Dir: cfg.DataDir})
+	db, err := index.Lock(cfg.indexOptions(log.With("component", "storage")))
 	if err != nil {
 		return nil, fmt.Errorf("open storage: %w", err)
 	}
-	s := &Server{cfg: cfg, log: log, db: db, serviceN: hardnegv1.MinerService_ServiceDesc.ServiceName}
-	if s.grpcLis, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
+	s := &Server{cfg: cfg, log: log, db: db, serviceN: hardnegv1.MinerService_ServiceDesc.ServiceName,
+		mined: &mining.Recorder{}, ingest: &ingestRecorder{}, limiter: newInFlightLimiter(cfg.MaxInFlight, cfg.RetryAfter)}
+	if err := s.setup(); err != nil {
+		s.closeListeners()
 		db.Close()
-		return nil, fmt.Errorf("listen on %s: %w", cfg.GRPCAddr, err)
+		return nil, err
+	}
+	return s, nil
+}
+
+// setup loads credentials, binds the listeners and builds the servers.
+func (s *Server) setup() error {
+	cfg := s.cfg
+	var err error
+	if cfg.TLSCertFile != "" {
+		if s.certs, err = newCertReloader(cfg.TLSCertFile, cfg.TLSKeyFile, cfg.TLSClientCAFile, s.log); err != nil {
+			return err
+		}
+	}
+	if s.tokens, err = newTokenStore(cfg.AuthTokens, cfg.AuthTokenFile, s.log); err != nil {
+		return err
+	}
+	if s.tokens == nil {
+		s.log.Warn("authentication is off: set -auth-token-file or HARDNEG_AUTH_TOKENS")
+	}
+	if s.metrics, err = metrics.New(metrics.Options{Sources: s.metricsSources(), Build: metrics.BuildInfo{Version: version, Revision: revision}}); err != nil {
+		return err
+	}
+	if s.grpcLis, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.GRPCAddr, err)
 	}
 	if s.httpLis, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
-		s.grpcLis.Close()
-		db.Close()
-		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
-	s.grpc = grpc.NewServer(
+	if cfg.HealthGRPCAddr != "" {
+		if s.probeLis, err = net.Listen("tcp", cfg.HealthGRPCAddr); err != nil {
+			return fmt.Errorf("listen on %s: %w", cfg.HealthGRPCAddr, err)
+		}
+	}
+	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(cfg.MaxMsgBytes),
 		grpc.MaxSendMsgSize(cfg.MaxMsgBytes),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: cfg.KeepaliveMin, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Minute, Timeout: 20 * time.Second}),
-		grpc.ChainUnaryInterceptor(s.unaryErrors),
-		grpc.ChainStreamInterceptor(s.streamErrors),
-	)
-	s.mined = &mining.Recorder{}
-	hardnegv1.RegisterMinerServiceServer(s.grpc, &service{db: db, log: log, mined: s.mined})
+	}
+	if s.certs != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(s.certs.serverConfig())))
+	}
+	s.grpc = grpc.NewServer(append(opts, s.interceptorOptions()...)...)
+	hardnegv1.RegisterMinerServiceServer(s.grpc, &service{db: s.db, log: s.log, mined: s.mined, ingest: s.ingest})
 	s.health = health.NewServer()
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	s.health.SetServingStatus(s.serviceN, healthpb.HealthCheckResponse_NOT_SERVING)
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
+	s.metrics.InitializeGRPC(s.grpc)
+	if s.probeLis != nil {
+		s.probe = grpc.NewServer()
+		healthpb.RegisterHealthServer(s.probe, s.health)
+	}
+	s.http = s.newHTTPServer()
+	return nil
+}
 
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("GET /readyz", s.readyz)
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	return s, nil
+// closeListeners closes whatever listeners setup bound.
+func (s *Server) closeListeners() {
+	for _, l := range []net.Listener{s.grpcLis, s.httpLis, s.probeLis} {
+		if l != nil {
+			l.Close()
+		}
+	}
 }
 
 // GRPCAddr returns the bound gRPC address.
@@ -80,6 +131,14 @@ func (s *Server) GRPCAddr() string { return s.grpcLis.Addr().String() }
 
 // HTTPAddr returns the bound HTTP address.
 func (s *Server) HTTPAddr() string { return s.httpLis.Addr().String() }
+
+// HealthGRPCAddr returns the bound plaintext health address, or "" without one.
+func (s *Server) HealthGRPCAddr() string {
+	if s.probeLis == nil {
+		return ""
+	}
+	return s.probeLis.Addr().String()
+}
 
 // readyz answers 200 while the gRPC service is SERVING.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
@@ -108,9 +167,33 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 		return nil
 	})
-	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	s.health.SetServingStatus(s.serviceN, healthpb.HealthCheckResponse_SERVING)
-	s.log.Info("serving", "grpc", s.GRPCAddr(), "http", s.HTTPAddr(), "data_dir", s.db.Dir())
+	if s.probe != nil {
+		g.Go(func() error {
+			if err := s.probe.Serve(s.probeLis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+				return fmt.Errorf("grpc health: %w", err)
+			}
+			return nil
+		})
+	}
+	g.Go(func() error {
+		// Health answers NOT_SERVING and MinerService calls are refused (UNAVAILABLE)
+		// until storage has recovered.
+		s.log.Info("recovering storage", "data_dir", s.db.Dir(), "grpc", s.GRPCAddr(), "http", s.HTTPAddr())
+		if err := s.db.Recover(); err != nil {
+			return fmt.Errorf("recover storage: %w", err)
+		}
+		s.ready.Store(true)
+		s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+		s.health.SetServingStatus(s.serviceN, healthpb.HealthCheckResponse_SERVING)
+		s.log.Info("serving", "grpc", s.GRPCAddr(), "http", s.HTTPAddr(), "data_dir", s.db.Dir(),
+			"recovery", s.db.Recovery().Duration, "tls", s.certs != nil, "mtls", s.cfg.TLSClientCAFile != "", "auth", s.tokens != nil)
+		select {
+		case <-s.db.Failed():
+			return errors.New("storage failed; exiting so that a restart recovers from disk")
+		case <-gctx.Done():
+			return nil
+		}
+	})
 	g.Go(func() error {
 		<-gctx.Done()
 		s.shutdown()
@@ -138,6 +221,9 @@ func (s *Server) shutdown() {
 		s.log.Warn("graceful stop timed out; cancelling in-flight calls")
 		s.grpc.Stop()
 		<-done
+	}
+	if s.probe != nil {
+		s.probe.Stop()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -3,6 +3,14 @@
 // applying every false-negative rule to the candidate stream as the search produces it,
 // so heavy filtering widens the search instead of returning fewer negatives.
 //
+// Rules run, and removed candidates are counted (RuleCounts), in this order: the anchor
+// item, its positives, its exclusions, other anchors' ids/positives/exclusions
+// (in-batch), reported false negatives (feedback), shared groups — these six inside the
+// search's Skip predicate — then near-duplicates of a positive, the margins against s⁺,
+// the score band, the rank window and diversity. Sampling (top, uniform, softmax,
+// SimANS, top-1 + sampled) chooses among the rank window's candidates, reproducibly for
+// a seed. docs/MINING.md gives every formula and default.
+//
 // The package is pure Go: no gRPC, no Prometheus. The server translates requests into
 // Request values and Results back into responses.
 package mining

@@ -1,6 +1,10 @@
 package mining
 
-import "github.com/hardneg/hardneg/internal/validate"
+import (
+	"math"
+
+	"github.com/hardneg/hardneg/internal/validate"
+)
 
 // Limits of a request, shared with the API documentation.
 const (
@@ -10,6 +14,8 @@ const (
 	MaxExcludes        = 4096
 	MaxAnchorGroups    = 256
 	DefaultMaxExamined = 100000
+	// MaxRange bounds range_min and range_max.
+	MaxRange = 1 << 20
 )
 
 // Sampling chooses negatives among the candidates of the rank window.
@@ -98,15 +104,16 @@ func DefaultPolicy() Policy {
 	}
 }
 
-// hasScoreFilter reports whether a margin or score filter is set.
+// hasScoreFilter reports whether a filter is set that sentence-transformers widens its
+// default window for: a margin or max_score (min_score does not count there).
 func (p *Policy) hasScoreFilter() bool {
-	return p.AbsoluteMargin != nil || p.RelativeMargin != nil || p.MinScore != nil || p.MaxScore != nil
+	return p.AbsoluteMargin != nil || p.RelativeMargin != nil || p.MaxScore != nil
 }
 
 // EffectiveRangeMax returns the end of the rank window for an anchor with numPositives
-// positives: RangeMax when set, else sentence-transformers' default,
-// range_min + 10·k + numPositives with a margin or score filter, range_min + k +
-// numPositives without.
+// positives (distinct positive ids plus positive vectors): RangeMax when set, else
+// sentence-transformers' default, range_min + 10·k + numPositives with a margin or
+// max_score filter, range_min + k + numPositives without.
 func (p *Policy) EffectiveRangeMax(numPositives int) int {
 	if p.RangeMax > 0 {
 		return p.RangeMax
@@ -122,8 +129,28 @@ func (p *Policy) validate(e *validate.Error, field string) {
 	if p.NumNegatives < 1 || p.NumNegatives > MaxNumNegatives {
 		e.Add(field+".num_negatives", "must be 1–%d, got %d", MaxNumNegatives, p.NumNegatives)
 	}
+	if p.RangeMin < 0 || p.RangeMin > MaxRange {
+		e.Add(field+".range_min", "must be 0–%d, got %d", MaxRange, p.RangeMin)
+	}
+	if p.RangeMax < 0 || p.RangeMax > MaxRange {
+		e.Add(field+".range_max", "must be 0–%d, got %d", MaxRange, p.RangeMax)
+	}
 	if p.RangeMax > 0 && p.RangeMax <= p.RangeMin {
 		e.Add(field+".range_max", "must be above range_min (%d), got %d", p.RangeMin, p.RangeMax)
+	} else if p.RangeMax > 0 && p.NumNegatives > p.RangeMax-p.RangeMin {
+		e.Add(field+".num_negatives", "%d negatives cannot come from the %d ranks of [range_min, range_max)", p.NumNegatives, p.RangeMax-p.RangeMin)
+	}
+	for _, f := range []struct {
+		name string
+		v    *float32
+	}{
+		{"duplicate_threshold", p.DuplicateThreshold}, {"absolute_margin", p.AbsoluteMargin},
+		{"relative_margin", p.RelativeMargin}, {"min_score", p.MinScore}, {"max_score", p.MaxScore},
+		{"diversity_threshold", p.DiversityThreshold},
+	} {
+		if f.v != nil && !finite(*f.v) {
+			e.Add(field+"."+f.name, "must be finite")
+		}
 	}
 	if p.MinScore != nil && p.MaxScore != nil && *p.MinScore > *p.MaxScore {
 		e.Add(field+".min_score", "%v is above max_score %v", *p.MinScore, *p.MaxScore)
@@ -134,14 +161,22 @@ func (p *Policy) validate(e *validate.Error, field string) {
 	if p.RelativeMargin != nil && (*p.RelativeMargin < 0 || *p.RelativeMargin > 1) {
 		e.Add(field+".relative_margin", "must be in [0, 1]")
 	}
+	if p.RankMode != RankSurviving && p.RankMode != RankRaw {
+		e.Add(field+".rank_mode", "unknown rank mode %d", int(p.RankMode))
+	}
 	if p.Sampling < SampleTop || p.Sampling > SampleTop1Sampled {
 		e.Add(field+".sampling", "unknown strategy %d", int(p.Sampling))
 	}
-	if p.Sampling == SampleSoftmax && !(p.Temperature > 0) {
+	if p.Sampling == SampleSoftmax && !(p.Temperature > 0 && finite(p.Temperature)) {
 		e.Add(field+".temperature", "must be positive for softmax sampling")
 	}
-	if p.Sampling == SampleSimANS && !(p.SimANSA > 0) {
-		e.Add(field+".simans_a", "must be positive for SimANS sampling")
+	if p.Sampling == SampleSimANS {
+		if !(p.SimANSA > 0 && finite(p.SimANSA)) {
+			e.Add(field+".simans_a", "must be positive for SimANS sampling")
+		}
+		if !finite(p.SimANSB) {
+			e.Add(field+".simans_b", "must be finite")
+		}
 	}
 	if p.MaxExamined < 0 {
 		e.Add(field+".max_candidates", "must not be negative")
@@ -150,3 +185,5 @@ func (p *Policy) validate(e *validate.Error, field string) {
 		e.Add(field+".ef_search", "must be 0–65536, got %d", p.Ef)
 	}
 }
+
+func finite(x float32) bool { return !math.IsNaN(float64(x)) && !math.IsInf(float64(x), 0) }

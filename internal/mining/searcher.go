@@ -16,6 +16,16 @@ type Searcher interface {
 	Similarity(a, b []float32) float32
 	// Resolve gives consistent read access to stored items by id during fn.
 	Resolve(fn func(lookup index.LookupFunc))
-	// Search streams candidates best-first; see index.Collection.Search.
+	// Search streams candidates best-first; see index.Collection.Search. It must call
+	// Skip at most once per item and report each candidate's raw rank.
 	Search(ctx context.Context, q []float32, opts index.SearchOptions, yield func(index.Candidate) bool) (index.SearchStats, error)
+	// FalseNegatives returns the ids reported as false negatives for an anchor key (a
+	// copy the caller may keep), or nil.
+	FalseNegatives(key string) map[string]struct{}
+}
+
+// paramSearcher is implemented by searchers that expose their index parameters; mining
+// uses the default ef to size the first search pass.
+type paramSearcher interface {
+	Params() index.Params
 }

@@ -174,7 +174,6 @@ def test_mine_random_sampling_is_reproducible(client: hardneg.Client, collection
     assert np.all(a.ranks < 32)
 
 
-@pytest.mark.xfail(strict=True, reason="miner-server does not implement ReportFalseNegatives yet")
 def test_report_false_negatives_excludes_item(client: hardneg.Client, collection: str) -> None:
     x = unit_rows(40, 16, seed=9)
     client.upsert(collection, [f"d{i}" for i in range(40)], x)
@@ -189,7 +188,6 @@ def test_report_false_negatives_excludes_item(client: hardneg.Client, collection
     assert off.ids[0, 0] == top
 
 
-@pytest.mark.xfail(strict=True, reason="miner-server does not implement SnapshotCollection yet")
 def test_snapshot(client: hardneg.Client, collection: str) -> None:
     up = client.upsert(collection, ["a", "b"], unit_rows(2, 16))
     snap = client.snapshot(collection)

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
+	"google.golang.org/grpc"
+
+	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
+)
+
+// role is what a token may do.
+type role int
+
+const (
+	// roleRead may call the methods in readMethods.
+	roleRead role = iota + 1
+	// roleWrite may call every method.
+	roleWrite
+)
+
+// readMethods are the MinerService methods a read token may call: they change no
+// stored data. Mine is among them; its feedback counterpart ReportFalseNegatives is
+// not.
+var readMethods = map[string]bool{
+	hardnegv1.MinerService_GetCollection_FullMethodName:   true,
+	hardnegv1.MinerService_ListCollections_FullMethodName: true,
+	hardnegv1.MinerService_GetItems_FullMethodName:        true,
+	hardnegv1.MinerService_Mine_FullMethodName:            true,
+}
+
+// principal is an authenticated caller.
+type principal struct {
+	name string
+	role role
+}
+
+type principalKey struct{}
+
+// principalFrom returns the caller authenticated by the token interceptor, if any.
+func principalFrom(ctx context.Context) (principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(principal)
+	return p, ok
+}
+
+// tokenStore holds the accepted tokens: those of the -auth-tokens value and those of
+// the -auth-token-file, which is re-read when it changes. Tokens are kept as SHA-256
+// digests, so lookups do not compare secrets byte by byte.
+type tokenStore struct {
+	file       string
+	log        *slog.Logger
+	checkEvery time.Duration
+
+	// mu guards every field below.
+	mu        sync.Mutex
+	static    map[[32]byte]principal // from -auth-tokens
+	fromFile  map[[32]byte]principal
+	stamp     fileStamp
+	lastCheck time.Time
+}
+
+// newTokenStore parses inline entries and the file; it returns nil (authentication
+// off) when both are empty.
+func newTokenStore(inline, file string, log *slog.Logger) (*tokenStore, error) {
+	if inline == "" && file == "" {
+		return nil, nil
+	}
+	s := &tokenStore{file: file, log: log, checkEvery: time.Second}
+	var err error
+	if s.static, err = parseTokens(bufio.NewScanner(strings.NewReader(strings.ReplaceAll(inline, ",", "\n"))), "-auth-tokens"); err != nil {
+		return nil, err
+	}
+	if file != "" {
+		fi, err := os.Stat(file)
+		if err != nil {
+			return nil, fmt.Errorf("auth: %w", err)
+		}
+		if err := s.readFile(fileStamp{fi.ModTime(), fi.Size()}); err != nil {
+			return nil, err
+		}
+	}
+	if len(s.static)+len(s.fromFile) == 0 {
+		return nil, fmt.Errorf("auth: no tokens configured")
+	}
+	return s, nil
+}
+
+// parseTokens reads NAME:ROLE:TOKEN lines; blank lines and lines starting with # are
+// skipped. The token is everything after the second colon.
+func parseTokens(sc *bufio.Scanner, source string) (map[[32]byte]principal, error) {
+	out := map[[32]byte]principal{}
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 || parts[0] == "" || parts[2] == "" {
+			return nil, fmt.Errorf("auth: %s entry %d: want NAME:ROLE:TOKEN", source, n)
+		}
+		var ro role
+		switch parts[1] {
+		case "read":
+			ro = roleRead
+		case "write":
+			ro = roleWrite
+		default:
+			return nil, fmt.Errorf("auth: %s entry %d: role must be read or write, got %q", source, n, parts[1])
+		}
+		if len(parts[2]) < 16 {
+			return nil, fmt.Errorf("auth: %s entry %d: token shorter than 16 bytes", source, n)
+		}
+		out[sha256.Sum256([]byte(parts[2]))] = principal{name: parts[0], role: ro}
+	}
+	return out, sc.Err()
+}
+
+// readFile replaces the file's tokens. Caller holds mu or owns s exclusively.
+func (s *tokenStore) readFile(stamp fileStamp) error {
+	f, err := os.Open(s.file)
+	if err != nil {
+		return fmt.Errorf("auth: %w", err)
+	}
+	defer f.Close()
+	toks, err := parseTokens(bufio.NewScanner(f), s.file)
+	if err != nil {
+		return err
+	}
+	s.fromFile, s.stamp = toks, stamp
+	return nil
+}
+
+// lookup returns the principal owning token, re-reading the token file first when it
+// changed. A file that has become unreadable or invalid keeps its previous tokens.
+func (s *tokenStore) lookup(token string) (principal, bool) {
+	sum := sha256.Sum256([]byte(token))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if now := time.Now(); s.file != "" && now.Sub(s.lastCheck) >= s.checkEvery {
+		s.lastCheck = now
+		if fi, err := os.Stat(s.file); err != nil {
+			s.log.Error("token file unreadable; keeping previous tokens", "err", err)
+		} else if st := (fileStamp{fi.ModTime(), fi.Size()}); st != s.stamp {
+			if err := s.readFile(st); err != nil {
+				s.log.Error("token file reload failed; keeping previous tokens", "err", err)
+			} else {
+				s.log.Info("token file reloaded", "tokens", len(s.fromFile))
+			}
+		}
+	}
+	if p, ok := s.static[sum]; ok {
+		return p, true
+	}
+	p, ok := s.fromFile[sum]
+	return p, ok
+}
+
+// authenticate is the auth interceptor's function: it requires a known bearer token
+// whose role allows the called method.
+func (s *tokenStore) authenticate(ctx context.Context) (context.Context, error) {
+	token, err := auth.AuthFromMD(ctx, "bearer")
+	if err != nil {
+		return nil, errUnauthenticated
+	}
+	p, ok := s.lookup(token)
+	if !ok {
+		return nil, errUnauthenticated
+	}
+	if method, _ := grpc.Method(ctx); p.role != roleWrite && !readMethods[method] {
+		return nil, fmt.Errorf("%s (token %q has role read): %w", method, p.name, errPermissionDenied)
+	}
+	return context.WithValue(ctx, principalKey{}, p), nil
+}

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"fmt"
+	"syscall"
+
+	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/metrics"
+)
+
+// version is the server's release, set at link time:
+// go build -ldflags "-X main.version=v1.2.3 -X main.revision=$(git rev-parse HEAD)".
+var version, revision string
+
+// metricsSources wires the server's statistics into the metrics collector.
+func (s *Server) metricsSources() metrics.Sources {
+	return metrics.Sources{
+		Collections: func() []metrics.CollectionStats {
+			cs := s.db.Collections()
+			out := make([]metrics.CollectionStats, len(cs))
+			for i, c := range cs {
+				out[i] = metrics.CollectionStats{Name: c.Name(), Stats: c.Stats()}
+			}
+			return out
+		},
+		Ingest: s.ingest.snapshot,
+		Mining: s.mined.Snapshot,
+		Durability: func() metrics.DurabilityStats {
+			return durabilityStats(s.db.DurabilityStats())
+		},
+		Volume: func() (metrics.VolumeStats, error) { return volumeStats(s.db.Dir()) },
+		Limits: s.limiter.stats,
+		TLS:    s.certs.stats,
+	}
+}
+
+// durabilityStats converts storage statistics for the collector.
+func durabilityStats(st index.DurabilityStats) metrics.DurabilityStats {
+	out := metrics.DurabilityStats{
+		WALFsyncSeconds:     metrics.Histogram(st.Log.SyncSeconds),
+		WALWrittenBytes:     st.Log.AppendedBytes,
+		WALRecords:          st.Log.Appends,
+		WALSizeBytes:        st.LogBytes,
+		SnapshotSeconds:     metrics.Histogram(st.SnapshotSeconds),
+		Snapshots:           st.Snapshots,
+		SnapshotFailures:    st.SnapshotFailures,
+		LastSnapshotSuccess: st.LastSnapshot,
+		RecoverySeconds:     st.Recovery.Duration.Seconds(),
+	}
+	if t := st.Recovery.Log.Truncated; t != nil {
+		out.RecoveryTruncatedBytes = uint64(t.Bytes)
+	}
+	return out
+}
+
+// volumeStats reports the file system holding dir.
+func volumeStats(dir string) (metrics.VolumeStats, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return metrics.VolumeStats{}, fmt.Errorf("statfs %s: %w", dir, err)
+	}
+	bs := uint64(st.Bsize)
+	return metrics.VolumeStats{SizeBytes: st.Blocks * bs, AvailableBytes: st.Bavail * bs}, nil
+}

@@ -1,0 +1,261 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/x509"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
+)
+
+var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func TestParseTokens(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		want     int
+		wantErr  string
+	}{
+		{"entries comments and blank lines", "# comment\n\ntrainer:write:0123456789abcdef\nviewer:read:fedcba9876543210:with:colons\n", 2, ""},
+		{"unknown role", "x:admin:0123456789abcdef", 0, "role must be read or write"},
+		{"missing token", "x:read:", 0, "NAME:ROLE:TOKEN"},
+		{"missing name", ":read:0123456789abcdef", 0, "NAME:ROLE:TOKEN"},
+		{"two fields", "x:0123456789abcdef", 0, "NAME:ROLE:TOKEN"},
+		{"short token", "x:read:short", 0, "shorter than 16"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseTokens(bufio.NewScanner(strings.NewReader(tc.in)), "test")
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || len(got) != tc.want {
+				t.Fatalf("got %d tokens, err %v; want %d", len(got), err, tc.want)
+			}
+		})
+	}
+}
+
+// methodStream is a grpc.ServerTransportStream that only knows its method, so that
+// grpc.Method works in a unit test.
+type methodStream struct{ method string }
+
+func (m methodStream) Method() string             { return m.method }
+func (methodStream) SetHeader(metadata.MD) error  { return nil }
+func (methodStream) SendHeader(metadata.MD) error { return nil }
+func (methodStream) SetTrailer(metadata.MD) error { return nil }
+
+func callCtx(method, token string) context.Context {
+	ctx := grpc.NewContextWithServerTransportStream(context.Background(), methodStream{method})
+	if token != "" {
+		ctx = metadata.NewIncomingContext(ctx, metadata.Pairs("authorization", "Bearer "+token))
+	}
+	return ctx
+}
+
+func TestTokenStoreAuthenticates(t *testing.T) {
+	const writeTok, readTok = "write-token-0123456789", "read-token-0123456789"
+	s, err := newTokenStore("trainer:write:"+writeTok+",viewer:read:"+readTok, "", discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine, upsert := hardnegv1.MinerService_Mine_FullMethodName, hardnegv1.MinerService_Upsert_FullMethodName
+	for _, tc := range []struct {
+		name, method, token string
+		want                error
+		who                 string
+	}{
+		{"no token", mine, "", errUnauthenticated, ""},
+		{"unknown token", mine, "not-a-known-token-at-all", errUnauthenticated, ""},
+		{"write token writes", upsert, writeTok, nil, "trainer"},
+		{"read token mines", mine, readTok, nil, "viewer"},
+		{"read token cannot write", upsert, readTok, errPermissionDenied, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, err := s.authenticate(callCtx(tc.method, tc.token))
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("err = %v, want %v", err, tc.want)
+			}
+			if tc.want == nil {
+				if p, _ := principalFrom(ctx); p.name != tc.who {
+					t.Fatalf("principal = %q, want %q", p.name, tc.who)
+				}
+			}
+		})
+	}
+	if got := toStatus(discard, upsert, errPermissionDenied); status.Code(got) != codes.PermissionDenied {
+		t.Errorf("permission error maps to %v", status.Code(got))
+	}
+	if got := toStatus(discard, upsert, errUnauthenticated); status.Code(got) != codes.Unauthenticated {
+		t.Errorf("auth error maps to %v", status.Code(got))
+	}
+}
+
+func TestNoTokensMeansAuthenticationOff(t *testing.T) {
+	s, err := newTokenStore("", "", discard)
+	if s != nil || err != nil {
+		t.Fatalf("store = %v, err %v; want nil, nil", s, err)
+	}
+}
+
+func TestTokenFileReloads(t *testing.T) {
+	const oldTok, newTok = "old-token-0123456789", "new-token-0123456789"
+	path := writeFiles(t, t.TempDir(), map[string][]byte{"tokens": []byte("a:write:" + oldTok + "\n")})["tokens"]
+	s, err := newTokenStore("", path, discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.checkEvery = 0
+	if _, ok := s.lookup(oldTok); !ok {
+		t.Fatal("initial token rejected")
+	}
+	rewrite(t, path, "b:write:"+newTok+"\n")
+	if _, ok := s.lookup(oldTok); ok {
+		t.Error("removed token still accepted")
+	}
+	if p, ok := s.lookup(newTok); !ok || p.name != "b" {
+		t.Error("new token rejected")
+	}
+	rewrite(t, path, "garbage without colons\n")
+	if _, ok := s.lookup(newTok); !ok {
+		t.Error("an invalid file replaced the previous tokens")
+	}
+}
+
+// rewrite replaces a file's content and moves its modification time forward, so that
+// a change is seen even on file systems with coarse timestamps.
+func rewrite(t *testing.T, path, content string) {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	next := fi.ModTime().Add(time.Second)
+	if err := os.Chtimes(path, next, next); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestInFlightLimiterRefusesOverLimit(t *testing.T) {
+	l := newInFlightLimiter(2, 300*time.Millisecond)
+	for i := 0; i < 2; i++ {
+		if err := l.acquire("a"); err != nil {
+			t.Fatalf("acquire %d: %v", i, err)
+		}
+	}
+	err := l.acquire("a")
+	if !errors.Is(err, errTooManyInFlight) {
+		t.Fatalf("third acquire: %v, want errTooManyInFlight", err)
+	}
+	st := status.Convert(toStatus(discard, "m", err))
+	if st.Code() != codes.ResourceExhausted {
+		t.Fatalf("code = %v", st.Code())
+	}
+	var delay time.Duration
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok {
+			delay = ri.RetryDelay.AsDuration()
+		}
+	}
+	if delay != 300*time.Millisecond {
+		t.Errorf("retry delay = %v, want 300ms", delay)
+	}
+	if err := l.acquire("b"); err != nil {
+		t.Errorf("another client was refused: %v", err)
+	}
+	if s := l.stats(); s.InFlight != 3 || s.Rejected != 1 {
+		t.Errorf("stats = %+v, want 3 in flight, 1 rejected", s)
+	}
+	l.release("a")
+	if err := l.acquire("a"); err != nil {
+		t.Errorf("acquire after release: %v", err)
+	}
+	l.release("a")
+	l.release("a")
+	l.release("b")
+	if s := l.stats(); s.InFlight != 0 || len(l.byClient) != 0 {
+		t.Errorf("after releasing everything: %+v, %d clients tracked", s, len(l.byClient))
+	}
+}
+
+func TestUnlimitedLimiterAdmitsEverything(t *testing.T) {
+	l := newInFlightLimiter(0, time.Second)
+	for i := 0; i < 1000; i++ {
+		if err := l.acquire("a"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestCertReloaderPicksUpNewCertificate(t *testing.T) {
+	ca := newTestCA(t)
+	exp1 := time.Now().Add(2 * time.Hour).Truncate(time.Second)
+	cert, key := ca.issue(t, "server", exp1)
+	dir := t.TempDir()
+	paths := writeFiles(t, dir, map[string][]byte{"tls.crt": cert, "tls.key": key, "ca.crt": ca.pem})
+	r, err := newCertReloader(paths["tls.crt"], paths["tls.key"], paths["ca.crt"], discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.checkEvery = 0
+	leaf := func() *x509.Certificate { return r.current().Certificates[0].Leaf }
+	if got := leaf().NotAfter; !got.Equal(exp1) {
+		t.Fatalf("NotAfter = %v, want %v", got, exp1)
+	}
+	if r.current().ClientCAs == nil {
+		t.Fatal("client CA not loaded")
+	}
+
+	exp2 := exp1.Add(time.Hour)
+	cert2, key2 := ca.issue(t, "server", exp2)
+	rewrite(t, paths["tls.key"], string(key2))
+	rewrite(t, paths["tls.crt"], string(cert2))
+	if got := leaf().NotAfter; !got.Equal(exp2) {
+		t.Fatalf("after rotation NotAfter = %v, want %v", got, exp2)
+	}
+	rewrite(t, paths["tls.crt"], "not a certificate")
+	if got := leaf().NotAfter; !got.Equal(exp2) {
+		t.Fatalf("a broken file replaced the certificate: NotAfter = %v", got)
+	}
+	st, ok := r.stats()
+	if !ok || st.Reloads != 1 || st.ReloadErrors == 0 || !st.NotAfter.Equal(exp2) {
+		t.Errorf("stats = %+v, %v", st, ok)
+	}
+}
+
+func TestCertReloaderRejectsBadFiles(t *testing.T) {
+	ca := newTestCA(t)
+	cert, key := ca.issue(t, "server", time.Now().Add(time.Hour))
+	other, _ := newTestCA(t).issue(t, "x", time.Now().Add(time.Hour))
+	dir := t.TempDir()
+	p := writeFiles(t, dir, map[string][]byte{"c": cert, "k": key, "other": other, "empty": []byte("no pem here")})
+	for name, args := range map[string][3]string{
+		"missing file":      {p["c"], dir + "/absent", ""},
+		"mismatched key":    {p["other"], p["k"], ""},
+		"CA without a cert": {p["c"], p["k"], p["empty"]},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := newCertReloader(args[0], args[1], args[2], discard); err == nil {
+				t.Fatal("accepted")
+			}
+		})
+	}
+}

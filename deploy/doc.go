@@ -1,0 +1,7 @@
+// Package deploy holds the tests of hardneg's deployment files: the kustomize base in
+// k8s/ is built and every resource decoded strictly into the Kubernetes and
+// prometheus-operator types, the PrometheusRule is checked against
+// prometheus/rules.yaml, and the manifests are checked against each other (ports,
+// selectors, probes, user). It is its own module so that the server's module does
+// not depend on the Kubernetes libraries.
+package deploy

@@ -1,0 +1,160 @@
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hardneg/hardneg/internal/mining"
+)
+
+// collector turns Sources into metrics at scrape time.
+type collector struct {
+	src   Sources
+	build BuildInfo
+}
+
+var _ prometheus.Collector = (*collector)(nil)
+
+// Describe sends every descriptor the collector can produce.
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{
+		descBuildInfo,
+		descCollections, descCollectionItems, descCollectionTombstones, descCollectionVectorSize, descCollectionLastSeq,
+		descIngestItems, descIngestBytes, descDeletedItems, descDeleteNotFound,
+		descMineRequests, descMineAnchors, descMineNegatives, descMineExamined, descMineRemoved,
+		descMineShortfalls, descMineShortNegatives, descMineWidenings, descMineExactScans,
+		descMinePositiveScore, descMineNegativeScore,
+		descWALFsyncSeconds, descWALWrittenBytes, descWALRecords, descWALSize,
+		descSnapshotSeconds, descSnapshots, descSnapshotLastSuccess, descRecoveryTruncated, descRecoverySeconds,
+		descVolumeSize, descVolumeAvailable,
+		descInFlight, descInFlightRejected,
+		descTLSNotAfter, descTLSReloads, descTLSReloadErrors,
+	} {
+		ch <- d
+	}
+}
+
+// Collect reads every source once.
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(descBuildInfo, prometheus.GaugeValue, 1, c.build.Version, c.build.Revision, c.build.GoVersion)
+	if c.src.Collections != nil {
+		collectCollections(ch, c.src.Collections())
+	}
+	if c.src.Ingest != nil {
+		collectIngest(ch, c.src.Ingest())
+	}
+	if c.src.Mining != nil {
+		collectMining(ch, c.src.Mining())
+	}
+	if c.src.Durability != nil {
+		collectDurability(ch, c.src.Durability())
+	}
+	if c.src.Volume != nil {
+		if v, err := c.src.Volume(); err != nil {
+			ch <- prometheus.NewInvalidMetric(descVolumeAvailable, err)
+		} else {
+			gauge(ch, descVolumeSize, float64(v.SizeBytes))
+			gauge(ch, descVolumeAvailable, float64(v.AvailableBytes))
+		}
+	}
+	if c.src.Limits != nil {
+		l := c.src.Limits()
+		gauge(ch, descInFlight, float64(l.InFlight))
+		counter(ch, descInFlightRejected, l.Rejected)
+	}
+	if c.src.TLS != nil {
+		if t, ok := c.src.TLS(); ok {
+			gauge(ch, descTLSNotAfter, float64(t.NotAfter.Unix()))
+			counter(ch, descTLSReloads, t.Reloads)
+			counter(ch, descTLSReloadErrors, t.ReloadErrors)
+		}
+	}
+}
+
+func collectCollections(ch chan<- prometheus.Metric, cs []CollectionStats) {
+	gauge(ch, descCollections, float64(len(cs)))
+	for _, c := range cs {
+		gauge(ch, descCollectionItems, float64(c.Stats.Items), c.Name)
+		gauge(ch, descCollectionTombstones, float64(c.Stats.Tombstones), c.Name)
+		gauge(ch, descCollectionVectorSize, float64(c.Stats.VectorBytes), c.Name)
+		gauge(ch, descCollectionLastSeq, float64(c.Stats.LastSequence), c.Name)
+	}
+}
+
+func collectIngest(ch chan<- prometheus.Metric, s IngestStats) {
+	for _, r := range []struct {
+		desc *prometheus.Desc
+		v    IngestResults
+	}{{descIngestItems, s.Items}, {descIngestBytes, s.Bytes}} {
+		counter(ch, r.desc, r.v.Inserted, "inserted")
+		counter(ch, r.desc, r.v.Replaced, "replaced")
+		counter(ch, r.desc, r.v.Duplicate, "duplicate")
+		counter(ch, r.desc, r.v.Rejected, "rejected")
+	}
+	counter(ch, descDeletedItems, s.Deleted)
+	counter(ch, descDeleteNotFound, s.DeleteNotFound)
+}
+
+func collectMining(ch chan<- prometheus.Metric, s mining.Stats) {
+	counter(ch, descMineRequests, s.Requests)
+	counter(ch, descMineAnchors, s.Anchors)
+	counter(ch, descMineNegatives, s.Negatives)
+	counter(ch, descMineExamined, s.Examined)
+	r := s.Removed
+	for _, rule := range []struct {
+		name string
+		n    int
+	}{
+		{"self", r.Self}, {"positive", r.Positive}, {"excluded", r.Excluded}, {"in_batch", r.InBatch},
+		{"feedback", r.Feedback}, {"same_group", r.SameGroup}, {"duplicate", r.Duplicate}, {"margin", r.Margin},
+		{"score_band", r.ScoreBand}, {"rank_window", r.RankWindow}, {"diversity", r.Diversity},
+	} {
+		counter(ch, descMineRemoved, uint64(rule.n), rule.name)
+	}
+	counter(ch, descMineShortfalls, s.Shortfalls)
+	counter(ch, descMineShortNegatives, s.ShortNegatives)
+	counter(ch, descMineWidenings, s.Widenings)
+	counter(ch, descMineExactScans, s.ExactScans)
+	histogram(ch, descMinePositiveScore, Histogram(s.PositiveScores))
+	histogram(ch, descMineNegativeScore, Histogram(s.NegativeScores))
+}
+
+func collectDurability(ch chan<- prometheus.Metric, s DurabilityStats) {
+	histogram(ch, descWALFsyncSeconds, s.WALFsyncSeconds)
+	counter(ch, descWALWrittenBytes, s.WALWrittenBytes)
+	counter(ch, descWALRecords, s.WALRecords)
+	gauge(ch, descWALSize, float64(s.WALSizeBytes))
+	histogram(ch, descSnapshotSeconds, s.SnapshotSeconds)
+	counter(ch, descSnapshots, s.Snapshots, "success")
+	counter(ch, descSnapshots, s.SnapshotFailures, "failure")
+	if !s.LastSnapshotSuccess.IsZero() {
+		gauge(ch, descSnapshotLastSuccess, float64(s.LastSnapshotSuccess.UnixNano())/1e9)
+	}
+	counter(ch, descRecoveryTruncated, s.RecoveryTruncatedBytes)
+	gauge(ch, descRecoverySeconds, s.RecoverySeconds)
+}
+
+func gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ...string) {
+	ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+}
+
+func counter(ch chan<- prometheus.Metric, d *prometheus.Desc, v uint64, labels ...string) {
+	ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+}
+
+// histogram exports h; a malformed snapshot becomes an invalid metric (a scrape
+// error) instead of a panic.
+func histogram(ch chan<- prometheus.Metric, d *prometheus.Desc, h Histogram) {
+	if len(h.Counts) != len(h.Bounds) {
+		ch <- prometheus.NewInvalidMetric(d, errHistogramShape)
+		return
+	}
+	buckets := make(map[float64]uint64, len(h.Bounds))
+	for i, b := range h.Bounds {
+		buckets[b] = h.Counts[i]
+	}
+	m, err := prometheus.NewConstHistogram(d, h.Count, h.Sum, buckets)
+	if err != nil {
+		m = prometheus.NewInvalidMetric(d, err)
+	}
+	ch <- m
+}

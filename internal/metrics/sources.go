@@ -1,0 +1,113 @@
+package metrics
+
+import (
+	"time"
+
+	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/mining"
+)
+
+// Sources are the statistics the collector reads at scrape time. Every field is
+// optional: a nil function exports none of its metrics. Each function must be cheap
+// and safe to call concurrently; it is called once per scrape.
+//
+// Adding a source is one field here, one collect function in collector.go and its
+// descriptors in names.go.
+type Sources struct {
+	// Collections returns the statistics of every collection.
+	Collections func() []CollectionStats
+	// Ingest returns cumulative write counters.
+	Ingest func() IngestStats
+	// Mining returns cumulative mining counters and score histograms.
+	Mining func() mining.Stats
+	// Durability returns write-ahead-log, snapshot and recovery statistics. The
+	// storage layer fills a DurabilityStats; the server wires it here.
+	Durability func() DurabilityStats
+	// Volume returns the size and free space of the data directory's file system.
+	Volume func() (VolumeStats, error)
+	// Limits returns the in-flight request limiter's state.
+	Limits func() LimitStats
+	// TLS returns the serving certificate's state; ok is false without TLS.
+	TLS func() (stats TLSStats, ok bool)
+}
+
+// CollectionStats names one collection's statistics.
+type CollectionStats struct {
+	Name  string
+	Stats index.Stats
+}
+
+// IngestStats are cumulative write counters. Items counts items of upsert batches,
+// Bytes their vector payload in bytes, both by result.
+type IngestStats struct {
+	Items, Bytes IngestResults
+	// Deleted counts ids removed by deletes; DeleteNotFound ids that were not present.
+	Deleted, DeleteNotFound uint64
+}
+
+// IngestResults splits an ingest counter by result: inserted (new id), replaced
+// (existing id overwritten), duplicate (a stream batch acknowledged earlier and
+// replayed by its writer, not applied again) and rejected (the batch failed
+// validation; nothing of it was applied).
+type IngestResults struct {
+	Inserted, Replaced, Duplicate, Rejected uint64
+}
+
+// Histogram is a cumulative histogram snapshot: Counts[i] observations were ≤
+// Bounds[i]; Count and Sum cover every observation, including those above the last
+// bound.
+type Histogram struct {
+	Bounds []float64
+	Counts []uint64
+	Count  uint64
+	Sum    float64
+}
+
+// DurabilityStats are the storage layer's cumulative durability statistics.
+type DurabilityStats struct {
+	// WALFsyncSeconds is the histogram of write-ahead-log fsync durations.
+	WALFsyncSeconds Histogram
+	// WALWrittenBytes and WALRecords count what was appended to the log.
+	WALWrittenBytes, WALRecords uint64
+	// WALSizeBytes is the current size of the log on disk.
+	WALSizeBytes int64
+	// SnapshotSeconds is the histogram of snapshot durations (successful ones).
+	SnapshotSeconds Histogram
+	// Snapshots and SnapshotFailures count finished and failed snapshots.
+	Snapshots, SnapshotFailures uint64
+	// LastSnapshotSuccess is when the newest snapshot on disk was completed
+	// (including one found at startup); zero when there is none.
+	LastSnapshotSuccess time.Time
+	// RecoveryTruncatedBytes counts bytes of torn or corrupt log tail cut off during
+	// recovery since start.
+	RecoveryTruncatedBytes uint64
+	// RecoverySeconds is how long the last startup recovery took.
+	RecoverySeconds float64
+}
+
+// VolumeStats describe the file system holding the data directory.
+type VolumeStats struct {
+	SizeBytes, AvailableBytes uint64
+}
+
+// LimitStats describe the per-client in-flight request limiter.
+type LimitStats struct {
+	// InFlight is the number of requests (and open streams) being served.
+	InFlight int64
+	// Rejected counts requests refused with RESOURCE_EXHAUSTED.
+	Rejected uint64
+}
+
+// TLSStats describe the serving certificate.
+type TLSStats struct {
+	// NotAfter is the expiry of the certificate currently served.
+	NotAfter time.Time
+	// Reloads counts certificate reloads after a file changed; ReloadErrors reloads
+	// that failed (the previous certificate stays in use).
+	Reloads, ReloadErrors uint64
+}
+
+// BuildInfo labels hardneg_build_info.
+type BuildInfo struct {
+	Version, Revision, GoVersion string
+}

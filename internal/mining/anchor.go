@@ -1,0 +1,242 @@
+package mining
+
+import (
+	"context"
+	"math"
+	"slices"
+
+	"github.com/hardneg/hardneg/internal/index"
+)
+
+// maxDerivedEf caps the first-pass ef that mining derives from the rank window.
+const maxDerivedEf = 65536
+
+// candidate is a window candidate kept for sampling or diversity.
+type candidate struct {
+	Negative
+	vec []float32 // stored vector copy, when diversity or the response needs it
+}
+
+// anchorMiner mines one prepared anchor: Skip applies the id and group rules inside
+// the search, yield the score rules, the rank window and (for top sampling) diversity;
+// after the search, sampling and diversity choose among the window's candidates.
+type anchorMiner struct {
+	s       Searcher
+	pol     *Policy
+	a       *prepared
+	inBatch batchIDs
+	keepVec bool // copy candidate vectors (diversity or IncludeVectors)
+	end     int  // the rank window's end, exclusive
+	res     Result
+
+	selfSeen  bool   // the anchor item went through Skip
+	selfSlot  uint32 // its slot, valid when selfSeen
+	surviving int    // candidates that passed every rule before the rank window
+	chosen    []candidate
+	window    []candidate // window candidates awaiting sampling
+}
+
+func mineAnchor(ctx context.Context, s Searcher, req *Request, a *prepared, inBatch batchIDs) (Result, error) {
+	pol := &req.Policy
+	m := &anchorMiner{
+		s:       s,
+		pol:     pol,
+		a:       a,
+		inBatch: inBatch,
+		keepVec: pol.DiversityThreshold != nil || req.IncludeVectors,
+		end:     pol.EffectiveRangeMax(a.numPositives),
+	}
+	m.res.UnknownPositiveIDs = a.unknown
+	if len(a.posVecs) > 0 {
+		m.res.PositiveScore, m.res.HasPositiveScore = a.posScore, true
+	}
+	opts := index.SearchOptions{
+		Ef:            m.ef(),
+		MaxCandidates: m.maxCandidates(),
+		Skip:          m.skip,
+		NoWiden:       !pol.Widen,
+	}
+	st, err := s.Search(ctx, a.query, opts, m.yield)
+	if err != nil {
+		return Result{}, err
+	}
+	m.res.Widenings, m.res.ExactScan = st.Widenings, st.Exact
+	if pol.Sampling != SampleTop {
+		m.sample()
+	}
+	slices.SortFunc(m.chosen, func(x, y candidate) int { return x.Rank - y.Rank })
+	m.res.Negatives = make([]Negative, len(m.chosen))
+	for i, c := range m.chosen {
+		m.res.Negatives[i] = c.Negative
+		if req.IncludeVectors {
+			m.res.Negatives[i].Vector = c.vec
+		}
+	}
+	m.res.Shortfall = pol.NumNegatives - len(m.chosen)
+	return m.res, nil
+}
+
+// ef is the first search pass's candidate list size: the policy's, or the larger of
+// the collection's default and the rank window's end.
+func (m *anchorMiner) ef() int {
+	if m.pol.Ef > 0 {
+		return m.pol.Ef
+	}
+	ps, ok := m.s.(paramSearcher)
+	if !ok {
+		return 0
+	}
+	return max(ps.Params().EfSearch, min(m.end+1, maxDerivedEf))
+}
+
+// maxCandidates bounds the items the search orders: MaxExamined, and under raw ranks
+// the window's end (plus the anchor item), beyond which nothing can be chosen.
+func (m *anchorMiner) maxCandidates() int {
+	n := m.pol.MaxExamined
+	if n <= 0 {
+		n = DefaultMaxExamined
+	}
+	if m.pol.RankMode == RankRaw {
+		n = min(n, m.end+1)
+	}
+	return n
+}
+
+// skip applies the rules that need only an item's id and groups, in counting order. It
+// sees every candidate of the search, so it counts them.
+func (m *anchorMiner) skip(slot uint32, id string, groups []string) bool {
+	a, r := m.a, &m.res.Removed
+	m.res.Examined++
+	switch {
+	case id == a.self:
+		r.Self++
+		m.selfSeen, m.selfSlot = true, slot
+	case has(a.positives, id):
+		r.Positive++
+	case has(a.excluded, id):
+		r.Excluded++
+	case m.inBatch.fromOtherAnchor(id, a.index):
+		r.InBatch++
+	case has(a.feedback, id):
+		r.Feedback++
+	case m.pol.ExcludeSameGroup && sharesGroup(a.groups, groups):
+		r.SameGroup++
+	default:
+		return false
+	}
+	return true
+}
+
+func sharesGroup(set map[string]struct{}, groups []string) bool {
+	for _, g := range groups {
+		if has(set, g) {
+			return true
+		}
+	}
+	return false
+}
+
+// rawRank is c's rank among all items with the anchor item left out.
+func (m *anchorMiner) rawRank(c *index.Candidate) int {
+	if m.a.selfStored && m.selfSeen &&
+		(m.a.selfScore > c.Score || (m.a.selfScore == c.Score && m.selfSlot < c.Slot)) {
+		return c.Rank - 1
+	}
+	return c.Rank
+}
+
+// yield applies the score rules, the rank window and, for top sampling, diversity to
+// one candidate. It returns false when no later candidate can be chosen.
+func (m *anchorMiner) yield(c index.Candidate) bool {
+	a, pol, r := m.a, m.pol, &m.res.Removed
+	if t := pol.DuplicateThreshold; t != nil {
+		for _, pv := range a.posVecs {
+			if m.s.Similarity(c.Vector, pv) >= *t {
+				r.Duplicate++
+				return true
+			}
+		}
+	}
+	if m.res.HasPositiveScore {
+		if mg := pol.AbsoluteMargin; mg != nil && !(c.Score < a.posScore-*mg) {
+			r.Margin++
+			return true
+		}
+		if rm := pol.RelativeMargin; rm != nil && !(c.Score < a.posScore-abs32(a.posScore)**rm) {
+			r.Margin++
+			return true
+		}
+	}
+	if pol.MaxScore != nil && c.Score > *pol.MaxScore {
+		r.ScoreBand++
+		return true
+	}
+	if pol.MinScore != nil && c.Score < *pol.MinScore {
+		// Candidates come best-first: every later one is below min_score too.
+		r.ScoreBand++
+		return false
+	}
+	raw := m.rawRank(&c)
+	rank := m.surviving
+	if pol.RankMode == RankRaw {
+		rank = raw
+	}
+	m.surviving++
+	if rank < pol.RangeMin {
+		r.RankWindow++
+		return true
+	}
+	if rank >= m.end {
+		r.RankWindow++
+		return false
+	}
+	cand := candidate{Negative: Negative{ID: c.ID, Score: c.Score, Rank: raw}}
+	if m.keepVec {
+		cand.vec = append([]float32(nil), c.Vector...)
+	}
+	if pol.Sampling != SampleTop {
+		m.window = append(m.window, cand)
+		return true
+	}
+	if m.tooSimilar(&cand) {
+		r.Diversity++
+		return true
+	}
+	m.chosen = append(m.chosen, cand)
+	return len(m.chosen) < pol.NumNegatives
+}
+
+// tooSimilar reports whether c is more similar than the diversity threshold to an
+// already chosen negative.
+func (m *anchorMiner) tooSimilar(c *candidate) bool {
+	t := m.pol.DiversityThreshold
+	if t == nil {
+		return false
+	}
+	for i := range m.chosen {
+		if m.s.Similarity(c.vec, m.chosen[i].vec) > *t {
+			return true
+		}
+	}
+	return false
+}
+
+// sample chooses up to k negatives among the window's candidates in sampled order,
+// skipping those that break diversity.
+func (m *anchorMiner) sample() {
+	order := sampleOrder(m.pol, m.a.index, m.window, m.a.posScore, m.res.HasPositiveScore)
+	for n, i := range order {
+		if len(m.chosen) == m.pol.NumNegatives {
+			m.res.Unsampled = len(order) - n
+			return
+		}
+		c := &m.window[i]
+		if m.tooSimilar(c) {
+			m.res.Removed.Diversity++
+			continue
+		}
+		m.chosen = append(m.chosen, *c)
+	}
+}
+
+func abs32(x float32) float32 { return float32(math.Abs(float64(x))) }

@@ -1,0 +1,214 @@
+package mining
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/validate"
+)
+
+// prepared is an anchor with its query, positives, groups and verdicts resolved.
+type prepared struct {
+	index int // position in the request; seeds the sampler
+	query []float32
+	self  string // the anchor item's id, or ""
+	// selfScore is the similarity of the query to the stored anchor item, used to keep
+	// that item out of raw ranks; valid when selfStored.
+	selfScore  float32
+	selfStored bool
+	positives  map[string]struct{} // every positive id, known or not
+	excluded   map[string]struct{}
+	groups     map[string]struct{} // anchor, positive-item and request groups
+	feedback   map[string]struct{} // reported false negatives for the anchor's key
+	posVecs    [][]float32         // prepared positive vectors (stored, then raw)
+	// numPositives is the number of distinct positive ids plus positive vectors; it
+	// sizes the default rank window.
+	numPositives int
+	posScore     float32 // s⁺, valid when len(posVecs) > 0
+	unknown      []string
+}
+
+// batchIDs maps every id that an anchor of a request names (its own id, positives and
+// exclusions) to that anchor's index, or to -1 when several anchors name it.
+type batchIDs map[string]int
+
+// fromOtherAnchor reports whether id is named by an anchor other than anchor i.
+func (b batchIDs) fromOtherAnchor(id string, i int) bool {
+	o, ok := b[id]
+	return ok && o != i
+}
+
+func (b batchIDs) add(id string, i int) {
+	if o, ok := b[id]; ok && o != i {
+		b[id] = -1
+	} else if !ok {
+		b[id] = i
+	}
+}
+
+// prepare validates req and resolves every anchor's query, positives, groups and
+// feedback, and the ids of the whole batch for in-batch consistency.
+func prepare(s Searcher, req *Request) ([]prepared, batchIDs, error) {
+	var e validate.Error
+	if n := len(req.Anchors); n == 0 || n > MaxAnchors {
+		e.Add("anchors", "must hold 1–%d anchors, got %d", MaxAnchors, n)
+		return nil, nil, e.Err()
+	}
+	pol := &req.Policy
+	pol.validate(&e, "policy")
+	out := make([]prepared, len(req.Anchors))
+	s.Resolve(func(lookup index.LookupFunc) {
+		for i := range req.Anchors {
+			prepareAnchor(s, lookup, pol, &req.Anchors[i], &out[i], i, &e)
+		}
+	})
+	if err := e.Err(); err != nil {
+		return nil, nil, err
+	}
+	var inBatch batchIDs
+	if pol.InBatchExclusion && len(req.Anchors) > 1 {
+		inBatch = make(batchIDs)
+		for i := range req.Anchors {
+			a := &req.Anchors[i]
+			if a.ID != "" {
+				inBatch.add(a.ID, i)
+			}
+			for _, id := range a.PositiveIDs {
+				inBatch.add(id, i)
+			}
+			for _, id := range a.ExcludeIDs {
+				inBatch.add(id, i)
+			}
+		}
+	}
+	for i := range out {
+		p := &out[i]
+		p.posScore = float32(math.Inf(1))
+		for _, pv := range p.posVecs {
+			p.posScore = min(p.posScore, s.Similarity(p.query, pv))
+		}
+		if pol.UseFeedback {
+			key := req.Anchors[i].Key
+			if key == "" {
+				key = req.Anchors[i].ID
+			}
+			if key != "" {
+				p.feedback = s.FalseNegatives(key)
+			}
+		}
+	}
+	return out, inBatch, nil
+}
+
+// checkIDs records a violation for each empty id of list.
+func checkIDs(e *validate.Error, field string, list []string, limit int) {
+	if len(list) > limit {
+		e.Add(field, "has %d ids; at most %d", len(list), limit)
+		return
+	}
+	for j, id := range list {
+		if id == "" {
+			e.Add(fmt.Sprintf("%s[%d]", field, j), "must not be empty")
+		}
+	}
+}
+
+// prepareAnchor validates and resolves anchor a (the i-th) into p. It runs under the
+// searcher's read access: lookup's slices are copied, never kept.
+func prepareAnchor(s Searcher, lookup index.LookupFunc, pol *Policy, a *Anchor, p *prepared, i int, e *validate.Error) {
+	f := fmt.Sprintf("anchors[%d]", i)
+	p.index = i
+	checkIDs(e, f+".positive_ids", a.PositiveIDs, MaxPositives)
+	checkIDs(e, f+".exclude_ids", a.ExcludeIDs, MaxExcludes)
+	if len(a.PositiveVectors) > MaxPositives {
+		e.Add(f+".positive_vectors", "has %d vectors; at most %d", len(a.PositiveVectors), MaxPositives)
+	}
+	if len(a.Groups) > MaxAnchorGroups {
+		e.Add(f+".groups", "has %d groups; at most %d", len(a.Groups), MaxAnchorGroups)
+	}
+	if len(a.Key) > index.MaxIDBytes {
+		e.Add(f+".key", "is %d bytes; at most %d", len(a.Key), index.MaxIDBytes)
+	}
+	var selfVec []float32
+	var selfGroups []string
+	if a.ID != "" {
+		selfVec, selfGroups, p.selfStored = lookup(a.ID)
+	}
+	switch {
+	case a.Vector != nil:
+		q, err := s.PrepareQuery(a.Vector, f+".vector")
+		if err != nil {
+			addViolations(e, err)
+			return
+		}
+		p.query = q
+	case a.ID != "":
+		if !p.selfStored {
+			e.Add(f+".id", "item %q is not in the collection; send its vector", a.ID)
+			return
+		}
+		p.query = append([]float32(nil), selfVec...)
+	default:
+		e.Add(f, "needs an id or a vector")
+		return
+	}
+	p.self = a.ID
+	if p.selfStored {
+		p.selfScore = s.Similarity(p.query, selfVec)
+	}
+	if pol.ExcludeSameGroup {
+		p.groups = make(map[string]struct{}, len(a.Groups)+len(selfGroups))
+		for _, g := range a.Groups {
+			p.groups[g] = struct{}{}
+		}
+		for _, g := range selfGroups {
+			p.groups[g] = struct{}{}
+		}
+	}
+	p.positives = make(map[string]struct{}, len(a.PositiveIDs))
+	for _, id := range a.PositiveIDs {
+		if has(p.positives, id) {
+			continue
+		}
+		p.positives[id] = struct{}{}
+		v, groups, ok := lookup(id)
+		if !ok {
+			p.unknown = append(p.unknown, id)
+			continue
+		}
+		p.posVecs = append(p.posVecs, append([]float32(nil), v...))
+		if p.groups != nil {
+			for _, g := range groups {
+				p.groups[g] = struct{}{}
+			}
+		}
+	}
+	for j, v := range a.PositiveVectors {
+		q, err := s.PrepareQuery(v, fmt.Sprintf("%s.positive_vectors[%d]", f, j))
+		if err != nil {
+			addViolations(e, err)
+			continue
+		}
+		p.posVecs = append(p.posVecs, q)
+	}
+	p.numPositives = len(p.positives) + len(a.PositiveVectors)
+	p.excluded = make(map[string]struct{}, len(a.ExcludeIDs))
+	for _, id := range a.ExcludeIDs {
+		p.excluded[id] = struct{}{}
+	}
+}
+
+// addViolations appends err's violations to e (err is a *validate.Error from
+// PrepareQuery), or a generic one.
+func addViolations(e *validate.Error, err error) {
+	if v, ok := err.(*validate.Error); ok {
+		for _, x := range v.Violations {
+			e.Add(x.Field, "%s", x.Description)
+		}
+		return
+	}
+	e.Add("anchors", "%v", err)
+}
+
+func has(m map[string]struct{}, k string) bool { _, ok := m[k]; return ok }

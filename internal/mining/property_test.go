@@ -1,0 +1,386 @@
+package mining
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"strconv"
+	"testing"
+
+	"github.com/hardneg/hardneg/internal/index"
+)
+
+var _ Searcher = (*index.Collection)(nil)
+
+// searcherFactory builds a Searcher holding items (cfg names the collection, its
+// metric and dimension) with the given false-negative verdicts. The property tests
+// run against every factory in searcherFactories.
+type searcherFactory func(t *testing.T, cfg index.Config, items *index.Batch, feedback map[string][]string) Searcher
+
+// newCollection is the factory for a real collection of an index.DB with cfg.Params.
+func newCollection(t *testing.T, cfg index.Config, items *index.Batch, feedback map[string][]string) Searcher {
+	t.Helper()
+	db, err := index.Open(index.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	c, err := db.CreateCollection(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if items.Len() > 0 {
+		if _, err := db.Upsert(cfg.Name, items, "items"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for k, ids := range feedback {
+		c.AddFalseNegatives(k, ids)
+	}
+	return c
+}
+
+// searcherCase is a searcher under test and what it must achieve against the
+// reference: identical results (exact search) or a minimum overlap of the negatives of
+// top-k policies (approximate search).
+type searcherCase struct {
+	name       string
+	params     index.Params
+	factory    searcherFactory
+	identical  bool
+	minOverlap float64
+}
+
+// searcherCases lists the searchers the property tests check: the exact scan must match
+// the reference exactly, the HNSW graph (forced by ExactThreshold 1) must return at
+// least 95% of the reference's top-k negatives.
+var searcherCases = []searcherCase{
+	{name: "exact", factory: newCollection, identical: true, minOverlap: 1},
+	{name: "hnsw", params: index.Params{ExactThreshold: 1}, factory: newCollection, minOverlap: 0.95},
+}
+
+// world is a random corpus with groups, near-duplicates and feedback.
+type world struct {
+	cfg      index.Config
+	batch    *index.Batch // as sent (raw vectors)
+	raw      [][]float32
+	groups   [][]string
+	feedback map[string][]string
+}
+
+func randVec(r *rand.Rand, dim int, scale float64) []float32 {
+	v := make([]float32, dim)
+	for i := range v {
+		v[i] = float32(r.NormFloat64() * scale)
+	}
+	return v
+}
+
+func jitter(r *rand.Rand, v []float32, eps float64) []float32 {
+	out := slices.Clone(v)
+	for i := range out {
+		out[i] += float32(r.NormFloat64() * eps)
+	}
+	return out
+}
+
+// randomWorld makes n clustered items of dimension dim, about a tenth of them
+// near-duplicates of another item, with up to two groups each from a small pool.
+func randomWorld(r *rand.Rand, n, dim int, metric index.Metric) *world {
+	w := &world{cfg: index.Config{Name: "w", Dim: dim, Metric: metric}, feedback: map[string][]string{}}
+	centers := make([][]float32, 6)
+	for i := range centers {
+		centers[i] = randVec(r, dim, 1)
+	}
+	b := &index.Batch{Groups: make([][]string, n)}
+	for i := range n {
+		var v []float32
+		if i > 0 && r.IntN(10) == 0 {
+			v = jitter(r, w.raw[r.IntN(i)], 0.02)
+		} else {
+			v = jitter(r, centers[r.IntN(len(centers))], 0.6)
+		}
+		w.raw = append(w.raw, v)
+		b.IDs = append(b.IDs, "i"+strconv.Itoa(i))
+		b.Vectors = append(b.Vectors, v...)
+		var gs []string
+		for range r.IntN(3) {
+			g := "g" + strconv.Itoa(r.IntN(25))
+			if !slices.Contains(gs, g) {
+				gs = append(gs, g)
+			}
+		}
+		b.Groups[i] = gs
+	}
+	w.batch = b
+	w.groups = b.Groups
+	return w
+}
+
+// batchCopy returns a copy of the world's batch (upserts normalise vectors in place).
+func (w *world) batchCopy() *index.Batch {
+	return &index.Batch{IDs: slices.Clone(w.batch.IDs), Vectors: slices.Clone(w.batch.Vectors), Groups: w.batch.Groups}
+}
+
+// corpus returns what the reference knows about w, scoring with s's similarity.
+func (w *world) corpus(t *testing.T, s Searcher) *refCorpus {
+	rc := &refCorpus{feedback: map[string]map[string]bool{}, sim: s.Similarity}
+	rc.prepare = func(v []float32) []float32 {
+		q, err := s.PrepareQuery(v, "v")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q
+	}
+	for i, id := range w.batch.IDs {
+		rc.items = append(rc.items, refItem{id: id, vec: rc.prepare(w.raw[i]), groups: w.groups[i]})
+	}
+	for k, ids := range w.feedback {
+		if rc.feedback[k] == nil {
+			rc.feedback[k] = map[string]bool{}
+		}
+		for _, id := range ids {
+			rc.feedback[k][id] = true
+		}
+	}
+	return rc
+}
+
+// scoreQuantile returns the similarity of a random item to the item at the given
+// quantile of its neighbours (0: nearest), a threshold on the scale of the metric.
+func (w *world) scoreQuantile(r *rand.Rand, s Searcher, rc *refCorpus, q float64) float32 {
+	a := rc.items[r.IntN(len(rc.items))].vec
+	scores := make([]float32, 0, len(rc.items))
+	for _, it := range rc.items {
+		scores = append(scores, s.Similarity(a, it.vec))
+	}
+	sort.Slice(scores, func(i, j int) bool { return scores[i] > scores[j] })
+	return scores[min(len(scores)-1, int(q*float64(len(scores))))]
+}
+
+func ptr(v float32) *float32 { return &v }
+
+// randomRequest draws anchors (id, vector, or both; positives of varying counts,
+// stored, unknown and raw; exclusions; groups) and a random policy.
+func (w *world) randomRequest(r *rand.Rand, s Searcher, rc *refCorpus) Request {
+	n := len(w.batch.IDs)
+	item := func() string { return w.batch.IDs[r.IntN(n)] }
+	var req Request
+	for range 1 + r.IntN(5) {
+		var a Anchor
+		switch r.IntN(3) {
+		case 0:
+			a.ID = item()
+		case 1:
+			a.Vector = jitter(r, w.raw[r.IntN(n)], 0.3)
+			a.Key = "q" + strconv.Itoa(r.IntN(8))
+		default:
+			a.ID = item()
+			a.Vector = jitter(r, w.raw[r.IntN(n)], 0.1)
+		}
+		for range r.IntN(5) {
+			if r.IntN(6) == 0 {
+				a.PositiveIDs = append(a.PositiveIDs, "ghost"+strconv.Itoa(r.IntN(3)))
+			} else {
+				a.PositiveIDs = append(a.PositiveIDs, item())
+			}
+		}
+		for range r.IntN(3) {
+			a.PositiveVectors = append(a.PositiveVectors, jitter(r, w.raw[r.IntN(n)], 0.05))
+		}
+		for range r.IntN(4) {
+			a.ExcludeIDs = append(a.ExcludeIDs, item())
+		}
+		for range r.IntN(3) {
+			a.Groups = append(a.Groups, "g"+strconv.Itoa(r.IntN(25)))
+		}
+		req.Anchors = append(req.Anchors, a)
+	}
+	p := DefaultPolicy()
+	p.NumNegatives = 1 + r.IntN(8)
+	p.ExcludeSameGroup = r.IntN(2) == 0
+	p.InBatchExclusion = r.IntN(3) > 0
+	p.UseFeedback = r.IntN(3) > 0
+	maybe := func(f func() float32) *float32 {
+		if r.IntN(3) == 0 {
+			return ptr(f())
+		}
+		return nil
+	}
+	p.DuplicateThreshold = maybe(func() float32 { return w.scoreQuantile(r, s, rc, 0.02*r.Float64()) })
+	spread := w.scoreQuantile(r, s, rc, 0) - w.scoreQuantile(r, s, rc, 0.5)
+	p.AbsoluteMargin = maybe(func() float32 { return float32(r.Float64()) * abs32(spread) * 0.3 })
+	p.RelativeMargin = maybe(func() float32 { return float32(r.Float64() * 0.3) })
+	p.MaxScore = maybe(func() float32 { return w.scoreQuantile(r, s, rc, 0.1*r.Float64()) })
+	if r.IntN(4) == 0 {
+		lo := w.scoreQuantile(r, s, rc, 0.3+0.6*r.Float64())
+		if p.MaxScore == nil || lo <= *p.MaxScore {
+			p.MinScore = &lo
+		}
+	}
+	p.RangeMin = r.IntN(3) * r.IntN(4)
+	if r.IntN(2) == 0 {
+		p.RangeMax = p.RangeMin + p.NumNegatives + r.IntN(30)
+	}
+	p.RankMode = RankMode(r.IntN(2))
+	p.Sampling = Sampling(r.IntN(5))
+	p.Temperature = float32(0.01 + r.Float64())
+	p.SimANSA = float32(0.5 + 5*r.Float64())
+	p.SimANSB = float32(0.4*r.Float64() - 0.2)
+	p.Seed = r.Uint64()
+	p.DiversityThreshold = maybe(func() float32 { return w.scoreQuantile(r, s, rc, 0.05*r.Float64()) })
+	p.Widen = r.IntN(4) > 0
+	if r.IntN(4) == 0 {
+		p.MaxExamined = 10 + r.IntN(200)
+	}
+	req.Policy = p
+	req.IncludeVectors = r.IntN(4) == 0
+	return req
+}
+
+// compareResults reports the first difference between got and want.
+func compareResults(got, want []Result) error {
+	if len(got) != len(want) {
+		return fmt.Errorf("%d results, want %d", len(got), len(want))
+	}
+	for i := range want {
+		g, w := &got[i], &want[i]
+		gi, wi := negIDs(g.Negatives), negIDs(w.Negatives)
+		if !slices.Equal(gi, wi) {
+			return fmt.Errorf("anchor %d: negatives %v, want %v", i, gi, wi)
+		}
+		for j := range w.Negatives {
+			gn, wn := g.Negatives[j], w.Negatives[j]
+			if gn.Rank != wn.Rank || math.Abs(float64(gn.Score-wn.Score)) > 1e-5 || len(gn.Vector) != len(wn.Vector) {
+				return fmt.Errorf("anchor %d negative %d: %+v, want %+v", i, j, gn, wn)
+			}
+		}
+		if g.Removed != w.Removed || g.Examined != w.Examined || g.Unsampled != w.Unsampled || g.Shortfall != w.Shortfall {
+			return fmt.Errorf("anchor %d: removed %+v examined %d unsampled %d shortfall %d; want %+v, %d, %d, %d",
+				i, g.Removed, g.Examined, g.Unsampled, g.Shortfall, w.Removed, w.Examined, w.Unsampled, w.Shortfall)
+		}
+		if g.HasPositiveScore != w.HasPositiveScore || math.Abs(float64(g.PositiveScore-w.PositiveScore)) > 1e-5 {
+			return fmt.Errorf("anchor %d: s⁺ %v/%v, want %v/%v", i, g.PositiveScore, g.HasPositiveScore, w.PositiveScore, w.HasPositiveScore)
+		}
+		if !slices.Equal(g.UnknownPositiveIDs, w.UnknownPositiveIDs) {
+			return fmt.Errorf("anchor %d: unknown positives %v, want %v", i, g.UnknownPositiveIDs, w.UnknownPositiveIDs)
+		}
+		if g.Examined != g.Removed.Total()+len(g.Negatives)+g.Unsampled {
+			return fmt.Errorf("anchor %d: examined %d ≠ removed %d + negatives %d + unsampled %d", i, g.Examined, g.Removed.Total(), len(g.Negatives), g.Unsampled)
+		}
+	}
+	return nil
+}
+
+// checkInvariants checks what must hold for any searcher: the counts add up, nothing
+// forbidden is returned, k is never exceeded and negatives come in rank order.
+func checkInvariants(req Request, got []Result) error {
+	for i, g := range got {
+		a := req.Anchors[i]
+		if g.Examined != g.Removed.Total()+len(g.Negatives)+g.Unsampled {
+			return fmt.Errorf("anchor %d: examined %d ≠ removed %d + negatives %d + unsampled %d", i, g.Examined, g.Removed.Total(), len(g.Negatives), g.Unsampled)
+		}
+		if len(g.Negatives) > req.Policy.NumNegatives || g.Shortfall != req.Policy.NumNegatives-len(g.Negatives) {
+			return fmt.Errorf("anchor %d: %d negatives, shortfall %d", i, len(g.Negatives), g.Shortfall)
+		}
+		for j, n := range g.Negatives {
+			if n.ID == a.ID || slices.Contains(a.PositiveIDs, n.ID) || slices.Contains(a.ExcludeIDs, n.ID) {
+				return fmt.Errorf("anchor %d: returned its own id, positive or exclusion %s", i, n.ID)
+			}
+			if j > 0 && n.Rank < g.Negatives[j-1].Rank {
+				return fmt.Errorf("anchor %d: negatives out of rank order", i)
+			}
+		}
+	}
+	return nil
+}
+
+func negIDs(ns []Negative) []string {
+	out := make([]string, len(ns))
+	for i, n := range ns {
+		out[i] = n.ID
+	}
+	return out
+}
+
+// TestMineMatchesReferenceOnRandomData draws random corpora (three metrics, groups,
+// near-duplicates, feedback) and random requests, and checks Mine against the
+// reference implementation: identical results through the exact index, at least
+// minOverlap of the reference's top-k negatives through an approximate one.
+func TestMineMatchesReferenceOnRandomData(t *testing.T) {
+	for _, sc := range searcherCases {
+		t.Run(sc.name, func(t *testing.T) {
+			var hit, total, graphSearches int
+			for seed := range uint64(40) {
+				r := rand.New(rand.NewPCG(seed, 7))
+				metric := []index.Metric{index.Cosine, index.Dot, index.L2}[seed%3]
+				w := randomWorld(r, 120+r.IntN(200), 4+r.IntN(12), metric)
+				w.cfg.Params = sc.params
+				for range 6 {
+					k := "i" + strconv.Itoa(r.IntN(len(w.raw)))
+					if r.IntN(2) == 0 {
+						k = "q" + strconv.Itoa(r.IntN(8))
+					}
+					for range 1 + r.IntN(4) {
+						w.feedback[k] = append(w.feedback[k], "i"+strconv.Itoa(r.IntN(len(w.raw))))
+					}
+				}
+				s := sc.factory(t, w.cfg, w.batchCopy(), w.feedback)
+				rc := w.corpus(t, s)
+				for q := range 12 {
+					req := w.randomRequest(r, s, rc)
+					want := reference(rc, req)
+					got, err := Mine(context.Background(), s, req)
+					if err != nil {
+						t.Fatalf("seed %d request %d: %v", seed, q, err)
+					}
+					for i := range got {
+						if !got[i].ExactScan {
+							graphSearches++
+						}
+					}
+					if sc.identical {
+						if err := compareResults(got, want); err != nil {
+							t.Fatalf("seed %d request %d (%s, policy %+v): %v", seed, q, metric, req.Policy, err)
+						}
+						continue
+					}
+					if err := checkInvariants(req, got); err != nil {
+						t.Fatalf("seed %d request %d: %v", seed, q, err)
+					}
+					// Overlap is measured where it is meaningful: top-k (samplers draw
+					// differently from different windows) with widening on (without it a
+					// graph search stops after one pass and reports a shortfall).
+					if req.Policy.Sampling != SampleTop || !req.Policy.Widen {
+						continue
+					}
+					for i := range want {
+						ids := negIDs(got[i].Negatives)
+						for _, n := range want[i].Negatives {
+							total++
+							if slices.Contains(ids, n.ID) {
+								hit++
+							}
+						}
+					}
+				}
+			}
+			if !sc.identical {
+				if total == 0 {
+					t.Fatal("no negatives to compare")
+				}
+				if graphSearches == 0 {
+					t.Fatal("every search was an exact scan; the approximate index was not exercised")
+				}
+				ov := float64(hit) / float64(total)
+				t.Logf("overlap with the reference %.4f (%d/%d negatives), %d graph searches", ov, hit, total, graphSearches)
+				if ov < sc.minOverlap {
+					t.Fatalf("overlap with the reference %.3f (%d/%d), want ≥ %.2f", ov, hit, total, sc.minOverlap)
+				}
+			}
+		})
+	}
+}

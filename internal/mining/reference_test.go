@@ -1,0 +1,335 @@
+package mining
+
+import (
+	"math"
+	"sort"
+)
+
+// refItem is one stored item as the reference sees it.
+type refItem struct {
+	id     string
+	vec    []float32 // prepared (as stored)
+	groups []string
+}
+
+// refCorpus is everything the reference implementation knows: the items in insertion
+// order (which is slot order when nothing was deleted), the feedback verdicts and the
+// similarity of the collection.
+type refCorpus struct {
+	items    []refItem
+	feedback map[string]map[string]bool
+	sim      func(a, b []float32) float32
+	prepare  func(v []float32) []float32
+}
+
+func (rc *refCorpus) find(id string) (refItem, bool) {
+	for _, it := range rc.items {
+		if it.id == id {
+			return it, true
+		}
+	}
+	return refItem{}, false
+}
+
+// reference mines req the slow, obvious way: score every item exactly, order them,
+// and walk the order applying the documented rules one after the other. It shares no
+// code with Mine.
+func reference(rc *refCorpus, req Request) []Result {
+	pol := req.Policy
+	out := make([]Result, len(req.Anchors))
+	for i, a := range req.Anchors {
+		out[i] = referenceAnchor(rc, req, i, a, pol)
+	}
+	return out
+}
+
+func referenceAnchor(rc *refCorpus, req Request, ai int, a Anchor, pol Policy) Result {
+	var res Result
+	self, selfFound := refItem{}, false
+	if a.ID != "" {
+		self, selfFound = rc.find(a.ID)
+	}
+	var query []float32
+	if a.Vector != nil {
+		query = rc.prepare(a.Vector)
+	} else {
+		query = self.vec
+	}
+
+	// Positives: every id is excluded; known ones give vectors and groups.
+	posIDs := map[string]bool{}
+	var posVecs [][]float32
+	groups := map[string]bool{}
+	for _, g := range a.Groups {
+		groups[g] = true
+	}
+	if selfFound {
+		for _, g := range self.groups {
+			groups[g] = true
+		}
+	}
+	for _, id := range a.PositiveIDs {
+		if posIDs[id] {
+			continue
+		}
+		posIDs[id] = true
+		it, ok := rc.find(id)
+		if !ok {
+			res.UnknownPositiveIDs = append(res.UnknownPositiveIDs, id)
+			continue
+		}
+		posVecs = append(posVecs, it.vec)
+		for _, g := range it.groups {
+			groups[g] = true
+		}
+	}
+	for _, v := range a.PositiveVectors {
+		posVecs = append(posVecs, rc.prepare(v))
+	}
+	numPositives := len(posIDs) + len(a.PositiveVectors)
+	var sPlus float32
+	if len(posVecs) > 0 {
+		res.HasPositiveScore = true
+		sPlus = float32(math.Inf(1))
+		for _, pv := range posVecs {
+			if s := rc.sim(query, pv); s < sPlus {
+				sPlus = s
+			}
+		}
+		res.PositiveScore = sPlus
+	}
+	excluded := map[string]bool{}
+	for _, id := range a.ExcludeIDs {
+		excluded[id] = true
+	}
+	others := map[string]bool{}
+	if pol.InBatchExclusion {
+		for j, b := range req.Anchors {
+			if j == ai {
+				continue
+			}
+			if b.ID != "" {
+				others[b.ID] = true
+			}
+			for _, id := range b.PositiveIDs {
+				others[id] = true
+			}
+			for _, id := range b.ExcludeIDs {
+				others[id] = true
+			}
+		}
+	}
+	key := a.Key
+	if key == "" {
+		key = a.ID
+	}
+	var fb map[string]bool
+	if pol.UseFeedback && key != "" {
+		fb = rc.feedback[key]
+	}
+
+	// Exact scores, best first, ties by insertion order.
+	type scoredItem struct {
+		it    refItem
+		pos   int
+		score float32
+	}
+	all := make([]scoredItem, len(rc.items))
+	for j, it := range rc.items {
+		all[j] = scoredItem{it, j, rc.sim(query, it.vec)}
+	}
+	sort.SliceStable(all, func(x, y int) bool { return all[x].score > all[y].score })
+
+	end := pol.RangeMax
+	if end == 0 {
+		if pol.AbsoluteMargin != nil || pol.RelativeMargin != nil || pol.MaxScore != nil {
+			end = pol.RangeMin + 10*pol.NumNegatives + numPositives
+		} else {
+			end = pol.RangeMin + pol.NumNegatives + numPositives
+		}
+	}
+	limit := pol.MaxExamined
+	if limit == 0 {
+		limit = DefaultMaxExamined
+	}
+	if pol.RankMode == RankRaw && end+1 < limit {
+		limit = end + 1
+	}
+	tooSimilar := func(v []float32, chosen []candidate) bool {
+		if pol.DiversityThreshold == nil {
+			return false
+		}
+		for _, c := range chosen {
+			if rc.sim(v, c.vec) > *pol.DiversityThreshold {
+				return true
+			}
+		}
+		return false
+	}
+	var chosen, window []candidate
+	selfPassed := false
+	surviving := 0
+	r := &res.Removed
+walk:
+	for p, sc := range all {
+		if p >= limit {
+			break
+		}
+		id := sc.it.id
+		res.Examined++
+		if id == a.ID {
+			r.Self++
+			selfPassed = true
+			continue
+		}
+		raw := p
+		if selfPassed {
+			raw--
+		}
+		if posIDs[id] {
+			r.Positive++
+			continue
+		}
+		if excluded[id] {
+			r.Excluded++
+			continue
+		}
+		if others[id] {
+			r.InBatch++
+			continue
+		}
+		if fb[id] {
+			r.Feedback++
+			continue
+		}
+		if pol.ExcludeSameGroup {
+			shared := false
+			for _, g := range sc.it.groups {
+				shared = shared || groups[g]
+			}
+			if shared {
+				r.SameGroup++
+				continue
+			}
+		}
+		if pol.DuplicateThreshold != nil {
+			dup := false
+			for _, pv := range posVecs {
+				dup = dup || rc.sim(sc.it.vec, pv) >= *pol.DuplicateThreshold
+			}
+			if dup {
+				r.Duplicate++
+				continue
+			}
+		}
+		s := sc.score
+		if res.HasPositiveScore {
+			if pol.AbsoluteMargin != nil && s >= sPlus-*pol.AbsoluteMargin {
+				r.Margin++
+				continue
+			}
+			if pol.RelativeMargin != nil && s >= sPlus-float32(math.Abs(float64(sPlus)))**pol.RelativeMargin {
+				r.Margin++
+				continue
+			}
+		}
+		if pol.MaxScore != nil && s > *pol.MaxScore {
+			r.ScoreBand++
+			continue
+		}
+		if pol.MinScore != nil && s < *pol.MinScore {
+			r.ScoreBand++
+			break walk
+		}
+		rank := surviving
+		if pol.RankMode == RankRaw {
+			rank = raw
+		}
+		surviving++
+		if rank < pol.RangeMin {
+			r.RankWindow++
+			continue
+		}
+		if rank >= end {
+			r.RankWindow++
+			break walk
+		}
+		c := candidate{Negative: Negative{ID: id, Score: s, Rank: raw}, vec: sc.it.vec}
+		if pol.Sampling != SampleTop {
+			window = append(window, c)
+			continue
+		}
+		if tooSimilar(c.vec, chosen) {
+			r.Diversity++
+			continue
+		}
+		chosen = append(chosen, c)
+		if len(chosen) == pol.NumNegatives {
+			break walk
+		}
+	}
+
+	if pol.Sampling != SampleTop && len(window) > 0 {
+		// Sequential draws without replacement: every candidate gets a Gumbel-perturbed
+		// log-weight, drawn in hardness order; the largest remaining key is drawn next.
+		rng := newRand(pol.Seed, ai)
+		center := float64(sPlus)
+		if !res.HasPositiveScore {
+			center = float64(window[0].Score)
+		}
+		center += float64(pol.SimANSB)
+		keys := make([]float64, len(window))
+		taken := make([]bool, len(window))
+		start := 0
+		if pol.Sampling == SampleTop1Sampled {
+			start = 1
+		}
+		for j := start; j < len(window); j++ {
+			s := float64(window[j].Score)
+			lw := 0.0
+			switch pol.Sampling {
+			case SampleSoftmax:
+				lw = s / float64(pol.Temperature)
+			case SampleSimANS:
+				lw = -float64(pol.SimANSA) * (s - center) * (s - center)
+			}
+			u := (float64(rng.Uint64()>>11) + 0.5) / (1 << 53)
+			keys[j] = lw - math.Log(-math.Log(u))
+		}
+		draw := func() int {
+			if start == 1 && !taken[0] {
+				return 0
+			}
+			best := -1
+			for j := range window {
+				if !taken[j] && (best < 0 || keys[j] > keys[best]) {
+					best = j
+				}
+			}
+			return best
+		}
+		for n := 0; n < len(window); n++ {
+			if len(chosen) == pol.NumNegatives {
+				res.Unsampled = len(window) - n
+				break
+			}
+			j := draw()
+			taken[j] = true
+			if tooSimilar(window[j].vec, chosen) {
+				r.Diversity++
+				continue
+			}
+			chosen = append(chosen, window[j])
+		}
+	}
+	sort.Slice(chosen, func(x, y int) bool { return chosen[x].Rank < chosen[y].Rank })
+	for _, c := range chosen {
+		n := c.Negative
+		if req.IncludeVectors {
+			n.Vector = c.vec
+		}
+		res.Negatives = append(res.Negatives, n)
+	}
+	res.Shortfall = pol.NumNegatives - len(chosen)
+	return res
+}
