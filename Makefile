@@ -63,6 +63,10 @@ lint: ## buf lint, gofmt, go vet
 test-go: ## Go tests with the race detector
 	$(GO) test $(GOTESTFLAGS) ./...
 
+.PHONY: test-crash
+test-crash: ## kill -9 / restart loop against a real server, CRASH_ITERATIONS times (default 200)
+	HARDNEG_CRASH_ITERATIONS=$(or $(CRASH_ITERATIONS),200) $(GO) test -count=1 -run '^TestCrashLoop$$' -v ./cmd/miner-server
+
 .PHONY: test-python
 test-python: $(VENV)/.stamp build ## Python client tests against a real server
 	$(VPY) -m pip install --quiet './clients/python[test]'

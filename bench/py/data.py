@@ -125,6 +125,27 @@ def synthetic(out: Path, n: int, nq: int = 1000, dim: int = 384, seed: int = 1) 
     return out
 
 
+def from_ann(out: Path, n: int, nq: int = 1000, dim: int = 384, root: Path | None = None) -> Path:
+    """The ANN benchmark's data set (bench/ann: its deterministic generator, run with
+    ``-gen``), converted to this format: exact top-100 added, groups = eight
+    consecutive ids."""
+    want = {"kind": "synthetic", "generator": "bench/ann", "n": n, "nq": nq, "dim": dim}
+    if _ready(out, want):
+        return out
+    import subprocess
+
+    root = root or Path(__file__).resolve().parents[2]
+    src = (out.parent / "ann").resolve()
+    subprocess.run(["go", "run", "./bench/ann", "-gen", "-n", str(n), "-dim", str(dim), "-queries", str(nq), "-out", str(src)],
+                   cwd=root, check=True)
+    stem = src / f"ann-{n}x{dim}"
+    base = np.fromfile(f"{stem}-base.f32", dtype="<f4").reshape(n, dim)
+    queries = np.fromfile(f"{stem}-queries{nq}.f32", dtype="<f4").reshape(nq, dim)
+    meta = dict(want, source="go run ./bench/ann -gen (100 clusters, σ 0.06, seed 20261127)")
+    _write(out, _normalise(base.copy()), _normalise(queries.copy()), np.arange(n) // 8, meta)
+    return out
+
+
 # --- real sentence embeddings -------------------------------------------------------
 
 REAL_PACKAGES = ("numpy", "scipy", "pandas", "sklearn", "matplotlib", "torch", "transformers", "datasets", "sentence_transformers")

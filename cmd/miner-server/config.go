@@ -8,6 +8,9 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/wal"
 )
 
 // Config is the server's configuration. Every flag has an environment variable
@@ -22,6 +25,12 @@ type Config struct {
 	KeepaliveMin    time.Duration
 	LogLevel        slog.Level
 	LogFormat       string
+	// Storage durability (see index.Options).
+	Fsync            string // "always" or "interval"
+	FsyncInterval    time.Duration
+	WALSalvage       bool
+	SnapshotBytes    int64
+	SnapshotInterval time.Duration
 
 	// Security and limits (tls.go, auth.go, limits.go).
 	TLSCertFile     string
@@ -36,6 +45,22 @@ type Config struct {
 	Pprof          bool
 }
 
+// indexOptions returns the storage options of c.
+func (c Config) indexOptions(log *slog.Logger) index.Options {
+	o := index.Options{
+		Dir:              c.DataDir,
+		SyncInterval:     c.FsyncInterval,
+		Salvage:          c.WALSalvage,
+		SnapshotBytes:    c.SnapshotBytes,
+		SnapshotInterval: c.SnapshotInterval,
+		Logger:           log,
+	}
+	if c.Fsync == "interval" {
+		o.Sync = wal.SyncInterval
+	}
+	return o
+}
+
 // parseConfig parses args, falling back to environment variables read with getenv.
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
 	var c Config
@@ -47,6 +72,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.IntVar(&c.MaxMsgBytes, "grpc-max-msg-bytes", 64<<20, "largest gRPC message accepted or sent, in bytes")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long graceful shutdown waits for in-flight calls before cancelling them")
 	fs.DurationVar(&c.KeepaliveMin, "keepalive-min-time", 5*time.Second, "shortest client keepalive ping interval the server tolerates")
+	fs.StringVar(&c.Fsync, "fsync", "always", "write-ahead log fsync policy: always (acknowledge after fsync; concurrent writes share fsyncs) or interval (acknowledge after write, fsync every -fsync-interval; stream acks state the durable point)")
+	fs.DurationVar(&c.FsyncInterval, "fsync-interval", 50*time.Millisecond, "fsync period under -fsync=interval")
+	fs.BoolVar(&c.WALSalvage, "wal-salvage", false, "start even if the write-ahead log is damaged before its tail, dropping the damaged records and everything after them")
+	fs.Int64Var(&c.SnapshotBytes, "snapshot-bytes", 32<<20, "snapshot a collection after this many bytes of log records for it, and at least a quarter of its vector memory (-1: never by size)")
+	fs.DurationVar(&c.SnapshotInterval, "snapshot-interval", 10*time.Minute, "snapshot a changed collection at least this often (-1ns: never by time)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&c.TLSCertFile, "tls-cert-file", "", "PEM server certificate (chain) for gRPC; enables TLS; reloaded when the file changes")
@@ -84,6 +114,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	if c.MaxMsgBytes < 1<<20 {
 		errs = append(errs, fmt.Errorf("-grpc-max-msg-bytes: at least 1 MiB, got %d", c.MaxMsgBytes))
+	}
+	if c.Fsync != "always" && c.Fsync != "interval" {
+		errs = append(errs, fmt.Errorf("-fsync: want always or interval, got %q", c.Fsync))
+	}
+	if c.FsyncInterval <= 0 {
+		errs = append(errs, errors.New("-fsync-interval: must be positive"))
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("-shutdown-timeout: must be positive"))

@@ -5,7 +5,6 @@ import (
 	"os"
 	"regexp"
 	"slices"
-	"strings"
 	"testing"
 
 	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
@@ -16,13 +15,20 @@ import (
 // exports, plus Prometheus' own "up".
 var metricRef = regexp.MustCompile(`\b(?:hardneg|grpc_server|process|go|promhttp)_[a-z0-9_]+|\bup\{`)
 
-// TestDeployFilesReferOnlyToExportedMetrics scrapes a real server with TLS and tokens and checks that every metric named by the alerts and the dashboard is one
-// it exports. Durability metrics count as exported when the server has no
-// durability source yet, provided the collector declares them.
+// TestDeployFilesReferOnlyToExportedMetrics scrapes a real server with TLS and tokens
+// and checks that every metric named by the alerts and the dashboard is one it
+// exports, durability metrics included.
 func TestDeployFilesReferOnlyToExportedMetrics(t *testing.T) {
 	ts := startSecureServer(t)
 	ctx := withToken(context.Background(), writeToken)
 	if _, err := ts.client.CreateCollection(ctx, &hardnegv1.CreateCollectionRequest{Name: "docs", Dim: 4, Metric: hardnegv1.Metric_METRIC_COSINE}); err != nil {
+		t.Fatal(err)
+	}
+	// A snapshot makes the last-success timestamp exist (it is absent until then).
+	if _, err := ts.client.Upsert(ctx, &hardnegv1.UpsertRequest{Collection: "docs", Items: &hardnegv1.ItemBatch{Ids: []string{"a"}, Dim: 4, Vectors: f32bytes([]float32{1, 0, 0, 0})}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.client.SnapshotCollection(ctx, &hardnegv1.SnapshotCollectionRequest{Name: "docs"}); err != nil {
 		t.Fatal(err)
 	}
 	fams := scrape(t, ts.srv.HTTPAddr())
@@ -35,15 +41,17 @@ func TestDeployFilesReferOnlyToExportedMetrics(t *testing.T) {
 			}
 		}
 	}
-	if _, ok := fams[metrics.NameWALFsyncSeconds]; !ok {
-		for _, n := range metrics.DurabilityNames {
-			exported[n] = true
-			if strings.HasSuffix(n, "_seconds") {
-				for _, s := range []string{"_bucket", "_sum", "_count"} {
-					exported[n+s] = true
-				}
-			}
+	for _, n := range metrics.DurabilityNames {
+		if _, ok := fams[n]; !ok {
+			t.Errorf("durability metric %s is not exported", n)
 		}
+	}
+	// create + upsert are two log records, each fsynced; one snapshot finished.
+	if f := fams[metrics.NameWALRecords]; f == nil || f.Metric[0].GetCounter().GetValue() < 2 {
+		t.Errorf("%s = %v, want ≥ 2", metrics.NameWALRecords, f)
+	}
+	if f := fams[metrics.NameWALFsyncSeconds]; f == nil || f.Metric[0].GetHistogram().GetSampleCount() < 1 {
+		t.Errorf("%s = %v, want fsyncs observed", metrics.NameWALFsyncSeconds, f)
 	}
 	for _, file := range []string{"../../deploy/prometheus/rules.yaml", "../../deploy/k8s/grafana/hardneg-dashboard.json"} {
 		raw, err := os.ReadFile(file)

@@ -24,6 +24,8 @@ var (
 	errPermissionDenied = errors.New("token role does not allow this method")
 	// errTooManyInFlight: the client already has its limit of calls in flight.
 	errTooManyInFlight = errors.New("too many requests in flight for this client")
+	// errRecovering: storage is still being recovered at start-up.
+	errRecovering = errors.New("storage is recovering; retry shortly")
 	// errPanic: a handler panicked; the panic is logged, the client sees only this.
 	errPanic = errors.New("internal error")
 )
@@ -48,9 +50,11 @@ var codeTable = []struct {
 	{index.ErrCollectionExists, codes.AlreadyExists},
 	{index.ErrSequenceGap, codes.FailedPrecondition},
 	{index.ErrClosed, codes.Unavailable},
+	{index.ErrStorageFailed, codes.Unavailable},
 	{errUnauthenticated, codes.Unauthenticated},
 	{errPermissionDenied, codes.PermissionDenied},
 	{errTooManyInFlight, codes.ResourceExhausted},
+	{errRecovering, codes.Unavailable},
 	{errPanic, codes.Internal},
 	{context.Canceled, codes.Canceled},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},

@@ -33,7 +33,23 @@ func (s *Server) interceptorOptions() []grpc.ServerOption {
 		unary = append(unary, selector.UnaryServerInterceptor(auth.UnaryServerInterceptor(s.tokens.authenticate), onlyMiner))
 		stream = append(stream, selector.StreamServerInterceptor(auth.StreamServerInterceptor(s.tokens.authenticate), onlyMiner))
 	}
-	unary = append(unary, selector.UnaryServerInterceptor(s.limiter.unary, onlyMiner))
-	stream = append(stream, selector.StreamServerInterceptor(s.limiter.stream, onlyMiner))
+	unary = append(unary, selector.UnaryServerInterceptor(s.limiter.unary, onlyMiner), selector.UnaryServerInterceptor(s.unaryReady, onlyMiner))
+	stream = append(stream, selector.StreamServerInterceptor(s.limiter.stream, onlyMiner), selector.StreamServerInterceptor(s.streamReady, onlyMiner))
 	return []grpc.ServerOption{grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...)}
+}
+
+// unaryReady refuses MinerService calls until storage has recovered.
+func (s *Server) unaryReady(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if !s.ready.Load() {
+		return nil, errRecovering
+	}
+	return handler(ctx, req)
+}
+
+// streamReady refuses MinerService streams until storage has recovered.
+func (s *Server) streamReady(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if !s.ready.Load() {
+		return errRecovering
+	}
+	return handler(srv, ss)
 }

@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
@@ -51,7 +53,40 @@ func startServer(t *testing.T, dataDir string) *testServer {
 	}
 	ts.client = hardnegv1.NewMinerServiceClient(ts.conn)
 	t.Cleanup(func() { ts.stop(t) })
+	waitServing(t, ts.conn)
 	return ts
+}
+
+// waitServing waits until the server's health service reports SERVING, which it does
+// once storage has recovered.
+func waitServing(t *testing.T, conn *grpc.ClientConn) {
+	t.Helper()
+	hc := healthpb.NewHealthClient(conn)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := hc.Check(context.Background(), &healthpb.HealthCheckRequest{Service: "hardneg.v1.MinerService"})
+		if err == nil && resp.Status == healthpb.HealthCheckResponse_SERVING {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server not SERVING after 60 s: %v, %v", resp, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestMinerCallsWaitForRecovery(t *testing.T) {
+	s := &Server{}
+	called := false
+	handler := func(context.Context, any) (any, error) { called = true; return nil, nil }
+	_, err := s.unaryReady(context.Background(), nil, &grpc.UnaryServerInfo{}, handler)
+	if called || codeOf(toStatus(slog.New(slog.NewTextHandler(io.Discard, nil)), "m", err)) != codes.Unavailable {
+		t.Fatalf("before recovery: handler called %v, err %v; want UNAVAILABLE", called, err)
+	}
+	s.ready.Store(true)
+	if _, err := s.unaryReady(context.Background(), nil, &grpc.UnaryServerInfo{}, handler); err != nil || !called {
+		t.Fatalf("after recovery: handler called %v, err %v", called, err)
+	}
 }
 
 func (ts *testServer) stop(t *testing.T) {
@@ -112,6 +147,27 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil || hc.Status != healthpb.HealthCheckResponse_SERVING {
 		t.Fatalf("health = %v, %v; want SERVING", hc, err)
 	}
+	// Reflection lists the service, so grpcurl can call it without proto files.
+	rs, err := reflectionpb.NewServerReflectionClient(ts.conn).ServerReflectionInfo(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rs.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}); err != nil {
+		t.Fatal(err)
+	}
+	rr, err := rs.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var services []string
+	for _, sv := range rr.GetListServicesResponse().GetService() {
+		services = append(services, sv.Name)
+	}
+	if !slices.Contains(services, "hardneg.v1.MinerService") {
+		t.Errorf("reflection lists %v, want hardneg.v1.MinerService", services)
+	}
+	rs.CloseSend()
+
 	resp, err := http.Get("http://" + ts.srv.HTTPAddr() + "/readyz")
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("readyz = %v, %v", resp, err)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"syscall"
 
+	"github.com/hardneg/hardneg/internal/index"
 	"github.com/hardneg/hardneg/internal/metrics"
 )
 
@@ -11,8 +12,7 @@ import (
 // go build -ldflags "-X main.version=v1.2.3 -X main.revision=$(git rev-parse HEAD)".
 var version, revision string
 
-// metricsSources wires the server's statistics into the metrics collector. A
-// durability source joins here once storage reports WAL and snapshot statistics.
+// metricsSources wires the server's statistics into the metrics collector.
 func (s *Server) metricsSources() metrics.Sources {
 	return metrics.Sources{
 		Collections: func() []metrics.CollectionStats {
@@ -25,10 +25,32 @@ func (s *Server) metricsSources() metrics.Sources {
 		},
 		Ingest: s.ingest.snapshot,
 		Mining: s.mined.Snapshot,
+		Durability: func() metrics.DurabilityStats {
+			return durabilityStats(s.db.DurabilityStats())
+		},
 		Volume: func() (metrics.VolumeStats, error) { return volumeStats(s.db.Dir()) },
 		Limits: s.limiter.stats,
 		TLS:    s.certs.stats,
 	}
+}
+
+// durabilityStats converts storage statistics for the collector.
+func durabilityStats(st index.DurabilityStats) metrics.DurabilityStats {
+	out := metrics.DurabilityStats{
+		WALFsyncSeconds:     metrics.Histogram(st.Log.SyncSeconds),
+		WALWrittenBytes:     st.Log.AppendedBytes,
+		WALRecords:          st.Log.Appends,
+		WALSizeBytes:        st.LogBytes,
+		SnapshotSeconds:     metrics.Histogram(st.SnapshotSeconds),
+		Snapshots:           st.Snapshots,
+		SnapshotFailures:    st.SnapshotFailures,
+		LastSnapshotSuccess: st.LastSnapshot,
+		RecoverySeconds:     st.Recovery.Duration.Seconds(),
+	}
+	if t := st.Recovery.Log.Truncated; t != nil {
+		out.RecoveryTruncatedBytes = uint64(t.Bytes)
+	}
+	return out
 }
 
 // volumeStats reports the file system holding dir.

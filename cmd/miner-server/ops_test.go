@@ -83,6 +83,7 @@ func serveSecure(t *testing.T, srv *Server, ca *testCA, cliCert, cliKey []byte) 
 			t.Errorf("server stopped with error: %v", err)
 		}
 	})
+	waitServing(t, conn)
 	return &secureServer{srv: srv, conn: conn, client: hardnegv1.NewMinerServiceClient(conn), ca: ca}
 }
 
@@ -212,6 +213,7 @@ func TestPanicBecomesInternalWithoutDetails(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx) }()
 	defer func() { cancel(); <-done }()
+	waitServing(t, dialPlain(t, srv.GRPCAddr()))
 
 	_, err = testpb.NewTestServiceClient(dialPlain(t, srv.GRPCAddr())).EmptyCall(context.Background(), &testpb.Empty{})
 	st := status.Convert(err)

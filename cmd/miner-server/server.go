@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -29,6 +30,7 @@ type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	db       *index.DB
+	ready    atomic.Bool // storage recovered; MinerService calls are served
 	mined    *mining.Recorder
 	ingest   *ingestRecorder
 	metrics  *metrics.Metrics
@@ -47,7 +49,7 @@ type Server struct {
 
 // NewServer opens storage and binds the listeners; it does not serve yet.
 func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
-	db, err := index.Open(index.Options{Dir: cfg.DataDir})
+	db, err := index.Lock(cfg.indexOptions(log.With("component", "storage")))
 	if err != nil {
 		return nil, fmt.Errorf("open storage: %w", err)
 	}
@@ -173,10 +175,25 @@ func (s *Server) Serve(ctx context.Context) error {
 			return nil
 		})
 	}
-	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	s.health.SetServingStatus(s.serviceN, healthpb.HealthCheckResponse_SERVING)
-	s.log.Info("serving", "grpc", s.GRPCAddr(), "http", s.HTTPAddr(), "data_dir", s.db.Dir(),
-		"tls", s.certs != nil, "mtls", s.cfg.TLSClientCAFile != "", "auth", s.tokens != nil)
+	g.Go(func() error {
+		// Health answers NOT_SERVING and MinerService calls are refused (UNAVAILABLE)
+		// until storage has recovered.
+		s.log.Info("recovering storage", "data_dir", s.db.Dir(), "grpc", s.GRPCAddr(), "http", s.HTTPAddr())
+		if err := s.db.Recover(); err != nil {
+			return fmt.Errorf("recover storage: %w", err)
+		}
+		s.ready.Store(true)
+		s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+		s.health.SetServingStatus(s.serviceN, healthpb.HealthCheckResponse_SERVING)
+		s.log.Info("serving", "grpc", s.GRPCAddr(), "http", s.HTTPAddr(), "data_dir", s.db.Dir(),
+			"recovery", s.db.Recovery().Duration, "tls", s.certs != nil, "mtls", s.cfg.TLSClientCAFile != "", "auth", s.tokens != nil)
+		select {
+		case <-s.db.Failed():
+			return errors.New("storage failed; exiting so that a restart recovers from disk")
+		case <-gctx.Done():
+			return nil
+		}
+	})
 	g.Go(func() error {
 		<-gctx.Done()
 		s.shutdown()

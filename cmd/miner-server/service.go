@@ -87,7 +87,48 @@ func (s *service) Delete(_ context.Context, req *hardnegv1.DeleteRequest) (*hard
 	return &hardnegv1.DeleteResponse{Deleted: uint64(res.Deleted), NotFound: uint64(res.NotFound), Sequence: res.Sequence}, nil
 }
 
+// streamWindow is how many batches of one UpsertStream may be applied but not yet
+// acknowledged. When it is full the handler stops reading, and gRPC flow control
+// pushes back on the client.
+const streamWindow = 32
+
+// streamAck is a batch applied by UpsertStream, waiting for its acknowledgement.
+type streamAck struct {
+	writer    string
+	seq       uint64 // the batch's sequence
+	writerSeq uint64 // the writer's last applied sequence once this batch is durable
+	lsn       uint64
+	prevSeq   uint64 // the writer's last applied batch before this one
+	prevLSN   uint64
+	duplicate bool
+}
+
+// UpsertStream applies batches as they arrive and acknowledges each, in order, once
+// the write-ahead log holds it as the sync policy requires. Receiving and
+// acknowledging run concurrently, so up to streamWindow batches share log writes.
 func (s *service) UpsertStream(stream hardnegv1.MinerService_UpsertStreamServer) error {
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	acks := make(chan streamAck, streamWindow)
+	sent := make(chan error, 1)
+	go func() {
+		err := s.sendStreamAcks(ctx, stream, acks)
+		if err != nil {
+			cancel()
+		}
+		sent <- err
+	}()
+	recvErr := s.receiveStream(ctx, stream, acks)
+	close(acks)
+	sendErr := <-sent
+	if recvErr != nil && !(errors.Is(recvErr, context.Canceled) && sendErr != nil) {
+		return recvErr
+	}
+	return sendErr
+}
+
+// receiveStream applies incoming batches and queues their acknowledgements.
+func (s *service) receiveStream(ctx context.Context, stream hardnegv1.MinerService_UpsertStreamServer, acks chan<- streamAck) error {
 	for {
 		req, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
@@ -96,8 +137,8 @@ func (s *service) UpsertStream(stream hardnegv1.MinerService_UpsertStreamServer)
 		if err != nil {
 			return err
 		}
-		if req.WriterId == "" || len(req.WriterId) > 128 {
-			return validate.Field("writer_id", "must be 1–128 bytes")
+		if req.WriterId == "" || len(req.WriterId) > index.MaxWriterIDBytes {
+			return validate.Field("writer_id", "must be 1–%d bytes", index.MaxWriterIDBytes)
 		}
 		if req.Sequence == 0 {
 			return validate.Field("sequence", "must start at 1")
@@ -108,33 +149,76 @@ func (s *service) UpsertStream(stream hardnegv1.MinerService_UpsertStreamServer)
 			return err
 		}
 		s.ingest.delete(res.Delete)
-		seq := res.Upsert.Sequence
-		if res.Delete.Sequence != 0 {
-			seq = res.Delete.Sequence
+		ack := streamAck{writer: req.WriterId, seq: req.Sequence, writerSeq: req.Sequence, lsn: res.LSN,
+			prevSeq: res.PrevSequence, prevLSN: res.PrevLSN, duplicate: res.Duplicate}
+		if res.Duplicate {
+			ack.writerSeq = res.WriterSequence
 		}
-		if err := stream.Send(&hardnegv1.UpsertStreamResponse{
-			WriterId:        req.WriterId,
-			Sequence:        req.Sequence,
-			DurableSequence: res.Durable,
-			Duplicate:       res.Duplicate,
-			LogSequence:     seq,
-		}); err != nil {
-			return err
+		select {
+		case acks <- ack:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
 }
 
-// streamBatch applies one UpsertStream batch.
+// streamBatch logs and applies one UpsertStream batch without waiting for the log.
 func (s *service) streamBatch(req *hardnegv1.UpsertStreamRequest) (index.StreamResult, error) {
 	c, err := s.db.Collection(req.Collection)
 	if err != nil {
 		return index.StreamResult{}, err
 	}
-	b, err := fromItemBatch(req.Items, c.Dim(), "items")
-	if err != nil {
-		return index.StreamResult{}, err
+	var b *index.Batch
+	if req.Items != nil {
+		if b, err = fromItemBatch(req.Items, c.Dim(), "items"); err != nil {
+			return index.StreamResult{}, err
+		}
 	}
-	return s.db.StreamBatch(req.WriterId, req.Sequence, req.Collection, b, req.DeleteIds)
+	return s.db.StreamAppend(req.WriterId, req.Sequence, req.Collection, b, req.DeleteIds)
+}
+
+// sendStreamAcks acknowledges batches in order. durable_sequence is the highest
+// sequence of the writer whose batch is at or below the log's durable LSN.
+func (s *service) sendStreamAcks(ctx context.Context, stream hardnegv1.MinerService_UpsertStreamServer, acks <-chan streamAck) error {
+	type pos struct{ seq, lsn uint64 }
+	pending := map[string][]pos{} // per writer, oldest first: acknowledged, durability unknown
+	durable := map[string]uint64{}
+	for a := range acks {
+		if err := s.db.WaitLogged(ctx, a.lsn); err != nil {
+			return err
+		}
+		if _, seen := durable[a.writer]; !seen {
+			// The writer's batches from before this stream become durable too.
+			durable[a.writer] = 0
+			pending[a.writer] = append(pending[a.writer], pos{a.prevSeq, a.prevLSN})
+		}
+		pending[a.writer] = append(pending[a.writer], pos{a.writerSeq, a.lsn})
+		d := s.db.DurableLSN()
+		q := pending[a.writer]
+		for len(q) > 0 && q[0].lsn <= d {
+			durable[a.writer] = max(durable[a.writer], q[0].seq)
+			q = q[1:]
+		}
+		pending[a.writer] = q
+		if err := stream.Send(&hardnegv1.UpsertStreamResponse{
+			WriterId:        a.writer,
+			Sequence:        a.seq,
+			DurableSequence: durable[a.writer],
+			Duplicate:       a.duplicate,
+			LogSequence:     a.lsn,
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *service) SnapshotCollection(ctx context.Context, req *hardnegv1.SnapshotCollectionRequest) (*hardnegv1.SnapshotCollectionResponse, error) {
+	info, err := s.db.Snapshot(ctx, req.Name)
+	if err != nil {
+		return nil, err
+	}
+	return &hardnegv1.SnapshotCollectionResponse{Sequence: info.LSN, Bytes: uint64(info.Bytes)}, nil
 }
 
 func (s *service) GetItems(_ context.Context, req *hardnegv1.GetItemsRequest) (*hardnegv1.GetItemsResponse, error) {
@@ -194,9 +278,9 @@ func (s *service) ReportFalseNegatives(_ context.Context, req *hardnegv1.ReportF
 	if err := index.ValidateFalseNegatives(reports, "reports"); err != nil {
 		return nil, err
 	}
-	recorded := 0
-	for _, r := range reports {
-		recorded += c.AddFalseNegatives(r.Key, r.IDs)
+	recorded, err := s.db.ReportFalseNegatives(c.Name(), reports, "reports")
+	if err != nil {
+		return nil, err
 	}
 	return &hardnegv1.ReportFalseNegativesResponse{Recorded: uint64(recorded)}, nil
 }

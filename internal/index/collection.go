@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hardneg/hardneg/internal/index/hnsw"
 	"github.com/hardneg/hardneg/internal/index/vec"
@@ -44,6 +45,12 @@ type Collection struct {
 	versions []int64           // slot → version stamp
 	vectors  *vectorStore      // slot → vector; see vectorStore for its own rules
 	lastSeq  uint64            // sequence of the last write applied
+
+	// Persistence (snapshot.go, recover.go).
+	createLSN   uint64    // LSN of the record that created the collection
+	dropped     bool      // deleted; writes must not be logged for it any more
+	loggedBytes int64     // log bytes written for it since its last snapshot
+	snapshotAt  time.Time // when its last snapshot was written (or it was loaded)
 }
 
 func newCollection(cfg Config) (*Collection, error) {
@@ -55,16 +62,20 @@ func newCollection(cfg Config) (*Collection, error) {
 		slots:   make(map[string]uint32),
 		vectors: newVectorStore(cfg.Dim),
 	}
-	dist := func(a, b []float32) float32 { return -vec.Dot(a, b) }
-	if cfg.Metric == L2 {
-		dist = vec.L2Sq
-	}
-	g, err := hnsw.New(hnsw.Options{M: cfg.Params.M, EfConstruction: cfg.Params.EfConstruction, EfSearch: cfg.Params.EfSearch}, dist, c.vectors)
+	g, err := hnsw.New(hnsw.Options{M: cfg.Params.M, EfConstruction: cfg.Params.EfConstruction, EfSearch: cfg.Params.EfSearch}, graphDistance(cfg.Metric), c.vectors)
 	if err != nil {
 		return nil, fmt.Errorf("collection %q: %w", cfg.Name, err)
 	}
 	c.graph = g
 	return c, nil
+}
+
+// graphDistance is the graph's distance for a metric (lower is closer).
+func graphDistance(m Metric) hnsw.Distance {
+	if m == L2 {
+		return vec.L2Sq
+	}
+	return func(a, b []float32) float32 { return -vec.Dot(a, b) }
 }
 
 // Name returns the collection's name.

@@ -1,38 +1,87 @@
 package index
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
 	"sync"
 	"syscall"
+	"time"
+
+	"github.com/hardneg/hardneg/internal/wal"
 )
 
-// DB is the set of collections of one server, stored under one data directory.
+// DB is the set of collections of one server, stored under one data directory: a
+// write-ahead log (dir/wal) that every change goes through before it is acknowledged,
+// and per-collection snapshots (dir/snapshots) that bound recovery time.
 type DB struct {
-	dir  string
-	lock *os.File // holds an exclusive flock on dir/LOCK while open
+	dir     string
+	snapDir string
+	lock    *os.File // holds an exclusive flock on dir/LOCK while open
+	opts    Options
+	fs      wal.FS
+	log     *slog.Logger
+	wal     *wal.Log
 
-	// mu guards collections, writers, seq and closed.
+	recovery Recovery // what Recover found; immutable after Recover
+
+	// mu guards collections, closed and started. Lock order: mu, then a
+	// Collection's mu, then writersMu.
 	mu          sync.RWMutex
 	collections map[string]*Collection
-	writers     map[string]uint64 // stream writer id → last applied sequence
-	seq         uint64            // sequence of the last write
 	closed      bool
+	started     bool // Recover succeeded and the snapshotter runs
+
+	// writersMu guards writers.
+	writersMu sync.Mutex
+	writers   map[string]writerState // stream writer id → last applied batch
 
 	// streamMu serialises stream batches so that a writer's sequence check and the
-	// batch it admits are applied as one step.
+	// batch it admits are logged and applied as one step.
 	streamMu sync.Mutex
+
+	// snapMu serialises snapshots, snapshot file removal and log truncation.
+	snapMu sync.Mutex
+	// snapStats counts snapshots; it has its own lock, so scrapes never wait for a
+	// snapshot in progress.
+	snapStats snapshotStats
+
+	failOnce sync.Once
+	failed   chan struct{} // closed when the log fails; the owner should exit
+	stop     chan struct{} // closed by Close to stop the snapshotter
+	done     chan struct{} // closed when the snapshotter has exited
 }
 
-// Open opens (creating if needed) the data directory and takes its lock.
+// Open opens (creating if needed) the data directory, takes its lock and recovers:
+// leftover temporary files are removed, the newest snapshot of each collection that
+// verifies is loaded, and the write-ahead log is replayed on top. A torn tail of the
+// log is cut and logged; damage elsewhere fails Open (wal.ErrCorrupt) unless
+// Options.Salvage is set.
 func Open(opts Options) (*DB, error) {
-	dir := opts.Dir
-	if dir == "" {
-		dir = "data"
+	db, err := Lock(opts)
+	if err != nil {
+		return nil, err
 	}
+	if err := db.Recover(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Lock creates the data directory if needed and takes its lock, without reading its
+// contents; Recover must follow before the DB is used. A server uses the two steps to
+// answer health checks (NOT_SERVING) while a large data directory recovers.
+func Lock(opts Options) (*DB, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	dir := opts.Dir
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
@@ -47,30 +96,159 @@ func Open(opts Options) (*DB, error) {
 		}
 		return nil, fmt.Errorf("lock data directory: %w", err)
 	}
-	return &DB{dir: dir, lock: f, collections: make(map[string]*Collection), writers: make(map[string]uint64)}, nil
+	db := &DB{
+		dir:         dir,
+		snapDir:     filepath.Join(dir, snapDirName),
+		lock:        f,
+		opts:        opts,
+		fs:          opts.FS,
+		log:         opts.Logger,
+		collections: make(map[string]*Collection),
+		writers:     make(map[string]writerState),
+		failed:      make(chan struct{}),
+		stop:        make(chan struct{}),
+		done:        make(chan struct{}),
+	}
+	return db, nil
 }
 
-// Dir returns the data directory.
-func (db *DB) Dir() string { return db.dir }
-
-// Close releases the data directory. Later calls return ErrClosed.
-func (db *DB) Close() error {
+// Recover loads the newest verified snapshots and replays the write-ahead log, then
+// starts background snapshots. Call it once, after Lock; on error, Close the DB.
+func (db *DB) Recover() error {
+	if err := db.recover(); err != nil {
+		return err
+	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	if db.closed {
 		return ErrClosed
 	}
-	db.closed = true
-	for _, c := range db.collections {
-		c.wait()
-	}
-	return db.lock.Close()
+	db.started = true
+	go db.snapshotLoop()
+	return nil
 }
 
-// nextSeq returns the next write sequence. Caller holds db.mu.
-func (db *DB) nextSeq() uint64 {
-	db.seq++
-	return db.seq
+// Dir returns the data directory.
+func (db *DB) Dir() string { return db.dir }
+
+// Recovery describes what Open found on disk.
+func (db *DB) Recovery() Recovery { return db.recovery }
+
+// Failed is closed when the write-ahead log has failed (a write or fsync error). The
+// DB then refuses writes; the owner should exit and let a restart recover from disk.
+func (db *DB) Failed() <-chan struct{} { return db.failed }
+
+// LogStats returns the write-ahead log's counters.
+func (db *DB) LogStats() wal.Stats { return db.wal.Stats() }
+
+// Close stops background snapshots, flushes and closes the log and releases the data
+// directory. Later calls return ErrClosed.
+func (db *DB) Close() error {
+	db.mu.Lock()
+	if db.closed {
+		db.mu.Unlock()
+		return ErrClosed
+	}
+	db.closed = true
+	colls := make([]*Collection, 0, len(db.collections))
+	for _, c := range db.collections {
+		colls = append(colls, c)
+	}
+	started := db.started
+	db.mu.Unlock()
+	close(db.stop)
+	if started {
+		<-db.done
+	}
+	for _, c := range colls {
+		c.wait()
+	}
+	db.snapMu.Lock() // wait for a snapshot in progress
+	defer db.snapMu.Unlock()
+	var err error
+	if db.wal != nil {
+		err = db.wal.Close()
+	}
+	if errors.Is(err, wal.ErrFailed) {
+		err = nil // already reported through Failed and the writes that hit it
+	}
+	return errors.Join(err, db.lock.Close())
+}
+
+// logAppend queues rec in the write-ahead log and returns its LSN. The caller holds
+// the locks that order its in-memory application.
+func (db *DB) logAppend(rec []byte) (uint64, error) {
+	lsn, err := db.wal.Append(rec)
+	if err != nil {
+		return 0, db.logError(err)
+	}
+	return lsn, nil
+}
+
+// logApply logs rec for collection c and applies it with apply, in LSN order: the
+// record is appended while c's write and metadata locks are held, apply changes the
+// metadata under them, and the graph follows before the write lock is released. It
+// does not wait for the log; callers follow with logWait.
+func (db *DB) logApply(c *Collection, rec []byte, apply func(lsn uint64, w *graphWork)) (uint64, error) {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	c.mu.Lock()
+	if c.dropped {
+		c.mu.Unlock()
+		return 0, fmt.Errorf("%q: %w", c.name, ErrCollectionNotFound)
+	}
+	lsn, err := db.logAppend(rec)
+	if err != nil {
+		c.mu.Unlock()
+		return 0, err
+	}
+	var w graphWork
+	apply(lsn, &w)
+	c.loggedBytes += int64(len(rec))
+	c.mu.Unlock()
+	c.applyGraph(&w)
+	return lsn, nil
+}
+
+// logWait waits until the record lsn is acknowledged by the sync policy: durable
+// under wal.SyncAlways, written to the operating system under wal.SyncInterval.
+func (db *DB) logWait(ctx context.Context, lsn uint64) error {
+	var err error
+	if db.opts.Sync == wal.SyncAlways {
+		err = db.wal.WaitDurable(ctx, lsn)
+	} else {
+		err = db.wal.WaitWritten(ctx, lsn)
+	}
+	if err != nil {
+		return db.logError(err)
+	}
+	return nil
+}
+
+// WaitDurable waits until the record lsn survives a power failure.
+func (db *DB) WaitDurable(ctx context.Context, lsn uint64) error {
+	if err := db.wal.WaitDurable(ctx, lsn); err != nil {
+		return db.logError(err)
+	}
+	return nil
+}
+
+// DurableLSN returns the last LSN that survives a power failure.
+func (db *DB) DurableLSN() uint64 { return db.wal.DurableLSN() }
+
+// logError maps a log error and, for a failed log, signals Failed.
+func (db *DB) logError(err error) error {
+	switch {
+	case errors.Is(err, wal.ErrFailed):
+		db.failOnce.Do(func() {
+			db.log.Error("write-ahead log failed; refusing writes until restart", "err", err)
+			close(db.failed)
+		})
+		return fmt.Errorf("%w: %w", ErrStorageFailed, err)
+	case errors.Is(err, wal.ErrClosed):
+		return ErrClosed
+	}
+	return err
 }
 
 // CreateCollection creates an empty collection.
@@ -80,19 +258,30 @@ func (db *DB) CreateCollection(cfg Config) (*Collection, error) {
 		return nil, err
 	}
 	db.mu.Lock()
-	defer db.mu.Unlock()
 	if db.closed {
+		db.mu.Unlock()
 		return nil, ErrClosed
 	}
 	if _, ok := db.collections[cfg.Name]; ok {
+		db.mu.Unlock()
 		return nil, fmt.Errorf("%q: %w", cfg.Name, ErrCollectionExists)
 	}
 	c, err := newCollection(cfg)
 	if err != nil {
+		db.mu.Unlock()
 		return nil, err
 	}
-	c.lastSeq = db.nextSeq()
+	lsn, err := db.logAppend(encodeCreate(cfg))
+	if err != nil {
+		db.mu.Unlock()
+		return nil, err
+	}
+	c.createLSN, c.lastSeq, c.snapshotAt = lsn, lsn, time.Now()
 	db.collections[cfg.Name] = c
+	db.mu.Unlock()
+	if err := db.logWait(context.Background(), lsn); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -122,8 +311,8 @@ func (db *DB) Collections() []*Collection {
 	return out
 }
 
-// DeleteCollection removes a collection. It returns once the collection's background
-// work has stopped.
+// DeleteCollection removes a collection and, once the removal is durable, its
+// snapshots.
 func (db *DB) DeleteCollection(name string) error {
 	db.mu.Lock()
 	if db.closed {
@@ -135,15 +324,31 @@ func (db *DB) DeleteCollection(name string) error {
 		db.mu.Unlock()
 		return fmt.Errorf("%q: %w", name, ErrCollectionNotFound)
 	}
-	delete(db.collections, name)
-	db.nextSeq()
+	c.writeMu.Lock()
+	c.mu.Lock()
+	lsn, err := db.logAppend(encodeDrop(name))
+	if err == nil {
+		c.dropped = true
+		delete(db.collections, name)
+	}
+	c.mu.Unlock()
+	c.writeMu.Unlock()
 	db.mu.Unlock()
+	if err != nil {
+		return err
+	}
 	c.wait()
-	return nil
+	if err := db.logWait(context.Background(), lsn); err != nil {
+		return err
+	}
+	db.snapMu.Lock()
+	defer db.snapMu.Unlock()
+	return db.pruneLocked()
 }
 
 // Upsert validates b and applies it to the named collection atomically: either every
 // item is applied or, on error, none. prefix is the batch's field path in the request.
+// It returns once the batch is logged as the sync policy requires.
 func (db *DB) Upsert(name string, b *Batch, prefix string) (UpsertResult, error) {
 	c, err := db.Collection(name)
 	if err != nil {
@@ -152,10 +357,13 @@ func (db *DB) Upsert(name string, b *Batch, prefix string) (UpsertResult, error)
 	if err := c.ValidateBatch(b, prefix); err != nil {
 		return UpsertResult{}, err
 	}
-	db.mu.Lock()
-	seq := db.nextSeq()
-	db.mu.Unlock()
-	return c.applyUpsert(b, seq), nil
+	rec := encodeUpsert(name, b, c.dim)
+	var res UpsertResult
+	lsn, err := db.logApply(c, rec, func(lsn uint64, w *graphWork) { res = c.applyUpsertLocked(b, lsn, w) })
+	if err != nil {
+		return UpsertResult{}, err
+	}
+	return res, db.logWait(context.Background(), lsn)
 }
 
 // Delete removes ids from the named collection atomically. Unknown ids are counted.
@@ -167,8 +375,41 @@ func (db *DB) Delete(name string, ids []string, field string) (DeleteResult, err
 	if err := ValidateIDs(field, ids, true); err != nil {
 		return DeleteResult{}, err
 	}
-	db.mu.Lock()
-	seq := db.nextSeq()
-	db.mu.Unlock()
-	return c.applyDelete(ids, seq), nil
+	rec := encodeDelete(name, ids)
+	var res DeleteResult
+	lsn, err := db.logApply(c, rec, func(lsn uint64, w *graphWork) { res = c.applyDeleteLocked(ids, lsn, w) })
+	if err != nil {
+		return DeleteResult{}, err
+	}
+	return res, db.logWait(context.Background(), lsn)
+}
+
+// ReportFalseNegatives records false-negative verdicts in the named collection (see
+// Collection.AddFalseNegatives) durably and returns how many (key, id) pairs were new.
+func (db *DB) ReportFalseNegatives(name string, reports []FalseNegativeReport, field string) (int, error) {
+	c, err := db.Collection(name)
+	if err != nil {
+		return 0, err
+	}
+	if err := ValidateFalseNegatives(reports, field); err != nil {
+		return 0, err
+	}
+	recorded := 0
+	lsn, err := db.logApply(c, encodeFeedback(name, reports), func(lsn uint64, _ *graphWork) {
+		recorded = c.applyFeedback(reports, lsn)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return recorded, db.logWait(context.Background(), lsn)
+}
+
+// applyFeedback adds verdicts as the write at lsn; caller holds mu.
+func (c *Collection) applyFeedback(reports []FalseNegativeReport, lsn uint64) int {
+	recorded := 0
+	for _, r := range reports {
+		recorded += c.AddFalseNegatives(r.Key, r.IDs)
+	}
+	c.lastSeq = max(c.lastSeq, lsn)
+	return recorded
 }

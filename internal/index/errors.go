@@ -12,4 +12,12 @@ var (
 	ErrClosed = errors.New("index closed")
 	// ErrDataDirLocked is returned by Open when another process uses the data directory.
 	ErrDataDirLocked = errors.New("data directory is locked by another process")
+	// ErrStorageFailed is returned once the write-ahead log has failed (a write or
+	// fsync error). Nothing more is accepted; the process should exit and recover on
+	// restart.
+	ErrStorageFailed = errors.New("storage failed")
+	// ErrDataMissing is returned by Open when snapshots and the write-ahead log
+	// together no longer hold every acknowledged write (Options.Salvage starts
+	// anyway).
+	ErrDataMissing = errors.New("stored data incomplete")
 )

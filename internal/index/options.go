@@ -2,9 +2,12 @@ package index
 
 import (
 	"fmt"
+	"log/slog"
 	"regexp"
+	"time"
 
 	"github.com/hardneg/hardneg/internal/validate"
+	"github.com/hardneg/hardneg/internal/wal"
 )
 
 // Metric is a collection's similarity. Scores are "higher is more similar" for all of
@@ -126,4 +129,58 @@ func (c Config) validate() (Config, error) {
 type Options struct {
 	// Dir is the data directory. Empty: "./data".
 	Dir string
+	// Sync is the write-ahead log's fsync policy. Default wal.SyncAlways: a write
+	// is acknowledged once fsynced (concurrent writes share fsyncs). wal.SyncInterval
+	// acknowledges once written to the operating system and fsyncs every
+	// SyncInterval; stream acknowledgements then state the durable point separately.
+	Sync wal.SyncPolicy
+	// SyncInterval is the fsync period under wal.SyncInterval. Default 50ms.
+	SyncInterval time.Duration
+	// SegmentBytes is the size of a log segment file. Default 64 MiB.
+	SegmentBytes int64
+	// Salvage lets Open start from a log damaged before its tail, dropping the
+	// damaged records and everything after them (logged). Off by default: Open
+	// refuses with wal.ErrCorrupt.
+	Salvage bool
+	// SnapshotBytes: a collection is snapshotted once this many bytes of log
+	// records were written for it since its last snapshot, and at least a quarter of
+	// its vector memory (so large collections are not rewritten for small changes).
+	// Default 32 MiB; -1 disables. Recovery replays the log after the snapshot and
+	// re-inserts its vectors into the graph, which dominates recovery time: smaller
+	// means faster recovery and more snapshot writing.
+	SnapshotBytes int64
+	// SnapshotInterval: a collection changed since its last snapshot is snapshotted
+	// at least this often. Default 10 minutes; -1 disables.
+	SnapshotInterval time.Duration
+	// Logger receives recovery and snapshot events. Default: discarded.
+	Logger *slog.Logger
+	// FS is the filesystem for the log and snapshots. Default the real one; tests
+	// inject faults through it.
+	FS wal.FS
+}
+
+// withDefaults validates o and fills in defaults.
+func (o Options) withDefaults() (Options, error) {
+	if o.Dir == "" {
+		o.Dir = "data"
+	}
+	if o.Sync != wal.SyncAlways && o.Sync != wal.SyncInterval {
+		return o, fmt.Errorf("unknown sync policy %d", int(o.Sync))
+	}
+	if o.SyncInterval < 0 || o.SegmentBytes < 0 || o.SnapshotBytes < -1 || o.SnapshotInterval < -1 {
+		return o, fmt.Errorf("negative durations and sizes other than -1 (disabled) are invalid")
+	}
+	if o.SnapshotBytes == 0 {
+		o.SnapshotBytes = 32 << 20
+	}
+	if o.SnapshotInterval == 0 {
+		o.SnapshotInterval = 10 * time.Minute
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.FS == nil {
+		o.FS = wal.OSFS{}
+	}
+	return o, nil
 }

@@ -1,6 +1,7 @@
 package index
 
 import (
+	"context"
 	"errors"
 	"fmt"
 )
@@ -8,31 +9,46 @@ import (
 // ErrSequenceGap is returned when a stream batch skips sequence numbers of its writer.
 var ErrSequenceGap = errors.New("sequence gap")
 
+// MaxWriterIDBytes bounds a stream writer id.
+const MaxWriterIDBytes = 128
+
 // StreamResult acknowledges one stream batch.
 type StreamResult struct {
 	Upsert UpsertResult
 	Delete DeleteResult
 	// Duplicate is true when the batch had been applied before and was skipped.
 	Duplicate bool
-	// Durable is the writer's highest sequence that is durable.
-	Durable uint64
+	// LSN is the log sequence number of the batch, or for a duplicate of the
+	// writer's last applied batch. Once it is durable, so is the batch.
+	LSN uint64
+	// WriterSequence is the writer's last applied sequence: the batch's own, or
+	// for a duplicate the latest one applied before it.
+	WriterSequence uint64
+	// PrevSequence and PrevLSN are the writer's last applied batch before this
+	// call (zero for a new writer), so a stream can tell when it became durable.
+	PrevSequence, PrevLSN uint64
 }
 
 // WriterSequence returns the last sequence applied for a writer (0 when unknown).
 func (db *DB) WriterSequence(writer string) uint64 {
-	db.mu.RLock()
-	defer db.mu.RUnlock()
-	return db.writers[writer]
+	db.writersMu.Lock()
+	defer db.writersMu.Unlock()
+	return db.writers[writer].seq
 }
 
-// StreamBatch applies one batch of a writer's stream: upserts b, then deletes ids, in
-// the named collection, at most once per (writer, seq). A seq at or below the writer's
-// last applied sequence is acknowledged as a duplicate without being applied; a seq
-// above last+1 is rejected with ErrSequenceGap.
-func (db *DB) StreamBatch(writer string, seq uint64, name string, b *Batch, deletes []string) (StreamResult, error) {
+// StreamAppend logs and applies one batch of a writer's stream — upserts b, then
+// deletes ids, in the named collection — at most once per (writer, seq), without
+// waiting for the log: the caller waits for res.LSN (WaitLogged, WaitDurable) before
+// acknowledging, which lets a stream keep several batches in flight. A seq at or below
+// the writer's last applied sequence is reported as a duplicate without being applied;
+// a seq above last+1 is rejected with ErrSequenceGap. b may be nil.
+func (db *DB) StreamAppend(writer string, seq uint64, name string, b *Batch, deletes []string) (StreamResult, error) {
 	c, err := db.Collection(name)
 	if err != nil {
 		return StreamResult{}, err
+	}
+	if b == nil {
+		b = &Batch{}
 	}
 	if err := c.ValidateBatch(b, "items"); err != nil {
 		return StreamResult{}, err
@@ -42,34 +58,47 @@ func (db *DB) StreamBatch(writer string, seq uint64, name string, b *Batch, dele
 	}
 	db.streamMu.Lock()
 	defer db.streamMu.Unlock()
-	db.mu.Lock()
+	db.writersMu.Lock()
 	last := db.writers[writer]
+	db.writersMu.Unlock()
 	switch {
-	case seq <= last:
-		db.mu.Unlock()
-		return StreamResult{Duplicate: true, Durable: last}, nil
-	case seq > last+1:
-		db.mu.Unlock()
-		return StreamResult{Durable: last}, fmt.Errorf("writer %q: got sequence %d, expected %d: %w", writer, seq, last+1, ErrSequenceGap)
+	case seq <= last.seq:
+		return StreamResult{Duplicate: true, LSN: last.lsn, WriterSequence: last.seq, PrevSequence: last.seq, PrevLSN: last.lsn}, nil
+	case seq > last.seq+1:
+		return StreamResult{}, fmt.Errorf("writer %q: got sequence %d, expected %d: %w", writer, seq, last.seq+1, ErrSequenceGap)
 	}
-	lsn := db.nextSeq()
-	db.mu.Unlock()
-	var res StreamResult
-	var w graphWork
-	c.writeMu.Lock()
-	c.mu.Lock()
-	if b.Len() > 0 {
-		res.Upsert = c.applyUpsertLocked(b, lsn, &w)
+	rec := encodeStream(writer, seq, name, b, c.dim, deletes)
+	res := StreamResult{WriterSequence: seq, PrevSequence: last.seq, PrevLSN: last.lsn}
+	lsn, err := db.logApply(c, rec, func(lsn uint64, w *graphWork) {
+		if b.Len() > 0 {
+			res.Upsert = c.applyUpsertLocked(b, lsn, w)
+		}
+		if len(deletes) > 0 {
+			res.Delete = c.applyDeleteLocked(deletes, lsn, w)
+		}
+		// Under the collection's lock, so a snapshot that holds this batch also
+		// holds the writer's position.
+		db.writersMu.Lock()
+		db.writers[writer] = writerState{seq: seq, lsn: lsn}
+		db.writersMu.Unlock()
+	})
+	if err != nil {
+		return StreamResult{}, err
 	}
-	if len(deletes) > 0 {
-		res.Delete = c.applyDeleteLocked(deletes, lsn, &w)
-	}
-	c.mu.Unlock()
-	c.applyGraph(&w)
-	c.writeMu.Unlock()
-	db.mu.Lock()
-	db.writers[writer] = seq
-	db.mu.Unlock()
-	res.Durable = seq
+	res.LSN = lsn
 	return res, nil
+}
+
+// WaitLogged waits until the record lsn is acknowledged by the sync policy: durable
+// under wal.SyncAlways, handed to the operating system under wal.SyncInterval (use
+// DurableLSN or WaitDurable for the durable point).
+func (db *DB) WaitLogged(ctx context.Context, lsn uint64) error { return db.logWait(ctx, lsn) }
+
+// StreamBatch is StreamAppend followed by WaitLogged.
+func (db *DB) StreamBatch(ctx context.Context, writer string, seq uint64, name string, b *Batch, deletes []string) (StreamResult, error) {
+	res, err := db.StreamAppend(writer, seq, name, b, deletes)
+	if err != nil {
+		return res, err
+	}
+	return res, db.WaitLogged(ctx, res.LSN)
 }

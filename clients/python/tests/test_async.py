@@ -46,7 +46,6 @@ async def test_async_round_trip(server: ServerProcess) -> None:
             await c.get_collection(name)
 
 
-@pytest.mark.xfail(strict=True, reason="miner-server does not implement ReportFalseNegatives and SnapshotCollection yet")
 async def test_async_feedback_and_snapshot(server: ServerProcess) -> None:
     name = f"async-fb-{uuid.uuid4().hex[:8]}"
     x = unit_rows(30, 8, seed=35)
@@ -117,7 +116,6 @@ async def test_async_concurrent_mines(server: ServerProcess) -> None:
             await c.delete_collection(name)
 
 
-@pytest.mark.xfail(strict=True, reason="miner-server does not persist collections and writer state across restarts yet")
 async def test_async_resume_after_kill(own_server: ServerProcess) -> None:
     name = f"async-rs-{uuid.uuid4().hex[:8]}"
     x = unit_rows(40 * 10, 8, seed=34)

@@ -188,7 +188,6 @@ def test_report_false_negatives_excludes_item(client: hardneg.Client, collection
     assert off.ids[0, 0] == top
 
 
-@pytest.mark.xfail(strict=True, reason="miner-server does not implement SnapshotCollection yet")
 def test_snapshot(client: hardneg.Client, collection: str) -> None:
     up = client.upsert(collection, ["a", "b"], unit_rows(2, 16))
     snap = client.snapshot(collection)

@@ -190,12 +190,10 @@ def _restart_ingest(srv: ServerProcess, sig: int) -> None:
         np.testing.assert_allclose(kept.vectors, x[idx], atol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason="miner-server does not persist collections and writer state across restarts yet")
 def test_resume_after_kill_mid_ingest(own_server: ServerProcess) -> None:
     _restart_ingest(own_server, signal.SIGKILL)
 
 
-@pytest.mark.xfail(strict=True, reason="miner-server does not persist collections and writer state across restarts yet")
 def test_resume_after_graceful_restart_mid_ingest(server_binary: str, tmp_path: object) -> None:
     from pathlib import Path
 

@@ -52,7 +52,8 @@ type chunk struct {
 }
 
 // Graph is a hierarchical navigable small world graph (Malkov & Yashunin) over ids
-// whose vectors a VectorSource holds. All methods are safe for concurrent use.
+// whose vectors a VectorSource holds. Ids are expected to be dense (0, 1, 2, …):
+// memory is allocated up to the largest id. All methods are safe for concurrent use.
 type Graph struct {
 	opts      Options
 	dist      Distance

@@ -238,6 +238,11 @@ func Read(r io.Reader, dist Distance, src VectorSource) (*Graph, error) {
 		return nil, fmt.Errorf("%w: %d node records, header says %d", ErrBadFormat, len(recs), nodes)
 	}
 
+	// Memory follows the largest id (chunks, visited sets), so an id space far sparser
+	// than any graph produces is refused rather than allocated.
+	if len(recs) > 0 && int64(recs[len(recs)-1].id) >= 16*int64(len(recs))+1<<16 {
+		return nil, fmt.Errorf("%w: largest id %d for %d nodes", ErrBadFormat, recs[len(recs)-1].id, len(recs))
+	}
 	// Validate every reference before allocating the graph.
 	levelOfID := func(id uint32) int {
 		i := sort.Search(len(recs), func(i int) bool { return recs[i].id >= id })

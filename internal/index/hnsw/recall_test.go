@@ -2,46 +2,67 @@ package hnsw
 
 import (
 	"fmt"
+	"sync"
 	"testing"
 )
 
 const (
 	testDim      = 64
 	testClusters = 50
-	testSpread   = 0.12
+	testSpread   = 0.17
 	testQueries  = 200
 	testK        = 10
 )
 
-// queriesFrom draws query vectors from the same distribution as the data.
-func queriesFrom(m metric, seed uint64) *memSource {
-	return clustered(testQueries, testDim, testClusters, testSpread, seed, m.normalize)
+// fixture is a graph built once per metric and shared by read-only tests: n data
+// vectors (ids 0…n-1) and testQueries queries from the same clusters.
+type fixture struct {
+	g       *Graph
+	data    *memSource // the graph's vectors
+	queries *memSource
+}
+
+var (
+	fixtureOnce [3]sync.Once
+	fixtures    [3]fixture
+)
+
+func sharedFixture(mi int) fixture {
+	fixtureOnce[mi].Do(func() {
+		m := metrics[mi]
+		n := size(20000, 3000)
+		all := clustered(n+testQueries, testDim, testClusters, testSpread, uint64(1+mi), m.normalize)
+		data := &memSource{dim: testDim, data: all.data[:n*testDim]}
+		queries := &memSource{dim: testDim, data: all.data[n*testDim:]}
+		g, err := New(Options{Seed: 7}, m.dist, data)
+		if err != nil {
+			panic(err)
+		}
+		g.InsertBatch(idRange(0, n), 0)
+		fixtures[mi] = fixture{g, data, queries}
+	})
+	return fixtures[mi]
 }
 
 func TestRecallAgainstBruteForce(t *testing.T) {
-	n := size(20000, 3000)
-	for _, m := range metrics {
+	for mi, m := range metrics {
 		t.Run(m.name+"/recall_at_10_ge_0.98_at_ef_64", func(t *testing.T) {
 			t.Parallel()
-			src := clustered(n, testDim, testClusters, testSpread, 1, m.normalize)
-			qs := queriesFrom(m, 1) // same seed: same centres, different points
-			qs = clustered(n+testQueries, testDim, testClusters, testSpread, 1, m.normalize)
-			g := newGraph(t, Options{Seed: 7}, m.dist, src)
-			g.InsertBatch(idRange(0, n), 0)
-			if g.Len() != n {
-				t.Fatalf("Len = %d, want %d", g.Len(), n)
+			f := sharedFixture(mi)
+			if f.g.Len() != f.data.n() {
+				t.Fatalf("Len = %d, want %d", f.g.Len(), f.data.n())
 			}
 			all := func(uint32) bool { return true }
 			truth := make([][]uint32, testQueries)
 			got := make([][]Neighbor, testQueries)
 			for i := range testQueries {
-				q := qs.Vector(uint32(n + i))
-				truth[i] = bruteForce(src, m.dist, q, testK, all)
-				got[i] = g.Search(q, testK, 64, nil, nil)
+				q := f.queries.Vector(uint32(i))
+				truth[i] = bruteForce(f.data, m.dist, q, testK, all)
+				got[i] = f.g.Search(q, testK, 64, nil, nil)
 				checkSorted(t, got[i])
 			}
 			r := recallAt(truth, got)
-			t.Logf("%s n=%d recall@10 = %.4f", m.name, n, r)
+			t.Logf("%s n=%d recall@10 = %.4f", m.name, f.data.n(), r)
 			if r < 0.98 {
 				t.Fatalf("recall@10 = %.4f, want ≥ 0.98", r)
 			}
@@ -53,20 +74,16 @@ func TestRecallAgainstBruteForce(t *testing.T) {
 func rejectHalf(id uint32) bool { return splitmix64(uint64(id))&1 == 0 }
 
 func TestFilteredRecall(t *testing.T) {
-	n := size(20000, 3000)
-	for _, m := range metrics {
+	for mi, m := range metrics {
 		t.Run(m.name+"/half_rejected_recall_ge_0.95", func(t *testing.T) {
 			t.Parallel()
-			all := clustered(n+testQueries, testDim, testClusters, testSpread, 2, m.normalize)
-			src := &memSource{dim: testDim, data: all.data[:n*testDim]}
-			g := newGraph(t, Options{Seed: 3}, m.dist, src)
-			g.InsertBatch(idRange(0, n), 0)
+			f := sharedFixture(mi)
 			truth := make([][]uint32, testQueries)
 			got := make([][]Neighbor, testQueries)
 			for i := range testQueries {
-				q := all.Vector(uint32(n + i))
-				truth[i] = bruteForce(src, m.dist, q, testK, rejectHalf)
-				got[i] = g.Search(q, testK, 64, rejectHalf, nil)
+				q := f.queries.Vector(uint32(i))
+				truth[i] = bruteForce(f.data, m.dist, q, testK, rejectHalf)
+				got[i] = f.g.Search(q, testK, 64, rejectHalf, nil)
 				for _, nb := range got[i] {
 					if !rejectHalf(nb.ID) {
 						t.Fatalf("returned rejected id %d", nb.ID)
@@ -88,11 +105,9 @@ func TestFilteredRecall(t *testing.T) {
 // A selective filter still yields k results: the beam widens until enough accepted
 // nodes are found.
 func TestSelectiveFilterStillReturnsK(t *testing.T) {
-	n := size(5000, 1500)
-	src := clustered(n, testDim, testClusters, testSpread, 4, true)
-	g := newGraph(t, Options{}, negDot, src)
-	g.InsertBatch(idRange(0, n), 0)
-	for _, keepEvery := range []uint32{10, 100, 500} {
+	f := sharedFixture(0)
+	g, src := f.g, f.data
+	for _, keepEvery := range []uint32{10, 100, 1000} {
 		t.Run(fmt.Sprintf("one_in_%d_accepted", keepEvery), func(t *testing.T) {
 			accept := func(id uint32) bool { return id%keepEvery == 0 }
 			q := src.Vector(1)
@@ -109,7 +124,7 @@ func TestSelectiveFilterStillReturnsK(t *testing.T) {
 }
 
 func TestRecallAfterDeletesAndReinserts(t *testing.T) {
-	n := size(20000, 3000)
+	n := size(10000, 2000)
 	for _, m := range metrics {
 		t.Run(m.name+"/20pct_deleted_and_reinserted", func(t *testing.T) {
 			t.Parallel()

@@ -83,13 +83,17 @@ func (g *Graph) searchLayer(s *searcher, q []float32, ep Neighbor, ef, l int, ac
 		if len(s.res) >= ef && c.Dist > s.res.top().Dist {
 			break
 		}
+		// Gather the unvisited links first, then score them in one tight loop.
 		list := g.links(c.ID, l)
 		n := min(int(atomic.LoadUint32(&list[0])), len(list)-1)
+		ids := s.ids[:0]
 		for i := 1; i <= n; i++ {
-			nb := atomic.LoadUint32(&list[i])
-			if !s.visit(nb, g) {
-				continue
+			if nb := atomic.LoadUint32(&list[i]); s.visit(nb, g) {
+				ids = append(ids, nb)
 			}
+		}
+		s.ids = ids
+		for _, nb := range ids {
 			d := g.dist(q, g.vector(nb))
 			if len(s.res) < ef || d < s.res.top().Dist {
 				s.cand.push(Neighbor{nb, d})

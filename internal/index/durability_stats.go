@@ -1,0 +1,90 @@
+package index
+
+import (
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hardneg/hardneg/internal/hist"
+	"github.com/hardneg/hardneg/internal/wal"
+)
+
+// DurabilityStats are cumulative statistics of the log and snapshots, cheap enough
+// for every metrics scrape.
+type DurabilityStats struct {
+	// Log holds the write-ahead log's counters, fsync durations included.
+	Log wal.Stats
+	// LogBytes is the size of the log's segment files on disk.
+	LogBytes int64
+	// Snapshots and SnapshotFailures count finished and failed snapshots since start.
+	Snapshots, SnapshotFailures uint64
+	// SnapshotSeconds is the histogram of successful snapshot durations.
+	SnapshotSeconds hist.Snapshot
+	// LastSnapshot is when the newest snapshot was completed, including one found at
+	// start-up; zero when there is none.
+	LastSnapshot time.Time
+	// Recovery is what start-up recovery found.
+	Recovery Recovery
+}
+
+// DurabilityStats returns the log and snapshot statistics. Before Recover it holds
+// zero values.
+func (db *DB) DurabilityStats() DurabilityStats {
+	st := DurabilityStats{Recovery: db.recovery}
+	db.mu.RLock()
+	started := db.started
+	db.mu.RUnlock()
+	if !started {
+		return st
+	}
+	st.Log = db.wal.Stats()
+	if entries, err := os.ReadDir(filepath.Join(db.dir, "wal")); err == nil {
+		for _, e := range entries {
+			if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() {
+				st.LogBytes += fi.Size()
+			}
+		}
+	}
+	db.snapStats.mu.Lock()
+	defer db.snapStats.mu.Unlock()
+	st.Snapshots, st.SnapshotFailures, st.LastSnapshot = db.snapStats.taken, db.snapStats.failed, db.snapStats.last
+	if db.snapStats.seconds != nil {
+		st.SnapshotSeconds = db.snapStats.seconds.Snapshot()
+	}
+	return st
+}
+
+// snapshotStats counts snapshots.
+type snapshotStats struct {
+	mu      sync.Mutex // guards the fields below
+	taken   uint64
+	failed  uint64
+	seconds *hist.Histogram
+	last    time.Time
+}
+
+// record counts one snapshot attempt.
+func (s *snapshotStats) record(took time.Duration, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.failed++
+		return
+	}
+	if s.seconds == nil {
+		s.seconds = hist.New(hist.DurationBounds)
+	}
+	s.taken++
+	s.seconds.Observe(took.Seconds())
+	s.last = time.Now()
+}
+
+// found notes a snapshot completed at t, loaded at start-up.
+func (s *snapshotStats) found(t time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t.After(s.last) {
+		s.last = t
+	}
+}

@@ -1,0 +1,129 @@
+package hnsw
+
+import (
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// Inserts, re-inserts (new id, old id deleted), deletes, searches and compactions run
+// at once. A search must never return an id whose Delete returned before the search
+// began, results must be sorted, and the final graph must still find neighbours.
+func TestConcurrentInsertDeleteSearchCompact(t *testing.T) {
+	n := size(6000, 1500)
+	src := clustered(2*n+testQueries, 32, 20, 0.15, 21, true)
+	g := newGraph(t, Options{M: 8, EfConstruction: 64}, negDot, src)
+	g.InsertBatch(idRange(0, n/2), 2)
+
+	var clock atomic.Int64
+	deletedAt := make([]atomic.Int64, 2*n) // clock value when Delete returned; 0 = live
+	var nextID atomic.Uint32
+	nextID.Store(uint32(n / 2))
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+
+	for w := range 2 { // writers: insert fresh ids, re-insert some (new id, delete old)
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(w), 1))
+			for {
+				id := nextID.Add(1) - 1
+				if id >= uint32(n) {
+					return
+				}
+				g.Insert(id)
+				if r.IntN(4) == 0 { // re-insert: copy to a fresh id, then delete the old one
+					newID := id + uint32(n)
+					copy(src.Vector(newID), src.Vector(id))
+					g.Insert(newID)
+					g.Delete(id)
+					deletedAt[id].Store(clock.Add(1))
+				}
+			}
+		})
+	}
+	wg.Go(func() { // deleter: deletes random ids already inserted
+		r := rand.New(rand.NewPCG(7, 7))
+		for i := 0; i < n/10; i++ {
+			id := uint32(r.IntN(int(nextID.Load())))
+			g.Delete(id)
+			if !g.Contains(id) && deletedAt[id].Load() == 0 {
+				deletedAt[id].Store(clock.Add(1))
+			}
+		}
+	})
+	// The compactor and the searchers run until stop closes.
+	var background sync.WaitGroup
+	background.Go(func() { // the compactor
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if g.NeedsCompact() {
+				g.Compact(1)
+			}
+		}
+	})
+	var bad atomic.Value
+	for s := range 2 {
+		background.Go(func() {
+			dst := make([]Neighbor, 0, 10)
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				start := clock.Load()
+				accept := func(id uint32) bool { return id%3 != uint32(s) }
+				if i%2 == 0 {
+					accept = nil
+				}
+				dst = g.Search(src.Vector(uint32(2*n+i%testQueries)), 10, 32, accept, dst)
+				for j, nb := range dst {
+					if at := deletedAt[nb.ID].Load(); at != 0 && at <= start {
+						bad.Store("returned an id deleted before the search began")
+					}
+					if accept != nil && !accept(nb.ID) {
+						bad.Store("returned a rejected id")
+					}
+					if j > 0 && dst[j-1].Dist > nb.Dist {
+						bad.Store("results not sorted")
+					}
+				}
+			}
+		})
+	}
+	wg.Wait() // writers and deleter done; stop the compactor and searchers
+	close(stop)
+	background.Wait()
+	if msg := bad.Load(); msg != nil {
+		t.Fatal(msg)
+	}
+
+	g.Compact(0)
+	live := 0
+	for id := range uint32(2 * n) {
+		if g.Contains(id) {
+			live++
+			if deletedAt[id].Load() != 0 {
+				t.Fatalf("deleted id %d still contained", id)
+			}
+		}
+	}
+	if g.Len() != live || g.Deleted() != 0 {
+		t.Fatalf("Len, Deleted = %d, %d; want %d, 0", g.Len(), g.Deleted(), live)
+	}
+	truth := make([][]uint32, 50)
+	got := make([][]Neighbor, 50)
+	for i := range 50 {
+		q := src.Vector(uint32(2*n + i))
+		truth[i] = bruteForce(&memSource{dim: 32, data: src.data[:2*n*32]}, negDot, q, 10, g.Contains)
+		got[i] = g.Search(q, 10, 64, nil, nil)
+	}
+	if r := recallAt(truth, got); r < 0.9 {
+		t.Fatalf("recall after concurrent churn = %.3f, want ≥ 0.9", r)
+	}
+}

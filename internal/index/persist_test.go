@@ -1,0 +1,449 @@
+package index
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hardneg/hardneg/internal/wal"
+)
+
+// itemState is one stored item, vector as raw bits so comparisons are exact.
+type itemState struct {
+	vec     string
+	groups  string
+	version int64
+}
+
+// dbState is everything a DB must restore after a restart.
+type dbState struct {
+	collections map[string]Config
+	lastSeq     map[string]uint64
+	items       map[string]map[string]itemState // collection → id → item
+	writers     map[string]writerState
+	feedback    map[string]string // collection → sorted "key:id" verdicts
+}
+
+func stateOf(t *testing.T, db *DB) dbState {
+	t.Helper()
+	st := dbState{collections: map[string]Config{}, lastSeq: map[string]uint64{}, items: map[string]map[string]itemState{},
+		writers: db.writerTable(), feedback: map[string]string{}}
+	for _, c := range db.Collections() {
+		st.collections[c.Name()] = c.Config()
+		c.mu.RLock()
+		st.lastSeq[c.Name()] = c.lastSeq
+		items := map[string]itemState{}
+		for id, slot := range c.slots {
+			var bits []string
+			for _, x := range c.vectorAt(slot) {
+				bits = append(bits, fmt.Sprint(math.Float32bits(x)))
+			}
+			items[id] = itemState{vec: strings.Join(bits, ","), groups: strings.Join(c.groups[slot], "|"), version: c.versions[slot]}
+		}
+		c.mu.RUnlock()
+		st.items[c.Name()] = items
+		var fb []string
+		c.RangeFalseNegatives(func(key string, ids []string) bool {
+			for _, id := range ids {
+				fb = append(fb, key+":"+id)
+			}
+			return true
+		})
+		slices.Sort(fb)
+		st.feedback[c.Name()] = strings.Join(fb, ",")
+	}
+	return st
+}
+
+func sameState(t *testing.T, got, want dbState) {
+	t.Helper()
+	if fmt.Sprint(got.collections) != fmt.Sprint(want.collections) {
+		t.Fatalf("collections %v, want %v", got.collections, want.collections)
+	}
+	if fmt.Sprint(got.lastSeq) != fmt.Sprint(want.lastSeq) {
+		t.Fatalf("last sequences %v, want %v", got.lastSeq, want.lastSeq)
+	}
+	if fmt.Sprint(got.feedback) != fmt.Sprint(want.feedback) {
+		t.Fatalf("false-negative verdicts %v, want %v", got.feedback, want.feedback)
+	}
+	if fmt.Sprint(got.writers) != fmt.Sprint(want.writers) {
+		t.Fatalf("writers %v, want %v", got.writers, want.writers)
+	}
+	for name, items := range want.items {
+		g := got.items[name]
+		if len(g) != len(items) {
+			t.Fatalf("%s: %d items, want %d", name, len(g), len(items))
+		}
+		for id, it := range items {
+			if g[id] != it {
+				t.Fatalf("%s/%s: %+v, want %+v", name, id, g[id], it)
+			}
+		}
+	}
+}
+
+func openDB(t testing.TB, opts Options) *DB {
+	t.Helper()
+	if opts.SnapshotBytes == 0 {
+		opts.SnapshotBytes = -1 // snapshots only when a test asks
+	}
+	if opts.SnapshotInterval == 0 {
+		opts.SnapshotInterval = -1
+	}
+	db, err := Open(opts)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return db
+}
+
+func closeDB(t *testing.T, db *DB) {
+	t.Helper()
+	if err := db.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+}
+
+// populate makes every kind of change the log records.
+func populate(t *testing.T, db *DB, r *rand.Rand, round int) {
+	t.Helper()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := fmt.Sprintf("r%d-", round)
+	if round == 0 {
+		_, err := db.CreateCollection(Config{Name: "cos", Dim: 8, Metric: Cosine, Params: Params{ExactThreshold: 1}})
+		must(err)
+		_, err = db.CreateCollection(Config{Name: "l2", Dim: 3, Metric: L2, Params: Params{M: 8, EfSearch: 20}})
+		must(err)
+		_, err = db.CreateCollection(Config{Name: "gone", Dim: 2, Metric: Dot})
+		must(err)
+	}
+	b := randBatch(r, p+"a", 200, 8)
+	b.Groups = make([][]string, 200)
+	b.Versions = make([]int64, 200)
+	for i := range 200 {
+		if i%3 == 0 {
+			b.Groups[i] = []string{"doc" + fmt.Sprint(i/10), "label"}
+		}
+		b.Versions[i] = int64(round*1000 - i)
+	}
+	_, err := db.Upsert("cos", b, "items")
+	must(err)
+	_, err = db.Upsert("l2", randBatch(r, p+"x", 50, 3), "items")
+	must(err)
+	_, err = db.Delete("cos", []string{p + "a1", p + "a2", "missing"}, "ids")
+	must(err)
+	// Replace some items.
+	_, err = db.Upsert("cos", randBatch(r, p+"a", 20, 8), "items")
+	must(err)
+	n, err := db.ReportFalseNegatives("cos", []FalseNegativeReport{{Key: p + "a5", IDs: []string{p + "a6", p + "a7"}}, {Key: "q", IDs: []string{p + "a8"}}}, "reports")
+	if err != nil || n != 3 {
+		t.Fatalf("ReportFalseNegatives = %d, %v", n, err)
+	}
+	for seq := uint64(1); seq <= 5; seq++ {
+		_, err := db.StreamBatch(context.Background(), "trainer", uint64(round)*5+seq, "l2", randBatch(r, fmt.Sprintf("%ss%d-", p, seq), 10, 3), []string{p + "x0"})
+		must(err)
+	}
+	if round == 0 {
+		must(db.DeleteCollection("gone"))
+		_, err = db.CreateCollection(Config{Name: "gone", Dim: 4, Metric: L2})
+		must(err)
+		_, err = db.Upsert("gone", randBatch(r, "g", 5, 4), "items")
+		must(err)
+	}
+}
+
+func TestReopenRestoresState(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		snapshot func(t *testing.T, db *DB, r *rand.Rand) // between populating and closing
+	}{
+		{"from the log alone", nil},
+		{"from snapshots and the log after them", func(t *testing.T, db *DB, r *rand.Rand) {
+			for _, name := range []string{"cos", "l2", "gone"} {
+				if _, err := db.Snapshot(context.Background(), name); err != nil {
+					t.Fatal(err)
+				}
+			}
+			populate(t, db, r, 1)
+		}},
+		{"from snapshots alone", func(t *testing.T, db *DB, r *rand.Rand) {
+			populate(t, db, r, 1)
+			for _, name := range []string{"cos", "l2", "gone"} {
+				if _, err := db.Snapshot(context.Background(), name); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			r := rand.New(rand.NewPCG(1, 2))
+			db := openDB(t, Options{Dir: dir})
+			populate(t, db, r, 0)
+			if tc.snapshot != nil {
+				tc.snapshot(t, db, r)
+			}
+			want := stateOf(t, db)
+			q := randBatch(r, "q", 1, 8).Vectors
+			wantHits := searchIDs(t, db, "cos", q)
+			closeDB(t, db)
+
+			db = openDB(t, Options{Dir: dir})
+			defer closeDB(t, db)
+			sameState(t, stateOf(t, db), want)
+			if got := searchIDs(t, db, "cos", q); !slices.Equal(got, wantHits) {
+				t.Fatalf("graph search after restart %v, before %v", got, wantHits)
+			}
+			if c, _ := db.Collection("cos"); !c.Stats().GraphSearch {
+				t.Fatal("collection cos is not searched through its graph")
+			}
+			rec := db.Recovery()
+			if tc.snapshot != nil && rec.SnapshotsLoaded != 3 {
+				t.Fatalf("Recovery = %+v, want 3 snapshots loaded", rec)
+			}
+			// The restored DB keeps working: sequences continue and duplicates
+			// of old stream batches are recognised.
+			res, err := db.StreamAppend("trainer", 1, "l2", nil, nil)
+			if err != nil || !res.Duplicate {
+				t.Fatalf("old stream batch after restart = %+v, %v; want a duplicate", res, err)
+			}
+			up, err := db.Upsert("l2", randBatch(r, "new", 1, 3), "items")
+			if err != nil || up.Sequence <= want.lastSeq["cos"] {
+				t.Fatalf("upsert after restart = %+v, %v", up, err)
+			}
+		})
+	}
+}
+
+func searchIDs(t *testing.T, db *DB, name string, v []float32) []string {
+	t.Helper()
+	c, err := db.Collection(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := c.PrepareQuery(v, "q")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	if _, err := c.Search(context.Background(), q, SearchOptions{MaxCandidates: 50}, func(cd Candidate) bool {
+		ids = append(ids, cd.ID)
+		return len(ids) < 20
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+func TestSnapshotTruncatesLogAndKeepsTwo(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{Dir: dir, SegmentBytes: 16 << 10}
+	db := openDB(t, opts)
+	r := rand.New(rand.NewPCG(5, 6))
+	if _, err := db.CreateCollection(Config{Name: "c", Dim: 16, Metric: L2}); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 3 {
+		for i := range 20 {
+			if _, err := db.Upsert("c", randBatch(r, fmt.Sprintf("%d-%d-", round, i), 20, 16), "items"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := db.Snapshot(context.Background(), "c"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files, _ := db.listSnapshots()
+	if len(files) != snapKeep {
+		t.Fatalf("%d snapshot files, want %d", len(files), snapKeep)
+	}
+	st := db.LogStats()
+	if st.TruncatedSegments == 0 || st.FirstLSN > files[1].lsn+1 {
+		t.Fatalf("log stats %+v: want segments below the older snapshot (%d) truncated, the rest kept", st, files[1].lsn)
+	}
+	want := stateOf(t, db)
+	closeDB(t, db)
+
+	// The newest snapshot is damaged: the older one and the log replace it.
+	newest := filepath.Join(dir, snapDirName, files[0].name)
+	b, _ := os.ReadFile(newest)
+	b[len(b)/2] ^= 0x10
+	os.WriteFile(newest, b, 0o640)
+	db = openDB(t, opts)
+	rec := db.Recovery()
+	if len(rec.SnapshotsRejected) != 1 || rec.SnapshotsLoaded != 1 || rec.RecordsReplayed == 0 {
+		t.Fatalf("Recovery = %+v, want the newest rejected and the older one loaded", rec)
+	}
+	if _, err := os.Stat(newest + corruptSufix); err != nil {
+		t.Fatalf("damaged snapshot not set aside: %v", err)
+	}
+	sameState(t, stateOf(t, db), want)
+	closeDB(t, db)
+
+	// With no snapshot left that verifies, the truncated log cannot rebuild the
+	// collection: Open refuses rather than start without it.
+	older := filepath.Join(dir, snapDirName, files[1].name)
+	b, _ = os.ReadFile(older)
+	b[len(b)-1] ^= 0x10
+	os.WriteFile(older, b, 0o640)
+	if _, err := Open(opts); !errors.Is(err, ErrDataMissing) {
+		t.Fatalf("Open without a valid snapshot = %v, want ErrDataMissing", err)
+	}
+}
+
+func TestRecoveryRemovesTempFiles(t *testing.T) {
+	dir := t.TempDir()
+	db := openDB(t, Options{Dir: dir})
+	closeDB(t, db)
+	tmp := filepath.Join(dir, snapDirName, snapshotName("c", 9)+wal.TempSuffix)
+	os.WriteFile(tmp, []byte("half a snapshot"), 0o640)
+	db = openDB(t, Options{Dir: dir})
+	defer closeDB(t, db)
+	if rec := db.Recovery(); len(rec.TempFilesRemoved) != 1 {
+		t.Fatalf("Recovery = %+v", rec)
+	}
+	if _, err := os.Stat(tmp); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("temp file still there: %v", err)
+	}
+}
+
+func TestDamagedLogRefusesToStart(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{Dir: dir, SegmentBytes: 4 << 10}
+	db := openDB(t, opts)
+	r := rand.New(rand.NewPCG(8, 9))
+	db.CreateCollection(Config{Name: "c", Dim: 8, Metric: L2})
+	for i := range 100 {
+		if _, err := db.Upsert("c", randBatch(r, fmt.Sprint(i, "-"), 5, 8), "items"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	closeDB(t, db)
+	segs, _ := filepath.Glob(filepath.Join(dir, "wal", "wal-*.log"))
+	if len(segs) < 3 {
+		t.Fatalf("%d segments", len(segs))
+	}
+	b, _ := os.ReadFile(segs[0])
+	b[len(b)-10] ^= 1
+	os.WriteFile(segs[0], b, 0o640)
+	if _, err := Open(opts); !errors.Is(err, wal.ErrCorrupt) {
+		t.Fatalf("Open = %v, want wal.ErrCorrupt", err)
+	}
+	opts.Salvage = true
+	db = openDB(t, opts)
+	defer closeDB(t, db)
+	rec := db.Recovery()
+	if rec.Log.Truncated == nil || rec.Log.Truncated.Tail {
+		t.Fatalf("Recovery = %+v, want a salvage cut", rec)
+	}
+	c, err := db.Collection("c")
+	if err != nil || c.Stats().Items == 0 || c.Stats().Items >= 500 {
+		t.Fatalf("salvaged collection: %v, %+v", err, c.Stats())
+	}
+}
+
+// failingFS fails every fsync once armed.
+type failingFS struct {
+	wal.OSFS
+	armed atomic.Bool
+}
+
+func (f *failingFS) OpenFile(name string, flag int, perm os.FileMode) (wal.File, error) {
+	file, err := f.OSFS.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return &failingFile{File: file, fs: f}, nil
+}
+
+type failingFile struct {
+	wal.File
+	fs *failingFS
+}
+
+func (f *failingFile) Sync() error {
+	if f.fs.armed.Load() {
+		return errors.New("injected fsync failure")
+	}
+	return f.File.Sync()
+}
+
+func TestFailedFsyncStopsWrites(t *testing.T) {
+	dir := t.TempDir()
+	fsys := &failingFS{}
+	db := openDB(t, Options{Dir: dir, FS: fsys})
+	r := rand.New(rand.NewPCG(3, 3))
+	db.CreateCollection(Config{Name: "c", Dim: 4, Metric: L2})
+	acked := randBatch(r, "ok", 10, 4)
+	if _, err := db.Upsert("c", acked, "items"); err != nil {
+		t.Fatal(err)
+	}
+	fsys.armed.Store(true)
+	if _, err := db.Upsert("c", randBatch(r, "lost", 10, 4), "items"); !errors.Is(err, ErrStorageFailed) {
+		t.Fatalf("Upsert with failing fsync = %v, want ErrStorageFailed", err)
+	}
+	select {
+	case <-db.Failed():
+	default:
+		t.Fatal("Failed() not closed")
+	}
+	if _, err := db.Upsert("c", randBatch(r, "later", 1, 4), "items"); !errors.Is(err, ErrStorageFailed) {
+		t.Fatalf("later Upsert = %v", err)
+	}
+	if _, err := db.Snapshot(context.Background(), "c"); err == nil {
+		t.Fatal("snapshot succeeded on a failed log")
+	}
+	db.Close()
+
+	db = openDB(t, Options{Dir: dir})
+	defer closeDB(t, db)
+	c, _ := db.Collection("c")
+	items, missing := c.Get(acked.IDs, true)
+	if len(missing) != 0 || len(items) != 10 {
+		t.Fatalf("acknowledged items missing after restart: %v", missing)
+	}
+}
+
+func TestBackgroundSnapshotBySize(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(Options{Dir: dir, SnapshotBytes: 1 << 10, SnapshotInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeDB(t, db)
+	r := rand.New(rand.NewPCG(4, 4))
+	db.CreateCollection(Config{Name: "c", Dim: 8, Metric: L2})
+	if _, err := db.Upsert("c", randBatch(r, "a", 100, 8), "items"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		files, err := db.listSnapshots()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(files) == 1 && files[0].collection == "c" {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("no background snapshot after the log grew past SnapshotBytes")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}

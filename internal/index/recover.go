@@ -1,0 +1,228 @@
+package index
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hardneg/hardneg/internal/wal"
+)
+
+// Recovery describes what Open found on disk and did about it.
+type Recovery struct {
+	// TempFilesRemoved lists leftovers of interrupted snapshot writes.
+	TempFilesRemoved []string
+	// SnapshotsLoaded counts collections loaded from a snapshot.
+	SnapshotsLoaded int
+	// SnapshotsRejected lists snapshot files that failed to verify; each was
+	// renamed with a ".corrupt" suffix and an older one (or the log) used instead.
+	SnapshotsRejected []string
+	// RecordsReplayed counts log records applied on top of the snapshots.
+	RecordsReplayed uint64
+	// RecordsSkipped counts log records already covered by a snapshot.
+	RecordsSkipped uint64
+	// Log is what the write-ahead log found, including a cut torn tail.
+	Log wal.Recovery
+	// Duration is the time recovery took.
+	Duration time.Duration
+}
+
+// recover loads snapshots and replays the log into db. Called once by Open.
+func (db *DB) recover() error {
+	start := time.Now()
+	rec := &db.recovery
+	if err := db.fs.MkdirAll(db.snapDir, 0o750); err != nil {
+		return fmt.Errorf("create snapshots directory: %w", err)
+	}
+	removed, err := wal.RemoveTempFiles(db.fs, db.snapDir)
+	if err != nil {
+		return fmt.Errorf("remove temporary snapshot files: %w", err)
+	}
+	rec.TempFilesRemoved = removed
+	if err := db.loadSnapshots(); err != nil {
+		return err
+	}
+
+	l, err := wal.Open(filepath.Join(db.dir, "wal"), wal.Options{
+		FS:           db.fs,
+		Sync:         db.opts.Sync,
+		SyncInterval: db.opts.SyncInterval,
+		SegmentSize:  db.opts.SegmentBytes,
+		// A record holds at most one batch: MaxBatchItems vectors of MaxDim plus ids
+		// and groups.
+		MaxRecordSize: maxRecordBytes,
+		Salvage:       db.opts.Salvage,
+	})
+	if err != nil {
+		return fmt.Errorf("open write-ahead log: %w", err)
+	}
+	db.wal = l
+	rec.Log = l.Recovery()
+	if t := rec.Log.Truncated; t != nil {
+		level := "torn tail of the last log segment cut (expected after a crash)"
+		if !t.Tail {
+			level = "log salvaged: damaged records and everything after them dropped"
+		}
+		db.log.Warn(level, "file", t.File, "offset", t.Offset, "bytes", t.Bytes, "reason", t.Reason, "removed_segments", t.RemovedSegments)
+	}
+	if err := db.checkCoverage(l.Stats().FirstLSN); err != nil {
+		return err
+	}
+	if _, err := l.Replay(l.Stats().FirstLSN, db.replayRecord); err != nil {
+		return fmt.Errorf("replay write-ahead log: %w", err)
+	}
+	now := time.Now()
+	for _, c := range db.collections {
+		c.snapshotAt = now
+	}
+	rec.Duration = time.Since(start)
+	db.log.Info("recovered", "collections", len(db.collections), "snapshots", rec.SnapshotsLoaded,
+		"records_replayed", rec.RecordsReplayed, "records_skipped", rec.RecordsSkipped,
+		"log_segments", rec.Log.Segments, "duration", rec.Duration)
+	return nil
+}
+
+// checkCoverage refuses to start when the log no longer holds records that the loaded
+// snapshots need: a snapshot older than the log's first record, or a collection whose
+// snapshots all failed to verify after the log was truncated. Options.Salvage starts
+// anyway and logs the loss.
+func (db *DB) checkCoverage(first uint64) error {
+	var problems []string
+	for name, c := range db.collections {
+		if c.lastSeq+1 < first {
+			problems = append(problems, fmt.Sprintf("snapshot of %q covers lsn %d but the log starts at %d", name, c.lastSeq, first))
+		}
+	}
+	for _, f := range db.recovery.SnapshotsRejected {
+		name, _, _ := parseSnapshotName(strings.TrimSuffix(f, corruptSufix))
+		if _, ok := db.collections[name]; !ok && first > 1 {
+			problems = append(problems, fmt.Sprintf("no snapshot of %q verifies and the log starts at %d", name, first))
+		}
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	if db.opts.Salvage {
+		db.log.Error("starting with data missing (salvage)", "problems", problems)
+		return nil
+	}
+	return fmt.Errorf("%w: %s", ErrDataMissing, strings.Join(problems, "; "))
+}
+
+// maxRecordBytes bounds one log record: a batch of MaxBatchItems vectors of MaxDim
+// values, with ids and groups at their limits, and some framing.
+const maxRecordBytes = MaxBatchItems*(MaxDim*4+MaxIDBytes+MaxItemGroups*(MaxGroupBytes+2)+32) + 1<<20
+
+// loadSnapshots installs the newest snapshot that verifies of every collection.
+func (db *DB) loadSnapshots() error {
+	files, err := db.listSnapshots()
+	if err != nil {
+		return fmt.Errorf("list snapshots: %w", err)
+	}
+	for _, f := range files { // newest first within a collection
+		if _, done := db.collections[f.collection]; done {
+			continue
+		}
+		path := filepath.Join(db.snapDir, f.name)
+		c, sd, err := db.loadSnapshot(path)
+		if err == nil && (sd.cfg.Name != f.collection || sd.lsn != f.lsn) {
+			err = fmt.Errorf("%w: holds %q at lsn %d, name says %q at %d", errSnapshot, sd.cfg.Name, sd.lsn, f.collection, f.lsn)
+		}
+		if err != nil {
+			db.log.Warn("snapshot rejected; trying an older one", "file", path, "err", err)
+			if rerr := db.fs.Rename(path, path+corruptSufix); rerr != nil {
+				return fmt.Errorf("set aside corrupt snapshot: %w", rerr)
+			}
+			db.recovery.SnapshotsRejected = append(db.recovery.SnapshotsRejected, f.name)
+			continue
+		}
+		db.collections[f.collection] = c
+		for id, w := range sd.writers {
+			if w.seq > db.writers[id].seq {
+				db.writers[id] = w
+			}
+		}
+		db.recovery.SnapshotsLoaded++
+		if fi, err := os.Stat(path); err == nil {
+			db.snapStats.found(fi.ModTime())
+		}
+	}
+	if len(db.recovery.SnapshotsRejected) > 0 {
+		if err := db.fs.SyncDir(db.snapDir); err != nil {
+			return fmt.Errorf("sync snapshots directory: %w", err)
+		}
+	}
+	return nil
+}
+
+func (db *DB) loadSnapshot(path string) (*Collection, snapshotData, error) {
+	f, err := db.fs.OpenFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, snapshotData{}, err
+	}
+	defer f.Close()
+	return readSnapshot(f)
+}
+
+// replayRecord applies one log record during recovery, skipping what the loaded
+// snapshots already hold. Collections are told apart by the LSN that created them,
+// so a record for an earlier collection of the same name never reaches a later one.
+func (db *DB) replayRecord(lsn uint64, p []byte) error {
+	r, err := decodeRecord(p)
+	if err != nil {
+		return fmt.Errorf("log record %d: %w", lsn, err)
+	}
+	if r.op == opStream {
+		if w := db.writers[r.writer]; r.seq > w.seq {
+			db.writers[r.writer] = writerState{seq: r.seq, lsn: lsn}
+		}
+	}
+	c := db.collections[r.name]
+	switch r.op {
+	case opCreate:
+		if c != nil && c.createLSN >= lsn {
+			db.recovery.RecordsSkipped++
+			return nil
+		}
+		cfg, _ := r.cfg.validate()
+		if c != nil {
+			c.wait() // a stale collection of the same name being replaced
+		}
+		if c, err = newCollection(cfg); err != nil {
+			return fmt.Errorf("log record %d: %w", lsn, err)
+		}
+		c.createLSN, c.lastSeq = lsn, lsn
+		db.collections[r.name] = c
+	case opDrop:
+		if c == nil || c.createLSN >= lsn {
+			db.recovery.RecordsSkipped++
+			return nil
+		}
+		delete(db.collections, r.name)
+		c.wait()
+	default:
+		if c == nil || lsn <= c.lastSeq {
+			db.recovery.RecordsSkipped++
+			return nil
+		}
+		if r.batch != nil && len(r.batch.Vectors) != r.batch.Len()*c.dim {
+			return fmt.Errorf("log record %d: %w: batch dimension does not match collection %q", lsn, errRecord, r.name)
+		}
+		if r.op == opFeedback {
+			c.applyFeedback(r.reports, lsn)
+			c.loggedBytes += int64(len(p))
+			break
+		}
+		var w graphWork
+		if r.batch != nil {
+			c.applyUpsertLocked(r.batch, lsn, &w)
+		}
+		c.applyDeleteLocked(r.ids, lsn, &w)
+		c.applyGraph(&w)
+		c.loggedBytes += int64(len(p))
+	}
+	db.recovery.RecordsReplayed++
+	return nil
+}

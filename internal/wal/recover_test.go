@@ -1,0 +1,285 @@
+package wal
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// recordEnds returns the offsets at which records 0..n-1 (from payload)
+// end in a segment that starts with record 0; ends[0] is the header end.
+func recordEnds(n int) []int64 {
+	ends := []int64{headerSize}
+	for i := range n {
+		ends = append(ends, ends[i]+recordHeaderSize+int64(len(payload(i))))
+	}
+	return ends
+}
+
+// memDir is where logs live in a memFS.
+const memDir = "/wal"
+
+// writeSegmentFile writes a log of n records from payload and returns the
+// bytes of its only segment.
+func writeSegmentFile(t *testing.T, n int) []byte {
+	t.Helper()
+	fsys := newMemFS()
+	l := openLog(t, memDir, Options{FS: fsys})
+	writeRecords(t, l, 0, n)
+	mustClose(t, l)
+	b, ok := fsys.readFile(filepath.Join(memDir, segmentName(1)))
+	if !ok {
+		t.Fatal("segment missing")
+	}
+	if want := recordEnds(n)[n]; int64(len(b)) != want {
+		t.Fatalf("segment is %d bytes, want %d", len(b), want)
+	}
+	return b
+}
+
+// completeRecords returns how many records end at or before off.
+func completeRecords(ends []int64, off int64) int {
+	k := 0
+	for k+1 < len(ends) && ends[k+1] <= off {
+		k++
+	}
+	return k
+}
+
+func TestTornTailAtEveryOffsetKeepsCompletePrefix(t *testing.T) {
+	const n = 8
+	full := writeSegmentFile(t, n)
+	ends := recordEnds(n)
+	for off := int64(0); off <= int64(len(full)); off++ {
+		dir := memDir
+		path := filepath.Join(dir, segmentName(1))
+		fsys := newMemFS()
+		fsys.writeFile(path, full[:off])
+		l, err := Open(dir, Options{FS: fsys})
+		if err != nil {
+			t.Fatalf("offset %d: Open: %v", off, err)
+		}
+		k := completeRecords(ends, off)
+		checkPrefix(t, replayAll(t, l, 1), k)
+		tr := l.Recovery().Truncated
+		atBoundary := off >= headerSize && off == ends[k]
+		switch {
+		case atBoundary && tr != nil:
+			t.Fatalf("offset %d is a record boundary but Recovery reports a cut: %+v", off, tr)
+		case !atBoundary && tr == nil:
+			t.Fatalf("offset %d: torn tail not reported", off)
+		case !atBoundary:
+			wantOff, wantBytes := ends[k], off-ends[k]
+			if off < headerSize {
+				wantOff, wantBytes = 0, off
+			}
+			if !tr.Tail || tr.Offset != wantOff || tr.Bytes != wantBytes || tr.File != path {
+				t.Fatalf("offset %d: Truncated = %+v, want tail cut at %d of %d bytes", off, tr, wantOff, wantBytes)
+			}
+		}
+		// The log continues right after the kept prefix.
+		lsn, err := l.Write(context.Background(), payload(k))
+		if err != nil || lsn != uint64(k+1) {
+			t.Fatalf("offset %d: Write after recovery = %d, %v; want %d", off, lsn, err, k+1)
+		}
+		mustClose(t, l)
+		l = openLog(t, dir, Options{FS: fsys})
+		if tr := l.Recovery().Truncated; tr != nil {
+			t.Fatalf("offset %d: second recovery cut again: %+v", off, tr)
+		}
+		checkPrefix(t, replayAll(t, l, 1), k+1)
+		mustClose(t, l)
+	}
+}
+
+func TestTornTailOfLastSegmentKeepsEarlierSegments(t *testing.T) {
+	src := newMemFS()
+	opts := Options{FS: src, SegmentSize: 4 << 10}
+	l := openLog(t, memDir, opts)
+	writeRecords(t, l, 0, 150)
+	mustClose(t, l)
+	segs, _ := listSegments(src, memDir)
+	if len(segs) < 2 {
+		t.Fatalf("%d segments", len(segs))
+	}
+	last := segs[len(segs)-1]
+	lastPath := filepath.Join(memDir, last.name)
+	lastBytes, _ := src.readFile(lastPath)
+	for off := 0; off <= len(lastBytes); off++ {
+		fsys := src.clone()
+		fsys.writeFile(lastPath, lastBytes[:off])
+		opts.FS = fsys
+		l := openLog(t, memDir, opts)
+		got := replayAll(t, l, 1)
+		mustClose(t, l)
+		// Everything up to the last segment survives, then a prefix of it.
+		if len(got) < int(last.first-1) {
+			t.Fatalf("offset %d: %d records, fewer than the %d in earlier segments", off, len(got), last.first-1)
+		}
+		checkPrefix(t, got, len(got))
+		if off == len(lastBytes) && len(got) != 150 {
+			t.Fatalf("untouched log replays %d of 150", len(got))
+		}
+	}
+}
+
+// flip returns a copy of b with one bit inverted.
+func flip(b []byte, byteOff, bit int) []byte {
+	c := bytes.Clone(b)
+	c[byteOff] ^= 1 << bit
+	return c
+}
+
+func TestFlippedBitInLastSegmentCutsAtTheRecord(t *testing.T) {
+	const n = 8
+	full := writeSegmentFile(t, n)
+	ends := recordEnds(n)
+	for b := range full {
+		for bit := range 8 {
+			fsys := newMemFS()
+			fsys.writeFile(filepath.Join(memDir, segmentName(1)), flip(full, b, bit))
+			l, err := Open(memDir, Options{FS: fsys})
+			if err != nil {
+				t.Fatalf("byte %d bit %d: Open: %v", b, bit, err)
+			}
+			k := completeRecords(ends, int64(b)) // record k holds byte b
+			wantOff := ends[k]
+			if b < headerSize {
+				k, wantOff = 0, 0
+			}
+			checkPrefix(t, replayAll(t, l, 1), k)
+			tr := l.Recovery().Truncated
+			if tr == nil || !tr.Tail || tr.Offset != wantOff {
+				t.Fatalf("byte %d bit %d: Truncated = %+v, want a tail cut at %d", b, bit, tr, wantOff)
+			}
+			mustClose(t, l)
+		}
+	}
+}
+
+// multiSegmentLog writes n records of 300 bytes with 4 KiB segments.
+func multiSegmentLog(t *testing.T, n int) (*memFS, []segment) {
+	t.Helper()
+	fsys := newMemFS()
+	l := openLog(t, memDir, Options{FS: fsys, SegmentSize: 4 << 10})
+	for i := range n {
+		if _, err := l.Write(context.Background(), bytes.Repeat([]byte{byte(i)}, 300)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustClose(t, l)
+	segs, err := listSegments(fsys, memDir)
+	if err != nil || len(segs) < 3 {
+		t.Fatalf("%d segments, %v", len(segs), err)
+	}
+	return fsys, segs
+}
+
+func TestFlippedBitInEarlierSegment(t *testing.T) {
+	const n, size = 40, recordHeaderSize + 300
+	src, segs := multiSegmentLog(t, n)
+	first := segs[0]
+	dir := memDir
+	path := filepath.Join(dir, first.name)
+	orig, _ := src.readFile(path)
+	for b := range orig {
+		// Every byte of the segment header and of each record header,
+		// and a spread of payload bytes.
+		if b >= headerSize && (b-headerSize)%size >= recordHeaderSize+2 && b%23 != 0 {
+			continue
+		}
+		bit := b % 8
+		fsys := src.clone()
+		fsys.writeFile(path, flip(orig, b, bit))
+		recOff := int64(0)
+		if b >= headerSize {
+			recOff = headerSize + (int64(b)-headerSize)/size*size
+		}
+
+		_, err := Open(dir, Options{FS: fsys})
+		var ce *CorruptError
+		if !errors.As(err, &ce) || !errors.Is(err, ErrCorrupt) || ce.File != path || ce.Offset != recOff {
+			t.Fatalf("byte %d: Open = %v, want ErrCorrupt in %s at %d", b, err, path, recOff)
+		}
+
+		l, err := Open(dir, Options{FS: fsys, Salvage: true})
+		if err != nil {
+			t.Fatalf("byte %d: Open with Salvage: %v", b, err)
+		}
+		tr := l.Recovery().Truncated
+		if tr == nil || tr.Tail || tr.Offset != recOff || len(tr.RemovedSegments) != len(segs)-1 {
+			t.Fatalf("byte %d: salvage Truncated = %+v", b, tr)
+		}
+		kept := 0
+		if recOff > 0 {
+			kept = int((recOff - headerSize) / size)
+		}
+		got := replayAll(t, l, 1)
+		if len(got) != kept || (kept > 0 && got[kept-1].lsn != uint64(kept)) {
+			t.Fatalf("byte %d: salvage kept %d records, want %d", b, len(got), kept)
+		}
+		if lsn, err := l.Write(context.Background(), []byte("after")); err != nil || lsn != uint64(kept+1) {
+			t.Fatalf("byte %d: Write after salvage = %d, %v", b, lsn, err)
+		}
+		mustClose(t, l)
+		l = openLog(t, dir, Options{FS: fsys})
+		if l.Recovery().Truncated != nil || l.Recovery().LastLSN != uint64(kept+1) {
+			t.Fatalf("byte %d: reopen after salvage: %+v", b, l.Recovery())
+		}
+		mustClose(t, l)
+	}
+}
+
+func TestMissingSegmentIsCorruption(t *testing.T) {
+	fsys, segs := multiSegmentLog(t, 40)
+	dir := memDir
+	fsys.Remove(filepath.Join(dir, segs[1].name))
+	_, err := Open(dir, Options{FS: fsys})
+	var ce *CorruptError
+	if !errors.As(err, &ce) || ce.File != filepath.Join(dir, segs[2].name) || !strings.Contains(ce.Reason, "missing") {
+		t.Fatalf("Open = %v, want ErrCorrupt naming %s", err, segs[2].name)
+	}
+	l, err := Open(dir, Options{FS: fsys, Salvage: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mustClose(t, l)
+	if got := replayAll(t, l, 1); len(got) != int(segs[1].first-1) {
+		t.Fatalf("salvage kept %d records, want the %d of the first segment", len(got), segs[1].first-1)
+	}
+}
+
+func TestValidRecordWithWrongLSNIsDamage(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, Options{})
+	writeRecords(t, l, 0, 3)
+	mustClose(t, l)
+	path := filepath.Join(dir, segmentName(1))
+	f, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	p := []byte("stale")
+	f.Write(appendRecord(nil, 9, p, payloadCRC(p)))
+	f.Close()
+	l = openLog(t, dir, Options{})
+	defer mustClose(t, l)
+	tr := l.Recovery().Truncated
+	if tr == nil || !strings.Contains(tr.Reason, "lsn 9, want 4") {
+		t.Fatalf("Truncated = %+v, want an lsn sequence error", tr)
+	}
+	checkPrefix(t, replayAll(t, l, 1), 3)
+}
+
+func TestHeaderNameMismatchIsDamage(t *testing.T) {
+	dir := t.TempDir()
+	h := appendHeader(nil, 5)
+	os.WriteFile(filepath.Join(dir, segmentName(1)), h, 0o644)
+	os.WriteFile(filepath.Join(dir, segmentName(2)), appendHeader(nil, 2), 0o644)
+	_, err := Open(dir, Options{})
+	var ce *CorruptError
+	if !errors.As(err, &ce) || ce.Offset != 0 || !strings.Contains(ce.Reason, "name says 1") {
+		t.Fatalf("Open = %v", err)
+	}
+}
