@@ -332,7 +332,8 @@ def render(res: dict, plots_rel: str, plot_names: list[str], cmd: str) -> str:
             L += [f"**Streaming ingest through the Python client** (`Client.ingest`, {e['vectors']:,} vectors in batches of "
                   f"{e['batch_size']}, window {e['window']}): {fmt(e['vectors_per_s'])} vectors/s ({fmt(e['seconds'], 1)} s; "
                   f"client CPU {fmt(e['client_cpu_seconds'], 1)} s); the data directory held {e['data_dir_bytes']:,} bytes afterwards"
-                  + (" — no write-ahead log yet, so acknowledgements are not yet durable." if e["data_dir_bytes"] < 1 << 20 else "."), ""]
+                  + (" — no write-ahead log yet, so acknowledgements are not yet durable." if e["data_dir_bytes"] < 1 << 20
+                     else " (write-ahead log and snapshots; the server's default `-fsync=always` acknowledges a batch once it is fsynced)."), ""]
         ot = offline_table(s)
         if ot:
             any_off = next(iter(s["offline"].values()))
