@@ -39,6 +39,9 @@ func (g *Graph) NeedsCompact() bool {
 type CompactStats struct {
 	Dropped  int // tombstones no live node links to any more
 	Repaired int // link lists rewritten
+	// DroppedIDs are the dropped ids in ascending order: once Compact has returned,
+	// each may be handed to Reclaim and then inserted again.
+	DroppedIDs []uint32
 }
 
 // Compact drops the current tombstones from the graph: every live node that links to
@@ -47,7 +50,8 @@ type CompactStats struct {
 // tombstone. It uses workers goroutines (≤ 0: GOMAXPROCS) and is safe to run while
 // searches and inserts continue; one Compact runs at a time. Dropped nodes keep their
 // own links, so a search that reached one through a list read just before its
-// rewrite still routes correctly; their ids are never returned or reused.
+// rewrite still routes correctly; they are never returned, and their ids stay taken
+// until Reclaim releases them.
 func (g *Graph) Compact(workers int) CompactStats {
 	g.compactMu.Lock()
 	defer g.compactMu.Unlock()
@@ -114,8 +118,53 @@ func (g *Graph) Compact(workers int) CompactStats {
 		g.chunkOf(id).state[id&chunkMask].Or(flagRemoved)
 	}
 	g.deleted.Add(-int64(len(dropped)))
-	return CompactStats{Dropped: len(dropped), Repaired: int(repaired.Load())}
+	g.removed.Add(int64(len(dropped)))
+	return CompactStats{Dropped: len(dropped), Repaired: int(repaired.Load()), DroppedIDs: dropped}
 }
+
+// Reclaim makes an id that Compact dropped free again, as if it had never been
+// inserted, so that a later Insert of the id (with a new vector) adds it afresh. It
+// reports whether id was a dropped node; for any other id it does nothing.
+//
+// The caller guarantees, for the duration of the call:
+//   - no Compact is running (Reclaim may only follow the Compact that dropped id);
+//   - no Search, Insert or WriteTo is running: a search may still hold the id, and
+//     an insert may still link to it.
+//
+// Once Reclaim returns, searches and inserts may run again, and the caller may give
+// the id a new vector before inserting it. Should a link to the id survive anywhere
+// (a node that linked to it while it was being dropped), it leads to the id's new
+// node: a valid node whose distance is computed from its new vector, so searches stay
+// correct. A node's level is a function of its id, so the re-inserted node keeps its
+// upper-layer lists' memory, and no list a search can reach is ever reallocated.
+func (g *Graph) Reclaim(id uint32) bool {
+	c := g.chunkOf(id)
+	if c == nil {
+		return false
+	}
+	off := id & chunkMask
+	st := &c.state[off]
+	v := st.Load()
+	if v&flagRemoved == 0 {
+		return false
+	}
+	mu := &c.locks[off]
+	mu.Lock()
+	defer mu.Unlock()
+	atomic.StoreUint32(&c.links0[int(off)*g.stride0], 0)
+	u := c.upper[off]
+	for i := 0; i < len(u); i += g.strideU {
+		atomic.StoreUint32(&u[i], 0)
+	}
+	if !st.CompareAndSwap(v, 0) {
+		return false
+	}
+	g.removed.Add(-1)
+	return true
+}
+
+// IsDropped reports whether id was dropped by Compact and not yet reclaimed.
+func (g *Graph) IsDropped(id uint32) bool { return g.state(id)&flagRemoved != 0 }
 
 // repair rewrites the layer-l links of id if they point at a node in drop, choosing
 // by the heuristic among its other links and the nodes reachable from the dropped

@@ -34,8 +34,13 @@
 // distance evaluations rather than results. Once tombstones pass
 // Options.CompactRatio, NeedsCompact reports it and Compact (safe alongside searches
 // and inserts) rewrites every list that points at a tombstone, choosing by the
-// heuristic among the remaining links and the tombstone's own live links. Ids are
-// never reused: an updated vector is inserted under a new id and the old one deleted.
+// heuristic among the remaining links and the tombstone's own live links. An updated
+// vector is inserted under a new id and the old one deleted; once Compact has dropped
+// the old id, Reclaim returns it to the caller, which may give it a new vector and
+// insert it again, so memory follows the live nodes rather than every id ever used.
+// Reclaim must run while nothing else uses the graph (no search, insert, snapshot or
+// compaction); a node's level is a function of its id, so a reclaimed node keeps its
+// upper-layer lists and any stale link to it leads to a valid node.
 //
 // # Memory and persistence
 //

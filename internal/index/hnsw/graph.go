@@ -28,7 +28,7 @@ const (
 	flagClaimed uint32 = 1 << iota // Insert has taken the id
 	flagReady                      // the node's link lists are allocated
 	flagDeleted                    // tombstone: routes, never returned
-	flagRemoved                    // compacted away: no live node links to it any more
+	flagRemoved                    // compacted away: no live node links to it any more; Reclaim clears the state
 
 	levelShift = 8
 )
@@ -53,7 +53,9 @@ type chunk struct {
 
 // Graph is a hierarchical navigable small world graph (Malkov & Yashunin) over ids
 // whose vectors a VectorSource holds. Ids are expected to be dense (0, 1, 2, …):
-// memory is allocated up to the largest id. All methods are safe for concurrent use.
+// memory is allocated up to the largest id, so callers reuse the ids that Compact
+// drops (see Reclaim). All methods are safe for concurrent use, except Reclaim, whose
+// caller excludes the others.
 type Graph struct {
 	opts      Options
 	dist      Distance
@@ -75,6 +77,7 @@ type Graph struct {
 
 	live       atomic.Int64 // nodes inserted and not deleted
 	deleted    atomic.Int64 // tombstones not yet compacted away
+	removed    atomic.Int64 // nodes compacted away and not yet reclaimed
 	upperWords atomic.Int64 // uint32 words allocated for upper layers
 
 	compactMu sync.Mutex // one Compact at a time
@@ -115,6 +118,10 @@ func (g *Graph) Len() int { return int(g.live.Load()) }
 
 // Deleted returns the number of tombstones that Compact has not yet dropped.
 func (g *Graph) Deleted() int { return int(g.deleted.Load()) }
+
+// Dropped returns the number of ids Compact has dropped that Reclaim has not yet
+// released.
+func (g *Graph) Dropped() int { return int(g.removed.Load()) }
 
 // capacity returns one past the largest id the chunk table can hold.
 func (g *Graph) capacity() int { return len(*g.chunks.Load()) * chunkSize }

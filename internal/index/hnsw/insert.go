@@ -10,10 +10,11 @@ import (
 
 // Insert adds id, whose vector the VectorSource must already serve, to the graph.
 // Inserting an id that is already in the graph, deleted or not, does nothing: an
-// updated vector is a new id (insert the new one, delete the old). Insert is safe to
-// run concurrently with Search, Delete, Compact and other Inserts; it holds only
-// per-node locks, one at a time, except for the rare insert that raises the graph's
-// top level, which also holds the entry-point lock.
+// updated vector is a new id (insert the new one, delete the old), and an id can be
+// inserted again only once Compact has dropped it and Reclaim has released it. Insert
+// is safe to run concurrently with Search, Delete, Compact and other Inserts; it holds
+// only per-node locks, one at a time, except for the rare insert that raises the
+// graph's top level, which also holds the entry-point lock.
 func (g *Graph) Insert(id uint32) {
 	s := g.searchers.get()
 	g.insert(s, id)
@@ -56,9 +57,11 @@ func (g *Graph) insert(s *searcher, id uint32) {
 	if !c.state[off].CompareAndSwap(0, flagClaimed|uint32(level)<<levelShift) {
 		return
 	}
-	if level > 0 {
-		c.upper[off] = make([]uint32, level*g.strideU)
-		g.upperWords.Add(int64(level * g.strideU))
+	// A reclaimed id keeps its upper layers (its level is a function of the id), except
+	// when it was loaded already dropped, without them.
+	if need := level * g.strideU; len(c.upper[off]) != need {
+		g.upperWords.Add(int64(need - len(c.upper[off])))
+		c.upper[off] = make([]uint32, need)
 	}
 	c.state[off].Or(flagReady)
 	g.live.Add(1)
