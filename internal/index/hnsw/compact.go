@@ -58,22 +58,30 @@ func (g *Graph) Compact(workers int) CompactStats {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
+	// First mark the tombstones to drop, then list every other node that may link to
+	// one. A node not yet ready when listed reads the marks in its insert and never
+	// links to a marked node (keep, setLinks, addLink); a listed node is repaired. So
+	// when Compact returns, only dropped nodes link to dropped nodes, and Reclaim may
+	// hand their ids out again even while a later Compact runs.
 	capacity := g.capacity()
 	drop := make([]bool, capacity)
 	var live, dropped []uint32
 	for id := range uint32(capacity) {
-		st := g.state(id)
-		switch {
-		case st&flagReady == 0:
-		case st&flagDeleted == 0:
-			live = append(live, id)
-		case st&flagRemoved == 0:
+		if st := g.state(id); st&flagReady != 0 && st&flagDeleted != 0 && st&(flagDropping|flagRemoved) == 0 {
+			g.chunkOf(id).state[id&chunkMask].Or(flagDropping)
 			drop[id] = true
 			dropped = append(dropped, id)
 		}
 	}
 	if len(dropped) == 0 {
 		return CompactStats{}
+	}
+	for id := range uint32(g.capacity()) {
+		// Tombstones deleted since the marking are repaired too: a later Compact
+		// reads their lists when it drops them.
+		if st := g.state(id); st&flagReady != 0 && st&(flagDropping|flagRemoved) == 0 {
+			live = append(live, id)
+		}
 	}
 
 	var next, repaired atomic.Int64
@@ -126,17 +134,16 @@ func (g *Graph) Compact(workers int) CompactStats {
 // inserted, so that a later Insert of the id (with a new vector) adds it afresh. It
 // reports whether id was a dropped node; for any other id it does nothing.
 //
-// The caller guarantees, for the duration of the call:
-//   - no Compact is running (Reclaim may only follow the Compact that dropped id);
-//   - no Search, Insert or WriteTo is running: a search may still hold the id, and
-//     an insert may still link to it.
+// The caller guarantees, for the duration of the call and until it has written the
+// id's new vector:
+//   - the Compact that dropped id has returned (its DroppedIDs are the ids to pass);
+//   - no Search, Insert or WriteTo is running: a search that began before that
+//     Compact returned may still hold the id, and so may an insert.
 //
-// Once Reclaim returns, searches and inserts may run again, and the caller may give
-// the id a new vector before inserting it. Should a link to the id survive anywhere
-// (a node that linked to it while it was being dropped), it leads to the id's new
-// node: a valid node whose distance is computed from its new vector, so searches stay
-// correct. A node's level is a function of its id, so the re-inserted node keeps its
-// upper-layer lists' memory, and no list a search can reach is ever reallocated.
+// A later Compact may run meanwhile: once a Compact has returned, only other dropped
+// nodes link to the ids it dropped, so no compaction, search or insert reaches a
+// reclaimed id until it is inserted again. A node's level is a function of its id, so
+// the re-inserted node reuses its upper-layer lists' memory.
 func (g *Graph) Reclaim(id uint32) bool {
 	c := g.chunkOf(id)
 	if c == nil {

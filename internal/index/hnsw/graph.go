@@ -25,10 +25,11 @@ type Neighbor struct {
 
 // Node state bits, kept in the low byte of chunk.state; the level sits above them.
 const (
-	flagClaimed uint32 = 1 << iota // Insert has taken the id
-	flagReady                      // the node's link lists are allocated
-	flagDeleted                    // tombstone: routes, never returned
-	flagRemoved                    // compacted away: no live node links to it any more; Reclaim clears the state
+	flagClaimed  uint32 = 1 << iota // Insert has taken the id
+	flagReady                       // the node's link lists are allocated
+	flagDeleted                     // tombstone: routes, never returned
+	flagRemoved                     // compacted away: no live node links to it any more; Reclaim clears the state
+	flagDropping                    // chosen by the running Compact: new links to it are refused
 
 	levelShift = 8
 )
@@ -220,6 +221,10 @@ func packEntry(id uint32, level int) uint64 { return uint64(id)<<32 | uint64(lev
 func unpackEntry(e uint64) (id uint32, level int, ok bool) {
 	return uint32(e >> 32), int(uint32(e)) - 1, e != 0
 }
+
+// gone reports whether id is being or has been compacted away; no link to it may be
+// added, so that once Compact returns nothing but other dropped nodes links to it.
+func (g *Graph) gone(id uint32) bool { return g.state(id)&(flagDropping|flagRemoved) != 0 }
 
 // Contains reports whether id was inserted and not deleted.
 func (g *Graph) Contains(id uint32) bool {
