@@ -380,3 +380,19 @@ func TestUpsertAndDeleteInOneBatchFreesTheSlot(t *testing.T) {
 		t.Fatalf("%d slots for %d items: retired slots leak", st.Slots, st.Items)
 	}
 }
+
+func TestCheckGraphRejectsNodesBeyondSlots(t *testing.T) {
+	db := testDB(t)
+	c, _ := db.CreateCollection(Config{Name: "c", Dim: 4, Metric: L2, Params: fastParams})
+	db.Upsert("c", &Batch{IDs: []string{"a", "b"}, Vectors: []float32{1, 0, 0, 0, 0, 1, 0, 0}}, "items")
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	if err := c.checkGraph(); err != nil {
+		t.Fatalf("consistent graph rejected: %v", err)
+	}
+	c.vectors.set(9, []float32{0, 0, 1, 0})
+	c.graph.Insert(9)
+	if err := c.checkGraph(); err == nil {
+		t.Fatal("graph node 9 beyond 2 slots accepted")
+	}
+}

@@ -383,6 +383,9 @@ func readSnapshot(r io.Reader) (*Collection, snapshotData, error) {
 // dead slot that is still a live node (written before applyGraph deleted slots that
 // a batch both allocated and retired) is deleted now, so compaction frees it.
 func (c *Collection) checkGraph() error {
+	if b := c.graph.IDBound(); int(b) > len(c.ids) {
+		return fmt.Errorf("%w: the graph holds node %d but the collection has %d slots", errSnapshot, b-1, len(c.ids))
+	}
 	for slot, id := range c.ids {
 		switch s := uint32(slot); {
 		case id != "":

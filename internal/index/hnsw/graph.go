@@ -226,6 +226,17 @@ func unpackEntry(e uint64) (id uint32, level int, ok bool) {
 // added, so that once Compact returns nothing but other dropped nodes links to it.
 func (g *Graph) gone(id uint32) bool { return g.state(id)&(flagDropping|flagRemoved) != 0 }
 
+// IDBound returns one more than the largest id that was ever inserted, or 0 for an
+// empty graph. It lets an owner check a loaded graph against its own id space.
+func (g *Graph) IDBound() uint32 {
+	for id := uint32(g.capacity()); id > 0; id-- {
+		if g.state(id-1)&flagClaimed != 0 {
+			return id
+		}
+	}
+	return 0
+}
+
 // Contains reports whether id was inserted and not deleted.
 func (g *Graph) Contains(id uint32) bool {
 	st := g.state(id)
