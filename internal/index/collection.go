@@ -32,6 +32,11 @@ type Collection struct {
 	compacting atomic.Bool
 	bg         sync.WaitGroup
 
+	// compactedMu guards compacted: the slots that finished background compactions
+	// dropped from the graph, handed to the next writer, which moves them to free.
+	compactedMu sync.Mutex
+	compacted   []uint32
+
 	// writeMu serialises writers: a batch's metadata change (under mu) and its graph
 	// insertions (outside mu, so searches go on) complete before the next batch starts.
 	writeMu sync.Mutex
@@ -44,6 +49,7 @@ type Collection struct {
 	groups   [][]string        // slot → groups (nil when none)
 	versions []int64           // slot → version stamp
 	vectors  *vectorStore      // slot → vector; see vectorStore for its own rules
+	free     []uint32          // dead slots the graph has dropped, reused by allocSlot
 	lastSeq  uint64            // sequence of the last write applied
 
 	// Persistence (snapshot.go, recover.go).
@@ -118,7 +124,7 @@ func (c *Collection) ValidateBatch(b *Batch, prefix string) error {
 
 // applyUpsert applies a validated batch: metadata and vectors under the write lock
 // (so readers see all of the batch or none of it), then the graph. A replaced id gets
-// a new slot and its old slot becomes a graph tombstone.
+// a new slot (see allocSlot) and its old slot becomes a graph tombstone.
 func (c *Collection) applyUpsert(b *Batch, seq uint64) UpsertResult {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
@@ -165,8 +171,14 @@ func (c *Collection) applyUpsertLocked(b *Batch, seq uint64, w *graphWork) Upser
 	return res
 }
 
-// allocSlot returns a new slot for id. Caller holds mu.
+// allocSlot returns a slot for id: a free one when it can (see reuseSlot), else a new
+// one. Caller holds writeMu and mu.
 func (c *Collection) allocSlot(id string) uint32 {
+	if slot, ok := c.reuseSlot(); ok {
+		c.ids[slot] = id
+		c.slots[id] = slot
+		return slot
+	}
 	slot := uint32(len(c.ids))
 	c.ids = append(c.ids, id)
 	c.groups = append(c.groups, nil)
@@ -175,9 +187,33 @@ func (c *Collection) allocSlot(id string) uint32 {
 	return slot
 }
 
+// reuseSlot takes a free slot and releases it in the graph (hnsw.Graph.Reclaim), so
+// that the caller can write its new vector and insert it again. Free slots are dead
+// slots that a finished compaction dropped from the graph. Reuse is safe because,
+// while the caller holds mu, no search holds any slot; while it holds writeMu, no
+// insert or snapshot runs; and once a compaction has returned, only other dropped
+// nodes link to the slots it dropped, so a compaction running now never reads them.
+// Caller holds writeMu and mu.
+func (c *Collection) reuseSlot() (uint32, bool) {
+	if len(c.free) == 0 {
+		c.compactedMu.Lock()
+		c.free = append(c.free, c.compacted...)
+		c.compacted = c.compacted[:0]
+		c.compactedMu.Unlock()
+	}
+	for len(c.free) > 0 {
+		slot := c.free[len(c.free)-1]
+		c.free = c.free[:len(c.free)-1]
+		if c.graph.Reclaim(slot) {
+			return slot, true
+		}
+	}
+	return 0, false
+}
+
 // retire takes a slot out of service: it stops being live at once and becomes a graph
 // tombstone in applyGraph. Its vector stays, since the graph routes through it until
-// compaction. Caller holds mu.
+// a compaction drops it and the slot becomes free. Caller holds mu.
 func (c *Collection) retire(slot uint32, w *graphWork) {
 	delete(c.slots, c.ids[slot])
 	c.ids[slot] = ""
@@ -186,17 +222,27 @@ func (c *Collection) retire(slot uint32, w *graphWork) {
 }
 
 // applyGraph brings the graph up to date with a batch. Caller holds writeMu, not mu.
+// Tombstones go first, so new nodes do not link to them; a slot that the batch both
+// allocated and retired (a stream batch that upserts and deletes an id) is only a
+// node once inserted, so deletes are applied again afterwards (Delete of a deleted
+// node does nothing).
 func (c *Collection) applyGraph(w *graphWork) {
 	for _, slot := range w.delete {
 		c.graph.Delete(slot)
 	}
 	c.graph.InsertBatch(w.insert, 0)
+	for _, slot := range w.delete {
+		c.graph.Delete(slot)
+	}
 	if c.graph.NeedsCompact() && c.compacting.CompareAndSwap(false, true) {
 		c.bg.Add(1)
 		go func() {
 			defer c.bg.Done()
-			defer c.compacting.Store(false)
-			c.graph.Compact(0)
+			st := c.graph.Compact(0)
+			c.compactedMu.Lock()
+			c.compacted = append(c.compacted, st.DroppedIDs...)
+			c.compactedMu.Unlock()
+			c.compacting.Store(false)
 		}()
 	}
 }
@@ -301,9 +347,12 @@ func similarity(m Metric, a, b []float32) float32 {
 // Stats is a snapshot of a collection's counters.
 type Stats struct {
 	Items int
-	// Slots counts every slot ever allocated, live or not: replaced and deleted items
-	// keep theirs, so it bounds vector memory.
-	Slots        int
+	// Slots counts allocated slots, live or not; it bounds vector and graph memory. A
+	// replaced or deleted item's slot is a graph tombstone until a compaction drops
+	// it, then free until a later write reuses it.
+	Slots int
+	// FreeSlots counts dead slots that compaction dropped, waiting to be reused.
+	FreeSlots    int
 	Tombstones   int
 	LastSequence uint64
 	VectorBytes  int64
@@ -315,9 +364,13 @@ type Stats struct {
 func (c *Collection) Stats() Stats {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
+	c.compactedMu.Lock()
+	free := len(c.free) + len(c.compacted)
+	c.compactedMu.Unlock()
 	return Stats{
 		Items:        len(c.slots),
 		Slots:        len(c.ids),
+		FreeSlots:    free,
 		Tombstones:   c.graph.Deleted(),
 		LastSequence: c.lastSeq,
 		VectorBytes:  c.vectors.bytes(),

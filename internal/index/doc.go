@@ -11,6 +11,20 @@
 // storage. Writers take it exclusively for a whole batch, so a batch is applied
 // atomically with respect to readers; searches and lookups take it shared.
 //
+// Slots and churn: every write of an id takes a slot (a row of vector storage and a
+// graph node); the slot of a replaced or deleted item becomes a graph tombstone that
+// keeps routing searches. Once tombstones exceed the graph's compaction ratio (10% by
+// default) a background compaction relinks around them and drops them; the dropped
+// slots join a free list (Stats.FreeSlots) and later writes reuse them before any new
+// slot is allocated, overwriting the vector while the write lock excludes searches.
+// So a corpus that is re-embedded again and again (every id upserted with a new
+// vector) holds about its live items plus one compaction's worth of tombstones and
+// free slots, not every vector it was ever given: Stats.Slots, and with it vector and
+// graph memory, stays bounded. Storage never shrinks: a collection shrunk by deletes
+// keeps its peak slot count, also across restarts (a snapshot keeps the slot numbering
+// and the graph's dropped nodes, from which loading rebuilds the free list), and fills
+// its free slots before growing again.
+//
 // Persistence: every change (collection created or deleted, upsert, delete, stream
 // batch with its writer id and sequence) is one record of the write-ahead log in
 // dir/wal (package wal), appended while the collection's locks are held so that the

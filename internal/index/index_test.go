@@ -141,12 +141,22 @@ func TestUpsertReplacesAndDeleteRetiresSlots(t *testing.T) {
 	if len(items) != 1 || !slices.Equal(items[0].Vector, []float32{5, 5}) || !slices.Equal(items[0].Groups, []string{"g1"}) || len(missing) != 1 {
 		t.Fatalf("get = %+v, %v", items, missing)
 	}
+	// The replacement took a new slot; the old one is a tombstone until the background
+	// compaction (a third of the nodes are tombstones) drops it and frees it.
+	c.wait()
+	if st := c.Stats(); st.Slots != 3 || st.FreeSlots != 1 || st.Tombstones != 0 || st.Items != 2 {
+		t.Fatalf("stats after compaction = %+v, want 3 slots, 1 free, 2 items", st)
+	}
 	db.Delete("c", []string{"a"}, "ids")
+	c.wait()
 	db.Upsert("c", mk([]string{"c"}, 2, 2), "items")
-	// a, b, a again (replacement: new slot), c; the graph keeps retired slots until
-	// compaction, so slots are not reused.
-	if st := c.Stats(); st.Slots != 4 || st.Items != 2 {
-		t.Errorf("stats = %+v, want 4 slots and 2 items", st)
+	// a, b, a again; c reuses a freed slot.
+	if st := c.Stats(); st.Slots != 3 || st.FreeSlots != 1 || st.Items != 2 {
+		t.Errorf("stats = %+v, want 3 slots, 1 free, 2 items", st)
+	}
+	items, missing = c.Get([]string{"a", "b", "c"}, true)
+	if len(items) != 2 || !slices.Equal(items[1].Vector, []float32{2, 2}) || items[1].Groups[0] != "g1" || len(missing) != 1 {
+		t.Fatalf("get after reuse = %+v, %v", items, missing)
 	}
 }
 

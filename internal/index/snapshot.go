@@ -30,10 +30,16 @@ import (
 //	writers  count, then per stream writer: id, last sequence, its LSN (uvarints)
 //	slots    count, then per slot: id ("" for a slot no longer live), for a live
 //	         slot its version (zig-zag varint) and groups (count + strings), then
-//	         dim float32 values (dead slots keep theirs: the graph routes through them)
+//	         dim float32 values (dead slots keep theirs: the graph routes through
+//	         tombstones)
 //	feedback count, then per anchor key: key, its false-negative item ids
 //	graph    the HNSW graph over the slots, in hnsw's own checksummed format
 //	trailer  CRC-32C (Castagnoli) of every byte before it, u32
+//
+// Slot numbers are internal: the log records ids, and replaying it on top of a
+// snapshot allocates slots afresh. Free slots (dead, and dropped from the graph by
+// compaction) are not stored as such; loading finds them from the graph's node flags
+// (checkGraph), so they are reused after a restart as before it.
 //
 // Files are <collection>.<covered LSN, 20 digits>.snap in the snapshots directory,
 // written with wal.WriteFileAtomic. The newest two of each collection are kept, so a
@@ -354,6 +360,9 @@ func readSnapshot(r io.Reader) (*Collection, snapshotData, error) {
 		return nil, sd, fmt.Errorf("%w: graph: %v", errSnapshot, err)
 	}
 	c.graph = g
+	if err := c.checkGraph(); err != nil {
+		return nil, sd, err
+	}
 	want := s.h.Sum32()
 	var trailer [4]byte
 	if _, err := io.ReadFull(s.r, trailer[:]); err != nil {
@@ -367,6 +376,29 @@ func readSnapshot(r io.Reader) (*Collection, snapshotData, error) {
 	}
 	c.lastSeq = sd.lsn
 	return c, sd, nil
+}
+
+// checkGraph checks a loaded graph against the slots and rebuilds the free list: a
+// live slot must be a live node; a dead slot that the graph has dropped is free. A
+// dead slot that is still a live node (written before applyGraph deleted slots that
+// a batch both allocated and retired) is deleted now, so compaction frees it.
+func (c *Collection) checkGraph() error {
+	if b := c.graph.IDBound(); int(b) > len(c.ids) {
+		return fmt.Errorf("%w: the graph holds node %d but the collection has %d slots", errSnapshot, b-1, len(c.ids))
+	}
+	for slot, id := range c.ids {
+		switch s := uint32(slot); {
+		case id != "":
+			if !c.graph.Contains(s) {
+				return fmt.Errorf("%w: slot %d holds %q but is not in the graph", errSnapshot, slot, id)
+			}
+		case c.graph.IsDropped(s):
+			c.free = append(c.free, s)
+		case c.graph.Contains(s):
+			c.graph.Delete(s)
+		}
+	}
+	return nil
 }
 
 // Snapshot writes a snapshot of the named collection and then deletes snapshots and

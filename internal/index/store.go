@@ -11,7 +11,10 @@ const storeChunkRows = 1024
 // atomically; the chunks themselves are shared.
 //
 // A slot's values are written by its writer before the slot is published (through the
-// collection's id map or the graph), and never change while the slot is live.
+// collection's id map or the graph), and never change while the slot is live or a
+// graph tombstone. A free slot (dropped from the graph by compaction, see
+// Collection.reuseSlot) is rewritten under the collection's write lock, when no
+// search, insert or compaction can reach it.
 type vectorStore struct {
 	dim    int
 	chunks atomic.Pointer[[][]float32] // chunk table; each chunk holds storeChunkRows·dim values

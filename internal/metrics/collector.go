@@ -18,7 +18,7 @@ var _ prometheus.Collector = (*collector)(nil)
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		descBuildInfo,
-		descCollections, descCollectionItems, descCollectionTombstones, descCollectionVectorSize, descCollectionLastSeq,
+		descCollections, descCollectionItems, descCollectionTombstones, descCollectionSlots, descCollectionFreeSlots, descCollectionVectorSize, descCollectionLastSeq,
 		descIngestItems, descIngestBytes, descDeletedItems, descDeleteNotFound,
 		descMineRequests, descMineAnchors, descMineNegatives, descMineExamined, descMineRemoved,
 		descMineShortfalls, descMineShortNegatives, descMineWidenings, descMineExactScans,
@@ -75,6 +75,8 @@ func collectCollections(ch chan<- prometheus.Metric, cs []CollectionStats) {
 	for _, c := range cs {
 		gauge(ch, descCollectionItems, float64(c.Stats.Items), c.Name)
 		gauge(ch, descCollectionTombstones, float64(c.Stats.Tombstones), c.Name)
+		gauge(ch, descCollectionSlots, float64(c.Stats.Slots), c.Name)
+		gauge(ch, descCollectionFreeSlots, float64(c.Stats.FreeSlots), c.Name)
 		gauge(ch, descCollectionVectorSize, float64(c.Stats.VectorBytes), c.Name)
 		gauge(ch, descCollectionLastSeq, float64(c.Stats.LastSequence), c.Name)
 	}

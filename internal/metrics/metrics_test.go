@@ -33,7 +33,7 @@ func fullSources() Sources {
 	return Sources{
 		Collections: func() []CollectionStats {
 			return []CollectionStats{
-				{Name: "docs", Stats: index.Stats{Items: 1000, Tombstones: 3, LastSequence: 17, VectorBytes: 1536000}},
+				{Name: "docs", Stats: index.Stats{Items: 1000, Tombstones: 3, Slots: 1010, FreeSlots: 7, LastSequence: 17, VectorBytes: 1536000}},
 				{Name: "queries", Stats: index.Stats{Items: 10, LastSequence: 18, VectorBytes: 15360}},
 			}
 		},

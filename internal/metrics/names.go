@@ -49,6 +49,8 @@ const (
 	NameGRPCMsgSent          = "grpc_server_msg_sent_total"
 	NameProcessStartTime     = "process_start_time_seconds"
 	NameCollectionTombstones = "hardneg_collection_tombstones"
+	NameCollectionSlots      = "hardneg_collection_slots"
+	NameCollectionFreeSlots  = "hardneg_collection_free_slots"
 )
 
 // DurabilityNames are the metrics that exist only when a Durability source is wired.
@@ -64,6 +66,8 @@ var (
 	descCollections          = prometheus.NewDesc(NameCollections, "Number of collections.", nil, nil)
 	descCollectionItems      = prometheus.NewDesc(NameCollectionItems, "Items stored in a collection.", []string{"collection"}, nil)
 	descCollectionTombstones = prometheus.NewDesc(NameCollectionTombstones, "Deleted items of a collection whose space is not reclaimed yet.", []string{"collection"}, nil)
+	descCollectionSlots      = prometheus.NewDesc(NameCollectionSlots, "Storage slots of a collection: live items, tombstones and free slots; bounds its vector memory.", []string{"collection"}, nil)
+	descCollectionFreeSlots  = prometheus.NewDesc(NameCollectionFreeSlots, "Slots of a collection freed by compaction and ready for reuse.", []string{"collection"}, nil)
 	descCollectionVectorSize = prometheus.NewDesc(NameCollectionVectorSize, "Memory reserved for a collection's vectors, in bytes.", []string{"collection"}, nil)
 	descCollectionLastSeq    = prometheus.NewDesc(NameCollectionLastSeq, "Sequence number of the last write applied to a collection.", []string{"collection"}, nil)
 

@@ -39,6 +39,9 @@ func (g *Graph) NeedsCompact() bool {
 type CompactStats struct {
 	Dropped  int // tombstones no live node links to any more
 	Repaired int // link lists rewritten
+	// DroppedIDs are the dropped ids in ascending order: once Compact has returned,
+	// each may be handed to Reclaim and then inserted again.
+	DroppedIDs []uint32
 }
 
 // Compact drops the current tombstones from the graph: every live node that links to
@@ -47,29 +50,38 @@ type CompactStats struct {
 // tombstone. It uses workers goroutines (≤ 0: GOMAXPROCS) and is safe to run while
 // searches and inserts continue; one Compact runs at a time. Dropped nodes keep their
 // own links, so a search that reached one through a list read just before its
-// rewrite still routes correctly; their ids are never returned or reused.
+// rewrite still routes correctly; they are never returned, and their ids stay taken
+// until Reclaim releases them.
 func (g *Graph) Compact(workers int) CompactStats {
 	g.compactMu.Lock()
 	defer g.compactMu.Unlock()
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
+	// First mark the tombstones to drop, then list every other node that may link to
+	// one. A node not yet ready when listed reads the marks in its insert and never
+	// links to a marked node (keep, setLinks, addLink); a listed node is repaired. So
+	// when Compact returns, only dropped nodes link to dropped nodes, and Reclaim may
+	// hand their ids out again even while a later Compact runs.
 	capacity := g.capacity()
 	drop := make([]bool, capacity)
 	var live, dropped []uint32
 	for id := range uint32(capacity) {
-		st := g.state(id)
-		switch {
-		case st&flagReady == 0:
-		case st&flagDeleted == 0:
-			live = append(live, id)
-		case st&flagRemoved == 0:
+		if st := g.state(id); st&flagReady != 0 && st&flagDeleted != 0 && st&(flagDropping|flagRemoved) == 0 {
+			g.chunkOf(id).state[id&chunkMask].Or(flagDropping)
 			drop[id] = true
 			dropped = append(dropped, id)
 		}
 	}
 	if len(dropped) == 0 {
 		return CompactStats{}
+	}
+	for id := range uint32(g.capacity()) {
+		// Tombstones deleted since the marking are repaired too: a later Compact
+		// reads their lists when it drops them.
+		if st := g.state(id); st&flagReady != 0 && st&(flagDropping|flagRemoved) == 0 {
+			live = append(live, id)
+		}
 	}
 
 	var next, repaired atomic.Int64
@@ -114,8 +126,52 @@ func (g *Graph) Compact(workers int) CompactStats {
 		g.chunkOf(id).state[id&chunkMask].Or(flagRemoved)
 	}
 	g.deleted.Add(-int64(len(dropped)))
-	return CompactStats{Dropped: len(dropped), Repaired: int(repaired.Load())}
+	g.removed.Add(int64(len(dropped)))
+	return CompactStats{Dropped: len(dropped), Repaired: int(repaired.Load()), DroppedIDs: dropped}
 }
+
+// Reclaim makes an id that Compact dropped free again, as if it had never been
+// inserted, so that a later Insert of the id (with a new vector) adds it afresh. It
+// reports whether id was a dropped node; for any other id it does nothing.
+//
+// The caller guarantees, for the duration of the call and until it has written the
+// id's new vector:
+//   - the Compact that dropped id has returned (its DroppedIDs are the ids to pass);
+//   - no Search, Insert or WriteTo is running: a search that began before that
+//     Compact returned may still hold the id, and so may an insert.
+//
+// A later Compact may run meanwhile: once a Compact has returned, only other dropped
+// nodes link to the ids it dropped, so no compaction, search or insert reaches a
+// reclaimed id until it is inserted again. A node's level is a function of its id, so
+// the re-inserted node reuses its upper-layer lists' memory.
+func (g *Graph) Reclaim(id uint32) bool {
+	c := g.chunkOf(id)
+	if c == nil {
+		return false
+	}
+	off := id & chunkMask
+	st := &c.state[off]
+	v := st.Load()
+	if v&flagRemoved == 0 {
+		return false
+	}
+	mu := &c.locks[off]
+	mu.Lock()
+	defer mu.Unlock()
+	atomic.StoreUint32(&c.links0[int(off)*g.stride0], 0)
+	u := c.upper[off]
+	for i := 0; i < len(u); i += g.strideU {
+		atomic.StoreUint32(&u[i], 0)
+	}
+	if !st.CompareAndSwap(v, 0) {
+		return false
+	}
+	g.removed.Add(-1)
+	return true
+}
+
+// IsDropped reports whether id was dropped by Compact and not yet reclaimed.
+func (g *Graph) IsDropped(id uint32) bool { return g.state(id)&flagRemoved != 0 }
 
 // repair rewrites the layer-l links of id if they point at a node in drop, choosing
 // by the heuristic among its other links and the nodes reachable from the dropped

@@ -34,8 +34,15 @@
 // distance evaluations rather than results. Once tombstones pass
 // Options.CompactRatio, NeedsCompact reports it and Compact (safe alongside searches
 // and inserts) rewrites every list that points at a tombstone, choosing by the
-// heuristic among the remaining links and the tombstone's own live links. Ids are
-// never reused: an updated vector is inserted under a new id and the old one deleted.
+// heuristic among the remaining links and the tombstone's own live links. Compact
+// first marks the tombstones it drops, and inserts never add a link to a marked node,
+// so once it returns only other dropped nodes link to them. An updated vector is
+// inserted under a new id and the old one deleted; once Compact has dropped the old
+// id, Reclaim releases it, and the caller may give it a new vector and insert it
+// again, so memory follows the live nodes rather than every id ever used. Reclaim
+// needs no search, insert or WriteTo to run alongside it, but a later Compact may; a
+// node's level is a function of its id, so a re-inserted node reuses its upper-layer
+// lists.
 //
 // # Memory and persistence
 //

@@ -25,10 +25,11 @@ type Neighbor struct {
 
 // Node state bits, kept in the low byte of chunk.state; the level sits above them.
 const (
-	flagClaimed uint32 = 1 << iota // Insert has taken the id
-	flagReady                      // the node's link lists are allocated
-	flagDeleted                    // tombstone: routes, never returned
-	flagRemoved                    // compacted away: no live node links to it any more
+	flagClaimed  uint32 = 1 << iota // Insert has taken the id
+	flagReady                       // the node's link lists are allocated
+	flagDeleted                     // tombstone: routes, never returned
+	flagRemoved                     // compacted away: no live node links to it any more; Reclaim clears the state
+	flagDropping                    // chosen by the running Compact: new links to it are refused
 
 	levelShift = 8
 )
@@ -53,7 +54,9 @@ type chunk struct {
 
 // Graph is a hierarchical navigable small world graph (Malkov & Yashunin) over ids
 // whose vectors a VectorSource holds. Ids are expected to be dense (0, 1, 2, …):
-// memory is allocated up to the largest id. All methods are safe for concurrent use.
+// memory is allocated up to the largest id, so callers reuse the ids that Compact
+// drops (see Reclaim). All methods are safe for concurrent use, except Reclaim, whose
+// caller excludes the others.
 type Graph struct {
 	opts      Options
 	dist      Distance
@@ -75,6 +78,7 @@ type Graph struct {
 
 	live       atomic.Int64 // nodes inserted and not deleted
 	deleted    atomic.Int64 // tombstones not yet compacted away
+	removed    atomic.Int64 // nodes compacted away and not yet reclaimed
 	upperWords atomic.Int64 // uint32 words allocated for upper layers
 
 	compactMu sync.Mutex // one Compact at a time
@@ -115,6 +119,10 @@ func (g *Graph) Len() int { return int(g.live.Load()) }
 
 // Deleted returns the number of tombstones that Compact has not yet dropped.
 func (g *Graph) Deleted() int { return int(g.deleted.Load()) }
+
+// Dropped returns the number of ids Compact has dropped that Reclaim has not yet
+// released.
+func (g *Graph) Dropped() int { return int(g.removed.Load()) }
 
 // capacity returns one past the largest id the chunk table can hold.
 func (g *Graph) capacity() int { return len(*g.chunks.Load()) * chunkSize }
@@ -212,6 +220,21 @@ func packEntry(id uint32, level int) uint64 { return uint64(id)<<32 | uint64(lev
 // unpackEntry returns the entry point id and top level; ok is false for an empty graph.
 func unpackEntry(e uint64) (id uint32, level int, ok bool) {
 	return uint32(e >> 32), int(uint32(e)) - 1, e != 0
+}
+
+// gone reports whether id is being or has been compacted away; no link to it may be
+// added, so that once Compact returns nothing but other dropped nodes links to it.
+func (g *Graph) gone(id uint32) bool { return g.state(id)&(flagDropping|flagRemoved) != 0 }
+
+// IDBound returns one more than the largest id that was ever inserted, or 0 for an
+// empty graph. It lets an owner check a loaded graph against its own id space.
+func (g *Graph) IDBound() uint32 {
+	for id := uint32(g.capacity()); id > 0; id-- {
+		if g.state(id-1)&flagClaimed != 0 {
+			return id
+		}
+	}
+	return 0
 }
 
 // Contains reports whether id was inserted and not deleted.

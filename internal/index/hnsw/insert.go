@@ -10,10 +10,11 @@ import (
 
 // Insert adds id, whose vector the VectorSource must already serve, to the graph.
 // Inserting an id that is already in the graph, deleted or not, does nothing: an
-// updated vector is a new id (insert the new one, delete the old). Insert is safe to
-// run concurrently with Search, Delete, Compact and other Inserts; it holds only
-// per-node locks, one at a time, except for the rare insert that raises the graph's
-// top level, which also holds the entry-point lock.
+// updated vector is a new id (insert the new one, delete the old), and an id can be
+// inserted again only once Compact has dropped it and Reclaim has released it. Insert
+// is safe to run concurrently with Search, Delete, Compact and other Inserts; it holds
+// only per-node locks, one at a time, except for the rare insert that raises the
+// graph's top level, which also holds the entry-point lock.
 func (g *Graph) Insert(id uint32) {
 	s := g.searchers.get()
 	g.insert(s, id)
@@ -56,9 +57,11 @@ func (g *Graph) insert(s *searcher, id uint32) {
 	if !c.state[off].CompareAndSwap(0, flagClaimed|uint32(level)<<levelShift) {
 		return
 	}
-	if level > 0 {
-		c.upper[off] = make([]uint32, level*g.strideU)
-		g.upperWords.Add(int64(level * g.strideU))
+	// A reclaimed id keeps its upper layers (its level is a function of the id), except
+	// when it was loaded already dropped, without them.
+	if need := level * g.strideU; len(c.upper[off]) != need {
+		g.upperWords.Add(int64(need - len(c.upper[off])))
+		c.upper[off] = make([]uint32, need)
 	}
 	c.state[off].Or(flagReady)
 	g.live.Add(1)
@@ -152,20 +155,28 @@ func writeList(list []uint32, ns []Neighbor) {
 
 // setLinks gives the new node id its links on layer l. Concurrent inserts may already
 // have linked themselves to it; those links are merged, pruned by the heuristic.
+// Nodes that a running Compact is dropping are left out: they are checked under the
+// node's lock, which Compact's repair of this node also takes, so either the repair
+// sees the link or this check sees the mark.
 func (g *Graph) setLinks(s *searcher, id uint32, q []float32, l int, sel []Neighbor) {
 	mu := g.lock(id)
 	mu.Lock()
 	defer mu.Unlock()
 	list := g.links(id, l)
 	n := int(atomic.LoadUint32(&list[0]))
-	if n == 0 {
+	if n == 0 && !slices.ContainsFunc(sel, func(x Neighbor) bool { return g.gone(x.ID) }) {
 		writeList(list, sel)
 		return
 	}
-	tmp := append(s.tmp[:0], sel...)
+	tmp := s.tmp[:0]
+	for _, x := range sel {
+		if !g.gone(x.ID) {
+			tmp = append(tmp, x)
+		}
+	}
 	for i := 1; i <= n; i++ {
 		e := atomic.LoadUint32(&list[i])
-		if !slices.ContainsFunc(sel, func(x Neighbor) bool { return x.ID == e }) {
+		if !g.gone(e) && !slices.ContainsFunc(sel, func(x Neighbor) bool { return x.ID == e }) {
 			tmp = append(tmp, Neighbor{e, g.dist(q, g.vector(e))})
 		}
 	}
@@ -176,11 +187,15 @@ func (g *Graph) setLinks(s *searcher, id uint32, q []float32, l int, sel []Neigh
 }
 
 // addLink adds id (at distance d) to the layer-l links of nb. A full list is
-// re-selected by the heuristic from its links plus id; tombstones go first.
+// re-selected by the heuristic from its links plus id; tombstones go first. An id
+// that a running Compact is dropping is not added (see setLinks).
 func (g *Graph) addLink(s *searcher, nb, id uint32, d float32, l int) {
 	mu := g.lock(nb)
 	mu.Lock()
 	defer mu.Unlock()
+	if g.gone(id) {
+		return
+	}
 	list := g.links(nb, l)
 	n := int(atomic.LoadUint32(&list[0]))
 	for i := 1; i <= n; i++ {

@@ -275,6 +275,7 @@ func Read(r io.Reader, dist Distance, src VectorSource) (*Graph, error) {
 		switch {
 		case rec.flags&recRemoved != 0:
 			st |= flagDeleted | flagRemoved
+			g.removed.Add(1)
 		case rec.flags&recDeleted != 0:
 			st |= flagDeleted
 			g.deleted.Add(1)

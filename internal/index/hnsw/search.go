@@ -59,10 +59,15 @@ func (g *Graph) greedy(q []float32, cur Neighbor, l int) Neighbor {
 	return cur
 }
 
-// keep reports whether id may appear in a result set: not deleted, accepted, and not
-// self (the node being inserted; noSelf disables the check).
+// keep reports whether id may appear in a result set: inserted (not reclaimed),
+// not deleted (keepDeleted: not being compacted away), accepted, and not self (the
+// node being inserted; noSelf disables the check).
 func (g *Graph) keep(id uint32, accept func(uint32) bool, self int64) bool {
-	if int64(id) == self || g.state(id)&flagDeleted != 0 && self != keepDeleted {
+	st := g.state(id)
+	switch {
+	case int64(id) == self, st&flagReady == 0:
+		return false
+	case st&flagDeleted != 0 && (self != keepDeleted || st&(flagDropping|flagRemoved) != 0):
 		return false
 	}
 	return accept == nil || accept(id)
