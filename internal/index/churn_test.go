@@ -354,36 +354,45 @@ func TestChurnSurvivesRestart(t *testing.T) {
 }
 
 // A stream batch that upserts and deletes the same id gives it a slot and retires it
-// at once; the slot must become a tombstone like any other, or it leaks.
+// at once; the slot must become a tombstone like any other (or, without a graph, free
+// at once), or it leaks.
 func TestUpsertAndDeleteInOneBatchFreesTheSlot(t *testing.T) {
-	db := testDB(t)
-	c, err := db.CreateCollection(Config{Name: "c", Dim: 4, Metric: L2, Params: fastParams})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := rand.New(rand.NewPCG(3, 3))
-	if _, err := db.Upsert("c", randBatch(r, "keep", 20, 4), "items"); err != nil {
-		t.Fatal(err)
-	}
-	for seq := uint64(1); seq <= 200; seq++ {
-		b := randBatch(r, "tmp", 2, 4)
-		if _, err := db.StreamBatch(context.Background(), "w", seq, "c", b, []string{"tmp1"}); err != nil {
-			t.Fatal(err)
-		}
-		c.wait()
-	}
-	st := c.Stats()
-	if st.Items != 21 || c.graph.Len() != st.Items {
-		t.Fatalf("items %d, graph nodes %d, want 21 of each", st.Items, c.graph.Len())
-	}
-	if st.Slots > 2*st.Items+8 {
-		t.Fatalf("%d slots for %d items: retired slots leak", st.Slots, st.Items)
+	for _, tc := range []struct {
+		name       string
+		threshold  int
+		graphNodes int
+	}{{"graph", 1, 21}, {"no graph", 0, 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := testDB(t)
+			c, err := db.CreateCollection(Config{Name: "c", Dim: 4, Metric: L2, Params: Params{M: 8, EfConstruction: 32, ExactThreshold: tc.threshold}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := rand.New(rand.NewPCG(3, 3))
+			if _, err := db.Upsert("c", randBatch(r, "keep", 20, 4), "items"); err != nil {
+				t.Fatal(err)
+			}
+			for seq := uint64(1); seq <= 200; seq++ {
+				b := randBatch(r, "tmp", 2, 4)
+				if _, err := db.StreamBatch(context.Background(), "w", seq, "c", b, []string{"tmp1"}); err != nil {
+					t.Fatal(err)
+				}
+				c.wait()
+			}
+			st := c.Stats()
+			if st.Items != 21 || c.graph.Len() != tc.graphNodes {
+				t.Fatalf("items %d, graph nodes %d, want 21 and %d", st.Items, c.graph.Len(), tc.graphNodes)
+			}
+			if st.Slots > 2*st.Items+8 {
+				t.Fatalf("%d slots for %d items: retired slots leak", st.Slots, st.Items)
+			}
+		})
 	}
 }
 
 func TestCheckGraphRejectsNodesBeyondSlots(t *testing.T) {
 	db := testDB(t)
-	c, _ := db.CreateCollection(Config{Name: "c", Dim: 4, Metric: L2, Params: fastParams})
+	c, _ := db.CreateCollection(Config{Name: "c", Dim: 4, Metric: L2, Params: Params{M: 8, EfConstruction: 32, ExactThreshold: 1}})
 	db.Upsert("c", &Batch{IDs: []string{"a", "b"}, Vectors: []float32{1, 0, 0, 0, 0, 1, 0, 0}}, "items")
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()

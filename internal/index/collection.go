@@ -24,8 +24,9 @@ type Collection struct {
 	fbMu sync.RWMutex
 	fb   feedback
 
-	// graph indexes every slot ever written; it has its own fine-grained locks and is
-	// searched once the collection holds ExactThreshold live items.
+	// graph indexes the collection's slots once graphOn is set (empty until then); it
+	// has its own fine-grained locks and is searched while graphOn is set and the
+	// collection holds ExactThreshold live items.
 	graph *hnsw.Graph
 
 	// compacting is set while a background compaction runs; bg tracks it.
@@ -49,8 +50,14 @@ type Collection struct {
 	groups   [][]string        // slot → groups (nil when none)
 	versions []int64           // slot → version stamp
 	vectors  *vectorStore      // slot → vector; see vectorStore for its own rules
-	free     []uint32          // dead slots the graph has dropped, reused by allocSlot
+	free     []uint32          // dead slots not in the graph (dropped, or never a node), reused by allocSlot
 	lastSeq  uint64            // sequence of the last write applied
+	// graphOn is set once the live count first reached ExactThreshold and the graph
+	// was built over every live slot (buildGraph); from then on it follows every
+	// write, even if the collection shrinks again. Until then writes leave the graph
+	// empty and searches scan exactly. It changes only while writeMu is held too, so
+	// a writer holding writeMu may read it without mu.
+	graphOn bool
 
 	// Persistence (snapshot.go, recover.go).
 	createLSN   uint64    // LSN of the record that created the collection
@@ -124,7 +131,7 @@ func (c *Collection) ValidateBatch(b *Batch, prefix string) error {
 
 // applyUpsert applies a validated batch: metadata and vectors under the write lock
 // (so readers see all of the batch or none of it), then the graph. A replaced id gets
-// a new slot (see allocSlot) and its old slot becomes a graph tombstone.
+// a new slot (see allocSlot) and its old slot is retired (see retire).
 func (c *Collection) applyUpsert(b *Batch, seq uint64) UpsertResult {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
@@ -164,7 +171,9 @@ func (c *Collection) applyUpsertLocked(b *Batch, seq uint64, w *graphWork) Upser
 		c.vectors.set(slot, b.Row(i, c.dim))
 		c.groups[slot] = groups
 		c.versions[slot] = version
-		w.insert = append(w.insert, slot)
+		if c.graphOn {
+			w.insert = append(w.insert, slot)
+		}
 	}
 	c.lastSeq = max(c.lastSeq, seq)
 	res.Sequence = seq
@@ -187,9 +196,11 @@ func (c *Collection) allocSlot(id string) uint32 {
 	return slot
 }
 
-// reuseSlot takes a free slot and releases it in the graph (hnsw.Graph.Reclaim), so
-// that the caller can write its new vector and insert it again. Free slots are dead
-// slots that a finished compaction dropped from the graph. Reuse is safe because,
+// reuseSlot takes a free slot and, if it was a graph node, releases it in the graph
+// (hnsw.Graph.Reclaim), so that the caller can write its new vector and insert it
+// again. Free slots are dead slots that a finished compaction dropped from the graph,
+// or that were retired before the graph was built and so were never nodes (those
+// need no Reclaim: nothing links to them). Reuse is safe because,
 // while the caller holds mu, no search holds any slot; while it holds writeMu, no
 // insert or snapshot runs; and once a compaction has returned, only other dropped
 // nodes link to the slots it dropped, so a compaction running now never reads them.
@@ -204,29 +215,39 @@ func (c *Collection) reuseSlot() (uint32, bool) {
 	for len(c.free) > 0 {
 		slot := c.free[len(c.free)-1]
 		c.free = c.free[:len(c.free)-1]
-		if c.graph.Reclaim(slot) {
+		if !c.graph.Inserted(slot) || c.graph.Reclaim(slot) {
 			return slot, true
 		}
 	}
 	return 0, false
 }
 
-// retire takes a slot out of service: it stops being live at once and becomes a graph
-// tombstone in applyGraph. Its vector stays, since the graph routes through it until
-// a compaction drops it and the slot becomes free. Caller holds mu.
+// retire takes a slot out of service: it stops being live at once. Without a graph
+// it is free at once. With one it becomes a graph tombstone in applyGraph; its vector
+// stays, since the graph routes through it until a compaction drops it and the slot
+// becomes free. Caller holds writeMu and mu.
 func (c *Collection) retire(slot uint32, w *graphWork) {
 	delete(c.slots, c.ids[slot])
 	c.ids[slot] = ""
 	c.groups[slot] = nil
+	if !c.graphOn {
+		c.free = append(c.free, slot)
+		return
+	}
 	w.delete = append(w.delete, slot)
 }
 
 // applyGraph brings the graph up to date with a batch. Caller holds writeMu, not mu.
-// Tombstones go first, so new nodes do not link to them; a slot that the batch both
-// allocated and retired (a stream batch that upserts and deletes an id) is only a
-// node once inserted, so deletes are applied again afterwards (Delete of a deleted
-// node does nothing).
+// Without a graph it builds one if the batch took the live count to ExactThreshold
+// (buildGraph). Tombstones go first, so new nodes do not link to them; a slot that
+// the batch both allocated and retired (a stream batch that upserts and deletes an
+// id) is only a node once inserted, so deletes are applied again afterwards (Delete
+// of a deleted node does nothing).
 func (c *Collection) applyGraph(w *graphWork) {
+	if !c.graphOn {
+		c.buildGraph()
+		return
+	}
 	for _, slot := range w.delete {
 		c.graph.Delete(slot)
 	}
@@ -245,6 +266,28 @@ func (c *Collection) applyGraph(w *graphWork) {
 			c.compacting.Store(false)
 		}()
 	}
+}
+
+// buildGraph builds the graph over every live slot once the live count has reached
+// ExactThreshold, then turns it on. Searches go on meanwhile, by exact scan; writers
+// wait on writeMu, which the caller holds (not mu), so the live slots stay as listed.
+// Free slots were never nodes and stay free.
+func (c *Collection) buildGraph() {
+	c.mu.RLock()
+	if len(c.slots) < c.params.ExactThreshold {
+		c.mu.RUnlock()
+		return
+	}
+	live := make([]uint32, 0, len(c.slots))
+	for _, slot := range c.slots {
+		live = append(live, slot)
+	}
+	c.mu.RUnlock()
+	slices.Sort(live)
+	c.graph.InsertBatch(live, 0)
+	c.mu.Lock()
+	c.graphOn = true
+	c.mu.Unlock()
 }
 
 // wait blocks until background work (compaction) has finished.
@@ -349,15 +392,21 @@ type Stats struct {
 	Items int
 	// Slots counts allocated slots, live or not; it bounds vector and graph memory. A
 	// replaced or deleted item's slot is a graph tombstone until a compaction drops
-	// it, then free until a later write reuses it.
+	// it (at once when there is no graph yet), then free until a later write reuses
+	// it.
 	Slots int
-	// FreeSlots counts dead slots that compaction dropped, waiting to be reused.
+	// FreeSlots counts dead slots waiting to be reused.
 	FreeSlots    int
 	Tombstones   int
 	LastSequence uint64
 	VectorBytes  int64
 	GraphBytes   int64
-	GraphSearch  bool
+	// GraphBuilt is set once the collection first held ExactThreshold live items and
+	// built its graph; it stays set.
+	GraphBuilt bool
+	// GraphSearch: searches go through the graph (it is built and the collection
+	// holds at least ExactThreshold live items).
+	GraphSearch bool
 }
 
 // Stats returns the collection's counters.
@@ -375,6 +424,7 @@ func (c *Collection) Stats() Stats {
 		LastSequence: c.lastSeq,
 		VectorBytes:  c.vectors.bytes(),
 		GraphBytes:   c.graph.MemoryBytes(),
+		GraphBuilt:   c.graphOn,
 		GraphSearch:  c.useGraph(),
 	}
 }

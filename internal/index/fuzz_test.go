@@ -77,26 +77,34 @@ func batchDim(b *Batch) int {
 // FuzzReadSnapshot checks that snapshot decoding never panics, rejects with
 // errSnapshot, and that what it accepts encodes again into a readable snapshot.
 func FuzzReadSnapshot(f *testing.F) {
-	r := rand.New(rand.NewPCG(2, 2))
-	c, err := newCollection(Config{Name: "c", Dim: 3, Metric: L2, Params: Params{}.withDefaults()})
-	if err != nil {
-		f.Fatal(err)
+	// One seed without a graph (below the exact threshold), one with.
+	for _, threshold := range []int{0, 1} {
+		r := rand.New(rand.NewPCG(2, 2))
+		c, err := newCollection(Config{Name: "c", Dim: 3, Metric: L2, Params: Params{ExactThreshold: threshold}.withDefaults()})
+		if err != nil {
+			f.Fatal(err)
+		}
+		b := randBatch(r, "id", 4, 3)
+		b.Groups = [][]string{{"g"}, nil, nil, {"a", "b"}}
+		b.Versions = []int64{1, 2, 3, -4}
+		var w graphWork
+		c.applyUpsertLocked(b, 5, &w)
+		c.applyGraph(&w)
+		w = graphWork{}
+		c.applyDeleteLocked([]string{"id1"}, 6, &w)
+		c.applyGraph(&w)
+		if c.graphOn != (threshold == 1) {
+			f.Fatalf("threshold %d: graph built = %v", threshold, c.graphOn)
+		}
+		c.createLSN = 2
+		c.AddFalseNegatives("id0", []string{"id2", "id3"})
+		var buf bytes.Buffer
+		if err := c.writeSnapshot(&buf, map[string]writerState{"w": {seq: 3, lsn: 4}}); err != nil {
+			f.Fatal(err)
+		}
+		f.Add(buf.Bytes())
+		f.Add(buf.Bytes()[:40])
 	}
-	b := randBatch(r, "id", 4, 3)
-	b.Groups = [][]string{{"g"}, nil, nil, {"a", "b"}}
-	b.Versions = []int64{1, 2, 3, -4}
-	var w graphWork
-	c.applyUpsertLocked(b, 5, &w)
-	c.applyDeleteLocked([]string{"id1"}, 6, &w)
-	c.applyGraph(&w)
-	c.createLSN = 2
-	c.AddFalseNegatives("id0", []string{"id2", "id3"})
-	var buf bytes.Buffer
-	if err := c.writeSnapshot(&buf, map[string]writerState{"w": {seq: 3, lsn: 4}}); err != nil {
-		f.Fatal(err)
-	}
-	f.Add(buf.Bytes())
-	f.Add(buf.Bytes()[:40])
 	f.Add([]byte(snapMagic))
 	f.Fuzz(func(t *testing.T, p []byte) {
 		c, sd, err := readSnapshot(bytes.NewReader(p))

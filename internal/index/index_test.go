@@ -3,6 +3,7 @@ package index
 import (
 	"context"
 	"errors"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -126,37 +127,52 @@ func TestRejectedBatchChangesNothing(t *testing.T) {
 }
 
 func TestUpsertReplacesAndDeleteRetiresSlots(t *testing.T) {
-	db := testDB(t)
-	c, _ := db.CreateCollection(Config{Name: "c", Dim: 2, Metric: Dot})
-	mk := func(ids []string, vs ...float32) *Batch {
-		return &Batch{IDs: ids, Vectors: vs, Groups: [][]string{{"g1"}, nil}[:len(ids)]}
-	}
-	if res, err := db.Upsert("c", mk([]string{"a", "b"}, 1, 0, 0, 1), "items"); err != nil || res.Inserted != 2 {
-		t.Fatal(res, err)
-	}
-	if res, err := db.Upsert("c", mk([]string{"a"}, 5, 5), "items"); err != nil || res.Replaced != 1 {
-		t.Fatal(res, err)
-	}
-	items, missing := c.Get([]string{"a", "zz"}, true)
-	if len(items) != 1 || !slices.Equal(items[0].Vector, []float32{5, 5}) || !slices.Equal(items[0].Groups, []string{"g1"}) || len(missing) != 1 {
-		t.Fatalf("get = %+v, %v", items, missing)
-	}
-	// The replacement took a new slot; the old one is a tombstone until the background
-	// compaction (a third of the nodes are tombstones) drops it and frees it.
-	c.wait()
-	if st := c.Stats(); st.Slots != 3 || st.FreeSlots != 1 || st.Tombstones != 0 || st.Items != 2 {
-		t.Fatalf("stats after compaction = %+v, want 3 slots, 1 free, 2 items", st)
-	}
-	db.Delete("c", []string{"a"}, "ids")
-	c.wait()
-	db.Upsert("c", mk([]string{"c"}, 2, 2), "items")
-	// a, b, a again; c reuses a freed slot.
-	if st := c.Stats(); st.Slots != 3 || st.FreeSlots != 1 || st.Items != 2 {
-		t.Errorf("stats = %+v, want 3 slots, 1 free, 2 items", st)
-	}
-	items, missing = c.Get([]string{"a", "b", "c"}, true)
-	if len(items) != 2 || !slices.Equal(items[1].Vector, []float32{2, 2}) || items[1].Groups[0] != "g1" || len(missing) != 1 {
-		t.Fatalf("get after reuse = %+v, %v", items, missing)
+	type slots struct{ slots, free int }
+	for _, tc := range []struct {
+		name      string
+		threshold int
+		// after the replacement (and compaction), and after a delete and an insert
+		replaced, reused slots
+	}{
+		// With a graph the replacement takes a new slot; the old one is a tombstone
+		// until the background compaction (a third of the nodes are tombstones) drops
+		// it and frees it. After that, a, b, a again; c reuses a freed slot.
+		{"graph", 1, slots{3, 1}, slots{3, 1}},
+		// Without a graph a retired slot is free at once: the replacement reuses it,
+		// and so does c after a's delete.
+		{"no graph", 0, slots{2, 0}, slots{2, 0}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := testDB(t)
+			c, _ := db.CreateCollection(Config{Name: "c", Dim: 2, Metric: Dot, Params: Params{ExactThreshold: tc.threshold}})
+			mk := func(ids []string, vs ...float32) *Batch {
+				return &Batch{IDs: ids, Vectors: vs, Groups: [][]string{{"g1"}, nil}[:len(ids)]}
+			}
+			if res, err := db.Upsert("c", mk([]string{"a", "b"}, 1, 0, 0, 1), "items"); err != nil || res.Inserted != 2 {
+				t.Fatal(res, err)
+			}
+			if res, err := db.Upsert("c", mk([]string{"a"}, 5, 5), "items"); err != nil || res.Replaced != 1 {
+				t.Fatal(res, err)
+			}
+			items, missing := c.Get([]string{"a", "zz"}, true)
+			if len(items) != 1 || !slices.Equal(items[0].Vector, []float32{5, 5}) || !slices.Equal(items[0].Groups, []string{"g1"}) || len(missing) != 1 {
+				t.Fatalf("get = %+v, %v", items, missing)
+			}
+			c.wait()
+			if st := c.Stats(); st.Slots != tc.replaced.slots || st.FreeSlots != tc.replaced.free || st.Tombstones != 0 || st.Items != 2 || st.GraphBuilt != (tc.threshold == 1) {
+				t.Fatalf("stats after replacing = %+v, want %+v and 2 items", st, tc.replaced)
+			}
+			db.Delete("c", []string{"a"}, "ids")
+			c.wait()
+			db.Upsert("c", mk([]string{"c"}, 2, 2), "items")
+			if st := c.Stats(); st.Slots != tc.reused.slots || st.FreeSlots != tc.reused.free || st.Items != 2 {
+				t.Errorf("stats = %+v, want %+v and 2 items", st, tc.reused)
+			}
+			items, missing = c.Get([]string{"a", "b", "c"}, true)
+			if len(items) != 2 || !slices.Equal(items[1].Vector, []float32{2, 2}) || items[1].Groups[0] != "g1" || len(missing) != 1 {
+				t.Fatalf("get after reuse = %+v, %v", items, missing)
+			}
+		})
 	}
 }
 
@@ -207,6 +223,8 @@ func TestConfigValidation(t *testing.T) {
 		{Name: "ok", Dim: 0, Metric: Cosine},
 		{Name: "ok", Dim: 4},
 		{Name: "ok", Dim: 4, Metric: Cosine, Params: Params{M: 1000}},
+		{Name: "ok", Dim: 4, Metric: Cosine, Params: Params{ExactThreshold: -1}},
+		{Name: "ok", Dim: 4, Metric: Cosine, Params: Params{ExactThreshold: math.MaxUint32 + 1}},
 	} {
 		if _, err := db.CreateCollection(cfg); err == nil {
 			t.Errorf("%+v accepted", cfg)

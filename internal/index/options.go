@@ -3,6 +3,7 @@ package index
 import (
 	"fmt"
 	"log/slog"
+	"math"
 	"regexp"
 	"time"
 
@@ -64,8 +65,12 @@ type Params struct {
 	// EfSearch is the default candidate list size of a search. Default 64, range
 	// 1–4096. Larger: better recall, slower queries.
 	EfSearch int
-	// ExactThreshold: collections with fewer live items are scanned exactly. Default
-	// 10,000.
+	// ExactThreshold: collections with fewer live items are scanned exactly. A
+	// collection builds its HNSW graph (in one bulk insert) only when its live count
+	// first reaches it, and keeps it from then on; below it, writes pay no graph cost.
+	// Default 10,000, range 0–4,294,967,295 (the API's uint32). A value above any
+	// size the collection will reach (math.MaxUint32, say) makes it exact-only: no
+	// graph is ever built.
 	ExactThreshold int
 }
 
@@ -118,8 +123,8 @@ func (c Config) validate() (Config, error) {
 	if p.EfSearch < 1 || p.EfSearch > 4096 {
 		e.Add("index_params.ef_search", "must be 1–4096, got %d", p.EfSearch)
 	}
-	if p.ExactThreshold < 0 {
-		e.Add("index_params.exact_threshold", "must not be negative")
+	if p.ExactThreshold < 0 || int64(p.ExactThreshold) > math.MaxUint32 {
+		e.Add("index_params.exact_threshold", "must be 0–%d, got %d", uint32(math.MaxUint32), p.ExactThreshold)
 	}
 	c.Params = p
 	return c, e.Err()

@@ -297,7 +297,7 @@ func decodeRecord(p []byte) (record, error) {
 		r.cfg.Params.M = int(d.uvarint(math.MaxInt32, "m"))
 		r.cfg.Params.EfConstruction = int(d.uvarint(math.MaxInt32, "ef_construction"))
 		r.cfg.Params.EfSearch = int(d.uvarint(math.MaxInt32, "ef_search"))
-		r.cfg.Params.ExactThreshold = int(d.uvarint(math.MaxInt32, "exact_threshold"))
+		r.cfg.Params.ExactThreshold = int(d.uvarint(math.MaxUint32, "exact_threshold"))
 		r.name = r.cfg.Name
 		if d.err == nil {
 			if _, err := r.cfg.validate(); err != nil {

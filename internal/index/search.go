@@ -57,8 +57,8 @@ type SearchStats struct {
 // or opts.MaxCandidates items were ordered. The collection's read lock is held for the
 // whole search: yield must not call methods of the collection.
 //
-// Collections with at least Params.ExactThreshold live items are searched through the
-// graph, first with beam width opts.Ef, then, while yield keeps asking, with a doubled
+// Collections with at least Params.ExactThreshold live items and a built graph (see
+// Stats.GraphBuilt) are searched through the graph, first with beam width opts.Ef, then, while yield keeps asking, with a doubled
 // width (skipping what was already produced) up to maxGraphEf, and finally by an exact
 // scan of the items not yet produced. Later passes can find items that score above
 // ones already yielded, so the order is best-first per pass.
@@ -74,8 +74,11 @@ func (c *Collection) Search(ctx context.Context, q []float32, opts SearchOptions
 // maxGraphEf is the widest graph pass before a search falls back to an exact scan.
 const maxGraphEf = 2048
 
-// useGraph reports whether searches go through the graph. Caller holds mu.
-func (c *Collection) useGraph() bool { return len(c.slots) >= c.params.ExactThreshold }
+// useGraph reports whether searches go through the graph: it is built and the
+// collection is not below its exact threshold. Caller holds mu.
+func (c *Collection) useGraph() bool {
+	return c.graphOn && len(c.slots) >= c.params.ExactThreshold
+}
 
 // graphSearch runs widening graph passes, then an exact scan. Caller holds mu.
 func (c *Collection) graphSearch(ctx context.Context, q []float32, opts SearchOptions, yield func(Candidate) bool) (SearchStats, error) {

@@ -21,7 +21,7 @@ import (
 	"github.com/hardneg/hardneg/internal/wal"
 )
 
-// A snapshot holds one collection as of a log sequence number. Format, version 1,
+// A snapshot holds one collection as of a log sequence number. Format, version 2,
 // little-endian, strings prefixed by their uvarint length:
 //
 //	header   magic "hnsnapsh", version u32
@@ -33,13 +33,16 @@ import (
 //	         dim float32 values (dead slots keep theirs: the graph routes through
 //	         tombstones)
 //	feedback count, then per anchor key: key, its false-negative item ids
-//	graph    the HNSW graph over the slots, in hnsw's own checksummed format
+//	graph    u8 1 if the graph is built (Stats.GraphBuilt), then the HNSW graph over
+//	         the slots in hnsw's own checksummed format; u8 0 and nothing else if not
 //	trailer  CRC-32C (Castagnoli) of every byte before it, u32
 //
 // Slot numbers are internal: the log records ids, and replaying it on top of a
-// snapshot allocates slots afresh. Free slots (dead, and dropped from the graph by
-// compaction) are not stored as such; loading finds them from the graph's node flags
-// (checkGraph), so they are reused after a restart as before it.
+// snapshot allocates slots afresh. Free slots (dead, and not graph nodes: dropped by
+// compaction or never inserted) are not stored as such; loading finds them from the
+// graph's node flags (checkGraph), or takes every dead slot when there is no graph,
+// so they are reused after a restart as before it. Version 1 (the graph always
+// present) is not read.
 //
 // Files are <collection>.<covered LSN, 20 digits>.snap in the snapshots directory,
 // written with wal.WriteFileAtomic. The newest two of each collection are kept, so a
@@ -47,7 +50,7 @@ import (
 // record above the older one.
 const (
 	snapMagic    = "hnsnapsh"
-	snapVersion  = 1
+	snapVersion  = 2
 	snapSuffix   = ".snap"
 	snapDirName  = "snapshots"
 	snapKeep     = 2
@@ -162,11 +165,18 @@ func (c *Collection) writeSnapshot(w io.Writer, writers map[string]writerState) 
 			b = b[:0]
 		}
 	}
+	if !c.graphOn {
+		b = append(b, 0)
+	} else {
+		b = append(b, 1)
+	}
 	if _, err := bw.Write(b); err != nil {
 		return err
 	}
-	if _, err := c.graph.WriteTo(bw); err != nil {
-		return err
+	if c.graphOn {
+		if _, err := c.graph.WriteTo(bw); err != nil {
+			return err
+		}
 	}
 	if err := bw.Flush(); err != nil {
 		return err
@@ -282,7 +292,7 @@ func readSnapshot(r io.Reader) (*Collection, snapshotData, error) {
 	cfg.Params.M = int(s.uvarint(math.MaxInt32, "m"))
 	cfg.Params.EfConstruction = int(s.uvarint(math.MaxInt32, "ef_construction"))
 	cfg.Params.EfSearch = int(s.uvarint(math.MaxInt32, "ef_search"))
-	cfg.Params.ExactThreshold = int(s.uvarint(math.MaxInt32, "exact_threshold"))
+	cfg.Params.ExactThreshold = int(s.uvarint(math.MaxUint32, "exact_threshold"))
 	if s.err != nil {
 		return nil, sd, s.err
 	}
@@ -355,13 +365,26 @@ func readSnapshot(r io.Reader) (*Collection, snapshotData, error) {
 	if s.err != nil {
 		return nil, sd, s.err
 	}
-	g, err := hnsw.Read(s, graphDistance(cfg.Metric), c.vectors)
-	if err != nil {
-		return nil, sd, fmt.Errorf("%w: graph: %v", errSnapshot, err)
-	}
-	c.graph = g
-	if err := c.checkGraph(); err != nil {
-		return nil, sd, err
+	switch on, _ := s.ReadByte(); {
+	case s.err != nil:
+		return nil, sd, s.err
+	case on == 1:
+		g, err := hnsw.Read(s, graphDistance(cfg.Metric), c.vectors)
+		if err != nil {
+			return nil, sd, fmt.Errorf("%w: graph: %v", errSnapshot, err)
+		}
+		c.graph, c.graphOn = g, true
+		if err := c.checkGraph(); err != nil {
+			return nil, sd, err
+		}
+	case on == 0:
+		for slot, id := range c.ids {
+			if id == "" {
+				c.free = append(c.free, uint32(slot))
+			}
+		}
+	default:
+		return nil, sd, fmt.Errorf("%w: graph flag %d", errSnapshot, on)
 	}
 	want := s.h.Sum32()
 	var trailer [4]byte
@@ -379,9 +402,11 @@ func readSnapshot(r io.Reader) (*Collection, snapshotData, error) {
 }
 
 // checkGraph checks a loaded graph against the slots and rebuilds the free list: a
-// live slot must be a live node; a dead slot that the graph has dropped is free. A
-// dead slot that is still a live node (written before applyGraph deleted slots that
-// a batch both allocated and retired) is deleted now, so compaction frees it.
+// live slot must be a live node; a dead slot that the graph has dropped, or that was
+// never a node (retired before the graph was built), is free. A dead slot that is
+// still a live node (written before applyGraph deleted slots that a batch both
+// allocated and retired) is deleted now, so compaction frees it. It applies only to a
+// built graph (graphOn).
 func (c *Collection) checkGraph() error {
 	if b := c.graph.IDBound(); int(b) > len(c.ids) {
 		return fmt.Errorf("%w: the graph holds node %d but the collection has %d slots", errSnapshot, b-1, len(c.ids))
@@ -392,7 +417,7 @@ func (c *Collection) checkGraph() error {
 			if !c.graph.Contains(s) {
 				return fmt.Errorf("%w: slot %d holds %q but is not in the graph", errSnapshot, slot, id)
 			}
-		case c.graph.IsDropped(s):
+		case c.graph.IsDropped(s) || !c.graph.Inserted(s):
 			c.free = append(c.free, s)
 		case c.graph.Contains(s):
 			c.graph.Delete(s)

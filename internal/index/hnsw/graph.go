@@ -242,3 +242,7 @@ func (g *Graph) Contains(id uint32) bool {
 	st := g.state(id)
 	return st&flagClaimed != 0 && st&flagDeleted == 0
 }
+
+// Inserted reports whether id holds a node: inserted and not reclaimed since, whether
+// live, deleted or dropped. An id that is not inserted may be inserted without Reclaim.
+func (g *Graph) Inserted(id uint32) bool { return g.state(id)&flagClaimed != 0 }

@@ -233,7 +233,10 @@ type IndexParams struct {
 	// Default candidate list size while searching. Default 64, range 1–4,096.
 	EfSearch uint32 `protobuf:"varint,3,opt,name=ef_search,json=efSearch,proto3" json:"ef_search,omitempty"`
 	// Collections with fewer live items than this are searched exactly instead of
-	// through the graph. Default 10,000.
+	// through the graph, and a collection builds its graph only when its live count
+	// first reaches this (keeping it afterwards), so smaller ones pay no graph cost on
+	// writes. Default 10,000. 4,294,967,295 (or any count the collection never
+	// reaches) means exact-only: no graph is ever built.
 	ExactThreshold uint32 `protobuf:"varint,4,opt,name=exact_threshold,json=exactThreshold,proto3" json:"exact_threshold,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
