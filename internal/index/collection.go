@@ -52,6 +52,7 @@ type Collection struct {
 	vectors  *vectorStore      // slot → vector; see vectorStore for its own rules
 	free     []uint32          // dead slots not in the graph (dropped, or never a node), reused by allocSlot
 	lastSeq  uint64            // sequence of the last write applied
+	vecGen   uint64            // counts upsert batches, which write vectors; see ExactScores
 	// graphOn is set once the live count first reached ExactThreshold and the graph
 	// was built over every live slot (buildGraph); from then on it follows every
 	// write, even if the collection shrinks again. Until then writes leave the graph
@@ -152,6 +153,7 @@ type graphWork struct {
 // w to applyGraph after releasing mu.
 func (c *Collection) applyUpsertLocked(b *Batch, seq uint64, w *graphWork) UpsertResult {
 	var res UpsertResult
+	c.vecGen++
 	for i, id := range b.IDs {
 		var groups []string
 		if b.Groups != nil && len(b.Groups[i]) > 0 {

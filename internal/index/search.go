@@ -40,6 +40,10 @@ type SearchOptions struct {
 	// returns true are not yielded (but still count towards Rank). It runs while the
 	// collection's read lock is held and must not call methods of the collection.
 	Skip func(slot uint32, id string, groups []string) bool
+	// Scores, when set, are the query's similarities to every slot computed by
+	// ScoreExact; an exact scan uses them instead of scoring the rows when no vector
+	// was written since, and scores the rows otherwise. They must be for this query.
+	Scores *ExactScores
 }
 
 // SearchStats describe how a search ran.
@@ -220,9 +224,15 @@ func (c *Collection) exactSearch(ctx context.Context, q []float32, opts SearchOp
 	if cap(buf.scores) < storeChunkRows {
 		buf.scores = make([]float32, storeChunkRows)
 	}
+	pre := opts.Scores.current(c)
 	c.vectors.rows(len(c.ids), func(first uint32, rows []float32, count int) {
-		scores := buf.scores[:count]
-		scoreRows(c.metric, q, rows, c.dim, count, scores)
+		var scores []float32
+		if pre != nil {
+			scores = pre[first : int(first)+count]
+		} else {
+			scores = buf.scores[:count]
+			scoreRows(c.metric, q, rows, c.dim, count, scores)
+		}
 		for i, sc := range scores {
 			if slot := first + uint32(i); c.ids[slot] != "" && (done == nil || !done.has(slot)) {
 				h = append(h, scored{first + uint32(i), sc})

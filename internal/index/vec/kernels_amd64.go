@@ -32,6 +32,12 @@ func l2sqAVX2(a, b []float32) float32
 //go:noescape
 func dot4x2AVX512(q0, q1, q2, q3, r0, r1 *float32, n int, out *[8]float32, pf *float32)
 
+// dot4x1AVX512 scores row r (n floats) against queries q0..q3 and writes
+// out[k] = dotAVX512(qk, r), bit for bit.
+//
+//go:noescape
+func dot4x1AVX512(q0, q1, q2, q3, r *float32, n int, out *[4]float32)
+
 // prefetchPairs is how many row pairs ahead dotManyQAVX512 prefetches: far enough to
 // hide memory latency behind the work on the pairs in between.
 const prefetchPairs = 4
@@ -109,6 +115,44 @@ func dotManyQAVX512(qs [][]float32, rows []float32, dim int, out [][]float32) {
 				for k := 0; k < m; k++ {
 					out[j+k][i+1] = buf[4+k]
 				}
+			}
+		}
+	}
+}
+
+func dotManyQExact(qs [][]float32, rows []float32, dim int, out [][]float32) {
+	if hasAVX512 {
+		dotManyQExactAVX512(qs, rows, dim, out)
+		return
+	}
+	dotManyQGeneric(qs, rows, dim, out)
+}
+
+// dotManyQExactAVX512 walks the rows one at a time and scores each against the queries
+// four at a time: the row is read from memory once and stays in L1 for the other
+// query groups. Missing queries at the end repeat the last one and are dropped.
+func dotManyQExactAVX512(qs [][]float32, rows []float32, dim int, out [][]float32) {
+	n := len(rows) / dim
+	nq := len(qs)
+	var buf [4]float32
+	for i := 0; i < n; i++ {
+		r := &rows[i*dim]
+		for j := 0; j < nq; j += 4 {
+			m := min(nq-j, 4)
+			q0 := &qs[j][0]
+			q1, q2, q3 := q0, q0, q0
+			if m > 1 {
+				q1 = &qs[j+1][0]
+			}
+			if m > 2 {
+				q2 = &qs[j+2][0]
+			}
+			if m > 3 {
+				q3 = &qs[j+3][0]
+			}
+			dot4x1AVX512(q0, q1, q2, q3, r, dim, &buf)
+			for k := 0; k < m; k++ {
+				out[j+k][i] = buf[k]
 			}
 		}
 	}
