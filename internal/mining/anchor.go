@@ -36,7 +36,9 @@ type anchorMiner struct {
 	window    []candidate // window candidates awaiting sampling
 }
 
-func mineAnchor(ctx context.Context, s Searcher, req *Request, a *prepared, inBatch batchIDs) (Result, error) {
+// mineAnchor mines one anchor. scores, when not nil, are the query's precomputed exact
+// scores (see index.SearchOptions.Scores).
+func mineAnchor(ctx context.Context, s Searcher, req *Request, a *prepared, inBatch batchIDs, scores *index.ExactScores) (Result, error) {
 	pol := &req.Policy
 	m := &anchorMiner{
 		s:       s,
@@ -55,6 +57,7 @@ func mineAnchor(ctx context.Context, s Searcher, req *Request, a *prepared, inBa
 		MaxCandidates: m.maxCandidates(),
 		Skip:          m.skip,
 		NoWiden:       !pol.Widen,
+		Scores:        scores,
 	}
 	st, err := s.Search(ctx, a.query, opts, m.yield)
 	if err != nil {

@@ -3,6 +3,8 @@ package mining
 import (
 	"context"
 	"sync"
+
+	"github.com/hardneg/hardneg/internal/index"
 )
 
 // Anchor is one query of a request.
@@ -82,6 +84,11 @@ type Result struct {
 
 // Mine mines every anchor of req against s, in parallel, and returns one Result per
 // anchor in order. Invalid input returns a *validate.Error and no results.
+//
+// When s searches exactly and can score several queries in one pass (see
+// index.Collection.ScoreExact), the anchors are mined in groups of up to maxScoreGroup:
+// each group's queries are scored together in one pass over the vectors, then each
+// anchor is mined from its precomputed scores. The results are the same either way.
 func Mine(ctx context.Context, s Searcher, req Request) ([]Result, error) {
 	anchors, inBatch, err := prepare(s, &req)
 	if err != nil {
@@ -89,14 +96,35 @@ func Mine(ctx context.Context, s Searcher, req Request) ([]Result, error) {
 	}
 	results := make([]Result, len(anchors))
 	errs := make([]error, len(anchors))
+	par := parallelism()
+	group := 1
+	es, batched := s.(exactScorer)
+	if batched {
+		group = min(maxScoreGroup, (len(anchors)+par-1)/par)
+	}
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, parallelism())
-	for i := range anchors {
+	sem := make(chan struct{}, par)
+	for lo := 0; lo < len(anchors); lo += group {
+		hi := min(lo+group, len(anchors))
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			results[i], errs[i] = mineAnchor(ctx, s, &req, &anchors[i], inBatch)
+			var scores []index.ExactScores
+			if hi-lo > 1 {
+				buf := getScores(hi - lo)
+				defer putScores(buf)
+				if scoreGroup(es, anchors[lo:hi], *buf) {
+					scores = *buf
+				}
+			}
+			for i := lo; i < hi; i++ {
+				var sc *index.ExactScores
+				if scores != nil {
+					sc = &scores[i-lo]
+				}
+				results[i], errs[i] = mineAnchor(ctx, s, &req, &anchors[i], inBatch, sc)
+			}
 		}()
 	}
 	wg.Wait()

@@ -29,3 +29,10 @@ type Searcher interface {
 type paramSearcher interface {
 	Params() index.Params
 }
+
+// exactScorer is implemented by searchers that can score several queries in one pass
+// when they search exactly (see index.Collection.ScoreExact); mining then scores a
+// request's anchors in groups instead of scanning once per anchor.
+type exactScorer interface {
+	ScoreExact(qs [][]float32, out []index.ExactScores) bool
+}

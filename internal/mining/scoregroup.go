@@ -1,0 +1,41 @@
+package mining
+
+import (
+	"sync"
+
+	"github.com/hardneg/hardneg/internal/index"
+)
+
+// maxScoreGroup is the most anchors scored in one pass over an exactly searched
+// collection: 16 queries per pass already cut the per-query cost of a memory-bound
+// scan several times (docs/BENCHMARKS.md), while each anchor of a group holds a score
+// per slot (4 bytes) until the group is mined.
+const maxScoreGroup = 16
+
+// scorePool keeps score buffers across requests; each holds up to maxScoreGroup
+// queries' scores.
+var scorePool = sync.Pool{New: func() any {
+	s := make([]index.ExactScores, maxScoreGroup)
+	return &s
+}}
+
+func getScores(n int) *[]index.ExactScores {
+	s := scorePool.Get().(*[]index.ExactScores)
+	*s = (*s)[:n]
+	return s
+}
+
+func putScores(s *[]index.ExactScores) {
+	*s = (*s)[:cap(*s)]
+	scorePool.Put(s)
+}
+
+// scoreGroup scores the queries of anchors together into out, and reports whether the
+// searcher did (it declines when it does not search exactly).
+func scoreGroup(es exactScorer, anchors []prepared, out []index.ExactScores) bool {
+	qs := make([][]float32, len(anchors))
+	for i := range anchors {
+		qs[i] = anchors[i].query
+	}
+	return es.ScoreExact(qs, out)
+}

@@ -1,0 +1,82 @@
+package mining
+
+import (
+	"context"
+	"math/rand/v2"
+	"reflect"
+	"strconv"
+	"sync/atomic"
+	"testing"
+
+	"github.com/hardneg/hardneg/internal/index"
+)
+
+// unbatched hides a collection's ScoreExact, so that Mine scans once per anchor.
+type unbatched struct{ *index.Collection }
+
+func (unbatched) ScoreExact([][]float32, []index.ExactScores) bool { return false }
+
+// countingScorer counts the groups a collection scored together.
+type countingScorer struct {
+	*index.Collection
+	groups atomic.Int64
+}
+
+func (c *countingScorer) ScoreExact(qs [][]float32, out []index.ExactScores) bool {
+	ok := c.Collection.ScoreExact(qs, out)
+	if ok {
+		c.groups.Add(1)
+	}
+	return ok
+}
+
+// TestMineScoresAnchorGroupsIdentically checks that requests with many anchors on an
+// exactly searched collection give exactly the same results (scores bit for bit)
+// whether the anchors are scored together or scanned one by one, for every metric and
+// a collection spanning several storage chunks.
+func TestMineScoresAnchorGroupsIdentically(t *testing.T) {
+	for seed := range uint64(6) {
+		metric := []index.Metric{index.Cosine, index.Dot, index.L2}[seed%3]
+		t.Run(metric.String()+"/"+strconv.Itoa(int(seed)), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(seed, 11))
+			n := 300
+			if seed >= 3 {
+				n = 2600
+			}
+			w := randomWorld(r, n, 8+r.IntN(40), metric)
+			w.cfg.Params = index.Params{ExactThreshold: 1 << 20}
+			c := newCollection(t, w.cfg, w.batchCopy(), w.feedback).(*index.Collection)
+			rc := w.corpus(t, c)
+			batched := &countingScorer{Collection: c}
+			for q := range 4 {
+				req := w.randomRequest(r, c, rc)
+				for len(req.Anchors) < 20+q*7 {
+					req.Anchors = append(req.Anchors, w.randomRequest(r, c, rc).Anchors...)
+				}
+				before := batched.groups.Load()
+				got, err := Mine(context.Background(), batched, req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if batched.groups.Load() == before {
+					t.Fatal("no anchor group was scored together")
+				}
+				want, err := Mine(context.Background(), unbatched{c}, req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(got, want) {
+					if err := compareResults(got, want); err != nil {
+						t.Fatalf("request %d: %v", q, err)
+					}
+					t.Fatalf("request %d: results differ", q)
+				}
+				for i := range got {
+					if !got[i].ExactScan {
+						t.Fatalf("anchor %d was not searched exactly", i)
+					}
+				}
+			}
+		})
+	}
+}
