@@ -1,0 +1,67 @@
+package mining
+
+import (
+	"context"
+	"math/rand/v2"
+	"strconv"
+	"testing"
+
+	"github.com/hardneg/hardneg/internal/index"
+)
+
+// BenchmarkMineExact mines 32 anchors (stored items, k 8, default policy) against an
+// exactly searched cosine collection of 384-dimensional random vectors, with the
+// anchors scored together (batched) and scanned one by one (unbatched).
+//
+//	go test ./internal/mining -run '^$' -bench MineExact -cpu 1,2 -benchtime 10x
+func BenchmarkMineExact(b *testing.B) {
+	const dim, anchors = 384, 32
+	for _, n := range []int{10_000, 100_000} {
+		db, err := index.Open(index.Options{Dir: b.TempDir()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		cfg := index.Config{Name: "c", Dim: dim, Metric: index.Cosine, Params: index.Params{ExactThreshold: 1 << 30}}
+		c, err := db.CreateCollection(cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r := rand.New(rand.NewPCG(1, uint64(n)))
+		batch := &index.Batch{Vectors: make([]float32, n*dim)}
+		for i := range n {
+			batch.IDs = append(batch.IDs, "i"+strconv.Itoa(i))
+		}
+		for i := range batch.Vectors {
+			batch.Vectors[i] = float32(r.NormFloat64())
+		}
+		for lo := 0; lo < n; lo += 10_000 {
+			part := &index.Batch{IDs: batch.IDs[lo : lo+10_000], Vectors: batch.Vectors[lo*dim : (lo+10_000)*dim]}
+			if _, err := db.Upsert("c", part, "items"); err != nil {
+				b.Fatal(err)
+			}
+		}
+		req := Request{Policy: DefaultPolicy()}
+		req.Policy.NumNegatives = 8
+		for range anchors {
+			req.Anchors = append(req.Anchors, Anchor{ID: "i" + strconv.Itoa(r.IntN(n))})
+		}
+		for _, v := range []struct {
+			name string
+			s    Searcher
+		}{{"batched", c}, {"unbatched", unbatched{c}}} {
+			b.Run("n="+strconv.Itoa(n)+"/"+v.name, func(b *testing.B) {
+				for b.Loop() {
+					res, err := Mine(context.Background(), v.s, req)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if len(res[0].Negatives) != 8 || !res[0].ExactScan {
+						b.Fatalf("result %+v", res[0])
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*anchors), "µs/anchor")
+			})
+		}
+		db.Close()
+	}
+}
