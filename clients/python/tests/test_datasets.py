@@ -162,8 +162,19 @@ def test_list_of_pairs_input_and_kept_collection(client: hardneg.Client) -> None
         assert list(data) == ["anchor", "positive", "negative"]
         info = client.get_collection("kept-mine")
         assert info.stats.item_count == len({p for _, p in PAIRS})
+        assert info.index_params.exact_threshold == hardneg.EXACT_ONLY  # exact, like ST
     finally:
         client.delete_collection("kept-mine")
+
+
+def test_graph_search_on_request(client: hardneg.Client) -> None:
+    data = mine_hard_negatives(PAIRS, client, embed, num_negatives=1, collection="graph-mine", keep_collection=True, exact=False)
+    try:
+        assert len(data["negative"]) > 0
+        info = client.get_collection("graph-mine")
+        assert info.index_params.exact_threshold != hardneg.EXACT_ONLY
+    finally:
+        client.delete_collection("graph-mine")
 
 
 def test_build_rows_rejects_unknown_format() -> None:

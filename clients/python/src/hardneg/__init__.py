@@ -18,6 +18,7 @@ from hardneg.aio import AsyncClient
 from hardneg.client import Client
 from hardneg.errors import HardnegError
 from hardneg.types import (
+    EXACT_ONLY,
     RULES,
     Batch,
     CollectionInfo,
@@ -44,6 +45,7 @@ __all__ = [
     "CollectionInfo",
     "CollectionStats",
     "DeleteResult",
+    "EXACT_ONLY",
     "HardnegError",
     "IndexParams",
     "IngestResult",

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence, Un
 
 import numpy as np
 
-from hardneg.types import MineResult, MiningPolicy, RuleStats
+from hardneg.types import EXACT_ONLY, IndexParams, MineResult, MiningPolicy, RuleStats
 
 if TYPE_CHECKING:  # pragma: no cover
     from hardneg.client import Client
@@ -268,6 +268,7 @@ def mine_hard_negatives(
     collection: Optional[str] = None,
     keep_collection: bool = False,
     metric: str = "cosine",
+    exact: bool = True,
     seed: int = 0,
     as_dataset: Optional[bool] = None,
     verbose: bool = False,
@@ -297,6 +298,11 @@ def mine_hard_negatives(
             deleted afterwards (unless ``keep_collection``). An existing collection of
             that name is replaced.
         metric: the collection's metric.
+        exact: search the corpus exactly, like sentence-transformers (the collection
+            never builds an HNSW graph, and each Mine request scores its anchors
+            together in one pass over the corpus). For a one-off job this is both
+            faster and exact up to a few hundred thousand corpus items; set False to
+            build the graph (worthwhile for much larger corpora).
         seed: sampling seed (same inputs and seed → same negatives).
         as_dataset: return a ``datasets.Dataset`` (True), a dict of columns (False), or
             the same kind as the input (None).
@@ -340,7 +346,8 @@ def mine_hard_negatives(
 
     name = collection or f"hardneg-mine-{uuid.uuid4().hex[:12]}"
     client.delete_collection(name, missing_ok=True)
-    client.create_collection(name, dim, metric)
+    params = IndexParams(exact_threshold=EXACT_ONLY) if exact else None
+    client.create_collection(name, dim, metric, index_params=params)
     try:
         client.upsert(name, [text_id[t] for t in texts], corpus_emb)
         policy_kwargs.setdefault("in_batch_exclusion", False)

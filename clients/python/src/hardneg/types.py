@@ -62,6 +62,11 @@ class TLSConfig:
     server_name: Optional[str] = None
 
 
+#: ``IndexParams.exact_threshold`` that makes a collection exact-only: it never builds
+#: an HNSW graph and every search scans all items.
+EXACT_ONLY = 2**32 - 1
+
+
 @dataclass(frozen=True)
 class IndexParams:
     """Index parameters of a collection (0 = server default)."""
