@@ -2,6 +2,7 @@ package index
 
 import (
 	"context"
+	"slices"
 	"sync"
 
 	"github.com/hardneg/hardneg/internal/index/vec"
@@ -195,7 +196,51 @@ var scanPool = sync.Pool{New: func() any { return &scanBuf{} }}
 // scanBuf holds the reusable buffers of one exact scan.
 type scanBuf struct {
 	heap   bestHeap
+	top    []scored
 	scores []float32
+}
+
+// exactFirstBatch is how many of the best items an exact scan selects while it scores.
+// Most searches stop within them; only a search that asks for more orders the rest.
+const exactFirstBatch = 256
+
+// keepBest offers e to top, which holds at most exactFirstBatch of the best entries
+// seen and, once full, is a heap whose root is the worst of them.
+func keepBest(top []scored, e scored) []scored {
+	if len(top) < exactFirstBatch {
+		top = append(top, e)
+		if len(top) == exactFirstBatch {
+			for i := len(top)/2 - 1; i >= 0; i-- {
+				worstDown(top, i)
+			}
+		}
+		return top
+	}
+	if better(e, top[0]) {
+		top[0] = e
+		worstDown(top, 0)
+	}
+	return top
+}
+
+// worstDown restores the worst-at-root heap order below i.
+func worstDown(h []scored, i int) {
+	n := len(h)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		j := l
+		if r := l + 1; r < n && better(h[l], h[r]) {
+			j = r
+		}
+		if !better(h[i], h[j]) {
+			return
+		}
+		h[i], h[j] = h[j], h[i]
+		i = j
+	}
 }
 
 // ctxCheckEvery is how many ordered items pass between context checks.
@@ -221,6 +266,7 @@ func (c *Collection) exactSearch(ctx context.Context, q []float32, opts SearchOp
 	buf := scanPool.Get().(*scanBuf)
 	defer scanPool.Put(buf)
 	h := buf.heap[:0]
+	top := buf.top[:0]
 	if cap(buf.scores) < storeChunkRows {
 		buf.scores = make([]float32, storeChunkRows)
 	}
@@ -235,34 +281,65 @@ func (c *Collection) exactSearch(ctx context.Context, q []float32, opts SearchOp
 		}
 		for i, sc := range scores {
 			if slot := first + uint32(i); c.ids[slot] != "" && (done == nil || !done.has(slot)) {
-				h = append(h, scored{first + uint32(i), sc})
+				e := scored{slot, sc}
+				h = append(h, e)
+				top = keepBest(top, e)
 			}
 		}
 	})
-	buf.heap = h
+	buf.heap, buf.top = h, top
 	if err := ctx.Err(); err != nil {
 		return st, err
 	}
-	h.init()
-	for len(h) > 0 {
+	// emit produces one item in order; it reports whether the search goes on.
+	emit := func(s scored) (bool, error) {
 		if opts.MaxCandidates > 0 && st.Ordered >= opts.MaxCandidates {
-			break
+			return false, nil
 		}
 		if st.Ordered%ctxCheckEvery == ctxCheckEvery-1 {
 			if err := ctx.Err(); err != nil {
-				return st, err
+				return false, err
 			}
 		}
-		s := h.pop()
 		rank := st.Ordered
 		st.Ordered++
 		id := c.ids[s.slot]
 		groups := c.groups[s.slot]
 		if opts.Skip != nil && opts.Skip(s.slot, id, groups) {
-			continue
+			return true, nil
 		}
-		if !yield(Candidate{Slot: s.slot, ID: id, Score: s.score, Rank: rank, Groups: groups, Vector: c.vectorAt(s.slot)}) {
-			break
+		return yield(Candidate{Slot: s.slot, ID: id, Score: s.score, Rank: rank, Groups: groups, Vector: c.vectorAt(s.slot)}), nil
+	}
+	// The selected best items first, in order; then, only if the search asks for more,
+	// the rest, which all rank below the worst selected one.
+	slices.SortFunc(top, func(a, b scored) int {
+		switch {
+		case better(a, b):
+			return -1
+		case better(b, a):
+			return 1
+		}
+		return 0
+	})
+	for _, s := range top {
+		if more, err := emit(s); !more || err != nil {
+			return st, err
+		}
+	}
+	if len(h) == len(top) {
+		return st, nil
+	}
+	worst := top[len(top)-1]
+	rest := h[:0]
+	for _, e := range h {
+		if better(worst, e) {
+			rest = append(rest, e)
+		}
+	}
+	rest.init()
+	for len(rest) > 0 {
+		if more, err := emit(rest.pop()); !more || err != nil {
+			return st, err
 		}
 	}
 	return st, nil
