@@ -50,6 +50,7 @@ var codeTable = []struct {
 	{index.ErrCollectionExists, codes.AlreadyExists},
 	{index.ErrSequenceGap, codes.FailedPrecondition},
 	{index.ErrClosed, codes.Unavailable},
+	{index.ErrRecovering, codes.Unavailable},
 	{index.ErrStorageFailed, codes.Unavailable},
 	{errUnauthenticated, codes.Unauthenticated},
 	{errPermissionDenied, codes.PermissionDenied},

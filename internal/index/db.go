@@ -292,6 +292,9 @@ func (db *DB) Collection(name string) (*Collection, error) {
 	if db.closed {
 		return nil, ErrClosed
 	}
+	if !db.started {
+		return nil, ErrRecovering
+	}
 	c, ok := db.collections[name]
 	if !ok {
 		return nil, fmt.Errorf("%q: %w", name, ErrCollectionNotFound)
@@ -299,10 +302,14 @@ func (db *DB) Collection(name string) (*Collection, error) {
 	return c, nil
 }
 
-// Collections returns every collection sorted by name.
+// Collections returns every collection sorted by name; none before Recover has
+// finished.
 func (db *DB) Collections() []*Collection {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
+	if !db.started {
+		return nil
+	}
 	out := make([]*Collection, 0, len(db.collections))
 	for _, c := range db.collections {
 		out = append(out, c)
@@ -314,17 +321,24 @@ func (db *DB) Collections() []*Collection {
 // DeleteCollection removes a collection and, once the removal is durable, its
 // snapshots.
 func (db *DB) DeleteCollection(name string) error {
+	c, err := db.Collection(name)
+	if err != nil {
+		return err
+	}
+	// The collection's write lock first, without db.mu: a long write or snapshot of
+	// this collection must not hold up every other collection's calls.
+	c.writeMu.Lock()
 	db.mu.Lock()
 	if db.closed {
 		db.mu.Unlock()
+		c.writeMu.Unlock()
 		return ErrClosed
 	}
-	c, ok := db.collections[name]
-	if !ok {
+	if cur, ok := db.collections[name]; !ok || cur != c {
 		db.mu.Unlock()
+		c.writeMu.Unlock()
 		return fmt.Errorf("%q: %w", name, ErrCollectionNotFound)
 	}
-	c.writeMu.Lock()
 	c.mu.Lock()
 	lsn, err := db.logAppend(encodeDrop(name))
 	if err == nil {

@@ -31,13 +31,14 @@ type DurabilityStats struct {
 // DurabilityStats returns the log and snapshot statistics. Before Recover it holds
 // zero values.
 func (db *DB) DurabilityStats() DurabilityStats {
-	st := DurabilityStats{Recovery: db.recovery}
+	var st DurabilityStats
 	db.mu.RLock()
 	started := db.started
 	db.mu.RUnlock()
 	if !started {
-		return st
+		return st // recovery still writes db.recovery
 	}
+	st.Recovery = db.recovery
 	st.Log = db.wal.Stats()
 	if entries, err := os.ReadDir(filepath.Join(db.dir, "wal")); err == nil {
 		for _, e := range entries {

@@ -8,6 +8,8 @@ var (
 	ErrCollectionNotFound = errors.New("collection not found")
 	// ErrCollectionExists is returned when creating a collection whose name is taken.
 	ErrCollectionExists = errors.New("collection already exists")
+	// ErrRecovering is returned for collection lookups before Recover has finished.
+	ErrRecovering = errors.New("storage is recovering")
 	// ErrClosed is returned by a DB after Close.
 	ErrClosed = errors.New("index closed")
 	// ErrDataDirLocked is returned by Open when another process uses the data directory.

@@ -68,7 +68,7 @@ type Params struct {
 	// ExactThreshold: collections with fewer live items are scanned exactly. A
 	// collection builds its HNSW graph (in one bulk insert) only when its live count
 	// first reaches it, and keeps it from then on; below it, writes pay no graph cost.
-	// Default 10,000, range 0–4,294,967,295 (the API's uint32). A value above any
+	// Default 10,000 (also what 0 means), range 1–4,294,967,295 (the API's uint32). A value above any
 	// size the collection will reach (math.MaxUint32, say) makes it exact-only: no
 	// graph is ever built.
 	ExactThreshold int

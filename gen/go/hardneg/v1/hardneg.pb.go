@@ -235,7 +235,8 @@ type IndexParams struct {
 	// Collections with fewer live items than this are searched exactly instead of
 	// through the graph, and a collection builds its graph only when its live count
 	// first reaches this (keeping it afterwards), so smaller ones pay no graph cost on
-	// writes. Default 10,000. 4,294,967,295 (or any count the collection never
+	// writes. 0 means the default, 10,000; the smallest effective value is 1 (always
+	// the graph). 4,294,967,295 (or any count the collection never
 	// reaches) means exact-only: no graph is ever built.
 	ExactThreshold uint32 `protobuf:"varint,4,opt,name=exact_threshold,json=exactThreshold,proto3" json:"exact_threshold,omitempty"`
 	unknownFields  protoimpl.UnknownFields
@@ -1626,8 +1627,9 @@ type MiningPolicy struct {
 	// Default 0.
 	RangeMin uint32 `protobuf:"varint,8,opt,name=range_min,json=rangeMin,proto3" json:"range_min,omitempty"`
 	// End of the rank window (exclusive). 0 means sentence-transformers' default:
-	// range_min + 10·k + (number of positives) when a margin or score filter is set,
-	// else range_min + k + (number of positives).
+	// range_min + 10·k + (number of positives) when absolute_margin, relative_margin or
+	// max_score is set (min_score does not count), else range_min + k + (number of
+	// positives).
 	RangeMax uint32 `protobuf:"varint,9,opt,name=range_max,json=rangeMax,proto3" json:"range_max,omitempty"`
 	// How the rank window counts. Default surviving candidates.
 	RankMode RankMode `protobuf:"varint,10,opt,name=rank_mode,json=rankMode,proto3,enum=hardneg.v1.RankMode" json:"rank_mode,omitempty"`
