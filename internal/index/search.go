@@ -155,7 +155,12 @@ func better(a, b scored) bool {
 // bestHeap is a binary heap whose root is the best entry.
 type bestHeap []scored
 
-func (h bestHeap) down(i int) {
+func (h bestHeap) down(i int) { siftDown(h, i, false) }
+
+// siftDown restores heap order below i: best entry at the root, or the worst one when
+// worstAtRoot is set.
+func siftDown(h []scored, i int, worstAtRoot bool) {
+	above := func(a, b scored) bool { return better(a, b) != worstAtRoot }
 	n := len(h)
 	for {
 		l := 2*i + 1
@@ -163,10 +168,10 @@ func (h bestHeap) down(i int) {
 			return
 		}
 		j := l
-		if r := l + 1; r < n && better(h[r], h[l]) {
+		if r := l + 1; r < n && above(h[r], h[l]) {
 			j = r
 		}
-		if !better(h[j], h[i]) {
+		if !above(h[j], h[i]) {
 			return
 		}
 		h[i], h[j] = h[j], h[i]
@@ -211,36 +216,16 @@ func keepBest(top []scored, e scored) []scored {
 		top = append(top, e)
 		if len(top) == exactFirstBatch {
 			for i := len(top)/2 - 1; i >= 0; i-- {
-				worstDown(top, i)
+				siftDown(top, i, true)
 			}
 		}
 		return top
 	}
 	if better(e, top[0]) {
 		top[0] = e
-		worstDown(top, 0)
+		siftDown(top, 0, true)
 	}
 	return top
-}
-
-// worstDown restores the worst-at-root heap order below i.
-func worstDown(h []scored, i int) {
-	n := len(h)
-	for {
-		l := 2*i + 1
-		if l >= n {
-			return
-		}
-		j := l
-		if r := l + 1; r < n && better(h[l], h[r]) {
-			j = r
-		}
-		if !better(h[i], h[j]) {
-			return
-		}
-		h[i], h[j] = h[j], h[i]
-		i = j
-	}
 }
 
 // ctxCheckEvery is how many ordered items pass between context checks.
