@@ -61,14 +61,15 @@ def main() -> None:
         t0 = time.perf_counter()
         data, report = mine_hard_negatives(
             {"anchor": [a for a, _ in pairs], "positive": [p for _, p in pairs]},
-            client,
             model,
             num_negatives=args.num_negatives,
             relative_margin=args.relative_margin,
             duplicate_threshold=args.duplicate_threshold,
             output_format=args.format,
             batch_size=64,
+            verbose=False,
             return_report=True,
+            client=client,
         )
         print(f"embedded and mined in {time.perf_counter() - t0:.1f}s\n")
     print(report.format())

@@ -146,7 +146,8 @@ def main() -> None:
             pid = str(proc.pid)
             res["baseline_rss_bytes"] = proc_status("VmRSS") + proc_status("VmRSS", pid)
             t0 = time.perf_counter()
-            out = mine_hard_negatives(ds, client, model, corpus=c_texts, output_format="triplet", mine_batch_size=1024,
+            out = mine_hard_negatives(ds, model, corpus=c_texts, output_format="triplet", mine_batch_size=1024, client=client,
+                                      verbose=False, max_candidates=0,
                                       batch_size=1024, **PARAMS)
             res["seconds"] = time.perf_counter() - t0
             res["server_peak_rss_bytes"] = proc_status("VmHWM", pid)

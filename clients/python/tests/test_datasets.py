@@ -63,11 +63,12 @@ def _reference_negatives(k: int) -> dict[str, list[str]]:
 
 
 def _mine(client: hardneg.Client, **kw: object) -> object:
+    kw.setdefault("verbose", False)
     return mine_hard_negatives(
         {"query": [a for a, _ in PAIRS], "answer": [p for _, p in PAIRS]},
-        client,
         embed,
         corpus=EXTRA_CORPUS,
+        client=client,
         **kw,  # type: ignore[arg-type]
     )
 
@@ -83,7 +84,7 @@ def test_triplet_matches_brute_force(client: hardneg.Client) -> None:
         assert n in ref[a]
         assert (a, n) not in PAIRS
     assert [n for a, p, n in rows if a == PAIRS[0][0]] == ref[PAIRS[0][0]]
-    assert report.anchors == len(PAIRS) - 1
+    assert report.queries == len(PAIRS) - 1
     assert report.rows == report.rows_possible == len(rows)
     assert 0 < report.rules.positive <= len(PAIRS)  # positives the search met were dropped
     assert report.negative.count == len(rows)
@@ -157,7 +158,9 @@ def test_random_sampling_with_seed_is_reproducible(client: hardneg.Client) -> No
 
 
 def test_list_of_pairs_input_and_kept_collection(client: hardneg.Client) -> None:
-    data = mine_hard_negatives(PAIRS, client, embed, num_negatives=1, collection="kept-mine", keep_collection=True)
+    data = mine_hard_negatives(
+        PAIRS, embed, num_negatives=1, verbose=False, collection="kept-mine", keep_collection=True, client=client
+    )
     try:
         assert list(data) == ["anchor", "positive", "negative"]
         info = client.get_collection("kept-mine")
@@ -168,7 +171,10 @@ def test_list_of_pairs_input_and_kept_collection(client: hardneg.Client) -> None
 
 
 def test_graph_search_on_request(client: hardneg.Client) -> None:
-    data = mine_hard_negatives(PAIRS, client, embed, num_negatives=1, collection="graph-mine", keep_collection=True, exact=False)
+    data = mine_hard_negatives(
+        PAIRS, embed, num_negatives=1, verbose=False, collection="graph-mine", keep_collection=True, exact=False,
+        client=client,
+    )
     try:
         assert len(data["negative"]) > 0
         info = client.get_collection("graph-mine")
@@ -188,8 +194,8 @@ def test_returns_datasets_dataset(client: hardneg.Client) -> None:
     from datasets import Dataset
 
     ds = Dataset.from_dict({"anchor": [a for a, _ in PAIRS], "positive": [p for _, p in PAIRS]})
-    out = mine_hard_negatives(ds, client, embed, num_negatives=1)
+    out = mine_hard_negatives(ds, embed, num_negatives=1, verbose=False, client=client)
     assert isinstance(out, Dataset)
     assert out.column_names == ["anchor", "positive", "negative"]
-    plain = mine_hard_negatives(ds, client, embed, num_negatives=1, as_dataset=False)
+    plain = mine_hard_negatives(ds, embed, num_negatives=1, verbose=False, as_dataset=False, client=client)
     assert isinstance(plain, dict) and plain["negative"] == out["negative"]

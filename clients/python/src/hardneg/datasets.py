@@ -1,13 +1,13 @@
 """Mine a whole (anchor, positive) dataset and emit sentence-transformers training formats.
 
-:func:`mine_hard_negatives` mirrors ``sentence_transformers.util.mine_hard_negatives``:
-the same parameter names where the meaning is the same (``range_min``, ``range_max``,
-``max_score``, ``min_score``, ``absolute_margin``, ``relative_margin``,
-``num_negatives``, ``sampling_strategy``, ``output_format``, ``output_scores``) and the
-same output columns, so its result drops into a sentence-transformers trainer. The
-search and every false-negative rule run in the hardneg server instead of a full
-query × corpus matrix, and hardneg's extra rules (``duplicate_threshold``,
-``diversity_threshold``, …) can be passed as keyword arguments.
+:func:`mine_hard_negatives` is a drop-in for ``sentence_transformers.util.mine_hard_negatives``
+(sentence-transformers 5.x/6.x): the same positional parameters, names, defaults and
+meaning, the same output columns and rows, and the same verbose statistics. The search
+and the false-negative rules run in a hardneg server instead of a query × corpus matrix
+in the client process; hardneg's own options are keyword-only arguments after
+sentence-transformers' ones, and ``client`` comes last. Without a ``client`` a private
+server is started for the call (platform wheels carry the binary) and stopped
+afterwards. docs/MIGRATING.md lists what differs and why.
 
 Output formats (``anchor``/``positive`` stand for the dataset's column names):
 
@@ -17,7 +17,8 @@ Output formats (``anchor``/``positive`` stand for the dataset's column names):
 ``n-tuple``        ``anchor, positive, negative_1 … negative_n`` — rows that got all
                    n negatives; ``scores`` = ``[pos, neg_1 … neg_n]`` with
                    ``output_scores``.
-``n-tuple-scores`` ``n-tuple`` with ``output_scores=True``.
+``n-tuple-scores`` deprecated (as in sentence-transformers): ``n-tuple`` with
+                   ``output_scores=True``.
 ``labeled-pair``   ``anchor, positive, label`` — per anchor its positives (label 1)
                    then its negatives (label 0); ``score`` instead of ``label`` with
                    ``output_scores``.
@@ -29,87 +30,190 @@ Output formats (``anchor``/``positive`` stand for the dataset's column names):
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import math
+import numbers
+import os
 import sys
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from hardneg import _codec as codec
 from hardneg.types import EXACT_ONLY, IndexParams, MineResult, MiningPolicy, RuleStats
 
 if TYPE_CHECKING:  # pragma: no cover
     from hardneg.client import Client
 
-__all__ = ["OUTPUT_FORMATS", "MiningReport", "mine_hard_negatives", "build_rows"]
+__all__ = ["OUTPUT_FORMATS", "SAMPLING_STRATEGIES", "MiningReport", "ScoreSummary", "anchor_key", "build_rows",
+           "mine_hard_negatives"]
+
+logger = logging.getLogger(__name__)
 
 OUTPUT_FORMATS = ("triplet", "n-tuple", "n-tuple-scores", "labeled-pair", "labeled-list")
+#: sentence-transformers' ``"top"`` and ``"random"``, plus hardneg's samplers.
+SAMPLING_STRATEGIES = ("top", "random", "uniform", "softmax", "simans", "top1_sampled")
+METRICS = ("cosine", "dot", "l2")
+
+# The MiningPolicy fields that sentence-transformers' parameters set.
+_ST_POLICY_FIELDS = frozenset(
+    {"num_negatives", "range_min", "range_max", "max_score", "min_score", "absolute_margin", "relative_margin",
+     "sampling_strategy", "seed"}
+)
 
 Embedder = Union[Callable[[list[str]], Any], Any]
 
 
+def anchor_key(anchor: str) -> str:
+    """The feedback key under which :func:`mine_hard_negatives` reports an anchor's false
+    negatives (``report_false_negatives=True``): ``"q:"`` + the SHA-256 of its text.
+
+    Pass ``keys=[anchor_key(text) for text in anchors]`` to :meth:`hardneg.Client.mine`
+    on the kept collection to have those verdicts applied.
+    """
+    return "q:" + hashlib.sha256(anchor.encode("utf-8")).hexdigest()
+
+
+# --- statistics ------------------------------------------------------------------------
+
+
 @dataclass
 class ScoreSummary:
-    """Summary statistics of a set of scores."""
+    """Summary statistics of a set of scores, computed as sentence-transformers prints them:
+    ``median`` is the lower median (``torch.median``), ``std`` the sample standard
+    deviation (n − 1, ``torch.std``), quartiles interpolate linearly (``torch.quantile``)."""
 
     count: int
     mean: float
     median: float
     std: float
     min: float
+    q25: float
+    q50: float
+    q75: float
     max: float
 
     @classmethod
-    def of(cls, values: np.ndarray) -> "ScoreSummary":
-        v = np.asarray(values, dtype=np.float64)
-        if v.size == 0:
-            return cls(0, float("nan"), float("nan"), float("nan"), float("nan"), float("nan"))
-        return cls(int(v.size), float(v.mean()), float(np.median(v)), float(v.std()), float(v.min()), float(v.max()))
+    def of(cls, values: Any) -> "ScoreSummary":
+        v = np.asarray(values, dtype=np.float64).ravel()
+        n = int(v.size)
+        if n == 0:
+            nan = float("nan")
+            return cls(0, nan, nan, nan, float("inf"), float("inf"), float("inf"), float("inf"), float("-inf"))
+        s = np.sort(v)
+        q25, q50, q75 = (float(x) for x in np.quantile(v, [0.25, 0.5, 0.75]))
+        return cls(
+            count=n,
+            mean=float(v.mean()),
+            median=float(s[(n - 1) // 2]),
+            std=float(v.std(ddof=1)) if n > 1 else float("nan"),
+            min=float(s[0]),
+            q25=q25,
+            q50=q50,
+            q75=q75,
+            max=float(s[-1]),
+        )
+
+
+_SUMMARY_ROWS = (("Mean", "mean"), ("Median", "median"), ("Std", "std"), ("Min", "min"), ("25%", "q25"),
+                 ("50%", "q50"), ("75%", "q75"), ("Max", "max"))
+
+# Ratio denominators and wording of the per-rule lines (hardneg's rules).
+_RULE_LINES = ("positive", "excluded", "in_batch", "feedback", "same_group", "duplicate", "margin", "score_band",
+               "diversity")
 
 
 @dataclass
 class MiningReport:
-    """What a dataset mining run did: score statistics and the per-rule removals.
+    """What a dataset mining run did: score statistics, per-rule removals and shortfall.
 
     Attributes:
-        rules: candidates removed by each rule, summed over anchors.
-        positive, negative, difference: summaries of positive scores, negative scores
-            and positive − negative per emitted pair.
-        anchors: unique anchors mined.
-        rows: rows emitted.
-        rows_possible: rows the format could have had with no shortfall.
+        rules: candidates removed by each server rule, summed over anchors (zero counts
+            for the rules applied in the client when a cross-encoder rescored).
+        positive, negative, difference: statistics of the positive scores (one per
+            anchor–positive pair), the negative scores and positive − negative, counted as
+            sentence-transformers counts them for the output format.
+        queries: unique anchors mined; ``queries_total``: anchor rows in the dataset.
+        rows: rows emitted; ``rows_possible``: rows the format could have had with no
+            shortfall (sentence-transformers' "maximum possible samples").
         anchors_short: anchors that got fewer than ``num_negatives`` negatives.
+        range_max: the rank window's end used (derived as sentence-transformers does
+            when not given).
+        max_candidates: candidates the search could examine per anchor (the search
+            depth); ``max_examined``: the most any anchor examined.
+        skipped: with a cross-encoder, candidates each filter removed, as
+            sentence-transformers counts them (parameter → (count, ratio)).
+        false_negatives_reported: verdicts sent as false-negative feedback.
     """
 
     rules: RuleStats
     positive: ScoreSummary
     negative: ScoreSummary
     difference: ScoreSummary
-    anchors: int
+    queries: int
+    queries_total: int
     rows: int
     rows_possible: int
     anchors_short: int
+    range_max: int
+    max_candidates: int
+    max_examined: int
     parameters: dict[str, Any] = field(default_factory=dict)
+    skipped: dict[str, tuple[int, float]] = field(default_factory=dict)
+    false_negatives_reported: int = 0
+
+    @property
+    def anchors(self) -> int:
+        """Unique anchors mined (same as ``queries``)."""
+        return self.queries
+
+    @property
+    def missing(self) -> int:
+        """Rows missing for lack of negatives."""
+        return max(self.rows_possible - self.rows, 0)
 
     def format(self) -> str:
-        lines = [f"{'Metric':<8}{'Positive':>12}{'Negative':>12}{'Difference':>12}"]
-        lines.append(f"{'Count':<8}{self.positive.count:>12,}{self.negative.count:>12,}{'':>12}")
-        for name in ("mean", "median", "std", "min", "max"):
-            p, n, d = (getattr(s, name) for s in (self.positive, self.negative, self.difference))
-            lines.append(f"{name.capitalize():<8}{p:>12.4f}{n:>12.4f}{d:>12.4f}")
-        examined = self.rules.candidates_examined or 1
-        for rule, count in self.rules.as_dict().items():
-            if rule in ("candidates_examined", "negatives_returned", "shortfall", "widenings", "exact_scans"):
-                continue
+        """The statistics table and notes that ``verbose=True`` prints."""
+        row = "{:<6} {:>14} {:>14} {:>14}"
+        lines = [row.format("Metric", "Positive", "Negative", "Difference")]
+        lines.append(row.format("Count", f"{self.positive.count:,}", f"{self.negative.count:,}", ""))
+        for label, attr in _SUMMARY_ROWS:
+            lines.append(row.format(label, *(f"{getattr(s, attr):.4f}"
+                                             for s in (self.positive, self.negative, self.difference))))
+        p = self.parameters
+        for name, (count, ratio) in self.skipped.items():
+            lines.append(f"Skipped {count:,} potential negatives ({ratio:.2%}) due to the {name} of {p.get(name)}.")
+        examined = self.rules.candidates_examined
+        for rule in _RULE_LINES:
+            count = getattr(self.rules, rule)
             if count:
-                lines.append(f"Removed {count:,} candidates ({count / examined:.2%}) by the {rule} rule.")
-        if self.rows < self.rows_possible:
+                lines.append(f"Removed {count:,} of {examined:,} candidates ({count / max(examined, 1):.2%}) "
+                             f"by the {rule} rule.")
+        if self.missing > 0:
+            solutions = ["range_max"]
+            if p.get("range_min"):
+                solutions.append("range_min")
+            solutions += [k for k in ("absolute_margin", "relative_margin", "max_score") if p.get(k) is not None]
+            considerations = (", ".join(solutions[:-1]) + " and " + solutions[-1]) if len(solutions) > 1 else solutions[0]
             lines.append(
-                f"Could not find enough negatives for {self.rows_possible - self.rows:,} of "
-                f"{self.rows_possible:,} possible rows ({self.anchors_short:,} anchors short); "
-                "loosen the margins or score band, or widen range_max."
+                f"Could not find enough negatives for {self.missing} samples ({self.missing / self.rows_possible:.2%})."
+                f" Consider adjusting the {considerations} parameter{'s' if len(solutions) > 1 else ''}"
+                " if you'd like to find more valid negatives."
             )
+            lines.append(
+                f"{self.anchors_short:,} of {self.queries:,} anchors got fewer than {p.get('num_negatives')} negatives; "
+                f"the search examined at most {self.max_examined:,} of {self.max_candidates:,} candidates per anchor"
+                " (max_candidates=0 lets it search past sentence-transformers' depth)."
+            )
+        if self.false_negatives_reported:
+            lines.append(f"Reported {self.false_negatives_reported:,} false negatives to the server.")
         return "\n".join(lines)
+
+
+# --- dataset access ----------------------------------------------------------------------
 
 
 def _columns(dataset: Any) -> tuple[dict[str, list[Any]], bool]:
@@ -120,23 +224,115 @@ def _columns(dataset: Any) -> tuple[dict[str, list[Any]], bool]:
         return {c: list(dataset[c]) for c in dataset.column_names}, True
     if isinstance(dataset, Mapping):
         return {k: list(v) for k, v in dataset.items()}, False
+    if isinstance(dataset, (str, bytes)) or not hasattr(dataset, "__iter__"):
+        raise TypeError("dataset must be a datasets.Dataset, a dict of columns, or a list of dicts or (anchor, positive) pairs")
     rows = list(dataset)
-    if rows and isinstance(rows[0], Mapping):
+    if not rows:
+        return {}, False
+    if isinstance(rows[0], Mapping):
         keys = list(rows[0].keys())
         return {k: [r[k] for r in rows] for k in keys}, False
-    if rows and isinstance(rows[0], (tuple, list)):
+    if isinstance(rows[0], (tuple, list)):
         return {"anchor": [r[0] for r in rows], "positive": [r[1] for r in rows]}, False
     raise TypeError("dataset must be a datasets.Dataset, a dict of columns, or a list of dicts or (anchor, positive) pairs")
 
 
-def _embed(model: Embedder, texts: list[str], batch_size: int) -> np.ndarray:
-    if hasattr(model, "encode"):
-        out = model.encode(texts, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False)
+# --- argument checks -------------------------------------------------------------------
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
+
+
+def _check_int(name: str, x: Any, lo: int, hi: Optional[int] = None) -> None:
+    if not _is_int(x) or x < lo or (hi is not None and x > hi):
+        bound = f"{lo}–{hi}" if hi is not None else f"≥ {lo}"
+        raise ValueError(f"{name} must be an integer {bound}, got {x!r}")
+
+
+def _check_float(name: str, x: Any, lo: Optional[float] = None, hi: Optional[float] = None) -> None:
+    if x is None:
+        return
+    if isinstance(x, bool) or not isinstance(x, numbers.Real) or not math.isfinite(float(x)):
+        raise ValueError(f"{name} must be a finite number or None, got {x!r}")
+    if (lo is not None and x < lo) or (hi is not None and x > hi):
+        rng = f"in [{lo}, {hi}]" if hi is not None else f"≥ {lo}"
+        raise ValueError(f"{name} must be {rng}, got {x!r}")
+
+
+def _check_bool(name: str, x: Any) -> None:
+    if not isinstance(x, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {x!r}")
+
+
+def _check_prompt(model: Any, name_arg: str, prompt_name: Any, prompt_arg: str, prompt: Any) -> None:
+    if prompt is not None and not isinstance(prompt, str):
+        raise TypeError(f"{prompt_arg} must be a string or None, got {prompt!r}")
+    if prompt_name is None:
+        return
+    if not isinstance(prompt_name, str):
+        raise TypeError(f"{name_arg} must be a string or None, got {prompt_name!r}")
+    if prompt is not None:
+        return  # sentence-transformers ignores the name when a prompt is given
+    prompts = getattr(model, "prompts", None)
+    if not isinstance(prompts, Mapping):
+        raise ValueError(f"{name_arg}={prompt_name!r} needs a model with a prompts dictionary; pass {prompt_arg} instead")
+    if prompt_name not in prompts:
+        raise ValueError(
+            f"Prompt name '{prompt_name}' not found in the configured prompts dictionary with keys {list(prompts.keys())!r}."
+        )
+
+
+def _check_policy(policy: MiningPolicy) -> None:
+    """The server's policy checks, run before anything is encoded or uploaded."""
+    try:
+        codec.policy_message(policy)
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"invalid mining policy: {e}") from None
+    for name in ("duplicate_threshold", "diversity_threshold", "simans_b"):
+        _check_float(name, getattr(policy, name))
+    if policy.min_score is not None and policy.max_score is not None and policy.min_score > policy.max_score:
+        raise ValueError(f"min_score {policy.min_score} is above max_score {policy.max_score}")
+    if policy.sampling_strategy == "softmax" and policy.temperature is not None:
+        _check_float("temperature", policy.temperature)
+        if policy.temperature <= 0:
+            raise ValueError(f"temperature must be positive for softmax sampling, got {policy.temperature}")
+    if policy.sampling_strategy == "simans" and policy.simans_a is not None:
+        _check_float("simans_a", policy.simans_a)
+        if policy.simans_a <= 0:
+            raise ValueError(f"simans_a must be positive for SimANS sampling, got {policy.simans_a}")
+    _check_int("max_candidates", policy.max_candidates, 0)
+    _check_int("ef_search", policy.ef_search, 0, 65536)
+    if policy.rank_mode not in ("surviving", "raw"):
+        raise ValueError(f"rank_mode must be 'surviving' or 'raw', got {policy.rank_mode!r}")
+
+
+# --- encoding --------------------------------------------------------------------------
+
+
+def _encode(model: Embedder, texts: list[str], side: str, prompt_name: Optional[str], prompt: Optional[str],
+            batch_size: int, progress: bool) -> np.ndarray:
+    """Embeds texts the way sentence-transformers' mine_hard_negatives does: with
+    ``encode_query`` / ``encode_document`` where the model has them (their default
+    prompts apply), else ``encode`` with the prompt arguments, else the callable."""
+    method = getattr(model, "encode_query" if side == "query" else "encode_document", None)
+    if method is not None:
+        out = method(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
+                     show_progress_bar=progress, prompt_name=prompt_name, prompt=prompt)
+    elif hasattr(model, "encode"):
+        kw: dict[str, Any] = {}
+        if prompt_name is not None:
+            kw["prompt_name"] = prompt_name
+        if prompt is not None:
+            kw["prompt"] = prompt
+        out = model.encode(texts, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=progress, **kw)
     else:
-        out = model(texts)
+        out = model([prompt + t for t in texts] if prompt else texts)
+    if hasattr(out, "detach"):
+        out = out.detach().cpu().numpy()
     arr = np.asarray(out, dtype=np.float32)
     if arr.ndim != 2 or arr.shape[0] != len(texts):
-        raise ValueError(f"the embedder returned shape {arr.shape} for {len(texts)} texts")
+        raise ValueError(f"the model returned shape {arr.shape} for {len(texts)} texts")
     return arr
 
 
@@ -152,6 +348,15 @@ def _pair_scores(a: np.ndarray, b: np.ndarray, metric: str) -> np.ndarray:
         return np.einsum("ij,ij->i", a, b)
     d = a - b
     return -np.einsum("ij,ij->i", d, d)
+
+
+def _to_numpy(x: Any) -> np.ndarray:
+    if hasattr(x, "detach"):
+        x = x.detach().float().cpu().numpy()
+    return np.asarray(x, dtype=np.float32).ravel()
+
+
+# --- rows ------------------------------------------------------------------------------
 
 
 def build_rows(
@@ -237,22 +442,42 @@ def build_rows(
     return data
 
 
-def _rows_possible(output_format: str, n_pos: Sequence[int], num_negatives: int) -> int:
+def _score_sets(output_format: str, pos_scores: list[list[float]], neg_scores: list[list[float]],
+                num_negatives: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Positive, negative and difference scores as sentence-transformers counts them: one
+    negative per (anchor, positive, negative); n-tuple only from anchors with all n."""
+    pos = np.array([s for row in pos_scores for s in row], dtype=np.float64)
+    neg: list[float] = []
+    diff: list[float] = []
+    for ps, ns in zip(pos_scores, neg_scores):
+        if output_format == "n-tuple" and len(ns) < num_negatives:
+            continue
+        for p in ps:
+            for n in ns:
+                neg.append(n)
+                diff.append(p - n)
+    return pos, np.array(neg, dtype=np.float64), np.array(diff, dtype=np.float64)
+
+
+def _rows_possible(output_format: str, n_pos: Sequence[int], num_negatives: int, n_rows: int) -> int:
+    """sentence-transformers' "maximum possible samples" of a format."""
     if output_format == "triplet":
         return sum(n_pos) * num_negatives
     if output_format == "labeled-pair":
-        return sum(n_pos) + len(n_pos) * num_negatives
+        return len(n_pos) * num_negatives + n_rows
     return sum(n_pos)
+
+
+# --- the drop-in ---------------------------------------------------------------------------
 
 
 def mine_hard_negatives(
     dataset: Any,
-    client: "Client",
     model: Embedder,
-    *,
     anchor_column_name: Optional[str] = None,
     positive_column_name: Optional[str] = None,
     corpus: Optional[Sequence[str]] = None,
+    cross_encoder: Any = None,
     range_min: int = 0,
     range_max: Optional[int] = None,
     max_score: Optional[float] = None,
@@ -261,9 +486,22 @@ def mine_hard_negatives(
     relative_margin: Optional[float] = None,
     num_negatives: int = 3,
     sampling_strategy: str = "top",
+    query_prompt_name: Optional[str] = None,
+    query_prompt: Optional[str] = None,
+    corpus_prompt_name: Optional[str] = None,
+    corpus_prompt: Optional[str] = None,
+    include_positives: bool = False,
     output_format: str = "triplet",
     output_scores: bool = False,
     batch_size: int = 32,
+    faiss_batch_size: int = 16384,
+    use_faiss: bool = False,
+    use_multi_process: Union[list[str], bool] = False,
+    verbose: bool = True,
+    cache_folder: Optional[str] = None,
+    as_triplets: Optional[bool] = None,
+    margin: Optional[float] = None,
+    *,
     mine_batch_size: int = 256,
     collection: Optional[str] = None,
     keep_collection: bool = False,
@@ -271,166 +509,365 @@ def mine_hard_negatives(
     exact: bool = True,
     seed: int = 0,
     as_dataset: Optional[bool] = None,
-    verbose: bool = False,
     return_report: bool = False,
+    report_false_negatives: bool = False,
+    client: Optional["Client"] = None,
     **policy_kwargs: Any,
 ) -> Any:
     """Adds hard negatives to a dataset of (anchor, positive) pairs.
 
+    The positional parameters are sentence-transformers' ``mine_hard_negatives``
+    parameters, in its order, with its defaults and meaning (see its documentation);
+    the candidate search and the rules run in a hardneg server.
+
     Args:
         dataset: a ``datasets.Dataset``, a dict of columns, or a list of dicts or
             ``(anchor, positive)`` pairs. Repeated anchors count as one anchor with
-            several positives.
-        client: a connected :class:`hardneg.Client`.
-        model: a sentence-transformers model (anything with ``encode``) or a callable
-            mapping a list of texts to an ``(n, dim)`` array.
-        anchor_column_name, positive_column_name: default the first and second columns.
+            several positives. An empty dataset is an error.
+        model: a sentence-transformers model (its ``encode_query`` /
+            ``encode_document`` are called with the prompts, ``normalize_embeddings=True``
+            and ``batch_size``, as sentence-transformers does), anything with
+            ``encode``, or a callable mapping a list of texts to an ``(n, dim)`` array
+            (prompts are then prepended to the texts).
+        anchor_column_name, positive_column_name: default the first and second columns;
+            a name that is not a column is an error (sentence-transformers silently
+            falls back to the first/second column).
         corpus: extra candidate documents besides the positives.
+        cross_encoder: a model with ``predict(pairs, batch_size=…)`` that rescores the
+            candidates and the positives when a margin, ``max_score`` or ``min_score`` is
+            set (otherwise it is not used, as in sentence-transformers); the filters,
+            the window and the output scores then use its scores.
         range_min, range_max, max_score, min_score, absolute_margin, relative_margin,
-        num_negatives, sampling_strategy: as in sentence-transformers (``"top"`` or
-            ``"random"``; hardneg also takes ``"softmax"``, ``"simans"``,
-            ``"top1_sampled"``).
+        num_negatives: as in sentence-transformers. ``range_max=None`` is derived as
+            sentence-transformers derives it, and the search examines the same
+            ``range_max + max_positives`` best candidates per anchor (pass
+            ``max_candidates=0`` to let the server keep searching past them when the
+            rules remove too many).
+        sampling_strategy: ``"top"`` or ``"random"`` (uniform among the window's
+            survivors, reproducible with ``seed``); hardneg also takes ``"softmax"``,
+            ``"simans"`` and ``"top1_sampled"``.
+        query_prompt_name, query_prompt, corpus_prompt_name, corpus_prompt: passed to
+            the model's ``encode_query`` / ``encode_document`` exactly as
+            sentence-transformers passes them; a prompt name must exist in
+            ``model.prompts``.
+        include_positives: positives stay candidates (the output format becomes
+            ``"n-tuple"``, as in sentence-transformers).
         output_format: one of :data:`OUTPUT_FORMATS` (see the module docstring).
         output_scores: add or substitute score columns.
-        batch_size: encoding batch size.
+        batch_size: encoding (and cross-encoder) batch size.
+        faiss_batch_size, use_faiss, use_multi_process, cache_folder: accepted for
+            compatibility and validated; they do nothing here (the server searches;
+            encoding runs in this process).
+        verbose: print sentence-transformers' statistics plus hardneg's per-rule
+            counts and shortfall.
+        as_triplets, margin: deprecated aliases of ``output_format`` and
+            ``absolute_margin``, with sentence-transformers' warnings.
         mine_batch_size: anchors per Mine request (at most 1,024).
-        collection: collection to fill with the corpus; default a temporary one that is
-            deleted afterwards (unless ``keep_collection``). An existing collection of
-            that name is replaced.
-        metric: the collection's metric.
-        exact: search the corpus exactly, like sentence-transformers (the collection
-            never builds an HNSW graph, and each Mine request scores its anchors
-            together in one pass over the corpus). For a one-off job this is both
-            faster and exact up to a few hundred thousand corpus items; set False to
-            build the graph (worthwhile for much larger corpora).
+        collection: collection to fill with the corpus (item ids are the positions in
+            the de-duplicated corpus, ``corpus`` first, then the positives); default a
+            temporary one that is deleted afterwards (unless ``keep_collection``). An
+            existing collection of that name is replaced.
+        metric: the collection's metric (``"cosine"``, ``"dot"``, ``"l2"``).
+        exact: search the corpus exactly, like sentence-transformers (no HNSW graph;
+            each Mine request scores its anchors together in one pass). Set False to
+            build the graph, for corpora of millions.
         seed: sampling seed (same inputs and seed → same negatives).
         as_dataset: return a ``datasets.Dataset`` (True), a dict of columns (False), or
             the same kind as the input (None).
-        verbose: print the score and rule statistics.
         return_report: also return a :class:`MiningReport`.
+        report_false_negatives: with ``cross_encoder``, send the candidates it removed
+            by a margin or ``max_score`` (it scored them too close to the positive) to
+            the server as false negatives of their anchor, keyed by
+            :func:`anchor_key`; needs ``collection`` and ``keep_collection=True`` so that
+            later Mine calls on that collection leave them out.
+        client: a connected :class:`hardneg.Client`. None starts a private
+            ``miner-server`` (the one bundled with platform wheels,
+            ``$HARDNEG_SERVER_BIN``, or ``miner-server`` on PATH) on a temporary
+            directory and stops it afterwards.
         **policy_kwargs: further :class:`hardneg.MiningPolicy` fields
-            (``duplicate_threshold``, ``diversity_threshold``, ``rank_mode``, …).
-            In-batch exclusion is off by default here, as request batches are arbitrary.
+            (``duplicate_threshold``, ``diversity_threshold``, ``rank_mode``,
+            ``max_candidates``, …). In-batch exclusion is off by default here, as
+            request batches are arbitrary.
+
+    Every argument is checked before anything is encoded or uploaded.
 
     Returns:
         The mined rows (and the report when ``return_report``).
     """
-    if output_format not in OUTPUT_FORMATS:
-        raise ValueError(f"unknown output_format {output_format!r}; use one of {', '.join(OUTPUT_FORMATS)}")
-    if num_negatives < 1:
-        raise ValueError("num_negatives must be at least 1")
-    if not 1 <= mine_batch_size <= 1024:
-        raise ValueError("mine_batch_size must be 1 to 1024")
+    # ---- 1. check every argument before any encoding or upload -------------------------
     cols, was_dataset = _columns(dataset)
+    n_rows = len(next(iter(cols.values()))) if cols else 0
+    if n_rows == 0:
+        raise ValueError("The dataset is empty. Please provide a non-empty dataset.")
     names = list(cols)
+    for arg, value in (("anchor_column_name", anchor_column_name), ("positive_column_name", positive_column_name)):
+        if value is not None and value not in cols:
+            raise ValueError(f"{arg}={value!r} is not a column of the dataset; its columns are {names!r}")
     if len(names) < 2 and (anchor_column_name is None or positive_column_name is None):
-        raise ValueError("the dataset needs an anchor and a positive column")
+        raise ValueError("Dataset must contain at least two columns to select the positive column automatically.")
     a_col = anchor_column_name or names[0]
     p_col = positive_column_name or names[1]
+
+    if not (hasattr(model, "encode") or callable(model)):
+        raise TypeError("model must be a sentence-transformers model, have encode(), or be a callable from texts to vectors")
+    if cross_encoder is not None and not hasattr(cross_encoder, "predict"):
+        raise TypeError("cross_encoder must have predict(pairs, batch_size=...), like a sentence-transformers CrossEncoder")
+    if corpus is not None and (isinstance(corpus, (str, bytes)) or not all(isinstance(t, str) for t in corpus)):
+        raise TypeError("corpus must be a list of strings")
+
+    if as_triplets is not None:
+        _check_bool("as_triplets", as_triplets)
+        output_format = "triplet" if as_triplets else "n-tuple"
+        logger.warning(
+            "The `as_triplets` parameter is deprecated. Use the `output_format` parameter instead. "
+            f"Setting `output_format` to `{output_format}`."
+        )
+    _check_bool("include_positives", include_positives)
+    if include_positives:
+        if (range_min != 0 or range_max is not None or max_score is not None or min_score is not None
+                or absolute_margin is not None or relative_margin is not None or margin is not None
+                or sampling_strategy != "top"):
+            logger.warning(
+                "When using `include_positives=True`, updating `range_min`, `range_max`, `max_score`, `min_score`, "
+                "`absolute_margin`, `relative_margin`, or `sampling_strategy` from the default values may still "
+                "discard the positive values."
+            )
+        if output_format != "n-tuple":
+            logger.warning(
+                'When using `include_positives=True`, `output_format` will be set to `"n-tuple"` to ensure that the '
+                "ranking order is preserved."
+            )
+            output_format = "n-tuple"
+    _check_bool("output_scores", output_scores)
+    if output_format == "n-tuple-scores":
+        logger.warning(
+            '`output_format="n-tuple-scores"` is deprecated. Use `output_format="n-tuple"` with '
+            "`output_scores=True` instead for equivalent output formats."
+        )
+        output_format, output_scores = "n-tuple", True
+    if output_format not in OUTPUT_FORMATS:
+        raise ValueError(
+            f"Invalid output_format: {output_format}. Must be one of 'triplet', 'n-tuple', 'labeled-pair', or "
+            "'labeled-list'."
+        )
+    if margin is not None:
+        _check_float("margin", margin, lo=0.0)
+        absolute_margin = margin
+        logger.warning(
+            "The `margin` parameter is deprecated. Use the `absolute_margin` and/or `relative_margin` parameter "
+            f"instead. Setting `absolute_margin` to `{absolute_margin}`."
+        )
+    _check_float("max_score", max_score)
+    _check_float("min_score", min_score)
+    _check_float("absolute_margin", absolute_margin, lo=0.0)
+    _check_float("relative_margin", relative_margin, lo=0.0, hi=1.0)
+    _check_int("num_negatives", num_negatives, 1, codec.MAX_NEGATIVES)
+    _check_int("range_min", range_min, 0)
+    if range_max is not None:
+        _check_int("range_max", range_max, 1)
+    if sampling_strategy not in SAMPLING_STRATEGIES:
+        raise ValueError(f"sampling_strategy must be one of {', '.join(map(repr, SAMPLING_STRATEGIES))}, "
+                         f"got {sampling_strategy!r}")
+    _check_prompt(model, "query_prompt_name", query_prompt_name, "query_prompt", query_prompt)
+    _check_prompt(model, "corpus_prompt_name", corpus_prompt_name, "corpus_prompt", corpus_prompt)
+    _check_int("batch_size", batch_size, 1)
+    if not _is_int(faiss_batch_size) or faiss_batch_size <= 0:
+        raise ValueError(f"faiss_batch_size must be a positive integer, got {faiss_batch_size}.")
+    _check_bool("use_faiss", use_faiss)
+    if not (isinstance(use_multi_process, bool)
+            or (isinstance(use_multi_process, (list, tuple)) and all(isinstance(d, str) for d in use_multi_process))):
+        raise TypeError(f"use_multi_process must be a bool or a list of device names, got {use_multi_process!r}")
+    _check_bool("verbose", verbose)
+    if cache_folder is not None and not isinstance(cache_folder, (str, os.PathLike)):
+        raise TypeError(f"cache_folder must be a path or None, got {cache_folder!r}")
+    _check_int("mine_batch_size", mine_batch_size, 1, codec.MAX_ANCHORS)
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
+    if collection is not None and (not isinstance(collection, str) or not collection):
+        raise ValueError(f"collection must be a non-empty string or None, got {collection!r}")
+    for name, flag in (("keep_collection", keep_collection), ("exact", exact), ("return_report", return_report),
+                       ("report_false_negatives", report_false_negatives)):
+        _check_bool(name, flag)
+    if as_dataset is not None:
+        _check_bool("as_dataset", as_dataset)
+    _check_int("seed", seed, 0, 2**64 - 1)
+    st_set = sorted(set(policy_kwargs) & _ST_POLICY_FIELDS)
+    if st_set:
+        raise TypeError(f"pass {', '.join(st_set)} as the named parameter(s), not as policy keywords")
+    policy_names = {f.name for f in fields(MiningPolicy)}
+    unknown = sorted(set(policy_kwargs) - policy_names)
+    if unknown:
+        raise TypeError(f"unknown argument(s) of mine_hard_negatives: {', '.join(unknown)}")
+    if client is not None and not hasattr(client, "mine"):
+        raise TypeError(f"client must be a hardneg.Client, got {client!r}")
+
     anchors_all = [str(x) for x in cols[a_col]]
     positives_all = [str(x) for x in cols[p_col]]
+    # sentence-transformers counts rows per anchor (a repeated pair counts twice).
+    rows_per_anchor: dict[str, int] = {}
+    for a in anchors_all:
+        rows_per_anchor[a] = rows_per_anchor.get(a, 0) + 1
+    max_positives = max(rows_per_anchor.values())
 
-    # Unique anchors, each with its positives in first-seen order.
+    uses_filter = absolute_margin is not None or relative_margin is not None or max_score is not None
+    rescoring = cross_encoder is not None and (uses_filter or min_score is not None)
+    derived_range_max = range_max is None
+    if range_max is None:
+        if uses_filter or (cross_encoder is not None and min_score is not None):
+            range_max = range_min + num_negatives * 10 + max_positives
+        else:
+            range_max = range_min + num_negatives + max_positives
+    if range_min >= range_max:
+        raise ValueError(
+            f"range_min must be smaller than range_max, got range_min={range_min} and range_max={range_max}."
+        )
+    if num_negatives > range_max - range_min:
+        raise ValueError(
+            f"Cannot mine {num_negatives} negatives per query: only {range_max - range_min} candidates remain after "
+            f"skipping the first range_min={range_min} of range_max={range_max}. Consider decreasing num_negatives "
+            "or range_min, or increasing range_max."
+        )
+    depth = range_max + max_positives
+    if rescoring and depth > codec.MAX_NEGATIVES:
+        raise ValueError(
+            f"with a cross_encoder the {depth} candidates per anchor (range_max + positives) must be at most "
+            f"{codec.MAX_NEGATIVES}; lower range_max"
+        )
+    if rescoring and sampling_strategy not in ("top", "random"):
+        raise ValueError(f"with a cross_encoder, sampling_strategy must be 'top' or 'random', got {sampling_strategy!r}")
+    if report_false_negatives and not rescoring:
+        raise ValueError("report_false_negatives needs a cross_encoder and a margin, max_score or min_score")
+    if report_false_negatives and not (collection and keep_collection):
+        raise ValueError("report_false_negatives needs collection=NAME and keep_collection=True: the verdicts are "
+                         "kept with the collection")
+    policy_kwargs.setdefault("in_batch_exclusion", False)
+    policy_kwargs.setdefault("max_candidates", depth)
+    if rescoring:
+        # The server returns sentence-transformers' raw candidate list; the cross-encoder
+        # scores, the filters, the window and the sampling are applied here.
+        policy = MiningPolicy.from_kwargs(None, num_negatives=depth, range_min=0, range_max=depth, seed=seed,
+                                          **policy_kwargs)
+    else:
+        policy = MiningPolicy.from_kwargs(
+            None, num_negatives=num_negatives, range_min=range_min, range_max=range_max, max_score=max_score,
+            min_score=min_score, absolute_margin=absolute_margin, relative_margin=relative_margin,
+            sampling_strategy=sampling_strategy, seed=seed, **policy_kwargs,  # type: ignore[arg-type]
+        )
+    _check_policy(policy)
+    server = None
+    if client is None:
+        from hardneg._server import LocalServer
+
+        server = LocalServer()  # finds the binary now: a missing one fails before encoding
+
+    # ---- 2. the plan, as sentence-transformers prints it ---------------------------------
+    if derived_range_max and verbose:
+        print(f"Setting range_max to {range_max} based on the provided parameters.")
     anchor_pos: dict[str, list[str]] = {}
     for a, p in zip(anchors_all, positives_all):
         lst = anchor_pos.setdefault(a, [])
         if p not in lst:
             lst.append(p)
     anchors = list(anchor_pos)
+    if len(anchors) != len(anchors_all) and verbose:
+        print(f"Found {len(anchors)} unique queries out of {len(anchors_all)} total queries.")
+    if max_positives > 1 and verbose:
+        print(f"Found an average of {np.mean(list(rows_per_anchor.values())):.3f} positives per query.")
     texts = list(dict.fromkeys(list(corpus or []) + positives_all))
     text_id = {t: str(i) for i, t in enumerate(texts)}
 
-    anchor_emb = _embed(model, anchors, batch_size)
-    corpus_emb = _embed(model, texts, batch_size)
+    # ---- 3. encode (corpus first, like sentence-transformers), upload, mine --------------
+    corpus_emb = _encode(model, texts, "document", corpus_prompt_name, corpus_prompt, batch_size, verbose)
+    anchor_emb = _encode(model, anchors, "query", query_prompt_name, query_prompt, batch_size, verbose)
+    if corpus_emb.shape[1] != anchor_emb.shape[1]:
+        raise ValueError(f"the model returned {anchor_emb.shape[1]}-d query and {corpus_emb.shape[1]}-d corpus vectors")
     dim = int(corpus_emb.shape[1])
+    emb_of = {t: i for i, t in enumerate(texts)}
+    keys = [anchor_key(a) for a in anchors]
+
+    def pos_args(batch: list[str]) -> dict[str, Any]:
+        if include_positives or rescoring:
+            # Positives stay candidates; their vectors still give s⁺ (and the duplicate rule).
+            return {"positive_vectors": [corpus_emb[[emb_of[p] for p in anchor_pos[a]]] for a in batch]}
+        return {"positive_ids": [[text_id[p] for p in anchor_pos[a]] for a in batch]}
 
     name = collection or f"hardneg-mine-{uuid.uuid4().hex[:12]}"
-    client.delete_collection(name, missing_ok=True)
-    params = IndexParams(exact_threshold=EXACT_ONLY) if exact else None
-    client.create_collection(name, dim, metric, index_params=params)
+    reported = 0
+    if server is not None:
+        from hardneg.client import Client as _Client
+
+        server.start()
+        client = _Client(server.target, timeout=600.0)
+    assert client is not None
     try:
-        client.upsert(name, [text_id[t] for t in texts], corpus_emb)
-        policy_kwargs.setdefault("in_batch_exclusion", False)
-        policy = MiningPolicy.from_kwargs(
-            None,
-            num_negatives=num_negatives,
-            range_min=range_min,
-            range_max=range_max,
-            max_score=max_score,
-            min_score=min_score,
-            absolute_margin=absolute_margin,
-            relative_margin=relative_margin,
-            sampling_strategy=sampling_strategy,  # type: ignore[arg-type]
-            seed=seed,
-            **policy_kwargs,
-        )
-        parts: list[MineResult] = []
-        for start in range(0, len(anchors), mine_batch_size):
-            end = min(start + mine_batch_size, len(anchors))
-            parts.append(
-                client.mine(
-                    name,
-                    anchor_vectors=anchor_emb[start:end],
-                    positive_ids=[[text_id[p] for p in anchor_pos[a]] for a in anchors[start:end]],
-                    policy=policy,
-                )
-            )
-        res = MineResult.concatenate(parts, num_negatives) if parts else None
+        client.delete_collection(name, missing_ok=True)
+        params = IndexParams(exact_threshold=EXACT_ONLY) if exact else None
+        client.create_collection(name, dim, metric, index_params=params)
+        try:
+            client.upsert(name, [text_id[t] for t in texts], corpus_emb)
+            parts: list[MineResult] = []
+            for start in range(0, len(anchors), mine_batch_size):
+                batch = anchors[start : start + mine_batch_size]
+                parts.append(client.mine(name, anchor_vectors=anchor_emb[start : start + len(batch)],
+                                         keys=keys[start : start + len(batch)], policy=policy, **pos_args(batch)))
+            res = MineResult.concatenate(parts, policy.num_negatives)
+            pos_scores = [
+                _pair_scores(np.repeat(anchor_emb[i : i + 1], len(anchor_pos[a]), axis=0),
+                             corpus_emb[[emb_of[p] for p in anchor_pos[a]]], metric).astype(np.float32).tolist()
+                for i, a in enumerate(anchors)
+            ]
+            cand = [[texts[int(x)] for x in res.ids[i, : int(res.counts[i])]] for i in range(len(anchors))]
+            cand_scores = [res.scores[i, : int(res.counts[i])].astype(float).tolist() for i in range(len(anchors))]
+            skipped: dict[str, tuple[int, float]] = {}
+            if rescoring:
+                negatives, neg_scores, pos_scores, skipped, verdicts = _rescore(
+                    cross_encoder, anchors, anchor_pos, cand, batch_size=batch_size, range_min=range_min,
+                    range_max=range_max, depth=depth, num_negatives=num_negatives, sampling_strategy=sampling_strategy,
+                    include_positives=include_positives, absolute_margin=absolute_margin,
+                    relative_margin=relative_margin, max_score=max_score, min_score=min_score, seed=seed,
+                    progress=verbose)
+                if report_false_negatives:
+                    reports = {keys[i]: [text_id[t] for t in v] for i, v in enumerate(verdicts) if v}
+                    if reports:
+                        reported = client.report_false_negatives(name, reports)
+            else:
+                negatives, neg_scores = cand, cand_scores
+        finally:
+            if not keep_collection:
+                client.delete_collection(name, missing_ok=True)
     finally:
-        if not keep_collection:
-            client.delete_collection(name, missing_ok=True)
+        if server is not None:
+            client.close()
+            server.stop()
+    if verbose:
+        print("Negative candidates mined, preparing dataset...")
 
-    negatives: list[list[str]] = []
-    neg_scores: list[list[float]] = []
-    pos_scores: list[list[float]] = []
-    emb_of = {t: i for i, t in enumerate(texts)}
-    for i, a in enumerate(anchors):
-        c = int(res.counts[i]) if res is not None else 0
-        negatives.append([texts[int(x)] for x in res.ids[i, :c]] if res is not None else [])
-        neg_scores.append(res.scores[i, :c].astype(float).tolist() if res is not None else [])
-        ps = anchor_pos[a]
-        pe = corpus_emb[[emb_of[p] for p in ps]]
-        pos_scores.append(_pair_scores(np.repeat(anchor_emb[i : i + 1], len(ps), axis=0), pe, metric).tolist())
-
-    data = build_rows(
-        anchors,
-        [anchor_pos[a] for a in anchors],
-        pos_scores,
-        negatives,
-        neg_scores,
-        output_format=output_format,
-        output_scores=output_scores,
-        num_negatives=num_negatives,
-        anchor_column_name=a_col,
-        positive_column_name=p_col,
-    )
-
+    # ---- 4. rows and report --------------------------------------------------------------
+    data = build_rows(anchors, [anchor_pos[a] for a in anchors], pos_scores, negatives, neg_scores,
+                      output_format=output_format, output_scores=output_scores, num_negatives=num_negatives,
+                      anchor_column_name=a_col, positive_column_name=p_col)
     n_pos = [len(anchor_pos[a]) for a in anchors]
-    pos_flat = np.array([s for row in pos_scores for s in row])
-    neg_flat = np.array([s for i, row in enumerate(neg_scores) for s in row for _ in range(n_pos[i])])
-    diff = np.array(
-        [ps - ns for i in range(len(anchors)) for ps in pos_scores[i] for ns in neg_scores[i]], dtype=np.float64
-    )
-    fmt = "n-tuple" if output_format == "n-tuple-scores" else output_format
+    pos_flat, neg_flat, diff = _score_sets(output_format, pos_scores, neg_scores, num_negatives)
     report = MiningReport(
-        rules=res.stats if res is not None else RuleStats(),
+        rules=RuleStats() if rescoring else res.stats,
         positive=ScoreSummary.of(pos_flat),
         negative=ScoreSummary.of(neg_flat),
         difference=ScoreSummary.of(diff),
-        anchors=len(anchors),
-        rows=len(next(iter(data.values()))) if data else 0,
-        rows_possible=_rows_possible(fmt, n_pos, num_negatives),
-        anchors_short=int((res.shortfall > 0).sum()) if res is not None else 0,
+        queries=len(anchors),
+        queries_total=len(anchors_all),
+        rows=len(next(iter(data.values()))),
+        rows_possible=_rows_possible(output_format, n_pos, num_negatives, n_rows),
+        anchors_short=sum(1 for ns in negatives if len(ns) < num_negatives),
+        range_max=range_max,
+        max_candidates=policy.max_candidates or 100_000,
+        max_examined=int(res.candidates_examined.max()) if len(res) else 0,
         parameters={
-            "range_min": range_min,
-            "range_max": range_max,
-            "max_score": max_score,
-            "min_score": min_score,
-            "absolute_margin": absolute_margin,
-            "relative_margin": relative_margin,
-            "num_negatives": num_negatives,
-            "sampling_strategy": sampling_strategy,
+            "range_min": range_min, "range_max": range_max, "max_score": max_score, "min_score": min_score,
+            "absolute_margin": absolute_margin, "relative_margin": relative_margin, "num_negatives": num_negatives,
+            "sampling_strategy": sampling_strategy, "output_format": output_format,
         },
+        skipped=skipped,
+        false_negatives_reported=reported,
     )
     if verbose:
         print(report.format())
@@ -444,3 +881,101 @@ def mine_hard_negatives(
             raise ImportError("as_dataset=True needs the datasets package: pip install 'hardneg[datasets]'") from e
         out = Dataset.from_dict(data)
     return (out, report) if return_report else out
+
+
+def _rescore(
+    cross_encoder: Any,
+    anchors: list[str],
+    anchor_pos: dict[str, list[str]],
+    candidates: list[list[str]],
+    *,
+    batch_size: int,
+    range_min: int,
+    range_max: int,
+    depth: int,
+    num_negatives: int,
+    sampling_strategy: str,
+    include_positives: bool,
+    absolute_margin: Optional[float],
+    relative_margin: Optional[float],
+    max_score: Optional[float],
+    min_score: Optional[float],
+    seed: int,
+    progress: bool,
+) -> tuple[list[list[str]], list[list[float]], list[list[float]], dict[str, tuple[int, float]], list[list[str]]]:
+    """sentence-transformers' cross-encoder path on the server's raw candidates.
+
+    Each anchor's candidates (its best ``range_max + max_positives`` by embedding) and
+    its positives are scored by the cross-encoder; positives are set aside (unless
+    ``include_positives``), then the margins against the hardest positive, ``max_score``
+    and ``min_score`` remove candidates by their cross-encoder score; the window
+    ``[range_min, range_max)`` of the survivors in cross-encoder order is sampled.
+
+    Returns negatives, their scores and the positive scores (all cross-encoder scores),
+    the per-parameter skip counts, and per anchor the candidates removed by a margin or
+    ``max_score`` (the implied false negatives).
+    """
+    rng = np.random.default_rng(seed)
+    total = len(anchors) * depth
+    counters = {"absolute_margin": 0, "relative_margin": 0, "max_score": 0, "min_score": 0}
+    per_anchor: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    pos_pairs = [(a, p) for a in anchors for p in anchor_pos[a]]
+    pos_all = _to_numpy(cross_encoder.predict(pos_pairs, batch_size=batch_size)) \
+        if pos_pairs else np.zeros(0, np.float32)
+    pos_scores: list[list[float]] = []
+    off = 0
+    for a in anchors:
+        n = len(anchor_pos[a])
+        pos_scores.append(pos_all[off : off + n].astype(float).tolist())
+        off += n
+    verdicts: list[list[str]] = []
+    for i, a in enumerate(anchors):
+        cand = candidates[i]
+        s = (_to_numpy(cross_encoder.predict([(a, c) for c in cand], batch_size=batch_size))
+             if cand else np.zeros(0, np.float32)).copy()
+        alive = np.ones(len(cand), dtype=bool)
+        if not include_positives:
+            alive &= np.array([c not in anchor_pos[a] for c in cand], dtype=bool)
+        s_pos = np.float32(min(pos_scores[i]))
+        removed_fn = np.zeros(len(cand), dtype=bool)
+        if absolute_margin is not None:
+            r = alive & (s + np.float32(absolute_margin) > s_pos)
+            counters["absolute_margin"] += int(r.sum())
+            alive &= ~r
+            removed_fn |= r
+        if relative_margin is not None:
+            r = alive & (s > s_pos - abs(s_pos) * np.float32(relative_margin))
+            counters["relative_margin"] += int(r.sum())
+            alive &= ~r
+            removed_fn |= r
+        if max_score is not None:
+            r = alive & (s > np.float32(max_score))
+            counters["max_score"] += int(r.sum())
+            alive &= ~r
+            removed_fn |= r
+        if min_score is not None:
+            r = alive & (s < np.float32(min_score))
+            counters["min_score"] += int(r.sum())
+            alive &= ~r
+        verdicts.append([c for c, f in zip(cand, removed_fn) if f])
+        per_anchor.append((s, alive, np.arange(len(cand))))
+    negatives: list[list[str]] = []
+    neg_scores: list[list[float]] = []
+    for i, (s, alive, idx) in enumerate(per_anchor):
+        order = [int(j) for j in sorted(idx[alive], key=lambda j: -float(s[j]))][:range_max][range_min:]
+        if sampling_strategy != "top" and len(order) > num_negatives:
+            pick = sorted(rng.choice(len(order), size=num_negatives, replace=False).tolist())
+            order = [order[j] for j in pick]
+        order = order[:num_negatives]
+        negatives.append([candidates[i][j] for j in order])
+        neg_scores.append([float(s[j]) for j in order])
+    skipped: dict[str, tuple[int, float]] = {}
+    remaining = total
+    for name in ("absolute_margin", "relative_margin"):
+        if counters[name]:
+            skipped[name] = (counters[name], counters[name] / remaining)
+            remaining -= counters[name]
+    for name in ("max_score", "min_score"):
+        if counters[name]:
+            skipped[name] = (counters[name], counters[name] / remaining)
+    return negatives, neg_scores, pos_scores, skipped, verdicts
