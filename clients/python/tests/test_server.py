@@ -1,0 +1,100 @@
+"""hardneg._server (finding and running a local miner-server) and the ``hardneg serve`` command."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import hardneg
+from hardneg import _server
+
+
+def test_find_binary_prefers_the_environment_then_the_bundled_one_then_path(
+    server_binary: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    on_path = tmp_path / "miner-server"
+    on_path.write_text("#!/bin/sh\n")
+    on_path.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv(_server.BINARY_ENV, server_binary)
+    monkeypatch.setattr(_server, "bundled_binary", lambda: "/bundled/miner-server")
+    assert _server.find_binary() == server_binary
+    monkeypatch.delenv(_server.BINARY_ENV)
+    assert _server.find_binary() == "/bundled/miner-server"
+    monkeypatch.setattr(_server, "bundled_binary", lambda: None)
+    assert _server.find_binary() == str(on_path)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(_server.ServerNotFound, match="HARDNEG_SERVER_BIN"):
+        _server.find_binary()
+    monkeypatch.setenv(_server.BINARY_ENV, str(tmp_path / "nope"))
+    with pytest.raises(_server.ServerNotFound, match="not an executable"):
+        _server.find_binary()
+
+
+def test_bundled_binary_restores_a_lost_executable_bit(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / "miner-server").write_text("#!/bin/sh\n")
+    (tmp_path / "miner-server").chmod(0o644)
+    monkeypatch.setattr(_server, "_BIN_DIR", tmp_path)
+    assert _server.bundled_binary() == str(tmp_path / "miner-server")
+    assert (tmp_path / "miner-server").stat().st_mode & stat.S_IXUSR
+
+
+def test_local_server_serves_and_cleans_up(server_binary: str) -> None:
+    with _server.LocalServer(server_binary) as srv:
+        assert srv.target is not None and srv.target.startswith("127.0.0.1:")
+        with hardneg.Client(srv.target, timeout=30) as c:
+            c.create_collection("x", dim=4)
+            assert [info.name for info in c.list_collections()] == ["x"]
+        data_dir = srv.data_dir
+        assert data_dir is not None and os.path.isdir(data_dir)
+    assert srv.proc is not None and srv.proc.returncode == 0  # stopped gracefully by SIGTERM
+    assert not os.path.exists(data_dir)
+
+
+def test_local_server_keeps_a_given_data_dir(server_binary: str, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with _server.LocalServer(server_binary, data_dir=str(data)) as srv:
+        assert srv.target is not None
+        with hardneg.Client(srv.target, timeout=30) as c:
+            c.create_collection("kept", dim=4)
+    with _server.LocalServer(server_binary, data_dir=str(data)) as srv:
+        assert srv.target is not None
+        with hardneg.Client(srv.target, timeout=30) as c:
+            assert [info.name for info in c.list_collections()] == ["kept"]
+
+
+def test_local_server_reports_a_failed_start(server_binary: str) -> None:
+    with pytest.raises(RuntimeError, match="exited with"):
+        _server.LocalServer(server_binary, args=["--no-such-flag"]).start()
+
+
+def _cli(*args: str, binary: str | None) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env.pop(_server.BINARY_ENV, None)
+    if binary:
+        env[_server.BINARY_ENV] = binary
+    env["PATH"] = os.path.dirname(sys.executable)
+    return subprocess.run([sys.executable, "-m", "hardneg._cli", *args], capture_output=True, text=True, env=env,
+                          timeout=60)
+
+
+def test_hardneg_serve_runs_the_server(server_binary: str) -> None:
+    out = _cli("serve", "--help", binary=server_binary)
+    assert "-grpc-addr" in out.stdout + out.stderr
+    bad = _cli("serve", "--no-such-flag", binary=server_binary)
+    assert bad.returncode != 0 and "no-such-flag" in bad.stderr
+
+
+def test_hardneg_cli_usage_and_missing_binary() -> None:
+    assert _cli(binary=None).returncode == 2
+    assert "hardneg serve" in _cli("--help", binary=None).stdout
+    unknown = _cli("mine", binary=None)
+    assert unknown.returncode == 2 and "unknown command" in unknown.stderr
+    if _server.bundled_binary() is None:
+        missing = _cli("serve", binary=None)
+        assert missing.returncode == 1 and "no miner-server binary" in missing.stderr
