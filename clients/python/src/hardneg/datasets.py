@@ -131,8 +131,9 @@ class MiningReport:
     """What a dataset mining run did: score statistics, per-rule removals and shortfall.
 
     Attributes:
-        rules: candidates removed by each server rule, summed over anchors (zero counts
-            for the rules applied in the client when a cross-encoder rescored).
+        rules: candidates removed by each server rule, summed over anchors, and the
+            search totals (with a cross-encoder the server only gathers candidates; its
+            filters run in the client and are counted in ``skipped``).
         positive, negative, difference: statistics of the positive scores (one per
             anchor–positive pair), the negative scores and positive − negative, counted as
             sentence-transformers counts them for the output format.
@@ -192,6 +193,9 @@ class MiningReport:
             if count:
                 lines.append(f"Removed {count:,} of {examined:,} candidates ({count / max(examined, 1):.2%}) "
                              f"by the {rule} rule.")
+        if examined:
+            lines.append(f"Examined {examined:,} candidates, at most {self.max_examined:,} per anchor (depth limit "
+                         f"{self.max_candidates:,}).")
         if self.missing > 0:
             solutions = ["range_max"]
             if p.get("range_min"):
@@ -849,7 +853,7 @@ def mine_hard_negatives(
     n_pos = [len(anchor_pos[a]) for a in anchors]
     pos_flat, neg_flat, diff = _score_sets(output_format, pos_scores, neg_scores, num_negatives)
     report = MiningReport(
-        rules=RuleStats() if rescoring else res.stats,
+        rules=res.stats,
         positive=ScoreSummary.of(pos_flat),
         negative=ScoreSummary.of(neg_flat),
         difference=ScoreSummary.of(diff),
