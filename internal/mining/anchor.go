@@ -27,7 +27,10 @@ type anchorMiner struct {
 	inBatch batchIDs
 	keepVec bool // copy candidate vectors (diversity or IncludeVectors)
 	end     int  // the rank window's end, exclusive
-	res     Result
+	// dup is the near-duplicate threshold, valid when hasDup.
+	dup    float32
+	hasDup bool
+	res    Result
 
 	selfSeen  bool   // the anchor item went through Skip
 	selfSlot  uint32 // its slot, valid when selfSeen
@@ -48,6 +51,8 @@ func mineAnchor(ctx context.Context, s Searcher, req *Request, a *prepared, inBa
 		keepVec: pol.DiversityThreshold != nil || req.IncludeVectors,
 		end:     pol.EffectiveRangeMax(a.numPositives),
 	}
+	m.dup, m.hasDup = pol.EffectiveDuplicateThreshold(s.Metric())
+	m.res.MaxRank = pol.EffectiveMaxRank(m.end)
 	m.res.UnknownPositiveIDs = a.unknown
 	if len(a.posVecs) > 0 {
 		m.res.PositiveScore, m.res.HasPositiveScore = a.posScore, true
@@ -152,10 +157,23 @@ func (m *anchorMiner) rawRank(c *index.Candidate) int {
 // one candidate. It returns false when no later candidate can be chosen.
 func (m *anchorMiner) yield(c index.Candidate) bool {
 	a, pol, r := m.a, m.pol, &m.res.Removed
-	if t := pol.DuplicateThreshold; t != nil {
+	raw := m.rawRank(&c)
+	if raw >= m.res.MaxRank {
+		// The hardness floor: candidates come best-first, so no later one is above it.
+		r.RankWindow++
+		m.res.FloorReached = true
+		return false
+	}
+	if m.hasDup {
 		for _, pv := range a.posVecs {
-			if m.s.Similarity(c.Vector, pv) >= *t {
+			if m.s.Similarity(c.Vector, pv) >= m.dup {
 				r.Duplicate++
+				return true
+			}
+		}
+		for _, xv := range a.exclVecs {
+			if m.s.Similarity(c.Vector, xv) >= m.dup {
+				r.ExcludedDuplicate++
 				return true
 			}
 		}
@@ -179,7 +197,6 @@ func (m *anchorMiner) yield(c index.Candidate) bool {
 		r.ScoreBand++
 		return false
 	}
-	raw := m.rawRank(&c)
 	rank := m.surviving
 	if pol.RankMode == RankRaw {
 		rank = raw

@@ -47,14 +47,17 @@ type Negative struct {
 }
 
 // RuleCounts counts candidates removed per rule; a candidate counts under the first
-// rule that removed it, in field order.
+// rule that removed it, in field order. Duplicate counts near-duplicates of a known
+// positive, ExcludedDuplicate near-duplicates of an excluded item or reported false
+// negative; RankWindow counts candidates outside the rank window or at or beyond the
+// hardness floor.
 type RuleCounts struct {
-	Self, Positive, Excluded, InBatch, Feedback, SameGroup, Duplicate, Margin, ScoreBand, RankWindow, Diversity int
+	Self, Positive, Excluded, InBatch, Feedback, SameGroup, Duplicate, ExcludedDuplicate, Margin, ScoreBand, RankWindow, Diversity int
 }
 
 // Total returns the number of candidates removed by all rules.
 func (c *RuleCounts) Total() int {
-	return c.Self + c.Positive + c.Excluded + c.InBatch + c.Feedback + c.SameGroup + c.Duplicate + c.Margin + c.ScoreBand + c.RankWindow + c.Diversity
+	return c.Self + c.Positive + c.Excluded + c.InBatch + c.Feedback + c.SameGroup + c.Duplicate + c.ExcludedDuplicate + c.Margin + c.ScoreBand + c.RankWindow + c.Diversity
 }
 
 // Result is the outcome for one anchor.
@@ -77,6 +80,12 @@ type Result struct {
 	// Widenings and ExactScan describe how the search ran.
 	Widenings int
 	ExactScan bool
+	// MaxRank is the hardness floor applied to the anchor (math.MaxInt: none), and
+	// FloorReached reports that the search got to it: a candidate at raw rank ≥ MaxRank
+	// would have been judged, so every candidate the anchor could still use was
+	// easier than the floor allows.
+	MaxRank      int
+	FloorReached bool
 	// UnknownPositiveIDs are positive ids not in the collection. They are still never
 	// returned, but give no s⁺, groups or near-duplicates.
 	UnknownPositiveIDs []string

@@ -22,6 +22,10 @@ type prepared struct {
 	groups     map[string]struct{} // anchor, positive-item and request groups
 	feedback   map[string]struct{} // reported false negatives for the anchor's key
 	posVecs    [][]float32         // prepared positive vectors (stored, then raw)
+	// exclVecs are the stored vectors of the anchor's excluded ids and reported false
+	// negatives, when the near-duplicate rule is on: their near-duplicates are excluded
+	// too.
+	exclVecs [][]float32
 	// numPositives is the number of distinct positive ids plus positive vectors; it
 	// sizes the default rank window.
 	numPositives int
@@ -56,8 +60,19 @@ func prepare(s Searcher, req *Request) ([]prepared, batchIDs, error) {
 		return nil, nil, e.Err()
 	}
 	pol := &req.Policy
-	pol.validate(&e, "policy")
+	pol.validate(&e, "policy", s.Metric())
 	out := make([]prepared, len(req.Anchors))
+	if pol.UseFeedback {
+		for i := range req.Anchors {
+			key := req.Anchors[i].Key
+			if key == "" {
+				key = req.Anchors[i].ID
+			}
+			if key != "" {
+				out[i].feedback = s.FalseNegatives(key)
+			}
+		}
+	}
 	s.Resolve(func(lookup index.LookupFunc) {
 		for i := range req.Anchors {
 			prepareAnchor(s, lookup, pol, &req.Anchors[i], &out[i], i, &e)
@@ -87,15 +102,6 @@ func prepare(s Searcher, req *Request) ([]prepared, batchIDs, error) {
 		p.posScore = float32(math.Inf(1))
 		for _, pv := range p.posVecs {
 			p.posScore = min(p.posScore, s.Similarity(p.query, pv))
-		}
-		if pol.UseFeedback {
-			key := req.Anchors[i].Key
-			if key == "" {
-				key = req.Anchors[i].ID
-			}
-			if key != "" {
-				p.feedback = s.FalseNegatives(key)
-			}
 		}
 	}
 	return out, inBatch, nil
@@ -196,6 +202,23 @@ func prepareAnchor(s Searcher, lookup index.LookupFunc, pol *Policy, a *Anchor, 
 	p.excluded = make(map[string]struct{}, len(a.ExcludeIDs))
 	for _, id := range a.ExcludeIDs {
 		p.excluded[id] = struct{}{}
+	}
+	if _, on := pol.EffectiveDuplicateThreshold(s.Metric()); on {
+		// Transitive exclusion: a verdict on one copy covers its copies. Each stored
+		// excluded item or reported false negative (not a positive: those are posVecs)
+		// contributes its vector once.
+		seen := make(map[string]struct{}, len(p.excluded)+len(p.feedback))
+		for _, set := range []map[string]struct{}{p.excluded, p.feedback} {
+			for id := range set {
+				if has(seen, id) || has(p.positives, id) {
+					continue
+				}
+				seen[id] = struct{}{}
+				if v, _, ok := lookup(id); ok {
+					p.exclVecs = append(p.exclVecs, append([]float32(nil), v...))
+				}
+			}
+		}
 	}
 }
 

@@ -3,6 +3,8 @@ package mining
 import (
 	"math"
 	"sort"
+
+	"github.com/hardneg/hardneg/internal/index"
 )
 
 // refItem is one stored item as the reference sees it.
@@ -20,6 +22,7 @@ type refCorpus struct {
 	feedback map[string]map[string]bool
 	sim      func(a, b []float32) float32
 	prepare  func(v []float32) []float32
+	metric   index.Metric
 }
 
 func (rc *refCorpus) find(id string) (refItem, bool) {
@@ -127,6 +130,21 @@ func referenceAnchor(rc *refCorpus, req Request, ai int, a Anchor, pol Policy) R
 	if pol.UseFeedback && key != "" {
 		fb = rc.feedback[key]
 	}
+	// The near-duplicate threshold: the policy's, 0.80 under cosine by default, none
+	// under dot and L2 by default, none when the rule is off.
+	dupOn := pol.NearDuplicates && (pol.DuplicateThreshold != nil || rc.metric == index.Cosine)
+	var dupT float32 = 0.80
+	if pol.DuplicateThreshold != nil {
+		dupT = *pol.DuplicateThreshold
+	}
+	// Vectors of stored excluded items and reported false negatives that are not
+	// positives: their near-duplicates are excluded too.
+	var exclVecs [][]float32
+	for _, it := range rc.items {
+		if (excluded[it.id] || fb[it.id]) && !posIDs[it.id] {
+			exclVecs = append(exclVecs, it.vec)
+		}
+	}
 
 	// Exact scores, best first, ties by insertion order.
 	type scoredItem struct {
@@ -148,6 +166,14 @@ func referenceAnchor(rc *refCorpus, req Request, ai int, a Anchor, pol Policy) R
 			end = pol.RangeMin + pol.NumNegatives + numPositives
 		}
 	}
+	floor := pol.MaxRank
+	switch {
+	case floor >= math.MaxUint32:
+		floor = math.MaxInt
+	case floor == 0:
+		floor = max(200, 2*end)
+	}
+	res.MaxRank = floor
 	limit := pol.MaxExamined
 	if limit == 0 {
 		limit = DefaultMaxExamined
@@ -212,13 +238,25 @@ walk:
 				continue
 			}
 		}
-		if pol.DuplicateThreshold != nil {
+		if raw >= floor {
+			r.RankWindow++
+			res.FloorReached = true
+			break walk
+		}
+		if dupOn {
 			dup := false
 			for _, pv := range posVecs {
-				dup = dup || rc.sim(sc.it.vec, pv) >= *pol.DuplicateThreshold
+				dup = dup || rc.sim(sc.it.vec, pv) >= dupT
 			}
 			if dup {
 				r.Duplicate++
+				continue
+			}
+			for _, xv := range exclVecs {
+				dup = dup || rc.sim(sc.it.vec, xv) >= dupT
+			}
+			if dup {
+				r.ExcludedDuplicate++
 				continue
 			}
 		}
