@@ -27,10 +27,9 @@ type anchorMiner struct {
 	inBatch batchIDs
 	keepVec bool // copy candidate vectors (diversity or IncludeVectors)
 	end     int  // the rank window's end, exclusive
-	// dup is the near-duplicate threshold, valid when hasDup.
-	dup    float32
-	hasDup bool
-	res    Result
+	rules   rules
+	obs     *anchorObservations // what the calibration records, or nil
+	res     Result
 
 	selfSeen  bool   // the anchor item went through Skip
 	selfSlot  uint32 // its slot, valid when selfSeen
@@ -41,7 +40,7 @@ type anchorMiner struct {
 
 // mineAnchor mines one anchor. scores, when not nil, are the query's precomputed exact
 // scores (see index.SearchOptions.Scores).
-func mineAnchor(ctx context.Context, s Searcher, req *Request, a *prepared, inBatch batchIDs, scores *index.ExactScores) (Result, error) {
+func mineAnchor(ctx context.Context, s Searcher, req *Request, rl rules, a *prepared, inBatch batchIDs, scores *index.ExactScores) (Result, error) {
 	pol := &req.Policy
 	m := &anchorMiner{
 		s:       s,
@@ -51,8 +50,12 @@ func mineAnchor(ctx context.Context, s Searcher, req *Request, a *prepared, inBa
 		keepVec: pol.DiversityThreshold != nil || req.IncludeVectors,
 		end:     pol.EffectiveRangeMax(a.numPositives),
 	}
-	m.dup, m.hasDup = pol.EffectiveDuplicateThreshold(s.Metric())
+	m.rules = rl
+	m.res.DuplicateThreshold, m.res.HasDuplicateThreshold = rl.dup, rl.hasDup
 	m.res.MaxRank = pol.EffectiveMaxRank(m.end)
+	if req.Calibration != nil {
+		m.obs = &anchorObservations{hasPos: len(a.posVecs) > 0, posScore: a.posScore}
+	}
 	m.res.UnknownPositiveIDs = a.unknown
 	if len(a.posVecs) > 0 {
 		m.res.PositiveScore, m.res.HasPositiveScore = a.posScore, true
@@ -69,6 +72,9 @@ func mineAnchor(ctx context.Context, s Searcher, req *Request, a *prepared, inBa
 		return Result{}, err
 	}
 	m.res.Widenings, m.res.ExactScan = st.Widenings, st.Exact
+	if m.obs != nil {
+		req.Calibration.record(m.obs)
+	}
 	if pol.Sampling != SampleTop {
 		m.sample()
 	}
@@ -164,15 +170,26 @@ func (m *anchorMiner) yield(c index.Candidate) bool {
 		m.res.FloorReached = true
 		return false
 	}
-	if m.hasDup {
+	observe := m.obs != nil && len(m.obs.cand) < calibrationPerAnchor
+	if observe {
+		m.obs.cand = append(m.obs.cand, c.Score)
+	}
+	if len(a.posVecs) > 0 && (m.rules.hasDup || observe) {
+		best := float32(math.Inf(-1))
 		for _, pv := range a.posVecs {
-			if m.s.Similarity(c.Vector, pv) >= m.dup {
-				r.Duplicate++
-				return true
-			}
+			best = max(best, m.s.Similarity(c.Vector, pv))
 		}
+		if observe {
+			m.obs.posSim = append(m.obs.posSim, best)
+		}
+		if m.rules.hasDup && best >= m.rules.dup {
+			r.Duplicate++
+			return true
+		}
+	}
+	if m.rules.hasDup {
 		for _, xv := range a.exclVecs {
-			if m.s.Similarity(c.Vector, xv) >= m.dup {
+			if m.s.Similarity(c.Vector, xv) >= m.rules.dup {
 				r.ExcludedDuplicate++
 				return true
 			}

@@ -33,6 +33,10 @@ type Request struct {
 	Anchors        []Anchor
 	Policy         Policy
 	IncludeVectors bool
+	// Calibration, when set, is the collection's: Mine records the scores it sees into
+	// it and resolves calibrated thresholds (Policy.DuplicateQuantile, DuplicateZScore)
+	// from it.
+	Calibration *Calibration
 }
 
 // Negative is one returned negative.
@@ -86,6 +90,10 @@ type Result struct {
 	// easier than the floor allows.
 	MaxRank      int
 	FloorReached bool
+	// DuplicateThreshold is the near-duplicate threshold applied (raw, default or
+	// calibrated); valid when HasDuplicateThreshold (the rule was on).
+	DuplicateThreshold    float32
+	HasDuplicateThreshold bool
 	// UnknownPositiveIDs are positive ids not in the collection. They are still never
 	// returned, but give no s⁺, groups or near-duplicates.
 	UnknownPositiveIDs []string
@@ -99,7 +107,7 @@ type Result struct {
 // each group's queries are scored together in one pass over the vectors, then each
 // anchor is mined from its precomputed scores. The results are the same either way.
 func Mine(ctx context.Context, s Searcher, req Request) ([]Result, error) {
-	anchors, inBatch, err := prepare(s, &req)
+	anchors, inBatch, rl, err := prepare(s, &req)
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +140,7 @@ func Mine(ctx context.Context, s Searcher, req Request) ([]Result, error) {
 				if scores != nil {
 					sc = &scores[i-lo]
 				}
-				results[i], errs[i] = mineAnchor(ctx, s, &req, &anchors[i], inBatch, sc)
+				results[i], errs[i] = mineAnchor(ctx, s, &req, rl, &anchors[i], inBatch, sc)
 			}
 		}()
 	}

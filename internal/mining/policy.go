@@ -78,6 +78,11 @@ type Policy struct {
 	// DuplicateThreshold is the near-duplicate rule's threshold; nil means the metric's
 	// default (see EffectiveDuplicateThreshold).
 	DuplicateThreshold *float32
+	// DuplicateQuantile and DuplicateZScore set the threshold relative to the
+	// collection's calibration (Request.Calibration): the q-quantile of the observed
+	// positive similarities, or their mean + z·std. At most one may be set; until the
+	// calibration holds MinCalibrationSamples observations, the raw threshold applies.
+	DuplicateQuantile, DuplicateZScore *float32
 	// AbsoluteMargin keeps candidates with s < s⁺ − m.
 	AbsoluteMargin *float32
 	// RelativeMargin keeps candidates with s < s⁺ − |s⁺|·r.
@@ -242,6 +247,15 @@ func (p *Policy) validate(e *validate.Error, field string, m index.Metric) {
 	}
 	if p.AbsoluteMargin != nil && finite(*p.AbsoluteMargin) && *p.AbsoluteMargin > hi-lo {
 		e.Add(field+".absolute_margin", "%v is wider than the %s score range %s", *p.AbsoluteMargin, m, rangeText(lo, hi))
+	}
+	if p.DuplicateQuantile != nil && !(*p.DuplicateQuantile >= 0 && *p.DuplicateQuantile <= 1) {
+		e.Add(field+".duplicate_quantile", "must be in [0, 1]")
+	}
+	if p.DuplicateZScore != nil && !finite(*p.DuplicateZScore) {
+		e.Add(field+".duplicate_zscore", "must be finite")
+	}
+	if p.DuplicateQuantile != nil && p.DuplicateZScore != nil {
+		e.Add(field+".duplicate_zscore", "set duplicate_quantile or duplicate_zscore, not both")
 	}
 	if p.MaxRank < 0 {
 		e.Add(field+".max_rank", "must not be negative")

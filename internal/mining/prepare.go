@@ -51,16 +51,40 @@ func (b batchIDs) add(id string, i int) {
 	}
 }
 
+// rules are a request's policy values resolved against the collection.
+type rules struct {
+	dup    float32 // near-duplicate threshold, valid when hasDup
+	hasDup bool
+}
+
+// resolveRules resolves the near-duplicate threshold: off, calibrated when the policy
+// asks and the calibration has enough observations, else raw (set or the metric's
+// default).
+func resolveRules(pol *Policy, m index.Metric, cal *Calibration) rules {
+	var r rules
+	if !pol.NearDuplicates {
+		return r
+	}
+	if cal != nil && (pol.DuplicateQuantile != nil || pol.DuplicateZScore != nil) {
+		if t, ok := cal.duplicateThreshold(pol.DuplicateQuantile, pol.DuplicateZScore); ok {
+			return rules{dup: t, hasDup: true}
+		}
+	}
+	r.dup, r.hasDup = pol.EffectiveDuplicateThreshold(m)
+	return r
+}
+
 // prepare validates req and resolves every anchor's query, positives, groups and
-// feedback, and the ids of the whole batch for in-batch consistency.
-func prepare(s Searcher, req *Request) ([]prepared, batchIDs, error) {
+// feedback, the ids of the whole batch for in-batch consistency, and the rules.
+func prepare(s Searcher, req *Request) ([]prepared, batchIDs, rules, error) {
 	var e validate.Error
 	if n := len(req.Anchors); n == 0 || n > MaxAnchors {
 		e.Add("anchors", "must hold 1–%d anchors, got %d", MaxAnchors, n)
-		return nil, nil, e.Err()
+		return nil, nil, rules{}, e.Err()
 	}
 	pol := &req.Policy
 	pol.validate(&e, "policy", s.Metric())
+	rl := resolveRules(pol, s.Metric(), req.Calibration)
 	out := make([]prepared, len(req.Anchors))
 	if pol.UseFeedback {
 		for i := range req.Anchors {
@@ -75,11 +99,11 @@ func prepare(s Searcher, req *Request) ([]prepared, batchIDs, error) {
 	}
 	s.Resolve(func(lookup index.LookupFunc) {
 		for i := range req.Anchors {
-			prepareAnchor(s, lookup, pol, &req.Anchors[i], &out[i], i, &e)
+			prepareAnchor(s, lookup, pol, rl, &req.Anchors[i], &out[i], i, &e)
 		}
 	})
 	if err := e.Err(); err != nil {
-		return nil, nil, err
+		return nil, nil, rules{}, err
 	}
 	var inBatch batchIDs
 	if pol.InBatchExclusion && len(req.Anchors) > 1 {
@@ -104,7 +128,7 @@ func prepare(s Searcher, req *Request) ([]prepared, batchIDs, error) {
 			p.posScore = min(p.posScore, s.Similarity(p.query, pv))
 		}
 	}
-	return out, inBatch, nil
+	return out, inBatch, rl, nil
 }
 
 // checkIDs records a violation for each empty id of list.
@@ -122,7 +146,7 @@ func checkIDs(e *validate.Error, field string, list []string, limit int) {
 
 // prepareAnchor validates and resolves anchor a (the i-th) into p. It runs under the
 // searcher's read access: lookup's slices are copied, never kept.
-func prepareAnchor(s Searcher, lookup index.LookupFunc, pol *Policy, a *Anchor, p *prepared, i int, e *validate.Error) {
+func prepareAnchor(s Searcher, lookup index.LookupFunc, pol *Policy, rl rules, a *Anchor, p *prepared, i int, e *validate.Error) {
 	f := fmt.Sprintf("anchors[%d]", i)
 	p.index = i
 	checkIDs(e, f+".positive_ids", a.PositiveIDs, MaxPositives)
@@ -203,7 +227,7 @@ func prepareAnchor(s Searcher, lookup index.LookupFunc, pol *Policy, a *Anchor, 
 	for _, id := range a.ExcludeIDs {
 		p.excluded[id] = struct{}{}
 	}
-	if _, on := pol.EffectiveDuplicateThreshold(s.Metric()); on {
+	if rl.hasDup {
 		// Transitive exclusion: a verdict on one copy covers its copies. Each stored
 		// excluded item or reported false negative (not a positive: those are posVecs)
 		// contributes its vector once.

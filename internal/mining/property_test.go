@@ -272,6 +272,9 @@ func compareResults(got, want []Result) error {
 		if g.HasPositiveScore != w.HasPositiveScore || math.Abs(float64(g.PositiveScore-w.PositiveScore)) > 1e-5 {
 			return fmt.Errorf("anchor %d: s⁺ %v/%v, want %v/%v", i, g.PositiveScore, g.HasPositiveScore, w.PositiveScore, w.HasPositiveScore)
 		}
+		if g.HasDuplicateThreshold != w.HasDuplicateThreshold || g.DuplicateThreshold != w.DuplicateThreshold {
+			return fmt.Errorf("anchor %d: duplicate threshold %v/%v, want %v/%v", i, g.DuplicateThreshold, g.HasDuplicateThreshold, w.DuplicateThreshold, w.HasDuplicateThreshold)
+		}
 		if g.MaxRank != w.MaxRank || g.FloorReached != w.FloorReached {
 			return fmt.Errorf("anchor %d: floor %d reached %v, want %d, %v", i, g.MaxRank, g.FloorReached, w.MaxRank, w.FloorReached)
 		}

@@ -137,6 +137,9 @@ func referenceAnchor(rc *refCorpus, req Request, ai int, a Anchor, pol Policy) R
 	if pol.DuplicateThreshold != nil {
 		dupT = *pol.DuplicateThreshold
 	}
+	if dupOn {
+		res.DuplicateThreshold, res.HasDuplicateThreshold = dupT, true
+	}
 	// Vectors of stored excluded items and reported false negatives that are not
 	// positives: their near-duplicates are excluded too.
 	var exclVecs [][]float32
