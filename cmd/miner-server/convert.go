@@ -194,6 +194,12 @@ func fromPolicy(pb *hardnegv1.MiningPolicy) (mining.Policy, error) {
 		p.MaxExamined = int(pb.MaxCandidates)
 	}
 	p.Ef = int(pb.EfSearch)
+	if pb.ExcludeNearDuplicates != nil {
+		p.NearDuplicates = *pb.ExcludeNearDuplicates
+	}
+	p.MaxRank = int(pb.MaxRank)
+	p.DuplicateQuantile = optF("duplicate_quantile", pb.DuplicateQuantile)
+	p.DuplicateZScore = optF("duplicate_zscore", pb.DuplicateZscore)
 	return p, e.Err()
 }
 
@@ -234,23 +240,30 @@ func toAnchorResult(r *mining.Result, includeVectors bool) *hardnegv1.AnchorResu
 		Widenings:          uint32(r.Widenings),
 		ExactScan:          r.ExactScan,
 		UnknownPositiveIds: r.UnknownPositiveIDs,
+		MaxRank:            uint32(min(r.MaxRank, math.MaxUint32)),
+		FloorReached:       r.FloorReached,
 		Removed: &hardnegv1.RuleCounts{
-			Self:       uint64(r.Removed.Self),
-			Positive:   uint64(r.Removed.Positive),
-			Excluded:   uint64(r.Removed.Excluded),
-			InBatch:    uint64(r.Removed.InBatch),
-			Feedback:   uint64(r.Removed.Feedback),
-			SameGroup:  uint64(r.Removed.SameGroup),
-			Duplicate:  uint64(r.Removed.Duplicate),
-			Margin:     uint64(r.Removed.Margin),
-			ScoreBand:  uint64(r.Removed.ScoreBand),
-			RankWindow: uint64(r.Removed.RankWindow),
-			Diversity:  uint64(r.Removed.Diversity),
+			Self:              uint64(r.Removed.Self),
+			Positive:          uint64(r.Removed.Positive),
+			Excluded:          uint64(r.Removed.Excluded),
+			InBatch:           uint64(r.Removed.InBatch),
+			Feedback:          uint64(r.Removed.Feedback),
+			SameGroup:         uint64(r.Removed.SameGroup),
+			Duplicate:         uint64(r.Removed.Duplicate),
+			ExcludedDuplicate: uint64(r.Removed.ExcludedDuplicate),
+			Margin:            uint64(r.Removed.Margin),
+			ScoreBand:         uint64(r.Removed.ScoreBand),
+			RankWindow:        uint64(r.Removed.RankWindow),
+			Diversity:         uint64(r.Removed.Diversity),
 		},
 	}
 	if r.HasPositiveScore {
 		ps := r.PositiveScore
 		pb.PositiveScore = &ps
+	}
+	if r.HasDuplicateThreshold {
+		dt := r.DuplicateThreshold
+		pb.DuplicateThreshold = &dt
 	}
 	pb.Negatives = make([]*hardnegv1.Negative, len(r.Negatives))
 	for i, n := range r.Negatives {
@@ -258,6 +271,15 @@ func toAnchorResult(r *mining.Result, includeVectors bool) *hardnegv1.AnchorResu
 		if includeVectors {
 			pb.NegativeVectors = encodeF32(pb.NegativeVectors, n.Vector)
 		}
+	}
+	return pb
+}
+
+// toScoreSummary converts one calibration stream.
+func toScoreSummary(s mining.ScoreSummary) *hardnegv1.ScoreSummary {
+	pb := &hardnegv1.ScoreSummary{Count: s.Count, Mean: s.Mean, Std: s.Std, Quantiles: s.Quantiles}
+	if len(s.Quantiles) > 0 {
+		pb.Probabilities = mining.CalibrationQuantiles
 	}
 	return pb
 }
