@@ -90,8 +90,20 @@ func mineAnchor(ctx context.Context, s Searcher, req *Request, rl rules, a *prep
 	return m.res, nil
 }
 
-// ef is the first search pass's candidate list size: the policy's, or the larger of
-// the collection's default and the rank window's end.
+// minMiningEf and efPerRank size the default first pass of a mining search: at least
+// 128 and 8 per rank of the window. Measured (TestDefaultEfRecallOfTheTopWindow, 20,000
+// 128-dimensional vectors in 20 broad clusters): at the collection default ef 64 the
+// graph's top 8 matched the exact top 8 for 96.7% of anchors (recall 0.995) and the top
+// 32 for 67% (recall 0.987); at ef 128, 100% (1.000) and 95% (0.998); at ef 256, the
+// top 32 for 99% (0.9997).
+const (
+	minMiningEf = 128
+	efPerRank   = 8
+)
+
+// ef is the first search pass's candidate list size: the policy's, or the largest of
+// the collection's default, minMiningEf and efPerRank per rank of the window (for
+// windows beyond 512 ranks, at most 4,096 or the window's end + 1).
 func (m *anchorMiner) ef() int {
 	if m.pol.Ef > 0 {
 		return m.pol.Ef
@@ -100,7 +112,8 @@ func (m *anchorMiner) ef() int {
 	if !ok {
 		return 0
 	}
-	return max(ps.Params().EfSearch, min(m.end+1, maxDerivedEf))
+	want := min(efPerRank*m.end, max(m.end+1, 4096))
+	return max(ps.Params().EfSearch, minMiningEf, min(want, maxDerivedEf))
 }
 
 // maxCandidates bounds the items the search orders: MaxExamined, and under raw ranks
