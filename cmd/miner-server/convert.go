@@ -268,6 +268,10 @@ func toAnchorResult(r *mining.Result, includeVectors bool) *hardnegv1.AnchorResu
 	pb.Negatives = make([]*hardnegv1.Negative, len(r.Negatives))
 	for i, n := range r.Negatives {
 		pb.Negatives[i] = &hardnegv1.Negative{Id: n.ID, Score: n.Score, Rank: uint32(n.Rank)}
+		if n.HasPFN {
+			pfn := n.PFN
+			pb.Negatives[i].PFn = &pfn
+		}
 		if includeVectors {
 			pb.NegativeVectors = encodeF32(pb.NegativeVectors, n.Vector)
 		}

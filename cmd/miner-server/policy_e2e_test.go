@@ -159,6 +159,17 @@ func TestEveryPolicyFieldChangesMine(t *testing.T) {
 	if slices.Contains(negativeIDs(def), "copy7") || def.Removed.Duplicate == 0 {
 		t.Errorf("empty policy returned %v (duplicates removed %d)", negativeIDs(def), def.Removed.Duplicate)
 	}
+	// Every negative of an anchor with a positive carries p_fn; without one, none does.
+	for _, n := range def.Negatives {
+		if n.PFn == nil || !(*n.PFn > 0 && *n.PFn < 1) {
+			t.Errorf("negative %s: p_fn %v", n.Id, n.PFn)
+		}
+	}
+	for _, n := range mine(&hardnegv1.MiningPolicy{NumNegatives: 4}, &hardnegv1.Anchor{Vector: f32bytes(query)}).Results[0].Negatives {
+		if n.PFn != nil {
+			t.Errorf("anchor without a positive: p_fn %v on %s", *n.PFn, n.Id)
+		}
+	}
 	// The hardness floor is reported.
 	fl := mine(&hardnegv1.MiningPolicy{NumNegatives: 4, MaxRank: 4}).Results[0]
 	if !fl.FloorReached || fl.MaxRank != 4 || fl.Shortfall == 0 {

@@ -187,8 +187,11 @@ func (m *anchorMiner) yield(c index.Candidate) bool {
 	if observe {
 		m.obs.cand = append(m.obs.cand, c.Score)
 	}
-	if len(a.posVecs) > 0 && (m.rules.hasDup || observe) {
-		best := float32(math.Inf(-1))
+	// best is the candidate's highest similarity to a known positive: the near-duplicate
+	// rule, the calibration and p_fn use it.
+	best, hasBest := float32(math.Inf(-1)), false
+	if len(a.posVecs) > 0 {
+		hasBest = true
 		for _, pv := range a.posVecs {
 			best = max(best, m.s.Similarity(c.Vector, pv))
 		}
@@ -241,6 +244,9 @@ func (m *anchorMiner) yield(c index.Candidate) bool {
 		return false
 	}
 	cand := candidate{Negative: Negative{ID: c.ID, Score: c.Score, Rank: raw}}
+	if hasBest {
+		cand.PFN, cand.HasPFN = falseNegativeProbability(best, c.Score, a.posScore), true
+	}
 	if m.keepVec {
 		cand.vec = append([]float32(nil), c.Vector...)
 	}

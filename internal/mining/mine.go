@@ -48,6 +48,10 @@ type Negative struct {
 	// for this anchor, the anchor item itself not counted.
 	Rank   int
 	Vector []float32 // only when requested
+	// PFN is the estimated probability that the negative is a false negative (see
+	// falseNegativeProbability); valid when HasPFN, i.e. the anchor has a known positive.
+	PFN    float32
+	HasPFN bool
 }
 
 // RuleCounts counts candidates removed per rule; a candidate counts under the first

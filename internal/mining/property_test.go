@@ -261,7 +261,8 @@ func compareResults(got, want []Result) error {
 		}
 		for j := range w.Negatives {
 			gn, wn := g.Negatives[j], w.Negatives[j]
-			if gn.Rank != wn.Rank || math.Abs(float64(gn.Score-wn.Score)) > 1e-5 || len(gn.Vector) != len(wn.Vector) {
+			if gn.Rank != wn.Rank || math.Abs(float64(gn.Score-wn.Score)) > 1e-5 || len(gn.Vector) != len(wn.Vector) ||
+				gn.HasPFN != wn.HasPFN || math.Abs(float64(gn.PFN-wn.PFN)) > 1e-5 {
 				return fmt.Errorf("anchor %d negative %d: %+v, want %+v", i, j, gn, wn)
 			}
 		}

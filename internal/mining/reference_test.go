@@ -296,6 +296,15 @@ walk:
 			break walk
 		}
 		c := candidate{Negative: Negative{ID: id, Score: s, Rank: raw}, vec: sc.it.vec}
+		if len(posVecs) > 0 {
+			// p_fn = σ(b₀ + b₁·max_p s(c, p) + b₂·(s − s⁺)).
+			maxSim := math.Inf(-1)
+			for _, pv := range posVecs {
+				maxSim = math.Max(maxSim, float64(rc.sim(sc.it.vec, pv)))
+			}
+			z := -5.4928 + 5.8179*maxSim + 2.7088*float64(s-sPlus)
+			c.PFN, c.HasPFN = float32(1/(1+math.Exp(-z))), true
+		}
 		if pol.Sampling != SampleTop {
 			window = append(window, c)
 			continue

@@ -687,3 +687,30 @@ func TestHardnessFloorStopsTheSearchAndReportsIt(t *testing.T) {
 		t.Errorf("NoMaxRank: %d", got)
 	}
 }
+
+// TestFalseNegativeProbability checks p_fn on a small collection: it follows the
+// documented logistic model, grows with similarity to the positive and is absent for an
+// anchor without a positive.
+func TestFalseNegativeProbability(t *testing.T) {
+	s := build(t, index.Dot, line(6)...)
+	sig := func(z float64) float32 { return float32(1 / (1 + math.Exp(-z))) }
+	// Positive (0.5, 0) as a raw vector: s⁺ = 0.5, s(c, p) = 0.5·(1 − i/10).
+	res := mineOK(t, s, Request{Anchors: []Anchor{{Vector: q10, PositiveVectors: [][]float32{{0.5, 0}}}, {Vector: q10}},
+		Policy: policy(3, func(p *Policy) { p.NearDuplicates = false })})
+	for _, n := range res[0].Negatives {
+		i, _ := strconv.Atoi(n.ID[1:])
+		x := 1 - float64(i)/10
+		want := sig(-5.4928 + 5.8179*0.5*x + 2.7088*(x-0.5))
+		if !n.HasPFN || math.Abs(float64(n.PFN-want)) > 1e-6 {
+			t.Errorf("%s: p_fn %v (%v), want %v", n.ID, n.PFN, n.HasPFN, want)
+		}
+	}
+	if ns := res[0].Negatives; !(ns[0].PFN > ns[1].PFN && ns[1].PFN > ns[2].PFN) {
+		t.Errorf("p_fn not decreasing with hardness rank: %+v", ns)
+	}
+	for _, n := range res[1].Negatives {
+		if n.HasPFN {
+			t.Errorf("anchor without a positive: p_fn %v for %s", n.PFN, n.ID)
+		}
+	}
+}

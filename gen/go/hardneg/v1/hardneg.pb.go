@@ -1979,7 +1979,12 @@ type Negative struct {
 	// not counted, so rank can be below the exact rank. The default first pass
 	// (ef_search 0) is sized for the top window to match exact search: measured, the
 	// returned negatives held ≥ 99.9% of the exact top 8 and top 32 (docs/MINING.md).
-	Rank          uint32 `protobuf:"varint,3,opt,name=rank,proto3" json:"rank,omitempty"`
+	Rank uint32 `protobuf:"varint,3,opt,name=rank,proto3" json:"rank,omitempty"`
+	// Estimated probability that this negative is a false negative (an unlabelled
+	// positive): σ(b₀ + b₁·sim⁺ + b₂·(score − s⁺)) with sim⁺ its highest similarity to a
+	// known positive; coefficients and calibration in docs/MINING.md. Absent when the
+	// anchor has no known positive. A loss can weight the negative by 1 − p_fn.
+	PFn           *float32 `protobuf:"fixed32,4,opt,name=p_fn,json=pFn,proto3,oneof" json:"p_fn,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2031,6 +2036,13 @@ func (x *Negative) GetScore() float32 {
 func (x *Negative) GetRank() uint32 {
 	if x != nil {
 		return x.Rank
+	}
+	return 0
+}
+
+func (x *Negative) GetPFn() float32 {
+	if x != nil && x.PFn != nil {
+		return *x.PFn
 	}
 	return 0
 }
@@ -2987,11 +2999,13 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"collection\x12,\n" +
 	"\aanchors\x18\x02 \x03(\v2\x12.hardneg.v1.AnchorR\aanchors\x120\n" +
 	"\x06policy\x18\x03 \x01(\v2\x18.hardneg.v1.MiningPolicyR\x06policy\x12'\n" +
-	"\x0finclude_vectors\x18\x04 \x01(\bR\x0eincludeVectors\"D\n" +
+	"\x0finclude_vectors\x18\x04 \x01(\bR\x0eincludeVectors\"e\n" +
 	"\bNegative\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05score\x18\x02 \x01(\x02R\x05score\x12\x12\n" +
-	"\x04rank\x18\x03 \x01(\rR\x04rank\"\xf1\x02\n" +
+	"\x04rank\x18\x03 \x01(\rR\x04rank\x12\x16\n" +
+	"\x04p_fn\x18\x04 \x01(\x02H\x00R\x03pFn\x88\x01\x01B\a\n" +
+	"\x05_p_fn\"\xf1\x02\n" +
 	"\n" +
 	"RuleCounts\x12\x12\n" +
 	"\x04self\x18\x01 \x01(\x04R\x04self\x12\x1a\n" +
@@ -3206,6 +3220,7 @@ func file_hardneg_v1_hardneg_proto_init() {
 		return
 	}
 	file_hardneg_v1_hardneg_proto_msgTypes[22].OneofWrappers = []any{}
+	file_hardneg_v1_hardneg_proto_msgTypes[24].OneofWrappers = []any{}
 	file_hardneg_v1_hardneg_proto_msgTypes[26].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

@@ -319,14 +319,16 @@ class MineRequest(_message.Message):
     def __init__(self, collection: _Optional[str] = ..., anchors: _Optional[_Iterable[_Union[Anchor, _Mapping]]] = ..., policy: _Optional[_Union[MiningPolicy, _Mapping]] = ..., include_vectors: _Optional[bool] = ...) -> None: ...
 
 class Negative(_message.Message):
-    __slots__ = ("id", "score", "rank")
+    __slots__ = ("id", "score", "rank", "p_fn")
     ID_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     RANK_FIELD_NUMBER: _ClassVar[int]
+    P_FN_FIELD_NUMBER: _ClassVar[int]
     id: str
     score: float
     rank: int
-    def __init__(self, id: _Optional[str] = ..., score: _Optional[float] = ..., rank: _Optional[int] = ...) -> None: ...
+    p_fn: float
+    def __init__(self, id: _Optional[str] = ..., score: _Optional[float] = ..., rank: _Optional[int] = ..., p_fn: _Optional[float] = ...) -> None: ...
 
 class RuleCounts(_message.Message):
     __slots__ = ("self", "positive", "excluded", "in_batch", "feedback", "same_group", "duplicate", "excluded_duplicate", "margin", "score_band", "rank_window", "diversity")
