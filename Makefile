@@ -89,10 +89,11 @@ promtool:
 		else echo "promtool missing: apt-get install prometheus"; exit 1; fi; }
 
 .PHONY: test-deploy
-test-deploy: promtool ## check and unit-test the alerts, build and strictly decode the k8s manifests
+test-deploy: promtool build ## check and unit-test the alerts, build and strictly decode the k8s manifests, test the image smoke checks
 	$(PROMTOOL) check rules deploy/prometheus/rules.yaml
 	$(PROMTOOL) test rules deploy/prometheus/rules_test.yaml
 	cd deploy && $(GO) vet ./... && $(GO) test -count=1 ./...
+	deploy/smoke_test.sh $(BIN) 50
 
 .PHONY: deploy-update
 deploy-update: ## regenerate deploy/k8s/prometheusrule.yaml from deploy/prometheus/rules.yaml
