@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import pytest
 from conftest import unit_rows
@@ -76,9 +78,9 @@ def test_unknown_collection_is_not_found(client: hardneg.Client) -> None:
         client.get_items("no-such-collection", ["a"])
 
 
-def test_unreachable_server_is_unavailable() -> None:
+def test_unreachable_server_is_unavailable(make_client: Callable[..., hardneg.Client]) -> None:
     from conftest import free_port
 
-    with hardneg.Client(f"127.0.0.1:{free_port()}", timeout=2.0) as c:
-        with pytest.raises(errors.Unavailable):
-            c.list_collections()
+    c = make_client(f"127.0.0.1:{free_port()}", timeout=2.0)
+    with pytest.raises(errors.Unavailable):
+        c.list_collections()
