@@ -196,3 +196,31 @@ def test_snapshot(client: hardneg.Client, collection: str) -> None:
     snap = client.snapshot(collection)
     assert snap.sequence >= up.sequence
     assert snap.bytes > 0
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        (dict(dim=16), "dim"),
+        (dict(metric="cosine"), "metric"),
+        (dict(index_params=hardneg.IndexParams(m=12)), "m"),
+        (dict(index_params=hardneg.IndexParams(ef_construction=64)), "ef_construction"),
+        (dict(index_params=hardneg.IndexParams(exact_threshold=hardneg.EXACT_ONLY)), "exact_threshold"),
+    ],
+    ids=["dim", "metric", "m", "ef_construction", "exact_threshold"],
+)
+def test_exist_ok_refuses_a_different_definition(client: hardneg.Client, change: dict, field: str) -> None:
+    name = f"exist-{uuid.uuid4().hex[:8]}"
+    params = hardneg.IndexParams(m=8, ef_construction=100, exact_threshold=1000)
+    client.create_collection(name, dim=8, metric="dot", index_params=params)
+    try:
+        args = dict(dim=8, metric="dot", index_params=params)
+        args.update(change)
+        with pytest.raises(errors.AlreadyExists) as exc:
+            client.create_collection(name, exist_ok=True, **args)
+        assert field in str(exc.value)
+        # The same definition, or one leaving index parameters to the server, is accepted.
+        assert client.create_collection(name, dim=8, metric="dot", index_params=params, exist_ok=True).dim == 8
+        assert client.create_collection(name, dim=8, metric="ip", exist_ok=True).index_params.m == 8
+    finally:
+        client.delete_collection(name)

@@ -189,6 +189,25 @@ def create_collection_request(
     )
 
 
+def definition_differences(existing: CollectionInfo, req: pb.CreateCollectionRequest) -> list[str]:
+    """How an existing collection differs from the one ``req`` would create.
+
+    Index parameters left at 0 in the request (server default) match any value.
+    """
+    diffs = []
+    if existing.dim != req.dim:
+        diffs.append(f"dim {existing.dim} (requested {req.dim})")
+    wanted = _METRIC_NAMES.get(req.metric, "unspecified")
+    if existing.metric != wanted:
+        diffs.append(f"metric {existing.metric} (requested {wanted})")
+    for name in ("m", "ef_construction", "ef_search", "exact_threshold"):
+        want = getattr(req.index_params, name)
+        have = getattr(existing.index_params, name)
+        if want and want != have:
+            diffs.append(f"index_params.{name} {have} (requested {want})")
+    return diffs
+
+
 def collection_info(c: pb.Collection) -> CollectionInfo:
     return CollectionInfo(
         name=c.name,

@@ -87,11 +87,19 @@ class Core:
         req = codec.create_collection_request(name, dim, metric, index_params)
         try:
             resp = yield from self.unary("CreateCollection", req)
-        except errors.AlreadyExists:
+        except errors.AlreadyExists as exists:
             if not exist_ok:
                 raise
-            return (yield from self.get_collection(name))
-        return codec.collection_info(resp.collection)
+            code = exists.code
+        else:
+            return codec.collection_info(resp.collection)
+        info = yield from self.get_collection(name)
+        diffs = codec.definition_differences(info, req)
+        if diffs:
+            raise errors.AlreadyExists(
+                f"collection {name!r} already exists with a different definition: {', '.join(diffs)}", code=code
+            )
+        return info
 
     def get_collection(self, name: str) -> Op[CollectionInfo]:
         resp = yield from self.unary("GetCollection", pb.GetCollectionRequest(name=name))

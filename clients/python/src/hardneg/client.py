@@ -157,7 +157,10 @@ class Client(Front):
             metric: ``"cosine"``, ``"dot"`` or ``"l2"``.
             index_params: HNSW parameters (zero fields take the server's defaults).
             exist_ok: return the existing collection instead of raising
-                :class:`~hardneg.errors.AlreadyExists`.
+                :class:`~hardneg.errors.AlreadyExists`, provided it has the same
+                ``dim``, ``metric`` and the index parameters given here (fields left at
+                0 match any value); a collection defined otherwise still raises
+                :class:`~hardneg.errors.AlreadyExists`, naming the differences.
         """
         return self._run(self._core.create_collection(name, dim, metric, index_params, exist_ok))
 
