@@ -55,7 +55,9 @@ class HardnegError(Exception):
     """Base class of every error raised for a failed hardneg RPC.
 
     Attributes:
-        code: the gRPC status code (``None`` for client-side errors).
+        code: the gRPC status code (``None`` for client-side errors, except
+            :class:`InvalidArgument` raised by the client's own checks of a request,
+            which carries ``INVALID_ARGUMENT`` like the server's).
         message: the server's status message.
         details: decoded ``google.protobuf.Any`` details of the status (possibly empty).
     """
