@@ -6,13 +6,19 @@ the response (or has the call's :class:`~hardneg.errors.HardnegError` thrown int
 and returns the decoded result. The two front classes only drive these generators: the
 synchronous client with blocking calls, the asyncio client with awaited ones (see
 :func:`run_sync` and :func:`run_async`). So both clients build, validate and decode in
-exactly the same way.
+exactly the same way, and retry in the same way (:meth:`Core.unary`): a retry is a
+:class:`Sleep` step followed by the same :class:`Rpc` again.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import random
+import threading
+import time
 from dataclasses import dataclass
-from typing import Any, Generator, Iterable, Optional, TypeVar
+from typing import Any, Generator, Iterable, Optional, TypeVar, Union
 
 import grpc
 
@@ -27,12 +33,19 @@ from hardneg.types import (
     Items,
     MineResult,
     MiningPolicy,
+    RetryPolicy,
     SnapshotInfo,
     UpsertResult,
 )
 from hardneg.v1 import hardneg_pb2 as pb
 
 T = TypeVar("T")
+
+log = logging.getLogger("hardneg")
+
+#: Calls that may be sent again after a failure: reads, and Upsert, which is idempotent
+#: by id (a retried batch that had been applied replaces its items with themselves).
+IDEMPOTENT = frozenset({"Mine", "GetCollection", "ListCollections", "GetItems", "Upsert"})
 
 
 @dataclass(frozen=True)
@@ -44,8 +57,33 @@ class Rpc:
     timeout: Optional[float]
 
 
-# An operation yields Rpc steps, is sent their responses and returns its result.
-Op = Generator[Rpc, Any, T]
+@dataclass(frozen=True)
+class Sleep:
+    """A pause of ``seconds`` for the front class to wait before the next step."""
+
+    seconds: float
+
+
+# An operation yields Rpc and Sleep steps, is sent the responses and returns its result.
+Op = Generator[Union[Rpc, Sleep], Any, T]
+
+
+def retry_delay(
+    policy: Optional[RetryPolicy], attempts: int, err: errors.HardnegError, rand: float
+) -> Optional[float]:
+    """Seconds to wait before attempt ``attempts + 1`` after ``err``, or ``None`` when the
+    error is final. ``rand`` is a uniform random number in [0, 1)."""
+    if policy is None or attempts >= policy.max_attempts:
+        return None
+    if isinstance(err, errors.ResourceExhausted):
+        if err.retry_after is None:  # a size limit, not a "come back later"
+            return None
+    elif not isinstance(err, errors.Unavailable):
+        return None
+    if err.retry_after is not None:
+        return err.retry_after * (1 + policy.jitter * rand)
+    backoff = min(policy.initial_backoff * policy.multiplier ** (attempts - 1), policy.max_backoff)
+    return backoff * (1 - policy.jitter * rand)
 
 
 class Core:
@@ -64,6 +102,7 @@ class Core:
         max_message_bytes: int,
         max_batch_bytes: int,
         options: Iterable[tuple[str, Any]],
+        retry: Optional[RetryPolicy],
     ) -> None:
         if max_batch_bytes > max_message_bytes - 1024 * 1024:
             max_batch_bytes = max(max_message_bytes - 1024 * 1024, 1024)
@@ -72,12 +111,45 @@ class Core:
         )
         self.timeout = timeout
         self.max_batch_bytes = max_batch_bytes
+        self.retry = retry
+        self.retries = 0
+        self._lock = threading.Lock()  # guards retries (a sync client is shared by threads)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     # --- one call ----------------------------------------------------------------------
 
     def unary(self, method: str, request: Any) -> Op[Any]:
-        """Makes one call under the client's deadline and returns its response."""
-        return (yield Rpc(method, request, self.timeout))
+        """Makes one call and returns its response, retrying an idempotent method as
+        :class:`~hardneg.RetryPolicy` says; the client's ``timeout`` bounds the whole."""
+        policy = self.retry if method in IDEMPOTENT else None
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        attempts = 0
+        while True:
+            remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+            attempts += 1
+            try:
+                return (yield Rpc(method, request, remaining))
+            except errors.HardnegError as err:
+                delay = retry_delay(policy, attempts, err, random.random())
+                if delay is not None and deadline is not None and time.monotonic() + delay >= deadline:
+                    delay = None  # the next attempt would start after the deadline
+                if delay is None:
+                    err.attempts = attempts
+                    raise
+                with self._lock:
+                    self.retries += 1
+                log.info(
+                    "retrying %s in %.3f s (attempt %d failed: %s)", method, delay, attempts, err
+                )
+            yield Sleep(delay)
 
     # --- collections -------------------------------------------------------------------
 
@@ -226,6 +298,20 @@ class Front:
     _core: Core
 
     @property
+    def retry(self) -> Optional[RetryPolicy]:
+        """How idempotent calls are retried (``None``: never)."""
+        return self._core.retry
+
+    @retry.setter
+    def retry(self, value: Optional[RetryPolicy]) -> None:
+        self._core.retry = value
+
+    @property
+    def retries(self) -> int:
+        """Calls this client has sent again after a retryable failure, in all."""
+        return self._core.retries
+
+    @property
     def target(self) -> str:
         return self._core.config.target
 
@@ -259,6 +345,10 @@ def run_sync(op: Op[T], stub: Any, metadata: Any) -> T:
     try:
         step = next(op)
         while True:
+            if isinstance(step, Sleep):
+                time.sleep(step.seconds)
+                step = op.send(None)
+                continue
             try:
                 resp = getattr(stub, step.method)(step.request, timeout=step.timeout, metadata=metadata)
             except grpc.RpcError as e:
@@ -276,6 +366,10 @@ async def run_async(op: Op[T], stub: Any, metadata: Any) -> T:
     try:
         step = next(op)
         while True:
+            if isinstance(step, Sleep):
+                await asyncio.sleep(step.seconds)
+                step = op.send(None)
+                continue
             try:
                 resp = await getattr(stub, step.method)(step.request, timeout=step.timeout, metadata=metadata)
             except grpc.RpcError as e:

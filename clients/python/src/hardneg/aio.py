@@ -20,6 +20,7 @@ from hardneg.types import (
     Items,
     MineResult,
     MiningPolicy,
+    RetryPolicy,
     SnapshotInfo,
     UpsertResult,
 )
@@ -51,6 +52,7 @@ class AsyncClient(Front):
         max_message_bytes: int = codec.DEFAULT_MAX_MESSAGE_BYTES,
         max_batch_bytes: int = codec.DEFAULT_MAX_BATCH_BYTES,
         options: Iterable[tuple[str, Any]] = (),
+        retry: Optional[RetryPolicy] = RetryPolicy(),
     ) -> None:
         self._core = Core(
             target,
@@ -60,6 +62,7 @@ class AsyncClient(Front):
             max_message_bytes=max_message_bytes,
             max_batch_bytes=max_batch_bytes,
             options=options,
+            retry=retry,
         )
         self._owner: Optional[tuple[int, asyncio.AbstractEventLoop]] = None
         self._channel: Optional[grpc.aio.Channel] = None

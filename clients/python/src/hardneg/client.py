@@ -22,6 +22,7 @@ from hardneg.types import (
     Items,
     MineResult,
     MiningPolicy,
+    RetryPolicy,
     SnapshotInfo,
     UpsertResult,
 )
@@ -55,6 +56,12 @@ class Client(Front):
         max_batch_bytes: writes are split into batches of at most this many bytes (and
             at most 16,384 items).
         options: extra gRPC channel options.
+        retry: how idempotent calls (``mine``, ``get_collection``, ``list_collections``,
+            ``get_items``, ``upsert``) are retried when the server is unavailable or
+            asks to come back later: a :class:`hardneg.RetryPolicy`, or ``None`` to
+            never retry. ``timeout`` bounds a call with all its retries;
+            :attr:`retries` counts the retries made, and each is logged at INFO level on
+            the ``hardneg`` logger.
 
     The channel is opened lazily, once per process: a client created before
     ``fork()`` (e.g. captured by a PyTorch ``Dataset`` used by DataLoader workers)
@@ -74,6 +81,7 @@ class Client(Front):
         max_message_bytes: int = codec.DEFAULT_MAX_MESSAGE_BYTES,
         max_batch_bytes: int = codec.DEFAULT_MAX_BATCH_BYTES,
         options: Iterable[tuple[str, Any]] = (),
+        retry: Optional[RetryPolicy] = RetryPolicy(),
     ) -> None:
         self._core = Core(
             target,
@@ -83,6 +91,7 @@ class Client(Front):
             max_message_bytes=max_message_bytes,
             max_batch_bytes=max_batch_bytes,
             options=options,
+            retry=retry,
         )
         self._lock = threading.Lock()
         self._pid: Optional[int] = None
