@@ -11,7 +11,6 @@ import uuid
 from typing import AsyncIterator
 
 import numpy as np
-import pytest
 from conftest import ServerProcess, unit_rows
 
 import hardneg

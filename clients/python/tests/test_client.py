@@ -199,17 +199,20 @@ def test_snapshot(client: hardneg.Client, collection: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "change, field",
+    "change, diff",
     [
-        (dict(dim=16), "dim"),
-        (dict(metric="cosine"), "metric"),
-        (dict(index_params=hardneg.IndexParams(m=12)), "m"),
-        (dict(index_params=hardneg.IndexParams(ef_construction=64)), "ef_construction"),
-        (dict(index_params=hardneg.IndexParams(exact_threshold=hardneg.EXACT_ONLY)), "exact_threshold"),
+        (dict(dim=16), "dim 8 (requested 16)"),
+        (dict(metric="cosine"), "metric dot (requested cosine)"),
+        (dict(index_params=hardneg.IndexParams(m=12)), "index_params.m 8 (requested 12)"),
+        (dict(index_params=hardneg.IndexParams(ef_construction=64)), "index_params.ef_construction 100 (requested 64)"),
+        (
+            dict(index_params=hardneg.IndexParams(exact_threshold=hardneg.EXACT_ONLY)),
+            f"index_params.exact_threshold 1000 (requested {hardneg.EXACT_ONLY})",
+        ),
     ],
     ids=["dim", "metric", "m", "ef_construction", "exact_threshold"],
 )
-def test_exist_ok_refuses_a_different_definition(client: hardneg.Client, change: dict, field: str) -> None:
+def test_exist_ok_refuses_a_different_definition(client: hardneg.Client, change: dict, diff: str) -> None:
     name = f"exist-{uuid.uuid4().hex[:8]}"
     params = hardneg.IndexParams(m=8, ef_construction=100, exact_threshold=1000)
     client.create_collection(name, dim=8, metric="dot", index_params=params)
@@ -218,7 +221,7 @@ def test_exist_ok_refuses_a_different_definition(client: hardneg.Client, change:
         args.update(change)
         with pytest.raises(errors.AlreadyExists) as exc:
             client.create_collection(name, exist_ok=True, **args)
-        assert field in str(exc.value)
+        assert diff in str(exc.value)
         # The same definition, or one leaving index parameters to the server, is accepted.
         assert client.create_collection(name, dim=8, metric="dot", index_params=params, exist_ok=True).dim == 8
         assert client.create_collection(name, dim=8, metric="ip", exist_ok=True).index_params.m == 8

@@ -10,7 +10,7 @@ from typing import Iterator
 
 import numpy as np
 import pytest
-from conftest import ServerProcess, unit_rows
+from conftest import unit_rows
 
 import hardneg
 

@@ -62,8 +62,8 @@ class HardnegError(Exception):
         details: decoded ``google.protobuf.Any`` details of the status (possibly empty).
         retry_after: seconds the server asked the client to wait before retrying (its
             ``google.rpc.RetryInfo``), or ``None`` when it sent none.
-        attempts: how many times the client sent the call before giving up (more than 1
-            when it was retried; see :class:`hardneg.RetryPolicy`).
+        attempts: how many attempts the call took (more than 1 when the client retried
+            it; see :class:`hardneg.RetryPolicy`).
     """
 
     def __init__(

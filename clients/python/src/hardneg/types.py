@@ -247,6 +247,9 @@ class MiningPolicy:
     ``s < s⁺ − |s⁺|·r``, ``min_score ≤ s ≤ max_score``, and ``sampling_strategy`` is
     ``"top"`` or ``"random"`` (plus hardneg's ``"softmax"``, ``"simans"`` and
     ``"top1_sampled"``).
+
+    The clients check each field's type and range before sending a request and raise
+    :class:`hardneg.errors.InvalidArgument` naming ``policy.<field>``.
     """
 
     num_negatives: int = 1
