@@ -7,11 +7,14 @@ per batch and decoding one ``np.frombuffer``, never per-element Python work.
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from hardneg.errors import FieldViolation, InvalidArgument
 from hardneg.types import (
     RULES,
     CollectionInfo,
@@ -27,6 +30,8 @@ from hardneg.v1 import hardneg_pb2 as pb
 MAX_BATCH_ITEMS = 16_384
 MAX_ANCHORS = 1_024
 MAX_NEGATIVES = 1_024
+MAX_RANGE = 1 << 20  # range_min and range_max
+MAX_EF_SEARCH = 65_536
 MAX_REPORT_IDS = 16_384
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 # Client-side bound on one write batch: well below the server's default message limit so
@@ -189,6 +194,25 @@ def create_collection_request(
     )
 
 
+def definition_differences(existing: CollectionInfo, req: pb.CreateCollectionRequest) -> list[str]:
+    """How an existing collection differs from the one ``req`` would create.
+
+    Index parameters left at 0 in the request (server default) match any value.
+    """
+    diffs = []
+    if existing.dim != req.dim:
+        diffs.append(f"dim {existing.dim} (requested {req.dim})")
+    wanted = _METRIC_NAMES.get(req.metric, "unspecified")
+    if existing.metric != wanted:
+        diffs.append(f"metric {existing.metric} (requested {wanted})")
+    for name in ("m", "ef_construction", "ef_search", "exact_threshold"):
+        want = getattr(req.index_params, name)
+        have = getattr(existing.index_params, name)
+        if want and want != have:
+            diffs.append(f"index_params.{name} {have} (requested {want})")
+    return diffs
+
+
 def collection_info(c: pb.Collection) -> CollectionInfo:
     return CollectionInfo(
         name=c.name,
@@ -251,26 +275,90 @@ def items_from_batches(responses: Sequence[pb.GetItemsResponse], include_vectors
 # --- mining ------------------------------------------------------------------------------
 
 
+# Per integer field of MiningPolicy: (smallest, largest, allows None). The bounds are the
+# server's (internal/mining/policy.go) where it has one, else the wire type's.
+_POLICY_INTS: dict[str, tuple[int, int, bool]] = {
+    "num_negatives": (1, MAX_NEGATIVES, False),
+    "range_min": (0, MAX_RANGE, False),
+    "range_max": (0, MAX_RANGE, True),
+    "seed": (0, 2**64 - 1, False),
+    "max_candidates": (0, 2**32 - 1, False),
+    "ef_search": (0, MAX_EF_SEARCH, False),
+}
+_POLICY_FLOATS = (
+    "max_score",
+    "min_score",
+    "absolute_margin",
+    "relative_margin",
+    "duplicate_threshold",
+    "temperature",
+    "simans_a",
+    "simans_b",
+    "diversity_threshold",
+)
+_POLICY_BOOLS = ("exclude_same_group", "in_batch_exclusion", "use_feedback", "widen")
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _policy_violations(policy: MiningPolicy) -> list[FieldViolation]:
+    """Type and range errors of each policy field, named ``policy.<field>``."""
+    out: list[FieldViolation] = []
+
+    def bad(name: str, why: str) -> None:
+        out.append(FieldViolation(field=f"policy.{name}", description=why))
+
+    for name, (lo, hi, nullable) in _POLICY_INTS.items():
+        v = getattr(policy, name)
+        if v is None and nullable:
+            continue
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
+            bad(name, f"must be an integer, got {type(v).__name__}")
+        elif not lo <= int(v) <= hi:
+            bad(name, f"must be {lo}–{hi:,}, got {int(v)}")
+    for name in _POLICY_FLOATS:
+        v = getattr(policy, name)
+        if v is None:
+            continue
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+            bad(name, f"must be a number or None, got {type(v).__name__}")
+        elif not (math.isfinite(float(v)) and abs(float(v)) <= _FLOAT32_MAX):
+            bad(name, f"must be a finite float32, got {float(v)!r}")
+        elif name == "absolute_margin" and v < 0:
+            bad(name, "must not be negative")
+        elif name == "relative_margin" and not 0 <= v <= 1:
+            bad(name, f"must be in [0, 1], got {float(v)!r}")
+    for name in _POLICY_BOOLS:
+        v = getattr(policy, name)
+        if v is not None and not isinstance(v, (bool, np.bool_)):
+            bad(name, f"must be True, False or None, got {type(v).__name__}")
+    if policy.sampling_strategy not in SAMPLING:
+        bad("sampling_strategy", f"unknown strategy {policy.sampling_strategy!r}; use one of {', '.join(SAMPLING)}")
+    if policy.rank_mode not in RANK_MODES:
+        bad("rank_mode", f"unknown rank mode {policy.rank_mode!r}; use surviving or raw")
+    return out
+
+
+def validate_policy(policy: MiningPolicy) -> None:
+    """Raises :class:`~hardneg.errors.InvalidArgument` naming every bad policy field."""
+    violations = _policy_violations(policy)
+    if violations:
+        raise InvalidArgument("invalid mining policy", violations=violations)
+
+
 def policy_message(policy: MiningPolicy) -> pb.MiningPolicy:
-    try:
-        sampling = SAMPLING[policy.sampling_strategy]
-    except KeyError:
-        raise ValueError(
-            f"unknown sampling_strategy {policy.sampling_strategy!r}; use one of {', '.join(SAMPLING)}"
-        ) from None
-    try:
-        rank_mode = RANK_MODES[policy.rank_mode]
-    except KeyError:
-        raise ValueError(f"unknown rank_mode {policy.rank_mode!r}; use surviving or raw") from None
+    """The wire form of a policy, after :func:`validate_policy`."""
+    validate_policy(policy)
+    sampling = SAMPLING[policy.sampling_strategy]
+    rank_mode = RANK_MODES[policy.rank_mode]
     msg = pb.MiningPolicy(
-        num_negatives=policy.num_negatives,
-        range_min=policy.range_min,
-        range_max=policy.range_max or 0,
+        num_negatives=int(policy.num_negatives),
+        range_min=int(policy.range_min),
+        range_max=int(policy.range_max or 0),
         rank_mode=rank_mode,
         sampling=sampling,
-        seed=policy.seed,
-        max_candidates=policy.max_candidates,
-        ef_search=policy.ef_search,
+        seed=int(policy.seed),
+        max_candidates=int(policy.max_candidates),
+        ef_search=int(policy.ef_search),
     )
     for name in (
         "exclude_same_group",
@@ -289,7 +377,7 @@ def policy_message(policy: MiningPolicy) -> pb.MiningPolicy:
     ):
         value = getattr(policy, name)
         if value is not None:
-            setattr(msg, name, value)
+            setattr(msg, name, bool(value) if name in _POLICY_BOOLS else float(value))
     return msg
 
 

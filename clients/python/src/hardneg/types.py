@@ -21,6 +21,7 @@ __all__ = [
     "MineResult",
     "Batch",
     "TLSConfig",
+    "RetryPolicy",
     "RULES",
 ]
 
@@ -60,6 +61,47 @@ class TLSConfig:
     cert_file: Optional[str] = None
     key_file: Optional[str] = None
     server_name: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a client retries idempotent unary calls: ``mine``, ``get_collection``,
+    ``list_collections``, ``get_items`` and ``upsert`` (idempotent by id).
+
+    A call is retried when the server answers ``UNAVAILABLE`` (it is restarting,
+    recovering its storage, or the connection dropped) or ``RESOURCE_EXHAUSTED`` with a
+    ``RetryInfo`` delay (``-max-in-flight-per-client``). The wait before retry ``n``
+    (1, 2, …) is ``initial_backoff · multiplier^(n−1)``, at most ``max_backoff``, scaled
+    by a random factor in ``[1 − jitter, 1]``; when the server sent a ``RetryInfo``
+    delay, that delay scaled by a random factor in ``[1, 1 + jitter]`` is waited
+    instead. Retries stop after ``max_attempts`` attempts in all, or when the next
+    attempt would start after the call's deadline (the client's ``timeout``): then the
+    last error is raised, with ``attempts`` set on it.
+
+    Attributes:
+        max_attempts: attempts per call, the first included (1: no retries).
+        initial_backoff: seconds before the first retry.
+        max_backoff: longest wait in seconds between two attempts.
+        multiplier: growth of the wait from one retry to the next.
+        jitter: fraction (0–1) of random spread applied to each wait, so that clients
+            refused together do not retry together.
+    """
+
+    max_attempts: int = 10
+    initial_backoff: float = 0.1
+    max_backoff: float = 2.0
+    multiplier: float = 2.0
+    jitter: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts must be ≥ 1, got {self.max_attempts}")
+        if not (self.initial_backoff >= 0 and self.max_backoff >= self.initial_backoff):
+            raise ValueError("need 0 ≤ initial_backoff ≤ max_backoff")
+        if not self.multiplier >= 1:
+            raise ValueError(f"multiplier must be ≥ 1, got {self.multiplier}")
+        if not 0 <= self.jitter <= 1:
+            raise ValueError(f"jitter must be in [0, 1], got {self.jitter}")
 
 
 #: ``IndexParams.exact_threshold`` that makes a collection exact-only: it never builds
@@ -205,6 +247,9 @@ class MiningPolicy:
     ``s < s⁺ − |s⁺|·r``, ``min_score ≤ s ≤ max_score``, and ``sampling_strategy`` is
     ``"top"`` or ``"random"`` (plus hardneg's ``"softmax"``, ``"simans"`` and
     ``"top1_sampled"``).
+
+    The clients check each field's type and range before sending a request and raise
+    :class:`hardneg.errors.InvalidArgument` naming ``policy.<field>``.
     """
 
     num_negatives: int = 1
