@@ -284,6 +284,7 @@ _POLICY_INTS: dict[str, tuple[int, int, bool]] = {
     "seed": (0, 2**64 - 1, False),
     "max_candidates": (0, 2**32 - 1, False),
     "ef_search": (0, MAX_EF_SEARCH, False),
+    "max_rank": (0, 2**32 - 1, False),
 }
 _POLICY_FLOATS = (
     "max_score",
@@ -295,8 +296,10 @@ _POLICY_FLOATS = (
     "simans_a",
     "simans_b",
     "diversity_threshold",
+    "duplicate_quantile",
+    "duplicate_zscore",
 )
-_POLICY_BOOLS = ("exclude_same_group", "in_batch_exclusion", "use_feedback", "widen")
+_POLICY_BOOLS = ("exclude_same_group", "in_batch_exclusion", "use_feedback", "widen", "exclude_near_duplicates")
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
@@ -325,8 +328,10 @@ def _policy_violations(policy: MiningPolicy) -> list[FieldViolation]:
             bad(name, f"must be a finite float32, got {float(v)!r}")
         elif name == "absolute_margin" and v < 0:
             bad(name, "must not be negative")
-        elif name == "relative_margin" and not 0 <= v <= 1:
+        elif name in ("relative_margin", "duplicate_quantile") and not 0 <= v <= 1:
             bad(name, f"must be in [0, 1], got {float(v)!r}")
+    if policy.duplicate_quantile is not None and policy.duplicate_zscore is not None:
+        bad("duplicate_zscore", "set duplicate_quantile or duplicate_zscore, not both")
     for name in _POLICY_BOOLS:
         v = getattr(policy, name)
         if v is not None and not isinstance(v, (bool, np.bool_)):
@@ -359,6 +364,7 @@ def policy_message(policy: MiningPolicy) -> pb.MiningPolicy:
         seed=int(policy.seed),
         max_candidates=int(policy.max_candidates),
         ef_search=int(policy.ef_search),
+        max_rank=int(policy.max_rank),
     )
     for name in (
         "exclude_same_group",
@@ -374,6 +380,9 @@ def policy_message(policy: MiningPolicy) -> pb.MiningPolicy:
         "simans_b",
         "diversity_threshold",
         "widen",
+        "exclude_near_duplicates",
+        "duplicate_quantile",
+        "duplicate_zscore",
     ):
         value = getattr(policy, name)
         if value is not None:
@@ -483,6 +492,10 @@ def mine_result(resp: pb.MineResponse, k: int, include_vectors: bool) -> MineRes
     ids = np.full((n, k), None, dtype=object)
     scores = np.full((n, k), np.nan, dtype=np.float32)
     ranks = np.full((n, k), -1, dtype=np.int64)
+    p_fn = np.full((n, k), np.nan, dtype=np.float32)
+    max_rank = np.zeros(n, dtype=np.int64)
+    floor = np.zeros(n, dtype=bool)
+    dup = np.full(n, np.nan, dtype=np.float32)
     counts = np.zeros(n, dtype=np.int64)
     pos = np.full(n, np.nan, dtype=np.float32)
     shortfall = np.zeros(n, dtype=np.int64)
@@ -500,8 +513,14 @@ def mine_result(resp: pb.MineResponse, k: int, include_vectors: bool) -> MineRes
             ids[i, j] = neg.id
             scores[i, j] = neg.score
             ranks[i, j] = neg.rank
+            if neg.HasField("p_fn"):
+                p_fn[i, j] = neg.p_fn
         if r.HasField("positive_score"):
             pos[i] = r.positive_score
+        if r.HasField("duplicate_threshold"):
+            dup[i] = r.duplicate_threshold
+        max_rank[i] = r.max_rank
+        floor[i] = r.floor_reached
         shortfall[i] = r.shortfall
         examined[i] = r.candidates_examined
         widenings[i] = r.widenings
@@ -535,7 +554,26 @@ def mine_result(resp: pb.MineResponse, k: int, include_vectors: bool) -> MineRes
         removed=removed,
         unknown_positive_ids=unknown,
         vectors=vectors,
+        p_fn=p_fn,
+        max_rank=max_rank,
+        floor_reached=floor,
+        duplicate_threshold=dup,
     )
+
+
+def calibration(resp: pb.GetCalibrationResponse) -> dict[str, dict[str, Any]]:
+    """A GetCalibrationResponse as ``{stream: {count, mean, std, quantiles}}`` with
+    ``quantiles`` mapping each probability to its score."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in ("positive_scores", "candidate_scores", "positive_similarities"):
+        s = getattr(resp, name)
+        out[name] = dict(
+            count=int(s.count),
+            mean=float(s.mean),
+            std=float(s.std),
+            quantiles={float(p): float(q) for p, q in zip(s.probabilities, s.quantiles)},
+        )
+    return out
 
 
 # --- feedback ----------------------------------------------------------------------------

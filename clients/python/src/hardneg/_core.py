@@ -45,7 +45,7 @@ log = logging.getLogger("hardneg")
 
 #: Calls that may be sent again after a failure: reads, and Upsert, which is idempotent
 #: by id (a retried batch that had been applied replaces its items with themselves).
-IDEMPOTENT = frozenset({"Mine", "GetCollection", "ListCollections", "GetItems", "Upsert"})
+IDEMPOTENT = frozenset({"Mine", "GetCollection", "ListCollections", "GetItems", "GetCalibration", "Upsert"})
 
 
 @dataclass(frozen=True)
@@ -280,6 +280,10 @@ class Core:
         if not parts:
             return codec.mine_result(pb.MineResponse(), pol.num_negatives, include_vectors)
         return MineResult.concatenate(parts, pol.num_negatives)
+
+    def get_calibration(self, collection: str) -> Op[dict[str, dict[str, Any]]]:
+        resp = yield from self.unary("GetCalibration", pb.GetCalibrationRequest(collection=collection))
+        return codec.calibration(resp)
 
     def report_false_negatives(self, collection: str, reports: codec.Reports) -> Op[int]:
         total = 0

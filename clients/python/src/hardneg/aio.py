@@ -277,6 +277,10 @@ class AsyncClient(Front):
         """See :meth:`hardneg.Client.snapshot`."""
         return await self._run(self._core.snapshot(collection))
 
+    async def get_calibration(self, collection: str) -> dict[str, dict[str, Any]]:
+        """See :meth:`hardneg.Client.get_calibration`."""
+        return await self._run(self._core.get_calibration(collection))
+
 
 async def _raise_status(call: Any) -> None:
     """Raises the call's error when it ended with a non-OK status."""

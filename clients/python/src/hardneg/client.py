@@ -373,6 +373,13 @@ class Client(Front):
         """Writes a snapshot of ``collection`` now (bounds recovery time)."""
         return self._run(self._core.snapshot(collection))
 
+    def get_calibration(self, collection: str) -> dict[str, dict[str, Any]]:
+        """The score statistics mining has observed on ``collection``: for
+        ``positive_scores`` (s⁺), ``candidate_scores`` and ``positive_similarities`` (what
+        ``duplicate_threshold`` compares), ``{count, mean, std, quantiles}`` with
+        ``quantiles`` mapping probabilities to scores. See docs/MINING.md, Calibration."""
+        return self._run(self._core.get_calibration(collection))
+
 
 class _StreamClosed(Exception):
     """The server ended an upsert stream while batches were still unacknowledged."""

@@ -38,6 +38,7 @@ RULES: tuple[str, ...] = (
     "feedback",
     "same_group",
     "duplicate",
+    "excluded_duplicate",
     "margin",
     "score_band",
     "rank_window",
@@ -273,6 +274,10 @@ class MiningPolicy:
     widen: Optional[bool] = None
     max_candidates: int = 0
     ef_search: int = 0
+    exclude_near_duplicates: Optional[bool] = None
+    max_rank: int = 0
+    duplicate_quantile: Optional[float] = None
+    duplicate_zscore: Optional[float] = None
 
     @classmethod
     def from_kwargs(cls, base: Optional["MiningPolicy"] = None, **kwargs: Any) -> "MiningPolicy":
@@ -301,6 +306,7 @@ class RuleStats:
     feedback: int = 0
     same_group: int = 0
     duplicate: int = 0
+    excluded_duplicate: int = 0
     margin: int = 0
     score_band: int = 0
     rank_window: int = 0
@@ -310,6 +316,7 @@ class RuleStats:
     shortfall: int = 0
     widenings: int = 0
     exact_scans: int = 0
+    floors_reached: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -340,6 +347,15 @@ class MineResult:
         removed: rule name → ``(n,)`` int64 candidates removed by that rule.
         unknown_positive_ids: per anchor, positive ids not in the collection.
         vectors: ``(n, k, dim)`` float32 negative vectors when requested, else ``None``.
+        p_fn: ``(n, k)`` float32 estimated probability that each negative is a false
+            negative (NaN for padding and for anchors without a known positive); see
+            :attr:`weights`.
+        max_rank: ``(n,)`` int64 hardness floor applied to each anchor (4,294,967,295:
+            none).
+        floor_reached: ``(n,)`` bool, whether the anchor's search reached the floor (its
+            shortfall, if any, is for lack of hard candidates).
+        duplicate_threshold: ``(n,)`` float32 near-duplicate threshold applied (NaN when
+            the rule was off).
     """
 
     ids: np.ndarray
@@ -355,7 +371,31 @@ class MineResult:
     removed: dict[str, np.ndarray]
     unknown_positive_ids: list[list[str]]
     vectors: Optional[np.ndarray] = None
+    p_fn: Optional[np.ndarray] = None
+    max_rank: Optional[np.ndarray] = None
+    floor_reached: Optional[np.ndarray] = None
+    duplicate_threshold: Optional[np.ndarray] = None
     _stats: Optional[RuleStats] = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        n, k = self.ids.shape[0], self.ids.shape[1] if self.ids.ndim == 2 else 0
+        if self.p_fn is None:
+            self.p_fn = np.full((n, k), np.nan, dtype=np.float32)
+        if self.max_rank is None:
+            self.max_rank = np.zeros(n, dtype=np.int64)
+        if self.floor_reached is None:
+            self.floor_reached = np.zeros(n, dtype=bool)
+        if self.duplicate_threshold is None:
+            self.duplicate_threshold = np.full(n, np.nan, dtype=np.float32)
+
+    @property
+    def weights(self) -> np.ndarray:
+        """``(n, k)`` float32 weights ``1 − p_fn`` for losses that weight negatives: 1 where
+        the server gave no ``p_fn`` (anchors without a positive), 0 for padding."""
+        assert self.p_fn is not None
+        w = np.where(np.isnan(self.p_fn), np.float32(1), np.float32(1) - self.p_fn).astype(np.float32)
+        w[~self.mask] = 0
+        return w
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
@@ -371,6 +411,7 @@ class MineResult:
                 shortfall=int(self.shortfall.sum()),
                 widenings=int(self.widenings.sum()),
                 exact_scans=int(self.exact_scan.sum()),
+                floors_reached=int(np.asarray(self.floor_reached).sum()),
             )
         return self._stats
 
@@ -401,4 +442,8 @@ class MineResult:
             removed={r: np.concatenate([p.removed[r] for p in parts]) for r in RULES},
             unknown_positive_ids=[u for p in parts for u in p.unknown_positive_ids],
             vectors=vecs,
+            p_fn=np.concatenate([p.p_fn for p in parts], axis=0),  # type: ignore[misc]
+            max_rank=np.concatenate([p.max_rank for p in parts]),  # type: ignore[misc]
+            floor_reached=np.concatenate([p.floor_reached for p in parts]),  # type: ignore[misc]
+            duplicate_threshold=np.concatenate([p.duplicate_threshold for p in parts]),  # type: ignore[misc]
         )
