@@ -32,6 +32,14 @@ func (cs *calibrations) get(c *index.Collection) *mining.Calibration {
 	return cal
 }
 
+// lookup returns c's calibration if mining has created one.
+func (cs *calibrations) lookup(c *index.Collection) (*mining.Calibration, bool) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	cal, ok := cs.m[c]
+	return cal, ok
+}
+
 // drop forgets c's calibration.
 func (cs *calibrations) drop(c *index.Collection) {
 	cs.mu.Lock()

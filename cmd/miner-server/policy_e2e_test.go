@@ -193,6 +193,24 @@ func TestEveryPolicyFieldChangesMine(t *testing.T) {
 	if _, err := c.GetCalibration(ctx, &hardnegv1.GetCalibrationRequest{Collection: "nope"}); codeOf(err) != codes.NotFound {
 		t.Errorf("calibration of an unknown collection: %v", err)
 	}
+	// The metrics carry the calibration and the floor counter.
+	fams := scrape(t, ts.srv.HTTPAddr())
+	var calCount uint64
+	for _, m := range fams["hardneg_mine_calibration_score"].GetMetric() {
+		labels := map[string]string{}
+		for _, l := range m.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		if labels["collection"] == "f" && labels["stream"] == "positive_similarity" {
+			calCount = m.GetSummary().GetSampleCount()
+		}
+	}
+	if calCount != cal.PositiveSimilarities.Count {
+		t.Errorf("metric positive_similarity count %d, GetCalibration %d", calCount, cal.PositiveSimilarities.Count)
+	}
+	if fr := fams["hardneg_mine_floor_reached_anchors_total"].GetMetric(); len(fr) != 1 || fr[0].GetCounter().GetValue() < 1 {
+		t.Errorf("floor counter %v", fr)
+	}
 	// Policy floats outside the metric's score range are rejected, naming the field.
 	_, err = c.Mine(ctx, &hardnegv1.MineRequest{Collection: "f", Anchors: []*hardnegv1.Anchor{anchor("q")}, Policy: &hardnegv1.MiningPolicy{DiversityThreshold: proto.Float32(-2)}})
 	if codeOf(err) != codes.InvalidArgument || !slices.Equal(fieldViolations(err), []string{"policy.diversity_threshold"}) {

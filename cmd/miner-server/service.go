@@ -21,7 +21,7 @@ type service struct {
 	log    *slog.Logger
 	mined  *mining.Recorder // cumulative mining statistics, read by metrics
 	ingest *ingestRecorder  // cumulative write statistics, read by metrics
-	cal    calibrations     // per-collection score statistics of mining
+	cal    *calibrations    // per-collection score statistics of mining, read by metrics
 }
 
 func (s *service) CreateCollection(_ context.Context, req *hardnegv1.CreateCollectionRequest) (*hardnegv1.CreateCollectionResponse, error) {
