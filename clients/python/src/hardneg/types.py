@@ -249,6 +249,12 @@ class MiningPolicy:
     ``"top"`` or ``"random"`` (plus hardneg's ``"softmax"``, ``"simans"`` and
     ``"top1_sampled"``).
 
+    hardneg's defaults protect: ``exclude_near_duplicates`` (default on) drops, under
+    cosine, candidates with similarity ≥ ``duplicate_threshold`` (default 0.80) to a known
+    positive or to an excluded item; ``duplicate_quantile``/``duplicate_zscore`` set that
+    threshold from the collection's calibration instead; ``max_rank`` is the hardness
+    floor (0: the server default, max(200, 2 × the window's end); ``2**32 - 1``: none).
+
     The clients check each field's type and range before sending a request and raise
     :class:`hardneg.errors.InvalidArgument` naming ``policy.<field>``.
     """
