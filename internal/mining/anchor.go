@@ -188,13 +188,18 @@ func (m *anchorMiner) yield(c index.Candidate) bool {
 		m.obs.cand = append(m.obs.cand, c.Score)
 	}
 	// best is the candidate's highest similarity to a known positive: the near-duplicate
-	// rule, the calibration and p_fn use it.
+	// rule, the calibration and p_fn use it. Computed here when the first two need it,
+	// else only for candidates that reach the rank window.
 	best, hasBest := float32(math.Inf(-1)), false
-	if len(a.posVecs) > 0 {
-		hasBest = true
+	bestOf := func() float32 {
 		for _, pv := range a.posVecs {
 			best = max(best, m.s.Similarity(c.Vector, pv))
 		}
+		hasBest = true
+		return best
+	}
+	if len(a.posVecs) > 0 && (m.rules.hasDup || observe) {
+		bestOf()
 		if observe {
 			m.obs.posSim = append(m.obs.posSim, best)
 		}
@@ -244,7 +249,10 @@ func (m *anchorMiner) yield(c index.Candidate) bool {
 		return false
 	}
 	cand := candidate{Negative: Negative{ID: c.ID, Score: c.Score, Rank: raw}}
-	if hasBest {
+	if len(a.posVecs) > 0 {
+		if !hasBest {
+			bestOf()
+		}
 		cand.PFN, cand.HasPFN = falseNegativeProbability(best, c.Score, a.posScore), true
 	}
 	if m.keepVec {
