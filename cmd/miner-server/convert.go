@@ -200,11 +200,15 @@ func fromPolicy(pb *hardnegv1.MiningPolicy) (mining.Policy, error) {
 	p.MaxRank = int(pb.MaxRank)
 	p.DuplicateQuantile = optF("duplicate_quantile", pb.DuplicateQuantile)
 	p.DuplicateZScore = optF("duplicate_zscore", pb.DuplicateZscore)
+	p.GuideCollection = pb.GuideCollection
+	p.GuideMargin = optF("guide_margin", pb.GuideMargin)
+	p.GuideDuplicateThreshold = optF("guide_duplicate_threshold", pb.GuideDuplicateThreshold)
 	return p, e.Err()
 }
 
-// fromAnchors converts the anchors of a request for a collection of dimension dim.
-func fromAnchors(pbs []*hardnegv1.Anchor, dim int) ([]mining.Anchor, error) {
+// fromAnchors converts the anchors of a request for a collection of dimension dim and a
+// guide collection of dimension gdim (0: none).
+func fromAnchors(pbs []*hardnegv1.Anchor, dim, gdim int) ([]mining.Anchor, error) {
 	var e validate.Error
 	out := make([]mining.Anchor, len(pbs))
 	for i, pb := range pbs {
@@ -224,6 +228,29 @@ func fromAnchors(pbs []*hardnegv1.Anchor, dim int) ([]mining.Anchor, error) {
 				all := decodeF32(pb.PositiveVectors)
 				for j := 0; j < len(all); j += dim {
 					a.PositiveVectors = append(a.PositiveVectors, all[j:j+dim:j+dim])
+				}
+			}
+		}
+		if len(pb.GuideVector) > 0 || len(pb.GuidePositiveVectors) > 0 {
+			if gdim == 0 {
+				e.Add(f+".guide_vector", "guide vectors need policy.guide_collection")
+			} else {
+				if n := len(pb.GuideVector); n > 0 {
+					if n != 4*gdim {
+						e.Add(f+".guide_vector", "is %d bytes; the guide dimension %d needs %d", n, gdim, 4*gdim)
+					} else {
+						a.GuideVector = decodeF32(pb.GuideVector)
+					}
+				}
+				if n := len(pb.GuidePositiveVectors); n > 0 {
+					if n%(4*gdim) != 0 {
+						e.Add(f+".guide_positive_vectors", "is %d bytes, not a whole number of %d-dimensional float32 vectors", n, gdim)
+					} else {
+						all := decodeF32(pb.GuidePositiveVectors)
+						for j := 0; j < len(all); j += gdim {
+							a.GuidePositiveVectors = append(a.GuidePositiveVectors, all[j:j+gdim:j+gdim])
+						}
+					}
 				}
 			}
 		}
@@ -251,6 +278,7 @@ func toAnchorResult(r *mining.Result, includeVectors bool) *hardnegv1.AnchorResu
 			SameGroup:         uint64(r.Removed.SameGroup),
 			Duplicate:         uint64(r.Removed.Duplicate),
 			ExcludedDuplicate: uint64(r.Removed.ExcludedDuplicate),
+			Guide:             uint64(r.Removed.Guide),
 			Margin:            uint64(r.Removed.Margin),
 			ScoreBand:         uint64(r.Removed.ScoreBand),
 			RankWindow:        uint64(r.Removed.RankWindow),
@@ -260,6 +288,10 @@ func toAnchorResult(r *mining.Result, includeVectors bool) *hardnegv1.AnchorResu
 	if r.HasPositiveScore {
 		ps := r.PositiveScore
 		pb.PositiveScore = &ps
+	}
+	if r.HasGuidePositiveScore {
+		gs := r.GuidePositiveScore
+		pb.GuidePositiveScore = &gs
 	}
 	if r.HasDuplicateThreshold {
 		dt := r.DuplicateThreshold

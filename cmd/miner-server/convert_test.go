@@ -3,6 +3,7 @@ package main
 import (
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -15,29 +16,32 @@ import (
 // policyToPB is the inverse of fromPolicy for policies that set every field.
 func policyToPB(p mining.Policy) *hardnegv1.MiningPolicy {
 	pb := &hardnegv1.MiningPolicy{
-		NumNegatives:          uint32(p.NumNegatives),
-		ExcludeSameGroup:      proto.Bool(p.ExcludeSameGroup),
-		DuplicateThreshold:    p.DuplicateThreshold,
-		AbsoluteMargin:        p.AbsoluteMargin,
-		RelativeMargin:        p.RelativeMargin,
-		MinScore:              p.MinScore,
-		MaxScore:              p.MaxScore,
-		RangeMin:              uint32(p.RangeMin),
-		RangeMax:              uint32(p.RangeMax),
-		InBatchExclusion:      proto.Bool(p.InBatchExclusion),
-		UseFeedback:           proto.Bool(p.UseFeedback),
-		Temperature:           proto.Float32(p.Temperature),
-		SimansA:               proto.Float32(p.SimANSA),
-		SimansB:               proto.Float32(p.SimANSB),
-		Seed:                  p.Seed,
-		DiversityThreshold:    p.DiversityThreshold,
-		Widen:                 proto.Bool(p.Widen),
-		MaxCandidates:         uint32(p.MaxExamined),
-		EfSearch:              uint32(p.Ef),
-		ExcludeNearDuplicates: proto.Bool(p.NearDuplicates),
-		MaxRank:               uint32(p.MaxRank),
-		DuplicateQuantile:     p.DuplicateQuantile,
-		DuplicateZscore:       p.DuplicateZScore,
+		NumNegatives:            uint32(p.NumNegatives),
+		ExcludeSameGroup:        proto.Bool(p.ExcludeSameGroup),
+		DuplicateThreshold:      p.DuplicateThreshold,
+		AbsoluteMargin:          p.AbsoluteMargin,
+		RelativeMargin:          p.RelativeMargin,
+		MinScore:                p.MinScore,
+		MaxScore:                p.MaxScore,
+		RangeMin:                uint32(p.RangeMin),
+		RangeMax:                uint32(p.RangeMax),
+		InBatchExclusion:        proto.Bool(p.InBatchExclusion),
+		UseFeedback:             proto.Bool(p.UseFeedback),
+		Temperature:             proto.Float32(p.Temperature),
+		SimansA:                 proto.Float32(p.SimANSA),
+		SimansB:                 proto.Float32(p.SimANSB),
+		Seed:                    p.Seed,
+		DiversityThreshold:      p.DiversityThreshold,
+		Widen:                   proto.Bool(p.Widen),
+		MaxCandidates:           uint32(p.MaxExamined),
+		EfSearch:                uint32(p.Ef),
+		ExcludeNearDuplicates:   proto.Bool(p.NearDuplicates),
+		MaxRank:                 uint32(p.MaxRank),
+		DuplicateQuantile:       p.DuplicateQuantile,
+		DuplicateZscore:         p.DuplicateZScore,
+		GuideCollection:         p.GuideCollection,
+		GuideMargin:             p.GuideMargin,
+		GuideDuplicateThreshold: p.GuideDuplicateThreshold,
 	}
 	pb.RankMode = hardnegv1.RankMode_RANK_MODE_SURVIVING
 	if p.RankMode == mining.RankRaw {
@@ -62,6 +66,8 @@ func randomPolicyPB(t *testing.T, r *rand.Rand) *hardnegv1.MiningPolicy {
 		fd := fields.Get(i)
 		var v protoreflect.Value
 		switch fd.Kind() {
+		case protoreflect.StringKind:
+			v = protoreflect.ValueOfString("s" + strconv.Itoa(r.IntN(1000)))
 		case protoreflect.BoolKind:
 			v = protoreflect.ValueOfBool(r.IntN(2) == 0)
 		case protoreflect.FloatKind:

@@ -53,6 +53,26 @@ func TestEveryPolicyFieldChangesMine(t *testing.T) {
 	if _, err := c.Upsert(ctx, &hardnegv1.UpsertRequest{Collection: "f", Items: items}); err != nil {
 		t.Fatal(err)
 	}
+	// Two guide collections with the same ids: "fg" holds the first 8 dimensions of each
+	// vector plus noise (a guide that roughly agrees), "fg2" unrelated vectors.
+	for _, g := range []string{"fg", "fg2"} {
+		if _, err := c.CreateCollection(ctx, &hardnegv1.CreateCollectionRequest{Name: g, Dim: 8, Metric: hardnegv1.Metric_METRIC_COSINE}); err != nil {
+			t.Fatal(err)
+		}
+		gb := &hardnegv1.ItemBatch{Dim: 8, Ids: items.Ids}
+		for _, id := range items.Ids {
+			gv := randVecs(r, 1, 8)[0]
+			if g == "fg" {
+				for j := range gv {
+					gv[j] = vec[id][j] + 0.3*gv[j]
+				}
+			}
+			gb.Vectors = append(gb.Vectors, f32bytes(gv)...)
+		}
+		if _, err := c.Upsert(ctx, &hardnegv1.UpsertRequest{Collection: g, Items: gb}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	query := slices.Clone(vec["doc7-1"])
 	query[1] += 0.2
 	anchor := func(key string) *hardnegv1.Anchor {
@@ -74,6 +94,10 @@ func TestEveryPolicyFieldChangesMine(t *testing.T) {
 		t.Fatal(err)
 	}
 	pair := []*hardnegv1.Anchor{anchor("q"), {Id: "doc30-0", PositiveIds: []string{hardest}}}
+	guided := anchor("q")
+	guided.GuideVector = f32bytes(query[:8])
+	gAnchors := []*hardnegv1.Anchor{guided}
+	gbase := &hardnegv1.MiningPolicy{NumNegatives: 4, GuideCollection: "fg", GuideMargin: proto.Float32(0)}
 	groupsOff := proto.Bool(false)
 	type pcase struct {
 		base, set *hardnegv1.MiningPolicy
@@ -103,18 +127,21 @@ func TestEveryPolicyFieldChangesMine(t *testing.T) {
 		t.Fatalf("calibration after warm-up: %v", cal)
 	}
 	cases := map[string]pcase{
-		"num_negatives":       {base, &hardnegv1.MiningPolicy{NumNegatives: 6}, nil},
-		"exclude_same_group":  {base, with(base, func(p *hardnegv1.MiningPolicy) { p.ExcludeSameGroup = groupsOff }), nil},
-		"duplicate_threshold": {base, with(base, func(p *hardnegv1.MiningPolicy) { p.DuplicateThreshold = proto.Float32(0.3) }), nil},
-		"absolute_margin":     {base, with(base, func(p *hardnegv1.MiningPolicy) { p.AbsoluteMargin = proto.Float32(0.35) }), nil},
-		"relative_margin":     {base, with(base, func(p *hardnegv1.MiningPolicy) { p.RelativeMargin = proto.Float32(0.4) }), nil},
-		"min_score":           {base, with(base, func(p *hardnegv1.MiningPolicy) { p.MinScore = proto.Float32(0.9) }), nil},
-		"max_score":           {base, with(base, func(p *hardnegv1.MiningPolicy) { p.MaxScore = proto.Float32(0) }), nil},
-		"range_min":           {base, with(base, func(p *hardnegv1.MiningPolicy) { p.RangeMin = 3 }), nil},
-		"range_max":           {sampled(hardnegv1.SamplingStrategy_SAMPLING_STRATEGY_UNIFORM), with(sampled(hardnegv1.SamplingStrategy_SAMPLING_STRATEGY_UNIFORM), func(p *hardnegv1.MiningPolicy) { p.RangeMax = 6 }), nil},
-		"rank_mode":           {with(base, func(p *hardnegv1.MiningPolicy) { p.RangeMin = 2 }), with(base, func(p *hardnegv1.MiningPolicy) { p.RangeMin, p.RankMode = 2, hardnegv1.RankMode_RANK_MODE_RAW }), nil},
-		"in_batch_exclusion":  {base, with(base, func(p *hardnegv1.MiningPolicy) { p.InBatchExclusion = proto.Bool(false) }), pair},
-		"use_feedback":        {base, with(base, func(p *hardnegv1.MiningPolicy) { p.UseFeedback = proto.Bool(false) }), []*hardnegv1.Anchor{anchor("fb")}},
+		"guide_collection":          {gbase, with(gbase, func(p *hardnegv1.MiningPolicy) { p.GuideCollection = "fg2" }), gAnchors},
+		"guide_margin":              {&hardnegv1.MiningPolicy{NumNegatives: 4, GuideCollection: "fg2"}, with(gbase, func(p *hardnegv1.MiningPolicy) { p.GuideCollection = "fg2" }), gAnchors},
+		"guide_duplicate_threshold": {&hardnegv1.MiningPolicy{NumNegatives: 4, GuideCollection: "fg"}, &hardnegv1.MiningPolicy{NumNegatives: 4, GuideCollection: "fg", GuideDuplicateThreshold: proto.Float32(0.3)}, gAnchors},
+		"num_negatives":             {base, &hardnegv1.MiningPolicy{NumNegatives: 6}, nil},
+		"exclude_same_group":        {base, with(base, func(p *hardnegv1.MiningPolicy) { p.ExcludeSameGroup = groupsOff }), nil},
+		"duplicate_threshold":       {base, with(base, func(p *hardnegv1.MiningPolicy) { p.DuplicateThreshold = proto.Float32(0.3) }), nil},
+		"absolute_margin":           {base, with(base, func(p *hardnegv1.MiningPolicy) { p.AbsoluteMargin = proto.Float32(0.35) }), nil},
+		"relative_margin":           {base, with(base, func(p *hardnegv1.MiningPolicy) { p.RelativeMargin = proto.Float32(0.4) }), nil},
+		"min_score":                 {base, with(base, func(p *hardnegv1.MiningPolicy) { p.MinScore = proto.Float32(0.9) }), nil},
+		"max_score":                 {base, with(base, func(p *hardnegv1.MiningPolicy) { p.MaxScore = proto.Float32(0) }), nil},
+		"range_min":                 {base, with(base, func(p *hardnegv1.MiningPolicy) { p.RangeMin = 3 }), nil},
+		"range_max":                 {sampled(hardnegv1.SamplingStrategy_SAMPLING_STRATEGY_UNIFORM), with(sampled(hardnegv1.SamplingStrategy_SAMPLING_STRATEGY_UNIFORM), func(p *hardnegv1.MiningPolicy) { p.RangeMax = 6 }), nil},
+		"rank_mode":                 {with(base, func(p *hardnegv1.MiningPolicy) { p.RangeMin = 2 }), with(base, func(p *hardnegv1.MiningPolicy) { p.RangeMin, p.RankMode = 2, hardnegv1.RankMode_RANK_MODE_RAW }), nil},
+		"in_batch_exclusion":        {base, with(base, func(p *hardnegv1.MiningPolicy) { p.InBatchExclusion = proto.Bool(false) }), pair},
+		"use_feedback":              {base, with(base, func(p *hardnegv1.MiningPolicy) { p.UseFeedback = proto.Bool(false) }), []*hardnegv1.Anchor{anchor("fb")}},
 		"sampling": {base, with(base, func(p *hardnegv1.MiningPolicy) {
 			p.Sampling, p.RangeMax = hardnegv1.SamplingStrategy_SAMPLING_STRATEGY_UNIFORM, 80
 		}), nil},
@@ -210,6 +237,22 @@ func TestEveryPolicyFieldChangesMine(t *testing.T) {
 	}
 	if fr := fams["hardneg_mine_floor_reached_anchors_total"].GetMetric(); len(fr) != 1 || fr[0].GetCounter().GetValue() < 1 {
 		t.Errorf("floor counter %v", fr)
+	}
+	// The guide margin reports the guide positive score and its removals (fg2's random
+	// guide ranks many candidates above the positive).
+	gr := mine(with(gbase, func(p *hardnegv1.MiningPolicy) { p.GuideCollection = "fg2" }), gAnchors...).Results[0]
+	if gr.GuidePositiveScore == nil || gr.Removed.Guide == 0 {
+		t.Errorf("guide margin 0: %v", gr)
+	}
+	// Guide vectors without a guide collection, and a guide collection that is the mined
+	// one, are rejected.
+	_, err = c.Mine(ctx, &hardnegv1.MineRequest{Collection: "f", Anchors: gAnchors, Policy: &hardnegv1.MiningPolicy{}})
+	if codeOf(err) != codes.InvalidArgument || !slices.Equal(fieldViolations(err), []string{"anchors[0].guide_vector"}) {
+		t.Errorf("guide vector without a guide collection: %v (%v)", err, fieldViolations(err))
+	}
+	_, err = c.Mine(ctx, &hardnegv1.MineRequest{Collection: "f", Anchors: []*hardnegv1.Anchor{anchor("q")}, Policy: &hardnegv1.MiningPolicy{GuideCollection: "f", GuideMargin: proto.Float32(0)}})
+	if codeOf(err) != codes.InvalidArgument || !slices.Equal(fieldViolations(err), []string{"policy.guide_collection"}) {
+		t.Errorf("the mined collection as its own guide: %v (%v)", err, fieldViolations(err))
 	}
 	// Policy floats outside the metric's score range are rejected, naming the field.
 	_, err = c.Mine(ctx, &hardnegv1.MineRequest{Collection: "f", Anchors: []*hardnegv1.Anchor{anchor("q")}, Policy: &hardnegv1.MiningPolicy{DiversityThreshold: proto.Float32(-2)}})

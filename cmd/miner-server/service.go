@@ -244,11 +244,23 @@ func (s *service) Mine(ctx context.Context, req *hardnegv1.MineRequest) (*hardne
 		return nil, err
 	}
 	pol, perr := fromPolicy(req.Policy)
-	anchors, aerr := fromAnchors(req.Anchors, c.Dim())
+	var guide *index.Collection
+	gdim := 0
+	if name := req.GetPolicy().GetGuideCollection(); name != "" {
+		if guide, err = s.db.Collection(name); err != nil {
+			return nil, err
+		}
+		gdim = guide.Dim()
+	}
+	anchors, aerr := fromAnchors(req.Anchors, c.Dim(), gdim)
 	if err := errors.Join(perr, aerr); err != nil {
 		return nil, mergeValidation(perr, aerr)
 	}
-	results, err := mining.Mine(ctx, c, mining.Request{Anchors: anchors, Policy: pol, IncludeVectors: req.IncludeVectors, Calibration: s.cal.get(c)})
+	mreq := mining.Request{Anchors: anchors, Policy: pol, IncludeVectors: req.IncludeVectors, Calibration: s.cal.get(c)}
+	if guide != nil {
+		mreq.Guide = guide
+	}
+	results, err := mining.Mine(ctx, c, mreq)
 	if err != nil {
 		return nil, err
 	}

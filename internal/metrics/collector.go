@@ -110,7 +110,7 @@ func collectMining(ch chan<- prometheus.Metric, s mining.Stats) {
 		n    int
 	}{
 		{"self", r.Self}, {"positive", r.Positive}, {"excluded", r.Excluded}, {"in_batch", r.InBatch},
-		{"feedback", r.Feedback}, {"same_group", r.SameGroup}, {"duplicate", r.Duplicate}, {"excluded_duplicate", r.ExcludedDuplicate}, {"margin", r.Margin},
+		{"feedback", r.Feedback}, {"same_group", r.SameGroup}, {"duplicate", r.Duplicate}, {"excluded_duplicate", r.ExcludedDuplicate}, {"guide", r.Guide}, {"margin", r.Margin},
 		{"score_band", r.ScoreBand}, {"rank_window", r.RankWindow}, {"diversity", r.Diversity},
 	} {
 		counter(ch, descMineRemoved, uint64(rule.n), rule.name)

@@ -28,6 +28,7 @@ type anchorMiner struct {
 	keepVec bool // copy candidate vectors (diversity or IncludeVectors)
 	end     int  // the rank window's end, exclusive
 	rules   rules
+	guide   Searcher            // the guide collection when a guide rule is set, else nil
 	obs     *anchorObservations // what the calibration records, or nil
 	res     Result
 
@@ -51,7 +52,13 @@ func mineAnchor(ctx context.Context, s Searcher, req *Request, rl rules, a *prep
 		end:     pol.EffectiveRangeMax(a.numPositives),
 	}
 	m.rules = rl
+	if pol.guideOn() {
+		m.guide = req.Guide
+	}
 	m.res.DuplicateThreshold, m.res.HasDuplicateThreshold = rl.dup, rl.hasDup
+	if pol.guideOn() && a.guideQuery != nil && len(a.guidePos) > 0 {
+		m.res.GuidePositiveScore, m.res.HasGuidePositiveScore = a.guidePosScore, true
+	}
 	m.res.MaxRank = pol.EffectiveMaxRank(m.end)
 	if req.Calibration != nil {
 		m.obs = &anchorObservations{hasPos: len(a.posVecs) > 0, posScore: a.posScore}
@@ -216,6 +223,10 @@ func (m *anchorMiner) yield(c index.Candidate) bool {
 			}
 		}
 	}
+	if m.guideRemoves(&c) {
+		r.Guide++
+		return true
+	}
 	if m.res.HasPositiveScore {
 		if mg := pol.AbsoluteMargin; mg != nil && !(c.Score < a.posScore-*mg) {
 			r.Margin++
@@ -268,6 +279,35 @@ func (m *anchorMiner) yield(c index.Candidate) bool {
 	}
 	m.chosen = append(m.chosen, cand)
 	return len(m.chosen) < pol.NumNegatives
+}
+
+// guideRemoves applies the guide rules to c: it looks up c's guide vector (a candidate
+// missing from the guide collection passes) and reports whether it is a near-duplicate
+// of a guide positive or fails the guide margin.
+func (m *anchorMiner) guideRemoves(c *index.Candidate) bool {
+	pol, a, g := m.pol, m.a, m.guide
+	if g == nil || len(a.guidePos) == 0 {
+		return false
+	}
+	removed := false
+	g.Resolve(func(lookup index.LookupFunc) {
+		v, _, ok := lookup(c.ID)
+		if !ok {
+			return
+		}
+		if t := pol.GuideDuplicateThreshold; t != nil {
+			for _, gp := range a.guidePos {
+				if g.Similarity(v, gp) >= *t {
+					removed = true
+					return
+				}
+			}
+		}
+		if mg := pol.GuideMargin; mg != nil && a.guideQuery != nil && !(g.Similarity(a.guideQuery, v) < a.guidePosScore-*mg) {
+			removed = true
+		}
+	})
+	return removed
 }
 
 // tooSimilar reports whether c is more similar than the diversity threshold to an

@@ -26,6 +26,12 @@ type Anchor struct {
 	ExcludeIDs []string
 	// Groups are extra groups of the anchor.
 	Groups []string
+	// GuideVector is the anchor's query in the guide space (raw), or nil: then the
+	// anchor item's vector in the guide collection, if any, is used.
+	GuideVector []float32
+	// GuidePositiveVectors are positives in the guide space (raw), besides the guide
+	// vectors of the positive ids found in the guide collection.
+	GuidePositiveVectors [][]float32
 }
 
 // Request is a batch of anchors mined under one policy.
@@ -37,6 +43,11 @@ type Request struct {
 	// it and resolves calibrated thresholds (Policy.DuplicateQuantile, DuplicateZScore)
 	// from it.
 	Calibration *Calibration
+	// Guide is the guide collection for the guide rules (Policy.GuideMargin,
+	// GuideDuplicateThreshold): the same item ids, encoded by the guide model. It must
+	// not be the searched collection; its lock is taken while the searched collection's
+	// is held, never the other way round.
+	Guide Searcher
 }
 
 // Negative is one returned negative.
@@ -60,12 +71,12 @@ type Negative struct {
 // negative; RankWindow counts candidates outside the rank window or at or beyond the
 // hardness floor.
 type RuleCounts struct {
-	Self, Positive, Excluded, InBatch, Feedback, SameGroup, Duplicate, ExcludedDuplicate, Margin, ScoreBand, RankWindow, Diversity int
+	Self, Positive, Excluded, InBatch, Feedback, SameGroup, Duplicate, ExcludedDuplicate, Guide, Margin, ScoreBand, RankWindow, Diversity int
 }
 
 // Total returns the number of candidates removed by all rules.
 func (c *RuleCounts) Total() int {
-	return c.Self + c.Positive + c.Excluded + c.InBatch + c.Feedback + c.SameGroup + c.Duplicate + c.ExcludedDuplicate + c.Margin + c.ScoreBand + c.RankWindow + c.Diversity
+	return c.Self + c.Positive + c.Excluded + c.InBatch + c.Feedback + c.SameGroup + c.Duplicate + c.ExcludedDuplicate + c.Guide + c.Margin + c.ScoreBand + c.RankWindow + c.Diversity
 }
 
 // Result is the outcome for one anchor.
@@ -98,6 +109,11 @@ type Result struct {
 	// calibrated); valid when HasDuplicateThreshold (the rule was on).
 	DuplicateThreshold    float32
 	HasDuplicateThreshold bool
+	// GuidePositiveScore is guide(a, p) for the anchor's hardest guide positive; valid
+	// when HasGuidePositiveScore (a guide rule was set and the anchor had a guide query
+	// and a guide positive).
+	GuidePositiveScore    float32
+	HasGuidePositiveScore bool
 	// UnknownPositiveIDs are positive ids not in the collection. They are still never
 	// returned, but give no s⁺, groups or near-duplicates.
 	UnknownPositiveIDs []string

@@ -119,7 +119,21 @@ type Policy struct {
 	// of going deeper. 0 means the default (see EffectiveMaxRank); NoMaxRank or more
 	// turns it off.
 	MaxRank int
+	// GuideMargin and GuideDuplicateThreshold are GISTEmbed-style rules evaluated in a
+	// guide vector space (Request.Guide: a collection holding the same item ids encoded
+	// by another, usually stronger and frozen, model), while hardness stays measured in
+	// the training space. GuideMargin m drops c when guide(a, c) ≥ guide(a, p) − m for the
+	// anchor's hardest guide positive (GISTEmbed's absolute margin strategy, m = 0 there
+	// by default); GuideDuplicateThreshold t drops c when guide(c, p) ≥ t for a guide
+	// positive. nil: off.
+	GuideMargin, GuideDuplicateThreshold *float32
+	// GuideCollection names the guide collection; the server resolves it into
+	// Request.Guide.
+	GuideCollection string
 }
+
+// guideOn reports whether a guide rule is set.
+func (p *Policy) guideOn() bool { return p.GuideMargin != nil || p.GuideDuplicateThreshold != nil }
 
 // DefaultPolicy returns the policy used for unset fields of a request.
 func DefaultPolicy() Policy {
@@ -256,6 +270,17 @@ func (p *Policy) validate(e *validate.Error, field string, m index.Metric) {
 	}
 	if p.DuplicateQuantile != nil && p.DuplicateZScore != nil {
 		e.Add(field+".duplicate_zscore", "set duplicate_quantile or duplicate_zscore, not both")
+	}
+	for _, f := range []struct {
+		name string
+		v    *float32
+	}{{"guide_margin", p.GuideMargin}, {"guide_duplicate_threshold", p.GuideDuplicateThreshold}} {
+		if f.v != nil && !finite(*f.v) {
+			e.Add(field+"."+f.name, "must be finite")
+		}
+	}
+	if p.GuideMargin != nil && *p.GuideMargin < 0 {
+		e.Add(field+".guide_margin", "must not be negative")
 	}
 	if p.MaxRank < 0 {
 		e.Add(field+".max_rank", "must not be negative")

@@ -26,6 +26,12 @@ type prepared struct {
 	// negatives, when the near-duplicate rule is on: their near-duplicates are excluded
 	// too.
 	exclVecs [][]float32
+	// guideQuery and guidePos are the anchor and its positives in the guide space
+	// (prepared), when a guide rule is set; guidePosScore is min guide(a, p), valid when
+	// both exist.
+	guideQuery    []float32
+	guidePos      [][]float32
+	guidePosScore float32
 	// numPositives is the number of distinct positive ids plus positive vectors; it
 	// sizes the default rank window.
 	numPositives int
@@ -102,6 +108,7 @@ func prepare(s Searcher, req *Request) ([]prepared, batchIDs, rules, error) {
 			prepareAnchor(s, lookup, pol, rl, &req.Anchors[i], &out[i], i, &e)
 		}
 	})
+	prepareGuide(s, req, out, &e)
 	if err := e.Err(); err != nil {
 		return nil, nil, rules{}, err
 	}
@@ -129,6 +136,77 @@ func prepare(s Searcher, req *Request) ([]prepared, batchIDs, rules, error) {
 		}
 	}
 	return out, inBatch, rl, nil
+}
+
+// prepareGuide resolves the anchors' guide queries and guide positives when a guide
+// rule is set, and checks the guide inputs.
+func prepareGuide(s Searcher, req *Request, out []prepared, e *validate.Error) {
+	pol := &req.Policy
+	if !pol.guideOn() {
+		return // guide vectors without a guide rule are not used
+	}
+	g := req.Guide
+	if g == nil {
+		e.Add("policy.guide_collection", "the guide rules need a guide collection")
+		return
+	}
+	if g == s {
+		e.Add("policy.guide_collection", "must not be the searched collection")
+		return
+	}
+	lo, hi := scoreRange(g.Metric())
+	if t := pol.GuideDuplicateThreshold; t != nil && finite(*t) && (*t < lo || *t > hi) {
+		e.Add("policy.guide_duplicate_threshold", "%v is outside the guide's %s score range %s", *t, g.Metric(), rangeText(lo, hi))
+	}
+	if m := pol.GuideMargin; m != nil && finite(*m) && *m > hi-lo {
+		e.Add("policy.guide_margin", "%v is wider than the guide's %s score range %s", *m, g.Metric(), rangeText(lo, hi))
+	}
+	g.Resolve(func(lookup index.LookupFunc) {
+		for i := range req.Anchors {
+			a, p := &req.Anchors[i], &out[i]
+			f := fmt.Sprintf("anchors[%d]", i)
+			if a.GuideVector != nil {
+				q, err := g.PrepareQuery(a.GuideVector, f+".guide_vector")
+				if err != nil {
+					addViolations(e, err)
+				} else {
+					p.guideQuery = q
+				}
+			} else if a.ID != "" {
+				if v, _, ok := lookup(a.ID); ok {
+					p.guideQuery = append([]float32(nil), v...)
+				}
+			}
+			if len(a.GuidePositiveVectors) > MaxPositives {
+				e.Add(f+".guide_positive_vectors", "has %d vectors; at most %d", len(a.GuidePositiveVectors), MaxPositives)
+				continue
+			}
+			seen := make(map[string]struct{}, len(a.PositiveIDs))
+			for _, id := range a.PositiveIDs {
+				if has(seen, id) {
+					continue
+				}
+				seen[id] = struct{}{}
+				if v, _, ok := lookup(id); ok {
+					p.guidePos = append(p.guidePos, append([]float32(nil), v...))
+				}
+			}
+			for j, v := range a.GuidePositiveVectors {
+				q, err := g.PrepareQuery(v, fmt.Sprintf("%s.guide_positive_vectors[%d]", f, j))
+				if err != nil {
+					addViolations(e, err)
+					continue
+				}
+				p.guidePos = append(p.guidePos, q)
+			}
+			if p.guideQuery != nil && len(p.guidePos) > 0 {
+				p.guidePosScore = float32(math.Inf(1))
+				for _, gp := range p.guidePos {
+					p.guidePosScore = min(p.guidePosScore, g.Similarity(p.guideQuery, gp))
+				}
+			}
+		}
+	})
 }
 
 // checkIDs records a violation for each empty id of list.

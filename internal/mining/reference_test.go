@@ -23,6 +23,8 @@ type refCorpus struct {
 	sim      func(a, b []float32) float32
 	prepare  func(v []float32) []float32
 	metric   index.Metric
+	// guide is the guide space (same ids, other vectors), or nil.
+	guide *refCorpus
 }
 
 func (rc *refCorpus) find(id string) (refItem, bool) {
@@ -139,6 +141,40 @@ func referenceAnchor(rc *refCorpus, req Request, ai int, a Anchor, pol Policy) R
 	}
 	if dupOn {
 		res.DuplicateThreshold, res.HasDuplicateThreshold = dupT, true
+	}
+	// Guide space: the anchor's guide query (given, or its item's guide vector), the
+	// guide vectors of its positive ids and its raw guide positives; g⁺ = min guide(a, p).
+	guideOn := pol.GuideMargin != nil || pol.GuideDuplicateThreshold != nil
+	var gq []float32
+	var gPos [][]float32
+	var gPlus float32
+	if guideOn {
+		g := rc.guide
+		if a.GuideVector != nil {
+			gq = g.prepare(a.GuideVector)
+		} else if it, ok := g.find(a.ID); ok && a.ID != "" {
+			gq = it.vec
+		}
+		seen := map[string]bool{}
+		for _, id := range a.PositiveIDs {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			if it, ok := g.find(id); ok {
+				gPos = append(gPos, it.vec)
+			}
+		}
+		for _, v := range a.GuidePositiveVectors {
+			gPos = append(gPos, g.prepare(v))
+		}
+		if gq != nil && len(gPos) > 0 {
+			gPlus = float32(math.Inf(1))
+			for _, gp := range gPos {
+				gPlus = min(gPlus, g.sim(gq, gp))
+			}
+			res.GuidePositiveScore, res.HasGuidePositiveScore = gPlus, true
+		}
 	}
 	// Vectors of stored excluded items and reported false negatives that are not
 	// positives: their near-duplicates are excluded too.
@@ -261,6 +297,23 @@ walk:
 			if dup {
 				r.ExcludedDuplicate++
 				continue
+			}
+		}
+		if guideOn && len(gPos) > 0 {
+			if gv, ok := rc.guide.find(id); ok {
+				drop := false
+				if pol.GuideDuplicateThreshold != nil {
+					for _, gp := range gPos {
+						drop = drop || rc.guide.sim(gv.vec, gp) >= *pol.GuideDuplicateThreshold
+					}
+				}
+				if pol.GuideMargin != nil && gq != nil && rc.guide.sim(gq, gv.vec) >= gPlus-*pol.GuideMargin {
+					drop = true
+				}
+				if drop {
+					r.Guide++
+					continue
+				}
 			}
 		}
 		s := sc.score

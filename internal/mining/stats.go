@@ -131,6 +131,7 @@ func (c *RuleCounts) add(o *RuleCounts) {
 	c.SameGroup += o.SameGroup
 	c.Duplicate += o.Duplicate
 	c.ExcludedDuplicate += o.ExcludedDuplicate
+	c.Guide += o.Guide
 	c.Margin += o.Margin
 	c.ScoreBand += o.ScoreBand
 	c.RankWindow += o.RankWindow

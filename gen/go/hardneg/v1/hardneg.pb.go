@@ -1518,9 +1518,16 @@ type Anchor struct {
 	ExcludeIds []string `protobuf:"bytes,6,rep,name=exclude_ids,json=excludeIds,proto3" json:"exclude_ids,omitempty"`
 	// Extra groups of this anchor: candidates in any of them are excluded when group
 	// exclusion is on.
-	Groups        []string `protobuf:"bytes,7,rep,name=groups,proto3" json:"groups,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Groups []string `protobuf:"bytes,7,rep,name=groups,proto3" json:"groups,omitempty"`
+	// The anchor's query in the guide space (MiningPolicy.guide_collection's dimension,
+	// little-endian float32), for the guide rules. When empty, the anchor item's vector in
+	// the guide collection is used, if it has one.
+	GuideVector []byte `protobuf:"bytes,8,opt,name=guide_vector,json=guideVector,proto3" json:"guide_vector,omitempty"`
+	// Positives in the guide space, n·guide-dim little-endian float32 values, besides the
+	// guide vectors of positive_ids found in the guide collection.
+	GuidePositiveVectors []byte `protobuf:"bytes,9,opt,name=guide_positive_vectors,json=guidePositiveVectors,proto3" json:"guide_positive_vectors,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *Anchor) Reset() {
@@ -1598,6 +1605,20 @@ func (x *Anchor) GetExcludeIds() []string {
 func (x *Anchor) GetGroups() []string {
 	if x != nil {
 		return x.Groups
+	}
+	return nil
+}
+
+func (x *Anchor) GetGuideVector() []byte {
+	if x != nil {
+		return x.GuideVector
+	}
+	return nil
+}
+
+func (x *Anchor) GetGuidePositiveVectors() []byte {
+	if x != nil {
+		return x.GuidePositiveVectors
 	}
 	return nil
 }
@@ -1683,8 +1704,21 @@ type MiningPolicy struct {
 	DuplicateQuantile *float32 `protobuf:"fixed32,24,opt,name=duplicate_quantile,json=duplicateQuantile,proto3,oneof" json:"duplicate_quantile,omitempty"`
 	// Near-duplicate threshold as mean + z·std of the same observations.
 	DuplicateZscore *float32 `protobuf:"fixed32,25,opt,name=duplicate_zscore,json=duplicateZscore,proto3,oneof" json:"duplicate_zscore,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Guide collection (GISTEmbed-style rules): another collection holding the same item
+	// ids encoded by a guide model (typically a stronger, frozen encoder). Required by the
+	// guide rules; must not be the mined collection. Hardness (scores, ranks) stays in the
+	// mined collection's space; candidates without a guide vector pass the guide rules.
+	GuideCollection string `protobuf:"bytes,26,opt,name=guide_collection,json=guideCollection,proto3" json:"guide_collection,omitempty"`
+	// Guide margin m: drop c when guide(a, c) ≥ guide(a, p) − m for the anchor's hardest
+	// guide positive p (GISTEmbed's absolute margin strategy; 0 masks whatever the guide
+	// ranks at or above the positive). Needs a guide query and a guide positive. Unset:
+	// off.
+	GuideMargin *float32 `protobuf:"fixed32,27,opt,name=guide_margin,json=guideMargin,proto3,oneof" json:"guide_margin,omitempty"`
+	// Drop c when guide(c, p) ≥ this value for a guide positive p (near-duplicates in the
+	// guide space). In the guide collection's score range. Unset: off.
+	GuideDuplicateThreshold *float32 `protobuf:"fixed32,28,opt,name=guide_duplicate_threshold,json=guideDuplicateThreshold,proto3,oneof" json:"guide_duplicate_threshold,omitempty"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
 }
 
 func (x *MiningPolicy) Reset() {
@@ -1892,6 +1926,27 @@ func (x *MiningPolicy) GetDuplicateZscore() float32 {
 	return 0
 }
 
+func (x *MiningPolicy) GetGuideCollection() string {
+	if x != nil {
+		return x.GuideCollection
+	}
+	return ""
+}
+
+func (x *MiningPolicy) GetGuideMargin() float32 {
+	if x != nil && x.GuideMargin != nil {
+		return *x.GuideMargin
+	}
+	return 0
+}
+
+func (x *MiningPolicy) GetGuideDuplicateThreshold() float32 {
+	if x != nil && x.GuideDuplicateThreshold != nil {
+		return *x.GuideDuplicateThreshold
+	}
+	return 0
+}
+
 // MineRequest asks for hard negatives.
 type MineRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2067,6 +2122,8 @@ type RuleCounts struct {
 	Duplicate uint64 `protobuf:"varint,7,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
 	// Near-duplicate of an excluded item or a reported false negative of the anchor.
 	ExcludedDuplicate uint64 `protobuf:"varint,12,opt,name=excluded_duplicate,json=excludedDuplicate,proto3" json:"excluded_duplicate,omitempty"`
+	// Guide margin or guide near-duplicate threshold.
+	Guide uint64 `protobuf:"varint,13,opt,name=guide,proto3" json:"guide,omitempty"`
 	// Absolute or relative margin against s⁺.
 	Margin uint64 `protobuf:"varint,8,opt,name=margin,proto3" json:"margin,omitempty"`
 	// Outside [min_score, max_score].
@@ -2165,6 +2222,13 @@ func (x *RuleCounts) GetExcludedDuplicate() uint64 {
 	return 0
 }
 
+func (x *RuleCounts) GetGuide() uint64 {
+	if x != nil {
+		return x.Guide
+	}
+	return 0
+}
+
 func (x *RuleCounts) GetMargin() uint64 {
 	if x != nil {
 		return x.Margin
@@ -2224,6 +2288,9 @@ type AnchorResult struct {
 	// The near-duplicate threshold applied (set, default or calibrated); absent when the
 	// rule was off.
 	DuplicateThreshold *float32 `protobuf:"fixed32,12,opt,name=duplicate_threshold,json=duplicateThreshold,proto3,oneof" json:"duplicate_threshold,omitempty"`
+	// guide(a, p) of the hardest guide positive, when a guide rule was set and the anchor
+	// had a guide query and a guide positive.
+	GuidePositiveScore *float32 `protobuf:"fixed32,13,opt,name=guide_positive_score,json=guidePositiveScore,proto3,oneof" json:"guide_positive_score,omitempty"`
 	unknownFields      protoimpl.UnknownFields
 	sizeCache          protoimpl.SizeCache
 }
@@ -2338,6 +2405,13 @@ func (x *AnchorResult) GetFloorReached() bool {
 func (x *AnchorResult) GetDuplicateThreshold() float32 {
 	if x != nil && x.DuplicateThreshold != nil {
 		return *x.DuplicateThreshold
+	}
+	return 0
+}
+
+func (x *AnchorResult) GetGuidePositiveScore() float32 {
+	if x != nil && x.GuidePositiveScore != nil {
+		return *x.GuidePositiveScore
 	}
 	return 0
 }
@@ -2936,7 +3010,7 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x10GetItemsResponse\x12+\n" +
 	"\x05items\x18\x01 \x01(\v2\x15.hardneg.v1.ItemBatchR\x05items\x12\x1f\n" +
 	"\vmissing_ids\x18\x02 \x03(\tR\n" +
-	"missingIds\"\xc9\x01\n" +
+	"missingIds\"\xa2\x02\n" +
 	"\x06Anchor\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06vector\x18\x02 \x01(\fR\x06vector\x12\x10\n" +
@@ -2945,8 +3019,9 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x10positive_vectors\x18\x05 \x01(\fR\x0fpositiveVectors\x12\x1f\n" +
 	"\vexclude_ids\x18\x06 \x03(\tR\n" +
 	"excludeIds\x12\x16\n" +
-	"\x06groups\x18\a \x03(\tR\x06groups\"\xb9\n" +
-	"\n" +
+	"\x06groups\x18\a \x03(\tR\x06groups\x12!\n" +
+	"\fguide_vector\x18\b \x01(\fR\vguideVector\x124\n" +
+	"\x16guide_positive_vectors\x18\t \x01(\fR\x14guidePositiveVectors\"\xfc\v\n" +
 	"\fMiningPolicy\x12#\n" +
 	"\rnum_negatives\x18\x01 \x01(\rR\fnumNegatives\x121\n" +
 	"\x12exclude_same_group\x18\x02 \x01(\bH\x00R\x10excludeSameGroup\x88\x01\x01\x124\n" +
@@ -2974,7 +3049,10 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x17exclude_near_duplicates\x18\x16 \x01(\bH\rR\x15excludeNearDuplicates\x88\x01\x01\x12\x19\n" +
 	"\bmax_rank\x18\x17 \x01(\rR\amaxRank\x122\n" +
 	"\x12duplicate_quantile\x18\x18 \x01(\x02H\x0eR\x11duplicateQuantile\x88\x01\x01\x12.\n" +
-	"\x10duplicate_zscore\x18\x19 \x01(\x02H\x0fR\x0fduplicateZscore\x88\x01\x01B\x15\n" +
+	"\x10duplicate_zscore\x18\x19 \x01(\x02H\x0fR\x0fduplicateZscore\x88\x01\x01\x12)\n" +
+	"\x10guide_collection\x18\x1a \x01(\tR\x0fguideCollection\x12&\n" +
+	"\fguide_margin\x18\x1b \x01(\x02H\x10R\vguideMargin\x88\x01\x01\x12?\n" +
+	"\x19guide_duplicate_threshold\x18\x1c \x01(\x02H\x11R\x17guideDuplicateThreshold\x88\x01\x01B\x15\n" +
 	"\x13_exclude_same_groupB\x16\n" +
 	"\x14_duplicate_thresholdB\x12\n" +
 	"\x10_absolute_marginB\x12\n" +
@@ -2992,7 +3070,9 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x06_widenB\x1a\n" +
 	"\x18_exclude_near_duplicatesB\x15\n" +
 	"\x13_duplicate_quantileB\x13\n" +
-	"\x11_duplicate_zscore\"\xb6\x01\n" +
+	"\x11_duplicate_zscoreB\x0f\n" +
+	"\r_guide_marginB\x1c\n" +
+	"\x1a_guide_duplicate_threshold\"\xb6\x01\n" +
 	"\vMineRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -3005,7 +3085,7 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x05score\x18\x02 \x01(\x02R\x05score\x12\x12\n" +
 	"\x04rank\x18\x03 \x01(\rR\x04rank\x12\x16\n" +
 	"\x04p_fn\x18\x04 \x01(\x02H\x00R\x03pFn\x88\x01\x01B\a\n" +
-	"\x05_p_fn\"\xf1\x02\n" +
+	"\x05_p_fn\"\x87\x03\n" +
 	"\n" +
 	"RuleCounts\x12\x12\n" +
 	"\x04self\x18\x01 \x01(\x04R\x04self\x12\x1a\n" +
@@ -3016,14 +3096,15 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\n" +
 	"same_group\x18\x06 \x01(\x04R\tsameGroup\x12\x1c\n" +
 	"\tduplicate\x18\a \x01(\x04R\tduplicate\x12-\n" +
-	"\x12excluded_duplicate\x18\f \x01(\x04R\x11excludedDuplicate\x12\x16\n" +
+	"\x12excluded_duplicate\x18\f \x01(\x04R\x11excludedDuplicate\x12\x14\n" +
+	"\x05guide\x18\r \x01(\x04R\x05guide\x12\x16\n" +
 	"\x06margin\x18\b \x01(\x04R\x06margin\x12\x1d\n" +
 	"\n" +
 	"score_band\x18\t \x01(\x04R\tscoreBand\x12\x1f\n" +
 	"\vrank_window\x18\n" +
 	" \x01(\x04R\n" +
 	"rankWindow\x12\x1c\n" +
-	"\tdiversity\x18\v \x01(\x04R\tdiversity\"\xaa\x04\n" +
+	"\tdiversity\x18\v \x01(\x04R\tdiversity\"\xfa\x04\n" +
 	"\fAnchorResult\x122\n" +
 	"\tnegatives\x18\x01 \x03(\v2\x14.hardneg.v1.NegativeR\tnegatives\x12)\n" +
 	"\x10negative_vectors\x18\x02 \x01(\fR\x0fnegativeVectors\x12*\n" +
@@ -3038,9 +3119,11 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\bmax_rank\x18\n" +
 	" \x01(\rR\amaxRank\x12#\n" +
 	"\rfloor_reached\x18\v \x01(\bR\ffloorReached\x124\n" +
-	"\x13duplicate_threshold\x18\f \x01(\x02H\x01R\x12duplicateThreshold\x88\x01\x01B\x11\n" +
+	"\x13duplicate_threshold\x18\f \x01(\x02H\x01R\x12duplicateThreshold\x88\x01\x01\x125\n" +
+	"\x14guide_positive_score\x18\r \x01(\x02H\x02R\x12guidePositiveScore\x88\x01\x01B\x11\n" +
 	"\x0f_positive_scoreB\x16\n" +
-	"\x14_duplicate_threshold\"B\n" +
+	"\x14_duplicate_thresholdB\x17\n" +
+	"\x15_guide_positive_score\"B\n" +
 	"\fMineResponse\x122\n" +
 	"\aresults\x18\x01 \x03(\v2\x18.hardneg.v1.AnchorResultR\aresults\"O\n" +
 	"\x13FalseNegativeReport\x12\x1d\n" +
