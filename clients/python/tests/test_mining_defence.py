@@ -100,3 +100,40 @@ def test_policy_values_are_checked(client: hardneg.Client, collection: str) -> N
     with pytest.raises(hardneg.errors.InvalidArgument) as e:
         client.mine(collection, anchor_ids=["a"], diversity_threshold=-2.0)  # outside cosine's range: the server
     assert [v.field for v in e.value.violations] == ["policy.diversity_threshold"]
+
+
+def test_guide_margin_masks_what_the_guide_ranks_above_the_positive(client: hardneg.Client, collection: str) -> None:
+    guide = collection + "-guide"
+    client.create_collection(guide, dim=4, metric="cosine")
+    try:
+        x = unit_rows(40, 16, seed=31)
+        q = x[0] + 0.1 * x[1]
+        # In the training space "fn" is the hardest candidate; the guide puts it closer to
+        # the anchor (0.95) than the positive (0.8): a likely false negative.
+        fn = q / np.linalg.norm(q) + 0.05 * x[2]
+        ids = ["p", "fn"] + [f"d{i}" for i in range(40)]
+        client.upsert(collection, ids, np.vstack([x[3], fn, x]))
+        g = unit_rows(42, 4, seed=32) * np.array([0.1, 1, 1, 1], dtype=np.float32)  # away from e1
+        g[0] = [0.8, 0.6, 0, 0]
+        g[1] = [0.95, 0.31, 0, 0]
+        client.upsert(guide, ids, g)
+        ga = np.array([[1, 0, 0, 0]], dtype=np.float32)
+        plain = client.mine(collection, anchor_vectors=q[None, :], positive_ids=[["p"]], num_negatives=3)
+        assert plain.ids[0, 0] == "fn" and np.isnan(plain.guide_positive_scores[0])
+        res = client.mine(
+            collection,
+            anchor_vectors=q[None, :],
+            positive_ids=[["p"]],
+            guide_vectors=ga,
+            num_negatives=3,
+            guide_collection=guide,
+            guide_margin=0.0,
+        )
+        assert "fn" not in res.ids[0].tolist()
+        assert res.removed["guide"][0] >= 1 and res.stats.guide >= 1
+        assert res.guide_positive_scores[0] == pytest.approx(0.8, abs=1e-5)
+        with pytest.raises(hardneg.errors.InvalidArgument) as e:
+            client.mine(collection, anchor_vectors=q[None, :], guide_vectors=ga, guide_margin=-1.0, guide_collection=guide)
+        assert [v.field for v in e.value.violations] == ["policy.guide_margin"]
+    finally:
+        client.delete_collection(guide, missing_ok=True)

@@ -298,6 +298,8 @@ _POLICY_FLOATS = (
     "diversity_threshold",
     "duplicate_quantile",
     "duplicate_zscore",
+    "guide_margin",
+    "guide_duplicate_threshold",
 )
 _POLICY_BOOLS = ("exclude_same_group", "in_batch_exclusion", "use_feedback", "widen", "exclude_near_duplicates")
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -330,6 +332,10 @@ def _policy_violations(policy: MiningPolicy) -> list[FieldViolation]:
             bad(name, "must not be negative")
         elif name in ("relative_margin", "duplicate_quantile") and not 0 <= v <= 1:
             bad(name, f"must be in [0, 1], got {float(v)!r}")
+    if policy.guide_collection is not None and not isinstance(policy.guide_collection, str):
+        bad("guide_collection", f"must be a collection name or None, got {type(policy.guide_collection).__name__}")
+    if policy.guide_margin is not None and isinstance(policy.guide_margin, numbers.Real) and policy.guide_margin < 0:
+        bad("guide_margin", "must not be negative")
     if policy.duplicate_quantile is not None and policy.duplicate_zscore is not None:
         bad("duplicate_zscore", "set duplicate_quantile or duplicate_zscore, not both")
     for name in _POLICY_BOOLS:
@@ -365,6 +371,7 @@ def policy_message(policy: MiningPolicy) -> pb.MiningPolicy:
         max_candidates=int(policy.max_candidates),
         ef_search=int(policy.ef_search),
         max_rank=int(policy.max_rank),
+        guide_collection=policy.guide_collection or "",
     )
     for name in (
         "exclude_same_group",
@@ -383,6 +390,8 @@ def policy_message(policy: MiningPolicy) -> pb.MiningPolicy:
         "exclude_near_duplicates",
         "duplicate_quantile",
         "duplicate_zscore",
+        "guide_margin",
+        "guide_duplicate_threshold",
     ):
         value = getattr(policy, name)
         if value is not None:
@@ -437,6 +446,8 @@ def build_anchors(
     exclude_ids: Any = None,
     groups: Any = None,
     keys: Any = None,
+    guide_vectors: Any = None,
+    guide_positive_vectors: Any = None,
 ) -> list[pb.Anchor]:
     """Builds one ``Anchor`` per row from per-anchor columns.
 
@@ -465,6 +476,12 @@ def build_anchors(
     exc = _per_anchor_ids(exclude_ids, n, "exclude_ids")
     grp = _per_anchor_ids(groups, n, "groups")
     pvec = _per_anchor_vectors(positive_vectors, n, None)
+    gvec: Optional[np.ndarray] = None
+    if guide_vectors is not None:
+        gvec = np.ascontiguousarray(guide_vectors, dtype=_F32)
+        if gvec.ndim != 2 or gvec.shape[0] != n:
+            raise ValueError(f"guide_vectors must be (n, guide_dim) with n = {n}, got shape {gvec.shape}")
+    gpos = _per_anchor_vectors(guide_positive_vectors, n, None)
     key_list = [""] * n if keys is None else ["" if k is None else str(k) for k in keys]
     if len(key_list) != n:
         raise ValueError(f"keys has {len(key_list)} entries for {n} anchors")
@@ -477,9 +494,12 @@ def build_anchors(
             positive_vectors=pvec[i],
             exclude_ids=exc[i],
             groups=grp[i],
+            guide_positive_vectors=gpos[i],
         )
         if vec_rows is not None:
             a.vector = vec_rows[i].tobytes()
+        if gvec is not None and not np.isnan(gvec[i]).all():
+            a.guide_vector = gvec[i].tobytes()
         anchors.append(a)
     return anchors
 
@@ -496,6 +516,7 @@ def mine_result(resp: pb.MineResponse, k: int, include_vectors: bool) -> MineRes
     max_rank = np.zeros(n, dtype=np.int64)
     floor = np.zeros(n, dtype=bool)
     dup = np.full(n, np.nan, dtype=np.float32)
+    gpos = np.full(n, np.nan, dtype=np.float32)
     counts = np.zeros(n, dtype=np.int64)
     pos = np.full(n, np.nan, dtype=np.float32)
     shortfall = np.zeros(n, dtype=np.int64)
@@ -519,6 +540,8 @@ def mine_result(resp: pb.MineResponse, k: int, include_vectors: bool) -> MineRes
             pos[i] = r.positive_score
         if r.HasField("duplicate_threshold"):
             dup[i] = r.duplicate_threshold
+        if r.HasField("guide_positive_score"):
+            gpos[i] = r.guide_positive_score
         max_rank[i] = r.max_rank
         floor[i] = r.floor_reached
         shortfall[i] = r.shortfall
@@ -558,6 +581,7 @@ def mine_result(resp: pb.MineResponse, k: int, include_vectors: bool) -> MineRes
         max_rank=max_rank,
         floor_reached=floor,
         duplicate_threshold=dup,
+        guide_positive_scores=gpos,
     )
 
 

@@ -257,6 +257,8 @@ class Core:
         exclude_ids: Any,
         groups: Any,
         keys: Any,
+        guide_vectors: Any,
+        guide_positive_vectors: Any,
         policy: Optional[MiningPolicy],
         include_vectors: bool,
         policy_kwargs: dict[str, Any],
@@ -270,6 +272,8 @@ class Core:
             exclude_ids=exclude_ids,
             groups=groups,
             keys=keys,
+            guide_vectors=guide_vectors,
+            guide_positive_vectors=guide_positive_vectors,
         )
         pmsg = codec.policy_message(pol)
         parts = []

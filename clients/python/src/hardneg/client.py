@@ -319,6 +319,8 @@ class Client(Front):
         exclude_ids: Any = None,
         groups: Any = None,
         keys: Any = None,
+        guide_vectors: Any = None,
+        guide_positive_vectors: Any = None,
         policy: Optional[MiningPolicy] = None,
         include_vectors: bool = False,
         **policy_kwargs: Any,
@@ -335,6 +337,11 @@ class Client(Front):
             exclude_ids: per anchor, ids never to return.
             groups: per anchor, extra groups for group exclusion.
             keys: per anchor, the feedback key (defaults to the anchor id).
+            guide_vectors: ``(n, guide_dim)`` anchors in the guide space, for the guide
+                rules (``guide_collection``, ``guide_margin``,
+                ``guide_duplicate_threshold``); rows of NaN leave an anchor to its
+                item's guide vector.
+            guide_positive_vectors: like ``positive_vectors``, in the guide space.
             policy: a :class:`hardneg.MiningPolicy`; keyword arguments such as
                 ``num_negatives=5, relative_margin=0.05, sampling_strategy="random"``
                 override its fields.
@@ -353,6 +360,8 @@ class Client(Front):
                 exclude_ids=exclude_ids,
                 groups=groups,
                 keys=keys,
+                guide_vectors=guide_vectors,
+                guide_positive_vectors=guide_positive_vectors,
                 policy=policy,
                 include_vectors=include_vectors,
                 policy_kwargs=policy_kwargs,

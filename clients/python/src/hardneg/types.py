@@ -39,6 +39,7 @@ RULES: tuple[str, ...] = (
     "same_group",
     "duplicate",
     "excluded_duplicate",
+    "guide",
     "margin",
     "score_band",
     "rank_window",
@@ -254,6 +255,10 @@ class MiningPolicy:
     positive or to an excluded item; ``duplicate_quantile``/``duplicate_zscore`` set that
     threshold from the collection's calibration instead; ``max_rank`` is the hardness
     floor (0: the server default, max(200, 2 × the window's end); ``2**32 - 1``: none).
+    ``guide_collection`` names a collection of the same ids encoded by a guide model;
+    ``guide_margin`` drops candidates the guide scores at or above the positive minus the
+    margin, ``guide_duplicate_threshold`` guide near-duplicates of a positive
+    (GISTEmbed-style; docs/MINING.md).
 
     The clients check each field's type and range before sending a request and raise
     :class:`hardneg.errors.InvalidArgument` naming ``policy.<field>``.
@@ -284,6 +289,9 @@ class MiningPolicy:
     max_rank: int = 0
     duplicate_quantile: Optional[float] = None
     duplicate_zscore: Optional[float] = None
+    guide_collection: Optional[str] = None
+    guide_margin: Optional[float] = None
+    guide_duplicate_threshold: Optional[float] = None
 
     @classmethod
     def from_kwargs(cls, base: Optional["MiningPolicy"] = None, **kwargs: Any) -> "MiningPolicy":
@@ -313,6 +321,7 @@ class RuleStats:
     same_group: int = 0
     duplicate: int = 0
     excluded_duplicate: int = 0
+    guide: int = 0
     margin: int = 0
     score_band: int = 0
     rank_window: int = 0
@@ -362,6 +371,8 @@ class MineResult:
             shortfall, if any, is for lack of hard candidates).
         duplicate_threshold: ``(n,)`` float32 near-duplicate threshold applied (NaN when
             the rule was off).
+        guide_positive_scores: ``(n,)`` float32 guide(a, p) of the hardest guide positive
+            (NaN without guide rules, guide query or guide positive).
     """
 
     ids: np.ndarray
@@ -381,6 +392,7 @@ class MineResult:
     max_rank: Optional[np.ndarray] = None
     floor_reached: Optional[np.ndarray] = None
     duplicate_threshold: Optional[np.ndarray] = None
+    guide_positive_scores: Optional[np.ndarray] = None
     _stats: Optional[RuleStats] = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -393,6 +405,8 @@ class MineResult:
             self.floor_reached = np.zeros(n, dtype=bool)
         if self.duplicate_threshold is None:
             self.duplicate_threshold = np.full(n, np.nan, dtype=np.float32)
+        if self.guide_positive_scores is None:
+            self.guide_positive_scores = np.full(n, np.nan, dtype=np.float32)
 
     @property
     def weights(self) -> np.ndarray:
@@ -452,4 +466,5 @@ class MineResult:
             max_rank=np.concatenate([p.max_rank for p in parts]),  # type: ignore[misc]
             floor_reached=np.concatenate([p.floor_reached for p in parts]),  # type: ignore[misc]
             duplicate_threshold=np.concatenate([p.duplicate_threshold for p in parts]),  # type: ignore[misc]
+            guide_positive_scores=np.concatenate([p.guide_positive_scores for p in parts]),  # type: ignore[misc]
         )
