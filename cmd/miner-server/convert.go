@@ -200,6 +200,7 @@ func fromPolicy(pb *hardnegv1.MiningPolicy) (mining.Policy, error) {
 	p.MaxRank = int(pb.MaxRank)
 	p.DuplicateQuantile = optF("duplicate_quantile", pb.DuplicateQuantile)
 	p.DuplicateZScore = optF("duplicate_zscore", pb.DuplicateZscore)
+	p.DuplicateMargin = optF("duplicate_margin", pb.DuplicateMargin)
 	p.GuideCollection = pb.GuideCollection
 	p.GuideMargin = optF("guide_margin", pb.GuideMargin)
 	p.GuideDuplicateThreshold = optF("guide_duplicate_threshold", pb.GuideDuplicateThreshold)

@@ -34,6 +34,10 @@ def test_default_policy_drops_near_duplicates_of_the_positive(client: hardneg.Cl
         collection, anchor_vectors=q[None, :], positive_ids=[["p"]], num_negatives=4, exclude_near_duplicates=False
     )
     assert off.ids[0, 0] == "copy" and np.isnan(off.duplicate_threshold[0])
+    # duplicate_margin: the threshold is s⁺ + δ when that is lower than 0.80.
+    rel = client.mine(collection, anchor_vectors=q[None, :], positive_ids=[["p"]], num_negatives=4, duplicate_margin=-0.5)
+    assert rel.duplicate_threshold[0] == pytest.approx(rel.positive_scores[0] - 0.5, abs=1e-5)
+    assert rel.removed["duplicate"][0] >= 1
     # Excluding p by id (not as a positive) excludes its near-duplicate copy with it.
     ex = client.mine(collection, anchor_vectors=q[None, :], exclude_ids=[["p"]], num_negatives=4)
     assert "copy" not in ex.ids[0].tolist() and ex.removed["excluded_duplicate"][0] == 1

@@ -300,6 +300,7 @@ _POLICY_FLOATS = (
     "duplicate_zscore",
     "guide_margin",
     "guide_duplicate_threshold",
+    "duplicate_margin",
 )
 _POLICY_BOOLS = ("exclude_same_group", "in_batch_exclusion", "use_feedback", "widen", "exclude_near_duplicates")
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -392,6 +393,7 @@ def policy_message(policy: MiningPolicy) -> pb.MiningPolicy:
         "duplicate_zscore",
         "guide_margin",
         "guide_duplicate_threshold",
+        "duplicate_margin",
     ):
         value = getattr(policy, name)
         if value is not None:

@@ -1717,8 +1717,14 @@ type MiningPolicy struct {
 	// Drop c when guide(c, p) ≥ this value for a guide positive p (near-duplicates in the
 	// guide space). In the guide collection's score range. Unset: off.
 	GuideDuplicateThreshold *float32 `protobuf:"fixed32,28,opt,name=guide_duplicate_threshold,json=guideDuplicateThreshold,proto3,oneof" json:"guide_duplicate_threshold,omitempty"`
-	unknownFields           protoimpl.UnknownFields
-	sizeCache               protoimpl.SizeCache
+	// Per-anchor near-duplicate threshold relative to the positive score: drop c when its
+	// similarity to a known positive is ≥ s⁺ + duplicate_margin, i.e. c is (about) as close
+	// to the positive as the anchor is. Scale-free, so it carries across models; with
+	// duplicate_threshold as well, the lower threshold applies. Needs s⁺; off with
+	// exclude_near_duplicates = false. Unset: off.
+	DuplicateMargin *float32 `protobuf:"fixed32,29,opt,name=duplicate_margin,json=duplicateMargin,proto3,oneof" json:"duplicate_margin,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *MiningPolicy) Reset() {
@@ -1943,6 +1949,13 @@ func (x *MiningPolicy) GetGuideMargin() float32 {
 func (x *MiningPolicy) GetGuideDuplicateThreshold() float32 {
 	if x != nil && x.GuideDuplicateThreshold != nil {
 		return *x.GuideDuplicateThreshold
+	}
+	return 0
+}
+
+func (x *MiningPolicy) GetDuplicateMargin() float32 {
+	if x != nil && x.DuplicateMargin != nil {
+		return *x.DuplicateMargin
 	}
 	return 0
 }
@@ -3021,7 +3034,7 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"excludeIds\x12\x16\n" +
 	"\x06groups\x18\a \x03(\tR\x06groups\x12!\n" +
 	"\fguide_vector\x18\b \x01(\fR\vguideVector\x124\n" +
-	"\x16guide_positive_vectors\x18\t \x01(\fR\x14guidePositiveVectors\"\xfc\v\n" +
+	"\x16guide_positive_vectors\x18\t \x01(\fR\x14guidePositiveVectors\"\xc1\f\n" +
 	"\fMiningPolicy\x12#\n" +
 	"\rnum_negatives\x18\x01 \x01(\rR\fnumNegatives\x121\n" +
 	"\x12exclude_same_group\x18\x02 \x01(\bH\x00R\x10excludeSameGroup\x88\x01\x01\x124\n" +
@@ -3052,7 +3065,8 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x10duplicate_zscore\x18\x19 \x01(\x02H\x0fR\x0fduplicateZscore\x88\x01\x01\x12)\n" +
 	"\x10guide_collection\x18\x1a \x01(\tR\x0fguideCollection\x12&\n" +
 	"\fguide_margin\x18\x1b \x01(\x02H\x10R\vguideMargin\x88\x01\x01\x12?\n" +
-	"\x19guide_duplicate_threshold\x18\x1c \x01(\x02H\x11R\x17guideDuplicateThreshold\x88\x01\x01B\x15\n" +
+	"\x19guide_duplicate_threshold\x18\x1c \x01(\x02H\x11R\x17guideDuplicateThreshold\x88\x01\x01\x12.\n" +
+	"\x10duplicate_margin\x18\x1d \x01(\x02H\x12R\x0fduplicateMargin\x88\x01\x01B\x15\n" +
 	"\x13_exclude_same_groupB\x16\n" +
 	"\x14_duplicate_thresholdB\x12\n" +
 	"\x10_absolute_marginB\x12\n" +
@@ -3072,7 +3086,8 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x13_duplicate_quantileB\x13\n" +
 	"\x11_duplicate_zscoreB\x0f\n" +
 	"\r_guide_marginB\x1c\n" +
-	"\x1a_guide_duplicate_threshold\"\xb6\x01\n" +
+	"\x1a_guide_duplicate_thresholdB\x13\n" +
+	"\x11_duplicate_margin\"\xb6\x01\n" +
 	"\vMineRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
