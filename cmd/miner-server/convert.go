@@ -314,7 +314,7 @@ func toAnchorResult(r *mining.Result, includeVectors bool) *hardnegv1.AnchorResu
 
 // toScoreSummary converts one calibration stream.
 func toScoreSummary(s mining.ScoreSummary) *hardnegv1.ScoreSummary {
-	pb := &hardnegv1.ScoreSummary{Count: s.Count, Mean: s.Mean, Std: s.Std, Quantiles: s.Quantiles}
+	pb := &hardnegv1.ScoreSummary{Count: s.Count, Window: uint32(s.Window), Mean: s.Mean, Std: s.Std, Quantiles: s.Quantiles}
 	if len(s.Quantiles) > 0 {
 		pb.Probabilities = mining.CalibrationQuantiles
 	}

@@ -588,13 +588,15 @@ def mine_result(resp: pb.MineResponse, k: int, include_vectors: bool) -> MineRes
 
 
 def calibration(resp: pb.GetCalibrationResponse) -> dict[str, dict[str, Any]]:
-    """A GetCalibrationResponse as ``{stream: {count, mean, std, quantiles}}`` with
-    ``quantiles`` mapping each probability to its score."""
+    """A GetCalibrationResponse as ``{stream: {count, window, mean, std, quantiles}}``
+    with ``quantiles`` mapping each probability to its score (mean, std and quantiles
+    over the ``window`` most recent observations)."""
     out: dict[str, dict[str, Any]] = {}
     for name in ("positive_scores", "candidate_scores", "positive_similarities"):
         s = getattr(resp, name)
         out[name] = dict(
             count=int(s.count),
+            window=int(s.window),
             mean=float(s.mean),
             std=float(s.std),
             quantiles={float(p): float(q) for p, q in zip(s.probabilities, s.quantiles)},

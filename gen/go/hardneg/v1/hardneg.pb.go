@@ -2677,20 +2677,23 @@ func (x *GetCalibrationRequest) GetCollection() string {
 	return ""
 }
 
-// ScoreSummary describes one stream of scores observed while mining.
+// ScoreSummary describes one stream of scores observed while mining. mean, std and
+// quantiles describe the most recent observations (window), so that they follow the
+// model as it trains and items are re-encoded.
 type ScoreSummary struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Number of observations.
+	// Number of observations so far.
 	Count uint64 `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
-	// Mean over all observations.
+	// Mean of the window.
 	Mean float64 `protobuf:"fixed64,2,opt,name=mean,proto3" json:"mean,omitempty"`
-	// Sample standard deviation over all observations.
+	// Sample standard deviation of the window.
 	Std float64 `protobuf:"fixed64,3,opt,name=std,proto3" json:"std,omitempty"`
 	// Probabilities of the quantiles below, ascending.
 	Probabilities []float64 `protobuf:"fixed64,4,rep,packed,name=probabilities,proto3" json:"probabilities,omitempty"`
-	// Quantiles at those probabilities, estimated from a uniform sample of at most 4,096
-	// observations; empty when there are none.
-	Quantiles     []float32 `protobuf:"fixed32,5,rep,packed,name=quantiles,proto3" json:"quantiles,omitempty"`
+	// Quantiles of the window at those probabilities; empty when there are none.
+	Quantiles []float32 `protobuf:"fixed32,5,rep,packed,name=quantiles,proto3" json:"quantiles,omitempty"`
+	// Observations in the window: the most recent, at most 4,096.
+	Window        uint32 `protobuf:"varint,6,opt,name=window,proto3" json:"window,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2758,6 +2761,13 @@ func (x *ScoreSummary) GetQuantiles() []float32 {
 		return x.Quantiles
 	}
 	return nil
+}
+
+func (x *ScoreSummary) GetWindow() uint32 {
+	if x != nil {
+		return x.Window
+	}
+	return 0
 }
 
 // GetCalibrationResponse holds a collection's score statistics.
@@ -3155,13 +3165,14 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x15GetCalibrationRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
-	"collection\"\x8e\x01\n" +
+	"collection\"\xa6\x01\n" +
 	"\fScoreSummary\x12\x14\n" +
 	"\x05count\x18\x01 \x01(\x04R\x05count\x12\x12\n" +
 	"\x04mean\x18\x02 \x01(\x01R\x04mean\x12\x10\n" +
 	"\x03std\x18\x03 \x01(\x01R\x03std\x12$\n" +
 	"\rprobabilities\x18\x04 \x03(\x01R\rprobabilities\x12\x1c\n" +
-	"\tquantiles\x18\x05 \x03(\x02R\tquantiles\"\xef\x01\n" +
+	"\tquantiles\x18\x05 \x03(\x02R\tquantiles\x12\x16\n" +
+	"\x06window\x18\x06 \x01(\rR\x06window\"\xef\x01\n" +
 	"\x16GetCalibrationResponse\x12A\n" +
 	"\x0fpositive_scores\x18\x01 \x01(\v2\x18.hardneg.v1.ScoreSummaryR\x0epositiveScores\x12C\n" +
 	"\x10candidate_scores\x18\x02 \x01(\v2\x18.hardneg.v1.ScoreSummaryR\x0fcandidateScores\x12M\n" +

@@ -437,18 +437,20 @@ class GetCalibrationRequest(_message.Message):
     def __init__(self, collection: _Optional[str] = ...) -> None: ...
 
 class ScoreSummary(_message.Message):
-    __slots__ = ("count", "mean", "std", "probabilities", "quantiles")
+    __slots__ = ("count", "mean", "std", "probabilities", "quantiles", "window")
     COUNT_FIELD_NUMBER: _ClassVar[int]
     MEAN_FIELD_NUMBER: _ClassVar[int]
     STD_FIELD_NUMBER: _ClassVar[int]
     PROBABILITIES_FIELD_NUMBER: _ClassVar[int]
     QUANTILES_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
     count: int
     mean: float
     std: float
     probabilities: _containers.RepeatedScalarFieldContainer[float]
     quantiles: _containers.RepeatedScalarFieldContainer[float]
-    def __init__(self, count: _Optional[int] = ..., mean: _Optional[float] = ..., std: _Optional[float] = ..., probabilities: _Optional[_Iterable[float]] = ..., quantiles: _Optional[_Iterable[float]] = ...) -> None: ...
+    window: int
+    def __init__(self, count: _Optional[int] = ..., mean: _Optional[float] = ..., std: _Optional[float] = ..., probabilities: _Optional[_Iterable[float]] = ..., quantiles: _Optional[_Iterable[float]] = ..., window: _Optional[int] = ...) -> None: ...
 
 class GetCalibrationResponse(_message.Message):
     __slots__ = ("positive_scores", "candidate_scores", "positive_similarities")
