@@ -700,7 +700,7 @@ func TestFalseNegativeProbability(t *testing.T) {
 	for _, n := range res[0].Negatives {
 		i, _ := strconv.Atoi(n.ID[1:])
 		x := 1 - float64(i)/10
-		want := sig(-5.4928 + 5.8179*0.5*x + 2.7088*(x-0.5))
+		want := sig(-6.43 + 7.06*0.5*x + 3.40*(x-0.5))
 		if !n.HasPFN || math.Abs(float64(n.PFN-want)) > 1e-6 {
 			t.Errorf("%s: p_fn %v (%v), want %v", n.ID, n.PFN, n.HasPFN, want)
 		}

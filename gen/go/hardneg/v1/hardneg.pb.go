@@ -1687,8 +1687,9 @@ type MiningPolicy struct {
 	// 8 × the rank window's end (beyond 512 ranks, at most max(4,096, end + 1)), sized so
 	// that the graph's top window matches exact search (see Negative.rank).
 	EfSearch uint32 `protobuf:"varint,21,opt,name=ef_search,json=efSearch,proto3" json:"ef_search,omitempty"`
-	// The near-duplicate rule (see duplicate_threshold). Default true: an empty policy
-	// already drops near-duplicates of the anchor's positives under cosine.
+	// The near-duplicate rules (duplicate_threshold, duplicate_margin and their calibrated
+	// forms). Default true: under cosine an empty policy already drops candidates with
+	// cosine ≥ min(0.80, s⁺) to a known positive.
 	ExcludeNearDuplicates *bool `protobuf:"varint,22,opt,name=exclude_near_duplicates,json=excludeNearDuplicates,proto3,oneof" json:"exclude_near_duplicates,omitempty"`
 	// Hardness floor: no negative comes from raw rank ≥ max_rank. When the search gets
 	// there, the anchor reports floor_reached and a shortfall instead of returning easier
@@ -1721,7 +1722,9 @@ type MiningPolicy struct {
 	// similarity to a known positive is ≥ s⁺ + duplicate_margin, i.e. c is (about) as close
 	// to the positive as the anchor is. Scale-free, so it carries across models; with
 	// duplicate_threshold as well, the lower threshold applies. Needs s⁺; off with
-	// exclude_near_duplicates = false. Unset: off.
+	// exclude_near_duplicates = false. Unset: 0 under cosine (the default rule: drop what is
+	// at least as close to the positive as the anchor is), off under dot and L2; 2 under
+	// cosine never triggers.
 	DuplicateMargin *float32 `protobuf:"fixed32,29,opt,name=duplicate_margin,json=duplicateMargin,proto3,oneof" json:"duplicate_margin,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
