@@ -117,17 +117,10 @@ type UpsertResult struct {
 
 // ValidateBatch checks b against the collection without applying it. prefix is the
 // batch's field path in the request, used in violation messages.
-// Under cosine a valid batch's vectors are normalised in place.
+// Under cosine the batch's vectors are normalised in place; a vector that cannot be
+// normalised to a finite unit vector is a violation naming its item.
 func (c *Collection) ValidateBatch(b *Batch, prefix string) error {
-	if err := validateBatch(b, c.dim, c.metric, prefix); err != nil {
-		return err
-	}
-	if c.metric == Cosine {
-		for i := range b.IDs {
-			vec.Normalize(b.Row(i, c.dim))
-		}
-	}
-	return nil
+	return validateBatch(b, c.dim, c.metric, prefix)
 }
 
 // applyUpsert applies a validated batch: metadata and vectors under the write lock
@@ -366,12 +359,9 @@ func (c *Collection) vectorAt(slot uint32) []float32 {
 // PrepareQuery validates a query vector and returns it ready for scoring (a normalised
 // copy under cosine). field names it in violations.
 func (c *Collection) PrepareQuery(v []float32, field string) ([]float32, error) {
-	if msg := CheckVector(v, c.dim, c.metric); msg != "" {
-		return nil, validate.Field(field, "%s", msg)
-	}
 	q := slices.Clone(v)
-	if c.metric == Cosine {
-		vec.Normalize(q)
+	if msg := prepare(q, c.dim, c.metric); msg != "" {
+		return nil, validate.Field(field, "%s", msg)
 	}
 	return q, nil
 }
