@@ -261,7 +261,7 @@ func mergeValidation(errs ...error) error {
 	for _, err := range errs {
 		var v *validate.Error
 		if errors.As(err, &v) {
-			out.Violations = append(out.Violations, v.Violations...)
+			out.Merge(v)
 		} else if err != nil {
 			return err
 		}
