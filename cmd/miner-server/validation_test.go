@@ -5,8 +5,10 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
 )
@@ -43,5 +45,54 @@ func TestValidationMessageSaysItOnceInFloats(t *testing.T) {
 	}
 	if f := fieldViolations(err); len(f) > 10 {
 		t.Errorf("%d field violations listed, want at most 10", len(f))
+	}
+}
+
+// rawCodec sends []byte messages as they are, so a test can send bytes that are not
+// a valid protobuf message.
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v any) ([]byte, error) { return v.([]byte), nil }
+func (rawCodec) Unmarshal(data []byte, v any) error {
+	*(v.(*[]byte)) = append([]byte(nil), data...)
+	return nil
+}
+func (rawCodec) Name() string { return "proto" }
+
+func TestUndecodableRequestsAreInvalidArgument(t *testing.T) {
+	ts := startServer(t, t.TempDir())
+	ctx := context.Background()
+	// Field 1 (collection / writer_id, a string) holding bytes that are not UTF-8.
+	badUTF8 := protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), "\xff\xfe")
+	// A length-delimited field that claims more bytes than follow.
+	truncated := []byte{0x0a, 0x7f, 'a'}
+	for _, tc := range []struct {
+		name string
+		msg  []byte
+	}{{"invalid UTF-8 id", badUTF8}, {"garbage", truncated}} {
+		t.Run("unary "+tc.name, func(t *testing.T) {
+			var out []byte
+			err := ts.conn.Invoke(ctx, hardnegv1.MinerService_GetItems_FullMethodName, tc.msg, &out, grpc.ForceCodec(rawCodec{}))
+			if codeOf(err) != codes.InvalidArgument || !strings.Contains(status.Convert(err).Message(), "malformed request message") {
+				t.Errorf("err = %v, want INVALID_ARGUMENT", err)
+			}
+		})
+		t.Run("stream "+tc.name, func(t *testing.T) {
+			st, err := ts.conn.NewStream(ctx, &hardnegv1.MinerService_ServiceDesc.Streams[0], hardnegv1.MinerService_UpsertStream_FullMethodName, grpc.ForceCodec(rawCodec{}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := st.SendMsg(tc.msg); err != nil {
+				t.Fatal(err)
+			}
+			var out []byte
+			if err := st.RecvMsg(&out); codeOf(err) != codes.InvalidArgument {
+				t.Errorf("err = %v, want INVALID_ARGUMENT", err)
+			}
+		})
+	}
+	// A well-formed request still works through the server's codec.
+	if _, err := ts.client.ListCollections(ctx, &hardnegv1.ListCollectionsRequest{}); err != nil {
+		t.Fatal(err)
 	}
 }
