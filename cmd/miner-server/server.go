@@ -79,7 +79,7 @@ func (s *Server) setup() error {
 	if s.tokens == nil {
 		s.log.Warn("authentication is off: set -auth-token-file or HARDNEG_AUTH_TOKENS")
 	}
-	if s.metrics, err = metrics.New(metrics.Options{Sources: s.metricsSources(), Build: metrics.BuildInfo{Version: version, Revision: revision}}); err != nil {
+	if s.metrics, err = metrics.New(metrics.Options{Sources: s.metricsSources(), Build: buildInfo()}); err != nil {
 		return err
 	}
 	if s.grpcLis, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {

@@ -192,11 +192,11 @@ func TestNewRejectsUnorderedBuckets(t *testing.T) {
 }
 
 func TestBuildInfoDefaults(t *testing.T) {
-	b := fillBuild(BuildInfo{})
+	b := CompleteBuild(BuildInfo{})
 	if b.Version == "" || b.Revision == "" || !strings.HasPrefix(b.GoVersion, "go") {
 		t.Fatalf("build info not filled: %+v", b)
 	}
-	if got := fillBuild(testBuild); got != testBuild {
+	if got := CompleteBuild(testBuild); got != testBuild {
 		t.Fatalf("explicit build info changed: %+v", got)
 	}
 }
