@@ -145,11 +145,22 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	return c, errors.Join(errs...)
 }
 
-// newLogger builds the server's logger.
+// newLogger builds the server's logger. JSON logs give durations in seconds (a
+// number), not slog's default nanoseconds; text logs write them as Go durations
+// ("1.5ms").
 func (c Config) newLogger(w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: c.LogLevel}
 	if c.LogFormat == "json" {
+		opts.ReplaceAttr = durationSeconds
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// durationSeconds writes a duration attribute as float seconds.
+func durationSeconds(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.Float64Value(a.Value.Duration().Seconds())
+	}
+	return a
 }
