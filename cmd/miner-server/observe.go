@@ -21,6 +21,7 @@ func buildInfo() metrics.BuildInfo {
 // metricsSources wires the server's statistics into the metrics collector.
 func (s *Server) metricsSources() metrics.Sources {
 	return metrics.Sources{
+		Recovering: func() bool { return !s.ready.Load() },
 		Collections: func() []metrics.CollectionStats {
 			cs := s.db.Collections()
 			out := make([]metrics.CollectionStats, len(cs))

@@ -65,6 +65,9 @@ type Collection struct {
 	dropped     bool      // deleted; writes must not be logged for it any more
 	loggedBytes int64     // log bytes written for it since its last snapshot
 	snapshotAt  time.Time // when its last snapshot was written (or it was loaded)
+	// dirtySince is when a write first found loggedBytes at zero: the oldest write not
+	// in a snapshot, while loggedBytes > 0 and it is after snapshotAt (see Stats).
+	dirtySince time.Time
 }
 
 func newCollection(cfg Config) (*Collection, error) {
@@ -399,6 +402,14 @@ type Stats struct {
 	// GraphSearch: searches go through the graph (it is built and the collection
 	// holds at least ExactThreshold live items).
 	GraphSearch bool
+	// UnsnapshottedBytes counts log bytes written for the collection since its last
+	// snapshot: what a restart replays for it. Zero when its snapshot holds everything.
+	UnsnapshottedBytes int64
+	// UnsnapshottedSince is when the oldest of those writes was made (for writes
+	// replayed at start-up: when recovery loaded the collection); zero when
+	// UnsnapshottedBytes is zero. A snapshot that holds every write makes both zero
+	// again, so an idle server whose writes are snapshotted never looks behind.
+	UnsnapshottedSince time.Time
 }
 
 // Stats returns the collection's counters.
@@ -408,15 +419,24 @@ func (c *Collection) Stats() Stats {
 	c.compactedMu.Lock()
 	free := len(c.free) + len(c.compacted)
 	c.compactedMu.Unlock()
+	var since time.Time
+	if c.loggedBytes > 0 {
+		since = c.dirtySince
+		if since.Before(c.snapshotAt) {
+			since = c.snapshotAt
+		}
+	}
 	return Stats{
-		Items:        len(c.slots),
-		Slots:        len(c.ids),
-		FreeSlots:    free,
-		Tombstones:   c.graph.Deleted(),
-		LastSequence: c.lastSeq,
-		VectorBytes:  c.vectors.bytes(),
-		GraphBytes:   c.graph.MemoryBytes(),
-		GraphBuilt:   c.graphOn,
-		GraphSearch:  c.useGraph(),
+		UnsnapshottedBytes: c.loggedBytes,
+		UnsnapshottedSince: since,
+		Items:              len(c.slots),
+		Slots:              len(c.ids),
+		FreeSlots:          free,
+		Tombstones:         c.graph.Deleted(),
+		LastSequence:       c.lastSeq,
+		VectorBytes:        c.vectors.bytes(),
+		GraphBytes:         c.graph.MemoryBytes(),
+		GraphBuilt:         c.graphOn,
+		GraphSearch:        c.useGraph(),
 	}
 }

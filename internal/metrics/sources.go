@@ -14,6 +14,10 @@ import (
 // Adding a source is one field here, one collect function in collector.go and its
 // descriptors in names.go.
 type Sources struct {
+	// Recovering reports whether storage is still being recovered at start-up. While
+	// it is, hardneg_recovering is 1 and Collections is not read: no collection
+	// metrics are exported rather than a misleading zero count.
+	Recovering func() bool
 	// Collections returns the statistics of every collection.
 	Collections func() []CollectionStats
 	// Ingest returns cumulative write counters.
