@@ -27,6 +27,7 @@ func (s *Server) metricsSources() metrics.Sources {
 			out := make([]metrics.CollectionStats, len(cs))
 			for i, c := range cs {
 				out[i] = metrics.CollectionStats{Name: c.Name(), Stats: c.Stats()}
+				out[i].UnsnapshottedBytes, out[i].UnsnapshottedSince = c.Unsnapshotted()
 			}
 			return out
 		},

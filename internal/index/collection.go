@@ -402,14 +402,24 @@ type Stats struct {
 	// GraphSearch: searches go through the graph (it is built and the collection
 	// holds at least ExactThreshold live items).
 	GraphSearch bool
-	// UnsnapshottedBytes counts log bytes written for the collection since its last
-	// snapshot: what a restart replays for it. Zero when its snapshot holds everything.
-	UnsnapshottedBytes int64
-	// UnsnapshottedSince is when the oldest of those writes was made (for writes
-	// replayed at start-up: when recovery loaded the collection); zero when
-	// UnsnapshottedBytes is zero. A snapshot that holds every write makes both zero
-	// again, so an idle server whose writes are snapshotted never looks behind.
-	UnsnapshottedSince time.Time
+}
+
+// Unsnapshotted reports the log bytes written for the collection since its last
+// snapshot (what a restart replays for it) and when the oldest of those writes was made
+// (for writes replayed at start-up: when recovery loaded the collection). Both are zero
+// while its snapshot holds every write, so an idle server whose writes are snapshotted
+// never looks behind.
+func (c *Collection) Unsnapshotted() (bytes int64, since time.Time) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.loggedBytes == 0 {
+		return 0, time.Time{}
+	}
+	since = c.dirtySince
+	if since.Before(c.snapshotAt) {
+		since = c.snapshotAt
+	}
+	return c.loggedBytes, since
 }
 
 // Stats returns the collection's counters.
@@ -419,24 +429,15 @@ func (c *Collection) Stats() Stats {
 	c.compactedMu.Lock()
 	free := len(c.free) + len(c.compacted)
 	c.compactedMu.Unlock()
-	var since time.Time
-	if c.loggedBytes > 0 {
-		since = c.dirtySince
-		if since.Before(c.snapshotAt) {
-			since = c.snapshotAt
-		}
-	}
 	return Stats{
-		UnsnapshottedBytes: c.loggedBytes,
-		UnsnapshottedSince: since,
-		Items:              len(c.slots),
-		Slots:              len(c.ids),
-		FreeSlots:          free,
-		Tombstones:         c.graph.Deleted(),
-		LastSequence:       c.lastSeq,
-		VectorBytes:        c.vectors.bytes(),
-		GraphBytes:         c.graph.MemoryBytes(),
-		GraphBuilt:         c.graphOn,
-		GraphSearch:        c.useGraph(),
+		Items:        len(c.slots),
+		Slots:        len(c.ids),
+		FreeSlots:    free,
+		Tombstones:   c.graph.Deleted(),
+		LastSequence: c.lastSeq,
+		VectorBytes:  c.vectors.bytes(),
+		GraphBytes:   c.graph.MemoryBytes(),
+		GraphBuilt:   c.graphOn,
+		GraphSearch:  c.useGraph(),
 	}
 }

@@ -84,8 +84,8 @@ func collectCollections(ch chan<- prometheus.Metric, cs []CollectionStats) {
 		gauge(ch, descCollectionFreeSlots, float64(c.Stats.FreeSlots), c.Name)
 		gauge(ch, descCollectionVectorSize, float64(c.Stats.VectorBytes), c.Name)
 		gauge(ch, descCollectionLastSeq, float64(c.Stats.LastSequence), c.Name)
-		gauge(ch, descCollectionUnsnapshottedBytes, float64(c.Stats.UnsnapshottedBytes), c.Name)
-		if t := c.Stats.UnsnapshottedSince; !t.IsZero() {
+		gauge(ch, descCollectionUnsnapshottedBytes, float64(c.UnsnapshottedBytes), c.Name)
+		if t := c.UnsnapshottedSince; !t.IsZero() {
 			gauge(ch, descCollectionUnsnapshottedSince, float64(t.UnixNano())/1e9, c.Name)
 		}
 	}

@@ -34,8 +34,8 @@ func fullSources() Sources {
 		Recovering: func() bool { return false },
 		Collections: func() []CollectionStats {
 			return []CollectionStats{
-				{Name: "docs", Stats: index.Stats{Items: 1000, Tombstones: 3, Slots: 1010, FreeSlots: 7, LastSequence: 17, VectorBytes: 1536000,
-					UnsnapshottedBytes: 4096, UnsnapshottedSince: time.Unix(1_800_000_100, 0)}},
+				{Name: "docs", Stats: index.Stats{Items: 1000, Tombstones: 3, Slots: 1010, FreeSlots: 7, LastSequence: 17, VectorBytes: 1536000},
+					UnsnapshottedBytes: 4096, UnsnapshottedSince: time.Unix(1_800_000_100, 0)},
 				{Name: "queries", Stats: index.Stats{Items: 10, LastSequence: 18, VectorBytes: 15360}},
 			}
 		},

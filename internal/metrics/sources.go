@@ -39,6 +39,11 @@ type Sources struct {
 type CollectionStats struct {
 	Name  string
 	Stats index.Stats
+	// UnsnapshottedBytes and UnsnapshottedSince are index.Collection.Unsnapshotted:
+	// log bytes not in a snapshot and the time of the oldest such write (zero when
+	// none).
+	UnsnapshottedBytes int64
+	UnsnapshottedSince time.Time
 }
 
 // IngestStats are cumulative write counters. Items counts items of upsert batches,
