@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"math"
 	"strings"
 	"testing"
 
@@ -94,5 +95,54 @@ func TestUndecodableRequestsAreInvalidArgument(t *testing.T) {
 	// A well-formed request still works through the server's codec.
 	if _, err := ts.client.ListCollections(ctx, &hardnegv1.ListCollectionsRequest{}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestExtremeNormsNeverGiveNonFiniteScores(t *testing.T) {
+	ts := startServer(t, t.TempDir())
+	ctx := context.Background()
+	c := ts.client
+	for name, m := range map[string]hardnegv1.Metric{"cos": hardnegv1.Metric_METRIC_COSINE, "dot": hardnegv1.Metric_METRIC_DOT} {
+		if _, err := c.CreateCollection(ctx, &hardnegv1.CreateCollectionRequest{Name: name, Dim: 4, Metric: m}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tiny := []float32{1e-39, 1e-39, 1e-39, 1e-39}
+	sub := []float32{1e-45, 0, 0, 0}
+	huge := []float32{3e38, 3e38, 3e38, 3e38}
+	items := &hardnegv1.ItemBatch{Ids: []string{"sub", "tiny", "huge", "x", "y"}, Dim: 4,
+		Vectors: f32bytes(sub, tiny, huge, []float32{0, 1, 0, 0}, []float32{0, 0, 1, 0})}
+	if _, err := c.Upsert(ctx, &hardnegv1.UpsertRequest{Collection: "cos", Items: items}); err != nil {
+		t.Fatalf("cosine upsert of tiny and huge vectors: %v", err)
+	}
+	mr, err := c.Mine(ctx, &hardnegv1.MineRequest{Collection: "cos", Policy: &hardnegv1.MiningPolicy{NumNegatives: 4},
+		Anchors: []*hardnegv1.Anchor{
+			{Vector: f32bytes([]float32{0, 1e-45, 0, 0}), PositiveVectors: f32bytes(tiny)},
+			{Id: "x"},
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range mr.Results {
+		if len(r.Negatives) == 0 {
+			t.Errorf("anchor %d: no negatives", i)
+		}
+		for _, n := range r.Negatives {
+			if math.IsNaN(float64(n.Score)) || math.IsInf(float64(n.Score), 0) {
+				t.Errorf("anchor %d: %s scored %v", i, n.Id, n.Score)
+			}
+		}
+		if ps := r.PositiveScore; ps != nil && (math.IsNaN(float64(*ps)) || math.IsInf(float64(*ps), 0)) {
+			t.Errorf("anchor %d: positive score %v", i, *ps)
+		}
+	}
+
+	_, err = c.Upsert(ctx, &hardnegv1.UpsertRequest{Collection: "dot", Items: items})
+	if f := fieldViolations(err); codeOf(err) != codes.InvalidArgument || len(f) != 1 || f[0] != "items.vectors[2]" {
+		t.Errorf("dot upsert of a huge vector: %v (%v)", err, f)
+	}
+	_, err = c.Mine(ctx, &hardnegv1.MineRequest{Collection: "dot", Anchors: []*hardnegv1.Anchor{{Vector: f32bytes(sub), PositiveVectors: f32bytes(huge)}}})
+	if f := fieldViolations(err); codeOf(err) != codes.InvalidArgument || len(f) != 1 || f[0] != "anchors[0].positive_vectors[0]" {
+		t.Errorf("dot positive vector with a huge norm: %v (%v)", err, f)
 	}
 }
