@@ -153,7 +153,6 @@ class IngestState:
 
     def unacked(self) -> list[pb.UpsertStreamRequest]:
         """The in-flight requests, in sequence order, to resend on a new stream."""
-        self._resent.update(self.pending)
         return [req for req, _, _ in self.pending.values()]
 
     def finished(self) -> bool:
@@ -177,8 +176,13 @@ class IngestState:
             self.result.batches += 1
             # Applied by this ingest: acknowledged as new, or resent after a disconnect
             # (then a duplicate means it was applied before). A batch sent once and
-            # found at or below the writer's last sequence was dropped.
-            if (seq == resp.sequence and not resp.duplicate) or seq in self._resent:
+            # found at or below the writer's last sequence was dropped. A server that
+            # does not report next_sequence cannot tell the two apart: count it.
+            if (
+                not resp.next_sequence
+                or (seq == resp.sequence and not resp.duplicate)
+                or seq in self._resent
+            ):
                 self.result.items += n_items
                 self.result.deleted_ids += n_del
             self._resent.discard(seq)
@@ -202,6 +206,7 @@ class IngestState:
 
     def on_reconnect(self) -> None:
         self.result.reconnects += 1
+        self._resent.update(self.pending)
 
     def backoff(self, attempt: int) -> float:
         return min(0.05 * (2 ** min(attempt, 6)), 2.0)
