@@ -204,6 +204,9 @@ func (db *DB) logApply(c *Collection, rec []byte, apply func(lsn uint64, w *grap
 	}
 	var w graphWork
 	apply(lsn, &w)
+	if c.loggedBytes == 0 {
+		c.dirtySince = time.Now()
+	}
 	c.loggedBytes += int64(len(rec))
 	c.mu.Unlock()
 	c.applyGraph(&w)
