@@ -69,11 +69,20 @@ func FuzzReplay(f *testing.F) {
 		if end == 0 {
 			first = 1
 		}
+		// Open either recovers (a clean segment or a torn tail) or refuses
+		// with the decoder's damage; with Salvage it always recovers.
 		fsys := newMemFS()
-		fsys.writeFile(filepath.Join(memDir, segmentName(first)), data)
+		path := filepath.Join(memDir, segmentName(first))
+		fsys.writeFile(path, data)
 		l, err := Open(memDir, Options{FS: fsys, MaxRecordSize: fuzzMaxRecord})
 		if err != nil {
-			t.Fatalf("Open: %v", err)
+			var ce *CorruptError
+			if d == nil || !errors.As(err, &ce) || ce.File != path || ce.Offset != d.offset {
+				t.Fatalf("Open = %v, decoder damage %v", err, d)
+			}
+			if l, err = Open(memDir, Options{FS: fsys, MaxRecordSize: fuzzMaxRecord, Salvage: true}); err != nil {
+				t.Fatalf("Open with Salvage: %v", err)
+			}
 		}
 		defer l.Close()
 		var got []entry
