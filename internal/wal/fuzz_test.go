@@ -152,9 +152,11 @@ func spans(t *testing.T, data []byte) []recSpan {
 //     *CorruptError naming the damaged segment and the offset of its first
 //     damaged record (0 for the header; for a segment truncated at a record
 //     boundary, the next segment at 0).
-//   - It must refuse when the damage is outside the last segment, or when an
-//     intact record follows the first damaged one; it must recover when the
-//     damage is a tail of the last segment with an intact header.
+//   - It must refuse when the damage is outside the last segment, when an
+//     intact record follows the first damaged one, or when a damaged header
+//     is followed by anything (a header is durable before records are
+//     appended); it must recover when the damage is a tail of the last
+//     segment with an intact header.
 //   - With Salvage it recovers every record before the damage, and the bytes
 //     it cut are in the salvage folder, unchanged.
 func FuzzClassify(f *testing.F) {
@@ -248,7 +250,7 @@ func FuzzClassify(f *testing.F) {
 		l, err = Open(memDir, Options{FS: fsys, MaxRecordSize: fuzzMaxRecord})
 		switch {
 		case err == nil:
-			if anyChange && !last || intactAfter {
+			if anyChange && !last || intactAfter || headerChanged && len(damaged) > headerSize {
 				t.Fatalf("%s: Open accepted the damage", what)
 			}
 			got := replayAll(t, l, 1)

@@ -257,19 +257,18 @@ const maxLSNGap = 1 << 24
 // final record with nothing valid after it — no record at or after d.offset
 // that verifies (length within maxRecordSize and inside the file, checksum
 // matching) with an LSN of at least next, the LSN the damaged record should
-// carry. A segment header is torn only if it is incomplete or all zeros
-// (a file created but never written) and no record follows it; a complete
-// header that fails to verify is corruption. When it is not a tear, d's
-// reason is extended with the record that proves it.
+// carry. A segment header is made durable before any record is appended
+// (createSegment), so a damaged header is torn only in a file that holds
+// nothing else: shorter than a header, or a header's size of zeros (created,
+// never written). Any other damaged header is corruption. When the damage
+// is not a tear, d's reason is extended with the record that proves it.
 func tornTail(fsys FS, path string, d *damage, next uint64, maxRecordSize int) (bool, error) {
 	data, err := readFile(fsys, path)
 	if err != nil {
 		return false, err
 	}
 	if d.offset < headerSize {
-		if len(data) >= headerSize && !allZero(data[:headerSize]) {
-			return false, nil
-		}
+		return len(data) < headerSize || len(data) == headerSize && allZero(data), nil
 	}
 	if off, lsn, ok := laterRecord(data, d.offset, next, uint32(maxRecordSize)); ok {
 		d.reason = fmt.Sprintf("%s, but a valid record (lsn %d) follows at offset %d, so this is not a torn tail", d.reason, lsn, off)
