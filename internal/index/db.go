@@ -28,6 +28,9 @@ type DB struct {
 	wal     *wal.Log
 
 	recovery Recovery // what Recover found; immutable after Recover
+	// rejectedWhy says, for each of recovery.SnapshotsRejected, which file failed
+	// and why; written by Recover only.
+	rejectedWhy []string
 
 	// mu guards collections, closed and started. Lock order: mu, then a
 	// Collection's mu, then writersMu.

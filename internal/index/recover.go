@@ -114,10 +114,10 @@ func (db *DB) checkCoverage(first, last uint64) error {
 			problems = append(problems, fmt.Sprintf("snapshot of %q covers lsn %d but the log ends at %d", name, c.lastSeq, last))
 		}
 	}
-	for _, f := range db.recovery.SnapshotsRejected {
+	for i, f := range db.recovery.SnapshotsRejected {
 		name, _, _ := parseSnapshotName(f)
 		if _, ok := db.collections[name]; !ok && first > 1 {
-			problems = append(problems, fmt.Sprintf("no snapshot of %q verifies and the log starts at %d", name, first))
+			problems = append(problems, fmt.Sprintf("no snapshot of %q verifies (%s) and the log starts at %d", name, db.rejectedWhy[i], first))
 		}
 	}
 	if len(problems) == 0 {
@@ -197,6 +197,7 @@ func (db *DB) loadSnapshots() error {
 		if err != nil {
 			db.log.Warn("snapshot rejected; trying an older one", "file", path, "err", err)
 			db.recovery.SnapshotsRejected = append(db.recovery.SnapshotsRejected, f.name)
+			db.rejectedWhy = append(db.rejectedWhy, fmt.Sprintf("%s: %v", path, err))
 			continue
 		}
 		db.collections[f.collection] = c
