@@ -62,8 +62,10 @@ type DB struct {
 // Open opens (creating if needed) the data directory, takes its lock and recovers:
 // leftover temporary files are removed, the newest snapshot of each collection that
 // verifies is loaded, and the write-ahead log is replayed on top. A torn tail of the
-// log is cut and logged; damage elsewhere fails Open (wal.ErrCorrupt) unless
-// Options.Salvage is set.
+// log (a damaged final record with nothing valid after it) is cut and logged; other
+// damage fails Open (wal.ErrCorrupt, naming file and offset), and so do snapshots and
+// a log that together no longer hold every acknowledged write (ErrDataMissing),
+// unless Options.Salvage is set.
 func Open(opts Options) (*DB, error) {
 	db, err := Lock(opts)
 	if err != nil {
