@@ -74,7 +74,7 @@ func TestStrictCrashLoopWithSnapshots(t *testing.T) {
 	acked := 0       // batches 1..acked were acknowledged durable
 	sent := 0        // batches 1..sent were sent
 	ctx := context.Background()
-	for it := range 60 {
+	for it := range 100 {
 		if it%10 == 0 {
 			// Start over now and then, so that first snapshots (which prune no
 			// older one) and large logs come up again.
