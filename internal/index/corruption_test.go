@@ -427,3 +427,26 @@ func TestSnapshotNewerThanLogEnd(t *testing.T) {
 		t.Fatalf("%d batches after restart, want 11", n)
 	}
 }
+
+// Snapshots that are gone altogether (deleted, or lost by the file system) after the
+// log was truncated on their strength must not leave a server that starts without
+// the collection.
+func TestDeletedSnapshotsRefuse(t *testing.T) {
+	pristine, _ := matrixDir(t, true)
+	dir := copyDir(t, pristine)
+	snaps, _ := filepath.Glob(filepath.Join(dir, snapDirName, "*"+snapSuffix))
+	for _, p := range snaps {
+		os.Remove(p)
+	}
+	opts := Options{Dir: dir, SegmentBytes: matrixSegment, SnapshotBytes: -1, SnapshotInterval: -1}
+	_, err := Open(opts)
+	if !errors.Is(err, ErrDataMissing) || !strings.Contains(err.Error(), `the log writes to "c" from lsn`) {
+		t.Fatalf("Open = %v, want ErrDataMissing naming collection c", err)
+	}
+	opts.Salvage = true
+	db := openDB(t, opts)
+	defer closeDB(t, db)
+	if _, err := db.Collection("c"); !errors.Is(err, ErrCollectionNotFound) {
+		t.Fatalf("salvaged start: Collection = %v", err)
+	}
+}

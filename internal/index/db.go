@@ -31,6 +31,9 @@ type DB struct {
 	// rejectedWhy says, for each of recovery.SnapshotsRejected, which file failed
 	// and why; written by Recover only.
 	rejectedWhy []string
+	// orphans maps collections that log records write to without a snapshot or a
+	// creation record to the first such LSN; written by Recover only.
+	orphans map[string]uint64
 
 	// mu guards collections, closed and started. Lock order: mu, then a
 	// Collection's mu, then writersMu.

@@ -80,8 +80,12 @@ func (db *DB) recover() error {
 	if err := db.setAsideRejected(); err != nil {
 		return err
 	}
+	db.orphans = map[string]uint64{}
 	if _, err := l.Replay(st.FirstLSN, db.replayRecord); err != nil {
 		return fmt.Errorf("replay write-ahead log: %w", err)
+	}
+	if err := db.checkOrphans(); err != nil {
+		return err
 	}
 	if err := db.padLog(); err != nil {
 		return err
@@ -122,6 +126,27 @@ func (db *DB) checkCoverage(first, last uint64) error {
 	}
 	if len(problems) == 0 {
 		return nil
+	}
+	slices.Sort(problems)
+	if db.opts.Salvage {
+		db.log.Error("starting with data missing (salvage)", "problems", problems)
+		return nil
+	}
+	return fmt.Errorf("%w: %s", ErrDataMissing, strings.Join(problems, "; "))
+}
+
+// checkOrphans refuses to start when the log holds writes to a collection that no
+// snapshot and no creation record in the log accounts for, and that the log does not
+// drop later: the collection's snapshot is gone (deleted, or lost by the file
+// system) while the log was truncated on the strength of it. Options.Salvage starts
+// anyway and logs the loss.
+func (db *DB) checkOrphans() error {
+	if len(db.orphans) == 0 {
+		return nil
+	}
+	var problems []string
+	for name, lsn := range db.orphans {
+		problems = append(problems, fmt.Sprintf("the log writes to %q from lsn %d on, but no snapshot or creation record of it is left", name, lsn))
 	}
 	slices.Sort(problems)
 	if db.opts.Salvage {
@@ -253,6 +278,9 @@ func (db *DB) replayRecord(lsn uint64, p []byte) error {
 		c.createLSN, c.lastSeq = lsn, lsn
 		db.collections[r.name] = c
 	case opDrop:
+		if c == nil {
+			delete(db.orphans, r.name)
+		}
 		if c == nil || c.createLSN >= lsn {
 			db.recovery.RecordsSkipped++
 			return nil
@@ -260,6 +288,13 @@ func (db *DB) replayRecord(lsn uint64, p []byte) error {
 		delete(db.collections, r.name)
 		c.wait()
 	default:
+		if c == nil {
+			// A write to a collection that neither a snapshot nor a creation record
+			// holds: lost data, unless the log drops it later (checkOrphans).
+			if _, seen := db.orphans[r.name]; !seen {
+				db.orphans[r.name] = lsn
+			}
+		}
 		if c == nil || lsn <= c.lastSeq {
 			db.recovery.RecordsSkipped++
 			return nil
