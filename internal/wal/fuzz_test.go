@@ -175,6 +175,7 @@ func FuzzClassify(f *testing.F) {
 	f.Add(uint8(3), uint8(0), uint8(2), uint32(0), uint16(23))      // zeroed header of the only segment
 	f.Add(uint8(3), uint8(0), uint8(0), uint32(40), uint16(7))      // flip in the only segment, valid records after
 	f.Add(uint8(1), uint8(0), uint8(0), uint32(40), uint16(7))      // flip in the only record
+	f.Add(uint8(39), uint8(1), uint8(1), uint32(0), uint16(0))      // earlier segment truncated to nothing
 	f.Fuzz(func(t *testing.T, n, segSel, op uint8, pos uint32, arg uint16) {
 		src := newMemFS()
 		opts := Options{FS: src, SegmentSize: 4 << 10, MaxRecordSize: fuzzMaxRecord}
@@ -302,6 +303,19 @@ func FuzzClassify(f *testing.F) {
 			want = append(want, b...)
 		}
 		checkSalvaged(t, fsys, tr, want, what)
+		// The salvaged log goes on, and opens cleanly afterwards.
+		if lsn, err := l.Write(context.Background(), classifyPayload(keep)); err != nil || lsn != uint64(keep+1) {
+			t.Fatalf("%s: Write after salvage = %d, %v", what, lsn, err)
+		}
+		mustClose(t, l)
+		l, err = Open(memDir, Options{FS: fsys, MaxRecordSize: fuzzMaxRecord})
+		if err != nil {
+			t.Fatalf("%s: Open after salvage: %v", what, err)
+		}
+		if tr := l.Recovery().Truncated; tr != nil {
+			t.Fatalf("%s: Open after salvage cut again: %+v", what, tr)
+		}
+		checkPrefixOf(t, replayAll(t, l, 1), keep+1, classifyPayload)
 		mustClose(t, l)
 	})
 }

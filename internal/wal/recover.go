@@ -356,7 +356,8 @@ func salvage(fsys FS, dir string, seg segment, t *Truncation, later []segment) e
 	if err := fsys.SyncDir(sdir); err != nil {
 		return fmt.Errorf("sync %s: %w", sdir, err)
 	}
-	if cutAt < int64(len(data)) {
+	// A cut inside the header (even of an empty file) rewrites the header.
+	if cutAt < int64(len(data)) || cutAt < headerSize {
 		if err := cutSegment(fsys, dir, seg, cutAt); err != nil {
 			return err
 		}
