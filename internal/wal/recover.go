@@ -312,7 +312,7 @@ const SalvageDir = "salvaged"
 // salvage cuts seg at t.Offset and moves everything cut into SalvageDir
 // instead of deleting it: the bytes of seg from t.Offset on are copied into
 // <segment name>.<offset> there (the whole file when the header is damaged),
-// and every segment of later are renamed into it. The copies are durable
+// and every segment of later is renamed into it. The copies are durable
 // before seg is cut. Names taken by an earlier salvage get a ".<n>" suffix.
 func salvage(fsys FS, dir string, seg segment, t *Truncation, later []segment) error {
 	sdir := filepath.Join(dir, SalvageDir)
@@ -353,18 +353,18 @@ func salvage(fsys FS, dir string, seg segment, t *Truncation, later []segment) e
 		t.MovedSegments = append(t.MovedSegments, s.name)
 		t.SavedTo = append(t.SavedTo, dst)
 	}
+	// The copies and moves are durable — the files in SalvageDir, and
+	// SalvageDir itself in dir — before anything is cut.
 	if err := fsys.SyncDir(sdir); err != nil {
 		return fmt.Errorf("sync %s: %w", sdir, err)
+	}
+	if err := fsys.SyncDir(dir); err != nil {
+		return fmt.Errorf("sync wal directory: %w", err)
 	}
 	// A cut inside the header (even of an empty file) rewrites the header.
 	if cutAt < int64(len(data)) || cutAt < headerSize {
 		if err := cutSegment(fsys, dir, seg, cutAt); err != nil {
 			return err
-		}
-	}
-	if len(later) > 0 {
-		if err := fsys.SyncDir(dir); err != nil {
-			return fmt.Errorf("sync wal directory: %w", err)
 		}
 	}
 	return nil
