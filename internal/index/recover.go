@@ -77,14 +77,14 @@ func (db *DB) recover() error {
 	if err := db.checkCoverage(st.FirstLSN, st.LastLSN); err != nil {
 		return err
 	}
-	if err := db.setAsideRejected(); err != nil {
-		return err
-	}
 	db.orphans = map[string]uint64{}
 	if _, err := l.Replay(st.FirstLSN, db.replayRecord); err != nil {
 		return fmt.Errorf("replay write-ahead log: %w", err)
 	}
 	if err := db.checkOrphans(); err != nil {
+		return err
+	}
+	if err := db.setAsideRejected(); err != nil {
 		return err
 	}
 	if err := db.padLog(); err != nil {
