@@ -305,15 +305,20 @@ func TestConcurrentWritersAndSearches(t *testing.T) {
 	for s := range 2 {
 		wg.Go(func() {
 			r := rand.New(rand.NewPCG(uint64(s), 17))
-			// Searches go on while the writers write (up to maxSearches), and at least 20 run
-			// against the final state.
-			for n := 0; n < maxSearches; n++ {
+			// Searches go on while the writers write (up to maxSearches, then wait for
+			// them), and 20 more run against the final state, which is searched through
+			// the graph.
+			final := 0
+			for n := 0; ; n++ {
 				select {
 				case <-writing:
-					if n >= 20 {
+					if final++; final > 20 {
 						return
 					}
 				default:
+					if n >= maxSearches {
+						<-writing
+					}
 				}
 				q, _ := c.PrepareQuery(randBatch(r, "q", 1, dim).Vectors, "q")
 				full := n%2 == 0
