@@ -19,9 +19,11 @@ type Collection struct {
 	metric Metric
 	params Params
 
-	// fbMu guards fb, the false-negative verdicts (feedback.go). It is independent of
-	// mu, so verdicts can be read before a search and written while one runs.
-	fbMu sync.RWMutex
+	// fbMu guards fb, the false-negative verdicts (feedback.go). Reads take it alone,
+	// so verdicts are read before a search without waiting for writers; recording
+	// verdicts (ReportFalseNegatives) takes it under writeMu and mu, as every logged
+	// change does.
+	fbMu rwMutex[feedbackRank]
 	fb   feedback
 
 	// graph indexes the collection's slots once graphOn is set (empty until then); it
@@ -35,16 +37,16 @@ type Collection struct {
 
 	// compactedMu guards compacted: the slots that finished background compactions
 	// dropped from the graph, handed to the next writer, which moves them to free.
-	compactedMu sync.Mutex
+	compactedMu mutex[compactedRank]
 	compacted   []uint32
 
 	// writeMu serialises writers: a batch's metadata change (under mu) and its graph
 	// insertions (outside mu, so searches go on) complete before the next batch starts.
-	writeMu sync.Mutex
+	writeMu mutex[writeRank]
 
 	// mu guards every field below. Writers hold it while they change metadata; Search
 	// holds it shared for the whole candidate stream.
-	mu       sync.RWMutex
+	mu       rwMutex[collectionRank]
 	slots    map[string]uint32 // id → slot
 	ids      []string          // slot → id; "" for a slot that is not live
 	groups   [][]string        // slot → groups (nil when none)

@@ -35,23 +35,25 @@ type DB struct {
 	// creation record to the first such LSN; written by Recover only.
 	orphans map[string]uint64
 
-	// mu guards collections, closed and started. Lock order: mu, then a
-	// Collection's mu, then writersMu.
-	mu          sync.RWMutex
+	// The locks below and the Collection's are taken in the order of their ranks,
+	// the type arguments (lockorder.go).
+
+	// mu guards collections, closed and started.
+	mu          rwMutex[dbRank]
 	collections map[string]*Collection
 	closed      bool
 	started     bool // Recover succeeded and the snapshotter runs
 
 	// writersMu guards writers.
-	writersMu sync.Mutex
+	writersMu mutex[writersRank]
 	writers   map[string]writerState // stream writer id → last applied batch
 
 	// streamMu serialises stream batches so that a writer's sequence check and the
 	// batch it admits are logged and applied as one step.
-	streamMu sync.Mutex
+	streamMu mutex[streamRank]
 
 	// snapMu serialises snapshots, snapshot file removal and log truncation.
-	snapMu sync.Mutex
+	snapMu mutex[snapRank]
 	// snapStats counts snapshots; it has its own lock, so scrapes never wait for a
 	// snapshot in progress.
 	snapStats snapshotStats

@@ -70,11 +70,15 @@ def test_ingest_splits_oversized_batches(
     assert c.get_collection(collection).stats.item_count == 3000
 
 
-def test_window_bounds_in_flight_batches(client: hardneg.Client, collection: str) -> None:
-    """The source is not read further ahead than `window` unacknowledged batches."""
+@pytest.mark.parametrize("window", [1, 2, 5])
+def test_window_bounds_in_flight_batches(client: hardneg.Client, collection: str, window: int) -> None:
+    """The source is read only while fewer than `window` batches are unacknowledged, and
+    then without waiting for acknowledgements: `window - 1` batches are in flight each
+    time the next one is read, once the window has filled."""
     x = unit_rows(400, DIM, seed=24)
     pulled: list[int] = []
     acked: list[int] = []
+    in_flight_at_read: list[int] = []
 
     class Bar(Recorder):
         def update(self, n: int) -> None:
@@ -82,13 +86,16 @@ def test_window_bounds_in_flight_batches(client: hardneg.Client, collection: str
 
     def source() -> Iterator[tuple[list[str], np.ndarray]]:
         for j in range(40):
-            # Every batch read so far is either acknowledged or among the in-flight ones.
-            assert len(pulled) - len(acked) <= 2
+            # Batches read so far that are not acknowledged are the ones in flight.
+            in_flight_at_read.append(len(pulled) - len(acked))
             pulled.append(j)
             yield [f"w{j}-{i}" for i in range(10)], x[j * 10 : (j + 1) * 10]
 
-    res = client.ingest(collection, source(), window=2, progress=Bar())
-    assert res.batches == 40 and len(pulled) == 40
+    res = client.ingest(collection, source(), window=window, progress=Bar())
+    assert res.batches == 40 and len(pulled) == 40 and len(acked) == 40
+    assert max(in_flight_at_read) == window - 1, in_flight_at_read
+    # Until the window first fills, reads do not wait for acknowledgements.
+    assert in_flight_at_read[:window] == list(range(window))
 
 
 def test_replay_with_same_writer_is_not_applied_twice(client: hardneg.Client, collection: str) -> None:
