@@ -296,7 +296,8 @@ func (c *Collection) exactSearch(ctx context.Context, q []float32, opts SearchOp
 		return yield(Candidate{Slot: s.slot, ID: id, Score: s.score, Rank: rank, Groups: groups, Vector: c.vectorAt(s.slot)}), nil
 	}
 	// The selected best items first, in order; then, only if the search asks for more,
-	// the rest, which all rank below the worst selected one.
+	// the rest, which all rank below the worst selected one. Scores computed within a
+	// tolerance of the scan's are re-scored and re-ordered on the way (see rescorer).
 	slices.SortFunc(top, func(a, b scored) int {
 		switch {
 		case better(a, b):
@@ -306,28 +307,24 @@ func (c *Collection) exactSearch(ctx context.Context, q []float32, opts SearchOp
 		}
 		return 0
 	})
-	for _, s := range top {
+	var next func() (scored, bool)
+	order := &scanOrder{top: top, all: h}
+	next = order.next
+	if tol := opts.Scores.tolerance(); pre != nil && tol > 0 {
+		rs := &rescorer{src: order, tol: tol, score: func(slot uint32) float32 {
+			return vec.Dot(q, c.vectorAt(slot))
+		}}
+		next = rs.next
+	}
+	for {
+		s, ok := next()
+		if !ok {
+			return st, nil
+		}
 		if more, err := emit(s); !more || err != nil {
 			return st, err
 		}
 	}
-	if len(h) == len(top) {
-		return st, nil
-	}
-	worst := top[len(top)-1]
-	rest := h[:0]
-	for _, e := range h {
-		if better(worst, e) {
-			rest = append(rest, e)
-		}
-	}
-	rest.init()
-	for len(rest) > 0 {
-		if more, err := emit(rest.pop()); !more || err != nil {
-			return st, err
-		}
-	}
-	return st, nil
 }
 
 // LookupFunc resolves ids while a search holds the collection's lock; see Resolve.
