@@ -118,11 +118,13 @@ func (c *Collection) ScoreExact(qs [][]float32, out []ExactScores) bool {
 // scanOrder produces an exact scan's entries best-first: the selected best ones
 // (top, sorted), then the others (all minus top) through a heap built only when asked.
 type scanOrder struct {
-	top  []scored
-	all  []scored
-	i    int      // next entry of top
-	rest bestHeap // the others, once built
-	init bool     // rest built
+	top []scored
+	// all holds every entry; when it is nil, collect returns them on first need.
+	all     []scored
+	collect func() []scored
+	i       int      // next entry of top
+	rest    bestHeap // the others, once built
+	init    bool     // rest built
 }
 
 // peek returns the next entry without taking it.
@@ -132,6 +134,9 @@ func (o *scanOrder) peek() (scored, bool) {
 	}
 	if !o.init {
 		o.init = true
+		if o.all == nil && o.collect != nil && len(o.top) > 0 {
+			o.all = o.collect()
+		}
 		if len(o.all) > len(o.top) && len(o.top) > 0 {
 			worst := o.top[len(o.top)-1]
 			rest := o.all[:0]
