@@ -112,10 +112,14 @@ func (p *Queries) DotRows(rows []float32, out [][]float32) {
 			}
 			fn(panel, block, dim, dim, &tile)
 			cnt := min(w, p.n-q0)
-			for j := 0; j < cnt; j++ {
-				o := out[q0+j][i0 : i0+m]
-				for i := range o {
-					o[i] = tile[i*tileCols+j]
+			if m == tileRows && R == tileRows {
+				storeFullTile(&tile, out[q0:q0+cnt], i0)
+			} else {
+				for j := 0; j < cnt; j++ {
+					o := out[q0+j][i0 : i0+m]
+					for i := range o {
+						o[i] = tile[i*tileCols+j]
+					}
 				}
 			}
 			q0 += w
@@ -170,4 +174,16 @@ func MaxNorm(rows []float32, dim int) float64 {
 	gamma := nu / (1 - nu)
 	sq := float64(m)/(1-gamma) + float64(dim+1)*math.SmallestNonzeroFloat32
 	return math.Sqrt(sq) * (1 + 1.0/(1<<20))
+}
+
+// storeFullTile writes column j of a full tile (tileRows rows) to out[j][i0:], unrolled
+// so that the compiler drops the bounds checks of the tile.
+func storeFullTile(tile *[tileRows * tileCols]float32, out [][]float32, i0 int) {
+	for j, o := range out {
+		o := o[i0 : i0+tileRows : i0+tileRows]
+		col := tile[j&(tileCols-1):]
+		o[0], o[1], o[2], o[3] = col[0*tileCols], col[1*tileCols], col[2*tileCols], col[3*tileCols]
+		o[4], o[5], o[6], o[7] = col[4*tileCols], col[5*tileCols], col[6*tileCols], col[7*tileCols]
+		o[8], o[9], o[10], o[11] = col[8*tileCols], col[9*tileCols], col[10*tileCols], col[11*tileCols]
+	}
 }

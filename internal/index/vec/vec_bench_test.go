@@ -217,7 +217,7 @@ func BenchmarkExactScan(b *testing.B) {
 			b.Run(fmt.Sprintf("batch=%d/%s", batch, k.name), func(b *testing.B) {
 				b.ReportAllocs()
 				n := 0
-				start := time.Now()
+				start, cpu := time.Now(), cpuTime()
 				for b.Loop() {
 					off := (n * batch) % len(qs)
 					k.fn(qs[off:off+batch], rows, scanDim, out)
@@ -228,6 +228,7 @@ func BenchmarkExactScan(b *testing.B) {
 					n++
 				}
 				b.ReportMetric(float64(time.Since(start).Microseconds())/float64(n*batch), "us/query")
+				b.ReportMetric(float64((cpuTime()-cpu).Microseconds())/float64(n*batch), "cpu-us/query")
 			})
 		}
 	}
