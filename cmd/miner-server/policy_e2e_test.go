@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -254,6 +255,20 @@ func TestEveryPolicyFieldChangesMine(t *testing.T) {
 	_, err = c.Mine(ctx, &hardnegv1.MineRequest{Collection: "f", Anchors: []*hardnegv1.Anchor{anchor("q")}, Policy: &hardnegv1.MiningPolicy{GuideCollection: "f", GuideMargin: proto.Float32(0)}})
 	if codeOf(err) != codes.InvalidArgument || !slices.Equal(fieldViolations(err), []string{"policy.guide_collection"}) {
 		t.Errorf("the mined collection as its own guide: %v (%v)", err, fieldViolations(err))
+	}
+	// "fg" served as f's guide above, so it cannot be mined with f as its guide: two
+	// requests nesting the two collections' locks in opposite orders could deadlock.
+	swapped := &hardnegv1.Anchor{Vector: f32bytes(query[:8]), GuideVector: f32bytes(query), PositiveIds: []string{"doc7-0"}}
+	_, err = c.Mine(ctx, &hardnegv1.MineRequest{Collection: "fg", Anchors: []*hardnegv1.Anchor{swapped}, Policy: &hardnegv1.MiningPolicy{GuideCollection: "f", GuideMargin: proto.Float32(0)}})
+	if codeOf(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), `"fg"`) {
+		t.Errorf("a guide collection mined with guide rules: %v", err)
+	}
+	// Mining "fg" without guide rules, and f with its guide again, still work.
+	if _, err = c.Mine(ctx, &hardnegv1.MineRequest{Collection: "fg", Anchors: []*hardnegv1.Anchor{{Vector: f32bytes(query[:8])}}}); err != nil {
+		t.Errorf("mining a guide collection without guide rules: %v", err)
+	}
+	if _, err = c.Mine(ctx, &hardnegv1.MineRequest{Collection: "f", Anchors: gAnchors, Policy: gbase}); err != nil {
+		t.Errorf("mining f with its guide again: %v", err)
 	}
 	// Policy floats outside the metric's score range are rejected, naming the field.
 	_, err = c.Mine(ctx, &hardnegv1.MineRequest{Collection: "f", Anchors: []*hardnegv1.Anchor{anchor("q")}, Policy: &hardnegv1.MiningPolicy{DiversityThreshold: proto.Float32(-2)}})

@@ -264,6 +264,11 @@ func (s *service) Mine(ctx context.Context, req *hardnegv1.MineRequest) (*hardne
 	}
 	mreq := mining.Request{Anchors: anchors, Policy: pol, IncludeVectors: req.IncludeVectors, Calibration: s.cal.get(c)}
 	if guide != nil {
+		if pol.UsesGuide() && guide != c {
+			if err := errors.Join(c.ClaimGuideRole(false), guide.ClaimGuideRole(true)); err != nil {
+				return nil, err
+			}
+		}
 		mreq.Guide = guide
 	}
 	results, err := mining.Mine(ctx, c, mreq)

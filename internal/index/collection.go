@@ -19,6 +19,10 @@ type Collection struct {
 	metric Metric
 	params Params
 
+	// guideRole is how Mine has used this collection with guide rules since the
+	// process started (guide.go); set once, read and written atomically.
+	guideRole atomic.Int32
+
 	// fbMu guards fb, the false-negative verdicts (feedback.go). Reads take it alone,
 	// so verdicts are read before a search without waiting for writers; recording
 	// verdicts (ReportFalseNegatives) takes it under writeMu and mu, as every logged

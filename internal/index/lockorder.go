@@ -13,6 +13,11 @@ package index
 //  7. Collection.compactedMu slots dropped by background compactions
 //  8. DB.writersMu       stream writers' positions (written under mu by StreamAppend)
 //
+// One exception to "never two collections' locks of one kind": Mine's guide rules take
+// the guide collection's Collection.mu (read) while the mined collection's is held.
+// ClaimGuideRole keeps every collection in one of the two roles, so that nesting is a
+// strict order between the mined and the guide collections (guide.go).
+//
 // Below all of them, and taken last: the HNSW graph's own locks, the write-ahead
 // log's, and DB.snapStats.mu. Built with -tags lockorder, every Lock and RLock of the
 // locks above checks the order and panics when it is broken (lockorder_check.go);

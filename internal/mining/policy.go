@@ -149,6 +149,10 @@ type Policy struct {
 // guideOn reports whether a guide rule is set.
 func (p *Policy) guideOn() bool { return p.GuideMargin != nil || p.GuideDuplicateThreshold != nil }
 
+// UsesGuide reports whether a guide rule is set, so that Mine looks up
+// Request.Guide.
+func (p *Policy) UsesGuide() bool { return p.guideOn() }
+
 // DefaultPolicy returns the policy used for unset fields of a request.
 func DefaultPolicy() Policy {
 	return Policy{

@@ -1748,6 +1748,9 @@ type MiningPolicy struct {
 	// ids encoded by a guide model (typically a stronger, frozen encoder). Required by the
 	// guide rules; must not be the mined collection. Hardness (scores, ranks) stays in the
 	// mined collection's space; candidates without a guide vector pass the guide rules.
+	// A collection keeps one guide role while the server runs: once it has served as a
+	// guide it cannot be mined with guide rules, and the other way round
+	// (FAILED_PRECONDITION), so two requests can never wait on each other's collections.
 	GuideCollection string `protobuf:"bytes,26,opt,name=guide_collection,json=guideCollection,proto3" json:"guide_collection,omitempty"`
 	// Guide margin m: drop c when guide(a, c) ≥ guide(a, p) − m for the anchor's hardest
 	// guide positive p (GISTEmbed's absolute margin strategy; 0 masks whatever the guide
