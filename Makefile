@@ -18,9 +18,14 @@ GOTESTFLAGS ?= -race -count=1 -timeout 20m
 help: ## show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
+# The version and revision the binary reports (-version, hardneg_build_info).
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS   := -X main.version=$(VERSION) -X main.revision=$(REVISION)
+
 .PHONY: build
-build: ## build bin/miner-server
-	$(GO) build -o $(BIN) ./cmd/miner-server
+build: ## build bin/miner-server (VERSION and REVISION default to git describe and HEAD)
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/miner-server
 
 .PHONY: run
 run: build ## start the server on ./data (gRPC :50051, HTTP :9464); RUN_ARGS adds flags
@@ -60,8 +65,10 @@ lint: ## buf lint, gofmt, go vet
 	$(GO) vet ./...
 
 .PHONY: test-go
-test-go: ## Go tests with the race detector
+test-go: ## Go tests with the race detector, then the index's without it (full-size recall, lock order checked)
 	$(GO) test $(GOTESTFLAGS) ./...
+	$(GO) test -count=1 -timeout 20m -tags lockorder ./internal/index
+	$(GO) test -count=1 -timeout 20m -run Recall ./internal/index/hnsw
 
 .PHONY: test-crash
 test-crash: ## kill -9 / restart loop against a real server, CRASH_ITERATIONS times (default 200)
@@ -112,10 +119,11 @@ promtool:
 		else echo "promtool missing: apt-get install prometheus"; exit 1; fi; }
 
 .PHONY: test-deploy
-test-deploy: promtool ## check and unit-test the alerts, build and strictly decode the k8s manifests
+test-deploy: promtool build ## check and unit-test the alerts, build and strictly decode the k8s manifests, test the image smoke checks
 	$(PROMTOOL) check rules deploy/prometheus/rules.yaml
 	$(PROMTOOL) test rules deploy/prometheus/rules_test.yaml
 	cd deploy && $(GO) vet ./... && $(GO) test -count=1 ./...
+	deploy/smoke_test.sh $(BIN) 50
 
 .PHONY: deploy-update
 deploy-update: ## regenerate deploy/k8s/prometheusrule.yaml from deploy/prometheus/rules.yaml
@@ -157,7 +165,7 @@ bench-bin: build
 bench: bench-venv bench-bin ## full comparison (100k synthetic + real embeddings; LARGE=1 adds 1M) → docs/BENCHMARKS.md, docs/bench/*.png
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BENCH_PY) bench/py/run.py --mode full $(if $(LARGE),--large) --out bench/out/full/results.json $(BENCH_ARGS)
 	$(BENCH_PY) bench/py/report.py bench/out/full/results.json --doc docs/BENCHMARKS.md --plots docs/bench \
-		--notes bench/analysis.md --cmd "make bench$(if $(LARGE), LARGE=1)"
+		--cmd "make bench$(if $(LARGE), LARGE=1)"
 
 .PHONY: bench-quick
 bench-quick: bench-venv bench-bin ## the same comparison at 20k vectors in under 3 minutes → bench/out/quick/

@@ -40,7 +40,7 @@ func fromItemBatch(pb *hardnegv1.ItemBatch, dim int, field string) (*index.Batch
 		e.Add(field+".dim", "is %d; the collection's dimension is %d", pb.Dim, dim)
 	}
 	if len(pb.Vectors)%4 != 0 {
-		e.Add(field+".vectors", "is %d bytes, not a whole number of float32 values", len(pb.Vectors))
+		e.Add(field+".vectors", "holds %d bytes, which is not a whole number of float32 values (4 bytes each)", len(pb.Vectors))
 	}
 	if err := e.Err(); err != nil {
 		return nil, err
@@ -57,6 +57,18 @@ func fromItemBatch(pb *hardnegv1.ItemBatch, dim int, field string) (*index.Batch
 		b.Versions = pb.Versions
 	}
 	return b, nil
+}
+
+// floatCount describes a length of float32 bytes in floats: "has 100 floats", or the
+// bytes when they are not a whole number of floats.
+func floatCount(bytes int) string {
+	if bytes%4 != 0 {
+		return fmt.Sprintf("holds %d bytes, which is not a whole number of float32 values (4 bytes each)", bytes)
+	}
+	if bytes == 4 {
+		return "has 1 float"
+	}
+	return fmt.Sprintf("has %d floats", bytes/4)
 }
 
 // toItemBatch converts stored items to an ItemBatch.
@@ -194,11 +206,22 @@ func fromPolicy(pb *hardnegv1.MiningPolicy) (mining.Policy, error) {
 		p.MaxExamined = int(pb.MaxCandidates)
 	}
 	p.Ef = int(pb.EfSearch)
+	if pb.ExcludeNearDuplicates != nil {
+		p.NearDuplicates = *pb.ExcludeNearDuplicates
+	}
+	p.MaxRank = int(pb.MaxRank)
+	p.DuplicateQuantile = optF("duplicate_quantile", pb.DuplicateQuantile)
+	p.DuplicateZScore = optF("duplicate_zscore", pb.DuplicateZscore)
+	p.DuplicateMargin = optF("duplicate_margin", pb.DuplicateMargin)
+	p.GuideCollection = pb.GuideCollection
+	p.GuideMargin = optF("guide_margin", pb.GuideMargin)
+	p.GuideDuplicateThreshold = optF("guide_duplicate_threshold", pb.GuideDuplicateThreshold)
 	return p, e.Err()
 }
 
-// fromAnchors converts the anchors of a request for a collection of dimension dim.
-func fromAnchors(pbs []*hardnegv1.Anchor, dim int) ([]mining.Anchor, error) {
+// fromAnchors converts the anchors of a request for a collection of dimension dim and a
+// guide collection of dimension gdim (0: none).
+func fromAnchors(pbs []*hardnegv1.Anchor, dim, gdim int) ([]mining.Anchor, error) {
 	var e validate.Error
 	out := make([]mining.Anchor, len(pbs))
 	for i, pb := range pbs {
@@ -206,18 +229,41 @@ func fromAnchors(pbs []*hardnegv1.Anchor, dim int) ([]mining.Anchor, error) {
 		a := mining.Anchor{ID: pb.Id, Key: pb.Key, PositiveIDs: pb.PositiveIds, ExcludeIDs: pb.ExcludeIds, Groups: pb.Groups}
 		if len(pb.Vector) > 0 {
 			if len(pb.Vector) != 4*dim {
-				e.Add(f+".vector", "is %d bytes; dimension %d needs %d", len(pb.Vector), dim, 4*dim)
+				e.Add(f+".vector", "%s; the collection's dimension is %d", floatCount(len(pb.Vector)), dim)
 			} else {
 				a.Vector = decodeF32(pb.Vector)
 			}
 		}
 		if n := len(pb.PositiveVectors); n > 0 {
 			if n%(4*dim) != 0 {
-				e.Add(f+".positive_vectors", "is %d bytes, not a whole number of %d-dimensional float32 vectors", n, dim)
+				e.Add(f+".positive_vectors", "%s, not a whole number of vectors of the collection's dimension %d", floatCount(n), dim)
 			} else {
 				all := decodeF32(pb.PositiveVectors)
 				for j := 0; j < len(all); j += dim {
 					a.PositiveVectors = append(a.PositiveVectors, all[j:j+dim:j+dim])
+				}
+			}
+		}
+		if len(pb.GuideVector) > 0 || len(pb.GuidePositiveVectors) > 0 {
+			if gdim == 0 {
+				e.Add(f+".guide_vector", "guide vectors need policy.guide_collection")
+			} else {
+				if n := len(pb.GuideVector); n > 0 {
+					if n != 4*gdim {
+						e.Add(f+".guide_vector", "is %d bytes; the guide dimension %d needs %d", n, gdim, 4*gdim)
+					} else {
+						a.GuideVector = decodeF32(pb.GuideVector)
+					}
+				}
+				if n := len(pb.GuidePositiveVectors); n > 0 {
+					if n%(4*gdim) != 0 {
+						e.Add(f+".guide_positive_vectors", "is %d bytes, not a whole number of %d-dimensional float32 vectors", n, gdim)
+					} else {
+						all := decodeF32(pb.GuidePositiveVectors)
+						for j := 0; j < len(all); j += gdim {
+							a.GuidePositiveVectors = append(a.GuidePositiveVectors, all[j:j+gdim:j+gdim])
+						}
+					}
 				}
 			}
 		}
@@ -234,30 +280,55 @@ func toAnchorResult(r *mining.Result, includeVectors bool) *hardnegv1.AnchorResu
 		Widenings:          uint32(r.Widenings),
 		ExactScan:          r.ExactScan,
 		UnknownPositiveIds: r.UnknownPositiveIDs,
+		MaxRank:            uint32(min(r.MaxRank, math.MaxUint32)),
+		FloorReached:       r.FloorReached,
 		Removed: &hardnegv1.RuleCounts{
-			Self:       uint64(r.Removed.Self),
-			Positive:   uint64(r.Removed.Positive),
-			Excluded:   uint64(r.Removed.Excluded),
-			InBatch:    uint64(r.Removed.InBatch),
-			Feedback:   uint64(r.Removed.Feedback),
-			SameGroup:  uint64(r.Removed.SameGroup),
-			Duplicate:  uint64(r.Removed.Duplicate),
-			Margin:     uint64(r.Removed.Margin),
-			ScoreBand:  uint64(r.Removed.ScoreBand),
-			RankWindow: uint64(r.Removed.RankWindow),
-			Diversity:  uint64(r.Removed.Diversity),
+			Self:              uint64(r.Removed.Self),
+			Positive:          uint64(r.Removed.Positive),
+			Excluded:          uint64(r.Removed.Excluded),
+			InBatch:           uint64(r.Removed.InBatch),
+			Feedback:          uint64(r.Removed.Feedback),
+			SameGroup:         uint64(r.Removed.SameGroup),
+			Duplicate:         uint64(r.Removed.Duplicate),
+			ExcludedDuplicate: uint64(r.Removed.ExcludedDuplicate),
+			Guide:             uint64(r.Removed.Guide),
+			Margin:            uint64(r.Removed.Margin),
+			ScoreBand:         uint64(r.Removed.ScoreBand),
+			RankWindow:        uint64(r.Removed.RankWindow),
+			Diversity:         uint64(r.Removed.Diversity),
 		},
 	}
 	if r.HasPositiveScore {
 		ps := r.PositiveScore
 		pb.PositiveScore = &ps
 	}
+	if r.HasGuidePositiveScore {
+		gs := r.GuidePositiveScore
+		pb.GuidePositiveScore = &gs
+	}
+	if r.HasDuplicateThreshold {
+		dt := r.DuplicateThreshold
+		pb.DuplicateThreshold = &dt
+	}
 	pb.Negatives = make([]*hardnegv1.Negative, len(r.Negatives))
 	for i, n := range r.Negatives {
 		pb.Negatives[i] = &hardnegv1.Negative{Id: n.ID, Score: n.Score, Rank: uint32(n.Rank)}
+		if n.HasPFN {
+			pfn := n.PFN
+			pb.Negatives[i].PFn = &pfn
+		}
 		if includeVectors {
 			pb.NegativeVectors = encodeF32(pb.NegativeVectors, n.Vector)
 		}
+	}
+	return pb
+}
+
+// toScoreSummary converts one calibration stream.
+func toScoreSummary(s mining.ScoreSummary) *hardnegv1.ScoreSummary {
+	pb := &hardnegv1.ScoreSummary{Count: s.Count, Window: uint32(s.Window), Mean: s.Mean, Std: s.Std, Quantiles: s.Quantiles}
+	if len(s.Quantiles) > 0 {
+		pb.Probabilities = mining.CalibrationQuantiles
 	}
 	return pb
 }

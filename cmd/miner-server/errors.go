@@ -49,6 +49,7 @@ var codeTable = []struct {
 	{index.ErrCollectionNotFound, codes.NotFound},
 	{index.ErrCollectionExists, codes.AlreadyExists},
 	{index.ErrSequenceGap, codes.FailedPrecondition},
+	{index.ErrGuideRole, codes.FailedPrecondition},
 	{index.ErrClosed, codes.Unavailable},
 	{index.ErrRecovering, codes.Unavailable},
 	{index.ErrStorageFailed, codes.Unavailable},

@@ -21,6 +21,7 @@ type service struct {
 	log    *slog.Logger
 	mined  *mining.Recorder // cumulative mining statistics, read by metrics
 	ingest *ingestRecorder  // cumulative write statistics, read by metrics
+	cal    *calibrations    // per-collection score statistics of mining, read by metrics
 }
 
 func (s *service) CreateCollection(_ context.Context, req *hardnegv1.CreateCollectionRequest) (*hardnegv1.CreateCollectionResponse, error) {
@@ -53,8 +54,12 @@ func (s *service) ListCollections(context.Context, *hardnegv1.ListCollectionsReq
 }
 
 func (s *service) DeleteCollection(_ context.Context, req *hardnegv1.DeleteCollectionRequest) (*hardnegv1.DeleteCollectionResponse, error) {
+	c, _ := s.db.Collection(req.Name)
 	if err := s.db.DeleteCollection(req.Name); err != nil {
 		return nil, err
+	}
+	if c != nil {
+		s.cal.drop(c)
 	}
 	s.log.Info("collection deleted", "collection", req.Name)
 	return &hardnegv1.DeleteCollectionResponse{}, nil
@@ -101,6 +106,8 @@ type streamAck struct {
 	prevSeq   uint64 // the writer's last applied batch before this one
 	prevLSN   uint64
 	duplicate bool
+	items     uint64 // items inserted or replaced; 0 for a duplicate
+	deleted   uint64 // ids removed; 0 for a duplicate
 }
 
 // UpsertStream applies batches as they arrive and acknowledges each, in order, once
@@ -150,7 +157,8 @@ func (s *service) receiveStream(ctx context.Context, stream hardnegv1.MinerServi
 		}
 		s.ingest.delete(res.Delete)
 		ack := streamAck{writer: req.WriterId, seq: req.Sequence, writerSeq: req.Sequence, lsn: res.LSN,
-			prevSeq: res.PrevSequence, prevLSN: res.PrevLSN, duplicate: res.Duplicate}
+			prevSeq: res.PrevSequence, prevLSN: res.PrevLSN, duplicate: res.Duplicate,
+			items: uint64(res.Upsert.Inserted + res.Upsert.Replaced), deleted: uint64(res.Delete.Deleted)}
 		if res.Duplicate {
 			ack.writerSeq = res.WriterSequence
 		}
@@ -206,6 +214,9 @@ func (s *service) sendStreamAcks(ctx context.Context, stream hardnegv1.MinerServ
 			DurableSequence: durable[a.writer],
 			Duplicate:       a.duplicate,
 			LogSequence:     a.lsn,
+			ItemsApplied:    a.items,
+			IdsDeleted:      a.deleted,
+			NextSequence:    a.writerSeq + 1,
 		}); err != nil {
 			return err
 		}
@@ -239,11 +250,28 @@ func (s *service) Mine(ctx context.Context, req *hardnegv1.MineRequest) (*hardne
 		return nil, err
 	}
 	pol, perr := fromPolicy(req.Policy)
-	anchors, aerr := fromAnchors(req.Anchors, c.Dim())
+	var guide *index.Collection
+	gdim := 0
+	if name := req.GetPolicy().GetGuideCollection(); name != "" {
+		if guide, err = s.db.Collection(name); err != nil {
+			return nil, err
+		}
+		gdim = guide.Dim()
+	}
+	anchors, aerr := fromAnchors(req.Anchors, c.Dim(), gdim)
 	if err := errors.Join(perr, aerr); err != nil {
 		return nil, mergeValidation(perr, aerr)
 	}
-	results, err := mining.Mine(ctx, c, mining.Request{Anchors: anchors, Policy: pol, IncludeVectors: req.IncludeVectors})
+	mreq := mining.Request{Anchors: anchors, Policy: pol, IncludeVectors: req.IncludeVectors, Calibration: s.cal.get(c)}
+	if guide != nil {
+		if pol.UsesGuide() && guide != c {
+			if err := errors.Join(c.ClaimGuideRole(false), guide.ClaimGuideRole(true)); err != nil {
+				return nil, err
+			}
+		}
+		mreq.Guide = guide
+	}
+	results, err := mining.Mine(ctx, c, mreq)
 	if err != nil {
 		return nil, err
 	}
@@ -261,7 +289,7 @@ func mergeValidation(errs ...error) error {
 	for _, err := range errs {
 		var v *validate.Error
 		if errors.As(err, &v) {
-			out.Violations = append(out.Violations, v.Violations...)
+			out.Merge(v)
 		} else if err != nil {
 			return err
 		}

@@ -216,10 +216,17 @@ func TestChurnKeepsSlotsBounded(t *testing.T) {
 	if limit := 2*st.Items + 512; maxSlots > limit {
 		t.Errorf("%d slots for %d items after %d rounds of churn, want ≤ %d", maxSlots, st.Items, rounds, limit)
 	}
+	// Recall@10 over 200 queries measured 0.9785–0.9990 in six runs over five corpus
+	// seeds at 2,000 items (the graph differs from run to run: parallel inserts and
+	// background compactions), 0.9995–1.0000 at 1,000 (2026-11-30).
 	rc := checkRecall(t, c, cc, 200)
 	t.Logf("recall@10 after churn: %.4f", rc)
-	if rc < 0.95 {
-		t.Errorf("recall@10 after churn = %.3f, want ≥ 0.95", rc)
+	want := 0.97
+	if raceEnabled {
+		want = 0.995
+	}
+	if rc < want {
+		t.Errorf("recall@10 after churn = %.4f, want ≥ %.3f", rc, want)
 	}
 }
 
@@ -344,8 +351,13 @@ func TestChurnSurvivesRestart(t *testing.T) {
 	if got := searchHits(t, c, qs, SearchOptions{}, true); !slices.Equal(got, wantHits) {
 		t.Fatalf("exact search after replaying the log differs:\n got %v\nwant %v", got, wantHits)
 	}
-	if rc := checkRecall(t, c, cc, 30); rc < 0.95 {
-		t.Errorf("recall@10 after restart = %.3f, want ≥ 0.95", rc)
+	// The replayed graph must serve searches as the original did: 1,000 items are
+	// searched almost exhaustively at ef 64, and recall@10 over 200 queries measured
+	// 0.9990–1.0000 over five corpus seeds (2026-11-30).
+	rc := checkRecall(t, c, cc, 200)
+	t.Logf("recall@10 after restart: %.4f", rc)
+	if rc < 0.995 {
+		t.Errorf("recall@10 after restart = %.4f, want ≥ 0.995", rc)
 	}
 	if st := c.Stats(); st.Slots > 2*st.Items+512 {
 		t.Errorf("%d slots for %d items after replay", st.Slots, st.Items)

@@ -7,9 +7,18 @@
 // and answers Search with candidates best-first, calling a skip predicate so that the
 // caller can exclude items while the search runs.
 //
-// Concurrency: every Collection owns one RWMutex guarding its id map, slot metadata and
-// storage. Writers take it exclusively for a whole batch, so a batch is applied
-// atomically with respect to readers; searches and lookups take it shared.
+// Concurrency: a Collection's mu (an RWMutex) guards its id map, slot metadata and
+// storage. Writers take it exclusively to apply a batch's metadata, so a batch is
+// applied atomically with respect to readers; searches and lookups take it shared for
+// their whole call. Its writeMu serialises writers and snapshots, so a batch's graph
+// insertions, made after mu is released while searches go on, finish before the next
+// batch starts. fbMu guards false-negative verdicts and compactedMu the slots that
+// background compactions dropped. The DB's mu guards the collection table, streamMu
+// orders stream batches, writersMu the stream writers' positions and snapMu
+// snapshots and log truncation. The order in which these locks are taken is stated
+// once, in lockorder.go; each lock's type names its rank, and a build with
+// -tags lockorder checks the order on every Lock and RLock (make test runs the
+// package's tests so).
 //
 // Slots and churn: every write of an id takes a slot (a row of vector storage and a
 // graph node); the slot of a replaced or deleted item becomes a graph tombstone that

@@ -22,4 +22,7 @@ var (
 	// together no longer hold every acknowledged write (Options.Salvage starts
 	// anyway).
 	ErrDataMissing = errors.New("stored data incomplete")
+	// ErrGuideRole is returned by ClaimGuideRole when a collection that served as a
+	// guide is to be mined with guide rules, or the other way round.
+	ErrGuideRole = errors.New("collection already used in the other guide role")
 )

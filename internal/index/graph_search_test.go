@@ -41,48 +41,66 @@ func collect(t *testing.T, c *Collection, q []float32, k int, opts SearchOptions
 	return ids, st
 }
 
+// graphSearchRecall fills a collection of metric m with n clustered items drawn with
+// seed and returns recall@10 of graph searches at ef 64 over queries queries.
+func graphSearchRecall(t *testing.T, m Metric, seed uint64, n, dim, queries int) float64 {
+	t.Helper()
+	const k = 10
+	db := testDB(t)
+	c, err := db.CreateCollection(Config{Name: "g", Dim: dim, Metric: m, Params: Params{EfConstruction: 100, ExactThreshold: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(seed, uint64(m)))
+	if _, err := db.Upsert("g", clustered(r, "x", n, dim), "items"); err != nil {
+		t.Fatal(err)
+	}
+	if !c.Stats().GraphSearch {
+		t.Fatal("collection above its exact threshold does not search the graph")
+	}
+	hits := 0
+	for range queries {
+		q, _ := c.PrepareQuery(clustered(r, "q", 1, dim).Vectors, "q")
+		got, st := collect(t, c, q, k, SearchOptions{Ef: 64})
+		if st.Exact {
+			t.Fatal("graph search fell back to an exact scan for k=10")
+		}
+		want := map[string]bool{}
+		for _, id := range bruteForce(c, q)[:k] {
+			want[id] = true
+		}
+		for _, id := range got {
+			if want[id] {
+				hits++
+			}
+		}
+	}
+	return float64(hits) / float64(queries*k)
+}
+
+// Recall@10 at ef 64 over 3,000 items in 16 dimensions and 200 queries measured, over
+// five data seeds (2026-11-30): cosine 0.9745–0.9855, dot 0.9340–0.9525, l2
+// 0.9825–0.9925; repeated runs on the test's seed (the graph is built by parallel
+// inserts, so it differs from run to run) 0.9805–0.9820, 0.9635–0.9640 and
+// 0.9885–0.9890. The corpus is not searched exhaustively: recall at ef 64 stays below 1
+// and differs by metric. Each bound lies just below the lowest measurement over the
+// seeds; 200 queries × 10 neighbours put one miss at 0.0005.
 func TestGraphSearchRecallAgainstExact(t *testing.T) {
-	const n, dim, k = 3000, 16, 10
-	for _, m := range []Metric{Cosine, Dot, L2} {
-		t.Run(m.String(), func(t *testing.T) {
-			db := testDB(t)
-			c, err := db.CreateCollection(Config{Name: "g", Dim: dim, Metric: m, Params: Params{EfConstruction: 100, ExactThreshold: 1}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			r := rand.New(rand.NewPCG(11, uint64(m)))
-			if _, err := db.Upsert("g", clustered(r, "x", n, dim), "items"); err != nil {
-				t.Fatal(err)
-			}
-			if !c.Stats().GraphSearch {
-				t.Fatal("collection above its exact threshold does not search the graph")
-			}
-			hits, total := 0, 0
-			for range 50 {
-				q, _ := c.PrepareQuery(clustered(r, "q", 1, dim).Vectors, "q")
-				got, st := collect(t, c, q, k, SearchOptions{Ef: 64})
-				if st.Exact {
-					t.Fatal("graph search fell back to an exact scan for k=10")
-				}
-				want := map[string]bool{}
-				for _, id := range bruteForce(c, q)[:k] {
-					want[id] = true
-				}
-				for _, id := range got {
-					if want[id] {
-						hits++
-					}
-				}
-				total += k
-			}
-			// Inner product over vectors of unequal norm is not a metric, and a graph
-			// built on it recalls less than on the same data under cosine or L2.
-			want := 0.98
-			if m == Dot {
-				want = 0.95
-			}
-			if recall := float64(hits) / float64(total); recall < want {
-				t.Errorf("recall@%d = %.3f, want ≥ %.2f", k, recall, want)
+	for _, tc := range []struct {
+		m    Metric
+		want float64
+	}{
+		{Cosine, 0.97},
+		// Inner product over vectors of unequal norm is not a metric, and a graph
+		// built on it recalls less than on the same data under cosine or L2.
+		{Dot, 0.93},
+		{L2, 0.978},
+	} {
+		t.Run(tc.m.String(), func(t *testing.T) {
+			recall := graphSearchRecall(t, tc.m, 11, 3000, 16, 200)
+			t.Logf("%s recall@10 = %.4f", tc.m, recall)
+			if recall < tc.want {
+				t.Errorf("recall@10 = %.4f, want ≥ %.3f", recall, tc.want)
 			}
 		})
 	}
@@ -141,25 +159,24 @@ func TestGraphSearchWidensUntilKSurvive(t *testing.T) {
 	}
 }
 
-func TestGraphSearchAfterDeletesAndReplacements(t *testing.T) {
-	const n, dim, k = 2000, 16, 10
+// deleteReplaceRecall fills a cosine collection with n items, deletes 20% and
+// replaces another 20% with new vectors, and returns recall@10 at ef 64 over queries
+// queries.
+func deleteReplaceRecall(t *testing.T, seed uint64, n, queries int) float64 {
+	t.Helper()
+	const dim, k = 16, 10
 	db := testDB(t)
 	c, _ := db.CreateCollection(Config{Name: "g", Dim: dim, Metric: Cosine, Params: Params{EfConstruction: 64, ExactThreshold: 1}})
-	r := rand.New(rand.NewPCG(8, 8))
+	r := rand.New(rand.NewPCG(seed, seed))
 	db.Upsert("g", clustered(r, "x", n, dim), "items")
-	// Delete 20% and replace another 20% with new vectors.
 	var del []string
 	for i := 0; i < n; i += 5 {
 		del = append(del, "x"+strconv.Itoa(i))
 	}
 	db.Delete("g", del, "ids")
 	re := clustered(r, "x", n, dim)
-	keepIdx := []int{}
-	for i := 1; i < n; i += 5 {
-		keepIdx = append(keepIdx, i)
-	}
 	rb := &Batch{}
-	for _, i := range keepIdx {
+	for i := 1; i < n; i += 5 {
 		rb.IDs = append(rb.IDs, "x"+strconv.Itoa(i))
 		rb.Vectors = append(rb.Vectors, re.Row(i, dim)...)
 	}
@@ -169,10 +186,13 @@ func TestGraphSearchAfterDeletesAndReplacements(t *testing.T) {
 	if st := c.Stats(); st.Items != n-len(del) {
 		t.Fatalf("items = %d, want %d", st.Items, n-len(del))
 	}
-	hits, total := 0, 0
-	for range 30 {
+	hits := 0
+	for range queries {
 		q, _ := c.PrepareQuery(clustered(r, "q", 1, dim).Vectors, "q")
-		got, _ := collect(t, c, q, k, SearchOptions{Ef: 64})
+		got, st := collect(t, c, q, k, SearchOptions{Ef: 64})
+		if st.Exact {
+			t.Fatal("graph search fell back to an exact scan for k=10")
+		}
 		want := map[string]bool{}
 		for _, id := range bruteForce(c, q)[:k] {
 			want[id] = true
@@ -182,9 +202,17 @@ func TestGraphSearchAfterDeletesAndReplacements(t *testing.T) {
 				hits++
 			}
 		}
-		total += k
 	}
-	if recall := float64(hits) / float64(total); recall < 0.95 {
-		t.Errorf("recall@%d after deletes and replacements = %.3f, want ≥ 0.95", k, recall)
+	return float64(hits) / float64(queries*k)
+}
+
+// Recall@10 at ef 64 after deleting 20% of 2,000 items and replacing another 20%
+// measured 0.9810–0.9900 over five data seeds and 0.9895–0.9900 in repeated runs on
+// the test's seed (200 queries, 2026-11-30).
+func TestGraphSearchAfterDeletesAndReplacements(t *testing.T) {
+	recall := deleteReplaceRecall(t, 8, 2000, 200)
+	t.Logf("recall@10 after deletes and replacements = %.4f", recall)
+	if recall < 0.977 {
+		t.Errorf("recall@10 after deletes and replacements = %.4f, want ≥ 0.977", recall)
 	}
 }

@@ -1,14 +1,18 @@
 package index
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/hardneg/hardneg/internal/validate"
@@ -176,42 +180,179 @@ func TestUpsertReplacesAndDeleteRetiresSlots(t *testing.T) {
 	}
 }
 
+// rowKey identifies an (id, vector) pair by the vector's bits.
+func rowKey(id string, v []float32) string {
+	var b strings.Builder
+	b.WriteString(id)
+	for _, x := range v {
+		b.WriteByte('/')
+		b.WriteString(strconv.FormatUint(uint64(math.Float32bits(x)), 16))
+	}
+	return b.String()
+}
+
+// Searches running while writers upsert and delete see each batch whole: every
+// search holds the collection's read lock for its whole stream, so a search without a
+// bound on its candidates yields exactly the live items of one moment, each with a
+// vector its id was given and the score of that vector, and, of each writer, either
+// none, all 20 ids or the 15 its last delete left, all from the same batch.
 func TestConcurrentWritersAndSearches(t *testing.T) {
+	const writers, batches, perBatch, dim = 4, 50, 20, 8
 	db := testDB(t)
-	c, _ := db.CreateCollection(Config{Name: "c", Dim: 8, Metric: L2, Params: Params{M: 8, EfConstruction: 32, ExactThreshold: 40}})
+	c, _ := db.CreateCollection(Config{Name: "c", Dim: dim, Metric: L2, Params: Params{M: 8, EfConstruction: 32, ExactThreshold: 40}})
+	// written maps rowKey(id, vector) to the writer's batch that wrote it.
+	var written sync.Map
 	var wg sync.WaitGroup
-	for w := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	writing := make(chan struct{})
+	var writersLeft atomic.Int32
+	writersLeft.Store(writers)
+	for w := range writers {
+		wg.Go(func() {
+			defer func() {
+				if writersLeft.Add(-1) == 0 {
+					close(writing)
+				}
+			}()
 			r := rand.New(rand.NewPCG(uint64(w), 9))
-			for i := range 50 {
-				b := randBatch(r, "w"+strconv.Itoa(w)+"-", 20, 8)
+			for i := range batches {
+				b := randBatch(r, "w"+strconv.Itoa(w)+"-", perBatch, dim)
+				for j, id := range b.IDs {
+					written.Store(rowKey(id, b.Row(j, dim)), i)
+				}
 				if _, err := db.Upsert("c", b, "items"); err != nil {
 					t.Error(err)
 					return
 				}
 				if i%5 == 0 {
-					db.Delete("c", b.IDs[:5], "ids")
+					if _, err := db.Delete("c", b.IDs[:5], "ids"); err != nil {
+						t.Error(err)
+						return
+					}
 				}
 			}
-		}()
+		})
 	}
-	for range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			q := make([]float32, 8)
-			for range 100 {
-				n := 0
-				c.Search(context.Background(), q, SearchOptions{MaxCandidates: 50}, func(Candidate) bool { n++; return true })
+
+	type hit struct {
+		id     string
+		score  float32
+		vector []float32
+	}
+	// check verifies one search's candidates; full is set when the search had no
+	// bound, so it yielded every live item.
+	check := func(q []float32, hits []hit, st SearchStats, full bool) error {
+		seen := map[string]bool{}
+		// batchOf[w] is the batch writer w's items came from; ids[w] how many.
+		var batchOf, ids [writers]int
+		for i := range batchOf {
+			batchOf[i] = -1
+		}
+		low := [writers]int{}
+		for _, h := range hits {
+			if seen[h.id] {
+				return fmt.Errorf("%s yielded twice", h.id)
 			}
-		}()
+			seen[h.id] = true
+			var w, j int
+			if _, err := fmt.Sscanf(h.id, "w%d-%d", &w, &j); err != nil || w < 0 || w >= writers || j < 0 || j >= perBatch {
+				return fmt.Errorf("unknown id %q", h.id)
+			}
+			b, ok := written.Load(rowKey(h.id, h.vector))
+			if !ok {
+				return fmt.Errorf("%s carries a vector it was never given", h.id)
+			}
+			if s := c.Similarity(q, h.vector); s != h.score {
+				return fmt.Errorf("%s scored %v, its vector scores %v", h.id, h.score, s)
+			}
+			if batchOf[w] >= 0 && batchOf[w] != b.(int) {
+				return fmt.Errorf("writer %d's items come from batches %d and %d in one search", w, batchOf[w], b.(int))
+			}
+			batchOf[w] = b.(int)
+			ids[w]++
+			if j < 5 {
+				low[w]++
+			}
+		}
+		if !full {
+			if len(hits) > 50 || st.Ordered > 50 {
+				return fmt.Errorf("%d yielded, %d ordered, with at most 50 candidates", len(hits), st.Ordered)
+			}
+			return nil
+		}
+		if st.Ordered != len(hits) {
+			return fmt.Errorf("%d ordered, %d yielded", st.Ordered, len(hits))
+		}
+		if st.Exact && st.Widenings == 0 && !slices.IsSortedFunc(hits, func(a, b hit) int { return cmp.Compare(b.score, a.score) }) {
+			return fmt.Errorf("exact scan not best-first")
+		}
+		for w := range writers {
+			switch {
+			case ids[w] == 0:
+			case ids[w] == perBatch:
+			case ids[w] == perBatch-5 && low[w] == 0 && batchOf[w]%5 == 0:
+			default:
+				return fmt.Errorf("writer %d: %d of its ids (%d of ids 0-4) from batch %d: a batch seen in part", w, ids[w], low[w], batchOf[w])
+			}
+		}
+		return nil
+	}
+
+	var searches, graphSearches atomic.Int32
+	maxSearches := 400
+	if raceEnabled {
+		maxSearches = 150
+	}
+	for s := range 2 {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(s), 17))
+			// Searches go on while the writers write (up to maxSearches, then wait for
+			// them), and 20 more run against the final state, which is searched through
+			// the graph.
+			final := 0
+			for n := 0; ; n++ {
+				select {
+				case <-writing:
+					if final++; final > 20 {
+						return
+					}
+				default:
+					if n >= maxSearches {
+						<-writing
+					}
+				}
+				q, _ := c.PrepareQuery(randBatch(r, "q", 1, dim).Vectors, "q")
+				full := n%2 == 0
+				opts := SearchOptions{Ef: 8 << (n % 3)}
+				if !full {
+					opts.MaxCandidates = 50
+				}
+				var hits []hit
+				st, err := c.Search(context.Background(), q, opts, func(cd Candidate) bool {
+					hits = append(hits, hit{cd.ID, cd.Score, slices.Clone(cd.Vector)})
+					return true
+				})
+				if err == nil {
+					err = check(q, hits, st, full)
+				}
+				if err != nil {
+					t.Errorf("search %d (%+v, %d yielded): %v", n, st, len(hits), err)
+					return
+				}
+				searches.Add(1)
+				if !st.Exact {
+					graphSearches.Add(1)
+				}
+			}
+		})
 	}
 	wg.Wait()
+	t.Logf("%d searches checked, %d through the graph", searches.Load(), graphSearches.Load())
+	if graphSearches.Load() == 0 {
+		t.Error("no search went through the graph")
+	}
 	// Each writer reuses its 20 ids; its last batch re-inserts any deleted ones.
-	if n := c.Stats().Items; n != 80 {
-		t.Errorf("items = %d, want 80", n)
+	if n := c.Stats().Items; n != writers*perBatch {
+		t.Errorf("items = %d, want %d", n, writers*perBatch)
 	}
 }
 

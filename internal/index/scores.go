@@ -9,6 +9,10 @@ import "github.com/hardneg/hardneg/internal/index/vec"
 type ExactScores struct {
 	gen    uint64    // the collection's vecGen when computed
 	scores []float32 // slot → score; len is the slot count when computed
+	// tol bounds how far each score may be from the one the exact scan computes: 0
+	// means they are the scan's scores bit for bit; above 0 (a matrix product summed
+	// in another order), a search re-scores what it yields (see rescorer).
+	tol float64
 }
 
 // current returns the scores if they still describe c's vectors, else nil. Caller
@@ -20,19 +24,40 @@ func (e *ExactScores) current(c *Collection) []float32 {
 	return e.scores
 }
 
+// tolerance returns e's tol, 0 for nil.
+func (e *ExactScores) tolerance() float64 {
+	if e == nil {
+		return 0
+	}
+	return e.tol
+}
+
 // scoreGroupRows is how many rows ScoreExact scores per pass of the L2 loop, so that
 // they stay in cache while every query reads them.
 const scoreGroupRows = 16
 
+// gemmMinQueries is the fewest queries ScoreExact scores as a matrix product; fewer are
+// scored in Dot's order (vec.DotManyQExact), where a product's register tile would
+// mostly hold padding.
+const gemmMinQueries = 8
+
 // ScoreExact scores several prepared queries against every slot in one pass over the
 // vectors, when the collection is currently searched by an exact scan (below its
 // ExactThreshold or without a graph), and reports whether it did. out[i] receives
-// qs[i]'s scores; out must be at least as long as qs. Each score equals the one the
-// exact scan would compute for that query bit for bit, so searching with
-// SearchOptions.Scores = out[i] yields exactly what searching without it would.
+// qs[i]'s scores; out must be at least as long as qs. Searching with
+// SearchOptions.Scores = out[i] yields exactly what searching without it would: the
+// same items in the same order with the same scores, bit for bit.
 //
-// Reading each row once for many queries makes a batch of 16 queries several times
-// cheaper per query than separate scans of a collection too big for the cache.
+// Under cosine and dot, gemmMinQueries or more queries are scored as one matrix
+// product (vec.Queries.DotRows), whose sums run in another order than the scan's Dot
+// and so may differ from it in the last bits, by at most vec.GEMMErrorBound. The
+// search then re-scores with Dot every item it yields, and before yielding one makes
+// sure that no item it has not re-scored can beat it: ordering, ties (broken by slot)
+// and every score a mining rule compares are Dot's. Under L2, and for fewer queries,
+// the scores are the scan's own.
+//
+// Reading each row once for many queries makes a batch of queries many times cheaper
+// per query than separate scans of a collection too big for the cache.
 func (c *Collection) ScoreExact(qs [][]float32, out []ExactScores) bool {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
@@ -48,29 +73,140 @@ func (c *Collection) ScoreExact(qs [][]float32, out []ExactScores) bool {
 		}
 		e.scores = e.scores[:n]
 		e.gen = c.vecGen
+		e.tol = 0
 		dst[i] = e.scores
 	}
 	if len(qs) == 0 {
 		return true
 	}
 	part := make([][]float32, len(qs))
+	var packed *vec.Queries
+	if c.metric != L2 && len(qs) >= gemmMinQueries {
+		packed = vec.PackQueries(qs, c.dim)
+	}
+	var rmax float64
 	c.vectors.rows(n, func(first uint32, rows []float32, count int) {
 		for i := range dst {
 			part[i] = dst[i][first : int(first)+count]
 		}
-		if c.metric != L2 {
+		switch {
+		case packed != nil:
+			packed.DotRows(rows, part)
+			rmax = max(rmax, vec.MaxNorm(rows, c.dim))
+		case c.metric != L2:
 			vec.DotManyQExact(qs, rows, c.dim, part)
-			return
-		}
-		// No multi-query L2 kernel: score a few rows against every query while they
-		// are in cache, with the kernel of the single-query scan.
-		for r := 0; r < count; r += scoreGroupRows {
-			m := min(scoreGroupRows, count-r)
-			block := rows[r*c.dim : (r+m)*c.dim]
-			for i, q := range qs {
-				scoreRows(L2, q, block, c.dim, m, part[i][r:r+m])
+		default:
+			// No multi-query L2 kernel: score a few rows against every query while
+			// they are in cache, with the kernel of the single-query scan.
+			for r := 0; r < count; r += scoreGroupRows {
+				m := min(scoreGroupRows, count-r)
+				block := rows[r*c.dim : (r+m)*c.dim]
+				for i, q := range qs {
+					scoreRows(L2, q, block, c.dim, m, part[i][r:r+m])
+				}
 			}
 		}
 	})
+	if packed != nil {
+		for i, q := range qs {
+			out[i].tol = vec.GEMMErrorBound(c.dim, vec.Norm(q), rmax)
+		}
+	}
 	return true
+}
+
+// scanOrder produces an exact scan's entries best-first: the selected best ones
+// (top, sorted), then the others (all minus top) through a heap built only when asked.
+type scanOrder struct {
+	top []scored
+	// all holds every entry; when it is nil, collect returns them on first need.
+	all     []scored
+	collect func() []scored
+	i       int      // next entry of top
+	rest    bestHeap // the others, once built
+	init    bool     // rest built
+}
+
+// peek returns the next entry without taking it.
+func (o *scanOrder) peek() (scored, bool) {
+	if o.i < len(o.top) {
+		return o.top[o.i], true
+	}
+	if !o.init {
+		o.init = true
+		if o.all == nil && o.collect != nil && len(o.top) > 0 {
+			o.all = o.collect()
+		}
+		if len(o.all) > len(o.top) && len(o.top) > 0 {
+			worst := o.top[len(o.top)-1]
+			rest := o.all[:0]
+			for _, e := range o.all {
+				if better(worst, e) {
+					rest = append(rest, e)
+				}
+			}
+			o.rest = rest
+			o.rest.init()
+		}
+	}
+	if len(o.rest) > 0 {
+		return o.rest[0], true
+	}
+	return scored{}, false
+}
+
+// next takes the next entry.
+func (o *scanOrder) next() (scored, bool) {
+	e, ok := o.peek()
+	if !ok {
+		return e, false
+	}
+	if o.i < len(o.top) {
+		o.i++
+	} else {
+		o.rest.pop()
+	}
+	return e, true
+}
+
+// rescorer turns entries whose scores are within tol of the scan's (from src, best
+// first by those scores) into entries with the scan's own scores in the scan's order.
+// An entry is re-scored when src reaches it and held in ready; the best of ready is
+// released once its score is above the next src entry's score plus tol, for then
+// nothing src still holds can score as high (and so none can tie and win on slot).
+// Every released entry carries score's result; entries are re-scored only when they
+// are released or lie within 2·tol of one that is.
+type rescorer struct {
+	src   *scanOrder
+	tol   float64
+	score func(slot uint32) float32
+	ready bestHeap
+}
+
+func (r *rescorer) next() (scored, bool) {
+	for {
+		e, ok := r.src.peek()
+		if len(r.ready) > 0 && (!ok || float64(r.ready[0].score) > float64(e.score)+r.tol) {
+			return r.ready.pop(), true
+		}
+		if !ok {
+			return scored{}, false
+		}
+		r.src.next()
+		r.ready.push(scored{e.slot, r.score(e.slot)})
+	}
+}
+
+// push adds e to the heap.
+func (h *bestHeap) push(e scored) {
+	*h = append(*h, e)
+	s := *h
+	for i := len(s) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !better(s[i], s[p]) {
+			return
+		}
+		s[i], s[p] = s[p], s[i]
+		i = p
+	}
 }

@@ -256,22 +256,32 @@ func (c *Collection) exactSearch(ctx context.Context, q []float32, opts SearchOp
 		buf.scores = make([]float32, storeChunkRows)
 	}
 	pre := opts.Scores.current(c)
-	c.vectors.rows(len(c.ids), func(first uint32, rows []float32, count int) {
-		var scores []float32
-		if pre != nil {
-			scores = pre[first : int(first)+count]
-		} else {
-			scores = buf.scores[:count]
-			scoreRows(c.metric, q, rows, c.dim, count, scores)
-		}
-		for i, sc := range scores {
-			if slot := first + uint32(i); c.ids[slot] != "" && (done == nil || !done.has(slot)) {
-				e := scored{slot, sc}
-				h = append(h, e)
-				top = keepBest(top, e)
+	live := func(slot uint32) bool { return c.ids[slot] != "" && (done == nil || !done.has(slot)) }
+	if pre != nil {
+		// The scores stay put: select the best items now and collect the others only
+		// if the search asks for them. Once top is full, an item enters only with a
+		// higher score than its worst (a later slot loses a tie).
+		for i, sc := range pre {
+			if len(top) == exactFirstBatch && !(sc > top[0].score) {
+				continue
+			}
+			if slot := uint32(i); live(slot) {
+				top = keepBest(top, scored{slot, sc})
 			}
 		}
-	})
+	} else {
+		c.vectors.rows(len(c.ids), func(first uint32, rows []float32, count int) {
+			scores := buf.scores[:count]
+			scoreRows(c.metric, q, rows, c.dim, count, scores)
+			for i, sc := range scores {
+				if slot := first + uint32(i); live(slot) {
+					e := scored{slot, sc}
+					h = append(h, e)
+					top = keepBest(top, e)
+				}
+			}
+		})
+	}
 	buf.heap, buf.top = h, top
 	if err := ctx.Err(); err != nil {
 		return st, err
@@ -296,7 +306,8 @@ func (c *Collection) exactSearch(ctx context.Context, q []float32, opts SearchOp
 		return yield(Candidate{Slot: s.slot, ID: id, Score: s.score, Rank: rank, Groups: groups, Vector: c.vectorAt(s.slot)}), nil
 	}
 	// The selected best items first, in order; then, only if the search asks for more,
-	// the rest, which all rank below the worst selected one.
+	// the rest, which all rank below the worst selected one. Scores computed within a
+	// tolerance of the scan's are re-scored and re-ordered on the way (see rescorer).
 	slices.SortFunc(top, func(a, b scored) int {
 		switch {
 		case better(a, b):
@@ -306,28 +317,37 @@ func (c *Collection) exactSearch(ctx context.Context, q []float32, opts SearchOp
 		}
 		return 0
 	})
-	for _, s := range top {
+	var next func() (scored, bool)
+	order := &scanOrder{top: top, all: h}
+	if pre != nil {
+		order.all = nil
+		order.collect = func() []scored {
+			all := buf.heap[:0]
+			for i, sc := range pre {
+				if slot := uint32(i); live(slot) {
+					all = append(all, scored{slot, sc})
+				}
+			}
+			buf.heap = all
+			return all
+		}
+	}
+	next = order.next
+	if tol := opts.Scores.tolerance(); pre != nil && tol > 0 {
+		rs := &rescorer{src: order, tol: tol, score: func(slot uint32) float32 {
+			return vec.Dot(q, c.vectorAt(slot))
+		}}
+		next = rs.next
+	}
+	for {
+		s, ok := next()
+		if !ok {
+			return st, nil
+		}
 		if more, err := emit(s); !more || err != nil {
 			return st, err
 		}
 	}
-	if len(h) == len(top) {
-		return st, nil
-	}
-	worst := top[len(top)-1]
-	rest := h[:0]
-	for _, e := range h {
-		if better(worst, e) {
-			rest = append(rest, e)
-		}
-	}
-	rest.init()
-	for len(rest) > 0 {
-		if more, err := emit(rest.pop()); !more || err != nil {
-			return st, err
-		}
-	}
-	return st, nil
 }
 
 // LookupFunc resolves ids while a search holds the collection's lock; see Resolve.

@@ -18,10 +18,11 @@ var _ prometheus.Collector = (*collector)(nil)
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		descBuildInfo,
+		descRecovering, descCollectionUnsnapshottedBytes, descCollectionUnsnapshottedSince,
 		descCollections, descCollectionItems, descCollectionTombstones, descCollectionSlots, descCollectionFreeSlots, descCollectionVectorSize, descCollectionLastSeq,
 		descIngestItems, descIngestBytes, descDeletedItems, descDeleteNotFound,
 		descMineRequests, descMineAnchors, descMineNegatives, descMineExamined, descMineRemoved,
-		descMineShortfalls, descMineShortNegatives, descMineWidenings, descMineExactScans,
+		descMineShortfalls, descMineShortNegatives, descMineWidenings, descMineExactScans, descMineFloorsReached, descMineCalibration,
 		descMinePositiveScore, descMineNegativeScore,
 		descWALFsyncSeconds, descWALWrittenBytes, descWALRecords, descWALSize,
 		descSnapshotSeconds, descSnapshots, descSnapshotLastSuccess, descRecoveryTruncated, descRecoverySeconds,
@@ -36,7 +37,11 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 // Collect reads every source once.
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descBuildInfo, prometheus.GaugeValue, 1, c.build.Version, c.build.Revision, c.build.GoVersion)
-	if c.src.Collections != nil {
+	recovering := c.src.Recovering != nil && c.src.Recovering()
+	if c.src.Recovering != nil {
+		gauge(ch, descRecovering, boolGauge(recovering))
+	}
+	if c.src.Collections != nil && !recovering {
 		collectCollections(ch, c.src.Collections())
 	}
 	if c.src.Ingest != nil {
@@ -44,6 +49,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if c.src.Mining != nil {
 		collectMining(ch, c.src.Mining())
+	}
+	if c.src.Calibration != nil {
+		collectCalibration(ch, c.src.Calibration())
 	}
 	if c.src.Durability != nil {
 		collectDurability(ch, c.src.Durability())
@@ -79,7 +87,18 @@ func collectCollections(ch chan<- prometheus.Metric, cs []CollectionStats) {
 		gauge(ch, descCollectionFreeSlots, float64(c.Stats.FreeSlots), c.Name)
 		gauge(ch, descCollectionVectorSize, float64(c.Stats.VectorBytes), c.Name)
 		gauge(ch, descCollectionLastSeq, float64(c.Stats.LastSequence), c.Name)
+		gauge(ch, descCollectionUnsnapshottedBytes, float64(c.UnsnapshottedBytes), c.Name)
+		if t := c.UnsnapshottedSince; !t.IsZero() {
+			gauge(ch, descCollectionUnsnapshottedSince, float64(t.UnixNano())/1e9, c.Name)
+		}
 	}
+}
+
+func boolGauge(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func collectIngest(ch chan<- prometheus.Metric, s IngestStats) {
@@ -107,7 +126,7 @@ func collectMining(ch chan<- prometheus.Metric, s mining.Stats) {
 		n    int
 	}{
 		{"self", r.Self}, {"positive", r.Positive}, {"excluded", r.Excluded}, {"in_batch", r.InBatch},
-		{"feedback", r.Feedback}, {"same_group", r.SameGroup}, {"duplicate", r.Duplicate}, {"margin", r.Margin},
+		{"feedback", r.Feedback}, {"same_group", r.SameGroup}, {"duplicate", r.Duplicate}, {"excluded_duplicate", r.ExcludedDuplicate}, {"guide", r.Guide}, {"margin", r.Margin},
 		{"score_band", r.ScoreBand}, {"rank_window", r.RankWindow}, {"diversity", r.Diversity},
 	} {
 		counter(ch, descMineRemoved, uint64(rule.n), rule.name)
@@ -116,8 +135,24 @@ func collectMining(ch chan<- prometheus.Metric, s mining.Stats) {
 	counter(ch, descMineShortNegatives, s.ShortNegatives)
 	counter(ch, descMineWidenings, s.Widenings)
 	counter(ch, descMineExactScans, s.ExactScans)
+	counter(ch, descMineFloorsReached, s.FloorsReached)
 	histogram(ch, descMinePositiveScore, Histogram(s.PositiveScores))
 	histogram(ch, descMineNegativeScore, Histogram(s.NegativeScores))
+}
+
+func collectCalibration(ch chan<- prometheus.Metric, cs []CollectionCalibration) {
+	for _, c := range cs {
+		for _, st := range []struct {
+			name string
+			s    mining.ScoreSummary
+		}{{"positive", c.Stats.PositiveScores}, {"candidate", c.Stats.CandidateScores}, {"positive_similarity", c.Stats.PositiveSimilarities}} {
+			q := make(map[float64]float64, len(st.s.Quantiles))
+			for i, v := range st.s.Quantiles {
+				q[mining.CalibrationQuantiles[i]] = float64(v)
+			}
+			ch <- prometheus.MustNewConstSummary(descMineCalibration, st.s.Count, st.s.Sum, q, c.Name, st.name)
+		}
+	}
 }
 
 func collectDurability(ch chan<- prometheus.Metric, s DurabilityStats) {

@@ -27,13 +27,15 @@ func fullSources() Sources {
 	rec.Record([]mining.Result{
 		{Negatives: []mining.Negative{{Score: 0.42}, {Score: 0.7}}, PositiveScore: 0.91, HasPositiveScore: true, Examined: 40,
 			Removed: mining.RuleCounts{Self: 1, Positive: 2, Duplicate: 3, Margin: 4}, Widenings: 1},
-		{Negatives: []mining.Negative{{Score: -0.1}}, Examined: 12, Shortfall: 2, ExactScan: true,
-			Removed: mining.RuleCounts{SameGroup: 5, Diversity: 1}},
+		{Negatives: []mining.Negative{{Score: -0.1}}, Examined: 12, Shortfall: 2, ExactScan: true, FloorReached: true,
+			Removed: mining.RuleCounts{SameGroup: 5, ExcludedDuplicate: 2, Diversity: 1}},
 	})
 	return Sources{
+		Recovering: func() bool { return false },
 		Collections: func() []CollectionStats {
 			return []CollectionStats{
-				{Name: "docs", Stats: index.Stats{Items: 1000, Tombstones: 3, Slots: 1010, FreeSlots: 7, LastSequence: 17, VectorBytes: 1536000}},
+				{Name: "docs", Stats: index.Stats{Items: 1000, Tombstones: 3, Slots: 1010, FreeSlots: 7, LastSequence: 17, VectorBytes: 1536000},
+					UnsnapshottedBytes: 4096, UnsnapshottedSince: time.Unix(1_800_000_100, 0)},
 				{Name: "queries", Stats: index.Stats{Items: 10, LastSequence: 18, VectorBytes: 15360}},
 			}
 		},
@@ -45,6 +47,13 @@ func fullSources() Sources {
 			}
 		},
 		Mining: rec.Snapshot,
+		Calibration: func() []CollectionCalibration {
+			return []CollectionCalibration{{Name: "docs", Stats: mining.CalibrationStats{
+				PositiveScores:       mining.ScoreSummary{Count: 2, Sum: 1.6, Window: 2, Mean: 0.8, Std: 0.1, Quantiles: []float32{0.7, 0.7, 0.7, 0.7, 0.7, 0.9, 0.9, 0.9, 0.9}},
+				CandidateScores:      mining.ScoreSummary{Count: 3, Sum: 1.5, Window: 3, Mean: 0.5, Std: 0.2, Quantiles: []float32{0.25, 0.25, 0.25, 0.25, 0.5, 0.75, 0.75, 0.75, 0.75}},
+				PositiveSimilarities: mining.ScoreSummary{},
+			}}}
+		},
 		Durability: func() DurabilityStats {
 			return DurabilityStats{
 				WALFsyncSeconds: Histogram{Bounds: []float64{0.001, 0.01, 0.1}, Counts: []uint64{5, 9, 10}, Count: 11, Sum: 0.75},
@@ -192,11 +201,39 @@ func TestNewRejectsUnorderedBuckets(t *testing.T) {
 }
 
 func TestBuildInfoDefaults(t *testing.T) {
-	b := fillBuild(BuildInfo{})
+	b := CompleteBuild(BuildInfo{})
 	if b.Version == "" || b.Revision == "" || !strings.HasPrefix(b.GoVersion, "go") {
 		t.Fatalf("build info not filled: %+v", b)
 	}
-	if got := fillBuild(testBuild); got != testBuild {
+	if got := CompleteBuild(testBuild); got != testBuild {
 		t.Fatalf("explicit build info changed: %+v", got)
+	}
+}
+
+func TestRecoveringHidesCollectionMetrics(t *testing.T) {
+	src := fullSources()
+	read := false
+	src.Recovering = func() bool { return true }
+	src.Collections = func() []CollectionStats { read = true; return nil }
+	c := &collector{src: src, build: testBuild}
+	want := "# HELP hardneg_recovering 1 while storage is being recovered at start-up (collection metrics are not exported then), else 0.\n# TYPE hardneg_recovering gauge\nhardneg_recovering 1\n"
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), NameRecovering); err != nil {
+		t.Error(err)
+	}
+	for _, name := range []string{NameCollections, NameCollectionItems, NameCollectionUnsnapshottedBytes} {
+		if n := testutil.CollectAndCount(c, name); n != 0 {
+			t.Errorf("%s: %d series while recovering, want none", name, n)
+		}
+	}
+	if read {
+		t.Error("collections read while recovering")
+	}
+	src.Recovering = func() bool { return false }
+	c = &collector{src: src, build: testBuild}
+	if err := testutil.CollectAndCompare(c, strings.NewReader(strings.Replace(want, "\nhardneg_recovering 1\n", "\nhardneg_recovering 0\n", 1)), NameRecovering); err != nil {
+		t.Error(err)
+	}
+	if n := testutil.CollectAndCount(c, NameCollections); n != 1 {
+		t.Errorf("%s: %d series once recovered, want 1", NameCollections, n)
 	}
 }

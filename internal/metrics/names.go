@@ -24,6 +24,8 @@ const (
 	NameMineShortNegatives   = "hardneg_mine_shortfall_negatives_total"
 	NameMineWidenings        = "hardneg_mine_search_widenings_total"
 	NameMineExactScans       = "hardneg_mine_exact_scans_total"
+	NameMineFloorsReached    = "hardneg_mine_floor_reached_anchors_total"
+	NameMineCalibration      = "hardneg_mine_calibration_score"
 	NameMinePositiveScore    = "hardneg_mine_positive_score"
 	NameMineNegativeScore    = "hardneg_mine_negative_score"
 	NameWALFsyncSeconds      = "hardneg_wal_fsync_duration_seconds"
@@ -51,6 +53,10 @@ const (
 	NameCollectionTombstones = "hardneg_collection_tombstones"
 	NameCollectionSlots      = "hardneg_collection_slots"
 	NameCollectionFreeSlots  = "hardneg_collection_free_slots"
+
+	NameRecovering                   = "hardneg_recovering"
+	NameCollectionUnsnapshottedBytes = "hardneg_collection_unsnapshotted_bytes"
+	NameCollectionUnsnapshottedSince = "hardneg_collection_unsnapshotted_since_timestamp_seconds"
 )
 
 // DurabilityNames are the metrics that exist only when a Durability source is wired.
@@ -71,6 +77,10 @@ var (
 	descCollectionVectorSize = prometheus.NewDesc(NameCollectionVectorSize, "Memory reserved for a collection's vectors, in bytes.", []string{"collection"}, nil)
 	descCollectionLastSeq    = prometheus.NewDesc(NameCollectionLastSeq, "Sequence number of the last write applied to a collection.", []string{"collection"}, nil)
 
+	descRecovering                   = prometheus.NewDesc(NameRecovering, "1 while storage is being recovered at start-up (collection metrics are not exported then), else 0.", nil, nil)
+	descCollectionUnsnapshottedBytes = prometheus.NewDesc(NameCollectionUnsnapshottedBytes, "Write-ahead-log bytes written for a collection since its last snapshot; a restart replays them.", []string{"collection"}, nil)
+	descCollectionUnsnapshottedSince = prometheus.NewDesc(NameCollectionUnsnapshottedSince, "Unix time of a collection's oldest write not yet in a snapshot; absent while its snapshot holds every write.", []string{"collection"}, nil)
+
 	descIngestItems    = prometheus.NewDesc(NameIngestItems, "Items received in upsert batches, by result (inserted, replaced, duplicate, rejected).", []string{"result"}, nil)
 	descIngestBytes    = prometheus.NewDesc(NameIngestBytes, "Vector payload of items received in upsert batches in bytes, by result.", []string{"result"}, nil)
 	descDeletedItems   = prometheus.NewDesc(NameDeletedItems, "Items removed by deletes.", nil, nil)
@@ -85,6 +95,8 @@ var (
 	descMineShortNegatives = prometheus.NewDesc(NameMineShortNegatives, "Negatives missing from short anchors, in total.", nil, nil)
 	descMineWidenings      = prometheus.NewDesc(NameMineWidenings, "Search passes beyond the first, run because too few candidates survived.", nil, nil)
 	descMineExactScans     = prometheus.NewDesc(NameMineExactScans, "Anchors whose search ended in an exact scan.", nil, nil)
+	descMineFloorsReached  = prometheus.NewDesc(NameMineFloorsReached, "Anchors whose search reached the hardness floor (max_rank) before k negatives survived.", nil, nil)
+	descMineCalibration    = prometheus.NewDesc(NameMineCalibration, "Scores observed while mining a collection, by stream: positive (s⁺ per anchor), candidate (anchor–candidate scores) and positive_similarity (candidates' highest similarity to a positive); quantiles over the most recent 4,096, count and sum over all.", []string{"collection", "stream"}, nil)
 	descMinePositiveScore  = prometheus.NewDesc(NameMinePositiveScore, "Positive score s⁺ (minimum over an anchor's positives) per mined anchor.", nil, nil)
 	descMineNegativeScore  = prometheus.NewDesc(NameMineNegativeScore, "Score of every returned negative.", nil, nil)
 

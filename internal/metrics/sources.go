@@ -14,12 +14,18 @@ import (
 // Adding a source is one field here, one collect function in collector.go and its
 // descriptors in names.go.
 type Sources struct {
+	// Recovering reports whether storage is still being recovered at start-up. While
+	// it is, hardneg_recovering is 1 and Collections is not read: no collection
+	// metrics are exported rather than a misleading zero count.
+	Recovering func() bool
 	// Collections returns the statistics of every collection.
 	Collections func() []CollectionStats
 	// Ingest returns cumulative write counters.
 	Ingest func() IngestStats
 	// Mining returns cumulative mining counters and score histograms.
 	Mining func() mining.Stats
+	// Calibration returns each collection's mining score statistics.
+	Calibration func() []CollectionCalibration
 	// Durability returns write-ahead-log, snapshot and recovery statistics. The
 	// storage layer fills a DurabilityStats; the server wires it here.
 	Durability func() DurabilityStats
@@ -31,10 +37,21 @@ type Sources struct {
 	TLS func() (stats TLSStats, ok bool)
 }
 
+// CollectionCalibration names one collection's mining score statistics.
+type CollectionCalibration struct {
+	Name  string
+	Stats mining.CalibrationStats
+}
+
 // CollectionStats names one collection's statistics.
 type CollectionStats struct {
 	Name  string
 	Stats index.Stats
+	// UnsnapshottedBytes and UnsnapshottedSince are index.Collection.Unsnapshotted:
+	// log bytes not in a snapshot and the time of the oldest such write (zero when
+	// none).
+	UnsnapshottedBytes int64
+	UnsnapshottedSince time.Time
 }
 
 // IngestStats are cumulative write counters. Items counts items of upsert batches,

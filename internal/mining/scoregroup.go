@@ -7,10 +7,13 @@ import (
 )
 
 // maxScoreGroup is the most anchors scored in one pass over an exactly searched
-// collection: 16 queries per pass already cut the per-query cost of a memory-bound
-// scan several times (docs/BENCHMARKS.md), while each anchor of a group holds a score
-// per slot (4 bytes) until the group is mined.
-const maxScoreGroup = 16
+// collection. From 8 anchors on, a group is scored as one matrix product
+// (index.Collection.ScoreExact), which reads each row once for the whole group and
+// runs near the CPU's arithmetic peak once the group fills a few of its 32-query
+// register tiles: 64 anchors cost about a third per anchor of what 16 did
+// (docs/BENCHMARKS.md). Each anchor of a group holds a score per slot (4 bytes) until
+// the group is mined: 25.6 MB per group at 100,000 items.
+const maxScoreGroup = 64
 
 // scorePool keeps score buffers across requests; each holds up to maxScoreGroup
 // queries' scores.

@@ -80,3 +80,40 @@ func TestMineScoresAnchorGroupsIdentically(t *testing.T) {
 		})
 	}
 }
+
+// TestMineFullScoreGroupsMatchScans mines requests large enough to fill whole groups
+// of maxScoreGroup anchors, scored as matrix products, and checks the results against
+// one scan per anchor, bit for bit.
+func TestMineFullScoreGroupsMatchScans(t *testing.T) {
+	for _, metric := range []index.Metric{index.Cosine, index.Dot} {
+		t.Run(metric.String(), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(uint64(metric), 12))
+			w := randomWorld(r, 1500, 48, metric)
+			w.cfg.Params = index.Params{ExactThreshold: 1 << 20}
+			c := newCollection(t, w.cfg, w.batchCopy(), w.feedback).(*index.Collection)
+			rc := w.corpus(t, c)
+			req := w.randomRequest(r, c, rc)
+			for len(req.Anchors) < 2*maxScoreGroup*parallelism()+5 {
+				req.Anchors = append(req.Anchors, w.randomRequest(r, c, rc).Anchors...)
+			}
+			batched := &countingScorer{Collection: c}
+			got, err := Mine(context.Background(), batched, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g, most := batched.groups.Load(), int64(len(req.Anchors)/maxScoreGroup+1); g > most {
+				t.Fatalf("%d anchors scored in %d groups, want at most %d", len(req.Anchors), g, most)
+			}
+			want, err := Mine(context.Background(), unbatched{c}, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := compareResults(got, want); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatal("results differ")
+			}
+		})
+	}
+}

@@ -5,10 +5,12 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import pickle
+import uuid
+from typing import Iterator, Optional
 
 import numpy as np
 import pytest
-from conftest import ServerProcess, unit_rows
+from conftest import unit_rows
 
 import hardneg
 
@@ -21,31 +23,78 @@ def _mine_in_worker(args: tuple[hardneg.Client, str, int]) -> tuple[int, int, li
     return os.getpid(), id(client.channel), res.ids[0].tolist()
 
 
+# The client a forked pool's workers inherit from the parent's memory (not pickled to
+# them, as pool arguments are) and the parent's channel at the fork.
+_inherited: Optional[tuple[hardneg.Client, str, int]] = None
+
+
+def _mine_with_inherited(i: int) -> tuple[int, Optional[int], int, int, list[str]]:
+    assert _inherited is not None
+    client, name, _ = _inherited
+    pid_before = client._pid
+    res = client.mine(name, anchor_ids=[f"w{i}"], num_negatives=3)
+    return os.getpid(), pid_before, client._pid or 0, id(client.channel), res.ids[0].tolist()
+
+
 def _expected(x: np.ndarray, i: int) -> list[str]:
     order = np.argsort(-(x @ x[i]), kind="stable")
     return [f"w{j}" for j in order if j != i][:3]
 
 
 @pytest.fixture
-def filled(client: hardneg.Client, collection: str) -> tuple[hardneg.Client, str, np.ndarray]:
+def filled(sync_client: hardneg.Client) -> Iterator[tuple[hardneg.Client, str, np.ndarray]]:
+    name = f"w-{uuid.uuid4().hex[:12]}"
+    sync_client.create_collection(name, dim=16)
     x = unit_rows(N_ITEMS, 16, seed=41)
-    client.upsert(collection, [f"w{i}" for i in range(N_ITEMS)], x)
-    return client, collection, x
+    sync_client.upsert(name, [f"w{i}" for i in range(N_ITEMS)], x)
+    yield sync_client, name, x
+    sync_client.delete_collection(name, missing_ok=True)
 
 
 def test_forked_workers_use_their_own_channel(filled: tuple[hardneg.Client, str, np.ndarray]) -> None:
+    global _inherited
     client, name, x = filled
     client.mine(name, anchor_ids=["w0"])  # the parent's channel is open before the fork
+    parent_channel = client.channel
+    _inherited = (client, name, id(parent_channel))
+    try:
+        ctx = mp.get_context("fork")
+        with ctx.Pool(2) as pool:
+            out = pool.map(_mine_with_inherited, range(8), chunksize=1)
+    finally:
+        _inherited = None
+    channels: dict[int, set[int]] = {}
+    for i, (pid, pid_before, pid_after, channel_id, ids) in enumerate(out):
+        assert pid != os.getpid()
+        # A worker's first call finds the parent's client; it then holds its own.
+        assert pid_before in (os.getpid(), pid)
+        assert pid_after == pid
+        # The parent's channel object is still alive in the worker's copy of memory,
+        # so a new channel cannot have its id.
+        assert channel_id != id(parent_channel)
+        channels.setdefault(pid, set()).add(channel_id)
+        assert ids == _expected(x, i)
+    # Each worker opened one channel and kept it for its later calls.
+    assert all(len(ids) == 1 for ids in channels.values()), channels
+    assert sum(pid_before == os.getpid() for _, pid_before, _, _, _ in out) == len(channels)
+    # The parent's channel is untouched and still works.
+    assert client.channel is parent_channel and client._pid == os.getpid()
+    assert client.mine(name, anchor_ids=["w1"], num_negatives=3).ids[0].tolist() == _expected(x, 1)
+
+
+def test_pool_arguments_get_their_own_channel(filled: tuple[hardneg.Client, str, np.ndarray]) -> None:
+    """A client passed as a pool argument is pickled: each task's copy opens a channel."""
+    client, name, x = filled
+    client.mine(name, anchor_ids=["w0"])
     parent_channel = client.channel
     ctx = mp.get_context("fork")
     with ctx.Pool(2) as pool:
         out = pool.map(_mine_in_worker, [(client, name, i) for i in range(8)])
-    for i, (pid, _, ids) in enumerate(out):
+    for i, (pid, channel_id, ids) in enumerate(out):
         assert pid != os.getpid()
+        assert channel_id != id(parent_channel)
         assert ids == _expected(x, i)
-    # The parent's channel is untouched and still works.
     assert client.channel is parent_channel
-    assert client.mine(name, anchor_ids=["w1"], num_negatives=3).ids[0].tolist() == _expected(x, 1)
 
 
 def test_forked_worker_opens_channel_lazily(filled: tuple[hardneg.Client, str, np.ndarray]) -> None:

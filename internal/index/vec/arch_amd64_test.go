@@ -2,6 +2,8 @@
 
 package vec
 
+import "golang.org/x/sys/cpu"
+
 func archDotKernels() []kernel {
 	var ks []kernel
 	if hasAVX2 {
@@ -29,4 +31,31 @@ func archManyQKernels() []manyQKernel {
 		return []manyQKernel{{"avx512", dotManyQAVX512}}
 	}
 	return nil
+}
+
+func archManyQExactKernels() []manyQKernel {
+	if hasAVX512 {
+		return []manyQKernel{{"avx512", dotManyQExactAVX512}}
+	}
+	return nil
+}
+
+func archGEMMKernels() []gemmKernel {
+	var ks []gemmKernel
+	if hasAVX2 {
+		ks = append(ks, avx2GEMM)
+	}
+	if hasAVX512 {
+		ks = append(ks, avx512GEMM)
+	}
+	return ks
+}
+
+// cpuFeatures reads the CPU's features afresh, independently of the package's own
+// detection, and names the assembly kernels each feature must have been tested with.
+func cpuFeatures() []cpuFeature {
+	return []cpuFeature{
+		{"avx2", cpu.X86.HasAVX2 && cpu.X86.HasFMA, []string{"dot/avx2", "l2/avx2", "gemm/avx2"}},
+		{"avx512", cpu.X86.HasAVX512F, []string{"dot/avx512", "l2/avx512", "manyq/avx512", "manyq-exact/avx512", "gemm/avx512"}},
+	}
 }

@@ -7,3 +7,10 @@ func archDotKernels() []kernel { return nil }
 func archL2Kernels() []kernel { return nil }
 
 func archManyQKernels() []manyQKernel { return nil }
+
+func archManyQExactKernels() []manyQKernel { return nil }
+
+func archGEMMKernels() []gemmKernel { return nil }
+
+// cpuFeatures is empty: this build has no assembly kernels, whatever the CPU has.
+func cpuFeatures() []cpuFeature { return nil }

@@ -38,6 +38,45 @@ func dot4x2AVX512(q0, q1, q2, q3, r0, r1 *float32, n int, out *[8]float32, pf *f
 //go:noescape
 func dot4x1AVX512(q0, q1, q2, q3, r *float32, n int, out *[4]float32)
 
+// The GEMM micro-kernels (see gemmKernel); stride is in bytes. Each reads
+// (rows-1)·stride/4+dim floats from rows and dim·width floats from panel.
+//
+//go:noescape
+func gemm12x32AVX512(panel, rows *float32, stride, dim int, tile *[tileRows * tileCols]float32)
+
+//go:noescape
+func gemm12x16AVX512(panel, rows *float32, stride, dim int, tile *[tileRows * tileCols]float32)
+
+//go:noescape
+func gemm6x16AVX2(panel, rows *float32, stride, dim int, tile *[tileRows * tileCols]float32)
+
+// asmGEMM wraps an assembly micro-kernel of r rows and width w, checking that the
+// slices hold what it reads.
+func asmGEMM(r, w int, fn func(panel, rows *float32, stride, dim int, tile *[tileRows * tileCols]float32)) func(panel, rows []float32, stride, dim int, tile *[tileRows * tileCols]float32) {
+	return func(panel, rows []float32, stride, dim int, tile *[tileRows * tileCols]float32) {
+		_ = panel[dim*w-1]
+		_ = rows[(r-1)*stride+dim-1]
+		fn(&panel[0], &rows[0], 4*stride, dim, tile)
+	}
+}
+
+var (
+	avx512GEMM = gemmKernel{name: "avx512", rows: 12, width: 32, narrow: 16,
+		fn: asmGEMM(12, 32, gemm12x32AVX512), narrowFn: asmGEMM(12, 16, gemm12x16AVX512)}
+	avx2GEMM = gemmKernel{name: "avx2", rows: 6, width: 16, fn: asmGEMM(6, 16, gemm6x16AVX2)}
+)
+
+// bestGEMMKernel returns the fastest GEMM micro-kernel this CPU runs.
+func bestGEMMKernel() gemmKernel {
+	if hasAVX512 {
+		return avx512GEMM
+	}
+	if hasAVX2 {
+		return avx2GEMM
+	}
+	return genericGEMM
+}
+
 // prefetchPairs is how many row pairs ahead dotManyQAVX512 prefetches: far enough to
 // hide memory latency behind the work on the pairs in between.
 const prefetchPairs = 4

@@ -478,3 +478,238 @@ q1_reduce:
 	REDUCE_Z0
 	MOVSS  X0, 12(DX)
 	RET
+
+// The GEMM micro-kernels score a tile of rows against a panel of queries packed k-major
+// (panel[k*W+j] is query j's k-th value). For each k they load the panel's W values,
+// broadcast each row's k-th value and fuse-multiply-add it into that row's accumulators,
+// so every lane sums one (row, query) pair in k order. Row i starts at rows+i*stride
+// (stride in bytes); the tile is written as row i's W scores at tile+128*i.
+
+// One row of a 32-wide tile: broadcast the row value at addr, accumulate into a0, a1.
+#define ROW32(addr, b, a0, a1) \
+	VBROADCASTSS addr, b; \
+	VFMADD231PS  Z0, b, a0; \
+	VFMADD231PS  Z1, b, a1
+
+// func gemm12x32AVX512(panel, rows *float32, stride, dim int, tile *[384]float32)
+TEXT ·gemm12x32AVX512(SB), NOSPLIT, $0-40
+	MOVQ panel+0(FP), R8
+	MOVQ rows+8(FP), SI
+	MOVQ stride+16(FP), BX
+	MOVQ dim+24(FP), CX
+	MOVQ tile+32(FP), DX
+	LEAQ (SI)(BX*2), DI
+	ADDQ BX, DI
+	LEAQ (DI)(BX*2), R9
+	ADDQ BX, R9
+	LEAQ (R9)(BX*2), R10
+	ADDQ BX, R10
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+	VXORPS Z14, Z14, Z14
+	VXORPS Z15, Z15, Z15
+	VXORPS Z16, Z16, Z16
+	VXORPS Z17, Z17, Z17
+	VXORPS Z18, Z18, Z18
+	VXORPS Z19, Z19, Z19
+	VXORPS Z20, Z20, Z20
+	VXORPS Z21, Z21, Z21
+	VXORPS Z22, Z22, Z22
+	VXORPS Z23, Z23, Z23
+	VXORPS Z24, Z24, Z24
+	VXORPS Z25, Z25, Z25
+	VXORPS Z26, Z26, Z26
+	VXORPS Z27, Z27, Z27
+	VXORPS Z28, Z28, Z28
+	VXORPS Z29, Z29, Z29
+	VXORPS Z30, Z30, Z30
+	VXORPS Z31, Z31, Z31
+	TESTQ  CX, CX
+	JZ     g32_store
+
+g32_loop:
+	VMOVUPS (R8), Z0
+	VMOVUPS 64(R8), Z1
+	ROW32((SI), Z2, Z8, Z9)
+	ROW32((SI)(BX*1), Z3, Z10, Z11)
+	ROW32((SI)(BX*2), Z4, Z12, Z13)
+	ROW32((DI), Z5, Z14, Z15)
+	ROW32((DI)(BX*1), Z6, Z16, Z17)
+	ROW32((DI)(BX*2), Z7, Z18, Z19)
+	ROW32((R9), Z2, Z20, Z21)
+	ROW32((R9)(BX*1), Z3, Z22, Z23)
+	ROW32((R9)(BX*2), Z4, Z24, Z25)
+	ROW32((R10), Z5, Z26, Z27)
+	ROW32((R10)(BX*1), Z6, Z28, Z29)
+	ROW32((R10)(BX*2), Z7, Z30, Z31)
+	ADDQ    $128, R8
+	ADDQ    $4, SI
+	ADDQ    $4, DI
+	ADDQ    $4, R9
+	ADDQ    $4, R10
+	DECQ    CX
+	JNZ     g32_loop
+
+g32_store:
+	VMOVUPS Z8, 0(DX)
+	VMOVUPS Z9, 64(DX)
+	VMOVUPS Z10, 128(DX)
+	VMOVUPS Z11, 192(DX)
+	VMOVUPS Z12, 256(DX)
+	VMOVUPS Z13, 320(DX)
+	VMOVUPS Z14, 384(DX)
+	VMOVUPS Z15, 448(DX)
+	VMOVUPS Z16, 512(DX)
+	VMOVUPS Z17, 576(DX)
+	VMOVUPS Z18, 640(DX)
+	VMOVUPS Z19, 704(DX)
+	VMOVUPS Z20, 768(DX)
+	VMOVUPS Z21, 832(DX)
+	VMOVUPS Z22, 896(DX)
+	VMOVUPS Z23, 960(DX)
+	VMOVUPS Z24, 1024(DX)
+	VMOVUPS Z25, 1088(DX)
+	VMOVUPS Z26, 1152(DX)
+	VMOVUPS Z27, 1216(DX)
+	VMOVUPS Z28, 1280(DX)
+	VMOVUPS Z29, 1344(DX)
+	VMOVUPS Z30, 1408(DX)
+	VMOVUPS Z31, 1472(DX)
+	VZEROUPPER
+	RET
+
+// One row of a 16-wide tile.
+#define ROW16(addr, b, a0) \
+	VBROADCASTSS addr, b; \
+	VFMADD231PS  Z0, b, a0
+
+// func gemm12x16AVX512(panel, rows *float32, stride, dim int, tile *[384]float32)
+TEXT ·gemm12x16AVX512(SB), NOSPLIT, $0-40
+	MOVQ panel+0(FP), R8
+	MOVQ rows+8(FP), SI
+	MOVQ stride+16(FP), BX
+	MOVQ dim+24(FP), CX
+	MOVQ tile+32(FP), DX
+	LEAQ (SI)(BX*2), DI
+	ADDQ BX, DI
+	LEAQ (DI)(BX*2), R9
+	ADDQ BX, R9
+	LEAQ (R9)(BX*2), R10
+	ADDQ BX, R10
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+	VXORPS Z14, Z14, Z14
+	VXORPS Z15, Z15, Z15
+	VXORPS Z16, Z16, Z16
+	VXORPS Z17, Z17, Z17
+	VXORPS Z18, Z18, Z18
+	VXORPS Z19, Z19, Z19
+	TESTQ  CX, CX
+	JZ     g16_store
+
+g16_loop:
+	VMOVUPS (R8), Z0
+	ROW16((SI), Z2, Z8)
+	ROW16((SI)(BX*1), Z3, Z9)
+	ROW16((SI)(BX*2), Z4, Z10)
+	ROW16((DI), Z5, Z11)
+	ROW16((DI)(BX*1), Z6, Z12)
+	ROW16((DI)(BX*2), Z7, Z13)
+	ROW16((R9), Z2, Z14)
+	ROW16((R9)(BX*1), Z3, Z15)
+	ROW16((R9)(BX*2), Z4, Z16)
+	ROW16((R10), Z5, Z17)
+	ROW16((R10)(BX*1), Z6, Z18)
+	ROW16((R10)(BX*2), Z7, Z19)
+	ADDQ    $64, R8
+	ADDQ    $4, SI
+	ADDQ    $4, DI
+	ADDQ    $4, R9
+	ADDQ    $4, R10
+	DECQ    CX
+	JNZ     g16_loop
+
+g16_store:
+	VMOVUPS Z8, 0(DX)
+	VMOVUPS Z9, 128(DX)
+	VMOVUPS Z10, 256(DX)
+	VMOVUPS Z11, 384(DX)
+	VMOVUPS Z12, 512(DX)
+	VMOVUPS Z13, 640(DX)
+	VMOVUPS Z14, 768(DX)
+	VMOVUPS Z15, 896(DX)
+	VMOVUPS Z16, 1024(DX)
+	VMOVUPS Z17, 1152(DX)
+	VMOVUPS Z18, 1280(DX)
+	VMOVUPS Z19, 1408(DX)
+	VZEROUPPER
+	RET
+
+// One row of the AVX2 6×16 tile.
+#define ROWY(addr, a0, a1) \
+	VBROADCASTSS addr, Y2; \
+	VFMADD231PS  Y0, Y2, a0; \
+	VFMADD231PS  Y1, Y2, a1
+
+// func gemm6x16AVX2(panel, rows *float32, stride, dim int, tile *[384]float32)
+TEXT ·gemm6x16AVX2(SB), NOSPLIT, $0-40
+	MOVQ   panel+0(FP), R8
+	MOVQ   rows+8(FP), SI
+	MOVQ   stride+16(FP), BX
+	MOVQ   dim+24(FP), CX
+	MOVQ   tile+32(FP), DX
+	LEAQ   (SI)(BX*2), DI
+	ADDQ   BX, DI
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	VXORPS Y12, Y12, Y12
+	VXORPS Y13, Y13, Y13
+	VXORPS Y14, Y14, Y14
+	VXORPS Y15, Y15, Y15
+	TESTQ  CX, CX
+	JZ     gy_store
+
+gy_loop:
+	VMOVUPS (R8), Y0
+	VMOVUPS 32(R8), Y1
+	ROWY((SI), Y4, Y5)
+	ROWY((SI)(BX*1), Y6, Y7)
+	ROWY((SI)(BX*2), Y8, Y9)
+	ROWY((DI), Y10, Y11)
+	ROWY((DI)(BX*1), Y12, Y13)
+	ROWY((DI)(BX*2), Y14, Y15)
+	ADDQ    $64, R8
+	ADDQ    $4, SI
+	ADDQ    $4, DI
+	DECQ    CX
+	JNZ     gy_loop
+
+gy_store:
+	VMOVUPS Y4, 0(DX)
+	VMOVUPS Y5, 32(DX)
+	VMOVUPS Y6, 128(DX)
+	VMOVUPS Y7, 160(DX)
+	VMOVUPS Y8, 256(DX)
+	VMOVUPS Y9, 288(DX)
+	VMOVUPS Y10, 384(DX)
+	VMOVUPS Y11, 416(DX)
+	VMOVUPS Y12, 512(DX)
+	VMOVUPS Y13, 544(DX)
+	VMOVUPS Y14, 640(DX)
+	VMOVUPS Y15, 672(DX)
+	VZEROUPPER
+	RET

@@ -56,6 +56,7 @@ func TestDotManyAndL2SqManyScoreEveryRow(t *testing.T) {
 func TestDotManyQMatchesFloat64Reference(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	for _, k := range manyQKernels() {
+		markTested("manyq", k.name)
 		for _, dim := range []int{1, 3, 16, 17, 383, 384} {
 			for _, nq := range []int{1, 3, 4, 5, 9, 16} {
 				for _, n := range []int{1, 2, 7} {

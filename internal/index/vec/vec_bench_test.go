@@ -3,6 +3,7 @@ package vec
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -195,16 +196,28 @@ func BenchmarkExactScan(b *testing.B) {
 		})
 	}
 
-	for _, batch := range []int{4, 8, 16, 32} {
+	for _, batch := range []int{4, 8, 16, 32, 64, 128, 256} {
+		if batch > len(qs) {
+			qs = scanQueries(batch)
+		}
 		out := make([][]float32, batch)
 		for j := range out {
 			out[j] = make([]float32, scanRows)
 		}
-		for _, k := range manyQKernels()[1:] {
+		ks := append(manyQKernels()[1:], manyQKernel{"exact", DotManyQExact})
+		for _, g := range gemmKernels() {
+			ks = append(ks, manyQKernel{"gemm-" + g.name, func(qs [][]float32, rows []float32, dim int, out [][]float32) {
+				packQueries(qs, dim, g).DotRows(rows, out)
+			}})
+		}
+		for _, k := range ks {
+			if batch > 32 && !strings.HasPrefix(k.name, "gemm-") {
+				continue
+			}
 			b.Run(fmt.Sprintf("batch=%d/%s", batch, k.name), func(b *testing.B) {
 				b.ReportAllocs()
 				n := 0
-				start := time.Now()
+				start, cpu := time.Now(), cpuTime()
 				for b.Loop() {
 					off := (n * batch) % len(qs)
 					k.fn(qs[off:off+batch], rows, scanDim, out)
@@ -215,6 +228,7 @@ func BenchmarkExactScan(b *testing.B) {
 					n++
 				}
 				b.ReportMetric(float64(time.Since(start).Microseconds())/float64(n*batch), "us/query")
+				b.ReportMetric(float64((cpuTime()-cpu).Microseconds())/float64(n*batch), "cpu-us/query")
 			})
 		}
 	}

@@ -26,9 +26,6 @@ func l2Kernels() []kernel {
 
 var testLengths = []int{0, 1, 2, 3, 7, 8, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 383, 384, 385, 768, 1536}
 
-// unitRoundoff is 2^-24, the relative rounding error of one float32 operation.
-const unitRoundoff = 1.0 / (1 << 24)
-
 // refDot returns the float64 inner product and the float64 sum of |a_i b_i|.
 func refDot(a, b []float32) (dot, abs float64) {
 	for i := range a {
@@ -66,6 +63,7 @@ func offsetVec(r *rand.Rand, n, off int) []float32 {
 func TestDotMatchesFloat64Reference(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, k := range dotKernels() {
+		markTested("dot", k.name)
 		for _, n := range testLengths {
 			for _, off := range []int{0, 1, 3, 5} {
 				t.Run(fmt.Sprintf("%s/n=%d/off=%d", k.name, n, off), func(t *testing.T) {
@@ -86,6 +84,7 @@ func TestDotMatchesFloat64Reference(t *testing.T) {
 func TestL2SqMatchesFloat64Reference(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for _, k := range l2Kernels() {
+		markTested("l2", k.name)
 		for _, n := range testLengths {
 			for _, off := range []int{0, 1, 3, 5} {
 				t.Run(fmt.Sprintf("%s/n=%d/off=%d", k.name, n, off), func(t *testing.T) {
@@ -161,6 +160,9 @@ func TestNormalize(t *testing.T) {
 		{"scales to unit length", []float32{3, 4}, true, []float32{0.6, 0.8}},
 		{"zero vector is left unchanged", []float32{0, 0, 0}, false, []float32{0, 0, 0}},
 		{"empty vector reports false", nil, false, nil},
+		{"smallest subnormal", []float32{1e-45, 0, 0, 0}, true, []float32{1, 0, 0, 0}},
+		{"norm whose float32 reciprocal overflows", []float32{1e-39, 1e-39, 1e-39, 1e-39}, true, []float32{0.5, 0.5, 0.5, 0.5}},
+		{"huge norm", []float32{3e38, 3e38, 3e38, 3e38}, true, []float32{0.5, 0.5, 0.5, 0.5}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

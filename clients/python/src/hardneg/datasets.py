@@ -472,6 +472,17 @@ def _rows_possible(output_format: str, n_pos: Sequence[int], num_negatives: int,
     return sum(n_pos)
 
 
+#: Policy fields of the near-duplicate rules; mine_hard_negatives turns the rules off
+#: unless one is given.
+_NEAR_DUPLICATE_FIELDS = (
+    "duplicate_threshold",
+    "duplicate_margin",
+    "duplicate_quantile",
+    "duplicate_zscore",
+    "exclude_near_duplicates",
+)
+
+
 # --- the drop-in ---------------------------------------------------------------------------
 
 
@@ -591,7 +602,11 @@ def mine_hard_negatives(
         **policy_kwargs: further :class:`hardneg.MiningPolicy` fields
             (``duplicate_threshold``, ``diversity_threshold``, ``rank_mode``,
             ``max_candidates``, …). In-batch exclusion is off by default here, as
-            request batches are arbitrary.
+            request batches are arbitrary, and so are hardneg's near-duplicate rules
+            (as in sentence-transformers) unless one of their fields is given
+            (``duplicate_threshold``, ``duplicate_margin``, ``duplicate_quantile``,
+            ``duplicate_zscore``, ``exclude_near_duplicates``); given one, the
+            server's defaults apply to the others.
 
     Every argument is checked before anything is encoded or uploaded.
 
@@ -745,6 +760,8 @@ def mine_hard_negatives(
         raise ValueError("report_false_negatives needs collection=NAME and keep_collection=True: the verdicts are "
                          "kept with the collection")
     policy_kwargs.setdefault("in_batch_exclusion", False)
+    if not any(f in policy_kwargs for f in _NEAR_DUPLICATE_FIELDS):
+        policy_kwargs["exclude_near_duplicates"] = False
     policy_kwargs.setdefault("max_candidates", depth)
     if rescoring:
         # The server returns sentence-transformers' raw candidate list; the cross-encoder

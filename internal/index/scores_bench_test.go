@@ -1,0 +1,88 @@
+package index
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// BenchmarkExactMining measures what mining on an exactly searched collection costs per
+// anchor: 100,000 × 384 unit vectors, queries scored in groups by ScoreExact, then one
+// search per query given its scores that stops after the best 10. group=1 is a plain
+// scan per query (no ScoreExact). Run with -cpu 1; us/query is the figure to compare on a quiet machine,
+// cpu-us/query (process CPU time per query) on a busy one.
+func BenchmarkExactMining(b *testing.B) {
+	const n, dim, nq, k = 100_000, 384, 256, 10
+	db, err := Open(Options{Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	c, err := db.CreateCollection(Config{Name: "c", Dim: dim, Metric: Cosine, Params: Params{ExactThreshold: 1 << 30}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(2026, 384))
+	for lo := 0; lo < n; lo += 5000 {
+		batch := &Batch{Vectors: make([]float32, 5000*dim)}
+		for i := range batch.Vectors {
+			batch.Vectors[i] = float32(r.NormFloat64())
+		}
+		for i := range 5000 {
+			batch.IDs = append(batch.IDs, strconv.Itoa(lo+i))
+		}
+		if _, err := db.Upsert("c", batch, "items"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	qs := make([][]float32, nq)
+	for i := range qs {
+		raw := make([]float32, dim)
+		for d := range raw {
+			raw[d] = float32(r.NormFloat64())
+		}
+		if qs[i], err = c.PrepareQuery(raw, "q"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	top := func(q []float32, sc *ExactScores) {
+		got := 0
+		if _, err := c.Search(ctx, q, SearchOptions{Scores: sc}, func(Candidate) bool {
+			got++
+			return got < k
+		}); err != nil || got != k {
+			b.Fatalf("search: %v, %d results", err, got)
+		}
+	}
+	for _, group := range []int{1, 16, 64, 256} {
+		b.Run(fmt.Sprintf("group=%d", group), func(b *testing.B) {
+			b.ReportAllocs()
+			scores := make([]ExactScores, group)
+			queries := 0
+			start, cpu := time.Now(), cpuTime()
+			for b.Loop() {
+				per := min(nq, max(group, 16))
+				for lo := 0; lo < per; lo += group {
+					g := qs[lo : lo+group]
+					if group == 1 {
+						top(g[0], nil)
+					} else {
+						if !c.ScoreExact(g, scores) {
+							b.Fatal("ScoreExact declined")
+						}
+						for i, q := range g {
+							top(q, &scores[i])
+						}
+					}
+					queries += group
+				}
+			}
+			b.ReportMetric(float64(time.Since(start).Microseconds())/float64(queries), "us/query")
+			b.ReportMetric(float64((cpuTime()-cpu).Microseconds())/float64(queries), "cpu-us/query")
+		})
+	}
+}
