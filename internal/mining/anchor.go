@@ -203,6 +203,11 @@ func (m *anchorMiner) yield(c index.Candidate) bool {
 		m.res.FloorReached = true
 		return false
 	}
+	stale := m.rules.fresh.on && c.Version < m.rules.fresh.min
+	if stale && !(pol.StaleRule == StaleRescore && a.freshQuery) {
+		r.Stale++
+		return true
+	}
 	observe := m.obs != nil && len(m.obs.cand) < calibrationPerAnchor
 	if observe {
 		m.obs.cand = append(m.obs.cand, c.Score)
@@ -272,7 +277,7 @@ func (m *anchorMiner) yield(c index.Candidate) bool {
 		r.RankWindow++
 		return false
 	}
-	cand := candidate{Negative: Negative{ID: c.ID, Score: c.Score, Rank: raw}}
+	cand := candidate{Negative: Negative{ID: c.ID, Score: c.Score, Rank: raw, Version: c.Version, Stale: stale}}
 	if len(a.posVecs) > 0 {
 		if !hasBest {
 			bestOf()

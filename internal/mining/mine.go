@@ -63,6 +63,10 @@ type Negative struct {
 	// falseNegativeProbability); valid when HasPFN, i.e. the anchor has a known positive.
 	PFN    float32
 	HasPFN bool
+	// Version is the item's version stamp; Stale reports that it is below the
+	// freshness rule's minimum version and was kept under StaleRescore.
+	Version int64
+	Stale   bool
 }
 
 // RuleCounts counts candidates removed per rule; a candidate counts under the first
@@ -70,13 +74,20 @@ type Negative struct {
 // positive, ExcludedDuplicate near-duplicates of an excluded item or reported false
 // negative; RankWindow counts candidates outside the rank window or at or beyond the
 // hardness floor.
+//
+// Stale counts candidates dropped by the freshness rule; it is judged first among the
+// score rules (after the id rules, before Duplicate).
 type RuleCounts struct {
 	Self, Positive, Excluded, InBatch, Feedback, SameGroup, Duplicate, ExcludedDuplicate, Guide, Margin, ScoreBand, RankWindow, Diversity int
+
+	// Stale: dropped by the freshness rule.
+	Stale int
 }
 
 // Total returns the number of candidates removed by all rules.
 func (c *RuleCounts) Total() int {
-	return c.Self + c.Positive + c.Excluded + c.InBatch + c.Feedback + c.SameGroup + c.Duplicate + c.ExcludedDuplicate + c.Guide + c.Margin + c.ScoreBand + c.RankWindow + c.Diversity
+	return c.Self + c.Positive + c.Excluded + c.InBatch + c.Feedback + c.SameGroup + c.Duplicate + c.ExcludedDuplicate + c.Guide + c.Margin + c.ScoreBand + c.RankWindow + c.Diversity +
+		c.Stale
 }
 
 // Result is the outcome for one anchor.

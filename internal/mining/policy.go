@@ -144,6 +144,14 @@ type Policy struct {
 	// GuideCollection names the guide collection; the server resolves it into
 	// Request.Guide.
 	GuideCollection string
+	// MinVersion and MaxStaleness are the freshness rule: a candidate is stale when its
+	// version is below MinVersion, or more than MaxStaleness below the collection's
+	// newest item version when the request starts (with both, the higher bound
+	// applies). StaleRule says whether stale candidates are skipped or kept and
+	// re-scored. nil: off.
+	MinVersion, MaxStaleness *int64
+	// StaleRule is what the freshness rule does with stale candidates; default skip.
+	StaleRule StaleRule
 }
 
 // guideOn reports whether a guide rule is set.
@@ -355,6 +363,7 @@ func (p *Policy) validate(e *validate.Error, field string, m index.Metric) {
 	if p.Ef < 0 || p.Ef > 65536 {
 		e.Add(field+".ef_search", "must be 0–65536, got %d", p.Ef)
 	}
+	p.validateFreshness(e, field)
 }
 
 func rangeText(lo, hi float32) string {

@@ -37,6 +37,9 @@ type prepared struct {
 	numPositives int
 	posScore     float32 // s⁺, valid when len(posVecs) > 0
 	unknown      []string
+	// freshQuery is set when the anchor sent its query vector (Anchor.Vector) rather
+	// than using the stored anchor item's.
+	freshQuery bool
 }
 
 // batchIDs maps every id that an anchor of a request names (its own id, positives and
@@ -65,6 +68,8 @@ type rules struct {
 	// positives), valid when hasMargin.
 	margin    float32
 	hasMargin bool
+	// fresh is the freshness rule (Policy.MinVersion, MaxStaleness).
+	fresh freshness
 }
 
 // resolveRules resolves the near-duplicate threshold: off, calibrated when the policy
@@ -97,6 +102,7 @@ func prepare(s Searcher, req *Request) ([]prepared, batchIDs, rules, error) {
 	pol := &req.Policy
 	pol.validate(&e, "policy", s.Metric())
 	rl := resolveRules(pol, s.Metric(), req.Calibration)
+	rl.fresh = resolveFreshness(pol, s, &e)
 	out := make([]prepared, len(req.Anchors))
 	if pol.UseFeedback {
 		for i := range req.Anchors {
@@ -257,6 +263,7 @@ func prepareAnchor(s Searcher, lookup index.LookupFunc, pol *Policy, rl rules, a
 			return
 		}
 		p.query = q
+		p.freshQuery = true
 	case a.ID != "":
 		if !p.selfStored {
 			e.Add(f+".id", "item %q is not in the collection; send its vector", a.ID)
