@@ -9,7 +9,7 @@ import (
 
 // refItem is one stored item as the reference sees it.
 type refItem struct {
-	id     string
+	id      string
 	vec     []float32 // prepared (as stored)
 	groups  []string
 	version int64
