@@ -48,6 +48,9 @@ type Request struct {
 	// not be the searched collection; its lock is taken while the searched collection's
 	// is held, never the other way round.
 	Guide Searcher
+	// Exposure, when set, is the collection's exposure tracker: Mine counts every
+	// returned negative into it (see Exposure).
+	Exposure *Exposure
 }
 
 // Negative is one returned negative.
@@ -180,6 +183,9 @@ func Mine(ctx context.Context, s Searcher, req Request) ([]Result, error) {
 		if err != nil {
 			return nil, err
 		}
+	}
+	if req.Exposure != nil {
+		req.Exposure.record(results)
 	}
 	return results, nil
 }
