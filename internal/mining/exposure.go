@@ -1,6 +1,9 @@
 package mining
 
-import "sync"
+import (
+	"container/list"
+	"sync"
+)
 
 // DefaultExposureWindow is the length of a collection's exposure window, in negatives
 // served: the counts restart after every DefaultExposureWindow negatives Mine returns
@@ -23,6 +26,10 @@ type Exposure struct {
 	prev   map[string]uint32 // the previous window's counts
 	// windows counts completed windows.
 	windows uint64
+	// rot maps an anchor key to its rotation state (an element of lru holding a
+	// *rotation); lru orders keys by last use, most recent first.
+	rot map[string]*list.Element
+	lru *list.List
 }
 
 // NewExposure returns an empty tracker whose window is window served negatives
@@ -31,7 +38,7 @@ func NewExposure(window int) *Exposure {
 	if window <= 0 {
 		window = DefaultExposureWindow
 	}
-	return &Exposure{window: window, cur: map[string]uint32{}, prev: map[string]uint32{}}
+	return &Exposure{window: window, cur: map[string]uint32{}, prev: map[string]uint32{}, rot: map[string]*list.Element{}, lru: list.New()}
 }
 
 // serveLocked counts one served negative; x.mu must be held.
@@ -81,13 +88,15 @@ type ExposureStats struct {
 	// highest count of one of them.
 	Items int
 	Max   uint32
+	// RotationKeys is the number of anchor keys with rotation state.
+	RotationKeys int
 }
 
 // Stats returns the current window's statistics.
 func (x *Exposure) Stats() ExposureStats {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	st := ExposureStats{Window: x.window, Served: x.served, Windows: x.windows, Items: len(x.cur)}
+	st := ExposureStats{Window: x.window, Served: x.served, Windows: x.windows, Items: len(x.cur), RotationKeys: len(x.rot)}
 	for _, n := range x.cur {
 		st.Max = max(st.Max, n)
 	}

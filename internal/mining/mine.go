@@ -85,12 +85,17 @@ type RuleCounts struct {
 
 	// Stale: dropped by the freshness rule.
 	Stale int
+	// Rotation: served to the anchor's key earlier in its rotation cycle; Exposure:
+	// served MaxExposures times in the collection's exposure window. Both are judged
+	// with the id rules, after SameGroup; Exposure also counts a candidate that reached
+	// the cap while the anchor was mined (by a concurrent request).
+	Rotation, Exposure int
 }
 
 // Total returns the number of candidates removed by all rules.
 func (c *RuleCounts) Total() int {
 	return c.Self + c.Positive + c.Excluded + c.InBatch + c.Feedback + c.SameGroup + c.Duplicate + c.ExcludedDuplicate + c.Guide + c.Margin + c.ScoreBand + c.RankWindow + c.Diversity +
-		c.Stale
+		c.Stale + c.Rotation + c.Exposure
 }
 
 // Result is the outcome for one anchor.
@@ -131,6 +136,11 @@ type Result struct {
 	// UnknownPositiveIDs are positive ids not in the collection. They are still never
 	// returned, but give no s⁺, groups or near-duplicates.
 	UnknownPositiveIDs []string
+	// RotationRestarted reports that the anchor's rotation cycle was exhausted during
+	// this call and a new one began (Policy.Rotate); RotationServed is the number of
+	// negatives served to its key in the current cycle, these included.
+	RotationRestarted bool
+	RotationServed    int
 }
 
 // Mine mines every anchor of req against s, in parallel, and returns one Result per
@@ -144,6 +154,9 @@ func Mine(ctx context.Context, s Searcher, req Request) ([]Result, error) {
 	anchors, inBatch, rl, err := prepare(s, &req)
 	if err != nil {
 		return nil, err
+	}
+	if req.Policy.inOrder() {
+		return mineInOrder(ctx, s, &req, rl, anchors, inBatch)
 	}
 	results := make([]Result, len(anchors))
 	errs := make([]error, len(anchors))

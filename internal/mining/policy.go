@@ -152,6 +152,13 @@ type Policy struct {
 	MinVersion, MaxStaleness *int64
 	// StaleRule is what the freshness rule does with stale candidates; default skip.
 	StaleRule StaleRule
+	// Rotate turns on rotation per anchor key (Anchor.Key, else ID): a negative served
+	// to a key is not served to it again until its cycle is exhausted (see
+	// Exposure). Needs Request.Exposure and a key per anchor.
+	Rotate bool
+	// MaxExposures caps how often one item is served as a negative within the
+	// collection's exposure window; 0 turns the cap off. Needs Request.Exposure.
+	MaxExposures int
 }
 
 // guideOn reports whether a guide rule is set.
@@ -364,6 +371,9 @@ func (p *Policy) validate(e *validate.Error, field string, m index.Metric) {
 		e.Add(field+".ef_search", "must be 0–65536, got %d", p.Ef)
 	}
 	p.validateFreshness(e, field)
+	if p.MaxExposures < 0 {
+		e.Add(field+".max_exposures", "must not be negative")
+	}
 }
 
 func rangeText(lo, hi float32) string {

@@ -40,6 +40,21 @@ type prepared struct {
 	// freshQuery is set when the anchor sent its query vector (Anchor.Vector) rather
 	// than using the stored anchor item's.
 	freshQuery bool
+	// key is the anchor's feedback and rotation key (Key, else ID).
+	key string
+	// rotated are the negatives served to the key in its current rotation cycle, when
+	// Policy.Rotate is set; want, when above 0, replaces k (a rotation restart's
+	// second pass asks only for what the first pass missed).
+	rotated map[string]struct{}
+	want    int
+}
+
+// wantK is the number of negatives the anchor asks for.
+func (p *prepared) wantK(pol *Policy) int {
+	if p.want > 0 {
+		return p.want
+	}
+	return pol.NumNegatives
 }
 
 // batchIDs maps every id that an anchor of a request names (its own id, positives and
@@ -104,17 +119,17 @@ func prepare(s Searcher, req *Request) ([]prepared, batchIDs, rules, error) {
 	rl := resolveRules(pol, s.Metric(), req.Calibration)
 	rl.fresh = resolveFreshness(pol, s, &e)
 	out := make([]prepared, len(req.Anchors))
-	if pol.UseFeedback {
-		for i := range req.Anchors {
-			key := req.Anchors[i].Key
-			if key == "" {
-				key = req.Anchors[i].ID
-			}
-			if key != "" {
-				out[i].feedback = s.FalseNegatives(key)
-			}
+	for i := range req.Anchors {
+		key := req.Anchors[i].Key
+		if key == "" {
+			key = req.Anchors[i].ID
+		}
+		out[i].key = key
+		if pol.UseFeedback && key != "" {
+			out[i].feedback = s.FalseNegatives(key)
 		}
 	}
+	validateLoop(req, out, &e)
 	s.Resolve(func(lookup index.LookupFunc) {
 		for i := range req.Anchors {
 			prepareAnchor(s, lookup, pol, rl, &req.Anchors[i], &out[i], i, &e)

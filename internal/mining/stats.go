@@ -137,4 +137,6 @@ func (c *RuleCounts) add(o *RuleCounts) {
 	c.RankWindow += o.RankWindow
 	c.Diversity += o.Diversity
 	c.Stale += o.Stale
+	c.Rotation += o.Rotation
+	c.Exposure += o.Exposure
 }
