@@ -222,6 +222,8 @@ func fromPolicy(pb *hardnegv1.MiningPolicy) (mining.Policy, error) {
 	p.GuideCollection = pb.GuideCollection
 	p.GuideMargin = optF("guide_margin", pb.GuideMargin)
 	p.GuideDuplicateThreshold = optF("guide_duplicate_threshold", pb.GuideDuplicateThreshold)
+	p.Rotate = pb.Rotate
+	p.MaxExposures = int(pb.MaxExposures)
 	p.MinVersion = pb.MinVersion
 	p.MaxStaleness = pb.MaxStaleness
 	if r, ok := staleRuleFromPB[pb.StaleRule]; ok {
@@ -310,7 +312,11 @@ func toAnchorResult(r *mining.Result, includeVectors bool) *hardnegv1.AnchorResu
 			RankWindow:        uint64(r.Removed.RankWindow),
 			Diversity:         uint64(r.Removed.Diversity),
 			Stale:             uint64(r.Removed.Stale),
+			Rotation:          uint64(r.Removed.Rotation),
+			Exposure:          uint64(r.Removed.Exposure),
 		},
+		RotationRestarted: r.RotationRestarted,
+		RotationServed:    uint32(r.RotationServed),
 	}
 	if r.HasPositiveScore {
 		ps := r.PositiveScore

@@ -45,6 +45,8 @@ func policyToPB(p mining.Policy) *hardnegv1.MiningPolicy {
 		DuplicateMargin:         p.DuplicateMargin,
 		MinVersion:              p.MinVersion,
 		MaxStaleness:            p.MaxStaleness,
+		Rotate:                  p.Rotate,
+		MaxExposures:            uint32(p.MaxExposures),
 	}
 	for k, v := range staleRuleFromPB {
 		if v == p.StaleRule && k != hardnegv1.StaleRule_STALE_RULE_UNSPECIFIED {

@@ -166,3 +166,82 @@ func negativesOnlyStale(r *hardnegv1.AnchorResult, min int64) *hardnegv1.AnchorR
 	}
 	return out
 }
+
+// TestRotationAndExposureCapThroughTheServer checks rotation across calls (no repeat
+// until the cycle restarts, reported in the result) and the exposure cap (no item
+// served more than max_exposures times in the window) through the server, and that
+// rotation needs a key.
+func TestRotationAndExposureCapThroughTheServer(t *testing.T) {
+	ts := startServer(t, t.TempDir())
+	ctx := context.Background()
+	c := ts.client
+	vs := loopCollection(t, c, "r", 120, 8)
+	pol := &hardnegv1.MiningPolicy{NumNegatives: 4, Rotate: true, RankMode: hardnegv1.RankMode_RANK_MODE_RAW, RangeMax: 10}
+	anchor := &hardnegv1.Anchor{Vector: f32bytes(vs[0]), Key: "a0"}
+	seen := map[string]bool{}
+	restarted := false
+	for call := range 4 {
+		resp, err := c.Mine(ctx, &hardnegv1.MineRequest{Collection: "r", Anchors: []*hardnegv1.Anchor{anchor}, Policy: pol})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := resp.Results[0]
+		if r.RotationRestarted {
+			restarted = true
+			if call != 2 || r.Removed.Rotation == 0 || len(r.Negatives) != 4 {
+				t.Errorf("call %d restarted: %v", call, r)
+			}
+			break
+		}
+		for _, n := range r.Negatives {
+			if seen[n.Id] {
+				t.Fatalf("call %d: %s served again within the cycle", call, n.Id)
+			}
+			seen[n.Id] = true
+		}
+		if int(r.RotationServed) != len(seen) {
+			t.Errorf("call %d: rotation_served %d, want %d", call, r.RotationServed, len(seen))
+		}
+	}
+	// The raw window holds 10 items (i0, whose vector the anchor sends, among them): two
+	// calls of 4 leave 2, so the third call serves them and restarts.
+	if !restarted {
+		t.Error("the window was never exhausted")
+	}
+	_, err := c.Mine(ctx, &hardnegv1.MineRequest{Collection: "r", Anchors: []*hardnegv1.Anchor{{Vector: f32bytes(vs[0])}}, Policy: pol})
+	if codeOf(err) != codes.InvalidArgument || fieldViolations(err)[0] != "anchors[0].key" {
+		t.Errorf("rotation without a key: %v", err)
+	}
+
+	// The cap: 30 anchors near the same point, max_exposures 2, in three requests.
+	counts := map[string]int{}
+	var removed uint64
+	for req := range 3 {
+		var anchors []*hardnegv1.Anchor
+		for i := range 10 {
+			anchors = append(anchors, &hardnegv1.Anchor{Vector: f32bytes(vs[(req*10+i)%3])})
+		}
+		resp, err := c.Mine(ctx, &hardnegv1.MineRequest{Collection: "r", Anchors: anchors, Policy: &hardnegv1.MiningPolicy{NumNegatives: 5, MaxExposures: 2, InBatchExclusion: proto.Bool(false)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range resp.Results {
+			removed += r.Removed.Exposure
+			for _, n := range r.Negatives {
+				counts[n.Id]++
+			}
+		}
+	}
+	for id, n := range counts {
+		if n > 2 {
+			t.Errorf("%s served %d times under max_exposures 2", id, n)
+		}
+	}
+	if removed == 0 {
+		t.Error("the cap removed nothing")
+	}
+	fams := scrape(t, ts.srv.HTTPAddr())
+	if m := fams["hardneg_collection_rotation_keys"].GetMetric(); len(m) != 1 || m[0].GetGauge().GetValue() != 1 {
+		t.Errorf("rotation keys metric %v", m)
+	}
+}

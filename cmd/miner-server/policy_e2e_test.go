@@ -129,6 +129,8 @@ func TestEveryPolicyFieldChangesMine(t *testing.T) {
 	if ps := cal.PositiveSimilarities; ps.Count < 256 || len(ps.Quantiles) != len(ps.Probabilities) || ps.Quantiles[4] > ps.Quantiles[8] || cal.PositiveScores.Count < 60 {
 		t.Fatalf("calibration after warm-up: %v", cal)
 	}
+	// The key "rot" has served the top 4 once: rotation then serves the next ones.
+	mine(&hardnegv1.MiningPolicy{NumNegatives: 4, Rotate: true}, anchor("rot"))
 	cases := map[string]pcase{
 		"duplicate_margin":          {groupless, with(groupless, func(p *hardnegv1.MiningPolicy) { p.DuplicateMargin = proto.Float32(-0.4) }), nil},
 		"guide_collection":          {gbase, with(gbase, func(p *hardnegv1.MiningPolicy) { p.GuideCollection = "fg2" }), gAnchors},
@@ -163,6 +165,8 @@ func TestEveryPolicyFieldChangesMine(t *testing.T) {
 		"duplicate_zscore":        {groupless, with(groupless, func(p *hardnegv1.MiningPolicy) { p.DuplicateZscore = proto.Float32(-1) }), nil},
 		"min_version":             {base, with(base, func(p *hardnegv1.MiningPolicy) { p.MinVersion = proto.Int64(30) }), nil},
 		"max_staleness":           {base, with(base, func(p *hardnegv1.MiningPolicy) { p.MaxStaleness = proto.Int64(10) }), nil},
+		"rotate":                  {base, with(base, func(p *hardnegv1.MiningPolicy) { p.Rotate = true }), []*hardnegv1.Anchor{anchor("rot")}},
+		"max_exposures":           {base, with(base, func(p *hardnegv1.MiningPolicy) { p.MaxExposures = 1 }), nil},
 		"stale_rule": {with(base, func(p *hardnegv1.MiningPolicy) { p.MinVersion = proto.Int64(30) }), with(base, func(p *hardnegv1.MiningPolicy) {
 			p.MinVersion, p.StaleRule = proto.Int64(30), hardnegv1.StaleRule_STALE_RULE_RESCORE
 		}), nil},

@@ -25,6 +25,7 @@ const (
 	NameCollectionExposureMax     = "hardneg_collection_exposure_max"
 	NameCollectionExposureServed  = "hardneg_collection_exposure_window_served"
 	NameCollectionExposureWindows = "hardneg_collection_exposure_windows_total"
+	NameCollectionRotationKeys    = "hardneg_collection_rotation_keys"
 )
 
 var (
@@ -34,11 +35,13 @@ var (
 	descCollectionExposureMax     = prometheus.NewDesc(NameCollectionExposureMax, "Most times one item of a collection was returned as a negative in the current exposure window.", []string{"collection"}, nil)
 	descCollectionExposureServed  = prometheus.NewDesc(NameCollectionExposureServed, "Negatives returned from a collection in the current exposure window.", []string{"collection"}, nil)
 	descCollectionExposureWindows = prometheus.NewDesc(NameCollectionExposureWindows, "Exposure windows of a collection completed since the server started.", []string{"collection"}, nil)
+	descCollectionRotationKeys    = prometheus.NewDesc(NameCollectionRotationKeys, "Anchor keys of a collection with rotation state in memory (at most 100,000).", []string{"collection"}, nil)
 )
 
 var loopDescs = []*prometheus.Desc{
 	descCollectionStaleness, descCollectionNewestVersion, descCollectionOldestVersion,
 	descCollectionExposureMax, descCollectionExposureServed, descCollectionExposureWindows,
+	descCollectionRotationKeys,
 }
 
 func collectLoop(ch chan<- prometheus.Metric, cs []CollectionLoop) {
@@ -59,6 +62,7 @@ func collectLoop(ch chan<- prometheus.Metric, cs []CollectionLoop) {
 			gauge(ch, descCollectionExposureMax, float64(c.Exposure.Max), c.Name)
 			gauge(ch, descCollectionExposureServed, float64(c.Exposure.Served), c.Name)
 			counter(ch, descCollectionExposureWindows, c.Exposure.Windows, c.Name)
+			gauge(ch, descCollectionRotationKeys, float64(c.Exposure.RotationKeys), c.Name)
 		}
 	}
 }

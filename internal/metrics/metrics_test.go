@@ -28,7 +28,7 @@ func fullSources() Sources {
 		{Negatives: []mining.Negative{{Score: 0.42}, {Score: 0.7}}, PositiveScore: 0.91, HasPositiveScore: true, Examined: 40,
 			Removed: mining.RuleCounts{Self: 1, Positive: 2, Duplicate: 3, Margin: 4}, Widenings: 1},
 		{Negatives: []mining.Negative{{Score: -0.1}}, Examined: 12, Shortfall: 2, ExactScan: true, FloorReached: true,
-			Removed: mining.RuleCounts{SameGroup: 5, ExcludedDuplicate: 2, Diversity: 1, Stale: 6}},
+			Removed: mining.RuleCounts{SameGroup: 5, ExcludedDuplicate: 2, Diversity: 1, Stale: 6, Rotation: 7, Exposure: 8}},
 	})
 	return Sources{
 		Recovering: func() bool { return false },
@@ -77,7 +77,7 @@ func fullSources() Sources {
 			st[0], st[1], st[2] = 500, 600, 700
 			return []CollectionLoop{
 				{Name: "docs", Versions: index.VersionStats{Items: 1000, Oldest: 12, Newest: 40, Staleness: st, StalenessSum: 3100},
-					Exposure: mining.ExposureStats{Window: 100000, Served: 420, Windows: 3, Items: 300, Max: 9}, HasExposure: true},
+					Exposure: mining.ExposureStats{Window: 100000, Served: 420, Windows: 3, Items: 300, Max: 9, RotationKeys: 12}, HasExposure: true},
 				{Name: "queries", Versions: index.VersionStats{Items: 0, Staleness: make([]uint64, len(index.StalenessBounds))}},
 			}
 		},

@@ -1835,7 +1835,21 @@ type MiningPolicy struct {
 	// Unset: off.
 	MaxStaleness *int64 `protobuf:"varint,31,opt,name=max_staleness,json=maxStaleness,proto3,oneof" json:"max_staleness,omitempty"`
 	// What the freshness rule does with stale candidates. Default skip.
-	StaleRule     StaleRule `protobuf:"varint,32,opt,name=stale_rule,json=staleRule,proto3,enum=hardneg.v1.StaleRule" json:"stale_rule,omitempty"`
+	StaleRule StaleRule `protobuf:"varint,32,opt,name=stale_rule,json=staleRule,proto3,enum=hardneg.v1.StaleRule" json:"stale_rule,omitempty"`
+	// Rotation per anchor key (Anchor.key, else id; every anchor needs one): a negative
+	// served to a key is not served to it again until its cycle is exhausted, i.e. until a
+	// call finds too few candidates because of the cycle's earlier negatives; that call
+	// fills its shortfall from a new cycle (AnchorResult.rotation_restarted). Under
+	// RANK_MODE_RAW a cycle walks the rank window; under RANK_MODE_SURVIVING the window
+	// slides deeper with each call, down to the hardness floor (max_rank). Rotation state
+	// lives in the server's memory, not in the write-ahead log: a restart forgets it. It is
+	// kept for the 100,000 most recently used keys and at most 4,096 negatives per key and
+	// cycle. Default false.
+	Rotate bool `protobuf:"varint,33,opt,name=rotate,proto3" json:"rotate,omitempty"`
+	// Cap on how often one item is served as a negative within the collection's exposure
+	// window (100,000 served negatives, see RefreshQueue): an item that reached it is
+	// skipped (RuleCounts.exposure), which keeps HNSW hubs from dominating. 0: off.
+	MaxExposures  uint32 `protobuf:"varint,34,opt,name=max_exposures,json=maxExposures,proto3" json:"max_exposures,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2094,12 +2108,27 @@ func (x *MiningPolicy) GetStaleRule() StaleRule {
 	return StaleRule_STALE_RULE_UNSPECIFIED
 }
 
+func (x *MiningPolicy) GetRotate() bool {
+	if x != nil {
+		return x.Rotate
+	}
+	return false
+}
+
+func (x *MiningPolicy) GetMaxExposures() uint32 {
+	if x != nil {
+		return x.MaxExposures
+	}
+	return 0
+}
+
 // MineRequest asks for hard negatives.
 type MineRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Collection name.
 	Collection string `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
-	// Anchors, 1–1,024; mined in parallel.
+	// Anchors, 1–1,024; mined in parallel, or one after another in request order when the
+	// policy sets rotate or max_exposures (so that results are reproducible).
 	Anchors []*Anchor `protobuf:"bytes,2,rep,name=anchors,proto3" json:"anchors,omitempty"`
 	// The rules.
 	Policy *MiningPolicy `protobuf:"bytes,3,opt,name=policy,proto3" json:"policy,omitempty"`
@@ -2299,8 +2328,14 @@ type RuleCounts struct {
 	// Too similar to an already chosen negative.
 	Diversity uint64 `protobuf:"varint,11,opt,name=diversity,proto3" json:"diversity,omitempty"`
 	// Stale under the freshness rule (min_version, max_staleness) and skipped. Judged
-	// after the id rules (self … same_group) and before duplicate.
-	Stale         uint64 `protobuf:"varint,14,opt,name=stale,proto3" json:"stale,omitempty"`
+	// after the id rules (self … same_group, rotation, exposure) and before duplicate.
+	Stale uint64 `protobuf:"varint,14,opt,name=stale,proto3" json:"stale,omitempty"`
+	// Served to the anchor's key earlier in its rotation cycle (MiningPolicy.rotate).
+	// Judged with the id rules, after same_group.
+	Rotation uint64 `protobuf:"varint,15,opt,name=rotation,proto3" json:"rotation,omitempty"`
+	// Served max_exposures times in the collection's exposure window. Judged with the id
+	// rules, after rotation.
+	Exposure      uint64 `protobuf:"varint,16,opt,name=exposure,proto3" json:"exposure,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2433,6 +2468,20 @@ func (x *RuleCounts) GetStale() uint64 {
 	return 0
 }
 
+func (x *RuleCounts) GetRotation() uint64 {
+	if x != nil {
+		return x.Rotation
+	}
+	return 0
+}
+
+func (x *RuleCounts) GetExposure() uint64 {
+	if x != nil {
+		return x.Exposure
+	}
+	return 0
+}
+
 // AnchorResult holds the negatives and statistics of one anchor.
 type AnchorResult struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2467,8 +2516,13 @@ type AnchorResult struct {
 	// guide(a, p) of the hardest guide positive, when a guide rule was set and the anchor
 	// had a guide query and a guide positive.
 	GuidePositiveScore *float32 `protobuf:"fixed32,13,opt,name=guide_positive_score,json=guidePositiveScore,proto3,oneof" json:"guide_positive_score,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Under rotation: the anchor's cycle was exhausted in this call and a new one began.
+	RotationRestarted bool `protobuf:"varint,14,opt,name=rotation_restarted,json=rotationRestarted,proto3" json:"rotation_restarted,omitempty"`
+	// Under rotation: negatives served to the anchor's key in its current cycle, these
+	// included.
+	RotationServed uint32 `protobuf:"varint,15,opt,name=rotation_served,json=rotationServed,proto3" json:"rotation_served,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *AnchorResult) Reset() {
@@ -2588,6 +2642,20 @@ func (x *AnchorResult) GetDuplicateThreshold() float32 {
 func (x *AnchorResult) GetGuidePositiveScore() float32 {
 	if x != nil && x.GuidePositiveScore != nil {
 		return *x.GuidePositiveScore
+	}
+	return 0
+}
+
+func (x *AnchorResult) GetRotationRestarted() bool {
+	if x != nil {
+		return x.RotationRestarted
+	}
+	return false
+}
+
+func (x *AnchorResult) GetRotationServed() uint32 {
+	if x != nil {
+		return x.RotationServed
 	}
 	return 0
 }
@@ -3415,7 +3483,7 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"excludeIds\x12\x16\n" +
 	"\x06groups\x18\a \x03(\tR\x06groups\x12!\n" +
 	"\fguide_vector\x18\b \x01(\fR\vguideVector\x124\n" +
-	"\x16guide_positive_vectors\x18\t \x01(\fR\x14guidePositiveVectors\"\xe9\r\n" +
+	"\x16guide_positive_vectors\x18\t \x01(\fR\x14guidePositiveVectors\"\xa6\x0e\n" +
 	"\fMiningPolicy\x12#\n" +
 	"\rnum_negatives\x18\x01 \x01(\rR\fnumNegatives\x121\n" +
 	"\x12exclude_same_group\x18\x02 \x01(\bH\x00R\x10excludeSameGroup\x88\x01\x01\x124\n" +
@@ -3452,7 +3520,9 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"minVersion\x88\x01\x01\x12(\n" +
 	"\rmax_staleness\x18\x1f \x01(\x03H\x14R\fmaxStaleness\x88\x01\x01\x124\n" +
 	"\n" +
-	"stale_rule\x18  \x01(\x0e2\x15.hardneg.v1.StaleRuleR\tstaleRuleB\x15\n" +
+	"stale_rule\x18  \x01(\x0e2\x15.hardneg.v1.StaleRuleR\tstaleRule\x12\x16\n" +
+	"\x06rotate\x18! \x01(\bR\x06rotate\x12#\n" +
+	"\rmax_exposures\x18\" \x01(\rR\fmaxExposuresB\x15\n" +
 	"\x13_exclude_same_groupB\x16\n" +
 	"\x14_duplicate_thresholdB\x12\n" +
 	"\x10_absolute_marginB\x12\n" +
@@ -3490,7 +3560,7 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x04p_fn\x18\x04 \x01(\x02H\x00R\x03pFn\x88\x01\x01\x12\x18\n" +
 	"\aversion\x18\x05 \x01(\x03R\aversion\x12\x14\n" +
 	"\x05stale\x18\x06 \x01(\bR\x05staleB\a\n" +
-	"\x05_p_fn\"\x9d\x03\n" +
+	"\x05_p_fn\"\xd5\x03\n" +
 	"\n" +
 	"RuleCounts\x12\x12\n" +
 	"\x04self\x18\x01 \x01(\x04R\x04self\x12\x1a\n" +
@@ -3510,7 +3580,9 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	" \x01(\x04R\n" +
 	"rankWindow\x12\x1c\n" +
 	"\tdiversity\x18\v \x01(\x04R\tdiversity\x12\x14\n" +
-	"\x05stale\x18\x0e \x01(\x04R\x05stale\"\xfa\x04\n" +
+	"\x05stale\x18\x0e \x01(\x04R\x05stale\x12\x1a\n" +
+	"\brotation\x18\x0f \x01(\x04R\brotation\x12\x1a\n" +
+	"\bexposure\x18\x10 \x01(\x04R\bexposure\"\xd2\x05\n" +
 	"\fAnchorResult\x122\n" +
 	"\tnegatives\x18\x01 \x03(\v2\x14.hardneg.v1.NegativeR\tnegatives\x12)\n" +
 	"\x10negative_vectors\x18\x02 \x01(\fR\x0fnegativeVectors\x12*\n" +
@@ -3526,7 +3598,9 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	" \x01(\rR\amaxRank\x12#\n" +
 	"\rfloor_reached\x18\v \x01(\bR\ffloorReached\x124\n" +
 	"\x13duplicate_threshold\x18\f \x01(\x02H\x01R\x12duplicateThreshold\x88\x01\x01\x125\n" +
-	"\x14guide_positive_score\x18\r \x01(\x02H\x02R\x12guidePositiveScore\x88\x01\x01B\x11\n" +
+	"\x14guide_positive_score\x18\r \x01(\x02H\x02R\x12guidePositiveScore\x88\x01\x01\x12-\n" +
+	"\x12rotation_restarted\x18\x0e \x01(\bR\x11rotationRestarted\x12'\n" +
+	"\x0frotation_served\x18\x0f \x01(\rR\x0erotationServedB\x11\n" +
 	"\x0f_positive_scoreB\x16\n" +
 	"\x14_duplicate_thresholdB\x17\n" +
 	"\x15_guide_positive_score\"B\n" +

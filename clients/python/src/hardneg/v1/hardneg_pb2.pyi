@@ -272,7 +272,7 @@ class Anchor(_message.Message):
     def __init__(self, id: _Optional[str] = ..., vector: _Optional[bytes] = ..., key: _Optional[str] = ..., positive_ids: _Optional[_Iterable[str]] = ..., positive_vectors: _Optional[bytes] = ..., exclude_ids: _Optional[_Iterable[str]] = ..., groups: _Optional[_Iterable[str]] = ..., guide_vector: _Optional[bytes] = ..., guide_positive_vectors: _Optional[bytes] = ...) -> None: ...
 
 class MiningPolicy(_message.Message):
-    __slots__ = ("num_negatives", "exclude_same_group", "duplicate_threshold", "absolute_margin", "relative_margin", "min_score", "max_score", "range_min", "range_max", "rank_mode", "in_batch_exclusion", "use_feedback", "sampling", "temperature", "simans_a", "simans_b", "seed", "diversity_threshold", "widen", "max_candidates", "ef_search", "exclude_near_duplicates", "max_rank", "duplicate_quantile", "duplicate_zscore", "guide_collection", "guide_margin", "guide_duplicate_threshold", "duplicate_margin", "min_version", "max_staleness", "stale_rule")
+    __slots__ = ("num_negatives", "exclude_same_group", "duplicate_threshold", "absolute_margin", "relative_margin", "min_score", "max_score", "range_min", "range_max", "rank_mode", "in_batch_exclusion", "use_feedback", "sampling", "temperature", "simans_a", "simans_b", "seed", "diversity_threshold", "widen", "max_candidates", "ef_search", "exclude_near_duplicates", "max_rank", "duplicate_quantile", "duplicate_zscore", "guide_collection", "guide_margin", "guide_duplicate_threshold", "duplicate_margin", "min_version", "max_staleness", "stale_rule", "rotate", "max_exposures")
     NUM_NEGATIVES_FIELD_NUMBER: _ClassVar[int]
     EXCLUDE_SAME_GROUP_FIELD_NUMBER: _ClassVar[int]
     DUPLICATE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
@@ -305,6 +305,8 @@ class MiningPolicy(_message.Message):
     MIN_VERSION_FIELD_NUMBER: _ClassVar[int]
     MAX_STALENESS_FIELD_NUMBER: _ClassVar[int]
     STALE_RULE_FIELD_NUMBER: _ClassVar[int]
+    ROTATE_FIELD_NUMBER: _ClassVar[int]
+    MAX_EXPOSURES_FIELD_NUMBER: _ClassVar[int]
     num_negatives: int
     exclude_same_group: bool
     duplicate_threshold: float
@@ -337,7 +339,9 @@ class MiningPolicy(_message.Message):
     min_version: int
     max_staleness: int
     stale_rule: StaleRule
-    def __init__(self, num_negatives: _Optional[int] = ..., exclude_same_group: _Optional[bool] = ..., duplicate_threshold: _Optional[float] = ..., absolute_margin: _Optional[float] = ..., relative_margin: _Optional[float] = ..., min_score: _Optional[float] = ..., max_score: _Optional[float] = ..., range_min: _Optional[int] = ..., range_max: _Optional[int] = ..., rank_mode: _Optional[_Union[RankMode, str]] = ..., in_batch_exclusion: _Optional[bool] = ..., use_feedback: _Optional[bool] = ..., sampling: _Optional[_Union[SamplingStrategy, str]] = ..., temperature: _Optional[float] = ..., simans_a: _Optional[float] = ..., simans_b: _Optional[float] = ..., seed: _Optional[int] = ..., diversity_threshold: _Optional[float] = ..., widen: _Optional[bool] = ..., max_candidates: _Optional[int] = ..., ef_search: _Optional[int] = ..., exclude_near_duplicates: _Optional[bool] = ..., max_rank: _Optional[int] = ..., duplicate_quantile: _Optional[float] = ..., duplicate_zscore: _Optional[float] = ..., guide_collection: _Optional[str] = ..., guide_margin: _Optional[float] = ..., guide_duplicate_threshold: _Optional[float] = ..., duplicate_margin: _Optional[float] = ..., min_version: _Optional[int] = ..., max_staleness: _Optional[int] = ..., stale_rule: _Optional[_Union[StaleRule, str]] = ...) -> None: ...
+    rotate: bool
+    max_exposures: int
+    def __init__(self, num_negatives: _Optional[int] = ..., exclude_same_group: _Optional[bool] = ..., duplicate_threshold: _Optional[float] = ..., absolute_margin: _Optional[float] = ..., relative_margin: _Optional[float] = ..., min_score: _Optional[float] = ..., max_score: _Optional[float] = ..., range_min: _Optional[int] = ..., range_max: _Optional[int] = ..., rank_mode: _Optional[_Union[RankMode, str]] = ..., in_batch_exclusion: _Optional[bool] = ..., use_feedback: _Optional[bool] = ..., sampling: _Optional[_Union[SamplingStrategy, str]] = ..., temperature: _Optional[float] = ..., simans_a: _Optional[float] = ..., simans_b: _Optional[float] = ..., seed: _Optional[int] = ..., diversity_threshold: _Optional[float] = ..., widen: _Optional[bool] = ..., max_candidates: _Optional[int] = ..., ef_search: _Optional[int] = ..., exclude_near_duplicates: _Optional[bool] = ..., max_rank: _Optional[int] = ..., duplicate_quantile: _Optional[float] = ..., duplicate_zscore: _Optional[float] = ..., guide_collection: _Optional[str] = ..., guide_margin: _Optional[float] = ..., guide_duplicate_threshold: _Optional[float] = ..., duplicate_margin: _Optional[float] = ..., min_version: _Optional[int] = ..., max_staleness: _Optional[int] = ..., stale_rule: _Optional[_Union[StaleRule, str]] = ..., rotate: _Optional[bool] = ..., max_exposures: _Optional[int] = ...) -> None: ...
 
 class MineRequest(_message.Message):
     __slots__ = ("collection", "anchors", "policy", "include_vectors")
@@ -368,7 +372,7 @@ class Negative(_message.Message):
     def __init__(self, id: _Optional[str] = ..., score: _Optional[float] = ..., rank: _Optional[int] = ..., p_fn: _Optional[float] = ..., version: _Optional[int] = ..., stale: _Optional[bool] = ...) -> None: ...
 
 class RuleCounts(_message.Message):
-    __slots__ = ("self", "positive", "excluded", "in_batch", "feedback", "same_group", "duplicate", "excluded_duplicate", "guide", "margin", "score_band", "rank_window", "diversity", "stale")
+    __slots__ = ("self", "positive", "excluded", "in_batch", "feedback", "same_group", "duplicate", "excluded_duplicate", "guide", "margin", "score_band", "rank_window", "diversity", "stale", "rotation", "exposure")
     SELF_FIELD_NUMBER: _ClassVar[int]
     POSITIVE_FIELD_NUMBER: _ClassVar[int]
     EXCLUDED_FIELD_NUMBER: _ClassVar[int]
@@ -383,6 +387,8 @@ class RuleCounts(_message.Message):
     RANK_WINDOW_FIELD_NUMBER: _ClassVar[int]
     DIVERSITY_FIELD_NUMBER: _ClassVar[int]
     STALE_FIELD_NUMBER: _ClassVar[int]
+    ROTATION_FIELD_NUMBER: _ClassVar[int]
+    EXPOSURE_FIELD_NUMBER: _ClassVar[int]
     self: int
     positive: int
     excluded: int
@@ -397,10 +403,12 @@ class RuleCounts(_message.Message):
     rank_window: int
     diversity: int
     stale: int
-    def __init__(self_, self: _Optional[int] = ..., positive: _Optional[int] = ..., excluded: _Optional[int] = ..., in_batch: _Optional[int] = ..., feedback: _Optional[int] = ..., same_group: _Optional[int] = ..., duplicate: _Optional[int] = ..., excluded_duplicate: _Optional[int] = ..., guide: _Optional[int] = ..., margin: _Optional[int] = ..., score_band: _Optional[int] = ..., rank_window: _Optional[int] = ..., diversity: _Optional[int] = ..., stale: _Optional[int] = ...) -> None: ...
+    rotation: int
+    exposure: int
+    def __init__(self_, self: _Optional[int] = ..., positive: _Optional[int] = ..., excluded: _Optional[int] = ..., in_batch: _Optional[int] = ..., feedback: _Optional[int] = ..., same_group: _Optional[int] = ..., duplicate: _Optional[int] = ..., excluded_duplicate: _Optional[int] = ..., guide: _Optional[int] = ..., margin: _Optional[int] = ..., score_band: _Optional[int] = ..., rank_window: _Optional[int] = ..., diversity: _Optional[int] = ..., stale: _Optional[int] = ..., rotation: _Optional[int] = ..., exposure: _Optional[int] = ...) -> None: ...
 
 class AnchorResult(_message.Message):
-    __slots__ = ("negatives", "negative_vectors", "positive_score", "candidates_examined", "removed", "shortfall", "widenings", "exact_scan", "unknown_positive_ids", "max_rank", "floor_reached", "duplicate_threshold", "guide_positive_score")
+    __slots__ = ("negatives", "negative_vectors", "positive_score", "candidates_examined", "removed", "shortfall", "widenings", "exact_scan", "unknown_positive_ids", "max_rank", "floor_reached", "duplicate_threshold", "guide_positive_score", "rotation_restarted", "rotation_served")
     NEGATIVES_FIELD_NUMBER: _ClassVar[int]
     NEGATIVE_VECTORS_FIELD_NUMBER: _ClassVar[int]
     POSITIVE_SCORE_FIELD_NUMBER: _ClassVar[int]
@@ -414,6 +422,8 @@ class AnchorResult(_message.Message):
     FLOOR_REACHED_FIELD_NUMBER: _ClassVar[int]
     DUPLICATE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     GUIDE_POSITIVE_SCORE_FIELD_NUMBER: _ClassVar[int]
+    ROTATION_RESTARTED_FIELD_NUMBER: _ClassVar[int]
+    ROTATION_SERVED_FIELD_NUMBER: _ClassVar[int]
     negatives: _containers.RepeatedCompositeFieldContainer[Negative]
     negative_vectors: bytes
     positive_score: float
@@ -427,7 +437,9 @@ class AnchorResult(_message.Message):
     floor_reached: bool
     duplicate_threshold: float
     guide_positive_score: float
-    def __init__(self, negatives: _Optional[_Iterable[_Union[Negative, _Mapping]]] = ..., negative_vectors: _Optional[bytes] = ..., positive_score: _Optional[float] = ..., candidates_examined: _Optional[int] = ..., removed: _Optional[_Union[RuleCounts, _Mapping]] = ..., shortfall: _Optional[int] = ..., widenings: _Optional[int] = ..., exact_scan: _Optional[bool] = ..., unknown_positive_ids: _Optional[_Iterable[str]] = ..., max_rank: _Optional[int] = ..., floor_reached: _Optional[bool] = ..., duplicate_threshold: _Optional[float] = ..., guide_positive_score: _Optional[float] = ...) -> None: ...
+    rotation_restarted: bool
+    rotation_served: int
+    def __init__(self, negatives: _Optional[_Iterable[_Union[Negative, _Mapping]]] = ..., negative_vectors: _Optional[bytes] = ..., positive_score: _Optional[float] = ..., candidates_examined: _Optional[int] = ..., removed: _Optional[_Union[RuleCounts, _Mapping]] = ..., shortfall: _Optional[int] = ..., widenings: _Optional[int] = ..., exact_scan: _Optional[bool] = ..., unknown_positive_ids: _Optional[_Iterable[str]] = ..., max_rank: _Optional[int] = ..., floor_reached: _Optional[bool] = ..., duplicate_threshold: _Optional[float] = ..., guide_positive_score: _Optional[float] = ..., rotation_restarted: _Optional[bool] = ..., rotation_served: _Optional[int] = ...) -> None: ...
 
 class MineResponse(_message.Message):
     __slots__ = ("results",)
