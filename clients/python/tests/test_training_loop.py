@@ -58,3 +58,34 @@ def test_refresh_queue_puts_served_stale_items_first(client: hardneg.Client, col
     assert few.due == 10 and len(few) == 2 and (few.versions == 0).all()
     with pytest.raises(hardneg.errors.InvalidArgument):
         client.refresh_queue(collection, limit=-1)
+
+
+def test_rotation_serves_new_negatives_until_the_window_is_exhausted(client: hardneg.Client, collection: str) -> None:
+    x = _versioned(client, collection)
+    seen: set[str] = set()
+    kw = dict(num_negatives=3, rotate=True, rank_mode="raw", range_max=8, keys=["a"])
+    for call in range(2):
+        res = client.mine(collection, anchor_vectors=x[:1], **kw)
+        ids = res.ids[0][res.mask[0]].tolist()
+        assert not seen & set(ids) and not res.rotation_restarted[0]
+        seen |= set(ids)
+        assert res.rotation_served[0] == len(seen)
+    # 8 items in the raw window, 6 served: the third call serves the last 2 and restarts.
+    last = client.mine(collection, anchor_vectors=x[:1], **kw)
+    assert last.rotation_restarted[0] and last.counts[0] == 3 and last.removed["rotation"][0] > 0
+    assert last.rotation_served[0] == 1 and last.stats.rotation == last.removed["rotation"][0]
+    with pytest.raises(hardneg.errors.InvalidArgument) as e:
+        client.mine(collection, anchor_vectors=x[:1], rotate=True)
+    assert [v.field for v in e.value.violations] == ["anchors[0].key"]
+
+
+def test_exposure_cap_holds(client: hardneg.Client, collection: str) -> None:
+    x = _versioned(client, collection)
+    anchors = np.repeat(x[:2], 10, axis=0)
+    res = client.mine(collection, anchor_vectors=anchors, num_negatives=4, max_exposures=2, in_batch_exclusion=False)
+    ids, counts = np.unique(res.ids[res.mask].astype(str), return_counts=True)
+    assert counts.max() <= 2 and res.stats.exposure > 0
+    free = client.mine(collection, anchor_vectors=anchors, num_negatives=4, in_batch_exclusion=False)
+    assert np.unique(free.ids[free.mask].astype(str), return_counts=True)[1].max() > 2
+    with pytest.raises(hardneg.errors.InvalidArgument):
+        client.mine(collection, anchor_vectors=x[:1], max_exposures=-1)

@@ -290,6 +290,7 @@ _POLICY_INTS: dict[str, tuple[int, int, bool]] = {
     "max_rank": (0, 2**32 - 1, False),
     "min_version": (-(2**63), 2**63 - 1, True),
     "max_staleness": (0, 2**63 - 1, True),
+    "max_exposures": (0, 2**32 - 1, False),
 }
 _POLICY_FLOATS = (
     "max_score",
@@ -307,7 +308,14 @@ _POLICY_FLOATS = (
     "guide_duplicate_threshold",
     "duplicate_margin",
 )
-_POLICY_BOOLS = ("exclude_same_group", "in_batch_exclusion", "use_feedback", "widen", "exclude_near_duplicates")
+_POLICY_BOOLS = (
+    "exclude_same_group",
+    "in_batch_exclusion",
+    "use_feedback",
+    "widen",
+    "exclude_near_duplicates",
+    "rotate",
+)
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
@@ -381,6 +389,8 @@ def policy_message(policy: MiningPolicy) -> pb.MiningPolicy:
         max_rank=int(policy.max_rank),
         guide_collection=policy.guide_collection or "",
         stale_rule=STALE_RULES[policy.stale_rule],
+        rotate=bool(policy.rotate),
+        max_exposures=int(policy.max_exposures),
     )
     if policy.min_version is not None:
         msg.min_version = int(policy.min_version)
@@ -529,6 +539,8 @@ def mine_result(resp: pb.MineResponse, k: int, include_vectors: bool) -> MineRes
     p_fn = np.full((n, k), np.nan, dtype=np.float32)
     versions = np.zeros((n, k), dtype=np.int64)
     stale = np.zeros((n, k), dtype=bool)
+    rot_restarted = np.zeros(n, dtype=bool)
+    rot_served = np.zeros(n, dtype=np.int64)
     max_rank = np.zeros(n, dtype=np.int64)
     floor = np.zeros(n, dtype=bool)
     dup = np.full(n, np.nan, dtype=np.float32)
@@ -562,6 +574,8 @@ def mine_result(resp: pb.MineResponse, k: int, include_vectors: bool) -> MineRes
             gpos[i] = r.guide_positive_score
         max_rank[i] = r.max_rank
         floor[i] = r.floor_reached
+        rot_restarted[i] = r.rotation_restarted
+        rot_served[i] = r.rotation_served
         shortfall[i] = r.shortfall
         examined[i] = r.candidates_examined
         widenings[i] = r.widenings
@@ -602,6 +616,8 @@ def mine_result(resp: pb.MineResponse, k: int, include_vectors: bool) -> MineRes
         guide_positive_scores=gpos,
         versions=versions,
         stale=stale,
+        rotation_restarted=rot_restarted,
+        rotation_served=rot_served,
     )
 
 

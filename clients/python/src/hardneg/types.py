@@ -46,6 +46,8 @@ RULES: tuple[str, ...] = (
     "rank_window",
     "diversity",
     "stale",
+    "rotation",
+    "exposure",
 )
 
 
@@ -268,6 +270,12 @@ class MiningPolicy:
     ``"skip"`` drops it, ``"rescore"`` keeps it for anchors sent with a fresh vector
     (scored against that vector, ADORE-style) and marks it in :attr:`MineResult.stale`.
 
+    Exposure: ``rotate=True`` never serves a negative to an anchor key (``keys``, else the
+    anchor id) again until the key's cycle is exhausted (:attr:`MineResult.rotation_restarted`);
+    ``max_exposures=n`` serves no item more than n times within the collection's exposure
+    window. Both are kept in the server's memory and are reproducible for the same
+    sequence of requests.
+
     The clients check each field's type and range before sending a request and raise
     :class:`hardneg.errors.InvalidArgument` naming ``policy.<field>``.
     """
@@ -304,6 +312,8 @@ class MiningPolicy:
     min_version: Optional[int] = None
     max_staleness: Optional[int] = None
     stale_rule: StaleRuleName = "skip"
+    rotate: Optional[bool] = None
+    max_exposures: int = 0
 
     @classmethod
     def from_kwargs(cls, base: Optional["MiningPolicy"] = None, **kwargs: Any) -> "MiningPolicy":
@@ -339,6 +349,8 @@ class RuleStats:
     rank_window: int = 0
     diversity: int = 0
     stale: int = 0
+    rotation: int = 0
+    exposure: int = 0
     candidates_examined: int = 0
     negatives_returned: int = 0
     shortfall: int = 0
@@ -388,6 +400,10 @@ class MineResult:
             (NaN without guide rules, guide query or guide positive).
         versions: ``(n, k)`` int64 version of each negative (0 for padding).
         stale: ``(n, k)`` bool, True for negatives kept stale by ``stale_rule="rescore"``.
+        rotation_restarted: ``(n,)`` bool, under ``rotate``: the anchor's cycle was
+            exhausted in this call and a new one began.
+        rotation_served: ``(n,)`` int64, under ``rotate``: negatives served to the anchor's
+            key in its current cycle.
     """
 
     ids: np.ndarray
@@ -410,6 +426,8 @@ class MineResult:
     guide_positive_scores: Optional[np.ndarray] = None
     versions: Optional[np.ndarray] = None
     stale: Optional[np.ndarray] = None
+    rotation_restarted: Optional[np.ndarray] = None
+    rotation_served: Optional[np.ndarray] = None
     _stats: Optional[RuleStats] = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -428,6 +446,10 @@ class MineResult:
             self.versions = np.zeros((n, k), dtype=np.int64)
         if self.stale is None:
             self.stale = np.zeros((n, k), dtype=bool)
+        if self.rotation_restarted is None:
+            self.rotation_restarted = np.zeros(n, dtype=bool)
+        if self.rotation_served is None:
+            self.rotation_served = np.zeros(n, dtype=np.int64)
 
     @property
     def weights(self) -> np.ndarray:
@@ -490,6 +512,8 @@ class MineResult:
             guide_positive_scores=np.concatenate([p.guide_positive_scores for p in parts]),  # type: ignore[misc]
             versions=np.concatenate([p.versions for p in parts], axis=0),  # type: ignore[misc]
             stale=np.concatenate([p.stale for p in parts], axis=0),  # type: ignore[misc]
+            rotation_restarted=np.concatenate([p.rotation_restarted for p in parts]),  # type: ignore[misc]
+            rotation_served=np.concatenate([p.rotation_served for p in parts]),  # type: ignore[misc]
         )
 
 
