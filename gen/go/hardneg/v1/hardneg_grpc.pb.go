@@ -16,6 +16,7 @@
 //     1,024 positive vectors, 4,096 excluded ids and 256 groups;
 //   - num_negatives is at most 1,024;
 //   - a GetItemsRequest names at most 16,384 ids;
+//   - a RefreshQueueRequest asks for at most 65,536 ids;
 //   - ids are 1 to 512 bytes of UTF-8, groups 1 to 256 bytes; an item has at most 64
 //     groups;
 //   - dimensions are 1 to 8,192.
