@@ -142,6 +142,12 @@ var samplingFromPB = map[hardnegv1.SamplingStrategy]mining.Sampling{
 	hardnegv1.SamplingStrategy_SAMPLING_STRATEGY_TOP1_SAMPLED: mining.SampleTop1Sampled,
 }
 
+var staleRuleFromPB = map[hardnegv1.StaleRule]mining.StaleRule{
+	hardnegv1.StaleRule_STALE_RULE_UNSPECIFIED: mining.StaleSkip,
+	hardnegv1.StaleRule_STALE_RULE_SKIP:        mining.StaleSkip,
+	hardnegv1.StaleRule_STALE_RULE_RESCORE:     mining.StaleRescore,
+}
+
 // fromPolicy converts a MiningPolicy, filling unset fields from mining.DefaultPolicy.
 func fromPolicy(pb *hardnegv1.MiningPolicy) (mining.Policy, error) {
 	p := mining.DefaultPolicy()
@@ -216,6 +222,15 @@ func fromPolicy(pb *hardnegv1.MiningPolicy) (mining.Policy, error) {
 	p.GuideCollection = pb.GuideCollection
 	p.GuideMargin = optF("guide_margin", pb.GuideMargin)
 	p.GuideDuplicateThreshold = optF("guide_duplicate_threshold", pb.GuideDuplicateThreshold)
+	p.Rotate = pb.Rotate
+	p.MaxExposures = int(pb.MaxExposures)
+	p.MinVersion = pb.MinVersion
+	p.MaxStaleness = pb.MaxStaleness
+	if r, ok := staleRuleFromPB[pb.StaleRule]; ok {
+		p.StaleRule = r
+	} else {
+		e.Add("policy.stale_rule", "unknown stale rule %d", pb.StaleRule)
+	}
 	return p, e.Err()
 }
 
@@ -296,7 +311,12 @@ func toAnchorResult(r *mining.Result, includeVectors bool) *hardnegv1.AnchorResu
 			ScoreBand:         uint64(r.Removed.ScoreBand),
 			RankWindow:        uint64(r.Removed.RankWindow),
 			Diversity:         uint64(r.Removed.Diversity),
+			Stale:             uint64(r.Removed.Stale),
+			Rotation:          uint64(r.Removed.Rotation),
+			Exposure:          uint64(r.Removed.Exposure),
 		},
+		RotationRestarted: r.RotationRestarted,
+		RotationServed:    uint32(r.RotationServed),
 	}
 	if r.HasPositiveScore {
 		ps := r.PositiveScore
@@ -312,7 +332,7 @@ func toAnchorResult(r *mining.Result, includeVectors bool) *hardnegv1.AnchorResu
 	}
 	pb.Negatives = make([]*hardnegv1.Negative, len(r.Negatives))
 	for i, n := range r.Negatives {
-		pb.Negatives[i] = &hardnegv1.Negative{Id: n.ID, Score: n.Score, Rank: uint32(n.Rank)}
+		pb.Negatives[i] = &hardnegv1.Negative{Id: n.ID, Score: n.Score, Rank: uint32(n.Rank), Version: n.Version, Stale: n.Stale}
 		if n.HasPFN {
 			pfn := n.PFN
 			pb.Negatives[i].PFn = &pfn

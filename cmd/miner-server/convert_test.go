@@ -43,6 +43,15 @@ func policyToPB(p mining.Policy) *hardnegv1.MiningPolicy {
 		GuideMargin:             p.GuideMargin,
 		GuideDuplicateThreshold: p.GuideDuplicateThreshold,
 		DuplicateMargin:         p.DuplicateMargin,
+		MinVersion:              p.MinVersion,
+		MaxStaleness:            p.MaxStaleness,
+		Rotate:                  p.Rotate,
+		MaxExposures:            uint32(p.MaxExposures),
+	}
+	for k, v := range staleRuleFromPB {
+		if v == p.StaleRule && k != hardnegv1.StaleRule_STALE_RULE_UNSPECIFIED {
+			pb.StaleRule = k
+		}
 	}
 	pb.RankMode = hardnegv1.RankMode_RANK_MODE_SURVIVING
 	if p.RankMode == mining.RankRaw {
@@ -75,6 +84,8 @@ func randomPolicyPB(t *testing.T, r *rand.Rand) *hardnegv1.MiningPolicy {
 			v = protoreflect.ValueOfFloat32(0.01 + 0.9*r.Float32())
 		case protoreflect.Uint32Kind:
 			v = protoreflect.ValueOfUint32(1 + r.Uint32N(1000))
+		case protoreflect.Int64Kind:
+			v = protoreflect.ValueOfInt64(1 + r.Int64N(1<<40))
 		case protoreflect.Uint64Kind:
 			v = protoreflect.ValueOfUint64(1 + r.Uint64N(math.MaxUint64-1))
 		case protoreflect.EnumKind:

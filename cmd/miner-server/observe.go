@@ -48,6 +48,17 @@ func (s *Server) metricsSources() metrics.Sources {
 		Volume: func() (metrics.VolumeStats, error) { return volumeStats(s.db.Dir()) },
 		Limits: s.limiter.stats,
 		TLS:    s.certs.stats,
+		Loop: func() []metrics.CollectionLoop {
+			cs := s.db.Collections()
+			out := make([]metrics.CollectionLoop, len(cs))
+			for i, c := range cs {
+				out[i] = metrics.CollectionLoop{Name: c.Name(), Versions: c.VersionStats()}
+				if x, ok := s.exp.lookup(c); ok {
+					out[i].Exposure, out[i].HasExposure = x.Stats(), true
+				}
+			}
+			return out
+		},
 	}
 }
 

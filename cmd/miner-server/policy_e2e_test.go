@@ -32,9 +32,11 @@ func TestEveryPolicyFieldChangesMine(t *testing.T) {
 	r := rand.New(rand.NewPCG(8, 9))
 	items := &hardnegv1.ItemBatch{Dim: dim}
 	vec := map[string][]float32{}
-	add := func(id string, v []float32, groups ...string) {
+	// Each document's items carry the document number as their version.
+	add := func(id string, version int64, v []float32, groups ...string) {
 		vec[id] = v
 		items.Ids = append(items.Ids, id)
+		items.Versions = append(items.Versions, version)
 		items.Vectors = append(items.Vectors, f32bytes(v)...)
 		items.Groups = append(items.Groups, &hardnegv1.GroupList{Groups: groups})
 	}
@@ -45,11 +47,11 @@ func TestEveryPolicyFieldChangesMine(t *testing.T) {
 			for j := range v {
 				v[j] = center[j] + float32(r.NormFloat64()*0.35)
 			}
-			add("doc"+strconv.Itoa(d)+"-"+strconv.Itoa(k), v, "doc-"+strconv.Itoa(d))
+			add("doc"+strconv.Itoa(d)+"-"+strconv.Itoa(k), int64(d), v, "doc-"+strconv.Itoa(d))
 		}
 		cp := slices.Clone(vec["doc"+strconv.Itoa(d)+"-0"])
 		cp[0] += 0.01
-		add("copy"+strconv.Itoa(d), cp)
+		add("copy"+strconv.Itoa(d), int64(d), cp)
 	}
 	if _, err := c.Upsert(ctx, &hardnegv1.UpsertRequest{Collection: "f", Items: items}); err != nil {
 		t.Fatal(err)
@@ -127,6 +129,8 @@ func TestEveryPolicyFieldChangesMine(t *testing.T) {
 	if ps := cal.PositiveSimilarities; ps.Count < 256 || len(ps.Quantiles) != len(ps.Probabilities) || ps.Quantiles[4] > ps.Quantiles[8] || cal.PositiveScores.Count < 60 {
 		t.Fatalf("calibration after warm-up: %v", cal)
 	}
+	// The key "rot" has served the top 4 once: rotation then serves the next ones.
+	mine(&hardnegv1.MiningPolicy{NumNegatives: 4, Rotate: true}, anchor("rot"))
 	cases := map[string]pcase{
 		"duplicate_margin":          {groupless, with(groupless, func(p *hardnegv1.MiningPolicy) { p.DuplicateMargin = proto.Float32(-0.4) }), nil},
 		"guide_collection":          {gbase, with(gbase, func(p *hardnegv1.MiningPolicy) { p.GuideCollection = "fg2" }), gAnchors},
@@ -159,6 +163,13 @@ func TestEveryPolicyFieldChangesMine(t *testing.T) {
 		"max_rank":                {base, with(base, func(p *hardnegv1.MiningPolicy) { p.MaxRank = 4 }), nil},
 		"duplicate_quantile":      {groupless, with(groupless, func(p *hardnegv1.MiningPolicy) { p.DuplicateQuantile = proto.Float32(0.5) }), nil},
 		"duplicate_zscore":        {groupless, with(groupless, func(p *hardnegv1.MiningPolicy) { p.DuplicateZscore = proto.Float32(-1) }), nil},
+		"min_version":             {base, with(base, func(p *hardnegv1.MiningPolicy) { p.MinVersion = proto.Int64(30) }), nil},
+		"max_staleness":           {base, with(base, func(p *hardnegv1.MiningPolicy) { p.MaxStaleness = proto.Int64(10) }), nil},
+		"rotate":                  {base, with(base, func(p *hardnegv1.MiningPolicy) { p.Rotate = true }), []*hardnegv1.Anchor{anchor("rot")}},
+		"max_exposures":           {base, with(base, func(p *hardnegv1.MiningPolicy) { p.MaxExposures = 1 }), nil},
+		"stale_rule": {with(base, func(p *hardnegv1.MiningPolicy) { p.MinVersion = proto.Int64(30) }), with(base, func(p *hardnegv1.MiningPolicy) {
+			p.MinVersion, p.StaleRule = proto.Int64(30), hardnegv1.StaleRule_STALE_RULE_RESCORE
+		}), nil},
 	}
 	fields := (&hardnegv1.MiningPolicy{}).ProtoReflect().Descriptor().Fields()
 	for i := range fields.Len() {

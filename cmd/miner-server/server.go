@@ -33,6 +33,7 @@ type Server struct {
 	ready    atomic.Bool // storage recovered; MinerService calls are served
 	mined    *mining.Recorder
 	cal      *calibrations // per-collection mining score statistics
+	exp      *exposures    // per-collection counts of served negatives
 	ingest   *ingestRecorder
 	metrics  *metrics.Metrics
 	certs    *certReloader // nil without TLS
@@ -56,7 +57,7 @@ func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("open storage: %w", err)
 	}
 	s := &Server{cfg: cfg, log: log, db: db, serviceN: hardnegv1.MinerService_ServiceDesc.ServiceName,
-		mined: &mining.Recorder{}, cal: &calibrations{}, ingest: &ingestRecorder{}, codec: newRequestCodec(), limiter: newInFlightLimiter(cfg.MaxInFlight, cfg.RetryAfter)}
+		mined: &mining.Recorder{}, cal: &calibrations{}, exp: &exposures{}, ingest: &ingestRecorder{}, codec: newRequestCodec(), limiter: newInFlightLimiter(cfg.MaxInFlight, cfg.RetryAfter)}
 	if err := s.setup(); err != nil {
 		s.closeListeners()
 		db.Close()
@@ -105,7 +106,7 @@ func (s *Server) setup() error {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(s.certs.serverConfig())))
 	}
 	s.grpc = grpc.NewServer(append(opts, s.interceptorOptions()...)...)
-	s.grpc.RegisterService(s.codec.withDecodeErrors(&hardnegv1.MinerService_ServiceDesc), &service{db: s.db, log: s.log, mined: s.mined, cal: s.cal, ingest: s.ingest})
+	s.grpc.RegisterService(s.codec.withDecodeErrors(&hardnegv1.MinerService_ServiceDesc), &service{db: s.db, log: s.log, mined: s.mined, cal: s.cal, exp: s.exp, ingest: s.ingest})
 	s.health = health.NewServer()
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	s.health.SetServingStatus(s.serviceN, healthpb.HealthCheckResponse_NOT_SERVING)

@@ -22,6 +22,7 @@ type service struct {
 	mined  *mining.Recorder // cumulative mining statistics, read by metrics
 	ingest *ingestRecorder  // cumulative write statistics, read by metrics
 	cal    *calibrations    // per-collection score statistics of mining, read by metrics
+	exp    *exposures       // per-collection counts of served negatives (loop.go)
 }
 
 func (s *service) CreateCollection(_ context.Context, req *hardnegv1.CreateCollectionRequest) (*hardnegv1.CreateCollectionResponse, error) {
@@ -60,6 +61,7 @@ func (s *service) DeleteCollection(_ context.Context, req *hardnegv1.DeleteColle
 	}
 	if c != nil {
 		s.cal.drop(c)
+		s.exp.drop(c)
 	}
 	s.log.Info("collection deleted", "collection", req.Name)
 	return &hardnegv1.DeleteCollectionResponse{}, nil
@@ -262,7 +264,7 @@ func (s *service) Mine(ctx context.Context, req *hardnegv1.MineRequest) (*hardne
 	if err := errors.Join(perr, aerr); err != nil {
 		return nil, mergeValidation(perr, aerr)
 	}
-	mreq := mining.Request{Anchors: anchors, Policy: pol, IncludeVectors: req.IncludeVectors, Calibration: s.cal.get(c)}
+	mreq := mining.Request{Anchors: anchors, Policy: pol, IncludeVectors: req.IncludeVectors, Calibration: s.cal.get(c), Exposure: s.exp.get(c)}
 	if guide != nil {
 		if pol.UsesGuide() && guide != c {
 			if err := errors.Join(c.ClaimGuideRole(false), guide.ClaimGuideRole(true)); err != nil {

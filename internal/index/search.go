@@ -24,6 +24,8 @@ type Candidate struct {
 	// Vector is the stored vector. Read-only and valid only during the yield call;
 	// copy it to keep it.
 	Vector []float32
+	// Version is the item's version stamp (the encoder version that produced it).
+	Version int64
 }
 
 // SearchOptions steer a search.
@@ -124,7 +126,7 @@ func (c *Collection) graphSearch(ctx context.Context, q []float32, opts SearchOp
 			if opts.Skip != nil && opts.Skip(n.ID, id, groups) {
 				continue
 			}
-			if !yield(Candidate{Slot: n.ID, ID: id, Score: -n.Dist, Rank: rank, Groups: groups, Vector: c.vectorAt(n.ID)}) {
+			if !yield(Candidate{Slot: n.ID, ID: id, Score: -n.Dist, Rank: rank, Groups: groups, Vector: c.vectorAt(n.ID), Version: c.versions[n.ID]}) {
 				return st, nil
 			}
 		}
@@ -303,7 +305,7 @@ func (c *Collection) exactSearch(ctx context.Context, q []float32, opts SearchOp
 		if opts.Skip != nil && opts.Skip(s.slot, id, groups) {
 			return true, nil
 		}
-		return yield(Candidate{Slot: s.slot, ID: id, Score: s.score, Rank: rank, Groups: groups, Vector: c.vectorAt(s.slot)}), nil
+		return yield(Candidate{Slot: s.slot, ID: id, Score: s.score, Rank: rank, Groups: groups, Vector: c.vectorAt(s.slot), Version: c.versions[s.slot]}), nil
 	}
 	// The selected best items first, in order; then, only if the search asks for more,
 	// the rest, which all rank below the worst selected one. Scores computed within a

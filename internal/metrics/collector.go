@@ -32,6 +32,9 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	} {
 		ch <- d
 	}
+	for _, d := range loopDescs {
+		ch <- d
+	}
 }
 
 // Collect reads every source once.
@@ -43,6 +46,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if c.src.Collections != nil && !recovering {
 		collectCollections(ch, c.src.Collections())
+	}
+	if c.src.Loop != nil && !recovering {
+		collectLoop(ch, c.src.Loop())
 	}
 	if c.src.Ingest != nil {
 		collectIngest(ch, c.src.Ingest())
@@ -128,6 +134,7 @@ func collectMining(ch chan<- prometheus.Metric, s mining.Stats) {
 		{"self", r.Self}, {"positive", r.Positive}, {"excluded", r.Excluded}, {"in_batch", r.InBatch},
 		{"feedback", r.Feedback}, {"same_group", r.SameGroup}, {"duplicate", r.Duplicate}, {"excluded_duplicate", r.ExcludedDuplicate}, {"guide", r.Guide}, {"margin", r.Margin},
 		{"score_band", r.ScoreBand}, {"rank_window", r.RankWindow}, {"diversity", r.Diversity},
+		{"stale", r.Stale}, {"rotation", r.Rotation}, {"exposure", r.Exposure},
 	} {
 		counter(ch, descMineRemoved, uint64(rule.n), rule.name)
 	}

@@ -28,7 +28,7 @@ func fullSources() Sources {
 		{Negatives: []mining.Negative{{Score: 0.42}, {Score: 0.7}}, PositiveScore: 0.91, HasPositiveScore: true, Examined: 40,
 			Removed: mining.RuleCounts{Self: 1, Positive: 2, Duplicate: 3, Margin: 4}, Widenings: 1},
 		{Negatives: []mining.Negative{{Score: -0.1}}, Examined: 12, Shortfall: 2, ExactScan: true, FloorReached: true,
-			Removed: mining.RuleCounts{SameGroup: 5, ExcludedDuplicate: 2, Diversity: 1}},
+			Removed: mining.RuleCounts{SameGroup: 5, ExcludedDuplicate: 2, Diversity: 1, Stale: 6, Rotation: 7, Exposure: 8}},
 	})
 	return Sources{
 		Recovering: func() bool { return false },
@@ -68,6 +68,18 @@ func fullSources() Sources {
 		Limits: func() LimitStats { return LimitStats{InFlight: 3, Rejected: 9} },
 		TLS: func() (TLSStats, bool) {
 			return TLSStats{NotAfter: time.Unix(1_900_000_000, 0), Reloads: 2, ReloadErrors: 1}, true
+		},
+		Loop: func() []CollectionLoop {
+			st := make([]uint64, len(index.StalenessBounds))
+			for i := range st {
+				st[i] = 900
+			}
+			st[0], st[1], st[2] = 500, 600, 700
+			return []CollectionLoop{
+				{Name: "docs", Versions: index.VersionStats{Items: 1000, Oldest: 12, Newest: 40, Staleness: st, StalenessSum: 3100},
+					Exposure: mining.ExposureStats{Window: 100000, Served: 420, Windows: 3, Items: 300, Max: 9, RotationKeys: 12}, HasExposure: true},
+				{Name: "queries", Versions: index.VersionStats{Items: 0, Staleness: make([]uint64, len(index.StalenessBounds))}},
+			}
 		},
 	}
 }

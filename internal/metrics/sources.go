@@ -35,6 +35,9 @@ type Sources struct {
 	Limits func() LimitStats
 	// TLS returns the serving certificate's state; ok is false without TLS.
 	TLS func() (stats TLSStats, ok bool)
+	// Loop returns each collection's training-loop statistics (item versions,
+	// exposure). Not read while Recovering. O(items) per collection.
+	Loop func() []CollectionLoop
 }
 
 // CollectionCalibration names one collection's mining score statistics.

@@ -28,7 +28,8 @@ type anchorMiner struct {
 	keepVec bool // copy candidate vectors (diversity or IncludeVectors)
 	end     int  // the rank window's end, exclusive
 	rules   rules
-	guide   Searcher // the guide collection when a guide rule is set, else nil
+	guide   Searcher  // the guide collection when a guide rule is set, else nil
+	exp     *Exposure // the exposure tracker when Policy.MaxExposures is set, else nil
 	// posDup is the near-duplicate threshold against the positives (the rule's, or
 	// s⁺ + DuplicateMargin when lower), valid when hasPosDup.
 	posDup    float32
@@ -56,6 +57,9 @@ func mineAnchor(ctx context.Context, s Searcher, req *Request, rl rules, a *prep
 		end:     pol.EffectiveRangeMax(a.numPositives),
 	}
 	m.rules = rl
+	if pol.MaxExposures > 0 {
+		m.exp = req.Exposure
+	}
 	if pol.guideOn() {
 		m.guide = req.Guide
 	}
@@ -106,7 +110,7 @@ func mineAnchor(ctx context.Context, s Searcher, req *Request, rl rules, a *prep
 			m.res.Negatives[i].Vector = c.vec
 		}
 	}
-	m.res.Shortfall = pol.NumNegatives - len(m.chosen)
+	m.res.Shortfall = a.wantK(pol) - len(m.chosen)
 	return m.res, nil
 }
 
@@ -168,6 +172,10 @@ func (m *anchorMiner) skip(slot uint32, id string, groups []string) bool {
 		r.Feedback++
 	case m.pol.ExcludeSameGroup && sharesGroup(a.groups, groups):
 		r.SameGroup++
+	case has(a.rotated, id):
+		r.Rotation++
+	case m.overExposed(id):
+		r.Exposure++
 	default:
 		return false
 	}
@@ -202,6 +210,11 @@ func (m *anchorMiner) yield(c index.Candidate) bool {
 		r.RankWindow++
 		m.res.FloorReached = true
 		return false
+	}
+	stale := m.rules.fresh.on && c.Version < m.rules.fresh.min
+	if stale && !(pol.StaleRule == StaleRescore && a.freshQuery) {
+		r.Stale++
+		return true
 	}
 	observe := m.obs != nil && len(m.obs.cand) < calibrationPerAnchor
 	if observe {
@@ -272,7 +285,7 @@ func (m *anchorMiner) yield(c index.Candidate) bool {
 		r.RankWindow++
 		return false
 	}
-	cand := candidate{Negative: Negative{ID: c.ID, Score: c.Score, Rank: raw}}
+	cand := candidate{Negative: Negative{ID: c.ID, Score: c.Score, Rank: raw, Version: c.Version, Stale: stale}}
 	if len(a.posVecs) > 0 {
 		if !hasBest {
 			bestOf()
@@ -290,8 +303,12 @@ func (m *anchorMiner) yield(c index.Candidate) bool {
 		r.Diversity++
 		return true
 	}
+	if !m.serve(c.ID) {
+		r.Exposure++
+		return true
+	}
 	m.chosen = append(m.chosen, cand)
-	return len(m.chosen) < pol.NumNegatives
+	return len(m.chosen) < a.wantK(pol)
 }
 
 // guideRemoves applies the guide rules to c: it looks up c's guide vector (a candidate
@@ -343,13 +360,17 @@ func (m *anchorMiner) tooSimilar(c *candidate) bool {
 func (m *anchorMiner) sample() {
 	order := sampleOrder(m.pol, m.a.index, m.window, m.a.posScore, m.res.HasPositiveScore)
 	for n, i := range order {
-		if len(m.chosen) == m.pol.NumNegatives {
+		if len(m.chosen) == m.a.wantK(m.pol) {
 			m.res.Unsampled = len(order) - n
 			return
 		}
 		c := &m.window[i]
 		if m.tooSimilar(c) {
 			m.res.Removed.Diversity++
+			continue
+		}
+		if !m.serve(c.ID) {
+			m.res.Removed.Exposure++
 			continue
 		}
 		m.chosen = append(m.chosen, *c)

@@ -48,6 +48,9 @@ type Request struct {
 	// not be the searched collection; its lock is taken while the searched collection's
 	// is held, never the other way round.
 	Guide Searcher
+	// Exposure, when set, is the collection's exposure tracker: Mine counts every
+	// returned negative into it (see Exposure).
+	Exposure *Exposure
 }
 
 // Negative is one returned negative.
@@ -63,6 +66,10 @@ type Negative struct {
 	// falseNegativeProbability); valid when HasPFN, i.e. the anchor has a known positive.
 	PFN    float32
 	HasPFN bool
+	// Version is the item's version stamp; Stale reports that it is below the
+	// freshness rule's minimum version and was kept under StaleRescore.
+	Version int64
+	Stale   bool
 }
 
 // RuleCounts counts candidates removed per rule; a candidate counts under the first
@@ -70,13 +77,25 @@ type Negative struct {
 // positive, ExcludedDuplicate near-duplicates of an excluded item or reported false
 // negative; RankWindow counts candidates outside the rank window or at or beyond the
 // hardness floor.
+//
+// Stale counts candidates dropped by the freshness rule; it is judged first among the
+// score rules (after the id rules, before Duplicate).
 type RuleCounts struct {
 	Self, Positive, Excluded, InBatch, Feedback, SameGroup, Duplicate, ExcludedDuplicate, Guide, Margin, ScoreBand, RankWindow, Diversity int
+
+	// Stale: dropped by the freshness rule.
+	Stale int
+	// Rotation: served to the anchor's key earlier in its rotation cycle; Exposure:
+	// served MaxExposures times in the collection's exposure window. Both are judged
+	// with the id rules, after SameGroup; Exposure also counts a candidate that reached
+	// the cap while the anchor was mined (by a concurrent request).
+	Rotation, Exposure int
 }
 
 // Total returns the number of candidates removed by all rules.
 func (c *RuleCounts) Total() int {
-	return c.Self + c.Positive + c.Excluded + c.InBatch + c.Feedback + c.SameGroup + c.Duplicate + c.ExcludedDuplicate + c.Guide + c.Margin + c.ScoreBand + c.RankWindow + c.Diversity
+	return c.Self + c.Positive + c.Excluded + c.InBatch + c.Feedback + c.SameGroup + c.Duplicate + c.ExcludedDuplicate + c.Guide + c.Margin + c.ScoreBand + c.RankWindow + c.Diversity +
+		c.Stale + c.Rotation + c.Exposure
 }
 
 // Result is the outcome for one anchor.
@@ -117,6 +136,11 @@ type Result struct {
 	// UnknownPositiveIDs are positive ids not in the collection. They are still never
 	// returned, but give no s⁺, groups or near-duplicates.
 	UnknownPositiveIDs []string
+	// RotationRestarted reports that the anchor's rotation cycle was exhausted during
+	// this call and a new one began (Policy.Rotate); RotationServed is the number of
+	// negatives served to its key in the current cycle, these included.
+	RotationRestarted bool
+	RotationServed    int
 }
 
 // Mine mines every anchor of req against s, in parallel, and returns one Result per
@@ -130,6 +154,9 @@ func Mine(ctx context.Context, s Searcher, req Request) ([]Result, error) {
 	anchors, inBatch, rl, err := prepare(s, &req)
 	if err != nil {
 		return nil, err
+	}
+	if req.Policy.inOrder() {
+		return mineInOrder(ctx, s, &req, rl, anchors, inBatch)
 	}
 	results := make([]Result, len(anchors))
 	errs := make([]error, len(anchors))
@@ -169,6 +196,9 @@ func Mine(ctx context.Context, s Searcher, req Request) ([]Result, error) {
 		if err != nil {
 			return nil, err
 		}
+	}
+	if req.Exposure != nil {
+		req.Exposure.record(results)
 	}
 	return results, nil
 }

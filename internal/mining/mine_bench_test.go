@@ -96,3 +96,41 @@ func BenchmarkMineGraph(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMineLoop mines 256 stored-item anchors (k 8) through the HNSW graph of
+// 20,000 128-dimensional vectors with the training-loop options: none (anchors in
+// parallel, negatives counted into the exposure tracker), the freshness rule, rotation
+// and the exposure cap (both mine the anchors one after another).
+//
+//	go test ./internal/mining -run '^$' -bench MineLoop -benchtime 5x -cpu 2
+func BenchmarkMineLoop(b *testing.B) {
+	c, vecs := clusteredWorld(b, 20000, 128, 20, 1.5, 1)
+	r := rand.New(rand.NewPCG(9, 9))
+	var anchors []Anchor
+	for range 256 {
+		anchors = append(anchors, Anchor{ID: "i" + strconv.Itoa(r.IntN(len(vecs)))})
+	}
+	stale := int64(0)
+	for _, v := range []struct {
+		name string
+		set  func(p *Policy)
+	}{
+		{"plain", func(*Policy) {}},
+		{"max_staleness", func(p *Policy) { p.MaxStaleness = &stale }},
+		{"rotate", func(p *Policy) { p.Rotate = true }},
+		{"max_exposures", func(p *Policy) { p.MaxExposures = 1000 }},
+	} {
+		b.Run(v.name, func(b *testing.B) {
+			pol := DefaultPolicy()
+			pol.NumNegatives = 8
+			v.set(&pol)
+			x := NewExposure(0)
+			for b.Loop() {
+				if _, err := Mine(context.Background(), c, Request{Anchors: anchors, Policy: pol, Exposure: x}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*len(anchors)), "µs/anchor")
+		})
+	}
+}

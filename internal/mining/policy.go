@@ -144,6 +144,21 @@ type Policy struct {
 	// GuideCollection names the guide collection; the server resolves it into
 	// Request.Guide.
 	GuideCollection string
+	// MinVersion and MaxStaleness are the freshness rule: a candidate is stale when its
+	// version is below MinVersion, or more than MaxStaleness below the collection's
+	// newest item version when the request starts (with both, the higher bound
+	// applies). StaleRule says whether stale candidates are skipped or kept and
+	// re-scored. nil: off.
+	MinVersion, MaxStaleness *int64
+	// StaleRule is what the freshness rule does with stale candidates; default skip.
+	StaleRule StaleRule
+	// Rotate turns on rotation per anchor key (Anchor.Key, else ID): a negative served
+	// to a key is not served to it again until its cycle is exhausted (see
+	// Exposure). Needs Request.Exposure and a key per anchor.
+	Rotate bool
+	// MaxExposures caps how often one item is served as a negative within the
+	// collection's exposure window; 0 turns the cap off. Needs Request.Exposure.
+	MaxExposures int
 }
 
 // guideOn reports whether a guide rule is set.
@@ -354,6 +369,10 @@ func (p *Policy) validate(e *validate.Error, field string, m index.Metric) {
 	}
 	if p.Ef < 0 || p.Ef > 65536 {
 		e.Add(field+".ef_search", "must be 0–65536, got %d", p.Ef)
+	}
+	p.validateFreshness(e, field)
+	if p.MaxExposures < 0 {
+		e.Add(field+".max_exposures", "must not be negative")
 	}
 }
 

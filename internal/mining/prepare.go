@@ -37,6 +37,24 @@ type prepared struct {
 	numPositives int
 	posScore     float32 // s⁺, valid when len(posVecs) > 0
 	unknown      []string
+	// freshQuery is set when the anchor sent its query vector (Anchor.Vector) rather
+	// than using the stored anchor item's.
+	freshQuery bool
+	// key is the anchor's feedback and rotation key (Key, else ID).
+	key string
+	// rotated are the negatives served to the key in its current rotation cycle, when
+	// Policy.Rotate is set; want, when above 0, replaces k (a rotation restart's
+	// second pass asks only for what the first pass missed).
+	rotated map[string]struct{}
+	want    int
+}
+
+// wantK is the number of negatives the anchor asks for.
+func (p *prepared) wantK(pol *Policy) int {
+	if p.want > 0 {
+		return p.want
+	}
+	return pol.NumNegatives
 }
 
 // batchIDs maps every id that an anchor of a request names (its own id, positives and
@@ -65,6 +83,8 @@ type rules struct {
 	// positives), valid when hasMargin.
 	margin    float32
 	hasMargin bool
+	// fresh is the freshness rule (Policy.MinVersion, MaxStaleness).
+	fresh freshness
 }
 
 // resolveRules resolves the near-duplicate threshold: off, calibrated when the policy
@@ -97,18 +117,19 @@ func prepare(s Searcher, req *Request) ([]prepared, batchIDs, rules, error) {
 	pol := &req.Policy
 	pol.validate(&e, "policy", s.Metric())
 	rl := resolveRules(pol, s.Metric(), req.Calibration)
+	rl.fresh = resolveFreshness(pol, s, &e)
 	out := make([]prepared, len(req.Anchors))
-	if pol.UseFeedback {
-		for i := range req.Anchors {
-			key := req.Anchors[i].Key
-			if key == "" {
-				key = req.Anchors[i].ID
-			}
-			if key != "" {
-				out[i].feedback = s.FalseNegatives(key)
-			}
+	for i := range req.Anchors {
+		key := req.Anchors[i].Key
+		if key == "" {
+			key = req.Anchors[i].ID
+		}
+		out[i].key = key
+		if pol.UseFeedback && key != "" {
+			out[i].feedback = s.FalseNegatives(key)
 		}
 	}
+	validateLoop(req, out, &e)
 	s.Resolve(func(lookup index.LookupFunc) {
 		for i := range req.Anchors {
 			prepareAnchor(s, lookup, pol, rl, &req.Anchors[i], &out[i], i, &e)
@@ -257,6 +278,7 @@ func prepareAnchor(s Searcher, lookup index.LookupFunc, pol *Policy, rl rules, a
 			return
 		}
 		p.query = q
+		p.freshQuery = true
 	case a.ID != "":
 		if !p.selfStored {
 			e.Add(f+".id", "item %q is not in the collection; send its vector", a.ID)

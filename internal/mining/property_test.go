@@ -114,6 +114,7 @@ func randomWorld(r *rand.Rand, n, dim int, metric index.Metric) *world {
 			}
 		}
 		b.Groups[i] = gs
+		b.Versions = append(b.Versions, int64(r.IntN(20)))
 	}
 	w.batch = b
 	w.groups = b.Groups
@@ -122,7 +123,7 @@ func randomWorld(r *rand.Rand, n, dim int, metric index.Metric) *world {
 
 // batchCopy returns a copy of the world's batch (upserts normalise vectors in place).
 func (w *world) batchCopy() *index.Batch {
-	return &index.Batch{IDs: slices.Clone(w.batch.IDs), Vectors: slices.Clone(w.batch.Vectors), Groups: w.batch.Groups}
+	return &index.Batch{IDs: slices.Clone(w.batch.IDs), Vectors: slices.Clone(w.batch.Vectors), Groups: w.batch.Groups, Versions: w.batch.Versions}
 }
 
 // corpus returns what the reference knows about w, scoring with s's similarity.
@@ -136,7 +137,7 @@ func (w *world) corpus(t *testing.T, s Searcher) *refCorpus {
 		return q
 	}
 	for i, id := range w.batch.IDs {
-		rc.items = append(rc.items, refItem{id: id, vec: rc.prepare(w.raw[i]), groups: w.groups[i]})
+		rc.items = append(rc.items, refItem{id: id, vec: rc.prepare(w.raw[i]), groups: w.groups[i], version: w.batch.Versions[i]})
 	}
 	for k, ids := range w.feedback {
 		if rc.feedback[k] == nil {
@@ -246,6 +247,15 @@ func (w *world) randomRequest(r *rand.Rand, s Searcher, rc *refCorpus) Request {
 	case 1:
 		p.MaxRank = NoMaxRank
 	}
+	if r.IntN(3) == 0 {
+		v := int64(r.IntN(22))
+		p.MinVersion = &v
+	}
+	if r.IntN(3) == 0 {
+		v := int64(r.IntN(22))
+		p.MaxStaleness = &v
+	}
+	p.StaleRule = StaleRule(r.IntN(2))
 	req.Policy = p
 	req.IncludeVectors = r.IntN(4) == 0
 	return req
@@ -265,7 +275,7 @@ func compareResults(got, want []Result) error {
 		for j := range w.Negatives {
 			gn, wn := g.Negatives[j], w.Negatives[j]
 			if gn.Rank != wn.Rank || math.Abs(float64(gn.Score-wn.Score)) > 1e-5 || len(gn.Vector) != len(wn.Vector) ||
-				gn.HasPFN != wn.HasPFN || math.Abs(float64(gn.PFN-wn.PFN)) > 1e-5 {
+				gn.HasPFN != wn.HasPFN || math.Abs(float64(gn.PFN-wn.PFN)) > 1e-5 || gn.Version != wn.Version || gn.Stale != wn.Stale {
 				return fmt.Errorf("anchor %d negative %d: %+v, want %+v", i, j, gn, wn)
 			}
 		}

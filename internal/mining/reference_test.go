@@ -9,9 +9,10 @@ import (
 
 // refItem is one stored item as the reference sees it.
 type refItem struct {
-	id     string
-	vec    []float32 // prepared (as stored)
-	groups []string
+	id      string
+	vec     []float32 // prepared (as stored)
+	groups  []string
+	version int64
 }
 
 // refCorpus is everything the reference implementation knows: the items in insertion
@@ -298,6 +299,29 @@ walk:
 			res.FloorReached = true
 			break walk
 		}
+		// Freshness: stale when the version is below max(min_version, newest −
+		// max_staleness); kept only under StaleRescore for an anchor that sent a vector.
+		stale := false
+		if pol.MinVersion != nil || pol.MaxStaleness != nil {
+			minV := int64(math.MinInt64)
+			if pol.MinVersion != nil {
+				minV = *pol.MinVersion
+			}
+			if pol.MaxStaleness != nil {
+				var newest int64
+				for j, it := range rc.items {
+					if j == 0 || it.version > newest {
+						newest = it.version
+					}
+				}
+				minV = max(minV, newest-*pol.MaxStaleness)
+			}
+			stale = sc.it.version < minV
+		}
+		if stale && (pol.StaleRule != StaleRescore || a.Vector == nil) {
+			r.Stale++
+			continue
+		}
 		if posOn {
 			dup := false
 			for _, pv := range posVecs {
@@ -367,7 +391,7 @@ walk:
 			r.RankWindow++
 			break walk
 		}
-		c := candidate{Negative: Negative{ID: id, Score: s, Rank: raw}, vec: sc.it.vec}
+		c := candidate{Negative: Negative{ID: id, Score: s, Rank: raw, Version: sc.it.version, Stale: stale}, vec: sc.it.vec}
 		if len(posVecs) > 0 {
 			// p_fn = σ(b₀ + b₁·max_p s(c, p) + b₂·(s − s⁺)).
 			maxSim := math.Inf(-1)

@@ -136,4 +136,7 @@ func (c *RuleCounts) add(o *RuleCounts) {
 	c.ScoreBand += o.ScoreBand
 	c.RankWindow += o.RankWindow
 	c.Diversity += o.Diversity
+	c.Stale += o.Stale
+	c.Rotation += o.Rotation
+	c.Exposure += o.Exposure
 }

@@ -23,6 +23,7 @@ from hardneg.types import (
     Items,
     MineResult,
     MiningPolicy,
+    RefreshQueue,
 )
 from hardneg.v1 import hardneg_pb2 as pb
 
@@ -57,6 +58,8 @@ SAMPLING = {
     "top1_sampled": pb.SAMPLING_STRATEGY_TOP1_SAMPLED,
 }
 RANK_MODES = {"surviving": pb.RANK_MODE_SURVIVING, "raw": pb.RANK_MODE_RAW}
+STALE_RULES = {"skip": pb.STALE_RULE_SKIP, "rescore": pb.STALE_RULE_RESCORE}
+MAX_REFRESH_LIMIT = 65_536
 
 Groups = Optional[Sequence[Optional[Sequence[str]]]]
 
@@ -285,6 +288,9 @@ _POLICY_INTS: dict[str, tuple[int, int, bool]] = {
     "max_candidates": (0, 2**32 - 1, False),
     "ef_search": (0, MAX_EF_SEARCH, False),
     "max_rank": (0, 2**32 - 1, False),
+    "min_version": (-(2**63), 2**63 - 1, True),
+    "max_staleness": (0, 2**63 - 1, True),
+    "max_exposures": (0, 2**32 - 1, False),
 }
 _POLICY_FLOATS = (
     "max_score",
@@ -302,7 +308,14 @@ _POLICY_FLOATS = (
     "guide_duplicate_threshold",
     "duplicate_margin",
 )
-_POLICY_BOOLS = ("exclude_same_group", "in_batch_exclusion", "use_feedback", "widen", "exclude_near_duplicates")
+_POLICY_BOOLS = (
+    "exclude_same_group",
+    "in_batch_exclusion",
+    "use_feedback",
+    "widen",
+    "exclude_near_duplicates",
+    "rotate",
+)
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
@@ -347,6 +360,8 @@ def _policy_violations(policy: MiningPolicy) -> list[FieldViolation]:
         bad("sampling_strategy", f"unknown strategy {policy.sampling_strategy!r}; use one of {', '.join(SAMPLING)}")
     if policy.rank_mode not in RANK_MODES:
         bad("rank_mode", f"unknown rank mode {policy.rank_mode!r}; use surviving or raw")
+    if policy.stale_rule not in STALE_RULES:
+        bad("stale_rule", f"unknown stale rule {policy.stale_rule!r}; use skip or rescore")
     return out
 
 
@@ -373,7 +388,14 @@ def policy_message(policy: MiningPolicy) -> pb.MiningPolicy:
         ef_search=int(policy.ef_search),
         max_rank=int(policy.max_rank),
         guide_collection=policy.guide_collection or "",
+        stale_rule=STALE_RULES[policy.stale_rule],
+        rotate=bool(policy.rotate),
+        max_exposures=int(policy.max_exposures),
     )
+    if policy.min_version is not None:
+        msg.min_version = int(policy.min_version)
+    if policy.max_staleness is not None:
+        msg.max_staleness = int(policy.max_staleness)
     for name in (
         "exclude_same_group",
         "duplicate_threshold",
@@ -515,6 +537,10 @@ def mine_result(resp: pb.MineResponse, k: int, include_vectors: bool) -> MineRes
     scores = np.full((n, k), np.nan, dtype=np.float32)
     ranks = np.full((n, k), -1, dtype=np.int64)
     p_fn = np.full((n, k), np.nan, dtype=np.float32)
+    versions = np.zeros((n, k), dtype=np.int64)
+    stale = np.zeros((n, k), dtype=bool)
+    rot_restarted = np.zeros(n, dtype=bool)
+    rot_served = np.zeros(n, dtype=np.int64)
     max_rank = np.zeros(n, dtype=np.int64)
     floor = np.zeros(n, dtype=bool)
     dup = np.full(n, np.nan, dtype=np.float32)
@@ -538,6 +564,8 @@ def mine_result(resp: pb.MineResponse, k: int, include_vectors: bool) -> MineRes
             ranks[i, j] = neg.rank
             if neg.HasField("p_fn"):
                 p_fn[i, j] = neg.p_fn
+            versions[i, j] = neg.version
+            stale[i, j] = neg.stale
         if r.HasField("positive_score"):
             pos[i] = r.positive_score
         if r.HasField("duplicate_threshold"):
@@ -546,6 +574,8 @@ def mine_result(resp: pb.MineResponse, k: int, include_vectors: bool) -> MineRes
             gpos[i] = r.guide_positive_score
         max_rank[i] = r.max_rank
         floor[i] = r.floor_reached
+        rot_restarted[i] = r.rotation_restarted
+        rot_served[i] = r.rotation_served
         shortfall[i] = r.shortfall
         examined[i] = r.candidates_examined
         widenings[i] = r.widenings
@@ -584,6 +614,40 @@ def mine_result(resp: pb.MineResponse, k: int, include_vectors: bool) -> MineRes
         floor_reached=floor,
         duplicate_threshold=dup,
         guide_positive_scores=gpos,
+        versions=versions,
+        stale=stale,
+        rotation_restarted=rot_restarted,
+        rotation_served=rot_served,
+    )
+
+
+def refresh_request(collection: str, limit: int, target_version: Optional[int]) -> pb.RefreshQueueRequest:
+    """A RefreshQueueRequest, after checking ``limit`` and ``target_version``."""
+    violations = []
+    if isinstance(limit, (bool, np.bool_)) or not isinstance(limit, numbers.Integral) or not 0 <= int(limit) <= MAX_REFRESH_LIMIT:
+        violations.append(FieldViolation(field="limit", description=f"must be an integer 0–{MAX_REFRESH_LIMIT:,}, got {limit!r}"))
+    if target_version is not None and (
+        isinstance(target_version, (bool, np.bool_)) or not isinstance(target_version, numbers.Integral)
+    ):
+        violations.append(FieldViolation(field="target_version", description=f"must be an integer or None, got {target_version!r}"))
+    if violations:
+        raise InvalidArgument("invalid refresh queue request", violations=violations)
+    req = pb.RefreshQueueRequest(collection=collection, limit=int(limit))
+    if target_version is not None:
+        req.target_version = int(target_version)
+    return req
+
+
+def refresh_queue(resp: pb.RefreshQueueResponse) -> RefreshQueue:
+    """A RefreshQueueResponse as numpy arrays."""
+    items = resp.items
+    return RefreshQueue(
+        ids=[it.id for it in items],
+        versions=np.array([it.version for it in items], dtype=np.int64),
+        staleness=np.array([it.staleness for it in items], dtype=np.int64),
+        recent_exposures=np.array([it.recent_exposures for it in items], dtype=np.int64),
+        target_version=resp.target_version,
+        due=resp.due,
     )
 
 

@@ -32,6 +32,7 @@ from hardneg.types import (
     IndexParams,
     Items,
     MineResult,
+    RefreshQueue,
     MiningPolicy,
     RetryPolicy,
     SnapshotInfo,
@@ -288,6 +289,11 @@ class Core:
     def get_calibration(self, collection: str) -> Op[dict[str, dict[str, Any]]]:
         resp = yield from self.unary("GetCalibration", pb.GetCalibrationRequest(collection=collection))
         return codec.calibration(resp)
+
+    def refresh_queue(self, collection: str, limit: int, target_version: Optional[int]) -> Op[RefreshQueue]:
+        req = codec.refresh_request(collection, limit, target_version)
+        resp = yield from self.unary("RefreshQueue", req)
+        return codec.refresh_queue(resp)
 
     def report_false_negatives(self, collection: str, reports: codec.Reports) -> Op[int]:
         total = 0

@@ -19,6 +19,7 @@ from hardneg.types import (
     IngestResult,
     Items,
     MineResult,
+    RefreshQueue,
     MiningPolicy,
     RetryPolicy,
     SnapshotInfo,
@@ -280,6 +281,10 @@ class AsyncClient(Front):
     async def snapshot(self, collection: str) -> SnapshotInfo:
         """See :meth:`hardneg.Client.snapshot`."""
         return await self._run(self._core.snapshot(collection))
+
+    async def refresh_queue(self, collection: str, limit: int = 0, target_version: Optional[int] = None) -> RefreshQueue:
+        """See :meth:`hardneg.Client.refresh_queue`."""
+        return await self._run(self._core.refresh_queue(collection, limit, target_version))
 
     async def get_calibration(self, collection: str) -> dict[str, dict[str, Any]]:
         """See :meth:`hardneg.Client.get_calibration`."""

@@ -21,6 +21,7 @@ from hardneg.types import (
     IngestResult,
     Items,
     MineResult,
+    RefreshQueue,
     MiningPolicy,
     RetryPolicy,
     SnapshotInfo,
@@ -381,6 +382,15 @@ class Client(Front):
     def snapshot(self, collection: str) -> SnapshotInfo:
         """Writes a snapshot of ``collection`` now (bounds recovery time)."""
         return self._run(self._core.snapshot(collection))
+
+    def refresh_queue(self, collection: str, limit: int = 0, target_version: Optional[int] = None) -> RefreshQueue:
+        """The items of ``collection`` to re-encode next: those with a version below
+        ``target_version`` (default: the collection's newest version), ordered by
+        staleness × (1 + times recently returned as a negative) descending, so that hot,
+        old items come first. ``limit`` caps the ids returned (0: 1,024; at most 65,536);
+        :attr:`RefreshQueue.due` counts them all. Re-encode them and upsert with the new
+        version to refresh the index incrementally."""
+        return self._run(self._core.refresh_queue(collection, limit, target_version))
 
     def get_calibration(self, collection: str) -> dict[str, dict[str, Any]]:
         """The score statistics mining has observed on ``collection``: for

@@ -28,6 +28,7 @@ __all__ = [
 MetricName = Literal["cosine", "dot", "l2"]
 SamplingName = Literal["top", "random", "uniform", "softmax", "simans", "top1_sampled"]
 RankModeName = Literal["surviving", "raw"]
+StaleRuleName = Literal["skip", "rescore"]
 
 #: Names of the false-negative rules, in the order the server attributes removals.
 RULES: tuple[str, ...] = (
@@ -44,6 +45,9 @@ RULES: tuple[str, ...] = (
     "score_band",
     "rank_window",
     "diversity",
+    "stale",
+    "rotation",
+    "exposure",
 )
 
 
@@ -261,6 +265,17 @@ class MiningPolicy:
     margin, ``guide_duplicate_threshold`` guide near-duplicates of a positive
     (GISTEmbed-style; docs/MINING.md).
 
+    Freshness: a candidate whose version is below ``min_version``, or more than
+    ``max_staleness`` below the collection's newest version, is stale; ``stale_rule``
+    ``"skip"`` drops it, ``"rescore"`` keeps it for anchors sent with a fresh vector
+    (scored against that vector, ADORE-style) and marks it in :attr:`MineResult.stale`.
+
+    Exposure: ``rotate=True`` never serves a negative to an anchor key (``keys``, else the
+    anchor id) again until the key's cycle is exhausted (:attr:`MineResult.rotation_restarted`);
+    ``max_exposures=n`` serves no item more than n times within the collection's exposure
+    window. Both are kept in the server's memory and are reproducible for the same
+    sequence of requests.
+
     The clients check each field's type and range before sending a request and raise
     :class:`hardneg.errors.InvalidArgument` naming ``policy.<field>``.
     """
@@ -294,6 +309,11 @@ class MiningPolicy:
     guide_collection: Optional[str] = None
     guide_margin: Optional[float] = None
     guide_duplicate_threshold: Optional[float] = None
+    min_version: Optional[int] = None
+    max_staleness: Optional[int] = None
+    stale_rule: StaleRuleName = "skip"
+    rotate: Optional[bool] = None
+    max_exposures: int = 0
 
     @classmethod
     def from_kwargs(cls, base: Optional["MiningPolicy"] = None, **kwargs: Any) -> "MiningPolicy":
@@ -328,6 +348,9 @@ class RuleStats:
     score_band: int = 0
     rank_window: int = 0
     diversity: int = 0
+    stale: int = 0
+    rotation: int = 0
+    exposure: int = 0
     candidates_examined: int = 0
     negatives_returned: int = 0
     shortfall: int = 0
@@ -375,6 +398,12 @@ class MineResult:
             the rule was off).
         guide_positive_scores: ``(n,)`` float32 guide(a, p) of the hardest guide positive
             (NaN without guide rules, guide query or guide positive).
+        versions: ``(n, k)`` int64 version of each negative (0 for padding).
+        stale: ``(n, k)`` bool, True for negatives kept stale by ``stale_rule="rescore"``.
+        rotation_restarted: ``(n,)`` bool, under ``rotate``: the anchor's cycle was
+            exhausted in this call and a new one began.
+        rotation_served: ``(n,)`` int64, under ``rotate``: negatives served to the anchor's
+            key in its current cycle.
     """
 
     ids: np.ndarray
@@ -395,6 +424,10 @@ class MineResult:
     floor_reached: Optional[np.ndarray] = None
     duplicate_threshold: Optional[np.ndarray] = None
     guide_positive_scores: Optional[np.ndarray] = None
+    versions: Optional[np.ndarray] = None
+    stale: Optional[np.ndarray] = None
+    rotation_restarted: Optional[np.ndarray] = None
+    rotation_served: Optional[np.ndarray] = None
     _stats: Optional[RuleStats] = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -409,6 +442,14 @@ class MineResult:
             self.duplicate_threshold = np.full(n, np.nan, dtype=np.float32)
         if self.guide_positive_scores is None:
             self.guide_positive_scores = np.full(n, np.nan, dtype=np.float32)
+        if self.versions is None:
+            self.versions = np.zeros((n, k), dtype=np.int64)
+        if self.stale is None:
+            self.stale = np.zeros((n, k), dtype=bool)
+        if self.rotation_restarted is None:
+            self.rotation_restarted = np.zeros(n, dtype=bool)
+        if self.rotation_served is None:
+            self.rotation_served = np.zeros(n, dtype=np.int64)
 
     @property
     def weights(self) -> np.ndarray:
@@ -469,4 +510,33 @@ class MineResult:
             floor_reached=np.concatenate([p.floor_reached for p in parts]),  # type: ignore[misc]
             duplicate_threshold=np.concatenate([p.duplicate_threshold for p in parts]),  # type: ignore[misc]
             guide_positive_scores=np.concatenate([p.guide_positive_scores for p in parts]),  # type: ignore[misc]
+            versions=np.concatenate([p.versions for p in parts], axis=0),  # type: ignore[misc]
+            stale=np.concatenate([p.stale for p in parts], axis=0),  # type: ignore[misc]
+            rotation_restarted=np.concatenate([p.rotation_restarted for p in parts]),  # type: ignore[misc]
+            rotation_served=np.concatenate([p.rotation_served for p in parts]),  # type: ignore[misc]
         )
+
+
+@dataclass
+class RefreshQueue:
+    """The items to re-encode next (:meth:`hardneg.Client.refresh_queue`), in refresh
+    order: staleness × (1 + recent exposures) descending, then version, then id.
+
+    Attributes:
+        ids: item ids.
+        versions: ``(m,)`` int64 current version of each.
+        staleness: ``(m,)`` int64 ``target_version − version``.
+        recent_exposures: ``(m,)`` int64 times Mine recently returned each as a negative.
+        target_version: the version items were compared with.
+        due: items due in total (``len(ids)`` is at most the limit).
+    """
+
+    ids: list[str]
+    versions: np.ndarray
+    staleness: np.ndarray
+    recent_exposures: np.ndarray
+    target_version: int
+    due: int
+
+    def __len__(self) -> int:
+        return len(self.ids)

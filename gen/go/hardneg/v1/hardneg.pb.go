@@ -16,6 +16,7 @@
 //     1,024 positive vectors, 4,096 excluded ids and 256 groups;
 //   - num_negatives is at most 1,024;
 //   - a GetItemsRequest names at most 16,384 ids;
+//   - a RefreshQueueRequest asks for at most 65,536 ids;
 //   - ids are 1 to 512 bytes of UTF-8, groups 1 to 256 bytes; an item has at most 64
 //     groups;
 //   - dimensions are 1 to 8,192.
@@ -224,6 +225,63 @@ func (x SamplingStrategy) Number() protoreflect.EnumNumber {
 // Deprecated: Use SamplingStrategy.Descriptor instead.
 func (SamplingStrategy) EnumDescriptor() ([]byte, []int) {
 	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{2}
+}
+
+// StaleRule says what the freshness rule (min_version, max_staleness) does with a
+// stale candidate.
+type StaleRule int32
+
+const (
+	// Same as STALE_RULE_SKIP.
+	StaleRule_STALE_RULE_UNSPECIFIED StaleRule = 0
+	// Drop stale candidates (RuleCounts.stale).
+	StaleRule_STALE_RULE_SKIP StaleRule = 1
+	// For an anchor that sends its fresh query vector (Anchor.vector), keep stale
+	// candidates, scored against that vector (ADORE-style: a fresh query against older
+	// item vectors), and mark them Negative.stale. An anchor without a vector, whose query
+	// is its stored and possibly stale item vector, drops them as under skip.
+	StaleRule_STALE_RULE_RESCORE StaleRule = 2
+)
+
+// Enum value maps for StaleRule.
+var (
+	StaleRule_name = map[int32]string{
+		0: "STALE_RULE_UNSPECIFIED",
+		1: "STALE_RULE_SKIP",
+		2: "STALE_RULE_RESCORE",
+	}
+	StaleRule_value = map[string]int32{
+		"STALE_RULE_UNSPECIFIED": 0,
+		"STALE_RULE_SKIP":        1,
+		"STALE_RULE_RESCORE":     2,
+	}
+)
+
+func (x StaleRule) Enum() *StaleRule {
+	p := new(StaleRule)
+	*p = x
+	return p
+}
+
+func (x StaleRule) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (StaleRule) Descriptor() protoreflect.EnumDescriptor {
+	return file_hardneg_v1_hardneg_proto_enumTypes[3].Descriptor()
+}
+
+func (StaleRule) Type() protoreflect.EnumType {
+	return &file_hardneg_v1_hardneg_proto_enumTypes[3]
+}
+
+func (x StaleRule) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use StaleRule.Descriptor instead.
+func (StaleRule) EnumDescriptor() ([]byte, []int) {
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{3}
 }
 
 // IndexParams tunes a collection's index. Zero fields take the server's defaults.
@@ -1768,8 +1826,33 @@ type MiningPolicy struct {
 	// at least as close to the positive as the anchor is), off under dot and L2; 2 under
 	// cosine never triggers.
 	DuplicateMargin *float32 `protobuf:"fixed32,29,opt,name=duplicate_margin,json=duplicateMargin,proto3,oneof" json:"duplicate_margin,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Freshness rule: a candidate whose version (ItemBatch.versions: the encoder version,
+	// e.g. training step, that produced its vector) is below min_version is stale. Unset:
+	// off.
+	MinVersion *int64 `protobuf:"varint,30,opt,name=min_version,json=minVersion,proto3,oneof" json:"min_version,omitempty"`
+	// Freshness rule relative to the collection: a candidate more than max_staleness
+	// versions older than the collection's newest item (when the request starts) is
+	// stale. With min_version as well, the higher bound applies. Must not be negative.
+	// Unset: off.
+	MaxStaleness *int64 `protobuf:"varint,31,opt,name=max_staleness,json=maxStaleness,proto3,oneof" json:"max_staleness,omitempty"`
+	// What the freshness rule does with stale candidates. Default skip.
+	StaleRule StaleRule `protobuf:"varint,32,opt,name=stale_rule,json=staleRule,proto3,enum=hardneg.v1.StaleRule" json:"stale_rule,omitempty"`
+	// Rotation per anchor key (Anchor.key, else id; every anchor needs one): a negative
+	// served to a key is not served to it again until its cycle is exhausted, i.e. until a
+	// call finds too few candidates because of the cycle's earlier negatives; that call
+	// fills its shortfall from a new cycle (AnchorResult.rotation_restarted). Under
+	// RANK_MODE_RAW a cycle walks the rank window; under RANK_MODE_SURVIVING the window
+	// slides deeper with each call, down to the hardness floor (max_rank). Rotation state
+	// lives in the server's memory, not in the write-ahead log: a restart forgets it. It is
+	// kept for the 100,000 most recently used keys and at most 4,096 negatives per key and
+	// cycle. Default false.
+	Rotate bool `protobuf:"varint,33,opt,name=rotate,proto3" json:"rotate,omitempty"`
+	// Cap on how often one item is served as a negative within the collection's exposure
+	// window (100,000 served negatives, see RefreshQueue): an item that reached it is
+	// skipped (RuleCounts.exposure), which keeps HNSW hubs from dominating. 0: off.
+	MaxExposures  uint32 `protobuf:"varint,34,opt,name=max_exposures,json=maxExposures,proto3" json:"max_exposures,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MiningPolicy) Reset() {
@@ -2005,12 +2088,48 @@ func (x *MiningPolicy) GetDuplicateMargin() float32 {
 	return 0
 }
 
+func (x *MiningPolicy) GetMinVersion() int64 {
+	if x != nil && x.MinVersion != nil {
+		return *x.MinVersion
+	}
+	return 0
+}
+
+func (x *MiningPolicy) GetMaxStaleness() int64 {
+	if x != nil && x.MaxStaleness != nil {
+		return *x.MaxStaleness
+	}
+	return 0
+}
+
+func (x *MiningPolicy) GetStaleRule() StaleRule {
+	if x != nil {
+		return x.StaleRule
+	}
+	return StaleRule_STALE_RULE_UNSPECIFIED
+}
+
+func (x *MiningPolicy) GetRotate() bool {
+	if x != nil {
+		return x.Rotate
+	}
+	return false
+}
+
+func (x *MiningPolicy) GetMaxExposures() uint32 {
+	if x != nil {
+		return x.MaxExposures
+	}
+	return 0
+}
+
 // MineRequest asks for hard negatives.
 type MineRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Collection name.
 	Collection string `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
-	// Anchors, 1–1,024; mined in parallel.
+	// Anchors, 1–1,024; mined in parallel, or one after another in request order when the
+	// policy sets rotate or max_exposures (so that results are reproducible).
 	Anchors []*Anchor `protobuf:"bytes,2,rep,name=anchors,proto3" json:"anchors,omitempty"`
 	// The rules.
 	Policy *MiningPolicy `protobuf:"bytes,3,opt,name=policy,proto3" json:"policy,omitempty"`
@@ -2097,7 +2216,12 @@ type Negative struct {
 	// positive): σ(b₀ + b₁·sim⁺ + b₂·(score − s⁺)) with sim⁺ its highest similarity to a
 	// known positive; coefficients and calibration in docs/MINING.md. Absent when the
 	// anchor has no known positive. A loss can weight the negative by 1 − p_fn.
-	PFn           *float32 `protobuf:"fixed32,4,opt,name=p_fn,json=pFn,proto3,oneof" json:"p_fn,omitempty"`
+	PFn *float32 `protobuf:"fixed32,4,opt,name=p_fn,json=pFn,proto3,oneof" json:"p_fn,omitempty"`
+	// The item's version (ItemBatch.versions; 0 when it was stored without one).
+	Version int64 `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
+	// The item is stale under the policy's freshness rule and was kept by
+	// STALE_RULE_RESCORE.
+	Stale         bool `protobuf:"varint,6,opt,name=stale,proto3" json:"stale,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2160,6 +2284,20 @@ func (x *Negative) GetPFn() float32 {
 	return 0
 }
 
+func (x *Negative) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *Negative) GetStale() bool {
+	if x != nil {
+		return x.Stale
+	}
+	return false
+}
+
 // RuleCounts counts candidates removed by each rule. A candidate is counted under the
 // first rule that removed it, in the order of the fields.
 type RuleCounts struct {
@@ -2189,7 +2327,16 @@ type RuleCounts struct {
 	// Outside the rank window, or at or beyond the hardness floor (max_rank).
 	RankWindow uint64 `protobuf:"varint,10,opt,name=rank_window,json=rankWindow,proto3" json:"rank_window,omitempty"`
 	// Too similar to an already chosen negative.
-	Diversity     uint64 `protobuf:"varint,11,opt,name=diversity,proto3" json:"diversity,omitempty"`
+	Diversity uint64 `protobuf:"varint,11,opt,name=diversity,proto3" json:"diversity,omitempty"`
+	// Stale under the freshness rule (min_version, max_staleness) and skipped. Judged
+	// after the id rules (self … same_group, rotation, exposure) and before duplicate.
+	Stale uint64 `protobuf:"varint,14,opt,name=stale,proto3" json:"stale,omitempty"`
+	// Served to the anchor's key earlier in its rotation cycle (MiningPolicy.rotate).
+	// Judged with the id rules, after same_group.
+	Rotation uint64 `protobuf:"varint,15,opt,name=rotation,proto3" json:"rotation,omitempty"`
+	// Served max_exposures times in the collection's exposure window. Judged with the id
+	// rules, after rotation.
+	Exposure      uint64 `protobuf:"varint,16,opt,name=exposure,proto3" json:"exposure,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2315,6 +2462,27 @@ func (x *RuleCounts) GetDiversity() uint64 {
 	return 0
 }
 
+func (x *RuleCounts) GetStale() uint64 {
+	if x != nil {
+		return x.Stale
+	}
+	return 0
+}
+
+func (x *RuleCounts) GetRotation() uint64 {
+	if x != nil {
+		return x.Rotation
+	}
+	return 0
+}
+
+func (x *RuleCounts) GetExposure() uint64 {
+	if x != nil {
+		return x.Exposure
+	}
+	return 0
+}
+
 // AnchorResult holds the negatives and statistics of one anchor.
 type AnchorResult struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2349,8 +2517,13 @@ type AnchorResult struct {
 	// guide(a, p) of the hardest guide positive, when a guide rule was set and the anchor
 	// had a guide query and a guide positive.
 	GuidePositiveScore *float32 `protobuf:"fixed32,13,opt,name=guide_positive_score,json=guidePositiveScore,proto3,oneof" json:"guide_positive_score,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Under rotation: the anchor's cycle was exhausted in this call and a new one began.
+	RotationRestarted bool `protobuf:"varint,14,opt,name=rotation_restarted,json=rotationRestarted,proto3" json:"rotation_restarted,omitempty"`
+	// Under rotation: negatives served to the anchor's key in its current cycle, these
+	// included.
+	RotationServed uint32 `protobuf:"varint,15,opt,name=rotation_served,json=rotationServed,proto3" json:"rotation_served,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *AnchorResult) Reset() {
@@ -2470,6 +2643,20 @@ func (x *AnchorResult) GetDuplicateThreshold() float32 {
 func (x *AnchorResult) GetGuidePositiveScore() float32 {
 	if x != nil && x.GuidePositiveScore != nil {
 		return *x.GuidePositiveScore
+	}
+	return 0
+}
+
+func (x *AnchorResult) GetRotationRestarted() bool {
+	if x != nil {
+		return x.RotationRestarted
+	}
+	return false
+}
+
+func (x *AnchorResult) GetRotationServed() uint32 {
+	if x != nil {
+		return x.RotationServed
 	}
 	return 0
 }
@@ -2982,6 +3169,210 @@ func (x *SnapshotCollectionResponse) GetBytes() uint64 {
 	return 0
 }
 
+// RefreshQueueRequest asks for the next ids to re-encode.
+type RefreshQueueRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Collection name.
+	Collection string `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	// Most ids to return, 1–65,536. 0: 1,024.
+	Limit uint32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	// Items with a version below this one are due for re-encoding. Unset: the collection's
+	// newest item version.
+	TargetVersion *int64 `protobuf:"varint,3,opt,name=target_version,json=targetVersion,proto3,oneof" json:"target_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RefreshQueueRequest) Reset() {
+	*x = RefreshQueueRequest{}
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefreshQueueRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefreshQueueRequest) ProtoMessage() {}
+
+func (x *RefreshQueueRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefreshQueueRequest.ProtoReflect.Descriptor instead.
+func (*RefreshQueueRequest) Descriptor() ([]byte, []int) {
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *RefreshQueueRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *RefreshQueueRequest) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *RefreshQueueRequest) GetTargetVersion() int64 {
+	if x != nil && x.TargetVersion != nil {
+		return *x.TargetVersion
+	}
+	return 0
+}
+
+// RefreshItem is one item due for re-encoding.
+type RefreshItem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Item id.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Its current version.
+	Version int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// target_version − version.
+	Staleness int64 `protobuf:"varint,3,opt,name=staleness,proto3" json:"staleness,omitempty"`
+	// Times Mine returned it as a negative recently (the current and the previous
+	// exposure window of the collection; see docs/MINING.md).
+	RecentExposures uint64 `protobuf:"varint,4,opt,name=recent_exposures,json=recentExposures,proto3" json:"recent_exposures,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *RefreshItem) Reset() {
+	*x = RefreshItem{}
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefreshItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefreshItem) ProtoMessage() {}
+
+func (x *RefreshItem) ProtoReflect() protoreflect.Message {
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefreshItem.ProtoReflect.Descriptor instead.
+func (*RefreshItem) Descriptor() ([]byte, []int) {
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *RefreshItem) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RefreshItem) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *RefreshItem) GetStaleness() int64 {
+	if x != nil {
+		return x.Staleness
+	}
+	return 0
+}
+
+func (x *RefreshItem) GetRecentExposures() uint64 {
+	if x != nil {
+		return x.RecentExposures
+	}
+	return 0
+}
+
+// RefreshQueueResponse lists the items due, in refresh order: by priority
+// staleness × (1 + recent_exposures) descending, then version ascending, then id.
+type RefreshQueueResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The items, at most limit.
+	Items []*RefreshItem `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	// The target version applied.
+	TargetVersion int64 `protobuf:"varint,2,opt,name=target_version,json=targetVersion,proto3" json:"target_version,omitempty"`
+	// Items due in total (before limit).
+	Due           uint64 `protobuf:"varint,3,opt,name=due,proto3" json:"due,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RefreshQueueResponse) Reset() {
+	*x = RefreshQueueResponse{}
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefreshQueueResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefreshQueueResponse) ProtoMessage() {}
+
+func (x *RefreshQueueResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefreshQueueResponse.ProtoReflect.Descriptor instead.
+func (*RefreshQueueResponse) Descriptor() ([]byte, []int) {
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *RefreshQueueResponse) GetItems() []*RefreshItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *RefreshQueueResponse) GetTargetVersion() int64 {
+	if x != nil {
+		return x.TargetVersion
+	}
+	return 0
+}
+
+func (x *RefreshQueueResponse) GetDue() uint64 {
+	if x != nil {
+		return x.Due
+	}
+	return 0
+}
+
 var File_hardneg_v1_hardneg_proto protoreflect.FileDescriptor
 
 const file_hardneg_v1_hardneg_proto_rawDesc = "" +
@@ -3093,7 +3484,7 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"excludeIds\x12\x16\n" +
 	"\x06groups\x18\a \x03(\tR\x06groups\x12!\n" +
 	"\fguide_vector\x18\b \x01(\fR\vguideVector\x124\n" +
-	"\x16guide_positive_vectors\x18\t \x01(\fR\x14guidePositiveVectors\"\xc1\f\n" +
+	"\x16guide_positive_vectors\x18\t \x01(\fR\x14guidePositiveVectors\"\xa6\x0e\n" +
 	"\fMiningPolicy\x12#\n" +
 	"\rnum_negatives\x18\x01 \x01(\rR\fnumNegatives\x121\n" +
 	"\x12exclude_same_group\x18\x02 \x01(\bH\x00R\x10excludeSameGroup\x88\x01\x01\x124\n" +
@@ -3125,7 +3516,14 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x10guide_collection\x18\x1a \x01(\tR\x0fguideCollection\x12&\n" +
 	"\fguide_margin\x18\x1b \x01(\x02H\x10R\vguideMargin\x88\x01\x01\x12?\n" +
 	"\x19guide_duplicate_threshold\x18\x1c \x01(\x02H\x11R\x17guideDuplicateThreshold\x88\x01\x01\x12.\n" +
-	"\x10duplicate_margin\x18\x1d \x01(\x02H\x12R\x0fduplicateMargin\x88\x01\x01B\x15\n" +
+	"\x10duplicate_margin\x18\x1d \x01(\x02H\x12R\x0fduplicateMargin\x88\x01\x01\x12$\n" +
+	"\vmin_version\x18\x1e \x01(\x03H\x13R\n" +
+	"minVersion\x88\x01\x01\x12(\n" +
+	"\rmax_staleness\x18\x1f \x01(\x03H\x14R\fmaxStaleness\x88\x01\x01\x124\n" +
+	"\n" +
+	"stale_rule\x18  \x01(\x0e2\x15.hardneg.v1.StaleRuleR\tstaleRule\x12\x16\n" +
+	"\x06rotate\x18! \x01(\bR\x06rotate\x12#\n" +
+	"\rmax_exposures\x18\" \x01(\rR\fmaxExposuresB\x15\n" +
 	"\x13_exclude_same_groupB\x16\n" +
 	"\x14_duplicate_thresholdB\x12\n" +
 	"\x10_absolute_marginB\x12\n" +
@@ -3146,20 +3544,24 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x11_duplicate_zscoreB\x0f\n" +
 	"\r_guide_marginB\x1c\n" +
 	"\x1a_guide_duplicate_thresholdB\x13\n" +
-	"\x11_duplicate_margin\"\xb6\x01\n" +
+	"\x11_duplicate_marginB\x0e\n" +
+	"\f_min_versionB\x10\n" +
+	"\x0e_max_staleness\"\xb6\x01\n" +
 	"\vMineRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
 	"collection\x12,\n" +
 	"\aanchors\x18\x02 \x03(\v2\x12.hardneg.v1.AnchorR\aanchors\x120\n" +
 	"\x06policy\x18\x03 \x01(\v2\x18.hardneg.v1.MiningPolicyR\x06policy\x12'\n" +
-	"\x0finclude_vectors\x18\x04 \x01(\bR\x0eincludeVectors\"e\n" +
+	"\x0finclude_vectors\x18\x04 \x01(\bR\x0eincludeVectors\"\x95\x01\n" +
 	"\bNegative\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05score\x18\x02 \x01(\x02R\x05score\x12\x12\n" +
 	"\x04rank\x18\x03 \x01(\rR\x04rank\x12\x16\n" +
-	"\x04p_fn\x18\x04 \x01(\x02H\x00R\x03pFn\x88\x01\x01B\a\n" +
-	"\x05_p_fn\"\x87\x03\n" +
+	"\x04p_fn\x18\x04 \x01(\x02H\x00R\x03pFn\x88\x01\x01\x12\x18\n" +
+	"\aversion\x18\x05 \x01(\x03R\aversion\x12\x14\n" +
+	"\x05stale\x18\x06 \x01(\bR\x05staleB\a\n" +
+	"\x05_p_fn\"\xd5\x03\n" +
 	"\n" +
 	"RuleCounts\x12\x12\n" +
 	"\x04self\x18\x01 \x01(\x04R\x04self\x12\x1a\n" +
@@ -3178,7 +3580,10 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\vrank_window\x18\n" +
 	" \x01(\x04R\n" +
 	"rankWindow\x12\x1c\n" +
-	"\tdiversity\x18\v \x01(\x04R\tdiversity\"\xfa\x04\n" +
+	"\tdiversity\x18\v \x01(\x04R\tdiversity\x12\x14\n" +
+	"\x05stale\x18\x0e \x01(\x04R\x05stale\x12\x1a\n" +
+	"\brotation\x18\x0f \x01(\x04R\brotation\x12\x1a\n" +
+	"\bexposure\x18\x10 \x01(\x04R\bexposure\"\xd2\x05\n" +
 	"\fAnchorResult\x122\n" +
 	"\tnegatives\x18\x01 \x03(\v2\x14.hardneg.v1.NegativeR\tnegatives\x12)\n" +
 	"\x10negative_vectors\x18\x02 \x01(\fR\x0fnegativeVectors\x12*\n" +
@@ -3194,7 +3599,9 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	" \x01(\rR\amaxRank\x12#\n" +
 	"\rfloor_reached\x18\v \x01(\bR\ffloorReached\x124\n" +
 	"\x13duplicate_threshold\x18\f \x01(\x02H\x01R\x12duplicateThreshold\x88\x01\x01\x125\n" +
-	"\x14guide_positive_score\x18\r \x01(\x02H\x02R\x12guidePositiveScore\x88\x01\x01B\x11\n" +
+	"\x14guide_positive_score\x18\r \x01(\x02H\x02R\x12guidePositiveScore\x88\x01\x01\x12-\n" +
+	"\x12rotation_restarted\x18\x0e \x01(\bR\x11rotationRestarted\x12'\n" +
+	"\x0frotation_served\x18\x0f \x01(\rR\x0erotationServedB\x11\n" +
 	"\x0f_positive_scoreB\x16\n" +
 	"\x14_duplicate_thresholdB\x17\n" +
 	"\x15_guide_positive_score\"B\n" +
@@ -3230,7 +3637,23 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"N\n" +
 	"\x1aSnapshotCollectionResponse\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12\x14\n" +
-	"\x05bytes\x18\x02 \x01(\x04R\x05bytes*R\n" +
+	"\x05bytes\x18\x02 \x01(\x04R\x05bytes\"\x8a\x01\n" +
+	"\x13RefreshQueueRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\rR\x05limit\x12*\n" +
+	"\x0etarget_version\x18\x03 \x01(\x03H\x00R\rtargetVersion\x88\x01\x01B\x11\n" +
+	"\x0f_target_version\"\x80\x01\n" +
+	"\vRefreshItem\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion\x12\x1c\n" +
+	"\tstaleness\x18\x03 \x01(\x03R\tstaleness\x12)\n" +
+	"\x10recent_exposures\x18\x04 \x01(\x04R\x0frecentExposures\"~\n" +
+	"\x14RefreshQueueResponse\x12-\n" +
+	"\x05items\x18\x01 \x03(\v2\x17.hardneg.v1.RefreshItemR\x05items\x12%\n" +
+	"\x0etarget_version\x18\x02 \x01(\x03R\rtargetVersion\x12\x10\n" +
+	"\x03due\x18\x03 \x01(\x04R\x03due*R\n" +
 	"\x06Metric\x12\x16\n" +
 	"\x12METRIC_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rMETRIC_COSINE\x10\x01\x12\x0e\n" +
@@ -3247,7 +3670,11 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x19SAMPLING_STRATEGY_UNIFORM\x10\x02\x12\x1d\n" +
 	"\x19SAMPLING_STRATEGY_SOFTMAX\x10\x03\x12\x1c\n" +
 	"\x18SAMPLING_STRATEGY_SIMANS\x10\x04\x12\"\n" +
-	"\x1eSAMPLING_STRATEGY_TOP1_SAMPLED\x10\x052\x9b\b\n" +
+	"\x1eSAMPLING_STRATEGY_TOP1_SAMPLED\x10\x05*T\n" +
+	"\tStaleRule\x12\x1a\n" +
+	"\x16STALE_RULE_UNSPECIFIED\x10\x00\x12\x13\n" +
+	"\x0fSTALE_RULE_SKIP\x10\x01\x12\x16\n" +
+	"\x12STALE_RULE_RESCORE\x10\x022\xf3\b\n" +
 	"\fMinerService\x12]\n" +
 	"\x10CreateCollection\x12#.hardneg.v1.CreateCollectionRequest\x1a$.hardneg.v1.CreateCollectionResponse\x12Y\n" +
 	"\rGetCollection\x12 .hardneg.v1.GetCollectionRequest\x1a!.hardneg.v1.GetCollectionResponse\"\x03\x90\x02\x01\x12_\n" +
@@ -3260,7 +3687,8 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x04Mine\x12\x17.hardneg.v1.MineRequest\x1a\x18.hardneg.v1.MineResponse\"\x03\x90\x02\x01\x12i\n" +
 	"\x14ReportFalseNegatives\x12'.hardneg.v1.ReportFalseNegativesRequest\x1a(.hardneg.v1.ReportFalseNegativesResponse\x12c\n" +
 	"\x12SnapshotCollection\x12%.hardneg.v1.SnapshotCollectionRequest\x1a&.hardneg.v1.SnapshotCollectionResponse\x12\\\n" +
-	"\x0eGetCalibration\x12!.hardneg.v1.GetCalibrationRequest\x1a\".hardneg.v1.GetCalibrationResponse\"\x03\x90\x02\x01B8Z6github.com/hardneg/hardneg/gen/go/hardneg/v1;hardnegv1b\x06proto3"
+	"\x0eGetCalibration\x12!.hardneg.v1.GetCalibrationRequest\x1a\".hardneg.v1.GetCalibrationResponse\"\x03\x90\x02\x01\x12V\n" +
+	"\fRefreshQueue\x12\x1f.hardneg.v1.RefreshQueueRequest\x1a .hardneg.v1.RefreshQueueResponse\"\x03\x90\x02\x01B8Z6github.com/hardneg/hardneg/gen/go/hardneg/v1;hardnegv1b\x06proto3"
 
 var (
 	file_hardneg_v1_hardneg_proto_rawDescOnce sync.Once
@@ -3274,102 +3702,110 @@ func file_hardneg_v1_hardneg_proto_rawDescGZIP() []byte {
 	return file_hardneg_v1_hardneg_proto_rawDescData
 }
 
-var file_hardneg_v1_hardneg_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_hardneg_v1_hardneg_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_hardneg_v1_hardneg_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_hardneg_v1_hardneg_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_hardneg_v1_hardneg_proto_goTypes = []any{
 	(Metric)(0),                          // 0: hardneg.v1.Metric
 	(RankMode)(0),                        // 1: hardneg.v1.RankMode
 	(SamplingStrategy)(0),                // 2: hardneg.v1.SamplingStrategy
-	(*IndexParams)(nil),                  // 3: hardneg.v1.IndexParams
-	(*CollectionStats)(nil),              // 4: hardneg.v1.CollectionStats
-	(*Collection)(nil),                   // 5: hardneg.v1.Collection
-	(*CreateCollectionRequest)(nil),      // 6: hardneg.v1.CreateCollectionRequest
-	(*CreateCollectionResponse)(nil),     // 7: hardneg.v1.CreateCollectionResponse
-	(*GetCollectionRequest)(nil),         // 8: hardneg.v1.GetCollectionRequest
-	(*GetCollectionResponse)(nil),        // 9: hardneg.v1.GetCollectionResponse
-	(*ListCollectionsRequest)(nil),       // 10: hardneg.v1.ListCollectionsRequest
-	(*ListCollectionsResponse)(nil),      // 11: hardneg.v1.ListCollectionsResponse
-	(*DeleteCollectionRequest)(nil),      // 12: hardneg.v1.DeleteCollectionRequest
-	(*DeleteCollectionResponse)(nil),     // 13: hardneg.v1.DeleteCollectionResponse
-	(*GroupList)(nil),                    // 14: hardneg.v1.GroupList
-	(*ItemBatch)(nil),                    // 15: hardneg.v1.ItemBatch
-	(*UpsertRequest)(nil),                // 16: hardneg.v1.UpsertRequest
-	(*UpsertResponse)(nil),               // 17: hardneg.v1.UpsertResponse
-	(*DeleteRequest)(nil),                // 18: hardneg.v1.DeleteRequest
-	(*DeleteResponse)(nil),               // 19: hardneg.v1.DeleteResponse
-	(*UpsertStreamRequest)(nil),          // 20: hardneg.v1.UpsertStreamRequest
-	(*UpsertStreamResponse)(nil),         // 21: hardneg.v1.UpsertStreamResponse
-	(*GetItemsRequest)(nil),              // 22: hardneg.v1.GetItemsRequest
-	(*GetItemsResponse)(nil),             // 23: hardneg.v1.GetItemsResponse
-	(*Anchor)(nil),                       // 24: hardneg.v1.Anchor
-	(*MiningPolicy)(nil),                 // 25: hardneg.v1.MiningPolicy
-	(*MineRequest)(nil),                  // 26: hardneg.v1.MineRequest
-	(*Negative)(nil),                     // 27: hardneg.v1.Negative
-	(*RuleCounts)(nil),                   // 28: hardneg.v1.RuleCounts
-	(*AnchorResult)(nil),                 // 29: hardneg.v1.AnchorResult
-	(*MineResponse)(nil),                 // 30: hardneg.v1.MineResponse
-	(*FalseNegativeReport)(nil),          // 31: hardneg.v1.FalseNegativeReport
-	(*ReportFalseNegativesRequest)(nil),  // 32: hardneg.v1.ReportFalseNegativesRequest
-	(*ReportFalseNegativesResponse)(nil), // 33: hardneg.v1.ReportFalseNegativesResponse
-	(*GetCalibrationRequest)(nil),        // 34: hardneg.v1.GetCalibrationRequest
-	(*ScoreSummary)(nil),                 // 35: hardneg.v1.ScoreSummary
-	(*GetCalibrationResponse)(nil),       // 36: hardneg.v1.GetCalibrationResponse
-	(*SnapshotCollectionRequest)(nil),    // 37: hardneg.v1.SnapshotCollectionRequest
-	(*SnapshotCollectionResponse)(nil),   // 38: hardneg.v1.SnapshotCollectionResponse
+	(StaleRule)(0),                       // 3: hardneg.v1.StaleRule
+	(*IndexParams)(nil),                  // 4: hardneg.v1.IndexParams
+	(*CollectionStats)(nil),              // 5: hardneg.v1.CollectionStats
+	(*Collection)(nil),                   // 6: hardneg.v1.Collection
+	(*CreateCollectionRequest)(nil),      // 7: hardneg.v1.CreateCollectionRequest
+	(*CreateCollectionResponse)(nil),     // 8: hardneg.v1.CreateCollectionResponse
+	(*GetCollectionRequest)(nil),         // 9: hardneg.v1.GetCollectionRequest
+	(*GetCollectionResponse)(nil),        // 10: hardneg.v1.GetCollectionResponse
+	(*ListCollectionsRequest)(nil),       // 11: hardneg.v1.ListCollectionsRequest
+	(*ListCollectionsResponse)(nil),      // 12: hardneg.v1.ListCollectionsResponse
+	(*DeleteCollectionRequest)(nil),      // 13: hardneg.v1.DeleteCollectionRequest
+	(*DeleteCollectionResponse)(nil),     // 14: hardneg.v1.DeleteCollectionResponse
+	(*GroupList)(nil),                    // 15: hardneg.v1.GroupList
+	(*ItemBatch)(nil),                    // 16: hardneg.v1.ItemBatch
+	(*UpsertRequest)(nil),                // 17: hardneg.v1.UpsertRequest
+	(*UpsertResponse)(nil),               // 18: hardneg.v1.UpsertResponse
+	(*DeleteRequest)(nil),                // 19: hardneg.v1.DeleteRequest
+	(*DeleteResponse)(nil),               // 20: hardneg.v1.DeleteResponse
+	(*UpsertStreamRequest)(nil),          // 21: hardneg.v1.UpsertStreamRequest
+	(*UpsertStreamResponse)(nil),         // 22: hardneg.v1.UpsertStreamResponse
+	(*GetItemsRequest)(nil),              // 23: hardneg.v1.GetItemsRequest
+	(*GetItemsResponse)(nil),             // 24: hardneg.v1.GetItemsResponse
+	(*Anchor)(nil),                       // 25: hardneg.v1.Anchor
+	(*MiningPolicy)(nil),                 // 26: hardneg.v1.MiningPolicy
+	(*MineRequest)(nil),                  // 27: hardneg.v1.MineRequest
+	(*Negative)(nil),                     // 28: hardneg.v1.Negative
+	(*RuleCounts)(nil),                   // 29: hardneg.v1.RuleCounts
+	(*AnchorResult)(nil),                 // 30: hardneg.v1.AnchorResult
+	(*MineResponse)(nil),                 // 31: hardneg.v1.MineResponse
+	(*FalseNegativeReport)(nil),          // 32: hardneg.v1.FalseNegativeReport
+	(*ReportFalseNegativesRequest)(nil),  // 33: hardneg.v1.ReportFalseNegativesRequest
+	(*ReportFalseNegativesResponse)(nil), // 34: hardneg.v1.ReportFalseNegativesResponse
+	(*GetCalibrationRequest)(nil),        // 35: hardneg.v1.GetCalibrationRequest
+	(*ScoreSummary)(nil),                 // 36: hardneg.v1.ScoreSummary
+	(*GetCalibrationResponse)(nil),       // 37: hardneg.v1.GetCalibrationResponse
+	(*SnapshotCollectionRequest)(nil),    // 38: hardneg.v1.SnapshotCollectionRequest
+	(*SnapshotCollectionResponse)(nil),   // 39: hardneg.v1.SnapshotCollectionResponse
+	(*RefreshQueueRequest)(nil),          // 40: hardneg.v1.RefreshQueueRequest
+	(*RefreshItem)(nil),                  // 41: hardneg.v1.RefreshItem
+	(*RefreshQueueResponse)(nil),         // 42: hardneg.v1.RefreshQueueResponse
 }
 var file_hardneg_v1_hardneg_proto_depIdxs = []int32{
 	0,  // 0: hardneg.v1.Collection.metric:type_name -> hardneg.v1.Metric
-	3,  // 1: hardneg.v1.Collection.index_params:type_name -> hardneg.v1.IndexParams
-	4,  // 2: hardneg.v1.Collection.stats:type_name -> hardneg.v1.CollectionStats
+	4,  // 1: hardneg.v1.Collection.index_params:type_name -> hardneg.v1.IndexParams
+	5,  // 2: hardneg.v1.Collection.stats:type_name -> hardneg.v1.CollectionStats
 	0,  // 3: hardneg.v1.CreateCollectionRequest.metric:type_name -> hardneg.v1.Metric
-	3,  // 4: hardneg.v1.CreateCollectionRequest.index_params:type_name -> hardneg.v1.IndexParams
-	5,  // 5: hardneg.v1.CreateCollectionResponse.collection:type_name -> hardneg.v1.Collection
-	5,  // 6: hardneg.v1.GetCollectionResponse.collection:type_name -> hardneg.v1.Collection
-	5,  // 7: hardneg.v1.ListCollectionsResponse.collections:type_name -> hardneg.v1.Collection
-	14, // 8: hardneg.v1.ItemBatch.groups:type_name -> hardneg.v1.GroupList
-	15, // 9: hardneg.v1.UpsertRequest.items:type_name -> hardneg.v1.ItemBatch
-	15, // 10: hardneg.v1.UpsertStreamRequest.items:type_name -> hardneg.v1.ItemBatch
-	15, // 11: hardneg.v1.GetItemsResponse.items:type_name -> hardneg.v1.ItemBatch
+	4,  // 4: hardneg.v1.CreateCollectionRequest.index_params:type_name -> hardneg.v1.IndexParams
+	6,  // 5: hardneg.v1.CreateCollectionResponse.collection:type_name -> hardneg.v1.Collection
+	6,  // 6: hardneg.v1.GetCollectionResponse.collection:type_name -> hardneg.v1.Collection
+	6,  // 7: hardneg.v1.ListCollectionsResponse.collections:type_name -> hardneg.v1.Collection
+	15, // 8: hardneg.v1.ItemBatch.groups:type_name -> hardneg.v1.GroupList
+	16, // 9: hardneg.v1.UpsertRequest.items:type_name -> hardneg.v1.ItemBatch
+	16, // 10: hardneg.v1.UpsertStreamRequest.items:type_name -> hardneg.v1.ItemBatch
+	16, // 11: hardneg.v1.GetItemsResponse.items:type_name -> hardneg.v1.ItemBatch
 	1,  // 12: hardneg.v1.MiningPolicy.rank_mode:type_name -> hardneg.v1.RankMode
 	2,  // 13: hardneg.v1.MiningPolicy.sampling:type_name -> hardneg.v1.SamplingStrategy
-	24, // 14: hardneg.v1.MineRequest.anchors:type_name -> hardneg.v1.Anchor
-	25, // 15: hardneg.v1.MineRequest.policy:type_name -> hardneg.v1.MiningPolicy
-	27, // 16: hardneg.v1.AnchorResult.negatives:type_name -> hardneg.v1.Negative
-	28, // 17: hardneg.v1.AnchorResult.removed:type_name -> hardneg.v1.RuleCounts
-	29, // 18: hardneg.v1.MineResponse.results:type_name -> hardneg.v1.AnchorResult
-	31, // 19: hardneg.v1.ReportFalseNegativesRequest.reports:type_name -> hardneg.v1.FalseNegativeReport
-	35, // 20: hardneg.v1.GetCalibrationResponse.positive_scores:type_name -> hardneg.v1.ScoreSummary
-	35, // 21: hardneg.v1.GetCalibrationResponse.candidate_scores:type_name -> hardneg.v1.ScoreSummary
-	35, // 22: hardneg.v1.GetCalibrationResponse.positive_similarities:type_name -> hardneg.v1.ScoreSummary
-	6,  // 23: hardneg.v1.MinerService.CreateCollection:input_type -> hardneg.v1.CreateCollectionRequest
-	8,  // 24: hardneg.v1.MinerService.GetCollection:input_type -> hardneg.v1.GetCollectionRequest
-	10, // 25: hardneg.v1.MinerService.ListCollections:input_type -> hardneg.v1.ListCollectionsRequest
-	12, // 26: hardneg.v1.MinerService.DeleteCollection:input_type -> hardneg.v1.DeleteCollectionRequest
-	16, // 27: hardneg.v1.MinerService.Upsert:input_type -> hardneg.v1.UpsertRequest
-	18, // 28: hardneg.v1.MinerService.Delete:input_type -> hardneg.v1.DeleteRequest
-	20, // 29: hardneg.v1.MinerService.UpsertStream:input_type -> hardneg.v1.UpsertStreamRequest
-	22, // 30: hardneg.v1.MinerService.GetItems:input_type -> hardneg.v1.GetItemsRequest
-	26, // 31: hardneg.v1.MinerService.Mine:input_type -> hardneg.v1.MineRequest
-	32, // 32: hardneg.v1.MinerService.ReportFalseNegatives:input_type -> hardneg.v1.ReportFalseNegativesRequest
-	37, // 33: hardneg.v1.MinerService.SnapshotCollection:input_type -> hardneg.v1.SnapshotCollectionRequest
-	34, // 34: hardneg.v1.MinerService.GetCalibration:input_type -> hardneg.v1.GetCalibrationRequest
-	7,  // 35: hardneg.v1.MinerService.CreateCollection:output_type -> hardneg.v1.CreateCollectionResponse
-	9,  // 36: hardneg.v1.MinerService.GetCollection:output_type -> hardneg.v1.GetCollectionResponse
-	11, // 37: hardneg.v1.MinerService.ListCollections:output_type -> hardneg.v1.ListCollectionsResponse
-	13, // 38: hardneg.v1.MinerService.DeleteCollection:output_type -> hardneg.v1.DeleteCollectionResponse
-	17, // 39: hardneg.v1.MinerService.Upsert:output_type -> hardneg.v1.UpsertResponse
-	19, // 40: hardneg.v1.MinerService.Delete:output_type -> hardneg.v1.DeleteResponse
-	21, // 41: hardneg.v1.MinerService.UpsertStream:output_type -> hardneg.v1.UpsertStreamResponse
-	23, // 42: hardneg.v1.MinerService.GetItems:output_type -> hardneg.v1.GetItemsResponse
-	30, // 43: hardneg.v1.MinerService.Mine:output_type -> hardneg.v1.MineResponse
-	33, // 44: hardneg.v1.MinerService.ReportFalseNegatives:output_type -> hardneg.v1.ReportFalseNegativesResponse
-	38, // 45: hardneg.v1.MinerService.SnapshotCollection:output_type -> hardneg.v1.SnapshotCollectionResponse
-	36, // 46: hardneg.v1.MinerService.GetCalibration:output_type -> hardneg.v1.GetCalibrationResponse
-	35, // [35:47] is the sub-list for method output_type
-	23, // [23:35] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	3,  // 14: hardneg.v1.MiningPolicy.stale_rule:type_name -> hardneg.v1.StaleRule
+	25, // 15: hardneg.v1.MineRequest.anchors:type_name -> hardneg.v1.Anchor
+	26, // 16: hardneg.v1.MineRequest.policy:type_name -> hardneg.v1.MiningPolicy
+	28, // 17: hardneg.v1.AnchorResult.negatives:type_name -> hardneg.v1.Negative
+	29, // 18: hardneg.v1.AnchorResult.removed:type_name -> hardneg.v1.RuleCounts
+	30, // 19: hardneg.v1.MineResponse.results:type_name -> hardneg.v1.AnchorResult
+	32, // 20: hardneg.v1.ReportFalseNegativesRequest.reports:type_name -> hardneg.v1.FalseNegativeReport
+	36, // 21: hardneg.v1.GetCalibrationResponse.positive_scores:type_name -> hardneg.v1.ScoreSummary
+	36, // 22: hardneg.v1.GetCalibrationResponse.candidate_scores:type_name -> hardneg.v1.ScoreSummary
+	36, // 23: hardneg.v1.GetCalibrationResponse.positive_similarities:type_name -> hardneg.v1.ScoreSummary
+	41, // 24: hardneg.v1.RefreshQueueResponse.items:type_name -> hardneg.v1.RefreshItem
+	7,  // 25: hardneg.v1.MinerService.CreateCollection:input_type -> hardneg.v1.CreateCollectionRequest
+	9,  // 26: hardneg.v1.MinerService.GetCollection:input_type -> hardneg.v1.GetCollectionRequest
+	11, // 27: hardneg.v1.MinerService.ListCollections:input_type -> hardneg.v1.ListCollectionsRequest
+	13, // 28: hardneg.v1.MinerService.DeleteCollection:input_type -> hardneg.v1.DeleteCollectionRequest
+	17, // 29: hardneg.v1.MinerService.Upsert:input_type -> hardneg.v1.UpsertRequest
+	19, // 30: hardneg.v1.MinerService.Delete:input_type -> hardneg.v1.DeleteRequest
+	21, // 31: hardneg.v1.MinerService.UpsertStream:input_type -> hardneg.v1.UpsertStreamRequest
+	23, // 32: hardneg.v1.MinerService.GetItems:input_type -> hardneg.v1.GetItemsRequest
+	27, // 33: hardneg.v1.MinerService.Mine:input_type -> hardneg.v1.MineRequest
+	33, // 34: hardneg.v1.MinerService.ReportFalseNegatives:input_type -> hardneg.v1.ReportFalseNegativesRequest
+	38, // 35: hardneg.v1.MinerService.SnapshotCollection:input_type -> hardneg.v1.SnapshotCollectionRequest
+	35, // 36: hardneg.v1.MinerService.GetCalibration:input_type -> hardneg.v1.GetCalibrationRequest
+	40, // 37: hardneg.v1.MinerService.RefreshQueue:input_type -> hardneg.v1.RefreshQueueRequest
+	8,  // 38: hardneg.v1.MinerService.CreateCollection:output_type -> hardneg.v1.CreateCollectionResponse
+	10, // 39: hardneg.v1.MinerService.GetCollection:output_type -> hardneg.v1.GetCollectionResponse
+	12, // 40: hardneg.v1.MinerService.ListCollections:output_type -> hardneg.v1.ListCollectionsResponse
+	14, // 41: hardneg.v1.MinerService.DeleteCollection:output_type -> hardneg.v1.DeleteCollectionResponse
+	18, // 42: hardneg.v1.MinerService.Upsert:output_type -> hardneg.v1.UpsertResponse
+	20, // 43: hardneg.v1.MinerService.Delete:output_type -> hardneg.v1.DeleteResponse
+	22, // 44: hardneg.v1.MinerService.UpsertStream:output_type -> hardneg.v1.UpsertStreamResponse
+	24, // 45: hardneg.v1.MinerService.GetItems:output_type -> hardneg.v1.GetItemsResponse
+	31, // 46: hardneg.v1.MinerService.Mine:output_type -> hardneg.v1.MineResponse
+	34, // 47: hardneg.v1.MinerService.ReportFalseNegatives:output_type -> hardneg.v1.ReportFalseNegativesResponse
+	39, // 48: hardneg.v1.MinerService.SnapshotCollection:output_type -> hardneg.v1.SnapshotCollectionResponse
+	37, // 49: hardneg.v1.MinerService.GetCalibration:output_type -> hardneg.v1.GetCalibrationResponse
+	42, // 50: hardneg.v1.MinerService.RefreshQueue:output_type -> hardneg.v1.RefreshQueueResponse
+	38, // [38:51] is the sub-list for method output_type
+	25, // [25:38] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_hardneg_v1_hardneg_proto_init() }
@@ -3380,13 +3816,14 @@ func file_hardneg_v1_hardneg_proto_init() {
 	file_hardneg_v1_hardneg_proto_msgTypes[22].OneofWrappers = []any{}
 	file_hardneg_v1_hardneg_proto_msgTypes[24].OneofWrappers = []any{}
 	file_hardneg_v1_hardneg_proto_msgTypes[26].OneofWrappers = []any{}
+	file_hardneg_v1_hardneg_proto_msgTypes[36].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hardneg_v1_hardneg_proto_rawDesc), len(file_hardneg_v1_hardneg_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   36,
+			NumEnums:      4,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

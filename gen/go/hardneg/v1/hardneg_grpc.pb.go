@@ -16,6 +16,7 @@
 //     1,024 positive vectors, 4,096 excluded ids and 256 groups;
 //   - num_negatives is at most 1,024;
 //   - a GetItemsRequest names at most 16,384 ids;
+//   - a RefreshQueueRequest asks for at most 65,536 ids;
 //   - ids are 1 to 512 bytes of UTF-8, groups 1 to 256 bytes; an item has at most 64
 //     groups;
 //   - dimensions are 1 to 8,192.
@@ -55,6 +56,7 @@ const (
 	MinerService_ReportFalseNegatives_FullMethodName = "/hardneg.v1.MinerService/ReportFalseNegatives"
 	MinerService_SnapshotCollection_FullMethodName   = "/hardneg.v1.MinerService/SnapshotCollection"
 	MinerService_GetCalibration_FullMethodName       = "/hardneg.v1.MinerService/GetCalibration"
+	MinerService_RefreshQueue_FullMethodName         = "/hardneg.v1.MinerService/RefreshQueue"
 )
 
 // MinerServiceClient is the client API for MinerService service.
@@ -97,6 +99,10 @@ type MinerServiceClient interface {
 	// anchor–candidate scores and the candidates' similarities to the positives fall, so
 	// that thresholds can be read against them (see MiningPolicy.duplicate_quantile).
 	GetCalibration(ctx context.Context, in *GetCalibrationRequest, opts ...grpc.CallOption) (*GetCalibrationResponse, error)
+	// RefreshQueue returns the ids a trainer should re-encode next: items older than a
+	// target version, the oldest and the most often recently served as negatives first,
+	// so that a training loop can refresh its index incrementally.
+	RefreshQueue(ctx context.Context, in *RefreshQueueRequest, opts ...grpc.CallOption) (*RefreshQueueResponse, error)
 }
 
 type minerServiceClient struct {
@@ -230,6 +236,16 @@ func (c *minerServiceClient) GetCalibration(ctx context.Context, in *GetCalibrat
 	return out, nil
 }
 
+func (c *minerServiceClient) RefreshQueue(ctx context.Context, in *RefreshQueueRequest, opts ...grpc.CallOption) (*RefreshQueueResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RefreshQueueResponse)
+	err := c.cc.Invoke(ctx, MinerService_RefreshQueue_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MinerServiceServer is the server API for MinerService service.
 // All implementations must embed UnimplementedMinerServiceServer
 // for forward compatibility.
@@ -270,6 +286,10 @@ type MinerServiceServer interface {
 	// anchor–candidate scores and the candidates' similarities to the positives fall, so
 	// that thresholds can be read against them (see MiningPolicy.duplicate_quantile).
 	GetCalibration(context.Context, *GetCalibrationRequest) (*GetCalibrationResponse, error)
+	// RefreshQueue returns the ids a trainer should re-encode next: items older than a
+	// target version, the oldest and the most often recently served as negatives first,
+	// so that a training loop can refresh its index incrementally.
+	RefreshQueue(context.Context, *RefreshQueueRequest) (*RefreshQueueResponse, error)
 	mustEmbedUnimplementedMinerServiceServer()
 }
 
@@ -315,6 +335,9 @@ func (UnimplementedMinerServiceServer) SnapshotCollection(context.Context, *Snap
 }
 func (UnimplementedMinerServiceServer) GetCalibration(context.Context, *GetCalibrationRequest) (*GetCalibrationResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetCalibration not implemented")
+}
+func (UnimplementedMinerServiceServer) RefreshQueue(context.Context, *RefreshQueueRequest) (*RefreshQueueResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RefreshQueue not implemented")
 }
 func (UnimplementedMinerServiceServer) mustEmbedUnimplementedMinerServiceServer() {}
 func (UnimplementedMinerServiceServer) testEmbeddedByValue()                      {}
@@ -542,6 +565,24 @@ func _MinerService_GetCalibration_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MinerService_RefreshQueue_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RefreshQueueRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MinerServiceServer).RefreshQueue(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MinerService_RefreshQueue_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MinerServiceServer).RefreshQueue(ctx, req.(*RefreshQueueRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // MinerService_ServiceDesc is the grpc.ServiceDesc for MinerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -592,6 +633,10 @@ var MinerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetCalibration",
 			Handler:    _MinerService_GetCalibration_Handler,
+		},
+		{
+			MethodName: "RefreshQueue",
+			Handler:    _MinerService_RefreshQueue_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -28,6 +28,12 @@ class SamplingStrategy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SAMPLING_STRATEGY_SOFTMAX: _ClassVar[SamplingStrategy]
     SAMPLING_STRATEGY_SIMANS: _ClassVar[SamplingStrategy]
     SAMPLING_STRATEGY_TOP1_SAMPLED: _ClassVar[SamplingStrategy]
+
+class StaleRule(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    STALE_RULE_UNSPECIFIED: _ClassVar[StaleRule]
+    STALE_RULE_SKIP: _ClassVar[StaleRule]
+    STALE_RULE_RESCORE: _ClassVar[StaleRule]
 METRIC_UNSPECIFIED: Metric
 METRIC_COSINE: Metric
 METRIC_DOT: Metric
@@ -41,6 +47,9 @@ SAMPLING_STRATEGY_UNIFORM: SamplingStrategy
 SAMPLING_STRATEGY_SOFTMAX: SamplingStrategy
 SAMPLING_STRATEGY_SIMANS: SamplingStrategy
 SAMPLING_STRATEGY_TOP1_SAMPLED: SamplingStrategy
+STALE_RULE_UNSPECIFIED: StaleRule
+STALE_RULE_SKIP: StaleRule
+STALE_RULE_RESCORE: StaleRule
 
 class IndexParams(_message.Message):
     __slots__ = ("m", "ef_construction", "ef_search", "exact_threshold")
@@ -263,7 +272,7 @@ class Anchor(_message.Message):
     def __init__(self, id: _Optional[str] = ..., vector: _Optional[bytes] = ..., key: _Optional[str] = ..., positive_ids: _Optional[_Iterable[str]] = ..., positive_vectors: _Optional[bytes] = ..., exclude_ids: _Optional[_Iterable[str]] = ..., groups: _Optional[_Iterable[str]] = ..., guide_vector: _Optional[bytes] = ..., guide_positive_vectors: _Optional[bytes] = ...) -> None: ...
 
 class MiningPolicy(_message.Message):
-    __slots__ = ("num_negatives", "exclude_same_group", "duplicate_threshold", "absolute_margin", "relative_margin", "min_score", "max_score", "range_min", "range_max", "rank_mode", "in_batch_exclusion", "use_feedback", "sampling", "temperature", "simans_a", "simans_b", "seed", "diversity_threshold", "widen", "max_candidates", "ef_search", "exclude_near_duplicates", "max_rank", "duplicate_quantile", "duplicate_zscore", "guide_collection", "guide_margin", "guide_duplicate_threshold", "duplicate_margin")
+    __slots__ = ("num_negatives", "exclude_same_group", "duplicate_threshold", "absolute_margin", "relative_margin", "min_score", "max_score", "range_min", "range_max", "rank_mode", "in_batch_exclusion", "use_feedback", "sampling", "temperature", "simans_a", "simans_b", "seed", "diversity_threshold", "widen", "max_candidates", "ef_search", "exclude_near_duplicates", "max_rank", "duplicate_quantile", "duplicate_zscore", "guide_collection", "guide_margin", "guide_duplicate_threshold", "duplicate_margin", "min_version", "max_staleness", "stale_rule", "rotate", "max_exposures")
     NUM_NEGATIVES_FIELD_NUMBER: _ClassVar[int]
     EXCLUDE_SAME_GROUP_FIELD_NUMBER: _ClassVar[int]
     DUPLICATE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
@@ -293,6 +302,11 @@ class MiningPolicy(_message.Message):
     GUIDE_MARGIN_FIELD_NUMBER: _ClassVar[int]
     GUIDE_DUPLICATE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     DUPLICATE_MARGIN_FIELD_NUMBER: _ClassVar[int]
+    MIN_VERSION_FIELD_NUMBER: _ClassVar[int]
+    MAX_STALENESS_FIELD_NUMBER: _ClassVar[int]
+    STALE_RULE_FIELD_NUMBER: _ClassVar[int]
+    ROTATE_FIELD_NUMBER: _ClassVar[int]
+    MAX_EXPOSURES_FIELD_NUMBER: _ClassVar[int]
     num_negatives: int
     exclude_same_group: bool
     duplicate_threshold: float
@@ -322,7 +336,12 @@ class MiningPolicy(_message.Message):
     guide_margin: float
     guide_duplicate_threshold: float
     duplicate_margin: float
-    def __init__(self, num_negatives: _Optional[int] = ..., exclude_same_group: _Optional[bool] = ..., duplicate_threshold: _Optional[float] = ..., absolute_margin: _Optional[float] = ..., relative_margin: _Optional[float] = ..., min_score: _Optional[float] = ..., max_score: _Optional[float] = ..., range_min: _Optional[int] = ..., range_max: _Optional[int] = ..., rank_mode: _Optional[_Union[RankMode, str]] = ..., in_batch_exclusion: _Optional[bool] = ..., use_feedback: _Optional[bool] = ..., sampling: _Optional[_Union[SamplingStrategy, str]] = ..., temperature: _Optional[float] = ..., simans_a: _Optional[float] = ..., simans_b: _Optional[float] = ..., seed: _Optional[int] = ..., diversity_threshold: _Optional[float] = ..., widen: _Optional[bool] = ..., max_candidates: _Optional[int] = ..., ef_search: _Optional[int] = ..., exclude_near_duplicates: _Optional[bool] = ..., max_rank: _Optional[int] = ..., duplicate_quantile: _Optional[float] = ..., duplicate_zscore: _Optional[float] = ..., guide_collection: _Optional[str] = ..., guide_margin: _Optional[float] = ..., guide_duplicate_threshold: _Optional[float] = ..., duplicate_margin: _Optional[float] = ...) -> None: ...
+    min_version: int
+    max_staleness: int
+    stale_rule: StaleRule
+    rotate: bool
+    max_exposures: int
+    def __init__(self, num_negatives: _Optional[int] = ..., exclude_same_group: _Optional[bool] = ..., duplicate_threshold: _Optional[float] = ..., absolute_margin: _Optional[float] = ..., relative_margin: _Optional[float] = ..., min_score: _Optional[float] = ..., max_score: _Optional[float] = ..., range_min: _Optional[int] = ..., range_max: _Optional[int] = ..., rank_mode: _Optional[_Union[RankMode, str]] = ..., in_batch_exclusion: _Optional[bool] = ..., use_feedback: _Optional[bool] = ..., sampling: _Optional[_Union[SamplingStrategy, str]] = ..., temperature: _Optional[float] = ..., simans_a: _Optional[float] = ..., simans_b: _Optional[float] = ..., seed: _Optional[int] = ..., diversity_threshold: _Optional[float] = ..., widen: _Optional[bool] = ..., max_candidates: _Optional[int] = ..., ef_search: _Optional[int] = ..., exclude_near_duplicates: _Optional[bool] = ..., max_rank: _Optional[int] = ..., duplicate_quantile: _Optional[float] = ..., duplicate_zscore: _Optional[float] = ..., guide_collection: _Optional[str] = ..., guide_margin: _Optional[float] = ..., guide_duplicate_threshold: _Optional[float] = ..., duplicate_margin: _Optional[float] = ..., min_version: _Optional[int] = ..., max_staleness: _Optional[int] = ..., stale_rule: _Optional[_Union[StaleRule, str]] = ..., rotate: _Optional[bool] = ..., max_exposures: _Optional[int] = ...) -> None: ...
 
 class MineRequest(_message.Message):
     __slots__ = ("collection", "anchors", "policy", "include_vectors")
@@ -337,19 +356,23 @@ class MineRequest(_message.Message):
     def __init__(self, collection: _Optional[str] = ..., anchors: _Optional[_Iterable[_Union[Anchor, _Mapping]]] = ..., policy: _Optional[_Union[MiningPolicy, _Mapping]] = ..., include_vectors: _Optional[bool] = ...) -> None: ...
 
 class Negative(_message.Message):
-    __slots__ = ("id", "score", "rank", "p_fn")
+    __slots__ = ("id", "score", "rank", "p_fn", "version", "stale")
     ID_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     RANK_FIELD_NUMBER: _ClassVar[int]
     P_FN_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    STALE_FIELD_NUMBER: _ClassVar[int]
     id: str
     score: float
     rank: int
     p_fn: float
-    def __init__(self, id: _Optional[str] = ..., score: _Optional[float] = ..., rank: _Optional[int] = ..., p_fn: _Optional[float] = ...) -> None: ...
+    version: int
+    stale: bool
+    def __init__(self, id: _Optional[str] = ..., score: _Optional[float] = ..., rank: _Optional[int] = ..., p_fn: _Optional[float] = ..., version: _Optional[int] = ..., stale: _Optional[bool] = ...) -> None: ...
 
 class RuleCounts(_message.Message):
-    __slots__ = ("self", "positive", "excluded", "in_batch", "feedback", "same_group", "duplicate", "excluded_duplicate", "guide", "margin", "score_band", "rank_window", "diversity")
+    __slots__ = ("self", "positive", "excluded", "in_batch", "feedback", "same_group", "duplicate", "excluded_duplicate", "guide", "margin", "score_band", "rank_window", "diversity", "stale", "rotation", "exposure")
     SELF_FIELD_NUMBER: _ClassVar[int]
     POSITIVE_FIELD_NUMBER: _ClassVar[int]
     EXCLUDED_FIELD_NUMBER: _ClassVar[int]
@@ -363,6 +386,9 @@ class RuleCounts(_message.Message):
     SCORE_BAND_FIELD_NUMBER: _ClassVar[int]
     RANK_WINDOW_FIELD_NUMBER: _ClassVar[int]
     DIVERSITY_FIELD_NUMBER: _ClassVar[int]
+    STALE_FIELD_NUMBER: _ClassVar[int]
+    ROTATION_FIELD_NUMBER: _ClassVar[int]
+    EXPOSURE_FIELD_NUMBER: _ClassVar[int]
     self: int
     positive: int
     excluded: int
@@ -376,10 +402,13 @@ class RuleCounts(_message.Message):
     score_band: int
     rank_window: int
     diversity: int
-    def __init__(self_, self: _Optional[int] = ..., positive: _Optional[int] = ..., excluded: _Optional[int] = ..., in_batch: _Optional[int] = ..., feedback: _Optional[int] = ..., same_group: _Optional[int] = ..., duplicate: _Optional[int] = ..., excluded_duplicate: _Optional[int] = ..., guide: _Optional[int] = ..., margin: _Optional[int] = ..., score_band: _Optional[int] = ..., rank_window: _Optional[int] = ..., diversity: _Optional[int] = ...) -> None: ...
+    stale: int
+    rotation: int
+    exposure: int
+    def __init__(self_, self: _Optional[int] = ..., positive: _Optional[int] = ..., excluded: _Optional[int] = ..., in_batch: _Optional[int] = ..., feedback: _Optional[int] = ..., same_group: _Optional[int] = ..., duplicate: _Optional[int] = ..., excluded_duplicate: _Optional[int] = ..., guide: _Optional[int] = ..., margin: _Optional[int] = ..., score_band: _Optional[int] = ..., rank_window: _Optional[int] = ..., diversity: _Optional[int] = ..., stale: _Optional[int] = ..., rotation: _Optional[int] = ..., exposure: _Optional[int] = ...) -> None: ...
 
 class AnchorResult(_message.Message):
-    __slots__ = ("negatives", "negative_vectors", "positive_score", "candidates_examined", "removed", "shortfall", "widenings", "exact_scan", "unknown_positive_ids", "max_rank", "floor_reached", "duplicate_threshold", "guide_positive_score")
+    __slots__ = ("negatives", "negative_vectors", "positive_score", "candidates_examined", "removed", "shortfall", "widenings", "exact_scan", "unknown_positive_ids", "max_rank", "floor_reached", "duplicate_threshold", "guide_positive_score", "rotation_restarted", "rotation_served")
     NEGATIVES_FIELD_NUMBER: _ClassVar[int]
     NEGATIVE_VECTORS_FIELD_NUMBER: _ClassVar[int]
     POSITIVE_SCORE_FIELD_NUMBER: _ClassVar[int]
@@ -393,6 +422,8 @@ class AnchorResult(_message.Message):
     FLOOR_REACHED_FIELD_NUMBER: _ClassVar[int]
     DUPLICATE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     GUIDE_POSITIVE_SCORE_FIELD_NUMBER: _ClassVar[int]
+    ROTATION_RESTARTED_FIELD_NUMBER: _ClassVar[int]
+    ROTATION_SERVED_FIELD_NUMBER: _ClassVar[int]
     negatives: _containers.RepeatedCompositeFieldContainer[Negative]
     negative_vectors: bytes
     positive_score: float
@@ -406,7 +437,9 @@ class AnchorResult(_message.Message):
     floor_reached: bool
     duplicate_threshold: float
     guide_positive_score: float
-    def __init__(self, negatives: _Optional[_Iterable[_Union[Negative, _Mapping]]] = ..., negative_vectors: _Optional[bytes] = ..., positive_score: _Optional[float] = ..., candidates_examined: _Optional[int] = ..., removed: _Optional[_Union[RuleCounts, _Mapping]] = ..., shortfall: _Optional[int] = ..., widenings: _Optional[int] = ..., exact_scan: _Optional[bool] = ..., unknown_positive_ids: _Optional[_Iterable[str]] = ..., max_rank: _Optional[int] = ..., floor_reached: _Optional[bool] = ..., duplicate_threshold: _Optional[float] = ..., guide_positive_score: _Optional[float] = ...) -> None: ...
+    rotation_restarted: bool
+    rotation_served: int
+    def __init__(self, negatives: _Optional[_Iterable[_Union[Negative, _Mapping]]] = ..., negative_vectors: _Optional[bytes] = ..., positive_score: _Optional[float] = ..., candidates_examined: _Optional[int] = ..., removed: _Optional[_Union[RuleCounts, _Mapping]] = ..., shortfall: _Optional[int] = ..., widenings: _Optional[int] = ..., exact_scan: _Optional[bool] = ..., unknown_positive_ids: _Optional[_Iterable[str]] = ..., max_rank: _Optional[int] = ..., floor_reached: _Optional[bool] = ..., duplicate_threshold: _Optional[float] = ..., guide_positive_score: _Optional[float] = ..., rotation_restarted: _Optional[bool] = ..., rotation_served: _Optional[int] = ...) -> None: ...
 
 class MineResponse(_message.Message):
     __slots__ = ("results",)
@@ -481,3 +514,35 @@ class SnapshotCollectionResponse(_message.Message):
     sequence: int
     bytes: int
     def __init__(self, sequence: _Optional[int] = ..., bytes: _Optional[int] = ...) -> None: ...
+
+class RefreshQueueRequest(_message.Message):
+    __slots__ = ("collection", "limit", "target_version")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    TARGET_VERSION_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    limit: int
+    target_version: int
+    def __init__(self, collection: _Optional[str] = ..., limit: _Optional[int] = ..., target_version: _Optional[int] = ...) -> None: ...
+
+class RefreshItem(_message.Message):
+    __slots__ = ("id", "version", "staleness", "recent_exposures")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    STALENESS_FIELD_NUMBER: _ClassVar[int]
+    RECENT_EXPOSURES_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    version: int
+    staleness: int
+    recent_exposures: int
+    def __init__(self, id: _Optional[str] = ..., version: _Optional[int] = ..., staleness: _Optional[int] = ..., recent_exposures: _Optional[int] = ...) -> None: ...
+
+class RefreshQueueResponse(_message.Message):
+    __slots__ = ("items", "target_version", "due")
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    TARGET_VERSION_FIELD_NUMBER: _ClassVar[int]
+    DUE_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[RefreshItem]
+    target_version: int
+    due: int
+    def __init__(self, items: _Optional[_Iterable[_Union[RefreshItem, _Mapping]]] = ..., target_version: _Optional[int] = ..., due: _Optional[int] = ...) -> None: ...

@@ -95,6 +95,11 @@ class MinerServiceStub:
                 request_serializer=hardneg_dot_v1_dot_hardneg__pb2.GetCalibrationRequest.SerializeToString,
                 response_deserializer=hardneg_dot_v1_dot_hardneg__pb2.GetCalibrationResponse.FromString,
                 _registered_method=True)
+        self.RefreshQueue = channel.unary_unary(
+                '/hardneg.v1.MinerService/RefreshQueue',
+                request_serializer=hardneg_dot_v1_dot_hardneg__pb2.RefreshQueueRequest.SerializeToString,
+                response_deserializer=hardneg_dot_v1_dot_hardneg__pb2.RefreshQueueResponse.FromString,
+                _registered_method=True)
 
 
 class MinerServiceServicer:
@@ -195,6 +200,15 @@ class MinerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RefreshQueue(self, request, context):
+        """RefreshQueue returns the ids a trainer should re-encode next: items older than a
+        target version, the oldest and the most often recently served as negatives first,
+        so that a training loop can refresh its index incrementally.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MinerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -257,6 +271,11 @@ def add_MinerServiceServicer_to_server(servicer, server):
                     servicer.GetCalibration,
                     request_deserializer=hardneg_dot_v1_dot_hardneg__pb2.GetCalibrationRequest.FromString,
                     response_serializer=hardneg_dot_v1_dot_hardneg__pb2.GetCalibrationResponse.SerializeToString,
+            ),
+            'RefreshQueue': grpc.unary_unary_rpc_method_handler(
+                    servicer.RefreshQueue,
+                    request_deserializer=hardneg_dot_v1_dot_hardneg__pb2.RefreshQueueRequest.FromString,
+                    response_serializer=hardneg_dot_v1_dot_hardneg__pb2.RefreshQueueResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -584,6 +603,33 @@ class MinerService:
             '/hardneg.v1.MinerService/GetCalibration',
             hardneg_dot_v1_dot_hardneg__pb2.GetCalibrationRequest.SerializeToString,
             hardneg_dot_v1_dot_hardneg__pb2.GetCalibrationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RefreshQueue(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hardneg.v1.MinerService/RefreshQueue',
+            hardneg_dot_v1_dot_hardneg__pb2.RefreshQueueRequest.SerializeToString,
+            hardneg_dot_v1_dot_hardneg__pb2.RefreshQueueResponse.FromString,
             options,
             channel_credentials,
             insecure,

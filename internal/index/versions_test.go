@@ -1,0 +1,53 @@
+package index
+
+import (
+	"context"
+	"slices"
+	"testing"
+)
+
+func TestVersionStatsCountLiveItemsOnly(t *testing.T) {
+	db := testDB(t)
+	c, _ := db.CreateCollection(Config{Name: "c", Dim: 2, Metric: Dot})
+	b := &Batch{IDs: []string{"a", "b", "c", "d"}, Vectors: []float32{1, 0, 0, 1, 1, 1, 2, 1}, Versions: []int64{3, 10, 7, 1}}
+	if _, err := db.Upsert("c", b, "items"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Delete("c", []string{"d"}, "ids"); err != nil {
+		t.Fatal(err)
+	}
+	// Live: a 3, b 10, c 7 → staleness 7, 0, 3.
+	st := c.VersionStats()
+	if st.Items != 3 || st.Oldest != 3 || st.Newest != 10 || st.StalenessSum != 10 || c.NewestVersion() != 10 {
+		t.Fatalf("stats %+v, newest %d", st, c.NewestVersion())
+	}
+	// Bounds 0, 1, 2, 5, 10, …: cumulative 1 (b), 1, 1, 2 (+c at 3), 3 (+a at 7), …
+	if want := []uint64{1, 1, 1, 2, 3}; !slices.Equal(st.Staleness[:5], want) || st.Staleness[len(st.Staleness)-1] != 3 {
+		t.Errorf("staleness histogram %v", st.Staleness)
+	}
+	var seen []string
+	c.RangeVersions(func(id string, v int64) bool {
+		seen = append(seen, id)
+		return true
+	})
+	slices.Sort(seen)
+	if !slices.Equal(seen, []string{"a", "b", "c"}) {
+		t.Errorf("ranged %v", seen)
+	}
+	// Candidates carry their version.
+	q, _ := c.PrepareQuery([]float32{0, 1}, "q")
+	got := map[string]int64{}
+	if _, err := c.Search(context.Background(), q, SearchOptions{}, func(cd Candidate) bool {
+		got[cd.ID] = cd.Version
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got["a"] != 3 || got["b"] != 10 || got["c"] != 7 || len(got) != 3 {
+		t.Errorf("candidate versions %v", got)
+	}
+	empty, _ := db.CreateCollection(Config{Name: "e", Dim: 2, Metric: Dot})
+	if st := empty.VersionStats(); st.Items != 0 || st.Newest != 0 || st.Staleness[len(st.Staleness)-1] != 0 {
+		t.Errorf("empty collection %+v", st)
+	}
+}

@@ -1,0 +1,68 @@
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/mining"
+)
+
+// CollectionLoop names one collection's training-loop statistics: the versions of its
+// items and, once Mine has served negatives from it, its exposure window.
+type CollectionLoop struct {
+	Name     string
+	Versions index.VersionStats
+	// Exposure is valid when HasExposure.
+	Exposure    mining.ExposureStats
+	HasExposure bool
+}
+
+// Training-loop metric names.
+const (
+	NameCollectionStaleness       = "hardneg_collection_item_staleness_versions"
+	NameCollectionNewestVersion   = "hardneg_collection_newest_version"
+	NameCollectionOldestVersion   = "hardneg_collection_oldest_version"
+	NameCollectionExposureMax     = "hardneg_collection_exposure_max"
+	NameCollectionExposureServed  = "hardneg_collection_exposure_window_served"
+	NameCollectionExposureWindows = "hardneg_collection_exposure_windows_total"
+	NameCollectionRotationKeys    = "hardneg_collection_rotation_keys"
+)
+
+var (
+	descCollectionStaleness       = prometheus.NewDesc(NameCollectionStaleness, "Staleness of a collection's items: its newest item version minus each item's version, in versions (e.g. training steps).", []string{"collection"}, nil)
+	descCollectionNewestVersion   = prometheus.NewDesc(NameCollectionNewestVersion, "Largest item version in a collection.", []string{"collection"}, nil)
+	descCollectionOldestVersion   = prometheus.NewDesc(NameCollectionOldestVersion, "Smallest item version in a collection.", []string{"collection"}, nil)
+	descCollectionExposureMax     = prometheus.NewDesc(NameCollectionExposureMax, "Most times one item of a collection was returned as a negative in the current exposure window.", []string{"collection"}, nil)
+	descCollectionExposureServed  = prometheus.NewDesc(NameCollectionExposureServed, "Negatives returned from a collection in the current exposure window.", []string{"collection"}, nil)
+	descCollectionExposureWindows = prometheus.NewDesc(NameCollectionExposureWindows, "Exposure windows of a collection completed since the server started.", []string{"collection"}, nil)
+	descCollectionRotationKeys    = prometheus.NewDesc(NameCollectionRotationKeys, "Anchor keys of a collection with rotation state in memory (at most 100,000).", []string{"collection"}, nil)
+)
+
+var loopDescs = []*prometheus.Desc{
+	descCollectionStaleness, descCollectionNewestVersion, descCollectionOldestVersion,
+	descCollectionExposureMax, descCollectionExposureServed, descCollectionExposureWindows,
+	descCollectionRotationKeys,
+}
+
+func collectLoop(ch chan<- prometheus.Metric, cs []CollectionLoop) {
+	for _, c := range cs {
+		v := c.Versions
+		if v.Items > 0 {
+			gauge(ch, descCollectionNewestVersion, float64(v.Newest), c.Name)
+			gauge(ch, descCollectionOldestVersion, float64(v.Oldest), c.Name)
+		}
+		if len(v.Staleness) == len(index.StalenessBounds) {
+			buckets := make(map[float64]uint64, len(v.Staleness))
+			for i, b := range index.StalenessBounds {
+				buckets[b] = v.Staleness[i]
+			}
+			ch <- prometheus.MustNewConstHistogram(descCollectionStaleness, uint64(v.Items), v.StalenessSum, buckets, c.Name)
+		}
+		if c.HasExposure {
+			gauge(ch, descCollectionExposureMax, float64(c.Exposure.Max), c.Name)
+			gauge(ch, descCollectionExposureServed, float64(c.Exposure.Served), c.Name)
+			counter(ch, descCollectionExposureWindows, c.Exposure.Windows, c.Name)
+			gauge(ch, descCollectionRotationKeys, float64(c.Exposure.RotationKeys), c.Name)
+		}
+	}
+}

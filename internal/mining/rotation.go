@@ -1,0 +1,214 @@
+package mining
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/hardneg/hardneg/internal/validate"
+)
+
+// Rotation bounds: an Exposure keeps rotation state for at most MaxRotationKeys anchor
+// keys (the least recently used key is forgotten first, and starts a new cycle when
+// it comes back), and at most MaxRotationIDs negatives per key and cycle (a cycle
+// that would hold more restarts).
+const (
+	MaxRotationKeys = 100000
+	MaxRotationIDs  = 4096
+)
+
+// rotation is one anchor key's rotation state.
+type rotation struct {
+	key    string
+	served map[string]struct{} // negatives served in the current cycle
+	cycles uint64              // cycles completed
+}
+
+// rotationOf returns a copy of the negatives served to key in its current cycle, and
+// marks the key as used.
+func (x *Exposure) rotationOf(key string) map[string]struct{} {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	el, ok := x.rot[key]
+	if !ok {
+		return nil
+	}
+	x.lru.MoveToFront(el)
+	r := el.Value.(*rotation)
+	out := make(map[string]struct{}, len(r.served))
+	for id := range r.served {
+		out[id] = struct{}{}
+	}
+	return out
+}
+
+// rotate records that ids were served to key; restart starts a new cycle first. It
+// returns the number of negatives in the key's current cycle.
+func (x *Exposure) rotate(key string, restart bool, ids []string) int {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	el, ok := x.rot[key]
+	if !ok {
+		if x.lru.Len() >= MaxRotationKeys {
+			old := x.lru.Back()
+			x.lru.Remove(old)
+			delete(x.rot, old.Value.(*rotation).key)
+		}
+		el = x.lru.PushFront(&rotation{key: key, served: map[string]struct{}{}})
+		x.rot[key] = el
+	}
+	x.lru.MoveToFront(el)
+	r := el.Value.(*rotation)
+	if restart || len(r.served)+len(ids) > MaxRotationIDs {
+		r.served = map[string]struct{}{}
+		r.cycles++
+	}
+	for _, id := range ids {
+		r.served[id] = struct{}{}
+	}
+	return len(r.served)
+}
+
+// RotationState returns the negatives served to key in its current cycle (sorted) and
+// the number of cycles it completed.
+func (x *Exposure) RotationState(key string) (served []string, cycles uint64) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	el, ok := x.rot[key]
+	if !ok {
+		return nil, 0
+	}
+	r := el.Value.(*rotation)
+	for id := range r.served {
+		served = append(served, id)
+	}
+	slices.Sort(served)
+	return served, r.cycles
+}
+
+// count returns how often id was served in the current window.
+func (x *Exposure) count(id string) uint32 {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.cur[id]
+}
+
+// tryServe counts id as served unless it already was limit times in the current
+// window.
+func (x *Exposure) tryServe(id string, limit int) bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if int(x.cur[id]) >= limit {
+		return false
+	}
+	x.serveLocked(id)
+	return true
+}
+
+// inOrder reports whether the policy keeps state across anchors (rotation, the
+// exposure cap): then a request's anchors are mined one after another, in order, so
+// that the same sequence of requests gives the same negatives.
+func (p *Policy) inOrder() bool { return p.Rotate || p.MaxExposures > 0 }
+
+// validateLoop checks what rotation and the exposure cap need.
+func validateLoop(req *Request, anchors []prepared, e *validate.Error) {
+	pol := &req.Policy
+	if !pol.inOrder() {
+		return
+	}
+	if req.Exposure == nil {
+		if pol.Rotate {
+			e.Add("policy.rotate", "needs the collection's exposure tracker")
+		}
+		if pol.MaxExposures > 0 {
+			e.Add("policy.max_exposures", "needs the collection's exposure tracker")
+		}
+		return
+	}
+	if pol.Rotate {
+		for i := range anchors {
+			if anchors[i].key == "" {
+				e.Add(fmt.Sprintf("anchors[%d].key", i), "rotation needs a key (or an id) per anchor")
+			}
+		}
+	}
+}
+
+// overExposed reports whether id reached the exposure cap.
+func (m *anchorMiner) overExposed(id string) bool {
+	return m.exp != nil && int(m.exp.count(id)) >= m.pol.MaxExposures
+}
+
+// serve counts a chosen negative against the exposure cap; false means it reached the
+// cap since Skip saw it (a concurrent request took the last exposure).
+func (m *anchorMiner) serve(id string) bool {
+	return m.exp == nil || m.exp.tryServe(id, m.pol.MaxExposures)
+}
+
+// mineInOrder mines the anchors one after another under rotation or the exposure cap.
+// Under rotation, an anchor whose search ran out of candidates because of earlier
+// cycles' negatives (a shortfall with Removed.Rotation > 0) has exhausted its window:
+// a new cycle starts, and a second pass, which leaves out only the first pass's
+// negatives, fills the shortfall.
+func mineInOrder(ctx context.Context, s Searcher, req *Request, rl rules, anchors []prepared, inBatch batchIDs) ([]Result, error) {
+	pol := &req.Policy
+	x := req.Exposure
+	results := make([]Result, len(anchors))
+	for i := range anchors {
+		a := &anchors[i]
+		if pol.Rotate {
+			a.rotated = x.rotationOf(a.key)
+		}
+		res, err := mineAnchor(ctx, s, req, rl, a, inBatch, nil)
+		if err != nil {
+			return nil, err
+		}
+		if pol.Rotate {
+			restart := res.Shortfall > 0 && res.Removed.Rotation > 0
+			newCycle := negativeIDs(res.Negatives)
+			if restart {
+				a.rotated = make(map[string]struct{}, len(res.Negatives))
+				for _, n := range res.Negatives {
+					a.rotated[n.ID] = struct{}{}
+				}
+				a.want = res.Shortfall
+				more, err := mineAnchor(ctx, s, req, rl, a, inBatch, nil)
+				if err != nil {
+					return nil, err
+				}
+				newCycle = negativeIDs(more.Negatives)
+				res = mergeRestart(res, more, pol.NumNegatives)
+			}
+			res.RotationRestarted = restart
+			res.RotationServed = x.rotate(a.key, restart, newCycle)
+		}
+		results[i] = res
+	}
+	if !(pol.MaxExposures > 0) {
+		x.record(results)
+	}
+	return results, nil
+}
+
+// mergeRestart joins a rotation restart's two passes into one result for k negatives.
+func mergeRestart(first, second Result, k int) Result {
+	out := first
+	out.Negatives = append(slices.Clip(first.Negatives), second.Negatives...)
+	slices.SortFunc(out.Negatives, func(x, y Negative) int { return x.Rank - y.Rank })
+	out.Examined += second.Examined
+	out.Removed.add(&second.Removed)
+	out.Unsampled += second.Unsampled
+	out.Shortfall = k - len(out.Negatives)
+	out.Widenings += second.Widenings
+	out.ExactScan = first.ExactScan || second.ExactScan
+	out.FloorReached = second.FloorReached
+	return out
+}
+
+func negativeIDs(ns []Negative) []string {
+	out := make([]string, len(ns))
+	for i, n := range ns {
+		out[i] = n.ID
+	}
+	return out
+}
