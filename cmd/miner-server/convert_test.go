@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -111,6 +112,29 @@ func TestFromPolicyCarriesEveryField(t *testing.T) {
 		}
 		if back, want := policyToPB(p), policyToPB(mining.DefaultPolicy()); !proto.Equal(back, want) {
 			t.Errorf("empty policy %v, want the default %v", back, want)
+		}
+	}
+}
+
+// TestFateToPBCoversEveryFate checks that every mining fate has its own CandidateFate
+// and every CandidateFate but UNSPECIFIED comes from a fate of the same name.
+func TestFateToPBCoversEveryFate(t *testing.T) {
+	seen := map[hardnegv1.CandidateFate]bool{}
+	for _, f := range mining.Fates() {
+		pb, ok := fateToPB[f]
+		if !ok {
+			t.Fatalf("fate %s has no CandidateFate", f)
+		}
+		if want := "CANDIDATE_FATE_" + strings.ToUpper(f.String()); pb.String() != want {
+			t.Errorf("fate %s maps to %s, want %s", f, pb, want)
+		}
+		seen[pb] = true
+	}
+	vals := hardnegv1.CandidateFate(0).Descriptor().Values()
+	for i := range vals.Len() {
+		v := hardnegv1.CandidateFate(vals.Get(i).Number())
+		if v != hardnegv1.CandidateFate_CANDIDATE_FATE_UNSPECIFIED && !seen[v] {
+			t.Errorf("%s comes from no mining fate", v)
 		}
 	}
 }

@@ -262,7 +262,7 @@ func (s *service) Mine(ctx context.Context, req *hardnegv1.MineRequest) (*hardne
 	if err := errors.Join(perr, aerr); err != nil {
 		return nil, mergeValidation(perr, aerr)
 	}
-	mreq := mining.Request{Anchors: anchors, Policy: pol, IncludeVectors: req.IncludeVectors, Calibration: s.cal.get(c)}
+	mreq := mining.Request{Anchors: anchors, Policy: pol, IncludeVectors: req.IncludeVectors, Explain: int(req.Explain), Calibration: s.cal.get(c)}
 	if guide != nil {
 		if pol.UsesGuide() && guide != c {
 			if err := errors.Join(c.ClaimGuideRole(false), guide.ClaimGuideRole(true)); err != nil {

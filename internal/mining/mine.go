@@ -39,6 +39,10 @@ type Request struct {
 	Anchors        []Anchor
 	Policy         Policy
 	IncludeVectors bool
+	// Explain, when above 0, lists up to that many candidates per anchor with their
+	// fate (Result.Explained): at most MaxExplain, and anchors × Explain at most
+	// MaxExplainTotal. It costs one entry per candidate judged, up to the limit.
+	Explain int
 	// Calibration, when set, is the collection's: Mine records the scores it sees into
 	// it and resolves calibrated thresholds (Policy.DuplicateQuantile, DuplicateZScore)
 	// from it.
@@ -117,6 +121,12 @@ type Result struct {
 	// UnknownPositiveIDs are positive ids not in the collection. They are still never
 	// returned, but give no s⁺, groups or near-duplicates.
 	UnknownPositiveIDs []string
+	// Explained lists, when Request.Explain > 0, the first Explain candidates the rules
+	// judged for the anchor, in the order the search produced them, each with the rule
+	// that removed it or FateReturned / FateUnsampled. ExplainTruncated reports that
+	// more candidates were judged than listed.
+	Explained        []Explained
+	ExplainTruncated bool
 }
 
 // Mine mines every anchor of req against s, in parallel, and returns one Result per

@@ -226,6 +226,112 @@ func (SamplingStrategy) EnumDescriptor() ([]byte, []int) {
 	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{2}
 }
 
+// CandidateFate is what became of a candidate judged for an anchor: the rule that
+// removed it (the RuleCounts field of the same name), or its outcome.
+type CandidateFate int32
+
+const (
+	// Not used.
+	CandidateFate_CANDIDATE_FATE_UNSPECIFIED CandidateFate = 0
+	// The anchor item itself.
+	CandidateFate_CANDIDATE_FATE_SELF CandidateFate = 1
+	// A known positive of the anchor.
+	CandidateFate_CANDIDATE_FATE_POSITIVE CandidateFate = 2
+	// An id excluded by the request.
+	CandidateFate_CANDIDATE_FATE_EXCLUDED CandidateFate = 3
+	// A positive or exclusion of another anchor of the request.
+	CandidateFate_CANDIDATE_FATE_IN_BATCH CandidateFate = 4
+	// A reported false negative.
+	CandidateFate_CANDIDATE_FATE_FEEDBACK CandidateFate = 5
+	// Shares a group with the anchor or its positives.
+	CandidateFate_CANDIDATE_FATE_SAME_GROUP CandidateFate = 6
+	// Near-duplicate of a positive.
+	CandidateFate_CANDIDATE_FATE_DUPLICATE CandidateFate = 7
+	// Near-duplicate of an excluded item or a reported false negative.
+	CandidateFate_CANDIDATE_FATE_EXCLUDED_DUPLICATE CandidateFate = 8
+	// Guide margin or guide near-duplicate threshold.
+	CandidateFate_CANDIDATE_FATE_GUIDE CandidateFate = 9
+	// Absolute or relative margin against s⁺.
+	CandidateFate_CANDIDATE_FATE_MARGIN CandidateFate = 10
+	// Outside [min_score, max_score].
+	CandidateFate_CANDIDATE_FATE_SCORE_BAND CandidateFate = 11
+	// Outside the rank window, or at or beyond the hardness floor.
+	CandidateFate_CANDIDATE_FATE_RANK_WINDOW CandidateFate = 12
+	// Too similar to an already chosen negative.
+	CandidateFate_CANDIDATE_FATE_DIVERSITY CandidateFate = 13
+	// Returned as a negative.
+	CandidateFate_CANDIDATE_FATE_RETURNED CandidateFate = 14
+	// In the rank window, but the sampler had chosen k negatives before reaching it.
+	CandidateFate_CANDIDATE_FATE_UNSAMPLED CandidateFate = 15
+)
+
+// Enum value maps for CandidateFate.
+var (
+	CandidateFate_name = map[int32]string{
+		0:  "CANDIDATE_FATE_UNSPECIFIED",
+		1:  "CANDIDATE_FATE_SELF",
+		2:  "CANDIDATE_FATE_POSITIVE",
+		3:  "CANDIDATE_FATE_EXCLUDED",
+		4:  "CANDIDATE_FATE_IN_BATCH",
+		5:  "CANDIDATE_FATE_FEEDBACK",
+		6:  "CANDIDATE_FATE_SAME_GROUP",
+		7:  "CANDIDATE_FATE_DUPLICATE",
+		8:  "CANDIDATE_FATE_EXCLUDED_DUPLICATE",
+		9:  "CANDIDATE_FATE_GUIDE",
+		10: "CANDIDATE_FATE_MARGIN",
+		11: "CANDIDATE_FATE_SCORE_BAND",
+		12: "CANDIDATE_FATE_RANK_WINDOW",
+		13: "CANDIDATE_FATE_DIVERSITY",
+		14: "CANDIDATE_FATE_RETURNED",
+		15: "CANDIDATE_FATE_UNSAMPLED",
+	}
+	CandidateFate_value = map[string]int32{
+		"CANDIDATE_FATE_UNSPECIFIED":        0,
+		"CANDIDATE_FATE_SELF":               1,
+		"CANDIDATE_FATE_POSITIVE":           2,
+		"CANDIDATE_FATE_EXCLUDED":           3,
+		"CANDIDATE_FATE_IN_BATCH":           4,
+		"CANDIDATE_FATE_FEEDBACK":           5,
+		"CANDIDATE_FATE_SAME_GROUP":         6,
+		"CANDIDATE_FATE_DUPLICATE":          7,
+		"CANDIDATE_FATE_EXCLUDED_DUPLICATE": 8,
+		"CANDIDATE_FATE_GUIDE":              9,
+		"CANDIDATE_FATE_MARGIN":             10,
+		"CANDIDATE_FATE_SCORE_BAND":         11,
+		"CANDIDATE_FATE_RANK_WINDOW":        12,
+		"CANDIDATE_FATE_DIVERSITY":          13,
+		"CANDIDATE_FATE_RETURNED":           14,
+		"CANDIDATE_FATE_UNSAMPLED":          15,
+	}
+)
+
+func (x CandidateFate) Enum() *CandidateFate {
+	p := new(CandidateFate)
+	*p = x
+	return p
+}
+
+func (x CandidateFate) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CandidateFate) Descriptor() protoreflect.EnumDescriptor {
+	return file_hardneg_v1_hardneg_proto_enumTypes[3].Descriptor()
+}
+
+func (CandidateFate) Type() protoreflect.EnumType {
+	return &file_hardneg_v1_hardneg_proto_enumTypes[3]
+}
+
+func (x CandidateFate) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CandidateFate.Descriptor instead.
+func (CandidateFate) EnumDescriptor() ([]byte, []int) {
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{3}
+}
+
 // IndexParams tunes a collection's index. Zero fields take the server's defaults.
 type IndexParams struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2016,8 +2122,13 @@ type MineRequest struct {
 	Policy *MiningPolicy `protobuf:"bytes,3,opt,name=policy,proto3" json:"policy,omitempty"`
 	// Return the vectors of the negatives.
 	IncludeVectors bool `protobuf:"varint,4,opt,name=include_vectors,json=includeVectors,proto3" json:"include_vectors,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Explain: when above 0, each AnchorResult lists up to this many candidates the rules
+	// judged (AnchorResult.explained), each with the rule that removed it or its outcome.
+	// At most 1,024, and anchors × explain at most 65,536; 0 (the default) is off. For
+	// debugging and tuning a policy: the list costs one entry per judged candidate.
+	Explain       uint32 `protobuf:"varint,5,opt,name=explain,proto3" json:"explain,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MineRequest) Reset() {
@@ -2076,6 +2187,13 @@ func (x *MineRequest) GetIncludeVectors() bool {
 		return x.IncludeVectors
 	}
 	return false
+}
+
+func (x *MineRequest) GetExplain() uint32 {
+	if x != nil {
+		return x.Explain
+	}
+	return 0
 }
 
 // Negative is one returned hard negative.
@@ -2349,8 +2467,13 @@ type AnchorResult struct {
 	// guide(a, p) of the hardest guide positive, when a guide rule was set and the anchor
 	// had a guide query and a guide positive.
 	GuidePositiveScore *float32 `protobuf:"fixed32,13,opt,name=guide_positive_score,json=guidePositiveScore,proto3,oneof" json:"guide_positive_score,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// When MineRequest.explain > 0: the first `explain` candidates judged for the anchor,
+	// in the order the search produced them (best first within each search pass).
+	Explained []*ExplainedCandidate `protobuf:"bytes,14,rep,name=explained,proto3" json:"explained,omitempty"`
+	// Whether more candidates were judged than `explained` lists.
+	ExplainTruncated bool `protobuf:"varint,15,opt,name=explain_truncated,json=explainTruncated,proto3" json:"explain_truncated,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *AnchorResult) Reset() {
@@ -2474,6 +2597,94 @@ func (x *AnchorResult) GetGuidePositiveScore() float32 {
 	return 0
 }
 
+func (x *AnchorResult) GetExplained() []*ExplainedCandidate {
+	if x != nil {
+		return x.Explained
+	}
+	return nil
+}
+
+func (x *AnchorResult) GetExplainTruncated() bool {
+	if x != nil {
+		return x.ExplainTruncated
+	}
+	return false
+}
+
+// ExplainedCandidate is one candidate judged for an anchor (MineRequest.explain).
+type ExplainedCandidate struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Item id.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Similarity to the anchor; absent for candidates removed by an id or group rule
+	// (self … same_group), which run before the candidate is scored.
+	Score *float32 `protobuf:"fixed32,2,opt,name=score,proto3,oneof" json:"score,omitempty"`
+	// Raw rank (see Negative.rank); absent when score is.
+	Rank *uint32 `protobuf:"varint,3,opt,name=rank,proto3,oneof" json:"rank,omitempty"`
+	// The rule that removed it, or returned / unsampled.
+	Fate          CandidateFate `protobuf:"varint,4,opt,name=fate,proto3,enum=hardneg.v1.CandidateFate" json:"fate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExplainedCandidate) Reset() {
+	*x = ExplainedCandidate{}
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExplainedCandidate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExplainedCandidate) ProtoMessage() {}
+
+func (x *ExplainedCandidate) ProtoReflect() protoreflect.Message {
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExplainedCandidate.ProtoReflect.Descriptor instead.
+func (*ExplainedCandidate) Descriptor() ([]byte, []int) {
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ExplainedCandidate) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ExplainedCandidate) GetScore() float32 {
+	if x != nil && x.Score != nil {
+		return *x.Score
+	}
+	return 0
+}
+
+func (x *ExplainedCandidate) GetRank() uint32 {
+	if x != nil && x.Rank != nil {
+		return *x.Rank
+	}
+	return 0
+}
+
+func (x *ExplainedCandidate) GetFate() CandidateFate {
+	if x != nil {
+		return x.Fate
+	}
+	return CandidateFate_CANDIDATE_FATE_UNSPECIFIED
+}
+
 // MineResponse holds one result per anchor, in request order.
 type MineResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2485,7 +2696,7 @@ type MineResponse struct {
 
 func (x *MineResponse) Reset() {
 	*x = MineResponse{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[27]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2497,7 +2708,7 @@ func (x *MineResponse) String() string {
 func (*MineResponse) ProtoMessage() {}
 
 func (x *MineResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[27]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2510,7 +2721,7 @@ func (x *MineResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MineResponse.ProtoReflect.Descriptor instead.
 func (*MineResponse) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{27}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *MineResponse) GetResults() []*AnchorResult {
@@ -2533,7 +2744,7 @@ type FalseNegativeReport struct {
 
 func (x *FalseNegativeReport) Reset() {
 	*x = FalseNegativeReport{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[28]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2545,7 +2756,7 @@ func (x *FalseNegativeReport) String() string {
 func (*FalseNegativeReport) ProtoMessage() {}
 
 func (x *FalseNegativeReport) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[28]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2558,7 +2769,7 @@ func (x *FalseNegativeReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FalseNegativeReport.ProtoReflect.Descriptor instead.
 func (*FalseNegativeReport) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{28}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *FalseNegativeReport) GetAnchorKey() string {
@@ -2588,7 +2799,7 @@ type ReportFalseNegativesRequest struct {
 
 func (x *ReportFalseNegativesRequest) Reset() {
 	*x = ReportFalseNegativesRequest{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[29]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2600,7 +2811,7 @@ func (x *ReportFalseNegativesRequest) String() string {
 func (*ReportFalseNegativesRequest) ProtoMessage() {}
 
 func (x *ReportFalseNegativesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[29]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2613,7 +2824,7 @@ func (x *ReportFalseNegativesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportFalseNegativesRequest.ProtoReflect.Descriptor instead.
 func (*ReportFalseNegativesRequest) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{29}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ReportFalseNegativesRequest) GetCollection() string {
@@ -2641,7 +2852,7 @@ type ReportFalseNegativesResponse struct {
 
 func (x *ReportFalseNegativesResponse) Reset() {
 	*x = ReportFalseNegativesResponse{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[30]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2653,7 +2864,7 @@ func (x *ReportFalseNegativesResponse) String() string {
 func (*ReportFalseNegativesResponse) ProtoMessage() {}
 
 func (x *ReportFalseNegativesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[30]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2666,7 +2877,7 @@ func (x *ReportFalseNegativesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportFalseNegativesResponse.ProtoReflect.Descriptor instead.
 func (*ReportFalseNegativesResponse) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{30}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ReportFalseNegativesResponse) GetRecorded() uint64 {
@@ -2687,7 +2898,7 @@ type GetCalibrationRequest struct {
 
 func (x *GetCalibrationRequest) Reset() {
 	*x = GetCalibrationRequest{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[31]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2699,7 +2910,7 @@ func (x *GetCalibrationRequest) String() string {
 func (*GetCalibrationRequest) ProtoMessage() {}
 
 func (x *GetCalibrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[31]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2712,7 +2923,7 @@ func (x *GetCalibrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCalibrationRequest.ProtoReflect.Descriptor instead.
 func (*GetCalibrationRequest) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{31}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GetCalibrationRequest) GetCollection() string {
@@ -2745,7 +2956,7 @@ type ScoreSummary struct {
 
 func (x *ScoreSummary) Reset() {
 	*x = ScoreSummary{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[32]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2757,7 +2968,7 @@ func (x *ScoreSummary) String() string {
 func (*ScoreSummary) ProtoMessage() {}
 
 func (x *ScoreSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[32]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2770,7 +2981,7 @@ func (x *ScoreSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreSummary.ProtoReflect.Descriptor instead.
 func (*ScoreSummary) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{32}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ScoreSummary) GetCount() uint64 {
@@ -2832,7 +3043,7 @@ type GetCalibrationResponse struct {
 
 func (x *GetCalibrationResponse) Reset() {
 	*x = GetCalibrationResponse{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[33]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2844,7 +3055,7 @@ func (x *GetCalibrationResponse) String() string {
 func (*GetCalibrationResponse) ProtoMessage() {}
 
 func (x *GetCalibrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[33]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2857,7 +3068,7 @@ func (x *GetCalibrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCalibrationResponse.ProtoReflect.Descriptor instead.
 func (*GetCalibrationResponse) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{33}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *GetCalibrationResponse) GetPositiveScores() *ScoreSummary {
@@ -2892,7 +3103,7 @@ type SnapshotCollectionRequest struct {
 
 func (x *SnapshotCollectionRequest) Reset() {
 	*x = SnapshotCollectionRequest{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[34]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2904,7 +3115,7 @@ func (x *SnapshotCollectionRequest) String() string {
 func (*SnapshotCollectionRequest) ProtoMessage() {}
 
 func (x *SnapshotCollectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[34]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2917,7 +3128,7 @@ func (x *SnapshotCollectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotCollectionRequest.ProtoReflect.Descriptor instead.
 func (*SnapshotCollectionRequest) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{34}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *SnapshotCollectionRequest) GetName() string {
@@ -2940,7 +3151,7 @@ type SnapshotCollectionResponse struct {
 
 func (x *SnapshotCollectionResponse) Reset() {
 	*x = SnapshotCollectionResponse{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[35]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2952,7 +3163,7 @@ func (x *SnapshotCollectionResponse) String() string {
 func (*SnapshotCollectionResponse) ProtoMessage() {}
 
 func (x *SnapshotCollectionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[35]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2965,7 +3176,7 @@ func (x *SnapshotCollectionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotCollectionResponse.ProtoReflect.Descriptor instead.
 func (*SnapshotCollectionResponse) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{35}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *SnapshotCollectionResponse) GetSequence() uint64 {
@@ -3146,14 +3357,15 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x11_duplicate_zscoreB\x0f\n" +
 	"\r_guide_marginB\x1c\n" +
 	"\x1a_guide_duplicate_thresholdB\x13\n" +
-	"\x11_duplicate_margin\"\xb6\x01\n" +
+	"\x11_duplicate_margin\"\xd0\x01\n" +
 	"\vMineRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
 	"collection\x12,\n" +
 	"\aanchors\x18\x02 \x03(\v2\x12.hardneg.v1.AnchorR\aanchors\x120\n" +
 	"\x06policy\x18\x03 \x01(\v2\x18.hardneg.v1.MiningPolicyR\x06policy\x12'\n" +
-	"\x0finclude_vectors\x18\x04 \x01(\bR\x0eincludeVectors\"e\n" +
+	"\x0finclude_vectors\x18\x04 \x01(\bR\x0eincludeVectors\x12\x18\n" +
+	"\aexplain\x18\x05 \x01(\rR\aexplain\"e\n" +
 	"\bNegative\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05score\x18\x02 \x01(\x02R\x05score\x12\x12\n" +
@@ -3178,7 +3390,7 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\vrank_window\x18\n" +
 	" \x01(\x04R\n" +
 	"rankWindow\x12\x1c\n" +
-	"\tdiversity\x18\v \x01(\x04R\tdiversity\"\xfa\x04\n" +
+	"\tdiversity\x18\v \x01(\x04R\tdiversity\"\xe5\x05\n" +
 	"\fAnchorResult\x122\n" +
 	"\tnegatives\x18\x01 \x03(\v2\x14.hardneg.v1.NegativeR\tnegatives\x12)\n" +
 	"\x10negative_vectors\x18\x02 \x01(\fR\x0fnegativeVectors\x12*\n" +
@@ -3194,10 +3406,19 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	" \x01(\rR\amaxRank\x12#\n" +
 	"\rfloor_reached\x18\v \x01(\bR\ffloorReached\x124\n" +
 	"\x13duplicate_threshold\x18\f \x01(\x02H\x01R\x12duplicateThreshold\x88\x01\x01\x125\n" +
-	"\x14guide_positive_score\x18\r \x01(\x02H\x02R\x12guidePositiveScore\x88\x01\x01B\x11\n" +
+	"\x14guide_positive_score\x18\r \x01(\x02H\x02R\x12guidePositiveScore\x88\x01\x01\x12<\n" +
+	"\texplained\x18\x0e \x03(\v2\x1e.hardneg.v1.ExplainedCandidateR\texplained\x12+\n" +
+	"\x11explain_truncated\x18\x0f \x01(\bR\x10explainTruncatedB\x11\n" +
 	"\x0f_positive_scoreB\x16\n" +
 	"\x14_duplicate_thresholdB\x17\n" +
-	"\x15_guide_positive_score\"B\n" +
+	"\x15_guide_positive_score\"\x9a\x01\n" +
+	"\x12ExplainedCandidate\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n" +
+	"\x05score\x18\x02 \x01(\x02H\x00R\x05score\x88\x01\x01\x12\x17\n" +
+	"\x04rank\x18\x03 \x01(\rH\x01R\x04rank\x88\x01\x01\x12-\n" +
+	"\x04fate\x18\x04 \x01(\x0e2\x19.hardneg.v1.CandidateFateR\x04fateB\b\n" +
+	"\x06_scoreB\a\n" +
+	"\x05_rank\"B\n" +
 	"\fMineResponse\x122\n" +
 	"\aresults\x18\x01 \x03(\v2\x18.hardneg.v1.AnchorResultR\aresults\"O\n" +
 	"\x13FalseNegativeReport\x12\x1d\n" +
@@ -3247,7 +3468,25 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x19SAMPLING_STRATEGY_UNIFORM\x10\x02\x12\x1d\n" +
 	"\x19SAMPLING_STRATEGY_SOFTMAX\x10\x03\x12\x1c\n" +
 	"\x18SAMPLING_STRATEGY_SIMANS\x10\x04\x12\"\n" +
-	"\x1eSAMPLING_STRATEGY_TOP1_SAMPLED\x10\x052\x9b\b\n" +
+	"\x1eSAMPLING_STRATEGY_TOP1_SAMPLED\x10\x05*\xed\x03\n" +
+	"\rCandidateFate\x12\x1e\n" +
+	"\x1aCANDIDATE_FATE_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13CANDIDATE_FATE_SELF\x10\x01\x12\x1b\n" +
+	"\x17CANDIDATE_FATE_POSITIVE\x10\x02\x12\x1b\n" +
+	"\x17CANDIDATE_FATE_EXCLUDED\x10\x03\x12\x1b\n" +
+	"\x17CANDIDATE_FATE_IN_BATCH\x10\x04\x12\x1b\n" +
+	"\x17CANDIDATE_FATE_FEEDBACK\x10\x05\x12\x1d\n" +
+	"\x19CANDIDATE_FATE_SAME_GROUP\x10\x06\x12\x1c\n" +
+	"\x18CANDIDATE_FATE_DUPLICATE\x10\a\x12%\n" +
+	"!CANDIDATE_FATE_EXCLUDED_DUPLICATE\x10\b\x12\x18\n" +
+	"\x14CANDIDATE_FATE_GUIDE\x10\t\x12\x19\n" +
+	"\x15CANDIDATE_FATE_MARGIN\x10\n" +
+	"\x12\x1d\n" +
+	"\x19CANDIDATE_FATE_SCORE_BAND\x10\v\x12\x1e\n" +
+	"\x1aCANDIDATE_FATE_RANK_WINDOW\x10\f\x12\x1c\n" +
+	"\x18CANDIDATE_FATE_DIVERSITY\x10\r\x12\x1b\n" +
+	"\x17CANDIDATE_FATE_RETURNED\x10\x0e\x12\x1c\n" +
+	"\x18CANDIDATE_FATE_UNSAMPLED\x10\x0f2\x9b\b\n" +
 	"\fMinerService\x12]\n" +
 	"\x10CreateCollection\x12#.hardneg.v1.CreateCollectionRequest\x1a$.hardneg.v1.CreateCollectionResponse\x12Y\n" +
 	"\rGetCollection\x12 .hardneg.v1.GetCollectionRequest\x1a!.hardneg.v1.GetCollectionResponse\"\x03\x90\x02\x01\x12_\n" +
@@ -3274,102 +3513,106 @@ func file_hardneg_v1_hardneg_proto_rawDescGZIP() []byte {
 	return file_hardneg_v1_hardneg_proto_rawDescData
 }
 
-var file_hardneg_v1_hardneg_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_hardneg_v1_hardneg_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_hardneg_v1_hardneg_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_hardneg_v1_hardneg_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_hardneg_v1_hardneg_proto_goTypes = []any{
 	(Metric)(0),                          // 0: hardneg.v1.Metric
 	(RankMode)(0),                        // 1: hardneg.v1.RankMode
 	(SamplingStrategy)(0),                // 2: hardneg.v1.SamplingStrategy
-	(*IndexParams)(nil),                  // 3: hardneg.v1.IndexParams
-	(*CollectionStats)(nil),              // 4: hardneg.v1.CollectionStats
-	(*Collection)(nil),                   // 5: hardneg.v1.Collection
-	(*CreateCollectionRequest)(nil),      // 6: hardneg.v1.CreateCollectionRequest
-	(*CreateCollectionResponse)(nil),     // 7: hardneg.v1.CreateCollectionResponse
-	(*GetCollectionRequest)(nil),         // 8: hardneg.v1.GetCollectionRequest
-	(*GetCollectionResponse)(nil),        // 9: hardneg.v1.GetCollectionResponse
-	(*ListCollectionsRequest)(nil),       // 10: hardneg.v1.ListCollectionsRequest
-	(*ListCollectionsResponse)(nil),      // 11: hardneg.v1.ListCollectionsResponse
-	(*DeleteCollectionRequest)(nil),      // 12: hardneg.v1.DeleteCollectionRequest
-	(*DeleteCollectionResponse)(nil),     // 13: hardneg.v1.DeleteCollectionResponse
-	(*GroupList)(nil),                    // 14: hardneg.v1.GroupList
-	(*ItemBatch)(nil),                    // 15: hardneg.v1.ItemBatch
-	(*UpsertRequest)(nil),                // 16: hardneg.v1.UpsertRequest
-	(*UpsertResponse)(nil),               // 17: hardneg.v1.UpsertResponse
-	(*DeleteRequest)(nil),                // 18: hardneg.v1.DeleteRequest
-	(*DeleteResponse)(nil),               // 19: hardneg.v1.DeleteResponse
-	(*UpsertStreamRequest)(nil),          // 20: hardneg.v1.UpsertStreamRequest
-	(*UpsertStreamResponse)(nil),         // 21: hardneg.v1.UpsertStreamResponse
-	(*GetItemsRequest)(nil),              // 22: hardneg.v1.GetItemsRequest
-	(*GetItemsResponse)(nil),             // 23: hardneg.v1.GetItemsResponse
-	(*Anchor)(nil),                       // 24: hardneg.v1.Anchor
-	(*MiningPolicy)(nil),                 // 25: hardneg.v1.MiningPolicy
-	(*MineRequest)(nil),                  // 26: hardneg.v1.MineRequest
-	(*Negative)(nil),                     // 27: hardneg.v1.Negative
-	(*RuleCounts)(nil),                   // 28: hardneg.v1.RuleCounts
-	(*AnchorResult)(nil),                 // 29: hardneg.v1.AnchorResult
-	(*MineResponse)(nil),                 // 30: hardneg.v1.MineResponse
-	(*FalseNegativeReport)(nil),          // 31: hardneg.v1.FalseNegativeReport
-	(*ReportFalseNegativesRequest)(nil),  // 32: hardneg.v1.ReportFalseNegativesRequest
-	(*ReportFalseNegativesResponse)(nil), // 33: hardneg.v1.ReportFalseNegativesResponse
-	(*GetCalibrationRequest)(nil),        // 34: hardneg.v1.GetCalibrationRequest
-	(*ScoreSummary)(nil),                 // 35: hardneg.v1.ScoreSummary
-	(*GetCalibrationResponse)(nil),       // 36: hardneg.v1.GetCalibrationResponse
-	(*SnapshotCollectionRequest)(nil),    // 37: hardneg.v1.SnapshotCollectionRequest
-	(*SnapshotCollectionResponse)(nil),   // 38: hardneg.v1.SnapshotCollectionResponse
+	(CandidateFate)(0),                   // 3: hardneg.v1.CandidateFate
+	(*IndexParams)(nil),                  // 4: hardneg.v1.IndexParams
+	(*CollectionStats)(nil),              // 5: hardneg.v1.CollectionStats
+	(*Collection)(nil),                   // 6: hardneg.v1.Collection
+	(*CreateCollectionRequest)(nil),      // 7: hardneg.v1.CreateCollectionRequest
+	(*CreateCollectionResponse)(nil),     // 8: hardneg.v1.CreateCollectionResponse
+	(*GetCollectionRequest)(nil),         // 9: hardneg.v1.GetCollectionRequest
+	(*GetCollectionResponse)(nil),        // 10: hardneg.v1.GetCollectionResponse
+	(*ListCollectionsRequest)(nil),       // 11: hardneg.v1.ListCollectionsRequest
+	(*ListCollectionsResponse)(nil),      // 12: hardneg.v1.ListCollectionsResponse
+	(*DeleteCollectionRequest)(nil),      // 13: hardneg.v1.DeleteCollectionRequest
+	(*DeleteCollectionResponse)(nil),     // 14: hardneg.v1.DeleteCollectionResponse
+	(*GroupList)(nil),                    // 15: hardneg.v1.GroupList
+	(*ItemBatch)(nil),                    // 16: hardneg.v1.ItemBatch
+	(*UpsertRequest)(nil),                // 17: hardneg.v1.UpsertRequest
+	(*UpsertResponse)(nil),               // 18: hardneg.v1.UpsertResponse
+	(*DeleteRequest)(nil),                // 19: hardneg.v1.DeleteRequest
+	(*DeleteResponse)(nil),               // 20: hardneg.v1.DeleteResponse
+	(*UpsertStreamRequest)(nil),          // 21: hardneg.v1.UpsertStreamRequest
+	(*UpsertStreamResponse)(nil),         // 22: hardneg.v1.UpsertStreamResponse
+	(*GetItemsRequest)(nil),              // 23: hardneg.v1.GetItemsRequest
+	(*GetItemsResponse)(nil),             // 24: hardneg.v1.GetItemsResponse
+	(*Anchor)(nil),                       // 25: hardneg.v1.Anchor
+	(*MiningPolicy)(nil),                 // 26: hardneg.v1.MiningPolicy
+	(*MineRequest)(nil),                  // 27: hardneg.v1.MineRequest
+	(*Negative)(nil),                     // 28: hardneg.v1.Negative
+	(*RuleCounts)(nil),                   // 29: hardneg.v1.RuleCounts
+	(*AnchorResult)(nil),                 // 30: hardneg.v1.AnchorResult
+	(*ExplainedCandidate)(nil),           // 31: hardneg.v1.ExplainedCandidate
+	(*MineResponse)(nil),                 // 32: hardneg.v1.MineResponse
+	(*FalseNegativeReport)(nil),          // 33: hardneg.v1.FalseNegativeReport
+	(*ReportFalseNegativesRequest)(nil),  // 34: hardneg.v1.ReportFalseNegativesRequest
+	(*ReportFalseNegativesResponse)(nil), // 35: hardneg.v1.ReportFalseNegativesResponse
+	(*GetCalibrationRequest)(nil),        // 36: hardneg.v1.GetCalibrationRequest
+	(*ScoreSummary)(nil),                 // 37: hardneg.v1.ScoreSummary
+	(*GetCalibrationResponse)(nil),       // 38: hardneg.v1.GetCalibrationResponse
+	(*SnapshotCollectionRequest)(nil),    // 39: hardneg.v1.SnapshotCollectionRequest
+	(*SnapshotCollectionResponse)(nil),   // 40: hardneg.v1.SnapshotCollectionResponse
 }
 var file_hardneg_v1_hardneg_proto_depIdxs = []int32{
 	0,  // 0: hardneg.v1.Collection.metric:type_name -> hardneg.v1.Metric
-	3,  // 1: hardneg.v1.Collection.index_params:type_name -> hardneg.v1.IndexParams
-	4,  // 2: hardneg.v1.Collection.stats:type_name -> hardneg.v1.CollectionStats
+	4,  // 1: hardneg.v1.Collection.index_params:type_name -> hardneg.v1.IndexParams
+	5,  // 2: hardneg.v1.Collection.stats:type_name -> hardneg.v1.CollectionStats
 	0,  // 3: hardneg.v1.CreateCollectionRequest.metric:type_name -> hardneg.v1.Metric
-	3,  // 4: hardneg.v1.CreateCollectionRequest.index_params:type_name -> hardneg.v1.IndexParams
-	5,  // 5: hardneg.v1.CreateCollectionResponse.collection:type_name -> hardneg.v1.Collection
-	5,  // 6: hardneg.v1.GetCollectionResponse.collection:type_name -> hardneg.v1.Collection
-	5,  // 7: hardneg.v1.ListCollectionsResponse.collections:type_name -> hardneg.v1.Collection
-	14, // 8: hardneg.v1.ItemBatch.groups:type_name -> hardneg.v1.GroupList
-	15, // 9: hardneg.v1.UpsertRequest.items:type_name -> hardneg.v1.ItemBatch
-	15, // 10: hardneg.v1.UpsertStreamRequest.items:type_name -> hardneg.v1.ItemBatch
-	15, // 11: hardneg.v1.GetItemsResponse.items:type_name -> hardneg.v1.ItemBatch
+	4,  // 4: hardneg.v1.CreateCollectionRequest.index_params:type_name -> hardneg.v1.IndexParams
+	6,  // 5: hardneg.v1.CreateCollectionResponse.collection:type_name -> hardneg.v1.Collection
+	6,  // 6: hardneg.v1.GetCollectionResponse.collection:type_name -> hardneg.v1.Collection
+	6,  // 7: hardneg.v1.ListCollectionsResponse.collections:type_name -> hardneg.v1.Collection
+	15, // 8: hardneg.v1.ItemBatch.groups:type_name -> hardneg.v1.GroupList
+	16, // 9: hardneg.v1.UpsertRequest.items:type_name -> hardneg.v1.ItemBatch
+	16, // 10: hardneg.v1.UpsertStreamRequest.items:type_name -> hardneg.v1.ItemBatch
+	16, // 11: hardneg.v1.GetItemsResponse.items:type_name -> hardneg.v1.ItemBatch
 	1,  // 12: hardneg.v1.MiningPolicy.rank_mode:type_name -> hardneg.v1.RankMode
 	2,  // 13: hardneg.v1.MiningPolicy.sampling:type_name -> hardneg.v1.SamplingStrategy
-	24, // 14: hardneg.v1.MineRequest.anchors:type_name -> hardneg.v1.Anchor
-	25, // 15: hardneg.v1.MineRequest.policy:type_name -> hardneg.v1.MiningPolicy
-	27, // 16: hardneg.v1.AnchorResult.negatives:type_name -> hardneg.v1.Negative
-	28, // 17: hardneg.v1.AnchorResult.removed:type_name -> hardneg.v1.RuleCounts
-	29, // 18: hardneg.v1.MineResponse.results:type_name -> hardneg.v1.AnchorResult
-	31, // 19: hardneg.v1.ReportFalseNegativesRequest.reports:type_name -> hardneg.v1.FalseNegativeReport
-	35, // 20: hardneg.v1.GetCalibrationResponse.positive_scores:type_name -> hardneg.v1.ScoreSummary
-	35, // 21: hardneg.v1.GetCalibrationResponse.candidate_scores:type_name -> hardneg.v1.ScoreSummary
-	35, // 22: hardneg.v1.GetCalibrationResponse.positive_similarities:type_name -> hardneg.v1.ScoreSummary
-	6,  // 23: hardneg.v1.MinerService.CreateCollection:input_type -> hardneg.v1.CreateCollectionRequest
-	8,  // 24: hardneg.v1.MinerService.GetCollection:input_type -> hardneg.v1.GetCollectionRequest
-	10, // 25: hardneg.v1.MinerService.ListCollections:input_type -> hardneg.v1.ListCollectionsRequest
-	12, // 26: hardneg.v1.MinerService.DeleteCollection:input_type -> hardneg.v1.DeleteCollectionRequest
-	16, // 27: hardneg.v1.MinerService.Upsert:input_type -> hardneg.v1.UpsertRequest
-	18, // 28: hardneg.v1.MinerService.Delete:input_type -> hardneg.v1.DeleteRequest
-	20, // 29: hardneg.v1.MinerService.UpsertStream:input_type -> hardneg.v1.UpsertStreamRequest
-	22, // 30: hardneg.v1.MinerService.GetItems:input_type -> hardneg.v1.GetItemsRequest
-	26, // 31: hardneg.v1.MinerService.Mine:input_type -> hardneg.v1.MineRequest
-	32, // 32: hardneg.v1.MinerService.ReportFalseNegatives:input_type -> hardneg.v1.ReportFalseNegativesRequest
-	37, // 33: hardneg.v1.MinerService.SnapshotCollection:input_type -> hardneg.v1.SnapshotCollectionRequest
-	34, // 34: hardneg.v1.MinerService.GetCalibration:input_type -> hardneg.v1.GetCalibrationRequest
-	7,  // 35: hardneg.v1.MinerService.CreateCollection:output_type -> hardneg.v1.CreateCollectionResponse
-	9,  // 36: hardneg.v1.MinerService.GetCollection:output_type -> hardneg.v1.GetCollectionResponse
-	11, // 37: hardneg.v1.MinerService.ListCollections:output_type -> hardneg.v1.ListCollectionsResponse
-	13, // 38: hardneg.v1.MinerService.DeleteCollection:output_type -> hardneg.v1.DeleteCollectionResponse
-	17, // 39: hardneg.v1.MinerService.Upsert:output_type -> hardneg.v1.UpsertResponse
-	19, // 40: hardneg.v1.MinerService.Delete:output_type -> hardneg.v1.DeleteResponse
-	21, // 41: hardneg.v1.MinerService.UpsertStream:output_type -> hardneg.v1.UpsertStreamResponse
-	23, // 42: hardneg.v1.MinerService.GetItems:output_type -> hardneg.v1.GetItemsResponse
-	30, // 43: hardneg.v1.MinerService.Mine:output_type -> hardneg.v1.MineResponse
-	33, // 44: hardneg.v1.MinerService.ReportFalseNegatives:output_type -> hardneg.v1.ReportFalseNegativesResponse
-	38, // 45: hardneg.v1.MinerService.SnapshotCollection:output_type -> hardneg.v1.SnapshotCollectionResponse
-	36, // 46: hardneg.v1.MinerService.GetCalibration:output_type -> hardneg.v1.GetCalibrationResponse
-	35, // [35:47] is the sub-list for method output_type
-	23, // [23:35] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	25, // 14: hardneg.v1.MineRequest.anchors:type_name -> hardneg.v1.Anchor
+	26, // 15: hardneg.v1.MineRequest.policy:type_name -> hardneg.v1.MiningPolicy
+	28, // 16: hardneg.v1.AnchorResult.negatives:type_name -> hardneg.v1.Negative
+	29, // 17: hardneg.v1.AnchorResult.removed:type_name -> hardneg.v1.RuleCounts
+	31, // 18: hardneg.v1.AnchorResult.explained:type_name -> hardneg.v1.ExplainedCandidate
+	3,  // 19: hardneg.v1.ExplainedCandidate.fate:type_name -> hardneg.v1.CandidateFate
+	30, // 20: hardneg.v1.MineResponse.results:type_name -> hardneg.v1.AnchorResult
+	33, // 21: hardneg.v1.ReportFalseNegativesRequest.reports:type_name -> hardneg.v1.FalseNegativeReport
+	37, // 22: hardneg.v1.GetCalibrationResponse.positive_scores:type_name -> hardneg.v1.ScoreSummary
+	37, // 23: hardneg.v1.GetCalibrationResponse.candidate_scores:type_name -> hardneg.v1.ScoreSummary
+	37, // 24: hardneg.v1.GetCalibrationResponse.positive_similarities:type_name -> hardneg.v1.ScoreSummary
+	7,  // 25: hardneg.v1.MinerService.CreateCollection:input_type -> hardneg.v1.CreateCollectionRequest
+	9,  // 26: hardneg.v1.MinerService.GetCollection:input_type -> hardneg.v1.GetCollectionRequest
+	11, // 27: hardneg.v1.MinerService.ListCollections:input_type -> hardneg.v1.ListCollectionsRequest
+	13, // 28: hardneg.v1.MinerService.DeleteCollection:input_type -> hardneg.v1.DeleteCollectionRequest
+	17, // 29: hardneg.v1.MinerService.Upsert:input_type -> hardneg.v1.UpsertRequest
+	19, // 30: hardneg.v1.MinerService.Delete:input_type -> hardneg.v1.DeleteRequest
+	21, // 31: hardneg.v1.MinerService.UpsertStream:input_type -> hardneg.v1.UpsertStreamRequest
+	23, // 32: hardneg.v1.MinerService.GetItems:input_type -> hardneg.v1.GetItemsRequest
+	27, // 33: hardneg.v1.MinerService.Mine:input_type -> hardneg.v1.MineRequest
+	34, // 34: hardneg.v1.MinerService.ReportFalseNegatives:input_type -> hardneg.v1.ReportFalseNegativesRequest
+	39, // 35: hardneg.v1.MinerService.SnapshotCollection:input_type -> hardneg.v1.SnapshotCollectionRequest
+	36, // 36: hardneg.v1.MinerService.GetCalibration:input_type -> hardneg.v1.GetCalibrationRequest
+	8,  // 37: hardneg.v1.MinerService.CreateCollection:output_type -> hardneg.v1.CreateCollectionResponse
+	10, // 38: hardneg.v1.MinerService.GetCollection:output_type -> hardneg.v1.GetCollectionResponse
+	12, // 39: hardneg.v1.MinerService.ListCollections:output_type -> hardneg.v1.ListCollectionsResponse
+	14, // 40: hardneg.v1.MinerService.DeleteCollection:output_type -> hardneg.v1.DeleteCollectionResponse
+	18, // 41: hardneg.v1.MinerService.Upsert:output_type -> hardneg.v1.UpsertResponse
+	20, // 42: hardneg.v1.MinerService.Delete:output_type -> hardneg.v1.DeleteResponse
+	22, // 43: hardneg.v1.MinerService.UpsertStream:output_type -> hardneg.v1.UpsertStreamResponse
+	24, // 44: hardneg.v1.MinerService.GetItems:output_type -> hardneg.v1.GetItemsResponse
+	32, // 45: hardneg.v1.MinerService.Mine:output_type -> hardneg.v1.MineResponse
+	35, // 46: hardneg.v1.MinerService.ReportFalseNegatives:output_type -> hardneg.v1.ReportFalseNegativesResponse
+	40, // 47: hardneg.v1.MinerService.SnapshotCollection:output_type -> hardneg.v1.SnapshotCollectionResponse
+	38, // 48: hardneg.v1.MinerService.GetCalibration:output_type -> hardneg.v1.GetCalibrationResponse
+	37, // [37:49] is the sub-list for method output_type
+	25, // [25:37] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_hardneg_v1_hardneg_proto_init() }
@@ -3380,13 +3623,14 @@ func file_hardneg_v1_hardneg_proto_init() {
 	file_hardneg_v1_hardneg_proto_msgTypes[22].OneofWrappers = []any{}
 	file_hardneg_v1_hardneg_proto_msgTypes[24].OneofWrappers = []any{}
 	file_hardneg_v1_hardneg_proto_msgTypes[26].OneofWrappers = []any{}
+	file_hardneg_v1_hardneg_proto_msgTypes[27].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hardneg_v1_hardneg_proto_rawDesc), len(file_hardneg_v1_hardneg_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   36,
+			NumEnums:      4,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

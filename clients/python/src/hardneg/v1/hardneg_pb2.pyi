@@ -28,6 +28,25 @@ class SamplingStrategy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SAMPLING_STRATEGY_SOFTMAX: _ClassVar[SamplingStrategy]
     SAMPLING_STRATEGY_SIMANS: _ClassVar[SamplingStrategy]
     SAMPLING_STRATEGY_TOP1_SAMPLED: _ClassVar[SamplingStrategy]
+
+class CandidateFate(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CANDIDATE_FATE_UNSPECIFIED: _ClassVar[CandidateFate]
+    CANDIDATE_FATE_SELF: _ClassVar[CandidateFate]
+    CANDIDATE_FATE_POSITIVE: _ClassVar[CandidateFate]
+    CANDIDATE_FATE_EXCLUDED: _ClassVar[CandidateFate]
+    CANDIDATE_FATE_IN_BATCH: _ClassVar[CandidateFate]
+    CANDIDATE_FATE_FEEDBACK: _ClassVar[CandidateFate]
+    CANDIDATE_FATE_SAME_GROUP: _ClassVar[CandidateFate]
+    CANDIDATE_FATE_DUPLICATE: _ClassVar[CandidateFate]
+    CANDIDATE_FATE_EXCLUDED_DUPLICATE: _ClassVar[CandidateFate]
+    CANDIDATE_FATE_GUIDE: _ClassVar[CandidateFate]
+    CANDIDATE_FATE_MARGIN: _ClassVar[CandidateFate]
+    CANDIDATE_FATE_SCORE_BAND: _ClassVar[CandidateFate]
+    CANDIDATE_FATE_RANK_WINDOW: _ClassVar[CandidateFate]
+    CANDIDATE_FATE_DIVERSITY: _ClassVar[CandidateFate]
+    CANDIDATE_FATE_RETURNED: _ClassVar[CandidateFate]
+    CANDIDATE_FATE_UNSAMPLED: _ClassVar[CandidateFate]
 METRIC_UNSPECIFIED: Metric
 METRIC_COSINE: Metric
 METRIC_DOT: Metric
@@ -41,6 +60,22 @@ SAMPLING_STRATEGY_UNIFORM: SamplingStrategy
 SAMPLING_STRATEGY_SOFTMAX: SamplingStrategy
 SAMPLING_STRATEGY_SIMANS: SamplingStrategy
 SAMPLING_STRATEGY_TOP1_SAMPLED: SamplingStrategy
+CANDIDATE_FATE_UNSPECIFIED: CandidateFate
+CANDIDATE_FATE_SELF: CandidateFate
+CANDIDATE_FATE_POSITIVE: CandidateFate
+CANDIDATE_FATE_EXCLUDED: CandidateFate
+CANDIDATE_FATE_IN_BATCH: CandidateFate
+CANDIDATE_FATE_FEEDBACK: CandidateFate
+CANDIDATE_FATE_SAME_GROUP: CandidateFate
+CANDIDATE_FATE_DUPLICATE: CandidateFate
+CANDIDATE_FATE_EXCLUDED_DUPLICATE: CandidateFate
+CANDIDATE_FATE_GUIDE: CandidateFate
+CANDIDATE_FATE_MARGIN: CandidateFate
+CANDIDATE_FATE_SCORE_BAND: CandidateFate
+CANDIDATE_FATE_RANK_WINDOW: CandidateFate
+CANDIDATE_FATE_DIVERSITY: CandidateFate
+CANDIDATE_FATE_RETURNED: CandidateFate
+CANDIDATE_FATE_UNSAMPLED: CandidateFate
 
 class IndexParams(_message.Message):
     __slots__ = ("m", "ef_construction", "ef_search", "exact_threshold")
@@ -325,16 +360,18 @@ class MiningPolicy(_message.Message):
     def __init__(self, num_negatives: _Optional[int] = ..., exclude_same_group: _Optional[bool] = ..., duplicate_threshold: _Optional[float] = ..., absolute_margin: _Optional[float] = ..., relative_margin: _Optional[float] = ..., min_score: _Optional[float] = ..., max_score: _Optional[float] = ..., range_min: _Optional[int] = ..., range_max: _Optional[int] = ..., rank_mode: _Optional[_Union[RankMode, str]] = ..., in_batch_exclusion: _Optional[bool] = ..., use_feedback: _Optional[bool] = ..., sampling: _Optional[_Union[SamplingStrategy, str]] = ..., temperature: _Optional[float] = ..., simans_a: _Optional[float] = ..., simans_b: _Optional[float] = ..., seed: _Optional[int] = ..., diversity_threshold: _Optional[float] = ..., widen: _Optional[bool] = ..., max_candidates: _Optional[int] = ..., ef_search: _Optional[int] = ..., exclude_near_duplicates: _Optional[bool] = ..., max_rank: _Optional[int] = ..., duplicate_quantile: _Optional[float] = ..., duplicate_zscore: _Optional[float] = ..., guide_collection: _Optional[str] = ..., guide_margin: _Optional[float] = ..., guide_duplicate_threshold: _Optional[float] = ..., duplicate_margin: _Optional[float] = ...) -> None: ...
 
 class MineRequest(_message.Message):
-    __slots__ = ("collection", "anchors", "policy", "include_vectors")
+    __slots__ = ("collection", "anchors", "policy", "include_vectors", "explain")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     ANCHORS_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    EXPLAIN_FIELD_NUMBER: _ClassVar[int]
     collection: str
     anchors: _containers.RepeatedCompositeFieldContainer[Anchor]
     policy: MiningPolicy
     include_vectors: bool
-    def __init__(self, collection: _Optional[str] = ..., anchors: _Optional[_Iterable[_Union[Anchor, _Mapping]]] = ..., policy: _Optional[_Union[MiningPolicy, _Mapping]] = ..., include_vectors: _Optional[bool] = ...) -> None: ...
+    explain: int
+    def __init__(self, collection: _Optional[str] = ..., anchors: _Optional[_Iterable[_Union[Anchor, _Mapping]]] = ..., policy: _Optional[_Union[MiningPolicy, _Mapping]] = ..., include_vectors: _Optional[bool] = ..., explain: _Optional[int] = ...) -> None: ...
 
 class Negative(_message.Message):
     __slots__ = ("id", "score", "rank", "p_fn")
@@ -379,7 +416,7 @@ class RuleCounts(_message.Message):
     def __init__(self_, self: _Optional[int] = ..., positive: _Optional[int] = ..., excluded: _Optional[int] = ..., in_batch: _Optional[int] = ..., feedback: _Optional[int] = ..., same_group: _Optional[int] = ..., duplicate: _Optional[int] = ..., excluded_duplicate: _Optional[int] = ..., guide: _Optional[int] = ..., margin: _Optional[int] = ..., score_band: _Optional[int] = ..., rank_window: _Optional[int] = ..., diversity: _Optional[int] = ...) -> None: ...
 
 class AnchorResult(_message.Message):
-    __slots__ = ("negatives", "negative_vectors", "positive_score", "candidates_examined", "removed", "shortfall", "widenings", "exact_scan", "unknown_positive_ids", "max_rank", "floor_reached", "duplicate_threshold", "guide_positive_score")
+    __slots__ = ("negatives", "negative_vectors", "positive_score", "candidates_examined", "removed", "shortfall", "widenings", "exact_scan", "unknown_positive_ids", "max_rank", "floor_reached", "duplicate_threshold", "guide_positive_score", "explained", "explain_truncated")
     NEGATIVES_FIELD_NUMBER: _ClassVar[int]
     NEGATIVE_VECTORS_FIELD_NUMBER: _ClassVar[int]
     POSITIVE_SCORE_FIELD_NUMBER: _ClassVar[int]
@@ -393,6 +430,8 @@ class AnchorResult(_message.Message):
     FLOOR_REACHED_FIELD_NUMBER: _ClassVar[int]
     DUPLICATE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     GUIDE_POSITIVE_SCORE_FIELD_NUMBER: _ClassVar[int]
+    EXPLAINED_FIELD_NUMBER: _ClassVar[int]
+    EXPLAIN_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     negatives: _containers.RepeatedCompositeFieldContainer[Negative]
     negative_vectors: bytes
     positive_score: float
@@ -406,7 +445,21 @@ class AnchorResult(_message.Message):
     floor_reached: bool
     duplicate_threshold: float
     guide_positive_score: float
-    def __init__(self, negatives: _Optional[_Iterable[_Union[Negative, _Mapping]]] = ..., negative_vectors: _Optional[bytes] = ..., positive_score: _Optional[float] = ..., candidates_examined: _Optional[int] = ..., removed: _Optional[_Union[RuleCounts, _Mapping]] = ..., shortfall: _Optional[int] = ..., widenings: _Optional[int] = ..., exact_scan: _Optional[bool] = ..., unknown_positive_ids: _Optional[_Iterable[str]] = ..., max_rank: _Optional[int] = ..., floor_reached: _Optional[bool] = ..., duplicate_threshold: _Optional[float] = ..., guide_positive_score: _Optional[float] = ...) -> None: ...
+    explained: _containers.RepeatedCompositeFieldContainer[ExplainedCandidate]
+    explain_truncated: bool
+    def __init__(self, negatives: _Optional[_Iterable[_Union[Negative, _Mapping]]] = ..., negative_vectors: _Optional[bytes] = ..., positive_score: _Optional[float] = ..., candidates_examined: _Optional[int] = ..., removed: _Optional[_Union[RuleCounts, _Mapping]] = ..., shortfall: _Optional[int] = ..., widenings: _Optional[int] = ..., exact_scan: _Optional[bool] = ..., unknown_positive_ids: _Optional[_Iterable[str]] = ..., max_rank: _Optional[int] = ..., floor_reached: _Optional[bool] = ..., duplicate_threshold: _Optional[float] = ..., guide_positive_score: _Optional[float] = ..., explained: _Optional[_Iterable[_Union[ExplainedCandidate, _Mapping]]] = ..., explain_truncated: _Optional[bool] = ...) -> None: ...
+
+class ExplainedCandidate(_message.Message):
+    __slots__ = ("id", "score", "rank", "fate")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    RANK_FIELD_NUMBER: _ClassVar[int]
+    FATE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    score: float
+    rank: int
+    fate: CandidateFate
+    def __init__(self, id: _Optional[str] = ..., score: _Optional[float] = ..., rank: _Optional[int] = ..., fate: _Optional[_Union[CandidateFate, str]] = ...) -> None: ...
 
 class MineResponse(_message.Message):
     __slots__ = ("results",)
