@@ -252,6 +252,7 @@ class AsyncClient(Front):
         guide_positive_vectors: Any = None,
         policy: Optional[MiningPolicy] = None,
         include_vectors: bool = False,
+        explain: Union[bool, int] = False,
         **policy_kwargs: Any,
     ) -> MineResult:
         """See :meth:`hardneg.Client.mine`."""
@@ -270,6 +271,7 @@ class AsyncClient(Front):
                 policy=policy,
                 include_vectors=include_vectors,
                 policy_kwargs=policy_kwargs,
+                explain=explain,
             )
         )
 
