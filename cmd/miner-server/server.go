@@ -47,6 +47,8 @@ type Server struct {
 	health   *health.Server
 	serviceN string
 	codec    requestCodec // decodes requests; see codec.go
+	svc      *service
+	history  *statsHistory // mining statistics over time for the inspector; nil without -ui
 }
 
 // NewServer opens storage and binds the listeners; it does not serve yet.
@@ -105,7 +107,11 @@ func (s *Server) setup() error {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(s.certs.serverConfig())))
 	}
 	s.grpc = grpc.NewServer(append(opts, s.interceptorOptions()...)...)
-	s.grpc.RegisterService(s.codec.withDecodeErrors(&hardnegv1.MinerService_ServiceDesc), &service{db: s.db, log: s.log, mined: s.mined, cal: s.cal, ingest: s.ingest})
+	s.svc = &service{db: s.db, log: s.log, mined: s.mined, cal: s.cal, ingest: s.ingest}
+	s.grpc.RegisterService(s.codec.withDecodeErrors(&hardnegv1.MinerService_ServiceDesc), s.svc)
+	if cfg.UI {
+		s.history = newStatsHistory(historySamples)
+	}
 	s.health = health.NewServer()
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	s.health.SetServingStatus(s.serviceN, healthpb.HealthCheckResponse_NOT_SERVING)
@@ -197,6 +203,12 @@ func (s *Server) Serve(ctx context.Context) error {
 			return nil
 		}
 	})
+	if s.history != nil {
+		g.Go(func() error {
+			s.history.run(gctx, historyInterval, s.mined.Snapshot)
+			return nil
+		})
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		s.shutdown()
