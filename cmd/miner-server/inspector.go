@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -159,7 +160,7 @@ type uiPolicyField struct {
 	Optional bool     `json:"optional"`
 	Values   []string `json:"values,omitempty"` // enum value names
 	// Default is the server's value for an unset field (absent: off).
-	Default any `json:"default,omitempty"`
+	Default any `json:"default"`
 }
 
 // uiInfo describes the server for the pages: version, whether tokens are needed, the
@@ -181,13 +182,15 @@ func (s *Server) uiInfo(context.Context, []byte) (any, error) {
 		default:
 			f.Kind = "unsupported"
 		}
-		if def.Has(fd) {
+		// Unset fields without presence hold their zero value, which is the default.
+		if def.Has(fd) || !fd.HasPresence() {
 			v := def.Get(fd)
 			switch fd.Kind() {
 			case protoreflect.EnumKind:
 				f.Default = string(fd.Enum().Values().ByNumber(v.Enum()).Name())
 			case protoreflect.FloatKind:
-				f.Default = v.Float()
+				// The float32 value's shortest decimal form (0.05, not 0.0500000007).
+				f.Default, _ = strconv.ParseFloat(strconv.FormatFloat(v.Float(), 'g', -1, 32), 64)
 			default:
 				f.Default = v.Interface()
 			}

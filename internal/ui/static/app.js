@@ -162,13 +162,14 @@ function drawHistory(samples) {
       ["removed", Object.entries(r).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`).join(", ") || "none"],
     ]);
   }
+  // Each interval between two samples is a step from its start to its end.
   const series = {};
   const times = [];
   for (let i = 1; i < samples.length; i++) {
     const a = samples[i - 1], b = samples[i];
     const dt = (new Date(b.time) - new Date(a.time)) / 1000;
     if (dt <= 0) continue;
-    times.push(new Date(b.time));
+    times.push([new Date(a.time), new Date(b.time)]);
     for (const rule of Object.keys(b.removed)) {
       (series[rule] = series[rule] || []).push((b.removed[rule] - a.removed[rule]) / dt);
     }
@@ -181,16 +182,15 @@ function drawHistory(samples) {
     svg.append(svgEl("text", { x: L + 10, y: H / 2, fill: "#6b7480" }, "collecting samples…"));
     return;
   }
-  const t0 = times[0].getTime(), t1 = Math.max(times[times.length - 1].getTime(), t0 + 1);
+  const t0 = times[0][0].getTime(), t1 = Math.max(times[times.length - 1][1].getTime(), t0 + 1);
   const ymax = Math.max(1e-9, ...names.flatMap((n) => series[n]));
   const x = (t) => L + ((t - t0) / (t1 - t0)) * (W - L - R);
   const y = (v) => H - B - (v / ymax) * (H - B - T);
   svg.append(svgEl("text", { x: 4, y: T + 10, "font-size": 11 }, ymax.toPrecision(3) + "/s"));
-  svg.append(svgEl("text", { x: L, y: H - 6, "font-size": 11 }, times[0].toLocaleTimeString()));
-  svg.append(svgEl("text", { x: W - R - 60, y: H - 6, "font-size": 11 }, times[times.length - 1].toLocaleTimeString()));
+  svg.append(svgEl("text", { x: L, y: H - 6, "font-size": 11 }, times[0][0].toLocaleTimeString()));
+  svg.append(svgEl("text", { x: W - R - 60, y: H - 6, "font-size": 11 }, times[times.length - 1][1].toLocaleTimeString()));
   for (const n of names) {
-    const pts = series[n].map((v, i) => `${x(times[i].getTime()).toFixed(1)},${y(v).toFixed(1)}`);
-    if (pts.length === 1) pts.unshift(`${L},${y(series[n][0]).toFixed(1)}`);
+    const pts = series[n].flatMap((v, i) => times[i].map((t) => `${x(t.getTime()).toFixed(1)},${y(v).toFixed(1)}`));
     svg.append(svgEl("polyline", {
       points: pts.join(" "), fill: "none", stroke: RULE_COLORS[n] || "#333", "stroke-width": 1.6,
       "stroke-dasharray": n === "shortfall" ? "4 3" : "", "data-series": n,
@@ -204,7 +204,7 @@ function buildPolicyForm() {
   const box = $("#policy-fields");
   if (box.childElementCount) return;
   for (const f of info.policy_fields) {
-    const def = f.default === undefined ? (f.optional ? "off" : "") : String(f.default);
+    const def = f.default == null ? (f.optional ? "off" : "") : String(f.default);
     let input;
     if (f.kind === "bool") {
       input = el("select", { name: f.name }, el("option", { value: "" }, "default (" + def + ")"),
@@ -316,7 +316,9 @@ function renderResult(req, r) {
     counts[fate] = (counts[fate] || 0) + 1;
     const cls = fate === "returned" ? "fate-returned" : fate === "unsampled" ? "fate-unsampled" : "fate-removed";
     const btn = el("button", { class: "small", type: "button", title: key ? "ReportFalseNegatives for anchor " + key : "needs an anchor id" }, "false negative");
-    btn.disabled = !key;
+    // Only scored candidates can be false negatives: the others are the anchor, its
+    // positives or exclusions, or already reported.
+    btn.disabled = !key || x.score === undefined;
     btn.addEventListener("click", async () => {
       try {
         await api("report", { collection: req.collection, reports: [{ anchor_key: key, item_ids: [x.id] }] });
@@ -344,11 +346,11 @@ function drawHistogram(req, r, rows) {
   const lines = [];
   if (sp !== undefined) {
     lines.push(["s⁺", sp, "#1f77b4"]);
-    if (pol.absolute_margin !== undefined) lines.push(["s⁺ − margin", sp - pol.absolute_margin, "#ff7f0e"]);
-    if (pol.relative_margin !== undefined) lines.push(["s⁺ − |s⁺|·r", sp - Math.abs(sp) * pol.relative_margin, "#ff7f0e"]);
+    if (pol.absolute_margin != null) lines.push(["s⁺ − margin", sp - pol.absolute_margin, "#ff7f0e"]);
+    if (pol.relative_margin != null) lines.push(["s⁺ − |s⁺|·r", sp - Math.abs(sp) * pol.relative_margin, "#ff7f0e"]);
   }
-  if (pol.min_score !== undefined) lines.push(["min_score", pol.min_score, "#8c564b"]);
-  if (pol.max_score !== undefined) lines.push(["max_score", pol.max_score, "#8c564b"]);
+  if (pol.min_score != null) lines.push(["min_score", pol.min_score, "#8c564b"]);
+  if (pol.max_score != null) lines.push(["max_score", pol.max_score, "#8c564b"]);
   const vals = scored.map((x) => x.score).concat(lines.map((l) => l[1]));
   if (vals.length === 0) {
     svg.append(svgEl("text", { x: L, y: H / 2, fill: "#6b7480" }, "no scored candidates"));
@@ -356,7 +358,7 @@ function drawHistogram(req, r, rows) {
   }
   let lo = Math.min(...vals), hi = Math.max(...vals);
   if (hi - lo < 1e-6) { lo -= 0.05; hi += 0.05; }
-  const pad = (hi - lo) * 0.03; lo -= pad; hi += pad;
+  const pad = (hi - lo) * 0.04; lo -= pad; hi += 2 * pad;
   const nb = 40, bw = (hi - lo) / nb;
   const groups = ["returned", "unsampled", "removed"], colors = { returned: "#2e8540", unsampled: "#b8c0c8", removed: "#d9776f" };
   const bins = Array.from({ length: nb }, () => ({ returned: 0, unsampled: 0, removed: 0 }));
@@ -387,14 +389,15 @@ function drawHistogram(req, r, rows) {
   svg.append(svgEl("text", { x: 4, y: T, "font-size": 11 }, ymax));
   lines.forEach(([label, v, color], i) => {
     svg.append(svgEl("line", { x1: x(v), y1: T - 6, x2: x(v), y2: H - B, stroke: color, "stroke-width": 2, "stroke-dasharray": label === "s⁺" ? "" : "5 3", "data-line": label }));
-    svg.append(svgEl("text", { x: x(v) + 3, y: T + 4 + 12 * i, "font-size": 11, fill: color }, label + " " + v.toFixed(3)));
+    const right = x(v) > W - 160;
+    svg.append(svgEl("text", { x: x(v) + (right ? -3 : 3), y: T + 4 + 12 * i, "font-size": 11, fill: color, "text-anchor": right ? "end" : "start" }, label + " " + v.toFixed(3)));
   });
   $("#hist-legend").replaceChildren(...groups.map((g) => el("span", {}, el("i", { style: "background:" + colors[g] }), g)));
 }
 
 function defaults() {
   const d = {};
-  for (const f of info.policy_fields) if (f.default !== undefined) d[f.name] = f.default;
+  for (const f of info.policy_fields) if (f.default != null) d[f.name] = f.default;
   return d;
 }
 
