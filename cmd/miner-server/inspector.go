@@ -68,6 +68,11 @@ func (s *Server) uiAPI(method string, h uiHandler) http.HandlerFunc {
 			if err := s.authorizeHTTP(r, method); err != nil {
 				return nil, err
 			}
+			// A cross-site page can post a form, but not JSON without a CORS preflight,
+			// which this server never grants.
+			if r.Method == http.MethodPost && r.Header.Get("Content-Type") != "application/json" {
+				return nil, status.Error(codes.InvalidArgument, "the request body must be application/json")
+			}
 			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(s.cfg.MaxMsgBytes)))
 			if err != nil {
 				return nil, status.Error(codes.ResourceExhausted, "request body too large")

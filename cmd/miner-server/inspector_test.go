@@ -56,6 +56,9 @@ func httpDo(t *testing.T, method, url, token, body string) (int, string) {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	if method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -115,6 +118,15 @@ func TestInspectorAPIAnswersLikeTheService(t *testing.T) {
 	code, body = httpDo(t, "POST", base+"/ui/api/mine", "", `{"collection":"c","anchors":[{"vector":"AACAPwAAAAA="}],"explain":5000}`)
 	if code != http.StatusBadRequest || !strings.Contains(body, `"field":"explain"`) {
 		t.Errorf("explain 5000: %d %s, want 400 naming explain", code, body)
+	}
+	// A form post (what a cross-site page can send without CORS) is refused.
+	resp, err := http.Post(base+"/ui/api/report", "text/plain", strings.NewReader(`{"collection":"c","reports":[{"anchor_key":"a","item_ids":["b"]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("text/plain report: %d, want 400", resp.StatusCode)
 	}
 	code, body = httpDo(t, "GET", base+"/ui/api/collections", "", "")
 	if code != http.StatusOK || !strings.Contains(body, `"name":"c"`) || !strings.Contains(body, `"wal_bytes"`) {
