@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -48,7 +49,8 @@ type Server struct {
 	serviceN string
 	codec    requestCodec // decodes requests; see codec.go
 	svc      *service
-	history  *statsHistory // mining statistics over time for the inspector; nil without -ui
+	history  *statsHistory            // mining statistics over time for the inspector; nil without -ui
+	tracer   *sdktrace.TracerProvider // nil when tracing is off
 }
 
 // NewServer opens storage and binds the listeners; it does not serve yet.
@@ -82,6 +84,11 @@ func (s *Server) setup() error {
 	if s.tokens == nil {
 		s.log.Warn("authentication is off: set -auth-token-file or HARDNEG_AUTH_TOKENS")
 	}
+	if cfg.tracingOn() {
+		if s.tracer, err = newTracerProvider(context.Background(), cfg); err != nil {
+			return err
+		}
+	}
 	if s.metrics, err = metrics.New(metrics.Options{Sources: s.metricsSources(), Build: buildInfo()}); err != nil {
 		return err
 	}
@@ -106,6 +113,7 @@ func (s *Server) setup() error {
 	if s.certs != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(s.certs.serverConfig())))
 	}
+	opts = append(opts, s.tracingOptions()...)
 	s.grpc = grpc.NewServer(append(opts, s.interceptorOptions()...)...)
 	s.svc = &service{db: s.db, log: s.log, mined: s.mined, cal: s.cal, ingest: s.ingest}
 	s.grpc.RegisterService(s.codec.withDecodeErrors(&hardnegv1.MinerService_ServiceDesc), s.svc)
@@ -215,6 +223,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		return nil
 	})
 	err := g.Wait()
+	s.shutdownTracing()
 	if cerr := s.db.Close(); cerr != nil && !errors.Is(cerr, index.ErrClosed) {
 		err = errors.Join(err, fmt.Errorf("close storage: %w", cerr))
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/hardneg/hardneg/internal/index"
 )
 
@@ -137,6 +139,8 @@ type Result struct {
 // each group's queries are scored together in one pass over the vectors, then each
 // anchor is mined from its precomputed scores. The results are the same either way.
 func Mine(ctx context.Context, s Searcher, req Request) ([]Result, error) {
+	ctx, span := startSpan(ctx, "mining.Mine", attribute.Int("anchors", len(req.Anchors)))
+	defer span.End()
 	anchors, inBatch, rl, err := prepare(s, &req)
 	if err != nil {
 		return nil, err
@@ -170,7 +174,7 @@ func Mine(ctx context.Context, s Searcher, req Request) ([]Result, error) {
 				if scores != nil {
 					sc = &scores[i-lo]
 				}
-				results[i], errs[i] = mineAnchor(ctx, s, &req, rl, &anchors[i], inBatch, sc)
+				results[i], errs[i] = mineAnchorTraced(ctx, s, &req, rl, &anchors[i], inBatch, sc)
 			}
 		}()
 	}
