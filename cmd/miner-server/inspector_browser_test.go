@@ -226,3 +226,52 @@ func TestInspectorInABrowser(t *testing.T) {
 		t.Errorf("shared URL restored absolute_margin %q", got)
 	}
 }
+
+// TestInspectorAsksForAToken opens the inspector of a server with authentication on:
+// the page asks for a token, and with a read token it lists the collections.
+func TestInspectorAsksForAToken(t *testing.T) {
+	exe := chromiumPath(t)
+	const tok = "read-token-0123456789"
+	srv, base := startHTTPServer(t, "-auth-tokens=r:read:"+tok)
+	if _, err := srv.svc.CreateCollection(context.Background(), &hardnegv1.CreateCollectionRequest{Name: "secret", Dim: 2, Metric: hardnegv1.Metric_METRIC_DOT}); err != nil {
+		t.Fatal(err)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	bctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatal(err)
+	}
+	sctx, cancelStep := context.WithTimeout(bctx, 60*time.Second)
+	defer cancelStep()
+	if err := chromedp.Do(sctx, chromedp.Steps(
+		chromedp.Navigate(base+"/ui/#/collections"),
+		chromedp.WaitVisible(`#token`),
+		chromedp.WaitVisible(`#error`),
+	)); err != nil {
+		t.Fatal(err)
+	}
+	if msg, err := chromedp.Run(sctx, chromedp.Text(`#error`)); err != nil || !strings.Contains(msg, "Unauthenticated") {
+		t.Fatalf("without a token the page shows %q (%v), want Unauthenticated", msg, err)
+	}
+	if rows, err := chromedp.Run(sctx, chromedp.Evaluate[int](`document.querySelectorAll('#collections tbody tr').length`)); err != nil || rows != 0 {
+		t.Fatalf("without a token %d collections listed (%v)", rows, err)
+	}
+	if err := chromedp.Do(sctx, chromedp.Steps(
+		chromedp.SetValue(`#token`, tok),
+		chromedp.Evaluate[chromedp.Void](`setTimeout(() => document.querySelector('#token').dispatchEvent(new Event('change')), 0)`),
+		chromedp.WaitVisible(`#collections tr[data-collection="secret"]`),
+	)); err != nil {
+		t.Fatalf("with the read token: %v", err)
+	}
+	// The page has started afresh with the token: it knows the server and the policy.
+	if err := chromedp.Do(sctx, chromedp.Steps(
+		chromedp.Poll[chromedp.Void](`document.querySelector('#version').textContent.startsWith("miner-server")`),
+		chromedp.Navigate(base+"/ui/#/playground"),
+		chromedp.WaitVisible(`#policy-fields input[name="num_negatives"]`),
+	)); err != nil {
+		t.Fatalf("after the token: %v", err)
+	}
+}

@@ -438,7 +438,8 @@ function showCalls(req) {
 
 async function start() {
   $("#token").value = token();
-  $("#token").addEventListener("change", (e) => { sessionStorage.setItem("hardneg-token", e.target.value); route(); });
+  // A new token starts the page afresh (the server's description needs one too).
+  $("#token").addEventListener("change", (e) => { sessionStorage.setItem("hardneg-token", e.target.value); location.reload(); });
   try {
     info = await api("info");
   } catch (err) {
