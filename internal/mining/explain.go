@@ -91,6 +91,9 @@ func (e *explainer) add(x Explained) int {
 		e.truncated = true
 		return -1
 	}
+	if e.list == nil {
+		e.list = make([]Explained, 0, min(e.limit, 256))
+	}
 	e.list = append(e.list, x)
 	return len(e.list) - 1
 }
