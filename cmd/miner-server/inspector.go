@@ -207,7 +207,7 @@ func (s *Server) uiInfo(context.Context, []byte) (any, error) {
 		fates = append(fates, f.String())
 	}
 	return map[string]any{
-		"version": version, "revision": revision, "auth": s.tokens != nil, "grpc_addr": s.GRPCAddr(),
+		"version": version, "revision": revision, "auth": s.tokens != nil, "grpc_addr": s.GRPCAddr(), "tls": s.certs != nil,
 		"policy_fields": fields, "fates": fates,
 		"max_explain": mining.MaxExplain, "history_interval_s": historyInterval.Seconds(),
 	}, nil

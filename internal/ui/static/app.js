@@ -431,7 +431,7 @@ function showCalls(req) {
     (req.explain ? `print(res.explained.to_pandas())  # or res.explained.rows()\n` : "");
   const hdr = info.auth ? ` -H "authorization: Bearer $HARDNEG_TOKEN"` : "";
   $("#grpcurl-call").textContent =
-    `grpcurl -plaintext${hdr} -d '${JSON.stringify(req)}' \\\n  ${info.grpc_addr} hardneg.v1.MinerService/Mine`;
+    `grpcurl ${info.tls ? "" : "-plaintext "}${hdr.trim()}${hdr ? " " : ""}-d '${JSON.stringify(req)}' \\\n  ${info.grpc_addr} hardneg.v1.MinerService/Mine`;
 }
 
 // --- start -----------------------------------------------------------------------------
