@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
+	"github.com/hardneg/hardneg/internal/index"
 	"github.com/hardneg/hardneg/internal/mining"
 	"github.com/hardneg/hardneg/internal/ui"
 )
@@ -220,7 +221,14 @@ type uiCollection struct {
 	// and UnsnapshottedSince the time of the oldest of them (absent when none).
 	UnsnapshottedBytes int64      `json:"unsnapshotted_bytes"`
 	UnsnapshottedSince *time.Time `json:"unsnapshotted_since,omitempty"`
+	// Versions summarises the items' version stamps: lowest, highest, distinct, and
+	// the item counts of the newest few.
+	Versions index.VersionSummary `json:"versions"`
 }
+
+// uiNewestVersions is how many of the newest version stamps the collections page
+// counts items for.
+const uiNewestVersions = 3
 
 // uiCollections lists the collections with their storage state and the server's.
 func (s *Server) uiCollections(context.Context, []byte) (any, error) {
@@ -230,7 +238,7 @@ func (s *Server) uiCollections(context.Context, []byte) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		e := uiCollection{Collection: b}
+		e := uiCollection{Collection: b, Versions: c.Versions(uiNewestVersions)}
 		var since time.Time
 		e.UnsnapshottedBytes, since = c.Unsnapshotted()
 		if !since.IsZero() {

@@ -63,6 +63,7 @@ func TestInspectorInABrowser(t *testing.T) {
 	for i := range n {
 		items.Ids = append(items.Ids, id(i))
 		items.Vectors = append(items.Vectors, f32bytes([]float32{1 - float32(i)/n, 0.01 * float32(i%3)})...)
+		items.Versions = append(items.Versions, int64(1000*(1+i%4))) // 1000 … 4000, 10 items each
 	}
 	if _, err := c.Upsert(ctx, &hardnegv1.UpsertRequest{Collection: "docs", Items: items}); err != nil {
 		t.Fatal(err)
@@ -156,8 +157,9 @@ func TestInspectorInABrowser(t *testing.T) {
 
 	// The collections page lists the collection with its size.
 	step("collections page", chromedp.Steps(chromedp.Navigate(base+"#/collections"), chromedp.WaitVisible(`#collections tr[data-collection="docs"]`)))
-	if row := eval(`document.querySelector('#collections tr[data-collection="docs"]').innerText`); !strings.Contains(row, "docs") || !strings.Contains(row, strconv.Itoa(n)) || !strings.Contains(row, "exact") {
-		t.Errorf("collections row %q: want docs, %d items, exact search", row, n)
+	if row := eval(`document.querySelector('#collections tr[data-collection="docs"]').innerText`); !strings.Contains(row, "docs") || !strings.Contains(row, strconv.Itoa(n)) ||
+		!strings.Contains(row, "exact") || !strings.Contains(row, "1000 … 4000 (4; 10 at 4000)") {
+		t.Errorf("collections row %q: want docs, %d items, exact search, versions 1000 … 4000", row, n)
 	}
 	step("history chart", chromedp.WaitVisible(`#totals dd`))
 	screenshot("collections")

@@ -117,13 +117,14 @@ async function loadCollections() {
       const c = e.collection, st = c.stats || {}, p = c.index_params || {};
       const since = e.unsnapshotted_since ? " since " + new Date(e.unsnapshotted_since).toLocaleTimeString() : "";
       tbody.append(el("tr", { "data-collection": c.name },
-        el("td", {}, c.name), el("td", { class: "num" }, st.item_count || 0), el("td", { class: "num" }, c.dim),
+        el("td", {}, c.name, " ", el("a", { href: "#/playground?c=" + encodeURIComponent(c.name), title: "mine in the playground" }, "▸ mine")),
+        el("td", { class: "num" }, st.item_count || 0), el("td", { class: "num" }, c.dim),
         el("td", {}, (c.metric || "").replace("METRIC_", "").toLowerCase()),
         el("td", {}, st.graph_search ? "graph" : "exact"),
         el("td", {}, `${p.m} / ${p.ef_construction} / ${p.ef_search}`),
         el("td", { class: "num" }, st.tombstone_count || 0), el("td", { class: "num" }, st.last_applied_sequence || 0),
-        el("td", { class: "num" }, bytes(st.vector_bytes)), el("td", {}, bytes(e.unsnapshotted_bytes) + since),
-        el("td", {}, el("a", { href: "#/playground?c=" + encodeURIComponent(c.name) }, "mine"))));
+        el("td", { title: versionTitle(e.versions) }, versionText(e.versions)),
+        el("td", { class: "num" }, bytes(st.vector_bytes)), el("td", {}, bytes(e.unsnapshotted_bytes) + since)));
     }
     const s = data.storage;
     kv($("#storage"), [
@@ -135,6 +136,19 @@ async function loadCollections() {
     ]);
     await loadHistory();
   } catch (err) { showError(err); }
+}
+
+// versionText shows the range of the items' version stamps and how many carry the
+// newest one.
+function versionText(v) {
+  if (!v || !v.distinct) return "—";
+  if (v.distinct === 1) return String(v.max);
+  return `${v.min} … ${v.max} (${v.distinct}; ${v.newest[0].items} at ${v.max})`;
+}
+
+function versionTitle(v) {
+  if (!v || !v.newest) return "";
+  return "items per newest version: " + v.newest.map((n) => `${n.version}: ${n.items}`).join(", ");
 }
 
 async function loadHistory() {
