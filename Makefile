@@ -65,7 +65,7 @@ lint: ## buf lint, gofmt, go vet
 	$(GO) vet ./...
 
 .PHONY: test-go
-test-go: ## Go tests with the race detector, then the index's without it (full-size recall, lock order checked)
+test-go: chromium ## Go tests with the race detector, then the index's without it (full-size recall, lock order checked)
 	$(GO) test $(GOTESTFLAGS) ./...
 	$(GO) test -count=1 -timeout 20m -tags lockorder ./internal/index
 	$(GO) test -count=1 -timeout 20m -run Recall ./internal/index/hnsw
@@ -117,6 +117,18 @@ promtool:
 		if [ "$$(id -u)" = 0 ]; then \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
 		else echo "promtool missing: apt-get install prometheus"; exit 1; fi; }
+
+CHROMIUM ?= chromium
+
+# Chromium (headless) drives the inspector's browser test (cmd/miner-server,
+# TestInspectorInABrowser); it comes from Debian's chromium package, installed when
+# missing (as root).
+.PHONY: chromium
+chromium:
+	@command -v $(CHROMIUM) >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+		else echo "chromium missing: apt-get install chromium"; exit 1; fi; }
 
 .PHONY: test-deploy
 test-deploy: promtool build ## check and unit-test the alerts, build and strictly decode the k8s manifests, test the image smoke checks

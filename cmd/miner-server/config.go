@@ -43,6 +43,13 @@ type Config struct {
 	// Operations (http.go, probes).
 	HealthGRPCAddr string
 	Pprof          bool
+	// UI serves the web inspector under /ui/ on the HTTP port (inspector.go).
+	UI bool
+	// OTLPEndpoint is the OTLP/gRPC collector URL traces go to (tracing.go); otelEnv
+	// records that OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set, which also turns
+	// tracing on.
+	OTLPEndpoint string
+	otelEnv      bool
 	// ShowVersion prints the version and exits (-version; no environment variable).
 	ShowVersion bool
 }
@@ -93,6 +100,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.DurationVar(&c.RetryAfter, "retry-after", 200*time.Millisecond, "retry delay suggested to clients refused with RESOURCE_EXHAUSTED")
 	fs.StringVar(&c.HealthGRPCAddr, "health-grpc-addr", "", "optional plaintext listen address serving only grpc.health.v1 (for probes that cannot speak TLS); empty disables it")
 	fs.BoolVar(&c.Pprof, "pprof", false, "serve net/http/pprof under /debug/pprof/ on the HTTP port")
+	fs.BoolVar(&c.UI, "ui", true, "serve the web inspector under /ui/ on the HTTP port (its API needs a token when authentication is on)")
+	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", "", "export OpenTelemetry traces to this OTLP/gRPC collector URL (http://host:4317 plaintext, https:// TLS); also on when OTEL_EXPORTER_OTLP_ENDPOINT is set")
+	c.otelEnv = getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
 	fs.BoolVar(&c.ShowVersion, "version", false, "print the version, revision and Go version, and exit")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: miner-server [flags]\n\nEvery flag but -version can also be set with HARDNEG_<NAME>, e.g. HARDNEG_GRPC_ADDR.\n\n")

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 
+	"google.golang.org/protobuf/proto"
+
 	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
 	"github.com/hardneg/hardneg/internal/index"
 	"github.com/hardneg/hardneg/internal/mining"
@@ -341,7 +343,40 @@ func toAnchorResult(r *mining.Result, includeVectors bool) *hardnegv1.AnchorResu
 			pb.NegativeVectors = encodeF32(pb.NegativeVectors, n.Vector)
 		}
 	}
+	if r.Explained != nil {
+		pb.Explained = make([]*hardnegv1.ExplainedCandidate, len(r.Explained))
+		for i, x := range r.Explained {
+			e := &hardnegv1.ExplainedCandidate{Id: x.ID, Fate: fateToPB[x.Fate]}
+			if x.HasScore {
+				e.Score, e.Rank = proto.Float32(x.Score), proto.Uint32(uint32(x.Rank))
+			}
+			pb.Explained[i] = e
+		}
+		pb.ExplainTruncated = r.ExplainTruncated
+	}
 	return pb
+}
+
+// fateToPB maps each candidate fate to its proto enum.
+var fateToPB = map[mining.Fate]hardnegv1.CandidateFate{
+	mining.FateSelf:              hardnegv1.CandidateFate_CANDIDATE_FATE_SELF,
+	mining.FatePositive:          hardnegv1.CandidateFate_CANDIDATE_FATE_POSITIVE,
+	mining.FateExcluded:          hardnegv1.CandidateFate_CANDIDATE_FATE_EXCLUDED,
+	mining.FateInBatch:           hardnegv1.CandidateFate_CANDIDATE_FATE_IN_BATCH,
+	mining.FateFeedback:          hardnegv1.CandidateFate_CANDIDATE_FATE_FEEDBACK,
+	mining.FateSameGroup:         hardnegv1.CandidateFate_CANDIDATE_FATE_SAME_GROUP,
+	mining.FateDuplicate:         hardnegv1.CandidateFate_CANDIDATE_FATE_DUPLICATE,
+	mining.FateExcludedDuplicate: hardnegv1.CandidateFate_CANDIDATE_FATE_EXCLUDED_DUPLICATE,
+	mining.FateGuide:             hardnegv1.CandidateFate_CANDIDATE_FATE_GUIDE,
+	mining.FateMargin:            hardnegv1.CandidateFate_CANDIDATE_FATE_MARGIN,
+	mining.FateScoreBand:         hardnegv1.CandidateFate_CANDIDATE_FATE_SCORE_BAND,
+	mining.FateRankWindow:        hardnegv1.CandidateFate_CANDIDATE_FATE_RANK_WINDOW,
+	mining.FateDiversity:         hardnegv1.CandidateFate_CANDIDATE_FATE_DIVERSITY,
+	mining.FateStale:             hardnegv1.CandidateFate_CANDIDATE_FATE_STALE,
+	mining.FateRotation:          hardnegv1.CandidateFate_CANDIDATE_FATE_ROTATION,
+	mining.FateExposure:          hardnegv1.CandidateFate_CANDIDATE_FATE_EXPOSURE,
+	mining.FateReturned:          hardnegv1.CandidateFate_CANDIDATE_FATE_RETURNED,
+	mining.FateUnsampled:         hardnegv1.CandidateFate_CANDIDATE_FATE_UNSAMPLED,
 }
 
 // toScoreSummary converts one calibration stream.

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -12,58 +13,6 @@ import (
 	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
 	"github.com/hardneg/hardneg/internal/mining"
 )
-
-// policyToPB is the inverse of fromPolicy for policies that set every field.
-func policyToPB(p mining.Policy) *hardnegv1.MiningPolicy {
-	pb := &hardnegv1.MiningPolicy{
-		NumNegatives:            uint32(p.NumNegatives),
-		ExcludeSameGroup:        proto.Bool(p.ExcludeSameGroup),
-		DuplicateThreshold:      p.DuplicateThreshold,
-		AbsoluteMargin:          p.AbsoluteMargin,
-		RelativeMargin:          p.RelativeMargin,
-		MinScore:                p.MinScore,
-		MaxScore:                p.MaxScore,
-		RangeMin:                uint32(p.RangeMin),
-		RangeMax:                uint32(p.RangeMax),
-		InBatchExclusion:        proto.Bool(p.InBatchExclusion),
-		UseFeedback:             proto.Bool(p.UseFeedback),
-		Temperature:             proto.Float32(p.Temperature),
-		SimansA:                 proto.Float32(p.SimANSA),
-		SimansB:                 proto.Float32(p.SimANSB),
-		Seed:                    p.Seed,
-		DiversityThreshold:      p.DiversityThreshold,
-		Widen:                   proto.Bool(p.Widen),
-		MaxCandidates:           uint32(p.MaxExamined),
-		EfSearch:                uint32(p.Ef),
-		ExcludeNearDuplicates:   proto.Bool(p.NearDuplicates),
-		MaxRank:                 uint32(p.MaxRank),
-		DuplicateQuantile:       p.DuplicateQuantile,
-		DuplicateZscore:         p.DuplicateZScore,
-		GuideCollection:         p.GuideCollection,
-		GuideMargin:             p.GuideMargin,
-		GuideDuplicateThreshold: p.GuideDuplicateThreshold,
-		DuplicateMargin:         p.DuplicateMargin,
-		MinVersion:              p.MinVersion,
-		MaxStaleness:            p.MaxStaleness,
-		Rotate:                  p.Rotate,
-		MaxExposures:            uint32(p.MaxExposures),
-	}
-	for k, v := range staleRuleFromPB {
-		if v == p.StaleRule && k != hardnegv1.StaleRule_STALE_RULE_UNSPECIFIED {
-			pb.StaleRule = k
-		}
-	}
-	pb.RankMode = hardnegv1.RankMode_RANK_MODE_SURVIVING
-	if p.RankMode == mining.RankRaw {
-		pb.RankMode = hardnegv1.RankMode_RANK_MODE_RAW
-	}
-	for k, v := range samplingFromPB {
-		if v == p.Sampling && k != hardnegv1.SamplingStrategy_SAMPLING_STRATEGY_UNSPECIFIED {
-			pb.Sampling = k
-		}
-	}
-	return pb
-}
 
 // randomPolicyPB sets every field of a MiningPolicy, found through its descriptor, to a
 // random non-default value, so that a field added to the proto takes part without
@@ -110,7 +59,7 @@ func TestFromPolicyCarriesEveryField(t *testing.T) {
 		if err != nil {
 			t.Fatalf("fromPolicy(%v): %v", pb, err)
 		}
-		if back := policyToPB(p); !proto.Equal(back, pb) {
+		if back := policyPB(p); !proto.Equal(back, pb) {
 			t.Fatalf("round trip lost a field:\n sent %v\n back %v", pb, back)
 		}
 	}
@@ -120,8 +69,31 @@ func TestFromPolicyCarriesEveryField(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if back, want := policyToPB(p), policyToPB(mining.DefaultPolicy()); !proto.Equal(back, want) {
+		if back, want := policyPB(p), policyPB(mining.DefaultPolicy()); !proto.Equal(back, want) {
 			t.Errorf("empty policy %v, want the default %v", back, want)
+		}
+	}
+}
+
+// TestFateToPBCoversEveryFate checks that every mining fate has its own CandidateFate
+// and every CandidateFate but UNSPECIFIED comes from a fate of the same name.
+func TestFateToPBCoversEveryFate(t *testing.T) {
+	seen := map[hardnegv1.CandidateFate]bool{}
+	for _, f := range mining.Fates() {
+		pb, ok := fateToPB[f]
+		if !ok {
+			t.Fatalf("fate %s has no CandidateFate", f)
+		}
+		if want := "CANDIDATE_FATE_" + strings.ToUpper(f.String()); pb.String() != want {
+			t.Errorf("fate %s maps to %s, want %s", f, pb, want)
+		}
+		seen[pb] = true
+	}
+	vals := hardnegv1.CandidateFate(0).Descriptor().Values()
+	for i := range vals.Len() {
+		v := hardnegv1.CandidateFate(vals.Get(i).Number())
+		if v != hardnegv1.CandidateFate_CANDIDATE_FATE_UNSPECIFIED && !seen[v] {
+			t.Errorf("%s comes from no mining fate", v)
 		}
 	}
 }

@@ -8,7 +8,8 @@ import (
 )
 
 // newHTTPServer builds the HTTP port: /healthz (the process is up), /readyz (the
-// gRPC service is SERVING), /metrics, and /debug/pprof/ when -pprof is set.
+// gRPC service is SERVING), /metrics, /debug/pprof/ when -pprof is set, and the web
+// inspector under /ui/ unless -ui=false.
 func (s *Server) newHTTPServer() *http.Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
@@ -20,6 +21,9 @@ func (s *Server) newHTTPServer() *http.Server {
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	if s.cfg.UI {
+		s.registerInspector(mux)
 	}
 	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 }

@@ -12,7 +12,7 @@ import (
 )
 
 // unaryLog logs every finished unary call at debug level: method, collection, number of
-// anchors (Mine), duration and status code. It runs outside the error mapping, so the
+// anchors (Mine), duration, status code and, when tracing is on, trace_id and span_id. It runs outside the error mapping, so the
 // code is the one the client sees.
 func (s *Server) unaryLog(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	if !s.log.Enabled(ctx, slog.LevelDebug) {
@@ -28,6 +28,7 @@ func (s *Server) unaryLog(ctx context.Context, req any, info *grpc.UnaryServerIn
 		attrs = append(attrs, slog.Int("anchors", len(r.GetAnchors())))
 	}
 	attrs = append(attrs, slog.Duration("duration", time.Since(start)), slog.String("code", status.Code(err).String()))
+	attrs = append(attrs, traceAttrs(ctx)...)
 	s.log.LogAttrs(ctx, slog.LevelDebug, "request", attrs...)
 	return resp, err
 }
@@ -40,8 +41,9 @@ func (s *Server) streamLog(srv any, ss grpc.ServerStream, info *grpc.StreamServe
 	}
 	start := time.Now()
 	err := handler(srv, ss)
-	s.log.LogAttrs(ctx, slog.LevelDebug, "stream", slog.String("method", info.FullMethod),
-		slog.Duration("duration", time.Since(start)), slog.String("code", status.Code(err).String()))
+	attrs := []slog.Attr{slog.String("method", info.FullMethod),
+		slog.Duration("duration", time.Since(start)), slog.String("code", status.Code(err).String())}
+	s.log.LogAttrs(ctx, slog.LevelDebug, "stream", append(attrs, traceAttrs(ctx)...)...)
 	return err
 }
 

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -48,6 +49,9 @@ type Server struct {
 	health   *health.Server
 	serviceN string
 	codec    requestCodec // decodes requests; see codec.go
+	svc      *service
+	history  *statsHistory            // mining statistics over time for the inspector; nil without -ui
+	tracer   *sdktrace.TracerProvider // nil when tracing is off
 }
 
 // NewServer opens storage and binds the listeners; it does not serve yet.
@@ -81,6 +85,11 @@ func (s *Server) setup() error {
 	if s.tokens == nil {
 		s.log.Warn("authentication is off: set -auth-token-file or HARDNEG_AUTH_TOKENS")
 	}
+	if cfg.tracingOn() {
+		if s.tracer, err = newTracerProvider(context.Background(), cfg); err != nil {
+			return err
+		}
+	}
 	if s.metrics, err = metrics.New(metrics.Options{Sources: s.metricsSources(), Build: buildInfo()}); err != nil {
 		return err
 	}
@@ -105,8 +114,13 @@ func (s *Server) setup() error {
 	if s.certs != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(s.certs.serverConfig())))
 	}
+	opts = append(opts, s.tracingOptions()...)
 	s.grpc = grpc.NewServer(append(opts, s.interceptorOptions()...)...)
-	s.grpc.RegisterService(s.codec.withDecodeErrors(&hardnegv1.MinerService_ServiceDesc), &service{db: s.db, log: s.log, mined: s.mined, cal: s.cal, exp: s.exp, ingest: s.ingest})
+	s.svc = &service{db: s.db, log: s.log, mined: s.mined, cal: s.cal, exp: s.exp, ingest: s.ingest}
+	s.grpc.RegisterService(s.codec.withDecodeErrors(&hardnegv1.MinerService_ServiceDesc), s.svc)
+	if cfg.UI {
+		s.history = newStatsHistory(historySamples)
+	}
 	s.health = health.NewServer()
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	s.health.SetServingStatus(s.serviceN, healthpb.HealthCheckResponse_NOT_SERVING)
@@ -198,12 +212,19 @@ func (s *Server) Serve(ctx context.Context) error {
 			return nil
 		}
 	})
+	if s.history != nil {
+		g.Go(func() error {
+			s.history.run(gctx, historyInterval, s.mined.Snapshot)
+			return nil
+		})
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		s.shutdown()
 		return nil
 	})
 	err := g.Wait()
+	s.shutdownTracing()
 	if cerr := s.db.Close(); cerr != nil && !errors.Is(cerr, index.ErrClosed) {
 		err = errors.Join(err, fmt.Errorf("close storage: %w", cerr))
 	}

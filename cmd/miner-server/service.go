@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
 	"github.com/hardneg/hardneg/internal/index"
 	"github.com/hardneg/hardneg/internal/mining"
@@ -67,7 +69,7 @@ func (s *service) DeleteCollection(_ context.Context, req *hardnegv1.DeleteColle
 	return &hardnegv1.DeleteCollectionResponse{}, nil
 }
 
-func (s *service) Upsert(_ context.Context, req *hardnegv1.UpsertRequest) (resp *hardnegv1.UpsertResponse, err error) {
+func (s *service) Upsert(ctx context.Context, req *hardnegv1.UpsertRequest) (resp *hardnegv1.UpsertResponse, err error) {
 	var res index.UpsertResult
 	defer func() { s.ingest.upsert(req.Items, res, false, err) }()
 	c, err := s.db.Collection(req.Collection)
@@ -78,15 +80,19 @@ func (s *service) Upsert(_ context.Context, req *hardnegv1.UpsertRequest) (resp 
 	if err != nil {
 		return nil, err
 	}
-	res, err = s.db.Upsert(req.Collection, b, "items")
+	_, span := startSpan(ctx, "index.Upsert", attribute.String("collection", req.Collection), attribute.Int("items", len(b.IDs)))
+	res, err = s.db.Upsert(req.Collection, b, "items") // applies, then waits for the WAL
+	endSpan(span, err)
 	if err != nil {
 		return nil, err
 	}
 	return &hardnegv1.UpsertResponse{Inserted: uint64(res.Inserted), Replaced: uint64(res.Replaced), Sequence: res.Sequence}, nil
 }
 
-func (s *service) Delete(_ context.Context, req *hardnegv1.DeleteRequest) (*hardnegv1.DeleteResponse, error) {
-	res, err := s.db.Delete(req.Collection, req.Ids, "ids")
+func (s *service) Delete(ctx context.Context, req *hardnegv1.DeleteRequest) (*hardnegv1.DeleteResponse, error) {
+	_, span := startSpan(ctx, "index.Delete", attribute.String("collection", req.Collection), attribute.Int("ids", len(req.Ids)))
+	res, err := s.db.Delete(req.Collection, req.Ids, "ids") // applies, then waits for the WAL
+	endSpan(span, err)
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +200,10 @@ func (s *service) sendStreamAcks(ctx context.Context, stream hardnegv1.MinerServ
 	pending := map[string][]pos{} // per writer, oldest first: acknowledged, durability unknown
 	durable := map[string]uint64{}
 	for a := range acks {
-		if err := s.db.WaitLogged(ctx, a.lsn); err != nil {
+		_, span := startSpan(ctx, "wal.WaitLogged", attribute.Int64("lsn", int64(a.lsn)))
+		err := s.db.WaitLogged(ctx, a.lsn)
+		endSpan(span, err)
+		if err != nil {
 			return err
 		}
 		if _, seen := durable[a.writer]; !seen {
@@ -264,7 +273,7 @@ func (s *service) Mine(ctx context.Context, req *hardnegv1.MineRequest) (*hardne
 	if err := errors.Join(perr, aerr); err != nil {
 		return nil, mergeValidation(perr, aerr)
 	}
-	mreq := mining.Request{Anchors: anchors, Policy: pol, IncludeVectors: req.IncludeVectors, Calibration: s.cal.get(c), Exposure: s.exp.get(c)}
+	mreq := mining.Request{Anchors: anchors, Policy: pol, IncludeVectors: req.IncludeVectors, Explain: int(req.Explain), Calibration: s.cal.get(c), Exposure: s.exp.get(c)}
 	if guide != nil {
 		if pol.UsesGuide() && guide != c {
 			if err := errors.Join(c.ClaimGuideRole(false), guide.ClaimGuideRole(true)); err != nil {
@@ -299,7 +308,7 @@ func mergeValidation(errs ...error) error {
 	return out.Err()
 }
 
-func (s *service) ReportFalseNegatives(_ context.Context, req *hardnegv1.ReportFalseNegativesRequest) (*hardnegv1.ReportFalseNegativesResponse, error) {
+func (s *service) ReportFalseNegatives(ctx context.Context, req *hardnegv1.ReportFalseNegativesRequest) (*hardnegv1.ReportFalseNegativesResponse, error) {
 	c, err := s.db.Collection(req.Collection)
 	if err != nil {
 		return nil, err
@@ -308,7 +317,9 @@ func (s *service) ReportFalseNegatives(_ context.Context, req *hardnegv1.ReportF
 	if err := index.ValidateFalseNegatives(reports, "reports"); err != nil {
 		return nil, err
 	}
-	recorded, err := s.db.ReportFalseNegatives(c.Name(), reports, "reports")
+	_, span := startSpan(ctx, "index.ReportFalseNegatives", attribute.String("collection", c.Name()))
+	recorded, err := s.db.ReportFalseNegatives(c.Name(), reports, "reports") // waits for the WAL
+	endSpan(span, err)
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ const maxDerivedEf = 65536
 type candidate struct {
 	Negative
 	vec []float32 // stored vector copy, when diversity or the response needs it
+	ex  int       // position in the anchor's explained list, or -1
 }
 
 // anchorMiner mines one prepared anchor: Skip applies the id and group rules inside
@@ -36,6 +37,7 @@ type anchorMiner struct {
 	hasPosDup bool
 	obs       *anchorObservations // what the calibration records, or nil
 	res       Result
+	ex        explainer // the explained candidates, when the request asks
 
 	selfSeen  bool   // the anchor item went through Skip
 	selfSlot  uint32 // its slot, valid when selfSeen
@@ -55,6 +57,7 @@ func mineAnchor(ctx context.Context, s Searcher, req *Request, rl rules, a *prep
 		inBatch: inBatch,
 		keepVec: pol.DiversityThreshold != nil || req.IncludeVectors,
 		end:     pol.EffectiveRangeMax(a.numPositives),
+		ex:      explainer{limit: req.Explain},
 	}
 	m.rules = rl
 	if pol.MaxExposures > 0 {
@@ -111,6 +114,10 @@ func mineAnchor(ctx context.Context, s Searcher, req *Request, rl rules, a *prep
 		}
 	}
 	m.res.Shortfall = a.wantK(pol) - len(m.chosen)
+	if m.ex.limit > 0 {
+		m.ex.finish()
+		m.res.Explained, m.res.ExplainTruncated = m.ex.list, m.ex.truncated
+	}
 	return m.res, nil
 }
 
@@ -158,27 +165,37 @@ func (m *anchorMiner) maxCandidates() int {
 func (m *anchorMiner) skip(slot uint32, id string, groups []string) bool {
 	a, r := m.a, &m.res.Removed
 	m.res.Examined++
+	var f Fate
 	switch {
 	case id == a.self:
 		r.Self++
 		m.selfSeen, m.selfSlot = true, slot
+		f = FateSelf
 	case has(a.positives, id):
 		r.Positive++
+		f = FatePositive
 	case has(a.excluded, id):
 		r.Excluded++
+		f = FateExcluded
 	case m.inBatch.fromOtherAnchor(id, a.index):
 		r.InBatch++
+		f = FateInBatch
 	case has(a.feedback, id):
 		r.Feedback++
+		f = FateFeedback
 	case m.pol.ExcludeSameGroup && sharesGroup(a.groups, groups):
 		r.SameGroup++
+		f = FateSameGroup
 	case has(a.rotated, id):
 		r.Rotation++
+		f = FateRotation
 	case m.overExposed(id):
 		r.Exposure++
+		f = FateExposure
 	default:
 		return false
 	}
+	m.ex.add(Explained{ID: id, Fate: f})
 	return true
 }
 
@@ -205,15 +222,18 @@ func (m *anchorMiner) rawRank(c *index.Candidate) int {
 func (m *anchorMiner) yield(c index.Candidate) bool {
 	a, pol, r := m.a, m.pol, &m.res.Removed
 	raw := m.rawRank(&c)
+	removed := func(f Fate) { m.ex.add(Explained{ID: c.ID, Score: c.Score, HasScore: true, Rank: raw, Fate: f}) }
 	if raw >= m.res.MaxRank {
 		// The hardness floor: candidates come best-first, so no later one is above it.
 		r.RankWindow++
+		removed(FateRankWindow)
 		m.res.FloorReached = true
 		return false
 	}
 	stale := m.rules.fresh.on && c.Version < m.rules.fresh.min
 	if stale && !(pol.StaleRule == StaleRescore && a.freshQuery) {
 		r.Stale++
+		removed(FateStale)
 		return true
 	}
 	observe := m.obs != nil && len(m.obs.cand) < calibrationPerAnchor
@@ -238,6 +258,7 @@ func (m *anchorMiner) yield(c index.Candidate) bool {
 		}
 		if m.hasPosDup && best >= m.posDup {
 			r.Duplicate++
+			removed(FateDuplicate)
 			return true
 		}
 	}
@@ -245,31 +266,37 @@ func (m *anchorMiner) yield(c index.Candidate) bool {
 		for _, xv := range a.exclVecs {
 			if m.s.Similarity(c.Vector, xv) >= m.rules.dup {
 				r.ExcludedDuplicate++
+				removed(FateExcludedDuplicate)
 				return true
 			}
 		}
 	}
 	if m.guideRemoves(&c) {
 		r.Guide++
+		removed(FateGuide)
 		return true
 	}
 	if m.res.HasPositiveScore {
 		if mg := pol.AbsoluteMargin; mg != nil && !(c.Score < a.posScore-*mg) {
 			r.Margin++
+			removed(FateMargin)
 			return true
 		}
 		if rm := pol.RelativeMargin; rm != nil && !(c.Score < a.posScore-abs32(a.posScore)**rm) {
 			r.Margin++
+			removed(FateMargin)
 			return true
 		}
 	}
 	if pol.MaxScore != nil && c.Score > *pol.MaxScore {
 		r.ScoreBand++
+		removed(FateScoreBand)
 		return true
 	}
 	if pol.MinScore != nil && c.Score < *pol.MinScore {
 		// Candidates come best-first: every later one is below min_score too.
 		r.ScoreBand++
+		removed(FateScoreBand)
 		return false
 	}
 	rank := m.surviving
@@ -279,13 +306,16 @@ func (m *anchorMiner) yield(c index.Candidate) bool {
 	m.surviving++
 	if rank < pol.RangeMin {
 		r.RankWindow++
+		removed(FateRankWindow)
 		return true
 	}
 	if rank >= m.end {
 		r.RankWindow++
+		removed(FateRankWindow)
 		return false
 	}
 	cand := candidate{Negative: Negative{ID: c.ID, Score: c.Score, Rank: raw, Version: c.Version, Stale: stale}}
+	cand.ex = m.ex.add(Explained{ID: c.ID, Score: c.Score, HasScore: true, Rank: raw, Fate: fateWindow})
 	if len(a.posVecs) > 0 {
 		if !hasBest {
 			bestOf()
@@ -301,12 +331,15 @@ func (m *anchorMiner) yield(c index.Candidate) bool {
 	}
 	if m.tooSimilar(&cand) {
 		r.Diversity++
+		m.ex.settle(cand.ex, FateDiversity)
 		return true
 	}
 	if !m.serve(c.ID) {
 		r.Exposure++
+		m.ex.settle(cand.ex, FateExposure)
 		return true
 	}
+	m.ex.settle(cand.ex, FateReturned)
 	m.chosen = append(m.chosen, cand)
 	return len(m.chosen) < a.wantK(pol)
 }
@@ -367,12 +400,15 @@ func (m *anchorMiner) sample() {
 		c := &m.window[i]
 		if m.tooSimilar(c) {
 			m.res.Removed.Diversity++
+			m.ex.settle(c.ex, FateDiversity)
 			continue
 		}
 		if !m.serve(c.ID) {
 			m.res.Removed.Exposure++
+			m.ex.settle(c.ex, FateExposure)
 			continue
 		}
+		m.ex.settle(c.ex, FateReturned)
 		m.chosen = append(m.chosen, *c)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/hardneg/hardneg/internal/index"
 )
 
@@ -39,6 +41,10 @@ type Request struct {
 	Anchors        []Anchor
 	Policy         Policy
 	IncludeVectors bool
+	// Explain, when above 0, lists up to that many candidates per anchor with their
+	// fate (Result.Explained): at most MaxExplain, and anchors × Explain at most
+	// MaxExplainTotal. It costs one entry per candidate judged, up to the limit.
+	Explain int
 	// Calibration, when set, is the collection's: Mine records the scores it sees into
 	// it and resolves calibrated thresholds (Policy.DuplicateQuantile, DuplicateZScore)
 	// from it.
@@ -141,6 +147,12 @@ type Result struct {
 	// negatives served to its key in the current cycle, these included.
 	RotationRestarted bool
 	RotationServed    int
+	// Explained lists, when Request.Explain > 0, the first Explain candidates the rules
+	// judged for the anchor, in the order the search produced them, each with the rule
+	// that removed it or FateReturned / FateUnsampled. ExplainTruncated reports that
+	// more candidates were judged than listed.
+	Explained        []Explained
+	ExplainTruncated bool
 }
 
 // Mine mines every anchor of req against s, in parallel, and returns one Result per
@@ -151,6 +163,8 @@ type Result struct {
 // each group's queries are scored together in one pass over the vectors, then each
 // anchor is mined from its precomputed scores. The results are the same either way.
 func Mine(ctx context.Context, s Searcher, req Request) ([]Result, error) {
+	ctx, span := startSpan(ctx, "mining.Mine", attribute.Int("anchors", len(req.Anchors)))
+	defer span.End()
 	anchors, inBatch, rl, err := prepare(s, &req)
 	if err != nil {
 		return nil, err
@@ -187,7 +201,7 @@ func Mine(ctx context.Context, s Searcher, req Request) ([]Result, error) {
 				if scores != nil {
 					sc = &scores[i-lo]
 				}
-				results[i], errs[i] = mineAnchor(ctx, s, &req, rl, &anchors[i], inBatch, sc)
+				results[i], errs[i] = mineAnchorTraced(ctx, s, &req, rl, &anchors[i], inBatch, sc)
 			}
 		}()
 	}

@@ -114,6 +114,11 @@ func prepare(s Searcher, req *Request) ([]prepared, batchIDs, rules, error) {
 		e.Add("anchors", "must hold 1–%d anchors, got %d", MaxAnchors, n)
 		return nil, nil, rules{}, e.Err()
 	}
+	if req.Explain < 0 || req.Explain > MaxExplain {
+		e.Add("explain", "must be 0–%d, got %d", MaxExplain, req.Explain)
+	} else if n := len(req.Anchors) * req.Explain; n > MaxExplainTotal {
+		e.Add("explain", "anchors × explain must be at most %d, got %d", MaxExplainTotal, n)
+	}
 	pol := &req.Policy
 	pol.validate(&e, "policy", s.Metric())
 	rl := resolveRules(pol, s.Metric(), req.Calibration)

@@ -19,6 +19,7 @@ from hardneg.types import (
     RULES,
     CollectionInfo,
     CollectionStats,
+    ExplainTable,
     IndexParams,
     Items,
     MineResult,
@@ -528,7 +529,50 @@ def build_anchors(
     return anchors
 
 
-def mine_result(resp: pb.MineResponse, k: int, include_vectors: bool) -> MineResult:
+#: Bounds of MineRequest.explain: per anchor, and anchors × explain per request.
+MAX_EXPLAIN = 1024
+MAX_EXPLAIN_TOTAL = 65536
+#: Candidates listed per anchor for ``explain=True``.
+DEFAULT_EXPLAIN = 100
+
+
+def explain_limit(explain: Union[bool, int], anchors: int) -> int:
+    """MineRequest.explain for a request of ``anchors`` anchors: 0 when off,
+    :data:`DEFAULT_EXPLAIN` for True, else the number given; capped so the request stays
+    within the server's bounds."""
+    if explain is False or explain is None:
+        return 0
+    n = DEFAULT_EXPLAIN if explain is True else int(explain)
+    if n < 0:
+        raise InvalidArgument("explain must be True, False or a count ≥ 0", violations=[FieldViolation("explain", "must be ≥ 0")])
+    return min(n, MAX_EXPLAIN, MAX_EXPLAIN_TOTAL // max(anchors, 1))
+
+
+def explain_table(resp: pb.MineResponse) -> ExplainTable:
+    """The explained candidates of a MineResponse as one table."""
+    anchor: list[int] = []
+    ids: list[str] = []
+    score: list[float] = []
+    rank: list[int] = []
+    fate: list[str] = []
+    for i, r in enumerate(resp.results):
+        for x in r.explained:
+            anchor.append(i)
+            ids.append(x.id)
+            has = x.HasField("score")
+            score.append(x.score if has else math.nan)
+            rank.append(x.rank if has else -1)
+            fate.append(pb.CandidateFate.Name(x.fate).removeprefix("CANDIDATE_FATE_").lower())
+    return ExplainTable(
+        anchor=np.asarray(anchor, dtype=np.int64),
+        id=np.asarray(ids, dtype=object),
+        score=np.asarray(score, dtype=np.float32),
+        rank=np.asarray(rank, dtype=np.int64),
+        fate=np.asarray(fate, dtype=object),
+    )
+
+
+def mine_result(resp: pb.MineResponse, k: int, include_vectors: bool, explain: bool = False) -> MineResult:
     """Turns a MineResponse into padded numpy arrays of width ``k``."""
     results = resp.results
     n = len(results)
@@ -618,6 +662,8 @@ def mine_result(resp: pb.MineResponse, k: int, include_vectors: bool) -> MineRes
         stale=stale,
         rotation_restarted=rot_restarted,
         rotation_served=rot_served,
+        explained=explain_table(resp) if explain else None,
+        explain_truncated=np.asarray([r.explain_truncated for r in results], dtype=bool) if explain else None,
     )
 
 

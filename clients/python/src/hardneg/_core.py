@@ -263,6 +263,7 @@ class Core:
         policy: Optional[MiningPolicy],
         include_vectors: bool,
         policy_kwargs: dict[str, Any],
+        explain: Union[bool, int] = False,
     ) -> Op[MineResult]:
         pol = MiningPolicy.from_kwargs(policy, **policy_kwargs)
         anchors = codec.build_anchors(
@@ -279,11 +280,17 @@ class Core:
         pmsg = codec.policy_message(pol)
         parts = []
         for part in codec.chunks(anchors, codec.MAX_ANCHORS):
-            req = pb.MineRequest(collection=collection, anchors=part, policy=pmsg, include_vectors=include_vectors)
+            req = pb.MineRequest(
+                collection=collection,
+                anchors=part,
+                policy=pmsg,
+                include_vectors=include_vectors,
+                explain=codec.explain_limit(explain, len(part)),
+            )
             resp = yield from self.unary("Mine", req)
-            parts.append(codec.mine_result(resp, pol.num_negatives, include_vectors))
+            parts.append(codec.mine_result(resp, pol.num_negatives, include_vectors, req.explain > 0))
         if not parts:
-            return codec.mine_result(pb.MineResponse(), pol.num_negatives, include_vectors)
+            return codec.mine_result(pb.MineResponse(), pol.num_negatives, include_vectors, bool(explain))
         return MineResult.concatenate(parts, pol.num_negatives)
 
     def get_calibration(self, collection: str) -> Op[dict[str, dict[str, Any]]]:

@@ -253,6 +253,7 @@ class AsyncClient(Front):
         guide_positive_vectors: Any = None,
         policy: Optional[MiningPolicy] = None,
         include_vectors: bool = False,
+        explain: Union[bool, int] = False,
         **policy_kwargs: Any,
     ) -> MineResult:
         """See :meth:`hardneg.Client.mine`."""
@@ -271,6 +272,7 @@ class AsyncClient(Front):
                 policy=policy,
                 include_vectors=include_vectors,
                 policy_kwargs=policy_kwargs,
+                explain=explain,
             )
         )
 

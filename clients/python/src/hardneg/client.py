@@ -6,7 +6,7 @@ import os
 import queue
 import threading
 import time
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any, Iterable, Iterator, Optional, Union
 
 import grpc
 
@@ -324,6 +324,7 @@ class Client(Front):
         guide_positive_vectors: Any = None,
         policy: Optional[MiningPolicy] = None,
         include_vectors: bool = False,
+        explain: Union[bool, int] = False,
         **policy_kwargs: Any,
     ) -> MineResult:
         """Mines hard negatives for a batch of anchors.
@@ -347,6 +348,11 @@ class Client(Front):
                 ``num_negatives=5, relative_margin=0.05, sampling_strategy="random"``
                 override its fields.
             include_vectors: also return the negatives' vectors.
+            explain: ``True`` (100 candidates per anchor) or a count: also return, in
+                ``result.explained``, the candidates the rules judged for each anchor
+                with the rule that removed each or ``"returned"`` (a
+                :class:`hardneg.ExplainTable`; ``.to_pandas()`` for a DataFrame). At most
+                1,024 per anchor and 65,536 per request of 1,024 anchors.
 
         More than 1,024 anchors are sent as several requests (in-batch exclusion then
         applies within each request).
@@ -366,6 +372,7 @@ class Client(Front):
                 policy=policy,
                 include_vectors=include_vectors,
                 policy_kwargs=policy_kwargs,
+                explain=explain,
             )
         )
 

@@ -19,10 +19,12 @@ __all__ = [
     "MiningPolicy",
     "RuleStats",
     "MineResult",
+    "ExplainTable",
     "Batch",
     "TLSConfig",
     "RetryPolicy",
     "RULES",
+    "FATES",
 ]
 
 MetricName = Literal["cosine", "dot", "l2"]
@@ -404,6 +406,10 @@ class MineResult:
             exhausted in this call and a new one began.
         rotation_served: ``(n,)`` int64, under ``rotate``: negatives served to the anchor's
             key in its current cycle.
+        explained: with ``mine(..., explain=True)``, an :class:`ExplainTable` of the
+            candidates judged for every anchor and what became of each; else ``None``.
+        explain_truncated: ``(n,)`` bool, whether an anchor had more candidates judged
+            than ``explained`` lists (``None`` without explain).
     """
 
     ids: np.ndarray
@@ -428,6 +434,8 @@ class MineResult:
     stale: Optional[np.ndarray] = None
     rotation_restarted: Optional[np.ndarray] = None
     rotation_served: Optional[np.ndarray] = None
+    explained: Optional["ExplainTable"] = None
+    explain_truncated: Optional[np.ndarray] = None
     _stats: Optional[RuleStats] = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -514,6 +522,94 @@ class MineResult:
             stale=np.concatenate([p.stale for p in parts], axis=0),  # type: ignore[misc]
             rotation_restarted=np.concatenate([p.rotation_restarted for p in parts]),  # type: ignore[misc]
             rotation_served=np.concatenate([p.rotation_served for p in parts]),  # type: ignore[misc]
+            explained=ExplainTable.concatenate([p.explained for p in parts], [len(p) for p in parts]),
+            explain_truncated=(
+                np.concatenate([p.explain_truncated for p in parts])  # type: ignore[misc]
+                if all(p.explain_truncated is not None for p in parts)
+                else None
+            ),
+        )
+
+
+#: What became of an explained candidate: the rule that removed it (a name of
+#: :data:`RULES`), ``"returned"`` or ``"unsampled"`` (in the rank window, but the sampler
+#: had chosen k negatives before reaching it).
+FATES: tuple[str, ...] = RULES + ("returned", "unsampled")
+
+
+@dataclass
+class ExplainTable:
+    """Candidates judged for a batch of anchors, one row each, as numpy columns
+    (``mine(..., explain=True)``). A DataFrame-like table: ``table["fate"]``,
+    ``len(table)``, :meth:`rows`, :meth:`where` and :meth:`to_pandas` (pandas optional).
+
+    Rows of one anchor come in the order the search judged them (best first within each
+    search pass).
+
+    Attributes:
+        anchor: ``(m,)`` int64 anchor index in the request.
+        id: ``(m,)`` object candidate id.
+        score: ``(m,)`` float32 similarity to the anchor (NaN for candidates removed by
+            an id or group rule, which run before scoring).
+        rank: ``(m,)`` int64 raw rank (-1 where ``score`` is NaN).
+        fate: ``(m,)`` object, one of :data:`FATES`.
+    """
+
+    anchor: np.ndarray
+    id: np.ndarray
+    score: np.ndarray
+    rank: np.ndarray
+    fate: np.ndarray
+
+    COLUMNS = ("anchor", "id", "score", "rank", "fate")
+
+    def __len__(self) -> int:
+        return int(self.anchor.shape[0])
+
+    def __getitem__(self, column: str) -> np.ndarray:
+        if column not in self.COLUMNS:
+            raise KeyError(column)
+        return getattr(self, column)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.COLUMNS
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The table as a list of ``{column: value}`` dicts."""
+        return [
+            dict(anchor=int(a), id=i, score=float(s), rank=int(r), fate=f)
+            for a, i, s, r, f in zip(self.anchor, self.id, self.score, self.rank, self.fate)
+        ]
+
+    def where(self, mask: np.ndarray) -> "ExplainTable":
+        """The rows where ``mask`` is True, e.g. ``t.where(t["fate"] == "margin")``."""
+        return ExplainTable(*(getattr(self, c)[mask] for c in self.COLUMNS))
+
+    def counts(self) -> dict[str, int]:
+        """Rows per fate (fates without rows left out)."""
+        names, n = np.unique(self.fate.astype(str), return_counts=True)
+        return {str(k): int(v) for k, v in zip(names, n)}
+
+    def to_pandas(self) -> Any:
+        """The table as a ``pandas.DataFrame`` (needs pandas)."""
+        import pandas as pd
+
+        return pd.DataFrame({c: getattr(self, c) for c in self.COLUMNS})
+
+    @staticmethod
+    def concatenate(parts: Sequence[Optional["ExplainTable"]], sizes: Sequence[int]) -> Optional["ExplainTable"]:
+        """Joins the tables of consecutive anchor slices of ``sizes`` anchors each,
+        renumbering anchors; ``None`` when any part has none."""
+        if not parts or any(p is None for p in parts):
+            return None
+        offsets = np.cumsum([0, *sizes[:-1]])
+        return ExplainTable(
+            anchor=np.concatenate([p.anchor + o for p, o in zip(parts, offsets)]),  # type: ignore[union-attr]
+            id=np.concatenate([p.id for p in parts]),  # type: ignore[union-attr]
+            score=np.concatenate([p.score for p in parts]),  # type: ignore[union-attr]
+            rank=np.concatenate([p.rank for p in parts]),  # type: ignore[union-attr]
+            fate=np.concatenate([p.fate for p in parts]),  # type: ignore[union-attr]
         )
 
 

@@ -284,6 +284,124 @@ func (StaleRule) EnumDescriptor() ([]byte, []int) {
 	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{3}
 }
 
+// CandidateFate is what became of a candidate judged for an anchor: the rule that
+// removed it (the RuleCounts field of the same name), or its outcome.
+type CandidateFate int32
+
+const (
+	// Not used.
+	CandidateFate_CANDIDATE_FATE_UNSPECIFIED CandidateFate = 0
+	// The anchor item itself.
+	CandidateFate_CANDIDATE_FATE_SELF CandidateFate = 1
+	// A known positive of the anchor.
+	CandidateFate_CANDIDATE_FATE_POSITIVE CandidateFate = 2
+	// An id excluded by the request.
+	CandidateFate_CANDIDATE_FATE_EXCLUDED CandidateFate = 3
+	// A positive or exclusion of another anchor of the request.
+	CandidateFate_CANDIDATE_FATE_IN_BATCH CandidateFate = 4
+	// A reported false negative.
+	CandidateFate_CANDIDATE_FATE_FEEDBACK CandidateFate = 5
+	// Shares a group with the anchor or its positives.
+	CandidateFate_CANDIDATE_FATE_SAME_GROUP CandidateFate = 6
+	// Near-duplicate of a positive.
+	CandidateFate_CANDIDATE_FATE_DUPLICATE CandidateFate = 7
+	// Near-duplicate of an excluded item or a reported false negative.
+	CandidateFate_CANDIDATE_FATE_EXCLUDED_DUPLICATE CandidateFate = 8
+	// Guide margin or guide near-duplicate threshold.
+	CandidateFate_CANDIDATE_FATE_GUIDE CandidateFate = 9
+	// Absolute or relative margin against s⁺.
+	CandidateFate_CANDIDATE_FATE_MARGIN CandidateFate = 10
+	// Outside [min_score, max_score].
+	CandidateFate_CANDIDATE_FATE_SCORE_BAND CandidateFate = 11
+	// Outside the rank window, or at or beyond the hardness floor.
+	CandidateFate_CANDIDATE_FATE_RANK_WINDOW CandidateFate = 12
+	// Too similar to an already chosen negative.
+	CandidateFate_CANDIDATE_FATE_DIVERSITY CandidateFate = 13
+	// Returned as a negative.
+	CandidateFate_CANDIDATE_FATE_RETURNED CandidateFate = 14
+	// In the rank window, but the sampler had chosen k negatives before reaching it.
+	CandidateFate_CANDIDATE_FATE_UNSAMPLED CandidateFate = 15
+	// Older than the policy's min_version / max_staleness allow (stale_rule skip).
+	CandidateFate_CANDIDATE_FATE_STALE CandidateFate = 16
+	// Already served to the anchor's key in its current rotation cycle.
+	CandidateFate_CANDIDATE_FATE_ROTATION CandidateFate = 17
+	// Served max_exposures times in the collection's current exposure window.
+	CandidateFate_CANDIDATE_FATE_EXPOSURE CandidateFate = 18
+)
+
+// Enum value maps for CandidateFate.
+var (
+	CandidateFate_name = map[int32]string{
+		0:  "CANDIDATE_FATE_UNSPECIFIED",
+		1:  "CANDIDATE_FATE_SELF",
+		2:  "CANDIDATE_FATE_POSITIVE",
+		3:  "CANDIDATE_FATE_EXCLUDED",
+		4:  "CANDIDATE_FATE_IN_BATCH",
+		5:  "CANDIDATE_FATE_FEEDBACK",
+		6:  "CANDIDATE_FATE_SAME_GROUP",
+		7:  "CANDIDATE_FATE_DUPLICATE",
+		8:  "CANDIDATE_FATE_EXCLUDED_DUPLICATE",
+		9:  "CANDIDATE_FATE_GUIDE",
+		10: "CANDIDATE_FATE_MARGIN",
+		11: "CANDIDATE_FATE_SCORE_BAND",
+		12: "CANDIDATE_FATE_RANK_WINDOW",
+		13: "CANDIDATE_FATE_DIVERSITY",
+		14: "CANDIDATE_FATE_RETURNED",
+		15: "CANDIDATE_FATE_UNSAMPLED",
+		16: "CANDIDATE_FATE_STALE",
+		17: "CANDIDATE_FATE_ROTATION",
+		18: "CANDIDATE_FATE_EXPOSURE",
+	}
+	CandidateFate_value = map[string]int32{
+		"CANDIDATE_FATE_UNSPECIFIED":        0,
+		"CANDIDATE_FATE_SELF":               1,
+		"CANDIDATE_FATE_POSITIVE":           2,
+		"CANDIDATE_FATE_EXCLUDED":           3,
+		"CANDIDATE_FATE_IN_BATCH":           4,
+		"CANDIDATE_FATE_FEEDBACK":           5,
+		"CANDIDATE_FATE_SAME_GROUP":         6,
+		"CANDIDATE_FATE_DUPLICATE":          7,
+		"CANDIDATE_FATE_EXCLUDED_DUPLICATE": 8,
+		"CANDIDATE_FATE_GUIDE":              9,
+		"CANDIDATE_FATE_MARGIN":             10,
+		"CANDIDATE_FATE_SCORE_BAND":         11,
+		"CANDIDATE_FATE_RANK_WINDOW":        12,
+		"CANDIDATE_FATE_DIVERSITY":          13,
+		"CANDIDATE_FATE_RETURNED":           14,
+		"CANDIDATE_FATE_UNSAMPLED":          15,
+		"CANDIDATE_FATE_STALE":              16,
+		"CANDIDATE_FATE_ROTATION":           17,
+		"CANDIDATE_FATE_EXPOSURE":           18,
+	}
+)
+
+func (x CandidateFate) Enum() *CandidateFate {
+	p := new(CandidateFate)
+	*p = x
+	return p
+}
+
+func (x CandidateFate) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CandidateFate) Descriptor() protoreflect.EnumDescriptor {
+	return file_hardneg_v1_hardneg_proto_enumTypes[4].Descriptor()
+}
+
+func (CandidateFate) Type() protoreflect.EnumType {
+	return &file_hardneg_v1_hardneg_proto_enumTypes[4]
+}
+
+func (x CandidateFate) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CandidateFate.Descriptor instead.
+func (CandidateFate) EnumDescriptor() ([]byte, []int) {
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{4}
+}
+
 // IndexParams tunes a collection's index. Zero fields take the server's defaults.
 type IndexParams struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2135,8 +2253,13 @@ type MineRequest struct {
 	Policy *MiningPolicy `protobuf:"bytes,3,opt,name=policy,proto3" json:"policy,omitempty"`
 	// Return the vectors of the negatives.
 	IncludeVectors bool `protobuf:"varint,4,opt,name=include_vectors,json=includeVectors,proto3" json:"include_vectors,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Explain: when above 0, each AnchorResult lists up to this many candidates the rules
+	// judged (AnchorResult.explained), each with the rule that removed it or its outcome.
+	// At most 1,024, and anchors × explain at most 65,536; 0 (the default) is off. For
+	// debugging and tuning a policy: the list costs one entry per judged candidate.
+	Explain       uint32 `protobuf:"varint,5,opt,name=explain,proto3" json:"explain,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MineRequest) Reset() {
@@ -2195,6 +2318,13 @@ func (x *MineRequest) GetIncludeVectors() bool {
 		return x.IncludeVectors
 	}
 	return false
+}
+
+func (x *MineRequest) GetExplain() uint32 {
+	if x != nil {
+		return x.Explain
+	}
+	return 0
 }
 
 // Negative is one returned hard negative.
@@ -2522,8 +2652,13 @@ type AnchorResult struct {
 	// Under rotation: negatives served to the anchor's key in its current cycle, these
 	// included.
 	RotationServed uint32 `protobuf:"varint,15,opt,name=rotation_served,json=rotationServed,proto3" json:"rotation_served,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// When MineRequest.explain > 0: the first `explain` candidates judged for the anchor,
+	// in the order the search produced them (best first within each search pass).
+	Explained []*ExplainedCandidate `protobuf:"bytes,16,rep,name=explained,proto3" json:"explained,omitempty"`
+	// Whether more candidates were judged than `explained` lists.
+	ExplainTruncated bool `protobuf:"varint,17,opt,name=explain_truncated,json=explainTruncated,proto3" json:"explain_truncated,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *AnchorResult) Reset() {
@@ -2661,6 +2796,94 @@ func (x *AnchorResult) GetRotationServed() uint32 {
 	return 0
 }
 
+func (x *AnchorResult) GetExplained() []*ExplainedCandidate {
+	if x != nil {
+		return x.Explained
+	}
+	return nil
+}
+
+func (x *AnchorResult) GetExplainTruncated() bool {
+	if x != nil {
+		return x.ExplainTruncated
+	}
+	return false
+}
+
+// ExplainedCandidate is one candidate judged for an anchor (MineRequest.explain).
+type ExplainedCandidate struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Item id.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Similarity to the anchor; absent for candidates removed by an id or group rule
+	// (self … same_group), which run before the candidate is scored.
+	Score *float32 `protobuf:"fixed32,2,opt,name=score,proto3,oneof" json:"score,omitempty"`
+	// Raw rank (see Negative.rank); absent when score is.
+	Rank *uint32 `protobuf:"varint,3,opt,name=rank,proto3,oneof" json:"rank,omitempty"`
+	// The rule that removed it, or returned / unsampled.
+	Fate          CandidateFate `protobuf:"varint,4,opt,name=fate,proto3,enum=hardneg.v1.CandidateFate" json:"fate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExplainedCandidate) Reset() {
+	*x = ExplainedCandidate{}
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExplainedCandidate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExplainedCandidate) ProtoMessage() {}
+
+func (x *ExplainedCandidate) ProtoReflect() protoreflect.Message {
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExplainedCandidate.ProtoReflect.Descriptor instead.
+func (*ExplainedCandidate) Descriptor() ([]byte, []int) {
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ExplainedCandidate) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ExplainedCandidate) GetScore() float32 {
+	if x != nil && x.Score != nil {
+		return *x.Score
+	}
+	return 0
+}
+
+func (x *ExplainedCandidate) GetRank() uint32 {
+	if x != nil && x.Rank != nil {
+		return *x.Rank
+	}
+	return 0
+}
+
+func (x *ExplainedCandidate) GetFate() CandidateFate {
+	if x != nil {
+		return x.Fate
+	}
+	return CandidateFate_CANDIDATE_FATE_UNSPECIFIED
+}
+
 // MineResponse holds one result per anchor, in request order.
 type MineResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2672,7 +2895,7 @@ type MineResponse struct {
 
 func (x *MineResponse) Reset() {
 	*x = MineResponse{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[27]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2684,7 +2907,7 @@ func (x *MineResponse) String() string {
 func (*MineResponse) ProtoMessage() {}
 
 func (x *MineResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[27]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2697,7 +2920,7 @@ func (x *MineResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MineResponse.ProtoReflect.Descriptor instead.
 func (*MineResponse) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{27}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *MineResponse) GetResults() []*AnchorResult {
@@ -2720,7 +2943,7 @@ type FalseNegativeReport struct {
 
 func (x *FalseNegativeReport) Reset() {
 	*x = FalseNegativeReport{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[28]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2732,7 +2955,7 @@ func (x *FalseNegativeReport) String() string {
 func (*FalseNegativeReport) ProtoMessage() {}
 
 func (x *FalseNegativeReport) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[28]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2745,7 +2968,7 @@ func (x *FalseNegativeReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FalseNegativeReport.ProtoReflect.Descriptor instead.
 func (*FalseNegativeReport) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{28}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *FalseNegativeReport) GetAnchorKey() string {
@@ -2775,7 +2998,7 @@ type ReportFalseNegativesRequest struct {
 
 func (x *ReportFalseNegativesRequest) Reset() {
 	*x = ReportFalseNegativesRequest{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[29]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2787,7 +3010,7 @@ func (x *ReportFalseNegativesRequest) String() string {
 func (*ReportFalseNegativesRequest) ProtoMessage() {}
 
 func (x *ReportFalseNegativesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[29]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2800,7 +3023,7 @@ func (x *ReportFalseNegativesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportFalseNegativesRequest.ProtoReflect.Descriptor instead.
 func (*ReportFalseNegativesRequest) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{29}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ReportFalseNegativesRequest) GetCollection() string {
@@ -2828,7 +3051,7 @@ type ReportFalseNegativesResponse struct {
 
 func (x *ReportFalseNegativesResponse) Reset() {
 	*x = ReportFalseNegativesResponse{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[30]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2840,7 +3063,7 @@ func (x *ReportFalseNegativesResponse) String() string {
 func (*ReportFalseNegativesResponse) ProtoMessage() {}
 
 func (x *ReportFalseNegativesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[30]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2853,7 +3076,7 @@ func (x *ReportFalseNegativesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportFalseNegativesResponse.ProtoReflect.Descriptor instead.
 func (*ReportFalseNegativesResponse) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{30}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ReportFalseNegativesResponse) GetRecorded() uint64 {
@@ -2874,7 +3097,7 @@ type GetCalibrationRequest struct {
 
 func (x *GetCalibrationRequest) Reset() {
 	*x = GetCalibrationRequest{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[31]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2886,7 +3109,7 @@ func (x *GetCalibrationRequest) String() string {
 func (*GetCalibrationRequest) ProtoMessage() {}
 
 func (x *GetCalibrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[31]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2899,7 +3122,7 @@ func (x *GetCalibrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCalibrationRequest.ProtoReflect.Descriptor instead.
 func (*GetCalibrationRequest) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{31}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GetCalibrationRequest) GetCollection() string {
@@ -2932,7 +3155,7 @@ type ScoreSummary struct {
 
 func (x *ScoreSummary) Reset() {
 	*x = ScoreSummary{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[32]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2944,7 +3167,7 @@ func (x *ScoreSummary) String() string {
 func (*ScoreSummary) ProtoMessage() {}
 
 func (x *ScoreSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[32]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2957,7 +3180,7 @@ func (x *ScoreSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreSummary.ProtoReflect.Descriptor instead.
 func (*ScoreSummary) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{32}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ScoreSummary) GetCount() uint64 {
@@ -3019,7 +3242,7 @@ type GetCalibrationResponse struct {
 
 func (x *GetCalibrationResponse) Reset() {
 	*x = GetCalibrationResponse{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[33]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3031,7 +3254,7 @@ func (x *GetCalibrationResponse) String() string {
 func (*GetCalibrationResponse) ProtoMessage() {}
 
 func (x *GetCalibrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[33]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3044,7 +3267,7 @@ func (x *GetCalibrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCalibrationResponse.ProtoReflect.Descriptor instead.
 func (*GetCalibrationResponse) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{33}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *GetCalibrationResponse) GetPositiveScores() *ScoreSummary {
@@ -3079,7 +3302,7 @@ type SnapshotCollectionRequest struct {
 
 func (x *SnapshotCollectionRequest) Reset() {
 	*x = SnapshotCollectionRequest{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[34]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3091,7 +3314,7 @@ func (x *SnapshotCollectionRequest) String() string {
 func (*SnapshotCollectionRequest) ProtoMessage() {}
 
 func (x *SnapshotCollectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[34]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3104,7 +3327,7 @@ func (x *SnapshotCollectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotCollectionRequest.ProtoReflect.Descriptor instead.
 func (*SnapshotCollectionRequest) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{34}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *SnapshotCollectionRequest) GetName() string {
@@ -3127,7 +3350,7 @@ type SnapshotCollectionResponse struct {
 
 func (x *SnapshotCollectionResponse) Reset() {
 	*x = SnapshotCollectionResponse{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[35]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3139,7 +3362,7 @@ func (x *SnapshotCollectionResponse) String() string {
 func (*SnapshotCollectionResponse) ProtoMessage() {}
 
 func (x *SnapshotCollectionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[35]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3152,7 +3375,7 @@ func (x *SnapshotCollectionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotCollectionResponse.ProtoReflect.Descriptor instead.
 func (*SnapshotCollectionResponse) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{35}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *SnapshotCollectionResponse) GetSequence() uint64 {
@@ -3185,7 +3408,7 @@ type RefreshQueueRequest struct {
 
 func (x *RefreshQueueRequest) Reset() {
 	*x = RefreshQueueRequest{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[36]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3197,7 +3420,7 @@ func (x *RefreshQueueRequest) String() string {
 func (*RefreshQueueRequest) ProtoMessage() {}
 
 func (x *RefreshQueueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[36]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3210,7 +3433,7 @@ func (x *RefreshQueueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshQueueRequest.ProtoReflect.Descriptor instead.
 func (*RefreshQueueRequest) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{36}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *RefreshQueueRequest) GetCollection() string {
@@ -3252,7 +3475,7 @@ type RefreshItem struct {
 
 func (x *RefreshItem) Reset() {
 	*x = RefreshItem{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[37]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3264,7 +3487,7 @@ func (x *RefreshItem) String() string {
 func (*RefreshItem) ProtoMessage() {}
 
 func (x *RefreshItem) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[37]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3277,7 +3500,7 @@ func (x *RefreshItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshItem.ProtoReflect.Descriptor instead.
 func (*RefreshItem) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{37}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *RefreshItem) GetId() string {
@@ -3324,7 +3547,7 @@ type RefreshQueueResponse struct {
 
 func (x *RefreshQueueResponse) Reset() {
 	*x = RefreshQueueResponse{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[38]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3336,7 +3559,7 @@ func (x *RefreshQueueResponse) String() string {
 func (*RefreshQueueResponse) ProtoMessage() {}
 
 func (x *RefreshQueueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[38]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3349,7 +3572,7 @@ func (x *RefreshQueueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshQueueResponse.ProtoReflect.Descriptor instead.
 func (*RefreshQueueResponse) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{38}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *RefreshQueueResponse) GetItems() []*RefreshItem {
@@ -3546,14 +3769,15 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x1a_guide_duplicate_thresholdB\x13\n" +
 	"\x11_duplicate_marginB\x0e\n" +
 	"\f_min_versionB\x10\n" +
-	"\x0e_max_staleness\"\xb6\x01\n" +
+	"\x0e_max_staleness\"\xd0\x01\n" +
 	"\vMineRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
 	"collection\x12,\n" +
 	"\aanchors\x18\x02 \x03(\v2\x12.hardneg.v1.AnchorR\aanchors\x120\n" +
 	"\x06policy\x18\x03 \x01(\v2\x18.hardneg.v1.MiningPolicyR\x06policy\x12'\n" +
-	"\x0finclude_vectors\x18\x04 \x01(\bR\x0eincludeVectors\"\x95\x01\n" +
+	"\x0finclude_vectors\x18\x04 \x01(\bR\x0eincludeVectors\x12\x18\n" +
+	"\aexplain\x18\x05 \x01(\rR\aexplain\"\x95\x01\n" +
 	"\bNegative\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05score\x18\x02 \x01(\x02R\x05score\x12\x12\n" +
@@ -3583,7 +3807,7 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\tdiversity\x18\v \x01(\x04R\tdiversity\x12\x14\n" +
 	"\x05stale\x18\x0e \x01(\x04R\x05stale\x12\x1a\n" +
 	"\brotation\x18\x0f \x01(\x04R\brotation\x12\x1a\n" +
-	"\bexposure\x18\x10 \x01(\x04R\bexposure\"\xd2\x05\n" +
+	"\bexposure\x18\x10 \x01(\x04R\bexposure\"\xbd\x06\n" +
 	"\fAnchorResult\x122\n" +
 	"\tnegatives\x18\x01 \x03(\v2\x14.hardneg.v1.NegativeR\tnegatives\x12)\n" +
 	"\x10negative_vectors\x18\x02 \x01(\fR\x0fnegativeVectors\x12*\n" +
@@ -3601,10 +3825,19 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x13duplicate_threshold\x18\f \x01(\x02H\x01R\x12duplicateThreshold\x88\x01\x01\x125\n" +
 	"\x14guide_positive_score\x18\r \x01(\x02H\x02R\x12guidePositiveScore\x88\x01\x01\x12-\n" +
 	"\x12rotation_restarted\x18\x0e \x01(\bR\x11rotationRestarted\x12'\n" +
-	"\x0frotation_served\x18\x0f \x01(\rR\x0erotationServedB\x11\n" +
+	"\x0frotation_served\x18\x0f \x01(\rR\x0erotationServed\x12<\n" +
+	"\texplained\x18\x10 \x03(\v2\x1e.hardneg.v1.ExplainedCandidateR\texplained\x12+\n" +
+	"\x11explain_truncated\x18\x11 \x01(\bR\x10explainTruncatedB\x11\n" +
 	"\x0f_positive_scoreB\x16\n" +
 	"\x14_duplicate_thresholdB\x17\n" +
-	"\x15_guide_positive_score\"B\n" +
+	"\x15_guide_positive_score\"\x9a\x01\n" +
+	"\x12ExplainedCandidate\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n" +
+	"\x05score\x18\x02 \x01(\x02H\x00R\x05score\x88\x01\x01\x12\x17\n" +
+	"\x04rank\x18\x03 \x01(\rH\x01R\x04rank\x88\x01\x01\x12-\n" +
+	"\x04fate\x18\x04 \x01(\x0e2\x19.hardneg.v1.CandidateFateR\x04fateB\b\n" +
+	"\x06_scoreB\a\n" +
+	"\x05_rank\"B\n" +
 	"\fMineResponse\x122\n" +
 	"\aresults\x18\x01 \x03(\v2\x18.hardneg.v1.AnchorResultR\aresults\"O\n" +
 	"\x13FalseNegativeReport\x12\x1d\n" +
@@ -3674,7 +3907,28 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\tStaleRule\x12\x1a\n" +
 	"\x16STALE_RULE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fSTALE_RULE_SKIP\x10\x01\x12\x16\n" +
-	"\x12STALE_RULE_RESCORE\x10\x022\xf3\b\n" +
+	"\x12STALE_RULE_RESCORE\x10\x02*\xc1\x04\n" +
+	"\rCandidateFate\x12\x1e\n" +
+	"\x1aCANDIDATE_FATE_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13CANDIDATE_FATE_SELF\x10\x01\x12\x1b\n" +
+	"\x17CANDIDATE_FATE_POSITIVE\x10\x02\x12\x1b\n" +
+	"\x17CANDIDATE_FATE_EXCLUDED\x10\x03\x12\x1b\n" +
+	"\x17CANDIDATE_FATE_IN_BATCH\x10\x04\x12\x1b\n" +
+	"\x17CANDIDATE_FATE_FEEDBACK\x10\x05\x12\x1d\n" +
+	"\x19CANDIDATE_FATE_SAME_GROUP\x10\x06\x12\x1c\n" +
+	"\x18CANDIDATE_FATE_DUPLICATE\x10\a\x12%\n" +
+	"!CANDIDATE_FATE_EXCLUDED_DUPLICATE\x10\b\x12\x18\n" +
+	"\x14CANDIDATE_FATE_GUIDE\x10\t\x12\x19\n" +
+	"\x15CANDIDATE_FATE_MARGIN\x10\n" +
+	"\x12\x1d\n" +
+	"\x19CANDIDATE_FATE_SCORE_BAND\x10\v\x12\x1e\n" +
+	"\x1aCANDIDATE_FATE_RANK_WINDOW\x10\f\x12\x1c\n" +
+	"\x18CANDIDATE_FATE_DIVERSITY\x10\r\x12\x1b\n" +
+	"\x17CANDIDATE_FATE_RETURNED\x10\x0e\x12\x1c\n" +
+	"\x18CANDIDATE_FATE_UNSAMPLED\x10\x0f\x12\x18\n" +
+	"\x14CANDIDATE_FATE_STALE\x10\x10\x12\x1b\n" +
+	"\x17CANDIDATE_FATE_ROTATION\x10\x11\x12\x1b\n" +
+	"\x17CANDIDATE_FATE_EXPOSURE\x10\x122\xf3\b\n" +
 	"\fMinerService\x12]\n" +
 	"\x10CreateCollection\x12#.hardneg.v1.CreateCollectionRequest\x1a$.hardneg.v1.CreateCollectionResponse\x12Y\n" +
 	"\rGetCollection\x12 .hardneg.v1.GetCollectionRequest\x1a!.hardneg.v1.GetCollectionResponse\"\x03\x90\x02\x01\x12_\n" +
@@ -3702,110 +3956,114 @@ func file_hardneg_v1_hardneg_proto_rawDescGZIP() []byte {
 	return file_hardneg_v1_hardneg_proto_rawDescData
 }
 
-var file_hardneg_v1_hardneg_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_hardneg_v1_hardneg_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
+var file_hardneg_v1_hardneg_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_hardneg_v1_hardneg_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_hardneg_v1_hardneg_proto_goTypes = []any{
 	(Metric)(0),                          // 0: hardneg.v1.Metric
 	(RankMode)(0),                        // 1: hardneg.v1.RankMode
 	(SamplingStrategy)(0),                // 2: hardneg.v1.SamplingStrategy
 	(StaleRule)(0),                       // 3: hardneg.v1.StaleRule
-	(*IndexParams)(nil),                  // 4: hardneg.v1.IndexParams
-	(*CollectionStats)(nil),              // 5: hardneg.v1.CollectionStats
-	(*Collection)(nil),                   // 6: hardneg.v1.Collection
-	(*CreateCollectionRequest)(nil),      // 7: hardneg.v1.CreateCollectionRequest
-	(*CreateCollectionResponse)(nil),     // 8: hardneg.v1.CreateCollectionResponse
-	(*GetCollectionRequest)(nil),         // 9: hardneg.v1.GetCollectionRequest
-	(*GetCollectionResponse)(nil),        // 10: hardneg.v1.GetCollectionResponse
-	(*ListCollectionsRequest)(nil),       // 11: hardneg.v1.ListCollectionsRequest
-	(*ListCollectionsResponse)(nil),      // 12: hardneg.v1.ListCollectionsResponse
-	(*DeleteCollectionRequest)(nil),      // 13: hardneg.v1.DeleteCollectionRequest
-	(*DeleteCollectionResponse)(nil),     // 14: hardneg.v1.DeleteCollectionResponse
-	(*GroupList)(nil),                    // 15: hardneg.v1.GroupList
-	(*ItemBatch)(nil),                    // 16: hardneg.v1.ItemBatch
-	(*UpsertRequest)(nil),                // 17: hardneg.v1.UpsertRequest
-	(*UpsertResponse)(nil),               // 18: hardneg.v1.UpsertResponse
-	(*DeleteRequest)(nil),                // 19: hardneg.v1.DeleteRequest
-	(*DeleteResponse)(nil),               // 20: hardneg.v1.DeleteResponse
-	(*UpsertStreamRequest)(nil),          // 21: hardneg.v1.UpsertStreamRequest
-	(*UpsertStreamResponse)(nil),         // 22: hardneg.v1.UpsertStreamResponse
-	(*GetItemsRequest)(nil),              // 23: hardneg.v1.GetItemsRequest
-	(*GetItemsResponse)(nil),             // 24: hardneg.v1.GetItemsResponse
-	(*Anchor)(nil),                       // 25: hardneg.v1.Anchor
-	(*MiningPolicy)(nil),                 // 26: hardneg.v1.MiningPolicy
-	(*MineRequest)(nil),                  // 27: hardneg.v1.MineRequest
-	(*Negative)(nil),                     // 28: hardneg.v1.Negative
-	(*RuleCounts)(nil),                   // 29: hardneg.v1.RuleCounts
-	(*AnchorResult)(nil),                 // 30: hardneg.v1.AnchorResult
-	(*MineResponse)(nil),                 // 31: hardneg.v1.MineResponse
-	(*FalseNegativeReport)(nil),          // 32: hardneg.v1.FalseNegativeReport
-	(*ReportFalseNegativesRequest)(nil),  // 33: hardneg.v1.ReportFalseNegativesRequest
-	(*ReportFalseNegativesResponse)(nil), // 34: hardneg.v1.ReportFalseNegativesResponse
-	(*GetCalibrationRequest)(nil),        // 35: hardneg.v1.GetCalibrationRequest
-	(*ScoreSummary)(nil),                 // 36: hardneg.v1.ScoreSummary
-	(*GetCalibrationResponse)(nil),       // 37: hardneg.v1.GetCalibrationResponse
-	(*SnapshotCollectionRequest)(nil),    // 38: hardneg.v1.SnapshotCollectionRequest
-	(*SnapshotCollectionResponse)(nil),   // 39: hardneg.v1.SnapshotCollectionResponse
-	(*RefreshQueueRequest)(nil),          // 40: hardneg.v1.RefreshQueueRequest
-	(*RefreshItem)(nil),                  // 41: hardneg.v1.RefreshItem
-	(*RefreshQueueResponse)(nil),         // 42: hardneg.v1.RefreshQueueResponse
+	(CandidateFate)(0),                   // 4: hardneg.v1.CandidateFate
+	(*IndexParams)(nil),                  // 5: hardneg.v1.IndexParams
+	(*CollectionStats)(nil),              // 6: hardneg.v1.CollectionStats
+	(*Collection)(nil),                   // 7: hardneg.v1.Collection
+	(*CreateCollectionRequest)(nil),      // 8: hardneg.v1.CreateCollectionRequest
+	(*CreateCollectionResponse)(nil),     // 9: hardneg.v1.CreateCollectionResponse
+	(*GetCollectionRequest)(nil),         // 10: hardneg.v1.GetCollectionRequest
+	(*GetCollectionResponse)(nil),        // 11: hardneg.v1.GetCollectionResponse
+	(*ListCollectionsRequest)(nil),       // 12: hardneg.v1.ListCollectionsRequest
+	(*ListCollectionsResponse)(nil),      // 13: hardneg.v1.ListCollectionsResponse
+	(*DeleteCollectionRequest)(nil),      // 14: hardneg.v1.DeleteCollectionRequest
+	(*DeleteCollectionResponse)(nil),     // 15: hardneg.v1.DeleteCollectionResponse
+	(*GroupList)(nil),                    // 16: hardneg.v1.GroupList
+	(*ItemBatch)(nil),                    // 17: hardneg.v1.ItemBatch
+	(*UpsertRequest)(nil),                // 18: hardneg.v1.UpsertRequest
+	(*UpsertResponse)(nil),               // 19: hardneg.v1.UpsertResponse
+	(*DeleteRequest)(nil),                // 20: hardneg.v1.DeleteRequest
+	(*DeleteResponse)(nil),               // 21: hardneg.v1.DeleteResponse
+	(*UpsertStreamRequest)(nil),          // 22: hardneg.v1.UpsertStreamRequest
+	(*UpsertStreamResponse)(nil),         // 23: hardneg.v1.UpsertStreamResponse
+	(*GetItemsRequest)(nil),              // 24: hardneg.v1.GetItemsRequest
+	(*GetItemsResponse)(nil),             // 25: hardneg.v1.GetItemsResponse
+	(*Anchor)(nil),                       // 26: hardneg.v1.Anchor
+	(*MiningPolicy)(nil),                 // 27: hardneg.v1.MiningPolicy
+	(*MineRequest)(nil),                  // 28: hardneg.v1.MineRequest
+	(*Negative)(nil),                     // 29: hardneg.v1.Negative
+	(*RuleCounts)(nil),                   // 30: hardneg.v1.RuleCounts
+	(*AnchorResult)(nil),                 // 31: hardneg.v1.AnchorResult
+	(*ExplainedCandidate)(nil),           // 32: hardneg.v1.ExplainedCandidate
+	(*MineResponse)(nil),                 // 33: hardneg.v1.MineResponse
+	(*FalseNegativeReport)(nil),          // 34: hardneg.v1.FalseNegativeReport
+	(*ReportFalseNegativesRequest)(nil),  // 35: hardneg.v1.ReportFalseNegativesRequest
+	(*ReportFalseNegativesResponse)(nil), // 36: hardneg.v1.ReportFalseNegativesResponse
+	(*GetCalibrationRequest)(nil),        // 37: hardneg.v1.GetCalibrationRequest
+	(*ScoreSummary)(nil),                 // 38: hardneg.v1.ScoreSummary
+	(*GetCalibrationResponse)(nil),       // 39: hardneg.v1.GetCalibrationResponse
+	(*SnapshotCollectionRequest)(nil),    // 40: hardneg.v1.SnapshotCollectionRequest
+	(*SnapshotCollectionResponse)(nil),   // 41: hardneg.v1.SnapshotCollectionResponse
+	(*RefreshQueueRequest)(nil),          // 42: hardneg.v1.RefreshQueueRequest
+	(*RefreshItem)(nil),                  // 43: hardneg.v1.RefreshItem
+	(*RefreshQueueResponse)(nil),         // 44: hardneg.v1.RefreshQueueResponse
 }
 var file_hardneg_v1_hardneg_proto_depIdxs = []int32{
 	0,  // 0: hardneg.v1.Collection.metric:type_name -> hardneg.v1.Metric
-	4,  // 1: hardneg.v1.Collection.index_params:type_name -> hardneg.v1.IndexParams
-	5,  // 2: hardneg.v1.Collection.stats:type_name -> hardneg.v1.CollectionStats
+	5,  // 1: hardneg.v1.Collection.index_params:type_name -> hardneg.v1.IndexParams
+	6,  // 2: hardneg.v1.Collection.stats:type_name -> hardneg.v1.CollectionStats
 	0,  // 3: hardneg.v1.CreateCollectionRequest.metric:type_name -> hardneg.v1.Metric
-	4,  // 4: hardneg.v1.CreateCollectionRequest.index_params:type_name -> hardneg.v1.IndexParams
-	6,  // 5: hardneg.v1.CreateCollectionResponse.collection:type_name -> hardneg.v1.Collection
-	6,  // 6: hardneg.v1.GetCollectionResponse.collection:type_name -> hardneg.v1.Collection
-	6,  // 7: hardneg.v1.ListCollectionsResponse.collections:type_name -> hardneg.v1.Collection
-	15, // 8: hardneg.v1.ItemBatch.groups:type_name -> hardneg.v1.GroupList
-	16, // 9: hardneg.v1.UpsertRequest.items:type_name -> hardneg.v1.ItemBatch
-	16, // 10: hardneg.v1.UpsertStreamRequest.items:type_name -> hardneg.v1.ItemBatch
-	16, // 11: hardneg.v1.GetItemsResponse.items:type_name -> hardneg.v1.ItemBatch
+	5,  // 4: hardneg.v1.CreateCollectionRequest.index_params:type_name -> hardneg.v1.IndexParams
+	7,  // 5: hardneg.v1.CreateCollectionResponse.collection:type_name -> hardneg.v1.Collection
+	7,  // 6: hardneg.v1.GetCollectionResponse.collection:type_name -> hardneg.v1.Collection
+	7,  // 7: hardneg.v1.ListCollectionsResponse.collections:type_name -> hardneg.v1.Collection
+	16, // 8: hardneg.v1.ItemBatch.groups:type_name -> hardneg.v1.GroupList
+	17, // 9: hardneg.v1.UpsertRequest.items:type_name -> hardneg.v1.ItemBatch
+	17, // 10: hardneg.v1.UpsertStreamRequest.items:type_name -> hardneg.v1.ItemBatch
+	17, // 11: hardneg.v1.GetItemsResponse.items:type_name -> hardneg.v1.ItemBatch
 	1,  // 12: hardneg.v1.MiningPolicy.rank_mode:type_name -> hardneg.v1.RankMode
 	2,  // 13: hardneg.v1.MiningPolicy.sampling:type_name -> hardneg.v1.SamplingStrategy
 	3,  // 14: hardneg.v1.MiningPolicy.stale_rule:type_name -> hardneg.v1.StaleRule
-	25, // 15: hardneg.v1.MineRequest.anchors:type_name -> hardneg.v1.Anchor
-	26, // 16: hardneg.v1.MineRequest.policy:type_name -> hardneg.v1.MiningPolicy
-	28, // 17: hardneg.v1.AnchorResult.negatives:type_name -> hardneg.v1.Negative
-	29, // 18: hardneg.v1.AnchorResult.removed:type_name -> hardneg.v1.RuleCounts
-	30, // 19: hardneg.v1.MineResponse.results:type_name -> hardneg.v1.AnchorResult
-	32, // 20: hardneg.v1.ReportFalseNegativesRequest.reports:type_name -> hardneg.v1.FalseNegativeReport
-	36, // 21: hardneg.v1.GetCalibrationResponse.positive_scores:type_name -> hardneg.v1.ScoreSummary
-	36, // 22: hardneg.v1.GetCalibrationResponse.candidate_scores:type_name -> hardneg.v1.ScoreSummary
-	36, // 23: hardneg.v1.GetCalibrationResponse.positive_similarities:type_name -> hardneg.v1.ScoreSummary
-	41, // 24: hardneg.v1.RefreshQueueResponse.items:type_name -> hardneg.v1.RefreshItem
-	7,  // 25: hardneg.v1.MinerService.CreateCollection:input_type -> hardneg.v1.CreateCollectionRequest
-	9,  // 26: hardneg.v1.MinerService.GetCollection:input_type -> hardneg.v1.GetCollectionRequest
-	11, // 27: hardneg.v1.MinerService.ListCollections:input_type -> hardneg.v1.ListCollectionsRequest
-	13, // 28: hardneg.v1.MinerService.DeleteCollection:input_type -> hardneg.v1.DeleteCollectionRequest
-	17, // 29: hardneg.v1.MinerService.Upsert:input_type -> hardneg.v1.UpsertRequest
-	19, // 30: hardneg.v1.MinerService.Delete:input_type -> hardneg.v1.DeleteRequest
-	21, // 31: hardneg.v1.MinerService.UpsertStream:input_type -> hardneg.v1.UpsertStreamRequest
-	23, // 32: hardneg.v1.MinerService.GetItems:input_type -> hardneg.v1.GetItemsRequest
-	27, // 33: hardneg.v1.MinerService.Mine:input_type -> hardneg.v1.MineRequest
-	33, // 34: hardneg.v1.MinerService.ReportFalseNegatives:input_type -> hardneg.v1.ReportFalseNegativesRequest
-	38, // 35: hardneg.v1.MinerService.SnapshotCollection:input_type -> hardneg.v1.SnapshotCollectionRequest
-	35, // 36: hardneg.v1.MinerService.GetCalibration:input_type -> hardneg.v1.GetCalibrationRequest
-	40, // 37: hardneg.v1.MinerService.RefreshQueue:input_type -> hardneg.v1.RefreshQueueRequest
-	8,  // 38: hardneg.v1.MinerService.CreateCollection:output_type -> hardneg.v1.CreateCollectionResponse
-	10, // 39: hardneg.v1.MinerService.GetCollection:output_type -> hardneg.v1.GetCollectionResponse
-	12, // 40: hardneg.v1.MinerService.ListCollections:output_type -> hardneg.v1.ListCollectionsResponse
-	14, // 41: hardneg.v1.MinerService.DeleteCollection:output_type -> hardneg.v1.DeleteCollectionResponse
-	18, // 42: hardneg.v1.MinerService.Upsert:output_type -> hardneg.v1.UpsertResponse
-	20, // 43: hardneg.v1.MinerService.Delete:output_type -> hardneg.v1.DeleteResponse
-	22, // 44: hardneg.v1.MinerService.UpsertStream:output_type -> hardneg.v1.UpsertStreamResponse
-	24, // 45: hardneg.v1.MinerService.GetItems:output_type -> hardneg.v1.GetItemsResponse
-	31, // 46: hardneg.v1.MinerService.Mine:output_type -> hardneg.v1.MineResponse
-	34, // 47: hardneg.v1.MinerService.ReportFalseNegatives:output_type -> hardneg.v1.ReportFalseNegativesResponse
-	39, // 48: hardneg.v1.MinerService.SnapshotCollection:output_type -> hardneg.v1.SnapshotCollectionResponse
-	37, // 49: hardneg.v1.MinerService.GetCalibration:output_type -> hardneg.v1.GetCalibrationResponse
-	42, // 50: hardneg.v1.MinerService.RefreshQueue:output_type -> hardneg.v1.RefreshQueueResponse
-	38, // [38:51] is the sub-list for method output_type
-	25, // [25:38] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	26, // 15: hardneg.v1.MineRequest.anchors:type_name -> hardneg.v1.Anchor
+	27, // 16: hardneg.v1.MineRequest.policy:type_name -> hardneg.v1.MiningPolicy
+	29, // 17: hardneg.v1.AnchorResult.negatives:type_name -> hardneg.v1.Negative
+	30, // 18: hardneg.v1.AnchorResult.removed:type_name -> hardneg.v1.RuleCounts
+	32, // 19: hardneg.v1.AnchorResult.explained:type_name -> hardneg.v1.ExplainedCandidate
+	4,  // 20: hardneg.v1.ExplainedCandidate.fate:type_name -> hardneg.v1.CandidateFate
+	31, // 21: hardneg.v1.MineResponse.results:type_name -> hardneg.v1.AnchorResult
+	34, // 22: hardneg.v1.ReportFalseNegativesRequest.reports:type_name -> hardneg.v1.FalseNegativeReport
+	38, // 23: hardneg.v1.GetCalibrationResponse.positive_scores:type_name -> hardneg.v1.ScoreSummary
+	38, // 24: hardneg.v1.GetCalibrationResponse.candidate_scores:type_name -> hardneg.v1.ScoreSummary
+	38, // 25: hardneg.v1.GetCalibrationResponse.positive_similarities:type_name -> hardneg.v1.ScoreSummary
+	43, // 26: hardneg.v1.RefreshQueueResponse.items:type_name -> hardneg.v1.RefreshItem
+	8,  // 27: hardneg.v1.MinerService.CreateCollection:input_type -> hardneg.v1.CreateCollectionRequest
+	10, // 28: hardneg.v1.MinerService.GetCollection:input_type -> hardneg.v1.GetCollectionRequest
+	12, // 29: hardneg.v1.MinerService.ListCollections:input_type -> hardneg.v1.ListCollectionsRequest
+	14, // 30: hardneg.v1.MinerService.DeleteCollection:input_type -> hardneg.v1.DeleteCollectionRequest
+	18, // 31: hardneg.v1.MinerService.Upsert:input_type -> hardneg.v1.UpsertRequest
+	20, // 32: hardneg.v1.MinerService.Delete:input_type -> hardneg.v1.DeleteRequest
+	22, // 33: hardneg.v1.MinerService.UpsertStream:input_type -> hardneg.v1.UpsertStreamRequest
+	24, // 34: hardneg.v1.MinerService.GetItems:input_type -> hardneg.v1.GetItemsRequest
+	28, // 35: hardneg.v1.MinerService.Mine:input_type -> hardneg.v1.MineRequest
+	35, // 36: hardneg.v1.MinerService.ReportFalseNegatives:input_type -> hardneg.v1.ReportFalseNegativesRequest
+	40, // 37: hardneg.v1.MinerService.SnapshotCollection:input_type -> hardneg.v1.SnapshotCollectionRequest
+	37, // 38: hardneg.v1.MinerService.GetCalibration:input_type -> hardneg.v1.GetCalibrationRequest
+	42, // 39: hardneg.v1.MinerService.RefreshQueue:input_type -> hardneg.v1.RefreshQueueRequest
+	9,  // 40: hardneg.v1.MinerService.CreateCollection:output_type -> hardneg.v1.CreateCollectionResponse
+	11, // 41: hardneg.v1.MinerService.GetCollection:output_type -> hardneg.v1.GetCollectionResponse
+	13, // 42: hardneg.v1.MinerService.ListCollections:output_type -> hardneg.v1.ListCollectionsResponse
+	15, // 43: hardneg.v1.MinerService.DeleteCollection:output_type -> hardneg.v1.DeleteCollectionResponse
+	19, // 44: hardneg.v1.MinerService.Upsert:output_type -> hardneg.v1.UpsertResponse
+	21, // 45: hardneg.v1.MinerService.Delete:output_type -> hardneg.v1.DeleteResponse
+	23, // 46: hardneg.v1.MinerService.UpsertStream:output_type -> hardneg.v1.UpsertStreamResponse
+	25, // 47: hardneg.v1.MinerService.GetItems:output_type -> hardneg.v1.GetItemsResponse
+	33, // 48: hardneg.v1.MinerService.Mine:output_type -> hardneg.v1.MineResponse
+	36, // 49: hardneg.v1.MinerService.ReportFalseNegatives:output_type -> hardneg.v1.ReportFalseNegativesResponse
+	41, // 50: hardneg.v1.MinerService.SnapshotCollection:output_type -> hardneg.v1.SnapshotCollectionResponse
+	39, // 51: hardneg.v1.MinerService.GetCalibration:output_type -> hardneg.v1.GetCalibrationResponse
+	44, // 52: hardneg.v1.MinerService.RefreshQueue:output_type -> hardneg.v1.RefreshQueueResponse
+	40, // [40:53] is the sub-list for method output_type
+	27, // [27:40] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_hardneg_v1_hardneg_proto_init() }
@@ -3816,14 +4074,15 @@ func file_hardneg_v1_hardneg_proto_init() {
 	file_hardneg_v1_hardneg_proto_msgTypes[22].OneofWrappers = []any{}
 	file_hardneg_v1_hardneg_proto_msgTypes[24].OneofWrappers = []any{}
 	file_hardneg_v1_hardneg_proto_msgTypes[26].OneofWrappers = []any{}
-	file_hardneg_v1_hardneg_proto_msgTypes[36].OneofWrappers = []any{}
+	file_hardneg_v1_hardneg_proto_msgTypes[27].OneofWrappers = []any{}
+	file_hardneg_v1_hardneg_proto_msgTypes[37].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hardneg_v1_hardneg_proto_rawDesc), len(file_hardneg_v1_hardneg_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   39,
+			NumEnums:      5,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

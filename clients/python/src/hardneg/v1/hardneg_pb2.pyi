@@ -34,6 +34,28 @@ class StaleRule(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     STALE_RULE_UNSPECIFIED: _ClassVar[StaleRule]
     STALE_RULE_SKIP: _ClassVar[StaleRule]
     STALE_RULE_RESCORE: _ClassVar[StaleRule]
+
+class CandidateFate(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CANDIDATE_FATE_UNSPECIFIED: _ClassVar[CandidateFate]
+    CANDIDATE_FATE_SELF: _ClassVar[CandidateFate]
+    CANDIDATE_FATE_POSITIVE: _ClassVar[CandidateFate]
+    CANDIDATE_FATE_EXCLUDED: _ClassVar[CandidateFate]
+    CANDIDATE_FATE_IN_BATCH: _ClassVar[CandidateFate]
+    CANDIDATE_FATE_FEEDBACK: _ClassVar[CandidateFate]
+    CANDIDATE_FATE_SAME_GROUP: _ClassVar[CandidateFate]
+    CANDIDATE_FATE_DUPLICATE: _ClassVar[CandidateFate]
+    CANDIDATE_FATE_EXCLUDED_DUPLICATE: _ClassVar[CandidateFate]
+    CANDIDATE_FATE_GUIDE: _ClassVar[CandidateFate]
+    CANDIDATE_FATE_MARGIN: _ClassVar[CandidateFate]
+    CANDIDATE_FATE_SCORE_BAND: _ClassVar[CandidateFate]
+    CANDIDATE_FATE_RANK_WINDOW: _ClassVar[CandidateFate]
+    CANDIDATE_FATE_DIVERSITY: _ClassVar[CandidateFate]
+    CANDIDATE_FATE_RETURNED: _ClassVar[CandidateFate]
+    CANDIDATE_FATE_UNSAMPLED: _ClassVar[CandidateFate]
+    CANDIDATE_FATE_STALE: _ClassVar[CandidateFate]
+    CANDIDATE_FATE_ROTATION: _ClassVar[CandidateFate]
+    CANDIDATE_FATE_EXPOSURE: _ClassVar[CandidateFate]
 METRIC_UNSPECIFIED: Metric
 METRIC_COSINE: Metric
 METRIC_DOT: Metric
@@ -50,6 +72,25 @@ SAMPLING_STRATEGY_TOP1_SAMPLED: SamplingStrategy
 STALE_RULE_UNSPECIFIED: StaleRule
 STALE_RULE_SKIP: StaleRule
 STALE_RULE_RESCORE: StaleRule
+CANDIDATE_FATE_UNSPECIFIED: CandidateFate
+CANDIDATE_FATE_SELF: CandidateFate
+CANDIDATE_FATE_POSITIVE: CandidateFate
+CANDIDATE_FATE_EXCLUDED: CandidateFate
+CANDIDATE_FATE_IN_BATCH: CandidateFate
+CANDIDATE_FATE_FEEDBACK: CandidateFate
+CANDIDATE_FATE_SAME_GROUP: CandidateFate
+CANDIDATE_FATE_DUPLICATE: CandidateFate
+CANDIDATE_FATE_EXCLUDED_DUPLICATE: CandidateFate
+CANDIDATE_FATE_GUIDE: CandidateFate
+CANDIDATE_FATE_MARGIN: CandidateFate
+CANDIDATE_FATE_SCORE_BAND: CandidateFate
+CANDIDATE_FATE_RANK_WINDOW: CandidateFate
+CANDIDATE_FATE_DIVERSITY: CandidateFate
+CANDIDATE_FATE_RETURNED: CandidateFate
+CANDIDATE_FATE_UNSAMPLED: CandidateFate
+CANDIDATE_FATE_STALE: CandidateFate
+CANDIDATE_FATE_ROTATION: CandidateFate
+CANDIDATE_FATE_EXPOSURE: CandidateFate
 
 class IndexParams(_message.Message):
     __slots__ = ("m", "ef_construction", "ef_search", "exact_threshold")
@@ -344,16 +385,18 @@ class MiningPolicy(_message.Message):
     def __init__(self, num_negatives: _Optional[int] = ..., exclude_same_group: _Optional[bool] = ..., duplicate_threshold: _Optional[float] = ..., absolute_margin: _Optional[float] = ..., relative_margin: _Optional[float] = ..., min_score: _Optional[float] = ..., max_score: _Optional[float] = ..., range_min: _Optional[int] = ..., range_max: _Optional[int] = ..., rank_mode: _Optional[_Union[RankMode, str]] = ..., in_batch_exclusion: _Optional[bool] = ..., use_feedback: _Optional[bool] = ..., sampling: _Optional[_Union[SamplingStrategy, str]] = ..., temperature: _Optional[float] = ..., simans_a: _Optional[float] = ..., simans_b: _Optional[float] = ..., seed: _Optional[int] = ..., diversity_threshold: _Optional[float] = ..., widen: _Optional[bool] = ..., max_candidates: _Optional[int] = ..., ef_search: _Optional[int] = ..., exclude_near_duplicates: _Optional[bool] = ..., max_rank: _Optional[int] = ..., duplicate_quantile: _Optional[float] = ..., duplicate_zscore: _Optional[float] = ..., guide_collection: _Optional[str] = ..., guide_margin: _Optional[float] = ..., guide_duplicate_threshold: _Optional[float] = ..., duplicate_margin: _Optional[float] = ..., min_version: _Optional[int] = ..., max_staleness: _Optional[int] = ..., stale_rule: _Optional[_Union[StaleRule, str]] = ..., rotate: _Optional[bool] = ..., max_exposures: _Optional[int] = ...) -> None: ...
 
 class MineRequest(_message.Message):
-    __slots__ = ("collection", "anchors", "policy", "include_vectors")
+    __slots__ = ("collection", "anchors", "policy", "include_vectors", "explain")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     ANCHORS_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    EXPLAIN_FIELD_NUMBER: _ClassVar[int]
     collection: str
     anchors: _containers.RepeatedCompositeFieldContainer[Anchor]
     policy: MiningPolicy
     include_vectors: bool
-    def __init__(self, collection: _Optional[str] = ..., anchors: _Optional[_Iterable[_Union[Anchor, _Mapping]]] = ..., policy: _Optional[_Union[MiningPolicy, _Mapping]] = ..., include_vectors: _Optional[bool] = ...) -> None: ...
+    explain: int
+    def __init__(self, collection: _Optional[str] = ..., anchors: _Optional[_Iterable[_Union[Anchor, _Mapping]]] = ..., policy: _Optional[_Union[MiningPolicy, _Mapping]] = ..., include_vectors: _Optional[bool] = ..., explain: _Optional[int] = ...) -> None: ...
 
 class Negative(_message.Message):
     __slots__ = ("id", "score", "rank", "p_fn", "version", "stale")
@@ -408,7 +451,7 @@ class RuleCounts(_message.Message):
     def __init__(self_, self: _Optional[int] = ..., positive: _Optional[int] = ..., excluded: _Optional[int] = ..., in_batch: _Optional[int] = ..., feedback: _Optional[int] = ..., same_group: _Optional[int] = ..., duplicate: _Optional[int] = ..., excluded_duplicate: _Optional[int] = ..., guide: _Optional[int] = ..., margin: _Optional[int] = ..., score_band: _Optional[int] = ..., rank_window: _Optional[int] = ..., diversity: _Optional[int] = ..., stale: _Optional[int] = ..., rotation: _Optional[int] = ..., exposure: _Optional[int] = ...) -> None: ...
 
 class AnchorResult(_message.Message):
-    __slots__ = ("negatives", "negative_vectors", "positive_score", "candidates_examined", "removed", "shortfall", "widenings", "exact_scan", "unknown_positive_ids", "max_rank", "floor_reached", "duplicate_threshold", "guide_positive_score", "rotation_restarted", "rotation_served")
+    __slots__ = ("negatives", "negative_vectors", "positive_score", "candidates_examined", "removed", "shortfall", "widenings", "exact_scan", "unknown_positive_ids", "max_rank", "floor_reached", "duplicate_threshold", "guide_positive_score", "rotation_restarted", "rotation_served", "explained", "explain_truncated")
     NEGATIVES_FIELD_NUMBER: _ClassVar[int]
     NEGATIVE_VECTORS_FIELD_NUMBER: _ClassVar[int]
     POSITIVE_SCORE_FIELD_NUMBER: _ClassVar[int]
@@ -424,6 +467,8 @@ class AnchorResult(_message.Message):
     GUIDE_POSITIVE_SCORE_FIELD_NUMBER: _ClassVar[int]
     ROTATION_RESTARTED_FIELD_NUMBER: _ClassVar[int]
     ROTATION_SERVED_FIELD_NUMBER: _ClassVar[int]
+    EXPLAINED_FIELD_NUMBER: _ClassVar[int]
+    EXPLAIN_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     negatives: _containers.RepeatedCompositeFieldContainer[Negative]
     negative_vectors: bytes
     positive_score: float
@@ -439,7 +484,21 @@ class AnchorResult(_message.Message):
     guide_positive_score: float
     rotation_restarted: bool
     rotation_served: int
-    def __init__(self, negatives: _Optional[_Iterable[_Union[Negative, _Mapping]]] = ..., negative_vectors: _Optional[bytes] = ..., positive_score: _Optional[float] = ..., candidates_examined: _Optional[int] = ..., removed: _Optional[_Union[RuleCounts, _Mapping]] = ..., shortfall: _Optional[int] = ..., widenings: _Optional[int] = ..., exact_scan: _Optional[bool] = ..., unknown_positive_ids: _Optional[_Iterable[str]] = ..., max_rank: _Optional[int] = ..., floor_reached: _Optional[bool] = ..., duplicate_threshold: _Optional[float] = ..., guide_positive_score: _Optional[float] = ..., rotation_restarted: _Optional[bool] = ..., rotation_served: _Optional[int] = ...) -> None: ...
+    explained: _containers.RepeatedCompositeFieldContainer[ExplainedCandidate]
+    explain_truncated: bool
+    def __init__(self, negatives: _Optional[_Iterable[_Union[Negative, _Mapping]]] = ..., negative_vectors: _Optional[bytes] = ..., positive_score: _Optional[float] = ..., candidates_examined: _Optional[int] = ..., removed: _Optional[_Union[RuleCounts, _Mapping]] = ..., shortfall: _Optional[int] = ..., widenings: _Optional[int] = ..., exact_scan: _Optional[bool] = ..., unknown_positive_ids: _Optional[_Iterable[str]] = ..., max_rank: _Optional[int] = ..., floor_reached: _Optional[bool] = ..., duplicate_threshold: _Optional[float] = ..., guide_positive_score: _Optional[float] = ..., rotation_restarted: _Optional[bool] = ..., rotation_served: _Optional[int] = ..., explained: _Optional[_Iterable[_Union[ExplainedCandidate, _Mapping]]] = ..., explain_truncated: _Optional[bool] = ...) -> None: ...
+
+class ExplainedCandidate(_message.Message):
+    __slots__ = ("id", "score", "rank", "fate")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    RANK_FIELD_NUMBER: _ClassVar[int]
+    FATE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    score: float
+    rank: int
+    fate: CandidateFate
+    def __init__(self, id: _Optional[str] = ..., score: _Optional[float] = ..., rank: _Optional[int] = ..., fate: _Optional[_Union[CandidateFate, str]] = ...) -> None: ...
 
 class MineResponse(_message.Message):
     __slots__ = ("results",)

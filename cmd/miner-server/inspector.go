@@ -1,0 +1,359 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
+	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/mining"
+	"github.com/hardneg/hardneg/internal/ui"
+)
+
+// The web inspector: static pages under /ui/ (internal/ui) and a JSON API under
+// /ui/api/ that calls the MinerService handlers in process. Requests and responses of
+// the API are the service's messages in protojson (proto field names). With
+// authentication on, every API call needs the same bearer token as the gRPC API, with
+// the role the equivalent gRPC method needs; the static pages hold no data and are
+// served to anyone.
+
+// historyInterval and historySamples size the mining statistics history shown by the
+// inspector: one sample every 10 s, one hour kept.
+const (
+	historyInterval = 10 * time.Second
+	historySamples  = 360
+)
+
+// registerInspector adds the inspector's routes to mux.
+func (s *Server) registerInspector(mux *http.ServeMux) {
+	mux.Handle("GET /ui/", http.StripPrefix("/ui/", http.FileServerFS(ui.Assets())))
+	mux.HandleFunc("GET /ui", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ui/", http.StatusMovedPermanently) })
+	read := hardnegv1.MinerService_ListCollections_FullMethodName
+	mux.HandleFunc("GET /ui/api/info", s.uiAPI(read, s.uiInfo))
+	mux.HandleFunc("GET /ui/api/collections", s.uiAPI(read, s.uiCollections))
+	mux.HandleFunc("GET /ui/api/history", s.uiAPI(read, s.uiHistory))
+	mux.HandleFunc("POST /ui/api/mine", s.uiAPI(hardnegv1.MinerService_Mine_FullMethodName, s.uiMine))
+	mux.HandleFunc("POST /ui/api/report", s.uiAPI(hardnegv1.MinerService_ReportFalseNegatives_FullMethodName, s.uiReport))
+}
+
+var (
+	uiJSON   = protojson.MarshalOptions{UseProtoNames: true}
+	uiDecode = protojson.UnmarshalOptions{}
+)
+
+// uiHandler answers one API call: a proto message, a JSON value, or an error.
+type uiHandler func(ctx context.Context, body []byte) (any, error)
+
+// uiAPI wraps h with the readiness check, authentication for method, a request size
+// limit and the conversion of errors into HTTP statuses.
+func (s *Server) uiAPI(method string, h uiHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		out, err := func() (any, error) {
+			if !s.ready.Load() {
+				return nil, errRecovering
+			}
+			if err := s.authorizeHTTP(r, method); err != nil {
+				return nil, err
+			}
+			// A cross-site page can post a form, but not JSON without a CORS preflight,
+			// which this server never grants.
+			if r.Method == http.MethodPost && r.Header.Get("Content-Type") != "application/json" {
+				return nil, status.Error(codes.InvalidArgument, "the request body must be application/json")
+			}
+			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(s.cfg.MaxMsgBytes)))
+			if err != nil {
+				return nil, status.Error(codes.ResourceExhausted, "request body too large")
+			}
+			return h(r.Context(), body)
+		}()
+		if err != nil {
+			writeUIError(w, toStatus(s.log, method, err))
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if m, ok := out.(proto.Message); ok {
+			b, err := uiJSON.Marshal(m)
+			if err != nil {
+				writeUIError(w, toStatus(s.log, method, err))
+				return
+			}
+			w.Write(b)
+			return
+		}
+		json.NewEncoder(w).Encode(out)
+	}
+}
+
+// authorizeHTTP checks the request's bearer token as the token interceptor checks a
+// gRPC call of method; nil when authentication is off.
+func (s *Server) authorizeHTTP(r *http.Request, method string) error {
+	if s.tokens == nil {
+		return nil
+	}
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "bearer") || token == "" {
+		return errUnauthenticated
+	}
+	p, ok := s.tokens.lookup(token)
+	if !ok {
+		return errUnauthenticated
+	}
+	if p.role != roleWrite && !readMethods[method] {
+		return errPermissionDenied
+	}
+	return nil
+}
+
+// httpStatusOf maps a gRPC code to the HTTP status the inspector's API answers with.
+var httpStatusOf = map[codes.Code]int{
+	codes.InvalidArgument:    http.StatusBadRequest,
+	codes.NotFound:           http.StatusNotFound,
+	codes.AlreadyExists:      http.StatusConflict,
+	codes.FailedPrecondition: http.StatusPreconditionFailed,
+	codes.Unauthenticated:    http.StatusUnauthorized,
+	codes.PermissionDenied:   http.StatusForbidden,
+	codes.ResourceExhausted:  http.StatusTooManyRequests,
+	codes.Unavailable:        http.StatusServiceUnavailable,
+	codes.DeadlineExceeded:   http.StatusGatewayTimeout,
+}
+
+// uiError is the body of a failed API call.
+type uiError struct {
+	Code       string              `json:"code"`
+	Message    string              `json:"message"`
+	Violations []map[string]string `json:"violations,omitempty"`
+}
+
+func writeUIError(w http.ResponseWriter, err error) {
+	st := status.Convert(err)
+	body := uiError{Code: st.Code().String(), Message: st.Message()}
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range br.FieldViolations {
+				body.Violations = append(body.Violations, map[string]string{"field": v.Field, "description": v.Description})
+			}
+		}
+	}
+	code, ok := httpStatusOf[st.Code()]
+	if !ok {
+		code = http.StatusInternalServerError
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(body)
+}
+
+// uiPolicyField describes one MiningPolicy field for the playground's form.
+type uiPolicyField struct {
+	Name string `json:"name"`
+	// Kind is bool, float, uint32, uint64, string or enum.
+	Kind string `json:"kind"`
+	// Optional fields are off (or derived) when absent.
+	Optional bool     `json:"optional"`
+	Values   []string `json:"values,omitempty"` // enum value names
+	// Default is the server's value for an unset field (absent: off).
+	Default any `json:"default"`
+}
+
+// uiInfo describes the server for the pages: version, whether tokens are needed, the
+// policy fields with their defaults, and the candidate fates.
+func (s *Server) uiInfo(context.Context, []byte) (any, error) {
+	def := policyPB(mining.DefaultPolicy()).ProtoReflect()
+	var fields []uiPolicyField
+	fds := def.Descriptor().Fields()
+	for i := range fds.Len() {
+		fd := fds.Get(i)
+		f := uiPolicyField{Name: string(fd.Name()), Kind: fd.Kind().String(), Optional: fd.HasPresence()}
+		switch fd.Kind() {
+		case protoreflect.EnumKind:
+			vals := fd.Enum().Values()
+			for j := range vals.Len() {
+				f.Values = append(f.Values, string(vals.Get(j).Name()))
+			}
+		case protoreflect.Uint64Kind, protoreflect.Uint32Kind, protoreflect.FloatKind, protoreflect.BoolKind, protoreflect.StringKind:
+		default:
+			f.Kind = "unsupported"
+		}
+		// Unset fields without presence hold their zero value, which is the default.
+		if def.Has(fd) || !fd.HasPresence() {
+			v := def.Get(fd)
+			switch fd.Kind() {
+			case protoreflect.EnumKind:
+				f.Default = string(fd.Enum().Values().ByNumber(v.Enum()).Name())
+			case protoreflect.FloatKind:
+				// The float32 value's shortest decimal form (0.05, not 0.0500000007).
+				f.Default, _ = strconv.ParseFloat(strconv.FormatFloat(v.Float(), 'g', -1, 32), 64)
+			default:
+				f.Default = v.Interface()
+			}
+		}
+		fields = append(fields, f)
+	}
+	var fates []string
+	for _, f := range mining.Fates() {
+		fates = append(fates, f.String())
+	}
+	return map[string]any{
+		"version": version, "revision": revision, "auth": s.tokens != nil, "grpc_addr": s.GRPCAddr(), "tls": s.certs != nil,
+		"policy_fields": fields, "fates": fates,
+		"max_explain": mining.MaxExplain, "history_interval_s": historyInterval.Seconds(),
+	}, nil
+}
+
+// uiCollection is one collection on the collections page.
+type uiCollection struct {
+	Collection json.RawMessage `json:"collection"`
+	// UnsnapshottedBytes are log bytes written since the collection's last snapshot,
+	// and UnsnapshottedSince the time of the oldest of them (absent when none).
+	UnsnapshottedBytes int64      `json:"unsnapshotted_bytes"`
+	UnsnapshottedSince *time.Time `json:"unsnapshotted_since,omitempty"`
+	// Versions summarises the items' version stamps: lowest, highest, distinct, and
+	// the item counts of the newest few.
+	Versions index.VersionSummary `json:"versions"`
+}
+
+// uiNewestVersions is how many of the newest version stamps the collections page
+// counts items for.
+const uiNewestVersions = 3
+
+// uiCollections lists the collections with their storage state and the server's.
+func (s *Server) uiCollections(context.Context, []byte) (any, error) {
+	var out []uiCollection
+	for _, c := range s.db.Collections() {
+		b, err := uiJSON.Marshal(toCollection(c))
+		if err != nil {
+			return nil, err
+		}
+		e := uiCollection{Collection: b, Versions: c.Versions(uiNewestVersions)}
+		var since time.Time
+		e.UnsnapshottedBytes, since = c.Unsnapshotted()
+		if !since.IsZero() {
+			e.UnsnapshottedSince = &since
+		}
+		out = append(out, e)
+	}
+	d := s.db.DurabilityStats()
+	storage := map[string]any{
+		"data_dir": s.db.Dir(), "wal_bytes": d.LogBytes, "wal_records": d.Log.Appends,
+		"snapshots": d.Snapshots, "snapshot_failures": d.SnapshotFailures,
+		"recovery_seconds": d.Recovery.Duration.Seconds(), "fsync": s.cfg.Fsync,
+	}
+	if !d.LastSnapshot.IsZero() {
+		storage["last_snapshot"] = d.LastSnapshot
+	}
+	return map[string]any{"collections": out, "storage": storage}, nil
+}
+
+// uiHistory returns the mining statistics samples, oldest first, and the current one.
+func (s *Server) uiHistory(context.Context, []byte) (any, error) {
+	samples := s.history.samples()
+	samples = append(samples, statsSample{Time: time.Now(), Stats: s.mined.Snapshot()})
+	out := make([]map[string]any, len(samples))
+	for i, sm := range samples {
+		st := &sm.Stats
+		out[i] = map[string]any{
+			"time": sm.Time, "requests": st.Requests, "anchors": st.Anchors, "negatives": st.Negatives,
+			"examined": st.Examined, "shortfalls": st.Shortfalls, "short_negatives": st.ShortNegatives,
+			"removed": ruleCountsMap(&st.Removed),
+		}
+	}
+	return map[string]any{"samples": out}, nil
+}
+
+// ruleCountsMap names each rule's count as the RuleCounts proto field does.
+func ruleCountsMap(c *mining.RuleCounts) map[string]int {
+	counts := []int{c.Self, c.Positive, c.Excluded, c.InBatch, c.Feedback, c.SameGroup, c.Duplicate, c.ExcludedDuplicate, c.Guide, c.Margin, c.ScoreBand, c.RankWindow, c.Diversity}
+	out := make(map[string]int, len(counts))
+	for i, n := range counts {
+		out[mining.Fate(i).String()] = n
+	}
+	return out
+}
+
+func (s *Server) uiMine(ctx context.Context, body []byte) (any, error) {
+	req := &hardnegv1.MineRequest{}
+	if err := uiDecode.Unmarshal(body, req); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "decode MineRequest: %v", err)
+	}
+	resp, err := s.svc.Mine(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+func (s *Server) uiReport(ctx context.Context, body []byte) (any, error) {
+	req := &hardnegv1.ReportFalseNegativesRequest{}
+	if err := uiDecode.Unmarshal(body, req); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "decode ReportFalseNegativesRequest: %v", err)
+	}
+	resp, err := s.svc.ReportFalseNegatives(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// statsSample is the cumulative mining statistics at one time.
+type statsSample struct {
+	Time  time.Time
+	Stats mining.Stats
+}
+
+// statsHistory keeps the last samples of the mining statistics.
+type statsHistory struct {
+	// mu guards ring and next.
+	mu   sync.Mutex
+	ring []statsSample
+	next int // where the next sample goes once ring is full
+	max  int
+}
+
+func newStatsHistory(max int) *statsHistory { return &statsHistory{max: max} }
+
+func (h *statsHistory) add(sm statsSample) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.ring) < h.max {
+		h.ring = append(h.ring, sm)
+		return
+	}
+	h.ring[h.next] = sm
+	h.next = (h.next + 1) % h.max
+}
+
+// samples returns the kept samples, oldest first.
+func (h *statsHistory) samples() []statsSample {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append(append([]statsSample(nil), h.ring[h.next:]...), h.ring[:h.next]...)
+}
+
+// run samples snapshot every interval until ctx is done.
+func (h *statsHistory) run(ctx context.Context, interval time.Duration, snapshot func() mining.Stats) {
+	h.add(statsSample{Time: time.Now(), Stats: snapshot()})
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			h.add(statsSample{Time: now, Stats: snapshot()})
+		}
+	}
+}

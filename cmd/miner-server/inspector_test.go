@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
+	"github.com/hardneg/hardneg/internal/mining"
+)
+
+// startHTTPServer runs a miner-server with extra flags and returns its HTTP base URL.
+func startHTTPServer(t *testing.T, extra ...string) (*Server, string) {
+	t.Helper()
+	args := append([]string{"-grpc-addr=127.0.0.1:0", "-http-addr=127.0.0.1:0", "-data-dir=" + t.TempDir(), "-shutdown-timeout=5s"}, extra...)
+	cfg, err := parseConfig(args, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := NewServer(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("server: %v", err)
+		}
+	})
+	base := "http://" + srv.HTTPAddr()
+	for deadline := time.Now().Add(60 * time.Second); !srv.ready.Load(); {
+		if time.Now().After(deadline) {
+			t.Fatal("server not ready after 60 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return srv, base
+}
+
+func httpDo(t *testing.T, method, url, token, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestInspectorAPIUsesTheGRPCTokens(t *testing.T) {
+	const readTok, writeTok = "read-token-0123456789", "write-token-0123456789"
+	_, base := startHTTPServer(t, "-auth-tokens=r:read:"+readTok+",w:write:"+writeTok)
+	create := `{"collection":"nope","reports":[{"anchor_key":"a","item_ids":["b"]}]}`
+	for _, tc := range []struct {
+		name, method, path, token, body string
+		want                            int
+	}{
+		{"static pages need no token", "GET", "/ui/", "", "", http.StatusOK},
+		{"the script is served", "GET", "/ui/app.js", "", "", http.StatusOK},
+		{"API without a token", "GET", "/ui/api/collections", "", "", http.StatusUnauthorized},
+		{"API with an unknown token", "GET", "/ui/api/info", "unknown-token-0123456789", "", http.StatusUnauthorized},
+		{"read token lists", "GET", "/ui/api/collections", readTok, "", http.StatusOK},
+		{"read token mines", "POST", "/ui/api/mine", readTok, `{"collection":"nope","anchors":[{"id":"a"}]}`, http.StatusNotFound},
+		{"read token may not report", "POST", "/ui/api/report", readTok, create, http.StatusForbidden},
+		{"write token reports", "POST", "/ui/api/report", writeTok, create, http.StatusNotFound},
+		{"bad JSON", "POST", "/ui/api/mine", readTok, `{"collection":`, http.StatusBadRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if code, body := httpDo(t, tc.method, base+tc.path, tc.token, tc.body); code != tc.want {
+				t.Errorf("%s %s: %d %s, want %d", tc.method, tc.path, code, body, tc.want)
+			}
+		})
+	}
+}
+
+func TestInspectorOffByFlag(t *testing.T) {
+	_, base := startHTTPServer(t, "-ui=false")
+	for _, p := range []string{"/ui/", "/ui/api/info"} {
+		if code, _ := httpDo(t, "GET", base+p, "", ""); code != http.StatusNotFound {
+			t.Errorf("GET %s with -ui=false: %d, want 404", p, code)
+		}
+	}
+	if code, _ := httpDo(t, "GET", base+"/healthz", "", ""); code != http.StatusOK {
+		t.Errorf("/healthz: %d", code)
+	}
+}
+
+func TestInspectorAPIAnswersLikeTheService(t *testing.T) {
+	srv, base := startHTTPServer(t)
+	if _, err := srv.svc.CreateCollection(context.Background(), &hardnegv1.CreateCollectionRequest{Name: "c", Dim: 2, Metric: hardnegv1.Metric_METRIC_DOT}); err != nil {
+		t.Fatal(err)
+	}
+	code, body := httpDo(t, "POST", base+"/ui/api/mine", "", `{"collection":"missing","anchors":[{"id":"a"}]}`)
+	if code != http.StatusNotFound || !strings.Contains(body, `"code":"NotFound"`) {
+		t.Errorf("mine on a missing collection: %d %s", code, body)
+	}
+	code, body = httpDo(t, "POST", base+"/ui/api/mine", "", `{"collection":"c","anchors":[{"vector":"AACAPwAAAAA="}],"explain":5000}`)
+	if code != http.StatusBadRequest || !strings.Contains(body, `"field":"explain"`) {
+		t.Errorf("explain 5000: %d %s, want 400 naming explain", code, body)
+	}
+	// A form post (what a cross-site page can send without CORS) is refused.
+	resp, err := http.Post(base+"/ui/api/report", "text/plain", strings.NewReader(`{"collection":"c","reports":[{"anchor_key":"a","item_ids":["b"]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("text/plain report: %d, want 400", resp.StatusCode)
+	}
+	code, body = httpDo(t, "GET", base+"/ui/api/collections", "", "")
+	if code != http.StatusOK || !strings.Contains(body, `"name":"c"`) || !strings.Contains(body, `"wal_bytes"`) {
+		t.Errorf("collections: %d %s", code, body)
+	}
+	code, body = httpDo(t, "GET", base+"/ui/api/info", "", "")
+	if code != http.StatusOK || !strings.Contains(body, `"name":"absolute_margin"`) || !strings.Contains(body, `"name":"num_negatives","kind":"uint32","optional":false,"default":1`) {
+		t.Errorf("info: %d %s", code, body)
+	}
+}
+
+func TestStatsHistoryKeepsTheLastSamples(t *testing.T) {
+	h := newStatsHistory(3)
+	for i := range 5 {
+		h.add(statsSample{Stats: mining.Stats{Requests: uint64(i)}})
+	}
+	var got []uint64
+	for _, s := range h.samples() {
+		got = append(got, s.Stats.Requests)
+	}
+	if len(got) != 3 || got[0] != 2 || got[1] != 3 || got[2] != 4 {
+		t.Fatalf("samples %v, want [2 3 4]", got)
+	}
+}
+
+// TestPolicyPBInvertsFromPolicy converts random policies that set every field of
+// MiningPolicy (see randomPolicyPB) and back through policyPB, which the inspector uses
+// to show the server's defaults: a field it drops fails.
+func TestPolicyPBInvertsFromPolicy(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 200 {
+		pb := randomPolicyPB(t, r)
+		p, err := fromPolicy(pb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if back := policyPB(p); !proto.Equal(back, pb) {
+			t.Fatalf("round trip lost a field:\n sent %v\n back %v", pb, back)
+		}
+	}
+}
