@@ -125,7 +125,10 @@ def chatterbot() -> Dataset:
 
 # --- docstrings ------------------------------------------------------------------------
 
-DOC_PACKAGES = ("numpy", "scipy", "sklearn", "torch", "transformers", "sentence_transformers", "huggingface_hub", "yaml", "grpc", "google/protobuf")
+DOC_PACKAGES = ("numpy", "scipy", "sklearn", "torch", "transformers", "sentence_transformers", "huggingface_hub", "sympy",
+                "networkx", "mpmath", "pydantic", "narwhals", "pygments", "setuptools", "pip", "jinja2", "tqdm", "grpc")
+# Summaries that are markup or boilerplate rather than a description of what the code does.
+_BOILERPLATE = re.compile(r"^(\.\.|:|see |alias|deprecated|warning|note|this (function|method|class) is (deprecated|an alias))", re.I)
 
 
 def _clean(text: str) -> str:
@@ -153,7 +156,8 @@ def _docstring_records():
                 if len(parts) != 2:
                     continue
                 summary, body = _clean(parts[0]), _clean(parts[1])[:1000]
-                if 15 <= len(summary) <= 200 and len(body) >= 60:
+                if 15 <= len(summary) <= 200 and len(body) >= 60 and len(summary.split()) >= 4 and summary[0].isalpha() \
+                        and not _BOILERPLATE.match(summary):
                     yield summary, body
 
 
