@@ -15,7 +15,7 @@ import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
-import datasets  # noqa: E402
+import evalsets  # noqa: E402
 import embed  # noqa: E402
 import offline  # noqa: E402
 
@@ -59,7 +59,7 @@ def main():
 
     per = {}
     for name in names:
-        ds = datasets.load(name)
+        ds = evalsets.load(name)
         E, te = embed.embed("minilm", ds.corpus, name + "-corpus")
         Q, tq = embed.embed("minilm", ds.queries, name + "-queries")
         pl = offline.build_pool(E, Q, ds.given, ds.held)

@@ -155,13 +155,13 @@ def _docstring_records():
                 parts = doc.split("\n\n", 1)
                 if len(parts) != 2:
                     continue
-                summary, body = _clean(parts[0]), _clean(parts[1])[:1000]
+                summary, body = _clean(parts[0]), _clean(parts[1])[:600]
                 if 15 <= len(summary) <= 200 and len(body) >= 60 and len(summary.split()) >= 4 and summary[0].isalpha() \
                         and not _BOILERPLATE.match(summary):
                     yield summary, body
 
 
-def docstrings(max_items: int = 20000, max_anchors: int = 3000, seed: int = 12) -> Dataset:
+def docstrings(max_items: int = 12000, max_anchors: int = 3000, seed: int = 12) -> Dataset:
     def build():
         bodies: list[str] = []
         bindex: dict[str, int] = {}
@@ -195,7 +195,7 @@ def docstrings(max_items: int = 20000, max_anchors: int = 3000, seed: int = 12) 
         return Dataset(
             name="docstrings",
             description="Python docstrings (standard library + " + ", ".join(DOC_PACKAGES) + ", parsed with ast): "
-            "query = a one-line summary shared by ≥ 2 distinct bodies; corpus = bodies (≤ 1,000 chars); told positive = "
+            "query = a one-line summary shared by ≥ 2 distinct bodies; corpus = bodies (cut to 600 chars); told positive = "
             "the first body in file order, held out = the other bodies under the same summary",
             corpus=corpus,
             queries=queries,
