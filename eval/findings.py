@@ -26,9 +26,10 @@ QUANT = [0.95, 0.99, 0.995, 0.999]
 QWINDOW = 100  # positive–candidate score distribution: each anchor's top QWINDOW candidates
 
 
-def rules(pl: offline.Pool, qthr: dict[float, float]) -> list[tuple[str, np.ndarray]]:
+def rules(pl: offline.Pool, qthr: dict[float, float], pfn_w: np.ndarray | None) -> list[tuple[str, np.ndarray]]:
     base = np.ones_like(pl.fn)
     sp = pl.s_pos[:, None]
+    top200 = np.arange(pl.fn.shape[1])[None, :] < 200
     out = [("naive top-k", base)]
     for t in RAW:
         out.append((f"pos-sim ≥ {t:.2f}", pl.p < t))
@@ -40,8 +41,15 @@ def rules(pl: offline.Pool, qthr: dict[float, float]) -> list[tuple[str, np.ndar
         out.append((f"relative margin {m:.2f}", pl.s < sp - np.abs(sp) * m))
     for m in (0.05, 0.10):
         out.append((f"absolute margin {m:.2f}", pl.s < sp - m))
+    out.append(("relative margin 0.05, raw rank < 200 (hardness floor)", (pl.s < sp - np.abs(sp) * 0.05) & top200))
+    out.append(("pos-sim ≥ s⁺ + 0.0, raw rank < 200", (pl.p < sp) & top200))
     out.append(("pos-sim ≥ 0.80 + relative margin 0.05", (pl.p < 0.80) & (pl.s < sp - np.abs(sp) * 0.05)))
     out.append(("pos-sim ≥ 0.90 + relative margin 0.05", (pl.p < 0.90) & (pl.s < sp - np.abs(sp) * 0.05)))
+    if pfn_w is not None:
+        X = np.stack([pl.p, pl.s - sp], axis=-1)
+        pf = offline.predict(pfn_w, X.reshape(-1, 2)).reshape(pl.p.shape)
+        for t in (0.02, 0.05, 0.10, 0.20):
+            out.append((f"p_fn ≥ {t:.2f} (fit on the other sets)", pf < t))
     return out
 
 
@@ -111,6 +119,25 @@ def main():
                  f"{sq[0]:.3f} / {sq[1]:.3f} / {sq[2]:.3f} |")
     L.append("")
 
+    # p_fn fits (used by the rule sweep: a p_fn threshold fitted on the other sets)
+    XY = {name: offline.features(pl) for name, (ds, pl) in per.items()}
+    rng = np.random.default_rng(0)
+
+    def pooled(exclude=None):
+        use = [n for n in per if n != exclude]
+        m = max(len(XY[n][1]) for n in use)
+        Xs, ys = [], []
+        for n in use:
+            X, y = XY[n]
+            sel = rng.choice(len(y), size=m, replace=len(y) < m)
+            Xs.append(X[sel])
+            ys.append(y[sel])
+        return offline.logistic_fit(np.vstack(Xs), np.concatenate(ys))
+
+    fits = {n: offline.logistic_fit(*XY[n]) for n in per}
+    fits["pooled"] = pooled()
+    loo = {n: pooled(exclude=n) for n in per} if len(per) > 1 else {}
+
     # Rule sweep
     L.append(f"## Rules (k = {K})")
     L.append("")
@@ -119,7 +146,7 @@ def main():
     L.append("")
     results = {}
     for name, (ds, pl) in per.items():
-        results[name] = {label: offline.measure(pl, keep, K) for label, keep in rules(pl, qthr_all[name])}
+        results[name] = {label: offline.measure(pl, keep, K) for label, keep in rules(pl, qthr_all[name], loo.get(name))}
     labels_by_set = {name: list(results[name]) for name in per}
     # quantile labels differ per set (threshold in the label); align by position
     L.append("| rule | " + " | ".join(per) + " |")
@@ -138,6 +165,12 @@ def main():
             cells.append(f"{100 * r['fn_rate']:.2f}% ({fmt_ratio(r['fn_rate'], nv['fn_rate'])}) · {r['median_rank']:g} · {100 * r['short']:.1f}%{mark}")
         L.append(f"| {label} | " + " | ".join(cells) + " |")
     L.append("")
+    for name in per:
+        nv = results[name]["naive top-k"]
+        ok = [lab for lab, r in results[name].items() if lab != "naive top-k" and r["fn_rate"] <= nv["fn_rate"] / 3
+              and r["median_rank"] is not None and r["median_rank"] <= 2 * max(nv["median_rank"], 1) and r["short"] <= 0.01]
+        L.append(f"- {name}: rules meeting all three targets: " + (", ".join(ok) if ok else "**none**") + ".")
+    L.append("")
     L.append("✓ = meets all three targets (FN, rank, short) on that set. Per-set quantile thresholds: " +
              "; ".join(f"{n}: " + ", ".join(f"q{q:g} = {t:.3f}" for q, t in qthr_all[n].items()) for n in per) + ".")
     L.append("")
@@ -149,33 +182,13 @@ def main():
              "positive's. Fitted per set, on all sets pooled (each set weighted equally by resampling to the same count), "
              "and leave-one-set-out (fitted on the other sets, scored on this one: the test of generalisation).")
     L.append("")
-    XY = {name: offline.features(pl) for name, (ds, pl) in per.items()}
-    fits = {}
-    rng = np.random.default_rng(0)
-
-    def pooled(exclude=None):
-        use = [n for n in per if n != exclude]
-        m = max(len(XY[n][1]) for n in use)
-        Xs, ys = [], []
-        for n in use:
-            X, y = XY[n]
-            sel = rng.choice(len(y), size=m, replace=len(y) < m)
-            Xs.append(X[sel])
-            ys.append(y[sel])
-        return offline.logistic_fit(np.vstack(Xs), np.concatenate(ys))
-
     L.append("| fit | b0 | b1 (pos-sim) | b2 (s − s⁺) |")
     L.append("|---|---:|---:|---:|")
     for n in per:
-        fits[n] = offline.logistic_fit(*XY[n])
         L.append(f"| {n} | {fits[n][0]:.2f} | {fits[n][1]:.2f} | {fits[n][2]:.2f} |")
-    fits["pooled"] = pooled()
     L.append(f"| pooled | {fits['pooled'][0]:.2f} | {fits['pooled'][1]:.2f} | {fits['pooled'][2]:.2f} |")
-    loo = {}
-    if len(per) > 1:
-        for n in per:
-            loo[n] = pooled(exclude=n)
-            L.append(f"| all but {n} | {loo[n][0]:.2f} | {loo[n][1]:.2f} | {loo[n][2]:.2f} |")
+    for n in loo:
+        L.append(f"| all but {n} | {loo[n][0]:.2f} | {loo[n][1]:.2f} | {loo[n][2]:.2f} |")
     L.append("")
     L.append("### Reliability (predicted vs observed FN rate per bin of predicted p_fn)")
     L.append("")
