@@ -89,10 +89,11 @@ promtool:
 		else echo "promtool missing: apt-get install prometheus"; exit 1; fi; }
 
 .PHONY: test-deploy
-test-deploy: promtool ## check and unit-test the alerts, build and strictly decode the k8s manifests
+test-deploy: promtool build ## check and unit-test the alerts, build and strictly decode the k8s manifests, test the image smoke checks
 	$(PROMTOOL) check rules deploy/prometheus/rules.yaml
 	$(PROMTOOL) test rules deploy/prometheus/rules_test.yaml
 	cd deploy && $(GO) vet ./... && $(GO) test -count=1 ./...
+	deploy/smoke_test.sh $(BIN) 50
 
 .PHONY: deploy-update
 deploy-update: ## regenerate deploy/k8s/prometheusrule.yaml from deploy/prometheus/rules.yaml
@@ -134,7 +135,7 @@ bench-bin: build
 bench: bench-venv bench-bin ## full comparison (100k synthetic + real embeddings; LARGE=1 adds 1M) → docs/BENCHMARKS.md, docs/bench/*.png
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BENCH_PY) bench/py/run.py --mode full $(if $(LARGE),--large) --out bench/out/full/results.json $(BENCH_ARGS)
 	$(BENCH_PY) bench/py/report.py bench/out/full/results.json --doc docs/BENCHMARKS.md --plots docs/bench \
-		--notes bench/analysis.md --cmd "make bench$(if $(LARGE), LARGE=1)"
+		--cmd "make bench$(if $(LARGE), LARGE=1)"
 
 .PHONY: bench-quick
 bench-quick: bench-venv bench-bin ## the same comparison at 20k vectors in under 3 minutes → bench/out/quick/

@@ -9,6 +9,9 @@
 #
 # Needs buildah (apt-get install buildah; installed when missing and running as root).
 set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=deploy/smoke.sh
+. "$here/smoke.sh"
 
 out=${1:-bin/hardneg-miner-server.oci.tar}
 tag=${IMAGE_TAG:-hardneg/miner-server:dev}
@@ -40,10 +43,7 @@ mkdir -p "$ctx/rootfs/etc/ssl/certs" "$ctx/data"
 CGO_ENABLED=0 go build -trimpath \
 	-ldflags "-s -w -X main.version=${VERSION:-dev} -X main.revision=${REVISION:-$(git rev-parse HEAD 2>/dev/null || echo unknown)}" \
 	-o "$ctx/rootfs/miner-server" ./cmd/miner-server
-if file "$ctx/rootfs/miner-server" 2>/dev/null | grep -q "dynamically linked"; then
-	echo "image.sh: binary is not static" >&2
-	exit 1
-fi
+elf_is_static "$ctx/rootfs/miner-server" || { echo "image.sh: the binary is not static" >&2; exit 1; }
 printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' >"$ctx/rootfs/etc/passwd"
 printf 'root:x:0:\nnonroot:x:65532:\n' >"$ctx/rootfs/etc/group"
 cp /etc/ssl/certs/ca-certificates.crt "$ctx/rootfs/etc/ssl/certs/"
@@ -66,13 +66,18 @@ for _ in $(seq 1 100); do
 	sleep 0.1
 done
 probe || { echo "image.sh: gRPC health probe failed" >&2; exit 1; }
-curl -fsS "http://127.0.0.1:$http_port/readyz" >/dev/null
-curl -fsS "http://127.0.0.1:$http_port/metrics" | grep -q '^hardneg_build_info{'
+http_get "http://127.0.0.1:$http_port/readyz" >/dev/null
+metrics_have "http://127.0.0.1:$http_port/metrics" hardneg_build_info
 echo "image.sh: server in the image is SERVING; /readyz and /metrics answer"
 
-kill -TERM "$server_pid"
-wait "$server_pid" 2>/dev/null || true
+# Stop the server itself (not buildah, which would SIGKILL it) and require a graceful
+# exit: buildah run returns the server's exit status.
+pkill -TERM -x -f "/miner-server -grpc-addr=127.0.0.1:$grpc_port .*" || { echo "image.sh: no server process to stop" >&2; exit 1; }
+status=0
+wait "$server_pid" || status=$?
 server_pid=""
+[ "$status" = 0 ] || { echo "image.sh: the server in the image exited with status $status after SIGTERM" >&2; exit 1; }
+echo "image.sh: server in the image stopped gracefully (exit 0)"
 
 mkdir -p "$(dirname "$out")"
 rm -f "$out"

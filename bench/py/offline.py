@@ -134,6 +134,7 @@ def main() -> None:
         res["seconds"] = time.perf_counter() - t0
         res["peak_rss_bytes"] = proc_status("VmHWM")
         res["version"] = sentence_transformers.__version__
+        res["params"] = PARAMS
         res["negatives_found"], res["anchors_short"] = count(out, "anchor", len(a_texts), PARAMS["num_negatives"])
     else:
         import hardneg
@@ -153,6 +154,7 @@ def main() -> None:
             res["client_peak_rss_bytes"] = proc_status("VmHWM")
             res["peak_rss_bytes"] = res["server_peak_rss_bytes"] + res["client_peak_rss_bytes"]
         res["version"] = hardneg.__version__ if hasattr(hardneg, "__version__") else "main"
+        res["params"] = PARAMS
         res["negatives_found"], res["anchors_short"] = count(out, "anchor", len(a_texts), PARAMS["num_negatives"])
     log(f"offline {a.system}: {res['seconds']:.1f}s, peak RSS {res['peak_rss_bytes'] / 2**20:.0f} MiB, "
         f"{res['negatives_found']} negatives, {res['anchors_short']} anchors short")

@@ -337,8 +337,10 @@ def render(res: dict, plots_rel: str, plot_names: list[str], cmd: str) -> str:
         ot = offline_table(s)
         if ot:
             any_off = next(iter(s["offline"].values()))
+            params = any_off.get("params")
+            params_txt = ", ".join(f"{k}={v}" for k, v in params.items()) if params else "parameters not recorded in this results file"
             L += [f"**Offline job** ({any_off.get('anchors', '?'):,} anchors, one positive each, against a {any_off.get('corpus', '?'):,}-item corpus; "
-                  "`relative_margin=0.05, range_max=50, num_negatives=5`, triplet output, precomputed embeddings fed to both "
+                  f"`{params_txt}`, triplet output, precomputed embeddings fed to both "
                   "through a stand-in model object)", ""] + ot + [""]
     if plot_names:
         L += ["### Plots", ""] + [f"![{p[:-4]}]({plots_rel}/{p})" for p in plot_names] + [""]
@@ -361,7 +363,6 @@ def main() -> None:
     ap.add_argument("--doc", type=Path, required=True)
     ap.add_argument("--plots", type=Path, required=True)
     ap.add_argument("--cmd", default="make bench")
-    ap.add_argument("--notes", type=Path, help="Markdown appended inside the region (analysis of the run)")
     a = ap.parse_args()
     res = json.loads(a.results.read_text())
     a.plots.mkdir(parents=True, exist_ok=True)
@@ -372,8 +373,6 @@ def main() -> None:
         names += plot_mine(main_set, a.plots)
     rel_s = str(Path(a.plots).resolve().relative_to(a.doc.parent.resolve())) if str(a.plots.resolve()).startswith(str(a.doc.parent.resolve())) else str(a.plots)
     region = render(res, rel_s, names, a.cmd)
-    if a.notes and a.notes.exists():
-        region = region.replace(END, a.notes.read_text().rstrip() + "\n\n" + END)
     splice(a.doc, region)
     print(f"wrote {a.doc} and {len(names)} plots in {a.plots}")
 

@@ -194,11 +194,21 @@ func fromPolicy(pb *hardnegv1.MiningPolicy) (mining.Policy, error) {
 		p.MaxExamined = int(pb.MaxCandidates)
 	}
 	p.Ef = int(pb.EfSearch)
+	if pb.ExcludeNearDuplicates != nil {
+		p.NearDuplicates = *pb.ExcludeNearDuplicates
+	}
+	p.MaxRank = int(pb.MaxRank)
+	p.DuplicateQuantile = optF("duplicate_quantile", pb.DuplicateQuantile)
+	p.DuplicateZScore = optF("duplicate_zscore", pb.DuplicateZscore)
+	p.GuideCollection = pb.GuideCollection
+	p.GuideMargin = optF("guide_margin", pb.GuideMargin)
+	p.GuideDuplicateThreshold = optF("guide_duplicate_threshold", pb.GuideDuplicateThreshold)
 	return p, e.Err()
 }
 
-// fromAnchors converts the anchors of a request for a collection of dimension dim.
-func fromAnchors(pbs []*hardnegv1.Anchor, dim int) ([]mining.Anchor, error) {
+// fromAnchors converts the anchors of a request for a collection of dimension dim and a
+// guide collection of dimension gdim (0: none).
+func fromAnchors(pbs []*hardnegv1.Anchor, dim, gdim int) ([]mining.Anchor, error) {
 	var e validate.Error
 	out := make([]mining.Anchor, len(pbs))
 	for i, pb := range pbs {
@@ -221,6 +231,29 @@ func fromAnchors(pbs []*hardnegv1.Anchor, dim int) ([]mining.Anchor, error) {
 				}
 			}
 		}
+		if len(pb.GuideVector) > 0 || len(pb.GuidePositiveVectors) > 0 {
+			if gdim == 0 {
+				e.Add(f+".guide_vector", "guide vectors need policy.guide_collection")
+			} else {
+				if n := len(pb.GuideVector); n > 0 {
+					if n != 4*gdim {
+						e.Add(f+".guide_vector", "is %d bytes; the guide dimension %d needs %d", n, gdim, 4*gdim)
+					} else {
+						a.GuideVector = decodeF32(pb.GuideVector)
+					}
+				}
+				if n := len(pb.GuidePositiveVectors); n > 0 {
+					if n%(4*gdim) != 0 {
+						e.Add(f+".guide_positive_vectors", "is %d bytes, not a whole number of %d-dimensional float32 vectors", n, gdim)
+					} else {
+						all := decodeF32(pb.GuidePositiveVectors)
+						for j := 0; j < len(all); j += gdim {
+							a.GuidePositiveVectors = append(a.GuidePositiveVectors, all[j:j+gdim:j+gdim])
+						}
+					}
+				}
+			}
+		}
 		out[i] = a
 	}
 	return out, e.Err()
@@ -234,30 +267,55 @@ func toAnchorResult(r *mining.Result, includeVectors bool) *hardnegv1.AnchorResu
 		Widenings:          uint32(r.Widenings),
 		ExactScan:          r.ExactScan,
 		UnknownPositiveIds: r.UnknownPositiveIDs,
+		MaxRank:            uint32(min(r.MaxRank, math.MaxUint32)),
+		FloorReached:       r.FloorReached,
 		Removed: &hardnegv1.RuleCounts{
-			Self:       uint64(r.Removed.Self),
-			Positive:   uint64(r.Removed.Positive),
-			Excluded:   uint64(r.Removed.Excluded),
-			InBatch:    uint64(r.Removed.InBatch),
-			Feedback:   uint64(r.Removed.Feedback),
-			SameGroup:  uint64(r.Removed.SameGroup),
-			Duplicate:  uint64(r.Removed.Duplicate),
-			Margin:     uint64(r.Removed.Margin),
-			ScoreBand:  uint64(r.Removed.ScoreBand),
-			RankWindow: uint64(r.Removed.RankWindow),
-			Diversity:  uint64(r.Removed.Diversity),
+			Self:              uint64(r.Removed.Self),
+			Positive:          uint64(r.Removed.Positive),
+			Excluded:          uint64(r.Removed.Excluded),
+			InBatch:           uint64(r.Removed.InBatch),
+			Feedback:          uint64(r.Removed.Feedback),
+			SameGroup:         uint64(r.Removed.SameGroup),
+			Duplicate:         uint64(r.Removed.Duplicate),
+			ExcludedDuplicate: uint64(r.Removed.ExcludedDuplicate),
+			Guide:             uint64(r.Removed.Guide),
+			Margin:            uint64(r.Removed.Margin),
+			ScoreBand:         uint64(r.Removed.ScoreBand),
+			RankWindow:        uint64(r.Removed.RankWindow),
+			Diversity:         uint64(r.Removed.Diversity),
 		},
 	}
 	if r.HasPositiveScore {
 		ps := r.PositiveScore
 		pb.PositiveScore = &ps
 	}
+	if r.HasGuidePositiveScore {
+		gs := r.GuidePositiveScore
+		pb.GuidePositiveScore = &gs
+	}
+	if r.HasDuplicateThreshold {
+		dt := r.DuplicateThreshold
+		pb.DuplicateThreshold = &dt
+	}
 	pb.Negatives = make([]*hardnegv1.Negative, len(r.Negatives))
 	for i, n := range r.Negatives {
 		pb.Negatives[i] = &hardnegv1.Negative{Id: n.ID, Score: n.Score, Rank: uint32(n.Rank)}
+		if n.HasPFN {
+			pfn := n.PFN
+			pb.Negatives[i].PFn = &pfn
+		}
 		if includeVectors {
 			pb.NegativeVectors = encodeF32(pb.NegativeVectors, n.Vector)
 		}
+	}
+	return pb
+}
+
+// toScoreSummary converts one calibration stream.
+func toScoreSummary(s mining.ScoreSummary) *hardnegv1.ScoreSummary {
+	pb := &hardnegv1.ScoreSummary{Count: s.Count, Mean: s.Mean, Std: s.Std, Quantiles: s.Quantiles}
+	if len(s.Quantiles) > 0 {
+		pb.Probabilities = mining.CalibrationQuantiles
 	}
 	return pb
 }

@@ -76,8 +76,9 @@ func TestMiningRulesEndToEnd(t *testing.T) {
 		return mr.Results
 	}
 
-	// Naive top-k (groups off) returns the positive's chunks and its copy.
-	naive := mine(&hardnegv1.MiningPolicy{NumNegatives: 5, ExcludeSameGroup: proto.Bool(false)}, anchor)[0]
+	// Naive top-k (groups and near-duplicates off) returns the positive's chunks and its
+	// copy.
+	naive := mine(&hardnegv1.MiningPolicy{NumNegatives: 5, ExcludeSameGroup: proto.Bool(false), ExcludeNearDuplicates: proto.Bool(false)}, anchor)[0]
 	if ids := negativeIDs(naive); !slices.ContainsFunc(ids, func(id string) bool { return id == "copy7" || id[:5] == "doc7-" }) {
 		t.Fatalf("naive top-5 %v holds no false negative; the test data is too easy", ids)
 	}

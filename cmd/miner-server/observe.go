@@ -25,6 +25,15 @@ func (s *Server) metricsSources() metrics.Sources {
 		},
 		Ingest: s.ingest.snapshot,
 		Mining: s.mined.Snapshot,
+		Calibration: func() []metrics.CollectionCalibration {
+			var out []metrics.CollectionCalibration
+			for _, c := range s.db.Collections() {
+				if cal, ok := s.cal.lookup(c); ok {
+					out = append(out, metrics.CollectionCalibration{Name: c.Name(), Stats: cal.Stats()})
+				}
+			}
+			return out
+		},
 		Durability: func() metrics.DurabilityStats {
 			return durabilityStats(s.db.DurabilityStats())
 		},

@@ -32,6 +32,7 @@ type Server struct {
 	db       *index.DB
 	ready    atomic.Bool // storage recovered; MinerService calls are served
 	mined    *mining.Recorder
+	cal      *calibrations // per-collection mining score statistics
 	ingest   *ingestRecorder
 	metrics  *metrics.Metrics
 	certs    *certReloader // nil without TLS
@@ -54,7 +55,7 @@ func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("open storage: %w", err)
 	}
 	s := &Server{cfg: cfg, log: log, db: db, serviceN: hardnegv1.MinerService_ServiceDesc.ServiceName,
-		mined: &mining.Recorder{}, ingest: &ingestRecorder{}, limiter: newInFlightLimiter(cfg.MaxInFlight, cfg.RetryAfter)}
+		mined: &mining.Recorder{}, cal: &calibrations{}, ingest: &ingestRecorder{}, limiter: newInFlightLimiter(cfg.MaxInFlight, cfg.RetryAfter)}
 	if err := s.setup(); err != nil {
 		s.closeListeners()
 		db.Close()
@@ -102,7 +103,7 @@ func (s *Server) setup() error {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(s.certs.serverConfig())))
 	}
 	s.grpc = grpc.NewServer(append(opts, s.interceptorOptions()...)...)
-	hardnegv1.RegisterMinerServiceServer(s.grpc, &service{db: s.db, log: s.log, mined: s.mined, ingest: s.ingest})
+	hardnegv1.RegisterMinerServiceServer(s.grpc, &service{db: s.db, log: s.log, mined: s.mined, cal: s.cal, ingest: s.ingest})
 	s.health = health.NewServer()
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	s.health.SetServingStatus(s.serviceN, healthpb.HealthCheckResponse_NOT_SERVING)

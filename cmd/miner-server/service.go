@@ -21,6 +21,7 @@ type service struct {
 	log    *slog.Logger
 	mined  *mining.Recorder // cumulative mining statistics, read by metrics
 	ingest *ingestRecorder  // cumulative write statistics, read by metrics
+	cal    *calibrations    // per-collection score statistics of mining, read by metrics
 }
 
 func (s *service) CreateCollection(_ context.Context, req *hardnegv1.CreateCollectionRequest) (*hardnegv1.CreateCollectionResponse, error) {
@@ -53,8 +54,12 @@ func (s *service) ListCollections(context.Context, *hardnegv1.ListCollectionsReq
 }
 
 func (s *service) DeleteCollection(_ context.Context, req *hardnegv1.DeleteCollectionRequest) (*hardnegv1.DeleteCollectionResponse, error) {
+	c, _ := s.db.Collection(req.Name)
 	if err := s.db.DeleteCollection(req.Name); err != nil {
 		return nil, err
+	}
+	if c != nil {
+		s.cal.drop(c)
 	}
 	s.log.Info("collection deleted", "collection", req.Name)
 	return &hardnegv1.DeleteCollectionResponse{}, nil
@@ -239,11 +244,23 @@ func (s *service) Mine(ctx context.Context, req *hardnegv1.MineRequest) (*hardne
 		return nil, err
 	}
 	pol, perr := fromPolicy(req.Policy)
-	anchors, aerr := fromAnchors(req.Anchors, c.Dim())
+	var guide *index.Collection
+	gdim := 0
+	if name := req.GetPolicy().GetGuideCollection(); name != "" {
+		if guide, err = s.db.Collection(name); err != nil {
+			return nil, err
+		}
+		gdim = guide.Dim()
+	}
+	anchors, aerr := fromAnchors(req.Anchors, c.Dim(), gdim)
 	if err := errors.Join(perr, aerr); err != nil {
 		return nil, mergeValidation(perr, aerr)
 	}
-	results, err := mining.Mine(ctx, c, mining.Request{Anchors: anchors, Policy: pol, IncludeVectors: req.IncludeVectors})
+	mreq := mining.Request{Anchors: anchors, Policy: pol, IncludeVectors: req.IncludeVectors, Calibration: s.cal.get(c)}
+	if guide != nil {
+		mreq.Guide = guide
+	}
+	results, err := mining.Mine(ctx, c, mreq)
 	if err != nil {
 		return nil, err
 	}

@@ -21,7 +21,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		descCollections, descCollectionItems, descCollectionTombstones, descCollectionSlots, descCollectionFreeSlots, descCollectionVectorSize, descCollectionLastSeq,
 		descIngestItems, descIngestBytes, descDeletedItems, descDeleteNotFound,
 		descMineRequests, descMineAnchors, descMineNegatives, descMineExamined, descMineRemoved,
-		descMineShortfalls, descMineShortNegatives, descMineWidenings, descMineExactScans,
+		descMineShortfalls, descMineShortNegatives, descMineWidenings, descMineExactScans, descMineFloorsReached, descMineCalibration,
 		descMinePositiveScore, descMineNegativeScore,
 		descWALFsyncSeconds, descWALWrittenBytes, descWALRecords, descWALSize,
 		descSnapshotSeconds, descSnapshots, descSnapshotLastSuccess, descRecoveryTruncated, descRecoverySeconds,
@@ -44,6 +44,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if c.src.Mining != nil {
 		collectMining(ch, c.src.Mining())
+	}
+	if c.src.Calibration != nil {
+		collectCalibration(ch, c.src.Calibration())
 	}
 	if c.src.Durability != nil {
 		collectDurability(ch, c.src.Durability())
@@ -107,7 +110,7 @@ func collectMining(ch chan<- prometheus.Metric, s mining.Stats) {
 		n    int
 	}{
 		{"self", r.Self}, {"positive", r.Positive}, {"excluded", r.Excluded}, {"in_batch", r.InBatch},
-		{"feedback", r.Feedback}, {"same_group", r.SameGroup}, {"duplicate", r.Duplicate}, {"margin", r.Margin},
+		{"feedback", r.Feedback}, {"same_group", r.SameGroup}, {"duplicate", r.Duplicate}, {"excluded_duplicate", r.ExcludedDuplicate}, {"guide", r.Guide}, {"margin", r.Margin},
 		{"score_band", r.ScoreBand}, {"rank_window", r.RankWindow}, {"diversity", r.Diversity},
 	} {
 		counter(ch, descMineRemoved, uint64(rule.n), rule.name)
@@ -116,8 +119,24 @@ func collectMining(ch chan<- prometheus.Metric, s mining.Stats) {
 	counter(ch, descMineShortNegatives, s.ShortNegatives)
 	counter(ch, descMineWidenings, s.Widenings)
 	counter(ch, descMineExactScans, s.ExactScans)
+	counter(ch, descMineFloorsReached, s.FloorsReached)
 	histogram(ch, descMinePositiveScore, Histogram(s.PositiveScores))
 	histogram(ch, descMineNegativeScore, Histogram(s.NegativeScores))
+}
+
+func collectCalibration(ch chan<- prometheus.Metric, cs []CollectionCalibration) {
+	for _, c := range cs {
+		for _, st := range []struct {
+			name string
+			s    mining.ScoreSummary
+		}{{"positive", c.Stats.PositiveScores}, {"candidate", c.Stats.CandidateScores}, {"positive_similarity", c.Stats.PositiveSimilarities}} {
+			q := make(map[float64]float64, len(st.s.Quantiles))
+			for i, v := range st.s.Quantiles {
+				q[mining.CalibrationQuantiles[i]] = float64(v)
+			}
+			ch <- prometheus.MustNewConstSummary(descMineCalibration, st.s.Count, st.s.Mean*float64(st.s.Count), q, c.Name, st.name)
+		}
+	}
 }
 
 func collectDurability(ch chan<- prometheus.Metric, s DurabilityStats) {

@@ -27,8 +27,8 @@ func fullSources() Sources {
 	rec.Record([]mining.Result{
 		{Negatives: []mining.Negative{{Score: 0.42}, {Score: 0.7}}, PositiveScore: 0.91, HasPositiveScore: true, Examined: 40,
 			Removed: mining.RuleCounts{Self: 1, Positive: 2, Duplicate: 3, Margin: 4}, Widenings: 1},
-		{Negatives: []mining.Negative{{Score: -0.1}}, Examined: 12, Shortfall: 2, ExactScan: true,
-			Removed: mining.RuleCounts{SameGroup: 5, Diversity: 1}},
+		{Negatives: []mining.Negative{{Score: -0.1}}, Examined: 12, Shortfall: 2, ExactScan: true, FloorReached: true,
+			Removed: mining.RuleCounts{SameGroup: 5, ExcludedDuplicate: 2, Diversity: 1}},
 	})
 	return Sources{
 		Collections: func() []CollectionStats {
@@ -45,6 +45,13 @@ func fullSources() Sources {
 			}
 		},
 		Mining: rec.Snapshot,
+		Calibration: func() []CollectionCalibration {
+			return []CollectionCalibration{{Name: "docs", Stats: mining.CalibrationStats{
+				PositiveScores:       mining.ScoreSummary{Count: 2, Mean: 0.8, Std: 0.1, Quantiles: []float32{0.7, 0.7, 0.7, 0.7, 0.7, 0.9, 0.9, 0.9, 0.9}},
+				CandidateScores:      mining.ScoreSummary{Count: 3, Mean: 0.5, Std: 0.2, Quantiles: []float32{0.25, 0.25, 0.25, 0.25, 0.5, 0.75, 0.75, 0.75, 0.75}},
+				PositiveSimilarities: mining.ScoreSummary{},
+			}}}
+		},
 		Durability: func() DurabilityStats {
 			return DurabilityStats{
 				WALFsyncSeconds: Histogram{Bounds: []float64{0.001, 0.01, 0.1}, Counts: []uint64{5, 9, 10}, Count: 11, Sum: 0.75},

@@ -20,6 +20,8 @@ type Sources struct {
 	Ingest func() IngestStats
 	// Mining returns cumulative mining counters and score histograms.
 	Mining func() mining.Stats
+	// Calibration returns each collection's mining score statistics.
+	Calibration func() []CollectionCalibration
 	// Durability returns write-ahead-log, snapshot and recovery statistics. The
 	// storage layer fills a DurabilityStats; the server wires it here.
 	Durability func() DurabilityStats
@@ -29,6 +31,12 @@ type Sources struct {
 	Limits func() LimitStats
 	// TLS returns the serving certificate's state; ok is false without TLS.
 	TLS func() (stats TLSStats, ok bool)
+}
+
+// CollectionCalibration names one collection's mining score statistics.
+type CollectionCalibration struct {
+	Name  string
+	Stats mining.CalibrationStats
 }
 
 // CollectionStats names one collection's statistics.

@@ -6,8 +6,9 @@
 // Rules run, and removed candidates are counted (RuleCounts), in this order: the anchor
 // item, its positives, its exclusions, other anchors' ids/positives/exclusions
 // (in-batch), reported false negatives (feedback), shared groups — these six inside the
-// search's Skip predicate — then near-duplicates of a positive, the margins against s⁺,
-// the score band, the rank window and diversity. Sampling (top, uniform, softmax,
+// search's Skip predicate — then the hardness floor (MaxRank, which ends the search),
+// near-duplicates of a positive and of excluded items, the margins against s⁺, the score
+// band, the rank window and diversity. Sampling (top, uniform, softmax,
 // SimANS, top-1 + sampled) chooses among the rank window's candidates, reproducibly for
 // a seed. docs/MINING.md gives every formula and default.
 //

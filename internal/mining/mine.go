@@ -26,6 +26,12 @@ type Anchor struct {
 	ExcludeIDs []string
 	// Groups are extra groups of the anchor.
 	Groups []string
+	// GuideVector is the anchor's query in the guide space (raw), or nil: then the
+	// anchor item's vector in the guide collection, if any, is used.
+	GuideVector []float32
+	// GuidePositiveVectors are positives in the guide space (raw), besides the guide
+	// vectors of the positive ids found in the guide collection.
+	GuidePositiveVectors [][]float32
 }
 
 // Request is a batch of anchors mined under one policy.
@@ -33,6 +39,15 @@ type Request struct {
 	Anchors        []Anchor
 	Policy         Policy
 	IncludeVectors bool
+	// Calibration, when set, is the collection's: Mine records the scores it sees into
+	// it and resolves calibrated thresholds (Policy.DuplicateQuantile, DuplicateZScore)
+	// from it.
+	Calibration *Calibration
+	// Guide is the guide collection for the guide rules (Policy.GuideMargin,
+	// GuideDuplicateThreshold): the same item ids, encoded by the guide model. It must
+	// not be the searched collection; its lock is taken while the searched collection's
+	// is held, never the other way round.
+	Guide Searcher
 }
 
 // Negative is one returned negative.
@@ -44,17 +59,24 @@ type Negative struct {
 	// for this anchor, the anchor item itself not counted.
 	Rank   int
 	Vector []float32 // only when requested
+	// PFN is the estimated probability that the negative is a false negative (see
+	// falseNegativeProbability); valid when HasPFN, i.e. the anchor has a known positive.
+	PFN    float32
+	HasPFN bool
 }
 
 // RuleCounts counts candidates removed per rule; a candidate counts under the first
-// rule that removed it, in field order.
+// rule that removed it, in field order. Duplicate counts near-duplicates of a known
+// positive, ExcludedDuplicate near-duplicates of an excluded item or reported false
+// negative; RankWindow counts candidates outside the rank window or at or beyond the
+// hardness floor.
 type RuleCounts struct {
-	Self, Positive, Excluded, InBatch, Feedback, SameGroup, Duplicate, Margin, ScoreBand, RankWindow, Diversity int
+	Self, Positive, Excluded, InBatch, Feedback, SameGroup, Duplicate, ExcludedDuplicate, Guide, Margin, ScoreBand, RankWindow, Diversity int
 }
 
 // Total returns the number of candidates removed by all rules.
 func (c *RuleCounts) Total() int {
-	return c.Self + c.Positive + c.Excluded + c.InBatch + c.Feedback + c.SameGroup + c.Duplicate + c.Margin + c.ScoreBand + c.RankWindow + c.Diversity
+	return c.Self + c.Positive + c.Excluded + c.InBatch + c.Feedback + c.SameGroup + c.Duplicate + c.ExcludedDuplicate + c.Guide + c.Margin + c.ScoreBand + c.RankWindow + c.Diversity
 }
 
 // Result is the outcome for one anchor.
@@ -77,6 +99,21 @@ type Result struct {
 	// Widenings and ExactScan describe how the search ran.
 	Widenings int
 	ExactScan bool
+	// MaxRank is the hardness floor applied to the anchor (math.MaxInt: none), and
+	// FloorReached reports that the search got to it: a candidate at raw rank ≥ MaxRank
+	// would have been judged, so every candidate the anchor could still use was
+	// easier than the floor allows.
+	MaxRank      int
+	FloorReached bool
+	// DuplicateThreshold is the near-duplicate threshold applied (raw, default or
+	// calibrated); valid when HasDuplicateThreshold (the rule was on).
+	DuplicateThreshold    float32
+	HasDuplicateThreshold bool
+	// GuidePositiveScore is guide(a, p) for the anchor's hardest guide positive; valid
+	// when HasGuidePositiveScore (a guide rule was set and the anchor had a guide query
+	// and a guide positive).
+	GuidePositiveScore    float32
+	HasGuidePositiveScore bool
 	// UnknownPositiveIDs are positive ids not in the collection. They are still never
 	// returned, but give no s⁺, groups or near-duplicates.
 	UnknownPositiveIDs []string
@@ -90,7 +127,7 @@ type Result struct {
 // each group's queries are scored together in one pass over the vectors, then each
 // anchor is mined from its precomputed scores. The results are the same either way.
 func Mine(ctx context.Context, s Searcher, req Request) ([]Result, error) {
-	anchors, inBatch, err := prepare(s, &req)
+	anchors, inBatch, rl, err := prepare(s, &req)
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +160,7 @@ func Mine(ctx context.Context, s Searcher, req Request) ([]Result, error) {
 				if scores != nil {
 					sc = &scores[i-lo]
 				}
-				results[i], errs[i] = mineAnchor(ctx, s, &req, &anchors[i], inBatch, sc)
+				results[i], errs[i] = mineAnchor(ctx, s, &req, rl, &anchors[i], inBatch, sc)
 			}
 		}()
 	}

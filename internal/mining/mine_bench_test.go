@@ -65,3 +65,34 @@ func BenchmarkMineExact(b *testing.B) {
 		db.Close()
 	}
 }
+
+// BenchmarkMineGraph mines 256 stored-item anchors (k 8, each with a positive) through
+// the HNSW graph of 20,000 128-dimensional vectors: the first pass at the collection's
+// ef 64 (the default before mining sized it) and at mining's default, with the
+// near-duplicate rule on (the default) and off.
+//
+//	go test ./internal/mining -run '^$' -bench MineGraph -benchtime 5x
+func BenchmarkMineGraph(b *testing.B) {
+	c, vecs := clusteredWorld(b, 20000, 128, 20, 1.5, 1)
+	r := rand.New(rand.NewPCG(9, 9))
+	var anchors []Anchor
+	for range 256 {
+		anchors = append(anchors, Anchor{ID: "i" + strconv.Itoa(r.IntN(len(vecs))), PositiveIDs: []string{"i" + strconv.Itoa(r.IntN(len(vecs)))}})
+	}
+	for _, v := range []struct {
+		name string
+		ef   int
+		dup  bool
+	}{{"ef=64/dup", 64, true}, {"ef=default/dup", 0, true}, {"ef=default/nodup", 0, false}} {
+		b.Run(v.name, func(b *testing.B) {
+			pol := DefaultPolicy()
+			pol.NumNegatives, pol.Ef, pol.NearDuplicates = 8, v.ef, v.dup
+			for b.Loop() {
+				if _, err := Mine(context.Background(), c, Request{Anchors: anchors, Policy: pol}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*len(anchors)), "µs/anchor")
+		})
+	}
+}

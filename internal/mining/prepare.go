@@ -22,6 +22,16 @@ type prepared struct {
 	groups     map[string]struct{} // anchor, positive-item and request groups
 	feedback   map[string]struct{} // reported false negatives for the anchor's key
 	posVecs    [][]float32         // prepared positive vectors (stored, then raw)
+	// exclVecs are the stored vectors of the anchor's excluded ids and reported false
+	// negatives, when the near-duplicate rule is on: their near-duplicates are excluded
+	// too.
+	exclVecs [][]float32
+	// guideQuery and guidePos are the anchor and its positives in the guide space
+	// (prepared), when a guide rule is set; guidePosScore is min guide(a, p), valid when
+	// both exist.
+	guideQuery    []float32
+	guidePos      [][]float32
+	guidePosScore float32
 	// numPositives is the number of distinct positive ids plus positive vectors; it
 	// sizes the default rank window.
 	numPositives int
@@ -47,24 +57,60 @@ func (b batchIDs) add(id string, i int) {
 	}
 }
 
+// rules are a request's policy values resolved against the collection.
+type rules struct {
+	dup    float32 // near-duplicate threshold, valid when hasDup
+	hasDup bool
+}
+
+// resolveRules resolves the near-duplicate threshold: off, calibrated when the policy
+// asks and the calibration has enough observations, else raw (set or the metric's
+// default).
+func resolveRules(pol *Policy, m index.Metric, cal *Calibration) rules {
+	var r rules
+	if !pol.NearDuplicates {
+		return r
+	}
+	if cal != nil && (pol.DuplicateQuantile != nil || pol.DuplicateZScore != nil) {
+		if t, ok := cal.duplicateThreshold(pol.DuplicateQuantile, pol.DuplicateZScore); ok {
+			return rules{dup: t, hasDup: true}
+		}
+	}
+	r.dup, r.hasDup = pol.EffectiveDuplicateThreshold(m)
+	return r
+}
+
 // prepare validates req and resolves every anchor's query, positives, groups and
-// feedback, and the ids of the whole batch for in-batch consistency.
-func prepare(s Searcher, req *Request) ([]prepared, batchIDs, error) {
+// feedback, the ids of the whole batch for in-batch consistency, and the rules.
+func prepare(s Searcher, req *Request) ([]prepared, batchIDs, rules, error) {
 	var e validate.Error
 	if n := len(req.Anchors); n == 0 || n > MaxAnchors {
 		e.Add("anchors", "must hold 1–%d anchors, got %d", MaxAnchors, n)
-		return nil, nil, e.Err()
+		return nil, nil, rules{}, e.Err()
 	}
 	pol := &req.Policy
-	pol.validate(&e, "policy")
+	pol.validate(&e, "policy", s.Metric())
+	rl := resolveRules(pol, s.Metric(), req.Calibration)
 	out := make([]prepared, len(req.Anchors))
+	if pol.UseFeedback {
+		for i := range req.Anchors {
+			key := req.Anchors[i].Key
+			if key == "" {
+				key = req.Anchors[i].ID
+			}
+			if key != "" {
+				out[i].feedback = s.FalseNegatives(key)
+			}
+		}
+	}
 	s.Resolve(func(lookup index.LookupFunc) {
 		for i := range req.Anchors {
-			prepareAnchor(s, lookup, pol, &req.Anchors[i], &out[i], i, &e)
+			prepareAnchor(s, lookup, pol, rl, &req.Anchors[i], &out[i], i, &e)
 		}
 	})
+	prepareGuide(s, req, out, &e)
 	if err := e.Err(); err != nil {
-		return nil, nil, err
+		return nil, nil, rules{}, err
 	}
 	var inBatch batchIDs
 	if pol.InBatchExclusion && len(req.Anchors) > 1 {
@@ -88,17 +134,79 @@ func prepare(s Searcher, req *Request) ([]prepared, batchIDs, error) {
 		for _, pv := range p.posVecs {
 			p.posScore = min(p.posScore, s.Similarity(p.query, pv))
 		}
-		if pol.UseFeedback {
-			key := req.Anchors[i].Key
-			if key == "" {
-				key = req.Anchors[i].ID
+	}
+	return out, inBatch, rl, nil
+}
+
+// prepareGuide resolves the anchors' guide queries and guide positives when a guide
+// rule is set, and checks the guide inputs.
+func prepareGuide(s Searcher, req *Request, out []prepared, e *validate.Error) {
+	pol := &req.Policy
+	if !pol.guideOn() {
+		return // guide vectors without a guide rule are not used
+	}
+	g := req.Guide
+	if g == nil {
+		e.Add("policy.guide_collection", "the guide rules need a guide collection")
+		return
+	}
+	if g == s {
+		e.Add("policy.guide_collection", "must not be the searched collection")
+		return
+	}
+	lo, hi := scoreRange(g.Metric())
+	if t := pol.GuideDuplicateThreshold; t != nil && finite(*t) && (*t < lo || *t > hi) {
+		e.Add("policy.guide_duplicate_threshold", "%v is outside the guide's %s score range %s", *t, g.Metric(), rangeText(lo, hi))
+	}
+	if m := pol.GuideMargin; m != nil && finite(*m) && *m > hi-lo {
+		e.Add("policy.guide_margin", "%v is wider than the guide's %s score range %s", *m, g.Metric(), rangeText(lo, hi))
+	}
+	g.Resolve(func(lookup index.LookupFunc) {
+		for i := range req.Anchors {
+			a, p := &req.Anchors[i], &out[i]
+			f := fmt.Sprintf("anchors[%d]", i)
+			if a.GuideVector != nil {
+				q, err := g.PrepareQuery(a.GuideVector, f+".guide_vector")
+				if err != nil {
+					addViolations(e, err)
+				} else {
+					p.guideQuery = q
+				}
+			} else if a.ID != "" {
+				if v, _, ok := lookup(a.ID); ok {
+					p.guideQuery = append([]float32(nil), v...)
+				}
 			}
-			if key != "" {
-				p.feedback = s.FalseNegatives(key)
+			if len(a.GuidePositiveVectors) > MaxPositives {
+				e.Add(f+".guide_positive_vectors", "has %d vectors; at most %d", len(a.GuidePositiveVectors), MaxPositives)
+				continue
+			}
+			seen := make(map[string]struct{}, len(a.PositiveIDs))
+			for _, id := range a.PositiveIDs {
+				if has(seen, id) {
+					continue
+				}
+				seen[id] = struct{}{}
+				if v, _, ok := lookup(id); ok {
+					p.guidePos = append(p.guidePos, append([]float32(nil), v...))
+				}
+			}
+			for j, v := range a.GuidePositiveVectors {
+				q, err := g.PrepareQuery(v, fmt.Sprintf("%s.guide_positive_vectors[%d]", f, j))
+				if err != nil {
+					addViolations(e, err)
+					continue
+				}
+				p.guidePos = append(p.guidePos, q)
+			}
+			if p.guideQuery != nil && len(p.guidePos) > 0 {
+				p.guidePosScore = float32(math.Inf(1))
+				for _, gp := range p.guidePos {
+					p.guidePosScore = min(p.guidePosScore, g.Similarity(p.guideQuery, gp))
+				}
 			}
 		}
-	}
-	return out, inBatch, nil
+	})
 }
 
 // checkIDs records a violation for each empty id of list.
@@ -116,7 +224,7 @@ func checkIDs(e *validate.Error, field string, list []string, limit int) {
 
 // prepareAnchor validates and resolves anchor a (the i-th) into p. It runs under the
 // searcher's read access: lookup's slices are copied, never kept.
-func prepareAnchor(s Searcher, lookup index.LookupFunc, pol *Policy, a *Anchor, p *prepared, i int, e *validate.Error) {
+func prepareAnchor(s Searcher, lookup index.LookupFunc, pol *Policy, rl rules, a *Anchor, p *prepared, i int, e *validate.Error) {
 	f := fmt.Sprintf("anchors[%d]", i)
 	p.index = i
 	checkIDs(e, f+".positive_ids", a.PositiveIDs, MaxPositives)
@@ -196,6 +304,23 @@ func prepareAnchor(s Searcher, lookup index.LookupFunc, pol *Policy, a *Anchor, 
 	p.excluded = make(map[string]struct{}, len(a.ExcludeIDs))
 	for _, id := range a.ExcludeIDs {
 		p.excluded[id] = struct{}{}
+	}
+	if rl.hasDup {
+		// Transitive exclusion: a verdict on one copy covers its copies. Each stored
+		// excluded item or reported false negative (not a positive: those are posVecs)
+		// contributes its vector once.
+		seen := make(map[string]struct{}, len(p.excluded)+len(p.feedback))
+		for _, set := range []map[string]struct{}{p.excluded, p.feedback} {
+			for id := range set {
+				if has(seen, id) || has(p.positives, id) {
+					continue
+				}
+				seen[id] = struct{}{}
+				if v, _, ok := lookup(id); ok {
+					p.exclVecs = append(p.exclVecs, append([]float32(nil), v...))
+				}
+			}
+		}
 	}
 }
 

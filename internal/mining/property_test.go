@@ -127,7 +127,7 @@ func (w *world) batchCopy() *index.Batch {
 
 // corpus returns what the reference knows about w, scoring with s's similarity.
 func (w *world) corpus(t *testing.T, s Searcher) *refCorpus {
-	rc := &refCorpus{feedback: map[string]map[string]bool{}, sim: s.Similarity}
+	rc := &refCorpus{feedback: map[string]map[string]bool{}, sim: s.Similarity, metric: s.Metric()}
 	rc.prepare = func(v []float32) []float32 {
 		q, err := s.PrepareQuery(v, "v")
 		if err != nil {
@@ -210,6 +210,7 @@ func (w *world) randomRequest(r *rand.Rand, s Searcher, rc *refCorpus) Request {
 		}
 		return nil
 	}
+	p.NearDuplicates = r.IntN(4) > 0
 	p.DuplicateThreshold = maybe(func() float32 { return w.scoreQuantile(r, s, rc, 0.02*r.Float64()) })
 	spread := w.scoreQuantile(r, s, rc, 0) - w.scoreQuantile(r, s, rc, 0.5)
 	p.AbsoluteMargin = maybe(func() float32 { return float32(r.Float64()) * abs32(spread) * 0.3 })
@@ -236,6 +237,12 @@ func (w *world) randomRequest(r *rand.Rand, s Searcher, rc *refCorpus) Request {
 	if r.IntN(4) == 0 {
 		p.MaxExamined = 10 + r.IntN(200)
 	}
+	switch r.IntN(4) {
+	case 0:
+		p.MaxRank = 1 + r.IntN(60)
+	case 1:
+		p.MaxRank = NoMaxRank
+	}
 	req.Policy = p
 	req.IncludeVectors = r.IntN(4) == 0
 	return req
@@ -254,7 +261,8 @@ func compareResults(got, want []Result) error {
 		}
 		for j := range w.Negatives {
 			gn, wn := g.Negatives[j], w.Negatives[j]
-			if gn.Rank != wn.Rank || math.Abs(float64(gn.Score-wn.Score)) > 1e-5 || len(gn.Vector) != len(wn.Vector) {
+			if gn.Rank != wn.Rank || math.Abs(float64(gn.Score-wn.Score)) > 1e-5 || len(gn.Vector) != len(wn.Vector) ||
+				gn.HasPFN != wn.HasPFN || math.Abs(float64(gn.PFN-wn.PFN)) > 1e-5 {
 				return fmt.Errorf("anchor %d negative %d: %+v, want %+v", i, j, gn, wn)
 			}
 		}
@@ -264,6 +272,12 @@ func compareResults(got, want []Result) error {
 		}
 		if g.HasPositiveScore != w.HasPositiveScore || math.Abs(float64(g.PositiveScore-w.PositiveScore)) > 1e-5 {
 			return fmt.Errorf("anchor %d: s⁺ %v/%v, want %v/%v", i, g.PositiveScore, g.HasPositiveScore, w.PositiveScore, w.HasPositiveScore)
+		}
+		if g.HasDuplicateThreshold != w.HasDuplicateThreshold || g.DuplicateThreshold != w.DuplicateThreshold {
+			return fmt.Errorf("anchor %d: duplicate threshold %v/%v, want %v/%v", i, g.DuplicateThreshold, g.HasDuplicateThreshold, w.DuplicateThreshold, w.HasDuplicateThreshold)
+		}
+		if g.MaxRank != w.MaxRank || g.FloorReached != w.FloorReached {
+			return fmt.Errorf("anchor %d: floor %d reached %v, want %d, %v", i, g.MaxRank, g.FloorReached, w.MaxRank, w.FloorReached)
 		}
 		if !slices.Equal(g.UnknownPositiveIDs, w.UnknownPositiveIDs) {
 			return fmt.Errorf("anchor %d: unknown positives %v, want %v", i, g.UnknownPositiveIDs, w.UnknownPositiveIDs)

@@ -3,6 +3,8 @@ package mining
 import (
 	"math"
 	"sort"
+
+	"github.com/hardneg/hardneg/internal/index"
 )
 
 // refItem is one stored item as the reference sees it.
@@ -20,6 +22,9 @@ type refCorpus struct {
 	feedback map[string]map[string]bool
 	sim      func(a, b []float32) float32
 	prepare  func(v []float32) []float32
+	metric   index.Metric
+	// guide is the guide space (same ids, other vectors), or nil.
+	guide *refCorpus
 }
 
 func (rc *refCorpus) find(id string) (refItem, bool) {
@@ -127,6 +132,58 @@ func referenceAnchor(rc *refCorpus, req Request, ai int, a Anchor, pol Policy) R
 	if pol.UseFeedback && key != "" {
 		fb = rc.feedback[key]
 	}
+	// The near-duplicate threshold: the policy's, 0.80 under cosine by default, none
+	// under dot and L2 by default, none when the rule is off.
+	dupOn := pol.NearDuplicates && (pol.DuplicateThreshold != nil || rc.metric == index.Cosine)
+	var dupT float32 = 0.80
+	if pol.DuplicateThreshold != nil {
+		dupT = *pol.DuplicateThreshold
+	}
+	if dupOn {
+		res.DuplicateThreshold, res.HasDuplicateThreshold = dupT, true
+	}
+	// Guide space: the anchor's guide query (given, or its item's guide vector), the
+	// guide vectors of its positive ids and its raw guide positives; g⁺ = min guide(a, p).
+	guideOn := pol.GuideMargin != nil || pol.GuideDuplicateThreshold != nil
+	var gq []float32
+	var gPos [][]float32
+	var gPlus float32
+	if guideOn {
+		g := rc.guide
+		if a.GuideVector != nil {
+			gq = g.prepare(a.GuideVector)
+		} else if it, ok := g.find(a.ID); ok && a.ID != "" {
+			gq = it.vec
+		}
+		seen := map[string]bool{}
+		for _, id := range a.PositiveIDs {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			if it, ok := g.find(id); ok {
+				gPos = append(gPos, it.vec)
+			}
+		}
+		for _, v := range a.GuidePositiveVectors {
+			gPos = append(gPos, g.prepare(v))
+		}
+		if gq != nil && len(gPos) > 0 {
+			gPlus = float32(math.Inf(1))
+			for _, gp := range gPos {
+				gPlus = min(gPlus, g.sim(gq, gp))
+			}
+			res.GuidePositiveScore, res.HasGuidePositiveScore = gPlus, true
+		}
+	}
+	// Vectors of stored excluded items and reported false negatives that are not
+	// positives: their near-duplicates are excluded too.
+	var exclVecs [][]float32
+	for _, it := range rc.items {
+		if (excluded[it.id] || fb[it.id]) && !posIDs[it.id] {
+			exclVecs = append(exclVecs, it.vec)
+		}
+	}
 
 	// Exact scores, best first, ties by insertion order.
 	type scoredItem struct {
@@ -148,6 +205,14 @@ func referenceAnchor(rc *refCorpus, req Request, ai int, a Anchor, pol Policy) R
 			end = pol.RangeMin + pol.NumNegatives + numPositives
 		}
 	}
+	floor := pol.MaxRank
+	switch {
+	case floor >= math.MaxUint32:
+		floor = math.MaxInt
+	case floor == 0:
+		floor = max(200, 2*end)
+	}
+	res.MaxRank = floor
 	limit := pol.MaxExamined
 	if limit == 0 {
 		limit = DefaultMaxExamined
@@ -212,14 +277,43 @@ walk:
 				continue
 			}
 		}
-		if pol.DuplicateThreshold != nil {
+		if raw >= floor {
+			r.RankWindow++
+			res.FloorReached = true
+			break walk
+		}
+		if dupOn {
 			dup := false
 			for _, pv := range posVecs {
-				dup = dup || rc.sim(sc.it.vec, pv) >= *pol.DuplicateThreshold
+				dup = dup || rc.sim(sc.it.vec, pv) >= dupT
 			}
 			if dup {
 				r.Duplicate++
 				continue
+			}
+			for _, xv := range exclVecs {
+				dup = dup || rc.sim(sc.it.vec, xv) >= dupT
+			}
+			if dup {
+				r.ExcludedDuplicate++
+				continue
+			}
+		}
+		if guideOn && len(gPos) > 0 {
+			if gv, ok := rc.guide.find(id); ok {
+				drop := false
+				if pol.GuideDuplicateThreshold != nil {
+					for _, gp := range gPos {
+						drop = drop || rc.guide.sim(gv.vec, gp) >= *pol.GuideDuplicateThreshold
+					}
+				}
+				if pol.GuideMargin != nil && gq != nil && rc.guide.sim(gq, gv.vec) >= gPlus-*pol.GuideMargin {
+					drop = true
+				}
+				if drop {
+					r.Guide++
+					continue
+				}
 			}
 		}
 		s := sc.score
@@ -255,6 +349,15 @@ walk:
 			break walk
 		}
 		c := candidate{Negative: Negative{ID: id, Score: s, Rank: raw}, vec: sc.it.vec}
+		if len(posVecs) > 0 {
+			// p_fn = σ(b₀ + b₁·max_p s(c, p) + b₂·(s − s⁺)).
+			maxSim := math.Inf(-1)
+			for _, pv := range posVecs {
+				maxSim = math.Max(maxSim, float64(rc.sim(sc.it.vec, pv)))
+			}
+			z := -5.4928 + 5.8179*maxSim + 2.7088*float64(s-sPlus)
+			c.PFN, c.HasPFN = float32(1/(1+math.Exp(-z))), true
+		}
 		if pol.Sampling != SampleTop {
 			window = append(window, c)
 			continue

@@ -510,8 +510,8 @@ func TestSearchOptionsFollowThePolicy(t *testing.T) {
 		p.Widen, p.RankMode, p.RangeMin, p.RangeMax = false, RankRaw, 1, 5
 	})})
 	mineOK(t, rs, Request{Anchors: []Anchor{{Vector: q10}}, Policy: policy(2, func(p *Policy) { p.Ef, p.MaxExamined = 300, 7 })})
-	if o := rs.opts[0]; !o.NoWiden || o.MaxCandidates != 6 || o.Ef != index.DefaultEfSearch {
-		t.Errorf("first search: NoWiden %v MaxCandidates %d Ef %d; want true, 6, %d", o.NoWiden, o.MaxCandidates, o.Ef, index.DefaultEfSearch)
+	if o := rs.opts[0]; !o.NoWiden || o.MaxCandidates != 6 || o.Ef != minMiningEf {
+		t.Errorf("first search: NoWiden %v MaxCandidates %d Ef %d; want true, 6, %d", o.NoWiden, o.MaxCandidates, o.Ef, minMiningEf)
 	}
 	if o := rs.opts[1]; o.NoWiden || o.MaxCandidates != 7 || o.Ef != 300 {
 		t.Errorf("second search: NoWiden %v MaxCandidates %d Ef %d; want false, 7, 300", o.NoWiden, o.MaxCandidates, o.Ef)
@@ -534,6 +534,12 @@ func TestInvalidRequestsNameTheField(t *testing.T) {
 		{"relative margin above 1", Request{Anchors: []Anchor{good}, Policy: policy(1, func(p *Policy) { p.RelativeMargin = ptr(2) })}, "policy.relative_margin"},
 		{"softmax without temperature", Request{Anchors: []Anchor{good}, Policy: policy(1, func(p *Policy) { p.Sampling, p.Temperature = SampleSoftmax, 0 })}, "policy.temperature"},
 		{"SimANS a", Request{Anchors: []Anchor{good}, Policy: policy(1, func(p *Policy) { p.Sampling, p.SimANSA = SampleSimANS, -1 })}, "policy.simans_a"},
+		{"diversity below the cosine range", Request{Anchors: []Anchor{good}, Policy: policy(1, func(p *Policy) { p.DiversityThreshold = ptr(-2) })}, "policy.diversity_threshold"},
+		{"duplicate threshold above the cosine range", Request{Anchors: []Anchor{good}, Policy: policy(1, func(p *Policy) { p.DuplicateThreshold = ptr(1.5) })}, "policy.duplicate_threshold"},
+		{"min_score below the cosine range", Request{Anchors: []Anchor{good}, Policy: policy(1, func(p *Policy) { p.MinScore = ptr(-1.01) })}, "policy.min_score"},
+		{"max_score above the cosine range", Request{Anchors: []Anchor{good}, Policy: policy(1, func(p *Policy) { p.MaxScore = ptr(3) })}, "policy.max_score"},
+		{"absolute margin wider than the cosine range", Request{Anchors: []Anchor{good}, Policy: policy(1, func(p *Policy) { p.AbsoluteMargin = ptr(2.5) })}, "policy.absolute_margin"},
+		{"negative max rank", Request{Anchors: []Anchor{good}, Policy: policy(1, func(p *Policy) { p.MaxRank = -1 })}, "policy.max_rank"},
 		{"unknown anchor id", Request{Anchors: []Anchor{{ID: "nope"}}, Policy: DefaultPolicy()}, "anchors[0].id"},
 		{"empty anchor", Request{Anchors: []Anchor{good, {}}, Policy: DefaultPolicy()}, "anchors[1]"},
 		{"zero vector", Request{Anchors: []Anchor{{Vector: []float32{0, 0}}}, Policy: DefaultPolicy()}, "anchors[0].vector"},
@@ -564,5 +570,147 @@ func TestMineHonoursCancellation(t *testing.T) {
 	_, err := Mine(ctx, s, Request{Anchors: []Anchor{{Vector: q10}}, Policy: policy(1, func(p *Policy) { p.MinScore = ptr(-100) })})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+}
+
+func TestPolicyFloatsMustLieInTheMetricsScoreRange(t *testing.T) {
+	for _, tc := range []struct {
+		metric index.Metric
+		edit   func(p *Policy)
+		field  string // "" when valid
+	}{
+		{index.Cosine, func(p *Policy) { p.DiversityThreshold = ptr(-1) }, ""},
+		{index.Cosine, func(p *Policy) { p.DiversityThreshold = ptr(1) }, ""},
+		{index.Cosine, func(p *Policy) { p.AbsoluteMargin = ptr(2) }, ""},
+		{index.Cosine, func(p *Policy) { p.MaxScore = ptr(1.0000001) }, ""},
+		{index.L2, func(p *Policy) { p.DuplicateThreshold = ptr(-0.1) }, ""},
+		{index.L2, func(p *Policy) { p.DuplicateThreshold = ptr(0.1) }, "policy.duplicate_threshold"},
+		{index.L2, func(p *Policy) { p.MaxScore = ptr(0.5) }, "policy.max_score"},
+		{index.L2, func(p *Policy) { p.AbsoluteMargin = ptr(1e6) }, ""},
+		{index.Dot, func(p *Policy) { p.DiversityThreshold, p.MinScore = ptr(-7), ptr(-50) }, ""},
+	} {
+		s := build(t, tc.metric, it{id: "a", v: []float32{1, 0}}, it{id: "b", v: []float32{0, 1}})
+		_, err := Mine(context.Background(), s, Request{Anchors: []Anchor{{ID: "a"}}, Policy: policy(1, tc.edit)})
+		var v *validate.Error
+		switch {
+		case tc.field == "" && err != nil:
+			t.Errorf("%s: %v, want valid", tc.metric, err)
+		case tc.field != "" && (!errors.As(err, &v) || len(v.Violations) != 1 || v.Violations[0].Field != tc.field):
+			t.Errorf("%s: %v, want a violation of %s", tc.metric, err, tc.field)
+		}
+	}
+}
+
+// TestNearDuplicateRuleIsOnByDefaultUnderCosine checks the default policy: under cosine
+// a candidate with cosine ≥ 0.80 to a positive is dropped, one below it is kept; under
+// dot the rule needs a threshold; NearDuplicates false turns it off.
+func TestNearDuplicateRuleIsOnByDefaultUnderCosine(t *testing.T) {
+	// Unit vectors at angles from the positive p = (1, 0); the query is (1, 0.3).
+	at := func(id string, cos float64) it {
+		return it{id: id, v: []float32{float32(cos), float32(math.Sqrt(1 - cos*cos))}}
+	}
+	items := []it{at("p", 1), at("c81", 0.81), at("c79", 0.79), at("c50", 0.5), at("c20", 0.2)}
+	anchor := Anchor{Vector: []float32{1, 0.3}, PositiveIDs: []string{"p"}}
+	cos := build(t, index.Cosine, items...)
+	res := mineOK(t, cos, Request{Anchors: []Anchor{anchor}, Policy: policy(2, nil)})[0]
+	if got := ids(res); !slices.Equal(got, []string{"c79", "c50"}) || res.Removed.Duplicate != 1 {
+		t.Errorf("cosine default: %v (duplicates %d), want [c79 c50] with c81 removed", got, res.Removed.Duplicate)
+	}
+	res = mineOK(t, cos, Request{Anchors: []Anchor{anchor}, Policy: policy(2, func(p *Policy) { p.NearDuplicates = false })})[0]
+	if got := ids(res); !slices.Equal(got, []string{"c81", "c79"}) || res.Removed.Duplicate != 0 {
+		t.Errorf("rule off: %v, want [c81 c79]", got)
+	}
+	res = mineOK(t, cos, Request{Anchors: []Anchor{anchor}, Policy: policy(2, func(p *Policy) { p.DuplicateThreshold = ptr(0.4) })})[0]
+	if got := ids(res); !slices.Equal(got, []string{"c20"}) || res.Removed.Duplicate != 3 {
+		t.Errorf("threshold 0.4: %v, want [c20]", got)
+	}
+	dot := build(t, index.Dot, items...)
+	res = mineOK(t, dot, Request{Anchors: []Anchor{anchor}, Policy: policy(2, nil)})[0]
+	if got := ids(res); !slices.Equal(got, []string{"c81", "c79"}) {
+		t.Errorf("dot default: %v, want [c81 c79] (no default threshold under dot)", got)
+	}
+	res = mineOK(t, dot, Request{Anchors: []Anchor{anchor}, Policy: policy(2, func(p *Policy) { p.DuplicateThreshold = ptr(0.8) })})[0]
+	if got := ids(res); !slices.Equal(got, []string{"c79", "c50"}) {
+		t.Errorf("dot with 0.8: %v, want [c79 c50]", got)
+	}
+}
+
+// TestNearDuplicatesOfExcludedItemsAreExcluded: a copy of an excluded id or of a
+// reported false negative is excluded with it (counted as excluded_duplicate), a copy
+// of an item excluded for another anchor is not.
+func TestNearDuplicatesOfExcludedItemsAreExcluded(t *testing.T) {
+	s := build(t, index.Cosine,
+		it{id: "x", v: []float32{1, 0.1}}, it{id: "xcopy", v: []float32{1, 0.11}},
+		it{id: "f", v: []float32{1, 0.3}}, it{id: "fcopy", v: []float32{1, 0.31}},
+		it{id: "n1", v: []float32{0.2, 1}}, it{id: "n2", v: []float32{-0.5, 1}},
+	)
+	s.AddFalseNegatives("q", []string{"f"})
+	req := Request{Anchors: []Anchor{{Vector: []float32{1, 0}, Key: "q", ExcludeIDs: []string{"x"}}, {Vector: []float32{1, 0}, Key: "other"}},
+		Policy: policy(2, func(p *Policy) { p.InBatchExclusion = false })}
+	res := mineOK(t, s, req)
+	if got := ids(res[0]); !slices.Equal(got, []string{"n1", "n2"}) || res[0].Removed.ExcludedDuplicate != 2 || res[0].Removed.Excluded != 1 || res[0].Removed.Feedback != 1 {
+		t.Errorf("anchor q: %v removed %+v, want [n1 n2] with two excluded duplicates", got, res[0].Removed)
+	}
+	if got := ids(res[1]); !slices.Equal(got, []string{"x", "xcopy"}) {
+		t.Errorf("another anchor: %v, want [x xcopy]", got)
+	}
+	req.Policy.NearDuplicates = false
+	if got := ids(mineOK(t, s, req)[0]); !slices.Equal(got, []string{"xcopy", "fcopy"}) {
+		t.Errorf("rule off: %v, want [xcopy fcopy]", got)
+	}
+}
+
+// TestHardnessFloorStopsTheSearchAndReportsIt: with most candidates removed, the search
+// stops at max_rank and reports a shortfall and FloorReached instead of going deeper.
+func TestHardnessFloorStopsTheSearchAndReportsIt(t *testing.T) {
+	s := build(t, index.Dot, line(30)...)
+	// s⁺ = 1 (positive x0); an absolute margin of 0.45 keeps s < 0.55: x5 onwards.
+	anchor := Anchor{Vector: q10, PositiveIDs: []string{"x0"}}
+	res := mineOK(t, s, Request{Anchors: []Anchor{anchor}, Policy: policy(3, func(p *Policy) { p.AbsoluteMargin, p.MaxRank = ptr(0.45), 6 })})[0]
+	if got := ids(res); !slices.Equal(got, []string{"x5"}) || !res.FloorReached || res.MaxRank != 6 || res.Shortfall != 2 {
+		t.Errorf("floor 6: %v floor %d reached %v shortfall %d; want [x5], 6, true, 2", got, res.MaxRank, res.FloorReached, res.Shortfall)
+	}
+	res = mineOK(t, s, Request{Anchors: []Anchor{anchor}, Policy: policy(3, func(p *Policy) { p.AbsoluteMargin, p.MaxRank = ptr(0.45), 8 })})[0]
+	if got := ids(res); !slices.Equal(got, []string{"x5", "x6", "x7"}) || res.FloorReached {
+		t.Errorf("floor 8: %v reached %v; want [x5 x6 x7], false", got, res.FloorReached)
+	}
+	// The default floor is max(200, 2·end); NoMaxRank removes it.
+	p := policy(3, nil)
+	if got := p.EffectiveMaxRank(1000); got != 2000 {
+		t.Errorf("default floor for a window ending at 1000: %d", got)
+	}
+	if got := p.EffectiveMaxRank(13); got != DefaultMaxRank {
+		t.Errorf("default floor for a window ending at 13: %d", got)
+	}
+	p.MaxRank = NoMaxRank
+	if got := p.EffectiveMaxRank(13); got != math.MaxInt {
+		t.Errorf("NoMaxRank: %d", got)
+	}
+}
+
+// TestFalseNegativeProbability checks p_fn on a small collection: it follows the
+// documented logistic model, grows with similarity to the positive and is absent for an
+// anchor without a positive.
+func TestFalseNegativeProbability(t *testing.T) {
+	s := build(t, index.Dot, line(6)...)
+	sig := func(z float64) float32 { return float32(1 / (1 + math.Exp(-z))) }
+	// Positive (0.5, 0) as a raw vector: s⁺ = 0.5, s(c, p) = 0.5·(1 − i/10).
+	res := mineOK(t, s, Request{Anchors: []Anchor{{Vector: q10, PositiveVectors: [][]float32{{0.5, 0}}}, {Vector: q10}},
+		Policy: policy(3, func(p *Policy) { p.NearDuplicates = false })})
+	for _, n := range res[0].Negatives {
+		i, _ := strconv.Atoi(n.ID[1:])
+		x := 1 - float64(i)/10
+		want := sig(-5.4928 + 5.8179*0.5*x + 2.7088*(x-0.5))
+		if !n.HasPFN || math.Abs(float64(n.PFN-want)) > 1e-6 {
+			t.Errorf("%s: p_fn %v (%v), want %v", n.ID, n.PFN, n.HasPFN, want)
+		}
+	}
+	if ns := res[0].Negatives; !(ns[0].PFN > ns[1].PFN && ns[1].PFN > ns[2].PFN) {
+		t.Errorf("p_fn not decreasing with hardness rank: %+v", ns)
+	}
+	for _, n := range res[1].Negatives {
+		if n.HasPFN {
+			t.Errorf("anchor without a positive: p_fn %v for %s", n.PFN, n.ID)
+		}
 	}
 }

@@ -10,6 +10,9 @@ import (
 type Searcher interface {
 	// Dim returns the vector dimension.
 	Dim() int
+	// Metric returns the similarity metric; it sets the score range that policy
+	// thresholds are checked against and the default near-duplicate threshold.
+	Metric() index.Metric
 	// PrepareQuery validates a raw vector and returns it ready for scoring.
 	PrepareQuery(v []float32, field string) ([]float32, error)
 	// Similarity scores two prepared vectors (higher is more similar).

@@ -32,6 +32,8 @@ type Stats struct {
 	// Widenings counts search passes beyond the first; ExactScans anchors that ended in
 	// an exact scan.
 	Widenings, ExactScans uint64
+	// FloorsReached counts anchors whose search reached the hardness floor.
+	FloorsReached uint64
 	// PositiveScores and NegativeScores are histograms of s⁺ and of returned negatives'
 	// scores.
 	PositiveScores, NegativeScores Histogram
@@ -98,6 +100,9 @@ func (r *Recorder) Record(results []Result) {
 		if res.ExactScan {
 			s.ExactScans++
 		}
+		if res.FloorReached {
+			s.FloorsReached++
+		}
 		if res.HasPositiveScore {
 			r.pos.observe(float64(res.PositiveScore))
 		}
@@ -125,6 +130,8 @@ func (c *RuleCounts) add(o *RuleCounts) {
 	c.Feedback += o.Feedback
 	c.SameGroup += o.SameGroup
 	c.Duplicate += o.Duplicate
+	c.ExcludedDuplicate += o.ExcludedDuplicate
+	c.Guide += o.Guide
 	c.Margin += o.Margin
 	c.ScoreBand += o.ScoreBand
 	c.RankWindow += o.RankWindow

@@ -8,6 +8,8 @@ data directory and is stopped with SIGTERM.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import os
 import signal
 import socket
@@ -15,7 +17,7 @@ import subprocess
 import time
 import uuid
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 import grpc
 import numpy as np
@@ -145,8 +147,63 @@ def own_server(server_binary: str, tmp_path: Path) -> Iterator[ServerProcess]:
     srv.stop()
 
 
+class AsyncAsSync:
+    """Runs a :class:`hardneg.AsyncClient` behind the synchronous client's interface.
+
+    Each method call runs the coroutine to completion on an event loop owned by the
+    adapter, so one test body exercises both clients (see the ``make_client`` fixture).
+    """
+
+    def __init__(self, target: str, **kwargs: object) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._client = hardneg.AsyncClient(target, **kwargs)  # type: ignore[arg-type]
+
+    def __getattr__(self, name: str) -> object:
+        attr = getattr(self._client, name)
+        if not inspect.iscoroutinefunction(attr):
+            return attr
+        return lambda *a, **kw: self._loop.run_until_complete(attr(*a, **kw))
+
+    def close(self) -> None:
+        if not self._loop.is_closed():
+            self._loop.run_until_complete(self._client.close())
+            self._loop.close()
+
+    def __enter__(self) -> "AsyncAsSync":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"AsyncAsSync({self._client!r})"
+
+
+@pytest.fixture(params=["sync", "asyncio"])
+def make_client(request: pytest.FixtureRequest) -> Iterator[Callable[..., hardneg.Client]]:
+    """A factory of clients, run once with :class:`hardneg.Client` and once with
+    :class:`hardneg.AsyncClient` (through :class:`AsyncAsSync`); closes them afterwards."""
+    made: list[object] = []
+
+    def make(target: str, **kwargs: object) -> hardneg.Client:
+        c: object = hardneg.Client(target, **kwargs) if request.param == "sync" else AsyncAsSync(target, **kwargs)  # type: ignore[arg-type]
+        made.append(c)
+        return c  # type: ignore[return-value]
+
+    yield make
+    for c in made:
+        c.close()  # type: ignore[attr-defined]
+
+
 @pytest.fixture
-def client(server: ServerProcess) -> Iterator[hardneg.Client]:
+def client(server: ServerProcess, make_client: Callable[..., hardneg.Client]) -> hardneg.Client:
+    """A client of the shared server, once sync and once asyncio."""
+    return make_client(server.target, timeout=30.0)
+
+
+@pytest.fixture
+def sync_client(server: ServerProcess) -> Iterator[hardneg.Client]:
+    """A synchronous client of the shared server (for what only it has: fork, pickling)."""
     with hardneg.Client(server.target, timeout=30.0) as c:
         yield c
 

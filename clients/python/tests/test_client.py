@@ -1,12 +1,13 @@
-"""Round-trips through a real miner-server with the synchronous client."""
+"""Round-trips through a real miner-server, with the sync and the asyncio client."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Callable
 
 import numpy as np
 import pytest
-from conftest import unit_rows
+from conftest import ServerProcess, unit_rows
 
 import hardneg
 from hardneg import errors
@@ -79,19 +80,21 @@ def test_cosine_vectors_are_stored_normalised(client: hardneg.Client, collection
     np.testing.assert_allclose(np.linalg.norm(got.vectors, axis=1), 1.0, rtol=1e-5)
 
 
-def test_large_upsert_is_split(server: object, collection: str) -> None:
+def test_large_upsert_is_split(
+    server: ServerProcess, make_client: Callable[..., hardneg.Client], collection: str
+) -> None:
     n = 20_000
     x = unit_rows(n, 16, seed=3)
     ids = [f"big-{i}" for i in range(n)]
     # A small byte budget forces splits by size as well as by the 16,384-item limit.
-    with hardneg.Client(server.target, max_batch_bytes=256 * 1024) as c:  # type: ignore[attr-defined]
-        res = c.upsert(collection, ids, x)
-        assert res.inserted == n
-        assert res.batches >= n * 16 * 4 // (256 * 1024)
-        assert c.get_collection(collection).stats.item_count == n
-        got = c.get_items(collection, ids[::997], include_vectors=True)
-        assert got.vectors is not None
-        np.testing.assert_allclose(got.vectors, x[::997], atol=1e-6)
+    c = make_client(server.target, max_batch_bytes=256 * 1024)
+    res = c.upsert(collection, ids, x)
+    assert res.inserted == n
+    assert res.batches >= n * 16 * 4 // (256 * 1024)
+    assert c.get_collection(collection).stats.item_count == n
+    got = c.get_items(collection, ids[::997], include_vectors=True)
+    assert got.vectors is not None
+    np.testing.assert_allclose(got.vectors, x[::997], atol=1e-6)
 
 
 def test_delete(client: hardneg.Client, collection: str) -> None:
@@ -193,3 +196,34 @@ def test_snapshot(client: hardneg.Client, collection: str) -> None:
     snap = client.snapshot(collection)
     assert snap.sequence >= up.sequence
     assert snap.bytes > 0
+
+
+@pytest.mark.parametrize(
+    "change, diff",
+    [
+        (dict(dim=16), "dim 8 (requested 16)"),
+        (dict(metric="cosine"), "metric dot (requested cosine)"),
+        (dict(index_params=hardneg.IndexParams(m=12)), "index_params.m 8 (requested 12)"),
+        (dict(index_params=hardneg.IndexParams(ef_construction=64)), "index_params.ef_construction 100 (requested 64)"),
+        (
+            dict(index_params=hardneg.IndexParams(exact_threshold=hardneg.EXACT_ONLY)),
+            f"index_params.exact_threshold 1000 (requested {hardneg.EXACT_ONLY})",
+        ),
+    ],
+    ids=["dim", "metric", "m", "ef_construction", "exact_threshold"],
+)
+def test_exist_ok_refuses_a_different_definition(client: hardneg.Client, change: dict, diff: str) -> None:
+    name = f"exist-{uuid.uuid4().hex[:8]}"
+    params = hardneg.IndexParams(m=8, ef_construction=100, exact_threshold=1000)
+    client.create_collection(name, dim=8, metric="dot", index_params=params)
+    try:
+        args = dict(dim=8, metric="dot", index_params=params)
+        args.update(change)
+        with pytest.raises(errors.AlreadyExists) as exc:
+            client.create_collection(name, exist_ok=True, **args)
+        assert diff in str(exc.value)
+        # The same definition, or one leaving index parameters to the server, is accepted.
+        assert client.create_collection(name, dim=8, metric="dot", index_params=params, exist_ok=True).dim == 8
+        assert client.create_collection(name, dim=8, metric="ip", exist_ok=True).index_params.m == 8
+    finally:
+        client.delete_collection(name)

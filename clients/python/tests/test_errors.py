@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import pytest
 from conftest import unit_rows
@@ -76,9 +78,66 @@ def test_unknown_collection_is_not_found(client: hardneg.Client) -> None:
         client.get_items("no-such-collection", ["a"])
 
 
-def test_unreachable_server_is_unavailable() -> None:
+def test_unreachable_server_is_unavailable(make_client: Callable[..., hardneg.Client]) -> None:
     from conftest import free_port
 
-    with hardneg.Client(f"127.0.0.1:{free_port()}", timeout=2.0) as c:
-        with pytest.raises(errors.Unavailable):
-            c.list_collections()
+    c = make_client(f"127.0.0.1:{free_port()}", timeout=2.0)
+    with pytest.raises(errors.Unavailable):
+        c.list_collections()
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("num_negatives", 0),
+        ("num_negatives", -1),
+        ("num_negatives", 1025),
+        ("num_negatives", 10**10),
+        ("num_negatives", 2.5),
+        ("num_negatives", True),
+        ("range_min", -1),
+        ("range_min", 2**20 + 1),
+        ("range_max", -1),
+        ("range_max", 10**10),
+        ("seed", -1),
+        ("seed", 2**64),
+        ("max_candidates", -1),
+        ("max_candidates", 2**32),
+        ("ef_search", 65537),
+        ("ef_search", "64"),
+        ("absolute_margin", float("nan")),
+        ("absolute_margin", -0.1),
+        ("relative_margin", 1.5),
+        ("max_score", 1e39),
+        ("min_score", "0.1"),
+        ("temperature", float("inf")),
+        ("exclude_same_group", "yes"),
+        ("widen", 1),
+        ("sampling_strategy", "hardest"),
+        ("rank_mode", "rank"),
+    ],
+)
+def test_bad_policy_field_is_named_before_sending(
+    client: hardneg.Client, collection: str, field: str, value: object
+) -> None:
+    client.upsert(collection, ["a", "b", "c"], unit_rows(3, 16))
+    with pytest.raises(errors.InvalidArgument) as exc:
+        client.mine(collection, anchor_ids=["a"], **{field: value})
+    assert exc.value.field == f"policy.{field}"
+    assert exc.value.reason
+    assert isinstance(exc.value, ValueError)
+
+
+def test_policy_accepts_numpy_scalars_and_limits(client: hardneg.Client, collection: str) -> None:
+    client.upsert(collection, [f"d{i}" for i in range(20)], unit_rows(20, 16))
+    res = client.mine(
+        collection,
+        anchor_ids=["d0"],
+        num_negatives=np.int64(3),
+        range_max=np.uint32(10),
+        absolute_margin=np.float32(0.0),
+        seed=2**64 - 1,
+        exclude_same_group=np.bool_(True),
+    )
+    assert res.counts.tolist() == [3]
+    assert client.mine(collection, anchor_ids=["d0"], num_negatives=1024).counts[0] == 19

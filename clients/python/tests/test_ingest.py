@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 import uuid
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import pytest
@@ -60,12 +60,14 @@ def test_ingest_batch_shapes_and_deletes(client: hardneg.Client, collection: str
     assert got.versions.tolist() == [0, 0, 9, 9]
 
 
-def test_ingest_splits_oversized_batches(server: ServerProcess, collection: str) -> None:
+def test_ingest_splits_oversized_batches(
+    server: ServerProcess, make_client: Callable[..., hardneg.Client], collection: str
+) -> None:
     x = unit_rows(3000, DIM, seed=23)
-    with hardneg.Client(server.target, max_batch_bytes=32 * 1024) as c:
-        res = c.ingest(collection, [([f"o{i}" for i in range(3000)], x)], window=4)
-        assert res.batches > 1 and res.items == 3000
-        assert c.get_collection(collection).stats.item_count == 3000
+    c = make_client(server.target, max_batch_bytes=32 * 1024)
+    res = c.ingest(collection, [([f"o{i}" for i in range(3000)], x)], window=4)
+    assert res.batches > 1 and res.items == 3000
+    assert c.get_collection(collection).stats.item_count == 3000
 
 
 def test_window_bounds_in_flight_batches(client: hardneg.Client, collection: str) -> None:
@@ -128,7 +130,9 @@ def test_bad_batch_raises_typed_error(client: hardneg.Client, collection: str) -
     assert exc.value.ingest_result.batches == 1  # type: ignore[attr-defined]
 
 
-def test_resume_after_connection_cut(proxy: CuttableProxy, client: hardneg.Client, collection: str) -> None:
+def test_resume_after_connection_cut(
+    proxy: CuttableProxy, make_client: Callable[..., hardneg.Client], client: hardneg.Client, collection: str
+) -> None:
     """Connections reset mid-ingest: the client reconnects, resends what was not
     acknowledged, and the server recognises what it had already applied."""
     n_batches, per = 50, 20
@@ -144,8 +148,7 @@ def test_resume_after_connection_cut(proxy: CuttableProxy, client: hardneg.Clien
                 delete_ids=[f"c{j - 1}-0"] if j else [],
             )
 
-    with hardneg.Client(proxy.target, timeout=30.0) as c:
-        res = c.ingest(collection, source(), window=8)
+    res = make_client(proxy.target, timeout=30.0).ingest(collection, source(), window=8)
     assert res.reconnects >= 2
     assert res.batches == n_batches and res.items == n_batches * per and res.durable_sequence == n_batches
     assert client.get_collection(collection).stats.item_count == n_batches * per - (n_batches - 1)
@@ -154,7 +157,7 @@ def test_resume_after_connection_cut(proxy: CuttableProxy, client: hardneg.Clien
     np.testing.assert_allclose(got.vectors, x[[j * per + 1 for j in range(n_batches)]], atol=1e-6)
 
 
-def _restart_ingest(srv: ServerProcess, sig: int) -> None:
+def _restart_ingest(c: hardneg.Client, srv: ServerProcess, sig: int) -> None:
     """Ingests 60 batches and restarts the server after the 20th is read.
 
     Batch j upserts 20 new items and deletes the first item of batch j-1; a batch
@@ -163,54 +166,55 @@ def _restart_ingest(srv: ServerProcess, sig: int) -> None:
     n_batches, per = 60, 20
     x = unit_rows(n_batches * per, DIM, seed=28)
     name = f"restart-{uuid.uuid4().hex[:8]}"
-    with hardneg.Client(srv.target, timeout=30.0) as c:
-        c.create_collection(name, DIM)
+    c.create_collection(name, DIM)
 
-        def source() -> Iterator[hardneg.Batch]:
-            for j in range(n_batches):
-                if j == 20:
-                    srv.stop(sig)
-                    srv.start()
-                ids = [f"b{j}-{i}" for i in range(per)]
-                yield hardneg.Batch(
-                    ids=ids, vectors=x[j * per : (j + 1) * per], delete_ids=[f"b{j - 1}-0"] if j else []
-                )
+    def source() -> Iterator[hardneg.Batch]:
+        for j in range(n_batches):
+            if j == 20:
+                srv.stop(sig)
+                srv.start()
+            ids = [f"b{j}-{i}" for i in range(per)]
+            yield hardneg.Batch(
+                ids=ids, vectors=x[j * per : (j + 1) * per], delete_ids=[f"b{j - 1}-0"] if j else []
+            )
 
-        res = c.ingest(name, source(), writer_id=f"restart-{sig}", window=8, reconnect_timeout=60.0)
-        assert res.reconnects >= 1
-        assert res.batches == n_batches and res.items == n_batches * per
-        assert res.durable_sequence == n_batches
-        info = c.get_collection(name)
-        assert info.stats.item_count == n_batches * per - (n_batches - 1)
-        deleted = [f"b{j}-0" for j in range(n_batches - 1)]
-        assert c.get_items(name, deleted).ids == []
-        kept = c.get_items(name, [f"b{j}-{i}" for j in range(n_batches) for i in (1, per - 1)], include_vectors=True)
-        assert len(kept) == 2 * n_batches
-        idx = [j * per + i for j in range(n_batches) for i in (1, per - 1)]
-        np.testing.assert_allclose(kept.vectors, x[idx], atol=1e-6)
-
-
-def test_resume_after_kill_mid_ingest(own_server: ServerProcess) -> None:
-    _restart_ingest(own_server, signal.SIGKILL)
+    res = c.ingest(name, source(), writer_id=f"restart-{sig}", window=8, reconnect_timeout=60.0)
+    assert res.reconnects >= 1
+    assert res.batches == n_batches and res.items == n_batches * per
+    assert res.durable_sequence == n_batches
+    info = c.get_collection(name)
+    assert info.stats.item_count == n_batches * per - (n_batches - 1)
+    deleted = [f"b{j}-0" for j in range(n_batches - 1)]
+    assert c.get_items(name, deleted).ids == []
+    kept = c.get_items(name, [f"b{j}-{i}" for j in range(n_batches) for i in (1, per - 1)], include_vectors=True)
+    assert len(kept) == 2 * n_batches
+    idx = [j * per + i for j in range(n_batches) for i in (1, per - 1)]
+    np.testing.assert_allclose(kept.vectors, x[idx], atol=1e-6)
 
 
-def test_resume_after_graceful_restart_mid_ingest(server_binary: str, tmp_path: object) -> None:
+def test_resume_after_kill_mid_ingest(own_server: ServerProcess, make_client: Callable[..., hardneg.Client]) -> None:
+    _restart_ingest(make_client(own_server.target, timeout=30.0), own_server, signal.SIGKILL)
+
+
+def test_resume_after_graceful_restart_mid_ingest(
+    server_binary: str, tmp_path: object, make_client: Callable[..., hardneg.Client]
+) -> None:
     from pathlib import Path
 
     root = Path(str(tmp_path))
     srv = ServerProcess(server_binary, root / "data", root / "server.log", ("--shutdown-timeout=1s",))
     srv.start()
     try:
-        _restart_ingest(srv, signal.SIGTERM)
+        _restart_ingest(make_client(srv.target, timeout=30.0), srv, signal.SIGTERM)
     finally:
         srv.stop()
 
 
-def test_unreachable_server_gives_up_after_reconnect_timeout() -> None:
+def test_unreachable_server_gives_up_after_reconnect_timeout(make_client: Callable[..., hardneg.Client]) -> None:
     from conftest import free_port
 
-    with hardneg.Client(f"127.0.0.1:{free_port()}") as c:
-        with pytest.raises(errors.Unavailable) as exc:
-            c.ingest("c", [(["a"], np.ones((1, 4), np.float32))], reconnect_timeout=1.0)
-        assert exc.value.ingest_result.batches == 0  # type: ignore[attr-defined]
-        assert exc.value.ingest_result.reconnects >= 1  # type: ignore[attr-defined]
+    c = make_client(f"127.0.0.1:{free_port()}")
+    with pytest.raises(errors.Unavailable) as exc:
+        c.ingest("c", [(["a"], np.ones((1, 4), np.float32))], reconnect_timeout=1.0)
+    assert exc.value.ingest_result.batches == 0  # type: ignore[attr-defined]
+    assert exc.value.ingest_result.reconnects >= 1  # type: ignore[attr-defined]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import pickle
+import uuid
+from typing import Iterator
 
 import numpy as np
 import pytest
-from conftest import ServerProcess, unit_rows
+from conftest import unit_rows
 
 import hardneg
 
@@ -27,10 +29,13 @@ def _expected(x: np.ndarray, i: int) -> list[str]:
 
 
 @pytest.fixture
-def filled(client: hardneg.Client, collection: str) -> tuple[hardneg.Client, str, np.ndarray]:
+def filled(sync_client: hardneg.Client) -> Iterator[tuple[hardneg.Client, str, np.ndarray]]:
+    name = f"w-{uuid.uuid4().hex[:12]}"
+    sync_client.create_collection(name, dim=16)
     x = unit_rows(N_ITEMS, 16, seed=41)
-    client.upsert(collection, [f"w{i}" for i in range(N_ITEMS)], x)
-    return client, collection, x
+    sync_client.upsert(name, [f"w{i}" for i in range(N_ITEMS)], x)
+    yield sync_client, name, x
+    sync_client.delete_collection(name, missing_ok=True)
 
 
 def test_forked_workers_use_their_own_channel(filled: tuple[hardneg.Client, str, np.ndarray]) -> None:

@@ -10,7 +10,11 @@ Quickstart::
     res = client.mine("docs", anchor_vectors=queries, positive_ids=pos_ids,
                       num_negatives=5, relative_margin=0.05)
     res.ids, res.scores, res.stats                            # numpy arrays + per-rule counts
+
+``hardneg.datasets`` (sentence-transformers dataset formats) is loaded on first use.
 """
+
+from typing import Any
 
 from hardneg import errors
 from hardneg._channel import ChannelConfig
@@ -29,6 +33,7 @@ from hardneg.types import (
     Items,
     MineResult,
     MiningPolicy,
+    RetryPolicy,
     RuleStats,
     SnapshotInfo,
     TLSConfig,
@@ -53,9 +58,27 @@ __all__ = [
     "MineResult",
     "MiningPolicy",
     "RULES",
+    "RetryPolicy",
     "RuleStats",
     "SnapshotInfo",
     "TLSConfig",
     "UpsertResult",
+    "datasets",
     "errors",
 ]
+
+# Submodules loaded on first access, so that ``import hardneg`` stays cheap; the
+# optional packages they use (datasets, torch, …) load only when they are called.
+_LAZY_SUBMODULES = ("datasets",)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"hardneg.{name}")
+    raise AttributeError(f"module 'hardneg' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_SUBMODULES))

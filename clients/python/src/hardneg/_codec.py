@@ -7,11 +7,14 @@ per batch and decoding one ``np.frombuffer``, never per-element Python work.
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from hardneg.errors import FieldViolation, InvalidArgument
 from hardneg.types import (
     RULES,
     CollectionInfo,
@@ -27,6 +30,8 @@ from hardneg.v1 import hardneg_pb2 as pb
 MAX_BATCH_ITEMS = 16_384
 MAX_ANCHORS = 1_024
 MAX_NEGATIVES = 1_024
+MAX_RANGE = 1 << 20  # range_min and range_max
+MAX_EF_SEARCH = 65_536
 MAX_REPORT_IDS = 16_384
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 # Client-side bound on one write batch: well below the server's default message limit so
@@ -189,6 +194,25 @@ def create_collection_request(
     )
 
 
+def definition_differences(existing: CollectionInfo, req: pb.CreateCollectionRequest) -> list[str]:
+    """How an existing collection differs from the one ``req`` would create.
+
+    Index parameters left at 0 in the request (server default) match any value.
+    """
+    diffs = []
+    if existing.dim != req.dim:
+        diffs.append(f"dim {existing.dim} (requested {req.dim})")
+    wanted = _METRIC_NAMES.get(req.metric, "unspecified")
+    if existing.metric != wanted:
+        diffs.append(f"metric {existing.metric} (requested {wanted})")
+    for name in ("m", "ef_construction", "ef_search", "exact_threshold"):
+        want = getattr(req.index_params, name)
+        have = getattr(existing.index_params, name)
+        if want and want != have:
+            diffs.append(f"index_params.{name} {have} (requested {want})")
+    return diffs
+
+
 def collection_info(c: pb.Collection) -> CollectionInfo:
     return CollectionInfo(
         name=c.name,
@@ -251,26 +275,103 @@ def items_from_batches(responses: Sequence[pb.GetItemsResponse], include_vectors
 # --- mining ------------------------------------------------------------------------------
 
 
+# Per integer field of MiningPolicy: (smallest, largest, allows None). The bounds are the
+# server's (internal/mining/policy.go) where it has one, else the wire type's.
+_POLICY_INTS: dict[str, tuple[int, int, bool]] = {
+    "num_negatives": (1, MAX_NEGATIVES, False),
+    "range_min": (0, MAX_RANGE, False),
+    "range_max": (0, MAX_RANGE, True),
+    "seed": (0, 2**64 - 1, False),
+    "max_candidates": (0, 2**32 - 1, False),
+    "ef_search": (0, MAX_EF_SEARCH, False),
+    "max_rank": (0, 2**32 - 1, False),
+}
+_POLICY_FLOATS = (
+    "max_score",
+    "min_score",
+    "absolute_margin",
+    "relative_margin",
+    "duplicate_threshold",
+    "temperature",
+    "simans_a",
+    "simans_b",
+    "diversity_threshold",
+    "duplicate_quantile",
+    "duplicate_zscore",
+    "guide_margin",
+    "guide_duplicate_threshold",
+)
+_POLICY_BOOLS = ("exclude_same_group", "in_batch_exclusion", "use_feedback", "widen", "exclude_near_duplicates")
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _policy_violations(policy: MiningPolicy) -> list[FieldViolation]:
+    """Type and range errors of each policy field, named ``policy.<field>``."""
+    out: list[FieldViolation] = []
+
+    def bad(name: str, why: str) -> None:
+        out.append(FieldViolation(field=f"policy.{name}", description=why))
+
+    for name, (lo, hi, nullable) in _POLICY_INTS.items():
+        v = getattr(policy, name)
+        if v is None and nullable:
+            continue
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
+            bad(name, f"must be an integer, got {type(v).__name__}")
+        elif not lo <= int(v) <= hi:
+            bad(name, f"must be {lo}–{hi:,}, got {int(v)}")
+    for name in _POLICY_FLOATS:
+        v = getattr(policy, name)
+        if v is None:
+            continue
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+            bad(name, f"must be a number or None, got {type(v).__name__}")
+        elif not (math.isfinite(float(v)) and abs(float(v)) <= _FLOAT32_MAX):
+            bad(name, f"must be a finite float32, got {float(v)!r}")
+        elif name == "absolute_margin" and v < 0:
+            bad(name, "must not be negative")
+        elif name in ("relative_margin", "duplicate_quantile") and not 0 <= v <= 1:
+            bad(name, f"must be in [0, 1], got {float(v)!r}")
+    if policy.guide_collection is not None and not isinstance(policy.guide_collection, str):
+        bad("guide_collection", f"must be a collection name or None, got {type(policy.guide_collection).__name__}")
+    if policy.guide_margin is not None and isinstance(policy.guide_margin, numbers.Real) and policy.guide_margin < 0:
+        bad("guide_margin", "must not be negative")
+    if policy.duplicate_quantile is not None and policy.duplicate_zscore is not None:
+        bad("duplicate_zscore", "set duplicate_quantile or duplicate_zscore, not both")
+    for name in _POLICY_BOOLS:
+        v = getattr(policy, name)
+        if v is not None and not isinstance(v, (bool, np.bool_)):
+            bad(name, f"must be True, False or None, got {type(v).__name__}")
+    if policy.sampling_strategy not in SAMPLING:
+        bad("sampling_strategy", f"unknown strategy {policy.sampling_strategy!r}; use one of {', '.join(SAMPLING)}")
+    if policy.rank_mode not in RANK_MODES:
+        bad("rank_mode", f"unknown rank mode {policy.rank_mode!r}; use surviving or raw")
+    return out
+
+
+def validate_policy(policy: MiningPolicy) -> None:
+    """Raises :class:`~hardneg.errors.InvalidArgument` naming every bad policy field."""
+    violations = _policy_violations(policy)
+    if violations:
+        raise InvalidArgument("invalid mining policy", violations=violations)
+
+
 def policy_message(policy: MiningPolicy) -> pb.MiningPolicy:
-    try:
-        sampling = SAMPLING[policy.sampling_strategy]
-    except KeyError:
-        raise ValueError(
-            f"unknown sampling_strategy {policy.sampling_strategy!r}; use one of {', '.join(SAMPLING)}"
-        ) from None
-    try:
-        rank_mode = RANK_MODES[policy.rank_mode]
-    except KeyError:
-        raise ValueError(f"unknown rank_mode {policy.rank_mode!r}; use surviving or raw") from None
+    """The wire form of a policy, after :func:`validate_policy`."""
+    validate_policy(policy)
+    sampling = SAMPLING[policy.sampling_strategy]
+    rank_mode = RANK_MODES[policy.rank_mode]
     msg = pb.MiningPolicy(
-        num_negatives=policy.num_negatives,
-        range_min=policy.range_min,
-        range_max=policy.range_max or 0,
+        num_negatives=int(policy.num_negatives),
+        range_min=int(policy.range_min),
+        range_max=int(policy.range_max or 0),
         rank_mode=rank_mode,
         sampling=sampling,
-        seed=policy.seed,
-        max_candidates=policy.max_candidates,
-        ef_search=policy.ef_search,
+        seed=int(policy.seed),
+        max_candidates=int(policy.max_candidates),
+        ef_search=int(policy.ef_search),
+        max_rank=int(policy.max_rank),
+        guide_collection=policy.guide_collection or "",
     )
     for name in (
         "exclude_same_group",
@@ -286,10 +387,15 @@ def policy_message(policy: MiningPolicy) -> pb.MiningPolicy:
         "simans_b",
         "diversity_threshold",
         "widen",
+        "exclude_near_duplicates",
+        "duplicate_quantile",
+        "duplicate_zscore",
+        "guide_margin",
+        "guide_duplicate_threshold",
     ):
         value = getattr(policy, name)
         if value is not None:
-            setattr(msg, name, value)
+            setattr(msg, name, bool(value) if name in _POLICY_BOOLS else float(value))
     return msg
 
 
@@ -340,6 +446,8 @@ def build_anchors(
     exclude_ids: Any = None,
     groups: Any = None,
     keys: Any = None,
+    guide_vectors: Any = None,
+    guide_positive_vectors: Any = None,
 ) -> list[pb.Anchor]:
     """Builds one ``Anchor`` per row from per-anchor columns.
 
@@ -368,6 +476,12 @@ def build_anchors(
     exc = _per_anchor_ids(exclude_ids, n, "exclude_ids")
     grp = _per_anchor_ids(groups, n, "groups")
     pvec = _per_anchor_vectors(positive_vectors, n, None)
+    gvec: Optional[np.ndarray] = None
+    if guide_vectors is not None:
+        gvec = np.ascontiguousarray(guide_vectors, dtype=_F32)
+        if gvec.ndim != 2 or gvec.shape[0] != n:
+            raise ValueError(f"guide_vectors must be (n, guide_dim) with n = {n}, got shape {gvec.shape}")
+    gpos = _per_anchor_vectors(guide_positive_vectors, n, None)
     key_list = [""] * n if keys is None else ["" if k is None else str(k) for k in keys]
     if len(key_list) != n:
         raise ValueError(f"keys has {len(key_list)} entries for {n} anchors")
@@ -380,9 +494,12 @@ def build_anchors(
             positive_vectors=pvec[i],
             exclude_ids=exc[i],
             groups=grp[i],
+            guide_positive_vectors=gpos[i],
         )
         if vec_rows is not None:
             a.vector = vec_rows[i].tobytes()
+        if gvec is not None and not np.isnan(gvec[i]).all():
+            a.guide_vector = gvec[i].tobytes()
         anchors.append(a)
     return anchors
 
@@ -395,6 +512,11 @@ def mine_result(resp: pb.MineResponse, k: int, include_vectors: bool) -> MineRes
     ids = np.full((n, k), None, dtype=object)
     scores = np.full((n, k), np.nan, dtype=np.float32)
     ranks = np.full((n, k), -1, dtype=np.int64)
+    p_fn = np.full((n, k), np.nan, dtype=np.float32)
+    max_rank = np.zeros(n, dtype=np.int64)
+    floor = np.zeros(n, dtype=bool)
+    dup = np.full(n, np.nan, dtype=np.float32)
+    gpos = np.full(n, np.nan, dtype=np.float32)
     counts = np.zeros(n, dtype=np.int64)
     pos = np.full(n, np.nan, dtype=np.float32)
     shortfall = np.zeros(n, dtype=np.int64)
@@ -412,8 +534,16 @@ def mine_result(resp: pb.MineResponse, k: int, include_vectors: bool) -> MineRes
             ids[i, j] = neg.id
             scores[i, j] = neg.score
             ranks[i, j] = neg.rank
+            if neg.HasField("p_fn"):
+                p_fn[i, j] = neg.p_fn
         if r.HasField("positive_score"):
             pos[i] = r.positive_score
+        if r.HasField("duplicate_threshold"):
+            dup[i] = r.duplicate_threshold
+        if r.HasField("guide_positive_score"):
+            gpos[i] = r.guide_positive_score
+        max_rank[i] = r.max_rank
+        floor[i] = r.floor_reached
         shortfall[i] = r.shortfall
         examined[i] = r.candidates_examined
         widenings[i] = r.widenings
@@ -447,7 +577,27 @@ def mine_result(resp: pb.MineResponse, k: int, include_vectors: bool) -> MineRes
         removed=removed,
         unknown_positive_ids=unknown,
         vectors=vectors,
+        p_fn=p_fn,
+        max_rank=max_rank,
+        floor_reached=floor,
+        duplicate_threshold=dup,
+        guide_positive_scores=gpos,
     )
+
+
+def calibration(resp: pb.GetCalibrationResponse) -> dict[str, dict[str, Any]]:
+    """A GetCalibrationResponse as ``{stream: {count, mean, std, quantiles}}`` with
+    ``quantiles`` mapping each probability to its score."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in ("positive_scores", "candidate_scores", "positive_similarities"):
+        s = getattr(resp, name)
+        out[name] = dict(
+            count=int(s.count),
+            mean=float(s.mean),
+            std=float(s.std),
+            quantiles={float(p): float(q) for p, q in zip(s.probabilities, s.quantiles)},
+        )
+    return out
 
 
 # --- feedback ----------------------------------------------------------------------------

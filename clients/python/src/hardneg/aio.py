@@ -9,8 +9,8 @@ from typing import Any, AsyncIterable, Iterable, Optional, Union
 import grpc
 
 from hardneg import _codec as codec
-from hardneg import errors
-from hardneg._channel import ChannelConfig, TLSArg
+from hardneg._channel import TLSArg
+from hardneg._core import Core, Front, Op, T, run_async
 from hardneg._ingest import IngestState
 from hardneg.types import (
     CollectionInfo,
@@ -20,10 +20,10 @@ from hardneg.types import (
     Items,
     MineResult,
     MiningPolicy,
+    RetryPolicy,
     SnapshotInfo,
     UpsertResult,
 )
-from hardneg.v1 import hardneg_pb2 as pb
 from hardneg.v1 import hardneg_pb2_grpc as pb_grpc
 
 __all__ = ["AsyncClient"]
@@ -33,7 +33,7 @@ class _StreamClosed(Exception):
     """The server ended an upsert stream while batches were still unacknowledged."""
 
 
-class AsyncClient:
+class AsyncClient(Front):
     """asyncio client of a hardneg server; the same methods as :class:`hardneg.Client`,
     as coroutines.
 
@@ -52,26 +52,26 @@ class AsyncClient:
         max_message_bytes: int = codec.DEFAULT_MAX_MESSAGE_BYTES,
         max_batch_bytes: int = codec.DEFAULT_MAX_BATCH_BYTES,
         options: Iterable[tuple[str, Any]] = (),
+        retry: Optional[RetryPolicy] = RetryPolicy(),
     ) -> None:
-        if max_batch_bytes > max_message_bytes - 1024 * 1024:
-            max_batch_bytes = max(max_message_bytes - 1024 * 1024, 1024)
-        self._config = ChannelConfig(
-            target=target, token=token, tls=tls, max_message_bytes=max_message_bytes, extra_options=tuple(options)
+        self._core = Core(
+            target,
+            token=token,
+            tls=tls,
+            timeout=timeout,
+            max_message_bytes=max_message_bytes,
+            max_batch_bytes=max_batch_bytes,
+            options=options,
+            retry=retry,
         )
-        self.timeout = timeout
-        self.max_batch_bytes = max_batch_bytes
         self._owner: Optional[tuple[int, asyncio.AbstractEventLoop]] = None
         self._channel: Optional[grpc.aio.Channel] = None
         self._stub_obj: Optional[pb_grpc.MinerServiceStub] = None
 
-    @property
-    def target(self) -> str:
-        return self._config.target
-
     def _stub(self) -> pb_grpc.MinerServiceStub:
         owner = (os.getpid(), asyncio.get_running_loop())
         if self._stub_obj is None or self._owner != owner:
-            self._channel = self._config.aio_channel()
+            self._channel = self._core.config.aio_channel()
             self._stub_obj = pb_grpc.MinerServiceStub(self._channel)
             self._owner = owner
         return self._stub_obj
@@ -95,29 +95,16 @@ class AsyncClient:
         await self.close()
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"config": self._config, "timeout": self.timeout, "max_batch_bytes": self.max_batch_bytes}
+        return {"core": self._core}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self._config = state["config"]
-        self.timeout = state["timeout"]
-        self.max_batch_bytes = state["max_batch_bytes"]
+        self._core = state["core"]
         self._owner = None
         self._channel = None
         self._stub_obj = None
 
-    def __repr__(self) -> str:
-        return f"hardneg.AsyncClient({self._config.target!r})"
-
-    async def _call(self, method: str, request: Any, timeout: Optional[float] = None) -> Any:
-        fn = getattr(self._stub(), method)
-        try:
-            return await fn(
-                request,
-                timeout=timeout if timeout is not None else self.timeout,
-                metadata=self._config.metadata(),
-            )
-        except grpc.RpcError as e:
-            raise errors.from_rpc_error(e) from None
+    async def _run(self, op: Op[T]) -> T:
+        return await run_async(op, self._stub(), self._core.config.metadata())
 
     # --- collections -------------------------------------------------------------------
 
@@ -131,28 +118,19 @@ class AsyncClient:
         exist_ok: bool = False,
     ) -> CollectionInfo:
         """See :meth:`hardneg.Client.create_collection`."""
-        req = codec.create_collection_request(name, dim, metric, index_params)
-        try:
-            return codec.collection_info((await self._call("CreateCollection", req)).collection)
-        except errors.AlreadyExists:
-            if not exist_ok:
-                raise
-            return await self.get_collection(name)
+        return await self._run(self._core.create_collection(name, dim, metric, index_params, exist_ok))
 
     async def get_collection(self, name: str) -> CollectionInfo:
-        resp = await self._call("GetCollection", pb.GetCollectionRequest(name=name))
-        return codec.collection_info(resp.collection)
+        """See :meth:`hardneg.Client.get_collection`."""
+        return await self._run(self._core.get_collection(name))
 
     async def list_collections(self) -> list[CollectionInfo]:
-        resp = await self._call("ListCollections", pb.ListCollectionsRequest())
-        return [codec.collection_info(c) for c in resp.collections]
+        """See :meth:`hardneg.Client.list_collections`."""
+        return await self._run(self._core.list_collections())
 
     async def delete_collection(self, name: str, *, missing_ok: bool = False) -> None:
-        try:
-            await self._call("DeleteCollection", pb.DeleteCollectionRequest(name=name))
-        except errors.NotFound:
-            if not missing_ok:
-                raise
+        """See :meth:`hardneg.Client.delete_collection`."""
+        await self._run(self._core.delete_collection(name, missing_ok))
 
     # --- writes ------------------------------------------------------------------------
 
@@ -165,35 +143,15 @@ class AsyncClient:
         versions: Any = None,
     ) -> UpsertResult:
         """See :meth:`hardneg.Client.upsert`."""
-        items = codec.prepare_items(ids, vectors, groups, versions)
-        inserted = replaced = seq = n = 0
-        for start, end in items.slices(codec.MAX_BATCH_ITEMS, self.max_batch_bytes):
-            req = pb.UpsertRequest(collection=collection, items=items.batch(start, end))
-            resp = await self._call("Upsert", req)
-            inserted += resp.inserted
-            replaced += resp.replaced
-            seq = resp.sequence
-            n += 1
-        return UpsertResult(inserted=inserted, replaced=replaced, sequence=seq, batches=n)
+        return await self._run(self._core.upsert(collection, ids, vectors, groups, versions))
 
     async def delete(self, collection: str, ids: Any) -> DeleteResult:
-        id_list = codec._as_id_list(ids)
-        deleted = not_found = seq = n = 0
-        for part in codec.chunks(id_list, codec.MAX_BATCH_ITEMS):
-            resp = await self._call("Delete", pb.DeleteRequest(collection=collection, ids=part))
-            deleted += resp.deleted
-            not_found += resp.not_found
-            seq = resp.sequence
-            n += 1
-        return DeleteResult(deleted=deleted, not_found=not_found, sequence=seq, batches=n)
+        """See :meth:`hardneg.Client.delete`."""
+        return await self._run(self._core.delete(collection, ids))
 
     async def get_items(self, collection: str, ids: Any, *, include_vectors: bool = False) -> Items:
-        id_list = codec._as_id_list(ids)
-        responses = []
-        for part in codec.chunks(id_list, codec.MAX_BATCH_ITEMS):
-            req = pb.GetItemsRequest(collection=collection, ids=part, include_vectors=include_vectors)
-            responses.append(await self._call("GetItems", req))
-        return codec.items_from_batches(responses, include_vectors)
+        """See :meth:`hardneg.Client.get_items`."""
+        return await self._run(self._core.get_items(collection, ids, include_vectors))
 
     async def ingest(
         self,
@@ -208,12 +166,11 @@ class AsyncClient:
         reconnect_timeout: float = 60.0,
     ) -> IngestResult:
         """See :meth:`hardneg.Client.ingest`; ``batches`` may also be an async iterable."""
-        state = IngestState(
+        state = self._core.ingest_state(
             collection,
             writer_id=writer_id,
             first_sequence=first_sequence,
             window=window,
-            max_batch_bytes=self.max_batch_bytes,
             progress=progress,
             total=total,
             reconnect_timeout=reconnect_timeout,
@@ -240,7 +197,7 @@ class AsyncClient:
             state.close()
 
     async def _run_stream(self, state: IngestState, source: Any, is_async: bool) -> None:
-        call = self._stub().UpsertStream(metadata=self._config.metadata())
+        call = self._stub().UpsertStream(metadata=self._core.config.metadata())
         try:
             try:
                 for req in state.unacked():
@@ -291,40 +248,42 @@ class AsyncClient:
         exclude_ids: Any = None,
         groups: Any = None,
         keys: Any = None,
+        guide_vectors: Any = None,
+        guide_positive_vectors: Any = None,
         policy: Optional[MiningPolicy] = None,
         include_vectors: bool = False,
         **policy_kwargs: Any,
     ) -> MineResult:
         """See :meth:`hardneg.Client.mine`."""
-        pol = MiningPolicy.from_kwargs(policy, **policy_kwargs)
-        anchors = codec.build_anchors(
-            anchor_ids,
-            anchor_vectors,
-            positive_ids=positive_ids,
-            positive_vectors=positive_vectors,
-            exclude_ids=exclude_ids,
-            groups=groups,
-            keys=keys,
+        return await self._run(
+            self._core.mine(
+                collection,
+                anchor_ids,
+                anchor_vectors,
+                positive_ids=positive_ids,
+                positive_vectors=positive_vectors,
+                exclude_ids=exclude_ids,
+                groups=groups,
+                keys=keys,
+                guide_vectors=guide_vectors,
+                guide_positive_vectors=guide_positive_vectors,
+                policy=policy,
+                include_vectors=include_vectors,
+                policy_kwargs=policy_kwargs,
+            )
         )
-        pmsg = codec.policy_message(pol)
-        parts = []
-        for part in codec.chunks(anchors, codec.MAX_ANCHORS):
-            req = pb.MineRequest(collection=collection, anchors=part, policy=pmsg, include_vectors=include_vectors)
-            parts.append(codec.mine_result(await self._call("Mine", req), pol.num_negatives, include_vectors))
-        if not parts:
-            return codec.mine_result(pb.MineResponse(), pol.num_negatives, include_vectors)
-        return MineResult.concatenate(parts, pol.num_negatives)
 
     async def report_false_negatives(self, collection: str, reports: codec.Reports) -> int:
         """See :meth:`hardneg.Client.report_false_negatives`."""
-        total = 0
-        for r in codec.report_requests(collection, reports):
-            total += (await self._call("ReportFalseNegatives", r)).recorded
-        return total
+        return await self._run(self._core.report_false_negatives(collection, reports))
 
     async def snapshot(self, collection: str) -> SnapshotInfo:
-        resp = await self._call("SnapshotCollection", pb.SnapshotCollectionRequest(name=collection))
-        return SnapshotInfo(sequence=resp.sequence, bytes=resp.bytes)
+        """See :meth:`hardneg.Client.snapshot`."""
+        return await self._run(self._core.snapshot(collection))
+
+    async def get_calibration(self, collection: str) -> dict[str, dict[str, Any]]:
+        """See :meth:`hardneg.Client.get_calibration`."""
+        return await self._run(self._core.get_calibration(collection))
 
 
 async def _raise_status(call: Any) -> None:

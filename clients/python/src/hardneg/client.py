@@ -11,8 +11,8 @@ from typing import Any, Iterable, Iterator, Optional
 import grpc
 
 from hardneg import _codec as codec
-from hardneg import errors
-from hardneg._channel import ChannelConfig, TLSArg
+from hardneg._channel import TLSArg
+from hardneg._core import Core, Front, Op, T, run_sync
 from hardneg._ingest import IngestState
 from hardneg.types import (
     CollectionInfo,
@@ -22,10 +22,10 @@ from hardneg.types import (
     Items,
     MineResult,
     MiningPolicy,
+    RetryPolicy,
     SnapshotInfo,
     UpsertResult,
 )
-from hardneg.v1 import hardneg_pb2 as pb
 from hardneg.v1 import hardneg_pb2_grpc as pb_grpc
 
 __all__ = ["Client"]
@@ -41,7 +41,7 @@ def _queue_iter(q: "queue.Queue[Any]") -> Iterator[Any]:
         yield item
 
 
-class Client:
+class Client(Front):
     """Synchronous client of a hardneg server.
 
     Args:
@@ -56,6 +56,12 @@ class Client:
         max_batch_bytes: writes are split into batches of at most this many bytes (and
             at most 16,384 items).
         options: extra gRPC channel options.
+        retry: how idempotent calls (``mine``, ``get_collection``, ``list_collections``,
+            ``get_items``, ``upsert``) are retried when the server is unavailable or
+            asks to come back later: a :class:`hardneg.RetryPolicy`, or ``None`` to
+            never retry. ``timeout`` bounds a call with all its retries;
+            :attr:`retries` counts the retries made, and each is logged at INFO level on
+            the ``hardneg`` logger.
 
     The channel is opened lazily, once per process: a client created before
     ``fork()`` (e.g. captured by a PyTorch ``Dataset`` used by DataLoader workers)
@@ -75,24 +81,24 @@ class Client:
         max_message_bytes: int = codec.DEFAULT_MAX_MESSAGE_BYTES,
         max_batch_bytes: int = codec.DEFAULT_MAX_BATCH_BYTES,
         options: Iterable[tuple[str, Any]] = (),
+        retry: Optional[RetryPolicy] = RetryPolicy(),
     ) -> None:
-        if max_batch_bytes > max_message_bytes - 1024 * 1024:
-            max_batch_bytes = max(max_message_bytes - 1024 * 1024, 1024)
-        self._config = ChannelConfig(
-            target=target, token=token, tls=tls, max_message_bytes=max_message_bytes, extra_options=tuple(options)
+        self._core = Core(
+            target,
+            token=token,
+            tls=tls,
+            timeout=timeout,
+            max_message_bytes=max_message_bytes,
+            max_batch_bytes=max_batch_bytes,
+            options=options,
+            retry=retry,
         )
-        self.timeout = timeout
-        self.max_batch_bytes = max_batch_bytes
         self._lock = threading.Lock()
         self._pid: Optional[int] = None
         self._channel: Optional[grpc.Channel] = None
         self._stub_obj: Optional[pb_grpc.MinerServiceStub] = None
 
     # --- lifecycle ---------------------------------------------------------------------
-
-    @property
-    def target(self) -> str:
-        return self._config.target
 
     def _stub(self) -> pb_grpc.MinerServiceStub:
         pid = os.getpid()
@@ -103,7 +109,7 @@ class Client:
             if self._stub_obj is None or self._pid != pid:
                 # After fork the inherited channel belongs to the parent: drop it without
                 # closing (closing would touch the parent's connections) and open our own.
-                self._channel = self._config.sync_channel()
+                self._channel = self._core.config.sync_channel()
                 self._stub_obj = pb_grpc.MinerServiceStub(self._channel)
                 self._pid = pid
             return self._stub_obj
@@ -131,30 +137,17 @@ class Client:
         self.close()
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"config": self._config, "timeout": self.timeout, "max_batch_bytes": self.max_batch_bytes}
+        return {"core": self._core}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self._config = state["config"]
-        self.timeout = state["timeout"]
-        self.max_batch_bytes = state["max_batch_bytes"]
+        self._core = state["core"]
         self._lock = threading.Lock()
         self._pid = None
         self._channel = None
         self._stub_obj = None
 
-    def __repr__(self) -> str:
-        return f"hardneg.Client({self._config.target!r})"
-
-    def _call(self, method: str, request: Any, timeout: Optional[float] = None) -> Any:
-        fn = getattr(self._stub(), method)
-        try:
-            return fn(
-                request,
-                timeout=timeout if timeout is not None else self.timeout,
-                metadata=self._config.metadata(),
-            )
-        except grpc.RpcError as e:
-            raise errors.from_rpc_error(e) from None
+    def _run(self, op: Op[T]) -> T:
+        return run_sync(op, self._stub(), self._core.config.metadata())
 
     # --- collections -------------------------------------------------------------------
 
@@ -173,32 +166,24 @@ class Client:
             metric: ``"cosine"``, ``"dot"`` or ``"l2"``.
             index_params: HNSW parameters (zero fields take the server's defaults).
             exist_ok: return the existing collection instead of raising
-                :class:`~hardneg.errors.AlreadyExists`.
+                :class:`~hardneg.errors.AlreadyExists`, provided it has the same
+                ``dim``, ``metric`` and the index parameters given here (fields left at
+                0 match any value); a collection defined otherwise still raises
+                :class:`~hardneg.errors.AlreadyExists`, naming the differences.
         """
-        req = codec.create_collection_request(name, dim, metric, index_params)
-        try:
-            return codec.collection_info(self._call("CreateCollection", req).collection)
-        except errors.AlreadyExists:
-            if not exist_ok:
-                raise
-            return self.get_collection(name)
+        return self._run(self._core.create_collection(name, dim, metric, index_params, exist_ok))
 
     def get_collection(self, name: str) -> CollectionInfo:
         """Returns a collection's parameters and statistics."""
-        return codec.collection_info(self._call("GetCollection", pb.GetCollectionRequest(name=name)).collection)
+        return self._run(self._core.get_collection(name))
 
     def list_collections(self) -> list[CollectionInfo]:
         """Returns every collection, sorted by name."""
-        resp = self._call("ListCollections", pb.ListCollectionsRequest())
-        return [codec.collection_info(c) for c in resp.collections]
+        return self._run(self._core.list_collections())
 
     def delete_collection(self, name: str, *, missing_ok: bool = False) -> None:
         """Deletes a collection and its stored data."""
-        try:
-            self._call("DeleteCollection", pb.DeleteCollectionRequest(name=name))
-        except errors.NotFound:
-            if not missing_ok:
-                raise
+        self._run(self._core.delete_collection(name, missing_ok))
 
     # --- writes ------------------------------------------------------------------------
 
@@ -221,38 +206,15 @@ class Client:
         The items are split into batches under the 16,384-item and message-size limits;
         each batch is applied atomically and is durable when this returns.
         """
-        items = codec.prepare_items(ids, vectors, groups, versions)
-        inserted = replaced = seq = n = 0
-        for start, end in items.slices(codec.MAX_BATCH_ITEMS, self.max_batch_bytes):
-            resp = self._call("Upsert", pb.UpsertRequest(collection=collection, items=items.batch(start, end)))
-            inserted += resp.inserted
-            replaced += resp.replaced
-            seq = resp.sequence
-            n += 1
-        return UpsertResult(inserted=inserted, replaced=replaced, sequence=seq, batches=n)
+        return self._run(self._core.upsert(collection, ids, vectors, groups, versions))
 
     def delete(self, collection: str, ids: Any) -> DeleteResult:
         """Deletes items by id (unknown ids are counted in ``not_found``)."""
-        id_list = codec._as_id_list(ids)
-        deleted = not_found = seq = n = 0
-        for part in codec.chunks(id_list, codec.MAX_BATCH_ITEMS):
-            resp = self._call("Delete", pb.DeleteRequest(collection=collection, ids=part))
-            deleted += resp.deleted
-            not_found += resp.not_found
-            seq = resp.sequence
-            n += 1
-        return DeleteResult(deleted=deleted, not_found=not_found, sequence=seq, batches=n)
+        return self._run(self._core.delete(collection, ids))
 
     def get_items(self, collection: str, ids: Any, *, include_vectors: bool = False) -> Items:
         """Reads items by id, in request order; absent ids land in ``missing_ids``."""
-        id_list = codec._as_id_list(ids)
-        responses = [
-            self._call(
-                "GetItems", pb.GetItemsRequest(collection=collection, ids=part, include_vectors=include_vectors)
-            )
-            for part in codec.chunks(id_list, codec.MAX_BATCH_ITEMS)
-        ]
-        return codec.items_from_batches(responses, include_vectors)
+        return self._run(self._core.get_items(collection, ids, include_vectors))
 
     def ingest(
         self,
@@ -287,12 +249,11 @@ class Client:
         resent; the server recognises batches it already applied, so none is applied
         twice. Returns the counters once every batch is durable.
         """
-        state = IngestState(
+        state = self._core.ingest_state(
             collection,
             writer_id=writer_id,
             first_sequence=first_sequence,
             window=window,
-            max_batch_bytes=self.max_batch_bytes,
             progress=progress,
             total=total,
             reconnect_timeout=reconnect_timeout,
@@ -316,7 +277,7 @@ class Client:
     def _run_stream(self, state: IngestState, source: Iterator[Any]) -> None:
         """Runs one stream until every batch is acknowledged or the stream breaks."""
         q: "queue.Queue[Any]" = queue.Queue()
-        call = self._stub().UpsertStream(_queue_iter(q), metadata=self._config.metadata())
+        call = self._stub().UpsertStream(_queue_iter(q), metadata=self._core.config.metadata())
         try:
             for req in state.unacked():
                 q.put(req)
@@ -358,6 +319,8 @@ class Client:
         exclude_ids: Any = None,
         groups: Any = None,
         keys: Any = None,
+        guide_vectors: Any = None,
+        guide_positive_vectors: Any = None,
         policy: Optional[MiningPolicy] = None,
         include_vectors: bool = False,
         **policy_kwargs: Any,
@@ -374,6 +337,11 @@ class Client:
             exclude_ids: per anchor, ids never to return.
             groups: per anchor, extra groups for group exclusion.
             keys: per anchor, the feedback key (defaults to the anchor id).
+            guide_vectors: ``(n, guide_dim)`` anchors in the guide space, for the guide
+                rules (``guide_collection``, ``guide_margin``,
+                ``guide_duplicate_threshold``); rows of NaN leave an anchor to its
+                item's guide vector.
+            guide_positive_vectors: like ``positive_vectors``, in the guide space.
             policy: a :class:`hardneg.MiningPolicy`; keyword arguments such as
                 ``num_negatives=5, relative_margin=0.05, sampling_strategy="random"``
                 override its fields.
@@ -382,24 +350,23 @@ class Client:
         More than 1,024 anchors are sent as several requests (in-batch exclusion then
         applies within each request).
         """
-        pol = MiningPolicy.from_kwargs(policy, **policy_kwargs)
-        anchors = codec.build_anchors(
-            anchor_ids,
-            anchor_vectors,
-            positive_ids=positive_ids,
-            positive_vectors=positive_vectors,
-            exclude_ids=exclude_ids,
-            groups=groups,
-            keys=keys,
+        return self._run(
+            self._core.mine(
+                collection,
+                anchor_ids,
+                anchor_vectors,
+                positive_ids=positive_ids,
+                positive_vectors=positive_vectors,
+                exclude_ids=exclude_ids,
+                groups=groups,
+                keys=keys,
+                guide_vectors=guide_vectors,
+                guide_positive_vectors=guide_positive_vectors,
+                policy=policy,
+                include_vectors=include_vectors,
+                policy_kwargs=policy_kwargs,
+            )
         )
-        pmsg = codec.policy_message(pol)
-        parts = []
-        for part in codec.chunks(anchors, codec.MAX_ANCHORS):
-            req = pb.MineRequest(collection=collection, anchors=part, policy=pmsg, include_vectors=include_vectors)
-            parts.append(codec.mine_result(self._call("Mine", req), pol.num_negatives, include_vectors))
-        if not parts:
-            return codec.mine_result(pb.MineResponse(), pol.num_negatives, include_vectors)
-        return MineResult.concatenate(parts, pol.num_negatives)
 
     def report_false_negatives(self, collection: str, reports: codec.Reports) -> int:
         """Records that items are not negatives of an anchor (by its key).
@@ -409,12 +376,18 @@ class Client:
 
         Returns the number of newly recorded pairs.
         """
-        return sum(self._call("ReportFalseNegatives", r).recorded for r in codec.report_requests(collection, reports))
+        return self._run(self._core.report_false_negatives(collection, reports))
 
     def snapshot(self, collection: str) -> SnapshotInfo:
         """Writes a snapshot of ``collection`` now (bounds recovery time)."""
-        resp = self._call("SnapshotCollection", pb.SnapshotCollectionRequest(name=collection))
-        return SnapshotInfo(sequence=resp.sequence, bytes=resp.bytes)
+        return self._run(self._core.snapshot(collection))
+
+    def get_calibration(self, collection: str) -> dict[str, dict[str, Any]]:
+        """The score statistics mining has observed on ``collection``: for
+        ``positive_scores`` (s⁺), ``candidate_scores`` and ``positive_similarities`` (what
+        ``duplicate_threshold`` compares), ``{count, mean, std, quantiles}`` with
+        ``quantiles`` mapping probabilities to scores. See docs/MINING.md, Calibration."""
+        return self._run(self._core.get_calibration(collection))
 
 
 class _StreamClosed(Exception):

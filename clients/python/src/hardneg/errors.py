@@ -55,9 +55,15 @@ class HardnegError(Exception):
     """Base class of every error raised for a failed hardneg RPC.
 
     Attributes:
-        code: the gRPC status code (``None`` for client-side errors).
+        code: the gRPC status code (``None`` for client-side errors, except
+            :class:`InvalidArgument` raised by the client's own checks of a request,
+            which carries ``INVALID_ARGUMENT`` like the server's).
         message: the server's status message.
         details: decoded ``google.protobuf.Any`` details of the status (possibly empty).
+        retry_after: seconds the server asked the client to wait before retrying (its
+            ``google.rpc.RetryInfo``), or ``None`` when it sent none.
+        attempts: how many attempts the call took (more than 1 when the client retried
+            it; see :class:`hardneg.RetryPolicy`).
     """
 
     def __init__(
@@ -71,6 +77,8 @@ class HardnegError(Exception):
         self.message = message
         self.code = code
         self.details = tuple(details)
+        self.retry_after = _retry_after(self.details)
+        self.attempts = 1
 
     def __str__(self) -> str:
         if self.code is None:
@@ -126,7 +134,11 @@ class PermissionDenied(HardnegError):
 
 
 class ResourceExhausted(HardnegError):
-    """A server limit was hit (message size, memory, rate)."""
+    """A server limit was hit (message size, memory, calls in flight).
+
+    When the server asks the client to come back later, :attr:`retry_after` holds the
+    delay; the clients retry idempotent calls refused so (see :class:`hardneg.RetryPolicy`).
+    """
 
 
 class FailedPrecondition(HardnegError):
@@ -206,6 +218,18 @@ def _decode_details(trailing_metadata: Any) -> list[Any]:
         else:
             decoded.append(any_msg)
     return decoded
+
+
+def _retry_after(details: Sequence[Any]) -> float | None:
+    """The delay of a ``google.rpc.RetryInfo`` detail, in seconds."""
+    if not details:
+        return None
+    from google.rpc import error_details_pb2
+
+    for d in details:
+        if isinstance(d, error_details_pb2.RetryInfo):
+            return d.retry_delay.seconds + d.retry_delay.nanos / 1e9
+    return None
 
 
 def _violations(details: Sequence[Any]) -> list[FieldViolation]:

@@ -21,6 +21,7 @@ __all__ = [
     "MineResult",
     "Batch",
     "TLSConfig",
+    "RetryPolicy",
     "RULES",
 ]
 
@@ -37,6 +38,8 @@ RULES: tuple[str, ...] = (
     "feedback",
     "same_group",
     "duplicate",
+    "excluded_duplicate",
+    "guide",
     "margin",
     "score_band",
     "rank_window",
@@ -60,6 +63,47 @@ class TLSConfig:
     cert_file: Optional[str] = None
     key_file: Optional[str] = None
     server_name: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a client retries idempotent unary calls: ``mine``, ``get_collection``,
+    ``list_collections``, ``get_items`` and ``upsert`` (idempotent by id).
+
+    A call is retried when the server answers ``UNAVAILABLE`` (it is restarting,
+    recovering its storage, or the connection dropped) or ``RESOURCE_EXHAUSTED`` with a
+    ``RetryInfo`` delay (``-max-in-flight-per-client``). The wait before retry ``n``
+    (1, 2, …) is ``initial_backoff · multiplier^(n−1)``, at most ``max_backoff``, scaled
+    by a random factor in ``[1 − jitter, 1]``; when the server sent a ``RetryInfo``
+    delay, that delay scaled by a random factor in ``[1, 1 + jitter]`` is waited
+    instead. Retries stop after ``max_attempts`` attempts in all, or when the next
+    attempt would start after the call's deadline (the client's ``timeout``): then the
+    last error is raised, with ``attempts`` set on it.
+
+    Attributes:
+        max_attempts: attempts per call, the first included (1: no retries).
+        initial_backoff: seconds before the first retry.
+        max_backoff: longest wait in seconds between two attempts.
+        multiplier: growth of the wait from one retry to the next.
+        jitter: fraction (0–1) of random spread applied to each wait, so that clients
+            refused together do not retry together.
+    """
+
+    max_attempts: int = 10
+    initial_backoff: float = 0.1
+    max_backoff: float = 2.0
+    multiplier: float = 2.0
+    jitter: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts must be ≥ 1, got {self.max_attempts}")
+        if not (self.initial_backoff >= 0 and self.max_backoff >= self.initial_backoff):
+            raise ValueError("need 0 ≤ initial_backoff ≤ max_backoff")
+        if not self.multiplier >= 1:
+            raise ValueError(f"multiplier must be ≥ 1, got {self.multiplier}")
+        if not 0 <= self.jitter <= 1:
+            raise ValueError(f"jitter must be in [0, 1], got {self.jitter}")
 
 
 #: ``IndexParams.exact_threshold`` that makes a collection exact-only: it never builds
@@ -205,6 +249,19 @@ class MiningPolicy:
     ``s < s⁺ − |s⁺|·r``, ``min_score ≤ s ≤ max_score``, and ``sampling_strategy`` is
     ``"top"`` or ``"random"`` (plus hardneg's ``"softmax"``, ``"simans"`` and
     ``"top1_sampled"``).
+
+    hardneg's defaults protect: ``exclude_near_duplicates`` (default on) drops, under
+    cosine, candidates with similarity ≥ ``duplicate_threshold`` (default 0.80) to a known
+    positive or to an excluded item; ``duplicate_quantile``/``duplicate_zscore`` set that
+    threshold from the collection's calibration instead; ``max_rank`` is the hardness
+    floor (0: the server default, max(200, 2 × the window's end); ``2**32 - 1``: none).
+    ``guide_collection`` names a collection of the same ids encoded by a guide model;
+    ``guide_margin`` drops candidates the guide scores at or above the positive minus the
+    margin, ``guide_duplicate_threshold`` guide near-duplicates of a positive
+    (GISTEmbed-style; docs/MINING.md).
+
+    The clients check each field's type and range before sending a request and raise
+    :class:`hardneg.errors.InvalidArgument` naming ``policy.<field>``.
     """
 
     num_negatives: int = 1
@@ -228,6 +285,13 @@ class MiningPolicy:
     widen: Optional[bool] = None
     max_candidates: int = 0
     ef_search: int = 0
+    exclude_near_duplicates: Optional[bool] = None
+    max_rank: int = 0
+    duplicate_quantile: Optional[float] = None
+    duplicate_zscore: Optional[float] = None
+    guide_collection: Optional[str] = None
+    guide_margin: Optional[float] = None
+    guide_duplicate_threshold: Optional[float] = None
 
     @classmethod
     def from_kwargs(cls, base: Optional["MiningPolicy"] = None, **kwargs: Any) -> "MiningPolicy":
@@ -256,6 +320,8 @@ class RuleStats:
     feedback: int = 0
     same_group: int = 0
     duplicate: int = 0
+    excluded_duplicate: int = 0
+    guide: int = 0
     margin: int = 0
     score_band: int = 0
     rank_window: int = 0
@@ -265,6 +331,7 @@ class RuleStats:
     shortfall: int = 0
     widenings: int = 0
     exact_scans: int = 0
+    floors_reached: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -295,6 +362,17 @@ class MineResult:
         removed: rule name → ``(n,)`` int64 candidates removed by that rule.
         unknown_positive_ids: per anchor, positive ids not in the collection.
         vectors: ``(n, k, dim)`` float32 negative vectors when requested, else ``None``.
+        p_fn: ``(n, k)`` float32 estimated probability that each negative is a false
+            negative (NaN for padding and for anchors without a known positive); see
+            :attr:`weights`.
+        max_rank: ``(n,)`` int64 hardness floor applied to each anchor (4,294,967,295:
+            none).
+        floor_reached: ``(n,)`` bool, whether the anchor's search reached the floor (its
+            shortfall, if any, is for lack of hard candidates).
+        duplicate_threshold: ``(n,)`` float32 near-duplicate threshold applied (NaN when
+            the rule was off).
+        guide_positive_scores: ``(n,)`` float32 guide(a, p) of the hardest guide positive
+            (NaN without guide rules, guide query or guide positive).
     """
 
     ids: np.ndarray
@@ -310,7 +388,34 @@ class MineResult:
     removed: dict[str, np.ndarray]
     unknown_positive_ids: list[list[str]]
     vectors: Optional[np.ndarray] = None
+    p_fn: Optional[np.ndarray] = None
+    max_rank: Optional[np.ndarray] = None
+    floor_reached: Optional[np.ndarray] = None
+    duplicate_threshold: Optional[np.ndarray] = None
+    guide_positive_scores: Optional[np.ndarray] = None
     _stats: Optional[RuleStats] = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        n, k = self.ids.shape[0], self.ids.shape[1] if self.ids.ndim == 2 else 0
+        if self.p_fn is None:
+            self.p_fn = np.full((n, k), np.nan, dtype=np.float32)
+        if self.max_rank is None:
+            self.max_rank = np.zeros(n, dtype=np.int64)
+        if self.floor_reached is None:
+            self.floor_reached = np.zeros(n, dtype=bool)
+        if self.duplicate_threshold is None:
+            self.duplicate_threshold = np.full(n, np.nan, dtype=np.float32)
+        if self.guide_positive_scores is None:
+            self.guide_positive_scores = np.full(n, np.nan, dtype=np.float32)
+
+    @property
+    def weights(self) -> np.ndarray:
+        """``(n, k)`` float32 weights ``1 − p_fn`` for losses that weight negatives: 1 where
+        the server gave no ``p_fn`` (anchors without a positive), 0 for padding."""
+        assert self.p_fn is not None
+        w = np.where(np.isnan(self.p_fn), np.float32(1), np.float32(1) - self.p_fn).astype(np.float32)
+        w[~self.mask] = 0
+        return w
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
@@ -326,6 +431,7 @@ class MineResult:
                 shortfall=int(self.shortfall.sum()),
                 widenings=int(self.widenings.sum()),
                 exact_scans=int(self.exact_scan.sum()),
+                floors_reached=int(np.asarray(self.floor_reached).sum()),
             )
         return self._stats
 
@@ -356,4 +462,9 @@ class MineResult:
             removed={r: np.concatenate([p.removed[r] for p in parts]) for r in RULES},
             unknown_positive_ids=[u for p in parts for u in p.unknown_positive_ids],
             vectors=vecs,
+            p_fn=np.concatenate([p.p_fn for p in parts], axis=0),  # type: ignore[misc]
+            max_rank=np.concatenate([p.max_rank for p in parts]),  # type: ignore[misc]
+            floor_reached=np.concatenate([p.floor_reached for p in parts]),  # type: ignore[misc]
+            duplicate_threshold=np.concatenate([p.duplicate_threshold for p in parts]),  # type: ignore[misc]
+            guide_positive_scores=np.concatenate([p.guide_positive_scores for p in parts]),  # type: ignore[misc]
         )

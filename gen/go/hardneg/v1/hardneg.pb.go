@@ -1518,9 +1518,16 @@ type Anchor struct {
 	ExcludeIds []string `protobuf:"bytes,6,rep,name=exclude_ids,json=excludeIds,proto3" json:"exclude_ids,omitempty"`
 	// Extra groups of this anchor: candidates in any of them are excluded when group
 	// exclusion is on.
-	Groups        []string `protobuf:"bytes,7,rep,name=groups,proto3" json:"groups,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Groups []string `protobuf:"bytes,7,rep,name=groups,proto3" json:"groups,omitempty"`
+	// The anchor's query in the guide space (MiningPolicy.guide_collection's dimension,
+	// little-endian float32), for the guide rules. When empty, the anchor item's vector in
+	// the guide collection is used, if it has one.
+	GuideVector []byte `protobuf:"bytes,8,opt,name=guide_vector,json=guideVector,proto3" json:"guide_vector,omitempty"`
+	// Positives in the guide space, n·guide-dim little-endian float32 values, besides the
+	// guide vectors of positive_ids found in the guide collection.
+	GuidePositiveVectors []byte `protobuf:"bytes,9,opt,name=guide_positive_vectors,json=guidePositiveVectors,proto3" json:"guide_positive_vectors,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *Anchor) Reset() {
@@ -1602,6 +1609,20 @@ func (x *Anchor) GetGroups() []string {
 	return nil
 }
 
+func (x *Anchor) GetGuideVector() []byte {
+	if x != nil {
+		return x.GuideVector
+	}
+	return nil
+}
+
+func (x *Anchor) GetGuidePositiveVectors() []byte {
+	if x != nil {
+		return x.GuidePositiveVectors
+	}
+	return nil
+}
+
 // MiningPolicy holds every rule of a Mine request. Unset optional fields turn a rule off
 // unless its comment names another default.
 type MiningPolicy struct {
@@ -1611,8 +1632,12 @@ type MiningPolicy struct {
 	// Drop candidates sharing a group with the anchor item, its positives or the anchor's
 	// request groups. Default true.
 	ExcludeSameGroup *bool `protobuf:"varint,2,opt,name=exclude_same_group,json=excludeSameGroup,proto3,oneof" json:"exclude_same_group,omitempty"`
-	// Drop candidates whose similarity to any positive is ≥ this value (near-duplicates
-	// of a positive). Unset: off.
+	// Drop candidates whose similarity to any known positive (stored or raw vector) is ≥
+	// this value (near-duplicates of a positive), and candidates whose similarity to a
+	// stored excluded item or reported false negative of the anchor is ≥ it (a verdict on
+	// one copy covers its copies). Unset: the server's default for the metric, 0.80 under
+	// cosine; dot and L2 have no default (the rule is off there unless set). Must lie in
+	// the metric's score range. exclude_near_duplicates = false turns the rule off.
 	DuplicateThreshold *float32 `protobuf:"fixed32,3,opt,name=duplicate_threshold,json=duplicateThreshold,proto3,oneof" json:"duplicate_threshold,omitempty"`
 	// Keep only candidates with s < s⁺ − absolute_margin. Unset: off. Needs a positive.
 	AbsoluteMargin *float32 `protobuf:"fixed32,4,opt,name=absolute_margin,json=absoluteMargin,proto3,oneof" json:"absolute_margin,omitempty"`
@@ -1658,11 +1683,42 @@ type MiningPolicy struct {
 	// Upper bound on the candidates examined per anchor, to bound latency. 0: the
 	// server's default (100,000).
 	MaxCandidates uint32 `protobuf:"varint,20,opt,name=max_candidates,json=maxCandidates,proto3" json:"max_candidates,omitempty"`
-	// ef for the first search pass; 0: the larger of the collection's ef_search and the
-	// rank window's end.
-	EfSearch      uint32 `protobuf:"varint,21,opt,name=ef_search,json=efSearch,proto3" json:"ef_search,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// ef for the first search pass; 0: the largest of the collection's ef_search, 128 and
+	// 8 × the rank window's end (beyond 512 ranks, at most max(4,096, end + 1)), sized so
+	// that the graph's top window matches exact search (see Negative.rank).
+	EfSearch uint32 `protobuf:"varint,21,opt,name=ef_search,json=efSearch,proto3" json:"ef_search,omitempty"`
+	// The near-duplicate rule (see duplicate_threshold). Default true: an empty policy
+	// already drops near-duplicates of the anchor's positives under cosine.
+	ExcludeNearDuplicates *bool `protobuf:"varint,22,opt,name=exclude_near_duplicates,json=excludeNearDuplicates,proto3,oneof" json:"exclude_near_duplicates,omitempty"`
+	// Hardness floor: no negative comes from raw rank ≥ max_rank. When the search gets
+	// there, the anchor reports floor_reached and a shortfall instead of returning easier
+	// negatives. 0: the default, max(200, 2·(end of the rank window)); 4,294,967,295: no
+	// floor. sentence-transformers' mine_hard_negatives searches only the raw top
+	// range_max + (most positives of an anchor): that is max_rank.
+	MaxRank uint32 `protobuf:"varint,23,opt,name=max_rank,json=maxRank,proto3" json:"max_rank,omitempty"`
+	// Near-duplicate threshold relative to the collection's calibration (GetCalibration):
+	// the q-quantile, q in [0, 1], of the observed similarities of candidates to their
+	// anchor's positives, e.g. 0.99 drops the top 1%. Until the collection has 256 such
+	// observations, duplicate_threshold (or its default) applies. At most one of
+	// duplicate_quantile and duplicate_zscore.
+	DuplicateQuantile *float32 `protobuf:"fixed32,24,opt,name=duplicate_quantile,json=duplicateQuantile,proto3,oneof" json:"duplicate_quantile,omitempty"`
+	// Near-duplicate threshold as mean + z·std of the same observations.
+	DuplicateZscore *float32 `protobuf:"fixed32,25,opt,name=duplicate_zscore,json=duplicateZscore,proto3,oneof" json:"duplicate_zscore,omitempty"`
+	// Guide collection (GISTEmbed-style rules): another collection holding the same item
+	// ids encoded by a guide model (typically a stronger, frozen encoder). Required by the
+	// guide rules; must not be the mined collection. Hardness (scores, ranks) stays in the
+	// mined collection's space; candidates without a guide vector pass the guide rules.
+	GuideCollection string `protobuf:"bytes,26,opt,name=guide_collection,json=guideCollection,proto3" json:"guide_collection,omitempty"`
+	// Guide margin m: drop c when guide(a, c) ≥ guide(a, p) − m for the anchor's hardest
+	// guide positive p (GISTEmbed's absolute margin strategy; 0 masks whatever the guide
+	// ranks at or above the positive). Needs a guide query and a guide positive. Unset:
+	// off.
+	GuideMargin *float32 `protobuf:"fixed32,27,opt,name=guide_margin,json=guideMargin,proto3,oneof" json:"guide_margin,omitempty"`
+	// Drop c when guide(c, p) ≥ this value for a guide positive p (near-duplicates in the
+	// guide space). In the guide collection's score range. Unset: off.
+	GuideDuplicateThreshold *float32 `protobuf:"fixed32,28,opt,name=guide_duplicate_threshold,json=guideDuplicateThreshold,proto3,oneof" json:"guide_duplicate_threshold,omitempty"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
 }
 
 func (x *MiningPolicy) Reset() {
@@ -1842,6 +1898,55 @@ func (x *MiningPolicy) GetEfSearch() uint32 {
 	return 0
 }
 
+func (x *MiningPolicy) GetExcludeNearDuplicates() bool {
+	if x != nil && x.ExcludeNearDuplicates != nil {
+		return *x.ExcludeNearDuplicates
+	}
+	return false
+}
+
+func (x *MiningPolicy) GetMaxRank() uint32 {
+	if x != nil {
+		return x.MaxRank
+	}
+	return 0
+}
+
+func (x *MiningPolicy) GetDuplicateQuantile() float32 {
+	if x != nil && x.DuplicateQuantile != nil {
+		return *x.DuplicateQuantile
+	}
+	return 0
+}
+
+func (x *MiningPolicy) GetDuplicateZscore() float32 {
+	if x != nil && x.DuplicateZscore != nil {
+		return *x.DuplicateZscore
+	}
+	return 0
+}
+
+func (x *MiningPolicy) GetGuideCollection() string {
+	if x != nil {
+		return x.GuideCollection
+	}
+	return ""
+}
+
+func (x *MiningPolicy) GetGuideMargin() float32 {
+	if x != nil && x.GuideMargin != nil {
+		return *x.GuideMargin
+	}
+	return 0
+}
+
+func (x *MiningPolicy) GetGuideDuplicateThreshold() float32 {
+	if x != nil && x.GuideDuplicateThreshold != nil {
+		return *x.GuideDuplicateThreshold
+	}
+	return 0
+}
+
 // MineRequest asks for hard negatives.
 type MineRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1923,8 +2028,18 @@ type Negative struct {
 	// Similarity to the anchor.
 	Score float32 `protobuf:"fixed32,2,opt,name=score,proto3" json:"score,omitempty"`
 	// Raw rank: 0-based position of the item in the best-first order of all candidates
-	// for this anchor (the anchor item itself not counted).
-	Rank          uint32 `protobuf:"varint,3,opt,name=rank,proto3" json:"rank,omitempty"`
+	// for this anchor (the anchor item itself not counted). When the anchor was searched
+	// exactly (AnchorResult.exact_scan) this is the exact rank. Otherwise it is the
+	// position in the order the HNSW search produced: an item the graph did not reach is
+	// not counted, so rank can be below the exact rank. The default first pass
+	// (ef_search 0) is sized for the top window to match exact search: measured, the
+	// returned negatives held ≥ 99.9% of the exact top 8 and top 32 (docs/MINING.md).
+	Rank uint32 `protobuf:"varint,3,opt,name=rank,proto3" json:"rank,omitempty"`
+	// Estimated probability that this negative is a false negative (an unlabelled
+	// positive): σ(b₀ + b₁·sim⁺ + b₂·(score − s⁺)) with sim⁺ its highest similarity to a
+	// known positive; coefficients and calibration in docs/MINING.md. Absent when the
+	// anchor has no known positive. A loss can weight the negative by 1 − p_fn.
+	PFn           *float32 `protobuf:"fixed32,4,opt,name=p_fn,json=pFn,proto3,oneof" json:"p_fn,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1980,6 +2095,13 @@ func (x *Negative) GetRank() uint32 {
 	return 0
 }
 
+func (x *Negative) GetPFn() float32 {
+	if x != nil && x.PFn != nil {
+		return *x.PFn
+	}
+	return 0
+}
+
 // RuleCounts counts candidates removed by each rule. A candidate is counted under the
 // first rule that removed it, in the order of the fields.
 type RuleCounts struct {
@@ -1998,11 +2120,15 @@ type RuleCounts struct {
 	SameGroup uint64 `protobuf:"varint,6,opt,name=same_group,json=sameGroup,proto3" json:"same_group,omitempty"`
 	// Near-duplicate of a positive.
 	Duplicate uint64 `protobuf:"varint,7,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
+	// Near-duplicate of an excluded item or a reported false negative of the anchor.
+	ExcludedDuplicate uint64 `protobuf:"varint,12,opt,name=excluded_duplicate,json=excludedDuplicate,proto3" json:"excluded_duplicate,omitempty"`
+	// Guide margin or guide near-duplicate threshold.
+	Guide uint64 `protobuf:"varint,13,opt,name=guide,proto3" json:"guide,omitempty"`
 	// Absolute or relative margin against s⁺.
 	Margin uint64 `protobuf:"varint,8,opt,name=margin,proto3" json:"margin,omitempty"`
 	// Outside [min_score, max_score].
 	ScoreBand uint64 `protobuf:"varint,9,opt,name=score_band,json=scoreBand,proto3" json:"score_band,omitempty"`
-	// Outside the rank window.
+	// Outside the rank window, or at or beyond the hardness floor (max_rank).
 	RankWindow uint64 `protobuf:"varint,10,opt,name=rank_window,json=rankWindow,proto3" json:"rank_window,omitempty"`
 	// Too similar to an already chosen negative.
 	Diversity     uint64 `protobuf:"varint,11,opt,name=diversity,proto3" json:"diversity,omitempty"`
@@ -2089,6 +2215,20 @@ func (x *RuleCounts) GetDuplicate() uint64 {
 	return 0
 }
 
+func (x *RuleCounts) GetExcludedDuplicate() uint64 {
+	if x != nil {
+		return x.ExcludedDuplicate
+	}
+	return 0
+}
+
+func (x *RuleCounts) GetGuide() uint64 {
+	if x != nil {
+		return x.Guide
+	}
+	return 0
+}
+
 func (x *RuleCounts) GetMargin() uint64 {
 	if x != nil {
 		return x.Margin
@@ -2138,6 +2278,19 @@ type AnchorResult struct {
 	ExactScan bool `protobuf:"varint,8,opt,name=exact_scan,json=exactScan,proto3" json:"exact_scan,omitempty"`
 	// Positive ids that are not in the collection (they still count as exclusions).
 	UnknownPositiveIds []string `protobuf:"bytes,9,rep,name=unknown_positive_ids,json=unknownPositiveIds,proto3" json:"unknown_positive_ids,omitempty"`
+	// The hardness floor applied to this anchor (see MiningPolicy.max_rank);
+	// 4,294,967,295 when there was none.
+	MaxRank uint32 `protobuf:"varint,10,opt,name=max_rank,json=maxRank,proto3" json:"max_rank,omitempty"`
+	// Whether the search reached the hardness floor: every candidate left that the rules
+	// would accept sits at raw rank ≥ max_rank. With a shortfall, this says the rules
+	// removed too many of the hard candidates rather than the collection running out.
+	FloorReached bool `protobuf:"varint,11,opt,name=floor_reached,json=floorReached,proto3" json:"floor_reached,omitempty"`
+	// The near-duplicate threshold applied (set, default or calibrated); absent when the
+	// rule was off.
+	DuplicateThreshold *float32 `protobuf:"fixed32,12,opt,name=duplicate_threshold,json=duplicateThreshold,proto3,oneof" json:"duplicate_threshold,omitempty"`
+	// guide(a, p) of the hardest guide positive, when a guide rule was set and the anchor
+	// had a guide query and a guide positive.
+	GuidePositiveScore *float32 `protobuf:"fixed32,13,opt,name=guide_positive_score,json=guidePositiveScore,proto3,oneof" json:"guide_positive_score,omitempty"`
 	unknownFields      protoimpl.UnknownFields
 	sizeCache          protoimpl.SizeCache
 }
@@ -2233,6 +2386,34 @@ func (x *AnchorResult) GetUnknownPositiveIds() []string {
 		return x.UnknownPositiveIds
 	}
 	return nil
+}
+
+func (x *AnchorResult) GetMaxRank() uint32 {
+	if x != nil {
+		return x.MaxRank
+	}
+	return 0
+}
+
+func (x *AnchorResult) GetFloorReached() bool {
+	if x != nil {
+		return x.FloorReached
+	}
+	return false
+}
+
+func (x *AnchorResult) GetDuplicateThreshold() float32 {
+	if x != nil && x.DuplicateThreshold != nil {
+		return *x.DuplicateThreshold
+	}
+	return 0
+}
+
+func (x *AnchorResult) GetGuidePositiveScore() float32 {
+	if x != nil && x.GuidePositiveScore != nil {
+		return *x.GuidePositiveScore
+	}
+	return 0
 }
 
 // MineResponse holds one result per anchor, in request order.
@@ -2437,6 +2618,201 @@ func (x *ReportFalseNegativesResponse) GetRecorded() uint64 {
 	return 0
 }
 
+// GetCalibrationRequest names a collection.
+type GetCalibrationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Collection name.
+	Collection    string `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCalibrationRequest) Reset() {
+	*x = GetCalibrationRequest{}
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCalibrationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCalibrationRequest) ProtoMessage() {}
+
+func (x *GetCalibrationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCalibrationRequest.ProtoReflect.Descriptor instead.
+func (*GetCalibrationRequest) Descriptor() ([]byte, []int) {
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *GetCalibrationRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+// ScoreSummary describes one stream of scores observed while mining.
+type ScoreSummary struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Number of observations.
+	Count uint64 `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
+	// Mean over all observations.
+	Mean float64 `protobuf:"fixed64,2,opt,name=mean,proto3" json:"mean,omitempty"`
+	// Sample standard deviation over all observations.
+	Std float64 `protobuf:"fixed64,3,opt,name=std,proto3" json:"std,omitempty"`
+	// Probabilities of the quantiles below, ascending.
+	Probabilities []float64 `protobuf:"fixed64,4,rep,packed,name=probabilities,proto3" json:"probabilities,omitempty"`
+	// Quantiles at those probabilities, estimated from a uniform sample of at most 4,096
+	// observations; empty when there are none.
+	Quantiles     []float32 `protobuf:"fixed32,5,rep,packed,name=quantiles,proto3" json:"quantiles,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScoreSummary) Reset() {
+	*x = ScoreSummary{}
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScoreSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScoreSummary) ProtoMessage() {}
+
+func (x *ScoreSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScoreSummary.ProtoReflect.Descriptor instead.
+func (*ScoreSummary) Descriptor() ([]byte, []int) {
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ScoreSummary) GetCount() uint64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *ScoreSummary) GetMean() float64 {
+	if x != nil {
+		return x.Mean
+	}
+	return 0
+}
+
+func (x *ScoreSummary) GetStd() float64 {
+	if x != nil {
+		return x.Std
+	}
+	return 0
+}
+
+func (x *ScoreSummary) GetProbabilities() []float64 {
+	if x != nil {
+		return x.Probabilities
+	}
+	return nil
+}
+
+func (x *ScoreSummary) GetQuantiles() []float32 {
+	if x != nil {
+		return x.Quantiles
+	}
+	return nil
+}
+
+// GetCalibrationResponse holds a collection's score statistics.
+type GetCalibrationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// s⁺, one per mined anchor with a known positive.
+	PositiveScores *ScoreSummary `protobuf:"bytes,1,opt,name=positive_scores,json=positiveScores,proto3" json:"positive_scores,omitempty"`
+	// Anchor–candidate scores of the candidates that reached the score rules (at most 64
+	// per anchor, hardest first).
+	CandidateScores *ScoreSummary `protobuf:"bytes,2,opt,name=candidate_scores,json=candidateScores,proto3" json:"candidate_scores,omitempty"`
+	// For the same candidates of anchors with a positive, the highest similarity to a
+	// positive: what duplicate_threshold is compared with.
+	PositiveSimilarities *ScoreSummary `protobuf:"bytes,3,opt,name=positive_similarities,json=positiveSimilarities,proto3" json:"positive_similarities,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *GetCalibrationResponse) Reset() {
+	*x = GetCalibrationResponse{}
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCalibrationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCalibrationResponse) ProtoMessage() {}
+
+func (x *GetCalibrationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCalibrationResponse.ProtoReflect.Descriptor instead.
+func (*GetCalibrationResponse) Descriptor() ([]byte, []int) {
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *GetCalibrationResponse) GetPositiveScores() *ScoreSummary {
+	if x != nil {
+		return x.PositiveScores
+	}
+	return nil
+}
+
+func (x *GetCalibrationResponse) GetCandidateScores() *ScoreSummary {
+	if x != nil {
+		return x.CandidateScores
+	}
+	return nil
+}
+
+func (x *GetCalibrationResponse) GetPositiveSimilarities() *ScoreSummary {
+	if x != nil {
+		return x.PositiveSimilarities
+	}
+	return nil
+}
+
 // SnapshotCollectionRequest names the collection to snapshot.
 type SnapshotCollectionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2448,7 +2824,7 @@ type SnapshotCollectionRequest struct {
 
 func (x *SnapshotCollectionRequest) Reset() {
 	*x = SnapshotCollectionRequest{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[31]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2460,7 +2836,7 @@ func (x *SnapshotCollectionRequest) String() string {
 func (*SnapshotCollectionRequest) ProtoMessage() {}
 
 func (x *SnapshotCollectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[31]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2473,7 +2849,7 @@ func (x *SnapshotCollectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotCollectionRequest.ProtoReflect.Descriptor instead.
 func (*SnapshotCollectionRequest) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{31}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *SnapshotCollectionRequest) GetName() string {
@@ -2496,7 +2872,7 @@ type SnapshotCollectionResponse struct {
 
 func (x *SnapshotCollectionResponse) Reset() {
 	*x = SnapshotCollectionResponse{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[32]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2508,7 +2884,7 @@ func (x *SnapshotCollectionResponse) String() string {
 func (*SnapshotCollectionResponse) ProtoMessage() {}
 
 func (x *SnapshotCollectionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[32]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2521,7 +2897,7 @@ func (x *SnapshotCollectionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotCollectionResponse.ProtoReflect.Descriptor instead.
 func (*SnapshotCollectionResponse) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{32}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *SnapshotCollectionResponse) GetSequence() uint64 {
@@ -2634,7 +3010,7 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x10GetItemsResponse\x12+\n" +
 	"\x05items\x18\x01 \x01(\v2\x15.hardneg.v1.ItemBatchR\x05items\x12\x1f\n" +
 	"\vmissing_ids\x18\x02 \x03(\tR\n" +
-	"missingIds\"\xc9\x01\n" +
+	"missingIds\"\xa2\x02\n" +
 	"\x06Anchor\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06vector\x18\x02 \x01(\fR\x06vector\x12\x10\n" +
@@ -2643,7 +3019,9 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x10positive_vectors\x18\x05 \x01(\fR\x0fpositiveVectors\x12\x1f\n" +
 	"\vexclude_ids\x18\x06 \x03(\tR\n" +
 	"excludeIds\x12\x16\n" +
-	"\x06groups\x18\a \x03(\tR\x06groups\"\xb5\b\n" +
+	"\x06groups\x18\a \x03(\tR\x06groups\x12!\n" +
+	"\fguide_vector\x18\b \x01(\fR\vguideVector\x124\n" +
+	"\x16guide_positive_vectors\x18\t \x01(\fR\x14guidePositiveVectors\"\xfc\v\n" +
 	"\fMiningPolicy\x12#\n" +
 	"\rnum_negatives\x18\x01 \x01(\rR\fnumNegatives\x121\n" +
 	"\x12exclude_same_group\x18\x02 \x01(\bH\x00R\x10excludeSameGroup\x88\x01\x01\x124\n" +
@@ -2667,7 +3045,14 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x13diversity_threshold\x18\x12 \x01(\x02H\vR\x12diversityThreshold\x88\x01\x01\x12\x19\n" +
 	"\x05widen\x18\x13 \x01(\bH\fR\x05widen\x88\x01\x01\x12%\n" +
 	"\x0emax_candidates\x18\x14 \x01(\rR\rmaxCandidates\x12\x1b\n" +
-	"\tef_search\x18\x15 \x01(\rR\befSearchB\x15\n" +
+	"\tef_search\x18\x15 \x01(\rR\befSearch\x12;\n" +
+	"\x17exclude_near_duplicates\x18\x16 \x01(\bH\rR\x15excludeNearDuplicates\x88\x01\x01\x12\x19\n" +
+	"\bmax_rank\x18\x17 \x01(\rR\amaxRank\x122\n" +
+	"\x12duplicate_quantile\x18\x18 \x01(\x02H\x0eR\x11duplicateQuantile\x88\x01\x01\x12.\n" +
+	"\x10duplicate_zscore\x18\x19 \x01(\x02H\x0fR\x0fduplicateZscore\x88\x01\x01\x12)\n" +
+	"\x10guide_collection\x18\x1a \x01(\tR\x0fguideCollection\x12&\n" +
+	"\fguide_margin\x18\x1b \x01(\x02H\x10R\vguideMargin\x88\x01\x01\x12?\n" +
+	"\x19guide_duplicate_threshold\x18\x1c \x01(\x02H\x11R\x17guideDuplicateThreshold\x88\x01\x01B\x15\n" +
 	"\x13_exclude_same_groupB\x16\n" +
 	"\x14_duplicate_thresholdB\x12\n" +
 	"\x10_absolute_marginB\x12\n" +
@@ -2682,18 +3067,25 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\t_simans_aB\v\n" +
 	"\t_simans_bB\x16\n" +
 	"\x14_diversity_thresholdB\b\n" +
-	"\x06_widen\"\xb6\x01\n" +
+	"\x06_widenB\x1a\n" +
+	"\x18_exclude_near_duplicatesB\x15\n" +
+	"\x13_duplicate_quantileB\x13\n" +
+	"\x11_duplicate_zscoreB\x0f\n" +
+	"\r_guide_marginB\x1c\n" +
+	"\x1a_guide_duplicate_threshold\"\xb6\x01\n" +
 	"\vMineRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
 	"collection\x12,\n" +
 	"\aanchors\x18\x02 \x03(\v2\x12.hardneg.v1.AnchorR\aanchors\x120\n" +
 	"\x06policy\x18\x03 \x01(\v2\x18.hardneg.v1.MiningPolicyR\x06policy\x12'\n" +
-	"\x0finclude_vectors\x18\x04 \x01(\bR\x0eincludeVectors\"D\n" +
+	"\x0finclude_vectors\x18\x04 \x01(\bR\x0eincludeVectors\"e\n" +
 	"\bNegative\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05score\x18\x02 \x01(\x02R\x05score\x12\x12\n" +
-	"\x04rank\x18\x03 \x01(\rR\x04rank\"\xc2\x02\n" +
+	"\x04rank\x18\x03 \x01(\rR\x04rank\x12\x16\n" +
+	"\x04p_fn\x18\x04 \x01(\x02H\x00R\x03pFn\x88\x01\x01B\a\n" +
+	"\x05_p_fn\"\x87\x03\n" +
 	"\n" +
 	"RuleCounts\x12\x12\n" +
 	"\x04self\x18\x01 \x01(\x04R\x04self\x12\x1a\n" +
@@ -2703,14 +3095,16 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\bfeedback\x18\x05 \x01(\x04R\bfeedback\x12\x1d\n" +
 	"\n" +
 	"same_group\x18\x06 \x01(\x04R\tsameGroup\x12\x1c\n" +
-	"\tduplicate\x18\a \x01(\x04R\tduplicate\x12\x16\n" +
+	"\tduplicate\x18\a \x01(\x04R\tduplicate\x12-\n" +
+	"\x12excluded_duplicate\x18\f \x01(\x04R\x11excludedDuplicate\x12\x14\n" +
+	"\x05guide\x18\r \x01(\x04R\x05guide\x12\x16\n" +
 	"\x06margin\x18\b \x01(\x04R\x06margin\x12\x1d\n" +
 	"\n" +
 	"score_band\x18\t \x01(\x04R\tscoreBand\x12\x1f\n" +
 	"\vrank_window\x18\n" +
 	" \x01(\x04R\n" +
 	"rankWindow\x12\x1c\n" +
-	"\tdiversity\x18\v \x01(\x04R\tdiversity\"\x9c\x03\n" +
+	"\tdiversity\x18\v \x01(\x04R\tdiversity\"\xfa\x04\n" +
 	"\fAnchorResult\x122\n" +
 	"\tnegatives\x18\x01 \x03(\v2\x14.hardneg.v1.NegativeR\tnegatives\x12)\n" +
 	"\x10negative_vectors\x18\x02 \x01(\fR\x0fnegativeVectors\x12*\n" +
@@ -2721,8 +3115,15 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\twidenings\x18\a \x01(\rR\twidenings\x12\x1d\n" +
 	"\n" +
 	"exact_scan\x18\b \x01(\bR\texactScan\x120\n" +
-	"\x14unknown_positive_ids\x18\t \x03(\tR\x12unknownPositiveIdsB\x11\n" +
-	"\x0f_positive_score\"B\n" +
+	"\x14unknown_positive_ids\x18\t \x03(\tR\x12unknownPositiveIds\x12\x19\n" +
+	"\bmax_rank\x18\n" +
+	" \x01(\rR\amaxRank\x12#\n" +
+	"\rfloor_reached\x18\v \x01(\bR\ffloorReached\x124\n" +
+	"\x13duplicate_threshold\x18\f \x01(\x02H\x01R\x12duplicateThreshold\x88\x01\x01\x125\n" +
+	"\x14guide_positive_score\x18\r \x01(\x02H\x02R\x12guidePositiveScore\x88\x01\x01B\x11\n" +
+	"\x0f_positive_scoreB\x16\n" +
+	"\x14_duplicate_thresholdB\x17\n" +
+	"\x15_guide_positive_score\"B\n" +
 	"\fMineResponse\x122\n" +
 	"\aresults\x18\x01 \x03(\v2\x18.hardneg.v1.AnchorResultR\aresults\"O\n" +
 	"\x13FalseNegativeReport\x12\x1d\n" +
@@ -2735,7 +3136,21 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"collection\x129\n" +
 	"\areports\x18\x02 \x03(\v2\x1f.hardneg.v1.FalseNegativeReportR\areports\":\n" +
 	"\x1cReportFalseNegativesResponse\x12\x1a\n" +
-	"\brecorded\x18\x01 \x01(\x04R\brecorded\"/\n" +
+	"\brecorded\x18\x01 \x01(\x04R\brecorded\"7\n" +
+	"\x15GetCalibrationRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\"\x8e\x01\n" +
+	"\fScoreSummary\x12\x14\n" +
+	"\x05count\x18\x01 \x01(\x04R\x05count\x12\x12\n" +
+	"\x04mean\x18\x02 \x01(\x01R\x04mean\x12\x10\n" +
+	"\x03std\x18\x03 \x01(\x01R\x03std\x12$\n" +
+	"\rprobabilities\x18\x04 \x03(\x01R\rprobabilities\x12\x1c\n" +
+	"\tquantiles\x18\x05 \x03(\x02R\tquantiles\"\xef\x01\n" +
+	"\x16GetCalibrationResponse\x12A\n" +
+	"\x0fpositive_scores\x18\x01 \x01(\v2\x18.hardneg.v1.ScoreSummaryR\x0epositiveScores\x12C\n" +
+	"\x10candidate_scores\x18\x02 \x01(\v2\x18.hardneg.v1.ScoreSummaryR\x0fcandidateScores\x12M\n" +
+	"\x15positive_similarities\x18\x03 \x01(\v2\x18.hardneg.v1.ScoreSummaryR\x14positiveSimilarities\"/\n" +
 	"\x19SnapshotCollectionRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"N\n" +
 	"\x1aSnapshotCollectionResponse\x12\x1a\n" +
@@ -2757,7 +3172,7 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x19SAMPLING_STRATEGY_UNIFORM\x10\x02\x12\x1d\n" +
 	"\x19SAMPLING_STRATEGY_SOFTMAX\x10\x03\x12\x1c\n" +
 	"\x18SAMPLING_STRATEGY_SIMANS\x10\x04\x12\"\n" +
-	"\x1eSAMPLING_STRATEGY_TOP1_SAMPLED\x10\x052\xbd\a\n" +
+	"\x1eSAMPLING_STRATEGY_TOP1_SAMPLED\x10\x052\x9b\b\n" +
 	"\fMinerService\x12]\n" +
 	"\x10CreateCollection\x12#.hardneg.v1.CreateCollectionRequest\x1a$.hardneg.v1.CreateCollectionResponse\x12Y\n" +
 	"\rGetCollection\x12 .hardneg.v1.GetCollectionRequest\x1a!.hardneg.v1.GetCollectionResponse\"\x03\x90\x02\x01\x12_\n" +
@@ -2769,7 +3184,8 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\bGetItems\x12\x1b.hardneg.v1.GetItemsRequest\x1a\x1c.hardneg.v1.GetItemsResponse\"\x03\x90\x02\x01\x12>\n" +
 	"\x04Mine\x12\x17.hardneg.v1.MineRequest\x1a\x18.hardneg.v1.MineResponse\"\x03\x90\x02\x01\x12i\n" +
 	"\x14ReportFalseNegatives\x12'.hardneg.v1.ReportFalseNegativesRequest\x1a(.hardneg.v1.ReportFalseNegativesResponse\x12c\n" +
-	"\x12SnapshotCollection\x12%.hardneg.v1.SnapshotCollectionRequest\x1a&.hardneg.v1.SnapshotCollectionResponseB8Z6github.com/hardneg/hardneg/gen/go/hardneg/v1;hardnegv1b\x06proto3"
+	"\x12SnapshotCollection\x12%.hardneg.v1.SnapshotCollectionRequest\x1a&.hardneg.v1.SnapshotCollectionResponse\x12\\\n" +
+	"\x0eGetCalibration\x12!.hardneg.v1.GetCalibrationRequest\x1a\".hardneg.v1.GetCalibrationResponse\"\x03\x90\x02\x01B8Z6github.com/hardneg/hardneg/gen/go/hardneg/v1;hardnegv1b\x06proto3"
 
 var (
 	file_hardneg_v1_hardneg_proto_rawDescOnce sync.Once
@@ -2784,7 +3200,7 @@ func file_hardneg_v1_hardneg_proto_rawDescGZIP() []byte {
 }
 
 var file_hardneg_v1_hardneg_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_hardneg_v1_hardneg_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_hardneg_v1_hardneg_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_hardneg_v1_hardneg_proto_goTypes = []any{
 	(Metric)(0),                          // 0: hardneg.v1.Metric
 	(RankMode)(0),                        // 1: hardneg.v1.RankMode
@@ -2820,8 +3236,11 @@ var file_hardneg_v1_hardneg_proto_goTypes = []any{
 	(*FalseNegativeReport)(nil),          // 31: hardneg.v1.FalseNegativeReport
 	(*ReportFalseNegativesRequest)(nil),  // 32: hardneg.v1.ReportFalseNegativesRequest
 	(*ReportFalseNegativesResponse)(nil), // 33: hardneg.v1.ReportFalseNegativesResponse
-	(*SnapshotCollectionRequest)(nil),    // 34: hardneg.v1.SnapshotCollectionRequest
-	(*SnapshotCollectionResponse)(nil),   // 35: hardneg.v1.SnapshotCollectionResponse
+	(*GetCalibrationRequest)(nil),        // 34: hardneg.v1.GetCalibrationRequest
+	(*ScoreSummary)(nil),                 // 35: hardneg.v1.ScoreSummary
+	(*GetCalibrationResponse)(nil),       // 36: hardneg.v1.GetCalibrationResponse
+	(*SnapshotCollectionRequest)(nil),    // 37: hardneg.v1.SnapshotCollectionRequest
+	(*SnapshotCollectionResponse)(nil),   // 38: hardneg.v1.SnapshotCollectionResponse
 }
 var file_hardneg_v1_hardneg_proto_depIdxs = []int32{
 	0,  // 0: hardneg.v1.Collection.metric:type_name -> hardneg.v1.Metric
@@ -2844,33 +3263,38 @@ var file_hardneg_v1_hardneg_proto_depIdxs = []int32{
 	28, // 17: hardneg.v1.AnchorResult.removed:type_name -> hardneg.v1.RuleCounts
 	29, // 18: hardneg.v1.MineResponse.results:type_name -> hardneg.v1.AnchorResult
 	31, // 19: hardneg.v1.ReportFalseNegativesRequest.reports:type_name -> hardneg.v1.FalseNegativeReport
-	6,  // 20: hardneg.v1.MinerService.CreateCollection:input_type -> hardneg.v1.CreateCollectionRequest
-	8,  // 21: hardneg.v1.MinerService.GetCollection:input_type -> hardneg.v1.GetCollectionRequest
-	10, // 22: hardneg.v1.MinerService.ListCollections:input_type -> hardneg.v1.ListCollectionsRequest
-	12, // 23: hardneg.v1.MinerService.DeleteCollection:input_type -> hardneg.v1.DeleteCollectionRequest
-	16, // 24: hardneg.v1.MinerService.Upsert:input_type -> hardneg.v1.UpsertRequest
-	18, // 25: hardneg.v1.MinerService.Delete:input_type -> hardneg.v1.DeleteRequest
-	20, // 26: hardneg.v1.MinerService.UpsertStream:input_type -> hardneg.v1.UpsertStreamRequest
-	22, // 27: hardneg.v1.MinerService.GetItems:input_type -> hardneg.v1.GetItemsRequest
-	26, // 28: hardneg.v1.MinerService.Mine:input_type -> hardneg.v1.MineRequest
-	32, // 29: hardneg.v1.MinerService.ReportFalseNegatives:input_type -> hardneg.v1.ReportFalseNegativesRequest
-	34, // 30: hardneg.v1.MinerService.SnapshotCollection:input_type -> hardneg.v1.SnapshotCollectionRequest
-	7,  // 31: hardneg.v1.MinerService.CreateCollection:output_type -> hardneg.v1.CreateCollectionResponse
-	9,  // 32: hardneg.v1.MinerService.GetCollection:output_type -> hardneg.v1.GetCollectionResponse
-	11, // 33: hardneg.v1.MinerService.ListCollections:output_type -> hardneg.v1.ListCollectionsResponse
-	13, // 34: hardneg.v1.MinerService.DeleteCollection:output_type -> hardneg.v1.DeleteCollectionResponse
-	17, // 35: hardneg.v1.MinerService.Upsert:output_type -> hardneg.v1.UpsertResponse
-	19, // 36: hardneg.v1.MinerService.Delete:output_type -> hardneg.v1.DeleteResponse
-	21, // 37: hardneg.v1.MinerService.UpsertStream:output_type -> hardneg.v1.UpsertStreamResponse
-	23, // 38: hardneg.v1.MinerService.GetItems:output_type -> hardneg.v1.GetItemsResponse
-	30, // 39: hardneg.v1.MinerService.Mine:output_type -> hardneg.v1.MineResponse
-	33, // 40: hardneg.v1.MinerService.ReportFalseNegatives:output_type -> hardneg.v1.ReportFalseNegativesResponse
-	35, // 41: hardneg.v1.MinerService.SnapshotCollection:output_type -> hardneg.v1.SnapshotCollectionResponse
-	31, // [31:42] is the sub-list for method output_type
-	20, // [20:31] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	35, // 20: hardneg.v1.GetCalibrationResponse.positive_scores:type_name -> hardneg.v1.ScoreSummary
+	35, // 21: hardneg.v1.GetCalibrationResponse.candidate_scores:type_name -> hardneg.v1.ScoreSummary
+	35, // 22: hardneg.v1.GetCalibrationResponse.positive_similarities:type_name -> hardneg.v1.ScoreSummary
+	6,  // 23: hardneg.v1.MinerService.CreateCollection:input_type -> hardneg.v1.CreateCollectionRequest
+	8,  // 24: hardneg.v1.MinerService.GetCollection:input_type -> hardneg.v1.GetCollectionRequest
+	10, // 25: hardneg.v1.MinerService.ListCollections:input_type -> hardneg.v1.ListCollectionsRequest
+	12, // 26: hardneg.v1.MinerService.DeleteCollection:input_type -> hardneg.v1.DeleteCollectionRequest
+	16, // 27: hardneg.v1.MinerService.Upsert:input_type -> hardneg.v1.UpsertRequest
+	18, // 28: hardneg.v1.MinerService.Delete:input_type -> hardneg.v1.DeleteRequest
+	20, // 29: hardneg.v1.MinerService.UpsertStream:input_type -> hardneg.v1.UpsertStreamRequest
+	22, // 30: hardneg.v1.MinerService.GetItems:input_type -> hardneg.v1.GetItemsRequest
+	26, // 31: hardneg.v1.MinerService.Mine:input_type -> hardneg.v1.MineRequest
+	32, // 32: hardneg.v1.MinerService.ReportFalseNegatives:input_type -> hardneg.v1.ReportFalseNegativesRequest
+	37, // 33: hardneg.v1.MinerService.SnapshotCollection:input_type -> hardneg.v1.SnapshotCollectionRequest
+	34, // 34: hardneg.v1.MinerService.GetCalibration:input_type -> hardneg.v1.GetCalibrationRequest
+	7,  // 35: hardneg.v1.MinerService.CreateCollection:output_type -> hardneg.v1.CreateCollectionResponse
+	9,  // 36: hardneg.v1.MinerService.GetCollection:output_type -> hardneg.v1.GetCollectionResponse
+	11, // 37: hardneg.v1.MinerService.ListCollections:output_type -> hardneg.v1.ListCollectionsResponse
+	13, // 38: hardneg.v1.MinerService.DeleteCollection:output_type -> hardneg.v1.DeleteCollectionResponse
+	17, // 39: hardneg.v1.MinerService.Upsert:output_type -> hardneg.v1.UpsertResponse
+	19, // 40: hardneg.v1.MinerService.Delete:output_type -> hardneg.v1.DeleteResponse
+	21, // 41: hardneg.v1.MinerService.UpsertStream:output_type -> hardneg.v1.UpsertStreamResponse
+	23, // 42: hardneg.v1.MinerService.GetItems:output_type -> hardneg.v1.GetItemsResponse
+	30, // 43: hardneg.v1.MinerService.Mine:output_type -> hardneg.v1.MineResponse
+	33, // 44: hardneg.v1.MinerService.ReportFalseNegatives:output_type -> hardneg.v1.ReportFalseNegativesResponse
+	38, // 45: hardneg.v1.MinerService.SnapshotCollection:output_type -> hardneg.v1.SnapshotCollectionResponse
+	36, // 46: hardneg.v1.MinerService.GetCalibration:output_type -> hardneg.v1.GetCalibrationResponse
+	35, // [35:47] is the sub-list for method output_type
+	23, // [23:35] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_hardneg_v1_hardneg_proto_init() }
@@ -2879,6 +3303,7 @@ func file_hardneg_v1_hardneg_proto_init() {
 		return
 	}
 	file_hardneg_v1_hardneg_proto_msgTypes[22].OneofWrappers = []any{}
+	file_hardneg_v1_hardneg_proto_msgTypes[24].OneofWrappers = []any{}
 	file_hardneg_v1_hardneg_proto_msgTypes[26].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2886,7 +3311,7 @@ func file_hardneg_v1_hardneg_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hardneg_v1_hardneg_proto_rawDesc), len(file_hardneg_v1_hardneg_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   33,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -54,6 +54,7 @@ const (
 	MinerService_Mine_FullMethodName                 = "/hardneg.v1.MinerService/Mine"
 	MinerService_ReportFalseNegatives_FullMethodName = "/hardneg.v1.MinerService/ReportFalseNegatives"
 	MinerService_SnapshotCollection_FullMethodName   = "/hardneg.v1.MinerService/SnapshotCollection"
+	MinerService_GetCalibration_FullMethodName       = "/hardneg.v1.MinerService/GetCalibration"
 )
 
 // MinerServiceClient is the client API for MinerService service.
@@ -90,6 +91,11 @@ type MinerServiceClient interface {
 	ReportFalseNegatives(ctx context.Context, in *ReportFalseNegativesRequest, opts ...grpc.CallOption) (*ReportFalseNegativesResponse, error)
 	// SnapshotCollection writes a snapshot of a collection now, bounding recovery time.
 	SnapshotCollection(ctx context.Context, in *SnapshotCollectionRequest, opts ...grpc.CallOption) (*SnapshotCollectionResponse, error)
+	// GetCalibration returns the score statistics that mining has observed on a
+	// collection since it was created (or since the server started): where s⁺, the
+	// anchor–candidate scores and the candidates' similarities to the positives fall, so
+	// that thresholds can be read against them (see MiningPolicy.duplicate_quantile).
+	GetCalibration(ctx context.Context, in *GetCalibrationRequest, opts ...grpc.CallOption) (*GetCalibrationResponse, error)
 }
 
 type minerServiceClient struct {
@@ -213,6 +219,16 @@ func (c *minerServiceClient) SnapshotCollection(ctx context.Context, in *Snapsho
 	return out, nil
 }
 
+func (c *minerServiceClient) GetCalibration(ctx context.Context, in *GetCalibrationRequest, opts ...grpc.CallOption) (*GetCalibrationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetCalibrationResponse)
+	err := c.cc.Invoke(ctx, MinerService_GetCalibration_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MinerServiceServer is the server API for MinerService service.
 // All implementations must embed UnimplementedMinerServiceServer
 // for forward compatibility.
@@ -247,6 +263,11 @@ type MinerServiceServer interface {
 	ReportFalseNegatives(context.Context, *ReportFalseNegativesRequest) (*ReportFalseNegativesResponse, error)
 	// SnapshotCollection writes a snapshot of a collection now, bounding recovery time.
 	SnapshotCollection(context.Context, *SnapshotCollectionRequest) (*SnapshotCollectionResponse, error)
+	// GetCalibration returns the score statistics that mining has observed on a
+	// collection since it was created (or since the server started): where s⁺, the
+	// anchor–candidate scores and the candidates' similarities to the positives fall, so
+	// that thresholds can be read against them (see MiningPolicy.duplicate_quantile).
+	GetCalibration(context.Context, *GetCalibrationRequest) (*GetCalibrationResponse, error)
 	mustEmbedUnimplementedMinerServiceServer()
 }
 
@@ -289,6 +310,9 @@ func (UnimplementedMinerServiceServer) ReportFalseNegatives(context.Context, *Re
 }
 func (UnimplementedMinerServiceServer) SnapshotCollection(context.Context, *SnapshotCollectionRequest) (*SnapshotCollectionResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SnapshotCollection not implemented")
+}
+func (UnimplementedMinerServiceServer) GetCalibration(context.Context, *GetCalibrationRequest) (*GetCalibrationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCalibration not implemented")
 }
 func (UnimplementedMinerServiceServer) mustEmbedUnimplementedMinerServiceServer() {}
 func (UnimplementedMinerServiceServer) testEmbeddedByValue()                      {}
@@ -498,6 +522,24 @@ func _MinerService_SnapshotCollection_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MinerService_GetCalibration_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCalibrationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MinerServiceServer).GetCalibration(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MinerService_GetCalibration_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MinerServiceServer).GetCalibration(ctx, req.(*GetCalibrationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // MinerService_ServiceDesc is the grpc.ServiceDesc for MinerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -544,6 +586,10 @@ var MinerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SnapshotCollection",
 			Handler:    _MinerService_SnapshotCollection_Handler,
+		},
+		{
+			MethodName: "GetCalibration",
+			Handler:    _MinerService_GetCalibration_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

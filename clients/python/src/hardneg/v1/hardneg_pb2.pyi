@@ -235,7 +235,7 @@ class GetItemsResponse(_message.Message):
     def __init__(self, items: _Optional[_Union[ItemBatch, _Mapping]] = ..., missing_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Anchor(_message.Message):
-    __slots__ = ("id", "vector", "key", "positive_ids", "positive_vectors", "exclude_ids", "groups")
+    __slots__ = ("id", "vector", "key", "positive_ids", "positive_vectors", "exclude_ids", "groups", "guide_vector", "guide_positive_vectors")
     ID_FIELD_NUMBER: _ClassVar[int]
     VECTOR_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
@@ -243,6 +243,8 @@ class Anchor(_message.Message):
     POSITIVE_VECTORS_FIELD_NUMBER: _ClassVar[int]
     EXCLUDE_IDS_FIELD_NUMBER: _ClassVar[int]
     GROUPS_FIELD_NUMBER: _ClassVar[int]
+    GUIDE_VECTOR_FIELD_NUMBER: _ClassVar[int]
+    GUIDE_POSITIVE_VECTORS_FIELD_NUMBER: _ClassVar[int]
     id: str
     vector: bytes
     key: str
@@ -250,10 +252,12 @@ class Anchor(_message.Message):
     positive_vectors: bytes
     exclude_ids: _containers.RepeatedScalarFieldContainer[str]
     groups: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, id: _Optional[str] = ..., vector: _Optional[bytes] = ..., key: _Optional[str] = ..., positive_ids: _Optional[_Iterable[str]] = ..., positive_vectors: _Optional[bytes] = ..., exclude_ids: _Optional[_Iterable[str]] = ..., groups: _Optional[_Iterable[str]] = ...) -> None: ...
+    guide_vector: bytes
+    guide_positive_vectors: bytes
+    def __init__(self, id: _Optional[str] = ..., vector: _Optional[bytes] = ..., key: _Optional[str] = ..., positive_ids: _Optional[_Iterable[str]] = ..., positive_vectors: _Optional[bytes] = ..., exclude_ids: _Optional[_Iterable[str]] = ..., groups: _Optional[_Iterable[str]] = ..., guide_vector: _Optional[bytes] = ..., guide_positive_vectors: _Optional[bytes] = ...) -> None: ...
 
 class MiningPolicy(_message.Message):
-    __slots__ = ("num_negatives", "exclude_same_group", "duplicate_threshold", "absolute_margin", "relative_margin", "min_score", "max_score", "range_min", "range_max", "rank_mode", "in_batch_exclusion", "use_feedback", "sampling", "temperature", "simans_a", "simans_b", "seed", "diversity_threshold", "widen", "max_candidates", "ef_search")
+    __slots__ = ("num_negatives", "exclude_same_group", "duplicate_threshold", "absolute_margin", "relative_margin", "min_score", "max_score", "range_min", "range_max", "rank_mode", "in_batch_exclusion", "use_feedback", "sampling", "temperature", "simans_a", "simans_b", "seed", "diversity_threshold", "widen", "max_candidates", "ef_search", "exclude_near_duplicates", "max_rank", "duplicate_quantile", "duplicate_zscore", "guide_collection", "guide_margin", "guide_duplicate_threshold")
     NUM_NEGATIVES_FIELD_NUMBER: _ClassVar[int]
     EXCLUDE_SAME_GROUP_FIELD_NUMBER: _ClassVar[int]
     DUPLICATE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
@@ -275,6 +279,13 @@ class MiningPolicy(_message.Message):
     WIDEN_FIELD_NUMBER: _ClassVar[int]
     MAX_CANDIDATES_FIELD_NUMBER: _ClassVar[int]
     EF_SEARCH_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDE_NEAR_DUPLICATES_FIELD_NUMBER: _ClassVar[int]
+    MAX_RANK_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_QUANTILE_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_ZSCORE_FIELD_NUMBER: _ClassVar[int]
+    GUIDE_COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    GUIDE_MARGIN_FIELD_NUMBER: _ClassVar[int]
+    GUIDE_DUPLICATE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     num_negatives: int
     exclude_same_group: bool
     duplicate_threshold: float
@@ -296,7 +307,14 @@ class MiningPolicy(_message.Message):
     widen: bool
     max_candidates: int
     ef_search: int
-    def __init__(self, num_negatives: _Optional[int] = ..., exclude_same_group: _Optional[bool] = ..., duplicate_threshold: _Optional[float] = ..., absolute_margin: _Optional[float] = ..., relative_margin: _Optional[float] = ..., min_score: _Optional[float] = ..., max_score: _Optional[float] = ..., range_min: _Optional[int] = ..., range_max: _Optional[int] = ..., rank_mode: _Optional[_Union[RankMode, str]] = ..., in_batch_exclusion: _Optional[bool] = ..., use_feedback: _Optional[bool] = ..., sampling: _Optional[_Union[SamplingStrategy, str]] = ..., temperature: _Optional[float] = ..., simans_a: _Optional[float] = ..., simans_b: _Optional[float] = ..., seed: _Optional[int] = ..., diversity_threshold: _Optional[float] = ..., widen: _Optional[bool] = ..., max_candidates: _Optional[int] = ..., ef_search: _Optional[int] = ...) -> None: ...
+    exclude_near_duplicates: bool
+    max_rank: int
+    duplicate_quantile: float
+    duplicate_zscore: float
+    guide_collection: str
+    guide_margin: float
+    guide_duplicate_threshold: float
+    def __init__(self, num_negatives: _Optional[int] = ..., exclude_same_group: _Optional[bool] = ..., duplicate_threshold: _Optional[float] = ..., absolute_margin: _Optional[float] = ..., relative_margin: _Optional[float] = ..., min_score: _Optional[float] = ..., max_score: _Optional[float] = ..., range_min: _Optional[int] = ..., range_max: _Optional[int] = ..., rank_mode: _Optional[_Union[RankMode, str]] = ..., in_batch_exclusion: _Optional[bool] = ..., use_feedback: _Optional[bool] = ..., sampling: _Optional[_Union[SamplingStrategy, str]] = ..., temperature: _Optional[float] = ..., simans_a: _Optional[float] = ..., simans_b: _Optional[float] = ..., seed: _Optional[int] = ..., diversity_threshold: _Optional[float] = ..., widen: _Optional[bool] = ..., max_candidates: _Optional[int] = ..., ef_search: _Optional[int] = ..., exclude_near_duplicates: _Optional[bool] = ..., max_rank: _Optional[int] = ..., duplicate_quantile: _Optional[float] = ..., duplicate_zscore: _Optional[float] = ..., guide_collection: _Optional[str] = ..., guide_margin: _Optional[float] = ..., guide_duplicate_threshold: _Optional[float] = ...) -> None: ...
 
 class MineRequest(_message.Message):
     __slots__ = ("collection", "anchors", "policy", "include_vectors")
@@ -311,17 +329,19 @@ class MineRequest(_message.Message):
     def __init__(self, collection: _Optional[str] = ..., anchors: _Optional[_Iterable[_Union[Anchor, _Mapping]]] = ..., policy: _Optional[_Union[MiningPolicy, _Mapping]] = ..., include_vectors: _Optional[bool] = ...) -> None: ...
 
 class Negative(_message.Message):
-    __slots__ = ("id", "score", "rank")
+    __slots__ = ("id", "score", "rank", "p_fn")
     ID_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     RANK_FIELD_NUMBER: _ClassVar[int]
+    P_FN_FIELD_NUMBER: _ClassVar[int]
     id: str
     score: float
     rank: int
-    def __init__(self, id: _Optional[str] = ..., score: _Optional[float] = ..., rank: _Optional[int] = ...) -> None: ...
+    p_fn: float
+    def __init__(self, id: _Optional[str] = ..., score: _Optional[float] = ..., rank: _Optional[int] = ..., p_fn: _Optional[float] = ...) -> None: ...
 
 class RuleCounts(_message.Message):
-    __slots__ = ("self", "positive", "excluded", "in_batch", "feedback", "same_group", "duplicate", "margin", "score_band", "rank_window", "diversity")
+    __slots__ = ("self", "positive", "excluded", "in_batch", "feedback", "same_group", "duplicate", "excluded_duplicate", "guide", "margin", "score_band", "rank_window", "diversity")
     SELF_FIELD_NUMBER: _ClassVar[int]
     POSITIVE_FIELD_NUMBER: _ClassVar[int]
     EXCLUDED_FIELD_NUMBER: _ClassVar[int]
@@ -329,6 +349,8 @@ class RuleCounts(_message.Message):
     FEEDBACK_FIELD_NUMBER: _ClassVar[int]
     SAME_GROUP_FIELD_NUMBER: _ClassVar[int]
     DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDED_DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    GUIDE_FIELD_NUMBER: _ClassVar[int]
     MARGIN_FIELD_NUMBER: _ClassVar[int]
     SCORE_BAND_FIELD_NUMBER: _ClassVar[int]
     RANK_WINDOW_FIELD_NUMBER: _ClassVar[int]
@@ -340,14 +362,16 @@ class RuleCounts(_message.Message):
     feedback: int
     same_group: int
     duplicate: int
+    excluded_duplicate: int
+    guide: int
     margin: int
     score_band: int
     rank_window: int
     diversity: int
-    def __init__(self_, self: _Optional[int] = ..., positive: _Optional[int] = ..., excluded: _Optional[int] = ..., in_batch: _Optional[int] = ..., feedback: _Optional[int] = ..., same_group: _Optional[int] = ..., duplicate: _Optional[int] = ..., margin: _Optional[int] = ..., score_band: _Optional[int] = ..., rank_window: _Optional[int] = ..., diversity: _Optional[int] = ...) -> None: ...
+    def __init__(self_, self: _Optional[int] = ..., positive: _Optional[int] = ..., excluded: _Optional[int] = ..., in_batch: _Optional[int] = ..., feedback: _Optional[int] = ..., same_group: _Optional[int] = ..., duplicate: _Optional[int] = ..., excluded_duplicate: _Optional[int] = ..., guide: _Optional[int] = ..., margin: _Optional[int] = ..., score_band: _Optional[int] = ..., rank_window: _Optional[int] = ..., diversity: _Optional[int] = ...) -> None: ...
 
 class AnchorResult(_message.Message):
-    __slots__ = ("negatives", "negative_vectors", "positive_score", "candidates_examined", "removed", "shortfall", "widenings", "exact_scan", "unknown_positive_ids")
+    __slots__ = ("negatives", "negative_vectors", "positive_score", "candidates_examined", "removed", "shortfall", "widenings", "exact_scan", "unknown_positive_ids", "max_rank", "floor_reached", "duplicate_threshold", "guide_positive_score")
     NEGATIVES_FIELD_NUMBER: _ClassVar[int]
     NEGATIVE_VECTORS_FIELD_NUMBER: _ClassVar[int]
     POSITIVE_SCORE_FIELD_NUMBER: _ClassVar[int]
@@ -357,6 +381,10 @@ class AnchorResult(_message.Message):
     WIDENINGS_FIELD_NUMBER: _ClassVar[int]
     EXACT_SCAN_FIELD_NUMBER: _ClassVar[int]
     UNKNOWN_POSITIVE_IDS_FIELD_NUMBER: _ClassVar[int]
+    MAX_RANK_FIELD_NUMBER: _ClassVar[int]
+    FLOOR_REACHED_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    GUIDE_POSITIVE_SCORE_FIELD_NUMBER: _ClassVar[int]
     negatives: _containers.RepeatedCompositeFieldContainer[Negative]
     negative_vectors: bytes
     positive_score: float
@@ -366,7 +394,11 @@ class AnchorResult(_message.Message):
     widenings: int
     exact_scan: bool
     unknown_positive_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, negatives: _Optional[_Iterable[_Union[Negative, _Mapping]]] = ..., negative_vectors: _Optional[bytes] = ..., positive_score: _Optional[float] = ..., candidates_examined: _Optional[int] = ..., removed: _Optional[_Union[RuleCounts, _Mapping]] = ..., shortfall: _Optional[int] = ..., widenings: _Optional[int] = ..., exact_scan: _Optional[bool] = ..., unknown_positive_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    max_rank: int
+    floor_reached: bool
+    duplicate_threshold: float
+    guide_positive_score: float
+    def __init__(self, negatives: _Optional[_Iterable[_Union[Negative, _Mapping]]] = ..., negative_vectors: _Optional[bytes] = ..., positive_score: _Optional[float] = ..., candidates_examined: _Optional[int] = ..., removed: _Optional[_Union[RuleCounts, _Mapping]] = ..., shortfall: _Optional[int] = ..., widenings: _Optional[int] = ..., exact_scan: _Optional[bool] = ..., unknown_positive_ids: _Optional[_Iterable[str]] = ..., max_rank: _Optional[int] = ..., floor_reached: _Optional[bool] = ..., duplicate_threshold: _Optional[float] = ..., guide_positive_score: _Optional[float] = ...) -> None: ...
 
 class MineResponse(_message.Message):
     __slots__ = ("results",)
@@ -395,6 +427,36 @@ class ReportFalseNegativesResponse(_message.Message):
     RECORDED_FIELD_NUMBER: _ClassVar[int]
     recorded: int
     def __init__(self, recorded: _Optional[int] = ...) -> None: ...
+
+class GetCalibrationRequest(_message.Message):
+    __slots__ = ("collection",)
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    def __init__(self, collection: _Optional[str] = ...) -> None: ...
+
+class ScoreSummary(_message.Message):
+    __slots__ = ("count", "mean", "std", "probabilities", "quantiles")
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    MEAN_FIELD_NUMBER: _ClassVar[int]
+    STD_FIELD_NUMBER: _ClassVar[int]
+    PROBABILITIES_FIELD_NUMBER: _ClassVar[int]
+    QUANTILES_FIELD_NUMBER: _ClassVar[int]
+    count: int
+    mean: float
+    std: float
+    probabilities: _containers.RepeatedScalarFieldContainer[float]
+    quantiles: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, count: _Optional[int] = ..., mean: _Optional[float] = ..., std: _Optional[float] = ..., probabilities: _Optional[_Iterable[float]] = ..., quantiles: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class GetCalibrationResponse(_message.Message):
+    __slots__ = ("positive_scores", "candidate_scores", "positive_similarities")
+    POSITIVE_SCORES_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATE_SCORES_FIELD_NUMBER: _ClassVar[int]
+    POSITIVE_SIMILARITIES_FIELD_NUMBER: _ClassVar[int]
+    positive_scores: ScoreSummary
+    candidate_scores: ScoreSummary
+    positive_similarities: ScoreSummary
+    def __init__(self, positive_scores: _Optional[_Union[ScoreSummary, _Mapping]] = ..., candidate_scores: _Optional[_Union[ScoreSummary, _Mapping]] = ..., positive_similarities: _Optional[_Union[ScoreSummary, _Mapping]] = ...) -> None: ...
 
 class SnapshotCollectionRequest(_message.Message):
     __slots__ = ("name",)

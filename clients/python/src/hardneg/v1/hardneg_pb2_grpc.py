@@ -90,6 +90,11 @@ class MinerServiceStub:
                 request_serializer=hardneg_dot_v1_dot_hardneg__pb2.SnapshotCollectionRequest.SerializeToString,
                 response_deserializer=hardneg_dot_v1_dot_hardneg__pb2.SnapshotCollectionResponse.FromString,
                 _registered_method=True)
+        self.GetCalibration = channel.unary_unary(
+                '/hardneg.v1.MinerService/GetCalibration',
+                request_serializer=hardneg_dot_v1_dot_hardneg__pb2.GetCalibrationRequest.SerializeToString,
+                response_deserializer=hardneg_dot_v1_dot_hardneg__pb2.GetCalibrationResponse.FromString,
+                _registered_method=True)
 
 
 class MinerServiceServicer:
@@ -179,6 +184,16 @@ class MinerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetCalibration(self, request, context):
+        """GetCalibration returns the score statistics that mining has observed on a
+        collection since it was created (or since the server started): where s⁺, the
+        anchor–candidate scores and the candidates' similarities to the positives fall, so
+        that thresholds can be read against them (see MiningPolicy.duplicate_quantile).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MinerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -236,6 +251,11 @@ def add_MinerServiceServicer_to_server(servicer, server):
                     servicer.SnapshotCollection,
                     request_deserializer=hardneg_dot_v1_dot_hardneg__pb2.SnapshotCollectionRequest.FromString,
                     response_serializer=hardneg_dot_v1_dot_hardneg__pb2.SnapshotCollectionResponse.SerializeToString,
+            ),
+            'GetCalibration': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCalibration,
+                    request_deserializer=hardneg_dot_v1_dot_hardneg__pb2.GetCalibrationRequest.FromString,
+                    response_serializer=hardneg_dot_v1_dot_hardneg__pb2.GetCalibrationResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -536,6 +556,33 @@ class MinerService:
             '/hardneg.v1.MinerService/SnapshotCollection',
             hardneg_dot_v1_dot_hardneg__pb2.SnapshotCollectionRequest.SerializeToString,
             hardneg_dot_v1_dot_hardneg__pb2.SnapshotCollectionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCalibration(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hardneg.v1.MinerService/GetCalibration',
+            hardneg_dot_v1_dot_hardneg__pb2.GetCalibrationRequest.SerializeToString,
+            hardneg_dot_v1_dot_hardneg__pb2.GetCalibrationResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,390 @@
+"""The client core shared by :class:`hardneg.Client` and :class:`hardneg.AsyncClient`.
+
+Every API operation is written once here, as a generator that does no I/O itself: it
+builds and validates the requests, yields a :class:`Rpc` for each call to make, receives
+the response (or has the call's :class:`~hardneg.errors.HardnegError` thrown into it),
+and returns the decoded result. The two front classes only drive these generators: the
+synchronous client with blocking calls, the asyncio client with awaited ones (see
+:func:`run_sync` and :func:`run_async`). So both clients build, validate and decode in
+exactly the same way, and retry in the same way (:meth:`Core.unary`): a retry is a
+:class:`Sleep` step followed by the same :class:`Rpc` again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Generator, Iterable, Optional, TypeVar, Union
+
+import grpc
+
+from hardneg import _codec as codec
+from hardneg import errors
+from hardneg._channel import ChannelConfig, TLSArg
+from hardneg._ingest import IngestState
+from hardneg.types import (
+    CollectionInfo,
+    DeleteResult,
+    IndexParams,
+    Items,
+    MineResult,
+    MiningPolicy,
+    RetryPolicy,
+    SnapshotInfo,
+    UpsertResult,
+)
+from hardneg.v1 import hardneg_pb2 as pb
+
+T = TypeVar("T")
+
+log = logging.getLogger("hardneg")
+
+#: Calls that may be sent again after a failure: reads, and Upsert, which is idempotent
+#: by id (a retried batch that had been applied replaces its items with themselves).
+IDEMPOTENT = frozenset({"Mine", "GetCollection", "ListCollections", "GetItems", "GetCalibration", "Upsert"})
+
+
+@dataclass(frozen=True)
+class Rpc:
+    """One unary call for the front class to make: ``stub.<method>(request, timeout=...)``."""
+
+    method: str
+    request: Any
+    timeout: Optional[float]
+
+
+@dataclass(frozen=True)
+class Sleep:
+    """A pause of ``seconds`` for the front class to wait before the next step."""
+
+    seconds: float
+
+
+# An operation yields Rpc and Sleep steps, is sent the responses and returns its result.
+Op = Generator[Union[Rpc, Sleep], Any, T]
+
+
+def retry_delay(
+    policy: Optional[RetryPolicy], attempts: int, err: errors.HardnegError, rand: float
+) -> Optional[float]:
+    """Seconds to wait before attempt ``attempts + 1`` after ``err``, or ``None`` when the
+    error is final. ``rand`` is a uniform random number in [0, 1)."""
+    if policy is None or attempts >= policy.max_attempts:
+        return None
+    if isinstance(err, errors.ResourceExhausted):
+        if err.retry_after is None:  # a size limit, not a "come back later"
+            return None
+    elif not isinstance(err, errors.Unavailable):
+        return None
+    if err.retry_after is not None:
+        return err.retry_after * (1 + policy.jitter * rand)
+    backoff = min(policy.initial_backoff * policy.multiplier ** (attempts - 1), policy.max_backoff)
+    return backoff * (1 - policy.jitter * rand)
+
+
+class Core:
+    """Settings of a client and the operations of the hardneg API (no I/O).
+
+    Plain data apart from the operations, so a client pickles with its core.
+    """
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        token: Optional[str],
+        tls: TLSArg,
+        timeout: Optional[float],
+        max_message_bytes: int,
+        max_batch_bytes: int,
+        options: Iterable[tuple[str, Any]],
+        retry: Optional[RetryPolicy],
+    ) -> None:
+        if max_batch_bytes > max_message_bytes - 1024 * 1024:
+            max_batch_bytes = max(max_message_bytes - 1024 * 1024, 1024)
+        self.config = ChannelConfig(
+            target=target, token=token, tls=tls, max_message_bytes=max_message_bytes, extra_options=tuple(options)
+        )
+        self.timeout = timeout
+        self.max_batch_bytes = max_batch_bytes
+        self.retry = retry
+        self.retries = 0
+        self._lock = threading.Lock()  # guards retries (a sync client is shared by threads)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    # --- one call ----------------------------------------------------------------------
+
+    def unary(self, method: str, request: Any) -> Op[Any]:
+        """Makes one call and returns its response, retrying an idempotent method as
+        :class:`~hardneg.RetryPolicy` says; the client's ``timeout`` bounds the whole."""
+        policy = self.retry if method in IDEMPOTENT else None
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        attempts = 0
+        while True:
+            remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+            attempts += 1
+            try:
+                return (yield Rpc(method, request, remaining))
+            except errors.HardnegError as err:
+                delay = retry_delay(policy, attempts, err, random.random())
+                if delay is not None and deadline is not None and time.monotonic() + delay >= deadline:
+                    delay = None  # the next attempt would start after the deadline
+                if delay is None:
+                    err.attempts = attempts
+                    raise
+                with self._lock:
+                    self.retries += 1
+                log.info(
+                    "retrying %s in %.3f s (attempt %d failed: %s)", method, delay, attempts, err
+                )
+            yield Sleep(delay)
+
+    # --- collections -------------------------------------------------------------------
+
+    def create_collection(
+        self, name: str, dim: int, metric: str, index_params: Optional[IndexParams], exist_ok: bool
+    ) -> Op[CollectionInfo]:
+        req = codec.create_collection_request(name, dim, metric, index_params)
+        try:
+            resp = yield from self.unary("CreateCollection", req)
+        except errors.AlreadyExists as exists:
+            if not exist_ok:
+                raise
+            code = exists.code
+        else:
+            return codec.collection_info(resp.collection)
+        info = yield from self.get_collection(name)
+        diffs = codec.definition_differences(info, req)
+        if diffs:
+            raise errors.AlreadyExists(
+                f"collection {name!r} already exists with a different definition: {', '.join(diffs)}", code=code
+            )
+        return info
+
+    def get_collection(self, name: str) -> Op[CollectionInfo]:
+        resp = yield from self.unary("GetCollection", pb.GetCollectionRequest(name=name))
+        return codec.collection_info(resp.collection)
+
+    def list_collections(self) -> Op[list[CollectionInfo]]:
+        resp = yield from self.unary("ListCollections", pb.ListCollectionsRequest())
+        return [codec.collection_info(c) for c in resp.collections]
+
+    def delete_collection(self, name: str, missing_ok: bool) -> Op[None]:
+        try:
+            yield from self.unary("DeleteCollection", pb.DeleteCollectionRequest(name=name))
+        except errors.NotFound:
+            if not missing_ok:
+                raise
+
+    # --- writes ------------------------------------------------------------------------
+
+    def upsert(self, collection: str, ids: Any, vectors: Any, groups: codec.Groups, versions: Any) -> Op[UpsertResult]:
+        items = codec.prepare_items(ids, vectors, groups, versions)
+        inserted = replaced = seq = n = 0
+        for start, end in items.slices(codec.MAX_BATCH_ITEMS, self.max_batch_bytes):
+            req = pb.UpsertRequest(collection=collection, items=items.batch(start, end))
+            resp = yield from self.unary("Upsert", req)
+            inserted += resp.inserted
+            replaced += resp.replaced
+            seq = resp.sequence
+            n += 1
+        return UpsertResult(inserted=inserted, replaced=replaced, sequence=seq, batches=n)
+
+    def delete(self, collection: str, ids: Any) -> Op[DeleteResult]:
+        id_list = codec._as_id_list(ids)
+        deleted = not_found = seq = n = 0
+        for part in codec.chunks(id_list, codec.MAX_BATCH_ITEMS):
+            resp = yield from self.unary("Delete", pb.DeleteRequest(collection=collection, ids=part))
+            deleted += resp.deleted
+            not_found += resp.not_found
+            seq = resp.sequence
+            n += 1
+        return DeleteResult(deleted=deleted, not_found=not_found, sequence=seq, batches=n)
+
+    def get_items(self, collection: str, ids: Any, include_vectors: bool) -> Op[Items]:
+        id_list = codec._as_id_list(ids)
+        responses = []
+        for part in codec.chunks(id_list, codec.MAX_BATCH_ITEMS):
+            req = pb.GetItemsRequest(collection=collection, ids=part, include_vectors=include_vectors)
+            responses.append((yield from self.unary("GetItems", req)))
+        return codec.items_from_batches(responses, include_vectors)
+
+    def ingest_state(
+        self,
+        collection: str,
+        *,
+        writer_id: Optional[str],
+        first_sequence: int,
+        window: int,
+        progress: Any,
+        total: Optional[int],
+        reconnect_timeout: float,
+    ) -> IngestState:
+        """The bookkeeping of one ``ingest`` (the stream itself is the front's I/O)."""
+        return IngestState(
+            collection,
+            writer_id=writer_id,
+            first_sequence=first_sequence,
+            window=window,
+            max_batch_bytes=self.max_batch_bytes,
+            progress=progress,
+            total=total,
+            reconnect_timeout=reconnect_timeout,
+        )
+
+    # --- mining ------------------------------------------------------------------------
+
+    def mine(
+        self,
+        collection: str,
+        anchor_ids: Any,
+        anchor_vectors: Any,
+        *,
+        positive_ids: Any,
+        positive_vectors: Any,
+        exclude_ids: Any,
+        groups: Any,
+        keys: Any,
+        guide_vectors: Any,
+        guide_positive_vectors: Any,
+        policy: Optional[MiningPolicy],
+        include_vectors: bool,
+        policy_kwargs: dict[str, Any],
+    ) -> Op[MineResult]:
+        pol = MiningPolicy.from_kwargs(policy, **policy_kwargs)
+        anchors = codec.build_anchors(
+            anchor_ids,
+            anchor_vectors,
+            positive_ids=positive_ids,
+            positive_vectors=positive_vectors,
+            exclude_ids=exclude_ids,
+            groups=groups,
+            keys=keys,
+            guide_vectors=guide_vectors,
+            guide_positive_vectors=guide_positive_vectors,
+        )
+        pmsg = codec.policy_message(pol)
+        parts = []
+        for part in codec.chunks(anchors, codec.MAX_ANCHORS):
+            req = pb.MineRequest(collection=collection, anchors=part, policy=pmsg, include_vectors=include_vectors)
+            resp = yield from self.unary("Mine", req)
+            parts.append(codec.mine_result(resp, pol.num_negatives, include_vectors))
+        if not parts:
+            return codec.mine_result(pb.MineResponse(), pol.num_negatives, include_vectors)
+        return MineResult.concatenate(parts, pol.num_negatives)
+
+    def get_calibration(self, collection: str) -> Op[dict[str, dict[str, Any]]]:
+        resp = yield from self.unary("GetCalibration", pb.GetCalibrationRequest(collection=collection))
+        return codec.calibration(resp)
+
+    def report_false_negatives(self, collection: str, reports: codec.Reports) -> Op[int]:
+        total = 0
+        for req in codec.report_requests(collection, reports):
+            total += (yield from self.unary("ReportFalseNegatives", req)).recorded
+        return total
+
+    def snapshot(self, collection: str) -> Op[SnapshotInfo]:
+        resp = yield from self.unary("SnapshotCollection", pb.SnapshotCollectionRequest(name=collection))
+        return SnapshotInfo(sequence=resp.sequence, bytes=resp.bytes)
+
+
+class Front:
+    """What the two front classes share beyond the operations: their settings."""
+
+    _core: Core
+
+    @property
+    def retry(self) -> Optional[RetryPolicy]:
+        """How idempotent calls are retried (``None``: never)."""
+        return self._core.retry
+
+    @retry.setter
+    def retry(self, value: Optional[RetryPolicy]) -> None:
+        self._core.retry = value
+
+    @property
+    def retries(self) -> int:
+        """Calls this client has sent again after a retryable failure, in all."""
+        return self._core.retries
+
+    @property
+    def target(self) -> str:
+        return self._core.config.target
+
+    @property
+    def timeout(self) -> Optional[float]:
+        """Default deadline in seconds of unary calls (``None``: no deadline)."""
+        return self._core.timeout
+
+    @timeout.setter
+    def timeout(self, value: Optional[float]) -> None:
+        self._core.timeout = value
+
+    @property
+    def max_batch_bytes(self) -> int:
+        """Writes are split into batches of at most this many bytes."""
+        return self._core.max_batch_bytes
+
+    @max_batch_bytes.setter
+    def max_batch_bytes(self, value: int) -> None:
+        self._core.max_batch_bytes = value
+
+    def __repr__(self) -> str:
+        return f"hardneg.{type(self).__name__}({self._core.config.target!r})"
+
+
+# --- drivers -------------------------------------------------------------------------------
+
+
+def run_sync(op: Op[T], stub: Any, metadata: Any) -> T:
+    """Runs an operation with blocking calls on a ``grpc`` stub."""
+    try:
+        step = next(op)
+        while True:
+            if isinstance(step, Sleep):
+                time.sleep(step.seconds)
+                step = op.send(None)
+                continue
+            try:
+                resp = getattr(stub, step.method)(step.request, timeout=step.timeout, metadata=metadata)
+            except grpc.RpcError as e:
+                err = errors.from_rpc_error(e)
+            else:
+                step = op.send(resp)
+                continue
+            step = op.throw(err)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+
+
+async def run_async(op: Op[T], stub: Any, metadata: Any) -> T:
+    """Runs an operation with awaited calls on a ``grpc.aio`` stub."""
+    try:
+        step = next(op)
+        while True:
+            if isinstance(step, Sleep):
+                await asyncio.sleep(step.seconds)
+                step = op.send(None)
+                continue
+            try:
+                resp = await getattr(stub, step.method)(step.request, timeout=step.timeout, metadata=metadata)
+            except grpc.RpcError as e:
+                err = errors.from_rpc_error(e)
+            else:
+                step = op.send(resp)
+                continue
+            step = op.throw(err)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]

@@ -1,0 +1,201 @@
+"""Idempotent calls are retried while the server restarts or asks to come back later."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import pytest
+from conftest import ServerProcess, unit_rows
+
+import hardneg
+from hardneg import errors
+from hardneg._core import retry_delay
+
+DIM = 8
+# Enough attempts to span a server start; the call's timeout still bounds them.
+PATIENT = hardneg.RetryPolicy(max_attempts=10_000, initial_backoff=0.01, max_backoff=0.1)
+
+
+def _wait_for(cond: Callable[[], bool], what: str) -> None:
+    ev = threading.Event()
+    for _ in range(60_000):  # at most ~60 s, never an assertion on time
+        if cond():
+            return
+        ev.wait(0.001)
+    raise AssertionError(f"never happened: {what}")
+
+
+def test_training_loop_survives_a_server_restart(
+    own_server: ServerProcess, make_client: Callable[..., hardneg.Client]
+) -> None:
+    """A loop of mine + upsert steps (re-encoded items written back) runs through a
+    restart of the server on the same port and data directory and completes."""
+    c = make_client(own_server.target, timeout=60.0, retry=PATIENT)
+    name = f"train-{uuid.uuid4().hex[:8]}"
+    n, steps, per = 120, 30, 6
+    x = unit_rows(n, DIM, seed=51)
+    ids = [f"t{i}" for i in range(n)]
+    c.create_collection(name, DIM)
+    c.upsert(name, ids, x, versions=0)
+
+    restarted = threading.Thread(target=lambda: None)
+    for step in range(steps):
+        if step == 10:
+            own_server.stop()  # graceful; the next calls find no server
+
+            def start_once_refused() -> None:
+                _wait_for(lambda: c.retries >= 1, "a call was retried")
+                own_server.start()
+
+            restarted = threading.Thread(target=start_once_refused, daemon=True)
+            restarted.start()
+        batch = [(step * per + j) % n for j in range(per)]
+        res = c.mine(name, anchor_ids=[ids[i] for i in batch], num_negatives=3)
+        assert res.counts.tolist() == [3] * per
+        # The "encoder" moved on: write the batch back with this step's version.
+        c.upsert(name, [ids[i] for i in batch], x[batch], versions=step + 1)
+    restarted.join()
+
+    assert c.retries >= 1
+    got = c.get_items(name, ids)
+    assert len(got) == n
+    want = np.zeros(n, dtype=np.int64)
+    for step in range(steps):
+        want[[(step * per + j) % n for j in range(per)]] = step + 1
+    assert got.versions.tolist() == want.tolist()
+
+
+def _hold_stream(target: str, name: str, release: threading.Event) -> threading.Thread:
+    """Opens an UpsertStream from this host and keeps it open until ``release`` is set:
+    with ``-max-in-flight-per-client=1`` every other call of this host is refused with
+    RESOURCE_EXHAUSTED meanwhile."""
+
+    def source() -> Iterator[tuple[list[str], np.ndarray]]:
+        yield ["held"], unit_rows(1, DIM, seed=52)
+        release.wait()
+
+    def run() -> None:
+        with hardneg.Client(target, timeout=60.0) as holder:
+            holder.ingest(name, source())
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t
+
+
+def test_resource_exhausted_waits_for_retry_info(
+    server_binary: str, tmp_path: Path, make_client: Callable[..., hardneg.Client]
+) -> None:
+    srv = ServerProcess(
+        server_binary, tmp_path / "data", tmp_path / "server.log", ("--max-in-flight-per-client=1", "--retry-after=50ms")
+    )
+    srv.start()
+    release = threading.Event()
+    try:
+        name = f"limit-{uuid.uuid4().hex[:8]}"
+        c = make_client(srv.target, timeout=60.0, retry=PATIENT)
+        c.create_collection(name, DIM)
+        c.upsert(name, [f"l{i}" for i in range(20)], unit_rows(20, DIM, seed=53))
+        holder = _hold_stream(srv.target, name, release)
+
+        # Without retries the refusal surfaces, carrying the server's delay.
+        once = make_client(srv.target, timeout=60.0, retry=None)
+        refusals: list[errors.ResourceExhausted] = []
+
+        def refused() -> bool:
+            try:
+                once.list_collections()
+            except errors.ResourceExhausted as e:
+                refusals.append(e)
+                return True
+            return False
+
+        _wait_for(refused, "a call refused while the stream is held")
+        assert refusals[-1].retry_after == pytest.approx(0.05)
+        assert refusals[-1].attempts == 1 and once.retries == 0
+
+        # With retries the call waits until the stream closes, then succeeds.
+        def release_after_retries() -> None:
+            _wait_for(lambda: c.retries >= 3, "three retries")
+            release.set()
+
+        threading.Thread(target=release_after_retries, daemon=True).start()
+        res = c.mine(name, anchor_ids=["l0"], num_negatives=2)
+        assert res.counts.tolist() == [2]
+        assert c.retries >= 3
+        holder.join()
+    finally:
+        release.set()
+        srv.stop()
+
+
+def test_non_idempotent_calls_are_not_retried(make_client: Callable[..., hardneg.Client]) -> None:
+    from conftest import free_port
+
+    c = make_client(f"127.0.0.1:{free_port()}", timeout=30.0, retry=hardneg.RetryPolicy(max_attempts=3))
+    with pytest.raises(errors.Unavailable) as exc:
+        c.delete("c", ["a"])
+    assert exc.value.attempts == 1
+    with pytest.raises(errors.Unavailable) as exc:
+        c.get_collection("c")
+    assert exc.value.attempts == 3
+    assert c.retries == 2
+
+
+def test_retries_stop_at_the_deadline(make_client: Callable[..., hardneg.Client]) -> None:
+    from conftest import free_port
+
+    policy = hardneg.RetryPolicy(max_attempts=1_000_000, initial_backoff=0.05, max_backoff=0.05)
+    c = make_client(f"127.0.0.1:{free_port()}", timeout=1.0, retry=policy)
+    with pytest.raises(errors.Unavailable) as exc:
+        c.list_collections()
+    assert 1 < exc.value.attempts < 1_000_000
+
+
+def _err(cls: type, retry_after: float | None = None) -> errors.HardnegError:
+    e = cls("x")
+    e.retry_after = retry_after
+    return e
+
+
+def test_retry_delay_backs_off_with_jitter_and_honours_retry_info() -> None:
+    p = hardneg.RetryPolicy(max_attempts=6, initial_backoff=0.1, max_backoff=0.5, multiplier=2.0, jitter=0.5)
+    unavailable = _err(errors.Unavailable)
+    assert [retry_delay(p, a, unavailable, 0.0) for a in range(1, 6)] == pytest.approx([0.1, 0.2, 0.4, 0.5, 0.5])
+    assert retry_delay(p, 3, unavailable, 0.999) == pytest.approx(0.4 * (1 - 0.5 * 0.999))
+    assert retry_delay(p, 6, unavailable, 0.0) is None  # max_attempts reached
+    # RetryInfo replaces the backoff, spread upwards only.
+    assert retry_delay(p, 1, _err(errors.ResourceExhausted, 0.2), 0.0) == pytest.approx(0.2)
+    assert retry_delay(p, 5, _err(errors.ResourceExhausted, 0.2), 0.5) == pytest.approx(0.25)
+    assert retry_delay(p, 1, _err(errors.Unavailable, 1.5), 0.0) == pytest.approx(1.5)
+    # Final errors.
+    assert retry_delay(p, 1, _err(errors.ResourceExhausted), 0.0) is None  # e.g. message too large
+    for cls in (errors.InvalidArgument, errors.NotFound, errors.DeadlineExceeded, errors.Internal):
+        assert retry_delay(p, 1, _err(cls), 0.0) is None
+    assert retry_delay(None, 1, unavailable, 0.0) is None
+
+
+def test_retry_policy_validates() -> None:
+    for bad in (
+        dict(max_attempts=0),
+        dict(initial_backoff=-1.0),
+        dict(initial_backoff=3.0, max_backoff=1.0),
+        dict(multiplier=0.5),
+        dict(jitter=1.5),
+    ):
+        with pytest.raises(ValueError):
+            hardneg.RetryPolicy(**bad)  # type: ignore[arg-type]
+
+
+def test_clients_pickle_with_their_retry_policy() -> None:
+    import pickle
+
+    policy = hardneg.RetryPolicy(max_attempts=3)
+    c = pickle.loads(pickle.dumps(hardneg.Client("127.0.0.1:1", retry=policy)))
+    assert c.retry == policy and c.retries == 0
+    a = pickle.loads(pickle.dumps(hardneg.AsyncClient("127.0.0.1:1", retry=None)))
+    assert a.retry is None

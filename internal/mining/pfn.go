@@ -1,0 +1,26 @@
+package mining
+
+import "math"
+
+// The false-negative model: each negative of an anchor with a known positive gets
+//
+//	p_fn = σ(PFNIntercept + PFNPositiveSimilarity·sim⁺ + PFNMargin·(s − s⁺))
+//
+// with sim⁺ the candidate's highest similarity to a known positive, s its score and s⁺
+// the anchor's positive score: an estimate of the probability that the negative is an
+// unlabelled positive. The coefficients are a logistic regression fitted by
+// eval/findings.py on labelled data (the top 50 candidates of each anchor, all-MiniLM-L6-v2
+// embeddings, cosine; the chatterbot set, 840 negatives of 105 anchors, 8.3% false
+// negatives). docs/MINING.md describes the model and its limits.
+const (
+	PFNIntercept          = -5.4928
+	PFNPositiveSimilarity = 5.8179
+	PFNMargin             = 2.7088
+)
+
+// falseNegativeProbability is the model's p_fn for a candidate with similarity posSim
+// to its nearest positive and score s against an anchor with positive score sPlus.
+func falseNegativeProbability(posSim, s, sPlus float32) float32 {
+	z := PFNIntercept + PFNPositiveSimilarity*float64(posSim) + PFNMargin*float64(s-sPlus)
+	return float32(1 / (1 + math.Exp(-z)))
+}
