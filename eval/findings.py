@@ -59,7 +59,7 @@ def fmt_ratio(x, naive):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sets", default="chatterbot,docstrings,wordnet")
+    ap.add_argument("--sets", default="chatterbot,wordnet,wordnet-defs")
     ap.add_argument("--out", default=str(ROOT / "eval" / "FINDINGS.md"))
     args = ap.parse_args()
     names = args.sets.split(",")

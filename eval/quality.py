@@ -44,9 +44,11 @@ from hardneg.v1 import hardneg_pb2_grpc as pbg  # noqa: E402
 
 BATCH = 64
 K = 8
-SETS = ("chatterbot", "docstrings", "wordnet")
-GUIDE_ANCHORS = 150  # anchors per set for the guide (all-mpnet-base-v2) analysis
-GUIDE_POOL = 30  # training-space candidates per anchor embedded with the guide
+SETS = ("chatterbot", "wordnet", "wordnet-defs")
+# Guide (all-mpnet-base-v2) analysis: (anchors, training-space candidates per anchor)
+# embedded with the guide, per set. The guide costs ~5× MiniLM per text on the CPU.
+GUIDE_SIZE = {"chatterbot": (150, 30)}
+GUIDE_DEFAULT = (80, 25)
 
 
 def free_port() -> int:
@@ -241,9 +243,10 @@ def _p_fn(res, truth: Truth):
     pred, obs = [], []
     for a, r in enumerate(res):
         for n in r.negatives:
-            pred.append(n.p_fn)
-            obs.append(int(n.id[1:]) in truth.held[a])
-    return dict(pred=pred, obs=obs)
+            if n.HasField("p_fn"):
+                pred.append(n.p_fn)
+                obs.append(int(n.id[1:]) in truth.held[a])
+    return dict(pred=pred, obs=obs) if pred else None
 
 
 # --- sentence-transformers reference ------------------------------------------------------
@@ -290,15 +293,16 @@ def st_reference(ds, E: np.ndarray, Q: np.ndarray, truth: Truth) -> list[dict]:
 
 
 def guide_vectors(ds, E: np.ndarray, Q: np.ndarray):
-    """The guide anchors (GUIDE_ANCHORS of them), their training-space pool, and
+    """The guide anchors (GUIDE_SIZE), their training-space pool, and
     all-mpnet-base-v2 vectors of the pool's items and told positives (`need`, corpus
     indices) and of the anchors' queries."""
+    n_anchors, n_pool = GUIDE_SIZE.get(ds.name, GUIDE_DEFAULT)
     rng = np.random.default_rng(5)
     A = len(ds.queries)
-    sel = np.sort(rng.choice(A, size=min(A, GUIDE_ANCHORS), replace=False))
+    sel = np.sort(rng.choice(A, size=min(A, n_anchors), replace=False))
     given = [ds.given[a] for a in sel]
     held = [ds.held[a] for a in sel]
-    pl = offline.build_pool(E, Q[sel], given, held, pool=GUIDE_POOL)
+    pl = offline.build_pool(E, Q[sel], given, held, pool=n_pool)
     need = sorted(set(pl.idx.ravel().tolist()) | set(given))
     G, gsecs = embed.embed("mpnet", [ds.corpus[i] for i in need], ds.name + "-guide-corpus")
     GQ, gq = embed.embed("mpnet", [ds.queries[a] for a in sel], ds.name + "-guide-queries")
@@ -307,7 +311,7 @@ def guide_vectors(ds, E: np.ndarray, Q: np.ndarray):
 
 def guide_server(stub, ds, E: np.ndarray, Q: np.ndarray, truth: "Truth") -> dict:
     """Guide rules in the server: a guide collection holds the all-mpnet-base-v2 vectors of
-    the guide anchors' top GUIDE_POOL MiniLM candidates and told positives (same ids);
+    the guide anchors' top MiniLM candidates and told positives (same ids);
     each anchor carries its guide query vector. Candidates outside the guide collection
     pass the guide rules, so the rows report how many returned negatives had no guide
     vector ("unchecked")."""
@@ -350,13 +354,13 @@ def guide_server(stub, ds, E: np.ndarray, Q: np.ndarray, truth: "Truth") -> dict
         got = [i for _, g in parsed for i in g]
         m["unchecked"] = float(np.mean([i not in has_guide for i in got])) if got else 0.0
         rows.append(dict(policy=label, **m))
-    return dict(anchors=len(sel), pool=GUIDE_POOL, embedded=len(need), embed_secs=secs, wall=time.perf_counter() - t0, rows=rows, server=True)
+    return dict(anchors=len(sel), pool=pl.idx.shape[1], embedded=len(need), embed_secs=secs, wall=time.perf_counter() - t0, rows=rows, server=True)
 
 
 def guide_offline(ds, E: np.ndarray, Q: np.ndarray) -> dict:
     """GISTEmbed-style guide rules evaluated outside the service: all-mpnet-base-v2 scores
     decide what is excluded, MiniLM scores order the candidates and measure hardness. Over
-    GUIDE_ANCHORS anchors, the top GUIDE_POOL MiniLM candidates of each."""
+    GUIDE_SIZE anchors and MiniLM candidates of each."""
     t0 = time.perf_counter()
     sel, pl, need, G, GQ, gsecs = guide_vectors(ds, E, Q)
     given = [ds.given[a] for a in sel]
@@ -379,7 +383,7 @@ def guide_offline(ds, E: np.ndarray, Q: np.ndarray) -> dict:
         ("duplicate_threshold 0.80 + guide duplicate ≥ 0.70", (pl.p < 0.80) & (gdup < 0.70)),
     ]
     out = [dict(policy=label, **offline.measure(pl, keep, K)) for label, keep in rules]
-    return dict(anchors=len(sel), pool=GUIDE_POOL, embedded=len(need), embed_secs=gsecs, wall=time.perf_counter() - t0, rows=out, server=False)
+    return dict(anchors=len(sel), pool=pl.idx.shape[1], embedded=len(need), embed_secs=gsecs, wall=time.perf_counter() - t0, rows=out, server=False)
 
 
 # --- report -------------------------------------------------------------------------------
@@ -513,12 +517,14 @@ def report(res: dict, wall: float, embed_secs: float) -> str:
                 L.append(f"| {x['policy']} | {pct(x['fn_rate'], 2)} ({ratio(x['fn_rate'], gnv['fn_rate'])}) | "
                          f"{pct(x['anchors_with_fn'])} | {mr} | {pct(x['short'])} |")
             L.append("")
-        pf = next((x for x in r["rows"] if x["policy"] == "server default (empty policy)" and "p_fn" in x), None)
-        if pf:
-            L.append("**p_fn calibration** (server default's returned negatives):")
-            L.append("")
-            L += reliability_md(pf["p_fn"]["pred"], pf["p_fn"]["obs"])
-            L.append("")
+        for pol in ("naive top-k", "server default (empty policy)"):
+            pf = next((x for x in r["rows"] if x["policy"] == pol and x.get("p_fn")), None)
+            if pf:
+                L.append(f"**p_fn calibration**, {pol}: the `p_fn` the server returned with each negative against the "
+                         "observed false-negative rate, per bin of p_fn:")
+                L.append("")
+                L += reliability_md(pf["p_fn"]["pred"], pf["p_fn"]["obs"])
+                L.append("")
     L.append("## What the server on this branch lacks")
     L.append("")
     for line in res["missing"]:
@@ -529,6 +535,7 @@ def report(res: dict, wall: float, embed_secs: float) -> str:
 
 SHAPES = {
     "chatterbot": "dialog prompt → responses (short, asymmetric)",
+    "wordnet-defs": "word → definitions of its senses (short query, sentence-long document)",
     "docstrings": "summary → document body (short query, long document)",
     "wordnet": "word → synonyms (symmetric, very short)",
 }
