@@ -1,6 +1,6 @@
 """Writes eval/FINDINGS.md: the offline analysis of eval/offline.py on every eval set.
 
-Run: eval/.venv/bin/python eval/findings.py [--sets chatterbot,docstrings,wordnet] [--guide]
+Run: eval/.venv/bin/python eval/findings.py [--sets chatterbot,wordnet,wordnet-defs]
 """
 
 from __future__ import annotations
