@@ -200,6 +200,7 @@ func fromPolicy(pb *hardnegv1.MiningPolicy) (mining.Policy, error) {
 	p.MaxRank = int(pb.MaxRank)
 	p.DuplicateQuantile = optF("duplicate_quantile", pb.DuplicateQuantile)
 	p.DuplicateZScore = optF("duplicate_zscore", pb.DuplicateZscore)
+	p.DuplicateMargin = optF("duplicate_margin", pb.DuplicateMargin)
 	p.GuideCollection = pb.GuideCollection
 	p.GuideMargin = optF("guide_margin", pb.GuideMargin)
 	p.GuideDuplicateThreshold = optF("guide_duplicate_threshold", pb.GuideDuplicateThreshold)
@@ -313,7 +314,7 @@ func toAnchorResult(r *mining.Result, includeVectors bool) *hardnegv1.AnchorResu
 
 // toScoreSummary converts one calibration stream.
 func toScoreSummary(s mining.ScoreSummary) *hardnegv1.ScoreSummary {
-	pb := &hardnegv1.ScoreSummary{Count: s.Count, Mean: s.Mean, Std: s.Std, Quantiles: s.Quantiles}
+	pb := &hardnegv1.ScoreSummary{Count: s.Count, Window: uint32(s.Window), Mean: s.Mean, Std: s.Std, Quantiles: s.Quantiles}
 	if len(s.Quantiles) > 0 {
 		pb.Probabilities = mining.CalibrationQuantiles
 	}

@@ -42,6 +42,7 @@ func policyToPB(p mining.Policy) *hardnegv1.MiningPolicy {
 		GuideCollection:         p.GuideCollection,
 		GuideMargin:             p.GuideMargin,
 		GuideDuplicateThreshold: p.GuideDuplicateThreshold,
+		DuplicateMargin:         p.DuplicateMargin,
 	}
 	pb.RankMode = hardnegv1.RankMode_RANK_MODE_SURVIVING
 	if p.RankMode == mining.RankRaw {

@@ -127,6 +127,7 @@ func TestEveryPolicyFieldChangesMine(t *testing.T) {
 		t.Fatalf("calibration after warm-up: %v", cal)
 	}
 	cases := map[string]pcase{
+		"duplicate_margin":          {groupless, with(groupless, func(p *hardnegv1.MiningPolicy) { p.DuplicateMargin = proto.Float32(-0.4) }), nil},
 		"guide_collection":          {gbase, with(gbase, func(p *hardnegv1.MiningPolicy) { p.GuideCollection = "fg2" }), gAnchors},
 		"guide_margin":              {&hardnegv1.MiningPolicy{NumNegatives: 4, GuideCollection: "fg2"}, with(gbase, func(p *hardnegv1.MiningPolicy) { p.GuideCollection = "fg2" }), gAnchors},
 		"guide_duplicate_threshold": {&hardnegv1.MiningPolicy{NumNegatives: 4, GuideCollection: "fg"}, &hardnegv1.MiningPolicy{NumNegatives: 4, GuideCollection: "fg", GuideDuplicateThreshold: proto.Float32(0.3)}, gAnchors},

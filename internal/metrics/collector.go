@@ -134,7 +134,7 @@ func collectCalibration(ch chan<- prometheus.Metric, cs []CollectionCalibration)
 			for i, v := range st.s.Quantiles {
 				q[mining.CalibrationQuantiles[i]] = float64(v)
 			}
-			ch <- prometheus.MustNewConstSummary(descMineCalibration, st.s.Count, st.s.Mean*float64(st.s.Count), q, c.Name, st.name)
+			ch <- prometheus.MustNewConstSummary(descMineCalibration, st.s.Count, st.s.Sum, q, c.Name, st.name)
 		}
 	}
 }

@@ -47,8 +47,8 @@ func fullSources() Sources {
 		Mining: rec.Snapshot,
 		Calibration: func() []CollectionCalibration {
 			return []CollectionCalibration{{Name: "docs", Stats: mining.CalibrationStats{
-				PositiveScores:       mining.ScoreSummary{Count: 2, Mean: 0.8, Std: 0.1, Quantiles: []float32{0.7, 0.7, 0.7, 0.7, 0.7, 0.9, 0.9, 0.9, 0.9}},
-				CandidateScores:      mining.ScoreSummary{Count: 3, Mean: 0.5, Std: 0.2, Quantiles: []float32{0.25, 0.25, 0.25, 0.25, 0.5, 0.75, 0.75, 0.75, 0.75}},
+				PositiveScores:       mining.ScoreSummary{Count: 2, Sum: 1.6, Window: 2, Mean: 0.8, Std: 0.1, Quantiles: []float32{0.7, 0.7, 0.7, 0.7, 0.7, 0.9, 0.9, 0.9, 0.9}},
+				CandidateScores:      mining.ScoreSummary{Count: 3, Sum: 1.5, Window: 3, Mean: 0.5, Std: 0.2, Quantiles: []float32{0.25, 0.25, 0.25, 0.25, 0.5, 0.75, 0.75, 0.75, 0.75}},
 				PositiveSimilarities: mining.ScoreSummary{},
 			}}}
 		},

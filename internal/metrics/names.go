@@ -88,7 +88,7 @@ var (
 	descMineWidenings      = prometheus.NewDesc(NameMineWidenings, "Search passes beyond the first, run because too few candidates survived.", nil, nil)
 	descMineExactScans     = prometheus.NewDesc(NameMineExactScans, "Anchors whose search ended in an exact scan.", nil, nil)
 	descMineFloorsReached  = prometheus.NewDesc(NameMineFloorsReached, "Anchors whose search reached the hardness floor (max_rank) before k negatives survived.", nil, nil)
-	descMineCalibration    = prometheus.NewDesc(NameMineCalibration, "Scores observed while mining a collection, by stream: positive (s⁺ per anchor), candidate (anchor–candidate scores) and positive_similarity (candidates' highest similarity to a positive); quantiles from a uniform sample of 4,096.", []string{"collection", "stream"}, nil)
+	descMineCalibration    = prometheus.NewDesc(NameMineCalibration, "Scores observed while mining a collection, by stream: positive (s⁺ per anchor), candidate (anchor–candidate scores) and positive_similarity (candidates' highest similarity to a positive); quantiles over the most recent 4,096, count and sum over all.", []string{"collection", "stream"}, nil)
 	descMinePositiveScore  = prometheus.NewDesc(NameMinePositiveScore, "Positive score s⁺ (minimum over an anchor's positives) per mined anchor.", nil, nil)
 	descMineNegativeScore  = prometheus.NewDesc(NameMineNegativeScore, "Score of every returned negative.", nil, nil)
 

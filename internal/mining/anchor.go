@@ -28,9 +28,13 @@ type anchorMiner struct {
 	keepVec bool // copy candidate vectors (diversity or IncludeVectors)
 	end     int  // the rank window's end, exclusive
 	rules   rules
-	guide   Searcher            // the guide collection when a guide rule is set, else nil
-	obs     *anchorObservations // what the calibration records, or nil
-	res     Result
+	guide   Searcher // the guide collection when a guide rule is set, else nil
+	// posDup is the near-duplicate threshold against the positives (the rule's, or
+	// s⁺ + DuplicateMargin when lower), valid when hasPosDup.
+	posDup    float32
+	hasPosDup bool
+	obs       *anchorObservations // what the calibration records, or nil
+	res       Result
 
 	selfSeen  bool   // the anchor item went through Skip
 	selfSlot  uint32 // its slot, valid when selfSeen
@@ -56,6 +60,15 @@ func mineAnchor(ctx context.Context, s Searcher, req *Request, rl rules, a *prep
 		m.guide = req.Guide
 	}
 	m.res.DuplicateThreshold, m.res.HasDuplicateThreshold = rl.dup, rl.hasDup
+	m.posDup, m.hasPosDup = rl.dup, rl.hasDup
+	if dm := pol.DuplicateMargin; dm != nil && pol.NearDuplicates && len(a.posVecs) > 0 {
+		t := a.posScore + *dm
+		if !m.hasPosDup || t < m.posDup {
+			m.posDup = t
+		}
+		m.hasPosDup = true
+		m.res.DuplicateThreshold, m.res.HasDuplicateThreshold = m.posDup, true
+	}
 	if pol.guideOn() && a.guideQuery != nil && len(a.guidePos) > 0 {
 		m.res.GuidePositiveScore, m.res.HasGuidePositiveScore = a.guidePosScore, true
 	}
@@ -205,12 +218,12 @@ func (m *anchorMiner) yield(c index.Candidate) bool {
 		hasBest = true
 		return best
 	}
-	if len(a.posVecs) > 0 && (m.rules.hasDup || observe) {
+	if len(a.posVecs) > 0 && (m.hasPosDup || observe) {
 		bestOf()
 		if observe {
 			m.obs.posSim = append(m.obs.posSim, best)
 		}
-		if m.rules.hasDup && best >= m.rules.dup {
+		if m.hasPosDup && best >= m.posDup {
 			r.Duplicate++
 			return true
 		}

@@ -2,7 +2,6 @@ package mining
 
 import (
 	"math"
-	"math/rand/v2"
 	"slices"
 	"sync"
 )
@@ -11,9 +10,11 @@ import (
 var CalibrationQuantiles = []float64{0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99}
 
 const (
-	// calibrationSample is the size of the uniform sample each score stream keeps for
-	// its quantiles (reservoir sampling): the quantile error at 4,096 samples is about
-	// ±0.8 percentile points (one standard error at the median).
+	// calibrationSample is the number of most recent observations each score stream
+	// keeps: its mean, standard deviation and quantiles describe them, so that the
+	// statistics follow the model as it trains and its items are re-encoded (a stream
+	// describes the new vectors once 4,096 scores of them were seen). The quantile error
+	// at 4,096 samples is about ±0.8 percentile points (one standard error at the median).
 	calibrationSample = 4096
 	// calibrationPerAnchor bounds the candidate scores one anchor contributes, so that a
 	// deep search does not dominate the sample.
@@ -25,11 +26,13 @@ const (
 
 // ScoreSummary describes one stream of scores.
 type ScoreSummary struct {
-	// Count is the number of observations; Mean and Std are over all of them.
-	Count     uint64
+	// Count and Sum are over every observation so far.
+	Count uint64
+	Sum   float64
+	// Window is the number of recent observations (at most 4,096) that Mean, Std and
+	// Quantiles (at CalibrationQuantiles; nil when there is none) describe.
+	Window    int
 	Mean, Std float64
-	// Quantiles holds the scores at CalibrationQuantiles, estimated from a uniform
-	// sample of at most 4,096 observations; nil when there is none.
 	Quantiles []float32
 }
 
@@ -50,43 +53,58 @@ type CalibrationStats struct {
 // create it with NewCalibration.
 type Calibration struct {
 	// mu guards every field below.
-	mu                   sync.Mutex
-	rng                  *rand.Rand
-	pos, cand, posSim    scoreStream
-	samplesForThresholds []float32 // scratch, reused under mu
+	mu                sync.Mutex
+	pos, cand, posSim scoreStream
 }
 
 // NewCalibration returns an empty Calibration.
-func NewCalibration() *Calibration {
-	return &Calibration{rng: rand.New(rand.NewPCG(0x6361, 0x6c69))}
-}
+func NewCalibration() *Calibration { return &Calibration{} }
 
-// scoreStream keeps the moments of a stream and a uniform reservoir sample of it.
+// scoreStream keeps the count and sum of a stream and its most recent
+// calibrationSample observations in a ring.
 type scoreStream struct {
-	n        uint64
-	mean, m2 float64
-	sample   []float32
+	n    uint64
+	sum  float64
+	ring []float32
+	next int // where the next observation goes once the ring is full
 }
 
-func (s *scoreStream) add(rng *rand.Rand, v float32) {
+func (s *scoreStream) add(v float32) {
 	s.n++
-	d := float64(v) - s.mean
-	s.mean += d / float64(s.n)
-	s.m2 += d * (float64(v) - s.mean)
-	if len(s.sample) < calibrationSample {
-		s.sample = append(s.sample, v)
-	} else if j := rng.Uint64N(s.n); j < calibrationSample {
-		s.sample[j] = v
+	s.sum += float64(v)
+	if len(s.ring) < calibrationSample {
+		s.ring = append(s.ring, v)
+		return
 	}
+	s.ring[s.next] = v
+	s.next = (s.next + 1) % calibrationSample
+}
+
+// moments returns the mean and sample standard deviation of the ring.
+func (s *scoreStream) moments() (mean, std float64) {
+	if len(s.ring) == 0 {
+		return 0, 0
+	}
+	for _, v := range s.ring {
+		mean += float64(v)
+	}
+	mean /= float64(len(s.ring))
+	if len(s.ring) > 1 {
+		var ss float64
+		for _, v := range s.ring {
+			d := float64(v) - mean
+			ss += d * d
+		}
+		std = math.Sqrt(ss / float64(len(s.ring)-1))
+	}
+	return mean, std
 }
 
 func (s *scoreStream) summary() ScoreSummary {
-	out := ScoreSummary{Count: s.n, Mean: s.mean}
-	if s.n > 1 {
-		out.Std = math.Sqrt(s.m2 / float64(s.n-1))
-	}
-	if len(s.sample) > 0 {
-		sorted := slices.Clone(s.sample)
+	out := ScoreSummary{Count: s.n, Sum: s.sum, Window: len(s.ring)}
+	out.Mean, out.Std = s.moments()
+	if len(s.ring) > 0 {
+		sorted := slices.Clone(s.ring)
 		slices.Sort(sorted)
 		out.Quantiles = make([]float32, len(CalibrationQuantiles))
 		for i, q := range CalibrationQuantiles {
@@ -114,36 +132,35 @@ func (c *Calibration) record(obs *anchorObservations) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if obs.hasPos {
-		c.pos.add(c.rng, obs.posScore)
+		c.pos.add(obs.posScore)
 	}
 	for _, v := range obs.cand {
-		c.cand.add(c.rng, v)
+		c.cand.add(v)
 	}
 	for _, v := range obs.posSim {
-		c.posSim.add(c.rng, v)
+		c.posSim.add(v)
 	}
 }
 
-// duplicateThreshold resolves a calibrated near-duplicate threshold: the q-quantile of
-// the positive similarities (quantile set) or mean + z·std (z set). ok is false when
-// fewer than MinCalibrationSamples were observed.
+// duplicateThreshold resolves a calibrated near-duplicate threshold from the recent
+// positive similarities: their q-quantile (quantile set) or mean + z·std (z set). ok is
+// false when fewer than MinCalibrationSamples are held.
 func (c *Calibration) duplicateThreshold(q, z *float32) (t float32, ok bool) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	s := &c.posSim
-	if s.n < MinCalibrationSamples {
+	if len(s.ring) < MinCalibrationSamples {
+		c.mu.Unlock()
 		return 0, false
 	}
-	if q != nil {
-		c.samplesForThresholds = append(c.samplesForThresholds[:0], s.sample...)
-		slices.Sort(c.samplesForThresholds)
-		return quantile(c.samplesForThresholds, float64(*q)), true
+	if q == nil {
+		mean, std := s.moments()
+		c.mu.Unlock()
+		return float32(mean + float64(*z)*std), true
 	}
-	std := 0.0
-	if s.n > 1 {
-		std = math.Sqrt(s.m2 / float64(s.n-1))
-	}
-	return float32(s.mean + float64(*z)*std), true
+	sorted := slices.Clone(s.ring)
+	c.mu.Unlock()
+	slices.Sort(sorted)
+	return quantile(sorted, float64(*q)), true
 }
 
 // anchorObservations are one anchor's contributions to a Calibration.

@@ -110,25 +110,39 @@ func TestCalibratedDuplicateThreshold(t *testing.T) {
 	}
 }
 
-// TestCalibrationSampleStaysUniform feeds more observations than the sample holds and
-// checks that the sample's quantiles stay close to the stream's.
-func TestCalibrationSampleStaysUniform(t *testing.T) {
+// TestCalibrationFollowsTheModel feeds scores of one model, then of another (as when a
+// trainer re-encodes its items): the summary describes the most recent 4,096 scores,
+// while Count and Sum cover all of them.
+func TestCalibrationFollowsTheModel(t *testing.T) {
 	cal := NewCalibration()
-	const n = 100_000
-	for i := range n / 50 {
-		obs := anchorObservations{}
-		for j := range 50 {
-			obs.cand = append(obs.cand, float32((i*50+j)%n)/n) // uniform on [0, 1)
+	var sum float64
+	feed := func(n int, lo float32) {
+		for i := range n / 64 {
+			obs := anchorObservations{}
+			for j := range 64 {
+				v := lo + float32((i*64+j)%1000)/1000 // uniform on [lo, lo+1)
+				obs.cand = append(obs.cand, v)
+				sum += float64(v)
+			}
+			cal.record(&obs)
 		}
-		cal.record(&obs)
 	}
+	feed(20_000, 0)
 	st := cal.Stats().CandidateScores
-	if st.Count != n {
-		t.Fatalf("count %d", st.Count)
+	if st.Count != 19_968 || st.Window != calibrationSample || math.Abs(st.Mean-0.5) > 0.02 {
+		t.Fatalf("first model: count %d window %d mean %v", st.Count, st.Window, st.Mean)
+	}
+	feed(6_400, 2)
+	st = cal.Stats().CandidateScores
+	if st.Count != 26_368 || math.Abs(st.Sum-sum) > 1e-6*sum {
+		t.Errorf("count %d sum %v, want 26368, %v", st.Count, st.Sum, sum)
 	}
 	for i, q := range CalibrationQuantiles {
-		if d := math.Abs(float64(st.Quantiles[i]) - q); d > 0.03 {
-			t.Errorf("quantile %v estimated as %v", q, st.Quantiles[i])
+		if d := math.Abs(float64(st.Quantiles[i]) - (2 + q)); d > 0.03 {
+			t.Errorf("after the second model: quantile %v = %v, want ≈ %v", q, st.Quantiles[i], 2+q)
 		}
+	}
+	if math.Abs(st.Mean-2.5) > 0.02 || math.Abs(st.Std-math.Sqrt(1.0/12)) > 0.02 {
+		t.Errorf("mean %v std %v, want ≈ 2.5, 0.289", st.Mean, st.Std)
 	}
 }

@@ -83,6 +83,11 @@ type Policy struct {
 	// positive similarities, or their mean + z·std. At most one may be set; until the
 	// calibration holds MinCalibrationSamples observations, the raw threshold applies.
 	DuplicateQuantile, DuplicateZScore *float32
+	// DuplicateMargin δ sets a per-anchor near-duplicate threshold s⁺ + δ: a candidate at
+	// least as similar to a known positive as the anchor is (plus δ) is dropped. With a
+	// duplicate threshold as well, the lower of the two applies to the positives. nil:
+	// off; needs s⁺.
+	DuplicateMargin *float32
 	// AbsoluteMargin keeps candidates with s < s⁺ − m.
 	AbsoluteMargin *float32
 	// RelativeMargin keeps candidates with s < s⁺ − |s⁺|·r.
@@ -261,6 +266,11 @@ func (p *Policy) validate(e *validate.Error, field string, m index.Metric) {
 	}
 	if p.AbsoluteMargin != nil && finite(*p.AbsoluteMargin) && *p.AbsoluteMargin > hi-lo {
 		e.Add(field+".absolute_margin", "%v is wider than the %s score range %s", *p.AbsoluteMargin, m, rangeText(lo, hi))
+	}
+	if p.DuplicateMargin != nil && !finite(*p.DuplicateMargin) {
+		e.Add(field+".duplicate_margin", "must be finite")
+	} else if p.DuplicateMargin != nil && (*p.DuplicateMargin < lo-hi || *p.DuplicateMargin > hi-lo) {
+		e.Add(field+".duplicate_margin", "%v is wider than the %s score range %s", *p.DuplicateMargin, m, rangeText(lo, hi))
 	}
 	if p.DuplicateQuantile != nil && !(*p.DuplicateQuantile >= 0 && *p.DuplicateQuantile <= 1) {
 		e.Add(field+".duplicate_quantile", "must be in [0, 1]")

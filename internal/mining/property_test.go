@@ -212,6 +212,9 @@ func (w *world) randomRequest(r *rand.Rand, s Searcher, rc *refCorpus) Request {
 	}
 	p.NearDuplicates = r.IntN(4) > 0
 	p.DuplicateThreshold = maybe(func() float32 { return w.scoreQuantile(r, s, rc, 0.02*r.Float64()) })
+	p.DuplicateMargin = maybe(func() float32 {
+		return float32(r.Float64()-0.3) * abs32(w.scoreQuantile(r, s, rc, 0)-w.scoreQuantile(r, s, rc, 0.5))
+	})
 	spread := w.scoreQuantile(r, s, rc, 0) - w.scoreQuantile(r, s, rc, 0.5)
 	p.AbsoluteMargin = maybe(func() float32 { return float32(r.Float64()) * abs32(spread) * 0.3 })
 	p.RelativeMargin = maybe(func() float32 { return float32(r.Float64() * 0.3) })

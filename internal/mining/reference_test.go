@@ -142,6 +142,16 @@ func referenceAnchor(rc *refCorpus, req Request, ai int, a Anchor, pol Policy) R
 	if dupOn {
 		res.DuplicateThreshold, res.HasDuplicateThreshold = dupT, true
 	}
+	// Against the positives the threshold is min(dupT, s⁺ + duplicate_margin).
+	posOn, posT := dupOn, dupT
+	if pol.DuplicateMargin != nil && pol.NearDuplicates && len(posVecs) > 0 {
+		t := sPlus + *pol.DuplicateMargin
+		if !posOn || t < posT {
+			posT = t
+		}
+		posOn = true
+		res.DuplicateThreshold, res.HasDuplicateThreshold = posT, true
+	}
 	// Guide space: the anchor's guide query (given, or its item's guide vector), the
 	// guide vectors of its positive ids and its raw guide positives; g⁺ = min guide(a, p).
 	guideOn := pol.GuideMargin != nil || pol.GuideDuplicateThreshold != nil
@@ -282,15 +292,18 @@ walk:
 			res.FloorReached = true
 			break walk
 		}
-		if dupOn {
+		if posOn {
 			dup := false
 			for _, pv := range posVecs {
-				dup = dup || rc.sim(sc.it.vec, pv) >= dupT
+				dup = dup || rc.sim(sc.it.vec, pv) >= posT
 			}
 			if dup {
 				r.Duplicate++
 				continue
 			}
+		}
+		if dupOn {
+			dup := false
 			for _, xv := range exclVecs {
 				dup = dup || rc.sim(sc.it.vec, xv) >= dupT
 			}

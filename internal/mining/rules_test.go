@@ -714,3 +714,24 @@ func TestFalseNegativeProbability(t *testing.T) {
 		}
 	}
 }
+
+// TestDuplicateMarginIsRelativeToThePositiveScore: duplicate_margin δ drops candidates
+// whose similarity to the positive is ≥ s⁺ + δ, the lower of that and a set threshold.
+func TestDuplicateMarginIsRelativeToThePositiveScore(t *testing.T) {
+	s := build(t, index.Dot, line(6)...)
+	// Positive (0.5, 0): s⁺ = 0.5, s(x_i, p) = 0.5·(1 − i/10); s⁺ − 0.1 = 0.4 drops x0–x2.
+	a := Anchor{Vector: q10, PositiveVectors: [][]float32{{0.5, 0}}}
+	res := mineOK(t, s, Request{Anchors: []Anchor{a}, Policy: policy(3, func(p *Policy) { p.DuplicateMargin = ptr(-0.1) })})[0]
+	if got := ids(res); !slices.Equal(got, []string{"x3", "x4", "x5"}) || res.Removed.Duplicate != 3 || math.Abs(float64(res.DuplicateThreshold)-0.4) > 1e-6 {
+		t.Errorf("margin −0.1: %v, duplicates %d, threshold %v; want [x3 x4 x5], 3, 0.4", got, res.Removed.Duplicate, res.DuplicateThreshold)
+	}
+	// A lower set threshold wins; a higher one does not.
+	res = mineOK(t, s, Request{Anchors: []Anchor{a}, Policy: policy(2, func(p *Policy) { p.DuplicateMargin, p.DuplicateThreshold = ptr(-0.1), ptr(0.3) })})[0]
+	if got := ids(res); !slices.Equal(got, []string{"x5"}) || res.DuplicateThreshold != 0.3 {
+		t.Errorf("threshold 0.3 and margin: %v (threshold %v), want [x5]", got, res.DuplicateThreshold)
+	}
+	res = mineOK(t, s, Request{Anchors: []Anchor{a}, Policy: policy(3, func(p *Policy) { p.DuplicateMargin, p.NearDuplicates = ptr(-0.1), false })})[0]
+	if got := ids(res); !slices.Equal(got, []string{"x0", "x1", "x2"}) || res.HasDuplicateThreshold {
+		t.Errorf("rule off: %v", got)
+	}
+}

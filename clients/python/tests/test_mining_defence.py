@@ -34,6 +34,10 @@ def test_default_policy_drops_near_duplicates_of_the_positive(client: hardneg.Cl
         collection, anchor_vectors=q[None, :], positive_ids=[["p"]], num_negatives=4, exclude_near_duplicates=False
     )
     assert off.ids[0, 0] == "copy" and np.isnan(off.duplicate_threshold[0])
+    # duplicate_margin: the threshold is s⁺ + δ when that is lower than 0.80.
+    rel = client.mine(collection, anchor_vectors=q[None, :], positive_ids=[["p"]], num_negatives=4, duplicate_margin=-0.5)
+    assert rel.duplicate_threshold[0] == pytest.approx(rel.positive_scores[0] - 0.5, abs=1e-5)
+    assert rel.removed["duplicate"][0] >= 1
     # Excluding p by id (not as a positive) excludes its near-duplicate copy with it.
     ex = client.mine(collection, anchor_vectors=q[None, :], exclude_ids=[["p"]], num_negatives=4)
     assert "copy" not in ex.ids[0].tolist() and ex.removed["excluded_duplicate"][0] == 1
@@ -85,7 +89,7 @@ def test_calibration_and_quantile_thresholds(client: hardneg.Client, collection:
     client.mine(collection, anchor_ids=ids[:40], positive_ids=[[ids[i + 40]] for i in range(40)], num_negatives=10)
     cal = client.get_calibration(collection)
     ps = cal["positive_similarities"]
-    assert cal["positive_scores"]["count"] == 40 and ps["count"] >= 400
+    assert cal["positive_scores"]["count"] == 40 and ps["count"] >= 400 and ps["window"] == min(ps["count"], 4096)
     assert list(ps["quantiles"]) == [0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99]
     assert ps["quantiles"][0.01] <= ps["quantiles"][0.5] <= ps["quantiles"][0.99]
     res = client.mine(collection, anchor_ids=["d100"], positive_ids=[["d101"]], num_negatives=3, duplicate_quantile=0.5)

@@ -300,6 +300,7 @@ _POLICY_FLOATS = (
     "duplicate_zscore",
     "guide_margin",
     "guide_duplicate_threshold",
+    "duplicate_margin",
 )
 _POLICY_BOOLS = ("exclude_same_group", "in_batch_exclusion", "use_feedback", "widen", "exclude_near_duplicates")
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -392,6 +393,7 @@ def policy_message(policy: MiningPolicy) -> pb.MiningPolicy:
         "duplicate_zscore",
         "guide_margin",
         "guide_duplicate_threshold",
+        "duplicate_margin",
     ):
         value = getattr(policy, name)
         if value is not None:
@@ -586,13 +588,15 @@ def mine_result(resp: pb.MineResponse, k: int, include_vectors: bool) -> MineRes
 
 
 def calibration(resp: pb.GetCalibrationResponse) -> dict[str, dict[str, Any]]:
-    """A GetCalibrationResponse as ``{stream: {count, mean, std, quantiles}}`` with
-    ``quantiles`` mapping each probability to its score."""
+    """A GetCalibrationResponse as ``{stream: {count, window, mean, std, quantiles}}``
+    with ``quantiles`` mapping each probability to its score (mean, std and quantiles
+    over the ``window`` most recent observations)."""
     out: dict[str, dict[str, Any]] = {}
     for name in ("positive_scores", "candidate_scores", "positive_similarities"):
         s = getattr(resp, name)
         out[name] = dict(
             count=int(s.count),
+            window=int(s.window),
             mean=float(s.mean),
             std=float(s.std),
             quantiles={float(p): float(q) for p, q in zip(s.probabilities, s.quantiles)},

@@ -385,8 +385,9 @@ class Client(Front):
     def get_calibration(self, collection: str) -> dict[str, dict[str, Any]]:
         """The score statistics mining has observed on ``collection``: for
         ``positive_scores`` (s⁺), ``candidate_scores`` and ``positive_similarities`` (what
-        ``duplicate_threshold`` compares), ``{count, mean, std, quantiles}`` with
-        ``quantiles`` mapping probabilities to scores. See docs/MINING.md, Calibration."""
+        ``duplicate_threshold`` compares), ``{count, window, mean, std, quantiles}``:
+        ``count`` observations in all, of which the ``window`` most recent give the mean,
+        std and ``quantiles`` (probability → score). See docs/MINING.md, Calibration."""
         return self._run(self._core.get_calibration(collection))
 
 

@@ -289,6 +289,7 @@ class MiningPolicy:
     max_rank: int = 0
     duplicate_quantile: Optional[float] = None
     duplicate_zscore: Optional[float] = None
+    duplicate_margin: Optional[float] = None
     guide_collection: Optional[str] = None
     guide_margin: Optional[float] = None
     guide_duplicate_threshold: Optional[float] = None

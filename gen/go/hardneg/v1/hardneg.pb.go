@@ -1717,8 +1717,14 @@ type MiningPolicy struct {
 	// Drop c when guide(c, p) ≥ this value for a guide positive p (near-duplicates in the
 	// guide space). In the guide collection's score range. Unset: off.
 	GuideDuplicateThreshold *float32 `protobuf:"fixed32,28,opt,name=guide_duplicate_threshold,json=guideDuplicateThreshold,proto3,oneof" json:"guide_duplicate_threshold,omitempty"`
-	unknownFields           protoimpl.UnknownFields
-	sizeCache               protoimpl.SizeCache
+	// Per-anchor near-duplicate threshold relative to the positive score: drop c when its
+	// similarity to a known positive is ≥ s⁺ + duplicate_margin, i.e. c is (about) as close
+	// to the positive as the anchor is. Scale-free, so it carries across models; with
+	// duplicate_threshold as well, the lower threshold applies. Needs s⁺; off with
+	// exclude_near_duplicates = false. Unset: off.
+	DuplicateMargin *float32 `protobuf:"fixed32,29,opt,name=duplicate_margin,json=duplicateMargin,proto3,oneof" json:"duplicate_margin,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *MiningPolicy) Reset() {
@@ -1943,6 +1949,13 @@ func (x *MiningPolicy) GetGuideMargin() float32 {
 func (x *MiningPolicy) GetGuideDuplicateThreshold() float32 {
 	if x != nil && x.GuideDuplicateThreshold != nil {
 		return *x.GuideDuplicateThreshold
+	}
+	return 0
+}
+
+func (x *MiningPolicy) GetDuplicateMargin() float32 {
+	if x != nil && x.DuplicateMargin != nil {
+		return *x.DuplicateMargin
 	}
 	return 0
 }
@@ -2664,20 +2677,23 @@ func (x *GetCalibrationRequest) GetCollection() string {
 	return ""
 }
 
-// ScoreSummary describes one stream of scores observed while mining.
+// ScoreSummary describes one stream of scores observed while mining. mean, std and
+// quantiles describe the most recent observations (window), so that they follow the
+// model as it trains and items are re-encoded.
 type ScoreSummary struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Number of observations.
+	// Number of observations so far.
 	Count uint64 `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
-	// Mean over all observations.
+	// Mean of the window.
 	Mean float64 `protobuf:"fixed64,2,opt,name=mean,proto3" json:"mean,omitempty"`
-	// Sample standard deviation over all observations.
+	// Sample standard deviation of the window.
 	Std float64 `protobuf:"fixed64,3,opt,name=std,proto3" json:"std,omitempty"`
 	// Probabilities of the quantiles below, ascending.
 	Probabilities []float64 `protobuf:"fixed64,4,rep,packed,name=probabilities,proto3" json:"probabilities,omitempty"`
-	// Quantiles at those probabilities, estimated from a uniform sample of at most 4,096
-	// observations; empty when there are none.
-	Quantiles     []float32 `protobuf:"fixed32,5,rep,packed,name=quantiles,proto3" json:"quantiles,omitempty"`
+	// Quantiles of the window at those probabilities; empty when there are none.
+	Quantiles []float32 `protobuf:"fixed32,5,rep,packed,name=quantiles,proto3" json:"quantiles,omitempty"`
+	// Observations in the window: the most recent, at most 4,096.
+	Window        uint32 `protobuf:"varint,6,opt,name=window,proto3" json:"window,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2745,6 +2761,13 @@ func (x *ScoreSummary) GetQuantiles() []float32 {
 		return x.Quantiles
 	}
 	return nil
+}
+
+func (x *ScoreSummary) GetWindow() uint32 {
+	if x != nil {
+		return x.Window
+	}
+	return 0
 }
 
 // GetCalibrationResponse holds a collection's score statistics.
@@ -3021,7 +3044,7 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"excludeIds\x12\x16\n" +
 	"\x06groups\x18\a \x03(\tR\x06groups\x12!\n" +
 	"\fguide_vector\x18\b \x01(\fR\vguideVector\x124\n" +
-	"\x16guide_positive_vectors\x18\t \x01(\fR\x14guidePositiveVectors\"\xfc\v\n" +
+	"\x16guide_positive_vectors\x18\t \x01(\fR\x14guidePositiveVectors\"\xc1\f\n" +
 	"\fMiningPolicy\x12#\n" +
 	"\rnum_negatives\x18\x01 \x01(\rR\fnumNegatives\x121\n" +
 	"\x12exclude_same_group\x18\x02 \x01(\bH\x00R\x10excludeSameGroup\x88\x01\x01\x124\n" +
@@ -3052,7 +3075,8 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x10duplicate_zscore\x18\x19 \x01(\x02H\x0fR\x0fduplicateZscore\x88\x01\x01\x12)\n" +
 	"\x10guide_collection\x18\x1a \x01(\tR\x0fguideCollection\x12&\n" +
 	"\fguide_margin\x18\x1b \x01(\x02H\x10R\vguideMargin\x88\x01\x01\x12?\n" +
-	"\x19guide_duplicate_threshold\x18\x1c \x01(\x02H\x11R\x17guideDuplicateThreshold\x88\x01\x01B\x15\n" +
+	"\x19guide_duplicate_threshold\x18\x1c \x01(\x02H\x11R\x17guideDuplicateThreshold\x88\x01\x01\x12.\n" +
+	"\x10duplicate_margin\x18\x1d \x01(\x02H\x12R\x0fduplicateMargin\x88\x01\x01B\x15\n" +
 	"\x13_exclude_same_groupB\x16\n" +
 	"\x14_duplicate_thresholdB\x12\n" +
 	"\x10_absolute_marginB\x12\n" +
@@ -3072,7 +3096,8 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x13_duplicate_quantileB\x13\n" +
 	"\x11_duplicate_zscoreB\x0f\n" +
 	"\r_guide_marginB\x1c\n" +
-	"\x1a_guide_duplicate_threshold\"\xb6\x01\n" +
+	"\x1a_guide_duplicate_thresholdB\x13\n" +
+	"\x11_duplicate_margin\"\xb6\x01\n" +
 	"\vMineRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -3140,13 +3165,14 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x15GetCalibrationRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
-	"collection\"\x8e\x01\n" +
+	"collection\"\xa6\x01\n" +
 	"\fScoreSummary\x12\x14\n" +
 	"\x05count\x18\x01 \x01(\x04R\x05count\x12\x12\n" +
 	"\x04mean\x18\x02 \x01(\x01R\x04mean\x12\x10\n" +
 	"\x03std\x18\x03 \x01(\x01R\x03std\x12$\n" +
 	"\rprobabilities\x18\x04 \x03(\x01R\rprobabilities\x12\x1c\n" +
-	"\tquantiles\x18\x05 \x03(\x02R\tquantiles\"\xef\x01\n" +
+	"\tquantiles\x18\x05 \x03(\x02R\tquantiles\x12\x16\n" +
+	"\x06window\x18\x06 \x01(\rR\x06window\"\xef\x01\n" +
 	"\x16GetCalibrationResponse\x12A\n" +
 	"\x0fpositive_scores\x18\x01 \x01(\v2\x18.hardneg.v1.ScoreSummaryR\x0epositiveScores\x12C\n" +
 	"\x10candidate_scores\x18\x02 \x01(\v2\x18.hardneg.v1.ScoreSummaryR\x0fcandidateScores\x12M\n" +

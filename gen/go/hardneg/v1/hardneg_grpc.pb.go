@@ -92,7 +92,8 @@ type MinerServiceClient interface {
 	// SnapshotCollection writes a snapshot of a collection now, bounding recovery time.
 	SnapshotCollection(ctx context.Context, in *SnapshotCollectionRequest, opts ...grpc.CallOption) (*SnapshotCollectionResponse, error)
 	// GetCalibration returns the score statistics that mining has observed on a
-	// collection since it was created (or since the server started): where s⁺, the
+	// collection (recent ones; kept in memory since the collection was created or the
+	// server started): where s⁺, the
 	// anchor–candidate scores and the candidates' similarities to the positives fall, so
 	// that thresholds can be read against them (see MiningPolicy.duplicate_quantile).
 	GetCalibration(ctx context.Context, in *GetCalibrationRequest, opts ...grpc.CallOption) (*GetCalibrationResponse, error)
@@ -264,7 +265,8 @@ type MinerServiceServer interface {
 	// SnapshotCollection writes a snapshot of a collection now, bounding recovery time.
 	SnapshotCollection(context.Context, *SnapshotCollectionRequest) (*SnapshotCollectionResponse, error)
 	// GetCalibration returns the score statistics that mining has observed on a
-	// collection since it was created (or since the server started): where s⁺, the
+	// collection (recent ones; kept in memory since the collection was created or the
+	// server started): where s⁺, the
 	// anchor–candidate scores and the candidates' similarities to the positives fall, so
 	// that thresholds can be read against them (see MiningPolicy.duplicate_quantile).
 	GetCalibration(context.Context, *GetCalibrationRequest) (*GetCalibrationResponse, error)

@@ -257,7 +257,7 @@ class Anchor(_message.Message):
     def __init__(self, id: _Optional[str] = ..., vector: _Optional[bytes] = ..., key: _Optional[str] = ..., positive_ids: _Optional[_Iterable[str]] = ..., positive_vectors: _Optional[bytes] = ..., exclude_ids: _Optional[_Iterable[str]] = ..., groups: _Optional[_Iterable[str]] = ..., guide_vector: _Optional[bytes] = ..., guide_positive_vectors: _Optional[bytes] = ...) -> None: ...
 
 class MiningPolicy(_message.Message):
-    __slots__ = ("num_negatives", "exclude_same_group", "duplicate_threshold", "absolute_margin", "relative_margin", "min_score", "max_score", "range_min", "range_max", "rank_mode", "in_batch_exclusion", "use_feedback", "sampling", "temperature", "simans_a", "simans_b", "seed", "diversity_threshold", "widen", "max_candidates", "ef_search", "exclude_near_duplicates", "max_rank", "duplicate_quantile", "duplicate_zscore", "guide_collection", "guide_margin", "guide_duplicate_threshold")
+    __slots__ = ("num_negatives", "exclude_same_group", "duplicate_threshold", "absolute_margin", "relative_margin", "min_score", "max_score", "range_min", "range_max", "rank_mode", "in_batch_exclusion", "use_feedback", "sampling", "temperature", "simans_a", "simans_b", "seed", "diversity_threshold", "widen", "max_candidates", "ef_search", "exclude_near_duplicates", "max_rank", "duplicate_quantile", "duplicate_zscore", "guide_collection", "guide_margin", "guide_duplicate_threshold", "duplicate_margin")
     NUM_NEGATIVES_FIELD_NUMBER: _ClassVar[int]
     EXCLUDE_SAME_GROUP_FIELD_NUMBER: _ClassVar[int]
     DUPLICATE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
@@ -286,6 +286,7 @@ class MiningPolicy(_message.Message):
     GUIDE_COLLECTION_FIELD_NUMBER: _ClassVar[int]
     GUIDE_MARGIN_FIELD_NUMBER: _ClassVar[int]
     GUIDE_DUPLICATE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_MARGIN_FIELD_NUMBER: _ClassVar[int]
     num_negatives: int
     exclude_same_group: bool
     duplicate_threshold: float
@@ -314,7 +315,8 @@ class MiningPolicy(_message.Message):
     guide_collection: str
     guide_margin: float
     guide_duplicate_threshold: float
-    def __init__(self, num_negatives: _Optional[int] = ..., exclude_same_group: _Optional[bool] = ..., duplicate_threshold: _Optional[float] = ..., absolute_margin: _Optional[float] = ..., relative_margin: _Optional[float] = ..., min_score: _Optional[float] = ..., max_score: _Optional[float] = ..., range_min: _Optional[int] = ..., range_max: _Optional[int] = ..., rank_mode: _Optional[_Union[RankMode, str]] = ..., in_batch_exclusion: _Optional[bool] = ..., use_feedback: _Optional[bool] = ..., sampling: _Optional[_Union[SamplingStrategy, str]] = ..., temperature: _Optional[float] = ..., simans_a: _Optional[float] = ..., simans_b: _Optional[float] = ..., seed: _Optional[int] = ..., diversity_threshold: _Optional[float] = ..., widen: _Optional[bool] = ..., max_candidates: _Optional[int] = ..., ef_search: _Optional[int] = ..., exclude_near_duplicates: _Optional[bool] = ..., max_rank: _Optional[int] = ..., duplicate_quantile: _Optional[float] = ..., duplicate_zscore: _Optional[float] = ..., guide_collection: _Optional[str] = ..., guide_margin: _Optional[float] = ..., guide_duplicate_threshold: _Optional[float] = ...) -> None: ...
+    duplicate_margin: float
+    def __init__(self, num_negatives: _Optional[int] = ..., exclude_same_group: _Optional[bool] = ..., duplicate_threshold: _Optional[float] = ..., absolute_margin: _Optional[float] = ..., relative_margin: _Optional[float] = ..., min_score: _Optional[float] = ..., max_score: _Optional[float] = ..., range_min: _Optional[int] = ..., range_max: _Optional[int] = ..., rank_mode: _Optional[_Union[RankMode, str]] = ..., in_batch_exclusion: _Optional[bool] = ..., use_feedback: _Optional[bool] = ..., sampling: _Optional[_Union[SamplingStrategy, str]] = ..., temperature: _Optional[float] = ..., simans_a: _Optional[float] = ..., simans_b: _Optional[float] = ..., seed: _Optional[int] = ..., diversity_threshold: _Optional[float] = ..., widen: _Optional[bool] = ..., max_candidates: _Optional[int] = ..., ef_search: _Optional[int] = ..., exclude_near_duplicates: _Optional[bool] = ..., max_rank: _Optional[int] = ..., duplicate_quantile: _Optional[float] = ..., duplicate_zscore: _Optional[float] = ..., guide_collection: _Optional[str] = ..., guide_margin: _Optional[float] = ..., guide_duplicate_threshold: _Optional[float] = ..., duplicate_margin: _Optional[float] = ...) -> None: ...
 
 class MineRequest(_message.Message):
     __slots__ = ("collection", "anchors", "policy", "include_vectors")
@@ -435,18 +437,20 @@ class GetCalibrationRequest(_message.Message):
     def __init__(self, collection: _Optional[str] = ...) -> None: ...
 
 class ScoreSummary(_message.Message):
-    __slots__ = ("count", "mean", "std", "probabilities", "quantiles")
+    __slots__ = ("count", "mean", "std", "probabilities", "quantiles", "window")
     COUNT_FIELD_NUMBER: _ClassVar[int]
     MEAN_FIELD_NUMBER: _ClassVar[int]
     STD_FIELD_NUMBER: _ClassVar[int]
     PROBABILITIES_FIELD_NUMBER: _ClassVar[int]
     QUANTILES_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
     count: int
     mean: float
     std: float
     probabilities: _containers.RepeatedScalarFieldContainer[float]
     quantiles: _containers.RepeatedScalarFieldContainer[float]
-    def __init__(self, count: _Optional[int] = ..., mean: _Optional[float] = ..., std: _Optional[float] = ..., probabilities: _Optional[_Iterable[float]] = ..., quantiles: _Optional[_Iterable[float]] = ...) -> None: ...
+    window: int
+    def __init__(self, count: _Optional[int] = ..., mean: _Optional[float] = ..., std: _Optional[float] = ..., probabilities: _Optional[_Iterable[float]] = ..., quantiles: _Optional[_Iterable[float]] = ..., window: _Optional[int] = ...) -> None: ...
 
 class GetCalibrationResponse(_message.Message):
     __slots__ = ("positive_scores", "candidate_scores", "positive_similarities")

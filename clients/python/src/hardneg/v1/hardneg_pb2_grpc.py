@@ -186,7 +186,8 @@ class MinerServiceServicer:
 
     def GetCalibration(self, request, context):
         """GetCalibration returns the score statistics that mining has observed on a
-        collection since it was created (or since the server started): where s⁺, the
+        collection (recent ones; kept in memory since the collection was created or the
+        server started): where s⁺, the
         anchor–candidate scores and the candidates' similarities to the positives fall, so
         that thresholds can be read against them (see MiningPolicy.duplicate_quantile).
         """
