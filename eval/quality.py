@@ -346,7 +346,9 @@ def guide_server(stub, ds, E: np.ndarray, Q: np.ndarray, truth: "Truth") -> dict
         res = []
         t1 = time.perf_counter()
         for lo in range(0, len(sel), BATCH):
-            anchors = [pb.Anchor(vector=QS[j].tobytes(), key=f"g{j}", positive_ids=[f"i{given[j]}"], guide_vector=GQ[j].tobytes())
+            # the server refuses guide vectors in a policy without a guide collection
+            gv = (lambda j: dict(guide_vector=GQ[j].tobytes())) if "guide_collection" in fields else (lambda j: {})
+            anchors = [pb.Anchor(vector=QS[j].tobytes(), key=f"g{j}", positive_ids=[f"i{given[j]}"], **gv(j))
                        for j in range(lo, min(lo + BATCH, len(sel)))]
             res.extend(stub.Mine(pb.MineRequest(collection=ds.name, anchors=anchors, policy=policy)).results)
         t = time.perf_counter() - t1
