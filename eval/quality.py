@@ -478,6 +478,15 @@ def report(res: dict, wall: float, embed_secs: float) -> str:
         t = targets(r["rows"])
         L.append(f"| {name} | " + " | ".join(("✅ " if ok else "❌ ") + txt for ok, txt in (t["fn"], t["rank"], t["short"], t["qps"])) + " |")
     L.append("")
+    L.append("Rows (no groups) that meet all four targets, per set — computed from the tables below:")
+    L.append("")
+    for name, r in res["sets"].items():
+        nv = next(x for x in r["rows"] if x["policy"] == "naive top-k")
+        ok = [x["policy"] for x in r["rows"] if x["policy"] != "naive top-k" and "categories" not in x["policy"]
+              and "feedback" not in x["policy"] and x["fn_rate"] <= nv["fn_rate"] / 3 and x["median_rank"] is not None
+              and x["median_rank"] <= 2 * max(nv["median_rank"], 1) and x["short"] <= 0.01 and x["qps"] >= nv["qps"] / 1.5]
+        L.append(f"- {name}: " + (", ".join(ok) if ok else "none") + ".")
+    L.append("")
     for name, r in res["sets"].items():
         L.append(f"## {name}")
         L.append("")
