@@ -608,11 +608,12 @@ def main():
         finally:
             srv.close()
     wall = time.time() - t_start
-    doc = report(res, wall, embed.recorded_seconds(embed.USED))
-    pathlib.Path(args.doc).write_text(doc)
+    res["wall"], res["embed_secs"] = wall, embed.recorded_seconds(embed.USED)
     out = pathlib.Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=1))
+    doc = report(res, wall, res["embed_secs"])
+    pathlib.Path(args.doc).write_text(doc)
     print(f"quality: wrote {args.doc} in {wall / 60:.1f} min", file=sys.stderr)
 
 
