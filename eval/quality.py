@@ -563,7 +563,12 @@ def main():
     ap.add_argument("--no-guide", action="store_true", help="skip the guide-model analysis")
     ap.add_argument("--max-anchors", type=int, default=1500, help="anchors mined through the server per set (a fixed random subset)")
     ap.add_argument("--started", type=float, help="Unix time make eval started (the time reported covers eval/findings.py too)")
+    ap.add_argument("--report-only", action="store_true", help="rewrite the doc from --out's results.json, mining nothing")
     args = ap.parse_args()
+    if args.report_only:
+        res = json.loads(pathlib.Path(args.out).read_text())
+        pathlib.Path(args.doc).write_text(report(res, res["wall"], res["embed_secs"]))
+        return
     t_start = args.started or time.time()
     res = dict(date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                machine=f"{os.cpu_count()} CPU cores ({platform.machine()})", sets={}, missing=[])
