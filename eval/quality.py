@@ -111,6 +111,9 @@ def policies() -> list[tuple[str, dict]]:
         ("in-batch consistency", dict(NAIVE, in_batch_exclusion=True)),
     ]
     dup = dict(exclude_near_duplicates=True) if "exclude_near_duplicates" in POLICY_FIELDS else {}
+    if "duplicate_margin" in POLICY_FIELDS:
+        # a fixed or calibrated threshold alone: the default relative rule (s⁺ + margin) off
+        dup["duplicate_margin"] = 2.0
     if "exclude_near_duplicates" in POLICY_FIELDS:
         rows.append(("server default without the near-duplicate rule", dict(exclude_near_duplicates=False)))
     if "max_rank" in POLICY_FIELDS:
@@ -118,6 +121,10 @@ def policies() -> list[tuple[str, dict]]:
     if "duplicate_quantile" in POLICY_FIELDS:
         for q in (0.99, 0.999):
             rows.append((f"duplicate_quantile {q:g}", dict(NAIVE, **dup, duplicate_quantile=q)))
+    if "duplicate_margin" in POLICY_FIELDS:
+        for m in (0.0, 0.1):
+            rows.append((f"near-duplicate rule alone, duplicate_margin {m:g}: sim to positive ≥ min(0.80, s⁺ + {m:g})",
+                         dict(NAIVE, exclude_near_duplicates=True, duplicate_margin=m)))
     for t in (0.95, 0.90, 0.80, 0.70):
         rows.append((f"duplicate_threshold {t:.2f}", dict(NAIVE, **dup, duplicate_threshold=t)))
     rows += [
