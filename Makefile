@@ -18,9 +18,14 @@ GOTESTFLAGS ?= -race -count=1 -timeout 20m
 help: ## show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
+# The version and revision the binary reports (-version, hardneg_build_info).
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS   := -X main.version=$(VERSION) -X main.revision=$(REVISION)
+
 .PHONY: build
-build: ## build bin/miner-server
-	$(GO) build -o $(BIN) ./cmd/miner-server
+build: ## build bin/miner-server (VERSION and REVISION default to git describe and HEAD)
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/miner-server
 
 .PHONY: run
 run: build ## start the server on ./data (gRPC :50051, HTTP :9464); RUN_ARGS adds flags

@@ -15,6 +15,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -32,6 +34,7 @@ type built struct {
 	rule      *monitoringv1.PrometheusRule
 	dashboard *corev1.ConfigMap
 	sa        *corev1.ServiceAccount
+	pdb       *policyv1.PodDisruptionBudget
 }
 
 // strict decodes a YAML or JSON document into out, failing on unknown or duplicate
@@ -78,6 +81,9 @@ func build(t *testing.T) *built {
 		case "ServiceAccount":
 			b.sa = &corev1.ServiceAccount{}
 			target = b.sa
+		case "PodDisruptionBudget":
+			b.pdb = &policyv1.PodDisruptionBudget{}
+			target = b.pdb
 		default:
 			t.Fatalf("unexpected kind %s/%s: add it to this test", kind, name)
 		}
@@ -85,7 +91,7 @@ func build(t *testing.T) *built {
 			t.Errorf("%s/%s does not decode strictly: %v", kind, name, err)
 		}
 	}
-	if b.sts == nil || b.netpol == nil || b.monitor == nil || b.rule == nil || b.dashboard == nil || b.sa == nil || len(b.services) != 2 {
+	if b.sts == nil || b.netpol == nil || b.monitor == nil || b.rule == nil || b.dashboard == nil || b.sa == nil || b.pdb == nil || len(b.services) != 2 {
 		t.Fatalf("kustomize output is missing resources: %+v", b)
 	}
 	return b
@@ -307,6 +313,61 @@ func TestDashboardIsValidJSONWithQueries(t *testing.T) {
 	}
 	if b.dashboard.Labels["grafana_dashboard"] != "1" {
 		t.Errorf("dashboard ConfigMap lacks the grafana_dashboard label the Grafana sidecar looks for")
+	}
+}
+
+func TestPodDisruptionBudgetKeepsTheReplica(t *testing.T) {
+	b := build(t)
+	spec := b.pdb.Spec
+	if !selects(spec.Selector.MatchLabels, b.sts.Spec.Template.Labels) {
+		t.Errorf("PodDisruptionBudget selects %v, pods have %v", spec.Selector.MatchLabels, b.sts.Spec.Template.Labels)
+	}
+	if spec.MinAvailable == nil || spec.MinAvailable.IntValue() != int(*b.sts.Spec.Replicas) {
+		t.Errorf("minAvailable = %v, want every one of the %d replicas", spec.MinAvailable, *b.sts.Spec.Replicas)
+	}
+	if p := spec.UnhealthyPodEvictionPolicy; p == nil || *p != policyv1.AlwaysAllow {
+		t.Errorf("unhealthyPodEvictionPolicy = %v: a crash-looping pod would block drains", p)
+	}
+}
+
+func TestGoMemoryLimitIsBelowTheContainerLimit(t *testing.T) {
+	b := build(t)
+	c := b.sts.Spec.Template.Spec.Containers[0]
+	limit := c.Resources.Limits.Memory()
+	var gomem string
+	for _, e := range c.Env {
+		if e.Name == "GOMEMLIMIT" {
+			if e.ValueFrom != nil {
+				t.Fatalf("GOMEMLIMIT comes from %v: the whole limit leaves the runtime no headroom", e.ValueFrom)
+			}
+			gomem = e.Value
+		}
+	}
+	// GOMEMLIMIT takes B, KiB, MiB, GiB or TiB; a Kubernetes quantity spells them
+	// without the B.
+	q, err := resource.ParseQuantity(strings.TrimSuffix(gomem, "B"))
+	if err != nil || limit.IsZero() {
+		t.Fatalf("GOMEMLIMIT %q (%v), memory limit %v", gomem, err, limit)
+	}
+	ratio := float64(q.Value()) / float64(limit.Value())
+	if ratio < 0.8 || ratio > 0.9 {
+		t.Errorf("GOMEMLIMIT %s is %.1f%% of the memory limit %s; want 80–90%%", gomem, 100*ratio, limit)
+	}
+}
+
+func TestImageTagIsAFixedRelease(t *testing.T) {
+	b := build(t)
+	img := b.sts.Spec.Template.Spec.Containers[0].Image
+	name, tag, ok := strings.Cut(img[strings.LastIndex(img, "/")+1:], ":")
+	if !ok || tag == "" || tag == "latest" || name == "" {
+		t.Errorf("image %q: want an explicit release tag, not latest", img)
+	}
+}
+
+func TestExitsLeaveATerminationMessage(t *testing.T) {
+	b := build(t)
+	if p := b.sts.Spec.Template.Spec.Containers[0].TerminationMessagePolicy; p != corev1.TerminationMessageFallbackToLogsOnError {
+		t.Errorf("terminationMessagePolicy = %q: a crash loop would not show its cause in kubectl describe pod", p)
 	}
 }
 

@@ -94,7 +94,8 @@ func newTokenStore(inline, file string, log *slog.Logger) (*tokenStore, error) {
 }
 
 // parseTokens reads NAME:ROLE:TOKEN lines; blank lines and lines starting with # are
-// skipped. The token is everything after the second colon.
+// skipped. The token is everything after the second colon. A token listed twice must
+// carry the same name and role both times; a conflicting repeat is an error.
 func parseTokens(sc *bufio.Scanner, source string) (map[[32]byte]principal, error) {
 	out := map[[32]byte]principal{}
 	for n := 1; sc.Scan(); n++ {
@@ -118,9 +119,34 @@ func parseTokens(sc *bufio.Scanner, source string) (map[[32]byte]principal, erro
 		if len(parts[2]) < 16 {
 			return nil, fmt.Errorf("auth: %s entry %d: token shorter than 16 bytes", source, n)
 		}
-		out[sha256.Sum256([]byte(parts[2]))] = principal{name: parts[0], role: ro}
+		sum := sha256.Sum256([]byte(parts[2]))
+		p := principal{name: parts[0], role: ro}
+		if prev, dup := out[sum]; dup && prev != p {
+			return nil, fmt.Errorf("auth: %s entry %d: token of %q is already listed for %s; a token may appear only once", source, n, p.name, prev)
+		}
+		out[sum] = p
 	}
 	return out, sc.Err()
+}
+
+// String names the principal and its role in error messages (never the token).
+func (p principal) String() string {
+	r := "read"
+	if p.role == roleWrite {
+		r = "write"
+	}
+	return fmt.Sprintf("%q (role %s)", p.name, r)
+}
+
+// conflicts returns an error when a token of file is also in static with another name
+// or role: the same token must not mean two different callers.
+func conflicts(static, file map[[32]byte]principal, source string) error {
+	for sum, p := range file {
+		if q, ok := static[sum]; ok && q != p {
+			return fmt.Errorf("auth: %s: the token of %s is also given in -auth-tokens for %s", source, p, q)
+		}
+	}
+	return nil
 }
 
 // readFile replaces the file's tokens. Caller holds mu or owns s exclusively.
@@ -132,6 +158,9 @@ func (s *tokenStore) readFile(stamp fileStamp) error {
 	defer f.Close()
 	toks, err := parseTokens(bufio.NewScanner(f), s.file)
 	if err != nil {
+		return err
+	}
+	if err := conflicts(s.static, toks, s.file); err != nil {
 		return err
 	}
 	s.fromFile, s.stamp = toks, stamp

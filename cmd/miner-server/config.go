@@ -13,9 +13,9 @@ import (
 	"github.com/hardneg/hardneg/internal/wal"
 )
 
-// Config is the server's configuration. Every flag has an environment variable
-// HARDNEG_<FLAG NAME IN UPPER CASE WITH UNDERSCORES>; a flag given on the command line
-// wins over its variable.
+// Config is the server's configuration. Every flag but -version has an environment
+// variable HARDNEG_<FLAG NAME IN UPPER CASE WITH UNDERSCORES>; a flag given on the
+// command line wins over its variable.
 type Config struct {
 	GRPCAddr        string
 	HTTPAddr        string
@@ -43,6 +43,8 @@ type Config struct {
 	// Operations (http.go, probes).
 	HealthGRPCAddr string
 	Pprof          bool
+	// ShowVersion prints the version and exits (-version; no environment variable).
+	ShowVersion bool
 }
 
 // indexOptions returns the storage options of c.
@@ -61,6 +63,9 @@ func (c Config) indexOptions(log *slog.Logger) index.Options {
 	return o
 }
 
+// cliOnly are flags without an environment variable.
+var cliOnly = map[string]bool{"version": true}
+
 // parseConfig parses args, falling back to environment variables read with getenv.
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
 	var c Config
@@ -74,7 +79,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.DurationVar(&c.KeepaliveMin, "keepalive-min-time", 5*time.Second, "shortest client keepalive ping interval the server tolerates")
 	fs.StringVar(&c.Fsync, "fsync", "always", "write-ahead log fsync policy: always (acknowledge after fsync; concurrent writes share fsyncs) or interval (acknowledge after write, fsync every -fsync-interval; stream acks state the durable point)")
 	fs.DurationVar(&c.FsyncInterval, "fsync-interval", 50*time.Millisecond, "fsync period under -fsync=interval")
-	fs.BoolVar(&c.WALSalvage, "wal-salvage", false, "start even if the write-ahead log is damaged before its tail, dropping the damaged records and everything after them")
+	fs.BoolVar(&c.WALSalvage, "wal-salvage", false, "start even if the write-ahead log is damaged (not just a torn tail) or the data is incomplete: the log keeps the records before the damage and the rest is moved into <data-dir>/wal/salvaged")
 	fs.Int64Var(&c.SnapshotBytes, "snapshot-bytes", 32<<20, "snapshot a collection after this many bytes of log records for it, and at least a quarter of its vector memory (-1: never by size)")
 	fs.DurationVar(&c.SnapshotInterval, "snapshot-interval", 10*time.Minute, "snapshot a changed collection at least this often (-1ns: never by time)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
@@ -88,8 +93,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.DurationVar(&c.RetryAfter, "retry-after", 200*time.Millisecond, "retry delay suggested to clients refused with RESOURCE_EXHAUSTED")
 	fs.StringVar(&c.HealthGRPCAddr, "health-grpc-addr", "", "optional plaintext listen address serving only grpc.health.v1 (for probes that cannot speak TLS); empty disables it")
 	fs.BoolVar(&c.Pprof, "pprof", false, "serve net/http/pprof under /debug/pprof/ on the HTTP port")
+	fs.BoolVar(&c.ShowVersion, "version", false, "print the version, revision and Go version, and exit")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: miner-server [flags]\n\nEvery flag can also be set with HARDNEG_<NAME>, e.g. HARDNEG_GRPC_ADDR.\n\n")
+		fmt.Fprintf(fs.Output(), "Usage: miner-server [flags]\n\nEvery flag but -version can also be set with HARDNEG_<NAME>, e.g. HARDNEG_GRPC_ADDR.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -100,7 +106,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	var errs []error
 	fs.VisitAll(func(f *flag.Flag) {
 		env := "HARDNEG_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v := getenv(env); v != "" && !set[f.Name] {
+		if v := getenv(env); v != "" && !set[f.Name] && !cliOnly[f.Name] {
 			if err := fs.Set(f.Name, v); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", env, err))
 			}
@@ -139,11 +145,22 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	return c, errors.Join(errs...)
 }
 
-// newLogger builds the server's logger.
+// newLogger builds the server's logger. JSON logs give durations in seconds (a
+// number), not slog's default nanoseconds; text logs write them as Go durations
+// ("1.5ms").
 func (c Config) newLogger(w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: c.LogLevel}
 	if c.LogFormat == "json" {
+		opts.ReplaceAttr = durationSeconds
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// durationSeconds writes a duration attribute as float seconds.
+func durationSeconds(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.Float64Value(a.Value.Duration().Seconds())
+	}
+	return a
 }

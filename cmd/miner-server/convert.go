@@ -40,7 +40,7 @@ func fromItemBatch(pb *hardnegv1.ItemBatch, dim int, field string) (*index.Batch
 		e.Add(field+".dim", "is %d; the collection's dimension is %d", pb.Dim, dim)
 	}
 	if len(pb.Vectors)%4 != 0 {
-		e.Add(field+".vectors", "is %d bytes, not a whole number of float32 values", len(pb.Vectors))
+		e.Add(field+".vectors", "holds %d bytes, which is not a whole number of float32 values (4 bytes each)", len(pb.Vectors))
 	}
 	if err := e.Err(); err != nil {
 		return nil, err
@@ -57,6 +57,18 @@ func fromItemBatch(pb *hardnegv1.ItemBatch, dim int, field string) (*index.Batch
 		b.Versions = pb.Versions
 	}
 	return b, nil
+}
+
+// floatCount describes a length of float32 bytes in floats: "has 100 floats", or the
+// bytes when they are not a whole number of floats.
+func floatCount(bytes int) string {
+	if bytes%4 != 0 {
+		return fmt.Sprintf("holds %d bytes, which is not a whole number of float32 values (4 bytes each)", bytes)
+	}
+	if bytes == 4 {
+		return "has 1 float"
+	}
+	return fmt.Sprintf("has %d floats", bytes/4)
 }
 
 // toItemBatch converts stored items to an ItemBatch.
@@ -217,14 +229,14 @@ func fromAnchors(pbs []*hardnegv1.Anchor, dim, gdim int) ([]mining.Anchor, error
 		a := mining.Anchor{ID: pb.Id, Key: pb.Key, PositiveIDs: pb.PositiveIds, ExcludeIDs: pb.ExcludeIds, Groups: pb.Groups}
 		if len(pb.Vector) > 0 {
 			if len(pb.Vector) != 4*dim {
-				e.Add(f+".vector", "is %d bytes; dimension %d needs %d", len(pb.Vector), dim, 4*dim)
+				e.Add(f+".vector", "%s; the collection's dimension is %d", floatCount(len(pb.Vector)), dim)
 			} else {
 				a.Vector = decodeF32(pb.Vector)
 			}
 		}
 		if n := len(pb.PositiveVectors); n > 0 {
 			if n%(4*dim) != 0 {
-				e.Add(f+".positive_vectors", "is %d bytes, not a whole number of %d-dimensional float32 vectors", n, dim)
+				e.Add(f+".positive_vectors", "%s, not a whole number of vectors of the collection's dimension %d", floatCount(n), dim)
 			} else {
 				all := decodeF32(pb.PositiveVectors)
 				for j := 0; j < len(all); j += dim {

@@ -25,6 +25,8 @@ import (
 var crashIterations = flag.Int("crash.iterations", envInt("HARDNEG_CRASH_ITERATIONS", 20),
 	"kill -9 / restart cycles of TestCrashLoop (default from HARDNEG_CRASH_ITERATIONS, else 20)")
 
+var crashSeed = flag.Uint64("crash.seed", 0, "seed of TestCrashLoop (0: a new one, logged)")
+
 func envInt(name string, def int) int {
 	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
 		return n
@@ -134,7 +136,14 @@ const crashDim = 8
 // neither duplicates nor skips a batch.
 func TestCrashLoop(t *testing.T) {
 	dir := t.TempDir()
-	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	seed := *crashSeed
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	// The seed fixes the batches, kill points and snapshot choices; when the kill
+	// lands still depends on timing.
+	t.Logf("seed %d (rerun with -crash.seed=%d)", seed, seed)
+	r := rand.New(rand.NewPCG(seed, 1))
 	var batches []*crashBatch // batches[i].seq == i+1
 	newBatch := func() *crashBatch {
 		b := &crashBatch{seq: uint64(len(batches) + 1), vecs: randVecs(r, 1+r.IntN(8), crashDim)}

@@ -31,6 +31,10 @@ func TestDeployFilesReferOnlyToExportedMetrics(t *testing.T) {
 	if _, err := ts.client.SnapshotCollection(ctx, &hardnegv1.SnapshotCollectionRequest{Name: "docs"}); err != nil {
 		t.Fatal(err)
 	}
+	// A write after it makes the oldest-unsnapshotted-write timestamp exist.
+	if _, err := ts.client.Upsert(ctx, &hardnegv1.UpsertRequest{Collection: "docs", Items: &hardnegv1.ItemBatch{Ids: []string{"b"}, Dim: 4, Vectors: f32bytes([]float32{0, 1, 0, 0})}}); err != nil {
+		t.Fatal(err)
+	}
 	fams := scrape(t, ts.srv.HTTPAddr())
 	exported := map[string]bool{}
 	for name, f := range fams {

@@ -14,10 +14,11 @@ import (
 // interceptorOptions chains the server's interceptors, outermost first:
 //
 //  1. metrics — sees the final status code of every call;
-//  2. errors — maps domain and interceptor errors to statuses (errors.go);
-//  3. recovery — turns a panic into errPanic, logging the value and stack;
-//  4. auth — bearer tokens, for MinerService only (health and reflection are exempt);
-//  5. in-flight limit per client, for MinerService only.
+//  2. request log — at debug level, one line per finished call (requestlog.go);
+//  3. errors — maps domain and interceptor errors to statuses (errors.go);
+//  4. recovery — turns a panic into errPanic, logging the value and stack;
+//  5. auth — bearer tokens, for MinerService only (health and reflection are exempt);
+//  6. in-flight limit per client, for MinerService only.
 func (s *Server) interceptorOptions() []grpc.ServerOption {
 	onlyMiner := selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool {
 		return c.Service == s.serviceN
@@ -27,8 +28,8 @@ func (s *Server) interceptorOptions() []grpc.ServerOption {
 		s.log.Error("panic in handler", "method", method, "panic", p, "stack", string(debug.Stack()))
 		return errPanic
 	})
-	unary := []grpc.UnaryServerInterceptor{s.metrics.UnaryServerInterceptor(), s.unaryErrors, recovery.UnaryServerInterceptor(rec)}
-	stream := []grpc.StreamServerInterceptor{s.metrics.StreamServerInterceptor(), s.streamErrors, recovery.StreamServerInterceptor(rec)}
+	unary := []grpc.UnaryServerInterceptor{s.metrics.UnaryServerInterceptor(), s.unaryLog, s.unaryErrors, recovery.UnaryServerInterceptor(rec)}
+	stream := []grpc.StreamServerInterceptor{s.metrics.StreamServerInterceptor(), s.streamLog, s.streamErrors, recovery.StreamServerInterceptor(rec)}
 	if s.tokens != nil {
 		unary = append(unary, selector.UnaryServerInterceptor(auth.UnaryServerInterceptor(s.tokens.authenticate), onlyMiner))
 		stream = append(stream, selector.StreamServerInterceptor(auth.StreamServerInterceptor(s.tokens.authenticate), onlyMiner))

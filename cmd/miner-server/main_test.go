@@ -207,11 +207,12 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// Mine for anchor d0 with positive d1: neither may come back; scores descend; the
-	// first negative is the best remaining item by exact cosine.
+	// first negative is the best remaining item by exact cosine (the near-duplicate rule,
+	// which also drops what is closer to the random positive than the anchor is, off).
 	mr, err := c.Mine(ctx, &hardnegv1.MineRequest{
 		Collection: "docs",
 		Anchors:    []*hardnegv1.Anchor{{Id: "d0", PositiveIds: []string{"d1"}, ExcludeIds: []string{"d2"}}},
-		Policy:     &hardnegv1.MiningPolicy{NumNegatives: 5, RangeMax: 100},
+		Policy:     &hardnegv1.MiningPolicy{NumNegatives: 5, RangeMax: 100, ExcludeNearDuplicates: proto.Bool(false)},
 	})
 	if err != nil {
 		t.Fatal(err)

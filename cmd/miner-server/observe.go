@@ -8,18 +8,26 @@ import (
 	"github.com/hardneg/hardneg/internal/metrics"
 )
 
-// version is the server's release, set at link time:
+// version is the server's release, set at link time (make build does):
 // go build -ldflags "-X main.version=v1.2.3 -X main.revision=$(git rev-parse HEAD)".
 var version, revision string
+
+// buildInfo is what -version prints and hardneg_build_info exports: the link-time
+// values, else the binary's build information.
+func buildInfo() metrics.BuildInfo {
+	return metrics.CompleteBuild(metrics.BuildInfo{Version: version, Revision: revision})
+}
 
 // metricsSources wires the server's statistics into the metrics collector.
 func (s *Server) metricsSources() metrics.Sources {
 	return metrics.Sources{
+		Recovering: func() bool { return !s.ready.Load() },
 		Collections: func() []metrics.CollectionStats {
 			cs := s.db.Collections()
 			out := make([]metrics.CollectionStats, len(cs))
 			for i, c := range cs {
 				out[i] = metrics.CollectionStats{Name: c.Name(), Stats: c.Stats()}
+				out[i].UnsnapshottedBytes, out[i].UnsnapshottedSince = c.Unsnapshotted()
 			}
 			return out
 		},

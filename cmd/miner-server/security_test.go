@@ -259,3 +259,55 @@ func TestCertReloaderRejectsBadFiles(t *testing.T) {
 		})
 	}
 }
+
+func TestConflictingDuplicateTokensAreRefused(t *testing.T) {
+	const tok = "shared-token-0123456789"
+	for _, tc := range []struct {
+		name, inline, file, wantErr string
+	}{
+		{"same token two roles inline", "a:read:" + tok + ",a:write:" + tok, "", "already listed"},
+		{"same token two names in the file", "", "a:write:" + tok + "\nb:write:" + tok + "\n", "already listed"},
+		{"file repeats an inline token with another role", "a:write:" + tok, "a:read:" + tok + "\n", "also given in -auth-tokens"},
+		{"identical repeat is accepted", "a:write:" + tok + ",a:write:" + tok, "a:write:" + tok + "\n", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := ""
+			if tc.file != "" {
+				path = writeFiles(t, t.TempDir(), map[string][]byte{"tokens": []byte(tc.file)})["tokens"]
+			}
+			s, err := newTokenStore(tc.inline, path, discard)
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if p, ok := s.lookup(tok); !ok || p.role != roleWrite {
+					t.Fatalf("lookup = %v, %v", p, ok)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("err = %v, want %q", err, tc.wantErr)
+			}
+			if strings.Contains(err.Error(), tok) {
+				t.Errorf("error reveals the token: %v", err)
+			}
+		})
+	}
+}
+
+func TestReloadWithConflictingDuplicateKeepsPreviousTokens(t *testing.T) {
+	const tok, other = "shared-token-0123456789", "other-token-0123456789"
+	path := writeFiles(t, t.TempDir(), map[string][]byte{"tokens": []byte("a:write:" + tok + "\n")})["tokens"]
+	s, err := newTokenStore("", path, discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.checkEvery = 0
+	rewrite(t, path, "a:write:"+tok+"\nb:write:"+other+"\nc:read:"+tok+"\n")
+	if p, ok := s.lookup(tok); !ok || p.role != roleWrite {
+		t.Errorf("token after a conflicting reload = %v, %v; want the previous write role", p, ok)
+	}
+	if _, ok := s.lookup(other); ok {
+		t.Error("a conflicting file was loaded")
+	}
+}

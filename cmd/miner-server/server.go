@@ -46,6 +46,7 @@ type Server struct {
 	http     *http.Server
 	health   *health.Server
 	serviceN string
+	codec    requestCodec // decodes requests; see codec.go
 }
 
 // NewServer opens storage and binds the listeners; it does not serve yet.
@@ -55,7 +56,7 @@ func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("open storage: %w", err)
 	}
 	s := &Server{cfg: cfg, log: log, db: db, serviceN: hardnegv1.MinerService_ServiceDesc.ServiceName,
-		mined: &mining.Recorder{}, cal: &calibrations{}, ingest: &ingestRecorder{}, limiter: newInFlightLimiter(cfg.MaxInFlight, cfg.RetryAfter)}
+		mined: &mining.Recorder{}, cal: &calibrations{}, ingest: &ingestRecorder{}, codec: newRequestCodec(), limiter: newInFlightLimiter(cfg.MaxInFlight, cfg.RetryAfter)}
 	if err := s.setup(); err != nil {
 		s.closeListeners()
 		db.Close()
@@ -79,7 +80,7 @@ func (s *Server) setup() error {
 	if s.tokens == nil {
 		s.log.Warn("authentication is off: set -auth-token-file or HARDNEG_AUTH_TOKENS")
 	}
-	if s.metrics, err = metrics.New(metrics.Options{Sources: s.metricsSources(), Build: metrics.BuildInfo{Version: version, Revision: revision}}); err != nil {
+	if s.metrics, err = metrics.New(metrics.Options{Sources: s.metricsSources(), Build: buildInfo()}); err != nil {
 		return err
 	}
 	if s.grpcLis, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
@@ -94,6 +95,7 @@ func (s *Server) setup() error {
 		}
 	}
 	opts := []grpc.ServerOption{
+		grpc.ForceServerCodecV2(s.codec),
 		grpc.MaxRecvMsgSize(cfg.MaxMsgBytes),
 		grpc.MaxSendMsgSize(cfg.MaxMsgBytes),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: cfg.KeepaliveMin, PermitWithoutStream: true}),
@@ -103,7 +105,7 @@ func (s *Server) setup() error {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(s.certs.serverConfig())))
 	}
 	s.grpc = grpc.NewServer(append(opts, s.interceptorOptions()...)...)
-	hardnegv1.RegisterMinerServiceServer(s.grpc, &service{db: s.db, log: s.log, mined: s.mined, cal: s.cal, ingest: s.ingest})
+	s.grpc.RegisterService(s.codec.withDecodeErrors(&hardnegv1.MinerService_ServiceDesc), &service{db: s.db, log: s.log, mined: s.mined, cal: s.cal, ingest: s.ingest})
 	s.health = health.NewServer()
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	s.health.SetServingStatus(s.serviceN, healthpb.HealthCheckResponse_NOT_SERVING)
@@ -241,5 +243,5 @@ func (s *Server) unaryErrors(ctx context.Context, req any, info *grpc.UnaryServe
 
 // streamErrors maps stream handler errors to statuses (errors.go).
 func (s *Server) streamErrors(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-	return toStatus(s.log, info.FullMethod, handler(srv, ss))
+	return toStatus(s.log, info.FullMethod, handler(srv, decodeErrorStream{ss, s.codec}))
 }

@@ -106,6 +106,8 @@ type streamAck struct {
 	prevSeq   uint64 // the writer's last applied batch before this one
 	prevLSN   uint64
 	duplicate bool
+	items     uint64 // items inserted or replaced; 0 for a duplicate
+	deleted   uint64 // ids removed; 0 for a duplicate
 }
 
 // UpsertStream applies batches as they arrive and acknowledges each, in order, once
@@ -155,7 +157,8 @@ func (s *service) receiveStream(ctx context.Context, stream hardnegv1.MinerServi
 		}
 		s.ingest.delete(res.Delete)
 		ack := streamAck{writer: req.WriterId, seq: req.Sequence, writerSeq: req.Sequence, lsn: res.LSN,
-			prevSeq: res.PrevSequence, prevLSN: res.PrevLSN, duplicate: res.Duplicate}
+			prevSeq: res.PrevSequence, prevLSN: res.PrevLSN, duplicate: res.Duplicate,
+			items: uint64(res.Upsert.Inserted + res.Upsert.Replaced), deleted: uint64(res.Delete.Deleted)}
 		if res.Duplicate {
 			ack.writerSeq = res.WriterSequence
 		}
@@ -211,6 +214,9 @@ func (s *service) sendStreamAcks(ctx context.Context, stream hardnegv1.MinerServ
 			DurableSequence: durable[a.writer],
 			Duplicate:       a.duplicate,
 			LogSequence:     a.lsn,
+			ItemsApplied:    a.items,
+			IdsDeleted:      a.deleted,
+			NextSequence:    a.writerSeq + 1,
 		}); err != nil {
 			return err
 		}
@@ -278,7 +284,7 @@ func mergeValidation(errs ...error) error {
 	for _, err := range errs {
 		var v *validate.Error
 		if errors.As(err, &v) {
-			out.Violations = append(out.Violations, v.Violations...)
+			out.Merge(v)
 		} else if err != nil {
 			return err
 		}

@@ -65,25 +65,63 @@ func ValidateIDs(field string, ids []string, unique bool) error {
 	return e.Err()
 }
 
-// CheckVector validates one vector of a collection: its length, finite values, and a
-// non-zero norm under cosine. It returns a description of the problem, or "".
+// MaxNorm is the largest Euclidean norm a vector may have under dot and L2: with it,
+// every score (at most MaxNorm² under dot, 4·MaxNorm² under L2) and every difference
+// of scores stays finite in float32. Under cosine vectors are normalised and any
+// non-zero finite norm is accepted.
+const MaxNorm = 1e9
+
+// CheckVector validates one vector of a collection: its length, finite values, a
+// non-zero norm under cosine and a norm of at most MaxNorm under dot and L2. It returns
+// a description of the problem, or "".
 func CheckVector(v []float32, dim int, m Metric) string {
 	if len(v) != dim {
-		return fmt.Sprintf("has %d values; the collection's dimension is %d", len(v), dim)
+		return fmt.Sprintf("has %d floats; the collection's dimension is %d", len(v), dim)
 	}
 	for j, x := range v {
 		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
 			return fmt.Sprintf("value %d is %v; vectors must be finite", j, x)
 		}
 	}
-	if m == Cosine && vec.Norm(v) == 0 {
+	n := vec.Norm(v)
+	switch {
+	case m == Cosine && n == 0:
 		return "is a zero vector, which has no direction under cosine"
+	case m != Cosine && n > MaxNorm:
+		return fmt.Sprintf("has norm %.3g; under %s the norm must be at most %.0e so that scores stay finite", n, m, float64(MaxNorm))
 	}
 	return ""
 }
 
-// validateBatch checks a batch against a collection's dimension and metric. prefix is
-// the field path of the batch in the request (e.g. "items").
+// prepare checks v like CheckVector and, under cosine, normalises it in place. It
+// returns a description of the problem, or "".
+func prepare(v []float32, dim int, m Metric) string {
+	if msg := CheckVector(v, dim, m); msg != "" {
+		return msg
+	}
+	if m == Cosine && !normalized(v) {
+		return "cannot be normalised to a finite unit vector"
+	}
+	return ""
+}
+
+// normalized normalises v in place and reports whether the result is a finite vector of
+// unit length (to float32 rounding).
+func normalized(v []float32) bool {
+	if !vec.Normalize(v) {
+		return false
+	}
+	for _, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return false
+		}
+	}
+	return math.Abs(vec.Norm(v)-1) <= 1e-5
+}
+
+// validateBatch checks a batch against a collection's dimension and metric and, under
+// cosine, normalises its vectors in place. prefix is the field path of the batch in the
+// request (e.g. "items").
 func validateBatch(b *Batch, dim int, m Metric, prefix string) error {
 	var e validate.Error
 	n := len(b.IDs)
@@ -92,7 +130,7 @@ func validateBatch(b *Batch, dim int, m Metric, prefix string) error {
 		return e.Err()
 	}
 	if len(b.Vectors) != n*dim {
-		e.Add(prefix+".vectors", "holds %d float32 values; %d ids × dim %d need %d", len(b.Vectors), n, dim, n*dim)
+		e.Add(prefix+".vectors", "has %d floats; %d ids × dimension %d need %d", len(b.Vectors), n, dim, n*dim)
 		return e.Err()
 	}
 	if b.Groups != nil && len(b.Groups) != n {
@@ -110,7 +148,7 @@ func validateBatch(b *Batch, dim int, m Metric, prefix string) error {
 			}
 			seen[id] = i
 		}
-		if msg := CheckVector(b.Row(i, dim), dim, m); msg != "" {
+		if msg := prepare(b.Row(i, dim), dim, m); msg != "" {
 			e.Add(fmt.Sprintf("%s.vectors[%d]", prefix, i), "item %q: %s", id, msg)
 		}
 		if b.Groups != nil && i < len(b.Groups) {

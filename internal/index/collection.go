@@ -65,6 +65,9 @@ type Collection struct {
 	dropped     bool      // deleted; writes must not be logged for it any more
 	loggedBytes int64     // log bytes written for it since its last snapshot
 	snapshotAt  time.Time // when its last snapshot was written (or it was loaded)
+	// dirtySince is when a write first found loggedBytes at zero: the oldest write not
+	// in a snapshot, while loggedBytes > 0 and it is after snapshotAt (see Stats).
+	dirtySince time.Time
 }
 
 func newCollection(cfg Config) (*Collection, error) {
@@ -117,17 +120,10 @@ type UpsertResult struct {
 
 // ValidateBatch checks b against the collection without applying it. prefix is the
 // batch's field path in the request, used in violation messages.
-// Under cosine a valid batch's vectors are normalised in place.
+// Under cosine the batch's vectors are normalised in place; a vector that cannot be
+// normalised to a finite unit vector is a violation naming its item.
 func (c *Collection) ValidateBatch(b *Batch, prefix string) error {
-	if err := validateBatch(b, c.dim, c.metric, prefix); err != nil {
-		return err
-	}
-	if c.metric == Cosine {
-		for i := range b.IDs {
-			vec.Normalize(b.Row(i, c.dim))
-		}
-	}
-	return nil
+	return validateBatch(b, c.dim, c.metric, prefix)
 }
 
 // applyUpsert applies a validated batch: metadata and vectors under the write lock
@@ -366,12 +362,9 @@ func (c *Collection) vectorAt(slot uint32) []float32 {
 // PrepareQuery validates a query vector and returns it ready for scoring (a normalised
 // copy under cosine). field names it in violations.
 func (c *Collection) PrepareQuery(v []float32, field string) ([]float32, error) {
-	if msg := CheckVector(v, c.dim, c.metric); msg != "" {
-		return nil, validate.Field(field, "%s", msg)
-	}
 	q := slices.Clone(v)
-	if c.metric == Cosine {
-		vec.Normalize(q)
+	if msg := prepare(q, c.dim, c.metric); msg != "" {
+		return nil, validate.Field(field, "%s", msg)
 	}
 	return q, nil
 }
@@ -409,6 +402,24 @@ type Stats struct {
 	// GraphSearch: searches go through the graph (it is built and the collection
 	// holds at least ExactThreshold live items).
 	GraphSearch bool
+}
+
+// Unsnapshotted reports the log bytes written for the collection since its last
+// snapshot (what a restart replays for it) and when the oldest of those writes was made
+// (for writes replayed at start-up: when recovery loaded the collection). Both are zero
+// while its snapshot holds every write, so an idle server whose writes are snapshotted
+// never looks behind.
+func (c *Collection) Unsnapshotted() (bytes int64, since time.Time) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.loggedBytes == 0 {
+		return 0, time.Time{}
+	}
+	since = c.dirtySince
+	if since.Before(c.snapshotAt) {
+		since = c.snapshotAt
+	}
+	return c.loggedBytes, since
 }
 
 // Stats returns the collection's counters.

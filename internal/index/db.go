@@ -28,6 +28,12 @@ type DB struct {
 	wal     *wal.Log
 
 	recovery Recovery // what Recover found; immutable after Recover
+	// rejectedWhy says, for each of recovery.SnapshotsRejected, which file failed
+	// and why; written by Recover only.
+	rejectedWhy []string
+	// orphans maps collections that log records write to without a snapshot or a
+	// creation record to the first such LSN; written by Recover only.
+	orphans map[string]uint64
 
 	// mu guards collections, closed and started. Lock order: mu, then a
 	// Collection's mu, then writersMu.
@@ -59,8 +65,10 @@ type DB struct {
 // Open opens (creating if needed) the data directory, takes its lock and recovers:
 // leftover temporary files are removed, the newest snapshot of each collection that
 // verifies is loaded, and the write-ahead log is replayed on top. A torn tail of the
-// log is cut and logged; damage elsewhere fails Open (wal.ErrCorrupt) unless
-// Options.Salvage is set.
+// log (a damaged final record with nothing valid after it) is cut and logged; other
+// damage fails Open (wal.ErrCorrupt, naming file and offset), and so do snapshots and
+// a log that together no longer hold every acknowledged write (ErrDataMissing),
+// unless Options.Salvage is set.
 func Open(opts Options) (*DB, error) {
 	db, err := Lock(opts)
 	if err != nil {
@@ -204,6 +212,9 @@ func (db *DB) logApply(c *Collection, rec []byte, apply func(lsn uint64, w *grap
 	}
 	var w graphWork
 	apply(lsn, &w)
+	if c.loggedBytes == 0 {
+		c.dirtySince = time.Now()
+	}
 	c.loggedBytes += int64(len(rec))
 	c.mu.Unlock()
 	c.applyGraph(&w)

@@ -143,9 +143,12 @@ type Options struct {
 	SyncInterval time.Duration
 	// SegmentBytes is the size of a log segment file. Default 64 MiB.
 	SegmentBytes int64
-	// Salvage lets Open start from a log damaged before its tail, dropping the
-	// damaged records and everything after them (logged). Off by default: Open
-	// refuses with wal.ErrCorrupt.
+	// Salvage lets Open start from a damaged log (damage other than a torn tail):
+	// the log keeps the records before the damage, and the damaged records and
+	// everything after them are moved into wal/salvaged (logged, see
+	// wal.Options.Salvage). It also starts when snapshots and log no longer hold
+	// every acknowledged write (ErrDataMissing, logged). Off by default: Open refuses
+	// with wal.ErrCorrupt or ErrDataMissing.
 	Salvage bool
 	// SnapshotBytes: a collection is snapshotted once this many bytes of log
 	// records were written for it since its last snapshot, and at least a quarter of

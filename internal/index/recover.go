@@ -1,9 +1,11 @@
 package index
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,8 +18,9 @@ type Recovery struct {
 	TempFilesRemoved []string
 	// SnapshotsLoaded counts collections loaded from a snapshot.
 	SnapshotsLoaded int
-	// SnapshotsRejected lists snapshot files that failed to verify; each was
-	// renamed with a ".corrupt" suffix and an older one (or the log) used instead.
+	// SnapshotsRejected lists snapshot files that failed to verify; an older one
+	// (or the log) was used instead, and once recovery decided to start each was
+	// renamed with a ".corrupt" suffix.
 	SnapshotsRejected []string
 	// RecordsReplayed counts log records applied on top of the snapshots.
 	RecordsReplayed uint64
@@ -61,17 +64,31 @@ func (db *DB) recover() error {
 	db.wal = l
 	rec.Log = l.Recovery()
 	if t := rec.Log.Truncated; t != nil {
-		level := "torn tail of the last log segment cut (expected after a crash)"
-		if !t.Tail {
-			level = "log salvaged: damaged records and everything after them dropped"
+		if t.Tail {
+			db.log.Warn("torn tail of the last log segment cut (expected after a crash)",
+				"file", t.File, "offset", t.Offset, "bytes", t.Bytes, "reason", t.Reason)
+		} else {
+			db.log.Error("log salvaged: damaged records and everything after them moved aside",
+				"file", t.File, "offset", t.Offset, "bytes", t.Bytes, "reason", t.Reason,
+				"moved_segments", t.MovedSegments, "saved_to", t.SavedTo)
 		}
-		db.log.Warn(level, "file", t.File, "offset", t.Offset, "bytes", t.Bytes, "reason", t.Reason, "removed_segments", t.RemovedSegments)
 	}
-	if err := db.checkCoverage(l.Stats().FirstLSN); err != nil {
+	st := l.Stats()
+	if err := db.checkCoverage(st.FirstLSN, st.LastLSN); err != nil {
 		return err
 	}
-	if _, err := l.Replay(l.Stats().FirstLSN, db.replayRecord); err != nil {
+	db.orphans = map[string]uint64{}
+	if _, err := l.Replay(st.FirstLSN, db.replayRecord); err != nil {
 		return fmt.Errorf("replay write-ahead log: %w", err)
+	}
+	if err := db.checkOrphans(); err != nil {
+		return err
+	}
+	if err := db.setAsideRejected(); err != nil {
+		return err
+	}
+	if err := db.padLog(); err != nil {
+		return err
 	}
 	now := time.Now()
 	for _, c := range db.collections {
@@ -85,30 +102,102 @@ func (db *DB) recover() error {
 }
 
 // checkCoverage refuses to start when the log no longer holds records that the loaded
-// snapshots need: a snapshot older than the log's first record, or a collection whose
-// snapshots all failed to verify after the log was truncated. Options.Salvage starts
+// snapshots need: a snapshot older than the log's first record, a collection whose
+// snapshots all failed to verify after the log was truncated, or a snapshot newer than
+// the log's last record (the log lost records it had made durable; writing on would
+// hand their LSNs out again, and the snapshot would hide those writes at the next
+// start). first and last are the log's first and last LSN. Options.Salvage starts
 // anyway and logs the loss.
-func (db *DB) checkCoverage(first uint64) error {
+func (db *DB) checkCoverage(first, last uint64) error {
 	var problems []string
 	for name, c := range db.collections {
 		if c.lastSeq+1 < first {
 			problems = append(problems, fmt.Sprintf("snapshot of %q covers lsn %d but the log starts at %d", name, c.lastSeq, first))
 		}
+		if c.lastSeq > last {
+			problems = append(problems, fmt.Sprintf("snapshot of %q covers lsn %d but the log ends at %d", name, c.lastSeq, last))
+		}
 	}
-	for _, f := range db.recovery.SnapshotsRejected {
-		name, _, _ := parseSnapshotName(strings.TrimSuffix(f, corruptSufix))
+	for i, f := range db.recovery.SnapshotsRejected {
+		name, _, _ := parseSnapshotName(f)
 		if _, ok := db.collections[name]; !ok && first > 1 {
-			problems = append(problems, fmt.Sprintf("no snapshot of %q verifies and the log starts at %d", name, first))
+			problems = append(problems, fmt.Sprintf("no snapshot of %q verifies (%s) and the log starts at %d", name, db.rejectedWhy[i], first))
 		}
 	}
 	if len(problems) == 0 {
 		return nil
 	}
+	slices.Sort(problems)
 	if db.opts.Salvage {
 		db.log.Error("starting with data missing (salvage)", "problems", problems)
 		return nil
 	}
 	return fmt.Errorf("%w: %s", ErrDataMissing, strings.Join(problems, "; "))
+}
+
+// checkOrphans refuses to start when the log holds writes to a collection that no
+// snapshot and no creation record in the log accounts for, and that the log does not
+// drop later: the collection's snapshot is gone (deleted, or lost by the file
+// system) while the log was truncated on the strength of it. Options.Salvage starts
+// anyway and logs the loss.
+func (db *DB) checkOrphans() error {
+	if len(db.orphans) == 0 {
+		return nil
+	}
+	var problems []string
+	for name, lsn := range db.orphans {
+		problems = append(problems, fmt.Sprintf("the log writes to %q from lsn %d on, but no snapshot or creation record of it is left", name, lsn))
+	}
+	slices.Sort(problems)
+	if db.opts.Salvage {
+		db.log.Error("starting with data missing (salvage)", "problems", problems)
+		return nil
+	}
+	return fmt.Errorf("%w: %s", ErrDataMissing, strings.Join(problems, "; "))
+}
+
+// setAsideRejected renames the snapshots that failed to verify with a ".corrupt"
+// suffix. It runs only once recovery has decided to start, so a refused start leaves
+// them in place and the next start refuses for the same reason.
+func (db *DB) setAsideRejected() error {
+	for _, name := range db.recovery.SnapshotsRejected {
+		path := filepath.Join(db.snapDir, name)
+		if err := db.fs.Rename(path, path+corruptSufix); err != nil {
+			return fmt.Errorf("set aside corrupt snapshot: %w", err)
+		}
+	}
+	if len(db.recovery.SnapshotsRejected) > 0 {
+		if err := db.fs.SyncDir(db.snapDir); err != nil {
+			return fmt.Errorf("sync snapshots directory: %w", err)
+		}
+	}
+	return nil
+}
+
+// padLog appends records that change nothing until the log's last LSN reaches the
+// newest LSN a loaded snapshot covers, so that new writes get LSNs above it. Only a
+// salvaged start (see checkCoverage) gets here with a log shorter than a snapshot.
+func (db *DB) padLog() error {
+	var newest uint64
+	for _, c := range db.collections {
+		newest = max(newest, c.lastSeq)
+	}
+	n := 0
+	for db.wal.LastLSN() < newest {
+		// A drop of the empty name: no collection has it, so replay skips it.
+		if _, err := db.wal.Append(encodeDrop("")); err != nil {
+			return fmt.Errorf("pad write-ahead log: %w", err)
+		}
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	if err := db.wal.Sync(context.Background()); err != nil {
+		return fmt.Errorf("pad write-ahead log: %w", err)
+	}
+	db.log.Warn("log padded past the newest snapshot", "records", n, "last_lsn", db.wal.LastLSN())
+	return nil
 }
 
 // maxRecordBytes bounds one log record: a batch of MaxBatchItems vectors of MaxDim
@@ -132,10 +221,8 @@ func (db *DB) loadSnapshots() error {
 		}
 		if err != nil {
 			db.log.Warn("snapshot rejected; trying an older one", "file", path, "err", err)
-			if rerr := db.fs.Rename(path, path+corruptSufix); rerr != nil {
-				return fmt.Errorf("set aside corrupt snapshot: %w", rerr)
-			}
 			db.recovery.SnapshotsRejected = append(db.recovery.SnapshotsRejected, f.name)
+			db.rejectedWhy = append(db.rejectedWhy, fmt.Sprintf("%s: %v", path, err))
 			continue
 		}
 		db.collections[f.collection] = c
@@ -147,11 +234,6 @@ func (db *DB) loadSnapshots() error {
 		db.recovery.SnapshotsLoaded++
 		if fi, err := os.Stat(path); err == nil {
 			db.snapStats.found(fi.ModTime())
-		}
-	}
-	if len(db.recovery.SnapshotsRejected) > 0 {
-		if err := db.fs.SyncDir(db.snapDir); err != nil {
-			return fmt.Errorf("sync snapshots directory: %w", err)
 		}
 	}
 	return nil
@@ -196,6 +278,9 @@ func (db *DB) replayRecord(lsn uint64, p []byte) error {
 		c.createLSN, c.lastSeq = lsn, lsn
 		db.collections[r.name] = c
 	case opDrop:
+		if c == nil {
+			delete(db.orphans, r.name)
+		}
 		if c == nil || c.createLSN >= lsn {
 			db.recovery.RecordsSkipped++
 			return nil
@@ -203,6 +288,13 @@ func (db *DB) replayRecord(lsn uint64, p []byte) error {
 		delete(db.collections, r.name)
 		c.wait()
 	default:
+		if c == nil {
+			// A write to a collection that neither a snapshot nor a creation record
+			// holds: lost data, unless the log drops it later (checkOrphans).
+			if _, seen := db.orphans[r.name]; !seen {
+				db.orphans[r.name] = lsn
+			}
+		}
 		if c == nil || lsn <= c.lastSeq {
 			db.recovery.RecordsSkipped++
 			return nil

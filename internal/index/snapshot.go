@@ -191,6 +191,7 @@ type snapReader struct {
 	h   hash.Hash32
 	err error
 	buf []byte
+	off int64 // bytes consumed
 }
 
 func (s *snapReader) fail(format string, args ...any) {
@@ -207,7 +208,9 @@ func (s *snapReader) full(n int) []byte {
 		s.buf = make([]byte, n)
 	}
 	p := s.buf[:n]
-	if _, err := io.ReadFull(s.r, p); err != nil {
+	k, err := io.ReadFull(s.r, p)
+	s.off += int64(k)
+	if err != nil {
 		s.fail("truncated")
 		return nil
 	}
@@ -221,6 +224,7 @@ func (s *snapReader) Read(p []byte) (int, error) {
 		return 0, s.err
 	}
 	n, err := s.r.Read(p)
+	s.off += int64(n)
 	s.h.Write(p[:n])
 	return n, err
 }
@@ -234,6 +238,7 @@ func (s *snapReader) ReadByte() (byte, error) {
 		s.fail("truncated")
 		return 0, s.err
 	}
+	s.off++
 	s.h.Write([]byte{c})
 	return c, nil
 }
@@ -273,8 +278,19 @@ func (s *snapReader) u64() uint64 {
 }
 
 // readSnapshot decodes and verifies a snapshot, building a new collection.
+// A failure names the offset at which the decoder stopped: for a checksum
+// mismatch, the offset of the trailer.
 func readSnapshot(r io.Reader) (*Collection, snapshotData, error) {
 	s := &snapReader{r: bufio.NewReaderSize(r, 256<<10), h: crc32.New(castagnoli)}
+	c, sd, err := s.snapshot()
+	if err != nil {
+		return nil, sd, fmt.Errorf("%w at offset %d", err, s.off)
+	}
+	return c, sd, nil
+}
+
+// snapshot decodes a snapshot (see readSnapshot).
+func (s *snapReader) snapshot() (*Collection, snapshotData, error) {
 	var sd snapshotData
 	if hdr := s.full(len(snapMagic) + 4); hdr != nil {
 		if string(hdr[:len(snapMagic)]) != snapMagic {
@@ -394,6 +410,7 @@ func readSnapshot(r io.Reader) (*Collection, snapshotData, error) {
 	if got := binary.LittleEndian.Uint32(trailer[:]); got != want {
 		return nil, sd, fmt.Errorf("%w: checksum mismatch", errSnapshot)
 	}
+	s.off += int64(len(trailer))
 	if _, err := s.r.ReadByte(); !errors.Is(err, io.EOF) {
 		return nil, sd, fmt.Errorf("%w: bytes after the trailer", errSnapshot)
 	}

@@ -18,6 +18,7 @@ var _ prometheus.Collector = (*collector)(nil)
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		descBuildInfo,
+		descRecovering, descCollectionUnsnapshottedBytes, descCollectionUnsnapshottedSince,
 		descCollections, descCollectionItems, descCollectionTombstones, descCollectionSlots, descCollectionFreeSlots, descCollectionVectorSize, descCollectionLastSeq,
 		descIngestItems, descIngestBytes, descDeletedItems, descDeleteNotFound,
 		descMineRequests, descMineAnchors, descMineNegatives, descMineExamined, descMineRemoved,
@@ -36,7 +37,11 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 // Collect reads every source once.
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descBuildInfo, prometheus.GaugeValue, 1, c.build.Version, c.build.Revision, c.build.GoVersion)
-	if c.src.Collections != nil {
+	recovering := c.src.Recovering != nil && c.src.Recovering()
+	if c.src.Recovering != nil {
+		gauge(ch, descRecovering, boolGauge(recovering))
+	}
+	if c.src.Collections != nil && !recovering {
 		collectCollections(ch, c.src.Collections())
 	}
 	if c.src.Ingest != nil {
@@ -82,7 +87,18 @@ func collectCollections(ch chan<- prometheus.Metric, cs []CollectionStats) {
 		gauge(ch, descCollectionFreeSlots, float64(c.Stats.FreeSlots), c.Name)
 		gauge(ch, descCollectionVectorSize, float64(c.Stats.VectorBytes), c.Name)
 		gauge(ch, descCollectionLastSeq, float64(c.Stats.LastSequence), c.Name)
+		gauge(ch, descCollectionUnsnapshottedBytes, float64(c.UnsnapshottedBytes), c.Name)
+		if t := c.UnsnapshottedSince; !t.IsZero() {
+			gauge(ch, descCollectionUnsnapshottedSince, float64(t.UnixNano())/1e9, c.Name)
+		}
 	}
+}
+
+func boolGauge(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func collectIngest(ch chan<- prometheus.Metric, s IngestStats) {

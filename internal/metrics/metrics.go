@@ -58,7 +58,7 @@ func New(opts Options) (*Metrics, error) {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.grpc,
-		&collector{src: opts.Sources, build: fillBuild(opts.Build)},
+		&collector{src: opts.Sources, build: CompleteBuild(opts.Build)},
 	} {
 		if err := m.reg.Register(c); err != nil {
 			return nil, fmt.Errorf("metrics: register: %w", err)
@@ -67,8 +67,10 @@ func New(opts Options) (*Metrics, error) {
 	return m, nil
 }
 
-// fillBuild completes b from the binary's build information.
-func fillBuild(b BuildInfo) BuildInfo {
+// CompleteBuild completes b from the binary's build information: the main module's
+// version and VCS revision recorded by go build, else "unknown". The Go version is
+// always the running one.
+func CompleteBuild(b BuildInfo) BuildInfo {
 	if b.GoVersion == "" {
 		b.GoVersion = runtime.Version()
 	}

@@ -31,9 +31,11 @@ func fullSources() Sources {
 			Removed: mining.RuleCounts{SameGroup: 5, ExcludedDuplicate: 2, Diversity: 1}},
 	})
 	return Sources{
+		Recovering: func() bool { return false },
 		Collections: func() []CollectionStats {
 			return []CollectionStats{
-				{Name: "docs", Stats: index.Stats{Items: 1000, Tombstones: 3, Slots: 1010, FreeSlots: 7, LastSequence: 17, VectorBytes: 1536000}},
+				{Name: "docs", Stats: index.Stats{Items: 1000, Tombstones: 3, Slots: 1010, FreeSlots: 7, LastSequence: 17, VectorBytes: 1536000},
+					UnsnapshottedBytes: 4096, UnsnapshottedSince: time.Unix(1_800_000_100, 0)},
 				{Name: "queries", Stats: index.Stats{Items: 10, LastSequence: 18, VectorBytes: 15360}},
 			}
 		},
@@ -199,11 +201,39 @@ func TestNewRejectsUnorderedBuckets(t *testing.T) {
 }
 
 func TestBuildInfoDefaults(t *testing.T) {
-	b := fillBuild(BuildInfo{})
+	b := CompleteBuild(BuildInfo{})
 	if b.Version == "" || b.Revision == "" || !strings.HasPrefix(b.GoVersion, "go") {
 		t.Fatalf("build info not filled: %+v", b)
 	}
-	if got := fillBuild(testBuild); got != testBuild {
+	if got := CompleteBuild(testBuild); got != testBuild {
 		t.Fatalf("explicit build info changed: %+v", got)
+	}
+}
+
+func TestRecoveringHidesCollectionMetrics(t *testing.T) {
+	src := fullSources()
+	read := false
+	src.Recovering = func() bool { return true }
+	src.Collections = func() []CollectionStats { read = true; return nil }
+	c := &collector{src: src, build: testBuild}
+	want := "# HELP hardneg_recovering 1 while storage is being recovered at start-up (collection metrics are not exported then), else 0.\n# TYPE hardneg_recovering gauge\nhardneg_recovering 1\n"
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), NameRecovering); err != nil {
+		t.Error(err)
+	}
+	for _, name := range []string{NameCollections, NameCollectionItems, NameCollectionUnsnapshottedBytes} {
+		if n := testutil.CollectAndCount(c, name); n != 0 {
+			t.Errorf("%s: %d series while recovering, want none", name, n)
+		}
+	}
+	if read {
+		t.Error("collections read while recovering")
+	}
+	src.Recovering = func() bool { return false }
+	c = &collector{src: src, build: testBuild}
+	if err := testutil.CollectAndCompare(c, strings.NewReader(strings.Replace(want, "\nhardneg_recovering 1\n", "\nhardneg_recovering 0\n", 1)), NameRecovering); err != nil {
+		t.Error(err)
+	}
+	if n := testutil.CollectAndCount(c, NameCollections); n != 1 {
+		t.Errorf("%s: %d series once recovered, want 1", NameCollections, n)
 	}
 }

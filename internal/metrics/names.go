@@ -53,6 +53,10 @@ const (
 	NameCollectionTombstones = "hardneg_collection_tombstones"
 	NameCollectionSlots      = "hardneg_collection_slots"
 	NameCollectionFreeSlots  = "hardneg_collection_free_slots"
+
+	NameRecovering                   = "hardneg_recovering"
+	NameCollectionUnsnapshottedBytes = "hardneg_collection_unsnapshotted_bytes"
+	NameCollectionUnsnapshottedSince = "hardneg_collection_unsnapshotted_since_timestamp_seconds"
 )
 
 // DurabilityNames are the metrics that exist only when a Durability source is wired.
@@ -72,6 +76,10 @@ var (
 	descCollectionFreeSlots  = prometheus.NewDesc(NameCollectionFreeSlots, "Slots of a collection freed by compaction and ready for reuse.", []string{"collection"}, nil)
 	descCollectionVectorSize = prometheus.NewDesc(NameCollectionVectorSize, "Memory reserved for a collection's vectors, in bytes.", []string{"collection"}, nil)
 	descCollectionLastSeq    = prometheus.NewDesc(NameCollectionLastSeq, "Sequence number of the last write applied to a collection.", []string{"collection"}, nil)
+
+	descRecovering                   = prometheus.NewDesc(NameRecovering, "1 while storage is being recovered at start-up (collection metrics are not exported then), else 0.", nil, nil)
+	descCollectionUnsnapshottedBytes = prometheus.NewDesc(NameCollectionUnsnapshottedBytes, "Write-ahead-log bytes written for a collection since its last snapshot; a restart replays them.", []string{"collection"}, nil)
+	descCollectionUnsnapshottedSince = prometheus.NewDesc(NameCollectionUnsnapshottedSince, "Unix time of a collection's oldest write not yet in a snapshot; absent while its snapshot holds every write.", []string{"collection"}, nil)
 
 	descIngestItems    = prometheus.NewDesc(NameIngestItems, "Items received in upsert batches, by result (inserted, replaced, duplicate, rejected).", []string{"result"}, nil)
 	descIngestBytes    = prometheus.NewDesc(NameIngestBytes, "Vector payload of items received in upsert batches in bytes, by result.", []string{"result"}, nil)

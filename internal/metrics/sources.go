@@ -14,6 +14,10 @@ import (
 // Adding a source is one field here, one collect function in collector.go and its
 // descriptors in names.go.
 type Sources struct {
+	// Recovering reports whether storage is still being recovered at start-up. While
+	// it is, hardneg_recovering is 1 and Collections is not read: no collection
+	// metrics are exported rather than a misleading zero count.
+	Recovering func() bool
 	// Collections returns the statistics of every collection.
 	Collections func() []CollectionStats
 	// Ingest returns cumulative write counters.
@@ -43,6 +47,11 @@ type CollectionCalibration struct {
 type CollectionStats struct {
 	Name  string
 	Stats index.Stats
+	// UnsnapshottedBytes and UnsnapshottedSince are index.Collection.Unsnapshotted:
+	// log bytes not in a snapshot and the time of the oldest such write (zero when
+	// none).
+	UnsnapshottedBytes int64
+	UnsnapshottedSince time.Time
 }
 
 // IngestStats are cumulative write counters. Items counts items of upsert batches,

@@ -61,8 +61,8 @@ func mineAnchor(ctx context.Context, s Searcher, req *Request, rl rules, a *prep
 	}
 	m.res.DuplicateThreshold, m.res.HasDuplicateThreshold = rl.dup, rl.hasDup
 	m.posDup, m.hasPosDup = rl.dup, rl.hasDup
-	if dm := pol.DuplicateMargin; dm != nil && pol.NearDuplicates && len(a.posVecs) > 0 {
-		t := a.posScore + *dm
+	if rl.hasMargin && len(a.posVecs) > 0 {
+		t := a.posScore + rl.margin
 		if !m.hasPosDup || t < m.posDup {
 			m.posDup = t
 		}

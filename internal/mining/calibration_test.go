@@ -77,6 +77,7 @@ func TestCalibratedDuplicateThreshold(t *testing.T) {
 	pol := DefaultPolicy()
 	pol.NumNegatives = 8
 	pol.DuplicateQuantile = ptr(0.9)
+	pol.DuplicateMargin = ptr(2) // the relative rule never triggers: the threshold is the quantile's
 	first := mineOK(t, s, Request{Anchors: []Anchor{anchor()}, Policy: pol, Calibration: cal})[0]
 	if !first.HasDuplicateThreshold || first.DuplicateThreshold != DefaultCosineDuplicateThreshold {
 		t.Fatalf("uncalibrated: threshold %v (%v), want the default %v", first.DuplicateThreshold, first.HasDuplicateThreshold, DefaultCosineDuplicateThreshold)

@@ -8,14 +8,14 @@ import "math"
 //
 // with sim⁺ the candidate's highest similarity to a known positive, s its score and s⁺
 // the anchor's positive score: an estimate of the probability that the negative is an
-// unlabelled positive. The coefficients are a logistic regression fitted by
-// eval/findings.py on labelled data (the top 50 candidates of each anchor, all-MiniLM-L6-v2
-// embeddings, cosine; the chatterbot set, 840 negatives of 105 anchors, 8.3% false
-// negatives). docs/MINING.md describes the model and its limits.
+// unlabelled positive. The coefficients are the pooled logistic regression of
+// eval/FINDINGS.md (the top 50 candidates of each anchor, all-MiniLM-L6-v2 embeddings,
+// cosine; the chatterbot and WordNet sets weighted equally). docs/MINING.md describes the
+// model, its reliability and its limits.
 const (
-	PFNIntercept          = -5.4928
-	PFNPositiveSimilarity = 5.8179
-	PFNMargin             = 2.7088
+	PFNIntercept          = -6.43
+	PFNPositiveSimilarity = 7.06
+	PFNMargin             = 3.40
 )
 
 // falseNegativeProbability is the model's p_fn for a candidate with similarity posSim

@@ -61,6 +61,10 @@ func (b batchIDs) add(id string, i int) {
 type rules struct {
 	dup    float32 // near-duplicate threshold, valid when hasDup
 	hasDup bool
+	// margin is the relative near-duplicate margin (threshold s⁺ + margin against the
+	// positives), valid when hasMargin.
+	margin    float32
+	hasMargin bool
 }
 
 // resolveRules resolves the near-duplicate threshold: off, calibrated when the policy
@@ -71,9 +75,11 @@ func resolveRules(pol *Policy, m index.Metric, cal *Calibration) rules {
 	if !pol.NearDuplicates {
 		return r
 	}
+	r.margin, r.hasMargin = pol.EffectiveDuplicateMargin(m)
 	if cal != nil && (pol.DuplicateQuantile != nil || pol.DuplicateZScore != nil) {
 		if t, ok := cal.duplicateThreshold(pol.DuplicateQuantile, pol.DuplicateZScore); ok {
-			return rules{dup: t, hasDup: true}
+			r.dup, r.hasDup = t, true
+			return r
 		}
 	}
 	r.dup, r.hasDup = pol.EffectiveDuplicateThreshold(m)

@@ -144,8 +144,14 @@ func referenceAnchor(rc *refCorpus, req Request, ai int, a Anchor, pol Policy) R
 	}
 	// Against the positives the threshold is min(dupT, s⁺ + duplicate_margin).
 	posOn, posT := dupOn, dupT
-	if pol.DuplicateMargin != nil && pol.NearDuplicates && len(posVecs) > 0 {
-		t := sPlus + *pol.DuplicateMargin
+	// The relative margin: the policy's, 0 under cosine by default.
+	marginOn := pol.NearDuplicates && (pol.DuplicateMargin != nil || rc.metric == index.Cosine)
+	var margin float32
+	if pol.DuplicateMargin != nil {
+		margin = *pol.DuplicateMargin
+	}
+	if marginOn && len(posVecs) > 0 {
+		t := sPlus + margin
 		if !posOn || t < posT {
 			posT = t
 		}
@@ -368,7 +374,7 @@ walk:
 			for _, pv := range posVecs {
 				maxSim = math.Max(maxSim, float64(rc.sim(sc.it.vec, pv)))
 			}
-			z := -5.4928 + 5.8179*maxSim + 2.7088*float64(s-sPlus)
+			z := -6.43 + 7.06*maxSim + 3.40*float64(s-sPlus)
 			c.PFN, c.HasPFN = float32(1/(1+math.Exp(-z))), true
 		}
 		if pol.Sampling != SampleTop {

@@ -700,7 +700,7 @@ func TestFalseNegativeProbability(t *testing.T) {
 	for _, n := range res[0].Negatives {
 		i, _ := strconv.Atoi(n.ID[1:])
 		x := 1 - float64(i)/10
-		want := sig(-5.4928 + 5.8179*0.5*x + 2.7088*(x-0.5))
+		want := sig(-6.43 + 7.06*0.5*x + 3.40*(x-0.5))
 		if !n.HasPFN || math.Abs(float64(n.PFN-want)) > 1e-6 {
 			t.Errorf("%s: p_fn %v (%v), want %v", n.ID, n.PFN, n.HasPFN, want)
 		}
@@ -733,5 +733,33 @@ func TestDuplicateMarginIsRelativeToThePositiveScore(t *testing.T) {
 	res = mineOK(t, s, Request{Anchors: []Anchor{a}, Policy: policy(3, func(p *Policy) { p.DuplicateMargin, p.NearDuplicates = ptr(-0.1), false })})[0]
 	if got := ids(res); !slices.Equal(got, []string{"x0", "x1", "x2"}) || res.HasDuplicateThreshold {
 		t.Errorf("rule off: %v", got)
+	}
+}
+
+// TestRelativeNearDuplicateRuleIsOnByDefaultUnderCosine: with s⁺ below 0.80 the default
+// threshold is s⁺ (duplicate_margin 0): a candidate at least as close to the positive as
+// the anchor is goes, under cosine only.
+func TestRelativeNearDuplicateRuleIsOnByDefaultUnderCosine(t *testing.T) {
+	deg := func(id string, d float64) it {
+		r := d * math.Pi / 180
+		return it{id: id, v: []float32{float32(math.Cos(r)), float32(math.Sin(r))}}
+	}
+	// p at 0°, the query at 50° (s⁺ = cos 50° ≈ 0.643). c44: cos to p 0.719 (≥ s⁺, < 0.80);
+	// c30: 0.866 (≥ 0.80); c57, c75, c100 below s⁺. Query order: c44, c57, c30, c75, c100.
+	items := []it{deg("p", 0), deg("c44", 44), deg("c57", 57), deg("c30", 30), deg("c75", 75), deg("c100", 100)}
+	q := deg("q", 50).v
+	anchor := Anchor{Vector: q, PositiveIDs: []string{"p"}}
+	cos := build(t, index.Cosine, items...)
+	res := mineOK(t, cos, Request{Anchors: []Anchor{anchor}, Policy: policy(2, nil)})[0]
+	if got := ids(res); !slices.Equal(got, []string{"c57", "c75"}) || res.Removed.Duplicate != 2 || math.Abs(float64(res.DuplicateThreshold)-math.Cos(50*math.Pi/180)) > 1e-5 {
+		t.Errorf("cosine default: %v (duplicates %d, threshold %v), want [c57 c75], 2, 0.643", got, res.Removed.Duplicate, res.DuplicateThreshold)
+	}
+	res = mineOK(t, cos, Request{Anchors: []Anchor{anchor}, Policy: policy(2, func(p *Policy) { p.DuplicateMargin = ptr(2) })})[0]
+	if got := ids(res); !slices.Equal(got, []string{"c44", "c57"}) || res.DuplicateThreshold != DefaultCosineDuplicateThreshold {
+		t.Errorf("relative part off: %v (threshold %v), want [c44 c57], 0.8", got, res.DuplicateThreshold)
+	}
+	dot := build(t, index.Dot, items...)
+	if got := ids(mineOK(t, dot, Request{Anchors: []Anchor{anchor}, Policy: policy(2, nil)})[0]); !slices.Equal(got, []string{"c44", "c57"}) {
+		t.Errorf("dot default: %v, want [c44 c57] (no default rule under dot)", got)
 	}
 }

@@ -1,7 +1,8 @@
 // Package validate carries input-validation failures from the domain packages to the
-// API edge. A *validate.Error lists every offending field with a reason; the server maps
+// API edge. A *validate.Error lists the offending fields with a reason; the server maps
 // it to INVALID_ARGUMENT with a google.rpc.BadRequest detail, so a client can tell which
-// field and which item of a batch was bad.
+// field and which item of a batch was bad. Its message names the first offending field
+// once and counts the rest, so a batch with hundreds of bad items reads as one line.
 package validate
 
 import (
@@ -18,25 +19,74 @@ type Violation struct {
 
 // Error is a validation failure. Nothing of the request it belongs to has been applied.
 type Error struct {
+	// Violations are the first MaxViolations violations found.
 	Violations []Violation
+	// Total counts every violation found, including those not kept in Violations.
+	Total int
+	// similar counts, per field shape (indices removed, see shape), the violations
+	// found, including those not kept.
+	similar map[string]int
 }
 
-// maxViolations bounds how many violations one error carries.
-const maxViolations = 32
+// MaxViolations bounds how many violations one error carries; later ones are counted
+// in Total only.
+const MaxViolations = 10
 
-// Error implements error.
+// Error implements error. It describes the first violation and counts the others:
+// "anchors[3].vector: has 100 floats; the collection's dimension is 384 (7 anchors
+// affected)".
 func (e *Error) Error() string {
-	parts := make([]string, len(e.Violations))
-	for i, v := range e.Violations {
-		parts[i] = v.Field + ": " + v.Description
+	if len(e.Violations) == 0 {
+		return "invalid argument"
 	}
-	return "invalid argument: " + strings.Join(parts, "; ")
+	first := e.Violations[0]
+	msg := first.Field + ": " + first.Description
+	total := max(e.Total, len(e.Violations))
+	if total == 1 {
+		return msg
+	}
+	same := e.similar[shape(first.Field)]
+	var notes []string
+	if same > 1 {
+		notes = append(notes, fmt.Sprintf("%d %s affected", same, noun(first.Field)))
+	}
+	if other := total - max(same, 1); other > 0 {
+		notes = append(notes, fmt.Sprintf("%d other problem%s", other, plural(other)))
+	}
+	return msg + " (" + strings.Join(notes, "; ") + ")"
 }
 
-// Add records a violation. It keeps at most 32; later ones are dropped.
+// Add records a violation. It keeps at most MaxViolations and counts the rest.
 func (e *Error) Add(field, format string, args ...any) {
-	if len(e.Violations) < maxViolations {
-		e.Violations = append(e.Violations, Violation{Field: field, Description: fmt.Sprintf(format, args...)})
+	e.add(Violation{Field: field, Description: fmt.Sprintf(format, args...)})
+}
+
+func (e *Error) add(v Violation) {
+	e.Total++
+	if e.similar == nil {
+		e.similar = map[string]int{}
+	}
+	e.similar[shape(v.Field)]++
+	if len(e.Violations) < MaxViolations {
+		e.Violations = append(e.Violations, v)
+	}
+}
+
+// Merge adds the violations of another *Error, counting those it had dropped too.
+func (e *Error) Merge(o *Error) {
+	if o == nil {
+		return
+	}
+	kept := map[string]int{}
+	for _, v := range o.Violations {
+		e.add(v)
+		kept[shape(v.Field)]++
+	}
+	e.Total += max(o.Total-len(o.Violations), 0)
+	for s, n := range o.similar {
+		if extra := n - kept[s]; extra > 0 {
+			e.similar[s] += extra
+		}
 	}
 }
 
@@ -53,4 +103,44 @@ func Field(field, format string, args ...any) error {
 	e := &Error{}
 	e.Add(field, format, args...)
 	return e
+}
+
+// shape removes the indices of a field path: "anchors[3].vector" → "anchors[].vector".
+func shape(field string) string {
+	var b strings.Builder
+	skip := false
+	for _, r := range field {
+		switch {
+		case r == '[':
+			skip = true
+			b.WriteRune(r)
+		case r == ']':
+			skip = false
+			b.WriteRune(r)
+		case !skip:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// noun names what the first index of a field path counts: "anchors" for
+// "anchors[3].vector", "vectors" for "items.vectors[2]", "fields" without an index.
+func noun(field string) string {
+	i := strings.IndexByte(field, '[')
+	if i < 0 {
+		return "fields"
+	}
+	name := field[:i]
+	if j := strings.LastIndexByte(name, '.'); j >= 0 {
+		name = name[j+1:]
+	}
+	return name
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }

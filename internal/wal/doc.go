@@ -35,14 +35,29 @@
 //
 // # Recovery
 //
-// Open scans every segment. Damage in the last segment — a torn write from a
-// crash — is truncated away and described in Recovery. Damage in any earlier
-// segment (bad checksum, bad length, missing or out-of-sequence LSNs) makes
-// Open fail with a *CorruptError wrapping ErrCorrupt that names the file and
-// offset, unless Options.Salvage is set, in which case the log is cut at the
-// damage and the loss is reported. Replay then hands every record from a
-// given LSN to a callback; TruncateBefore deletes segments a durable snapshot
-// has made unnecessary.
+// Open scans every segment. A crash can leave only one kind of damage: a torn
+// tail, the end of the last segment cut or garbled while it was appended. So
+// damage in the last segment is cut away (and described in Recovery) only
+// when nothing valid follows it: Open scans the rest of the segment for any
+// record that verifies (length within Options.MaxRecordSize and inside the
+// file, checksum matching, an LSN at or above the one the damaged record
+// should carry) and, finding one, treats the damage as corruption. A segment
+// header is fsynced before any record is appended, so a damaged header is
+// torn only in a segment that holds nothing else (shorter than a header, or a
+// header's size of zeros). Everything else — damage with valid records after
+// it, a damaged header, damage in an earlier segment, missing segments, LSNs
+// out of sequence — makes Open fail with a *CorruptError wrapping ErrCorrupt
+// that names the file and offset, and leaves the files untouched.
+//
+// With Options.Salvage Open keeps the longest valid prefix instead and moves
+// everything after it into the SalvageDir folder of the log directory: the cut
+// part of the damaged segment as <segment name>.<offset> (made durable before
+// the segment is cut), later segments whole under their own names (a name
+// already taken gets a ".<n>" suffix). Nothing is deleted; Recovery lists the
+// files. A torn tail is cut without a copy.
+//
+// Replay then hands every record from a given LSN to a callback;
+// TruncateBefore deletes segments a durable snapshot has made unnecessary.
 //
 // All file access goes through the FS interface (OSFS by default) so tests can
 // inject failing fsyncs and renames. WriteFileAtomic uses the same interface

@@ -13,8 +13,9 @@ var (
 	ErrFailed = errors.New("wal: log failed")
 	// ErrClosed means the Log was closed.
 	ErrClosed = errors.New("wal: log closed")
-	// ErrCorrupt means a segment holds damaged records somewhere other than
-	// the tail of the last segment. Open returns it as a *CorruptError.
+	// ErrCorrupt means the log is damaged in a way a crash cannot explain
+	// (anything but a torn tail of the last segment). Open returns it as a
+	// *CorruptError.
 	ErrCorrupt = errors.New("wal: corrupt log")
 	// ErrTooLarge means a payload exceeds Options.MaxRecordSize.
 	ErrTooLarge = errors.New("wal: record too large")

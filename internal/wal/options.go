@@ -61,9 +61,10 @@ type Options struct {
 	// payloads, and recovery treats a larger length field as damage before
 	// allocating anything. Default 64 MiB; at most 1 GiB.
 	MaxRecordSize int
-	// Salvage makes Open cut the log at damage found in an earlier segment
-	// (losing everything after it, reported in Recovery) instead of failing
-	// with ErrCorrupt.
+	// Salvage makes Open keep the log's longest valid prefix when it finds
+	// damage other than a torn tail, instead of failing with ErrCorrupt.
+	// Everything after the damage leaves the log, moved into SalvageDir (not
+	// deleted), and is reported in Recovery.
 	Salvage bool
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -134,28 +135,85 @@ func flip(b []byte, byteOff, bit int) []byte {
 	return c
 }
 
-func TestFlippedBitInLastSegmentCutsAtTheRecord(t *testing.T) {
+// checkCorrupt asserts that err is a *CorruptError naming path and off.
+func checkCorrupt(t *testing.T, err error, path string, off int64, what string) {
+	t.Helper()
+	var ce *CorruptError
+	if !errors.As(err, &ce) || !errors.Is(err, ErrCorrupt) || ce.File != path || ce.Offset != off {
+		t.Fatalf("%s: Open = %v, want ErrCorrupt in %s at offset %d", what, err, path, off)
+	}
+	if !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), fmt.Sprintf("offset %d", off)) {
+		t.Fatalf("%s: message %q does not name file and offset", what, err)
+	}
+}
+
+// checkSalvaged asserts that the salvage folder of dir holds exactly want,
+// the bytes a salvage cut took from the log.
+func checkSalvaged(t *testing.T, fsys *memFS, tr *Truncation, want []byte, what string) {
+	t.Helper()
+	var got []byte
+	for _, p := range tr.SavedTo {
+		if filepath.Dir(p) != filepath.Join(memDir, SalvageDir) {
+			t.Fatalf("%s: salvaged bytes in %s, outside %s", what, p, SalvageDir)
+		}
+		b, ok := fsys.readFile(p)
+		if !ok {
+			t.Fatalf("%s: %s missing", what, p)
+		}
+		got = append(got, b...)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s: salvaged %d bytes, want the %d cut", what, len(got), len(want))
+	}
+}
+
+func TestFlippedBitInLastSegment(t *testing.T) {
 	const n = 8
 	full := writeSegmentFile(t, n)
 	ends := recordEnds(n)
+	path := filepath.Join(memDir, segmentName(1))
 	for b := range full {
 		for bit := range 8 {
+			what := fmt.Sprintf("byte %d bit %d", b, bit)
+			damaged := flip(full, b, bit)
 			fsys := newMemFS()
-			fsys.writeFile(filepath.Join(memDir, segmentName(1)), flip(full, b, bit))
-			l, err := Open(memDir, Options{FS: fsys})
-			if err != nil {
-				t.Fatalf("byte %d bit %d: Open: %v", b, bit, err)
-			}
+			fsys.writeFile(path, damaged)
 			k := completeRecords(ends, int64(b)) // record k holds byte b
 			wantOff := ends[k]
 			if b < headerSize {
 				k, wantOff = 0, 0
 			}
+			l, err := Open(memDir, Options{FS: fsys})
+			if k == n-1 {
+				// The final record: indistinguishable from a torn write.
+				if err != nil {
+					t.Fatalf("%s: Open: %v", what, err)
+				}
+				checkPrefix(t, replayAll(t, l, 1), k)
+				tr := l.Recovery().Truncated
+				if tr == nil || !tr.Tail || tr.Offset != wantOff {
+					t.Fatalf("%s: Truncated = %+v, want a tail cut at %d", what, tr, wantOff)
+				}
+				mustClose(t, l)
+				continue
+			}
+			// Valid records follow the damage (or the header is damaged):
+			// corruption, not a tear.
+			checkCorrupt(t, err, path, wantOff, what)
+			if got, _ := fsys.readFile(path); !bytes.Equal(got, damaged) {
+				t.Fatalf("%s: a refused Open changed the segment", what)
+			}
+
+			l, err = Open(memDir, Options{FS: fsys, Salvage: true})
+			if err != nil {
+				t.Fatalf("%s: Open with Salvage: %v", what, err)
+			}
 			checkPrefix(t, replayAll(t, l, 1), k)
 			tr := l.Recovery().Truncated
-			if tr == nil || !tr.Tail || tr.Offset != wantOff {
-				t.Fatalf("byte %d bit %d: Truncated = %+v, want a tail cut at %d", b, bit, tr, wantOff)
+			if tr == nil || tr.Tail || tr.Offset != wantOff || tr.Bytes != int64(len(full))-wantOff {
+				t.Fatalf("%s: salvage Truncated = %+v", what, tr)
 			}
+			checkSalvaged(t, fsys, tr, damaged[wantOff:], what)
 			mustClose(t, l)
 		}
 	}
@@ -211,9 +269,17 @@ func TestFlippedBitInEarlierSegment(t *testing.T) {
 			t.Fatalf("byte %d: Open with Salvage: %v", b, err)
 		}
 		tr := l.Recovery().Truncated
-		if tr == nil || tr.Tail || tr.Offset != recOff || len(tr.RemovedSegments) != len(segs)-1 {
+		if tr == nil || tr.Tail || tr.Offset != recOff || len(tr.MovedSegments) != len(segs)-1 {
 			t.Fatalf("byte %d: salvage Truncated = %+v", b, tr)
 		}
+		// The cut part of the first segment and every later segment are
+		// kept in the salvage folder, byte for byte.
+		want := flip(orig, b, bit)[recOff:]
+		for _, s := range segs[1:] {
+			sb, _ := src.readFile(filepath.Join(dir, s.name))
+			want = append(want, sb...)
+		}
+		checkSalvaged(t, fsys, tr, want, fmt.Sprintf("byte %d", b))
 		kept := 0
 		if recOff > 0 {
 			kept = int((recOff - headerSize) / size)
@@ -253,7 +319,9 @@ func TestMissingSegmentIsCorruption(t *testing.T) {
 	}
 }
 
-func TestValidRecordWithWrongLSNIsDamage(t *testing.T) {
+func TestValidRecordWithWrongLSNIsCorruption(t *testing.T) {
+	// A record that verifies but skips LSNs means records are missing: not
+	// something a crash leaves.
 	dir := t.TempDir()
 	l := openLog(t, dir, Options{})
 	writeRecords(t, l, 0, 3)
@@ -263,13 +331,11 @@ func TestValidRecordWithWrongLSNIsDamage(t *testing.T) {
 	p := []byte("stale")
 	f.Write(appendRecord(nil, 9, p, payloadCRC(p)))
 	f.Close()
-	l = openLog(t, dir, Options{})
-	defer mustClose(t, l)
-	tr := l.Recovery().Truncated
-	if tr == nil || !strings.Contains(tr.Reason, "lsn 9, want 4") {
-		t.Fatalf("Truncated = %+v, want an lsn sequence error", tr)
+	_, err := Open(dir, Options{})
+	var ce *CorruptError
+	if !errors.As(err, &ce) || ce.File != path || ce.Offset != recordEnds(3)[3] || !strings.Contains(ce.Reason, "lsn 9, want 4") {
+		t.Fatalf("Open = %v, want ErrCorrupt naming the record with lsn 9", err)
 	}
-	checkPrefix(t, replayAll(t, l, 1), 3)
 }
 
 func TestHeaderNameMismatchIsDamage(t *testing.T) {

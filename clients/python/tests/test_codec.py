@@ -177,6 +177,24 @@ def test_invalid_argument_carries_field_violations() -> None:
     assert "items.ids[5]: duplicate id" in str(err)
 
 
+def test_invalid_argument_text_says_each_field_once():
+    st = status_pb2.Status(code=grpc.StatusCode.INVALID_ARGUMENT.value[0],
+                           message="items.vectors[3]: has 3 floats; the collection's dimension is 4 (2 items affected)")
+    br = error_details_pb2.BadRequest(
+        field_violations=[
+            error_details_pb2.BadRequest.FieldViolation(field="items.vectors[3]", description="has 3 floats"),
+            error_details_pb2.BadRequest.FieldViolation(field="items.vectors[7]", description="has 5 floats"),
+        ]
+    )
+    st.details.add().Pack(br)
+    err = errors.from_rpc_error(
+        _FakeRpcError(grpc.StatusCode.INVALID_ARGUMENT, st.message, (("grpc-status-details-bin", st.SerializeToString()),))
+    )
+    text = str(err)
+    assert text.count("items.vectors[3]") == 1, text
+    assert "items.vectors[7]: has 5 floats" in text
+
+
 @pytest.mark.parametrize(
     "code, cls",
     [

@@ -22,15 +22,16 @@ func Norm(a []float32) float64 {
 }
 
 // Normalize scales a in place to unit length and reports whether it could (false for a
-// zero vector, which is left unchanged).
+// zero vector, which is left unchanged). The scaling is computed in float64, so that
+// tiny norms (whose reciprocal overflows float32, down to the smallest subnormal) and
+// huge ones (whose reciprocal is subnormal) still give a finite unit vector.
 func Normalize(a []float32) bool {
 	n := Norm(a)
-	if n == 0 {
+	if n == 0 || math.IsInf(n, 0) || math.IsNaN(n) {
 		return false
 	}
-	inv := float32(1 / n)
 	for i := range a {
-		a[i] *= inv
+		a[i] = float32(float64(a[i]) / n)
 	}
 	return true
 }

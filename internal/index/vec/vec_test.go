@@ -161,6 +161,9 @@ func TestNormalize(t *testing.T) {
 		{"scales to unit length", []float32{3, 4}, true, []float32{0.6, 0.8}},
 		{"zero vector is left unchanged", []float32{0, 0, 0}, false, []float32{0, 0, 0}},
 		{"empty vector reports false", nil, false, nil},
+		{"smallest subnormal", []float32{1e-45, 0, 0, 0}, true, []float32{1, 0, 0, 0}},
+		{"norm whose float32 reciprocal overflows", []float32{1e-39, 1e-39, 1e-39, 1e-39}, true, []float32{0.5, 0.5, 0.5, 0.5}},
+		{"huge norm", []float32{3e38, 3e38, 3e38, 3e38}, true, []float32{0.5, 0.5, 0.5, 0.5}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

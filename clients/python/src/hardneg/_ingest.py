@@ -9,6 +9,11 @@ So the client keeps every sent-but-unacknowledged batch (at most ``window`` of t
 and after a disconnect opens a new stream and resends exactly those, in order: nothing
 acknowledged is sent twice, and anything the server applied before the disconnect but
 had not yet acknowledged is recognised as a duplicate instead of being applied again.
+
+A duplicate of a batch sent for the first time (a writer id and sequence reused with
+other data) was not applied: its items are not counted, and ``next_sequence`` reports
+where the writer really stands (the server's ``next_sequence``), never at or below the
+durable sequence.
 """
 
 from __future__ import annotations
@@ -94,6 +99,9 @@ class IngestState:
         self.next_seq = first_sequence
         # sequence -> (request, items, delete ids); insertion order = sequence order.
         self.pending: "OrderedDict[int, tuple[pb.UpsertStreamRequest, int, int]]" = OrderedDict()
+        # Sequences sent again on a new stream: a duplicate of one of them may have been
+        # applied by this ingest before the disconnect.
+        self._resent: set[int] = set()
         self._buffer: deque[tuple[pb.UpsertStreamRequest, int, int]] = deque()
         self.result = IngestResult(
             writer_id=self.writer_id, durable_sequence=first_sequence - 1, next_sequence=first_sequence
@@ -140,7 +148,7 @@ class IngestState:
         req.sequence = self.next_seq
         self.pending[self.next_seq] = (req, n_items, n_del)
         self.next_seq += 1
-        self.result.next_sequence = self.next_seq
+        self.result.next_sequence = max(self.result.next_sequence, self.next_seq)
         return req
 
     def unacked(self) -> list[pb.UpsertStreamRequest]:
@@ -166,11 +174,24 @@ class IngestState:
                 continue
             _, n_items, n_del = entry
             self.result.batches += 1
-            self.result.items += n_items
-            self.result.deleted_ids += n_del
+            # Applied by this ingest: acknowledged as new, or resent after a disconnect
+            # (then a duplicate means it was applied before). A batch sent once and
+            # found at or below the writer's last sequence was dropped. A server that
+            # does not report next_sequence cannot tell the two apart: count it.
+            if (
+                not resp.next_sequence
+                or (seq == resp.sequence and not resp.duplicate)
+                or seq in self._resent
+            ):
+                self.result.items += n_items
+                self.result.deleted_ids += n_del
+            self._resent.discard(seq)
             if self._bar is not None:
                 self._bar.update(n_items)
         self.result.durable_sequence = max(self.result.durable_sequence, resp.durable_sequence, resp.sequence)
+        self.result.next_sequence = max(
+            self.result.next_sequence, resp.next_sequence, self.result.durable_sequence + 1
+        )
         self._last_progress = time.monotonic()
 
     # --- reconnects --------------------------------------------------------------------
@@ -185,6 +206,7 @@ class IngestState:
 
     def on_reconnect(self) -> None:
         self.result.reconnects += 1
+        self._resent.update(self.pending)
 
     def backoff(self, attempt: int) -> float:
         return min(0.05 * (2 ** min(attempt, 6)), 2.0)

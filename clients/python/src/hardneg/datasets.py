@@ -245,6 +245,17 @@ def _rows_possible(output_format: str, n_pos: Sequence[int], num_negatives: int)
     return sum(n_pos)
 
 
+#: Policy fields of the near-duplicate rules; mine_hard_negatives turns the rules off
+#: unless one is given.
+_NEAR_DUPLICATE_FIELDS = (
+    "duplicate_threshold",
+    "duplicate_margin",
+    "duplicate_quantile",
+    "duplicate_zscore",
+    "exclude_near_duplicates",
+)
+
+
 def mine_hard_negatives(
     dataset: Any,
     client: "Client",
@@ -310,7 +321,11 @@ def mine_hard_negatives(
         return_report: also return a :class:`MiningReport`.
         **policy_kwargs: further :class:`hardneg.MiningPolicy` fields
             (``duplicate_threshold``, ``diversity_threshold``, ``rank_mode``, …).
-            In-batch exclusion is off by default here, as request batches are arbitrary.
+            In-batch exclusion is off by default here, as request batches are arbitrary,
+            and so are hardneg's near-duplicate rules (as in sentence-transformers) unless
+            one of their fields is given (``duplicate_threshold``, ``duplicate_margin``,
+            ``duplicate_quantile``, ``duplicate_zscore``, ``exclude_near_duplicates``);
+            given one, the server's defaults apply to the others.
 
     Returns:
         The mined rows (and the report when ``return_report``).
@@ -351,6 +366,9 @@ def mine_hard_negatives(
     try:
         client.upsert(name, [text_id[t] for t in texts], corpus_emb)
         policy_kwargs.setdefault("in_batch_exclusion", False)
+        if not any(f in policy_kwargs for f in _NEAR_DUPLICATE_FIELDS):
+            # sentence-transformers has no near-duplicate rule: off unless asked for.
+            policy_kwargs["exclude_near_duplicates"] = False
         policy = MiningPolicy.from_kwargs(
             None,
             num_negatives=num_negatives,

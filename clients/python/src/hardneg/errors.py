@@ -111,9 +111,12 @@ class InvalidArgument(HardnegError, ValueError):
 
     def __str__(self) -> str:
         base = super().__str__()
-        if not self.violations:
+        # The server's message already names its first offending field and counts the
+        # rest; list only violations the message does not mention, so nothing is said twice.
+        unsaid = [v for v in self.violations if v.field not in base]
+        if not unsaid:
             return base
-        fields = "; ".join(f"{v.field}: {v.description or v.reason}" for v in self.violations)
+        fields = "; ".join(f"{v.field}: {v.description or v.reason}" for v in unsaid)
         return f"{base} [{fields}]"
 
 

@@ -251,8 +251,9 @@ class MiningPolicy:
     ``"top1_sampled"``).
 
     hardneg's defaults protect: ``exclude_near_duplicates`` (default on) drops, under
-    cosine, candidates with similarity ≥ ``duplicate_threshold`` (default 0.80) to a known
-    positive or to an excluded item; ``duplicate_quantile``/``duplicate_zscore`` set that
+    cosine, candidates with similarity ≥ min(``duplicate_threshold``, s⁺ +
+    ``duplicate_margin``) (defaults 0.80 and 0) to a known positive, and near-duplicates
+    of an excluded item; ``duplicate_quantile``/``duplicate_zscore`` set that
     threshold from the collection's calibration instead; ``max_rank`` is the hardness
     floor (0: the server default, max(200, 2 × the window's end); ``2**32 - 1``: none).
     ``guide_collection`` names a collection of the same ids encoded by a guide model;

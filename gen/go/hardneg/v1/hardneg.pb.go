@@ -52,11 +52,14 @@ type Metric int32
 const (
 	// Not set; rejected on create.
 	Metric_METRIC_UNSPECIFIED Metric = 0
-	// Cosine similarity. Vectors are normalised on write; zero vectors are rejected.
+	// Cosine similarity. Vectors are normalised on write (and queries when mined), in
+	// float64 so that any finite non-zero norm works; zero vectors are rejected.
 	Metric_METRIC_COSINE Metric = 1
-	// Inner product of the vectors as given.
+	// Inner product of the vectors as given. Norms above 1e9 are rejected, so that
+	// scores stay finite.
 	Metric_METRIC_DOT Metric = 2
-	// Negated squared Euclidean distance.
+	// Negated squared Euclidean distance. Norms above 1e9 are rejected, so that scores
+	// stay finite.
 	Metric_METRIC_L2 Metric = 3
 )
 
@@ -1219,6 +1222,9 @@ type UpsertStreamRequest struct {
 	// Stable identity of the writer across reconnects (1–128 bytes).
 	WriterId string `protobuf:"bytes,2,opt,name=writer_id,json=writerId,proto3" json:"writer_id,omitempty"`
 	// Sequence number of this batch within the writer, starting at 1 and increasing by 1.
+	// A sequence at or below the writer's last applied one is acknowledged as a duplicate
+	// and not applied, whatever the batch holds: a writer id used again later must
+	// continue from the next_sequence its last acknowledgement gave.
 	Sequence uint64 `protobuf:"varint,3,opt,name=sequence,proto3" json:"sequence,omitempty"`
 	// Items to insert or replace (may be empty).
 	Items *ItemBatch `protobuf:"bytes,4,opt,name=items,proto3" json:"items,omitempty"`
@@ -1303,10 +1309,22 @@ type UpsertStreamResponse struct {
 	// The highest sequence of this writer that is durable. Everything up to it survives a
 	// crash; a reconnecting client resends from durable_sequence + 1.
 	DurableSequence uint64 `protobuf:"varint,3,opt,name=durable_sequence,json=durableSequence,proto3" json:"durable_sequence,omitempty"`
-	// True when the batch had been applied before and was not applied again.
+	// True when the batch's sequence was at or below the writer's last applied one: the
+	// batch was not applied (again). After a reconnect that is a resent batch applied
+	// before; otherwise the writer id and sequence were reused and this batch's data was
+	// dropped.
 	Duplicate bool `protobuf:"varint,4,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
-	// Log sequence number of the batch.
-	LogSequence   uint64 `protobuf:"varint,5,opt,name=log_sequence,json=logSequence,proto3" json:"log_sequence,omitempty"`
+	// Log sequence number of the batch (for a duplicate: of the writer's last applied
+	// batch).
+	LogSequence uint64 `protobuf:"varint,5,opt,name=log_sequence,json=logSequence,proto3" json:"log_sequence,omitempty"`
+	// Items of this batch inserted or replaced; 0 for a duplicate.
+	ItemsApplied uint64 `protobuf:"varint,6,opt,name=items_applied,json=itemsApplied,proto3" json:"items_applied,omitempty"`
+	// Ids of this batch's delete_ids that were present and removed; 0 for a duplicate.
+	IdsDeleted uint64 `protobuf:"varint,7,opt,name=ids_deleted,json=idsDeleted,proto3" json:"ids_deleted,omitempty"`
+	// The sequence the writer's next new batch must carry: one past its last applied
+	// sequence when this batch was handled. Never at or below durable_sequence; for a
+	// duplicate it can be far above this batch's sequence.
+	NextSequence  uint64 `protobuf:"varint,8,opt,name=next_sequence,json=nextSequence,proto3" json:"next_sequence,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1372,6 +1390,27 @@ func (x *UpsertStreamResponse) GetDuplicate() bool {
 func (x *UpsertStreamResponse) GetLogSequence() uint64 {
 	if x != nil {
 		return x.LogSequence
+	}
+	return 0
+}
+
+func (x *UpsertStreamResponse) GetItemsApplied() uint64 {
+	if x != nil {
+		return x.ItemsApplied
+	}
+	return 0
+}
+
+func (x *UpsertStreamResponse) GetIdsDeleted() uint64 {
+	if x != nil {
+		return x.IdsDeleted
+	}
+	return 0
+}
+
+func (x *UpsertStreamResponse) GetNextSequence() uint64 {
+	if x != nil {
+		return x.NextSequence
 	}
 	return 0
 }
@@ -1687,8 +1726,9 @@ type MiningPolicy struct {
 	// 8 × the rank window's end (beyond 512 ranks, at most max(4,096, end + 1)), sized so
 	// that the graph's top window matches exact search (see Negative.rank).
 	EfSearch uint32 `protobuf:"varint,21,opt,name=ef_search,json=efSearch,proto3" json:"ef_search,omitempty"`
-	// The near-duplicate rule (see duplicate_threshold). Default true: an empty policy
-	// already drops near-duplicates of the anchor's positives under cosine.
+	// The near-duplicate rules (duplicate_threshold, duplicate_margin and their calibrated
+	// forms). Default true: under cosine an empty policy already drops candidates with
+	// cosine ≥ min(0.80, s⁺) to a known positive.
 	ExcludeNearDuplicates *bool `protobuf:"varint,22,opt,name=exclude_near_duplicates,json=excludeNearDuplicates,proto3,oneof" json:"exclude_near_duplicates,omitempty"`
 	// Hardness floor: no negative comes from raw rank ≥ max_rank. When the search gets
 	// there, the anchor reports floor_reached and a shortfall instead of returning easier
@@ -1721,7 +1761,9 @@ type MiningPolicy struct {
 	// similarity to a known positive is ≥ s⁺ + duplicate_margin, i.e. c is (about) as close
 	// to the positive as the anchor is. Scale-free, so it carries across models; with
 	// duplicate_threshold as well, the lower threshold applies. Needs s⁺; off with
-	// exclude_near_duplicates = false. Unset: off.
+	// exclude_near_duplicates = false. Unset: 0 under cosine (the default rule: drop what is
+	// at least as close to the positive as the anchor is), off under dot and L2; 2 under
+	// cosine never triggers.
 	DuplicateMargin *float32 `protobuf:"fixed32,29,opt,name=duplicate_margin,json=duplicateMargin,proto3,oneof" json:"duplicate_margin,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
@@ -3017,13 +3059,17 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\bsequence\x18\x03 \x01(\x04R\bsequence\x12+\n" +
 	"\x05items\x18\x04 \x01(\v2\x15.hardneg.v1.ItemBatchR\x05items\x12\x1d\n" +
 	"\n" +
-	"delete_ids\x18\x05 \x03(\tR\tdeleteIds\"\xbb\x01\n" +
+	"delete_ids\x18\x05 \x03(\tR\tdeleteIds\"\xa6\x02\n" +
 	"\x14UpsertStreamResponse\x12\x1b\n" +
 	"\twriter_id\x18\x01 \x01(\tR\bwriterId\x12\x1a\n" +
 	"\bsequence\x18\x02 \x01(\x04R\bsequence\x12)\n" +
 	"\x10durable_sequence\x18\x03 \x01(\x04R\x0fdurableSequence\x12\x1c\n" +
 	"\tduplicate\x18\x04 \x01(\bR\tduplicate\x12!\n" +
-	"\flog_sequence\x18\x05 \x01(\x04R\vlogSequence\"l\n" +
+	"\flog_sequence\x18\x05 \x01(\x04R\vlogSequence\x12#\n" +
+	"\ritems_applied\x18\x06 \x01(\x04R\fitemsApplied\x12\x1f\n" +
+	"\vids_deleted\x18\a \x01(\x04R\n" +
+	"idsDeleted\x12#\n" +
+	"\rnext_sequence\x18\b \x01(\x04R\fnextSequence\"l\n" +
 	"\x0fGetItemsRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +

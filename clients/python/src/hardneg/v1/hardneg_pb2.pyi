@@ -203,18 +203,24 @@ class UpsertStreamRequest(_message.Message):
     def __init__(self, collection: _Optional[str] = ..., writer_id: _Optional[str] = ..., sequence: _Optional[int] = ..., items: _Optional[_Union[ItemBatch, _Mapping]] = ..., delete_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class UpsertStreamResponse(_message.Message):
-    __slots__ = ("writer_id", "sequence", "durable_sequence", "duplicate", "log_sequence")
+    __slots__ = ("writer_id", "sequence", "durable_sequence", "duplicate", "log_sequence", "items_applied", "ids_deleted", "next_sequence")
     WRITER_ID_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     DURABLE_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     DUPLICATE_FIELD_NUMBER: _ClassVar[int]
     LOG_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_APPLIED_FIELD_NUMBER: _ClassVar[int]
+    IDS_DELETED_FIELD_NUMBER: _ClassVar[int]
+    NEXT_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     writer_id: str
     sequence: int
     durable_sequence: int
     duplicate: bool
     log_sequence: int
-    def __init__(self, writer_id: _Optional[str] = ..., sequence: _Optional[int] = ..., durable_sequence: _Optional[int] = ..., duplicate: _Optional[bool] = ..., log_sequence: _Optional[int] = ...) -> None: ...
+    items_applied: int
+    ids_deleted: int
+    next_sequence: int
+    def __init__(self, writer_id: _Optional[str] = ..., sequence: _Optional[int] = ..., durable_sequence: _Optional[int] = ..., duplicate: _Optional[bool] = ..., log_sequence: _Optional[int] = ..., items_applied: _Optional[int] = ..., ids_deleted: _Optional[int] = ..., next_sequence: _Optional[int] = ...) -> None: ...
 
 class GetItemsRequest(_message.Message):
     __slots__ = ("collection", "ids", "include_vectors")

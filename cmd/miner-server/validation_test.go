@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"math"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
+	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
+)
+
+func TestValidationMessageSaysItOnceInFloats(t *testing.T) {
+	ts := startServer(t, t.TempDir())
+	ctx := context.Background()
+	const dim = 384
+	if _, err := ts.client.CreateCollection(ctx, &hardnegv1.CreateCollectionRequest{Name: "c", Dim: dim, Metric: hardnegv1.Metric_METRIC_COSINE}); err != nil {
+		t.Fatal(err)
+	}
+	anchors := func(n int) []*hardnegv1.Anchor {
+		out := make([]*hardnegv1.Anchor, n)
+		for i := range out {
+			out[i] = &hardnegv1.Anchor{Vector: f32bytes(make([]float32, 100))}
+		}
+		return out
+	}
+	_, err := ts.client.Mine(ctx, &hardnegv1.MineRequest{Collection: "c", Anchors: anchors(7)})
+	if codeOf(err) != codes.InvalidArgument {
+		t.Fatalf("mine: %v", err)
+	}
+	want := "anchors[0].vector: has 100 floats; the collection's dimension is 384 (7 anchors affected)"
+	if got := status.Convert(err).Message(); got != want {
+		t.Errorf("message = %q\nwant      %q", got, want)
+	}
+	if f := fieldViolations(err); len(f) != 7 || f[6] != "anchors[6].vector" {
+		t.Errorf("field violations = %v", f)
+	}
+
+	_, err = ts.client.Mine(ctx, &hardnegv1.MineRequest{Collection: "c", Anchors: anchors(300)})
+	if msg := status.Convert(err).Message(); !strings.HasSuffix(msg, "(300 anchors affected)") || strings.Count(msg, "anchors[") != 1 {
+		t.Errorf("message = %q", msg)
+	}
+	if f := fieldViolations(err); len(f) > 10 {
+		t.Errorf("%d field violations listed, want at most 10", len(f))
+	}
+}
+
+// rawCodec sends []byte messages as they are, so a test can send bytes that are not
+// a valid protobuf message.
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v any) ([]byte, error) { return v.([]byte), nil }
+func (rawCodec) Unmarshal(data []byte, v any) error {
+	*(v.(*[]byte)) = append([]byte(nil), data...)
+	return nil
+}
+func (rawCodec) Name() string { return "proto" }
+
+func TestUndecodableRequestsAreInvalidArgument(t *testing.T) {
+	ts := startServer(t, t.TempDir())
+	ctx := context.Background()
+	// Field 1 (collection / writer_id, a string) holding bytes that are not UTF-8.
+	badUTF8 := protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), "\xff\xfe")
+	// A length-delimited field that claims more bytes than follow.
+	truncated := []byte{0x0a, 0x7f, 'a'}
+	for _, tc := range []struct {
+		name string
+		msg  []byte
+	}{{"invalid UTF-8 id", badUTF8}, {"garbage", truncated}} {
+		t.Run("unary "+tc.name, func(t *testing.T) {
+			var out []byte
+			err := ts.conn.Invoke(ctx, hardnegv1.MinerService_GetItems_FullMethodName, tc.msg, &out, grpc.ForceCodec(rawCodec{}))
+			if codeOf(err) != codes.InvalidArgument || !strings.Contains(status.Convert(err).Message(), "malformed request message") {
+				t.Errorf("err = %v, want INVALID_ARGUMENT", err)
+			}
+		})
+		t.Run("stream "+tc.name, func(t *testing.T) {
+			st, err := ts.conn.NewStream(ctx, &hardnegv1.MinerService_ServiceDesc.Streams[0], hardnegv1.MinerService_UpsertStream_FullMethodName, grpc.ForceCodec(rawCodec{}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := st.SendMsg(tc.msg); err != nil {
+				t.Fatal(err)
+			}
+			var out []byte
+			if err := st.RecvMsg(&out); codeOf(err) != codes.InvalidArgument {
+				t.Errorf("err = %v, want INVALID_ARGUMENT", err)
+			}
+		})
+	}
+	// A well-formed request still works through the server's codec.
+	if _, err := ts.client.ListCollections(ctx, &hardnegv1.ListCollectionsRequest{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestExtremeNormsNeverGiveNonFiniteScores(t *testing.T) {
+	ts := startServer(t, t.TempDir())
+	ctx := context.Background()
+	c := ts.client
+	for name, m := range map[string]hardnegv1.Metric{"cos": hardnegv1.Metric_METRIC_COSINE, "dot": hardnegv1.Metric_METRIC_DOT} {
+		if _, err := c.CreateCollection(ctx, &hardnegv1.CreateCollectionRequest{Name: name, Dim: 4, Metric: m}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tiny := []float32{1e-39, 1e-39, 1e-39, 1e-39}
+	sub := []float32{1e-45, 0, 0, 0}
+	huge := []float32{3e38, 3e38, 3e38, 3e38}
+	items := &hardnegv1.ItemBatch{Ids: []string{"sub", "tiny", "huge", "x", "y"}, Dim: 4,
+		Vectors: f32bytes(sub, tiny, huge, []float32{0, 1, 0, 0}, []float32{0, 0, 1, 0})}
+	if _, err := c.Upsert(ctx, &hardnegv1.UpsertRequest{Collection: "cos", Items: items}); err != nil {
+		t.Fatalf("cosine upsert of tiny and huge vectors: %v", err)
+	}
+	// Near-duplicate rules off: every item here is exactly as close to the positive as the
+	// anchor is, so the default relative rule would remove them all.
+	mr, err := c.Mine(ctx, &hardnegv1.MineRequest{Collection: "cos", Policy: &hardnegv1.MiningPolicy{NumNegatives: 4, ExcludeNearDuplicates: proto.Bool(false)},
+		Anchors: []*hardnegv1.Anchor{
+			{Vector: f32bytes([]float32{0, 1e-45, 0, 0}), PositiveVectors: f32bytes(tiny)},
+			{Id: "x"},
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range mr.Results {
+		if len(r.Negatives) == 0 {
+			t.Errorf("anchor %d: no negatives", i)
+		}
+		for _, n := range r.Negatives {
+			if math.IsNaN(float64(n.Score)) || math.IsInf(float64(n.Score), 0) {
+				t.Errorf("anchor %d: %s scored %v", i, n.Id, n.Score)
+			}
+		}
+		if ps := r.PositiveScore; ps != nil && (math.IsNaN(float64(*ps)) || math.IsInf(float64(*ps), 0)) {
+			t.Errorf("anchor %d: positive score %v", i, *ps)
+		}
+	}
+
+	_, err = c.Upsert(ctx, &hardnegv1.UpsertRequest{Collection: "dot", Items: items})
+	if f := fieldViolations(err); codeOf(err) != codes.InvalidArgument || len(f) != 1 || f[0] != "items.vectors[2]" {
+		t.Errorf("dot upsert of a huge vector: %v (%v)", err, f)
+	}
+	_, err = c.Mine(ctx, &hardnegv1.MineRequest{Collection: "dot", Anchors: []*hardnegv1.Anchor{{Vector: f32bytes(sub), PositiveVectors: f32bytes(huge)}}})
+	if f := fieldViolations(err); codeOf(err) != codes.InvalidArgument || len(f) != 1 || f[0] != "anchors[0].positive_vectors[0]" {
+		t.Errorf("dot positive vector with a huge norm: %v (%v)", err, f)
+	}
+}

@@ -1,0 +1,69 @@
+package validate
+
+import (
+	"fmt"
+	"testing"
+)
+
+func TestErrorNamesTheFirstViolationOnceAndCountsTheRest(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		add  func(e *Error)
+		want string
+		kept int
+	}{
+		{"one violation", func(e *Error) {
+			e.Add("items.ids[0]", "must not be empty")
+		}, "items.ids[0]: must not be empty", 1},
+		{"the same problem on several anchors", func(e *Error) {
+			for i := 3; i < 10; i++ {
+				e.Add(fmt.Sprintf("anchors[%d].vector", i), "has 100 floats; the collection's dimension is 384")
+			}
+		}, "anchors[3].vector: has 100 floats; the collection's dimension is 384 (7 anchors affected)", 7},
+		{"hundreds of items", func(e *Error) {
+			for i := range 500 {
+				e.Add(fmt.Sprintf("items.vectors[%d]", i), "is a zero vector")
+			}
+			e.Add("items.ids[7]", "must not be empty")
+		}, "items.vectors[0]: is a zero vector (500 vectors affected; 1 other problem)", MaxViolations},
+		{"different problems", func(e *Error) {
+			e.Add("policy.temperature", "must be positive")
+			e.Add("anchors[0]", "needs an id or a vector")
+			e.Add("anchors[1]", "needs an id or a vector")
+		}, "policy.temperature: must be positive (2 other problems)", 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var e Error
+			tc.add(&e)
+			if got := e.Error(); got != tc.want {
+				t.Errorf("Error() = %q\nwant      %q", got, tc.want)
+			}
+			if len(e.Violations) != tc.kept {
+				t.Errorf("kept %d violations, want %d", len(e.Violations), tc.kept)
+			}
+		})
+	}
+}
+
+func TestMergeCountsDroppedViolations(t *testing.T) {
+	var a, b, out Error
+	a.Add("policy.seed", "is odd")
+	for i := range 40 {
+		b.Add(fmt.Sprintf("anchors[%d].vector", i), "has 1 float; the collection's dimension is 4")
+	}
+	out.Merge(&a)
+	out.Merge(&b)
+	out.Merge(nil)
+	if out.Total != 41 || len(out.Violations) != MaxViolations {
+		t.Fatalf("total %d, kept %d", out.Total, len(out.Violations))
+	}
+	want := "policy.seed: is odd (40 other problems)"
+	if got := out.Error(); got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+	var c Error
+	c.Merge(&b)
+	if want := "anchors[0].vector: has 1 float; the collection's dimension is 4 (40 anchors affected)"; c.Error() != want {
+		t.Errorf("Error() = %q, want %q", c.Error(), want)
+	}
+}
