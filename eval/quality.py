@@ -577,7 +577,11 @@ def main():
         pathlib.Path(args.doc).write_text(report(res, res["wall"], res["embed_secs"]))
         return
     t_start = args.started or time.time()
-    commit = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    # uncommitted changes other than the files make eval writes
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", ".", ":!eval/FINDINGS.md", ":!docs/QUALITY.md"],
+                           cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    commit += " with uncommitted changes" if dirty else ""
     res = dict(date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), commit=commit,
                machine=f"{os.cpu_count()} CPU cores ({platform.machine()})", sets={}, missing=[])
     fields = pb.MiningPolicy.DESCRIPTOR.fields_by_name
