@@ -164,7 +164,7 @@ $(EVAL_VENV)/.stamp: eval/requirements.txt
 	touch $@
 
 .PHONY: eval
-eval: $(EVAL_VENV)/.stamp ## mining quality on three real labelled sets → docs/QUALITY.md, eval/FINDINGS.md (not part of test)
+eval: $(EVAL_VENV)/.stamp ## mining quality on real labelled sets → docs/QUALITY.md, eval/FINDINGS.md (not part of test)
 	t0=$$(date +%s) && export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 && \
 		$(EVAL_PY) eval/findings.py && $(EVAL_PY) eval/quality.py --started $$t0 $(EVAL_ARGS)
 

@@ -48,7 +48,7 @@ K = 8
 SETS = ("chatterbot", "wordnet", "wordnet-defs")
 # Guide (all-mpnet-base-v2) analysis: (anchors, training-space candidates per anchor)
 # embedded with the guide, per set. The guide costs ~5× MiniLM per text on the CPU.
-GUIDE_SIZE = {"chatterbot": (150, 30)}
+GUIDE_SIZE = {"chatterbot": (150, 30), "docstrings": (40, 20)}
 GUIDE_DEFAULT = (80, 25)
 
 
