@@ -18,9 +18,10 @@ they are false negatives.
   * wordnet-defs — word → definition, from the same WordNet: a word with several senses
                   has one definition per sense, all of them positives.
 
-make eval runs chatterbot, wordnet and wordnet-defs. docstrings (12,000 bodies of up to
-600 characters) is available with --sets but left out of the default run: embedding it took
-longer than the whole run on the shared 2-core machine.
+make eval mines chatterbot, wordnet and wordnet-defs through the server (quality.py) and
+analyses all four offline (findings.py). docstrings (12,000 bodies of up to 600 characters)
+joins the server run with `make eval EVAL_ARGS=--sets=chatterbot,docstrings,wordnet,wordnet-defs`:
+its embeddings took longer than a whole server run on the shared 2-core machine.
 
 Sets are deterministic for a given environment (package versions pinned in
 eval/requirements.txt, Python's standard library version) and cached as JSON in eval/cache.

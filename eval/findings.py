@@ -1,6 +1,6 @@
 """Writes eval/FINDINGS.md: the offline analysis of eval/offline.py on every eval set.
 
-Run: eval/.venv/bin/python eval/findings.py [--sets chatterbot,wordnet,wordnet-defs]
+Run: eval/.venv/bin/python eval/findings.py [--sets chatterbot,docstrings,wordnet,wordnet-defs]
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def fmt_ratio(x, naive):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sets", default="chatterbot,wordnet,wordnet-defs")
+    ap.add_argument("--sets", default="chatterbot,docstrings,wordnet,wordnet-defs")
     ap.add_argument("--out", default=str(ROOT / "eval" / "FINDINGS.md"))
     args = ap.parse_args()
     names = args.sets.split(",")
