@@ -18,10 +18,7 @@ they are false negatives.
   * wordnet-defs — word → definition, from the same WordNet: a word with several senses
                   has one definition per sense, all of them positives.
 
-make eval mines chatterbot, wordnet and wordnet-defs through the server (quality.py) and
-analyses all four offline (findings.py). docstrings (12,000 bodies of up to 600 characters)
-joins the server run with `make eval EVAL_ARGS=--sets=chatterbot,docstrings,wordnet,wordnet-defs`:
-its embeddings took longer than a whole server run on the shared 2-core machine.
+make eval runs all four, offline (findings.py) and through the server (quality.py).
 
 Sets are deterministic for a given environment (package versions pinned in
 eval/requirements.txt, Python's standard library version) and cached as JSON in eval/cache.

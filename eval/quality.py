@@ -45,7 +45,7 @@ from hardneg.v1 import hardneg_pb2_grpc as pbg  # noqa: E402
 
 BATCH = 64
 K = 8
-SETS = ("chatterbot", "wordnet", "wordnet-defs")
+SETS = ("chatterbot", "docstrings", "wordnet", "wordnet-defs")
 # Guide (all-mpnet-base-v2) analysis: (anchors, training-space candidates per anchor)
 # embedded with the guide, per set. The guide costs ~5× MiniLM per text on the CPU.
 GUIDE_SIZE = {"chatterbot": (150, 30), "docstrings": (40, 20)}
