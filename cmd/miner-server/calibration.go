@@ -6,45 +6,48 @@ import (
 
 	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
 	"github.com/hardneg/hardneg/internal/index"
-	"github.com/hardneg/hardneg/internal/mining"
 )
 
-// calibrations holds each collection's mining calibration, in memory: a collection
-// that is deleted (or recreated) starts a new one, and a restart starts from nothing.
-type calibrations struct {
+// perCollection holds one value per collection, in memory, created on first use: a
+// collection that is deleted (or recreated) starts a new one, and a restart starts from
+// nothing. The service keeps each collection's mining calibration and exposure tracker
+// in one.
+type perCollection[T any] struct {
+	create func() T
 	// mu guards m.
 	mu sync.Mutex
-	m  map[*index.Collection]*mining.Calibration
+	m  map[*index.Collection]T
 }
 
-// get returns c's calibration, creating it on first use.
-func (cs *calibrations) get(c *index.Collection) *mining.Calibration {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	if cs.m == nil {
-		cs.m = make(map[*index.Collection]*mining.Calibration)
-	}
-	cal, ok := cs.m[c]
+func newPerCollection[T any](create func() T) *perCollection[T] {
+	return &perCollection[T]{create: create, m: make(map[*index.Collection]T)}
+}
+
+// get returns c's value, creating it on first use.
+func (p *perCollection[T]) get(c *index.Collection) T {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	v, ok := p.m[c]
 	if !ok {
-		cal = mining.NewCalibration()
-		cs.m[c] = cal
+		v = p.create()
+		p.m[c] = v
 	}
-	return cal
+	return v
 }
 
-// lookup returns c's calibration if mining has created one.
-func (cs *calibrations) lookup(c *index.Collection) (*mining.Calibration, bool) {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	cal, ok := cs.m[c]
-	return cal, ok
+// lookup returns c's value if one was created.
+func (p *perCollection[T]) lookup(c *index.Collection) (T, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	v, ok := p.m[c]
+	return v, ok
 }
 
-// drop forgets c's calibration.
-func (cs *calibrations) drop(c *index.Collection) {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	delete(cs.m, c)
+// drop forgets c's value.
+func (p *perCollection[T]) drop(c *index.Collection) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.m, c)
 }
 
 func (s *service) GetCalibration(_ context.Context, req *hardnegv1.GetCalibrationRequest) (*hardnegv1.GetCalibrationResponse, error) {

@@ -33,8 +33,8 @@ type Server struct {
 	db       *index.DB
 	ready    atomic.Bool // storage recovered; MinerService calls are served
 	mined    *mining.Recorder
-	cal      *calibrations // per-collection mining score statistics
-	exp      *exposures    // per-collection counts of served negatives
+	cal      *perCollection[*mining.Calibration] // per-collection mining score statistics
+	exp      *perCollection[*mining.Exposure]    // per-collection counts of served negatives
 	ingest   *ingestRecorder
 	metrics  *metrics.Metrics
 	certs    *certReloader // nil without TLS
@@ -61,7 +61,7 @@ func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("open storage: %w", err)
 	}
 	s := &Server{cfg: cfg, log: log, db: db, serviceN: hardnegv1.MinerService_ServiceDesc.ServiceName,
-		mined: &mining.Recorder{}, cal: &calibrations{}, exp: &exposures{}, ingest: &ingestRecorder{}, codec: newRequestCodec(), limiter: newInFlightLimiter(cfg.MaxInFlight, cfg.RetryAfter)}
+		mined: &mining.Recorder{}, cal: newPerCollection(mining.NewCalibration), exp: newPerCollection(func() *mining.Exposure { return mining.NewExposure(0) }), ingest: &ingestRecorder{}, codec: newRequestCodec(), limiter: newInFlightLimiter(cfg.MaxInFlight, cfg.RetryAfter)}
 	if err := s.setup(); err != nil {
 		s.closeListeners()
 		db.Close()
