@@ -218,13 +218,12 @@ func TestChurnKeepsSlotsBounded(t *testing.T) {
 	}
 	// Recall@10 over 200 queries measured 0.9785–0.9990 in six runs over five corpus
 	// seeds at 2,000 items (the graph differs from run to run: parallel inserts and
-	// background compactions), 0.9995–1.0000 at 1,000 (2026-11-30).
+	// background compactions), 0.9890–1.0000 at 1,000 under the race detector on a
+	// loaded machine (2026-11-30). One bound for both sizes: the graph is not the same
+	// from run to run, so a bound just below one size's best runs flakes.
 	rc := checkRecall(t, c, cc, 200)
 	t.Logf("recall@10 after churn: %.4f", rc)
-	want := 0.97
-	if raceEnabled {
-		want = 0.995
-	}
+	const want = 0.97
 	if rc < want {
 		t.Errorf("recall@10 after churn = %.4f, want ≥ %.3f", rc, want)
 	}
@@ -353,11 +352,13 @@ func TestChurnSurvivesRestart(t *testing.T) {
 	}
 	// The replayed graph must serve searches as the original did: 1,000 items are
 	// searched almost exhaustively at ef 64, and recall@10 over 200 queries measured
-	// 0.9990–1.0000 over five corpus seeds (2026-11-30).
+	// 0.9990–1.0000 over five corpus seeds (2026-11-30); the churn test's graph, built
+	// the same way, once measured 0.9890 at this size under load, so the bound leaves
+	// that room.
 	rc := checkRecall(t, c, cc, 200)
 	t.Logf("recall@10 after restart: %.4f", rc)
-	if rc < 0.995 {
-		t.Errorf("recall@10 after restart = %.4f, want ≥ 0.995", rc)
+	if rc < 0.98 {
+		t.Errorf("recall@10 after restart = %.4f, want ≥ 0.98", rc)
 	}
 	if st := c.Stats(); st.Slots > 2*st.Items+512 {
 		t.Errorf("%d slots for %d items after replay", st.Slots, st.Items)
