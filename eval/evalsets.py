@@ -26,7 +26,6 @@ eval/requirements.txt, Python's standard library version) and cached as JSON in 
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import hashlib
 import json
@@ -37,6 +36,9 @@ import sysconfig
 import tarfile
 
 import numpy as np
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "bench" / "py"))
+from data import iter_docstrings  # noqa: E402  (bench/py/data.py: the docstring walk shared with make bench)
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CACHE = ROOT / "eval" / "cache"
@@ -135,34 +137,15 @@ DOC_PACKAGES = ("numpy", "scipy", "sklearn", "torch", "transformers", "sentence_
 _BOILERPLATE = re.compile(r"^(\.\.|:|see |alias|deprecated|warning|note|this (function|method|class) is (deprecated|an alias))", re.I)
 
 
-def _clean(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
-
-
 def _docstring_records():
     roots = [pathlib.Path(sysconfig.get_paths()["stdlib"])]
     site = pathlib.Path(sysconfig.get_paths()["purelib"])
     roots += [site / p for p in DOC_PACKAGES if (site / p).is_dir()]
-    for root in roots:
-        for path in sorted(root.rglob("*.py")):
-            rel = path.relative_to(root).parts
-            if any(p in ("test", "tests", "testing", "idlelib", "lib2to3", "site-packages") for p in rel):
-                continue
-            try:
-                tree = ast.parse(path.read_bytes())
-            except (SyntaxError, ValueError, OSError):
-                continue
-            for node in ast.walk(tree):
-                if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) or node.name.startswith("_"):
-                    continue
-                doc = ast.get_docstring(node) or ""
-                parts = doc.split("\n\n", 1)
-                if len(parts) != 2:
-                    continue
-                summary, body = _clean(parts[0]), _clean(parts[1])[:600]
-                if 15 <= len(summary) <= 200 and len(body) >= 60 and len(summary.split()) >= 4 and summary[0].isalpha() \
-                        and not _BOILERPLATE.match(summary):
-                    yield summary, body
+    for summary, body in iter_docstrings(roots):
+        body = body[:600]
+        if 15 <= len(summary) <= 200 and len(body) >= 60 and len(summary.split()) >= 4 and summary[0].isalpha() \
+                and not _BOILERPLATE.match(summary):
+            yield summary, body
 
 
 def docstrings(max_items: int = 12000, max_anchors: int = 3000, seed: int = 12) -> Dataset:

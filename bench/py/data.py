@@ -155,18 +155,14 @@ def _clean(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def docstring_pairs(limit: int) -> list[tuple[str, str]]:
-    """Up to ``limit`` unique (summary, body) pairs from docstrings, in a stable order.
+def iter_docstrings(roots: list[Path]):
+    """Yields (summary, body) for every public function or class docstring under roots
+    that has a blank line after its first paragraph, whitespace collapsed, body uncut.
 
-    Sources are parsed with ``ast`` (nothing is imported): the standard library, then
-    the packages in REAL_PACKAGES that are installed. Files are read in sorted order.
+    Sources are parsed with ``ast`` (nothing is imported), files in sorted order; test
+    folders are left out. bench/ and eval/ (eval/evalsets.py) both build their docstring
+    sets from it.
     """
-    roots = [Path(sysconfig.get_paths()["stdlib"])]
-    site = Path(sysconfig.get_paths()["purelib"])
-    roots += [site / p for p in REAL_PACKAGES if (site / p).is_dir()]
-    pairs: list[tuple[str, str]] = []
-    seen_a: set[str] = set()
-    seen_d: set[str] = set()
     for root in roots:
         for path in sorted(root.rglob("*.py")):
             rel = path.relative_to(root).parts
@@ -181,16 +177,31 @@ def docstring_pairs(limit: int) -> list[tuple[str, str]]:
                     continue
                 doc = ast.get_docstring(node) or ""
                 parts = doc.split("\n\n", 1)
-                if len(parts) != 2:
-                    continue
-                summary, body = _clean(parts[0]), _clean(parts[1])[:1000]
-                if not (15 <= len(summary) <= 200) or len(body) < 60 or summary in seen_a or body in seen_d:
-                    continue
-                seen_a.add(summary)
-                seen_d.add(body)
-                pairs.append((summary, body))
-                if len(pairs) >= limit:
-                    return pairs
+                if len(parts) == 2:
+                    yield _clean(parts[0]), _clean(parts[1])
+
+
+def docstring_pairs(limit: int) -> list[tuple[str, str]]:
+    """Up to ``limit`` unique (summary, body) pairs from docstrings, in a stable order.
+
+    Sources are parsed with ``ast`` (nothing is imported): the standard library, then
+    the packages in REAL_PACKAGES that are installed. Files are read in sorted order.
+    """
+    roots = [Path(sysconfig.get_paths()["stdlib"])]
+    site = Path(sysconfig.get_paths()["purelib"])
+    roots += [site / p for p in REAL_PACKAGES if (site / p).is_dir()]
+    pairs: list[tuple[str, str]] = []
+    seen_a: set[str] = set()
+    seen_d: set[str] = set()
+    for summary, body in iter_docstrings(roots):
+        body = body[:1000]
+        if not (15 <= len(summary) <= 200) or len(body) < 60 or summary in seen_a or body in seen_d:
+            continue
+        seen_a.add(summary)
+        seen_d.add(body)
+        pairs.append((summary, body))
+        if len(pairs) >= limit:
+            return pairs
     return pairs
 
 
