@@ -29,13 +29,14 @@ const (
 
 // readMethods are the MinerService methods a read token may call: they change no
 // stored data. Mine is among them; its feedback counterpart ReportFalseNegatives is
-// not.
+// not. Backup and Restore, which copy or create whole collections, need role write.
 var readMethods = map[string]bool{
 	hardnegv1.MinerService_GetCollection_FullMethodName:   true,
 	hardnegv1.MinerService_ListCollections_FullMethodName: true,
 	hardnegv1.MinerService_GetItems_FullMethodName:        true,
 	hardnegv1.MinerService_Mine_FullMethodName:            true,
 	hardnegv1.MinerService_RefreshQueue_FullMethodName:    true,
+	hardnegv1.MinerService_ListSnapshots_FullMethodName:   true,
 }
 
 // principal is an authenticated caller.

@@ -34,6 +34,7 @@ package hardnegv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -3596,12 +3597,584 @@ func (x *RefreshQueueResponse) GetDue() uint64 {
 	return 0
 }
 
+// ListSnapshotsRequest selects the snapshots to list.
+type ListSnapshotsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Collection name; empty lists every collection's snapshots.
+	Collection    string `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSnapshotsRequest) Reset() {
+	*x = ListSnapshotsRequest{}
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSnapshotsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSnapshotsRequest) ProtoMessage() {}
+
+func (x *ListSnapshotsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSnapshotsRequest.ProtoReflect.Descriptor instead.
+func (*ListSnapshotsRequest) Descriptor() ([]byte, []int) {
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *ListSnapshotsRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+// SnapshotFile is one snapshot file held by the server.
+type SnapshotFile struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Collection the snapshot holds.
+	Collection string `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	// Log sequence number the snapshot covers: its version, higher is newer.
+	Sequence uint64 `protobuf:"varint,2,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	// File size in bytes.
+	Bytes uint64 `protobuf:"varint,3,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	// When the file was written (its modification time).
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// Live items in the snapshot.
+	ItemCount     uint64 `protobuf:"varint,5,opt,name=item_count,json=itemCount,proto3" json:"item_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SnapshotFile) Reset() {
+	*x = SnapshotFile{}
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SnapshotFile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SnapshotFile) ProtoMessage() {}
+
+func (x *SnapshotFile) ProtoReflect() protoreflect.Message {
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SnapshotFile.ProtoReflect.Descriptor instead.
+func (*SnapshotFile) Descriptor() ([]byte, []int) {
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *SnapshotFile) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *SnapshotFile) GetSequence() uint64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+func (x *SnapshotFile) GetBytes() uint64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
+func (x *SnapshotFile) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *SnapshotFile) GetItemCount() uint64 {
+	if x != nil {
+		return x.ItemCount
+	}
+	return 0
+}
+
+// ListSnapshotsResponse lists snapshot files by collection name, newest first within a
+// collection.
+type ListSnapshotsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The snapshot files.
+	Snapshots     []*SnapshotFile `protobuf:"bytes,1,rep,name=snapshots,proto3" json:"snapshots,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSnapshotsResponse) Reset() {
+	*x = ListSnapshotsResponse{}
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSnapshotsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSnapshotsResponse) ProtoMessage() {}
+
+func (x *ListSnapshotsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSnapshotsResponse.ProtoReflect.Descriptor instead.
+func (*ListSnapshotsResponse) Descriptor() ([]byte, []int) {
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *ListSnapshotsResponse) GetSnapshots() []*SnapshotFile {
+	if x != nil {
+		return x.Snapshots
+	}
+	return nil
+}
+
+// BackupRequest selects what to back up.
+type BackupRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Collection name; empty backs up every collection, one after the other (each
+	// consistent on its own).
+	Collection string `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	// Size of each chunk in bytes, 4 KiB–8 MiB. 0: 1 MiB.
+	ChunkBytes    uint32 `protobuf:"varint,2,opt,name=chunk_bytes,json=chunkBytes,proto3" json:"chunk_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackupRequest) Reset() {
+	*x = BackupRequest{}
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackupRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackupRequest) ProtoMessage() {}
+
+func (x *BackupRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackupRequest.ProtoReflect.Descriptor instead.
+func (*BackupRequest) Descriptor() ([]byte, []int) {
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *BackupRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *BackupRequest) GetChunkBytes() uint32 {
+	if x != nil {
+		return x.ChunkBytes
+	}
+	return 0
+}
+
+// BackupHeader describes one collection's backup; the encoding's chunks follow it.
+type BackupHeader struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Version of the encoding: the snapshot format (docs/OPERATIONS.md). Restore accepts
+	// the versions it can read; this server writes and reads 2.
+	FormatVersion uint32 `protobuf:"varint,1,opt,name=format_version,json=formatVersion,proto3" json:"format_version,omitempty"`
+	// The collection as backed up: name, dim, metric, index parameters and statistics.
+	Collection *Collection `protobuf:"bytes,2,opt,name=collection,proto3" json:"collection,omitempty"`
+	// Live items in the backup.
+	ItemCount uint64 `protobuf:"varint,3,opt,name=item_count,json=itemCount,proto3" json:"item_count,omitempty"`
+	// Total size of the chunks that follow, in bytes.
+	SizeBytes uint64 `protobuf:"varint,4,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
+	// CRC-32C (Castagnoli) of the concatenated chunks.
+	Crc32C uint32 `protobuf:"varint,5,opt,name=crc32c,proto3" json:"crc32c,omitempty"`
+	// Log sequence number of the collection's last write included in the backup.
+	Sequence uint64 `protobuf:"varint,6,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	// When the copy was taken.
+	TakenAt       *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=taken_at,json=takenAt,proto3" json:"taken_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackupHeader) Reset() {
+	*x = BackupHeader{}
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackupHeader) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackupHeader) ProtoMessage() {}
+
+func (x *BackupHeader) ProtoReflect() protoreflect.Message {
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackupHeader.ProtoReflect.Descriptor instead.
+func (*BackupHeader) Descriptor() ([]byte, []int) {
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *BackupHeader) GetFormatVersion() uint32 {
+	if x != nil {
+		return x.FormatVersion
+	}
+	return 0
+}
+
+func (x *BackupHeader) GetCollection() *Collection {
+	if x != nil {
+		return x.Collection
+	}
+	return nil
+}
+
+func (x *BackupHeader) GetItemCount() uint64 {
+	if x != nil {
+		return x.ItemCount
+	}
+	return 0
+}
+
+func (x *BackupHeader) GetSizeBytes() uint64 {
+	if x != nil {
+		return x.SizeBytes
+	}
+	return 0
+}
+
+func (x *BackupHeader) GetCrc32C() uint32 {
+	if x != nil {
+		return x.Crc32C
+	}
+	return 0
+}
+
+func (x *BackupHeader) GetSequence() uint64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+func (x *BackupHeader) GetTakenAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.TakenAt
+	}
+	return nil
+}
+
+// BackupResponse is one message of a Backup stream: a header, then chunks.
+type BackupResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The part this message carries.
+	//
+	// Types that are valid to be assigned to Part:
+	//
+	//	*BackupResponse_Header
+	//	*BackupResponse_Chunk
+	Part          isBackupResponse_Part `protobuf_oneof:"part"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackupResponse) Reset() {
+	*x = BackupResponse{}
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackupResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackupResponse) ProtoMessage() {}
+
+func (x *BackupResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackupResponse.ProtoReflect.Descriptor instead.
+func (*BackupResponse) Descriptor() ([]byte, []int) {
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *BackupResponse) GetPart() isBackupResponse_Part {
+	if x != nil {
+		return x.Part
+	}
+	return nil
+}
+
+func (x *BackupResponse) GetHeader() *BackupHeader {
+	if x != nil {
+		if x, ok := x.Part.(*BackupResponse_Header); ok {
+			return x.Header
+		}
+	}
+	return nil
+}
+
+func (x *BackupResponse) GetChunk() []byte {
+	if x != nil {
+		if x, ok := x.Part.(*BackupResponse_Chunk); ok {
+			return x.Chunk
+		}
+	}
+	return nil
+}
+
+type isBackupResponse_Part interface {
+	isBackupResponse_Part()
+}
+
+type BackupResponse_Header struct {
+	// Starts a collection's backup.
+	Header *BackupHeader `protobuf:"bytes,1,opt,name=header,proto3,oneof"`
+}
+
+type BackupResponse_Chunk struct {
+	// The next bytes of the current collection's encoding.
+	Chunk []byte `protobuf:"bytes,2,opt,name=chunk,proto3,oneof"`
+}
+
+func (*BackupResponse_Header) isBackupResponse_Part() {}
+
+func (*BackupResponse_Chunk) isBackupResponse_Part() {}
+
+// RestoreRequest is one message of a Restore stream: the first carries the header, every
+// later one a chunk.
+type RestoreRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The part this message carries.
+	//
+	// Types that are valid to be assigned to Part:
+	//
+	//	*RestoreRequest_Header
+	//	*RestoreRequest_Chunk
+	Part isRestoreRequest_Part `protobuf_oneof:"part"`
+	// Name of the collection to create; first message only. Empty: the name in the
+	// header.
+	Collection    string `protobuf:"bytes,3,opt,name=collection,proto3" json:"collection,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RestoreRequest) Reset() {
+	*x = RestoreRequest{}
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestoreRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestoreRequest) ProtoMessage() {}
+
+func (x *RestoreRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestoreRequest.ProtoReflect.Descriptor instead.
+func (*RestoreRequest) Descriptor() ([]byte, []int) {
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *RestoreRequest) GetPart() isRestoreRequest_Part {
+	if x != nil {
+		return x.Part
+	}
+	return nil
+}
+
+func (x *RestoreRequest) GetHeader() *BackupHeader {
+	if x != nil {
+		if x, ok := x.Part.(*RestoreRequest_Header); ok {
+			return x.Header
+		}
+	}
+	return nil
+}
+
+func (x *RestoreRequest) GetChunk() []byte {
+	if x != nil {
+		if x, ok := x.Part.(*RestoreRequest_Chunk); ok {
+			return x.Chunk
+		}
+	}
+	return nil
+}
+
+func (x *RestoreRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+type isRestoreRequest_Part interface {
+	isRestoreRequest_Part()
+}
+
+type RestoreRequest_Header struct {
+	// The BackupHeader received from Backup, unchanged; first message only.
+	Header *BackupHeader `protobuf:"bytes,1,opt,name=header,proto3,oneof"`
+}
+
+type RestoreRequest_Chunk struct {
+	// The next bytes of the encoding, in the order Backup sent them.
+	Chunk []byte `protobuf:"bytes,2,opt,name=chunk,proto3,oneof"`
+}
+
+func (*RestoreRequest_Header) isRestoreRequest_Part() {}
+
+func (*RestoreRequest_Chunk) isRestoreRequest_Part() {}
+
+// RestoreResponse describes the restored collection.
+type RestoreResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The restored collection.
+	Collection *Collection `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	// Bytes received and verified.
+	Bytes         uint64 `protobuf:"varint,2,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RestoreResponse) Reset() {
+	*x = RestoreResponse{}
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestoreResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestoreResponse) ProtoMessage() {}
+
+func (x *RestoreResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestoreResponse.ProtoReflect.Descriptor instead.
+func (*RestoreResponse) Descriptor() ([]byte, []int) {
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *RestoreResponse) GetCollection() *Collection {
+	if x != nil {
+		return x.Collection
+	}
+	return nil
+}
+
+func (x *RestoreResponse) GetBytes() uint64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
 var File_hardneg_v1_hardneg_proto protoreflect.FileDescriptor
 
 const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\n" +
 	"\x18hardneg/v1/hardneg.proto\x12\n" +
-	"hardneg.v1\"\x8a\x01\n" +
+	"hardneg.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8a\x01\n" +
 	"\vIndexParams\x12\f\n" +
 	"\x01m\x18\x01 \x01(\rR\x01m\x12'\n" +
 	"\x0fef_construction\x18\x02 \x01(\rR\x0eefConstruction\x12\x1b\n" +
@@ -3886,7 +4459,57 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x14RefreshQueueResponse\x12-\n" +
 	"\x05items\x18\x01 \x03(\v2\x17.hardneg.v1.RefreshItemR\x05items\x12%\n" +
 	"\x0etarget_version\x18\x02 \x01(\x03R\rtargetVersion\x12\x10\n" +
-	"\x03due\x18\x03 \x01(\x04R\x03due*R\n" +
+	"\x03due\x18\x03 \x01(\x04R\x03due\"6\n" +
+	"\x14ListSnapshotsRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\"\xba\x01\n" +
+	"\fSnapshotFile\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x12\x1a\n" +
+	"\bsequence\x18\x02 \x01(\x04R\bsequence\x12\x14\n" +
+	"\x05bytes\x18\x03 \x01(\x04R\x05bytes\x129\n" +
+	"\n" +
+	"created_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x1d\n" +
+	"\n" +
+	"item_count\x18\x05 \x01(\x04R\titemCount\"O\n" +
+	"\x15ListSnapshotsResponse\x126\n" +
+	"\tsnapshots\x18\x01 \x03(\v2\x18.hardneg.v1.SnapshotFileR\tsnapshots\"P\n" +
+	"\rBackupRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x12\x1f\n" +
+	"\vchunk_bytes\x18\x02 \x01(\rR\n" +
+	"chunkBytes\"\x96\x02\n" +
+	"\fBackupHeader\x12%\n" +
+	"\x0eformat_version\x18\x01 \x01(\rR\rformatVersion\x126\n" +
+	"\n" +
+	"collection\x18\x02 \x01(\v2\x16.hardneg.v1.CollectionR\n" +
+	"collection\x12\x1d\n" +
+	"\n" +
+	"item_count\x18\x03 \x01(\x04R\titemCount\x12\x1d\n" +
+	"\n" +
+	"size_bytes\x18\x04 \x01(\x04R\tsizeBytes\x12\x16\n" +
+	"\x06crc32c\x18\x05 \x01(\rR\x06crc32c\x12\x1a\n" +
+	"\bsequence\x18\x06 \x01(\x04R\bsequence\x125\n" +
+	"\btaken_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\atakenAt\"d\n" +
+	"\x0eBackupResponse\x122\n" +
+	"\x06header\x18\x01 \x01(\v2\x18.hardneg.v1.BackupHeaderH\x00R\x06header\x12\x16\n" +
+	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\x06\n" +
+	"\x04part\"\x84\x01\n" +
+	"\x0eRestoreRequest\x122\n" +
+	"\x06header\x18\x01 \x01(\v2\x18.hardneg.v1.BackupHeaderH\x00R\x06header\x12\x16\n" +
+	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunk\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x03 \x01(\tR\n" +
+	"collectionB\x06\n" +
+	"\x04part\"_\n" +
+	"\x0fRestoreResponse\x126\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\v2\x16.hardneg.v1.CollectionR\n" +
+	"collection\x12\x14\n" +
+	"\x05bytes\x18\x02 \x01(\x04R\x05bytes*R\n" +
 	"\x06Metric\x12\x16\n" +
 	"\x12METRIC_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rMETRIC_COSINE\x10\x01\x12\x0e\n" +
@@ -3928,7 +4551,8 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x18CANDIDATE_FATE_UNSAMPLED\x10\x0f\x12\x18\n" +
 	"\x14CANDIDATE_FATE_STALE\x10\x10\x12\x1b\n" +
 	"\x17CANDIDATE_FATE_ROTATION\x10\x11\x12\x1b\n" +
-	"\x17CANDIDATE_FATE_EXPOSURE\x10\x122\xf3\b\n" +
+	"\x17CANDIDATE_FATE_EXPOSURE\x10\x122\xd7\n" +
+	"\n" +
 	"\fMinerService\x12]\n" +
 	"\x10CreateCollection\x12#.hardneg.v1.CreateCollectionRequest\x1a$.hardneg.v1.CreateCollectionResponse\x12Y\n" +
 	"\rGetCollection\x12 .hardneg.v1.GetCollectionRequest\x1a!.hardneg.v1.GetCollectionResponse\"\x03\x90\x02\x01\x12_\n" +
@@ -3940,7 +4564,10 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\bGetItems\x12\x1b.hardneg.v1.GetItemsRequest\x1a\x1c.hardneg.v1.GetItemsResponse\"\x03\x90\x02\x01\x12>\n" +
 	"\x04Mine\x12\x17.hardneg.v1.MineRequest\x1a\x18.hardneg.v1.MineResponse\"\x03\x90\x02\x01\x12i\n" +
 	"\x14ReportFalseNegatives\x12'.hardneg.v1.ReportFalseNegativesRequest\x1a(.hardneg.v1.ReportFalseNegativesResponse\x12c\n" +
-	"\x12SnapshotCollection\x12%.hardneg.v1.SnapshotCollectionRequest\x1a&.hardneg.v1.SnapshotCollectionResponse\x12\\\n" +
+	"\x12SnapshotCollection\x12%.hardneg.v1.SnapshotCollectionRequest\x1a&.hardneg.v1.SnapshotCollectionResponse\x12Y\n" +
+	"\rListSnapshots\x12 .hardneg.v1.ListSnapshotsRequest\x1a!.hardneg.v1.ListSnapshotsResponse\"\x03\x90\x02\x01\x12A\n" +
+	"\x06Backup\x12\x19.hardneg.v1.BackupRequest\x1a\x1a.hardneg.v1.BackupResponse0\x01\x12D\n" +
+	"\aRestore\x12\x1a.hardneg.v1.RestoreRequest\x1a\x1b.hardneg.v1.RestoreResponse(\x01\x12\\\n" +
 	"\x0eGetCalibration\x12!.hardneg.v1.GetCalibrationRequest\x1a\".hardneg.v1.GetCalibrationResponse\"\x03\x90\x02\x01\x12V\n" +
 	"\fRefreshQueue\x12\x1f.hardneg.v1.RefreshQueueRequest\x1a .hardneg.v1.RefreshQueueResponse\"\x03\x90\x02\x01B8Z6github.com/hardneg/hardneg/gen/go/hardneg/v1;hardnegv1b\x06proto3"
 
@@ -3957,7 +4584,7 @@ func file_hardneg_v1_hardneg_proto_rawDescGZIP() []byte {
 }
 
 var file_hardneg_v1_hardneg_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_hardneg_v1_hardneg_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_hardneg_v1_hardneg_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
 var file_hardneg_v1_hardneg_proto_goTypes = []any{
 	(Metric)(0),                          // 0: hardneg.v1.Metric
 	(RankMode)(0),                        // 1: hardneg.v1.RankMode
@@ -4004,6 +4631,15 @@ var file_hardneg_v1_hardneg_proto_goTypes = []any{
 	(*RefreshQueueRequest)(nil),          // 42: hardneg.v1.RefreshQueueRequest
 	(*RefreshItem)(nil),                  // 43: hardneg.v1.RefreshItem
 	(*RefreshQueueResponse)(nil),         // 44: hardneg.v1.RefreshQueueResponse
+	(*ListSnapshotsRequest)(nil),         // 45: hardneg.v1.ListSnapshotsRequest
+	(*SnapshotFile)(nil),                 // 46: hardneg.v1.SnapshotFile
+	(*ListSnapshotsResponse)(nil),        // 47: hardneg.v1.ListSnapshotsResponse
+	(*BackupRequest)(nil),                // 48: hardneg.v1.BackupRequest
+	(*BackupHeader)(nil),                 // 49: hardneg.v1.BackupHeader
+	(*BackupResponse)(nil),               // 50: hardneg.v1.BackupResponse
+	(*RestoreRequest)(nil),               // 51: hardneg.v1.RestoreRequest
+	(*RestoreResponse)(nil),              // 52: hardneg.v1.RestoreResponse
+	(*timestamppb.Timestamp)(nil),        // 53: google.protobuf.Timestamp
 }
 var file_hardneg_v1_hardneg_proto_depIdxs = []int32{
 	0,  // 0: hardneg.v1.Collection.metric:type_name -> hardneg.v1.Metric
@@ -4033,37 +4669,50 @@ var file_hardneg_v1_hardneg_proto_depIdxs = []int32{
 	38, // 24: hardneg.v1.GetCalibrationResponse.candidate_scores:type_name -> hardneg.v1.ScoreSummary
 	38, // 25: hardneg.v1.GetCalibrationResponse.positive_similarities:type_name -> hardneg.v1.ScoreSummary
 	43, // 26: hardneg.v1.RefreshQueueResponse.items:type_name -> hardneg.v1.RefreshItem
-	8,  // 27: hardneg.v1.MinerService.CreateCollection:input_type -> hardneg.v1.CreateCollectionRequest
-	10, // 28: hardneg.v1.MinerService.GetCollection:input_type -> hardneg.v1.GetCollectionRequest
-	12, // 29: hardneg.v1.MinerService.ListCollections:input_type -> hardneg.v1.ListCollectionsRequest
-	14, // 30: hardneg.v1.MinerService.DeleteCollection:input_type -> hardneg.v1.DeleteCollectionRequest
-	18, // 31: hardneg.v1.MinerService.Upsert:input_type -> hardneg.v1.UpsertRequest
-	20, // 32: hardneg.v1.MinerService.Delete:input_type -> hardneg.v1.DeleteRequest
-	22, // 33: hardneg.v1.MinerService.UpsertStream:input_type -> hardneg.v1.UpsertStreamRequest
-	24, // 34: hardneg.v1.MinerService.GetItems:input_type -> hardneg.v1.GetItemsRequest
-	28, // 35: hardneg.v1.MinerService.Mine:input_type -> hardneg.v1.MineRequest
-	35, // 36: hardneg.v1.MinerService.ReportFalseNegatives:input_type -> hardneg.v1.ReportFalseNegativesRequest
-	40, // 37: hardneg.v1.MinerService.SnapshotCollection:input_type -> hardneg.v1.SnapshotCollectionRequest
-	37, // 38: hardneg.v1.MinerService.GetCalibration:input_type -> hardneg.v1.GetCalibrationRequest
-	42, // 39: hardneg.v1.MinerService.RefreshQueue:input_type -> hardneg.v1.RefreshQueueRequest
-	9,  // 40: hardneg.v1.MinerService.CreateCollection:output_type -> hardneg.v1.CreateCollectionResponse
-	11, // 41: hardneg.v1.MinerService.GetCollection:output_type -> hardneg.v1.GetCollectionResponse
-	13, // 42: hardneg.v1.MinerService.ListCollections:output_type -> hardneg.v1.ListCollectionsResponse
-	15, // 43: hardneg.v1.MinerService.DeleteCollection:output_type -> hardneg.v1.DeleteCollectionResponse
-	19, // 44: hardneg.v1.MinerService.Upsert:output_type -> hardneg.v1.UpsertResponse
-	21, // 45: hardneg.v1.MinerService.Delete:output_type -> hardneg.v1.DeleteResponse
-	23, // 46: hardneg.v1.MinerService.UpsertStream:output_type -> hardneg.v1.UpsertStreamResponse
-	25, // 47: hardneg.v1.MinerService.GetItems:output_type -> hardneg.v1.GetItemsResponse
-	33, // 48: hardneg.v1.MinerService.Mine:output_type -> hardneg.v1.MineResponse
-	36, // 49: hardneg.v1.MinerService.ReportFalseNegatives:output_type -> hardneg.v1.ReportFalseNegativesResponse
-	41, // 50: hardneg.v1.MinerService.SnapshotCollection:output_type -> hardneg.v1.SnapshotCollectionResponse
-	39, // 51: hardneg.v1.MinerService.GetCalibration:output_type -> hardneg.v1.GetCalibrationResponse
-	44, // 52: hardneg.v1.MinerService.RefreshQueue:output_type -> hardneg.v1.RefreshQueueResponse
-	40, // [40:53] is the sub-list for method output_type
-	27, // [27:40] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	53, // 27: hardneg.v1.SnapshotFile.created_at:type_name -> google.protobuf.Timestamp
+	46, // 28: hardneg.v1.ListSnapshotsResponse.snapshots:type_name -> hardneg.v1.SnapshotFile
+	7,  // 29: hardneg.v1.BackupHeader.collection:type_name -> hardneg.v1.Collection
+	53, // 30: hardneg.v1.BackupHeader.taken_at:type_name -> google.protobuf.Timestamp
+	49, // 31: hardneg.v1.BackupResponse.header:type_name -> hardneg.v1.BackupHeader
+	49, // 32: hardneg.v1.RestoreRequest.header:type_name -> hardneg.v1.BackupHeader
+	7,  // 33: hardneg.v1.RestoreResponse.collection:type_name -> hardneg.v1.Collection
+	8,  // 34: hardneg.v1.MinerService.CreateCollection:input_type -> hardneg.v1.CreateCollectionRequest
+	10, // 35: hardneg.v1.MinerService.GetCollection:input_type -> hardneg.v1.GetCollectionRequest
+	12, // 36: hardneg.v1.MinerService.ListCollections:input_type -> hardneg.v1.ListCollectionsRequest
+	14, // 37: hardneg.v1.MinerService.DeleteCollection:input_type -> hardneg.v1.DeleteCollectionRequest
+	18, // 38: hardneg.v1.MinerService.Upsert:input_type -> hardneg.v1.UpsertRequest
+	20, // 39: hardneg.v1.MinerService.Delete:input_type -> hardneg.v1.DeleteRequest
+	22, // 40: hardneg.v1.MinerService.UpsertStream:input_type -> hardneg.v1.UpsertStreamRequest
+	24, // 41: hardneg.v1.MinerService.GetItems:input_type -> hardneg.v1.GetItemsRequest
+	28, // 42: hardneg.v1.MinerService.Mine:input_type -> hardneg.v1.MineRequest
+	35, // 43: hardneg.v1.MinerService.ReportFalseNegatives:input_type -> hardneg.v1.ReportFalseNegativesRequest
+	40, // 44: hardneg.v1.MinerService.SnapshotCollection:input_type -> hardneg.v1.SnapshotCollectionRequest
+	45, // 45: hardneg.v1.MinerService.ListSnapshots:input_type -> hardneg.v1.ListSnapshotsRequest
+	48, // 46: hardneg.v1.MinerService.Backup:input_type -> hardneg.v1.BackupRequest
+	51, // 47: hardneg.v1.MinerService.Restore:input_type -> hardneg.v1.RestoreRequest
+	37, // 48: hardneg.v1.MinerService.GetCalibration:input_type -> hardneg.v1.GetCalibrationRequest
+	42, // 49: hardneg.v1.MinerService.RefreshQueue:input_type -> hardneg.v1.RefreshQueueRequest
+	9,  // 50: hardneg.v1.MinerService.CreateCollection:output_type -> hardneg.v1.CreateCollectionResponse
+	11, // 51: hardneg.v1.MinerService.GetCollection:output_type -> hardneg.v1.GetCollectionResponse
+	13, // 52: hardneg.v1.MinerService.ListCollections:output_type -> hardneg.v1.ListCollectionsResponse
+	15, // 53: hardneg.v1.MinerService.DeleteCollection:output_type -> hardneg.v1.DeleteCollectionResponse
+	19, // 54: hardneg.v1.MinerService.Upsert:output_type -> hardneg.v1.UpsertResponse
+	21, // 55: hardneg.v1.MinerService.Delete:output_type -> hardneg.v1.DeleteResponse
+	23, // 56: hardneg.v1.MinerService.UpsertStream:output_type -> hardneg.v1.UpsertStreamResponse
+	25, // 57: hardneg.v1.MinerService.GetItems:output_type -> hardneg.v1.GetItemsResponse
+	33, // 58: hardneg.v1.MinerService.Mine:output_type -> hardneg.v1.MineResponse
+	36, // 59: hardneg.v1.MinerService.ReportFalseNegatives:output_type -> hardneg.v1.ReportFalseNegativesResponse
+	41, // 60: hardneg.v1.MinerService.SnapshotCollection:output_type -> hardneg.v1.SnapshotCollectionResponse
+	47, // 61: hardneg.v1.MinerService.ListSnapshots:output_type -> hardneg.v1.ListSnapshotsResponse
+	50, // 62: hardneg.v1.MinerService.Backup:output_type -> hardneg.v1.BackupResponse
+	52, // 63: hardneg.v1.MinerService.Restore:output_type -> hardneg.v1.RestoreResponse
+	39, // 64: hardneg.v1.MinerService.GetCalibration:output_type -> hardneg.v1.GetCalibrationResponse
+	44, // 65: hardneg.v1.MinerService.RefreshQueue:output_type -> hardneg.v1.RefreshQueueResponse
+	50, // [50:66] is the sub-list for method output_type
+	34, // [34:50] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_hardneg_v1_hardneg_proto_init() }
@@ -4076,13 +4725,21 @@ func file_hardneg_v1_hardneg_proto_init() {
 	file_hardneg_v1_hardneg_proto_msgTypes[26].OneofWrappers = []any{}
 	file_hardneg_v1_hardneg_proto_msgTypes[27].OneofWrappers = []any{}
 	file_hardneg_v1_hardneg_proto_msgTypes[37].OneofWrappers = []any{}
+	file_hardneg_v1_hardneg_proto_msgTypes[45].OneofWrappers = []any{
+		(*BackupResponse_Header)(nil),
+		(*BackupResponse_Chunk)(nil),
+	}
+	file_hardneg_v1_hardneg_proto_msgTypes[46].OneofWrappers = []any{
+		(*RestoreRequest_Header)(nil),
+		(*RestoreRequest_Chunk)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hardneg_v1_hardneg_proto_rawDesc), len(file_hardneg_v1_hardneg_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   40,
+			NumMessages:   48,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -55,6 +55,9 @@ const (
 	MinerService_Mine_FullMethodName                 = "/hardneg.v1.MinerService/Mine"
 	MinerService_ReportFalseNegatives_FullMethodName = "/hardneg.v1.MinerService/ReportFalseNegatives"
 	MinerService_SnapshotCollection_FullMethodName   = "/hardneg.v1.MinerService/SnapshotCollection"
+	MinerService_ListSnapshots_FullMethodName        = "/hardneg.v1.MinerService/ListSnapshots"
+	MinerService_Backup_FullMethodName               = "/hardneg.v1.MinerService/Backup"
+	MinerService_Restore_FullMethodName              = "/hardneg.v1.MinerService/Restore"
 	MinerService_GetCalibration_FullMethodName       = "/hardneg.v1.MinerService/GetCalibration"
 	MinerService_RefreshQueue_FullMethodName         = "/hardneg.v1.MinerService/RefreshQueue"
 )
@@ -93,6 +96,25 @@ type MinerServiceClient interface {
 	ReportFalseNegatives(ctx context.Context, in *ReportFalseNegativesRequest, opts ...grpc.CallOption) (*ReportFalseNegativesResponse, error)
 	// SnapshotCollection writes a snapshot of a collection now, bounding recovery time.
 	SnapshotCollection(ctx context.Context, in *SnapshotCollectionRequest, opts ...grpc.CallOption) (*SnapshotCollectionResponse, error)
+	// ListSnapshots lists the snapshot files the server holds (the newest two per
+	// collection), newest first within a collection.
+	ListSnapshots(ctx context.Context, in *ListSnapshotsRequest, opts ...grpc.CallOption) (*ListSnapshotsResponse, error)
+	// Backup streams a consistent copy of one collection, or of every collection, out of
+	// the running server. Each collection is a BackupHeader followed by the chunks of its
+	// encoding; the copy is the collection's state at one point in time (writers to that
+	// collection wait while it is encoded, as for a snapshot; searches go on), taken
+	// before the first message is sent. Requires a token with role write when tokens
+	// are configured.
+	Backup(ctx context.Context, in *BackupRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BackupResponse], error)
+	// Restore creates a collection from one collection's Backup stream: a first message
+	// with the header (and optionally a new name), then the chunks. The whole stream is
+	// received and its size and checksum verified before anything is applied; a damaged
+	// or truncated stream applies nothing and fails with DATA_LOSS, a stream that is not
+	// a backup (no header first, unknown format version, chunks past the declared size)
+	// with INVALID_ARGUMENT. The target must not exist or be empty (an empty one is
+	// replaced); a collection with items is FAILED_PRECONDITION. Requires a token with
+	// role write when tokens are configured.
+	Restore(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[RestoreRequest, RestoreResponse], error)
 	// GetCalibration returns the score statistics that mining has observed on a
 	// collection (recent ones; kept in memory since the collection was created or the
 	// server started): where s⁺, the
@@ -226,6 +248,48 @@ func (c *minerServiceClient) SnapshotCollection(ctx context.Context, in *Snapsho
 	return out, nil
 }
 
+func (c *minerServiceClient) ListSnapshots(ctx context.Context, in *ListSnapshotsRequest, opts ...grpc.CallOption) (*ListSnapshotsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListSnapshotsResponse)
+	err := c.cc.Invoke(ctx, MinerService_ListSnapshots_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *minerServiceClient) Backup(ctx context.Context, in *BackupRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BackupResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &MinerService_ServiceDesc.Streams[1], MinerService_Backup_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[BackupRequest, BackupResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type MinerService_BackupClient = grpc.ServerStreamingClient[BackupResponse]
+
+func (c *minerServiceClient) Restore(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[RestoreRequest, RestoreResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &MinerService_ServiceDesc.Streams[2], MinerService_Restore_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[RestoreRequest, RestoreResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type MinerService_RestoreClient = grpc.ClientStreamingClient[RestoreRequest, RestoreResponse]
+
 func (c *minerServiceClient) GetCalibration(ctx context.Context, in *GetCalibrationRequest, opts ...grpc.CallOption) (*GetCalibrationResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetCalibrationResponse)
@@ -280,6 +344,25 @@ type MinerServiceServer interface {
 	ReportFalseNegatives(context.Context, *ReportFalseNegativesRequest) (*ReportFalseNegativesResponse, error)
 	// SnapshotCollection writes a snapshot of a collection now, bounding recovery time.
 	SnapshotCollection(context.Context, *SnapshotCollectionRequest) (*SnapshotCollectionResponse, error)
+	// ListSnapshots lists the snapshot files the server holds (the newest two per
+	// collection), newest first within a collection.
+	ListSnapshots(context.Context, *ListSnapshotsRequest) (*ListSnapshotsResponse, error)
+	// Backup streams a consistent copy of one collection, or of every collection, out of
+	// the running server. Each collection is a BackupHeader followed by the chunks of its
+	// encoding; the copy is the collection's state at one point in time (writers to that
+	// collection wait while it is encoded, as for a snapshot; searches go on), taken
+	// before the first message is sent. Requires a token with role write when tokens
+	// are configured.
+	Backup(*BackupRequest, grpc.ServerStreamingServer[BackupResponse]) error
+	// Restore creates a collection from one collection's Backup stream: a first message
+	// with the header (and optionally a new name), then the chunks. The whole stream is
+	// received and its size and checksum verified before anything is applied; a damaged
+	// or truncated stream applies nothing and fails with DATA_LOSS, a stream that is not
+	// a backup (no header first, unknown format version, chunks past the declared size)
+	// with INVALID_ARGUMENT. The target must not exist or be empty (an empty one is
+	// replaced); a collection with items is FAILED_PRECONDITION. Requires a token with
+	// role write when tokens are configured.
+	Restore(grpc.ClientStreamingServer[RestoreRequest, RestoreResponse]) error
 	// GetCalibration returns the score statistics that mining has observed on a
 	// collection (recent ones; kept in memory since the collection was created or the
 	// server started): where s⁺, the
@@ -332,6 +415,15 @@ func (UnimplementedMinerServiceServer) ReportFalseNegatives(context.Context, *Re
 }
 func (UnimplementedMinerServiceServer) SnapshotCollection(context.Context, *SnapshotCollectionRequest) (*SnapshotCollectionResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SnapshotCollection not implemented")
+}
+func (UnimplementedMinerServiceServer) ListSnapshots(context.Context, *ListSnapshotsRequest) (*ListSnapshotsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListSnapshots not implemented")
+}
+func (UnimplementedMinerServiceServer) Backup(*BackupRequest, grpc.ServerStreamingServer[BackupResponse]) error {
+	return status.Error(codes.Unimplemented, "method Backup not implemented")
+}
+func (UnimplementedMinerServiceServer) Restore(grpc.ClientStreamingServer[RestoreRequest, RestoreResponse]) error {
+	return status.Error(codes.Unimplemented, "method Restore not implemented")
 }
 func (UnimplementedMinerServiceServer) GetCalibration(context.Context, *GetCalibrationRequest) (*GetCalibrationResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetCalibration not implemented")
@@ -547,6 +639,42 @@ func _MinerService_SnapshotCollection_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MinerService_ListSnapshots_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSnapshotsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MinerServiceServer).ListSnapshots(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MinerService_ListSnapshots_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MinerServiceServer).ListSnapshots(ctx, req.(*ListSnapshotsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MinerService_Backup_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(BackupRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(MinerServiceServer).Backup(m, &grpc.GenericServerStream[BackupRequest, BackupResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type MinerService_BackupServer = grpc.ServerStreamingServer[BackupResponse]
+
+func _MinerService_Restore_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(MinerServiceServer).Restore(&grpc.GenericServerStream[RestoreRequest, RestoreResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type MinerService_RestoreServer = grpc.ClientStreamingServer[RestoreRequest, RestoreResponse]
+
 func _MinerService_GetCalibration_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetCalibrationRequest)
 	if err := dec(in); err != nil {
@@ -631,6 +759,10 @@ var MinerService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _MinerService_SnapshotCollection_Handler,
 		},
 		{
+			MethodName: "ListSnapshots",
+			Handler:    _MinerService_ListSnapshots_Handler,
+		},
+		{
 			MethodName: "GetCalibration",
 			Handler:    _MinerService_GetCalibration_Handler,
 		},
@@ -644,6 +776,16 @@ var MinerService_ServiceDesc = grpc.ServiceDesc{
 			StreamName:    "UpsertStream",
 			Handler:       _MinerService_UpsertStream_Handler,
 			ServerStreams: true,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "Backup",
+			Handler:       _MinerService_Backup_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "Restore",
+			Handler:       _MinerService_Restore_Handler,
 			ClientStreams: true,
 		},
 	},

@@ -1,3 +1,6 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -605,3 +608,81 @@ class RefreshQueueResponse(_message.Message):
     target_version: int
     due: int
     def __init__(self, items: _Optional[_Iterable[_Union[RefreshItem, _Mapping]]] = ..., target_version: _Optional[int] = ..., due: _Optional[int] = ...) -> None: ...
+
+class ListSnapshotsRequest(_message.Message):
+    __slots__ = ("collection",)
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    def __init__(self, collection: _Optional[str] = ...) -> None: ...
+
+class SnapshotFile(_message.Message):
+    __slots__ = ("collection", "sequence", "bytes", "created_at", "item_count")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    BYTES_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    ITEM_COUNT_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    sequence: int
+    bytes: int
+    created_at: _timestamp_pb2.Timestamp
+    item_count: int
+    def __init__(self, collection: _Optional[str] = ..., sequence: _Optional[int] = ..., bytes: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., item_count: _Optional[int] = ...) -> None: ...
+
+class ListSnapshotsResponse(_message.Message):
+    __slots__ = ("snapshots",)
+    SNAPSHOTS_FIELD_NUMBER: _ClassVar[int]
+    snapshots: _containers.RepeatedCompositeFieldContainer[SnapshotFile]
+    def __init__(self, snapshots: _Optional[_Iterable[_Union[SnapshotFile, _Mapping]]] = ...) -> None: ...
+
+class BackupRequest(_message.Message):
+    __slots__ = ("collection", "chunk_bytes")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_BYTES_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    chunk_bytes: int
+    def __init__(self, collection: _Optional[str] = ..., chunk_bytes: _Optional[int] = ...) -> None: ...
+
+class BackupHeader(_message.Message):
+    __slots__ = ("format_version", "collection", "item_count", "size_bytes", "crc32c", "sequence", "taken_at")
+    FORMAT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    ITEM_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    CRC32C_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    TAKEN_AT_FIELD_NUMBER: _ClassVar[int]
+    format_version: int
+    collection: Collection
+    item_count: int
+    size_bytes: int
+    crc32c: int
+    sequence: int
+    taken_at: _timestamp_pb2.Timestamp
+    def __init__(self, format_version: _Optional[int] = ..., collection: _Optional[_Union[Collection, _Mapping]] = ..., item_count: _Optional[int] = ..., size_bytes: _Optional[int] = ..., crc32c: _Optional[int] = ..., sequence: _Optional[int] = ..., taken_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class BackupResponse(_message.Message):
+    __slots__ = ("header", "chunk")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    header: BackupHeader
+    chunk: bytes
+    def __init__(self, header: _Optional[_Union[BackupHeader, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
+
+class RestoreRequest(_message.Message):
+    __slots__ = ("header", "chunk", "collection")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    header: BackupHeader
+    chunk: bytes
+    collection: str
+    def __init__(self, header: _Optional[_Union[BackupHeader, _Mapping]] = ..., chunk: _Optional[bytes] = ..., collection: _Optional[str] = ...) -> None: ...
+
+class RestoreResponse(_message.Message):
+    __slots__ = ("collection", "bytes")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    BYTES_FIELD_NUMBER: _ClassVar[int]
+    collection: Collection
+    bytes: int
+    def __init__(self, collection: _Optional[_Union[Collection, _Mapping]] = ..., bytes: _Optional[int] = ...) -> None: ...

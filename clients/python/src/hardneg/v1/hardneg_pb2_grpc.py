@@ -90,6 +90,21 @@ class MinerServiceStub:
                 request_serializer=hardneg_dot_v1_dot_hardneg__pb2.SnapshotCollectionRequest.SerializeToString,
                 response_deserializer=hardneg_dot_v1_dot_hardneg__pb2.SnapshotCollectionResponse.FromString,
                 _registered_method=True)
+        self.ListSnapshots = channel.unary_unary(
+                '/hardneg.v1.MinerService/ListSnapshots',
+                request_serializer=hardneg_dot_v1_dot_hardneg__pb2.ListSnapshotsRequest.SerializeToString,
+                response_deserializer=hardneg_dot_v1_dot_hardneg__pb2.ListSnapshotsResponse.FromString,
+                _registered_method=True)
+        self.Backup = channel.unary_stream(
+                '/hardneg.v1.MinerService/Backup',
+                request_serializer=hardneg_dot_v1_dot_hardneg__pb2.BackupRequest.SerializeToString,
+                response_deserializer=hardneg_dot_v1_dot_hardneg__pb2.BackupResponse.FromString,
+                _registered_method=True)
+        self.Restore = channel.stream_unary(
+                '/hardneg.v1.MinerService/Restore',
+                request_serializer=hardneg_dot_v1_dot_hardneg__pb2.RestoreRequest.SerializeToString,
+                response_deserializer=hardneg_dot_v1_dot_hardneg__pb2.RestoreResponse.FromString,
+                _registered_method=True)
         self.GetCalibration = channel.unary_unary(
                 '/hardneg.v1.MinerService/GetCalibration',
                 request_serializer=hardneg_dot_v1_dot_hardneg__pb2.GetCalibrationRequest.SerializeToString,
@@ -189,6 +204,40 @@ class MinerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListSnapshots(self, request, context):
+        """ListSnapshots lists the snapshot files the server holds (the newest two per
+        collection), newest first within a collection.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Backup(self, request, context):
+        """Backup streams a consistent copy of one collection, or of every collection, out of
+        the running server. Each collection is a BackupHeader followed by the chunks of its
+        encoding; the copy is the collection's state at one point in time (writers to that
+        collection wait while it is encoded, as for a snapshot; searches go on), taken
+        before the first message is sent. Requires a token with role write when tokens
+        are configured.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Restore(self, request_iterator, context):
+        """Restore creates a collection from one collection's Backup stream: a first message
+        with the header (and optionally a new name), then the chunks. The whole stream is
+        received and its size and checksum verified before anything is applied; a damaged
+        or truncated stream applies nothing and fails with DATA_LOSS, a stream that is not
+        a backup (no header first, unknown format version, chunks past the declared size)
+        with INVALID_ARGUMENT. The target must not exist or be empty (an empty one is
+        replaced); a collection with items is FAILED_PRECONDITION. Requires a token with
+        role write when tokens are configured.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetCalibration(self, request, context):
         """GetCalibration returns the score statistics that mining has observed on a
         collection (recent ones; kept in memory since the collection was created or the
@@ -266,6 +315,21 @@ def add_MinerServiceServicer_to_server(servicer, server):
                     servicer.SnapshotCollection,
                     request_deserializer=hardneg_dot_v1_dot_hardneg__pb2.SnapshotCollectionRequest.FromString,
                     response_serializer=hardneg_dot_v1_dot_hardneg__pb2.SnapshotCollectionResponse.SerializeToString,
+            ),
+            'ListSnapshots': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSnapshots,
+                    request_deserializer=hardneg_dot_v1_dot_hardneg__pb2.ListSnapshotsRequest.FromString,
+                    response_serializer=hardneg_dot_v1_dot_hardneg__pb2.ListSnapshotsResponse.SerializeToString,
+            ),
+            'Backup': grpc.unary_stream_rpc_method_handler(
+                    servicer.Backup,
+                    request_deserializer=hardneg_dot_v1_dot_hardneg__pb2.BackupRequest.FromString,
+                    response_serializer=hardneg_dot_v1_dot_hardneg__pb2.BackupResponse.SerializeToString,
+            ),
+            'Restore': grpc.stream_unary_rpc_method_handler(
+                    servicer.Restore,
+                    request_deserializer=hardneg_dot_v1_dot_hardneg__pb2.RestoreRequest.FromString,
+                    response_serializer=hardneg_dot_v1_dot_hardneg__pb2.RestoreResponse.SerializeToString,
             ),
             'GetCalibration': grpc.unary_unary_rpc_method_handler(
                     servicer.GetCalibration,
@@ -576,6 +640,87 @@ class MinerService:
             '/hardneg.v1.MinerService/SnapshotCollection',
             hardneg_dot_v1_dot_hardneg__pb2.SnapshotCollectionRequest.SerializeToString,
             hardneg_dot_v1_dot_hardneg__pb2.SnapshotCollectionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSnapshots(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hardneg.v1.MinerService/ListSnapshots',
+            hardneg_dot_v1_dot_hardneg__pb2.ListSnapshotsRequest.SerializeToString,
+            hardneg_dot_v1_dot_hardneg__pb2.ListSnapshotsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Backup(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/hardneg.v1.MinerService/Backup',
+            hardneg_dot_v1_dot_hardneg__pb2.BackupRequest.SerializeToString,
+            hardneg_dot_v1_dot_hardneg__pb2.BackupResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Restore(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/hardneg.v1.MinerService/Restore',
+            hardneg_dot_v1_dot_hardneg__pb2.RestoreRequest.SerializeToString,
+            hardneg_dot_v1_dot_hardneg__pb2.RestoreResponse.FromString,
             options,
             channel_credentials,
             insecure,

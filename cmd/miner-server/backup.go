@@ -1,0 +1,202 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
+	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/validate"
+)
+
+// Chunk sizes of a Backup stream (BackupRequest.chunk_bytes).
+const (
+	backupChunkDefault = 1 << 20
+	backupChunkMin     = 4 << 10
+	backupChunkMax     = 8 << 20
+	// progressEvery is how often a long backup or restore logs its progress.
+	progressEvery = 5 * time.Second
+)
+
+func (s *service) ListSnapshots(_ context.Context, req *hardnegv1.ListSnapshotsRequest) (*hardnegv1.ListSnapshotsResponse, error) {
+	if req.Collection != "" {
+		if _, err := s.db.Collection(req.Collection); err != nil {
+			return nil, err
+		}
+	}
+	files, err := s.db.ListSnapshots(req.Collection)
+	if err != nil {
+		return nil, err
+	}
+	resp := &hardnegv1.ListSnapshotsResponse{}
+	for _, f := range files {
+		resp.Snapshots = append(resp.Snapshots, &hardnegv1.SnapshotFile{
+			Collection: f.Collection,
+			Sequence:   f.LSN,
+			Bytes:      uint64(f.Bytes),
+			CreatedAt:  timestamppb.New(f.ModTime),
+			ItemCount:  uint64(max(f.Items, 0)),
+		})
+	}
+	return resp, nil
+}
+
+// Backup streams each selected collection as a header and the chunks of its encoding.
+func (s *service) Backup(req *hardnegv1.BackupRequest, stream hardnegv1.MinerService_BackupServer) error {
+	chunk := int(req.ChunkBytes)
+	if chunk == 0 {
+		chunk = backupChunkDefault
+	}
+	if chunk < backupChunkMin || chunk > backupChunkMax {
+		var e validate.Error
+		e.Add("chunk_bytes", "must be %d–%d, or 0 for %d", backupChunkMin, backupChunkMax, backupChunkDefault)
+		return &e
+	}
+	names := []string{req.Collection}
+	if req.Collection == "" {
+		names = names[:0]
+		for _, c := range s.db.Collections() {
+			names = append(names, c.Name())
+		}
+	}
+	for _, name := range names {
+		err := s.backupOne(stream, name, chunk)
+		if req.Collection == "" && errors.Is(err, index.ErrCollectionNotFound) {
+			continue // deleted since it was listed
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *service) backupOne(stream hardnegv1.MinerService_BackupServer, name string, chunk int) error {
+	ctx := stream.Context()
+	start := time.Now()
+	b, err := s.db.Backup(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	if err := stream.Send(&hardnegv1.BackupResponse{Part: &hardnegv1.BackupResponse_Header{Header: backupHeader(b)}}); err != nil {
+		return err
+	}
+	buf := make([]byte, chunk)
+	var sent int64
+	last := time.Now()
+	for {
+		n, rerr := io.ReadFull(b, buf)
+		if n > 0 {
+			if err := stream.Send(&hardnegv1.BackupResponse{Part: &hardnegv1.BackupResponse_Chunk{Chunk: buf[:n]}}); err != nil {
+				return err
+			}
+			sent += int64(n)
+			if time.Since(last) >= progressEvery {
+				last = time.Now()
+				s.log.Info("backup in progress", "collection", name, "bytes_sent", sent, "bytes", b.Bytes)
+			}
+		}
+		if errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF) {
+			break
+		}
+		if rerr != nil {
+			return fmt.Errorf("backup %q: read: %w", name, rerr)
+		}
+	}
+	if sent != b.Bytes {
+		return fmt.Errorf("backup %q: sent %d of %d bytes", name, sent, b.Bytes)
+	}
+	s.log.Info("backup sent", "collection", name, "items", b.Items, "bytes", b.Bytes, "lsn", b.LSN, "duration", time.Since(start))
+	return nil
+}
+
+// backupHeader describes b.
+func backupHeader(b *index.Backup) *hardnegv1.BackupHeader {
+	p := b.Config.Params
+	return &hardnegv1.BackupHeader{
+		FormatVersion: index.BackupFormatVersion,
+		Collection: &hardnegv1.Collection{
+			Name:   b.Config.Name,
+			Dim:    uint32(b.Config.Dim),
+			Metric: metricToPB[b.Config.Metric],
+			IndexParams: &hardnegv1.IndexParams{
+				M:              uint32(p.M),
+				EfConstruction: uint32(p.EfConstruction),
+				EfSearch:       uint32(p.EfSearch),
+				ExactThreshold: uint32(p.ExactThreshold),
+			},
+			Stats: &hardnegv1.CollectionStats{ItemCount: uint64(b.Items), LastAppliedSequence: b.LSN},
+		},
+		ItemCount: uint64(b.Items),
+		SizeBytes: uint64(b.Bytes),
+		Crc32C:    b.Checksum,
+		Sequence:  b.LSN,
+		TakenAt:   timestamppb.New(b.TakenAt),
+	}
+}
+
+// Restore receives a backup stream and creates a collection from it.
+func (s *service) Restore(stream hardnegv1.MinerService_RestoreServer) error {
+	first, err := stream.Recv()
+	if errors.Is(err, io.EOF) {
+		return fmt.Errorf("%w: empty stream", index.ErrBackupInvalid)
+	}
+	if err != nil {
+		return err
+	}
+	h := first.GetHeader()
+	if h == nil {
+		return fmt.Errorf("%w: the first message must carry the header", index.ErrBackupInvalid)
+	}
+	name := first.Collection
+	if name == "" {
+		name = h.GetCollection().GetName()
+	}
+	old, _ := s.db.Collection(name)
+	start, last := time.Now(), time.Now()
+	progress := func(n int64) {
+		if time.Since(last) >= progressEvery {
+			last = time.Now()
+			s.log.Info("restore in progress", "collection", name, "bytes_received", n, "bytes", h.SizeBytes)
+		}
+	}
+	src := index.RestoreSource{FormatVersion: h.FormatVersion, Bytes: int64(h.SizeBytes), Checksum: h.Crc32C}
+	res, err := s.db.Restore(stream.Context(), &restoreReader{stream: stream}, src, name, progress)
+	if err != nil {
+		return err
+	}
+	if old != nil {
+		s.cal.drop(old)
+		s.exp.drop(old)
+	}
+	s.log.Info("restore done", "collection", name, "bytes", res.Bytes, "duration", time.Since(start))
+	return stream.SendAndClose(&hardnegv1.RestoreResponse{Collection: toCollection(res.Collection), Bytes: uint64(res.Bytes)})
+}
+
+// restoreReader reads the chunks of a Restore stream after its first message.
+type restoreReader struct {
+	stream hardnegv1.MinerService_RestoreServer
+	buf    []byte
+}
+
+func (r *restoreReader) Read(p []byte) (int, error) {
+	for len(r.buf) == 0 {
+		m, err := r.stream.Recv()
+		if err != nil {
+			return 0, err // io.EOF at the end of the stream
+		}
+		if m.GetHeader() != nil || m.Collection != "" {
+			return 0, fmt.Errorf("%w: header or collection name after the first message", index.ErrBackupInvalid)
+		}
+		r.buf = m.GetChunk()
+	}
+	n := copy(p, r.buf)
+	r.buf = r.buf[n:]
+	return n, nil
+}
