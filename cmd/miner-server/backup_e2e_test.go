@@ -374,3 +374,44 @@ func TestBackupDuringWritesIsPointInTime(t *testing.T) {
 		t.Fatalf("backups at batches %v: want three taken while writes went on", seen)
 	}
 }
+
+func TestBackupAndRestoreNeedRoleWrite(t *testing.T) {
+	ss := startSecureServer(t)
+	ctx := context.Background()
+	if _, err := ss.client.CreateCollection(withToken(ctx, writeToken), &hardnegv1.CreateCollectionRequest{Name: "docs", Dim: 4, Metric: hardnegv1.Metric_METRIC_COSINE}); err != nil {
+		t.Fatal(err)
+	}
+	backup := func(tok string) error {
+		st, err := ss.client.Backup(withToken(ctx, tok), &hardnegv1.BackupRequest{Collection: "docs"})
+		if err != nil {
+			return err
+		}
+		for {
+			if _, err := st.Recv(); err != nil {
+				if errors.Is(err, io.EOF) {
+					return nil
+				}
+				return err
+			}
+		}
+	}
+	if err := backup(readToken); codeOf(err) != codes.PermissionDenied {
+		t.Fatalf("read token backing up: %v, want PermissionDenied", err)
+	}
+	if err := backup(""); codeOf(err) != codes.Unauthenticated {
+		t.Fatalf("no token backing up: %v, want Unauthenticated", err)
+	}
+	if err := backup(writeToken); err != nil {
+		t.Fatalf("write token backing up: %v", err)
+	}
+	st, err := ss.client.Restore(withToken(ctx, readToken))
+	if err == nil {
+		_, err = st.CloseAndRecv()
+	}
+	if codeOf(err) != codes.PermissionDenied {
+		t.Fatalf("read token restoring: %v, want PermissionDenied", err)
+	}
+	if _, err := ss.client.ListSnapshots(withToken(ctx, readToken), &hardnegv1.ListSnapshotsRequest{}); err != nil {
+		t.Fatalf("read token listing snapshots: %v", err)
+	}
+}
