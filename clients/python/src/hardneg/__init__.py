@@ -22,6 +22,7 @@ from hardneg.aio import AsyncClient
 from hardneg.client import Client
 from hardneg.errors import HardnegError
 from hardneg.types import (
+    BackupInfo,
     EXACT_ONLY,
     FATES,
     RULES,
@@ -38,6 +39,7 @@ from hardneg.types import (
     MiningPolicy,
     RetryPolicy,
     RuleStats,
+    SnapshotFile,
     SnapshotInfo,
     TLSConfig,
     UpsertResult,
@@ -47,6 +49,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AsyncClient",
+    "BackupInfo",
     "Batch",
     "ChannelConfig",
     "Client",
@@ -66,6 +69,7 @@ __all__ = [
     "RULES",
     "RetryPolicy",
     "RuleStats",
+    "SnapshotFile",
     "SnapshotInfo",
     "TLSConfig",
     "UpsertResult",

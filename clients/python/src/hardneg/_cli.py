@@ -1,35 +1,623 @@
-"""The ``hardneg`` command.
+"""The ``hardneg`` command: talk to a hardneg server from a shell (docs/CLI.md).
 
 ``hardneg serve [FLAG ...]`` runs the miner-server that this install carries (or
 ``$HARDNEG_SERVER_BIN``, or ``miner-server`` on PATH) in the foreground, passing every
-flag through: ``hardneg serve --data-dir=./data --grpc-addr=:50051``.
-``hardneg serve --help`` prints the server's flags.
+flag through. The other commands are clients of a running server: ``collections``,
+``create``, ``info``, ``ingest``, ``mine``, ``snapshot``, ``backup``, ``restore`` and
+``health``. The server address, TLS files and token come from flags or the environment
+(``HARDNEG_ADDR``, ``HARDNEG_TOKEN``, ``HARDNEG_TLS_CA``, ``HARDNEG_TLS_CERT``,
+``HARDNEG_TLS_KEY``, ``HARDNEG_TLS``). ``--json`` prints machine-readable output.
+
+Exit status: 0 success, 1 failure (one line on stderr naming the problem), 2 usage
+error, 130 interrupted.
 """
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import datetime
+import hashlib
+import json
+import math
 import os
 import sys
-from typing import Optional, Sequence
+import time
+from typing import Any, Iterator, Optional, Sequence
 
+import numpy as np
+
+from hardneg import errors
+from hardneg._backup import BackupFileError
 from hardneg._server import ServerNotFound, find_binary
 
-USAGE = """usage: hardneg serve [miner-server flags ...]
+DEFAULT_ADDR = "localhost:50051"
 
-commands:
-  serve    run the miner-server in the foreground (flags are passed through;
-           'hardneg serve --help' lists them)
-"""
+#: A one-line explanation per status code, printed before the server's message.
+_CODE_HINTS = {
+    errors.InvalidArgument: "invalid argument",
+    errors.NotFound: "not found",
+    errors.AlreadyExists: "already exists",
+    errors.Unauthenticated: "not authenticated (set --token or HARDNEG_TOKEN)",
+    errors.PermissionDenied: "permission denied (the token's role does not allow this)",
+    errors.ResourceExhausted: "server busy or request too large",
+    errors.FailedPrecondition: "refused",
+    errors.Unavailable: "server unavailable",
+    errors.DeadlineExceeded: "timed out",
+    errors.Cancelled: "cancelled",
+    errors.DataLoss: "damaged data",
+    errors.Internal: "server error",
+}
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] in ("-h", "--help", "help"):
-        sys.stdout.write(USAGE)
-        return 0 if args else 2
-    if args[0] != "serve":
-        sys.stderr.write(f"hardneg: unknown command {args[0]!r}\n{USAGE}")
-        return 2
+class CommandError(Exception):
+    """A failure to report on one line with exit status 1."""
+
+
+# --- output --------------------------------------------------------------------------------
+
+
+def _plain(obj: Any) -> Any:
+    """Dataclasses, numpy values and datetimes as JSON-ready values."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, datetime.datetime):
+        return obj.isoformat()
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def _print_json(obj: Any) -> None:
+    json.dump(_plain(obj), sys.stdout, indent=2, sort_keys=True)
+    sys.stdout.write("\n")
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    cells = [[str(h) for h in header]] + [["" if v is None else str(v) for v in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    for r in cells:
+        sys.stdout.write("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() + "\n")
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return str(n)  # pragma: no cover
+
+
+class Progress:
+    """A progress bar on stderr (``update(n)``/``close()``, like tqdm)."""
+
+    def __init__(self, desc: str, total: Optional[int], unit: str, enabled: bool = True) -> None:
+        self.desc, self.total, self.unit, self.enabled = desc, total, unit, enabled
+        self.n = 0
+        self._shown = 0.0
+
+    @property
+    def _unit(self) -> str:
+        return "" if self.unit == "B" else " " + self.unit
+
+    def _fmt(self, v: int) -> str:
+        return _size(v) if self.unit == "B" else f"{v:,}"
+
+    def _draw(self, end: str = "") -> None:
+        if self.total:
+            frac = min(self.n / self.total, 1.0)
+            bar = "#" * int(30 * frac)
+            text = f"{self.desc} [{bar:<30}] {self._fmt(self.n)}/{self._fmt(self.total)}{self._unit} {100 * frac:3.0f}%"
+        else:
+            text = f"{self.desc} {self._fmt(self.n)}{self._unit}"
+        sys.stderr.write("\r" + text + end)
+        sys.stderr.flush()
+
+    def update(self, n: int) -> None:
+        self.n += n
+        if self.enabled and time.monotonic() - self._shown >= 0.2:
+            self._shown = time.monotonic()
+            self._draw()
+
+    def close(self) -> None:
+        if self.enabled:
+            self._draw("\n")
+            self.enabled = False
+
+
+# --- client --------------------------------------------------------------------------------
+
+
+def _opt(args: argparse.Namespace, name: str, env: str, default: Any = None) -> Any:
+    v = getattr(args, name, None)
+    if v is None:
+        v = os.environ.get(env) or default
+    return v
+
+
+def _client(args: argparse.Namespace) -> Any:
+    from hardneg.client import Client
+    from hardneg.types import TLSConfig
+
+    ca = _opt(args, "tls_ca", "HARDNEG_TLS_CA")
+    cert = _opt(args, "tls_cert", "HARDNEG_TLS_CERT")
+    key = _opt(args, "tls_key", "HARDNEG_TLS_KEY")
+    name = _opt(args, "tls_server_name", "HARDNEG_TLS_SERVER_NAME")
+    on = getattr(args, "tls", False) or os.environ.get("HARDNEG_TLS", "") in ("1", "true", "yes")
+    if bool(cert) != bool(key):
+        raise CommandError("--tls-cert and --tls-key go together (mutual TLS)")
+    for path in (ca, cert, key):
+        if path and not os.path.isfile(path):
+            raise CommandError(f"TLS file {path}: not found")
+    tls: Any = None
+    if ca or cert or name or on:
+        tls = TLSConfig(ca_file=ca, cert_file=cert, key_file=key, server_name=name)
+    timeout = getattr(args, "timeout", None)
+    return Client(
+        _opt(args, "addr", "HARDNEG_ADDR", DEFAULT_ADDR),
+        token=_opt(args, "token", "HARDNEG_TOKEN"),
+        tls=tls,
+        timeout=timeout,
+    )
+
+
+# --- commands ------------------------------------------------------------------------------
+
+
+def cmd_collections(args: argparse.Namespace) -> None:
+    cols = _client(args).list_collections()
+    if args.json:
+        return _print_json(cols)
+    _table(
+        ["NAME", "DIM", "METRIC", "ITEMS", "SEARCH"],
+        [[c.name, c.dim, c.metric, c.stats.item_count, "graph" if c.stats.graph_search else "exact"] for c in cols],
+    )
+
+
+def _show_collection(c: Any, args: argparse.Namespace) -> None:
+    if args.json:
+        return _print_json(c)
+    p, s = c.index_params, c.stats
+    for k, v in [
+        ("name", c.name),
+        ("dim", c.dim),
+        ("metric", c.metric),
+        ("items", s.item_count),
+        ("tombstones", s.tombstone_count),
+        ("search", "graph" if s.graph_search else "exact"),
+        ("last sequence", s.last_applied_sequence),
+        ("vector memory", _size(s.vector_bytes)),
+        ("m", p.m),
+        ("ef_construction", p.ef_construction),
+        ("ef_search", p.ef_search),
+        ("exact_threshold", p.exact_threshold),
+    ]:
+        sys.stdout.write(f"{k + ':':<17}{v}\n")
+
+
+def cmd_create(args: argparse.Namespace) -> None:
+    from hardneg.types import IndexParams
+
+    params = IndexParams(
+        m=args.m, ef_construction=args.ef_construction, ef_search=args.ef_search, exact_threshold=args.exact_threshold
+    )
+    try:
+        c = _client(args).create_collection(args.name, args.dim, args.metric, index_params=params, exist_ok=args.exist_ok)
+    except ValueError as e:
+        if isinstance(e, errors.HardnegError):
+            raise
+        raise CommandError(str(e)) from None
+    _show_collection(c, args)
+
+
+def cmd_info(args: argparse.Namespace) -> None:
+    _show_collection(_client(args).get_collection(args.name), args)
+
+
+# ingest ---------------------------------------------------------------------------------------
+
+
+def _load_ids(path: str, n: int) -> list[str]:
+    if path.endswith(".npy"):
+        ids = [str(v) for v in np.load(path, allow_pickle=False).reshape(-1)]
+    else:
+        with open(path, encoding="utf-8") as f:
+            ids = [line.rstrip("\r\n") for line in f]
+        if ids and ids[-1] == "":
+            ids.pop()
+    if len(ids) != n:
+        raise CommandError(f"{path}: {len(ids)} ids for {n} vectors")
+    return ids
+
+
+def _load_source(args: argparse.Namespace) -> tuple[list[str], Any, Optional[list[Any]]]:
+    """Reads ids, vectors (a 2-d float array, memory-mapped for .npy) and groups."""
+    path = args.file
+    if not os.path.isfile(path):
+        raise CommandError(f"{path}: no such file")
+    groups = None
+    if path.endswith(".npy"):
+        try:
+            vectors = np.load(path, mmap_mode="r", allow_pickle=False)
+        except ValueError as e:
+            raise CommandError(f"{path}: not a numeric .npy array ({e})") from None
+        if vectors.ndim != 2:
+            raise CommandError(f"{path}: expected a 2-d array (rows × dim), got shape {vectors.shape}")
+        if not args.ids:
+            raise CommandError("--ids FILE is required for .npy input (one id per line, or a .npy of strings)")
+        ids = _load_ids(args.ids, vectors.shape[0])
+        if args.groups:
+            raise CommandError("--groups names a parquet column; .npy input has none")
+    elif path.endswith(".parquet"):
+        try:
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise CommandError("reading .parquet needs pyarrow: pip install 'hardneg[parquet]'") from None
+        table = pq.read_table(path)
+        names = table.column_names
+        id_col = args.ids or "id"
+        vec_col = args.vectors or next((c for c in ("vector", "embedding", "embeddings") if c in names), None)
+        for what, col in (("--ids", id_col), ("--vectors", vec_col)):
+            if col is None or col not in names:
+                raise CommandError(f"{path}: no column {col!r} for {what} (columns: {', '.join(names)})")
+        ids = [str(v) for v in table.column(id_col).to_pylist()]
+        vectors = np.asarray(table.column(vec_col).to_pylist(), dtype=np.float32)
+        if vectors.ndim != 2:
+            raise CommandError(f"{path}: column {vec_col!r} does not hold vectors of one length")
+        if args.groups:
+            if args.groups not in names:
+                raise CommandError(f"{path}: no column {args.groups!r} for --groups")
+            groups = table.column(args.groups).to_pylist()
+    else:
+        raise CommandError(f"{path}: unsupported file type (use .npy or .parquet)")
+    return ids, vectors, groups
+
+
+def writer_id_for(collection: str, path: str, rows: int, ids_spec: str) -> str:
+    """The stream writer id of an ingest: the same for a re-run over the same file."""
+    st = os.stat(path)
+    key = "\0".join([collection, os.path.realpath(path), str(st.st_size), str(st.st_mtime_ns), str(rows), ids_spec])
+    return "cli-" + hashlib.sha256(key.encode()).hexdigest()[:24]
+
+
+def batch_rows(dim: int, requested: int) -> int:
+    """Rows per stream batch: small enough that the client never splits a batch, so
+    batch k always carries sequence k + 1 and a re-run can resume by sequence."""
+    return max(1, min(requested, 16_384, (8 << 20) // (4 * dim + 1024)))
+
+
+def cmd_ingest(args: argparse.Namespace) -> None:
+    ids, vectors, groups = _load_source(args)
+    n, dim = vectors.shape
+    client = _client(args)
+    try:
+        col = client.get_collection(args.collection)
+    except errors.NotFound:
+        if not args.create:
+            raise
+        col = client.create_collection(args.collection, dim, args.metric)
+    if col.dim != dim:
+        raise CommandError(f"{args.file}: vectors of dim {dim}, collection {args.collection!r} has dim {col.dim}")
+    rows = batch_rows(dim, args.batch_size)
+    writer = args.writer_id or writer_id_for(args.collection, args.file, rows, f"{args.ids}|{args.vectors}|{args.groups}|{args.version}")
+    nb = (n + rows - 1) // rows
+
+    def batch(k: int) -> tuple[Any, ...]:
+        s = slice(k * rows, min((k + 1) * rows, n))
+        v = np.ascontiguousarray(vectors[s], dtype=np.float32)
+        g = None if groups is None else groups[s]
+        return (ids[s], v, g, args.version)
+
+    start, skipped = 0, 0
+    result = None
+    if n > 0:
+        # Batch 0 goes first on its own: if this writer already sent it, the server
+        # acknowledges it as a duplicate and says where the writer stands.
+        first = client.ingest(args.collection, [batch(0)], writer_id=writer, first_sequence=1, window=1)
+        if first.duplicates:
+            start = min(first.next_sequence - 1, nb)
+            skipped = min(start * rows, n)
+        else:
+            start = 1
+        result = first
+    bar = Progress(f"ingest {args.collection}", n, "items", enabled=not args.quiet)
+    bar.update(min(start * rows, n))
+    if start < nb:
+        result = client.ingest(
+            args.collection,
+            (batch(k) for k in range(start, nb)),
+            writer_id=writer,
+            first_sequence=start + 1,
+            progress=bar,
+        )
+    bar.close()
+    out = {
+        "collection": args.collection,
+        "rows": n,
+        "skipped_rows": skipped,
+        "sent_rows": n - skipped if n else 0,
+        "writer_id": writer,
+        "batches": nb,
+        "next_sequence": result.next_sequence if result else 1,
+    }
+    if args.json:
+        return _print_json(out)
+    msg = f"ingested {n:,} rows into {args.collection!r}"
+    if skipped:
+        msg += f" ({skipped:,} already acknowledged by an earlier run, skipped)"
+    sys.stdout.write(msg + f"; writer {writer}\n")
+
+
+# mine -----------------------------------------------------------------------------------------
+
+
+def _policy_value(raw: str) -> Any:
+    low = raw.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    for conv in (int, float):
+        try:
+            return conv(raw)
+        except ValueError:
+            pass
+    return raw
+
+
+def cmd_mine(args: argparse.Namespace) -> None:
+    from hardneg.types import MiningPolicy
+
+    anchor_ids: list[Optional[str]] = []
+    positives: list[list[str]] = []
+    for a in args.anchor or []:
+        aid, _, pos = a.partition(":")
+        anchor_ids.append(aid)
+        positives.append([p for p in pos.split(",") if p])
+    vectors = None
+    if args.vectors:
+        if anchor_ids:
+            raise CommandError("give anchors by --anchor or by --vectors, not both")
+        if not os.path.isfile(args.vectors):
+            raise CommandError(f"{args.vectors}: no such file")
+        vectors = np.load(args.vectors, allow_pickle=False).astype(np.float32)
+        if vectors.ndim == 1:
+            vectors = vectors[None, :]
+        anchor_ids = [None] * len(vectors)
+        positives = [[] for _ in anchor_ids]
+    if not anchor_ids:
+        raise CommandError("no anchors: give --anchor ID[:POSITIVE,...] (repeatable) or --vectors FILE.npy")
+    known = {f.name for f in dataclasses.fields(MiningPolicy)}
+    policy: dict[str, Any] = {"num_negatives": args.k}
+    for kv in args.set or []:
+        k, sep, v = kv.partition("=")
+        if not sep or k not in known:
+            raise CommandError(f"--set {kv!r}: expected FIELD=VALUE with a MiningPolicy field ({', '.join(sorted(known))})")
+        policy[k] = _policy_value(v)
+    res = _client(args).mine(
+        args.collection,
+        anchor_ids=anchor_ids if vectors is None else None,
+        anchor_vectors=vectors,
+        positive_ids=positives,
+        policy=MiningPolicy(**policy),
+        explain=args.explain if args.explain else False,
+    )
+    label = [a if a is not None else f"#{i}" for i, a in enumerate(anchor_ids)]
+    negatives = []
+    for i in range(len(anchor_ids)):
+        for j in range(int(res.counts[i])):
+            negatives.append(
+                {"anchor": label[i], "rank": int(res.ranks[i, j]), "id": res.ids[i, j], "score": float(res.scores[i, j])}
+            )
+    removed = []
+    if res.explained is not None:
+        for r in res.explained.rows():
+            if r["fate"] != "returned":
+                removed.append({"anchor": label[r["anchor"]], "id": r["id"], "score": r["score"], "rank": r["rank"], "rule": r["fate"]})
+    summary = [
+        {
+            "anchor": label[i],
+            "returned": int(res.counts[i]),
+            "shortfall": int(res.shortfall[i]),
+            "positive_score": float(res.positive_scores[i]),
+            "candidates_examined": int(res.candidates_examined[i]),
+        }
+        for i in range(len(anchor_ids))
+    ]
+    if args.json:
+        out: dict[str, Any] = {"negatives": negatives, "anchors": summary}
+        if args.explain:
+            out["removed"] = removed
+        return _print_json(out)
+    _table(["ANCHOR", "RANK", "NEGATIVE", "SCORE"], [[n["anchor"], n["rank"], n["id"], f"{n['score']:.4f}"] for n in negatives])
+    for s in summary:
+        if s["shortfall"]:
+            sys.stdout.write(f"{s['anchor']}: {s['shortfall']} short of {args.k}\n")
+    if args.explain:
+        sys.stdout.write(f"\nremoved candidates ({len(removed)}):\n")
+        _table(
+            ["ANCHOR", "RANK", "CANDIDATE", "SCORE", "RULE"],
+            [[r["anchor"], r["rank"], r["id"], "" if math.isnan(r["score"]) else f"{r['score']:.4f}", r["rule"]] for r in removed],
+        )
+
+
+# snapshots and backups ------------------------------------------------------------------------
+
+
+def cmd_snapshot(args: argparse.Namespace) -> None:
+    client = _client(args)
+    if args.list:
+        snaps = client.list_snapshots(args.name)
+        if args.json:
+            return _print_json(snaps)
+        return _table(
+            ["COLLECTION", "SEQUENCE", "ITEMS", "SIZE", "CREATED"],
+            [[s.collection, s.sequence, s.item_count, _size(s.bytes), s.created_at.isoformat(timespec="seconds")] for s in snaps],
+        )
+    if not args.name:
+        raise CommandError("name the collection to snapshot (or --list)")
+    info = client.snapshot(args.name)
+    if args.json:
+        return _print_json({"collection": args.name, **_plain(info)})
+    sys.stdout.write(f"snapshot of {args.name!r} at sequence {info.sequence}: {_size(info.bytes)}\n")
+
+
+def cmd_backup(args: argparse.Namespace) -> None:
+    bar = Progress("backup", None, "B", enabled=not args.quiet)
+    infos = _client(args).backup(args.collection, args.file, progress=bar)
+    bar.close()
+    if args.json:
+        return _print_json({"file": args.file, "collections": infos})
+    for i in infos:
+        sys.stdout.write(f"backed up {i.collection!r}: {i.item_count:,} items, {_size(i.bytes)}, sequence {i.sequence}\n")
+    sys.stdout.write(f"wrote {args.file}\n")
+
+
+def cmd_restore(args: argparse.Namespace) -> None:
+    if not os.path.isfile(args.file):
+        raise CommandError(f"{args.file}: no such file")
+    bar = Progress("restore", None, "B", enabled=not args.quiet)
+    cols = _client(args).restore(args.file, args.collection, progress=bar)
+    bar.close()
+    if args.json:
+        return _print_json({"file": args.file, "collections": cols})
+    for c in cols:
+        sys.stdout.write(f"restored {c.name!r}: {c.stats.item_count:,} items\n")
+
+
+def cmd_health(args: argparse.Namespace) -> None:
+    import grpc
+
+    client = _client(args)
+    service = args.service
+    # grpc.health.v1.HealthCheckRequest{service}: field 1, length-delimited.
+    name = service.encode()
+    req = b"\x0a" + _varint(len(name)) + name if name else b""
+    check = client.channel.unary_unary("/grpc.health.v1.Health/Check")
+    try:
+        resp = check(req, timeout=args.timeout or 10.0, metadata=client._core.config.metadata())
+    except grpc.RpcError as e:
+        raise errors.from_rpc_error(e) from None
+    # HealthCheckResponse{status}: field 1, varint; absent means UNKNOWN (0).
+    status = resp[1] if len(resp) >= 2 and resp[0] == 0x08 else 0
+    names = {0: "UNKNOWN", 1: "SERVING", 2: "NOT_SERVING", 3: "SERVICE_UNKNOWN"}
+    text = names.get(status, str(status))
+    if args.json:
+        _print_json({"service": service, "status": text})
+    else:
+        sys.stdout.write(f"{service or 'server'}: {text}\n")
+    if status != 1:
+        raise SystemExit(1)
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+# --- parser --------------------------------------------------------------------------------
+
+
+def _connection_options() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("connection (flags override the environment)")
+    S = argparse.SUPPRESS
+    g.add_argument("--addr", default=S, help=f"server host:port ($HARDNEG_ADDR; default {DEFAULT_ADDR})")
+    g.add_argument("--token", default=S, help="bearer token ($HARDNEG_TOKEN)")
+    g.add_argument("--tls", action="store_true", default=S, help="use TLS with the system roots ($HARDNEG_TLS=1)")
+    g.add_argument("--tls-ca", default=S, help="CA bundle of the server certificate, PEM ($HARDNEG_TLS_CA)")
+    g.add_argument("--tls-cert", default=S, help="client certificate for mutual TLS, PEM ($HARDNEG_TLS_CERT)")
+    g.add_argument("--tls-key", default=S, help="client key for mutual TLS, PEM ($HARDNEG_TLS_KEY)")
+    g.add_argument("--tls-server-name", default=S, help="name to check the server certificate against")
+    g.add_argument("--timeout", type=float, default=S, help="deadline of each call in seconds")
+    g.add_argument("--json", action="store_true", default=S, help="print JSON on stdout")
+    g.add_argument("-q", "--quiet", action="store_true", default=S, help="no progress bar")
+    g.add_argument("--progress", action="store_true", default=S, help="a progress bar on stderr even when it is not a terminal")
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    conn = _connection_options()
+    p = argparse.ArgumentParser(
+        prog="hardneg",
+        description="Command line of the hardneg hard-negative mining service (docs/CLI.md).",
+        parents=[conn],
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name: str, help: str, fn: Any) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help, description=help, parents=[conn])
+        sp.set_defaults(fn=fn)
+        return sp
+
+    sub.add_parser("serve", help="run the miner-server in the foreground (flags are passed through)", add_help=False)
+    add("collections", "list the collections", cmd_collections)
+
+    sp = add("create", "create a collection", cmd_create)
+    sp.add_argument("name")
+    sp.add_argument("--dim", type=int, required=True, help="vector dimension")
+    sp.add_argument("--metric", default="cosine", choices=["cosine", "dot", "l2"])
+    sp.add_argument("--m", type=int, default=0, help="HNSW links per node (0: server default)")
+    sp.add_argument("--ef-construction", type=int, default=0)
+    sp.add_argument("--ef-search", type=int, default=0)
+    sp.add_argument("--exact-threshold", type=int, default=0, help="live items below which search is exact")
+    sp.add_argument("--exist-ok", action="store_true", help="succeed if an identical collection exists")
+
+    sp = add("info", "show a collection's parameters and statistics", cmd_info)
+    sp.add_argument("name")
+
+    sp = add("ingest", "stream vectors from a .npy or .parquet file into a collection (resumable)", cmd_ingest)
+    sp.add_argument("collection")
+    sp.add_argument("file", help="FILE.npy (rows × dim) or FILE.parquet")
+    sp.add_argument("--ids", help=".npy: a file of ids (one per line, or a .npy of strings); .parquet: the id column (default id)")
+    sp.add_argument("--vectors", help=".parquet: the vector column (default vector or embedding)")
+    sp.add_argument("--groups", help=".parquet: a column of group lists")
+    sp.add_argument("--version", type=int, default=0, help="version stamp of every item (e.g. the encoder step)")
+    sp.add_argument("--batch-size", type=int, default=1024, help="rows per batch (fewer for wide vectors)")
+    sp.add_argument("--writer-id", help="stream writer id (default: derived from collection, file and batch size)")
+    sp.add_argument("--create", action="store_true", help="create the collection if it does not exist")
+    sp.add_argument("--metric", default="cosine", choices=["cosine", "dot", "l2"], help="metric for --create")
+
+    sp = add("mine", "mine hard negatives and print them as a table", cmd_mine)
+    sp.add_argument("collection")
+    sp.add_argument("--anchor", action="append", metavar="ID[:POS,...]", help="an anchor id and its positive ids (repeatable)")
+    sp.add_argument("--vectors", metavar="FILE.npy", help="anchor vectors (n × dim) instead of anchor ids")
+    sp.add_argument("-k", type=int, default=10, help="negatives per anchor (default 10)")
+    sp.add_argument("--set", action="append", metavar="FIELD=VALUE", help="a MiningPolicy field, e.g. relative_margin=0.05 (repeatable)")
+    sp.add_argument("--explain", type=int, nargs="?", const=100, default=0, metavar="N",
+                    help="also show removed candidates with the rule that removed each (N per anchor, default 100)")
+
+    sp = add("snapshot", "write a snapshot of a collection now, or list snapshots", cmd_snapshot)
+    sp.add_argument("name", nargs="?")
+    sp.add_argument("--list", action="store_true", help="list the snapshot files (of NAME, or all)")
+
+    sp = add("backup", "write a consistent backup of a running server's collection(s) to a file", cmd_backup)
+    sp.add_argument("file")
+    sp.add_argument("-c", "--collection", help="the collection (default: every collection)")
+
+    sp = add("restore", "restore the collection(s) of a backup file into the server", cmd_restore)
+    sp.add_argument("file")
+    sp.add_argument("-c", "--collection", help="a new name (the file must hold one collection)")
+
+    sp = add("health", "ask the server's health service (exit 0 when SERVING)", cmd_health)
+    sp.add_argument("--service", default="hardneg.v1.MinerService", help="service to ask about ('' for the server)")
+    return p
+
+
+def _serve(rest: list[str]) -> int:
     try:
         binary = find_binary()
     except ServerNotFound as e:
@@ -37,8 +625,54 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 1
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execv(binary, [binary, *args[1:]])
+    os.execv(binary, [binary, *rest])
     return 0  # pragma: no cover  (execv does not return)
+
+
+def _error_line(e: BaseException) -> str:
+    if isinstance(e, errors.HardnegError):
+        hint = next((h for cls, h in _CODE_HINTS.items() if type(e) is cls), "error")
+        return f"{hint}: {e.message}" if getattr(e, "message", "") else hint
+    if isinstance(e, (FileNotFoundError, IsADirectoryError, PermissionError)) and getattr(e, "filename", None):
+        return f"{e.filename}: {e.strerror}"
+    return str(e)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] == "serve":
+        return _serve(args_list[1:])
+    parser = build_parser()
+    if not args_list:
+        parser.print_usage(sys.stderr)
+        sys.stderr.write("hardneg: error: a command is required (hardneg --help lists them)\n")
+        return 2
+    try:
+        args = parser.parse_args(args_list)
+    except SystemExit as e:
+        return int(e.code or 0)
+    if not hasattr(args, "fn"):
+        parser.print_usage(sys.stderr)
+        sys.stderr.write("hardneg: error: a command is required (hardneg --help lists them)\n")
+        return 2
+    for name in ("json", "quiet", "progress"):
+        if not hasattr(args, name):
+            setattr(args, name, False)
+    if not hasattr(args, "timeout"):
+        args.timeout = None
+    # Progress bars go to stderr when it is a terminal (or on request), never with -q.
+    args.quiet = args.quiet or not (args.progress or sys.stderr.isatty())
+    try:
+        args.fn(args)
+    except SystemExit as e:
+        return int(e.code or 0)
+    except KeyboardInterrupt:
+        sys.stderr.write("hardneg: interrupted\n")
+        return 130
+    except (errors.HardnegError, CommandError, BackupFileError, OSError, ValueError) as e:
+        sys.stderr.write(f"hardneg {args.command}: {_error_line(e)}\n")
+        return 1
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

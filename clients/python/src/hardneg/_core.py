@@ -22,6 +22,7 @@ from typing import Any, Generator, Iterable, Optional, TypeVar, Union
 
 import grpc
 
+from hardneg import _backup
 from hardneg import _codec as codec
 from hardneg import errors
 from hardneg._channel import ChannelConfig, TLSArg
@@ -35,6 +36,7 @@ from hardneg.types import (
     RefreshQueue,
     MiningPolicy,
     RetryPolicy,
+    SnapshotFile,
     SnapshotInfo,
     UpsertResult,
 )
@@ -46,7 +48,9 @@ log = logging.getLogger("hardneg")
 
 #: Calls that may be sent again after a failure: reads, and Upsert, which is idempotent
 #: by id (a retried batch that had been applied replaces its items with themselves).
-IDEMPOTENT = frozenset({"Mine", "GetCollection", "ListCollections", "GetItems", "GetCalibration", "Upsert"})
+IDEMPOTENT = frozenset(
+    {"Mine", "GetCollection", "ListCollections", "GetItems", "GetCalibration", "Upsert", "ListSnapshots"}
+)
 
 
 @dataclass(frozen=True)
@@ -311,6 +315,10 @@ class Core:
     def snapshot(self, collection: str) -> Op[SnapshotInfo]:
         resp = yield from self.unary("SnapshotCollection", pb.SnapshotCollectionRequest(name=collection))
         return SnapshotInfo(sequence=resp.sequence, bytes=resp.bytes)
+
+    def list_snapshots(self, collection: Optional[str]) -> Op[list[SnapshotFile]]:
+        resp = yield from self.unary("ListSnapshots", pb.ListSnapshotsRequest(collection=collection or ""))
+        return _backup.snapshot_files(resp)
 
 
 class Front:

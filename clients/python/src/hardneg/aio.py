@@ -8,11 +8,13 @@ from typing import Any, AsyncIterable, Iterable, Optional, Union
 
 import grpc
 
+from hardneg import _backup, errors
 from hardneg import _codec as codec
 from hardneg._channel import TLSArg
 from hardneg._core import Core, Front, Op, T, run_async
 from hardneg._ingest import IngestState
 from hardneg.types import (
+    BackupInfo,
     CollectionInfo,
     DeleteResult,
     IndexParams,
@@ -22,6 +24,7 @@ from hardneg.types import (
     RefreshQueue,
     MiningPolicy,
     RetryPolicy,
+    SnapshotFile,
     SnapshotInfo,
     UpsertResult,
 )
@@ -283,6 +286,61 @@ class AsyncClient(Front):
     async def snapshot(self, collection: str) -> SnapshotInfo:
         """See :meth:`hardneg.Client.snapshot`."""
         return await self._run(self._core.snapshot(collection))
+
+    # --- backups -----------------------------------------------------------------------
+
+    async def list_snapshots(self, collection: Optional[str] = None) -> list[SnapshotFile]:
+        """See :meth:`hardneg.Client.list_snapshots`."""
+        return await self._run(self._core.list_snapshots(collection))
+
+    async def backup(
+        self,
+        collection: Optional[str],
+        file_or_path: _backup.PathOrFile,
+        *,
+        chunk_bytes: int = 0,
+        progress: Any = False,
+    ) -> list[BackupInfo]:
+        """See :meth:`hardneg.Client.backup` (the file is written from the event loop)."""
+        f, finish = _backup.open_for_write(file_or_path)
+        bar = _backup.progress_bar(progress, None, "backup")
+        ok = False
+        try:
+            sink = _backup.Sink(f, bar)
+            call = self._stub().Backup(
+                _backup.backup_request(collection, chunk_bytes), metadata=self._core.config.metadata()
+            )
+            try:
+                async for msg in call:
+                    sink.add(msg)
+            except grpc.RpcError as e:
+                raise errors.from_rpc_error(e) from None
+            infos = sink.finish()
+            ok = True
+            return infos
+        finally:
+            finish(ok)
+            if bar is not None:
+                bar.close()
+
+    async def restore(
+        self, file_or_path: _backup.PathOrFile, collection: Optional[str] = None, *, progress: Any = False
+    ) -> list[CollectionInfo]:
+        """See :meth:`hardneg.Client.restore` (the file is read from the event loop)."""
+        r = _backup.Restore(file_or_path, collection, progress)
+        out = []
+        try:
+            for entry in r.entries():
+                try:
+                    resp = await self._stub().Restore(r.requests(entry), metadata=self._core.config.metadata())
+                except grpc.RpcError as e:
+                    if r.error is not None:
+                        raise r.error from None
+                    raise errors.from_rpc_error(e) from None
+                out.append(codec.collection_info(resp.collection))
+            return out
+        finally:
+            r.close()
 
     async def refresh_queue(self, collection: str, limit: int = 0, target_version: Optional[int] = None) -> RefreshQueue:
         """See :meth:`hardneg.Client.refresh_queue`."""

@@ -10,11 +10,13 @@ from typing import Any, Iterable, Iterator, Optional, Union
 
 import grpc
 
+from hardneg import _backup, errors
 from hardneg import _codec as codec
 from hardneg._channel import TLSArg
 from hardneg._core import Core, Front, Op, T, run_sync
 from hardneg._ingest import IngestState
 from hardneg.types import (
+    BackupInfo,
     CollectionInfo,
     DeleteResult,
     IndexParams,
@@ -24,6 +26,7 @@ from hardneg.types import (
     RefreshQueue,
     MiningPolicy,
     RetryPolicy,
+    SnapshotFile,
     SnapshotInfo,
     UpsertResult,
 )
@@ -389,6 +392,85 @@ class Client(Front):
     def snapshot(self, collection: str) -> SnapshotInfo:
         """Writes a snapshot of ``collection`` now (bounds recovery time)."""
         return self._run(self._core.snapshot(collection))
+
+    # --- backups -----------------------------------------------------------------------
+
+    def list_snapshots(self, collection: Optional[str] = None) -> list[SnapshotFile]:
+        """The snapshot files the server holds (the newest two per collection), of
+        ``collection`` or of every collection, newest first within a collection."""
+        return self._run(self._core.list_snapshots(collection))
+
+    def backup(
+        self,
+        collection: Optional[str],
+        file_or_path: _backup.PathOrFile,
+        *,
+        chunk_bytes: int = 0,
+        progress: Any = False,
+    ) -> list[BackupInfo]:
+        """Writes a consistent copy of ``collection`` (``None``: every collection, each
+        consistent on its own) from the running server into a backup file.
+
+        Args:
+            file_or_path: a path (written under a temporary name and renamed once
+                complete) or a binary file open for writing.
+            chunk_bytes: size of the chunks the server sends (0: 1 MiB).
+            progress: ``True`` for a tqdm bar (bytes), or an object with
+                ``update(n)``/``close()``.
+
+        Returns what was written, one :class:`hardneg.BackupInfo` per collection.
+        """
+        f, finish = _backup.open_for_write(file_or_path)
+        bar = _backup.progress_bar(progress, None, "backup")
+        ok = False
+        try:
+            sink = _backup.Sink(f, bar)
+            call = self._stub().Backup(
+                _backup.backup_request(collection, chunk_bytes), metadata=self._core.config.metadata()
+            )
+            try:
+                for msg in call:
+                    sink.add(msg)
+            except grpc.RpcError as e:
+                raise errors.from_rpc_error(e) from None
+            infos = sink.finish()
+            ok = True
+            return infos
+        finally:
+            finish(ok)
+            if bar is not None:
+                bar.close()
+
+    def restore(
+        self, file_or_path: _backup.PathOrFile, collection: Optional[str] = None, *, progress: Any = False
+    ) -> list[CollectionInfo]:
+        """Restores the collections of a backup file written by :meth:`backup`.
+
+        Args:
+            collection: a new name for the collection (the file must hold exactly one);
+                ``None`` keeps the names in the file.
+            progress: ``True`` for a tqdm bar (bytes), or an object with
+                ``update(n)``/``close()``.
+
+        The server verifies each collection's size and checksum before it applies
+        anything (:class:`hardneg.errors.DataLoss` for a damaged file). A target that
+        exists must be empty (:class:`hardneg.errors.FailedPrecondition` otherwise).
+        Returns the restored collections.
+        """
+        r = _backup.Restore(file_or_path, collection, progress)
+        out = []
+        try:
+            for entry in r.entries():
+                try:
+                    resp = self._stub().Restore(r.requests(entry), metadata=self._core.config.metadata())
+                except grpc.RpcError as e:
+                    if r.error is not None:
+                        raise r.error from None
+                    raise errors.from_rpc_error(e) from None
+                out.append(codec.collection_info(resp.collection))
+            return out
+        finally:
+            r.close()
 
     def refresh_queue(self, collection: str, limit: int = 0, target_version: Optional[int] = None) -> RefreshQueue:
         """The items of ``collection`` to re-encode next: those with a version below

@@ -32,6 +32,7 @@ __all__ = [
     "DeadlineExceeded",
     "Cancelled",
     "Internal",
+    "DataLoss",
     "FieldViolation",
     "from_rpc_error",
 ]
@@ -164,6 +165,11 @@ class Internal(HardnegError):
     """The server failed unexpectedly; the cause is in its log."""
 
 
+class DataLoss(Internal):
+    """Data is damaged: e.g. a backup whose bytes are truncated or fail their checksum
+    (the server applied nothing of it)."""
+
+
 _BY_CODE: dict[grpc.StatusCode, type[HardnegError]] = {
     grpc.StatusCode.INVALID_ARGUMENT: InvalidArgument,
     grpc.StatusCode.OUT_OF_RANGE: InvalidArgument,
@@ -178,7 +184,7 @@ _BY_CODE: dict[grpc.StatusCode, type[HardnegError]] = {
     grpc.StatusCode.CANCELLED: Cancelled,
     grpc.StatusCode.INTERNAL: Internal,
     grpc.StatusCode.UNKNOWN: Internal,
-    grpc.StatusCode.DATA_LOSS: Internal,
+    grpc.StatusCode.DATA_LOSS: DataLoss,
 }
 
 

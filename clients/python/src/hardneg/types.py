@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, Optional, Sequence
 
@@ -636,3 +637,48 @@ class RefreshQueue:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+
+@dataclass
+class SnapshotFile:
+    """A snapshot file the server holds (:meth:`Client.list_snapshots`).
+
+    Attributes:
+        collection: the collection it holds.
+        sequence: the log sequence number it covers: its version, higher is newer.
+        bytes: file size.
+        created_at: when it was written (UTC).
+        item_count: live items in it.
+    """
+
+    collection: str
+    sequence: int
+    bytes: int
+    created_at: datetime.datetime
+    item_count: int
+
+
+@dataclass
+class BackupInfo:
+    """One collection written by :meth:`Client.backup` or read by :meth:`Client.restore`.
+
+    Attributes:
+        collection: the collection's name in the backup.
+        item_count: live items.
+        bytes: size of its encoding.
+        sequence: log sequence number of the last write the backup includes.
+        taken_at: when the server took the copy (UTC).
+        crc32c: CRC-32C of the encoding, as the server computed it; the server checks it
+            again when the backup is restored.
+        dim: vector dimension.
+        metric: ``"cosine"``, ``"dot"`` or ``"l2"``.
+    """
+
+    collection: str
+    item_count: int
+    bytes: int
+    sequence: int
+    taken_at: datetime.datetime
+    crc32c: int
+    dim: int
+    metric: str

@@ -1,0 +1,275 @@
+"""Backup files, shared by the sync and asyncio clients and the ``hardneg`` command.
+
+A backup file holds what the server's ``Backup`` stream sent, message by message, so
+that ``Restore`` can send it back unchanged:
+
+    magic   b"HNBACKUP", then the file format version, u32 little-endian (1)
+    records each a u32 little-endian length and a serialized ``BackupResponse``: for
+            every collection its header, then the chunks of its encoding
+
+The chunks are the server's snapshot encoding of the collection; the header carries
+their total size and CRC-32C. The client checks sizes while it writes and reads; the
+server verifies size and checksum before it restores anything.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import struct
+from dataclasses import dataclass
+from typing import IO, Any, Iterator, Optional, Union
+
+from hardneg import _codec as codec
+from hardneg.types import BackupInfo, SnapshotFile
+from hardneg.v1 import hardneg_pb2 as pb
+
+MAGIC = b"HNBACKUP"
+FILE_VERSION = 1
+_LEN = struct.Struct("<I")
+#: Largest record accepted when reading (a chunk is at most 8 MiB on the server side).
+MAX_RECORD = 64 * 1024 * 1024
+
+PathOrFile = Union[str, "os.PathLike[str]", IO[bytes]]
+
+
+class BackupFileError(ValueError):
+    """The file is not a complete backup file."""
+
+
+def _time(ts: Any) -> datetime.datetime:
+    return ts.ToDatetime(tzinfo=datetime.timezone.utc)
+
+
+def backup_info(h: pb.BackupHeader) -> BackupInfo:
+    return BackupInfo(
+        collection=h.collection.name,
+        item_count=h.item_count,
+        bytes=h.size_bytes,
+        sequence=h.sequence,
+        taken_at=_time(h.taken_at),
+        crc32c=h.crc32c,
+        dim=h.collection.dim,
+        metric=codec._METRIC_NAMES.get(h.collection.metric, "unspecified"),
+    )
+
+
+def snapshot_files(resp: pb.ListSnapshotsResponse) -> list[SnapshotFile]:
+    return [
+        SnapshotFile(
+            collection=s.collection,
+            sequence=s.sequence,
+            bytes=s.bytes,
+            created_at=_time(s.created_at),
+            item_count=s.item_count,
+        )
+        for s in resp.snapshots
+    ]
+
+
+def backup_request(collection: Optional[str], chunk_bytes: int) -> pb.BackupRequest:
+    return pb.BackupRequest(collection=collection or "", chunk_bytes=chunk_bytes)
+
+
+class Sink:
+    """Writes a Backup stream into a file, checking each collection's size."""
+
+    def __init__(self, f: IO[bytes], progress: Any = None) -> None:
+        self.f = f
+        self.progress = progress
+        self.done: list[BackupInfo] = []
+        self._cur: Optional[pb.BackupHeader] = None
+        self._got = 0
+        f.write(MAGIC + _LEN.pack(FILE_VERSION))
+
+    def add(self, msg: pb.BackupResponse) -> None:
+        part = msg.WhichOneof("part")
+        if part == "header":
+            self._close_current()
+            self._cur, self._got = msg.header, 0
+        elif part == "chunk":
+            if self._cur is None:
+                raise BackupFileError("the server sent a chunk before any header")
+            self._got += len(msg.chunk)
+            if self.progress is not None:
+                self.progress.update(len(msg.chunk))
+        data = msg.SerializeToString()
+        self.f.write(_LEN.pack(len(data)))
+        self.f.write(data)
+
+    def _close_current(self) -> None:
+        if self._cur is None:
+            return
+        if self._got != self._cur.size_bytes:
+            raise BackupFileError(
+                f"backup of {self._cur.collection.name!r} ended after {self._got} of {self._cur.size_bytes} bytes"
+            )
+        self.done.append(backup_info(self._cur))
+        self._cur = None
+
+    def finish(self) -> list[BackupInfo]:
+        self._close_current()
+        return self.done
+
+
+def _read_record(f: IO[bytes]) -> Optional[bytes]:
+    head = f.read(_LEN.size)
+    if not head:
+        return None
+    if len(head) < _LEN.size:
+        raise BackupFileError("truncated record length")
+    (n,) = _LEN.unpack(head)
+    if n > MAX_RECORD:
+        raise BackupFileError(f"record of {n} bytes is too large")
+    data = f.read(n)
+    if len(data) < n:
+        raise BackupFileError(f"truncated record: {len(data)} of {n} bytes")
+    return data
+
+
+def _check_magic(f: IO[bytes]) -> None:
+    head = f.read(len(MAGIC) + _LEN.size)
+    if len(head) < len(MAGIC) + _LEN.size or head[: len(MAGIC)] != MAGIC:
+        raise BackupFileError("not a hardneg backup file (bad magic)")
+    (v,) = _LEN.unpack(head[len(MAGIC) :])
+    if v != FILE_VERSION:
+        raise BackupFileError(f"backup file version {v}; this client reads {FILE_VERSION}")
+
+
+def scan(f: IO[bytes]) -> list[BackupInfo]:
+    """Reads the headers of every collection in a backup file (from its start)."""
+    _check_magic(f)
+    out = []
+    while (data := _read_record(f)) is not None:
+        msg = pb.BackupResponse.FromString(data)
+        if msg.WhichOneof("part") == "header":
+            out.append(backup_info(msg.header))
+    if not out:
+        raise BackupFileError("the backup file holds no collection")
+    return out
+
+
+@dataclass
+class Entry:
+    """One collection of a backup file, positioned at its header."""
+
+    info: BackupInfo
+    header: pb.BackupHeader
+
+
+class Reader:
+    """Reads a backup file collection by collection, for Restore streams."""
+
+    def __init__(self, f: IO[bytes], progress: Any = None) -> None:
+        self.f = f
+        self.progress = progress
+        _check_magic(f)
+        self._next: Optional[pb.BackupResponse] = self._read()
+
+    def _read(self) -> Optional[pb.BackupResponse]:
+        data = _read_record(self.f)
+        return None if data is None else pb.BackupResponse.FromString(data)
+
+    def entries(self) -> Iterator[Entry]:
+        while self._next is not None:
+            msg = self._next
+            if msg.WhichOneof("part") != "header":
+                raise BackupFileError("chunk without a header in the backup file")
+            self._next = self._read()
+            yield Entry(backup_info(msg.header), msg.header)
+
+    def requests(self, entry: Entry, name: Optional[str]) -> Iterator[pb.RestoreRequest]:
+        """The Restore stream of ``entry``: its header (with the target name), then its
+        chunks as the file holds them."""
+        yield pb.RestoreRequest(header=entry.header, collection=name or "")
+        while self._next is not None and self._next.WhichOneof("part") == "chunk":
+            chunk = self._next.chunk
+            if self.progress is not None:
+                self.progress.update(len(chunk))
+            yield pb.RestoreRequest(chunk=chunk)
+            self._next = self._read()
+
+
+def open_for_write(target: PathOrFile) -> tuple[IO[bytes], Any]:
+    """Opens a path (written to a temporary name, renamed on success) or takes a file.
+    Returns the file and a ``finish(ok)`` callable."""
+    if hasattr(target, "write"):
+        return target, lambda ok: None  # type: ignore[return-value]
+    path = os.fspath(target)  # type: ignore[arg-type]
+    tmp = path + ".partial"
+    f = open(tmp, "wb")
+
+    def finish(ok: bool) -> None:
+        f.close()
+        if ok:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.remove(tmp)
+            except FileNotFoundError:
+                pass
+
+    return f, finish
+
+
+def open_for_read(source: PathOrFile) -> tuple[IO[bytes], bool]:
+    """Opens a path or takes a file; returns the file and whether to close it."""
+    if hasattr(source, "read"):
+        return source, False  # type: ignore[return-value]
+    return open(os.fspath(source), "rb"), True  # type: ignore[arg-type]
+
+
+def progress_bar(progress: Any, total: Optional[int], desc: str) -> Any:
+    """``True``: a tqdm bar in bytes; an object with ``update(n)``/``close()``: itself."""
+    if progress is False or progress is None:
+        return None
+    if progress is True:
+        try:
+            from tqdm.auto import tqdm
+        except ImportError as e:  # pragma: no cover - depends on the environment
+            raise ImportError("progress=True needs tqdm: pip install 'hardneg[progress]'") from e
+        return tqdm(total=total, unit="B", unit_scale=True, desc=desc)
+    return progress
+
+
+class Restore:
+    """One restore of a backup file: opens it, checks the target name against its
+    collections, and hands out each collection's Restore stream."""
+
+    def __init__(self, source: PathOrFile, collection: Optional[str], progress: Any) -> None:
+        self.f, self._close = open_for_read(source)
+        self.error: Optional[BaseException] = None
+        self.bar = None
+        try:
+            start = self.f.tell()
+            infos = scan(self.f)
+            self.f.seek(start)
+            if collection and len(infos) != 1:
+                names = ", ".join(i.collection for i in infos)
+                raise BackupFileError(
+                    f"the backup file holds {len(infos)} collections ({names}); a new name applies to one"
+                )
+            self.bar = progress_bar(progress, sum(i.bytes for i in infos), "restore")
+            self.reader = Reader(self.f, self.bar)
+        except BaseException:
+            self.close()
+            raise
+        self.collection = collection
+
+    def entries(self) -> Iterator[Entry]:
+        return self.reader.entries()
+
+    def requests(self, entry: Entry) -> Iterator[pb.RestoreRequest]:
+        """The entry's Restore stream; an error reading the file is kept in ``error``
+        (gRPC would report it only as a cancelled call)."""
+        try:
+            yield from self.reader.requests(entry, self.collection)
+        except BaseException as e:
+            self.error = e
+            raise
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        if self._close:
+            self.f.close()

@@ -1,0 +1,378 @@
+"""The ``hardneg`` command against real servers: every command, exit codes and messages,
+ingest resume, and backup → restore into a fresh server."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import pytest
+
+import hardneg
+from hardneg import _cli
+from conftest import ServerProcess, _spawn, free_port, unit_rows
+
+
+def run(capsys: pytest.CaptureFixture[str], srv: ServerProcess, *args: str) -> tuple[int, str, str]:
+    """Runs the command in-process against srv; returns (exit status, stdout, stderr)."""
+    code = _cli.main(["--addr", srv.target, *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_json(capsys: pytest.CaptureFixture[str], srv: ServerProcess, *args: str) -> Any:
+    code, out, err = run(capsys, srv, "--json", *args)
+    assert code == 0, err
+    return json.loads(out)
+
+
+def write_npy(tmp: Path, n: int, dim: int, seed: int = 0) -> tuple[Path, Path, np.ndarray, list[str]]:
+    vecs = unit_rows(n, dim, seed)
+    ids = [f"doc-{i}" for i in range(n)]
+    vp, ip = tmp / "vectors.npy", tmp / "ids.txt"
+    np.save(vp, vecs)
+    ip.write_text("".join(i + "\n" for i in ids))
+    return vp, ip, vecs, ids
+
+
+@pytest.fixture
+def second_server(server_binary: str, tmp_path: Path) -> Iterator[ServerProcess]:
+    srv = _spawn(server_binary, tmp_path / "second")
+    yield srv
+    srv.stop()
+
+
+def test_create_collections_info(own_server: ServerProcess, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, own_server, "create", "docs", "--dim", "8", "--metric", "l2", "--exact-threshold", "50")
+    assert code == 0, err
+    assert "exact_threshold: 50" in out
+    code, out, _ = run(capsys, own_server, "collections")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split() == ["NAME", "DIM", "METRIC", "ITEMS", "SEARCH"]
+    assert lines[1].split() == ["docs", "8", "l2", "0", "exact"]
+    info = run_json(capsys, own_server, "info", "docs")
+    assert (info["name"], info["dim"], info["metric"], info["index_params"]["exact_threshold"]) == ("docs", 8, "l2", 50)
+    assert [c["name"] for c in run_json(capsys, own_server, "collections")] == ["docs"]
+
+    code, _, err = run(capsys, own_server, "create", "docs", "--dim", "8")
+    assert code == 1 and err.startswith("hardneg create: already exists:") and "docs" in err
+    assert err.count("\n") == 1
+    assert run(capsys, own_server, "create", "docs", "--dim", "8", "--metric", "l2", "--exact-threshold", "50", "--exist-ok")[0] == 0
+    code, _, err = run(capsys, own_server, "info", "nope")
+    assert code == 1 and err == 'hardneg info: not found: "nope": collection not found\n'
+    code, _, err = run(capsys, own_server, "create", "bad name", "--dim", "8")
+    assert code == 1 and err.startswith("hardneg create: invalid argument:") and "name" in err
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in ([], ["bogus"], ["create", "docs"], ["mine"], ["create", "docs", "--dim", "x"]):
+        assert _cli.main(argv) == 2, argv
+        _, err = capsys.readouterr()
+        assert "usage:" in err
+    assert _cli.main(["--help"]) == 0
+    out, _ = capsys.readouterr()
+    for command in ("collections", "create", "info", "ingest", "mine", "snapshot", "backup", "restore", "health", "serve"):
+        assert command in out
+
+
+def test_bad_input_exits_1_with_one_line(own_server: ServerProcess, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    vp, ip, _, _ = write_npy(tmp_path, 10, 4)
+    (tmp_path / "short.txt").write_text("a\nb\n")
+    (tmp_path / "x.csv").write_text("1,2\n")
+    np.save(tmp_path / "cube.npy", np.zeros((2, 2, 2), np.float32))
+    cases = [
+        (["ingest", "docs", str(tmp_path / "missing.npy"), "--ids", str(ip)], "no such file"),
+        (["ingest", "docs", str(vp)], "--ids FILE is required"),
+        (["ingest", "docs", str(vp), "--ids", str(tmp_path / "short.txt")], "2 ids for 10 vectors"),
+        (["ingest", "docs", str(tmp_path / "x.csv"), "--ids", str(ip)], "unsupported file type"),
+        (["ingest", "docs", str(tmp_path / "cube.npy"), "--ids", str(ip)], "expected a 2-d array"),
+        (["ingest", "docs", str(vp), "--ids", str(ip)], "not found"),  # no such collection, no --create
+        (["mine", "docs"], "no anchors"),
+        (["mine", "docs", "--anchor", "a", "--set", "bogus=1"], "MiningPolicy field"),
+        (["restore", str(tmp_path / "none.hnb")], "no such file"),
+        (["restore", str(ip)], "not a hardneg backup file"),
+        (["snapshot"], "name the collection"),
+        (["--tls-ca", str(tmp_path / "ca.pem"), "collections"], "TLS file"),
+        (["--tls-cert", str(ip), "collections"], "--tls-cert and --tls-key go together"),
+    ]
+    for argv, want in cases:
+        code, out, err = run(capsys, own_server, *argv)
+        assert code == 1, (argv, out, err)
+        assert err.startswith(f"hardneg {argv[0] if not argv[0].startswith('--') else argv[2]}: "), err
+        assert want in err and err.count("\n") == 1, (argv, err)
+    # The collection was not created by the failed ingests.
+    assert run_json(capsys, own_server, "collections") == []
+
+
+def test_unreachable_server_and_console_script(tmp_path: Path) -> None:
+    env = dict(os.environ, HARDNEG_ADDR=f"127.0.0.1:{free_port()}")
+    p = subprocess.run([sys.executable, "-m", "hardneg._cli", "--timeout", "5", "collections"], env=env, capture_output=True, text=True)
+    assert p.returncode == 1
+    assert p.stderr.startswith("hardneg collections: server unavailable:") and p.stderr.count("\n") == 1
+    p = subprocess.run([sys.executable, "-m", "hardneg._cli", "nonsense"], capture_output=True, text=True)
+    assert p.returncode == 2
+
+
+def test_health(own_server: ServerProcess, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, own_server, "health")
+    assert code == 0 and out == "hardneg.v1.MinerService: SERVING\n"
+    assert run_json(capsys, own_server, "health", "--service", "") == {"service": "", "status": "SERVING"}
+    code, out, err = run(capsys, own_server, "health", "--service", "no.such.Service")
+    assert code == 1 and "not found" in err
+
+
+def test_ingest_npy_then_rerun_skips_everything(own_server: ServerProcess, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    vp, ip, vecs, ids = write_npy(tmp_path, 2500, 16)
+    out = run_json(capsys, own_server, "ingest", "docs", str(vp), "--ids", str(ip), "--create", "--batch-size", "300", "--version", "7")
+    assert out["rows"] == 2500 and out["skipped_rows"] == 0 and out["batches"] == 9 and out["next_sequence"] == 10
+    with hardneg.Client(own_server.target) as c:
+        items = c.get_items("docs", ids, include_vectors=True)
+        assert list(items.ids) == ids
+        np.testing.assert_allclose(items.vectors, vecs, atol=1e-6)  # cosine: renormalised
+        assert set(np.asarray(items.versions).tolist()) == {7}
+        seq = c.get_collection("docs").stats.last_applied_sequence
+
+        again = run_json(capsys, own_server, "ingest", "docs", str(vp), "--ids", str(ip), "--batch-size", "300", "--version", "7")
+        assert again["skipped_rows"] == 2500 and again["sent_rows"] == 0 and again["writer_id"] == out["writer_id"]
+        # Nothing was applied again: the collection's last write is the same.
+        assert c.get_collection("docs").stats.last_applied_sequence == seq
+    # Progress went to stderr, the summary to stdout.
+    code, so, se = run(capsys, own_server, "--progress", "ingest", "docs", str(vp), "--ids", str(ip), "--batch-size", "300", "--version", "7")
+    assert code == 0 and "2,500 already acknowledged" in so and "ingest docs [" in se
+
+
+def test_ingest_resumes_after_an_interrupted_run(own_server: ServerProcess, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    vp, ip, vecs, ids = write_npy(tmp_path, 2000, 8, seed=3)
+    with hardneg.Client(own_server.target) as c:
+        c.create_collection("docs", 8)
+        # What an interrupted run leaves behind: its first three batches acknowledged.
+        rows = _cli.batch_rows(8, 250)
+        writer = _cli.writer_id_for("docs", str(vp), rows, f"{ip}|None|None|0")
+        c.ingest("docs", [(ids[k * rows:(k + 1) * rows], vecs[k * rows:(k + 1) * rows]) for k in range(3)], writer_id=writer)
+        before = c.get_collection("docs").stats.last_applied_sequence
+        out = run_json(capsys, own_server, "ingest", "docs", str(vp), "--ids", str(ip), "--batch-size", "250")
+        assert out["writer_id"] == writer
+        assert out["skipped_rows"] == 750 and out["sent_rows"] == 1250
+        items = c.get_items("docs", ids, include_vectors=True)
+        np.testing.assert_allclose(items.vectors, vecs, atol=1e-6)
+        # Only the five missing batches were applied (LSNs are per server; nothing else writes).
+        assert c.get_collection("docs").stats.last_applied_sequence == before + 5
+
+
+def test_ingest_killed_midway_then_rerun(own_server: ServerProcess, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    vp, ip, vecs, ids = write_npy(tmp_path, 40_000, 32, seed=5)
+    cmd = [sys.executable, "-m", "hardneg._cli", "--addr", own_server.target, "-q", "ingest", "docs", str(vp), "--ids", str(ip), "--create", "--batch-size", "500"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    with hardneg.Client(own_server.target) as c:
+        while True:  # wait until the server holds part of the data, then kill the writer
+            try:
+                if c.get_collection("docs").stats.item_count > 0:
+                    break
+            except hardneg.errors.NotFound:
+                pass
+            assert proc.poll() is None or proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        out = run_json(capsys, own_server, "ingest", "docs", str(vp), "--ids", str(ip), "--batch-size", "500")
+        assert out["skipped_rows"] > 0 and out["skipped_rows"] + out["sent_rows"] == 40_000
+        items = c.get_items("docs", ids, include_vectors=True)
+        assert not items.missing_ids
+        np.testing.assert_allclose(items.vectors, vecs, atol=1e-6)
+
+
+def test_ingest_parquet_with_groups(own_server: ServerProcess, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    vecs = unit_rows(300, 4, 9)
+    ids = [f"p{i}" for i in range(300)]
+    groups = [[f"src{i // 10}"] for i in range(300)]
+    pq.write_table(pa.table({"doc_id": ids, "embedding": vecs.tolist(), "src": groups}), tmp_path / "d.parquet")
+    out = run_json(capsys, own_server, "ingest", "pq", str(tmp_path / "d.parquet"), "--ids", "doc_id", "--groups", "src", "--create", "--metric", "dot")
+    assert out["rows"] == 300
+    with hardneg.Client(own_server.target) as c:
+        assert c.get_collection("pq").metric == "dot"
+        items = c.get_items("pq", ids, include_vectors=True)
+        np.testing.assert_array_equal(items.vectors, vecs)
+        assert [list(g) for g in items.groups] == groups
+    code, _, err = run(capsys, own_server, "ingest", "pq", str(tmp_path / "d.parquet"))
+    assert code == 1 and "no column 'id' for --ids" in err
+
+
+def _mined_collection(srv: ServerProcess, name: str = "docs") -> list[str]:
+    rng = np.random.default_rng(1)
+    vecs = unit_rows(400, 8, 2)
+    vecs[11] = vecs[10] + 1e-4 * rng.standard_normal(8).astype(np.float32)  # d10's positive, a near-duplicate
+    vecs[201] = vecs[200] + 0.05 * rng.standard_normal(8).astype(np.float32)  # d200's nearest item, in its group
+    ids = [f"d{i}" for i in range(400)]
+    with hardneg.Client(srv.target) as c:
+        c.create_collection(name, 8, index_params=hardneg.IndexParams(exact_threshold=100, m=8, ef_construction=64))
+        c.upsert(name, ids, vecs, groups=[[f"g{i // 4}"] for i in range(400)])
+    return ids
+
+
+def test_mine_table_json_and_explain(own_server: ServerProcess, capsys: pytest.CaptureFixture[str]) -> None:
+    _mined_collection(own_server)
+    code, out, err = run(capsys, own_server, "mine", "docs", "--anchor", "d10:d11", "--anchor", "d200", "-k", "4")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].split() == ["ANCHOR", "RANK", "NEGATIVE", "SCORE"] and len(lines) == 9
+    assert "removed candidates" not in out
+
+    res = run_json(capsys, own_server, "mine", "docs", "--anchor", "d10:d11", "--anchor", "d200", "-k", "4", "--explain", "50",
+                   "--set", "exclude_same_group=true", "--set", "seed=3")
+    assert len(res["negatives"]) == 8 and [a["returned"] for a in res["anchors"]] == [4, 4]
+    rules = {(r["anchor"], r["id"]): r["rule"] for r in res["removed"]}
+    assert rules[("d10", "d10")] == "self" and rules[("d10", "d11")] == "positive"
+    assert rules[("d200", "d201")] == "same_group"
+    returned = {(n["anchor"], n["id"]) for n in res["negatives"]}
+    assert not returned & set(rules)
+
+    code, out, _ = run(capsys, own_server, "mine", "docs", "--anchor", "d10:d11", "-k", "4", "--explain")
+    assert code == 0 and "removed candidates" in out
+    assert any(line.split()[-1:] == ["positive"] and "d11" in line.split() for line in out.splitlines())
+
+    np.save(Path(own_server.data_dir).parent / "q.npy", unit_rows(2, 8, 7))
+    res = run_json(capsys, own_server, "mine", "docs", "--vectors", str(Path(own_server.data_dir).parent / "q.npy"), "-k", "3")
+    assert [a["anchor"] for a in res["anchors"]] == ["#0", "#1"] and len(res["negatives"]) == 6
+
+
+def test_snapshot_and_list(own_server: ServerProcess, capsys: pytest.CaptureFixture[str]) -> None:
+    _mined_collection(own_server)
+    code, out, err = run(capsys, own_server, "snapshot", "docs")
+    assert code == 0 and out.startswith("snapshot of 'docs' at sequence "), err
+    snaps = run_json(capsys, own_server, "snapshot", "--list")
+    assert len(snaps) == 1 and snaps[0]["collection"] == "docs" and snaps[0]["item_count"] == 400 and snaps[0]["bytes"] > 400 * 32
+    code, out, _ = run(capsys, own_server, "snapshot", "--list", "docs")
+    assert out.splitlines()[0].split() == ["COLLECTION", "SEQUENCE", "ITEMS", "SIZE", "CREATED"]
+    assert out.splitlines()[1].split()[:3] == ["docs", str(snaps[0]["sequence"]), "400"]
+    code, _, err = run(capsys, own_server, "snapshot", "nope")
+    assert code == 1 and "not found" in err
+
+
+def test_backup_restore_into_a_fresh_server(own_server: ServerProcess, second_server: ServerProcess,
+                                            capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    ids = _mined_collection(own_server)
+    with hardneg.Client(own_server.target) as c:
+        c.delete("docs", ids[::9])
+        c.report_false_negatives("docs", {"d10": ["d12"]})
+        c.create_collection("other", 3, "l2")
+        c.upsert("other", ["x", "y"], np.eye(3, dtype=np.float32)[:2], versions=[4, 5])
+    live = [i for i in ids if i not in set(ids[::9])]
+    f = tmp_path / "all.hnb"
+    out = run_json(capsys, own_server, "backup", str(f))
+    assert [(b["collection"], b["item_count"]) for b in out["collections"]] == [("docs", len(live)), ("other", 2)]
+    assert not (tmp_path / "all.hnb.partial").exists()
+
+    code, out, err = run(capsys, second_server, "restore", str(f))
+    assert code == 0, err
+    assert out == f"restored 'docs': {len(live):,} items\nrestored 'other': 2 items\n"
+
+    mine = ["mine", "docs", "--anchor", "d10:d11", "--anchor", "d13", "--anchor", "d399:d398", "-k", "6", "--explain", "30",
+            "--set", "seed=5", "--set", "sampling_strategy=random"]
+    assert run_json(capsys, second_server, *mine) == run_json(capsys, own_server, *mine)
+    with hardneg.Client(own_server.target) as a, hardneg.Client(second_server.target) as b:
+        for name, want in (("docs", live), ("other", ["x", "y"])):
+            x, y = a.get_items(name, want, include_vectors=True), b.get_items(name, want, include_vectors=True)
+            assert list(y.ids) == want and not y.missing_ids
+            np.testing.assert_array_equal(x.vectors, y.vectors)
+            assert [list(g) for g in x.groups] == [list(g) for g in y.groups]
+            np.testing.assert_array_equal(x.versions, y.versions)
+            assert a.get_collection(name).index_params == b.get_collection(name).index_params
+
+    # One collection under a new name; not onto a collection with items.
+    one = tmp_path / "docs.hnb"
+    assert run(capsys, own_server, "backup", str(one), "-c", "docs")[0] == 0
+    code, out, _ = run(capsys, second_server, "restore", str(one), "-c", "docs-copy")
+    assert code == 0 and out == f"restored 'docs-copy': {len(live):,} items\n"
+    code, _, err = run(capsys, second_server, "restore", str(one))
+    assert code == 1 and err.startswith("hardneg restore: refused:") and "not empty" in err
+    code, _, err = run(capsys, second_server, "restore", str(f), "-c", "x")
+    assert code == 1 and "holds 2 collections" in err
+
+
+def test_restore_of_a_damaged_file_applies_nothing(own_server: ServerProcess, second_server: ServerProcess,
+                                                   capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    _mined_collection(own_server)
+    good = tmp_path / "b.hnb"
+    assert run(capsys, own_server, "backup", str(good), "-c", "docs")[0] == 0
+    data = bytearray(good.read_bytes())
+    flipped = tmp_path / "flipped.hnb"
+    data[len(data) // 2] ^= 0x01
+    flipped.write_bytes(bytes(data))
+    truncated = tmp_path / "truncated.hnb"
+    truncated.write_bytes(good.read_bytes()[: len(data) * 2 // 3])
+    code, _, err = run(capsys, second_server, "restore", str(flipped))
+    assert code == 1 and err.startswith("hardneg restore: damaged data:") and "checksum mismatch" in err, err
+    code, _, err = run(capsys, second_server, "restore", str(truncated))
+    assert code == 1 and "truncated" in err, err
+    assert run_json(capsys, second_server, "collections") == []
+    assert run_json(capsys, second_server, "snapshot", "--list") == []
+    # The intact file still restores.
+    assert run(capsys, second_server, "restore", str(good))[0] == 0
+
+
+def test_backup_needs_a_write_token_from_flag_or_environment(server_binary: str, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    srv = _spawn(server_binary, tmp_path, ("--auth-tokens=ops:write:w-token-0123456789,viewer:read:r-token-0123456789",))
+    try:
+        code, _, err = run(capsys, srv, "collections")
+        assert code == 1 and err.startswith("hardneg collections: not authenticated (set --token or HARDNEG_TOKEN):")
+        monkeypatch.setenv("HARDNEG_TOKEN", "r-token-0123456789")
+        assert run(capsys, srv, "collections")[0] == 0
+        code, _, err = run(capsys, srv, "backup", str(tmp_path / "b.hnb"))
+        assert code == 1 and err.startswith("hardneg backup: permission denied") and not (tmp_path / "b.hnb").exists()
+        assert run(capsys, srv, "--token", "w-token-0123456789", "backup", str(tmp_path / "b.hnb"))[0] == 0
+    finally:
+        srv.stop()
+
+
+class TLSServer(ServerProcess):
+    """A miner-server with mutual TLS; health is polled on its plaintext probe port."""
+
+    def __init__(self, binary: str, root: Path, pki: Path) -> None:
+        self.probe_port = free_port()
+        super().__init__(binary, root / "data", root / "server.log", (
+            f"--tls-cert-file={pki / 'server.pem'}", f"--tls-key-file={pki / 'server.key'}",
+            f"--tls-client-ca-file={pki / 'ca.pem'}", f"--health-grpc-addr=127.0.0.1:{self.probe_port}",
+        ))
+
+    @property
+    def target(self) -> str:
+        return f"localhost:{self.grpc_port}"
+
+    def wait_serving(self) -> None:
+        real = self.grpc_port
+        self.grpc_port = self.probe_port  # the base class polls self.target in plaintext
+        try:
+            super().wait_serving()
+        finally:
+            self.grpc_port = real
+
+
+def test_mutual_tls_from_flags_and_environment(server_binary: str, pki: Path, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    srv = TLSServer(server_binary, tmp_path, pki)
+    srv.start()
+    try:
+        code, _, err = run(capsys, srv, "--timeout", "5", "collections")
+        assert code == 1 and "server unavailable" in err
+        tls = ["--tls-ca", str(pki / "ca.pem"), "--tls-cert", str(pki / "client.pem"), "--tls-key", str(pki / "client.key")]
+        assert run(capsys, srv, *tls, "health")[0] == 0
+        assert run(capsys, srv, *tls, "create", "docs", "--dim", "4")[0] == 0
+        monkeypatch.setenv("HARDNEG_TLS_CA", str(pki / "ca.pem"))
+        monkeypatch.setenv("HARDNEG_TLS_CERT", str(pki / "client.pem"))
+        monkeypatch.setenv("HARDNEG_TLS_KEY", str(pki / "client.key"))
+        assert [c["name"] for c in run_json(capsys, srv, "collections")] == ["docs"]
+    finally:
+        srv.stop()
