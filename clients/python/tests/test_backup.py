@@ -1,0 +1,80 @@
+"""Client.list_snapshots, backup and restore (sync and asyncio) against real servers."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import pytest
+
+import hardneg
+from hardneg import _backup, errors
+from conftest import ServerProcess, _spawn, unit_rows
+
+
+@pytest.fixture
+def pair(own_server: ServerProcess, server_binary: str, tmp_path: Path,
+         make_client: Callable[..., hardneg.Client]) -> Iterator[tuple[hardneg.Client, hardneg.Client]]:
+    other = _spawn(server_binary, tmp_path / "other")
+    a, b = make_client(own_server.target, timeout=30.0), make_client(other.target, timeout=30.0)
+    yield a, b
+    a.close()
+    b.close()
+    other.stop()
+
+
+def test_backup_restore_round_trip_through_a_file_object(pair: tuple[hardneg.Client, hardneg.Client]) -> None:
+    a, b = pair
+    a.create_collection("docs", 16, index_params=hardneg.IndexParams(exact_threshold=64))
+    ids = [f"d{i}" for i in range(300)]
+    a.upsert("docs", ids, unit_rows(300, 16, 4), groups=[[f"g{i % 7}"] for i in range(300)], versions=list(range(300)))
+    a.snapshot("docs")
+    snaps = a.list_snapshots("docs")
+    assert [(s.collection, s.item_count) for s in snaps] == [("docs", 300)] and snaps[0].bytes > 300 * 64
+
+    buf = io.BytesIO()
+    infos = a.backup("docs", buf, chunk_bytes=4096)
+    assert [(i.collection, i.item_count, i.dim, i.metric) for i in infos] == [("docs", 300, 16, "cosine")]
+    assert len(buf.getvalue()) > infos[0].bytes
+    buf.seek(0)
+    [restored] = b.restore(buf, collection="copy")
+    assert restored.name == "copy" and restored.stats.item_count == 300
+    x, y = a.get_items("docs", ids, include_vectors=True), b.get_items("copy", ids, include_vectors=True)
+    np.testing.assert_array_equal(x.vectors, y.vectors)
+    np.testing.assert_array_equal(x.versions, y.versions)
+    assert [list(g) for g in x.groups] == [list(g) for g in y.groups]
+    q = unit_rows(4, 16, 9)
+    ra = a.mine("docs", anchor_vectors=q, num_negatives=5, seed=1)
+    rb = b.mine("copy", anchor_vectors=q, num_negatives=5, seed=1)
+    np.testing.assert_array_equal(ra.ids, rb.ids)
+    np.testing.assert_array_equal(ra.scores, rb.scores)
+
+    buf.seek(0)
+    with pytest.raises(errors.FailedPrecondition, match="not empty"):
+        b.restore(buf, collection="copy")
+
+
+def test_damaged_backup_is_data_loss_and_applies_nothing(pair: tuple[hardneg.Client, hardneg.Client], tmp_path: Path) -> None:
+    a, b = pair
+    a.create_collection("docs", 8)
+    a.upsert("docs", [f"d{i}" for i in range(100)], unit_rows(100, 8))
+    path = tmp_path / "b.hnb"
+    a.backup(None, path)
+    data = bytearray(path.read_bytes())
+    data[-10] ^= 0xFF
+    (tmp_path / "bad.hnb").write_bytes(bytes(data))
+    with pytest.raises(errors.DataLoss, match="checksum mismatch"):
+        b.restore(tmp_path / "bad.hnb")
+    (tmp_path / "short.hnb").write_bytes(bytes(data[:-100]))
+    with pytest.raises(_backup.BackupFileError, match="truncated record"):
+        b.restore(tmp_path / "short.hnb")
+    assert b.list_collections() == [] and b.list_snapshots() == []
+
+
+def test_failed_backup_leaves_no_file(pair: tuple[hardneg.Client, hardneg.Client], tmp_path: Path) -> None:
+    a, _ = pair
+    with pytest.raises(errors.NotFound):
+        a.backup("nope", tmp_path / "x.hnb")
+    assert not any(p.name.startswith("x.hnb") for p in tmp_path.iterdir())
