@@ -5,14 +5,49 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
 	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/metrics"
 	"github.com/hardneg/hardneg/internal/validate"
 )
+
+// backupRecorder counts backups and restores for metrics. Safe for concurrent use;
+// the zero value is ready.
+type backupRecorder struct {
+	backup, restore backupOpRecorder
+}
+
+type backupOpRecorder struct {
+	ok, errors, bytes atomic.Uint64
+	running           atomic.Int64
+}
+
+// start counts a transfer as running; the returned func counts it finished.
+func (r *backupOpRecorder) start() func(err error) {
+	r.running.Add(1)
+	return func(err error) {
+		r.running.Add(-1)
+		if err != nil {
+			r.errors.Add(1)
+		} else {
+			r.ok.Add(1)
+		}
+	}
+}
+
+func (r *backupOpRecorder) stats() metrics.BackupOpStats {
+	return metrics.BackupOpStats{OK: r.ok.Load(), Errors: r.errors.Load(), Bytes: r.bytes.Load(), InProgress: r.running.Load()}
+}
+
+// snapshot returns the counters so far.
+func (r *backupRecorder) snapshot() metrics.BackupStats {
+	return metrics.BackupStats{Backup: r.backup.stats(), Restore: r.restore.stats()}
+}
 
 // Chunk sizes of a Backup stream (BackupRequest.chunk_bytes).
 const (
@@ -76,7 +111,9 @@ func (s *service) Backup(req *hardnegv1.BackupRequest, stream hardnegv1.MinerSer
 	return nil
 }
 
-func (s *service) backupOne(stream hardnegv1.MinerService_BackupServer, name string, chunk int) error {
+func (s *service) backupOne(stream hardnegv1.MinerService_BackupServer, name string, chunk int) (err error) {
+	done := s.backups.backup.start()
+	defer func() { done(err) }()
 	ctx := stream.Context()
 	start := time.Now()
 	b, err := s.db.Backup(ctx, name)
@@ -97,6 +134,7 @@ func (s *service) backupOne(stream hardnegv1.MinerService_BackupServer, name str
 				return err
 			}
 			sent += int64(n)
+			s.backups.backup.bytes.Add(uint64(n))
 			if time.Since(last) >= progressEvery {
 				last = time.Now()
 				s.log.Info("backup in progress", "collection", name, "bytes_sent", sent, "bytes", b.Bytes)
@@ -142,7 +180,9 @@ func backupHeader(b *index.Backup) *hardnegv1.BackupHeader {
 }
 
 // Restore receives a backup stream and creates a collection from it.
-func (s *service) Restore(stream hardnegv1.MinerService_RestoreServer) error {
+func (s *service) Restore(stream hardnegv1.MinerService_RestoreServer) (err error) {
+	done := s.backups.restore.start()
+	defer func() { done(err) }()
 	first, err := stream.Recv()
 	if errors.Is(err, io.EOF) {
 		return fmt.Errorf("%w: empty stream", index.ErrBackupInvalid)
@@ -160,7 +200,10 @@ func (s *service) Restore(stream hardnegv1.MinerService_RestoreServer) error {
 	}
 	old, _ := s.db.Collection(name)
 	start, last := time.Now(), time.Now()
+	var counted int64
 	progress := func(n int64) {
+		s.backups.restore.bytes.Add(uint64(n - counted))
+		counted = n
 		if time.Since(last) >= progressEvery {
 			last = time.Now()
 			s.log.Info("restore in progress", "collection", name, "bytes_received", n, "bytes", h.SizeBytes)

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
@@ -187,6 +188,24 @@ func TestBackupRestoreRoundTripIntoFreshServer(t *testing.T) {
 		}
 	}
 	check(b.client, "docs")
+	fa, fb := scrape(t, a.srv.HTTPAddr()), scrape(t, b.srv.HTTPAddr())
+	for _, m := range []struct {
+		fams   map[string]*dto.MetricFamily
+		name   string
+		labels []string
+		want   float64
+	}{
+		{fa, "hardneg_backups_total", []string{"op", "backup", "result", "ok"}, 1},
+		{fa, "hardneg_backup_bytes_total", []string{"op", "backup"}, float64(len(data))},
+		{fa, "hardneg_backups_in_progress", []string{"op", "backup"}, 0},
+		{fb, "hardneg_backups_total", []string{"op", "restore", "result", "ok"}, 1},
+		{fb, "hardneg_backups_total", []string{"op", "restore", "result", "error"}, 0},
+		{fb, "hardneg_backup_bytes_total", []string{"op", "restore"}, float64(len(data))},
+	} {
+		if got := value(m.fams, m.name, m.labels...); got != m.want {
+			t.Errorf("%s%v = %v, want %v", m.name, m.labels, got, m.want)
+		}
+	}
 
 	// Durable: the restored collection survives a restart.
 	b.stop(t)

@@ -31,8 +31,9 @@ func (s *Server) metricsSources() metrics.Sources {
 			}
 			return out
 		},
-		Ingest: s.ingest.snapshot,
-		Mining: s.mined.Snapshot,
+		Ingest:  s.ingest.snapshot,
+		Backups: s.backups.snapshot,
+		Mining:  s.mined.Snapshot,
 		Calibration: func() []metrics.CollectionCalibration {
 			var out []metrics.CollectionCalibration
 			for _, c := range s.db.Collections() {

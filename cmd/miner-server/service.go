@@ -19,12 +19,13 @@ import (
 // error interceptors turn them into statuses (errors.go).
 type service struct {
 	hardnegv1.UnimplementedMinerServiceServer
-	db     *index.DB
-	log    *slog.Logger
-	mined  *mining.Recorder                    // cumulative mining statistics, read by metrics
-	ingest *ingestRecorder                     // cumulative write statistics, read by metrics
-	cal    *perCollection[*mining.Calibration] // per-collection score statistics of mining, read by metrics
-	exp    *perCollection[*mining.Exposure]    // per-collection counts of served negatives (loop.go)
+	db      *index.DB
+	log     *slog.Logger
+	mined   *mining.Recorder                    // cumulative mining statistics, read by metrics
+	ingest  *ingestRecorder                     // cumulative write statistics, read by metrics
+	backups *backupRecorder                     // backup and restore counters, read by metrics
+	cal     *perCollection[*mining.Calibration] // per-collection score statistics of mining, read by metrics
+	exp     *perCollection[*mining.Exposure]    // per-collection counts of served negatives (loop.go)
 }
 
 func (s *service) CreateCollection(_ context.Context, req *hardnegv1.CreateCollectionRequest) (*hardnegv1.CreateCollectionResponse, error) {

@@ -21,6 +21,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		descRecovering, descCollectionUnsnapshottedBytes, descCollectionUnsnapshottedSince,
 		descCollections, descCollectionItems, descCollectionTombstones, descCollectionSlots, descCollectionFreeSlots, descCollectionVectorSize, descCollectionLastSeq,
 		descIngestItems, descIngestBytes, descDeletedItems, descDeleteNotFound,
+		descBackups, descBackupBytes, descBackupsInProgress,
 		descMineRequests, descMineAnchors, descMineNegatives, descMineExamined, descMineRemoved,
 		descMineShortfalls, descMineShortNegatives, descMineWidenings, descMineExactScans, descMineFloorsReached, descMineCalibration,
 		descMinePositiveScore, descMineNegativeScore,
@@ -52,6 +53,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if c.src.Ingest != nil {
 		collectIngest(ch, c.src.Ingest())
+	}
+	if c.src.Backups != nil {
+		collectBackups(ch, c.src.Backups())
 	}
 	if c.src.Mining != nil {
 		collectMining(ch, c.src.Mining())
@@ -119,6 +123,18 @@ func collectIngest(ch chan<- prometheus.Metric, s IngestStats) {
 	}
 	counter(ch, descDeletedItems, s.Deleted)
 	counter(ch, descDeleteNotFound, s.DeleteNotFound)
+}
+
+func collectBackups(ch chan<- prometheus.Metric, s BackupStats) {
+	for _, op := range []struct {
+		name string
+		v    BackupOpStats
+	}{{"backup", s.Backup}, {"restore", s.Restore}} {
+		counter(ch, descBackups, op.v.OK, op.name, "ok")
+		counter(ch, descBackups, op.v.Errors, op.name, "error")
+		counter(ch, descBackupBytes, op.v.Bytes, op.name)
+		gauge(ch, descBackupsInProgress, float64(op.v.InProgress), op.name)
+	}
 }
 
 func collectMining(ch chan<- prometheus.Metric, s mining.Stats) {

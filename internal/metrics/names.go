@@ -11,10 +11,14 @@ const (
 	NameCollectionVectorSize = "hardneg_collection_vector_bytes"
 	NameCollectionLastSeq    = "hardneg_collection_last_sequence"
 
-	NameIngestItems          = "hardneg_ingest_items_total"
-	NameIngestBytes          = "hardneg_ingest_bytes_total"
-	NameDeletedItems         = "hardneg_deleted_items_total"
-	NameDeleteNotFound       = "hardneg_delete_not_found_items_total"
+	NameIngestItems    = "hardneg_ingest_items_total"
+	NameIngestBytes    = "hardneg_ingest_bytes_total"
+	NameDeletedItems   = "hardneg_deleted_items_total"
+	NameDeleteNotFound = "hardneg_delete_not_found_items_total"
+
+	NameBackups              = "hardneg_backups_total"
+	NameBackupBytes          = "hardneg_backup_bytes_total"
+	NameBackupsInProgress    = "hardneg_backups_in_progress"
 	NameMineRequests         = "hardneg_mine_requests_total"
 	NameMineAnchors          = "hardneg_mine_anchors_total"
 	NameMineNegatives        = "hardneg_mine_negatives_total"
@@ -85,6 +89,10 @@ var (
 	descIngestBytes    = prometheus.NewDesc(NameIngestBytes, "Vector payload of items received in upsert batches in bytes, by result.", []string{"result"}, nil)
 	descDeletedItems   = prometheus.NewDesc(NameDeletedItems, "Items removed by deletes.", nil, nil)
 	descDeleteNotFound = prometheus.NewDesc(NameDeleteNotFound, "Ids named in deletes that were not present.", nil, nil)
+
+	descBackups           = prometheus.NewDesc(NameBackups, "Collections backed up (Backup) or restored (Restore), by operation and result (ok, error).", []string{"op", "result"}, nil)
+	descBackupBytes       = prometheus.NewDesc(NameBackupBytes, "Bytes of collection encodings sent by Backup and received by Restore, counted as they move.", []string{"op"}, nil)
+	descBackupsInProgress = prometheus.NewDesc(NameBackupsInProgress, "Backups and restores running now, by operation.", []string{"op"}, nil)
 
 	descMineRequests       = prometheus.NewDesc(NameMineRequests, "Mine requests answered.", nil, nil)
 	descMineAnchors        = prometheus.NewDesc(NameMineAnchors, "Anchors mined.", nil, nil)

@@ -22,6 +22,8 @@ type Sources struct {
 	Collections func() []CollectionStats
 	// Ingest returns cumulative write counters.
 	Ingest func() IngestStats
+	// Backups returns the counters of Backup and Restore.
+	Backups func() BackupStats
 	// Mining returns cumulative mining counters and score histograms.
 	Mining func() mining.Stats
 	// Calibration returns each collection's mining score statistics.
@@ -63,6 +65,19 @@ type IngestStats struct {
 	Items, Bytes IngestResults
 	// Deleted counts ids removed by deletes; DeleteNotFound ids that were not present.
 	Deleted, DeleteNotFound uint64
+}
+
+// BackupStats count the Backup and Restore RPCs, per collection backed up or restored.
+type BackupStats struct {
+	Backup, Restore BackupOpStats
+}
+
+// BackupOpStats are one operation's counters: collections finished (OK) and failed
+// (Errors), bytes moved so far (updated per chunk, so a long transfer shows progress)
+// and transfers running now.
+type BackupOpStats struct {
+	OK, Errors, Bytes uint64
+	InProgress        int64
 }
 
 // IngestResults splits an ingest counter by result: inserted (new id), replaced
