@@ -273,6 +273,7 @@ func TestRestoreRejectsDamagedStreamsApplyingNothing(t *testing.T) {
 		{"flipped byte", bs.header, [][]byte{flipped}, codes.DataLoss},
 		{"truncated", bs.header, bs.chunks[:len(bs.chunks)-1], codes.DataLoss},
 		{"no chunks", bs.header, nil, codes.DataLoss},
+		{"header checksum differs", hdr(func(h *hardnegv1.BackupHeader) { h.Crc32C++ }), bs.chunks, codes.DataLoss},
 		{"undecodable with a matching checksum", hdr(func(h *hardnegv1.BackupHeader) { h.Crc32C = crc(garbage) }), [][]byte{garbage}, codes.DataLoss},
 		{"bytes past the declared size", bs.header, append(slices.Clone(bs.chunks), []byte("more")), codes.InvalidArgument},
 		{"unknown format version", hdr(func(h *hardnegv1.BackupHeader) { h.FormatVersion = 99 }), bs.chunks, codes.InvalidArgument},
