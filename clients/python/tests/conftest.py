@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import os
 import re
 import signal
@@ -23,7 +24,6 @@ from typing import Callable, Iterator, Optional
 import grpc
 import numpy as np
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 import hardneg
 
@@ -58,8 +58,10 @@ class ServerProcess:
         self.data_dir = data_dir
         self.log_path = log_path
         self.extra_args = extra_args
-        self.grpc_port = free_port()
-        self.http_port = free_port()
+        # Port 0 on the first start: the server binds ports the kernel chooses and logs
+        # them; a restart reuses them so that clients keep their target.
+        self.grpc_port = 0
+        self.http_port = 0
         self.proc: Optional[subprocess.Popen[bytes]] = None
 
     @property
@@ -68,6 +70,7 @@ class ServerProcess:
 
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [
@@ -75,13 +78,14 @@ class ServerProcess:
                 f"--grpc-addr=127.0.0.1:{self.grpc_port}",
                 f"--http-addr=127.0.0.1:{self.http_port}",
                 f"--data-dir={self.data_dir}",
+                "--log-format=json",
                 *self.extra_args,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
         )
         log.close()
-        self.wait_serving()
+        self.wait_serving(offset)
 
     def log_tail(self, n: int = 4000) -> str:
         try:
@@ -89,24 +93,30 @@ class ServerProcess:
         except OSError:
             return ""
 
-    def wait_serving(self) -> None:
-        """Polls grpc.health.v1 until the server reports SERVING."""
+    def wait_serving(self, offset: int = 0) -> None:
+        """Reads the server's JSON log (from ``offset``, where this start began) until it
+        says "serving" -- logged after health reports SERVING -- and takes its ports."""
         deadline = time.monotonic() + START_TIMEOUT_S
-        with grpc.insecure_channel(self.target) as ch:
-            stub = health_pb2_grpc.HealthStub(ch)
-            while True:
-                assert self.proc is not None
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"miner-server exited with {self.proc.returncode}:\n{self.log_tail()}")
+        while True:
+            assert self.proc is not None
+            with open(self.log_path, "rb") as f:
+                f.seek(offset)
+                lines = f.read().splitlines()
+            for line in lines:
                 try:
-                    resp = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1.0)
-                    if resp.status == health_pb2.HealthCheckResponse.SERVING:
-                        return
-                except grpc.RpcError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"miner-server not SERVING after {START_TIMEOUT_S}s:\n{self.log_tail()}")
-                time.sleep(0.05)
+                    rec = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(rec, dict) and rec.get("msg") == "serving":
+                    self.grpc_port = int(str(rec["grpc"]).rsplit(":", 1)[1])
+                    http = str(rec.get("http") or "")
+                    self.http_port = int(http.rsplit(":", 1)[1]) if ":" in http else 0
+                    return
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"miner-server exited with {self.proc.returncode}:\n{self.log_tail()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"miner-server not serving after {START_TIMEOUT_S}s:\n{self.log_tail()}")
+            time.sleep(0.05)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
         """Signals the server and waits for it to exit; returns its exit code."""
@@ -239,12 +249,14 @@ def unit_rows(n: int, dim: int, seed: int = 0) -> np.ndarray:
 
 class CuttableProxy:
     """A loopback TCP proxy whose open connections can be cut, to break streams without
-    restarting the server."""
+    restarting the server. With ``first_byte_delay_s`` it holds the server's first bytes
+    on each connection (its HTTP/2 SETTINGS frame) that long, like a slow link."""
 
-    def __init__(self, upstream_port: int) -> None:
+    def __init__(self, upstream_port: int, first_byte_delay_s: float = 0.0) -> None:
         import threading
 
         self.upstream_port = upstream_port
+        self.first_byte_delay_s = first_byte_delay_s
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.listener.bind(("127.0.0.1", 0))
@@ -275,13 +287,17 @@ class CuttableProxy:
                 continue
             with self._lock:
                 self._conns += [down, up]
-            for a, b in ((down, up), (up, down)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+            for a, b, delay in ((down, up, 0.0), (up, down, self.first_byte_delay_s)):
+                threading.Thread(target=self._pipe, args=(a, b, delay), daemon=True).start()
 
     @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+    def _pipe(src: socket.socket, dst: socket.socket, delay_s: float) -> None:
         try:
+            first = True
             while data := src.recv(65536):
+                if first and delay_s > 0:
+                    time.sleep(delay_s)
+                first = False
                 dst.sendall(data)
         except OSError:
             pass

@@ -126,3 +126,18 @@ def test_channel_options() -> None:
         ChannelConfig("h:1", tls=hardneg.TLSConfig(cert_file="c.pem"))
     with pytest.raises(ValueError):
         ChannelConfig("h:1", token="")
+
+
+def test_connects_over_a_slow_link(server: Any, make_client: Any) -> None:
+    """A server whose HTTP/2 handshake takes 0.5 s (a slow or distant link) is reachable.
+    gRPC derives each connection attempt's deadline from the minimum reconnect backoff;
+    a small value there makes every attempt time out before the server's SETTINGS frame
+    arrives, and no call can ever succeed."""
+    from conftest import CuttableProxy
+
+    slow = CuttableProxy(server.grpc_port, first_byte_delay_s=0.5)
+    try:
+        c = make_client(slow.target, timeout=20.0, retry=None)
+        assert isinstance(c.list_collections(), list)
+    finally:
+        slow.close()

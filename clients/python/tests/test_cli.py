@@ -338,26 +338,17 @@ def test_backup_needs_a_write_token_from_flag_or_environment(server_binary: str,
 
 
 class TLSServer(ServerProcess):
-    """A miner-server with mutual TLS; health is polled on its plaintext probe port."""
+    """A miner-server with mutual TLS (and a plaintext health probe on its own port)."""
 
     def __init__(self, binary: str, root: Path, pki: Path) -> None:
-        self.probe_port = free_port()
         super().__init__(binary, root / "data", root / "server.log", (
             f"--tls-cert-file={pki / 'server.pem'}", f"--tls-key-file={pki / 'server.key'}",
-            f"--tls-client-ca-file={pki / 'ca.pem'}", f"--health-grpc-addr=127.0.0.1:{self.probe_port}",
+            f"--tls-client-ca-file={pki / 'ca.pem'}", "--health-grpc-addr=127.0.0.1:0",
         ))
 
     @property
     def target(self) -> str:
         return f"localhost:{self.grpc_port}"
-
-    def wait_serving(self) -> None:
-        real = self.grpc_port
-        self.grpc_port = self.probe_port  # the base class polls self.target in plaintext
-        try:
-            super().wait_serving()
-        finally:
-            self.grpc_port = real
 
 
 def test_mutual_tls_from_flags_and_environment(server_binary: str, pki: Path, tmp_path: Path,

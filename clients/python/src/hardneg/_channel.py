@@ -61,9 +61,11 @@ class ChannelConfig:
             # connection busy, and the server's policy need not permit idle pings.
             ("grpc.keepalive_permit_without_calls", 0),
             ("grpc.http2.max_pings_without_data", 0),
-            # Reconnect quickly after a server restart (ingest resumes over it).
+            # Reconnect quickly after a server restart (ingest resumes over it). The
+            # minimum reconnect backoff is left at gRPC's default: gRPC also uses it as
+            # each connection attempt's timeout (20 s), and a small value there fails
+            # every attempt on a slow link or a loaded machine.
             ("grpc.initial_reconnect_backoff_ms", 100),
-            ("grpc.min_reconnect_backoff_ms", 100),
             ("grpc.max_reconnect_backoff_ms", 2_000),
         ]
         if isinstance(self.tls, TLSConfig) and self.tls.server_name:
