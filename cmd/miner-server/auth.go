@@ -36,6 +36,7 @@ var readMethods = map[string]bool{
 	hardnegv1.MinerService_GetItems_FullMethodName:        true,
 	hardnegv1.MinerService_Mine_FullMethodName:            true,
 	hardnegv1.MinerService_RefreshQueue_FullMethodName:    true,
+	hardnegv1.MinerService_BuildBatches_FullMethodName:    true,
 }
 
 // principal is an authenticated caller.

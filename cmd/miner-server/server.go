@@ -35,6 +35,7 @@ type Server struct {
 	mined    *mining.Recorder
 	cal      *perCollection[*mining.Calibration] // per-collection mining score statistics
 	exp      *perCollection[*mining.Exposure]    // per-collection counts of served negatives
+	hard     *perCollection[*mining.Hardness]    // per-collection closed-loop hardness of anchor keys
 	ingest   *ingestRecorder
 	metrics  *metrics.Metrics
 	certs    *certReloader // nil without TLS
@@ -61,7 +62,7 @@ func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("open storage: %w", err)
 	}
 	s := &Server{cfg: cfg, log: log, db: db, serviceN: hardnegv1.MinerService_ServiceDesc.ServiceName,
-		mined: &mining.Recorder{}, cal: newPerCollection(mining.NewCalibration), exp: newPerCollection(func() *mining.Exposure { return mining.NewExposure(0) }), ingest: &ingestRecorder{}, codec: newRequestCodec(), limiter: newInFlightLimiter(cfg.MaxInFlight, cfg.RetryAfter)}
+		mined: &mining.Recorder{}, cal: newPerCollection(mining.NewCalibration), exp: newPerCollection(func() *mining.Exposure { return mining.NewExposure(0) }), hard: newPerCollection(mining.NewHardness), ingest: &ingestRecorder{}, codec: newRequestCodec(), limiter: newInFlightLimiter(cfg.MaxInFlight, cfg.RetryAfter)}
 	if err := s.setup(); err != nil {
 		s.closeListeners()
 		db.Close()
@@ -116,7 +117,7 @@ func (s *Server) setup() error {
 	}
 	opts = append(opts, s.tracingOptions()...)
 	s.grpc = grpc.NewServer(append(opts, s.interceptorOptions()...)...)
-	s.svc = &service{db: s.db, log: s.log, mined: s.mined, cal: s.cal, exp: s.exp, ingest: s.ingest}
+	s.svc = &service{db: s.db, log: s.log, mined: s.mined, cal: s.cal, exp: s.exp, hard: s.hard, ingest: s.ingest}
 	s.grpc.RegisterService(s.codec.withDecodeErrors(&hardnegv1.MinerService_ServiceDesc), s.svc)
 	if cfg.UI {
 		s.history = newStatsHistory(historySamples)
