@@ -30,6 +30,7 @@ from hardneg.types import (
     CollectionStats,
     DeleteResult,
     ExplainTable,
+    HardBatch,
     IndexParams,
     IngestResult,
     Items,
@@ -39,6 +40,8 @@ from hardneg.types import (
     RetryPolicy,
     RuleStats,
     SnapshotInfo,
+    SyntheticNegatives,
+    SyntheticPolicy,
     TLSConfig,
     UpsertResult,
 )
@@ -55,6 +58,7 @@ __all__ = [
     "DeleteResult",
     "EXACT_ONLY",
     "ExplainTable",
+    "HardBatch",
     "HardnegError",
     "IndexParams",
     "IngestResult",
@@ -67,15 +71,18 @@ __all__ = [
     "RetryPolicy",
     "RuleStats",
     "SnapshotInfo",
+    "SyntheticNegatives",
+    "SyntheticPolicy",
     "TLSConfig",
     "UpsertResult",
     "datasets",
     "errors",
+    "training",
 ]
 
 # Submodules loaded on first access, so that ``import hardneg`` stays cheap; the
 # optional packages they use (datasets, torch, …) load only when they are called.
-_LAZY_SUBMODULES = ("datasets",)
+_LAZY_SUBMODULES = ("datasets", "training")
 
 
 def __getattr__(name: str) -> Any:
