@@ -371,7 +371,7 @@ func (b *batchBuilder) oneWay(i, j int) bool {
 // that conflicts with a row already in its batch to a later one, and emits them.
 func (b *batchBuilder) pack(ctx context.Context, epoch, size int, order []int, emit func(Batch) error) error {
 	bs := b.req.BatchSize
-	var deferred []int
+	var deferred, spare []int // spare is reused for the next batch's deferred anchors
 	next, idx := 0, 0
 	for next < len(order) || len(deferred) > 0 {
 		if err := ctx.Err(); err != nil {
@@ -386,7 +386,7 @@ func (b *batchBuilder) pack(ctx context.Context, epoch, size int, order []int, e
 			}
 			return true
 		}
-		var still []int
+		still := spare[:0]
 		for n, x := range deferred {
 			if len(bt.Rows) < bs && n < maxDeferredScan*bs && fits(x) {
 				bt.Rows = append(bt.Rows, x)
@@ -405,7 +405,7 @@ func (b *batchBuilder) pack(ctx context.Context, epoch, size int, order []int, e
 				bt.Deferred++
 			}
 		}
-		deferred = still
+		deferred, spare = still, deferred
 		if err := emit(bt); err != nil {
 			return err
 		}
