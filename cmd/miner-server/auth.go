@@ -28,8 +28,8 @@ const (
 )
 
 // readMethods are the MinerService methods a read token may call: they change no
-// stored data. Mine is among them; its feedback counterpart ReportFalseNegatives is
-// not.
+// stored data. Mine and BuildBatches are among them; the feedback counterparts
+// ReportFalseNegatives and ReportLoss are not.
 var readMethods = map[string]bool{
 	hardnegv1.MinerService_GetCollection_FullMethodName:   true,
 	hardnegv1.MinerService_ListCollections_FullMethodName: true,
