@@ -220,6 +220,10 @@ func TestClosedLoopThroughTheServer(t *testing.T) {
 	if codeOf(err) != codes.InvalidArgument || !slices.Contains(fieldViolations(err), "outcomes[0]") || !slices.Contains(fieldViolations(err), "outcomes[1].anchor_key") {
 		t.Fatalf("bad outcomes: %v (%v)", err, fieldViolations(err))
 	}
+	fams := scrape(t, ts.srv.HTTPAddr())
+	if m := fams["hardneg_collection_hardness_keys"].GetMetric(); len(m) != 1 || m[0].GetGauge().GetValue() != 2 {
+		t.Errorf("hardness keys metric %v", m)
+	}
 	if _, err := c.ReportLoss(ctx, &hardnegv1.ReportLossRequest{Collection: "nope", Outcomes: []*hardnegv1.AnchorOutcome{{AnchorKey: "a", Solved: proto.Bool(true)}}}); codeOf(err) != codes.NotFound {
 		t.Fatalf("unknown collection: %v", err)
 	}
