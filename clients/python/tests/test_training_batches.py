@@ -3,6 +3,8 @@ through the real server, with both clients."""
 
 from __future__ import annotations
 
+import uuid
+
 import numpy as np
 import pytest
 from conftest import AsyncAsSync, unit_rows
@@ -56,8 +58,8 @@ def test_build_batches_keeps_conflicts_apart(client: hardneg.Client, collection:
 
 
 def test_hard_batches_iterates_epochs(sync_client: hardneg.Client) -> None:
-    name = "hb-epochs"
-    sync_client.create_collection(name, dim=16, metric="cosine", exist_ok=True)
+    name = f"hb-{uuid.uuid4().hex[:8]}"
+    sync_client.create_collection(name, dim=16, metric="cosine")
     try:
         _corpus(sync_client, name, 80)
         ids = [f"d{i}" for i in range(40)]

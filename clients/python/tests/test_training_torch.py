@@ -6,6 +6,7 @@ all-MiniLM-L6-v2 model are installed by ``make test-compat``)."""
 from __future__ import annotations
 
 import os
+import uuid
 
 import numpy as np
 import pytest
@@ -29,8 +30,8 @@ from hardneg.training import HardBatchSampler  # noqa: E402
 
 
 def test_sampler_feeds_multiple_negatives_ranking_loss(sync_client: hardneg.Client) -> None:
-    name = "torch-sampler"
-    sync_client.create_collection(name, dim=16, metric="cosine", exist_ok=True)
+    name = f"torch-{uuid.uuid4().hex[:8]}"
+    sync_client.create_collection(name, dim=16, metric="cosine")
     try:
         x = unit_rows(64, 16, seed=51)
         ids = [f"q{i}" for i in range(32)] + [f"p{i}" for i in range(32)]
