@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 
 	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
 	"github.com/hardneg/hardneg/internal/index"
@@ -75,7 +76,7 @@ func (s *service) BuildBatches(req *hardnegv1.BuildBatchesRequest, stream hardne
 	if err != nil {
 		return err
 	}
-	br, err := fromBatchRequest(req)
+	br, err := fromBatchRequest(req, c.Dim())
 	if err != nil {
 		return err
 	}
@@ -93,12 +94,19 @@ func (s *service) BuildBatches(req *hardnegv1.BuildBatchesRequest, stream hardne
 
 // fromBatchRequest converts a BuildBatches request, filling unset fields from
 // mining.DefaultBatchRequest.
-func fromBatchRequest(pb *hardnegv1.BuildBatchesRequest) (mining.BatchRequest, error) {
+func fromBatchRequest(pb *hardnegv1.BuildBatchesRequest, dim int) (mining.BatchRequest, error) {
 	r := mining.DefaultBatchRequest()
 	var e validate.Error
 	r.Anchors = make([]mining.BatchAnchor, len(pb.Anchors))
 	for i, a := range pb.Anchors {
 		r.Anchors[i] = mining.BatchAnchor{ID: a.GetId(), PositiveIDs: a.GetPositiveIds()}
+		if v := a.GetVector(); len(v) > 0 {
+			if len(v) != 4*dim {
+				e.Add(fmt.Sprintf("anchors[%d].vector", i), "%s; the collection's dimension is %d", floatCount(len(v)), dim)
+			} else {
+				r.Anchors[i].Vector = decodeF32(v)
+			}
+		}
 	}
 	r.BatchSize = int(pb.BatchSize)
 	switch pb.Strategy {

@@ -2,6 +2,7 @@ package mining
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -44,10 +45,15 @@ const (
 	BatchNeighbours
 )
 
-// BatchAnchor is one training pair: an anchor item of the collection and its positives.
+// BatchAnchor is one training pair: an anchor and its positives.
 type BatchAnchor struct {
-	// ID is an item of the collection; its stored vector places it.
+	// ID names the anchor (unique in the request; the key of its reported false
+	// negatives). Without Vector it must be an item of the collection, whose stored
+	// vector places it.
 	ID string
+	// Vector, when set, is the anchor's raw vector (e.g. a query that is not an item of
+	// the collection), used instead of a stored one.
+	Vector []float32
 	// PositiveIDs are its positives (ids; those in the collection also count for the
 	// near-duplicate rule).
 	PositiveIDs []string
@@ -129,6 +135,9 @@ type batchBuilder struct {
 	// neighbours[i] are the other anchors nearest to anchor i, best first, up to the
 	// neighbour window's end (BatchNeighbours only).
 	neighbours [][]int
+	// exactNeighbours: some anchor came with its own vector, so neighbours are found by
+	// scoring the anchors against each other rather than by the collection's search.
+	exactNeighbours bool
 }
 
 // validate checks a request; it does not look at the collection.
@@ -291,9 +300,16 @@ func newBatchBuilder(ctx context.Context, s Searcher, req *BatchRequest) (*batch
 		for i, a := range req.Anchors {
 			r := &b.rows[i]
 			r.id = a.ID
-			r.vec = stored(a.ID)
-			if r.vec == nil {
-				e.Add(fmt.Sprintf("anchors[%d].id", i), "%q is not in the collection", a.ID)
+			if a.Vector != nil {
+				v, err := s.PrepareQuery(a.Vector, fmt.Sprintf("anchors[%d].vector", i))
+				if err != nil {
+					e.Merge(asValidation(err))
+					continue
+				}
+				r.vec = v
+				b.exactNeighbours = true
+			} else if r.vec = stored(a.ID); r.vec == nil {
+				e.Add(fmt.Sprintf("anchors[%d].id", i), "%q is not in the collection (send its vector to use it anyway)", a.ID)
 				continue
 			}
 			r.members = append([]string{a.ID}, a.PositiveIDs...)
@@ -530,6 +546,9 @@ func (b *batchBuilder) findNeighbours(ctx context.Context) error {
 	if want == 0 {
 		return nil
 	}
+	if b.exactNeighbours {
+		return b.exactNeighbourLists(ctx, want)
+	}
 	for i := range b.rows {
 		self := b.rows[i].id
 		list := make([]int, 0, want)
@@ -548,6 +567,50 @@ func (b *batchBuilder) findNeighbours(ctx context.Context) error {
 		b.neighbours[i] = list
 	}
 	return nil
+}
+
+// exactNeighbourLists scores every anchor against every other (O(n²·dim)) and keeps
+// each one's want nearest, best first (ties by position).
+func (b *batchBuilder) exactNeighbourLists(ctx context.Context, want int) error {
+	n := len(b.rows)
+	scores := make([]float32, n)
+	idx := make([]int, 0, n)
+	for i := range b.rows {
+		if i%256 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		idx = idx[:0]
+		for j := range b.rows {
+			if j != i {
+				scores[j] = b.s.Similarity(b.rows[i].vec, b.rows[j].vec)
+				idx = append(idx, j)
+			}
+		}
+		slices.SortFunc(idx, func(x, y int) int {
+			switch {
+			case scores[x] > scores[y]:
+				return -1
+			case scores[x] < scores[y]:
+				return 1
+			}
+			return x - y
+		})
+		b.neighbours[i] = slices.Clone(idx[:min(want, len(idx))])
+	}
+	return nil
+}
+
+// asValidation returns err as a *validate.Error (PrepareQuery's errors are).
+func asValidation(err error) *validate.Error {
+	var v *validate.Error
+	if errors.As(err, &v) {
+		return v
+	}
+	var out validate.Error
+	out.Add("anchors", "%v", err)
+	return &out
 }
 
 // neighbourOrder returns the epoch's anchors group by group (BatchNeighbours).

@@ -466,3 +466,72 @@ func TestBuildBatchesValidation(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestVectorAnchorsNeedNotBeStored builds batches of anchors sent with their own
+// vectors (queries not in the collection) whose positives are stored: every anchor once
+// per epoch, anchors sharing a positive apart, Sample4Geo groups taken from exact
+// anchor-to-anchor neighbours, and a wrong dimension rejected by field.
+func TestVectorAnchorsNeedNotBeStored(t *testing.T) {
+	r := rand.New(rand.NewPCG(14, 14))
+	w := randomWorld(r, 120, 8, index.Cosine)
+	s := newCollection(t, w.cfg, w.batchCopy(), nil)
+	req := DefaultBatchRequest()
+	qs := make([][]float32, 60)
+	for i := range qs {
+		qs[i] = jitter(r, w.raw[i], 0.05)
+		req.Anchors = append(req.Anchors, BatchAnchor{ID: "q" + strconv.Itoa(i), Vector: qs[i], PositiveIDs: []string{"i" + strconv.Itoa(i%40)}})
+	}
+	req.Strategy, req.NumNearest, req.BatchSize = BatchNeighbours, 3, 4
+	req.NearDuplicates = false // only the shared positives conflict
+	got := collect(t, s, req)
+	placed := map[int]int{}
+	for _, b := range got {
+		pos := map[string]bool{}
+		for _, x := range b.Rows {
+			placed[x]++
+			p := req.Anchors[x].PositiveIDs[0]
+			if pos[p] {
+				t.Fatalf("batch %d holds two anchors with positive %s", b.Index, p)
+			}
+			pos[p] = true
+		}
+	}
+	if len(placed) != 60 {
+		t.Fatalf("%d anchors placed, want 60", len(placed))
+	}
+	// The first group: its seed's 3 nearest anchors by exact scoring, but for those
+	// sharing a positive with a row taken before them (moved to a later batch).
+	b := got[0]
+	seed := b.Rows[0]
+	prepared := func(v []float32) []float32 { q, _ := s.PrepareQuery(v, "v"); return q }
+	var others []int
+	for j := range qs {
+		if j != seed {
+			others = append(others, j)
+		}
+	}
+	sort.SliceStable(others, func(x, y int) bool {
+		return s.Similarity(prepared(qs[seed]), prepared(qs[others[x]])) > s.Similarity(prepared(qs[seed]), prepared(qs[others[y]]))
+	})
+	var want []int
+	taken := map[string]bool{req.Anchors[seed].PositiveIDs[0]: true}
+	for _, j := range others[:3] {
+		if p := req.Anchors[j].PositiveIDs[0]; !taken[p] {
+			taken[p] = true
+			want = append(want, j)
+		}
+	}
+	for _, j := range want {
+		if !slices.Contains(b.Rows, j) {
+			t.Fatalf("first batch %v lacks %d, one of the seed %d's nearest %v", b.Rows, j, seed, others[:3])
+		}
+	}
+	bad := req
+	bad.Anchors = slices.Clone(req.Anchors)
+	bad.Anchors[2].Vector = []float32{1, 2}
+	err := BuildBatches(context.Background(), s, bad, func(Batch) error { return nil })
+	var v *validate.Error
+	if !errors.As(err, &v) || !slices.ContainsFunc(v.Violations, func(f validate.Violation) bool { return f.Field == "anchors[2].vector" }) {
+		t.Fatalf("wrong dimension: %v", err)
+	}
+}

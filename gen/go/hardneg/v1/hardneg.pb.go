@@ -3975,12 +3975,18 @@ func (x *RefreshQueueResponse) GetDue() uint64 {
 // BatchAnchor is one training pair of BuildBatches.
 type BatchAnchor struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Id of an item of the collection (its stored vector places it); unique in the
-	// request. It is also the key of its reported false negatives.
+	// The anchor's id, unique in the request and the key of its reported false
+	// negatives. Without a vector it must be an item of the collection, whose stored
+	// vector places it.
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// Its positives, at most 64 ids; those in the collection also count for the
 	// near-duplicate rule.
-	PositiveIds   []string `protobuf:"bytes,2,rep,name=positive_ids,json=positiveIds,proto3" json:"positive_ids,omitempty"`
+	PositiveIds []string `protobuf:"bytes,2,rep,name=positive_ids,json=positiveIds,proto3" json:"positive_ids,omitempty"`
+	// The anchor's vector (dim little-endian float32), e.g. a query that is not an item
+	// of the collection; used instead of a stored vector. When any anchor has one, the
+	// neighbours strategy scores the anchors against each other (O(anchors²·dim))
+	// instead of searching the collection.
+	Vector        []byte `protobuf:"bytes,3,opt,name=vector,proto3" json:"vector,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4025,6 +4031,13 @@ func (x *BatchAnchor) GetId() string {
 func (x *BatchAnchor) GetPositiveIds() []string {
 	if x != nil {
 		return x.PositiveIds
+	}
+	return nil
+}
+
+func (x *BatchAnchor) GetVector() []byte {
+	if x != nil {
+		return x.Vector
 	}
 	return nil
 }
@@ -4825,10 +4838,11 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x14RefreshQueueResponse\x12-\n" +
 	"\x05items\x18\x01 \x03(\v2\x17.hardneg.v1.RefreshItemR\x05items\x12%\n" +
 	"\x0etarget_version\x18\x02 \x01(\x03R\rtargetVersion\x12\x10\n" +
-	"\x03due\x18\x03 \x01(\x04R\x03due\"@\n" +
+	"\x03due\x18\x03 \x01(\x04R\x03due\"X\n" +
 	"\vBatchAnchor\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
-	"\fpositive_ids\x18\x02 \x03(\tR\vpositiveIds\"\xbd\x06\n" +
+	"\fpositive_ids\x18\x02 \x03(\tR\vpositiveIds\x12\x16\n" +
+	"\x06vector\x18\x03 \x01(\fR\x06vector\"\xbd\x06\n" +
 	"\x13BuildBatchesRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +

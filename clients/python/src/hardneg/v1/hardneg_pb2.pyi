@@ -671,12 +671,14 @@ class RefreshQueueResponse(_message.Message):
     def __init__(self, items: _Optional[_Iterable[_Union[RefreshItem, _Mapping]]] = ..., target_version: _Optional[int] = ..., due: _Optional[int] = ...) -> None: ...
 
 class BatchAnchor(_message.Message):
-    __slots__ = ("id", "positive_ids")
+    __slots__ = ("id", "positive_ids", "vector")
     ID_FIELD_NUMBER: _ClassVar[int]
     POSITIVE_IDS_FIELD_NUMBER: _ClassVar[int]
+    VECTOR_FIELD_NUMBER: _ClassVar[int]
     id: str
     positive_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, id: _Optional[str] = ..., positive_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    vector: bytes
+    def __init__(self, id: _Optional[str] = ..., positive_ids: _Optional[_Iterable[str]] = ..., vector: _Optional[bytes] = ...) -> None: ...
 
 class BuildBatchesRequest(_message.Message):
     __slots__ = ("collection", "anchors", "batch_size", "strategy", "epochs", "first_epoch", "num_epochs", "seed", "cluster_size_start", "cluster_size_end", "num_nearest", "num_sampled", "sample_range_min", "sample_range_max", "exclude_near_duplicates", "duplicate_threshold", "duplicate_margin", "use_feedback")
