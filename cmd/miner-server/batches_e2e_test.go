@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"testing"
@@ -118,6 +119,27 @@ func TestBuildBatchesThroughTheServer(t *testing.T) {
 	_, err = buildBatches(t, c, &hardnegv1.BuildBatchesRequest{Collection: "b", Anchors: []*hardnegv1.BatchAnchor{{Id: "i1"}, {Id: "zz"}}, BatchSize: 2})
 	if codeOf(err) != codes.InvalidArgument || !slices.Contains(fieldViolations(err), "anchors[1].id") {
 		t.Fatalf("unknown anchor: %v", err)
+	}
+	// Anchors with their own vectors need not be stored.
+	qv := randVecs(rand.New(rand.NewPCG(5, 5)), 30, 8)
+	var vanchors []*hardnegv1.BatchAnchor
+	for i, v := range qv {
+		vanchors = append(vanchors, &hardnegv1.BatchAnchor{Id: "query" + strconv.Itoa(i), Vector: f32bytes(v), PositiveIds: []string{"i" + strconv.Itoa(i)}})
+	}
+	vb, err := buildBatches(t, c, &hardnegv1.BuildBatchesRequest{Collection: "b", Anchors: vanchors, BatchSize: 8, Strategy: hardnegv1.BatchStrategy_BATCH_STRATEGY_NEIGHBOURS, NumNearest: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, b := range vb {
+		n += len(b.Rows)
+	}
+	if n != 30 {
+		t.Fatalf("vector anchors: %d rows placed, want 30", n)
+	}
+	vanchors[0].Vector = vanchors[0].Vector[:8]
+	if _, err := buildBatches(t, c, &hardnegv1.BuildBatchesRequest{Collection: "b", Anchors: vanchors, BatchSize: 8}); codeOf(err) != codes.InvalidArgument || !slices.Contains(fieldViolations(err), "anchors[0].vector") {
+		t.Fatalf("short vector: %v", err)
 	}
 	if _, err := buildBatches(t, c, &hardnegv1.BuildBatchesRequest{Collection: "nope", Anchors: anchors, BatchSize: 2}); codeOf(err) != codes.NotFound {
 		t.Fatalf("unknown collection: %v", err)

@@ -57,6 +57,19 @@ def test_build_batches_keeps_conflicts_apart(client: hardneg.Client, collection:
     assert {v.field for v in e.value.violations} == {"batch_size", "strategy"}
 
 
+def test_build_batches_of_queries_not_in_the_collection(client: hardneg.Client, collection: str) -> None:
+    x = _corpus(client, collection, 40)
+    q = unit_rows(40, 16, seed=42)
+    got = _batches(client, collection, [f"query{i}" for i in range(40)], anchor_vectors=q,
+                   positive_ids=[[f"d{i % 20}"] for i in range(40)], batch_size=8, strategy="neighbours", num_nearest=3)
+    assert sorted(r for b in got for r in b.rows) == list(range(40))
+    for b in got:
+        assert len({r % 20 for r in b.rows}) == len(b.rows)  # rows sharing a positive are apart
+    with pytest.raises(hardneg.errors.InvalidArgument) as e:
+        _batches(client, collection, ["a", "b"], anchor_vectors=x[:3], batch_size=2)
+    assert [v.field for v in e.value.violations] == ["anchor_vectors"]
+
+
 def test_hard_batches_iterates_epochs(sync_client: hardneg.Client) -> None:
     name = f"hb-{uuid.uuid4().hex[:8]}"
     sync_client.create_collection(name, dim=16, metric="cosine")

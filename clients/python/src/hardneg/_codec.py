@@ -880,6 +880,7 @@ def build_batches_request(
     duplicate_threshold: Optional[float],
     duplicate_margin: Optional[float],
     use_feedback: Optional[bool],
+    anchor_vectors: Any = None,
 ) -> pb.BuildBatchesRequest:
     """A BuildBatchesRequest, after checking the arguments' types and ranges (the server
     checks the rest, e.g. that the anchors are in the collection)."""
@@ -914,11 +915,18 @@ def build_batches_request(
     for i, p in enumerate(pos):
         if len(p) > MAX_BATCH_POSITIVES:
             violations.append(FieldViolation(field=f"anchors[{i}].positive_ids", description=f"at most {MAX_BATCH_POSITIVES}, got {len(p)}"))
+    vec_rows: list[bytes] = [b""] * len(ids)
+    if anchor_vectors is not None:
+        arr, _ = encode_vectors(anchor_vectors)
+        if arr.shape[0] != len(ids):
+            violations.append(FieldViolation(field="anchor_vectors", description=f"{arr.shape[0]} rows for {len(ids)} anchors"))
+        else:
+            vec_rows = [arr[i].tobytes() for i in range(len(ids))]
     if violations:
         raise InvalidArgument("invalid build_batches request", violations=violations)
     req = pb.BuildBatchesRequest(
         collection=collection,
-        anchors=[pb.BatchAnchor(id=a, positive_ids=p) for a, p in zip(ids, pos)],
+        anchors=[pb.BatchAnchor(id=a, positive_ids=p, vector=v) for a, p, v in zip(ids, pos, vec_rows)],
         batch_size=int(batch_size),
         strategy=BATCH_STRATEGIES[strategy],
         epochs=int(epochs),

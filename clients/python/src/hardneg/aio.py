@@ -297,6 +297,7 @@ class AsyncClient(Front):
         anchor_ids: Any,
         *,
         positive_ids: Any = None,
+        anchor_vectors: Any = None,
         batch_size: int,
         strategy: str = "clusters",
         epochs: int = 1,
@@ -331,6 +332,7 @@ class AsyncClient(Front):
             duplicate_threshold=duplicate_threshold,
             duplicate_margin=duplicate_margin,
             use_feedback=use_feedback,
+            anchor_vectors=anchor_vectors,
         )
         try:
             async for resp in self._stub().BuildBatches(req, metadata=self._core.config.metadata()):

@@ -408,6 +408,7 @@ class Client(Front):
         anchor_ids: Any,
         *,
         positive_ids: Any = None,
+        anchor_vectors: Any = None,
         batch_size: int,
         strategy: str = "clusters",
         epochs: int = 1,
@@ -433,6 +434,8 @@ class Client(Front):
         batch (``deferred``/``swapped_in``). The same arguments give the same batches.
 
         Args:
+            anchor_vectors: ``(n, dim)`` vectors of the anchors, for anchors that are not
+                items of the collection (e.g. queries); ``anchor_ids`` then only name them.
             batch_size: anchors per batch (1–4,096).
             strategy: ``"clusters"`` (NGAME: balanced 2-means clusters of the anchors'
                 vectors, whole clusters per batch) or ``"neighbours"`` (Sample4Geo: an
@@ -464,6 +467,7 @@ class Client(Front):
             duplicate_threshold=duplicate_threshold,
             duplicate_margin=duplicate_margin,
             use_feedback=use_feedback,
+            anchor_vectors=anchor_vectors,
         )
         try:
             for resp in self._stub().BuildBatches(req, metadata=self._core.config.metadata()):

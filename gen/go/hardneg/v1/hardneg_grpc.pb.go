@@ -108,8 +108,9 @@ type MinerServiceClient interface {
 	// target version, the oldest and the most often recently served as negatives first,
 	// so that a training loop can refresh its index incrementally.
 	RefreshQueue(ctx context.Context, in *RefreshQueueRequest, opts ...grpc.CallOption) (*RefreshQueueResponse, error)
-	// BuildBatches assembles training batches from anchors of a collection (ids with
-	// their positives) and streams them, epoch by epoch: NGAME-style balanced clusters
+	// BuildBatches assembles training batches from anchors (items of a collection, or
+	// ids sent with their vectors, each with its positives) and streams them, epoch by
+	// epoch: NGAME-style balanced clusters
 	// of the anchors' vectors, or Sample4Geo-style groups of an anchor and its
 	// neighbours, so that in-batch negatives are hard. Within a batch no row's anchor or
 	// positive is a positive, a reported false negative or a near-duplicate of a
@@ -338,8 +339,9 @@ type MinerServiceServer interface {
 	// target version, the oldest and the most often recently served as negatives first,
 	// so that a training loop can refresh its index incrementally.
 	RefreshQueue(context.Context, *RefreshQueueRequest) (*RefreshQueueResponse, error)
-	// BuildBatches assembles training batches from anchors of a collection (ids with
-	// their positives) and streams them, epoch by epoch: NGAME-style balanced clusters
+	// BuildBatches assembles training batches from anchors (items of a collection, or
+	// ids sent with their vectors, each with its positives) and streams them, epoch by
+	// epoch: NGAME-style balanced clusters
 	// of the anchors' vectors, or Sample4Geo-style groups of an anchor and its
 	// neighbours, so that in-batch negatives are hard. Within a batch no row's anchor or
 	// positive is a positive, a reported false negative or a near-duplicate of a

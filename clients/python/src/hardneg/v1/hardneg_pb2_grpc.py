@@ -220,8 +220,9 @@ class MinerServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def BuildBatches(self, request, context):
-        """BuildBatches assembles training batches from anchors of a collection (ids with
-        their positives) and streams them, epoch by epoch: NGAME-style balanced clusters
+        """BuildBatches assembles training batches from anchors (items of a collection, or
+        ids sent with their vectors, each with its positives) and streams them, epoch by
+        epoch: NGAME-style balanced clusters
         of the anchors' vectors, or Sample4Geo-style groups of an anchor and its
         neighbours, so that in-batch negatives are hard. Within a batch no row's anchor or
         positive is a positive, a reported false negative or a near-duplicate of a
