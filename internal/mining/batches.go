@@ -124,6 +124,11 @@ type batchRow struct {
 	posVecs [][]float32         // stored vectors of its positives
 	dup     float32             // near-duplicate threshold against posVecs, valid when hasDup
 	hasDup  bool
+	// fnVecs are the stored vectors of the anchor's reported false negatives, when the
+	// near-duplicate rule has a threshold (fnDup): their near-duplicates are kept apart
+	// too, as Mine excludes them.
+	fnVecs  [][]float32
+	fnDup   float32
 	memVecs [][]float32 // stored vectors of members (nil entries when not stored)
 }
 
@@ -240,10 +245,11 @@ func (r *BatchRequest) clusterSize(e int) int {
 	return max(1, int(math.Round(float64(start)+float64(end-start)*float64(e)/float64(epochs-1))))
 }
 
-// BuildBatches builds the training batches of req's epochs from the anchors' stored
-// vectors in s and calls emit with each, in order. It guarantees that within a batch no
+// BuildBatches builds the training batches of req's epochs from the anchors' vectors in
+// s (or sent) and calls emit with each, in order. It guarantees that within a batch no
 // row's anchor or positive is a positive, a reported false negative (feedback) or a
-// near-duplicate of a positive (Mine's near-duplicate rule) of another row, and that
+// near-duplicate of a positive or of a reported false negative (Mine's near-duplicate
+// rules 8 and 9) of another row, and that
 // each anchor is in exactly one batch per epoch. A row that its grouping put with a
 // conflicting one is moved to a later batch (Batch.Deferred, SwappedIn). Invalid input
 // returns a *validate.Error before any batch.
@@ -328,13 +334,32 @@ func newBatchBuilder(ctx context.Context, s Searcher, req *BatchRequest) (*batch
 	if err := e.Err(); err != nil {
 		return nil, err
 	}
+	fns := make([][]string, len(b.rows))
 	for i := range b.rows {
 		r := &b.rows[i]
 		if req.UseFeedback {
 			for id := range s.FalseNegatives(r.id) {
 				r.forbid[id] = struct{}{}
+				fns[i] = append(fns[i], id)
 			}
 		}
+	}
+	if hasThr {
+		// Near-duplicates of a reported false negative are excluded too (Mine's rule 9).
+		s.Resolve(func(lookup index.LookupFunc) {
+			for i, ids := range fns {
+				slices.Sort(ids)
+				for _, id := range ids {
+					if v, _, ok := lookup(id); ok {
+						b.rows[i].fnVecs = append(b.rows[i].fnVecs, slices.Clone(v))
+					}
+				}
+				b.rows[i].fnDup = thr
+			}
+		})
+	}
+	for i := range b.rows {
+		r := &b.rows[i]
 		if len(r.posVecs) == 0 {
 			continue
 		}
@@ -371,7 +396,15 @@ func (b *batchBuilder) oneWay(i, j int) bool {
 		if _, bad := ri.forbid[id]; bad {
 			return true
 		}
-		if !ri.hasDup || rj.memVecs[k] == nil {
+		if rj.memVecs[k] == nil {
+			continue
+		}
+		for _, fv := range ri.fnVecs {
+			if b.s.Similarity(rj.memVecs[k], fv) >= ri.fnDup {
+				return true
+			}
+		}
+		if !ri.hasDup {
 			continue
 		}
 		for _, pv := range ri.posVecs {

@@ -79,6 +79,9 @@ func adversarialBatchWorld(t *testing.T, r *rand.Rand, nAnchors int) (Searcher, 
 		if r.IntN(4) == 0 {
 			fb[a.ID] = append(fb[a.ID], "a"+strconv.Itoa(r.IntN(nAnchors)), "p"+strconv.Itoa(r.IntN(30)))
 		}
+		if r.IntN(4) == 0 { // one copy of a family reported: its other copies are near-duplicates
+			fb[a.ID] = append(fb[a.ID], families[r.IntN(len(families))][0])
+		}
 		anchors[i] = a
 	}
 	s := newCollection(t, index.Config{Name: "b", Dim: dim, Metric: index.Cosine}, b, fb)
@@ -123,6 +126,11 @@ func (o *batchOracle) bad(i, j int) bool {
 				return true
 			}
 		}
+		for _, f := range o.fb[ai.ID] {
+			if fv, ok := o.vec(f); ok && o.s.Similarity(xv, fv) >= DefaultCosineDuplicateThreshold {
+				return true
+			}
+		}
 	}
 	return false
 }
@@ -152,7 +160,7 @@ func TestBatchGuaranteeHoldsOnAdversarialData(t *testing.T) {
 		s.Resolve(func(lookup index.LookupFunc) {
 			vecs := map[string][]float32{}
 			for _, a := range anchors {
-				for _, id := range append([]string{a.ID}, a.PositiveIDs...) {
+				for _, id := range append(append([]string{a.ID}, a.PositiveIDs...), fb[a.ID]...) {
 					if v, _, ok := lookup(id); ok {
 						vecs[id] = slices.Clone(v)
 					}
