@@ -4078,9 +4078,10 @@ type BuildBatchesRequest struct {
 	// End of the neighbour ranks sampled from (exclusive), at most 4,096; 0:
 	// sample_range_min + 8·num_sampled.
 	SampleRangeMax uint32 `protobuf:"varint,14,opt,name=sample_range_max,json=sampleRangeMax,proto3" json:"sample_range_max,omitempty"`
-	// Mine's near-duplicate rule in the batch guarantee: an item whose similarity to a
+	// Mine's near-duplicate rules in the batch guarantee: an item whose similarity to a
 	// positive p of a row is ≥ that row's threshold min(duplicate_threshold,
-	// s⁺ + duplicate_margin) does not join it. Default true.
+	// s⁺ + duplicate_margin), or whose similarity to a reported false negative of the
+	// row is ≥ duplicate_threshold, does not join it. Default true.
 	ExcludeNearDuplicates *bool `protobuf:"varint,15,opt,name=exclude_near_duplicates,json=excludeNearDuplicates,proto3,oneof" json:"exclude_near_duplicates,omitempty"`
 	// As MiningPolicy.duplicate_threshold (unset: 0.80 under cosine).
 	DuplicateThreshold *float32 `protobuf:"fixed32,16,opt,name=duplicate_threshold,json=duplicateThreshold,proto3,oneof" json:"duplicate_threshold,omitempty"`

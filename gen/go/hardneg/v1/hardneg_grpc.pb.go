@@ -110,13 +110,12 @@ type MinerServiceClient interface {
 	RefreshQueue(ctx context.Context, in *RefreshQueueRequest, opts ...grpc.CallOption) (*RefreshQueueResponse, error)
 	// BuildBatches assembles training batches from anchors (items of a collection, or
 	// ids sent with their vectors, each with its positives) and streams them, epoch by
-	// epoch: NGAME-style balanced clusters
-	// of the anchors' vectors, or Sample4Geo-style groups of an anchor and its
-	// neighbours, so that in-batch negatives are hard. Within a batch no row's anchor or
-	// positive is a positive, a reported false negative or a near-duplicate of a
-	// positive of another row (rows that would break it are moved to a later batch and
-	// counted), and each anchor is in exactly one batch per epoch. Reproducible from the
-	// seed on the same collection.
+	// epoch: NGAME-style balanced clusters of the anchors' vectors, or Sample4Geo-style
+	// groups of an anchor and its neighbours, so that in-batch negatives are hard. Within
+	// a batch no row's anchor or positive is a positive, a reported false negative or a
+	// near-duplicate of a positive or reported false negative of another row (rows that
+	// would break it are moved to a later batch and counted), and each anchor is in
+	// exactly one batch per epoch. Reproducible from the seed on the same collection.
 	BuildBatches(ctx context.Context, in *BuildBatchesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BuildBatchesResponse], error)
 	// ReportLoss records how a training step went for anchors (solved, or their loss),
 	// moving each anchor key's closed-loop hardness (MiningPolicy.closed_loop). Kept in
@@ -341,13 +340,12 @@ type MinerServiceServer interface {
 	RefreshQueue(context.Context, *RefreshQueueRequest) (*RefreshQueueResponse, error)
 	// BuildBatches assembles training batches from anchors (items of a collection, or
 	// ids sent with their vectors, each with its positives) and streams them, epoch by
-	// epoch: NGAME-style balanced clusters
-	// of the anchors' vectors, or Sample4Geo-style groups of an anchor and its
-	// neighbours, so that in-batch negatives are hard. Within a batch no row's anchor or
-	// positive is a positive, a reported false negative or a near-duplicate of a
-	// positive of another row (rows that would break it are moved to a later batch and
-	// counted), and each anchor is in exactly one batch per epoch. Reproducible from the
-	// seed on the same collection.
+	// epoch: NGAME-style balanced clusters of the anchors' vectors, or Sample4Geo-style
+	// groups of an anchor and its neighbours, so that in-batch negatives are hard. Within
+	// a batch no row's anchor or positive is a positive, a reported false negative or a
+	// near-duplicate of a positive or reported false negative of another row (rows that
+	// would break it are moved to a later batch and counted), and each anchor is in
+	// exactly one batch per epoch. Reproducible from the seed on the same collection.
 	BuildBatches(*BuildBatchesRequest, grpc.ServerStreamingServer[BuildBatchesResponse]) error
 	// ReportLoss records how a training step went for anchors (solved, or their loss),
 	// moving each anchor key's closed-loop hardness (MiningPolicy.closed_loop). Kept in

@@ -222,13 +222,12 @@ class MinerServiceServicer:
     def BuildBatches(self, request, context):
         """BuildBatches assembles training batches from anchors (items of a collection, or
         ids sent with their vectors, each with its positives) and streams them, epoch by
-        epoch: NGAME-style balanced clusters
-        of the anchors' vectors, or Sample4Geo-style groups of an anchor and its
-        neighbours, so that in-batch negatives are hard. Within a batch no row's anchor or
-        positive is a positive, a reported false negative or a near-duplicate of a
-        positive of another row (rows that would break it are moved to a later batch and
-        counted), and each anchor is in exactly one batch per epoch. Reproducible from the
-        seed on the same collection.
+        epoch: NGAME-style balanced clusters of the anchors' vectors, or Sample4Geo-style
+        groups of an anchor and its neighbours, so that in-batch negatives are hard. Within
+        a batch no row's anchor or positive is a positive, a reported false negative or a
+        near-duplicate of a positive or reported false negative of another row (rows that
+        would break it are moved to a later batch and counted), and each anchor is in
+        exactly one batch per epoch. Reproducible from the seed on the same collection.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
