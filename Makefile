@@ -84,8 +84,10 @@ test-examples: $(VENV)/.stamp build ## smoke-test the examples (installs torch a
 	$(VPY) -m pip install --quiet './clients/python[examples]'
 	cd clients/python && HARDNEG_SERVER_BIN=$(CURDIR)/$(BIN) ../../$(VPY) -m pytest -q -p no:cacheprovider -m 'examples or heavy'
 
-# The differential tests against sentence-transformers (clients/python/tests/test_datasets_compat.py):
-# torch, sentence-transformers, datasets and the offline all-MiniLM-L6-v2 model go into .venv.
+# The differential tests against sentence-transformers (clients/python/tests/test_datasets_compat.py)
+# and the hard-batch sampler with a DataLoader and MultipleNegativesRankingLoss
+# (test_training_torch.py): torch, sentence-transformers, datasets and the offline
+# all-MiniLM-L6-v2 model go into .venv.
 .PHONY: test-compat
 test-compat: $(VENV)/.stamp build ## hardneg.datasets vs sentence-transformers' mine_hard_negatives, cell by cell (installs torch: large)
 	$(VPY) -m pip install --quiet './clients/python[test,compat]'

@@ -28,8 +28,9 @@ const (
 )
 
 // readMethods are the MinerService methods a read token may call: they change no
-// stored data. Mine is among them; its feedback counterpart ReportFalseNegatives is
-// not. Backup and Restore, which copy or create whole collections, need role write.
+// stored data. Mine and BuildBatches are among them; the feedback counterparts
+// ReportFalseNegatives and ReportLoss are not. Backup and Restore, which copy or create
+// whole collections, need role write.
 var readMethods = map[string]bool{
 	hardnegv1.MinerService_GetCollection_FullMethodName:   true,
 	hardnegv1.MinerService_ListCollections_FullMethodName: true,
@@ -37,6 +38,7 @@ var readMethods = map[string]bool{
 	hardnegv1.MinerService_Mine_FullMethodName:            true,
 	hardnegv1.MinerService_RefreshQueue_FullMethodName:    true,
 	hardnegv1.MinerService_ListSnapshots_FullMethodName:   true,
+	hardnegv1.MinerService_BuildBatches_FullMethodName:    true,
 }
 
 // principal is an authenticated caller.

@@ -233,6 +233,19 @@ func fromPolicy(pb *hardnegv1.MiningPolicy) (mining.Policy, error) {
 	} else {
 		e.Add("policy.stale_rule", "unknown stale rule %d", pb.StaleRule)
 	}
+	if sy := pb.Synthetic; sy != nil {
+		p.Synthetic = mining.Synthetic{
+			NumMixed:      int(sy.NumMixed),
+			AlphaMin:      optF("synthetic.alpha_min", sy.AlphaMin),
+			AlphaMax:      optF("synthetic.alpha_max", sy.AlphaMax),
+			NumQueryMixed: int(sy.NumQueryMixed),
+			BetaMin:       optF("synthetic.beta_min", sy.BetaMin),
+			BetaMax:       optF("synthetic.beta_max", sy.BetaMax),
+			Pool:          int(sy.Pool),
+		}
+	}
+	p.ClosedLoop = pb.ClosedLoop
+	p.ClosedLoopDepth = int(pb.ClosedLoopDepth)
 	return p, e.Err()
 }
 
@@ -343,6 +356,17 @@ func toAnchorResult(r *mining.Result, includeVectors bool) *hardnegv1.AnchorResu
 			pb.NegativeVectors = encodeF32(pb.NegativeVectors, n.Vector)
 		}
 	}
+	if len(r.Synthetic) > 0 || r.SyntheticShortfall > 0 {
+		pb.SyntheticShortfall = uint32(r.SyntheticShortfall)
+		pb.Synthetic = make([]*hardnegv1.SyntheticNegative, len(r.Synthetic))
+		for i, sn := range r.Synthetic {
+			pb.Synthetic[i] = &hardnegv1.SyntheticNegative{Kind: syntheticKindToPB[sn.Kind], AId: sn.AID, BId: sn.BID, Coefficient: sn.Coefficient}
+			pb.SyntheticVectors = encodeF32(pb.SyntheticVectors, sn.Vector)
+		}
+	}
+	if r.HasHardness {
+		pb.Hardness, pb.BandShift = proto.Float32(r.Hardness), uint32(r.BandShift)
+	}
 	if r.Explained != nil {
 		pb.Explained = make([]*hardnegv1.ExplainedCandidate, len(r.Explained))
 		for i, x := range r.Explained {
@@ -355,6 +379,12 @@ func toAnchorResult(r *mining.Result, includeVectors bool) *hardnegv1.AnchorResu
 		pb.ExplainTruncated = r.ExplainTruncated
 	}
 	return pb
+}
+
+// syntheticKindToPB maps each synthetic kind to its proto enum.
+var syntheticKindToPB = map[mining.SyntheticKind]hardnegv1.SyntheticKind{
+	mining.SyntheticMixed: hardnegv1.SyntheticKind_SYNTHETIC_KIND_MIXED,
+	mining.SyntheticQuery: hardnegv1.SyntheticKind_SYNTHETIC_KIND_QUERY,
 }
 
 // fateToPB maps each candidate fate to its proto enum.

@@ -19,7 +19,13 @@ import (
 // being named here.
 func randomPolicyPB(t *testing.T, r *rand.Rand) *hardnegv1.MiningPolicy {
 	pb := &hardnegv1.MiningPolicy{}
-	m := pb.ProtoReflect()
+	randomFill(t, r, pb.ProtoReflect())
+	return pb
+}
+
+// randomFill sets every field of m, and of the messages it holds, to a random
+// non-default value.
+func randomFill(t *testing.T, r *rand.Rand, m protoreflect.Message) {
 	fields := m.Descriptor().Fields()
 	for i := range fields.Len() {
 		fd := fields.Get(i)
@@ -40,12 +46,14 @@ func randomPolicyPB(t *testing.T, r *rand.Rand) *hardnegv1.MiningPolicy {
 		case protoreflect.EnumKind:
 			vals := fd.Enum().Values()
 			v = protoreflect.ValueOfEnum(vals.Get(1 + r.IntN(vals.Len()-1)).Number())
+		case protoreflect.MessageKind:
+			v = m.NewField(fd)
+			randomFill(t, r, v.Message())
 		default:
 			t.Fatalf("field %s has kind %s: teach randomPolicyPB and fromPolicy about it", fd.Name(), fd.Kind())
 		}
 		m.Set(fd, v)
 	}
-	return pb
 }
 
 // TestFromPolicyCarriesEveryField converts random policies that set every field of

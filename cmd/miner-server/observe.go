@@ -57,6 +57,9 @@ func (s *Server) metricsSources() metrics.Sources {
 				if x, ok := s.exp.lookup(c); ok {
 					out[i].Exposure, out[i].HasExposure = x.Stats(), true
 				}
+				if h, ok := s.hard.lookup(c); ok {
+					out[i].HardnessKeys, out[i].HasHardness = h.Len(), true
+				}
 			}
 			return out
 		},

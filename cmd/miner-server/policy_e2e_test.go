@@ -167,6 +167,11 @@ func TestEveryPolicyFieldChangesMine(t *testing.T) {
 		"max_staleness":           {base, with(base, func(p *hardnegv1.MiningPolicy) { p.MaxStaleness = proto.Int64(10) }), nil},
 		"rotate":                  {base, with(base, func(p *hardnegv1.MiningPolicy) { p.Rotate = true }), []*hardnegv1.Anchor{anchor("rot")}},
 		"max_exposures":           {base, with(base, func(p *hardnegv1.MiningPolicy) { p.MaxExposures = 1 }), nil},
+		"synthetic": {base, with(base, func(p *hardnegv1.MiningPolicy) {
+			p.Synthetic = &hardnegv1.SyntheticPolicy{NumMixed: 2}
+		}), nil},
+		"closed_loop":       {base, with(base, func(p *hardnegv1.MiningPolicy) { p.ClosedLoop = true }), nil},
+		"closed_loop_depth": {with(base, func(p *hardnegv1.MiningPolicy) { p.ClosedLoop = true }), with(base, func(p *hardnegv1.MiningPolicy) { p.ClosedLoop, p.ClosedLoopDepth = true, 5 }), nil},
 		"stale_rule": {with(base, func(p *hardnegv1.MiningPolicy) { p.MinVersion = proto.Int64(30) }), with(base, func(p *hardnegv1.MiningPolicy) {
 			p.MinVersion, p.StaleRule = proto.Int64(30), hardnegv1.StaleRule_STALE_RULE_RESCORE
 		}), nil},

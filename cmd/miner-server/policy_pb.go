@@ -43,6 +43,17 @@ func policyPB(p mining.Policy) *hardnegv1.MiningPolicy {
 		MaxStaleness:            p.MaxStaleness,
 		Rotate:                  p.Rotate,
 		MaxExposures:            uint32(p.MaxExposures),
+		Synthetic: &hardnegv1.SyntheticPolicy{
+			NumMixed:      uint32(p.Synthetic.NumMixed),
+			AlphaMin:      p.Synthetic.AlphaMin,
+			AlphaMax:      p.Synthetic.AlphaMax,
+			NumQueryMixed: uint32(p.Synthetic.NumQueryMixed),
+			BetaMin:       p.Synthetic.BetaMin,
+			BetaMax:       p.Synthetic.BetaMax,
+			Pool:          uint32(p.Synthetic.Pool),
+		},
+		ClosedLoop:      p.ClosedLoop,
+		ClosedLoopDepth: uint32(p.ClosedLoopDepth),
 	}
 	for k, v := range staleRuleFromPB {
 		if v == p.StaleRule && k != hardnegv1.StaleRule_STALE_RULE_UNSPECIFIED {

@@ -85,6 +85,8 @@ func TestTokenStoreAuthenticates(t *testing.T) {
 		{"write token writes", upsert, writeTok, nil, "trainer"},
 		{"read token mines", mine, readTok, nil, "viewer"},
 		{"read token cannot write", upsert, readTok, errPermissionDenied, ""},
+		{"read token builds batches", hardnegv1.MinerService_BuildBatches_FullMethodName, readTok, nil, "viewer"},
+		{"read token cannot report losses", hardnegv1.MinerService_ReportLoss_FullMethodName, readTok, errPermissionDenied, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, err := s.authenticate(callCtx(tc.method, tc.token))

@@ -35,6 +35,7 @@ type Server struct {
 	mined    *mining.Recorder
 	cal      *perCollection[*mining.Calibration] // per-collection mining score statistics
 	exp      *perCollection[*mining.Exposure]    // per-collection counts of served negatives
+	hard     *perCollection[*mining.Hardness]    // per-collection closed-loop hardness of anchor keys
 	ingest   *ingestRecorder
 	backups  *backupRecorder
 	metrics  *metrics.Metrics
@@ -62,7 +63,7 @@ func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("open storage: %w", err)
 	}
 	s := &Server{cfg: cfg, log: log, db: db, serviceN: hardnegv1.MinerService_ServiceDesc.ServiceName,
-		mined: &mining.Recorder{}, cal: newPerCollection(mining.NewCalibration), exp: newPerCollection(func() *mining.Exposure { return mining.NewExposure(0) }), ingest: &ingestRecorder{}, backups: &backupRecorder{}, codec: newRequestCodec(), limiter: newInFlightLimiter(cfg.MaxInFlight, cfg.RetryAfter)}
+		mined: &mining.Recorder{}, cal: newPerCollection(mining.NewCalibration), exp: newPerCollection(func() *mining.Exposure { return mining.NewExposure(0) }), hard: newPerCollection(mining.NewHardness), ingest: &ingestRecorder{}, backups: &backupRecorder{}, codec: newRequestCodec(), limiter: newInFlightLimiter(cfg.MaxInFlight, cfg.RetryAfter)}
 	if err := s.setup(); err != nil {
 		s.closeListeners()
 		db.Close()
@@ -117,7 +118,7 @@ func (s *Server) setup() error {
 	}
 	opts = append(opts, s.tracingOptions()...)
 	s.grpc = grpc.NewServer(append(opts, s.interceptorOptions()...)...)
-	s.svc = &service{db: s.db, log: s.log, mined: s.mined, cal: s.cal, exp: s.exp, ingest: s.ingest, backups: s.backups}
+	s.svc = &service{db: s.db, log: s.log, mined: s.mined, cal: s.cal, exp: s.exp, hard: s.hard, ingest: s.ingest, backups: s.backups}
 	s.grpc.RegisterService(s.codec.withDecodeErrors(&hardnegv1.MinerService_ServiceDesc), s.svc)
 	if cfg.UI {
 		s.history = newStatsHistory(historySamples)

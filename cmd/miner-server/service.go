@@ -26,6 +26,7 @@ type service struct {
 	backups *backupRecorder                     // backup and restore counters, read by metrics
 	cal     *perCollection[*mining.Calibration] // per-collection score statistics of mining, read by metrics
 	exp     *perCollection[*mining.Exposure]    // per-collection counts of served negatives (loop.go)
+	hard    *perCollection[*mining.Hardness]    // per-collection closed-loop hardness of anchor keys (loop.go)
 }
 
 func (s *service) CreateCollection(_ context.Context, req *hardnegv1.CreateCollectionRequest) (*hardnegv1.CreateCollectionResponse, error) {
@@ -65,6 +66,7 @@ func (s *service) DeleteCollection(_ context.Context, req *hardnegv1.DeleteColle
 	if c != nil {
 		s.cal.drop(c)
 		s.exp.drop(c)
+		s.hard.drop(c)
 	}
 	s.log.Info("collection deleted", "collection", req.Name)
 	return &hardnegv1.DeleteCollectionResponse{}, nil
@@ -274,7 +276,7 @@ func (s *service) Mine(ctx context.Context, req *hardnegv1.MineRequest) (*hardne
 	if err := errors.Join(perr, aerr); err != nil {
 		return nil, mergeValidation(perr, aerr)
 	}
-	mreq := mining.Request{Anchors: anchors, Policy: pol, IncludeVectors: req.IncludeVectors, Explain: int(req.Explain), Calibration: s.cal.get(c), Exposure: s.exp.get(c)}
+	mreq := mining.Request{Anchors: anchors, Policy: pol, IncludeVectors: req.IncludeVectors, Explain: int(req.Explain), Calibration: s.cal.get(c), Exposure: s.exp.get(c), Hardness: s.hard.get(c)}
 	if guide != nil {
 		if pol.UsesGuide() && guide != c {
 			if err := errors.Join(c.ClaimGuideRole(false), guide.ClaimGuideRole(true)); err != nil {
@@ -318,11 +320,17 @@ func (s *service) ReportFalseNegatives(ctx context.Context, req *hardnegv1.Repor
 	if err := index.ValidateFalseNegatives(reports, "reports"); err != nil {
 		return nil, err
 	}
+	fresh := newVerdicts(c, reports)
 	_, span := startSpan(ctx, "index.ReportFalseNegatives", attribute.String("collection", c.Name()))
 	recorded, err := s.db.ReportFalseNegatives(c.Name(), reports, "reports") // waits for the WAL
 	endSpan(span, err)
 	if err != nil {
 		return nil, err
+	}
+	if h, ok := s.hard.lookup(c); ok {
+		for key, n := range fresh {
+			h.BackOff(key, n)
+		}
 	}
 	return &hardnegv1.ReportFalseNegativesResponse{Recorded: uint64(recorded)}, nil
 }

@@ -15,6 +15,10 @@ type CollectionLoop struct {
 	// Exposure is valid when HasExposure.
 	Exposure    mining.ExposureStats
 	HasExposure bool
+	// HardnessKeys is the number of anchor keys with closed-loop hardness in memory;
+	// valid when HasHardness (the collection has a hardness tracker).
+	HardnessKeys int
+	HasHardness  bool
 }
 
 // Training-loop metric names.
@@ -26,6 +30,7 @@ const (
 	NameCollectionExposureServed  = "hardneg_collection_exposure_window_served"
 	NameCollectionExposureWindows = "hardneg_collection_exposure_windows_total"
 	NameCollectionRotationKeys    = "hardneg_collection_rotation_keys"
+	NameCollectionHardnessKeys    = "hardneg_collection_hardness_keys"
 )
 
 var (
@@ -36,12 +41,13 @@ var (
 	descCollectionExposureServed  = prometheus.NewDesc(NameCollectionExposureServed, "Negatives returned from a collection in the current exposure window.", []string{"collection"}, nil)
 	descCollectionExposureWindows = prometheus.NewDesc(NameCollectionExposureWindows, "Exposure windows of a collection completed since the server started.", []string{"collection"}, nil)
 	descCollectionRotationKeys    = prometheus.NewDesc(NameCollectionRotationKeys, "Anchor keys of a collection with rotation state in memory (at most 100,000).", []string{"collection"}, nil)
+	descCollectionHardnessKeys    = prometheus.NewDesc(NameCollectionHardnessKeys, "Anchor keys of a collection with closed-loop hardness in memory (at most 100,000).", []string{"collection"}, nil)
 )
 
 var loopDescs = []*prometheus.Desc{
 	descCollectionStaleness, descCollectionNewestVersion, descCollectionOldestVersion,
 	descCollectionExposureMax, descCollectionExposureServed, descCollectionExposureWindows,
-	descCollectionRotationKeys,
+	descCollectionRotationKeys, descCollectionHardnessKeys,
 }
 
 func collectLoop(ch chan<- prometheus.Metric, cs []CollectionLoop) {
@@ -63,6 +69,9 @@ func collectLoop(ch chan<- prometheus.Metric, cs []CollectionLoop) {
 			gauge(ch, descCollectionExposureServed, float64(c.Exposure.Served), c.Name)
 			counter(ch, descCollectionExposureWindows, c.Exposure.Windows, c.Name)
 			gauge(ch, descCollectionRotationKeys, float64(c.Exposure.RotationKeys), c.Name)
+		}
+		if c.HasHardness {
+			gauge(ch, descCollectionHardnessKeys, float64(c.HardnessKeys), c.Name)
 		}
 	}
 }

@@ -56,7 +56,7 @@ func mineAnchor(ctx context.Context, s Searcher, req *Request, rl rules, a *prep
 		a:       a,
 		inBatch: inBatch,
 		keepVec: pol.DiversityThreshold != nil || req.IncludeVectors,
-		end:     pol.EffectiveRangeMax(a.numPositives),
+		end:     pol.EffectiveRangeMax(a.numPositives) + a.shift,
 		ex:      explainer{limit: req.Explain},
 	}
 	m.rules = rl
@@ -304,7 +304,7 @@ func (m *anchorMiner) yield(c index.Candidate) bool {
 		rank = raw
 	}
 	m.surviving++
-	if rank < pol.RangeMin {
+	if rank < pol.RangeMin+a.shift {
 		r.RankWindow++
 		removed(FateRankWindow)
 		return true

@@ -15,6 +15,14 @@
 // SimANS, top-1 + sampled) chooses among the rank window's candidates, reproducibly for
 // a seed. docs/MINING.md gives every formula and default.
 //
+// For the training loop (docs/TRAINING.md): freshness.go, refresh.go, rotation.go and
+// exposure.go hold the freshness rule, the refresh queue, rotation and the exposure
+// cap; batches.go builds hard training batches (BuildBatches: NGAME-style balanced
+// clusters or Sample4Geo-style neighbour groups, with no row a positive, reported false
+// negative or near-duplicate of a positive of another row of its batch); synthetic.go
+// mixes MoCHi synthetic negatives from the returned ones; hardness.go keeps the
+// closed-loop hardness per anchor key that moves an anchor's rank window.
+//
 // The package is pure Go: no gRPC, no Prometheus. The server translates requests into
 // Request values and Results back into responses.
 package mining

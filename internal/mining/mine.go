@@ -57,6 +57,9 @@ type Request struct {
 	// Exposure, when set, is the collection's exposure tracker: Mine counts every
 	// returned negative into it (see Exposure).
 	Exposure *Exposure
+	// Hardness, when set, is the collection's closed-loop hardness tracker, read when
+	// the policy sets ClosedLoop (see Hardness).
+	Hardness *Hardness
 }
 
 // Negative is one returned negative.
@@ -153,6 +156,16 @@ type Result struct {
 	// more candidates were judged than listed.
 	Explained        []Explained
 	ExplainTruncated bool
+	// Synthetic are the anchor's synthetic negatives (Policy.Synthetic), mixes first,
+	// then query mixes; SyntheticShortfall counts those asked for but not made (too
+	// few negatives to mix from).
+	Synthetic          []SyntheticNegative
+	SyntheticShortfall int
+	// Hardness is the anchor's closed-loop hardness h applied (Policy.ClosedLoop) and
+	// BandShift the ranks its window was shifted down by; valid when HasHardness.
+	Hardness    float32
+	BandShift   int
+	HasHardness bool
 }
 
 // Mine mines every anchor of req against s, in parallel, and returns one Result per
@@ -170,7 +183,12 @@ func Mine(ctx context.Context, s Searcher, req Request) ([]Result, error) {
 		return nil, err
 	}
 	if req.Policy.inOrder() {
-		return mineInOrder(ctx, s, &req, rl, anchors, inBatch)
+		results, err := mineInOrder(ctx, s, &req, rl, anchors, inBatch)
+		if err == nil {
+			annotateHardness(&req.Policy, anchors, results)
+			synthesize(s, &req.Policy, anchors, results)
+		}
+		return results, err
 	}
 	results := make([]Result, len(anchors))
 	errs := make([]error, len(anchors))
@@ -214,5 +232,7 @@ func Mine(ctx context.Context, s Searcher, req Request) ([]Result, error) {
 	if req.Exposure != nil {
 		req.Exposure.record(results)
 	}
+	annotateHardness(&req.Policy, anchors, results)
+	synthesize(s, &req.Policy, anchors, results)
 	return results, nil
 }

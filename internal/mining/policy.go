@@ -159,6 +159,13 @@ type Policy struct {
 	// MaxExposures caps how often one item is served as a negative within the
 	// collection's exposure window; 0 turns the cap off. Needs Request.Exposure.
 	MaxExposures int
+	// Synthetic asks for MoCHi-style synthetic negatives (synthetic.go); zero: none.
+	Synthetic Synthetic
+	// ClosedLoop shifts each anchor's rank window by its closed-loop hardness
+	// (hardness.go, Request.Hardness): down by round((1 − h)·ClosedLoopDepth) ranks.
+	// ClosedLoopDepth 0 means 10·k. Needs Request.Hardness and a key per anchor.
+	ClosedLoop      bool
+	ClosedLoopDepth int
 }
 
 // guideOn reports whether a guide rule is set.
@@ -373,6 +380,10 @@ func (p *Policy) validate(e *validate.Error, field string, m index.Metric) {
 	p.validateFreshness(e, field)
 	if p.MaxExposures < 0 {
 		e.Add(field+".max_exposures", "must not be negative")
+	}
+	p.Synthetic.validate(e, field+".synthetic", m)
+	if p.ClosedLoopDepth < 0 || p.ClosedLoopDepth > MaxRange {
+		e.Add(field+".closed_loop_depth", "must be 0–%d, got %d", MaxRange, p.ClosedLoopDepth)
 	}
 }
 

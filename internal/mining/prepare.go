@@ -47,6 +47,10 @@ type prepared struct {
 	// second pass asks only for what the first pass missed).
 	rotated map[string]struct{}
 	want    int
+	// hardness is the key's closed-loop hardness and shift the ranks its window moves
+	// down by, when Policy.ClosedLoop is set (hardness.go).
+	hardness float64
+	shift    int
 }
 
 // wantK is the number of negatives the anchor asks for.
@@ -135,6 +139,7 @@ func prepare(s Searcher, req *Request) ([]prepared, batchIDs, rules, error) {
 		}
 	}
 	validateLoop(req, out, &e)
+	prepareClosedLoop(req, out, &e)
 	s.Resolve(func(lookup index.LookupFunc) {
 		for i := range req.Anchors {
 			prepareAnchor(s, lookup, pol, rl, &req.Anchors[i], &out[i], i, &e)

@@ -33,7 +33,7 @@ START_TIMEOUT_S = 60.0
 # Test modules that import packages only their marker's extra installs (torch,
 # sentence-transformers, datasets): collected only when `-m` selects that marker, so the
 # default run (whose addopts deselect the marker) does not import them.
-_MARKER_MODULES = {"test_datasets_compat.py": "compat"}
+_MARKER_MODULES = {"test_datasets_compat.py": "compat", "test_training_torch.py": "compat"}
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> Optional[bool]:

@@ -46,3 +46,11 @@ def test_online_training_runs_and_reports(server: ServerProcess) -> None:
     assert len(steps) == 3, stdout
     assert all("loss" in s and "removed" in s for s in steps)
     assert "accuracy@1" in stdout
+
+
+def test_hard_batches_training_runs_and_reports(server: ServerProcess) -> None:
+    stdout = _run("hard_batches_training.py", "--target", server.target, "--tiny")
+    epochs = [line for line in stdout.splitlines() if line.startswith("epoch ")]
+    assert len(epochs) == 2, stdout
+    assert all("rows moved" in e and "band shift" in e and "refreshed" in e for e in epochs)
+    assert "cluster size 4" in epochs[0] and "cluster size 8" in epochs[1]

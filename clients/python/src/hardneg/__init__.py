@@ -31,6 +31,7 @@ from hardneg.types import (
     CollectionStats,
     DeleteResult,
     ExplainTable,
+    HardBatch,
     IndexParams,
     IngestResult,
     Items,
@@ -41,6 +42,8 @@ from hardneg.types import (
     RuleStats,
     SnapshotFile,
     SnapshotInfo,
+    SyntheticNegatives,
+    SyntheticPolicy,
     TLSConfig,
     UpsertResult,
 )
@@ -58,6 +61,7 @@ __all__ = [
     "DeleteResult",
     "EXACT_ONLY",
     "ExplainTable",
+    "HardBatch",
     "HardnegError",
     "IndexParams",
     "IngestResult",
@@ -71,15 +75,18 @@ __all__ = [
     "RuleStats",
     "SnapshotFile",
     "SnapshotInfo",
+    "SyntheticNegatives",
+    "SyntheticPolicy",
     "TLSConfig",
     "UpsertResult",
     "datasets",
     "errors",
+    "training",
 ]
 
 # Submodules loaded on first access, so that ``import hardneg`` stays cheap; the
 # optional packages they use (datasets, torch, …) load only when they are called.
-_LAZY_SUBMODULES = ("datasets",)
+_LAZY_SUBMODULES = ("datasets", "training")
 
 
 def __getattr__(name: str) -> Any:

@@ -23,8 +23,11 @@ from hardneg.types import (
     IndexParams,
     Items,
     MineResult,
+    HardBatch,
     MiningPolicy,
     RefreshQueue,
+    SyntheticNegatives,
+    SyntheticPolicy,
 )
 from hardneg.v1 import hardneg_pb2 as pb
 
@@ -292,6 +295,7 @@ _POLICY_INTS: dict[str, tuple[int, int, bool]] = {
     "min_version": (-(2**63), 2**63 - 1, True),
     "max_staleness": (0, 2**63 - 1, True),
     "max_exposures": (0, 2**32 - 1, False),
+    "closed_loop_depth": (0, MAX_RANGE, False),
 }
 _POLICY_FLOATS = (
     "max_score",
@@ -316,6 +320,7 @@ _POLICY_BOOLS = (
     "widen",
     "exclude_near_duplicates",
     "rotate",
+    "closed_loop",
 )
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -363,6 +368,49 @@ def _policy_violations(policy: MiningPolicy) -> list[FieldViolation]:
         bad("rank_mode", f"unknown rank mode {policy.rank_mode!r}; use surviving or raw")
     if policy.stale_rule not in STALE_RULES:
         bad("stale_rule", f"unknown stale rule {policy.stale_rule!r}; use skip or rescore")
+    out.extend(_synthetic_violations(policy.synthetic))
+    return out
+
+
+_SYNTHETIC_FIELDS = {f for f in SyntheticPolicy.__dataclass_fields__}
+
+
+def synthetic_policy(value: Any) -> Optional[SyntheticPolicy]:
+    """A :class:`SyntheticPolicy` from ``None``, itself or a dict of its fields."""
+    if value is None or isinstance(value, SyntheticPolicy):
+        return value
+    if isinstance(value, Mapping):
+        unknown = sorted(set(value) - _SYNTHETIC_FIELDS)
+        if unknown:
+            raise InvalidArgument(
+                "invalid mining policy",
+                violations=[FieldViolation(field=f"policy.synthetic.{u}", description="unknown field") for u in unknown],
+            )
+        return SyntheticPolicy(**value)
+    raise InvalidArgument(
+        "invalid mining policy",
+        violations=[FieldViolation(field="policy.synthetic", description=f"must be a SyntheticPolicy, a dict or None, got {type(value).__name__}")],
+    )
+
+
+def _synthetic_violations(value: Any) -> list[FieldViolation]:
+    out: list[FieldViolation] = []
+    try:
+        sy = synthetic_policy(value)
+    except InvalidArgument as e:
+        return list(e.violations)
+    if sy is None:
+        return out
+    for name in ("num_mixed", "num_query_mixed", "pool"):
+        v = getattr(sy, name)
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral) or not 0 <= int(v) <= MAX_NEGATIVES:
+            out.append(FieldViolation(field=f"policy.synthetic.{name}", description=f"must be an integer 0–{MAX_NEGATIVES:,}, got {v!r}"))
+    for name in ("alpha_min", "alpha_max", "beta_min", "beta_max"):
+        v = getattr(sy, name)
+        if v is None:
+            continue
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real) or not 0 <= float(v) <= 1:
+            out.append(FieldViolation(field=f"policy.synthetic.{name}", description=f"must be a number in [0, 1] or None, got {v!r}"))
     return out
 
 
@@ -392,7 +440,17 @@ def policy_message(policy: MiningPolicy) -> pb.MiningPolicy:
         stale_rule=STALE_RULES[policy.stale_rule],
         rotate=bool(policy.rotate),
         max_exposures=int(policy.max_exposures),
+        closed_loop=bool(policy.closed_loop),
+        closed_loop_depth=int(policy.closed_loop_depth),
     )
+    sy = synthetic_policy(policy.synthetic)
+    if sy is not None:
+        msg.synthetic.num_mixed = int(sy.num_mixed)
+        msg.synthetic.num_query_mixed = int(sy.num_query_mixed)
+        msg.synthetic.pool = int(sy.pool)
+        for name in ("alpha_min", "alpha_max", "beta_min", "beta_max"):
+            if getattr(sy, name) is not None:
+                setattr(msg.synthetic, name, float(getattr(sy, name)))
     if policy.min_version is not None:
         msg.min_version = int(policy.min_version)
     if policy.max_staleness is not None:
@@ -572,7 +630,9 @@ def explain_table(resp: pb.MineResponse) -> ExplainTable:
     )
 
 
-def mine_result(resp: pb.MineResponse, k: int, include_vectors: bool, explain: bool = False) -> MineResult:
+def mine_result(
+    resp: pb.MineResponse, k: int, include_vectors: bool, explain: bool = False, synthetic: bool = False
+) -> MineResult:
     """Turns a MineResponse into padded numpy arrays of width ``k``."""
     results = resp.results
     n = len(results)
@@ -664,6 +724,45 @@ def mine_result(resp: pb.MineResponse, k: int, include_vectors: bool, explain: b
         rotation_served=rot_served,
         explained=explain_table(resp) if explain else None,
         explain_truncated=np.asarray([r.explain_truncated for r in results], dtype=bool) if explain else None,
+        synthetic=synthetic_negatives(resp) if synthetic else None,
+        hardness=np.asarray([r.hardness if r.HasField("hardness") else np.nan for r in results], dtype=np.float32),
+        band_shift=np.asarray([r.band_shift for r in results], dtype=np.int64),
+    )
+
+
+_SYNTHETIC_KINDS = {pb.SYNTHETIC_KIND_MIXED: "mixed", pb.SYNTHETIC_KIND_QUERY: "query"}
+
+
+def synthetic_negatives(resp: pb.MineResponse) -> SyntheticNegatives:
+    """The synthetic negatives of a MineResponse, one row per vector."""
+    anchors: list[int] = []
+    kinds: list[str] = []
+    a_ids: list[str] = []
+    b_ids: list[str] = []
+    coef: list[float] = []
+    vecs: list[np.ndarray] = []
+    dim = 0
+    for i, r in enumerate(resp.results):
+        m = len(r.synthetic)
+        if not m:
+            continue
+        v = np.frombuffer(r.synthetic_vectors, dtype=_F32)
+        dim = v.size // m
+        vecs.append(v.reshape(m, dim))
+        for sn in r.synthetic:
+            anchors.append(i)
+            kinds.append(_SYNTHETIC_KINDS.get(sn.kind, "unspecified"))
+            a_ids.append(sn.a_id)
+            b_ids.append(sn.b_id)
+            coef.append(sn.coefficient)
+    return SyntheticNegatives(
+        anchors=np.asarray(anchors, dtype=np.int64),
+        kinds=kinds,
+        a_ids=a_ids,
+        b_ids=b_ids,
+        coefficients=np.asarray(coef, dtype=np.float32),
+        vectors=np.concatenate(vecs, axis=0) if vecs else np.zeros((0, dim), dtype=np.float32),
+        shortfall=np.asarray([r.synthetic_shortfall for r in resp.results], dtype=np.int64),
     )
 
 
@@ -745,3 +844,156 @@ def report_requests(collection: str, reports: Reports) -> list[pb.ReportFalseNeg
     if cur.reports:
         requests.append(cur)
     return requests
+
+
+# --- training loop -------------------------------------------------------------------------
+
+MAX_BATCH_ANCHORS = 65_536
+MAX_BATCH_POSITIVES = 64
+MAX_BATCH_SIZE = 4_096
+MAX_OUTCOMES = 16_384
+BATCH_STRATEGIES = {"clusters": pb.BATCH_STRATEGY_CLUSTERS, "neighbours": pb.BATCH_STRATEGY_NEIGHBOURS}
+
+
+def _int_violation(name: str, v: Any, lo: int, hi: int) -> Optional[FieldViolation]:
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral) or not lo <= int(v) <= hi:
+        return FieldViolation(field=name, description=f"must be an integer {lo}–{hi:,}, got {v!r}")
+    return None
+
+
+def build_batches_request(
+    collection: str,
+    anchor_ids: Any,
+    positive_ids: Any,
+    *,
+    batch_size: int,
+    strategy: str,
+    epochs: int,
+    first_epoch: int,
+    num_epochs: int,
+    seed: int,
+    cluster_size: Any,
+    num_nearest: int,
+    num_sampled: int,
+    sample_range: Optional[tuple[int, int]],
+    exclude_near_duplicates: Optional[bool],
+    duplicate_threshold: Optional[float],
+    duplicate_margin: Optional[float],
+    use_feedback: Optional[bool],
+    anchor_vectors: Any = None,
+) -> pb.BuildBatchesRequest:
+    """A BuildBatchesRequest, after checking the arguments' types and ranges (the server
+    checks the rest, e.g. that the anchors are in the collection)."""
+    ids = _as_id_list(anchor_ids, "anchor_ids")
+    pos = _per_anchor_ids(positive_ids, len(ids), "positive_ids")
+    violations: list[FieldViolation] = []
+    if not 1 <= len(ids) <= MAX_BATCH_ANCHORS:
+        violations.append(FieldViolation(field="anchors", description=f"must hold 1–{MAX_BATCH_ANCHORS:,} anchors, got {len(ids)}"))
+    if strategy not in BATCH_STRATEGIES:
+        violations.append(FieldViolation(field="strategy", description=f"unknown strategy {strategy!r}; use clusters or neighbours"))
+    if isinstance(cluster_size, tuple):
+        start, end = cluster_size
+    else:
+        start = end = cluster_size or 0
+    lo, hi = sample_range if sample_range is not None else (0, 0)
+    for name, v, a, b in (
+        ("batch_size", batch_size, 1, MAX_BATCH_SIZE),
+        ("epochs", epochs, 1, 10_000),
+        ("first_epoch", first_epoch, 0, 10_000),
+        ("num_epochs", num_epochs, 0, 10_000),
+        ("seed", seed, 0, 2**64 - 1),
+        ("cluster_size_start", start, 0, MAX_BATCH_SIZE),
+        ("cluster_size_end", end, 0, MAX_BATCH_SIZE),
+        ("num_nearest", num_nearest, 0, MAX_BATCH_SIZE),
+        ("num_sampled", num_sampled, 0, MAX_BATCH_SIZE),
+        ("sample_range_min", lo, 0, 4_096),
+        ("sample_range_max", hi, 0, 4_096),
+    ):
+        bad = _int_violation(name, v, a, b)
+        if bad:
+            violations.append(bad)
+    for i, p in enumerate(pos):
+        if len(p) > MAX_BATCH_POSITIVES:
+            violations.append(FieldViolation(field=f"anchors[{i}].positive_ids", description=f"at most {MAX_BATCH_POSITIVES}, got {len(p)}"))
+    vec_rows: list[bytes] = [b""] * len(ids)
+    if anchor_vectors is not None:
+        arr, _ = encode_vectors(anchor_vectors)
+        if arr.shape[0] != len(ids):
+            violations.append(FieldViolation(field="anchor_vectors", description=f"{arr.shape[0]} rows for {len(ids)} anchors"))
+        else:
+            vec_rows = [arr[i].tobytes() for i in range(len(ids))]
+    if violations:
+        raise InvalidArgument("invalid build_batches request", violations=violations)
+    req = pb.BuildBatchesRequest(
+        collection=collection,
+        anchors=[pb.BatchAnchor(id=a, positive_ids=p, vector=v) for a, p, v in zip(ids, pos, vec_rows)],
+        batch_size=int(batch_size),
+        strategy=BATCH_STRATEGIES[strategy],
+        epochs=int(epochs),
+        first_epoch=int(first_epoch),
+        num_epochs=int(num_epochs),
+        seed=int(seed),
+        cluster_size_start=int(start),
+        cluster_size_end=int(end),
+        num_nearest=int(num_nearest),
+        num_sampled=int(num_sampled),
+        sample_range_min=int(lo),
+        sample_range_max=int(hi),
+    )
+    if exclude_near_duplicates is not None:
+        req.exclude_near_duplicates = bool(exclude_near_duplicates)
+    if use_feedback is not None:
+        req.use_feedback = bool(use_feedback)
+    if duplicate_threshold is not None:
+        req.duplicate_threshold = float(duplicate_threshold)
+    if duplicate_margin is not None:
+        req.duplicate_margin = float(duplicate_margin)
+    return req
+
+
+def hard_batch(resp: pb.BuildBatchesResponse) -> HardBatch:
+    """One BuildBatchesResponse."""
+    return HardBatch(
+        epoch=resp.epoch,
+        index=resp.index,
+        rows=list(resp.rows),
+        anchor_ids=list(resp.anchor_ids),
+        deferred=resp.deferred,
+        swapped_in=resp.swapped_in,
+        cluster_size=resp.cluster_size,
+    )
+
+
+def report_loss_requests(collection: str, keys: Any, losses: Any, solved: Any) -> list[pb.ReportLossRequest]:
+    """ReportLossRequests of at most MAX_OUTCOMES outcomes: per key, ``solved`` when
+    given, else ``loss``."""
+    key_list = _as_id_list(keys, "keys")
+    n = len(key_list)
+    violations: list[FieldViolation] = []
+    loss_arr = sol_arr = None
+    if losses is None and solved is None:
+        violations.append(FieldViolation(field="outcomes", description="give losses or solved"))
+    if losses is not None:
+        loss_arr = np.asarray(losses, dtype=np.float64).reshape(-1)
+        if loss_arr.shape[0] != n:
+            violations.append(FieldViolation(field="losses", description=f"{loss_arr.shape[0]} losses for {n} keys"))
+        elif not np.all(np.isfinite(loss_arr)):
+            violations.append(FieldViolation(field="losses", description="must be finite"))
+    if solved is not None:
+        sol_arr = np.asarray(solved, dtype=bool).reshape(-1)
+        if sol_arr.shape[0] != n:
+            violations.append(FieldViolation(field="solved", description=f"{sol_arr.shape[0]} flags for {n} keys"))
+    if violations:
+        raise InvalidArgument("invalid loss report", violations=violations)
+    out = []
+    for start in range(0, n, MAX_OUTCOMES):
+        req = pb.ReportLossRequest(collection=collection)
+        for i in range(start, min(start + MAX_OUTCOMES, n)):
+            o = req.outcomes.add(anchor_key=key_list[i])
+            if sol_arr is not None:
+                o.solved = bool(sol_arr[i])
+            else:
+                assert loss_arr is not None
+                o.loss = float(loss_arr[i])
+        out.append(req)
+    return out

@@ -18,9 +18,10 @@ import random
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Generator, Iterable, Optional, TypeVar, Union
+from typing import Any, Callable, Generator, Iterable, Optional, TypeVar, Union
 
 import grpc
+import numpy as np
 
 from hardneg import _backup
 from hardneg import _codec as codec
@@ -282,6 +283,7 @@ class Core:
             guide_positive_vectors=guide_positive_vectors,
         )
         pmsg = codec.policy_message(pol)
+        synthetic = pol.synthetic is not None
         parts = []
         for part in codec.chunks(anchors, codec.MAX_ANCHORS):
             req = pb.MineRequest(
@@ -292,9 +294,9 @@ class Core:
                 explain=codec.explain_limit(explain, len(part)),
             )
             resp = yield from self.unary("Mine", req)
-            parts.append(codec.mine_result(resp, pol.num_negatives, include_vectors, req.explain > 0))
+            parts.append(codec.mine_result(resp, pol.num_negatives, include_vectors, req.explain > 0, synthetic))
         if not parts:
-            return codec.mine_result(pb.MineResponse(), pol.num_negatives, include_vectors, bool(explain))
+            return codec.mine_result(pb.MineResponse(), pol.num_negatives, include_vectors, bool(explain), synthetic)
         return MineResult.concatenate(parts, pol.num_negatives)
 
     def get_calibration(self, collection: str) -> Op[dict[str, dict[str, Any]]]:
@@ -305,6 +307,28 @@ class Core:
         req = codec.refresh_request(collection, limit, target_version)
         resp = yield from self.unary("RefreshQueue", req)
         return codec.refresh_queue(resp)
+
+    def refresh(
+        self, collection: str, encode: Callable[[list[str]], Any], version: int, limit: int, target_version: Optional[int]
+    ) -> Op[RefreshQueue]:
+        """One incremental refresh: the next ``limit`` ids of the refresh queue are
+        re-encoded by ``encode(ids) -> (len(ids), dim) vectors`` and upserted with
+        ``version``; returns the queue that was processed."""
+        q = yield from self.refresh_queue(collection, limit, target_version)
+        if q.ids:
+            vectors = encode(list(q.ids))
+            yield from self.upsert(collection, q.ids, vectors, None, np.full(len(q.ids), int(version), dtype=np.int64))
+        return q
+
+    def report_loss(self, collection: str, keys: Any, losses: Any, solved: Any) -> Op[np.ndarray]:
+        out: list[float] = []
+        for req in codec.report_loss_requests(collection, keys, losses, solved):
+            out.extend((yield from self.unary("ReportLoss", req)).hardness)
+        return np.asarray(out, dtype=np.float32)
+
+    def build_batches_request(self, collection: str, anchor_ids: Any, positive_ids: Any, **kwargs: Any) -> Any:
+        """The BuildBatches request (the stream itself is the front's I/O)."""
+        return codec.build_batches_request(collection, anchor_ids, positive_ids, **kwargs)
 
     def report_false_negatives(self, collection: str, reports: codec.Reports) -> Op[int]:
         total = 0

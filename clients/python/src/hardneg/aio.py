@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Any, AsyncIterable, Iterable, Optional, Union
+from typing import Any, AsyncIterable, AsyncIterator, Callable, Iterable, Optional, Union
 
 import grpc
+import numpy as np
 
 from hardneg import _backup, errors
 from hardneg import _codec as codec
+from hardneg import errors
 from hardneg._channel import TLSArg
 from hardneg._core import Core, Front, Op, T, run_async
 from hardneg._ingest import IngestState
@@ -17,6 +19,7 @@ from hardneg.types import (
     BackupInfo,
     CollectionInfo,
     DeleteResult,
+    HardBatch,
     IndexParams,
     IngestResult,
     Items,
@@ -345,6 +348,71 @@ class AsyncClient(Front):
     async def refresh_queue(self, collection: str, limit: int = 0, target_version: Optional[int] = None) -> RefreshQueue:
         """See :meth:`hardneg.Client.refresh_queue`."""
         return await self._run(self._core.refresh_queue(collection, limit, target_version))
+
+    async def build_batches(
+        self,
+        collection: str,
+        anchor_ids: Any,
+        *,
+        positive_ids: Any = None,
+        anchor_vectors: Any = None,
+        batch_size: int,
+        strategy: str = "clusters",
+        epochs: int = 1,
+        first_epoch: int = 0,
+        num_epochs: int = 0,
+        seed: int = 0,
+        cluster_size: Union[int, tuple[int, int], None] = None,
+        num_nearest: int = 0,
+        num_sampled: int = 0,
+        sample_range: Optional[tuple[int, int]] = None,
+        exclude_near_duplicates: Optional[bool] = None,
+        duplicate_threshold: Optional[float] = None,
+        duplicate_margin: Optional[float] = None,
+        use_feedback: Optional[bool] = None,
+    ) -> AsyncIterator[HardBatch]:
+        """See :meth:`hardneg.Client.build_batches` (an async iterator here)."""
+        req = self._core.build_batches_request(
+            collection,
+            anchor_ids,
+            positive_ids,
+            batch_size=batch_size,
+            strategy=strategy,
+            epochs=epochs,
+            first_epoch=first_epoch,
+            num_epochs=num_epochs,
+            seed=seed,
+            cluster_size=cluster_size,
+            num_nearest=num_nearest,
+            num_sampled=num_sampled,
+            sample_range=sample_range,
+            exclude_near_duplicates=exclude_near_duplicates,
+            duplicate_threshold=duplicate_threshold,
+            duplicate_margin=duplicate_margin,
+            use_feedback=use_feedback,
+            anchor_vectors=anchor_vectors,
+        )
+        try:
+            async for resp in self._stub().BuildBatches(req, metadata=self._core.config.metadata()):
+                yield codec.hard_batch(resp)
+        except grpc.RpcError as e:
+            raise errors.from_rpc_error(e) from None
+
+    async def report_loss(self, collection: str, keys: Any, *, losses: Any = None, solved: Any = None) -> np.ndarray:
+        """See :meth:`hardneg.Client.report_loss`."""
+        return await self._run(self._core.report_loss(collection, keys, losses, solved))
+
+    async def refresh(
+        self,
+        collection: str,
+        encode: Callable[[list[str]], Any],
+        *,
+        version: int,
+        limit: int = 0,
+        target_version: Optional[int] = None,
+    ) -> RefreshQueue:
+        """See :meth:`hardneg.Client.refresh` (``encode`` is called synchronously)."""
+        return await self._run(self._core.refresh(collection, encode, version, limit, target_version))
 
     async def get_calibration(self, collection: str) -> dict[str, dict[str, Any]]:
         """See :meth:`hardneg.Client.get_calibration`."""

@@ -6,12 +6,14 @@ import os
 import queue
 import threading
 import time
-from typing import Any, Iterable, Iterator, Optional, Union
+from typing import Any, Callable, Iterable, Iterator, Optional, Union
 
 import grpc
+import numpy as np
 
 from hardneg import _backup, errors
 from hardneg import _codec as codec
+from hardneg import errors
 from hardneg._channel import TLSArg
 from hardneg._core import Core, Front, Op, T, run_sync
 from hardneg._ingest import IngestState
@@ -19,6 +21,7 @@ from hardneg.types import (
     BackupInfo,
     CollectionInfo,
     DeleteResult,
+    HardBatch,
     IndexParams,
     IngestResult,
     Items,
@@ -480,6 +483,103 @@ class Client(Front):
         :attr:`RefreshQueue.due` counts them all. Re-encode them and upsert with the new
         version to refresh the index incrementally."""
         return self._run(self._core.refresh_queue(collection, limit, target_version))
+
+    def build_batches(
+        self,
+        collection: str,
+        anchor_ids: Any,
+        *,
+        positive_ids: Any = None,
+        anchor_vectors: Any = None,
+        batch_size: int,
+        strategy: str = "clusters",
+        epochs: int = 1,
+        first_epoch: int = 0,
+        num_epochs: int = 0,
+        seed: int = 0,
+        cluster_size: Union[int, tuple[int, int], None] = None,
+        num_nearest: int = 0,
+        num_sampled: int = 0,
+        sample_range: Optional[tuple[int, int]] = None,
+        exclude_near_duplicates: Optional[bool] = None,
+        duplicate_threshold: Optional[float] = None,
+        duplicate_margin: Optional[float] = None,
+        use_feedback: Optional[bool] = None,
+    ) -> Iterator[HardBatch]:
+        """Streams hard training batches built by the server from ``anchor_ids`` (items of
+        ``collection``) and their ``positive_ids``, as :class:`hardneg.HardBatch` values
+        (``rows`` index ``anchor_ids``), epoch by epoch.
+
+        Within a batch no row's anchor or positive is a positive, a reported false
+        negative or a near-duplicate of a positive (Mine's rule) of another row, and each
+        anchor is in exactly one batch per epoch; conflicting rows are moved to a later
+        batch (``deferred``/``swapped_in``). The same arguments give the same batches.
+
+        Args:
+            anchor_vectors: ``(n, dim)`` vectors of the anchors, for anchors that are not
+                items of the collection (e.g. queries); ``anchor_ids`` then only name them.
+            batch_size: anchors per batch (1–4,096).
+            strategy: ``"clusters"`` (NGAME: balanced 2-means clusters of the anchors'
+                vectors, whole clusters per batch) or ``"neighbours"`` (Sample4Geo: an
+                anchor, its ``num_nearest`` nearest anchors and ``num_sampled`` sampled
+                from the neighbour ranks ``sample_range``).
+            epochs: length of the schedule; ``first_epoch``/``num_epochs`` (0: to the
+                end) select the epochs streamed.
+            cluster_size: an int, or ``(first epoch, last epoch)`` interpolated linearly
+                (default: ``batch_size``).
+            exclude_near_duplicates, duplicate_threshold, duplicate_margin: Mine's
+                near-duplicate rule in the guarantee (default on, 0.80 and 0 under cosine).
+            use_feedback: keep reported false negatives apart (default on).
+        """
+        req = self._core.build_batches_request(
+            collection,
+            anchor_ids,
+            positive_ids,
+            batch_size=batch_size,
+            strategy=strategy,
+            epochs=epochs,
+            first_epoch=first_epoch,
+            num_epochs=num_epochs,
+            seed=seed,
+            cluster_size=cluster_size,
+            num_nearest=num_nearest,
+            num_sampled=num_sampled,
+            sample_range=sample_range,
+            exclude_near_duplicates=exclude_near_duplicates,
+            duplicate_threshold=duplicate_threshold,
+            duplicate_margin=duplicate_margin,
+            use_feedback=use_feedback,
+            anchor_vectors=anchor_vectors,
+        )
+        try:
+            for resp in self._stub().BuildBatches(req, metadata=self._core.config.metadata()):
+                yield codec.hard_batch(resp)
+        except grpc.RpcError as e:
+            raise errors.from_rpc_error(e) from None
+
+    def report_loss(self, collection: str, keys: Any, *, losses: Any = None, solved: Any = None) -> np.ndarray:
+        """Reports how a training step went per anchor key, for closed-loop hardness
+        (``closed_loop=True`` in the policy): ``solved`` flags, or ``losses`` (a loss at or
+        below the collection's running mean counts as solved). Solved keys move their
+        band towards the top (hardness +0.25, up to 1), unsolved ones back (−0.25).
+        Returns the ``(len(keys),)`` float32 hardness after each outcome. Kept in the
+        server's memory: a restart starts every key again at 0."""
+        return self._run(self._core.report_loss(collection, keys, losses, solved))
+
+    def refresh(
+        self,
+        collection: str,
+        encode: Callable[[list[str]], Any],
+        *,
+        version: int,
+        limit: int = 0,
+        target_version: Optional[int] = None,
+    ) -> RefreshQueue:
+        """Refreshes the index incrementally: re-encodes the next ``limit`` ids of
+        :meth:`refresh_queue` (0: 1,024) with ``encode(ids) -> (len(ids), dim)`` vectors
+        and upserts them with ``version`` (e.g. the training step). Returns the queue
+        processed (``due`` says how many items were due in all)."""
+        return self._run(self._core.refresh(collection, encode, version, limit, target_version))
 
     def get_calibration(self, collection: str) -> dict[str, dict[str, Any]]:
         """The score statistics mining has observed on ``collection``: for

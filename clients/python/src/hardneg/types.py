@@ -245,6 +245,82 @@ class SnapshotInfo:
     bytes: int
 
 
+@dataclass(frozen=True)
+class SyntheticPolicy:
+    """MoCHi-style synthetic negatives (``MiningPolicy.synthetic``): per anchor,
+    ``num_mixed`` vectors norm(α·nᵢ + (1−α)·nⱼ) of two of the ``pool`` hardest returned
+    negatives (0: 32), α uniform in [``alpha_min``, ``alpha_max``] (default [0, 1]), and
+    ``num_query_mixed`` vectors norm(β·q + (1−β)·nⱼ) of the anchor's query and one of
+    them, β uniform in [``beta_min``, ``beta_max``] (default [0, 0.5]). Drawn from the
+    policy's seed; the collection must use cosine."""
+
+    num_mixed: int = 0
+    num_query_mixed: int = 0
+    alpha_min: Optional[float] = None
+    alpha_max: Optional[float] = None
+    beta_min: Optional[float] = None
+    beta_max: Optional[float] = None
+    pool: int = 0
+
+
+@dataclass
+class SyntheticNegatives:
+    """The synthetic negatives of a :class:`MineResult`, one row per vector, all anchors
+    together: ``vectors[i] = norm(coefficients[i]·a + (1 − coefficients[i])·b)`` where
+    ``b`` is the negative ``b_ids[i]`` and ``a`` is the negative ``a_ids[i]``
+    (``kinds[i] == "mixed"``) or the anchor's query (``"query"``; ``a_ids[i]`` is then
+    the anchor's key, or ``""``).
+
+    Attributes:
+        anchors: ``(m,)`` int64 row of the anchor in the result.
+        kinds: ``"mixed"`` or ``"query"`` per vector.
+        a_ids, b_ids: the sources.
+        coefficients: ``(m,)`` float32 α or β.
+        vectors: ``(m, dim)`` float32 unit vectors.
+        shortfall: ``(n,)`` int64 per anchor, synthetic negatives asked for but not made.
+    """
+
+    anchors: np.ndarray
+    kinds: list[str]
+    a_ids: list[str]
+    b_ids: list[str]
+    coefficients: np.ndarray
+    vectors: np.ndarray
+    shortfall: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.kinds)
+
+    def of(self, i: int) -> "SyntheticNegatives":
+        """The rows of anchor ``i``."""
+        sel = np.flatnonzero(self.anchors == i)
+        return SyntheticNegatives(
+            anchors=self.anchors[sel],
+            kinds=[self.kinds[j] for j in sel],
+            a_ids=[self.a_ids[j] for j in sel],
+            b_ids=[self.b_ids[j] for j in sel],
+            coefficients=self.coefficients[sel],
+            vectors=self.vectors[sel],
+            shortfall=self.shortfall[i : i + 1],
+        )
+
+    @staticmethod
+    def concatenate(parts: Sequence["SyntheticNegatives"], sizes: Sequence[int]) -> "SyntheticNegatives":
+        """Joins the synthetic negatives of consecutive anchor slices of ``sizes`` anchors."""
+        offsets = np.cumsum([0, *sizes[:-1]]).astype(np.int64)
+        dims = [p.vectors.shape[1] for p in parts if len(p)]
+        dim = dims[0] if dims else (parts[0].vectors.shape[1] if parts else 0)
+        return SyntheticNegatives(
+            anchors=np.concatenate([p.anchors + o for p, o in zip(parts, offsets)]),
+            kinds=[k for p in parts for k in p.kinds],
+            a_ids=[x for p in parts for x in p.a_ids],
+            b_ids=[x for p in parts for x in p.b_ids],
+            coefficients=np.concatenate([p.coefficients for p in parts]),
+            vectors=np.concatenate([p.vectors.reshape(-1, dim) for p in parts], axis=0),
+            shortfall=np.concatenate([p.shortfall for p in parts]),
+        )
+
+
 @dataclass
 class MiningPolicy:
     """The mining rules of a request, named like sentence-transformers' ``mine_hard_negatives``.
@@ -278,6 +354,15 @@ class MiningPolicy:
     ``max_exposures=n`` serves no item more than n times within the collection's exposure
     window. Both are kept in the server's memory and are reproducible for the same
     sequence of requests.
+
+    Synthetic negatives: ``synthetic=SyntheticPolicy(num_mixed=4, num_query_mixed=2)``
+    (or the same as a dict) also returns MoCHi-style mixed vectors in
+    :attr:`MineResult.synthetic`, leaving the negatives unchanged (cosine collections).
+
+    Closed loop: ``closed_loop=True`` moves each anchor key's rank window down by
+    round((1 − h)·``closed_loop_depth``) ranks (default depth 10·k), h in [0, 1] being the
+    key's hardness, which :meth:`hardneg.Client.report_loss` raises as the anchor is
+    solved and false-negative reports lower (:attr:`MineResult.hardness`).
 
     The clients check each field's type and range before sending a request and raise
     :class:`hardneg.errors.InvalidArgument` naming ``policy.<field>``.
@@ -317,6 +402,9 @@ class MiningPolicy:
     stale_rule: StaleRuleName = "skip"
     rotate: Optional[bool] = None
     max_exposures: int = 0
+    synthetic: Optional["SyntheticPolicy"] = None
+    closed_loop: Optional[bool] = None
+    closed_loop_depth: int = 0
 
     @classmethod
     def from_kwargs(cls, base: Optional["MiningPolicy"] = None, **kwargs: Any) -> "MiningPolicy":
@@ -411,6 +499,12 @@ class MineResult:
             candidates judged for every anchor and what became of each; else ``None``.
         explain_truncated: ``(n,)`` bool, whether an anchor had more candidates judged
             than ``explained`` lists (``None`` without explain).
+        synthetic: with ``synthetic=...`` in the policy, the
+            :class:`SyntheticNegatives` of every anchor; else ``None``.
+        hardness: ``(n,)`` float32, under ``closed_loop``: the hardness of each anchor's
+            key applied (NaN otherwise).
+        band_shift: ``(n,)`` int64, under ``closed_loop``: ranks each anchor's window moved
+            down by.
     """
 
     ids: np.ndarray
@@ -437,6 +531,9 @@ class MineResult:
     rotation_served: Optional[np.ndarray] = None
     explained: Optional["ExplainTable"] = None
     explain_truncated: Optional[np.ndarray] = None
+    synthetic: Optional[SyntheticNegatives] = None
+    hardness: Optional[np.ndarray] = None
+    band_shift: Optional[np.ndarray] = None
     _stats: Optional[RuleStats] = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -459,6 +556,10 @@ class MineResult:
             self.rotation_restarted = np.zeros(n, dtype=bool)
         if self.rotation_served is None:
             self.rotation_served = np.zeros(n, dtype=np.int64)
+        if self.hardness is None:
+            self.hardness = np.full(n, np.nan, dtype=np.float32)
+        if self.band_shift is None:
+            self.band_shift = np.zeros(n, dtype=np.int64)
 
     @property
     def weights(self) -> np.ndarray:
@@ -529,6 +630,13 @@ class MineResult:
                 if all(p.explain_truncated is not None for p in parts)
                 else None
             ),
+            synthetic=(
+                SyntheticNegatives.concatenate([p.synthetic for p in parts], [len(p) for p in parts])  # type: ignore[misc]
+                if parts and all(p.synthetic is not None for p in parts)
+                else None
+            ),
+            hardness=np.concatenate([p.hardness for p in parts]),  # type: ignore[misc]
+            band_shift=np.concatenate([p.band_shift for p in parts]),  # type: ignore[misc]
         )
 
 
@@ -682,3 +790,29 @@ class BackupInfo:
     crc32c: int
     dim: int
     metric: str
+@dataclass(frozen=True)
+class HardBatch:
+    """One training batch of :meth:`hardneg.Client.build_batches`.
+
+    Attributes:
+        epoch: the batch's epoch.
+        index: its position in the epoch.
+        rows: positions of its rows in the ``anchor_ids`` given.
+        anchor_ids: the rows' anchor ids.
+        deferred: anchors its grouping proposed that conflicted with a row of it and
+            were moved to a later batch.
+        swapped_in: rows moved here from an earlier batch.
+        cluster_size: the epoch's cluster size (``"clusters"``) or group size
+            (``"neighbours"``).
+    """
+
+    epoch: int
+    index: int
+    rows: list[int]
+    anchor_ids: list[str]
+    deferred: int
+    swapped_in: int
+    cluster_size: int
+
+    def __len__(self) -> int:
+        return len(self.rows)

@@ -17,6 +17,9 @@
 //   - num_negatives is at most 1,024;
 //   - a GetItemsRequest names at most 16,384 ids;
 //   - a RefreshQueueRequest asks for at most 65,536 ids;
+//   - a BuildBatchesRequest holds at most 65,536 anchors, each with at most 64
+//     positive ids, and batch_size is at most 4,096;
+//   - a ReportLossRequest holds at most 16,384 outcomes;
 //   - ids are 1 to 512 bytes of UTF-8, groups 1 to 256 bytes; an item has at most 64
 //     groups;
 //   - dimensions are 1 to 8,192.
@@ -285,6 +288,59 @@ func (StaleRule) EnumDescriptor() ([]byte, []int) {
 	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{3}
 }
 
+// SyntheticKind says how a synthetic negative was mixed.
+type SyntheticKind int32
+
+const (
+	// Not used.
+	SyntheticKind_SYNTHETIC_KIND_UNSPECIFIED SyntheticKind = 0
+	// norm(α·nᵢ + (1−α)·nⱼ) of two returned negatives.
+	SyntheticKind_SYNTHETIC_KIND_MIXED SyntheticKind = 1
+	// norm(β·q + (1−β)·nⱼ) of the anchor's query and a returned negative.
+	SyntheticKind_SYNTHETIC_KIND_QUERY SyntheticKind = 2
+)
+
+// Enum value maps for SyntheticKind.
+var (
+	SyntheticKind_name = map[int32]string{
+		0: "SYNTHETIC_KIND_UNSPECIFIED",
+		1: "SYNTHETIC_KIND_MIXED",
+		2: "SYNTHETIC_KIND_QUERY",
+	}
+	SyntheticKind_value = map[string]int32{
+		"SYNTHETIC_KIND_UNSPECIFIED": 0,
+		"SYNTHETIC_KIND_MIXED":       1,
+		"SYNTHETIC_KIND_QUERY":       2,
+	}
+)
+
+func (x SyntheticKind) Enum() *SyntheticKind {
+	p := new(SyntheticKind)
+	*p = x
+	return p
+}
+
+func (x SyntheticKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SyntheticKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_hardneg_v1_hardneg_proto_enumTypes[4].Descriptor()
+}
+
+func (SyntheticKind) Type() protoreflect.EnumType {
+	return &file_hardneg_v1_hardneg_proto_enumTypes[4]
+}
+
+func (x SyntheticKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SyntheticKind.Descriptor instead.
+func (SyntheticKind) EnumDescriptor() ([]byte, []int) {
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{4}
+}
+
 // CandidateFate is what became of a candidate judged for an anchor: the rule that
 // removed it (the RuleCounts field of the same name), or its outcome.
 type CandidateFate int32
@@ -387,11 +443,11 @@ func (x CandidateFate) String() string {
 }
 
 func (CandidateFate) Descriptor() protoreflect.EnumDescriptor {
-	return file_hardneg_v1_hardneg_proto_enumTypes[4].Descriptor()
+	return file_hardneg_v1_hardneg_proto_enumTypes[5].Descriptor()
 }
 
 func (CandidateFate) Type() protoreflect.EnumType {
-	return &file_hardneg_v1_hardneg_proto_enumTypes[4]
+	return &file_hardneg_v1_hardneg_proto_enumTypes[5]
 }
 
 func (x CandidateFate) Number() protoreflect.EnumNumber {
@@ -400,7 +456,65 @@ func (x CandidateFate) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use CandidateFate.Descriptor instead.
 func (CandidateFate) EnumDescriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{4}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{5}
+}
+
+// BatchStrategy says how BuildBatches groups anchors.
+type BatchStrategy int32
+
+const (
+	// Same as BATCH_STRATEGY_CLUSTERS.
+	BatchStrategy_BATCH_STRATEGY_UNSPECIFIED BatchStrategy = 0
+	// NGAME-style: each epoch, recursive balanced 2-means on the anchors' vectors splits
+	// them into clusters of at most the epoch's cluster size (and more than half of it);
+	// batches are filled with whole clusters in a seeded random order.
+	BatchStrategy_BATCH_STRATEGY_CLUSTERS BatchStrategy = 1
+	// Sample4Geo-style: each epoch, in a seeded random order, an anchor not yet placed
+	// starts a group with its num_nearest nearest anchors not yet placed and num_sampled
+	// sampled uniformly among those at neighbour ranks [sample_range_min,
+	// sample_range_max); batches are filled with the groups.
+	BatchStrategy_BATCH_STRATEGY_NEIGHBOURS BatchStrategy = 2
+)
+
+// Enum value maps for BatchStrategy.
+var (
+	BatchStrategy_name = map[int32]string{
+		0: "BATCH_STRATEGY_UNSPECIFIED",
+		1: "BATCH_STRATEGY_CLUSTERS",
+		2: "BATCH_STRATEGY_NEIGHBOURS",
+	}
+	BatchStrategy_value = map[string]int32{
+		"BATCH_STRATEGY_UNSPECIFIED": 0,
+		"BATCH_STRATEGY_CLUSTERS":    1,
+		"BATCH_STRATEGY_NEIGHBOURS":  2,
+	}
+)
+
+func (x BatchStrategy) Enum() *BatchStrategy {
+	p := new(BatchStrategy)
+	*p = x
+	return p
+}
+
+func (x BatchStrategy) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (BatchStrategy) Descriptor() protoreflect.EnumDescriptor {
+	return file_hardneg_v1_hardneg_proto_enumTypes[6].Descriptor()
+}
+
+func (BatchStrategy) Type() protoreflect.EnumType {
+	return &file_hardneg_v1_hardneg_proto_enumTypes[6]
+}
+
+func (x BatchStrategy) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use BatchStrategy.Descriptor instead.
+func (BatchStrategy) EnumDescriptor() ([]byte, []int) {
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{6}
 }
 
 // IndexParams tunes a collection's index. Zero fields take the server's defaults.
@@ -1969,9 +2083,24 @@ type MiningPolicy struct {
 	// Cap on how often one item is served as a negative within the collection's exposure
 	// window (100,000 served negatives, see RefreshQueue): an item that reached it is
 	// skipped (RuleCounts.exposure), which keeps HNSW hubs from dominating. 0: off.
-	MaxExposures  uint32 `protobuf:"varint,34,opt,name=max_exposures,json=maxExposures,proto3" json:"max_exposures,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	MaxExposures uint32 `protobuf:"varint,34,opt,name=max_exposures,json=maxExposures,proto3" json:"max_exposures,omitempty"`
+	// MoCHi-style synthetic negatives, returned beside the negatives
+	// (AnchorResult.synthetic), never among them. Unset or all counts 0: none.
+	Synthetic *SyntheticPolicy `protobuf:"bytes,35,opt,name=synthetic,proto3" json:"synthetic,omitempty"`
+	// Closed-loop hardness: each anchor's rank window [range_min, range_max) moves down
+	// by round((1 − h)·closed_loop_depth) ranks, h in [0, 1] being its key's hardness
+	// (Anchor.key, else id; every anchor needs one). h starts at 0 (the band below the
+	// top), rises by 0.25 per solved report (ReportLoss) up to 1 (the policy's own
+	// window, the hardest), falls by 0.25 per unsolved report and by 0.25 per false
+	// negative newly reported for the key (ReportFalseNegatives). The default hardness
+	// floor (max_rank) follows the moved window. Kept in memory for the 100,000 most
+	// recently used keys per collection; a restart starts every key again at 0. Default
+	// false.
+	ClosedLoop bool `protobuf:"varint,36,opt,name=closed_loop,json=closedLoop,proto3" json:"closed_loop,omitempty"`
+	// Ranks of the closed-loop band: the shift at h = 0. 0: 10·num_negatives.
+	ClosedLoopDepth uint32 `protobuf:"varint,37,opt,name=closed_loop_depth,json=closedLoopDepth,proto3" json:"closed_loop_depth,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *MiningPolicy) Reset() {
@@ -2242,6 +2371,132 @@ func (x *MiningPolicy) GetMaxExposures() uint32 {
 	return 0
 }
 
+func (x *MiningPolicy) GetSynthetic() *SyntheticPolicy {
+	if x != nil {
+		return x.Synthetic
+	}
+	return nil
+}
+
+func (x *MiningPolicy) GetClosedLoop() bool {
+	if x != nil {
+		return x.ClosedLoop
+	}
+	return false
+}
+
+func (x *MiningPolicy) GetClosedLoopDepth() uint32 {
+	if x != nil {
+		return x.ClosedLoopDepth
+	}
+	return 0
+}
+
+// SyntheticPolicy asks for MoCHi-style synthetic negatives (Kalantidis et al., 2020):
+// unit vectors mixed from the anchor's hardest returned negatives, and from its query
+// and one of them. They need a cosine collection. Drawn from MiningPolicy.seed and the
+// anchor's position, so the same request on the same index returns the same vectors.
+type SyntheticPolicy struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Mixes norm(α·nᵢ + (1−α)·nⱼ) per anchor, i ≠ j uniform among the pool, 0–1,024.
+	NumMixed uint32 `protobuf:"varint,1,opt,name=num_mixed,json=numMixed,proto3" json:"num_mixed,omitempty"`
+	// Lower bound of α, in [0, 1]. Unset: 0.
+	AlphaMin *float32 `protobuf:"fixed32,2,opt,name=alpha_min,json=alphaMin,proto3,oneof" json:"alpha_min,omitempty"`
+	// Upper bound of α, in [0, 1]. Unset: 1 (MoCHi's α ~ U(0, 1)).
+	AlphaMax *float32 `protobuf:"fixed32,3,opt,name=alpha_max,json=alphaMax,proto3,oneof" json:"alpha_max,omitempty"`
+	// Query mixes norm(β·q + (1−β)·nⱼ) per anchor, j uniform among the pool, 0–1,024.
+	NumQueryMixed uint32 `protobuf:"varint,4,opt,name=num_query_mixed,json=numQueryMixed,proto3" json:"num_query_mixed,omitempty"`
+	// Lower bound of β, in [0, 1]. Unset: 0.
+	BetaMin *float32 `protobuf:"fixed32,5,opt,name=beta_min,json=betaMin,proto3,oneof" json:"beta_min,omitempty"`
+	// Upper bound of β, in [0, 1]. Unset: 0.5 (MoCHi's β ~ U(0, 0.5)).
+	BetaMax *float32 `protobuf:"fixed32,6,opt,name=beta_max,json=betaMax,proto3,oneof" json:"beta_max,omitempty"`
+	// The hardest returned negatives (by rank) mixed from, 0–1,024. 0: 32. Mixing needs
+	// two negatives in the pool, query mixing one; what cannot be made is counted in
+	// AnchorResult.synthetic_shortfall.
+	Pool          uint32 `protobuf:"varint,7,opt,name=pool,proto3" json:"pool,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SyntheticPolicy) Reset() {
+	*x = SyntheticPolicy{}
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SyntheticPolicy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SyntheticPolicy) ProtoMessage() {}
+
+func (x *SyntheticPolicy) ProtoReflect() protoreflect.Message {
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SyntheticPolicy.ProtoReflect.Descriptor instead.
+func (*SyntheticPolicy) Descriptor() ([]byte, []int) {
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *SyntheticPolicy) GetNumMixed() uint32 {
+	if x != nil {
+		return x.NumMixed
+	}
+	return 0
+}
+
+func (x *SyntheticPolicy) GetAlphaMin() float32 {
+	if x != nil && x.AlphaMin != nil {
+		return *x.AlphaMin
+	}
+	return 0
+}
+
+func (x *SyntheticPolicy) GetAlphaMax() float32 {
+	if x != nil && x.AlphaMax != nil {
+		return *x.AlphaMax
+	}
+	return 0
+}
+
+func (x *SyntheticPolicy) GetNumQueryMixed() uint32 {
+	if x != nil {
+		return x.NumQueryMixed
+	}
+	return 0
+}
+
+func (x *SyntheticPolicy) GetBetaMin() float32 {
+	if x != nil && x.BetaMin != nil {
+		return *x.BetaMin
+	}
+	return 0
+}
+
+func (x *SyntheticPolicy) GetBetaMax() float32 {
+	if x != nil && x.BetaMax != nil {
+		return *x.BetaMax
+	}
+	return 0
+}
+
+func (x *SyntheticPolicy) GetPool() uint32 {
+	if x != nil {
+		return x.Pool
+	}
+	return 0
+}
+
 // MineRequest asks for hard negatives.
 type MineRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2265,7 +2520,7 @@ type MineRequest struct {
 
 func (x *MineRequest) Reset() {
 	*x = MineRequest{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[23]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2277,7 +2532,7 @@ func (x *MineRequest) String() string {
 func (*MineRequest) ProtoMessage() {}
 
 func (x *MineRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[23]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2290,7 +2545,7 @@ func (x *MineRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MineRequest.ProtoReflect.Descriptor instead.
 func (*MineRequest) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{23}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *MineRequest) GetCollection() string {
@@ -2359,7 +2614,7 @@ type Negative struct {
 
 func (x *Negative) Reset() {
 	*x = Negative{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[24]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2371,7 +2626,7 @@ func (x *Negative) String() string {
 func (*Negative) ProtoMessage() {}
 
 func (x *Negative) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[24]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2384,7 +2639,7 @@ func (x *Negative) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Negative.ProtoReflect.Descriptor instead.
 func (*Negative) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{24}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Negative) GetId() string {
@@ -2474,7 +2729,7 @@ type RuleCounts struct {
 
 func (x *RuleCounts) Reset() {
 	*x = RuleCounts{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[25]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2486,7 +2741,7 @@ func (x *RuleCounts) String() string {
 func (*RuleCounts) ProtoMessage() {}
 
 func (x *RuleCounts) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[25]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2499,7 +2754,7 @@ func (x *RuleCounts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuleCounts.ProtoReflect.Descriptor instead.
 func (*RuleCounts) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{25}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RuleCounts) GetSelf() uint64 {
@@ -2658,13 +2913,24 @@ type AnchorResult struct {
 	Explained []*ExplainedCandidate `protobuf:"bytes,16,rep,name=explained,proto3" json:"explained,omitempty"`
 	// Whether more candidates were judged than `explained` lists.
 	ExplainTruncated bool `protobuf:"varint,17,opt,name=explain_truncated,json=explainTruncated,proto3" json:"explain_truncated,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Synthetic negatives (MiningPolicy.synthetic): the mixes, then the query mixes.
+	Synthetic []*SyntheticNegative `protobuf:"bytes,18,rep,name=synthetic,proto3" json:"synthetic,omitempty"`
+	// len(synthetic)·dim little-endian float32 values, unit norm, in the order of
+	// synthetic.
+	SyntheticVectors []byte `protobuf:"bytes,19,opt,name=synthetic_vectors,json=syntheticVectors,proto3" json:"synthetic_vectors,omitempty"`
+	// Synthetic negatives asked for but not made (too few negatives to mix from).
+	SyntheticShortfall uint32 `protobuf:"varint,20,opt,name=synthetic_shortfall,json=syntheticShortfall,proto3" json:"synthetic_shortfall,omitempty"`
+	// Under closed_loop: the hardness h of the anchor's key applied to this call.
+	Hardness *float32 `protobuf:"fixed32,21,opt,name=hardness,proto3,oneof" json:"hardness,omitempty"`
+	// Under closed_loop: the ranks the window moved down by.
+	BandShift     uint32 `protobuf:"varint,22,opt,name=band_shift,json=bandShift,proto3" json:"band_shift,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AnchorResult) Reset() {
 	*x = AnchorResult{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[26]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2676,7 +2942,7 @@ func (x *AnchorResult) String() string {
 func (*AnchorResult) ProtoMessage() {}
 
 func (x *AnchorResult) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[26]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2689,7 +2955,7 @@ func (x *AnchorResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnchorResult.ProtoReflect.Descriptor instead.
 func (*AnchorResult) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{26}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *AnchorResult) GetNegatives() []*Negative {
@@ -2811,6 +3077,116 @@ func (x *AnchorResult) GetExplainTruncated() bool {
 	return false
 }
 
+func (x *AnchorResult) GetSynthetic() []*SyntheticNegative {
+	if x != nil {
+		return x.Synthetic
+	}
+	return nil
+}
+
+func (x *AnchorResult) GetSyntheticVectors() []byte {
+	if x != nil {
+		return x.SyntheticVectors
+	}
+	return nil
+}
+
+func (x *AnchorResult) GetSyntheticShortfall() uint32 {
+	if x != nil {
+		return x.SyntheticShortfall
+	}
+	return 0
+}
+
+func (x *AnchorResult) GetHardness() float32 {
+	if x != nil && x.Hardness != nil {
+		return *x.Hardness
+	}
+	return 0
+}
+
+func (x *AnchorResult) GetBandShift() uint32 {
+	if x != nil {
+		return x.BandShift
+	}
+	return 0
+}
+
+// SyntheticNegative is the provenance of one synthetic negative: its vector is
+// norm(coefficient·a + (1 − coefficient)·b), a and b named by a_id and b_id.
+type SyntheticNegative struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How it was mixed.
+	Kind SyntheticKind `protobuf:"varint,1,opt,name=kind,proto3,enum=hardneg.v1.SyntheticKind" json:"kind,omitempty"`
+	// SYNTHETIC_KIND_MIXED: the negative nᵢ. SYNTHETIC_KIND_QUERY: the anchor's key (its
+	// id, or Anchor.key; empty for a vector anchor without one), standing for its query.
+	AId string `protobuf:"bytes,2,opt,name=a_id,json=aId,proto3" json:"a_id,omitempty"`
+	// The negative nⱼ.
+	BId string `protobuf:"bytes,3,opt,name=b_id,json=bId,proto3" json:"b_id,omitempty"`
+	// α for a mix, β for a query mix.
+	Coefficient   float32 `protobuf:"fixed32,4,opt,name=coefficient,proto3" json:"coefficient,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SyntheticNegative) Reset() {
+	*x = SyntheticNegative{}
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SyntheticNegative) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SyntheticNegative) ProtoMessage() {}
+
+func (x *SyntheticNegative) ProtoReflect() protoreflect.Message {
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SyntheticNegative.ProtoReflect.Descriptor instead.
+func (*SyntheticNegative) Descriptor() ([]byte, []int) {
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *SyntheticNegative) GetKind() SyntheticKind {
+	if x != nil {
+		return x.Kind
+	}
+	return SyntheticKind_SYNTHETIC_KIND_UNSPECIFIED
+}
+
+func (x *SyntheticNegative) GetAId() string {
+	if x != nil {
+		return x.AId
+	}
+	return ""
+}
+
+func (x *SyntheticNegative) GetBId() string {
+	if x != nil {
+		return x.BId
+	}
+	return ""
+}
+
+func (x *SyntheticNegative) GetCoefficient() float32 {
+	if x != nil {
+		return x.Coefficient
+	}
+	return 0
+}
+
 // ExplainedCandidate is one candidate judged for an anchor (MineRequest.explain).
 type ExplainedCandidate struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2829,7 +3205,7 @@ type ExplainedCandidate struct {
 
 func (x *ExplainedCandidate) Reset() {
 	*x = ExplainedCandidate{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[27]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2841,7 +3217,7 @@ func (x *ExplainedCandidate) String() string {
 func (*ExplainedCandidate) ProtoMessage() {}
 
 func (x *ExplainedCandidate) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[27]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2854,7 +3230,7 @@ func (x *ExplainedCandidate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExplainedCandidate.ProtoReflect.Descriptor instead.
 func (*ExplainedCandidate) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{27}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ExplainedCandidate) GetId() string {
@@ -2896,7 +3272,7 @@ type MineResponse struct {
 
 func (x *MineResponse) Reset() {
 	*x = MineResponse{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[28]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2908,7 +3284,7 @@ func (x *MineResponse) String() string {
 func (*MineResponse) ProtoMessage() {}
 
 func (x *MineResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[28]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2921,7 +3297,7 @@ func (x *MineResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MineResponse.ProtoReflect.Descriptor instead.
 func (*MineResponse) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{28}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *MineResponse) GetResults() []*AnchorResult {
@@ -2944,7 +3320,7 @@ type FalseNegativeReport struct {
 
 func (x *FalseNegativeReport) Reset() {
 	*x = FalseNegativeReport{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[29]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2956,7 +3332,7 @@ func (x *FalseNegativeReport) String() string {
 func (*FalseNegativeReport) ProtoMessage() {}
 
 func (x *FalseNegativeReport) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[29]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2969,7 +3345,7 @@ func (x *FalseNegativeReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FalseNegativeReport.ProtoReflect.Descriptor instead.
 func (*FalseNegativeReport) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{29}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *FalseNegativeReport) GetAnchorKey() string {
@@ -2999,7 +3375,7 @@ type ReportFalseNegativesRequest struct {
 
 func (x *ReportFalseNegativesRequest) Reset() {
 	*x = ReportFalseNegativesRequest{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[30]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3011,7 +3387,7 @@ func (x *ReportFalseNegativesRequest) String() string {
 func (*ReportFalseNegativesRequest) ProtoMessage() {}
 
 func (x *ReportFalseNegativesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[30]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3024,7 +3400,7 @@ func (x *ReportFalseNegativesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportFalseNegativesRequest.ProtoReflect.Descriptor instead.
 func (*ReportFalseNegativesRequest) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{30}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ReportFalseNegativesRequest) GetCollection() string {
@@ -3052,7 +3428,7 @@ type ReportFalseNegativesResponse struct {
 
 func (x *ReportFalseNegativesResponse) Reset() {
 	*x = ReportFalseNegativesResponse{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[31]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3064,7 +3440,7 @@ func (x *ReportFalseNegativesResponse) String() string {
 func (*ReportFalseNegativesResponse) ProtoMessage() {}
 
 func (x *ReportFalseNegativesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[31]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3077,7 +3453,7 @@ func (x *ReportFalseNegativesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportFalseNegativesResponse.ProtoReflect.Descriptor instead.
 func (*ReportFalseNegativesResponse) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{31}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ReportFalseNegativesResponse) GetRecorded() uint64 {
@@ -3098,7 +3474,7 @@ type GetCalibrationRequest struct {
 
 func (x *GetCalibrationRequest) Reset() {
 	*x = GetCalibrationRequest{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[32]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3110,7 +3486,7 @@ func (x *GetCalibrationRequest) String() string {
 func (*GetCalibrationRequest) ProtoMessage() {}
 
 func (x *GetCalibrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[32]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3123,7 +3499,7 @@ func (x *GetCalibrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCalibrationRequest.ProtoReflect.Descriptor instead.
 func (*GetCalibrationRequest) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{32}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *GetCalibrationRequest) GetCollection() string {
@@ -3156,7 +3532,7 @@ type ScoreSummary struct {
 
 func (x *ScoreSummary) Reset() {
 	*x = ScoreSummary{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[33]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3168,7 +3544,7 @@ func (x *ScoreSummary) String() string {
 func (*ScoreSummary) ProtoMessage() {}
 
 func (x *ScoreSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[33]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3181,7 +3557,7 @@ func (x *ScoreSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreSummary.ProtoReflect.Descriptor instead.
 func (*ScoreSummary) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{33}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ScoreSummary) GetCount() uint64 {
@@ -3243,7 +3619,7 @@ type GetCalibrationResponse struct {
 
 func (x *GetCalibrationResponse) Reset() {
 	*x = GetCalibrationResponse{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[34]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3255,7 +3631,7 @@ func (x *GetCalibrationResponse) String() string {
 func (*GetCalibrationResponse) ProtoMessage() {}
 
 func (x *GetCalibrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[34]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3268,7 +3644,7 @@ func (x *GetCalibrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCalibrationResponse.ProtoReflect.Descriptor instead.
 func (*GetCalibrationResponse) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{34}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GetCalibrationResponse) GetPositiveScores() *ScoreSummary {
@@ -3303,7 +3679,7 @@ type SnapshotCollectionRequest struct {
 
 func (x *SnapshotCollectionRequest) Reset() {
 	*x = SnapshotCollectionRequest{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[35]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3315,7 +3691,7 @@ func (x *SnapshotCollectionRequest) String() string {
 func (*SnapshotCollectionRequest) ProtoMessage() {}
 
 func (x *SnapshotCollectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[35]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3328,7 +3704,7 @@ func (x *SnapshotCollectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotCollectionRequest.ProtoReflect.Descriptor instead.
 func (*SnapshotCollectionRequest) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{35}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *SnapshotCollectionRequest) GetName() string {
@@ -3351,7 +3727,7 @@ type SnapshotCollectionResponse struct {
 
 func (x *SnapshotCollectionResponse) Reset() {
 	*x = SnapshotCollectionResponse{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[36]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3363,7 +3739,7 @@ func (x *SnapshotCollectionResponse) String() string {
 func (*SnapshotCollectionResponse) ProtoMessage() {}
 
 func (x *SnapshotCollectionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[36]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3376,7 +3752,7 @@ func (x *SnapshotCollectionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotCollectionResponse.ProtoReflect.Descriptor instead.
 func (*SnapshotCollectionResponse) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{36}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *SnapshotCollectionResponse) GetSequence() uint64 {
@@ -3409,7 +3785,7 @@ type RefreshQueueRequest struct {
 
 func (x *RefreshQueueRequest) Reset() {
 	*x = RefreshQueueRequest{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[37]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3421,7 +3797,7 @@ func (x *RefreshQueueRequest) String() string {
 func (*RefreshQueueRequest) ProtoMessage() {}
 
 func (x *RefreshQueueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[37]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3434,7 +3810,7 @@ func (x *RefreshQueueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshQueueRequest.ProtoReflect.Descriptor instead.
 func (*RefreshQueueRequest) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{37}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *RefreshQueueRequest) GetCollection() string {
@@ -3476,7 +3852,7 @@ type RefreshItem struct {
 
 func (x *RefreshItem) Reset() {
 	*x = RefreshItem{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[38]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3488,7 +3864,7 @@ func (x *RefreshItem) String() string {
 func (*RefreshItem) ProtoMessage() {}
 
 func (x *RefreshItem) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[38]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3501,7 +3877,7 @@ func (x *RefreshItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshItem.ProtoReflect.Descriptor instead.
 func (*RefreshItem) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{38}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *RefreshItem) GetId() string {
@@ -3548,7 +3924,7 @@ type RefreshQueueResponse struct {
 
 func (x *RefreshQueueResponse) Reset() {
 	*x = RefreshQueueResponse{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[39]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3560,7 +3936,7 @@ func (x *RefreshQueueResponse) String() string {
 func (*RefreshQueueResponse) ProtoMessage() {}
 
 func (x *RefreshQueueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[39]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3573,7 +3949,7 @@ func (x *RefreshQueueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshQueueResponse.ProtoReflect.Descriptor instead.
 func (*RefreshQueueResponse) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{39}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *RefreshQueueResponse) GetItems() []*RefreshItem {
@@ -3608,7 +3984,7 @@ type ListSnapshotsRequest struct {
 
 func (x *ListSnapshotsRequest) Reset() {
 	*x = ListSnapshotsRequest{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[40]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3620,7 +3996,7 @@ func (x *ListSnapshotsRequest) String() string {
 func (*ListSnapshotsRequest) ProtoMessage() {}
 
 func (x *ListSnapshotsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[40]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3633,7 +4009,7 @@ func (x *ListSnapshotsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSnapshotsRequest.ProtoReflect.Descriptor instead.
 func (*ListSnapshotsRequest) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{40}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ListSnapshotsRequest) GetCollection() string {
@@ -3662,7 +4038,7 @@ type SnapshotFile struct {
 
 func (x *SnapshotFile) Reset() {
 	*x = SnapshotFile{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[41]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3674,7 +4050,7 @@ func (x *SnapshotFile) String() string {
 func (*SnapshotFile) ProtoMessage() {}
 
 func (x *SnapshotFile) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[41]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3687,7 +4063,7 @@ func (x *SnapshotFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotFile.ProtoReflect.Descriptor instead.
 func (*SnapshotFile) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{41}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *SnapshotFile) GetCollection() string {
@@ -3737,7 +4113,7 @@ type ListSnapshotsResponse struct {
 
 func (x *ListSnapshotsResponse) Reset() {
 	*x = ListSnapshotsResponse{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[42]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3749,7 +4125,7 @@ func (x *ListSnapshotsResponse) String() string {
 func (*ListSnapshotsResponse) ProtoMessage() {}
 
 func (x *ListSnapshotsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[42]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3762,7 +4138,7 @@ func (x *ListSnapshotsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSnapshotsResponse.ProtoReflect.Descriptor instead.
 func (*ListSnapshotsResponse) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{42}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ListSnapshotsResponse) GetSnapshots() []*SnapshotFile {
@@ -3786,7 +4162,7 @@ type BackupRequest struct {
 
 func (x *BackupRequest) Reset() {
 	*x = BackupRequest{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[43]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3798,7 +4174,7 @@ func (x *BackupRequest) String() string {
 func (*BackupRequest) ProtoMessage() {}
 
 func (x *BackupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[43]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3811,7 +4187,7 @@ func (x *BackupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupRequest.ProtoReflect.Descriptor instead.
 func (*BackupRequest) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{43}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *BackupRequest) GetCollection() string {
@@ -3852,7 +4228,7 @@ type BackupHeader struct {
 
 func (x *BackupHeader) Reset() {
 	*x = BackupHeader{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[44]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3864,7 +4240,7 @@ func (x *BackupHeader) String() string {
 func (*BackupHeader) ProtoMessage() {}
 
 func (x *BackupHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[44]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3877,7 +4253,7 @@ func (x *BackupHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupHeader.ProtoReflect.Descriptor instead.
 func (*BackupHeader) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{44}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *BackupHeader) GetFormatVersion() uint32 {
@@ -3945,7 +4321,7 @@ type BackupResponse struct {
 
 func (x *BackupResponse) Reset() {
 	*x = BackupResponse{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[45]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3957,7 +4333,7 @@ func (x *BackupResponse) String() string {
 func (*BackupResponse) ProtoMessage() {}
 
 func (x *BackupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[45]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3970,7 +4346,7 @@ func (x *BackupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupResponse.ProtoReflect.Descriptor instead.
 func (*BackupResponse) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{45}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *BackupResponse) GetPart() isBackupResponse_Part {
@@ -4036,7 +4412,7 @@ type RestoreRequest struct {
 
 func (x *RestoreRequest) Reset() {
 	*x = RestoreRequest{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[46]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4048,7 +4424,7 @@ func (x *RestoreRequest) String() string {
 func (*RestoreRequest) ProtoMessage() {}
 
 func (x *RestoreRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[46]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4061,7 +4437,7 @@ func (x *RestoreRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestoreRequest.ProtoReflect.Descriptor instead.
 func (*RestoreRequest) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{46}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *RestoreRequest) GetPart() isRestoreRequest_Part {
@@ -4127,7 +4503,7 @@ type RestoreResponse struct {
 
 func (x *RestoreResponse) Reset() {
 	*x = RestoreResponse{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[47]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4139,7 +4515,7 @@ func (x *RestoreResponse) String() string {
 func (*RestoreResponse) ProtoMessage() {}
 
 func (x *RestoreResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[47]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4152,7 +4528,7 @@ func (x *RestoreResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestoreResponse.ProtoReflect.Descriptor instead.
 func (*RestoreResponse) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{47}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *RestoreResponse) GetCollection() *Collection {
@@ -4167,6 +4543,553 @@ func (x *RestoreResponse) GetBytes() uint64 {
 		return x.Bytes
 	}
 	return 0
+}
+
+// BatchAnchor is one training pair of BuildBatches.
+type BatchAnchor struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The anchor's id, unique in the request and the key of its reported false
+	// negatives. Without a vector it must be an item of the collection, whose stored
+	// vector places it.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Its positives, at most 64 ids; those in the collection also count for the
+	// near-duplicate rule.
+	PositiveIds []string `protobuf:"bytes,2,rep,name=positive_ids,json=positiveIds,proto3" json:"positive_ids,omitempty"`
+	// The anchor's vector (dim little-endian float32), e.g. a query that is not an item
+	// of the collection; used instead of a stored vector. When any anchor has one, the
+	// neighbours strategy scores the anchors against each other (O(anchors²·dim))
+	// instead of searching the collection.
+	Vector        []byte `protobuf:"bytes,3,opt,name=vector,proto3" json:"vector,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchAnchor) Reset() {
+	*x = BatchAnchor{}
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchAnchor) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchAnchor) ProtoMessage() {}
+
+func (x *BatchAnchor) ProtoReflect() protoreflect.Message {
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchAnchor.ProtoReflect.Descriptor instead.
+func (*BatchAnchor) Descriptor() ([]byte, []int) {
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *BatchAnchor) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *BatchAnchor) GetPositiveIds() []string {
+	if x != nil {
+		return x.PositiveIds
+	}
+	return nil
+}
+
+func (x *BatchAnchor) GetVector() []byte {
+	if x != nil {
+		return x.Vector
+	}
+	return nil
+}
+
+// BuildBatchesRequest asks for training batches.
+type BuildBatchesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Collection name.
+	Collection string `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	// The anchors, 1–65,536.
+	Anchors []*BatchAnchor `protobuf:"bytes,2,rep,name=anchors,proto3" json:"anchors,omitempty"`
+	// Anchors per batch, 1–4,096. An epoch's last batch, and batches after repairs, can
+	// be smaller.
+	BatchSize uint32 `protobuf:"varint,3,opt,name=batch_size,json=batchSize,proto3" json:"batch_size,omitempty"`
+	// How anchors are grouped. Default clusters.
+	Strategy BatchStrategy `protobuf:"varint,4,opt,name=strategy,proto3,enum=hardneg.v1.BatchStrategy" json:"strategy,omitempty"`
+	// Length of the schedule in epochs, 0–10,000; 0 means 1.
+	Epochs uint32 `protobuf:"varint,5,opt,name=epochs,proto3" json:"epochs,omitempty"`
+	// First epoch to build (0-based, below epochs). Default 0.
+	FirstEpoch uint32 `protobuf:"varint,6,opt,name=first_epoch,json=firstEpoch,proto3" json:"first_epoch,omitempty"`
+	// Epochs to build from first_epoch; 0: through the last.
+	NumEpochs uint32 `protobuf:"varint,7,opt,name=num_epochs,json=numEpochs,proto3" json:"num_epochs,omitempty"`
+	// Seed: epoch e is drawn from (seed, e), so the same request on the same collection
+	// streams the same batches, and an epoch built alone equals the same epoch of a
+	// longer run.
+	Seed uint64 `protobuf:"varint,8,opt,name=seed,proto3" json:"seed,omitempty"`
+	// Cluster size in the first epoch (clusters), 0–batch_size; 0: batch_size.
+	ClusterSizeStart uint32 `protobuf:"varint,9,opt,name=cluster_size_start,json=clusterSizeStart,proto3" json:"cluster_size_start,omitempty"`
+	// Cluster size in the last epoch, interpolated linearly between; 0: batch_size.
+	ClusterSizeEnd uint32 `protobuf:"varint,10,opt,name=cluster_size_end,json=clusterSizeEnd,proto3" json:"cluster_size_end,omitempty"`
+	// Nearest anchors per group (neighbours); 1 + num_nearest + num_sampled must fit in
+	// batch_size.
+	NumNearest uint32 `protobuf:"varint,11,opt,name=num_nearest,json=numNearest,proto3" json:"num_nearest,omitempty"`
+	// Sampled anchors per group (neighbours).
+	NumSampled uint32 `protobuf:"varint,12,opt,name=num_sampled,json=numSampled,proto3" json:"num_sampled,omitempty"`
+	// First neighbour rank sampled from (0-based, nearest first); 0: num_nearest.
+	SampleRangeMin uint32 `protobuf:"varint,13,opt,name=sample_range_min,json=sampleRangeMin,proto3" json:"sample_range_min,omitempty"`
+	// End of the neighbour ranks sampled from (exclusive), at most 4,096; 0:
+	// sample_range_min + 8·num_sampled.
+	SampleRangeMax uint32 `protobuf:"varint,14,opt,name=sample_range_max,json=sampleRangeMax,proto3" json:"sample_range_max,omitempty"`
+	// Mine's near-duplicate rules in the batch guarantee: an item whose similarity to a
+	// positive p of a row is ≥ that row's threshold min(duplicate_threshold,
+	// s⁺ + duplicate_margin), or whose similarity to a reported false negative of the
+	// row is ≥ duplicate_threshold, does not join it. Default true.
+	ExcludeNearDuplicates *bool `protobuf:"varint,15,opt,name=exclude_near_duplicates,json=excludeNearDuplicates,proto3,oneof" json:"exclude_near_duplicates,omitempty"`
+	// As MiningPolicy.duplicate_threshold (unset: 0.80 under cosine).
+	DuplicateThreshold *float32 `protobuf:"fixed32,16,opt,name=duplicate_threshold,json=duplicateThreshold,proto3,oneof" json:"duplicate_threshold,omitempty"`
+	// As MiningPolicy.duplicate_margin (unset: 0 under cosine).
+	DuplicateMargin *float32 `protobuf:"fixed32,17,opt,name=duplicate_margin,json=duplicateMargin,proto3,oneof" json:"duplicate_margin,omitempty"`
+	// Keep items reported as false negatives for an anchor out of its batches. Default
+	// true.
+	UseFeedback   *bool `protobuf:"varint,18,opt,name=use_feedback,json=useFeedback,proto3,oneof" json:"use_feedback,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BuildBatchesRequest) Reset() {
+	*x = BuildBatchesRequest{}
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BuildBatchesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BuildBatchesRequest) ProtoMessage() {}
+
+func (x *BuildBatchesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BuildBatchesRequest.ProtoReflect.Descriptor instead.
+func (*BuildBatchesRequest) Descriptor() ([]byte, []int) {
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *BuildBatchesRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *BuildBatchesRequest) GetAnchors() []*BatchAnchor {
+	if x != nil {
+		return x.Anchors
+	}
+	return nil
+}
+
+func (x *BuildBatchesRequest) GetBatchSize() uint32 {
+	if x != nil {
+		return x.BatchSize
+	}
+	return 0
+}
+
+func (x *BuildBatchesRequest) GetStrategy() BatchStrategy {
+	if x != nil {
+		return x.Strategy
+	}
+	return BatchStrategy_BATCH_STRATEGY_UNSPECIFIED
+}
+
+func (x *BuildBatchesRequest) GetEpochs() uint32 {
+	if x != nil {
+		return x.Epochs
+	}
+	return 0
+}
+
+func (x *BuildBatchesRequest) GetFirstEpoch() uint32 {
+	if x != nil {
+		return x.FirstEpoch
+	}
+	return 0
+}
+
+func (x *BuildBatchesRequest) GetNumEpochs() uint32 {
+	if x != nil {
+		return x.NumEpochs
+	}
+	return 0
+}
+
+func (x *BuildBatchesRequest) GetSeed() uint64 {
+	if x != nil {
+		return x.Seed
+	}
+	return 0
+}
+
+func (x *BuildBatchesRequest) GetClusterSizeStart() uint32 {
+	if x != nil {
+		return x.ClusterSizeStart
+	}
+	return 0
+}
+
+func (x *BuildBatchesRequest) GetClusterSizeEnd() uint32 {
+	if x != nil {
+		return x.ClusterSizeEnd
+	}
+	return 0
+}
+
+func (x *BuildBatchesRequest) GetNumNearest() uint32 {
+	if x != nil {
+		return x.NumNearest
+	}
+	return 0
+}
+
+func (x *BuildBatchesRequest) GetNumSampled() uint32 {
+	if x != nil {
+		return x.NumSampled
+	}
+	return 0
+}
+
+func (x *BuildBatchesRequest) GetSampleRangeMin() uint32 {
+	if x != nil {
+		return x.SampleRangeMin
+	}
+	return 0
+}
+
+func (x *BuildBatchesRequest) GetSampleRangeMax() uint32 {
+	if x != nil {
+		return x.SampleRangeMax
+	}
+	return 0
+}
+
+func (x *BuildBatchesRequest) GetExcludeNearDuplicates() bool {
+	if x != nil && x.ExcludeNearDuplicates != nil {
+		return *x.ExcludeNearDuplicates
+	}
+	return false
+}
+
+func (x *BuildBatchesRequest) GetDuplicateThreshold() float32 {
+	if x != nil && x.DuplicateThreshold != nil {
+		return *x.DuplicateThreshold
+	}
+	return 0
+}
+
+func (x *BuildBatchesRequest) GetDuplicateMargin() float32 {
+	if x != nil && x.DuplicateMargin != nil {
+		return *x.DuplicateMargin
+	}
+	return 0
+}
+
+func (x *BuildBatchesRequest) GetUseFeedback() bool {
+	if x != nil && x.UseFeedback != nil {
+		return *x.UseFeedback
+	}
+	return false
+}
+
+// BuildBatchesResponse is one batch.
+type BuildBatchesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Epoch of the batch.
+	Epoch uint32 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// Position of the batch in its epoch.
+	Index uint32 `protobuf:"varint,2,opt,name=index,proto3" json:"index,omitempty"`
+	// Positions of the batch's rows in the request's anchors.
+	Rows []uint32 `protobuf:"varint,3,rep,packed,name=rows,proto3" json:"rows,omitempty"`
+	// The rows' anchor ids, in the order of rows.
+	AnchorIds []string `protobuf:"bytes,4,rep,name=anchor_ids,json=anchorIds,proto3" json:"anchor_ids,omitempty"`
+	// Anchors the grouping put in this batch that conflicted with a row of it and were
+	// moved to a later batch.
+	Deferred uint32 `protobuf:"varint,5,opt,name=deferred,proto3" json:"deferred,omitempty"`
+	// Rows moved here from an earlier batch.
+	SwappedIn uint32 `protobuf:"varint,6,opt,name=swapped_in,json=swappedIn,proto3" json:"swapped_in,omitempty"`
+	// The epoch's cluster size (clusters) or group size 1 + num_nearest + num_sampled
+	// (neighbours).
+	ClusterSize   uint32 `protobuf:"varint,7,opt,name=cluster_size,json=clusterSize,proto3" json:"cluster_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BuildBatchesResponse) Reset() {
+	*x = BuildBatchesResponse{}
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BuildBatchesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BuildBatchesResponse) ProtoMessage() {}
+
+func (x *BuildBatchesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BuildBatchesResponse.ProtoReflect.Descriptor instead.
+func (*BuildBatchesResponse) Descriptor() ([]byte, []int) {
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *BuildBatchesResponse) GetEpoch() uint32 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *BuildBatchesResponse) GetIndex() uint32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *BuildBatchesResponse) GetRows() []uint32 {
+	if x != nil {
+		return x.Rows
+	}
+	return nil
+}
+
+func (x *BuildBatchesResponse) GetAnchorIds() []string {
+	if x != nil {
+		return x.AnchorIds
+	}
+	return nil
+}
+
+func (x *BuildBatchesResponse) GetDeferred() uint32 {
+	if x != nil {
+		return x.Deferred
+	}
+	return 0
+}
+
+func (x *BuildBatchesResponse) GetSwappedIn() uint32 {
+	if x != nil {
+		return x.SwappedIn
+	}
+	return 0
+}
+
+func (x *BuildBatchesResponse) GetClusterSize() uint32 {
+	if x != nil {
+		return x.ClusterSize
+	}
+	return 0
+}
+
+// AnchorOutcome is how a training step went for one anchor. Set solved, or loss: a
+// loss at or below the collection's running mean of reported losses (before this one)
+// counts as solved.
+type AnchorOutcome struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Anchor key (its id, or the key given with a vector anchor).
+	AnchorKey string `protobuf:"bytes,1,opt,name=anchor_key,json=anchorKey,proto3" json:"anchor_key,omitempty"`
+	// Whether the anchor was solved (e.g. its positive ranked first in the batch).
+	Solved *bool `protobuf:"varint,2,opt,name=solved,proto3,oneof" json:"solved,omitempty"`
+	// Its loss, finite.
+	Loss          *float32 `protobuf:"fixed32,3,opt,name=loss,proto3,oneof" json:"loss,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AnchorOutcome) Reset() {
+	*x = AnchorOutcome{}
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AnchorOutcome) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AnchorOutcome) ProtoMessage() {}
+
+func (x *AnchorOutcome) ProtoReflect() protoreflect.Message {
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AnchorOutcome.ProtoReflect.Descriptor instead.
+func (*AnchorOutcome) Descriptor() ([]byte, []int) {
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *AnchorOutcome) GetAnchorKey() string {
+	if x != nil {
+		return x.AnchorKey
+	}
+	return ""
+}
+
+func (x *AnchorOutcome) GetSolved() bool {
+	if x != nil && x.Solved != nil {
+		return *x.Solved
+	}
+	return false
+}
+
+func (x *AnchorOutcome) GetLoss() float32 {
+	if x != nil && x.Loss != nil {
+		return *x.Loss
+	}
+	return 0
+}
+
+// ReportLossRequest reports training outcomes.
+type ReportLossRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Collection name.
+	Collection string `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	// Outcomes, 1–16,384, applied in order.
+	Outcomes      []*AnchorOutcome `protobuf:"bytes,2,rep,name=outcomes,proto3" json:"outcomes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportLossRequest) Reset() {
+	*x = ReportLossRequest{}
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportLossRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportLossRequest) ProtoMessage() {}
+
+func (x *ReportLossRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportLossRequest.ProtoReflect.Descriptor instead.
+func (*ReportLossRequest) Descriptor() ([]byte, []int) {
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *ReportLossRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *ReportLossRequest) GetOutcomes() []*AnchorOutcome {
+	if x != nil {
+		return x.Outcomes
+	}
+	return nil
+}
+
+// ReportLossResponse returns each key's hardness after its outcome.
+type ReportLossResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Hardness per outcome, in order, in [0, 1].
+	Hardness      []float32 `protobuf:"fixed32,1,rep,packed,name=hardness,proto3" json:"hardness,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportLossResponse) Reset() {
+	*x = ReportLossResponse{}
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportLossResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportLossResponse) ProtoMessage() {}
+
+func (x *ReportLossResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportLossResponse.ProtoReflect.Descriptor instead.
+func (*ReportLossResponse) Descriptor() ([]byte, []int) {
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *ReportLossResponse) GetHardness() []float32 {
+	if x != nil {
+		return x.Hardness
+	}
+	return nil
 }
 
 var File_hardneg_v1_hardneg_proto protoreflect.FileDescriptor
@@ -4280,7 +5203,7 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"excludeIds\x12\x16\n" +
 	"\x06groups\x18\a \x03(\tR\x06groups\x12!\n" +
 	"\fguide_vector\x18\b \x01(\fR\vguideVector\x124\n" +
-	"\x16guide_positive_vectors\x18\t \x01(\fR\x14guidePositiveVectors\"\xa6\x0e\n" +
+	"\x16guide_positive_vectors\x18\t \x01(\fR\x14guidePositiveVectors\"\xae\x0f\n" +
 	"\fMiningPolicy\x12#\n" +
 	"\rnum_negatives\x18\x01 \x01(\rR\fnumNegatives\x121\n" +
 	"\x12exclude_same_group\x18\x02 \x01(\bH\x00R\x10excludeSameGroup\x88\x01\x01\x124\n" +
@@ -4319,7 +5242,11 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\n" +
 	"stale_rule\x18  \x01(\x0e2\x15.hardneg.v1.StaleRuleR\tstaleRule\x12\x16\n" +
 	"\x06rotate\x18! \x01(\bR\x06rotate\x12#\n" +
-	"\rmax_exposures\x18\" \x01(\rR\fmaxExposuresB\x15\n" +
+	"\rmax_exposures\x18\" \x01(\rR\fmaxExposures\x129\n" +
+	"\tsynthetic\x18# \x01(\v2\x1b.hardneg.v1.SyntheticPolicyR\tsynthetic\x12\x1f\n" +
+	"\vclosed_loop\x18$ \x01(\bR\n" +
+	"closedLoop\x12*\n" +
+	"\x11closed_loop_depth\x18% \x01(\rR\x0fclosedLoopDepthB\x15\n" +
 	"\x13_exclude_same_groupB\x16\n" +
 	"\x14_duplicate_thresholdB\x12\n" +
 	"\x10_absolute_marginB\x12\n" +
@@ -4342,7 +5269,21 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x1a_guide_duplicate_thresholdB\x13\n" +
 	"\x11_duplicate_marginB\x0e\n" +
 	"\f_min_versionB\x10\n" +
-	"\x0e_max_staleness\"\xd0\x01\n" +
+	"\x0e_max_staleness\"\xa4\x02\n" +
+	"\x0fSyntheticPolicy\x12\x1b\n" +
+	"\tnum_mixed\x18\x01 \x01(\rR\bnumMixed\x12 \n" +
+	"\talpha_min\x18\x02 \x01(\x02H\x00R\balphaMin\x88\x01\x01\x12 \n" +
+	"\talpha_max\x18\x03 \x01(\x02H\x01R\balphaMax\x88\x01\x01\x12&\n" +
+	"\x0fnum_query_mixed\x18\x04 \x01(\rR\rnumQueryMixed\x12\x1e\n" +
+	"\bbeta_min\x18\x05 \x01(\x02H\x02R\abetaMin\x88\x01\x01\x12\x1e\n" +
+	"\bbeta_max\x18\x06 \x01(\x02H\x03R\abetaMax\x88\x01\x01\x12\x12\n" +
+	"\x04pool\x18\a \x01(\rR\x04poolB\f\n" +
+	"\n" +
+	"_alpha_minB\f\n" +
+	"\n" +
+	"_alpha_maxB\v\n" +
+	"\t_beta_minB\v\n" +
+	"\t_beta_max\"\xd0\x01\n" +
 	"\vMineRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -4380,7 +5321,7 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\tdiversity\x18\v \x01(\x04R\tdiversity\x12\x14\n" +
 	"\x05stale\x18\x0e \x01(\x04R\x05stale\x12\x1a\n" +
 	"\brotation\x18\x0f \x01(\x04R\brotation\x12\x1a\n" +
-	"\bexposure\x18\x10 \x01(\x04R\bexposure\"\xbd\x06\n" +
+	"\bexposure\x18\x10 \x01(\x04R\bexposure\"\xa5\b\n" +
 	"\fAnchorResult\x122\n" +
 	"\tnegatives\x18\x01 \x03(\v2\x14.hardneg.v1.NegativeR\tnegatives\x12)\n" +
 	"\x10negative_vectors\x18\x02 \x01(\fR\x0fnegativeVectors\x12*\n" +
@@ -4400,10 +5341,22 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x12rotation_restarted\x18\x0e \x01(\bR\x11rotationRestarted\x12'\n" +
 	"\x0frotation_served\x18\x0f \x01(\rR\x0erotationServed\x12<\n" +
 	"\texplained\x18\x10 \x03(\v2\x1e.hardneg.v1.ExplainedCandidateR\texplained\x12+\n" +
-	"\x11explain_truncated\x18\x11 \x01(\bR\x10explainTruncatedB\x11\n" +
+	"\x11explain_truncated\x18\x11 \x01(\bR\x10explainTruncated\x12;\n" +
+	"\tsynthetic\x18\x12 \x03(\v2\x1d.hardneg.v1.SyntheticNegativeR\tsynthetic\x12+\n" +
+	"\x11synthetic_vectors\x18\x13 \x01(\fR\x10syntheticVectors\x12/\n" +
+	"\x13synthetic_shortfall\x18\x14 \x01(\rR\x12syntheticShortfall\x12\x1f\n" +
+	"\bhardness\x18\x15 \x01(\x02H\x03R\bhardness\x88\x01\x01\x12\x1d\n" +
+	"\n" +
+	"band_shift\x18\x16 \x01(\rR\tbandShiftB\x11\n" +
 	"\x0f_positive_scoreB\x16\n" +
 	"\x14_duplicate_thresholdB\x17\n" +
-	"\x15_guide_positive_score\"\x9a\x01\n" +
+	"\x15_guide_positive_scoreB\v\n" +
+	"\t_hardness\"\x8a\x01\n" +
+	"\x11SyntheticNegative\x12-\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x19.hardneg.v1.SyntheticKindR\x04kind\x12\x11\n" +
+	"\x04a_id\x18\x02 \x01(\tR\x03aId\x12\x11\n" +
+	"\x04b_id\x18\x03 \x01(\tR\x03bId\x12 \n" +
+	"\vcoefficient\x18\x04 \x01(\x02R\vcoefficient\"\x9a\x01\n" +
 	"\x12ExplainedCandidate\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n" +
 	"\x05score\x18\x02 \x01(\x02H\x00R\x05score\x88\x01\x01\x12\x17\n" +
@@ -4509,7 +5462,66 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\n" +
 	"collection\x18\x01 \x01(\v2\x16.hardneg.v1.CollectionR\n" +
 	"collection\x12\x14\n" +
-	"\x05bytes\x18\x02 \x01(\x04R\x05bytes*R\n" +
+	"\x05bytes\x18\x02 \x01(\x04R\x05bytes\"X\n" +
+	"\vBatchAnchor\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
+	"\fpositive_ids\x18\x02 \x03(\tR\vpositiveIds\x12\x16\n" +
+	"\x06vector\x18\x03 \x01(\fR\x06vector\"\xbd\x06\n" +
+	"\x13BuildBatchesRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x121\n" +
+	"\aanchors\x18\x02 \x03(\v2\x17.hardneg.v1.BatchAnchorR\aanchors\x12\x1d\n" +
+	"\n" +
+	"batch_size\x18\x03 \x01(\rR\tbatchSize\x125\n" +
+	"\bstrategy\x18\x04 \x01(\x0e2\x19.hardneg.v1.BatchStrategyR\bstrategy\x12\x16\n" +
+	"\x06epochs\x18\x05 \x01(\rR\x06epochs\x12\x1f\n" +
+	"\vfirst_epoch\x18\x06 \x01(\rR\n" +
+	"firstEpoch\x12\x1d\n" +
+	"\n" +
+	"num_epochs\x18\a \x01(\rR\tnumEpochs\x12\x12\n" +
+	"\x04seed\x18\b \x01(\x04R\x04seed\x12,\n" +
+	"\x12cluster_size_start\x18\t \x01(\rR\x10clusterSizeStart\x12(\n" +
+	"\x10cluster_size_end\x18\n" +
+	" \x01(\rR\x0eclusterSizeEnd\x12\x1f\n" +
+	"\vnum_nearest\x18\v \x01(\rR\n" +
+	"numNearest\x12\x1f\n" +
+	"\vnum_sampled\x18\f \x01(\rR\n" +
+	"numSampled\x12(\n" +
+	"\x10sample_range_min\x18\r \x01(\rR\x0esampleRangeMin\x12(\n" +
+	"\x10sample_range_max\x18\x0e \x01(\rR\x0esampleRangeMax\x12;\n" +
+	"\x17exclude_near_duplicates\x18\x0f \x01(\bH\x00R\x15excludeNearDuplicates\x88\x01\x01\x124\n" +
+	"\x13duplicate_threshold\x18\x10 \x01(\x02H\x01R\x12duplicateThreshold\x88\x01\x01\x12.\n" +
+	"\x10duplicate_margin\x18\x11 \x01(\x02H\x02R\x0fduplicateMargin\x88\x01\x01\x12&\n" +
+	"\fuse_feedback\x18\x12 \x01(\bH\x03R\vuseFeedback\x88\x01\x01B\x1a\n" +
+	"\x18_exclude_near_duplicatesB\x16\n" +
+	"\x14_duplicate_thresholdB\x13\n" +
+	"\x11_duplicate_marginB\x0f\n" +
+	"\r_use_feedback\"\xd3\x01\n" +
+	"\x14BuildBatchesResponse\x12\x14\n" +
+	"\x05epoch\x18\x01 \x01(\rR\x05epoch\x12\x14\n" +
+	"\x05index\x18\x02 \x01(\rR\x05index\x12\x12\n" +
+	"\x04rows\x18\x03 \x03(\rR\x04rows\x12\x1d\n" +
+	"\n" +
+	"anchor_ids\x18\x04 \x03(\tR\tanchorIds\x12\x1a\n" +
+	"\bdeferred\x18\x05 \x01(\rR\bdeferred\x12\x1d\n" +
+	"\n" +
+	"swapped_in\x18\x06 \x01(\rR\tswappedIn\x12!\n" +
+	"\fcluster_size\x18\a \x01(\rR\vclusterSize\"x\n" +
+	"\rAnchorOutcome\x12\x1d\n" +
+	"\n" +
+	"anchor_key\x18\x01 \x01(\tR\tanchorKey\x12\x1b\n" +
+	"\x06solved\x18\x02 \x01(\bH\x00R\x06solved\x88\x01\x01\x12\x17\n" +
+	"\x04loss\x18\x03 \x01(\x02H\x01R\x04loss\x88\x01\x01B\t\n" +
+	"\a_solvedB\a\n" +
+	"\x05_loss\"j\n" +
+	"\x11ReportLossRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x125\n" +
+	"\boutcomes\x18\x02 \x03(\v2\x19.hardneg.v1.AnchorOutcomeR\boutcomes\"0\n" +
+	"\x12ReportLossResponse\x12\x1a\n" +
+	"\bhardness\x18\x01 \x03(\x02R\bhardness*R\n" +
 	"\x06Metric\x12\x16\n" +
 	"\x12METRIC_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rMETRIC_COSINE\x10\x01\x12\x0e\n" +
@@ -4530,7 +5542,11 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\tStaleRule\x12\x1a\n" +
 	"\x16STALE_RULE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fSTALE_RULE_SKIP\x10\x01\x12\x16\n" +
-	"\x12STALE_RULE_RESCORE\x10\x02*\xc1\x04\n" +
+	"\x12STALE_RULE_RESCORE\x10\x02*c\n" +
+	"\rSyntheticKind\x12\x1e\n" +
+	"\x1aSYNTHETIC_KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14SYNTHETIC_KIND_MIXED\x10\x01\x12\x18\n" +
+	"\x14SYNTHETIC_KIND_QUERY\x10\x02*\xc1\x04\n" +
 	"\rCandidateFate\x12\x1e\n" +
 	"\x1aCANDIDATE_FATE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13CANDIDATE_FATE_SELF\x10\x01\x12\x1b\n" +
@@ -4551,8 +5567,11 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x18CANDIDATE_FATE_UNSAMPLED\x10\x0f\x12\x18\n" +
 	"\x14CANDIDATE_FATE_STALE\x10\x10\x12\x1b\n" +
 	"\x17CANDIDATE_FATE_ROTATION\x10\x11\x12\x1b\n" +
-	"\x17CANDIDATE_FATE_EXPOSURE\x10\x122\xd7\n" +
-	"\n" +
+	"\x17CANDIDATE_FATE_EXPOSURE\x10\x12*k\n" +
+	"\rBatchStrategy\x12\x1e\n" +
+	"\x1aBATCH_STRATEGY_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17BATCH_STRATEGY_CLUSTERS\x10\x01\x12\x1d\n" +
+	"\x19BATCH_STRATEGY_NEIGHBOURS\x10\x022\xfe\v\n" +
 	"\fMinerService\x12]\n" +
 	"\x10CreateCollection\x12#.hardneg.v1.CreateCollectionRequest\x1a$.hardneg.v1.CreateCollectionResponse\x12Y\n" +
 	"\rGetCollection\x12 .hardneg.v1.GetCollectionRequest\x1a!.hardneg.v1.GetCollectionResponse\"\x03\x90\x02\x01\x12_\n" +
@@ -4569,7 +5588,10 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x06Backup\x12\x19.hardneg.v1.BackupRequest\x1a\x1a.hardneg.v1.BackupResponse0\x01\x12D\n" +
 	"\aRestore\x12\x1a.hardneg.v1.RestoreRequest\x1a\x1b.hardneg.v1.RestoreResponse(\x01\x12\\\n" +
 	"\x0eGetCalibration\x12!.hardneg.v1.GetCalibrationRequest\x1a\".hardneg.v1.GetCalibrationResponse\"\x03\x90\x02\x01\x12V\n" +
-	"\fRefreshQueue\x12\x1f.hardneg.v1.RefreshQueueRequest\x1a .hardneg.v1.RefreshQueueResponse\"\x03\x90\x02\x01B8Z6github.com/hardneg/hardneg/gen/go/hardneg/v1;hardnegv1b\x06proto3"
+	"\fRefreshQueue\x12\x1f.hardneg.v1.RefreshQueueRequest\x1a .hardneg.v1.RefreshQueueResponse\"\x03\x90\x02\x01\x12X\n" +
+	"\fBuildBatches\x12\x1f.hardneg.v1.BuildBatchesRequest\x1a .hardneg.v1.BuildBatchesResponse\"\x03\x90\x02\x010\x01\x12K\n" +
+	"\n" +
+	"ReportLoss\x12\x1d.hardneg.v1.ReportLossRequest\x1a\x1e.hardneg.v1.ReportLossResponseB8Z6github.com/hardneg/hardneg/gen/go/hardneg/v1;hardnegv1b\x06proto3"
 
 var (
 	file_hardneg_v1_hardneg_proto_rawDescOnce sync.Once
@@ -4583,136 +5605,156 @@ func file_hardneg_v1_hardneg_proto_rawDescGZIP() []byte {
 	return file_hardneg_v1_hardneg_proto_rawDescData
 }
 
-var file_hardneg_v1_hardneg_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_hardneg_v1_hardneg_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
+var file_hardneg_v1_hardneg_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
+var file_hardneg_v1_hardneg_proto_msgTypes = make([]protoimpl.MessageInfo, 56)
 var file_hardneg_v1_hardneg_proto_goTypes = []any{
 	(Metric)(0),                          // 0: hardneg.v1.Metric
 	(RankMode)(0),                        // 1: hardneg.v1.RankMode
 	(SamplingStrategy)(0),                // 2: hardneg.v1.SamplingStrategy
 	(StaleRule)(0),                       // 3: hardneg.v1.StaleRule
-	(CandidateFate)(0),                   // 4: hardneg.v1.CandidateFate
-	(*IndexParams)(nil),                  // 5: hardneg.v1.IndexParams
-	(*CollectionStats)(nil),              // 6: hardneg.v1.CollectionStats
-	(*Collection)(nil),                   // 7: hardneg.v1.Collection
-	(*CreateCollectionRequest)(nil),      // 8: hardneg.v1.CreateCollectionRequest
-	(*CreateCollectionResponse)(nil),     // 9: hardneg.v1.CreateCollectionResponse
-	(*GetCollectionRequest)(nil),         // 10: hardneg.v1.GetCollectionRequest
-	(*GetCollectionResponse)(nil),        // 11: hardneg.v1.GetCollectionResponse
-	(*ListCollectionsRequest)(nil),       // 12: hardneg.v1.ListCollectionsRequest
-	(*ListCollectionsResponse)(nil),      // 13: hardneg.v1.ListCollectionsResponse
-	(*DeleteCollectionRequest)(nil),      // 14: hardneg.v1.DeleteCollectionRequest
-	(*DeleteCollectionResponse)(nil),     // 15: hardneg.v1.DeleteCollectionResponse
-	(*GroupList)(nil),                    // 16: hardneg.v1.GroupList
-	(*ItemBatch)(nil),                    // 17: hardneg.v1.ItemBatch
-	(*UpsertRequest)(nil),                // 18: hardneg.v1.UpsertRequest
-	(*UpsertResponse)(nil),               // 19: hardneg.v1.UpsertResponse
-	(*DeleteRequest)(nil),                // 20: hardneg.v1.DeleteRequest
-	(*DeleteResponse)(nil),               // 21: hardneg.v1.DeleteResponse
-	(*UpsertStreamRequest)(nil),          // 22: hardneg.v1.UpsertStreamRequest
-	(*UpsertStreamResponse)(nil),         // 23: hardneg.v1.UpsertStreamResponse
-	(*GetItemsRequest)(nil),              // 24: hardneg.v1.GetItemsRequest
-	(*GetItemsResponse)(nil),             // 25: hardneg.v1.GetItemsResponse
-	(*Anchor)(nil),                       // 26: hardneg.v1.Anchor
-	(*MiningPolicy)(nil),                 // 27: hardneg.v1.MiningPolicy
-	(*MineRequest)(nil),                  // 28: hardneg.v1.MineRequest
-	(*Negative)(nil),                     // 29: hardneg.v1.Negative
-	(*RuleCounts)(nil),                   // 30: hardneg.v1.RuleCounts
-	(*AnchorResult)(nil),                 // 31: hardneg.v1.AnchorResult
-	(*ExplainedCandidate)(nil),           // 32: hardneg.v1.ExplainedCandidate
-	(*MineResponse)(nil),                 // 33: hardneg.v1.MineResponse
-	(*FalseNegativeReport)(nil),          // 34: hardneg.v1.FalseNegativeReport
-	(*ReportFalseNegativesRequest)(nil),  // 35: hardneg.v1.ReportFalseNegativesRequest
-	(*ReportFalseNegativesResponse)(nil), // 36: hardneg.v1.ReportFalseNegativesResponse
-	(*GetCalibrationRequest)(nil),        // 37: hardneg.v1.GetCalibrationRequest
-	(*ScoreSummary)(nil),                 // 38: hardneg.v1.ScoreSummary
-	(*GetCalibrationResponse)(nil),       // 39: hardneg.v1.GetCalibrationResponse
-	(*SnapshotCollectionRequest)(nil),    // 40: hardneg.v1.SnapshotCollectionRequest
-	(*SnapshotCollectionResponse)(nil),   // 41: hardneg.v1.SnapshotCollectionResponse
-	(*RefreshQueueRequest)(nil),          // 42: hardneg.v1.RefreshQueueRequest
-	(*RefreshItem)(nil),                  // 43: hardneg.v1.RefreshItem
-	(*RefreshQueueResponse)(nil),         // 44: hardneg.v1.RefreshQueueResponse
-	(*ListSnapshotsRequest)(nil),         // 45: hardneg.v1.ListSnapshotsRequest
-	(*SnapshotFile)(nil),                 // 46: hardneg.v1.SnapshotFile
-	(*ListSnapshotsResponse)(nil),        // 47: hardneg.v1.ListSnapshotsResponse
-	(*BackupRequest)(nil),                // 48: hardneg.v1.BackupRequest
-	(*BackupHeader)(nil),                 // 49: hardneg.v1.BackupHeader
-	(*BackupResponse)(nil),               // 50: hardneg.v1.BackupResponse
-	(*RestoreRequest)(nil),               // 51: hardneg.v1.RestoreRequest
-	(*RestoreResponse)(nil),              // 52: hardneg.v1.RestoreResponse
-	(*timestamppb.Timestamp)(nil),        // 53: google.protobuf.Timestamp
+	(SyntheticKind)(0),                   // 4: hardneg.v1.SyntheticKind
+	(CandidateFate)(0),                   // 5: hardneg.v1.CandidateFate
+	(BatchStrategy)(0),                   // 6: hardneg.v1.BatchStrategy
+	(*IndexParams)(nil),                  // 7: hardneg.v1.IndexParams
+	(*CollectionStats)(nil),              // 8: hardneg.v1.CollectionStats
+	(*Collection)(nil),                   // 9: hardneg.v1.Collection
+	(*CreateCollectionRequest)(nil),      // 10: hardneg.v1.CreateCollectionRequest
+	(*CreateCollectionResponse)(nil),     // 11: hardneg.v1.CreateCollectionResponse
+	(*GetCollectionRequest)(nil),         // 12: hardneg.v1.GetCollectionRequest
+	(*GetCollectionResponse)(nil),        // 13: hardneg.v1.GetCollectionResponse
+	(*ListCollectionsRequest)(nil),       // 14: hardneg.v1.ListCollectionsRequest
+	(*ListCollectionsResponse)(nil),      // 15: hardneg.v1.ListCollectionsResponse
+	(*DeleteCollectionRequest)(nil),      // 16: hardneg.v1.DeleteCollectionRequest
+	(*DeleteCollectionResponse)(nil),     // 17: hardneg.v1.DeleteCollectionResponse
+	(*GroupList)(nil),                    // 18: hardneg.v1.GroupList
+	(*ItemBatch)(nil),                    // 19: hardneg.v1.ItemBatch
+	(*UpsertRequest)(nil),                // 20: hardneg.v1.UpsertRequest
+	(*UpsertResponse)(nil),               // 21: hardneg.v1.UpsertResponse
+	(*DeleteRequest)(nil),                // 22: hardneg.v1.DeleteRequest
+	(*DeleteResponse)(nil),               // 23: hardneg.v1.DeleteResponse
+	(*UpsertStreamRequest)(nil),          // 24: hardneg.v1.UpsertStreamRequest
+	(*UpsertStreamResponse)(nil),         // 25: hardneg.v1.UpsertStreamResponse
+	(*GetItemsRequest)(nil),              // 26: hardneg.v1.GetItemsRequest
+	(*GetItemsResponse)(nil),             // 27: hardneg.v1.GetItemsResponse
+	(*Anchor)(nil),                       // 28: hardneg.v1.Anchor
+	(*MiningPolicy)(nil),                 // 29: hardneg.v1.MiningPolicy
+	(*SyntheticPolicy)(nil),              // 30: hardneg.v1.SyntheticPolicy
+	(*MineRequest)(nil),                  // 31: hardneg.v1.MineRequest
+	(*Negative)(nil),                     // 32: hardneg.v1.Negative
+	(*RuleCounts)(nil),                   // 33: hardneg.v1.RuleCounts
+	(*AnchorResult)(nil),                 // 34: hardneg.v1.AnchorResult
+	(*SyntheticNegative)(nil),            // 35: hardneg.v1.SyntheticNegative
+	(*ExplainedCandidate)(nil),           // 36: hardneg.v1.ExplainedCandidate
+	(*MineResponse)(nil),                 // 37: hardneg.v1.MineResponse
+	(*FalseNegativeReport)(nil),          // 38: hardneg.v1.FalseNegativeReport
+	(*ReportFalseNegativesRequest)(nil),  // 39: hardneg.v1.ReportFalseNegativesRequest
+	(*ReportFalseNegativesResponse)(nil), // 40: hardneg.v1.ReportFalseNegativesResponse
+	(*GetCalibrationRequest)(nil),        // 41: hardneg.v1.GetCalibrationRequest
+	(*ScoreSummary)(nil),                 // 42: hardneg.v1.ScoreSummary
+	(*GetCalibrationResponse)(nil),       // 43: hardneg.v1.GetCalibrationResponse
+	(*SnapshotCollectionRequest)(nil),    // 44: hardneg.v1.SnapshotCollectionRequest
+	(*SnapshotCollectionResponse)(nil),   // 45: hardneg.v1.SnapshotCollectionResponse
+	(*RefreshQueueRequest)(nil),          // 46: hardneg.v1.RefreshQueueRequest
+	(*RefreshItem)(nil),                  // 47: hardneg.v1.RefreshItem
+	(*RefreshQueueResponse)(nil),         // 48: hardneg.v1.RefreshQueueResponse
+	(*ListSnapshotsRequest)(nil),         // 49: hardneg.v1.ListSnapshotsRequest
+	(*SnapshotFile)(nil),                 // 50: hardneg.v1.SnapshotFile
+	(*ListSnapshotsResponse)(nil),        // 51: hardneg.v1.ListSnapshotsResponse
+	(*BackupRequest)(nil),                // 52: hardneg.v1.BackupRequest
+	(*BackupHeader)(nil),                 // 53: hardneg.v1.BackupHeader
+	(*BackupResponse)(nil),               // 54: hardneg.v1.BackupResponse
+	(*RestoreRequest)(nil),               // 55: hardneg.v1.RestoreRequest
+	(*RestoreResponse)(nil),              // 56: hardneg.v1.RestoreResponse
+	(*BatchAnchor)(nil),                  // 57: hardneg.v1.BatchAnchor
+	(*BuildBatchesRequest)(nil),          // 58: hardneg.v1.BuildBatchesRequest
+	(*BuildBatchesResponse)(nil),         // 59: hardneg.v1.BuildBatchesResponse
+	(*AnchorOutcome)(nil),                // 60: hardneg.v1.AnchorOutcome
+	(*ReportLossRequest)(nil),            // 61: hardneg.v1.ReportLossRequest
+	(*ReportLossResponse)(nil),           // 62: hardneg.v1.ReportLossResponse
+	(*timestamppb.Timestamp)(nil),        // 63: google.protobuf.Timestamp
 }
 var file_hardneg_v1_hardneg_proto_depIdxs = []int32{
 	0,  // 0: hardneg.v1.Collection.metric:type_name -> hardneg.v1.Metric
-	5,  // 1: hardneg.v1.Collection.index_params:type_name -> hardneg.v1.IndexParams
-	6,  // 2: hardneg.v1.Collection.stats:type_name -> hardneg.v1.CollectionStats
+	7,  // 1: hardneg.v1.Collection.index_params:type_name -> hardneg.v1.IndexParams
+	8,  // 2: hardneg.v1.Collection.stats:type_name -> hardneg.v1.CollectionStats
 	0,  // 3: hardneg.v1.CreateCollectionRequest.metric:type_name -> hardneg.v1.Metric
-	5,  // 4: hardneg.v1.CreateCollectionRequest.index_params:type_name -> hardneg.v1.IndexParams
-	7,  // 5: hardneg.v1.CreateCollectionResponse.collection:type_name -> hardneg.v1.Collection
-	7,  // 6: hardneg.v1.GetCollectionResponse.collection:type_name -> hardneg.v1.Collection
-	7,  // 7: hardneg.v1.ListCollectionsResponse.collections:type_name -> hardneg.v1.Collection
-	16, // 8: hardneg.v1.ItemBatch.groups:type_name -> hardneg.v1.GroupList
-	17, // 9: hardneg.v1.UpsertRequest.items:type_name -> hardneg.v1.ItemBatch
-	17, // 10: hardneg.v1.UpsertStreamRequest.items:type_name -> hardneg.v1.ItemBatch
-	17, // 11: hardneg.v1.GetItemsResponse.items:type_name -> hardneg.v1.ItemBatch
+	7,  // 4: hardneg.v1.CreateCollectionRequest.index_params:type_name -> hardneg.v1.IndexParams
+	9,  // 5: hardneg.v1.CreateCollectionResponse.collection:type_name -> hardneg.v1.Collection
+	9,  // 6: hardneg.v1.GetCollectionResponse.collection:type_name -> hardneg.v1.Collection
+	9,  // 7: hardneg.v1.ListCollectionsResponse.collections:type_name -> hardneg.v1.Collection
+	18, // 8: hardneg.v1.ItemBatch.groups:type_name -> hardneg.v1.GroupList
+	19, // 9: hardneg.v1.UpsertRequest.items:type_name -> hardneg.v1.ItemBatch
+	19, // 10: hardneg.v1.UpsertStreamRequest.items:type_name -> hardneg.v1.ItemBatch
+	19, // 11: hardneg.v1.GetItemsResponse.items:type_name -> hardneg.v1.ItemBatch
 	1,  // 12: hardneg.v1.MiningPolicy.rank_mode:type_name -> hardneg.v1.RankMode
 	2,  // 13: hardneg.v1.MiningPolicy.sampling:type_name -> hardneg.v1.SamplingStrategy
 	3,  // 14: hardneg.v1.MiningPolicy.stale_rule:type_name -> hardneg.v1.StaleRule
-	26, // 15: hardneg.v1.MineRequest.anchors:type_name -> hardneg.v1.Anchor
-	27, // 16: hardneg.v1.MineRequest.policy:type_name -> hardneg.v1.MiningPolicy
-	29, // 17: hardneg.v1.AnchorResult.negatives:type_name -> hardneg.v1.Negative
-	30, // 18: hardneg.v1.AnchorResult.removed:type_name -> hardneg.v1.RuleCounts
-	32, // 19: hardneg.v1.AnchorResult.explained:type_name -> hardneg.v1.ExplainedCandidate
-	4,  // 20: hardneg.v1.ExplainedCandidate.fate:type_name -> hardneg.v1.CandidateFate
-	31, // 21: hardneg.v1.MineResponse.results:type_name -> hardneg.v1.AnchorResult
-	34, // 22: hardneg.v1.ReportFalseNegativesRequest.reports:type_name -> hardneg.v1.FalseNegativeReport
-	38, // 23: hardneg.v1.GetCalibrationResponse.positive_scores:type_name -> hardneg.v1.ScoreSummary
-	38, // 24: hardneg.v1.GetCalibrationResponse.candidate_scores:type_name -> hardneg.v1.ScoreSummary
-	38, // 25: hardneg.v1.GetCalibrationResponse.positive_similarities:type_name -> hardneg.v1.ScoreSummary
-	43, // 26: hardneg.v1.RefreshQueueResponse.items:type_name -> hardneg.v1.RefreshItem
-	53, // 27: hardneg.v1.SnapshotFile.created_at:type_name -> google.protobuf.Timestamp
-	46, // 28: hardneg.v1.ListSnapshotsResponse.snapshots:type_name -> hardneg.v1.SnapshotFile
-	7,  // 29: hardneg.v1.BackupHeader.collection:type_name -> hardneg.v1.Collection
-	53, // 30: hardneg.v1.BackupHeader.taken_at:type_name -> google.protobuf.Timestamp
-	49, // 31: hardneg.v1.BackupResponse.header:type_name -> hardneg.v1.BackupHeader
-	49, // 32: hardneg.v1.RestoreRequest.header:type_name -> hardneg.v1.BackupHeader
-	7,  // 33: hardneg.v1.RestoreResponse.collection:type_name -> hardneg.v1.Collection
-	8,  // 34: hardneg.v1.MinerService.CreateCollection:input_type -> hardneg.v1.CreateCollectionRequest
-	10, // 35: hardneg.v1.MinerService.GetCollection:input_type -> hardneg.v1.GetCollectionRequest
-	12, // 36: hardneg.v1.MinerService.ListCollections:input_type -> hardneg.v1.ListCollectionsRequest
-	14, // 37: hardneg.v1.MinerService.DeleteCollection:input_type -> hardneg.v1.DeleteCollectionRequest
-	18, // 38: hardneg.v1.MinerService.Upsert:input_type -> hardneg.v1.UpsertRequest
-	20, // 39: hardneg.v1.MinerService.Delete:input_type -> hardneg.v1.DeleteRequest
-	22, // 40: hardneg.v1.MinerService.UpsertStream:input_type -> hardneg.v1.UpsertStreamRequest
-	24, // 41: hardneg.v1.MinerService.GetItems:input_type -> hardneg.v1.GetItemsRequest
-	28, // 42: hardneg.v1.MinerService.Mine:input_type -> hardneg.v1.MineRequest
-	35, // 43: hardneg.v1.MinerService.ReportFalseNegatives:input_type -> hardneg.v1.ReportFalseNegativesRequest
-	40, // 44: hardneg.v1.MinerService.SnapshotCollection:input_type -> hardneg.v1.SnapshotCollectionRequest
-	45, // 45: hardneg.v1.MinerService.ListSnapshots:input_type -> hardneg.v1.ListSnapshotsRequest
-	48, // 46: hardneg.v1.MinerService.Backup:input_type -> hardneg.v1.BackupRequest
-	51, // 47: hardneg.v1.MinerService.Restore:input_type -> hardneg.v1.RestoreRequest
-	37, // 48: hardneg.v1.MinerService.GetCalibration:input_type -> hardneg.v1.GetCalibrationRequest
-	42, // 49: hardneg.v1.MinerService.RefreshQueue:input_type -> hardneg.v1.RefreshQueueRequest
-	9,  // 50: hardneg.v1.MinerService.CreateCollection:output_type -> hardneg.v1.CreateCollectionResponse
-	11, // 51: hardneg.v1.MinerService.GetCollection:output_type -> hardneg.v1.GetCollectionResponse
-	13, // 52: hardneg.v1.MinerService.ListCollections:output_type -> hardneg.v1.ListCollectionsResponse
-	15, // 53: hardneg.v1.MinerService.DeleteCollection:output_type -> hardneg.v1.DeleteCollectionResponse
-	19, // 54: hardneg.v1.MinerService.Upsert:output_type -> hardneg.v1.UpsertResponse
-	21, // 55: hardneg.v1.MinerService.Delete:output_type -> hardneg.v1.DeleteResponse
-	23, // 56: hardneg.v1.MinerService.UpsertStream:output_type -> hardneg.v1.UpsertStreamResponse
-	25, // 57: hardneg.v1.MinerService.GetItems:output_type -> hardneg.v1.GetItemsResponse
-	33, // 58: hardneg.v1.MinerService.Mine:output_type -> hardneg.v1.MineResponse
-	36, // 59: hardneg.v1.MinerService.ReportFalseNegatives:output_type -> hardneg.v1.ReportFalseNegativesResponse
-	41, // 60: hardneg.v1.MinerService.SnapshotCollection:output_type -> hardneg.v1.SnapshotCollectionResponse
-	47, // 61: hardneg.v1.MinerService.ListSnapshots:output_type -> hardneg.v1.ListSnapshotsResponse
-	50, // 62: hardneg.v1.MinerService.Backup:output_type -> hardneg.v1.BackupResponse
-	52, // 63: hardneg.v1.MinerService.Restore:output_type -> hardneg.v1.RestoreResponse
-	39, // 64: hardneg.v1.MinerService.GetCalibration:output_type -> hardneg.v1.GetCalibrationResponse
-	44, // 65: hardneg.v1.MinerService.RefreshQueue:output_type -> hardneg.v1.RefreshQueueResponse
-	50, // [50:66] is the sub-list for method output_type
-	34, // [34:50] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	30, // 15: hardneg.v1.MiningPolicy.synthetic:type_name -> hardneg.v1.SyntheticPolicy
+	28, // 16: hardneg.v1.MineRequest.anchors:type_name -> hardneg.v1.Anchor
+	29, // 17: hardneg.v1.MineRequest.policy:type_name -> hardneg.v1.MiningPolicy
+	32, // 18: hardneg.v1.AnchorResult.negatives:type_name -> hardneg.v1.Negative
+	33, // 19: hardneg.v1.AnchorResult.removed:type_name -> hardneg.v1.RuleCounts
+	36, // 20: hardneg.v1.AnchorResult.explained:type_name -> hardneg.v1.ExplainedCandidate
+	35, // 21: hardneg.v1.AnchorResult.synthetic:type_name -> hardneg.v1.SyntheticNegative
+	4,  // 22: hardneg.v1.SyntheticNegative.kind:type_name -> hardneg.v1.SyntheticKind
+	5,  // 23: hardneg.v1.ExplainedCandidate.fate:type_name -> hardneg.v1.CandidateFate
+	34, // 24: hardneg.v1.MineResponse.results:type_name -> hardneg.v1.AnchorResult
+	38, // 25: hardneg.v1.ReportFalseNegativesRequest.reports:type_name -> hardneg.v1.FalseNegativeReport
+	42, // 26: hardneg.v1.GetCalibrationResponse.positive_scores:type_name -> hardneg.v1.ScoreSummary
+	42, // 27: hardneg.v1.GetCalibrationResponse.candidate_scores:type_name -> hardneg.v1.ScoreSummary
+	42, // 28: hardneg.v1.GetCalibrationResponse.positive_similarities:type_name -> hardneg.v1.ScoreSummary
+	47, // 29: hardneg.v1.RefreshQueueResponse.items:type_name -> hardneg.v1.RefreshItem
+	63, // 30: hardneg.v1.SnapshotFile.created_at:type_name -> google.protobuf.Timestamp
+	50, // 31: hardneg.v1.ListSnapshotsResponse.snapshots:type_name -> hardneg.v1.SnapshotFile
+	9,  // 32: hardneg.v1.BackupHeader.collection:type_name -> hardneg.v1.Collection
+	63, // 33: hardneg.v1.BackupHeader.taken_at:type_name -> google.protobuf.Timestamp
+	53, // 34: hardneg.v1.BackupResponse.header:type_name -> hardneg.v1.BackupHeader
+	53, // 35: hardneg.v1.RestoreRequest.header:type_name -> hardneg.v1.BackupHeader
+	9,  // 36: hardneg.v1.RestoreResponse.collection:type_name -> hardneg.v1.Collection
+	57, // 37: hardneg.v1.BuildBatchesRequest.anchors:type_name -> hardneg.v1.BatchAnchor
+	6,  // 38: hardneg.v1.BuildBatchesRequest.strategy:type_name -> hardneg.v1.BatchStrategy
+	60, // 39: hardneg.v1.ReportLossRequest.outcomes:type_name -> hardneg.v1.AnchorOutcome
+	10, // 40: hardneg.v1.MinerService.CreateCollection:input_type -> hardneg.v1.CreateCollectionRequest
+	12, // 41: hardneg.v1.MinerService.GetCollection:input_type -> hardneg.v1.GetCollectionRequest
+	14, // 42: hardneg.v1.MinerService.ListCollections:input_type -> hardneg.v1.ListCollectionsRequest
+	16, // 43: hardneg.v1.MinerService.DeleteCollection:input_type -> hardneg.v1.DeleteCollectionRequest
+	20, // 44: hardneg.v1.MinerService.Upsert:input_type -> hardneg.v1.UpsertRequest
+	22, // 45: hardneg.v1.MinerService.Delete:input_type -> hardneg.v1.DeleteRequest
+	24, // 46: hardneg.v1.MinerService.UpsertStream:input_type -> hardneg.v1.UpsertStreamRequest
+	26, // 47: hardneg.v1.MinerService.GetItems:input_type -> hardneg.v1.GetItemsRequest
+	31, // 48: hardneg.v1.MinerService.Mine:input_type -> hardneg.v1.MineRequest
+	39, // 49: hardneg.v1.MinerService.ReportFalseNegatives:input_type -> hardneg.v1.ReportFalseNegativesRequest
+	44, // 50: hardneg.v1.MinerService.SnapshotCollection:input_type -> hardneg.v1.SnapshotCollectionRequest
+	49, // 51: hardneg.v1.MinerService.ListSnapshots:input_type -> hardneg.v1.ListSnapshotsRequest
+	52, // 52: hardneg.v1.MinerService.Backup:input_type -> hardneg.v1.BackupRequest
+	55, // 53: hardneg.v1.MinerService.Restore:input_type -> hardneg.v1.RestoreRequest
+	41, // 54: hardneg.v1.MinerService.GetCalibration:input_type -> hardneg.v1.GetCalibrationRequest
+	46, // 55: hardneg.v1.MinerService.RefreshQueue:input_type -> hardneg.v1.RefreshQueueRequest
+	58, // 56: hardneg.v1.MinerService.BuildBatches:input_type -> hardneg.v1.BuildBatchesRequest
+	61, // 57: hardneg.v1.MinerService.ReportLoss:input_type -> hardneg.v1.ReportLossRequest
+	11, // 58: hardneg.v1.MinerService.CreateCollection:output_type -> hardneg.v1.CreateCollectionResponse
+	13, // 59: hardneg.v1.MinerService.GetCollection:output_type -> hardneg.v1.GetCollectionResponse
+	15, // 60: hardneg.v1.MinerService.ListCollections:output_type -> hardneg.v1.ListCollectionsResponse
+	17, // 61: hardneg.v1.MinerService.DeleteCollection:output_type -> hardneg.v1.DeleteCollectionResponse
+	21, // 62: hardneg.v1.MinerService.Upsert:output_type -> hardneg.v1.UpsertResponse
+	23, // 63: hardneg.v1.MinerService.Delete:output_type -> hardneg.v1.DeleteResponse
+	25, // 64: hardneg.v1.MinerService.UpsertStream:output_type -> hardneg.v1.UpsertStreamResponse
+	27, // 65: hardneg.v1.MinerService.GetItems:output_type -> hardneg.v1.GetItemsResponse
+	37, // 66: hardneg.v1.MinerService.Mine:output_type -> hardneg.v1.MineResponse
+	40, // 67: hardneg.v1.MinerService.ReportFalseNegatives:output_type -> hardneg.v1.ReportFalseNegativesResponse
+	45, // 68: hardneg.v1.MinerService.SnapshotCollection:output_type -> hardneg.v1.SnapshotCollectionResponse
+	51, // 69: hardneg.v1.MinerService.ListSnapshots:output_type -> hardneg.v1.ListSnapshotsResponse
+	54, // 70: hardneg.v1.MinerService.Backup:output_type -> hardneg.v1.BackupResponse
+	56, // 71: hardneg.v1.MinerService.Restore:output_type -> hardneg.v1.RestoreResponse
+	43, // 72: hardneg.v1.MinerService.GetCalibration:output_type -> hardneg.v1.GetCalibrationResponse
+	48, // 73: hardneg.v1.MinerService.RefreshQueue:output_type -> hardneg.v1.RefreshQueueResponse
+	59, // 74: hardneg.v1.MinerService.BuildBatches:output_type -> hardneg.v1.BuildBatchesResponse
+	62, // 75: hardneg.v1.MinerService.ReportLoss:output_type -> hardneg.v1.ReportLossResponse
+	58, // [58:76] is the sub-list for method output_type
+	40, // [40:58] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_hardneg_v1_hardneg_proto_init() }
@@ -4721,25 +5763,28 @@ func file_hardneg_v1_hardneg_proto_init() {
 		return
 	}
 	file_hardneg_v1_hardneg_proto_msgTypes[22].OneofWrappers = []any{}
-	file_hardneg_v1_hardneg_proto_msgTypes[24].OneofWrappers = []any{}
-	file_hardneg_v1_hardneg_proto_msgTypes[26].OneofWrappers = []any{}
+	file_hardneg_v1_hardneg_proto_msgTypes[23].OneofWrappers = []any{}
+	file_hardneg_v1_hardneg_proto_msgTypes[25].OneofWrappers = []any{}
 	file_hardneg_v1_hardneg_proto_msgTypes[27].OneofWrappers = []any{}
-	file_hardneg_v1_hardneg_proto_msgTypes[37].OneofWrappers = []any{}
-	file_hardneg_v1_hardneg_proto_msgTypes[45].OneofWrappers = []any{
+	file_hardneg_v1_hardneg_proto_msgTypes[29].OneofWrappers = []any{}
+	file_hardneg_v1_hardneg_proto_msgTypes[39].OneofWrappers = []any{}
+	file_hardneg_v1_hardneg_proto_msgTypes[47].OneofWrappers = []any{
 		(*BackupResponse_Header)(nil),
 		(*BackupResponse_Chunk)(nil),
 	}
-	file_hardneg_v1_hardneg_proto_msgTypes[46].OneofWrappers = []any{
+	file_hardneg_v1_hardneg_proto_msgTypes[48].OneofWrappers = []any{
 		(*RestoreRequest_Header)(nil),
 		(*RestoreRequest_Chunk)(nil),
 	}
+	file_hardneg_v1_hardneg_proto_msgTypes[51].OneofWrappers = []any{}
+	file_hardneg_v1_hardneg_proto_msgTypes[53].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hardneg_v1_hardneg_proto_rawDesc), len(file_hardneg_v1_hardneg_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   48,
+			NumEnums:      7,
+			NumMessages:   56,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -17,6 +17,9 @@
 //   - num_negatives is at most 1,024;
 //   - a GetItemsRequest names at most 16,384 ids;
 //   - a RefreshQueueRequest asks for at most 65,536 ids;
+//   - a BuildBatchesRequest holds at most 65,536 anchors, each with at most 64
+//     positive ids, and batch_size is at most 4,096;
+//   - a ReportLossRequest holds at most 16,384 outcomes;
 //   - ids are 1 to 512 bytes of UTF-8, groups 1 to 256 bytes; an item has at most 64
 //     groups;
 //   - dimensions are 1 to 8,192.
@@ -60,6 +63,8 @@ const (
 	MinerService_Restore_FullMethodName              = "/hardneg.v1.MinerService/Restore"
 	MinerService_GetCalibration_FullMethodName       = "/hardneg.v1.MinerService/GetCalibration"
 	MinerService_RefreshQueue_FullMethodName         = "/hardneg.v1.MinerService/RefreshQueue"
+	MinerService_BuildBatches_FullMethodName         = "/hardneg.v1.MinerService/BuildBatches"
+	MinerService_ReportLoss_FullMethodName           = "/hardneg.v1.MinerService/ReportLoss"
 )
 
 // MinerServiceClient is the client API for MinerService service.
@@ -125,6 +130,20 @@ type MinerServiceClient interface {
 	// target version, the oldest and the most often recently served as negatives first,
 	// so that a training loop can refresh its index incrementally.
 	RefreshQueue(ctx context.Context, in *RefreshQueueRequest, opts ...grpc.CallOption) (*RefreshQueueResponse, error)
+	// BuildBatches assembles training batches from anchors (items of a collection, or
+	// ids sent with their vectors, each with its positives) and streams them, epoch by
+	// epoch: NGAME-style balanced clusters of the anchors' vectors, or Sample4Geo-style
+	// groups of an anchor and its neighbours, so that in-batch negatives are hard. Within
+	// a batch no row's anchor or positive is a positive, a reported false negative or a
+	// near-duplicate of a positive or reported false negative of another row (rows that
+	// would break it are moved to a later batch and counted), and each anchor is in
+	// exactly one batch per epoch. Reproducible from the seed on the same collection.
+	BuildBatches(ctx context.Context, in *BuildBatchesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BuildBatchesResponse], error)
+	// ReportLoss records how a training step went for anchors (solved, or their loss),
+	// moving each anchor key's closed-loop hardness (MiningPolicy.closed_loop). Kept in
+	// the server's memory per collection, not in the write-ahead log: a restart starts
+	// every key again at hardness 0.
+	ReportLoss(ctx context.Context, in *ReportLossRequest, opts ...grpc.CallOption) (*ReportLossResponse, error)
 }
 
 type minerServiceClient struct {
@@ -310,6 +329,35 @@ func (c *minerServiceClient) RefreshQueue(ctx context.Context, in *RefreshQueueR
 	return out, nil
 }
 
+func (c *minerServiceClient) BuildBatches(ctx context.Context, in *BuildBatchesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BuildBatchesResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &MinerService_ServiceDesc.Streams[3], MinerService_BuildBatches_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[BuildBatchesRequest, BuildBatchesResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type MinerService_BuildBatchesClient = grpc.ServerStreamingClient[BuildBatchesResponse]
+
+func (c *minerServiceClient) ReportLoss(ctx context.Context, in *ReportLossRequest, opts ...grpc.CallOption) (*ReportLossResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReportLossResponse)
+	err := c.cc.Invoke(ctx, MinerService_ReportLoss_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MinerServiceServer is the server API for MinerService service.
 // All implementations must embed UnimplementedMinerServiceServer
 // for forward compatibility.
@@ -373,6 +421,20 @@ type MinerServiceServer interface {
 	// target version, the oldest and the most often recently served as negatives first,
 	// so that a training loop can refresh its index incrementally.
 	RefreshQueue(context.Context, *RefreshQueueRequest) (*RefreshQueueResponse, error)
+	// BuildBatches assembles training batches from anchors (items of a collection, or
+	// ids sent with their vectors, each with its positives) and streams them, epoch by
+	// epoch: NGAME-style balanced clusters of the anchors' vectors, or Sample4Geo-style
+	// groups of an anchor and its neighbours, so that in-batch negatives are hard. Within
+	// a batch no row's anchor or positive is a positive, a reported false negative or a
+	// near-duplicate of a positive or reported false negative of another row (rows that
+	// would break it are moved to a later batch and counted), and each anchor is in
+	// exactly one batch per epoch. Reproducible from the seed on the same collection.
+	BuildBatches(*BuildBatchesRequest, grpc.ServerStreamingServer[BuildBatchesResponse]) error
+	// ReportLoss records how a training step went for anchors (solved, or their loss),
+	// moving each anchor key's closed-loop hardness (MiningPolicy.closed_loop). Kept in
+	// the server's memory per collection, not in the write-ahead log: a restart starts
+	// every key again at hardness 0.
+	ReportLoss(context.Context, *ReportLossRequest) (*ReportLossResponse, error)
 	mustEmbedUnimplementedMinerServiceServer()
 }
 
@@ -430,6 +492,12 @@ func (UnimplementedMinerServiceServer) GetCalibration(context.Context, *GetCalib
 }
 func (UnimplementedMinerServiceServer) RefreshQueue(context.Context, *RefreshQueueRequest) (*RefreshQueueResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RefreshQueue not implemented")
+}
+func (UnimplementedMinerServiceServer) BuildBatches(*BuildBatchesRequest, grpc.ServerStreamingServer[BuildBatchesResponse]) error {
+	return status.Error(codes.Unimplemented, "method BuildBatches not implemented")
+}
+func (UnimplementedMinerServiceServer) ReportLoss(context.Context, *ReportLossRequest) (*ReportLossResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReportLoss not implemented")
 }
 func (UnimplementedMinerServiceServer) mustEmbedUnimplementedMinerServiceServer() {}
 func (UnimplementedMinerServiceServer) testEmbeddedByValue()                      {}
@@ -711,6 +779,35 @@ func _MinerService_RefreshQueue_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MinerService_BuildBatches_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(BuildBatchesRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(MinerServiceServer).BuildBatches(m, &grpc.GenericServerStream[BuildBatchesRequest, BuildBatchesResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type MinerService_BuildBatchesServer = grpc.ServerStreamingServer[BuildBatchesResponse]
+
+func _MinerService_ReportLoss_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReportLossRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MinerServiceServer).ReportLoss(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MinerService_ReportLoss_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MinerServiceServer).ReportLoss(ctx, req.(*ReportLossRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // MinerService_ServiceDesc is the grpc.ServiceDesc for MinerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -770,6 +867,10 @@ var MinerService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "RefreshQueue",
 			Handler:    _MinerService_RefreshQueue_Handler,
 		},
+		{
+			MethodName: "ReportLoss",
+			Handler:    _MinerService_ReportLoss_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
@@ -787,6 +888,11 @@ var MinerService_ServiceDesc = grpc.ServiceDesc{
 			StreamName:    "Restore",
 			Handler:       _MinerService_Restore_Handler,
 			ClientStreams: true,
+		},
+		{
+			StreamName:    "BuildBatches",
+			Handler:       _MinerService_BuildBatches_Handler,
+			ServerStreams: true,
 		},
 	},
 	Metadata: "hardneg/v1/hardneg.proto",

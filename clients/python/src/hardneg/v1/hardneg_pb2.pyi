@@ -38,6 +38,12 @@ class StaleRule(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     STALE_RULE_SKIP: _ClassVar[StaleRule]
     STALE_RULE_RESCORE: _ClassVar[StaleRule]
 
+class SyntheticKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SYNTHETIC_KIND_UNSPECIFIED: _ClassVar[SyntheticKind]
+    SYNTHETIC_KIND_MIXED: _ClassVar[SyntheticKind]
+    SYNTHETIC_KIND_QUERY: _ClassVar[SyntheticKind]
+
 class CandidateFate(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     CANDIDATE_FATE_UNSPECIFIED: _ClassVar[CandidateFate]
@@ -59,6 +65,12 @@ class CandidateFate(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CANDIDATE_FATE_STALE: _ClassVar[CandidateFate]
     CANDIDATE_FATE_ROTATION: _ClassVar[CandidateFate]
     CANDIDATE_FATE_EXPOSURE: _ClassVar[CandidateFate]
+
+class BatchStrategy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    BATCH_STRATEGY_UNSPECIFIED: _ClassVar[BatchStrategy]
+    BATCH_STRATEGY_CLUSTERS: _ClassVar[BatchStrategy]
+    BATCH_STRATEGY_NEIGHBOURS: _ClassVar[BatchStrategy]
 METRIC_UNSPECIFIED: Metric
 METRIC_COSINE: Metric
 METRIC_DOT: Metric
@@ -75,6 +87,9 @@ SAMPLING_STRATEGY_TOP1_SAMPLED: SamplingStrategy
 STALE_RULE_UNSPECIFIED: StaleRule
 STALE_RULE_SKIP: StaleRule
 STALE_RULE_RESCORE: StaleRule
+SYNTHETIC_KIND_UNSPECIFIED: SyntheticKind
+SYNTHETIC_KIND_MIXED: SyntheticKind
+SYNTHETIC_KIND_QUERY: SyntheticKind
 CANDIDATE_FATE_UNSPECIFIED: CandidateFate
 CANDIDATE_FATE_SELF: CandidateFate
 CANDIDATE_FATE_POSITIVE: CandidateFate
@@ -94,6 +109,9 @@ CANDIDATE_FATE_UNSAMPLED: CandidateFate
 CANDIDATE_FATE_STALE: CandidateFate
 CANDIDATE_FATE_ROTATION: CandidateFate
 CANDIDATE_FATE_EXPOSURE: CandidateFate
+BATCH_STRATEGY_UNSPECIFIED: BatchStrategy
+BATCH_STRATEGY_CLUSTERS: BatchStrategy
+BATCH_STRATEGY_NEIGHBOURS: BatchStrategy
 
 class IndexParams(_message.Message):
     __slots__ = ("m", "ef_construction", "ef_search", "exact_threshold")
@@ -316,7 +334,7 @@ class Anchor(_message.Message):
     def __init__(self, id: _Optional[str] = ..., vector: _Optional[bytes] = ..., key: _Optional[str] = ..., positive_ids: _Optional[_Iterable[str]] = ..., positive_vectors: _Optional[bytes] = ..., exclude_ids: _Optional[_Iterable[str]] = ..., groups: _Optional[_Iterable[str]] = ..., guide_vector: _Optional[bytes] = ..., guide_positive_vectors: _Optional[bytes] = ...) -> None: ...
 
 class MiningPolicy(_message.Message):
-    __slots__ = ("num_negatives", "exclude_same_group", "duplicate_threshold", "absolute_margin", "relative_margin", "min_score", "max_score", "range_min", "range_max", "rank_mode", "in_batch_exclusion", "use_feedback", "sampling", "temperature", "simans_a", "simans_b", "seed", "diversity_threshold", "widen", "max_candidates", "ef_search", "exclude_near_duplicates", "max_rank", "duplicate_quantile", "duplicate_zscore", "guide_collection", "guide_margin", "guide_duplicate_threshold", "duplicate_margin", "min_version", "max_staleness", "stale_rule", "rotate", "max_exposures")
+    __slots__ = ("num_negatives", "exclude_same_group", "duplicate_threshold", "absolute_margin", "relative_margin", "min_score", "max_score", "range_min", "range_max", "rank_mode", "in_batch_exclusion", "use_feedback", "sampling", "temperature", "simans_a", "simans_b", "seed", "diversity_threshold", "widen", "max_candidates", "ef_search", "exclude_near_duplicates", "max_rank", "duplicate_quantile", "duplicate_zscore", "guide_collection", "guide_margin", "guide_duplicate_threshold", "duplicate_margin", "min_version", "max_staleness", "stale_rule", "rotate", "max_exposures", "synthetic", "closed_loop", "closed_loop_depth")
     NUM_NEGATIVES_FIELD_NUMBER: _ClassVar[int]
     EXCLUDE_SAME_GROUP_FIELD_NUMBER: _ClassVar[int]
     DUPLICATE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
@@ -351,6 +369,9 @@ class MiningPolicy(_message.Message):
     STALE_RULE_FIELD_NUMBER: _ClassVar[int]
     ROTATE_FIELD_NUMBER: _ClassVar[int]
     MAX_EXPOSURES_FIELD_NUMBER: _ClassVar[int]
+    SYNTHETIC_FIELD_NUMBER: _ClassVar[int]
+    CLOSED_LOOP_FIELD_NUMBER: _ClassVar[int]
+    CLOSED_LOOP_DEPTH_FIELD_NUMBER: _ClassVar[int]
     num_negatives: int
     exclude_same_group: bool
     duplicate_threshold: float
@@ -385,7 +406,28 @@ class MiningPolicy(_message.Message):
     stale_rule: StaleRule
     rotate: bool
     max_exposures: int
-    def __init__(self, num_negatives: _Optional[int] = ..., exclude_same_group: _Optional[bool] = ..., duplicate_threshold: _Optional[float] = ..., absolute_margin: _Optional[float] = ..., relative_margin: _Optional[float] = ..., min_score: _Optional[float] = ..., max_score: _Optional[float] = ..., range_min: _Optional[int] = ..., range_max: _Optional[int] = ..., rank_mode: _Optional[_Union[RankMode, str]] = ..., in_batch_exclusion: _Optional[bool] = ..., use_feedback: _Optional[bool] = ..., sampling: _Optional[_Union[SamplingStrategy, str]] = ..., temperature: _Optional[float] = ..., simans_a: _Optional[float] = ..., simans_b: _Optional[float] = ..., seed: _Optional[int] = ..., diversity_threshold: _Optional[float] = ..., widen: _Optional[bool] = ..., max_candidates: _Optional[int] = ..., ef_search: _Optional[int] = ..., exclude_near_duplicates: _Optional[bool] = ..., max_rank: _Optional[int] = ..., duplicate_quantile: _Optional[float] = ..., duplicate_zscore: _Optional[float] = ..., guide_collection: _Optional[str] = ..., guide_margin: _Optional[float] = ..., guide_duplicate_threshold: _Optional[float] = ..., duplicate_margin: _Optional[float] = ..., min_version: _Optional[int] = ..., max_staleness: _Optional[int] = ..., stale_rule: _Optional[_Union[StaleRule, str]] = ..., rotate: _Optional[bool] = ..., max_exposures: _Optional[int] = ...) -> None: ...
+    synthetic: SyntheticPolicy
+    closed_loop: bool
+    closed_loop_depth: int
+    def __init__(self, num_negatives: _Optional[int] = ..., exclude_same_group: _Optional[bool] = ..., duplicate_threshold: _Optional[float] = ..., absolute_margin: _Optional[float] = ..., relative_margin: _Optional[float] = ..., min_score: _Optional[float] = ..., max_score: _Optional[float] = ..., range_min: _Optional[int] = ..., range_max: _Optional[int] = ..., rank_mode: _Optional[_Union[RankMode, str]] = ..., in_batch_exclusion: _Optional[bool] = ..., use_feedback: _Optional[bool] = ..., sampling: _Optional[_Union[SamplingStrategy, str]] = ..., temperature: _Optional[float] = ..., simans_a: _Optional[float] = ..., simans_b: _Optional[float] = ..., seed: _Optional[int] = ..., diversity_threshold: _Optional[float] = ..., widen: _Optional[bool] = ..., max_candidates: _Optional[int] = ..., ef_search: _Optional[int] = ..., exclude_near_duplicates: _Optional[bool] = ..., max_rank: _Optional[int] = ..., duplicate_quantile: _Optional[float] = ..., duplicate_zscore: _Optional[float] = ..., guide_collection: _Optional[str] = ..., guide_margin: _Optional[float] = ..., guide_duplicate_threshold: _Optional[float] = ..., duplicate_margin: _Optional[float] = ..., min_version: _Optional[int] = ..., max_staleness: _Optional[int] = ..., stale_rule: _Optional[_Union[StaleRule, str]] = ..., rotate: _Optional[bool] = ..., max_exposures: _Optional[int] = ..., synthetic: _Optional[_Union[SyntheticPolicy, _Mapping]] = ..., closed_loop: _Optional[bool] = ..., closed_loop_depth: _Optional[int] = ...) -> None: ...
+
+class SyntheticPolicy(_message.Message):
+    __slots__ = ("num_mixed", "alpha_min", "alpha_max", "num_query_mixed", "beta_min", "beta_max", "pool")
+    NUM_MIXED_FIELD_NUMBER: _ClassVar[int]
+    ALPHA_MIN_FIELD_NUMBER: _ClassVar[int]
+    ALPHA_MAX_FIELD_NUMBER: _ClassVar[int]
+    NUM_QUERY_MIXED_FIELD_NUMBER: _ClassVar[int]
+    BETA_MIN_FIELD_NUMBER: _ClassVar[int]
+    BETA_MAX_FIELD_NUMBER: _ClassVar[int]
+    POOL_FIELD_NUMBER: _ClassVar[int]
+    num_mixed: int
+    alpha_min: float
+    alpha_max: float
+    num_query_mixed: int
+    beta_min: float
+    beta_max: float
+    pool: int
+    def __init__(self, num_mixed: _Optional[int] = ..., alpha_min: _Optional[float] = ..., alpha_max: _Optional[float] = ..., num_query_mixed: _Optional[int] = ..., beta_min: _Optional[float] = ..., beta_max: _Optional[float] = ..., pool: _Optional[int] = ...) -> None: ...
 
 class MineRequest(_message.Message):
     __slots__ = ("collection", "anchors", "policy", "include_vectors", "explain")
@@ -454,7 +496,7 @@ class RuleCounts(_message.Message):
     def __init__(self_, self: _Optional[int] = ..., positive: _Optional[int] = ..., excluded: _Optional[int] = ..., in_batch: _Optional[int] = ..., feedback: _Optional[int] = ..., same_group: _Optional[int] = ..., duplicate: _Optional[int] = ..., excluded_duplicate: _Optional[int] = ..., guide: _Optional[int] = ..., margin: _Optional[int] = ..., score_band: _Optional[int] = ..., rank_window: _Optional[int] = ..., diversity: _Optional[int] = ..., stale: _Optional[int] = ..., rotation: _Optional[int] = ..., exposure: _Optional[int] = ...) -> None: ...
 
 class AnchorResult(_message.Message):
-    __slots__ = ("negatives", "negative_vectors", "positive_score", "candidates_examined", "removed", "shortfall", "widenings", "exact_scan", "unknown_positive_ids", "max_rank", "floor_reached", "duplicate_threshold", "guide_positive_score", "rotation_restarted", "rotation_served", "explained", "explain_truncated")
+    __slots__ = ("negatives", "negative_vectors", "positive_score", "candidates_examined", "removed", "shortfall", "widenings", "exact_scan", "unknown_positive_ids", "max_rank", "floor_reached", "duplicate_threshold", "guide_positive_score", "rotation_restarted", "rotation_served", "explained", "explain_truncated", "synthetic", "synthetic_vectors", "synthetic_shortfall", "hardness", "band_shift")
     NEGATIVES_FIELD_NUMBER: _ClassVar[int]
     NEGATIVE_VECTORS_FIELD_NUMBER: _ClassVar[int]
     POSITIVE_SCORE_FIELD_NUMBER: _ClassVar[int]
@@ -472,6 +514,11 @@ class AnchorResult(_message.Message):
     ROTATION_SERVED_FIELD_NUMBER: _ClassVar[int]
     EXPLAINED_FIELD_NUMBER: _ClassVar[int]
     EXPLAIN_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    SYNTHETIC_FIELD_NUMBER: _ClassVar[int]
+    SYNTHETIC_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    SYNTHETIC_SHORTFALL_FIELD_NUMBER: _ClassVar[int]
+    HARDNESS_FIELD_NUMBER: _ClassVar[int]
+    BAND_SHIFT_FIELD_NUMBER: _ClassVar[int]
     negatives: _containers.RepeatedCompositeFieldContainer[Negative]
     negative_vectors: bytes
     positive_score: float
@@ -489,7 +536,24 @@ class AnchorResult(_message.Message):
     rotation_served: int
     explained: _containers.RepeatedCompositeFieldContainer[ExplainedCandidate]
     explain_truncated: bool
-    def __init__(self, negatives: _Optional[_Iterable[_Union[Negative, _Mapping]]] = ..., negative_vectors: _Optional[bytes] = ..., positive_score: _Optional[float] = ..., candidates_examined: _Optional[int] = ..., removed: _Optional[_Union[RuleCounts, _Mapping]] = ..., shortfall: _Optional[int] = ..., widenings: _Optional[int] = ..., exact_scan: _Optional[bool] = ..., unknown_positive_ids: _Optional[_Iterable[str]] = ..., max_rank: _Optional[int] = ..., floor_reached: _Optional[bool] = ..., duplicate_threshold: _Optional[float] = ..., guide_positive_score: _Optional[float] = ..., rotation_restarted: _Optional[bool] = ..., rotation_served: _Optional[int] = ..., explained: _Optional[_Iterable[_Union[ExplainedCandidate, _Mapping]]] = ..., explain_truncated: _Optional[bool] = ...) -> None: ...
+    synthetic: _containers.RepeatedCompositeFieldContainer[SyntheticNegative]
+    synthetic_vectors: bytes
+    synthetic_shortfall: int
+    hardness: float
+    band_shift: int
+    def __init__(self, negatives: _Optional[_Iterable[_Union[Negative, _Mapping]]] = ..., negative_vectors: _Optional[bytes] = ..., positive_score: _Optional[float] = ..., candidates_examined: _Optional[int] = ..., removed: _Optional[_Union[RuleCounts, _Mapping]] = ..., shortfall: _Optional[int] = ..., widenings: _Optional[int] = ..., exact_scan: _Optional[bool] = ..., unknown_positive_ids: _Optional[_Iterable[str]] = ..., max_rank: _Optional[int] = ..., floor_reached: _Optional[bool] = ..., duplicate_threshold: _Optional[float] = ..., guide_positive_score: _Optional[float] = ..., rotation_restarted: _Optional[bool] = ..., rotation_served: _Optional[int] = ..., explained: _Optional[_Iterable[_Union[ExplainedCandidate, _Mapping]]] = ..., explain_truncated: _Optional[bool] = ..., synthetic: _Optional[_Iterable[_Union[SyntheticNegative, _Mapping]]] = ..., synthetic_vectors: _Optional[bytes] = ..., synthetic_shortfall: _Optional[int] = ..., hardness: _Optional[float] = ..., band_shift: _Optional[int] = ...) -> None: ...
+
+class SyntheticNegative(_message.Message):
+    __slots__ = ("kind", "a_id", "b_id", "coefficient")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    A_ID_FIELD_NUMBER: _ClassVar[int]
+    B_ID_FIELD_NUMBER: _ClassVar[int]
+    COEFFICIENT_FIELD_NUMBER: _ClassVar[int]
+    kind: SyntheticKind
+    a_id: str
+    b_id: str
+    coefficient: float
+    def __init__(self, kind: _Optional[_Union[SyntheticKind, str]] = ..., a_id: _Optional[str] = ..., b_id: _Optional[str] = ..., coefficient: _Optional[float] = ...) -> None: ...
 
 class ExplainedCandidate(_message.Message):
     __slots__ = ("id", "score", "rank", "fate")
@@ -686,3 +750,95 @@ class RestoreResponse(_message.Message):
     collection: Collection
     bytes: int
     def __init__(self, collection: _Optional[_Union[Collection, _Mapping]] = ..., bytes: _Optional[int] = ...) -> None: ...
+
+class BatchAnchor(_message.Message):
+    __slots__ = ("id", "positive_ids", "vector")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    POSITIVE_IDS_FIELD_NUMBER: _ClassVar[int]
+    VECTOR_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    positive_ids: _containers.RepeatedScalarFieldContainer[str]
+    vector: bytes
+    def __init__(self, id: _Optional[str] = ..., positive_ids: _Optional[_Iterable[str]] = ..., vector: _Optional[bytes] = ...) -> None: ...
+
+class BuildBatchesRequest(_message.Message):
+    __slots__ = ("collection", "anchors", "batch_size", "strategy", "epochs", "first_epoch", "num_epochs", "seed", "cluster_size_start", "cluster_size_end", "num_nearest", "num_sampled", "sample_range_min", "sample_range_max", "exclude_near_duplicates", "duplicate_threshold", "duplicate_margin", "use_feedback")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    ANCHORS_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    EPOCHS_FIELD_NUMBER: _ClassVar[int]
+    FIRST_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    NUM_EPOCHS_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_SIZE_START_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_SIZE_END_FIELD_NUMBER: _ClassVar[int]
+    NUM_NEAREST_FIELD_NUMBER: _ClassVar[int]
+    NUM_SAMPLED_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_RANGE_MIN_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_RANGE_MAX_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDE_NEAR_DUPLICATES_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_MARGIN_FIELD_NUMBER: _ClassVar[int]
+    USE_FEEDBACK_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    anchors: _containers.RepeatedCompositeFieldContainer[BatchAnchor]
+    batch_size: int
+    strategy: BatchStrategy
+    epochs: int
+    first_epoch: int
+    num_epochs: int
+    seed: int
+    cluster_size_start: int
+    cluster_size_end: int
+    num_nearest: int
+    num_sampled: int
+    sample_range_min: int
+    sample_range_max: int
+    exclude_near_duplicates: bool
+    duplicate_threshold: float
+    duplicate_margin: float
+    use_feedback: bool
+    def __init__(self, collection: _Optional[str] = ..., anchors: _Optional[_Iterable[_Union[BatchAnchor, _Mapping]]] = ..., batch_size: _Optional[int] = ..., strategy: _Optional[_Union[BatchStrategy, str]] = ..., epochs: _Optional[int] = ..., first_epoch: _Optional[int] = ..., num_epochs: _Optional[int] = ..., seed: _Optional[int] = ..., cluster_size_start: _Optional[int] = ..., cluster_size_end: _Optional[int] = ..., num_nearest: _Optional[int] = ..., num_sampled: _Optional[int] = ..., sample_range_min: _Optional[int] = ..., sample_range_max: _Optional[int] = ..., exclude_near_duplicates: _Optional[bool] = ..., duplicate_threshold: _Optional[float] = ..., duplicate_margin: _Optional[float] = ..., use_feedback: _Optional[bool] = ...) -> None: ...
+
+class BuildBatchesResponse(_message.Message):
+    __slots__ = ("epoch", "index", "rows", "anchor_ids", "deferred", "swapped_in", "cluster_size")
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    ANCHOR_IDS_FIELD_NUMBER: _ClassVar[int]
+    DEFERRED_FIELD_NUMBER: _ClassVar[int]
+    SWAPPED_IN_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_SIZE_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
+    index: int
+    rows: _containers.RepeatedScalarFieldContainer[int]
+    anchor_ids: _containers.RepeatedScalarFieldContainer[str]
+    deferred: int
+    swapped_in: int
+    cluster_size: int
+    def __init__(self, epoch: _Optional[int] = ..., index: _Optional[int] = ..., rows: _Optional[_Iterable[int]] = ..., anchor_ids: _Optional[_Iterable[str]] = ..., deferred: _Optional[int] = ..., swapped_in: _Optional[int] = ..., cluster_size: _Optional[int] = ...) -> None: ...
+
+class AnchorOutcome(_message.Message):
+    __slots__ = ("anchor_key", "solved", "loss")
+    ANCHOR_KEY_FIELD_NUMBER: _ClassVar[int]
+    SOLVED_FIELD_NUMBER: _ClassVar[int]
+    LOSS_FIELD_NUMBER: _ClassVar[int]
+    anchor_key: str
+    solved: bool
+    loss: float
+    def __init__(self, anchor_key: _Optional[str] = ..., solved: _Optional[bool] = ..., loss: _Optional[float] = ...) -> None: ...
+
+class ReportLossRequest(_message.Message):
+    __slots__ = ("collection", "outcomes")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    OUTCOMES_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    outcomes: _containers.RepeatedCompositeFieldContainer[AnchorOutcome]
+    def __init__(self, collection: _Optional[str] = ..., outcomes: _Optional[_Iterable[_Union[AnchorOutcome, _Mapping]]] = ...) -> None: ...
+
+class ReportLossResponse(_message.Message):
+    __slots__ = ("hardness",)
+    HARDNESS_FIELD_NUMBER: _ClassVar[int]
+    hardness: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, hardness: _Optional[_Iterable[float]] = ...) -> None: ...

@@ -115,6 +115,16 @@ class MinerServiceStub:
                 request_serializer=hardneg_dot_v1_dot_hardneg__pb2.RefreshQueueRequest.SerializeToString,
                 response_deserializer=hardneg_dot_v1_dot_hardneg__pb2.RefreshQueueResponse.FromString,
                 _registered_method=True)
+        self.BuildBatches = channel.unary_stream(
+                '/hardneg.v1.MinerService/BuildBatches',
+                request_serializer=hardneg_dot_v1_dot_hardneg__pb2.BuildBatchesRequest.SerializeToString,
+                response_deserializer=hardneg_dot_v1_dot_hardneg__pb2.BuildBatchesResponse.FromString,
+                _registered_method=True)
+        self.ReportLoss = channel.unary_unary(
+                '/hardneg.v1.MinerService/ReportLoss',
+                request_serializer=hardneg_dot_v1_dot_hardneg__pb2.ReportLossRequest.SerializeToString,
+                response_deserializer=hardneg_dot_v1_dot_hardneg__pb2.ReportLossResponse.FromString,
+                _registered_method=True)
 
 
 class MinerServiceServicer:
@@ -258,6 +268,30 @@ class MinerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BuildBatches(self, request, context):
+        """BuildBatches assembles training batches from anchors (items of a collection, or
+        ids sent with their vectors, each with its positives) and streams them, epoch by
+        epoch: NGAME-style balanced clusters of the anchors' vectors, or Sample4Geo-style
+        groups of an anchor and its neighbours, so that in-batch negatives are hard. Within
+        a batch no row's anchor or positive is a positive, a reported false negative or a
+        near-duplicate of a positive or reported false negative of another row (rows that
+        would break it are moved to a later batch and counted), and each anchor is in
+        exactly one batch per epoch. Reproducible from the seed on the same collection.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReportLoss(self, request, context):
+        """ReportLoss records how a training step went for anchors (solved, or their loss),
+        moving each anchor key's closed-loop hardness (MiningPolicy.closed_loop). Kept in
+        the server's memory per collection, not in the write-ahead log: a restart starts
+        every key again at hardness 0.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MinerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -340,6 +374,16 @@ def add_MinerServiceServicer_to_server(servicer, server):
                     servicer.RefreshQueue,
                     request_deserializer=hardneg_dot_v1_dot_hardneg__pb2.RefreshQueueRequest.FromString,
                     response_serializer=hardneg_dot_v1_dot_hardneg__pb2.RefreshQueueResponse.SerializeToString,
+            ),
+            'BuildBatches': grpc.unary_stream_rpc_method_handler(
+                    servicer.BuildBatches,
+                    request_deserializer=hardneg_dot_v1_dot_hardneg__pb2.BuildBatchesRequest.FromString,
+                    response_serializer=hardneg_dot_v1_dot_hardneg__pb2.BuildBatchesResponse.SerializeToString,
+            ),
+            'ReportLoss': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportLoss,
+                    request_deserializer=hardneg_dot_v1_dot_hardneg__pb2.ReportLossRequest.FromString,
+                    response_serializer=hardneg_dot_v1_dot_hardneg__pb2.ReportLossResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -775,6 +819,60 @@ class MinerService:
             '/hardneg.v1.MinerService/RefreshQueue',
             hardneg_dot_v1_dot_hardneg__pb2.RefreshQueueRequest.SerializeToString,
             hardneg_dot_v1_dot_hardneg__pb2.RefreshQueueResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BuildBatches(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/hardneg.v1.MinerService/BuildBatches',
+            hardneg_dot_v1_dot_hardneg__pb2.BuildBatchesRequest.SerializeToString,
+            hardneg_dot_v1_dot_hardneg__pb2.BuildBatchesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportLoss(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hardneg.v1.MinerService/ReportLoss',
+            hardneg_dot_v1_dot_hardneg__pb2.ReportLossRequest.SerializeToString,
+            hardneg_dot_v1_dot_hardneg__pb2.ReportLossResponse.FromString,
             options,
             channel_credentials,
             insecure,

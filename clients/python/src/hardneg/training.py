@@ -1,0 +1,204 @@
+"""Training-loop helpers: hard batches as a PyTorch batch sampler, incremental refresh.
+
+:class:`HardBatches` iterates the batches of one epoch at a time from
+:meth:`hardneg.Client.build_batches` as lists of row indices, and needs nothing but
+the client. ``HardBatchSampler`` is the same as a ``torch.utils.data.Sampler``, for a
+``DataLoader``'s ``batch_sampler`` (and so sentence-transformers'
+MultipleNegativesRankingLoss, whose in-batch negatives are then hard); it needs torch,
+which is imported only when ``HardBatchSampler`` is first used. :class:`RefreshCallback`
+re-encodes the items the server's refresh queue names every few steps.
+
+Example::
+
+    from torch.utils.data import DataLoader
+    from hardneg.training import HardBatchSampler
+
+    sampler = HardBatchSampler(client, "docs", query_ids, positive_ids=pos_ids,
+                               batch_size=32, strategy="clusters", epochs=3,
+                               cluster_size=(8, 32))
+    loader = DataLoader(pairs, batch_sampler=sampler, collate_fn=collate)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator, Optional
+
+from hardneg.types import HardBatch, RefreshQueue
+
+__all__ = ["HardBatches", "HardBatchSampler", "RefreshCallback"]
+
+
+class HardBatches:
+    """The hard batches of a training set, one epoch per iteration.
+
+    Each iteration yields the batches of the current epoch as lists of row indices into
+    ``anchor_ids`` (and so into the dataset built in the same order), then advances the
+    epoch; :meth:`set_epoch` chooses it explicitly (as with PyTorch's
+    ``DistributedSampler``). Epochs past ``epochs`` reuse the last epoch's schedule
+    with another seed. The batches of an epoch are fetched once and kept, so
+    ``len()`` before iterating costs no second call.
+
+    Args:
+        client: a :class:`hardneg.Client`.
+        collection: the collection holding the anchors' vectors.
+        anchor_ids: the anchors (one per training row).
+        positive_ids: per anchor, its positive ids (kept apart from the other rows).
+        batch_size, strategy, epochs, seed, cluster_size, num_nearest, num_sampled,
+        sample_range, exclude_near_duplicates, duplicate_threshold, duplicate_margin,
+        use_feedback: as :meth:`hardneg.Client.build_batches`.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        collection: str,
+        anchor_ids: Any,
+        *,
+        positive_ids: Any = None,
+        batch_size: int,
+        strategy: str = "clusters",
+        epochs: int = 1,
+        seed: int = 0,
+        **options: Any,
+    ) -> None:
+        self.client = client
+        self.collection = collection
+        self.anchor_ids = list(anchor_ids)
+        self.positive_ids = positive_ids
+        self.batch_size = batch_size
+        self.strategy = strategy
+        self.epochs = epochs
+        self.seed = seed
+        self.options = options
+        self.epoch = 0
+        self.last: list[HardBatch] = []  # the batches of the epoch fetched last
+        self._cached: Optional[tuple[int, list[HardBatch]]] = None
+
+    def set_epoch(self, epoch: int) -> None:
+        """Makes the next iteration build epoch ``epoch``."""
+        self.epoch = int(epoch)
+
+    def batches(self, epoch: int) -> list[HardBatch]:
+        """The :class:`hardneg.HardBatch` values of ``epoch``."""
+        if self._cached is not None and self._cached[0] == epoch:
+            return self._cached[1]
+        sched = min(epoch, self.epochs - 1)
+        seed = self.seed if epoch < self.epochs else (self.seed + epoch) % 2**64
+        out = list(
+            self.client.build_batches(
+                self.collection,
+                self.anchor_ids,
+                positive_ids=self.positive_ids,
+                batch_size=self.batch_size,
+                strategy=self.strategy,
+                epochs=self.epochs,
+                first_epoch=sched,
+                num_epochs=1,
+                seed=seed,
+                **self.options,
+            )
+        )
+        self._cached = (epoch, out)
+        return out
+
+    def __iter__(self) -> Iterator[list[int]]:
+        epoch = self.epoch
+        self.last = self.batches(epoch)
+        self.epoch = epoch + 1
+        for b in self.last:
+            yield list(b.rows)
+
+    def __len__(self) -> int:
+        return len(self.batches(self.epoch))
+
+
+_sampler_class: Optional[type] = None
+
+
+def _hard_batch_sampler() -> type:
+    """``HardBatchSampler``: :class:`HardBatches` as a ``torch.utils.data.Sampler``."""
+    global _sampler_class
+    if _sampler_class is None:
+        try:
+            from torch.utils.data import Sampler
+        except ImportError as e:  # pragma: no cover - depends on the environment
+            raise ImportError("hardneg.training.HardBatchSampler needs torch: pip install torch") from e
+
+        class HardBatchSampler(HardBatches, Sampler):  # type: ignore[misc,type-arg]
+            __doc__ = (
+                "A ``torch.utils.data.Sampler`` of hard batches (lists of row indices) for a "
+                "``DataLoader``'s ``batch_sampler``; see :class:`hardneg.training.HardBatches`."
+            )
+
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                HardBatches.__init__(self, *args, **kwargs)
+
+        HardBatchSampler.__module__ = __name__
+        _sampler_class = HardBatchSampler
+    return _sampler_class
+
+
+def __getattr__(name: str) -> Any:
+    if name == "HardBatchSampler":
+        return _hard_batch_sampler()
+    raise AttributeError(f"module 'hardneg.training' has no attribute {name!r}")
+
+
+class RefreshCallback:
+    """Re-encodes stale items incrementally from a training loop.
+
+    Call it with the global step after each optimiser step: every ``every`` steps it
+    re-encodes the next ``limit`` items of the collection's refresh queue (the stalest
+    and most served first) with ``encode(ids) -> (len(ids), dim)`` vectors and upserts
+    them with ``version=step`` (see :meth:`hardneg.Client.refresh`). It also works as a
+    ``transformers``/sentence-transformers trainer callback through
+    :meth:`on_step_end`: pass ``RefreshCallback(...).trainer_callback()``.
+
+    Attributes:
+        last: the :class:`hardneg.RefreshQueue` processed last, or ``None``.
+        refreshed: items re-encoded so far.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        collection: str,
+        encode: Callable[[list[str]], Any],
+        *,
+        every: int = 100,
+        limit: int = 1024,
+    ) -> None:
+        if every < 1:
+            raise ValueError(f"every must be at least 1, got {every}")
+        self.client = client
+        self.collection = collection
+        self.encode = encode
+        self.every = every
+        self.limit = limit
+        self.last: Optional[RefreshQueue] = None
+        self.refreshed = 0
+
+    def __call__(self, step: int) -> Optional[RefreshQueue]:
+        """Refreshes when ``step`` is a multiple of ``every``; returns the queue then."""
+        if step <= 0 or step % self.every:
+            return None
+        self.last = self.client.refresh(self.collection, self.encode, version=step, limit=self.limit)
+        self.refreshed += len(self.last)
+        return self.last
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
+        """The ``transformers.TrainerCallback`` hook: refreshes at ``state.global_step``."""
+        self(int(state.global_step))
+        return control
+
+    def trainer_callback(self) -> Any:
+        """This callback as a ``transformers.TrainerCallback`` (needs transformers)."""
+        from transformers import TrainerCallback
+
+        outer = self
+
+        class _Refresh(TrainerCallback):  # type: ignore[misc]
+            def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
+                return outer.on_step_end(args, state, control, **kwargs)
+
+        return _Refresh()

@@ -1,0 +1,158 @@
+"""Hard batches, synthetic negatives, closed-loop hardness and the refresh helper
+through the real server, with both clients."""
+
+from __future__ import annotations
+
+import uuid
+
+import numpy as np
+import pytest
+from conftest import AsyncAsSync, unit_rows
+
+import hardneg
+from hardneg.training import HardBatches, RefreshCallback
+
+
+def _batches(client: hardneg.Client, *args: object, **kwargs: object) -> list[hardneg.HardBatch]:
+    """Collects build_batches from either client (the asyncio one yields asynchronously)."""
+    if isinstance(client, AsyncAsSync):
+
+        async def collect() -> list[hardneg.HardBatch]:
+            return [b async for b in client._client.build_batches(*args, **kwargs)]
+
+        return client._loop.run_until_complete(collect())
+    return list(client.build_batches(*args, **kwargs))
+
+
+def _corpus(client: hardneg.Client, collection: str, n: int = 120) -> np.ndarray:
+    x = unit_rows(n, 16, seed=41)
+    client.upsert(collection, [f"d{i}" for i in range(n)], x, versions=np.zeros(n, dtype=np.int64))
+    return x
+
+
+@pytest.mark.parametrize("strategy", ["clusters", "neighbours"])
+def test_build_batches_keeps_conflicts_apart(client: hardneg.Client, collection: str, strategy: str) -> None:
+    _corpus(client, collection)
+    anchors = [f"d{i}" for i in range(60)]
+    # Every fifth anchor shares the positive d119; d1 reports d2 as a false negative.
+    positives = [["d119"] if i % 5 == 0 else [f"d{60 + i}"] for i in range(60)]
+    client.report_false_negatives(collection, {"d1": ["d2"]})
+    kw = dict(positive_ids=positives, batch_size=8, strategy=strategy, epochs=2, seed=3, cluster_size=(4, 8), num_nearest=3, num_sampled=2)
+    got = _batches(client, collection, anchors, **kw)
+    assert got == _batches(client, collection, anchors, **kw)
+    for epoch in (0, 1):
+        rows = [r for b in got if b.epoch == epoch for r in b.rows]
+        assert sorted(rows) == list(range(60))
+    for b in got:
+        assert 1 <= len(b) <= 8
+        assert b.anchor_ids == [anchors[r] for r in b.rows]
+        assert sum(1 for r in b.rows if r % 5 == 0) <= 1
+        assert not {"d1", "d2"} <= set(b.anchor_ids)
+    assert sum(b.deferred for b in got) == sum(b.swapped_in for b in got) > 0
+    with pytest.raises(hardneg.errors.InvalidArgument) as e:
+        _batches(client, collection, ["d1", "nope"], batch_size=2)
+    assert [v.field for v in e.value.violations] == ["anchors[1].id"]
+    with pytest.raises(hardneg.errors.InvalidArgument) as e:
+        _batches(client, collection, ["d1"], batch_size=0, strategy="ring")
+    assert {v.field for v in e.value.violations} == {"batch_size", "strategy"}
+
+
+def test_build_batches_of_queries_not_in_the_collection(client: hardneg.Client, collection: str) -> None:
+    x = _corpus(client, collection, 40)
+    q = unit_rows(40, 16, seed=42)
+    got = _batches(client, collection, [f"query{i}" for i in range(40)], anchor_vectors=q,
+                   positive_ids=[[f"d{i % 20}"] for i in range(40)], batch_size=8, strategy="neighbours", num_nearest=3)
+    assert sorted(r for b in got for r in b.rows) == list(range(40))
+    for b in got:
+        assert len({r % 20 for r in b.rows}) == len(b.rows)  # rows sharing a positive are apart
+    with pytest.raises(hardneg.errors.InvalidArgument) as e:
+        _batches(client, collection, ["a", "b"], anchor_vectors=x[:3], batch_size=2)
+    assert [v.field for v in e.value.violations] == ["anchor_vectors"]
+
+
+def test_hard_batches_iterates_epochs(sync_client: hardneg.Client) -> None:
+    name = f"hb-{uuid.uuid4().hex[:8]}"
+    sync_client.create_collection(name, dim=16, metric="cosine")
+    try:
+        _corpus(sync_client, name, 80)
+        ids = [f"d{i}" for i in range(40)]
+        hb = HardBatches(sync_client, name, ids, positive_ids=[[f"d{40 + i}"] for i in range(40)], batch_size=8, epochs=2, seed=5)
+        n0 = len(hb)
+        first = list(hb)
+        assert len(first) == n0 and sorted(r for b in first for r in b) == list(range(40))
+        assert hb.epoch == 1 and [b.epoch for b in hb.last] == [0] * n0
+        second = list(hb)
+        assert sorted(r for b in second for r in b) == list(range(40))
+        assert {b.epoch for b in hb.last} == {1}
+        # Past the schedule: the last epoch's schedule with another seed.
+        third = list(hb)
+        assert {b.epoch for b in hb.last} == {1} and third != second
+        hb.set_epoch(0)
+        assert list(hb) == first
+    finally:
+        sync_client.delete_collection(name)
+
+
+def test_mine_returns_synthetic_negatives(client: hardneg.Client, collection: str) -> None:
+    _corpus(client, collection)
+    plain = client.mine(collection, anchor_ids=["d3", "d4"], num_negatives=6)
+    assert plain.synthetic is None and np.isnan(plain.hardness).all()
+    res = client.mine(
+        collection, anchor_ids=["d3", "d4"], num_negatives=6, seed=9,
+        synthetic={"num_mixed": 3, "num_query_mixed": 2, "beta_max": 0.25},
+    )
+    assert res.ids.tolist() == plain.ids.tolist()
+    sy = res.synthetic
+    assert sy is not None and len(sy) == 10 and sy.vectors.shape == (10, 16)
+    np.testing.assert_allclose(np.linalg.norm(sy.vectors, axis=1), 1, atol=1e-5)
+    assert sy.anchors.tolist() == [0] * 5 + [1] * 5 and sy.shortfall.tolist() == [0, 0]
+    for j in range(10):
+        row = sy.anchors[j]
+        assert sy.b_ids[j] in set(res.ids[row])
+        if sy.kinds[j] == "query":
+            assert sy.a_ids[j] == ["d3", "d4"][row] and 0 <= sy.coefficients[j] <= 0.25
+        else:
+            assert sy.a_ids[j] in set(res.ids[row]) and 0 <= sy.coefficients[j] <= 1
+    assert sy.of(1).a_ids == sy.a_ids[5:]
+    again = client.mine(collection, anchor_ids=["d3", "d4"], num_negatives=6, seed=9, synthetic=hardneg.SyntheticPolicy(num_mixed=3, num_query_mixed=2, beta_max=0.25))
+    np.testing.assert_array_equal(again.synthetic.vectors, sy.vectors)  # type: ignore[union-attr]
+    with pytest.raises(hardneg.errors.InvalidArgument) as e:
+        client.mine(collection, anchor_ids=["d3"], synthetic={"num_mixed": 2, "alpha_max": 2})
+    assert [v.field for v in e.value.violations] == ["policy.synthetic.alpha_max"]
+
+
+def test_report_loss_moves_the_band(client: hardneg.Client, collection: str) -> None:
+    _corpus(client, collection)
+    kw = dict(anchor_ids=["d7"], num_negatives=3, closed_loop=True, closed_loop_depth=8)
+    first = client.mine(collection, **kw)
+    assert first.hardness.tolist() == [0.0] and first.band_shift.tolist() == [8]
+    h = client.report_loss(collection, ["d7", "d7", "d8"], solved=[True, True, False])
+    assert h.tolist() == [0.25, 0.5, 0.0]
+    second = client.mine(collection, **kw)
+    assert second.hardness.tolist() == [0.5] and second.band_shift.tolist() == [4]
+    assert (second.ranks[0] < first.ranks[0]).all()
+    assert client.report_loss(collection, ["a", "b"], losses=[1.0, 3.0]).tolist() == [0.25, 0.0]
+    with pytest.raises(hardneg.errors.InvalidArgument):
+        client.report_loss(collection, ["a"])
+    with pytest.raises(hardneg.errors.InvalidArgument):
+        client.report_loss(collection, ["a", "b"], losses=[1.0])
+
+
+def test_refresh_re_encodes_the_queue(client: hardneg.Client, collection: str) -> None:
+    x = _corpus(client, collection, 50)
+    client.upsert(collection, ["d0"], x[:1], versions=[5])  # the newest version is 5
+    seen: list[list[str]] = []
+
+    def encode(ids: list[str]) -> np.ndarray:
+        seen.append(ids)
+        return x[[int(i[1:]) for i in ids]]
+
+    cb = RefreshCallback(client, collection, encode, every=10, limit=20)
+    assert cb(5) is None and not seen
+    q = cb(10)
+    assert q is not None and len(q) == 20 and q.due == 49 and cb.refreshed == 20
+    got = client.get_items(collection, seen[0])
+    assert (got.versions == 10).all()
+    q2 = client.refresh(collection, encode, version=11, limit=100, target_version=10)
+    # Below version 10: the 29 left at version 0 and d0 (version 5).
+    assert q2.due == 30 and len(q2) == 30 and not set(q2.ids) & set(seen[0])

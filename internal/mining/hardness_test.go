@@ -1,0 +1,155 @@
+package mining
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"strconv"
+	"testing"
+
+	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/validate"
+)
+
+func boolp(b bool) *bool { return &b }
+
+// TestHardnessBandMoves checks the specified moves of h: +HardnessStep per solved
+// report up to 1, −HardnessStep per unsolved one down to 0, −HardnessBackoff per
+// false-negative verdict, losses compared with the running mean, and the band shift
+// round((1 − h)·depth).
+func TestHardnessBandMoves(t *testing.T) {
+	h := NewHardness()
+	want := []float64{0.25, 0.5, 0.75, 1, 1}
+	for i, w := range want {
+		if got := h.Report([]Outcome{{Key: "a", Solved: boolp(true)}})[0]; got != w {
+			t.Fatalf("solved report %d: h = %v, want %v", i, got, w)
+		}
+	}
+	if got := h.Report([]Outcome{{Key: "a", Solved: boolp(false)}})[0]; got != 0.75 {
+		t.Fatalf("unsolved: h = %v, want 0.75", got)
+	}
+	h.BackOff("a", 2)
+	if got := h.Of("a"); got != 0.25 {
+		t.Fatalf("after two false negatives: h = %v, want 0.25", got)
+	}
+	h.BackOff("a", 5)
+	if got := h.Of("a"); got != 0 {
+		t.Fatalf("backing off below 0: h = %v", got)
+	}
+	// Losses: the first sets the mean (and counts as solved), a lower one is solved, a
+	// higher one is not.
+	l := func(x float32) *float32 { return &x }
+	got := h.Report([]Outcome{{Key: "b", Loss: l(1)}, {Key: "b", Loss: l(0.5)}, {Key: "c", Loss: l(3)}})
+	if !reflect.DeepEqual(got, []float64{0.25, 0.5, 0}) {
+		t.Fatalf("loss reports: %v", got)
+	}
+	for _, c := range []struct {
+		h     float64
+		depth int
+		shift int
+	}{{0, 40, 40}, {0.25, 40, 30}, {0.5, 10, 5}, {1, 40, 0}} {
+		if got := bandShift(c.h, c.depth); got != c.shift {
+			t.Fatalf("bandShift(%v, %d) = %d, want %d", c.h, c.depth, got, c.shift)
+		}
+	}
+}
+
+// TestHardnessIsBounded checks that the tracker forgets the least recently used key
+// beyond MaxHardnessKeys.
+func TestHardnessIsBounded(t *testing.T) {
+	h := NewHardness()
+	h.Report([]Outcome{{Key: "first", Solved: boolp(true)}})
+	outs := make([]Outcome, 0, MaxOutcomes)
+	for i := range MaxHardnessKeys {
+		outs = append(outs, Outcome{Key: strconv.Itoa(i), Solved: boolp(true)})
+		if len(outs) == MaxOutcomes || i == MaxHardnessKeys-1 {
+			h.Report(outs)
+			outs = outs[:0]
+		}
+	}
+	if h.Len() != MaxHardnessKeys {
+		t.Fatalf("%d keys held, want %d", h.Len(), MaxHardnessKeys)
+	}
+	if h.Of("first") != 0 {
+		t.Fatal("the least recently used key was kept")
+	}
+	if h.Of(strconv.Itoa(MaxHardnessKeys-1)) != HardnessStep {
+		t.Fatal("the newest key was forgotten")
+	}
+}
+
+// TestClosedLoopShiftsTheWindow checks that mining under ClosedLoop returns what the
+// same policy returns with its window moved down by the anchor's band shift, that the
+// shift follows the reports, and that results report h and the shift.
+func TestClosedLoopShiftsTheWindow(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 8))
+	w := randomWorld(r, 300, 8, index.Cosine)
+	s := newCollection(t, w.cfg, w.batchCopy(), nil)
+	h := NewHardness()
+	anchors := []Anchor{{ID: "i1", PositiveIDs: []string{"i2"}}, {Vector: w.raw[5], Key: "q5"}}
+	for _, mode := range []RankMode{RankSurviving, RankRaw} {
+		for step := range 6 {
+			pol := DefaultPolicy()
+			pol.NumNegatives, pol.RankMode, pol.ClosedLoop, pol.ClosedLoopDepth = 4, mode, true, 20
+			pol.NearDuplicates, pol.ExcludeSameGroup = false, false
+			got, err := Mine(context.Background(), s, Request{Anchors: anchors, Policy: pol, Hardness: h})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, a := range anchors {
+				key := a.Key
+				if key == "" {
+					key = a.ID
+				}
+				hk := h.Of(key)
+				shift := bandShift(hk, 20)
+				if !got[i].HasHardness || float64(got[i].Hardness) != hk || got[i].BandShift != shift {
+					t.Fatalf("step %d anchor %d: hardness %v shift %d reported, want %v %d", step, i, got[i].Hardness, got[i].BandShift, hk, shift)
+				}
+				ref := DefaultPolicy()
+				ref.NumNegatives, ref.RankMode = 4, mode
+				ref.NearDuplicates, ref.ExcludeSameGroup = false, false
+				ref.RangeMin = shift
+				ref.RangeMax = shift + ref.NumNegatives + len(a.PositiveIDs)
+				want, err := Mine(context.Background(), s, Request{Anchors: []Anchor{a}, Policy: ref})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(want[0].Negatives) != 4 || !slices.Equal(negIDs(got[i].Negatives), negIDs(want[0].Negatives)) {
+					t.Fatalf("step %d anchor %d (h %v): %v, want the window shifted by %d: %v", step, i, hk, negIDs(got[i].Negatives), shift, negIDs(want[0].Negatives))
+				}
+			}
+			h.Report([]Outcome{{Key: "i1", Solved: boolp(true)}, {Key: "q5", Solved: boolp(step%2 == 0)}})
+		}
+	}
+	if h.Of("i1") != 1 {
+		t.Fatalf("i1 solved 12 times: h = %v", h.Of("i1"))
+	}
+}
+
+// TestClosedLoopValidation checks what ClosedLoop needs.
+func TestClosedLoopValidation(t *testing.T) {
+	r := rand.New(rand.NewPCG(2, 2))
+	w := randomWorld(r, 20, 4, index.Cosine)
+	s := newCollection(t, w.cfg, w.batchCopy(), nil)
+	pol := DefaultPolicy()
+	pol.ClosedLoop = true
+	for _, c := range []struct {
+		field string
+		req   Request
+	}{
+		{"policy.closed_loop", Request{Anchors: []Anchor{{ID: "i1"}}, Policy: pol}},
+		{"anchors[0].key", Request{Anchors: []Anchor{{Vector: w.raw[0]}}, Policy: pol, Hardness: NewHardness()}},
+	} {
+		_, err := Mine(context.Background(), s, c.req)
+		var v *validate.Error
+		if !errors.As(err, &v) || !slices.ContainsFunc(v.Violations, func(f validate.Violation) bool { return f.Field == c.field }) {
+			t.Fatalf("%s: got %v", c.field, err)
+		}
+	}
+	if err := ValidateOutcomes([]Outcome{{Key: ""}, {Key: "a"}}, "outcomes"); err == nil {
+		t.Fatal("empty key and missing outcome accepted")
+	}
+}
