@@ -6,8 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash"
-	"hash/crc32"
 	"io"
 	"math"
 	"os"
@@ -17,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hardneg/hardneg/internal/binfmt"
 	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/index/hnsw"
 	"github.com/hardneg/hardneg/internal/wal"
@@ -59,8 +58,6 @@ const (
 	corruptSufix = ".corrupt"
 )
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
 // errSnapshot is wrapped by every snapshot decoding failure.
 var errSnapshot = errors.New("invalid snapshot")
 
@@ -98,7 +95,7 @@ type snapshotData struct {
 // writeSnapshot encodes c and the writer table to w. Caller holds c.writeMu and
 // c.mu (shared), so metadata and graph agree.
 func (c *Collection) writeSnapshot(w io.Writer, writers map[string]writerState) error {
-	h := crc32.New(castagnoli)
+	h := binfmt.NewHash()
 	bw := bufio.NewWriterSize(io.MultiWriter(w, h), 256<<10)
 	var b []byte
 	b = append(b, snapMagic...)
@@ -179,67 +176,23 @@ func (c *Collection) writeSnapshot(w io.Writer, writers map[string]writerState) 
 	return err
 }
 
-// snapReader reads a snapshot while hashing what it consumed.
+// snapReader reads a snapshot while checksumming what it consumed (binfmt.Reader),
+// checking each value against its limit.
 type snapReader struct {
-	r   *bufio.Reader
-	h   hash.Hash32
-	err error
-	buf []byte
-	off int64 // bytes consumed
+	*binfmt.Reader
+	stoppedAt int64 // where a checksum mismatch was found (the trailer); 0 otherwise
 }
 
 func (s *snapReader) fail(format string, args ...any) {
-	if s.err == nil {
-		s.err = fmt.Errorf("%w: %s", errSnapshot, fmt.Sprintf(format, args...))
-	}
+	s.Fail(fmt.Errorf("%w: %s", errSnapshot, fmt.Sprintf(format, args...)))
 }
 
-func (s *snapReader) full(n int) []byte {
-	if s.err != nil {
-		return nil
-	}
-	if cap(s.buf) < n {
-		s.buf = make([]byte, n)
-	}
-	p := s.buf[:n]
-	k, err := io.ReadFull(s.r, p)
-	s.off += int64(k)
-	if err != nil {
-		s.fail("truncated")
-		return nil
-	}
-	s.h.Write(p)
-	return p
-}
-
-// Read reads raw bytes for an embedded section, hashing them.
-func (s *snapReader) Read(p []byte) (int, error) {
-	if s.err != nil {
-		return 0, s.err
-	}
-	n, err := s.r.Read(p)
-	s.off += int64(n)
-	s.h.Write(p[:n])
-	return n, err
-}
-
-func (s *snapReader) ReadByte() (byte, error) {
-	if s.err != nil {
-		return 0, s.err
-	}
-	c, err := s.r.ReadByte()
-	if err != nil {
-		s.fail("truncated")
-		return 0, s.err
-	}
-	s.off++
-	s.h.Write([]byte{c})
-	return c, nil
-}
+// full reads n bytes; nil once the snapshot failed.
+func (s *snapReader) full(n int) []byte { return s.Bytes(n) }
 
 func (s *snapReader) uvarint(limit uint64, what string) uint64 {
-	v, err := binary.ReadUvarint(s)
-	if err != nil {
+	v, ok := s.Uvarint()
+	if !ok {
 		s.fail("bad %s", what)
 		return 0
 	}
@@ -251,8 +204,8 @@ func (s *snapReader) uvarint(limit uint64, what string) uint64 {
 }
 
 func (s *snapReader) varint() int64 {
-	v, err := binary.ReadVarint(s)
-	if err != nil {
+	v, ok := s.Varint()
+	if !ok {
 		s.fail("bad varint")
 	}
 	return v
@@ -263,22 +216,23 @@ func (s *snapReader) string(limit int, what string) string {
 	return string(s.full(n))
 }
 
-func (s *snapReader) u64() uint64 {
-	p := s.full(8)
-	if p == nil {
-		return 0
-	}
-	return binary.LittleEndian.Uint64(p)
-}
+func (s *snapReader) u64() uint64 { return s.U64() }
 
 // readSnapshot decodes and verifies a snapshot, building a new collection.
-// A failure names the offset at which the decoder stopped: for a checksum
-// mismatch, the offset of the trailer.
+// A failure wraps errSnapshot and names the offset at which the decoder stopped: for
+// a checksum mismatch, the offset of the trailer.
 func readSnapshot(r io.Reader) (*Collection, snapshotData, error) {
-	s := &snapReader{r: bufio.NewReaderSize(r, 256<<10), h: crc32.New(castagnoli)}
+	s := &snapReader{Reader: binfmt.NewReader(bufio.NewReaderSize(r, 256<<10))}
 	c, sd, err := s.snapshot()
 	if err != nil {
-		return nil, sd, fmt.Errorf("%w at offset %d", err, s.off)
+		if !errors.Is(err, errSnapshot) { // the input ended or could not be read
+			err = fmt.Errorf("%w: truncated (%v)", errSnapshot, err)
+		}
+		at := s.Offset()
+		if s.stoppedAt > 0 {
+			at = s.stoppedAt
+		}
+		return nil, sd, fmt.Errorf("%w at offset %d", err, at)
 	}
 	return c, sd, nil
 }
@@ -303,8 +257,8 @@ func (s *snapReader) snapshot() (*Collection, snapshotData, error) {
 	cfg.Params.EfConstruction = int(s.uvarint(math.MaxInt32, "ef_construction"))
 	cfg.Params.EfSearch = int(s.uvarint(math.MaxInt32, "ef_search"))
 	cfg.Params.ExactThreshold = int(s.uvarint(math.MaxUint32, "exact_threshold"))
-	if s.err != nil {
-		return nil, sd, s.err
+	if s.Err() != nil {
+		return nil, sd, s.Err()
 	}
 	if _, err := cfg.Validate(); err != nil {
 		return nil, sd, fmt.Errorf("%w: config: %v", errSnapshot, err)
@@ -313,20 +267,20 @@ func (s *snapReader) snapshot() (*Collection, snapshotData, error) {
 	sd.lsn = s.u64()
 	nw := s.uvarint(math.MaxUint32, "writer count")
 	sd.writers = make(map[string]writerState)
-	for i := uint64(0); i < nw && s.err == nil; i++ {
+	for i := uint64(0); i < nw && s.Err() == nil; i++ {
 		id := s.string(engine.MaxWriterIDBytes, "writer")
 		sd.writers[id] = writerState{seq: s.uvarint(math.MaxUint64, "writer sequence"), lsn: s.uvarint(math.MaxUint64, "writer lsn")}
 	}
 	n := s.uvarint(math.MaxUint32, "slot count")
-	if s.err != nil {
-		return nil, sd, s.err
+	if s.Err() != nil {
+		return nil, sd, s.Err()
 	}
 	c, err := newCollection(*cfg)
 	if err != nil {
 		return nil, sd, fmt.Errorf("%w: %v", errSnapshot, err)
 	}
 	c.createLSN = sd.createLSN
-	for slot := uint64(0); slot < n && s.err == nil; slot++ {
+	for slot := uint64(0); slot < n && s.Err() == nil; slot++ {
 		id := s.string(engine.MaxIDBytes, "id")
 		var version int64
 		var groups []string
@@ -338,7 +292,7 @@ func (s *snapReader) snapshot() (*Collection, snapshotData, error) {
 			}
 		}
 		p := s.full(4 * cfg.Dim)
-		if s.err != nil {
+		if s.Err() != nil {
 			break
 		}
 		if id != "" {
@@ -357,27 +311,27 @@ func (s *snapReader) snapshot() (*Collection, snapshotData, error) {
 			v[j] = math.Float32frombits(binary.LittleEndian.Uint32(p[4*j:]))
 		}
 	}
-	if s.err != nil {
-		return nil, sd, s.err
+	if s.Err() != nil {
+		return nil, sd, s.Err()
 	}
 	nfb := s.uvarint(math.MaxUint32, "feedback count")
-	for i := uint64(0); i < nfb && s.err == nil; i++ {
+	for i := uint64(0); i < nfb && s.Err() == nil; i++ {
 		key := s.string(engine.MaxIDBytes, "anchor key")
 		nids := s.uvarint(math.MaxUint32, "feedback id count")
 		ids := make([]string, 0, min(nids, 1024))
-		for j := uint64(0); j < nids && s.err == nil; j++ {
+		for j := uint64(0); j < nids && s.Err() == nil; j++ {
 			ids = append(ids, s.string(engine.MaxIDBytes, "feedback id"))
 		}
-		if s.err == nil {
+		if s.Err() == nil {
 			c.AddFalseNegatives(key, ids)
 		}
 	}
-	if s.err != nil {
-		return nil, sd, s.err
+	if s.Err() != nil {
+		return nil, sd, s.Err()
 	}
 	switch on, _ := s.ReadByte(); {
-	case s.err != nil:
-		return nil, sd, s.err
+	case s.Err() != nil:
+		return nil, sd, s.Err()
 	case on == 1:
 		g, err := hnsw.Read(s, graphDistance(cfg.Metric), c.vectors)
 		if err != nil {
@@ -396,16 +350,14 @@ func (s *snapReader) snapshot() (*Collection, snapshotData, error) {
 	default:
 		return nil, sd, fmt.Errorf("%w: graph flag %d", errSnapshot, on)
 	}
-	want := s.h.Sum32()
-	var trailer [4]byte
-	if _, err := io.ReadFull(s.r, trailer[:]); err != nil {
+	want, at := s.Sum(), s.Offset()
+	if got := s.U32(); s.Err() != nil {
 		return nil, sd, fmt.Errorf("%w: trailer truncated", errSnapshot)
-	}
-	if got := binary.LittleEndian.Uint32(trailer[:]); got != want {
+	} else if got != want {
+		s.stoppedAt = at
 		return nil, sd, fmt.Errorf("%w: checksum mismatch", errSnapshot)
 	}
-	s.off += int64(len(trailer))
-	if _, err := s.r.ReadByte(); !errors.Is(err, io.EOF) {
+	if _, err := s.ReadByte(); !errors.Is(err, io.ErrUnexpectedEOF) {
 		return nil, sd, fmt.Errorf("%w: bytes after the trailer", errSnapshot)
 	}
 	c.lastSeq = sd.lsn
