@@ -237,9 +237,43 @@ func readSnapshot(r io.Reader) (*Collection, snapshotData, error) {
 	return c, sd, nil
 }
 
-// snapshot decodes a snapshot (see readSnapshot).
+// snapshot decodes a snapshot (see readSnapshot) in the order of its sections:
+// header and config, position and writers, slots, feedback, graph, trailer.
 func (s *snapReader) snapshot() (*Collection, snapshotData, error) {
 	var sd snapshotData
+	if err := s.header(&sd.cfg); err != nil {
+		return nil, sd, err
+	}
+	sd.createLSN = s.u64()
+	sd.lsn = s.u64()
+	sd.writers = s.writers()
+	n := s.uvarint(math.MaxUint32, "slot count")
+	if s.Err() != nil {
+		return nil, sd, s.Err()
+	}
+	c, err := newCollection(sd.cfg)
+	if err != nil {
+		return nil, sd, fmt.Errorf("%w: %v", errSnapshot, err)
+	}
+	c.createLSN = sd.createLSN
+	if err := s.slots(c, n); err != nil {
+		return nil, sd, err
+	}
+	if err := s.feedback(c); err != nil {
+		return nil, sd, err
+	}
+	if err := s.graph(c); err != nil {
+		return nil, sd, err
+	}
+	if err := s.trailer(); err != nil {
+		return nil, sd, err
+	}
+	c.lastSeq = sd.lsn
+	return c, sd, nil
+}
+
+// header reads the magic, the version and the collection's config, and validates it.
+func (s *snapReader) header(cfg *engine.Config) error {
 	if hdr := s.full(len(snapMagic) + 4); hdr != nil {
 		if string(hdr[:len(snapMagic)]) != snapMagic {
 			s.fail("bad magic")
@@ -247,7 +281,6 @@ func (s *snapReader) snapshot() (*Collection, snapshotData, error) {
 			s.fail("unsupported version %d", v)
 		}
 	}
-	cfg := &sd.cfg
 	cfg.Name = s.string(engine.MaxNameLen, "name")
 	cfg.Dim = int(s.uvarint(engine.MaxDim, "dim"))
 	if m, err := s.ReadByte(); err == nil {
@@ -258,28 +291,27 @@ func (s *snapReader) snapshot() (*Collection, snapshotData, error) {
 	cfg.Params.EfSearch = int(s.uvarint(math.MaxInt32, "ef_search"))
 	cfg.Params.ExactThreshold = int(s.uvarint(math.MaxUint32, "exact_threshold"))
 	if s.Err() != nil {
-		return nil, sd, s.Err()
+		return s.Err()
 	}
 	if _, err := cfg.Validate(); err != nil {
-		return nil, sd, fmt.Errorf("%w: config: %v", errSnapshot, err)
+		return fmt.Errorf("%w: config: %v", errSnapshot, err)
 	}
-	sd.createLSN = s.u64()
-	sd.lsn = s.u64()
+	return nil
+}
+
+// writers reads the stream writers' positions.
+func (s *snapReader) writers() map[string]writerState {
 	nw := s.uvarint(math.MaxUint32, "writer count")
-	sd.writers = make(map[string]writerState)
+	writers := make(map[string]writerState)
 	for i := uint64(0); i < nw && s.Err() == nil; i++ {
 		id := s.string(engine.MaxWriterIDBytes, "writer")
-		sd.writers[id] = writerState{seq: s.uvarint(math.MaxUint64, "writer sequence"), lsn: s.uvarint(math.MaxUint64, "writer lsn")}
+		writers[id] = writerState{seq: s.uvarint(math.MaxUint64, "writer sequence"), lsn: s.uvarint(math.MaxUint64, "writer lsn")}
 	}
-	n := s.uvarint(math.MaxUint32, "slot count")
-	if s.Err() != nil {
-		return nil, sd, s.Err()
-	}
-	c, err := newCollection(*cfg)
-	if err != nil {
-		return nil, sd, fmt.Errorf("%w: %v", errSnapshot, err)
-	}
-	c.createLSN = sd.createLSN
+	return writers
+}
+
+// slots reads n slots into c: ids, versions, groups and vectors.
+func (s *snapReader) slots(c *Collection, n uint64) error {
 	for slot := uint64(0); slot < n && s.Err() == nil; slot++ {
 		id := s.string(engine.MaxIDBytes, "id")
 		var version int64
@@ -291,7 +323,7 @@ func (s *snapReader) snapshot() (*Collection, snapshotData, error) {
 				groups = append(groups, s.string(engine.MaxGroupBytes, "group"))
 			}
 		}
-		p := s.full(4 * cfg.Dim)
+		p := s.full(4 * c.dim)
 		if s.Err() != nil {
 			break
 		}
@@ -311,9 +343,11 @@ func (s *snapReader) snapshot() (*Collection, snapshotData, error) {
 			v[j] = math.Float32frombits(binary.LittleEndian.Uint32(p[4*j:]))
 		}
 	}
-	if s.Err() != nil {
-		return nil, sd, s.Err()
-	}
+	return s.Err()
+}
+
+// feedback reads the false-negative verdicts into c.
+func (s *snapReader) feedback(c *Collection) error {
 	nfb := s.uvarint(math.MaxUint32, "feedback count")
 	for i := uint64(0); i < nfb && s.Err() == nil; i++ {
 		key := s.string(engine.MaxIDBytes, "anchor key")
@@ -326,42 +360,47 @@ func (s *snapReader) snapshot() (*Collection, snapshotData, error) {
 			c.AddFalseNegatives(key, ids)
 		}
 	}
-	if s.Err() != nil {
-		return nil, sd, s.Err()
-	}
+	return s.Err()
+}
+
+// graph reads the graph flag and, when set, the HNSW graph over c's slots, and checks
+// it against them; without a graph every dead slot is free.
+func (s *snapReader) graph(c *Collection) error {
 	switch on, _ := s.ReadByte(); {
 	case s.Err() != nil:
-		return nil, sd, s.Err()
+		return s.Err()
 	case on == 1:
-		g, err := hnsw.Read(s, graphDistance(cfg.Metric), c.vectors)
+		g, err := hnsw.Read(s, graphDistance(c.metric), c.vectors)
 		if err != nil {
-			return nil, sd, fmt.Errorf("%w: graph: %v", errSnapshot, err)
+			return fmt.Errorf("%w: graph: %v", errSnapshot, err)
 		}
 		c.graph, c.graphOn = g, true
-		if err := c.checkGraph(); err != nil {
-			return nil, sd, err
-		}
+		return c.checkGraph()
 	case on == 0:
 		for slot, id := range c.ids {
 			if id == "" {
 				c.free = append(c.free, uint32(slot))
 			}
 		}
+		return nil
 	default:
-		return nil, sd, fmt.Errorf("%w: graph flag %d", errSnapshot, on)
+		return fmt.Errorf("%w: graph flag %d", errSnapshot, on)
 	}
+}
+
+// trailer checks the checksum of every byte before it and that nothing follows it.
+func (s *snapReader) trailer() error {
 	want, at := s.Sum(), s.Offset()
 	if got := s.U32(); s.Err() != nil {
-		return nil, sd, fmt.Errorf("%w: trailer truncated", errSnapshot)
+		return fmt.Errorf("%w: trailer truncated", errSnapshot)
 	} else if got != want {
 		s.stoppedAt = at
-		return nil, sd, fmt.Errorf("%w: checksum mismatch", errSnapshot)
+		return fmt.Errorf("%w: checksum mismatch", errSnapshot)
 	}
 	if _, err := s.ReadByte(); !errors.Is(err, io.ErrUnexpectedEOF) {
-		return nil, sd, fmt.Errorf("%w: bytes after the trailer", errSnapshot)
+		return fmt.Errorf("%w: bytes after the trailer", errSnapshot)
 	}
-	c.lastSeq = sd.lsn
-	return c, sd, nil
+	return nil
 }
 
 // checkGraph checks a loaded graph against the slots and rebuilds the free list: a
