@@ -10,6 +10,7 @@ import (
 	"hash"
 	"hash/crc32"
 	"io"
+	"math"
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -152,3 +153,28 @@ func (r *Reader) U64() uint64 {
 
 // NewHash returns a CRC-32C hash.Hash32, for a writer that checksums what it writes.
 func NewHash() hash.Hash32 { return crc32.New(castagnoli) }
+
+// AppendString appends s prefixed by its uvarint length.
+func AppendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// AppendStrings appends a uvarint count and each string (AppendString).
+func AppendStrings(b []byte, ss []string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(ss)))
+	for _, s := range ss {
+		b = AppendString(b, s)
+	}
+	return b
+}
+
+// AppendFloats appends v as little-endian float32 bits.
+func AppendFloats(b []byte, v []float32) []byte {
+	b = append(b, make([]byte, 4*len(v))...)
+	out := b[len(b)-4*len(v):]
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(out[4*i:], math.Float32bits(x))
+	}
+	return b
+}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hardneg/hardneg/internal/engine"
+	"github.com/hardneg/hardneg/internal/storage"
 	"github.com/hardneg/hardneg/internal/wal"
 )
 
@@ -294,7 +295,7 @@ func (db *DB) create(cfg engine.Config) (*Collection, error) {
 		db.mu.Unlock()
 		return nil, err
 	}
-	lsn, err := db.logAppend(encodeCreate(cfg))
+	lsn, err := db.logAppend(storage.EncodeCreate(cfg))
 	if err != nil {
 		db.mu.Unlock()
 		return nil, err
@@ -382,7 +383,7 @@ func (db *DB) DeleteCollection(name string) error {
 		return fmt.Errorf("%q: %w", name, engine.ErrCollectionNotFound)
 	}
 	c.mu.Lock()
-	lsn, err := db.logAppend(encodeDrop(name))
+	lsn, err := db.logAppend(storage.EncodeDrop(name))
 	if err == nil {
 		c.dropped = true
 		delete(db.collections, name)
@@ -413,7 +414,7 @@ func (db *DB) Upsert(name string, b *engine.Batch, prefix string) (engine.Upsert
 	if err := c.ValidateBatch(b, prefix); err != nil {
 		return engine.UpsertResult{}, err
 	}
-	rec := encodeUpsert(name, b, c.dim)
+	rec := storage.EncodeUpsert(name, b, c.dim)
 	var res engine.UpsertResult
 	lsn, err := db.logApply(c, rec, func(lsn uint64, w *graphWork) { res = c.applyUpsertLocked(b, lsn, w) })
 	if err != nil {
@@ -431,7 +432,7 @@ func (db *DB) Delete(name string, ids []string, field string) (engine.DeleteResu
 	if err := engine.ValidateIDs(field, ids, true); err != nil {
 		return engine.DeleteResult{}, err
 	}
-	rec := encodeDelete(name, ids)
+	rec := storage.EncodeDelete(name, ids)
 	var res engine.DeleteResult
 	lsn, err := db.logApply(c, rec, func(lsn uint64, w *graphWork) { res = c.applyDeleteLocked(ids, lsn, w) })
 	if err != nil {
@@ -451,7 +452,7 @@ func (db *DB) ReportFalseNegatives(name string, reports []engine.FalseNegativeRe
 		return 0, err
 	}
 	recorded := 0
-	lsn, err := db.logApply(c, encodeFeedback(name, reports), func(lsn uint64, _ *graphWork) {
+	lsn, err := db.logApply(c, storage.EncodeFeedback(name, reports), func(lsn uint64, _ *graphWork) {
 		recorded = c.applyFeedback(reports, lsn)
 	})
 	if err != nil {

@@ -42,7 +42,7 @@
 // batch with its writer id and sequence) is one record of the write-ahead log in
 // dir/wal (package wal), appended while the collection's locks are held so that the
 // log order is the order applied in memory, and acknowledged once the log's fsync
-// policy says so (persist.go). Snapshots in dir/snapshots hold a collection's slots,
+// policy says so (db.go; the record format is package storage's). Snapshots in dir/snapshots hold a collection's slots,
 // vectors, metadata, HNSW graph and the stream writers' positions as of an LSN
 // (snapshot.go); the log is truncated below what the kept snapshots need. Open
 // recovers: temporary files removed, the newest snapshot that verifies loaded, the log

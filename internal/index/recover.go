@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hardneg/hardneg/internal/engine"
+	"github.com/hardneg/hardneg/internal/storage"
 	"github.com/hardneg/hardneg/internal/wal"
 )
 
@@ -36,7 +36,7 @@ func (db *DB) recover() error {
 		SegmentSize:  db.opts.SegmentBytes,
 		// A record holds at most one batch: MaxBatchItems vectors of MaxDim plus ids
 		// and groups.
-		MaxRecordSize: maxRecordBytes,
+		MaxRecordSize: storage.MaxRecordBytes,
 		Salvage:       db.opts.Salvage,
 	})
 	if err != nil {
@@ -166,7 +166,7 @@ func (db *DB) padLog() error {
 	n := 0
 	for db.wal.LastLSN() < newest {
 		// A drop of the empty name: no collection has it, so replay skips it.
-		if _, err := db.wal.Append(encodeDrop("")); err != nil {
+		if _, err := db.wal.Append(storage.EncodeDrop("")); err != nil {
 			return fmt.Errorf("pad write-ahead log: %w", err)
 		}
 		n++
@@ -180,10 +180,6 @@ func (db *DB) padLog() error {
 	db.log.Warn("log padded past the newest snapshot", "records", n, "last_lsn", db.wal.LastLSN())
 	return nil
 }
-
-// maxRecordBytes bounds one log record: a batch of MaxBatchItems vectors of MaxDim
-// values, with ids and groups at their limits, and some framing.
-const maxRecordBytes = engine.MaxBatchItems*(engine.MaxDim*4+engine.MaxIDBytes+engine.MaxItemGroups*(engine.MaxGroupBytes+2)+32) + 1<<20
 
 // loadSnapshots installs the newest snapshot that verifies of every collection.
 func (db *DB) loadSnapshots() error {
@@ -233,23 +229,23 @@ func (db *DB) loadSnapshot(path string) (*Collection, snapshotData, error) {
 // snapshots already hold. Collections are told apart by the LSN that created them,
 // so a record for an earlier collection of the same name never reaches a later one.
 func (db *DB) replayRecord(lsn uint64, p []byte) error {
-	r, err := decodeRecord(p)
+	r, err := storage.DecodeRecord(p)
 	if err != nil {
 		return fmt.Errorf("log record %d: %w", lsn, err)
 	}
-	if r.op == opStream {
-		if w := db.writers[r.writer]; r.seq > w.seq {
-			db.writers[r.writer] = writerState{seq: r.seq, lsn: lsn}
+	if r.Op == storage.OpStream {
+		if w := db.writers[r.Writer]; r.Seq > w.seq {
+			db.writers[r.Writer] = writerState{seq: r.Seq, lsn: lsn}
 		}
 	}
-	c := db.collections[r.name]
-	switch r.op {
-	case opCreate:
+	c := db.collections[r.Name]
+	switch r.Op {
+	case storage.OpCreate:
 		if c != nil && c.createLSN >= lsn {
 			db.recovery.RecordsSkipped++
 			return nil
 		}
-		cfg, _ := r.cfg.Validate()
+		cfg, _ := r.Config.Validate()
 		if c != nil {
 			c.wait() // a stale collection of the same name being replaced
 		}
@@ -257,42 +253,42 @@ func (db *DB) replayRecord(lsn uint64, p []byte) error {
 			return fmt.Errorf("log record %d: %w", lsn, err)
 		}
 		c.createLSN, c.lastSeq = lsn, lsn
-		db.collections[r.name] = c
-	case opDrop:
+		db.collections[r.Name] = c
+	case storage.OpDrop:
 		if c == nil {
-			delete(db.orphans, r.name)
+			delete(db.orphans, r.Name)
 		}
 		if c == nil || c.createLSN >= lsn {
 			db.recovery.RecordsSkipped++
 			return nil
 		}
-		delete(db.collections, r.name)
+		delete(db.collections, r.Name)
 		c.wait()
 	default:
 		if c == nil {
 			// A write to a collection that neither a snapshot nor a creation record
 			// holds: lost data, unless the log drops it later (checkOrphans).
-			if _, seen := db.orphans[r.name]; !seen {
-				db.orphans[r.name] = lsn
+			if _, seen := db.orphans[r.Name]; !seen {
+				db.orphans[r.Name] = lsn
 			}
 		}
 		if c == nil || lsn <= c.lastSeq {
 			db.recovery.RecordsSkipped++
 			return nil
 		}
-		if r.batch != nil && len(r.batch.Vectors) != r.batch.Len()*c.dim {
-			return fmt.Errorf("log record %d: %w: batch dimension does not match collection %q", lsn, errRecord, r.name)
+		if r.Batch != nil && len(r.Batch.Vectors) != r.Batch.Len()*c.dim {
+			return fmt.Errorf("log record %d: %w: batch dimension does not match collection %q", lsn, storage.ErrRecord, r.Name)
 		}
-		if r.op == opFeedback {
-			c.applyFeedback(r.reports, lsn)
+		if r.Op == storage.OpFeedback {
+			c.applyFeedback(r.Reports, lsn)
 			c.loggedBytes += int64(len(p))
 			break
 		}
 		var w graphWork
-		if r.batch != nil {
-			c.applyUpsertLocked(r.batch, lsn, &w)
+		if r.Batch != nil {
+			c.applyUpsertLocked(r.Batch, lsn, &w)
 		}
-		c.applyDeleteLocked(r.ids, lsn, &w)
+		c.applyDeleteLocked(r.IDs, lsn, &w)
 		c.applyGraph(&w)
 		c.loggedBytes += int64(len(p))
 	}

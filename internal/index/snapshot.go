@@ -100,7 +100,7 @@ func (c *Collection) writeSnapshot(w io.Writer, writers map[string]writerState) 
 	var b []byte
 	b = append(b, snapMagic...)
 	b = binary.LittleEndian.AppendUint32(b, snapVersion)
-	b = appendString(b, c.name)
+	b = binfmt.AppendString(b, c.name)
 	b = binary.AppendUvarint(b, uint64(c.dim))
 	b = append(b, byte(c.metric))
 	for _, v := range []int{c.params.M, c.params.EfConstruction, c.params.EfSearch, c.params.ExactThreshold} {
@@ -115,7 +115,7 @@ func (c *Collection) writeSnapshot(w io.Writer, writers map[string]writerState) 
 	slices.Sort(names)
 	b = binary.AppendUvarint(b, uint64(len(names)))
 	for _, id := range names {
-		b = appendString(b, id)
+		b = binfmt.AppendString(b, id)
 		b = binary.AppendUvarint(b, writers[id].seq)
 		b = binary.AppendUvarint(b, writers[id].lsn)
 	}
@@ -124,12 +124,12 @@ func (c *Collection) writeSnapshot(w io.Writer, writers map[string]writerState) 
 		return err
 	}
 	for slot, id := range c.ids {
-		b = appendString(b[:0], id)
+		b = binfmt.AppendString(b[:0], id)
 		if id != "" {
 			b = binary.AppendVarint(b, c.versions[slot])
-			b = appendStrings(b, c.groups[slot])
+			b = binfmt.AppendStrings(b, c.groups[slot])
 		}
-		b = appendFloats(b, c.vectorAt(uint32(slot)))
+		b = binfmt.AppendFloats(b, c.vectorAt(uint32(slot)))
 		if _, err := bw.Write(b); err != nil {
 			return err
 		}
@@ -147,8 +147,8 @@ func (c *Collection) writeSnapshot(w io.Writer, writers map[string]writerState) 
 	slices.SortFunc(fb, func(a, b verdicts) int { return strings.Compare(a.key, b.key) })
 	b = binary.AppendUvarint(b[:0], uint64(len(fb)))
 	for _, v := range fb {
-		b = appendString(b, v.key)
-		b = appendStrings(b, v.ids)
+		b = binfmt.AppendString(b, v.key)
+		b = binfmt.AppendStrings(b, v.ids)
 		if len(b) > 64<<10 {
 			if _, err := bw.Write(b); err != nil {
 				return err

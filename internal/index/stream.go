@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/hardneg/hardneg/internal/engine"
+	"github.com/hardneg/hardneg/internal/storage"
 )
 
 // WriterSequence returns the last sequence applied for a writer (0 when unknown).
@@ -45,7 +46,7 @@ func (db *DB) StreamAppend(writer string, seq uint64, name string, b *engine.Bat
 	case seq > last.seq+1:
 		return engine.StreamResult{}, fmt.Errorf("writer %q: got sequence %d, expected %d: %w", writer, seq, last.seq+1, engine.ErrSequenceGap)
 	}
-	rec := encodeStream(writer, seq, name, b, c.dim, deletes)
+	rec := storage.EncodeStream(writer, seq, name, b, c.dim, deletes)
 	res := engine.StreamResult{WriterSequence: seq, PrevSequence: last.seq, PrevLSN: last.lsn}
 	lsn, err := db.logApply(c, rec, func(lsn uint64, w *graphWork) {
 		if b.Len() > 0 {

@@ -1,4 +1,4 @@
-package index
+package storage
 
 import (
 	"encoding/binary"
@@ -6,60 +6,52 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/hardneg/hardneg/internal/binfmt"
 	"github.com/hardneg/hardneg/internal/engine"
 )
 
-// Every change to a DB is one write-ahead log record, applied in memory in LSN order
+// Every change to the embedded engine (index.DB) is one write-ahead log record, applied in memory in LSN order
 // and acknowledged once the log says it is durable. A record is an op byte and the
 // op's fields, little-endian, strings and lists prefixed by their uvarint length:
 //
-//	opCreate  name, dim, metric u8, M, EfConstruction, EfSearch, ExactThreshold (uvarints)
-//	opDrop    name
-//	opUpsert  name, batch
-//	opDelete  name, ids
-//	opStream  writer, seq (uvarint), name, batch, ids
-//	opFeedback name, report count, then per report: anchor key, ids
+//	OpCreate  name, dim, metric u8, M, EfConstruction, EfSearch, ExactThreshold (uvarints)
+//	OpDrop    name
+//	OpUpsert  name, batch
+//	OpDelete  name, ids
+//	OpStream  writer, seq (uvarint), name, batch, ids
+//	OpFeedback name, report count, then per report: anchor key, ids
 //
 // A batch is its item count n, dim, then n ids, n·dim float32 values (raw
 // little-endian, already normalised under cosine so replay reproduces the exact
 // bits), a groups flag u8 followed (when 1) by each item's group list, and a versions
 // flag u8 followed (when 1) by n zig-zag varints.
 const (
-	opCreate byte = 1 + iota
-	opDrop
-	opUpsert
-	opDelete
-	opStream
-	opFeedback
+	OpCreate byte = 1 + iota
+	OpDrop
+	OpUpsert
+	OpDelete
+	OpStream
+	OpFeedback
 )
 
-// errRecord is wrapped by every record decoding failure.
-var errRecord = errors.New("malformed log record")
+// MaxRecordBytes bounds one log record: a batch of MaxBatchItems vectors of MaxDim
+// values, with ids and groups at their limits, and some framing.
+const MaxRecordBytes = engine.MaxBatchItems*(engine.MaxDim*4+engine.MaxIDBytes+engine.MaxItemGroups*(engine.MaxGroupBytes+2)+32) + 1<<20
 
-// record is a decoded log record.
-type record struct {
-	op      byte
-	name    string        // collection
-	cfg     engine.Config // opCreate
-	batch   *engine.Batch // opUpsert, opStream (nil when the stream batch has no items)
-	ids     []string
-	reports []engine.FalseNegativeReport // opFeedback
-	writer  string                       // opStream
-	seq     uint64                       // opStream
-	content int                          // bytes of the encoded record
-}
+// ErrRecord is wrapped by every record decoding failure.
+var ErrRecord = errors.New("malformed log record")
 
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
-func appendStrings(b []byte, ss []string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(ss)))
-	for _, s := range ss {
-		b = appendString(b, s)
-	}
-	return b
+// Record is a decoded log record.
+type Record struct {
+	Op      byte
+	Name    string        // collection
+	Config  engine.Config // OpCreate
+	Batch   *engine.Batch // OpUpsert, OpStream (nil when the stream batch has no items)
+	IDs     []string
+	Reports []engine.FalseNegativeReport // OpFeedback
+	Writer  string                       // OpStream
+	Seq     uint64                       // OpStream
+	Size    int                          // bytes of the encoded record
 }
 
 func appendBatch(b []byte, batch *engine.Batch, dim int) []byte {
@@ -70,13 +62,13 @@ func appendBatch(b []byte, batch *engine.Batch, dim int) []byte {
 	b = binary.AppendUvarint(b, uint64(n))
 	b = binary.AppendUvarint(b, uint64(dim))
 	for _, id := range batch.IDs {
-		b = appendString(b, id)
+		b = binfmt.AppendString(b, id)
 	}
-	b = appendFloats(b, batch.Vectors[:n*dim])
+	b = binfmt.AppendFloats(b, batch.Vectors[:n*dim])
 	if batch.Groups != nil {
 		b = append(b, 1)
 		for _, g := range batch.Groups {
-			b = appendStrings(b, g)
+			b = binfmt.AppendStrings(b, g)
 		}
 	} else {
 		b = append(b, 0)
@@ -92,17 +84,8 @@ func appendBatch(b []byte, batch *engine.Batch, dim int) []byte {
 	return b
 }
 
-func appendFloats(b []byte, v []float32) []byte {
-	b = append(b, make([]byte, 4*len(v))...)
-	out := b[len(b)-4*len(v):]
-	for i, x := range v {
-		binary.LittleEndian.PutUint32(out[4*i:], math.Float32bits(x))
-	}
-	return b
-}
-
-func encodeCreate(cfg engine.Config) []byte {
-	b := appendString([]byte{opCreate}, cfg.Name)
+func EncodeCreate(cfg engine.Config) []byte {
+	b := binfmt.AppendString([]byte{OpCreate}, cfg.Name)
 	b = binary.AppendUvarint(b, uint64(cfg.Dim))
 	b = append(b, byte(cfg.Metric))
 	for _, v := range []int{cfg.Params.M, cfg.Params.EfConstruction, cfg.Params.EfSearch, cfg.Params.ExactThreshold} {
@@ -111,38 +94,38 @@ func encodeCreate(cfg engine.Config) []byte {
 	return b
 }
 
-func encodeDrop(name string) []byte { return appendString([]byte{opDrop}, name) }
+func EncodeDrop(name string) []byte { return binfmt.AppendString([]byte{OpDrop}, name) }
 
-func encodeUpsert(name string, batch *engine.Batch, dim int) []byte {
+func EncodeUpsert(name string, batch *engine.Batch, dim int) []byte {
 	b := make([]byte, 0, 64+len(batch.Vectors)*4+len(batch.IDs)*16)
-	b = appendString(append(b, opUpsert), name)
+	b = binfmt.AppendString(append(b, OpUpsert), name)
 	return appendBatch(b, batch, dim)
 }
 
-func encodeDelete(name string, ids []string) []byte {
-	return appendStrings(appendString([]byte{opDelete}, name), ids)
+func EncodeDelete(name string, ids []string) []byte {
+	return binfmt.AppendStrings(binfmt.AppendString([]byte{OpDelete}, name), ids)
 }
 
-func encodeFeedback(name string, reports []engine.FalseNegativeReport) []byte {
-	b := appendString([]byte{opFeedback}, name)
+func EncodeFeedback(name string, reports []engine.FalseNegativeReport) []byte {
+	b := binfmt.AppendString([]byte{OpFeedback}, name)
 	b = binary.AppendUvarint(b, uint64(len(reports)))
 	for _, r := range reports {
-		b = appendString(b, r.Key)
-		b = appendStrings(b, r.IDs)
+		b = binfmt.AppendString(b, r.Key)
+		b = binfmt.AppendStrings(b, r.IDs)
 	}
 	return b
 }
 
-func encodeStream(writer string, seq uint64, name string, batch *engine.Batch, dim int, ids []string) []byte {
+func EncodeStream(writer string, seq uint64, name string, batch *engine.Batch, dim int, ids []string) []byte {
 	size := 64 + len(ids)*16
 	if batch != nil {
 		size += len(batch.Vectors)*4 + len(batch.IDs)*16
 	}
-	b := appendString(append(make([]byte, 0, size), opStream), writer)
+	b := binfmt.AppendString(append(make([]byte, 0, size), OpStream), writer)
 	b = binary.AppendUvarint(b, seq)
-	b = appendString(b, name)
+	b = binfmt.AppendString(b, name)
 	b = appendBatch(b, batch, dim)
-	return appendStrings(b, ids)
+	return binfmt.AppendStrings(b, ids)
 }
 
 // decoder reads fields with bounds checks; the first failure sticks in err.
@@ -153,7 +136,7 @@ type decoder struct {
 
 func (d *decoder) fail(format string, args ...any) {
 	if d.err == nil {
-		d.err = fmt.Errorf("%w: %s", errRecord, fmt.Sprintf(format, args...))
+		d.err = fmt.Errorf("%w: %s", ErrRecord, fmt.Sprintf(format, args...))
 	}
 }
 
@@ -285,43 +268,43 @@ func (d *decoder) batch() (*engine.Batch, int) {
 	return b, dim
 }
 
-// decodeRecord parses one log record. It checks structure and limits, not the
+// DecodeRecord parses one log record. It checks structure and limits, not the
 // batch's validity against a collection (replay applies what was validated before
 // it was logged).
-func decodeRecord(p []byte) (record, error) {
+func DecodeRecord(p []byte) (Record, error) {
 	d := &decoder{b: p}
-	r := record{op: d.byte(), content: len(p)}
-	switch r.op {
-	case opCreate:
-		r.cfg.Name = d.string(engine.MaxNameLen, "name")
-		r.cfg.Dim = int(d.uvarint(engine.MaxDim, "dim"))
-		r.cfg.Metric = engine.Metric(d.byte())
-		r.cfg.Params.M = int(d.uvarint(math.MaxInt32, "m"))
-		r.cfg.Params.EfConstruction = int(d.uvarint(math.MaxInt32, "ef_construction"))
-		r.cfg.Params.EfSearch = int(d.uvarint(math.MaxInt32, "ef_search"))
-		r.cfg.Params.ExactThreshold = int(d.uvarint(math.MaxUint32, "exact_threshold"))
-		r.name = r.cfg.Name
+	r := Record{Op: d.byte(), Size: len(p)}
+	switch r.Op {
+	case OpCreate:
+		r.Config.Name = d.string(engine.MaxNameLen, "name")
+		r.Config.Dim = int(d.uvarint(engine.MaxDim, "dim"))
+		r.Config.Metric = engine.Metric(d.byte())
+		r.Config.Params.M = int(d.uvarint(math.MaxInt32, "m"))
+		r.Config.Params.EfConstruction = int(d.uvarint(math.MaxInt32, "ef_construction"))
+		r.Config.Params.EfSearch = int(d.uvarint(math.MaxInt32, "ef_search"))
+		r.Config.Params.ExactThreshold = int(d.uvarint(math.MaxUint32, "exact_threshold"))
+		r.Name = r.Config.Name
 		if d.err == nil {
-			if _, err := r.cfg.Validate(); err != nil {
+			if _, err := r.Config.Validate(); err != nil {
 				d.fail("collection config: %v", err)
 			}
 		}
-	case opDrop:
-		r.name = d.string(engine.MaxNameLen, "name")
-	case opUpsert:
-		r.name = d.string(engine.MaxNameLen, "name")
-		r.batch, _ = d.batch()
-	case opDelete:
-		r.name = d.string(engine.MaxNameLen, "name")
-		r.ids = d.strings(engine.MaxBatchItems, engine.MaxIDBytes, "ids")
-	case opStream:
-		r.writer = d.string(engine.MaxWriterIDBytes, "writer")
-		r.seq = d.uvarint(math.MaxUint64, "sequence")
-		r.name = d.string(engine.MaxNameLen, "name")
-		r.batch, _ = d.batch()
-		r.ids = d.strings(engine.MaxBatchItems, engine.MaxIDBytes, "ids")
-	case opFeedback:
-		r.name = d.string(engine.MaxNameLen, "name")
+	case OpDrop:
+		r.Name = d.string(engine.MaxNameLen, "name")
+	case OpUpsert:
+		r.Name = d.string(engine.MaxNameLen, "name")
+		r.Batch, _ = d.batch()
+	case OpDelete:
+		r.Name = d.string(engine.MaxNameLen, "name")
+		r.IDs = d.strings(engine.MaxBatchItems, engine.MaxIDBytes, "ids")
+	case OpStream:
+		r.Writer = d.string(engine.MaxWriterIDBytes, "writer")
+		r.Seq = d.uvarint(math.MaxUint64, "sequence")
+		r.Name = d.string(engine.MaxNameLen, "name")
+		r.Batch, _ = d.batch()
+		r.IDs = d.strings(engine.MaxBatchItems, engine.MaxIDBytes, "ids")
+	case OpFeedback:
+		r.Name = d.string(engine.MaxNameLen, "name")
 		n := int(d.uvarint(engine.MaxFeedbackIDs, "report count"))
 		if d.err == nil && n > len(d.b) {
 			d.fail("reports truncated")
@@ -329,16 +312,16 @@ func decodeRecord(p []byte) (record, error) {
 		for i := 0; i < n && d.err == nil; i++ {
 			key := d.string(engine.MaxIDBytes, "anchor key")
 			ids := d.strings(engine.MaxFeedbackIDs, engine.MaxIDBytes, "ids")
-			r.reports = append(r.reports, engine.FalseNegativeReport{Key: key, IDs: ids})
+			r.Reports = append(r.Reports, engine.FalseNegativeReport{Key: key, IDs: ids})
 		}
 	default:
-		d.fail("unknown op %d", r.op)
+		d.fail("unknown op %d", r.Op)
 	}
 	if d.err == nil && len(d.b) != 0 {
 		d.fail("%d trailing bytes", len(d.b))
 	}
 	if d.err != nil {
-		return record{}, d.err
+		return Record{}, d.err
 	}
 	return r, nil
 }
