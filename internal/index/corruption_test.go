@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/hardneg/hardneg/internal/engine"
+	"github.com/hardneg/hardneg/internal/storage"
 	"github.com/hardneg/hardneg/internal/wal"
 )
 
@@ -308,7 +309,7 @@ func checkRefusal(t *testing.T, err, sentinel error, file string, off int64) {
 
 func TestCorruptionMatrixSnapshots(t *testing.T) {
 	pristine, want := matrixDir(t, true)
-	snaps, _ := filepath.Glob(filepath.Join(pristine, snapDirName, "*"+snapSuffix))
+	snaps, _ := filepath.Glob(filepath.Join(pristine, storage.SnapDirName, "*"+storage.SnapSuffix))
 	slices.Sort(snaps)
 	if len(snaps) != 2 {
 		t.Fatalf("%d snapshots, want 2", len(snaps))
@@ -330,7 +331,7 @@ func TestCorruptionMatrixSnapshots(t *testing.T) {
 			t.Run(tc.target+"/"+op.name, func(t *testing.T) {
 				dir := copyDir(t, pristine)
 				for _, name := range tc.damaged {
-					path := filepath.Join(dir, snapDirName, name)
+					path := filepath.Join(dir, storage.SnapDirName, name)
 					b, _ := os.ReadFile(path)
 					b, _, _ = op.apply(b, int64(len(b))/2)
 					os.WriteFile(path, b, 0o640)
@@ -349,7 +350,7 @@ func TestCorruptionMatrixSnapshots(t *testing.T) {
 					t.Fatal("Open started without any snapshot that verifies and a truncated log")
 				}
 				for _, name := range tc.damaged {
-					path := filepath.Join(dir, snapDirName, name)
+					path := filepath.Join(dir, storage.SnapDirName, name)
 					if !errors.Is(err, ErrDataMissing) || !strings.Contains(err.Error(), path+": ") || !strings.Contains(err.Error(), "at offset ") {
 						t.Fatalf("Open = %v, want ErrDataMissing naming %s and an offset", err, path)
 					}
@@ -366,7 +367,7 @@ func TestCorruptionMatrixSnapshots(t *testing.T) {
 				opts.Salvage = true
 				db = openDB(t, opts)
 				for _, name := range tc.damaged {
-					if _, err := os.Stat(filepath.Join(dir, snapDirName, name+corruptSufix)); err != nil {
+					if _, err := os.Stat(filepath.Join(dir, storage.SnapDirName, name+storage.CorruptSuffix)); err != nil {
 						t.Fatalf("salvaged start lost %s: %v", name, err)
 					}
 				}
@@ -435,7 +436,7 @@ func TestSnapshotNewerThanLogEnd(t *testing.T) {
 func TestDeletedSnapshotsRefuse(t *testing.T) {
 	pristine, _ := matrixDir(t, true)
 	dir := copyDir(t, pristine)
-	snaps, _ := filepath.Glob(filepath.Join(dir, snapDirName, "*"+snapSuffix))
+	snaps, _ := filepath.Glob(filepath.Join(dir, storage.SnapDirName, "*"+storage.SnapSuffix))
 	for _, p := range snaps {
 		os.Remove(p)
 	}

@@ -5,11 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"sort"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/hardneg/hardneg/internal/engine"
@@ -21,13 +18,10 @@ import (
 // write-ahead log (dir/wal) that every change goes through before it is acknowledged,
 // and per-collection snapshots (dir/snapshots) that bound recovery time.
 type DB struct {
-	dir     string
-	snapDir string
-	lock    *os.File // holds an exclusive flock on dir/LOCK while open
-	opts    Options
-	fs      wal.FS
-	log     *slog.Logger
-	wal     *wal.Log
+	disk *storage.Dir // the data directory, locked while the DB is open
+	opts Options
+	log  *slog.Logger
+	wal  *wal.Log
 
 	recovery engine.Recovery // what Recover found; immutable after Recover
 	// rejectedWhy says, for each of recovery.SnapshotsRejected, which file failed
@@ -93,27 +87,13 @@ func Lock(opts Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir := opts.Dir
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("create data directory: %w", err)
-	}
-	f, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_CREATE|os.O_RDWR, 0o600)
+	disk, err := storage.Lock(opts.Dir, opts.FS)
 	if err != nil {
-		return nil, fmt.Errorf("open lock file: %w", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%s: %w", dir, ErrDataDirLocked)
-		}
-		return nil, fmt.Errorf("lock data directory: %w", err)
+		return nil, err
 	}
 	db := &DB{
-		dir:         dir,
-		snapDir:     filepath.Join(dir, snapDirName),
-		lock:        f,
+		disk:        disk,
 		opts:        opts,
-		fs:          opts.FS,
 		log:         opts.Logger,
 		collections: make(map[string]*Collection),
 		writers:     make(map[string]writerState),
@@ -141,7 +121,7 @@ func (db *DB) Recover() error {
 }
 
 // Dir returns the data directory.
-func (db *DB) Dir() string { return db.dir }
+func (db *DB) Dir() string { return db.disk.Path() }
 
 // Recovery describes what Open found on disk.
 func (db *DB) Recovery() engine.Recovery { return db.recovery }
@@ -184,7 +164,7 @@ func (db *DB) Close() error {
 	if errors.Is(err, wal.ErrFailed) {
 		err = nil // already reported through Failed and the writes that hit it
 	}
-	return errors.Join(err, db.lock.Close())
+	return errors.Join(err, db.disk.Unlock())
 }
 
 // logAppend queues rec in the write-ahead log and returns its LSN. The caller holds

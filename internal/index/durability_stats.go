@@ -1,8 +1,6 @@
 package index
 
 import (
-	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -22,13 +20,7 @@ func (db *DB) DurabilityStats() engine.DurabilityStats {
 	}
 	st.Recovery = db.recovery
 	st.Log = db.wal.Stats()
-	if entries, err := os.ReadDir(filepath.Join(db.dir, "wal")); err == nil {
-		for _, e := range entries {
-			if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() {
-				st.LogBytes += fi.Size()
-			}
-		}
-	}
+	st.LogBytes = db.disk.LogBytes()
 	db.snapStats.mu.Lock()
 	defer db.snapStats.mu.Unlock()
 	st.Snapshots, st.SnapshotFailures, st.LastSnapshot = db.snapStats.taken, db.snapStats.failed, db.snapStats.last

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hardneg/hardneg/internal/engine"
+	"github.com/hardneg/hardneg/internal/storage"
 	"github.com/hardneg/hardneg/internal/wal"
 )
 
@@ -268,19 +269,19 @@ func TestSnapshotTruncatesLogAndKeepsTwo(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	files, _ := db.listSnapshots()
+	files, _ := db.disk.Snapshots()
 	if len(files) != snapKeep {
 		t.Fatalf("%d snapshot files, want %d", len(files), snapKeep)
 	}
 	st := db.LogStats()
-	if st.TruncatedSegments == 0 || st.FirstLSN > files[1].lsn+1 {
-		t.Fatalf("log stats %+v: want segments below the older snapshot (%d) truncated, the rest kept", st, files[1].lsn)
+	if st.TruncatedSegments == 0 || st.FirstLSN > files[1].LSN+1 {
+		t.Fatalf("log stats %+v: want segments below the older snapshot (%d) truncated, the rest kept", st, files[1].LSN)
 	}
 	want := stateOf(t, db)
 	closeDB(t, db)
 
 	// The newest snapshot is damaged: the older one and the log replace it.
-	newest := filepath.Join(dir, snapDirName, files[0].name)
+	newest := filepath.Join(dir, storage.SnapDirName, files[0].Name)
 	b, _ := os.ReadFile(newest)
 	b[len(b)/2] ^= 0x10
 	os.WriteFile(newest, b, 0o640)
@@ -289,7 +290,7 @@ func TestSnapshotTruncatesLogAndKeepsTwo(t *testing.T) {
 	if len(rec.SnapshotsRejected) != 1 || rec.SnapshotsLoaded != 1 || rec.RecordsReplayed == 0 {
 		t.Fatalf("Recovery = %+v, want the newest rejected and the older one loaded", rec)
 	}
-	if _, err := os.Stat(newest + corruptSufix); err != nil {
+	if _, err := os.Stat(newest + storage.CorruptSuffix); err != nil {
 		t.Fatalf("damaged snapshot not set aside: %v", err)
 	}
 	sameState(t, stateOf(t, db), want)
@@ -297,7 +298,7 @@ func TestSnapshotTruncatesLogAndKeepsTwo(t *testing.T) {
 
 	// With no snapshot left that verifies, the truncated log cannot rebuild the
 	// collection: Open refuses rather than start without it.
-	older := filepath.Join(dir, snapDirName, files[1].name)
+	older := filepath.Join(dir, storage.SnapDirName, files[1].Name)
 	b, _ = os.ReadFile(older)
 	b[len(b)-1] ^= 0x10
 	os.WriteFile(older, b, 0o640)
@@ -310,7 +311,7 @@ func TestRecoveryRemovesTempFiles(t *testing.T) {
 	dir := t.TempDir()
 	db := openDB(t, Options{Dir: dir})
 	closeDB(t, db)
-	tmp := filepath.Join(dir, snapDirName, snapshotName("c", 9)+wal.TempSuffix)
+	tmp := filepath.Join(dir, storage.SnapDirName, storage.SnapshotName("c", 9)+wal.TempSuffix)
 	os.WriteFile(tmp, []byte("half a snapshot"), 0o640)
 	db = openDB(t, Options{Dir: dir})
 	defer closeDB(t, db)
@@ -434,11 +435,11 @@ func TestBackgroundSnapshotBySize(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for {
-		files, err := db.listSnapshots()
+		files, err := db.disk.Snapshots()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(files) == 1 && files[0].collection == "c" {
+		if len(files) == 1 && files[0].Collection == "c" {
 			break
 		}
 		select {

@@ -3,8 +3,7 @@ package index
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -17,20 +16,16 @@ import (
 func (db *DB) recover() error {
 	start := time.Now()
 	rec := &db.recovery
-	if err := db.fs.MkdirAll(db.snapDir, 0o750); err != nil {
-		return fmt.Errorf("create snapshots directory: %w", err)
-	}
-	removed, err := wal.RemoveTempFiles(db.fs, db.snapDir)
+	removed, err := db.disk.PrepareSnapshots()
 	if err != nil {
-		return fmt.Errorf("remove temporary snapshot files: %w", err)
+		return err
 	}
 	rec.TempFilesRemoved = removed
 	if err := db.loadSnapshots(); err != nil {
 		return err
 	}
 
-	l, err := wal.Open(filepath.Join(db.dir, "wal"), wal.Options{
-		FS:           db.fs,
+	l, err := db.disk.OpenLog(wal.Options{
 		Sync:         db.opts.Sync,
 		SyncInterval: db.opts.SyncInterval,
 		SegmentSize:  db.opts.SegmentBytes,
@@ -100,7 +95,7 @@ func (db *DB) checkCoverage(first, last uint64) error {
 		}
 	}
 	for i, f := range db.recovery.SnapshotsRejected {
-		name, _, _ := parseSnapshotName(f)
+		name, _, _ := storage.ParseSnapshotName(f)
 		if _, ok := db.collections[name]; !ok && first > 1 {
 			problems = append(problems, fmt.Sprintf("no snapshot of %q verifies (%s) and the log starts at %d", name, db.rejectedWhy[i], first))
 		}
@@ -141,18 +136,7 @@ func (db *DB) checkOrphans() error {
 // suffix. It runs only once recovery has decided to start, so a refused start leaves
 // them in place and the next start refuses for the same reason.
 func (db *DB) setAsideRejected() error {
-	for _, name := range db.recovery.SnapshotsRejected {
-		path := filepath.Join(db.snapDir, name)
-		if err := db.fs.Rename(path, path+corruptSufix); err != nil {
-			return fmt.Errorf("set aside corrupt snapshot: %w", err)
-		}
-	}
-	if len(db.recovery.SnapshotsRejected) > 0 {
-		if err := db.fs.SyncDir(db.snapDir); err != nil {
-			return fmt.Errorf("sync snapshots directory: %w", err)
-		}
-	}
-	return nil
+	return db.disk.SetAside(db.recovery.SnapshotsRejected)
 }
 
 // padLog appends records that change nothing until the log's last LSN reaches the
@@ -183,46 +167,42 @@ func (db *DB) padLog() error {
 
 // loadSnapshots installs the newest snapshot that verifies of every collection.
 func (db *DB) loadSnapshots() error {
-	files, err := db.listSnapshots()
+	files, err := db.disk.Snapshots()
 	if err != nil {
 		return fmt.Errorf("list snapshots: %w", err)
 	}
 	for _, f := range files { // newest first within a collection
-		if _, done := db.collections[f.collection]; done {
+		if _, done := db.collections[f.Collection]; done {
 			continue
 		}
-		path := filepath.Join(db.snapDir, f.name)
-		c, sd, err := db.loadSnapshot(path)
-		if err == nil && (sd.cfg.Name != f.collection || sd.lsn != f.lsn) {
-			err = fmt.Errorf("%w: holds %q at lsn %d, name says %q at %d", errSnapshot, sd.cfg.Name, sd.lsn, f.collection, f.lsn)
+		var c *Collection
+		var sd snapshotData
+		modTime, err := db.disk.ReadSnapshot(f.Name, func(r io.Reader) (err error) {
+			c, sd, err = readSnapshot(r)
+			return err
+		})
+		if err == nil && (sd.cfg.Name != f.Collection || sd.lsn != f.LSN) {
+			err = fmt.Errorf("%w: holds %q at lsn %d, name says %q at %d", errSnapshot, sd.cfg.Name, sd.lsn, f.Collection, f.LSN)
 		}
 		if err != nil {
+			path := db.disk.SnapshotPath(f.Name)
 			db.log.Warn("snapshot rejected; trying an older one", "file", path, "err", err)
-			db.recovery.SnapshotsRejected = append(db.recovery.SnapshotsRejected, f.name)
+			db.recovery.SnapshotsRejected = append(db.recovery.SnapshotsRejected, f.Name)
 			db.rejectedWhy = append(db.rejectedWhy, fmt.Sprintf("%s: %v", path, err))
 			continue
 		}
-		db.collections[f.collection] = c
+		db.collections[f.Collection] = c
 		for id, w := range sd.writers {
 			if w.seq > db.writers[id].seq {
 				db.writers[id] = w
 			}
 		}
 		db.recovery.SnapshotsLoaded++
-		if fi, err := os.Stat(path); err == nil {
-			db.snapStats.found(fi.ModTime())
+		if !modTime.IsZero() {
+			db.snapStats.found(modTime)
 		}
 	}
 	return nil
-}
-
-func (db *DB) loadSnapshot(path string) (*Collection, snapshotData, error) {
-	f, err := db.fs.OpenFile(path, os.O_RDONLY, 0)
-	if err != nil {
-		return nil, snapshotData{}, err
-	}
-	defer f.Close()
-	return readSnapshot(f)
 }
 
 // replayRecord applies one log record during recovery, skipping what the loaded

@@ -8,17 +8,13 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hardneg/hardneg/internal/binfmt"
 	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/index/hnsw"
-	"github.com/hardneg/hardneg/internal/wal"
 )
 
 // A snapshot holds one collection as of a log sequence number. Format, version 2,
@@ -44,39 +40,18 @@ import (
 // so they are reused after a restart as before it. Version 1 (the graph always
 // present) is not read.
 //
-// Files are <collection>.<covered LSN, 20 digits>.snap in the snapshots directory,
-// written with wal.WriteFileAtomic. The newest two of each collection are kept, so a
+// Files are <collection>.<covered LSN, 20 digits>.snap in the snapshots directory
+// (storage.Dir: naming, listing, atomic writes, removal). The newest two of each collection are kept, so a
 // snapshot that fails to verify falls back to the previous one; the WAL keeps every
 // record above the older one.
 const (
-	snapMagic    = "hnsnapsh"
-	snapVersion  = 2
-	snapSuffix   = ".snap"
-	snapDirName  = "snapshots"
-	snapKeep     = 2
-	lsnDigits    = 20
-	corruptSufix = ".corrupt"
+	snapMagic   = "hnsnapsh"
+	snapVersion = 2
+	snapKeep    = 2
 )
 
 // errSnapshot is wrapped by every snapshot decoding failure.
 var errSnapshot = errors.New("invalid snapshot")
-
-func snapshotName(collection string, lsn uint64) string {
-	return fmt.Sprintf("%s.%0*d%s", collection, lsnDigits, lsn, snapSuffix)
-}
-
-// parseSnapshotName splits a snapshot file name into collection and LSN.
-func parseSnapshotName(name string) (string, uint64, bool) {
-	base, ok := strings.CutSuffix(name, snapSuffix)
-	if !ok || len(base) < lsnDigits+2 || base[len(base)-lsnDigits-1] != '.' {
-		return "", 0, false
-	}
-	lsn, err := strconv.ParseUint(base[len(base)-lsnDigits:], 10, 64)
-	if err != nil {
-		return "", 0, false
-	}
-	return base[:len(base)-lsnDigits-1], lsn, true
-}
 
 // writerState is the last applied batch of a stream writer.
 type writerState struct {
@@ -465,8 +440,9 @@ func (db *DB) snapshotLocked(ctx context.Context, c *Collection) (engine.Snapsho
 	if c.dropped {
 		return engine.SnapshotInfo{}, fmt.Errorf("%q: %w", c.name, engine.ErrCollectionNotFound)
 	}
-	info := engine.SnapshotInfo{LSN: c.lastSeq, Path: filepath.Join(db.snapDir, snapshotName(c.name, c.lastSeq))}
-	err := wal.WriteFileAtomic(db.fs, info.Path, 0o640, func(w io.Writer) error {
+	info := engine.SnapshotInfo{LSN: c.lastSeq}
+	var err error
+	info.Path, err = db.disk.WriteSnapshot(c.name, c.lastSeq, func(w io.Writer) error {
 		cw := &countWriter{w: w}
 		err := c.writeSnapshot(cw, db.writerTable())
 		unlock()
@@ -511,48 +487,11 @@ func (db *DB) writerTable() map[string]writerState {
 	return out
 }
 
-// snapshotFile is one snapshot file found on disk.
-type snapshotFile struct {
-	collection string
-	lsn        uint64
-	name       string
-}
-
-func (db *DB) listSnapshots() ([]snapshotFile, error) {
-	entries, err := db.fs.ReadDir(db.snapDir)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	var out []snapshotFile
-	for _, e := range entries {
-		if col, lsn, ok := parseSnapshotName(e.Name()); ok && !e.IsDir() {
-			out = append(out, snapshotFile{col, lsn, e.Name()})
-		}
-	}
-	// Newest first within a collection.
-	slices.SortFunc(out, func(a, b snapshotFile) int {
-		if a.collection != b.collection {
-			return strings.Compare(a.collection, b.collection)
-		}
-		switch {
-		case a.lsn > b.lsn:
-			return -1
-		case a.lsn < b.lsn:
-			return 1
-		}
-		return 0
-	})
-	return out, nil
-}
-
 // pruneLocked deletes snapshots beyond the newest snapKeep of each live collection and
 // every snapshot of a dropped one, then truncates the log below the oldest position
 // any kept snapshot or snapshot-less collection still needs. Caller holds snapMu.
 func (db *DB) pruneLocked() error {
-	files, err := db.listSnapshots()
+	files, err := db.disk.Snapshots()
 	if err != nil {
 		return fmt.Errorf("list snapshots: %w", err)
 	}
@@ -567,22 +506,17 @@ func (db *DB) pruneLocked() error {
 	db.mu.RUnlock()
 
 	kept := make(map[string][]uint64)
-	removed := false
+	var drop []string
 	for _, f := range files {
-		create, ok := live[f.collection]
-		if ok && f.lsn >= create && len(kept[f.collection]) < snapKeep {
-			kept[f.collection] = append(kept[f.collection], f.lsn)
+		create, ok := live[f.Collection]
+		if ok && f.LSN >= create && len(kept[f.Collection]) < snapKeep {
+			kept[f.Collection] = append(kept[f.Collection], f.LSN)
 			continue
 		}
-		if err := db.fs.Remove(filepath.Join(db.snapDir, f.name)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("remove snapshot: %w", err)
-		}
-		removed = true
+		drop = append(drop, f.Name)
 	}
-	if removed {
-		if err := db.fs.SyncDir(db.snapDir); err != nil {
-			return fmt.Errorf("sync snapshots directory: %w", err)
-		}
+	if err := db.disk.RemoveSnapshots(drop); err != nil {
+		return err
 	}
 	for name, create := range live {
 		ks := kept[name]
