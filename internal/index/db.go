@@ -42,7 +42,7 @@ type DB struct {
 
 	// writersMu guards writers.
 	writersMu mutex[writersRank]
-	writers   map[string]writerState // stream writer id → last applied batch
+	writers   map[string]storage.WriterState // stream writer id → last applied batch
 
 	// streamMu serialises stream batches so that a writer's sequence check and the
 	// batch it admits are logged and applied as one step.
@@ -96,7 +96,7 @@ func Lock(opts Options) (*DB, error) {
 		opts:        opts,
 		log:         opts.Logger,
 		collections: make(map[string]*Collection),
-		writers:     make(map[string]writerState),
+		writers:     make(map[string]storage.WriterState),
 		failed:      make(chan struct{}),
 		stop:        make(chan struct{}),
 		done:        make(chan struct{}),

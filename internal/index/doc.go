@@ -44,7 +44,7 @@
 // log order is the order applied in memory, and acknowledged once the log's fsync
 // policy says so (db.go; the record format is package storage's). Snapshots in dir/snapshots hold a collection's slots,
 // vectors, metadata, HNSW graph and the stream writers' positions as of an LSN
-// (snapshot.go); the log is truncated below what the kept snapshots need. Open
+// (snapshot.go; the format and the data directory are package storage's); the log is truncated below what the kept snapshots need. Open
 // recovers: temporary files removed, the newest snapshot that verifies loaded, the log
 // replayed on top, a torn log tail cut and reported (recover.go).
 package index

@@ -7,10 +7,11 @@ import (
 	"testing"
 
 	"github.com/hardneg/hardneg/internal/engine"
+	"github.com/hardneg/hardneg/internal/storage"
 )
 
 // FuzzReadSnapshot checks that snapshot decoding never panics, rejects with
-// errSnapshot, and that what it accepts encodes again into a readable snapshot.
+// storage.ErrSnapshot, and that what it accepts encodes again into a readable snapshot.
 func FuzzReadSnapshot(f *testing.F) {
 	// One seed without a graph (below the exact threshold), one with.
 	for _, threshold := range []int{0, 1} {
@@ -34,23 +35,23 @@ func FuzzReadSnapshot(f *testing.F) {
 		c.createLSN = 2
 		c.AddFalseNegatives("id0", []string{"id2", "id3"})
 		var buf bytes.Buffer
-		if err := c.writeSnapshot(&buf, map[string]writerState{"w": {seq: 3, lsn: 4}}); err != nil {
+		if err := c.writeSnapshot(&buf, map[string]storage.WriterState{"w": {Seq: 3, LSN: 4}}); err != nil {
 			f.Fatal(err)
 		}
 		f.Add(buf.Bytes())
 		f.Add(buf.Bytes()[:40])
 	}
-	f.Add([]byte(snapMagic))
+	f.Add([]byte("hnsnapsh")) // the magic alone
 	f.Fuzz(func(t *testing.T, p []byte) {
 		c, sd, err := readSnapshot(bytes.NewReader(p))
 		if err != nil {
-			if !errors.Is(err, errSnapshot) {
-				t.Fatalf("error %v does not wrap errSnapshot", err)
+			if !errors.Is(err, storage.ErrSnapshot) {
+				t.Fatalf("error %v does not wrap storage.ErrSnapshot", err)
 			}
 			return
 		}
 		var out bytes.Buffer
-		if err := c.writeSnapshot(&out, sd.writers); err != nil {
+		if err := c.writeSnapshot(&out, sd.Writers); err != nil {
 			t.Fatal(err)
 		}
 		if _, _, err := readSnapshot(bytes.NewReader(out.Bytes())); err != nil {

@@ -31,7 +31,7 @@ type dbState struct {
 	collections map[string]engine.Config
 	lastSeq     map[string]uint64
 	items       map[string]map[string]itemState // collection → id → item
-	writers     map[string]writerState
+	writers     map[string]storage.WriterState
 	feedback    map[string]string // collection → sorted "key:id" verdicts
 }
 

@@ -176,13 +176,13 @@ func (db *DB) loadSnapshots() error {
 			continue
 		}
 		var c *Collection
-		var sd snapshotData
+		var sd storage.SnapshotHeader
 		modTime, err := db.disk.ReadSnapshot(f.Name, func(r io.Reader) (err error) {
 			c, sd, err = readSnapshot(r)
 			return err
 		})
-		if err == nil && (sd.cfg.Name != f.Collection || sd.lsn != f.LSN) {
-			err = fmt.Errorf("%w: holds %q at lsn %d, name says %q at %d", errSnapshot, sd.cfg.Name, sd.lsn, f.Collection, f.LSN)
+		if err == nil && (sd.Config.Name != f.Collection || sd.LSN != f.LSN) {
+			err = fmt.Errorf("%w: holds %q at lsn %d, name says %q at %d", storage.ErrSnapshot, sd.Config.Name, sd.LSN, f.Collection, f.LSN)
 		}
 		if err != nil {
 			path := db.disk.SnapshotPath(f.Name)
@@ -192,8 +192,8 @@ func (db *DB) loadSnapshots() error {
 			continue
 		}
 		db.collections[f.Collection] = c
-		for id, w := range sd.writers {
-			if w.seq > db.writers[id].seq {
+		for id, w := range sd.Writers {
+			if w.Seq > db.writers[id].Seq {
 				db.writers[id] = w
 			}
 		}
@@ -214,8 +214,8 @@ func (db *DB) replayRecord(lsn uint64, p []byte) error {
 		return fmt.Errorf("log record %d: %w", lsn, err)
 	}
 	if r.Op == storage.OpStream {
-		if w := db.writers[r.Writer]; r.Seq > w.seq {
-			db.writers[r.Writer] = writerState{seq: r.Seq, lsn: lsn}
+		if w := db.writers[r.Writer]; r.Seq > w.Seq {
+			db.writers[r.Writer] = storage.WriterState{Seq: r.Seq, LSN: lsn}
 		}
 	}
 	c := db.collections[r.Name]

@@ -1,381 +1,117 @@
 package index
 
 import (
-	"bufio"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"math"
-	"slices"
-	"strings"
 	"time"
 
-	"github.com/hardneg/hardneg/internal/binfmt"
 	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/index/hnsw"
+	"github.com/hardneg/hardneg/internal/storage"
 )
 
-// A snapshot holds one collection as of a log sequence number. Format, version 2,
-// little-endian, strings prefixed by their uvarint length:
-//
-//	header   magic "hnsnapsh", version u32
-//	config   name, dim, metric u8, M, EfConstruction, EfSearch, ExactThreshold (uvarints)
-//	position created LSN u64, covered LSN u64
-//	writers  count, then per stream writer: id, last sequence, its LSN (uvarints)
-//	slots    count, then per slot: id ("" for a slot no longer live), for a live
-//	         slot its version (zig-zag varint) and groups (count + strings), then
-//	         dim float32 values (dead slots keep theirs: the graph routes through
-//	         tombstones)
-//	feedback count, then per anchor key: key, its false-negative item ids
-//	graph    u8 1 if the graph is built (Stats.GraphBuilt), then the HNSW graph over
-//	         the slots in hnsw's own checksummed format; u8 0 and nothing else if not
-//	trailer  CRC-32C (Castagnoli) of every byte before it, u32
+// Snapshots hold one collection as of a log sequence number, in package storage's
+// format (storage.WriteSnapshot, storage.ReadSnapshot), which reaches the collection
+// through snapSource and snapSink below.
 //
 // Slot numbers are internal: the log records ids, and replaying it on top of a
 // snapshot allocates slots afresh. Free slots (dead, and not graph nodes: dropped by
 // compaction or never inserted) are not stored as such; loading finds them from the
 // graph's node flags (checkGraph), or takes every dead slot when there is no graph,
-// so they are reused after a restart as before it. Version 1 (the graph always
-// present) is not read.
+// so they are reused after a restart as before it.
 //
 // Files are <collection>.<covered LSN, 20 digits>.snap in the snapshots directory
-// (storage.Dir: naming, listing, atomic writes, removal). The newest two of each collection are kept, so a
-// snapshot that fails to verify falls back to the previous one; the WAL keeps every
-// record above the older one.
-const (
-	snapMagic   = "hnsnapsh"
-	snapVersion = 2
-	snapKeep    = 2
-)
-
-// errSnapshot is wrapped by every snapshot decoding failure.
-var errSnapshot = errors.New("invalid snapshot")
-
-// writerState is the last applied batch of a stream writer.
-type writerState struct {
-	seq uint64 // last applied sequence
-	lsn uint64 // log sequence number of that batch
-}
-
-// snapshotData is everything a snapshot holds besides the items.
-type snapshotData struct {
-	cfg       engine.Config
-	createLSN uint64
-	lsn       uint64
-	writers   map[string]writerState
-}
+// (storage.Dir: naming, listing, atomic writes, removal). The newest snapKeep of each
+// collection are kept, so a snapshot that fails to verify falls back to the previous
+// one; the WAL keeps every record above the older one.
+const snapKeep = 2
 
 // writeSnapshot encodes c and the writer table to w. Caller holds c.writeMu and
 // c.mu (shared), so metadata and graph agree.
-func (c *Collection) writeSnapshot(w io.Writer, writers map[string]writerState) error {
-	h := binfmt.NewHash()
-	bw := bufio.NewWriterSize(io.MultiWriter(w, h), 256<<10)
-	var b []byte
-	b = append(b, snapMagic...)
-	b = binary.LittleEndian.AppendUint32(b, snapVersion)
-	b = binfmt.AppendString(b, c.name)
-	b = binary.AppendUvarint(b, uint64(c.dim))
-	b = append(b, byte(c.metric))
-	for _, v := range []int{c.params.M, c.params.EfConstruction, c.params.EfSearch, c.params.ExactThreshold} {
-		b = binary.AppendUvarint(b, uint64(v))
-	}
-	b = binary.LittleEndian.AppendUint64(b, c.createLSN)
-	b = binary.LittleEndian.AppendUint64(b, c.lastSeq)
-	names := make([]string, 0, len(writers))
-	for id := range writers {
-		names = append(names, id)
-	}
-	slices.Sort(names)
-	b = binary.AppendUvarint(b, uint64(len(names)))
-	for _, id := range names {
-		b = binfmt.AppendString(b, id)
-		b = binary.AppendUvarint(b, writers[id].seq)
-		b = binary.AppendUvarint(b, writers[id].lsn)
-	}
-	b = binary.AppendUvarint(b, uint64(len(c.ids)))
-	if _, err := bw.Write(b); err != nil {
-		return err
-	}
-	for slot, id := range c.ids {
-		b = binfmt.AppendString(b[:0], id)
-		if id != "" {
-			b = binary.AppendVarint(b, c.versions[slot])
-			b = binfmt.AppendStrings(b, c.groups[slot])
+func (c *Collection) writeSnapshot(w io.Writer, writers map[string]storage.WriterState) error {
+	h := storage.SnapshotHeader{Config: c.Config(), CreateLSN: c.createLSN, LSN: c.lastSeq, Writers: writers}
+	return storage.WriteSnapshot(w, h, snapSource{c})
+}
+
+// readSnapshot decodes and verifies a snapshot, building a new collection. A failure
+// wraps storage.ErrSnapshot.
+func readSnapshot(r io.Reader) (*Collection, storage.SnapshotHeader, error) {
+	var c *Collection
+	h, err := storage.ReadSnapshot(r, func(h storage.SnapshotHeader, _ int) (storage.SnapshotSink, error) {
+		var err error
+		if c, err = newCollection(h.Config); err != nil {
+			return nil, err
 		}
-		b = binfmt.AppendFloats(b, c.vectorAt(uint32(slot)))
-		if _, err := bw.Write(b); err != nil {
-			return err
-		}
-	}
-	type verdicts struct {
-		key string
-		ids []string
-	}
-	var fb []verdicts
-	c.RangeFalseNegatives(func(key string, ids []string) bool {
-		slices.Sort(ids)
-		fb = append(fb, verdicts{key, ids})
-		return true
+		c.createLSN = h.CreateLSN
+		return snapSink{c}, nil
 	})
-	slices.SortFunc(fb, func(a, b verdicts) int { return strings.Compare(a.key, b.key) })
-	b = binary.AppendUvarint(b[:0], uint64(len(fb)))
-	for _, v := range fb {
-		b = binfmt.AppendString(b, v.key)
-		b = binfmt.AppendStrings(b, v.ids)
-		if len(b) > 64<<10 {
-			if _, err := bw.Write(b); err != nil {
-				return err
-			}
-			b = b[:0]
-		}
+	if err != nil {
+		return nil, h, err
 	}
-	if !c.graphOn {
-		b = append(b, 0)
-	} else {
-		b = append(b, 1)
-	}
-	if _, err := bw.Write(b); err != nil {
-		return err
-	}
-	if c.graphOn {
-		if _, err := c.graph.WriteTo(bw); err != nil {
-			return err
-		}
-	}
-	if err := bw.Flush(); err != nil {
-		return err
-	}
-	_, err := w.Write(binary.LittleEndian.AppendUint32(nil, h.Sum32()))
+	c.lastSeq = h.LSN
+	return c, h, nil
+}
+
+// snapSource is a collection as storage.WriteSnapshot reads it; the caller holds its
+// locks (see writeSnapshot).
+type snapSource struct{ c *Collection }
+
+func (s snapSource) Slots() int { return len(s.c.ids) }
+
+func (s snapSource) Slot(slot int) (string, int64, []string, []float32) {
+	c := s.c
+	return c.ids[slot], c.versions[slot], c.groups[slot], c.vectorAt(uint32(slot))
+}
+
+func (s snapSource) RangeFalseNegatives(fn func(key string, ids []string) bool) {
+	s.c.RangeFalseNegatives(fn)
+}
+
+func (s snapSource) HasGraph() bool { return s.c.graphOn }
+
+func (s snapSource) WriteGraph(w io.Writer) error {
+	_, err := s.c.graph.WriteTo(w)
 	return err
 }
 
-// snapReader reads a snapshot while checksumming what it consumed (binfmt.Reader),
-// checking each value against its limit.
-type snapReader struct {
-	*binfmt.Reader
-	stoppedAt int64 // where a checksum mismatch was found (the trailer); 0 otherwise
-}
+// snapSink fills a new collection, not yet shared, from storage.ReadSnapshot.
+type snapSink struct{ c *Collection }
 
-func (s *snapReader) fail(format string, args ...any) {
-	s.Fail(fmt.Errorf("%w: %s", errSnapshot, fmt.Sprintf(format, args...)))
-}
-
-// full reads n bytes; nil once the snapshot failed.
-func (s *snapReader) full(n int) []byte { return s.Bytes(n) }
-
-func (s *snapReader) uvarint(limit uint64, what string) uint64 {
-	v, ok := s.Uvarint()
-	if !ok {
-		s.fail("bad %s", what)
-		return 0
+func (s snapSink) AddSlot(slot int, id string, version int64, groups []string) ([]float32, error) {
+	c := s.c
+	if id != "" {
+		if _, dup := c.slots[id]; dup {
+			return nil, fmt.Errorf("repeated id %q", id)
+		}
+		c.slots[id] = uint32(slot)
 	}
-	if v > limit {
-		s.fail("%s %d above limit %d", what, v, limit)
-		return 0
-	}
-	return v
+	c.ids = append(c.ids, id)
+	c.groups = append(c.groups, groups)
+	c.versions = append(c.versions, version)
+	c.vectors.ensure(uint32(slot))
+	return c.vectors.Vector(uint32(slot)), nil
 }
 
-func (s *snapReader) varint() int64 {
-	v, ok := s.Varint()
-	if !ok {
-		s.fail("bad varint")
-	}
-	return v
-}
+func (s snapSink) AddFalseNegatives(key string, ids []string) { s.c.AddFalseNegatives(key, ids) }
 
-func (s *snapReader) string(limit int, what string) string {
-	n := int(s.uvarint(uint64(limit), what+" length"))
-	return string(s.full(n))
-}
-
-func (s *snapReader) u64() uint64 { return s.U64() }
-
-// readSnapshot decodes and verifies a snapshot, building a new collection.
-// A failure wraps errSnapshot and names the offset at which the decoder stopped: for
-// a checksum mismatch, the offset of the trailer.
-func readSnapshot(r io.Reader) (*Collection, snapshotData, error) {
-	s := &snapReader{Reader: binfmt.NewReader(bufio.NewReaderSize(r, 256<<10))}
-	c, sd, err := s.snapshot()
+func (s snapSink) ReadGraph(r io.Reader) error {
+	c := s.c
+	g, err := hnsw.Read(r, graphDistance(c.metric), c.vectors)
 	if err != nil {
-		if !errors.Is(err, errSnapshot) { // the input ended or could not be read
-			err = fmt.Errorf("%w: truncated (%v)", errSnapshot, err)
-		}
-		at := s.Offset()
-		if s.stoppedAt > 0 {
-			at = s.stoppedAt
-		}
-		return nil, sd, fmt.Errorf("%w at offset %d", err, at)
+		return err
 	}
-	return c, sd, nil
+	c.graph, c.graphOn = g, true
+	return c.checkGraph()
 }
 
-// snapshot decodes a snapshot (see readSnapshot) in the order of its sections:
-// header and config, position and writers, slots, feedback, graph, trailer.
-func (s *snapReader) snapshot() (*Collection, snapshotData, error) {
-	var sd snapshotData
-	if err := s.header(&sd.cfg); err != nil {
-		return nil, sd, err
-	}
-	sd.createLSN = s.u64()
-	sd.lsn = s.u64()
-	sd.writers = s.writers()
-	n := s.uvarint(math.MaxUint32, "slot count")
-	if s.Err() != nil {
-		return nil, sd, s.Err()
-	}
-	c, err := newCollection(sd.cfg)
-	if err != nil {
-		return nil, sd, fmt.Errorf("%w: %v", errSnapshot, err)
-	}
-	c.createLSN = sd.createLSN
-	if err := s.slots(c, n); err != nil {
-		return nil, sd, err
-	}
-	if err := s.feedback(c); err != nil {
-		return nil, sd, err
-	}
-	if err := s.graph(c); err != nil {
-		return nil, sd, err
-	}
-	if err := s.trailer(); err != nil {
-		return nil, sd, err
-	}
-	c.lastSeq = sd.lsn
-	return c, sd, nil
-}
-
-// header reads the magic, the version and the collection's config, and validates it.
-func (s *snapReader) header(cfg *engine.Config) error {
-	if hdr := s.full(len(snapMagic) + 4); hdr != nil {
-		if string(hdr[:len(snapMagic)]) != snapMagic {
-			s.fail("bad magic")
-		} else if v := binary.LittleEndian.Uint32(hdr[len(snapMagic):]); v != snapVersion {
-			s.fail("unsupported version %d", v)
+func (s snapSink) NoGraph() {
+	for slot, id := range s.c.ids {
+		if id == "" {
+			s.c.free = append(s.c.free, uint32(slot))
 		}
 	}
-	cfg.Name = s.string(engine.MaxNameLen, "name")
-	cfg.Dim = int(s.uvarint(engine.MaxDim, "dim"))
-	if m, err := s.ReadByte(); err == nil {
-		cfg.Metric = engine.Metric(m)
-	}
-	cfg.Params.M = int(s.uvarint(math.MaxInt32, "m"))
-	cfg.Params.EfConstruction = int(s.uvarint(math.MaxInt32, "ef_construction"))
-	cfg.Params.EfSearch = int(s.uvarint(math.MaxInt32, "ef_search"))
-	cfg.Params.ExactThreshold = int(s.uvarint(math.MaxUint32, "exact_threshold"))
-	if s.Err() != nil {
-		return s.Err()
-	}
-	if _, err := cfg.Validate(); err != nil {
-		return fmt.Errorf("%w: config: %v", errSnapshot, err)
-	}
-	return nil
-}
-
-// writers reads the stream writers' positions.
-func (s *snapReader) writers() map[string]writerState {
-	nw := s.uvarint(math.MaxUint32, "writer count")
-	writers := make(map[string]writerState)
-	for i := uint64(0); i < nw && s.Err() == nil; i++ {
-		id := s.string(engine.MaxWriterIDBytes, "writer")
-		writers[id] = writerState{seq: s.uvarint(math.MaxUint64, "writer sequence"), lsn: s.uvarint(math.MaxUint64, "writer lsn")}
-	}
-	return writers
-}
-
-// slots reads n slots into c: ids, versions, groups and vectors.
-func (s *snapReader) slots(c *Collection, n uint64) error {
-	for slot := uint64(0); slot < n && s.Err() == nil; slot++ {
-		id := s.string(engine.MaxIDBytes, "id")
-		var version int64
-		var groups []string
-		if id != "" {
-			version = s.varint()
-			ng := int(s.uvarint(engine.MaxItemGroups, "group count"))
-			for range ng {
-				groups = append(groups, s.string(engine.MaxGroupBytes, "group"))
-			}
-		}
-		p := s.full(4 * c.dim)
-		if s.Err() != nil {
-			break
-		}
-		if id != "" {
-			if _, dup := c.slots[id]; dup {
-				s.fail("slot %d: repeated id %q", slot, id)
-				break
-			}
-			c.slots[id] = uint32(slot)
-		}
-		c.ids = append(c.ids, id)
-		c.groups = append(c.groups, groups)
-		c.versions = append(c.versions, version)
-		c.vectors.ensure(uint32(slot))
-		v := c.vectors.Vector(uint32(slot))
-		for j := range v {
-			v[j] = math.Float32frombits(binary.LittleEndian.Uint32(p[4*j:]))
-		}
-	}
-	return s.Err()
-}
-
-// feedback reads the false-negative verdicts into c.
-func (s *snapReader) feedback(c *Collection) error {
-	nfb := s.uvarint(math.MaxUint32, "feedback count")
-	for i := uint64(0); i < nfb && s.Err() == nil; i++ {
-		key := s.string(engine.MaxIDBytes, "anchor key")
-		nids := s.uvarint(math.MaxUint32, "feedback id count")
-		ids := make([]string, 0, min(nids, 1024))
-		for j := uint64(0); j < nids && s.Err() == nil; j++ {
-			ids = append(ids, s.string(engine.MaxIDBytes, "feedback id"))
-		}
-		if s.Err() == nil {
-			c.AddFalseNegatives(key, ids)
-		}
-	}
-	return s.Err()
-}
-
-// graph reads the graph flag and, when set, the HNSW graph over c's slots, and checks
-// it against them; without a graph every dead slot is free.
-func (s *snapReader) graph(c *Collection) error {
-	switch on, _ := s.ReadByte(); {
-	case s.Err() != nil:
-		return s.Err()
-	case on == 1:
-		g, err := hnsw.Read(s, graphDistance(c.metric), c.vectors)
-		if err != nil {
-			return fmt.Errorf("%w: graph: %v", errSnapshot, err)
-		}
-		c.graph, c.graphOn = g, true
-		return c.checkGraph()
-	case on == 0:
-		for slot, id := range c.ids {
-			if id == "" {
-				c.free = append(c.free, uint32(slot))
-			}
-		}
-		return nil
-	default:
-		return fmt.Errorf("%w: graph flag %d", errSnapshot, on)
-	}
-}
-
-// trailer checks the checksum of every byte before it and that nothing follows it.
-func (s *snapReader) trailer() error {
-	want, at := s.Sum(), s.Offset()
-	if got := s.U32(); s.Err() != nil {
-		return fmt.Errorf("%w: trailer truncated", errSnapshot)
-	} else if got != want {
-		s.stoppedAt = at
-		return fmt.Errorf("%w: checksum mismatch", errSnapshot)
-	}
-	if _, err := s.ReadByte(); !errors.Is(err, io.ErrUnexpectedEOF) {
-		return fmt.Errorf("%w: bytes after the trailer", errSnapshot)
-	}
-	return nil
 }
 
 // checkGraph checks a loaded graph against the slots and rebuilds the free list: a
@@ -386,13 +122,13 @@ func (s *snapReader) trailer() error {
 // built graph (graphOn).
 func (c *Collection) checkGraph() error {
 	if b := c.graph.IDBound(); int(b) > len(c.ids) {
-		return fmt.Errorf("%w: the graph holds node %d but the collection has %d slots", errSnapshot, b-1, len(c.ids))
+		return fmt.Errorf("%w: the graph holds node %d but the collection has %d slots", storage.ErrSnapshot, b-1, len(c.ids))
 	}
 	for slot, id := range c.ids {
 		switch s := uint32(slot); {
 		case id != "":
 			if !c.graph.Contains(s) {
-				return fmt.Errorf("%w: slot %d holds %q but is not in the graph", errSnapshot, slot, id)
+				return fmt.Errorf("%w: slot %d holds %q but is not in the graph", storage.ErrSnapshot, slot, id)
 			}
 		case c.graph.IsDropped(s) || !c.graph.Inserted(s):
 			c.free = append(c.free, s)
@@ -477,10 +213,10 @@ func (c *countWriter) Write(p []byte) (int, error) {
 }
 
 // writerTable copies the stream writers' positions.
-func (db *DB) writerTable() map[string]writerState {
+func (db *DB) writerTable() map[string]storage.WriterState {
 	db.writersMu.Lock()
 	defer db.writersMu.Unlock()
-	out := make(map[string]writerState, len(db.writers))
+	out := make(map[string]storage.WriterState, len(db.writers))
 	for id, w := range db.writers {
 		out[id] = w
 	}

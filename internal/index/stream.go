@@ -12,7 +12,7 @@ import (
 func (db *DB) WriterSequence(writer string) uint64 {
 	db.writersMu.Lock()
 	defer db.writersMu.Unlock()
-	return db.writers[writer].seq
+	return db.writers[writer].Seq
 }
 
 // StreamAppend logs and applies one batch of a writer's stream — upserts b, then
@@ -41,13 +41,13 @@ func (db *DB) StreamAppend(writer string, seq uint64, name string, b *engine.Bat
 	last := db.writers[writer]
 	db.writersMu.Unlock()
 	switch {
-	case seq <= last.seq:
-		return engine.StreamResult{Duplicate: true, LSN: last.lsn, WriterSequence: last.seq, PrevSequence: last.seq, PrevLSN: last.lsn}, nil
-	case seq > last.seq+1:
-		return engine.StreamResult{}, fmt.Errorf("writer %q: got sequence %d, expected %d: %w", writer, seq, last.seq+1, engine.ErrSequenceGap)
+	case seq <= last.Seq:
+		return engine.StreamResult{Duplicate: true, LSN: last.LSN, WriterSequence: last.Seq, PrevSequence: last.Seq, PrevLSN: last.LSN}, nil
+	case seq > last.Seq+1:
+		return engine.StreamResult{}, fmt.Errorf("writer %q: got sequence %d, expected %d: %w", writer, seq, last.Seq+1, engine.ErrSequenceGap)
 	}
 	rec := storage.EncodeStream(writer, seq, name, b, c.dim, deletes)
-	res := engine.StreamResult{WriterSequence: seq, PrevSequence: last.seq, PrevLSN: last.lsn}
+	res := engine.StreamResult{WriterSequence: seq, PrevSequence: last.Seq, PrevLSN: last.LSN}
 	lsn, err := db.logApply(c, rec, func(lsn uint64, w *graphWork) {
 		if b.Len() > 0 {
 			res.Upsert = c.applyUpsertLocked(b, lsn, w)
@@ -58,7 +58,7 @@ func (db *DB) StreamAppend(writer string, seq uint64, name string, b *engine.Bat
 		// Under the collection's lock, so a snapshot that holds this batch also
 		// holds the writer's position.
 		db.writersMu.Lock()
-		db.writers[writer] = writerState{seq: seq, lsn: lsn}
+		db.writers[writer] = storage.WriterState{Seq: seq, LSN: lsn}
 		db.writersMu.Unlock()
 	})
 	if err != nil {
