@@ -11,7 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
-	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/metrics"
 	"github.com/hardneg/hardneg/internal/validate"
 )
@@ -64,7 +64,11 @@ func (s *service) ListSnapshots(_ context.Context, req *hardnegv1.ListSnapshotsR
 			return nil, err
 		}
 	}
-	files, err := s.db.ListSnapshots(req.Collection)
+	bk, err := s.backupEngine("list snapshots")
+	if err != nil {
+		return nil, err
+	}
+	files, err := bk.ListSnapshots(req.Collection)
 	if err != nil {
 		return nil, err
 	}
@@ -92,6 +96,9 @@ func (s *service) Backup(req *hardnegv1.BackupRequest, stream hardnegv1.MinerSer
 		e.Add("chunk_bytes", "must be %d–%d, or 0 for %d", backupChunkMin, backupChunkMax, backupChunkDefault)
 		return &e
 	}
+	if _, err := s.backupEngine("backup"); err != nil {
+		return err
+	}
 	names := []string{req.Collection}
 	if req.Collection == "" {
 		names = names[:0]
@@ -101,7 +108,7 @@ func (s *service) Backup(req *hardnegv1.BackupRequest, stream hardnegv1.MinerSer
 	}
 	for _, name := range names {
 		err := s.backupOne(stream, name, chunk)
-		if req.Collection == "" && errors.Is(err, index.ErrCollectionNotFound) {
+		if req.Collection == "" && errors.Is(err, engine.ErrCollectionNotFound) {
 			continue // deleted since it was listed
 		}
 		if err != nil {
@@ -116,7 +123,11 @@ func (s *service) backupOne(stream hardnegv1.MinerService_BackupServer, name str
 	defer func() { done(err) }()
 	ctx := stream.Context()
 	start := time.Now()
-	b, err := s.db.Backup(ctx, name)
+	bk, err := s.backupEngine("backup")
+	if err != nil {
+		return err
+	}
+	b, err := bk.Backup(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -155,10 +166,10 @@ func (s *service) backupOne(stream hardnegv1.MinerService_BackupServer, name str
 }
 
 // backupHeader describes b.
-func backupHeader(b *index.Backup) *hardnegv1.BackupHeader {
+func backupHeader(b *engine.Backup) *hardnegv1.BackupHeader {
 	p := b.Config.Params
 	return &hardnegv1.BackupHeader{
-		FormatVersion: index.BackupFormatVersion,
+		FormatVersion: b.Format,
 		Collection: &hardnegv1.Collection{
 			Name:   b.Config.Name,
 			Dim:    uint32(b.Config.Dim),
@@ -183,16 +194,20 @@ func backupHeader(b *index.Backup) *hardnegv1.BackupHeader {
 func (s *service) Restore(stream hardnegv1.MinerService_RestoreServer) (err error) {
 	done := s.backups.restore.start()
 	defer func() { done(err) }()
+	bk, err := s.backupEngine("restore")
+	if err != nil {
+		return err
+	}
 	first, err := stream.Recv()
 	if errors.Is(err, io.EOF) {
-		return fmt.Errorf("%w: empty stream", index.ErrBackupInvalid)
+		return fmt.Errorf("%w: empty stream", engine.ErrBackupInvalid)
 	}
 	if err != nil {
 		return err
 	}
 	h := first.GetHeader()
 	if h == nil {
-		return fmt.Errorf("%w: the first message must carry the header", index.ErrBackupInvalid)
+		return fmt.Errorf("%w: the first message must carry the header", engine.ErrBackupInvalid)
 	}
 	name := first.Collection
 	if name == "" {
@@ -209,17 +224,27 @@ func (s *service) Restore(stream hardnegv1.MinerService_RestoreServer) (err erro
 			s.log.Info("restore in progress", "collection", name, "bytes_received", n, "bytes", h.SizeBytes)
 		}
 	}
-	src := index.RestoreSource{FormatVersion: h.FormatVersion, Bytes: int64(h.SizeBytes), Checksum: h.Crc32C}
-	res, err := s.db.Restore(stream.Context(), &restoreReader{stream: stream}, src, name, progress)
+	src := engine.RestoreSource{FormatVersion: h.FormatVersion, Bytes: int64(h.SizeBytes), Checksum: h.Crc32C}
+	res, err := bk.Restore(stream.Context(), &restoreReader{stream: stream}, src, name, progress)
 	if err != nil {
 		return err
 	}
 	if old != nil {
 		s.cal.drop(old)
 		s.exp.drop(old)
+		s.hard.drop(old)
 	}
 	s.log.Info("restore done", "collection", name, "bytes", res.Bytes, "duration", time.Since(start))
 	return stream.SendAndClose(&hardnegv1.RestoreResponse{Collection: toCollection(res.Collection), Bytes: uint64(res.Bytes)})
+}
+
+// backupEngine returns the engine's backup operations, or ErrUnsupported naming op.
+func (s *service) backupEngine(op string) (engine.Backups, error) {
+	bk, ok := s.db.(engine.Backups)
+	if !ok {
+		return nil, fmt.Errorf("%s: the engine keeps no snapshots or backups: %w", op, engine.ErrUnsupported)
+	}
+	return bk, nil
 }
 
 // restoreReader reads the chunks of a Restore stream after its first message.
@@ -235,7 +260,7 @@ func (r *restoreReader) Read(p []byte) (int, error) {
 			return 0, err // io.EOF at the end of the stream
 		}
 		if m.GetHeader() != nil || m.Collection != "" {
-			return 0, fmt.Errorf("%w: header or collection name after the first message", index.ErrBackupInvalid)
+			return 0, fmt.Errorf("%w: header or collection name after the first message", engine.ErrBackupInvalid)
 		}
 		r.buf = m.GetChunk()
 	}

@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
-	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/mining"
 	"github.com/hardneg/hardneg/internal/validate"
 )
@@ -29,7 +29,7 @@ func (s *service) RefreshQueue(_ context.Context, req *hardnegv1.RefreshQueueReq
 
 // newVerdicts counts, per anchor key, the verdicts of reports that c does not hold yet
 // (read before they are recorded): each backs the key's closed-loop hardness off.
-func newVerdicts(c *index.Collection, reports []index.FalseNegativeReport) map[string]int {
+func newVerdicts(c engine.Collection, reports []engine.FalseNegativeReport) map[string]int {
 	out := map[string]int{}
 	known := map[string]map[string]struct{}{}
 	for _, r := range reports {

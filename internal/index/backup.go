@@ -1,75 +1,37 @@
 package index
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
-	"math"
-	"os"
-	"path/filepath"
 	"time"
 
-	"github.com/hardneg/hardneg/internal/wal"
+	"github.com/hardneg/hardneg/internal/binfmt"
+	"github.com/hardneg/hardneg/internal/engine"
+	"github.com/hardneg/hardneg/internal/storage"
 )
 
-// Backups travel as the snapshot encoding (snapshot.go) of one collection, taken
+// Backups travel as the snapshot encoding (package storage) of one collection, taken
 // under the collection's locks like a snapshot, without a stream writer table. A
 // restore decodes and verifies the whole encoding before it installs anything.
 
-// BackupFormatVersion is the version of the encoding Backup writes and Restore reads:
-// the snapshot format version.
-const BackupFormatVersion = snapVersion
-
-// Errors of backup and restore.
-var (
-	// ErrBackupInvalid: what was sent is not a backup this server can restore (an
-	// unknown format version, a missing header, more bytes than the header declares).
-	ErrBackupInvalid = errors.New("invalid backup")
-	// ErrBackupDamaged: a backup's bytes are truncated or do not match its checksum,
-	// or they do not decode.
-	ErrBackupDamaged = errors.New("damaged backup")
-	// ErrCollectionNotEmpty: a restore targets a collection that holds items.
-	ErrCollectionNotEmpty = errors.New("collection is not empty")
-)
-
-// Backup is a consistent copy of one collection, encoded and held in an unlinked
-// temporary file until Close. Read streams the encoding.
-type Backup struct {
-	Config   Config    // the collection's configuration
-	Items    int       // live items
-	LSN      uint64    // log sequence number of the last write included
-	Bytes    int64     // size of the encoding
-	Checksum uint32    // CRC-32C (Castagnoli) of the encoding
-	TakenAt  time.Time // when the copy was taken
-	f        *os.File
-}
-
-// Read reads the encoding from its start.
-func (b *Backup) Read(p []byte) (int, error) { return b.f.Read(p) }
-
-// Close releases the temporary copy.
-func (b *Backup) Close() error { return b.f.Close() }
+var _ engine.Backups = (*DB)(nil)
 
 // Backup encodes the named collection as of now into a temporary file under the data
 // directory. Writers to the collection wait while it is encoded (as for a snapshot);
 // searches and other collections go on. The caller must Close the result.
-func (db *DB) Backup(ctx context.Context, name string) (*Backup, error) {
-	c, err := db.Collection(name)
+func (db *DB) Backup(ctx context.Context, name string) (*engine.Backup, error) {
+	c, err := db.lookup(name)
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.CreateTemp(db.dir, "backup-*"+wal.TempSuffix)
+	f, err := db.disk.TempFile("backup")
 	if err != nil {
 		return nil, fmt.Errorf("backup %q: %w", name, err)
 	}
-	// Unlinked at once: the open file keeps the data until Close, and nothing is left
-	// behind by a crash.
-	os.Remove(f.Name())
-	b := &Backup{f: f}
-	if err := db.encodeBackup(ctx, c, b); err != nil {
+	b := &engine.Backup{Format: storage.SnapshotVersion, ReadCloser: f}
+	if err := db.encodeBackup(ctx, c, f, b); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("backup %q: %w", name, err)
 	}
@@ -81,39 +43,27 @@ func (db *DB) Backup(ctx context.Context, name string) (*Backup, error) {
 	return b, nil
 }
 
-// encodeBackup writes c's encoding into b.f under c's write lock and shared lock.
-func (db *DB) encodeBackup(ctx context.Context, c *Collection, b *Backup) error {
+// encodeBackup writes c's encoding into w under c's write lock and shared lock and
+// describes it in b.
+func (db *DB) encodeBackup(ctx context.Context, c *Collection, w io.Writer, b *engine.Backup) error {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.dropped {
-		return fmt.Errorf("%q: %w", c.name, ErrCollectionNotFound)
+		return fmt.Errorf("%q: %w", c.name, engine.ErrCollectionNotFound)
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	h := crc32.New(castagnoli)
-	cw := &countWriter{w: io.MultiWriter(b.f, h)}
+	h := binfmt.NewHash()
+	cw := &countWriter{w: io.MultiWriter(w, h)}
 	if err := c.writeSnapshot(cw, nil); err != nil {
 		return err
 	}
-	b.Config = Config{Name: c.name, Dim: c.dim, Metric: c.metric, Params: c.params}
+	b.Config = engine.Config{Name: c.name, Dim: c.dim, Metric: c.metric, Params: c.params}
 	b.Items, b.LSN, b.Bytes, b.Checksum, b.TakenAt = len(c.slots), c.lastSeq, cw.n, h.Sum32(), time.Now()
 	return nil
-}
-
-// RestoreSource describes a backup to restore, as Backup described it.
-type RestoreSource struct {
-	FormatVersion uint32 // must be BackupFormatVersion
-	Bytes         int64  // size of the encoding
-	Checksum      uint32 // CRC-32C of the encoding
-}
-
-// RestoreResult describes a restored collection.
-type RestoreResult struct {
-	Collection *Collection
-	Bytes      int64 // bytes verified
 }
 
 // Restore reads a backup's encoding from r, verifies its size and checksum against
@@ -123,57 +73,56 @@ type RestoreResult struct {
 // otherwise ErrCollectionNotEmpty. The restored collection is durable (logged and
 // snapshotted) when Restore returns. progress, if not nil, is called with the bytes
 // received so far.
-func (db *DB) Restore(ctx context.Context, r io.Reader, src RestoreSource, name string, progress func(int64)) (RestoreResult, error) {
-	if src.FormatVersion != BackupFormatVersion {
-		return RestoreResult{}, fmt.Errorf("%w: format version %d, this server reads %d", ErrBackupInvalid, src.FormatVersion, BackupFormatVersion)
+func (db *DB) Restore(ctx context.Context, r io.Reader, src engine.RestoreSource, name string, progress func(int64)) (engine.RestoreResult, error) {
+	if src.FormatVersion != storage.SnapshotVersion {
+		return engine.RestoreResult{}, fmt.Errorf("%w: format version %d, this server reads %d", engine.ErrBackupInvalid, src.FormatVersion, storage.SnapshotVersion)
 	}
 	if src.Bytes <= 0 {
-		return RestoreResult{}, fmt.Errorf("%w: size %d", ErrBackupInvalid, src.Bytes)
+		return engine.RestoreResult{}, fmt.Errorf("%w: size %d", engine.ErrBackupInvalid, src.Bytes)
 	}
-	f, err := os.CreateTemp(db.dir, "restore-*"+wal.TempSuffix)
+	f, err := db.disk.TempFile("restore")
 	if err != nil {
-		return RestoreResult{}, fmt.Errorf("restore: %w", err)
+		return engine.RestoreResult{}, fmt.Errorf("restore: %w", err)
 	}
-	os.Remove(f.Name())
 	defer f.Close()
-	h := crc32.New(castagnoli)
+	h := binfmt.NewHash()
 	n, err := copyProgress(io.MultiWriter(f, h), io.LimitReader(r, src.Bytes+1), progress)
 	switch {
 	case err != nil:
-		return RestoreResult{}, fmt.Errorf("restore: receive: %w", err)
+		return engine.RestoreResult{}, fmt.Errorf("restore: receive: %w", err)
 	case n > src.Bytes:
-		return RestoreResult{}, fmt.Errorf("%w: more than the %d bytes the header declares", ErrBackupInvalid, src.Bytes)
+		return engine.RestoreResult{}, fmt.Errorf("%w: more than the %d bytes the header declares", engine.ErrBackupInvalid, src.Bytes)
 	case n < src.Bytes:
-		return RestoreResult{}, fmt.Errorf("%w: truncated: %d of %d bytes", ErrBackupDamaged, n, src.Bytes)
+		return engine.RestoreResult{}, fmt.Errorf("%w: truncated: %d of %d bytes", engine.ErrBackupDamaged, n, src.Bytes)
 	case h.Sum32() != src.Checksum:
-		return RestoreResult{}, fmt.Errorf("%w: checksum mismatch: crc32c %08x, header says %08x", ErrBackupDamaged, h.Sum32(), src.Checksum)
+		return engine.RestoreResult{}, fmt.Errorf("%w: checksum mismatch: crc32c %08x, header says %08x", engine.ErrBackupDamaged, h.Sum32(), src.Checksum)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return RestoreResult{}, fmt.Errorf("restore: %w", err)
+		return engine.RestoreResult{}, fmt.Errorf("restore: %w", err)
 	}
-	c, sd, err := readSnapshot(f)
+	c, sh, err := readSnapshot(f)
 	if err != nil {
-		return RestoreResult{}, fmt.Errorf("%w: %v", ErrBackupDamaged, err)
+		return engine.RestoreResult{}, fmt.Errorf("%w: %v", engine.ErrBackupDamaged, err)
 	}
 	if name == "" {
-		name = sd.cfg.Name
+		name = sh.Config.Name
 	}
-	cfg := sd.cfg
+	cfg := sh.Config
 	cfg.Name = name
-	if cfg, err = cfg.validate(); err != nil {
+	if cfg, err = cfg.Validate(); err != nil {
 		c.wait()
-		return RestoreResult{}, err
+		return engine.RestoreResult{}, err
 	}
 	c.name = name
 	if err := db.dropEmpty(name); err != nil {
 		c.wait()
-		return RestoreResult{}, err
+		return engine.RestoreResult{}, err
 	}
 	if err := db.install(ctx, c, cfg); err != nil {
-		return RestoreResult{}, err
+		return engine.RestoreResult{}, err
 	}
-	db.log.Info("collection restored", "collection", name, "from", sd.cfg.Name, "items", c.Stats().Items, "bytes", n, "lsn", c.createLSN)
-	return RestoreResult{Collection: c, Bytes: n}, nil
+	db.log.Info("collection restored", "collection", name, "from", sh.Config.Name, "items", c.Stats().Items, "bytes", n, "lsn", c.createLSN)
+	return engine.RestoreResult{Collection: c, Bytes: n}, nil
 }
 
 // copyProgress copies r to w, reporting the running total to progress.
@@ -203,8 +152,8 @@ func copyProgress(w io.Writer, r io.Reader, progress func(int64)) (int64, error)
 // dropEmpty removes the collection name if it exists and holds no items, so that a
 // restore can take its place; ErrCollectionNotEmpty if it holds items.
 func (db *DB) dropEmpty(name string) error {
-	c, err := db.Collection(name)
-	if errors.Is(err, ErrCollectionNotFound) {
+	c, err := db.lookup(name)
+	if errors.Is(err, engine.ErrCollectionNotFound) {
 		return nil
 	}
 	if err != nil {
@@ -224,9 +173,9 @@ func (db *DB) dropEmpty(name string) error {
 	}
 	if n := len(c.slots); n > 0 {
 		unlock()
-		return fmt.Errorf("%q holds %d items: %w; restore under a new name or delete it first", name, n, ErrCollectionNotEmpty)
+		return fmt.Errorf("%q holds %d items: %w; restore under a new name or delete it first", name, n, engine.ErrCollectionNotEmpty)
 	}
-	lsn, err := db.logAppend(encodeDrop(name))
+	lsn, err := db.logAppend(storage.EncodeDrop(name))
 	if err == nil {
 		c.dropped = true
 		delete(db.collections, name)
@@ -242,7 +191,7 @@ func (db *DB) dropEmpty(name string) error {
 // install logs the creation of c (decoded from a backup) under cfg.Name and writes its
 // snapshot, holding c's write lock until the snapshot is durable so that no write
 // reaches c before its content is on disk. If the snapshot fails, c is deleted again.
-func (db *DB) install(ctx context.Context, c *Collection, cfg Config) error {
+func (db *DB) install(ctx context.Context, c *Collection, cfg engine.Config) error {
 	db.snapMu.Lock()
 	defer db.snapMu.Unlock()
 	c.writeMu.Lock()
@@ -250,14 +199,14 @@ func (db *DB) install(ctx context.Context, c *Collection, cfg Config) error {
 	if db.closed {
 		db.mu.Unlock()
 		c.writeMu.Unlock()
-		return ErrClosed
+		return engine.ErrClosed
 	}
 	if _, ok := db.collections[cfg.Name]; ok {
 		db.mu.Unlock()
 		c.writeMu.Unlock()
-		return fmt.Errorf("%q: %w", cfg.Name, ErrCollectionExists)
+		return fmt.Errorf("%q: %w", cfg.Name, engine.ErrCollectionExists)
 	}
-	lsn, err := db.logAppend(encodeCreate(cfg))
+	lsn, err := db.logAppend(storage.EncodeCreate(cfg))
 	if err != nil {
 		db.mu.Unlock()
 		c.writeMu.Unlock()
@@ -270,8 +219,7 @@ func (db *DB) install(ctx context.Context, c *Collection, cfg Config) error {
 	db.mu.Unlock()
 
 	c.mu.RLock()
-	path := filepath.Join(db.snapDir, snapshotName(cfg.Name, lsn))
-	err = wal.WriteFileAtomic(db.fs, path, 0o640, func(w io.Writer) error {
+	_, err = db.disk.WriteSnapshot(cfg.Name, lsn, func(w io.Writer) error {
 		if err := c.writeSnapshot(w, db.writerTable()); err != nil {
 			return err
 		}
@@ -288,78 +236,21 @@ func (db *DB) install(ctx context.Context, c *Collection, cfg Config) error {
 	return nil
 }
 
-// SnapshotFileInfo describes one snapshot file on disk.
-type SnapshotFileInfo struct {
-	Collection string
-	LSN        uint64
-	Bytes      int64
-	ModTime    time.Time
-	Items      int // live items; -1 if the file could not be read
-}
-
 // ListSnapshots describes the snapshot files of the named collection (every
 // collection if name is empty), by collection name and newest first. Item counts are
 // read from the files.
-func (db *DB) ListSnapshots(name string) ([]SnapshotFileInfo, error) {
+func (db *DB) ListSnapshots(name string) ([]engine.SnapshotFileInfo, error) {
 	db.snapMu.Lock()
 	defer db.snapMu.Unlock()
-	files, err := db.listSnapshots()
+	files, err := db.disk.Snapshots()
 	if err != nil {
 		return nil, fmt.Errorf("list snapshots: %w", err)
 	}
-	var out []SnapshotFileInfo
+	var out []engine.SnapshotFileInfo
 	for _, f := range files {
-		if name != "" && f.collection != name {
-			continue
+		if name == "" || f.Collection == name {
+			out = append(out, db.disk.SnapshotFileInfo(f))
 		}
-		path := filepath.Join(db.snapDir, f.name)
-		info := SnapshotFileInfo{Collection: f.collection, LSN: f.lsn, Items: -1}
-		if fi, err := os.Stat(path); err == nil {
-			info.Bytes, info.ModTime = fi.Size(), fi.ModTime()
-		}
-		if n, err := db.snapshotItems(path); err == nil {
-			info.Items = n
-		}
-		out = append(out, info)
 	}
 	return out, nil
-}
-
-// snapshotItems counts the live items of a snapshot file, reading its slot ids and
-// skipping their vectors.
-func (db *DB) snapshotItems(path string) (int, error) {
-	f, err := db.fs.OpenFile(path, os.O_RDONLY, 0)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	s := &snapReader{r: bufio.NewReaderSize(f, 256<<10), h: crc32.New(castagnoli)}
-	s.full(len(snapMagic) + 4)
-	s.string(MaxNameLen, "name")
-	dim := int(s.uvarint(MaxDim, "dim"))
-	s.ReadByte()
-	for range 4 {
-		s.uvarint(math.MaxUint32, "index parameter")
-	}
-	s.u64()
-	s.u64()
-	nw := s.uvarint(math.MaxUint32, "writer count")
-	for i := uint64(0); i < nw && s.err == nil; i++ {
-		s.string(MaxWriterIDBytes, "writer")
-		s.uvarint(math.MaxUint64, "writer sequence")
-		s.uvarint(math.MaxUint64, "writer lsn")
-	}
-	n := s.uvarint(math.MaxUint32, "slot count")
-	live := 0
-	for slot := uint64(0); slot < n && s.err == nil; slot++ {
-		if id := s.string(MaxIDBytes, "id"); id != "" {
-			live++
-			s.varint()
-			for range int(s.uvarint(MaxItemGroups, "group count")) {
-				s.string(MaxGroupBytes, "group")
-			}
-		}
-		s.full(4 * dim)
-	}
-	return live, s.err
 }

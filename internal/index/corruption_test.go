@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hardneg/hardneg/internal/engine"
+	"github.com/hardneg/hardneg/internal/storage"
 	"github.com/hardneg/hardneg/internal/wal"
 )
 
@@ -49,7 +51,7 @@ func matrixDir(t *testing.T, snapshots bool) (string, dbState) {
 	t.Helper()
 	dir := t.TempDir()
 	db := openDB(t, Options{Dir: dir, SegmentBytes: matrixSegment})
-	if _, err := db.CreateCollection(Config{Name: "c", Dim: matrixDim, Metric: L2}); err != nil {
+	if _, err := db.create(engine.Config{Name: "c", Dim: matrixDim, Metric: engine.L2}); err != nil {
 		t.Fatal(err)
 	}
 	r := rand.New(rand.NewPCG(11, 12))
@@ -156,8 +158,8 @@ var damageOps = []damageOp{
 // each, as the count of a prefix; it fails on a gap or a partial batch.
 func presentPrefix(t *testing.T, db *DB) int {
 	t.Helper()
-	c, err := db.Collection("c")
-	if errors.Is(err, ErrCollectionNotFound) {
+	c, err := db.lookup("c")
+	if errors.Is(err, engine.ErrCollectionNotFound) {
 		return -1
 	}
 	if err != nil {
@@ -307,7 +309,7 @@ func checkRefusal(t *testing.T, err, sentinel error, file string, off int64) {
 
 func TestCorruptionMatrixSnapshots(t *testing.T) {
 	pristine, want := matrixDir(t, true)
-	snaps, _ := filepath.Glob(filepath.Join(pristine, snapDirName, "*"+snapSuffix))
+	snaps, _ := filepath.Glob(filepath.Join(pristine, storage.SnapDirName, "*"+storage.SnapSuffix))
 	slices.Sort(snaps)
 	if len(snaps) != 2 {
 		t.Fatalf("%d snapshots, want 2", len(snaps))
@@ -329,7 +331,7 @@ func TestCorruptionMatrixSnapshots(t *testing.T) {
 			t.Run(tc.target+"/"+op.name, func(t *testing.T) {
 				dir := copyDir(t, pristine)
 				for _, name := range tc.damaged {
-					path := filepath.Join(dir, snapDirName, name)
+					path := filepath.Join(dir, storage.SnapDirName, name)
 					b, _ := os.ReadFile(path)
 					b, _, _ = op.apply(b, int64(len(b))/2)
 					os.WriteFile(path, b, 0o640)
@@ -348,7 +350,7 @@ func TestCorruptionMatrixSnapshots(t *testing.T) {
 					t.Fatal("Open started without any snapshot that verifies and a truncated log")
 				}
 				for _, name := range tc.damaged {
-					path := filepath.Join(dir, snapDirName, name)
+					path := filepath.Join(dir, storage.SnapDirName, name)
 					if !errors.Is(err, ErrDataMissing) || !strings.Contains(err.Error(), path+": ") || !strings.Contains(err.Error(), "at offset ") {
 						t.Fatalf("Open = %v, want ErrDataMissing naming %s and an offset", err, path)
 					}
@@ -365,7 +367,7 @@ func TestCorruptionMatrixSnapshots(t *testing.T) {
 				opts.Salvage = true
 				db = openDB(t, opts)
 				for _, name := range tc.damaged {
-					if _, err := os.Stat(filepath.Join(dir, snapDirName, name+corruptSufix)); err != nil {
+					if _, err := os.Stat(filepath.Join(dir, storage.SnapDirName, name+storage.CorruptSuffix)); err != nil {
 						t.Fatalf("salvaged start lost %s: %v", name, err)
 					}
 				}
@@ -382,7 +384,7 @@ func TestSnapshotNewerThanLogEnd(t *testing.T) {
 	dir := t.TempDir()
 	opts := Options{Dir: dir, SnapshotBytes: -1, SnapshotInterval: -1}
 	db := openDB(t, opts)
-	if _, err := db.CreateCollection(Config{Name: "c", Dim: matrixDim, Metric: L2}); err != nil {
+	if _, err := db.create(engine.Config{Name: "c", Dim: matrixDim, Metric: engine.L2}); err != nil {
 		t.Fatal(err)
 	}
 	r := rand.New(rand.NewPCG(3, 4))
@@ -434,7 +436,7 @@ func TestSnapshotNewerThanLogEnd(t *testing.T) {
 func TestDeletedSnapshotsRefuse(t *testing.T) {
 	pristine, _ := matrixDir(t, true)
 	dir := copyDir(t, pristine)
-	snaps, _ := filepath.Glob(filepath.Join(dir, snapDirName, "*"+snapSuffix))
+	snaps, _ := filepath.Glob(filepath.Join(dir, storage.SnapDirName, "*"+storage.SnapSuffix))
 	for _, p := range snaps {
 		os.Remove(p)
 	}
@@ -446,7 +448,7 @@ func TestDeletedSnapshotsRefuse(t *testing.T) {
 	opts.Salvage = true
 	db := openDB(t, opts)
 	defer closeDB(t, db)
-	if _, err := db.Collection("c"); !errors.Is(err, ErrCollectionNotFound) {
+	if _, err := db.lookup("c"); !errors.Is(err, engine.ErrCollectionNotFound) {
 		t.Fatalf("salvaged start: Collection = %v", err)
 	}
 }

@@ -5,13 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"sort"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/hardneg/hardneg/internal/engine"
+	"github.com/hardneg/hardneg/internal/storage"
 	"github.com/hardneg/hardneg/internal/wal"
 )
 
@@ -19,15 +18,12 @@ import (
 // write-ahead log (dir/wal) that every change goes through before it is acknowledged,
 // and per-collection snapshots (dir/snapshots) that bound recovery time.
 type DB struct {
-	dir     string
-	snapDir string
-	lock    *os.File // holds an exclusive flock on dir/LOCK while open
-	opts    Options
-	fs      wal.FS
-	log     *slog.Logger
-	wal     *wal.Log
+	disk *storage.Dir // the data directory, locked while the DB is open
+	opts Options
+	log  *slog.Logger
+	wal  *wal.Log
 
-	recovery Recovery // what Recover found; immutable after Recover
+	recovery engine.Recovery // what Recover found; immutable after Recover
 	// rejectedWhy says, for each of recovery.SnapshotsRejected, which file failed
 	// and why; written by Recover only.
 	rejectedWhy []string
@@ -46,7 +42,7 @@ type DB struct {
 
 	// writersMu guards writers.
 	writersMu mutex[writersRank]
-	writers   map[string]writerState // stream writer id → last applied batch
+	writers   map[string]storage.WriterState // stream writer id → last applied batch
 
 	// streamMu serialises stream batches so that a writer's sequence check and the
 	// batch it admits are logged and applied as one step.
@@ -91,30 +87,16 @@ func Lock(opts Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir := opts.Dir
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("create data directory: %w", err)
-	}
-	f, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_CREATE|os.O_RDWR, 0o600)
+	disk, err := storage.Lock(opts.Dir, opts.FS)
 	if err != nil {
-		return nil, fmt.Errorf("open lock file: %w", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%s: %w", dir, ErrDataDirLocked)
-		}
-		return nil, fmt.Errorf("lock data directory: %w", err)
+		return nil, err
 	}
 	db := &DB{
-		dir:         dir,
-		snapDir:     filepath.Join(dir, snapDirName),
-		lock:        f,
+		disk:        disk,
 		opts:        opts,
-		fs:          opts.FS,
 		log:         opts.Logger,
 		collections: make(map[string]*Collection),
-		writers:     make(map[string]writerState),
+		writers:     make(map[string]storage.WriterState),
 		failed:      make(chan struct{}),
 		stop:        make(chan struct{}),
 		done:        make(chan struct{}),
@@ -131,7 +113,7 @@ func (db *DB) Recover() error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	if db.closed {
-		return ErrClosed
+		return engine.ErrClosed
 	}
 	db.started = true
 	go db.snapshotLoop()
@@ -139,10 +121,10 @@ func (db *DB) Recover() error {
 }
 
 // Dir returns the data directory.
-func (db *DB) Dir() string { return db.dir }
+func (db *DB) Dir() string { return db.disk.Path() }
 
 // Recovery describes what Open found on disk.
-func (db *DB) Recovery() Recovery { return db.recovery }
+func (db *DB) Recovery() engine.Recovery { return db.recovery }
 
 // Failed is closed when the write-ahead log has failed (a write or fsync error). The
 // DB then refuses writes; the owner should exit and let a restart recover from disk.
@@ -157,7 +139,7 @@ func (db *DB) Close() error {
 	db.mu.Lock()
 	if db.closed {
 		db.mu.Unlock()
-		return ErrClosed
+		return engine.ErrClosed
 	}
 	db.closed = true
 	colls := make([]*Collection, 0, len(db.collections))
@@ -182,7 +164,7 @@ func (db *DB) Close() error {
 	if errors.Is(err, wal.ErrFailed) {
 		err = nil // already reported through Failed and the writes that hit it
 	}
-	return errors.Join(err, db.lock.Close())
+	return errors.Join(err, db.disk.Unlock())
 }
 
 // logAppend queues rec in the write-ahead log and returns its LSN. The caller holds
@@ -205,7 +187,7 @@ func (db *DB) logApply(c *Collection, rec []byte, apply func(lsn uint64, w *grap
 	c.mu.Lock()
 	if c.dropped {
 		c.mu.Unlock()
-		return 0, fmt.Errorf("%q: %w", c.name, ErrCollectionNotFound)
+		return 0, fmt.Errorf("%q: %w", c.name, engine.ErrCollectionNotFound)
 	}
 	lsn, err := db.logAppend(rec)
 	if err != nil {
@@ -257,34 +239,43 @@ func (db *DB) logError(err error) error {
 			db.log.Error("write-ahead log failed; refusing writes until restart", "err", err)
 			close(db.failed)
 		})
-		return fmt.Errorf("%w: %w", ErrStorageFailed, err)
+		return fmt.Errorf("%w: %w", engine.ErrStorageFailed, err)
 	case errors.Is(err, wal.ErrClosed):
-		return ErrClosed
+		return engine.ErrClosed
 	}
 	return err
 }
 
 // CreateCollection creates an empty collection.
-func (db *DB) CreateCollection(cfg Config) (*Collection, error) {
-	cfg, err := cfg.validate()
+func (db *DB) CreateCollection(cfg engine.Config) (engine.Collection, error) {
+	c, err := db.create(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// create is CreateCollection returning the concrete collection.
+func (db *DB) create(cfg engine.Config) (*Collection, error) {
+	cfg, err := cfg.Validate()
 	if err != nil {
 		return nil, err
 	}
 	db.mu.Lock()
 	if db.closed {
 		db.mu.Unlock()
-		return nil, ErrClosed
+		return nil, engine.ErrClosed
 	}
 	if _, ok := db.collections[cfg.Name]; ok {
 		db.mu.Unlock()
-		return nil, fmt.Errorf("%q: %w", cfg.Name, ErrCollectionExists)
+		return nil, fmt.Errorf("%q: %w", cfg.Name, engine.ErrCollectionExists)
 	}
 	c, err := newCollection(cfg)
 	if err != nil {
 		db.mu.Unlock()
 		return nil, err
 	}
-	lsn, err := db.logAppend(encodeCreate(cfg))
+	lsn, err := db.logAppend(storage.EncodeCreate(cfg))
 	if err != nil {
 		db.mu.Unlock()
 		return nil, err
@@ -299,25 +290,44 @@ func (db *DB) CreateCollection(cfg Config) (*Collection, error) {
 }
 
 // Collection returns the named collection.
-func (db *DB) Collection(name string) (*Collection, error) {
+func (db *DB) Collection(name string) (engine.Collection, error) {
+	c, err := db.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// lookup is Collection returning the concrete collection.
+func (db *DB) lookup(name string) (*Collection, error) {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
 	if db.closed {
-		return nil, ErrClosed
+		return nil, engine.ErrClosed
 	}
 	if !db.started {
-		return nil, ErrRecovering
+		return nil, engine.ErrRecovering
 	}
 	c, ok := db.collections[name]
 	if !ok {
-		return nil, fmt.Errorf("%q: %w", name, ErrCollectionNotFound)
+		return nil, fmt.Errorf("%q: %w", name, engine.ErrCollectionNotFound)
 	}
 	return c, nil
 }
 
 // Collections returns every collection sorted by name; none before Recover has
 // finished.
-func (db *DB) Collections() []*Collection {
+func (db *DB) Collections() []engine.Collection {
+	cs := db.list()
+	out := make([]engine.Collection, len(cs))
+	for i, c := range cs {
+		out[i] = c
+	}
+	return out
+}
+
+// list is Collections returning the concrete collections.
+func (db *DB) list() []*Collection {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
 	if !db.started {
@@ -334,7 +344,7 @@ func (db *DB) Collections() []*Collection {
 // DeleteCollection removes a collection and, once the removal is durable, its
 // snapshots.
 func (db *DB) DeleteCollection(name string) error {
-	c, err := db.Collection(name)
+	c, err := db.lookup(name)
 	if err != nil {
 		return err
 	}
@@ -345,15 +355,15 @@ func (db *DB) DeleteCollection(name string) error {
 	if db.closed {
 		db.mu.Unlock()
 		c.writeMu.Unlock()
-		return ErrClosed
+		return engine.ErrClosed
 	}
 	if cur, ok := db.collections[name]; !ok || cur != c {
 		db.mu.Unlock()
 		c.writeMu.Unlock()
-		return fmt.Errorf("%q: %w", name, ErrCollectionNotFound)
+		return fmt.Errorf("%q: %w", name, engine.ErrCollectionNotFound)
 	}
 	c.mu.Lock()
-	lsn, err := db.logAppend(encodeDrop(name))
+	lsn, err := db.logAppend(storage.EncodeDrop(name))
 	if err == nil {
 		c.dropped = true
 		delete(db.collections, name)
@@ -376,53 +386,53 @@ func (db *DB) DeleteCollection(name string) error {
 // Upsert validates b and applies it to the named collection atomically: either every
 // item is applied or, on error, none. prefix is the batch's field path in the request.
 // It returns once the batch is logged as the sync policy requires.
-func (db *DB) Upsert(name string, b *Batch, prefix string) (UpsertResult, error) {
-	c, err := db.Collection(name)
+func (db *DB) Upsert(name string, b *engine.Batch, prefix string) (engine.UpsertResult, error) {
+	c, err := db.lookup(name)
 	if err != nil {
-		return UpsertResult{}, err
+		return engine.UpsertResult{}, err
 	}
 	if err := c.ValidateBatch(b, prefix); err != nil {
-		return UpsertResult{}, err
+		return engine.UpsertResult{}, err
 	}
-	rec := encodeUpsert(name, b, c.dim)
-	var res UpsertResult
+	rec := storage.EncodeUpsert(name, b, c.dim)
+	var res engine.UpsertResult
 	lsn, err := db.logApply(c, rec, func(lsn uint64, w *graphWork) { res = c.applyUpsertLocked(b, lsn, w) })
 	if err != nil {
-		return UpsertResult{}, err
+		return engine.UpsertResult{}, err
 	}
 	return res, db.logWait(context.Background(), lsn)
 }
 
 // Delete removes ids from the named collection atomically. Unknown ids are counted.
-func (db *DB) Delete(name string, ids []string, field string) (DeleteResult, error) {
-	c, err := db.Collection(name)
+func (db *DB) Delete(name string, ids []string, field string) (engine.DeleteResult, error) {
+	c, err := db.lookup(name)
 	if err != nil {
-		return DeleteResult{}, err
+		return engine.DeleteResult{}, err
 	}
-	if err := ValidateIDs(field, ids, true); err != nil {
-		return DeleteResult{}, err
+	if err := engine.ValidateIDs(field, ids, true); err != nil {
+		return engine.DeleteResult{}, err
 	}
-	rec := encodeDelete(name, ids)
-	var res DeleteResult
+	rec := storage.EncodeDelete(name, ids)
+	var res engine.DeleteResult
 	lsn, err := db.logApply(c, rec, func(lsn uint64, w *graphWork) { res = c.applyDeleteLocked(ids, lsn, w) })
 	if err != nil {
-		return DeleteResult{}, err
+		return engine.DeleteResult{}, err
 	}
 	return res, db.logWait(context.Background(), lsn)
 }
 
 // ReportFalseNegatives records false-negative verdicts in the named collection (see
 // Collection.AddFalseNegatives) durably and returns how many (key, id) pairs were new.
-func (db *DB) ReportFalseNegatives(name string, reports []FalseNegativeReport, field string) (int, error) {
-	c, err := db.Collection(name)
+func (db *DB) ReportFalseNegatives(name string, reports []engine.FalseNegativeReport, field string) (int, error) {
+	c, err := db.lookup(name)
 	if err != nil {
 		return 0, err
 	}
-	if err := ValidateFalseNegatives(reports, field); err != nil {
+	if err := engine.ValidateFalseNegatives(reports, field); err != nil {
 		return 0, err
 	}
 	recorded := 0
-	lsn, err := db.logApply(c, encodeFeedback(name, reports), func(lsn uint64, _ *graphWork) {
+	lsn, err := db.logApply(c, storage.EncodeFeedback(name, reports), func(lsn uint64, _ *graphWork) {
 		recorded = c.applyFeedback(reports, lsn)
 	})
 	if err != nil {
@@ -432,7 +442,7 @@ func (db *DB) ReportFalseNegatives(name string, reports []FalseNegativeReport, f
 }
 
 // applyFeedback adds verdicts as the write at lsn; caller holds mu.
-func (c *Collection) applyFeedback(reports []FalseNegativeReport, lsn uint64) int {
+func (c *Collection) applyFeedback(reports []engine.FalseNegativeReport, lsn uint64) int {
 	recorded := 0
 	for _, r := range reports {
 		recorded += c.AddFalseNegatives(r.Key, r.IDs)
@@ -440,3 +450,11 @@ func (c *Collection) applyFeedback(reports []FalseNegativeReport, lsn uint64) in
 	c.lastSeq = max(c.lastSeq, lsn)
 	return recorded
 }
+
+// The embedded engine implements the engine boundary, with local storage.
+var (
+	_ engine.Engine           = (*DB)(nil)
+	_ engine.Storage          = (*DB)(nil)
+	_ engine.Collection       = (*Collection)(nil)
+	_ engine.StoredCollection = (*Collection)(nil)
+)

@@ -3,9 +3,13 @@
 // that serves small collections and checks the approximate index, and the search stream
 // that mining consumes.
 //
-// A DB holds named collections. A Collection stores items (id, vector, groups, version)
-// and answers Search with candidates best-first, calling a skip predicate so that the
-// caller can exclude items while the search runs.
+// It is the embedded engine: *DB implements engine.Engine and engine.Storage, and
+// *Collection implements engine.Collection and engine.StoredCollection; the types they
+// carry (Config, Batch, Candidate, SearchOptions, …), input validation and the errors
+// the service maps are package engine's. A DB holds named collections. A Collection
+// stores items (id, vector, groups, version) and answers Search with candidates
+// best-first, calling a skip predicate so that the caller can exclude items while the
+// search runs.
 //
 // Concurrency: a Collection's mu (an RWMutex) guards its id map, slot metadata and
 // storage. Writers take it exclusively to apply a batch's metadata, so a batch is
@@ -38,9 +42,9 @@
 // batch with its writer id and sequence) is one record of the write-ahead log in
 // dir/wal (package wal), appended while the collection's locks are held so that the
 // log order is the order applied in memory, and acknowledged once the log's fsync
-// policy says so (persist.go). Snapshots in dir/snapshots hold a collection's slots,
+// policy says so (db.go; the record format is package storage's). Snapshots in dir/snapshots hold a collection's slots,
 // vectors, metadata, HNSW graph and the stream writers' positions as of an LSN
-// (snapshot.go); the log is truncated below what the kept snapshots need. Open
+// (snapshot.go; the format and the data directory are package storage's); the log is truncated below what the kept snapshots need. Open
 // recovers: temporary files removed, the newest snapshot that verifies loaded, the log
 // replayed on top, a torn log tail cut and reported (recover.go).
 package index

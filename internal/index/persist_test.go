@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hardneg/hardneg/internal/engine"
+	"github.com/hardneg/hardneg/internal/storage"
 	"github.com/hardneg/hardneg/internal/wal"
 )
 
@@ -26,18 +28,18 @@ type itemState struct {
 
 // dbState is everything a DB must restore after a restart.
 type dbState struct {
-	collections map[string]Config
+	collections map[string]engine.Config
 	lastSeq     map[string]uint64
 	items       map[string]map[string]itemState // collection → id → item
-	writers     map[string]writerState
+	writers     map[string]storage.WriterState
 	feedback    map[string]string // collection → sorted "key:id" verdicts
 }
 
 func stateOf(t *testing.T, db *DB) dbState {
 	t.Helper()
-	st := dbState{collections: map[string]Config{}, lastSeq: map[string]uint64{}, items: map[string]map[string]itemState{},
+	st := dbState{collections: map[string]engine.Config{}, lastSeq: map[string]uint64{}, items: map[string]map[string]itemState{},
 		writers: db.writerTable(), feedback: map[string]string{}}
-	for _, c := range db.Collections() {
+	for _, c := range db.list() {
 		st.collections[c.Name()] = c.Config()
 		c.mu.RLock()
 		st.lastSeq[c.Name()] = c.lastSeq
@@ -124,11 +126,11 @@ func populate(t *testing.T, db *DB, r *rand.Rand, round int) {
 	}
 	p := fmt.Sprintf("r%d-", round)
 	if round == 0 {
-		_, err := db.CreateCollection(Config{Name: "cos", Dim: 8, Metric: Cosine, Params: Params{ExactThreshold: 1}})
+		_, err := db.create(engine.Config{Name: "cos", Dim: 8, Metric: engine.Cosine, Params: engine.Params{ExactThreshold: 1}})
 		must(err)
-		_, err = db.CreateCollection(Config{Name: "l2", Dim: 3, Metric: L2, Params: Params{M: 8, EfSearch: 20}})
+		_, err = db.create(engine.Config{Name: "l2", Dim: 3, Metric: engine.L2, Params: engine.Params{M: 8, EfSearch: 20}})
 		must(err)
-		_, err = db.CreateCollection(Config{Name: "gone", Dim: 2, Metric: Dot})
+		_, err = db.create(engine.Config{Name: "gone", Dim: 2, Metric: engine.Dot})
 		must(err)
 	}
 	b := randBatch(r, p+"a", 200, 8)
@@ -149,7 +151,7 @@ func populate(t *testing.T, db *DB, r *rand.Rand, round int) {
 	// Replace some items.
 	_, err = db.Upsert("cos", randBatch(r, p+"a", 20, 8), "items")
 	must(err)
-	n, err := db.ReportFalseNegatives("cos", []FalseNegativeReport{{Key: p + "a5", IDs: []string{p + "a6", p + "a7"}}, {Key: "q", IDs: []string{p + "a8"}}}, "reports")
+	n, err := db.ReportFalseNegatives("cos", []engine.FalseNegativeReport{{Key: p + "a5", IDs: []string{p + "a6", p + "a7"}}, {Key: "q", IDs: []string{p + "a8"}}}, "reports")
 	if err != nil || n != 3 {
 		t.Fatalf("ReportFalseNegatives = %d, %v", n, err)
 	}
@@ -159,7 +161,7 @@ func populate(t *testing.T, db *DB, r *rand.Rand, round int) {
 	}
 	if round == 0 {
 		must(db.DeleteCollection("gone"))
-		_, err = db.CreateCollection(Config{Name: "gone", Dim: 4, Metric: L2})
+		_, err = db.create(engine.Config{Name: "gone", Dim: 4, Metric: engine.L2})
 		must(err)
 		_, err = db.Upsert("gone", randBatch(r, "g", 5, 4), "items")
 		must(err)
@@ -208,7 +210,7 @@ func TestReopenRestoresState(t *testing.T) {
 			if got := searchIDs(t, db, "cos", q); !slices.Equal(got, wantHits) {
 				t.Fatalf("graph search after restart %v, before %v", got, wantHits)
 			}
-			if c, _ := db.Collection("cos"); !c.Stats().GraphSearch {
+			if c, _ := db.lookup("cos"); !c.Stats().GraphSearch {
 				t.Fatal("collection cos is not searched through its graph")
 			}
 			rec := db.Recovery()
@@ -231,7 +233,7 @@ func TestReopenRestoresState(t *testing.T) {
 
 func searchIDs(t *testing.T, db *DB, name string, v []float32) []string {
 	t.Helper()
-	c, err := db.Collection(name)
+	c, err := db.lookup(name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +242,7 @@ func searchIDs(t *testing.T, db *DB, name string, v []float32) []string {
 		t.Fatal(err)
 	}
 	var ids []string
-	if _, err := c.Search(context.Background(), q, SearchOptions{MaxCandidates: 50}, func(cd Candidate) bool {
+	if _, err := c.Search(context.Background(), q, engine.SearchOptions{MaxCandidates: 50}, func(cd engine.Candidate) bool {
 		ids = append(ids, cd.ID)
 		return len(ids) < 20
 	}); err != nil {
@@ -254,7 +256,7 @@ func TestSnapshotTruncatesLogAndKeepsTwo(t *testing.T) {
 	opts := Options{Dir: dir, SegmentBytes: 16 << 10}
 	db := openDB(t, opts)
 	r := rand.New(rand.NewPCG(5, 6))
-	if _, err := db.CreateCollection(Config{Name: "c", Dim: 16, Metric: L2}); err != nil {
+	if _, err := db.create(engine.Config{Name: "c", Dim: 16, Metric: engine.L2}); err != nil {
 		t.Fatal(err)
 	}
 	for round := range 3 {
@@ -267,19 +269,19 @@ func TestSnapshotTruncatesLogAndKeepsTwo(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	files, _ := db.listSnapshots()
+	files, _ := db.disk.Snapshots()
 	if len(files) != snapKeep {
 		t.Fatalf("%d snapshot files, want %d", len(files), snapKeep)
 	}
 	st := db.LogStats()
-	if st.TruncatedSegments == 0 || st.FirstLSN > files[1].lsn+1 {
-		t.Fatalf("log stats %+v: want segments below the older snapshot (%d) truncated, the rest kept", st, files[1].lsn)
+	if st.TruncatedSegments == 0 || st.FirstLSN > files[1].LSN+1 {
+		t.Fatalf("log stats %+v: want segments below the older snapshot (%d) truncated, the rest kept", st, files[1].LSN)
 	}
 	want := stateOf(t, db)
 	closeDB(t, db)
 
 	// The newest snapshot is damaged: the older one and the log replace it.
-	newest := filepath.Join(dir, snapDirName, files[0].name)
+	newest := filepath.Join(dir, storage.SnapDirName, files[0].Name)
 	b, _ := os.ReadFile(newest)
 	b[len(b)/2] ^= 0x10
 	os.WriteFile(newest, b, 0o640)
@@ -288,7 +290,7 @@ func TestSnapshotTruncatesLogAndKeepsTwo(t *testing.T) {
 	if len(rec.SnapshotsRejected) != 1 || rec.SnapshotsLoaded != 1 || rec.RecordsReplayed == 0 {
 		t.Fatalf("Recovery = %+v, want the newest rejected and the older one loaded", rec)
 	}
-	if _, err := os.Stat(newest + corruptSufix); err != nil {
+	if _, err := os.Stat(newest + storage.CorruptSuffix); err != nil {
 		t.Fatalf("damaged snapshot not set aside: %v", err)
 	}
 	sameState(t, stateOf(t, db), want)
@@ -296,7 +298,7 @@ func TestSnapshotTruncatesLogAndKeepsTwo(t *testing.T) {
 
 	// With no snapshot left that verifies, the truncated log cannot rebuild the
 	// collection: Open refuses rather than start without it.
-	older := filepath.Join(dir, snapDirName, files[1].name)
+	older := filepath.Join(dir, storage.SnapDirName, files[1].Name)
 	b, _ = os.ReadFile(older)
 	b[len(b)-1] ^= 0x10
 	os.WriteFile(older, b, 0o640)
@@ -309,7 +311,7 @@ func TestRecoveryRemovesTempFiles(t *testing.T) {
 	dir := t.TempDir()
 	db := openDB(t, Options{Dir: dir})
 	closeDB(t, db)
-	tmp := filepath.Join(dir, snapDirName, snapshotName("c", 9)+wal.TempSuffix)
+	tmp := filepath.Join(dir, storage.SnapDirName, storage.SnapshotName("c", 9)+wal.TempSuffix)
 	os.WriteFile(tmp, []byte("half a snapshot"), 0o640)
 	db = openDB(t, Options{Dir: dir})
 	defer closeDB(t, db)
@@ -326,7 +328,7 @@ func TestDamagedLogRefusesToStart(t *testing.T) {
 	opts := Options{Dir: dir, SegmentBytes: 4 << 10}
 	db := openDB(t, opts)
 	r := rand.New(rand.NewPCG(8, 9))
-	db.CreateCollection(Config{Name: "c", Dim: 8, Metric: L2})
+	db.create(engine.Config{Name: "c", Dim: 8, Metric: engine.L2})
 	for i := range 100 {
 		if _, err := db.Upsert("c", randBatch(r, fmt.Sprint(i, "-"), 5, 8), "items"); err != nil {
 			t.Fatal(err)
@@ -350,7 +352,7 @@ func TestDamagedLogRefusesToStart(t *testing.T) {
 	if rec.Log.Truncated == nil || rec.Log.Truncated.Tail {
 		t.Fatalf("Recovery = %+v, want a salvage cut", rec)
 	}
-	c, err := db.Collection("c")
+	c, err := db.lookup("c")
 	if err != nil || c.Stats().Items == 0 || c.Stats().Items >= 500 {
 		t.Fatalf("salvaged collection: %v, %+v", err, c.Stats())
 	}
@@ -387,13 +389,13 @@ func TestFailedFsyncStopsWrites(t *testing.T) {
 	fsys := &failingFS{}
 	db := openDB(t, Options{Dir: dir, FS: fsys})
 	r := rand.New(rand.NewPCG(3, 3))
-	db.CreateCollection(Config{Name: "c", Dim: 4, Metric: L2})
+	db.create(engine.Config{Name: "c", Dim: 4, Metric: engine.L2})
 	acked := randBatch(r, "ok", 10, 4)
 	if _, err := db.Upsert("c", acked, "items"); err != nil {
 		t.Fatal(err)
 	}
 	fsys.armed.Store(true)
-	if _, err := db.Upsert("c", randBatch(r, "lost", 10, 4), "items"); !errors.Is(err, ErrStorageFailed) {
+	if _, err := db.Upsert("c", randBatch(r, "lost", 10, 4), "items"); !errors.Is(err, engine.ErrStorageFailed) {
 		t.Fatalf("Upsert with failing fsync = %v, want ErrStorageFailed", err)
 	}
 	select {
@@ -401,7 +403,7 @@ func TestFailedFsyncStopsWrites(t *testing.T) {
 	default:
 		t.Fatal("Failed() not closed")
 	}
-	if _, err := db.Upsert("c", randBatch(r, "later", 1, 4), "items"); !errors.Is(err, ErrStorageFailed) {
+	if _, err := db.Upsert("c", randBatch(r, "later", 1, 4), "items"); !errors.Is(err, engine.ErrStorageFailed) {
 		t.Fatalf("later Upsert = %v", err)
 	}
 	if _, err := db.Snapshot(context.Background(), "c"); err == nil {
@@ -411,7 +413,7 @@ func TestFailedFsyncStopsWrites(t *testing.T) {
 
 	db = openDB(t, Options{Dir: dir})
 	defer closeDB(t, db)
-	c, _ := db.Collection("c")
+	c, _ := db.lookup("c")
 	items, missing := c.Get(acked.IDs, true)
 	if len(missing) != 0 || len(items) != 10 {
 		t.Fatalf("acknowledged items missing after restart: %v", missing)
@@ -426,18 +428,18 @@ func TestBackgroundSnapshotBySize(t *testing.T) {
 	}
 	defer closeDB(t, db)
 	r := rand.New(rand.NewPCG(4, 4))
-	db.CreateCollection(Config{Name: "c", Dim: 8, Metric: L2})
+	db.create(engine.Config{Name: "c", Dim: 8, Metric: engine.L2})
 	if _, err := db.Upsert("c", randBatch(r, "a", 100, 8), "items"); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for {
-		files, err := db.listSnapshots()
+		files, err := db.disk.Snapshots()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(files) == 1 && files[0].collection == "c" {
+		if len(files) == 1 && files[0].Collection == "c" {
 			break
 		}
 		select {

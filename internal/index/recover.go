@@ -3,59 +3,35 @@ package index
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
+	"io"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/hardneg/hardneg/internal/storage"
 	"github.com/hardneg/hardneg/internal/wal"
 )
-
-// Recovery describes what Open found on disk and did about it.
-type Recovery struct {
-	// TempFilesRemoved lists leftovers of interrupted snapshot writes.
-	TempFilesRemoved []string
-	// SnapshotsLoaded counts collections loaded from a snapshot.
-	SnapshotsLoaded int
-	// SnapshotsRejected lists snapshot files that failed to verify; an older one
-	// (or the log) was used instead, and once recovery decided to start each was
-	// renamed with a ".corrupt" suffix.
-	SnapshotsRejected []string
-	// RecordsReplayed counts log records applied on top of the snapshots.
-	RecordsReplayed uint64
-	// RecordsSkipped counts log records already covered by a snapshot.
-	RecordsSkipped uint64
-	// Log is what the write-ahead log found, including a cut torn tail.
-	Log wal.Recovery
-	// Duration is the time recovery took.
-	Duration time.Duration
-}
 
 // recover loads snapshots and replays the log into db. Called once by Open.
 func (db *DB) recover() error {
 	start := time.Now()
 	rec := &db.recovery
-	if err := db.fs.MkdirAll(db.snapDir, 0o750); err != nil {
-		return fmt.Errorf("create snapshots directory: %w", err)
-	}
-	removed, err := wal.RemoveTempFiles(db.fs, db.snapDir)
+	removed, err := db.disk.PrepareSnapshots()
 	if err != nil {
-		return fmt.Errorf("remove temporary snapshot files: %w", err)
+		return err
 	}
 	rec.TempFilesRemoved = removed
 	if err := db.loadSnapshots(); err != nil {
 		return err
 	}
 
-	l, err := wal.Open(filepath.Join(db.dir, "wal"), wal.Options{
-		FS:           db.fs,
+	l, err := db.disk.OpenLog(wal.Options{
 		Sync:         db.opts.Sync,
 		SyncInterval: db.opts.SyncInterval,
 		SegmentSize:  db.opts.SegmentBytes,
 		// A record holds at most one batch: MaxBatchItems vectors of MaxDim plus ids
 		// and groups.
-		MaxRecordSize: maxRecordBytes,
+		MaxRecordSize: storage.MaxRecordBytes,
 		Salvage:       db.opts.Salvage,
 	})
 	if err != nil {
@@ -119,7 +95,7 @@ func (db *DB) checkCoverage(first, last uint64) error {
 		}
 	}
 	for i, f := range db.recovery.SnapshotsRejected {
-		name, _, _ := parseSnapshotName(f)
+		name, _, _ := storage.ParseSnapshotName(f)
 		if _, ok := db.collections[name]; !ok && first > 1 {
 			problems = append(problems, fmt.Sprintf("no snapshot of %q verifies (%s) and the log starts at %d", name, db.rejectedWhy[i], first))
 		}
@@ -160,18 +136,7 @@ func (db *DB) checkOrphans() error {
 // suffix. It runs only once recovery has decided to start, so a refused start leaves
 // them in place and the next start refuses for the same reason.
 func (db *DB) setAsideRejected() error {
-	for _, name := range db.recovery.SnapshotsRejected {
-		path := filepath.Join(db.snapDir, name)
-		if err := db.fs.Rename(path, path+corruptSufix); err != nil {
-			return fmt.Errorf("set aside corrupt snapshot: %w", err)
-		}
-	}
-	if len(db.recovery.SnapshotsRejected) > 0 {
-		if err := db.fs.SyncDir(db.snapDir); err != nil {
-			return fmt.Errorf("sync snapshots directory: %w", err)
-		}
-	}
-	return nil
+	return db.disk.SetAside(db.recovery.SnapshotsRejected)
 }
 
 // padLog appends records that change nothing until the log's last LSN reaches the
@@ -185,7 +150,7 @@ func (db *DB) padLog() error {
 	n := 0
 	for db.wal.LastLSN() < newest {
 		// A drop of the empty name: no collection has it, so replay skips it.
-		if _, err := db.wal.Append(encodeDrop("")); err != nil {
+		if _, err := db.wal.Append(storage.EncodeDrop("")); err != nil {
 			return fmt.Errorf("pad write-ahead log: %w", err)
 		}
 		n++
@@ -200,75 +165,67 @@ func (db *DB) padLog() error {
 	return nil
 }
 
-// maxRecordBytes bounds one log record: a batch of MaxBatchItems vectors of MaxDim
-// values, with ids and groups at their limits, and some framing.
-const maxRecordBytes = MaxBatchItems*(MaxDim*4+MaxIDBytes+MaxItemGroups*(MaxGroupBytes+2)+32) + 1<<20
-
 // loadSnapshots installs the newest snapshot that verifies of every collection.
 func (db *DB) loadSnapshots() error {
-	files, err := db.listSnapshots()
+	files, err := db.disk.Snapshots()
 	if err != nil {
 		return fmt.Errorf("list snapshots: %w", err)
 	}
 	for _, f := range files { // newest first within a collection
-		if _, done := db.collections[f.collection]; done {
+		if _, done := db.collections[f.Collection]; done {
 			continue
 		}
-		path := filepath.Join(db.snapDir, f.name)
-		c, sd, err := db.loadSnapshot(path)
-		if err == nil && (sd.cfg.Name != f.collection || sd.lsn != f.lsn) {
-			err = fmt.Errorf("%w: holds %q at lsn %d, name says %q at %d", errSnapshot, sd.cfg.Name, sd.lsn, f.collection, f.lsn)
+		var c *Collection
+		var sd storage.SnapshotHeader
+		modTime, err := db.disk.ReadSnapshot(f.Name, func(r io.Reader) (err error) {
+			c, sd, err = readSnapshot(r)
+			return err
+		})
+		if err == nil && (sd.Config.Name != f.Collection || sd.LSN != f.LSN) {
+			err = fmt.Errorf("%w: holds %q at lsn %d, name says %q at %d", storage.ErrSnapshot, sd.Config.Name, sd.LSN, f.Collection, f.LSN)
 		}
 		if err != nil {
+			path := db.disk.SnapshotPath(f.Name)
 			db.log.Warn("snapshot rejected; trying an older one", "file", path, "err", err)
-			db.recovery.SnapshotsRejected = append(db.recovery.SnapshotsRejected, f.name)
+			db.recovery.SnapshotsRejected = append(db.recovery.SnapshotsRejected, f.Name)
 			db.rejectedWhy = append(db.rejectedWhy, fmt.Sprintf("%s: %v", path, err))
 			continue
 		}
-		db.collections[f.collection] = c
-		for id, w := range sd.writers {
-			if w.seq > db.writers[id].seq {
+		db.collections[f.Collection] = c
+		for id, w := range sd.Writers {
+			if w.Seq > db.writers[id].Seq {
 				db.writers[id] = w
 			}
 		}
 		db.recovery.SnapshotsLoaded++
-		if fi, err := os.Stat(path); err == nil {
-			db.snapStats.found(fi.ModTime())
+		if !modTime.IsZero() {
+			db.snapStats.found(modTime)
 		}
 	}
 	return nil
-}
-
-func (db *DB) loadSnapshot(path string) (*Collection, snapshotData, error) {
-	f, err := db.fs.OpenFile(path, os.O_RDONLY, 0)
-	if err != nil {
-		return nil, snapshotData{}, err
-	}
-	defer f.Close()
-	return readSnapshot(f)
 }
 
 // replayRecord applies one log record during recovery, skipping what the loaded
 // snapshots already hold. Collections are told apart by the LSN that created them,
 // so a record for an earlier collection of the same name never reaches a later one.
 func (db *DB) replayRecord(lsn uint64, p []byte) error {
-	r, err := decodeRecord(p)
+	r, err := storage.DecodeRecord(p)
 	if err != nil {
 		return fmt.Errorf("log record %d: %w", lsn, err)
 	}
-	if r.op == opStream {
-		if w := db.writers[r.writer]; r.seq > w.seq {
-			db.writers[r.writer] = writerState{seq: r.seq, lsn: lsn}
+	if r.Op == storage.OpStream {
+		if w := db.writers[r.Writer]; r.Seq > w.Seq {
+			db.writers[r.Writer] = storage.WriterState{Seq: r.Seq, LSN: lsn}
 		}
 	}
-	c := db.collections[r.name]
-	switch r.op {
-	case opCreate:
+	c := db.collections[r.Name]
+	switch r.Op {
+	case storage.OpCreate:
 		if c != nil && c.createLSN >= lsn {
 			db.recovery.RecordsSkipped++
 			return nil
 		}
-		cfg, _ := r.cfg.validate()
+		cfg, _ := r.Config.Validate()
 		if c != nil {
 			c.wait() // a stale collection of the same name being replaced
 		}
@@ -276,42 +233,42 @@ func (db *DB) replayRecord(lsn uint64, p []byte) error {
 			return fmt.Errorf("log record %d: %w", lsn, err)
 		}
 		c.createLSN, c.lastSeq = lsn, lsn
-		db.collections[r.name] = c
-	case opDrop:
+		db.collections[r.Name] = c
+	case storage.OpDrop:
 		if c == nil {
-			delete(db.orphans, r.name)
+			delete(db.orphans, r.Name)
 		}
 		if c == nil || c.createLSN >= lsn {
 			db.recovery.RecordsSkipped++
 			return nil
 		}
-		delete(db.collections, r.name)
+		delete(db.collections, r.Name)
 		c.wait()
 	default:
 		if c == nil {
 			// A write to a collection that neither a snapshot nor a creation record
 			// holds: lost data, unless the log drops it later (checkOrphans).
-			if _, seen := db.orphans[r.name]; !seen {
-				db.orphans[r.name] = lsn
+			if _, seen := db.orphans[r.Name]; !seen {
+				db.orphans[r.Name] = lsn
 			}
 		}
 		if c == nil || lsn <= c.lastSeq {
 			db.recovery.RecordsSkipped++
 			return nil
 		}
-		if r.batch != nil && len(r.batch.Vectors) != r.batch.Len()*c.dim {
-			return fmt.Errorf("log record %d: %w: batch dimension does not match collection %q", lsn, errRecord, r.name)
+		if r.Batch != nil && len(r.Batch.Vectors) != r.Batch.Len()*c.dim {
+			return fmt.Errorf("log record %d: %w: batch dimension does not match collection %q", lsn, storage.ErrRecord, r.Name)
 		}
-		if r.op == opFeedback {
-			c.applyFeedback(r.reports, lsn)
+		if r.Op == storage.OpFeedback {
+			c.applyFeedback(r.Reports, lsn)
 			c.loggedBytes += int64(len(p))
 			break
 		}
 		var w graphWork
-		if r.batch != nil {
-			c.applyUpsertLocked(r.batch, lsn, &w)
+		if r.Batch != nil {
+			c.applyUpsertLocked(r.Batch, lsn, &w)
 		}
-		c.applyDeleteLocked(r.ids, lsn, &w)
+		c.applyDeleteLocked(r.IDs, lsn, &w)
 		c.applyGraph(&w)
 		c.loggedBytes += int64(len(p))
 	}

@@ -8,7 +8,7 @@ import (
 	"math/rand/v2"
 	"slices"
 
-	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/validate"
 )
 
@@ -146,7 +146,7 @@ type batchBuilder struct {
 }
 
 // validate checks a request; it does not look at the collection.
-func (r *BatchRequest) validate(e *validate.Error, m index.Metric) {
+func (r *BatchRequest) validate(e *validate.Error, m engine.Metric) {
 	if n := len(r.Anchors); n == 0 || n > MaxBatchAnchors {
 		e.Add("anchors", "must hold 1–%d anchors, got %d", MaxBatchAnchors, n)
 	}
@@ -296,7 +296,7 @@ func newBatchBuilder(ctx context.Context, s Searcher, req *BatchRequest) (*batch
 	thr, hasThr := pol.EffectiveDuplicateThreshold(m)
 	margin, hasMargin := pol.EffectiveDuplicateMargin(m)
 	b := &batchBuilder{s: s, req: req, rows: make([]batchRow, len(req.Anchors))}
-	s.Resolve(func(lookup index.LookupFunc) {
+	s.Resolve(func(lookup engine.LookupFunc) {
 		stored := func(id string) []float32 {
 			if v, _, ok := lookup(id); ok {
 				return slices.Clone(v)
@@ -346,7 +346,7 @@ func newBatchBuilder(ctx context.Context, s Searcher, req *BatchRequest) (*batch
 	}
 	if hasThr {
 		// Near-duplicates of a reported false negative are excluded too (Mine's rule 9).
-		s.Resolve(func(lookup index.LookupFunc) {
+		s.Resolve(func(lookup engine.LookupFunc) {
 			for i, ids := range fns {
 				slices.Sort(ids)
 				for _, id := range ids {
@@ -557,7 +557,7 @@ func (b *batchBuilder) centreScore(v, c []float32) float64 {
 		dot += float64(v[i]) * float64(c[i])
 		cc += float64(c[i]) * float64(c[i])
 	}
-	if b.s.Metric() == index.Cosine {
+	if b.s.Metric() == engine.Cosine {
 		if cc == 0 {
 			return 0
 		}
@@ -585,12 +585,12 @@ func (b *batchBuilder) findNeighbours(ctx context.Context) error {
 	for i := range b.rows {
 		self := b.rows[i].id
 		list := make([]int, 0, want)
-		_, err := b.s.Search(ctx, b.rows[i].vec, index.SearchOptions{
+		_, err := b.s.Search(ctx, b.rows[i].vec, engine.SearchOptions{
 			Skip: func(_ uint32, id string, _ []string) bool {
 				_, ok := pos[id]
 				return !ok || id == self
 			},
-		}, func(c index.Candidate) bool {
+		}, func(c engine.Candidate) bool {
 			list = append(list, pos[c.ID])
 			return len(list) < want
 		})

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/index"
 )
 
@@ -15,12 +16,12 @@ import (
 func BenchmarkBuildBatches(b *testing.B) {
 	for _, n := range []int{1000, 5000} {
 		r := rand.New(rand.NewPCG(1, 1))
-		w := &world{cfg: index.Config{Name: "w", Dim: 64, Metric: index.Cosine}}
+		w := &world{cfg: engine.Config{Name: "w", Dim: 64, Metric: engine.Cosine}}
 		centres := make([][]float32, 50)
 		for i := range centres {
 			centres[i] = randVec(r, 64, 1)
 		}
-		w.batch = &index.Batch{IDs: make([]string, 2*n)}
+		w.batch = &engine.Batch{IDs: make([]string, 2*n)}
 		anchors := make([][]float32, n)
 		for i := range n {
 			anchors[i] = jitter(r, centres[r.IntN(len(centres))], 0.7)

@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/validate"
 )
 
@@ -23,7 +23,7 @@ import (
 func adversarialBatchWorld(t *testing.T, r *rand.Rand, nAnchors int) (Searcher, []BatchAnchor, map[string][]string) {
 	t.Helper()
 	const dim = 12
-	b := &index.Batch{}
+	b := &engine.Batch{}
 	var raw [][]float32
 	add := func(id string, v []float32) {
 		b.IDs = append(b.IDs, id)
@@ -84,7 +84,7 @@ func adversarialBatchWorld(t *testing.T, r *rand.Rand, nAnchors int) (Searcher, 
 		}
 		anchors[i] = a
 	}
-	s := newCollection(t, index.Config{Name: "b", Dim: dim, Metric: index.Cosine}, b, fb)
+	s := newCollection(t, engine.Config{Name: "b", Dim: dim, Metric: engine.Cosine}, b, fb)
 	return s, anchors, fb
 }
 
@@ -157,7 +157,7 @@ func TestBatchGuaranteeHoldsOnAdversarialData(t *testing.T) {
 		n := 60 + r.IntN(120)
 		s, anchors, fb := adversarialBatchWorld(t, r, n)
 		o := &batchOracle{s: s, anchors: anchors, fb: fb}
-		s.Resolve(func(lookup index.LookupFunc) {
+		s.Resolve(func(lookup engine.LookupFunc) {
 			vecs := map[string][]float32{}
 			for _, a := range anchors {
 				for _, id := range append(append([]string{a.ID}, a.PositiveIDs...), fb[a.ID]...) {
@@ -261,7 +261,7 @@ func TestBatchRepairIsNeededWithoutIt(t *testing.T) {
 // it), and the clusters partition the anchors.
 func TestClusterSplitIsBalanced(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 5))
-	w := randomWorld(r, 301, 8, index.Cosine)
+	w := randomWorld(r, 301, 8, engine.Cosine)
 	s := newCollection(t, w.cfg, w.batchCopy(), nil)
 	req := DefaultBatchRequest()
 	for _, id := range w.batch.IDs {
@@ -318,10 +318,10 @@ func meanInBatchSimilarity(s Searcher, vecs map[string][]float32, anchors []Batc
 // = batch size, and neighbour groups that fill the batch).
 func TestHardBatchesAreHarderThanRandom(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 9))
-	w := randomWorld(r, 400, 16, index.Cosine)
+	w := randomWorld(r, 400, 16, engine.Cosine)
 	s := newCollection(t, w.cfg, w.batchCopy(), nil)
 	vecs := map[string][]float32{}
-	s.Resolve(func(lookup index.LookupFunc) {
+	s.Resolve(func(lookup engine.LookupFunc) {
 		for _, id := range w.batch.IDs {
 			v, _, _ := lookup(id)
 			vecs[id] = slices.Clone(v)
@@ -355,10 +355,10 @@ func TestHardBatchesAreHarderThanRandom(t *testing.T) {
 // neighbour ranks [SampleRangeMin, SampleRangeMax).
 func TestNeighbourGroupTakesTheNearestAndSamplesTheWindow(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 11))
-	w := randomWorld(r, 200, 8, index.Cosine)
+	w := randomWorld(r, 200, 8, engine.Cosine)
 	s := newCollection(t, w.cfg, w.batchCopy(), nil)
 	vecs := map[string][]float32{}
-	s.Resolve(func(lookup index.LookupFunc) {
+	s.Resolve(func(lookup engine.LookupFunc) {
 		for _, id := range w.batch.IDs {
 			v, _, _ := lookup(id)
 			vecs[id] = slices.Clone(v)
@@ -399,7 +399,7 @@ func TestNeighbourGroupTakesTheNearestAndSamplesTheWindow(t *testing.T) {
 // same batches as the whole run.
 func TestClusterSizeSchedule(t *testing.T) {
 	r := rand.New(rand.NewPCG(12, 12))
-	w := randomWorld(r, 100, 8, index.Cosine)
+	w := randomWorld(r, 100, 8, engine.Cosine)
 	s := newCollection(t, w.cfg, w.batchCopy(), nil)
 	req := DefaultBatchRequest()
 	for _, id := range w.batch.IDs {
@@ -429,7 +429,7 @@ func TestClusterSizeSchedule(t *testing.T) {
 // TestBuildBatchesValidation checks that bad requests name their fields.
 func TestBuildBatchesValidation(t *testing.T) {
 	r := rand.New(rand.NewPCG(13, 13))
-	w := randomWorld(r, 20, 4, index.Cosine)
+	w := randomWorld(r, 20, 4, engine.Cosine)
 	s := newCollection(t, w.cfg, w.batchCopy(), nil)
 	ok := func() BatchRequest {
 		q := DefaultBatchRequest()
@@ -481,7 +481,7 @@ func TestBuildBatchesValidation(t *testing.T) {
 // anchor-to-anchor neighbours, and a wrong dimension rejected by field.
 func TestVectorAnchorsNeedNotBeStored(t *testing.T) {
 	r := rand.New(rand.NewPCG(14, 14))
-	w := randomWorld(r, 120, 8, index.Cosine)
+	w := randomWorld(r, 120, 8, engine.Cosine)
 	s := newCollection(t, w.cfg, w.batchCopy(), nil)
 	req := DefaultBatchRequest()
 	qs := make([][]float32, 60)

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/validate"
 )
 
@@ -85,7 +85,7 @@ func TestHardnessIsBounded(t *testing.T) {
 // shift follows the reports, and that results report h and the shift.
 func TestClosedLoopShiftsTheWindow(t *testing.T) {
 	r := rand.New(rand.NewPCG(8, 8))
-	w := randomWorld(r, 300, 8, index.Cosine)
+	w := randomWorld(r, 300, 8, engine.Cosine)
 	s := newCollection(t, w.cfg, w.batchCopy(), nil)
 	h := NewHardness()
 	anchors := []Anchor{{ID: "i1", PositiveIDs: []string{"i2"}}, {Vector: w.raw[5], Key: "q5"}}
@@ -132,7 +132,7 @@ func TestClosedLoopShiftsTheWindow(t *testing.T) {
 // TestClosedLoopValidation checks what ClosedLoop needs.
 func TestClosedLoopValidation(t *testing.T) {
 	r := rand.New(rand.NewPCG(2, 2))
-	w := randomWorld(r, 20, 4, index.Cosine)
+	w := randomWorld(r, 20, 4, engine.Cosine)
 	s := newCollection(t, w.cfg, w.batchCopy(), nil)
 	pol := DefaultPolicy()
 	pol.ClosedLoop = true

@@ -4,7 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 
-	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/validate"
 )
 
@@ -75,7 +75,7 @@ func (s *Synthetic) bounds() (aLo, aHi, bLo, bHi float32) {
 }
 
 // validate checks the synthetic fields of a policy for metric m.
-func (s *Synthetic) validate(e *validate.Error, field string, m index.Metric) {
+func (s *Synthetic) validate(e *validate.Error, field string, m engine.Metric) {
 	if s.NumMixed < 0 || s.NumMixed > MaxSynthetic {
 		e.Add(field+".num_mixed", "must be 0–%d, got %d", MaxSynthetic, s.NumMixed)
 	}
@@ -100,7 +100,7 @@ func (s *Synthetic) validate(e *validate.Error, field string, m index.Metric) {
 	if bLo > bHi {
 		e.Add(field+".beta_min", "%v is above beta_max %v", bLo, bHi)
 	}
-	if s.on() && m != index.Cosine {
+	if s.on() && m != engine.Cosine {
 		e.Add(field, "synthetic negatives are normalised mixes and need a cosine collection, not %s", m)
 	}
 }
@@ -131,7 +131,7 @@ func synthesize(s Searcher, pol *Policy, anchors []prepared, results []Result) {
 	if pool == 0 {
 		pool = DefaultSyntheticPool
 	}
-	s.Resolve(func(lookup index.LookupFunc) {
+	s.Resolve(func(lookup engine.LookupFunc) {
 		for i := range results {
 			r := &results[i]
 			ns := r.Negatives // hardness order

@@ -9,7 +9,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/validate"
 )
 
@@ -21,7 +21,7 @@ import (
 func TestSyntheticNegativesAreMixesOfTheHardest(t *testing.T) {
 	for seed := range uint64(6) {
 		r := rand.New(rand.NewPCG(seed, 21))
-		w := randomWorld(r, 200, 8, index.Cosine)
+		w := randomWorld(r, 200, 8, engine.Cosine)
 		s := newCollection(t, w.cfg, w.batchCopy(), nil)
 		p := DefaultPolicy()
 		p.NumNegatives = 2 + r.IntN(10)
@@ -49,7 +49,7 @@ func TestSyntheticNegativesAreMixesOfTheHardest(t *testing.T) {
 		}
 		vec := func(id string) []float32 {
 			var out []float32
-			s.Resolve(func(lookup index.LookupFunc) {
+			s.Resolve(func(lookup engine.LookupFunc) {
 				v, _, _ := lookup(id)
 				out = slices.Clone(v)
 			})
@@ -110,7 +110,7 @@ func TestSyntheticNegativesAreMixesOfTheHardest(t *testing.T) {
 // changes nothing else of a result, and that another seed draws other mixes.
 func TestSyntheticNegativesLeaveNegativesAlone(t *testing.T) {
 	r := rand.New(rand.NewPCG(4, 4))
-	w := randomWorld(r, 150, 8, index.Cosine)
+	w := randomWorld(r, 150, 8, engine.Cosine)
 	s := newCollection(t, w.cfg, w.batchCopy(), nil)
 	req := Request{Policy: DefaultPolicy(), Anchors: []Anchor{{ID: "i3"}, {Vector: w.raw[9], Key: "q"}}}
 	req.Policy.NumNegatives = 8
@@ -146,8 +146,8 @@ func TestSyntheticNegativesLeaveNegativesAlone(t *testing.T) {
 // TestSyntheticValidation checks the synthetic fields' checks, by field name.
 func TestSyntheticValidation(t *testing.T) {
 	r := rand.New(rand.NewPCG(6, 6))
-	cos := randomWorld(r, 20, 4, index.Cosine)
-	dot := randomWorld(r, 20, 4, index.Dot)
+	cos := randomWorld(r, 20, 4, engine.Cosine)
+	dot := randomWorld(r, 20, 4, engine.Dot)
 	sc := newCollection(t, cos.cfg, cos.batchCopy(), nil)
 	sd := newCollection(t, dot.cfg, dot.batchCopy(), nil)
 	for _, c := range []struct {

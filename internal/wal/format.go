@@ -5,11 +5,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/hardneg/hardneg/internal/binfmt"
 )
 
 const (
@@ -24,8 +25,6 @@ const (
 	segmentSuffix = ".log"
 	lsnDigits     = 20
 )
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // segmentName returns the file name of the segment whose first LSN is lsn.
 func segmentName(lsn uint64) string {
@@ -55,13 +54,13 @@ func appendHeader(dst []byte, firstLSN uint64) []byte {
 	dst = binary.LittleEndian.AppendUint32(dst, segmentVersion)
 	dst = binary.LittleEndian.AppendUint64(dst, firstLSN)
 	dst = binary.LittleEndian.AppendUint32(dst, 0)
-	return binary.LittleEndian.AppendUint32(dst, crc32.Checksum(dst[start:], castagnoli))
+	return binary.LittleEndian.AppendUint32(dst, binfmt.Checksum(dst[start:]))
 }
 
 // payloadCRC is the part of a record checksum that does not depend on the LSN;
 // it can be computed before the LSN is known.
 func payloadCRC(payload []byte) uint32 {
-	return crc32.Checksum(payload, castagnoli)
+	return binfmt.Checksum(payload)
 }
 
 // recordCRC finishes a record checksum: the payload's CRC continued over the
@@ -69,7 +68,7 @@ func payloadCRC(payload []byte) uint32 {
 func recordCRC(pcrc uint32, lsn uint64) uint32 {
 	var b [8]byte
 	binary.LittleEndian.PutUint64(b[:], lsn)
-	return crc32.Update(pcrc, castagnoli, b[:])
+	return binfmt.Update(pcrc, b[:])
 }
 
 // appendRecord appends one framed record; pcrc is payloadCRC(payload).
@@ -118,7 +117,7 @@ func (s *segmentReader) readHeader() (uint64, error) {
 	switch {
 	case string(h[:4]) != segmentMagic:
 		return 0, &damage{0, "bad segment magic"}
-	case binary.LittleEndian.Uint32(h[20:]) != crc32.Checksum(h[:20], castagnoli):
+	case binary.LittleEndian.Uint32(h[20:]) != binfmt.Checksum(h[:20]):
 		return 0, &damage{0, "segment header checksum mismatch"}
 	case binary.LittleEndian.Uint32(h[4:]) != segmentVersion:
 		return 0, &damage{0, fmt.Sprintf("unsupported segment version %d", binary.LittleEndian.Uint32(h[4:]))}

@@ -4,11 +4,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"math"
 	"slices"
 	"sort"
+
+	"github.com/hardneg/hardneg/internal/binfmt"
 )
 
 // Serialized format, version 1, little-endian:
@@ -34,8 +35,6 @@ const (
 	recDeleted = 1
 	recRemoved = 2
 )
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // WriteTo serializes the graph. It may run concurrently with inserts and deletes;
 // the result is then a consistent graph over the nodes that were complete when it
@@ -115,6 +114,7 @@ func (g *Graph) WriteTo(w io.Writer) (int64, error) {
 	return cw.n, cw.err
 }
 
+// crcWriter writes while checksumming what it wrote and remembers the first error.
 type crcWriter struct {
 	w   io.Writer
 	crc uint32
@@ -126,7 +126,7 @@ func (c *crcWriter) write(b []byte) {
 	if c.err != nil {
 		return
 	}
-	c.crc = crc32.Update(c.crc, castagnoli, b)
+	c.crc = binfmt.Update(c.crc, b)
 	n, err := c.w.Write(b)
 	c.n += int64(n)
 	c.err = err
@@ -144,131 +144,208 @@ type record struct {
 // Read loads a graph written by WriteTo, using dist and src for its vectors. It reads
 // exactly the serialized bytes. Any truncation, unknown version, checksum mismatch or
 // inconsistency is reported as an error wrapping ErrBadFormat, never a panic.
+//
+// It runs in steps: the header (options and entry point), the node records, the
+// trailer's checksum, a check of every reference, and only then the graph's memory.
 func Read(r io.Reader, dist Distance, src VectorSource) (*Graph, error) {
 	if dist == nil || src == nil {
 		return nil, ErrNilArgument
 	}
-	d := &crcReader{r: r}
-	hdr := d.read(headerSize)
-	if d.err != nil {
-		return nil, d.fail("header")
+	d := &graphReader{Reader: binfmt.NewReader(r)}
+	h, err := d.header()
+	if err != nil {
+		return nil, err
 	}
-	if string(hdr[:8]) != magic {
-		return nil, fmt.Errorf("%w: not a graph (magic %q)", ErrBadFormat, hdr[:8])
-	}
-	le := binary.LittleEndian
-	if v := le.Uint32(hdr[8:]); v != formatVersion {
-		return nil, fmt.Errorf("%w: version %d, this build reads %d", ErrBadFormat, v, formatVersion)
-	}
-	opts := Options{
-		M:              int(le.Uint32(hdr[12:])),
-		EfConstruction: int(le.Uint32(hdr[16:])),
-		EfSearch:       int(le.Uint32(hdr[20:])),
-		Seed:           int64(le.Uint64(hdr[24:])),
-		CompactRatio:   math.Float64frombits(le.Uint64(hdr[32:])),
-	}
-	if opts.M == 0 || opts.EfConstruction == 0 || opts.EfSearch == 0 || opts.CompactRatio == 0 {
-		return nil, fmt.Errorf("%w: zero option in header", ErrBadFormat)
-	}
-	g, err := New(opts, dist, src)
+	g, err := New(h.opts, dist, src)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadFormat, err)
 	}
-	entry := le.Uint64(hdr[40:])
-	nodes := int(le.Uint32(hdr[48:]))
+	if err := d.records(g.maxLinks); err != nil {
+		return nil, err
+	}
+	if err := d.trailer(); err != nil {
+		return nil, err
+	}
+	if len(d.recs) != h.nodes {
+		return nil, fmt.Errorf("%w: %d node records, header says %d", ErrBadFormat, len(d.recs), h.nodes)
+	}
+	if err := d.check(h.entry); err != nil {
+		return nil, err
+	}
+	d.build(g)
+	g.entry.Store(h.entry)
+	return g, nil
+}
 
-	var recs []record
-	var counts []uint16
-	var links []uint32
+// graphReader decodes a serialized graph: binfmt.Reader checksums what it consumed,
+// and the parsed records collect in recs, counts and links.
+type graphReader struct {
+	*binfmt.Reader
+	recs   []record
+	counts []uint16 // link counts, per record and layer
+	links  []uint32 // link ids, in record and layer order
+}
+
+// graphHeader is what the header holds.
+type graphHeader struct {
+	opts  Options
+	entry uint64
+	nodes int
+}
+
+// fail turns the reader's error into one naming what was being read.
+func (d *graphReader) fail(what string) error {
+	if err := d.Err(); errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("%w: truncated %s", ErrBadFormat, what)
+	}
+	return fmt.Errorf("read graph %s: %w", what, d.Err())
+}
+
+// header reads and checks the header.
+func (d *graphReader) header() (graphHeader, error) {
+	hdr := d.Bytes(headerSize)
+	if hdr == nil {
+		return graphHeader{}, d.fail("header")
+	}
+	if string(hdr[:8]) != magic {
+		return graphHeader{}, fmt.Errorf("%w: not a graph (magic %q)", ErrBadFormat, hdr[:8])
+	}
+	le := binary.LittleEndian
+	if v := le.Uint32(hdr[8:]); v != formatVersion {
+		return graphHeader{}, fmt.Errorf("%w: version %d, this build reads %d", ErrBadFormat, v, formatVersion)
+	}
+	h := graphHeader{
+		opts: Options{
+			M:              int(le.Uint32(hdr[12:])),
+			EfConstruction: int(le.Uint32(hdr[16:])),
+			EfSearch:       int(le.Uint32(hdr[20:])),
+			Seed:           int64(le.Uint64(hdr[24:])),
+			CompactRatio:   math.Float64frombits(le.Uint64(hdr[32:])),
+		},
+		entry: le.Uint64(hdr[40:]),
+		nodes: int(le.Uint32(hdr[48:])),
+	}
+	if h.opts.M == 0 || h.opts.EfConstruction == 0 || h.opts.EfSearch == 0 || h.opts.CompactRatio == 0 {
+		return graphHeader{}, fmt.Errorf("%w: zero option in header", ErrBadFormat)
+	}
+	return h, nil
+}
+
+// records reads the blocks of node records up to the empty block that ends them.
+// maxLinks bounds a layer's link count.
+func (d *graphReader) records(maxLinks func(layer int) int) error {
 	for {
-		n := int(le.Uint32(d.read(4)))
-		if d.err != nil {
-			return nil, d.fail("block length")
+		n := int(d.U32())
+		if d.Err() != nil {
+			return d.fail("block length")
 		}
 		if n == 0 {
-			break
+			return nil
 		}
 		if n > blockMax {
-			return nil, fmt.Errorf("%w: block of %d bytes", ErrBadFormat, n)
+			return fmt.Errorf("%w: block of %d bytes", ErrBadFormat, n)
 		}
-		b := d.read(n)
-		if d.err != nil {
-			return nil, d.fail("block")
+		b := d.Bytes(n)
+		if b == nil {
+			return d.fail("block")
 		}
-		for len(b) > 0 {
-			if len(b) < 6 {
-				return nil, fmt.Errorf("%w: truncated node record", ErrBadFormat)
-			}
-			rec := record{id: le.Uint32(b), flags: b[4], level: int(b[5]), cOff: len(counts), lOff: len(links)}
-			b = b[6:]
-			if rec.level > maxLevel || rec.flags&^(recDeleted|recRemoved) != 0 ||
-				rec.flags&recRemoved != 0 && rec.flags&recDeleted == 0 {
-				return nil, fmt.Errorf("%w: node %d: bad level or flags", ErrBadFormat, rec.id)
-			}
-			if len(recs) > 0 && rec.id <= recs[len(recs)-1].id {
-				return nil, fmt.Errorf("%w: node ids out of order", ErrBadFormat)
-			}
-			for l := 0; l <= rec.level; l++ {
-				if len(b) < 2 {
-					return nil, fmt.Errorf("%w: truncated node record", ErrBadFormat)
-				}
-				c := int(le.Uint16(b))
-				b = b[2:]
-				if c > g.maxLinks(l) || len(b) < 4*c {
-					return nil, fmt.Errorf("%w: node %d: bad link count", ErrBadFormat, rec.id)
-				}
-				counts = append(counts, uint16(c))
-				for i := range c {
-					links = append(links, le.Uint32(b[4*i:]))
-				}
-				b = b[4*c:]
-			}
-			recs = append(recs, rec)
+		if err := d.block(b, maxLinks); err != nil {
+			return err
 		}
 	}
-	sum := d.crc
-	stored := le.Uint32(d.read(4))
-	if d.err != nil {
-		return nil, d.fail("checksum")
+}
+
+// block parses the node records of one block.
+func (d *graphReader) block(b []byte, maxLinks func(layer int) int) error {
+	le := binary.LittleEndian
+	for len(b) > 0 {
+		if len(b) < 6 {
+			return fmt.Errorf("%w: truncated node record", ErrBadFormat)
+		}
+		rec := record{id: le.Uint32(b), flags: b[4], level: int(b[5]), cOff: len(d.counts), lOff: len(d.links)}
+		b = b[6:]
+		if rec.level > maxLevel || rec.flags&^(recDeleted|recRemoved) != 0 ||
+			rec.flags&recRemoved != 0 && rec.flags&recDeleted == 0 {
+			return fmt.Errorf("%w: node %d: bad level or flags", ErrBadFormat, rec.id)
+		}
+		if len(d.recs) > 0 && rec.id <= d.recs[len(d.recs)-1].id {
+			return fmt.Errorf("%w: node ids out of order", ErrBadFormat)
+		}
+		for l := 0; l <= rec.level; l++ {
+			if len(b) < 2 {
+				return fmt.Errorf("%w: truncated node record", ErrBadFormat)
+			}
+			c := int(le.Uint16(b))
+			b = b[2:]
+			if c > maxLinks(l) || len(b) < 4*c {
+				return fmt.Errorf("%w: node %d: bad link count", ErrBadFormat, rec.id)
+			}
+			d.counts = append(d.counts, uint16(c))
+			for i := range c {
+				d.links = append(d.links, le.Uint32(b[4*i:]))
+			}
+			b = b[4*c:]
+		}
+		d.recs = append(d.recs, rec)
+	}
+	return nil
+}
+
+// trailer reads the checksum and compares it with that of every byte before it.
+func (d *graphReader) trailer() error {
+	sum := d.Sum()
+	stored := d.U32()
+	if d.Err() != nil {
+		return d.fail("checksum")
 	}
 	if sum != stored {
-		return nil, fmt.Errorf("%w: checksum mismatch", ErrBadFormat)
+		return fmt.Errorf("%w: checksum mismatch", ErrBadFormat)
 	}
-	if len(recs) != nodes {
-		return nil, fmt.Errorf("%w: %d node records, header says %d", ErrBadFormat, len(recs), nodes)
-	}
+	return nil
+}
 
+// levelOf returns the level of a node that is in the graph (not compacted away), or
+// -1.
+func (d *graphReader) levelOf(id uint32) int {
+	recs := d.recs
+	i := sort.Search(len(recs), func(i int) bool { return recs[i].id >= id })
+	if i < len(recs) && recs[i].id == id && recs[i].flags&recRemoved == 0 {
+		return recs[i].level
+	}
+	return -1
+}
+
+// check validates every reference before the graph's memory is allocated: the id
+// space, each link and the entry point.
+func (d *graphReader) check(entry uint64) error {
+	recs := d.recs
 	// Memory follows the largest id (chunks, visited sets), so an id space far sparser
 	// than any graph produces is refused rather than allocated.
 	if len(recs) > 0 && int64(recs[len(recs)-1].id) >= 16*int64(len(recs))+1<<16 {
-		return nil, fmt.Errorf("%w: largest id %d for %d nodes", ErrBadFormat, recs[len(recs)-1].id, len(recs))
-	}
-	// Validate every reference before allocating the graph.
-	levelOfID := func(id uint32) int {
-		i := sort.Search(len(recs), func(i int) bool { return recs[i].id >= id })
-		if i < len(recs) && recs[i].id == id && recs[i].flags&recRemoved == 0 {
-			return recs[i].level
-		}
-		return -1
+		return fmt.Errorf("%w: largest id %d for %d nodes", ErrBadFormat, recs[len(recs)-1].id, len(recs))
 	}
 	for _, rec := range recs {
 		li := rec.lOff
 		for l := 0; l <= rec.level; l++ {
-			for range int(counts[rec.cOff+l]) {
-				if e := links[li]; e == rec.id || levelOfID(e) < l {
-					return nil, fmt.Errorf("%w: node %d links to %d on layer %d", ErrBadFormat, rec.id, e, l)
+			for range int(d.counts[rec.cOff+l]) {
+				if e := d.links[li]; e == rec.id || d.levelOf(e) < l {
+					return fmt.Errorf("%w: node %d links to %d on layer %d", ErrBadFormat, rec.id, e, l)
 				}
 				li++
 			}
 		}
 	}
 	if epID, level, ok := unpackEntry(entry); ok {
-		if levelOfID(epID) != level {
-			return nil, fmt.Errorf("%w: bad entry point", ErrBadFormat)
+		if d.levelOf(epID) != level {
+			return fmt.Errorf("%w: bad entry point", ErrBadFormat)
 		}
 	}
+	return nil
+}
 
-	for _, rec := range recs {
+// build fills g with the checked records.
+func (d *graphReader) build(g *Graph) {
+	for _, rec := range d.recs {
 		c := g.ensureChunk(rec.id)
 		off := rec.id & chunkMask
 		st := flagClaimed | flagReady | uint32(rec.level)<<levelShift
@@ -289,46 +366,13 @@ func Read(r io.Reader, dist Distance, src VectorSource) (*Graph, error) {
 		li := rec.lOff
 		for l := 0; l <= rec.level; l++ {
 			list := g.links(rec.id, l)
-			n := int(counts[rec.cOff+l])
+			n := int(d.counts[rec.cOff+l])
 			for i := range n {
-				list[1+i] = links[li+i]
+				list[1+i] = d.links[li+i]
 			}
 			list[0] = uint32(n)
 			li += n
 		}
 		c.state[off].Store(st)
 	}
-	g.entry.Store(entry)
-	return g, nil
-}
-
-// crcReader reads exact byte counts, checksumming them, and remembers the first error.
-type crcReader struct {
-	r   io.Reader
-	crc uint32
-	buf []byte
-	err error
-}
-
-func (c *crcReader) read(n int) []byte {
-	if c.err != nil {
-		return make([]byte, n)
-	}
-	if cap(c.buf) < n {
-		c.buf = make([]byte, n)
-	}
-	b := c.buf[:n]
-	if _, err := io.ReadFull(c.r, b); err != nil {
-		c.err = err
-		return b
-	}
-	c.crc = crc32.Update(c.crc, castagnoli, b)
-	return b
-}
-
-func (c *crcReader) fail(what string) error {
-	if errors.Is(c.err, io.EOF) || errors.Is(c.err, io.ErrUnexpectedEOF) {
-		return fmt.Errorf("%w: truncated %s", ErrBadFormat, what)
-	}
-	return fmt.Errorf("read graph %s: %w", what, c.err)
 }

@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"hash/crc32"
 	"io"
 	"slices"
 	"testing"
+
+	"github.com/hardneg/hardneg/internal/binfmt"
 )
 
 // persistFixture builds a small graph with live, deleted and compacted-away nodes.
@@ -139,7 +140,7 @@ func FuzzRead(f *testing.F) {
 		if len(data) > 4 { // the same bytes with a valid checksum reach the structural checks
 			fixed := slices.Clone(data)
 			body := fixed[:len(fixed)-4]
-			binary.LittleEndian.PutUint32(fixed[len(body):], crc32.Checksum(body, castagnoli))
+			binary.LittleEndian.PutUint32(fixed[len(body):], binfmt.Checksum(body))
 			readAndUse(t, fixed)
 		}
 	})

@@ -1,0 +1,251 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hardneg/hardneg/internal/engine"
+	"github.com/hardneg/hardneg/internal/wal"
+)
+
+// Layout of a data directory:
+//
+//	LOCK                 held with an exclusive flock while an engine uses the directory
+//	wal/                 the write-ahead log's segments (package wal)
+//	snapshots/<collection>.<covered LSN, 20 digits>.snap
+//	                     snapshots, written with wal.WriteFileAtomic; one that failed
+//	                     to verify is renamed with a ".corrupt" suffix
+const (
+	lockName      = "LOCK"
+	walDirName    = "wal"
+	SnapDirName   = "snapshots"
+	SnapSuffix    = ".snap"
+	CorruptSuffix = ".corrupt"
+	lsnDigits     = 20
+)
+
+// ErrDataDirLocked is returned by Lock when another process uses the data directory.
+var ErrDataDirLocked = errors.New("data directory is locked by another process")
+
+// Dir is an embedded engine's data directory. Every file operation of the engine
+// goes through it (the log's own through package wal), on its wal.FS.
+type Dir struct {
+	path    string
+	snapDir string
+	fs      wal.FS
+	lock    *os.File // holds an exclusive flock on path/LOCK until Unlock
+}
+
+// Lock creates the data directory if needed and takes its lock (on the real file
+// system: the lock guards against other processes). fs is the file system for the
+// log and snapshots.
+func Lock(path string, fs wal.FS) (*Dir, error) {
+	if err := os.MkdirAll(path, 0o750); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(path, lockName), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open lock file: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%s: %w", path, ErrDataDirLocked)
+		}
+		return nil, fmt.Errorf("lock data directory: %w", err)
+	}
+	return &Dir{path: path, snapDir: filepath.Join(path, SnapDirName), fs: fs, lock: f}, nil
+}
+
+// Path returns the data directory.
+func (d *Dir) Path() string { return d.path }
+
+// Unlock releases the directory's lock.
+func (d *Dir) Unlock() error { return d.lock.Close() }
+
+// OpenLog opens (recovering) the write-ahead log in path/wal with o, on the
+// directory's file system.
+func (d *Dir) OpenLog(o wal.Options) (*wal.Log, error) {
+	o.FS = d.fs
+	return wal.Open(filepath.Join(d.path, walDirName), o)
+}
+
+// LogBytes returns the size of the log's segment files on disk.
+func (d *Dir) LogBytes() int64 {
+	var n int64
+	if entries, err := os.ReadDir(filepath.Join(d.path, walDirName)); err == nil {
+		for _, e := range entries {
+			if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() {
+				n += fi.Size()
+			}
+		}
+	}
+	return n
+}
+
+// SnapshotName returns the file name of collection's snapshot covering lsn.
+func SnapshotName(collection string, lsn uint64) string {
+	return fmt.Sprintf("%s.%0*d%s", collection, lsnDigits, lsn, SnapSuffix)
+}
+
+// ParseSnapshotName splits a snapshot file name into collection and LSN.
+func ParseSnapshotName(name string) (string, uint64, bool) {
+	base, ok := strings.CutSuffix(name, SnapSuffix)
+	if !ok || len(base) < lsnDigits+2 || base[len(base)-lsnDigits-1] != '.' {
+		return "", 0, false
+	}
+	lsn, err := strconv.ParseUint(base[len(base)-lsnDigits:], 10, 64)
+	if err != nil {
+		return "", 0, false
+	}
+	return base[:len(base)-lsnDigits-1], lsn, true
+}
+
+// SnapshotFile is one snapshot file found on disk.
+type SnapshotFile struct {
+	Collection string
+	LSN        uint64
+	Name       string
+}
+
+// PrepareSnapshots creates the snapshots directory if needed and removes what
+// interrupted snapshot writes left behind, returning the removed files.
+func (d *Dir) PrepareSnapshots() ([]string, error) {
+	if err := d.fs.MkdirAll(d.snapDir, 0o750); err != nil {
+		return nil, fmt.Errorf("create snapshots directory: %w", err)
+	}
+	removed, err := wal.RemoveTempFiles(d.fs, d.snapDir)
+	if err != nil {
+		return nil, fmt.Errorf("remove temporary snapshot files: %w", err)
+	}
+	return removed, nil
+}
+
+// Snapshots lists the snapshot files, by collection and newest first within one.
+func (d *Dir) Snapshots() ([]SnapshotFile, error) {
+	entries, err := d.fs.ReadDir(d.snapDir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var out []SnapshotFile
+	for _, e := range entries {
+		if col, lsn, ok := ParseSnapshotName(e.Name()); ok && !e.IsDir() {
+			out = append(out, SnapshotFile{col, lsn, e.Name()})
+		}
+	}
+	slices.SortFunc(out, func(a, b SnapshotFile) int {
+		if a.Collection != b.Collection {
+			return strings.Compare(a.Collection, b.Collection)
+		}
+		switch {
+		case a.LSN > b.LSN:
+			return -1
+		case a.LSN < b.LSN:
+			return 1
+		}
+		return 0
+	})
+	return out, nil
+}
+
+// SnapshotPath returns the path of the snapshot file name.
+func (d *Dir) SnapshotPath(name string) string { return filepath.Join(d.snapDir, name) }
+
+// ReadSnapshot opens the snapshot file name and calls read with its content; it
+// returns the file's modification time.
+func (d *Dir) ReadSnapshot(name string, read func(io.Reader) error) (time.Time, error) {
+	path := d.SnapshotPath(name)
+	f, err := d.fs.OpenFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return time.Time{}, err
+	}
+	defer f.Close()
+	if err := read(f); err != nil {
+		return time.Time{}, err
+	}
+	var mod time.Time
+	if fi, err := os.Stat(path); err == nil {
+		mod = fi.ModTime()
+	}
+	return mod, nil
+}
+
+// WriteSnapshot writes the snapshot of collection at lsn atomically (temporary file,
+// fsync, rename, directory fsync) with write, and returns its path. write's error
+// leaves no file behind.
+func (d *Dir) WriteSnapshot(collection string, lsn uint64, write func(io.Writer) error) (string, error) {
+	path := d.SnapshotPath(SnapshotName(collection, lsn))
+	return path, wal.WriteFileAtomic(d.fs, path, 0o640, write)
+}
+
+// SnapshotFileInfo describes the snapshot file f: size, modification time and live
+// items (-1 if it could not be read).
+func (d *Dir) SnapshotFileInfo(f SnapshotFile) engine.SnapshotFileInfo {
+	info := engine.SnapshotFileInfo{Collection: f.Collection, LSN: f.LSN, Items: -1}
+	path := d.SnapshotPath(f.Name)
+	if fi, err := os.Stat(path); err == nil {
+		info.Bytes, info.ModTime = fi.Size(), fi.ModTime()
+	}
+	if r, err := d.fs.OpenFile(path, os.O_RDONLY, 0); err == nil {
+		if n, err := SnapshotItems(r); err == nil {
+			info.Items = n
+		}
+		r.Close()
+	}
+	return info
+}
+
+// TempFile creates a temporary file in the data directory (named with
+// wal.TempSuffix, so recovery removes one left behind) and unlinks it at once: the
+// open file keeps its data until closed, and a crash leaves nothing.
+func (d *Dir) TempFile(prefix string) (*os.File, error) {
+	f, err := os.CreateTemp(d.path, prefix+"-*"+wal.TempSuffix)
+	if err != nil {
+		return nil, err
+	}
+	os.Remove(f.Name())
+	return f, nil
+}
+
+// SetAside renames the snapshot files names with CorruptSuffix, durably.
+func (d *Dir) SetAside(names []string) error {
+	for _, name := range names {
+		path := d.SnapshotPath(name)
+		if err := d.fs.Rename(path, path+CorruptSuffix); err != nil {
+			return fmt.Errorf("set aside corrupt snapshot: %w", err)
+		}
+	}
+	if len(names) > 0 {
+		if err := d.fs.SyncDir(d.snapDir); err != nil {
+			return fmt.Errorf("sync snapshots directory: %w", err)
+		}
+	}
+	return nil
+}
+
+// RemoveSnapshots removes the snapshot files names, durably; a missing one is no
+// error.
+func (d *Dir) RemoveSnapshots(names []string) error {
+	for _, name := range names {
+		if err := d.fs.Remove(d.SnapshotPath(name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove snapshot: %w", err)
+		}
+	}
+	if len(names) > 0 {
+		if err := d.fs.SyncDir(d.snapDir); err != nil {
+			return fmt.Errorf("sync snapshots directory: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,122 @@
+package storage
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/hardneg/hardneg/internal/wal"
+)
+
+func TestLockRefusesASecondUser(t *testing.T) {
+	path := t.TempDir()
+	d, err := Lock(path, wal.OSFS{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Lock(path, wal.OSFS{}); !errors.Is(err, ErrDataDirLocked) {
+		t.Fatalf("second Lock: %v, want ErrDataDirLocked", err)
+	}
+	if err := d.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := Lock(path, wal.OSFS{})
+	if err != nil {
+		t.Fatalf("Lock after Unlock: %v", err)
+	}
+	again.Unlock()
+}
+
+func TestSnapshotNames(t *testing.T) {
+	name := SnapshotName("a.b-c", 42)
+	if name != "a.b-c.00000000000000000042.snap" {
+		t.Fatalf("SnapshotName = %q", name)
+	}
+	if col, lsn, ok := ParseSnapshotName(name); !ok || col != "a.b-c" || lsn != 42 {
+		t.Fatalf("ParseSnapshotName(%q) = %q, %d, %v", name, col, lsn, ok)
+	}
+	for _, bad := range []string{"c.snap", "c.42.snap", "c.0000000000000000004x.snap", name + CorruptSuffix, name + wal.TempSuffix, ".00000000000000000042.snap"} {
+		if _, _, ok := ParseSnapshotName(bad); ok {
+			t.Errorf("ParseSnapshotName accepted %q", bad)
+		}
+	}
+}
+
+func TestSnapshotFiles(t *testing.T) {
+	d, err := Lock(t.TempDir(), wal.OSFS{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Unlock()
+	if files, err := d.Snapshots(); err != nil || files != nil {
+		t.Fatalf("before PrepareSnapshots: %v, %v", files, err)
+	}
+	if _, err := d.PrepareSnapshots(); err != nil {
+		t.Fatal(err)
+	}
+	leftover := d.SnapshotPath(SnapshotName("b", 1)) + wal.TempSuffix
+	if err := os.WriteFile(leftover, []byte("partial"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if removed, err := d.PrepareSnapshots(); err != nil || len(removed) != 1 {
+		t.Fatalf("PrepareSnapshots removed %v, %v; want the temporary file", removed, err)
+	}
+	for _, w := range []struct {
+		col string
+		lsn uint64
+	}{{"b", 3}, {"a", 9}, {"b", 12}, {"a", 10}} {
+		path, err := d.WriteSnapshot(w.col, w.lsn, func(out io.Writer) error {
+			_, err := io.WriteString(out, w.col)
+			return err
+		})
+		if err != nil || filepath.Base(path) != SnapshotName(w.col, w.lsn) {
+			t.Fatalf("WriteSnapshot = %q, %v", path, err)
+		}
+	}
+	if _, err := d.WriteSnapshot("c", 1, func(io.Writer) error { return errors.New("encoder failed") }); err == nil {
+		t.Fatal("a failed write returned no error")
+	}
+	files, err := d.Snapshots()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range files {
+		got = append(got, f.Name)
+	}
+	want := []string{SnapshotName("a", 10), SnapshotName("a", 9), SnapshotName("b", 12), SnapshotName("b", 3)}
+	if !slices.Equal(got, want) {
+		t.Fatalf("Snapshots = %v, want %v (by collection, newest first; no failed write)", got, want)
+	}
+	var content string
+	if _, err := d.ReadSnapshot(files[0].Name, func(r io.Reader) error {
+		b, err := io.ReadAll(r)
+		content = string(b)
+		return err
+	}); err != nil || content != "a" {
+		t.Fatalf("ReadSnapshot = %q, %v", content, err)
+	}
+	if err := d.SetAside([]string{files[0].Name}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.RemoveSnapshots([]string{files[2].Name, "missing.00000000000000000001.snap"}); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(filepath.Join(d.Path(), SnapDirName))
+	var left []string
+	for _, e := range entries {
+		left = append(left, e.Name())
+	}
+	slices.Sort(left)
+	want = []string{SnapshotName("a", 10) + CorruptSuffix, SnapshotName("a", 9), SnapshotName("b", 3)}
+	if slices.Sort(want); !slices.Equal(left, want) {
+		t.Fatalf("directory holds %v, want %v", left, want)
+	}
+	if files, _ := d.Snapshots(); len(files) != 2 || strings.HasSuffix(files[0].Name, CorruptSuffix) {
+		t.Fatalf("Snapshots after set-aside and removal: %v", files)
+	}
+}

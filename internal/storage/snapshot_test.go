@@ -1,0 +1,146 @@
+package storage
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"testing"
+
+	"github.com/hardneg/hardneg/internal/engine"
+)
+
+// memCollection is a collection's content as the snapshot format sees it; it is
+// both the source and (through memSink) the sink of a round trip.
+type memCollection struct {
+	ids      []string
+	versions []int64
+	groups   [][]string
+	vectors  [][]float32
+	feedback map[string][]string
+	graph    []byte // nil: no graph
+}
+
+func (m *memCollection) Slots() int { return len(m.ids) }
+func (m *memCollection) Slot(i int) (string, int64, []string, []float32) {
+	return m.ids[i], m.versions[i], m.groups[i], m.vectors[i]
+}
+func (m *memCollection) RangeFalseNegatives(fn func(string, []string) bool) {
+	for k, ids := range m.feedback {
+		if !fn(k, slices.Clone(ids)) {
+			return
+		}
+	}
+}
+func (m *memCollection) HasGraph() bool { return m.graph != nil }
+func (m *memCollection) WriteGraph(w io.Writer) error {
+	_, err := w.Write(m.graph)
+	return err
+}
+
+type memSink struct {
+	m        *memCollection
+	dim      int
+	graphLen int
+}
+
+func (s *memSink) AddSlot(slot int, id string, version int64, groups []string) ([]float32, error) {
+	if slices.Contains(s.m.ids, id) && id != "" {
+		return nil, fmt.Errorf("repeated id %q", id)
+	}
+	s.m.ids = append(s.m.ids, id)
+	s.m.versions = append(s.m.versions, version)
+	s.m.groups = append(s.m.groups, groups)
+	s.m.vectors = append(s.m.vectors, make([]float32, s.dim))
+	return s.m.vectors[slot], nil
+}
+func (s *memSink) AddFalseNegatives(key string, ids []string) { s.m.feedback[key] = ids }
+func (s *memSink) ReadGraph(r io.Reader) error {
+	s.m.graph = make([]byte, s.graphLen)
+	_, err := io.ReadFull(r, s.m.graph)
+	return err
+}
+func (s *memSink) NoGraph() {}
+
+func snapshotFixture(graph []byte) (SnapshotHeader, *memCollection) {
+	h := SnapshotHeader{
+		Config:    engine.Config{Name: "c", Dim: 2, Metric: engine.L2, Params: engine.Params{}.WithDefaults()},
+		CreateLSN: 3, LSN: 17,
+		Writers: map[string]WriterState{"w1": {Seq: 4, LSN: 9}, "w0": {Seq: 1, LSN: 5}},
+	}
+	m := &memCollection{
+		ids:      []string{"a", "", "b"},
+		versions: []int64{-2, 0, 7},
+		groups:   [][]string{{"g", "h"}, nil, nil},
+		vectors:  [][]float32{{1, 2}, {3, 4}, {-5, 0.5}},
+		feedback: map[string][]string{"a": {"b"}, "q": {"a", "b"}},
+		graph:    graph,
+	}
+	return h, m
+}
+
+func readInto(p []byte, graphLen int) (SnapshotHeader, *memCollection, error) {
+	got := &memCollection{feedback: map[string][]string{}}
+	h, err := ReadSnapshot(bytes.NewReader(p), func(h SnapshotHeader, slots int) (SnapshotSink, error) {
+		return &memSink{m: got, dim: h.Config.Dim, graphLen: graphLen}, nil
+	})
+	return h, got, err
+}
+
+func TestSnapshotRoundTrip(t *testing.T) {
+	for _, graph := range [][]byte{nil, []byte("GRAPH")} {
+		h, m := snapshotFixture(graph)
+		var buf bytes.Buffer
+		if err := WriteSnapshot(&buf, h, m); err != nil {
+			t.Fatal(err)
+		}
+		gh, got, err := readInto(buf.Bytes(), len(graph))
+		if err != nil {
+			t.Fatalf("graph %q: %v", graph, err)
+		}
+		if gh.Config != h.Config || gh.CreateLSN != h.CreateLSN || gh.LSN != h.LSN || !maps.Equal(gh.Writers, h.Writers) {
+			t.Fatalf("header %+v, want %+v", gh, h)
+		}
+		if !slices.Equal(got.ids, m.ids) || !slices.Equal(got.versions, []int64{-2, 0, 7}) ||
+			!slices.EqualFunc(got.vectors, m.vectors, slices.Equal) || !slices.EqualFunc(got.groups, m.groups, slices.Equal) ||
+			!maps.EqualFunc(got.feedback, m.feedback, slices.Equal) || !bytes.Equal(got.graph, m.graph) {
+			t.Fatalf("content %+v, want %+v", got, m)
+		}
+		var again bytes.Buffer
+		if err := WriteSnapshot(&again, gh, got); err != nil || !bytes.Equal(again.Bytes(), buf.Bytes()) {
+			t.Fatalf("re-encoding differs (%v)", err)
+		}
+	}
+}
+
+func TestSnapshotDamageWrapsErrSnapshot(t *testing.T) {
+	h, m := snapshotFixture([]byte("GRAPH"))
+	var buf bytes.Buffer
+	if err := WriteSnapshot(&buf, h, m); err != nil {
+		t.Fatal(err)
+	}
+	good := buf.Bytes()
+	for n := range len(good) {
+		if _, _, err := readInto(good[:n], 5); !errors.Is(err, ErrSnapshot) {
+			t.Fatalf("prefix of %d bytes: %v, want ErrSnapshot", n, err)
+		}
+	}
+	flipped := slices.Clone(good)
+	flipped[len(flipped)-10] ^= 1
+	if _, _, err := readInto(flipped, 5); !errors.Is(err, ErrSnapshot) {
+		t.Fatalf("flipped byte: %v, want ErrSnapshot", err)
+	}
+	if _, _, err := readInto(append(slices.Clone(good), 0), 5); !errors.Is(err, ErrSnapshot) {
+		t.Fatalf("trailing byte: %v, want ErrSnapshot", err)
+	}
+	m.ids[2] = "a"
+	buf.Reset()
+	if err := WriteSnapshot(&buf, h, m); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := readInto(buf.Bytes(), 5); !errors.Is(err, ErrSnapshot) {
+		t.Fatalf("repeated id: %v, want ErrSnapshot", err)
+	}
+}
