@@ -167,6 +167,8 @@ func TestEveryPolicyFieldChangesMine(t *testing.T) {
 		"max_staleness":           {base, with(base, func(p *hardnegv1.MiningPolicy) { p.MaxStaleness = proto.Int64(10) }), nil},
 		"rotate":                  {base, with(base, func(p *hardnegv1.MiningPolicy) { p.Rotate = true }), []*hardnegv1.Anchor{anchor("rot")}},
 		"max_exposures":           {base, with(base, func(p *hardnegv1.MiningPolicy) { p.MaxExposures = 1 }), nil},
+		"pfn_threshold":           {groupless, with(groupless, func(p *hardnegv1.MiningPolicy) { p.PfnThreshold = proto.Float32(0.999) }), nil},
+		"pfn_budget":              {groupless, with(groupless, func(p *hardnegv1.MiningPolicy) { p.PfnBudget = proto.Uint32(0) }), nil},
 		"stale_rule": {with(base, func(p *hardnegv1.MiningPolicy) { p.MinVersion = proto.Int64(30) }), with(base, func(p *hardnegv1.MiningPolicy) {
 			p.MinVersion, p.StaleRule = proto.Int64(30), hardnegv1.StaleRule_STALE_RULE_RESCORE
 		}), nil},

@@ -43,6 +43,10 @@ func policyPB(p mining.Policy) *hardnegv1.MiningPolicy {
 		MaxStaleness:            p.MaxStaleness,
 		Rotate:                  p.Rotate,
 		MaxExposures:            uint32(p.MaxExposures),
+		PfnThreshold:            p.PFNThreshold,
+	}
+	if p.PFNBudget != nil {
+		pb.PfnBudget = proto.Uint32(uint32(*p.PFNBudget))
 	}
 	for k, v := range staleRuleFromPB {
 		if v == p.StaleRule && k != hardnegv1.StaleRule_STALE_RULE_UNSPECIFIED {

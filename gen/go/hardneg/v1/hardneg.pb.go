@@ -327,6 +327,8 @@ const (
 	CandidateFate_CANDIDATE_FATE_ROTATION CandidateFate = 17
 	// Served max_exposures times in the collection's current exposure window.
 	CandidateFate_CANDIDATE_FATE_EXPOSURE CandidateFate = 18
+	// Dropped by the false-negative budget (pfn_threshold, pfn_budget).
+	CandidateFate_CANDIDATE_FATE_LIKELY_FALSE_NEGATIVE CandidateFate = 19
 )
 
 // Enum value maps for CandidateFate.
@@ -351,27 +353,29 @@ var (
 		16: "CANDIDATE_FATE_STALE",
 		17: "CANDIDATE_FATE_ROTATION",
 		18: "CANDIDATE_FATE_EXPOSURE",
+		19: "CANDIDATE_FATE_LIKELY_FALSE_NEGATIVE",
 	}
 	CandidateFate_value = map[string]int32{
-		"CANDIDATE_FATE_UNSPECIFIED":        0,
-		"CANDIDATE_FATE_SELF":               1,
-		"CANDIDATE_FATE_POSITIVE":           2,
-		"CANDIDATE_FATE_EXCLUDED":           3,
-		"CANDIDATE_FATE_IN_BATCH":           4,
-		"CANDIDATE_FATE_FEEDBACK":           5,
-		"CANDIDATE_FATE_SAME_GROUP":         6,
-		"CANDIDATE_FATE_DUPLICATE":          7,
-		"CANDIDATE_FATE_EXCLUDED_DUPLICATE": 8,
-		"CANDIDATE_FATE_GUIDE":              9,
-		"CANDIDATE_FATE_MARGIN":             10,
-		"CANDIDATE_FATE_SCORE_BAND":         11,
-		"CANDIDATE_FATE_RANK_WINDOW":        12,
-		"CANDIDATE_FATE_DIVERSITY":          13,
-		"CANDIDATE_FATE_RETURNED":           14,
-		"CANDIDATE_FATE_UNSAMPLED":          15,
-		"CANDIDATE_FATE_STALE":              16,
-		"CANDIDATE_FATE_ROTATION":           17,
-		"CANDIDATE_FATE_EXPOSURE":           18,
+		"CANDIDATE_FATE_UNSPECIFIED":           0,
+		"CANDIDATE_FATE_SELF":                  1,
+		"CANDIDATE_FATE_POSITIVE":              2,
+		"CANDIDATE_FATE_EXCLUDED":              3,
+		"CANDIDATE_FATE_IN_BATCH":              4,
+		"CANDIDATE_FATE_FEEDBACK":              5,
+		"CANDIDATE_FATE_SAME_GROUP":            6,
+		"CANDIDATE_FATE_DUPLICATE":             7,
+		"CANDIDATE_FATE_EXCLUDED_DUPLICATE":    8,
+		"CANDIDATE_FATE_GUIDE":                 9,
+		"CANDIDATE_FATE_MARGIN":                10,
+		"CANDIDATE_FATE_SCORE_BAND":            11,
+		"CANDIDATE_FATE_RANK_WINDOW":           12,
+		"CANDIDATE_FATE_DIVERSITY":             13,
+		"CANDIDATE_FATE_RETURNED":              14,
+		"CANDIDATE_FATE_UNSAMPLED":             15,
+		"CANDIDATE_FATE_STALE":                 16,
+		"CANDIDATE_FATE_ROTATION":              17,
+		"CANDIDATE_FATE_EXPOSURE":              18,
+		"CANDIDATE_FATE_LIKELY_FALSE_NEGATIVE": 19,
 	}
 )
 
@@ -1903,8 +1907,9 @@ type MiningPolicy struct {
 	// that the graph's top window matches exact search (see Negative.rank).
 	EfSearch uint32 `protobuf:"varint,21,opt,name=ef_search,json=efSearch,proto3" json:"ef_search,omitempty"`
 	// The near-duplicate rules (duplicate_threshold, duplicate_margin and their calibrated
-	// forms). Default true: under cosine an empty policy already drops candidates with
-	// cosine ≥ min(0.80, s⁺) to a known positive.
+	// forms) and the default false-negative budget (pfn_threshold, pfn_budget). Default
+	// true: under cosine an empty policy already drops candidates with cosine ≥ 0.80 to a
+	// known positive, and the first 4 survivors with p_fn ≥ 0.01.
 	ExcludeNearDuplicates *bool `protobuf:"varint,22,opt,name=exclude_near_duplicates,json=excludeNearDuplicates,proto3,oneof" json:"exclude_near_duplicates,omitempty"`
 	// Hardness floor: no negative comes from raw rank ≥ max_rank. When the search gets
 	// there, the anchor reports floor_reached and a shortfall instead of returning easier
@@ -1940,9 +1945,7 @@ type MiningPolicy struct {
 	// similarity to a known positive is ≥ s⁺ + duplicate_margin, i.e. c is (about) as close
 	// to the positive as the anchor is. Scale-free, so it carries across models; with
 	// duplicate_threshold as well, the lower threshold applies. Needs s⁺; off with
-	// exclude_near_duplicates = false. Unset: 0 under cosine (the default rule: drop what is
-	// at least as close to the positive as the anchor is), off under dot and L2; 2 under
-	// cosine never triggers.
+	// exclude_near_duplicates = false. Unset: off.
 	DuplicateMargin *float32 `protobuf:"fixed32,29,opt,name=duplicate_margin,json=duplicateMargin,proto3,oneof" json:"duplicate_margin,omitempty"`
 	// Freshness rule: a candidate whose version (ItemBatch.versions: the encoder version,
 	// e.g. training step, that produced its vector) is below min_version is stale. Unset:
@@ -1968,7 +1971,18 @@ type MiningPolicy struct {
 	// Cap on how often one item is served as a negative within the collection's exposure
 	// window (100,000 served negatives, see RefreshQueue): an item that reached it is
 	// skipped (RuleCounts.exposure), which keeps HNSW hubs from dominating. 0: off.
-	MaxExposures  uint32 `protobuf:"varint,34,opt,name=max_exposures,json=maxExposures,proto3" json:"max_exposures,omitempty"`
+	MaxExposures uint32 `protobuf:"varint,34,opt,name=max_exposures,json=maxExposures,proto3" json:"max_exposures,omitempty"`
+	// False-negative budget: of the candidates that pass every other rule, the first
+	// pfn_budget (the hardest) whose p_fn (Negative.p_fn) is ≥ pfn_threshold are dropped
+	// (RemovedCounts.likely_false_negative); later candidates are kept whatever their p_fn,
+	// so the rule costs at most pfn_budget ranks of hardness. Needs a known positive.
+	// Unset: under cosine while exclude_near_duplicates is on, pfn_threshold 0.01 and
+	// pfn_budget 4 (chosen leave-one-set-out on the evaluation sets, docs/QUALITY.md);
+	// under dot and L2 the rule is on only with both set. In [0, 1].
+	PfnThreshold *float32 `protobuf:"fixed32,35,opt,name=pfn_threshold,json=pfnThreshold,proto3,oneof" json:"pfn_threshold,omitempty"`
+	// See pfn_threshold: at most this many candidates per anchor, 0–1,024; 0 turns the
+	// rule off.
+	PfnBudget     *uint32 `protobuf:"varint,36,opt,name=pfn_budget,json=pfnBudget,proto3,oneof" json:"pfn_budget,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2241,6 +2255,20 @@ func (x *MiningPolicy) GetMaxExposures() uint32 {
 	return 0
 }
 
+func (x *MiningPolicy) GetPfnThreshold() float32 {
+	if x != nil && x.PfnThreshold != nil {
+		return *x.PfnThreshold
+	}
+	return 0
+}
+
+func (x *MiningPolicy) GetPfnBudget() uint32 {
+	if x != nil && x.PfnBudget != nil {
+		return *x.PfnBudget
+	}
+	return 0
+}
+
 // MineRequest asks for hard negatives.
 type MineRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2466,9 +2494,13 @@ type RuleCounts struct {
 	Rotation uint64 `protobuf:"varint,15,opt,name=rotation,proto3" json:"rotation,omitempty"`
 	// Served max_exposures times in the collection's exposure window. Judged with the id
 	// rules, after rotation.
-	Exposure      uint64 `protobuf:"varint,16,opt,name=exposure,proto3" json:"exposure,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Exposure uint64 `protobuf:"varint,16,opt,name=exposure,proto3" json:"exposure,omitempty"`
+	// Dropped by the false-negative budget (MiningPolicy.pfn_threshold, pfn_budget): one of
+	// the anchor's first pfn_budget candidates with p_fn ≥ pfn_threshold among those that
+	// passed every other rule. Judged last, before the rank window.
+	LikelyFalseNegative uint64 `protobuf:"varint,17,opt,name=likely_false_negative,json=likelyFalseNegative,proto3" json:"likely_false_negative,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *RuleCounts) Reset() {
@@ -2609,6 +2641,13 @@ func (x *RuleCounts) GetRotation() uint64 {
 func (x *RuleCounts) GetExposure() uint64 {
 	if x != nil {
 		return x.Exposure
+	}
+	return 0
+}
+
+func (x *RuleCounts) GetLikelyFalseNegative() uint64 {
+	if x != nil {
+		return x.LikelyFalseNegative
 	}
 	return 0
 }
@@ -3707,7 +3746,7 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"excludeIds\x12\x16\n" +
 	"\x06groups\x18\a \x03(\tR\x06groups\x12!\n" +
 	"\fguide_vector\x18\b \x01(\fR\vguideVector\x124\n" +
-	"\x16guide_positive_vectors\x18\t \x01(\fR\x14guidePositiveVectors\"\xa6\x0e\n" +
+	"\x16guide_positive_vectors\x18\t \x01(\fR\x14guidePositiveVectors\"\x95\x0f\n" +
 	"\fMiningPolicy\x12#\n" +
 	"\rnum_negatives\x18\x01 \x01(\rR\fnumNegatives\x121\n" +
 	"\x12exclude_same_group\x18\x02 \x01(\bH\x00R\x10excludeSameGroup\x88\x01\x01\x124\n" +
@@ -3746,7 +3785,10 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\n" +
 	"stale_rule\x18  \x01(\x0e2\x15.hardneg.v1.StaleRuleR\tstaleRule\x12\x16\n" +
 	"\x06rotate\x18! \x01(\bR\x06rotate\x12#\n" +
-	"\rmax_exposures\x18\" \x01(\rR\fmaxExposuresB\x15\n" +
+	"\rmax_exposures\x18\" \x01(\rR\fmaxExposures\x12(\n" +
+	"\rpfn_threshold\x18# \x01(\x02H\x15R\fpfnThreshold\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"pfn_budget\x18$ \x01(\rH\x16R\tpfnBudget\x88\x01\x01B\x15\n" +
 	"\x13_exclude_same_groupB\x16\n" +
 	"\x14_duplicate_thresholdB\x12\n" +
 	"\x10_absolute_marginB\x12\n" +
@@ -3769,7 +3811,9 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x1a_guide_duplicate_thresholdB\x13\n" +
 	"\x11_duplicate_marginB\x0e\n" +
 	"\f_min_versionB\x10\n" +
-	"\x0e_max_staleness\"\xd0\x01\n" +
+	"\x0e_max_stalenessB\x10\n" +
+	"\x0e_pfn_thresholdB\r\n" +
+	"\v_pfn_budget\"\xd0\x01\n" +
 	"\vMineRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -3785,7 +3829,7 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x04p_fn\x18\x04 \x01(\x02H\x00R\x03pFn\x88\x01\x01\x12\x18\n" +
 	"\aversion\x18\x05 \x01(\x03R\aversion\x12\x14\n" +
 	"\x05stale\x18\x06 \x01(\bR\x05staleB\a\n" +
-	"\x05_p_fn\"\xd5\x03\n" +
+	"\x05_p_fn\"\x89\x04\n" +
 	"\n" +
 	"RuleCounts\x12\x12\n" +
 	"\x04self\x18\x01 \x01(\x04R\x04self\x12\x1a\n" +
@@ -3807,7 +3851,8 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\tdiversity\x18\v \x01(\x04R\tdiversity\x12\x14\n" +
 	"\x05stale\x18\x0e \x01(\x04R\x05stale\x12\x1a\n" +
 	"\brotation\x18\x0f \x01(\x04R\brotation\x12\x1a\n" +
-	"\bexposure\x18\x10 \x01(\x04R\bexposure\"\xbd\x06\n" +
+	"\bexposure\x18\x10 \x01(\x04R\bexposure\x122\n" +
+	"\x15likely_false_negative\x18\x11 \x01(\x04R\x13likelyFalseNegative\"\xbd\x06\n" +
 	"\fAnchorResult\x122\n" +
 	"\tnegatives\x18\x01 \x03(\v2\x14.hardneg.v1.NegativeR\tnegatives\x12)\n" +
 	"\x10negative_vectors\x18\x02 \x01(\fR\x0fnegativeVectors\x12*\n" +
@@ -3907,7 +3952,7 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\tStaleRule\x12\x1a\n" +
 	"\x16STALE_RULE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fSTALE_RULE_SKIP\x10\x01\x12\x16\n" +
-	"\x12STALE_RULE_RESCORE\x10\x02*\xc1\x04\n" +
+	"\x12STALE_RULE_RESCORE\x10\x02*\xeb\x04\n" +
 	"\rCandidateFate\x12\x1e\n" +
 	"\x1aCANDIDATE_FATE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13CANDIDATE_FATE_SELF\x10\x01\x12\x1b\n" +
@@ -3928,7 +3973,8 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x18CANDIDATE_FATE_UNSAMPLED\x10\x0f\x12\x18\n" +
 	"\x14CANDIDATE_FATE_STALE\x10\x10\x12\x1b\n" +
 	"\x17CANDIDATE_FATE_ROTATION\x10\x11\x12\x1b\n" +
-	"\x17CANDIDATE_FATE_EXPOSURE\x10\x122\xf3\b\n" +
+	"\x17CANDIDATE_FATE_EXPOSURE\x10\x12\x12(\n" +
+	"$CANDIDATE_FATE_LIKELY_FALSE_NEGATIVE\x10\x132\xf3\b\n" +
 	"\fMinerService\x12]\n" +
 	"\x10CreateCollection\x12#.hardneg.v1.CreateCollectionRequest\x1a$.hardneg.v1.CreateCollectionResponse\x12Y\n" +
 	"\rGetCollection\x12 .hardneg.v1.GetCollectionRequest\x1a!.hardneg.v1.GetCollectionResponse\"\x03\x90\x02\x01\x12_\n" +
