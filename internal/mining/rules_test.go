@@ -766,10 +766,11 @@ func TestFalseNegativeBudgetIsOnByDefaultUnderCosine(t *testing.T) {
 		{"budget 0", func(p *Policy) { p.PFNBudget = ptrInt(0) }, []string{"c44", "c57"}, 0},
 		{"near-duplicate rules off", func(p *Policy) { p.NearDuplicates = false }, []string{"c44", "c57"}, 0},
 	} {
-		res := mineOK(t, cos, Request{Anchors: []Anchor{anchor}, Policy: policy(2, tc.edit)})[0]
+		res := mineOK(t, cos, Request{Anchors: []Anchor{anchor}, Policy: policy(2, tc.edit), Explain: 16})[0]
 		if got := ids(res); !slices.Equal(got, tc.want) || res.Removed.LikelyFalseNegative != tc.dropped {
 			t.Errorf("%s: %v (likely false negatives %d), want %v, %d", tc.name, got, res.Removed.LikelyFalseNegative, tc.want, tc.dropped)
 		}
+		checkExplainedMatchesCounts(t, res)
 	}
 	res := mineOK(t, cos, Request{Anchors: []Anchor{anchor}, Policy: policy(3, func(p *Policy) { p.PFNBudget = ptrInt(0) })})[0]
 	if res.DuplicateThreshold != DefaultCosineDuplicateThreshold || res.Removed.Duplicate != 1 {
