@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib.util
 import json
 import pathlib
 import re
@@ -37,8 +38,14 @@ import tarfile
 
 import numpy as np
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "bench" / "py"))
-from data import iter_docstrings  # noqa: E402  (bench/py/data.py: the docstring walk shared with make bench)
+# bench/py/data.py: the docstring walk shared with make bench. Loaded by path, not through
+# sys.path: bench/py has modules named like eval's (offline.py) that would shadow them.
+_spec = importlib.util.spec_from_file_location(
+    "hardneg_bench_data", pathlib.Path(__file__).resolve().parent.parent / "bench" / "py" / "data.py")
+_bench_data = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = _bench_data
+_spec.loader.exec_module(_bench_data)
+iter_docstrings = _bench_data.iter_docstrings
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CACHE = ROOT / "eval" / "cache"

@@ -111,11 +111,16 @@ def policies() -> list[tuple[str, dict]]:
         ("in-batch consistency", dict(NAIVE, in_batch_exclusion=True)),
     ]
     dup = dict(exclude_near_duplicates=True) if "exclude_near_duplicates" in POLICY_FIELDS else {}
-    if "duplicate_margin" in POLICY_FIELDS:
-        # a fixed or calibrated threshold alone: the default relative rule (s⁺ + margin) off
-        dup["duplicate_margin"] = 2.0
+    if "pfn_budget" in POLICY_FIELDS:
+        # a near-duplicate threshold alone: the default false-negative budget off
+        dup["pfn_budget"] = 0
     if "exclude_near_duplicates" in POLICY_FIELDS:
-        rows.append(("server default without the near-duplicate rule", dict(exclude_near_duplicates=False)))
+        rows.append(("server default without the near-duplicate rules", dict(exclude_near_duplicates=False)))
+    if "pfn_budget" in POLICY_FIELDS:
+        rows.append(("server default without the false-negative budget (pfn_budget 0)", dict(pfn_budget=0)))
+        rows.append(("former default: sim to positive ≥ min(0.80, s⁺) (duplicate_margin 0, pfn_budget 0)", dict(duplicate_margin=0.0, pfn_budget=0)))
+        for t, b in ((0.01, 4), (0.02, 4), (0.01, 8)):
+            rows.append((f"false-negative budget alone: p_fn ≥ {t:g}, at most {b} per anchor", dict(NAIVE, pfn_threshold=t, pfn_budget=b)))
     if "max_rank" in POLICY_FIELDS:
         rows.append(("relative_margin 0.05 + max_rank 200 (hardness floor)", dict(NAIVE, relative_margin=0.05, max_rank=200)))
     if "duplicate_quantile" in POLICY_FIELDS:
@@ -124,7 +129,7 @@ def policies() -> list[tuple[str, dict]]:
     if "duplicate_margin" in POLICY_FIELDS:
         for m in (0.0, 0.1):
             rows.append((f"near-duplicate rule alone, duplicate_margin {m:g}: sim to positive ≥ min(0.80, s⁺ + {m:g})",
-                         dict(NAIVE, exclude_near_duplicates=True, duplicate_margin=m)))
+                         dict(NAIVE, **dup, duplicate_margin=m)))
     for t in (0.95, 0.90, 0.80, 0.70):
         rows.append((f"duplicate_threshold {t:.2f}", dict(NAIVE, **dup, duplicate_threshold=t)))
     rows += [

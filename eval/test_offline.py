@@ -76,6 +76,20 @@ def test_logistic_fit_recovers_coefficients():
             assert abs(r["predicted"] - r["observed"]) < 0.02, r
 
 
+def test_evalsets_leaves_eval_modules_unshadowed():
+    """Importing evalsets (which loads bench/py/data.py) must not put bench/py, whose
+    offline.py has the same name, ahead of eval/ for later imports (findings.py imports
+    evalsets first, then offline)."""
+    import subprocess
+
+    here = pathlib.Path(__file__).resolve().parent
+    code = (f"import sys; sys.path.insert(0, {str(here)!r}); import evalsets, offline; "
+            "print(offline.__file__); assert hasattr(offline, 'build_pool')")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert pathlib.Path(r.stdout.strip()) == here / "offline.py", r.stdout
+
+
 if __name__ == "__main__":
     tests = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
     failed = 0

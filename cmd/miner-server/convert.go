@@ -225,6 +225,11 @@ func fromPolicy(pb *hardnegv1.MiningPolicy) (mining.Policy, error) {
 	p.GuideDuplicateThreshold = optF("guide_duplicate_threshold", pb.GuideDuplicateThreshold)
 	p.Rotate = pb.Rotate
 	p.MaxExposures = int(pb.MaxExposures)
+	p.PFNThreshold = optF("pfn_threshold", pb.PfnThreshold)
+	if pb.PfnBudget != nil {
+		b := int(min(*pb.PfnBudget, mining.MaxPFNBudget+1))
+		p.PFNBudget = &b
+	}
 	p.MinVersion = pb.MinVersion
 	p.MaxStaleness = pb.MaxStaleness
 	if r, ok := staleRuleFromPB[pb.StaleRule]; ok {
@@ -312,22 +317,23 @@ func toAnchorResult(r *mining.Result, includeVectors bool) *hardnegv1.AnchorResu
 		MaxRank:            uint32(min(r.MaxRank, math.MaxUint32)),
 		FloorReached:       r.FloorReached,
 		Removed: &hardnegv1.RuleCounts{
-			Self:              uint64(r.Removed.Self),
-			Positive:          uint64(r.Removed.Positive),
-			Excluded:          uint64(r.Removed.Excluded),
-			InBatch:           uint64(r.Removed.InBatch),
-			Feedback:          uint64(r.Removed.Feedback),
-			SameGroup:         uint64(r.Removed.SameGroup),
-			Duplicate:         uint64(r.Removed.Duplicate),
-			ExcludedDuplicate: uint64(r.Removed.ExcludedDuplicate),
-			Guide:             uint64(r.Removed.Guide),
-			Margin:            uint64(r.Removed.Margin),
-			ScoreBand:         uint64(r.Removed.ScoreBand),
-			RankWindow:        uint64(r.Removed.RankWindow),
-			Diversity:         uint64(r.Removed.Diversity),
-			Stale:             uint64(r.Removed.Stale),
-			Rotation:          uint64(r.Removed.Rotation),
-			Exposure:          uint64(r.Removed.Exposure),
+			Self:                uint64(r.Removed.Self),
+			Positive:            uint64(r.Removed.Positive),
+			Excluded:            uint64(r.Removed.Excluded),
+			InBatch:             uint64(r.Removed.InBatch),
+			Feedback:            uint64(r.Removed.Feedback),
+			SameGroup:           uint64(r.Removed.SameGroup),
+			Duplicate:           uint64(r.Removed.Duplicate),
+			ExcludedDuplicate:   uint64(r.Removed.ExcludedDuplicate),
+			Guide:               uint64(r.Removed.Guide),
+			Margin:              uint64(r.Removed.Margin),
+			ScoreBand:           uint64(r.Removed.ScoreBand),
+			RankWindow:          uint64(r.Removed.RankWindow),
+			Diversity:           uint64(r.Removed.Diversity),
+			Stale:               uint64(r.Removed.Stale),
+			Rotation:            uint64(r.Removed.Rotation),
+			Exposure:            uint64(r.Removed.Exposure),
+			LikelyFalseNegative: uint64(r.Removed.LikelyFalseNegative),
 		},
 		RotationRestarted: r.RotationRestarted,
 		RotationServed:    uint32(r.RotationServed),
@@ -388,24 +394,25 @@ var syntheticKindToPB = map[mining.SyntheticKind]hardnegv1.SyntheticKind{
 
 // fateToPB maps each candidate fate to its proto enum.
 var fateToPB = map[mining.Fate]hardnegv1.CandidateFate{
-	mining.FateSelf:              hardnegv1.CandidateFate_CANDIDATE_FATE_SELF,
-	mining.FatePositive:          hardnegv1.CandidateFate_CANDIDATE_FATE_POSITIVE,
-	mining.FateExcluded:          hardnegv1.CandidateFate_CANDIDATE_FATE_EXCLUDED,
-	mining.FateInBatch:           hardnegv1.CandidateFate_CANDIDATE_FATE_IN_BATCH,
-	mining.FateFeedback:          hardnegv1.CandidateFate_CANDIDATE_FATE_FEEDBACK,
-	mining.FateSameGroup:         hardnegv1.CandidateFate_CANDIDATE_FATE_SAME_GROUP,
-	mining.FateDuplicate:         hardnegv1.CandidateFate_CANDIDATE_FATE_DUPLICATE,
-	mining.FateExcludedDuplicate: hardnegv1.CandidateFate_CANDIDATE_FATE_EXCLUDED_DUPLICATE,
-	mining.FateGuide:             hardnegv1.CandidateFate_CANDIDATE_FATE_GUIDE,
-	mining.FateMargin:            hardnegv1.CandidateFate_CANDIDATE_FATE_MARGIN,
-	mining.FateScoreBand:         hardnegv1.CandidateFate_CANDIDATE_FATE_SCORE_BAND,
-	mining.FateRankWindow:        hardnegv1.CandidateFate_CANDIDATE_FATE_RANK_WINDOW,
-	mining.FateDiversity:         hardnegv1.CandidateFate_CANDIDATE_FATE_DIVERSITY,
-	mining.FateStale:             hardnegv1.CandidateFate_CANDIDATE_FATE_STALE,
-	mining.FateRotation:          hardnegv1.CandidateFate_CANDIDATE_FATE_ROTATION,
-	mining.FateExposure:          hardnegv1.CandidateFate_CANDIDATE_FATE_EXPOSURE,
-	mining.FateReturned:          hardnegv1.CandidateFate_CANDIDATE_FATE_RETURNED,
-	mining.FateUnsampled:         hardnegv1.CandidateFate_CANDIDATE_FATE_UNSAMPLED,
+	mining.FateSelf:                hardnegv1.CandidateFate_CANDIDATE_FATE_SELF,
+	mining.FatePositive:            hardnegv1.CandidateFate_CANDIDATE_FATE_POSITIVE,
+	mining.FateExcluded:            hardnegv1.CandidateFate_CANDIDATE_FATE_EXCLUDED,
+	mining.FateInBatch:             hardnegv1.CandidateFate_CANDIDATE_FATE_IN_BATCH,
+	mining.FateFeedback:            hardnegv1.CandidateFate_CANDIDATE_FATE_FEEDBACK,
+	mining.FateSameGroup:           hardnegv1.CandidateFate_CANDIDATE_FATE_SAME_GROUP,
+	mining.FateDuplicate:           hardnegv1.CandidateFate_CANDIDATE_FATE_DUPLICATE,
+	mining.FateExcludedDuplicate:   hardnegv1.CandidateFate_CANDIDATE_FATE_EXCLUDED_DUPLICATE,
+	mining.FateGuide:               hardnegv1.CandidateFate_CANDIDATE_FATE_GUIDE,
+	mining.FateMargin:              hardnegv1.CandidateFate_CANDIDATE_FATE_MARGIN,
+	mining.FateScoreBand:           hardnegv1.CandidateFate_CANDIDATE_FATE_SCORE_BAND,
+	mining.FateRankWindow:          hardnegv1.CandidateFate_CANDIDATE_FATE_RANK_WINDOW,
+	mining.FateDiversity:           hardnegv1.CandidateFate_CANDIDATE_FATE_DIVERSITY,
+	mining.FateStale:               hardnegv1.CandidateFate_CANDIDATE_FATE_STALE,
+	mining.FateRotation:            hardnegv1.CandidateFate_CANDIDATE_FATE_ROTATION,
+	mining.FateExposure:            hardnegv1.CandidateFate_CANDIDATE_FATE_EXPOSURE,
+	mining.FateLikelyFalseNegative: hardnegv1.CandidateFate_CANDIDATE_FATE_LIKELY_FALSE_NEGATIVE,
+	mining.FateReturned:            hardnegv1.CandidateFate_CANDIDATE_FATE_RETURNED,
+	mining.FateUnsampled:           hardnegv1.CandidateFate_CANDIDATE_FATE_UNSAMPLED,
 }
 
 // toScoreSummary converts one calibration stream.

@@ -281,7 +281,8 @@ func (s *Server) uiHistory(context.Context, []byte) (any, error) {
 
 // ruleCountsMap names each rule's count as the RuleCounts proto field does.
 func ruleCountsMap(c *mining.RuleCounts) map[string]int {
-	counts := []int{c.Self, c.Positive, c.Excluded, c.InBatch, c.Feedback, c.SameGroup, c.Duplicate, c.ExcludedDuplicate, c.Guide, c.Margin, c.ScoreBand, c.RankWindow, c.Diversity}
+	counts := []int{c.Self, c.Positive, c.Excluded, c.InBatch, c.Feedback, c.SameGroup, c.Duplicate, c.ExcludedDuplicate, c.Guide, c.Margin, c.ScoreBand, c.RankWindow, c.Diversity,
+		c.Stale, c.Rotation, c.Exposure, c.LikelyFalseNegative}
 	out := make(map[string]int, len(counts))
 	for i, n := range counts {
 		out[mining.Fate(i).String()] = n

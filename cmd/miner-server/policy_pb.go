@@ -54,6 +54,10 @@ func policyPB(p mining.Policy) *hardnegv1.MiningPolicy {
 		},
 		ClosedLoop:      p.ClosedLoop,
 		ClosedLoopDepth: uint32(p.ClosedLoopDepth),
+		PfnThreshold:            p.PFNThreshold,
+	}
+	if p.PFNBudget != nil {
+		pb.PfnBudget = proto.Uint32(uint32(*p.PFNBudget))
 	}
 	for k, v := range staleRuleFromPB {
 		if v == p.StaleRule && k != hardnegv1.StaleRule_STALE_RULE_UNSPECIFIED {

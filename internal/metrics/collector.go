@@ -150,7 +150,7 @@ func collectMining(ch chan<- prometheus.Metric, s mining.Stats) {
 		{"self", r.Self}, {"positive", r.Positive}, {"excluded", r.Excluded}, {"in_batch", r.InBatch},
 		{"feedback", r.Feedback}, {"same_group", r.SameGroup}, {"duplicate", r.Duplicate}, {"excluded_duplicate", r.ExcludedDuplicate}, {"guide", r.Guide}, {"margin", r.Margin},
 		{"score_band", r.ScoreBand}, {"rank_window", r.RankWindow}, {"diversity", r.Diversity},
-		{"stale", r.Stale}, {"rotation", r.Rotation}, {"exposure", r.Exposure},
+		{"stale", r.Stale}, {"rotation", r.Rotation}, {"exposure", r.Exposure}, {"likely_false_negative", r.LikelyFalseNegative},
 	} {
 		counter(ch, descMineRemoved, uint64(rule.n), rule.name)
 	}

@@ -39,6 +39,8 @@ type anchorMiner struct {
 	res       Result
 	ex        explainer // the explained candidates, when the request asks
 
+	pfnDropped int // candidates dropped by the false-negative budget rule
+
 	selfSeen  bool   // the anchor item went through Skip
 	selfSlot  uint32 // its slot, valid when selfSeen
 	surviving int    // candidates that passed every rule before the rank window
@@ -298,6 +300,19 @@ func (m *anchorMiner) yield(c engine.Candidate) bool {
 		r.ScoreBand++
 		removed(FateScoreBand)
 		return false
+	}
+	if m.rules.hasPFN && m.pfnDropped < m.rules.pfnBudget && len(a.posVecs) > 0 && (pol.RankMode != RankRaw || raw >= pol.RangeMin) {
+		// The false-negative budget: the first pfnBudget survivors with a high p_fn go
+		// (under raw ranks, only those the window's start has not removed).
+		if !hasBest {
+			bestOf()
+		}
+		if falseNegativeProbability(best, c.Score, a.posScore) >= m.rules.pfnThreshold {
+			m.pfnDropped++
+			r.LikelyFalseNegative++
+			removed(FateLikelyFalseNegative)
+			return true
+		}
 	}
 	rank := m.surviving
 	if pol.RankMode == RankRaw {

@@ -294,7 +294,7 @@ func newBatchBuilder(ctx context.Context, s Searcher, req *BatchRequest) (*batch
 	}
 	pol := Policy{NearDuplicates: req.NearDuplicates, DuplicateThreshold: req.DuplicateThreshold, DuplicateMargin: req.DuplicateMargin}
 	thr, hasThr := pol.EffectiveDuplicateThreshold(m)
-	margin, hasMargin := pol.EffectiveDuplicateMargin(m)
+	margin, hasMargin := pol.EffectiveDuplicateMargin()
 	b := &batchBuilder{s: s, req: req, rows: make([]batchRow, len(req.Anchors))}
 	s.Resolve(func(lookup engine.LookupFunc) {
 		stored := func(id string) []float32 {

@@ -29,6 +29,7 @@ const (
 	FateStale
 	FateRotation
 	FateExposure
+	FateLikelyFalseNegative
 	// FateReturned: the candidate is one of the returned negatives.
 	FateReturned
 	// FateUnsampled: the candidate was in the rank window, but the sampler had chosen k
@@ -44,7 +45,8 @@ var fateNames = [...]string{
 	FateExcludedDuplicate: "excluded_duplicate", FateGuide: "guide", FateMargin: "margin",
 	FateScoreBand: "score_band", FateRankWindow: "rank_window", FateDiversity: "diversity",
 	FateStale: "stale", FateRotation: "rotation", FateExposure: "exposure",
-	FateReturned: "returned", FateUnsampled: "unsampled", fateWindow: "window",
+	FateLikelyFalseNegative: "likely_false_negative",
+	FateReturned:            "returned", FateUnsampled: "unsampled", fateWindow: "window",
 }
 
 // String returns the fate's name: the RuleCounts field in snake case, "returned" or

@@ -33,7 +33,9 @@ func checkExplainedMatchesCounts(t *testing.T, r Result) {
 		FateFeedback: rc.Feedback, FateSameGroup: rc.SameGroup, FateDuplicate: rc.Duplicate,
 		FateExcludedDuplicate: rc.ExcludedDuplicate, FateGuide: rc.Guide, FateMargin: rc.Margin,
 		FateScoreBand: rc.ScoreBand, FateRankWindow: rc.RankWindow, FateDiversity: rc.Diversity,
-		FateReturned: len(r.Negatives), FateUnsampled: r.Unsampled,
+		FateStale: rc.Stale, FateRotation: rc.Rotation, FateExposure: rc.Exposure,
+		FateLikelyFalseNegative: rc.LikelyFalseNegative,
+		FateReturned:            len(r.Negatives), FateUnsampled: r.Unsampled,
 	}
 	for _, f := range Fates() {
 		if c[f] != want[f] {

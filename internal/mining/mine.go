@@ -98,12 +98,15 @@ type RuleCounts struct {
 	// with the id rules, after SameGroup; Exposure also counts a candidate that reached
 	// the cap while the anchor was mined (by a concurrent request).
 	Rotation, Exposure int
+	// LikelyFalseNegative: dropped by the false-negative budget rule (Policy.PFNBudget),
+	// judged last, after every other rule and before the rank window.
+	LikelyFalseNegative int
 }
 
 // Total returns the number of candidates removed by all rules.
 func (c *RuleCounts) Total() int {
 	return c.Self + c.Positive + c.Excluded + c.InBatch + c.Feedback + c.SameGroup + c.Duplicate + c.ExcludedDuplicate + c.Guide + c.Margin + c.ScoreBand + c.RankWindow + c.Diversity +
-		c.Stale + c.Rotation + c.Exposure
+		c.Stale + c.Rotation + c.Exposure + c.LikelyFalseNegative
 }
 
 // Result is the outcome for one anchor.

@@ -10,12 +10,13 @@ import "math"
 // the anchor's positive score: an estimate of the probability that the negative is an
 // unlabelled positive. The coefficients are the pooled logistic regression of
 // eval/FINDINGS.md (the top 50 candidates of each anchor, all-MiniLM-L6-v2 embeddings,
-// cosine; the chatterbot and WordNet sets weighted equally). docs/MINING.md describes the
-// model, its reliability and its limits.
+// cosine; the chatterbot, docstring, WordNet synonym and WordNet definition sets
+// weighted equally). docs/MINING.md describes the model, its reliability and its limits.
+// The false-negative budget rule (Policy.PFNBudget) thresholds it.
 const (
-	PFNIntercept          = -6.43
-	PFNPositiveSimilarity = 7.06
-	PFNMargin             = 3.40
+	PFNIntercept          = -6.83
+	PFNPositiveSimilarity = 6.87
+	PFNMargin             = 4.56
 )
 
 // falseNegativeProbability is the model's p_fn for a candidate with similarity posSim

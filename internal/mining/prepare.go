@@ -87,6 +87,10 @@ type rules struct {
 	// positives), valid when hasMargin.
 	margin    float32
 	hasMargin bool
+	// pfnThreshold and pfnBudget are the false-negative budget rule, valid when hasPFN.
+	pfnThreshold float32
+	pfnBudget    int
+	hasPFN       bool
 	// fresh is the freshness rule (Policy.MinVersion, MaxStaleness).
 	fresh freshness
 }
@@ -96,10 +100,11 @@ type rules struct {
 // default).
 func resolveRules(pol *Policy, m engine.Metric, cal *Calibration) rules {
 	var r rules
+	r.pfnThreshold, r.pfnBudget, r.hasPFN = pol.EffectivePFNBudget(m)
 	if !pol.NearDuplicates {
 		return r
 	}
-	r.margin, r.hasMargin = pol.EffectiveDuplicateMargin(m)
+	r.margin, r.hasMargin = pol.EffectiveDuplicateMargin()
 	if cal != nil && (pol.DuplicateQuantile != nil || pol.DuplicateZScore != nil) {
 		if t, ok := cal.duplicateThreshold(pol.DuplicateQuantile, pol.DuplicateZScore); ok {
 			r.dup, r.hasDup = t, true

@@ -219,6 +219,11 @@ func (w *world) randomRequest(r *rand.Rand, s Searcher, rc *refCorpus) Request {
 	p.DuplicateMargin = maybe(func() float32 {
 		return float32(r.Float64()-0.3) * abs32(w.scoreQuantile(r, s, rc, 0)-w.scoreQuantile(r, s, rc, 0.5))
 	})
+	p.PFNThreshold = maybe(func() float32 { return float32(r.Float64() * r.Float64()) })
+	if r.IntN(3) == 0 {
+		b := r.IntN(6)
+		p.PFNBudget = &b
+	}
 	spread := w.scoreQuantile(r, s, rc, 0) - w.scoreQuantile(r, s, rc, 0.5)
 	p.AbsoluteMargin = maybe(func() float32 { return float32(r.Float64()) * abs32(spread) * 0.3 })
 	p.RelativeMargin = maybe(func() float32 { return float32(r.Float64() * 0.3) })

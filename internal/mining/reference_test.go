@@ -145,8 +145,8 @@ func referenceAnchor(rc *refCorpus, req Request, ai int, a Anchor, pol Policy) R
 	}
 	// Against the positives the threshold is min(dupT, s⁺ + duplicate_margin).
 	posOn, posT := dupOn, dupT
-	// The relative margin: the policy's, 0 under cosine by default.
-	marginOn := pol.NearDuplicates && (pol.DuplicateMargin != nil || rc.metric == engine.Cosine)
+	// The relative margin: the policy's; off by default.
+	marginOn := pol.NearDuplicates && pol.DuplicateMargin != nil
 	var margin float32
 	if pol.DuplicateMargin != nil {
 		margin = *pol.DuplicateMargin
@@ -161,6 +161,20 @@ func referenceAnchor(rc *refCorpus, req Request, ai int, a Anchor, pol Policy) R
 	}
 	// Guide space: the anchor's guide query (given, or its item's guide vector), the
 	// guide vectors of its positive ids and its raw guide positives; g⁺ = min guide(a, p).
+	// The false-negative budget: the first pfnB survivors with p_fn ≥ pfnT are dropped.
+	// Default (0.01, 4) under cosine while the near-duplicate rule is on; under dot and
+	// L2 only with both values set; off with a budget of 0.
+	var pfnT float32 = 0.01
+	pfnB := 4
+	if pol.PFNThreshold != nil {
+		pfnT = *pol.PFNThreshold
+	}
+	if pol.PFNBudget != nil {
+		pfnB = *pol.PFNBudget
+	}
+	pfnOn := pfnB > 0 && ((pol.PFNThreshold != nil && pol.PFNBudget != nil) ||
+		(rc.metric == engine.Cosine && (pol.NearDuplicates || pol.PFNThreshold != nil || pol.PFNBudget != nil)))
+	pfnDropped := 0
 	guideOn := pol.GuideMargin != nil || pol.GuideDuplicateThreshold != nil
 	var gq []float32
 	var gPos [][]float32
@@ -378,6 +392,11 @@ walk:
 			r.ScoreBand++
 			break walk
 		}
+		if pfnOn && pfnDropped < pfnB && len(posVecs) > 0 && (pol.RankMode != RankRaw || raw >= pol.RangeMin) && refPFN(rc, posVecs, sc.it.vec, s, sPlus) >= pfnT {
+			pfnDropped++
+			r.LikelyFalseNegative++
+			continue
+		}
 		rank := surviving
 		if pol.RankMode == RankRaw {
 			rank = raw
@@ -393,13 +412,7 @@ walk:
 		}
 		c := candidate{Negative: Negative{ID: id, Score: s, Rank: raw, Version: sc.it.version, Stale: stale}, vec: sc.it.vec}
 		if len(posVecs) > 0 {
-			// p_fn = σ(b₀ + b₁·max_p s(c, p) + b₂·(s − s⁺)).
-			maxSim := math.Inf(-1)
-			for _, pv := range posVecs {
-				maxSim = math.Max(maxSim, float64(rc.sim(sc.it.vec, pv)))
-			}
-			z := -6.43 + 7.06*maxSim + 3.40*float64(s-sPlus)
-			c.PFN, c.HasPFN = float32(1/(1+math.Exp(-z))), true
+			c.PFN, c.HasPFN = refPFN(rc, posVecs, sc.it.vec, s, sPlus), true
 		}
 		if pol.Sampling != SampleTop {
 			window = append(window, c)
@@ -478,4 +491,14 @@ walk:
 	}
 	res.Shortfall = pol.NumNegatives - len(chosen)
 	return res
+}
+
+// refPFN is p_fn = σ(b₀ + b₁·max_p s(c, p) + b₂·(s − s⁺)) with the pooled four-set fit.
+func refPFN(rc *refCorpus, posVecs [][]float32, vec []float32, s, sPlus float32) float32 {
+	maxSim := math.Inf(-1)
+	for _, pv := range posVecs {
+		maxSim = math.Max(maxSim, float64(rc.sim(vec, pv)))
+	}
+	z := -6.83 + 6.87*maxSim + 4.56*float64(s-sPlus)
+	return float32(1 / (1 + math.Exp(-z)))
 }

@@ -613,7 +613,9 @@ func TestNearDuplicateRuleIsOnByDefaultUnderCosine(t *testing.T) {
 	items := []it{at("p", 1), at("c81", 0.81), at("c79", 0.79), at("c50", 0.5), at("c20", 0.2)}
 	anchor := Anchor{Vector: []float32{1, 0.3}, PositiveIDs: []string{"p"}}
 	cos := build(t, engine.Cosine, items...)
-	res := mineOK(t, cos, Request{Anchors: []Anchor{anchor}, Policy: policy(2, nil)})[0]
+	// The false-negative budget (on by default as well) is off here to isolate the rule.
+	noBudget := func(p *Policy) { p.PFNBudget = ptrInt(0) }
+	res := mineOK(t, cos, Request{Anchors: []Anchor{anchor}, Policy: policy(2, noBudget)})[0]
 	if got := ids(res); !slices.Equal(got, []string{"c79", "c50"}) || res.Removed.Duplicate != 1 {
 		t.Errorf("cosine default: %v (duplicates %d), want [c79 c50] with c81 removed", got, res.Removed.Duplicate)
 	}
@@ -621,7 +623,7 @@ func TestNearDuplicateRuleIsOnByDefaultUnderCosine(t *testing.T) {
 	if got := ids(res); !slices.Equal(got, []string{"c81", "c79"}) || res.Removed.Duplicate != 0 {
 		t.Errorf("rule off: %v, want [c81 c79]", got)
 	}
-	res = mineOK(t, cos, Request{Anchors: []Anchor{anchor}, Policy: policy(2, func(p *Policy) { p.DuplicateThreshold = ptr(0.4) })})[0]
+	res = mineOK(t, cos, Request{Anchors: []Anchor{anchor}, Policy: policy(2, func(p *Policy) { noBudget(p); p.DuplicateThreshold = ptr(0.4) })})[0]
 	if got := ids(res); !slices.Equal(got, []string{"c20"}) || res.Removed.Duplicate != 3 {
 		t.Errorf("threshold 0.4: %v, want [c20]", got)
 	}
@@ -701,7 +703,7 @@ func TestFalseNegativeProbability(t *testing.T) {
 	for _, n := range res[0].Negatives {
 		i, _ := strconv.Atoi(n.ID[1:])
 		x := 1 - float64(i)/10
-		want := sig(-6.43 + 7.06*0.5*x + 3.40*(x-0.5))
+		want := sig(-6.83 + 6.87*0.5*x + 4.56*(x-0.5))
 		if !n.HasPFN || math.Abs(float64(n.PFN-want)) > 1e-6 {
 			t.Errorf("%s: p_fn %v (%v), want %v", n.ID, n.PFN, n.HasPFN, want)
 		}
@@ -737,30 +739,59 @@ func TestDuplicateMarginIsRelativeToThePositiveScore(t *testing.T) {
 	}
 }
 
-// TestRelativeNearDuplicateRuleIsOnByDefaultUnderCosine: with s⁺ below 0.80 the default
-// threshold is s⁺ (duplicate_margin 0): a candidate at least as close to the positive as
-// the anchor is goes, under cosine only.
-func TestRelativeNearDuplicateRuleIsOnByDefaultUnderCosine(t *testing.T) {
+// TestFalseNegativeBudgetIsOnByDefaultUnderCosine: under cosine an empty policy drops
+// the first 4 survivors with p_fn ≥ 0.01 and keeps later ones whatever their p_fn; the
+// threshold and the budget can be set, a budget of 0 or NearDuplicates false turns the
+// default off, and under dot the rule needs both values. duplicate_margin is off by
+// default.
+func TestFalseNegativeBudgetIsOnByDefaultUnderCosine(t *testing.T) {
 	deg := func(id string, d float64) it {
 		r := d * math.Pi / 180
 		return it{id: id, v: []float32{float32(math.Cos(r)), float32(math.Sin(r))}}
 	}
-	// p at 0°, the query at 50° (s⁺ = cos 50° ≈ 0.643). c44: cos to p 0.719 (≥ s⁺, < 0.80);
-	// c30: 0.866 (≥ 0.80); c57, c75, c100 below s⁺. Query order: c44, c57, c30, c75, c100.
+	// p at 0°, the query at 50° (s⁺ = cos 50° ≈ 0.643). Query order: c44, c57, c30, c75,
+	// c100. c30 is a near-duplicate of p (cos 0.866 ≥ 0.80). p_fn = σ(−6.83 + 6.87·cos(c, p)
+	// + 4.56·(s − s⁺)): c44 0.43, c57 0.18, c75 0.021, c100 0.0003.
 	items := []it{deg("p", 0), deg("c44", 44), deg("c57", 57), deg("c30", 30), deg("c75", 75), deg("c100", 100)}
-	q := deg("q", 50).v
-	anchor := Anchor{Vector: q, PositiveIDs: []string{"p"}}
+	anchor := Anchor{Vector: deg("q", 50).v, PositiveIDs: []string{"p"}}
 	cos := build(t, engine.Cosine, items...)
-	res := mineOK(t, cos, Request{Anchors: []Anchor{anchor}, Policy: policy(2, nil)})[0]
-	if got := ids(res); !slices.Equal(got, []string{"c57", "c75"}) || res.Removed.Duplicate != 2 || math.Abs(float64(res.DuplicateThreshold)-math.Cos(50*math.Pi/180)) > 1e-5 {
-		t.Errorf("cosine default: %v (duplicates %d, threshold %v), want [c57 c75], 2, 0.643", got, res.Removed.Duplicate, res.DuplicateThreshold)
+	for _, tc := range []struct {
+		name    string
+		edit    func(p *Policy)
+		want    []string
+		dropped int
+	}{
+		{"default", nil, []string{"c100"}, 3},
+		{"budget 2", func(p *Policy) { p.PFNBudget = ptrInt(2) }, []string{"c75", "c100"}, 2},
+		{"threshold 0.2", func(p *Policy) { p.PFNThreshold = ptr(0.2) }, []string{"c57", "c75"}, 1},
+		{"budget 0", func(p *Policy) { p.PFNBudget = ptrInt(0) }, []string{"c44", "c57"}, 0},
+		{"near-duplicate rules off", func(p *Policy) { p.NearDuplicates = false }, []string{"c44", "c57"}, 0},
+	} {
+		res := mineOK(t, cos, Request{Anchors: []Anchor{anchor}, Policy: policy(2, tc.edit), Explain: 16})[0]
+		if got := ids(res); !slices.Equal(got, tc.want) || res.Removed.LikelyFalseNegative != tc.dropped {
+			t.Errorf("%s: %v (likely false negatives %d), want %v, %d", tc.name, got, res.Removed.LikelyFalseNegative, tc.want, tc.dropped)
+		}
+		checkExplainedMatchesCounts(t, res)
 	}
-	res = mineOK(t, cos, Request{Anchors: []Anchor{anchor}, Policy: policy(2, func(p *Policy) { p.DuplicateMargin = ptr(2) })})[0]
-	if got := ids(res); !slices.Equal(got, []string{"c44", "c57"}) || res.DuplicateThreshold != DefaultCosineDuplicateThreshold {
-		t.Errorf("relative part off: %v (threshold %v), want [c44 c57], 0.8", got, res.DuplicateThreshold)
+	res := mineOK(t, cos, Request{Anchors: []Anchor{anchor}, Policy: policy(3, func(p *Policy) { p.PFNBudget = ptrInt(0) })})[0]
+	if res.DuplicateThreshold != DefaultCosineDuplicateThreshold || res.Removed.Duplicate != 1 {
+		t.Errorf("duplicate threshold %v (%d removed), want %v: no default duplicate_margin", res.DuplicateThreshold, res.Removed.Duplicate, DefaultCosineDuplicateThreshold)
 	}
 	dot := build(t, engine.Dot, items...)
-	if got := ids(mineOK(t, dot, Request{Anchors: []Anchor{anchor}, Policy: policy(2, nil)})[0]); !slices.Equal(got, []string{"c44", "c57"}) {
-		t.Errorf("dot default: %v, want [c44 c57] (no default rule under dot)", got)
+	for _, tc := range []struct {
+		name string
+		edit func(p *Policy)
+		want []string
+	}{
+		{"dot default", nil, []string{"c44", "c57"}},
+		{"dot, threshold only", func(p *Policy) { p.PFNThreshold = ptr(0.01) }, []string{"c44", "c57"}},
+		// No near-duplicate rule under dot: c30 (p_fn 0.62) counts against the budget.
+		{"dot, both set", func(p *Policy) { p.PFNThreshold, p.PFNBudget = ptr(0.01), ptrInt(3) }, []string{"c75", "c100"}},
+	} {
+		if got := ids(mineOK(t, dot, Request{Anchors: []Anchor{anchor}, Policy: policy(2, tc.edit)})[0]); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
+
+func ptrInt(v int) *int { return &v }

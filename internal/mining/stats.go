@@ -139,4 +139,5 @@ func (c *RuleCounts) add(o *RuleCounts) {
 	c.Stale += o.Stale
 	c.Rotation += o.Rotation
 	c.Exposure += o.Exposure
+	c.LikelyFalseNegative += o.LikelyFalseNegative
 }

@@ -43,7 +43,7 @@ func mineAnchorTraced(ctx context.Context, s Searcher, req *Request, rl rules, a
 		attribute.Bool("floor_reached", res.FloorReached),
 		attribute.Bool("precomputed_scores", scores != nil),
 	)
-	for i, n := range []int{rc.Self, rc.Positive, rc.Excluded, rc.InBatch, rc.Feedback, rc.SameGroup, rc.Duplicate, rc.ExcludedDuplicate, rc.Guide, rc.Margin, rc.ScoreBand, rc.RankWindow, rc.Diversity} {
+	for i, n := range []int{rc.Self, rc.Positive, rc.Excluded, rc.InBatch, rc.Feedback, rc.SameGroup, rc.Duplicate, rc.ExcludedDuplicate, rc.Guide, rc.Margin, rc.ScoreBand, rc.RankWindow, rc.Diversity, rc.Stale, rc.Rotation, rc.Exposure, rc.LikelyFalseNegative} {
 		if n > 0 {
 			span.SetAttributes(attribute.Int("removed."+Fate(i).String(), n))
 		}

@@ -117,7 +117,8 @@ def test_mine_by_id_matches_brute_force(client: hardneg.Client, collection: str)
     client.upsert(collection, ids, x)
     # The positive of d0 is its nearest neighbour, so the search meets (and drops) it.
     pos = _brute_force_top(x, ids, x[0], 1, {"d0"})[0]
-    res = client.mine(collection, anchor_ids=["d0", "d1"], positive_ids=[[pos], []], num_negatives=5)
+    # pfn_budget=0: the false-negative budget (on by default) would drop some of the top 5.
+    res = client.mine(collection, anchor_ids=["d0", "d1"], positive_ids=[[pos], []], num_negatives=5, pfn_budget=0)
     assert res.ids.shape == (2, 5) and res.scores.dtype == np.float32
     assert res.ids[0].tolist() == _brute_force_top(x, ids, x[0], 5, {"d0", pos})
     # In-batch exclusion (default on): anchor 1 never gets anchor 0's id or positive.

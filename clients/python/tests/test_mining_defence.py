@@ -122,7 +122,8 @@ def test_guide_margin_masks_what_the_guide_ranks_above_the_positive(client: hard
         g[1] = [0.95, 0.31, 0, 0]
         client.upsert(guide, ids, g)
         ga = np.array([[1, 0, 0, 0]], dtype=np.float32)
-        plain = client.mine(collection, anchor_vectors=q[None, :], positive_ids=[["p"]], num_negatives=3)
+        # The false-negative budget (on by default) is off to isolate the guide rule.
+        plain = client.mine(collection, anchor_vectors=q[None, :], positive_ids=[["p"]], num_negatives=3, pfn_budget=0)
         assert plain.ids[0, 0] == "fn" and np.isnan(plain.guide_positive_scores[0])
         res = client.mine(
             collection,
@@ -132,6 +133,7 @@ def test_guide_margin_masks_what_the_guide_ranks_above_the_positive(client: hard
             num_negatives=3,
             guide_collection=guide,
             guide_margin=0.0,
+            pfn_budget=0,
         )
         assert "fn" not in res.ids[0].tolist()
         assert res.removed["guide"][0] >= 1 and res.stats.guide >= 1
@@ -141,3 +143,21 @@ def test_guide_margin_masks_what_the_guide_ranks_above_the_positive(client: hard
         assert [v.field for v in e.value.violations] == ["policy.guide_margin"]
     finally:
         client.delete_collection(guide, missing_ok=True)
+
+
+def test_false_negative_budget_is_on_by_default_and_counted(client: hardneg.Client, collection: str) -> None:
+    x = unit_rows(40, 16, seed=41)
+    q = x[0] + 0.1 * x[1]
+    # "fn" is the hardest candidate (s ≈ 1), and about as close to the positive as the anchor
+    # is (≈ 0.7, below the 0.80 near-duplicate threshold): p_fn ≈ σ(−6.83 + 6.87·0.7 +
+    # 4.56·0.3) ≈ 0.3, so the default false-negative budget drops it and counts it.
+    p = q / np.linalg.norm(q) + 1.0 * x[3]
+    fn = q / np.linalg.norm(q) + 0.05 * x[2]
+    ids = ["p", "fn"] + [f"d{i}" for i in range(40)]
+    client.upsert(collection, ids, np.vstack([p, fn, x]))
+    res = client.mine(collection, anchor_vectors=q[None, :], positive_ids=[["p"]], num_negatives=3)
+    assert "fn" not in res.ids[0].tolist()
+    assert 1 <= res.removed["likely_false_negative"][0] <= 4 and res.stats.likely_false_negative >= 1
+    off = client.mine(collection, anchor_vectors=q[None, :], positive_ids=[["p"]], num_negatives=3, pfn_budget=0)
+    assert off.ids[0, 0] == "fn" and off.removed["likely_false_negative"][0] == 0
+    assert off.p_fn[0, 0] >= 0.01

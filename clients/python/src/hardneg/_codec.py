@@ -296,6 +296,7 @@ _POLICY_INTS: dict[str, tuple[int, int, bool]] = {
     "max_staleness": (0, 2**63 - 1, True),
     "max_exposures": (0, 2**32 - 1, False),
     "closed_loop_depth": (0, MAX_RANGE, False),
+    "pfn_budget": (0, MAX_NEGATIVES, True),
 }
 _POLICY_FLOATS = (
     "max_score",
@@ -312,6 +313,7 @@ _POLICY_FLOATS = (
     "guide_margin",
     "guide_duplicate_threshold",
     "duplicate_margin",
+    "pfn_threshold",
 )
 _POLICY_BOOLS = (
     "exclude_same_group",
@@ -455,6 +457,8 @@ def policy_message(policy: MiningPolicy) -> pb.MiningPolicy:
         msg.min_version = int(policy.min_version)
     if policy.max_staleness is not None:
         msg.max_staleness = int(policy.max_staleness)
+    if policy.pfn_budget is not None:
+        msg.pfn_budget = int(policy.pfn_budget)
     for name in (
         "exclude_same_group",
         "duplicate_threshold",
@@ -475,6 +479,7 @@ def policy_message(policy: MiningPolicy) -> pb.MiningPolicy:
         "guide_margin",
         "guide_duplicate_threshold",
         "duplicate_margin",
+        "pfn_threshold",
     ):
         value = getattr(policy, name)
         if value is not None:

@@ -51,6 +51,7 @@ RULES: tuple[str, ...] = (
     "stale",
     "rotation",
     "exposure",
+    "likely_false_negative",
 )
 
 
@@ -334,9 +335,11 @@ class MiningPolicy:
     ``"top1_sampled"``).
 
     hardneg's defaults protect: ``exclude_near_duplicates`` (default on) drops, under
-    cosine, candidates with similarity ≥ min(``duplicate_threshold``, s⁺ +
-    ``duplicate_margin``) (defaults 0.80 and 0) to a known positive, and near-duplicates
-    of an excluded item; ``duplicate_quantile``/``duplicate_zscore`` set that
+    cosine, candidates with similarity ≥ ``duplicate_threshold`` (default 0.80; with
+    ``duplicate_margin`` δ, the lower of it and s⁺ + δ) to a known positive, near-duplicates
+    of an excluded item, and the first ``pfn_budget`` (default 4) candidates with ``p_fn``
+    ≥ ``pfn_threshold`` (default 0.01) that pass every other rule (``pfn_budget=0`` turns
+    that off); ``duplicate_quantile``/``duplicate_zscore`` set that
     threshold from the collection's calibration instead; ``max_rank`` is the hardness
     floor (0: the server default, max(200, 2 × the window's end); ``2**32 - 1``: none).
     ``guide_collection`` names a collection of the same ids encoded by a guide model;
@@ -405,6 +408,8 @@ class MiningPolicy:
     synthetic: Optional["SyntheticPolicy"] = None
     closed_loop: Optional[bool] = None
     closed_loop_depth: int = 0
+    pfn_threshold: Optional[float] = None
+    pfn_budget: Optional[int] = None
 
     @classmethod
     def from_kwargs(cls, base: Optional["MiningPolicy"] = None, **kwargs: Any) -> "MiningPolicy":
@@ -442,6 +447,7 @@ class RuleStats:
     stale: int = 0
     rotation: int = 0
     exposure: int = 0
+    likely_false_negative: int = 0
     candidates_examined: int = 0
     negatives_returned: int = 0
     shortfall: int = 0

@@ -384,6 +384,8 @@ const (
 	CandidateFate_CANDIDATE_FATE_ROTATION CandidateFate = 17
 	// Served max_exposures times in the collection's current exposure window.
 	CandidateFate_CANDIDATE_FATE_EXPOSURE CandidateFate = 18
+	// Dropped by the false-negative budget (pfn_threshold, pfn_budget).
+	CandidateFate_CANDIDATE_FATE_LIKELY_FALSE_NEGATIVE CandidateFate = 19
 )
 
 // Enum value maps for CandidateFate.
@@ -408,27 +410,29 @@ var (
 		16: "CANDIDATE_FATE_STALE",
 		17: "CANDIDATE_FATE_ROTATION",
 		18: "CANDIDATE_FATE_EXPOSURE",
+		19: "CANDIDATE_FATE_LIKELY_FALSE_NEGATIVE",
 	}
 	CandidateFate_value = map[string]int32{
-		"CANDIDATE_FATE_UNSPECIFIED":        0,
-		"CANDIDATE_FATE_SELF":               1,
-		"CANDIDATE_FATE_POSITIVE":           2,
-		"CANDIDATE_FATE_EXCLUDED":           3,
-		"CANDIDATE_FATE_IN_BATCH":           4,
-		"CANDIDATE_FATE_FEEDBACK":           5,
-		"CANDIDATE_FATE_SAME_GROUP":         6,
-		"CANDIDATE_FATE_DUPLICATE":          7,
-		"CANDIDATE_FATE_EXCLUDED_DUPLICATE": 8,
-		"CANDIDATE_FATE_GUIDE":              9,
-		"CANDIDATE_FATE_MARGIN":             10,
-		"CANDIDATE_FATE_SCORE_BAND":         11,
-		"CANDIDATE_FATE_RANK_WINDOW":        12,
-		"CANDIDATE_FATE_DIVERSITY":          13,
-		"CANDIDATE_FATE_RETURNED":           14,
-		"CANDIDATE_FATE_UNSAMPLED":          15,
-		"CANDIDATE_FATE_STALE":              16,
-		"CANDIDATE_FATE_ROTATION":           17,
-		"CANDIDATE_FATE_EXPOSURE":           18,
+		"CANDIDATE_FATE_UNSPECIFIED":           0,
+		"CANDIDATE_FATE_SELF":                  1,
+		"CANDIDATE_FATE_POSITIVE":              2,
+		"CANDIDATE_FATE_EXCLUDED":              3,
+		"CANDIDATE_FATE_IN_BATCH":              4,
+		"CANDIDATE_FATE_FEEDBACK":              5,
+		"CANDIDATE_FATE_SAME_GROUP":            6,
+		"CANDIDATE_FATE_DUPLICATE":             7,
+		"CANDIDATE_FATE_EXCLUDED_DUPLICATE":    8,
+		"CANDIDATE_FATE_GUIDE":                 9,
+		"CANDIDATE_FATE_MARGIN":                10,
+		"CANDIDATE_FATE_SCORE_BAND":            11,
+		"CANDIDATE_FATE_RANK_WINDOW":           12,
+		"CANDIDATE_FATE_DIVERSITY":             13,
+		"CANDIDATE_FATE_RETURNED":              14,
+		"CANDIDATE_FATE_UNSAMPLED":             15,
+		"CANDIDATE_FATE_STALE":                 16,
+		"CANDIDATE_FATE_ROTATION":              17,
+		"CANDIDATE_FATE_EXPOSURE":              18,
+		"CANDIDATE_FATE_LIKELY_FALSE_NEGATIVE": 19,
 	}
 )
 
@@ -2018,8 +2022,9 @@ type MiningPolicy struct {
 	// that the graph's top window matches exact search (see Negative.rank).
 	EfSearch uint32 `protobuf:"varint,21,opt,name=ef_search,json=efSearch,proto3" json:"ef_search,omitempty"`
 	// The near-duplicate rules (duplicate_threshold, duplicate_margin and their calibrated
-	// forms). Default true: under cosine an empty policy already drops candidates with
-	// cosine ≥ min(0.80, s⁺) to a known positive.
+	// forms) and the default false-negative budget (pfn_threshold, pfn_budget). Default
+	// true: under cosine an empty policy already drops candidates with cosine ≥ 0.80 to a
+	// known positive, and the first 4 survivors with p_fn ≥ 0.01.
 	ExcludeNearDuplicates *bool `protobuf:"varint,22,opt,name=exclude_near_duplicates,json=excludeNearDuplicates,proto3,oneof" json:"exclude_near_duplicates,omitempty"`
 	// Hardness floor: no negative comes from raw rank ≥ max_rank. When the search gets
 	// there, the anchor reports floor_reached and a shortfall instead of returning easier
@@ -2055,9 +2060,7 @@ type MiningPolicy struct {
 	// similarity to a known positive is ≥ s⁺ + duplicate_margin, i.e. c is (about) as close
 	// to the positive as the anchor is. Scale-free, so it carries across models; with
 	// duplicate_threshold as well, the lower threshold applies. Needs s⁺; off with
-	// exclude_near_duplicates = false. Unset: 0 under cosine (the default rule: drop what is
-	// at least as close to the positive as the anchor is), off under dot and L2; 2 under
-	// cosine never triggers.
+	// exclude_near_duplicates = false. Unset: off.
 	DuplicateMargin *float32 `protobuf:"fixed32,29,opt,name=duplicate_margin,json=duplicateMargin,proto3,oneof" json:"duplicate_margin,omitempty"`
 	// Freshness rule: a candidate whose version (ItemBatch.versions: the encoder version,
 	// e.g. training step, that produced its vector) is below min_version is stale. Unset:
@@ -2099,8 +2102,19 @@ type MiningPolicy struct {
 	ClosedLoop bool `protobuf:"varint,36,opt,name=closed_loop,json=closedLoop,proto3" json:"closed_loop,omitempty"`
 	// Ranks of the closed-loop band: the shift at h = 0. 0: 10·num_negatives.
 	ClosedLoopDepth uint32 `protobuf:"varint,37,opt,name=closed_loop_depth,json=closedLoopDepth,proto3" json:"closed_loop_depth,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// False-negative budget: of the candidates that pass every other rule, the first
+	// pfn_budget (the hardest) whose p_fn (Negative.p_fn) is ≥ pfn_threshold are dropped
+	// (RemovedCounts.likely_false_negative); later candidates are kept whatever their p_fn,
+	// so the rule costs at most pfn_budget ranks of hardness. Needs a known positive.
+	// Unset: under cosine while exclude_near_duplicates is on, pfn_threshold 0.01 and
+	// pfn_budget 4 (chosen leave-one-set-out on the evaluation sets, docs/QUALITY.md);
+	// under dot and L2 the rule is on only with both set. In [0, 1].
+	PfnThreshold *float32 `protobuf:"fixed32,38,opt,name=pfn_threshold,json=pfnThreshold,proto3,oneof" json:"pfn_threshold,omitempty"`
+	// See pfn_threshold: at most this many candidates per anchor, 0–1,024; 0 turns the
+	// rule off.
+	PfnBudget     *uint32 `protobuf:"varint,39,opt,name=pfn_budget,json=pfnBudget,proto3,oneof" json:"pfn_budget,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MiningPolicy) Reset() {
@@ -2388,6 +2402,20 @@ func (x *MiningPolicy) GetClosedLoop() bool {
 func (x *MiningPolicy) GetClosedLoopDepth() uint32 {
 	if x != nil {
 		return x.ClosedLoopDepth
+	}
+	return 0
+}
+
+func (x *MiningPolicy) GetPfnThreshold() float32 {
+	if x != nil && x.PfnThreshold != nil {
+		return *x.PfnThreshold
+	}
+	return 0
+}
+
+func (x *MiningPolicy) GetPfnBudget() uint32 {
+	if x != nil && x.PfnBudget != nil {
+		return *x.PfnBudget
 	}
 	return 0
 }
@@ -2722,9 +2750,13 @@ type RuleCounts struct {
 	Rotation uint64 `protobuf:"varint,15,opt,name=rotation,proto3" json:"rotation,omitempty"`
 	// Served max_exposures times in the collection's exposure window. Judged with the id
 	// rules, after rotation.
-	Exposure      uint64 `protobuf:"varint,16,opt,name=exposure,proto3" json:"exposure,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Exposure uint64 `protobuf:"varint,16,opt,name=exposure,proto3" json:"exposure,omitempty"`
+	// Dropped by the false-negative budget (MiningPolicy.pfn_threshold, pfn_budget): one of
+	// the anchor's first pfn_budget candidates with p_fn ≥ pfn_threshold among those that
+	// passed every other rule. Judged last, before the rank window.
+	LikelyFalseNegative uint64 `protobuf:"varint,17,opt,name=likely_false_negative,json=likelyFalseNegative,proto3" json:"likely_false_negative,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *RuleCounts) Reset() {
@@ -2865,6 +2897,13 @@ func (x *RuleCounts) GetRotation() uint64 {
 func (x *RuleCounts) GetExposure() uint64 {
 	if x != nil {
 		return x.Exposure
+	}
+	return 0
+}
+
+func (x *RuleCounts) GetLikelyFalseNegative() uint64 {
+	if x != nil {
+		return x.LikelyFalseNegative
 	}
 	return 0
 }
@@ -4652,13 +4691,13 @@ type BuildBatchesRequest struct {
 	// sample_range_min + 8·num_sampled.
 	SampleRangeMax uint32 `protobuf:"varint,14,opt,name=sample_range_max,json=sampleRangeMax,proto3" json:"sample_range_max,omitempty"`
 	// Mine's near-duplicate rules in the batch guarantee: an item whose similarity to a
-	// positive p of a row is ≥ that row's threshold min(duplicate_threshold,
-	// s⁺ + duplicate_margin), or whose similarity to a reported false negative of the
-	// row is ≥ duplicate_threshold, does not join it. Default true.
+	// positive p of a row is ≥ duplicate_threshold (or ≥ s⁺ + duplicate_margin when that
+	// is set), or whose similarity to a reported false negative of the row is ≥
+	// duplicate_threshold, does not join it. Default true.
 	ExcludeNearDuplicates *bool `protobuf:"varint,15,opt,name=exclude_near_duplicates,json=excludeNearDuplicates,proto3,oneof" json:"exclude_near_duplicates,omitempty"`
 	// As MiningPolicy.duplicate_threshold (unset: 0.80 under cosine).
 	DuplicateThreshold *float32 `protobuf:"fixed32,16,opt,name=duplicate_threshold,json=duplicateThreshold,proto3,oneof" json:"duplicate_threshold,omitempty"`
-	// As MiningPolicy.duplicate_margin (unset: 0 under cosine).
+	// As MiningPolicy.duplicate_margin (unset: off).
 	DuplicateMargin *float32 `protobuf:"fixed32,17,opt,name=duplicate_margin,json=duplicateMargin,proto3,oneof" json:"duplicate_margin,omitempty"`
 	// Keep items reported as false negatives for an anchor out of its batches. Default
 	// true.
@@ -5203,7 +5242,7 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"excludeIds\x12\x16\n" +
 	"\x06groups\x18\a \x03(\tR\x06groups\x12!\n" +
 	"\fguide_vector\x18\b \x01(\fR\vguideVector\x124\n" +
-	"\x16guide_positive_vectors\x18\t \x01(\fR\x14guidePositiveVectors\"\xae\x0f\n" +
+	"\x16guide_positive_vectors\x18\t \x01(\fR\x14guidePositiveVectors\"\x9d\x10\n" +
 	"\fMiningPolicy\x12#\n" +
 	"\rnum_negatives\x18\x01 \x01(\rR\fnumNegatives\x121\n" +
 	"\x12exclude_same_group\x18\x02 \x01(\bH\x00R\x10excludeSameGroup\x88\x01\x01\x124\n" +
@@ -5246,7 +5285,10 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\tsynthetic\x18# \x01(\v2\x1b.hardneg.v1.SyntheticPolicyR\tsynthetic\x12\x1f\n" +
 	"\vclosed_loop\x18$ \x01(\bR\n" +
 	"closedLoop\x12*\n" +
-	"\x11closed_loop_depth\x18% \x01(\rR\x0fclosedLoopDepthB\x15\n" +
+	"\x11closed_loop_depth\x18% \x01(\rR\x0fclosedLoopDepth\x12(\n" +
+	"\rpfn_threshold\x18& \x01(\x02H\x15R\fpfnThreshold\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"pfn_budget\x18' \x01(\rH\x16R\tpfnBudget\x88\x01\x01B\x15\n" +
 	"\x13_exclude_same_groupB\x16\n" +
 	"\x14_duplicate_thresholdB\x12\n" +
 	"\x10_absolute_marginB\x12\n" +
@@ -5269,7 +5311,9 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x1a_guide_duplicate_thresholdB\x13\n" +
 	"\x11_duplicate_marginB\x0e\n" +
 	"\f_min_versionB\x10\n" +
-	"\x0e_max_staleness\"\xa4\x02\n" +
+	"\x0e_max_stalenessB\x10\n" +
+	"\x0e_pfn_thresholdB\r\n" +
+	"\v_pfn_budget\"\xa4\x02\n" +
 	"\x0fSyntheticPolicy\x12\x1b\n" +
 	"\tnum_mixed\x18\x01 \x01(\rR\bnumMixed\x12 \n" +
 	"\talpha_min\x18\x02 \x01(\x02H\x00R\balphaMin\x88\x01\x01\x12 \n" +
@@ -5299,7 +5343,7 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x04p_fn\x18\x04 \x01(\x02H\x00R\x03pFn\x88\x01\x01\x12\x18\n" +
 	"\aversion\x18\x05 \x01(\x03R\aversion\x12\x14\n" +
 	"\x05stale\x18\x06 \x01(\bR\x05staleB\a\n" +
-	"\x05_p_fn\"\xd5\x03\n" +
+	"\x05_p_fn\"\x89\x04\n" +
 	"\n" +
 	"RuleCounts\x12\x12\n" +
 	"\x04self\x18\x01 \x01(\x04R\x04self\x12\x1a\n" +
@@ -5321,7 +5365,8 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\tdiversity\x18\v \x01(\x04R\tdiversity\x12\x14\n" +
 	"\x05stale\x18\x0e \x01(\x04R\x05stale\x12\x1a\n" +
 	"\brotation\x18\x0f \x01(\x04R\brotation\x12\x1a\n" +
-	"\bexposure\x18\x10 \x01(\x04R\bexposure\"\xa5\b\n" +
+	"\bexposure\x18\x10 \x01(\x04R\bexposure\x122\n" +
+	"\x15likely_false_negative\x18\x11 \x01(\x04R\x13likelyFalseNegative\"\xa5\b\n" +
 	"\fAnchorResult\x122\n" +
 	"\tnegatives\x18\x01 \x03(\v2\x14.hardneg.v1.NegativeR\tnegatives\x12)\n" +
 	"\x10negative_vectors\x18\x02 \x01(\fR\x0fnegativeVectors\x12*\n" +
@@ -5546,7 +5591,7 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\rSyntheticKind\x12\x1e\n" +
 	"\x1aSYNTHETIC_KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14SYNTHETIC_KIND_MIXED\x10\x01\x12\x18\n" +
-	"\x14SYNTHETIC_KIND_QUERY\x10\x02*\xc1\x04\n" +
+	"\x14SYNTHETIC_KIND_QUERY\x10\x02*\xeb\x04\n" +
 	"\rCandidateFate\x12\x1e\n" +
 	"\x1aCANDIDATE_FATE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13CANDIDATE_FATE_SELF\x10\x01\x12\x1b\n" +
@@ -5567,7 +5612,8 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x18CANDIDATE_FATE_UNSAMPLED\x10\x0f\x12\x18\n" +
 	"\x14CANDIDATE_FATE_STALE\x10\x10\x12\x1b\n" +
 	"\x17CANDIDATE_FATE_ROTATION\x10\x11\x12\x1b\n" +
-	"\x17CANDIDATE_FATE_EXPOSURE\x10\x12*k\n" +
+	"\x17CANDIDATE_FATE_EXPOSURE\x10\x12\x12(\n" +
+	"$CANDIDATE_FATE_LIKELY_FALSE_NEGATIVE\x10\x13*k\n" +
 	"\rBatchStrategy\x12\x1e\n" +
 	"\x1aBATCH_STRATEGY_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17BATCH_STRATEGY_CLUSTERS\x10\x01\x12\x1d\n" +

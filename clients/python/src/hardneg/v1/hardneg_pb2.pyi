@@ -65,6 +65,7 @@ class CandidateFate(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CANDIDATE_FATE_STALE: _ClassVar[CandidateFate]
     CANDIDATE_FATE_ROTATION: _ClassVar[CandidateFate]
     CANDIDATE_FATE_EXPOSURE: _ClassVar[CandidateFate]
+    CANDIDATE_FATE_LIKELY_FALSE_NEGATIVE: _ClassVar[CandidateFate]
 
 class BatchStrategy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -109,6 +110,7 @@ CANDIDATE_FATE_UNSAMPLED: CandidateFate
 CANDIDATE_FATE_STALE: CandidateFate
 CANDIDATE_FATE_ROTATION: CandidateFate
 CANDIDATE_FATE_EXPOSURE: CandidateFate
+CANDIDATE_FATE_LIKELY_FALSE_NEGATIVE: CandidateFate
 BATCH_STRATEGY_UNSPECIFIED: BatchStrategy
 BATCH_STRATEGY_CLUSTERS: BatchStrategy
 BATCH_STRATEGY_NEIGHBOURS: BatchStrategy
@@ -334,7 +336,7 @@ class Anchor(_message.Message):
     def __init__(self, id: _Optional[str] = ..., vector: _Optional[bytes] = ..., key: _Optional[str] = ..., positive_ids: _Optional[_Iterable[str]] = ..., positive_vectors: _Optional[bytes] = ..., exclude_ids: _Optional[_Iterable[str]] = ..., groups: _Optional[_Iterable[str]] = ..., guide_vector: _Optional[bytes] = ..., guide_positive_vectors: _Optional[bytes] = ...) -> None: ...
 
 class MiningPolicy(_message.Message):
-    __slots__ = ("num_negatives", "exclude_same_group", "duplicate_threshold", "absolute_margin", "relative_margin", "min_score", "max_score", "range_min", "range_max", "rank_mode", "in_batch_exclusion", "use_feedback", "sampling", "temperature", "simans_a", "simans_b", "seed", "diversity_threshold", "widen", "max_candidates", "ef_search", "exclude_near_duplicates", "max_rank", "duplicate_quantile", "duplicate_zscore", "guide_collection", "guide_margin", "guide_duplicate_threshold", "duplicate_margin", "min_version", "max_staleness", "stale_rule", "rotate", "max_exposures", "synthetic", "closed_loop", "closed_loop_depth")
+    __slots__ = ("num_negatives", "exclude_same_group", "duplicate_threshold", "absolute_margin", "relative_margin", "min_score", "max_score", "range_min", "range_max", "rank_mode", "in_batch_exclusion", "use_feedback", "sampling", "temperature", "simans_a", "simans_b", "seed", "diversity_threshold", "widen", "max_candidates", "ef_search", "exclude_near_duplicates", "max_rank", "duplicate_quantile", "duplicate_zscore", "guide_collection", "guide_margin", "guide_duplicate_threshold", "duplicate_margin", "min_version", "max_staleness", "stale_rule", "rotate", "max_exposures", "synthetic", "closed_loop", "closed_loop_depth", "pfn_threshold", "pfn_budget")
     NUM_NEGATIVES_FIELD_NUMBER: _ClassVar[int]
     EXCLUDE_SAME_GROUP_FIELD_NUMBER: _ClassVar[int]
     DUPLICATE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
@@ -372,6 +374,8 @@ class MiningPolicy(_message.Message):
     SYNTHETIC_FIELD_NUMBER: _ClassVar[int]
     CLOSED_LOOP_FIELD_NUMBER: _ClassVar[int]
     CLOSED_LOOP_DEPTH_FIELD_NUMBER: _ClassVar[int]
+    PFN_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    PFN_BUDGET_FIELD_NUMBER: _ClassVar[int]
     num_negatives: int
     exclude_same_group: bool
     duplicate_threshold: float
@@ -409,7 +413,9 @@ class MiningPolicy(_message.Message):
     synthetic: SyntheticPolicy
     closed_loop: bool
     closed_loop_depth: int
-    def __init__(self, num_negatives: _Optional[int] = ..., exclude_same_group: _Optional[bool] = ..., duplicate_threshold: _Optional[float] = ..., absolute_margin: _Optional[float] = ..., relative_margin: _Optional[float] = ..., min_score: _Optional[float] = ..., max_score: _Optional[float] = ..., range_min: _Optional[int] = ..., range_max: _Optional[int] = ..., rank_mode: _Optional[_Union[RankMode, str]] = ..., in_batch_exclusion: _Optional[bool] = ..., use_feedback: _Optional[bool] = ..., sampling: _Optional[_Union[SamplingStrategy, str]] = ..., temperature: _Optional[float] = ..., simans_a: _Optional[float] = ..., simans_b: _Optional[float] = ..., seed: _Optional[int] = ..., diversity_threshold: _Optional[float] = ..., widen: _Optional[bool] = ..., max_candidates: _Optional[int] = ..., ef_search: _Optional[int] = ..., exclude_near_duplicates: _Optional[bool] = ..., max_rank: _Optional[int] = ..., duplicate_quantile: _Optional[float] = ..., duplicate_zscore: _Optional[float] = ..., guide_collection: _Optional[str] = ..., guide_margin: _Optional[float] = ..., guide_duplicate_threshold: _Optional[float] = ..., duplicate_margin: _Optional[float] = ..., min_version: _Optional[int] = ..., max_staleness: _Optional[int] = ..., stale_rule: _Optional[_Union[StaleRule, str]] = ..., rotate: _Optional[bool] = ..., max_exposures: _Optional[int] = ..., synthetic: _Optional[_Union[SyntheticPolicy, _Mapping]] = ..., closed_loop: _Optional[bool] = ..., closed_loop_depth: _Optional[int] = ...) -> None: ...
+    pfn_threshold: float
+    pfn_budget: int
+    def __init__(self, num_negatives: _Optional[int] = ..., exclude_same_group: _Optional[bool] = ..., duplicate_threshold: _Optional[float] = ..., absolute_margin: _Optional[float] = ..., relative_margin: _Optional[float] = ..., min_score: _Optional[float] = ..., max_score: _Optional[float] = ..., range_min: _Optional[int] = ..., range_max: _Optional[int] = ..., rank_mode: _Optional[_Union[RankMode, str]] = ..., in_batch_exclusion: _Optional[bool] = ..., use_feedback: _Optional[bool] = ..., sampling: _Optional[_Union[SamplingStrategy, str]] = ..., temperature: _Optional[float] = ..., simans_a: _Optional[float] = ..., simans_b: _Optional[float] = ..., seed: _Optional[int] = ..., diversity_threshold: _Optional[float] = ..., widen: _Optional[bool] = ..., max_candidates: _Optional[int] = ..., ef_search: _Optional[int] = ..., exclude_near_duplicates: _Optional[bool] = ..., max_rank: _Optional[int] = ..., duplicate_quantile: _Optional[float] = ..., duplicate_zscore: _Optional[float] = ..., guide_collection: _Optional[str] = ..., guide_margin: _Optional[float] = ..., guide_duplicate_threshold: _Optional[float] = ..., duplicate_margin: _Optional[float] = ..., min_version: _Optional[int] = ..., max_staleness: _Optional[int] = ..., stale_rule: _Optional[_Union[StaleRule, str]] = ..., rotate: _Optional[bool] = ..., max_exposures: _Optional[int] = ..., synthetic: _Optional[_Union[SyntheticPolicy, _Mapping]] = ..., closed_loop: _Optional[bool] = ..., closed_loop_depth: _Optional[int] = ..., pfn_threshold: _Optional[float] = ..., pfn_budget: _Optional[int] = ...) -> None: ...
 
 class SyntheticPolicy(_message.Message):
     __slots__ = ("num_mixed", "alpha_min", "alpha_max", "num_query_mixed", "beta_min", "beta_max", "pool")
@@ -460,7 +466,7 @@ class Negative(_message.Message):
     def __init__(self, id: _Optional[str] = ..., score: _Optional[float] = ..., rank: _Optional[int] = ..., p_fn: _Optional[float] = ..., version: _Optional[int] = ..., stale: _Optional[bool] = ...) -> None: ...
 
 class RuleCounts(_message.Message):
-    __slots__ = ("self", "positive", "excluded", "in_batch", "feedback", "same_group", "duplicate", "excluded_duplicate", "guide", "margin", "score_band", "rank_window", "diversity", "stale", "rotation", "exposure")
+    __slots__ = ("self", "positive", "excluded", "in_batch", "feedback", "same_group", "duplicate", "excluded_duplicate", "guide", "margin", "score_band", "rank_window", "diversity", "stale", "rotation", "exposure", "likely_false_negative")
     SELF_FIELD_NUMBER: _ClassVar[int]
     POSITIVE_FIELD_NUMBER: _ClassVar[int]
     EXCLUDED_FIELD_NUMBER: _ClassVar[int]
@@ -477,6 +483,7 @@ class RuleCounts(_message.Message):
     STALE_FIELD_NUMBER: _ClassVar[int]
     ROTATION_FIELD_NUMBER: _ClassVar[int]
     EXPOSURE_FIELD_NUMBER: _ClassVar[int]
+    LIKELY_FALSE_NEGATIVE_FIELD_NUMBER: _ClassVar[int]
     self: int
     positive: int
     excluded: int
@@ -493,7 +500,8 @@ class RuleCounts(_message.Message):
     stale: int
     rotation: int
     exposure: int
-    def __init__(self_, self: _Optional[int] = ..., positive: _Optional[int] = ..., excluded: _Optional[int] = ..., in_batch: _Optional[int] = ..., feedback: _Optional[int] = ..., same_group: _Optional[int] = ..., duplicate: _Optional[int] = ..., excluded_duplicate: _Optional[int] = ..., guide: _Optional[int] = ..., margin: _Optional[int] = ..., score_band: _Optional[int] = ..., rank_window: _Optional[int] = ..., diversity: _Optional[int] = ..., stale: _Optional[int] = ..., rotation: _Optional[int] = ..., exposure: _Optional[int] = ...) -> None: ...
+    likely_false_negative: int
+    def __init__(self_, self: _Optional[int] = ..., positive: _Optional[int] = ..., excluded: _Optional[int] = ..., in_batch: _Optional[int] = ..., feedback: _Optional[int] = ..., same_group: _Optional[int] = ..., duplicate: _Optional[int] = ..., excluded_duplicate: _Optional[int] = ..., guide: _Optional[int] = ..., margin: _Optional[int] = ..., score_band: _Optional[int] = ..., rank_window: _Optional[int] = ..., diversity: _Optional[int] = ..., stale: _Optional[int] = ..., rotation: _Optional[int] = ..., exposure: _Optional[int] = ..., likely_false_negative: _Optional[int] = ...) -> None: ...
 
 class AnchorResult(_message.Message):
     __slots__ = ("negatives", "negative_vectors", "positive_score", "candidates_examined", "removed", "shortfall", "widenings", "exact_scan", "unknown_positive_ids", "max_rank", "floor_reached", "duplicate_threshold", "guide_positive_score", "rotation_restarted", "rotation_served", "explained", "explain_truncated", "synthetic", "synthetic_vectors", "synthetic_shortfall", "hardness", "band_shift")
