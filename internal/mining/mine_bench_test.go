@@ -66,27 +66,50 @@ func BenchmarkMineExact(b *testing.B) {
 	}
 }
 
-// BenchmarkMineGraph mines 256 stored-item anchors (k 8, each with a positive) through
-// the HNSW graph of 20,000 128-dimensional vectors: the first pass at the collection's
-// ef 64 (the default before mining sized it) and at mining's default, with the
-// near-duplicate rule on (the default) and off.
+// BenchmarkMineGraph mines 256 stored-item anchors (k 8, each with its exact nearest
+// neighbour as the positive, as make bench does) through
+// the HNSW graph of 20,000 128-dimensional vectors: with the default policy, its first
+// pass at the collection's ef 64, at 128 (the default when mining sized it as 8 per rank
+// of the window, at least 128) and at mining's default (window end + collection ef),
+// with the near-duplicate rule on (the default) and off; and with every rule on (window
+// end 81) at 648 (the earlier default) and at mining's default.
 //
 //	go test ./internal/mining -run '^$' -bench MineGraph -benchtime 5x
 func BenchmarkMineGraph(b *testing.B) {
 	c, vecs := clusteredWorld(b, 20000, 128, 20, 1.5, 1)
 	r := rand.New(rand.NewPCG(9, 9))
+	rows := make([]int, 256)
+	for i := range rows {
+		rows[i] = r.IntN(len(vecs))
+	}
+	nearest := exactTop(c, vecs, rows, 1)
 	var anchors []Anchor
-	for range 256 {
-		anchors = append(anchors, Anchor{ID: "i" + strconv.Itoa(r.IntN(len(vecs))), PositiveIDs: []string{"i" + strconv.Itoa(r.IntN(len(vecs)))}})
+	for i, row := range rows {
+		anchors = append(anchors, Anchor{ID: "i" + strconv.Itoa(row), PositiveIDs: nearest[i]})
+	}
+	f := func(v float32) *float32 { return &v }
+	allRules := func(p *Policy) {
+		p.DuplicateThreshold, p.RelativeMargin, p.AbsoluteMargin = f(0.95), f(0.05), f(0.01)
+		p.MinScore, p.MaxScore, p.DiversityThreshold = f(0), f(0.99), f(0.98)
 	}
 	for _, v := range []struct {
 		name string
 		ef   int
-		dup  bool
-	}{{"ef=64/dup", 64, true}, {"ef=default/dup", 0, true}, {"ef=default/nodup", 0, false}} {
+		set  func(p *Policy)
+	}{
+		{"ef=64/dup", 64, nil},
+		{"ef=128/dup", 128, nil},
+		{"ef=default/dup", 0, nil},
+		{"ef=default/nodup", 0, func(p *Policy) { p.NearDuplicates = false }},
+		{"all-rules/ef=648", 648, allRules},
+		{"all-rules/ef=default", 0, allRules},
+	} {
 		b.Run(v.name, func(b *testing.B) {
 			pol := DefaultPolicy()
-			pol.NumNegatives, pol.Ef, pol.NearDuplicates = 8, v.ef, v.dup
+			pol.NumNegatives, pol.Ef = 8, v.ef
+			if v.set != nil {
+				v.set(&pol)
+			}
 			for b.Loop() {
 				if _, err := Mine(context.Background(), c, Request{Anchors: anchors, Policy: pol}); err != nil {
 					b.Fatal(err)

@@ -1898,9 +1898,9 @@ type MiningPolicy struct {
 	// Upper bound on the candidates examined per anchor, to bound latency. 0: the
 	// server's default (100,000).
 	MaxCandidates uint32 `protobuf:"varint,20,opt,name=max_candidates,json=maxCandidates,proto3" json:"max_candidates,omitempty"`
-	// ef for the first search pass; 0: the largest of the collection's ef_search, 128 and
-	// 8 × the rank window's end (beyond 512 ranks, at most max(4,096, end + 1)), sized so
-	// that the graph's top window matches exact search (see Negative.rank).
+	// ef for the first search pass; 0: the rank window's end plus the collection's
+	// ef_search (at most 65,536), sized so that the graph's top window matches exact
+	// search (see Negative.rank).
 	EfSearch uint32 `protobuf:"varint,21,opt,name=ef_search,json=efSearch,proto3" json:"ef_search,omitempty"`
 	// The near-duplicate rules (duplicate_threshold, duplicate_margin and their calibrated
 	// forms). Default true: under cosine an empty policy already drops candidates with
@@ -2340,7 +2340,8 @@ type Negative struct {
 	// position in the order the HNSW search produced: an item the graph did not reach is
 	// not counted, so rank can be below the exact rank. The default first pass
 	// (ef_search 0) is sized for the top window to match exact search: measured, the
-	// returned negatives held ≥ 99.9% of the exact top 8 and top 32 (docs/MINING.md).
+	// returned negatives held ≥ 99.5% of the exact window for windows of 8 to 128 ranks
+	// (docs/MINING.md).
 	Rank uint32 `protobuf:"varint,3,opt,name=rank,proto3" json:"rank,omitempty"`
 	// Estimated probability that this negative is a false negative (an unlabelled
 	// positive): σ(b₀ + b₁·sim⁺ + b₂·(score − s⁺)) with sim⁺ its highest similarity to a
