@@ -43,6 +43,11 @@ type SearchOptions struct {
 	// returns true are not yielded (but still count towards Rank). It runs while the
 	// collection's read lock is held and must not call methods of the collection.
 	Skip func(slot uint32, id string, groups []string) bool
+	// Depth, when > 0, is how many items the caller expects to need at most (mining's
+	// hardness floor): graph passes beyond the first are sized to reach it and no wider,
+	// and passes of maxGraphEf repeat while one more reaches it, so widening costs in
+	// proportion to it (see Search). Items past it are still produced while yield asks.
+	Depth int
 	// Scores, when set, are the query's similarities to every slot computed by
 	// ScoreExact; an exact scan uses them instead of scoring the rows when no vector
 	// was written since, and scores the rows otherwise. They must be for this query.
@@ -57,6 +62,9 @@ type SearchStats struct {
 	Widenings int
 	// Exact is true when the items were produced by an exact scan.
 	Exact bool
+	// Fallback is true when that exact scan followed graph passes: the graph search
+	// ran out of width before the caller had what it asked for.
+	Fallback bool
 }
 
 // Search produces the collection's items best-first for the prepared query q (see
@@ -65,10 +73,16 @@ type SearchStats struct {
 // whole search: yield must not call methods of the collection.
 //
 // Collections with at least Params.ExactThreshold live items and a built graph (see
-// Stats.GraphBuilt) are searched through the graph, first with beam width opts.Ef, then, while yield keeps asking, with a doubled
-// width (skipping what was already produced) up to maxGraphEf, and finally by an exact
-// scan of the items not yet produced. Later passes can find items that score above
-// ones already yielded, so the order is best-first per pass.
+// Stats.GraphBuilt) are searched through the graph, first with beam width opts.Ef, then,
+// while yield keeps asking, with a doubled width (skipping what was already produced) up
+// to maxGraphEf, and finally by an exact scan of the items not yet produced. Under
+// opts.Depth or opts.MaxCandidates a wider pass is no wider than the depth still left
+// plus Params.EfSearch, and passes of maxGraphEf repeat while one more reaches that
+// depth, so widening costs in proportion to the depth the caller asked for; the exact
+// scan (see SearchStats.Fallback) runs only when the graph yields nothing more, or the
+// depth left is beyond one pass of maxGraphEf (which costs about as much as a scan of a
+// 100k-item collection), or the search goes on past that depth. Later passes can find items that score above ones already yielded, so the
+// order is best-first per pass.
 func (c *Collection) Search(ctx context.Context, q []float32, opts SearchOptions, yield func(Candidate) bool) (SearchStats, error) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
@@ -97,14 +111,24 @@ func (c *Collection) graphSearch(ctx context.Context, q []float32, opts SearchOp
 	if ef <= 0 {
 		ef = c.params.EfSearch
 	}
+	// depth is how deep the caller may go: opts.Depth or opts.MaxCandidates, the lower.
+	depth := opts.MaxCandidates
+	if opts.Depth > 0 && (depth <= 0 || opts.Depth < depth) {
+		depth = opts.Depth
+	}
 	nbuf := getNeighbors()
 	defer putNeighbors(nbuf)
 	for pass := 0; ; pass++ {
 		if pass > 0 {
-			if ef >= maxGraphEf || ef >= len(c.slots) {
+			left := depth - st.Ordered
+			reach := depth > 0 && left > 0 && left <= maxGraphEf
+			if ef >= len(c.slots) || (ef >= maxGraphEf && !reach) {
 				break
 			}
 			ef = min(2*ef, maxGraphEf)
+			if depth > 0 && left > 0 {
+				ef = min(ef, left+c.params.EfSearch)
+			}
 			st.Widenings++
 		}
 		if err := ctx.Err(); err != nil {
@@ -137,6 +161,7 @@ func (c *Collection) graphSearch(ctx context.Context, q []float32, opts SearchOp
 	if opts.NoWiden || (opts.MaxCandidates > 0 && st.Ordered >= opts.MaxCandidates) {
 		return st, nil
 	}
+	st.Fallback = true
 	return c.exactSearch(ctx, q, opts, done, st, yield)
 }
 

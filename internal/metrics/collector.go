@@ -22,7 +22,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		descCollections, descCollectionItems, descCollectionTombstones, descCollectionSlots, descCollectionFreeSlots, descCollectionVectorSize, descCollectionLastSeq,
 		descIngestItems, descIngestBytes, descDeletedItems, descDeleteNotFound,
 		descMineRequests, descMineAnchors, descMineNegatives, descMineExamined, descMineRemoved,
-		descMineShortfalls, descMineShortNegatives, descMineWidenings, descMineExactScans, descMineFloorsReached, descMineCalibration,
+		descMineShortfalls, descMineShortNegatives, descMineWidenings, descMineExactScans, descMineExactFallbacks, descMineFloorsReached, descMineCalibration,
 		descMinePositiveScore, descMineNegativeScore,
 		descWALFsyncSeconds, descWALWrittenBytes, descWALRecords, descWALSize,
 		descSnapshotSeconds, descSnapshots, descSnapshotLastSuccess, descRecoveryTruncated, descRecoverySeconds,
@@ -142,6 +142,7 @@ func collectMining(ch chan<- prometheus.Metric, s mining.Stats) {
 	counter(ch, descMineShortNegatives, s.ShortNegatives)
 	counter(ch, descMineWidenings, s.Widenings)
 	counter(ch, descMineExactScans, s.ExactScans)
+	counter(ch, descMineExactFallbacks, s.ExactFallbacks)
 	counter(ch, descMineFloorsReached, s.FloorsReached)
 	histogram(ch, descMinePositiveScore, Histogram(s.PositiveScores))
 	histogram(ch, descMineNegativeScore, Histogram(s.NegativeScores))

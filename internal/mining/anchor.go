@@ -90,6 +90,7 @@ func mineAnchor(ctx context.Context, s Searcher, req *Request, rl rules, a *prep
 	opts := index.SearchOptions{
 		Ef:            m.ef(),
 		MaxCandidates: m.maxCandidates(),
+		Depth:         m.depth(),
 		Skip:          m.skip,
 		NoWiden:       !pol.Widen,
 		Scores:        scores,
@@ -98,7 +99,7 @@ func mineAnchor(ctx context.Context, s Searcher, req *Request, rl rules, a *prep
 	if err != nil {
 		return Result{}, err
 	}
-	m.res.Widenings, m.res.ExactScan = st.Widenings, st.Exact
+	m.res.Widenings, m.res.ExactScan, m.res.ExactFallback = st.Widenings, st.Exact, st.Fallback
 	if m.obs != nil {
 		req.Calibration.record(m.obs)
 	}
@@ -155,8 +156,21 @@ func (m *anchorMiner) maxCandidates() int {
 	return n
 }
 
+// depth is how many items the search is expected to order at most: the hardness floor
+// plus the anchor item and the candidate that reaches the floor; 0 when the floor is
+// off. The index sizes its wider passes by it (see index.SearchOptions.Depth), so a
+// heavily filtered anchor widens only as deep as the floor, not to an exact scan.
+func (m *anchorMiner) depth() int {
+	if f := m.res.MaxRank; f < math.MaxInt-2 {
+		return f + 2
+	}
+	return 0
+}
+
 // skip applies the rules that need only an item's id and groups, in counting order. It
-// sees every candidate of the search, so it counts them.
+// sees every candidate of the search, so it counts them. An item at or past the hardness
+// floor goes on to yield, which ends the search there, so that rules removing most of
+// the best candidates cannot drag the search past the floor.
 func (m *anchorMiner) skip(slot uint32, id string, groups []string) bool {
 	a, r := m.a, &m.res.Removed
 	m.res.Examined++
@@ -166,6 +180,9 @@ func (m *anchorMiner) skip(slot uint32, id string, groups []string) bool {
 		r.Self++
 		m.selfSeen, m.selfSlot = true, slot
 		f = FateSelf
+	case m.pastFloor():
+		// yield stops the search at the floor, whichever rule would remove the item.
+		return false
 	case has(a.positives, id):
 		r.Positive++
 		f = FatePositive
@@ -201,6 +218,16 @@ func sharesGroup(set map[string]struct{}, groups []string) bool {
 		}
 	}
 	return false
+}
+
+// pastFloor reports whether the item Skip is seeing (the Examined-th ordered item) is at
+// a raw rank at or past the hardness floor.
+func (m *anchorMiner) pastFloor() bool {
+	raw := m.res.Examined - 1
+	if m.selfSeen {
+		raw--
+	}
+	return raw >= m.res.MaxRank
 }
 
 // rawRank is c's rank among all items with the anchor item left out.

@@ -1908,7 +1908,8 @@ type MiningPolicy struct {
 	ExcludeNearDuplicates *bool `protobuf:"varint,22,opt,name=exclude_near_duplicates,json=excludeNearDuplicates,proto3,oneof" json:"exclude_near_duplicates,omitempty"`
 	// Hardness floor: no negative comes from raw rank ≥ max_rank. When the search gets
 	// there, the anchor reports floor_reached and a shortfall instead of returning easier
-	// negatives. 0: the default, max(200, 2·(end of the rank window)); 4,294,967,295: no
+	// negatives; nothing past it is examined, whatever rule would remove it, and widening
+	// goes no deeper than it (a floor turned off can end in a full exact scan). 0: the default, max(200, 2·(end of the rank window)); 4,294,967,295: no
 	// floor. sentence-transformers' mine_hard_negatives searches only the raw top
 	// range_max + (most positives of an anchor): that is max_rank.
 	MaxRank uint32 `protobuf:"varint,23,opt,name=max_rank,json=maxRank,proto3" json:"max_rank,omitempty"`
