@@ -1158,9 +1158,18 @@ type UpsertRequest struct {
 	// Collection name.
 	Collection string `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
 	// Items to insert or replace, at most 16,384.
-	Items         *ItemBatch `protobuf:"bytes,2,opt,name=items,proto3" json:"items,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Items *ItemBatch `protobuf:"bytes,2,opt,name=items,proto3" json:"items,omitempty"`
+	// Acknowledge once the batch is written to the operating system instead of once it
+	// is fsynced. Such a batch survives a crash of the server process at once, and a
+	// power failure once a later write to the server is acknowledged without this flag
+	// (the write-ahead log is synced in order, so that sync covers it). For bulk uploads:
+	// send every batch but the last with it, and the whole upload is durable when the last
+	// batch is acknowledged, without waiting for an fsync per batch (the server's fsyncs
+	// overlap with the next batches and cover several). The Python client's upsert does
+	// this when it splits an upload into several batches. Default false.
+	DeferDurability bool `protobuf:"varint,3,opt,name=defer_durability,json=deferDurability,proto3" json:"defer_durability,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *UpsertRequest) Reset() {
@@ -1205,6 +1214,13 @@ func (x *UpsertRequest) GetItems() *ItemBatch {
 		return x.Items
 	}
 	return nil
+}
+
+func (x *UpsertRequest) GetDeferDurability() bool {
+	if x != nil {
+		return x.DeferDurability
+	}
+	return false
 }
 
 // UpsertResponse reports an applied batch.
@@ -3651,12 +3667,13 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x03dim\x18\x02 \x01(\rR\x03dim\x12\x18\n" +
 	"\avectors\x18\x03 \x01(\fR\avectors\x12-\n" +
 	"\x06groups\x18\x04 \x03(\v2\x15.hardneg.v1.GroupListR\x06groups\x12\x1a\n" +
-	"\bversions\x18\x05 \x03(\x03R\bversions\"\\\n" +
+	"\bversions\x18\x05 \x03(\x03R\bversions\"\x87\x01\n" +
 	"\rUpsertRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
 	"collection\x12+\n" +
-	"\x05items\x18\x02 \x01(\v2\x15.hardneg.v1.ItemBatchR\x05items\"d\n" +
+	"\x05items\x18\x02 \x01(\v2\x15.hardneg.v1.ItemBatchR\x05items\x12)\n" +
+	"\x10defer_durability\x18\x03 \x01(\bR\x0fdeferDurability\"d\n" +
 	"\x0eUpsertResponse\x12\x1a\n" +
 	"\binserted\x18\x01 \x01(\x04R\binserted\x12\x1a\n" +
 	"\breplaced\x18\x02 \x01(\x04R\breplaced\x12\x1a\n" +
