@@ -81,8 +81,8 @@ type SearchStats struct {
 // depth, so widening costs in proportion to the depth the caller asked for; the exact
 // scan (see SearchStats.Fallback) runs only when the graph yields nothing more, or the
 // depth left is beyond one pass of maxGraphEf (which costs about as much as a scan of a
-// 100k-item collection), or the search goes on past that depth. Later passes can find items that score above ones already yielded, so the
-// order is best-first per pass.
+// 100k-item collection), or the search goes on past that depth. Later passes can find
+// items that score above ones already yielded, so the order is best-first per pass.
 func (c *Collection) Search(ctx context.Context, q []float32, opts SearchOptions, yield func(Candidate) bool) (SearchStats, error) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
