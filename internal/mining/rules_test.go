@@ -516,6 +516,9 @@ func TestSearchOptionsFollowThePolicy(t *testing.T) {
 	if o := rs.opts[1]; o.NoWiden || o.MaxCandidates != 7 || o.Ef != 300 {
 		t.Errorf("second search: NoWiden %v MaxCandidates %d Ef %d; want false, 7, 300", o.NoWiden, o.MaxCandidates, o.Ef)
 	}
+	if o, want := rs.opts[0], DefaultMaxRank+2; o.Depth != want {
+		t.Errorf("first search: Depth %d; want the default floor + 2 = %d", o.Depth, want)
+	}
 }
 
 func TestInvalidRequestsNameTheField(t *testing.T) {
