@@ -32,7 +32,10 @@ func filteredWorld(t testing.TB, near, far, dim int) (*index.Collection, []float
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	c, err := db.CreateCollection(index.Config{Name: "c", Dim: dim, Metric: index.Cosine, Params: index.Params{ExactThreshold: 1}})
+	// A small graph builds quickly (under the race detector too); the test is about how
+	// the search widens, not about the graph's recall.
+	params := index.Params{M: 8, EfConstruction: 32, ExactThreshold: 1}
+	c, err := db.CreateCollection(index.Config{Name: "c", Dim: dim, Metric: index.Cosine, Params: params})
 	if err != nil {
 		t.Fatal(err)
 	}
