@@ -84,7 +84,11 @@ func (s *service) Upsert(ctx context.Context, req *hardnegv1.UpsertRequest) (res
 		return nil, err
 	}
 	_, span := startSpan(ctx, "index.Upsert", attribute.String("collection", req.Collection), attribute.Int("items", len(b.IDs)))
-	res, err = s.db.Upsert(req.Collection, b, "items") // applies, then waits for the WAL
+	if d, ok := s.db.(engine.DeferredUpserter); ok && req.DeferDurability {
+		res, err = d.UpsertDeferred(req.Collection, b, "items") // applies, then waits for the WAL write
+	} else {
+		res, err = s.db.Upsert(req.Collection, b, "items") // applies, then waits for the WAL
+	}
 	endSpan(span, err)
 	if err != nil {
 		return nil, err

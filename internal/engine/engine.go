@@ -123,6 +123,15 @@ type Storage interface {
 	Recovery() Recovery
 }
 
+// DeferredUpserter is implemented by an engine that can acknowledge a write before it
+// is durable (the embedded index: once the batch is in the operating system, without
+// waiting for the log's fsync). A later durable write (or the log's interval sync)
+// covers it; bulk uploads send every batch but the last this way. Without it the
+// service makes every upsert durable.
+type DeferredUpserter interface {
+	UpsertDeferred(name string, b *Batch, prefix string) (UpsertResult, error)
+}
+
 // Backups is implemented by an engine that can copy one collection out as a single
 // consistent encoding and create a collection from such a copy (the embedded index:
 // its snapshot encoding). The service checks for it with a type assertion; without

@@ -35,6 +35,11 @@ type SearchOptions struct {
 	// returns true are not yielded (but still count towards Rank). It runs while the
 	// collection's read lock is held and must not call methods of the collection.
 	Skip func(slot uint32, id string, groups []string) bool
+	// Depth, when > 0, is how many items the caller expects to need at most (mining's
+	// hardness floor): graph passes beyond the first are sized to reach it and no wider,
+	// so widening costs in proportion to it. Items past it are still produced while
+	// yield asks.
+	Depth int
 	// Scores, when set, are the query's similarities to every slot computed by
 	// ScoreExact; an exact scan uses them instead of scoring the rows when no vector
 	// was written since, and scores the rows otherwise. They must be for this query.
@@ -49,6 +54,9 @@ type SearchStats struct {
 	Widenings int
 	// Exact is true when the items were produced by an exact scan.
 	Exact bool
+	// Fallback is true when that exact scan followed graph passes: the graph search
+	// ran out of width before the caller had what it asked for.
+	Fallback bool
 }
 
 // LookupFunc resolves ids while a search holds the collection's lock; see Resolve.

@@ -387,6 +387,20 @@ func (db *DB) DeleteCollection(name string) error {
 // item is applied or, on error, none. prefix is the batch's field path in the request.
 // It returns once the batch is logged as the sync policy requires.
 func (db *DB) Upsert(name string, b *engine.Batch, prefix string) (engine.UpsertResult, error) {
+	return db.upsert(name, b, prefix, true)
+}
+
+// UpsertDeferred is Upsert acknowledged once the batch is written to the operating
+// system, without waiting for an fsync: it survives a crash of the process at once and
+// a power failure once a later write is acknowledged as durable (the write-ahead log is
+// synced in order, so that write's sync covers it) or the log is synced on its
+// interval. A bulk upload sends every batch but the last this way and does not wait
+// for an fsync per batch: the log's fsyncs overlap with the next batches.
+func (db *DB) UpsertDeferred(name string, b *engine.Batch, prefix string) (engine.UpsertResult, error) {
+	return db.upsert(name, b, prefix, false)
+}
+
+func (db *DB) upsert(name string, b *engine.Batch, prefix string, durable bool) (engine.UpsertResult, error) {
 	c, err := db.lookup(name)
 	if err != nil {
 		return engine.UpsertResult{}, err
@@ -399,6 +413,12 @@ func (db *DB) Upsert(name string, b *engine.Batch, prefix string) (engine.Upsert
 	lsn, err := db.logApply(c, rec, func(lsn uint64, w *graphWork) { res = c.applyUpsertLocked(b, lsn, w) })
 	if err != nil {
 		return engine.UpsertResult{}, err
+	}
+	if !durable {
+		if err := db.wal.WaitWritten(context.Background(), lsn); err != nil {
+			return res, db.logError(err)
+		}
+		return res, nil
 	}
 	return res, db.logWait(context.Background(), lsn)
 }

@@ -15,10 +15,16 @@ import (
 // whole search: yield must not call methods of the collection.
 //
 // Collections with at least Params.ExactThreshold live items and a built graph (see
-// Stats.GraphBuilt) are searched through the graph, first with beam width opts.Ef, then, while yield keeps asking, with a doubled
-// width (skipping what was already produced) up to maxGraphEf, and finally by an exact
-// scan of the items not yet produced. Later passes can find items that score above
-// ones already yielded, so the order is best-first per pass.
+// Stats.GraphBuilt) are searched through the graph, first with beam width opts.Ef, then,
+// while yield keeps asking, with a doubled width (skipping what was already produced) up
+// to maxGraphEf, and finally by an exact scan of the items not yet produced. Under
+// opts.Depth or opts.MaxCandidates a wider pass is no wider than the depth still left
+// plus Params.EfSearch, and passes of maxGraphEf repeat while one more reaches that
+// depth, so widening costs in proportion to the depth the caller asked for; the exact
+// scan (see SearchStats.Fallback) runs only when the graph yields nothing more, or the
+// depth left is beyond one pass of maxGraphEf (which costs about as much as a scan of a
+// 100k-item collection), or the search goes on past that depth. Later passes can find
+// items that score above ones already yielded, so the order is best-first per pass.
 func (c *Collection) Search(ctx context.Context, q []float32, opts engine.SearchOptions, yield func(engine.Candidate) bool) (engine.SearchStats, error) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
@@ -47,14 +53,24 @@ func (c *Collection) graphSearch(ctx context.Context, q []float32, opts engine.S
 	if ef <= 0 {
 		ef = c.params.EfSearch
 	}
+	// depth is how deep the caller may go: opts.Depth or opts.MaxCandidates, the lower.
+	depth := opts.MaxCandidates
+	if opts.Depth > 0 && (depth <= 0 || opts.Depth < depth) {
+		depth = opts.Depth
+	}
 	nbuf := getNeighbors()
 	defer putNeighbors(nbuf)
 	for pass := 0; ; pass++ {
 		if pass > 0 {
-			if ef >= maxGraphEf || ef >= len(c.slots) {
+			left := depth - st.Ordered
+			reach := depth > 0 && left > 0 && left <= maxGraphEf
+			if ef >= len(c.slots) || (ef >= maxGraphEf && !reach) {
 				break
 			}
 			ef = min(2*ef, maxGraphEf)
+			if depth > 0 && left > 0 {
+				ef = min(ef, left+c.params.EfSearch)
+			}
 			st.Widenings++
 		}
 		if err := ctx.Err(); err != nil {
@@ -87,6 +103,7 @@ func (c *Collection) graphSearch(ctx context.Context, q []float32, opts engine.S
 	if opts.NoWiden || (opts.MaxCandidates > 0 && st.Ordered >= opts.MaxCandidates) {
 		return st, nil
 	}
+	st.Fallback = true
 	return c.exactSearch(ctx, q, opts, done, st, yield)
 }
 

@@ -23,7 +23,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		descIngestItems, descIngestBytes, descDeletedItems, descDeleteNotFound,
 		descBackups, descBackupBytes, descBackupsInProgress,
 		descMineRequests, descMineAnchors, descMineNegatives, descMineExamined, descMineRemoved,
-		descMineShortfalls, descMineShortNegatives, descMineWidenings, descMineExactScans, descMineFloorsReached, descMineCalibration,
+		descMineShortfalls, descMineShortNegatives, descMineWidenings, descMineExactScans, descMineExactFallbacks, descMineFloorsReached, descMineCalibration,
 		descMinePositiveScore, descMineNegativeScore,
 		descWALFsyncSeconds, descWALWrittenBytes, descWALRecords, descWALSize,
 		descSnapshotSeconds, descSnapshots, descSnapshotLastSuccess, descRecoveryTruncated, descRecoverySeconds,
@@ -158,6 +158,7 @@ func collectMining(ch chan<- prometheus.Metric, s mining.Stats) {
 	counter(ch, descMineShortNegatives, s.ShortNegatives)
 	counter(ch, descMineWidenings, s.Widenings)
 	counter(ch, descMineExactScans, s.ExactScans)
+	counter(ch, descMineExactFallbacks, s.ExactFallbacks)
 	counter(ch, descMineFloorsReached, s.FloorsReached)
 	histogram(ch, descMinePositiveScore, Histogram(s.PositiveScores))
 	histogram(ch, descMineNegativeScore, Histogram(s.NegativeScores))

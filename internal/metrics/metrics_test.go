@@ -26,7 +26,7 @@ func fullSources() Sources {
 	rec.Record([]mining.Result{
 		{Negatives: []mining.Negative{{Score: 0.42}, {Score: 0.7}}, PositiveScore: 0.91, HasPositiveScore: true, Examined: 40,
 			Removed: mining.RuleCounts{Self: 1, Positive: 2, Duplicate: 3, Margin: 4}, Widenings: 1},
-		{Negatives: []mining.Negative{{Score: -0.1}}, Examined: 12, Shortfall: 2, ExactScan: true, FloorReached: true,
+		{Negatives: []mining.Negative{{Score: -0.1}}, Examined: 12, Shortfall: 2, ExactScan: true, ExactFallback: true, FloorReached: true,
 			Removed: mining.RuleCounts{SameGroup: 5, ExcludedDuplicate: 2, Diversity: 1, Stale: 6, Rotation: 7, Exposure: 8}},
 	})
 	return Sources{

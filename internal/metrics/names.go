@@ -28,6 +28,7 @@ const (
 	NameMineShortNegatives   = "hardneg_mine_shortfall_negatives_total"
 	NameMineWidenings        = "hardneg_mine_search_widenings_total"
 	NameMineExactScans       = "hardneg_mine_exact_scans_total"
+	NameMineExactFallbacks   = "hardneg_mine_exact_fallbacks_total"
 	NameMineFloorsReached    = "hardneg_mine_floor_reached_anchors_total"
 	NameMineCalibration      = "hardneg_mine_calibration_score"
 	NameMinePositiveScore    = "hardneg_mine_positive_score"
@@ -103,6 +104,7 @@ var (
 	descMineShortNegatives = prometheus.NewDesc(NameMineShortNegatives, "Negatives missing from short anchors, in total.", nil, nil)
 	descMineWidenings      = prometheus.NewDesc(NameMineWidenings, "Search passes beyond the first, run because too few candidates survived.", nil, nil)
 	descMineExactScans     = prometheus.NewDesc(NameMineExactScans, "Anchors whose search ended in an exact scan.", nil, nil)
+	descMineExactFallbacks = prometheus.NewDesc(NameMineExactFallbacks, "Anchors on graph-searched collections whose widening ended in a full exact scan.", nil, nil)
 	descMineFloorsReached  = prometheus.NewDesc(NameMineFloorsReached, "Anchors whose search reached the hardness floor (max_rank) before k negatives survived.", nil, nil)
 	descMineCalibration    = prometheus.NewDesc(NameMineCalibration, "Scores observed while mining a collection, by stream: positive (s⁺ per anchor), candidate (anchor–candidate scores) and positive_similarity (candidates' highest similarity to a positive); quantiles over the most recent 4,096, count and sum over all.", []string{"collection", "stream"}, nil)
 	descMinePositiveScore  = prometheus.NewDesc(NameMinePositiveScore, "Positive score s⁺ (minimum over an anchor's positives) per mined anchor.", nil, nil)

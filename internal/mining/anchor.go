@@ -92,6 +92,7 @@ func mineAnchor(ctx context.Context, s Searcher, req *Request, rl rules, a *prep
 	opts := engine.SearchOptions{
 		Ef:            m.ef(),
 		MaxCandidates: m.maxCandidates(),
+		Depth:         m.depth(),
 		Skip:          m.skip,
 		NoWiden:       !pol.Widen,
 		Scores:        scores,
@@ -100,7 +101,7 @@ func mineAnchor(ctx context.Context, s Searcher, req *Request, rl rules, a *prep
 	if err != nil {
 		return Result{}, err
 	}
-	m.res.Widenings, m.res.ExactScan = st.Widenings, st.Exact
+	m.res.Widenings, m.res.ExactScan, m.res.ExactFallback = st.Widenings, st.Exact, st.Fallback
 	if m.obs != nil {
 		req.Calibration.record(m.obs)
 	}
@@ -123,20 +124,16 @@ func mineAnchor(ctx context.Context, s Searcher, req *Request, rl rules, a *prep
 	return m.res, nil
 }
 
-// minMiningEf and efPerRank size the default first pass of a mining search: at least
-// 128 and 8 per rank of the window. Measured (TestDefaultEfRecallOfTheTopWindow, 20,000
-// 128-dimensional vectors in 20 broad clusters): at the collection default ef 64 the
-// graph's top 8 matched the exact top 8 for 96.7% of anchors (recall 0.995) and the top
-// 32 for 67% (recall 0.987); at ef 128, 100% (1.000) and 95% (0.998); at ef 256, the
-// top 32 for 99% (0.9997).
-const (
-	minMiningEf = 128
-	efPerRank   = 8
-)
-
-// ef is the first search pass's candidate list size: the policy's, or the largest of
-// the collection's default, minMiningEf and efPerRank per rank of the window (for
-// windows beyond 512 ranks, at most 4,096 or the window's end + 1).
+// ef is the first search pass's candidate list size: the policy's, or the rank window's
+// end plus the collection's default ef (EfSearch, 64 unless set), at most maxDerivedEf.
+// The graph's best items are found reliably up to about EfSearch ranks short of the
+// beam's width, so the beam reaches that far past the window's end. Measured
+// (TestDefaultEfRecallOfTheTopWindow, 20,000 128-dimensional vectors in 20 broad
+// clusters, EfSearch 64): recall of the exact top window is ≥ 0.99 for windows of 8 to
+// 128 ranks at end + 64 (0.9958 at 32 ranks, ef 96; 0.9965 at 64, ef 128) where a beam
+// of end + 8 missed it at 32 and 64 ranks (0.960, 0.981), so the margin does not grow
+// with the window. The rule before it, 8 per rank of the window, spent 648 for a window
+// of 81 ranks where 145 reach the same recall.
 func (m *anchorMiner) ef() int {
 	if m.pol.Ef > 0 {
 		return m.pol.Ef
@@ -145,8 +142,7 @@ func (m *anchorMiner) ef() int {
 	if !ok {
 		return 0
 	}
-	want := min(efPerRank*m.end, max(m.end+1, 4096))
-	return max(ps.Params().EfSearch, minMiningEf, min(want, maxDerivedEf))
+	return min(m.end+ps.Params().EfSearch, maxDerivedEf)
 }
 
 // maxCandidates bounds the items the search orders: MaxExamined, and under raw ranks
@@ -162,8 +158,21 @@ func (m *anchorMiner) maxCandidates() int {
 	return n
 }
 
+// depth is how many items the search is expected to order at most: the hardness floor
+// plus the anchor item and the candidate that reaches the floor; 0 when the floor is
+// off. The index sizes its wider passes by it (see index.SearchOptions.Depth), so a
+// heavily filtered anchor widens only as deep as the floor, not to an exact scan.
+func (m *anchorMiner) depth() int {
+	if f := m.res.MaxRank; f < math.MaxInt-2 {
+		return f + 2
+	}
+	return 0
+}
+
 // skip applies the rules that need only an item's id and groups, in counting order. It
-// sees every candidate of the search, so it counts them.
+// sees every candidate of the search, so it counts them. An item at or past the hardness
+// floor goes on to yield, which ends the search there, so that rules removing most of
+// the best candidates cannot drag the search past the floor.
 func (m *anchorMiner) skip(slot uint32, id string, groups []string) bool {
 	a, r := m.a, &m.res.Removed
 	m.res.Examined++
@@ -173,6 +182,9 @@ func (m *anchorMiner) skip(slot uint32, id string, groups []string) bool {
 		r.Self++
 		m.selfSeen, m.selfSlot = true, slot
 		f = FateSelf
+	case m.pastFloor():
+		// yield stops the search at the floor, whichever rule would remove the item.
+		return false
 	case has(a.positives, id):
 		r.Positive++
 		f = FatePositive
@@ -208,6 +220,16 @@ func sharesGroup(set map[string]struct{}, groups []string) bool {
 		}
 	}
 	return false
+}
+
+// pastFloor reports whether the item Skip is seeing (the Examined-th ordered item) is at
+// a raw rank at or past the hardness floor.
+func (m *anchorMiner) pastFloor() bool {
+	raw := m.res.Examined - 1
+	if m.selfSeen {
+		raw--
+	}
+	return raw >= m.res.MaxRank
 }
 
 // rawRank is c's rank among all items with the anchor item left out.

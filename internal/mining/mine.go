@@ -129,6 +129,9 @@ type Result struct {
 	// Widenings and ExactScan describe how the search ran.
 	Widenings int
 	ExactScan bool
+	// ExactFallback reports that the exact scan followed graph passes that did not
+	// reach what the policy asked for (not a collection searched exactly).
+	ExactFallback bool
 	// MaxRank is the hardness floor applied to the anchor (math.MaxInt: none), and
 	// FloorReached reports that the search got to it: a candidate at raw rank ≥ MaxRank
 	// would have been judged, so every candidate the anchor could still use was

@@ -67,33 +67,59 @@ func BenchmarkMineExact(b *testing.B) {
 	}
 }
 
-// BenchmarkMineGraph mines 256 stored-item anchors (k 8, each with a positive) through
-// the HNSW graph of 20,000 128-dimensional vectors: the first pass at the collection's
-// ef 64 (the default before mining sized it) and at mining's default, with the
-// near-duplicate rule on (the default) and off.
+// BenchmarkMineGraph mines 256 stored-item anchors (k 8, each with its exact nearest
+// neighbour as the positive, as make bench does) through
+// the HNSW graph of 20,000 128-dimensional vectors: with the default policy, its first
+// pass at the collection's ef 64, at 128 (the default when mining sized it as 8 per rank
+// of the window, at least 128) and at mining's default (window end + collection ef),
+// with the near-duplicate rule on (the default) and off; and with every rule on (window
+// end 81) at 648 (the earlier default) and at mining's default. cpu-µs/anchor is the
+// process's CPU time, steadier than wall time on a shared machine.
 //
 //	go test ./internal/mining -run '^$' -bench MineGraph -benchtime 5x
 func BenchmarkMineGraph(b *testing.B) {
 	c, vecs := clusteredWorld(b, 20000, 128, 20, 1.5, 1)
 	r := rand.New(rand.NewPCG(9, 9))
+	rows := make([]int, 256)
+	for i := range rows {
+		rows[i] = r.IntN(len(vecs))
+	}
+	nearest := exactTop(c, vecs, rows, 1)
 	var anchors []Anchor
-	for range 256 {
-		anchors = append(anchors, Anchor{ID: "i" + strconv.Itoa(r.IntN(len(vecs))), PositiveIDs: []string{"i" + strconv.Itoa(r.IntN(len(vecs)))}})
+	for i, row := range rows {
+		anchors = append(anchors, Anchor{ID: "i" + strconv.Itoa(row), PositiveIDs: nearest[i]})
+	}
+	f := func(v float32) *float32 { return &v }
+	allRules := func(p *Policy) {
+		p.DuplicateThreshold, p.RelativeMargin, p.AbsoluteMargin = f(0.95), f(0.05), f(0.01)
+		p.MinScore, p.MaxScore, p.DiversityThreshold = f(0), f(0.99), f(0.98)
 	}
 	for _, v := range []struct {
 		name string
 		ef   int
-		dup  bool
-	}{{"ef=64/dup", 64, true}, {"ef=default/dup", 0, true}, {"ef=default/nodup", 0, false}} {
+		set  func(p *Policy)
+	}{
+		{"ef=64/dup", 64, nil},
+		{"ef=128/dup", 128, nil},
+		{"ef=default/dup", 0, nil},
+		{"ef=default/nodup", 0, func(p *Policy) { p.NearDuplicates = false }},
+		{"all-rules/ef=648", 648, allRules},
+		{"all-rules/ef=default", 0, allRules},
+	} {
 		b.Run(v.name, func(b *testing.B) {
 			pol := DefaultPolicy()
-			pol.NumNegatives, pol.Ef, pol.NearDuplicates = 8, v.ef, v.dup
+			pol.NumNegatives, pol.Ef = 8, v.ef
+			if v.set != nil {
+				v.set(&pol)
+			}
+			cpu0 := cpuTime()
 			for b.Loop() {
 				if _, err := Mine(context.Background(), c, Request{Anchors: anchors, Policy: pol}); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*len(anchors)), "µs/anchor")
+			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N*len(anchors)), "cpu-µs/anchor")
 		})
 	}
 }
@@ -134,4 +160,59 @@ func BenchmarkMineLoop(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*len(anchors)), "µs/anchor")
 		})
 	}
+}
+
+// BenchmarkMineExactJob mines the offline job's request shape against an exactly
+// searched collection of 100,000 384-dimensional random vectors: 1,024 raw-vector
+// anchors per request, k 5, rank window [0, 50). The anchors are scored in groups of
+// maxScoreGroup; cpu-µs/anchor is the process's CPU time, steadier than wall time on a
+// shared machine.
+//
+//	go test ./internal/mining -run '^$' -bench MineExactJob -benchtime 2x -count 3
+func BenchmarkMineExactJob(b *testing.B) {
+	const dim, n, anchors = 384, 100_000, 1024
+	db, err := index.Open(index.Options{Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	cfg := engine.Config{Name: "c", Dim: dim, Metric: engine.Cosine, Params: engine.Params{ExactThreshold: 1 << 30}}
+	c, err := db.CreateCollection(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for lo := 0; lo < n; lo += 10_000 {
+		part := &engine.Batch{Vectors: make([]float32, 10_000*dim)}
+		for i := range 10_000 {
+			part.IDs = append(part.IDs, "i"+strconv.Itoa(lo+i))
+		}
+		for i := range part.Vectors {
+			part.Vectors[i] = float32(r.NormFloat64())
+		}
+		if _, err := db.UpsertDeferred("c", part, "items"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	req := Request{Policy: DefaultPolicy()}
+	req.Policy.NumNegatives, req.Policy.RangeMax = 5, 50
+	for range anchors {
+		v := make([]float32, dim)
+		for i := range v {
+			v[i] = float32(r.NormFloat64())
+		}
+		req.Anchors = append(req.Anchors, Anchor{Vector: v})
+	}
+	cpu0 := cpuTime()
+	for b.Loop() {
+		res, err := Mine(context.Background(), c, req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(res[0].Negatives) != 5 || !res[0].ExactScan {
+			b.Fatalf("result %+v", res[0])
+		}
+	}
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N*anchors), "cpu-µs/anchor")
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*anchors), "µs/anchor")
 }

@@ -282,6 +282,12 @@ walk:
 		if selfPassed {
 			raw--
 		}
+		// The hardness floor comes before every other rule: nothing past it is examined.
+		if raw >= floor {
+			r.RankWindow++
+			res.FloorReached = true
+			break walk
+		}
 		if posIDs[id] {
 			r.Positive++
 			continue
@@ -307,11 +313,6 @@ walk:
 				r.SameGroup++
 				continue
 			}
-		}
-		if raw >= floor {
-			r.RankWindow++
-			res.FloorReached = true
-			break walk
 		}
 		// Freshness: stale when the version is below max(min_version, newest −
 		// max_staleness); kept only under StaleRescore for an anchor that sent a vector.

@@ -201,6 +201,7 @@ func mergeRestart(first, second Result, k int) Result {
 	out.Shortfall = k - len(out.Negatives)
 	out.Widenings += second.Widenings
 	out.ExactScan = first.ExactScan || second.ExactScan
+	out.ExactFallback = first.ExactFallback || second.ExactFallback
 	out.FloorReached = second.FloorReached
 	return out
 }

@@ -10,10 +10,11 @@ import (
 // collection. From 8 anchors on, a group is scored as one matrix product
 // (engine.Collection.ScoreExact), which reads each row once for the whole group and
 // runs near the CPU's arithmetic peak once the group fills a few of its 32-query
-// register tiles: 64 anchors cost about a third per anchor of what 16 did
-// (docs/BENCHMARKS.md). Each anchor of a group holds a score per slot (4 bytes) until
-// the group is mined: 25.6 MB per group at 100,000 items.
-const maxScoreGroup = 64
+// register tiles: 64 anchors cost about a third per anchor of what 16 did, and 128
+// another 10–14% less CPU than 64, as each row is read half as often (docs/BENCHMARKS.md).
+// Each anchor of a group holds a score per slot (4 bytes) until the group is mined:
+// 51.2 MB per group at 100,000 items, one group per core at a time.
+const maxScoreGroup = 128
 
 // scorePool keeps score buffers across requests; each holds up to maxScoreGroup
 // queries' scores.

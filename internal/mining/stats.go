@@ -30,8 +30,9 @@ type Stats struct {
 	// negatives they missed in total.
 	Shortfalls, ShortNegatives uint64
 	// Widenings counts search passes beyond the first; ExactScans anchors that ended in
-	// an exact scan.
-	Widenings, ExactScans uint64
+	// an exact scan; ExactFallbacks those of them whose exact scan followed graph passes
+	// (a graph collection searched in full, which widening keeps rare).
+	Widenings, ExactScans, ExactFallbacks uint64
 	// FloorsReached counts anchors whose search reached the hardness floor.
 	FloorsReached uint64
 	// PositiveScores and NegativeScores are histograms of s⁺ and of returned negatives'
@@ -99,6 +100,9 @@ func (r *Recorder) Record(results []Result) {
 		s.Widenings += uint64(res.Widenings)
 		if res.ExactScan {
 			s.ExactScans++
+		}
+		if res.ExactFallback {
+			s.ExactFallbacks++
 		}
 		if res.FloorReached {
 			s.FloorsReached++

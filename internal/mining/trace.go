@@ -40,6 +40,7 @@ func mineAnchorTraced(ctx context.Context, s Searcher, req *Request, rl rules, a
 		attribute.Int("shortfall", res.Shortfall),
 		attribute.Int("widenings", res.Widenings),
 		attribute.Bool("exact_scan", res.ExactScan),
+		attribute.Bool("exact_fallback", res.ExactFallback),
 		attribute.Bool("floor_reached", res.FloorReached),
 		attribute.Bool("precomputed_scores", scores != nil),
 	)

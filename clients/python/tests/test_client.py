@@ -228,3 +228,30 @@ def test_exist_ok_refuses_a_different_definition(client: hardneg.Client, change:
         assert client.create_collection(name, dim=8, metric="ip", exist_ok=True).index_params.m == 8
     finally:
         client.delete_collection(name)
+
+
+def test_split_upsert_defers_durability_to_its_last_batch() -> None:
+    """Every batch of a split upload but the last is sent with defer_durability, so the
+    last batch's fsync makes the whole upload durable (UpsertRequest.defer_durability)."""
+    from hardneg import _core
+    from hardneg.v1 import hardneg_pb2 as pb
+
+    core = _core.Core("localhost:1", token=None, tls=None, timeout=None, max_message_bytes=4 << 20,
+                      max_batch_bytes=64 * 1024, options=(), retry=None)
+    x = unit_rows(3000, 16, seed=4)
+    op = core.upsert("c", [f"d{i}" for i in range(3000)], x, None, None)
+    sent = []
+    rpc = next(op)
+    try:
+        while True:
+            sent.append(rpc.request)
+            rpc = op.send(pb.UpsertResponse(inserted=len(rpc.request.items.ids), sequence=len(sent)))
+    except StopIteration as stop:
+        res = stop.value
+    assert len(sent) >= 3 and res.batches == len(sent) and res.inserted == 3000
+    assert [r.defer_durability for r in sent] == [True] * (len(sent) - 1) + [False]
+
+
+def test_single_batch_upsert_is_durable_when_acknowledged(client: hardneg.Client, collection: str) -> None:
+    res = client.upsert(collection, ["one"], unit_rows(1, 16, seed=5))
+    assert (res.inserted, res.batches) == (1, 1)

@@ -199,8 +199,12 @@ class Core:
     def upsert(self, collection: str, ids: Any, vectors: Any, groups: codec.Groups, versions: Any) -> Op[UpsertResult]:
         items = codec.prepare_items(ids, vectors, groups, versions)
         inserted = replaced = seq = n = 0
-        for start, end in items.slices(codec.MAX_BATCH_ITEMS, self.max_batch_bytes):
-            req = pb.UpsertRequest(collection=collection, items=items.batch(start, end))
+        parts = list(items.slices(codec.MAX_BATCH_ITEMS, self.max_batch_bytes))
+        for i, (start, end) in enumerate(parts):
+            # Every batch but the last is acknowledged once written, not fsynced; the last
+            # one's fsync makes the whole upload durable (UpsertRequest.defer_durability).
+            req = pb.UpsertRequest(collection=collection, items=items.batch(start, end),
+                                   defer_durability=i < len(parts) - 1)
             resp = yield from self.unary("Upsert", req)
             inserted += resp.inserted
             replaced += resp.replaced

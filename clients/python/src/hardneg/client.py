@@ -211,7 +211,10 @@ class Client(Front):
             versions: per item an int64 version stamp, or one int for all.
 
         The items are split into batches under the 16,384-item and message-size limits;
-        each batch is applied atomically and is durable when this returns.
+        each batch is applied atomically and is durable when this returns. Every batch but
+        the last is sent with ``defer_durability`` (acknowledged once written, not
+        fsynced); the last batch's fsync covers them all, so a split upload waits for
+        one fsync instead of one per batch.
         """
         return self._run(self._core.upsert(collection, ids, vectors, groups, versions))
 

@@ -1277,9 +1277,18 @@ type UpsertRequest struct {
 	// Collection name.
 	Collection string `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
 	// Items to insert or replace, at most 16,384.
-	Items         *ItemBatch `protobuf:"bytes,2,opt,name=items,proto3" json:"items,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Items *ItemBatch `protobuf:"bytes,2,opt,name=items,proto3" json:"items,omitempty"`
+	// Acknowledge once the batch is written to the operating system instead of once it
+	// is fsynced. Such a batch survives a crash of the server process at once, and a
+	// power failure once a later write to the server is acknowledged without this flag
+	// (the write-ahead log is synced in order, so that sync covers it). For bulk uploads:
+	// send every batch but the last with it, and the whole upload is durable when the last
+	// batch is acknowledged, without waiting for an fsync per batch (the server's fsyncs
+	// overlap with the next batches and cover several). The Python client's upsert does
+	// this when it splits an upload into several batches. Default false.
+	DeferDurability bool `protobuf:"varint,3,opt,name=defer_durability,json=deferDurability,proto3" json:"defer_durability,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *UpsertRequest) Reset() {
@@ -1324,6 +1333,13 @@ func (x *UpsertRequest) GetItems() *ItemBatch {
 		return x.Items
 	}
 	return nil
+}
+
+func (x *UpsertRequest) GetDeferDurability() bool {
+	if x != nil {
+		return x.DeferDurability
+	}
+	return false
 }
 
 // UpsertResponse reports an applied batch.
@@ -2017,9 +2033,9 @@ type MiningPolicy struct {
 	// Upper bound on the candidates examined per anchor, to bound latency. 0: the
 	// server's default (100,000).
 	MaxCandidates uint32 `protobuf:"varint,20,opt,name=max_candidates,json=maxCandidates,proto3" json:"max_candidates,omitempty"`
-	// ef for the first search pass; 0: the largest of the collection's ef_search, 128 and
-	// 8 × the rank window's end (beyond 512 ranks, at most max(4,096, end + 1)), sized so
-	// that the graph's top window matches exact search (see Negative.rank).
+	// ef for the first search pass; 0: the rank window's end plus the collection's
+	// ef_search (at most 65,536), sized so that the graph's top window matches exact
+	// search (see Negative.rank).
 	EfSearch uint32 `protobuf:"varint,21,opt,name=ef_search,json=efSearch,proto3" json:"ef_search,omitempty"`
 	// The near-duplicate rules (duplicate_threshold, duplicate_margin and their calibrated
 	// forms) and the default false-negative budget (pfn_threshold, pfn_budget). Default
@@ -2028,7 +2044,8 @@ type MiningPolicy struct {
 	ExcludeNearDuplicates *bool `protobuf:"varint,22,opt,name=exclude_near_duplicates,json=excludeNearDuplicates,proto3,oneof" json:"exclude_near_duplicates,omitempty"`
 	// Hardness floor: no negative comes from raw rank ≥ max_rank. When the search gets
 	// there, the anchor reports floor_reached and a shortfall instead of returning easier
-	// negatives. 0: the default, max(200, 2·(end of the rank window)); 4,294,967,295: no
+	// negatives; nothing past it is examined, whatever rule would remove it, and widening
+	// goes no deeper than it (a floor turned off can end in a full exact scan). 0: the default, max(200, 2·(end of the rank window)); 4,294,967,295: no
 	// floor. sentence-transformers' mine_hard_negatives searches only the raw top
 	// range_max + (most positives of an anchor): that is max_rank.
 	MaxRank uint32 `protobuf:"varint,23,opt,name=max_rank,json=maxRank,proto3" json:"max_rank,omitempty"`
@@ -2624,7 +2641,8 @@ type Negative struct {
 	// position in the order the HNSW search produced: an item the graph did not reach is
 	// not counted, so rank can be below the exact rank. The default first pass
 	// (ef_search 0) is sized for the top window to match exact search: measured, the
-	// returned negatives held ≥ 99.9% of the exact top 8 and top 32 (docs/MINING.md).
+	// returned negatives held ≥ 99.5% of the exact window for windows of 8 to 128 ranks
+	// (docs/MINING.md).
 	Rank uint32 `protobuf:"varint,3,opt,name=rank,proto3" json:"rank,omitempty"`
 	// Estimated probability that this negative is a false negative (an unlabelled
 	// positive): σ(b₀ + b₁·sim⁺ + b₂·(score − s⁺)) with sim⁺ its highest similarity to a
@@ -5184,12 +5202,13 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x03dim\x18\x02 \x01(\rR\x03dim\x12\x18\n" +
 	"\avectors\x18\x03 \x01(\fR\avectors\x12-\n" +
 	"\x06groups\x18\x04 \x03(\v2\x15.hardneg.v1.GroupListR\x06groups\x12\x1a\n" +
-	"\bversions\x18\x05 \x03(\x03R\bversions\"\\\n" +
+	"\bversions\x18\x05 \x03(\x03R\bversions\"\x87\x01\n" +
 	"\rUpsertRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
 	"collection\x12+\n" +
-	"\x05items\x18\x02 \x01(\v2\x15.hardneg.v1.ItemBatchR\x05items\"d\n" +
+	"\x05items\x18\x02 \x01(\v2\x15.hardneg.v1.ItemBatchR\x05items\x12)\n" +
+	"\x10defer_durability\x18\x03 \x01(\bR\x0fdeferDurability\"d\n" +
 	"\x0eUpsertResponse\x12\x1a\n" +
 	"\binserted\x18\x01 \x01(\x04R\binserted\x12\x1a\n" +
 	"\breplaced\x18\x02 \x01(\x04R\breplaced\x12\x1a\n" +

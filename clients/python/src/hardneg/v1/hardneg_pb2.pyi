@@ -226,12 +226,14 @@ class ItemBatch(_message.Message):
     def __init__(self, ids: _Optional[_Iterable[str]] = ..., dim: _Optional[int] = ..., vectors: _Optional[bytes] = ..., groups: _Optional[_Iterable[_Union[GroupList, _Mapping]]] = ..., versions: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class UpsertRequest(_message.Message):
-    __slots__ = ("collection", "items")
+    __slots__ = ("collection", "items", "defer_durability")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     ITEMS_FIELD_NUMBER: _ClassVar[int]
+    DEFER_DURABILITY_FIELD_NUMBER: _ClassVar[int]
     collection: str
     items: ItemBatch
-    def __init__(self, collection: _Optional[str] = ..., items: _Optional[_Union[ItemBatch, _Mapping]] = ...) -> None: ...
+    defer_durability: bool
+    def __init__(self, collection: _Optional[str] = ..., items: _Optional[_Union[ItemBatch, _Mapping]] = ..., defer_durability: _Optional[bool] = ...) -> None: ...
 
 class UpsertResponse(_message.Message):
     __slots__ = ("inserted", "replaced", "sequence")
