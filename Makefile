@@ -108,6 +108,29 @@ test-wheel: wheels ## install this machine's wheel into a clean venv with no Go 
 	clients/python/scripts/check_wheel.sh $$(ls $(WHEEL_DIR)/hardneg-*$(if $(filter arm64,$(WHEEL_ARCH)),aarch64,x86_64)*.whl)
 
 
+# The scale-out mode (docs/SCALE.md): a Weaviate cluster behind stateless miner-servers.
+# weaviate-server is built from the Go module proxy outside this module into an ignored
+# cache (cold: minutes and ~3 GB of Go caches; warm: seconds); the version is pinned here.
+WEAVIATE_VERSION := v1.35.2
+WEAVIATE_DIR     := .cache/weaviate/$(WEAVIATE_VERSION)
+WEAVIATE_BIN     := $(WEAVIATE_DIR)/weaviate-server
+CLUSTER          := deploy/cluster/cluster.sh
+
+$(WEAVIATE_BIN):
+	mkdir -p $(WEAVIATE_DIR)
+	cd / && GOBIN=$(CURDIR)/$(WEAVIATE_DIR) GOFLAGS= nice $(GO) install github.com/weaviate/weaviate/cmd/weaviate-server@$(WEAVIATE_VERSION)
+
+.PHONY: weaviate
+weaviate: $(WEAVIATE_BIN) ## build weaviate-server $(WEAVIATE_VERSION) into .cache/weaviate (cached)
+
+.PHONY: cluster-up
+cluster-up: $(WEAVIATE_BIN) build ## start a 3-node Weaviate cluster on loopback ports and a miner-server -backend weaviate in front (.cache/cluster/state.env)
+	$(CLUSTER) up $(WEAVIATE_BIN) $(BIN)
+
+.PHONY: cluster-down
+cluster-down: ## stop the cluster and the miner-server started by cluster-up, and remove their data
+	$(CLUSTER) down
+
 PROMTOOL  ?= promtool
 
 # promtool comes from Debian's prometheus package, installed when missing (as root).
