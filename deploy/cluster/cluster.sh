@@ -5,6 +5,8 @@
 #   deploy/cluster/cluster.sh up WEAVIATE_BIN [MINER_BIN]   start the nodes (and a miner)
 #   deploy/cluster/cluster.sh down                          stop everything, remove the data
 #   deploy/cluster/cluster.sh status                        print the state file
+#   deploy/cluster/cluster.sh kill-node I                   kill -9 node I (fault tests)
+#   deploy/cluster/cluster.sh start-node I                  restart node I on its ports and data
 #
 # Everything lives under CLUSTER_DIR (default .cache/cluster): data/node-<i>, logs/, and
 # state.env, which holds the addresses (sourced by `make test-scaleout`):
@@ -12,12 +14,14 @@
 #   WEAVIATE_GRPC_ADDRS   host:port of each node's gRPC API, comma-separated
 #   MINER_GRPC_ADDR       the miner-server's gRPC address (when one was started)
 #   MINER_HTTP_ADDR       the miner-server's HTTP address (metrics, health)
-#   PIDS                  the processes `down` stops
+#   NODE_PIDS             the node processes, in node order
+#   PIDS                  every process `down` stops
+#   BASE, WEAVIATE_BIN    the port block and binary, for start-node
 # Each node runs with a clean environment (env -i): only what is written here applies.
 set -euo pipefail
 
 NODES=3
-CLUSTER_DIR=${CLUSTER_DIR:-.cache/cluster}
+CLUSTER_DIR=$(realpath -m "${CLUSTER_DIR:-.cache/cluster}")
 STATE="$CLUSTER_DIR/state.env"
 READY_TIMEOUT_S=${READY_TIMEOUT_S:-90}
 REPLICATION_FACTOR=${REPLICATION_FACTOR:-3}
@@ -71,13 +75,13 @@ start_node() { # start_node I BASE WEAVIATE_BIN
 	[ "$i" = 0 ] || join=("CLUSTER_JOIN=localhost:$((base + 2))")
 	mkdir -p "$CLUSTER_DIR/data/node-$i"
 	env -i \
-		HOME="$PWD/$CLUSTER_DIR" \
+		HOME="$CLUSTER_DIR" \
 		AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED=true \
 		DEFAULT_VECTORIZER_MODULE=none \
 		ENABLE_MODULES= \
 		DISABLE_TELEMETRY=true \
 		LOG_LEVEL=warning \
-		PERSISTENCE_DATA_PATH="$PWD/$CLUSTER_DIR/data/node-$i" \
+		PERSISTENCE_DATA_PATH="$CLUSTER_DIR/data/node-$i" \
 		CLUSTER_HOSTNAME="weaviate-$i" \
 		CLUSTER_IN_LOCALHOST=true \
 		CLUSTER_BIND_ADDR=127.0.0.1 \
@@ -104,33 +108,34 @@ up() {
 	mkdir -p "$CLUSTER_DIR/logs"
 	local base pids=() http=() grpc=() i
 	base=$(pick_base)
+	BASE=$base WEAVIATE_BIN=$(realpath "$bin")
 	for i in $(seq 0 $((NODES - 1))); do
 		pids+=("$(start_node "$i" "$base" "$bin")")
 		http+=("127.0.0.1:$((base + 10 * i))")
 		grpc+=("127.0.0.1:$((base + 10 * i + 1))")
 		# Write the state as soon as a process runs, so that `down` can always stop it.
-		write_state "${pids[*]}" "$(join_by , "${http[@]}")" "$(join_by , "${grpc[@]}")" "" ""
+		write_state "${pids[*]}" "$(join_by , "${http[@]}")" "$(join_by , "${grpc[@]}")" "" "" "${pids[*]}"
 		# Node 0 must gossip before the others can join it.
 		[ "$i" != 0 ] || wait_port $((base + 2))
 	done
 	for i in $(seq 0 $((NODES - 1))); do
 		wait_ready "${http[$i]}"
 	done
-	local miner_grpc="" miner_http=""
+	local miner_grpc="" miner_http="" nodes="${pids[*]}"
 	if [ -n "$miner" ]; then
 		miner_grpc="127.0.0.1:$((base + 10 * NODES))"
 		miner_http="127.0.0.1:$((base + 10 * NODES + 1))"
 		mkdir -p "$CLUSTER_DIR/miner"
-		env -i HOME="$PWD/$CLUSTER_DIR" "$miner" \
+		env -i HOME="$CLUSTER_DIR" "$miner" \
 			-backend weaviate \
 			-weaviate-addr "${http[0]}" \
 			-weaviate-grpc-addr "${grpc[0]}" \
 			-weaviate-replication-factor "$REPLICATION_FACTOR" \
 			-grpc-addr "$miner_grpc" -http-addr "$miner_http" \
-			-data-dir "$PWD/$CLUSTER_DIR/miner" \
+			-data-dir "$CLUSTER_DIR/miner" \
 			>"$CLUSTER_DIR/logs/miner.log" 2>&1 &
 		pids+=($!)
-		write_state "${pids[*]}" "$(join_by , "${http[@]}")" "$(join_by , "${grpc[@]}")" "$miner_grpc" "$miner_http"
+		write_state "${pids[*]}" "$(join_by , "${http[@]}")" "$(join_by , "${grpc[@]}")" "$miner_grpc" "$miner_http" "$nodes"
 		local deadline=$((SECONDS + READY_TIMEOUT_S))
 		until curl -fsS -o /dev/null "http://$miner_http/readyz"; do
 			[ "$SECONDS" -lt "$deadline" ] || die "miner-server not ready in ${READY_TIMEOUT_S}s (see $CLUSTER_DIR/logs/miner.log)"
@@ -142,13 +147,16 @@ up() {
 
 join_by() { local IFS=$1; shift; echo "$*"; }
 
-write_state() { # write_state PIDS HTTP GRPC MINER_GRPC MINER_HTTP
+write_state() { # write_state PIDS HTTP GRPC MINER_GRPC MINER_HTTP NODE_PIDS
 	cat >"$STATE.tmp" <<EOF
 WEAVIATE_HTTP_ADDRS=$2
 WEAVIATE_GRPC_ADDRS=$3
 MINER_GRPC_ADDR=$4
 MINER_HTTP_ADDR=$5
+NODE_PIDS="$6"
 PIDS="$1"
+BASE=$BASE
+WEAVIATE_BIN=$WEAVIATE_BIN
 EOF
 	mv "$STATE.tmp" "$STATE"
 }
@@ -167,9 +175,36 @@ down() {
 	rm -rf "$CLUSTER_DIR/data" "$CLUSTER_DIR/miner" "$STATE"
 }
 
+# kill_node I: kill -9 node I, as a crash would.
+kill_node() {
+	[ -e "$STATE" ] || die "no cluster"
+	# shellcheck disable=SC1090
+	. "$STATE"
+	local pids=($NODE_PIDS)
+	kill -9 "${pids[$1]}"
+	wait_gone "${pids[$1]}"
+}
+
+wait_gone() { while kill -0 "$1" 2>/dev/null; do sleep 0.1; done; }
+
+# restart_node I: start node I again on its ports and data directory, and wait until
+# it is ready.
+restart_node() {
+	[ -e "$STATE" ] || die "no cluster"
+	# shellcheck disable=SC1090
+	. "$STATE"
+	local pids=($NODE_PIDS) i=$1 pid
+	pid=$(start_node "$i" "$BASE" "$WEAVIATE_BIN")
+	pids[$i]=$pid
+	write_state "$PIDS $pid" "$WEAVIATE_HTTP_ADDRS" "$WEAVIATE_GRPC_ADDRS" "$MINER_GRPC_ADDR" "$MINER_HTTP_ADDR" "${pids[*]}"
+	wait_ready "127.0.0.1:$((BASE + 10 * i))"
+}
+
 case "${1:-}" in
 up) shift; up "$@" ;;
 down) down ;;
 status) [ -e "$STATE" ] && cat "$STATE" || { echo "no cluster"; exit 1; } ;;
-*) die "usage: $0 up WEAVIATE_BIN [MINER_BIN] | down | status" ;;
+kill-node) kill_node "${2:?node index}" ;;
+start-node) restart_node "${2:?node index}" ;;
+*) die "usage: $0 up WEAVIATE_BIN [MINER_BIN] | down | status | kill-node I | start-node I" ;;
 esac
