@@ -5,7 +5,7 @@ import (
 	"sync"
 
 	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
-	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/engine"
 )
 
 // perCollection holds one value per collection, in memory, created on first use: a
@@ -16,15 +16,15 @@ type perCollection[T any] struct {
 	create func() T
 	// mu guards m.
 	mu sync.Mutex
-	m  map[*index.Collection]T
+	m  map[engine.Collection]T
 }
 
 func newPerCollection[T any](create func() T) *perCollection[T] {
-	return &perCollection[T]{create: create, m: make(map[*index.Collection]T)}
+	return &perCollection[T]{create: create, m: make(map[engine.Collection]T)}
 }
 
 // get returns c's value, creating it on first use.
-func (p *perCollection[T]) get(c *index.Collection) T {
+func (p *perCollection[T]) get(c engine.Collection) T {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	v, ok := p.m[c]
@@ -36,7 +36,7 @@ func (p *perCollection[T]) get(c *index.Collection) T {
 }
 
 // lookup returns c's value if one was created.
-func (p *perCollection[T]) lookup(c *index.Collection) (T, bool) {
+func (p *perCollection[T]) lookup(c engine.Collection) (T, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	v, ok := p.m[c]
@@ -44,7 +44,7 @@ func (p *perCollection[T]) lookup(c *index.Collection) (T, bool) {
 }
 
 // drop forgets c's value.
-func (p *perCollection[T]) drop(c *index.Collection) {
+func (p *perCollection[T]) drop(c engine.Collection) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	delete(p.m, c)

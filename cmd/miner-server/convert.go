@@ -5,12 +5,11 @@ import (
 	"fmt"
 	"math"
 
-	"google.golang.org/protobuf/proto"
-
 	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
-	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/mining"
 	"github.com/hardneg/hardneg/internal/validate"
+	"google.golang.org/protobuf/proto"
 )
 
 // decodeF32 decodes little-endian float32 bytes.
@@ -32,8 +31,8 @@ func encodeF32(dst []byte, vs []float32) []byte {
 
 // fromItemBatch converts an ItemBatch for a collection of dimension dim. field is the
 // batch's path in the request.
-func fromItemBatch(pb *hardnegv1.ItemBatch, dim int, field string) (*index.Batch, error) {
-	b := &index.Batch{}
+func fromItemBatch(pb *hardnegv1.ItemBatch, dim int, field string) (*engine.Batch, error) {
+	b := &engine.Batch{}
 	if pb == nil {
 		return b, nil
 	}
@@ -74,7 +73,7 @@ func floatCount(bytes int) string {
 }
 
 // toItemBatch converts stored items to an ItemBatch.
-func toItemBatch(items []index.Item, dim int, withVectors bool) *hardnegv1.ItemBatch {
+func toItemBatch(items []engine.Item, dim int, withVectors bool) *hardnegv1.ItemBatch {
 	pb := &hardnegv1.ItemBatch{Dim: uint32(dim)}
 	anyGroups, anyVersions := false, false
 	for _, it := range items {
@@ -99,20 +98,20 @@ func toItemBatch(items []index.Item, dim int, withVectors bool) *hardnegv1.ItemB
 	return pb
 }
 
-var metricFromPB = map[hardnegv1.Metric]index.Metric{
-	hardnegv1.Metric_METRIC_COSINE: index.Cosine,
-	hardnegv1.Metric_METRIC_DOT:    index.Dot,
-	hardnegv1.Metric_METRIC_L2:     index.L2,
+var metricFromPB = map[hardnegv1.Metric]engine.Metric{
+	hardnegv1.Metric_METRIC_COSINE: engine.Cosine,
+	hardnegv1.Metric_METRIC_DOT:    engine.Dot,
+	hardnegv1.Metric_METRIC_L2:     engine.L2,
 }
 
-var metricToPB = map[index.Metric]hardnegv1.Metric{
-	index.Cosine: hardnegv1.Metric_METRIC_COSINE,
-	index.Dot:    hardnegv1.Metric_METRIC_DOT,
-	index.L2:     hardnegv1.Metric_METRIC_L2,
+var metricToPB = map[engine.Metric]hardnegv1.Metric{
+	engine.Cosine: hardnegv1.Metric_METRIC_COSINE,
+	engine.Dot:    hardnegv1.Metric_METRIC_DOT,
+	engine.L2:     hardnegv1.Metric_METRIC_L2,
 }
 
 // toCollection describes a collection.
-func toCollection(c *index.Collection) *hardnegv1.Collection {
+func toCollection(c engine.Collection) *hardnegv1.Collection {
 	p := c.Params()
 	st := c.Stats()
 	return &hardnegv1.Collection{
@@ -389,10 +388,10 @@ func toScoreSummary(s mining.ScoreSummary) *hardnegv1.ScoreSummary {
 }
 
 // fromFalseNegativeReports converts the verdicts of a ReportFalseNegatives request.
-func fromFalseNegativeReports(pbs []*hardnegv1.FalseNegativeReport) []index.FalseNegativeReport {
-	out := make([]index.FalseNegativeReport, len(pbs))
+func fromFalseNegativeReports(pbs []*hardnegv1.FalseNegativeReport) []engine.FalseNegativeReport {
+	out := make([]engine.FalseNegativeReport, len(pbs))
 	for i, pb := range pbs {
-		out[i] = index.FalseNegativeReport{Key: pb.GetAnchorKey(), IDs: pb.GetItemIds()}
+		out[i] = engine.FalseNegativeReport{Key: pb.GetAnchorKey(), IDs: pb.GetItemIds()}
 	}
 	return out
 }

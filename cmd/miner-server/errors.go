@@ -6,13 +6,12 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/hardneg/hardneg/internal/engine"
+	"github.com/hardneg/hardneg/internal/validate"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
-
-	"github.com/hardneg/hardneg/internal/index"
-	"github.com/hardneg/hardneg/internal/validate"
 )
 
 // Errors raised by the server's own interceptors (auth.go, limits.go, interceptors.go).
@@ -46,13 +45,14 @@ var codeTable = []struct {
 	err  error
 	code codes.Code
 }{
-	{index.ErrCollectionNotFound, codes.NotFound},
-	{index.ErrCollectionExists, codes.AlreadyExists},
-	{index.ErrSequenceGap, codes.FailedPrecondition},
-	{index.ErrGuideRole, codes.FailedPrecondition},
-	{index.ErrClosed, codes.Unavailable},
-	{index.ErrRecovering, codes.Unavailable},
-	{index.ErrStorageFailed, codes.Unavailable},
+	{engine.ErrCollectionNotFound, codes.NotFound},
+	{engine.ErrCollectionExists, codes.AlreadyExists},
+	{engine.ErrSequenceGap, codes.FailedPrecondition},
+	{engine.ErrGuideRole, codes.FailedPrecondition},
+	{engine.ErrClosed, codes.Unavailable},
+	{engine.ErrRecovering, codes.Unavailable},
+	{engine.ErrStorageFailed, codes.Unavailable},
+	{engine.ErrUnsupported, codes.Unimplemented},
 	{errUnauthenticated, codes.Unauthenticated},
 	{errPermissionDenied, codes.PermissionDenied},
 	{errTooManyInFlight, codes.ResourceExhausted},

@@ -4,7 +4,7 @@ import (
 	"sync"
 
 	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
-	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/metrics"
 )
 
@@ -18,7 +18,7 @@ type ingestRecorder struct {
 
 // upsert records one upsert batch: applied (res), replayed (duplicate) or refused
 // (err != nil; nothing of the batch was applied).
-func (r *ingestRecorder) upsert(b *hardnegv1.ItemBatch, res index.UpsertResult, duplicate bool, err error) {
+func (r *ingestRecorder) upsert(b *hardnegv1.ItemBatch, res engine.UpsertResult, duplicate bool, err error) {
 	n := len(b.GetIds())
 	if n == 0 {
 		return
@@ -43,7 +43,7 @@ func (r *ingestRecorder) upsert(b *hardnegv1.ItemBatch, res index.UpsertResult, 
 }
 
 // delete records one applied delete.
-func (r *ingestRecorder) delete(res index.DeleteResult) {
+func (r *ingestRecorder) delete(res engine.DeleteResult) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.s.Deleted += uint64(res.Deleted)

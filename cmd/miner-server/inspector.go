@@ -10,17 +10,16 @@ import (
 	"sync"
 	"time"
 
+	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
+	"github.com/hardneg/hardneg/internal/engine"
+	"github.com/hardneg/hardneg/internal/mining"
+	"github.com/hardneg/hardneg/internal/ui"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
-
-	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
-	"github.com/hardneg/hardneg/internal/index"
-	"github.com/hardneg/hardneg/internal/mining"
-	"github.com/hardneg/hardneg/internal/ui"
 )
 
 // The web inspector: static pages under /ui/ (internal/ui) and a JSON API under
@@ -223,7 +222,7 @@ type uiCollection struct {
 	UnsnapshottedSince *time.Time `json:"unsnapshotted_since,omitempty"`
 	// Versions summarises the items' version stamps: lowest, highest, distinct, and
 	// the item counts of the newest few.
-	Versions index.VersionSummary `json:"versions"`
+	Versions engine.VersionSummary `json:"versions"`
 }
 
 // uiNewestVersions is how many of the newest version stamps the collections page
@@ -239,16 +238,22 @@ func (s *Server) uiCollections(context.Context, []byte) (any, error) {
 			return nil, err
 		}
 		e := uiCollection{Collection: b, Versions: c.Versions(uiNewestVersions)}
-		var since time.Time
-		e.UnsnapshottedBytes, since = c.Unsnapshotted()
-		if !since.IsZero() {
-			e.UnsnapshottedSince = &since
+		if sc, ok := c.(engine.StoredCollection); ok {
+			var since time.Time
+			e.UnsnapshottedBytes, since = sc.Unsnapshotted()
+			if !since.IsZero() {
+				e.UnsnapshottedSince = &since
+			}
 		}
 		out = append(out, e)
 	}
-	d := s.db.DurabilityStats()
+	st, ok := s.db.(engine.Storage)
+	if !ok {
+		return map[string]any{"collections": out, "storage": map[string]any{"data_dir": "none (the engine keeps no local data)"}}, nil
+	}
+	d := st.DurabilityStats()
 	storage := map[string]any{
-		"data_dir": s.db.Dir(), "wal_bytes": d.LogBytes, "wal_records": d.Log.Appends,
+		"data_dir": st.Dir(), "wal_bytes": d.LogBytes, "wal_records": d.Log.Appends,
 		"snapshots": d.Snapshots, "snapshot_failures": d.SnapshotFailures,
 		"recovery_seconds": d.Recovery.Duration.Seconds(), "fsync": s.cfg.Fsync,
 	}

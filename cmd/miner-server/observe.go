@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"syscall"
 
-	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/metrics"
 )
 
@@ -18,16 +18,19 @@ func buildInfo() metrics.BuildInfo {
 	return metrics.CompleteBuild(metrics.BuildInfo{Version: version, Revision: revision})
 }
 
-// metricsSources wires the server's statistics into the metrics collector.
+// metricsSources wires the server's statistics into the metrics collector. The log,
+// snapshot and volume statistics exist only for an engine with local storage.
 func (s *Server) metricsSources() metrics.Sources {
-	return metrics.Sources{
+	src := metrics.Sources{
 		Recovering: func() bool { return !s.ready.Load() },
 		Collections: func() []metrics.CollectionStats {
 			cs := s.db.Collections()
 			out := make([]metrics.CollectionStats, len(cs))
 			for i, c := range cs {
 				out[i] = metrics.CollectionStats{Name: c.Name(), Stats: c.Stats()}
-				out[i].UnsnapshottedBytes, out[i].UnsnapshottedSince = c.Unsnapshotted()
+				if sc, ok := c.(engine.StoredCollection); ok {
+					out[i].UnsnapshottedBytes, out[i].UnsnapshottedSince = sc.Unsnapshotted()
+				}
 			}
 			return out
 		},
@@ -42,10 +45,6 @@ func (s *Server) metricsSources() metrics.Sources {
 			}
 			return out
 		},
-		Durability: func() metrics.DurabilityStats {
-			return durabilityStats(s.db.DurabilityStats())
-		},
-		Volume: func() (metrics.VolumeStats, error) { return volumeStats(s.db.Dir()) },
 		Limits: s.limiter.stats,
 		TLS:    s.certs.stats,
 		Loop: func() []metrics.CollectionLoop {
@@ -60,10 +59,15 @@ func (s *Server) metricsSources() metrics.Sources {
 			return out
 		},
 	}
+	if st, ok := s.db.(engine.Storage); ok {
+		src.Durability = func() metrics.DurabilityStats { return durabilityStats(st.DurabilityStats()) }
+		src.Volume = func() (metrics.VolumeStats, error) { return volumeStats(st.Dir()) }
+	}
+	return src
 }
 
 // durabilityStats converts storage statistics for the collector.
-func durabilityStats(st index.DurabilityStats) metrics.DurabilityStats {
+func durabilityStats(st engine.DurabilityStats) metrics.DurabilityStats {
 	out := metrics.DurabilityStats{
 		WALFsyncSeconds:     metrics.Histogram(st.Log.SyncSeconds),
 		WALWrittenBytes:     st.Log.AppendedBytes,

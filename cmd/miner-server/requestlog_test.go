@@ -9,10 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-
 	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
-	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/engine"
+	"google.golang.org/grpc"
 )
 
 func TestRequestsAreLoggedAtDebugLevel(t *testing.T) {
@@ -24,7 +23,7 @@ func TestRequestsAreLoggedAtDebugLevel(t *testing.T) {
 	s := &Server{log: cfg.newLogger(&buf)}
 	req := &hardnegv1.MineRequest{Collection: "docs", Anchors: make([]*hardnegv1.Anchor, 3)}
 	handler := func(context.Context, any) (any, error) {
-		return nil, toStatus(discard, "m", index.ErrCollectionNotFound)
+		return nil, toStatus(discard, "m", engine.ErrCollectionNotFound)
 	}
 	s.unaryLog(context.Background(), req, &grpc.UnaryServerInfo{FullMethod: hardnegv1.MinerService_Mine_FullMethodName}, handler)
 	var line map[string]any

@@ -10,6 +10,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
+	"github.com/hardneg/hardneg/internal/engine"
+	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/metrics"
+	"github.com/hardneg/hardneg/internal/mining"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
@@ -18,11 +23,6 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
-
-	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
-	"github.com/hardneg/hardneg/internal/index"
-	"github.com/hardneg/hardneg/internal/metrics"
-	"github.com/hardneg/hardneg/internal/mining"
 )
 
 // Server is a running miner-server: listeners, the gRPC server, the HTTP server and
@@ -30,7 +30,7 @@ import (
 type Server struct {
 	cfg      Config
 	log      *slog.Logger
-	db       *index.DB
+	db       engine.Engine
 	ready    atomic.Bool // storage recovered; MinerService calls are served
 	mined    *mining.Recorder
 	cal      *perCollection[*mining.Calibration] // per-collection mining score statistics
@@ -54,7 +54,8 @@ type Server struct {
 	tracer   *sdktrace.TracerProvider // nil when tracing is off
 }
 
-// NewServer opens storage and binds the listeners; it does not serve yet.
+// NewServer opens storage (the embedded engine, package index) and binds the
+// listeners; it does not serve yet.
 func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
 	db, err := index.Lock(cfg.indexOptions(log.With("component", "storage")))
 	if err != nil {
@@ -196,15 +197,24 @@ func (s *Server) Serve(ctx context.Context) error {
 	g.Go(func() error {
 		// Health answers NOT_SERVING and MinerService calls are refused (UNAVAILABLE)
 		// until storage has recovered.
-		s.log.Info("recovering storage", "data_dir", s.db.Dir(), "grpc", s.GRPCAddr(), "http", s.HTTPAddr())
+		st, local := s.db.(engine.Storage)
+		dataDir := "none"
+		if local {
+			dataDir = st.Dir()
+		}
+		s.log.Info("recovering storage", "data_dir", dataDir, "grpc", s.GRPCAddr(), "http", s.HTTPAddr())
 		if err := s.db.Recover(); err != nil {
 			return fmt.Errorf("recover storage: %w", err)
 		}
 		s.ready.Store(true)
 		s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 		s.health.SetServingStatus(s.serviceN, healthpb.HealthCheckResponse_SERVING)
-		s.log.Info("serving", "grpc", s.GRPCAddr(), "http", s.HTTPAddr(), "data_dir", s.db.Dir(),
-			"recovery", s.db.Recovery().Duration, "tls", s.certs != nil, "mtls", s.cfg.TLSClientCAFile != "", "auth", s.tokens != nil)
+		var recovery time.Duration
+		if local {
+			recovery = st.Recovery().Duration
+		}
+		s.log.Info("serving", "grpc", s.GRPCAddr(), "http", s.HTTPAddr(), "data_dir", dataDir,
+			"recovery", recovery, "tls", s.certs != nil, "mtls", s.cfg.TLSClientCAFile != "", "auth", s.tokens != nil)
 		select {
 		case <-s.db.Failed():
 			return errors.New("storage failed; exiting so that a restart recovers from disk")
@@ -225,7 +235,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	})
 	err := g.Wait()
 	s.shutdownTracing()
-	if cerr := s.db.Close(); cerr != nil && !errors.Is(cerr, index.ErrClosed) {
+	if cerr := s.db.Close(); cerr != nil && !errors.Is(cerr, engine.ErrClosed) {
 		err = errors.Join(err, fmt.Errorf("close storage: %w", cerr))
 	}
 	s.log.Info("stopped")

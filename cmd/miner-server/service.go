@@ -3,23 +3,23 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 
-	"go.opentelemetry.io/otel/attribute"
-
 	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
-	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/mining"
 	"github.com/hardneg/hardneg/internal/validate"
+	"go.opentelemetry.io/otel/attribute"
 )
 
-// service implements hardneg.v1.MinerService on top of an index.DB. Handlers translate
+// service implements hardneg.v1.MinerService on top of an engine.Engine. Handlers translate
 // between proto messages and domain types and return domain errors unchanged; the
 // error interceptors turn them into statuses (errors.go).
 type service struct {
 	hardnegv1.UnimplementedMinerServiceServer
-	db     *index.DB
+	db     engine.Engine
 	log    *slog.Logger
 	mined  *mining.Recorder                    // cumulative mining statistics, read by metrics
 	ingest *ingestRecorder                     // cumulative write statistics, read by metrics
@@ -28,9 +28,9 @@ type service struct {
 }
 
 func (s *service) CreateCollection(_ context.Context, req *hardnegv1.CreateCollectionRequest) (*hardnegv1.CreateCollectionResponse, error) {
-	cfg := index.Config{Name: req.Name, Dim: int(req.Dim), Metric: metricFromPB[req.Metric]}
+	cfg := engine.Config{Name: req.Name, Dim: int(req.Dim), Metric: metricFromPB[req.Metric]}
 	if p := req.IndexParams; p != nil {
-		cfg.Params = index.Params{M: int(p.M), EfConstruction: int(p.EfConstruction), EfSearch: int(p.EfSearch), ExactThreshold: int(p.ExactThreshold)}
+		cfg.Params = engine.Params{M: int(p.M), EfConstruction: int(p.EfConstruction), EfSearch: int(p.EfSearch), ExactThreshold: int(p.ExactThreshold)}
 	}
 	c, err := s.db.CreateCollection(cfg)
 	if err != nil {
@@ -70,7 +70,7 @@ func (s *service) DeleteCollection(_ context.Context, req *hardnegv1.DeleteColle
 }
 
 func (s *service) Upsert(ctx context.Context, req *hardnegv1.UpsertRequest) (resp *hardnegv1.UpsertResponse, err error) {
-	var res index.UpsertResult
+	var res engine.UpsertResult
 	defer func() { s.ingest.upsert(req.Items, res, false, err) }()
 	c, err := s.db.Collection(req.Collection)
 	if err != nil {
@@ -152,8 +152,8 @@ func (s *service) receiveStream(ctx context.Context, stream hardnegv1.MinerServi
 		if err != nil {
 			return err
 		}
-		if req.WriterId == "" || len(req.WriterId) > index.MaxWriterIDBytes {
-			return validate.Field("writer_id", "must be 1–%d bytes", index.MaxWriterIDBytes)
+		if req.WriterId == "" || len(req.WriterId) > engine.MaxWriterIDBytes {
+			return validate.Field("writer_id", "must be 1–%d bytes", engine.MaxWriterIDBytes)
 		}
 		if req.Sequence == 0 {
 			return validate.Field("sequence", "must start at 1")
@@ -179,15 +179,15 @@ func (s *service) receiveStream(ctx context.Context, stream hardnegv1.MinerServi
 }
 
 // streamBatch logs and applies one UpsertStream batch without waiting for the log.
-func (s *service) streamBatch(req *hardnegv1.UpsertStreamRequest) (index.StreamResult, error) {
+func (s *service) streamBatch(req *hardnegv1.UpsertStreamRequest) (engine.StreamResult, error) {
 	c, err := s.db.Collection(req.Collection)
 	if err != nil {
-		return index.StreamResult{}, err
+		return engine.StreamResult{}, err
 	}
-	var b *index.Batch
+	var b *engine.Batch
 	if req.Items != nil {
 		if b, err = fromItemBatch(req.Items, c.Dim(), "items"); err != nil {
-			return index.StreamResult{}, err
+			return engine.StreamResult{}, err
 		}
 	}
 	return s.db.StreamAppend(req.WriterId, req.Sequence, req.Collection, b, req.DeleteIds)
@@ -236,7 +236,11 @@ func (s *service) sendStreamAcks(ctx context.Context, stream hardnegv1.MinerServ
 }
 
 func (s *service) SnapshotCollection(ctx context.Context, req *hardnegv1.SnapshotCollectionRequest) (*hardnegv1.SnapshotCollectionResponse, error) {
-	info, err := s.db.Snapshot(ctx, req.Name)
+	st, ok := s.db.(engine.Storage)
+	if !ok {
+		return nil, fmt.Errorf("snapshot collection %q: the engine keeps no snapshots: %w", req.Name, engine.ErrUnsupported)
+	}
+	info, err := st.Snapshot(ctx, req.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -248,7 +252,7 @@ func (s *service) GetItems(_ context.Context, req *hardnegv1.GetItemsRequest) (*
 	if err != nil {
 		return nil, err
 	}
-	if err := index.ValidateIDs("ids", req.Ids, false); err != nil {
+	if err := engine.ValidateIDs("ids", req.Ids, false); err != nil {
 		return nil, err
 	}
 	items, missing := c.Get(req.Ids, req.IncludeVectors)
@@ -261,7 +265,7 @@ func (s *service) Mine(ctx context.Context, req *hardnegv1.MineRequest) (*hardne
 		return nil, err
 	}
 	pol, perr := fromPolicy(req.Policy)
-	var guide *index.Collection
+	var guide engine.Collection
 	gdim := 0
 	if name := req.GetPolicy().GetGuideCollection(); name != "" {
 		if guide, err = s.db.Collection(name); err != nil {
@@ -314,7 +318,7 @@ func (s *service) ReportFalseNegatives(ctx context.Context, req *hardnegv1.Repor
 		return nil, err
 	}
 	reports := fromFalseNegativeReports(req.Reports)
-	if err := index.ValidateFalseNegatives(reports, "reports"); err != nil {
+	if err := engine.ValidateFalseNegatives(reports, "reports"); err != nil {
 		return nil, err
 	}
 	_, span := startSpan(ctx, "index.ReportFalseNegatives", attribute.String("collection", c.Name()))

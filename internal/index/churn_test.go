@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/hardneg/hardneg/internal/engine"
 )
 
 // churnCorpus re-embeds a fixed id space, the way a trainer streams new vectors for
@@ -36,8 +38,8 @@ func vecKey(id string, v []float32) string {
 }
 
 // batchOf returns a batch giving ids new (normalised) vectors near random centres.
-func (cc *churnCorpus) batchOf(ids []string) *Batch {
-	b := &Batch{IDs: ids, Vectors: make([]float32, 0, len(ids)*cc.dim)}
+func (cc *churnCorpus) batchOf(ids []string) *engine.Batch {
+	b := &engine.Batch{IDs: ids, Vectors: make([]float32, 0, len(ids)*cc.dim)}
 	for i, id := range ids {
 		c := cc.r.IntN(20)
 		for j := range cc.dim {
@@ -61,7 +63,7 @@ func (cc *churnCorpus) id(i int) string { return "doc" + strconv.Itoa(i) }
 
 // round re-upserts every id (but the ones it deletes) in batches, then deletes a few
 // and re-inserts the ones deleted last round. write applies one change.
-func (cc *churnCorpus) round(t *testing.T, write func(b *Batch, deletes []string)) {
+func (cc *churnCorpus) round(t *testing.T, write func(b *engine.Batch, deletes []string)) {
 	t.Helper()
 	skip := map[string]bool{}
 	var del []string
@@ -98,7 +100,7 @@ func checkRecall(t *testing.T, c *Collection, cc *churnCorpus, queries int) floa
 	hits, total := 0, 0
 	for range queries {
 		q, _ := c.PrepareQuery(cc.batchOf([]string{"q"}).Vectors, "q")
-		got, st := collect(t, c, q, 10, SearchOptions{Ef: 64, NoWiden: true})
+		got, st := collect(t, c, q, 10, engine.SearchOptions{Ef: 64, NoWiden: true})
 		if st.Exact {
 			t.Fatal("search did not go through the graph")
 		}
@@ -135,7 +137,7 @@ func searchDuring(c *Collection, cc *churnCorpus, stop <-chan struct{}, bad *ato
 			}
 			q, _ = c.PrepareQuery(q, "q")
 			n := 0
-			_, err := c.Search(context.Background(), q, SearchOptions{Ef: 32, MaxCandidates: 40}, func(cd Candidate) bool {
+			_, err := c.Search(context.Background(), q, engine.SearchOptions{Ef: 32, MaxCandidates: 40}, func(cd engine.Candidate) bool {
 				if _, ok := cc.seen.Load(vecKey(cd.ID, cd.Vector)); !ok {
 					bad.Store("candidate " + cd.ID + " carries a vector it was never given")
 				}
@@ -167,12 +169,12 @@ func TestChurnKeepsSlotsBounded(t *testing.T) {
 	db := testDB(t)
 	// Dot over unit vectors ranks as cosine does, and stores vectors as given, so
 	// searches can recognise them.
-	c, err := db.CreateCollection(Config{Name: "c", Dim: dim, Metric: Dot, Params: Params{M: 8, EfConstruction: 64, ExactThreshold: 1}})
+	c, err := db.create(engine.Config{Name: "c", Dim: dim, Metric: engine.Dot, Params: engine.Params{M: 8, EfConstruction: 64, ExactThreshold: 1}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cc := newChurnCorpus(n, dim, 250, 1)
-	write := func(b *Batch, deletes []string) {
+	write := func(b *engine.Batch, deletes []string) {
 		if b != nil {
 			if _, err := db.Upsert("c", b, "items"); err != nil {
 				t.Fatal(err)
@@ -231,21 +233,21 @@ func TestChurnKeepsSlotsBounded(t *testing.T) {
 
 // searchHits returns the ids and scores of the first 10 candidates for each query,
 // from a graph search or, with exact, from an exact scan.
-func searchHits(t *testing.T, c *Collection, qs [][]float32, opts SearchOptions, exact bool) []string {
+func searchHits(t *testing.T, c *Collection, qs [][]float32, opts engine.SearchOptions, exact bool) []string {
 	t.Helper()
 	var out []string
 	for _, q := range qs {
 		hits, n := "", 0
-		yield := func(cd Candidate) bool {
+		yield := func(cd engine.Candidate) bool {
 			hits += cd.ID + "=" + strconv.FormatUint(uint64(math.Float32bits(cd.Score)), 16) + " "
 			n++
 			return n < 10
 		}
-		var st SearchStats
+		var st engine.SearchStats
 		var err error
 		if exact {
 			c.mu.RLock()
-			st, err = c.exactSearch(context.Background(), q, opts, nil, SearchStats{}, yield)
+			st, err = c.exactSearch(context.Background(), q, opts, nil, engine.SearchStats{}, yield)
 			c.mu.RUnlock()
 		} else {
 			st, err = c.Search(context.Background(), q, opts, yield)
@@ -268,7 +270,7 @@ func TestChurnSurvivesRestart(t *testing.T) {
 	}
 	var db *DB
 	seq := uint64(0)
-	write := func(b *Batch, deletes []string) {
+	write := func(b *engine.Batch, deletes []string) {
 		// Upserts go through the stream, which also deletes an id it upserts in the
 		// same batch (that slot must be freed like any other).
 		if b == nil {
@@ -286,18 +288,18 @@ func TestChurnSurvivesRestart(t *testing.T) {
 		}
 	}
 	coll := func() *Collection {
-		c, err := db.Collection("c")
+		c, err := db.lookup("c")
 		if err != nil {
 			t.Fatal(err)
 		}
 		return c
 	}
-	narrow := SearchOptions{Ef: 16, NoWiden: true}
+	narrow := engine.SearchOptions{Ef: 16, NoWiden: true}
 
 	// Churn, then snapshot: the restart loads the snapshot alone, graph included, so
 	// even a narrow graph search gives the same candidates and scores.
 	db = openDB(t, Options{Dir: dir})
-	if _, err := db.CreateCollection(Config{Name: "c", Dim: dim, Metric: Dot, Params: Params{M: 8, EfConstruction: 64, ExactThreshold: 1}}); err != nil {
+	if _, err := db.create(engine.Config{Name: "c", Dim: dim, Metric: engine.Dot, Params: engine.Params{M: 8, EfConstruction: 64, ExactThreshold: 1}}); err != nil {
 		t.Fatal(err)
 	}
 	var ids []string
@@ -339,7 +341,7 @@ func TestChurnSurvivesRestart(t *testing.T) {
 		cc.round(t, write)
 	}
 	coll().wait()
-	want, wantHits = stateOf(t, db), searchHits(t, coll(), qs, SearchOptions{}, true)
+	want, wantHits = stateOf(t, db), searchHits(t, coll(), qs, engine.SearchOptions{}, true)
 	closeDB(t, db)
 
 	db = openDB(t, Options{Dir: dir})
@@ -347,7 +349,7 @@ func TestChurnSurvivesRestart(t *testing.T) {
 	sameState(t, stateOf(t, db), want)
 	c := coll()
 	c.wait()
-	if got := searchHits(t, c, qs, SearchOptions{}, true); !slices.Equal(got, wantHits) {
+	if got := searchHits(t, c, qs, engine.SearchOptions{}, true); !slices.Equal(got, wantHits) {
 		t.Fatalf("exact search after replaying the log differs:\n got %v\nwant %v", got, wantHits)
 	}
 	// The replayed graph must serve searches as the original did: 1,000 items are
@@ -377,7 +379,7 @@ func TestUpsertAndDeleteInOneBatchFreesTheSlot(t *testing.T) {
 	}{{"graph", 1, 21}, {"no graph", 0, 0}} {
 		t.Run(tc.name, func(t *testing.T) {
 			db := testDB(t)
-			c, err := db.CreateCollection(Config{Name: "c", Dim: 4, Metric: L2, Params: Params{M: 8, EfConstruction: 32, ExactThreshold: tc.threshold}})
+			c, err := db.create(engine.Config{Name: "c", Dim: 4, Metric: engine.L2, Params: engine.Params{M: 8, EfConstruction: 32, ExactThreshold: tc.threshold}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -405,8 +407,8 @@ func TestUpsertAndDeleteInOneBatchFreesTheSlot(t *testing.T) {
 
 func TestCheckGraphRejectsNodesBeyondSlots(t *testing.T) {
 	db := testDB(t)
-	c, _ := db.CreateCollection(Config{Name: "c", Dim: 4, Metric: L2, Params: Params{M: 8, EfConstruction: 32, ExactThreshold: 1}})
-	db.Upsert("c", &Batch{IDs: []string{"a", "b"}, Vectors: []float32{1, 0, 0, 0, 0, 1, 0, 0}}, "items")
+	c, _ := db.create(engine.Config{Name: "c", Dim: 4, Metric: engine.L2, Params: engine.Params{M: 8, EfConstruction: 32, ExactThreshold: 1}})
+	db.Upsert("c", &engine.Batch{IDs: []string{"a", "b"}, Vectors: []float32{1, 0, 0, 0, 0, 1, 0, 0}}, "items")
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	if err := c.checkGraph(); err != nil {

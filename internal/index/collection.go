@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/index/hnsw"
 	"github.com/hardneg/hardneg/internal/index/vec"
 	"github.com/hardneg/hardneg/internal/validate"
@@ -16,8 +17,8 @@ import (
 type Collection struct {
 	name   string
 	dim    int
-	metric Metric
-	params Params
+	metric engine.Metric
+	params engine.Params
 
 	// guideRole is how Mine has used this collection with guide rules since the
 	// process started (guide.go); set once, read and written atomically.
@@ -76,7 +77,7 @@ type Collection struct {
 	dirtySince time.Time
 }
 
-func newCollection(cfg Config) (*Collection, error) {
+func newCollection(cfg engine.Config) (*Collection, error) {
 	c := &Collection{
 		name:    cfg.Name,
 		dim:     cfg.Dim,
@@ -94,8 +95,8 @@ func newCollection(cfg Config) (*Collection, error) {
 }
 
 // graphDistance is the graph's distance for a metric (lower is closer).
-func graphDistance(m Metric) hnsw.Distance {
-	if m == L2 {
+func graphDistance(m engine.Metric) hnsw.Distance {
+	if m == engine.L2 {
 		return vec.L2Sq
 	}
 	return func(a, b []float32) float32 { return -vec.Dot(a, b) }
@@ -108,34 +109,28 @@ func (c *Collection) Name() string { return c.name }
 func (c *Collection) Dim() int { return c.dim }
 
 // Metric returns the collection's metric.
-func (c *Collection) Metric() Metric { return c.metric }
+func (c *Collection) Metric() engine.Metric { return c.metric }
 
 // Params returns the collection's effective index parameters.
-func (c *Collection) Params() Params { return c.params }
+func (c *Collection) Params() engine.Params { return c.params }
 
 // Config returns the configuration the collection was created with (defaults filled).
-func (c *Collection) Config() Config {
-	return Config{Name: c.name, Dim: c.dim, Metric: c.metric, Params: c.params}
-}
-
-// UpsertResult counts what an upsert did.
-type UpsertResult struct {
-	Inserted, Replaced int
-	Sequence           uint64
+func (c *Collection) Config() engine.Config {
+	return engine.Config{Name: c.name, Dim: c.dim, Metric: c.metric, Params: c.params}
 }
 
 // ValidateBatch checks b against the collection without applying it. prefix is the
 // batch's field path in the request, used in violation messages.
 // Under cosine the batch's vectors are normalised in place; a vector that cannot be
 // normalised to a finite unit vector is a violation naming its item.
-func (c *Collection) ValidateBatch(b *Batch, prefix string) error {
-	return validateBatch(b, c.dim, c.metric, prefix)
+func (c *Collection) ValidateBatch(b *engine.Batch, prefix string) error {
+	return engine.ValidateBatch(b, c.dim, c.metric, prefix)
 }
 
 // applyUpsert applies a validated batch: metadata and vectors under the write lock
 // (so readers see all of the batch or none of it), then the graph. A replaced id gets
 // a new slot (see allocSlot) and its old slot is retired (see retire).
-func (c *Collection) applyUpsert(b *Batch, seq uint64) UpsertResult {
+func (c *Collection) applyUpsert(b *engine.Batch, seq uint64) engine.UpsertResult {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	c.mu.Lock()
@@ -153,8 +148,8 @@ type graphWork struct {
 
 // applyUpsertLocked applies a validated batch; caller holds writeMu and mu, and passes
 // w to applyGraph after releasing mu.
-func (c *Collection) applyUpsertLocked(b *Batch, seq uint64, w *graphWork) UpsertResult {
-	var res UpsertResult
+func (c *Collection) applyUpsertLocked(b *engine.Batch, seq uint64, w *graphWork) engine.UpsertResult {
+	var res engine.UpsertResult
 	c.vecGen++
 	for i, id := range b.IDs {
 		var groups []string
@@ -297,14 +292,8 @@ func (c *Collection) buildGraph() {
 // wait blocks until background work (compaction) has finished.
 func (c *Collection) wait() { c.bg.Wait() }
 
-// DeleteResult counts what a delete did.
-type DeleteResult struct {
-	Deleted, NotFound int
-	Sequence          uint64
-}
-
 // applyDelete removes ids.
-func (c *Collection) applyDelete(ids []string, seq uint64) DeleteResult {
+func (c *Collection) applyDelete(ids []string, seq uint64) engine.DeleteResult {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	c.mu.Lock()
@@ -317,8 +306,8 @@ func (c *Collection) applyDelete(ids []string, seq uint64) DeleteResult {
 
 // applyDeleteLocked removes ids; caller holds writeMu and mu, and passes w to
 // applyGraph after releasing mu.
-func (c *Collection) applyDeleteLocked(ids []string, seq uint64, w *graphWork) DeleteResult {
-	var res DeleteResult
+func (c *Collection) applyDeleteLocked(ids []string, seq uint64, w *graphWork) engine.DeleteResult {
+	var res engine.DeleteResult
 	for _, id := range ids {
 		slot, ok := c.slots[id]
 		if !ok {
@@ -333,16 +322,8 @@ func (c *Collection) applyDeleteLocked(ids []string, seq uint64, w *graphWork) D
 	return res
 }
 
-// Item is a stored item as returned by Get.
-type Item struct {
-	ID      string
-	Vector  []float32 // a copy; nil unless requested
-	Groups  []string
-	Version int64
-}
-
 // Get returns the items with the given ids in order, and the ids that are missing.
-func (c *Collection) Get(ids []string, withVectors bool) (items []Item, missing []string) {
+func (c *Collection) Get(ids []string, withVectors bool) (items []engine.Item, missing []string) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	for _, id := range ids {
@@ -351,7 +332,7 @@ func (c *Collection) Get(ids []string, withVectors bool) (items []Item, missing 
 			missing = append(missing, id)
 			continue
 		}
-		it := Item{ID: id, Groups: slices.Clone(c.groups[slot]), Version: c.versions[slot]}
+		it := engine.Item{ID: id, Groups: slices.Clone(c.groups[slot]), Version: c.versions[slot]}
 		if withVectors {
 			it.Vector = slices.Clone(c.vectorAt(slot))
 		}
@@ -369,7 +350,7 @@ func (c *Collection) vectorAt(slot uint32) []float32 {
 // copy under cosine). field names it in violations.
 func (c *Collection) PrepareQuery(v []float32, field string) ([]float32, error) {
 	q := slices.Clone(v)
-	if msg := prepare(q, c.dim, c.metric); msg != "" {
+	if msg := engine.PrepareVector(q, c.dim, c.metric); msg != "" {
 		return nil, validate.Field(field, "%s", msg)
 	}
 	return q, nil
@@ -381,33 +362,11 @@ func (c *Collection) Similarity(a, b []float32) float32 {
 	return similarity(c.metric, a, b)
 }
 
-func similarity(m Metric, a, b []float32) float32 {
-	if m == L2 {
+func similarity(m engine.Metric, a, b []float32) float32 {
+	if m == engine.L2 {
 		return -vec.L2Sq(a, b)
 	}
 	return vec.Dot(a, b)
-}
-
-// Stats is a snapshot of a collection's counters.
-type Stats struct {
-	Items int
-	// Slots counts allocated slots, live or not; it bounds vector and graph memory. A
-	// replaced or deleted item's slot is a graph tombstone until a compaction drops
-	// it (at once when there is no graph yet), then free until a later write reuses
-	// it.
-	Slots int
-	// FreeSlots counts dead slots waiting to be reused.
-	FreeSlots    int
-	Tombstones   int
-	LastSequence uint64
-	VectorBytes  int64
-	GraphBytes   int64
-	// GraphBuilt is set once the collection first held ExactThreshold live items and
-	// built its graph; it stays set.
-	GraphBuilt bool
-	// GraphSearch: searches go through the graph (it is built and the collection
-	// holds at least ExactThreshold live items).
-	GraphSearch bool
 }
 
 // Unsnapshotted reports the log bytes written for the collection since its last
@@ -429,13 +388,13 @@ func (c *Collection) Unsnapshotted() (bytes int64, since time.Time) {
 }
 
 // Stats returns the collection's counters.
-func (c *Collection) Stats() Stats {
+func (c *Collection) Stats() engine.Stats {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	c.compactedMu.Lock()
 	free := len(c.free) + len(c.compacted)
 	c.compactedMu.Unlock()
-	return Stats{
+	return engine.Stats{
 		Items:        len(c.slots),
 		Slots:        len(c.ids),
 		FreeSlots:    free,

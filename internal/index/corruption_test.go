@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/wal"
 )
 
@@ -49,7 +50,7 @@ func matrixDir(t *testing.T, snapshots bool) (string, dbState) {
 	t.Helper()
 	dir := t.TempDir()
 	db := openDB(t, Options{Dir: dir, SegmentBytes: matrixSegment})
-	if _, err := db.CreateCollection(Config{Name: "c", Dim: matrixDim, Metric: L2}); err != nil {
+	if _, err := db.create(engine.Config{Name: "c", Dim: matrixDim, Metric: engine.L2}); err != nil {
 		t.Fatal(err)
 	}
 	r := rand.New(rand.NewPCG(11, 12))
@@ -156,8 +157,8 @@ var damageOps = []damageOp{
 // each, as the count of a prefix; it fails on a gap or a partial batch.
 func presentPrefix(t *testing.T, db *DB) int {
 	t.Helper()
-	c, err := db.Collection("c")
-	if errors.Is(err, ErrCollectionNotFound) {
+	c, err := db.lookup("c")
+	if errors.Is(err, engine.ErrCollectionNotFound) {
 		return -1
 	}
 	if err != nil {
@@ -382,7 +383,7 @@ func TestSnapshotNewerThanLogEnd(t *testing.T) {
 	dir := t.TempDir()
 	opts := Options{Dir: dir, SnapshotBytes: -1, SnapshotInterval: -1}
 	db := openDB(t, opts)
-	if _, err := db.CreateCollection(Config{Name: "c", Dim: matrixDim, Metric: L2}); err != nil {
+	if _, err := db.create(engine.Config{Name: "c", Dim: matrixDim, Metric: engine.L2}); err != nil {
 		t.Fatal(err)
 	}
 	r := rand.New(rand.NewPCG(3, 4))
@@ -446,7 +447,7 @@ func TestDeletedSnapshotsRefuse(t *testing.T) {
 	opts.Salvage = true
 	db := openDB(t, opts)
 	defer closeDB(t, db)
-	if _, err := db.Collection("c"); !errors.Is(err, ErrCollectionNotFound) {
+	if _, err := db.lookup("c"); !errors.Is(err, engine.ErrCollectionNotFound) {
 		t.Fatalf("salvaged start: Collection = %v", err)
 	}
 }

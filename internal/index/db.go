@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/wal"
 )
 
@@ -27,7 +28,7 @@ type DB struct {
 	log     *slog.Logger
 	wal     *wal.Log
 
-	recovery Recovery // what Recover found; immutable after Recover
+	recovery engine.Recovery // what Recover found; immutable after Recover
 	// rejectedWhy says, for each of recovery.SnapshotsRejected, which file failed
 	// and why; written by Recover only.
 	rejectedWhy []string
@@ -131,7 +132,7 @@ func (db *DB) Recover() error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	if db.closed {
-		return ErrClosed
+		return engine.ErrClosed
 	}
 	db.started = true
 	go db.snapshotLoop()
@@ -142,7 +143,7 @@ func (db *DB) Recover() error {
 func (db *DB) Dir() string { return db.dir }
 
 // Recovery describes what Open found on disk.
-func (db *DB) Recovery() Recovery { return db.recovery }
+func (db *DB) Recovery() engine.Recovery { return db.recovery }
 
 // Failed is closed when the write-ahead log has failed (a write or fsync error). The
 // DB then refuses writes; the owner should exit and let a restart recover from disk.
@@ -157,7 +158,7 @@ func (db *DB) Close() error {
 	db.mu.Lock()
 	if db.closed {
 		db.mu.Unlock()
-		return ErrClosed
+		return engine.ErrClosed
 	}
 	db.closed = true
 	colls := make([]*Collection, 0, len(db.collections))
@@ -205,7 +206,7 @@ func (db *DB) logApply(c *Collection, rec []byte, apply func(lsn uint64, w *grap
 	c.mu.Lock()
 	if c.dropped {
 		c.mu.Unlock()
-		return 0, fmt.Errorf("%q: %w", c.name, ErrCollectionNotFound)
+		return 0, fmt.Errorf("%q: %w", c.name, engine.ErrCollectionNotFound)
 	}
 	lsn, err := db.logAppend(rec)
 	if err != nil {
@@ -257,27 +258,36 @@ func (db *DB) logError(err error) error {
 			db.log.Error("write-ahead log failed; refusing writes until restart", "err", err)
 			close(db.failed)
 		})
-		return fmt.Errorf("%w: %w", ErrStorageFailed, err)
+		return fmt.Errorf("%w: %w", engine.ErrStorageFailed, err)
 	case errors.Is(err, wal.ErrClosed):
-		return ErrClosed
+		return engine.ErrClosed
 	}
 	return err
 }
 
 // CreateCollection creates an empty collection.
-func (db *DB) CreateCollection(cfg Config) (*Collection, error) {
-	cfg, err := cfg.validate()
+func (db *DB) CreateCollection(cfg engine.Config) (engine.Collection, error) {
+	c, err := db.create(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// create is CreateCollection returning the concrete collection.
+func (db *DB) create(cfg engine.Config) (*Collection, error) {
+	cfg, err := cfg.Validate()
 	if err != nil {
 		return nil, err
 	}
 	db.mu.Lock()
 	if db.closed {
 		db.mu.Unlock()
-		return nil, ErrClosed
+		return nil, engine.ErrClosed
 	}
 	if _, ok := db.collections[cfg.Name]; ok {
 		db.mu.Unlock()
-		return nil, fmt.Errorf("%q: %w", cfg.Name, ErrCollectionExists)
+		return nil, fmt.Errorf("%q: %w", cfg.Name, engine.ErrCollectionExists)
 	}
 	c, err := newCollection(cfg)
 	if err != nil {
@@ -299,25 +309,44 @@ func (db *DB) CreateCollection(cfg Config) (*Collection, error) {
 }
 
 // Collection returns the named collection.
-func (db *DB) Collection(name string) (*Collection, error) {
+func (db *DB) Collection(name string) (engine.Collection, error) {
+	c, err := db.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// lookup is Collection returning the concrete collection.
+func (db *DB) lookup(name string) (*Collection, error) {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
 	if db.closed {
-		return nil, ErrClosed
+		return nil, engine.ErrClosed
 	}
 	if !db.started {
-		return nil, ErrRecovering
+		return nil, engine.ErrRecovering
 	}
 	c, ok := db.collections[name]
 	if !ok {
-		return nil, fmt.Errorf("%q: %w", name, ErrCollectionNotFound)
+		return nil, fmt.Errorf("%q: %w", name, engine.ErrCollectionNotFound)
 	}
 	return c, nil
 }
 
 // Collections returns every collection sorted by name; none before Recover has
 // finished.
-func (db *DB) Collections() []*Collection {
+func (db *DB) Collections() []engine.Collection {
+	cs := db.list()
+	out := make([]engine.Collection, len(cs))
+	for i, c := range cs {
+		out[i] = c
+	}
+	return out
+}
+
+// list is Collections returning the concrete collections.
+func (db *DB) list() []*Collection {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
 	if !db.started {
@@ -334,7 +363,7 @@ func (db *DB) Collections() []*Collection {
 // DeleteCollection removes a collection and, once the removal is durable, its
 // snapshots.
 func (db *DB) DeleteCollection(name string) error {
-	c, err := db.Collection(name)
+	c, err := db.lookup(name)
 	if err != nil {
 		return err
 	}
@@ -345,12 +374,12 @@ func (db *DB) DeleteCollection(name string) error {
 	if db.closed {
 		db.mu.Unlock()
 		c.writeMu.Unlock()
-		return ErrClosed
+		return engine.ErrClosed
 	}
 	if cur, ok := db.collections[name]; !ok || cur != c {
 		db.mu.Unlock()
 		c.writeMu.Unlock()
-		return fmt.Errorf("%q: %w", name, ErrCollectionNotFound)
+		return fmt.Errorf("%q: %w", name, engine.ErrCollectionNotFound)
 	}
 	c.mu.Lock()
 	lsn, err := db.logAppend(encodeDrop(name))
@@ -376,49 +405,49 @@ func (db *DB) DeleteCollection(name string) error {
 // Upsert validates b and applies it to the named collection atomically: either every
 // item is applied or, on error, none. prefix is the batch's field path in the request.
 // It returns once the batch is logged as the sync policy requires.
-func (db *DB) Upsert(name string, b *Batch, prefix string) (UpsertResult, error) {
-	c, err := db.Collection(name)
+func (db *DB) Upsert(name string, b *engine.Batch, prefix string) (engine.UpsertResult, error) {
+	c, err := db.lookup(name)
 	if err != nil {
-		return UpsertResult{}, err
+		return engine.UpsertResult{}, err
 	}
 	if err := c.ValidateBatch(b, prefix); err != nil {
-		return UpsertResult{}, err
+		return engine.UpsertResult{}, err
 	}
 	rec := encodeUpsert(name, b, c.dim)
-	var res UpsertResult
+	var res engine.UpsertResult
 	lsn, err := db.logApply(c, rec, func(lsn uint64, w *graphWork) { res = c.applyUpsertLocked(b, lsn, w) })
 	if err != nil {
-		return UpsertResult{}, err
+		return engine.UpsertResult{}, err
 	}
 	return res, db.logWait(context.Background(), lsn)
 }
 
 // Delete removes ids from the named collection atomically. Unknown ids are counted.
-func (db *DB) Delete(name string, ids []string, field string) (DeleteResult, error) {
-	c, err := db.Collection(name)
+func (db *DB) Delete(name string, ids []string, field string) (engine.DeleteResult, error) {
+	c, err := db.lookup(name)
 	if err != nil {
-		return DeleteResult{}, err
+		return engine.DeleteResult{}, err
 	}
-	if err := ValidateIDs(field, ids, true); err != nil {
-		return DeleteResult{}, err
+	if err := engine.ValidateIDs(field, ids, true); err != nil {
+		return engine.DeleteResult{}, err
 	}
 	rec := encodeDelete(name, ids)
-	var res DeleteResult
+	var res engine.DeleteResult
 	lsn, err := db.logApply(c, rec, func(lsn uint64, w *graphWork) { res = c.applyDeleteLocked(ids, lsn, w) })
 	if err != nil {
-		return DeleteResult{}, err
+		return engine.DeleteResult{}, err
 	}
 	return res, db.logWait(context.Background(), lsn)
 }
 
 // ReportFalseNegatives records false-negative verdicts in the named collection (see
 // Collection.AddFalseNegatives) durably and returns how many (key, id) pairs were new.
-func (db *DB) ReportFalseNegatives(name string, reports []FalseNegativeReport, field string) (int, error) {
-	c, err := db.Collection(name)
+func (db *DB) ReportFalseNegatives(name string, reports []engine.FalseNegativeReport, field string) (int, error) {
+	c, err := db.lookup(name)
 	if err != nil {
 		return 0, err
 	}
-	if err := ValidateFalseNegatives(reports, field); err != nil {
+	if err := engine.ValidateFalseNegatives(reports, field); err != nil {
 		return 0, err
 	}
 	recorded := 0
@@ -432,7 +461,7 @@ func (db *DB) ReportFalseNegatives(name string, reports []FalseNegativeReport, f
 }
 
 // applyFeedback adds verdicts as the write at lsn; caller holds mu.
-func (c *Collection) applyFeedback(reports []FalseNegativeReport, lsn uint64) int {
+func (c *Collection) applyFeedback(reports []engine.FalseNegativeReport, lsn uint64) int {
 	recorded := 0
 	for _, r := range reports {
 		recorded += c.AddFalseNegatives(r.Key, r.IDs)
@@ -440,3 +469,11 @@ func (c *Collection) applyFeedback(reports []FalseNegativeReport, lsn uint64) in
 	c.lastSeq = max(c.lastSeq, lsn)
 	return recorded
 }
+
+// The embedded engine implements the engine boundary, with local storage.
+var (
+	_ engine.Engine           = (*DB)(nil)
+	_ engine.Storage          = (*DB)(nil)
+	_ engine.Collection       = (*Collection)(nil)
+	_ engine.StoredCollection = (*Collection)(nil)
+)

@@ -3,9 +3,13 @@
 // that serves small collections and checks the approximate index, and the search stream
 // that mining consumes.
 //
-// A DB holds named collections. A Collection stores items (id, vector, groups, version)
-// and answers Search with candidates best-first, calling a skip predicate so that the
-// caller can exclude items while the search runs.
+// It is the embedded engine: *DB implements engine.Engine and engine.Storage, and
+// *Collection implements engine.Collection and engine.StoredCollection; the types they
+// carry (Config, Batch, Candidate, SearchOptions, …), input validation and the errors
+// the service maps are package engine's. A DB holds named collections. A Collection
+// stores items (id, vector, groups, version) and answers Search with candidates
+// best-first, calling a skip predicate so that the caller can exclude items while the
+// search runs.
 //
 // Concurrency: a Collection's mu (an RWMutex) guards its id map, slot metadata and
 // storage. Writers take it exclusively to apply a batch's metadata, so a batch is

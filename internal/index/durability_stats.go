@@ -6,32 +6,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/hist"
-	"github.com/hardneg/hardneg/internal/wal"
 )
-
-// DurabilityStats are cumulative statistics of the log and snapshots, cheap enough
-// for every metrics scrape.
-type DurabilityStats struct {
-	// Log holds the write-ahead log's counters, fsync durations included.
-	Log wal.Stats
-	// LogBytes is the size of the log's segment files on disk.
-	LogBytes int64
-	// Snapshots and SnapshotFailures count finished and failed snapshots since start.
-	Snapshots, SnapshotFailures uint64
-	// SnapshotSeconds is the histogram of successful snapshot durations.
-	SnapshotSeconds hist.Snapshot
-	// LastSnapshot is when the newest snapshot was completed, including one found at
-	// start-up; zero when there is none.
-	LastSnapshot time.Time
-	// Recovery is what start-up recovery found.
-	Recovery Recovery
-}
 
 // DurabilityStats returns the log and snapshot statistics. Before Recover it holds
 // zero values.
-func (db *DB) DurabilityStats() DurabilityStats {
-	var st DurabilityStats
+func (db *DB) DurabilityStats() engine.DurabilityStats {
+	var st engine.DurabilityStats
 	db.mu.RLock()
 	started := db.started
 	db.mu.RUnlock()

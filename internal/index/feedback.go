@@ -1,21 +1,6 @@
 package index
 
-import (
-	"fmt"
-	"unicode/utf8"
-
-	"github.com/hardneg/hardneg/internal/validate"
-)
-
-// MaxFeedbackIDs bounds the item ids of one false-negative report request.
-const MaxFeedbackIDs = MaxBatchItems
-
-// FalseNegativeReport says that items are not negatives for the anchor with key Key
-// (the anchor's id, or the key a client gives a vector anchor).
-type FalseNegativeReport struct {
-	Key string
-	IDs []string
-}
+import ()
 
 // feedback holds a collection's false-negative verdicts: for each anchor key, the item
 // ids that must never be returned as its negatives. Verdicts are kept by id, so they
@@ -23,43 +8,6 @@ type FalseNegativeReport struct {
 type feedback struct {
 	byKey map[string]map[string]struct{}
 	pairs int
-}
-
-// ValidateFalseNegatives checks reports: every key and id 1–512 bytes of UTF-8, at least
-// one id per report and at most MaxFeedbackIDs ids in total. field is the reports'
-// path in the request.
-func ValidateFalseNegatives(reports []FalseNegativeReport, field string) error {
-	var e validate.Error
-	if len(reports) == 0 {
-		e.Add(field, "must hold at least one report")
-		return e.Err()
-	}
-	total := 0
-	for _, r := range reports {
-		total += len(r.IDs)
-	}
-	if total > MaxFeedbackIDs {
-		e.Add(field, "name %d item ids in total; at most %d per request", total, MaxFeedbackIDs)
-		return e.Err()
-	}
-	for i, r := range reports {
-		f := fmt.Sprintf("%s[%d]", field, i)
-		switch {
-		case r.Key == "":
-			e.Add(f+".anchor_key", "must not be empty")
-		case len(r.Key) > MaxIDBytes:
-			e.Add(f+".anchor_key", "is %d bytes; at most %d", len(r.Key), MaxIDBytes)
-		case !utf8.ValidString(r.Key):
-			e.Add(f+".anchor_key", "is not valid UTF-8")
-		}
-		if len(r.IDs) == 0 {
-			e.Add(f+".item_ids", "must name at least one item")
-		}
-		for j, id := range r.IDs {
-			validateID(&e, fmt.Sprintf("%s.item_ids[%d]", f, j), id)
-		}
-	}
-	return e.Err()
 }
 
 // AddFalseNegatives records that ids are not negatives for the anchor key and returns

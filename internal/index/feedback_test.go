@@ -8,12 +8,13 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/validate"
 )
 
 func TestFalseNegativesAreRememberedPerKey(t *testing.T) {
 	db := testDB(t)
-	c, _ := db.CreateCollection(Config{Name: "c", Dim: 2, Metric: Dot})
+	c, _ := db.create(engine.Config{Name: "c", Dim: 2, Metric: engine.Dot})
 	if n := c.AddFalseNegatives("a", []string{"x", "y", "x"}); n != 2 {
 		t.Errorf("recorded %d, want 2 (x twice)", n)
 	}
@@ -45,7 +46,7 @@ func TestFalseNegativesAreRememberedPerKey(t *testing.T) {
 
 func TestFalseNegativesConcurrentWithSearch(t *testing.T) {
 	db := testDB(t)
-	c, _ := db.CreateCollection(Config{Name: "c", Dim: 2, Metric: Dot})
+	c, _ := db.create(engine.Config{Name: "c", Dim: 2, Metric: engine.Dot})
 	var wg sync.WaitGroup
 	for w := range 4 {
 		wg.Add(1)
@@ -64,32 +65,32 @@ func TestFalseNegativesConcurrentWithSearch(t *testing.T) {
 }
 
 func TestValidateFalseNegatives(t *testing.T) {
-	long := strings.Repeat("k", MaxIDBytes+1)
-	many := make([]string, MaxFeedbackIDs+1)
+	long := strings.Repeat("k", engine.MaxIDBytes+1)
+	many := make([]string, engine.MaxFeedbackIDs+1)
 	for i := range many {
 		many[i] = strconv.Itoa(i)
 	}
 	for _, tc := range []struct {
 		name    string
-		reports []FalseNegativeReport
+		reports []engine.FalseNegativeReport
 		field   string
 	}{
 		{"no reports", nil, "reports"},
-		{"empty key", []FalseNegativeReport{{Key: "", IDs: []string{"a"}}}, "reports[0].anchor_key"},
-		{"long key", []FalseNegativeReport{{Key: long, IDs: []string{"a"}}}, "reports[0].anchor_key"},
-		{"no ids", []FalseNegativeReport{{Key: "k"}}, "reports[0].item_ids"},
-		{"empty id", []FalseNegativeReport{{Key: "k", IDs: []string{"a"}}, {Key: "k", IDs: []string{"b", ""}}}, "reports[1].item_ids[1]"},
-		{"too many ids", []FalseNegativeReport{{Key: "k", IDs: many}}, "reports"},
+		{"empty key", []engine.FalseNegativeReport{{Key: "", IDs: []string{"a"}}}, "reports[0].anchor_key"},
+		{"long key", []engine.FalseNegativeReport{{Key: long, IDs: []string{"a"}}}, "reports[0].anchor_key"},
+		{"no ids", []engine.FalseNegativeReport{{Key: "k"}}, "reports[0].item_ids"},
+		{"empty id", []engine.FalseNegativeReport{{Key: "k", IDs: []string{"a"}}, {Key: "k", IDs: []string{"b", ""}}}, "reports[1].item_ids[1]"},
+		{"too many ids", []engine.FalseNegativeReport{{Key: "k", IDs: many}}, "reports"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := ValidateFalseNegatives(tc.reports, "reports")
+			err := engine.ValidateFalseNegatives(tc.reports, "reports")
 			var v *validate.Error
 			if !errors.As(err, &v) || v.Violations[0].Field != tc.field {
 				t.Fatalf("err = %v, want a violation of %s", err, tc.field)
 			}
 		})
 	}
-	if err := ValidateFalseNegatives([]FalseNegativeReport{{Key: "k", IDs: []string{"a", "b"}}}, "reports"); err != nil {
+	if err := engine.ValidateFalseNegatives([]engine.FalseNegativeReport{{Key: "k", IDs: []string{"a", "b"}}}, "reports"); err != nil {
 		t.Errorf("valid reports rejected: %v", err)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/hardneg/hardneg/internal/engine"
 )
 
 // FuzzDecodeRecord checks that log record decoding never panics, rejects with
@@ -15,13 +17,13 @@ func FuzzDecodeRecord(f *testing.F) {
 	b.Groups = [][]string{{"g"}, nil, {"a", "b"}}
 	b.Versions = []int64{-1, 0, 7}
 	for _, rec := range [][]byte{
-		encodeCreate(Config{Name: "c", Dim: 4, Metric: Cosine, Params: Params{}.withDefaults()}),
+		encodeCreate(engine.Config{Name: "c", Dim: 4, Metric: engine.Cosine, Params: engine.Params{}.WithDefaults()}),
 		encodeDrop("c"),
 		encodeUpsert("c", b, 4),
 		encodeDelete("c", []string{"x", "y"}),
 		encodeStream("w", 9, "c", b, 4, []string{"z"}),
 		encodeStream("w", 10, "c", nil, 4, nil),
-		encodeFeedback("c", []FalseNegativeReport{{Key: "k", IDs: []string{"a", "b"}}}),
+		encodeFeedback("c", []engine.FalseNegativeReport{{Key: "k", IDs: []string{"a", "b"}}}),
 		{},
 		{99},
 	} {
@@ -67,7 +69,7 @@ func encodeRecord(rec record) []byte {
 	}
 }
 
-func batchDim(b *Batch) int {
+func batchDim(b *engine.Batch) int {
 	if b == nil || b.Len() == 0 {
 		return 0
 	}
@@ -80,7 +82,7 @@ func FuzzReadSnapshot(f *testing.F) {
 	// One seed without a graph (below the exact threshold), one with.
 	for _, threshold := range []int{0, 1} {
 		r := rand.New(rand.NewPCG(2, 2))
-		c, err := newCollection(Config{Name: "c", Dim: 3, Metric: L2, Params: Params{ExactThreshold: threshold}.withDefaults()})
+		c, err := newCollection(engine.Config{Name: "c", Dim: 3, Metric: engine.L2, Params: engine.Params{ExactThreshold: threshold}.WithDefaults()})
 		if err != nil {
 			f.Fatal(err)
 		}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+
+	"github.com/hardneg/hardneg/internal/engine"
 )
 
 // graphRecall is the recall@k of graph searches of c against brute force, over
@@ -16,7 +18,7 @@ func graphRecall(t *testing.T, c *Collection, r *rand.Rand, dim, queries, k int)
 	hits := 0
 	for range queries {
 		q, _ := c.PrepareQuery(clustered(r, "q", 1, dim).Vectors, "q")
-		got, st := collect(t, c, q, k, SearchOptions{Ef: 64})
+		got, st := collect(t, c, q, k, engine.SearchOptions{Ef: 64})
 		if st.Exact {
 			t.Fatal("graph search fell back to an exact scan")
 		}
@@ -31,7 +33,7 @@ func graphRecall(t *testing.T, c *Collection, r *rand.Rand, dim, queries, k int)
 }
 
 // queryHits returns the first 10 hits (ids and score bits) of each query.
-func queryHits(t *testing.T, c *Collection, qs [][]float32, opts SearchOptions, exact bool) []string {
+func queryHits(t *testing.T, c *Collection, qs [][]float32, opts engine.SearchOptions, exact bool) []string {
 	t.Helper()
 	var prepared [][]float32
 	for _, q := range qs {
@@ -47,15 +49,15 @@ func queryHits(t *testing.T, c *Collection, qs [][]float32, opts SearchOptions, 
 func TestGraphIsBuiltWhenTheThresholdIsFirstReached(t *testing.T) {
 	const threshold, dim = 600, 16
 	db := testDB(t)
-	c, err := db.CreateCollection(Config{Name: "g", Dim: dim, Metric: Cosine, Params: Params{EfConstruction: 100, ExactThreshold: threshold}})
+	c, err := db.create(engine.Config{Name: "g", Dim: dim, Metric: engine.Cosine, Params: engine.Params{EfConstruction: 100, ExactThreshold: threshold}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	empty := c.Stats().GraphBytes
 	r := rand.New(rand.NewPCG(5, 5))
 	data := clustered(r, "x", 2*threshold, dim)
-	rows := func(from, to int) *Batch {
-		return &Batch{IDs: slices.Clone(data.IDs[from:to]), Vectors: slices.Clone(data.Vectors[from*dim : to*dim])}
+	rows := func(from, to int) *engine.Batch {
+		return &engine.Batch{IDs: slices.Clone(data.IDs[from:to]), Vectors: slices.Clone(data.Vectors[from*dim : to*dim])}
 	}
 	noGraph := func(when string) {
 		t.Helper()
@@ -64,7 +66,7 @@ func TestGraphIsBuiltWhenTheThresholdIsFirstReached(t *testing.T) {
 			t.Fatalf("%s: graph work below the threshold: %+v, %d nodes", when, st, c.graph.Len())
 		}
 		q, _ := c.PrepareQuery(data.Row(0, dim), "q")
-		if _, sst := collect(t, c, q, 10, SearchOptions{}); !sst.Exact {
+		if _, sst := collect(t, c, q, 10, engine.SearchOptions{}); !sst.Exact {
 			t.Fatalf("%s: search below the threshold did not scan exactly", when)
 		}
 	}
@@ -122,7 +124,7 @@ func TestGraphIsBuiltWhenTheThresholdIsFirstReached(t *testing.T) {
 		t.Fatalf("below the threshold again: %+v", st)
 	}
 	q, _ := c.PrepareQuery(data.Row(300, dim), "q")
-	if _, sst := collect(t, c, q, 10, SearchOptions{}); !sst.Exact {
+	if _, sst := collect(t, c, q, 10, engine.SearchOptions{}); !sst.Exact {
 		t.Fatal("search below the threshold did not scan exactly")
 	}
 	if _, err := db.Upsert("g", rows(680, 800), "items"); err != nil {
@@ -142,8 +144,8 @@ func TestGraphBuildSurvivesRestart(t *testing.T) {
 	dir := t.TempDir()
 	r := rand.New(rand.NewPCG(6, 6))
 	data := clustered(r, "x", 2*threshold, dim)
-	rows := func(from, to int) *Batch {
-		return &Batch{IDs: slices.Clone(data.IDs[from:to]), Vectors: slices.Clone(data.Vectors[from*dim : to*dim])}
+	rows := func(from, to int) *engine.Batch {
+		return &engine.Batch{IDs: slices.Clone(data.IDs[from:to]), Vectors: slices.Clone(data.Vectors[from*dim : to*dim])}
 	}
 	var qs [][]float32
 	for i := range 20 {
@@ -151,7 +153,7 @@ func TestGraphBuildSurvivesRestart(t *testing.T) {
 	}
 	db := openDB(t, Options{Dir: dir})
 	coll := func() *Collection {
-		c, err := db.Collection("g")
+		c, err := db.lookup("g")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -162,7 +164,7 @@ func TestGraphBuildSurvivesRestart(t *testing.T) {
 		db = openDB(t, Options{Dir: dir})
 		coll().wait()
 	}
-	if _, err := db.CreateCollection(Config{Name: "g", Dim: dim, Metric: Cosine, Params: Params{EfConstruction: 100, ExactThreshold: threshold}}); err != nil {
+	if _, err := db.create(engine.Config{Name: "g", Dim: dim, Metric: engine.Cosine, Params: engine.Params{EfConstruction: 100, ExactThreshold: threshold}}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -180,10 +182,10 @@ func TestGraphBuildSurvivesRestart(t *testing.T) {
 	if _, err := db.Upsert("g", rows(300, 400), "items"); err != nil {
 		t.Fatal(err)
 	}
-	want, wantHits, wantStats := stateOf(t, db), queryHits(t, coll(), qs, SearchOptions{}, true), coll().Stats()
+	want, wantHits, wantStats := stateOf(t, db), queryHits(t, coll(), qs, engine.SearchOptions{}, true), coll().Stats()
 	reopen()
 	sameState(t, stateOf(t, db), want)
-	if got := queryHits(t, coll(), qs, SearchOptions{}, true); !slices.Equal(got, wantHits) {
+	if got := queryHits(t, coll(), qs, engine.SearchOptions{}, true); !slices.Equal(got, wantHits) {
 		t.Fatalf("exact search after a restart below the threshold differs:\n got %v\nwant %v", got, wantHits)
 	}
 	if st := coll().Stats(); st != wantStats || st.GraphBuilt {
@@ -198,11 +200,11 @@ func TestGraphBuildSurvivesRestart(t *testing.T) {
 	if !coll().Stats().GraphBuilt {
 		t.Fatal("no graph after crossing the threshold")
 	}
-	want, wantHits, wantStats = stateOf(t, db), queryHits(t, coll(), qs, SearchOptions{}, true), coll().Stats()
+	want, wantHits, wantStats = stateOf(t, db), queryHits(t, coll(), qs, engine.SearchOptions{}, true), coll().Stats()
 	reopen()
 	sameState(t, stateOf(t, db), want)
 	c := coll()
-	if got := queryHits(t, c, qs, SearchOptions{}, true); !slices.Equal(got, wantHits) {
+	if got := queryHits(t, c, qs, engine.SearchOptions{}, true); !slices.Equal(got, wantHits) {
 		t.Fatalf("exact search after replaying the crossing differs:\n got %v\nwant %v", got, wantHits)
 	}
 	if st := c.Stats(); !st.GraphBuilt || !st.GraphSearch || st.Items != wantStats.Items || st.Slots != wantStats.Slots || c.graph.Len() != st.Items {
@@ -220,7 +222,7 @@ func TestGraphBuildSurvivesRestart(t *testing.T) {
 	if _, err := db.Snapshot(context.Background(), "g"); err != nil {
 		t.Fatal(err)
 	}
-	narrow := SearchOptions{Ef: 16, NoWiden: true}
+	narrow := engine.SearchOptions{Ef: 16, NoWiden: true}
 	want, wantHits, wantStats = stateOf(t, db), queryHits(t, coll(), qs, narrow, false), coll().Stats()
 	reopen()
 	defer closeDB(t, db)
@@ -239,7 +241,7 @@ func TestExactOnlyCollectionNeverBuildsAGraph(t *testing.T) {
 	const dim = 8
 	dir := t.TempDir()
 	db := openDB(t, Options{Dir: dir})
-	c, err := db.CreateCollection(Config{Name: "e", Dim: dim, Metric: Dot, Params: Params{ExactThreshold: math.MaxUint32}})
+	c, err := db.create(engine.Config{Name: "e", Dim: dim, Metric: engine.Dot, Params: engine.Params{ExactThreshold: math.MaxUint32}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +256,7 @@ func TestExactOnlyCollectionNeverBuildsAGraph(t *testing.T) {
 	}
 	check := func(when string) {
 		t.Helper()
-		c, err := db.Collection("e")
+		c, err := db.lookup("e")
 		if err != nil {
 			t.Fatal(err)
 		}

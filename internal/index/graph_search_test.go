@@ -6,17 +6,18 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/index/vec"
 )
 
 // clustered returns n vectors around 20 random unit centres (noise σ = 0.15 per
 // coordinate), the shape of sentence embeddings.
-func clustered(r *rand.Rand, prefix string, n, dim int) *Batch {
+func clustered(r *rand.Rand, prefix string, n, dim int) *engine.Batch {
 	centres := randBatch(r, "c", 20, dim)
 	for i := range 20 {
 		vec.Normalize(centres.Row(i, dim))
 	}
-	b := &Batch{Vectors: make([]float32, 0, n*dim)}
+	b := &engine.Batch{Vectors: make([]float32, 0, n*dim)}
 	for i := range n {
 		b.IDs = append(b.IDs, prefix+strconv.Itoa(i))
 		c := centres.Row(r.IntN(20), dim)
@@ -28,10 +29,10 @@ func clustered(r *rand.Rand, prefix string, n, dim int) *Batch {
 }
 
 // collect streams the first k candidates of a search.
-func collect(t *testing.T, c *Collection, q []float32, k int, opts SearchOptions) ([]string, SearchStats) {
+func collect(t *testing.T, c *Collection, q []float32, k int, opts engine.SearchOptions) ([]string, engine.SearchStats) {
 	t.Helper()
 	var ids []string
-	st, err := c.Search(context.Background(), q, opts, func(cd Candidate) bool {
+	st, err := c.Search(context.Background(), q, opts, func(cd engine.Candidate) bool {
 		ids = append(ids, cd.ID)
 		return len(ids) < k
 	})
@@ -43,11 +44,11 @@ func collect(t *testing.T, c *Collection, q []float32, k int, opts SearchOptions
 
 // graphSearchRecall fills a collection of metric m with n clustered items drawn with
 // seed and returns recall@10 of graph searches at ef 64 over queries queries.
-func graphSearchRecall(t *testing.T, m Metric, seed uint64, n, dim, queries int) float64 {
+func graphSearchRecall(t *testing.T, m engine.Metric, seed uint64, n, dim, queries int) float64 {
 	t.Helper()
 	const k = 10
 	db := testDB(t)
-	c, err := db.CreateCollection(Config{Name: "g", Dim: dim, Metric: m, Params: Params{EfConstruction: 100, ExactThreshold: 1}})
+	c, err := db.create(engine.Config{Name: "g", Dim: dim, Metric: m, Params: engine.Params{EfConstruction: 100, ExactThreshold: 1}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +62,7 @@ func graphSearchRecall(t *testing.T, m Metric, seed uint64, n, dim, queries int)
 	hits := 0
 	for range queries {
 		q, _ := c.PrepareQuery(clustered(r, "q", 1, dim).Vectors, "q")
-		got, st := collect(t, c, q, k, SearchOptions{Ef: 64})
+		got, st := collect(t, c, q, k, engine.SearchOptions{Ef: 64})
 		if st.Exact {
 			t.Fatal("graph search fell back to an exact scan for k=10")
 		}
@@ -87,14 +88,14 @@ func graphSearchRecall(t *testing.T, m Metric, seed uint64, n, dim, queries int)
 // seeds; 200 queries × 10 neighbours put one miss at 0.0005.
 func TestGraphSearchRecallAgainstExact(t *testing.T) {
 	for _, tc := range []struct {
-		m    Metric
+		m    engine.Metric
 		want float64
 	}{
-		{Cosine, 0.97},
+		{engine.Cosine, 0.97},
 		// Inner product over vectors of unequal norm is not a metric, and a graph
 		// built on it recalls less than on the same data under cosine or L2.
-		{Dot, 0.93},
-		{L2, 0.978},
+		{engine.Dot, 0.93},
+		{engine.L2, 0.978},
 	} {
 		t.Run(tc.m.String(), func(t *testing.T) {
 			recall := graphSearchRecall(t, tc.m, 11, 3000, 16, 200)
@@ -109,14 +110,14 @@ func TestGraphSearchRecallAgainstExact(t *testing.T) {
 func TestGraphSearchWidensUntilKSurvive(t *testing.T) {
 	const n, dim, k = 2000, 8, 10
 	db := testDB(t)
-	c, _ := db.CreateCollection(Config{Name: "g", Dim: dim, Metric: L2, Params: Params{M: 8, EfConstruction: 64, ExactThreshold: 1}})
+	c, _ := db.create(engine.Config{Name: "g", Dim: dim, Metric: engine.L2, Params: engine.Params{M: 8, EfConstruction: 64, ExactThreshold: 1}})
 	r := rand.New(rand.NewPCG(5, 5))
 	db.Upsert("g", clustered(r, "x", n, dim), "items")
 	q, _ := c.PrepareQuery(clustered(r, "q", 1, dim).Vectors, "q")
 	// Keep only every 97th item: far fewer than k survive the first pass.
 	keep := func(id string) bool { v, _ := strconv.Atoi(id[1:]); return v%97 == 0 }
 	skipped := 0
-	got, st := collect(t, c, q, k, SearchOptions{Ef: 16, Skip: func(_ uint32, id string, _ []string) bool {
+	got, st := collect(t, c, q, k, engine.SearchOptions{Ef: 16, Skip: func(_ uint32, id string, _ []string) bool {
 		if !keep(id) {
 			skipped++
 			return true
@@ -153,7 +154,7 @@ func TestGraphSearchWidensUntilKSurvive(t *testing.T) {
 	}
 
 	// Without widening the first pass is all there is.
-	got, st = collect(t, c, q, k, SearchOptions{Ef: 16, NoWiden: true, Skip: func(_ uint32, id string, _ []string) bool { return !keep(id) }})
+	got, st = collect(t, c, q, k, engine.SearchOptions{Ef: 16, NoWiden: true, Skip: func(_ uint32, id string, _ []string) bool { return !keep(id) }})
 	if st.Widenings != 0 || st.Exact || len(got) >= k {
 		t.Errorf("no-widen search: %d results, stats %+v", len(got), st)
 	}
@@ -166,7 +167,7 @@ func deleteReplaceRecall(t *testing.T, seed uint64, n, queries int) float64 {
 	t.Helper()
 	const dim, k = 16, 10
 	db := testDB(t)
-	c, _ := db.CreateCollection(Config{Name: "g", Dim: dim, Metric: Cosine, Params: Params{EfConstruction: 64, ExactThreshold: 1}})
+	c, _ := db.create(engine.Config{Name: "g", Dim: dim, Metric: engine.Cosine, Params: engine.Params{EfConstruction: 64, ExactThreshold: 1}})
 	r := rand.New(rand.NewPCG(seed, seed))
 	db.Upsert("g", clustered(r, "x", n, dim), "items")
 	var del []string
@@ -175,7 +176,7 @@ func deleteReplaceRecall(t *testing.T, seed uint64, n, queries int) float64 {
 	}
 	db.Delete("g", del, "ids")
 	re := clustered(r, "x", n, dim)
-	rb := &Batch{}
+	rb := &engine.Batch{}
 	for i := 1; i < n; i += 5 {
 		rb.IDs = append(rb.IDs, "x"+strconv.Itoa(i))
 		rb.Vectors = append(rb.Vectors, re.Row(i, dim)...)
@@ -189,7 +190,7 @@ func deleteReplaceRecall(t *testing.T, seed uint64, n, queries int) float64 {
 	hits := 0
 	for range queries {
 		q, _ := c.PrepareQuery(clustered(r, "q", 1, dim).Vectors, "q")
-		got, st := collect(t, c, q, k, SearchOptions{Ef: 64})
+		got, st := collect(t, c, q, k, engine.SearchOptions{Ef: 64})
 		if st.Exact {
 			t.Fatal("graph search fell back to an exact scan for k=10")
 		}

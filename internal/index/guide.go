@@ -1,6 +1,10 @@
 package index
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/hardneg/hardneg/internal/engine"
+)
 
 // Guide roles of a collection (Collection.guideRole).
 const (
@@ -27,7 +31,7 @@ func (c *Collection) ClaimGuideRole(asGuide bool) error {
 		return nil
 	}
 	if asGuide {
-		return fmt.Errorf("collection %q is mined with guide rules, so it cannot be another collection's guide: %w", c.name, ErrGuideRole)
+		return fmt.Errorf("collection %q is mined with guide rules, so it cannot be another collection's guide: %w", c.name, engine.ErrGuideRole)
 	}
-	return fmt.Errorf("collection %q is another collection's guide, so it cannot be mined with guide rules: %w", c.name, ErrGuideRole)
+	return fmt.Errorf("collection %q is another collection's guide, so it cannot be mined with guide rules: %w", c.name, engine.ErrGuideRole)
 }

@@ -15,11 +15,12 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/validate"
 )
 
 // fastParams build small graphs quickly in tests that are not about the graph.
-var fastParams = Params{M: 8, EfConstruction: 32}
+var fastParams = engine.Params{M: 8, EfConstruction: 32}
 
 func testDB(t *testing.T) *DB {
 	t.Helper()
@@ -31,8 +32,8 @@ func testDB(t *testing.T) *DB {
 	return db
 }
 
-func randBatch(r *rand.Rand, prefix string, n, dim int) *Batch {
-	b := &Batch{Vectors: make([]float32, n*dim)}
+func randBatch(r *rand.Rand, prefix string, n, dim int) *engine.Batch {
+	b := &engine.Batch{Vectors: make([]float32, n*dim)}
 	for i := range n {
 		b.IDs = append(b.IDs, prefix+strconv.Itoa(i))
 	}
@@ -67,10 +68,10 @@ func bruteForce(c *Collection, q []float32) []string {
 }
 
 func TestExactSearchMatchesBruteForce(t *testing.T) {
-	for _, m := range []Metric{Cosine, Dot, L2} {
+	for _, m := range []engine.Metric{engine.Cosine, engine.Dot, engine.L2} {
 		t.Run(m.String(), func(t *testing.T) {
 			db := testDB(t)
-			c, err := db.CreateCollection(Config{Name: "c", Dim: 16, Metric: m, Params: fastParams})
+			c, err := db.create(engine.Config{Name: "c", Dim: 16, Metric: m, Params: fastParams})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -92,7 +93,7 @@ func TestExactSearchMatchesBruteForce(t *testing.T) {
 			var got []string
 			ranks := 0
 			skipped := map[string]bool{want[0]: true, want[5]: true}
-			st, err := c.Search(context.Background(), q, SearchOptions{Skip: func(_ uint32, id string, _ []string) bool { return skipped[id] }}, func(cd Candidate) bool {
+			st, err := c.Search(context.Background(), q, engine.SearchOptions{Skip: func(_ uint32, id string, _ []string) bool { return skipped[id] }}, func(cd engine.Candidate) bool {
 				got = append(got, cd.ID)
 				if cd.Rank != slices.Index(want, cd.ID) {
 					t.Fatalf("rank of %s = %d, want %d", cd.ID, cd.Rank, slices.Index(want, cd.ID))
@@ -116,7 +117,7 @@ func TestExactSearchMatchesBruteForce(t *testing.T) {
 
 func TestRejectedBatchChangesNothing(t *testing.T) {
 	db := testDB(t)
-	c, _ := db.CreateCollection(Config{Name: "c", Dim: 4, Metric: Cosine})
+	c, _ := db.create(engine.Config{Name: "c", Dim: 4, Metric: engine.Cosine})
 	r := rand.New(rand.NewPCG(1, 1))
 	b := randBatch(r, "x", 10, 4)
 	clear(b.Row(7, 4))
@@ -148,9 +149,9 @@ func TestUpsertReplacesAndDeleteRetiresSlots(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			db := testDB(t)
-			c, _ := db.CreateCollection(Config{Name: "c", Dim: 2, Metric: Dot, Params: Params{ExactThreshold: tc.threshold}})
-			mk := func(ids []string, vs ...float32) *Batch {
-				return &Batch{IDs: ids, Vectors: vs, Groups: [][]string{{"g1"}, nil}[:len(ids)]}
+			c, _ := db.create(engine.Config{Name: "c", Dim: 2, Metric: engine.Dot, Params: engine.Params{ExactThreshold: tc.threshold}})
+			mk := func(ids []string, vs ...float32) *engine.Batch {
+				return &engine.Batch{IDs: ids, Vectors: vs, Groups: [][]string{{"g1"}, nil}[:len(ids)]}
 			}
 			if res, err := db.Upsert("c", mk([]string{"a", "b"}, 1, 0, 0, 1), "items"); err != nil || res.Inserted != 2 {
 				t.Fatal(res, err)
@@ -199,7 +200,7 @@ func rowKey(id string, v []float32) string {
 func TestConcurrentWritersAndSearches(t *testing.T) {
 	const writers, batches, perBatch, dim = 4, 50, 20, 8
 	db := testDB(t)
-	c, _ := db.CreateCollection(Config{Name: "c", Dim: dim, Metric: L2, Params: Params{M: 8, EfConstruction: 32, ExactThreshold: 40}})
+	c, _ := db.create(engine.Config{Name: "c", Dim: dim, Metric: engine.L2, Params: engine.Params{M: 8, EfConstruction: 32, ExactThreshold: 40}})
 	// written maps rowKey(id, vector) to the writer's batch that wrote it.
 	var written sync.Map
 	var wg sync.WaitGroup
@@ -240,7 +241,7 @@ func TestConcurrentWritersAndSearches(t *testing.T) {
 	}
 	// check verifies one search's candidates; full is set when the search had no
 	// bound, so it yielded every live item.
-	check := func(q []float32, hits []hit, st SearchStats, full bool) error {
+	check := func(q []float32, hits []hit, st engine.SearchStats, full bool) error {
 		seen := map[string]bool{}
 		// batchOf[w] is the batch writer w's items came from; ids[w] how many.
 		var batchOf, ids [writers]int
@@ -322,12 +323,12 @@ func TestConcurrentWritersAndSearches(t *testing.T) {
 				}
 				q, _ := c.PrepareQuery(randBatch(r, "q", 1, dim).Vectors, "q")
 				full := n%2 == 0
-				opts := SearchOptions{Ef: 8 << (n % 3)}
+				opts := engine.SearchOptions{Ef: 8 << (n % 3)}
 				if !full {
 					opts.MaxCandidates = 50
 				}
 				var hits []hit
-				st, err := c.Search(context.Background(), q, opts, func(cd Candidate) bool {
+				st, err := c.Search(context.Background(), q, opts, func(cd engine.Candidate) bool {
 					hits = append(hits, hit{cd.ID, cd.Score, slices.Clone(cd.Vector)})
 					return true
 				})
@@ -358,23 +359,23 @@ func TestConcurrentWritersAndSearches(t *testing.T) {
 
 func TestConfigValidation(t *testing.T) {
 	db := testDB(t)
-	for _, cfg := range []Config{
-		{Name: "", Dim: 4, Metric: Cosine},
-		{Name: "a/b", Dim: 4, Metric: Cosine},
-		{Name: "ok", Dim: 0, Metric: Cosine},
+	for _, cfg := range []engine.Config{
+		{Name: "", Dim: 4, Metric: engine.Cosine},
+		{Name: "a/b", Dim: 4, Metric: engine.Cosine},
+		{Name: "ok", Dim: 0, Metric: engine.Cosine},
 		{Name: "ok", Dim: 4},
-		{Name: "ok", Dim: 4, Metric: Cosine, Params: Params{M: 1000}},
-		{Name: "ok", Dim: 4, Metric: Cosine, Params: Params{ExactThreshold: -1}},
-		{Name: "ok", Dim: 4, Metric: Cosine, Params: Params{ExactThreshold: math.MaxUint32 + 1}},
+		{Name: "ok", Dim: 4, Metric: engine.Cosine, Params: engine.Params{M: 1000}},
+		{Name: "ok", Dim: 4, Metric: engine.Cosine, Params: engine.Params{ExactThreshold: -1}},
+		{Name: "ok", Dim: 4, Metric: engine.Cosine, Params: engine.Params{ExactThreshold: math.MaxUint32 + 1}},
 	} {
-		if _, err := db.CreateCollection(cfg); err == nil {
+		if _, err := db.create(cfg); err == nil {
 			t.Errorf("%+v accepted", cfg)
 		}
 	}
-	if _, err := db.CreateCollection(Config{Name: "ok", Dim: 4, Metric: L2}); err != nil {
+	if _, err := db.create(engine.Config{Name: "ok", Dim: 4, Metric: engine.L2}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.CreateCollection(Config{Name: "ok", Dim: 4, Metric: L2}); !errors.Is(err, ErrCollectionExists) {
+	if _, err := db.create(engine.Config{Name: "ok", Dim: 4, Metric: engine.L2}); !errors.Is(err, engine.ErrCollectionExists) {
 		t.Errorf("duplicate: %v", err)
 	}
 }

@@ -5,6 +5,8 @@ package index
 import (
 	"strings"
 	"testing"
+
+	"github.com/hardneg/hardneg/internal/engine"
 )
 
 // mustPanic runs f and returns its panic message, failing when it does not panic.
@@ -23,7 +25,7 @@ func mustPanic(t *testing.T, f func()) (msg string) {
 
 func TestLockOrderCheckPanicsOnInversion(t *testing.T) {
 	db := testDB(t)
-	c, err := db.CreateCollection(Config{Name: "c", Dim: 2, Metric: L2})
+	c, err := db.create(engine.Config{Name: "c", Dim: 2, Metric: engine.L2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +43,7 @@ func TestLockOrderCheckPanicsOnInversion(t *testing.T) {
 		mustPanic(t, func() { db.mu.RLock() })
 	})
 	t.Run("two_collections_write_locks", func(t *testing.T) {
-		d, err := db.CreateCollection(Config{Name: "d", Dim: 2, Metric: L2})
+		d, err := db.create(engine.Config{Name: "d", Dim: 2, Metric: engine.L2})
 		if err != nil {
 			t.Fatal(err)
 		}

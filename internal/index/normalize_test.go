@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/index/vec"
 	"github.com/hardneg/hardneg/internal/validate"
 )
@@ -30,11 +31,11 @@ var extremeVectors = map[string][]float32{
 
 func TestCosineStoresExtremeNormsAsFiniteUnitVectors(t *testing.T) {
 	db := testDB(t)
-	c, err := db.CreateCollection(Config{Name: "c", Dim: 4, Metric: Cosine, Params: fastParams})
+	c, err := db.create(engine.Config{Name: "c", Dim: 4, Metric: engine.Cosine, Params: fastParams})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &Batch{IDs: []string{"subnormal", "tiny", "huge", "x", "y"}}
+	b := &engine.Batch{IDs: []string{"subnormal", "tiny", "huge", "x", "y"}}
 	for _, id := range b.IDs[:3] {
 		b.Vectors = append(b.Vectors, extremeVectors[id]...)
 	}
@@ -57,7 +58,7 @@ func TestCosineStoresExtremeNormsAsFiniteUnitVectors(t *testing.T) {
 			t.Fatalf("%s prepared as %v", name, q)
 		}
 		var got []string
-		if _, err := c.Search(context.Background(), q, SearchOptions{}, func(cd Candidate) bool {
+		if _, err := c.Search(context.Background(), q, engine.SearchOptions{}, func(cd engine.Candidate) bool {
 			if math.IsNaN(float64(cd.Score)) || math.IsInf(float64(cd.Score), 0) {
 				t.Errorf("%s: %s scored %v", name, cd.ID, cd.Score)
 			}
@@ -72,21 +73,21 @@ func TestCosineStoresExtremeNormsAsFiniteUnitVectors(t *testing.T) {
 	}
 	q, _ := c.PrepareQuery([]float32{0, 0, 1e-45, 0}, "q")
 	var first string
-	c.Search(context.Background(), q, SearchOptions{}, func(cd Candidate) bool { first = cd.ID; return false })
+	c.Search(context.Background(), q, engine.SearchOptions{}, func(cd engine.Candidate) bool { first = cd.ID; return false })
 	if first != "y" {
 		t.Errorf("best match of a subnormal query along y is %q, want y", first)
 	}
 }
 
 func TestDotAndL2RejectNormsThatOverflowScores(t *testing.T) {
-	for _, m := range []Metric{Dot, L2} {
+	for _, m := range []engine.Metric{engine.Dot, engine.L2} {
 		t.Run(m.String(), func(t *testing.T) {
 			db := testDB(t)
-			c, err := db.CreateCollection(Config{Name: "c", Dim: 4, Metric: m, Params: fastParams})
+			c, err := db.create(engine.Config{Name: "c", Dim: 4, Metric: m, Params: fastParams})
 			if err != nil {
 				t.Fatal(err)
 			}
-			b := &Batch{IDs: []string{"ok", "huge"}, Vectors: append([]float32{1, 2, 3, 4}, extremeVectors["huge"]...)}
+			b := &engine.Batch{IDs: []string{"ok", "huge"}, Vectors: append([]float32{1, 2, 3, 4}, extremeVectors["huge"]...)}
 			_, err = db.Upsert("c", b, "items")
 			var v *validate.Error
 			if !errors.As(err, &v) || v.Violations[0].Field != "items.vectors[1]" || !strings.Contains(v.Violations[0].Description, "norm") {

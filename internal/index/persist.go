@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/hardneg/hardneg/internal/engine"
 )
 
 // Every change to a DB is one write-ahead log record, applied in memory in LSN order
@@ -37,14 +39,14 @@ var errRecord = errors.New("malformed log record")
 // record is a decoded log record.
 type record struct {
 	op      byte
-	name    string // collection
-	cfg     Config // opCreate
-	batch   *Batch // opUpsert, opStream (nil when the stream batch has no items)
+	name    string        // collection
+	cfg     engine.Config // opCreate
+	batch   *engine.Batch // opUpsert, opStream (nil when the stream batch has no items)
 	ids     []string
-	reports []FalseNegativeReport // opFeedback
-	writer  string                // opStream
-	seq     uint64                // opStream
-	content int                   // bytes of the encoded record
+	reports []engine.FalseNegativeReport // opFeedback
+	writer  string                       // opStream
+	seq     uint64                       // opStream
+	content int                          // bytes of the encoded record
 }
 
 func appendString(b []byte, s string) []byte {
@@ -60,9 +62,9 @@ func appendStrings(b []byte, ss []string) []byte {
 	return b
 }
 
-func appendBatch(b []byte, batch *Batch, dim int) []byte {
+func appendBatch(b []byte, batch *engine.Batch, dim int) []byte {
 	if batch == nil {
-		batch = &Batch{}
+		batch = &engine.Batch{}
 	}
 	n := batch.Len()
 	b = binary.AppendUvarint(b, uint64(n))
@@ -99,7 +101,7 @@ func appendFloats(b []byte, v []float32) []byte {
 	return b
 }
 
-func encodeCreate(cfg Config) []byte {
+func encodeCreate(cfg engine.Config) []byte {
 	b := appendString([]byte{opCreate}, cfg.Name)
 	b = binary.AppendUvarint(b, uint64(cfg.Dim))
 	b = append(b, byte(cfg.Metric))
@@ -111,7 +113,7 @@ func encodeCreate(cfg Config) []byte {
 
 func encodeDrop(name string) []byte { return appendString([]byte{opDrop}, name) }
 
-func encodeUpsert(name string, batch *Batch, dim int) []byte {
+func encodeUpsert(name string, batch *engine.Batch, dim int) []byte {
 	b := make([]byte, 0, 64+len(batch.Vectors)*4+len(batch.IDs)*16)
 	b = appendString(append(b, opUpsert), name)
 	return appendBatch(b, batch, dim)
@@ -121,7 +123,7 @@ func encodeDelete(name string, ids []string) []byte {
 	return appendStrings(appendString([]byte{opDelete}, name), ids)
 }
 
-func encodeFeedback(name string, reports []FalseNegativeReport) []byte {
+func encodeFeedback(name string, reports []engine.FalseNegativeReport) []byte {
 	b := appendString([]byte{opFeedback}, name)
 	b = binary.AppendUvarint(b, uint64(len(reports)))
 	for _, r := range reports {
@@ -131,7 +133,7 @@ func encodeFeedback(name string, reports []FalseNegativeReport) []byte {
 	return b
 }
 
-func encodeStream(writer string, seq uint64, name string, batch *Batch, dim int, ids []string) []byte {
+func encodeStream(writer string, seq uint64, name string, batch *engine.Batch, dim int, ids []string) []byte {
 	size := 64 + len(ids)*16
 	if batch != nil {
 		size += len(batch.Vectors)*4 + len(batch.IDs)*16
@@ -253,9 +255,9 @@ func (d *decoder) floats(n int) []float32 {
 	return out
 }
 
-func (d *decoder) batch() (*Batch, int) {
-	n := int(d.uvarint(MaxBatchItems, "item count"))
-	dim := int(d.uvarint(MaxDim, "dim"))
+func (d *decoder) batch() (*engine.Batch, int) {
+	n := int(d.uvarint(engine.MaxBatchItems, "item count"))
+	dim := int(d.uvarint(engine.MaxDim, "dim"))
 	if d.err != nil {
 		return nil, 0
 	}
@@ -263,15 +265,15 @@ func (d *decoder) batch() (*Batch, int) {
 		d.fail("ids truncated")
 		return nil, 0
 	}
-	b := &Batch{IDs: make([]string, n)}
+	b := &engine.Batch{IDs: make([]string, n)}
 	for i := range b.IDs {
-		b.IDs[i] = d.string(MaxIDBytes, "id")
+		b.IDs[i] = d.string(engine.MaxIDBytes, "id")
 	}
 	b.Vectors = d.floats(n * dim)
 	if d.flag() {
 		b.Groups = make([][]string, n)
 		for i := range b.Groups {
-			b.Groups[i] = d.strings(MaxItemGroups, MaxGroupBytes, "groups")
+			b.Groups[i] = d.strings(engine.MaxItemGroups, engine.MaxGroupBytes, "groups")
 		}
 	}
 	if d.flag() {
@@ -291,43 +293,43 @@ func decodeRecord(p []byte) (record, error) {
 	r := record{op: d.byte(), content: len(p)}
 	switch r.op {
 	case opCreate:
-		r.cfg.Name = d.string(MaxNameLen, "name")
-		r.cfg.Dim = int(d.uvarint(MaxDim, "dim"))
-		r.cfg.Metric = Metric(d.byte())
+		r.cfg.Name = d.string(engine.MaxNameLen, "name")
+		r.cfg.Dim = int(d.uvarint(engine.MaxDim, "dim"))
+		r.cfg.Metric = engine.Metric(d.byte())
 		r.cfg.Params.M = int(d.uvarint(math.MaxInt32, "m"))
 		r.cfg.Params.EfConstruction = int(d.uvarint(math.MaxInt32, "ef_construction"))
 		r.cfg.Params.EfSearch = int(d.uvarint(math.MaxInt32, "ef_search"))
 		r.cfg.Params.ExactThreshold = int(d.uvarint(math.MaxUint32, "exact_threshold"))
 		r.name = r.cfg.Name
 		if d.err == nil {
-			if _, err := r.cfg.validate(); err != nil {
+			if _, err := r.cfg.Validate(); err != nil {
 				d.fail("collection config: %v", err)
 			}
 		}
 	case opDrop:
-		r.name = d.string(MaxNameLen, "name")
+		r.name = d.string(engine.MaxNameLen, "name")
 	case opUpsert:
-		r.name = d.string(MaxNameLen, "name")
+		r.name = d.string(engine.MaxNameLen, "name")
 		r.batch, _ = d.batch()
 	case opDelete:
-		r.name = d.string(MaxNameLen, "name")
-		r.ids = d.strings(MaxBatchItems, MaxIDBytes, "ids")
+		r.name = d.string(engine.MaxNameLen, "name")
+		r.ids = d.strings(engine.MaxBatchItems, engine.MaxIDBytes, "ids")
 	case opStream:
-		r.writer = d.string(MaxWriterIDBytes, "writer")
+		r.writer = d.string(engine.MaxWriterIDBytes, "writer")
 		r.seq = d.uvarint(math.MaxUint64, "sequence")
-		r.name = d.string(MaxNameLen, "name")
+		r.name = d.string(engine.MaxNameLen, "name")
 		r.batch, _ = d.batch()
-		r.ids = d.strings(MaxBatchItems, MaxIDBytes, "ids")
+		r.ids = d.strings(engine.MaxBatchItems, engine.MaxIDBytes, "ids")
 	case opFeedback:
-		r.name = d.string(MaxNameLen, "name")
-		n := int(d.uvarint(MaxFeedbackIDs, "report count"))
+		r.name = d.string(engine.MaxNameLen, "name")
+		n := int(d.uvarint(engine.MaxFeedbackIDs, "report count"))
 		if d.err == nil && n > len(d.b) {
 			d.fail("reports truncated")
 		}
 		for i := 0; i < n && d.err == nil; i++ {
-			key := d.string(MaxIDBytes, "anchor key")
-			ids := d.strings(MaxFeedbackIDs, MaxIDBytes, "ids")
-			r.reports = append(r.reports, FalseNegativeReport{Key: key, IDs: ids})
+			key := d.string(engine.MaxIDBytes, "anchor key")
+			ids := d.strings(engine.MaxFeedbackIDs, engine.MaxIDBytes, "ids")
+			r.reports = append(r.reports, engine.FalseNegativeReport{Key: key, IDs: ids})
 		}
 	default:
 		d.fail("unknown op %d", r.op)

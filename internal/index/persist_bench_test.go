@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/wal"
 )
 
@@ -21,11 +22,11 @@ func BenchmarkStreamIngest(b *testing.B) {
 			b.Run(fmt.Sprintf("fsync=%s/writers=%d", policy, writers), func(b *testing.B) {
 				db := openDB(b, Options{Dir: b.TempDir(), Sync: policy})
 				defer db.Close()
-				if _, err := db.CreateCollection(Config{Name: "c", Dim: dim, Metric: Cosine}); err != nil {
+				if _, err := db.create(engine.Config{Name: "c", Dim: dim, Metric: engine.Cosine}); err != nil {
 					b.Fatal(err)
 				}
 				r := rand.New(rand.NewPCG(1, 2))
-				pool := make([]*Batch, 8)
+				pool := make([]*engine.Batch, 8)
 				for i := range pool {
 					pool[i] = randBatch(r, "", per, dim)
 				}
@@ -43,7 +44,7 @@ func BenchmarkStreamIngest(b *testing.B) {
 								return
 							}
 							src := pool[n%int64(len(pool))]
-							batch := &Batch{Vectors: append([]float32(nil), src.Vectors...)}
+							batch := &engine.Batch{Vectors: append([]float32(nil), src.Vectors...)}
 							for i := range per {
 								batch.IDs = append(batch.IDs, fmt.Sprint(n, "-", i))
 							}
@@ -70,7 +71,7 @@ func BenchmarkRecovery(b *testing.B) {
 			const dim, per = 384, 1000
 			dir := b.TempDir()
 			db := openDB(b, Options{Dir: dir})
-			if _, err := db.CreateCollection(Config{Name: "c", Dim: dim, Metric: Cosine}); err != nil {
+			if _, err := db.create(engine.Config{Name: "c", Dim: dim, Metric: engine.Cosine}); err != nil {
 				b.Fatal(err)
 			}
 			r := rand.New(rand.NewPCG(3, 4))
@@ -91,7 +92,7 @@ func BenchmarkRecovery(b *testing.B) {
 			for range b.N {
 				db := openDB(b, Options{Dir: dir})
 				rec := db.Recovery()
-				if c, _ := db.Collection("c"); c.Stats().Items != n || rec.SnapshotsLoaded != 1 {
+				if c, _ := db.lookup("c"); c.Stats().Items != n || rec.SnapshotsLoaded != 1 {
 					b.Fatalf("recovered %+v", rec)
 				}
 				b.ReportMetric(float64(rec.RecordsReplayed), "records-replayed")

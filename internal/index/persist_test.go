@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/wal"
 )
 
@@ -26,7 +27,7 @@ type itemState struct {
 
 // dbState is everything a DB must restore after a restart.
 type dbState struct {
-	collections map[string]Config
+	collections map[string]engine.Config
 	lastSeq     map[string]uint64
 	items       map[string]map[string]itemState // collection → id → item
 	writers     map[string]writerState
@@ -35,9 +36,9 @@ type dbState struct {
 
 func stateOf(t *testing.T, db *DB) dbState {
 	t.Helper()
-	st := dbState{collections: map[string]Config{}, lastSeq: map[string]uint64{}, items: map[string]map[string]itemState{},
+	st := dbState{collections: map[string]engine.Config{}, lastSeq: map[string]uint64{}, items: map[string]map[string]itemState{},
 		writers: db.writerTable(), feedback: map[string]string{}}
-	for _, c := range db.Collections() {
+	for _, c := range db.list() {
 		st.collections[c.Name()] = c.Config()
 		c.mu.RLock()
 		st.lastSeq[c.Name()] = c.lastSeq
@@ -124,11 +125,11 @@ func populate(t *testing.T, db *DB, r *rand.Rand, round int) {
 	}
 	p := fmt.Sprintf("r%d-", round)
 	if round == 0 {
-		_, err := db.CreateCollection(Config{Name: "cos", Dim: 8, Metric: Cosine, Params: Params{ExactThreshold: 1}})
+		_, err := db.create(engine.Config{Name: "cos", Dim: 8, Metric: engine.Cosine, Params: engine.Params{ExactThreshold: 1}})
 		must(err)
-		_, err = db.CreateCollection(Config{Name: "l2", Dim: 3, Metric: L2, Params: Params{M: 8, EfSearch: 20}})
+		_, err = db.create(engine.Config{Name: "l2", Dim: 3, Metric: engine.L2, Params: engine.Params{M: 8, EfSearch: 20}})
 		must(err)
-		_, err = db.CreateCollection(Config{Name: "gone", Dim: 2, Metric: Dot})
+		_, err = db.create(engine.Config{Name: "gone", Dim: 2, Metric: engine.Dot})
 		must(err)
 	}
 	b := randBatch(r, p+"a", 200, 8)
@@ -149,7 +150,7 @@ func populate(t *testing.T, db *DB, r *rand.Rand, round int) {
 	// Replace some items.
 	_, err = db.Upsert("cos", randBatch(r, p+"a", 20, 8), "items")
 	must(err)
-	n, err := db.ReportFalseNegatives("cos", []FalseNegativeReport{{Key: p + "a5", IDs: []string{p + "a6", p + "a7"}}, {Key: "q", IDs: []string{p + "a8"}}}, "reports")
+	n, err := db.ReportFalseNegatives("cos", []engine.FalseNegativeReport{{Key: p + "a5", IDs: []string{p + "a6", p + "a7"}}, {Key: "q", IDs: []string{p + "a8"}}}, "reports")
 	if err != nil || n != 3 {
 		t.Fatalf("ReportFalseNegatives = %d, %v", n, err)
 	}
@@ -159,7 +160,7 @@ func populate(t *testing.T, db *DB, r *rand.Rand, round int) {
 	}
 	if round == 0 {
 		must(db.DeleteCollection("gone"))
-		_, err = db.CreateCollection(Config{Name: "gone", Dim: 4, Metric: L2})
+		_, err = db.create(engine.Config{Name: "gone", Dim: 4, Metric: engine.L2})
 		must(err)
 		_, err = db.Upsert("gone", randBatch(r, "g", 5, 4), "items")
 		must(err)
@@ -208,7 +209,7 @@ func TestReopenRestoresState(t *testing.T) {
 			if got := searchIDs(t, db, "cos", q); !slices.Equal(got, wantHits) {
 				t.Fatalf("graph search after restart %v, before %v", got, wantHits)
 			}
-			if c, _ := db.Collection("cos"); !c.Stats().GraphSearch {
+			if c, _ := db.lookup("cos"); !c.Stats().GraphSearch {
 				t.Fatal("collection cos is not searched through its graph")
 			}
 			rec := db.Recovery()
@@ -231,7 +232,7 @@ func TestReopenRestoresState(t *testing.T) {
 
 func searchIDs(t *testing.T, db *DB, name string, v []float32) []string {
 	t.Helper()
-	c, err := db.Collection(name)
+	c, err := db.lookup(name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +241,7 @@ func searchIDs(t *testing.T, db *DB, name string, v []float32) []string {
 		t.Fatal(err)
 	}
 	var ids []string
-	if _, err := c.Search(context.Background(), q, SearchOptions{MaxCandidates: 50}, func(cd Candidate) bool {
+	if _, err := c.Search(context.Background(), q, engine.SearchOptions{MaxCandidates: 50}, func(cd engine.Candidate) bool {
 		ids = append(ids, cd.ID)
 		return len(ids) < 20
 	}); err != nil {
@@ -254,7 +255,7 @@ func TestSnapshotTruncatesLogAndKeepsTwo(t *testing.T) {
 	opts := Options{Dir: dir, SegmentBytes: 16 << 10}
 	db := openDB(t, opts)
 	r := rand.New(rand.NewPCG(5, 6))
-	if _, err := db.CreateCollection(Config{Name: "c", Dim: 16, Metric: L2}); err != nil {
+	if _, err := db.create(engine.Config{Name: "c", Dim: 16, Metric: engine.L2}); err != nil {
 		t.Fatal(err)
 	}
 	for round := range 3 {
@@ -326,7 +327,7 @@ func TestDamagedLogRefusesToStart(t *testing.T) {
 	opts := Options{Dir: dir, SegmentBytes: 4 << 10}
 	db := openDB(t, opts)
 	r := rand.New(rand.NewPCG(8, 9))
-	db.CreateCollection(Config{Name: "c", Dim: 8, Metric: L2})
+	db.create(engine.Config{Name: "c", Dim: 8, Metric: engine.L2})
 	for i := range 100 {
 		if _, err := db.Upsert("c", randBatch(r, fmt.Sprint(i, "-"), 5, 8), "items"); err != nil {
 			t.Fatal(err)
@@ -350,7 +351,7 @@ func TestDamagedLogRefusesToStart(t *testing.T) {
 	if rec.Log.Truncated == nil || rec.Log.Truncated.Tail {
 		t.Fatalf("Recovery = %+v, want a salvage cut", rec)
 	}
-	c, err := db.Collection("c")
+	c, err := db.lookup("c")
 	if err != nil || c.Stats().Items == 0 || c.Stats().Items >= 500 {
 		t.Fatalf("salvaged collection: %v, %+v", err, c.Stats())
 	}
@@ -387,13 +388,13 @@ func TestFailedFsyncStopsWrites(t *testing.T) {
 	fsys := &failingFS{}
 	db := openDB(t, Options{Dir: dir, FS: fsys})
 	r := rand.New(rand.NewPCG(3, 3))
-	db.CreateCollection(Config{Name: "c", Dim: 4, Metric: L2})
+	db.create(engine.Config{Name: "c", Dim: 4, Metric: engine.L2})
 	acked := randBatch(r, "ok", 10, 4)
 	if _, err := db.Upsert("c", acked, "items"); err != nil {
 		t.Fatal(err)
 	}
 	fsys.armed.Store(true)
-	if _, err := db.Upsert("c", randBatch(r, "lost", 10, 4), "items"); !errors.Is(err, ErrStorageFailed) {
+	if _, err := db.Upsert("c", randBatch(r, "lost", 10, 4), "items"); !errors.Is(err, engine.ErrStorageFailed) {
 		t.Fatalf("Upsert with failing fsync = %v, want ErrStorageFailed", err)
 	}
 	select {
@@ -401,7 +402,7 @@ func TestFailedFsyncStopsWrites(t *testing.T) {
 	default:
 		t.Fatal("Failed() not closed")
 	}
-	if _, err := db.Upsert("c", randBatch(r, "later", 1, 4), "items"); !errors.Is(err, ErrStorageFailed) {
+	if _, err := db.Upsert("c", randBatch(r, "later", 1, 4), "items"); !errors.Is(err, engine.ErrStorageFailed) {
 		t.Fatalf("later Upsert = %v", err)
 	}
 	if _, err := db.Snapshot(context.Background(), "c"); err == nil {
@@ -411,7 +412,7 @@ func TestFailedFsyncStopsWrites(t *testing.T) {
 
 	db = openDB(t, Options{Dir: dir})
 	defer closeDB(t, db)
-	c, _ := db.Collection("c")
+	c, _ := db.lookup("c")
 	items, missing := c.Get(acked.IDs, true)
 	if len(missing) != 0 || len(items) != 10 {
 		t.Fatalf("acknowledged items missing after restart: %v", missing)
@@ -426,7 +427,7 @@ func TestBackgroundSnapshotBySize(t *testing.T) {
 	}
 	defer closeDB(t, db)
 	r := rand.New(rand.NewPCG(4, 4))
-	db.CreateCollection(Config{Name: "c", Dim: 8, Metric: L2})
+	db.create(engine.Config{Name: "c", Dim: 8, Metric: engine.L2})
 	if _, err := db.Upsert("c", randBatch(r, "a", 100, 8), "items"); err != nil {
 		t.Fatal(err)
 	}

@@ -9,28 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/wal"
 )
-
-// Recovery describes what Open found on disk and did about it.
-type Recovery struct {
-	// TempFilesRemoved lists leftovers of interrupted snapshot writes.
-	TempFilesRemoved []string
-	// SnapshotsLoaded counts collections loaded from a snapshot.
-	SnapshotsLoaded int
-	// SnapshotsRejected lists snapshot files that failed to verify; an older one
-	// (or the log) was used instead, and once recovery decided to start each was
-	// renamed with a ".corrupt" suffix.
-	SnapshotsRejected []string
-	// RecordsReplayed counts log records applied on top of the snapshots.
-	RecordsReplayed uint64
-	// RecordsSkipped counts log records already covered by a snapshot.
-	RecordsSkipped uint64
-	// Log is what the write-ahead log found, including a cut torn tail.
-	Log wal.Recovery
-	// Duration is the time recovery took.
-	Duration time.Duration
-}
 
 // recover loads snapshots and replays the log into db. Called once by Open.
 func (db *DB) recover() error {
@@ -202,7 +183,7 @@ func (db *DB) padLog() error {
 
 // maxRecordBytes bounds one log record: a batch of MaxBatchItems vectors of MaxDim
 // values, with ids and groups at their limits, and some framing.
-const maxRecordBytes = MaxBatchItems*(MaxDim*4+MaxIDBytes+MaxItemGroups*(MaxGroupBytes+2)+32) + 1<<20
+const maxRecordBytes = engine.MaxBatchItems*(engine.MaxDim*4+engine.MaxIDBytes+engine.MaxItemGroups*(engine.MaxGroupBytes+2)+32) + 1<<20
 
 // loadSnapshots installs the newest snapshot that verifies of every collection.
 func (db *DB) loadSnapshots() error {
@@ -268,7 +249,7 @@ func (db *DB) replayRecord(lsn uint64, p []byte) error {
 			db.recovery.RecordsSkipped++
 			return nil
 		}
-		cfg, _ := r.cfg.validate()
+		cfg, _ := r.cfg.Validate()
 		if c != nil {
 			c.wait() // a stale collection of the same name being replaced
 		}

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/hardneg/hardneg/internal/engine"
 )
 
 // Metrics scrapes read a DB while it recovers; they must see nothing rather than race
@@ -20,7 +22,7 @@ func TestReadsDuringRecoverSeeNothing(t *testing.T) {
 	r := rand.New(rand.NewPCG(4, 4))
 	for i := range 20 {
 		name := "c" + strconv.Itoa(i)
-		if _, err := db.CreateCollection(Config{Name: name, Dim: 8, Metric: L2, Params: fastParams}); err != nil {
+		if _, err := db.create(engine.Config{Name: name, Dim: 8, Metric: engine.L2, Params: fastParams}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := db.Upsert(name, randBatch(r, "x", 50, 8), "items"); err != nil {
@@ -38,11 +40,11 @@ func TestReadsDuringRecoverSeeNothing(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for !stop.Load() {
-			for _, c := range db.Collections() {
+			for _, c := range db.list() {
 				c.Stats()
 			}
 			db.DurabilityStats()
-			if _, err := db.Collection("c3"); err != nil && !errors.Is(err, ErrRecovering) {
+			if _, err := db.lookup("c3"); err != nil && !errors.Is(err, engine.ErrRecovering) {
 				t.Errorf("lookup during recovery: %v", err)
 			}
 		}
@@ -53,7 +55,7 @@ func TestReadsDuringRecoverSeeNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(db.Collections()); n != 20 {
+	if n := len(db.list()); n != 20 {
 		t.Fatalf("%d collections after recovery, want 20", n)
 	}
 }

@@ -1,35 +1,25 @@
 package index
 
-import "github.com/hardneg/hardneg/internal/index/vec"
+import (
+	"github.com/hardneg/hardneg/internal/engine"
+	"github.com/hardneg/hardneg/internal/index/vec"
+)
 
-// ExactScores hold one query's similarities to every slot of a collection, as an
-// exact scan computes them, so that a search can order the items without reading the
-// vectors again (see SearchOptions.Scores). The zero value holds nothing; reuse one
-// across calls of ScoreExact to keep its buffer.
-type ExactScores struct {
-	gen    uint64    // the collection's vecGen when computed
-	scores []float32 // slot → score; len is the slot count when computed
-	// tol bounds how far each score may be from the one the exact scan computes: 0
-	// means they are the scan's scores bit for bit; above 0 (a matrix product summed
-	// in another order), a search re-scores what it yields (see rescorer).
-	tol float64
-}
-
-// current returns the scores if they still describe c's vectors, else nil. Caller
-// holds c.mu.
-func (e *ExactScores) current(c *Collection) []float32 {
-	if e == nil || e.gen != c.vecGen || len(e.scores) != len(c.ids) || e.scores == nil {
+// currentScores returns e's scores if they still describe c's vectors, else nil.
+// Caller holds c.mu.
+func currentScores(e *engine.ExactScores, c *Collection) []float32 {
+	if e == nil || e.Gen != c.vecGen || len(e.Scores) != len(c.ids) || e.Scores == nil {
 		return nil
 	}
-	return e.scores
+	return e.Scores
 }
 
-// tolerance returns e's tol, 0 for nil.
-func (e *ExactScores) tolerance() float64 {
+// scoreTolerance returns e's Tol, 0 for nil.
+func scoreTolerance(e *engine.ExactScores) float64 {
 	if e == nil {
 		return 0
 	}
-	return e.tol
+	return e.Tol
 }
 
 // scoreGroupRows is how many rows ScoreExact scores per pass of the L2 loop, so that
@@ -58,7 +48,7 @@ const gemmMinQueries = 8
 //
 // Reading each row once for many queries makes a batch of queries many times cheaper
 // per query than separate scans of a collection too big for the cache.
-func (c *Collection) ScoreExact(qs [][]float32, out []ExactScores) bool {
+func (c *Collection) ScoreExact(qs [][]float32, out []engine.ExactScores) bool {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.useGraph() || len(out) < len(qs) {
@@ -68,20 +58,20 @@ func (c *Collection) ScoreExact(qs [][]float32, out []ExactScores) bool {
 	dst := make([][]float32, len(qs))
 	for i := range qs {
 		e := &out[i]
-		if cap(e.scores) < n {
-			e.scores = make([]float32, n)
+		if cap(e.Scores) < n {
+			e.Scores = make([]float32, n)
 		}
-		e.scores = e.scores[:n]
-		e.gen = c.vecGen
-		e.tol = 0
-		dst[i] = e.scores
+		e.Scores = e.Scores[:n]
+		e.Gen = c.vecGen
+		e.Tol = 0
+		dst[i] = e.Scores
 	}
 	if len(qs) == 0 {
 		return true
 	}
 	part := make([][]float32, len(qs))
 	var packed *vec.Queries
-	if c.metric != L2 && len(qs) >= gemmMinQueries {
+	if c.metric != engine.L2 && len(qs) >= gemmMinQueries {
 		packed = vec.PackQueries(qs, c.dim)
 	}
 	var rmax float64
@@ -93,7 +83,7 @@ func (c *Collection) ScoreExact(qs [][]float32, out []ExactScores) bool {
 		case packed != nil:
 			packed.DotRows(rows, part)
 			rmax = max(rmax, vec.MaxNorm(rows, c.dim))
-		case c.metric != L2:
+		case c.metric != engine.L2:
 			vec.DotManyQExact(qs, rows, c.dim, part)
 		default:
 			// No multi-query L2 kernel: score a few rows against every query while
@@ -102,14 +92,14 @@ func (c *Collection) ScoreExact(qs [][]float32, out []ExactScores) bool {
 				m := min(scoreGroupRows, count-r)
 				block := rows[r*c.dim : (r+m)*c.dim]
 				for i, q := range qs {
-					scoreRows(L2, q, block, c.dim, m, part[i][r:r+m])
+					scoreRows(engine.L2, q, block, c.dim, m, part[i][r:r+m])
 				}
 			}
 		}
 	})
 	if packed != nil {
 		for i, q := range qs {
-			out[i].tol = vec.GEMMErrorBound(c.dim, vec.Norm(q), rmax)
+			out[i].Tol = vec.GEMMErrorBound(c.dim, vec.Norm(q), rmax)
 		}
 	}
 	return true

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/hardneg/hardneg/internal/engine"
 )
 
 // BenchmarkExactMining measures what mining on an exactly searched collection costs per
@@ -21,13 +23,13 @@ func BenchmarkExactMining(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	c, err := db.CreateCollection(Config{Name: "c", Dim: dim, Metric: Cosine, Params: Params{ExactThreshold: 1 << 30}})
+	c, err := db.create(engine.Config{Name: "c", Dim: dim, Metric: engine.Cosine, Params: engine.Params{ExactThreshold: 1 << 30}})
 	if err != nil {
 		b.Fatal(err)
 	}
 	r := rand.New(rand.NewPCG(2026, 384))
 	for lo := 0; lo < n; lo += 5000 {
-		batch := &Batch{Vectors: make([]float32, 5000*dim)}
+		batch := &engine.Batch{Vectors: make([]float32, 5000*dim)}
 		for i := range batch.Vectors {
 			batch.Vectors[i] = float32(r.NormFloat64())
 		}
@@ -49,9 +51,9 @@ func BenchmarkExactMining(b *testing.B) {
 		}
 	}
 	ctx := context.Background()
-	top := func(q []float32, sc *ExactScores) {
+	top := func(q []float32, sc *engine.ExactScores) {
 		got := 0
-		if _, err := c.Search(ctx, q, SearchOptions{Scores: sc}, func(Candidate) bool {
+		if _, err := c.Search(ctx, q, engine.SearchOptions{Scores: sc}, func(engine.Candidate) bool {
 			got++
 			return got < k
 		}); err != nil || got != k {
@@ -61,7 +63,7 @@ func BenchmarkExactMining(b *testing.B) {
 	for _, group := range []int{1, 16, 64, 256} {
 		b.Run(fmt.Sprintf("group=%d", group), func(b *testing.B) {
 			b.ReportAllocs()
-			scores := make([]ExactScores, group)
+			scores := make([]engine.ExactScores, group)
 			queries := 0
 			start, cpu := time.Now(), cpuTime()
 			for b.Loop() {

@@ -8,13 +8,15 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+
+	"github.com/hardneg/hardneg/internal/engine"
 )
 
 // searchAll returns every candidate a search yields, in order.
-func searchAll(t *testing.T, c *Collection, q []float32, opts SearchOptions) ([]Candidate, SearchStats) {
+func searchAll(t *testing.T, c *Collection, q []float32, opts engine.SearchOptions) ([]engine.Candidate, engine.SearchStats) {
 	t.Helper()
-	var out []Candidate
-	st, err := c.Search(context.Background(), q, opts, func(cd Candidate) bool {
+	var out []engine.Candidate
+	st, err := c.Search(context.Background(), q, opts, func(cd engine.Candidate) bool {
 		cd.Vector = nil
 		out = append(out, cd)
 		return true
@@ -25,7 +27,7 @@ func searchAll(t *testing.T, c *Collection, q []float32, opts SearchOptions) ([]
 	return out, st
 }
 
-func sameCandidates(t *testing.T, got, want []Candidate) {
+func sameCandidates(t *testing.T, got, want []engine.Candidate) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("%d candidates, want %d", len(got), len(want))
@@ -42,11 +44,11 @@ func sameCandidates(t *testing.T, got, want []Candidate) {
 // exactly what plain exact searches yield, and that scores made stale by a write are
 // recomputed rather than used.
 func TestScoreExactMatchesSearch(t *testing.T) {
-	for _, m := range []Metric{Cosine, Dot, L2} {
+	for _, m := range []engine.Metric{engine.Cosine, engine.Dot, engine.L2} {
 		t.Run(m.String(), func(t *testing.T) {
 			db := testDB(t)
 			const dim = 37
-			c, err := db.CreateCollection(Config{Name: "c", Dim: dim, Metric: m, Params: Params{ExactThreshold: 1 << 20}})
+			c, err := db.create(engine.Config{Name: "c", Dim: dim, Metric: m, Params: engine.Params{ExactThreshold: 1 << 20}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -64,13 +66,13 @@ func TestScoreExactMatchesSearch(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			scores := make([]ExactScores, len(qs))
+			scores := make([]engine.ExactScores, len(qs))
 			if !c.ScoreExact(qs, scores) {
 				t.Fatal("ScoreExact declined an exact collection")
 			}
 			for i, q := range qs {
-				want, _ := searchAll(t, c, q, SearchOptions{})
-				got, st := searchAll(t, c, q, SearchOptions{Scores: &scores[i]})
+				want, _ := searchAll(t, c, q, engine.SearchOptions{})
+				got, st := searchAll(t, c, q, engine.SearchOptions{Scores: &scores[i]})
 				if !st.Exact {
 					t.Fatal("search was not exact")
 				}
@@ -82,11 +84,11 @@ func TestScoreExactMatchesSearch(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i, q := range qs {
-				if scores[i].current(c) != nil {
+				if currentScores(&scores[i], c) != nil {
 					t.Fatal("scores still current after a write")
 				}
-				want, _ := searchAll(t, c, q, SearchOptions{})
-				got, _ := searchAll(t, c, q, SearchOptions{Scores: &scores[i]})
+				want, _ := searchAll(t, c, q, engine.SearchOptions{})
+				got, _ := searchAll(t, c, q, engine.SearchOptions{Scores: &scores[i]})
 				sameCandidates(t, got, want)
 			}
 		})
@@ -97,7 +99,7 @@ func TestScoreExactMatchesSearch(t *testing.T) {
 // graph is not scored exactly.
 func TestScoreExactDeclinesGraphSearch(t *testing.T) {
 	db := testDB(t)
-	c, err := db.CreateCollection(Config{Name: "c", Dim: 8, Metric: Cosine, Params: Params{M: 8, EfConstruction: 32, ExactThreshold: 100}})
+	c, err := db.create(engine.Config{Name: "c", Dim: 8, Metric: engine.Cosine, Params: engine.Params{M: 8, EfConstruction: 32, ExactThreshold: 100}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +115,7 @@ func TestScoreExactDeclinesGraphSearch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.ScoreExact([][]float32{q}, make([]ExactScores, 1)) {
+	if c.ScoreExact([][]float32{q}, make([]engine.ExactScores, 1)) {
 		t.Fatal("ScoreExact scored a collection searched through its graph")
 	}
 }
@@ -124,11 +126,11 @@ func TestScoreExactDeclinesGraphSearch(t *testing.T) {
 // by slot). Searches given the scores must yield exactly the plain scan's items,
 // order, ranks and scores, as deep as they go and when cut short.
 func TestScoreExactMatrixProductKeepsScanOrder(t *testing.T) {
-	for _, m := range []Metric{Cosine, Dot} {
+	for _, m := range []engine.Metric{engine.Cosine, engine.Dot} {
 		t.Run(m.String(), func(t *testing.T) {
 			db := testDB(t)
 			const dim, base, nq = 64, 300, 2 * gemmMinQueries
-			c, err := db.CreateCollection(Config{Name: "c", Dim: dim, Metric: m, Params: Params{ExactThreshold: 1 << 20}})
+			c, err := db.create(engine.Config{Name: "c", Dim: dim, Metric: m, Params: engine.Params{ExactThreshold: 1 << 20}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -138,7 +140,7 @@ func TestScoreExactMatrixProductKeepsScanOrder(t *testing.T) {
 					v[i] = float32(r.NormFloat64() * math.Exp(3*r.NormFloat64()))
 				}
 			}
-			b := &Batch{Vectors: make([]float32, 4*base*dim)}
+			b := &engine.Batch{Vectors: make([]float32, 4*base*dim)}
 			for i := 0; i < base; i++ {
 				v := b.Vectors[4*i*dim : (4*i+1)*dim]
 				wide(v)
@@ -165,27 +167,27 @@ func TestScoreExactMatrixProductKeepsScanOrder(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			scores := make([]ExactScores, nq)
+			scores := make([]engine.ExactScores, nq)
 			if !c.ScoreExact(qs, scores) {
 				t.Fatal("ScoreExact declined an exact collection")
 			}
 			reordered := 0
 			for i, q := range qs {
-				if scores[i].tol <= 0 {
+				if scores[i].Tol <= 0 {
 					t.Fatalf("query %d: scores not from the matrix product", i)
 				}
-				want, _ := searchAll(t, c, q, SearchOptions{})
-				got, _ := searchAll(t, c, q, SearchOptions{Scores: &scores[i]})
+				want, _ := searchAll(t, c, q, engine.SearchOptions{})
+				got, _ := searchAll(t, c, q, engine.SearchOptions{Scores: &scores[i]})
 				sameCandidates(t, got, want)
 				for _, max := range []int{1, 7, 300, 301} {
-					want, _ := searchAll(t, c, q, SearchOptions{MaxCandidates: max})
-					got, _ := searchAll(t, c, q, SearchOptions{MaxCandidates: max, Scores: &scores[i]})
+					want, _ := searchAll(t, c, q, engine.SearchOptions{MaxCandidates: max})
+					got, _ := searchAll(t, c, q, engine.SearchOptions{MaxCandidates: max, Scores: &scores[i]})
 					sameCandidates(t, got, want)
 				}
 				// The order of the product's own scores, for comparison.
 				byPre := slices.Clone(want)
-				slices.SortFunc(byPre, func(a, b Candidate) int {
-					sa, sb := scores[i].scores[a.Slot], scores[i].scores[b.Slot]
+				slices.SortFunc(byPre, func(a, b engine.Candidate) int {
+					sa, sb := scores[i].Scores[a.Slot], scores[i].Scores[b.Slot]
 					if sa != sb {
 						return cmp.Compare(sb, sa)
 					}

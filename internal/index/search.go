@@ -5,59 +5,9 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/index/vec"
 )
-
-// Candidate is one item produced by a search, in best-first order.
-type Candidate struct {
-	// Slot is the item's dense internal id, valid for the duration of the search.
-	Slot uint32
-	// ID is the item's id.
-	ID string
-	// Score is the similarity to the query (higher is more similar).
-	Score float32
-	// Rank is the 0-based position of the item among all items the search ordered,
-	// skipped ones included.
-	Rank int
-	// Groups are the item's groups. Read-only.
-	Groups []string
-	// Vector is the stored vector. Read-only and valid only during the yield call;
-	// copy it to keep it.
-	Vector []float32
-	// Version is the item's version stamp (the encoder version that produced it).
-	Version int64
-}
-
-// SearchOptions steer a search.
-type SearchOptions struct {
-	// Ef is the candidate list size of the first graph pass; 0 means the collection's
-	// EfSearch. Ignored by the exact scan.
-	Ef int
-	// MaxCandidates bounds how many items the search orders (skipped ones included);
-	// 0 means no bound.
-	MaxCandidates int
-	// NoWiden stops a graph search after its first pass instead of widening it and
-	// falling back to an exact scan.
-	NoWiden bool
-	// Skip, when set, is called at most once per item per search; items for which it
-	// returns true are not yielded (but still count towards Rank). It runs while the
-	// collection's read lock is held and must not call methods of the collection.
-	Skip func(slot uint32, id string, groups []string) bool
-	// Scores, when set, are the query's similarities to every slot computed by
-	// ScoreExact; an exact scan uses them instead of scoring the rows when no vector
-	// was written since, and scores the rows otherwise. They must be for this query.
-	Scores *ExactScores
-}
-
-// SearchStats describe how a search ran.
-type SearchStats struct {
-	// Ordered is the number of items the search put in order (skipped ones included).
-	Ordered int
-	// Widenings counts graph passes beyond the first.
-	Widenings int
-	// Exact is true when the items were produced by an exact scan.
-	Exact bool
-}
 
 // Search produces the collection's items best-first for the prepared query q (see
 // PrepareQuery), calling yield for each until yield returns false, the items run out,
@@ -69,11 +19,11 @@ type SearchStats struct {
 // width (skipping what was already produced) up to maxGraphEf, and finally by an exact
 // scan of the items not yet produced. Later passes can find items that score above
 // ones already yielded, so the order is best-first per pass.
-func (c *Collection) Search(ctx context.Context, q []float32, opts SearchOptions, yield func(Candidate) bool) (SearchStats, error) {
+func (c *Collection) Search(ctx context.Context, q []float32, opts engine.SearchOptions, yield func(engine.Candidate) bool) (engine.SearchStats, error) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if !c.useGraph() {
-		return c.exactSearch(ctx, q, opts, nil, SearchStats{}, yield)
+		return c.exactSearch(ctx, q, opts, nil, engine.SearchStats{}, yield)
 	}
 	return c.graphSearch(ctx, q, opts, yield)
 }
@@ -88,8 +38,8 @@ func (c *Collection) useGraph() bool {
 }
 
 // graphSearch runs widening graph passes, then an exact scan. Caller holds mu.
-func (c *Collection) graphSearch(ctx context.Context, q []float32, opts SearchOptions, yield func(Candidate) bool) (SearchStats, error) {
-	var st SearchStats
+func (c *Collection) graphSearch(ctx context.Context, q []float32, opts engine.SearchOptions, yield func(engine.Candidate) bool) (engine.SearchStats, error) {
+	var st engine.SearchStats
 	done := getSlotSet(len(c.ids))
 	defer putSlotSet(done)
 	accept := func(slot uint32) bool { return c.ids[slot] != "" && !done.has(slot) }
@@ -126,7 +76,7 @@ func (c *Collection) graphSearch(ctx context.Context, q []float32, opts SearchOp
 			if opts.Skip != nil && opts.Skip(n.ID, id, groups) {
 				continue
 			}
-			if !yield(Candidate{Slot: n.ID, ID: id, Score: -n.Dist, Rank: rank, Groups: groups, Vector: c.vectorAt(n.ID), Version: c.versions[n.ID]}) {
+			if !yield(engine.Candidate{Slot: n.ID, ID: id, Score: -n.Dist, Rank: rank, Groups: groups, Vector: c.vectorAt(n.ID), Version: c.versions[n.ID]}) {
 				return st, nil
 			}
 		}
@@ -234,9 +184,9 @@ func keepBest(top []scored, e scored) []scored {
 const ctxCheckEvery = 256
 
 // scoreRows writes the similarity of q to each of count rows into out.
-func scoreRows(m Metric, q, rows []float32, dim, count int, out []float32) {
+func scoreRows(m engine.Metric, q, rows []float32, dim, count int, out []float32) {
 	out = out[:count]
-	if m != L2 {
+	if m != engine.L2 {
 		vec.DotMany(q, rows[:count*dim], dim, out)
 		return
 	}
@@ -248,7 +198,7 @@ func scoreRows(m Metric, q, rows []float32, dim, count int, out []float32) {
 
 // exactSearch scores every live item not in done (which may be nil) and yields them
 // best-first, continuing the counts in st. Caller holds mu.
-func (c *Collection) exactSearch(ctx context.Context, q []float32, opts SearchOptions, done *slotSet, st SearchStats, yield func(Candidate) bool) (SearchStats, error) {
+func (c *Collection) exactSearch(ctx context.Context, q []float32, opts engine.SearchOptions, done *slotSet, st engine.SearchStats, yield func(engine.Candidate) bool) (engine.SearchStats, error) {
 	st.Exact = true
 	buf := scanPool.Get().(*scanBuf)
 	defer scanPool.Put(buf)
@@ -257,7 +207,7 @@ func (c *Collection) exactSearch(ctx context.Context, q []float32, opts SearchOp
 	if cap(buf.scores) < storeChunkRows {
 		buf.scores = make([]float32, storeChunkRows)
 	}
-	pre := opts.Scores.current(c)
+	pre := currentScores(opts.Scores, c)
 	live := func(slot uint32) bool { return c.ids[slot] != "" && (done == nil || !done.has(slot)) }
 	if pre != nil {
 		// The scores stay put: select the best items now and collect the others only
@@ -305,7 +255,7 @@ func (c *Collection) exactSearch(ctx context.Context, q []float32, opts SearchOp
 		if opts.Skip != nil && opts.Skip(s.slot, id, groups) {
 			return true, nil
 		}
-		return yield(Candidate{Slot: s.slot, ID: id, Score: s.score, Rank: rank, Groups: groups, Vector: c.vectorAt(s.slot), Version: c.versions[s.slot]}), nil
+		return yield(engine.Candidate{Slot: s.slot, ID: id, Score: s.score, Rank: rank, Groups: groups, Vector: c.vectorAt(s.slot), Version: c.versions[s.slot]}), nil
 	}
 	// The selected best items first, in order; then, only if the search asks for more,
 	// the rest, which all rank below the worst selected one. Scores computed within a
@@ -335,7 +285,7 @@ func (c *Collection) exactSearch(ctx context.Context, q []float32, opts SearchOp
 		}
 	}
 	next = order.next
-	if tol := opts.Scores.tolerance(); pre != nil && tol > 0 {
+	if tol := scoreTolerance(opts.Scores); pre != nil && tol > 0 {
 		rs := &rescorer{src: order, tol: tol, score: func(slot uint32) float32 {
 			return vec.Dot(q, c.vectorAt(slot))
 		}}
@@ -352,13 +302,10 @@ func (c *Collection) exactSearch(ctx context.Context, q []float32, opts SearchOp
 	}
 }
 
-// LookupFunc resolves ids while a search holds the collection's lock; see Resolve.
-type LookupFunc func(id string) (vector []float32, groups []string, ok bool)
-
 // Resolve calls fn with a lookup function valid only during the call, under the
 // collection's read lock, so that a caller can read several items consistently. The
 // returned slices are read-only and must not be kept after fn returns.
-func (c *Collection) Resolve(fn func(lookup LookupFunc)) {
+func (c *Collection) Resolve(fn func(lookup engine.LookupFunc)) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	fn(func(id string) ([]float32, []string, bool) {

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/index/hnsw"
 	"github.com/hardneg/hardneg/internal/wal"
 )
@@ -63,13 +64,6 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // errSnapshot is wrapped by every snapshot decoding failure.
 var errSnapshot = errors.New("invalid snapshot")
 
-// SnapshotInfo describes a snapshot written by Snapshot.
-type SnapshotInfo struct {
-	LSN   uint64 // log sequence number the snapshot covers
-	Bytes int64  // file size
-	Path  string
-}
-
 func snapshotName(collection string, lsn uint64) string {
 	return fmt.Sprintf("%s.%0*d%s", collection, lsnDigits, lsn, snapSuffix)
 }
@@ -95,7 +89,7 @@ type writerState struct {
 
 // snapshotData is everything a snapshot holds besides the items.
 type snapshotData struct {
-	cfg       Config
+	cfg       engine.Config
 	createLSN uint64
 	lsn       uint64
 	writers   map[string]writerState
@@ -300,10 +294,10 @@ func (s *snapReader) snapshot() (*Collection, snapshotData, error) {
 		}
 	}
 	cfg := &sd.cfg
-	cfg.Name = s.string(MaxNameLen, "name")
-	cfg.Dim = int(s.uvarint(MaxDim, "dim"))
+	cfg.Name = s.string(engine.MaxNameLen, "name")
+	cfg.Dim = int(s.uvarint(engine.MaxDim, "dim"))
 	if m, err := s.ReadByte(); err == nil {
-		cfg.Metric = Metric(m)
+		cfg.Metric = engine.Metric(m)
 	}
 	cfg.Params.M = int(s.uvarint(math.MaxInt32, "m"))
 	cfg.Params.EfConstruction = int(s.uvarint(math.MaxInt32, "ef_construction"))
@@ -312,7 +306,7 @@ func (s *snapReader) snapshot() (*Collection, snapshotData, error) {
 	if s.err != nil {
 		return nil, sd, s.err
 	}
-	if _, err := cfg.validate(); err != nil {
+	if _, err := cfg.Validate(); err != nil {
 		return nil, sd, fmt.Errorf("%w: config: %v", errSnapshot, err)
 	}
 	sd.createLSN = s.u64()
@@ -320,7 +314,7 @@ func (s *snapReader) snapshot() (*Collection, snapshotData, error) {
 	nw := s.uvarint(math.MaxUint32, "writer count")
 	sd.writers = make(map[string]writerState)
 	for i := uint64(0); i < nw && s.err == nil; i++ {
-		id := s.string(MaxWriterIDBytes, "writer")
+		id := s.string(engine.MaxWriterIDBytes, "writer")
 		sd.writers[id] = writerState{seq: s.uvarint(math.MaxUint64, "writer sequence"), lsn: s.uvarint(math.MaxUint64, "writer lsn")}
 	}
 	n := s.uvarint(math.MaxUint32, "slot count")
@@ -333,14 +327,14 @@ func (s *snapReader) snapshot() (*Collection, snapshotData, error) {
 	}
 	c.createLSN = sd.createLSN
 	for slot := uint64(0); slot < n && s.err == nil; slot++ {
-		id := s.string(MaxIDBytes, "id")
+		id := s.string(engine.MaxIDBytes, "id")
 		var version int64
 		var groups []string
 		if id != "" {
 			version = s.varint()
-			ng := int(s.uvarint(MaxItemGroups, "group count"))
+			ng := int(s.uvarint(engine.MaxItemGroups, "group count"))
 			for range ng {
-				groups = append(groups, s.string(MaxGroupBytes, "group"))
+				groups = append(groups, s.string(engine.MaxGroupBytes, "group"))
 			}
 		}
 		p := s.full(4 * cfg.Dim)
@@ -368,11 +362,11 @@ func (s *snapReader) snapshot() (*Collection, snapshotData, error) {
 	}
 	nfb := s.uvarint(math.MaxUint32, "feedback count")
 	for i := uint64(0); i < nfb && s.err == nil; i++ {
-		key := s.string(MaxIDBytes, "anchor key")
+		key := s.string(engine.MaxIDBytes, "anchor key")
 		nids := s.uvarint(math.MaxUint32, "feedback id count")
 		ids := make([]string, 0, min(nids, 1024))
 		for j := uint64(0); j < nids && s.err == nil; j++ {
-			ids = append(ids, s.string(MaxIDBytes, "feedback id"))
+			ids = append(ids, s.string(engine.MaxIDBytes, "feedback id"))
 		}
 		if s.err == nil {
 			c.AddFalseNegatives(key, ids)
@@ -445,12 +439,12 @@ func (c *Collection) checkGraph() error {
 
 // Snapshot writes a snapshot of the named collection and then deletes snapshots and
 // log segments it has made unnecessary.
-func (db *DB) Snapshot(ctx context.Context, name string) (SnapshotInfo, error) {
+func (db *DB) Snapshot(ctx context.Context, name string) (engine.SnapshotInfo, error) {
 	db.snapMu.Lock()
 	defer db.snapMu.Unlock()
-	c, err := db.Collection(name)
+	c, err := db.lookup(name)
 	if err != nil {
-		return SnapshotInfo{}, err
+		return engine.SnapshotInfo{}, err
 	}
 	start := time.Now()
 	info, err := db.snapshotLocked(ctx, c)
@@ -462,7 +456,7 @@ func (db *DB) Snapshot(ctx context.Context, name string) (SnapshotInfo, error) {
 }
 
 // snapshotLocked writes one snapshot of c. Caller holds snapMu.
-func (db *DB) snapshotLocked(ctx context.Context, c *Collection) (SnapshotInfo, error) {
+func (db *DB) snapshotLocked(ctx context.Context, c *Collection) (engine.SnapshotInfo, error) {
 	// The locks are taken before the file name (which holds the LSN) is chosen and
 	// released as soon as the content is encoded. The write lock keeps the graph in
 	// step with the metadata; searches go on under the shared lock.
@@ -478,9 +472,9 @@ func (db *DB) snapshotLocked(ctx context.Context, c *Collection) (SnapshotInfo, 
 	}
 	defer unlock()
 	if c.dropped {
-		return SnapshotInfo{}, fmt.Errorf("%q: %w", c.name, ErrCollectionNotFound)
+		return engine.SnapshotInfo{}, fmt.Errorf("%q: %w", c.name, engine.ErrCollectionNotFound)
 	}
-	info := SnapshotInfo{LSN: c.lastSeq, Path: filepath.Join(db.snapDir, snapshotName(c.name, c.lastSeq))}
+	info := engine.SnapshotInfo{LSN: c.lastSeq, Path: filepath.Join(db.snapDir, snapshotName(c.name, c.lastSeq))}
 	err := wal.WriteFileAtomic(db.fs, info.Path, 0o640, func(w io.Writer) error {
 		cw := &countWriter{w: w}
 		err := c.writeSnapshot(cw, db.writerTable())
@@ -633,7 +627,7 @@ func (db *DB) snapshotLoop() {
 			return
 		case <-t.C:
 		}
-		for _, c := range db.Collections() {
+		for _, c := range db.list() {
 			c.mu.RLock()
 			logged, at, size := c.loggedBytes, c.snapshotAt, int64(len(c.slots))*int64(c.dim)*4
 			c.mu.RUnlock()
@@ -652,7 +646,7 @@ func (db *DB) snapshotLoop() {
 			}()
 			_, err := db.Snapshot(ctx, c.name)
 			cancel()
-			if err != nil && !errors.Is(err, ErrCollectionNotFound) && !errors.Is(err, ErrClosed) {
+			if err != nil && !errors.Is(err, engine.ErrCollectionNotFound) && !errors.Is(err, engine.ErrClosed) {
 				db.log.Error("background snapshot failed", "collection", c.name, "err", err)
 			}
 		}

@@ -2,32 +2,10 @@ package index
 
 import (
 	"context"
-	"errors"
 	"fmt"
+
+	"github.com/hardneg/hardneg/internal/engine"
 )
-
-// ErrSequenceGap is returned when a stream batch skips sequence numbers of its writer.
-var ErrSequenceGap = errors.New("sequence gap")
-
-// MaxWriterIDBytes bounds a stream writer id.
-const MaxWriterIDBytes = 128
-
-// StreamResult acknowledges one stream batch.
-type StreamResult struct {
-	Upsert UpsertResult
-	Delete DeleteResult
-	// Duplicate is true when the batch had been applied before and was skipped.
-	Duplicate bool
-	// LSN is the log sequence number of the batch, or for a duplicate of the
-	// writer's last applied batch. Once it is durable, so is the batch.
-	LSN uint64
-	// WriterSequence is the writer's last applied sequence: the batch's own, or
-	// for a duplicate the latest one applied before it.
-	WriterSequence uint64
-	// PrevSequence and PrevLSN are the writer's last applied batch before this
-	// call (zero for a new writer), so a stream can tell when it became durable.
-	PrevSequence, PrevLSN uint64
-}
 
 // WriterSequence returns the last sequence applied for a writer (0 when unknown).
 func (db *DB) WriterSequence(writer string) uint64 {
@@ -42,19 +20,19 @@ func (db *DB) WriterSequence(writer string) uint64 {
 // acknowledging, which lets a stream keep several batches in flight. A seq at or below
 // the writer's last applied sequence is reported as a duplicate without being applied;
 // a seq above last+1 is rejected with ErrSequenceGap. b may be nil.
-func (db *DB) StreamAppend(writer string, seq uint64, name string, b *Batch, deletes []string) (StreamResult, error) {
-	c, err := db.Collection(name)
+func (db *DB) StreamAppend(writer string, seq uint64, name string, b *engine.Batch, deletes []string) (engine.StreamResult, error) {
+	c, err := db.lookup(name)
 	if err != nil {
-		return StreamResult{}, err
+		return engine.StreamResult{}, err
 	}
 	if b == nil {
-		b = &Batch{}
+		b = &engine.Batch{}
 	}
 	if err := c.ValidateBatch(b, "items"); err != nil {
-		return StreamResult{}, err
+		return engine.StreamResult{}, err
 	}
-	if err := ValidateIDs("delete_ids", deletes, true); err != nil {
-		return StreamResult{}, err
+	if err := engine.ValidateIDs("delete_ids", deletes, true); err != nil {
+		return engine.StreamResult{}, err
 	}
 	db.streamMu.Lock()
 	defer db.streamMu.Unlock()
@@ -63,12 +41,12 @@ func (db *DB) StreamAppend(writer string, seq uint64, name string, b *Batch, del
 	db.writersMu.Unlock()
 	switch {
 	case seq <= last.seq:
-		return StreamResult{Duplicate: true, LSN: last.lsn, WriterSequence: last.seq, PrevSequence: last.seq, PrevLSN: last.lsn}, nil
+		return engine.StreamResult{Duplicate: true, LSN: last.lsn, WriterSequence: last.seq, PrevSequence: last.seq, PrevLSN: last.lsn}, nil
 	case seq > last.seq+1:
-		return StreamResult{}, fmt.Errorf("writer %q: got sequence %d, expected %d: %w", writer, seq, last.seq+1, ErrSequenceGap)
+		return engine.StreamResult{}, fmt.Errorf("writer %q: got sequence %d, expected %d: %w", writer, seq, last.seq+1, engine.ErrSequenceGap)
 	}
 	rec := encodeStream(writer, seq, name, b, c.dim, deletes)
-	res := StreamResult{WriterSequence: seq, PrevSequence: last.seq, PrevLSN: last.lsn}
+	res := engine.StreamResult{WriterSequence: seq, PrevSequence: last.seq, PrevLSN: last.lsn}
 	lsn, err := db.logApply(c, rec, func(lsn uint64, w *graphWork) {
 		if b.Len() > 0 {
 			res.Upsert = c.applyUpsertLocked(b, lsn, w)
@@ -83,7 +61,7 @@ func (db *DB) StreamAppend(writer string, seq uint64, name string, b *Batch, del
 		db.writersMu.Unlock()
 	})
 	if err != nil {
-		return StreamResult{}, err
+		return engine.StreamResult{}, err
 	}
 	res.LSN = lsn
 	return res, nil
@@ -95,7 +73,7 @@ func (db *DB) StreamAppend(writer string, seq uint64, name string, b *Batch, del
 func (db *DB) WaitLogged(ctx context.Context, lsn uint64) error { return db.logWait(ctx, lsn) }
 
 // StreamBatch is StreamAppend followed by WaitLogged.
-func (db *DB) StreamBatch(ctx context.Context, writer string, seq uint64, name string, b *Batch, deletes []string) (StreamResult, error) {
+func (db *DB) StreamBatch(ctx context.Context, writer string, seq uint64, name string, b *engine.Batch, deletes []string) (engine.StreamResult, error) {
 	res, err := db.StreamAppend(writer, seq, name, b, deletes)
 	if err != nil {
 		return res, err

@@ -10,13 +10,14 @@ import (
 	"time"
 
 	"github.com/hardneg/hardneg/internal/crashfs"
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/wal"
 )
 
 var strictSeed = flag.Uint64("strict.seed", 0, "seed of TestStrictCrashLoopWithSnapshots (0: a new one, logged)")
 
 // strictBatch is batch i of the crash loop: 4 items of dimension 4, ids b<i>-<j>.
-func strictBatch(i int) *Batch {
+func strictBatch(i int) *engine.Batch {
 	r := rand.New(rand.NewPCG(uint64(i), 7))
 	return randBatch(r, fmt.Sprintf("b%d-", i), 4, 4)
 }
@@ -25,7 +26,7 @@ func strictBatch(i int) *Batch {
 // and no later one; it fails on a partial batch or a gap.
 func strictPresent(t *testing.T, db *DB, n int, what string) int {
 	t.Helper()
-	c, err := db.Collection("c")
+	c, err := db.lookup("c")
 	if err != nil {
 		return 0
 	}
@@ -93,7 +94,7 @@ func TestStrictCrashLoopWithSnapshots(t *testing.T) {
 			t.Fatalf("%s: Open: %v", what, err)
 		}
 		if fsys.Crashed() == nil {
-			if _, err := db.Collection("c"); created && err != nil {
+			if _, err := db.lookup("c"); created && err != nil {
 				t.Fatalf("%s: acknowledged collection missing: %v", what, err)
 			}
 			if k := strictPresent(t, db, sent, what); k < acked {
@@ -102,8 +103,8 @@ func TestStrictCrashLoopWithSnapshots(t *testing.T) {
 				sent = k // what was lost was never acknowledged; send it again
 			}
 		}
-		if _, err := db.Collection("c"); err != nil {
-			if _, err := db.CreateCollection(Config{Name: "c", Dim: 4, Metric: L2}); err != nil {
+		if _, err := db.lookup("c"); err != nil {
+			if _, err := db.create(engine.Config{Name: "c", Dim: 4, Metric: engine.L2}); err != nil {
 				t.Fatalf("%s: CreateCollection: %v", what, err)
 			}
 			if policy == wal.SyncInterval {
@@ -138,7 +139,7 @@ func TestStrictCrashLoopWithSnapshots(t *testing.T) {
 				}
 			}
 		}
-		if err := db.Close(); err != nil && !errors.Is(err, ErrClosed) {
+		if err := db.Close(); err != nil && !errors.Is(err, engine.ErrClosed) {
 			t.Fatalf("%s: Close: %v", what, err)
 		}
 		fsys = fsys.Crashed()

@@ -4,11 +4,13 @@ import (
 	"context"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/hardneg/hardneg/internal/engine"
 )
 
 func TestUnsnapshottedReportsWritesNotInASnapshot(t *testing.T) {
 	db := testDB(t)
-	c, err := db.CreateCollection(Config{Name: "c", Dim: 4, Metric: Cosine, Params: fastParams})
+	c, err := db.create(engine.Config{Name: "c", Dim: 4, Metric: engine.Cosine, Params: fastParams})
 	if err != nil {
 		t.Fatal(err)
 	}

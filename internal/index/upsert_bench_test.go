@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/wal"
 )
 
@@ -19,8 +20,8 @@ func BenchmarkUpsert(b *testing.B) {
 	data := clustered(rand.New(rand.NewPCG(1, 1)), "x", n, dim)
 	for _, tc := range []struct {
 		name   string
-		params Params
-	}{{"default", Params{}}, {"graph", Params{ExactThreshold: 1}}} {
+		params engine.Params
+	}{{"default", engine.Params{}}, {"graph", engine.Params{ExactThreshold: 1}}} {
 		b.Run(tc.name+"/n="+strconv.Itoa(n), func(b *testing.B) {
 			for i := range b.N {
 				b.StopTimer()
@@ -29,7 +30,7 @@ func BenchmarkUpsert(b *testing.B) {
 					b.Fatal(err)
 				}
 				name := "c" + strconv.Itoa(i)
-				if _, err := db.CreateCollection(Config{Name: name, Dim: dim, Metric: Cosine, Params: tc.params}); err != nil {
+				if _, err := db.create(engine.Config{Name: name, Dim: dim, Metric: engine.Cosine, Params: tc.params}); err != nil {
 					b.Fatal(err)
 				}
 				b.StartTimer()

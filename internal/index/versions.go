@@ -2,26 +2,9 @@ package index
 
 import (
 	"slices"
+
+	"github.com/hardneg/hardneg/internal/engine"
 )
-
-// StalenessBounds are the upper bounds of VersionStats.Staleness: staleness (the
-// collection's newest version minus an item's version) in encoder versions, e.g.
-// training steps. Staleness above the last bound falls in the implicit +Inf bucket.
-var StalenessBounds = []float64{0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000}
-
-// VersionStats summarise the version stamps of a collection's live items.
-type VersionStats struct {
-	// Items is the number of live items.
-	Items int
-	// Oldest and Newest are the smallest and largest version of a live item; both 0
-	// when the collection is empty.
-	Oldest, Newest int64
-	// Staleness counts items per StalenessBounds bucket, cumulatively: Staleness[i]
-	// items have Newest − version ≤ StalenessBounds[i]. StalenessSum is the sum of
-	// every item's staleness.
-	Staleness    []uint64
-	StalenessSum float64
-}
 
 // NewestVersion returns the largest version of a live item (0 when the collection is
 // empty). It reads every live item's version: O(items).
@@ -41,10 +24,10 @@ func (c *Collection) NewestVersion() int64 {
 }
 
 // VersionStats returns the version summary of the live items; O(items).
-func (c *Collection) VersionStats() VersionStats {
+func (c *Collection) VersionStats() engine.VersionStats {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	var st VersionStats
+	var st engine.VersionStats
 	for slot, id := range c.ids {
 		if id == "" {
 			continue
@@ -58,21 +41,21 @@ func (c *Collection) VersionStats() VersionStats {
 		}
 		st.Items++
 	}
-	buckets := make([]uint64, len(StalenessBounds))
+	buckets := make([]uint64, len(engine.StalenessBounds))
 	for slot, id := range c.ids {
 		if id == "" {
 			continue
 		}
 		s := float64(st.Newest - c.versions[slot])
 		st.StalenessSum += s
-		for i, b := range StalenessBounds {
+		for i, b := range engine.StalenessBounds {
 			if s <= b {
 				buckets[i]++
 				break
 			}
 		}
 	}
-	st.Staleness = make([]uint64, len(StalenessBounds))
+	st.Staleness = make([]uint64, len(engine.StalenessBounds))
 	var cum uint64
 	for i := range buckets {
 		cum += buckets[i]
@@ -97,35 +80,17 @@ func (c *Collection) RangeVersions(fn func(id string, version int64) bool) {
 	}
 }
 
-// VersionCount is how many live items carry one version stamp.
-type VersionCount struct {
-	Version int64 `json:"version"`
-	Items   int   `json:"items"`
-}
-
-// VersionSummary describes the version stamps of a collection's live items.
-type VersionSummary struct {
-	// Min and Max are the lowest and highest stamps; both 0 for an empty collection.
-	Min int64 `json:"min"`
-	Max int64 `json:"max"`
-	// Distinct is the number of different stamps.
-	Distinct int `json:"distinct"`
-	// Newest are the items per stamp for the highest stamps, newest first: at most the
-	// limit given to Versions.
-	Newest []VersionCount `json:"newest"`
-}
-
 // Versions summarises the version stamps of the live items, listing the item counts of
 // the limit newest stamps. It reads every live item under the collection's read lock:
 // O(items), for inspection rather than for every request.
-func (c *Collection) Versions(limit int) VersionSummary {
+func (c *Collection) Versions(limit int) engine.VersionSummary {
 	c.mu.RLock()
 	counts := map[int64]int{}
 	for _, slot := range c.slots {
 		counts[c.versions[slot]]++
 	}
 	c.mu.RUnlock()
-	var s VersionSummary
+	var s engine.VersionSummary
 	if len(counts) == 0 {
 		return s
 	}
@@ -136,7 +101,7 @@ func (c *Collection) Versions(limit int) VersionSummary {
 	slices.Sort(vs)
 	s.Min, s.Max, s.Distinct = vs[0], vs[len(vs)-1], len(vs)
 	for i := len(vs) - 1; i >= 0 && len(s.Newest) < limit; i-- {
-		s.Newest = append(s.Newest, VersionCount{Version: vs[i], Items: counts[vs[i]]})
+		s.Newest = append(s.Newest, engine.VersionCount{Version: vs[i], Items: counts[vs[i]]})
 	}
 	return s
 }

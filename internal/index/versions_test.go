@@ -5,12 +5,14 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+
+	"github.com/hardneg/hardneg/internal/engine"
 )
 
 func TestVersionStatsCountLiveItemsOnly(t *testing.T) {
 	db := testDB(t)
-	c, _ := db.CreateCollection(Config{Name: "c", Dim: 2, Metric: Dot})
-	b := &Batch{IDs: []string{"a", "b", "c", "d"}, Vectors: []float32{1, 0, 0, 1, 1, 1, 2, 1}, Versions: []int64{3, 10, 7, 1}}
+	c, _ := db.create(engine.Config{Name: "c", Dim: 2, Metric: engine.Dot})
+	b := &engine.Batch{IDs: []string{"a", "b", "c", "d"}, Vectors: []float32{1, 0, 0, 1, 1, 1, 2, 1}, Versions: []int64{3, 10, 7, 1}}
 	if _, err := db.Upsert("c", b, "items"); err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +40,7 @@ func TestVersionStatsCountLiveItemsOnly(t *testing.T) {
 	// Candidates carry their version.
 	q, _ := c.PrepareQuery([]float32{0, 1}, "q")
 	got := map[string]int64{}
-	if _, err := c.Search(context.Background(), q, SearchOptions{}, func(cd Candidate) bool {
+	if _, err := c.Search(context.Background(), q, engine.SearchOptions{}, func(cd engine.Candidate) bool {
 		got[cd.ID] = cd.Version
 		return true
 	}); err != nil {
@@ -47,7 +49,7 @@ func TestVersionStatsCountLiveItemsOnly(t *testing.T) {
 	if got["a"] != 3 || got["b"] != 10 || got["c"] != 7 || len(got) != 3 {
 		t.Errorf("candidate versions %v", got)
 	}
-	empty, _ := db.CreateCollection(Config{Name: "e", Dim: 2, Metric: Dot})
+	empty, _ := db.create(engine.Config{Name: "e", Dim: 2, Metric: engine.Dot})
 	if st := empty.VersionStats(); st.Items != 0 || st.Newest != 0 || st.Staleness[len(st.Staleness)-1] != 0 {
 		t.Errorf("empty collection %+v", st)
 	}
@@ -55,14 +57,14 @@ func TestVersionStatsCountLiveItemsOnly(t *testing.T) {
 
 func TestVersionsSummariseLiveItems(t *testing.T) {
 	db := testDB(t)
-	if _, err := db.CreateCollection(Config{Name: "v", Dim: 2, Metric: Dot}); err != nil {
+	if _, err := db.create(engine.Config{Name: "v", Dim: 2, Metric: engine.Dot}); err != nil {
 		t.Fatal(err)
 	}
-	c, _ := db.Collection("v")
+	c, _ := db.lookup("v")
 	if s := c.Versions(3); s.Distinct != 0 || s.Newest != nil {
 		t.Fatalf("empty collection: %+v", s)
 	}
-	b := &Batch{}
+	b := &engine.Batch{}
 	// Versions 1 (3 items), 2 (2), 5 (1), 9 (1); item "i6" (version 9) is deleted below.
 	for i, v := range []int64{1, 1, 1, 2, 2, 5, 9} {
 		b.IDs = append(b.IDs, "i"+strconv.Itoa(i))
@@ -79,7 +81,7 @@ func TestVersionsSummariseLiveItems(t *testing.T) {
 	if s.Min != 1 || s.Max != 5 || s.Distinct != 3 {
 		t.Fatalf("summary %+v: want min 1, max 5, 3 distinct", s)
 	}
-	if want := []VersionCount{{5, 1}, {2, 2}}; !slices.Equal(s.Newest, want) {
+	if want := []engine.VersionCount{{Version: 5, Items: 1}, {Version: 2, Items: 2}}; !slices.Equal(s.Newest, want) {
 		t.Fatalf("newest %v, want %v", s.Newest, want)
 	}
 }

@@ -1,17 +1,16 @@
 package metrics
 
 import (
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/mining"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // CollectionLoop names one collection's training-loop statistics: the versions of its
 // items and, once Mine has served negatives from it, its exposure window.
 type CollectionLoop struct {
 	Name     string
-	Versions index.VersionStats
+	Versions engine.VersionStats
 	// Exposure is valid when HasExposure.
 	Exposure    mining.ExposureStats
 	HasExposure bool
@@ -51,9 +50,9 @@ func collectLoop(ch chan<- prometheus.Metric, cs []CollectionLoop) {
 			gauge(ch, descCollectionNewestVersion, float64(v.Newest), c.Name)
 			gauge(ch, descCollectionOldestVersion, float64(v.Oldest), c.Name)
 		}
-		if len(v.Staleness) == len(index.StalenessBounds) {
+		if len(v.Staleness) == len(engine.StalenessBounds) {
 			buckets := make(map[float64]uint64, len(v.Staleness))
-			for i, b := range index.StalenessBounds {
+			for i, b := range engine.StalenessBounds {
 				buckets[b] = v.Staleness[i]
 			}
 			ch <- prometheus.MustNewConstHistogram(descCollectionStaleness, uint64(v.Items), v.StalenessSum, buckets, c.Name)

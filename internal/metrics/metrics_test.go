@@ -12,11 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hardneg/hardneg/internal/engine"
+	"github.com/hardneg/hardneg/internal/mining"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-
-	"github.com/hardneg/hardneg/internal/index"
-	"github.com/hardneg/hardneg/internal/mining"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata golden files")
@@ -34,9 +33,9 @@ func fullSources() Sources {
 		Recovering: func() bool { return false },
 		Collections: func() []CollectionStats {
 			return []CollectionStats{
-				{Name: "docs", Stats: index.Stats{Items: 1000, Tombstones: 3, Slots: 1010, FreeSlots: 7, LastSequence: 17, VectorBytes: 1536000},
+				{Name: "docs", Stats: engine.Stats{Items: 1000, Tombstones: 3, Slots: 1010, FreeSlots: 7, LastSequence: 17, VectorBytes: 1536000},
 					UnsnapshottedBytes: 4096, UnsnapshottedSince: time.Unix(1_800_000_100, 0)},
-				{Name: "queries", Stats: index.Stats{Items: 10, LastSequence: 18, VectorBytes: 15360}},
+				{Name: "queries", Stats: engine.Stats{Items: 10, LastSequence: 18, VectorBytes: 15360}},
 			}
 		},
 		Ingest: func() IngestStats {
@@ -70,15 +69,15 @@ func fullSources() Sources {
 			return TLSStats{NotAfter: time.Unix(1_900_000_000, 0), Reloads: 2, ReloadErrors: 1}, true
 		},
 		Loop: func() []CollectionLoop {
-			st := make([]uint64, len(index.StalenessBounds))
+			st := make([]uint64, len(engine.StalenessBounds))
 			for i := range st {
 				st[i] = 900
 			}
 			st[0], st[1], st[2] = 500, 600, 700
 			return []CollectionLoop{
-				{Name: "docs", Versions: index.VersionStats{Items: 1000, Oldest: 12, Newest: 40, Staleness: st, StalenessSum: 3100},
+				{Name: "docs", Versions: engine.VersionStats{Items: 1000, Oldest: 12, Newest: 40, Staleness: st, StalenessSum: 3100},
 					Exposure: mining.ExposureStats{Window: 100000, Served: 420, Windows: 3, Items: 300, Max: 9, RotationKeys: 12}, HasExposure: true},
-				{Name: "queries", Versions: index.VersionStats{Items: 0, Staleness: make([]uint64, len(index.StalenessBounds))}},
+				{Name: "queries", Versions: engine.VersionStats{Items: 0, Staleness: make([]uint64, len(engine.StalenessBounds))}},
 			}
 		},
 	}

@@ -3,7 +3,7 @@ package metrics
 import (
 	"time"
 
-	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/mining"
 )
 
@@ -49,7 +49,7 @@ type CollectionCalibration struct {
 // CollectionStats names one collection's statistics.
 type CollectionStats struct {
 	Name  string
-	Stats index.Stats
+	Stats engine.Stats
 	// UnsnapshottedBytes and UnsnapshottedSince are index.Collection.Unsnapshotted:
 	// log bytes not in a snapshot and the time of the oldest such write (zero when
 	// none).

@@ -5,7 +5,7 @@ import (
 	"math"
 	"slices"
 
-	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/engine"
 )
 
 // maxDerivedEf caps the first-pass ef that mining derives from the rank window.
@@ -47,8 +47,8 @@ type anchorMiner struct {
 }
 
 // mineAnchor mines one anchor. scores, when not nil, are the query's precomputed exact
-// scores (see index.SearchOptions.Scores).
-func mineAnchor(ctx context.Context, s Searcher, req *Request, rl rules, a *prepared, inBatch batchIDs, scores *index.ExactScores) (Result, error) {
+// scores (see engine.SearchOptions.Scores).
+func mineAnchor(ctx context.Context, s Searcher, req *Request, rl rules, a *prepared, inBatch batchIDs, scores *engine.ExactScores) (Result, error) {
 	pol := &req.Policy
 	m := &anchorMiner{
 		s:       s,
@@ -87,7 +87,7 @@ func mineAnchor(ctx context.Context, s Searcher, req *Request, rl rules, a *prep
 	if len(a.posVecs) > 0 {
 		m.res.PositiveScore, m.res.HasPositiveScore = a.posScore, true
 	}
-	opts := index.SearchOptions{
+	opts := engine.SearchOptions{
 		Ef:            m.ef(),
 		MaxCandidates: m.maxCandidates(),
 		Skip:          m.skip,
@@ -209,7 +209,7 @@ func sharesGroup(set map[string]struct{}, groups []string) bool {
 }
 
 // rawRank is c's rank among all items with the anchor item left out.
-func (m *anchorMiner) rawRank(c *index.Candidate) int {
+func (m *anchorMiner) rawRank(c *engine.Candidate) int {
 	if m.a.selfStored && m.selfSeen &&
 		(m.a.selfScore > c.Score || (m.a.selfScore == c.Score && m.selfSlot < c.Slot)) {
 		return c.Rank - 1
@@ -219,7 +219,7 @@ func (m *anchorMiner) rawRank(c *index.Candidate) int {
 
 // yield applies the score rules, the rank window and, for top sampling, diversity to
 // one candidate. It returns false when no later candidate can be chosen.
-func (m *anchorMiner) yield(c index.Candidate) bool {
+func (m *anchorMiner) yield(c engine.Candidate) bool {
 	a, pol, r := m.a, m.pol, &m.res.Removed
 	raw := m.rawRank(&c)
 	removed := func(f Fate) { m.ex.add(Explained{ID: c.ID, Score: c.Score, HasScore: true, Rank: raw, Fate: f}) }
@@ -347,13 +347,13 @@ func (m *anchorMiner) yield(c index.Candidate) bool {
 // guideRemoves applies the guide rules to c: it looks up c's guide vector (a candidate
 // missing from the guide collection passes) and reports whether it is a near-duplicate
 // of a guide positive or fails the guide margin.
-func (m *anchorMiner) guideRemoves(c *index.Candidate) bool {
+func (m *anchorMiner) guideRemoves(c *engine.Candidate) bool {
 	pol, a, g := m.pol, m.a, m.guide
 	if g == nil || len(a.guidePos) == 0 {
 		return false
 	}
 	removed := false
-	g.Resolve(func(lookup index.LookupFunc) {
+	g.Resolve(func(lookup engine.LookupFunc) {
 		v, _, ok := lookup(c.ID)
 		if !ok {
 			return

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/engine"
 )
 
 // TestCalibrationRecordsWhatMiningSaw mines random anchors with a calibration and
@@ -16,7 +16,7 @@ import (
 // rules, at most 64 per anchor.
 func TestCalibrationRecordsWhatMiningSaw(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 3))
-	w := randomWorld(r, 400, 8, index.Cosine)
+	w := randomWorld(r, 400, 8, engine.Cosine)
 	s := newCollection(t, w.cfg, w.batchCopy(), nil)
 	cal := NewCalibration()
 	var sPlus []float32
@@ -68,7 +68,7 @@ func TestCalibrationRecordsWhatMiningSaw(t *testing.T) {
 // positive similarities it reports; before that, the raw default applies.
 func TestCalibratedDuplicateThreshold(t *testing.T) {
 	r := rand.New(rand.NewPCG(4, 4))
-	w := randomWorld(r, 300, 8, index.Cosine)
+	w := randomWorld(r, 300, 8, engine.Cosine)
 	s := newCollection(t, w.cfg, w.batchCopy(), nil)
 	cal := NewCalibration()
 	anchor := func() Anchor {

@@ -1,6 +1,6 @@
 // Package mining owns the hard-negative mining rules: it turns a batch of anchors and a
-// Policy into negatives, drawing candidates from a Searcher (the index) best-first and
-// applying every false-negative rule to the candidate stream as the search produces it,
+// Policy into negatives, drawing candidates from a Searcher (an engine.Collection)
+// best-first and applying every false-negative rule to the candidate stream as the search produces it,
 // so heavy filtering widens the search instead of returning fewer negatives.
 //
 // Rules run, and removed candidates are counted (RuleCounts), in this order: the anchor

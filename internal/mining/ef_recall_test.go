@@ -7,19 +7,20 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/index"
 )
 
 // clusteredWorld stores n vectors of dimension dim drawn around nc cluster centres in
 // a cosine collection searched through its HNSW graph, and returns it with the
 // prepared vectors.
-func clusteredWorld(t testing.TB, n, dim, nc int, spread float64, seed uint64) (*index.Collection, [][]float32) {
+func clusteredWorld(t testing.TB, n, dim, nc int, spread float64, seed uint64) (engine.Collection, [][]float32) {
 	r := rand.New(rand.NewPCG(seed, 11))
 	centers := make([][]float32, nc)
 	for i := range centers {
 		centers[i] = randVec(r, dim, 1)
 	}
-	b := &index.Batch{}
+	b := &engine.Batch{}
 	for i := range n {
 		b.IDs = append(b.IDs, "i"+strconv.Itoa(i))
 		b.Vectors = append(b.Vectors, jitter(r, centers[r.IntN(nc)], spread)...)
@@ -29,13 +30,13 @@ func clusteredWorld(t testing.TB, n, dim, nc int, spread float64, seed uint64) (
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	c, err := db.CreateCollection(index.Config{Name: "c", Dim: dim, Metric: index.Cosine, Params: index.Params{ExactThreshold: 1}})
+	c, err := db.CreateCollection(engine.Config{Name: "c", Dim: dim, Metric: engine.Cosine, Params: engine.Params{ExactThreshold: 1}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for lo := 0; lo < n; lo += 10000 {
 		hi := min(lo+10000, n)
-		part := &index.Batch{IDs: b.IDs[lo:hi], Vectors: b.Vectors[lo*dim : hi*dim]}
+		part := &engine.Batch{IDs: b.IDs[lo:hi], Vectors: b.Vectors[lo*dim : hi*dim]}
 		if _, err := db.Upsert("c", part, "items"); err != nil {
 			t.Fatal(err)
 		}
@@ -49,7 +50,7 @@ func clusteredWorld(t testing.TB, n, dim, nc int, spread float64, seed uint64) (
 
 // exactTop returns, for each anchor (a stored item), the ids of its k most similar other
 // items by exact scoring.
-func exactTop(c *index.Collection, vecs [][]float32, anchors []int, k int) [][]string {
+func exactTop(c engine.Collection, vecs [][]float32, anchors []int, k int) [][]string {
 	type sc struct {
 		i int
 		s float32
@@ -81,7 +82,7 @@ func exactTop(c *index.Collection, vecs [][]float32, anchors []int, k int) [][]s
 // windowRecall mines k negatives for each anchor (stored items) under pol and returns
 // the share of the exact top k that came back and the share of anchors whose exact top
 // k came back whole.
-func windowRecall(t testing.TB, c *index.Collection, anchors []int, exact [][]string, pol Policy) (recall, whole float64) {
+func windowRecall(t testing.TB, c engine.Collection, anchors []int, exact [][]string, pol Policy) (recall, whole float64) {
 	req := Request{Policy: pol}
 	for _, a := range anchors {
 		req.Anchors = append(req.Anchors, Anchor{ID: "i" + strconv.Itoa(a)})

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/validate"
 )
 
@@ -59,7 +59,7 @@ func checkExplainedMatchesCounts(t *testing.T, r Result) {
 
 func TestExplainNamesTheRuleThatRemovedEachCandidate(t *testing.T) {
 	// Dot scores against (1, 0): x0 1, x1 0.9, x2 0.8, … x9 0.1.
-	s := build(t, index.Dot, line(10)...)
+	s := build(t, engine.Dot, line(10)...)
 	res := mineOK(t, s, Request{
 		Anchors: []Anchor{{ID: "x0", PositiveIDs: []string{"x1"}, ExcludeIDs: []string{"x2"}}},
 		Policy: policy(2, func(p *Policy) {
@@ -94,7 +94,7 @@ func TestExplainNamesTheRuleThatRemovedEachCandidate(t *testing.T) {
 }
 
 func TestExplainReportsUnsampledAndDiversity(t *testing.T) {
-	s := build(t, index.Dot, line(10)...)
+	s := build(t, engine.Dot, line(10)...)
 	for _, sm := range []Sampling{SampleTop, SampleUniform, SampleSoftmax} {
 		res := mineOK(t, s, Request{
 			Anchors: []Anchor{{Vector: q10}},
@@ -111,7 +111,7 @@ func TestExplainReportsUnsampledAndDiversity(t *testing.T) {
 }
 
 func TestExplainIsBoundedAndOffByDefault(t *testing.T) {
-	s := build(t, index.Dot, line(10)...)
+	s := build(t, engine.Dot, line(10)...)
 	req := Request{Anchors: []Anchor{{ID: "x0"}}, Policy: policy(5, nil)}
 	if r := mineOK(t, s, req)[0]; r.Explained != nil || r.ExplainTruncated {
 		t.Fatalf("explain off: got %v", r.Explained)

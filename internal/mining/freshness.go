@@ -1,6 +1,8 @@
 package mining
 
-import "github.com/hardneg/hardneg/internal/validate"
+import (
+	"github.com/hardneg/hardneg/internal/validate"
+)
 
 // StaleRule says what the freshness rule (Policy.MinVersion, MaxStaleness) does with a
 // stale candidate: one whose version is below the effective minimum version.
@@ -19,7 +21,7 @@ const (
 )
 
 // newestVersioner is implemented by searchers that report their newest item version
-// (see index.Collection.NewestVersion); Policy.MaxStaleness needs it.
+// (see engine.Collection.NewestVersion); Policy.MaxStaleness needs it.
 type newestVersioner interface {
 	NewestVersion() int64
 }

@@ -8,14 +8,14 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/validate"
 )
 
 // guideWorld adds to w a guide space: for most items (some are missing) a vector of
 // dimension gdim that is a fixed random projection of the item's vector plus noise, so
 // that guide and training similarities agree only roughly.
-func guideWorld(t *testing.T, r *rand.Rand, w *world, gdim int, metric index.Metric) (Searcher, *refCorpus, [][]float32) {
+func guideWorld(t *testing.T, r *rand.Rand, w *world, gdim int, metric engine.Metric) (Searcher, *refCorpus, [][]float32) {
 	dim := w.cfg.Dim
 	proj := make([][]float32, gdim)
 	for i := range proj {
@@ -31,7 +31,7 @@ func guideWorld(t *testing.T, r *rand.Rand, w *world, gdim int, metric index.Met
 		}
 		return out
 	}
-	b := &index.Batch{}
+	b := &engine.Batch{}
 	var raw [][]float32
 	for i, v := range w.raw {
 		if r.IntN(8) == 0 {
@@ -43,7 +43,7 @@ func guideWorld(t *testing.T, r *rand.Rand, w *world, gdim int, metric index.Met
 		b.Vectors = append(b.Vectors, gv...)
 	}
 	keep := slices.Clone(b.Vectors)
-	g := newCollection(t, index.Config{Name: "g", Dim: gdim, Metric: metric}, b, nil)
+	g := newCollection(t, engine.Config{Name: "g", Dim: gdim, Metric: metric}, b, nil)
 	rc := &refCorpus{sim: g.Similarity, metric: metric}
 	rc.prepare = func(v []float32) []float32 {
 		q, err := g.PrepareQuery(v, "v")
@@ -64,7 +64,7 @@ func TestGuideRulesMatchReference(t *testing.T) {
 	removedByGuide := 0
 	for seed := range uint64(24) {
 		r := rand.New(rand.NewPCG(seed, 31))
-		metric := []index.Metric{index.Cosine, index.Dot, index.L2}[seed%3]
+		metric := []engine.Metric{engine.Cosine, engine.Dot, engine.L2}[seed%3]
 		w := randomWorld(r, 120+r.IntN(150), 4+r.IntN(8), metric)
 		s := newCollection(t, w.cfg, w.batchCopy(), nil)
 		rc := w.corpus(t, s)
@@ -116,8 +116,8 @@ func TestGuideRulesMatchReference(t *testing.T) {
 // the positive (a likely false negative), so the guide margin drops it, and the guide
 // near-duplicate threshold drops c2, the positive's copy in the guide space.
 func TestGuideMarginMasksWhatTheGuideRanksAboveThePositive(t *testing.T) {
-	s := build(t, index.Dot, line(6)...)
-	g := build(t, index.Dot,
+	s := build(t, engine.Dot, line(6)...)
+	g := build(t, engine.Dot,
 		it{id: "x0", v: []float32{1, 0}},      // positive: guide(a, p) = 0.5 for a = (0.5, 0.5)
 		it{id: "x1", v: []float32{0.6, 0.6}},  // guide(a, x1) = 0.6 ≥ 0.5: masked
 		it{id: "x2", v: []float32{0.95, 0.1}}, // guide(p, x2) = 0.95: a guide near-duplicate

@@ -4,9 +4,8 @@ import (
 	"context"
 	"sync"
 
+	"github.com/hardneg/hardneg/internal/engine"
 	"go.opentelemetry.io/otel/attribute"
-
-	"github.com/hardneg/hardneg/internal/index"
 )
 
 // Anchor is one query of a request.
@@ -159,7 +158,7 @@ type Result struct {
 // anchor in order. Invalid input returns a *validate.Error and no results.
 //
 // When s searches exactly and can score several queries in one pass (see
-// index.Collection.ScoreExact), the anchors are mined in groups of up to maxScoreGroup:
+// engine.Collection.ScoreExact), the anchors are mined in groups of up to maxScoreGroup:
 // each group's queries are scored together in one pass over the vectors, then each
 // anchor is mined from its precomputed scores. The results are the same either way.
 func Mine(ctx context.Context, s Searcher, req Request) ([]Result, error) {
@@ -188,7 +187,7 @@ func Mine(ctx context.Context, s Searcher, req Request) ([]Result, error) {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			var scores []index.ExactScores
+			var scores []engine.ExactScores
 			if hi-lo > 1 {
 				buf := getScores(hi - lo)
 				defer putScores(buf)
@@ -197,7 +196,7 @@ func Mine(ctx context.Context, s Searcher, req Request) ([]Result, error) {
 				}
 			}
 			for i := lo; i < hi; i++ {
-				var sc *index.ExactScores
+				var sc *engine.ExactScores
 				if scores != nil {
 					sc = &scores[i-lo]
 				}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/index"
 )
 
@@ -21,13 +22,13 @@ func BenchmarkMineExact(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		cfg := index.Config{Name: "c", Dim: dim, Metric: index.Cosine, Params: index.Params{ExactThreshold: 1 << 30}}
+		cfg := engine.Config{Name: "c", Dim: dim, Metric: engine.Cosine, Params: engine.Params{ExactThreshold: 1 << 30}}
 		c, err := db.CreateCollection(cfg)
 		if err != nil {
 			b.Fatal(err)
 		}
 		r := rand.New(rand.NewPCG(1, uint64(n)))
-		batch := &index.Batch{Vectors: make([]float32, n*dim)}
+		batch := &engine.Batch{Vectors: make([]float32, n*dim)}
 		for i := range n {
 			batch.IDs = append(batch.IDs, "i"+strconv.Itoa(i))
 		}
@@ -35,7 +36,7 @@ func BenchmarkMineExact(b *testing.B) {
 			batch.Vectors[i] = float32(r.NormFloat64())
 		}
 		for lo := 0; lo < n; lo += 10_000 {
-			part := &index.Batch{IDs: batch.IDs[lo : lo+10_000], Vectors: batch.Vectors[lo*dim : (lo+10_000)*dim]}
+			part := &engine.Batch{IDs: batch.IDs[lo : lo+10_000], Vectors: batch.Vectors[lo*dim : (lo+10_000)*dim]}
 			if _, err := db.Upsert("c", part, "items"); err != nil {
 				b.Fatal(err)
 			}

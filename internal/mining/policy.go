@@ -4,7 +4,7 @@ import (
 	"math"
 	"strconv"
 
-	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/validate"
 )
 
@@ -208,13 +208,13 @@ func (p *Policy) EffectiveRangeMax(numPositives int) int {
 // whether the rule is on: DuplicateThreshold when set, else
 // DefaultCosineDuplicateThreshold under cosine. Dot and L2 scores have no fixed scale,
 // so under them the rule is on only with an explicit threshold.
-func (p *Policy) EffectiveDuplicateThreshold(m index.Metric) (float32, bool) {
+func (p *Policy) EffectiveDuplicateThreshold(m engine.Metric) (float32, bool) {
 	switch {
 	case !p.NearDuplicates:
 		return 0, false
 	case p.DuplicateThreshold != nil:
 		return *p.DuplicateThreshold, true
-	case m == index.Cosine:
+	case m == engine.Cosine:
 		return DefaultCosineDuplicateThreshold, true
 	}
 	return 0, false
@@ -223,13 +223,13 @@ func (p *Policy) EffectiveDuplicateThreshold(m index.Metric) (float32, bool) {
 // EffectiveDuplicateMargin returns the relative near-duplicate margin under metric m
 // and whether it is on: DuplicateMargin when set, else DefaultCosineDuplicateMargin
 // under cosine; off when the near-duplicate rule is.
-func (p *Policy) EffectiveDuplicateMargin(m index.Metric) (float32, bool) {
+func (p *Policy) EffectiveDuplicateMargin(m engine.Metric) (float32, bool) {
 	switch {
 	case !p.NearDuplicates:
 		return 0, false
 	case p.DuplicateMargin != nil:
 		return *p.DuplicateMargin, true
-	case m == index.Cosine:
+	case m == engine.Cosine:
 		return DefaultCosineDuplicateMargin, true
 	}
 	return 0, false
@@ -253,12 +253,12 @@ const scoreSlack = 1e-3
 
 // scoreRange returns the scores metric m can produce, widened by scoreSlack: [-1, 1]
 // under cosine, (−∞, 0] under L2 (negated squared distance), any value under dot.
-func scoreRange(m index.Metric) (lo, hi float32) {
+func scoreRange(m engine.Metric) (lo, hi float32) {
 	inf := float32(math.Inf(1))
 	switch m {
-	case index.Cosine:
+	case engine.Cosine:
 		return -1 - scoreSlack, 1 + scoreSlack
-	case index.L2:
+	case engine.L2:
 		return -inf, scoreSlack
 	}
 	return -inf, inf
@@ -266,7 +266,7 @@ func scoreRange(m index.Metric) (lo, hi float32) {
 
 // validate checks the policy for a collection of metric m; field is its path in the
 // request.
-func (p *Policy) validate(e *validate.Error, field string, m index.Metric) {
+func (p *Policy) validate(e *validate.Error, field string, m engine.Metric) {
 	if p.NumNegatives < 1 || p.NumNegatives > MaxNumNegatives {
 		e.Add(field+".num_negatives", "must be 1–%d, got %d", MaxNumNegatives, p.NumNegatives)
 	}

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/validate"
 )
 
@@ -90,7 +90,7 @@ type rules struct {
 // resolveRules resolves the near-duplicate threshold: off, calibrated when the policy
 // asks and the calibration has enough observations, else raw (set or the metric's
 // default).
-func resolveRules(pol *Policy, m index.Metric, cal *Calibration) rules {
+func resolveRules(pol *Policy, m engine.Metric, cal *Calibration) rules {
 	var r rules
 	if !pol.NearDuplicates {
 		return r
@@ -135,7 +135,7 @@ func prepare(s Searcher, req *Request) ([]prepared, batchIDs, rules, error) {
 		}
 	}
 	validateLoop(req, out, &e)
-	s.Resolve(func(lookup index.LookupFunc) {
+	s.Resolve(func(lookup engine.LookupFunc) {
 		for i := range req.Anchors {
 			prepareAnchor(s, lookup, pol, rl, &req.Anchors[i], &out[i], i, &e)
 		}
@@ -193,7 +193,7 @@ func prepareGuide(s Searcher, req *Request, out []prepared, e *validate.Error) {
 	if m := pol.GuideMargin; m != nil && finite(*m) && *m > hi-lo {
 		e.Add("policy.guide_margin", "%v is wider than the guide's %s score range %s", *m, g.Metric(), rangeText(lo, hi))
 	}
-	g.Resolve(func(lookup index.LookupFunc) {
+	g.Resolve(func(lookup engine.LookupFunc) {
 		for i := range req.Anchors {
 			a, p := &req.Anchors[i], &out[i]
 			f := fmt.Sprintf("anchors[%d]", i)
@@ -256,7 +256,7 @@ func checkIDs(e *validate.Error, field string, list []string, limit int) {
 
 // prepareAnchor validates and resolves anchor a (the i-th) into p. It runs under the
 // searcher's read access: lookup's slices are copied, never kept.
-func prepareAnchor(s Searcher, lookup index.LookupFunc, pol *Policy, rl rules, a *Anchor, p *prepared, i int, e *validate.Error) {
+func prepareAnchor(s Searcher, lookup engine.LookupFunc, pol *Policy, rl rules, a *Anchor, p *prepared, i int, e *validate.Error) {
 	f := fmt.Sprintf("anchors[%d]", i)
 	p.index = i
 	checkIDs(e, f+".positive_ids", a.PositiveIDs, MaxPositives)
@@ -267,8 +267,8 @@ func prepareAnchor(s Searcher, lookup index.LookupFunc, pol *Policy, rl rules, a
 	if len(a.Groups) > MaxAnchorGroups {
 		e.Add(f+".groups", "has %d groups; at most %d", len(a.Groups), MaxAnchorGroups)
 	}
-	if len(a.Key) > index.MaxIDBytes {
-		e.Add(f+".key", "is %d bytes; at most %d", len(a.Key), index.MaxIDBytes)
+	if len(a.Key) > engine.MaxIDBytes {
+		e.Add(f+".key", "is %d bytes; at most %d", len(a.Key), engine.MaxIDBytes)
 	}
 	var selfVec []float32
 	var selfGroups []string

@@ -10,18 +10,19 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/index"
 )
 
-var _ Searcher = (*index.Collection)(nil)
+var _ Searcher = engine.Collection(nil)
 
 // searcherFactory builds a Searcher holding items (cfg names the collection, its
 // metric and dimension) with the given false-negative verdicts. The property tests
 // run against every factory in searcherFactories.
-type searcherFactory func(t *testing.T, cfg index.Config, items *index.Batch, feedback map[string][]string) Searcher
+type searcherFactory func(t *testing.T, cfg engine.Config, items *engine.Batch, feedback map[string][]string) Searcher
 
 // newCollection is the factory for a real collection of an index.DB with cfg.Params.
-func newCollection(t *testing.T, cfg index.Config, items *index.Batch, feedback map[string][]string) Searcher {
+func newCollection(t *testing.T, cfg engine.Config, items *engine.Batch, feedback map[string][]string) Searcher {
 	t.Helper()
 	db, err := index.Open(index.Options{Dir: t.TempDir()})
 	if err != nil {
@@ -38,7 +39,9 @@ func newCollection(t *testing.T, cfg index.Config, items *index.Batch, feedback 
 		}
 	}
 	for k, ids := range feedback {
-		c.AddFalseNegatives(k, ids)
+		if _, err := db.ReportFalseNegatives(cfg.Name, []engine.FalseNegativeReport{{Key: k, IDs: ids}}, "reports"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return c
 }
@@ -48,7 +51,7 @@ func newCollection(t *testing.T, cfg index.Config, items *index.Batch, feedback 
 // top-k policies (approximate search).
 type searcherCase struct {
 	name       string
-	params     index.Params
+	params     engine.Params
 	factory    searcherFactory
 	identical  bool
 	minOverlap float64
@@ -59,13 +62,13 @@ type searcherCase struct {
 // least 95% of the reference's top-k negatives.
 var searcherCases = []searcherCase{
 	{name: "exact", factory: newCollection, identical: true, minOverlap: 1},
-	{name: "hnsw", params: index.Params{ExactThreshold: 1}, factory: newCollection, minOverlap: 0.95},
+	{name: "hnsw", params: engine.Params{ExactThreshold: 1}, factory: newCollection, minOverlap: 0.95},
 }
 
 // world is a random corpus with groups, near-duplicates and feedback.
 type world struct {
-	cfg      index.Config
-	batch    *index.Batch // as sent (raw vectors)
+	cfg      engine.Config
+	batch    *engine.Batch // as sent (raw vectors)
 	raw      [][]float32
 	groups   [][]string
 	feedback map[string][]string
@@ -89,13 +92,13 @@ func jitter(r *rand.Rand, v []float32, eps float64) []float32 {
 
 // randomWorld makes n clustered items of dimension dim, about a tenth of them
 // near-duplicates of another item, with up to two groups each from a small pool.
-func randomWorld(r *rand.Rand, n, dim int, metric index.Metric) *world {
-	w := &world{cfg: index.Config{Name: "w", Dim: dim, Metric: metric}, feedback: map[string][]string{}}
+func randomWorld(r *rand.Rand, n, dim int, metric engine.Metric) *world {
+	w := &world{cfg: engine.Config{Name: "w", Dim: dim, Metric: metric}, feedback: map[string][]string{}}
 	centers := make([][]float32, 6)
 	for i := range centers {
 		centers[i] = randVec(r, dim, 1)
 	}
-	b := &index.Batch{Groups: make([][]string, n)}
+	b := &engine.Batch{Groups: make([][]string, n)}
 	for i := range n {
 		var v []float32
 		if i > 0 && r.IntN(10) == 0 {
@@ -122,8 +125,8 @@ func randomWorld(r *rand.Rand, n, dim int, metric index.Metric) *world {
 }
 
 // batchCopy returns a copy of the world's batch (upserts normalise vectors in place).
-func (w *world) batchCopy() *index.Batch {
-	return &index.Batch{IDs: slices.Clone(w.batch.IDs), Vectors: slices.Clone(w.batch.Vectors), Groups: w.batch.Groups, Versions: w.batch.Versions}
+func (w *world) batchCopy() *engine.Batch {
+	return &engine.Batch{IDs: slices.Clone(w.batch.IDs), Vectors: slices.Clone(w.batch.Vectors), Groups: w.batch.Groups, Versions: w.batch.Versions}
 }
 
 // corpus returns what the reference knows about w, scoring with s's similarity.
@@ -343,7 +346,7 @@ func TestMineMatchesReferenceOnRandomData(t *testing.T) {
 			var hit, total, graphSearches int
 			for seed := range uint64(40) {
 				r := rand.New(rand.NewPCG(seed, 7))
-				metric := []index.Metric{index.Cosine, index.Dot, index.L2}[seed%3]
+				metric := []engine.Metric{engine.Cosine, engine.Dot, engine.L2}[seed%3]
 				w := randomWorld(r, 120+r.IntN(200), 4+r.IntN(12), metric)
 				w.cfg.Params = sc.params
 				for range 6 {

@@ -4,7 +4,7 @@ import (
 	"math"
 	"sort"
 
-	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/engine"
 )
 
 // refItem is one stored item as the reference sees it.
@@ -23,7 +23,7 @@ type refCorpus struct {
 	feedback map[string]map[string]bool
 	sim      func(a, b []float32) float32
 	prepare  func(v []float32) []float32
-	metric   index.Metric
+	metric   engine.Metric
 	// guide is the guide space (same ids, other vectors), or nil.
 	guide *refCorpus
 }
@@ -135,7 +135,7 @@ func referenceAnchor(rc *refCorpus, req Request, ai int, a Anchor, pol Policy) R
 	}
 	// The near-duplicate threshold: the policy's, 0.80 under cosine by default, none
 	// under dot and L2 by default, none when the rule is off.
-	dupOn := pol.NearDuplicates && (pol.DuplicateThreshold != nil || rc.metric == index.Cosine)
+	dupOn := pol.NearDuplicates && (pol.DuplicateThreshold != nil || rc.metric == engine.Cosine)
 	var dupT float32 = 0.80
 	if pol.DuplicateThreshold != nil {
 		dupT = *pol.DuplicateThreshold
@@ -146,7 +146,7 @@ func referenceAnchor(rc *refCorpus, req Request, ai int, a Anchor, pol Policy) R
 	// Against the positives the threshold is min(dupT, s⁺ + duplicate_margin).
 	posOn, posT := dupOn, dupT
 	// The relative margin: the policy's, 0 under cosine by default.
-	marginOn := pol.NearDuplicates && (pol.DuplicateMargin != nil || rc.metric == index.Cosine)
+	marginOn := pol.NearDuplicates && (pol.DuplicateMargin != nil || rc.metric == engine.Cosine)
 	var margin float32
 	if pol.DuplicateMargin != nil {
 		margin = *pol.DuplicateMargin

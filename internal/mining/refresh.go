@@ -13,7 +13,7 @@ const (
 	MaxRefreshLimit     = 65536
 )
 
-// VersionRanger is what RefreshQueue needs from a collection. *index.Collection
+// VersionRanger is what RefreshQueue needs from a collection. engine.Collection
 // implements it.
 type VersionRanger interface {
 	// NewestVersion returns the largest version of a live item.

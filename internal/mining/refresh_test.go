@@ -8,10 +8,10 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/engine"
 )
 
-var _ VersionRanger = (*index.Collection)(nil)
+var _ VersionRanger = engine.Collection(nil)
 
 // TestRefreshQueueOrdersByStalenessAndExposure mines a random corpus so that some items
 // are served often, then checks the refresh queue against a brute-force ordering of
@@ -19,7 +19,7 @@ var _ VersionRanger = (*index.Collection)(nil)
 // descending, version, id; and a limit returns that order's prefix.
 func TestRefreshQueueOrdersByStalenessAndExposure(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	w := randomWorld(r, 150, 8, index.Cosine)
+	w := randomWorld(r, 150, 8, engine.Cosine)
 	s := newCollection(t, w.cfg, w.batchCopy(), nil)
 	x := NewExposure(0)
 	for range 20 {

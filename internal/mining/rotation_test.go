@@ -10,7 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/validate"
 )
 
@@ -21,7 +21,7 @@ import (
 func TestRotationNeverRepeatsWithinACycle(t *testing.T) {
 	for seed := range uint64(6) {
 		r := rand.New(rand.NewPCG(seed, 41))
-		w := randomWorld(r, 150+r.IntN(100), 8, index.Cosine)
+		w := randomWorld(r, 150+r.IntN(100), 8, engine.Cosine)
 		s := newCollection(t, w.cfg, w.batchCopy(), nil)
 		x := NewExposure(0)
 		restarts := 0
@@ -111,7 +111,7 @@ func slicesCompactSorted(ids []string) []string {
 // new cycle with the hardest others.
 func TestRotationWalksTheWindow(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	w := randomWorld(r, 200, 8, index.Cosine)
+	w := randomWorld(r, 200, 8, engine.Cosine)
 	s := newCollection(t, w.cfg, w.batchCopy(), nil)
 	anchor := Anchor{ID: "i3"}
 	p := DefaultPolicy()
@@ -173,7 +173,7 @@ func TestRotationWalksTheWindow(t *testing.T) {
 // checks that no item was served more than twice, where without the cap hubs were.
 func TestExposureCapHolds(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
-	w := randomWorld(r, 300, 8, index.Cosine)
+	w := randomWorld(r, 300, 8, engine.Cosine)
 	s := newCollection(t, w.cfg, w.batchCopy(), nil)
 	requests := make([]Request, 16)
 	for i := range requests {
@@ -248,7 +248,7 @@ func TestExposureCapHolds(t *testing.T) {
 // trackers and gets the same results.
 func TestRotationAndCapAreReproducible(t *testing.T) {
 	r := rand.New(rand.NewPCG(12, 13))
-	w := randomWorld(r, 200, 8, index.Cosine)
+	w := randomWorld(r, 200, 8, engine.Cosine)
 	s := newCollection(t, w.cfg, w.batchCopy(), nil)
 	var reqs []Request
 	for i := range 20 {
@@ -282,7 +282,7 @@ func TestRotationAndCapAreReproducible(t *testing.T) {
 
 func TestRotationNeedsAKeyAndATracker(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 1))
-	w := randomWorld(r, 50, 4, index.Cosine)
+	w := randomWorld(r, 50, 4, engine.Cosine)
 	s := newCollection(t, w.cfg, w.batchCopy(), nil)
 	p := DefaultPolicy()
 	p.Rotate = true

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/index"
 	"github.com/hardneg/hardneg/internal/validate"
 )
@@ -20,15 +21,15 @@ type it struct {
 }
 
 // build stores items in a fresh exact collection of metric m.
-func build(t *testing.T, m index.Metric, items ...it) *index.Collection {
+func build(t *testing.T, m engine.Metric, items ...it) *index.Collection {
 	t.Helper()
-	b := &index.Batch{Groups: make([][]string, len(items))}
+	b := &engine.Batch{Groups: make([][]string, len(items))}
 	for i, x := range items {
 		b.IDs = append(b.IDs, x.id)
 		b.Vectors = append(b.Vectors, x.v...)
 		b.Groups[i] = x.g
 	}
-	return newCollection(t, index.Config{Name: "t", Dim: len(items[0].v), Metric: m}, b, nil).(*index.Collection)
+	return newCollection(t, engine.Config{Name: "t", Dim: len(items[0].v), Metric: m}, b, nil).(*index.Collection)
 }
 
 // line returns items "x0".."x{n-1}" with dot scores 1, 0.9, 0.8, … against the query
@@ -73,7 +74,7 @@ func policy(k int, edit func(p *Policy)) Policy {
 func ids(r Result) []string { return negIDs(r.Negatives) }
 
 func TestSelfPositivesAndExclusionsAreNeverReturned(t *testing.T) {
-	s := build(t, index.Dot, line(8)...)
+	s := build(t, engine.Dot, line(8)...)
 	res := mineOK(t, s, Request{
 		Anchors: []Anchor{{ID: "x0", PositiveIDs: []string{"x1", "x3", "x3"}, ExcludeIDs: []string{"x2"}}},
 		Policy:  policy(3, nil),
@@ -94,7 +95,7 @@ func TestSelfPositivesAndExclusionsAreNeverReturned(t *testing.T) {
 }
 
 func TestAnchorsWithDifferentNumbersOfPositives(t *testing.T) {
-	s := build(t, index.Dot, line(10)...)
+	s := build(t, engine.Dot, line(10)...)
 	// Default window: range_min + k + number of positives, counted on survivors.
 	p := policy(2, func(p *Policy) { p.RangeMax = 0; p.Sampling = SampleUniform })
 	res := mineOK(t, s, Request{
@@ -129,7 +130,7 @@ func TestGroupExclusion(t *testing.T) {
 	items[3].g = []string{"doc-p"}      // shares the positive's group
 	items[4].g = []string{"req"}        // in the request's groups
 	items[5].g = []string{"other"}      // unrelated
-	s := build(t, index.Dot, items...)
+	s := build(t, engine.Dot, items...)
 	req := Request{Anchors: []Anchor{{ID: "x0", PositiveIDs: []string{"x2"}, Groups: []string{"req"}}}, Policy: policy(2, nil)}
 	res := mineOK(t, s, req)[0]
 	if got, want := ids(res), []string{"x5", "x6"}; !slices.Equal(got, want) {
@@ -145,7 +146,7 @@ func TestGroupExclusion(t *testing.T) {
 }
 
 func TestNearDuplicatesOfPositives(t *testing.T) {
-	s := build(t, index.Dot,
+	s := build(t, engine.Dot,
 		it{id: "p", v: []float32{0.5, 0.5}},
 		it{id: "dup", v: []float32{0.5, 0.5}},     // sim to p = 0.5: at the threshold, dropped
 		it{id: "near", v: []float32{0.5, 0.25}},   // sim to p = 0.375
@@ -166,7 +167,7 @@ func TestNearDuplicatesOfPositives(t *testing.T) {
 }
 
 func TestAbsoluteMarginKeepsOnlyScoresBelowPositiveMinusMargin(t *testing.T) {
-	s := build(t, index.Dot, line(10)...)
+	s := build(t, engine.Dot, line(10)...)
 	// s⁺ = 0.75 (raw positive); keep s < 0.75 − 0.25 = 0.5: x6 (0.4) onwards. x5 scores
 	// 0.5 exactly and is dropped.
 	res := mineOK(t, s, Request{
@@ -187,7 +188,7 @@ func TestRelativeMarginIsSignSafe(t *testing.T) {
 	for i := range 5 {
 		items = append(items, it{id: "n" + strconv.Itoa(i), v: []float32{-0.25 * float32(i+1), 0}})
 	}
-	s := build(t, index.Dot, items...)
+	s := build(t, engine.Dot, items...)
 	// s⁺ = −0.5, r = 0.5: keep s < −0.5 − 0.25 = −0.75. The naive s⁺·(1 − r) = −0.25
 	// would keep everything below −0.25, including the positive's own score.
 	res := mineOK(t, s, Request{
@@ -201,7 +202,7 @@ func TestRelativeMarginIsSignSafe(t *testing.T) {
 		t.Errorf("margin removals %d shortfall %d, want 3 and 3", res.Removed.Margin, res.Shortfall)
 	}
 	// Positive s⁺ = 0.5 with r = 0.5: keep s < 0.25.
-	s2 := build(t, index.Dot, line(10)...)
+	s2 := build(t, engine.Dot, line(10)...)
 	res = mineOK(t, s2, Request{
 		Anchors: []Anchor{{Vector: q10, PositiveVectors: [][]float32{{0.5, 0}}}},
 		Policy:  policy(1, func(p *Policy) { p.RelativeMargin = ptr(0.5) }),
@@ -212,7 +213,7 @@ func TestRelativeMarginIsSignSafe(t *testing.T) {
 }
 
 func TestUnknownPositivesAreExcludedButGiveNoPositiveScore(t *testing.T) {
-	s := build(t, index.Dot, line(6)...)
+	s := build(t, engine.Dot, line(6)...)
 	res := mineOK(t, s, Request{
 		Anchors: []Anchor{{Vector: q10, PositiveIDs: []string{"ghost", "x0"}}, {Vector: q10, PositiveIDs: []string{"ghost"}}},
 		Policy:  policy(1, func(p *Policy) { p.AbsoluteMargin = ptr(0.15); p.InBatchExclusion = false }),
@@ -233,7 +234,7 @@ func TestUnknownPositivesAreExcludedButGiveNoPositiveScore(t *testing.T) {
 }
 
 func TestScoreBand(t *testing.T) {
-	s := build(t, index.Dot, line(10)...)
+	s := build(t, engine.Dot, line(10)...)
 	res := mineOK(t, s, Request{
 		Anchors: []Anchor{{Vector: q10}},
 		Policy:  policy(10, func(p *Policy) { p.MaxScore = ptr(0.75); p.MinScore = ptr(0.5) }),
@@ -248,7 +249,7 @@ func TestScoreBand(t *testing.T) {
 }
 
 func TestRankWindowCountsSurvivorsOrRawRanks(t *testing.T) {
-	s := build(t, index.Dot, line(12)...)
+	s := build(t, engine.Dot, line(12)...)
 	a := Anchor{Vector: q10, PositiveIDs: []string{"x0", "x2"}}
 	surv := mineOK(t, s, Request{Anchors: []Anchor{a}, Policy: policy(2, func(p *Policy) { p.RangeMin, p.RangeMax = 2, 4 })})[0]
 	// Survivors: x1 x3 x4 x5 …; window [2, 4) of them: x4, x5.
@@ -293,7 +294,7 @@ func TestEffectiveRangeMaxFollowsSentenceTransformers(t *testing.T) {
 }
 
 func TestShortfallIsReportedNeverPadded(t *testing.T) {
-	s := build(t, index.Dot, line(5)...)
+	s := build(t, engine.Dot, line(5)...)
 	res := mineOK(t, s, Request{Anchors: []Anchor{{ID: "x0", PositiveIDs: []string{"x1"}}}, Policy: policy(10, nil)})[0]
 	if got := ids(res); !slices.Equal(got, []string{"x2", "x3", "x4"}) || res.Shortfall != 7 {
 		t.Fatalf("negatives %v shortfall %d, want 3 negatives and shortfall 7", got, res.Shortfall)
@@ -304,7 +305,7 @@ func TestShortfallIsReportedNeverPadded(t *testing.T) {
 }
 
 func TestInBatchConsistency(t *testing.T) {
-	s := build(t, index.Dot, line(8)...)
+	s := build(t, engine.Dot, line(8)...)
 	req := Request{
 		Anchors: []Anchor{
 			{Vector: q10, Key: "a", PositiveIDs: []string{"x0"}},
@@ -329,7 +330,7 @@ func TestInBatchConsistency(t *testing.T) {
 }
 
 func TestFeedbackExcludesReportedItemsForThatAnchorKey(t *testing.T) {
-	s := build(t, index.Dot, line(8)...)
+	s := build(t, engine.Dot, line(8)...)
 	if n := s.AddFalseNegatives("x0", []string{"x1", "x2"}); n != 2 {
 		t.Fatalf("recorded %d", n)
 	}
@@ -354,7 +355,7 @@ func TestFeedbackExcludesReportedItemsForThatAnchorKey(t *testing.T) {
 }
 
 func TestDiversityGreedyInHardnessOrder(t *testing.T) {
-	s := build(t, index.Cosine,
+	s := build(t, engine.Cosine,
 		it{id: "a", v: []float32{1, 0.1, 0}},
 		it{id: "a2", v: []float32{1, 0.12, 0.01}}, // near copy of a
 		it{id: "b", v: []float32{0.7, 0, 0.7}},
@@ -378,7 +379,7 @@ func TestDiversityGreedyInHardnessOrder(t *testing.T) {
 }
 
 func TestSamplingIsDeterministicForASeed(t *testing.T) {
-	s := build(t, index.Dot, line(40)...)
+	s := build(t, engine.Dot, line(40)...)
 	anchors := []Anchor{{Vector: q10}, {Vector: q10}}
 	for _, sampling := range []Sampling{SampleUniform, SampleSoftmax, SampleSimANS, SampleTop1Sampled} {
 		p := policy(5, func(p *Policy) {
@@ -422,7 +423,7 @@ func sampleCounts(t *testing.T, s Searcher, p Policy, a Anchor, n int) map[strin
 }
 
 func TestSamplingDistributions(t *testing.T) {
-	s := build(t, index.Dot, line(10)...)
+	s := build(t, engine.Dot, line(10)...)
 	a := Anchor{Vector: q10}
 	const n = 2000
 	base := func(sampling Sampling) Policy {
@@ -494,17 +495,17 @@ func TestSamplingDistributions(t *testing.T) {
 
 // recordingSearcher records the options of each search.
 type recordingSearcher struct {
-	*index.Collection
-	opts []index.SearchOptions
+	engine.Collection
+	opts []engine.SearchOptions
 }
 
-func (r *recordingSearcher) Search(ctx context.Context, q []float32, o index.SearchOptions, y func(index.Candidate) bool) (index.SearchStats, error) {
+func (r *recordingSearcher) Search(ctx context.Context, q []float32, o engine.SearchOptions, y func(engine.Candidate) bool) (engine.SearchStats, error) {
 	r.opts = append(r.opts, o)
 	return r.Collection.Search(ctx, q, o, y)
 }
 
 func TestSearchOptionsFollowThePolicy(t *testing.T) {
-	c := build(t, index.Dot, line(8)...)
+	c := build(t, engine.Dot, line(8)...)
 	rs := &recordingSearcher{Collection: c}
 	mineOK(t, rs, Request{Anchors: []Anchor{{Vector: q10}}, Policy: policy(2, func(p *Policy) {
 		p.Widen, p.RankMode, p.RangeMin, p.RangeMax = false, RankRaw, 1, 5
@@ -519,7 +520,7 @@ func TestSearchOptionsFollowThePolicy(t *testing.T) {
 }
 
 func TestInvalidRequestsNameTheField(t *testing.T) {
-	s := build(t, index.Cosine, it{id: "a", v: []float32{1, 0}})
+	s := build(t, engine.Cosine, it{id: "a", v: []float32{1, 0}})
 	good := Anchor{ID: "a"}
 	for _, tc := range []struct {
 		name  string
@@ -564,7 +565,7 @@ func TestInvalidRequestsNameTheField(t *testing.T) {
 }
 
 func TestMineHonoursCancellation(t *testing.T) {
-	s := build(t, index.Dot, line(600)...)
+	s := build(t, engine.Dot, line(600)...)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := Mine(ctx, s, Request{Anchors: []Anchor{{Vector: q10}}, Policy: policy(1, func(p *Policy) { p.MinScore = ptr(-100) })})
@@ -575,19 +576,19 @@ func TestMineHonoursCancellation(t *testing.T) {
 
 func TestPolicyFloatsMustLieInTheMetricsScoreRange(t *testing.T) {
 	for _, tc := range []struct {
-		metric index.Metric
+		metric engine.Metric
 		edit   func(p *Policy)
 		field  string // "" when valid
 	}{
-		{index.Cosine, func(p *Policy) { p.DiversityThreshold = ptr(-1) }, ""},
-		{index.Cosine, func(p *Policy) { p.DiversityThreshold = ptr(1) }, ""},
-		{index.Cosine, func(p *Policy) { p.AbsoluteMargin = ptr(2) }, ""},
-		{index.Cosine, func(p *Policy) { p.MaxScore = ptr(1.0000001) }, ""},
-		{index.L2, func(p *Policy) { p.DuplicateThreshold = ptr(-0.1) }, ""},
-		{index.L2, func(p *Policy) { p.DuplicateThreshold = ptr(0.1) }, "policy.duplicate_threshold"},
-		{index.L2, func(p *Policy) { p.MaxScore = ptr(0.5) }, "policy.max_score"},
-		{index.L2, func(p *Policy) { p.AbsoluteMargin = ptr(1e6) }, ""},
-		{index.Dot, func(p *Policy) { p.DiversityThreshold, p.MinScore = ptr(-7), ptr(-50) }, ""},
+		{engine.Cosine, func(p *Policy) { p.DiversityThreshold = ptr(-1) }, ""},
+		{engine.Cosine, func(p *Policy) { p.DiversityThreshold = ptr(1) }, ""},
+		{engine.Cosine, func(p *Policy) { p.AbsoluteMargin = ptr(2) }, ""},
+		{engine.Cosine, func(p *Policy) { p.MaxScore = ptr(1.0000001) }, ""},
+		{engine.L2, func(p *Policy) { p.DuplicateThreshold = ptr(-0.1) }, ""},
+		{engine.L2, func(p *Policy) { p.DuplicateThreshold = ptr(0.1) }, "policy.duplicate_threshold"},
+		{engine.L2, func(p *Policy) { p.MaxScore = ptr(0.5) }, "policy.max_score"},
+		{engine.L2, func(p *Policy) { p.AbsoluteMargin = ptr(1e6) }, ""},
+		{engine.Dot, func(p *Policy) { p.DiversityThreshold, p.MinScore = ptr(-7), ptr(-50) }, ""},
 	} {
 		s := build(t, tc.metric, it{id: "a", v: []float32{1, 0}}, it{id: "b", v: []float32{0, 1}})
 		_, err := Mine(context.Background(), s, Request{Anchors: []Anchor{{ID: "a"}}, Policy: policy(1, tc.edit)})
@@ -611,7 +612,7 @@ func TestNearDuplicateRuleIsOnByDefaultUnderCosine(t *testing.T) {
 	}
 	items := []it{at("p", 1), at("c81", 0.81), at("c79", 0.79), at("c50", 0.5), at("c20", 0.2)}
 	anchor := Anchor{Vector: []float32{1, 0.3}, PositiveIDs: []string{"p"}}
-	cos := build(t, index.Cosine, items...)
+	cos := build(t, engine.Cosine, items...)
 	res := mineOK(t, cos, Request{Anchors: []Anchor{anchor}, Policy: policy(2, nil)})[0]
 	if got := ids(res); !slices.Equal(got, []string{"c79", "c50"}) || res.Removed.Duplicate != 1 {
 		t.Errorf("cosine default: %v (duplicates %d), want [c79 c50] with c81 removed", got, res.Removed.Duplicate)
@@ -624,7 +625,7 @@ func TestNearDuplicateRuleIsOnByDefaultUnderCosine(t *testing.T) {
 	if got := ids(res); !slices.Equal(got, []string{"c20"}) || res.Removed.Duplicate != 3 {
 		t.Errorf("threshold 0.4: %v, want [c20]", got)
 	}
-	dot := build(t, index.Dot, items...)
+	dot := build(t, engine.Dot, items...)
 	res = mineOK(t, dot, Request{Anchors: []Anchor{anchor}, Policy: policy(2, nil)})[0]
 	if got := ids(res); !slices.Equal(got, []string{"c81", "c79"}) {
 		t.Errorf("dot default: %v, want [c81 c79] (no default threshold under dot)", got)
@@ -639,7 +640,7 @@ func TestNearDuplicateRuleIsOnByDefaultUnderCosine(t *testing.T) {
 // reported false negative is excluded with it (counted as excluded_duplicate), a copy
 // of an item excluded for another anchor is not.
 func TestNearDuplicatesOfExcludedItemsAreExcluded(t *testing.T) {
-	s := build(t, index.Cosine,
+	s := build(t, engine.Cosine,
 		it{id: "x", v: []float32{1, 0.1}}, it{id: "xcopy", v: []float32{1, 0.11}},
 		it{id: "f", v: []float32{1, 0.3}}, it{id: "fcopy", v: []float32{1, 0.31}},
 		it{id: "n1", v: []float32{0.2, 1}}, it{id: "n2", v: []float32{-0.5, 1}},
@@ -663,7 +664,7 @@ func TestNearDuplicatesOfExcludedItemsAreExcluded(t *testing.T) {
 // TestHardnessFloorStopsTheSearchAndReportsIt: with most candidates removed, the search
 // stops at max_rank and reports a shortfall and FloorReached instead of going deeper.
 func TestHardnessFloorStopsTheSearchAndReportsIt(t *testing.T) {
-	s := build(t, index.Dot, line(30)...)
+	s := build(t, engine.Dot, line(30)...)
 	// s⁺ = 1 (positive x0); an absolute margin of 0.45 keeps s < 0.55: x5 onwards.
 	anchor := Anchor{Vector: q10, PositiveIDs: []string{"x0"}}
 	res := mineOK(t, s, Request{Anchors: []Anchor{anchor}, Policy: policy(3, func(p *Policy) { p.AbsoluteMargin, p.MaxRank = ptr(0.45), 6 })})[0]
@@ -692,7 +693,7 @@ func TestHardnessFloorStopsTheSearchAndReportsIt(t *testing.T) {
 // documented logistic model, grows with similarity to the positive and is absent for an
 // anchor without a positive.
 func TestFalseNegativeProbability(t *testing.T) {
-	s := build(t, index.Dot, line(6)...)
+	s := build(t, engine.Dot, line(6)...)
 	sig := func(z float64) float32 { return float32(1 / (1 + math.Exp(-z))) }
 	// Positive (0.5, 0) as a raw vector: s⁺ = 0.5, s(c, p) = 0.5·(1 − i/10).
 	res := mineOK(t, s, Request{Anchors: []Anchor{{Vector: q10, PositiveVectors: [][]float32{{0.5, 0}}}, {Vector: q10}},
@@ -718,7 +719,7 @@ func TestFalseNegativeProbability(t *testing.T) {
 // TestDuplicateMarginIsRelativeToThePositiveScore: duplicate_margin δ drops candidates
 // whose similarity to the positive is ≥ s⁺ + δ, the lower of that and a set threshold.
 func TestDuplicateMarginIsRelativeToThePositiveScore(t *testing.T) {
-	s := build(t, index.Dot, line(6)...)
+	s := build(t, engine.Dot, line(6)...)
 	// Positive (0.5, 0): s⁺ = 0.5, s(x_i, p) = 0.5·(1 − i/10); s⁺ − 0.1 = 0.4 drops x0–x2.
 	a := Anchor{Vector: q10, PositiveVectors: [][]float32{{0.5, 0}}}
 	res := mineOK(t, s, Request{Anchors: []Anchor{a}, Policy: policy(3, func(p *Policy) { p.DuplicateMargin = ptr(-0.1) })})[0]
@@ -749,7 +750,7 @@ func TestRelativeNearDuplicateRuleIsOnByDefaultUnderCosine(t *testing.T) {
 	items := []it{deg("p", 0), deg("c44", 44), deg("c57", 57), deg("c30", 30), deg("c75", 75), deg("c100", 100)}
 	q := deg("q", 50).v
 	anchor := Anchor{Vector: q, PositiveIDs: []string{"p"}}
-	cos := build(t, index.Cosine, items...)
+	cos := build(t, engine.Cosine, items...)
 	res := mineOK(t, cos, Request{Anchors: []Anchor{anchor}, Policy: policy(2, nil)})[0]
 	if got := ids(res); !slices.Equal(got, []string{"c57", "c75"}) || res.Removed.Duplicate != 2 || math.Abs(float64(res.DuplicateThreshold)-math.Cos(50*math.Pi/180)) > 1e-5 {
 		t.Errorf("cosine default: %v (duplicates %d, threshold %v), want [c57 c75], 2, 0.643", got, res.Removed.Duplicate, res.DuplicateThreshold)
@@ -758,7 +759,7 @@ func TestRelativeNearDuplicateRuleIsOnByDefaultUnderCosine(t *testing.T) {
 	if got := ids(res); !slices.Equal(got, []string{"c44", "c57"}) || res.DuplicateThreshold != DefaultCosineDuplicateThreshold {
 		t.Errorf("relative part off: %v (threshold %v), want [c44 c57], 0.8", got, res.DuplicateThreshold)
 	}
-	dot := build(t, index.Dot, items...)
+	dot := build(t, engine.Dot, items...)
 	if got := ids(mineOK(t, dot, Request{Anchors: []Anchor{anchor}, Policy: policy(2, nil)})[0]); !slices.Equal(got, []string{"c44", "c57"}) {
 		t.Errorf("dot default: %v, want [c44 c57] (no default rule under dot)", got)
 	}

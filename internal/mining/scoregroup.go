@@ -3,12 +3,12 @@ package mining
 import (
 	"sync"
 
-	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/engine"
 )
 
 // maxScoreGroup is the most anchors scored in one pass over an exactly searched
 // collection. From 8 anchors on, a group is scored as one matrix product
-// (index.Collection.ScoreExact), which reads each row once for the whole group and
+// (engine.Collection.ScoreExact), which reads each row once for the whole group and
 // runs near the CPU's arithmetic peak once the group fills a few of its 32-query
 // register tiles: 64 anchors cost about a third per anchor of what 16 did
 // (docs/BENCHMARKS.md). Each anchor of a group holds a score per slot (4 bytes) until
@@ -18,24 +18,24 @@ const maxScoreGroup = 64
 // scorePool keeps score buffers across requests; each holds up to maxScoreGroup
 // queries' scores.
 var scorePool = sync.Pool{New: func() any {
-	s := make([]index.ExactScores, maxScoreGroup)
+	s := make([]engine.ExactScores, maxScoreGroup)
 	return &s
 }}
 
-func getScores(n int) *[]index.ExactScores {
-	s := scorePool.Get().(*[]index.ExactScores)
+func getScores(n int) *[]engine.ExactScores {
+	s := scorePool.Get().(*[]engine.ExactScores)
 	*s = (*s)[:n]
 	return s
 }
 
-func putScores(s *[]index.ExactScores) {
+func putScores(s *[]engine.ExactScores) {
 	*s = (*s)[:cap(*s)]
 	scorePool.Put(s)
 }
 
 // scoreGroup scores the queries of anchors together into out, and reports whether the
 // searcher did (it declines when it does not search exactly).
-func scoreGroup(es exactScorer, anchors []prepared, out []index.ExactScores) bool {
+func scoreGroup(es exactScorer, anchors []prepared, out []engine.ExactScores) bool {
 	qs := make([][]float32, len(anchors))
 	for i := range anchors {
 		qs[i] = anchors[i].query

@@ -8,21 +8,21 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/engine"
 )
 
 // unbatched hides a collection's ScoreExact, so that Mine scans once per anchor.
-type unbatched struct{ *index.Collection }
+type unbatched struct{ engine.Collection }
 
-func (unbatched) ScoreExact([][]float32, []index.ExactScores) bool { return false }
+func (unbatched) ScoreExact([][]float32, []engine.ExactScores) bool { return false }
 
 // countingScorer counts the groups a collection scored together.
 type countingScorer struct {
-	*index.Collection
+	engine.Collection
 	groups atomic.Int64
 }
 
-func (c *countingScorer) ScoreExact(qs [][]float32, out []index.ExactScores) bool {
+func (c *countingScorer) ScoreExact(qs [][]float32, out []engine.ExactScores) bool {
 	ok := c.Collection.ScoreExact(qs, out)
 	if ok {
 		c.groups.Add(1)
@@ -36,7 +36,7 @@ func (c *countingScorer) ScoreExact(qs [][]float32, out []index.ExactScores) boo
 // a collection spanning several storage chunks.
 func TestMineScoresAnchorGroupsIdentically(t *testing.T) {
 	for seed := range uint64(6) {
-		metric := []index.Metric{index.Cosine, index.Dot, index.L2}[seed%3]
+		metric := []engine.Metric{engine.Cosine, engine.Dot, engine.L2}[seed%3]
 		t.Run(metric.String()+"/"+strconv.Itoa(int(seed)), func(t *testing.T) {
 			r := rand.New(rand.NewPCG(seed, 11))
 			n := 300
@@ -44,8 +44,8 @@ func TestMineScoresAnchorGroupsIdentically(t *testing.T) {
 				n = 2600
 			}
 			w := randomWorld(r, n, 8+r.IntN(40), metric)
-			w.cfg.Params = index.Params{ExactThreshold: 1 << 20}
-			c := newCollection(t, w.cfg, w.batchCopy(), w.feedback).(*index.Collection)
+			w.cfg.Params = engine.Params{ExactThreshold: 1 << 20}
+			c := newCollection(t, w.cfg, w.batchCopy(), w.feedback).(engine.Collection)
 			rc := w.corpus(t, c)
 			batched := &countingScorer{Collection: c}
 			for q := range 4 {
@@ -85,12 +85,12 @@ func TestMineScoresAnchorGroupsIdentically(t *testing.T) {
 // of maxScoreGroup anchors, scored as matrix products, and checks the results against
 // one scan per anchor, bit for bit.
 func TestMineFullScoreGroupsMatchScans(t *testing.T) {
-	for _, metric := range []index.Metric{index.Cosine, index.Dot} {
+	for _, metric := range []engine.Metric{engine.Cosine, engine.Dot} {
 		t.Run(metric.String(), func(t *testing.T) {
 			r := rand.New(rand.NewPCG(uint64(metric), 12))
 			w := randomWorld(r, 1500, 48, metric)
-			w.cfg.Params = index.Params{ExactThreshold: 1 << 20}
-			c := newCollection(t, w.cfg, w.batchCopy(), w.feedback).(*index.Collection)
+			w.cfg.Params = engine.Params{ExactThreshold: 1 << 20}
+			c := newCollection(t, w.cfg, w.batchCopy(), w.feedback).(engine.Collection)
 			rc := w.corpus(t, c)
 			req := w.randomRequest(r, c, rc)
 			for len(req.Anchors) < 2*maxScoreGroup*parallelism()+5 {

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/engine"
 )
 
 // stParams are the arguments of sentence-transformers' mine_hard_negatives that the
@@ -86,7 +86,7 @@ func TestSentenceTransformersEquivalentPolicy(t *testing.T) {
 	r := rand.New(rand.NewPCG(21, 4))
 	short := 0
 	for trial := range 300 {
-		w := randomWorld(r, 80+r.IntN(150), 4+r.IntN(8), index.Cosine)
+		w := randomWorld(r, 80+r.IntN(150), 4+r.IntN(8), engine.Cosine)
 		s := newCollection(t, w.cfg, w.batchCopy(), nil)
 		rc := w.corpus(t, s)
 		corpus := make([][]float32, len(rc.items))

@@ -3,10 +3,9 @@ package mining
 import (
 	"context"
 
+	"github.com/hardneg/hardneg/internal/engine"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
-
-	"github.com/hardneg/hardneg/internal/index"
 )
 
 // Tracing: when ctx carries a recording OpenTelemetry span (the server's tracing is
@@ -23,7 +22,7 @@ func startSpan(ctx context.Context, name string, attrs ...attribute.KeyValue) (c
 
 // mineAnchorTraced is mineAnchor inside a span "mining.anchor" that records the
 // anchor's search and rule counts.
-func mineAnchorTraced(ctx context.Context, s Searcher, req *Request, rl rules, a *prepared, inBatch batchIDs, scores *index.ExactScores) (Result, error) {
+func mineAnchorTraced(ctx context.Context, s Searcher, req *Request, rl rules, a *prepared, inBatch batchIDs, scores *engine.ExactScores) (Result, error) {
 	if !trace.SpanFromContext(ctx).IsRecording() {
 		return mineAnchor(ctx, s, req, rl, a, inBatch, scores)
 	}

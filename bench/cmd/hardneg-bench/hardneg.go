@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/index"
 )
 
@@ -37,8 +38,8 @@ func runHardneg(c *config, d *dataset) (*result, error) {
 			groups[i] = []string{"g" + strconv.Itoa(int(g))}
 		}
 	}
-	params := index.Params{M: c.m, EfConstruction: c.efConstruction}
-	var kept *index.Collection
+	params := engine.Params{M: c.m, EfConstruction: c.efConstruction}
+	var kept engine.Collection
 	for i, t := range c.threads {
 		runtime.GOMAXPROCS(t)
 		name := fmt.Sprintf("graph-%d", t)
@@ -68,7 +69,7 @@ func runHardneg(c *config, d *dataset) (*result, error) {
 	if c.exactQueries > 0 {
 		// EfConstruction = M makes the throw-away graph cheap; the exact scan does not
 		// use it.
-		exact, _, err := build(db, "exact", d, ids, nil, index.Params{M: 2, EfConstruction: 2, ExactThreshold: d.N + 1})
+		exact, _, err := build(db, "exact", d, ids, nil, engine.Params{M: 2, EfConstruction: 2, ExactThreshold: d.N + 1})
 		if err != nil {
 			return nil, err
 		}
@@ -93,15 +94,15 @@ func runHardneg(c *config, d *dataset) (*result, error) {
 
 // build creates a collection and upserts the data set in batches of the largest
 // allowed size, returning the wall time.
-func build(db *index.DB, name string, d *dataset, ids []string, groups [][]string, p index.Params) (*index.Collection, float64, error) {
-	col, err := db.CreateCollection(index.Config{Name: name, Dim: d.Dim, Metric: index.Cosine, Params: p})
+func build(db *index.DB, name string, d *dataset, ids []string, groups [][]string, p engine.Params) (engine.Collection, float64, error) {
+	col, err := db.CreateCollection(engine.Config{Name: name, Dim: d.Dim, Metric: engine.Cosine, Params: p})
 	if err != nil {
 		return nil, 0, err
 	}
 	start := time.Now()
-	for lo := 0; lo < d.N; lo += index.MaxBatchItems {
-		hi := min(lo+index.MaxBatchItems, d.N)
-		b := &index.Batch{IDs: ids[lo:hi], Vectors: append([]float32(nil), d.Base[lo*d.Dim:hi*d.Dim]...)}
+	for lo := 0; lo < d.N; lo += engine.MaxBatchItems {
+		hi := min(lo+engine.MaxBatchItems, d.N)
+		b := &engine.Batch{IDs: ids[lo:hi], Vectors: append([]float32(nil), d.Base[lo*d.Dim:hi*d.Dim]...)}
 		if groups != nil {
 			b.Groups = groups[lo:hi]
 		}
@@ -113,7 +114,7 @@ func build(db *index.DB, name string, d *dataset, ids []string, groups [][]strin
 }
 
 // sweep runs the first q queries one by one for k results at ef (0: exact collection).
-func sweep(col *index.Collection, d *dataset, k, q, ef int) sweepPoint {
+func sweep(col engine.Collection, d *dataset, k, q, ef int) sweepPoint {
 	got := make([]int32, 0, k)
 	total := 0.0
 	var elapsed time.Duration
@@ -124,7 +125,7 @@ func sweep(col *index.Collection, d *dataset, k, q, ef int) sweepPoint {
 		}
 		got = got[:0]
 		start := time.Now()
-		col.Search(context.Background(), qv, index.SearchOptions{Ef: ef, NoWiden: true}, func(cd index.Candidate) bool {
+		col.Search(context.Background(), qv, engine.SearchOptions{Ef: ef, NoWiden: true}, func(cd engine.Candidate) bool {
 			got = append(got, int32(cd.Slot))
 			return len(got) < k
 		})

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/mining"
 )
 
@@ -34,7 +34,7 @@ func minePolicies(k int) map[string]mining.Policy {
 // mineLatency times Mine requests on col (GOMAXPROCS as set by the caller): anchors
 // are the data set's queries as raw vectors, each with its exact nearest item as the
 // known positive.
-func mineLatency(col *index.Collection, d *dataset, anchorCounts []int, requests int) ([]mineResult, error) {
+func mineLatency(col engine.Collection, d *dataset, anchorCounts []int, requests int) ([]mineResult, error) {
 	const k = 8
 	var out []mineResult
 	pols := minePolicies(k)

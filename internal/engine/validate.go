@@ -1,4 +1,4 @@
-package index
+package engine
 
 import (
 	"fmt"
@@ -8,25 +8,6 @@ import (
 	"github.com/hardneg/hardneg/internal/index/vec"
 	"github.com/hardneg/hardneg/internal/validate"
 )
-
-// Batch is a column-oriented batch of items to upsert. Upsert takes ownership of
-// Vectors (it normalises them in place under cosine).
-type Batch struct {
-	// IDs of the items, unique within the batch.
-	IDs []string
-	// Vectors holds len(IDs)·dim values, row-major.
-	Vectors []float32
-	// Groups is nil or has one entry per id.
-	Groups [][]string
-	// Versions is nil or has one entry per id.
-	Versions []int64
-}
-
-// Len returns the number of items.
-func (b *Batch) Len() int { return len(b.IDs) }
-
-// Row returns the vector of item i.
-func (b *Batch) Row(i, dim int) []float32 { return b.Vectors[i*dim : (i+1)*dim] }
 
 // validateID checks one id and records a violation under field.
 func validateID(e *validate.Error, field, id string) bool {
@@ -93,9 +74,9 @@ func CheckVector(v []float32, dim int, m Metric) string {
 	return ""
 }
 
-// prepare checks v like CheckVector and, under cosine, normalises it in place. It
+// PrepareVector checks v like CheckVector and, under cosine, normalises it in place. It
 // returns a description of the problem, or "".
-func prepare(v []float32, dim int, m Metric) string {
+func PrepareVector(v []float32, dim int, m Metric) string {
 	if msg := CheckVector(v, dim, m); msg != "" {
 		return msg
 	}
@@ -119,10 +100,10 @@ func normalized(v []float32) bool {
 	return math.Abs(vec.Norm(v)-1) <= 1e-5
 }
 
-// validateBatch checks a batch against a collection's dimension and metric and, under
+// ValidateBatch checks a batch against a collection's dimension and metric and, under
 // cosine, normalises its vectors in place. prefix is the field path of the batch in the
 // request (e.g. "items").
-func validateBatch(b *Batch, dim int, m Metric, prefix string) error {
+func ValidateBatch(b *Batch, dim int, m Metric, prefix string) error {
 	var e validate.Error
 	n := len(b.IDs)
 	if n > MaxBatchItems {
@@ -148,7 +129,7 @@ func validateBatch(b *Batch, dim int, m Metric, prefix string) error {
 			}
 			seen[id] = i
 		}
-		if msg := prepare(b.Row(i, dim), dim, m); msg != "" {
+		if msg := PrepareVector(b.Row(i, dim), dim, m); msg != "" {
 			e.Add(fmt.Sprintf("%s.vectors[%d]", prefix, i), "item %q: %s", id, msg)
 		}
 		if b.Groups != nil && i < len(b.Groups) {
@@ -161,6 +142,43 @@ func validateBatch(b *Batch, dim int, m Metric, prefix string) error {
 					e.Add(fmt.Sprintf("%s.groups[%d].groups[%d]", prefix, i, j), "item %q: groups must be 1–%d bytes of UTF-8", id, MaxGroupBytes)
 				}
 			}
+		}
+	}
+	return e.Err()
+}
+
+// ValidateFalseNegatives checks reports: every key and id 1–512 bytes of UTF-8, at least
+// one id per report and at most MaxFeedbackIDs ids in total. field is the reports'
+// path in the request.
+func ValidateFalseNegatives(reports []FalseNegativeReport, field string) error {
+	var e validate.Error
+	if len(reports) == 0 {
+		e.Add(field, "must hold at least one report")
+		return e.Err()
+	}
+	total := 0
+	for _, r := range reports {
+		total += len(r.IDs)
+	}
+	if total > MaxFeedbackIDs {
+		e.Add(field, "name %d item ids in total; at most %d per request", total, MaxFeedbackIDs)
+		return e.Err()
+	}
+	for i, r := range reports {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		switch {
+		case r.Key == "":
+			e.Add(f+".anchor_key", "must not be empty")
+		case len(r.Key) > MaxIDBytes:
+			e.Add(f+".anchor_key", "is %d bytes; at most %d", len(r.Key), MaxIDBytes)
+		case !utf8.ValidString(r.Key):
+			e.Add(f+".anchor_key", "is not valid UTF-8")
+		}
+		if len(r.IDs) == 0 {
+			e.Add(f+".item_ids", "must name at least one item")
+		}
+		for j, id := range r.IDs {
+			validateID(&e, fmt.Sprintf("%s.item_ids[%d]", f, j), id)
 		}
 	}
 	return e.Err()

@@ -1,0 +1,130 @@
+package engine
+
+import (
+	"context"
+	"time"
+)
+
+// Engine is what the service needs from the whole store: the collection table, the
+// writes, stream writer positions and false-negative verdicts. The embedded index
+// (*index.DB) implements it; see the package documentation for what every
+// implementation guarantees.
+type Engine interface {
+	// Recover brings the engine to the state of its last acknowledged write (the
+	// embedded engine: loads snapshots and replays its log). Until it returns, lookups
+	// fail with ErrRecovering. It is called once, before serving.
+	Recover() error
+	// Failed is closed once the engine can no longer make writes durable (writes then
+	// fail with ErrStorageFailed); the process should exit. A nil channel never fires.
+	Failed() <-chan struct{}
+	// Close releases the engine; later calls fail with ErrClosed.
+	Close() error
+
+	// CreateCollection creates a collection; cfg is checked with Config.Validate.
+	CreateCollection(cfg Config) (Collection, error)
+	// Collection returns the named collection or ErrCollectionNotFound. It returns the
+	// same value for the same collection until it is deleted, so a caller may key
+	// per-collection state by it.
+	Collection(name string) (Collection, error)
+	// Collections returns every collection, ordered by name.
+	Collections() []Collection
+	// DeleteCollection removes a collection with its items and verdicts.
+	DeleteCollection(name string) error
+
+	// Upsert validates b (prefix is its field path in the request) and writes it: all
+	// of it or nothing. It returns once the write is durable.
+	Upsert(name string, b *Batch, prefix string) (UpsertResult, error)
+	// Delete removes ids (field is their path in the request); it returns once the
+	// delete is durable.
+	Delete(name string, ids []string, field string) (DeleteResult, error)
+	// StreamAppend applies one batch of a stream writer: b (nil for none) and then
+	// deletes, under the writer's sequence seq. A sequence at or below the writer's
+	// last applied one is a duplicate and is skipped; one above it plus one fails with
+	// ErrSequenceGap. It does not wait for durability: the result's LSN becomes
+	// durable later (WaitLogged, DurableLSN).
+	StreamAppend(writer string, seq uint64, name string, b *Batch, deletes []string) (StreamResult, error)
+	// WaitLogged blocks until the write with sequence number lsn is durable at the
+	// engine's stated level, or ctx ends.
+	WaitLogged(ctx context.Context, lsn uint64) error
+	// DurableLSN is the highest write sequence number known durable; every write
+	// numbered at or below it is durable.
+	DurableLSN() uint64
+	// ReportFalseNegatives records verdicts (validated with ValidateFalseNegatives,
+	// field being their path in the request) and returns how many (key, id) pairs were
+	// new, once they are durable.
+	ReportFalseNegatives(name string, reports []FalseNegativeReport, field string) (int, error)
+}
+
+// Collection is what mining and the service need from one collection. Reads see
+// every write acknowledged before they started.
+type Collection interface {
+	// Name, Dim, Metric, Params and Config describe the collection; Params has its
+	// defaults filled in.
+	Name() string
+	Dim() int
+	Metric() Metric
+	Params() Params
+	Config() Config
+	// Stats returns the collection's counters; fields an engine cannot know are zero.
+	Stats() Stats
+
+	// PrepareQuery validates a raw vector (field names it in errors) and returns it
+	// ready for scoring: a copy, normalised under cosine.
+	PrepareQuery(v []float32, field string) ([]float32, error)
+	// Similarity scores two prepared vectors (higher is more similar), exactly as
+	// Search scores candidates.
+	Similarity(a, b []float32) float32
+	// Search streams candidates best-first for a prepared query; see SearchOptions and
+	// the package documentation for the order and the skip contract.
+	Search(ctx context.Context, q []float32, opts SearchOptions, yield func(Candidate) bool) (SearchStats, error)
+	// ScoreExact scores several prepared queries against every item in one pass, when
+	// the collection is currently searched exactly, and reports whether it did; an
+	// engine that cannot returns false and mining searches each query on its own.
+	ScoreExact(qs [][]float32, out []ExactScores) bool
+	// Resolve calls fn with a lookup function valid only during the call, reading the
+	// items consistently with each other.
+	Resolve(fn func(lookup LookupFunc))
+	// Get returns the items with the given ids in order, and the ids that are missing.
+	Get(ids []string, withVectors bool) (items []Item, missing []string)
+
+	// FalseNegatives returns the ids reported as false negatives for an anchor key (a
+	// copy the caller may keep), or nil.
+	FalseNegatives(key string) map[string]struct{}
+	// ClaimGuideRole records that the collection is about to be mined with guide rules
+	// (asGuide false) or looked up as another collection's guide (asGuide true) and
+	// fails with ErrGuideRole when it already served in the other role.
+	ClaimGuideRole(asGuide bool) error
+
+	// NewestVersion returns the largest version stamp of a live item, 0 when empty.
+	NewestVersion() int64
+	// RangeVersions calls fn with every live item's id and version until it returns
+	// false.
+	RangeVersions(fn func(id string, version int64) bool)
+	// VersionStats summarises the live items' version stamps for metrics.
+	VersionStats() VersionStats
+	// Versions summarises the version stamps, listing the limit newest.
+	Versions(limit int) VersionSummary
+}
+
+// Storage is implemented by an engine that keeps its data in a local directory (the
+// embedded index): snapshots, log statistics and the recovery report exist only
+// there. The service checks for it with a type assertion; without it,
+// SnapshotCollection fails with ErrUnsupported and the storage metrics are absent.
+// Salvage of a damaged log is an option of opening such an engine.
+type Storage interface {
+	// Dir is the data directory.
+	Dir() string
+	// Snapshot writes a snapshot of the named collection now.
+	Snapshot(ctx context.Context, name string) (SnapshotInfo, error)
+	// DurabilityStats returns the log and snapshot statistics.
+	DurabilityStats() DurabilityStats
+	// Recovery describes what recovery found on disk and did about it.
+	Recovery() Recovery
+}
+
+// StoredCollection is implemented by the collections of a Storage engine.
+type StoredCollection interface {
+	// Unsnapshotted reports the log bytes written for the collection since its last
+	// snapshot and when the oldest of them was written; both zero when none.
+	Unsnapshotted() (bytes int64, since time.Time)
+}

@@ -1,0 +1,74 @@
+package engine
+
+// Candidate is one item produced by a search, in best-first order.
+type Candidate struct {
+	// Slot is the item's dense internal id, valid for the duration of the search.
+	Slot uint32
+	// ID is the item's id.
+	ID string
+	// Score is the similarity to the query (higher is more similar).
+	Score float32
+	// Rank is the 0-based position of the item among all items the search ordered,
+	// skipped ones included.
+	Rank int
+	// Groups are the item's groups. Read-only.
+	Groups []string
+	// Vector is the stored vector. Read-only and valid only during the yield call;
+	// copy it to keep it.
+	Vector []float32
+	// Version is the item's version stamp (the encoder version that produced it).
+	Version int64
+}
+
+// SearchOptions steer a search.
+type SearchOptions struct {
+	// Ef is the candidate list size of the first graph pass; 0 means the collection's
+	// EfSearch. Ignored by the exact scan.
+	Ef int
+	// MaxCandidates bounds how many items the search orders (skipped ones included);
+	// 0 means no bound.
+	MaxCandidates int
+	// NoWiden stops a graph search after its first pass instead of widening it and
+	// falling back to an exact scan.
+	NoWiden bool
+	// Skip, when set, is called at most once per item per search; items for which it
+	// returns true are not yielded (but still count towards Rank). It runs while the
+	// collection's read lock is held and must not call methods of the collection.
+	Skip func(slot uint32, id string, groups []string) bool
+	// Scores, when set, are the query's similarities to every slot computed by
+	// ScoreExact; an exact scan uses them instead of scoring the rows when no vector
+	// was written since, and scores the rows otherwise. They must be for this query.
+	Scores *ExactScores
+}
+
+// SearchStats describe how a search ran.
+type SearchStats struct {
+	// Ordered is the number of items the search put in order (skipped ones included).
+	Ordered int
+	// Widenings counts graph passes beyond the first.
+	Widenings int
+	// Exact is true when the items were produced by an exact scan.
+	Exact bool
+}
+
+// LookupFunc resolves ids while a search holds the collection's lock; see Resolve.
+type LookupFunc func(id string) (vector []float32, groups []string, ok bool)
+
+// ExactScores hold one query's similarities to every slot of a collection, as an
+// exact scan computes them, so that a search can order the items without reading the
+// vectors again (see SearchOptions.Scores). The zero value holds nothing; reuse one
+// across calls of ScoreExact to keep its buffer.
+type ExactScores struct {
+	// The fields belong to the engine that filled them (Collection.ScoreExact) and
+	// read them back (SearchOptions.Scores); callers only keep and pass the value.
+
+	// Gen identifies the state of the collection's vectors the scores were computed
+	// for; an engine ignores scores whose Gen is not current.
+	Gen uint64
+	// Scores maps slot → score; its length is the slot count when computed.
+	Scores []float32
+	// Tol bounds how far each score may be from the one the exact scan computes: 0
+	// means they are the scan's scores bit for bit; above 0 (a matrix product summed
+	// in another order), a search re-scores what it yields.
+	Tol float64
+}

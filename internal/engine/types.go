@@ -1,0 +1,205 @@
+package engine
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+
+	"github.com/hardneg/hardneg/internal/validate"
+)
+
+// Metric is a collection's similarity. Scores are "higher is more similar" for all of
+// them: cosine similarity, inner product, or negated squared Euclidean distance.
+type Metric int
+
+// Metrics.
+const (
+	MetricUnspecified Metric = iota
+	Cosine
+	Dot
+	L2
+)
+
+// String returns the metric's lower-case name.
+func (m Metric) String() string {
+	switch m {
+	case Cosine:
+		return "cosine"
+	case Dot:
+		return "dot"
+	case L2:
+		return "l2"
+	default:
+		return fmt.Sprintf("metric(%d)", int(m))
+	}
+}
+
+// Limits shared with the API documentation (proto/hardneg/v1/hardneg.proto).
+const (
+	MaxDim          = 8192
+	MaxBatchItems   = 16384
+	MaxIDBytes      = 512
+	MaxGroupBytes   = 256
+	MaxItemGroups   = 64
+	MaxNameLen      = 128
+	DefaultM        = 16
+	DefaultEfBuild  = 200
+	DefaultEfSearch = 64
+	// DefaultExactThreshold is the live-item count below which a collection is
+	// searched exactly rather than through the graph.
+	DefaultExactThreshold = 10000
+)
+
+// Params are a collection's index parameters. The zero value of each field means its
+// default.
+type Params struct {
+	// M is the number of graph links per node on upper layers; layer 0 has 2·M.
+	// Default 16, range 2–128. More links: better recall, more memory, slower inserts.
+	M int
+	// EfConstruction is the candidate list size while inserting. Default 200, range
+	// 1–4096. Larger builds a better graph more slowly.
+	EfConstruction int
+	// EfSearch is the default candidate list size of a search. Default 64, range
+	// 1–4096. Larger: better recall, slower queries.
+	EfSearch int
+	// ExactThreshold: collections with fewer live items are scanned exactly. A
+	// collection builds its HNSW graph (in one bulk insert) only when its live count
+	// first reaches it, and keeps it from then on; below it, writes pay no graph cost.
+	// Default 10,000 (also what 0 means), range 1–4,294,967,295 (the API's uint32). A value above any
+	// size the collection will reach (math.MaxUint32, say) makes it exact-only: no
+	// graph is ever built.
+	ExactThreshold int
+}
+
+// WithDefaults returns p with zero fields replaced by defaults.
+func (p Params) WithDefaults() Params {
+	if p.M == 0 {
+		p.M = DefaultM
+	}
+	if p.EfConstruction == 0 {
+		p.EfConstruction = DefaultEfBuild
+	}
+	if p.EfSearch == 0 {
+		p.EfSearch = DefaultEfSearch
+	}
+	if p.ExactThreshold == 0 {
+		p.ExactThreshold = DefaultExactThreshold
+	}
+	return p
+}
+
+// Config describes a collection to create.
+type Config struct {
+	Name   string
+	Dim    int
+	Metric Metric
+	Params Params
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+
+// Validate checks c and returns it with defaults filled in; violations are a
+// *validate.Error naming the request fields.
+func (c Config) Validate() (Config, error) {
+	var e validate.Error
+	if c.Name == "" || len(c.Name) > MaxNameLen || !nameRE.MatchString(c.Name) || c.Name == "." || c.Name == ".." {
+		e.Add("name", "must be 1–%d characters of [A-Za-z0-9_.-], not '.' or '..'", MaxNameLen)
+	}
+	if c.Dim < 1 || c.Dim > MaxDim {
+		e.Add("dim", "must be 1–%d, got %d", MaxDim, c.Dim)
+	}
+	if c.Metric < Cosine || c.Metric > L2 {
+		e.Add("metric", "must be cosine, dot or l2")
+	}
+	p := c.Params.WithDefaults()
+	if p.M < 2 || p.M > 128 {
+		e.Add("index_params.m", "must be 2–128, got %d", p.M)
+	}
+	if p.EfConstruction < 1 || p.EfConstruction > 4096 {
+		e.Add("index_params.ef_construction", "must be 1–4096, got %d", p.EfConstruction)
+	}
+	if p.EfSearch < 1 || p.EfSearch > 4096 {
+		e.Add("index_params.ef_search", "must be 1–4096, got %d", p.EfSearch)
+	}
+	if p.ExactThreshold < 0 || int64(p.ExactThreshold) > math.MaxUint32 {
+		e.Add("index_params.exact_threshold", "must be 0–%d, got %d", uint32(math.MaxUint32), p.ExactThreshold)
+	}
+	c.Params = p
+	return c, e.Err()
+}
+
+// Batch is a column-oriented batch of items to upsert. Upsert takes ownership of
+// Vectors (it normalises them in place under cosine).
+type Batch struct {
+	// IDs of the items, unique within the batch.
+	IDs []string
+	// Vectors holds len(IDs)·dim values, row-major.
+	Vectors []float32
+	// Groups is nil or has one entry per id.
+	Groups [][]string
+	// Versions is nil or has one entry per id.
+	Versions []int64
+}
+
+// Len returns the number of items.
+func (b *Batch) Len() int { return len(b.IDs) }
+
+// Row returns the vector of item i.
+func (b *Batch) Row(i, dim int) []float32 { return b.Vectors[i*dim : (i+1)*dim] }
+
+// UpsertResult counts what an upsert did.
+type UpsertResult struct {
+	Inserted, Replaced int
+	Sequence           uint64
+}
+
+// DeleteResult counts what a delete did.
+type DeleteResult struct {
+	Deleted, NotFound int
+	Sequence          uint64
+}
+
+// Item is a stored item as returned by Get.
+type Item struct {
+	ID      string
+	Vector  []float32 // a copy; nil unless requested
+	Groups  []string
+	Version int64
+}
+
+// MaxWriterIDBytes bounds a stream writer id.
+const MaxWriterIDBytes = 128
+
+// StreamResult acknowledges one stream batch.
+type StreamResult struct {
+	Upsert UpsertResult
+	Delete DeleteResult
+	// Duplicate is true when the batch had been applied before and was skipped.
+	Duplicate bool
+	// LSN is the log sequence number of the batch, or for a duplicate of the
+	// writer's last applied batch. Once it is durable, so is the batch.
+	LSN uint64
+	// WriterSequence is the writer's last applied sequence: the batch's own, or
+	// for a duplicate the latest one applied before it.
+	WriterSequence uint64
+	// PrevSequence and PrevLSN are the writer's last applied batch before this
+	// call (zero for a new writer), so a stream can tell when it became durable.
+	PrevSequence, PrevLSN uint64
+}
+
+// MaxFeedbackIDs bounds the item ids of one false-negative report request.
+const MaxFeedbackIDs = MaxBatchItems
+
+// FalseNegativeReport says that items are not negatives for the anchor with key Key
+// (the anchor's id, or the key a client gives a vector anchor).
+type FalseNegativeReport struct {
+	Key string
+	IDs []string
+}
+
+// SnapshotInfo describes a snapshot written by Snapshot.
+type SnapshotInfo struct {
+	LSN   uint64 // log sequence number the snapshot covers
+	Bytes int64  // file size
+	Path  string
+}
