@@ -59,7 +59,7 @@ wait_port() {
 # wait_ready ADDR: poll Weaviate's readiness endpoint on host:port ADDR.
 wait_ready() {
 	local deadline=$((SECONDS + READY_TIMEOUT_S))
-	until curl -fsS -o /dev/null "http://$1/v1/.well-known/ready"; do
+	until curl -fs -o /dev/null "http://$1/v1/.well-known/ready" 2>/dev/null; do
 		[ "$SECONDS" -lt "$deadline" ] || die "node $1 not ready in ${READY_TIMEOUT_S}s (see $CLUSTER_DIR/logs)"
 		sleep 0.3
 	done
@@ -137,7 +137,7 @@ up() {
 		pids+=($!)
 		write_state "${pids[*]}" "$(join_by , "${http[@]}")" "$(join_by , "${grpc[@]}")" "$miner_grpc" "$miner_http" "$nodes"
 		local deadline=$((SECONDS + READY_TIMEOUT_S))
-		until curl -fsS -o /dev/null "http://$miner_http/readyz"; do
+		until curl -fs -o /dev/null "http://$miner_http/readyz" 2>/dev/null; do
 			[ "$SECONDS" -lt "$deadline" ] || die "miner-server not ready in ${READY_TIMEOUT_S}s (see $CLUSTER_DIR/logs/miner.log)"
 			sleep 0.2
 		done
