@@ -94,22 +94,52 @@ func (c *Collection) search(ctx context.Context, req *pb.SearchRequest) ([]*pb.S
 	return r.Results, nil
 }
 
-// fetch returns the stored items among ids, by id (vectors when withVectors).
+// fetch returns the stored items among ids, by id (vectors when withVectors), read
+// by object id at the consistency level (see getByID).
 func (c *Collection) fetch(ctx context.Context, ids []string, withVectors bool) (map[string]engine.Item, error) {
-	out := make(map[string]engine.Item, len(ids))
+	uuids := make([]string, len(ids))
+	for i, id := range ids {
+		uuids[i] = objectID(c.cfg.Name, id)
+	}
+	objs, err := c.e.c.getByID(ctx, c.class, uuids, withVectors)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]engine.Item, len(objs))
+	for _, o := range objs {
+		it := engine.Item{ID: propText(o, propID), Groups: propTexts(o, propGroups), Version: propInt(o, propVersion)}
+		if withVectors {
+			it.Vector = []float32(o.Vector)
+		}
+		out[it.ID] = it
+	}
+	return out, nil
+}
+
+// exactCounts is the largest batch whose stored items upsert looks up by id; larger
+// batches are counted with a filtered search (one request per 1,000 ids), which asks
+// one replica per shard and can miss writes acknowledged a moment before.
+const exactCounts = 256
+
+// existing returns which of ids are stored (see exactCounts).
+func (c *Collection) existing(ctx context.Context, ids []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	if len(ids) <= exactCounts {
+		found, err := c.fetch(ctx, ids, false)
+		for id := range found {
+			out[id] = true
+		}
+		return out, err
+	}
 	for lo := 0; lo < len(ids); lo += idChunk {
 		chunk := ids[lo:min(lo+idChunk, len(ids))]
 		rs, err := c.search(ctx, &pb.SearchRequest{Limit: uint32(len(chunk)), Filters: textIn(propID, pb.Filters_OPERATOR_CONTAINS_ANY, chunk),
-			Properties: itemProps, Metadata: &pb.MetadataRequest{Uuid: true, Vector: withVectors}})
+			Properties: &pb.PropertiesRequest{NonRefProperties: []string{propID}}, Metadata: &pb.MetadataRequest{Uuid: true}})
 		if err != nil {
 			return nil, err
 		}
 		for _, r := range rs {
-			it := engine.Item{ID: textProp(r, propID), Groups: textsProp(r, propGroups), Version: intProp(r, propVersion)}
-			if withVectors {
-				it.Vector = vectorOf(r)
-			}
-			out[it.ID] = it
+			out[textProp(r, propID)] = true
 		}
 	}
 	return out, nil
@@ -159,7 +189,7 @@ func (c *Collection) Resolve(fn func(lookup engine.LookupFunc)) {
 
 // upsert writes a validated batch and counts inserts and replacements.
 func (c *Collection) upsert(ctx context.Context, b *engine.Batch) (engine.UpsertResult, error) {
-	existing, err := c.fetch(ctx, b.IDs, false)
+	existing, err := c.existing(ctx, b.IDs)
 	if err != nil {
 		return engine.UpsertResult{}, err
 	}
@@ -196,7 +226,7 @@ func (c *Collection) upsert(ctx context.Context, b *engine.Batch) (engine.Upsert
 // delete removes the stored items among ids.
 func (c *Collection) delete(ctx context.Context, ids []string) (engine.DeleteResult, error) {
 	uniq := slices.Compact(slices.Sorted(slices.Values(ids)))
-	existing, err := c.fetch(ctx, uniq, false)
+	existing, err := c.existing(ctx, uniq)
 	if err != nil {
 		return engine.DeleteResult{}, err
 	}

@@ -69,7 +69,7 @@ func (e *Engine) Recover() error {
 		Description:       "hardneg: stream writer positions and false-negative verdicts",
 		Vectorizer:        "none",
 		VectorIndexConfig: map[string]any{"skip": true},
-		ReplicationConfig: &models.ReplicationConfig{Factor: int64(e.c.opts.ReplicationFactor)},
+		ReplicationConfig: e.replication(),
 		Properties: []*models.Property{text(metaKind), text(metaCollection), text(metaKey), text(metaItem),
 			{Name: metaSeq, DataType: []string{"int"}}},
 	}).Do(ctx)
@@ -77,6 +77,19 @@ func (e *Engine) Recover() error {
 		return fmt.Errorf("weaviate: create %s: %w", class, err)
 	}
 	return nil
+}
+
+// replication is the replication configuration of the collections this engine creates:
+// the replication factor, and with more than one copy asynchronous replication (a node
+// that was down catches up on the writes it missed) with conflicts between a write and
+// a delete resolved by time.
+func (e *Engine) replication() *models.ReplicationConfig {
+	rc := &models.ReplicationConfig{Factor: int64(e.c.opts.ReplicationFactor)}
+	if rc.Factor > 1 {
+		rc.AsyncEnabled = true
+		rc.DeletionStrategy = models.ReplicationConfigDeletionStrategyTimeBasedResolution
+	}
+	return rc
 }
 
 // Failed returns nil: a Weaviate engine has no local storage to fail; errors of the
@@ -148,7 +161,7 @@ func (e *Engine) CreateCollection(cfg engine.Config) (engine.Collection, error) 
 			"efConstruction": cfg.Params.EfConstruction,
 			"ef":             cfg.Params.EfSearch,
 		},
-		ReplicationConfig: &models.ReplicationConfig{Factor: int64(e.c.opts.ReplicationFactor)},
+		ReplicationConfig: e.replication(),
 		Properties: []*models.Property{
 			{Name: propID, DataType: []string{"text"}, Tokenization: "field"},
 			{Name: propGroups, DataType: []string{"text[]"}, Tokenization: "field"},
@@ -382,19 +395,18 @@ func (e *Engine) StreamAppend(writer string, seq uint64, name string, b *engine.
 	return res, nil
 }
 
-// writerSequence reads a writer's last applied sequence (0 for a new writer).
+// writerSequence reads a writer's last applied sequence (0 for a new writer) by its
+// object id, at the consistency level.
 func (e *Engine) writerSequence(ctx context.Context, writer string) (uint64, error) {
-	r, err := e.c.data.Search(ctx, &pb.SearchRequest{Collection: e.c.opts.Prefix + "Meta", ConsistencyLevel: &e.c.level, Limit: 1,
-		Filters:    and(textIs(metaKind, "writer"), textIs(metaKey, writer)),
-		Properties: &pb.PropertiesRequest{NonRefProperties: []string{metaSeq}}, Metadata: &pb.MetadataRequest{Uuid: true},
-		Uses_123Api: true, Uses_125Api: true, Uses_127Api: true})
+	uid := metaID("writer", writer)
+	objs, err := e.c.getByID(ctx, e.c.opts.Prefix+"Meta", []string{uid}, false)
 	if err != nil {
-		return 0, fmt.Errorf("weaviate: read writer %q: %w", writer, err)
+		return 0, fmt.Errorf("writer %q: %w", writer, err)
 	}
-	if len(r.Results) == 0 {
-		return 0, nil
+	if o, ok := objs[uid]; ok {
+		return uint64(propInt(o, metaSeq)), nil
 	}
-	return uint64(intProp(r.Results[0], metaSeq)), nil
+	return 0, nil
 }
 
 // WaitLogged returns at once: every write is acknowledged at the consistency level
