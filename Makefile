@@ -131,6 +131,17 @@ cluster-up: $(WEAVIATE_BIN) build ## start a 3-node Weaviate cluster on loopback
 cluster-down: ## stop the cluster and the miner-server started by cluster-up, and remove their data
 	$(CLUSTER) down
 
+# The scale-out tests (build tag scaleout: the conformance suite and the fault tests,
+# cmd/miner-server) against a fresh cluster, which is brought down afterwards whatever
+# the outcome. Selected without a cluster they fail; plain `go test` never selects them.
+.PHONY: test-scaleout
+test-scaleout: $(WEAVIATE_BIN) build ## build (cached) weaviate, bring a 3-node cluster up, run the conformance suite and the fault tests on it, bring it down
+	$(CLUSTER) down
+	$(CLUSTER) up $(WEAVIATE_BIN) $(BIN)
+	status=0; HARDNEG_CLUSTER_STATE=$(CURDIR)/.cache/cluster/state.env HARDNEG_SERVER_BIN=$(CURDIR)/$(BIN) \
+		$(GO) test -tags scaleout -count=1 -timeout 20m -run '^Test(ConformanceWeaviate|Scaleout)' ./cmd/miner-server || status=$$?; \
+		$(CLUSTER) down; exit $$status
+
 PROMTOOL  ?= promtool
 
 # promtool comes from Debian's prometheus package, installed when missing (as root).
