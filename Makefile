@@ -142,6 +142,14 @@ test-scaleout: $(WEAVIATE_BIN) build ## build (cached) weaviate, bring a 3-node 
 		$(GO) test -tags scaleout -count=1 -timeout 20m -run '^Test(ConformanceWeaviate|Scaleout)' ./cmd/miner-server || status=$$?; \
 		$(CLUSTER) down; exit $$status
 
+.PHONY: bench-scaleout
+bench-scaleout: $(WEAVIATE_BIN) build ## embedded vs Weaviate side by side on one synthetic set (BENCH_N vectors × 384, default 20,000): ingest, Mine p50/p99, recall
+	$(CLUSTER) down
+	$(CLUSTER) up $(WEAVIATE_BIN) $(BIN)
+	status=0; HARDNEG_CLUSTER_STATE=$(CURDIR)/.cache/cluster/state.env HARDNEG_BENCH_N=$(BENCH_N) \
+		$(GO) test -tags scaleout -count=1 -timeout 60m -v -run '^TestBenchScaleoutSideBySide$$' ./cmd/miner-server | grep -E 'ingest|Mine|recall|rpc error|^(ok|FAIL|---)' || status=$$?; \
+		$(CLUSTER) down; exit $$status
+
 PROMTOOL  ?= promtool
 
 # promtool comes from Debian's prometheus package, installed when missing (as root).
