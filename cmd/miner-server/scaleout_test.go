@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/resolver/manual"
@@ -343,4 +344,19 @@ func waitItemCount(t *testing.T, c hardnegv1.MinerServiceClient, coll string, wa
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("item count %d, want %d", got, want)
+}
+
+// TestScaleoutSnapshotIsUnimplemented: a Weaviate-backed miner has nothing to snapshot
+// and says so.
+func TestScaleoutSnapshotIsUnimplemented(t *testing.T) {
+	ts := startServerArgs(t, t.TempDir(), weaviateArgs(clusterState(t), 0)...)
+	ctx := context.Background()
+	coll := "snap_" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	if _, err := ts.client.CreateCollection(ctx, &hardnegv1.CreateCollectionRequest{Name: coll, Dim: 4, Metric: hardnegv1.Metric_METRIC_DOT}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ts.client.DeleteCollection(context.Background(), &hardnegv1.DeleteCollectionRequest{Name: coll}) })
+	if _, err := ts.client.SnapshotCollection(ctx, &hardnegv1.SnapshotCollectionRequest{Name: coll}); codeOf(err) != codes.Unimplemented {
+		t.Fatalf("snapshot: %v, want Unimplemented", err)
+	}
 }
