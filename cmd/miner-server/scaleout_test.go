@@ -355,7 +355,9 @@ func TestScaleoutSnapshotIsUnimplemented(t *testing.T) {
 	if _, err := ts.client.CreateCollection(ctx, &hardnegv1.CreateCollectionRequest{Name: coll, Dim: 4, Metric: hardnegv1.Metric_METRIC_DOT}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ts.client.DeleteCollection(context.Background(), &hardnegv1.DeleteCollectionRequest{Name: coll}) })
+	t.Cleanup(func() {
+		ts.client.DeleteCollection(context.Background(), &hardnegv1.DeleteCollectionRequest{Name: coll})
+	})
 	if _, err := ts.client.SnapshotCollection(ctx, &hardnegv1.SnapshotCollectionRequest{Name: coll}); codeOf(err) != codes.Unimplemented {
 		t.Fatalf("snapshot: %v, want Unimplemented", err)
 	}
