@@ -37,7 +37,9 @@ port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 pick_base() {
 	local tries base p ok
 	for tries in $(seq 1 50); do
-		base=$((20000 + (RANDOM % 3000) * 10))
+		# Below Linux's ephemeral range (32768–60999), where outgoing connections
+		# would take ports between the check and the bind.
+		base=$((20000 + (RANDOM % 1200) * 10))
 		ok=1
 		for p in $(seq "$base" $((base + 10 * NODES + 9))); do
 			port_free "$p" || { ok=0; break; }
