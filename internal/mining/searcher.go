@@ -53,9 +53,11 @@ type skipFilterer interface {
 const maxSkipIDs = 256
 
 // skipLists returns the ids and groups the anchor's Skip rejects whatever the
-// candidate's rank: its positives, exclusions, reported false negatives and the other
-// anchors' ids (at most maxSkipIDs ids, in that order), and its groups when the
-// same-group rule is on. The anchor item itself is left to Skip, which must see it.
+// candidate's rank: its positives, exclusions and reported false negatives (at most
+// maxSkipIDs ids, in that order), and its groups when the same-group rule is on. The
+// anchor item itself is left to Skip, which must see it, and so are the other anchors'
+// ids under in-batch exclusion: every anchor would otherwise hand the engine every
+// other anchor's ids, and the engine reads each handed id to rank it.
 func (m *anchorMiner) skipLists() (ids, groups []string) {
 	if f, ok := m.s.(skipFilterer); !ok || !f.FiltersSkips() {
 		return nil, nil
@@ -68,11 +70,6 @@ func (m *anchorMiner) skipLists() (ids, groups []string) {
 	}
 	for _, set := range []map[string]struct{}{a.positives, a.excluded, a.feedback} {
 		for id := range set {
-			add(id)
-		}
-	}
-	for id := range m.inBatch {
-		if m.inBatch.fromOtherAnchor(id, a.index) {
 			add(id)
 		}
 	}

@@ -34,11 +34,15 @@ func (c *Collection) Search(ctx context.Context, q []float32, opts engine.Search
 	}
 	var replay []pushed
 	if len(opts.SkipIDs) > 0 {
-		found, err := c.fetch(ctx, opts.SkipIDs, true)
+		// One filtered read: these items only get ranked and counted, so the
+		// one-replica view of a search is enough.
+		rs, err := c.search(ctx, &pb.SearchRequest{Limit: uint32(len(opts.SkipIDs)), Filters: textIn(propID, pb.Filters_OPERATOR_CONTAINS_ANY, opts.SkipIDs),
+			Properties: itemProps, Metadata: &pb.MetadataRequest{Uuid: true, Vector: true}})
 		if err != nil {
 			return st, err
 		}
-		for _, it := range found {
+		for _, r := range rs {
+			it := engine.Item{ID: textProp(r, propID), Groups: textsProp(r, propGroups), Version: intProp(r, propVersion), Vector: vectorOf(r)}
 			replay = append(replay, pushed{it, c.Similarity(q, it.Vector)})
 		}
 		slices.SortFunc(replay, func(a, b pushed) int {
