@@ -81,7 +81,9 @@ var itemProps = &pb.PropertiesRequest{NonRefProperties: []string{propID, propGro
 // search runs one Search request on the collection.
 func (c *Collection) search(ctx context.Context, req *pb.SearchRequest) ([]*pb.SearchResult, error) {
 	req.Collection = c.class
-	req.ConsistencyLevel = &c.e.c.level
+	if req.ConsistencyLevel == nil {
+		req.ConsistencyLevel = &c.e.c.level
+	}
 	req.Uses_123Api, req.Uses_125Api, req.Uses_127Api = true, true, true
 	r, err := c.e.c.data.Search(ctx, req)
 	if err != nil {

@@ -98,7 +98,7 @@ func (c *Collection) Search(ctx context.Context, q []float32, opts engine.Search
 		if err := ctx.Err(); err != nil {
 			return st, err
 		}
-		req := &pb.SearchRequest{Limit: uint32(limit), Offset: uint32(offset), Properties: itemProps,
+		req := &pb.SearchRequest{Limit: uint32(limit), Offset: uint32(offset), Properties: itemProps, ConsistencyLevel: &one,
 			Metadata:   &pb.MetadataRequest{Uuid: true, Vector: true},
 			NearVector: &pb.NearVector{Vectors: []*pb.Vectors{{VectorBytes: toBytes(q), Type: pb.Vectors_VECTOR_TYPE_SINGLE_FP32}}}}
 		if filter != nil {
@@ -137,6 +137,19 @@ func (c *Collection) Search(ctx context.Context, q []float32, opts engine.Search
 	}
 }
 
+// one is the consistency level of candidate searches: the index part of a search asks
+// one replica per shard whatever the level, and a higher level only makes the
+// coordinator compare the returned objects with other replicas, which costs a round
+// trip per replica for every page of candidates.
+var one = pb.ConsistencyLevel_CONSISTENCY_LEVEL_ONE
+
 // FiltersSkips reports that Search puts SearchOptions.SkipIDs and SkipGroups into
 // Weaviate's filter, so mining fills them (see internal/mining).
 func (c *Collection) FiltersSkips() bool { return true }
+
+// SearchConcurrency tells mining how many anchors to search at once: a search mostly
+// waits on the cluster, so more than one per CPU.
+func (c *Collection) SearchConcurrency() int { return searchConcurrency }
+
+// searchConcurrency is the anchors one Mine request searches at once.
+const searchConcurrency = 32
