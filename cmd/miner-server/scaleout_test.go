@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -23,6 +25,7 @@ import (
 	"google.golang.org/grpc/resolver/manual"
 
 	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
+	"github.com/hardneg/hardneg/internal/engine/weaviate"
 )
 
 // cluster runs deploy/cluster/cluster.sh with args on the cluster of the state file.
@@ -156,6 +159,30 @@ func TestScaleoutNodeKilledDuringIngestAndMining(t *testing.T) {
 	}
 	checkPresent(t, ts.client, coll, acked)
 	waitItemCount(t, ts.client, coll, uint64(len(acked)))
+	// The restarted node catches up (asynchronous replication) on what it missed:
+	// read the batches streamed while it was down from that node alone.
+	node2 := strings.Split(st["WEAVIATE_HTTP_ADDRS"], ",")[2]
+	var missing []string
+	for range 300 {
+		missing = missing[:0]
+		for seq := 16; seq <= 30; seq++ {
+			id := fmt.Sprintf("a%d-%d", seq, seq%50)
+			class, uid := weaviate.ObjectPath(coll, id)
+			resp, err := http.Get("http://" + node2 + "/v1/objects/" + class + "/" + uid + "?node_name=weaviate-2")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				missing = append(missing, id)
+			}
+		}
+		if len(missing) == 0 {
+			return
+		}
+		time.Sleep(time.Second)
+	}
+	t.Errorf("the restarted node still lacks %v after 5 minutes", missing)
 }
 
 // startMinerProcess starts bin/miner-server (HARDNEG_SERVER_BIN) in front of the cluster

@@ -41,6 +41,13 @@ const (
 // uuidSpace is the namespace of the deterministic object ids (UUIDv5).
 var uuidSpace = uuid.MustParse("3b0d7f0e-8f4a-5a51-9c55-6b3f1c1e2a70")
 
+// ObjectPath returns where the item id of collection lives in a Weaviate cluster
+// served with the default prefix: its Weaviate collection and object UUID (for tools
+// and tests that read a node directly).
+func ObjectPath(collection, id string) (class, uuid string) {
+	return className("Hardneg", collection), objectID(collection, id)
+}
+
 // objectID maps a hardneg item id to its Weaviate object id: the same (collection, id)
 // always gives the same UUID, so an upsert replaces the object in place.
 func objectID(collection, id string) string {
