@@ -111,6 +111,48 @@ test-wheel: wheels ## install this machine's wheel into a clean venv with no Go 
 	clients/python/scripts/check_wheel.sh $$(ls $(WHEEL_DIR)/hardneg-*$(if $(filter arm64,$(WHEEL_ARCH)),aarch64,x86_64)*.whl)
 
 
+# The scale-out mode (docs/SCALE.md): a Weaviate cluster behind stateless miner-servers.
+# weaviate-server is built from the Go module proxy outside this module into an ignored
+# cache (cold: minutes and ~3 GB of Go caches; warm: seconds); the version is pinned here.
+WEAVIATE_VERSION := v1.35.2
+WEAVIATE_DIR     := .cache/weaviate/$(WEAVIATE_VERSION)
+WEAVIATE_BIN     := $(WEAVIATE_DIR)/weaviate-server
+CLUSTER          := deploy/cluster/cluster.sh
+
+$(WEAVIATE_BIN):
+	mkdir -p $(WEAVIATE_DIR)
+	cd / && GOBIN=$(CURDIR)/$(WEAVIATE_DIR) GOFLAGS= nice $(GO) install github.com/weaviate/weaviate/cmd/weaviate-server@$(WEAVIATE_VERSION)
+
+.PHONY: weaviate
+weaviate: $(WEAVIATE_BIN) ## build weaviate-server $(WEAVIATE_VERSION) into .cache/weaviate (cached)
+
+.PHONY: cluster-up
+cluster-up: $(WEAVIATE_BIN) build ## start a 3-node Weaviate cluster on loopback ports and a miner-server -backend weaviate in front (.cache/cluster/state.env)
+	$(CLUSTER) up $(WEAVIATE_BIN) $(BIN)
+
+.PHONY: cluster-down
+cluster-down: ## stop the cluster and the miner-server started by cluster-up, and remove their data
+	$(CLUSTER) down
+
+# The scale-out tests (build tag scaleout: the conformance suite and the fault tests,
+# cmd/miner-server) against a fresh cluster, which is brought down afterwards whatever
+# the outcome. Selected without a cluster they fail; plain `go test` never selects them.
+.PHONY: test-scaleout
+test-scaleout: $(WEAVIATE_BIN) build ## build (cached) weaviate, bring a 3-node cluster up, run the conformance suite and the fault tests on it, bring it down
+	$(CLUSTER) down
+	$(CLUSTER) up $(WEAVIATE_BIN) $(BIN)
+	status=0; HARDNEG_CLUSTER_STATE=$(CURDIR)/.cache/cluster/state.env HARDNEG_SERVER_BIN=$(CURDIR)/$(BIN) \
+		$(GO) test -tags scaleout -count=1 -timeout 20m -run '^Test(ConformanceWeaviate|Scaleout)' ./cmd/miner-server || status=$$?; \
+		$(CLUSTER) down; exit $$status
+
+.PHONY: bench-scaleout
+bench-scaleout: $(WEAVIATE_BIN) build ## embedded vs Weaviate side by side on one synthetic set (BENCH_N vectors × 384, default 20,000): ingest, Mine p50/p99, recall
+	$(CLUSTER) down
+	$(CLUSTER) up $(WEAVIATE_BIN) $(BIN)
+	status=0; HARDNEG_CLUSTER_STATE=$(CURDIR)/.cache/cluster/state.env HARDNEG_BENCH_N=$(BENCH_N) \
+		$(GO) test -tags scaleout -count=1 -timeout 60m -v -run '^TestBenchScaleoutSideBySide$$' ./cmd/miner-server | grep -E 'ingest|Mine|recall|rpc error|^(ok|FAIL|---)' || status=$$?; \
+		$(CLUSTER) down; exit $$status
+
 PROMTOOL  ?= promtool
 
 # promtool comes from Debian's prometheus package, installed when missing (as root).

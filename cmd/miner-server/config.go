@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hardneg/hardneg/internal/engine/weaviate"
 	"github.com/hardneg/hardneg/internal/index"
 	"github.com/hardneg/hardneg/internal/wal"
 )
@@ -52,6 +53,37 @@ type Config struct {
 	otelEnv      bool
 	// ShowVersion prints the version and exits (-version; no environment variable).
 	ShowVersion bool
+
+	// Backend is the engine: "embedded" (the index in -data-dir) or "weaviate" (a
+	// Weaviate cluster; the miner keeps no state, docs/SCALE.md).
+	Backend string
+	// The Weaviate engine's connection and collection settings (see weaviate.Options).
+	WeaviateAddr        string
+	WeaviateGRPCAddr    string
+	WeaviateAPIKey      string
+	WeaviateTLS         bool
+	WeaviateCAFile      string
+	WeaviateConsistency string
+	WeaviateReplication int
+	WeaviateShards      int
+	WeaviateTimeout     time.Duration
+	WeaviatePrefix      string
+}
+
+// weaviateOptions returns the Weaviate engine's options of c.
+func (c Config) weaviateOptions() weaviate.Options {
+	return weaviate.Options{
+		Addr:              c.WeaviateAddr,
+		GRPCAddr:          c.WeaviateGRPCAddr,
+		APIKey:            c.WeaviateAPIKey,
+		TLS:               c.WeaviateTLS,
+		CAFile:            c.WeaviateCAFile,
+		Consistency:       c.WeaviateConsistency,
+		ReplicationFactor: c.WeaviateReplication,
+		Shards:            c.WeaviateShards,
+		Timeout:           c.WeaviateTimeout,
+		Prefix:            c.WeaviatePrefix,
+	}
 }
 
 // indexOptions returns the storage options of c.
@@ -103,6 +135,17 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.BoolVar(&c.UI, "ui", true, "serve the web inspector under /ui/ on the HTTP port (its API needs a token when authentication is on)")
 	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", "", "export OpenTelemetry traces to this OTLP/gRPC collector URL (http://host:4317 plaintext, https:// TLS); also on when OTEL_EXPORTER_OTLP_ENDPOINT is set")
 	c.otelEnv = getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
+	fs.StringVar(&c.Backend, "backend", "embedded", "engine holding the vectors: embedded (the index in -data-dir) or weaviate (a Weaviate cluster at -weaviate-addr; the server keeps no state)")
+	fs.StringVar(&c.WeaviateAddr, "weaviate-addr", "", "host:port of a Weaviate node's REST API (schema), with -backend weaviate")
+	fs.StringVar(&c.WeaviateGRPCAddr, "weaviate-grpc-addr", "", "host:port of a Weaviate node's gRPC API (reads and writes), with -backend weaviate")
+	fs.StringVar(&c.WeaviateAPIKey, "weaviate-api-key", "", "API key sent to Weaviate as a bearer token (prefer the HARDNEG_WEAVIATE_API_KEY variable: arguments are visible to other local users)")
+	fs.BoolVar(&c.WeaviateTLS, "weaviate-tls", false, "connect to Weaviate with TLS (https and TLS gRPC), verifying it against the system roots or -weaviate-ca-file")
+	fs.StringVar(&c.WeaviateCAFile, "weaviate-ca-file", "", "PEM CA bundle to verify Weaviate's certificate with (implies -weaviate-tls)")
+	fs.StringVar(&c.WeaviateConsistency, "weaviate-consistency", "QUORUM", "replicas that must acknowledge every write before it is acknowledged, and that reads ask: ONE, QUORUM or ALL")
+	fs.IntVar(&c.WeaviateReplication, "weaviate-replication-factor", 1, "copies of each shard of a collection created by this server (at most the cluster's node count)")
+	fs.IntVar(&c.WeaviateShards, "weaviate-shards", 0, "shards of a collection created by this server; 0: Weaviate's default (one per node)")
+	fs.DurationVar(&c.WeaviateTimeout, "weaviate-timeout", 30*time.Second, "bound on each call to Weaviate")
+	fs.StringVar(&c.WeaviatePrefix, "weaviate-prefix", "Hardneg", "start of the Weaviate collection names this server uses (Prefix_<collection>, PrefixMeta), so deployments can share a cluster")
 	fs.BoolVar(&c.ShowVersion, "version", false, "print the version, revision and Go version, and exit")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: miner-server [flags]\n\nEvery flag but -version can also be set with HARDNEG_<NAME>, e.g. HARDNEG_GRPC_ADDR.\n\n")
@@ -151,6 +194,18 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	if c.RetryAfter <= 0 {
 		errs = append(errs, errors.New("-retry-after: must be positive"))
+	}
+	switch c.Backend {
+	case "embedded":
+	case "weaviate":
+		if c.WeaviateAddr == "" || c.WeaviateGRPCAddr == "" {
+			errs = append(errs, errors.New("-backend weaviate: needs -weaviate-addr and -weaviate-grpc-addr"))
+		}
+		if c.WALSalvage {
+			errs = append(errs, errors.New("-wal-salvage: only with -backend embedded"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("-backend: want embedded or weaviate, got %q", c.Backend))
 	}
 	return c, errors.Join(errs...)
 }

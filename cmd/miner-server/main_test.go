@@ -36,7 +36,13 @@ type testServer struct {
 
 func startServer(t *testing.T, dataDir string) *testServer {
 	t.Helper()
-	cfg, err := parseConfig([]string{"-grpc-addr=127.0.0.1:0", "-http-addr=127.0.0.1:0", "-data-dir=" + dataDir, "-shutdown-timeout=5s"}, func(string) string { return "" }, io.Discard)
+	return startServerArgs(t, dataDir)
+}
+
+// startServerArgs starts a server with extra flags (e.g. -backend weaviate).
+func startServerArgs(t *testing.T, dataDir string, args ...string) *testServer {
+	t.Helper()
+	cfg, err := parseConfig(append([]string{"-grpc-addr=127.0.0.1:0", "-http-addr=127.0.0.1:0", "-data-dir=" + dataDir, "-shutdown-timeout=5s"}, args...), func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
 	"github.com/hardneg/hardneg/internal/engine"
+	"github.com/hardneg/hardneg/internal/engine/weaviate"
 	"github.com/hardneg/hardneg/internal/index"
 	"github.com/hardneg/hardneg/internal/metrics"
 	"github.com/hardneg/hardneg/internal/mining"
@@ -56,10 +57,10 @@ type Server struct {
 	tracer   *sdktrace.TracerProvider // nil when tracing is off
 }
 
-// NewServer opens storage (the embedded engine, package index) and binds the
-// listeners; it does not serve yet.
+// NewServer opens the engine (-backend: the embedded index in -data-dir, or a
+// Weaviate cluster) and binds the listeners; it does not serve yet.
 func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
-	db, err := index.Lock(cfg.indexOptions(log.With("component", "storage")))
+	db, err := openEngine(cfg, log.With("component", "storage"))
 	if err != nil {
 		return nil, fmt.Errorf("open storage: %w", err)
 	}
@@ -71,6 +72,14 @@ func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// openEngine opens the engine cfg.Backend names.
+func openEngine(cfg Config, log *slog.Logger) (engine.Engine, error) {
+	if cfg.Backend == "weaviate" {
+		return weaviate.Open(cfg.weaviateOptions())
+	}
+	return index.Lock(cfg.indexOptions(log))
 }
 
 // setup loads credentials, binds the listeners and builds the servers.

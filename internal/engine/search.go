@@ -40,6 +40,15 @@ type SearchOptions struct {
 	// so widening costs in proportion to it. Items past it are still produced while
 	// yield asks.
 	Depth int
+	// SkipIDs, when set, are ids for which Skip returns true. An engine may leave them
+	// out of its search (a remote engine filters them inside its index) but must still
+	// present each stored one to Skip at its rank, so that ranks and rule counts do not
+	// change. The embedded engine ignores it.
+	SkipIDs []string
+	// SkipGroups, when set, are groups whose items Skip rejects. An engine may leave
+	// those items out of its search; they then take no rank and Skip does not see them.
+	// The embedded engine ignores it.
+	SkipGroups []string
 	// Scores, when set, are the query's similarities to every slot computed by
 	// ScoreExact; an exact scan uses them instead of scoring the rows when no vector
 	// was written since, and scores the rows otherwise. They must be for this query.

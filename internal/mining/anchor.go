@@ -97,6 +97,7 @@ func mineAnchor(ctx context.Context, s Searcher, req *Request, rl rules, a *prep
 		NoWiden:       !pol.Widen,
 		Scores:        scores,
 	}
+	opts.SkipIDs, opts.SkipGroups = m.skipLists()
 	st, err := s.Search(ctx, a.query, opts, m.yield)
 	if err != nil {
 		return Result{}, err

@@ -197,7 +197,7 @@ func Mine(ctx context.Context, s Searcher, req Request) ([]Result, error) {
 	}
 	results := make([]Result, len(anchors))
 	errs := make([]error, len(anchors))
-	par := parallelism()
+	par := parallelism(s)
 	group := 1
 	es, batched := s.(exactScorer)
 	if batched {

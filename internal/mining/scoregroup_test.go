@@ -93,7 +93,7 @@ func TestMineFullScoreGroupsMatchScans(t *testing.T) {
 			c := newCollection(t, w.cfg, w.batchCopy(), w.feedback).(engine.Collection)
 			rc := w.corpus(t, c)
 			req := w.randomRequest(r, c, rc)
-			for len(req.Anchors) < 2*maxScoreGroup*parallelism()+5 {
+			for len(req.Anchors) < 2*maxScoreGroup*parallelism(c)+5 {
 				req.Anchors = append(req.Anchors, w.randomRequest(r, c, rc).Anchors...)
 			}
 			batched := &countingScorer{Collection: c}

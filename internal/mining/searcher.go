@@ -42,6 +42,45 @@ type exactScorer interface {
 	ScoreExact(qs [][]float32, out []engine.ExactScores) bool
 }
 
+// skipFilterer is implemented by searchers that can leave ids and groups mining would
+// skip out of the search itself (engine.SearchOptions.SkipIDs, SkipGroups): a remote
+// engine puts them into its index's filter. Mining fills those lists only for them.
+type skipFilterer interface {
+	FiltersSkips() bool
+}
+
+// maxSkipIDs bounds the ids one search hands to a skipFilterer; Skip handles the rest.
+const maxSkipIDs = 256
+
+// skipLists returns the ids and groups the anchor's Skip rejects whatever the
+// candidate's rank: its positives, exclusions and reported false negatives (at most
+// maxSkipIDs ids, in that order), and its groups when the same-group rule is on. The
+// anchor item itself is left to Skip, which must see it, and so are the other anchors'
+// ids under in-batch exclusion: every anchor would otherwise hand the engine every
+// other anchor's ids, and the engine reads each handed id to rank it.
+func (m *anchorMiner) skipLists() (ids, groups []string) {
+	if f, ok := m.s.(skipFilterer); !ok || !f.FiltersSkips() {
+		return nil, nil
+	}
+	a := m.a
+	add := func(id string) {
+		if id != a.self && len(ids) < maxSkipIDs {
+			ids = append(ids, id)
+		}
+	}
+	for _, set := range []map[string]struct{}{a.positives, a.excluded, a.feedback} {
+		for id := range set {
+			add(id)
+		}
+	}
+	if m.pol.ExcludeSameGroup {
+		for g := range a.groups {
+			groups = append(groups, g)
+		}
+	}
+	return ids, groups
+}
+
 // Every engine's collection is a Searcher with the optional parameters and batched exact
 // scoring.
 var (

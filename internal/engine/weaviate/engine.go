@@ -1,0 +1,474 @@
+package weaviate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/weaviate/weaviate/entities/models"
+	pb "github.com/weaviate/weaviate/grpc/generated/protocol/v1"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/hardneg/hardneg/internal/engine"
+)
+
+// Engine is the Weaviate backend: every collection is a Weaviate collection, writer
+// positions and false-negative verdicts live in one more (PrefixMeta), and the engine
+// itself keeps no state a restart could lose. Safe for concurrent use.
+type Engine struct {
+	c *conn
+
+	mu    sync.Mutex             // guards colls
+	colls map[string]*Collection // collections seen, by hardneg name
+
+	lsn    atomic.Uint64 // sequence numbers of acknowledged writes (this process)
+	closed atomic.Bool
+}
+
+var _ engine.Engine = (*Engine)(nil)
+
+// Open connects to a Weaviate cluster and makes sure the metadata collection exists.
+func Open(o Options) (*Engine, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	c, err := dial(o)
+	if err != nil {
+		return nil, err
+	}
+	return &Engine{c: c, colls: map[string]*Collection{}}, nil
+}
+
+// Options returns the options in effect (defaults filled in).
+func (e *Engine) Options() Options { return e.c.opts }
+
+// Recover creates the metadata collection when it is missing; there is nothing else to
+// recover: the cluster holds every acknowledged write.
+func (e *Engine) Recover() error {
+	ctx, cancel := e.c.ctx(context.Background())
+	defer cancel()
+	class := e.c.opts.Prefix + "Meta"
+	ok, err := e.c.rest.Schema().ClassExistenceChecker().WithClassName(class).Do(ctx)
+	if err != nil {
+		return fmt.Errorf("weaviate: %w", err)
+	}
+	if ok {
+		return nil
+	}
+	text := func(name string) *models.Property {
+		return &models.Property{Name: name, DataType: []string{"text"}, Tokenization: "field"}
+	}
+	err = e.c.rest.Schema().ClassCreator().WithClass(&models.Class{
+		Class:             class,
+		Description:       "hardneg: stream writer positions and false-negative verdicts",
+		Vectorizer:        "none",
+		VectorIndexConfig: map[string]any{"skip": true},
+		ReplicationConfig: e.replication(),
+		Properties: []*models.Property{text(metaKind), text(metaCollection), text(metaKey), text(metaItem),
+			{Name: metaSeq, DataType: []string{"int"}}},
+	}).Do(ctx)
+	if err != nil && !strings.Contains(err.Error(), "already exists") {
+		return fmt.Errorf("weaviate: create %s: %w", class, err)
+	}
+	return nil
+}
+
+// replication is the replication configuration of the collections this engine creates:
+// the replication factor, and with more than one copy asynchronous replication (a node
+// that was down catches up on the writes it missed) with conflicts between a write and
+// a delete resolved by time.
+func (e *Engine) replication() *models.ReplicationConfig {
+	rc := &models.ReplicationConfig{Factor: int64(e.c.opts.ReplicationFactor)}
+	if rc.Factor > 1 {
+		rc.AsyncEnabled = true
+		rc.DeletionStrategy = models.ReplicationConfigDeletionStrategyTimeBasedResolution
+	}
+	return rc
+}
+
+// Failed returns nil: a Weaviate engine has no local storage to fail; errors of the
+// cluster fail the request that met them.
+func (e *Engine) Failed() <-chan struct{} { return nil }
+
+// Close closes the connections.
+func (e *Engine) Close() error {
+	if e.closed.Swap(true) {
+		return nil
+	}
+	return e.c.close()
+}
+
+// stored is what a Weaviate collection's description holds: the hardneg configuration.
+type stored struct {
+	Name           string `json:"name"`
+	Dim            int    `json:"dim"`
+	Metric         string `json:"metric"`
+	M              int    `json:"m"`
+	EfConstruction int    `json:"ef_construction"`
+	EfSearch       int    `json:"ef_search"`
+	ExactThreshold int    `json:"exact_threshold"`
+}
+
+const descriptionPrefix = "hardneg collection "
+
+var metrics = map[engine.Metric]string{engine.Cosine: "cosine", engine.Dot: "dot", engine.L2: "l2-squared"}
+
+func metricNamed(s string) engine.Metric {
+	for m, name := range metrics {
+		if name == s {
+			return m
+		}
+	}
+	return engine.MetricUnspecified
+}
+
+// CreateCollection creates the Weaviate collection for cfg: its HNSW index with the
+// collection's M, ef_construction and ef_search and the metric's distance, the
+// engine's replication factor and shard count, and the item properties.
+func (e *Engine) CreateCollection(cfg engine.Config) (engine.Collection, error) {
+	if e.closed.Load() {
+		return nil, engine.ErrClosed
+	}
+	cfg, err := cfg.Validate()
+	if err != nil {
+		return nil, err
+	}
+	class := className(e.c.opts.Prefix, cfg.Name)
+	ctx, cancel := e.c.ctx(context.Background())
+	defer cancel()
+	exists, err := e.c.rest.Schema().ClassExistenceChecker().WithClassName(class).Do(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("weaviate: %w", err)
+	}
+	if exists {
+		return nil, fmt.Errorf("%q: %w", cfg.Name, engine.ErrCollectionExists)
+	}
+	desc, _ := json.Marshal(stored{Name: cfg.Name, Dim: cfg.Dim, Metric: metrics[cfg.Metric], M: cfg.Params.M,
+		EfConstruction: cfg.Params.EfConstruction, EfSearch: cfg.Params.EfSearch, ExactThreshold: cfg.Params.ExactThreshold})
+	wc := &models.Class{
+		Class:       class,
+		Description: descriptionPrefix + string(desc),
+		Vectorizer:  "none",
+		VectorIndexConfig: map[string]any{
+			"distance":       metrics[cfg.Metric],
+			"maxConnections": cfg.Params.M,
+			"efConstruction": cfg.Params.EfConstruction,
+			"ef":             cfg.Params.EfSearch,
+		},
+		ReplicationConfig: e.replication(),
+		Properties: []*models.Property{
+			{Name: propID, DataType: []string{"text"}, Tokenization: "field"},
+			{Name: propGroups, DataType: []string{"text[]"}, Tokenization: "field"},
+			{Name: propVersion, DataType: []string{"int"}},
+		},
+	}
+	if e.c.opts.Shards > 0 {
+		wc.ShardingConfig = map[string]any{"desiredCount": e.c.opts.Shards}
+	}
+	if err := e.c.rest.Schema().ClassCreator().WithClass(wc).Do(ctx); err != nil {
+		if strings.Contains(err.Error(), "already exists") {
+			return nil, fmt.Errorf("%q: %w", cfg.Name, engine.ErrCollectionExists)
+		}
+		return nil, fmt.Errorf("weaviate: create collection %q: %w", cfg.Name, err)
+	}
+	return e.remember(cfg), nil
+}
+
+// remember returns the Collection for cfg, the same value for the same configuration.
+func (e *Engine) remember(cfg engine.Config) *Collection {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if c, ok := e.colls[cfg.Name]; ok && c.cfg == cfg {
+		return c
+	}
+	c := &Collection{e: e, cfg: cfg, class: className(e.c.opts.Prefix, cfg.Name)}
+	e.colls[cfg.Name] = c
+	return c
+}
+
+func (e *Engine) forget(name string) {
+	e.mu.Lock()
+	delete(e.colls, name)
+	e.mu.Unlock()
+}
+
+// configOf parses a Weaviate collection's description; ok is false for collections
+// this engine did not create.
+func configOf(class *models.Class) (engine.Config, bool) {
+	rest, ok := strings.CutPrefix(class.Description, descriptionPrefix)
+	if !ok {
+		return engine.Config{}, false
+	}
+	var s stored
+	if json.Unmarshal([]byte(rest), &s) != nil || s.Name == "" {
+		return engine.Config{}, false
+	}
+	return engine.Config{Name: s.Name, Dim: s.Dim, Metric: metricNamed(s.Metric), Params: engine.Params{
+		M: s.M, EfConstruction: s.EfConstruction, EfSearch: s.EfSearch, ExactThreshold: s.ExactThreshold}}, true
+}
+
+// Collection returns the named collection, asking the cluster for collections this
+// process has not seen (another miner may have created them).
+func (e *Engine) Collection(name string) (engine.Collection, error) {
+	c, err := e.collection(name)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (e *Engine) collection(name string) (*Collection, error) {
+	if e.closed.Load() {
+		return nil, engine.ErrClosed
+	}
+	e.mu.Lock()
+	c, ok := e.colls[name]
+	e.mu.Unlock()
+	if ok {
+		return c, nil
+	}
+	if name == "" || len(name) > engine.MaxNameLen {
+		return nil, fmt.Errorf("%q: %w", name, engine.ErrCollectionNotFound)
+	}
+	ctx, cancel := e.c.ctx(context.Background())
+	defer cancel()
+	class, err := e.c.rest.Schema().ClassGetter().WithClassName(className(e.c.opts.Prefix, name)).Do(ctx)
+	if err != nil || class == nil {
+		if err == nil || isNotFound(err) {
+			return nil, fmt.Errorf("%q: %w", name, engine.ErrCollectionNotFound)
+		}
+		return nil, fmt.Errorf("weaviate: %w", err)
+	}
+	cfg, ok := configOf(class)
+	if !ok || cfg.Name != name {
+		return nil, fmt.Errorf("%q: %w", name, engine.ErrCollectionNotFound)
+	}
+	return e.remember(cfg), nil
+}
+
+func isNotFound(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "404") || strings.Contains(s, "not found") || strings.Contains(s, "could not find class") ||
+		strings.Contains(s, "no such class")
+}
+
+// Collections lists the cluster's hardneg collections, ordered by name; it returns
+// none when the cluster cannot be asked.
+func (e *Engine) Collections() []engine.Collection {
+	ctx, cancel := e.c.ctx(context.Background())
+	defer cancel()
+	dump, err := e.c.rest.Schema().Getter().Do(ctx)
+	if err != nil {
+		return nil
+	}
+	var out []engine.Collection
+	for _, class := range dump.Classes {
+		if _, ok := collectionName(e.c.opts.Prefix, class.Class); !ok {
+			continue
+		}
+		if cfg, ok := configOf(class); ok {
+			out = append(out, e.remember(cfg))
+		}
+	}
+	slices.SortFunc(out, func(a, b engine.Collection) int { return strings.Compare(a.Name(), b.Name()) })
+	return out
+}
+
+// DeleteCollection drops the Weaviate collection and the collection's verdicts.
+func (e *Engine) DeleteCollection(name string) error {
+	c, err := e.collection(name)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := e.c.ctx(context.Background())
+	defer cancel()
+	e.forget(name)
+	if err := e.c.rest.Schema().ClassDeleter().WithClassName(c.class).Do(ctx); err != nil {
+		if isNotFound(err) {
+			return fmt.Errorf("%q: %w", name, engine.ErrCollectionNotFound)
+		}
+		return fmt.Errorf("weaviate: delete collection %q: %w", name, err)
+	}
+	_, err = e.c.data.BatchDelete(ctx, &pb.BatchDeleteRequest{Collection: e.c.opts.Prefix + "Meta", ConsistencyLevel: &e.c.level,
+		Filters: and(textIs(metaKind, "verdict"), textIs(metaCollection, name))})
+	if err != nil {
+		return fmt.Errorf("weaviate: delete the verdicts of %q: %w", name, err)
+	}
+	return nil
+}
+
+// Upsert writes b at the engine's consistency level: every object is acknowledged by
+// that many replicas before Upsert returns.
+func (e *Engine) Upsert(name string, b *engine.Batch, prefix string) (engine.UpsertResult, error) {
+	c, err := e.collection(name)
+	if err != nil {
+		return engine.UpsertResult{}, err
+	}
+	if err := engine.ValidateBatch(b, c.cfg.Dim, c.cfg.Metric, prefix); err != nil {
+		return engine.UpsertResult{}, err
+	}
+	ctx, cancel := e.c.ctx(context.Background())
+	defer cancel()
+	res, err := c.upsert(ctx, b)
+	if err != nil {
+		return engine.UpsertResult{}, err
+	}
+	res.Sequence = e.lsn.Add(1)
+	return res, nil
+}
+
+// Delete removes ids at the engine's consistency level.
+func (e *Engine) Delete(name string, ids []string, field string) (engine.DeleteResult, error) {
+	c, err := e.collection(name)
+	if err != nil {
+		return engine.DeleteResult{}, err
+	}
+	if err := engine.ValidateIDs(field, ids, false); err != nil {
+		return engine.DeleteResult{}, err
+	}
+	ctx, cancel := e.c.ctx(context.Background())
+	defer cancel()
+	res, err := c.delete(ctx, ids)
+	if err != nil {
+		return engine.DeleteResult{}, err
+	}
+	res.Sequence = e.lsn.Add(1)
+	return res, nil
+}
+
+// StreamAppend applies one stream batch and then records the writer's sequence in the
+// metadata collection, both at the engine's consistency level, so any miner can take
+// the stream over. A crash between the two leaves the batch applied but not recorded:
+// the writer resends it and it is applied again, which upserts and deletes make
+// harmless. Two miners must not serve one writer at the same time (a writer streams
+// over one connection).
+func (e *Engine) StreamAppend(writer string, seq uint64, name string, b *engine.Batch, deletes []string) (engine.StreamResult, error) {
+	c, err := e.collection(name)
+	if err != nil {
+		return engine.StreamResult{}, err
+	}
+	if b == nil {
+		b = &engine.Batch{}
+	}
+	if err := engine.ValidateBatch(b, c.cfg.Dim, c.cfg.Metric, "items"); err != nil {
+		return engine.StreamResult{}, err
+	}
+	if err := engine.ValidateIDs("delete_ids", deletes, true); err != nil {
+		return engine.StreamResult{}, err
+	}
+	ctx, cancel := e.c.ctx(context.Background())
+	defer cancel()
+	last, err := e.writerSequence(ctx, writer)
+	if err != nil {
+		return engine.StreamResult{}, err
+	}
+	switch {
+	case seq <= last:
+		return engine.StreamResult{Duplicate: true, LSN: e.lsn.Load(), WriterSequence: last, PrevSequence: last}, nil
+	case seq > last+1:
+		return engine.StreamResult{}, fmt.Errorf("writer %q: got sequence %d, expected %d: %w", writer, seq, last+1, engine.ErrSequenceGap)
+	}
+	res := engine.StreamResult{WriterSequence: seq, PrevSequence: last}
+	if b.Len() > 0 {
+		if res.Upsert, err = c.upsert(ctx, b); err != nil {
+			return engine.StreamResult{}, err
+		}
+	}
+	if len(deletes) > 0 {
+		if res.Delete, err = c.delete(ctx, deletes); err != nil {
+			return engine.StreamResult{}, err
+		}
+	}
+	seqProps, _ := structpb.NewStruct(map[string]any{metaKind: "writer", metaKey: writer, metaSeq: float64(seq)})
+	if err := e.writeObjects(ctx, []*pb.BatchObject{{Uuid: metaID("writer", writer), Collection: e.c.opts.Prefix + "Meta",
+		Properties: &pb.BatchObject_Properties{NonRefProperties: seqProps}}}); err != nil {
+		return engine.StreamResult{}, fmt.Errorf("writer %q: record sequence %d: %w", writer, seq, err)
+	}
+	res.LSN = e.lsn.Add(1)
+	res.Upsert.Sequence, res.Delete.Sequence = res.LSN, res.LSN
+	return res, nil
+}
+
+// writerSequence reads a writer's last applied sequence (0 for a new writer) by its
+// object id, at the consistency level.
+func (e *Engine) writerSequence(ctx context.Context, writer string) (uint64, error) {
+	uid := metaID("writer", writer)
+	objs, err := e.c.getByID(ctx, e.c.opts.Prefix+"Meta", []string{uid}, false)
+	if err != nil {
+		return 0, fmt.Errorf("writer %q: %w", writer, err)
+	}
+	if o, ok := objs[uid]; ok {
+		return uint64(propInt(o, metaSeq)), nil
+	}
+	return 0, nil
+}
+
+// WaitLogged returns at once: every write is acknowledged at the consistency level
+// before the call that made it returns.
+func (e *Engine) WaitLogged(ctx context.Context, lsn uint64) error { return ctx.Err() }
+
+// DurableLSN is the sequence number of the last acknowledged write of this process.
+func (e *Engine) DurableLSN() uint64 { return e.lsn.Load() }
+
+// ReportFalseNegatives stores each (anchor key, item id) verdict as an object of the
+// metadata collection at the consistency level; recording a known pair again is a
+// no-op.
+func (e *Engine) ReportFalseNegatives(name string, reports []engine.FalseNegativeReport, field string) (int, error) {
+	c, err := e.collection(name)
+	if err != nil {
+		return 0, err
+	}
+	if err := engine.ValidateFalseNegatives(reports, field); err != nil {
+		return 0, err
+	}
+	ctx, cancel := e.c.ctx(context.Background())
+	defer cancel()
+	var objs []*pb.BatchObject
+	queued := map[string]bool{}
+	for _, r := range reports {
+		known, err := c.falseNegatives(ctx, r.Key)
+		if err != nil {
+			return 0, err
+		}
+		for _, id := range r.IDs {
+			uid := metaID("verdict", name, r.Key, id)
+			if _, ok := known[id]; ok || queued[uid] {
+				continue
+			}
+			queued[uid] = true
+			props, _ := structpb.NewStruct(map[string]any{metaKind: "verdict", metaCollection: name, metaKey: r.Key, metaItem: id})
+			objs = append(objs, &pb.BatchObject{Uuid: uid, Collection: e.c.opts.Prefix + "Meta", Properties: &pb.BatchObject_Properties{NonRefProperties: props}})
+		}
+	}
+	if err := e.writeObjects(ctx, objs); err != nil {
+		return 0, err
+	}
+	e.lsn.Add(1)
+	return len(objs), nil
+}
+
+// writeObjects writes objects in one batch at the consistency level and fails when any
+// of them failed.
+func (e *Engine) writeObjects(ctx context.Context, objs []*pb.BatchObject) error {
+	if len(objs) == 0 {
+		return nil
+	}
+	reply, err := e.c.data.BatchObjects(ctx, &pb.BatchObjectsRequest{Objects: objs, ConsistencyLevel: &e.c.level})
+	if err != nil {
+		return fmt.Errorf("weaviate: batch write: %w", err)
+	}
+	if len(reply.Errors) > 0 {
+		var msgs []string
+		for _, be := range reply.Errors[:min(3, len(reply.Errors))] {
+			msgs = append(msgs, be.Error)
+		}
+		return fmt.Errorf("weaviate: batch write: %d of %d objects failed: %w", len(reply.Errors), len(objs), errors.New(strings.Join(msgs, "; ")))
+	}
+	return nil
+}

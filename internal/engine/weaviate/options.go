@@ -1,0 +1,83 @@
+package weaviate
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	pb "github.com/weaviate/weaviate/grpc/generated/protocol/v1"
+)
+
+// Options configure the connection to a Weaviate cluster. The zero value of each field
+// but Addr and GRPCAddr means its default.
+type Options struct {
+	// Addr is the host:port of a node's REST API (schema operations). Required.
+	Addr string
+	// GRPCAddr is the host:port of a node's gRPC API (reads and writes). Required.
+	GRPCAddr string
+	// APIKey, when set, is sent as a bearer token on every call.
+	APIKey string
+	// TLS connects with TLS (https and TLS gRPC), verifying the server against the
+	// system roots or CAFile.
+	TLS bool
+	// CAFile is a PEM file of CA certificates to verify the server with (implies TLS).
+	CAFile string
+	// Consistency is the replica agreement every write waits for before it is
+	// acknowledged and every read asks for: ONE, QUORUM or ALL. Default QUORUM: with
+	// replication factor 3 a write survives the loss of any one node and reads see
+	// every acknowledged write while one node is down.
+	Consistency string
+	// ReplicationFactor is the number of copies of each shard of a new collection.
+	// Default 1. It cannot exceed the cluster's node count.
+	ReplicationFactor int
+	// Shards is the number of shards of a new collection. 0: Weaviate's default (one
+	// per node).
+	Shards int
+	// Timeout bounds each call to Weaviate. Default 30 s.
+	Timeout time.Duration
+	// Prefix starts the Weaviate collection names this engine uses (Prefix_<name> for a
+	// collection, PrefixMeta for writer positions and verdicts), so several hardneg
+	// deployments can share a cluster. Default "Hardneg"; it must start with an
+	// upper-case letter and hold only letters and digits.
+	Prefix string
+}
+
+// consistencyLevels maps the accepted spellings of Options.Consistency.
+var consistencyLevels = map[string]pb.ConsistencyLevel{
+	"ONE":    pb.ConsistencyLevel_CONSISTENCY_LEVEL_ONE,
+	"QUORUM": pb.ConsistencyLevel_CONSISTENCY_LEVEL_QUORUM,
+	"ALL":    pb.ConsistencyLevel_CONSISTENCY_LEVEL_ALL,
+}
+
+// withDefaults checks o and fills in defaults.
+func (o Options) withDefaults() (Options, error) {
+	if o.Addr == "" || o.GRPCAddr == "" {
+		return o, fmt.Errorf("weaviate: both the REST address and the gRPC address are required")
+	}
+	if o.Consistency == "" {
+		o.Consistency = "QUORUM"
+	}
+	o.Consistency = strings.ToUpper(o.Consistency)
+	if _, ok := consistencyLevels[o.Consistency]; !ok {
+		return o, fmt.Errorf("weaviate: consistency %q: must be ONE, QUORUM or ALL", o.Consistency)
+	}
+	if o.ReplicationFactor == 0 {
+		o.ReplicationFactor = 1
+	}
+	if o.ReplicationFactor < 1 || o.Shards < 0 {
+		return o, fmt.Errorf("weaviate: replication factor %d and shards %d: must be positive", o.ReplicationFactor, o.Shards)
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 30 * time.Second
+	}
+	if o.Prefix == "" {
+		o.Prefix = "Hardneg"
+	}
+	if !prefixRE.MatchString(o.Prefix) {
+		return o, fmt.Errorf("weaviate: prefix %q: must be an upper-case letter followed by letters and digits", o.Prefix)
+	}
+	if o.CAFile != "" {
+		o.TLS = true
+	}
+	return o, nil
+}
