@@ -443,9 +443,9 @@ func testMiningRules(t *testing.T, c hardnegv1.MinerServiceClient) {
 				{"near-duplicate threshold", func(p *hardnegv1.MiningPolicy) {
 					p.ExcludeNearDuplicates = proto.Bool(true)
 					p.DuplicateThreshold = proto.Float32(dupT)
-					if m == hardnegv1.Metric_METRIC_COSINE {
-						p.DuplicateMargin = proto.Float32(2) // the cosine default margin off
-					}
+					// The default false-negative budget that comes with the near-duplicate
+					// rules under cosine is left out: its reference is in internal/mining.
+					p.PfnBudget = proto.Uint32(0)
 				}},
 				{"absolute margin", func(p *hardnegv1.MiningPolicy) { p.AbsoluteMargin = proto.Float32(0) }},
 				{"relative margin", func(p *hardnegv1.MiningPolicy) { p.RelativeMargin = proto.Float32(0.05); p.RangeMax = k }},
@@ -461,9 +461,7 @@ func testMiningRules(t *testing.T, c hardnegv1.MinerServiceClient) {
 					p.InBatchExclusion = proto.Bool(true)
 					p.ExcludeNearDuplicates = proto.Bool(true)
 					p.DuplicateThreshold = proto.Float32(dupT)
-					if m == hardnegv1.Metric_METRIC_COSINE {
-						p.DuplicateMargin = proto.Float32(2)
-					}
+					p.PfnBudget = proto.Uint32(0)
 					p.AbsoluteMargin = proto.Float32(0)
 					p.MinScore = proto.Float32(lo)
 					p.RangeMin = 2

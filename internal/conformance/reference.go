@@ -89,7 +89,7 @@ type refResult struct {
 // explicitly: exclusions of the anchor, its positives and exclusions, in-batch
 // exclusion, same group, a near-duplicate threshold against the positives (and against
 // stored exclusions and reported false negatives), the absolute
-// and relative margins, the score band, feedback, and the rank window counted on
+// and relative margins, the score band, feedback (not the false-negative budget), and the rank window counted on
 // surviving candidates (RANK_MODE_SURVIVING) or on raw ranks (RANK_MODE_RAW, the anchor
 // item not counted), with top
 // sampling and no hardness floor.
