@@ -749,67 +749,80 @@ func TestMineFuzzNeverInternal(t *testing.T) {
 	}
 	strs := []string{"", "i1", "i2", "nope", "\x00", long, "g0"}
 	pickS := func() string { return strs[r.IntN(len(strs))] }
+	// Each mutation changes one field of a valid request to a random, often bad, value.
+	type req = hardnegv1.MineRequest
+	anchor := func(q *req) *hardnegv1.Anchor { return q.Anchors[r.IntN(len(q.Anchors))] }
+	badVec := func(n int) []byte {
+		v := unit(r.IntN(50))
+		v[r.IntN(len(v))] = floats[r.IntN(len(floats))]
+		return f32bytes(v)[:4*r.IntN(n+1)]
+	}
+	mutations := []func(q *req){
+		func(q *req) { q.Collection = []string{"dot", "g", "", "nope", "c\x00"}[r.IntN(5)] },
+		func(q *req) { q.Explain = pickU() },
+		func(q *req) { q.IncludeVectors = !q.IncludeVectors },
+		func(q *req) { q.Anchors = append(q.Anchors, &hardnegv1.Anchor{Id: pickS()}) },
+		func(q *req) { q.Anchors = nil },
+		func(q *req) { anchor(q).Id = pickS() },
+		func(q *req) { anchor(q).Key = pickS() },
+		func(q *req) { anchor(q).Vector = badVec(batteryDim) },
+		func(q *req) { anchor(q).Vector, anchor(q).Id = f32bytes(unit(r.IntN(50))), "" },
+		func(q *req) { anchor(q).PositiveIds = []string{pickS(), ids[r.IntN(len(ids))]} },
+		func(q *req) { anchor(q).PositiveVectors = badVec(batteryDim) },
+		func(q *req) { anchor(q).ExcludeIds, anchor(q).Groups = []string{pickS()}, []string{pickS()} },
+		func(q *req) { anchor(q).GuideVector = badVec(4) },
+		func(q *req) { anchor(q).GuidePositiveVectors = badVec(4) },
+		func(q *req) { q.Policy.NumNegatives = pickU() },
+		func(q *req) { q.Policy.RangeMin, q.Policy.RangeMax = pickU(), pickU() },
+		func(q *req) { q.Policy.MaxCandidates = pickU() },
+		func(q *req) { q.Policy.EfSearch = pickU() },
+		func(q *req) { q.Policy.MaxRank = pickU() },
+		func(q *req) { q.Policy.MaxExposures = pickU() },
+		func(q *req) { q.Policy.Rotate = !q.Policy.Rotate },
+		func(q *req) { q.Policy.ClosedLoop, q.Policy.ClosedLoopDepth = true, pickU() },
+		func(q *req) { q.Policy.RankMode = hardnegv1.RankMode(r.IntN(4)) },
+		func(q *req) { q.Policy.Sampling = hardnegv1.SamplingStrategy(r.IntN(7)) },
+		func(q *req) { q.Policy.StaleRule = hardnegv1.StaleRule(r.IntN(4)) },
+		func(q *req) { q.Policy.Seed = r.Uint64() },
+		func(q *req) { q.Policy.DuplicateThreshold = pick(floats) },
+		func(q *req) { q.Policy.AbsoluteMargin = pick(floats) },
+		func(q *req) { q.Policy.RelativeMargin = pick(floats) },
+		func(q *req) { q.Policy.MinScore, q.Policy.MaxScore = pick(floats), pick(floats) },
+		func(q *req) { q.Policy.Temperature = pick(floats) },
+		func(q *req) { q.Policy.SimansA, q.Policy.SimansB = pick(floats), pick(floats) },
+		func(q *req) { q.Policy.DiversityThreshold = pick(floats) },
+		func(q *req) { q.Policy.DuplicateQuantile = pick(floats) },
+		func(q *req) { q.Policy.DuplicateZscore = pick(floats) },
+		func(q *req) { q.Policy.DuplicateMargin = pick(floats) },
+		func(q *req) {
+			q.Policy.GuideCollection = []string{"g", "c", "dot", "nope", ""}[r.IntN(5)]
+			q.Policy.GuideMargin, q.Policy.GuideDuplicateThreshold = pick(floats), pick(floats)
+		},
+		func(q *req) {
+			q.Policy.Synthetic = &hardnegv1.SyntheticPolicy{NumMixed: pickU() % 2000, NumQueryMixed: pickU() % 2000, Pool: pickU(),
+				AlphaMin: pick(floats), AlphaMax: pick(floats), BetaMin: pick(floats), BetaMax: pick(floats)}
+		},
+		func(q *req) {
+			q.Policy.MinVersion = proto.Int64(int64(r.IntN(5)) - 2)
+			q.Policy.MaxStaleness = proto.Int64(int64(r.IntN(5)) - 2)
+		},
+		func(q *req) {
+			q.Policy.ExcludeSameGroup, q.Policy.InBatchExclusion = proto.Bool(r.IntN(2) == 0), proto.Bool(r.IntN(2) == 0)
+			q.Policy.UseFeedback, q.Policy.Widen, q.Policy.ExcludeNearDuplicates = proto.Bool(r.IntN(2) == 0), proto.Bool(r.IntN(2) == 0), proto.Bool(r.IntN(2) == 0)
+		},
+	}
 	iters := envInt("HARDNEG_FUZZ_ITERATIONS", 3000)
 	codesSeen := map[codes.Code]int{}
 	ctx := context.Background()
 	for it := range iters {
-		p := &hardnegv1.MiningPolicy{NumNegatives: pickU(), RangeMin: pickU(), RangeMax: pickU(), MaxCandidates: pickU(), EfSearch: pickU(), MaxRank: pickU(),
-			MaxExposures: pickU(), ClosedLoopDepth: pickU(), Seed: r.Uint64(), Rotate: r.IntN(4) == 0, ClosedLoop: r.IntN(4) == 0,
-			RankMode: hardnegv1.RankMode(r.IntN(4)), Sampling: hardnegv1.SamplingStrategy(r.IntN(7)), StaleRule: hardnegv1.StaleRule(r.IntN(4)),
-			DuplicateThreshold: pick(floats), AbsoluteMargin: pick(floats), RelativeMargin: pick(floats), MinScore: pick(floats), MaxScore: pick(floats),
-			Temperature: pick(floats), SimansA: pick(floats), SimansB: pick(floats), DiversityThreshold: pick(floats), DuplicateQuantile: pick(floats),
-			DuplicateZscore: pick(floats), DuplicateMargin: pick(floats)}
-		if r.IntN(3) == 0 {
-			p.GuideCollection = []string{"g", "c", "dot", "nope"}[r.IntN(4)]
-			p.GuideMargin, p.GuideDuplicateThreshold = pick(floats), pick(floats)
-		}
-		if r.IntN(3) == 0 {
-			p.Synthetic = &hardnegv1.SyntheticPolicy{NumMixed: pickU(), NumQueryMixed: pickU(), Pool: pickU(), AlphaMin: pick(floats), AlphaMax: pick(floats), BetaMin: pick(floats), BetaMax: pick(floats)}
-		}
-		if r.IntN(4) == 0 {
-			p.MinVersion = proto.Int64(int64(r.IntN(5)) - 2)
-			p.MaxStaleness = proto.Int64(int64(r.IntN(5)) - 2)
-		}
-		if r.IntN(5) == 0 {
-			p.ExcludeSameGroup, p.InBatchExclusion, p.UseFeedback, p.Widen, p.ExcludeNearDuplicates = proto.Bool(true), proto.Bool(true), proto.Bool(true), proto.Bool(true), proto.Bool(false)
-		}
-		anchors := make([]*hardnegv1.Anchor, 1+r.IntN(3))
-		for i := range anchors {
-			a := &hardnegv1.Anchor{}
-			switch r.IntN(4) {
-			case 0:
-				a.Id = ids[r.IntN(len(ids))]
-			case 1:
-				a.Id = pickS()
-			case 2:
-				a.Vector = f32bytes(unit(r.IntN(50)))
-			default:
-				v := unit(r.IntN(50))
-				v[r.IntN(len(v))] = floats[r.IntN(len(floats))]
-				a.Vector = f32bytes(v)[:4*r.IntN(batteryDim+1)]
+		req := &hardnegv1.MineRequest{Collection: "c", Policy: &hardnegv1.MiningPolicy{NumNegatives: 3},
+			Anchors: []*hardnegv1.Anchor{{Id: ids[r.IntN(len(ids))], PositiveIds: []string{ids[r.IntN(len(ids))]}}, {Vector: f32bytes(unit(r.IntN(50))), Key: "v"}}}
+		for range 1 + r.IntN(3) {
+			if len(req.Anchors) == 0 {
+				break
 			}
-			if r.IntN(3) == 0 {
-				a.Key = pickS()
-			}
-			if r.IntN(3) == 0 {
-				a.PositiveIds = []string{pickS(), ids[r.IntN(len(ids))]}
-			}
-			if r.IntN(4) == 0 {
-				a.PositiveVectors = f32bytes(unit(r.IntN(9)))[:4*r.IntN(batteryDim+1)]
-			}
-			if r.IntN(4) == 0 {
-				a.ExcludeIds, a.Groups = []string{pickS()}, []string{pickS()}
-			}
-			if r.IntN(4) == 0 {
-				a.GuideVector = f32bytes([]float32{1, 0, floats[r.IntN(len(floats))], 0})[:4*r.IntN(5)]
-			}
-			anchors[i] = a
+			mutations[r.IntN(len(mutations))](req)
 		}
-		coll := "c"
-		if r.IntN(4) == 0 {
-			coll = []string{"dot", "g", "", "nope"}[r.IntN(4)]
-		}
-		req := &hardnegv1.MineRequest{Collection: coll, Policy: p, Anchors: anchors, IncludeVectors: r.IntN(2) == 0, Explain: pickU()}
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		_, err := c.Mine(cctx, req)
 		cancel()
