@@ -471,7 +471,13 @@ func batteryCases() []batteryCase {
 		batteryCase{"Upsert/long group", codes.InvalidArgument, "items.groups[0]", upsert("c", &hardnegv1.ItemBatch{Ids: []string{"new"}, Dim: batteryDim, Vectors: ok(1), Groups: []*hardnegv1.GroupList{{Groups: []string{long}}}})},
 		batteryCase{"Upsert/versions length", codes.InvalidArgument, "items.versions", upsert("c", &hardnegv1.ItemBatch{Ids: []string{"new", "x"}, Dim: batteryDim, Vectors: f32bytes(unit(1), unit(2)), Versions: []int64{1}})},
 
+		batteryCase{"Upsert/message over the size limit", codes.ResourceExhausted, "larger than max", upsert("c", &hardnegv1.ItemBatch{Ids: []string{"new"}, Dim: batteryDim, Vectors: make([]byte, 65<<20)})},
+
 		// Delete, GetItems
+		batteryCase{"Delete/duplicate id", codes.InvalidArgument, "ids[1]", func(ctx context.Context, c hardnegv1.MinerServiceClient) error {
+			_, err := c.Delete(ctx, &hardnegv1.DeleteRequest{Collection: "c", Ids: []string{"i1", "i1"}})
+			return err
+		}},
 		batteryCase{"Delete/no ids is a no-op", codes.OK, "", func(ctx context.Context, c hardnegv1.MinerServiceClient) error {
 			_, err := c.Delete(ctx, &hardnegv1.DeleteRequest{Collection: "c"})
 			return err
@@ -657,6 +663,10 @@ func batteryCases() []batteryCase {
 		}},
 
 		// UpsertStream
+		batteryCase{"UpsertStream/closed before any batch", codes.OK, "", stream()},
+		batteryCase{"UpsertStream/bad first batch, the next not applied", codes.InvalidArgument, "items.vectors[0]", stream(
+			&hardnegv1.UpsertStreamRequest{Collection: "c", WriterId: "w4", Sequence: 1, Items: &hardnegv1.ItemBatch{Ids: []string{"x"}, Dim: batteryDim, Vectors: f32bytes([]float32{nan, 0, 0, 0, 0, 0, 0, 0})}},
+			&hardnegv1.UpsertStreamRequest{Collection: "c", WriterId: "w4", Sequence: 2, Items: &hardnegv1.ItemBatch{Ids: []string{"new"}, Dim: batteryDim, Vectors: ok(1)}})},
 		batteryCase{"UpsertStream/no writer", codes.InvalidArgument, "writer_id", stream(&hardnegv1.UpsertStreamRequest{Collection: "c", Sequence: 1, Items: &hardnegv1.ItemBatch{Ids: []string{"new"}, Dim: batteryDim, Vectors: ok(1)}})},
 		batteryCase{"UpsertStream/sequence 0", codes.InvalidArgument, "sequence", stream(&hardnegv1.UpsertStreamRequest{Collection: "c", WriterId: "w0", Items: &hardnegv1.ItemBatch{Ids: []string{"new"}, Dim: batteryDim, Vectors: ok(1)}})},
 		batteryCase{"UpsertStream/NaN", codes.InvalidArgument, "items.vectors[0]", stream(&hardnegv1.UpsertStreamRequest{Collection: "c", WriterId: "w1", Sequence: 1, Items: &hardnegv1.ItemBatch{Ids: []string{"new"}, Dim: batteryDim, Vectors: f32bytes([]float32{nan, 0, 0, 0, 0, 0, 0, 0})}})},
@@ -693,6 +703,40 @@ func TestBadInputBattery(t *testing.T) {
 		})
 	}
 	checkServing(t, ts)
+}
+
+// TestServerStreamsCancelledEarly cancels BuildBatches and Backup after their first
+// message: the server stays SERVING and answers the next call.
+func TestServerStreamsCancelledEarly(t *testing.T) {
+	ts := startServer(t, t.TempDir())
+	c := ts.client
+	ids := setUpBattery(t, c)
+	anchors := make([]*hardnegv1.BatchAnchor, len(ids))
+	for i, id := range ids {
+		anchors[i] = &hardnegv1.BatchAnchor{Id: id}
+	}
+	for range 20 {
+		ctx, cancel := context.WithCancel(context.Background())
+		bs, err := c.BuildBatches(ctx, &hardnegv1.BuildBatchesRequest{Collection: "c", Anchors: anchors, BatchSize: 2, Epochs: 50})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bs.Recv(); err != nil {
+			t.Fatal(err)
+		}
+		bk, err := c.Backup(ctx, &hardnegv1.BackupRequest{Collection: "c", ChunkBytes: 4 << 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bk.Recv(); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+	}
+	checkServing(t, ts)
+	if err := batches(&hardnegv1.BuildBatchesRequest{Collection: "c", Anchors: anchors, BatchSize: 4})(context.Background(), c); err != nil {
+		t.Fatalf("BuildBatches after cancelled streams: %v", err)
+	}
 }
 
 // TestUndecodableStringsEveryRPC sends each unary RPC a message whose field 1 (a string in
