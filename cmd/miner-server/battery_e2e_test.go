@@ -561,6 +561,7 @@ func batteryCases() []batteryCase {
 		batteryCase{"Mine/beta_min > beta_max", codes.InvalidArgument, "synthetic.beta", mine(pol(func(p *hardnegv1.MiningPolicy) {
 			p.Synthetic = &hardnegv1.SyntheticPolicy{NumQueryMixed: 2, BetaMin: f32p(0.9), BetaMax: f32p(0.1)}
 		}))},
+		batteryCase{"Mine/quantile and zscore", codes.InvalidArgument, "duplicate_", mine(pol(func(p *hardnegv1.MiningPolicy) { p.DuplicateQuantile, p.DuplicateZscore = f32p(0.9), f32p(2) }))},
 		batteryCase{"Mine/guide rule without guide", codes.InvalidArgument, "guide_collection", mine(pol(func(p *hardnegv1.MiningPolicy) { p.GuideDuplicateThreshold = f32p(0.9) }))},
 		batteryCase{"Mine/guide of other dim as own collection", codes.InvalidArgument, "anchors[0].guide_vector", mine(pol(func(p *hardnegv1.MiningPolicy) { p.GuideCollection = "c"; p.GuideMargin = f32p(0) }), &hardnegv1.Anchor{Id: "i1", GuideVector: vec(1, 0, 0, 0)})},
 		batteryCase{"Mine/rotate vector-only anchor", codes.InvalidArgument, "anchors[0].key", mine(pol(func(p *hardnegv1.MiningPolicy) { p.Rotate = true }), &hardnegv1.Anchor{Vector: ok(3)})},
@@ -877,6 +878,66 @@ func TestMineFuzzNeverInternal(t *testing.T) {
 		}
 	}
 	t.Logf("codes: %v", codesSeen)
+	checkServing(t, ts)
+}
+
+// TestBuildBatchesFuzzNeverInternal mutates valid BuildBatches requests at random: no
+// answer is INTERNAL or UNKNOWN, and the server stays SERVING.
+func TestBuildBatchesFuzzNeverInternal(t *testing.T) {
+	ts := startServer(t, t.TempDir())
+	c := ts.client
+	ids := setUpBattery(t, c)
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	r := rand.New(rand.NewPCG(seed, 1))
+	ints := []uint32{0, 1, 2, 3, 7, 40, 41, 4096, 4097, 1 << 20, 1<<32 - 1}
+	pickU := func() uint32 { return ints[r.IntN(len(ints))] }
+	floats := []float32{nan, inf, -inf, 0, -1, 1, 2, 0.5}
+	pickF := func() *float32 { v := floats[r.IntN(len(floats))]; return &v }
+	strs := []string{"", "i1", "i2", "nope", "\x00", long}
+	type req = hardnegv1.BuildBatchesRequest
+	mutations := []func(q *req){
+		func(q *req) { q.BatchSize = pickU() },
+		func(q *req) { q.Strategy = hardnegv1.BatchStrategy(r.IntN(4)) },
+		func(q *req) { q.Epochs, q.FirstEpoch, q.NumEpochs = pickU()%20, pickU()%20, pickU()%20 },
+		func(q *req) { q.ClusterSizeStart, q.ClusterSizeEnd = pickU(), pickU() },
+		func(q *req) { q.NumNearest, q.NumSampled = pickU(), pickU() },
+		func(q *req) { q.SampleRangeMin, q.SampleRangeMax = pickU(), pickU() },
+		func(q *req) { q.DuplicateThreshold, q.DuplicateMargin = pickF(), pickF() },
+		func(q *req) {
+			q.ExcludeNearDuplicates, q.UseFeedback = proto.Bool(r.IntN(2) == 0), proto.Bool(r.IntN(2) == 0)
+		},
+		func(q *req) { q.Anchors[r.IntN(len(q.Anchors))].Id = strs[r.IntN(len(strs))] },
+		func(q *req) {
+			q.Anchors[r.IntN(len(q.Anchors))].PositiveIds = []string{strs[r.IntN(len(strs))], ids[r.IntN(len(ids))]}
+		},
+		func(q *req) {
+			v := unit(r.IntN(50))
+			v[r.IntN(len(v))] = floats[r.IntN(len(floats))]
+			q.Anchors[r.IntN(len(q.Anchors))].Vector = f32bytes(v)[:4*r.IntN(batteryDim+1)]
+		},
+		func(q *req) { q.Anchors = q.Anchors[:r.IntN(len(q.Anchors))+1] },
+	}
+	iters := envInt("HARDNEG_FUZZ_ITERATIONS", 3000) / 3
+	seen := map[codes.Code]int{}
+	for it := range iters {
+		q := &req{Collection: "c", BatchSize: 4, Seed: r.Uint64()}
+		for _, i := range r.Perm(len(ids))[:8+r.IntN(20)] {
+			q.Anchors = append(q.Anchors, &hardnegv1.BatchAnchor{Id: ids[i], PositiveIds: []string{ids[(i+1)%len(ids)]}})
+		}
+		for range 1 + r.IntN(3) {
+			mutations[r.IntN(len(mutations))](q)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := batches(q)(ctx, c)
+		cancel()
+		code := codeOf(err)
+		seen[code]++
+		if code == codes.Internal || code == codes.Unknown || code == codes.DeadlineExceeded || code == codes.Unavailable {
+			t.Fatalf("iteration %d (seed %d): %v\nrequest: %v", it, seed, err, q)
+		}
+	}
+	t.Logf("codes: %v", seen)
 	checkServing(t, ts)
 }
 
