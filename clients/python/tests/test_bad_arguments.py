@@ -15,6 +15,18 @@ import hardneg
 from hardneg import errors
 
 NOWHERE = "127.0.0.1:1"
+
+
+def drain(client: Any, stream: Any) -> list[Any]:
+    """Reads a streaming method's iterator, or the asyncio client's async iterator on the
+    adapter's loop."""
+    if hasattr(stream, "__aiter__"):
+
+        async def collect() -> list[Any]:
+            return [x async for x in stream]
+
+        return client._loop.run_until_complete(collect())  # type: ignore[no-any-return]
+    return list(stream)
 ONE = np.ones((1, 4), np.float32)
 
 # (name, call, exception type, text the message must contain)
@@ -59,6 +71,13 @@ CASES: list[tuple[str, Callable[[hardneg.Client], Any], type, str]] = [
     ("report_false_negatives int id", lambda c: c.report_false_negatives("c", [("k", 1)]), TypeError, "reports"),
     ("report_false_negatives collection None", lambda c: c.report_false_negatives(None, {"k": ["a"]}), TypeError, "collection"),
     ("snapshot collection None", lambda c: c.snapshot(None), TypeError, "collection"),
+    ("backup collection int", lambda c: c.backup(5, "/nonexistent-dir/x.hnb"), TypeError, "collection"),
+    ("restore collection int", lambda c: c.restore("/nonexistent-dir/x.hnb", collection=5), TypeError, "collection"),
+    ("ingest writer_id NUL", lambda c: c.ingest("c", [], writer_id="w\x00"), ValueError, "writer_id"),
+    ("ingest writer_id int", lambda c: c.ingest("c", [], writer_id=7), TypeError, "writer_id"),
+    ("ingest collection None", lambda c: c.ingest(None, []), TypeError, "collection"),
+    ("build_batches collection None", lambda c: drain(c, c.build_batches(None, ["a"], batch_size=2)), TypeError, "collection"),
+    ("build_batches batch_size 0", lambda c: drain(c, c.build_batches("c", ["a", "b"], batch_size=0)), ValueError, "batch_size"),
     ("list_snapshots collection int", lambda c: c.list_snapshots(7), TypeError, "collection"),
 ]
 
