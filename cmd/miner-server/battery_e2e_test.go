@@ -768,14 +768,24 @@ func checkServing(t *testing.T, ts *testServer) {
 	}
 }
 
+// fuzzSeed is HARDNEG_FUZZ_SEED when set (to replay a failure), else the clock; it is
+// logged either way.
+func fuzzSeed(t *testing.T) uint64 {
+	seed := uint64(envInt("HARDNEG_FUZZ_SEED", 0))
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	t.Logf("seed %d (replay with HARDNEG_FUZZ_SEED=%d)", seed, seed)
+	return seed
+}
+
 // TestMineFuzzNeverInternal mutates a valid MineRequest at random and asserts that no
 // answer is INTERNAL or UNKNOWN and that the server stays SERVING.
 func TestMineFuzzNeverInternal(t *testing.T) {
 	ts := startServer(t, t.TempDir())
 	c := ts.client
 	ids := setUpBattery(t, c)
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
+	seed := fuzzSeed(t)
 	r := rand.New(rand.NewPCG(seed, 0))
 	floats := []float32{nan, inf, -inf, 0, -1, 1, 2, 0.5, 1e30, -1e-30}
 	ints := []uint32{0, 1, 2, 7, 1024, 1025, 1 << 20, 1<<32 - 1}
@@ -887,8 +897,7 @@ func TestBuildBatchesFuzzNeverInternal(t *testing.T) {
 	ts := startServer(t, t.TempDir())
 	c := ts.client
 	ids := setUpBattery(t, c)
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
+	seed := fuzzSeed(t)
 	r := rand.New(rand.NewPCG(seed, 1))
 	ints := []uint32{0, 1, 2, 3, 7, 40, 41, 4096, 4097, 1 << 20, 1<<32 - 1}
 	pickU := func() uint32 { return ints[r.IntN(len(ints))] }
