@@ -571,6 +571,15 @@ func batteryCases() []batteryCase {
 			return err
 		}},
 
+		batteryCase{"Mine/guide collection already mined with a guide", codes.FailedPrecondition, "guide", func(ctx context.Context, c hardnegv1.MinerServiceClient) error {
+			if err := mine(pol(func(p *hardnegv1.MiningPolicy) { p.GuideCollection = "g"; p.GuideMargin = f32p(0) }))(ctx, c); err != nil {
+				return fmt.Errorf("first call: %w", err)
+			}
+			_, err := c.Mine(ctx, &hardnegv1.MineRequest{Collection: "g", Policy: &hardnegv1.MiningPolicy{GuideCollection: "dot", GuideMargin: f32p(0)},
+				Anchors: []*hardnegv1.Anchor{{Vector: vec(1, 0, 0, 0)}}})
+			return err
+		}},
+
 		// ReportFalseNegatives
 		batteryCase{"ReportFalseNegatives/no reports", codes.InvalidArgument, "reports", func(ctx context.Context, c hardnegv1.MinerServiceClient) error {
 			_, err := c.ReportFalseNegatives(ctx, &hardnegv1.ReportFalseNegativesRequest{Collection: "c"})
@@ -615,6 +624,29 @@ func batteryCases() []batteryCase {
 			&hardnegv1.RestoreRequest{Part: &hardnegv1.RestoreRequest_Header{Header: &hardnegv1.BackupHeader{FormatVersion: 2}}})},
 		batteryCase{"Restore/empty header", codes.InvalidArgument, "format version", restoreMsgs(&hardnegv1.RestoreRequest{Collection: "r", Part: &hardnegv1.RestoreRequest_Header{Header: &hardnegv1.BackupHeader{}}})},
 		batteryCase{"Restore/unknown format", codes.InvalidArgument, "format version", restoreMsgs(&hardnegv1.RestoreRequest{Collection: "r", Part: &hardnegv1.RestoreRequest_Header{Header: &hardnegv1.BackupHeader{FormatVersion: 99, SizeBytes: 1}}})},
+
+		batteryCase{"Restore/onto a collection with items", codes.FailedPrecondition, "dot", func(ctx context.Context, c hardnegv1.MinerServiceClient) error {
+			bs, err := c.Backup(ctx, &hardnegv1.BackupRequest{Collection: "c"})
+			if err != nil {
+				return err
+			}
+			var msgs []*hardnegv1.RestoreRequest
+			for {
+				m, err := bs.Recv()
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				if err != nil {
+					return fmt.Errorf("backup: %w", err)
+				}
+				if h := m.GetHeader(); h != nil {
+					msgs = append(msgs, &hardnegv1.RestoreRequest{Collection: "dot", Part: &hardnegv1.RestoreRequest_Header{Header: h}})
+				} else {
+					msgs = append(msgs, &hardnegv1.RestoreRequest{Part: &hardnegv1.RestoreRequest_Chunk{Chunk: m.GetChunk()}})
+				}
+			}
+			return restoreMsgs(msgs...)(ctx, c)
+		}},
 
 		// BuildBatches
 		batteryCase{"BuildBatches/no anchors", codes.InvalidArgument, "anchors", batches(&hardnegv1.BuildBatchesRequest{BatchSize: 2})},
