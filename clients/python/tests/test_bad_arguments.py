@@ -49,6 +49,7 @@ CASES: list[tuple[str, Callable[[hardneg.Client], Any], type, str]] = [
     ("upsert ids/vectors lengths", lambda c: c.upsert("c", ["a", "b"], ONE), ValueError, "ids"),
     ("delete collection int", lambda c: c.delete(3, ["a"]), TypeError, "collection"),
     ("delete ids str", lambda c: c.delete("c", "a"), TypeError, "ids"),
+    ("get_items include_vectors str", lambda c: c.get_items("c", ["a"], include_vectors="yes"), TypeError, "include_vectors"),
     ("get_items ids str", lambda c: c.get_items("c", "a"), TypeError, "ids"),
     ("mine collection None", lambda c: c.mine(None, anchor_ids=["a"]), TypeError, "collection"),
     ("mine no anchors", lambda c: c.mine("c"), ValueError, "anchor_ids"),

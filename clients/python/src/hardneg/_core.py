@@ -226,6 +226,8 @@ class Core:
 
     def get_items(self, collection: str, ids: Any, include_vectors: bool) -> Op[Items]:
         codec.check_name(collection, "collection")
+        if not isinstance(include_vectors, (bool, np.bool_)):
+            raise TypeError(f"include_vectors must be True or False, got {include_vectors!r}")
         id_list = codec._as_id_list(ids)
         responses = []
         for part in codec.chunks(id_list, codec.MAX_BATCH_ITEMS):
