@@ -531,6 +531,9 @@ func batteryCases() []batteryCase {
 		batteryCase{"Mine/zero vector", codes.InvalidArgument, "anchors[0].vector", mine(nil, &hardnegv1.Anchor{Vector: make([]byte, 4*batteryDim)})},
 		batteryCase{"Mine/positive_vectors length", codes.InvalidArgument, "anchors[0].positive_vectors", mine(nil, &hardnegv1.Anchor{Id: "i1", PositiveVectors: append(ok(1), 1, 2, 3, 4)})},
 		batteryCase{"Mine/NaN positive", codes.InvalidArgument, "anchors[0].positive_vectors", mine(nil, &hardnegv1.Anchor{Id: "i1", PositiveVectors: f32bytes([]float32{nan, 1, 0, 0, 0, 0, 0, 0})})},
+		batteryCase{"Mine/too many exclude ids", codes.InvalidArgument, "anchors[0].exclude_ids", mine(nil, &hardnegv1.Anchor{Id: "i1", ExcludeIds: make([]string, 4097)})},
+		batteryCase{"Mine/too many positive ids", codes.InvalidArgument, "anchors[0].positive_ids", mine(nil, &hardnegv1.Anchor{Id: "i1", PositiveIds: make([]string, 1025)})},
+		batteryCase{"Mine/too many groups", codes.InvalidArgument, "anchors[0].groups", mine(nil, &hardnegv1.Anchor{Id: "i1", Groups: make([]string, 257)})},
 		batteryCase{"Mine/empty positive id", codes.InvalidArgument, "anchors[0].positive_ids[0]", mine(nil, &hardnegv1.Anchor{Id: "i1", PositiveIds: []string{""}})},
 		batteryCase{"Mine/guide vector without guide", codes.InvalidArgument, "anchors[0].guide_vector", mine(nil, &hardnegv1.Anchor{Id: "i1", GuideVector: vec(1, 0, 0, 0)})},
 		batteryCase{"Mine/guide vector wrong dim", codes.InvalidArgument, "anchors[0].guide_vector", mine(pol(func(p *hardnegv1.MiningPolicy) { p.GuideCollection = "g"; p.GuideMargin = f32p(0) }), &hardnegv1.Anchor{Id: "i1", GuideVector: vec(1, 0)})},
@@ -669,6 +672,15 @@ func batteryCases() []batteryCase {
 		batteryCase{"BuildBatches/NaN duplicate_margin", codes.InvalidArgument, "duplicate_margin", batches(&hardnegv1.BuildBatchesRequest{BatchSize: 2, DuplicateMargin: f32p(nan), Anchors: []*hardnegv1.BatchAnchor{{Id: "i1"}, {Id: "i2"}}})},
 		batteryCase{"BuildBatches/duplicate_threshold 2", codes.InvalidArgument, "duplicate_threshold", batches(&hardnegv1.BuildBatchesRequest{BatchSize: 2, DuplicateThreshold: f32p(2), Anchors: []*hardnegv1.BatchAnchor{{Id: "i1"}, {Id: "i2"}}})},
 
+		batteryCase{"BuildBatches/too many anchors", codes.InvalidArgument, "anchors", func(ctx context.Context, c hardnegv1.MinerServiceClient) error {
+			as := make([]*hardnegv1.BatchAnchor, 65537)
+			for i := range as {
+				as[i] = &hardnegv1.BatchAnchor{Id: "i1"}
+			}
+			return batches(&hardnegv1.BuildBatchesRequest{BatchSize: 2, Anchors: as})(ctx, c)
+		}},
+		batteryCase{"BuildBatches/too many positives", codes.InvalidArgument, "anchors[0].positive_ids", batches(&hardnegv1.BuildBatchesRequest{BatchSize: 2, Anchors: []*hardnegv1.BatchAnchor{{Id: "i1", PositiveIds: make([]string, 65)}, {Id: "i2"}}})},
+
 		// ReportLoss
 		batteryCase{"ReportLoss/no outcomes", codes.InvalidArgument, "outcomes", func(ctx context.Context, c hardnegv1.MinerServiceClient) error {
 			_, err := c.ReportLoss(ctx, &hardnegv1.ReportLossRequest{Collection: "c"})
@@ -692,6 +704,15 @@ func batteryCases() []batteryCase {
 		}},
 		batteryCase{"ReportLoss/long key", codes.InvalidArgument, "outcomes[0].anchor_key", func(ctx context.Context, c hardnegv1.MinerServiceClient) error {
 			_, err := c.ReportLoss(ctx, &hardnegv1.ReportLossRequest{Collection: "c", Outcomes: []*hardnegv1.AnchorOutcome{{AnchorKey: long, Solved: proto.Bool(true)}}})
+			return err
+		}},
+
+		batteryCase{"ReportLoss/too many outcomes", codes.InvalidArgument, "outcomes", func(ctx context.Context, c hardnegv1.MinerServiceClient) error {
+			outs := make([]*hardnegv1.AnchorOutcome, 16385)
+			for i := range outs {
+				outs[i] = &hardnegv1.AnchorOutcome{AnchorKey: "k", Solved: proto.Bool(true)}
+			}
+			_, err := c.ReportLoss(ctx, &hardnegv1.ReportLossRequest{Collection: "c", Outcomes: outs})
 			return err
 		}},
 
