@@ -60,7 +60,7 @@ const (
 
 func (s *service) ListSnapshots(_ context.Context, req *hardnegv1.ListSnapshotsRequest) (*hardnegv1.ListSnapshotsResponse, error) {
 	if req.Collection != "" {
-		if _, err := s.db.Collection(req.Collection); err != nil {
+		if _, err := s.collection("collection", req.Collection); err != nil {
 			return nil, err
 		}
 	}
@@ -100,7 +100,11 @@ func (s *service) Backup(req *hardnegv1.BackupRequest, stream hardnegv1.MinerSer
 		return err
 	}
 	names := []string{req.Collection}
-	if req.Collection == "" {
+	if req.Collection != "" {
+		if err := engine.ValidateName("collection", req.Collection); err != nil {
+			return err
+		}
+	} else {
 		names = names[:0]
 		for _, c := range s.db.Collections() {
 			names = append(names, c.Name())
@@ -200,7 +204,7 @@ func (s *service) Restore(stream hardnegv1.MinerService_RestoreServer) (err erro
 	}
 	first, err := stream.Recv()
 	if errors.Is(err, io.EOF) {
-		return fmt.Errorf("%w: empty stream", engine.ErrBackupInvalid)
+		return fmt.Errorf("%w: empty stream; the first message must carry the header", engine.ErrBackupInvalid)
 	}
 	if err != nil {
 		return err
@@ -209,9 +213,12 @@ func (s *service) Restore(stream hardnegv1.MinerService_RestoreServer) (err erro
 	if h == nil {
 		return fmt.Errorf("%w: the first message must carry the header", engine.ErrBackupInvalid)
 	}
-	name := first.Collection
+	name, field := first.Collection, "collection"
 	if name == "" {
-		name = h.GetCollection().GetName()
+		name, field = h.GetCollection().GetName(), "header.collection.name"
+	}
+	if err := engine.ValidateName(field, name); err != nil {
+		return err
 	}
 	old, _ := s.db.Collection(name)
 	start, last := time.Now(), time.Now()

@@ -51,7 +51,7 @@ func (p *perCollection[T]) drop(c engine.Collection) {
 }
 
 func (s *service) GetCalibration(_ context.Context, req *hardnegv1.GetCalibrationRequest) (*hardnegv1.GetCalibrationResponse, error) {
-	c, err := s.db.Collection(req.Collection)
+	c, err := s.collection("collection", req.Collection)
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,7 @@ import (
 )
 
 func (s *service) RefreshQueue(_ context.Context, req *hardnegv1.RefreshQueueRequest) (*hardnegv1.RefreshQueueResponse, error) {
-	c, err := s.db.Collection(req.Collection)
+	c, err := s.collection("collection", req.Collection)
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +52,7 @@ func newVerdicts(c engine.Collection, reports []engine.FalseNegativeReport) map[
 }
 
 func (s *service) ReportLoss(_ context.Context, req *hardnegv1.ReportLossRequest) (*hardnegv1.ReportLossResponse, error) {
-	c, err := s.db.Collection(req.Collection)
+	c, err := s.collection("collection", req.Collection)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +72,7 @@ func (s *service) ReportLoss(_ context.Context, req *hardnegv1.ReportLossRequest
 }
 
 func (s *service) BuildBatches(req *hardnegv1.BuildBatchesRequest, stream hardnegv1.MinerService_BuildBatchesServer) error {
-	c, err := s.db.Collection(req.Collection)
+	c, err := s.collection("collection", req.Collection)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 
 	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
 	"github.com/hardneg/hardneg/internal/engine"
@@ -42,8 +43,18 @@ func (s *service) CreateCollection(_ context.Context, req *hardnegv1.CreateColle
 	return &hardnegv1.CreateCollectionResponse{Collection: toCollection(c)}, nil
 }
 
+// collection looks up the collection a request names in field. A name no collection can
+// have is a validation error naming field; a well-formed unknown name is
+// engine.ErrCollectionNotFound.
+func (s *service) collection(field, name string) (engine.Collection, error) {
+	if err := engine.ValidateName(field, name); err != nil {
+		return nil, err
+	}
+	return s.db.Collection(name)
+}
+
 func (s *service) GetCollection(_ context.Context, req *hardnegv1.GetCollectionRequest) (*hardnegv1.GetCollectionResponse, error) {
-	c, err := s.db.Collection(req.Name)
+	c, err := s.collection("name", req.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -59,6 +70,9 @@ func (s *service) ListCollections(context.Context, *hardnegv1.ListCollectionsReq
 }
 
 func (s *service) DeleteCollection(_ context.Context, req *hardnegv1.DeleteCollectionRequest) (*hardnegv1.DeleteCollectionResponse, error) {
+	if err := engine.ValidateName("name", req.Name); err != nil {
+		return nil, err
+	}
 	c, _ := s.db.Collection(req.Name)
 	if err := s.db.DeleteCollection(req.Name); err != nil {
 		return nil, err
@@ -75,7 +89,7 @@ func (s *service) DeleteCollection(_ context.Context, req *hardnegv1.DeleteColle
 func (s *service) Upsert(ctx context.Context, req *hardnegv1.UpsertRequest) (resp *hardnegv1.UpsertResponse, err error) {
 	var res engine.UpsertResult
 	defer func() { s.ingest.upsert(req.Items, res, false, err) }()
-	c, err := s.db.Collection(req.Collection)
+	c, err := s.collection("collection", req.Collection)
 	if err != nil {
 		return nil, err
 	}
@@ -97,6 +111,9 @@ func (s *service) Upsert(ctx context.Context, req *hardnegv1.UpsertRequest) (res
 }
 
 func (s *service) Delete(ctx context.Context, req *hardnegv1.DeleteRequest) (*hardnegv1.DeleteResponse, error) {
+	if err := engine.ValidateName("collection", req.Collection); err != nil {
+		return nil, err
+	}
 	_, span := startSpan(ctx, "index.Delete", attribute.String("collection", req.Collection), attribute.Int("ids", len(req.Ids)))
 	res, err := s.db.Delete(req.Collection, req.Ids, "ids") // applies, then waits for the WAL
 	endSpan(span, err)
@@ -159,8 +176,8 @@ func (s *service) receiveStream(ctx context.Context, stream hardnegv1.MinerServi
 		if err != nil {
 			return err
 		}
-		if req.WriterId == "" || len(req.WriterId) > engine.MaxWriterIDBytes {
-			return validate.Field("writer_id", "must be 1–%d bytes", engine.MaxWriterIDBytes)
+		if req.WriterId == "" || len(req.WriterId) > engine.MaxWriterIDBytes || strings.IndexByte(req.WriterId, 0) >= 0 {
+			return validate.Field("writer_id", "must be 1–%d bytes without NUL", engine.MaxWriterIDBytes)
 		}
 		if req.Sequence == 0 {
 			return validate.Field("sequence", "must start at 1")
@@ -187,7 +204,7 @@ func (s *service) receiveStream(ctx context.Context, stream hardnegv1.MinerServi
 
 // streamBatch logs and applies one UpsertStream batch without waiting for the log.
 func (s *service) streamBatch(req *hardnegv1.UpsertStreamRequest) (engine.StreamResult, error) {
-	c, err := s.db.Collection(req.Collection)
+	c, err := s.collection("collection", req.Collection)
 	if err != nil {
 		return engine.StreamResult{}, err
 	}
@@ -243,6 +260,9 @@ func (s *service) sendStreamAcks(ctx context.Context, stream hardnegv1.MinerServ
 }
 
 func (s *service) SnapshotCollection(ctx context.Context, req *hardnegv1.SnapshotCollectionRequest) (*hardnegv1.SnapshotCollectionResponse, error) {
+	if err := engine.ValidateName("name", req.Name); err != nil {
+		return nil, err
+	}
 	st, ok := s.db.(engine.Storage)
 	if !ok {
 		return nil, fmt.Errorf("snapshot collection %q: the engine keeps no snapshots: %w", req.Name, engine.ErrUnsupported)
@@ -255,7 +275,7 @@ func (s *service) SnapshotCollection(ctx context.Context, req *hardnegv1.Snapsho
 }
 
 func (s *service) GetItems(_ context.Context, req *hardnegv1.GetItemsRequest) (*hardnegv1.GetItemsResponse, error) {
-	c, err := s.db.Collection(req.Collection)
+	c, err := s.collection("collection", req.Collection)
 	if err != nil {
 		return nil, err
 	}
@@ -267,7 +287,7 @@ func (s *service) GetItems(_ context.Context, req *hardnegv1.GetItemsRequest) (*
 }
 
 func (s *service) Mine(ctx context.Context, req *hardnegv1.MineRequest) (*hardnegv1.MineResponse, error) {
-	c, err := s.db.Collection(req.Collection)
+	c, err := s.collection("collection", req.Collection)
 	if err != nil {
 		return nil, err
 	}
@@ -275,7 +295,7 @@ func (s *service) Mine(ctx context.Context, req *hardnegv1.MineRequest) (*hardne
 	var guide engine.Collection
 	gdim := 0
 	if name := req.GetPolicy().GetGuideCollection(); name != "" {
-		if guide, err = s.db.Collection(name); err != nil {
+		if guide, err = s.collection("policy.guide_collection", name); err != nil {
 			return nil, err
 		}
 		gdim = guide.Dim()
@@ -320,7 +340,7 @@ func mergeValidation(errs ...error) error {
 }
 
 func (s *service) ReportFalseNegatives(ctx context.Context, req *hardnegv1.ReportFalseNegativesRequest) (*hardnegv1.ReportFalseNegativesResponse, error) {
-	c, err := s.db.Collection(req.Collection)
+	c, err := s.collection("collection", req.Collection)
 	if err != nil {
 		return nil, err
 	}

@@ -100,11 +100,21 @@ type Config struct {
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 
+// ValidateName checks a collection name, given in the request field field: 1–MaxNameLen
+// characters of [A-Za-z0-9_.-], not "." or "..". A name that fails it cannot name a
+// collection, so a lookup by it is a malformed request rather than a missing collection.
+func ValidateName(field, name string) error {
+	if name == "" || len(name) > MaxNameLen || !nameRE.MatchString(name) || name == "." || name == ".." {
+		return validate.Field(field, "must be 1–%d characters of [A-Za-z0-9_.-], not '.' or '..'", MaxNameLen)
+	}
+	return nil
+}
+
 // Validate checks c and returns it with defaults filled in; violations are a
 // *validate.Error naming the request fields.
 func (c Config) Validate() (Config, error) {
 	var e validate.Error
-	if c.Name == "" || len(c.Name) > MaxNameLen || !nameRE.MatchString(c.Name) || c.Name == "." || c.Name == ".." {
+	if err := ValidateName("name", c.Name); err != nil {
 		e.Add("name", "must be 1–%d characters of [A-Za-z0-9_.-], not '.' or '..'", MaxNameLen)
 	}
 	if c.Dim < 1 || c.Dim > MaxDim {

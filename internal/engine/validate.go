@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"math"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/hardneg/hardneg/internal/index/vec"
@@ -18,6 +19,8 @@ func validateID(e *validate.Error, field, id string) bool {
 		e.Add(field, "is %d bytes; at most %d", len(id), MaxIDBytes)
 	case !utf8.ValidString(id):
 		e.Add(field, "is not valid UTF-8")
+	case strings.IndexByte(id, 0) >= 0:
+		e.Add(field, "contains a NUL byte")
 	default:
 		return true
 	}
@@ -138,8 +141,8 @@ func ValidateBatch(b *Batch, dim int, m Metric, prefix string) error {
 				e.Add(fmt.Sprintf("%s.groups[%d]", prefix, i), "item %q has %d groups; at most %d", id, len(g), MaxItemGroups)
 			}
 			for j, name := range g {
-				if name == "" || len(name) > MaxGroupBytes || !utf8.ValidString(name) {
-					e.Add(fmt.Sprintf("%s.groups[%d].groups[%d]", prefix, i, j), "item %q: groups must be 1–%d bytes of UTF-8", id, MaxGroupBytes)
+				if name == "" || len(name) > MaxGroupBytes || !utf8.ValidString(name) || strings.IndexByte(name, 0) >= 0 {
+					e.Add(fmt.Sprintf("%s.groups[%d].groups[%d]", prefix, i, j), "item %q: groups must be 1–%d bytes of UTF-8 without NUL", id, MaxGroupBytes)
 				}
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/validate"
 )
 
@@ -105,8 +106,11 @@ func ValidateOutcomes(outs []Outcome, field string) error {
 	}
 	for i, o := range outs {
 		f := field + "[" + strconv.Itoa(i) + "]"
-		if o.Key == "" {
+		switch {
+		case o.Key == "":
 			e.Add(f+".anchor_key", "must not be empty")
+		case len(o.Key) > engine.MaxIDBytes:
+			e.Add(f+".anchor_key", "is %d bytes; at most %d", len(o.Key), engine.MaxIDBytes)
 		}
 		switch {
 		case o.Solved == nil && o.Loss == nil:

@@ -68,6 +68,8 @@ def snapshot_files(resp: pb.ListSnapshotsResponse) -> list[SnapshotFile]:
 
 
 def backup_request(collection: Optional[str], chunk_bytes: int) -> pb.BackupRequest:
+    if collection is not None:
+        codec.check_name(collection, "collection")
     return pb.BackupRequest(collection=collection or "", chunk_bytes=chunk_bytes)
 
 
@@ -237,6 +239,8 @@ class Restore:
     collections, and hands out each collection's Restore stream."""
 
     def __init__(self, source: PathOrFile, collection: Optional[str], progress: Any) -> None:
+        if collection is not None:
+            codec.check_name(collection, "collection")
         self.f, self._close = open_for_read(source)
         self.error: Optional[BaseException] = None
         self.bar = None

@@ -93,6 +93,19 @@ def decode_vectors(data: bytes, dim: int) -> np.ndarray:
     return np.frombuffer(data, dtype=_F32).reshape(-1, dim)
 
 
+MAX_DIM = 8192
+"""The largest collection dimension the server accepts."""
+
+
+def check_name(value: Any, arg: str) -> str:
+    """Returns ``value`` when it is a string; a collection name of another type is a
+    TypeError naming ``arg``, raised before any call is made (the server checks the
+    name's characters)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{arg} must be a string, got {type(value).__name__}")
+    return value
+
+
 def _as_id_list(ids: Any, what: str = "ids") -> list[str]:
     if isinstance(ids, str):
         raise TypeError(f"{what} must be a sequence of strings, not a single string")
@@ -190,6 +203,9 @@ def create_collection_request(
         m = METRICS[metric.lower()]
     except KeyError:
         raise ValueError(f"unknown metric {metric!r}; use one of cosine, dot, l2") from None
+    bad = _int_violation("dim", dim, 1, MAX_DIM)
+    if bad is not None:
+        raise InvalidArgument("invalid collection", violations=[bad])
     p = index_params or IndexParams()
     return pb.CreateCollectionRequest(
         name=name,
@@ -831,7 +847,14 @@ def report_requests(collection: str, reports: Reports) -> list[pb.ReportFalseNeg
             pairs.append((key, [items] if isinstance(items, str) else _as_id_list(items, "item ids")))
     else:
         by_key: dict[str, list[str]] = {}
-        for key, item in reports:
+        for pair in reports:
+            if isinstance(pair, str) or not isinstance(pair, Sequence) or len(pair) != 2:
+                raise TypeError(
+                    f"reports must be a mapping of anchor key to item ids or a sequence of (anchor key, item id) pairs, got an entry {pair!r}"
+                )
+            key, item = pair
+            if not isinstance(key, str) or not isinstance(item, str):
+                raise TypeError(f"reports: anchor keys and item ids must be strings, got {pair!r}")
             by_key.setdefault(key, []).append(item)
         pairs = list(by_key.items())
     requests: list[pb.ReportFalseNegativesRequest] = []

@@ -162,6 +162,7 @@ class Core:
     def create_collection(
         self, name: str, dim: int, metric: str, index_params: Optional[IndexParams], exist_ok: bool
     ) -> Op[CollectionInfo]:
+        codec.check_name(name, "name")
         req = codec.create_collection_request(name, dim, metric, index_params)
         try:
             resp = yield from self.unary("CreateCollection", req)
@@ -180,6 +181,7 @@ class Core:
         return info
 
     def get_collection(self, name: str) -> Op[CollectionInfo]:
+        codec.check_name(name, "name")
         resp = yield from self.unary("GetCollection", pb.GetCollectionRequest(name=name))
         return codec.collection_info(resp.collection)
 
@@ -188,6 +190,7 @@ class Core:
         return [codec.collection_info(c) for c in resp.collections]
 
     def delete_collection(self, name: str, missing_ok: bool) -> Op[None]:
+        codec.check_name(name, "name")
         try:
             yield from self.unary("DeleteCollection", pb.DeleteCollectionRequest(name=name))
         except errors.NotFound:
@@ -197,6 +200,7 @@ class Core:
     # --- writes ------------------------------------------------------------------------
 
     def upsert(self, collection: str, ids: Any, vectors: Any, groups: codec.Groups, versions: Any) -> Op[UpsertResult]:
+        codec.check_name(collection, "collection")
         items = codec.prepare_items(ids, vectors, groups, versions)
         inserted = replaced = seq = n = 0
         parts = list(items.slices(codec.MAX_BATCH_ITEMS, self.max_batch_bytes))
@@ -213,6 +217,7 @@ class Core:
         return UpsertResult(inserted=inserted, replaced=replaced, sequence=seq, batches=n)
 
     def delete(self, collection: str, ids: Any) -> Op[DeleteResult]:
+        codec.check_name(collection, "collection")
         id_list = codec._as_id_list(ids)
         deleted = not_found = seq = n = 0
         for part in codec.chunks(id_list, codec.MAX_BATCH_ITEMS):
@@ -224,6 +229,9 @@ class Core:
         return DeleteResult(deleted=deleted, not_found=not_found, sequence=seq, batches=n)
 
     def get_items(self, collection: str, ids: Any, include_vectors: bool) -> Op[Items]:
+        codec.check_name(collection, "collection")
+        if not isinstance(include_vectors, (bool, np.bool_)):
+            raise TypeError(f"include_vectors must be True or False, got {include_vectors!r}")
         id_list = codec._as_id_list(ids)
         responses = []
         for part in codec.chunks(id_list, codec.MAX_BATCH_ITEMS):
@@ -243,6 +251,7 @@ class Core:
         reconnect_timeout: float,
     ) -> IngestState:
         """The bookkeeping of one ``ingest`` (the stream itself is the front's I/O)."""
+        codec.check_name(collection, "collection")
         return IngestState(
             collection,
             writer_id=writer_id,
@@ -274,6 +283,7 @@ class Core:
         policy_kwargs: dict[str, Any],
         explain: Union[bool, int] = False,
     ) -> Op[MineResult]:
+        codec.check_name(collection, "collection")
         pol = MiningPolicy.from_kwargs(policy, **policy_kwargs)
         anchors = codec.build_anchors(
             anchor_ids,
@@ -304,10 +314,12 @@ class Core:
         return MineResult.concatenate(parts, pol.num_negatives)
 
     def get_calibration(self, collection: str) -> Op[dict[str, dict[str, Any]]]:
+        codec.check_name(collection, "collection")
         resp = yield from self.unary("GetCalibration", pb.GetCalibrationRequest(collection=collection))
         return codec.calibration(resp)
 
     def refresh_queue(self, collection: str, limit: int, target_version: Optional[int]) -> Op[RefreshQueue]:
+        codec.check_name(collection, "collection")
         req = codec.refresh_request(collection, limit, target_version)
         resp = yield from self.unary("RefreshQueue", req)
         return codec.refresh_queue(resp)
@@ -325,6 +337,7 @@ class Core:
         return q
 
     def report_loss(self, collection: str, keys: Any, losses: Any, solved: Any) -> Op[np.ndarray]:
+        codec.check_name(collection, "collection")
         out: list[float] = []
         for req in codec.report_loss_requests(collection, keys, losses, solved):
             out.extend((yield from self.unary("ReportLoss", req)).hardness)
@@ -332,19 +345,24 @@ class Core:
 
     def build_batches_request(self, collection: str, anchor_ids: Any, positive_ids: Any, **kwargs: Any) -> Any:
         """The BuildBatches request (the stream itself is the front's I/O)."""
+        codec.check_name(collection, "collection")
         return codec.build_batches_request(collection, anchor_ids, positive_ids, **kwargs)
 
     def report_false_negatives(self, collection: str, reports: codec.Reports) -> Op[int]:
+        codec.check_name(collection, "collection")
         total = 0
         for req in codec.report_requests(collection, reports):
             total += (yield from self.unary("ReportFalseNegatives", req)).recorded
         return total
 
     def snapshot(self, collection: str) -> Op[SnapshotInfo]:
+        codec.check_name(collection, "collection")
         resp = yield from self.unary("SnapshotCollection", pb.SnapshotCollectionRequest(name=collection))
         return SnapshotInfo(sequence=resp.sequence, bytes=resp.bytes)
 
     def list_snapshots(self, collection: Optional[str]) -> Op[list[SnapshotFile]]:
+        if collection is not None:
+            codec.check_name(collection, "collection")
         resp = yield from self.unary("ListSnapshots", pb.ListSnapshotsRequest(collection=collection or ""))
         return _backup.snapshot_files(resp)
 

@@ -88,8 +88,10 @@ class IngestState:
             raise ValueError("window must be at least 1")
         if first_sequence < 1:
             raise ValueError("first_sequence must be at least 1")
-        if writer_id is not None and not (1 <= len(writer_id.encode()) <= 128):
-            raise ValueError("writer_id must be 1 to 128 bytes")
+        if writer_id is not None and not isinstance(writer_id, str):
+            raise TypeError(f"writer_id must be a string or None, got {type(writer_id).__name__}")
+        if writer_id is not None and (not (1 <= len(writer_id.encode()) <= 128) or "\x00" in writer_id):
+            raise ValueError("writer_id must be 1 to 128 bytes without NUL")
         self.collection = collection
         self.writer_id = writer_id or f"py-{uuid.uuid4().hex}"
         self.window = window

@@ -305,14 +305,13 @@ class AsyncClient(Front):
         progress: Any = False,
     ) -> list[BackupInfo]:
         """See :meth:`hardneg.Client.backup` (the file is written from the event loop)."""
+        req = _backup.backup_request(collection, chunk_bytes)
         f, finish = _backup.open_for_write(file_or_path)
         bar = _backup.progress_bar(progress, None, "backup")
         ok = False
         try:
             sink = _backup.Sink(f, bar)
-            call = self._stub().Backup(
-                _backup.backup_request(collection, chunk_bytes), metadata=self._core.config.metadata()
-            )
+            call = self._stub().Backup(req, metadata=self._core.config.metadata())
             try:
                 async for msg in call:
                     sink.add(msg)

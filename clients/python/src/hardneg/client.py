@@ -426,14 +426,13 @@ class Client(Front):
 
         Returns what was written, one :class:`hardneg.BackupInfo` per collection.
         """
+        req = _backup.backup_request(collection, chunk_bytes)
         f, finish = _backup.open_for_write(file_or_path)
         bar = _backup.progress_bar(progress, None, "backup")
         ok = False
         try:
             sink = _backup.Sink(f, bar)
-            call = self._stub().Backup(
-                _backup.backup_request(collection, chunk_bytes), metadata=self._core.config.metadata()
-            )
+            call = self._stub().Backup(req, metadata=self._core.config.metadata())
             try:
                 for msg in call:
                     sink.add(msg)

@@ -1145,7 +1145,7 @@ func (*DeleteCollectionResponse) Descriptor() ([]byte, []int) {
 // excluded by the mining policy.
 type GroupList struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Group names, 1–256 bytes each, at most 64.
+	// Group names, 1–256 bytes of UTF-8 without NUL each, at most 64.
 	Groups        []string `protobuf:"bytes,1,rep,name=groups,proto3" json:"groups,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1191,7 +1191,7 @@ func (x *GroupList) GetGroups() []string {
 // ItemBatch is a column-oriented batch of items.
 type ItemBatch struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Item ids, 1–512 bytes of UTF-8, unique within the batch.
+	// Item ids, 1–512 bytes of UTF-8 without NUL, unique within the batch.
 	Ids []string `protobuf:"bytes,1,rep,name=ids,proto3" json:"ids,omitempty"`
 	// Dimension of each vector; must equal the collection's.
 	Dim uint32 `protobuf:"varint,2,opt,name=dim,proto3" json:"dim,omitempty"`
@@ -1530,7 +1530,7 @@ type UpsertStreamRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Collection name; may change between batches of one stream.
 	Collection string `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
-	// Stable identity of the writer across reconnects (1–128 bytes).
+	// Stable identity of the writer across reconnects (1–128 bytes, no NUL).
 	WriterId string `protobuf:"bytes,2,opt,name=writer_id,json=writerId,proto3" json:"writer_id,omitempty"`
 	// Sequence number of this batch within the writer, starting at 1 and increasing by 1.
 	// A sequence at or below the writer's last applied one is acknowledged as a duplicate
@@ -4987,7 +4987,7 @@ func (x *BuildBatchesResponse) GetClusterSize() uint32 {
 // counts as solved.
 type AnchorOutcome struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Anchor key (its id, or the key given with a vector anchor).
+	// Anchor key (its id, or the key given with a vector anchor), 1–512 bytes.
 	AnchorKey string `protobuf:"bytes,1,opt,name=anchor_key,json=anchorKey,proto3" json:"anchor_key,omitempty"`
 	// Whether the anchor was solved (e.g. its positive ranked first in the batch).
 	Solved *bool `protobuf:"varint,2,opt,name=solved,proto3,oneof" json:"solved,omitempty"`

@@ -1,0 +1,105 @@
+"""Bad arguments, as a new user would try them: each raises a ValueError or TypeError
+naming the argument before any call is made, the same in Client and AsyncClient.
+
+The clients here point at a port nothing listens on: an argument that slipped through
+would surface as Unavailable instead of the expected error."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+import hardneg
+from hardneg import errors
+
+NOWHERE = "127.0.0.1:1"
+
+
+def drain(client: Any, stream: Any) -> list[Any]:
+    """Reads a streaming method's iterator, or the asyncio client's async iterator on the
+    adapter's loop."""
+    if hasattr(stream, "__aiter__"):
+
+        async def collect() -> list[Any]:
+            return [x async for x in stream]
+
+        return client._loop.run_until_complete(collect())  # type: ignore[no-any-return]
+    return list(stream)
+ONE = np.ones((1, 4), np.float32)
+
+# (name, call, exception type, text the message must contain)
+CASES: list[tuple[str, Callable[[hardneg.Client], Any], type, str]] = [
+    ("create_collection name None", lambda c: c.create_collection(None, dim=4), TypeError, "name"),
+    ("create_collection dim 0", lambda c: c.create_collection("x", dim=0), ValueError, "dim"),
+    ("create_collection dim -1", lambda c: c.create_collection("x", dim=-1), ValueError, "dim"),
+    ("create_collection dim huge", lambda c: c.create_collection("x", dim=1 << 40), ValueError, "dim"),
+    ("create_collection dim str", lambda c: c.create_collection("x", dim="8"), ValueError, "dim"),
+    ("create_collection dim float", lambda c: c.create_collection("x", dim=8.0), ValueError, "dim"),
+    ("create_collection dim bool", lambda c: c.create_collection("x", dim=True), ValueError, "dim"),
+    ("create_collection metric", lambda c: c.create_collection("x", dim=4, metric="hamming"), ValueError, "metric"),
+    ("get_collection name int", lambda c: c.get_collection(5), TypeError, "name"),
+    ("get_collection name None", lambda c: c.get_collection(None), TypeError, "name"),
+    ("delete_collection name bytes", lambda c: c.delete_collection(b"c"), TypeError, "name"),
+    ("upsert collection None", lambda c: c.upsert(None, ["a"], ONE), TypeError, "collection"),
+    ("upsert ids str", lambda c: c.upsert("c", "a", ONE), TypeError, "ids"),
+    ("upsert ids int", lambda c: c.upsert("c", [1], ONE), TypeError, "ids"),
+    ("upsert 1-D vectors", lambda c: c.upsert("c", ["a"], np.ones(4, np.float32)), ValueError, "vectors"),
+    ("upsert ids/vectors lengths", lambda c: c.upsert("c", ["a", "b"], ONE), ValueError, "ids"),
+    ("delete collection int", lambda c: c.delete(3, ["a"]), TypeError, "collection"),
+    ("delete ids str", lambda c: c.delete("c", "a"), TypeError, "ids"),
+    ("get_items include_vectors str", lambda c: c.get_items("c", ["a"], include_vectors="yes"), TypeError, "include_vectors"),
+    ("get_items ids str", lambda c: c.get_items("c", "a"), TypeError, "ids"),
+    ("mine collection None", lambda c: c.mine(None, anchor_ids=["a"]), TypeError, "collection"),
+    ("mine no anchors", lambda c: c.mine("c"), ValueError, "anchor_ids"),
+    ("mine anchor_ids str", lambda c: c.mine("c", anchor_ids="a"), TypeError, "anchor_ids"),
+    ("mine k -1", lambda c: c.mine("c", anchor_ids=["a"], num_negatives=-1), ValueError, "num_negatives"),
+    ("mine k str", lambda c: c.mine("c", anchor_ids=["a"], num_negatives="3"), ValueError, "num_negatives"),
+    ("mine temperature NaN", lambda c: c.mine("c", anchor_ids=["a"], temperature=float("nan")), ValueError, "temperature"),
+    ("mine range_min -1", lambda c: c.mine("c", anchor_ids=["a"], range_min=-1), ValueError, "range_min"),
+    ("mine unknown keyword", lambda c: c.mine("c", anchor_ids=["a"], bogus=1), TypeError, "bogus"),
+    ("mine explain -1", lambda c: c.mine("c", anchor_ids=["a"], explain=-1), ValueError, "explain"),
+    ("get_calibration collection None", lambda c: c.get_calibration(None), TypeError, "collection"),
+    ("refresh_queue limit -1", lambda c: c.refresh_queue("c", limit=-1), ValueError, "limit"),
+    ("refresh_queue collection int", lambda c: c.refresh_queue(1), TypeError, "collection"),
+    ("report_loss lengths", lambda c: c.report_loss("c", ["a", "b"], losses=[1.0]), ValueError, "losses"),
+    ("report_loss NaN", lambda c: c.report_loss("c", ["a"], losses=[float("nan")]), ValueError, "losses"),
+    ("report_loss keys str", lambda c: c.report_loss("c", "ab", losses=[1.0, 2.0]), TypeError, "keys"),
+    ("report_loss no outcome", lambda c: c.report_loss("c", ["a"]), ValueError, "losses or solved"),
+    ("report_false_negatives str", lambda c: c.report_false_negatives("c", "ab"), TypeError, "reports"),
+    ("report_false_negatives triples", lambda c: c.report_false_negatives("c", [("k", "a", "b")]), TypeError, "reports"),
+    ("report_false_negatives int id", lambda c: c.report_false_negatives("c", [("k", 1)]), TypeError, "reports"),
+    ("report_false_negatives collection None", lambda c: c.report_false_negatives(None, {"k": ["a"]}), TypeError, "collection"),
+    ("snapshot collection None", lambda c: c.snapshot(None), TypeError, "collection"),
+    ("backup collection int", lambda c: c.backup(5, "/nonexistent-dir/x.hnb"), TypeError, "collection"),
+    ("restore collection int", lambda c: c.restore("/nonexistent-dir/x.hnb", collection=5), TypeError, "collection"),
+    ("ingest writer_id NUL", lambda c: c.ingest("c", [], writer_id="w\x00"), ValueError, "writer_id"),
+    ("ingest writer_id int", lambda c: c.ingest("c", [], writer_id=7), TypeError, "writer_id"),
+    ("ingest collection None", lambda c: c.ingest(None, []), TypeError, "collection"),
+    ("build_batches collection None", lambda c: drain(c, c.build_batches(None, ["a"], batch_size=2)), TypeError, "collection"),
+    ("build_batches batch_size 0", lambda c: drain(c, c.build_batches("c", ["a", "b"], batch_size=0)), ValueError, "batch_size"),
+    ("list_snapshots collection int", lambda c: c.list_snapshots(7), TypeError, "collection"),
+]
+
+
+@pytest.mark.parametrize("call,exc,text", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_argument_raises_before_any_call(
+    make_client: Callable[..., hardneg.Client], call: Callable[[hardneg.Client], Any], exc: type, text: str
+) -> None:
+    client = make_client(NOWHERE, timeout=5.0)
+    with pytest.raises(exc) as info:
+        call(client)
+    assert not isinstance(info.value, errors.Unavailable)
+    assert text in str(info.value), f"{text!r} not in {info.value}"
+
+
+@pytest.mark.parametrize("name", ["", "a/b", "a b", "x" * 129, "c\x00"])
+def test_malformed_collection_name_is_invalid_argument_from_the_server(client: hardneg.Client, name: str) -> None:
+    # The server, not the client, owns the name rule; a malformed name is never NOT_FOUND.
+    with pytest.raises(errors.InvalidArgument) as info:
+        client.get_items(name, ["a"])
+    assert info.value.field == "collection"
+    with pytest.raises(errors.InvalidArgument) as info:
+        client.get_collection(name)
+    assert info.value.field == "name"
