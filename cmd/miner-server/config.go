@@ -111,7 +111,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs := flag.NewFlagSet("miner-server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.GRPCAddr, "grpc-addr", ":50051", "gRPC listen address")
-	fs.StringVar(&c.HTTPAddr, "http-addr", ":9464", "HTTP listen address for /healthz, /readyz and /metrics")
+	fs.StringVar(&c.HTTPAddr, "http-addr", ":9464", "HTTP listen address for /healthz, /readyz, /metrics, the web inspector /ui/ (-ui) and /debug/pprof/ (-pprof)")
 	fs.StringVar(&c.DataDir, "data-dir", "./data", "data directory (embedded storage)")
 	fs.IntVar(&c.MaxMsgBytes, "grpc-max-msg-bytes", 64<<20, "largest gRPC message accepted or sent, in bytes")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long graceful shutdown waits for in-flight calls before cancelling them")

@@ -1,21 +1,23 @@
 // Package engine is the boundary between hardneg's mining rules and service and the
 // engine that holds the vectors: the interfaces Engine (the store) and Collection (one
 // collection), the optional Storage and StoredCollection of an engine with a local
-// data directory, the types they carry (Config, Batch, Candidate, SearchOptions, …),
-// the validation every engine applies to its input, and the errors the service maps to
-// gRPC codes. Mining (package mining), the gRPC service, ingest, calibration, the
-// inspector and the metrics see only this package; the embedded index (package index,
-// *index.DB) is the default implementation and the reference, and is constructed only
-// where the server is wired.
+// data directory, the optional Backups (copy a collection out, create one from such a
+// copy) and DeferredUpserter (acknowledge an upsert before it is durable), the types
+// they carry (Config, Batch, Candidate, SearchOptions, …), the validation every engine
+// applies to its input, and the errors the service maps to gRPC codes. Mining (package
+// mining), the gRPC service, ingest, calibration, the inspector and the metrics see
+// only this package; the embedded index (package index, *index.DB) is the default
+// implementation and the reference, and is constructed only where the server is wired.
 //
 // What an engine guarantees:
 //
 //   - Durability. Upsert, Delete and ReportFalseNegatives return only once the write
 //     is durable at the engine's stated level (the embedded engine: in its write-ahead
-//     log under its fsync policy). StreamAppend returns before that, with the write's
-//     sequence number (LSN); WaitLogged blocks until it is durable and DurableLSN
-//     bounds every durable write from below, so a stream acknowledges each batch only
-//     once it is durable. A write that fails is not applied at all: a batch is applied
+//     log under its fsync policy); DeferredUpserter.UpsertDeferred is the one write
+//     that may return before, covered by the next durable write. StreamAppend returns
+//     before durability too, with the write's sequence number (LSN); WaitLogged blocks
+//     until it is durable and DurableLSN bounds every durable write from below, so a
+//     stream acknowledges each batch only once it is durable. A write that fails is not applied at all: a batch is applied
 //     whole or not at all, and validated first (ValidateBatch, ValidateIDs,
 //     ValidateFalseNegatives, Config.Validate), with violations as a *validate.Error
 //     naming the request field of the offending item.
@@ -45,6 +47,8 @@
 //     survive delete and re-insert) and FalseNegatives returns a copy.
 //
 // An engine without a local data directory omits Storage: the service then answers
-// SnapshotCollection with ErrUnsupported (UNIMPLEMENTED) and exports no log or
-// snapshot metrics.
+// SnapshotCollection with ErrUnsupported (UNIMPLEMENTED) and exports no log, snapshot
+// or volume metrics. One without Backups answers ListSnapshots, Backup and Restore the
+// same way; one without DeferredUpserter makes every upsert durable before it is
+// acknowledged.
 package engine

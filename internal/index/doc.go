@@ -3,10 +3,11 @@
 // that serves small collections and checks the approximate index, and the search stream
 // that mining consumes.
 //
-// It is the embedded engine: *DB implements engine.Engine and engine.Storage, and
-// *Collection implements engine.Collection and engine.StoredCollection; the types they
-// carry (Config, Batch, Candidate, SearchOptions, …), input validation and the errors
-// the service maps are package engine's. A DB holds named collections. A Collection
+// It is the embedded engine: *DB implements engine.Engine, engine.Storage,
+// engine.Backups and engine.DeferredUpserter, and *Collection implements
+// engine.Collection and engine.StoredCollection; the types they carry (Config, Batch,
+// Candidate, SearchOptions, …), input validation and the errors the service maps are
+// package engine's. A DB holds named collections. A Collection
 // stores items (id, vector, groups, version) and answers Search with candidates
 // best-first, calling a skip predicate so that the caller can exclude items while the
 // search runs.
@@ -39,7 +40,7 @@
 // its free slots before growing again.
 //
 // Persistence: every change (collection created or deleted, upsert, delete, stream
-// batch with its writer id and sequence) is one record of the write-ahead log in
+// batch with its writer id and sequence, false-negative reports) is one record of the write-ahead log in
 // dir/wal (package wal), appended while the collection's locks are held so that the
 // log order is the order applied in memory, and acknowledged once the log's fsync
 // policy says so (db.go; the record format is package storage's). Snapshots in dir/snapshots hold a collection's slots,

@@ -5,11 +5,12 @@
 //
 // Rules run, and removed candidates are counted (RuleCounts), in this order: the anchor
 // item, its positives, its exclusions, other anchors' ids/positives/exclusions
-// (in-batch), reported false negatives (feedback), shared groups — these six inside the
-// search's Skip predicate — then the hardness floor (MaxRank, which ends the search),
-// near-duplicates of a positive and of excluded items, the guide rules (in a second
-// vector space, Request.Guide), the margins against s⁺, the score band, the rank window
-// and diversity. Each negative of an anchor with a positive carries p_fn, a logistic
+// (in-batch), reported false negatives (feedback), shared groups, rotation and the
+// exposure cap — these inside the search's Skip predicate — then the hardness floor
+// (MaxRank, which ends the search), staleness, near-duplicates of a positive and of
+// excluded items, the guide rules (in a second vector space, Request.Guide), the
+// margins against s⁺, the score band, the false-negative budget (PFNThreshold,
+// PFNBudget: the first few survivors with a high p_fn), the rank window and diversity. Each negative of an anchor with a positive carries p_fn, a logistic
 // estimate that it is a false negative; a Calibration keeps a collection's score
 // statistics for quantile and z-score thresholds. Sampling (top, uniform, softmax,
 // SimANS, top-1 + sampled) chooses among the rank window's candidates, reproducibly for

@@ -21,7 +21,9 @@
 // filter (see Collection.Search).
 //
 // What Weaviate cannot do here: snapshots and write-ahead-log statistics belong to
-// the embedded engine (engine.Storage), so the service answers them with
-// ErrUnsupported; the staleness histogram of the version metrics is empty; a search
+// the embedded engine (engine.Storage), and so do backups (engine.Backups), so the
+// service answers SnapshotCollection, ListSnapshots, Backup and Restore with
+// ErrUnsupported; an upsert's defer_durability has no effect (no
+// engine.DeferredUpserter); the staleness histogram of the version metrics is empty; a search
 // reaches at most 10,000 candidates per anchor (Weaviate's QUERY_MAXIMUM_RESULTS).
 package weaviate

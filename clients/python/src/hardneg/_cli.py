@@ -6,7 +6,7 @@ flag through. The other commands are clients of a running server: ``collections`
 ``create``, ``info``, ``ingest``, ``mine``, ``snapshot``, ``backup``, ``restore`` and
 ``health``. The server address, TLS files and token come from flags or the environment
 (``HARDNEG_ADDR``, ``HARDNEG_TOKEN``, ``HARDNEG_TLS_CA``, ``HARDNEG_TLS_CERT``,
-``HARDNEG_TLS_KEY``, ``HARDNEG_TLS``). ``--json`` prints machine-readable output.
+``HARDNEG_TLS_KEY``, ``HARDNEG_TLS_SERVER_NAME``, ``HARDNEG_TLS``). ``--json`` prints machine-readable output.
 
 Exit status: 0 success, 1 failure (one line on stderr naming the problem), 2 usage
 error, 130 interrupted.
@@ -541,7 +541,7 @@ def _connection_options() -> argparse.ArgumentParser:
     g.add_argument("--tls-ca", default=S, help="CA bundle of the server certificate, PEM ($HARDNEG_TLS_CA)")
     g.add_argument("--tls-cert", default=S, help="client certificate for mutual TLS, PEM ($HARDNEG_TLS_CERT)")
     g.add_argument("--tls-key", default=S, help="client key for mutual TLS, PEM ($HARDNEG_TLS_KEY)")
-    g.add_argument("--tls-server-name", default=S, help="name to check the server certificate against")
+    g.add_argument("--tls-server-name", default=S, help="name to check the server certificate against ($HARDNEG_TLS_SERVER_NAME)")
     g.add_argument("--timeout", type=float, default=S, help="deadline of each call in seconds")
     g.add_argument("--json", action="store_true", default=S, help="print JSON on stdout")
     g.add_argument("-q", "--quiet", action="store_true", default=S, help="no progress bar")

@@ -64,9 +64,9 @@ class Client(Front):
             at most 16,384 items).
         options: extra gRPC channel options.
         retry: how idempotent calls (``mine``, ``get_collection``, ``list_collections``,
-            ``get_items``, ``upsert``) are retried when the server is unavailable or
-            asks to come back later: a :class:`hardneg.RetryPolicy`, or ``None`` to
-            never retry. ``timeout`` bounds a call with all its retries;
+            ``get_items``, ``get_calibration``, ``list_snapshots``, ``upsert``) are
+            retried when the server is unavailable or asks to come back later: a
+            :class:`hardneg.RetryPolicy`, or ``None`` to never retry. ``timeout`` bounds a call with all its retries;
             :attr:`retries` counts the retries made, and each is logged at INFO level on
             the ``hardneg`` logger.
 

@@ -1285,7 +1285,9 @@ type UpsertRequest struct {
 	// send every batch but the last with it, and the whole upload is durable when the last
 	// batch is acknowledged, without waiting for an fsync per batch (the server's fsyncs
 	// overlap with the next batches and cover several). The Python client's upsert does
-	// this when it splits an upload into several batches. Default false.
+	// this when it splits an upload into several batches. Default false. An engine that
+	// cannot acknowledge before durability (-backend weaviate) ignores it: every batch is
+	// then acknowledged once written at its consistency level.
 	DeferDurability bool `protobuf:"varint,3,opt,name=defer_durability,json=deferDurability,proto3" json:"defer_durability,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache

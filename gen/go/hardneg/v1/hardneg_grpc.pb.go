@@ -100,6 +100,8 @@ type MinerServiceClient interface {
 	// returned as a negative for that anchor.
 	ReportFalseNegatives(ctx context.Context, in *ReportFalseNegativesRequest, opts ...grpc.CallOption) (*ReportFalseNegativesResponse, error)
 	// SnapshotCollection writes a snapshot of a collection now, bounding recovery time.
+	// UNIMPLEMENTED on an engine without a local data directory (-backend weaviate), as
+	// are ListSnapshots, Backup and Restore.
 	SnapshotCollection(ctx context.Context, in *SnapshotCollectionRequest, opts ...grpc.CallOption) (*SnapshotCollectionResponse, error)
 	// ListSnapshots lists the snapshot files the server holds (the newest two per
 	// collection), newest first within a collection.
@@ -391,6 +393,8 @@ type MinerServiceServer interface {
 	// returned as a negative for that anchor.
 	ReportFalseNegatives(context.Context, *ReportFalseNegativesRequest) (*ReportFalseNegativesResponse, error)
 	// SnapshotCollection writes a snapshot of a collection now, bounding recovery time.
+	// UNIMPLEMENTED on an engine without a local data directory (-backend weaviate), as
+	// are ListSnapshots, Backup and Restore.
 	SnapshotCollection(context.Context, *SnapshotCollectionRequest) (*SnapshotCollectionResponse, error)
 	// ListSnapshots lists the snapshot files the server holds (the newest two per
 	// collection), newest first within a collection.

@@ -209,6 +209,8 @@ class MinerServiceServicer:
 
     def SnapshotCollection(self, request, context):
         """SnapshotCollection writes a snapshot of a collection now, bounding recovery time.
+        UNIMPLEMENTED on an engine without a local data directory (-backend weaviate), as
+        are ListSnapshots, Backup and Restore.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
