@@ -28,7 +28,7 @@ const (
 )
 
 // readMethods are the MinerService methods a read token may call: they change no
-// stored data. Mine and BuildBatches are among them; the feedback counterparts
+// stored data. Mine, BuildBatches and GetCalibration are among them; the feedback counterparts
 // ReportFalseNegatives and ReportLoss are not. Backup and Restore, which copy or create
 // whole collections, need role write.
 var readMethods = map[string]bool{
@@ -39,6 +39,7 @@ var readMethods = map[string]bool{
 	hardnegv1.MinerService_RefreshQueue_FullMethodName:    true,
 	hardnegv1.MinerService_ListSnapshots_FullMethodName:   true,
 	hardnegv1.MinerService_BuildBatches_FullMethodName:    true,
+	hardnegv1.MinerService_GetCalibration_FullMethodName:  true,
 }
 
 // principal is an authenticated caller.

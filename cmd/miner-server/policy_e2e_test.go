@@ -172,8 +172,8 @@ func TestEveryPolicyFieldChangesMine(t *testing.T) {
 		}), nil},
 		"closed_loop":       {base, with(base, func(p *hardnegv1.MiningPolicy) { p.ClosedLoop = true }), nil},
 		"closed_loop_depth": {with(base, func(p *hardnegv1.MiningPolicy) { p.ClosedLoop = true }), with(base, func(p *hardnegv1.MiningPolicy) { p.ClosedLoop, p.ClosedLoopDepth = true, 5 }), nil},
-		"pfn_threshold":           {groupless, with(groupless, func(p *hardnegv1.MiningPolicy) { p.PfnThreshold = proto.Float32(0.999) }), nil},
-		"pfn_budget":              {groupless, with(groupless, func(p *hardnegv1.MiningPolicy) { p.PfnBudget = proto.Uint32(0) }), nil},
+		"pfn_threshold":     {groupless, with(groupless, func(p *hardnegv1.MiningPolicy) { p.PfnThreshold = proto.Float32(0.999) }), nil},
+		"pfn_budget":        {groupless, with(groupless, func(p *hardnegv1.MiningPolicy) { p.PfnBudget = proto.Uint32(0) }), nil},
 		"stale_rule": {with(base, func(p *hardnegv1.MiningPolicy) { p.MinVersion = proto.Int64(30) }), with(base, func(p *hardnegv1.MiningPolicy) {
 			p.MinVersion, p.StaleRule = proto.Int64(30), hardnegv1.StaleRule_STALE_RULE_RESCORE
 		}), nil},

@@ -54,7 +54,7 @@ func policyPB(p mining.Policy) *hardnegv1.MiningPolicy {
 		},
 		ClosedLoop:      p.ClosedLoop,
 		ClosedLoopDepth: uint32(p.ClosedLoopDepth),
-		PfnThreshold:            p.PFNThreshold,
+		PfnThreshold:    p.PFNThreshold,
 	}
 	if p.PFNBudget != nil {
 		pb.PfnBudget = proto.Uint32(uint32(*p.PFNBudget))

@@ -86,6 +86,7 @@ func TestTokenStoreAuthenticates(t *testing.T) {
 		{"read token mines", mine, readTok, nil, "viewer"},
 		{"read token cannot write", upsert, readTok, errPermissionDenied, ""},
 		{"read token builds batches", hardnegv1.MinerService_BuildBatches_FullMethodName, readTok, nil, "viewer"},
+		{"read token reads the calibration", hardnegv1.MinerService_GetCalibration_FullMethodName, readTok, nil, "viewer"},
 		{"read token cannot report losses", hardnegv1.MinerService_ReportLoss_FullMethodName, readTok, errPermissionDenied, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

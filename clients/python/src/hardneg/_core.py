@@ -50,7 +50,7 @@ log = logging.getLogger("hardneg")
 #: Calls that may be sent again after a failure: reads, and Upsert, which is idempotent
 #: by id (a retried batch that had been applied replaces its items with themselves).
 IDEMPOTENT = frozenset(
-    {"Mine", "GetCollection", "ListCollections", "GetItems", "GetCalibration", "Upsert", "ListSnapshots"}
+    {"Mine", "GetCollection", "ListCollections", "GetItems", "GetCalibration", "Upsert", "ListSnapshots", "RefreshQueue"}
 )
 
 
