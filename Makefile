@@ -65,11 +65,11 @@ lint: ## buf lint, gofmt, go vet
 	$(GO) vet ./...
 
 .PHONY: test-go
-test-go: chromium ## Go tests with the race detector, then the index's and mining's recall without it (full-size recall, lock order checked)
+test-go: chromium ## Go tests with the race detector, then the index's and mining's recall and mining's overlap with the reference without it (full size, lock order checked)
 	$(GO) test $(GOTESTFLAGS) ./...
 	$(GO) test -count=1 -timeout 20m -tags lockorder ./internal/index
 	$(GO) test -count=1 -timeout 20m -run Recall ./internal/index/hnsw
-	$(GO) test -count=1 -timeout 20m -run TestDefaultEfRecallOfTheTopWindow ./internal/mining
+	$(GO) test -count=1 -timeout 20m -run 'TestDefaultEfRecallOfTheTopWindow|TestGraphMiningOverlapsTheReference' ./internal/mining
 
 .PHONY: test-crash
 test-crash: ## kill -9 / restart loop against a real server, CRASH_ITERATIONS times (default 200)
