@@ -65,20 +65,21 @@ lint: ## buf lint, gofmt, go vet
 	$(GO) vet ./...
 
 .PHONY: test-go
-test-go: chromium ## Go tests with the race detector, then the index's and mining's recall without it (full-size recall, lock order checked)
+test-go: chromium ## Go tests with the race detector, then the index's and mining's recall and mining's overlap with the reference without it (full size, lock order checked)
 	$(GO) test $(GOTESTFLAGS) ./...
 	$(GO) test -count=1 -timeout 20m -tags lockorder ./internal/index
 	$(GO) test -count=1 -timeout 20m -run Recall ./internal/index/hnsw
-	$(GO) test -count=1 -timeout 20m -run TestDefaultEfRecallOfTheTopWindow ./internal/mining
+	$(GO) test -count=1 -timeout 20m -run 'TestDefaultEfRecallOfTheTopWindow|TestGraphMiningOverlapsTheReference' ./internal/mining
 
 .PHONY: test-crash
 test-crash: ## kill -9 / restart loop against a real server, CRASH_ITERATIONS times (default 200)
 	HARDNEG_CRASH_ITERATIONS=$(or $(CRASH_ITERATIONS),200) $(GO) test -count=1 -run '^TestCrashLoop$$' -v ./cmd/miner-server
 
 .PHONY: test-python
-test-python: $(VENV)/.stamp build ## Python client tests against a real server
+test-python: $(VENV)/.stamp build ## Python client tests against a real server; the make-bench region of docs/BENCHMARKS.md against docs/bench/results.json
 	$(VPY) -m pip install --quiet './clients/python[test]'
 	cd clients/python && HARDNEG_SERVER_BIN=$(CURDIR)/$(BIN) ../../$(VPY) -m pytest -q -p no:cacheprovider
+	$(VPY) -m pytest -q -p no:cacheprovider bench/py/test_report.py
 
 .PHONY: test-examples
 test-examples: $(VENV)/.stamp build ## smoke-test the examples (installs torch and a model: large)
@@ -223,6 +224,7 @@ bench: bench-venv bench-bin ## full comparison (100k synthetic + real embeddings
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BENCH_PY) bench/py/run.py --mode full $(if $(LARGE),--large) --out bench/out/full/results.json $(BENCH_ARGS)
 	$(BENCH_PY) bench/py/report.py bench/out/full/results.json --doc docs/BENCHMARKS.md --plots docs/bench \
 		--cmd "make bench$(if $(LARGE), LARGE=1)"
+	cp bench/out/full/results.json docs/bench/results.json
 
 .PHONY: bench-quick
 bench-quick: bench-venv bench-bin ## the same comparison at 20k vectors in under 3 minutes → bench/out/quick/

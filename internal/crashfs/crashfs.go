@@ -1,4 +1,4 @@
-// Package crashfs is an in-memory wal.FS for tests that keeps only what was made
+// Package crashfs is an in-memory vfs.FS (wal.FS) for tests that keeps only what was made
 // durable when a crash is simulated, the way a strict file system would after a power
 // failure: file contents and sizes as of their last fsync (File.Sync), and the
 // entries of a directory (created, renamed and removed files) as of its last
@@ -8,6 +8,10 @@
 //
 // Directories themselves are durable once created (MkdirAll); only their entries
 // for files follow the rules above.
+//
+// Until a crash is taken it is an ordinary file system that loses nothing, which is
+// how most tests use it; Clone copies it, WriteFile and ReadFile set and read whole
+// files.
 //
 // A crash is taken as a copy, so the code under test can go on running against the
 // original (its later writes are lost to the copy, as they would be to a machine
@@ -27,7 +31,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hardneg/hardneg/internal/wal"
+	"github.com/hardneg/hardneg/internal/vfs"
 )
 
 // FS is the in-memory file system. Its methods are safe for concurrent use.
@@ -49,7 +53,7 @@ type inode struct {
 	synced []byte // content as of the last Sync
 }
 
-var _ wal.FS = (*FS)(nil)
+var _ vfs.FS = (*FS)(nil)
 
 // New returns an empty file system holding the root directory.
 func New() *FS {
@@ -100,6 +104,46 @@ func (f *FS) ReadFile(name string) ([]byte, bool) {
 	return slices.Clone(d.entries[base].data), true
 }
 
+// WriteFile creates or replaces a file (and its parent directories) holding data, as
+// durable as if it had been written, fsynced and its directory synced; it counts as
+// no operation. A test convenience.
+func (f *FS) WriteFile(name string, data []byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.mkdirAll(filepath.Dir(filepath.Clean(name)))
+	d, base := f.lookup(name)
+	ino := &inode{data: slices.Clone(data), synced: slices.Clone(data)}
+	d.entries[base], d.durable[base] = ino, ino
+}
+
+// Clone returns a copy of the file system as it is now, durable state included: the
+// copy and f then change independently.
+func (f *FS) Clone() *FS {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := &FS{dirs: make(map[string]*dir, len(f.dirs))}
+	copies := map[*inode]*inode{} // one copy per file, wherever it is listed
+	cp := func(ino *inode) *inode {
+		if n, ok := copies[ino]; ok {
+			return n
+		}
+		n := &inode{data: slices.Clone(ino.data), synced: slices.Clone(ino.synced)}
+		copies[ino] = n
+		return n
+	}
+	for path, d := range f.dirs {
+		nd := newDir()
+		for name, ino := range d.entries {
+			nd.entries[name] = cp(ino)
+		}
+		for name, ino := range d.durable {
+			nd.durable[name] = cp(ino)
+		}
+		c.dirs[path] = nd
+	}
+	return c
+}
+
 // step counts a mutating operation, taking the armed crash first. f.mu is held.
 func (f *FS) step() {
 	f.ops++
@@ -128,7 +172,7 @@ func (f *FS) lookup(name string) (*dir, string) {
 }
 
 // OpenFile opens or creates a file; O_CREATE, O_EXCL, O_TRUNC and O_APPEND are honoured.
-func (f *FS) OpenFile(name string, flag int, _ os.FileMode) (wal.File, error) {
+func (f *FS) OpenFile(name string, flag int, _ os.FileMode) (vfs.File, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	d, base := f.lookup(name)
@@ -207,10 +251,15 @@ func (f *FS) ReadDir(name string) ([]os.DirEntry, error) {
 func (f *FS) MkdirAll(name string, _ os.FileMode) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for p := filepath.Clean(name); f.dirs[p] == nil; p = filepath.Dir(p) {
+	f.mkdirAll(filepath.Clean(name))
+	return nil
+}
+
+// mkdirAll creates a directory and its parents. f.mu is held.
+func (f *FS) mkdirAll(name string) {
+	for p := name; f.dirs[p] == nil; p = filepath.Dir(p) {
 		f.dirs[p] = newDir()
 	}
-	return nil
 }
 
 // SyncDir makes a directory's current entries durable.

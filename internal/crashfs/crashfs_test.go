@@ -85,3 +85,46 @@ func TestCrashAtTakesStateBeforeTheOperation(t *testing.T) {
 		t.Fatalf("Ops = %d", f.Ops())
 	}
 }
+
+func TestWriteFileIsDurable(t *testing.T) {
+	f := New()
+	f.WriteFile("/a/b/seg", []byte("x"))
+	if f.Ops() != 0 {
+		t.Fatalf("WriteFile counted %d operations", f.Ops())
+	}
+	if got := content(f.Crash(), "/a/b/seg"); got != "x" {
+		t.Fatalf("after crash = %q, want %q", got, "x")
+	}
+	if _, err := f.ReadDir("/a"); err != nil {
+		t.Fatalf("parent directory not created: %v", err)
+	}
+}
+
+func TestCloneCopiesCurrentAndDurableState(t *testing.T) {
+	f := New()
+	f.MkdirAll("/d", 0o755)
+	write(t, f, "/d/a", "synced", true)
+	f.SyncDir("/d")
+	write(t, f, "/d/a", "pending", false)
+	f.Rename("/d/a", "/d/b") // b is not durable yet, and is the same file as the durable a
+
+	c := f.Clone()
+	f.WriteFile("/d/b", []byte("changed in the original"))
+	if got := content(c, "/d/b"); got != "pending" {
+		t.Fatalf("clone's current content = %q, want %q", got, "pending")
+	}
+	if got := content(c.Crash(), "/d/a"); got != "synced" {
+		t.Fatalf("clone's durable content = %q, want %q", got, "synced")
+	}
+	// A sync through the clone reaches the durable entry of the same file.
+	h, err := c.OpenFile("/d/b", os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if got := content(c.Crash(), "/d/a"); got != "pending" {
+		t.Fatalf("after a sync through the clone, durable a = %q, want %q", got, "pending")
+	}
+}

@@ -47,22 +47,22 @@ func newCollection(t *testing.T, cfg engine.Config, items *engine.Batch, feedbac
 }
 
 // searcherCase is a searcher under test and what it must achieve against the
-// reference: identical results (exact search) or a minimum overlap of the negatives of
-// top-k policies (approximate search).
+// reference: identical results (exact search), or the invariants every searcher keeps
+// (approximate search; its overlap with the reference is checked on corpora where the
+// graph matters, TestGraphMiningOverlapsTheReference).
 type searcherCase struct {
-	name       string
-	params     engine.Params
-	factory    searcherFactory
-	identical  bool
-	minOverlap float64
+	name      string
+	params    engine.Params
+	factory   searcherFactory
+	identical bool
 }
 
 // searcherCases lists the searchers the property tests check: the exact scan must match
-// the reference exactly, the HNSW graph (forced by ExactThreshold 1) must return at
-// least 95% of the reference's top-k negatives.
+// the reference exactly, the HNSW graph (forced by ExactThreshold 1) must keep the
+// invariants.
 var searcherCases = []searcherCase{
-	{name: "exact", factory: newCollection, identical: true, minOverlap: 1},
-	{name: "hnsw", params: engine.Params{ExactThreshold: 1}, factory: newCollection, minOverlap: 0.95},
+	{name: "exact", factory: newCollection, identical: true},
+	{name: "hnsw", params: engine.Params{ExactThreshold: 1}, factory: newCollection},
 }
 
 // world is a random corpus with groups, near-duplicates and feedback.
@@ -343,12 +343,13 @@ func negIDs(ns []Negative) []string {
 
 // TestMineMatchesReferenceOnRandomData draws random corpora (three metrics, groups,
 // near-duplicates, feedback) and random requests, and checks Mine against the
-// reference implementation: identical results through the exact index, at least
-// minOverlap of the reference's top-k negatives through an approximate one.
+// reference implementation: identical results through the exact index, the invariants
+// through an approximate one (on corpora this small its graph search is close to
+// exhaustive; TestGraphMiningOverlapsTheReference measures the overlap at size).
 func TestMineMatchesReferenceOnRandomData(t *testing.T) {
 	for _, sc := range searcherCases {
 		t.Run(sc.name, func(t *testing.T) {
-			var hit, total, graphSearches int
+			var graphSearches int
 			for seed := range uint64(40) {
 				r := rand.New(rand.NewPCG(seed, 7))
 				metric := []engine.Metric{engine.Cosine, engine.Dot, engine.L2}[seed%3]
@@ -386,35 +387,10 @@ func TestMineMatchesReferenceOnRandomData(t *testing.T) {
 					if err := checkInvariants(req, got); err != nil {
 						t.Fatalf("seed %d request %d: %v", seed, q, err)
 					}
-					// Overlap is measured where it is meaningful: top-k (samplers draw
-					// differently from different windows) with widening on (without it a
-					// graph search stops after one pass and reports a shortfall).
-					if req.Policy.Sampling != SampleTop || !req.Policy.Widen {
-						continue
-					}
-					for i := range want {
-						ids := negIDs(got[i].Negatives)
-						for _, n := range want[i].Negatives {
-							total++
-							if slices.Contains(ids, n.ID) {
-								hit++
-							}
-						}
-					}
 				}
 			}
-			if !sc.identical {
-				if total == 0 {
-					t.Fatal("no negatives to compare")
-				}
-				if graphSearches == 0 {
-					t.Fatal("every search was an exact scan; the approximate index was not exercised")
-				}
-				ov := float64(hit) / float64(total)
-				t.Logf("overlap with the reference %.4f (%d/%d negatives), %d graph searches", ov, hit, total, graphSearches)
-				if ov < sc.minOverlap {
-					t.Fatalf("overlap with the reference %.3f (%d/%d), want ≥ %.2f", ov, hit, total, sc.minOverlap)
-				}
+			if !sc.identical && graphSearches == 0 {
+				t.Fatal("every search was an exact scan; the approximate index was not exercised")
 			}
 		})
 	}

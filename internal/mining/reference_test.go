@@ -1,7 +1,9 @@
 package mining
 
 import (
+	"cmp"
 	"math"
+	"slices"
 	"sort"
 
 	"github.com/hardneg/hardneg/internal/engine"
@@ -226,7 +228,12 @@ func referenceAnchor(rc *refCorpus, req Request, ai int, a Anchor, pol Policy) R
 	for j, it := range rc.items {
 		all[j] = scoredItem{it, j, rc.sim(query, it.vec)}
 	}
-	sort.SliceStable(all, func(x, y int) bool { return all[x].score > all[y].score })
+	slices.SortFunc(all, func(x, y scoredItem) int {
+		if c := cmp.Compare(y.score, x.score); c != 0 {
+			return c
+		}
+		return x.pos - y.pos
+	})
 
 	end := pol.RangeMax
 	if end == 0 {

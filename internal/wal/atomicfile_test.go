@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/hardneg/hardneg/internal/crashfs"
 )
 
 func TestWriteFileAtomic(t *testing.T) {
@@ -60,7 +62,7 @@ func TestWriteFileAtomic(t *testing.T) {
 }
 
 func TestWriteFileAtomicLargeContent(t *testing.T) {
-	fsys := newMemFS()
+	fsys := crashfs.New()
 	want := bytes.Repeat([]byte("0123456789"), 100_000)
 	if err := WriteFileAtomic(fsys, "/snap/a", 0o644, func(w io.Writer) error {
 		_, err := w.Write(want)
@@ -75,7 +77,7 @@ func TestWriteFileAtomicLargeContent(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := fsys.readFile("/snap/a"); !bytes.Equal(got, want) {
+	if got, _ := fsys.ReadFile("/snap/a"); !bytes.Equal(got, want) {
 		t.Fatalf("content differs: %d bytes, want %d", len(got), len(want))
 	}
 }

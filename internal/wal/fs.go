@@ -1,74 +1,13 @@
 package wal
 
-import (
-	"io"
-	"os"
-)
+import "github.com/hardneg/hardneg/internal/vfs"
 
-// FS is the filesystem the log and atomic file writes use. OSFS is the real
-// one; tests wrap it to count or fail operations.
-type FS interface {
-	// OpenFile opens a file like os.OpenFile.
-	OpenFile(name string, flag int, perm os.FileMode) (File, error)
-	// Rename renames a file like os.Rename.
-	Rename(oldpath, newpath string) error
-	// Remove removes a file like os.Remove.
-	Remove(name string) error
-	// ReadDir lists a directory like os.ReadDir.
-	ReadDir(dir string) ([]os.DirEntry, error)
-	// MkdirAll creates a directory and its parents like os.MkdirAll.
-	MkdirAll(dir string, perm os.FileMode) error
-	// SyncDir makes the directory's entries (created, renamed and removed
-	// files) durable.
-	SyncDir(dir string) error
-}
+// FS is the filesystem the log and atomic file writes use (see vfs.FS); tests wrap
+// it to count or fail operations, or use the in-memory internal/crashfs.
+type FS = vfs.FS
 
-// File is an open file of an FS. *os.File implements it.
-type File interface {
-	io.Reader
-	io.Writer
-	io.Closer
-	// Sync makes the file's data and size durable (fsync).
-	Sync() error
-	// Truncate changes the file's size.
-	Truncate(size int64) error
-}
+// File is an open file of an FS (see vfs.File). *os.File implements it.
+type File = vfs.File
 
-// OSFS is the operating system's filesystem.
-type OSFS struct{}
-
-var _ FS = OSFS{}
-
-// OpenFile calls os.OpenFile.
-func (OSFS) OpenFile(name string, flag int, perm os.FileMode) (File, error) {
-	f, err := os.OpenFile(name, flag, perm)
-	if err != nil {
-		return nil, err
-	}
-	return f, nil
-}
-
-// Rename calls os.Rename.
-func (OSFS) Rename(oldpath, newpath string) error { return os.Rename(oldpath, newpath) }
-
-// Remove calls os.Remove.
-func (OSFS) Remove(name string) error { return os.Remove(name) }
-
-// ReadDir calls os.ReadDir.
-func (OSFS) ReadDir(dir string) ([]os.DirEntry, error) { return os.ReadDir(dir) }
-
-// MkdirAll calls os.MkdirAll.
-func (OSFS) MkdirAll(dir string, perm os.FileMode) error { return os.MkdirAll(dir, perm) }
-
-// SyncDir opens dir and fsyncs it.
-func (OSFS) SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	if err := d.Sync(); err != nil {
-		d.Close()
-		return err
-	}
-	return d.Close()
-}
+// OSFS is the operating system's filesystem (see vfs.OSFS).
+type OSFS = vfs.OSFS

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/hardneg/hardneg/internal/crashfs"
 )
 
 const fuzzMaxRecord = 1 << 16
@@ -73,9 +75,9 @@ func FuzzReplay(f *testing.F) {
 		}
 		// Open either recovers (a clean segment or a torn tail) or refuses
 		// with the decoder's damage; with Salvage it always recovers.
-		fsys := newMemFS()
+		fsys := crashfs.New()
 		path := filepath.Join(memDir, segmentName(first))
-		fsys.writeFile(path, data)
+		fsys.WriteFile(path, data)
 		l, err := Open(memDir, Options{FS: fsys, MaxRecordSize: fuzzMaxRecord})
 		if err != nil {
 			var ce *CorruptError
@@ -177,7 +179,7 @@ func FuzzClassify(f *testing.F) {
 	f.Add(uint8(1), uint8(0), uint8(0), uint32(40), uint16(7))      // flip in the only record
 	f.Add(uint8(39), uint8(1), uint8(1), uint32(0), uint16(0))      // earlier segment truncated to nothing
 	f.Fuzz(func(t *testing.T, n, segSel, op uint8, pos uint32, arg uint16) {
-		src := newMemFS()
+		src := crashfs.New()
 		opts := Options{FS: src, SegmentSize: 4 << 10, MaxRecordSize: fuzzMaxRecord}
 		l := openLog(t, memDir, opts)
 		total := 1 + int(n)%40
@@ -194,7 +196,7 @@ func FuzzClassify(f *testing.F) {
 		s := len(segs) - 1 - int(segSel)%len(segs)
 		last := s == len(segs)-1
 		path := filepath.Join(memDir, segs[s].name)
-		orig, _ := src.readFile(path)
+		orig, _ := src.ReadFile(path)
 		recs := spans(t, orig)
 		t.Logf("%d segments, damaged one holds %d records in %d bytes", len(segs), len(recs), len(orig))
 
@@ -244,8 +246,8 @@ func FuzzClassify(f *testing.F) {
 		boundaryCut := len(damaged) < len(orig) && (len(damaged) == headerSize ||
 			slices.ContainsFunc(recs, func(r recSpan) bool { return r.end == int64(len(damaged)) }))
 
-		fsys := src.clone()
-		fsys.writeFile(path, damaged)
+		fsys := src.Clone()
+		fsys.WriteFile(path, damaged)
 		what := fmt.Sprintf("segment %d of %d, op %d at %d (%d): header changed %v, first damaged record %d of %d, intact after %v",
 			s, len(segs), op%3, pos, arg, headerChanged, firstBad, len(recs), intactAfter)
 		l, err = Open(memDir, Options{FS: fsys, MaxRecordSize: fuzzMaxRecord})
@@ -299,7 +301,7 @@ func FuzzClassify(f *testing.F) {
 			want = damaged[wantOff:]
 		}
 		for _, later := range segs[s+1:] {
-			b, _ := src.readFile(filepath.Join(memDir, later.name))
+			b, _ := src.ReadFile(filepath.Join(memDir, later.name))
 			want = append(want, b...)
 		}
 		checkSalvaged(t, fsys, tr, want, what)

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hardneg/hardneg/internal/crashfs"
 )
 
 // recordEnds returns the offsets at which records 0..n-1 (from payload)
@@ -21,18 +23,18 @@ func recordEnds(n int) []int64 {
 	return ends
 }
 
-// memDir is where logs live in a memFS.
+// memDir is where logs live in an in-memory crashfs.FS.
 const memDir = "/wal"
 
 // writeSegmentFile writes a log of n records from payload and returns the
 // bytes of its only segment.
 func writeSegmentFile(t *testing.T, n int) []byte {
 	t.Helper()
-	fsys := newMemFS()
+	fsys := crashfs.New()
 	l := openLog(t, memDir, Options{FS: fsys})
 	writeRecords(t, l, 0, n)
 	mustClose(t, l)
-	b, ok := fsys.readFile(filepath.Join(memDir, segmentName(1)))
+	b, ok := fsys.ReadFile(filepath.Join(memDir, segmentName(1)))
 	if !ok {
 		t.Fatal("segment missing")
 	}
@@ -58,8 +60,8 @@ func TestTornTailAtEveryOffsetKeepsCompletePrefix(t *testing.T) {
 	for off := int64(0); off <= int64(len(full)); off++ {
 		dir := memDir
 		path := filepath.Join(dir, segmentName(1))
-		fsys := newMemFS()
-		fsys.writeFile(path, full[:off])
+		fsys := crashfs.New()
+		fsys.WriteFile(path, full[:off])
 		l, err := Open(dir, Options{FS: fsys})
 		if err != nil {
 			t.Fatalf("offset %d: Open: %v", off, err)
@@ -98,7 +100,7 @@ func TestTornTailAtEveryOffsetKeepsCompletePrefix(t *testing.T) {
 }
 
 func TestTornTailOfLastSegmentKeepsEarlierSegments(t *testing.T) {
-	src := newMemFS()
+	src := crashfs.New()
 	opts := Options{FS: src, SegmentSize: 4 << 10}
 	l := openLog(t, memDir, opts)
 	writeRecords(t, l, 0, 150)
@@ -109,10 +111,10 @@ func TestTornTailOfLastSegmentKeepsEarlierSegments(t *testing.T) {
 	}
 	last := segs[len(segs)-1]
 	lastPath := filepath.Join(memDir, last.name)
-	lastBytes, _ := src.readFile(lastPath)
+	lastBytes, _ := src.ReadFile(lastPath)
 	for off := 0; off <= len(lastBytes); off++ {
-		fsys := src.clone()
-		fsys.writeFile(lastPath, lastBytes[:off])
+		fsys := src.Clone()
+		fsys.WriteFile(lastPath, lastBytes[:off])
 		opts.FS = fsys
 		l := openLog(t, memDir, opts)
 		got := replayAll(t, l, 1)
@@ -149,14 +151,14 @@ func checkCorrupt(t *testing.T, err error, path string, off int64, what string) 
 
 // checkSalvaged asserts that the salvage folder of dir holds exactly want,
 // the bytes a salvage cut took from the log.
-func checkSalvaged(t *testing.T, fsys *memFS, tr *Truncation, want []byte, what string) {
+func checkSalvaged(t *testing.T, fsys *crashfs.FS, tr *Truncation, want []byte, what string) {
 	t.Helper()
 	var got []byte
 	for _, p := range tr.SavedTo {
 		if filepath.Dir(p) != filepath.Join(memDir, SalvageDir) {
 			t.Fatalf("%s: salvaged bytes in %s, outside %s", what, p, SalvageDir)
 		}
-		b, ok := fsys.readFile(p)
+		b, ok := fsys.ReadFile(p)
 		if !ok {
 			t.Fatalf("%s: %s missing", what, p)
 		}
@@ -176,8 +178,8 @@ func TestFlippedBitInLastSegment(t *testing.T) {
 		for bit := range 8 {
 			what := fmt.Sprintf("byte %d bit %d", b, bit)
 			damaged := flip(full, b, bit)
-			fsys := newMemFS()
-			fsys.writeFile(path, damaged)
+			fsys := crashfs.New()
+			fsys.WriteFile(path, damaged)
 			k := completeRecords(ends, int64(b)) // record k holds byte b
 			wantOff := ends[k]
 			if b < headerSize {
@@ -200,7 +202,7 @@ func TestFlippedBitInLastSegment(t *testing.T) {
 			// Valid records follow the damage (or the header is damaged):
 			// corruption, not a tear.
 			checkCorrupt(t, err, path, wantOff, what)
-			if got, _ := fsys.readFile(path); !bytes.Equal(got, damaged) {
+			if got, _ := fsys.ReadFile(path); !bytes.Equal(got, damaged) {
 				t.Fatalf("%s: a refused Open changed the segment", what)
 			}
 
@@ -220,9 +222,9 @@ func TestFlippedBitInLastSegment(t *testing.T) {
 }
 
 // multiSegmentLog writes n records of 300 bytes with 4 KiB segments.
-func multiSegmentLog(t *testing.T, n int) (*memFS, []segment) {
+func multiSegmentLog(t *testing.T, n int) (*crashfs.FS, []segment) {
 	t.Helper()
-	fsys := newMemFS()
+	fsys := crashfs.New()
 	l := openLog(t, memDir, Options{FS: fsys, SegmentSize: 4 << 10})
 	for i := range n {
 		if _, err := l.Write(context.Background(), bytes.Repeat([]byte{byte(i)}, 300)); err != nil {
@@ -243,7 +245,7 @@ func TestFlippedBitInEarlierSegment(t *testing.T) {
 	first := segs[0]
 	dir := memDir
 	path := filepath.Join(dir, first.name)
-	orig, _ := src.readFile(path)
+	orig, _ := src.ReadFile(path)
 	for b := range orig {
 		// Every byte of the segment header and of each record header,
 		// and a spread of payload bytes.
@@ -251,8 +253,8 @@ func TestFlippedBitInEarlierSegment(t *testing.T) {
 			continue
 		}
 		bit := b % 8
-		fsys := src.clone()
-		fsys.writeFile(path, flip(orig, b, bit))
+		fsys := src.Clone()
+		fsys.WriteFile(path, flip(orig, b, bit))
 		recOff := int64(0)
 		if b >= headerSize {
 			recOff = headerSize + (int64(b)-headerSize)/size*size
@@ -276,7 +278,7 @@ func TestFlippedBitInEarlierSegment(t *testing.T) {
 		// kept in the salvage folder, byte for byte.
 		want := flip(orig, b, bit)[recOff:]
 		for _, s := range segs[1:] {
-			sb, _ := src.readFile(filepath.Join(dir, s.name))
+			sb, _ := src.ReadFile(filepath.Join(dir, s.name))
 			want = append(want, sb...)
 		}
 		checkSalvaged(t, fsys, tr, want, fmt.Sprintf("byte %d", b))

@@ -1,0 +1,43 @@
+"""The make-bench region of docs/BENCHMARKS.md is exactly what report.py renders from
+the results file `make bench` keeps beside the plots (docs/bench/results.json): a hand
+edit inside the region, or a region spliced from another run, fails.
+
+    .venv/bin/python -m pytest -q bench/py/test_report.py
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench" / "py"))
+
+import report  # noqa: E402
+
+
+def _region(text: str) -> str:
+    m = re.search(re.escape(report.BEGIN) + ".*?" + re.escape(report.END), text, re.S)
+    assert m, "docs/BENCHMARKS.md has no make-bench region"
+    return m.group(0)
+
+
+def test_region_is_rendered_from_the_kept_results() -> None:
+    region = _region((ROOT / "docs" / "BENCHMARKS.md").read_text())
+    res = json.loads((ROOT / "docs" / "bench" / "results.json").read_text())
+    # The plots are drawn with matplotlib (not installed here): take their names from
+    # the region, and check that each is in docs/bench.
+    plots = re.findall(r"!\[[^\]]*\]\(bench/([^)]+)\)", region)
+    for p in plots:
+        assert (ROOT / "docs" / "bench" / p).is_file(), p
+    want = report.render(res, "bench", plots, "make bench")
+    assert region == want, "the make-bench region differs from report.py's rendering of docs/bench/results.json"
+
+
+def test_a_changed_result_changes_the_region() -> None:
+    res = json.loads((ROOT / "docs" / "bench" / "results.json").read_text())
+    before = report.render(res, "bench", [], "make bench")
+    res["started"] = "1999-01-01 00:00:00 UTC" if res.get("started") != "1999-01-01 00:00:00 UTC" else "2000-01-01 00:00:00 UTC"
+    assert report.render(res, "bench", [], "make bench") != before
