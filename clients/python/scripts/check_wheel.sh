@@ -26,10 +26,15 @@ cd "$work"
 
 file_out=$(python -c 'import hardneg._server as s; print(s.bundled_binary())')
 case "$file_out" in */hardneg/_bin/miner-server) ;; *) echo "no bundled binary: $file_out" >&2; exit 1 ;; esac
-if command -v ldd >/dev/null && ldd "$file_out" 2>&1 | grep -q '=>'; then
+# Outputs are captured before they are matched: `cmd | grep -q X` under pipefail fails
+# whenever grep exits at its first match while cmd is still writing (SIGPIPE).
+if command -v ldd >/dev/null && grep -q '=>' <<<"$(ldd "$file_out" 2>&1 || true)"; then
   echo "bundled miner-server is dynamically linked:" >&2; ldd "$file_out" >&2; exit 1
 fi
-hardneg serve --help 2>&1 | grep -q -- '-grpc-addr' || { echo "hardneg serve --help did not print the server's flags" >&2; exit 1; }
+if ! help_out=$(hardneg serve --help 2>&1); then
+  echo "hardneg serve --help failed:" >&2; echo "$help_out" >&2; exit 1
+fi
+grep -q -- '-grpc-addr' <<<"$help_out" || { echo "hardneg serve --help did not print the server's flags:" >&2; echo "$help_out" >&2; exit 1; }
 
 python - <<'PY'
 import hashlib, os, re, subprocess
