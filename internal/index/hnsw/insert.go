@@ -187,8 +187,11 @@ func (g *Graph) setLinks(s *searcher, id uint32, q []float32, l int, sel []Neigh
 }
 
 // addLink adds id (at distance d) to the layer-l links of nb. A full list is
-// re-selected by the heuristic from its links plus id; tombstones go first. An id
-// that a running Compact is dropping is not added (see setLinks).
+// re-selected by the heuristic from its links plus id. Tombstones compete like live
+// links: a kept one is replaced by its own links when Compact drops it, whereas
+// shedding it would cut nb off from what only it led to (between well-separated
+// clusters, often the only links). Links to nodes that a running Compact is dropping
+// go, and such an id is not added (see setLinks).
 func (g *Graph) addLink(s *searcher, nb, id uint32, d float32, l int) {
 	mu := g.lock(nb)
 	mu.Lock()
@@ -212,7 +215,7 @@ func (g *Graph) addLink(s *searcher, nb, id uint32, d float32, l int) {
 	tmp := append(s.tmp[:0], Neighbor{id, d})
 	for i := 1; i <= n; i++ {
 		e := atomic.LoadUint32(&list[i])
-		if g.state(e)&flagDeleted != 0 {
+		if g.state(e)&(flagDropping|flagRemoved) != 0 {
 			continue
 		}
 		tmp = append(tmp, Neighbor{e, g.dist(nv, g.vector(e))})
