@@ -13,8 +13,8 @@ import (
 // compactRatio. Vectors sit near 20 well-separated centres, so searches between
 // clusters depend on the few links that join them. It runs on one goroutine, so the
 // graph, and the recall@10 at ef 64 it returns, are the same on every run.
-func churnRecall(t *testing.T, n int, compactRatio float64, seed uint64) float64 {
-	const dim, batch, rounds, queries = 16, 250, 30, 200
+func churnRecall(t *testing.T, n, rounds int, compactRatio float64, seed uint64) float64 {
+	const dim, batch, queries = 16, 250, 200
 	r := rand.New(rand.NewPCG(seed, 77))
 	centres := make([][]float32, 20)
 	for i := range centres {
@@ -89,12 +89,16 @@ func churnRecall(t *testing.T, n int, compactRatio float64, seed uint64) float64
 // Compact at 30% tombstones (a background Compact that falls behind the writer),
 // recall@10 over these four corpora measured 0.9700, 0.9645, 0.9305 and 0.9525 (mean
 // 0.9544) against 1.0000 for a fresh graph; keeping them, 0.9705, 0.9790, 0.9465 and
-// 0.9755 (mean 0.9679). The runs are deterministic.
+// 0.9755 (mean 0.9679). The runs are deterministic; under the race detector, where
+// one takes over a minute, only the last corpus runs (0.9525 against 0.9755).
 func TestChurnKeepsClustersJoined(t *testing.T) {
 	sum := 0.0
 	seeds := []uint64{1, 2, 3, 4}
+	if raceEnabled {
+		seeds = seeds[3:]
+	}
 	for _, seed := range seeds {
-		rc := churnRecall(t, 2000, 0.3, seed)
+		rc := churnRecall(t, 2000, 30, 0.3, seed)
 		t.Logf("corpus %d: recall@10 after churn %.4f", seed, rc)
 		sum += rc
 	}
