@@ -221,8 +221,13 @@ func TestChurnKeepsSlotsBounded(t *testing.T) {
 	// Recall@10 over 200 queries measured 0.9785–0.9990 in six runs over five corpus
 	// seeds at 2,000 items (the graph differs from run to run: parallel inserts and
 	// background compactions), 0.9890–1.0000 at 1,000 under the race detector on a
-	// loaded machine (2026-11-30). One bound for both sizes: the graph is not the same
-	// from run to run, so a bound just below one size's best runs flakes.
+	// loaded machine (2026-11-30). Under load a background compaction falls behind the
+	// writer; while full link lists shed their tombstones, that cut clusters apart and
+	// 5 of 30 loaded runs fell to 0.9480–0.9685. With full lists keeping their
+	// tombstones in the room left (see hnsw.TestChurnKeepsClustersJoined), 15 loaded
+	// runs measured 0.9755–1.0000. One
+	// bound for both sizes: the graph is not the same from run to run, so a bound just
+	// below one size's best runs flakes.
 	rc := checkRecall(t, c, cc, 200)
 	t.Logf("recall@10 after churn: %.4f", rc)
 	const want = 0.97

@@ -187,8 +187,11 @@ func (g *Graph) setLinks(s *searcher, id uint32, q []float32, l int, sel []Neigh
 }
 
 // addLink adds id (at distance d) to the layer-l links of nb. A full list is
-// re-selected by the heuristic from its links plus id; tombstones go first. An id
-// that a running Compact is dropping is not added (see setLinks).
+// re-selected by the heuristic from its live links plus id, and the room left goes
+// to its tombstones, nearest first: a kept tombstone is replaced by its own links
+// when Compact drops it, whereas shedding it would cut nb off from what only it led
+// to (between well-separated clusters, often the only links). Links to nodes that a
+// running Compact is dropping go, and such an id is not added (see setLinks).
 func (g *Graph) addLink(s *searcher, nb, id uint32, d float32, l int) {
 	mu := g.lock(nb)
 	mu.Lock()
@@ -210,15 +213,23 @@ func (g *Graph) addLink(s *searcher, nb, id uint32, d float32, l int) {
 	}
 	nv := g.vector(nb)
 	tmp := append(s.tmp[:0], Neighbor{id, d})
+	var dead []Neighbor
 	for i := 1; i <= n; i++ {
 		e := atomic.LoadUint32(&list[i])
-		if g.state(e)&flagDeleted != 0 {
-			continue
+		switch st := g.state(e); {
+		case st&(flagDropping|flagRemoved) != 0:
+		case st&flagDeleted != 0:
+			dead = append(dead, Neighbor{e, g.dist(nv, g.vector(e))})
+		default:
+			tmp = append(tmp, Neighbor{e, g.dist(nv, g.vector(e))})
 		}
-		tmp = append(tmp, Neighbor{e, g.dist(nv, g.vector(e))})
 	}
 	slices.SortFunc(tmp, byDist)
 	s.tmp = tmp
 	s.tmpSel = g.selectNeighbors(tmp, g.maxLinks(l), s.tmpSel)
+	slices.SortFunc(dead, byDist)
+	for _, x := range dead[:min(len(dead), g.maxLinks(l)-len(s.tmpSel))] {
+		s.tmpSel = append(s.tmpSel, x)
+	}
 	writeList(list, s.tmpSel)
 }
