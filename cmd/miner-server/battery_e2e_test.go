@@ -823,6 +823,17 @@ func checkServing(t *testing.T, ts *testServer) {
 
 // fuzzSeed is HARDNEG_FUZZ_SEED when set (to replay a failure), else the clock; it is
 // logged either way.
+// checkFuzzAnswer counts the code of one fuzzed call's answer in seen and fails on a
+// code no malformed request may get: INTERNAL, UNKNOWN, a timeout or UNAVAILABLE.
+func checkFuzzAnswer(t *testing.T, it int, seed uint64, err error, req any, seen map[codes.Code]int) {
+	t.Helper()
+	code := codeOf(err)
+	seen[code]++
+	if code == codes.Internal || code == codes.Unknown || code == codes.DeadlineExceeded || code == codes.Unavailable {
+		t.Fatalf("iteration %d (seed %d): %v\nrequest: %v", it, seed, err, req)
+	}
+}
+
 func fuzzSeed(t *testing.T) uint64 {
 	seed := uint64(envInt("HARDNEG_FUZZ_SEED", 0))
 	if seed == 0 {
@@ -934,11 +945,7 @@ func TestMineFuzzNeverInternal(t *testing.T) {
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		_, err := c.Mine(cctx, req)
 		cancel()
-		code := codeOf(err)
-		codesSeen[code]++
-		if code == codes.Internal || code == codes.Unknown || code == codes.DeadlineExceeded || code == codes.Unavailable {
-			t.Fatalf("iteration %d (seed %d): %v\nrequest: %v", it, seed, err, req)
-		}
+		checkFuzzAnswer(t, it, seed, err, req, codesSeen)
 	}
 	t.Logf("codes: %v", codesSeen)
 	checkServing(t, ts)
@@ -993,11 +1000,7 @@ func TestBuildBatchesFuzzNeverInternal(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		err := batches(q)(ctx, c)
 		cancel()
-		code := codeOf(err)
-		seen[code]++
-		if code == codes.Internal || code == codes.Unknown || code == codes.DeadlineExceeded || code == codes.Unavailable {
-			t.Fatalf("iteration %d (seed %d): %v\nrequest: %v", it, seed, err, q)
-		}
+		checkFuzzAnswer(t, it, seed, err, q, seen)
 	}
 	t.Logf("codes: %v", seen)
 	checkServing(t, ts)
