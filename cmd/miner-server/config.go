@@ -67,6 +67,7 @@ type Config struct {
 	WeaviateReplication int
 	WeaviateShards      int
 	WeaviateTimeout     time.Duration
+	WeaviateRetryFor    time.Duration
 	WeaviatePrefix      string
 }
 
@@ -82,6 +83,7 @@ func (c Config) weaviateOptions() weaviate.Options {
 		ReplicationFactor: c.WeaviateReplication,
 		Shards:            c.WeaviateShards,
 		Timeout:           c.WeaviateTimeout,
+		RetryFor:          c.WeaviateRetryFor,
 		Prefix:            c.WeaviatePrefix,
 	}
 }
@@ -144,7 +146,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.StringVar(&c.WeaviateConsistency, "weaviate-consistency", "QUORUM", "replicas that must acknowledge every write before it is acknowledged, and that reads ask: ONE, QUORUM or ALL")
 	fs.IntVar(&c.WeaviateReplication, "weaviate-replication-factor", 1, "copies of each shard of a collection created by this server (at most the cluster's node count)")
 	fs.IntVar(&c.WeaviateShards, "weaviate-shards", 0, "shards of a collection created by this server; 0: Weaviate's default (one per node)")
-	fs.DurationVar(&c.WeaviateTimeout, "weaviate-timeout", 30*time.Second, "bound on each call to Weaviate")
+	fs.DurationVar(&c.WeaviateTimeout, "weaviate-timeout", 30*time.Second, "bound on each call to Weaviate (each attempt of a retried one)")
+	fs.DurationVar(&c.WeaviateRetryFor, "weaviate-retry-for", time.Minute, "how long a read or write keeps retrying while the cluster loses a node or re-elects its leader (unavailable replicas, timeouts, server errors); negative: no retries")
 	fs.StringVar(&c.WeaviatePrefix, "weaviate-prefix", "Hardneg", "start of the Weaviate collection names this server uses (Prefix_<collection>, PrefixMeta), so deployments can share a cluster")
 	fs.BoolVar(&c.ShowVersion, "version", false, "print the version, revision and Go version, and exit")
 	fs.Usage = func() {

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -91,13 +92,89 @@ func checkPresent(t *testing.T, c hardnegv1.MinerServiceClient, coll string, ids
 	}
 }
 
-// TestScaleoutNodeKilledDuringIngestAndMining kills -9 one of the three Weaviate nodes
-// while a writer streams and a trainer mines: with replication factor 3 and QUORUM
-// writes and reads, every batch is acknowledged, Mine keeps answering, no acknowledged
-// item is lost, and the node rejoins.
+// raftLeader returns the index of the node that leads the cluster's schema (Raft), or
+// -1 when the nodes do not agree on one.
+func raftLeader(t *testing.T, st map[string]string) int {
+	t.Helper()
+	for _, addr := range strings.Split(st["WEAVIATE_HTTP_ADDRS"], ",") {
+		resp, err := http.Get("http://" + addr + "/v1/cluster/statistics")
+		if err != nil {
+			continue
+		}
+		var body struct {
+			Statistics []struct {
+				LeaderID string `json:"leaderId"`
+			} `json:"statistics"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if err != nil || len(body.Statistics) == 0 {
+			continue
+		}
+		if i, err := strconv.Atoi(strings.TrimPrefix(body.Statistics[0].LeaderID, "weaviate-")); err == nil {
+			return i
+		}
+	}
+	return -1
+}
+
+// waitClusterHealthy waits until every node reports itself HEALTHY and the nodes agree
+// on a schema leader: a node restarted by an earlier test may still be catching up.
+func waitClusterHealthy(t *testing.T, st map[string]string) {
+	t.Helper()
+	addrs := strings.Split(st["WEAVIATE_HTTP_ADDRS"], ",")
+	var last string
+	for range 240 {
+		healthy := 0
+		for _, addr := range addrs {
+			resp, err := http.Get("http://" + addr + "/v1/nodes")
+			if err != nil {
+				last = err.Error()
+				continue
+			}
+			var body struct {
+				Nodes []struct {
+					Name   string `json:"name"`
+					Status string `json:"status"`
+				} `json:"nodes"`
+			}
+			err = json.NewDecoder(resp.Body).Decode(&body)
+			resp.Body.Close()
+			n := 0
+			for _, nd := range body.Nodes {
+				if nd.Status == "HEALTHY" {
+					n++
+				}
+			}
+			if err == nil && n == len(addrs) {
+				healthy++
+			} else {
+				last = fmt.Sprintf("%s sees %v", addr, body.Nodes)
+			}
+		}
+		if healthy == len(addrs) && raftLeader(t, st) >= 0 {
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Fatalf("cluster not healthy after 2 minutes: %s", last)
+}
+
+// TestScaleoutNodeKilledDuringIngestAndMining kills -9 one of the three Weaviate nodes,
+// the schema (Raft) leader when there is one, while a writer streams and a trainer
+// mines through a miner in front of another node: with replication factor 3 and QUORUM
+// writes and reads, every batch is acknowledged (the engine retries what the cluster
+// refuses while it re-elects a leader), Mine keeps answering, no acknowledged item is
+// lost, and the node rejoins.
 func TestScaleoutNodeKilledDuringIngestAndMining(t *testing.T) {
 	st := clusterState(t)
-	ts := startServerArgs(t, t.TempDir(), weaviateArgs(st, 0)...)
+	waitClusterHealthy(t, st)
+	victim := raftLeader(t, st)
+	if victim < 0 {
+		victim = 2
+	}
+	t.Logf("killing node %d (the schema leader: %v)", victim, raftLeader(t, st) == victim)
+	ts := startServerArgs(t, t.TempDir(), append(weaviateArgs(st, victim+1), "-weaviate-timeout=10s")...)
 	const dim = 16
 	ctx := context.Background()
 	coll := "fault_" + strconv.FormatInt(time.Now().UnixNano(), 36)
@@ -140,12 +217,21 @@ func TestScaleoutNodeKilledDuringIngestAndMining(t *testing.T) {
 			}
 		}
 	}()
+	down := false
+	t.Cleanup(func() { // later tests need the whole cluster
+		if down {
+			cluster(t, "start-node", strconv.Itoa(victim))
+		}
+		waitClusterHealthy(t, st)
+	})
 	more, err := streamItems(t, stream, coll, "writer-"+coll, "a", 11, 40, dim, func(seq uint64) {
 		switch seq {
 		case 15:
-			cluster(t, "kill-node", "2")
+			cluster(t, "kill-node", strconv.Itoa(victim))
+			down = true
 		case 30:
-			cluster(t, "start-node", "2")
+			cluster(t, "start-node", strconv.Itoa(victim))
+			down = false
 		}
 	})
 	close(stop)
@@ -161,14 +247,14 @@ func TestScaleoutNodeKilledDuringIngestAndMining(t *testing.T) {
 	waitItemCount(t, ts.client, coll, uint64(len(acked)))
 	// The restarted node catches up (asynchronous replication) on what it missed:
 	// read the batches streamed while it was down from that node alone.
-	node2 := strings.Split(st["WEAVIATE_HTTP_ADDRS"], ",")[2]
+	node := strings.Split(st["WEAVIATE_HTTP_ADDRS"], ",")[victim]
 	var missing []string
 	for range 300 {
 		missing = missing[:0]
 		for seq := 16; seq <= 30; seq++ {
 			id := fmt.Sprintf("a%d-%d", seq, seq%50)
 			class, uid := weaviate.ObjectPath(coll, id)
-			resp, err := http.Get("http://" + node2 + "/v1/objects/" + class + "/" + uid + "?node_name=weaviate-2")
+			resp, err := http.Get(fmt.Sprintf("http://%s/v1/objects/%s/%s?node_name=weaviate-%d", node, class, uid, victim))
 			if err != nil {
 				t.Fatal(err)
 			}

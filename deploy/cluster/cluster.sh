@@ -67,14 +67,21 @@ wait_ready() {
 	done
 }
 
-start_node() { # start_node I BASE WEAVIATE_BIN
-	local i=$1 base=$2 bin=$3
-	local b=$((base + 10 * i)) raft_join="" j
+start_node() { # start_node I BASE WEAVIATE_BIN [rejoin]
+	local i=$1 base=$2 bin=$3 rejoin=${4:-}
+	local b=$((base + 10 * i)) raft_join="" gossip="" j
 	for j in $(seq 0 $((NODES - 1))); do
 		raft_join+="${raft_join:+,}weaviate-$j:$((base + 10 * j + 4))"
+		[ "$j" = "$i" ] || gossip+="${gossip:+,}localhost:$((base + 10 * j + 2))"
 	done
+	# At first every node joins node 0's gossip; a restarted node joins the others
+	# (node 0 too: alone, it would never learn of the cluster again).
 	local join=()
-	[ "$i" = 0 ] || join=("CLUSTER_JOIN=localhost:$((base + 2))")
+	if [ -n "$rejoin" ]; then
+		join=("CLUSTER_JOIN=$gossip")
+	elif [ "$i" != 0 ]; then
+		join=("CLUSTER_JOIN=localhost:$((base + 2))")
+	fi
 	mkdir -p "$CLUSTER_DIR/data/node-$i"
 	env -i \
 		HOME="$CLUSTER_DIR" \
@@ -196,7 +203,7 @@ restart_node() {
 	# shellcheck disable=SC1090
 	. "$STATE"
 	local pids=($NODE_PIDS) i=$1 pid
-	pid=$(start_node "$i" "$BASE" "$WEAVIATE_BIN")
+	pid=$(start_node "$i" "$BASE" "$WEAVIATE_BIN" rejoin)
 	pids[$i]=$pid
 	write_state "$PIDS $pid" "$WEAVIATE_HTTP_ADDRS" "$WEAVIATE_GRPC_ADDRS" "$MINER_GRPC_ADDR" "$MINER_HTTP_ADDR" "${pids[*]}"
 	wait_ready "127.0.0.1:$((BASE + 10 * i))"

@@ -34,7 +34,14 @@ func (c *conn) getByID(ctx context.Context, class string, uuids []string, withVe
 			if withVector {
 				g = g.WithVector()
 			}
-			objs, err := g.Do(ctx)
+			var objs []*models.Object
+			err := c.retry(ctx, func(ctx context.Context) (err error) {
+				objs, err = g.Do(ctx)
+				if we := (*fault.WeaviateClientError)(nil); errors.As(err, &we) && we.StatusCode == http.StatusNotFound {
+					return nil // absent: not an error to retry
+				}
+				return err
+			})
 			mu.Lock()
 			defer mu.Unlock()
 			var we *fault.WeaviateClientError

@@ -162,9 +162,10 @@ func dial(o Options) (*conn, error) {
 	return c, nil
 }
 
-// ctx returns a context for one call: bounded by Options.Timeout, carrying the API key.
+// ctx returns a context for one operation, carrying the API key: bounded by
+// Options.Timeout plus Options.RetryFor, the time its calls may take with retries.
 func (c *conn) ctx(parent context.Context) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithTimeout(parent, c.opts.Timeout)
+	ctx, cancel := context.WithTimeout(parent, c.opts.Timeout+max(c.opts.RetryFor, 0))
 	if c.header != nil {
 		ctx = metadata.NewOutgoingContext(ctx, c.header)
 	}

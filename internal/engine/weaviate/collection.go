@@ -41,7 +41,11 @@ func (c *Collection) Stats() engine.Stats {
 	ctx, cancel := c.e.c.ctx(context.Background())
 	defer cancel()
 	st := engine.Stats{GraphBuilt: true, GraphSearch: true, LastSequence: c.e.lsn.Load()}
-	r, err := c.e.c.data.Aggregate(ctx, &pb.AggregateRequest{Collection: c.class, ObjectsCount: true})
+	var r *pb.AggregateReply
+	err := c.e.c.retry(ctx, func(ctx context.Context) (err error) {
+		r, err = c.e.c.data.Aggregate(ctx, &pb.AggregateRequest{Collection: c.class, ObjectsCount: true})
+		return err
+	})
 	if err == nil {
 		st.Items = int(r.GetSingleResult().GetObjectsCount())
 	}
@@ -85,7 +89,11 @@ func (c *Collection) search(ctx context.Context, req *pb.SearchRequest) ([]*pb.S
 		req.ConsistencyLevel = &c.e.c.level
 	}
 	req.Uses_123Api, req.Uses_125Api, req.Uses_127Api = true, true, true
-	r, err := c.e.c.data.Search(ctx, req)
+	var r *pb.SearchReply
+	err := c.e.c.retry(ctx, func(ctx context.Context) (err error) {
+		r, err = c.e.c.data.Search(ctx, req)
+		return err
+	})
 	if err != nil {
 		if isNotFound(err) {
 			c.e.forget(c.cfg.Name)
@@ -235,8 +243,11 @@ func (c *Collection) delete(ctx context.Context, ids []string) (engine.DeleteRes
 	res := engine.DeleteResult{Deleted: len(existing), NotFound: len(ids) - len(existing)}
 	for lo := 0; lo < len(uniq); lo += idChunk {
 		chunk := uniq[lo:min(lo+idChunk, len(uniq))]
-		_, err := c.e.c.data.BatchDelete(ctx, &pb.BatchDeleteRequest{Collection: c.class, ConsistencyLevel: &c.e.c.level,
-			Filters: textIn(propID, pb.Filters_OPERATOR_CONTAINS_ANY, chunk)})
+		err := c.e.c.retry(ctx, func(ctx context.Context) error {
+			_, err := c.e.c.data.BatchDelete(ctx, &pb.BatchDeleteRequest{Collection: c.class, ConsistencyLevel: &c.e.c.level,
+				Filters: textIn(propID, pb.Filters_OPERATOR_CONTAINS_ANY, chunk)})
+			return err
+		})
 		if err != nil {
 			return engine.DeleteResult{}, fmt.Errorf("weaviate: delete from %q: %w", c.cfg.Name, err)
 		}
@@ -257,10 +268,14 @@ func (c *Collection) FalseNegatives(key string) map[string]struct{} {
 }
 
 func (c *Collection) falseNegatives(ctx context.Context, key string) (map[string]struct{}, error) {
-	r, err := c.e.c.data.Search(ctx, &pb.SearchRequest{Collection: c.e.c.opts.Prefix + "Meta", ConsistencyLevel: &c.e.c.level, Limit: maxResults,
-		Filters:    and(textIs(metaKind, "verdict"), textIs(metaCollection, c.cfg.Name), textIs(metaKey, key)),
-		Properties: &pb.PropertiesRequest{NonRefProperties: []string{metaItem}}, Metadata: &pb.MetadataRequest{Uuid: true},
-		Uses_123Api: true, Uses_125Api: true, Uses_127Api: true})
+	var r *pb.SearchReply
+	err := c.e.c.retry(ctx, func(ctx context.Context) (err error) {
+		r, err = c.e.c.data.Search(ctx, &pb.SearchRequest{Collection: c.e.c.opts.Prefix + "Meta", ConsistencyLevel: &c.e.c.level, Limit: maxResults,
+			Filters:    and(textIs(metaKind, "verdict"), textIs(metaCollection, c.cfg.Name), textIs(metaKey, key)),
+			Properties: &pb.PropertiesRequest{NonRefProperties: []string{metaItem}}, Metadata: &pb.MetadataRequest{Uuid: true},
+			Uses_123Api: true, Uses_125Api: true, Uses_127Api: true})
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("weaviate: read verdicts of %q: %w", key, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/weaviate/weaviate-go-client/v5/weaviate/schema"
 	"github.com/weaviate/weaviate/entities/models"
 	pb "github.com/weaviate/weaviate/grpc/generated/protocol/v1"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -54,7 +55,11 @@ func (e *Engine) Recover() error {
 	ctx, cancel := e.c.ctx(context.Background())
 	defer cancel()
 	class := e.c.opts.Prefix + "Meta"
-	ok, err := e.c.rest.Schema().ClassExistenceChecker().WithClassName(class).Do(ctx)
+	var ok bool
+	err := e.c.retry(ctx, func(ctx context.Context) (err error) {
+		ok, err = e.c.rest.Schema().ClassExistenceChecker().WithClassName(class).Do(ctx)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("weaviate: %w", err)
 	}
@@ -142,7 +147,11 @@ func (e *Engine) CreateCollection(cfg engine.Config) (engine.Collection, error) 
 	class := className(e.c.opts.Prefix, cfg.Name)
 	ctx, cancel := e.c.ctx(context.Background())
 	defer cancel()
-	exists, err := e.c.rest.Schema().ClassExistenceChecker().WithClassName(class).Do(ctx)
+	var exists bool
+	err = e.c.retry(ctx, func(ctx context.Context) (err error) {
+		exists, err = e.c.rest.Schema().ClassExistenceChecker().WithClassName(class).Do(ctx)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("weaviate: %w", err)
 	}
@@ -238,7 +247,11 @@ func (e *Engine) collection(name string) (*Collection, error) {
 	}
 	ctx, cancel := e.c.ctx(context.Background())
 	defer cancel()
-	class, err := e.c.rest.Schema().ClassGetter().WithClassName(className(e.c.opts.Prefix, name)).Do(ctx)
+	var class *models.Class
+	err := e.c.retry(ctx, func(ctx context.Context) (err error) {
+		class, err = e.c.rest.Schema().ClassGetter().WithClassName(className(e.c.opts.Prefix, name)).Do(ctx)
+		return err
+	})
 	if err != nil || class == nil {
 		if err == nil || isNotFound(err) {
 			return nil, fmt.Errorf("%q: %w", name, engine.ErrCollectionNotFound)
@@ -263,7 +276,11 @@ func isNotFound(err error) bool {
 func (e *Engine) Collections() []engine.Collection {
 	ctx, cancel := e.c.ctx(context.Background())
 	defer cancel()
-	dump, err := e.c.rest.Schema().Getter().Do(ctx)
+	var dump *schema.Dump
+	err := e.c.retry(ctx, func(ctx context.Context) (err error) {
+		dump, err = e.c.rest.Schema().Getter().Do(ctx)
+		return err
+	})
 	if err != nil {
 		return nil
 	}
@@ -295,8 +312,11 @@ func (e *Engine) DeleteCollection(name string) error {
 		}
 		return fmt.Errorf("weaviate: delete collection %q: %w", name, err)
 	}
-	_, err = e.c.data.BatchDelete(ctx, &pb.BatchDeleteRequest{Collection: e.c.opts.Prefix + "Meta", ConsistencyLevel: &e.c.level,
-		Filters: and(textIs(metaKind, "verdict"), textIs(metaCollection, name))})
+	err = e.c.retry(ctx, func(ctx context.Context) error {
+		_, err := e.c.data.BatchDelete(ctx, &pb.BatchDeleteRequest{Collection: e.c.opts.Prefix + "Meta", ConsistencyLevel: &e.c.level,
+			Filters: and(textIs(metaKind, "verdict"), textIs(metaCollection, name))})
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("weaviate: delete the verdicts of %q: %w", name, err)
 	}
@@ -454,21 +474,38 @@ func (e *Engine) ReportFalseNegatives(name string, reports []engine.FalseNegativ
 }
 
 // writeObjects writes objects in one batch at the consistency level and fails when any
-// of them failed.
+// of them failed; objects that failed transiently (a replica or the schema leader was
+// unreachable) are written again, see conn.retry.
 func (e *Engine) writeObjects(ctx context.Context, objs []*pb.BatchObject) error {
 	if len(objs) == 0 {
 		return nil
 	}
-	reply, err := e.c.data.BatchObjects(ctx, &pb.BatchObjectsRequest{Objects: objs, ConsistencyLevel: &e.c.level})
+	err := e.c.retry(ctx, func(ctx context.Context) error {
+		reply, err := e.c.data.BatchObjects(ctx, &pb.BatchObjectsRequest{Objects: objs, ConsistencyLevel: &e.c.level})
+		if err != nil {
+			return err
+		}
+		if len(reply.Errors) == 0 {
+			return nil
+		}
+		var msgs []string
+		failed := make([]*pb.BatchObject, 0, len(reply.Errors))
+		for _, be := range reply.Errors {
+			if len(msgs) < 3 {
+				msgs = append(msgs, be.Error)
+			}
+			if int(be.Index) < len(objs) {
+				failed = append(failed, objs[be.Index])
+			}
+		}
+		err = fmt.Errorf("%d of %d objects failed: %w", len(reply.Errors), len(objs), errors.New(strings.Join(msgs, "; ")))
+		if len(failed) == len(reply.Errors) {
+			objs = failed // the next attempt writes the failed objects only
+		}
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("weaviate: batch write: %w", err)
-	}
-	if len(reply.Errors) > 0 {
-		var msgs []string
-		for _, be := range reply.Errors[:min(3, len(reply.Errors))] {
-			msgs = append(msgs, be.Error)
-		}
-		return fmt.Errorf("weaviate: batch write: %d of %d objects failed: %w", len(reply.Errors), len(objs), errors.New(strings.Join(msgs, "; ")))
 	}
 	return nil
 }

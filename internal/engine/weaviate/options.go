@@ -33,8 +33,13 @@ type Options struct {
 	// Shards is the number of shards of a new collection. 0: Weaviate's default (one
 	// per node).
 	Shards int
-	// Timeout bounds each call to Weaviate. Default 30 s.
+	// Timeout bounds each call to Weaviate (each attempt of a retried one). Default 30 s.
 	Timeout time.Duration
+	// RetryFor is how long a read or write keeps retrying what a cluster answers while
+	// it loses a node or re-elects its schema leader (unavailable replicas, connection
+	// errors, timeouts, server errors), with backoff from 100 ms to 2 s. Default 60 s;
+	// negative: no retries.
+	RetryFor time.Duration
 	// Prefix starts the Weaviate collection names this engine uses (Prefix_<name> for a
 	// collection, PrefixMeta for writer positions and verdicts), so several hardneg
 	// deployments can share a cluster. Default "Hardneg"; it must start with an
@@ -69,6 +74,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Timeout == 0 {
 		o.Timeout = 30 * time.Second
+	}
+	if o.RetryFor == 0 {
+		o.RetryFor = time.Minute
 	}
 	if o.Prefix == "" {
 		o.Prefix = "Hardneg"
