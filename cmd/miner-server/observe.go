@@ -47,6 +47,7 @@ func (s *Server) metricsSources() metrics.Sources {
 			return out
 		},
 		Limits: s.limiter.stats,
+		Remote: s.remoteStats(),
 		TLS:    s.certs.stats,
 		Loop: func() []metrics.CollectionLoop {
 			cs := s.db.Collections()
@@ -97,4 +98,17 @@ func volumeStats(dir string) (metrics.VolumeStats, error) {
 	}
 	bs := uint64(st.Bsize)
 	return metrics.VolumeStats{SizeBytes: st.Blocks * bs, AvailableBytes: st.Bavail * bs}, nil
+}
+
+// remoteStats exports the retry counters of an engine that calls a remote store; nil
+// (no metrics) for the embedded engine.
+func (s *Server) remoteStats() func() metrics.RemoteStats {
+	r, ok := s.db.(engine.Retrier)
+	if !ok {
+		return nil
+	}
+	return func() metrics.RemoteStats {
+		retries, gaveUp := r.RetryStats()
+		return metrics.RemoteStats{Retries: retries, GaveUp: gaveUp}
+	}
 }

@@ -132,6 +132,13 @@ type DeferredUpserter interface {
 	UpsertDeferred(name string, b *Batch, prefix string) (UpsertResult, error)
 }
 
+// Retrier is implemented by an engine that calls a remote store and retries its
+// transient failures (the Weaviate engine): RetryStats counts the attempts repeated and
+// the calls that still failed when the retry time ran out. The server exports them.
+type Retrier interface {
+	RetryStats() (retries, gaveUp uint64)
+}
+
 // Backups is implemented by an engine that can copy one collection out as a single
 // consistent encoding and create a collection from such a copy (the embedded index:
 // its snapshot encoding). The service checks for it with a type assertion; without

@@ -28,7 +28,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		descWALFsyncSeconds, descWALWrittenBytes, descWALRecords, descWALSize,
 		descSnapshotSeconds, descSnapshots, descSnapshotLastSuccess, descRecoveryTruncated, descRecoverySeconds,
 		descVolumeSize, descVolumeAvailable,
-		descInFlight, descInFlightRejected,
+		descInFlight, descInFlightRejected, descRemoteRetries, descRemoteGaveUp,
 		descTLSNotAfter, descTLSReloads, descTLSReloadErrors,
 	} {
 		ch <- d
@@ -78,6 +78,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		l := c.src.Limits()
 		gauge(ch, descInFlight, float64(l.InFlight))
 		counter(ch, descInFlightRejected, l.Rejected)
+	}
+	if c.src.Remote != nil {
+		r := c.src.Remote()
+		counter(ch, descRemoteRetries, r.Retries)
+		counter(ch, descRemoteGaveUp, r.GaveUp)
 	}
 	if c.src.TLS != nil {
 		if t, ok := c.src.TLS(); ok {

@@ -65,6 +65,7 @@ func fullSources() Sources {
 		},
 		Volume: func() (VolumeStats, error) { return VolumeStats{SizeBytes: 10 << 30, AvailableBytes: 4 << 30}, nil },
 		Limits: func() LimitStats { return LimitStats{InFlight: 3, Rejected: 9} },
+		Remote: func() RemoteStats { return RemoteStats{Retries: 14, GaveUp: 2} },
 		TLS: func() (TLSStats, bool) {
 			return TLSStats{NotAfter: time.Unix(1_900_000_000, 0), Reloads: 2, ReloadErrors: 1}, true
 		},

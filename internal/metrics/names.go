@@ -46,6 +46,8 @@ const (
 	NameVolumeAvailable      = "hardneg_data_volume_available_bytes"
 	NameInFlight             = "hardneg_in_flight_requests"
 	NameInFlightRejected     = "hardneg_in_flight_rejected_total"
+	NameRemoteRetries        = "hardneg_remote_retries_total"
+	NameRemoteGaveUp         = "hardneg_remote_retries_exhausted_total"
 	NameTLSNotAfter          = "hardneg_tls_certificate_expiry_timestamp_seconds"
 	NameTLSReloads           = "hardneg_tls_certificate_reloads_total"
 	NameTLSReloadErrors      = "hardneg_tls_certificate_reload_errors_total"
@@ -125,6 +127,9 @@ var (
 
 	descInFlight         = prometheus.NewDesc(NameInFlight, "Requests and streams being served.", nil, nil)
 	descInFlightRejected = prometheus.NewDesc(NameInFlightRejected, "Requests refused with RESOURCE_EXHAUSTED because their client had too many in flight.", nil, nil)
+
+	descRemoteRetries = prometheus.NewDesc(NameRemoteRetries, "Calls to the remote store (-backend weaviate) repeated after a transient failure (a node lost, the schema leader re-elected).", nil, nil)
+	descRemoteGaveUp  = prometheus.NewDesc(NameRemoteGaveUp, "Calls to the remote store that still failed when -weaviate-retry-for ran out.", nil, nil)
 
 	descTLSNotAfter     = prometheus.NewDesc(NameTLSNotAfter, "Unix time at which the served TLS certificate expires.", nil, nil)
 	descTLSReloads      = prometheus.NewDesc(NameTLSReloads, "TLS certificate reloads after the files changed.", nil, nil)

@@ -37,6 +37,9 @@ type Sources struct {
 	Limits func() LimitStats
 	// TLS returns the serving certificate's state; ok is false without TLS.
 	TLS func() (stats TLSStats, ok bool)
+	// Remote returns the retry counters of an engine that calls a remote store (the
+	// Weaviate engine); nil for the embedded engine.
+	Remote func() RemoteStats
 	// Loop returns each collection's training-loop statistics (item versions,
 	// exposure). Not read while Recovering. O(items) per collection.
 	Loop func() []CollectionLoop
@@ -126,6 +129,12 @@ type VolumeStats struct {
 }
 
 // LimitStats describe the per-client in-flight request limiter.
+// RemoteStats count the retries of calls to a remote store: Retries the attempts after
+// a transient failure, GaveUp the calls that still failed when the retry time ran out.
+type RemoteStats struct {
+	Retries, GaveUp uint64
+}
+
 type LimitStats struct {
 	// InFlight is the number of requests (and open streams) being served.
 	InFlight int64

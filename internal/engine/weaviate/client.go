@@ -10,6 +10,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync/atomic"
 
 	"github.com/google/uuid"
 	wv "github.com/weaviate/weaviate-go-client/v5/weaviate"
@@ -120,6 +121,8 @@ type conn struct {
 	data   pb.WeaviateClient
 	level  pb.ConsistencyLevel
 	header metadata.MD
+
+	retries, gaveUp atomic.Uint64 // see Engine.RetryStats
 }
 
 func dial(o Options) (*conn, error) {

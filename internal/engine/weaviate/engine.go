@@ -31,7 +31,10 @@ type Engine struct {
 	closed atomic.Bool
 }
 
-var _ engine.Engine = (*Engine)(nil)
+var (
+	_ engine.Engine  = (*Engine)(nil)
+	_ engine.Retrier = (*Engine)(nil)
+)
 
 // Open connects to a Weaviate cluster and makes sure the metadata collection exists.
 func Open(o Options) (*Engine, error) {
@@ -44,6 +47,12 @@ func Open(o Options) (*Engine, error) {
 		return nil, err
 	}
 	return &Engine{c: c, colls: map[string]*Collection{}}, nil
+}
+
+// RetryStats counts the attempts repeated after a transient failure and the calls that
+// still failed when Options.RetryFor ran out, since Open.
+func (e *Engine) RetryStats() (retries, gaveUp uint64) {
+	return e.c.retries.Load(), e.c.gaveUp.Load()
 }
 
 // Options returns the options in effect (defaults filled in).

@@ -37,9 +37,16 @@ func (c *conn) retry(ctx context.Context, f func(ctx context.Context) error) err
 		actx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 		err := f(actx)
 		cancel()
-		if err == nil || ctx.Err() != nil || !transient(err) || time.Since(start)+wait > c.opts.RetryFor {
+		if err == nil || ctx.Err() != nil || !transient(err) {
 			return err
 		}
+		if time.Since(start)+wait > c.opts.RetryFor {
+			if c.opts.RetryFor > 0 {
+				c.gaveUp.Add(1)
+			}
+			return err
+		}
+		c.retries.Add(1)
 		jittered := time.Duration(float64(wait) * (0.75 + rand.Float64()/2))
 		select {
 		case <-ctx.Done():

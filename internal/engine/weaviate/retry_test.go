@@ -67,8 +67,12 @@ func objects(n int) []*pb.BatchObject {
 // the cluster answers again, and only the failed objects are resent.
 func TestWriteObjectsResendsFailedObjects(t *testing.T) {
 	f := &flakyCluster{failCalls: 3, bad: map[string]bool{"u1": true, "u3": true}, written: map[string]int{}}
-	if err := testEngine(f, time.Minute).writeObjects(context.Background(), objects(5)); err != nil {
+	e := testEngine(f, time.Minute)
+	if err := e.writeObjects(context.Background(), objects(5)); err != nil {
 		t.Fatal(err)
+	}
+	if retries, gaveUp := e.RetryStats(); retries != 3 || gaveUp != 0 {
+		t.Fatalf("RetryStats %d, %d; want 3 retries, none given up", retries, gaveUp)
 	}
 	if len(f.calls) != 4 {
 		t.Fatalf("%d calls, want 4 (3 failed, then the retry that succeeds)", len(f.calls))
@@ -90,7 +94,11 @@ func TestWriteObjectsResendsFailedObjects(t *testing.T) {
 func TestWriteObjectsGivesUpAfterRetryFor(t *testing.T) {
 	f := &flakyCluster{failCalls: 1 << 30, callErr: status.Error(codes.Unavailable, "connection refused"), written: map[string]int{}}
 	start := time.Now()
-	err := testEngine(f, 500*time.Millisecond).writeObjects(context.Background(), objects(2))
+	e := testEngine(f, 500*time.Millisecond)
+	err := e.writeObjects(context.Background(), objects(2))
+	if retries, gaveUp := e.RetryStats(); retries != uint64(len(f.calls)-1) || gaveUp != 1 {
+		t.Fatalf("RetryStats %d, %d after %d calls; want %d retries, one given up", retries, gaveUp, len(f.calls), len(f.calls)-1)
+	}
 	if status.Code(errors.Unwrap(err)) != codes.Unavailable {
 		t.Fatalf("err %v, want the Unavailable of the last attempt", err)
 	}
