@@ -27,6 +27,7 @@ import (
 
 	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
 	"github.com/hardneg/hardneg/internal/engine/weaviate"
+	"github.com/hardneg/hardneg/internal/metrics"
 )
 
 // cluster runs deploy/cluster/cluster.sh with args on the cluster of the state file.
@@ -245,6 +246,15 @@ func TestScaleoutNodeKilledDuringIngestAndMining(t *testing.T) {
 	}
 	checkPresent(t, ts.client, coll, acked)
 	waitItemCount(t, ts.client, coll, uint64(len(acked)))
+	fams := scrape(t, ts.srv.HTTPAddr())
+	for _, n := range metrics.RemoteNames {
+		if fams[n] == nil {
+			t.Errorf("a -backend weaviate server does not export %s", n)
+		}
+	}
+	if f := fams[metrics.NameRemoteRetries]; f != nil {
+		t.Logf("%s = %v after the node loss", metrics.NameRemoteRetries, f.Metric[0].GetCounter().GetValue())
+	}
 	// The restarted node catches up (asynchronous replication) on what it missed:
 	// read the batches streamed while it was down from that node alone.
 	node := strings.Split(st["WEAVIATE_HTTP_ADDRS"], ",")[victim]

@@ -66,6 +66,10 @@ const (
 	NameCollectionUnsnapshottedSince = "hardneg_collection_unsnapshotted_since_timestamp_seconds"
 )
 
+// RemoteNames are the metrics that exist only when a Remote source is wired (the
+// Weaviate engine).
+var RemoteNames = []string{NameRemoteRetries, NameRemoteGaveUp}
+
 // DurabilityNames are the metrics that exist only when a Durability source is wired.
 var DurabilityNames = []string{
 	NameWALFsyncSeconds, NameWALWrittenBytes, NameWALRecords, NameWALSize,
