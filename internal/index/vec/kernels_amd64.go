@@ -9,6 +9,8 @@ import "golang.org/x/sys/cpu"
 var (
 	hasAVX512 = cpu.X86.HasAVX512F
 	hasAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+	// hasVNNI: AVX-512 VNNI (VPDPBUSD on ZMM registers) with AVX-512BW.
+	hasVNNI = hasAVX512 && cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512BW
 )
 
 // Implemented in kernels_amd64.s. Each requires len(b) >= len(a).
@@ -65,6 +67,35 @@ var (
 		fn: asmGEMM(12, 32, gemm12x32AVX512), narrowFn: asmGEMM(12, 16, gemm12x16AVX512)}
 	avx2GEMM = gemmKernel{name: "avx2", rows: 6, width: 16, fn: asmGEMM(6, 16, gemm6x16AVX2)}
 )
+
+// int8x12x32VNNI is the AVX-512 VNNI integer micro-kernel (see int8Kernel): 12 rows ×
+// 32 queries, stride in bytes. It reads 11·stride+4·groups codes, 128·groups panel
+// bytes, 12 corrections and row scales and 32 query scales.
+//
+//go:noescape
+func int8x12x32VNNI(panel *byte, codes *int8, stride, groups int, corr *int32, rscale, qscale *float32, itile *[tileRows * tileCols]int32, ftile *[tileRows * tileCols]float32)
+
+var vnniInt8 = int8Kernel{name: "vnni", rows: 12, width: 32, fn: func(p *int8Call) {
+	_ = p.panel[p.groups*32*4-1]
+	_ = p.codes[11*p.stride+p.groups*4-1]
+	_ = p.corr[11]
+	_ = p.rscale[11]
+	_ = p.qscale[31]
+	int8x12x32VNNI(&p.panel[0], &p.codes[0], p.stride, p.groups, &p.corr[0], &p.rscale[0], &p.qscale[0], &p.itile, &p.ftile)
+}}
+
+// bestInt8Kernel returns the fastest integer micro-kernel this CPU runs.
+func bestInt8Kernel() int8Kernel {
+	if hasVNNI {
+		return vnniInt8
+	}
+	return genericInt8
+}
+
+// Int8Fast reports whether this CPU runs an integer kernel that makes
+// Int8Queries.DotRows faster than Queries.DotRows (AVX-512 VNNI); elsewhere the
+// portable kernel is exact but slower than the float32 product.
+func Int8Fast() bool { return hasVNNI }
 
 // bestGEMMKernel returns the fastest GEMM micro-kernel this CPU runs.
 func bestGEMMKernel() gemmKernel {

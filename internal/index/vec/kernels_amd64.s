@@ -713,3 +713,110 @@ gy_store:
 	VMOVUPS Y15, 672(DX)
 	VZEROUPPER
 	RET
+
+// One row of the 12×32 int8 tile: the row's next four codes, broadcast, times the two
+// halves of the panel's group (unsigned offset query codes), added to the row's sums.
+#define ROWI8(addr, a0, a1) \
+	VPDPBUSD.BCST addr, Z0, a0; \
+	VPDPBUSD.BCST addr, Z1, a1
+
+// Row i's epilogue: subtract its correction, store the exact sums, then convert,
+// scale by the query scales (Z2, Z3) and by the row's scale, and store the scores.
+#define EPII8(coff, toff, toff2, a0, a1) \
+	VPSUBD.BCST    coff(R11), a0, a0; \
+	VPSUBD.BCST    coff(R11), a1, a1; \
+	VMOVDQU32      a0, toff(DX); \
+	VMOVDQU32      a1, toff2(DX); \
+	VCVTDQ2PS      a0, a0; \
+	VCVTDQ2PS      a1, a1; \
+	VMULPS         Z2, a0, a0; \
+	VMULPS         Z3, a1, a1; \
+	VMULPS.BCST    coff(R12), a0, a0; \
+	VMULPS.BCST    coff(R12), a1, a1; \
+	VMOVUPS        a0, toff(AX); \
+	VMOVUPS        a1, toff2(AX)
+
+// func int8x12x32VNNI(panel *byte, codes *int8, stride, groups int, corr *int32, rscale, qscale *float32, itile *[384]int32, ftile *[384]float32)
+TEXT ·int8x12x32VNNI(SB), NOSPLIT, $0-72
+	MOVQ panel+0(FP), R8
+	MOVQ codes+8(FP), SI
+	MOVQ stride+16(FP), BX
+	MOVQ groups+24(FP), CX
+	LEAQ (SI)(BX*2), DI
+	ADDQ BX, DI
+	LEAQ (DI)(BX*2), R9
+	ADDQ BX, R9
+	LEAQ (R9)(BX*2), R10
+	ADDQ BX, R10
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+	VPXORD Z26, Z26, Z26
+	VPXORD Z27, Z27, Z27
+	VPXORD Z28, Z28, Z28
+	VPXORD Z29, Z29, Z29
+	VPXORD Z30, Z30, Z30
+	VPXORD Z31, Z31, Z31
+	TESTQ  CX, CX
+	JZ     i8_store
+
+i8_loop:
+	VMOVDQU32 (R8), Z0
+	VMOVDQU32 64(R8), Z1
+	ROWI8((SI), Z8, Z9)
+	ROWI8((SI)(BX*1), Z10, Z11)
+	ROWI8((SI)(BX*2), Z12, Z13)
+	ROWI8((DI), Z14, Z15)
+	ROWI8((DI)(BX*1), Z16, Z17)
+	ROWI8((DI)(BX*2), Z18, Z19)
+	ROWI8((R9), Z20, Z21)
+	ROWI8((R9)(BX*1), Z22, Z23)
+	ROWI8((R9)(BX*2), Z24, Z25)
+	ROWI8((R10), Z26, Z27)
+	ROWI8((R10)(BX*1), Z28, Z29)
+	ROWI8((R10)(BX*2), Z30, Z31)
+	ADDQ $128, R8
+	ADDQ $4, SI
+	ADDQ $4, DI
+	ADDQ $4, R9
+	ADDQ $4, R10
+	DECQ CX
+	JNZ  i8_loop
+
+i8_store:
+	MOVQ corr+32(FP), R11
+	MOVQ rscale+40(FP), R12
+	MOVQ qscale+48(FP), R13
+	MOVQ itile+56(FP), DX
+	MOVQ ftile+64(FP), AX
+	VMOVUPS (R13), Z2
+	VMOVUPS 64(R13), Z3
+	EPII8(0, 0, 64, Z8, Z9)
+	EPII8(4, 128, 192, Z10, Z11)
+	EPII8(8, 256, 320, Z12, Z13)
+	EPII8(12, 384, 448, Z14, Z15)
+	EPII8(16, 512, 576, Z16, Z17)
+	EPII8(20, 640, 704, Z18, Z19)
+	EPII8(24, 768, 832, Z20, Z21)
+	EPII8(28, 896, 960, Z22, Z23)
+	EPII8(32, 1024, 1088, Z24, Z25)
+	EPII8(36, 1152, 1216, Z26, Z27)
+	EPII8(40, 1280, 1344, Z28, Z29)
+	EPII8(44, 1408, 1472, Z30, Z31)
+	VZEROUPPER
+	RET
