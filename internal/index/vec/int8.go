@@ -5,46 +5,54 @@ import (
 	"math"
 )
 
-// int8Offset is added to every query code so that the codes fit the unsigned operand
-// of the integer kernels (VPDPBUSD multiplies unsigned by signed bytes); each kernel
-// subtracts int8Offset·Σ row codes (Int8Rows.corr) again, so the sums are exact.
+// int8Offset is added to every row code so that the codes fit the unsigned operand of
+// the integer kernels (VPDPBUSD multiplies unsigned by signed bytes); each kernel
+// subtracts int8Offset·Σ query codes (Int8Queries.corr) again, so the sums are exact.
 const int8Offset = 128
 
-// int8Kernel is one integer micro-kernel: it scores rows rows of codes (row i starts at
-// codes[i*stride]) against a panel of width queries, packed in groups of four codes
-// (panel[(g*width+j)*4+t] is query j's code 4g+t plus int8Offset), over groups groups,
-// and writes itile[i*tileCols+j] = Σ_k query_j[k]·row_i[k] (exact, in int32; the
-// unsigned × signed sum wraps modulo 2³² like VPDPBUSD before corr[i] is subtracted,
-// which leaves the exact value since it fits int32) and ftile[i*tileCols+j] =
-// float32(itile)·qscale[j]·rscale[i], each operation rounded to float32 in that order.
+// int8BlockRows is how many rows Int8Rows packs together: the rows of a block lie in
+// the lanes of the kernels' registers, so a kernel writes a query's scores of a whole
+// block with two vector stores.
+const int8BlockRows = 32
+
+// int8Kernel is one integer micro-kernel: it scores one block of int8BlockRows rows
+// (Int8Rows' layout: group g of four codes of row i at block[(g*int8BlockRows+i)*4:],
+// each code plus int8Offset) against up to width queries of four-code groups (query j's
+// codes at qcodes[j*qstride:]), and writes itile[j*int8BlockRows+i] = Σ_k q_j[k]·r_i[k],
+// exact in int32 (the unsigned × signed sum wraps modulo 2³² like VPDPBUSD before
+// corr[j] is subtracted, which leaves the exact value since it fits int32), and
+// dst[j][i] = float32(itile)·qscale[j]·rscale[i], each operation rounded to float32 in
+// that order.
 type int8Kernel struct {
-	name        string
-	rows, width int
-	fn          func(p *int8Call)
+	name  string
+	width int // queries per call
+	fn    func(p *int8Call)
 }
 
 // int8Call holds the operands of one int8Kernel call.
 type int8Call struct {
-	panel  []byte
-	codes  []int8
-	stride int // bytes between rows; a multiple of 4
-	groups int // groups of four codes per row
-	corr   []int32
-	rscale []float32
-	qscale []float32
-	itile  [tileRows * tileCols]int32
-	ftile  [tileRows * tileCols]float32
+	block   []byte // groups·int8BlockRows·4 row codes
+	groups  int    // groups of four codes per row
+	qcodes  []int8 // width queries, qstride codes each
+	qstride int
+	corr    []int32   // width corrections
+	qscale  []float32 // width query scales
+	rscale  []float32 // int8BlockRows row scales
+	dst     [int8MaxWidth]*[int8BlockRows]float32
+	itile   [int8MaxWidth * int8BlockRows]int32
 }
+
+// int8MaxWidth bounds every int8Kernel's width.
+const int8MaxWidth = 12
 
 // Int8Rows holds rows quantized to int8 codes for Int8Queries.DotRows: row i is
 // approximated by scale[i]·codes[i], with scale[i] = max|row i|/127 (symmetric, one
-// scale per row). Its zero value holds no rows.
+// scale per row). The zero value holds no rows.
 type Int8Rows struct {
 	dim    int
-	stride int     // codes per row: dim rounded up to a multiple of 4, padded with zeros
-	n      int     // rows
-	codes  []int8  // n·stride codes
-	corr   []int32 // int8Offset·Σ codes of each row
+	groups int    // groups of four codes per row (dim rounded up, padded with zeros)
+	n      int    // rows
+	codes  []byte // blocks of int8BlockRows rows, see int8Kernel; padding rows are zero
 	scale  []float32
 	// maxNorm bounds the Euclidean norm of every row; maxErr bounds ‖row − scale·codes‖.
 	maxNorm, maxErr float64
@@ -61,18 +69,21 @@ func (r *Int8Rows) MaxNorm() float64 { return r.maxNorm }
 func (r *Int8Rows) MaxErr() float64 { return r.maxErr }
 
 // Bytes returns the memory the quantized rows hold.
-func (r *Int8Rows) Bytes() int64 { return int64(len(r.codes)) + 8*int64(r.n) }
+func (r *Int8Rows) Bytes() int64 { return int64(len(r.codes)) + 4*int64(len(r.scale)) }
 
 // quantize writes x's symmetric int8 codes to codes (len(x) of them) and returns the
 // scale s = max|x|/127 (rounded to float32), Σ codes, ‖x‖ and ‖x − s·codes‖. The norms are
 // computed in float64 from the exact differences (a float32 minus an integer of at most
 // 7 bits times a float32 is exact in float64), so they are within dim·2⁻⁵³ of the truth.
 func quantize(x []float32, codes []int8) (scale float32, sum int32, norm, errNorm float64) {
-	var m float32
+	// Absolute values of finite floats order as their bit patterns do.
+	var mb uint32
 	for _, v := range x {
-		m = max(m, abs32(v))
+		if b := math.Float32bits(v) &^ (1 << 31); b > mb {
+			mb = b
+		}
 	}
-	scale = m / 127
+	scale = math.Float32frombits(mb) / 127
 	var nn, ee float64
 	if scale == 0 {
 		// All zeros (or scale below the smallest float32): codes 0, the error is x.
@@ -85,7 +96,11 @@ func quantize(x []float32, codes []int8) (scale float32, sum int32, norm, errNor
 	inv := 1 / float64(scale)
 	for k, v := range x {
 		c := math.RoundToEven(float64(v) * inv)
-		c = max(-127, min(127, c))
+		if c > 127 {
+			c = 127
+		} else if c < -127 {
+			c = -127
+		}
 		codes[k] = int8(c)
 		sum += int32(c)
 		e := float64(v) - float64(scale)*c
@@ -94,8 +109,6 @@ func quantize(x []float32, codes []int8) (scale float32, sum int32, norm, errNor
 	}
 	return scale, sum, math.Sqrt(nn), math.Sqrt(ee)
 }
-
-func abs32(x float32) float32 { return math.Float32frombits(math.Float32bits(x) &^ (1 << 31)) }
 
 // normSlack rounds a norm computed in float64 (relative error ≤ (dim+2)·2⁻⁵³, far below
 // this) up to an upper bound.
@@ -108,13 +121,22 @@ func QuantizeRows(rows []float32, dim int) *Int8Rows {
 		panic(fmt.Sprintf("vec: %d floats are not whole rows of %d", len(rows), dim))
 	}
 	n := len(rows) / dim
-	stride := (dim + 3) &^ 3
-	r := &Int8Rows{dim: dim, stride: stride, n: n, codes: make([]int8, n*stride),
-		corr: make([]int32, n), scale: make([]float32, n)}
+	groups := (dim + 3) / 4
+	nb := (n + int8BlockRows - 1) / int8BlockRows
+	r := &Int8Rows{dim: dim, groups: groups, n: n,
+		codes: make([]byte, nb*groups*int8BlockRows*4), scale: make([]float32, nb*int8BlockRows)}
+	for i := range r.codes {
+		r.codes[i] = int8Offset
+	}
+	codes := make([]int8, dim)
 	for i := 0; i < n; i++ {
-		s, sum, nrm, e := quantize(rows[i*dim:(i+1)*dim], r.codes[i*stride:i*stride+dim])
+		s, _, nrm, e := quantize(rows[i*dim:(i+1)*dim], codes)
 		r.scale[i] = s
-		r.corr[i] = int8Offset * sum
+		block := r.codes[(i/int8BlockRows)*groups*int8BlockRows*4:]
+		lane := i % int8BlockRows
+		for d, c := range codes {
+			block[((d/4)*int8BlockRows+lane)*4+d%4] = byte(int(c) + int8Offset)
+		}
 		r.maxNorm = max(r.maxNorm, nrm)
 		r.maxErr = max(r.maxErr, e)
 	}
@@ -123,21 +145,21 @@ func QuantizeRows(rows []float32, dim int) *Int8Rows {
 	return r
 }
 
-// Int8Queries are queries quantized and packed for Int8Queries.DotRows, reused across
-// many calls (one per block of rows). The zero value is not usable; see
-// PackInt8Queries.
+// Int8Queries are queries quantized for Int8Queries.DotRows, reused across many calls
+// (one per block of rows). The zero value is not usable; see PackInt8Queries.
 type Int8Queries struct {
-	dim, stride, n int
+	dim, groups, n int
 	k              int8Kernel
-	panels         [][]byte    // panel p holds queries [p·k.width, …)
-	scales         [][]float32 // each query's scale, k.width per panel (padding 0)
-	norm, qnorm    []float64   // bounds on ‖q‖ and ‖scale·codes‖ per query
-	err            []float64   // bound on ‖q − scale·codes‖ per query
+	codes          []int8    // query j's codes at [j·groups·4, …), padded to whole kernel calls
+	corr           []int32   // int8Offset·Σ codes per query
+	scale          []float32 // per query
+	norm, qnorm    []float64 // bounds on ‖q‖ and ‖scale·codes‖ per query
+	err            []float64 // bound on ‖q − scale·codes‖ per query
 }
 
 // PackInt8Queries quantizes qs (each dim floats; symmetric, one scale max|q|/127 per
-// query) and packs them for DotRows with the fastest integer kernel this CPU runs. It
-// panics if dim <= 0 or a query is not dim floats long.
+// query) for DotRows with the fastest integer kernel this CPU runs. It panics if
+// dim <= 0 or a query is not dim floats long.
 func PackInt8Queries(qs [][]float32, dim int) *Int8Queries {
 	return packInt8Queries(qs, dim, bestInt8Kernel())
 }
@@ -146,35 +168,26 @@ func packInt8Queries(qs [][]float32, dim int, k int8Kernel) *Int8Queries {
 	if dim <= 0 {
 		panic(fmt.Sprintf("vec: dimension %d", dim))
 	}
-	stride := (dim + 3) &^ 3
-	groups := stride / 4
-	p := &Int8Queries{dim: dim, stride: stride, n: len(qs), k: k,
+	groups := (dim + 3) / 4
+	padded := (len(qs) + k.width - 1) / k.width * k.width
+	p := &Int8Queries{dim: dim, groups: groups, n: len(qs), k: k,
+		codes: make([]int8, padded*groups*4), corr: make([]int32, padded), scale: make([]float32, padded),
 		norm: make([]float64, len(qs)), qnorm: make([]float64, len(qs)), err: make([]float64, len(qs))}
-	codes := make([]int8, stride)
-	w := k.width
-	for lo := 0; lo < len(qs); lo += w {
-		panel := make([]byte, groups*w*4)
-		for i := range panel {
-			panel[i] = int8Offset
+	for j, q := range qs {
+		if len(q) != dim {
+			panic(fmt.Sprintf("vec: query has %d floats, dimension is %d", len(q), dim))
 		}
-		scales := make([]float32, w)
-		for j, q := range qs[lo:min(lo+w, len(qs))] {
-			if len(q) != dim {
-				panic(fmt.Sprintf("vec: query has %d floats, dimension is %d", len(q), dim))
-			}
-			s, _, nrm, e := quantize(q, codes[:dim])
-			scales[j] = s
-			var cc float64
-			for d, c := range codes[:dim] {
-				panel[((d/4)*w+j)*4+d%4] = byte(int(c) + int8Offset)
-				cc += float64(c) * float64(c)
-			}
-			p.norm[lo+j] = nrm * normSlack
-			p.qnorm[lo+j] = float64(s) * math.Sqrt(cc) * normSlack
-			p.err[lo+j] = e * normSlack
+		codes := p.codes[j*groups*4 : j*groups*4+dim]
+		s, sum, nrm, e := quantize(q, codes)
+		var cc float64
+		for _, c := range codes {
+			cc += float64(c) * float64(c)
 		}
-		p.panels = append(p.panels, panel)
-		p.scales = append(p.scales, scales)
+		p.scale[j] = s
+		p.corr[j] = int8Offset * sum
+		p.norm[j] = nrm * normSlack
+		p.qnorm[j] = float64(s) * math.Sqrt(cc) * normSlack
+		p.err[j] = e * normSlack
 	}
 	return p
 }
@@ -203,41 +216,33 @@ func (p *Int8Queries) DotRows(rows *Int8Rows, out [][]float32) {
 	if p.n == 0 || n == 0 {
 		return
 	}
-	R, W, stride := p.k.rows, p.k.width, p.stride
-	call := &int8Call{stride: stride, groups: stride / 4}
-	var pad *Int8Rows
-	for i0 := 0; i0 < n; i0 += R {
-		m := min(R, n-i0)
-		call.codes = rows.codes[i0*stride:]
-		call.corr = rows.corr[i0:]
-		call.rscale = rows.scale[i0:]
-		if m < R {
-			// The kernel always reads R rows: copy the last ones into zeroed rows.
-			if pad == nil {
-				pad = &Int8Rows{codes: make([]int8, R*stride), corr: make([]int32, R), scale: make([]float32, R)}
+	W, G := p.k.width, p.groups
+	bsize := G * int8BlockRows * 4
+	call := &int8Call{groups: G, qstride: G * 4}
+	// Scores of padding queries, and of a last block's rows when it is not full, go to
+	// scratch; the latter are copied out.
+	var scratch [int8MaxWidth][int8BlockRows]float32
+	for i0 := 0; i0 < n; i0 += int8BlockRows {
+		m := min(int8BlockRows, n-i0)
+		b := i0 / int8BlockRows
+		call.block = rows.codes[b*bsize : (b+1)*bsize]
+		call.rscale = rows.scale[i0 : i0+int8BlockRows]
+		for j0 := 0; j0 < p.n; j0 += W {
+			cnt := min(W, p.n-j0)
+			call.qcodes = p.codes[j0*G*4 : (j0+W)*G*4]
+			call.corr = p.corr[j0 : j0+W]
+			call.qscale = p.scale[j0 : j0+W]
+			for j := 0; j < W; j++ {
+				if j < cnt && m == int8BlockRows {
+					call.dst[j] = (*[int8BlockRows]float32)(out[j0+j][i0 : i0+int8BlockRows])
+				} else {
+					call.dst[j] = &scratch[j]
+				}
 			}
-			clear(pad.codes)
-			clear(pad.corr)
-			clear(pad.scale)
-			copy(pad.codes, rows.codes[i0*stride:])
-			copy(pad.corr, rows.corr[i0:])
-			copy(pad.scale, rows.scale[i0:])
-			call.codes, call.corr, call.rscale = pad.codes, pad.corr, pad.scale
-		}
-		for pi, panel := range p.panels {
-			call.panel = panel
-			call.qscale = p.scales[pi]
 			p.k.fn(call)
-			q0 := pi * W
-			cnt := min(W, p.n-q0)
-			if m == tileRows && R == tileRows {
-				storeFullTile(&call.ftile, out[q0:q0+cnt], i0)
-			} else {
+			if m < int8BlockRows {
 				for j := 0; j < cnt; j++ {
-					o := out[q0+j][i0 : i0+m]
-					for i := range o {
-						o[i] = call.ftile[i*tileCols+j]
-					}
+					copy(out[j0+j][i0:i0+m], scratch[j][:m])
 				}
 			}
 		}

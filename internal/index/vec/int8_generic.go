@@ -1,29 +1,31 @@
 package vec
 
-// genericInt8 is the portable integer micro-kernel: 4 rows × 8 queries.
-var genericInt8 = int8Kernel{name: "generic", rows: 4, width: 8, fn: int8Generic}
+// genericInt8 is the portable integer micro-kernel: one block of rows × 4 queries.
+var genericInt8 = int8Kernel{name: "generic", width: 4, fn: int8Generic}
 
-// int8Generic computes what every int8Kernel computes, in Go: the offset query codes
-// times the row codes summed in int32 (wrapping like VPDPBUSD), minus the row's
+// int8Generic computes what every int8Kernel computes, in Go: the offset row codes
+// times the query codes summed in int32 (wrapping like VPDPBUSD), minus the query's
 // correction, then scaled in float32.
 func int8Generic(p *int8Call) {
-	const R, W = 4, 8
-	panel := p.panel[:p.groups*W*4]
-	for i := 0; i < R; i++ {
-		row := p.codes[i*p.stride : i*p.stride+p.groups*4]
-		var acc [W]int32
+	const W = 4
+	block := p.block[:p.groups*int8BlockRows*4]
+	for j := 0; j < W; j++ {
+		q := p.qcodes[j*p.qstride : j*p.qstride+p.groups*4]
+		var acc [int8BlockRows]int32
 		for g := 0; g < p.groups; g++ {
-			r := row[g*4 : g*4+4]
-			pg := panel[g*W*4 : (g+1)*W*4]
-			for j := 0; j < W; j++ {
-				q := pg[j*4 : j*4+4]
-				acc[j] += int32(q[0])*int32(r[0]) + int32(q[1])*int32(r[1]) + int32(q[2])*int32(r[2]) + int32(q[3])*int32(r[3])
+			qg := q[g*4 : g*4+4]
+			q0, q1, q2, q3 := int32(qg[0]), int32(qg[1]), int32(qg[2]), int32(qg[3])
+			bg := block[g*int8BlockRows*4 : (g+1)*int8BlockRows*4]
+			for i := range acc {
+				r := bg[i*4 : i*4+4]
+				acc[i] += int32(r[0])*q0 + int32(r[1])*q1 + int32(r[2])*q2 + int32(r[3])*q3
 			}
 		}
-		for j := 0; j < W; j++ {
-			s := acc[j] - p.corr[i]
-			p.itile[i*tileCols+j] = s
-			p.ftile[i*tileCols+j] = float32(float32(s)*p.qscale[j]) * p.rscale[i]
+		dst := p.dst[j]
+		for i, a := range acc {
+			s := a - p.corr[j]
+			p.itile[j*int8BlockRows+i] = s
+			dst[i] = float32(float32(s)*p.qscale[j]) * p.rscale[i]
 		}
 	}
 }

@@ -76,7 +76,7 @@ func TestInt8KernelsGiveExactSums(t *testing.T) {
 		for _, in := range int8Inputs {
 			for _, dim := range []int{1, 2, 3, 4, 5, 17, 64, 383, 384, 385, 8192} {
 				t.Run(fmt.Sprintf("%s/%s/dim=%d", k.name, in.name, dim), func(t *testing.T) {
-					nq, n := 2*k.width-3, k.rows
+					nq, n := 2*k.width-1, int8BlockRows
 					qm, rm := in.gen(r, nq, dim), in.gen(r, n, dim)
 					qs := make([][]float32, nq)
 					for j := range qs {
@@ -84,29 +84,33 @@ func TestInt8KernelsGiveExactSums(t *testing.T) {
 					}
 					p := packInt8Queries(qs, dim, k)
 					rows := QuantizeRows(rm, dim)
-					qcodes := make([][]int8, nq)
-					for j, q := range qs {
-						qcodes[j] = make([]int8, dim)
-						quantize(q, qcodes[j])
+					rcodes := make([]int8, n*dim)
+					for i := 0; i < n; i++ {
+						quantize(rm[i*dim:(i+1)*dim], rcodes[i*dim:(i+1)*dim])
 					}
-					for pi, panel := range p.panels {
-						call := &int8Call{panel: panel, codes: rows.codes, stride: rows.stride, groups: rows.stride / 4,
-							corr: rows.corr, rscale: rows.scale, qscale: p.scales[pi]}
-						call.itile[0], call.ftile[0] = -9, -9
+					G := p.groups
+					for j0 := 0; j0 < nq; j0 += k.width {
+						call := &int8Call{block: rows.codes, groups: G, qcodes: p.codes[j0*G*4:], qstride: G * 4,
+							corr: p.corr[j0:], qscale: p.scale[j0:], rscale: rows.scale}
+						dst := make([][int8BlockRows]float32, k.width)
+						for j := range dst {
+							call.dst[j] = &dst[j]
+						}
+						call.itile[0] = -9
 						k.fn(call)
-						for i := 0; i < n; i++ {
-							for j := 0; j < k.width && pi*k.width+j < nq; j++ {
-								qj := pi*k.width + j
+						for j := 0; j < k.width && j0+j < nq; j++ {
+							q := p.codes[(j0+j)*G*4:]
+							for i := 0; i < n; i++ {
 								var want int32
 								for d := 0; d < dim; d++ {
-									want += int32(qcodes[qj][d]) * int32(rows.codes[i*rows.stride+d])
+									want += int32(q[d]) * int32(rcodes[i*dim+d])
 								}
-								if got := call.itile[i*tileCols+j]; got != want {
-									t.Fatalf("row %d query %d: sum %d, want %d", i, qj, got, want)
+								if got := call.itile[j*int8BlockRows+i]; got != want {
+									t.Fatalf("row %d query %d: sum %d, want %d", i, j0+j, got, want)
 								}
-								fw := float32(float32(want)*p.scales[pi][j]) * rows.scale[i]
-								if got := call.ftile[i*tileCols+j]; math.Float32bits(got) != math.Float32bits(fw) {
-									t.Fatalf("row %d query %d: score %v, want %v", i, qj, got, fw)
+								fw := float32(float32(want)*p.scale[j0+j]) * rows.scale[i]
+								if got := dst[j][i]; math.Float32bits(got) != math.Float32bits(fw) {
+									t.Fatalf("row %d query %d: score %v, want %v", i, j0+j, got, fw)
 								}
 							}
 						}
@@ -126,7 +130,7 @@ func TestInt8ErrorBoundHolds(t *testing.T) {
 		for _, in := range int8Inputs {
 			for _, unit := range []bool{false, true} {
 				for _, dim := range []int{1, 3, 16, 17, 100, 384} {
-					for _, shape := range [][2]int{{1, 1}, {9, 5}, {33, 12}, {70, 25}} {
+					for _, shape := range [][2]int{{1, 1}, {9, 5}, {13, 32}, {33, 33}, {70, 75}} {
 						nq, n := shape[0], shape[1]
 						t.Run(fmt.Sprintf("%s/%s/unit=%v/dim=%d/q=%d/rows=%d", k.name, in.name, unit, dim, nq, n), func(t *testing.T) {
 							qm, rm := in.gen(r, nq, dim), in.gen(r, n, dim)

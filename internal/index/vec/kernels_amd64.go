@@ -68,20 +68,26 @@ var (
 	avx2GEMM = gemmKernel{name: "avx2", rows: 6, width: 16, fn: asmGEMM(6, 16, gemm6x16AVX2)}
 )
 
-// int8x12x32VNNI is the AVX-512 VNNI integer micro-kernel (see int8Kernel): 12 rows ×
-// 32 queries, stride in bytes. It reads 11·stride+4·groups codes, 128·groups panel
-// bytes, 12 corrections and row scales and 32 query scales.
+// int8x32x12VNNI is the AVX-512 VNNI integer micro-kernel (see int8Kernel): one block
+// of 32 rows × 12 queries, qstride in bytes. It reads 128·groups block bytes,
+// 11·qstride+4·groups query codes, 12 corrections and query scales, 32 row scales,
+// and writes 32 scores through each of the 12 destination pointers.
 //
 //go:noescape
-func int8x12x32VNNI(panel *byte, codes *int8, stride, groups int, corr *int32, rscale, qscale *float32, itile *[tileRows * tileCols]int32, ftile *[tileRows * tileCols]float32)
+func int8x32x12VNNI(block *byte, groups int, qcodes *int8, qstride int, corr *int32, qscale, rscale *float32, dst *[int8MaxWidth]*[int8BlockRows]float32, itile *[int8MaxWidth * int8BlockRows]int32)
 
-var vnniInt8 = int8Kernel{name: "vnni", rows: 12, width: 32, fn: func(p *int8Call) {
-	_ = p.panel[p.groups*32*4-1]
-	_ = p.codes[11*p.stride+p.groups*4-1]
+var vnniInt8 = int8Kernel{name: "vnni", width: 12, fn: func(p *int8Call) {
+	_ = p.block[p.groups*int8BlockRows*4-1]
+	_ = p.qcodes[11*p.qstride+p.groups*4-1]
 	_ = p.corr[11]
-	_ = p.rscale[11]
-	_ = p.qscale[31]
-	int8x12x32VNNI(&p.panel[0], &p.codes[0], p.stride, p.groups, &p.corr[0], &p.rscale[0], &p.qscale[0], &p.itile, &p.ftile)
+	_ = p.qscale[11]
+	_ = p.rscale[int8BlockRows-1]
+	for i := range p.dst {
+		if p.dst[i] == nil {
+			panic("vec: int8 kernel without a destination")
+		}
+	}
+	int8x32x12VNNI(&p.block[0], p.groups, &p.qcodes[0], p.qstride, &p.corr[0], &p.qscale[0], &p.rscale[0], &p.dst, &p.itile)
 }}
 
 // bestInt8Kernel returns the fastest integer micro-kernel this CPU runs.

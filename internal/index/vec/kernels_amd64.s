@@ -714,34 +714,37 @@ gy_store:
 	VZEROUPPER
 	RET
 
-// One row of the 12×32 int8 tile: the row's next four codes, broadcast, times the two
-// halves of the panel's group (unsigned offset query codes), added to the row's sums.
-#define ROWI8(addr, a0, a1) \
+// One query of the 32-row × 12-query int8 tile: the query's next four codes,
+// broadcast, times the group's codes of rows 0–15 (Z0) and 16–31 (Z1), offset to
+// unsigned, added to the query's sums of the two row halves.
+#define QI8(addr, a0, a1) \
 	VPDPBUSD.BCST addr, Z0, a0; \
 	VPDPBUSD.BCST addr, Z1, a1
 
-// Row i's epilogue: subtract its correction, store the exact sums, then convert,
-// scale by the query scales (Z2, Z3) and by the row's scale, and store the scores.
-#define EPII8(coff, toff, toff2, a0, a1) \
-	VPSUBD.BCST    coff(R11), a0, a0; \
-	VPSUBD.BCST    coff(R11), a1, a1; \
-	VMOVDQU32      a0, toff(DX); \
-	VMOVDQU32      a1, toff2(DX); \
-	VCVTDQ2PS      a0, a0; \
-	VCVTDQ2PS      a1, a1; \
-	VMULPS         Z2, a0, a0; \
-	VMULPS         Z3, a1, a1; \
-	VMULPS.BCST    coff(R12), a0, a0; \
-	VMULPS.BCST    coff(R12), a1, a1; \
-	VMOVUPS        a0, toff(AX); \
-	VMOVUPS        a1, toff2(AX)
+// Query j's epilogue: subtract its correction, store the exact sums to the integer
+// tile, then convert, scale by the query's scale and by the row scales (Z2, Z3), and
+// store the scores through the query's destination pointer.
+#define EPI8(coff, poff, toff, toff2, a0, a1) \
+	VPSUBD.BCST coff(R11), a0, a0; \
+	VPSUBD.BCST coff(R11), a1, a1; \
+	VMOVDQU32   a0, toff(DX); \
+	VMOVDQU32   a1, toff2(DX); \
+	VCVTDQ2PS   a0, a0; \
+	VCVTDQ2PS   a1, a1; \
+	VMULPS.BCST coff(R12), a0, a0; \
+	VMULPS.BCST coff(R12), a1, a1; \
+	VMULPS      Z2, a0, a0; \
+	VMULPS      Z3, a1, a1; \
+	MOVQ        poff(R13), AX; \
+	VMOVUPS     a0, (AX); \
+	VMOVUPS     a1, 64(AX)
 
-// func int8x12x32VNNI(panel *byte, codes *int8, stride, groups int, corr *int32, rscale, qscale *float32, itile *[384]int32, ftile *[384]float32)
-TEXT ·int8x12x32VNNI(SB), NOSPLIT, $0-72
-	MOVQ panel+0(FP), R8
-	MOVQ codes+8(FP), SI
-	MOVQ stride+16(FP), BX
-	MOVQ groups+24(FP), CX
+// func int8x32x12VNNI(block *byte, groups int, qcodes *int8, qstride int, corr *int32, qscale, rscale *float32, dst *[12]*[32]float32, itile *[384]int32)
+TEXT ·int8x32x12VNNI(SB), NOSPLIT, $0-72
+	MOVQ block+0(FP), R8
+	MOVQ groups+8(FP), CX
+	MOVQ qcodes+16(FP), SI
+	MOVQ qstride+24(FP), BX
 	LEAQ (SI)(BX*2), DI
 	ADDQ BX, DI
 	LEAQ (DI)(BX*2), R9
@@ -778,18 +781,18 @@ TEXT ·int8x12x32VNNI(SB), NOSPLIT, $0-72
 i8_loop:
 	VMOVDQU32 (R8), Z0
 	VMOVDQU32 64(R8), Z1
-	ROWI8((SI), Z8, Z9)
-	ROWI8((SI)(BX*1), Z10, Z11)
-	ROWI8((SI)(BX*2), Z12, Z13)
-	ROWI8((DI), Z14, Z15)
-	ROWI8((DI)(BX*1), Z16, Z17)
-	ROWI8((DI)(BX*2), Z18, Z19)
-	ROWI8((R9), Z20, Z21)
-	ROWI8((R9)(BX*1), Z22, Z23)
-	ROWI8((R9)(BX*2), Z24, Z25)
-	ROWI8((R10), Z26, Z27)
-	ROWI8((R10)(BX*1), Z28, Z29)
-	ROWI8((R10)(BX*2), Z30, Z31)
+	QI8((SI), Z8, Z9)
+	QI8((SI)(BX*1), Z10, Z11)
+	QI8((SI)(BX*2), Z12, Z13)
+	QI8((DI), Z14, Z15)
+	QI8((DI)(BX*1), Z16, Z17)
+	QI8((DI)(BX*2), Z18, Z19)
+	QI8((R9), Z20, Z21)
+	QI8((R9)(BX*1), Z22, Z23)
+	QI8((R9)(BX*2), Z24, Z25)
+	QI8((R10), Z26, Z27)
+	QI8((R10)(BX*1), Z28, Z29)
+	QI8((R10)(BX*2), Z30, Z31)
 	ADDQ $128, R8
 	ADDQ $4, SI
 	ADDQ $4, DI
@@ -799,24 +802,24 @@ i8_loop:
 	JNZ  i8_loop
 
 i8_store:
-	MOVQ corr+32(FP), R11
-	MOVQ rscale+40(FP), R12
-	MOVQ qscale+48(FP), R13
-	MOVQ itile+56(FP), DX
-	MOVQ ftile+64(FP), AX
-	VMOVUPS (R13), Z2
-	VMOVUPS 64(R13), Z3
-	EPII8(0, 0, 64, Z8, Z9)
-	EPII8(4, 128, 192, Z10, Z11)
-	EPII8(8, 256, 320, Z12, Z13)
-	EPII8(12, 384, 448, Z14, Z15)
-	EPII8(16, 512, 576, Z16, Z17)
-	EPII8(20, 640, 704, Z18, Z19)
-	EPII8(24, 768, 832, Z20, Z21)
-	EPII8(28, 896, 960, Z22, Z23)
-	EPII8(32, 1024, 1088, Z24, Z25)
-	EPII8(36, 1152, 1216, Z26, Z27)
-	EPII8(40, 1280, 1344, Z28, Z29)
-	EPII8(44, 1408, 1472, Z30, Z31)
+	MOVQ    corr+32(FP), R11
+	MOVQ    qscale+40(FP), R12
+	MOVQ    rscale+48(FP), R8
+	MOVQ    dst+56(FP), R13
+	MOVQ    itile+64(FP), DX
+	VMOVUPS (R8), Z2
+	VMOVUPS 64(R8), Z3
+	EPI8(0, 0, 0, 64, Z8, Z9)
+	EPI8(4, 8, 128, 192, Z10, Z11)
+	EPI8(8, 16, 256, 320, Z12, Z13)
+	EPI8(12, 24, 384, 448, Z14, Z15)
+	EPI8(16, 32, 512, 576, Z16, Z17)
+	EPI8(20, 40, 640, 704, Z18, Z19)
+	EPI8(24, 48, 768, 832, Z20, Z21)
+	EPI8(28, 56, 896, 960, Z22, Z23)
+	EPI8(32, 64, 1024, 1088, Z24, Z25)
+	EPI8(36, 72, 1152, 1216, Z26, Z27)
+	EPI8(40, 80, 1280, 1344, Z28, Z29)
+	EPI8(44, 88, 1408, 1472, Z30, Z31)
 	VZEROUPPER
 	RET
