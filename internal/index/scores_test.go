@@ -3,6 +3,7 @@ package index
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/hardneg/hardneg/internal/engine"
+	"github.com/hardneg/hardneg/internal/index/vec"
 )
 
 // searchAll returns every candidate a search yields, in order.
@@ -126,8 +128,36 @@ func TestScoreExactDeclinesGraphSearch(t *testing.T) {
 // by slot). Searches given the scores must yield exactly the plain scan's items,
 // order, ranks and scores, as deep as they go and when cut short.
 func TestScoreExactMatrixProductKeepsScanOrder(t *testing.T) {
-	for _, m := range []engine.Metric{engine.Cosine, engine.Dot} {
-		t.Run(m.String(), func(t *testing.T) {
+	for _, pr := range []exactProduct{productFP32, productInt8} {
+		for _, m := range []engine.Metric{engine.Cosine, engine.Dot} {
+			t.Run(fmt.Sprintf("%s/%s", pr, m), func(t *testing.T) {
+				useProduct(t, pr)
+				scoreExactKeepsScanOrder(t, m)
+			})
+		}
+	}
+}
+
+// useProduct makes ScoreExact use pr until the test ends.
+func useProduct(t *testing.T, pr exactProduct) {
+	old := scoreProduct
+	scoreProduct = pr
+	t.Cleanup(func() { scoreProduct = old })
+}
+
+func (p exactProduct) String() string {
+	switch p {
+	case productFP32:
+		return "fp32"
+	case productInt8:
+		return "int8"
+	}
+	return "auto"
+}
+
+func scoreExactKeepsScanOrder(t *testing.T, m engine.Metric) {
+	{
+		{
 			db := testDB(t)
 			const dim, base, nq = 64, 300, 2 * gemmMinQueries
 			c, err := db.create(engine.Config{Name: "c", Dim: dim, Metric: m, Params: engine.Params{ExactThreshold: 1 << 20}})
@@ -206,6 +236,75 @@ func TestScoreExactMatrixProductKeepsScanOrder(t *testing.T) {
 				t.Fatal("the product's scores order every query like Dot's; the test shows nothing")
 			}
 			t.Logf("%d of %d queries ordered differently by the product's own scores", reordered, nq)
-		})
+		}
 	}
+}
+
+// TestScoreExactInt8CodesFollowWrites scores with the int8 product, then replaces,
+// deletes and adds items (replacements reuse freed slots of chunks whose codes are
+// built) and scores again: every score must equal the int8 product of the current
+// vectors quantized afresh, bit for bit, and searches given the scores must yield
+// exactly the plain scan's items.
+func TestScoreExactInt8CodesFollowWrites(t *testing.T) {
+	useProduct(t, productInt8)
+	db := testDB(t)
+	const dim, nq = 40, 2 * gemmMinQueries
+	c, err := db.create(engine.Config{Name: "c", Dim: dim, Metric: engine.Cosine, Params: engine.Params{ExactThreshold: 1 << 20}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	if _, err := db.Upsert("c", randBatch(r, "a", 2500, dim), "items"); err != nil {
+		t.Fatal(err)
+	}
+	qs := make([][]float32, nq)
+	for i := range qs {
+		if qs[i], err = c.PrepareQuery(randBatch(r, "q", 1, dim).Vectors, "q"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(step string) {
+		t.Helper()
+		scores := make([]engine.ExactScores, nq)
+		if !c.ScoreExact(qs, scores) {
+			t.Fatal("ScoreExact declined an exact collection")
+		}
+		c.mu.RLock()
+		n := len(c.ids)
+		all := make([]float32, 0, n*dim)
+		for slot := 0; slot < n; slot++ {
+			all = append(all, c.vectorAt(uint32(slot))...)
+		}
+		c.mu.RUnlock()
+		fresh := make([][]float32, nq)
+		for i := range fresh {
+			fresh[i] = make([]float32, n)
+		}
+		vec.PackInt8Queries(qs, dim).DotRows(vec.QuantizeRows(all, dim), fresh)
+		for i, q := range qs {
+			for slot := 0; slot < n; slot++ {
+				if got, want := scores[i].Scores[slot], fresh[i][slot]; math.Float32bits(got) != math.Float32bits(want) {
+					t.Fatalf("%s: query %d slot %d: score %v, fresh codes give %v", step, i, slot, got, want)
+				}
+			}
+			want, _ := searchAll(t, c, q, engine.SearchOptions{})
+			got, _ := searchAll(t, c, q, engine.SearchOptions{Scores: &scores[i]})
+			sameCandidates(t, got, want)
+		}
+	}
+	check("first")
+	if _, err := db.Delete("c", []string{"a3", "a1100", "a2400"}, "ids"); err != nil {
+		t.Fatal(err)
+	}
+	// Replacements of a1 and a1500 and new items: freed slots in built chunks get new
+	// vectors.
+	b := randBatch(r, "a", 2, dim)
+	b.IDs = []string{"a1", "a1500"}
+	if _, err := db.Upsert("c", b, "items"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Upsert("c", randBatch(r, "b", 30, dim), "items"); err != nil {
+		t.Fatal(err)
+	}
+	check("after writes")
 }

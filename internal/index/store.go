@@ -1,6 +1,10 @@
 package index
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/hardneg/hardneg/internal/index/vec"
+)
 
 // storeChunkRows is the number of vectors per storage chunk.
 const storeChunkRows = 1024
@@ -15,9 +19,18 @@ const storeChunkRows = 1024
 // graph tombstone. A free slot (dropped from the graph by compaction, see
 // Collection.reuseSlot) is rewritten under the collection's write lock, when no
 // search, insert or compaction can reach it.
+//
+// Each chunk may also hold its rows quantized to int8 (vec.Int8Rows) for ScoreExact's
+// first product: built from the floats on first use, dropped when a row of the chunk is
+// written, never persisted (after recovery they are rebuilt on first use).
 type vectorStore struct {
 	dim    int
 	chunks atomic.Pointer[[][]float32] // chunk table; each chunk holds storeChunkRows·dim values
+	// codes[i] holds chunk i's int8 rows, or nil when they are not built or stale. The
+	// table grows and entries are cleared under the collection's write lock; entries
+	// are built and read under its read lock (so never while a row changes), by
+	// several readers at once, hence atomic.
+	codes []*atomic.Pointer[vec.Int8Rows]
 }
 
 func newVectorStore(dim int) *vectorStore {
@@ -47,14 +60,45 @@ func (s *vectorStore) ensure(slot uint32) {
 	copy(nt, t)
 	for int(slot) >= len(nt)*storeChunkRows {
 		nt = append(nt, make([]float32, storeChunkRows*s.dim))
+		s.codes = append(s.codes, new(atomic.Pointer[vec.Int8Rows]))
 	}
 	s.chunks.Store(&nt)
 }
 
-// set writes slot's vector.
+// set writes slot's vector. Callers are serialised by the collection lock.
 func (s *vectorStore) set(slot uint32, v []float32) {
 	s.ensure(slot)
 	copy(s.Vector(slot), v)
+	s.codes[slot/storeChunkRows].Store(nil)
+}
+
+// writable makes slot addressable and returns its vector for the caller to fill
+// (loading a snapshot); like set, it drops the chunk's int8 rows.
+func (s *vectorStore) writable(slot uint32) []float32 {
+	s.ensure(slot)
+	s.codes[slot/storeChunkRows].Store(nil)
+	return s.Vector(slot)
+}
+
+// int8Rows calls fn for each chunk with the first slot it holds and its rows quantized
+// to int8 (building them if needed), of which the first count are among the first n
+// slots. Callers hold the collection's read lock.
+func (s *vectorStore) int8Rows(n int, fn func(first uint32, rows *vec.Int8Rows, count int)) {
+	t := *s.chunks.Load()
+	for i, c := range t {
+		first := i * storeChunkRows
+		if first >= n {
+			return
+		}
+		q := s.codes[i].Load()
+		if q == nil {
+			q = vec.QuantizeRows(c, s.dim)
+			if !s.codes[i].CompareAndSwap(nil, q) {
+				q = s.codes[i].Load()
+			}
+		}
+		fn(uint32(first), q, min(storeChunkRows, n-first))
+	}
 }
 
 // rows calls fn for each chunk with the first slot it holds and its rows (up to n

@@ -61,6 +61,17 @@ type Int8Rows struct {
 // Len returns the number of rows.
 func (r *Int8Rows) Len() int { return r.n }
 
+// Head returns the first n rows of r (sharing its codes), with r's norm bounds. It
+// panics if n is out of range.
+func (r *Int8Rows) Head(n int) *Int8Rows {
+	if n < 0 || n > r.n {
+		panic(fmt.Sprintf("vec: %d of %d rows", n, r.n))
+	}
+	h := *r
+	h.n = n
+	return &h
+}
+
 // MaxNorm returns an upper bound on the Euclidean norm of every row.
 func (r *Int8Rows) MaxNorm() float64 { return r.maxNorm }
 
