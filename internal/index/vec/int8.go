@@ -83,10 +83,13 @@ func (r *Int8Rows) MaxErr() float64 { return r.maxErr }
 func (r *Int8Rows) Bytes() int64 { return int64(len(r.codes)) + 4*int64(len(r.scale)) }
 
 // quantize writes x's symmetric int8 codes to codes (len(x) of them) and returns the
-// scale s = max|x|/127 (rounded to float32), Σ codes, ‖x‖ and ‖x − s·codes‖. The norms are
-// computed in float64 from the exact differences (a float32 minus an integer of at most
-// 7 bits times a float32 is exact in float64), so they are within dim·2⁻⁵³ of the truth.
+// scale s = max|x|/127 (rounded to float32), Σ codes, ‖x‖ and ‖x − s·codes‖. A code is
+// x/s rounded to the nearest integer (either one on a tie or a rounding of x/s itself,
+// which only moves the error, and the error is measured). The norms are computed in
+// float64 from the exact differences (a float32 minus an integer of at most 7 bits
+// times a float32 is exact in float64), so they are within dim·2⁻⁵³ of the truth.
 func quantize(x []float32, codes []int8) (scale float32, sum int32, norm, errNorm float64) {
+	codes = codes[:len(x)]
 	// Absolute values of finite floats order as their bit patterns do.
 	var mb uint32
 	for _, v := range x {
@@ -104,17 +107,25 @@ func quantize(x []float32, codes []int8) (scale float32, sum int32, norm, errNor
 		}
 		return 0, 0, math.Sqrt(nn), math.Sqrt(nn)
 	}
-	inv := 1 / float64(scale)
+	inv := 1 / scale
+	s64 := float64(scale)
+	if math.IsInf(float64(inv), 0) {
+		// A scale in the subnormal range: divide in float64 instead.
+		for k, v := range x {
+			codes[k] = int8(max(-127, min(127, math.RoundToEven(float64(v)/s64))))
+		}
+		inv = 0
+	}
 	for k, v := range x {
-		c := math.RoundToEven(float64(v) * inv)
-		if c > 127 {
-			c = 127
-		} else if c < -127 {
-			c = -127
+		// |v·inv| ≤ 127·(1+3·2⁻²⁴), so the sum lies in (1, 256) and truncating it
+		// rounds v·inv half up to a code in [−127, 127].
+		c := int32(codes[k])
+		if inv != 0 {
+			c = int32(v*inv+128.5) - 128
 		}
 		codes[k] = int8(c)
-		sum += int32(c)
-		e := float64(v) - float64(scale)*c
+		sum += c
+		e := float64(v) - s64*float64(c)
 		nn += float64(v) * float64(v)
 		ee += e * e
 	}
@@ -136,17 +147,22 @@ func QuantizeRows(rows []float32, dim int) *Int8Rows {
 	nb := (n + int8BlockRows - 1) / int8BlockRows
 	r := &Int8Rows{dim: dim, groups: groups, n: n,
 		codes: make([]byte, nb*groups*int8BlockRows*4), scale: make([]float32, nb*int8BlockRows)}
-	for i := range r.codes {
-		r.codes[i] = int8Offset
+	if len(r.codes) > 0 {
+		r.codes[0] = int8Offset
+		for f := 1; f < len(r.codes); f *= 2 {
+			copy(r.codes[f:], r.codes[:f])
+		}
 	}
-	codes := make([]int8, dim)
+	codes := make([]int8, groups*4)
 	for i := 0; i < n; i++ {
 		s, _, nrm, e := quantize(rows[i*dim:(i+1)*dim], codes)
 		r.scale[i] = s
-		block := r.codes[(i/int8BlockRows)*groups*int8BlockRows*4:]
-		lane := i % int8BlockRows
-		for d, c := range codes {
-			block[((d/4)*int8BlockRows+lane)*4+d%4] = byte(int(c) + int8Offset)
+		// Group g of row i goes to lane i%int8BlockRows of the block's group g.
+		dst := r.codes[(i/int8BlockRows)*groups*int8BlockRows*4+(i%int8BlockRows)*4:]
+		for g := 0; g < groups; g++ {
+			c := codes[g*4 : g*4+4 : g*4+4]
+			d := dst[g*int8BlockRows*4 : g*int8BlockRows*4+4 : g*int8BlockRows*4+4]
+			d[0], d[1], d[2], d[3] = byte(c[0])^0x80, byte(c[1])^0x80, byte(c[2])^0x80, byte(c[3])^0x80
 		}
 		r.maxNorm = max(r.maxNorm, nrm)
 		r.maxErr = max(r.maxErr, e)
