@@ -15,14 +15,15 @@ const int8Offset = 128
 // block with two vector stores.
 const int8BlockRows = 32
 
-// int8Kernel is one integer micro-kernel: it scores one block of int8BlockRows rows
-// (Int8Rows' layout: group g of four codes of row i at block[(g*int8BlockRows+i)*4:],
-// each code plus int8Offset) against up to width queries of four-code groups (query j's
-// codes at qcodes[j*qstride:]), and writes itile[j*int8BlockRows+i] = Σ_k q_j[k]·r_i[k],
-// exact in int32 (the unsigned × signed sum wraps modulo 2³² like VPDPBUSD before
-// corr[j] is subtracted, which leaves the exact value since it fits int32), and
-// dst[j][i] = float32(itile)·qscale[j]·rscale[i], each operation rounded to float32 in
-// that order.
+// int8Kernel is one integer micro-kernel: it scores blocks consecutive blocks of
+// int8BlockRows rows each (Int8Rows' layout: within a block, group g of four codes of
+// row i at block[(g*int8BlockRows+i)*4:], each code plus int8Offset) against up to
+// width queries of four-code groups (query j's codes at qcodes[j*qstride:]), and writes
+// dst[j][b*int8BlockRows+i] = float32(Σ_k q_j[k]·r_i[k])·qscale[j]·rscale[b*int8BlockRows+i],
+// each operation rounded to float32 in that order, for row i of block b. The sum is
+// exact in int32: the unsigned × signed sum wraps modulo 2³² like VPDPBUSD before
+// corr[j] is subtracted, which leaves the exact value since it fits int32. The last
+// block's sums are also written to itile[j*int8BlockRows+i].
 type int8Kernel struct {
 	name  string
 	width int // queries per call
@@ -31,14 +32,15 @@ type int8Kernel struct {
 
 // int8Call holds the operands of one int8Kernel call.
 type int8Call struct {
-	block   []byte // groups·int8BlockRows·4 row codes
+	blocks  int
+	codes   []byte // blocks·groups·int8BlockRows·4 row codes
 	groups  int    // groups of four codes per row
 	qcodes  []int8 // width queries, qstride codes each
 	qstride int
 	corr    []int32   // width corrections
 	qscale  []float32 // width query scales
-	rscale  []float32 // int8BlockRows row scales
-	dst     [int8MaxWidth]*[int8BlockRows]float32
+	rscale  []float32 // blocks·int8BlockRows row scales
+	dst     [int8MaxWidth][]float32 // each at least blocks·int8BlockRows long
 	itile   [int8MaxWidth * int8BlockRows]int32
 }
 
@@ -246,31 +248,40 @@ func (p *Int8Queries) DotRows(rows *Int8Rows, out [][]float32) {
 	W, G := p.k.width, p.groups
 	bsize := G * int8BlockRows * 4
 	call := &int8Call{groups: G, qstride: G * 4}
-	// Scores of padding queries, and of a last block's rows when it is not full, go to
-	// scratch; the latter are copied out.
-	var scratch [int8MaxWidth][int8BlockRows]float32
-	for i0 := 0; i0 < n; i0 += int8BlockRows {
-		m := min(int8BlockRows, n-i0)
-		b := i0 / int8BlockRows
-		call.block = rows.codes[b*bsize : (b+1)*bsize]
-		call.rscale = rows.scale[i0 : i0+int8BlockRows]
-		for j0 := 0; j0 < p.n; j0 += W {
-			cnt := min(W, p.n-j0)
-			call.qcodes = p.codes[j0*G*4 : (j0+W)*G*4]
-			call.corr = p.corr[j0 : j0+W]
-			call.qscale = p.scale[j0 : j0+W]
+	full := n / int8BlockRows
+	// Scores of padding queries go to scratch, and so do a last block's when it is not
+	// full; the latter are then copied out.
+	scratch := make([]float32, max(full, 1)*int8BlockRows)
+	var last [int8MaxWidth][int8BlockRows]float32
+	for j0 := 0; j0 < p.n; j0 += W {
+		cnt := min(W, p.n-j0)
+		call.qcodes = p.codes[j0*G*4 : (j0+W)*G*4]
+		call.corr = p.corr[j0 : j0+W]
+		call.qscale = p.scale[j0 : j0+W]
+		if full > 0 {
+			call.blocks = full
+			call.codes = rows.codes[:full*bsize]
+			call.rscale = rows.scale[:full*int8BlockRows]
 			for j := 0; j < W; j++ {
-				if j < cnt && m == int8BlockRows {
-					call.dst[j] = (*[int8BlockRows]float32)(out[j0+j][i0 : i0+int8BlockRows])
+				if j < cnt {
+					call.dst[j] = out[j0+j][:full*int8BlockRows]
 				} else {
-					call.dst[j] = &scratch[j]
+					call.dst[j] = scratch
 				}
 			}
 			p.k.fn(call)
-			if m < int8BlockRows {
-				for j := 0; j < cnt; j++ {
-					copy(out[j0+j][i0:i0+m], scratch[j][:m])
-				}
+		}
+		if m := n - full*int8BlockRows; m > 0 {
+			i0 := full * int8BlockRows
+			call.blocks = 1
+			call.codes = rows.codes[full*bsize : (full+1)*bsize]
+			call.rscale = rows.scale[i0 : i0+int8BlockRows]
+			for j := 0; j < W; j++ {
+				call.dst[j] = last[j][:]
+			}
+			p.k.fn(call)
+			for j := 0; j < cnt; j++ {
+				copy(out[j0+j][i0:i0+m], last[j][:m])
 			}
 		}
 	}

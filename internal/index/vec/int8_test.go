@@ -76,7 +76,8 @@ func TestInt8KernelsGiveExactSums(t *testing.T) {
 		for _, in := range int8Inputs {
 			for _, dim := range []int{1, 2, 3, 4, 5, 17, 64, 383, 384, 385, 8192} {
 				t.Run(fmt.Sprintf("%s/%s/dim=%d", k.name, in.name, dim), func(t *testing.T) {
-					nq, n := 2*k.width-1, int8BlockRows
+					const blocks = 3
+					nq, n := 2*k.width-1, blocks*int8BlockRows
 					qm, rm := in.gen(r, nq, dim), in.gen(r, n, dim)
 					qs := make([][]float32, nq)
 					for j := range qs {
@@ -90,11 +91,11 @@ func TestInt8KernelsGiveExactSums(t *testing.T) {
 					}
 					G := p.groups
 					for j0 := 0; j0 < nq; j0 += k.width {
-						call := &int8Call{block: rows.codes, groups: G, qcodes: p.codes[j0*G*4:], qstride: G * 4,
+						call := &int8Call{blocks: blocks, codes: rows.codes, groups: G, qcodes: p.codes[j0*G*4:], qstride: G * 4,
 							corr: p.corr[j0:], qscale: p.scale[j0:], rscale: rows.scale}
-						dst := make([][int8BlockRows]float32, k.width)
-						for j := range dst {
-							call.dst[j] = &dst[j]
+						for j := 0; j < k.width; j++ {
+							call.dst[j] = make([]float32, n+1)
+							call.dst[j][n] = -7
 						}
 						call.itile[0] = -9
 						k.fn(call)
@@ -105,13 +106,18 @@ func TestInt8KernelsGiveExactSums(t *testing.T) {
 								for d := 0; d < dim; d++ {
 									want += int32(q[d]) * int32(rcodes[i*dim+d])
 								}
-								if got := call.itile[j*int8BlockRows+i]; got != want {
-									t.Fatalf("row %d query %d: sum %d, want %d", i, j0+j, got, want)
+								if i >= n-int8BlockRows {
+									if got := call.itile[j*int8BlockRows+i%int8BlockRows]; got != want {
+										t.Fatalf("row %d query %d: sum %d, want %d", i, j0+j, got, want)
+									}
 								}
 								fw := float32(float32(want)*p.scale[j0+j]) * rows.scale[i]
-								if got := dst[j][i]; math.Float32bits(got) != math.Float32bits(fw) {
+								if got := call.dst[j][i]; math.Float32bits(got) != math.Float32bits(fw) {
 									t.Fatalf("row %d query %d: score %v, want %v", i, j0+j, got, fw)
 								}
+							}
+							if call.dst[j][n] != -7 {
+								t.Fatalf("query %d: wrote past the rows", j0+j)
 							}
 						}
 					}

@@ -68,26 +68,30 @@ var (
 	avx2GEMM = gemmKernel{name: "avx2", rows: 6, width: 16, fn: asmGEMM(6, 16, gemm6x16AVX2)}
 )
 
-// int8x32x12VNNI is the AVX-512 VNNI integer micro-kernel (see int8Kernel): one block
-// of 32 rows × 12 queries, qstride in bytes. It reads 128·groups block bytes,
-// 11·qstride+4·groups query codes, 12 corrections and query scales, 32 row scales,
-// and writes 32 scores through each of the 12 destination pointers.
+// int8x32x12VNNI is the AVX-512 VNNI integer micro-kernel (see int8Kernel): blocks
+// of 32 rows × 12 queries, qstride in bytes. It reads blocks·128·groups codes,
+// 11·qstride+4·groups query codes, 12 corrections and query scales, blocks·32 row
+// scales, and writes blocks·32 scores from each of the 12 destination pointers on.
 //
 //go:noescape
-func int8x32x12VNNI(block *byte, groups int, qcodes *int8, qstride int, corr *int32, qscale, rscale *float32, dst *[int8MaxWidth]*[int8BlockRows]float32, itile *[int8MaxWidth * int8BlockRows]int32)
+func int8x32x12VNNI(blocks int, codes *byte, groups int, qcodes *int8, qstride int, corr *int32, qscale, rscale *float32, dst *[int8MaxWidth]*float32, itile *[int8MaxWidth * int8BlockRows]int32)
 
 var vnniInt8 = int8Kernel{name: "vnni", width: 12, fn: func(p *int8Call) {
-	_ = p.block[p.groups*int8BlockRows*4-1]
+	nb := p.blocks
+	if nb <= 0 {
+		return
+	}
+	_ = p.codes[nb*p.groups*int8BlockRows*4-1]
 	_ = p.qcodes[11*p.qstride+p.groups*4-1]
 	_ = p.corr[11]
 	_ = p.qscale[11]
-	_ = p.rscale[int8BlockRows-1]
-	for i := range p.dst {
-		if p.dst[i] == nil {
-			panic("vec: int8 kernel without a destination")
-		}
+	_ = p.rscale[nb*int8BlockRows-1]
+	var dst [int8MaxWidth]*float32
+	for j, d := range p.dst {
+		_ = d[nb*int8BlockRows-1]
+		dst[j] = &d[0]
 	}
-	int8x32x12VNNI(&p.block[0], p.groups, &p.qcodes[0], p.qstride, &p.corr[0], &p.qscale[0], &p.rscale[0], &p.dst, &p.itile)
+	int8x32x12VNNI(nb, &p.codes[0], p.groups, &p.qcodes[0], p.qstride, &p.corr[0], &p.qscale[0], &p.rscale[0], &dst, &p.itile)
 }}
 
 // bestInt8Kernel returns the fastest integer micro-kernel this CPU runs.

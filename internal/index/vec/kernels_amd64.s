@@ -723,7 +723,7 @@ gy_store:
 
 // Query j's epilogue: subtract its correction, store the exact sums to the integer
 // tile, then convert, scale by the query's scale and by the row scales (Z2, Z3), and
-// store the scores through the query's destination pointer.
+// store the scores at the query's destination plus BX bytes.
 #define EPI8(coff, poff, toff, toff2, a0, a1) \
 	VPSUBD.BCST coff(R11), a0, a0; \
 	VPSUBD.BCST coff(R11), a1, a1; \
@@ -736,15 +736,21 @@ gy_store:
 	VMULPS      Z2, a0, a0; \
 	VMULPS      Z3, a1, a1; \
 	MOVQ        poff(R13), AX; \
-	VMOVUPS     a0, (AX); \
-	VMOVUPS     a1, 64(AX)
+	VMOVUPS     a0, (AX)(BX*1); \
+	VMOVUPS     a1, 64(AX)(BX*1)
 
-// func int8x32x12VNNI(block *byte, groups int, qcodes *int8, qstride int, corr *int32, qscale, rscale *float32, dst *[12]*[32]float32, itile *[384]int32)
-TEXT ·int8x32x12VNNI(SB), NOSPLIT, $0-72
-	MOVQ block+0(FP), R8
-	MOVQ groups+8(FP), CX
-	MOVQ qcodes+16(FP), SI
-	MOVQ qstride+24(FP), BX
+// func int8x32x12VNNI(blocks int, codes *byte, groups int, qcodes *int8, qstride int, corr *int32, qscale, rscale *float32, dst *[12]*float32, itile *[384]int32)
+//
+// The block count, the row scale pointer and the destination offset are kept in the
+// argument slots (blocks, rscale, off) between blocks.
+TEXT ·int8x32x12VNNI(SB), NOSPLIT, $8-80
+	MOVQ codes+8(FP), R8
+	MOVQ $0, off-8(SP)
+
+i8_block:
+	MOVQ qcodes+24(FP), SI
+	MOVQ qstride+32(FP), BX
+	MOVQ groups+16(FP), CX
 	LEAQ (SI)(BX*2), DI
 	ADDQ BX, DI
 	LEAQ (DI)(BX*2), R9
@@ -802,13 +808,14 @@ i8_loop:
 	JNZ  i8_loop
 
 i8_store:
-	MOVQ    corr+32(FP), R11
-	MOVQ    qscale+40(FP), R12
-	MOVQ    rscale+48(FP), R8
-	MOVQ    dst+56(FP), R13
-	MOVQ    itile+64(FP), DX
-	VMOVUPS (R8), Z2
-	VMOVUPS 64(R8), Z3
+	MOVQ    corr+40(FP), R11
+	MOVQ    qscale+48(FP), R12
+	MOVQ    rscale+56(FP), CX
+	MOVQ    dst+64(FP), R13
+	MOVQ    itile+72(FP), DX
+	MOVQ    off-8(SP), BX
+	VMOVUPS (CX), Z2
+	VMOVUPS 64(CX), Z3
 	EPI8(0, 0, 0, 64, Z8, Z9)
 	EPI8(4, 8, 128, 192, Z10, Z11)
 	EPI8(8, 16, 256, 320, Z12, Z13)
@@ -821,5 +828,11 @@ i8_store:
 	EPI8(36, 72, 1152, 1216, Z26, Z27)
 	EPI8(40, 80, 1280, 1344, Z28, Z29)
 	EPI8(44, 88, 1408, 1472, Z30, Z31)
+	ADDQ $128, CX
+	MOVQ CX, rscale+56(FP)
+	ADDQ $128, BX
+	MOVQ BX, off-8(SP)
+	DECQ blocks+0(FP)
+	JNZ  i8_block
 	VZEROUPPER
 	RET
