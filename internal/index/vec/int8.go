@@ -37,9 +37,9 @@ type int8Call struct {
 	groups  int    // groups of four codes per row
 	qcodes  []int8 // width queries, qstride codes each
 	qstride int
-	corr    []int32   // width corrections
-	qscale  []float32 // width query scales
-	rscale  []float32 // blocks·int8BlockRows row scales
+	corr    []int32                 // width corrections
+	qscale  []float32               // width query scales
+	rscale  []float32               // blocks·int8BlockRows row scales
 	dst     [int8MaxWidth][]float32 // each at least blocks·int8BlockRows long
 	itile   [int8MaxWidth * int8BlockRows]int32
 }
