@@ -172,6 +172,7 @@ type scanBuf struct {
 	heap   bestHeap
 	top    []scored
 	scores []float32
+	cand   []uint32 // slots above selectBest's threshold
 }
 
 // exactFirstBatch is how many of the best items an exact scan selects while it scores.
@@ -209,11 +210,11 @@ const (
 
 // selectBest returns in top (emptied first; a heap, see keepBest) the
 // exactFirstBatch best live entries of pre, slot i scoring pre[i], as offering every
-// live entry to keepBest in slot order would; cand is scratch space, returned for
-// reuse. It reports whether a sampled threshold found them (else every score was
+// live entry to keepBest in slot order would; cand is scratch space for the slots
+// that reach the threshold, returned for reuse. It reports whether a sampled threshold found them (else every score was
 // offered): when at least exactFirstBatch live entries reach the threshold, every
 // entry below it ranks below all of them.
-func selectBest(pre []float32, live func(uint32) bool, top, cand []scored) ([]scored, []scored, bool) {
+func selectBest(pre []float32, live func(uint32) bool, top []scored, cand []uint32) ([]scored, []uint32, bool) {
 	top = top[:0]
 	if len(pre) >= preselectMin {
 		var s [preselectRank]float32 // the best sampled scores, best first
@@ -235,17 +236,11 @@ func selectBest(pre []float32, live func(uint32) bool, top, cand []scored) ([]sc
 			s[j] = x
 		}
 		if ns == preselectRank {
-			thr := s[ns-1]
-			cand = cand[:0]
-			for i, sc := range pre {
-				if sc >= thr {
-					cand = append(cand, scored{uint32(i), sc})
-				}
-			}
+			cand = vec.AtLeast(pre, s[ns-1], cand[:0])
 			n := 0
-			for _, e := range cand {
-				if live(e.slot) {
-					top = keepBest(top, e)
+			for _, i := range cand {
+				if live(i) {
+					top = keepBest(top, scored{i, pre[i]})
 					n++
 				}
 			}
@@ -300,7 +295,7 @@ func (c *Collection) exactSearch(ctx context.Context, q []float32, opts engine.S
 	if pre != nil {
 		// The scores stay put: select the best items now and collect the others only
 		// if the search asks for them.
-		top, h, _ = selectBest(pre, live, top, h)
+		top, buf.cand, _ = selectBest(pre, live, top, buf.cand)
 	} else {
 		c.vectors.rows(len(c.ids), func(first uint32, rows []float32, count int) {
 			scores := buf.scores[:count]

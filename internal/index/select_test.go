@@ -47,7 +47,7 @@ func TestSelectBestMatchesFullSort(t *testing.T) {
 			}
 			slices.SortFunc(want, cmpBetter)
 			want = want[:min(len(want), exactFirstBatch)]
-			top, _, sampled := selectBest(pre, func(slot uint32) bool { return !dead[slot] }, make([]scored, 3), nil)
+			top, _, sampled := selectBest(pre, func(slot uint32) bool { return !dead[slot] }, make([]scored, 3), []uint32{5})
 			if sampled != c.sampled {
 				t.Fatalf("sampled threshold used: %v, want %v", sampled, c.sampled)
 			}

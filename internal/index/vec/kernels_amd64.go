@@ -2,7 +2,12 @@
 
 package vec
 
-import "golang.org/x/sys/cpu"
+import (
+	"slices"
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
 
 // CPU features picked once at start-up. AVX-512F implies the OS saves ZMM state
 // (golang.org/x/sys/cpu checks XCR0), and FMA is part of every AVX-512F core.
@@ -93,6 +98,25 @@ var vnniInt8 = int8Kernel{name: "vnni", width: 12, fn: func(p *int8Call) {
 	}
 	int8x32x12VNNI(nb, &p.codes[0], p.groups, &p.qcodes[0], p.qstride, &p.corr[0], &p.qscale[0], &p.rscale[0], &dst, &p.itile)
 }}
+
+// atLeastAVX512 writes the index of every element of x[:n] (n a multiple of 16) that is
+// at least thr to dst, in order, and returns how many it wrote; dst has room for n.
+//
+//go:noescape
+func atLeastAVX512(x *float32, n int, thr float32, dst *uint32) int
+
+func atLeast(x []float32, thr float32, dst []uint32) []uint32 {
+	if !hasAVX512 {
+		return atLeastGeneric(x, thr, dst, 0)
+	}
+	m := len(x) &^ 15
+	if m > 0 {
+		dst = slices.Grow(dst, m)
+		k := atLeastAVX512(&x[0], m, thr, unsafe.SliceData(dst[len(dst):cap(dst)]))
+		dst = dst[:len(dst)+k]
+	}
+	return atLeastGeneric(x, thr, dst, m)
+}
 
 // bestInt8Kernel returns the fastest integer micro-kernel this CPU runs.
 func bestInt8Kernel() int8Kernel {

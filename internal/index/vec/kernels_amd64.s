@@ -836,3 +836,61 @@ i8_store:
 	JNZ  i8_block
 	VZEROUPPER
 	RET
+
+// Lane indices 0–15 for atLeastAVX512.
+DATA atLeastLanes<>+0(SB)/4, $0
+DATA atLeastLanes<>+4(SB)/4, $1
+DATA atLeastLanes<>+8(SB)/4, $2
+DATA atLeastLanes<>+12(SB)/4, $3
+DATA atLeastLanes<>+16(SB)/4, $4
+DATA atLeastLanes<>+20(SB)/4, $5
+DATA atLeastLanes<>+24(SB)/4, $6
+DATA atLeastLanes<>+28(SB)/4, $7
+DATA atLeastLanes<>+32(SB)/4, $8
+DATA atLeastLanes<>+36(SB)/4, $9
+DATA atLeastLanes<>+40(SB)/4, $10
+DATA atLeastLanes<>+44(SB)/4, $11
+DATA atLeastLanes<>+48(SB)/4, $12
+DATA atLeastLanes<>+52(SB)/4, $13
+DATA atLeastLanes<>+56(SB)/4, $14
+DATA atLeastLanes<>+60(SB)/4, $15
+GLOBL atLeastLanes<>(SB), RODATA|NOPTR, $64
+
+// func atLeastAVX512(x *float32, n int, thr float32, dst *uint32) int
+//
+// Sixteen scores per step: compare with thr (thr less or equal, ordered: NaN is never
+// selected) and, when any lane is selected, compress the selected lanes' indices into
+// dst.
+TEXT ·atLeastAVX512(SB), NOSPLIT, $0-40
+	MOVQ         x+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS thr+16(FP), Z0
+	MOVQ         dst+24(FP), DI
+	MOVQ         DI, R8
+	VMOVDQU32    atLeastLanes<>(SB), Z1
+	MOVL         $16, AX
+	VPBROADCASTD AX, Z2
+	TESTQ        CX, CX
+	JZ           al_done
+
+al_loop:
+	VCMPPS      $0x12, (SI), Z0, K1
+	KORTESTW    K1, K1
+	JZ          al_next
+	VPCOMPRESSD Z1, K1, (DI)
+	KMOVW       K1, AX
+	POPCNTL     AX, AX
+	LEAQ        (DI)(AX*4), DI
+
+al_next:
+	VPADDD Z2, Z1, Z1
+	ADDQ   $64, SI
+	SUBQ   $16, CX
+	JNZ    al_loop
+
+al_done:
+	SUBQ       R8, DI
+	SHRQ       $2, DI
+	MOVQ       DI, ret+32(FP)
+	VZEROUPPER
+	RET
