@@ -894,3 +894,91 @@ al_done:
 	MOVQ       DI, ret+32(FP)
 	VZEROUPPER
 	RET
+
+// One query of the 16-row × 4-query AVX2 int8 tile: the query's four codes, broadcast,
+// given the signs of the rows' codes (Y8, Y9), times the rows' absolute codes (Y10,
+// Y11): VPMADDUBSW's pairs stay within ±2·127² (no saturation), VPMADDWD adds them to
+// exact int32 sums of four products.
+#define QI8AVX2(addr, a0, a1) \
+	VPBROADCASTD addr, Y12; \
+	VPSIGNB      Y8, Y12, Y13; \
+	VPMADDUBSW   Y13, Y10, Y13; \
+	VPMADDWD     Y15, Y13, Y13; \
+	VPADDD       Y13, a0, a0; \
+	VPSIGNB      Y9, Y12, Y13; \
+	VPMADDUBSW   Y13, Y11, Y13; \
+	VPMADDWD     Y15, Y13, Y13; \
+	VPADDD       Y13, a1, a1
+
+// Query j's epilogue: store the sums, convert, scale by the query's scale and the row
+// scales (Y8, Y9), store through the query's destination pointer.
+#define EPI8AVX2(soff, poff, toff, toff2, a0, a1) \
+	VMOVDQU      a0, toff(DX); \
+	VMOVDQU      a1, toff2(DX); \
+	VCVTDQ2PS    a0, a0; \
+	VCVTDQ2PS    a1, a1; \
+	VBROADCASTSS soff(R11), Y12; \
+	VMULPS       Y12, a0, a0; \
+	VMULPS       Y12, a1, a1; \
+	VMULPS       Y8, a0, a0; \
+	VMULPS       Y9, a1, a1; \
+	MOVQ         poff(R13), AX; \
+	VMOVUPS      a0, (AX); \
+	VMOVUPS      a1, 32(AX)
+
+// func int8x16x4AVX2(rows *byte, groups int, qcodes *int8, qstride int, qscale, rscale *float32, dst *[4]*float32, itile *int32)
+//
+// Scores 16 rows of a block (rows points at their first group; groups are 128 bytes
+// apart) against 4 queries. The row codes are stored offset by 128; XOR with 0x80 makes
+// them signed again. The sums are exact without a correction.
+TEXT ·int8x16x4AVX2(SB), NOSPLIT, $0-64
+	MOVQ         rows+0(FP), R8
+	MOVQ         groups+8(FP), CX
+	MOVQ         qcodes+16(FP), SI
+	MOVQ         qstride+24(FP), BX
+	LEAQ         (SI)(BX*2), DI
+	MOVL         $0x80808080, AX
+	MOVD         AX, X14
+	VPBROADCASTD X14, Y14
+	MOVL         $0x00010001, AX
+	MOVD         AX, X15
+	VPBROADCASTD X15, Y15
+	VPXOR        Y0, Y0, Y0
+	VPXOR        Y1, Y1, Y1
+	VPXOR        Y2, Y2, Y2
+	VPXOR        Y3, Y3, Y3
+	VPXOR        Y4, Y4, Y4
+	VPXOR        Y5, Y5, Y5
+	VPXOR        Y6, Y6, Y6
+	VPXOR        Y7, Y7, Y7
+	TESTQ        CX, CX
+	JZ           i8a_store
+
+i8a_loop:
+	VPXOR  (R8), Y14, Y8
+	VPXOR  32(R8), Y14, Y9
+	VPABSB Y8, Y10
+	VPABSB Y9, Y11
+	QI8AVX2((SI), Y0, Y1)
+	QI8AVX2((SI)(BX*1), Y2, Y3)
+	QI8AVX2((DI), Y4, Y5)
+	QI8AVX2((DI)(BX*1), Y6, Y7)
+	ADDQ   $128, R8
+	ADDQ   $4, SI
+	ADDQ   $4, DI
+	DECQ   CX
+	JNZ    i8a_loop
+
+i8a_store:
+	MOVQ    qscale+32(FP), R11
+	MOVQ    rscale+40(FP), R12
+	MOVQ    dst+48(FP), R13
+	MOVQ    itile+56(FP), DX
+	VMOVUPS (R12), Y8
+	VMOVUPS 32(R12), Y9
+	EPI8AVX2(0, 0, 0, 32, Y0, Y1)
+	EPI8AVX2(4, 8, 128, 160, Y2, Y3)
+	EPI8AVX2(8, 16, 256, 288, Y4, Y5)
+	EPI8AVX2(12, 24, 384, 416, Y6, Y7)
+	VZEROUPPER
+	RET
