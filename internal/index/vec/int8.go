@@ -21,9 +21,10 @@ const int8BlockRows = 32
 // width queries of four-code groups (query j's codes at qcodes[j*qstride:]), and writes
 // dst[j][b*int8BlockRows+i] = float32(Σ_k q_j[k]·r_i[k])·qscale[j]·rscale[b*int8BlockRows+i],
 // each operation rounded to float32 in that order, for row i of block b. The sum is
-// exact in int32: the unsigned × signed sum wraps modulo 2³² like VPDPBUSD before
-// corr[j] is subtracted, which leaves the exact value since it fits int32. The last
-// block's sums are also written to itile[j*int8BlockRows+i].
+// exact in int32: the VNNI and portable kernels multiply the offset (unsigned) row
+// codes by the query codes, wrapping modulo 2³² like VPDPBUSD, and subtract corr[j],
+// which leaves the exact value since it fits int32; the AVX2 kernel multiplies the
+// codes themselves. The last block's sums are also written to itile[j*int8BlockRows+i].
 type int8Kernel struct {
 	name  string
 	width int // queries per call
