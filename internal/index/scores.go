@@ -58,7 +58,9 @@ const gemmMinQueries = 8
 // product whose scores may differ from the scan's Dot by at most a tolerance
 // (ExactScores.Tol): on a CPU with AVX-512 VNNI an int8 product (queries and rows
 // quantized to int8 with one scale each, exact integer sums; the rows' codes are kept
-// per storage chunk, see vectorStore, and Tol is vec.Int8Queries.ErrorBound), else a
+// per storage chunk once enough queries were scored against it since its last write,
+// see vectorStore, until then it takes the float32 product; Tol is the larger of
+// vec.Int8Queries.ErrorBound and, when a chunk took it, vec.GEMMErrorBound), else a
 // float32 one (vec.Queries.DotRows, summed in another order than Dot, Tol is
 // vec.GEMMErrorBound). The search then re-scores with Dot every item it yields, and
 // before yielding one makes sure that no item it has not re-scored can beat it:
@@ -99,18 +101,32 @@ func (c *Collection) ScoreExact(qs [][]float32, out []engine.ExactScores) bool {
 		}
 	}
 	if c.metric != engine.L2 && len(qs) >= gemmMinQueries && product == productInt8 {
+		// Chunks without current int8 rows (see vectorStore) take the float32 product;
+		// each query's Tol is the larger of the two bounds.
 		p := vec.PackInt8Queries(qs, c.dim)
-		var rnorm, rerr float64
-		c.vectors.int8Rows(n, func(first uint32, rows *vec.Int8Rows, count int) {
+		var packed *vec.Queries
+		var rnorm, rerr, rmax float64
+		c.vectors.int8Rows(n, len(qs), func(first uint32, rows []float32, codes *vec.Int8Rows, count int) {
 			for i := range dst {
 				part[i] = dst[i][first : int(first)+count]
 			}
-			p.DotRows(rows.Head(count), part)
-			rnorm = max(rnorm, rows.MaxNorm())
-			rerr = max(rerr, rows.MaxErr())
+			if codes == nil {
+				if packed == nil {
+					packed = vec.PackQueries(qs, c.dim)
+				}
+				packed.DotRows(rows, part)
+				rmax = max(rmax, vec.MaxNorm(rows, c.dim))
+				return
+			}
+			p.DotRows(codes.Head(count), part)
+			rnorm = max(rnorm, codes.MaxNorm())
+			rerr = max(rerr, codes.MaxErr())
 		})
-		for i := range qs {
+		for i, q := range qs {
 			out[i].Tol = p.ErrorBound(i, rnorm, rerr)
+			if packed != nil {
+				out[i].Tol = max(out[i].Tol, vec.GEMMErrorBound(c.dim, vec.Norm(q), rmax))
+			}
 		}
 		return true
 	}

@@ -240,11 +240,13 @@ func scoreExactKeepsScanOrder(t *testing.T, m engine.Metric) {
 	}
 }
 
-// TestScoreExactInt8CodesFollowWrites scores with the int8 product, then replaces,
-// deletes and adds items (replacements reuse freed slots of chunks whose codes are
-// built) and scores again: every score must equal the int8 product of the current
-// vectors quantized afresh, bit for bit, and searches given the scores must yield
-// exactly the plain scan's items.
+// TestScoreExactInt8CodesFollowWrites scores with the int8 product while deleting,
+// replacing (reusing slots of quantized chunks) and adding items. A chunk is scored in
+// float32 until int8BuildQueries queries have been scored against it since its last
+// write, then from its int8 codes: every score must equal, bit for bit, the product
+// its chunk is due for, computed afresh from the current vectors (so codes never
+// outlive a write), and searches given the scores must yield exactly the plain scan's
+// items.
 func TestScoreExactInt8CodesFollowWrites(t *testing.T) {
 	useProduct(t, productInt8)
 	db := testDB(t)
@@ -263,7 +265,9 @@ func TestScoreExactInt8CodesFollowWrites(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	check := func(step string) {
+	// score runs ScoreExact once and checks every score; it returns which chunks had
+	// int8 codes.
+	score := func(step string) []bool {
 		t.Helper()
 		scores := make([]engine.ExactScores, nq)
 		if !c.ScoreExact(qs, scores) {
@@ -275,36 +279,60 @@ func TestScoreExactInt8CodesFollowWrites(t *testing.T) {
 		for slot := 0; slot < n; slot++ {
 			all = append(all, c.vectorAt(uint32(slot))...)
 		}
-		c.mu.RUnlock()
-		fresh := make([][]float32, nq)
-		for i := range fresh {
-			fresh[i] = make([]float32, n)
+		coded := make([]bool, len(c.vectors.codes))
+		for i, cc := range c.vectors.codes {
+			coded[i] = cc.rows.Load() != nil
 		}
-		vec.PackInt8Queries(qs, dim).DotRows(vec.QuantizeRows(all, dim), fresh)
+		c.mu.RUnlock()
+		asInt8, asFP32 := make([][]float32, nq), make([][]float32, nq)
+		for i := range qs {
+			asInt8[i], asFP32[i] = make([]float32, n), make([]float32, n)
+		}
+		vec.PackInt8Queries(qs, dim).DotRows(vec.QuantizeRows(all, dim), asInt8)
+		vec.PackQueries(qs, dim).DotRows(all, asFP32)
 		for i, q := range qs {
 			for slot := 0; slot < n; slot++ {
-				if got, want := scores[i].Scores[slot], fresh[i][slot]; math.Float32bits(got) != math.Float32bits(want) {
-					t.Fatalf("%s: query %d slot %d: score %v, fresh codes give %v", step, i, slot, got, want)
+				want := asFP32[i][slot]
+				if coded[slot/storeChunkRows] {
+					want = asInt8[i][slot]
+				}
+				if got := scores[i].Scores[slot]; math.Float32bits(got) != math.Float32bits(want) {
+					t.Fatalf("%s: query %d slot %d (chunk coded: %v): score %v, want %v", step, i, slot, coded[slot/storeChunkRows], got, want)
 				}
 			}
 			want, _ := searchAll(t, c, q, engine.SearchOptions{})
 			got, _ := searchAll(t, c, q, engine.SearchOptions{Scores: &scores[i]})
 			sameCandidates(t, got, want)
 		}
+		return coded
 	}
-	check("first")
-	if _, err := db.Delete("c", []string{"a3", "a1100", "a2400"}, "ids"); err != nil {
+	const calls = int8BuildQueries / nq
+	for k := 1; k <= calls; k++ {
+		coded := score(fmt.Sprintf("call %d", k))
+		if want := k == calls; !slices.Equal(coded, []bool{want, want, want}) {
+			t.Fatalf("call %d: chunks coded %v, want all %v", k, coded, want)
+		}
+	}
+	if _, err := db.Delete("c", []string{"a3", "a2400"}, "ids"); err != nil {
 		t.Fatal(err)
 	}
-	// Replacements of a1 and a1500 and new items: freed slots in built chunks get new
-	// vectors.
-	b := randBatch(r, "a", 2, dim)
-	b.IDs = []string{"a1", "a1500"}
+	// The replacement of a1 and the new items fill the freed slots 1, 3 and 2400, then
+	// append: chunks 0 and 2 are written, chunk 1 is not.
+	b := randBatch(r, "a", 1, dim)
+	b.IDs = []string{"a1"}
 	if _, err := db.Upsert("c", b, "items"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.Upsert("c", randBatch(r, "b", 30, dim), "items"); err != nil {
 		t.Fatal(err)
 	}
-	check("after writes")
+	if coded := score("after writes"); !slices.Equal(coded, []bool{false, true, false}) {
+		t.Fatalf("after writes: chunks coded %v, want [false true false]", coded)
+	}
+	for k := 2; k <= calls; k++ {
+		score(fmt.Sprintf("after writes, call %d", k))
+	}
+	if coded := score("rebuilt"); !slices.Equal(coded, []bool{true, true, true}) {
+		t.Fatalf("rebuilt: chunks coded %v, want all", coded)
+	}
 }
