@@ -26,6 +26,22 @@ func scoreTolerance(e *engine.ExactScores) float64 {
 // they stay in cache while every query reads them.
 const scoreGroupRows = 16
 
+// exactProduct is how ScoreExact computes its first product of gemmMinQueries or more
+// queries under cosine and dot.
+type exactProduct int
+
+const (
+	// productAuto uses productInt8 where vec.Int8Fast (AVX-512 VNNI), else productFP32.
+	productAuto exactProduct = iota
+	// productFP32 is the float32 matrix product (vec.Queries.DotRows).
+	productFP32
+	// productInt8 quantizes queries and rows to int8 (vec.Int8Queries.DotRows).
+	productInt8
+)
+
+// scoreProduct selects ScoreExact's first product; tests set it to run each one.
+var scoreProduct = productAuto
+
 // gemmMinQueries is the fewest queries ScoreExact scores as a matrix product; fewer are
 // scored in Dot's order (vec.DotManyQExact), where a product's register tile would
 // mostly hold padding.
@@ -39,12 +55,19 @@ const gemmMinQueries = 8
 // same items in the same order with the same scores, bit for bit.
 //
 // Under cosine and dot, gemmMinQueries or more queries are scored as one matrix
-// product (vec.Queries.DotRows), whose sums run in another order than the scan's Dot
-// and so may differ from it in the last bits, by at most vec.GEMMErrorBound. The
-// search then re-scores with Dot every item it yields, and before yielding one makes
-// sure that no item it has not re-scored can beat it: ordering, ties (broken by slot)
-// and every score a mining rule compares are Dot's. Under L2, and for fewer queries,
-// the scores are the scan's own.
+// product whose scores may differ from the scan's Dot by at most a tolerance
+// (ExactScores.Tol): on a CPU with AVX-512 VNNI an int8 product (queries and rows
+// quantized to int8 with one scale each, exact integer sums; the rows' codes are kept
+// per storage chunk once enough queries were scored against it since its last write,
+// see vectorStore, until then it takes the float32 product; Tol is the larger of
+// vec.Int8Queries.ErrorBound and, when a chunk took it, vec.GEMMErrorBound), else a
+// float32 one (vec.Queries.DotRows, summed in another order than Dot, Tol is
+// vec.GEMMErrorBound). The search then re-scores with Dot every item it yields, and
+// before yielding one makes sure that no item it has not re-scored can beat it:
+// ordering, ties (broken by slot) and every score a mining rule compares are Dot's.
+// The int8 product reads a quarter of the bytes and multiplies four times as many
+// pairs per instruction; its larger Tol makes the search re-score more items. Under L2,
+// and for fewer queries, the scores are the scan's own.
 //
 // Reading each row once for many queries makes a batch of queries many times cheaper
 // per query than separate scans of a collection too big for the cache.
@@ -70,6 +93,43 @@ func (c *Collection) ScoreExact(qs [][]float32, out []engine.ExactScores) bool {
 		return true
 	}
 	part := make([][]float32, len(qs))
+	product := scoreProduct
+	if product == productAuto {
+		product = productFP32
+		if vec.Int8Fast() {
+			product = productInt8
+		}
+	}
+	if c.metric != engine.L2 && len(qs) >= gemmMinQueries && product == productInt8 {
+		// Chunks without current int8 rows (see vectorStore) take the float32 product;
+		// each query's Tol is the larger of the two bounds.
+		p := vec.PackInt8Queries(qs, c.dim)
+		var packed *vec.Queries
+		var rnorm, rerr, rmax float64
+		c.vectors.int8Rows(n, len(qs), func(first uint32, rows []float32, codes *vec.Int8Rows, count int) {
+			for i := range dst {
+				part[i] = dst[i][first : int(first)+count]
+			}
+			if codes == nil {
+				if packed == nil {
+					packed = vec.PackQueries(qs, c.dim)
+				}
+				packed.DotRows(rows, part)
+				rmax = max(rmax, vec.MaxNorm(rows, c.dim))
+				return
+			}
+			p.DotRows(codes.Head(count), part)
+			rnorm = max(rnorm, codes.MaxNorm())
+			rerr = max(rerr, codes.MaxErr())
+		})
+		for i, q := range qs {
+			out[i].Tol = p.ErrorBound(i, rnorm, rerr)
+			if packed != nil {
+				out[i].Tol = max(out[i].Tol, vec.GEMMErrorBound(c.dim, vec.Norm(q), rmax))
+			}
+		}
+		return true
+	}
 	var packed *vec.Queries
 	if c.metric != engine.L2 && len(qs) >= gemmMinQueries {
 		packed = vec.PackQueries(qs, c.dim)

@@ -13,8 +13,9 @@ import (
 
 // BenchmarkExactMining measures what mining on an exactly searched collection costs per
 // anchor: 100,000 × 384 unit vectors, queries scored in groups by ScoreExact, then one
-// search per query given its scores that stops after the best 10. group=1 is a plain
-// scan per query (no ScoreExact). Run with -cpu 1; us/query is the figure to compare on a quiet machine,
+// search per query given its scores that stops after the best 10, with the float32 and
+// the int8 product (the latter runs its portable kernel, far slower, on a CPU without
+// AVX-512 VNNI). group=1 is a plain scan per query (no ScoreExact). Run with -cpu 1; us/query is the figure to compare on a quiet machine,
 // cpu-us/query (process CPU time per query) on a busy one.
 func BenchmarkExactMining(b *testing.B) {
 	const n, dim, nq, k = 100_000, 384, 256, 10
@@ -60,8 +61,24 @@ func BenchmarkExactMining(b *testing.B) {
 			b.Fatalf("search: %v, %d results", err, got)
 		}
 	}
-	for _, group := range []int{1, 16, 64, 256} {
-		b.Run(fmt.Sprintf("group=%d", group), func(b *testing.B) {
+	type variant struct {
+		group   int
+		product exactProduct
+	}
+	variants := []variant{{1, productAuto}}
+	for _, group := range []int{16, 64, 256} {
+		variants = append(variants, variant{group, productFP32}, variant{group, productInt8})
+	}
+	for _, v := range variants {
+		group := v.group
+		name := fmt.Sprintf("group=%d", group)
+		if group > 1 {
+			name += "/" + v.product.String()
+		}
+		b.Run(name, func(b *testing.B) {
+			old := scoreProduct
+			scoreProduct = v.product
+			defer func() { scoreProduct = old }()
 			b.ReportAllocs()
 			scores := make([]engine.ExactScores, group)
 			queries := 0

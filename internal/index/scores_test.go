@@ -3,6 +3,7 @@ package index
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/hardneg/hardneg/internal/engine"
+	"github.com/hardneg/hardneg/internal/index/vec"
 )
 
 // searchAll returns every candidate a search yields, in order.
@@ -126,8 +128,48 @@ func TestScoreExactDeclinesGraphSearch(t *testing.T) {
 // by slot). Searches given the scores must yield exactly the plain scan's items,
 // order, ranks and scores, as deep as they go and when cut short.
 func TestScoreExactMatrixProductKeepsScanOrder(t *testing.T) {
-	for _, m := range []engine.Metric{engine.Cosine, engine.Dot} {
-		t.Run(m.String(), func(t *testing.T) {
+	for _, pr := range []exactProduct{productFP32, productInt8} {
+		for _, m := range []engine.Metric{engine.Cosine, engine.Dot} {
+			t.Run(fmt.Sprintf("%s/%s", pr, m), func(t *testing.T) {
+				useProduct(t, pr)
+				scoreExactKeepsScanOrder(t, m)
+			})
+		}
+	}
+}
+
+// allCoded reports whether every chunk of c holds int8 codes.
+func allCoded(c *Collection) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, cc := range c.vectors.codes {
+		if cc.rows.Load() == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// useProduct makes ScoreExact use pr until the test ends.
+func useProduct(t *testing.T, pr exactProduct) {
+	old := scoreProduct
+	scoreProduct = pr
+	t.Cleanup(func() { scoreProduct = old })
+}
+
+func (p exactProduct) String() string {
+	switch p {
+	case productFP32:
+		return "fp32"
+	case productInt8:
+		return "int8"
+	}
+	return "auto"
+}
+
+func scoreExactKeepsScanOrder(t *testing.T, m engine.Metric) {
+	{
+		{
 			db := testDB(t)
 			const dim, base, nq = 64, 300, 2 * gemmMinQueries
 			c, err := db.create(engine.Config{Name: "c", Dim: dim, Metric: m, Params: engine.Params{ExactThreshold: 1 << 20}})
@@ -168,8 +210,15 @@ func TestScoreExactMatrixProductKeepsScanOrder(t *testing.T) {
 				}
 			}
 			scores := make([]engine.ExactScores, nq)
-			if !c.ScoreExact(qs, scores) {
-				t.Fatal("ScoreExact declined an exact collection")
+			// The int8 product quantizes a chunk once int8BuildQueries queries have
+			// been scored against it; the last of these calls scores from the codes.
+			for k := 0; k < int8BuildQueries/nq; k++ {
+				if !c.ScoreExact(qs, scores) {
+					t.Fatal("ScoreExact declined an exact collection")
+				}
+			}
+			if scoreProduct == productInt8 && !allCoded(c) {
+				t.Fatal("chunks not quantized: the test would check the float32 product only")
 			}
 			reordered := 0
 			for i, q := range qs {
@@ -206,6 +255,103 @@ func TestScoreExactMatrixProductKeepsScanOrder(t *testing.T) {
 				t.Fatal("the product's scores order every query like Dot's; the test shows nothing")
 			}
 			t.Logf("%d of %d queries ordered differently by the product's own scores", reordered, nq)
-		})
+		}
+	}
+}
+
+// TestScoreExactInt8CodesFollowWrites scores with the int8 product while deleting,
+// replacing (reusing slots of quantized chunks) and adding items. A chunk is scored in
+// float32 until int8BuildQueries queries have been scored against it since its last
+// write, then from its int8 codes: every score must equal, bit for bit, the product
+// its chunk is due for, computed afresh from the current vectors (so codes never
+// outlive a write), and searches given the scores must yield exactly the plain scan's
+// items.
+func TestScoreExactInt8CodesFollowWrites(t *testing.T) {
+	useProduct(t, productInt8)
+	db := testDB(t)
+	const dim, nq = 40, 2 * gemmMinQueries
+	c, err := db.create(engine.Config{Name: "c", Dim: dim, Metric: engine.Cosine, Params: engine.Params{ExactThreshold: 1 << 20}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	if _, err := db.Upsert("c", randBatch(r, "a", 2500, dim), "items"); err != nil {
+		t.Fatal(err)
+	}
+	qs := make([][]float32, nq)
+	for i := range qs {
+		if qs[i], err = c.PrepareQuery(randBatch(r, "q", 1, dim).Vectors, "q"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// score runs ScoreExact once and checks every score; it returns which chunks had
+	// int8 codes.
+	score := func(step string) []bool {
+		t.Helper()
+		scores := make([]engine.ExactScores, nq)
+		if !c.ScoreExact(qs, scores) {
+			t.Fatal("ScoreExact declined an exact collection")
+		}
+		c.mu.RLock()
+		n := len(c.ids)
+		all := make([]float32, 0, n*dim)
+		for slot := 0; slot < n; slot++ {
+			all = append(all, c.vectorAt(uint32(slot))...)
+		}
+		coded := make([]bool, len(c.vectors.codes))
+		for i, cc := range c.vectors.codes {
+			coded[i] = cc.rows.Load() != nil
+		}
+		c.mu.RUnlock()
+		asInt8, asFP32 := make([][]float32, nq), make([][]float32, nq)
+		for i := range qs {
+			asInt8[i], asFP32[i] = make([]float32, n), make([]float32, n)
+		}
+		vec.PackInt8Queries(qs, dim).DotRows(vec.QuantizeRows(all, dim), asInt8)
+		vec.PackQueries(qs, dim).DotRows(all, asFP32)
+		for i, q := range qs {
+			for slot := 0; slot < n; slot++ {
+				want := asFP32[i][slot]
+				if coded[slot/storeChunkRows] {
+					want = asInt8[i][slot]
+				}
+				if got := scores[i].Scores[slot]; math.Float32bits(got) != math.Float32bits(want) {
+					t.Fatalf("%s: query %d slot %d (chunk coded: %v): score %v, want %v", step, i, slot, coded[slot/storeChunkRows], got, want)
+				}
+			}
+			want, _ := searchAll(t, c, q, engine.SearchOptions{})
+			got, _ := searchAll(t, c, q, engine.SearchOptions{Scores: &scores[i]})
+			sameCandidates(t, got, want)
+		}
+		return coded
+	}
+	const calls = int8BuildQueries / nq
+	for k := 1; k <= calls; k++ {
+		coded := score(fmt.Sprintf("call %d", k))
+		if want := k == calls; !slices.Equal(coded, []bool{want, want, want}) {
+			t.Fatalf("call %d: chunks coded %v, want all %v", k, coded, want)
+		}
+	}
+	if _, err := db.Delete("c", []string{"a3", "a2400"}, "ids"); err != nil {
+		t.Fatal(err)
+	}
+	// The replacement of a1 and the new items fill the freed slots 1, 3 and 2400, then
+	// append: chunks 0 and 2 are written, chunk 1 is not.
+	b := randBatch(r, "a", 1, dim)
+	b.IDs = []string{"a1"}
+	if _, err := db.Upsert("c", b, "items"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Upsert("c", randBatch(r, "b", 30, dim), "items"); err != nil {
+		t.Fatal(err)
+	}
+	if coded := score("after writes"); !slices.Equal(coded, []bool{false, true, false}) {
+		t.Fatalf("after writes: chunks coded %v, want [false true false]", coded)
+	}
+	for k := 2; k <= calls; k++ {
+		score(fmt.Sprintf("after writes, call %d", k))
+	}
+	if coded := score("rebuilt"); !slices.Equal(coded, []bool{true, true, true}) {
+		t.Fatalf("rebuilt: chunks coded %v, want all", coded)
 	}
 }

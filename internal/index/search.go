@@ -172,6 +172,7 @@ type scanBuf struct {
 	heap   bestHeap
 	top    []scored
 	scores []float32
+	cand   []uint32 // slots above selectBest's threshold
 }
 
 // exactFirstBatch is how many of the best items an exact scan selects while it scores.
@@ -195,6 +196,71 @@ func keepBest(top []scored, e scored) []scored {
 		siftDown(top, 0, true)
 	}
 	return top
+}
+
+// Above preselectMin scores, selectBest first takes a threshold from a sample of them:
+// the preselectRank-th best of every preselectStride-th score, which about
+// preselectRank·preselectStride scores reach. Only those enter the selection, whose
+// heap otherwise takes thousands of entries from a scan in slot order.
+const (
+	preselectMin    = 1 << 14
+	preselectStride = 64
+	preselectRank   = 12
+)
+
+// selectBest returns in top (emptied first; a heap, see keepBest) the
+// exactFirstBatch best live entries of pre, slot i scoring pre[i], as offering every
+// live entry to keepBest in slot order would; cand is scratch space for the slots
+// that reach the threshold, returned for reuse. It reports whether a sampled threshold found them (else every score was
+// offered): when at least exactFirstBatch live entries reach the threshold, every
+// entry below it ranks below all of them.
+func selectBest(pre []float32, live func(uint32) bool, top []scored, cand []uint32) ([]scored, []uint32, bool) {
+	top = top[:0]
+	if len(pre) >= preselectMin {
+		var s [preselectRank]float32 // the best sampled scores, best first
+		ns := 0
+		for i := 0; i < len(pre); i += preselectStride {
+			x := pre[i]
+			if ns == preselectRank && !(x > s[ns-1]) {
+				continue
+			}
+			j := ns
+			if ns < preselectRank {
+				ns++
+			} else {
+				j--
+			}
+			for ; j > 0 && s[j-1] < x; j-- {
+				s[j] = s[j-1]
+			}
+			s[j] = x
+		}
+		if ns == preselectRank {
+			cand = vec.AtLeast(pre, s[ns-1], cand[:0])
+			n := 0
+			for _, i := range cand {
+				if live(i) {
+					top = keepBest(top, scored{i, pre[i]})
+					n++
+				}
+			}
+			if n >= exactFirstBatch {
+				return top, cand, true
+			}
+			top = top[:0]
+		}
+	}
+	// Once top is full, an item enters only with a higher score than its worst (a
+	// later slot loses a tie).
+	for i, sc := range pre {
+		if len(top) == exactFirstBatch && !(sc > top[0].score) {
+			continue
+		}
+		if slot := uint32(i); live(slot) {
+			top = keepBest(top, scored{slot, sc})
+		}
+	}
+	return top, cand, false
 }
 
 // ctxCheckEvery is how many ordered items pass between context checks.
@@ -228,16 +294,8 @@ func (c *Collection) exactSearch(ctx context.Context, q []float32, opts engine.S
 	live := func(slot uint32) bool { return c.ids[slot] != "" && (done == nil || !done.has(slot)) }
 	if pre != nil {
 		// The scores stay put: select the best items now and collect the others only
-		// if the search asks for them. Once top is full, an item enters only with a
-		// higher score than its worst (a later slot loses a tie).
-		for i, sc := range pre {
-			if len(top) == exactFirstBatch && !(sc > top[0].score) {
-				continue
-			}
-			if slot := uint32(i); live(slot) {
-				top = keepBest(top, scored{slot, sc})
-			}
-		}
+		// if the search asks for them.
+		top, buf.cand, _ = selectBest(pre, live, top, buf.cand)
 	} else {
 		c.vectors.rows(len(c.ids), func(first uint32, rows []float32, count int) {
 			scores := buf.scores[:count]

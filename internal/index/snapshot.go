@@ -90,8 +90,7 @@ func (s snapSink) AddSlot(slot int, id string, version int64, groups []string) (
 	c.ids = append(c.ids, id)
 	c.groups = append(c.groups, groups)
 	c.versions = append(c.versions, version)
-	c.vectors.ensure(uint32(slot))
-	return c.vectors.Vector(uint32(slot)), nil
+	return c.vectors.writable(uint32(slot)), nil
 }
 
 func (s snapSink) AddFalseNegatives(key string, ids []string) { s.c.AddFalseNegatives(key, ids) }

@@ -1,6 +1,10 @@
 package index
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/hardneg/hardneg/internal/index/vec"
+)
 
 // storeChunkRows is the number of vectors per storage chunk.
 const storeChunkRows = 1024
@@ -15,9 +19,38 @@ const storeChunkRows = 1024
 // graph tombstone. A free slot (dropped from the graph by compaction, see
 // Collection.reuseSlot) is rewritten under the collection's write lock, when no
 // search, insert or compaction can reach it.
+//
+// Each chunk may also hold its rows quantized to int8 (vec.Int8Rows) for ScoreExact's
+// first product: built from the floats once int8BuildQueries queries have been scored
+// against the chunk since it was last written, dropped when a row of the chunk is
+// written, never persisted (after recovery they are rebuilt the same way).
 type vectorStore struct {
 	dim    int
 	chunks atomic.Pointer[[][]float32] // chunk table; each chunk holds storeChunkRows·dim values
+	// codes[i] holds chunk i's int8 rows, or nil when they are not built or stale. The
+	// table grows and entries are cleared under the collection's write lock; entries
+	// are built and read under its read lock (so never while a row changes), by
+	// several readers at once, hence atomic.
+	codes []*chunkCodes
+}
+
+// chunkCodes is one chunk's int8 rows and how many queries were scored against the
+// chunk without them since it was last written.
+type chunkCodes struct {
+	rows    atomic.Pointer[vec.Int8Rows]
+	pending atomic.Int64
+}
+
+// int8BuildQueries is how many queries must be scored against a chunk since it was
+// last written before ScoreExact quantizes it: quantizing a 384-d row costs about what
+// scoring it against 140 queries with the float32 product does, so a chunk rewritten
+// between small requests is scored in float32 rather than quantized again and again.
+const int8BuildQueries = 128
+
+// drop forgets the chunk's int8 rows after a write.
+func (c *chunkCodes) drop() {
+	c.rows.Store(nil)
+	c.pending.Store(0)
 }
 
 func newVectorStore(dim int) *vectorStore {
@@ -47,14 +80,49 @@ func (s *vectorStore) ensure(slot uint32) {
 	copy(nt, t)
 	for int(slot) >= len(nt)*storeChunkRows {
 		nt = append(nt, make([]float32, storeChunkRows*s.dim))
+		s.codes = append(s.codes, new(chunkCodes))
 	}
 	s.chunks.Store(&nt)
 }
 
-// set writes slot's vector.
+// set writes slot's vector. Callers are serialised by the collection lock.
 func (s *vectorStore) set(slot uint32, v []float32) {
 	s.ensure(slot)
 	copy(s.Vector(slot), v)
+	s.codes[slot/storeChunkRows].drop()
+}
+
+// writable makes slot addressable and returns its vector for the caller to fill
+// (loading a snapshot); like set, it drops the chunk's int8 rows.
+func (s *vectorStore) writable(slot uint32) []float32 {
+	s.ensure(slot)
+	s.codes[slot/storeChunkRows].drop()
+	return s.Vector(slot)
+}
+
+// int8Rows calls fn for each chunk with the first slot it holds, its rows and, when
+// they are current, its rows quantized to int8 (else nil), of which the first count are
+// among the first n slots. nq queries are being scored: a chunk without int8 rows is
+// quantized when they bring its pending queries to int8BuildQueries. Callers hold the
+// collection's read lock.
+func (s *vectorStore) int8Rows(n, nq int, fn func(first uint32, rows []float32, codes *vec.Int8Rows, count int)) {
+	t := *s.chunks.Load()
+	for i, c := range t {
+		first := i * storeChunkRows
+		if first >= n {
+			return
+		}
+		count := min(storeChunkRows, n-first)
+		cc := s.codes[i]
+		q := cc.rows.Load()
+		if q == nil && cc.pending.Add(int64(nq)) >= int8BuildQueries {
+			q = vec.QuantizeRows(c, s.dim)
+			if !cc.rows.CompareAndSwap(nil, q) {
+				q = cc.rows.Load()
+			}
+		}
+		fn(uint32(first), c[:count*s.dim], q, count)
+	}
 }
 
 // rows calls fn for each chunk with the first slot it holds and its rows (up to n

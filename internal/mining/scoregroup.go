@@ -8,10 +8,11 @@ import (
 
 // maxScoreGroup is the most anchors scored in one pass over an exactly searched
 // collection. From 8 anchors on, a group is scored as one matrix product
-// (engine.Collection.ScoreExact), which reads each row once for the whole group and
-// runs near the CPU's arithmetic peak once the group fills a few of its 32-query
-// register tiles: 64 anchors cost about a third per anchor of what 16 did, and 128
-// another 10–14% less CPU than 64, as each row is read half as often (docs/BENCHMARKS.md).
+// (engine.Collection.ScoreExact; int8 where the CPU has AVX-512 VNNI, else float32),
+// which reads each row once for the whole group and runs near the CPU's arithmetic
+// peak once the group fills a few of its register tiles: with the float32 product 64
+// anchors cost about a third per anchor of what 16 did, and 128 another 10–14% less
+// CPU than 64, as each row is read half as often (docs/BENCHMARKS.md).
 // Each anchor of a group holds a score per slot (4 bytes) until the group is mined:
 // 51.2 MB per group at 100,000 items, one group per core at a time.
 const maxScoreGroup = 128

@@ -12,5 +12,7 @@ func archManyQExactKernels() []manyQKernel { return nil }
 
 func archGEMMKernels() []gemmKernel { return nil }
 
+func archInt8Kernels() []int8Kernel { return nil }
+
 // cpuFeatures is empty: this build has no assembly kernels, whatever the CPU has.
 func cpuFeatures() []cpuFeature { return nil }

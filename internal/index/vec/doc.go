@@ -16,6 +16,12 @@
 // Dot's in the last bits, by at most GEMMErrorBound; callers that compare scores with
 // Dot's re-score the pairs that matter (see index.Collection.ScoreExact).
 //
+// The int8 product (QuantizeRows, PackInt8Queries, Int8Queries.DotRows) quantizes rows
+// and queries to int8 codes with one scale each and sums the codes' products exactly
+// in int32 (AVX-512 VNNI, AVX2 or portable Go, identical results); its scores are
+// within Int8Queries.ErrorBound of Dot's, a far larger bound, paid for by re-scoring
+// more pairs. AtLeast lists the elements of a score array at or above a threshold.
+//
 // The tests run every kernel the CPU supports and, at the end, print which ones ran;
 // they fail when the CPU has AVX2 or AVX-512F but a kernel for it was not tested, and,
 // when HARDNEG_REQUIRE_KERNELS lists features (for example "avx2,avx512" on a CI

@@ -2,13 +2,20 @@
 
 package vec
 
-import "golang.org/x/sys/cpu"
+import (
+	"slices"
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
 
 // CPU features picked once at start-up. AVX-512F implies the OS saves ZMM state
 // (golang.org/x/sys/cpu checks XCR0), and FMA is part of every AVX-512F core.
 var (
 	hasAVX512 = cpu.X86.HasAVX512F
 	hasAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+	// hasVNNI: AVX-512 VNNI (VPDPBUSD on ZMM registers) with AVX-512BW.
+	hasVNNI = hasAVX512 && cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512BW
 )
 
 // Implemented in kernels_amd64.s. Each requires len(b) >= len(a).
@@ -65,6 +72,98 @@ var (
 		fn: asmGEMM(12, 32, gemm12x32AVX512), narrowFn: asmGEMM(12, 16, gemm12x16AVX512)}
 	avx2GEMM = gemmKernel{name: "avx2", rows: 6, width: 16, fn: asmGEMM(6, 16, gemm6x16AVX2)}
 )
+
+// int8x32x12VNNI is the AVX-512 VNNI integer micro-kernel (see int8Kernel): blocks
+// of 32 rows × 12 queries, qstride in bytes. It reads blocks·128·groups codes,
+// 11·qstride+4·groups query codes, 12 corrections and query scales, blocks·32 row
+// scales, and writes blocks·32 scores from each of the 12 destination pointers on.
+//
+//go:noescape
+func int8x32x12VNNI(blocks int, codes *byte, groups int, qcodes *int8, qstride int, corr *int32, qscale, rscale *float32, dst *[int8MaxWidth]*float32, itile *[int8MaxWidth * int8BlockRows]int32)
+
+var vnniInt8 = int8Kernel{name: "vnni", width: 12, fn: func(p *int8Call) {
+	nb := p.blocks
+	if nb <= 0 {
+		return
+	}
+	_ = p.codes[nb*p.groups*int8BlockRows*4-1]
+	_ = p.qcodes[11*p.qstride+p.groups*4-1]
+	_ = p.corr[11]
+	_ = p.qscale[11]
+	_ = p.rscale[nb*int8BlockRows-1]
+	var dst [int8MaxWidth]*float32
+	for j, d := range p.dst {
+		_ = d[nb*int8BlockRows-1]
+		dst[j] = &d[0]
+	}
+	int8x32x12VNNI(nb, &p.codes[0], p.groups, &p.qcodes[0], p.qstride, &p.corr[0], &p.qscale[0], &p.rscale[0], &dst, &p.itile)
+}}
+
+// atLeastAVX512 writes the index of every element of x[:n] (n a multiple of 16) that is
+// at least thr to dst, in order, and returns how many it wrote; dst has room for n.
+//
+//go:noescape
+func atLeastAVX512(x *float32, n int, thr float32, dst *uint32) int
+
+func atLeast(x []float32, thr float32, dst []uint32) []uint32 {
+	if !hasAVX512 {
+		return atLeastGeneric(x, thr, dst, 0)
+	}
+	m := len(x) &^ 15
+	if m > 0 {
+		dst = slices.Grow(dst, m)
+		k := atLeastAVX512(&x[0], m, thr, unsafe.SliceData(dst[len(dst):cap(dst)]))
+		dst = dst[:len(dst)+k]
+	}
+	return atLeastGeneric(x, thr, dst, m)
+}
+
+// int8x16x4AVX2 is the AVX2 integer micro-kernel's inner routine: 16 rows of a block
+// (rows points at the half's first group, groups 128 bytes apart) × 4 queries, qstride
+// in bytes; it writes the 16 sums of query j to itile[j*int8BlockRows:] and the 16
+// scores from dst[j] on, reading 16 row scales at rscale.
+//
+//go:noescape
+func int8x16x4AVX2(rows *byte, groups int, qcodes *int8, qstride int, qscale, rscale *float32, dst *[4]*float32, itile *int32)
+
+var avx2Int8 = int8Kernel{name: "avx2", width: 4, fn: func(p *int8Call) {
+	nb := p.blocks
+	if nb <= 0 {
+		return
+	}
+	bsize := p.groups * int8BlockRows * 4
+	_ = p.codes[nb*bsize-1]
+	_ = p.qcodes[3*p.qstride+p.groups*4-1]
+	_ = p.qscale[3]
+	_ = p.rscale[nb*int8BlockRows-1]
+	for j := 0; j < 4; j++ {
+		_ = p.dst[j][nb*int8BlockRows-1]
+	}
+	for b := 0; b < nb; b++ {
+		for h := 0; h < int8BlockRows; h += 16 {
+			i := b*int8BlockRows + h
+			dst := [4]*float32{&p.dst[0][i], &p.dst[1][i], &p.dst[2][i], &p.dst[3][i]}
+			int8x16x4AVX2(&p.codes[b*bsize+4*h], p.groups, &p.qcodes[0], p.qstride, &p.qscale[0], &p.rscale[i], &dst, &p.itile[h])
+		}
+	}
+}}
+
+// bestInt8Kernel returns the fastest integer micro-kernel this CPU runs.
+func bestInt8Kernel() int8Kernel {
+	if hasVNNI {
+		return vnniInt8
+	}
+	if hasAVX2 {
+		return avx2Int8
+	}
+	return genericInt8
+}
+
+// Int8Fast reports whether this CPU runs an integer kernel that makes
+// Int8Queries.DotRows faster than Queries.DotRows (AVX-512 VNNI). The AVX2 kernel
+// needs four instructions per 32 products, as many as the float32 product's FMAs, and
+// measured slower than it; the portable kernel is slower still.
+func Int8Fast() bool { return hasVNNI }
 
 // bestGEMMKernel returns the fastest GEMM micro-kernel this CPU runs.
 func bestGEMMKernel() gemmKernel {

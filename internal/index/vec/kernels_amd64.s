@@ -713,3 +713,272 @@ gy_store:
 	VMOVUPS Y15, 672(DX)
 	VZEROUPPER
 	RET
+
+// One query of the 32-row × 12-query int8 tile: the query's next four codes,
+// broadcast, times the group's codes of rows 0–15 (Z0) and 16–31 (Z1), offset to
+// unsigned, added to the query's sums of the two row halves.
+#define QI8(addr, a0, a1) \
+	VPDPBUSD.BCST addr, Z0, a0; \
+	VPDPBUSD.BCST addr, Z1, a1
+
+// Query j's epilogue: subtract its correction, store the exact sums to the integer
+// tile, then convert, scale by the query's scale and by the row scales (Z2, Z3), and
+// store the scores at the query's destination plus BX bytes.
+#define EPI8(coff, poff, toff, toff2, a0, a1) \
+	VPSUBD.BCST coff(R11), a0, a0; \
+	VPSUBD.BCST coff(R11), a1, a1; \
+	VMOVDQU32   a0, toff(DX); \
+	VMOVDQU32   a1, toff2(DX); \
+	VCVTDQ2PS   a0, a0; \
+	VCVTDQ2PS   a1, a1; \
+	VMULPS.BCST coff(R12), a0, a0; \
+	VMULPS.BCST coff(R12), a1, a1; \
+	VMULPS      Z2, a0, a0; \
+	VMULPS      Z3, a1, a1; \
+	MOVQ        poff(R13), AX; \
+	VMOVUPS     a0, (AX)(BX*1); \
+	VMOVUPS     a1, 64(AX)(BX*1)
+
+// func int8x32x12VNNI(blocks int, codes *byte, groups int, qcodes *int8, qstride int, corr *int32, qscale, rscale *float32, dst *[12]*float32, itile *[384]int32)
+//
+// The block count, the row scale pointer and the destination offset are kept in the
+// argument slots (blocks, rscale, off) between blocks.
+TEXT ·int8x32x12VNNI(SB), NOSPLIT, $8-80
+	MOVQ codes+8(FP), R8
+	MOVQ $0, off-8(SP)
+
+i8_block:
+	MOVQ qcodes+24(FP), SI
+	MOVQ qstride+32(FP), BX
+	MOVQ groups+16(FP), CX
+	LEAQ (SI)(BX*2), DI
+	ADDQ BX, DI
+	LEAQ (DI)(BX*2), R9
+	ADDQ BX, R9
+	LEAQ (R9)(BX*2), R10
+	ADDQ BX, R10
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+	VPXORD Z26, Z26, Z26
+	VPXORD Z27, Z27, Z27
+	VPXORD Z28, Z28, Z28
+	VPXORD Z29, Z29, Z29
+	VPXORD Z30, Z30, Z30
+	VPXORD Z31, Z31, Z31
+	TESTQ  CX, CX
+	JZ     i8_store
+
+i8_loop:
+	VMOVDQU32 (R8), Z0
+	VMOVDQU32 64(R8), Z1
+	QI8((SI), Z8, Z9)
+	QI8((SI)(BX*1), Z10, Z11)
+	QI8((SI)(BX*2), Z12, Z13)
+	QI8((DI), Z14, Z15)
+	QI8((DI)(BX*1), Z16, Z17)
+	QI8((DI)(BX*2), Z18, Z19)
+	QI8((R9), Z20, Z21)
+	QI8((R9)(BX*1), Z22, Z23)
+	QI8((R9)(BX*2), Z24, Z25)
+	QI8((R10), Z26, Z27)
+	QI8((R10)(BX*1), Z28, Z29)
+	QI8((R10)(BX*2), Z30, Z31)
+	ADDQ $128, R8
+	ADDQ $4, SI
+	ADDQ $4, DI
+	ADDQ $4, R9
+	ADDQ $4, R10
+	DECQ CX
+	JNZ  i8_loop
+
+i8_store:
+	MOVQ    corr+40(FP), R11
+	MOVQ    qscale+48(FP), R12
+	MOVQ    rscale+56(FP), CX
+	MOVQ    dst+64(FP), R13
+	MOVQ    itile+72(FP), DX
+	MOVQ    off-8(SP), BX
+	VMOVUPS (CX), Z2
+	VMOVUPS 64(CX), Z3
+	EPI8(0, 0, 0, 64, Z8, Z9)
+	EPI8(4, 8, 128, 192, Z10, Z11)
+	EPI8(8, 16, 256, 320, Z12, Z13)
+	EPI8(12, 24, 384, 448, Z14, Z15)
+	EPI8(16, 32, 512, 576, Z16, Z17)
+	EPI8(20, 40, 640, 704, Z18, Z19)
+	EPI8(24, 48, 768, 832, Z20, Z21)
+	EPI8(28, 56, 896, 960, Z22, Z23)
+	EPI8(32, 64, 1024, 1088, Z24, Z25)
+	EPI8(36, 72, 1152, 1216, Z26, Z27)
+	EPI8(40, 80, 1280, 1344, Z28, Z29)
+	EPI8(44, 88, 1408, 1472, Z30, Z31)
+	ADDQ $128, CX
+	MOVQ CX, rscale+56(FP)
+	ADDQ $128, BX
+	MOVQ BX, off-8(SP)
+	DECQ blocks+0(FP)
+	JNZ  i8_block
+	VZEROUPPER
+	RET
+
+// Lane indices 0–15 for atLeastAVX512.
+DATA atLeastLanes<>+0(SB)/4, $0
+DATA atLeastLanes<>+4(SB)/4, $1
+DATA atLeastLanes<>+8(SB)/4, $2
+DATA atLeastLanes<>+12(SB)/4, $3
+DATA atLeastLanes<>+16(SB)/4, $4
+DATA atLeastLanes<>+20(SB)/4, $5
+DATA atLeastLanes<>+24(SB)/4, $6
+DATA atLeastLanes<>+28(SB)/4, $7
+DATA atLeastLanes<>+32(SB)/4, $8
+DATA atLeastLanes<>+36(SB)/4, $9
+DATA atLeastLanes<>+40(SB)/4, $10
+DATA atLeastLanes<>+44(SB)/4, $11
+DATA atLeastLanes<>+48(SB)/4, $12
+DATA atLeastLanes<>+52(SB)/4, $13
+DATA atLeastLanes<>+56(SB)/4, $14
+DATA atLeastLanes<>+60(SB)/4, $15
+GLOBL atLeastLanes<>(SB), RODATA|NOPTR, $64
+
+// func atLeastAVX512(x *float32, n int, thr float32, dst *uint32) int
+//
+// Sixteen scores per step: compare with thr (thr less or equal, ordered: NaN is never
+// selected) and, when any lane is selected, compress the selected lanes' indices into
+// dst.
+TEXT ·atLeastAVX512(SB), NOSPLIT, $0-40
+	MOVQ         x+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS thr+16(FP), Z0
+	MOVQ         dst+24(FP), DI
+	MOVQ         DI, R8
+	VMOVDQU32    atLeastLanes<>(SB), Z1
+	MOVL         $16, AX
+	VPBROADCASTD AX, Z2
+	TESTQ        CX, CX
+	JZ           al_done
+
+al_loop:
+	VCMPPS      $0x12, (SI), Z0, K1
+	KORTESTW    K1, K1
+	JZ          al_next
+	VPCOMPRESSD Z1, K1, (DI)
+	KMOVW       K1, AX
+	POPCNTL     AX, AX
+	LEAQ        (DI)(AX*4), DI
+
+al_next:
+	VPADDD Z2, Z1, Z1
+	ADDQ   $64, SI
+	SUBQ   $16, CX
+	JNZ    al_loop
+
+al_done:
+	SUBQ       R8, DI
+	SHRQ       $2, DI
+	MOVQ       DI, ret+32(FP)
+	VZEROUPPER
+	RET
+
+// One query of the 16-row × 4-query AVX2 int8 tile: the query's four codes, broadcast,
+// given the signs of the rows' codes (Y8, Y9), times the rows' absolute codes (Y10,
+// Y11): VPMADDUBSW's pairs stay within ±2·127² (no saturation), VPMADDWD adds them to
+// exact int32 sums of four products.
+#define QI8AVX2(addr, a0, a1) \
+	VPBROADCASTD addr, Y12; \
+	VPSIGNB      Y8, Y12, Y13; \
+	VPMADDUBSW   Y13, Y10, Y13; \
+	VPMADDWD     Y15, Y13, Y13; \
+	VPADDD       Y13, a0, a0; \
+	VPSIGNB      Y9, Y12, Y13; \
+	VPMADDUBSW   Y13, Y11, Y13; \
+	VPMADDWD     Y15, Y13, Y13; \
+	VPADDD       Y13, a1, a1
+
+// Query j's epilogue: store the sums, convert, scale by the query's scale and the row
+// scales (Y8, Y9), store through the query's destination pointer.
+#define EPI8AVX2(soff, poff, toff, toff2, a0, a1) \
+	VMOVDQU      a0, toff(DX); \
+	VMOVDQU      a1, toff2(DX); \
+	VCVTDQ2PS    a0, a0; \
+	VCVTDQ2PS    a1, a1; \
+	VBROADCASTSS soff(R11), Y12; \
+	VMULPS       Y12, a0, a0; \
+	VMULPS       Y12, a1, a1; \
+	VMULPS       Y8, a0, a0; \
+	VMULPS       Y9, a1, a1; \
+	MOVQ         poff(R13), AX; \
+	VMOVUPS      a0, (AX); \
+	VMOVUPS      a1, 32(AX)
+
+// func int8x16x4AVX2(rows *byte, groups int, qcodes *int8, qstride int, qscale, rscale *float32, dst *[4]*float32, itile *int32)
+//
+// Scores 16 rows of a block (rows points at their first group; groups are 128 bytes
+// apart) against 4 queries. The row codes are stored offset by 128; XOR with 0x80 makes
+// them signed again. The sums are exact without a correction.
+TEXT ·int8x16x4AVX2(SB), NOSPLIT, $0-64
+	MOVQ         rows+0(FP), R8
+	MOVQ         groups+8(FP), CX
+	MOVQ         qcodes+16(FP), SI
+	MOVQ         qstride+24(FP), BX
+	LEAQ         (SI)(BX*2), DI
+	MOVL         $0x80808080, AX
+	MOVD         AX, X14
+	VPBROADCASTD X14, Y14
+	MOVL         $0x00010001, AX
+	MOVD         AX, X15
+	VPBROADCASTD X15, Y15
+	VPXOR        Y0, Y0, Y0
+	VPXOR        Y1, Y1, Y1
+	VPXOR        Y2, Y2, Y2
+	VPXOR        Y3, Y3, Y3
+	VPXOR        Y4, Y4, Y4
+	VPXOR        Y5, Y5, Y5
+	VPXOR        Y6, Y6, Y6
+	VPXOR        Y7, Y7, Y7
+	TESTQ        CX, CX
+	JZ           i8a_store
+
+i8a_loop:
+	VPXOR  (R8), Y14, Y8
+	VPXOR  32(R8), Y14, Y9
+	VPABSB Y8, Y10
+	VPABSB Y9, Y11
+	QI8AVX2((SI), Y0, Y1)
+	QI8AVX2((SI)(BX*1), Y2, Y3)
+	QI8AVX2((DI), Y4, Y5)
+	QI8AVX2((DI)(BX*1), Y6, Y7)
+	ADDQ   $128, R8
+	ADDQ   $4, SI
+	ADDQ   $4, DI
+	DECQ   CX
+	JNZ    i8a_loop
+
+i8a_store:
+	MOVQ    qscale+32(FP), R11
+	MOVQ    rscale+40(FP), R12
+	MOVQ    dst+48(FP), R13
+	MOVQ    itile+56(FP), DX
+	VMOVUPS (R12), Y8
+	VMOVUPS 32(R12), Y9
+	EPI8AVX2(0, 0, 0, 32, Y0, Y1)
+	EPI8AVX2(4, 8, 128, 160, Y2, Y3)
+	EPI8AVX2(8, 16, 256, 288, Y4, Y5)
+	EPI8AVX2(12, 24, 384, 416, Y6, Y7)
+	VZEROUPPER
+	RET

@@ -196,6 +196,8 @@ func BenchmarkExactScan(b *testing.B) {
 		})
 	}
 
+	// The int8 variants score rows quantized beforehand, as a collection keeps them.
+	qrows := QuantizeRows(rows, scanDim)
 	for _, batch := range []int{4, 8, 16, 32, 64, 128, 256} {
 		if batch > len(qs) {
 			qs = scanQueries(batch)
@@ -210,8 +212,13 @@ func BenchmarkExactScan(b *testing.B) {
 				packQueries(qs, dim, g).DotRows(rows, out)
 			}})
 		}
+		for _, g := range int8Kernels() {
+			ks = append(ks, manyQKernel{"int8-" + g.name, func(qs [][]float32, rows []float32, dim int, out [][]float32) {
+				packInt8Queries(qs, dim, g).DotRows(qrows, out)
+			}})
+		}
 		for _, k := range ks {
-			if batch > 32 && !strings.HasPrefix(k.name, "gemm-") {
+			if batch > 32 && !strings.HasPrefix(k.name, "gemm-") && !strings.HasPrefix(k.name, "int8-") {
 				continue
 			}
 			b.Run(fmt.Sprintf("batch=%d/%s", batch, k.name), func(b *testing.B) {
@@ -245,5 +252,14 @@ func TestTopKKeepsHighestScores(t *testing.T) {
 		if top.ids[i] != id {
 			t.Fatalf("top ids = %v, want %v", top.ids, wantIDs)
 		}
+	}
+}
+
+// BenchmarkQuantizeRows quantizes 1,024 rows of 384 floats (one storage chunk).
+func BenchmarkQuantizeRows(b *testing.B) {
+	rows := scanData()[:1024*scanDim]
+	b.ReportAllocs()
+	for b.Loop() {
+		QuantizeRows(rows, scanDim)
 	}
 }

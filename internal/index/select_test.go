@@ -1,0 +1,70 @@
+package index
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// TestSelectBestMatchesFullSort checks that selectBest returns exactly the
+// exactFirstBatch best live entries (ties to the lower slot), whether a sampled
+// threshold finds them or every score is offered: random scores, heavy ties at the
+// threshold, dead slots, a sample whose best scores are few outliers (so the threshold
+// admits too few entries and the selection falls back), mostly dead slots, and a
+// short list.
+func TestSelectBestMatchesFullSort(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	cases := []struct {
+		name    string
+		n       int
+		score   func(i int) float32
+		dead    func(i int) bool
+		sampled bool
+	}{
+		{"random", 50_000, func(int) float32 { return float32(r.NormFloat64()) }, func(i int) bool { return r.IntN(10) == 0 }, true},
+		{"ties", 50_000, func(int) float32 { return float32(r.IntN(40)) }, func(i int) bool { return i%7 == 3 }, true},
+		{"sample outliers", 50_000, func(i int) float32 {
+			if i%preselectStride == 0 && i < 20*preselectStride {
+				return 5
+			}
+			return r.Float32()
+		}, func(int) bool { return false }, false},
+		{"mostly dead", 50_000, func(int) float32 { return float32(r.NormFloat64()) }, func(i int) bool { return i%500 != 0 }, false},
+		{"short", preselectMin - 1, func(int) float32 { return float32(r.NormFloat64()) }, func(int) bool { return false }, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			pre := make([]float32, c.n)
+			dead := make([]bool, c.n)
+			var want []scored
+			for i := range pre {
+				pre[i] = c.score(i)
+				dead[i] = c.dead(i)
+				if !dead[i] {
+					want = append(want, scored{uint32(i), pre[i]})
+				}
+			}
+			slices.SortFunc(want, cmpBetter)
+			want = want[:min(len(want), exactFirstBatch)]
+			top, _, sampled := selectBest(pre, func(slot uint32) bool { return !dead[slot] }, make([]scored, 3), []uint32{5})
+			if sampled != c.sampled {
+				t.Fatalf("sampled threshold used: %v, want %v", sampled, c.sampled)
+			}
+			slices.SortFunc(top, cmpBetter)
+			if !slices.Equal(top, want) {
+				t.Fatal(fmt.Sprintf("selected %d entries, first %v; want %d, first %v", len(top), top[:min(3, len(top))], len(want), want[:min(3, len(want))]))
+			}
+		})
+	}
+}
+
+func cmpBetter(a, b scored) int {
+	switch {
+	case better(a, b):
+		return -1
+	case better(b, a):
+		return 1
+	}
+	return 0
+}

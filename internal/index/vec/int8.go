@@ -1,0 +1,315 @@
+package vec
+
+import (
+	"fmt"
+	"math"
+)
+
+// int8Offset is added to every row code so that the codes fit the unsigned operand of
+// the integer kernels (VPDPBUSD multiplies unsigned by signed bytes); each kernel
+// subtracts int8Offset·Σ query codes (Int8Queries.corr) again, so the sums are exact.
+const int8Offset = 128
+
+// int8BlockRows is how many rows Int8Rows packs together: the rows of a block lie in
+// the lanes of the kernels' registers, so a kernel writes a query's scores of a whole
+// block with two vector stores.
+const int8BlockRows = 32
+
+// int8Kernel is one integer micro-kernel: it scores blocks consecutive blocks of
+// int8BlockRows rows each (Int8Rows' layout: within a block, group g of four codes of
+// row i at block[(g*int8BlockRows+i)*4:], each code plus int8Offset) against up to
+// width queries of four-code groups (query j's codes at qcodes[j*qstride:]), and writes
+// dst[j][b*int8BlockRows+i] = float32(Σ_k q_j[k]·r_i[k])·qscale[j]·rscale[b*int8BlockRows+i],
+// each operation rounded to float32 in that order, for row i of block b. The sum is
+// exact in int32: the VNNI and portable kernels multiply the offset (unsigned) row
+// codes by the query codes, wrapping modulo 2³² like VPDPBUSD, and subtract corr[j],
+// which leaves the exact value since it fits int32; the AVX2 kernel multiplies the
+// codes themselves. The last block's sums are also written to itile[j*int8BlockRows+i].
+type int8Kernel struct {
+	name  string
+	width int // queries per call
+	fn    func(p *int8Call)
+}
+
+// int8Call holds the operands of one int8Kernel call.
+type int8Call struct {
+	blocks  int
+	codes   []byte // blocks·groups·int8BlockRows·4 row codes
+	groups  int    // groups of four codes per row
+	qcodes  []int8 // width queries, qstride codes each
+	qstride int
+	corr    []int32                 // width corrections
+	qscale  []float32               // width query scales
+	rscale  []float32               // blocks·int8BlockRows row scales
+	dst     [int8MaxWidth][]float32 // each at least blocks·int8BlockRows long
+	itile   [int8MaxWidth * int8BlockRows]int32
+}
+
+// int8MaxWidth bounds every int8Kernel's width.
+const int8MaxWidth = 12
+
+// Int8Rows holds rows quantized to int8 codes for Int8Queries.DotRows: row i is
+// approximated by scale[i]·codes[i], with scale[i] = max|row i|/127 (symmetric, one
+// scale per row). The zero value holds no rows.
+type Int8Rows struct {
+	dim    int
+	groups int    // groups of four codes per row (dim rounded up, padded with zeros)
+	n      int    // rows
+	codes  []byte // blocks of int8BlockRows rows, see int8Kernel; padding rows are zero
+	scale  []float32
+	// maxNorm bounds the Euclidean norm of every row; maxErr bounds ‖row − scale·codes‖.
+	maxNorm, maxErr float64
+}
+
+// Len returns the number of rows.
+func (r *Int8Rows) Len() int { return r.n }
+
+// Head returns the first n rows of r (sharing its codes), with r's norm bounds. It
+// panics if n is out of range.
+func (r *Int8Rows) Head(n int) *Int8Rows {
+	if n < 0 || n > r.n {
+		panic(fmt.Sprintf("vec: %d of %d rows", n, r.n))
+	}
+	h := *r
+	h.n = n
+	return &h
+}
+
+// MaxNorm returns an upper bound on the Euclidean norm of every row.
+func (r *Int8Rows) MaxNorm() float64 { return r.maxNorm }
+
+// MaxErr returns an upper bound on the Euclidean norm of every row's quantization error
+// (the row minus its scale times its codes).
+func (r *Int8Rows) MaxErr() float64 { return r.maxErr }
+
+// Bytes returns the memory the quantized rows hold.
+func (r *Int8Rows) Bytes() int64 { return int64(len(r.codes)) + 4*int64(len(r.scale)) }
+
+// quantize writes x's symmetric int8 codes to codes (len(x) of them) and returns the
+// scale s = max|x|/127 (rounded to float32), Σ codes, ‖x‖ and ‖x − s·codes‖. A code is
+// x/s rounded to the nearest integer (either one on a tie or a rounding of x/s itself,
+// which only moves the error, and the error is measured). The norms are computed in
+// float64 from the exact differences (a float32 minus an integer of at most 7 bits
+// times a float32 is exact in float64), so they are within dim·2⁻⁵³ of the truth.
+func quantize(x []float32, codes []int8) (scale float32, sum int32, norm, errNorm float64) {
+	codes = codes[:len(x)]
+	// Absolute values of finite floats order as their bit patterns do.
+	var mb uint32
+	for _, v := range x {
+		if b := math.Float32bits(v) &^ (1 << 31); b > mb {
+			mb = b
+		}
+	}
+	scale = math.Float32frombits(mb) / 127
+	var nn, ee float64
+	if scale == 0 {
+		// All zeros (or scale below the smallest float32): codes 0, the error is x.
+		for k, v := range x {
+			codes[k] = 0
+			nn += float64(v) * float64(v)
+		}
+		return 0, 0, math.Sqrt(nn), math.Sqrt(nn)
+	}
+	inv := 1 / scale
+	s64 := float64(scale)
+	if math.IsInf(float64(inv), 0) {
+		// A scale in the subnormal range: divide in float64 instead.
+		for k, v := range x {
+			codes[k] = int8(max(-127, min(127, math.RoundToEven(float64(v)/s64))))
+		}
+		inv = 0
+	}
+	for k, v := range x {
+		// |v·inv| ≤ 127·(1+3·2⁻²⁴), so the sum lies in (1, 256) and truncating it
+		// rounds v·inv half up to a code in [−127, 127].
+		c := int32(codes[k])
+		if inv != 0 {
+			c = int32(v*inv+128.5) - 128
+		}
+		codes[k] = int8(c)
+		sum += c
+		e := float64(v) - s64*float64(c)
+		nn += float64(v) * float64(v)
+		ee += e * e
+	}
+	return scale, sum, math.Sqrt(nn), math.Sqrt(ee)
+}
+
+// normSlack rounds a norm computed in float64 (relative error ≤ (dim+2)·2⁻⁵³, far below
+// this) up to an upper bound.
+const normSlack = 1 + 1.0/(1<<30)
+
+// QuantizeRows quantizes rows, a row-major matrix of dim-float rows, for
+// Int8Queries.DotRows. It panics if dim <= 0 or len(rows) is not a multiple of dim.
+func QuantizeRows(rows []float32, dim int) *Int8Rows {
+	if dim <= 0 || len(rows)%dim != 0 {
+		panic(fmt.Sprintf("vec: %d floats are not whole rows of %d", len(rows), dim))
+	}
+	n := len(rows) / dim
+	groups := (dim + 3) / 4
+	nb := (n + int8BlockRows - 1) / int8BlockRows
+	r := &Int8Rows{dim: dim, groups: groups, n: n,
+		codes: make([]byte, nb*groups*int8BlockRows*4), scale: make([]float32, nb*int8BlockRows)}
+	if len(r.codes) > 0 {
+		r.codes[0] = int8Offset
+		for f := 1; f < len(r.codes); f *= 2 {
+			copy(r.codes[f:], r.codes[:f])
+		}
+	}
+	codes := make([]int8, groups*4)
+	for i := 0; i < n; i++ {
+		s, _, nrm, e := quantize(rows[i*dim:(i+1)*dim], codes)
+		r.scale[i] = s
+		// Group g of row i goes to lane i%int8BlockRows of the block's group g.
+		dst := r.codes[(i/int8BlockRows)*groups*int8BlockRows*4+(i%int8BlockRows)*4:]
+		for g := 0; g < groups; g++ {
+			c := codes[g*4 : g*4+4 : g*4+4]
+			d := dst[g*int8BlockRows*4 : g*int8BlockRows*4+4 : g*int8BlockRows*4+4]
+			d[0], d[1], d[2], d[3] = byte(c[0])^0x80, byte(c[1])^0x80, byte(c[2])^0x80, byte(c[3])^0x80
+		}
+		r.maxNorm = max(r.maxNorm, nrm)
+		r.maxErr = max(r.maxErr, e)
+	}
+	r.maxNorm *= normSlack
+	r.maxErr *= normSlack
+	return r
+}
+
+// Int8Queries are queries quantized for Int8Queries.DotRows, reused across many calls
+// (one per block of rows). The zero value is not usable; see PackInt8Queries.
+type Int8Queries struct {
+	dim, groups, n int
+	k              int8Kernel
+	codes          []int8    // query j's codes at [j·groups·4, …), padded to whole kernel calls
+	corr           []int32   // int8Offset·Σ codes per query
+	scale          []float32 // per query
+	norm, qnorm    []float64 // bounds on ‖q‖ and ‖scale·codes‖ per query
+	err            []float64 // bound on ‖q − scale·codes‖ per query
+}
+
+// PackInt8Queries quantizes qs (each dim floats; symmetric, one scale max|q|/127 per
+// query) for DotRows with the fastest integer kernel this CPU runs. It panics if
+// dim <= 0 or a query is not dim floats long.
+func PackInt8Queries(qs [][]float32, dim int) *Int8Queries {
+	return packInt8Queries(qs, dim, bestInt8Kernel())
+}
+
+func packInt8Queries(qs [][]float32, dim int, k int8Kernel) *Int8Queries {
+	if dim <= 0 {
+		panic(fmt.Sprintf("vec: dimension %d", dim))
+	}
+	groups := (dim + 3) / 4
+	padded := (len(qs) + k.width - 1) / k.width * k.width
+	p := &Int8Queries{dim: dim, groups: groups, n: len(qs), k: k,
+		codes: make([]int8, padded*groups*4), corr: make([]int32, padded), scale: make([]float32, padded),
+		norm: make([]float64, len(qs)), qnorm: make([]float64, len(qs)), err: make([]float64, len(qs))}
+	for j, q := range qs {
+		if len(q) != dim {
+			panic(fmt.Sprintf("vec: query has %d floats, dimension is %d", len(q), dim))
+		}
+		codes := p.codes[j*groups*4 : j*groups*4+dim]
+		s, sum, nrm, e := quantize(q, codes)
+		var cc float64
+		for _, c := range codes {
+			cc += float64(c) * float64(c)
+		}
+		p.scale[j] = s
+		p.corr[j] = int8Offset * sum
+		p.norm[j] = nrm * normSlack
+		p.qnorm[j] = float64(s) * math.Sqrt(cc) * normSlack
+		p.err[j] = e * normSlack
+	}
+	return p
+}
+
+// Len returns the number of packed queries.
+func (p *Int8Queries) Len() int { return p.n }
+
+// DotRows writes out[j][i] ≈ the inner product of query j and row i of rows, computed
+// as qscale_j·rscale_i·Σ_k qcode_j[k]·rcode_i[k] with the sum exact in int32. The
+// result is within ErrorBound(j, rows.MaxNorm(), rows.MaxErr()) of Dot(query j, row i).
+// It panics if rows has another dimension, len(out) < Len() or an out[j] is shorter
+// than rows.Len().
+func (p *Int8Queries) DotRows(rows *Int8Rows, out [][]float32) {
+	if len(out) < p.n {
+		panic(fmt.Sprintf("vec: %d output slices for %d queries", len(out), p.n))
+	}
+	if rows.dim != p.dim {
+		panic(fmt.Sprintf("vec: rows of dimension %d, queries of %d", rows.dim, p.dim))
+	}
+	n := rows.n
+	for j := 0; j < p.n; j++ {
+		if len(out[j]) < n {
+			panic(fmt.Sprintf("vec: output of %d for %d rows", len(out[j]), n))
+		}
+	}
+	if p.n == 0 || n == 0 {
+		return
+	}
+	W, G := p.k.width, p.groups
+	bsize := G * int8BlockRows * 4
+	call := &int8Call{groups: G, qstride: G * 4}
+	full := n / int8BlockRows
+	// Scores of padding queries go to scratch, and so do a last block's when it is not
+	// full; the latter are then copied out.
+	scratch := make([]float32, max(full, 1)*int8BlockRows)
+	var last [int8MaxWidth][int8BlockRows]float32
+	for j0 := 0; j0 < p.n; j0 += W {
+		cnt := min(W, p.n-j0)
+		call.qcodes = p.codes[j0*G*4 : (j0+W)*G*4]
+		call.corr = p.corr[j0 : j0+W]
+		call.qscale = p.scale[j0 : j0+W]
+		if full > 0 {
+			call.blocks = full
+			call.codes = rows.codes[:full*bsize]
+			call.rscale = rows.scale[:full*int8BlockRows]
+			for j := 0; j < W; j++ {
+				if j < cnt {
+					call.dst[j] = out[j0+j][:full*int8BlockRows]
+				} else {
+					call.dst[j] = scratch
+				}
+			}
+			p.k.fn(call)
+		}
+		if m := n - full*int8BlockRows; m > 0 {
+			i0 := full * int8BlockRows
+			call.blocks = 1
+			call.codes = rows.codes[full*bsize : (full+1)*bsize]
+			call.rscale = rows.scale[i0 : i0+int8BlockRows]
+			for j := 0; j < W; j++ {
+				call.dst[j] = last[j][:]
+			}
+			p.k.fn(call)
+			for j := 0; j < cnt; j++ {
+				copy(out[j0+j][i0:i0+m], last[j][:m])
+			}
+		}
+	}
+}
+
+// ErrorBound returns how far a DotRows score of query j and a row can be from Dot's
+// score of the same pair, for rows whose norms are at most rnorm and whose quantization
+// errors (row − scale·codes) have norms at most rerr (Int8Rows.MaxNorm and MaxErr).
+//
+// Derivation. Write q = q̃ + e_q and r = r̃ + e_r, where q̃ = s_q·codes_q and
+// r̃ = s_r·codes_r are the quantized vectors and e_q, e_r their errors. Then
+//
+//	q·r − q̃·r̃ = e_q·r + q̃·e_r, so |q·r − q̃·r̃| ≤ ‖e_q‖·‖r‖ + ‖q̃‖·‖e_r‖ (Cauchy–Schwarz).
+//
+// DotRows computes q̃·r̃ = s_q·s_r·Σ codes_q·codes_r with the integer sum exact, then
+// rounds three times in float32 (the conversion of the sum, the product with s_q and
+// with s_r), so it is within (1+u)³−1 < 3u+4u² of q̃·r̃ relatively, u = 2⁻²⁴, and
+// |q̃·r̃| ≤ ‖q̃‖·‖r̃‖. Dot is within γ_{dim+1}·‖q‖·‖r‖ of q·r (within u for dim 1).
+// Both rounding terms together are at most GEMMErrorBound(dim, Q, R) with
+// Q ≥ ‖q‖, ‖q̃‖ and R ≥ ‖r‖, ‖r̃‖: that covers 2·γ_{dim+1}·Q·R, and γ_{dim+1} ≥
+// 3u/(1−3u) > 3u+4u² for dim ≥ 2, while for dim 1, u + 3u+4u² < 2·γ₂ = 4u/(1−2u); its
+// absolute term covers the three roundings of results in the subnormal range. ‖q̃‖ ≤ ‖q‖ + ‖e_q‖ and ‖r̃‖ ≤ ‖r‖ + ‖e_r‖ give Q and R. The norms
+// themselves are computed in float64 and rounded up (normSlack), and the sum is rounded
+// up by a relative 2⁻²⁰.
+func (p *Int8Queries) ErrorBound(j int, rnorm, rerr float64) float64 {
+	Q := max(p.norm[j], p.qnorm[j])
+	R := rnorm + rerr
+	b := p.err[j]*rnorm + p.qnorm[j]*rerr + GEMMErrorBound(p.dim, Q, R)
+	return b * (1 + 1.0/(1<<20))
+}
