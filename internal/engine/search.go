@@ -85,7 +85,8 @@ type ExactScores struct {
 	// Scores maps slot → score; its length is the slot count when computed.
 	Scores []float32
 	// Tol bounds how far each score may be from the one the exact scan computes: 0
-	// means they are the scan's scores bit for bit; above 0 (a matrix product summed
-	// in another order), a search re-scores what it yields.
+	// means they are the scan's scores bit for bit; above 0 (a float32 matrix product
+	// summed in another order, or an int8 product of quantized vectors), a search
+	// re-scores with the scan's kernel every item within reach of what it yields.
 	Tol float64
 }
