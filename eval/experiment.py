@@ -96,9 +96,10 @@ def summaries_of_bodies(ds: evalsets.Dataset) -> dict[int, list[str]]:
 class Split:
     """Training pairs, the mining corpus and the held-out evaluation set."""
 
-    def __init__(self, ds: evalsets.Dataset, heldout: int, eval_corpus: int, train_corpus: int, seed: int = 15):
+    def __init__(self, ds: evalsets.Dataset, by_body: dict[int, list[str]], heldout: int, eval_corpus: int,
+                 train_corpus: int, seed: int = 15):
+        """by_body: corpus index → its summaries (summaries_of_bodies)."""
         rng = np.random.default_rng(seed)
-        by_body = summaries_of_bodies(ds)
         bodies_of: dict[str, list[int]] = {}
         for i in range(len(ds.corpus)):
             for s in by_body.get(i, []):
@@ -354,6 +355,7 @@ def train_one(config: str, seed: int, enc: Encoder, split: Split, corpus: list[s
         policy = hardneg.MiningPolicy(num_negatives=args.num_negatives, seed=seed)
         if config == "hardneg-no-fn-rules":
             policy = hardneg.MiningPolicy(num_negatives=args.num_negatives, seed=seed, exclude_near_duplicates=False)
+    t_start = time.perf_counter()  # the steps' time includes building the hard batches
     if config == "hardneg-hard-batches":
         t0 = time.perf_counter()
         sampler = HardBatchSampler(client, coll, [f"q{r}" for r in range(n)], positive_ids=[[doc_id[b]] for b in split.train_pos],
@@ -366,7 +368,6 @@ def train_one(config: str, seed: int, enc: Encoder, split: Split, corpus: list[s
     else:
         perm = np.concatenate([rng.permutation(n) for _ in range(math.ceil(args.steps * args.batch_size / n))])
         batches = [perm[s * args.batch_size:(s + 1) * args.batch_size].tolist() for s in range(args.steps)]
-    t_start = time.perf_counter()
     losses, negs = [], 0
     steps = min(args.steps, len(batches))
     for step in range(1, steps + 1):
@@ -444,11 +445,13 @@ def comparisons(summary: dict, baseline: dict, seeds: int) -> list[dict]:
     for m in ("ndcg@10", "recall@10"):
         for c in names:
             a = summary[c][m]
-            out.append(dict(metric=m, a=c, b="untrained", diff=a["mean"] - baseline[m], outside=seeds > 1 and (a["min"] > baseline[m] or a["max"] < baseline[m])))
+            out.append(dict(metric=m, a=c, b="untrained", diff=float(a["mean"] - baseline[m]),
+                            outside=bool(seeds > 1 and (a["min"] > baseline[m] or a["max"] < baseline[m]))))
         for i, c in enumerate(names):
             for d in names[i + 1:]:
                 a, b = summary[c][m], summary[d][m]
-                out.append(dict(metric=m, a=c, b=d, diff=a["mean"] - b["mean"], outside=seeds > 1 and (a["min"] > b["max"] or a["max"] < b["min"])))
+                out.append(dict(metric=m, a=c, b=d, diff=float(a["mean"] - b["mean"]),
+                                outside=bool(seeds > 1 and (a["min"] > b["max"] or a["max"] < b["min"]))))
     return out
 
 
@@ -610,7 +613,7 @@ def main(argv=None) -> dict:
     from hardneg._server import LocalServer
 
     ds = evalsets.docstrings()
-    split = Split(ds, args.heldout, args.eval_corpus, args.train_corpus)
+    split = Split(ds, summaries_of_bodies(ds), args.heldout, args.eval_corpus, args.train_corpus)
     log(f"split: {split.sizes()}")
     enc = Encoder(args.max_seq_length, args.frozen_layers)
     texts = split.train_queries + split.eval_queries + [ds.corpus[i] for i in sorted(set(split.train_bodies) | set(split.eval_bodies))]
