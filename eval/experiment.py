@@ -220,14 +220,19 @@ class Encoder:
         t0 = time.perf_counter()
         order = sorted(want, key=len, reverse=True)
         out = {}
-        with torch.no_grad():
-            for lo in range(0, len(order), 64):
-                chunk = order[lo:lo + 64]
-                f = self._tokenize(chunk)
-                hs = self.bert(**f, output_hidden_states=True).hidden_states[self.frozen]
-                n = f["attention_mask"].sum(1)
-                for t, x, k in zip(chunk, hs, n):
-                    out[t] = x[:k].to(torch.float16).clone()
+        full = self.bert.encoder.layer
+        self.bert.encoder.layer = full[: self.frozen]  # run the frozen layers only
+        try:
+            with torch.no_grad():
+                for lo in range(0, len(order), 64):
+                    chunk = order[lo:lo + 64]
+                    f = self._tokenize(chunk)
+                    hs = self.bert(**f).last_hidden_state
+                    n = f["attention_mask"].sum(1)
+                    for t, x, k in zip(chunk, hs, n):
+                        out[t] = x[:k].to(torch.float16).clone()
+        finally:
+            self.bert.encoder.layer = full
         self.states.update(out)
         CACHE.mkdir(parents=True, exist_ok=True)
         torch.save([out[t] for t in want], path)
