@@ -266,6 +266,16 @@ class Encoder:
                 out[idx] = self.encode(top, [texts[i] for i in idx]).numpy()
         return out
 
+    def untrained(self, texts: list[str]) -> np.ndarray:
+        """encode_all with the untrained top layers, cached on disk (the same for every run)."""
+        h = hashlib.sha256(f"{self.max_seq_length}\0{self.frozen}\0".encode() + "\0".join(texts).encode()).hexdigest()[:16]
+        path = CACHE / f"experiment-untrained-{h}.npy"
+        if path.exists():
+            return np.load(path)
+        v = self.encode_all(self.top0().eval(), texts)
+        np.save(path, v)
+        return v
+
     def check(self, texts: list[str]) -> float:
         """Largest difference between the split forward and SentenceTransformer.encode."""
         ref = self.st.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
@@ -291,10 +301,12 @@ def evaluate(q: np.ndarray, d: np.ndarray, relevant: list[list[int]], k: int = 1
 # --- training ----------------------------------------------------------------------------
 
 
-def st_offline_negatives(enc: Encoder, top0, split: Split, corpus: list[str], log) -> dict[int, int]:
+def st_offline_negatives(enc: Encoder, split: Split, corpus: list[str], base_q: np.ndarray, base_docs: np.ndarray,
+                         log) -> dict[int, int]:
     """Training pair → one negative (corpus index) from sentence-transformers'
-    mine_hard_negatives on the untrained model's embeddings (given through its
-    cache_folder: the same vectors its own encode computes)."""
+    mine_hard_negatives on the untrained model's embeddings (base_q: the training
+    queries', base_docs: the mining corpus'), given through its cache_folder: the same
+    vectors its own encode computes."""
     from datasets import Dataset
     from sentence_transformers.util import mine_hard_negatives
 
@@ -305,10 +317,11 @@ def st_offline_negatives(enc: Encoder, top0, split: Split, corpus: list[str], lo
     name = enc.st.model_card_data.base_model or ""
     qh = hashlib.sha256(repr((name, None, None, queries)).encode()).hexdigest()
     ch = hashlib.sha256(repr((name, None, None, texts)).encode()).hexdigest()
-    for h, tx in ((qh, queries), (ch, texts)):
-        p = folder / f"{'query' if tx is queries else 'corpus'}_embeddings_{h}.npy"
+    assert queries == split.train_queries  # unique summaries: base_q's rows
+    for h, kind, vec in ((qh, "query", base_q), (ch, "corpus", base_docs)):
+        p = folder / f"{kind}_embeddings_{h}.npy"
         if not p.exists():
-            np.save(p, enc.encode_all(top0, tx))
+            np.save(p, vec)
     data = Dataset.from_dict({"anchor": split.train_queries, "positive": [corpus[i] for i in split.train_pos]})
     t0 = time.perf_counter()
     mined = mine_hard_negatives(data, enc.st, corpus=texts, num_negatives=1, relative_margin=0.05,
@@ -579,7 +592,7 @@ def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--lr", type=float, default=5e-5)
+    ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--num-negatives", type=int, default=1, help="hard negatives per query ((ii)–(v))")
     ap.add_argument("--max-seq-length", type=int, default=64)
     ap.add_argument("--frozen-layers", type=int, default=4, help="transformer layers (of 6) kept frozen; the rest are trained")
@@ -629,9 +642,9 @@ def main(argv=None) -> dict:
     top0 = enc.top0().eval()
     base = evaluate(enc.encode_all(top0, split.eval_queries), enc.encode_all(top0, [ds.corpus[i] for i in split.eval_bodies]), split_relevant(split))
     log(f"untrained: {base}")
-    base_docs = enc.encode_all(top0, [ds.corpus[i] for i in split.train_bodies])
-    base_q = enc.encode_all(top0, split.train_queries)
-    st_neg = st_offline_negatives(enc, top0, split, ds.corpus, log) if "st-offline" in configs else {}
+    base_docs = enc.untrained([ds.corpus[i] for i in split.train_bodies])
+    base_q = enc.untrained(split.train_queries)
+    st_neg = st_offline_negatives(enc, split, ds.corpus, base_q, base_docs, log) if "st-offline" in configs else {}
 
     runs = []
     with LocalServer(args.server_bin) as srv, hardneg.Client(srv.target) as client:
