@@ -620,6 +620,7 @@ def main(argv=None) -> dict:
     out = pathlib.Path(args.out) if args.out else (ROOT / "eval" / "out" / "experiment-quick" if args.quick else ROOT / "docs" / "training")
     doc = pathlib.Path(args.doc) if args.doc else (None if args.quick else ROOT / "docs" / "TRAINING.md")
     t_wall = time.perf_counter()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
 
     def log(msg: str) -> None:
         print(f"[{time.perf_counter() - t_wall:7.1f}s] {msg}", file=sys.stderr, flush=True)
@@ -657,7 +658,6 @@ def main(argv=None) -> dict:
                     f"{r['step_s']:.2f} s/step, mining {100 * r['mining_share']:.1f}%")
     summary = summarize(runs, configs)
     comps = comparisons(summary, base, len(seeds))
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     res = dict(
         args=dict(vars(args), seeds=seeds, configs=configs, mine_hard_negatives=dict(num_negatives=1, relative_margin=0.05,
                                                                                          other_args="defaults (range_min 0, range_max None, sampling_strategy top, no margin/score bounds)")),
