@@ -259,7 +259,7 @@ eval: $(EVAL_VENV)/.stamp ## mining quality on real labelled sets → docs/QUALI
 EXPERIMENT_ARGS ?=
 
 .PHONY: experiment
-experiment: $(EVAL_VENV)/.stamp build ## fine-tune all-MiniLM-L6-v2 with 5 negative sources × 3 seeds → docs/TRAINING.md (~40 min on 2 cores; not part of test)
+experiment: $(EVAL_VENV)/.stamp build ## fine-tune all-MiniLM-L6-v2 with 5 negative sources × 3 seeds → docs/TRAINING.md (31 min on 2 shared cores with a warm eval/cache; not part of test)
 	export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 && $(EVAL_PY) eval/experiment.py $(EXPERIMENT_ARGS)
 
 .PHONY: test-experiment
