@@ -252,6 +252,20 @@ eval: $(EVAL_VENV)/.stamp ## mining quality on real labelled sets → docs/QUALI
 	t0=$$(date +%s) && export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 && \
 		$(EVAL_PY) eval/findings.py && $(EVAL_PY) eval/quality.py --started $$t0 $(EVAL_ARGS)
 
+# Does hardneg train better models? Fine-tunes all-MiniLM-L6-v2 on CPU with five sources of
+# negatives and three seeds, through the real server (bin/miner-server) and the Python client
+# → docs/training/results.{json,png} and the generated section of docs/TRAINING.md. Uses the
+# eval venv and cache; not part of test. EXPERIMENT_ARGS=--quick is a smoke run.
+EXPERIMENT_ARGS ?=
+
+.PHONY: experiment
+experiment: $(EVAL_VENV)/.stamp build ## fine-tune all-MiniLM-L6-v2 with 5 negative sources × 3 seeds → docs/TRAINING.md (31 min on 2 shared cores with a warm eval/cache; not part of test)
+	export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 && $(EVAL_PY) eval/experiment.py $(EXPERIMENT_ARGS)
+
+.PHONY: test-experiment
+test-experiment: $(EVAL_VENV)/.stamp build ## self-checks of eval/experiment.py and its --quick run (about a minute with a warm eval/cache)
+	export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 && $(EVAL_PY) eval/test_experiment.py
+
 .PHONY: clean
 clean: ## remove build outputs
 	rm -rf bin

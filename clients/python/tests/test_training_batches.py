@@ -138,6 +138,26 @@ def test_report_loss_moves_the_band(client: hardneg.Client, collection: str) -> 
         client.report_loss(collection, ["a", "b"], losses=[1.0])
 
 
+def test_refresh_starts_on_a_collection_of_one_version(client: hardneg.Client, collection: str) -> None:
+    # A freshly ingested corpus has one version (0): refreshing to version 10 re-encodes
+    # what is older than 10, not what is older than the newest version (nothing).
+    x = _corpus(client, collection, 50)
+    seen: list[list[str]] = []
+
+    def encode(ids: list[str]) -> np.ndarray:
+        seen.append(ids)
+        return x[[int(i[1:]) for i in ids]]
+
+    cb = RefreshCallback(client, collection, encode, every=10, limit=20)
+    q = cb(10)
+    assert q is not None and len(q) == 20 and q.due == 50 and cb.refreshed == 20
+    assert (client.get_items(collection, seen[0]).versions == 10).all()
+    q = cb(20)  # the 30 left at version 0 come before the 20 at version 10
+    assert q is not None and len(q) == 20 and q.due == 50 and not set(q.ids) & set(seen[0])
+    q = client.refresh(collection, encode, version=21, limit=100)
+    assert q.due == 50 and len(q) == 50
+
+
 def test_refresh_re_encodes_the_queue(client: hardneg.Client, collection: str) -> None:
     x = _corpus(client, collection, 50)
     client.upsert(collection, ["d0"], x[:1], versions=[5])  # the newest version is 5
@@ -150,7 +170,8 @@ def test_refresh_re_encodes_the_queue(client: hardneg.Client, collection: str) -
     cb = RefreshCallback(client, collection, encode, every=10, limit=20)
     assert cb(5) is None and not seen
     q = cb(10)
-    assert q is not None and len(q) == 20 and q.due == 49 and cb.refreshed == 20
+    # due: every item below version 10 (the 49 at version 0 and d0 at version 5)
+    assert q is not None and len(q) == 20 and q.due == 50 and cb.refreshed == 20
     got = client.get_items(collection, seen[0])
     assert (got.versions == 10).all()
     q2 = client.refresh(collection, encode, version=11, limit=100, target_version=10)

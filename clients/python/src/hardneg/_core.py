@@ -327,10 +327,11 @@ class Core:
     def refresh(
         self, collection: str, encode: Callable[[list[str]], Any], version: int, limit: int, target_version: Optional[int]
     ) -> Op[RefreshQueue]:
-        """One incremental refresh: the next ``limit`` ids of the refresh queue are
-        re-encoded by ``encode(ids) -> (len(ids), dim) vectors`` and upserted with
-        ``version``; returns the queue that was processed."""
-        q = yield from self.refresh_queue(collection, limit, target_version)
+        """One incremental refresh: the next ``limit`` ids of the refresh queue (items
+        below ``target_version``, default ``version``) are re-encoded by
+        ``encode(ids) -> (len(ids), dim) vectors`` and upserted with ``version``; returns
+        the queue that was processed."""
+        q = yield from self.refresh_queue(collection, limit, version if target_version is None else target_version)
         if q.ids:
             vectors = encode(list(q.ids))
             yield from self.upsert(collection, q.ids, vectors, None, np.full(len(q.ids), int(version), dtype=np.int64))
