@@ -93,12 +93,17 @@ func checkPresent(t *testing.T, c hardnegv1.MinerServiceClient, coll string, ids
 	}
 }
 
+// httpc asks the nodes' REST API directly; a node that accepts but never answers fails
+// the request instead of hanging the test.
+var httpc = &http.Client{Timeout: 10 * time.Second}
+
 // raftLeader returns the index of the node that leads the cluster's schema (Raft), or
-// -1 when the nodes do not agree on one.
+// -1 when the nodes that answer do not agree on one (or none answers).
 func raftLeader(t *testing.T, st map[string]string) int {
 	t.Helper()
+	leader := -1
 	for _, addr := range strings.Split(st["WEAVIATE_HTTP_ADDRS"], ",") {
-		resp, err := http.Get("http://" + addr + "/v1/cluster/statistics")
+		resp, err := httpc.Get("http://" + addr + "/v1/cluster/statistics")
 		if err != nil {
 			continue
 		}
@@ -112,11 +117,15 @@ func raftLeader(t *testing.T, st map[string]string) int {
 		if err != nil || len(body.Statistics) == 0 {
 			continue
 		}
-		if i, err := strconv.Atoi(strings.TrimPrefix(body.Statistics[0].LeaderID, "weaviate-")); err == nil {
-			return i
+		i, err := strconv.Atoi(strings.TrimPrefix(body.Statistics[0].LeaderID, "weaviate-"))
+		switch {
+		case err != nil || (leader >= 0 && i != leader):
+			return -1
+		default:
+			leader = i
 		}
 	}
-	return -1
+	return leader
 }
 
 // waitClusterHealthy waits until every node reports itself HEALTHY and the nodes agree
@@ -128,7 +137,7 @@ func waitClusterHealthy(t *testing.T, st map[string]string) {
 	for range 240 {
 		healthy := 0
 		for _, addr := range addrs {
-			resp, err := http.Get("http://" + addr + "/v1/nodes")
+			resp, err := httpc.Get("http://" + addr + "/v1/nodes")
 			if err != nil {
 				last = err.Error()
 				continue
@@ -196,6 +205,9 @@ func TestScaleoutNodeKilledDuringIngestAndMining(t *testing.T) {
 
 	// A trainer mines without pause while the node dies and comes back.
 	stop := make(chan struct{})
+	var stopOnce sync.Once
+	halt := func() { stopOnce.Do(func() { close(stop) }) }
+	t.Cleanup(halt) // also when a step below fails the test
 	var mined, failed int
 	var mineErr error
 	var wg sync.WaitGroup
@@ -235,7 +247,7 @@ func TestScaleoutNodeKilledDuringIngestAndMining(t *testing.T) {
 			down = false
 		}
 	})
-	close(stop)
+	halt()
 	wg.Wait()
 	if err != nil {
 		t.Fatalf("stream failed with a node down: %v", err)
@@ -264,7 +276,7 @@ func TestScaleoutNodeKilledDuringIngestAndMining(t *testing.T) {
 		for seq := 16; seq <= 30; seq++ {
 			id := fmt.Sprintf("a%d-%d", seq, seq%50)
 			class, uid := weaviate.ObjectPath(coll, id)
-			resp, err := http.Get(fmt.Sprintf("http://%s/v1/objects/%s/%s?node_name=weaviate-%d", node, class, uid, victim))
+			resp, err := httpc.Get(fmt.Sprintf("http://%s/v1/objects/%s/%s?node_name=weaviate-%d", node, class, uid, victim))
 			if err != nil {
 				t.Fatal(err)
 			}

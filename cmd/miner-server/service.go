@@ -182,7 +182,7 @@ func (s *service) receiveStream(ctx context.Context, stream hardnegv1.MinerServi
 		if req.Sequence == 0 {
 			return validate.Field("sequence", "must start at 1")
 		}
-		res, err := s.streamBatch(req)
+		res, err := s.streamBatch(ctx, req)
 		s.ingest.upsert(req.Items, res.Upsert, res.Duplicate, err)
 		if err != nil {
 			return err
@@ -203,7 +203,7 @@ func (s *service) receiveStream(ctx context.Context, stream hardnegv1.MinerServi
 }
 
 // streamBatch logs and applies one UpsertStream batch without waiting for the log.
-func (s *service) streamBatch(req *hardnegv1.UpsertStreamRequest) (engine.StreamResult, error) {
+func (s *service) streamBatch(ctx context.Context, req *hardnegv1.UpsertStreamRequest) (engine.StreamResult, error) {
 	c, err := s.collection("collection", req.Collection)
 	if err != nil {
 		return engine.StreamResult{}, err
@@ -213,6 +213,9 @@ func (s *service) streamBatch(req *hardnegv1.UpsertStreamRequest) (engine.Stream
 		if b, err = fromItemBatch(req.Items, c.Dim(), "items"); err != nil {
 			return engine.StreamResult{}, err
 		}
+	}
+	if ca, ok := s.db.(engine.ContextStreamAppender); ok {
+		return ca.StreamAppendContext(ctx, req.WriterId, req.Sequence, req.Collection, b, req.DeleteIds)
 	}
 	return s.db.StreamAppend(req.WriterId, req.Sequence, req.Collection, b, req.DeleteIds)
 }

@@ -132,6 +132,14 @@ type DeferredUpserter interface {
 	UpsertDeferred(name string, b *Batch, prefix string) (UpsertResult, error)
 }
 
+// ContextStreamAppender is implemented by an engine whose StreamAppend calls a remote
+// store (the Weaviate engine): StreamAppendContext is StreamAppend bounded by ctx, so a
+// batch of a stream whose client has gone is not applied (or retried) after the
+// writer may have resumed elsewhere. The service passes the stream's context.
+type ContextStreamAppender interface {
+	StreamAppendContext(ctx context.Context, writer string, seq uint64, name string, b *Batch, deletes []string) (StreamResult, error)
+}
+
 // Retrier is implemented by an engine that calls a remote store and retries its
 // transient failures (the Weaviate engine): RetryStats counts the attempts repeated and
 // the calls that still failed when the retry time ran out. The server exports them.

@@ -14,8 +14,8 @@ import (
 // BenchmarkExactMining measures what mining on an exactly searched collection costs per
 // anchor: 100,000 × 384 unit vectors, queries scored in groups by ScoreExact, then one
 // search per query given its scores that stops after the best 10, with the float32 and
-// the int8 product (the latter runs its portable kernel, far slower, on a CPU without
-// AVX-512 VNNI). group=1 is a plain scan per query (no ScoreExact). Run with -cpu 1; us/query is the figure to compare on a quiet machine,
+// the int8 product (the latter runs the AVX2 or the portable kernel, both slower than
+// the float32 product there, on a CPU without AVX-512 VNNI). group=1 is a plain scan per query (no ScoreExact). Run with -cpu 1; us/query is the figure to compare on a quiet machine,
 // cpu-us/query (process CPU time per query) on a busy one.
 func BenchmarkExactMining(b *testing.B) {
 	const n, dim, nq, k = 100_000, 384, 256, 10

@@ -128,13 +128,13 @@ type VolumeStats struct {
 	SizeBytes, AvailableBytes uint64
 }
 
-// LimitStats describe the per-client in-flight request limiter.
 // RemoteStats count the retries of calls to a remote store: Retries the attempts after
 // a transient failure, GaveUp the calls that still failed when the retry time ran out.
 type RemoteStats struct {
 	Retries, GaveUp uint64
 }
 
+// LimitStats describe the per-client in-flight request limiter.
 type LimitStats struct {
 	// InFlight is the number of requests (and open streams) being served.
 	InFlight int64

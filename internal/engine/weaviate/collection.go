@@ -42,7 +42,7 @@ func (c *Collection) Stats() engine.Stats {
 	defer cancel()
 	st := engine.Stats{GraphBuilt: true, GraphSearch: true, LastSequence: c.e.lsn.Load()}
 	var r *pb.AggregateReply
-	err := c.e.c.retry(ctx, func(ctx context.Context) (err error) {
+	err := c.e.c.once(ctx, func(ctx context.Context) (err error) {
 		r, err = c.e.c.data.Aggregate(ctx, &pb.AggregateRequest{Collection: c.class, ObjectsCount: true})
 		return err
 	})

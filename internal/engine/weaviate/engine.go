@@ -32,8 +32,9 @@ type Engine struct {
 }
 
 var (
-	_ engine.Engine  = (*Engine)(nil)
-	_ engine.Retrier = (*Engine)(nil)
+	_ engine.Engine                = (*Engine)(nil)
+	_ engine.Retrier               = (*Engine)(nil)
+	_ engine.ContextStreamAppender = (*Engine)(nil)
 )
 
 // Open connects to a Weaviate cluster and makes sure the metadata collection exists.
@@ -286,7 +287,7 @@ func (e *Engine) Collections() []engine.Collection {
 	ctx, cancel := e.c.ctx(context.Background())
 	defer cancel()
 	var dump *schema.Dump
-	err := e.c.retry(ctx, func(ctx context.Context) (err error) {
+	err := e.c.once(ctx, func(ctx context.Context) (err error) {
 		dump, err = e.c.rest.Schema().Getter().Do(ctx)
 		return err
 	})
@@ -378,6 +379,14 @@ func (e *Engine) Delete(name string, ids []string, field string) (engine.DeleteR
 // harmless. Two miners must not serve one writer at the same time (a writer streams
 // over one connection).
 func (e *Engine) StreamAppend(writer string, seq uint64, name string, b *engine.Batch, deletes []string) (engine.StreamResult, error) {
+	return e.StreamAppendContext(context.Background(), writer, seq, name, b, deletes)
+}
+
+// StreamAppendContext is StreamAppend bounded by ctx (the stream's context): once the
+// writer's stream has ended, the batch is neither applied further nor retried, so a
+// writer that resumed on another miner is not overtaken by a late retry here. Before
+// recording the position it reads it again and fails if it moved past seq meanwhile.
+func (e *Engine) StreamAppendContext(ctx context.Context, writer string, seq uint64, name string, b *engine.Batch, deletes []string) (engine.StreamResult, error) {
 	c, err := e.collection(name)
 	if err != nil {
 		return engine.StreamResult{}, err
@@ -391,7 +400,7 @@ func (e *Engine) StreamAppend(writer string, seq uint64, name string, b *engine.
 	if err := engine.ValidateIDs("delete_ids", deletes, true); err != nil {
 		return engine.StreamResult{}, err
 	}
-	ctx, cancel := e.c.ctx(context.Background())
+	ctx, cancel := e.c.ctx(ctx)
 	defer cancel()
 	last, err := e.writerSequence(ctx, writer)
 	if err != nil {
@@ -413,6 +422,11 @@ func (e *Engine) StreamAppend(writer string, seq uint64, name string, b *engine.
 		if res.Delete, err = c.delete(ctx, deletes); err != nil {
 			return engine.StreamResult{}, err
 		}
+	}
+	if now, err := e.writerSequence(ctx, writer); err != nil {
+		return engine.StreamResult{}, err
+	} else if now != last {
+		return engine.StreamResult{}, fmt.Errorf("writer %q: its position moved from %d to %d while batch %d was applied: %w", writer, last, now, seq, engine.ErrSequenceGap)
 	}
 	seqProps, _ := structpb.NewStruct(map[string]any{metaKind: "writer", metaKey: writer, metaSeq: float64(seq)})
 	if err := e.writeObjects(ctx, []*pb.BatchObject{{Uuid: metaID("writer", writer), Collection: e.c.opts.Prefix + "Meta",
@@ -489,6 +503,7 @@ func (e *Engine) writeObjects(ctx context.Context, objs []*pb.BatchObject) error
 	if len(objs) == 0 {
 		return nil
 	}
+	total := len(objs)
 	err := e.c.retry(ctx, func(ctx context.Context) error {
 		reply, err := e.c.data.BatchObjects(ctx, &pb.BatchObjectsRequest{Objects: objs, ConsistencyLevel: &e.c.level})
 		if err != nil {
@@ -507,7 +522,7 @@ func (e *Engine) writeObjects(ctx context.Context, objs []*pb.BatchObject) error
 				failed = append(failed, objs[be.Index])
 			}
 		}
-		err = fmt.Errorf("%d of %d objects failed: %w", len(reply.Errors), len(objs), errors.New(strings.Join(msgs, "; ")))
+		err = fmt.Errorf("%d of %d objects failed: %w", len(reply.Errors)+total-len(objs), total, errors.New(strings.Join(msgs, "; ")))
 		if len(failed) == len(reply.Errors) {
 			objs = failed // the next attempt writes the failed objects only
 		}

@@ -57,6 +57,14 @@ func (c *conn) retry(ctx context.Context, f func(ctx context.Context) error) err
 	}
 }
 
+// once runs one call to Weaviate without retries, bounded by Timeout: for reads whose
+// caller would rather have no answer than wait (metrics scrapes, statistics).
+func (c *conn) once(ctx context.Context, f func(ctx context.Context) error) error {
+	actx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
+	defer cancel()
+	return f(actx)
+}
+
 // transient reports whether err may go away when the call is repeated.
 func transient(err error) bool {
 	if errors.Is(err, engine.ErrCollectionNotFound) || isNotFound(err) {
@@ -69,7 +77,10 @@ func transient(err error) bool {
 	if s, ok := status.FromError(err); ok {
 		switch s.Code() {
 		case codes.InvalidArgument, codes.NotFound, codes.AlreadyExists, codes.PermissionDenied,
-			codes.Unauthenticated, codes.Unimplemented, codes.FailedPrecondition, codes.OutOfRange:
+			codes.Unauthenticated, codes.Unimplemented, codes.FailedPrecondition, codes.OutOfRange,
+			// Canceled: this engine's own connection closing, or the caller gone;
+			// ResourceExhausted: a message over gRPC's size limit.
+			codes.Canceled, codes.ResourceExhausted:
 			return false
 		}
 	}

@@ -23,7 +23,7 @@
 // more pairs. AtLeast lists the elements of a score array at or above a threshold.
 //
 // The tests run every kernel the CPU supports and, at the end, print which ones ran;
-// they fail when the CPU has AVX2 or AVX-512F but a kernel for it was not tested, and,
-// when HARDNEG_REQUIRE_KERNELS lists features (for example "avx2,avx512" on a CI
-// machine known to have them), when the CPU lacks one.
+// they fail when the CPU has AVX2, AVX-512F or AVX-512 VNNI but a kernel for it was not
+// tested, and, when HARDNEG_REQUIRE_KERNELS lists features (for example
+// "avx2,avx512,avx512vnni" on a CI machine known to have them), when the CPU lacks one.
 package vec
