@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/hardneg/hardneg/internal/engine"
@@ -353,5 +354,64 @@ func TestScoreExactInt8CodesFollowWrites(t *testing.T) {
 	}
 	if coded := score("rebuilt"); !slices.Equal(coded, []bool{true, true, true}) {
 		t.Fatalf("rebuilt: chunks coded %v, want all", coded)
+	}
+}
+
+// Concurrent ScoreExact calls (each under the collection's read lock) count queries
+// against the same chunks and race to quantize them at the 128th: every call's scores
+// must still give exactly the plain scan's results, and the chunks end up quantized.
+// Run under -race, it checks the codes' atomic hand-over.
+func TestScoreExactInt8ConcurrentQuantization(t *testing.T) {
+	useProduct(t, productInt8)
+	db := testDB(t)
+	const dim, nq, workers = 24, gemmMinQueries, 4
+	c, err := db.create(engine.Config{Name: "c", Dim: dim, Metric: engine.Cosine, Params: engine.Params{ExactThreshold: 1 << 20}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(11, 12))
+	if _, err := db.Upsert("c", randBatch(r, "a", 2*storeChunkRows+100, dim), "items"); err != nil {
+		t.Fatal(err)
+	}
+	qs := make([][]float32, nq)
+	for i := range qs {
+		if qs[i], err = c.PrepareQuery(randBatch(r, "q", 1, dim).Vectors, "q"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Enough calls that the 128-query mark falls in the middle of the concurrent ones.
+	const callsEach = 2 * int8BuildQueries / (nq * workers)
+	results := make([][][]engine.ExactScores, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range callsEach {
+				scores := make([]engine.ExactScores, nq)
+				if !c.ScoreExact(qs, scores) {
+					t.Error("ScoreExact declined an exact collection")
+					return
+				}
+				results[w] = append(results[w], scores)
+			}
+		}()
+	}
+	wg.Wait()
+	c.mu.RLock()
+	for i, cc := range c.vectors.codes {
+		if cc.rows.Load() == nil {
+			t.Errorf("chunk %d not quantized after %d queries", i, workers*callsEach*nq)
+		}
+	}
+	c.mu.RUnlock()
+	for i, q := range qs {
+		want, _ := searchAll(t, c, q, engine.SearchOptions{})
+		for w := range results {
+			for k := range results[w] {
+				got, _ := searchAll(t, c, q, engine.SearchOptions{Scores: &results[w][k][i]})
+				sameCandidates(t, got, want)
+			}
+		}
 	}
 }
