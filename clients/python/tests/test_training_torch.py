@@ -26,7 +26,7 @@ from sentence_transformers import InputExample, losses  # noqa: E402
 from torch.utils.data import DataLoader, Sampler  # noqa: E402
 from transformers import TrainerCallback  # noqa: E402
 
-from hardneg.training import HardBatchSampler  # noqa: E402
+from hardneg.training import HardBatchDataset, HardBatchSampler  # noqa: E402
 
 
 def test_sampler_feeds_multiple_negatives_ranking_loss(sync_client: hardneg.Client) -> None:
@@ -68,3 +68,33 @@ def test_sampler_feeds_multiple_negatives_ranking_loss(sync_client: hardneg.Clie
 def test_refresh_callback_is_a_trainer_callback(sync_client: hardneg.Client) -> None:
     cb = RefreshCallback(sync_client, "unused", lambda ids: np.zeros((len(ids), 16), np.float32), every=10)
     assert isinstance(cb.trainer_callback(), TrainerCallback)
+
+
+def collate_row_numbers(rows: list[dict]) -> "torch.Tensor":
+    """A collate_fn the DataLoader's spawned workers can import (a lambda cannot be sent)."""
+    return torch.tensor([r["i"] for r in rows])
+
+
+def test_dataset_yields_each_batch_once_across_workers(sync_client: hardneg.Client) -> None:
+    name = f"torch-ds-{uuid.uuid4().hex[:8]}"
+    sync_client.create_collection(name, dim=16, metric="cosine")
+    try:
+        x = unit_rows(64, 16, seed=52)
+        ids = [f"q{i}" for i in range(40)] + [f"p{i}" for i in range(24)]
+        sync_client.upsert(name, ids, x)
+        rows = [{"i": i, "text": f"row {i}"} for i in range(40)]
+        ds = HardBatchDataset(rows, sync_client, name, ids[:40], batch_size=8, epochs=2, cluster_size=(4, 8),
+                              collate_fn=collate_row_numbers)
+        expected = [list(b.rows) for b in ds.hard.batches(0)]
+        # One process: the server's batches, in order, collated; the epoch advances.
+        got = [t.tolist() for t in DataLoader(ds, batch_size=None)]
+        assert got == expected and ds.hard.epoch == 1
+        # Two workers: every batch exactly once (interleaved), none twice.
+        ds.set_epoch(0)
+        got2 = [t.tolist() for t in DataLoader(ds, batch_size=None, num_workers=2, multiprocessing_context="spawn")]
+        assert sorted(got2) == sorted(expected) and len(got2) == len(expected)
+        assert sorted(r for b in got2 for r in b) == list(range(40))
+        with pytest.raises(ValueError, match="40 anchors"):
+            HardBatchDataset(rows[:10], sync_client, name, ids[:40], batch_size=8)
+    finally:
+        sync_client.delete_collection(name)

@@ -5,7 +5,10 @@
 the client. ``HardBatchSampler`` is the same as a ``torch.utils.data.Sampler``, for a
 ``DataLoader``'s ``batch_sampler`` (and so sentence-transformers'
 MultipleNegativesRankingLoss, whose in-batch negatives are then hard); it needs torch,
-which is imported only when ``HardBatchSampler`` is first used. :class:`RefreshCallback`
+which is imported only when ``HardBatchSampler`` is first used. ``HardBatchDataset`` is
+a ``torch.utils.data.IterableDataset`` that yields the batches themselves (the rows of a
+dataset you pass, collated), for a ``DataLoader(..., batch_size=None)`` with any number
+of workers. :class:`RefreshCallback`
 re-encodes the items the server's refresh queue names every few steps.
 
 Example::
@@ -25,7 +28,7 @@ from typing import Any, Callable, Iterator, Optional
 
 from hardneg.types import HardBatch, RefreshQueue
 
-__all__ = ["HardBatches", "HardBatchSampler", "RefreshCallback"]
+__all__ = ["HardBatches", "HardBatchSampler", "HardBatchDataset", "RefreshCallback"]
 
 
 class HardBatches:
@@ -133,14 +136,71 @@ def _hard_batch_sampler() -> type:
             def __init__(self, *args: Any, **kwargs: Any) -> None:
                 HardBatches.__init__(self, *args, **kwargs)
 
-        HardBatchSampler.__module__ = __name__
+        HardBatchSampler.__module__, HardBatchSampler.__qualname__ = __name__, "HardBatchSampler"
         _sampler_class = HardBatchSampler
     return _sampler_class
+
+
+_dataset_class: Optional[type] = None
+
+
+def _hard_batch_dataset() -> type:
+    """``HardBatchDataset``: the hard batches of a dataset as a ``torch.utils.data.IterableDataset``."""
+    global _dataset_class
+    if _dataset_class is None:
+        try:
+            from torch.utils.data import IterableDataset, get_worker_info
+        except ImportError as e:  # pragma: no cover - depends on the environment
+            raise ImportError("hardneg.training.HardBatchDataset needs torch: pip install torch") from e
+
+        class HardBatchDataset(IterableDataset):  # type: ignore[misc,type-arg]
+            """The hard batches of ``dataset`` (indexable like the anchors: row i is
+            anchor ``anchor_ids[i]``), one epoch per iteration, each batch as
+            ``collate_fn([dataset[i] for i in rows])`` (the list itself without
+            ``collate_fn``). Use it with ``DataLoader(ds, batch_size=None)``; with
+            ``num_workers=n`` each worker builds the epoch's batches (the same, from
+            the same seed) and yields every n-th, so each batch is yielded once. The
+            other arguments are :class:`HardBatches`'; ``set_epoch`` chooses the epoch
+            (call it before each epoch when the DataLoader runs workers: they iterate
+            copies, so the epoch does not advance by itself there).
+            """
+
+            def __init__(self, dataset: Any, *args: Any, collate_fn: Optional[Callable[[list[Any]], Any]] = None,
+                         **kwargs: Any) -> None:
+                self.dataset = dataset
+                self.collate_fn = collate_fn
+                self.hard = HardBatches(*args, **kwargs)
+                if len(dataset) != len(self.hard.anchor_ids):
+                    raise ValueError(f"dataset has {len(dataset)} rows for {len(self.hard.anchor_ids)} anchors")
+
+            def set_epoch(self, epoch: int) -> None:
+                self.hard.set_epoch(epoch)
+
+            def __len__(self) -> int:
+                return len(self.hard)
+
+            def __iter__(self) -> Iterator[Any]:
+                info = get_worker_info()
+                worker, workers = (0, 1) if info is None else (info.id, info.num_workers)
+                epoch = self.hard.epoch
+                batches = self.hard.batches(epoch)
+                self.hard.epoch = epoch + 1
+                for b in batches[worker::workers]:
+                    rows = [self.dataset[i] for i in b.rows]
+                    yield self.collate_fn(rows) if self.collate_fn is not None else rows
+
+        # Picklable (DataLoader workers receive the dataset): pickle finds the class
+        # through the module's __getattr__.
+        HardBatchDataset.__module__, HardBatchDataset.__qualname__ = __name__, "HardBatchDataset"
+        _dataset_class = HardBatchDataset
+    return _dataset_class
 
 
 def __getattr__(name: str) -> Any:
     if name == "HardBatchSampler":
         return _hard_batch_sampler()
+    if name == "HardBatchDataset":
+        return _hard_batch_dataset()
     raise AttributeError(f"module 'hardneg.training' has no attribute {name!r}")
 
 
