@@ -114,6 +114,17 @@ type scored struct {
 }
 
 // better orders scans best-first: higher score, then lower slot.
+// cmpBetter orders entries best first (better's order) for slices.SortFunc.
+func cmpBetter(a, b scored) int {
+	switch {
+	case better(a, b):
+		return -1
+	case better(b, a):
+		return 1
+	}
+	return 0
+}
+
 func better(a, b scored) bool {
 	if a.score != b.score {
 		return a.score > b.score
@@ -335,15 +346,7 @@ func (c *Collection) exactSearch(ctx context.Context, q []float32, opts engine.S
 	// The selected best items first, in order; then, only if the search asks for more,
 	// the rest, which all rank below the worst selected one. Scores computed within a
 	// tolerance of the scan's are re-scored and re-ordered on the way (see rescorer).
-	slices.SortFunc(top, func(a, b scored) int {
-		switch {
-		case better(a, b):
-			return -1
-		case better(b, a):
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(top, cmpBetter)
 	var next func() (scored, bool)
 	order := &scanOrder{top: top, all: h}
 	if pre != nil {

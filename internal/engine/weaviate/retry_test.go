@@ -146,6 +146,7 @@ func TestTransient(t *testing.T) {
 		{fmt.Errorf("wrapped: %w", status.Error(codes.Unauthenticated, "x")), false},
 		{&fault.WeaviateClientError{StatusCode: 503, Msg: "x"}, true},
 		{&fault.WeaviateClientError{StatusCode: 422, Msg: "x"}, false},
+		{&fault.WeaviateClientError{StatusCode: 404, Msg: "x"}, false}, // getByID: absent
 		{&fault.WeaviateClientError{Msg: "dial tcp: connection refused"}, true},
 		{fmt.Errorf("%q: %w", "c", engine.ErrCollectionNotFound), false},
 	} {
