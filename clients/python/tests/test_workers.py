@@ -60,7 +60,8 @@ def test_forked_workers_use_their_own_channel(filled: tuple[hardneg.Client, str,
     try:
         ctx = mp.get_context("fork")
         with ctx.Pool(2) as pool:
-            out = pool.map(_mine_with_inherited, range(8), chunksize=1)
+            # A bounded wait: a worker that dies would otherwise hang the pool for good.
+            out = pool.map_async(_mine_with_inherited, range(8), chunksize=1).get(timeout=120)
     finally:
         _inherited = None
     channels: dict[int, set[int]] = {}
@@ -89,7 +90,7 @@ def test_pool_arguments_get_their_own_channel(filled: tuple[hardneg.Client, str,
     parent_channel = client.channel
     ctx = mp.get_context("fork")
     with ctx.Pool(2) as pool:
-        out = pool.map(_mine_in_worker, [(client, name, i) for i in range(8)])
+        out = pool.map_async(_mine_in_worker, [(client, name, i) for i in range(8)]).get(timeout=120)
     for i, (pid, channel_id, ids) in enumerate(out):
         assert pid != os.getpid()
         assert channel_id != id(parent_channel)
@@ -127,7 +128,7 @@ def test_spawned_workers_get_a_pickled_client(filled: tuple[hardneg.Client, str,
     assert restored.target == client.target and restored._channel is None
     ctx = mp.get_context("spawn")
     with ctx.Pool(2) as pool:
-        out = pool.map(_mine_in_worker, [(client, name, i) for i in range(4)])
+        out = pool.map_async(_mine_in_worker, [(client, name, i) for i in range(4)]).get(timeout=120)
     assert [ids for _, _, ids in out] == [_expected(x, i) for i in range(4)]
 
 

@@ -48,6 +48,10 @@ def _queue_iter(q: "queue.Queue[Any]") -> Iterator[Any]:
         yield item
 
 
+# Channels a forked process inherited from its parent (see Client._stub).
+_inherited_channels: list[Any] = []
+
+
 class Client(Front):
     """Synchronous client of a hardneg server.
 
@@ -114,8 +118,13 @@ class Client(Front):
             return stub
         with self._lock:
             if self._stub_obj is None or self._pid != pid:
-                # After fork the inherited channel belongs to the parent: drop it without
+                # After fork the inherited channel belongs to the parent: keep it without
                 # closing (closing would touch the parent's connections) and open our own.
+                # It is kept referenced for the life of this process: collecting it would
+                # run gRPC's channel teardown on the parent's state, which can crash a
+                # forked child.
+                if self._channel is not None and self._pid != pid:
+                    _inherited_channels.append((self._channel, self._stub_obj))
                 self._channel = self._core.config.sync_channel()
                 self._stub_obj = pb_grpc.MinerServiceStub(self._channel)
                 self._pid = pid
