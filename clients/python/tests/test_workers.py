@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import multiprocessing as mp
 import os
 import pickle
@@ -57,6 +58,12 @@ def test_forked_workers_use_their_own_channel(filled: tuple[hardneg.Client, str,
     client.mine(name, anchor_ids=["w0"])  # the parent's channel is open before the fork
     parent_channel = client.channel
     _inherited = (client, name, id(parent_channel))
+    # Collect the parent's garbage before forking, and freeze what is left: a child that
+    # collects gRPC objects it inherited (channels earlier tests dropped) can crash in
+    # gRPC's teardown, as gRPC is not fork-safe. Forking users do the same (gc.freeze's
+    # documentation recommends it before fork).
+    gc.collect()
+    gc.freeze()
     try:
         ctx = mp.get_context("fork")
         with ctx.Pool(2) as pool:
@@ -64,6 +71,7 @@ def test_forked_workers_use_their_own_channel(filled: tuple[hardneg.Client, str,
             out = pool.map_async(_mine_with_inherited, range(8), chunksize=1).get(timeout=120)
     finally:
         _inherited = None
+        gc.unfreeze()
     channels: dict[int, set[int]] = {}
     for i, (pid, pid_before, pid_after, channel_id, ids) in enumerate(out):
         assert pid != os.getpid()
