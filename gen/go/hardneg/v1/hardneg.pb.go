@@ -111,6 +111,67 @@ func (Metric) EnumDescriptor() ([]byte, []int) {
 	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{0}
 }
 
+// Quantization is how a collection's graph search compares vectors while it walks the
+// graph. Returned scores are exact whichever is chosen.
+type Quantization int32
+
+const (
+	// Not set: the default, QUANTIZATION_INT8 for cosine and dot collections and
+	// QUANTIZATION_NONE for L2.
+	Quantization_QUANTIZATION_UNSPECIFIED Quantization = 0
+	// The graph search compares the float vectors.
+	Quantization_QUANTIZATION_NONE Quantization = 1
+	// The collection keeps an int8 code per vector (dim + 4 bytes: symmetric, one scale
+	// max|x|/127 per vector, a function of the vector alone, so nothing more is logged or
+	// snapshotted: codes are rebuilt from the vectors on restart). The graph search walks
+	// on the codes with an integer kernel, then re-scores its final candidate list (ef
+	// wide) with the float vectors, so every returned score is exact; graph inserts walk
+	// on them too. Faster searches and inserts at the same recall (docs/BENCHMARKS.md). Cosine and dot collections only; L2 is
+	// rejected (INVALID_ARGUMENT on index_params.quantization).
+	Quantization_QUANTIZATION_INT8 Quantization = 2
+)
+
+// Enum value maps for Quantization.
+var (
+	Quantization_name = map[int32]string{
+		0: "QUANTIZATION_UNSPECIFIED",
+		1: "QUANTIZATION_NONE",
+		2: "QUANTIZATION_INT8",
+	}
+	Quantization_value = map[string]int32{
+		"QUANTIZATION_UNSPECIFIED": 0,
+		"QUANTIZATION_NONE":        1,
+		"QUANTIZATION_INT8":        2,
+	}
+)
+
+func (x Quantization) Enum() *Quantization {
+	p := new(Quantization)
+	*p = x
+	return p
+}
+
+func (x Quantization) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Quantization) Descriptor() protoreflect.EnumDescriptor {
+	return file_hardneg_v1_hardneg_proto_enumTypes[1].Descriptor()
+}
+
+func (Quantization) Type() protoreflect.EnumType {
+	return &file_hardneg_v1_hardneg_proto_enumTypes[1]
+}
+
+func (x Quantization) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Quantization.Descriptor instead.
+func (Quantization) EnumDescriptor() ([]byte, []int) {
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{1}
+}
+
 // RankMode says how the rank window of a policy counts ranks.
 type RankMode int32
 
@@ -150,11 +211,11 @@ func (x RankMode) String() string {
 }
 
 func (RankMode) Descriptor() protoreflect.EnumDescriptor {
-	return file_hardneg_v1_hardneg_proto_enumTypes[1].Descriptor()
+	return file_hardneg_v1_hardneg_proto_enumTypes[2].Descriptor()
 }
 
 func (RankMode) Type() protoreflect.EnumType {
-	return &file_hardneg_v1_hardneg_proto_enumTypes[1]
+	return &file_hardneg_v1_hardneg_proto_enumTypes[2]
 }
 
 func (x RankMode) Number() protoreflect.EnumNumber {
@@ -163,7 +224,7 @@ func (x RankMode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use RankMode.Descriptor instead.
 func (RankMode) EnumDescriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{1}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{2}
 }
 
 // SamplingStrategy chooses negatives among the candidates in the rank window.
@@ -215,11 +276,11 @@ func (x SamplingStrategy) String() string {
 }
 
 func (SamplingStrategy) Descriptor() protoreflect.EnumDescriptor {
-	return file_hardneg_v1_hardneg_proto_enumTypes[2].Descriptor()
+	return file_hardneg_v1_hardneg_proto_enumTypes[3].Descriptor()
 }
 
 func (SamplingStrategy) Type() protoreflect.EnumType {
-	return &file_hardneg_v1_hardneg_proto_enumTypes[2]
+	return &file_hardneg_v1_hardneg_proto_enumTypes[3]
 }
 
 func (x SamplingStrategy) Number() protoreflect.EnumNumber {
@@ -228,7 +289,7 @@ func (x SamplingStrategy) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SamplingStrategy.Descriptor instead.
 func (SamplingStrategy) EnumDescriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{2}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{3}
 }
 
 // StaleRule says what the freshness rule (min_version, max_staleness) does with a
@@ -272,11 +333,11 @@ func (x StaleRule) String() string {
 }
 
 func (StaleRule) Descriptor() protoreflect.EnumDescriptor {
-	return file_hardneg_v1_hardneg_proto_enumTypes[3].Descriptor()
+	return file_hardneg_v1_hardneg_proto_enumTypes[4].Descriptor()
 }
 
 func (StaleRule) Type() protoreflect.EnumType {
-	return &file_hardneg_v1_hardneg_proto_enumTypes[3]
+	return &file_hardneg_v1_hardneg_proto_enumTypes[4]
 }
 
 func (x StaleRule) Number() protoreflect.EnumNumber {
@@ -285,7 +346,7 @@ func (x StaleRule) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use StaleRule.Descriptor instead.
 func (StaleRule) EnumDescriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{3}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{4}
 }
 
 // SyntheticKind says how a synthetic negative was mixed.
@@ -325,11 +386,11 @@ func (x SyntheticKind) String() string {
 }
 
 func (SyntheticKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_hardneg_v1_hardneg_proto_enumTypes[4].Descriptor()
+	return file_hardneg_v1_hardneg_proto_enumTypes[5].Descriptor()
 }
 
 func (SyntheticKind) Type() protoreflect.EnumType {
-	return &file_hardneg_v1_hardneg_proto_enumTypes[4]
+	return &file_hardneg_v1_hardneg_proto_enumTypes[5]
 }
 
 func (x SyntheticKind) Number() protoreflect.EnumNumber {
@@ -338,7 +399,7 @@ func (x SyntheticKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SyntheticKind.Descriptor instead.
 func (SyntheticKind) EnumDescriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{4}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{5}
 }
 
 // CandidateFate is what became of a candidate judged for an anchor: the rule that
@@ -447,11 +508,11 @@ func (x CandidateFate) String() string {
 }
 
 func (CandidateFate) Descriptor() protoreflect.EnumDescriptor {
-	return file_hardneg_v1_hardneg_proto_enumTypes[5].Descriptor()
+	return file_hardneg_v1_hardneg_proto_enumTypes[6].Descriptor()
 }
 
 func (CandidateFate) Type() protoreflect.EnumType {
-	return &file_hardneg_v1_hardneg_proto_enumTypes[5]
+	return &file_hardneg_v1_hardneg_proto_enumTypes[6]
 }
 
 func (x CandidateFate) Number() protoreflect.EnumNumber {
@@ -460,7 +521,7 @@ func (x CandidateFate) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use CandidateFate.Descriptor instead.
 func (CandidateFate) EnumDescriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{5}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{6}
 }
 
 // BatchStrategy says how BuildBatches groups anchors.
@@ -505,11 +566,11 @@ func (x BatchStrategy) String() string {
 }
 
 func (BatchStrategy) Descriptor() protoreflect.EnumDescriptor {
-	return file_hardneg_v1_hardneg_proto_enumTypes[6].Descriptor()
+	return file_hardneg_v1_hardneg_proto_enumTypes[7].Descriptor()
 }
 
 func (BatchStrategy) Type() protoreflect.EnumType {
-	return &file_hardneg_v1_hardneg_proto_enumTypes[6]
+	return &file_hardneg_v1_hardneg_proto_enumTypes[7]
 }
 
 func (x BatchStrategy) Number() protoreflect.EnumNumber {
@@ -518,7 +579,7 @@ func (x BatchStrategy) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use BatchStrategy.Descriptor instead.
 func (BatchStrategy) EnumDescriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{6}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{7}
 }
 
 // IndexParams tunes a collection's index. Zero fields take the server's defaults.
@@ -537,8 +598,12 @@ type IndexParams struct {
 	// the graph). 4,294,967,295 (or any count the collection never
 	// reaches) means exact-only: no graph is ever built.
 	ExactThreshold uint32 `protobuf:"varint,4,opt,name=exact_threshold,json=exactThreshold,proto3" json:"exact_threshold,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// How the graph search compares vectors; see Quantization. Unspecified takes the
+	// default for the metric; the effective value is reported back. The Weaviate engine
+	// ignores it (Weaviate runs its own search) and reports it unspecified.
+	Quantization  Quantization `protobuf:"varint,5,opt,name=quantization,proto3,enum=hardneg.v1.Quantization" json:"quantization,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *IndexParams) Reset() {
@@ -599,6 +664,13 @@ func (x *IndexParams) GetExactThreshold() uint32 {
 	return 0
 }
 
+func (x *IndexParams) GetQuantization() Quantization {
+	if x != nil {
+		return x.Quantization
+	}
+	return Quantization_QUANTIZATION_UNSPECIFIED
+}
+
 // CollectionStats are counters of a collection at the time of the request.
 type CollectionStats struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -608,7 +680,8 @@ type CollectionStats struct {
 	TombstoneCount uint64 `protobuf:"varint,2,opt,name=tombstone_count,json=tombstoneCount,proto3" json:"tombstone_count,omitempty"`
 	// Log sequence number of the last write applied to the collection.
 	LastAppliedSequence uint64 `protobuf:"varint,3,opt,name=last_applied_sequence,json=lastAppliedSequence,proto3" json:"last_applied_sequence,omitempty"`
-	// Bytes of vector storage held in memory.
+	// Bytes of vector storage held in memory: the float vectors and, under quantization
+	// int8, their codes (dim + 4 bytes per vector).
 	VectorBytes uint64 `protobuf:"varint,4,opt,name=vector_bytes,json=vectorBytes,proto3" json:"vector_bytes,omitempty"`
 	// Whether searches currently go through the HNSW graph (true) or exact scan (false).
 	GraphSearch   bool `protobuf:"varint,5,opt,name=graph_search,json=graphSearch,proto3" json:"graph_search,omitempty"`
@@ -2098,9 +2171,10 @@ type MiningPolicy struct {
 	// fills its shortfall from a new cycle (AnchorResult.rotation_restarted). Under
 	// RANK_MODE_RAW a cycle walks the rank window; under RANK_MODE_SURVIVING the window
 	// slides deeper with each call, down to the hardness floor (max_rank). Rotation state
-	// lives in the server's memory, not in the write-ahead log: a restart forgets it. It is
-	// kept for the 100,000 most recently used keys and at most 4,096 negatives per key and
-	// cycle. Default false.
+	// is loop state, not in the write-ahead log: saved every -loop-state-interval and at
+	// shutdown and loaded at start, so a restart goes on with each key's cycle (a crash
+	// forgets at most one interval). It is kept for the 100,000 most recently used keys and
+	// at most 4,096 negatives per key and cycle. Default false.
 	Rotate bool `protobuf:"varint,33,opt,name=rotate,proto3" json:"rotate,omitempty"`
 	// Cap on how often one item is served as a negative within the collection's exposure
 	// window (100,000 served negatives, see RefreshQueue): an item that reached it is
@@ -2115,9 +2189,8 @@ type MiningPolicy struct {
 	// top), rises by 0.25 per solved report (ReportLoss) up to 1 (the policy's own
 	// window, the hardest), falls by 0.25 per unsolved report and by 0.25 per false
 	// negative newly reported for the key (ReportFalseNegatives). The default hardness
-	// floor (max_rank) follows the moved window. Kept in memory for the 100,000 most
-	// recently used keys per collection; a restart starts every key again at 0. Default
-	// false.
+	// floor (max_rank) follows the moved window. Kept as loop state (like rotation) for
+	// the 100,000 most recently used keys per collection. Default false.
 	ClosedLoop bool `protobuf:"varint,36,opt,name=closed_loop,json=closedLoop,proto3" json:"closed_loop,omitempty"`
 	// Ranks of the closed-loop band: the shift at h = 0. 0: 10·num_negatives.
 	ClosedLoopDepth uint32 `protobuf:"varint,37,opt,name=closed_loop_depth,json=closedLoopDepth,proto3" json:"closed_loop_depth,omitempty"`
@@ -4267,7 +4340,8 @@ func (x *BackupRequest) GetChunkBytes() uint32 {
 type BackupHeader struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Version of the encoding: the snapshot format (docs/OPERATIONS.md). Restore accepts
-	// the versions it can read; this server writes and reads 2.
+	// the versions it can read; this server writes 3 (which adds the collection's
+	// quantization) and reads 2 and 3.
 	FormatVersion uint32 `protobuf:"varint,1,opt,name=format_version,json=formatVersion,proto3" json:"format_version,omitempty"`
 	// The collection as backed up: name, dim, metric, index parameters and statistics.
 	Collection *Collection `protobuf:"bytes,2,opt,name=collection,proto3" json:"collection,omitempty"`
@@ -5156,12 +5230,13 @@ var File_hardneg_v1_hardneg_proto protoreflect.FileDescriptor
 const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\n" +
 	"\x18hardneg/v1/hardneg.proto\x12\n" +
-	"hardneg.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8a\x01\n" +
+	"hardneg.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc8\x01\n" +
 	"\vIndexParams\x12\f\n" +
 	"\x01m\x18\x01 \x01(\rR\x01m\x12'\n" +
 	"\x0fef_construction\x18\x02 \x01(\rR\x0eefConstruction\x12\x1b\n" +
 	"\tef_search\x18\x03 \x01(\rR\befSearch\x12'\n" +
-	"\x0fexact_threshold\x18\x04 \x01(\rR\x0eexactThreshold\"\xd3\x01\n" +
+	"\x0fexact_threshold\x18\x04 \x01(\rR\x0eexactThreshold\x12<\n" +
+	"\fquantization\x18\x05 \x01(\x0e2\x18.hardneg.v1.QuantizationR\fquantization\"\xd3\x01\n" +
 	"\x0fCollectionStats\x12\x1d\n" +
 	"\n" +
 	"item_count\x18\x01 \x01(\x04R\titemCount\x12'\n" +
@@ -5593,7 +5668,11 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\rMETRIC_COSINE\x10\x01\x12\x0e\n" +
 	"\n" +
 	"METRIC_DOT\x10\x02\x12\r\n" +
-	"\tMETRIC_L2\x10\x03*Q\n" +
+	"\tMETRIC_L2\x10\x03*Z\n" +
+	"\fQuantization\x12\x1c\n" +
+	"\x18QUANTIZATION_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11QUANTIZATION_NONE\x10\x01\x12\x15\n" +
+	"\x11QUANTIZATION_INT8\x10\x02*Q\n" +
 	"\bRankMode\x12\x19\n" +
 	"\x15RANK_MODE_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rRANK_MODE_RAW\x10\x01\x12\x17\n" +
@@ -5672,156 +5751,158 @@ func file_hardneg_v1_hardneg_proto_rawDescGZIP() []byte {
 	return file_hardneg_v1_hardneg_proto_rawDescData
 }
 
-var file_hardneg_v1_hardneg_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
+var file_hardneg_v1_hardneg_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
 var file_hardneg_v1_hardneg_proto_msgTypes = make([]protoimpl.MessageInfo, 56)
 var file_hardneg_v1_hardneg_proto_goTypes = []any{
 	(Metric)(0),                          // 0: hardneg.v1.Metric
-	(RankMode)(0),                        // 1: hardneg.v1.RankMode
-	(SamplingStrategy)(0),                // 2: hardneg.v1.SamplingStrategy
-	(StaleRule)(0),                       // 3: hardneg.v1.StaleRule
-	(SyntheticKind)(0),                   // 4: hardneg.v1.SyntheticKind
-	(CandidateFate)(0),                   // 5: hardneg.v1.CandidateFate
-	(BatchStrategy)(0),                   // 6: hardneg.v1.BatchStrategy
-	(*IndexParams)(nil),                  // 7: hardneg.v1.IndexParams
-	(*CollectionStats)(nil),              // 8: hardneg.v1.CollectionStats
-	(*Collection)(nil),                   // 9: hardneg.v1.Collection
-	(*CreateCollectionRequest)(nil),      // 10: hardneg.v1.CreateCollectionRequest
-	(*CreateCollectionResponse)(nil),     // 11: hardneg.v1.CreateCollectionResponse
-	(*GetCollectionRequest)(nil),         // 12: hardneg.v1.GetCollectionRequest
-	(*GetCollectionResponse)(nil),        // 13: hardneg.v1.GetCollectionResponse
-	(*ListCollectionsRequest)(nil),       // 14: hardneg.v1.ListCollectionsRequest
-	(*ListCollectionsResponse)(nil),      // 15: hardneg.v1.ListCollectionsResponse
-	(*DeleteCollectionRequest)(nil),      // 16: hardneg.v1.DeleteCollectionRequest
-	(*DeleteCollectionResponse)(nil),     // 17: hardneg.v1.DeleteCollectionResponse
-	(*GroupList)(nil),                    // 18: hardneg.v1.GroupList
-	(*ItemBatch)(nil),                    // 19: hardneg.v1.ItemBatch
-	(*UpsertRequest)(nil),                // 20: hardneg.v1.UpsertRequest
-	(*UpsertResponse)(nil),               // 21: hardneg.v1.UpsertResponse
-	(*DeleteRequest)(nil),                // 22: hardneg.v1.DeleteRequest
-	(*DeleteResponse)(nil),               // 23: hardneg.v1.DeleteResponse
-	(*UpsertStreamRequest)(nil),          // 24: hardneg.v1.UpsertStreamRequest
-	(*UpsertStreamResponse)(nil),         // 25: hardneg.v1.UpsertStreamResponse
-	(*GetItemsRequest)(nil),              // 26: hardneg.v1.GetItemsRequest
-	(*GetItemsResponse)(nil),             // 27: hardneg.v1.GetItemsResponse
-	(*Anchor)(nil),                       // 28: hardneg.v1.Anchor
-	(*MiningPolicy)(nil),                 // 29: hardneg.v1.MiningPolicy
-	(*SyntheticPolicy)(nil),              // 30: hardneg.v1.SyntheticPolicy
-	(*MineRequest)(nil),                  // 31: hardneg.v1.MineRequest
-	(*Negative)(nil),                     // 32: hardneg.v1.Negative
-	(*RuleCounts)(nil),                   // 33: hardneg.v1.RuleCounts
-	(*AnchorResult)(nil),                 // 34: hardneg.v1.AnchorResult
-	(*SyntheticNegative)(nil),            // 35: hardneg.v1.SyntheticNegative
-	(*ExplainedCandidate)(nil),           // 36: hardneg.v1.ExplainedCandidate
-	(*MineResponse)(nil),                 // 37: hardneg.v1.MineResponse
-	(*FalseNegativeReport)(nil),          // 38: hardneg.v1.FalseNegativeReport
-	(*ReportFalseNegativesRequest)(nil),  // 39: hardneg.v1.ReportFalseNegativesRequest
-	(*ReportFalseNegativesResponse)(nil), // 40: hardneg.v1.ReportFalseNegativesResponse
-	(*GetCalibrationRequest)(nil),        // 41: hardneg.v1.GetCalibrationRequest
-	(*ScoreSummary)(nil),                 // 42: hardneg.v1.ScoreSummary
-	(*GetCalibrationResponse)(nil),       // 43: hardneg.v1.GetCalibrationResponse
-	(*SnapshotCollectionRequest)(nil),    // 44: hardneg.v1.SnapshotCollectionRequest
-	(*SnapshotCollectionResponse)(nil),   // 45: hardneg.v1.SnapshotCollectionResponse
-	(*RefreshQueueRequest)(nil),          // 46: hardneg.v1.RefreshQueueRequest
-	(*RefreshItem)(nil),                  // 47: hardneg.v1.RefreshItem
-	(*RefreshQueueResponse)(nil),         // 48: hardneg.v1.RefreshQueueResponse
-	(*ListSnapshotsRequest)(nil),         // 49: hardneg.v1.ListSnapshotsRequest
-	(*SnapshotFile)(nil),                 // 50: hardneg.v1.SnapshotFile
-	(*ListSnapshotsResponse)(nil),        // 51: hardneg.v1.ListSnapshotsResponse
-	(*BackupRequest)(nil),                // 52: hardneg.v1.BackupRequest
-	(*BackupHeader)(nil),                 // 53: hardneg.v1.BackupHeader
-	(*BackupResponse)(nil),               // 54: hardneg.v1.BackupResponse
-	(*RestoreRequest)(nil),               // 55: hardneg.v1.RestoreRequest
-	(*RestoreResponse)(nil),              // 56: hardneg.v1.RestoreResponse
-	(*BatchAnchor)(nil),                  // 57: hardneg.v1.BatchAnchor
-	(*BuildBatchesRequest)(nil),          // 58: hardneg.v1.BuildBatchesRequest
-	(*BuildBatchesResponse)(nil),         // 59: hardneg.v1.BuildBatchesResponse
-	(*AnchorOutcome)(nil),                // 60: hardneg.v1.AnchorOutcome
-	(*ReportLossRequest)(nil),            // 61: hardneg.v1.ReportLossRequest
-	(*ReportLossResponse)(nil),           // 62: hardneg.v1.ReportLossResponse
-	(*timestamppb.Timestamp)(nil),        // 63: google.protobuf.Timestamp
+	(Quantization)(0),                    // 1: hardneg.v1.Quantization
+	(RankMode)(0),                        // 2: hardneg.v1.RankMode
+	(SamplingStrategy)(0),                // 3: hardneg.v1.SamplingStrategy
+	(StaleRule)(0),                       // 4: hardneg.v1.StaleRule
+	(SyntheticKind)(0),                   // 5: hardneg.v1.SyntheticKind
+	(CandidateFate)(0),                   // 6: hardneg.v1.CandidateFate
+	(BatchStrategy)(0),                   // 7: hardneg.v1.BatchStrategy
+	(*IndexParams)(nil),                  // 8: hardneg.v1.IndexParams
+	(*CollectionStats)(nil),              // 9: hardneg.v1.CollectionStats
+	(*Collection)(nil),                   // 10: hardneg.v1.Collection
+	(*CreateCollectionRequest)(nil),      // 11: hardneg.v1.CreateCollectionRequest
+	(*CreateCollectionResponse)(nil),     // 12: hardneg.v1.CreateCollectionResponse
+	(*GetCollectionRequest)(nil),         // 13: hardneg.v1.GetCollectionRequest
+	(*GetCollectionResponse)(nil),        // 14: hardneg.v1.GetCollectionResponse
+	(*ListCollectionsRequest)(nil),       // 15: hardneg.v1.ListCollectionsRequest
+	(*ListCollectionsResponse)(nil),      // 16: hardneg.v1.ListCollectionsResponse
+	(*DeleteCollectionRequest)(nil),      // 17: hardneg.v1.DeleteCollectionRequest
+	(*DeleteCollectionResponse)(nil),     // 18: hardneg.v1.DeleteCollectionResponse
+	(*GroupList)(nil),                    // 19: hardneg.v1.GroupList
+	(*ItemBatch)(nil),                    // 20: hardneg.v1.ItemBatch
+	(*UpsertRequest)(nil),                // 21: hardneg.v1.UpsertRequest
+	(*UpsertResponse)(nil),               // 22: hardneg.v1.UpsertResponse
+	(*DeleteRequest)(nil),                // 23: hardneg.v1.DeleteRequest
+	(*DeleteResponse)(nil),               // 24: hardneg.v1.DeleteResponse
+	(*UpsertStreamRequest)(nil),          // 25: hardneg.v1.UpsertStreamRequest
+	(*UpsertStreamResponse)(nil),         // 26: hardneg.v1.UpsertStreamResponse
+	(*GetItemsRequest)(nil),              // 27: hardneg.v1.GetItemsRequest
+	(*GetItemsResponse)(nil),             // 28: hardneg.v1.GetItemsResponse
+	(*Anchor)(nil),                       // 29: hardneg.v1.Anchor
+	(*MiningPolicy)(nil),                 // 30: hardneg.v1.MiningPolicy
+	(*SyntheticPolicy)(nil),              // 31: hardneg.v1.SyntheticPolicy
+	(*MineRequest)(nil),                  // 32: hardneg.v1.MineRequest
+	(*Negative)(nil),                     // 33: hardneg.v1.Negative
+	(*RuleCounts)(nil),                   // 34: hardneg.v1.RuleCounts
+	(*AnchorResult)(nil),                 // 35: hardneg.v1.AnchorResult
+	(*SyntheticNegative)(nil),            // 36: hardneg.v1.SyntheticNegative
+	(*ExplainedCandidate)(nil),           // 37: hardneg.v1.ExplainedCandidate
+	(*MineResponse)(nil),                 // 38: hardneg.v1.MineResponse
+	(*FalseNegativeReport)(nil),          // 39: hardneg.v1.FalseNegativeReport
+	(*ReportFalseNegativesRequest)(nil),  // 40: hardneg.v1.ReportFalseNegativesRequest
+	(*ReportFalseNegativesResponse)(nil), // 41: hardneg.v1.ReportFalseNegativesResponse
+	(*GetCalibrationRequest)(nil),        // 42: hardneg.v1.GetCalibrationRequest
+	(*ScoreSummary)(nil),                 // 43: hardneg.v1.ScoreSummary
+	(*GetCalibrationResponse)(nil),       // 44: hardneg.v1.GetCalibrationResponse
+	(*SnapshotCollectionRequest)(nil),    // 45: hardneg.v1.SnapshotCollectionRequest
+	(*SnapshotCollectionResponse)(nil),   // 46: hardneg.v1.SnapshotCollectionResponse
+	(*RefreshQueueRequest)(nil),          // 47: hardneg.v1.RefreshQueueRequest
+	(*RefreshItem)(nil),                  // 48: hardneg.v1.RefreshItem
+	(*RefreshQueueResponse)(nil),         // 49: hardneg.v1.RefreshQueueResponse
+	(*ListSnapshotsRequest)(nil),         // 50: hardneg.v1.ListSnapshotsRequest
+	(*SnapshotFile)(nil),                 // 51: hardneg.v1.SnapshotFile
+	(*ListSnapshotsResponse)(nil),        // 52: hardneg.v1.ListSnapshotsResponse
+	(*BackupRequest)(nil),                // 53: hardneg.v1.BackupRequest
+	(*BackupHeader)(nil),                 // 54: hardneg.v1.BackupHeader
+	(*BackupResponse)(nil),               // 55: hardneg.v1.BackupResponse
+	(*RestoreRequest)(nil),               // 56: hardneg.v1.RestoreRequest
+	(*RestoreResponse)(nil),              // 57: hardneg.v1.RestoreResponse
+	(*BatchAnchor)(nil),                  // 58: hardneg.v1.BatchAnchor
+	(*BuildBatchesRequest)(nil),          // 59: hardneg.v1.BuildBatchesRequest
+	(*BuildBatchesResponse)(nil),         // 60: hardneg.v1.BuildBatchesResponse
+	(*AnchorOutcome)(nil),                // 61: hardneg.v1.AnchorOutcome
+	(*ReportLossRequest)(nil),            // 62: hardneg.v1.ReportLossRequest
+	(*ReportLossResponse)(nil),           // 63: hardneg.v1.ReportLossResponse
+	(*timestamppb.Timestamp)(nil),        // 64: google.protobuf.Timestamp
 }
 var file_hardneg_v1_hardneg_proto_depIdxs = []int32{
-	0,  // 0: hardneg.v1.Collection.metric:type_name -> hardneg.v1.Metric
-	7,  // 1: hardneg.v1.Collection.index_params:type_name -> hardneg.v1.IndexParams
-	8,  // 2: hardneg.v1.Collection.stats:type_name -> hardneg.v1.CollectionStats
-	0,  // 3: hardneg.v1.CreateCollectionRequest.metric:type_name -> hardneg.v1.Metric
-	7,  // 4: hardneg.v1.CreateCollectionRequest.index_params:type_name -> hardneg.v1.IndexParams
-	9,  // 5: hardneg.v1.CreateCollectionResponse.collection:type_name -> hardneg.v1.Collection
-	9,  // 6: hardneg.v1.GetCollectionResponse.collection:type_name -> hardneg.v1.Collection
-	9,  // 7: hardneg.v1.ListCollectionsResponse.collections:type_name -> hardneg.v1.Collection
-	18, // 8: hardneg.v1.ItemBatch.groups:type_name -> hardneg.v1.GroupList
-	19, // 9: hardneg.v1.UpsertRequest.items:type_name -> hardneg.v1.ItemBatch
-	19, // 10: hardneg.v1.UpsertStreamRequest.items:type_name -> hardneg.v1.ItemBatch
-	19, // 11: hardneg.v1.GetItemsResponse.items:type_name -> hardneg.v1.ItemBatch
-	1,  // 12: hardneg.v1.MiningPolicy.rank_mode:type_name -> hardneg.v1.RankMode
-	2,  // 13: hardneg.v1.MiningPolicy.sampling:type_name -> hardneg.v1.SamplingStrategy
-	3,  // 14: hardneg.v1.MiningPolicy.stale_rule:type_name -> hardneg.v1.StaleRule
-	30, // 15: hardneg.v1.MiningPolicy.synthetic:type_name -> hardneg.v1.SyntheticPolicy
-	28, // 16: hardneg.v1.MineRequest.anchors:type_name -> hardneg.v1.Anchor
-	29, // 17: hardneg.v1.MineRequest.policy:type_name -> hardneg.v1.MiningPolicy
-	32, // 18: hardneg.v1.AnchorResult.negatives:type_name -> hardneg.v1.Negative
-	33, // 19: hardneg.v1.AnchorResult.removed:type_name -> hardneg.v1.RuleCounts
-	36, // 20: hardneg.v1.AnchorResult.explained:type_name -> hardneg.v1.ExplainedCandidate
-	35, // 21: hardneg.v1.AnchorResult.synthetic:type_name -> hardneg.v1.SyntheticNegative
-	4,  // 22: hardneg.v1.SyntheticNegative.kind:type_name -> hardneg.v1.SyntheticKind
-	5,  // 23: hardneg.v1.ExplainedCandidate.fate:type_name -> hardneg.v1.CandidateFate
-	34, // 24: hardneg.v1.MineResponse.results:type_name -> hardneg.v1.AnchorResult
-	38, // 25: hardneg.v1.ReportFalseNegativesRequest.reports:type_name -> hardneg.v1.FalseNegativeReport
-	42, // 26: hardneg.v1.GetCalibrationResponse.positive_scores:type_name -> hardneg.v1.ScoreSummary
-	42, // 27: hardneg.v1.GetCalibrationResponse.candidate_scores:type_name -> hardneg.v1.ScoreSummary
-	42, // 28: hardneg.v1.GetCalibrationResponse.positive_similarities:type_name -> hardneg.v1.ScoreSummary
-	47, // 29: hardneg.v1.RefreshQueueResponse.items:type_name -> hardneg.v1.RefreshItem
-	63, // 30: hardneg.v1.SnapshotFile.created_at:type_name -> google.protobuf.Timestamp
-	50, // 31: hardneg.v1.ListSnapshotsResponse.snapshots:type_name -> hardneg.v1.SnapshotFile
-	9,  // 32: hardneg.v1.BackupHeader.collection:type_name -> hardneg.v1.Collection
-	63, // 33: hardneg.v1.BackupHeader.taken_at:type_name -> google.protobuf.Timestamp
-	53, // 34: hardneg.v1.BackupResponse.header:type_name -> hardneg.v1.BackupHeader
-	53, // 35: hardneg.v1.RestoreRequest.header:type_name -> hardneg.v1.BackupHeader
-	9,  // 36: hardneg.v1.RestoreResponse.collection:type_name -> hardneg.v1.Collection
-	57, // 37: hardneg.v1.BuildBatchesRequest.anchors:type_name -> hardneg.v1.BatchAnchor
-	6,  // 38: hardneg.v1.BuildBatchesRequest.strategy:type_name -> hardneg.v1.BatchStrategy
-	60, // 39: hardneg.v1.ReportLossRequest.outcomes:type_name -> hardneg.v1.AnchorOutcome
-	10, // 40: hardneg.v1.MinerService.CreateCollection:input_type -> hardneg.v1.CreateCollectionRequest
-	12, // 41: hardneg.v1.MinerService.GetCollection:input_type -> hardneg.v1.GetCollectionRequest
-	14, // 42: hardneg.v1.MinerService.ListCollections:input_type -> hardneg.v1.ListCollectionsRequest
-	16, // 43: hardneg.v1.MinerService.DeleteCollection:input_type -> hardneg.v1.DeleteCollectionRequest
-	20, // 44: hardneg.v1.MinerService.Upsert:input_type -> hardneg.v1.UpsertRequest
-	22, // 45: hardneg.v1.MinerService.Delete:input_type -> hardneg.v1.DeleteRequest
-	24, // 46: hardneg.v1.MinerService.UpsertStream:input_type -> hardneg.v1.UpsertStreamRequest
-	26, // 47: hardneg.v1.MinerService.GetItems:input_type -> hardneg.v1.GetItemsRequest
-	31, // 48: hardneg.v1.MinerService.Mine:input_type -> hardneg.v1.MineRequest
-	39, // 49: hardneg.v1.MinerService.ReportFalseNegatives:input_type -> hardneg.v1.ReportFalseNegativesRequest
-	44, // 50: hardneg.v1.MinerService.SnapshotCollection:input_type -> hardneg.v1.SnapshotCollectionRequest
-	49, // 51: hardneg.v1.MinerService.ListSnapshots:input_type -> hardneg.v1.ListSnapshotsRequest
-	52, // 52: hardneg.v1.MinerService.Backup:input_type -> hardneg.v1.BackupRequest
-	55, // 53: hardneg.v1.MinerService.Restore:input_type -> hardneg.v1.RestoreRequest
-	41, // 54: hardneg.v1.MinerService.GetCalibration:input_type -> hardneg.v1.GetCalibrationRequest
-	46, // 55: hardneg.v1.MinerService.RefreshQueue:input_type -> hardneg.v1.RefreshQueueRequest
-	58, // 56: hardneg.v1.MinerService.BuildBatches:input_type -> hardneg.v1.BuildBatchesRequest
-	61, // 57: hardneg.v1.MinerService.ReportLoss:input_type -> hardneg.v1.ReportLossRequest
-	11, // 58: hardneg.v1.MinerService.CreateCollection:output_type -> hardneg.v1.CreateCollectionResponse
-	13, // 59: hardneg.v1.MinerService.GetCollection:output_type -> hardneg.v1.GetCollectionResponse
-	15, // 60: hardneg.v1.MinerService.ListCollections:output_type -> hardneg.v1.ListCollectionsResponse
-	17, // 61: hardneg.v1.MinerService.DeleteCollection:output_type -> hardneg.v1.DeleteCollectionResponse
-	21, // 62: hardneg.v1.MinerService.Upsert:output_type -> hardneg.v1.UpsertResponse
-	23, // 63: hardneg.v1.MinerService.Delete:output_type -> hardneg.v1.DeleteResponse
-	25, // 64: hardneg.v1.MinerService.UpsertStream:output_type -> hardneg.v1.UpsertStreamResponse
-	27, // 65: hardneg.v1.MinerService.GetItems:output_type -> hardneg.v1.GetItemsResponse
-	37, // 66: hardneg.v1.MinerService.Mine:output_type -> hardneg.v1.MineResponse
-	40, // 67: hardneg.v1.MinerService.ReportFalseNegatives:output_type -> hardneg.v1.ReportFalseNegativesResponse
-	45, // 68: hardneg.v1.MinerService.SnapshotCollection:output_type -> hardneg.v1.SnapshotCollectionResponse
-	51, // 69: hardneg.v1.MinerService.ListSnapshots:output_type -> hardneg.v1.ListSnapshotsResponse
-	54, // 70: hardneg.v1.MinerService.Backup:output_type -> hardneg.v1.BackupResponse
-	56, // 71: hardneg.v1.MinerService.Restore:output_type -> hardneg.v1.RestoreResponse
-	43, // 72: hardneg.v1.MinerService.GetCalibration:output_type -> hardneg.v1.GetCalibrationResponse
-	48, // 73: hardneg.v1.MinerService.RefreshQueue:output_type -> hardneg.v1.RefreshQueueResponse
-	59, // 74: hardneg.v1.MinerService.BuildBatches:output_type -> hardneg.v1.BuildBatchesResponse
-	62, // 75: hardneg.v1.MinerService.ReportLoss:output_type -> hardneg.v1.ReportLossResponse
-	58, // [58:76] is the sub-list for method output_type
-	40, // [40:58] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	1,  // 0: hardneg.v1.IndexParams.quantization:type_name -> hardneg.v1.Quantization
+	0,  // 1: hardneg.v1.Collection.metric:type_name -> hardneg.v1.Metric
+	8,  // 2: hardneg.v1.Collection.index_params:type_name -> hardneg.v1.IndexParams
+	9,  // 3: hardneg.v1.Collection.stats:type_name -> hardneg.v1.CollectionStats
+	0,  // 4: hardneg.v1.CreateCollectionRequest.metric:type_name -> hardneg.v1.Metric
+	8,  // 5: hardneg.v1.CreateCollectionRequest.index_params:type_name -> hardneg.v1.IndexParams
+	10, // 6: hardneg.v1.CreateCollectionResponse.collection:type_name -> hardneg.v1.Collection
+	10, // 7: hardneg.v1.GetCollectionResponse.collection:type_name -> hardneg.v1.Collection
+	10, // 8: hardneg.v1.ListCollectionsResponse.collections:type_name -> hardneg.v1.Collection
+	19, // 9: hardneg.v1.ItemBatch.groups:type_name -> hardneg.v1.GroupList
+	20, // 10: hardneg.v1.UpsertRequest.items:type_name -> hardneg.v1.ItemBatch
+	20, // 11: hardneg.v1.UpsertStreamRequest.items:type_name -> hardneg.v1.ItemBatch
+	20, // 12: hardneg.v1.GetItemsResponse.items:type_name -> hardneg.v1.ItemBatch
+	2,  // 13: hardneg.v1.MiningPolicy.rank_mode:type_name -> hardneg.v1.RankMode
+	3,  // 14: hardneg.v1.MiningPolicy.sampling:type_name -> hardneg.v1.SamplingStrategy
+	4,  // 15: hardneg.v1.MiningPolicy.stale_rule:type_name -> hardneg.v1.StaleRule
+	31, // 16: hardneg.v1.MiningPolicy.synthetic:type_name -> hardneg.v1.SyntheticPolicy
+	29, // 17: hardneg.v1.MineRequest.anchors:type_name -> hardneg.v1.Anchor
+	30, // 18: hardneg.v1.MineRequest.policy:type_name -> hardneg.v1.MiningPolicy
+	33, // 19: hardneg.v1.AnchorResult.negatives:type_name -> hardneg.v1.Negative
+	34, // 20: hardneg.v1.AnchorResult.removed:type_name -> hardneg.v1.RuleCounts
+	37, // 21: hardneg.v1.AnchorResult.explained:type_name -> hardneg.v1.ExplainedCandidate
+	36, // 22: hardneg.v1.AnchorResult.synthetic:type_name -> hardneg.v1.SyntheticNegative
+	5,  // 23: hardneg.v1.SyntheticNegative.kind:type_name -> hardneg.v1.SyntheticKind
+	6,  // 24: hardneg.v1.ExplainedCandidate.fate:type_name -> hardneg.v1.CandidateFate
+	35, // 25: hardneg.v1.MineResponse.results:type_name -> hardneg.v1.AnchorResult
+	39, // 26: hardneg.v1.ReportFalseNegativesRequest.reports:type_name -> hardneg.v1.FalseNegativeReport
+	43, // 27: hardneg.v1.GetCalibrationResponse.positive_scores:type_name -> hardneg.v1.ScoreSummary
+	43, // 28: hardneg.v1.GetCalibrationResponse.candidate_scores:type_name -> hardneg.v1.ScoreSummary
+	43, // 29: hardneg.v1.GetCalibrationResponse.positive_similarities:type_name -> hardneg.v1.ScoreSummary
+	48, // 30: hardneg.v1.RefreshQueueResponse.items:type_name -> hardneg.v1.RefreshItem
+	64, // 31: hardneg.v1.SnapshotFile.created_at:type_name -> google.protobuf.Timestamp
+	51, // 32: hardneg.v1.ListSnapshotsResponse.snapshots:type_name -> hardneg.v1.SnapshotFile
+	10, // 33: hardneg.v1.BackupHeader.collection:type_name -> hardneg.v1.Collection
+	64, // 34: hardneg.v1.BackupHeader.taken_at:type_name -> google.protobuf.Timestamp
+	54, // 35: hardneg.v1.BackupResponse.header:type_name -> hardneg.v1.BackupHeader
+	54, // 36: hardneg.v1.RestoreRequest.header:type_name -> hardneg.v1.BackupHeader
+	10, // 37: hardneg.v1.RestoreResponse.collection:type_name -> hardneg.v1.Collection
+	58, // 38: hardneg.v1.BuildBatchesRequest.anchors:type_name -> hardneg.v1.BatchAnchor
+	7,  // 39: hardneg.v1.BuildBatchesRequest.strategy:type_name -> hardneg.v1.BatchStrategy
+	61, // 40: hardneg.v1.ReportLossRequest.outcomes:type_name -> hardneg.v1.AnchorOutcome
+	11, // 41: hardneg.v1.MinerService.CreateCollection:input_type -> hardneg.v1.CreateCollectionRequest
+	13, // 42: hardneg.v1.MinerService.GetCollection:input_type -> hardneg.v1.GetCollectionRequest
+	15, // 43: hardneg.v1.MinerService.ListCollections:input_type -> hardneg.v1.ListCollectionsRequest
+	17, // 44: hardneg.v1.MinerService.DeleteCollection:input_type -> hardneg.v1.DeleteCollectionRequest
+	21, // 45: hardneg.v1.MinerService.Upsert:input_type -> hardneg.v1.UpsertRequest
+	23, // 46: hardneg.v1.MinerService.Delete:input_type -> hardneg.v1.DeleteRequest
+	25, // 47: hardneg.v1.MinerService.UpsertStream:input_type -> hardneg.v1.UpsertStreamRequest
+	27, // 48: hardneg.v1.MinerService.GetItems:input_type -> hardneg.v1.GetItemsRequest
+	32, // 49: hardneg.v1.MinerService.Mine:input_type -> hardneg.v1.MineRequest
+	40, // 50: hardneg.v1.MinerService.ReportFalseNegatives:input_type -> hardneg.v1.ReportFalseNegativesRequest
+	45, // 51: hardneg.v1.MinerService.SnapshotCollection:input_type -> hardneg.v1.SnapshotCollectionRequest
+	50, // 52: hardneg.v1.MinerService.ListSnapshots:input_type -> hardneg.v1.ListSnapshotsRequest
+	53, // 53: hardneg.v1.MinerService.Backup:input_type -> hardneg.v1.BackupRequest
+	56, // 54: hardneg.v1.MinerService.Restore:input_type -> hardneg.v1.RestoreRequest
+	42, // 55: hardneg.v1.MinerService.GetCalibration:input_type -> hardneg.v1.GetCalibrationRequest
+	47, // 56: hardneg.v1.MinerService.RefreshQueue:input_type -> hardneg.v1.RefreshQueueRequest
+	59, // 57: hardneg.v1.MinerService.BuildBatches:input_type -> hardneg.v1.BuildBatchesRequest
+	62, // 58: hardneg.v1.MinerService.ReportLoss:input_type -> hardneg.v1.ReportLossRequest
+	12, // 59: hardneg.v1.MinerService.CreateCollection:output_type -> hardneg.v1.CreateCollectionResponse
+	14, // 60: hardneg.v1.MinerService.GetCollection:output_type -> hardneg.v1.GetCollectionResponse
+	16, // 61: hardneg.v1.MinerService.ListCollections:output_type -> hardneg.v1.ListCollectionsResponse
+	18, // 62: hardneg.v1.MinerService.DeleteCollection:output_type -> hardneg.v1.DeleteCollectionResponse
+	22, // 63: hardneg.v1.MinerService.Upsert:output_type -> hardneg.v1.UpsertResponse
+	24, // 64: hardneg.v1.MinerService.Delete:output_type -> hardneg.v1.DeleteResponse
+	26, // 65: hardneg.v1.MinerService.UpsertStream:output_type -> hardneg.v1.UpsertStreamResponse
+	28, // 66: hardneg.v1.MinerService.GetItems:output_type -> hardneg.v1.GetItemsResponse
+	38, // 67: hardneg.v1.MinerService.Mine:output_type -> hardneg.v1.MineResponse
+	41, // 68: hardneg.v1.MinerService.ReportFalseNegatives:output_type -> hardneg.v1.ReportFalseNegativesResponse
+	46, // 69: hardneg.v1.MinerService.SnapshotCollection:output_type -> hardneg.v1.SnapshotCollectionResponse
+	52, // 70: hardneg.v1.MinerService.ListSnapshots:output_type -> hardneg.v1.ListSnapshotsResponse
+	55, // 71: hardneg.v1.MinerService.Backup:output_type -> hardneg.v1.BackupResponse
+	57, // 72: hardneg.v1.MinerService.Restore:output_type -> hardneg.v1.RestoreResponse
+	44, // 73: hardneg.v1.MinerService.GetCalibration:output_type -> hardneg.v1.GetCalibrationResponse
+	49, // 74: hardneg.v1.MinerService.RefreshQueue:output_type -> hardneg.v1.RefreshQueueResponse
+	60, // 75: hardneg.v1.MinerService.BuildBatches:output_type -> hardneg.v1.BuildBatchesResponse
+	63, // 76: hardneg.v1.MinerService.ReportLoss:output_type -> hardneg.v1.ReportLossResponse
+	59, // [59:77] is the sub-list for method output_type
+	41, // [41:59] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_hardneg_v1_hardneg_proto_init() }
@@ -5850,7 +5931,7 @@ func file_hardneg_v1_hardneg_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hardneg_v1_hardneg_proto_rawDesc), len(file_hardneg_v1_hardneg_proto_rawDesc)),
-			NumEnums:      7,
+			NumEnums:      8,
 			NumMessages:   56,
 			NumExtensions: 0,
 			NumServices:   1,

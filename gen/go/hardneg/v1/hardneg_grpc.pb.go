@@ -123,8 +123,8 @@ type MinerServiceClient interface {
 	// role write when tokens are configured.
 	Restore(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[RestoreRequest, RestoreResponse], error)
 	// GetCalibration returns the score statistics that mining has observed on a
-	// collection (recent ones; kept in memory since the collection was created or the
-	// server started): where s⁺, the
+	// collection (recent ones; the collection's loop state, saved to the data directory
+	// every -loop-state-interval and at shutdown and loaded at start): where s⁺, the
 	// anchor–candidate scores and the candidates' similarities to the positives fall, so
 	// that thresholds can be read against them (see MiningPolicy.duplicate_quantile).
 	GetCalibration(ctx context.Context, in *GetCalibrationRequest, opts ...grpc.CallOption) (*GetCalibrationResponse, error)
@@ -142,9 +142,11 @@ type MinerServiceClient interface {
 	// exactly one batch per epoch. Reproducible from the seed on the same collection.
 	BuildBatches(ctx context.Context, in *BuildBatchesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BuildBatchesResponse], error)
 	// ReportLoss records how a training step went for anchors (solved, or their loss),
-	// moving each anchor key's closed-loop hardness (MiningPolicy.closed_loop). Kept in
-	// the server's memory per collection, not in the write-ahead log: a restart starts
-	// every key again at hardness 0.
+	// moving each anchor key's closed-loop hardness (MiningPolicy.closed_loop). Kept per
+	// collection as loop state, not in the write-ahead log: saved every
+	// -loop-state-interval and at shutdown, loaded at start (a crash loses at most one
+	// interval; under -backend weaviate each miner saves its own to the cluster and a
+	// starting miner loads the merge of every miner's saves).
 	ReportLoss(ctx context.Context, in *ReportLossRequest, opts ...grpc.CallOption) (*ReportLossResponse, error)
 }
 
@@ -416,8 +418,8 @@ type MinerServiceServer interface {
 	// role write when tokens are configured.
 	Restore(grpc.ClientStreamingServer[RestoreRequest, RestoreResponse]) error
 	// GetCalibration returns the score statistics that mining has observed on a
-	// collection (recent ones; kept in memory since the collection was created or the
-	// server started): where s⁺, the
+	// collection (recent ones; the collection's loop state, saved to the data directory
+	// every -loop-state-interval and at shutdown and loaded at start): where s⁺, the
 	// anchor–candidate scores and the candidates' similarities to the positives fall, so
 	// that thresholds can be read against them (see MiningPolicy.duplicate_quantile).
 	GetCalibration(context.Context, *GetCalibrationRequest) (*GetCalibrationResponse, error)
@@ -435,9 +437,11 @@ type MinerServiceServer interface {
 	// exactly one batch per epoch. Reproducible from the seed on the same collection.
 	BuildBatches(*BuildBatchesRequest, grpc.ServerStreamingServer[BuildBatchesResponse]) error
 	// ReportLoss records how a training step went for anchors (solved, or their loss),
-	// moving each anchor key's closed-loop hardness (MiningPolicy.closed_loop). Kept in
-	// the server's memory per collection, not in the write-ahead log: a restart starts
-	// every key again at hardness 0.
+	// moving each anchor key's closed-loop hardness (MiningPolicy.closed_loop). Kept per
+	// collection as loop state, not in the write-ahead log: saved every
+	// -loop-state-interval and at shutdown, loaded at start (a crash loses at most one
+	// interval; under -backend weaviate each miner saves its own to the cluster and a
+	// starting miner loads the merge of every miner's saves).
 	ReportLoss(context.Context, *ReportLossRequest) (*ReportLossResponse, error)
 	mustEmbedUnimplementedMinerServiceServer()
 }

@@ -17,6 +17,12 @@ class Metric(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     METRIC_DOT: _ClassVar[Metric]
     METRIC_L2: _ClassVar[Metric]
 
+class Quantization(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    QUANTIZATION_UNSPECIFIED: _ClassVar[Quantization]
+    QUANTIZATION_NONE: _ClassVar[Quantization]
+    QUANTIZATION_INT8: _ClassVar[Quantization]
+
 class RankMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     RANK_MODE_UNSPECIFIED: _ClassVar[RankMode]
@@ -76,6 +82,9 @@ METRIC_UNSPECIFIED: Metric
 METRIC_COSINE: Metric
 METRIC_DOT: Metric
 METRIC_L2: Metric
+QUANTIZATION_UNSPECIFIED: Quantization
+QUANTIZATION_NONE: Quantization
+QUANTIZATION_INT8: Quantization
 RANK_MODE_UNSPECIFIED: RankMode
 RANK_MODE_RAW: RankMode
 RANK_MODE_SURVIVING: RankMode
@@ -116,16 +125,18 @@ BATCH_STRATEGY_CLUSTERS: BatchStrategy
 BATCH_STRATEGY_NEIGHBOURS: BatchStrategy
 
 class IndexParams(_message.Message):
-    __slots__ = ("m", "ef_construction", "ef_search", "exact_threshold")
+    __slots__ = ("m", "ef_construction", "ef_search", "exact_threshold", "quantization")
     M_FIELD_NUMBER: _ClassVar[int]
     EF_CONSTRUCTION_FIELD_NUMBER: _ClassVar[int]
     EF_SEARCH_FIELD_NUMBER: _ClassVar[int]
     EXACT_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    QUANTIZATION_FIELD_NUMBER: _ClassVar[int]
     m: int
     ef_construction: int
     ef_search: int
     exact_threshold: int
-    def __init__(self, m: _Optional[int] = ..., ef_construction: _Optional[int] = ..., ef_search: _Optional[int] = ..., exact_threshold: _Optional[int] = ...) -> None: ...
+    quantization: Quantization
+    def __init__(self, m: _Optional[int] = ..., ef_construction: _Optional[int] = ..., ef_search: _Optional[int] = ..., exact_threshold: _Optional[int] = ..., quantization: _Optional[_Union[Quantization, str]] = ...) -> None: ...
 
 class CollectionStats(_message.Message):
     __slots__ = ("item_count", "tombstone_count", "last_applied_sequence", "vector_bytes", "graph_search")

@@ -252,8 +252,8 @@ class MinerServiceServicer:
 
     def GetCalibration(self, request, context):
         """GetCalibration returns the score statistics that mining has observed on a
-        collection (recent ones; kept in memory since the collection was created or the
-        server started): where s⁺, the
+        collection (recent ones; the collection's loop state, saved to the data directory
+        every -loop-state-interval and at shutdown and loaded at start): where s⁺, the
         anchor–candidate scores and the candidates' similarities to the positives fall, so
         that thresholds can be read against them (see MiningPolicy.duplicate_quantile).
         """
@@ -286,9 +286,11 @@ class MinerServiceServicer:
 
     def ReportLoss(self, request, context):
         """ReportLoss records how a training step went for anchors (solved, or their loss),
-        moving each anchor key's closed-loop hardness (MiningPolicy.closed_loop). Kept in
-        the server's memory per collection, not in the write-ahead log: a restart starts
-        every key again at hardness 0.
+        moving each anchor key's closed-loop hardness (MiningPolicy.closed_loop). Kept per
+        collection as loop state, not in the write-ahead log: saved every
+        -loop-state-interval and at shutdown, loaded at start (a crash loses at most one
+        interval; under -backend weaviate each miner saves its own to the cluster and a
+        starting miner loads the merge of every miner's saves).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
