@@ -14,7 +14,27 @@
 // link already kept, which spreads links over directions and keeps clusters joined)
 // and adds the reverse links, re-running the heuristic on any list that overflows.
 // A search descends greedily to layer 0 and runs a beam of width max(ef, k) there;
-// ef is chosen per query, independent of EfConstruction.
+// ef is chosen per query, independent of EfConstruction. The layer-0 loop reads the
+// chunk table once per search, marks visited nodes inline, scores an expanded node's
+// unvisited links in one batch, and asks the CPU for the next candidate's link list
+// (vec.Prefetch) before scoring the current one's. While the graph holds no tombstones
+// and no dropped nodes it reads no per-node state word: every id in a link list is a
+// ready node, so only self (during an insert) and accept are checked.
+//
+// # Searching on int8 codes
+//
+// With UseCodes a search walks on the vectors' int8 codes (vec.Int8Codes, which the
+// caller keeps next to the vectors): the query is quantized once, the descent and the
+// beam compare codes with the integer kernel (AVX-512 VNNI, AVX2 or portable; one call
+// per expanded node's unvisited links), and the final beam is
+// re-scored with Distance, so the results are the beam's best k by Distance with their
+// exact distances. A code is a quarter of a float vector's bytes, so the traversal's
+// random reads touch a quarter of the cache lines; recall is that of the float search
+// because the beam is re-scored (docs/BENCHMARKS.md). SearchOrdered hands out the same
+// results one at a time and re-scores only the nodes whose approximate distance is
+// within vec.Int8Codes.ErrorBound of the next one it hands out, so a caller that stops
+// early skips most of the beam's float distances. Inserts walk on the codes too and
+// re-score each layer's beam before choosing links; Compact compares floats.
 //
 // # Concurrency
 //

@@ -4,6 +4,8 @@ import (
 	"math"
 	"sync"
 	"sync/atomic"
+
+	"github.com/hardneg/hardneg/internal/index/vec"
 )
 
 // VectorSource gives the graph read access to vectors stored by the collection.
@@ -58,9 +60,13 @@ type chunk struct {
 // drops (see Reclaim). All methods are safe for concurrent use, except Reclaim, whose
 // caller excludes the others.
 type Graph struct {
-	opts      Options
-	dist      Distance
-	src       VectorSource
+	opts Options
+	dist Distance
+	src  VectorSource
+	// codes, when set (UseCodes), holds an int8 code per id: searches and inserts walk
+	// the graph on them and re-score their beams with dist. Set before the graph is
+	// used, then read-only.
+	codes     *vec.Int8Codes
 	maxM      int // links per upper layer
 	maxM0     int // links on layer 0
 	stride0   int // 1 + maxM0
@@ -110,6 +116,20 @@ func New(opts Options, dist Distance, src VectorSource) (*Graph, error) {
 	g.searchers.g = g
 	return g, nil
 }
+
+// UseCodes makes searches and inserts walk the graph on codes, the int8 codes of the
+// vectors that the VectorSource serves. A search re-scores its beam (max(ef, k) nodes)
+// with the graph's Distance, so its results and their distances are those of Distance;
+// an insert re-scores each layer's beam with Distance before it chooses links (measured
+// faster than inserting on floats at the same recall, docs/BENCHMARKS.md). Compact keeps
+// using Distance. The caller keeps codes current: an id's code is Set, like its vector,
+// before the id is inserted. The codes approximate the inner product, so UseCodes suits
+// only graphs whose Distance is the negated inner product (cosine and dot-product
+// collections): SearchOrdered re-scores only the nodes that vec.Int8Codes.ErrorBound
+// cannot rule out, which holds for a Distance of −vec.Dot (or any float32 inner
+// product, within vec.GEMMErrorBound). Call it before the graph is used; nil switches
+// back to floats.
+func (g *Graph) UseCodes(codes *vec.Int8Codes) { g.codes = codes }
 
 // Options returns the options in effect, defaults filled in.
 func (g *Graph) Options() Options { return g.opts }

@@ -67,25 +67,37 @@ func (h *maxHeap) pop() Neighbor {
 	last := len(s) - 1
 	s[0] = s[last]
 	s = s[:last]
-	i := 0
-	for {
-		l := 2*i + 1
-		if l >= len(s) {
-			break
-		}
-		m := l
-		if r := l + 1; r < len(s) && s[r].Dist > s[l].Dist {
-			m = r
-		}
-		if s[i].Dist >= s[m].Dist {
-			break
-		}
-		s[i], s[m] = s[m], s[i]
-		i = m
-	}
+	s.siftDown()
 	*h = s
 	return top
 }
 
 // top returns the farthest element; the heap must not be empty.
 func (h maxHeap) top() Neighbor { return h[0] }
+
+// replaceTop replaces the farthest element with n and restores the heap order: one
+// sift-down instead of a push and a pop. The heap must not be empty.
+func (h maxHeap) replaceTop(n Neighbor) {
+	h[0] = n
+	h.siftDown()
+}
+
+// siftDown moves the first element down to its place in the heap order.
+func (h maxHeap) siftDown() {
+	i := 0
+	for {
+		l := 2*i + 1
+		if l >= len(h) {
+			break
+		}
+		m := l
+		if r := l + 1; r < len(h) && h[r].Dist > h[l].Dist {
+			m = r
+		}
+		if h[i].Dist >= h[m].Dist {
+			break
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+}

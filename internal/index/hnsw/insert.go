@@ -86,16 +86,29 @@ func (g *Graph) insert(s *searcher, id uint32) {
 	}
 
 	q := g.vector(id)
-	cur := Neighbor{epID, g.dist(q, g.vector(epID))}
+	qq := &query{f: q}
+	if g.codes != nil {
+		g.codes.Quantize(q, &s.qc)
+		qq.c = &s.qc
+	}
+	cur := Neighbor{epID, g.distTo(qq, epID)}
 	for l := top; l > level; l-- {
-		cur = g.greedy(q, cur, l)
+		cur = g.greedy(s, qq, cur, l)
+	}
+	// sorted returns the layer's candidates nearest first by Distance: on codes, the
+	// beam re-scored with floats.
+	sorted := func() []Neighbor {
+		if qq.c != nil {
+			return g.rescore(s, q)
+		}
+		return s.sorted()
 	}
 	for l := min(level, top); l >= 0; l-- {
-		g.searchLayer(s, q, cur, g.opts.EfConstruction, l, nil, int64(id))
-		cands := s.sorted()
+		g.searchLayer(s, qq, cur, g.opts.EfConstruction, l, nil, int64(id))
+		cands := sorted()
 		if len(cands) == 0 { // everything reachable is deleted: link to tombstones
-			g.searchLayer(s, q, cur, g.maxM, l, nil, keepDeleted)
-			if cands = s.sorted(); len(cands) > 0 && cands[0].ID == id {
+			g.searchLayer(s, qq, cur, g.maxM, l, nil, keepDeleted)
+			if cands = sorted(); len(cands) > 0 && cands[0].ID == id {
 				cands = cands[1:]
 			}
 			if len(cands) == 0 {
@@ -103,6 +116,9 @@ func (g *Graph) insert(s *searcher, id uint32) {
 			}
 		}
 		cur = cands[0]
+		if qq.c != nil {
+			cur.Dist = g.distTo(qq, cur.ID)
+		}
 		s.sel = g.selectNeighbors(cands, g.maxM, s.sel)
 		g.setLinks(s, id, q, l, s.sel)
 		for _, nb := range s.sel {

@@ -1,6 +1,12 @@
 package hnsw
 
-import "sync/atomic"
+import (
+	"cmp"
+	"slices"
+	"sync/atomic"
+
+	"github.com/hardneg/hardneg/internal/index/vec"
+)
 
 // Special self arguments of searchLayer: noSelf skips no id; keepDeleted skips no id
 // and keeps tombstones in the results (an insert whose surroundings are all deleted
@@ -17,6 +23,10 @@ const (
 // selective accept costs more distance evaluations rather than results. accept runs on
 // the searching goroutine and must be cheap. With dst of capacity k a steady-state
 // search allocates nothing.
+//
+// With codes (UseCodes) the query is quantized once, the descent and the beam compare
+// int8 codes, and the beam is then re-scored with Distance: the results are the best k
+// of the beam by Distance, ties by lower id, each with its Distance.
 func (g *Graph) Search(q []float32, k, ef int, accept func(id uint32) bool, dst []Neighbor) []Neighbor {
 	dst = dst[:0]
 	if k <= 0 {
@@ -30,28 +40,168 @@ func (g *Graph) Search(q []float32, k, ef int, accept func(id uint32) bool, dst 
 	if !ok {
 		return dst
 	}
-	cur := Neighbor{epID, g.dist(q, g.vector(epID))}
-	for l := top; l > 0; l-- {
-		cur = g.greedy(q, cur, l)
-	}
 	s := g.searchers.get()
-	g.searchLayer(s, q, cur, ef, 0, accept, noSelf)
-	res := s.sorted()
+	qq := g.beam(s, q, epID, top, ef, accept)
+	var res []Neighbor
+	if qq.c != nil {
+		res = g.rescore(s, q)
+	} else {
+		res = s.sorted()
+	}
 	dst = append(dst, res[:min(k, len(res))]...)
 	g.searchers.put(s)
 	return dst
 }
 
-// greedy walks layer l from cur to a local minimum of the distance to q.
-func (g *Graph) greedy(q []float32, cur Neighbor, l int) Neighbor {
+// beam fills s.res with the layer-0 beam of width ef for q from the entry point epID at
+// layer top (Search and SearchOrdered): with codes the query is quantized into s.qc and
+// the descent and the beam compare codes. It returns the query as the search used it.
+func (g *Graph) beam(s *searcher, q []float32, epID uint32, top, ef int, accept func(id uint32) bool) query {
+	qq := query{f: q}
+	if g.codes != nil {
+		g.codes.Quantize(q, &s.qc)
+		qq.c = &s.qc
+	}
+	cur := Neighbor{epID, g.distTo(&qq, epID)}
+	for l := top; l > 0; l-- {
+		cur = g.greedy(s, &qq, cur, l)
+	}
+	g.searchLayer(s, &qq, cur, ef, 0, accept, noSelf)
+	return qq
+}
+
+// SearchOrdered produces what Search(q, ef, ef, accept, dst) returns, in the same
+// order, one neighbour at a time to yield until yield returns false; ef ≤ 0 means
+// Options.EfSearch (as Search(q, e, e, …) with e = Options.EfSearch). yield runs on the searching goroutine, which holds one of the
+// graph's searchers until SearchOrdered returns.
+//
+// With codes the beam is re-scored lazily: its nodes are taken in the order of their
+// approximate distances, and one is scored with Distance only while its approximate
+// distance is within vec.Int8Codes.ErrorBound of the nearest scored node not yet
+// yielded; a node further out cannot be nearer than that one. So a caller that stops
+// after a few neighbours does not pay for scoring the whole beam, and the sequence
+// yielded is Search's, bit for bit.
+func (g *Graph) SearchOrdered(q []float32, ef int, accept func(id uint32) bool, yield func(Neighbor) bool) {
+	if ef <= 0 {
+		ef = g.opts.EfSearch
+	}
+	epID, top, ok := unpackEntry(g.entry.Load())
+	if !ok {
+		return
+	}
+	s := g.searchers.get()
+	defer g.searchers.put(s)
+	qq := g.beam(s, q, epID, top, ef, accept)
+	if qq.c == nil {
+		for _, nb := range s.sorted() {
+			if !yield(nb) {
+				return
+			}
+		}
+		return
+	}
+	// The beam by approximate distance, nearest first (the order of ties does not
+	// matter: every node within the bound of the next one to yield gets scored).
+	beam := append(s.buf[:0], s.res...)
+	s.res = s.res[:0]
+	s.buf = beam
+	slices.SortFunc(beam, func(a, b Neighbor) int { return cmp.Compare(a.Dist, b.Dist) })
+	bound := g.codes.ErrorBound(&s.qc)
+	// pending holds the scored nodes not yet yielded, farthest first (byDistID), so the
+	// next one to yield is the last.
+	pending := s.tmp[:0]
+	defer func() { s.tmp = pending[:0] }()
+	next := 0
+	for next < len(beam) || len(pending) > 0 {
+		for next < len(beam) && (len(pending) == 0 || float64(beam[next].Dist)-bound <= float64(pending[len(pending)-1].Dist)) {
+			nb := Neighbor{beam[next].ID, g.dist(q, g.vector(beam[next].ID))}
+			next++
+			i, _ := slices.BinarySearchFunc(pending, nb, func(a, b Neighbor) int { return byDistID(b, a) })
+			pending = slices.Insert(pending, i, nb)
+		}
+		nb := pending[len(pending)-1]
+		pending = pending[:len(pending)-1]
+		if !yield(nb) {
+			return
+		}
+	}
+}
+
+// rescore empties s.res into s.buf with each node's Distance to q, nearest first (ties
+// by lower id), and returns it.
+func (g *Graph) rescore(s *searcher, q []float32) []Neighbor {
+	n := len(s.res)
+	if cap(s.buf) < n {
+		s.buf = make([]Neighbor, n, 2*n)
+	}
+	s.buf = s.buf[:n]
+	for i, nb := range s.res {
+		s.buf[i] = Neighbor{nb.ID, g.dist(q, g.vector(nb.ID))}
+	}
+	s.res = s.res[:0]
+	slices.SortFunc(s.buf, byDistID)
+	return s.buf
+}
+
+// byDistID orders neighbours nearest first, ties by lower id.
+func byDistID(a, b Neighbor) int {
+	if c := cmp.Compare(a.Dist, b.Dist); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.ID, b.ID)
+}
+
+// query is what a search compares nodes with: the float query, and its int8 codes when
+// the search walks on codes (c != nil).
+type query struct {
+	f []float32
+	c *vec.Int8Query
+}
+
+// distTo returns the distance of q to id: on codes, minus their inner product (the
+// distance of cosine and dot-product graphs, approximated); else Distance.
+func (g *Graph) distTo(q *query, id uint32) float32 {
+	if q.c != nil {
+		return -g.codes.Dot(q.c, id)
+	}
+	return g.dist(q.f, g.vector(id))
+}
+
+// distsTo returns the distances of q to ids in s.dists: on codes, one DotMany call;
+// else Distance per id.
+func (g *Graph) distsTo(s *searcher, q *query, ids []uint32) []float32 {
+	if cap(s.dists) < len(ids) {
+		s.dists = make([]float32, len(ids), 2*len(ids))
+	}
+	d := s.dists[:len(ids)]
+	if q.c != nil {
+		g.codes.DotMany(q.c, ids, d)
+		for i := range d {
+			d[i] = -d[i]
+		}
+		return d
+	}
+	for i, nb := range ids {
+		d[i] = g.dist(q.f, g.vector(nb))
+	}
+	return d
+}
+
+// greedy walks layer l from cur to a local minimum of the distance to q, scoring each
+// list it reads in one distsTo call (s.ids and s.dists are its scratch).
+func (g *Graph) greedy(s *searcher, q *query, cur Neighbor, l int) Neighbor {
 	for changed := true; changed; {
 		changed = false
 		list := g.links(cur.ID, l)
 		n := min(int(atomic.LoadUint32(&list[0])), len(list)-1)
+		ids := s.ids[:0]
 		for i := 1; i <= n; i++ {
-			nb := atomic.LoadUint32(&list[i])
-			if d := g.dist(q, g.vector(nb)); d < cur.Dist {
-				cur = Neighbor{nb, d}
+			ids = append(ids, atomic.LoadUint32(&list[i]))
+		}
+		s.ids = ids
+		for i, d := range g.distsTo(s, q, ids) {
+			if d < cur.Dist {
+				cur = Neighbor{ids[i], d}
 				changed = true
 			}
 		}
@@ -76,36 +226,78 @@ func (g *Graph) keep(id uint32, accept func(uint32) bool, self int64) bool {
 // searchLayer runs the beam search of width ef on layer l from ep and leaves the
 // best kept nodes in s.res (a max-heap of at most ef elements). Every reached node
 // routes; only kept ones (see keep) enter s.res.
-func (g *Graph) searchLayer(s *searcher, q []float32, ep Neighbor, ef, l int, accept func(uint32) bool, self int64) {
+//
+// The loop reads the chunk table once, marks visited nodes inline, and, while the
+// graph holds no tombstones and no dropped nodes (read once at the start), skips each
+// node's state word: every id found in a link list is ready (links to a node are
+// written after its flagReady), so keep reduces to self and accept. A delete that
+// lands during the search is concurrent with it and may or may not be seen.
+func (g *Graph) searchLayer(s *searcher, q *query, ep Neighbor, ef, l int, accept func(uint32) bool, self int64) {
 	s.reset(g.capacity())
 	s.visit(ep.ID, g)
 	s.cand.push(ep)
 	if g.keep(ep.ID, accept, self) {
 		s.res.push(ep)
 	}
+	checkState := self == keepDeleted || g.deleted.Load() != 0 || g.removed.Load() != 0
+	tab := *g.chunks.Load()
 	for len(s.cand) > 0 {
 		c := s.cand.pop()
 		if len(s.res) >= ef && c.Dist > s.res.top().Dist {
 			break
 		}
+		// Ask for the link list of the next candidate now: its load overlaps with the
+		// scoring of this one's links (when they push a nearer candidate, the request
+		// was for nothing).
+		if len(s.cand) > 0 && l == 0 {
+			if nx := s.cand[0].ID; int(nx>>chunkShift) < len(tab) {
+				lk := tab[nx>>chunkShift].links0
+				off := int(nx&chunkMask) * g.stride0
+				vec.Prefetch(&lk[off])
+				vec.Prefetch(&lk[off+g.stride0-1])
+			}
+		}
 		// Gather the unvisited links first, then score them in one tight loop.
-		list := g.links(c.ID, l)
+		var list []uint32
+		if ci := int(c.ID >> chunkShift); l == 0 && ci < len(tab) {
+			off := int(c.ID&chunkMask) * g.stride0
+			list = tab[ci].links0[off : off+g.stride0 : off+g.stride0]
+		} else {
+			list = g.links(c.ID, l)
+		}
 		n := min(int(atomic.LoadUint32(&list[0])), len(list)-1)
 		ids := s.ids[:0]
+		vis, epoch := s.visited, s.epoch
 		for i := 1; i <= n; i++ {
-			if nb := atomic.LoadUint32(&list[i]); s.visit(nb, g) {
+			nb := atomic.LoadUint32(&list[i])
+			if int(nb) >= len(vis) { // the graph grew during this search
+				s.visit(nb, g)
+				vis = s.visited
+				ids = append(ids, nb)
+				continue
+			}
+			if vis[nb] != epoch {
+				vis[nb] = epoch
 				ids = append(ids, nb)
 			}
 		}
 		s.ids = ids
-		for _, nb := range ids {
-			d := g.dist(q, g.vector(nb))
+		dists := g.distsTo(s, q, ids)
+		for i, nb := range ids {
+			d := dists[i]
 			if len(s.res) < ef || d < s.res.top().Dist {
 				s.cand.push(Neighbor{nb, d})
-				if g.keep(nb, accept, self) {
-					s.res.push(Neighbor{nb, d})
-					if len(s.res) > ef {
-						s.res.pop()
+				var kept bool
+				if checkState {
+					kept = g.keep(nb, accept, self)
+				} else {
+					kept = int64(nb) != self && (accept == nil || accept(nb))
+				}
+				if kept {
+					if len(s.res) < ef {
+						s.res.push(Neighbor{nb, d})
+					} else {
+						s.res.replaceTop(Neighbor{nb, d})
 					}
 				}
 			}

@@ -1,6 +1,10 @@
 package hnsw
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/hardneg/hardneg/internal/index/vec"
+)
 
 // searcher is the per-goroutine scratch space of a search or insert: a visited set
 // reset in O(1) by bumping an epoch, and heaps and buffers reused across calls, so a
@@ -10,11 +14,13 @@ type searcher struct {
 	epoch   uint16
 	cand    minHeap
 	res     maxHeap
-	buf     []Neighbor // sorted results, heuristic input
-	sel     []Neighbor // heuristic output
-	tmp     []Neighbor // link pruning input
-	tmpSel  []Neighbor // link pruning output
-	ids     []uint32   // link snapshot
+	buf     []Neighbor    // sorted results, heuristic input
+	sel     []Neighbor    // heuristic output
+	tmp     []Neighbor    // link pruning input
+	tmpSel  []Neighbor    // link pruning output
+	ids     []uint32      // link snapshot
+	dists   []float32     // distances of ids
+	qc      vec.Int8Query // the query's int8 codes (searches on codes)
 }
 
 // reset starts a new search over a graph of the given capacity.
@@ -82,7 +88,7 @@ func (p *searcherPool) bytes() int64 {
 	defer p.mu.Unlock()
 	var n int64
 	for _, s := range p.free {
-		n += int64(2*cap(s.visited) + 8*(cap(s.cand)+cap(s.res)+cap(s.buf)+cap(s.sel)+cap(s.tmp)+cap(s.tmpSel)) + 4*cap(s.ids))
+		n += int64(2*cap(s.visited) + 8*(cap(s.cand)+cap(s.res)+cap(s.buf)+cap(s.sel)+cap(s.tmp)+cap(s.tmpSel)) + 4*cap(s.ids) + 4*cap(s.dists))
 	}
 	return n
 }

@@ -14,5 +14,7 @@ func archGEMMKernels() []gemmKernel { return nil }
 
 func archInt8Kernels() []int8Kernel { return nil }
 
+func archU8I8Kernels() []u8i8Kernel { return nil }
+
 // cpuFeatures is empty: this build has no assembly kernels, whatever the CPU has.
 func cpuFeatures() []cpuFeature { return nil }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -202,6 +203,163 @@ func normalizeRows(m []float32, dim int) {
 		inv := 1 / math.Sqrt(s)
 		for k := range row {
 			row[k] = float32(float64(row[k]) * inv)
+		}
+	}
+}
+
+// u8i8Kernel is one path of dotU8I8 (Int8Codes.Dot's sum).
+type u8i8Kernel struct {
+	name string
+	fn   func(r []byte, q []int8) int32
+}
+
+// TestDotU8I8KernelsGiveExactSums checks every path of Int8Codes.Dot's integer sum
+// (portable, AVX2, VNNI where the CPU has them) against Σ offset row code · query code
+// computed directly, for dimensions around the vector widths and adversarial codes
+// (all ±127, the offset extremes 0 and 255).
+func TestDotU8I8KernelsGiveExactSums(t *testing.T) {
+	r := rand.New(rand.NewPCG(47, 48))
+	ks := append([]u8i8Kernel{{"generic", dotU8I8Generic}}, archU8I8Kernels()...)
+	ks = append(ks, u8i8Kernel{"dispatch", dotU8I8})
+	for _, k := range ks {
+		markTested("u8i8", k.name)
+		for _, dim := range []int{1, 3, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 383, 384, 385, 1000} {
+			for _, pat := range []string{"random", "max", "min", "mixed"} {
+				t.Run(fmt.Sprintf("%s/dim=%d/%s", k.name, dim, pat), func(t *testing.T) {
+					row := make([]byte, dim+7) // longer than the query: only dim bytes count
+					q := make([]int8, dim)
+					for i := range q {
+						switch pat {
+						case "random":
+							row[i], q[i] = byte(r.IntN(256)), int8(r.IntN(255)-127)
+						case "max":
+							row[i], q[i] = 255, 127
+						case "min":
+							row[i], q[i] = 255, -127
+						case "mixed":
+							row[i], q[i] = byte(255*(i%2)), int8(127-254*((i/2)%2))
+						}
+					}
+					for i := dim; i < len(row); i++ {
+						row[i] = 255
+					}
+					var want int32
+					for i := range q {
+						want += int32(row[i]) * int32(q[i])
+					}
+					if got := k.fn(row, q); got != want {
+						t.Fatalf("sum %d, want %d", got, want)
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestInt8CodesMatchDotRows checks that Int8Codes keeps the codes and scales that
+// QuantizeRows computes for the same vectors, and that Int8Codes.Dot gives, bit for bit,
+// DotRows' score of the same pair (so ErrorBound holds for it too), on random and
+// adversarial vectors; an id set again gets the new vector's code.
+func TestInt8CodesMatchDotRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(49, 50))
+	for _, in := range int8Inputs {
+		for _, dim := range []int{1, 5, 17, 100, 384} {
+			t.Run(fmt.Sprintf("%s/dim=%d", in.name, dim), func(t *testing.T) {
+				const n, nq = 70, 3
+				rm, qm := in.gen(r, n, dim), in.gen(r, nq, dim)
+				tab := NewInt8Codes(dim)
+				// Ids across two chunks, set in reverse order.
+				ids := make([]uint32, n)
+				for i := n - 1; i >= 0; i-- {
+					ids[i] = uint32(i * 37)
+					tab.Set(ids[i], rm[i*dim:(i+1)*dim])
+				}
+				rows := QuantizeRows(rm, dim)
+				qs := make([][]float32, nq)
+				out := make([][]float32, nq)
+				for j := range qs {
+					qs[j] = qm[j*dim : (j+1)*dim]
+					out[j] = make([]float32, n)
+				}
+				PackInt8Queries(qs, dim).DotRows(rows, out)
+				want := make([]int8, dim)
+				var q Int8Query
+				for j := range qs {
+					tab.Quantize(qs[j], &q)
+					for i, id := range ids {
+						ws, _, _, _ := quantize(rm[i*dim:(i+1)*dim], want)
+						codes, s := tab.Code(id)
+						if s != ws || !slices.Equal(codes, want) {
+							t.Fatalf("row %d: code differs from quantize's", i)
+						}
+						if got := tab.Dot(&q, id); math.Float32bits(got) != math.Float32bits(out[j][i]) {
+							t.Fatalf("query %d row %d: Dot %v, DotRows %v", j, i, got, out[j][i])
+						}
+					}
+					// DotMany over every id (more than one kernel batch, repeats, any order)
+					// gives Dot's scores.
+					many := append(append([]uint32{}, ids...), ids[3], ids[0])
+					slices.Reverse(many[:40])
+					got := make([]float32, len(many))
+					tab.DotMany(&q, many, got)
+					for i, id := range many {
+						if w := tab.Dot(&q, id); math.Float32bits(got[i]) != math.Float32bits(w) {
+							t.Fatalf("query %d: DotMany[%d] = %v, Dot %v", j, i, got[i], w)
+						}
+					}
+				}
+				// A rewritten id gets the new vector's code.
+				nv := make([]float32, dim)
+				for k := range nv {
+					nv[k] = float32(r.NormFloat64())
+				}
+				nv[0] = 3
+				tab.Set(ids[5], nv)
+				ws, _, _, _ := quantize(nv, want)
+				if codes, s := tab.Code(ids[5]); s != ws || !slices.Equal(codes, want) {
+					t.Fatalf("rewritten id keeps a stale code")
+				}
+			})
+		}
+	}
+}
+
+// Int8Codes.ErrorBound bounds |Dot(q, id) − Dot(x, vector of id)| for every code Set,
+// whatever the inputs (the adversarial ones of int8Inputs included), and is below 0.05
+// for 384-d unit vectors, so that a lazy re-scoring stays local.
+func TestInt8CodesErrorBoundHolds(t *testing.T) {
+	r := rand.New(rand.NewPCG(47, 48))
+	for _, in := range int8Inputs {
+		for _, unit := range []bool{false, true} {
+			for _, dim := range []int{1, 3, 17, 384} {
+				t.Run(fmt.Sprintf("%s/unit=%v/dim=%d", in.name, unit, dim), func(t *testing.T) {
+					const n, nq = 40, 6
+					qm, rm := in.gen(r, nq, dim), in.gen(r, n, dim)
+					if unit {
+						normalizeRows(qm, dim)
+						normalizeRows(rm, dim)
+					}
+					codes := NewInt8Codes(dim)
+					var q Int8Query
+					for i := range n {
+						codes.Set(uint32(i), rm[i*dim:(i+1)*dim])
+						for j := range nq {
+							x := qm[j*dim : (j+1)*dim]
+							codes.Quantize(x, &q)
+							eb := codes.ErrorBound(&q)
+							for id := 0; id <= i; id++ { // the bound covers every code Set so far
+								d := math.Abs(float64(codes.Dot(&q, uint32(id))) - float64(Dot(x, rm[id*dim:(id+1)*dim])))
+								if !(d <= eb) {
+									t.Fatalf("query %d, id %d after %d Set: %g from Dot, bound %g", j, id, i+1, d, eb)
+								}
+							}
+							if unit && dim == 384 && in.name == "gaussian" && !(eb > 0 && eb < 0.05) {
+								t.Fatalf("bound %g for unit vectors of dim %d", eb, dim)
+							}
+						}
+					}
+				})
+			}
 		}
 	}
 }

@@ -295,3 +295,67 @@ func dotManyQExactAVX512(qs [][]float32, rows []float32, dim int, out [][]float3
 		}
 	}
 }
+
+// dotU8I8VNNI returns Σ r[k]·q[k] over n bytes (r unsigned, q signed) with VPDPBUSD,
+// 64 bytes at a time and a masked tail.
+//
+//go:noescape
+func dotU8I8VNNI(r *byte, q *int8, n int) int32
+
+// dotU8I8AVX2 returns Σ r[k]·q[k] over n bytes, n a multiple of 16, widening both to
+// 16 bits (zero- and sign-extended) and adding pairs with VPMADDWD.
+//
+//go:noescape
+func dotU8I8AVX2(r *byte, q *int8, n int) int32
+
+// dotU8I8 returns Σ r[k]·q[k] over len(q) elements (r unsigned, q signed), wrapping
+// modulo 2³². Requires len(r) >= len(q) > 0.
+func dotU8I8(r []byte, q []int8) int32 {
+	n := len(q)
+	_ = r[n-1]
+	if hasVNNI {
+		return dotU8I8VNNI(&r[0], &q[0], n)
+	}
+	if hasAVX2 {
+		m := n &^ 15
+		var s int32
+		if m > 0 {
+			s = dotU8I8AVX2(&r[0], &q[0], m)
+		}
+		if m < n {
+			s += dotU8I8Generic(r[m:n], q[m:])
+		}
+		return s
+	}
+	return dotU8I8Generic(r, q)
+}
+
+// dotU8I8VNNIRows writes out[i] = Σ rows[i][k]·q[k] over dim bytes for i < n (rows
+// unsigned, q signed): one call for a node's links instead of one per link. (Software
+// prefetch of the next rows, PREFETCHT0 three rows ahead, measured no faster and was
+// left out.)
+//
+//go:noescape
+func dotU8I8VNNIRows(rows *unsafe.Pointer, n int, q *int8, dim int, out *int32)
+
+// dotU8I8Rows writes out[i] = dotU8I8(rows[i][:len(q)], q) for each row; rows are
+// pointers to at least len(q) bytes.
+func dotU8I8Rows(rows []unsafe.Pointer, q []int8, out []int32) {
+	out = out[:len(rows)]
+	if hasVNNI {
+		if len(rows) > 0 {
+			dotU8I8VNNIRows(&rows[0], len(rows), &q[0], len(q), &out[0])
+		}
+		return
+	}
+	for i, p := range rows {
+		out[i] = dotU8I8(unsafe.Slice((*byte)(p), len(q)), q)
+	}
+}
+
+// Prefetch asks the CPU to bring the cache line holding *p into all cache levels
+// (PREFETCHT0) and returns at once; the graph search calls it for the link list it will
+// read next. It never faults, whatever p points to.
+//
+//go:noescape
+func Prefetch(p *uint32)

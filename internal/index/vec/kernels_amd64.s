@@ -982,3 +982,179 @@ i8a_store:
 	EPI8AVX2(12, 24, 384, 416, Y6, Y7)
 	VZEROUPPER
 	RET
+
+// Reduces the 8 int32 lanes of Y0 to AX (upper vector state cleared).
+#define REDUCE_I32_Y0 \
+	VEXTRACTI128 $1, Y0, X1; \
+	VPADDD       X1, X0, X0; \
+	VPSHUFD      $0x4E, X0, X1; \
+	VPADDD       X1, X0, X0; \
+	VPSHUFD      $0xB1, X0, X1; \
+	VPADDD       X1, X0, X0; \
+	VMOVD        X0, AX; \
+	VZEROUPPER
+
+// func dotU8I8VNNI(r *byte, q *int8, n int) int32
+TEXT ·dotU8I8VNNI(SB), NOSPLIT, $0-28
+	MOVQ   r+0(FP), SI
+	MOVQ   q+8(FP), DI
+	MOVQ   n+16(FP), CX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+
+du8_128:
+	CMPQ     CX, $128
+	JL       du8_64
+	VMOVDQU8 (SI), Z2
+	VMOVDQU8 64(SI), Z3
+	VPDPBUSD (DI), Z2, Z0
+	VPDPBUSD 64(DI), Z3, Z1
+	ADDQ     $128, SI
+	ADDQ     $128, DI
+	SUBQ     $128, CX
+	JMP      du8_128
+
+du8_64:
+	CMPQ     CX, $64
+	JL       du8_tail
+	VMOVDQU8 (SI), Z2
+	VPDPBUSD (DI), Z2, Z0
+	ADDQ     $64, SI
+	ADDQ     $64, DI
+	SUBQ     $64, CX
+
+du8_tail:
+	TESTQ      CX, CX
+	JZ         du8_reduce
+	MOVQ       $1, AX
+	SHLQ       CX, AX
+	DECQ       AX
+	KMOVQ      AX, K1
+	VMOVDQU8.Z (SI), K1, Z2
+	VMOVDQU8.Z (DI), K1, Z3
+	VPDPBUSD   Z3, Z2, Z1
+
+du8_reduce:
+	VPADDD        Z1, Z0, Z0
+	VEXTRACTI64X4 $1, Z0, Y1
+	VPADDD        Y1, Y0, Y0
+	REDUCE_I32_Y0
+	MOVL          AX, ret+24(FP)
+	RET
+
+// func dotU8I8AVX2(r *byte, q *int8, n int) int32
+TEXT ·dotU8I8AVX2(SB), NOSPLIT, $0-28
+	MOVQ  r+0(FP), SI
+	MOVQ  q+8(FP), DI
+	MOVQ  n+16(FP), CX
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+
+da8_32:
+	CMPQ      CX, $32
+	JL        da8_16
+	VPMOVZXBW (SI), Y2
+	VPMOVSXBW (DI), Y3
+	VPMADDWD  Y3, Y2, Y2
+	VPADDD    Y2, Y0, Y0
+	VPMOVZXBW 16(SI), Y4
+	VPMOVSXBW 16(DI), Y5
+	VPMADDWD  Y5, Y4, Y4
+	VPADDD    Y4, Y1, Y1
+	ADDQ      $32, SI
+	ADDQ      $32, DI
+	SUBQ      $32, CX
+	JMP       da8_32
+
+da8_16:
+	CMPQ      CX, $16
+	JL        da8_reduce
+	VPMOVZXBW (SI), Y2
+	VPMOVSXBW (DI), Y3
+	VPMADDWD  Y3, Y2, Y2
+	VPADDD    Y2, Y0, Y0
+
+da8_reduce:
+	VPADDD Y1, Y0, Y0
+	REDUCE_I32_Y0
+	MOVL   AX, ret+24(FP)
+	RET
+
+// func dotU8I8VNNIRows(rows **byte, n int, q *int8, dim int, out *int32)
+//
+// out[i] = Σ rows[i][k]·q[k] over dim bytes, for i < n.
+TEXT ·dotU8I8VNNIRows(SB), NOSPLIT, $0-40
+	MOVQ  rows+0(FP), R8
+	MOVQ  n+8(FP), R9
+	MOVQ  q+16(FP), R10
+	MOVQ  dim+24(FP), R11
+	MOVQ  out+32(FP), R12
+	TESTQ R9, R9
+	JZ    dr_done
+	MOVQ  R11, CX
+	ANDQ  $63, CX
+	MOVQ  $1, AX
+	SHLQ  CX, AX
+	DECQ  AX
+	KMOVQ AX, K1
+
+dr_score:
+	MOVQ   (R8), SI
+	MOVQ   R10, DI
+	MOVQ   R11, CX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+
+dr_128:
+	CMPQ     CX, $128
+	JL       dr_64
+	VMOVDQU8 (SI), Z2
+	VMOVDQU8 64(SI), Z3
+	VPDPBUSD (DI), Z2, Z0
+	VPDPBUSD 64(DI), Z3, Z1
+	ADDQ     $128, SI
+	ADDQ     $128, DI
+	SUBQ     $128, CX
+	JMP      dr_128
+
+dr_64:
+	CMPQ     CX, $64
+	JL       dr_tail
+	VMOVDQU8 (SI), Z2
+	VPDPBUSD (DI), Z2, Z0
+	ADDQ     $64, SI
+	ADDQ     $64, DI
+	SUBQ     $64, CX
+
+dr_tail:
+	TESTQ      CX, CX
+	JZ         dr_reduce
+	VMOVDQU8.Z (SI), K1, Z2
+	VMOVDQU8.Z (DI), K1, Z3
+	VPDPBUSD   Z3, Z2, Z1
+
+dr_reduce:
+	VPADDD        Z1, Z0, Z0
+	VEXTRACTI64X4 $1, Z0, Y1
+	VPADDD        Y1, Y0, Y0
+	VEXTRACTI128  $1, Y0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0x4E, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xB1, X0, X1
+	VPADDD        X1, X0, X0
+	VMOVD         X0, (R12)
+	ADDQ          $4, R12
+	ADDQ          $8, R8
+	DECQ          R9
+	JNZ           dr_score
+
+dr_done:
+	VZEROUPPER
+	RET
+
+// func Prefetch(p *uint32)
+TEXT ·Prefetch(SB), NOSPLIT, $0-8
+	MOVQ       p+0(FP), AX
+	PREFETCHT0 (AX)
+	RET

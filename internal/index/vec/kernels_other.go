@@ -2,6 +2,8 @@
 
 package vec
 
+import "unsafe"
+
 func dot(a, b []float32) float32 { return dotGeneric(a, b) }
 
 func l2sq(a, b []float32) float32 { return l2sqGeneric(a, b) }
@@ -25,3 +27,15 @@ func Int8Fast() bool { return false }
 func atLeast(x []float32, thr float32, dst []uint32) []uint32 {
 	return atLeastGeneric(x, thr, dst, 0)
 }
+
+func dotU8I8(r []byte, q []int8) int32 { return dotU8I8Generic(r, q) }
+
+func dotU8I8Rows(rows []unsafe.Pointer, q []int8, out []int32) {
+	out = out[:len(rows)]
+	for i, p := range rows {
+		out[i] = dotU8I8Generic(unsafe.Slice((*byte)(p), len(q)), q)
+	}
+}
+
+// Prefetch does nothing on this platform (see the amd64 version).
+func Prefetch(p *uint32) {}
