@@ -1,8 +1,9 @@
 // Package binfmt holds what hardneg's on-disk formats share: the CRC-32C (Castagnoli)
 // checksum every format ends or frames with, and Reader, which reads exact byte counts
-// and varints while checksumming and counting what it consumed. The write-ahead log
-// (package wal), snapshots and the HNSW graph format use it; each keeps its own layout
-// and error messages.
+// and varints while checksumming and counting what it consumed, and Decoder, which
+// reads an encoding held in memory with bounds and limit checks. The write-ahead log
+// (package wal) and its records, snapshots, the HNSW graph format and the loop state use
+// them; each keeps its own layout and error kind.
 package binfmt
 
 import (

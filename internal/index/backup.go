@@ -74,8 +74,8 @@ func (db *DB) encodeBackup(ctx context.Context, c *Collection, w io.Writer, b *e
 // snapshotted) when Restore returns. progress, if not nil, is called with the bytes
 // received so far.
 func (db *DB) Restore(ctx context.Context, r io.Reader, src engine.RestoreSource, name string, progress func(int64)) (engine.RestoreResult, error) {
-	if src.FormatVersion != storage.SnapshotVersion {
-		return engine.RestoreResult{}, fmt.Errorf("%w: format version %d, this server reads %d", engine.ErrBackupInvalid, src.FormatVersion, storage.SnapshotVersion)
+	if src.FormatVersion < storage.MinSnapshotVersion || src.FormatVersion > storage.SnapshotVersion {
+		return engine.RestoreResult{}, fmt.Errorf("%w: format version %d, this server reads %d–%d", engine.ErrBackupInvalid, src.FormatVersion, storage.MinSnapshotVersion, storage.SnapshotVersion)
 	}
 	if src.Bytes <= 0 {
 		return engine.RestoreResult{}, fmt.Errorf("%w: size %d", engine.ErrBackupInvalid, src.Bytes)

@@ -84,14 +84,23 @@ func newCollection(cfg engine.Config) (*Collection, error) {
 		metric:  cfg.Metric,
 		params:  cfg.Params,
 		slots:   make(map[string]uint32),
-		vectors: newVectorStore(cfg.Dim),
+		vectors: newVectorStore(cfg.Dim, cfg.Params.Quantization == engine.QuantizationInt8),
 	}
 	g, err := hnsw.New(hnsw.Options{M: cfg.Params.M, EfConstruction: cfg.Params.EfConstruction, EfSearch: cfg.Params.EfSearch}, graphDistance(cfg.Metric), c.vectors)
 	if err != nil {
 		return nil, fmt.Errorf("collection %q: %w", cfg.Name, err)
 	}
-	c.graph = g
+	c.setGraph(g)
 	return c, nil
+}
+
+// setGraph makes g the collection's graph, searching on the int8 codes when the
+// collection keeps them.
+func (c *Collection) setGraph(g *hnsw.Graph) {
+	if c.vectors.graphCodes != nil {
+		g.UseCodes(c.vectors.graphCodes)
+	}
+	c.graph = g
 }
 
 // graphDistance is the graph's distance for a metric (lower is closer).

@@ -39,6 +39,14 @@
 // and the graph's dropped nodes, from which loading rebuilds the free list), and fills
 // its free slots before growing again.
 //
+// Graph codes: a cosine or dot collection with quantization int8 (the default for
+// those metrics) keeps each slot's int8 code (vec.Int8Codes) next to its vector,
+// written with it, and its graph searches and inserts walk on the codes and re-score
+// their beams with the floats (hnsw.Graph.UseCodes); a search's beam is re-scored only
+// as far as its caller reads it (hnsw.Graph.SearchOrdered). A code is a function of its vector
+// alone, so codes are never logged or snapshotted: replay writes them with the vectors
+// and a loaded snapshot re-encodes every slot before its graph is read (store.go).
+//
 // Persistence: every change (collection created or deleted, upsert, delete, stream
 // batch with its writer id and sequence, false-negative reports) is one record of the write-ahead log in
 // dir/wal (package wal), appended while the collection's locks are held so that the

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/hardneg/hardneg/internal/engine"
+	"github.com/hardneg/hardneg/internal/index/hnsw"
 	"github.com/hardneg/hardneg/internal/index/vec"
 )
 
@@ -48,7 +49,10 @@ func (c *Collection) graphSearch(ctx context.Context, q []float32, opts engine.S
 	var st engine.SearchStats
 	done := getSlotSet(len(c.ids))
 	defer putSlotSet(done)
-	accept := func(slot uint32) bool { return c.ids[slot] != "" && !done.has(slot) }
+	// The first pass has produced nothing yet, so it only needs liveness; later passes
+	// also skip what earlier ones produced.
+	live := func(slot uint32) bool { return c.ids[slot] != "" }
+	unproduced := func(slot uint32) bool { return c.ids[slot] != "" && !done.has(slot) }
 	ef := opts.Ef
 	if ef <= 0 {
 		ef = c.params.EfSearch
@@ -58,8 +62,6 @@ func (c *Collection) graphSearch(ctx context.Context, q []float32, opts engine.S
 	if opts.Depth > 0 && (depth <= 0 || opts.Depth < depth) {
 		depth = opts.Depth
 	}
-	nbuf := getNeighbors()
-	defer putNeighbors(nbuf)
 	for pass := 0; ; pass++ {
 		if pass > 0 {
 			left := depth - st.Ordered
@@ -76,13 +78,18 @@ func (c *Collection) graphSearch(ctx context.Context, q []float32, opts engine.S
 		if err := ctx.Err(); err != nil {
 			return st, err
 		}
-		*nbuf = c.graph.Search(q, ef, ef, accept, (*nbuf)[:0])
-		if len(*nbuf) == 0 {
-			break
+		accept := unproduced
+		if pass == 0 {
+			accept = live
 		}
-		for _, n := range *nbuf {
+		// The pass's beam comes nearest first; on codes it is re-scored with the floats
+		// only as far as the candidates consumed need (hnsw.Graph.SearchOrdered).
+		produced, stop := 0, false
+		c.graph.SearchOrdered(q, ef, accept, func(n hnsw.Neighbor) bool {
+			produced++
 			if opts.MaxCandidates > 0 && st.Ordered >= opts.MaxCandidates {
-				return st, nil
+				stop = true
+				return false
 			}
 			done.add(n.ID)
 			rank := st.Ordered
@@ -90,11 +97,19 @@ func (c *Collection) graphSearch(ctx context.Context, q []float32, opts engine.S
 			id := c.ids[n.ID]
 			groups := c.groups[n.ID]
 			if opts.Skip != nil && opts.Skip(n.ID, id, groups) {
-				continue
+				return true
 			}
 			if !yield(engine.Candidate{Slot: n.ID, ID: id, Score: -n.Dist, Rank: rank, Groups: groups, Vector: c.vectorAt(n.ID), Version: c.versions[n.ID]}) {
-				return st, nil
+				stop = true
+				return false
 			}
+			return true
+		})
+		if stop {
+			return st, nil
+		}
+		if produced == 0 {
+			break
 		}
 		if opts.NoWiden {
 			return st, nil

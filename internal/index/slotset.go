@@ -2,8 +2,6 @@ package index
 
 import (
 	"sync"
-
-	"github.com/hardneg/hardneg/internal/index/hnsw"
 )
 
 // slotSet is a set of slots backed by an epoch-stamped array, so that clearing it is
@@ -35,8 +33,3 @@ func getSlotSet(n int) *slotSet {
 }
 
 func putSlotSet(s *slotSet) { slotSets.Put(s) }
-
-var neighborBufs = sync.Pool{New: func() any { b := make([]hnsw.Neighbor, 0, 256); return &b }}
-
-func getNeighbors() *[]hnsw.Neighbor  { return neighborBufs.Get().(*[]hnsw.Neighbor) }
-func putNeighbors(b *[]hnsw.Neighbor) { neighborBufs.Put(b) }

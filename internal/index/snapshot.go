@@ -40,8 +40,12 @@ func (c *Collection) writeSnapshot(w io.Writer, writers map[string]storage.Write
 func readSnapshot(r io.Reader) (*Collection, storage.SnapshotHeader, error) {
 	var c *Collection
 	h, err := storage.ReadSnapshot(r, func(h storage.SnapshotHeader, _ int) (storage.SnapshotSink, error) {
-		var err error
-		if c, err = newCollection(h.Config); err != nil {
+		// Validate fills what older snapshots lack (an unspecified quantization).
+		cfg, err := h.Config.Validate()
+		if err != nil {
+			return nil, err
+		}
+		if c, err = newCollection(cfg); err != nil {
 			return nil, err
 		}
 		c.createLSN = h.CreateLSN
@@ -97,15 +101,18 @@ func (s snapSink) AddFalseNegatives(key string, ids []string) { s.c.AddFalseNega
 
 func (s snapSink) ReadGraph(r io.Reader) error {
 	c := s.c
+	c.vectors.encodeAll(len(c.ids))
 	g, err := hnsw.Read(r, graphDistance(c.metric), c.vectors)
 	if err != nil {
 		return err
 	}
-	c.graph, c.graphOn = g, true
+	c.setGraph(g)
+	c.graphOn = true
 	return c.checkGraph()
 }
 
 func (s snapSink) NoGraph() {
+	s.c.vectors.encodeAll(len(s.c.ids))
 	for slot, id := range s.c.ids {
 		if id == "" {
 			s.c.free = append(s.c.free, uint32(slot))
@@ -263,6 +270,9 @@ func (db *DB) pruneLocked() error {
 	}
 	if _, err := db.wal.TruncateBefore(need); err != nil {
 		return err
+	}
+	if err := db.pruneLoopStateLocked(); err != nil {
+		db.log.Warn("removing loop state files of deleted collections failed", "err", err)
 	}
 	return nil
 }

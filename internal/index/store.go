@@ -24,9 +24,18 @@ const storeChunkRows = 1024
 // first product: built from the floats once int8BuildQueries queries have been scored
 // against the chunk since it was last written, dropped when a row of the chunk is
 // written, never persisted (after recovery they are rebuilt the same way).
+//
+// Collections with int8 quantization also keep graphCodes, every slot's int8 code for
+// the graph search (vec.Int8Codes), written together with the slot's vector. A code is
+// a pure function of its vector, so it is never logged or snapshotted either: replay
+// writes it through set, and a loaded snapshot re-encodes every slot (encodeAll) before
+// its graph is read. There are no trained parameters to keep or version.
 type vectorStore struct {
-	dim    int
-	chunks atomic.Pointer[[][]float32] // chunk table; each chunk holds storeChunkRows·dim values
+	dim int
+	// graphCodes holds each slot's int8 code, or is nil when the collection searches
+	// its graph on floats; a slot's code follows the same rules as its vector.
+	graphCodes *vec.Int8Codes
+	chunks     atomic.Pointer[[][]float32] // chunk table; each chunk holds storeChunkRows·dim values
 	// codes[i] holds chunk i's int8 rows, or nil when they are not built or stale. The
 	// table grows and entries are cleared under the collection's write lock; entries
 	// are built and read under its read lock (so never while a row changes), by
@@ -53,8 +62,11 @@ func (c *chunkCodes) drop() {
 	c.pending.Store(0)
 }
 
-func newVectorStore(dim int) *vectorStore {
+func newVectorStore(dim int, quantized bool) *vectorStore {
 	s := &vectorStore{dim: dim}
+	if quantized {
+		s.graphCodes = vec.NewInt8Codes(dim)
+	}
 	s.chunks.Store(&[][]float32{})
 	return s
 }
@@ -90,14 +102,29 @@ func (s *vectorStore) set(slot uint32, v []float32) {
 	s.ensure(slot)
 	copy(s.Vector(slot), v)
 	s.codes[slot/storeChunkRows].drop()
+	if s.graphCodes != nil {
+		s.graphCodes.Set(slot, v)
+	}
 }
 
 // writable makes slot addressable and returns its vector for the caller to fill
-// (loading a snapshot); like set, it drops the chunk's int8 rows.
+// (loading a snapshot); like set, it drops the chunk's int8 rows. The slot's graph code
+// is left to encodeAll, once the vector is filled.
 func (s *vectorStore) writable(slot uint32) []float32 {
 	s.ensure(slot)
 	s.codes[slot/storeChunkRows].drop()
 	return s.Vector(slot)
+}
+
+// encodeAll writes the graph codes of the first n slots from their vectors (after a
+// snapshot filled them through writable). Callers are serialised by the collection lock.
+func (s *vectorStore) encodeAll(n int) {
+	if s.graphCodes == nil {
+		return
+	}
+	for slot := range uint32(n) {
+		s.graphCodes.Set(slot, s.Vector(slot))
+	}
 }
 
 // int8Rows calls fn for each chunk with the first slot it holds, its rows and, when
@@ -139,5 +166,11 @@ func (s *vectorStore) rows(n int, fn func(first uint32, rows []float32, count in
 	}
 }
 
-// bytes returns the memory held by vectors.
-func (s *vectorStore) bytes() int64 { return int64(s.capacity()) * int64(s.dim) * 4 }
+// bytes returns the memory held by vectors and their graph codes.
+func (s *vectorStore) bytes() int64 {
+	n := int64(s.capacity()) * int64(s.dim) * 4
+	if s.graphCodes != nil {
+		n += s.graphCodes.Bytes()
+	}
+	return n
+}

@@ -23,6 +23,8 @@ import (
 //	snapshots/<collection>.<covered LSN, 20 digits>.snap
 //	                     snapshots, written with wal.WriteFileAtomic; one that failed
 //	                     to verify is renamed with a ".corrupt" suffix
+//	state/<collection>.loop
+//	                     the service's training-loop state (loopstate.go)
 const (
 	lockName      = "LOCK"
 	walDirName    = "wal"

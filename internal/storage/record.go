@@ -3,7 +3,6 @@ package storage
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"math"
 
 	"github.com/hardneg/hardneg/internal/binfmt"
@@ -14,7 +13,9 @@ import (
 // and acknowledged once the log says it is durable. A record is an op byte and the
 // op's fields, little-endian, strings and lists prefixed by their uvarint length:
 //
-//	OpCreate  name, dim, metric u8, M, EfConstruction, EfSearch, ExactThreshold (uvarints)
+//	OpCreate  name, dim, metric u8, M, EfConstruction, EfSearch, ExactThreshold,
+//	          Quantization (uvarints; Quantization absent in records written before it
+//	          existed, read as unspecified: the default for the metric)
 //	OpDrop    name
 //	OpUpsert  name, batch
 //	OpDelete  name, ids
@@ -88,7 +89,7 @@ func EncodeCreate(cfg engine.Config) []byte {
 	b := binfmt.AppendString([]byte{OpCreate}, cfg.Name)
 	b = binary.AppendUvarint(b, uint64(cfg.Dim))
 	b = append(b, byte(cfg.Metric))
-	for _, v := range []int{cfg.Params.M, cfg.Params.EfConstruction, cfg.Params.EfSearch, cfg.Params.ExactThreshold} {
+	for _, v := range []int{cfg.Params.M, cfg.Params.EfConstruction, cfg.Params.EfSearch, cfg.Params.ExactThreshold, int(cfg.Params.Quantization)} {
 		b = binary.AppendUvarint(b, uint64(v))
 	}
 	return b
@@ -128,141 +129,32 @@ func EncodeStream(writer string, seq uint64, name string, batch *engine.Batch, d
 	return binfmt.AppendStrings(b, ids)
 }
 
-// decoder reads fields with bounds checks; the first failure sticks in err.
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func (d *decoder) fail(format string, args ...any) {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w: %s", ErrRecord, fmt.Sprintf(format, args...))
-	}
-}
-
-func (d *decoder) byte() byte {
-	if d.err != nil || len(d.b) < 1 {
-		d.fail("truncated")
-		return 0
-	}
-	v := d.b[0]
-	d.b = d.b[1:]
-	return v
-}
-
-// flag reads a presence byte, 0 or 1.
-func (d *decoder) flag() bool {
-	switch d.byte() {
-	case 0:
-		return false
-	case 1:
-		return true
-	}
-	d.fail("bad presence flag")
-	return false
-}
-
-func (d *decoder) uvarint(limit uint64, what string) uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail("bad %s", what)
-		return 0
-	}
-	d.b = d.b[n:]
-	if v > limit {
-		d.fail("%s %d above limit %d", what, v, limit)
-		return 0
-	}
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail("bad varint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) string(limit int, what string) string {
-	n := int(d.uvarint(uint64(limit), what+" length"))
-	if d.err != nil {
-		return ""
-	}
-	if n > len(d.b) {
-		d.fail("%s truncated", what)
-		return ""
-	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s
-}
-
-func (d *decoder) strings(maxCount, maxLen int, what string) []string {
-	n := int(d.uvarint(uint64(maxCount), what+" count"))
-	if d.err != nil || n == 0 {
-		return nil
-	}
-	if n > len(d.b) { // every string takes at least one byte
-		d.fail("%s truncated", what)
-		return nil
-	}
-	out := make([]string, n)
-	for i := range out {
-		out[i] = d.string(maxLen, what)
-	}
-	return out
-}
-
-func (d *decoder) floats(n int) []float32 {
-	if d.err != nil {
-		return nil
-	}
-	if n > len(d.b)/4 {
-		d.fail("vectors truncated")
-		return nil
-	}
-	out := make([]float32, n)
-	for i := range out {
-		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(d.b[4*i:]))
-	}
-	d.b = d.b[4*n:]
-	return out
-}
-
-func (d *decoder) batch() (*engine.Batch, int) {
-	n := int(d.uvarint(engine.MaxBatchItems, "item count"))
-	dim := int(d.uvarint(engine.MaxDim, "dim"))
-	if d.err != nil {
+// decodeBatch reads a batch (appendBatch) and its dimension.
+func decodeBatch(d *binfmt.Decoder) (*engine.Batch, int) {
+	n := int(d.Uvarint(engine.MaxBatchItems, "item count"))
+	dim := int(d.Uvarint(engine.MaxDim, "dim"))
+	if d.Err() != nil {
 		return nil, 0
 	}
-	if n > len(d.b) {
-		d.fail("ids truncated")
+	if n > d.Len() {
+		d.Fail("ids truncated")
 		return nil, 0
 	}
 	b := &engine.Batch{IDs: make([]string, n)}
 	for i := range b.IDs {
-		b.IDs[i] = d.string(engine.MaxIDBytes, "id")
+		b.IDs[i] = d.String(engine.MaxIDBytes, "id")
 	}
-	b.Vectors = d.floats(n * dim)
-	if d.flag() {
+	b.Vectors = d.Floats(n*dim, "vectors")
+	if d.Flag() {
 		b.Groups = make([][]string, n)
 		for i := range b.Groups {
-			b.Groups[i] = d.strings(engine.MaxItemGroups, engine.MaxGroupBytes, "groups")
+			b.Groups[i] = d.Strings(engine.MaxItemGroups, engine.MaxGroupBytes, "groups")
 		}
 	}
-	if d.flag() {
+	if d.Flag() {
 		b.Versions = make([]int64, n)
 		for i := range b.Versions {
-			b.Versions[i] = d.varint()
+			b.Versions[i] = d.Varint()
 		}
 	}
 	return b, dim
@@ -272,56 +164,59 @@ func (d *decoder) batch() (*engine.Batch, int) {
 // batch's validity against a collection (replay applies what was validated before
 // it was logged).
 func DecodeRecord(p []byte) (Record, error) {
-	d := &decoder{b: p}
-	r := Record{Op: d.byte(), Size: len(p)}
+	d := binfmt.NewDecoder(p, ErrRecord)
+	r := Record{Op: d.Byte(), Size: len(p)}
 	switch r.Op {
 	case OpCreate:
-		r.Config.Name = d.string(engine.MaxNameLen, "name")
-		r.Config.Dim = int(d.uvarint(engine.MaxDim, "dim"))
-		r.Config.Metric = engine.Metric(d.byte())
-		r.Config.Params.M = int(d.uvarint(math.MaxInt32, "m"))
-		r.Config.Params.EfConstruction = int(d.uvarint(math.MaxInt32, "ef_construction"))
-		r.Config.Params.EfSearch = int(d.uvarint(math.MaxInt32, "ef_search"))
-		r.Config.Params.ExactThreshold = int(d.uvarint(math.MaxUint32, "exact_threshold"))
+		r.Config.Name = d.String(engine.MaxNameLen, "name")
+		r.Config.Dim = int(d.Uvarint(engine.MaxDim, "dim"))
+		r.Config.Metric = engine.Metric(d.Byte())
+		r.Config.Params.M = int(d.Uvarint(math.MaxInt32, "m"))
+		r.Config.Params.EfConstruction = int(d.Uvarint(math.MaxInt32, "ef_construction"))
+		r.Config.Params.EfSearch = int(d.Uvarint(math.MaxInt32, "ef_search"))
+		r.Config.Params.ExactThreshold = int(d.Uvarint(math.MaxUint32, "exact_threshold"))
+		if d.Err() == nil && d.Len() > 0 {
+			r.Config.Params.Quantization = engine.Quantization(d.Uvarint(math.MaxInt32, "quantization"))
+		}
 		r.Name = r.Config.Name
-		if d.err == nil {
+		if d.Err() == nil {
 			if _, err := r.Config.Validate(); err != nil {
-				d.fail("collection config: %v", err)
+				d.Fail("collection config: %v", err)
 			}
 		}
 	case OpDrop:
-		r.Name = d.string(engine.MaxNameLen, "name")
+		r.Name = d.String(engine.MaxNameLen, "name")
 	case OpUpsert:
-		r.Name = d.string(engine.MaxNameLen, "name")
-		r.Batch, _ = d.batch()
+		r.Name = d.String(engine.MaxNameLen, "name")
+		r.Batch, _ = decodeBatch(d)
 	case OpDelete:
-		r.Name = d.string(engine.MaxNameLen, "name")
-		r.IDs = d.strings(engine.MaxBatchItems, engine.MaxIDBytes, "ids")
+		r.Name = d.String(engine.MaxNameLen, "name")
+		r.IDs = d.Strings(engine.MaxBatchItems, engine.MaxIDBytes, "ids")
 	case OpStream:
-		r.Writer = d.string(engine.MaxWriterIDBytes, "writer")
-		r.Seq = d.uvarint(math.MaxUint64, "sequence")
-		r.Name = d.string(engine.MaxNameLen, "name")
-		r.Batch, _ = d.batch()
-		r.IDs = d.strings(engine.MaxBatchItems, engine.MaxIDBytes, "ids")
+		r.Writer = d.String(engine.MaxWriterIDBytes, "writer")
+		r.Seq = d.Uvarint(math.MaxUint64, "sequence")
+		r.Name = d.String(engine.MaxNameLen, "name")
+		r.Batch, _ = decodeBatch(d)
+		r.IDs = d.Strings(engine.MaxBatchItems, engine.MaxIDBytes, "ids")
 	case OpFeedback:
-		r.Name = d.string(engine.MaxNameLen, "name")
-		n := int(d.uvarint(engine.MaxFeedbackIDs, "report count"))
-		if d.err == nil && n > len(d.b) {
-			d.fail("reports truncated")
+		r.Name = d.String(engine.MaxNameLen, "name")
+		n := int(d.Uvarint(engine.MaxFeedbackIDs, "report count"))
+		if d.Err() == nil && n > d.Len() {
+			d.Fail("reports truncated")
 		}
-		for i := 0; i < n && d.err == nil; i++ {
-			key := d.string(engine.MaxIDBytes, "anchor key")
-			ids := d.strings(engine.MaxFeedbackIDs, engine.MaxIDBytes, "ids")
+		for i := 0; i < n && d.Err() == nil; i++ {
+			key := d.String(engine.MaxIDBytes, "anchor key")
+			ids := d.Strings(engine.MaxFeedbackIDs, engine.MaxIDBytes, "ids")
 			r.Reports = append(r.Reports, engine.FalseNegativeReport{Key: key, IDs: ids})
 		}
 	default:
-		d.fail("unknown op %d", r.Op)
+		d.Fail("unknown op %d", r.Op)
 	}
-	if d.err == nil && len(d.b) != 0 {
-		d.fail("%d trailing bytes", len(d.b))
+	if d.Err() == nil && d.Len() != 0 {
+		d.Fail("%d trailing bytes", d.Len())
 	}
-	if d.err != nil {
-		return Record{}, d.err
+	if d.Err() != nil {
+		return Record{}, d.Err()
 	}
 	return r, nil
 }

@@ -78,3 +78,23 @@ func batchDim(b *engine.Batch) int {
 	}
 	return len(b.Vectors) / b.Len()
 }
+
+// A create record keeps the collection's quantization; one written before quantization
+// existed (no trailing uvarint) decodes as unspecified, the metric's default.
+func TestCreateRecordQuantization(t *testing.T) {
+	cfg := engine.Config{Name: "c", Dim: 4, Metric: engine.Dot, Params: engine.Params{Quantization: engine.QuantizationNone}.WithDefaults()}
+	p := EncodeCreate(cfg)
+	r, err := DecodeRecord(p)
+	if err != nil || r.Config != cfg {
+		t.Fatalf("decoded %+v (%v), want %+v", r.Config, err, cfg)
+	}
+	if p[len(p)-1] != byte(engine.QuantizationNone) {
+		t.Fatalf("last byte %d is not the quantization", p[len(p)-1])
+	}
+	r, err = DecodeRecord(p[:len(p)-1])
+	want := cfg
+	want.Params.Quantization = engine.QuantizationUnspecified
+	if err != nil || r.Config != want {
+		t.Fatalf("older record decoded %+v (%v), want %+v", r.Config, err, want)
+	}
+}

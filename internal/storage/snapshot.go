@@ -14,11 +14,13 @@ import (
 	"github.com/hardneg/hardneg/internal/engine"
 )
 
-// A snapshot holds one collection as of a log sequence number. Format, version 2,
+// A snapshot holds one collection as of a log sequence number. Format, version 3,
 // little-endian, strings prefixed by their uvarint length:
 //
 //	header   magic "hnsnapsh", version u32
-//	config   name, dim, metric u8, M, EfConstruction, EfSearch, ExactThreshold (uvarints)
+//	config   name, dim, metric u8, M, EfConstruction, EfSearch, ExactThreshold (uvarints),
+//	         Quantization (uvarint; absent in version 2, which reads as unspecified:
+//	         the default for the metric)
 //	position created LSN u64, covered LSN u64
 //	writers  count, then per stream writer: id, last sequence, its LSN (uvarints)
 //	slots    count, then per slot: id ("" for a slot no longer live), for a live
@@ -30,17 +32,22 @@ import (
 //	         hnsw's own checksummed format; u8 0 and nothing else if not
 //	trailer  CRC-32C (Castagnoli) of every byte before it, u32
 //
-// Version 1 (the graph always present) is not read. The collection's state reaches
+// Version 2 is read too; version 1 (the graph always present) is not. The int8 codes of
+// a quantized collection are not stored: they are a function of the vectors, rebuilt on
+// load. The collection's state reaches
 // the encoder through SnapshotSource and leaves the decoder through SnapshotSink, both
 // implemented by package index, which owns slots, vectors and graph.
 const (
 	snapMagic   = "hnsnapsh"
-	snapVersion = 2
+	snapVersion = 3
 )
 
-// SnapshotVersion is the version of the snapshot format WriteSnapshot writes and
-// ReadSnapshot reads; backups of a collection travel in it.
+// SnapshotVersion is the version of the snapshot format WriteSnapshot writes; backups
+// of a collection travel in it. ReadSnapshot also reads MinSnapshotVersion and up.
 const SnapshotVersion = snapVersion
+
+// MinSnapshotVersion is the oldest snapshot format ReadSnapshot reads.
+const MinSnapshotVersion = 2
 
 // ErrSnapshot is wrapped by every snapshot decoding failure.
 var ErrSnapshot = errors.New("invalid snapshot")
@@ -98,7 +105,7 @@ func WriteSnapshot(w io.Writer, h SnapshotHeader, src SnapshotSource) error {
 	b = binfmt.AppendString(b, cfg.Name)
 	b = binary.AppendUvarint(b, uint64(cfg.Dim))
 	b = append(b, byte(cfg.Metric))
-	for _, v := range []int{cfg.Params.M, cfg.Params.EfConstruction, cfg.Params.EfSearch, cfg.Params.ExactThreshold} {
+	for _, v := range []int{cfg.Params.M, cfg.Params.EfConstruction, cfg.Params.EfSearch, cfg.Params.ExactThreshold, int(cfg.Params.Quantization)} {
 		b = binary.AppendUvarint(b, uint64(v))
 	}
 	b = binary.LittleEndian.AppendUint64(b, h.CreateLSN)
@@ -263,11 +270,12 @@ func (s *snapReader) snapshot(open func(h SnapshotHeader, slots int) (SnapshotSi
 
 // header reads the magic, the version and the collection's config, and validates it.
 func (s *snapReader) header(cfg *engine.Config) error {
+	version := uint32(snapVersion)
 	if hdr := s.Bytes(len(snapMagic) + 4); hdr != nil {
 		if string(hdr[:len(snapMagic)]) != snapMagic {
 			s.fail("bad magic")
-		} else if v := binary.LittleEndian.Uint32(hdr[len(snapMagic):]); v != snapVersion {
-			s.fail("unsupported version %d", v)
+		} else if version = binary.LittleEndian.Uint32(hdr[len(snapMagic):]); version < MinSnapshotVersion || version > snapVersion {
+			s.fail("unsupported version %d", version)
 		}
 	}
 	cfg.Name = s.string(engine.MaxNameLen, "name")
@@ -279,6 +287,9 @@ func (s *snapReader) header(cfg *engine.Config) error {
 	cfg.Params.EfConstruction = int(s.uvarint(math.MaxInt32, "ef_construction"))
 	cfg.Params.EfSearch = int(s.uvarint(math.MaxInt32, "ef_search"))
 	cfg.Params.ExactThreshold = int(s.uvarint(math.MaxUint32, "exact_threshold"))
+	if version >= 3 {
+		cfg.Params.Quantization = engine.Quantization(s.uvarint(math.MaxInt32, "quantization"))
+	}
 	if s.Err() != nil {
 		return s.Err()
 	}

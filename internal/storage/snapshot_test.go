@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/hardneg/hardneg/internal/binfmt"
 	"github.com/hardneg/hardneg/internal/engine"
 )
 
@@ -142,5 +144,40 @@ func TestSnapshotDamageWrapsErrSnapshot(t *testing.T) {
 	}
 	if _, _, err := readInto(buf.Bytes(), 5); !errors.Is(err, ErrSnapshot) {
 		t.Fatalf("repeated id: %v, want ErrSnapshot", err)
+	}
+}
+
+// A snapshot keeps the collection's quantization; one of version 2, written before
+// quantization existed, reads as unspecified (the metric's default) with its content
+// intact.
+func TestSnapshotQuantization(t *testing.T) {
+	h, m := snapshotFixture(nil)
+	h.Config.Metric = engine.Cosine
+	h.Config.Params.Quantization = engine.QuantizationNone
+	var buf bytes.Buffer
+	if err := WriteSnapshot(&buf, h, m); err != nil {
+		t.Fatal(err)
+	}
+	gh, _, err := readInto(buf.Bytes(), 0)
+	if err != nil || gh.Config.Params.Quantization != engine.QuantizationNone {
+		t.Fatalf("quantization %v (%v), want none", gh.Config.Params.Quantization, err)
+	}
+	// Version 2: the same bytes without the quantization uvarint, CRC recomputed.
+	p := buf.Bytes()
+	at := len(snapMagic) + 4 + 1 + len(h.Config.Name) + 1 + 1 + 1 + 2 + 1 + 2 // ExactThreshold 10,000 takes 2 bytes
+	if p[at] != byte(engine.QuantizationNone) {
+		t.Fatalf("byte %d is %d, not the quantization", at, p[at])
+	}
+	v2 := append(append([]byte{}, p[:at]...), p[at+1:len(p)-4]...)
+	binary.LittleEndian.PutUint32(v2[len(snapMagic):], 2)
+	sum := binfmt.NewHash()
+	sum.Write(v2)
+	v2 = binary.LittleEndian.AppendUint32(v2, sum.Sum32())
+	gh, got, err := readInto(v2, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gh.Config.Params.Quantization != engine.QuantizationUnspecified || !slices.EqualFunc(got.vectors, m.vectors, slices.Equal) {
+		t.Fatalf("version 2: quantization %v, vectors %v", gh.Config.Params.Quantization, got.vectors)
 	}
 }
