@@ -15,6 +15,11 @@ import (
 // a cosine collection searched through its HNSW graph, and returns it with the
 // prepared vectors.
 func clusteredWorld(t testing.TB, n, dim, nc int, spread float64, seed uint64) (engine.Collection, [][]float32) {
+	return clusteredWorldQ(t, engine.QuantizationUnspecified, n, dim, nc, spread, seed)
+}
+
+// clusteredWorldQ is clusteredWorld with the collection's graph quantization q.
+func clusteredWorldQ(t testing.TB, q engine.Quantization, n, dim, nc int, spread float64, seed uint64) (engine.Collection, [][]float32) {
 	r := rand.New(rand.NewPCG(seed, 11))
 	centers := make([][]float32, nc)
 	for i := range centers {
@@ -30,7 +35,7 @@ func clusteredWorld(t testing.TB, n, dim, nc int, spread float64, seed uint64) (
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	c, err := db.CreateCollection(engine.Config{Name: "c", Dim: dim, Metric: engine.Cosine, Params: engine.Params{ExactThreshold: 1}})
+	c, err := db.CreateCollection(engine.Config{Name: "c", Dim: dim, Metric: engine.Cosine, Params: engine.Params{ExactThreshold: 1, Quantization: q}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package mining
 import (
 	"container/list"
 	"sync"
+	"sync/atomic"
 )
 
 // DefaultExposureWindow is the length of a collection's exposure window, in negatives
@@ -11,9 +12,9 @@ import (
 const DefaultExposureWindow = 100000
 
 // Exposure counts how often each item of one collection was returned as a negative,
-// over tumbling windows of a fixed number of served negatives, in memory: a restart
-// (or a recreated collection) starts from nothing. Memory is bounded by two windows of
-// distinct ids. Safe for concurrent use.
+// over tumbling windows of a fixed number of served negatives, in memory (LoopState
+// encodes it, so the service can keep it across restarts). Memory is bounded by two
+// windows of distinct ids. Safe for concurrent use.
 //
 // Mine records every returned negative into Request.Exposure after the request, in
 // anchor order, so the counts depend only on the sequence of requests.
@@ -30,6 +31,10 @@ type Exposure struct {
 	// *rotation); lru orders keys by last use, most recent first.
 	rot map[string]*list.Element
 	lru *list.List
+	// changes counts the changes above (Changes).
+	changes uint64
+	// stateBytes is the size of the last encoding of the tracker (LoopState.Encode).
+	stateBytes atomic.Int64
 }
 
 // NewExposure returns an empty tracker whose window is window served negatives
@@ -43,6 +48,7 @@ func NewExposure(window int) *Exposure {
 
 // serveLocked counts one served negative; x.mu must be held.
 func (x *Exposure) serveLocked(id string) {
+	x.changes++
 	x.cur[id]++
 	x.served++
 	if x.served >= x.window {

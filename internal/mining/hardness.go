@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/validate"
@@ -42,8 +43,8 @@ type Outcome struct {
 	Solved *bool
 }
 
-// Hardness holds the closed-loop hardness of one collection's anchor keys, in memory:
-// a restart (or a recreated collection) starts every key again at h = 0. Safe for
+// Hardness holds the closed-loop hardness of one collection's anchor keys, in memory
+// (LoopState encodes it, so the service can keep it across restarts). Safe for
 // concurrent use.
 type Hardness struct {
 	// mu guards every field below.
@@ -52,6 +53,9 @@ type Hardness struct {
 	lru      *list.List               // most recently used first
 	meanOK   bool                     // meanLosss holds at least one loss
 	meanLoss float64                  // running mean of reported losses (EMA)
+	changes  uint64                   // counts reports and back-offs (Changes)
+	// stateBytes is the size of the last encoding of the tracker (LoopState.Encode).
+	stateBytes atomic.Int64
 }
 
 type hardnessState struct {
@@ -127,6 +131,7 @@ func ValidateOutcomes(outs []Outcome, field string) error {
 func (t *Hardness) Report(outs []Outcome) []float64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.changes++
 	res := make([]float64, len(outs))
 	for i, o := range outs {
 		solved := false
@@ -159,6 +164,7 @@ func (t *Hardness) BackOff(key string, n int) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.changes++
 	st := t.stateLocked(key)
 	st.h = math.Max(0, st.h-HardnessBackoff*float64(n))
 }

@@ -73,12 +73,19 @@ func BenchmarkMineExact(b *testing.B) {
 // pass at the collection's ef 64, at 128 (the default when mining sized it as 8 per rank
 // of the window, at least 128) and at mining's default (window end + collection ef),
 // with the near-duplicate rule on (the default) and off; and with every rule on (window
-// end 81) at 648 (the earlier default) and at mining's default. cpu-µs/anchor is the
-// process's CPU time, steadier than wall time on a shared machine.
+// end 81) at 648 (the earlier default) and at mining's default; each on a collection
+// searched on int8 codes (the default) and on floats. cpu-µs/anchor is the process's CPU
+// time, steadier than wall time on a shared machine.
 //
 //	go test ./internal/mining -run '^$' -bench MineGraph -benchtime 5x
 func BenchmarkMineGraph(b *testing.B) {
-	c, vecs := clusteredWorld(b, 20000, 128, 20, 1.5, 1)
+	for _, q := range []engine.Quantization{engine.QuantizationInt8, engine.QuantizationNone} {
+		b.Run("quant="+q.String(), func(b *testing.B) { benchmarkMineGraph(b, q) })
+	}
+}
+
+func benchmarkMineGraph(b *testing.B, q engine.Quantization) {
+	c, vecs := clusteredWorldQ(b, q, 20000, 128, 20, 1.5, 1)
 	r := rand.New(rand.NewPCG(9, 9))
 	rows := make([]int, 256)
 	for i := range rows {

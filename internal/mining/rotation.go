@@ -21,6 +21,7 @@ const (
 type rotation struct {
 	key    string
 	served map[string]struct{} // negatives served in the current cycle
+	ids    []string            // the same, in the order served (LoopState encodes it)
 	cycles uint64              // cycles completed
 }
 
@@ -42,6 +43,16 @@ func (x *Exposure) rotationOf(key string) map[string]struct{} {
 	return out
 }
 
+// trimRotationsLocked drops the least recently used rotation keys beyond
+// MaxRotationKeys (after a load or a merge added keys in bulk). x.mu must be held.
+func (x *Exposure) trimRotationsLocked() {
+	for x.lru.Len() > MaxRotationKeys {
+		old := x.lru.Back()
+		x.lru.Remove(old)
+		delete(x.rot, old.Value.(*rotation).key)
+	}
+}
+
 // rotate records that ids were served to key; restart starts a new cycle first. It
 // returns the number of negatives in the key's current cycle.
 func (x *Exposure) rotate(key string, restart bool, ids []string) int {
@@ -58,13 +69,18 @@ func (x *Exposure) rotate(key string, restart bool, ids []string) int {
 		x.rot[key] = el
 	}
 	x.lru.MoveToFront(el)
+	x.changes++
 	r := el.Value.(*rotation)
 	if restart || len(r.served)+len(ids) > MaxRotationIDs {
 		r.served = map[string]struct{}{}
+		r.ids = nil
 		r.cycles++
 	}
 	for _, id := range ids {
-		r.served[id] = struct{}{}
+		if _, dup := r.served[id]; !dup {
+			r.served[id] = struct{}{}
+			r.ids = append(r.ids, id)
+		}
 	}
 	return len(r.served)
 }
