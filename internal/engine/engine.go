@@ -123,6 +123,33 @@ type Storage interface {
 	Recovery() Recovery
 }
 
+// LoopStateStore is implemented by an engine that can keep a small opaque blob per
+// collection across restarts for the service's training-loop state (rotation,
+// exposure counts, closed-loop hardness, calibration): the embedded index, in one file
+// per collection under state/, and the Weaviate engine, in objects of its PrefixLoop
+// collection (SharedLoopStateStore). The blob belongs to one incarnation of the collection:
+// after the collection is deleted, or created or restored again under its name, the
+// old blob is gone. Without it that state lives in memory only.
+type LoopStateStore interface {
+	// SaveLoopState replaces c's blob durably. It fails with ErrCollectionNotFound
+	// when c is no longer the collection of its name.
+	SaveLoopState(c Collection, data []byte) error
+	// LoadLoopState returns c's blob, nil when none was saved for this incarnation;
+	// an error when the blob is damaged.
+	LoadLoopState(c Collection) ([]byte, error)
+}
+
+// SharedLoopStateStore is implemented by an engine that several miners serve at once
+// (the Weaviate engine): each miner saves its own blob per collection (SaveLoopState
+// replaces this miner's), LoadLoopState returns this miner's blob, and LoadLoopStates
+// returns the blob of every miner that saved one for this incarnation of c, oldest
+// save first, for the service to merge (mining.MergeLoopStates). A blob a miner loaded
+// may be removed by the engine once that miner has saved a state that absorbed it.
+type SharedLoopStateStore interface {
+	LoopStateStore
+	LoadLoopStates(c Collection) ([][]byte, error)
+}
+
 // DeferredUpserter is implemented by an engine that can acknowledge a write before it
 // is durable (the embedded index: once the batch is in the operating system, without
 // waiting for the log's fsync). A later durable write (or the log's interval sync)

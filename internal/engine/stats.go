@@ -19,7 +19,7 @@ type Stats struct {
 	FreeSlots    int
 	Tombstones   int
 	LastSequence uint64
-	VectorBytes  int64
+	VectorBytes  int64 // float vectors and, under int8 quantization, their graph codes
 	GraphBytes   int64
 	// GraphBuilt is set once the collection first held ExactThreshold live items and
 	// built its graph; it stays set.

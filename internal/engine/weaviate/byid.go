@@ -57,6 +57,17 @@ func (c *conn) getByID(ctx context.Context, class string, uuids []string, withVe
 	return out, firstErr
 }
 
+// deleteByID deletes one object by UUID at the engine's consistency level; an object
+// already gone is not an error.
+func (c *conn) deleteByID(ctx context.Context, class, id string) error {
+	d := c.rest.Data().Deleter().WithClassName(class).WithID(id).WithConsistencyLevel(c.opts.Consistency)
+	err := c.retry(ctx, func(ctx context.Context) error { return d.Do(ctx) })
+	if err != nil && !isNotFound(err) {
+		return fmt.Errorf("weaviate: delete object %s of %s: %w", id, class, err)
+	}
+	return nil
+}
+
 // propText, propTexts and propInt read an object's properties as the REST API returns
 // them (JSON: strings, lists of strings, numbers).
 func propText(o *models.Object, name string) string {

@@ -123,6 +123,7 @@ type conn struct {
 	header metadata.MD
 
 	retries, gaveUp atomic.Uint64 // see Engine.RetryStats
+	calls           atomic.Uint64 // see Engine.Calls
 }
 
 func dial(o Options) (*conn, error) {
@@ -181,6 +182,10 @@ func (c *conn) close() error { return c.grpc.Close() }
 
 func textIs(prop, v string) *pb.Filters {
 	return &pb.Filters{Operator: pb.Filters_OPERATOR_EQUAL, Target: target(prop), TestValue: &pb.Filters_ValueText{ValueText: v}}
+}
+
+func intIs(prop string, op pb.Filters_Operator, v int64) *pb.Filters {
+	return &pb.Filters{Operator: op, Target: target(prop), TestValue: &pb.Filters_ValueInt{ValueInt: v}}
 }
 
 func textIn(prop string, op pb.Filters_Operator, vs []string) *pb.Filters {

@@ -15,9 +15,10 @@ import (
 
 // Collection is one hardneg collection stored as a Weaviate collection.
 type Collection struct {
-	e     *Engine
-	cfg   engine.Config // validated, defaults filled in
-	class string        // the Weaviate collection name
+	e           *Engine
+	cfg         engine.Config // validated, defaults filled in
+	class       string        // the Weaviate collection name
+	incarnation string        // drawn at creation (stored.Incarnation)
 }
 
 var _ engine.Collection = (*Collection)(nil)

@@ -9,11 +9,17 @@
 // factor and shard count. An item is an object whose UUID is derived from (collection,
 // id) (UUIDv5), so an upsert replaces it in place; the id, groups and version are
 // filterable properties (hid, groups, version). Stream writer positions and
-// false-negative verdicts are objects of one more collection, PrefixMeta.
+// false-negative verdicts are objects of one more collection, PrefixMeta; each miner's
+// training-loop state (engine.SharedLoopStateStore) is saved in parts, per collection
+// incarnation and miner name (Options.Miner), as objects of PrefixLoop (loopstate.go).
 //
 // Consistency. Every write (Upsert, Delete, UpsertStream batches, writer positions,
-// verdicts) is acknowledged only once Weaviate reports it written at the configured
+// verdicts, loop state) is acknowledged only once Weaviate reports it written at the configured
 // consistency level (QUORUM by default); reads ask for the same level.
+//
+// Calls. A Mine request reads its anchors' items, positives, exclusions and verdicts
+// up front in a few calls (Collection.ForRequest), then costs one nearVector page per
+// anchor and widening; Engine.Calls counts the calls made.
 //
 // Scores. Weaviate orders candidates by its distance; Search re-scores each one
 // exactly from its returned vector with the same similarity as the embedded engine,

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/google/uuid"
 	"github.com/weaviate/weaviate-go-client/v5/weaviate/schema"
 	"github.com/weaviate/weaviate/entities/models"
 	pb "github.com/weaviate/weaviate/grpc/generated/protocol/v1"
@@ -19,8 +20,9 @@ import (
 )
 
 // Engine is the Weaviate backend: every collection is a Weaviate collection, writer
-// positions and false-negative verdicts live in one more (PrefixMeta), and the engine
-// itself keeps no state a restart could lose. Safe for concurrent use.
+// positions and false-negative verdicts live in one more (PrefixMeta), the miners'
+// training-loop state in another (PrefixLoop), and the engine itself keeps no state a
+// restart could lose. Safe for concurrent use.
 type Engine struct {
 	c *conn
 
@@ -29,6 +31,10 @@ type Engine struct {
 
 	lsn    atomic.Uint64 // sequence numbers of acknowledged writes (this process)
 	closed atomic.Bool
+
+	loopMu   sync.Mutex                // guards loopGen and absorbed
+	loopGen  int64                     // the generation of this miner's last loop state save
+	absorbed map[string][]absorbedSave // by collection: other miners' saves loaded (LoadLoopStates)
 }
 
 var (
@@ -47,7 +53,7 @@ func Open(o Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{c: c, colls: map[string]*Collection{}}, nil
+	return &Engine{c: c, colls: map[string]*Collection{}, absorbed: map[string][]absorbedSave{}}, nil
 }
 
 // RetryStats counts the attempts repeated after a transient failure and the calls that
@@ -56,18 +62,50 @@ func (e *Engine) RetryStats() (retries, gaveUp uint64) {
 	return e.c.retries.Load(), e.c.gaveUp.Load()
 }
 
+// Calls counts the calls this engine made to Weaviate since Open, each attempt of a
+// retried call once: every read, search and write, and the schema reads (creating and
+// dropping a collection are not counted). It measures what a request costs the cluster
+// (docs/BENCHMARKS.md counts the calls of one Mine and of one ingest batch).
+func (e *Engine) Calls() uint64 { return e.c.calls.Load() }
+
 // Options returns the options in effect (defaults filled in).
 func (e *Engine) Options() Options { return e.c.opts }
 
-// Recover creates the metadata collection when it is missing; there is nothing else to
-// recover: the cluster holds every acknowledged write.
+// Recover creates the metadata and loop state collections when they are missing;
+// there is nothing else to recover: the cluster holds every acknowledged write.
 func (e *Engine) Recover() error {
+	text := func(name string) *models.Property {
+		return &models.Property{Name: name, DataType: []string{"text"}, Tokenization: "field"}
+	}
+	integer := func(name string) *models.Property {
+		return &models.Property{Name: name, DataType: []string{"int"}}
+	}
+	no := false
+	err := e.ensureClass(&models.Class{
+		Class:       e.c.opts.Prefix + "Meta",
+		Description: "hardneg: stream writer positions and false-negative verdicts",
+		Properties:  []*models.Property{text(metaKind), text(metaCollection), text(metaKey), text(metaItem), integer(metaSeq)},
+	})
+	if err != nil {
+		return err
+	}
+	return e.ensureClass(&models.Class{
+		Class:       e.c.opts.Prefix + "Loop",
+		Description: "hardneg: training-loop state, per collection and miner",
+		Properties: []*models.Property{text(loopCollection), text(loopIncarnation), text(loopMiner), integer(loopGen),
+			integer(loopPart), integer(loopParts), integer(loopSum),
+			{Name: loopData, DataType: []string{"blob"}, IndexFilterable: &no, IndexSearchable: &no}},
+	})
+}
+
+// ensureClass creates an internal collection without vectors (at the engine's
+// replication factor) unless it exists.
+func (e *Engine) ensureClass(class *models.Class) error {
 	ctx, cancel := e.c.ctx(context.Background())
 	defer cancel()
-	class := e.c.opts.Prefix + "Meta"
 	var ok bool
 	err := e.c.retry(ctx, func(ctx context.Context) (err error) {
-		ok, err = e.c.rest.Schema().ClassExistenceChecker().WithClassName(class).Do(ctx)
+		ok, err = e.c.rest.Schema().ClassExistenceChecker().WithClassName(class.Class).Do(ctx)
 		return err
 	})
 	if err != nil {
@@ -76,20 +114,12 @@ func (e *Engine) Recover() error {
 	if ok {
 		return nil
 	}
-	text := func(name string) *models.Property {
-		return &models.Property{Name: name, DataType: []string{"text"}, Tokenization: "field"}
-	}
-	err = e.c.rest.Schema().ClassCreator().WithClass(&models.Class{
-		Class:             class,
-		Description:       "hardneg: stream writer positions and false-negative verdicts",
-		Vectorizer:        "none",
-		VectorIndexConfig: map[string]any{"skip": true},
-		ReplicationConfig: e.replication(),
-		Properties: []*models.Property{text(metaKind), text(metaCollection), text(metaKey), text(metaItem),
-			{Name: metaSeq, DataType: []string{"int"}}},
-	}).Do(ctx)
+	class.Vectorizer = "none"
+	class.VectorIndexConfig = map[string]any{"skip": true}
+	class.ReplicationConfig = e.replication()
+	err = e.c.rest.Schema().ClassCreator().WithClass(class).Do(ctx)
 	if err != nil && !strings.Contains(err.Error(), "already exists") {
-		return fmt.Errorf("weaviate: create %s: %w", class, err)
+		return fmt.Errorf("weaviate: create %s: %w", class.Class, err)
 	}
 	return nil
 }
@@ -128,6 +158,10 @@ type stored struct {
 	EfConstruction int    `json:"ef_construction"`
 	EfSearch       int    `json:"ef_search"`
 	ExactThreshold int    `json:"exact_threshold"`
+	// Incarnation is a random UUID drawn when the collection is created: it tells a
+	// collection from an earlier one of the same name (loop state belongs to one).
+	// Collections created before it was recorded have none.
+	Incarnation string `json:"incarnation,omitempty"`
 }
 
 const descriptionPrefix = "hardneg collection "
@@ -154,6 +188,8 @@ func (e *Engine) CreateCollection(cfg engine.Config) (engine.Collection, error) 
 	if err != nil {
 		return nil, err
 	}
+	// Weaviate runs its own search: the embedded index's quantization does not apply.
+	cfg.Params.Quantization = engine.QuantizationUnspecified
 	class := className(e.c.opts.Prefix, cfg.Name)
 	ctx, cancel := e.c.ctx(context.Background())
 	defer cancel()
@@ -168,8 +204,10 @@ func (e *Engine) CreateCollection(cfg engine.Config) (engine.Collection, error) 
 	if exists {
 		return nil, fmt.Errorf("%q: %w", cfg.Name, engine.ErrCollectionExists)
 	}
+	inc := uuid.NewString()
 	desc, _ := json.Marshal(stored{Name: cfg.Name, Dim: cfg.Dim, Metric: metrics[cfg.Metric], M: cfg.Params.M,
-		EfConstruction: cfg.Params.EfConstruction, EfSearch: cfg.Params.EfSearch, ExactThreshold: cfg.Params.ExactThreshold})
+		EfConstruction: cfg.Params.EfConstruction, EfSearch: cfg.Params.EfSearch, ExactThreshold: cfg.Params.ExactThreshold,
+		Incarnation: inc})
 	wc := &models.Class{
 		Class:       class,
 		Description: descriptionPrefix + string(desc),
@@ -196,17 +234,18 @@ func (e *Engine) CreateCollection(cfg engine.Config) (engine.Collection, error) 
 		}
 		return nil, fmt.Errorf("weaviate: create collection %q: %w", cfg.Name, err)
 	}
-	return e.remember(cfg), nil
+	return e.remember(cfg, inc), nil
 }
 
-// remember returns the Collection for cfg, the same value for the same configuration.
-func (e *Engine) remember(cfg engine.Config) *Collection {
+// remember returns the Collection for cfg and incarnation inc, the same value for the
+// same configuration and incarnation.
+func (e *Engine) remember(cfg engine.Config, inc string) *Collection {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if c, ok := e.colls[cfg.Name]; ok && c.cfg == cfg {
+	if c, ok := e.colls[cfg.Name]; ok && c.cfg == cfg && c.incarnation == inc {
 		return c
 	}
-	c := &Collection{e: e, cfg: cfg, class: className(e.c.opts.Prefix, cfg.Name)}
+	c := &Collection{e: e, cfg: cfg, class: className(e.c.opts.Prefix, cfg.Name), incarnation: inc}
 	e.colls[cfg.Name] = c
 	return c
 }
@@ -217,19 +256,19 @@ func (e *Engine) forget(name string) {
 	e.mu.Unlock()
 }
 
-// configOf parses a Weaviate collection's description; ok is false for collections
-// this engine did not create.
-func configOf(class *models.Class) (engine.Config, bool) {
+// configOf parses a Weaviate collection's description into the configuration and
+// incarnation; ok is false for collections this engine did not create.
+func configOf(class *models.Class) (cfg engine.Config, incarnation string, ok bool) {
 	rest, ok := strings.CutPrefix(class.Description, descriptionPrefix)
 	if !ok {
-		return engine.Config{}, false
+		return engine.Config{}, "", false
 	}
 	var s stored
 	if json.Unmarshal([]byte(rest), &s) != nil || s.Name == "" {
-		return engine.Config{}, false
+		return engine.Config{}, "", false
 	}
 	return engine.Config{Name: s.Name, Dim: s.Dim, Metric: metricNamed(s.Metric), Params: engine.Params{
-		M: s.M, EfConstruction: s.EfConstruction, EfSearch: s.EfSearch, ExactThreshold: s.ExactThreshold}}, true
+		M: s.M, EfConstruction: s.EfConstruction, EfSearch: s.EfSearch, ExactThreshold: s.ExactThreshold}}, s.Incarnation, true
 }
 
 // Collection returns the named collection, asking the cluster for collections this
@@ -255,6 +294,11 @@ func (e *Engine) collection(name string) (*Collection, error) {
 	if name == "" || len(name) > engine.MaxNameLen {
 		return nil, fmt.Errorf("%q: %w", name, engine.ErrCollectionNotFound)
 	}
+	return e.lookup(name)
+}
+
+// lookup asks the cluster for the named collection (not the collections seen).
+func (e *Engine) lookup(name string) (*Collection, error) {
 	ctx, cancel := e.c.ctx(context.Background())
 	defer cancel()
 	var class *models.Class
@@ -268,11 +312,11 @@ func (e *Engine) collection(name string) (*Collection, error) {
 		}
 		return nil, fmt.Errorf("weaviate: %w", err)
 	}
-	cfg, ok := configOf(class)
+	cfg, inc, ok := configOf(class)
 	if !ok || cfg.Name != name {
 		return nil, fmt.Errorf("%q: %w", name, engine.ErrCollectionNotFound)
 	}
-	return e.remember(cfg), nil
+	return e.remember(cfg, inc), nil
 }
 
 func isNotFound(err error) bool {
@@ -299,15 +343,16 @@ func (e *Engine) Collections() []engine.Collection {
 		if _, ok := collectionName(e.c.opts.Prefix, class.Class); !ok {
 			continue
 		}
-		if cfg, ok := configOf(class); ok {
-			out = append(out, e.remember(cfg))
+		if cfg, inc, ok := configOf(class); ok {
+			out = append(out, e.remember(cfg, inc))
 		}
 	}
 	slices.SortFunc(out, func(a, b engine.Collection) int { return strings.Compare(a.Name(), b.Name()) })
 	return out
 }
 
-// DeleteCollection drops the Weaviate collection and the collection's verdicts.
+// DeleteCollection drops the Weaviate collection, the collection's verdicts and its
+// loop state.
 func (e *Engine) DeleteCollection(name string) error {
 	c, err := e.collection(name)
 	if err != nil {
@@ -329,6 +374,9 @@ func (e *Engine) DeleteCollection(name string) error {
 	})
 	if err != nil {
 		return fmt.Errorf("weaviate: delete the verdicts of %q: %w", name, err)
+	}
+	if err := e.deleteLoopState(ctx, textIs(loopCollection, name)); err != nil {
+		return fmt.Errorf("weaviate: delete the loop state of %q: %w", name, err)
 	}
 	return nil
 }

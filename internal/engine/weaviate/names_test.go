@@ -1,8 +1,11 @@
 package weaviate
 
 import (
+	"fmt"
 	"regexp"
 	"testing"
+
+	"github.com/weaviate/weaviate/entities/models"
 )
 
 func TestClassNamesAreValidAndOneToOne(t *testing.T) {
@@ -22,7 +25,7 @@ func TestClassNamesAreValidAndOneToOne(t *testing.T) {
 			t.Errorf("%q → %q → %q, %v", name, class, back, ok)
 		}
 	}
-	for _, class := range []string{"HardnegMeta", "Other_docs", "Hardneg_", "Hardneg_a_x", "Hardneg_a_"} {
+	for _, class := range []string{"HardnegMeta", "HardnegLoop", "Other_docs", "Hardneg_", "Hardneg_a_x", "Hardneg_a_"} {
 		if name, ok := collectionName("Hardneg", class); ok {
 			t.Errorf("%q taken for the collection %q", class, name)
 		}
@@ -51,6 +54,40 @@ func TestOptionsDefaultsAndChecks(t *testing.T) {
 	} {
 		if _, err := bad.withDefaults(); err == nil {
 			t.Errorf("%+v accepted", bad)
+		}
+	}
+}
+
+func TestLoopStateObjectIDsSeparateIncarnationsMinersAndSaves(t *testing.T) {
+	seen := map[string]string{}
+	add := func(what, id string) {
+		t.Helper()
+		if other, dup := seen[id]; dup {
+			t.Errorf("%s and %s share the object id %s", what, other, id)
+		}
+		seen[id] = what
+	}
+	for _, inc := range []string{"", "i1", "i2"} {
+		for _, m := range []string{"a", "b", "a-b"} {
+			add("head "+inc+"/"+m, loopHeadID("c", inc, m))
+			for _, gen := range []int64{1, 2} {
+				for p := range 2 {
+					add(fmt.Sprint("part ", inc, "/", m, "/", gen, "/", p), loopPartID("c", inc, m, gen, p))
+				}
+			}
+		}
+	}
+	if loopHeadID("c", "i1", "a") != loopHeadID("c", "i1", "a") {
+		t.Fatal("head ids are not deterministic")
+	}
+}
+
+func TestConfigOfReadsTheIncarnation(t *testing.T) {
+	desc := descriptionPrefix + `{"name":"c","dim":4,"metric":"cosine","m":16,"ef_construction":200,"ef_search":64,"exact_threshold":0`
+	for _, tc := range []struct{ json, want string }{{desc + `}`, ""}, {desc + `,"incarnation":"x-1"}`, "x-1"}} {
+		cfg, inc, ok := configOf(&models.Class{Description: tc.json})
+		if !ok || cfg.Name != "c" || cfg.Dim != 4 || inc != tc.want {
+			t.Errorf("%s: %+v, incarnation %q, %v; want %q", tc.json, cfg, inc, ok, tc.want)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package weaviate
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -41,10 +42,16 @@ type Options struct {
 	// negative: no retries.
 	RetryFor time.Duration
 	// Prefix starts the Weaviate collection names this engine uses (Prefix_<name> for a
-	// collection, PrefixMeta for writer positions and verdicts), so several hardneg
-	// deployments can share a cluster. Default "Hardneg"; it must start with an
+	// collection, PrefixMeta for writer positions and verdicts, PrefixLoop for loop
+	// state), so several hardneg deployments can share a cluster. Default "Hardneg"; it must start with an
 	// upper-case letter and hold only letters and digits.
 	Prefix string
+	// Miner names this miner among the miners that share the cluster: each saves its
+	// training-loop state under its own name (see Engine.SaveLoopState), so miners
+	// behind one address do not overwrite each other's. Default the host name. A
+	// restarted miner may keep its name (a StatefulSet) or take a new one (a
+	// Deployment's pod name): either way it loads every miner's saved state.
+	Miner string
 }
 
 // consistencyLevels maps the accepted spellings of Options.Consistency.
@@ -86,6 +93,15 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.CAFile != "" {
 		o.TLS = true
+	}
+	if o.Miner == "" {
+		o.Miner, _ = os.Hostname()
+		if o.Miner == "" {
+			o.Miner = "miner"
+		}
+	}
+	if len(o.Miner) > 253 {
+		return o, fmt.Errorf("weaviate: miner name of %d bytes: at most 253", len(o.Miner))
 	}
 	return o, nil
 }

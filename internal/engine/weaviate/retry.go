@@ -35,6 +35,7 @@ func (c *conn) retry(ctx context.Context, f func(ctx context.Context) error) err
 	wait := retryFirst
 	for {
 		actx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
+		c.calls.Add(1)
 		err := f(actx)
 		cancel()
 		if err == nil || ctx.Err() != nil || !transient(err) {
@@ -62,6 +63,7 @@ func (c *conn) retry(ctx context.Context, f func(ctx context.Context) error) err
 func (c *conn) once(ctx context.Context, f func(ctx context.Context) error) error {
 	actx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
+	c.calls.Add(1)
 	return f(actx)
 }
 

@@ -26,6 +26,13 @@ import (
 // (offset + limit) is reached. Weaviate answers a filtered search on fewer than its
 // flat-search cutoff (40,000 by default) matching objects with an exact scan.
 func (c *Collection) Search(ctx context.Context, q []float32, opts engine.SearchOptions, yield func(engine.Candidate) bool) (engine.SearchStats, error) {
+	return c.rank(ctx, q, opts, nil, yield)
+}
+
+// rank is Search with some items already read (known, by id; nil: read, not stored):
+// the skipped ids among them are ranked from it, the others read with one filtered
+// search.
+func (c *Collection) rank(ctx context.Context, q []float32, opts engine.SearchOptions, known map[string]*engine.Item, yield func(engine.Candidate) bool) (engine.SearchStats, error) {
 	var st engine.SearchStats
 	// The pushed-down ids, scored exactly and ordered best-first.
 	type pushed struct {
@@ -34,16 +41,33 @@ func (c *Collection) Search(ctx context.Context, q []float32, opts engine.Search
 	}
 	var replay []pushed
 	if len(opts.SkipIDs) > 0 {
-		// One filtered read: these items only get ranked and counted, so the
-		// one-replica view of a search is enough.
-		rs, err := c.search(ctx, &pb.SearchRequest{Limit: uint32(len(opts.SkipIDs)), Filters: textIn(propID, pb.Filters_OPERATOR_CONTAINS_ANY, opts.SkipIDs),
-			Properties: itemProps, Metadata: &pb.MetadataRequest{Uuid: true, Vector: true}})
-		if err != nil {
-			return st, err
+		var unread []string
+		taken := make(map[string]bool, len(opts.SkipIDs))
+		for _, id := range opts.SkipIDs {
+			if taken[id] {
+				continue
+			}
+			taken[id] = true
+			it, ok := known[id]
+			switch {
+			case !ok:
+				unread = append(unread, id)
+			case it != nil:
+				replay = append(replay, pushed{*it, c.Similarity(q, it.Vector)})
+			}
 		}
-		for _, r := range rs {
-			it := engine.Item{ID: textProp(r, propID), Groups: textsProp(r, propGroups), Version: intProp(r, propVersion), Vector: vectorOf(r)}
-			replay = append(replay, pushed{it, c.Similarity(q, it.Vector)})
+		if len(unread) > 0 {
+			// One filtered read: these items only get ranked and counted, so the
+			// one-replica view of a search is enough.
+			rs, err := c.search(ctx, &pb.SearchRequest{Limit: uint32(len(unread)), Filters: textIn(propID, pb.Filters_OPERATOR_CONTAINS_ANY, unread),
+				Properties: itemProps, Metadata: &pb.MetadataRequest{Uuid: true, Vector: true}})
+			if err != nil {
+				return st, err
+			}
+			for _, r := range rs {
+				it := engine.Item{ID: textProp(r, propID), Groups: textsProp(r, propGroups), Version: intProp(r, propVersion), Vector: vectorOf(r)}
+				replay = append(replay, pushed{it, c.Similarity(q, it.Vector)})
+			}
 		}
 		slices.SortFunc(replay, func(a, b pushed) int {
 			switch {
