@@ -183,6 +183,7 @@ func backupHeader(b *engine.Backup) *hardnegv1.BackupHeader {
 				EfConstruction: uint32(p.EfConstruction),
 				EfSearch:       uint32(p.EfSearch),
 				ExactThreshold: uint32(p.ExactThreshold),
+				Quantization:   quantizationToPB[p.Quantization],
 			},
 			Stats: &hardnegv1.CollectionStats{ItemCount: uint64(b.Items), LastAppliedSequence: b.LSN},
 		},

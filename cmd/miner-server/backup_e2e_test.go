@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
+	"github.com/hardneg/hardneg/internal/storage"
 )
 
 // backupStream is one collection of a Backup stream, as received.
@@ -156,7 +157,8 @@ func TestBackupRestoreRoundTripIntoFreshServer(t *testing.T) {
 	if h.ItemCount != uint64(len(ids)) || h.SizeBytes != uint64(len(data)) || h.Crc32C != crc32.Checksum(data, crc32.MakeTable(crc32.Castagnoli)) {
 		t.Fatalf("header %v does not describe the %d items and %d bytes received", h, len(ids), len(data))
 	}
-	if h.FormatVersion != 2 || h.Collection.GetName() != "docs" || h.Collection.GetDim() != 16 || h.Collection.GetIndexParams().GetExactThreshold() != 100 {
+	if h.FormatVersion != storage.SnapshotVersion || h.Collection.GetName() != "docs" || h.Collection.GetDim() != 16 || h.Collection.GetIndexParams().GetExactThreshold() != 100 ||
+		h.Collection.GetIndexParams().GetQuantization() != hardnegv1.Quantization_QUANTIZATION_INT8 {
 		t.Fatalf("header config: %v", h)
 	}
 	if len(bs[0].chunks) < 2 {

@@ -447,6 +447,14 @@ func batteryCases() []batteryCase {
 			_, err := c.CreateCollection(ctx, &hardnegv1.CreateCollectionRequest{Name: "n", Dim: 4, Metric: hardnegv1.Metric_METRIC_COSINE, IndexParams: &hardnegv1.IndexParams{EfSearch: 1 << 30}})
 			return err
 		}},
+		batteryCase{"CreateCollection/int8 on l2", codes.InvalidArgument, "index_params.quantization", func(ctx context.Context, c hardnegv1.MinerServiceClient) error {
+			_, err := c.CreateCollection(ctx, &hardnegv1.CreateCollectionRequest{Name: "n", Dim: 4, Metric: hardnegv1.Metric_METRIC_L2, IndexParams: &hardnegv1.IndexParams{Quantization: hardnegv1.Quantization_QUANTIZATION_INT8}})
+			return err
+		}},
+		batteryCase{"CreateCollection/unknown quantization", codes.InvalidArgument, "index_params.quantization", func(ctx context.Context, c hardnegv1.MinerServiceClient) error {
+			_, err := c.CreateCollection(ctx, &hardnegv1.CreateCollectionRequest{Name: "n", Dim: 4, Metric: hardnegv1.Metric_METRIC_COSINE, IndexParams: &hardnegv1.IndexParams{Quantization: 7}})
+			return err
+		}},
 		batteryCase{"CreateCollection/exists", codes.AlreadyExists, "c", func(ctx context.Context, c hardnegv1.MinerServiceClient) error {
 			_, err := c.CreateCollection(ctx, &hardnegv1.CreateCollectionRequest{Name: "c", Dim: 4, Metric: hardnegv1.Metric_METRIC_COSINE})
 			return err

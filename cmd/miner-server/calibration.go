@@ -43,6 +43,24 @@ func (p *perCollection[T]) lookup(c engine.Collection) (T, bool) {
 	return v, ok
 }
 
+// set replaces c's value.
+func (p *perCollection[T]) set(c engine.Collection, v T) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.m[c] = v
+}
+
+// keys returns the collections that have a value.
+func (p *perCollection[T]) keys() []engine.Collection {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]engine.Collection, 0, len(p.m))
+	for c := range p.m {
+		out = append(out, c)
+	}
+	return out
+}
+
 // drop forgets c's value.
 func (p *perCollection[T]) drop(c engine.Collection) {
 	p.mu.Lock()

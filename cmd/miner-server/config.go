@@ -32,6 +32,8 @@ type Config struct {
 	WALSalvage       bool
 	SnapshotBytes    int64
 	SnapshotInterval time.Duration
+	// LoopStateInterval is how often changed training-loop state is saved (loopstate.go).
+	LoopStateInterval time.Duration
 
 	// Security and limits (tls.go, auth.go, limits.go).
 	TLSCertFile     string
@@ -69,6 +71,9 @@ type Config struct {
 	WeaviateTimeout     time.Duration
 	WeaviateRetryFor    time.Duration
 	WeaviatePrefix      string
+	// MinerID names this miner among the miners sharing a Weaviate cluster; its loop
+	// state is saved under it (weaviate.Options.Miner; default the host name).
+	MinerID string
 }
 
 // weaviateOptions returns the Weaviate engine's options of c.
@@ -85,6 +90,7 @@ func (c Config) weaviateOptions() weaviate.Options {
 		Timeout:           c.WeaviateTimeout,
 		RetryFor:          c.WeaviateRetryFor,
 		Prefix:            c.WeaviatePrefix,
+		Miner:             c.MinerID,
 	}
 }
 
@@ -123,6 +129,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.BoolVar(&c.WALSalvage, "wal-salvage", false, "start even if the write-ahead log is damaged (not just a torn tail) or the data is incomplete: the log keeps the records before the damage and the rest is moved into <data-dir>/wal/salvaged")
 	fs.Int64Var(&c.SnapshotBytes, "snapshot-bytes", 32<<20, "snapshot a collection after this many bytes of log records for it, and at least a quarter of its vector memory (-1: never by size)")
 	fs.DurationVar(&c.SnapshotInterval, "snapshot-interval", 10*time.Minute, "snapshot a changed collection at least this often (-1ns: never by time)")
+	fs.DurationVar(&c.LoopStateInterval, "loop-state-interval", 10*time.Second, "save changed training-loop state (rotation, exposure counts, closed-loop hardness, calibration) to the data directory (-backend weaviate: to the cluster, under -miner-id) this often, and at shutdown; a crash loses at most this much of it (0: at shutdown only)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&c.TLSCertFile, "tls-cert-file", "", "PEM server certificate (chain) for gRPC; enables TLS; reloaded when the file changes")
@@ -148,7 +155,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.IntVar(&c.WeaviateShards, "weaviate-shards", 0, "shards of a collection created by this server; 0: Weaviate's default (one per node)")
 	fs.DurationVar(&c.WeaviateTimeout, "weaviate-timeout", 30*time.Second, "bound on each call to Weaviate (each attempt of a retried one)")
 	fs.DurationVar(&c.WeaviateRetryFor, "weaviate-retry-for", time.Minute, "how long a read or write keeps retrying while the cluster loses a node or re-elects its leader (unavailable replicas, timeouts, server errors); negative: no retries")
-	fs.StringVar(&c.WeaviatePrefix, "weaviate-prefix", "Hardneg", "start of the Weaviate collection names this server uses (Prefix_<collection>, PrefixMeta), so deployments can share a cluster")
+	fs.StringVar(&c.WeaviatePrefix, "weaviate-prefix", "Hardneg", "start of the Weaviate collection names this server uses (Prefix_<collection>, PrefixMeta, PrefixLoop), so deployments can share a cluster")
+	fs.StringVar(&c.MinerID, "miner-id", "", "with -backend weaviate: this miner's name, unique among the running miners of a cluster; its training-loop state is saved under it, and a starting miner merges every miner's saved state (default the host name; in Kubernetes the pod name)")
 	fs.BoolVar(&c.ShowVersion, "version", false, "print the version, revision and Go version, and exit")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: miner-server [flags]\n\nEvery flag but -version can also be set with HARDNEG_<NAME>, e.g. HARDNEG_GRPC_ADDR.\n\n")
@@ -182,6 +190,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	if c.FsyncInterval <= 0 {
 		errs = append(errs, errors.New("-fsync-interval: must be positive"))
+	}
+	if c.LoopStateInterval < 0 {
+		errs = append(errs, errors.New("-loop-state-interval: must be ≥ 0"))
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("-shutdown-timeout: must be positive"))

@@ -110,6 +110,23 @@ var metricToPB = map[engine.Metric]hardnegv1.Metric{
 	engine.L2:     hardnegv1.Metric_METRIC_L2,
 }
 
+var quantizationToPB = map[engine.Quantization]hardnegv1.Quantization{
+	engine.QuantizationUnspecified: hardnegv1.Quantization_QUANTIZATION_UNSPECIFIED,
+	engine.QuantizationNone:        hardnegv1.Quantization_QUANTIZATION_NONE,
+	engine.QuantizationInt8:        hardnegv1.Quantization_QUANTIZATION_INT8,
+}
+
+// quantizationFromPB maps the API's quantization to the engine's; a value this server
+// does not know maps to one that engine.Config.Validate rejects, naming the field.
+func quantizationFromPB(q hardnegv1.Quantization) engine.Quantization {
+	for e, p := range quantizationToPB {
+		if p == q {
+			return e
+		}
+	}
+	return engine.Quantization(-1)
+}
+
 // toCollection describes a collection.
 func toCollection(c engine.Collection) *hardnegv1.Collection {
 	p := c.Params()
@@ -123,6 +140,7 @@ func toCollection(c engine.Collection) *hardnegv1.Collection {
 			EfConstruction: uint32(p.EfConstruction),
 			EfSearch:       uint32(p.EfSearch),
 			ExactThreshold: uint32(p.ExactThreshold),
+			Quantization:   quantizationToPB[p.Quantization],
 		},
 		Stats: &hardnegv1.CollectionStats{
 			ItemCount:           uint64(st.Items),

@@ -6,9 +6,11 @@ import (
 	"regexp"
 	"slices"
 	"testing"
+	"time"
 
 	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
 	"github.com/hardneg/hardneg/internal/metrics"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // metricRef matches metric names in PromQL: the prefixes of every family the server
@@ -19,7 +21,9 @@ var metricRef = regexp.MustCompile(`\b(?:hardneg|grpc_server|process|go|promhttp
 // and checks that every metric named by the alerts and the dashboard is one it
 // exports, durability metrics included.
 func TestDeployFilesReferOnlyToExportedMetrics(t *testing.T) {
-	ts := startSecureServer(t)
+	// A short loop-state interval makes the last-save timestamp exist (absent until a
+	// round has run).
+	ts := startSecureServer(t, "-loop-state-interval=10ms")
 	ctx := withToken(context.Background(), writeToken)
 	if _, err := ts.client.CreateCollection(ctx, &hardnegv1.CreateCollectionRequest{Name: "docs", Dim: 4, Metric: hardnegv1.Metric_METRIC_COSINE}); err != nil {
 		t.Fatal(err)
@@ -35,7 +39,12 @@ func TestDeployFilesReferOnlyToExportedMetrics(t *testing.T) {
 	if _, err := ts.client.Upsert(ctx, &hardnegv1.UpsertRequest{Collection: "docs", Items: &hardnegv1.ItemBatch{Ids: []string{"b"}, Dim: 4, Vectors: f32bytes([]float32{0, 1, 0, 0})}}); err != nil {
 		t.Fatal(err)
 	}
-	fams := scrape(t, ts.srv.HTTPAddr())
+	var fams map[string]*dto.MetricFamily
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if fams = scrape(t, ts.srv.HTTPAddr()); fams[metrics.NameLoopStateLastSave] != nil || time.Now().After(deadline) {
+			break
+		}
+	}
 	exported := map[string]bool{}
 	for name, f := range fams {
 		exported[name] = true

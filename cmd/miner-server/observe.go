@@ -68,6 +68,9 @@ func (s *Server) metricsSources() metrics.Sources {
 		src.Durability = func() metrics.DurabilityStats { return durabilityStats(st.DurabilityStats()) }
 		src.Volume = func() (metrics.VolumeStats, error) { return volumeStats(st.Dir()) }
 	}
+	if s.loop != nil {
+		src.LoopState = s.loop.stats
+	}
 	return src
 }
 

@@ -293,16 +293,16 @@ func TestScaleoutNodeKilledDuringIngestAndMining(t *testing.T) {
 	t.Errorf("the restarted node still lacks %v after 5 minutes", missing)
 }
 
-// startMinerProcess starts bin/miner-server (HARDNEG_SERVER_BIN) in front of the cluster
-// and returns its gRPC address and process.
-func startMinerProcess(t *testing.T, st map[string]string, node int) (string, *exec.Cmd) {
+// startMinerProcess starts bin/miner-server (HARDNEG_SERVER_BIN) in front of the cluster,
+// with extra flags after the usual ones, and returns its gRPC address and process.
+func startMinerProcess(t *testing.T, st map[string]string, node int, extra ...string) (string, *exec.Cmd) {
 	t.Helper()
 	bin := os.Getenv("HARDNEG_SERVER_BIN")
 	if bin == "" {
 		bin = filepath.Join("..", "..", "bin", "miner-server")
 	}
 	addr := freeAddr(t)
-	cmd := exec.Command(bin, append(weaviateArgs(st, node), "-grpc-addr="+addr, "-http-addr=127.0.0.1:0", "-data-dir="+t.TempDir(), "-log-level=error")...)
+	cmd := exec.Command(bin, append(append(weaviateArgs(st, node), "-grpc-addr="+addr, "-http-addr=127.0.0.1:0", "-data-dir="+t.TempDir(), "-log-level=error"), extra...)...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v (make build)", bin, err)

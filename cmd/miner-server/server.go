@@ -37,6 +37,8 @@ type Server struct {
 	cal      *perCollection[*mining.Calibration] // per-collection mining score statistics
 	exp      *perCollection[*mining.Exposure]    // per-collection counts of served negatives
 	hard     *perCollection[*mining.Hardness]    // per-collection closed-loop hardness of anchor keys
+	loop     *loopStates                         // saves cal, exp and hard; nil when the engine cannot keep them
+	loaded   chan struct{}                       // closed once the loop state is loaded
 	ingest   *ingestRecorder
 	backups  *backupRecorder
 	metrics  *metrics.Metrics
@@ -66,6 +68,7 @@ func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log, db: db, serviceN: hardnegv1.MinerService_ServiceDesc.ServiceName,
 		mined: &mining.Recorder{}, cal: newPerCollection(mining.NewCalibration), exp: newPerCollection(func() *mining.Exposure { return mining.NewExposure(0) }), hard: newPerCollection(mining.NewHardness), ingest: &ingestRecorder{}, backups: &backupRecorder{}, codec: newRequestCodec(), limiter: newInFlightLimiter(cfg.MaxInFlight, cfg.RetryAfter)}
+	s.loop, s.loaded = newLoopStates(s), make(chan struct{})
 	if err := s.setup(); err != nil {
 		s.closeListeners()
 		db.Close()
@@ -217,6 +220,10 @@ func (s *Server) Serve(ctx context.Context) error {
 		if err := s.db.Recover(); err != nil {
 			return fmt.Errorf("recover storage: %w", err)
 		}
+		if s.loop != nil {
+			s.loop.load()
+		}
+		close(s.loaded)
 		s.ready.Store(true)
 		s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 		s.health.SetServingStatus(s.serviceN, healthpb.HealthCheckResponse_SERVING)
@@ -239,12 +246,26 @@ func (s *Server) Serve(ctx context.Context) error {
 			return nil
 		})
 	}
+	if s.loop != nil {
+		g.Go(func() error {
+			select {
+			case <-s.loaded:
+				s.loop.run(gctx, s.cfg.LoopStateInterval)
+			case <-gctx.Done():
+			}
+			return nil
+		})
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		s.shutdown()
 		return nil
 	})
 	err := g.Wait()
+	if s.loop != nil && s.ready.Load() {
+		// Every call has finished: this save holds all of their effects.
+		s.loop.save()
+	}
 	s.shutdownTracing()
 	if cerr := s.db.Close(); cerr != nil && !errors.Is(cerr, engine.ErrClosed) {
 		err = errors.Join(err, fmt.Errorf("close storage: %w", cerr))

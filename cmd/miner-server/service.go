@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -33,7 +34,8 @@ type service struct {
 func (s *service) CreateCollection(_ context.Context, req *hardnegv1.CreateCollectionRequest) (*hardnegv1.CreateCollectionResponse, error) {
 	cfg := engine.Config{Name: req.Name, Dim: int(req.Dim), Metric: metricFromPB[req.Metric]}
 	if p := req.IndexParams; p != nil {
-		cfg.Params = engine.Params{M: int(p.M), EfConstruction: int(p.EfConstruction), EfSearch: int(p.EfSearch), ExactThreshold: int(p.ExactThreshold)}
+		cfg.Params = engine.Params{M: int(p.M), EfConstruction: int(p.EfConstruction), EfSearch: int(p.EfSearch), ExactThreshold: int(p.ExactThreshold),
+			Quantization: quantizationFromPB(p.Quantization)}
 	}
 	c, err := s.db.CreateCollection(cfg)
 	if err != nil {
@@ -316,7 +318,11 @@ func (s *service) Mine(ctx context.Context, req *hardnegv1.MineRequest) (*hardne
 		}
 		mreq.Guide = guide
 	}
-	results, err := mining.Mine(ctx, c, mreq)
+	searched, err := forRequest(ctx, c, &mreq)
+	if err != nil {
+		return nil, err
+	}
+	results, err := mining.Mine(ctx, searched, mreq)
 	if err != nil {
 		return nil, err
 	}
@@ -326,6 +332,63 @@ func (s *service) Mine(ctx context.Context, req *hardnegv1.MineRequest) (*hardne
 		resp.Results[i] = toAnchorResult(&results[i], req.IncludeVectors)
 	}
 	return resp, nil
+}
+
+// requestReader is implemented by collections whose reads are calls to a remote engine
+// (the Weaviate engine's): ForRequest returns a view of the collection for one Mine
+// request that has read the stored items among ids and the false-negative verdicts of
+// keys up front, in a few calls, instead of one call per id and per anchor key.
+type requestReader interface {
+	ForRequest(ctx context.Context, ids, keys []string) (engine.Collection, error)
+}
+
+// forRequest returns the collection to mine req against: c itself, or when c is a
+// requestReader its view with the anchors' ids, positives and exclusions (and with
+// feedback on, the anchor keys) read up front; when the policy uses a guide, req.Guide
+// is replaced by its view with the anchors' ids and positives (the same view when the
+// guide is c). A request over mining's size limits is left to mining to reject, unread.
+func forRequest(ctx context.Context, c engine.Collection, req *mining.Request) (mining.Searcher, error) {
+	rr, ok := c.(requestReader)
+	guide, gok := req.Guide.(requestReader)
+	if !ok && !gok || len(req.Anchors) > mining.MaxAnchors {
+		return c, nil
+	}
+	var ids, keys, anchorIDs []string
+	for i := range req.Anchors {
+		a := &req.Anchors[i]
+		if len(a.PositiveIDs) > mining.MaxPositives || len(a.ExcludeIDs) > mining.MaxExcludes {
+			return c, nil // mining rejects the request before it reads anything
+		}
+		if a.ID != "" {
+			anchorIDs = append(anchorIDs, a.ID)
+		}
+		anchorIDs = append(anchorIDs, a.PositiveIDs...)
+		ids = append(ids, a.ExcludeIDs...)
+		if key := cmp.Or(a.Key, a.ID); req.Policy.UseFeedback && key != "" {
+			keys = append(keys, key)
+		}
+	}
+	ids = append(ids, anchorIDs...)
+	var searched mining.Searcher = c
+	if ok {
+		v, err := rr.ForRequest(ctx, ids, keys)
+		if err != nil {
+			return nil, err
+		}
+		searched = v
+	}
+	switch {
+	case req.Guide == nil || !req.Policy.UsesGuide():
+	case req.Guide == mining.Searcher(c):
+		req.Guide = searched
+	case gok:
+		v, err := guide.ForRequest(ctx, anchorIDs, nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Guide = v
+	}
+	return searched, nil
 }
 
 // mergeValidation joins validation errors into one *validate.Error.

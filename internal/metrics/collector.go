@@ -28,7 +28,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		descWALFsyncSeconds, descWALWrittenBytes, descWALRecords, descWALSize,
 		descSnapshotSeconds, descSnapshots, descSnapshotLastSuccess, descRecoveryTruncated, descRecoverySeconds,
 		descVolumeSize, descVolumeAvailable,
-		descInFlight, descInFlightRejected, descRemoteRetries, descRemoteGaveUp,
+		descInFlight, descInFlightRejected, descRemoteRetries, descRemoteGaveUp, descLoopStateSaves, descLoopStateLastSave,
 		descTLSNotAfter, descTLSReloads, descTLSReloadErrors,
 	} {
 		ch <- d
@@ -83,6 +83,14 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		r := c.src.Remote()
 		counter(ch, descRemoteRetries, r.Retries)
 		counter(ch, descRemoteGaveUp, r.GaveUp)
+	}
+	if c.src.LoopState != nil {
+		l := c.src.LoopState()
+		counter(ch, descLoopStateSaves, l.Saved, "ok")
+		counter(ch, descLoopStateSaves, l.Failed, "error")
+		if !l.LastRound.IsZero() {
+			gauge(ch, descLoopStateLastSave, float64(l.LastRound.UnixNano())/1e9)
+		}
 	}
 	if c.src.TLS != nil {
 		if t, ok := c.src.TLS(); ok {

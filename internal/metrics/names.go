@@ -48,6 +48,8 @@ const (
 	NameInFlightRejected     = "hardneg_in_flight_rejected_total"
 	NameRemoteRetries        = "hardneg_remote_retries_total"
 	NameRemoteGaveUp         = "hardneg_remote_retries_exhausted_total"
+	NameLoopStateSaves       = "hardneg_loop_state_saves_total"
+	NameLoopStateLastSave    = "hardneg_loop_state_last_save_timestamp_seconds"
 	NameTLSNotAfter          = "hardneg_tls_certificate_expiry_timestamp_seconds"
 	NameTLSReloads           = "hardneg_tls_certificate_reloads_total"
 	NameTLSReloadErrors      = "hardneg_tls_certificate_reload_errors_total"
@@ -132,8 +134,10 @@ var (
 	descInFlight         = prometheus.NewDesc(NameInFlight, "Requests and streams being served.", nil, nil)
 	descInFlightRejected = prometheus.NewDesc(NameInFlightRejected, "Requests refused with RESOURCE_EXHAUSTED because their client had too many in flight.", nil, nil)
 
-	descRemoteRetries = prometheus.NewDesc(NameRemoteRetries, "Calls to the remote store (-backend weaviate) repeated after a transient failure (a node lost, the schema leader re-elected).", nil, nil)
-	descRemoteGaveUp  = prometheus.NewDesc(NameRemoteGaveUp, "Calls to the remote store that still failed when -weaviate-retry-for ran out.", nil, nil)
+	descRemoteRetries     = prometheus.NewDesc(NameRemoteRetries, "Calls to the remote store (-backend weaviate) repeated after a transient failure (a node lost, the schema leader re-elected).", nil, nil)
+	descLoopStateSaves    = prometheus.NewDesc(NameLoopStateSaves, "Saves of a collection's training-loop state (rotation, exposure, hardness, calibration) to the data directory, or to the cluster under -backend weaviate, by result (ok, error).", []string{"result"}, nil)
+	descLoopStateLastSave = prometheus.NewDesc(NameLoopStateLastSave, "Unix time of the last round that saved every changed collection's training-loop state; absent until one has.", nil, nil)
+	descRemoteGaveUp      = prometheus.NewDesc(NameRemoteGaveUp, "Calls to the remote store that still failed when -weaviate-retry-for ran out.", nil, nil)
 
 	descTLSNotAfter     = prometheus.NewDesc(NameTLSNotAfter, "Unix time at which the served TLS certificate expires.", nil, nil)
 	descTLSReloads      = prometheus.NewDesc(NameTLSReloads, "TLS certificate reloads after the files changed.", nil, nil)

@@ -40,6 +40,9 @@ type Sources struct {
 	// Remote returns the retry counters of an engine that calls a remote store (the
 	// Weaviate engine); nil for the embedded engine.
 	Remote func() RemoteStats
+	// LoopState returns the counters of the saver of training-loop state; nil when
+	// the engine does not keep it (engine.LoopStateStore).
+	LoopState func() LoopStateStats
 	// Loop returns each collection's training-loop statistics (item versions,
 	// exposure). Not read while Recovering. O(items) per collection.
 	Loop func() []CollectionLoop
@@ -132,6 +135,14 @@ type VolumeStats struct {
 // a transient failure, GaveUp the calls that still failed when the retry time ran out.
 type RemoteStats struct {
 	Retries, GaveUp uint64
+}
+
+// LoopStateStats count the saves of collections' training-loop state: Saved and
+// Failed per collection saved, LastRound when a round last saved every changed
+// collection without an error (zero before one has).
+type LoopStateStats struct {
+	Saved, Failed uint64
+	LastRound     time.Time
 }
 
 // LimitStats describe the per-client in-flight request limiter.
