@@ -53,6 +53,7 @@ def test_create_collections_info(own_server: ServerProcess, capsys: pytest.Captu
     code, out, err = run(capsys, own_server, "create", "docs", "--dim", "8", "--metric", "l2", "--exact-threshold", "50")
     assert code == 0, err
     assert "exact_threshold: 50" in out
+    assert "quantization:    none" in out  # the l2 default
     code, out, _ = run(capsys, own_server, "collections")
     assert code == 0
     lines = out.splitlines()

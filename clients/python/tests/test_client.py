@@ -33,6 +33,49 @@ def test_collection_lifecycle(client: hardneg.Client) -> None:
     client.delete_collection(name, missing_ok=True)
 
 
+def test_quantization_option(client: hardneg.Client) -> None:
+    """Cosine and dot collections search on int8 codes by default, l2 on floats; none can
+    be chosen, int8 on l2 is refused naming the field, and search scores are exact on
+    either path."""
+    prefix = f"quant-{uuid.uuid4().hex[:6]}"
+    created = []
+    try:
+        for metric, params, want in [
+            ("cosine", None, "int8"),
+            ("dot", hardneg.IndexParams(quantization="int8"), "int8"),
+            ("l2", None, "none"),
+            ("cosine", hardneg.IndexParams(quantization="none"), "none"),
+        ]:
+            name = f"{prefix}-{len(created)}"
+            info = client.create_collection(name, dim=16, metric=metric, index_params=params)
+            created.append(name)
+            assert info.index_params.quantization == want
+            assert client.get_collection(name).index_params.quantization == want
+        with pytest.raises(errors.InvalidArgument) as exc:
+            client.create_collection(f"{prefix}-bad", dim=16, metric="l2", index_params=hardneg.IndexParams(quantization="int8"))
+        assert [v.field for v in exc.value.violations] == ["index_params.quantization"]
+        with pytest.raises(ValueError):
+            client.create_collection(f"{prefix}-bad", dim=16, metric="l2", index_params=hardneg.IndexParams(quantization="int4"))
+        # Graph search on codes (exact_threshold 1): returned scores are the exact inner
+        # products of the stored vectors, as on floats.
+        rows = unit_rows(300, 16)
+        for q in ("int8", "none"):
+            name = f"{prefix}-s{q}"
+            client.create_collection(name, dim=16, metric="cosine", index_params=hardneg.IndexParams(exact_threshold=1, quantization=q))
+            created.append(name)
+            client.upsert(name, [f"i{i}" for i in range(300)], rows)
+            assert client.get_collection(name).stats.graph_search
+            res = client.mine(name, anchor_ids=["i0"], num_negatives=5, pfn_budget=0, exclude_near_duplicates=False)
+            sims = rows @ rows[0]
+            sims[0] = -np.inf
+            want = np.argsort(-sims, kind="stable")[:5]
+            assert res.ids[0].tolist() == [f"i{i}" for i in want]
+            np.testing.assert_allclose(res.scores[0], sims[want], atol=1e-5)
+    finally:
+        for name in created:
+            client.delete_collection(name, missing_ok=True)
+
+
 def test_list_is_sorted(client: hardneg.Client) -> None:
     prefix = f"sort-{uuid.uuid4().hex[:6]}"
     for suffix in ("b", "a", "c"):
@@ -210,8 +253,12 @@ def test_snapshot(client: hardneg.Client, collection: str) -> None:
             dict(index_params=hardneg.IndexParams(exact_threshold=hardneg.EXACT_ONLY)),
             f"index_params.exact_threshold 1000 (requested {hardneg.EXACT_ONLY})",
         ),
+        (
+            dict(index_params=hardneg.IndexParams(m=8, ef_construction=100, exact_threshold=1000, quantization="none")),
+            "index_params.quantization int8 (requested none)",
+        ),
     ],
-    ids=["dim", "metric", "m", "ef_construction", "exact_threshold"],
+    ids=["dim", "metric", "m", "ef_construction", "exact_threshold", "quantization"],
 )
 def test_exist_ok_refuses_a_different_definition(client: hardneg.Client, change: dict, diff: str) -> None:
     name = f"exist-{uuid.uuid4().hex[:8]}"

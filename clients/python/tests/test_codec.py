@@ -134,6 +134,111 @@ def test_mine_result_pads_shortfall() -> None:
     assert s.negatives_returned == 3
 
 
+def _row_by_row(resp: pb.MineResponse, k: int, include_vectors: bool) -> dict:
+    """The padded arrays of a MineResponse filled one cell at a time: the oracle of
+    codec.mine_result's column-wise decoding."""
+    n = len(resp.results)
+    k = max(k, max((len(r.negatives) for r in resp.results), default=0))
+    out = {
+        "ids": np.full((n, k), None, dtype=object),
+        "scores": np.full((n, k), np.nan, dtype=np.float32),
+        "ranks": np.full((n, k), -1, dtype=np.int64),
+        "p_fn": np.full((n, k), np.nan, dtype=np.float32),
+        "versions": np.zeros((n, k), dtype=np.int64),
+        "stale": np.zeros((n, k), dtype=bool),
+        "counts": np.zeros(n, dtype=np.int64),
+        "positive_scores": np.full(n, np.nan, dtype=np.float32),
+        "duplicate_threshold": np.full(n, np.nan, dtype=np.float32),
+        "guide_positive_scores": np.full(n, np.nan, dtype=np.float32),
+        "max_rank": np.zeros(n, dtype=np.int64),
+        "floor_reached": np.zeros(n, dtype=bool),
+        "rotation_restarted": np.zeros(n, dtype=bool),
+        "rotation_served": np.zeros(n, dtype=np.int64),
+        "shortfall": np.zeros(n, dtype=np.int64),
+        "candidates_examined": np.zeros(n, dtype=np.int64),
+        "widenings": np.zeros(n, dtype=np.int64),
+        "exact_scan": np.zeros(n, dtype=bool),
+    }
+    removed = {rule: np.zeros(n, dtype=np.int64) for rule in hardneg.RULES}
+    dim, rows = 0, []
+    for i, r in enumerate(resp.results):
+        out["counts"][i] = len(r.negatives)
+        for j, neg in enumerate(r.negatives):
+            out["ids"][i, j], out["scores"][i, j], out["ranks"][i, j] = neg.id, neg.score, neg.rank
+            if neg.HasField("p_fn"):
+                out["p_fn"][i, j] = neg.p_fn
+            out["versions"][i, j], out["stale"][i, j] = neg.version, neg.stale
+        for field, name in [("positive_score", "positive_scores"), ("duplicate_threshold", "duplicate_threshold"),
+                            ("guide_positive_score", "guide_positive_scores")]:
+            if r.HasField(field):
+                out[name][i] = getattr(r, field)
+        for name in ["max_rank", "floor_reached", "rotation_restarted", "rotation_served", "shortfall", "candidates_examined",
+                     "widenings", "exact_scan"]:
+            out[name][i] = getattr(r, name)
+        for rule in hardneg.RULES:
+            removed[rule][i] = getattr(r.removed, rule)
+        v = np.frombuffer(r.negative_vectors, dtype=np.float32)
+        if include_vectors and len(r.negatives):
+            dim = v.size // len(r.negatives)
+        rows.append(v)
+    if include_vectors:
+        out["vectors"] = np.full((n, k, dim), np.nan, dtype=np.float32)
+        for i, v in enumerate(rows):
+            out["vectors"][i, : v.size // max(dim, 1)] = v.reshape(-1, dim) if dim else v[:0]
+    out["removed"] = removed
+    out["unknown_positive_ids"] = [list(r.unknown_positive_ids) for r in resp.results]
+    return out
+
+
+@pytest.mark.parametrize("include_vectors", [False, True])
+def test_mine_result_matches_row_by_row_decoding(include_vectors: bool) -> None:
+    rng = np.random.default_rng(7)
+    dim = 3
+    resp = pb.MineResponse()
+    for i in range(40):
+        r = resp.results.add(candidates_examined=int(rng.integers(0, 500)), shortfall=int(rng.integers(0, 3)),
+                             widenings=int(rng.integers(0, 4)), exact_scan=bool(rng.integers(0, 2)),
+                             max_rank=int(rng.integers(0, 2**32)), floor_reached=bool(rng.integers(0, 2)),
+                             rotation_restarted=bool(rng.integers(0, 2)), rotation_served=int(rng.integers(0, 9)))
+        for field in ["positive_score", "duplicate_threshold", "guide_positive_score"]:
+            if rng.integers(0, 2):
+                setattr(r, field, float(rng.standard_normal()))
+        for rule in hardneg.RULES:
+            setattr(r.removed, rule, int(rng.integers(0, 1000)))
+        r.unknown_positive_ids.extend([f"u{i}"] * int(rng.integers(0, 2)))
+        m = 0 if i % 7 == 3 else int(rng.integers(1, 7))  # some anchors return nothing
+        for j in range(m):
+            neg = r.negatives.add(id=f"n{i}-{j}", score=float(rng.standard_normal()), rank=int(rng.integers(0, 10_000)),
+                                  version=int(rng.integers(-5, 5)), stale=bool(rng.integers(0, 2)))
+            if rng.integers(0, 2):
+                neg.p_fn = float(rng.random())
+        if include_vectors:
+            r.negative_vectors = rng.standard_normal((m, dim)).astype("<f4").tobytes()
+    want = _row_by_row(resp, 4, include_vectors)
+    got = codec.mine_result(resp, 4, include_vectors)
+    assert got.ids.shape == (40, 6)
+    for name, w in want.items():
+        g = getattr(got, name)
+        if name == "removed":
+            assert list(g) == list(w)
+            for rule in w:
+                np.testing.assert_array_equal(g[rule], w[rule], err_msg=rule)
+                assert g[rule].dtype == w[rule].dtype
+        elif name == "unknown_positive_ids":
+            assert g == w
+        else:
+            assert g.dtype == w.dtype, name
+            np.testing.assert_array_equal(g, w, err_msg=name)
+    if not include_vectors:
+        assert got.vectors is None
+
+
+def test_mine_result_of_an_empty_response() -> None:
+    res = codec.mine_result(pb.MineResponse(), 8, include_vectors=True)
+    assert res.ids.shape == (0, 8) and res.vectors is not None and res.vectors.shape == (0, 8, 0)
+    assert all(v.shape == (0,) for v in res.removed.values())
+
+
 def test_report_requests_split_at_limit() -> None:
     many = [f"i{i}" for i in range(codec.MAX_REPORT_IDS + 10)]
     reqs = codec.report_requests("c", {"a": many, "b": ["x"]})

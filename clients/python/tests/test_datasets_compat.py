@@ -289,3 +289,36 @@ def test_verbose_statistics(model: Any, client: hardneg.Client, capsys: pytest.C
     for line in st_out.splitlines():
         if line.startswith(("Setting range_max", "Found ", "Could not find enough negatives")):
             assert line in our_out.splitlines(), line
+
+
+_SHORT = PAIRS[:20]
+BAD_INPUTS: dict[str, tuple[dict[str, list[Any]], dict[str, Any]]] = {
+    "empty": ({"query": [], "answer": []}, {}),
+    "none_anchor": ({"query": [a for a, _ in _SHORT[:-1]] + [None], "answer": [p for _, p in _SHORT]}, {}),
+    "int_positive": ({"query": [a for a, _ in _SHORT], "answer": list(range(len(_SHORT)))}, {}),
+    "list_positive": ({"query": [a for a, _ in _SHORT], "answer": [[p] for _, p in _SHORT]}, {}),
+    "one_column": ({"query": [a for a, _ in _SHORT]}, {}),
+    "num_negatives_0": ({}, {"num_negatives": 0}),
+    "num_negatives_negative": ({}, {"num_negatives": -2}),
+    "range_reversed": ({}, {"range_min": 10, "range_max": 5}),
+    "range_min_negative": ({}, {"range_min": -1}),
+    "range_max_0": ({}, {"range_max": 0}),
+    "output_format": ({}, {"output_format": "pairs"}),
+    "batch_size_0": ({}, {"batch_size": 0}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_inputs_raise_what_sentence_transformers_raises(model: Any, client: hardneg.Client, case: str) -> None:
+    # Where sentence-transformers 6.2 raises, hardneg raises the same exception type (its
+    # own message names the argument, column or row). The cases where sentence-transformers
+    # mines garbage instead are in test_bad_inputs_datasets.py.
+    columns, kw = BAD_INPUTS[case]
+    ds = datasets.Dataset.from_dict(columns) if columns else _ds(_SHORT)
+    with pytest.raises(Exception) as st_error:
+        st_util.mine_hard_negatives(ds, model, verbose=False, **kw)
+    with pytest.raises(Exception) as our_error:
+        mine_hard_negatives(ds, model, verbose=False, client=client, **kw)
+    assert type(our_error.value) is st_error.type or isinstance(our_error.value, st_error.type), (
+        st_error.value, our_error.value)
+    assert st_error.type in (ValueError, TypeError)

@@ -98,3 +98,27 @@ def test_dataset_yields_each_batch_once_across_workers(sync_client: hardneg.Clie
             HardBatchDataset(rows[:10], sync_client, name, ids[:40], batch_size=8)
     finally:
         sync_client.delete_collection(name)
+
+
+@pytest.mark.parametrize(
+    "make, error, match",
+    [
+        (lambda c: HardBatchSampler(c, "docs", ["a", "b"], batch_size=0), ValueError, r"batch_size: must be an integer"),
+        (lambda c: HardBatchSampler(c, "docs", ["a", "b"], batch_size=2, epochs=-1), ValueError, r"epochs: must be"),
+        (lambda c: HardBatchSampler(c, "docs", ["a", "a"], batch_size=2), ValueError, r"'a' is also anchors\[0\]"),
+        (lambda c: HardBatchSampler(c, "docs", [], batch_size=2), ValueError, r"anchors: must hold 1–"),
+        (lambda c: HardBatchSampler(c, "docs", ["a", "b"], batch_size=2, strategy="hard"), ValueError,
+         r"unknown strategy 'hard'"),
+        (lambda c: HardBatchDataset([0, 1], c, "docs", ["a", "b"], batch_size=0), ValueError, r"batch_size: must be"),
+        (lambda c: HardBatchDataset([0, 1], c, "docs", ["a", "a"], batch_size=2), ValueError, r"is also anchors\[0\]"),
+        (lambda c: HardBatchDataset(iter([0, 1]), c, "docs", ["a", "b"], batch_size=2), TypeError,
+         r"dataset must be indexable and have a length"),
+        (lambda c: HardBatchDataset([0, 1], c, "docs", ["a", "b"], batch_size=2, collate_fn="stack"), TypeError,
+         r"collate_fn must be callable"),
+        (lambda c: HardBatchDataset([0, 1, 2], c, "docs", ["a", "b"], batch_size=2), ValueError,
+         r"dataset has 3 rows for 2 anchors"),
+    ],
+)
+def test_torch_helpers_refuse_bad_arguments_when_made(sync_client: hardneg.Client, make, error, match) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(error, match=match):
+        make(sync_client)

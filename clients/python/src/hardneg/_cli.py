@@ -197,6 +197,7 @@ def _show_collection(c: Any, args: argparse.Namespace) -> None:
         ("ef_construction", p.ef_construction),
         ("ef_search", p.ef_search),
         ("exact_threshold", p.exact_threshold),
+        ("quantization", p.quantization or "unspecified"),
     ]:
         sys.stdout.write(f"{k + ':':<17}{v}\n")
 
@@ -205,7 +206,11 @@ def cmd_create(args: argparse.Namespace) -> None:
     from hardneg.types import IndexParams
 
     params = IndexParams(
-        m=args.m, ef_construction=args.ef_construction, ef_search=args.ef_search, exact_threshold=args.exact_threshold
+        m=args.m,
+        ef_construction=args.ef_construction,
+        ef_search=args.ef_search,
+        exact_threshold=args.exact_threshold,
+        quantization=args.quantization,
     )
     try:
         c = _client(args).create_collection(args.name, args.dim, args.metric, index_params=params, exist_ok=args.exist_ok)
@@ -223,32 +228,127 @@ def cmd_info(args: argparse.Namespace) -> None:
 # ingest ---------------------------------------------------------------------------------------
 
 
+def _check_file(path: str) -> None:
+    if os.path.isdir(path):
+        raise CommandError(f"{path}: is a directory, not a file")
+    if not os.path.isfile(path):
+        raise CommandError(f"{path}: no such file")
+
+
+def _load_npy(path: str) -> Any:
+    """A .npy file's array (memory-mapped), or a CommandError saying what the file is."""
+    _check_file(path)
+    with open(path, "rb") as f:
+        if f.read(6) != b"\x93NUMPY":
+            raise CommandError(f"{path}: not a .npy file (no NumPy header)")
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except ValueError as e:
+        if "object" in str(e).lower() or "pickle" in str(e).lower():
+            raise CommandError(f"{path}: holds Python objects, not numbers") from None
+        raise CommandError(f"{path}: truncated or damaged .npy file ({e})") from None
+
+
+def _check_vectors(path: str, vectors: Any) -> int:
+    """vectors must be a 2-d array of floating-point numbers with rows and columns, all
+    finite as float32: checked before anything is created or sent. Returns the first
+    zero row (-1 for none), which cosine refuses."""
+    kind = vectors.dtype.kind
+    if kind != "f":
+        hint = " (token ids rather than embeddings?)" if kind in "iu" else ""
+        raise CommandError(f"{path}: holds {vectors.dtype} values; vectors must be floating point{hint}")
+    if vectors.ndim != 2:
+        raise CommandError(f"{path}: expected a 2-d array (rows × dim), got shape {vectors.shape}")
+    n, dim = vectors.shape
+    if n == 0:
+        raise CommandError(f"{path}: holds no rows")
+    if dim == 0:
+        raise CommandError(f"{path}: holds vectors of dimension 0")
+    zero = -1
+    step = max(1, (64 << 20) // (4 * dim))  # one pass over a memory-mapped file, 64 MiB at a time
+    for start in range(0, n, step):
+        with np.errstate(over="ignore"):
+            block = np.asarray(vectors[start : start + step], dtype=np.float32)
+        bad = np.flatnonzero(~np.isfinite(block).all(axis=1))
+        if bad.size:
+            raise CommandError(f"{path}: row {start + int(bad[0])} holds NaN or infinite values (or values beyond float32)")
+        if zero < 0:
+            zeros = np.flatnonzero(~block.any(axis=1))
+            zero = start + int(zeros[0]) if zeros.size else -1
+    return zero
+
+
+#: The server's limit on an item id (internal/engine MaxIDBytes).
+_MAX_ID_BYTES = 512
+
+
+def _check_ids(where: str, ids: list[str]) -> None:
+    """Ids must be non-empty, at most _MAX_ID_BYTES of UTF-8 without NUL, each given once
+    (set operations first: a million ids take a fraction of a second)."""
+    unique = set(ids)
+    if "" in unique:
+        raise CommandError(f"{where}: the id of row {ids.index('')} is empty")
+    if max(map(len, unique), default=0) > _MAX_ID_BYTES // 4 or "\x00" in "".join(unique):
+        for i, v in enumerate(ids):
+            if len(v.encode()) > _MAX_ID_BYTES or "\x00" in v:
+                raise CommandError(f"{where}: the id of row {i} is longer than {_MAX_ID_BYTES} bytes or holds a NUL byte")
+    if len(unique) != len(ids):
+        seen: dict[str, int] = {}
+        for i, v in enumerate(ids):
+            j = seen.setdefault(v, i)
+            if j != i:
+                raise CommandError(f"{where}: id {v!r} is given twice (rows {j} and {i})")
+
+
 def _load_ids(path: str, n: int) -> list[str]:
     if path.endswith(".npy"):
-        ids = [str(v) for v in np.load(path, allow_pickle=False).reshape(-1)]
+        arr = _load_npy(path)
+        if arr.dtype.kind not in "iuUS":
+            raise CommandError(f"{path}: holds {arr.dtype} values; ids must be strings or integers")
+        ids = [v.decode() if isinstance(v, bytes) else str(v) for v in arr.reshape(-1).tolist()]
     else:
-        with open(path, encoding="utf-8") as f:
-            ids = [line.rstrip("\r\n") for line in f]
+        _check_file(path)
+        try:
+            with open(path, encoding="utf-8") as f:
+                ids = [line.rstrip("\r\n") for line in f]
+        except UnicodeDecodeError as e:
+            raise CommandError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
         if ids and ids[-1] == "":
             ids.pop()
     if len(ids) != n:
         raise CommandError(f"{path}: {len(ids)} ids for {n} vectors")
+    _check_ids(path, ids)
     return ids
 
 
-def _load_source(args: argparse.Namespace) -> tuple[list[str], Any, Optional[list[Any]]]:
-    """Reads ids, vectors (a 2-d float array, memory-mapped for .npy) and groups."""
+def _parquet_vectors(path: str, col: str, values: list[Any]) -> Any:
+    lengths: dict[int, int] = {}
+    for i, v in enumerate(values):
+        if v is None:
+            raise CommandError(f"{path}: row {i} of column {col!r} is null")
+        if not isinstance(v, (list, tuple)):
+            raise CommandError(f"{path}: row {i} of column {col!r} is a {type(v).__name__}, not a list of numbers")
+        lengths.setdefault(len(v), i)
+    if len(lengths) > 1:
+        (a, i), (b, j) = sorted(lengths.items(), key=lambda kv: kv[1])[:2]
+        raise CommandError(f"{path}: column {col!r} holds vectors of different lengths ({a} in row {i}, {b} in row {j})")
+    try:
+        with np.errstate(over="ignore"):  # beyond float32 becomes inf, refused by _check_vectors
+            return np.asarray(values, dtype=np.float32).reshape(len(values), -1 if values else 0)
+    except (TypeError, ValueError, OverflowError) as e:
+        raise CommandError(f"{path}: column {col!r} does not hold numbers ({e})") from None
+
+
+def _load_source(args: argparse.Namespace) -> tuple[list[str], Any, Optional[list[Any]], int]:
+    """Reads and checks ids, vectors (a 2-d float array, memory-mapped for .npy) and
+    groups: a file that would fail part-way is refused before anything is sent. The
+    last value is the first zero vector's row (-1 for none)."""
     path = args.file
-    if not os.path.isfile(path):
-        raise CommandError(f"{path}: no such file")
+    _check_file(path)
     groups = None
     if path.endswith(".npy"):
-        try:
-            vectors = np.load(path, mmap_mode="r", allow_pickle=False)
-        except ValueError as e:
-            raise CommandError(f"{path}: not a numeric .npy array ({e})") from None
-        if vectors.ndim != 2:
-            raise CommandError(f"{path}: expected a 2-d array (rows × dim), got shape {vectors.shape}")
+        vectors = _load_npy(path)
+        zero = _check_vectors(path, vectors)
         if not args.ids:
             raise CommandError("--ids FILE is required for .npy input (one id per line, or a .npy of strings)")
         ids = _load_ids(args.ids, vectors.shape[0])
@@ -259,24 +359,37 @@ def _load_source(args: argparse.Namespace) -> tuple[list[str], Any, Optional[lis
             import pyarrow.parquet as pq
         except ImportError:
             raise CommandError("reading .parquet needs pyarrow: pip install 'hardneg[parquet]'") from None
-        table = pq.read_table(path)
+        try:
+            table = pq.read_table(path)
+        except (OSError, ValueError) as e:  # pyarrow's ArrowInvalid is a ValueError
+            raise CommandError(f"{path}: not a readable Parquet file ({e})") from None
         names = table.column_names
         id_col = args.ids or "id"
         vec_col = args.vectors or next((c for c in ("vector", "embedding", "embeddings") if c in names), None)
+        if vec_col is None:
+            raise CommandError(f"{path}: no column vector, embedding or embeddings; name it with --vectors "
+                               f"(columns: {', '.join(names)})")
         for what, col in (("--ids", id_col), ("--vectors", vec_col)):
-            if col is None or col not in names:
+            if col not in names:
                 raise CommandError(f"{path}: no column {col!r} for {what} (columns: {', '.join(names)})")
-        ids = [str(v) for v in table.column(id_col).to_pylist()]
-        vectors = np.asarray(table.column(vec_col).to_pylist(), dtype=np.float32)
-        if vectors.ndim != 2:
-            raise CommandError(f"{path}: column {vec_col!r} does not hold vectors of one length")
+        raw_ids = table.column(id_col).to_pylist()
+        for i, v in enumerate(raw_ids):
+            if v is None:
+                raise CommandError(f"{path}: row {i} of column {id_col!r} is null")
+        ids = [str(v) for v in raw_ids]
+        _check_ids(f"{path}: column {id_col!r}", ids)
+        vectors = _parquet_vectors(path, vec_col, table.column(vec_col).to_pylist())
+        zero = _check_vectors(f"{path}: column {vec_col!r}", vectors)
         if args.groups:
             if args.groups not in names:
                 raise CommandError(f"{path}: no column {args.groups!r} for --groups")
             groups = table.column(args.groups).to_pylist()
+            for i, g in enumerate(groups):
+                if g is not None and (not isinstance(g, (list, tuple)) or not all(isinstance(x, str) for x in g)):
+                    raise CommandError(f"{path}: row {i} of column {args.groups!r} is not a list of strings: {g!r:.60}")
     else:
         raise CommandError(f"{path}: unsupported file type (use .npy or .parquet)")
-    return ids, vectors, groups
+    return ids, vectors, groups, zero
 
 
 def writer_id_for(collection: str, path: str, rows: int, ids_spec: str) -> str:
@@ -293,17 +406,23 @@ def batch_rows(dim: int, requested: int) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> None:
-    ids, vectors, groups = _load_source(args)
+    if args.writer_id is not None and (not 1 <= len(args.writer_id.encode()) <= 128 or "\x00" in args.writer_id):
+        raise CommandError("--writer-id must be 1 to 128 bytes without NUL")
+    ids, vectors, groups, zero = _load_source(args)
     n, dim = vectors.shape
     client = _client(args)
+    col = None
     try:
         col = client.get_collection(args.collection)
     except errors.NotFound:
         if not args.create:
             raise
-        col = client.create_collection(args.collection, dim, args.metric)
-    if col.dim != dim:
+    if col is not None and col.dim != dim:
         raise CommandError(f"{args.file}: vectors of dim {dim}, collection {args.collection!r} has dim {col.dim}")
+    if zero >= 0 and (col.metric if col is not None else args.metric) == "cosine":
+        raise CommandError(f"{args.file}: row {zero} is a zero vector, which has no direction under cosine")
+    if col is None:
+        col = client.create_collection(args.collection, dim, args.metric)
     rows = batch_rows(dim, args.batch_size)
     writer = args.writer_id or writer_id_for(args.collection, args.file, rows, f"{args.ids}|{args.vectors}|{args.groups}|{args.version}")
     nb = (n + rows - 1) // rows
@@ -384,11 +503,11 @@ def cmd_mine(args: argparse.Namespace) -> None:
     if args.vectors:
         if anchor_ids:
             raise CommandError("give anchors by --anchor or by --vectors, not both")
-        if not os.path.isfile(args.vectors):
-            raise CommandError(f"{args.vectors}: no such file")
-        vectors = np.load(args.vectors, allow_pickle=False).astype(np.float32)
+        vectors = _load_npy(args.vectors)
         if vectors.ndim == 1:
             vectors = vectors[None, :]
+        _check_vectors(args.vectors, vectors)
+        vectors = np.asarray(vectors, dtype=np.float32)
         anchor_ids = [None] * len(vectors)
         positives = [[] for _ in anchor_ids]
     if not anchor_ids:
@@ -480,11 +599,14 @@ def cmd_backup(args: argparse.Namespace) -> None:
 
 
 def cmd_restore(args: argparse.Namespace) -> None:
-    if not os.path.isfile(args.file):
-        raise CommandError(f"{args.file}: no such file")
+    _check_file(args.file)
     bar = Progress("restore", None, "B", enabled=not args.quiet)
-    cols = _client(args).restore(args.file, args.collection, progress=bar)
-    bar.close()
+    try:
+        cols = _client(args).restore(args.file, args.collection, progress=bar)
+    except BackupFileError as e:
+        raise CommandError(f"{args.file}: {e}") from None
+    finally:
+        bar.close()
     if args.json:
         return _print_json({"file": args.file, "collections": cols})
     for c in cols:
@@ -531,6 +653,33 @@ def _varint(n: int) -> bytes:
 # --- parser --------------------------------------------------------------------------------
 
 
+def _int64(raw: str) -> int:
+    """An argparse type: a signed 64-bit integer."""
+    try:
+        v = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {raw!r}") from None
+    if not -(2**63) <= v < 2**63:
+        raise argparse.ArgumentTypeError(f"must fit in a signed 64-bit integer, got {raw}")
+    return v
+
+
+def _positive(conv: Any) -> Any:
+    """An argparse type: a number above 0 (a usage error otherwise)."""
+
+    def parse(raw: str) -> Any:
+        try:
+            v = conv(raw)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid {conv.__name__} value: {raw!r}") from None
+        if not (v > 0 and math.isfinite(v)):
+            raise argparse.ArgumentTypeError(f"must be above 0, got {raw!r}")
+        return v
+
+    parse.__name__ = f"positive {conv.__name__}"
+    return parse
+
+
 def _connection_options() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("connection (flags override the environment)")
@@ -542,7 +691,7 @@ def _connection_options() -> argparse.ArgumentParser:
     g.add_argument("--tls-cert", default=S, help="client certificate for mutual TLS, PEM ($HARDNEG_TLS_CERT)")
     g.add_argument("--tls-key", default=S, help="client key for mutual TLS, PEM ($HARDNEG_TLS_KEY)")
     g.add_argument("--tls-server-name", default=S, help="name to check the server certificate against ($HARDNEG_TLS_SERVER_NAME)")
-    g.add_argument("--timeout", type=float, default=S, help="deadline of each call in seconds")
+    g.add_argument("--timeout", type=_positive(float), default=S, help="deadline of each call in seconds")
     g.add_argument("--json", action="store_true", default=S, help="print JSON on stdout")
     g.add_argument("-q", "--quiet", action="store_true", default=S, help="no progress bar")
     g.add_argument("--progress", action="store_true", default=S, help="a progress bar on stderr even when it is not a terminal")
@@ -574,6 +723,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--ef-construction", type=int, default=0)
     sp.add_argument("--ef-search", type=int, default=0)
     sp.add_argument("--exact-threshold", type=int, default=0, help="live items below which search is exact")
+    sp.add_argument(
+        "--quantization",
+        choices=["", "none", "int8"],
+        default="",
+        help="graph search on int8 codes with exact re-scoring, or on floats (default: int8 for cosine/dot, none for l2)",
+    )
     sp.add_argument("--exist-ok", action="store_true", help="succeed if an identical collection exists")
 
     sp = add("info", "show a collection's parameters and statistics", cmd_info)
@@ -585,8 +740,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--ids", help=".npy: a file of ids (one per line, or a .npy of strings); .parquet: the id column (default id)")
     sp.add_argument("--vectors", help=".parquet: the vector column (default vector or embedding)")
     sp.add_argument("--groups", help=".parquet: a column of group lists")
-    sp.add_argument("--version", type=int, default=0, help="version stamp of every item (e.g. the encoder step)")
-    sp.add_argument("--batch-size", type=int, default=1024, help="rows per batch (fewer for wide vectors)")
+    sp.add_argument("--version", type=_int64, default=0, help="version stamp of every item (e.g. the encoder step)")
+    sp.add_argument("--batch-size", type=_positive(int), default=1024, help="rows per batch (fewer for wide vectors)")
     sp.add_argument("--writer-id", help="stream writer id (default: derived from collection, file and batch size)")
     sp.add_argument("--create", action="store_true", help="create the collection if it does not exist")
     sp.add_argument("--metric", default="cosine", choices=["cosine", "dot", "l2"], help="metric for --create")
@@ -632,7 +787,12 @@ def _serve(rest: list[str]) -> int:
 def _error_line(e: BaseException) -> str:
     if isinstance(e, errors.HardnegError):
         hint = next((h for cls, h in _CODE_HINTS.items() if type(e) is cls), "error")
-        return f"{hint}: {e.message}" if getattr(e, "message", "") else hint
+        message = getattr(e, "message", "")
+        # The field violations name what was wrong when the message does not.
+        unsaid = [v for v in getattr(e, "violations", ()) if v.field not in message]
+        if unsaid:
+            message += " [" + "; ".join(f"{v.field}: {v.description or v.reason}" for v in unsaid) + "]"
+        return f"{hint}: {message}" if message else hint
     if isinstance(e, (FileNotFoundError, IsADirectoryError, PermissionError)) and getattr(e, "filename", None):
         return f"{e.filename}: {e.strerror}"
     return str(e)
@@ -669,7 +829,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("hardneg: interrupted\n")
         return 130
-    except (errors.HardnegError, CommandError, BackupFileError, OSError, ValueError) as e:
+    except (errors.HardnegError, CommandError, BackupFileError, OSError, ValueError, TypeError) as e:
         sys.stderr.write(f"hardneg {args.command}: {_error_line(e)}\n")
         return 1
     return 0

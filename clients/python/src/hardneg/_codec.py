@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import operator
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Optional, Sequence, Union
 
@@ -52,6 +53,8 @@ METRICS = {
     "l2": pb.METRIC_L2,
 }
 _METRIC_NAMES = {pb.METRIC_COSINE: "cosine", pb.METRIC_DOT: "dot", pb.METRIC_L2: "l2"}
+QUANTIZATIONS = {"": pb.QUANTIZATION_UNSPECIFIED, "none": pb.QUANTIZATION_NONE, "int8": pb.QUANTIZATION_INT8}
+_QUANTIZATION_NAMES = {v: k for k, v in QUANTIZATIONS.items()}
 
 SAMPLING = {
     "top": pb.SAMPLING_STRATEGY_TOP,
@@ -179,10 +182,13 @@ def prepare_items(ids: Any, vectors: Any, groups: Groups = None, versions: Any =
             raise ValueError(f"got {len(id_list)} ids but {len(group_list)} group lists")
     ver: Optional[np.ndarray] = None
     if versions is not None:
-        if np.isscalar(versions):
-            ver = np.full(len(id_list), int(versions), dtype=np.int64)  # type: ignore[arg-type]
-        else:
-            ver = np.asarray(versions, dtype=np.int64).reshape(-1)
+        try:
+            if np.isscalar(versions):
+                ver = np.full(len(id_list), int(versions), dtype=np.int64)  # type: ignore[arg-type]
+            else:
+                ver = np.asarray(versions, dtype=np.int64).reshape(-1)
+        except OverflowError:
+            raise ValueError("versions must fit in a signed 64-bit integer") from None
         if ver.shape[0] != len(id_list):
             raise ValueError(f"got {len(id_list)} ids but {ver.shape[0]} versions")
     return PreparedItems(ids=id_list, vectors=arr, dim=dim, groups=group_list, versions=ver)
@@ -203,16 +209,27 @@ def create_collection_request(
         m = METRICS[metric.lower()]
     except KeyError:
         raise ValueError(f"unknown metric {metric!r}; use one of cosine, dot, l2") from None
-    bad = _int_violation("dim", dim, 1, MAX_DIM)
-    if bad is not None:
-        raise InvalidArgument("invalid collection", violations=[bad])
+    given = index_params or IndexParams()
+    checks = [("dim", dim, 1, MAX_DIM)] + [(f"index_params.{f}", getattr(given, f), 0, 2**32 - 1)
+                                           for f in ("m", "ef_construction", "ef_search", "exact_threshold")]
+    violations = [bad for bad in (_int_violation(*c) for c in checks) if bad is not None]
+    if violations:
+        raise InvalidArgument("invalid collection", violations=violations)
     p = index_params or IndexParams()
+    try:
+        q = QUANTIZATIONS[p.quantization.lower()]
+    except KeyError:
+        raise ValueError(f"unknown quantization {p.quantization!r}; use '' (server default), none or int8") from None
     return pb.CreateCollectionRequest(
         name=name,
         dim=dim,
         metric=m,
         index_params=pb.IndexParams(
-            m=p.m, ef_construction=p.ef_construction, ef_search=p.ef_search, exact_threshold=p.exact_threshold
+            m=p.m,
+            ef_construction=p.ef_construction,
+            ef_search=p.ef_search,
+            exact_threshold=p.exact_threshold,
+            quantization=q,
         ),
     )
 
@@ -233,6 +250,9 @@ def definition_differences(existing: CollectionInfo, req: pb.CreateCollectionReq
         have = getattr(existing.index_params, name)
         if want and want != have:
             diffs.append(f"index_params.{name} {have} (requested {want})")
+    want_q = _QUANTIZATION_NAMES.get(req.index_params.quantization, "")
+    if want_q and want_q != existing.index_params.quantization:
+        diffs.append(f"index_params.quantization {existing.index_params.quantization or 'unspecified'} (requested {want_q})")
     return diffs
 
 
@@ -246,6 +266,7 @@ def collection_info(c: pb.Collection) -> CollectionInfo:
             ef_construction=c.index_params.ef_construction,
             ef_search=c.index_params.ef_search,
             exact_threshold=c.index_params.exact_threshold,
+            quantization=_QUANTIZATION_NAMES.get(c.index_params.quantization, ""),
         ),
         stats=CollectionStats(
             item_count=c.stats.item_count,
@@ -654,72 +675,70 @@ def explain_table(resp: pb.MineResponse) -> ExplainTable:
 def mine_result(
     resp: pb.MineResponse, k: int, include_vectors: bool, explain: bool = False, synthetic: bool = False
 ) -> MineResult:
-    """Turns a MineResponse into padded numpy arrays of width ``k``."""
+    """Turns a MineResponse into padded numpy arrays of width ``k``.
+
+    Each field is read in one pass over all negatives (or all results) into a flat
+    column, and the columns are scattered into the padded arrays at once: no per-cell
+    numpy assignment, which cost more than the protobuf reads themselves.
+    """
     results = resp.results
     n = len(results)
-    k = max(k, max((len(r.negatives) for r in results), default=0))
+    negs = [r.negatives for r in results]
+    count_list = [len(x) for x in negs]
+    k = max(k, max(count_list, default=0))
+    counts = np.asarray(count_list, dtype=np.int64).reshape(n)
+    flat = [neg for x in negs for neg in x]
+    total = len(flat)
+    # Row and column of each flat negative in the padded (n, k) arrays.
+    rows = np.repeat(np.arange(n), counts)
+    cols = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
     ids = np.full((n, k), None, dtype=object)
     scores = np.full((n, k), np.nan, dtype=np.float32)
     ranks = np.full((n, k), -1, dtype=np.int64)
     p_fn = np.full((n, k), np.nan, dtype=np.float32)
     versions = np.zeros((n, k), dtype=np.int64)
     stale = np.zeros((n, k), dtype=bool)
-    rot_restarted = np.zeros(n, dtype=bool)
-    rot_served = np.zeros(n, dtype=np.int64)
-    max_rank = np.zeros(n, dtype=np.int64)
-    floor = np.zeros(n, dtype=bool)
-    dup = np.full(n, np.nan, dtype=np.float32)
-    gpos = np.full(n, np.nan, dtype=np.float32)
-    counts = np.zeros(n, dtype=np.int64)
-    pos = np.full(n, np.nan, dtype=np.float32)
-    shortfall = np.zeros(n, dtype=np.int64)
-    examined = np.zeros(n, dtype=np.int64)
-    widenings = np.zeros(n, dtype=np.int64)
-    exact = np.zeros(n, dtype=bool)
-    removed = {r: np.zeros(n, dtype=np.int64) for r in RULES}
-    unknown: list[list[str]] = []
-    vec_rows: list[Optional[np.ndarray]] = []
-    dim = 0
-    for i, r in enumerate(results):
-        c = len(r.negatives)
-        counts[i] = c
-        for j, neg in enumerate(r.negatives):
-            ids[i, j] = neg.id
-            scores[i, j] = neg.score
-            ranks[i, j] = neg.rank
-            if neg.HasField("p_fn"):
-                p_fn[i, j] = neg.p_fn
-            versions[i, j] = neg.version
-            stale[i, j] = neg.stale
-        if r.HasField("positive_score"):
-            pos[i] = r.positive_score
-        if r.HasField("duplicate_threshold"):
-            dup[i] = r.duplicate_threshold
-        if r.HasField("guide_positive_score"):
-            gpos[i] = r.guide_positive_score
-        max_rank[i] = r.max_rank
-        floor[i] = r.floor_reached
-        rot_restarted[i] = r.rotation_restarted
-        rot_served[i] = r.rotation_served
-        shortfall[i] = r.shortfall
-        examined[i] = r.candidates_examined
-        widenings[i] = r.widenings
-        exact[i] = r.exact_scan
-        for rule in RULES:
-            removed[rule][i] = getattr(r.removed, rule)
-        unknown.append(list(r.unknown_positive_ids))
-        if include_vectors and c:
-            v = np.frombuffer(r.negative_vectors, dtype=_F32)
-            dim = v.size // c
-            vec_rows.append(v.reshape(c, dim))
-        else:
-            vec_rows.append(None)
+    if total:
+        nan = math.nan
+        fields = [
+            (neg.id, neg.score, neg.rank, neg.p_fn if neg.HasField("p_fn") else nan, neg.version, neg.stale) for neg in flat
+        ]
+        id_col, score_col, rank_col, pfn_col, version_col, stale_col = zip(*fields)
+        ids[rows, cols] = np.array(id_col, dtype=object)
+        scores[rows, cols] = score_col
+        ranks[rows, cols] = rank_col
+        p_fn[rows, cols] = pfn_col
+        versions[rows, cols] = version_col
+        stale[rows, cols] = stale_col
+
+    def column(get: Any, dtype: Any) -> np.ndarray:
+        return np.fromiter((get(r) for r in results), dtype=dtype, count=n)
+
+    def optional(field: str) -> np.ndarray:
+        return column(lambda r: getattr(r, field) if r.HasField(field) else math.nan, np.float32)
+
+    pos = optional("positive_score")
+    dup = optional("duplicate_threshold")
+    gpos = optional("guide_positive_score")
+    max_rank = column(operator.attrgetter("max_rank"), np.int64)
+    floor = column(operator.attrgetter("floor_reached"), bool)
+    rot_restarted = column(operator.attrgetter("rotation_restarted"), bool)
+    rot_served = column(operator.attrgetter("rotation_served"), np.int64)
+    shortfall = column(operator.attrgetter("shortfall"), np.int64)
+    examined = column(operator.attrgetter("candidates_examined"), np.int64)
+    widenings = column(operator.attrgetter("widenings"), np.int64)
+    exact = column(operator.attrgetter("exact_scan"), bool)
+    get_counts = operator.attrgetter(*RULES)
+    by_rule = np.array([get_counts(r.removed) for r in results], dtype=np.int64).reshape(n, len(RULES))
+    removed = {rule: by_rule[:, j].copy() for j, rule in enumerate(RULES)}
+    unknown: list[list[str]] = [list(r.unknown_positive_ids) for r in results]
     vectors: Optional[np.ndarray] = None
     if include_vectors:
+        data = b"".join(r.negative_vectors for r in results)
+        dim = len(data) // (4 * total) if total else 0
         vectors = np.full((n, k, dim), np.nan, dtype=np.float32)
-        for i, v in enumerate(vec_rows):
-            if v is not None:
-                vectors[i, : v.shape[0]] = v
+        if total:
+            vectors[rows, cols] = np.frombuffer(data, dtype=_F32).reshape(total, dim)
     return MineResult(
         ids=ids,
         scores=scores,
@@ -917,6 +936,14 @@ def build_batches_request(
     violations: list[FieldViolation] = []
     if not 1 <= len(ids) <= MAX_BATCH_ANCHORS:
         violations.append(FieldViolation(field="anchors", description=f"must hold 1–{MAX_BATCH_ANCHORS:,} anchors, got {len(ids)}"))
+    seen: dict[str, int] = {}
+    for i, a in enumerate(ids):
+        if not a:
+            violations.append(FieldViolation(field=f"anchors[{i}].id", description="must not be empty"))
+        elif a in seen:
+            violations.append(FieldViolation(field=f"anchors[{i}].id", description=f"{a!r} is also anchors[{seen[a]}]; an id is one row"))
+        else:
+            seen[a] = i
     if strategy not in BATCH_STRATEGIES:
         violations.append(FieldViolation(field="strategy", description=f"unknown strategy {strategy!r}; use clusters or neighbours"))
     if isinstance(cluster_size, tuple):
@@ -940,6 +967,15 @@ def build_batches_request(
         bad = _int_violation(name, v, a, b)
         if bad:
             violations.append(bad)
+    sized = not any(_int_violation(n, v, 0, 2**63) for n, v in
+                    (("", batch_size), ("", start), ("", end), ("", num_nearest), ("", num_sampled)))
+    if sized and strategy == "clusters":
+        for name, v in (("cluster_size_start", start), ("cluster_size_end", end)):
+            if v > batch_size:
+                violations.append(FieldViolation(field=name, description=f"must be 0–batch_size ({batch_size}), got {v}"))
+    if sized and strategy == "neighbours" and 1 + num_nearest + num_sampled > batch_size:
+        violations.append(FieldViolation(field="num_nearest", description=f"1 + num_nearest + num_sampled "
+                                         f"({1 + num_nearest + num_sampled}) must fit in batch_size ({batch_size})"))
     for i, p in enumerate(pos):
         if len(p) > MAX_BATCH_POSITIVES:
             violations.append(FieldViolation(field=f"anchors[{i}].positive_ids", description=f"at most {MAX_BATCH_POSITIVES}, got {len(p)}"))

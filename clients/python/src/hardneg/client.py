@@ -573,8 +573,9 @@ class Client(Front):
         (``closed_loop=True`` in the policy): ``solved`` flags, or ``losses`` (a loss at or
         below the collection's running mean counts as solved). Solved keys move their
         band towards the top (hardness +0.25, up to 1), unsolved ones back (−0.25).
-        Returns the ``(len(keys),)`` float32 hardness after each outcome. Kept in the
-        server's memory: a restart starts every key again at 0."""
+        Returns the ``(len(keys),)`` float32 hardness after each outcome. Kept by the
+        server per collection and saved to its data directory, so it survives restarts
+        (docs/TRAINING.md, "loop state")."""
         return self._run(self._core.report_loss(collection, keys, losses, solved))
 
     def refresh(

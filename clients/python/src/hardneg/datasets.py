@@ -31,6 +31,7 @@ Output formats (``anchor``/``positive`` stand for the dataset's column names):
 from __future__ import annotations
 
 import hashlib
+import inspect
 import logging
 import math
 import numbers
@@ -57,6 +58,9 @@ OUTPUT_FORMATS = ("triplet", "n-tuple", "n-tuple-scores", "labeled-pair", "label
 #: sentence-transformers' ``"top"`` and ``"random"``, plus hardneg's samplers.
 SAMPLING_STRATEGIES = ("top", "random", "uniform", "softmax", "simans", "top1_sampled")
 METRICS = ("cosine", "dot", "l2")
+# The scores each metric gives, widened by float32 rounding as the server widens them.
+_SCORE_RANGES = {"cosine": (-1.001, 1.001), "dot": (-math.inf, math.inf), "l2": (-math.inf, 0.001)}
+_SCORE_RANGE_TEXT = {"cosine": "cosine similarity, -1 to 1", "dot": "any", "l2": "minus the squared distance, ≤ 0"}
 
 # The MiningPolicy fields that sentence-transformers' parameters set.
 _ST_POLICY_FIELDS = frozenset(
@@ -74,6 +78,8 @@ def anchor_key(anchor: str) -> str:
     Pass ``keys=[anchor_key(text) for text in anchors]`` to :meth:`hardneg.Client.mine`
     on the kept collection to have those verdicts applied.
     """
+    if not isinstance(anchor, str):
+        raise TypeError(f"anchor must be a string, got {type(anchor).__name__}")
     return "q:" + hashlib.sha256(anchor.encode("utf-8")).hexdigest()
 
 
@@ -221,13 +227,23 @@ class MiningReport:
 
 
 def _columns(dataset: Any) -> tuple[dict[str, list[Any]], bool]:
-    """Returns the dataset as dict-of-columns and whether it was a datasets.Dataset."""
+    """Returns the dataset as dict-of-columns (all of one length) and whether it was a
+    datasets.Dataset."""
     # A datasets.Dataset can only exist if its (slow to import) package is loaded.
     ds_module = sys.modules.get("datasets")
     if ds_module is not None and isinstance(dataset, ds_module.Dataset):
         return {c: list(dataset[c]) for c in dataset.column_names}, True
     if isinstance(dataset, Mapping):
-        return {k: list(v) for k, v in dataset.items()}, False
+        cols: dict[str, list[Any]] = {}
+        for k, v in dataset.items():
+            if isinstance(v, (str, bytes, Mapping)) or not hasattr(v, "__iter__"):
+                raise TypeError(f"dataset column {k!r} must be a list of values, got {type(v).__name__}")
+            cols[k] = list(v)
+        lengths = {k: len(v) for k, v in cols.items()}
+        if len(set(lengths.values())) > 1:
+            raise ValueError("the dataset's columns must have one length, got "
+                             + ", ".join(f"{k!r}: {n}" for k, n in lengths.items()))
+        return cols, False
     if isinstance(dataset, (str, bytes)) or not hasattr(dataset, "__iter__"):
         raise TypeError("dataset must be a datasets.Dataset, a dict of columns, or a list of dicts or (anchor, positive) pairs")
     rows = list(dataset)
@@ -235,10 +251,30 @@ def _columns(dataset: Any) -> tuple[dict[str, list[Any]], bool]:
         return {}, False
     if isinstance(rows[0], Mapping):
         keys = list(rows[0].keys())
+        for i, r in enumerate(rows):
+            if not isinstance(r, Mapping):
+                raise TypeError(f"dataset row {i} is a {type(r).__name__}; rows must all be dicts like row 0")
+            missing = [k for k in keys if k not in r]
+            if missing:
+                raise ValueError(f"dataset row {i} has no {', '.join(map(repr, missing))} "
+                                 f"(row 0 has the columns {keys!r}; its keys are {list(r.keys())!r})")
         return {k: [r[k] for r in rows] for k in keys}, False
     if isinstance(rows[0], (tuple, list)):
+        for i, r in enumerate(rows):
+            if not isinstance(r, (tuple, list)) or len(r) < 2:
+                got = f"{len(r)} value(s)" if isinstance(r, (tuple, list)) else f"a {type(r).__name__}"
+                raise ValueError(f"dataset row {i} has {got}; an (anchor, positive) pair needs 2")
         return {"anchor": [r[0] for r in rows], "positive": [r[1] for r in rows]}, False
     raise TypeError("dataset must be a datasets.Dataset, a dict of columns, or a list of dicts or (anchor, positive) pairs")
+
+
+def _check_texts(column: str, values: list[Any]) -> None:
+    """Every value of a text column is a string (sentence-transformers' encoders raise
+    ValueError for None and numbers)."""
+    for i, x in enumerate(values):
+        if not isinstance(x, str):
+            cls = TypeError if isinstance(x, (list, tuple, dict, set)) else ValueError
+            raise cls(f"column {column!r} must hold strings; row {i} is {type(x).__name__} {x!r:.60}")
 
 
 # --- argument checks -------------------------------------------------------------------
@@ -315,10 +351,14 @@ def _check_policy(policy: MiningPolicy) -> None:
 
 
 def _encode(model: Embedder, texts: list[str], side: str, prompt_name: Optional[str], prompt: Optional[str],
-            batch_size: int, progress: bool) -> np.ndarray:
+            batch_size: int, progress: bool, metric: str = "cosine") -> np.ndarray:
     """Embeds texts the way sentence-transformers' mine_hard_negatives does: with
     ``encode_query`` / ``encode_document`` where the model has them (their default
-    prompts apply), else ``encode`` with the prompt arguments, else the callable."""
+    prompts apply), else ``encode`` with the prompt arguments, else the callable.
+
+    The result must be a real ``(len(texts), dim)`` array of finite numbers, without
+    zero vectors under ``metric="cosine"`` (they have no direction): anything else is a
+    ValueError naming the first text concerned, raised before anything is uploaded."""
     method = getattr(model, "encode_query" if side == "query" else "encode_document", None)
     if method is not None:
         out = method(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
@@ -334,9 +374,27 @@ def _encode(model: Embedder, texts: list[str], side: str, prompt_name: Optional[
         out = model([prompt + t for t in texts] if prompt else texts)
     if hasattr(out, "detach"):
         out = out.detach().cpu().numpy()
-    arr = np.asarray(out, dtype=np.float32)
+    try:
+        raw = np.asarray(out)
+    except ValueError as e:  # ragged nested lists
+        raise ValueError(f"the model did not return an array of {len(texts)} vectors of one length ({e})") from None
+    if raw.dtype.kind not in "fiu":
+        raise ValueError(f"the model returned {raw.dtype} values for {side} texts; it must return real numbers")
+    with np.errstate(over="ignore"):
+        arr = raw.astype(np.float32)  # beyond float32 becomes inf, refused below
     if arr.ndim != 2 or arr.shape[0] != len(texts):
         raise ValueError(f"the model returned shape {arr.shape} for {len(texts)} texts")
+    if arr.shape[1] == 0:
+        raise ValueError(f"the model returned 0-dimensional vectors for {side} texts")
+    bad = np.flatnonzero(~np.isfinite(arr).all(axis=1))
+    what = "NaN or infinite values (or values beyond float32)"
+    if not bad.size and metric == "cosine":
+        bad = np.flatnonzero(~arr.any(axis=1))
+        what = "a zero vector, which has no direction under metric='cosine',"
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(f"the model returned {what} for {bad.size} of {len(texts)} {side} texts, the first for "
+                         f"text {i}: {texts[i]!r:.80}")
     return arr
 
 
@@ -358,6 +416,26 @@ def _to_numpy(x: Any) -> np.ndarray:
     if hasattr(x, "detach"):
         x = x.detach().float().cpu().numpy()
     return np.asarray(x, dtype=np.float32).ravel()
+
+
+def _ce_scores(cross_encoder: Any, pairs: list[tuple[str, str]], batch_size: int) -> np.ndarray:
+    """The cross-encoder's scores of pairs: one finite number per pair (NaN would sort
+    anywhere and pass or fail every filter at random)."""
+    if not pairs:
+        return np.zeros(0, np.float32)
+    out = cross_encoder.predict(pairs, batch_size=batch_size)
+    try:
+        s = _to_numpy(out)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"the cross_encoder did not return one number per pair ({e})") from None
+    if s.shape[0] != len(pairs):
+        raise ValueError(f"the cross_encoder returned {s.shape[0]} scores for {len(pairs)} pairs")
+    bad = np.flatnonzero(~np.isfinite(s))
+    if bad.size:
+        a, c = pairs[int(bad[0])]
+        raise ValueError(f"the cross_encoder returned NaN or infinite scores for {bad.size} of {len(pairs)} pairs, "
+                         f"the first for ({a!r:.60}, {c!r:.60})")
+    return s
 
 
 # --- rows ------------------------------------------------------------------------------
@@ -388,6 +466,19 @@ def build_rows(
     """
     if output_format not in OUTPUT_FORMATS:
         raise ValueError(f"unknown output_format {output_format!r}; use one of {', '.join(OUTPUT_FORMATS)}")
+    _check_int("num_negatives", num_negatives, 1)
+    if isinstance(anchors, (str, bytes)):
+        raise TypeError("anchors must be a sequence of strings, not a single string")
+    per_anchor = {"positives": positives, "positive_scores": positive_scores, "negatives": negatives,
+                  "negative_scores": negative_scores}
+    for name, seq in per_anchor.items():
+        if len(seq) != len(anchors):
+            raise ValueError(f"{name} has {len(seq)} entries for {len(anchors)} anchors")
+    for i in range(len(anchors)):
+        for items, scores in (("positives", "positive_scores"), ("negatives", "negative_scores")):
+            if len(per_anchor[items][i]) != len(per_anchor[scores][i]):
+                raise ValueError(f"anchor {i} has {len(per_anchor[items][i])} {items} and "
+                                 f"{len(per_anchor[scores][i])} {scores}")
     if output_format == "n-tuple-scores":
         output_format, output_scores = "n-tuple", True
     a_col, p_col = anchor_column_name, positive_column_name
@@ -538,15 +629,18 @@ def mine_hard_negatives(
     Args:
         dataset: a ``datasets.Dataset``, a dict of columns, or a list of dicts or
             ``(anchor, positive)`` pairs. Repeated anchors count as one anchor with
-            several positives. An empty dataset is an error.
+            several positives. An empty dataset, columns of different lengths, and a
+            text column holding anything but strings are errors.
         model: a sentence-transformers model (its ``encode_query`` /
             ``encode_document`` are called with the prompts, ``normalize_embeddings=True``
             and ``batch_size``, as sentence-transformers does), anything with
             ``encode``, or a callable mapping a list of texts to an ``(n, dim)`` array
-            (prompts are then prepended to the texts).
+            (prompts are then prepended to the texts). Embeddings that are not finite
+            real numbers, or zero vectors under ``metric="cosine"``, are a ValueError
+            before anything is uploaded.
         anchor_column_name, positive_column_name: default the first and second columns;
             a name that is not a column is an error (sentence-transformers silently
-            falls back to the first/second column).
+            falls back to the first/second column), and so is one column for both.
         corpus: extra candidate documents besides the positives.
         cross_encoder: a model with ``predict(pairs, batch_size=…)`` that rescores the
             candidates and the positives when a margin, ``max_score`` or ``min_score`` is
@@ -626,13 +720,21 @@ def mine_hard_negatives(
         raise ValueError("Dataset must contain at least two columns to select the positive column automatically.")
     a_col = anchor_column_name or names[0]
     p_col = positive_column_name or names[1]
+    if a_col == p_col:
+        raise ValueError(f"anchor_column_name and positive_column_name both name the column {a_col!r}; "
+                         "give two different columns")
+    _check_texts(a_col, cols[a_col])
+    _check_texts(p_col, cols[p_col])
 
     if not (hasattr(model, "encode") or callable(model)):
         raise TypeError("model must be a sentence-transformers model, have encode(), or be a callable from texts to vectors")
     if cross_encoder is not None and not hasattr(cross_encoder, "predict"):
         raise TypeError("cross_encoder must have predict(pairs, batch_size=...), like a sentence-transformers CrossEncoder")
-    if corpus is not None and (isinstance(corpus, (str, bytes)) or not all(isinstance(t, str) for t in corpus)):
-        raise TypeError("corpus must be a list of strings")
+    if corpus is not None:
+        if isinstance(corpus, (str, bytes, Mapping)) or not hasattr(corpus, "__iter__"):
+            raise TypeError("corpus must be a list of strings")
+        corpus = list(corpus)
+        _check_texts("corpus", corpus)
 
     if as_triplets is not None:
         _check_bool("as_triplets", as_triplets)
@@ -702,6 +804,12 @@ def mine_hard_negatives(
     _check_int("mine_batch_size", mine_batch_size, 1, codec.MAX_ANCHORS)
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
+    if cross_encoder is None:
+        # The server filters by the embedding score, which the metric bounds.
+        lo, hi = _SCORE_RANGES[metric]
+        for name, v in (("max_score", max_score), ("min_score", min_score)):
+            if v is not None and not lo <= v <= hi:
+                raise ValueError(f"{name}={v} is outside the scores metric={metric!r} gives ({_SCORE_RANGE_TEXT[metric]})")
     if collection is not None and (not isinstance(collection, str) or not collection):
         raise ValueError(f"collection must be a non-empty string or None, got {collection!r}")
     for name, flag in (("keep_collection", keep_collection), ("exact", exact), ("return_report", return_report),
@@ -719,9 +827,12 @@ def mine_hard_negatives(
         raise TypeError(f"unknown argument(s) of mine_hard_negatives: {', '.join(unknown)}")
     if client is not None and not hasattr(client, "mine"):
         raise TypeError(f"client must be a hardneg.Client, got {client!r}")
+    if client is not None and inspect.iscoroutinefunction(client.mine):
+        raise TypeError("mine_hard_negatives needs a hardneg.Client; a hardneg.aio.AsyncClient's calls would not be "
+                        "awaited (run it in a thread with a Client instead)")
 
-    anchors_all = [str(x) for x in cols[a_col]]
-    positives_all = [str(x) for x in cols[p_col]]
+    anchors_all = list(cols[a_col])
+    positives_all = list(cols[p_col])
     # sentence-transformers counts rows per anchor (a repeated pair counts twice).
     rows_per_anchor: dict[str, int] = {}
     for a in anchors_all:
@@ -798,8 +909,8 @@ def mine_hard_negatives(
     text_id = {t: str(i) for i, t in enumerate(texts)}
 
     # ---- 3. encode (corpus first, like sentence-transformers), upload, mine --------------
-    corpus_emb = _encode(model, texts, "document", corpus_prompt_name, corpus_prompt, batch_size, verbose)
-    anchor_emb = _encode(model, anchors, "query", query_prompt_name, query_prompt, batch_size, verbose)
+    corpus_emb = _encode(model, texts, "document", corpus_prompt_name, corpus_prompt, batch_size, verbose, metric)
+    anchor_emb = _encode(model, anchors, "query", query_prompt_name, query_prompt, batch_size, verbose, metric)
     if corpus_emb.shape[1] != anchor_emb.shape[1]:
         raise ValueError(f"the model returned {anchor_emb.shape[1]}-d query and {corpus_emb.shape[1]}-d corpus vectors")
     dim = int(corpus_emb.shape[1])
@@ -941,8 +1052,7 @@ def _rescore(
     counters = {"absolute_margin": 0, "relative_margin": 0, "max_score": 0, "min_score": 0}
     per_anchor: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     pos_pairs = [(a, p) for a in anchors for p in anchor_pos[a]]
-    pos_all = _to_numpy(cross_encoder.predict(pos_pairs, batch_size=batch_size)) \
-        if pos_pairs else np.zeros(0, np.float32)
+    pos_all = _ce_scores(cross_encoder, pos_pairs, batch_size)
     pos_scores: list[list[float]] = []
     off = 0
     for a in anchors:
@@ -952,8 +1062,7 @@ def _rescore(
     verdicts: list[list[str]] = []
     for i, a in enumerate(anchors):
         cand = candidates[i]
-        s = (_to_numpy(cross_encoder.predict([(a, c) for c in cand], batch_size=batch_size))
-             if cand else np.zeros(0, np.float32)).copy()
+        s = _ce_scores(cross_encoder, [(a, c) for c in cand], batch_size).copy()
         alive = np.ones(len(cand), dtype=bool)
         if not include_positives:
             alive &= np.array([c not in anchor_pos[a] for c in cand], dtype=bool)

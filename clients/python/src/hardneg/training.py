@@ -24,11 +24,38 @@ Example::
 
 from __future__ import annotations
 
+import inspect
+import numbers
 from typing import Any, Callable, Iterator, Optional
 
+from hardneg import _codec as codec
 from hardneg.types import HardBatch, RefreshQueue
 
 __all__ = ["HardBatches", "HardBatchSampler", "HardBatchDataset", "RefreshCallback"]
+
+
+def _check_client(client: Any, method: str, user: str) -> None:
+    """client must be a synchronous client: these helpers run inside a training loop's
+    plain (not asyncio) iteration."""
+    fn = getattr(client, method, None)
+    if fn is None:
+        raise TypeError(f"client must be a hardneg.Client, got {client!r}")
+    if inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
+        raise TypeError(f"{user} needs a hardneg.Client; a hardneg.aio.AsyncClient cannot be iterated by a training loop")
+
+
+#: The further options of HardBatches (Client.build_batches' keywords) and their defaults.
+_BATCH_OPTIONS: dict[str, Any] = {
+    "cluster_size": None,
+    "num_nearest": 0,
+    "num_sampled": 0,
+    "sample_range": None,
+    "exclude_near_duplicates": None,
+    "duplicate_threshold": None,
+    "duplicate_margin": None,
+    "use_feedback": None,
+    "anchor_vectors": None,
+}
 
 
 class HardBatches:
@@ -49,6 +76,10 @@ class HardBatches:
         batch_size, strategy, epochs, seed, cluster_size, num_nearest, num_sampled,
         sample_range, exclude_near_duplicates, duplicate_threshold, duplicate_margin,
         use_feedback: as :meth:`hardneg.Client.build_batches`.
+
+    The arguments are checked when it is made, as :meth:`hardneg.Client.build_batches`
+    checks them (ValueError, TypeError for an unknown option or an AsyncClient), so a
+    mistake fails before the training loop starts rather than at its first epoch.
     """
 
     def __init__(
@@ -64,21 +95,36 @@ class HardBatches:
         seed: int = 0,
         **options: Any,
     ) -> None:
+        _check_client(client, "build_batches", "HardBatches")
+        if not isinstance(collection, str) or not collection:
+            raise ValueError(f"collection must be a non-empty string, got {collection!r}")
+        unknown = sorted(set(options) - set(_BATCH_OPTIONS))
+        if unknown:
+            raise TypeError(f"unknown argument(s) of HardBatches: {', '.join(unknown)}")
         self.client = client
         self.collection = collection
-        self.anchor_ids = list(anchor_ids)
-        self.positive_ids = positive_ids
+        self.anchor_ids = codec._as_id_list(anchor_ids, "anchor_ids")
+        self.positive_ids = None if positive_ids is None else list(positive_ids)
         self.batch_size = batch_size
         self.strategy = strategy
         self.epochs = epochs
         self.seed = seed
         self.options = options
+        # Client.build_batches' checks, now rather than at the first iteration: the
+        # request of epoch 0 must be valid for every epoch's to be.
+        codec.build_batches_request(collection, self.anchor_ids, self.positive_ids, batch_size=batch_size,
+                                    strategy=strategy, epochs=epochs, first_epoch=0, num_epochs=1, seed=seed,
+                                    **{**_BATCH_OPTIONS, **options})
         self.epoch = 0
         self.last: list[HardBatch] = []  # the batches of the epoch fetched last
         self._cached: Optional[tuple[int, list[HardBatch]]] = None
 
     def set_epoch(self, epoch: int) -> None:
-        """Makes the next iteration build epoch ``epoch``."""
+        """Makes the next iteration build epoch ``epoch`` (an integer ≥ 0)."""
+        if isinstance(epoch, bool) or not isinstance(epoch, numbers.Integral):
+            raise TypeError(f"epoch must be an integer, got {epoch!r}")
+        if epoch < 0:
+            raise ValueError(f"epoch must be ≥ 0, got {epoch}")
         self.epoch = int(epoch)
 
     def batches(self, epoch: int) -> list[HardBatch]:
@@ -167,6 +213,11 @@ def _hard_batch_dataset() -> type:
 
             def __init__(self, dataset: Any, *args: Any, collate_fn: Optional[Callable[[list[Any]], Any]] = None,
                          **kwargs: Any) -> None:
+                if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
+                    raise TypeError(f"dataset must be indexable and have a length (a list, a map-style Dataset), "
+                                    f"got {type(dataset).__name__}")
+                if collate_fn is not None and not callable(collate_fn):
+                    raise TypeError(f"collate_fn must be callable or None, got {collate_fn!r}")
                 self.dataset = dataset
                 self.collate_fn = collate_fn
                 self.hard = HardBatches(*args, **kwargs)
@@ -228,8 +279,18 @@ class RefreshCallback:
         every: int = 100,
         limit: int = 1024,
     ) -> None:
+        _check_client(client, "refresh", "RefreshCallback")
+        if not isinstance(collection, str) or not collection:
+            raise ValueError(f"collection must be a non-empty string, got {collection!r}")
+        if not callable(encode):
+            raise TypeError(f"encode must be a callable from ids to vectors, got {encode!r}")
+        for name, v in (("every", every), ("limit", limit)):
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+                raise TypeError(f"{name} must be an integer, got {v!r}")
         if every < 1:
             raise ValueError(f"every must be at least 1, got {every}")
+        if not 0 <= limit <= codec.MAX_REFRESH_LIMIT:
+            raise ValueError(f"limit must be 0 (the server's default) to {codec.MAX_REFRESH_LIMIT:,}, got {limit}")
         self.client = client
         self.collection = collection
         self.encode = encode
@@ -240,6 +301,8 @@ class RefreshCallback:
 
     def __call__(self, step: int) -> Optional[RefreshQueue]:
         """Refreshes when ``step`` is a multiple of ``every``; returns the queue then."""
+        if isinstance(step, bool) or not isinstance(step, numbers.Integral):
+            raise TypeError(f"step must be an integer, got {step!r}")
         if step <= 0 or step % self.every:
             return None
         self.last = self.client.refresh(self.collection, self.encode, version=step, limit=self.limit)

@@ -121,12 +121,20 @@ EXACT_ONLY = 2**32 - 1
 
 @dataclass(frozen=True)
 class IndexParams:
-    """Index parameters of a collection (0 = server default)."""
+    """Index parameters of a collection (0 or "" = server default).
+
+    ``quantization`` is how the graph search compares vectors: ``"int8"`` walks the
+    graph on an int8 code per vector (dim + 4 bytes each) and re-scores the final
+    candidates with the float vectors, so scores stay exact; ``"none"`` walks on the
+    floats. ``""`` takes the server default: int8 for cosine and dot, none for l2 (int8
+    is rejected for l2). Collections report the effective value.
+    """
 
     m: int = 0
     ef_construction: int = 0
     ef_search: int = 0
     exact_threshold: int = 0
+    quantization: str = ""
 
 
 @dataclass(frozen=True)
@@ -355,8 +363,8 @@ class MiningPolicy:
     Exposure: ``rotate=True`` never serves a negative to an anchor key (``keys``, else the
     anchor id) again until the key's cycle is exhausted (:attr:`MineResult.rotation_restarted`);
     ``max_exposures=n`` serves no item more than n times within the collection's exposure
-    window. Both are kept in the server's memory and are reproducible for the same
-    sequence of requests.
+    window. Both are kept by the server per collection (saved to its data directory, so
+    they survive restarts) and are reproducible for the same sequence of requests.
 
     Synthetic negatives: ``synthetic=SyntheticPolicy(num_mixed=4, num_query_mixed=2)``
     (or the same as a dict) also returns MoCHi-style mixed vectors in
