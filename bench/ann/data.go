@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -149,6 +150,48 @@ func loadOrGenerate(dir string, n, dim, nq int) (*dataset, error) {
 			return nil, err
 		}
 	}
+	return d, nil
+}
+
+// loadDataDir reads a hardneg-bench data directory (bench/py/data.py): meta.json with
+// n, nq, dim and gt_k, base.f32, queries.f32 and gt.i32 (nq × gt_k, nearest first, of
+// which the first truthK are kept). Vectors are normalised (the graph compares by
+// inner product, as a cosine collection does).
+func loadDataDir(dir string) (*dataset, error) {
+	var meta struct {
+		N, NQ, Dim int
+		GTK        int `json:"gt_k"`
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "meta.json"))
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(b, &meta); err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	if meta.GTK < truthK {
+		return nil, fmt.Errorf("%s: ground truth of %d neighbours, need %d", dir, meta.GTK, truthK)
+	}
+	d := &dataset{n: meta.N, dim: meta.Dim, nq: meta.NQ, basePath: filepath.Join(dir, "base.f32"),
+		base: make([]float32, meta.N*meta.Dim), queries: make([]float32, meta.NQ*meta.Dim), truth: make([]int32, meta.NQ*truthK)}
+	gt := make([]int32, meta.NQ*meta.GTK)
+	for _, f := range []struct {
+		name string
+		data any
+	}{{"base.f32", d.base}, {"queries.f32", d.queries}, {"gt.i32", gt}} {
+		if err := readRaw(filepath.Join(dir, f.name), f.data); err != nil {
+			return nil, err
+		}
+	}
+	for i := range meta.NQ {
+		copy(d.truth[i*truthK:(i+1)*truthK], gt[i*meta.GTK:])
+	}
+	for _, m := range [][]float32{d.base, d.queries} {
+		for i := 0; i < len(m); i += d.dim {
+			vec.Normalize(m[i : i+d.dim])
+		}
+	}
+	logf("read %s: %d × %d, %d queries", dir, d.n, d.dim, d.nq)
 	return d, nil
 }
 

@@ -39,6 +39,15 @@ type result struct {
 	LoadSeconds  float64            `json:"load_seconds,omitempty"`
 	SavedBytes   int64              `json:"saved_bytes,omitempty"`
 	Note         string             `json:"note,omitempty"`
+	// CodeRounds, with -codes-rounds: the sweep on floats and on int8 codes (exact
+	// re-scoring) alternately on the same graph, round by round.
+	CodeRounds []codeRound `json:"code_rounds,omitempty"`
+}
+
+type codeRound struct {
+	Round   int           `json:"round"`
+	Mode    string        `json:"mode"` // floats or int8
+	Queries []queryResult `json:"queries"`
 }
 
 type queryResult struct {
@@ -50,6 +59,13 @@ type queryResult struct {
 }
 
 var efs = []int{16, 32, 64, 128, 256}
+
+// codeRounds is -codes-rounds, loadGraph -load.
+var (
+	codeRounds int
+	loadGraph  string
+	buildCodes bool
+)
 
 func logf(format string, args ...any) { log.Printf(format, args...) }
 
@@ -65,6 +81,10 @@ func main() {
 	gen := flag.Bool("gen", false, "only generate the data files")
 	table := flag.Bool("table", false, "print the table from the result files in -out")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	data := flag.String("data", "", "read a hardneg-bench data directory (meta.json, base.f32, queries.f32, gt.i32) instead of generating")
+	flag.IntVar(&codeRounds, "codes-rounds", 0, "ours: after the build, sweep on floats and on int8 codes alternately this many rounds")
+	flag.BoolVar(&buildCodes, "build-codes", false, "ours: give the graph int8 codes before the build (hnsw.Graph.UseCodes): inserts and searches walk on them")
+	flag.StringVar(&loadGraph, "load", "", "ours: read the graph from this file (written by an earlier run) instead of building; with -codes-rounds only the code rounds run")
 	flag.Parse()
 	log.SetFlags(log.Ltime)
 	if *cpuprofile != "" {
@@ -84,7 +104,13 @@ func main() {
 		}
 		return
 	}
-	d, err := loadOrGenerate(*out, *n, *dim, *nq)
+	var d *dataset
+	var err error
+	if *data != "" {
+		d, err = loadDataDir(*data)
+	} else {
+		d, err = loadOrGenerate(*out, *n, *dim, *nq)
+	}
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -156,6 +156,7 @@ def main() -> None:
     ap.add_argument("--mine-anchors", default="1,32,256")
     ap.add_argument("--mine-requests", type=int, default=200)
     ap.add_argument("--profile", help="save the server's CPU profile during 32-anchor all-rules Mine requests here")
+    ap.add_argument("--quantization", default="", choices=["", "none", "int8"], help="the collection's graph quantization ('': server default)")
     ap.add_argument("--out")
     a = ap.parse_args()
     d = datamod.load(Path(a.data))
@@ -165,7 +166,9 @@ def main() -> None:
     res: dict = {"system": "hardneg end to end (miner-server + Python client)", "n": int(base.shape[0]), "dim": int(base.shape[1]), "notes": []}
     with server(a.server) as (proc, client, datadir):
         pid = str(proc.pid)
-        client.create_collection("bench", base.shape[1], "cosine")
+        from hardneg import IndexParams
+
+        client.create_collection("bench", base.shape[1], "cosine", index_params=IndexParams(quantization=a.quantization))
         rss0 = proc_status("VmRSS", pid)
         ir, t = ingest(client, "bench", base, d["groups"])
         res["ingest"] = {"vectors": ir.items, "batches": ir.batches, "batch_size": 1024, "window": 8,

@@ -16,14 +16,15 @@ BEGIN, END = "<!-- make-bench:begin -->", "<!-- make-bench:end -->"
 SECTION = "## End-to-end comparison (`make bench`)"
 
 NAMES = {
-    "hardneg": "hardneg index (in-process)",
+    "hardneg": "hardneg index (in-process; int8 codes, the default)",
+    "hardneg-float": "hardneg index, quantization none (floats)",
     "e2e": "hardneg end to end (server + Python client)",
     "hnswlib": "hnswlib",
     "faiss-hnsw": "faiss IndexHNSWFlat",
     "faiss-flat": "faiss IndexFlatIP",
     "coder": "coder/hnsw v0.6.1",
 }
-COLORS = {"hardneg": "C3", "e2e": "C1", "hnswlib": "C0", "faiss-hnsw": "C2", "faiss-flat": "C4", "coder": "C7"}
+COLORS = {"hardneg": "C3", "hardneg-float": "C5", "e2e": "C1", "hnswlib": "C0", "faiss-hnsw": "C2", "faiss-flat": "C4", "coder": "C7"}
 
 
 def fmt(x, nd=0) -> str:
@@ -175,19 +176,24 @@ def targets(s: dict) -> list[tuple[str, str, str, str]]:
     rows = []
     idx = s.get("index", {})
     hn, hl, ff = idx.get("hardneg", {}), idx.get("hnswlib", {}), idx.get("faiss-flat", {})
-    a, b = best_at(hn.get("sweep", []), 0.98), best_at(hl.get("sweep", []), 0.98)
-    if a and b:
-        rows.append(("search µs/query at recall@10 ≥ 0.98 ≤ hnswlib",
-                     f"hardneg {fmt(a['us_per_query'])} µs (ef {a['ef']}, recall {a['recall']:.3f}) vs hnswlib {fmt(b['us_per_query'])} µs (ef {b['ef']}, {b['recall']:.3f}): {a['us_per_query'] / b['us_per_query']:.2f}×",
-                     "met" if a["us_per_query"] <= b["us_per_query"] else "missed", ""))
-    else:
-        rows.append(("search µs/query at recall@10 ≥ 0.98 ≤ hnswlib", "a system did not reach 0.98 in the sweep", "not measured", ""))
+    for key, bound, what in (("hardneg", 0.7, "int8 codes (default)"), ("hardneg-float", 1.0, "floats (quantization none)")):
+        name = f"search µs/query at recall@10 ≥ 0.98, {what} ≤ {bound}× hnswlib"
+        if key not in idx:
+            continue
+        a, b = best_at(idx[key].get("sweep", []), 0.98), best_at(hl.get("sweep", []), 0.98)
+        if a and b:
+            r = a["us_per_query"] / b["us_per_query"]
+            rows.append((name, f"hardneg {fmt(a['us_per_query'])} µs (ef {a['ef']}, recall {a['recall']:.3f}) vs hnswlib {fmt(b['us_per_query'])} µs (ef {b['ef']}, {b['recall']:.3f}): {r:.2f}×",
+                         "met" if r <= bound else "missed", ""))
+        else:
+            rows.append((name, "a system did not reach 0.98 in the sweep", "not measured", ""))
     for t in (1, 2):
         x, y = build_of(hn, t), build_of(hl, t)
         if x and y:
-            rows.append((f"inserts/s ≥ hnswlib ({t} thread{'s' if t > 1 else ''})",
-                         f"{fmt(x['inserts_per_s'])} vs {fmt(y['inserts_per_s'])}/s: {x['inserts_per_s'] / y['inserts_per_s']:.3f}×",
-                         "met" if x["inserts_per_s"] >= y["inserts_per_s"] else "missed", ""))
+            r = x["inserts_per_s"] / y["inserts_per_s"]
+            rows.append((f"inserts/s ≥ 1.2× hnswlib ({t} thread{'s' if t > 1 else ''})",
+                         f"{fmt(x['inserts_per_s'])} vs {fmt(y['inserts_per_s'])}/s: {r:.3f}×",
+                         "met" if r >= 1.2 else "missed", ""))
     ex, fb, fs = hn.get("exact"), ff.get("exact"), ff.get("exact_single")
     if ex and fs:
         r1 = ex["us_per_query"] / fs["us_per_query"]
@@ -199,19 +205,25 @@ def targets(s: dict) -> list[tuple[str, str, str, str]]:
     m = [x for x in e2e.get("mine", []) if x["policy"] == "all-rules" and x["anchors"] == 32]
     if m:
         m = m[0]
-        ok = m["p50_ms"] <= 8 and m["p99_ms"] <= 25
+        ok = m["p50_ms"] <= 5 and m["p99_ms"] <= 15
         n = s["data"]["n"]
-        rows.append(("Mine, 32 anchors, k 8, all rules, through the Python client: p50 ≤ 8 ms, p99 ≤ 25 ms",
+        rows.append(("Mine, 32 anchors, k 8, all rules, through the Python client: p50 ≤ 5 ms, p99 ≤ 15 ms",
                      f"p50 {fmt(m['p50_ms'], 2)} ms, p99 {fmt(m['p99_ms'], 2)} ms over {m['requests']} requests (n = {n:,})",
                      ("met" if ok else "missed") if n >= 100_000 else ("met at this n" if ok else "missed at this n"), ""))
     off = s.get("offline", {})
-    h, st = off.get("hardneg", {}), off.get("st-faiss", {})
-    if "seconds" in h and "seconds" in st:
+    h = off.get("hardneg", {})
+    st_runs = {k: off[k] for k in ("st-faiss", "st-torch") if "seconds" in off.get(k, {})}
+    if "seconds" in h and st_runs:
+        best = min(st_runs, key=lambda k: st_runs[k]["seconds"])
+        st = st_runs[best]
         sp = st["seconds"] / h["seconds"]
-        rows.append(("offline job ≥ 2× faster than ST with faiss", f"{fmt(h['seconds'], 1)} s vs {fmt(st['seconds'], 1)} s: speed-up {sp:.2f}×" + (f" (hardneg {1 / sp:.1f}× slower)" if sp < 1 else ""),
+        rows.append(("offline job ≥ 2× faster than sentence-transformers' fastest path in this run",
+                     f"{fmt(h['seconds'], 1)} s vs {fmt(st['seconds'], 1)} s ({best}): speed-up {sp:.2f}×" + (f" (hardneg {1 / sp:.1f}× slower)" if sp < 1 else ""),
                      "met" if sp >= 2 else "missed", ""))
-        rows.append(("offline job peak memory ≤ ST with faiss", f"{mib(h['peak_rss_bytes'])} vs {mib(st['peak_rss_bytes'])}",
-                     "met" if h["peak_rss_bytes"] <= st["peak_rss_bytes"] else "missed", "hardneg: server + client process"))
+    sf = off.get("st-faiss", {})
+    if "peak_rss_bytes" in h and "peak_rss_bytes" in sf:
+        rows.append(("offline job peak memory ≤ ST with faiss", f"{mib(h['peak_rss_bytes'])} vs {mib(sf['peak_rss_bytes'])}",
+                     "met" if h["peak_rss_bytes"] <= sf["peak_rss_bytes"] else "missed", "hardneg: server + client process"))
     return rows
 
 

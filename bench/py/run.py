@@ -80,6 +80,10 @@ def ann_suite(tag: str, ddir: Path, work: Path, args, cfg: dict, systems: list[s
                    "-cpuprofile", str(work / f"{tag}-hardneg.cpu.prof")]
             if tag != "synthetic":
                 cmd += ["-mine-anchors", ""]
+        elif s == "hardneg-float":
+            # The same index with quantization none: the graph built and searched on floats.
+            cmd = [gob, "-data", str(ddir), "-system", "hardneg", "-quantization", "none", "-ef", EFS, "-queries", nq,
+                   "-out", str(f), "-exact-queries", "0", "-mine-anchors", ""]
         elif s == "coder":
             cmd = [gob, "-data", str(ddir), "-system", "coder", "-ef", EFS, "-queries", nq, "-out", str(f)]
         else:
@@ -115,7 +119,7 @@ def main() -> None:
     started = time.time()
     results: dict = {"mode": args.mode, "machine": machine(), "load_start": loadavg(), "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
                      "config": cfg, "sets": {}}
-    index_systems = ["hardneg", "hnswlib", "faiss-flat", "faiss-hnsw", "coder"]
+    index_systems = ["hardneg", "hardneg-float", "hnswlib", "faiss-flat", "faiss-hnsw", "coder"]
     if not args.only_large:
         ddir = synthetic_set(args, cfg["n"], cfg["nq"])
         s = {"data": json.loads((ddir / "meta.json").read_text())}

@@ -39,6 +39,15 @@ func runHardneg(c *config, d *dataset) (*result, error) {
 		}
 	}
 	params := engine.Params{M: c.m, EfConstruction: c.efConstruction}
+	switch c.quantization {
+	case "":
+	case "none":
+		params.Quantization = engine.QuantizationNone
+	case "int8":
+		params.Quantization = engine.QuantizationInt8
+	default:
+		return nil, fmt.Errorf("-quantization %q: want none or int8", c.quantization)
+	}
 	var kept engine.Collection
 	for i, t := range c.threads {
 		runtime.GOMAXPROCS(t)
@@ -88,7 +97,7 @@ func runHardneg(c *config, d *dataset) (*result, error) {
 		}
 		res.Mine = mr
 	}
-	res.Notes = append(res.Notes, fmt.Sprintf("searches on 1 thread (GOMAXPROCS 1), k %d, one query per Search call, no widening", c.k))
+	res.Notes = append(res.Notes, fmt.Sprintf("searches on 1 thread (GOMAXPROCS 1), k %d, one query per Search call, no widening; quantization %v", c.k, kept.Params().Quantization))
 	return res, nil
 }
 

@@ -18,6 +18,7 @@ type config struct {
 	k, queries, exactQueries      int
 	mineRequests                  int
 	m, efConstruction             int
+	quantization                  string // "", "none" or "int8"
 }
 
 func main() {
@@ -37,6 +38,7 @@ func main() {
 	flag.IntVar(&c.exactQueries, "exact-queries", 200, "queries of the exact scan (hardneg only; 0: skip)")
 	flag.IntVar(&c.mineRequests, "mine-requests", 200, "Mine requests per anchor count (fewer for large ones, see mine.go)")
 	flag.IntVar(&c.m, "m", 16, "HNSW M")
+	flag.StringVar(&c.quantization, "quantization", "", "graph search quantization of the collection: none, int8 or empty (the default, int8 for cosine)")
 	flag.IntVar(&c.efConstruction, "ef-construction", 200, "HNSW efConstruction")
 	flag.Parse()
 	var err error

@@ -1,0 +1,112 @@
+// Command mine-inproc times Mine in process, without gRPC or the Python client: it opens
+// a data directory written by miner-server (bench/py/mine_ab.py prepare leaves one, with
+// a collection "bench" of the bench data set's vectors, ids "d<row>"), and runs requests
+// of 32 raw-vector anchors, k 8, every rule on (bench/py/e2e.py's all-rules policy), each
+// anchor's exact nearest item as its positive. It prints the process's CPU time per
+// request and the wall-time p50 as JSON. Open it on a copy of the directory: it takes the
+// directory's lock and may write to it.
+//
+//	go build -o /tmp/mine-inproc ./bench/cmd/mine-inproc
+//	cp -r /tmp/ab/data /tmp/ab/copy && /tmp/mine-inproc -dir /tmp/ab/copy -data bench/out/data/ann-100000
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/mining"
+)
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		log.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func main() {
+	dir := flag.String("dir", "", "miner-server data directory holding the collection \"bench\"")
+	data := flag.String("data", "", "bench data set directory (meta.json, queries.f32, gt.i32)")
+	requests := flag.Int("requests", 300, "timed requests (after 30 warm-up requests)")
+	anchors := flag.Int("anchors", 32, "anchors per request")
+	flag.Parse()
+	var meta struct {
+		NQ  int `json:"nq"`
+		Dim int `json:"dim"`
+		GTK int `json:"gt_k"`
+	}
+	raw, err := os.ReadFile(filepath.Join(*data, "meta.json"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &meta); err != nil {
+		log.Fatal(err)
+	}
+	qb, err := os.ReadFile(filepath.Join(*data, "queries.f32"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	gt, err := os.ReadFile(filepath.Join(*data, "gt.i32"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	queries := make([]float32, len(qb)/4)
+	for i := range queries {
+		queries[i] = math.Float32frombits(binary.LittleEndian.Uint32(qb[4*i:]))
+	}
+	db, err := index.Open(index.Options{Dir: *dir})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	col, err := db.Collection("bench")
+	if err != nil {
+		log.Fatal(err)
+	}
+	pol := mining.DefaultPolicy()
+	pol.NumNegatives = 8
+	f := func(v float32) *float32 { return &v }
+	pol.ExcludeSameGroup, pol.InBatchExclusion, pol.UseFeedback = true, true, true
+	pol.DuplicateThreshold, pol.RelativeMargin, pol.AbsoluteMargin = f(0.95), f(0.05), f(0.01)
+	pol.MinScore, pol.MaxScore, pol.DiversityThreshold = f(0), f(0.99), f(0.98)
+	request := func(r int) mining.Request {
+		as := make([]mining.Anchor, *anchors)
+		for j := range as {
+			i := (r**anchors + j) % meta.NQ
+			pos := int(int32(binary.LittleEndian.Uint32(gt[4*i*meta.GTK:])))
+			as[j] = mining.Anchor{Vector: queries[i*meta.Dim : (i+1)*meta.Dim], Key: "q" + strconv.Itoa(i), PositiveIDs: []string{"d" + strconv.Itoa(pos)}}
+		}
+		return mining.Request{Anchors: as, Policy: pol}
+	}
+	mine := func(r int) {
+		if _, err := mining.Mine(context.Background(), col, request(r)); err != nil {
+			log.Fatal(err)
+		}
+	}
+	for r := range 30 {
+		mine(r)
+	}
+	lat := make([]float64, 0, *requests)
+	c0 := cpuTime()
+	for r := range *requests {
+		t := time.Now()
+		mine(r)
+		lat = append(lat, float64(time.Since(t).Microseconds())/1000)
+	}
+	cpu := cpuTime() - c0
+	slices.Sort(lat)
+	fmt.Printf("{\"cpu_ms_per_request\": %.3f, \"p50_ms\": %.3f}\n", float64(cpu.Microseconds())/1000/float64(*requests), lat[len(lat)/2])
+}
