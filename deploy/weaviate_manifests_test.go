@@ -64,6 +64,13 @@ func TestWeaviateModeIsAStatelessDeploymentWithAnHPA(t *testing.T) {
 	if len(c.VolumeMounts) != 2 || flagValue(c.Args, "-data-dir") != "" {
 		t.Errorf("a stateless miner mounts only its TLS and token secrets: %v, args %v", c.VolumeMounts, c.Args)
 	}
+	minerID := false
+	for _, e := range c.Env {
+		minerID = minerID || (e.Name == "HARDNEG_MINER_ID" && e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.name")
+	}
+	if !minerID || flagValue(c.Args, "-miner-id") != "" {
+		t.Errorf("env %v, args %v: want HARDNEG_MINER_ID from the pod name (the loop state of each miner is saved under it)", c.Env, c.Args)
+	}
 	if hpa.Spec.ScaleTargetRef.Kind != "Deployment" || hpa.Spec.ScaleTargetRef.Name != dep.Name || hpa.Spec.MinReplicas == nil || *hpa.Spec.MinReplicas < 2 {
 		t.Errorf("HPA %+v does not scale the Deployment from at least 2 replicas", hpa.Spec)
 	}
