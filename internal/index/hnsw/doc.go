@@ -30,10 +30,11 @@
 // re-scored with Distance, so the results are the beam's best k by Distance with their
 // exact distances. A code is a quarter of a float vector's bytes, so the traversal's
 // random reads touch a quarter of the cache lines; recall is that of the float search
-// because the beam is re-scored (docs/BENCHMARKS.md). SearchOrdered hands out the same
-// results one at a time and re-scores only the nodes whose approximate distance is
-// within vec.Int8Codes.ErrorBound of the next one it hands out, so a caller that stops
-// early skips most of the beam's float distances. Inserts walk on the codes too and
+// because the beam is re-scored (docs/BENCHMARKS.md). The re-score is lazy: a node gets
+// its float distance only while its approximate distance is within
+// vec.Int8Codes.ErrorBound of the nearest scored node not yet handed out, so Search for
+// k and SearchOrdered (the same results one at a time) skip the float distances of the
+// beam nodes that cannot be among the first k handed out. Inserts walk on the codes too and
 // re-score each layer's beam before choosing links; Compact compares floats.
 //
 // # Concurrency

@@ -3,6 +3,7 @@ package hnsw
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -305,10 +306,27 @@ func TestRecallOnCodesMatchesFloats(t *testing.T) {
 	}
 }
 
-// SearchOrdered yields Search's results (k = ef) in Search's order with Search's
-// distances, bit for bit, on codes (lazy re-scoring) and on floats, filtered or not;
-// and on codes a caller that stops after testK neighbours costs fewer float distance
-// evaluations than the beam holds.
+// wholeBeam is what a search returns when every node of its beam gets a float
+// distance: the beam of width ef, re-scored whole on codes (rescore), nearest first,
+// ties by lower id.
+func wholeBeam(g *Graph, q []float32, ef int, accept func(uint32) bool) []Neighbor {
+	epID, top, ok := unpackEntry(g.entry.Load())
+	if !ok {
+		return nil
+	}
+	s := g.searchers.get()
+	defer g.searchers.put(s)
+	if qq := g.beam(s, q, epID, top, ef, accept); qq.c != nil {
+		return slices.Clone(g.rescore(s, q))
+	}
+	return slices.Clone(s.sorted())
+}
+
+// SearchOrdered yields the whole beam re-scored (wholeBeam) in its order with its
+// distances, bit for bit, and Search returns its first k, on codes (lazy re-scoring)
+// and on floats, filtered or not; and on codes a caller that stops after testK
+// neighbours, and Search for testK, cost fewer float distance evaluations than the
+// beam holds.
 func TestSearchOrderedIsSearchInOrder(t *testing.T) {
 	for _, codes := range []bool{true, false} {
 		for _, m := range metrics[:2] {
@@ -320,11 +338,22 @@ func TestSearchOrderedIsSearchInOrder(t *testing.T) {
 					name string
 					f    func(uint32) bool
 				}{{"all", nil}, {"half", rejectHalf}} {
-					var scored, beam int64
+					var scored, searched, beam int64
 					for _, ef := range []int{16, 73, 145} {
 						for i := range nq {
 							q := f.queries.Vector(uint32(i))
-							want := f.g.Search(q, ef, ef, acc.f, nil)
+							want := wholeBeam(f.g, q, ef, acc.f)
+							for _, k := range []int{1, testK, ef} {
+								got := f.g.Search(q, k, ef, acc.f, nil)
+								if len(got) != min(k, len(want)) {
+									t.Fatalf("%s, ef %d, k %d, query %d: Search returns %d neighbours, the beam holds %d", acc.name, ef, k, i, len(got), len(want))
+								}
+								for j := range got {
+									if got[j].ID != want[j].ID || math.Float32bits(got[j].Dist) != math.Float32bits(want[j].Dist) {
+										t.Fatalf("%s, ef %d, k %d, query %d: Search's neighbour %d is %v, the whole beam's is %v", acc.name, ef, k, i, j, got[j], want[j])
+									}
+								}
+							}
 							var got []Neighbor
 							f.g.SearchOrdered(q, ef, acc.f, func(nb Neighbor) bool { got = append(got, nb); return true })
 							if len(got) != len(want) {
@@ -339,12 +368,15 @@ func TestSearchOrderedIsSearchInOrder(t *testing.T) {
 							n := 0
 							f.g.SearchOrdered(q, ef, acc.f, func(Neighbor) bool { n++; return n < testK })
 							scored += f.evals.Load() - e0
+							e0 = f.evals.Load()
+							f.g.Search(q, testK, ef, acc.f, nil)
+							searched += f.evals.Load() - e0
 							beam += int64(len(want))
 						}
 					}
-					t.Logf("%s: float distances of searches stopped after %d neighbours: %d, beams held %d nodes", acc.name, testK, scored, beam)
-					if codes && scored >= beam {
-						t.Errorf("%s: stopping after %d neighbours scored %d nodes of beams of %d", acc.name, testK, scored, beam)
+					t.Logf("%s: float distances of searches stopped after %d neighbours: %d, of Search for %d: %d; beams held %d nodes", acc.name, testK, scored, testK, searched, beam)
+					if codes && (scored >= beam || searched >= beam) {
+						t.Errorf("%s: stopping after %d neighbours scored %d nodes, Search for %d %d, of beams of %d", acc.name, testK, scored, testK, searched, beam)
 					}
 				}
 			})

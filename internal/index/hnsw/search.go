@@ -25,8 +25,11 @@ const (
 // search allocates nothing.
 //
 // With codes (UseCodes) the query is quantized once, the descent and the beam compare
-// int8 codes, and the beam is then re-scored with Distance: the results are the best k
-// of the beam by Distance, ties by lower id, each with its Distance.
+// int8 codes, and the results are the best k of the beam by Distance, ties by lower id,
+// each with its Distance: the beam nodes are scored with Distance in the order of their
+// approximate distances, and only until the next one's approximate distance, less
+// vec.Int8Codes.ErrorBound, is beyond the k-th best scored (see SearchOrdered), so
+// Search(q, 10, 128, …) scores a fifth of the beam or less.
 func (g *Graph) Search(q []float32, k, ef int, accept func(id uint32) bool, dst []Neighbor) []Neighbor {
 	dst = dst[:0]
 	if k <= 0 {
@@ -41,16 +44,18 @@ func (g *Graph) Search(q []float32, k, ef int, accept func(id uint32) bool, dst 
 		return dst
 	}
 	s := g.searchers.get()
+	defer g.searchers.put(s)
 	qq := g.beam(s, q, epID, top, ef, accept)
-	var res []Neighbor
 	if qq.c != nil {
-		res = g.rescore(s, q)
-	} else {
-		res = s.sorted()
+		// Only the beam nodes that can be among the best k get a float distance.
+		g.rescoreInOrder(s, q, func(nb Neighbor) bool {
+			dst = append(dst, nb)
+			return len(dst) < k
+		})
+		return dst
 	}
-	dst = append(dst, res[:min(k, len(res))]...)
-	g.searchers.put(s)
-	return dst
+	res := s.sorted()
+	return append(dst, res[:min(k, len(res))]...)
 }
 
 // beam fills s.res with the layer-0 beam of width ef for q from the entry point epID at
@@ -100,6 +105,15 @@ func (g *Graph) SearchOrdered(q []float32, ef int, accept func(id uint32) bool, 
 		}
 		return
 	}
+	g.rescoreInOrder(s, q, yield)
+}
+
+// rescoreInOrder empties s.res, a beam walked on codes, and yields its nodes with their
+// Distance to q, nearest first (ties by lower id), until yield returns false. A node is
+// scored only while its approximate distance is within vec.Int8Codes.ErrorBound (of the
+// query in s.qc) of the nearest scored node not yet yielded: a node further out cannot
+// be nearer than that one, so the order is that of scoring the whole beam.
+func (g *Graph) rescoreInOrder(s *searcher, q []float32, yield func(Neighbor) bool) {
 	// The beam by approximate distance, nearest first (the order of ties does not
 	// matter: every node within the bound of the next one to yield gets scored).
 	beam := append(s.buf[:0], s.res...)
