@@ -118,14 +118,15 @@ func New(opts Options, dist Distance, src VectorSource) (*Graph, error) {
 }
 
 // UseCodes makes searches and inserts walk the graph on codes, the int8 codes of the
-// vectors that the VectorSource serves. A search re-scores its beam (max(ef, k) nodes)
-// with the graph's Distance, so its results and their distances are those of Distance;
+// vectors that the VectorSource serves. A search re-scores the nodes of its beam
+// (max(ef, k) nodes) that can be among the results it returns with the graph's
+// Distance, so its results and their distances are those of Distance;
 // an insert re-scores each layer's beam with Distance before it chooses links (measured
 // faster than inserting on floats at the same recall, docs/BENCHMARKS.md). Compact keeps
 // using Distance. The caller keeps codes current: an id's code is Set, like its vector,
 // before the id is inserted. The codes approximate the inner product, so UseCodes suits
 // only graphs whose Distance is the negated inner product (cosine and dot-product
-// collections): SearchOrdered re-scores only the nodes that vec.Int8Codes.ErrorBound
+// collections): Search and SearchOrdered re-score only the nodes that vec.Int8Codes.ErrorBound
 // cannot rule out, which holds for a Distance of −vec.Dot (or any float32 inner
 // product, within vec.GEMMErrorBound). Call it before the graph is used; nil switches
 // back to floats.
