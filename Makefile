@@ -147,11 +147,11 @@ test-scaleout: $(WEAVIATE_BIN) build ## build (cached) weaviate, bring a 3-node 
 		$(CLUSTER) down; exit $$status
 
 .PHONY: bench-scaleout
-bench-scaleout: $(WEAVIATE_BIN) build ## embedded vs Weaviate side by side on one synthetic set (BENCH_N vectors × 384, default 20,000): ingest, Mine p50/p99, recall
+bench-scaleout: $(WEAVIATE_BIN) build ## embedded vs Weaviate side by side on one set (BENCH_N synthetic vectors × 384, default 20,000, or BENCH_DATA=bench/out/data/real-15000 after make bench): ingest, Mine p50/p99, recall
 	$(CLUSTER) down
 	$(CLUSTER) up $(WEAVIATE_BIN) $(BIN)
-	status=0; HARDNEG_CLUSTER_STATE=$(CURDIR)/.cache/cluster/state.env HARDNEG_BENCH_N=$(BENCH_N) \
-		$(GO) test -tags scaleout -count=1 -timeout 60m -v -run '^TestBenchScaleoutSideBySide$$' ./cmd/miner-server | grep -E 'ingest|Mine|recall|rpc error|^(ok|FAIL|---)' || status=$$?; \
+	status=0; HARDNEG_CLUSTER_STATE=$(CURDIR)/.cache/cluster/state.env HARDNEG_BENCH_N=$(BENCH_N) HARDNEG_BENCH_DATA=$(if $(BENCH_DATA),$(abspath $(BENCH_DATA))) \
+		$(GO) test -tags scaleout -count=1 -timeout 60m -v -run '^TestBenchScaleoutSideBySide$$' ./cmd/miner-server | grep -E 'data:|ingest|Mine|recall|rpc error|^(ok|FAIL|---)' || status=$$?; \
 		$(CLUSTER) down; exit $$status
 
 PROMTOOL  ?= promtool

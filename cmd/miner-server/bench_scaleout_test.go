@@ -4,8 +4,12 @@ package main
 
 import (
 	"context"
+	"encoding/binary"
+	"encoding/json"
+	"math"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"testing"
@@ -19,29 +23,22 @@ import (
 // TestBenchScaleoutSideBySide measures the embedded and the Weaviate engine on the same
 // data in one run (make bench-scaleout): ingest rate, Mine latency at 1, 32 and 256
 // anchors under the default and an all-rules policy, and the recall of the mined
-// negatives against an exact scan of the same items. HARDNEG_BENCH_N sets the corpus
-// size (default 20,000 × 384). It checks only that both engines answer; the figures go
-// to the test log (-v) for docs/BENCHMARKS.md.
+// negatives against an exact scan of the same items. The data is synthetic,
+// HARDNEG_BENCH_N × 384 (default 20,000) in 100 clusters with groups of 4, or with
+// HARDNEG_BENCH_DATA a data directory of make bench (meta.json, base.f32, groups.i32:
+// the real set is bench/out/data/real-15000). It checks only that both engines answer;
+// the figures go to the test log (-v) for docs/BENCHMARKS.md.
 func TestBenchScaleoutSideBySide(t *testing.T) {
-	n := 20000
-	if v, err := strconv.Atoi(os.Getenv("HARDNEG_BENCH_N")); err == nil && v > 0 {
-		n = v
-	}
-	const dim, reps = 384, 10
-	r := rand.New(rand.NewPCG(42, 42))
-	centres := randVecs(r, 100, dim)
-	vecs := make([][]float32, n)
+	vecs, groupOf := benchData(t)
+	n, dim := len(vecs), uint32(len(vecs[0]))
+	const reps = 10
 	ids := make([]string, n)
 	groups := make([]*hardnegv1.GroupList, n)
 	for i := range vecs {
-		c := centres[r.IntN(len(centres))]
-		v := make([]float32, dim)
-		for j := range v {
-			v[j] = c[j] + 0.5*float32(r.NormFloat64())
-		}
-		vecs[i], ids[i] = v, "d"+strconv.Itoa(i)
-		groups[i] = &hardnegv1.GroupList{Groups: []string{"g" + strconv.Itoa(i/4)}}
+		ids[i] = "d" + strconv.Itoa(i)
+		groups[i] = &hardnegv1.GroupList{Groups: []string{"g" + strconv.Itoa(groupOf[i])}}
 	}
+	t.Logf("data: %d × %d", n, dim)
 	embedded := startServer(t, t.TempDir())
 	weaviate := startServerArgs(t, t.TempDir(), weaviateArgs(clusterState(t), 0)...)
 	ctx := context.Background()
@@ -133,3 +130,57 @@ func TestBenchScaleoutSideBySide(t *testing.T) {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// benchData returns the bench's vectors and each one's group: those of the data
+// directory HARDNEG_BENCH_DATA names, else HARDNEG_BENCH_N (default 20,000) synthetic
+// vectors × 384 around 100 centres, in groups of 4.
+func benchData(t *testing.T) ([][]float32, []int) {
+	t.Helper()
+	if dir := os.Getenv("HARDNEG_BENCH_DATA"); dir != "" {
+		var meta struct{ N, Dim int }
+		b, err := os.ReadFile(filepath.Join(dir, "meta.json"))
+		if err == nil {
+			err = json.Unmarshal(b, &meta)
+		}
+		if err != nil || meta.N <= 0 || meta.Dim <= 0 {
+			t.Fatalf("HARDNEG_BENCH_DATA=%s: meta.json: %v (n %d, dim %d)", dir, err, meta.N, meta.Dim)
+		}
+		base, err := os.ReadFile(filepath.Join(dir, "base.f32"))
+		if err != nil || len(base) != 4*meta.N*meta.Dim {
+			t.Fatalf("HARDNEG_BENCH_DATA=%s: base.f32: %v (%d bytes, want %d)", dir, err, len(base), 4*meta.N*meta.Dim)
+		}
+		gs, err := os.ReadFile(filepath.Join(dir, "groups.i32"))
+		if err != nil || len(gs) != 4*meta.N {
+			t.Fatalf("HARDNEG_BENCH_DATA=%s: groups.i32: %v (%d bytes, want %d)", dir, err, len(gs), 4*meta.N)
+		}
+		vecs := make([][]float32, meta.N)
+		groups := make([]int, meta.N)
+		for i := range vecs {
+			v := make([]float32, meta.Dim)
+			for j := range v {
+				v[j] = math.Float32frombits(binary.LittleEndian.Uint32(base[4*(i*meta.Dim+j):]))
+			}
+			vecs[i] = v
+			groups[i] = int(int32(binary.LittleEndian.Uint32(gs[4*i:])))
+		}
+		return vecs, groups
+	}
+	n := 20000
+	if v, err := strconv.Atoi(os.Getenv("HARDNEG_BENCH_N")); err == nil && v > 0 {
+		n = v
+	}
+	const dim = 384
+	r := rand.New(rand.NewPCG(42, 42))
+	centres := randVecs(r, 100, dim)
+	vecs := make([][]float32, n)
+	groups := make([]int, n)
+	for i := range vecs {
+		c := centres[r.IntN(len(centres))]
+		v := make([]float32, dim)
+		for j := range v {
+			v[j] = c[j] + 0.5*float32(r.NormFloat64())
+		}
+		vecs[i], groups[i] = v, i/4
+	}
+	return vecs, groups
+}
