@@ -54,11 +54,14 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def server(binary: str, extra_env: dict | None = None):
-    """Starts miner-server on free loopback ports with a temporary data directory."""
+def server(binary: str, extra_env: dict | None = None, seed: Path | None = None, start_timeout: float = 30):
+    """Starts miner-server on free loopback ports with a temporary data directory (a copy
+    of seed when given, which the server recovers before it answers)."""
     import hardneg
 
     tmp = tempfile.mkdtemp(prefix="hardneg-bench-")
+    if seed is not None:
+        shutil.copytree(seed, Path(tmp) / "data")
     grpc_port, http_port = free_port(), free_port()
     env = dict(os.environ, **(extra_env or {}))
     proc = subprocess.Popen(
@@ -68,7 +71,7 @@ def server(binary: str, extra_env: dict | None = None):
     proc.http_port = http_port  # type: ignore[attr-defined]
     client = hardneg.Client(f"127.0.0.1:{grpc_port}")
     try:
-        deadline = time.time() + 30
+        deadline = time.time() + start_timeout
         while True:
             try:
                 client.list_collections()

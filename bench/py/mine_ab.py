@@ -28,7 +28,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -71,7 +70,7 @@ def worker(a: argparse.Namespace) -> None:
     import hardneg
     from hardneg import _core
     from common import percentile
-    from e2e import POLICIES, free_port
+    from e2e import POLICIES, server
 
     codec = _core.codec
     spent = {"encode": 0.0, "decode": 0.0}
@@ -91,26 +90,7 @@ def worker(a: argparse.Namespace) -> None:
 
     d = datamod.load(Path(a.data))
     queries, gt = d["queries"], d["gt"]
-    tmp = Path(tempfile.mkdtemp(prefix="hardneg-ab-"))
-    shutil.copytree(Path(a.work) / "data", tmp / "data")
-    port, http = free_port(), free_port()
-    errlog = open(tmp / "server.log", "wb")
-    proc = subprocess.Popen(
-        [a.server, f"--grpc-addr=127.0.0.1:{port}", f"--http-addr=127.0.0.1:{http}", f"--data-dir={tmp}/data", "--log-level=warn"]
-        + (["--pprof"] if a.profile else []),
-        stdout=subprocess.DEVNULL, stderr=errlog,
-    )
-    client = hardneg.Client(f"127.0.0.1:{port}")
-    try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                client.get_collection("bench")
-                break
-            except hardneg.HardnegError:
-                if proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError(f"miner-server did not start: {(tmp / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.1)
+    with server(a.server, seed=Path(a.work) / "data", start_timeout=120) as (proc, client, _):
         nq, na = len(queries), a.anchors
         pol = POLICIES[a.policy]
 
@@ -129,7 +109,7 @@ def worker(a: argparse.Namespace) -> None:
             import urllib.request
 
             def grab() -> None:
-                with urllib.request.urlopen(f"http://127.0.0.1:{http}/debug/pprof/profile?seconds={a.profile_seconds}", timeout=a.profile_seconds + 60) as r:
+                with urllib.request.urlopen(f"http://127.0.0.1:{proc.http_port}/debug/pprof/profile?seconds={a.profile_seconds}", timeout=a.profile_seconds + 60) as r:
                     Path(a.profile).write_bytes(r.read())
 
             fetch = threading.Thread(target=grab)
@@ -153,14 +133,6 @@ def worker(a: argparse.Namespace) -> None:
             "encode_ms": spent["encode"] * 1e3 / n, "decode_ms": spent["decode"] * 1e3 / n,
             "short": short, "load1": os.getloadavg()[0],
         }))
-    finally:
-        client.close()
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 FIELDS = ["p50_ms", "p99_ms", "server_cpu_ms", "client_cpu_ms", "encode_ms", "decode_ms", "load1"]
