@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
+import urllib.request
 import uuid
 from pathlib import Path
 from typing import Callable, Iterator
 
+import grpc
 import numpy as np
 import pytest
 from conftest import ServerProcess, unit_rows
@@ -72,10 +74,16 @@ def test_training_loop_survives_a_server_restart(
 def _hold_stream(target: str, name: str, release: threading.Event) -> threading.Thread:
     """Opens an UpsertStream from this host and keeps it open until ``release`` is set:
     with ``-max-in-flight-per-client=1`` every other call of this host is refused with
-    RESOURCE_EXHAUSTED meanwhile."""
+    RESOURCE_EXHAUSTED meanwhile.
+
+    Returns once the stream has sent its first batch. A call of this host still in
+    flight when the stream opens gets the stream refused; the ingest then re-opens it
+    after the server's delay, so the stream is held in the end either way."""
+    sent = threading.Event()
 
     def source() -> Iterator[tuple[list[str], np.ndarray]]:
         yield ["held"], unit_rows(1, DIM, seed=52)
+        sent.set()
         release.wait()
 
     def run() -> None:
@@ -84,7 +92,31 @@ def _hold_stream(target: str, name: str, release: threading.Event) -> threading.
 
     t = threading.Thread(target=run, daemon=True)
     t.start()
+    _wait_for(sent.is_set, "the holding stream sent its batch")
     return t
+
+
+def _rejected(srv: ServerProcess) -> int:
+    """hardneg_in_flight_rejected_total of ``srv``, read from its /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{srv.http_port}/metrics", timeout=10) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith("hardneg_in_flight_rejected_total "):
+                return int(float(line.split()[1]))
+    raise AssertionError("hardneg_in_flight_rejected_total missing from /metrics")
+
+
+def _refused_once(once: hardneg.Client, refusals: list[errors.ResourceExhausted]) -> Callable[[], bool]:
+    """A condition for _wait_for: one call of ``once`` (no retries) is refused."""
+
+    def refused() -> bool:
+        try:
+            once.list_collections()
+        except errors.ResourceExhausted as e:
+            refusals.append(e)
+            return True
+        return False
+
+    return refused
 
 
 def test_resource_exhausted_waits_for_retry_info(
@@ -105,16 +137,7 @@ def test_resource_exhausted_waits_for_retry_info(
         # Without retries the refusal surfaces, carrying the server's delay.
         once = make_client(srv.target, timeout=60.0, retry=None)
         refusals: list[errors.ResourceExhausted] = []
-
-        def refused() -> bool:
-            try:
-                once.list_collections()
-            except errors.ResourceExhausted as e:
-                refusals.append(e)
-                return True
-            return False
-
-        _wait_for(refused, "a call refused while the stream is held")
+        _wait_for(_refused_once(once, refusals), "a call refused while the stream is held")
         assert refusals[-1].retry_after == pytest.approx(0.05)
         assert refusals[-1].attempts == 1 and once.retries == 0
 
@@ -131,6 +154,76 @@ def test_resource_exhausted_waits_for_retry_info(
     finally:
         release.set()
         srv.stop()
+
+
+def test_ingest_waits_out_the_in_flight_limit(
+    server_binary: str, tmp_path: Path, make_client: Callable[..., hardneg.Client]
+) -> None:
+    """A stream refused for the client's in-flight limit is re-opened after the server's
+    delay, as often as it takes, and lands every batch once the limit frees."""
+    srv = ServerProcess(
+        server_binary, tmp_path / "data", tmp_path / "server.log", ("--max-in-flight-per-client=1", "--retry-after=50ms")
+    )
+    srv.start()
+    release = threading.Event()
+    try:
+        name = f"wait-{uuid.uuid4().hex[:8]}"
+        c = make_client(srv.target, timeout=60.0)
+        c.create_collection(name, DIM)
+        holder = _hold_stream(srv.target, name, release)
+        once = make_client(srv.target, timeout=60.0, retry=None)
+        _wait_for(_refused_once(once, []), "a call refused while the stream is held")
+
+        before = _rejected(srv)
+        ids = [f"w{i}" for i in range(30)]
+        x = unit_rows(30, DIM, seed=54)
+        results: list[hardneg.IngestResult] = []
+        failures: list[BaseException] = []
+
+        def write() -> None:
+            try:
+                batches = [(ids[i : i + 10], x[i : i + 10]) for i in range(0, 30, 10)]
+                results.append(c.ingest(name, batches, reconnect_timeout=60.0))
+            except BaseException as e:  # surfaced by the assertions below
+                failures.append(e)
+
+        writer = threading.Thread(target=write, daemon=True)
+        writer.start()
+        # Only the writer calls the server now: two more refusals are two of its streams.
+        _wait_for(
+            lambda: _rejected(srv) >= before + 2 or not writer.is_alive(), "the writer's stream refused twice"
+        )
+        release.set()
+        writer.join(timeout=60)
+        holder.join(timeout=60)
+
+        assert not failures, failures
+        assert len(results) == 1
+        assert results[0].items == 30 and results[0].batches == 3
+        assert results[0].reconnects >= 2
+        got = c.get_items(name, ids + ["held"])
+        assert len(got) == 31 and not got.missing_ids
+    finally:
+        release.set()
+        srv.stop()
+
+
+def test_ingest_does_not_retry_a_size_refusal() -> None:
+    """RESOURCE_EXHAUSTED without a RetryInfo detail (a size limit) ends the ingest."""
+    from hardneg._ingest import IngestState
+
+    class Refusal(grpc.RpcError):
+        def code(self) -> grpc.StatusCode:
+            return grpc.StatusCode.RESOURCE_EXHAUSTED
+
+        def details(self) -> str:
+            return "message larger than max"
+
+        def trailing_metadata(self) -> tuple[()]:
+            return ()
+
+    state = IngestState("c", writer_id=None, first_sequence=1, window=8, progress=False, total=None, reconnect_timeout=60.0)
+    assert not state.should_retry(Refusal())
 
 
 def test_non_idempotent_calls_are_not_retried(make_client: Callable[..., hardneg.Client]) -> None:

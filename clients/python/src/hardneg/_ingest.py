@@ -37,8 +37,10 @@ from hardneg.types import Batch, IngestResult
 from hardneg.v1 import hardneg_pb2 as pb
 
 # Status codes after which the stream is re-opened and the unacknowledged batches resent.
-# Anything else (INVALID_ARGUMENT, NOT_FOUND, UNAUTHENTICATED, …) is the caller's problem
-# and is raised as a typed error.
+# RESOURCE_EXHAUSTED is too when the server says when to come back (a RetryInfo detail:
+# the per-client in-flight limit); without one it is a size limit. Anything else
+# (INVALID_ARGUMENT, NOT_FOUND, UNAUTHENTICATED, …) is the caller's problem and is raised
+# as a typed error.
 RETRYABLE = frozenset(
     {
         grpc.StatusCode.UNAVAILABLE,
@@ -202,7 +204,10 @@ class IngestState:
         """Whether a stream failure is transient and the reconnect budget remains."""
         if isinstance(err, grpc.RpcError):
             code = err.code() if hasattr(err, "code") else None
-            if code not in RETRYABLE:
+            if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                if _retry_after(err) is None:
+                    return False
+            elif code not in RETRYABLE:
                 return False
         return time.monotonic() - self._last_progress < self.reconnect_timeout
 
@@ -210,8 +215,12 @@ class IngestState:
         self.result.reconnects += 1
         self._resent.update(self.pending)
 
-    def backoff(self, attempt: int) -> float:
-        return min(0.05 * (2 ** min(attempt, 6)), 2.0)
+    def backoff(self, attempt: int, err: Optional[BaseException] = None) -> float:
+        """Seconds to wait before re-opening the stream: doubling from 50 ms to 2 s, and
+        never less than the delay the server asked for."""
+        wait = min(0.05 * (2 ** min(attempt, 6)), 2.0)
+        after = _retry_after(err) if isinstance(err, grpc.RpcError) else None
+        return max(wait, after or 0.0)
 
     def give_up(self, err: BaseException) -> errors.HardnegError:
         if isinstance(err, grpc.RpcError):
@@ -226,6 +235,11 @@ class IngestState:
             self._bar.close()
             self._bar = None
         return self.result
+
+
+def _retry_after(err: grpc.RpcError) -> Optional[float]:
+    """The server's "come back in" delay on a failed stream, if it sent one."""
+    return errors.from_rpc_error(err).retry_after
 
 
 def _progress_bar(progress: Any, total: Optional[int]) -> Any:

@@ -197,7 +197,7 @@ class AsyncClient(Front):
                 except (grpc.RpcError, _StreamClosed, asyncio.InvalidStateError) as e:
                     if not state.should_retry(e):
                         raise state.give_up(e) from None
-                    await asyncio.sleep(state.backoff(attempt))
+                    await asyncio.sleep(state.backoff(attempt, e))
                     attempt += 1
                     state.on_reconnect()
         finally:

@@ -287,7 +287,7 @@ class Client(Front):
                 except (grpc.RpcError, _StreamClosed) as e:
                     if not state.should_retry(e):
                         raise state.give_up(e) from None
-                    time.sleep(state.backoff(attempt))
+                    time.sleep(state.backoff(attempt, e))
                     attempt += 1
                     state.on_reconnect()
         finally:
