@@ -44,7 +44,7 @@ func (x *Exposure) rotationOf(key string) map[string]struct{} {
 }
 
 // trimRotationsLocked drops the least recently used rotation keys beyond
-// MaxRotationKeys (after a load or a merge added keys in bulk). x.mu must be held.
+// MaxRotationKeys (after a new key, a load or a merge). x.mu must be held.
 func (x *Exposure) trimRotationsLocked() {
 	for x.lru.Len() > MaxRotationKeys {
 		old := x.lru.Back()
@@ -60,13 +60,9 @@ func (x *Exposure) rotate(key string, restart bool, ids []string) int {
 	defer x.mu.Unlock()
 	el, ok := x.rot[key]
 	if !ok {
-		if x.lru.Len() >= MaxRotationKeys {
-			old := x.lru.Back()
-			x.lru.Remove(old)
-			delete(x.rot, old.Value.(*rotation).key)
-		}
 		el = x.lru.PushFront(&rotation{key: key, served: map[string]struct{}{}})
 		x.rot[key] = el
+		x.trimRotationsLocked()
 	}
 	x.lru.MoveToFront(el)
 	x.changes++
