@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -364,7 +363,7 @@ func forRequest(ctx context.Context, c engine.Collection, req *mining.Request) (
 		}
 		anchorIDs = append(anchorIDs, a.PositiveIDs...)
 		ids = append(ids, a.ExcludeIDs...)
-		if key := cmp.Or(a.Key, a.ID); req.Policy.UseFeedback && key != "" {
+		if key := a.FeedbackKey(); req.Policy.UseFeedback && key != "" {
 			keys = append(keys, key)
 		}
 	}

@@ -35,6 +35,15 @@ type Anchor struct {
 	GuidePositiveVectors [][]float32
 }
 
+// FeedbackKey is the key the anchor's feedback and rotation are kept under: Key, else
+// ID ("" when it has neither).
+func (a *Anchor) FeedbackKey() string {
+	if a.Key != "" {
+		return a.Key
+	}
+	return a.ID
+}
+
 // Request is a batch of anchors mined under one policy.
 type Request struct {
 	Anchors        []Anchor

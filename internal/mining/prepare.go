@@ -134,10 +134,7 @@ func prepare(s Searcher, req *Request) ([]prepared, batchIDs, rules, error) {
 	rl.fresh = resolveFreshness(pol, s, &e)
 	out := make([]prepared, len(req.Anchors))
 	for i := range req.Anchors {
-		key := req.Anchors[i].Key
-		if key == "" {
-			key = req.Anchors[i].ID
-		}
+		key := req.Anchors[i].FeedbackKey()
 		out[i].key = key
 		if pol.UseFeedback && key != "" {
 			out[i].feedback = s.FalseNegatives(key)
