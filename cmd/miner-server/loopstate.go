@@ -71,9 +71,7 @@ func (l *loopStates) load() {
 		if err == nil && b != nil {
 			var st mining.LoopState
 			if st, err = mining.DecodeLoopState(b, 0); err == nil {
-				l.exp.set(c, st.Exposure)
-				l.hard.set(c, st.Hardness)
-				l.cal.set(c, st.Calibration)
+				l.install(c, st)
 				l.changesAtSave[c] = st.Changes()
 				loaded++
 				continue
@@ -119,9 +117,7 @@ func (l *loopStates) loadShared(store engine.SharedLoopStateStore, c engine.Coll
 		return false, nil
 	}
 	st := mining.MergeLoopStates(states, 0)
-	l.exp.set(c, st.Exposure)
-	l.hard.set(c, st.Hardness)
-	l.cal.set(c, st.Calibration)
+	l.install(c, st)
 	if live == nil {
 		l.changesAtSave[c] = st.Changes()
 	}
@@ -146,10 +142,7 @@ func (l *loopStates) save() {
 			clean = false
 			continue
 		}
-		st := mining.LoopState{}
-		st.Exposure, _ = l.exp.lookup(c)
-		st.Hardness, _ = l.hard.lookup(c)
-		st.Calibration, _ = l.cal.lookup(c)
+		st := l.current(c)
 		n := st.Changes()
 		if was, ok := l.changesAtSave[c]; ok && was == n {
 			continue
@@ -189,10 +182,8 @@ func (l *loopStates) retryLoads(live map[engine.Collection]bool) map[engine.Coll
 	for c := range l.unloaded {
 		var cur *mining.LoopState
 		if live[c] {
-			cur = &mining.LoopState{}
-			cur.Exposure, _ = l.exp.lookup(c)
-			cur.Hardness, _ = l.hard.lookup(c)
-			cur.Calibration, _ = l.cal.lookup(c)
+			st := l.current(c)
+			cur = &st
 		}
 		_, err := l.loadShared(shared, c, cur)
 		if err != nil && !errors.Is(err, engine.ErrCollectionNotFound) && live[c] {
@@ -205,6 +196,22 @@ func (l *loopStates) retryLoads(live map[engine.Collection]bool) map[engine.Coll
 		}
 	}
 	return skip
+}
+
+// install replaces the trackers of c with those of st.
+func (l *loopStates) install(c engine.Collection, st mining.LoopState) {
+	l.exp.set(c, st.Exposure)
+	l.hard.set(c, st.Hardness)
+	l.cal.set(c, st.Calibration)
+}
+
+// current returns the trackers c has now (nil where it has none).
+func (l *loopStates) current(c engine.Collection) mining.LoopState {
+	var st mining.LoopState
+	st.Exposure, _ = l.exp.lookup(c)
+	st.Hardness, _ = l.hard.lookup(c)
+	st.Calibration, _ = l.cal.lookup(c)
+	return st
 }
 
 // run saves every interval until ctx ends; interval 0 leaves saving to shutdown.
