@@ -108,9 +108,9 @@ func (g *Graph) insert(s *searcher, id uint32) {
 		cands := sorted()
 		if len(cands) == 0 { // everything reachable is deleted: link to tombstones
 			g.searchLayer(s, qq, cur, g.maxM, l, nil, keepDeleted)
-			if cands = sorted(); len(cands) > 0 && cands[0].ID == id {
-				cands = cands[1:]
-			}
+			// Drop the node itself wherever it sorts: an equal vector with a lower id
+			// (an earlier tombstoned copy) comes first at the same distance.
+			cands = slices.DeleteFunc(sorted(), func(n Neighbor) bool { return n.ID == id })
 			if len(cands) == 0 {
 				continue
 			}

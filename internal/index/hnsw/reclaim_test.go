@@ -278,3 +278,32 @@ func TestInsertsNeverLinkToNodesBeingDropped(t *testing.T) {
 		t.Fatal("no insert linked to an unmarked tombstone; the test does not reach the fallback")
 	}
 }
+
+// With every reachable node deleted, inserts link to tombstones (the fallback); an
+// insert whose vector equals a tombstone with a lower id sorts after it at the same
+// distance, and must still never link to itself. Concurrent inserts make the new node
+// reachable during its own search.
+func TestFallbackNeverLinksANodeToItself(t *testing.T) {
+	for _, codes := range []bool{false, true} {
+		src := clustered(240, 8, 3, 0.2, 7, true)
+		copy(src.data[120*src.dim:], src.data[:120*src.dim]) // id 120+i is a copy of i
+		g := newGraph(t, Options{M: 4, EfConstruction: 16}, negDot, src)
+		if codes {
+			g.UseCodes(codesFor(src))
+		}
+		g.InsertBatch(idRange(0, 120), 2)
+		for id := range uint32(120) {
+			g.Delete(id)
+		}
+		g.InsertBatch(idRange(120, 240), 4)
+		for id := uint32(120); id < 240; id++ {
+			for l := levelOf(g.state(id)); l >= 0; l-- {
+				for _, e := range g.snapshot(id, l) {
+					if e == id {
+						t.Fatalf("codes %v: node %d links to itself at layer %d", codes, id, l)
+					}
+				}
+			}
+		}
+	}
+}
