@@ -68,7 +68,7 @@ lint: ## buf lint, gofmt, go vet
 test-go: chromium ## Go tests with the race detector, then the index's and mining's recall and mining's overlap with the reference without it (full size, lock order checked)
 	$(GO) test $(GOTESTFLAGS) ./...
 	$(GO) test -count=1 -timeout 20m -tags lockorder ./internal/index
-	$(GO) test -count=1 -timeout 20m -run Recall ./internal/index/hnsw
+	$(GO) test -count=1 -timeout 20m -run 'Recall|Churn' ./internal/index/hnsw
 	$(GO) test -count=1 -timeout 20m -run 'TestDefaultEfRecallOfTheTopWindow|TestGraphMiningOverlapsTheReference' ./internal/mining
 
 .PHONY: test-crash

@@ -95,12 +95,28 @@ func newCollection(cfg engine.Config) (*Collection, error) {
 }
 
 // setGraph makes g the collection's graph, searching on the int8 codes when the
-// collection keeps them.
+// collection keeps them, and choosing links with the relaxed heuristic where the
+// metric allows it (graphSpace).
 func (c *Collection) setGraph(g *hnsw.Graph) {
 	if c.vectors.graphCodes != nil {
 		g.UseCodes(c.vectors.graphCodes)
 	}
+	g.UseSpace(graphSpace(c.metric), hnsw.DefaultPruneAlpha)
 	c.graph = g
+}
+
+// graphSpace is what graphDistance measures, for the heuristic's relaxation: squared
+// Euclidean distance under L2, −dot of unit vectors under cosine (stored normalised);
+// dot-product vectors have any length, so their links are chosen by the plain
+// heuristic.
+func graphSpace(m engine.Metric) hnsw.Space {
+	switch m {
+	case engine.L2:
+		return hnsw.SpaceL2Sq
+	case engine.Cosine:
+		return hnsw.SpaceUnitNegDot
+	}
+	return hnsw.SpaceOther
 }
 
 // graphDistance is the graph's distance for a metric (lower is closer).

@@ -34,7 +34,12 @@
 // So a corpus that is re-embedded again and again (every id upserted with a new
 // vector) holds about its live items plus one compaction's worth of tombstones and
 // free slots, not every vector it was ever given: Stats.Slots, and with it vector and
-// graph memory, stays bounded. Storage never shrinks: a collection shrunk by deletes
+// graph memory, stays bounded. Its graph stays as good as a fresh one: under cosine
+// and L2, a compaction's repairs choose links with the relaxed heuristic
+// (hnsw.Graph.UseSpace, hnsw.DefaultPruneAlpha), which keeps the links that join one
+// region of the corpus to another when the nodes that held them are replaced; dot
+// product collections (vectors of any length) repair with the plain heuristic.
+// Storage never shrinks: a collection shrunk by deletes
 // keeps its peak slot count, also across restarts (a snapshot keeps the slot numbering
 // and the graph's dropped nodes, from which loading rebuilds the free list), and fills
 // its free slots before growing again.

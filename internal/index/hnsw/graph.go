@@ -66,7 +66,12 @@ type Graph struct {
 	// codes, when set (UseCodes), holds an int8 code per id: searches and inserts walk
 	// the graph on them and re-score their beams with dist. Set before the graph is
 	// used, then read-only.
-	codes     *vec.Int8Codes
+	codes *vec.Int8Codes
+	// space and alphaSq relax the neighbour heuristic of Compact's repairs
+	// (UseSpace); SpaceOther and 1 until it is called. Set before the graph is used,
+	// then read-only.
+	space     Space
+	alphaSq   float32
 	maxM      int // links per upper layer
 	maxM0     int // links on layer 0
 	stride0   int // 1 + maxM0
@@ -110,11 +115,68 @@ func New(opts Options, dist Distance, src VectorSource) (*Graph, error) {
 		stride0:   1 + 2*o.M,
 		strideU:   1 + o.M,
 		levelMult: 1 / math.Log(float64(o.M)),
+		alphaSq:   1,
 	}
 	empty := []*chunk{}
 	g.chunks.Store(&empty)
 	g.searchers.g = g
 	return g, nil
+}
+
+// Space says what a Distance value measures, so that the neighbour heuristic can be
+// relaxed in a space where scaling a distance means something (UseSpace).
+type Space int
+
+// Spaces.
+const (
+	// SpaceOther: no relaxation (a dot product of vectors of any length).
+	SpaceOther Space = iota
+	// SpaceL2Sq: the Distance is the squared Euclidean distance.
+	SpaceL2Sq
+	// SpaceUnitNegDot: the Distance is −dot of unit vectors (cosine), whose squared
+	// Euclidean distance is 2 + 2·d.
+	SpaceUnitNegDot
+)
+
+// DefaultPruneAlpha is the relaxation the index uses (UseSpace). On a corpus of 20
+// clusters, churned by replacing every vector 30 times over with Compact at 30%
+// tombstones, recall@10 at ef 64 stays 1.0000 on four corpora with 1.1 against a mean
+// of 0.9618 with 1 (the plain heuristic), whose graph splits at layer 0 into islands
+// that only the upper layers join (TestChurnKeepsClustersJoined).
+const DefaultPruneAlpha = 1.1
+
+// UseSpace relaxes the neighbour heuristic of Compact's repairs by alpha (≥ 1) in
+// space sp: a candidate c is left out of p's repaired links for a node r already
+// chosen only when alpha·‖r − c‖ < ‖p − c‖ (the α of DiskANN's robust prune); with
+// alpha 1 that is the heuristic of the HNSW paper. A repair chooses among p's live
+// links and the links of the dropped nodes p pointed to; those often lead to another
+// region (the dropped node was the bridge to it), and the plain heuristic drops that
+// link for a nearer node that has no link there, so after a few rounds of churn the
+// regions are no longer joined at layer 0. Inserts keep the plain heuristic: relaxed
+// there too it built slower and no better, and churn recall fell (0.9361 mean on the
+// same corpora). Call it before the graph is used; SpaceOther ignores alpha.
+func (g *Graph) UseSpace(sp Space, alpha float64) {
+	g.space = sp
+	g.alphaSq = 1
+	if sp != SpaceOther && alpha > 1 {
+		g.alphaSq = float32(alpha * alpha)
+	}
+}
+
+// prunes reports whether the heuristic leaves a candidate out for a chosen node r,
+// given the candidate's distance dRC to r and dPC to the node being linked; relax
+// applies UseSpace's alpha.
+func (g *Graph) prunes(dRC, dPC float32, relax bool) bool {
+	if !relax {
+		return dRC < dPC
+	}
+	switch g.space {
+	case SpaceL2Sq:
+		return g.alphaSq*dRC < dPC
+	case SpaceUnitNegDot:
+		return g.alphaSq*(2+2*dRC) < 2+2*dPC
+	}
+	return dRC < dPC
 }
 
 // UseCodes makes searches and inserts walk the graph on codes, the int8 codes of the

@@ -119,7 +119,7 @@ func (g *Graph) insert(s *searcher, id uint32) {
 		if qq.c != nil {
 			cur.Dist = g.distTo(qq, cur.ID)
 		}
-		s.sel = g.selectNeighbors(cands, g.maxM, s.sel)
+		s.sel = g.selectNeighbors(cands, g.maxM, s.sel, false)
 		g.setLinks(s, id, q, l, s.sel)
 		for _, nb := range s.sel {
 			g.addLink(s, nb.ID, id, nb.Dist, l)
@@ -134,8 +134,9 @@ func (g *Graph) insert(s *searcher, id uint32) {
 // selectNeighbors is the heuristic of Malkov & Yashunin (algorithm 4): walking the
 // candidates nearest first, it keeps one only if it is closer to the base than to
 // every candidate kept so far, which spreads links over directions and keeps
-// clusters connected. cands must be sorted nearest first; out is reused.
-func (g *Graph) selectNeighbors(cands []Neighbor, m int, out []Neighbor) []Neighbor {
+// clusters connected. relax (Compact's repairs) relaxes "closer" by UseSpace's alpha.
+// cands must be sorted nearest first; out is reused.
+func (g *Graph) selectNeighbors(cands []Neighbor, m int, out []Neighbor, relax bool) []Neighbor {
 	out = out[:0]
 	if len(cands) <= m {
 		return append(out, cands...)
@@ -147,7 +148,7 @@ func (g *Graph) selectNeighbors(cands []Neighbor, m int, out []Neighbor) []Neigh
 		cv := g.vector(c.ID)
 		good := true
 		for _, r := range out {
-			if g.dist(cv, g.vector(r.ID)) < c.Dist {
+			if g.prunes(g.dist(cv, g.vector(r.ID)), c.Dist, relax) {
 				good = false
 				break
 			}
@@ -198,7 +199,7 @@ func (g *Graph) setLinks(s *searcher, id uint32, q []float32, l int, sel []Neigh
 	}
 	slices.SortFunc(tmp, byDist)
 	s.tmp = tmp
-	s.tmpSel = g.selectNeighbors(tmp, g.maxLinks(l), s.tmpSel)
+	s.tmpSel = g.selectNeighbors(tmp, g.maxLinks(l), s.tmpSel, false)
 	writeList(list, s.tmpSel)
 }
 
@@ -242,7 +243,7 @@ func (g *Graph) addLink(s *searcher, nb, id uint32, d float32, l int) {
 	}
 	slices.SortFunc(tmp, byDist)
 	s.tmp = tmp
-	s.tmpSel = g.selectNeighbors(tmp, g.maxLinks(l), s.tmpSel)
+	s.tmpSel = g.selectNeighbors(tmp, g.maxLinks(l), s.tmpSel, false)
 	slices.SortFunc(dead, byDist)
 	for _, x := range dead[:min(len(dead), g.maxLinks(l)-len(s.tmpSel))] {
 		s.tmpSel = append(s.tmpSel, x)
