@@ -55,6 +55,10 @@ func (cc *churnCorpus) batchOf(ids []string) *engine.Batch {
 			row[j] *= s
 		}
 		cc.seen.Store(vecKey(id, row), true)
+		// A cosine collection normalises again, which may move the last bit.
+		again := slices.Clone(row)
+		engine.PrepareVector(again, cc.dim, engine.Cosine)
+		cc.seen.Store(vecKey(id, again), true)
 	}
 	return b
 }
@@ -167,9 +171,9 @@ func TestChurnKeepsSlotsBounded(t *testing.T) {
 	const dim = 16
 	n, rounds := churnSize()
 	db := testDB(t)
-	// Dot over unit vectors ranks as cosine does, and stores vectors as given, so
-	// searches can recognise them.
-	c, err := db.create(engine.Config{Name: "c", Dim: dim, Metric: engine.Dot, Params: engine.Params{M: 8, EfConstruction: 64, ExactThreshold: 1}})
+	// Cosine, the metric most collections use: its compactions repair with the
+	// relaxed heuristic (hnsw.DefaultPruneAlpha).
+	c, err := db.create(engine.Config{Name: "c", Dim: dim, Metric: engine.Cosine, Params: engine.Params{M: 8, EfConstruction: 64, ExactThreshold: 1}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,21 +222,16 @@ func TestChurnKeepsSlotsBounded(t *testing.T) {
 	if limit := 2*st.Items + 512; maxSlots > limit {
 		t.Errorf("%d slots for %d items after %d rounds of churn, want ≤ %d", maxSlots, st.Items, rounds, limit)
 	}
-	// Recall@10 over 200 queries measured 0.9785–0.9990 in six runs over five corpus
-	// seeds at 2,000 items (the graph differs from run to run: parallel inserts and
-	// background compactions), 0.9890–1.0000 at 1,000 under the race detector on a
-	// loaded machine (2026-11-30). Under load a background compaction falls behind the
-	// writer, and churn with a lagging Compact costs recall (hnsw.TestChurnKeepsClustersJoined
-	// measures it deterministically: 0.9490–0.9735 with Compact at 30% tombstones). With
-	// two busy loops on the two cores, 44 runs (28 on int8 codes, 16 on floats: no
-	// difference) measured 0.9680–1.0000, one of them under 0.97, and one run of CI with
-	// a second test suite beside it 0.9545 (2026-12-01). So this bound sits below every
-	// measured run: it is there to catch a graph that loses its links or its entry point,
-	// not a point of recall; the exact check of how well churn keeps clusters joined is
-	// the deterministic hnsw test.
+	// Recall@10 over 200 queries. Under load a background compaction falls behind the
+	// writer, and with the plain heuristic in its repairs (as a dot-product collection
+	// still has) churn split the graph's layer 0 into islands: on this corpus under
+	// Dot, 44 runs with two busy loops on the two cores measured 0.9680–1.0000 and a
+	// run beside a second test suite 0.9545. Under cosine, whose repairs use the
+	// relaxed heuristic (hnsw.TestChurnKeepsClustersJoined), 6 runs beside a full CI
+	// run measured 0.9995–1.0000 (2026-12-01).
 	rc := checkRecall(t, c, cc, 200)
 	t.Logf("recall@10 after churn: %.4f", rc)
-	const want = 0.93
+	const want = 0.99
 	if rc < want {
 		t.Errorf("recall@10 after churn = %.4f, want ≥ %.3f", rc, want)
 	}
