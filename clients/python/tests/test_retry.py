@@ -119,93 +119,94 @@ def _refused_once(once: hardneg.Client, refusals: list[errors.ResourceExhausted]
     return refused
 
 
-def test_resource_exhausted_waits_for_retry_info(
-    server_binary: str, tmp_path: Path, make_client: Callable[..., hardneg.Client]
-) -> None:
+@pytest.fixture
+def limited(server_binary: str, tmp_path: Path) -> Iterator[tuple[ServerProcess, threading.Event]]:
+    """A server of this test with ``-max-in-flight-per-client=1`` (refusals carry a 50 ms
+    delay), and the event that releases a stream held on it (_hold_stream); set before
+    the server stops."""
     srv = ServerProcess(
         server_binary, tmp_path / "data", tmp_path / "server.log", ("--max-in-flight-per-client=1", "--retry-after=50ms")
     )
     srv.start()
     release = threading.Event()
     try:
-        name = f"limit-{uuid.uuid4().hex[:8]}"
-        c = make_client(srv.target, timeout=60.0, retry=PATIENT)
-        c.create_collection(name, DIM)
-        c.upsert(name, [f"l{i}" for i in range(20)], unit_rows(20, DIM, seed=53))
-        holder = _hold_stream(srv.target, name, release)
-
-        # Without retries the refusal surfaces, carrying the server's delay.
-        once = make_client(srv.target, timeout=60.0, retry=None)
-        refusals: list[errors.ResourceExhausted] = []
-        _wait_for(_refused_once(once, refusals), "a call refused while the stream is held")
-        assert refusals[-1].retry_after == pytest.approx(0.05)
-        assert refusals[-1].attempts == 1 and once.retries == 0
-
-        # With retries the call waits until the stream closes, then succeeds.
-        def release_after_retries() -> None:
-            _wait_for(lambda: c.retries >= 3, "three retries")
-            release.set()
-
-        threading.Thread(target=release_after_retries, daemon=True).start()
-        res = c.mine(name, anchor_ids=["l0"], num_negatives=2)
-        assert res.counts.tolist() == [2]
-        assert c.retries >= 3
-        holder.join()
+        yield srv, release
     finally:
         release.set()
         srv.stop()
+
+
+def test_resource_exhausted_waits_for_retry_info(
+    limited: tuple[ServerProcess, threading.Event], make_client: Callable[..., hardneg.Client]
+) -> None:
+    srv, release = limited
+    name = f"limit-{uuid.uuid4().hex[:8]}"
+    c = make_client(srv.target, timeout=60.0, retry=PATIENT)
+    c.create_collection(name, DIM)
+    c.upsert(name, [f"l{i}" for i in range(20)], unit_rows(20, DIM, seed=53))
+    holder = _hold_stream(srv.target, name, release)
+
+    # Without retries the refusal surfaces, carrying the server's delay.
+    once = make_client(srv.target, timeout=60.0, retry=None)
+    refusals: list[errors.ResourceExhausted] = []
+    _wait_for(_refused_once(once, refusals), "a call refused while the stream is held")
+    assert refusals[-1].retry_after == pytest.approx(0.05)
+    assert refusals[-1].attempts == 1 and once.retries == 0
+
+    # With retries the call waits until the stream closes, then succeeds.
+    def release_after_retries() -> None:
+        _wait_for(lambda: c.retries >= 3, "three retries")
+        release.set()
+
+    threading.Thread(target=release_after_retries, daemon=True).start()
+    res = c.mine(name, anchor_ids=["l0"], num_negatives=2)
+    assert res.counts.tolist() == [2]
+    assert c.retries >= 3
+    holder.join()
 
 
 def test_ingest_waits_out_the_in_flight_limit(
-    server_binary: str, tmp_path: Path, make_client: Callable[..., hardneg.Client]
+    limited: tuple[ServerProcess, threading.Event], make_client: Callable[..., hardneg.Client]
 ) -> None:
     """A stream refused for the client's in-flight limit is re-opened after the server's
     delay, as often as it takes, and lands every batch once the limit frees."""
-    srv = ServerProcess(
-        server_binary, tmp_path / "data", tmp_path / "server.log", ("--max-in-flight-per-client=1", "--retry-after=50ms")
+    srv, release = limited
+    name = f"wait-{uuid.uuid4().hex[:8]}"
+    c = make_client(srv.target, timeout=60.0)
+    c.create_collection(name, DIM)
+    holder = _hold_stream(srv.target, name, release)
+    once = make_client(srv.target, timeout=60.0, retry=None)
+    _wait_for(_refused_once(once, []), "a call refused while the stream is held")
+
+    before = _rejected(srv)
+    ids = [f"w{i}" for i in range(30)]
+    x = unit_rows(30, DIM, seed=54)
+    results: list[hardneg.IngestResult] = []
+    failures: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            batches = [(ids[i : i + 10], x[i : i + 10]) for i in range(0, 30, 10)]
+            results.append(c.ingest(name, batches, reconnect_timeout=60.0))
+        except BaseException as e:  # surfaced by the assertions below
+            failures.append(e)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    # Only the writer calls the server now: two more refusals are two of its streams.
+    _wait_for(
+        lambda: _rejected(srv) >= before + 2 or not writer.is_alive(), "the writer's stream refused twice"
     )
-    srv.start()
-    release = threading.Event()
-    try:
-        name = f"wait-{uuid.uuid4().hex[:8]}"
-        c = make_client(srv.target, timeout=60.0)
-        c.create_collection(name, DIM)
-        holder = _hold_stream(srv.target, name, release)
-        once = make_client(srv.target, timeout=60.0, retry=None)
-        _wait_for(_refused_once(once, []), "a call refused while the stream is held")
+    release.set()
+    writer.join(timeout=60)
+    holder.join(timeout=60)
 
-        before = _rejected(srv)
-        ids = [f"w{i}" for i in range(30)]
-        x = unit_rows(30, DIM, seed=54)
-        results: list[hardneg.IngestResult] = []
-        failures: list[BaseException] = []
-
-        def write() -> None:
-            try:
-                batches = [(ids[i : i + 10], x[i : i + 10]) for i in range(0, 30, 10)]
-                results.append(c.ingest(name, batches, reconnect_timeout=60.0))
-            except BaseException as e:  # surfaced by the assertions below
-                failures.append(e)
-
-        writer = threading.Thread(target=write, daemon=True)
-        writer.start()
-        # Only the writer calls the server now: two more refusals are two of its streams.
-        _wait_for(
-            lambda: _rejected(srv) >= before + 2 or not writer.is_alive(), "the writer's stream refused twice"
-        )
-        release.set()
-        writer.join(timeout=60)
-        holder.join(timeout=60)
-
-        assert not failures, failures
-        assert len(results) == 1
-        assert results[0].items == 30 and results[0].batches == 3
-        assert results[0].reconnects >= 2
-        got = c.get_items(name, ids + ["held"])
-        assert len(got) == 31 and not got.missing_ids
-    finally:
-        release.set()
-        srv.stop()
+    assert not failures, failures
+    assert len(results) == 1
+    assert results[0].items == 30 and results[0].batches == 3
+    assert results[0].reconnects >= 2
+    got = c.get_items(name, ids + ["held"])
+    assert len(got) == 31 and not got.missing_ids
 
 
 def test_ingest_does_not_retry_a_size_refusal() -> None:
