@@ -40,7 +40,6 @@ func benchOurs(d *dataset, m, efc int, threads []int, dir string) (*result, erro
 		if err != nil {
 			return nil, err
 		}
-		g.UseSpace(hnsw.SpaceUnitNegDot, hnsw.DefaultPruneAlpha) // as a cosine collection does
 		if buildCodes {
 			codes := vec.NewInt8Codes(d.dim)
 			for id := range uint32(d.n) {
