@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import hardneg
-from hardneg import _cli
+from hardneg import _cli, errors
 from conftest import ServerProcess, _spawn, free_port, unit_rows
 
 
@@ -368,3 +368,13 @@ def test_mutual_tls_from_flags_and_environment(server_binary: str, pki: Path, tm
         assert [c["name"] for c in run_json(capsys, srv, "collections")] == ["docs"]
     finally:
         srv.stop()
+
+
+def test_a_deadline_that_cut_a_retry_short_reports_the_refusal() -> None:
+    refusal = errors.Unavailable("failed to connect to all addresses")
+    late = errors.DeadlineExceeded("Deadline Exceeded")
+    late.attempts = 4
+    late.__cause__ = refusal
+    line = _cli._error_line(late)
+    assert line.startswith("server unavailable: failed to connect to all addresses") and "after 4 attempts" in line
+    assert _cli._error_line(errors.DeadlineExceeded("Deadline Exceeded")).startswith("timed out:")

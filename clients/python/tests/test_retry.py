@@ -245,9 +245,32 @@ def test_retries_stop_at_the_deadline(make_client: Callable[..., hardneg.Client]
 
     policy = hardneg.RetryPolicy(max_attempts=1_000_000, initial_backoff=0.05, max_backoff=0.05)
     c = make_client(f"127.0.0.1:{free_port()}", timeout=1.0, retry=policy)
-    with pytest.raises(errors.Unavailable) as exc:
+    with pytest.raises((errors.Unavailable, errors.DeadlineExceeded)) as exc:
         c.list_collections()
     assert 1 < exc.value.attempts < 1_000_000
+    # Either the next retry would have started after the deadline (the refusal is raised)
+    # or the deadline cut the last attempt short (the refusal before it is the cause).
+    if isinstance(exc.value, errors.DeadlineExceeded):
+        assert isinstance(exc.value.__cause__, errors.Unavailable)
+
+
+def test_a_retry_cut_short_by_the_deadline_keeps_the_refusal_as_its_cause() -> None:
+    from hardneg import _core
+
+    core = _core.Core("localhost:1", token=None, tls=None, timeout=5.0, max_message_bytes=4 << 20,
+                      max_batch_bytes=64 * 1024, options=(), retry=hardneg.RetryPolicy(max_attempts=5))
+    op = core.list_collections()
+    step = next(op)
+    assert isinstance(step, _core.Rpc)
+    refusal = errors.Unavailable("connection refused")
+    step = op.throw(refusal)
+    assert isinstance(step, _core.Sleep)
+    step = op.send(None)
+    assert isinstance(step, _core.Rpc) and step.timeout is not None and step.timeout <= 5.0
+    with pytest.raises(errors.DeadlineExceeded) as exc:
+        op.throw(errors.DeadlineExceeded("Deadline Exceeded"))
+    assert exc.value.attempts == 2 and exc.value.__cause__ is refusal
+    assert core.retries == 1
 
 
 def _err(cls: type, retry_after: float | None = None) -> errors.HardnegError:

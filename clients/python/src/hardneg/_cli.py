@@ -785,6 +785,9 @@ def _serve(rest: list[str]) -> int:
 
 
 def _error_line(e: BaseException) -> str:
+    if isinstance(e, errors.DeadlineExceeded) and isinstance(e.__cause__, errors.Unavailable):
+        # The deadline cut short a retry of a refused call: the refusal is the news.
+        return f"{_error_line(e.__cause__)} (still so when the deadline passed, after {e.attempts} attempts)"
     if isinstance(e, errors.HardnegError):
         hint = next((h for cls, h in _CODE_HINTS.items() if type(e) is cls), "error")
         message = getattr(e, "message", "")

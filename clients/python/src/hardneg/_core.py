@@ -138,6 +138,7 @@ class Core:
         policy = self.retry if method in IDEMPOTENT else None
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
         attempts = 0
+        previous: Optional[errors.HardnegError] = None  # what the attempt before failed with
         while True:
             remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
             attempts += 1
@@ -149,7 +150,12 @@ class Core:
                     delay = None  # the next attempt would start after the deadline
                 if delay is None:
                     err.attempts = attempts
+                    if previous is not None and err.__cause__ is None:
+                        # e.g. DEADLINE_EXCEEDED cutting a retry short: the refusal that
+                        # caused the retries stays visible as the cause
+                        raise err from previous
                     raise
+                previous = err
                 with self._lock:
                     self.retries += 1
                 log.info(

@@ -86,7 +86,9 @@ class RetryPolicy:
     delay, that delay scaled by a random factor in ``[1, 1 + jitter]`` is waited
     instead. Retries stop after ``max_attempts`` attempts in all, or when the next
     attempt would start after the call's deadline (the client's ``timeout``): then the
-    last error is raised, with ``attempts`` set on it.
+    last error is raised, with ``attempts`` set on it. When the deadline passes during a
+    retry (say a server that refused with ``UNAVAILABLE`` is still reconnecting), the last
+    error is ``DEADLINE_EXCEEDED`` and the refusal before it is its ``__cause__``.
 
     Attributes:
         max_attempts: attempts per call, the first included (1: no retries).
