@@ -358,8 +358,14 @@ func TestBackupDuringWritesIsPointInTime(t *testing.T) {
 	b := startServer(t, t.TempDir())
 	var seen []int64
 	for i := 0; len(seen) < 3 && i < 200; i++ {
-		for written.Load() < int64(len(seen)+1)*3 {
-			time.Sleep(time.Millisecond) // let batches land between backups
+		// Let batches land between backups: at least 3 more, and at least one past the
+		// last backup's state, so each backup sees a later state than the one before.
+		floor := int64(len(seen)+1) * 3
+		if len(seen) > 0 {
+			floor = max(floor, seen[len(seen)-1]+1)
+		}
+		for written.Load() < floor {
+			time.Sleep(time.Millisecond)
 		}
 		bs := takeBackup(t, a.client, &hardnegv1.BackupRequest{Collection: "live"})[0]
 		name := "copy" + strconv.Itoa(len(seen))
@@ -392,8 +398,13 @@ func TestBackupDuringWritesIsPointInTime(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
-	if len(seen) < 3 || !slices.IsSorted(seen) || seen[0] == seen[len(seen)-1] {
+	if len(seen) < 3 {
 		t.Fatalf("backups at batches %v: want three taken while writes went on", seen)
+	}
+	for i := 1; i < len(seen); i++ {
+		if seen[i] <= seen[i-1] {
+			t.Fatalf("backups at batches %v: want each later than the one before", seen)
+		}
 	}
 }
 

@@ -238,20 +238,21 @@ func testUpsertGetDelete(t *testing.T, c hardnegv1.MinerServiceClient) {
 				t.Errorf("after delete: %v, %v", gi, err)
 			}
 			waitItemCount(t, c, n, 43)
-			// A deleted item is never mined.
-			mr, err := c.Mine(ctx, &hardnegv1.MineRequest{Collection: n, Anchors: []*hardnegv1.Anchor{{Vector: toBytes(items[0].vec)}},
-				Policy: &hardnegv1.MiningPolicy{NumNegatives: 43, RangeMax: 43, MaxRank: math.MaxUint32}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, neg := range mr.Results[0].Negatives {
-				if neg.Id == "doc-0" || neg.Id == "doc-44" {
-					t.Errorf("deleted %s mined", neg.Id)
-				}
-			}
-			if got := len(mr.Results[0].Negatives); got != 43 {
-				t.Errorf("%d negatives, want all 43 live items", got)
-			}
+			// A deleted item is never mined (once the engine's searches see the delete).
+			mineUntil(t, c, &hardnegv1.MineRequest{Collection: n, Anchors: []*hardnegv1.Anchor{{Vector: toBytes(items[0].vec)}},
+				Policy: &hardnegv1.MiningPolicy{NumNegatives: 43, RangeMax: 43, MaxRank: math.MaxUint32}},
+				func(mr *hardnegv1.MineResponse) []string {
+					var d []string
+					for _, neg := range mr.Results[0].Negatives {
+						if neg.Id == "doc-0" || neg.Id == "doc-44" {
+							d = append(d, fmt.Sprintf("deleted %s mined", neg.Id))
+						}
+					}
+					if got := len(mr.Results[0].Negatives); got != 43 {
+						d = append(d, fmt.Sprintf("%d negatives, want all 43 live items", got))
+					}
+					return d
+				})
 		})
 	}
 }
@@ -486,13 +487,21 @@ func testMiningRules(t *testing.T, c hardnegv1.MinerServiceClient) {
 // lasted 30 seconds; only then is it reported. It returns the last response.
 func mineMatching(t *testing.T, c hardnegv1.MinerServiceClient, ref *corpus, req *hardnegv1.MineRequest) *hardnegv1.MineResponse {
 	t.Helper()
+	return mineUntil(t, c, req, func(mr *hardnegv1.MineResponse) []string { return diff(ref, req, mr) })
+}
+
+// mineUntil asks Mine again while check finds problems with its response, for up to
+// 30 s (an engine's searches may trail an acknowledged write on one replica), then
+// reports the last problems found. It returns the last response.
+func mineUntil(t *testing.T, c hardnegv1.MinerServiceClient, req *hardnegv1.MineRequest, check func(*hardnegv1.MineResponse) []string) *hardnegv1.MineResponse {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		mr, err := c.Mine(ctx(t), req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		d := diff(ref, req, mr)
+		d := check(mr)
 		if len(d) == 0 {
 			return mr
 		}
@@ -598,15 +607,15 @@ func testFeedback(t *testing.T, c hardnegv1.MinerServiceClient) {
 	}
 	// use_feedback = false ignores the verdicts.
 	p.UseFeedback = proto.Bool(false)
-	ignored, err := c.Mine(ctx(t), req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range ignored.Results {
-		if ignored.Results[i].Negatives[0].Id != before.Results[i].Negatives[0].Id {
-			t.Errorf("anchor %d: with use_feedback off the hardest negative is %s, want %s", i, ignored.Results[i].Negatives[0].Id, before.Results[i].Negatives[0].Id)
+	mineUntil(t, c, req, func(ignored *hardnegv1.MineResponse) []string {
+		var d []string
+		for i := range ignored.Results {
+			if ignored.Results[i].Negatives[0].Id != before.Results[i].Negatives[0].Id {
+				d = append(d, fmt.Sprintf("anchor %d: with use_feedback off the hardest negative is %s, want %s", i, ignored.Results[i].Negatives[0].Id, before.Results[i].Negatives[0].Id))
+			}
 		}
-	}
+		return d
+	})
 }
 
 func testUpsertStream(t *testing.T, c hardnegv1.MinerServiceClient) {

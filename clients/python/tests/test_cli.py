@@ -173,7 +173,9 @@ def test_ingest_killed_midway_then_rerun(own_server: ServerProcess, capsys: pyte
     cmd = [sys.executable, "-m", "hardneg._cli", "--addr", own_server.target, "-q", "ingest", "docs", str(vp), "--ids", str(ip), "--create", "--batch-size", "500"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     with hardneg.Client(own_server.target) as c:
+        give_up = time.monotonic() + 300  # a bound on the wait, not an assertion on time
         while True:  # wait until the server holds part of the data, then kill the writer
+            assert time.monotonic() < give_up, "the ingest never wrote an item"
             try:
                 if c.get_collection("docs").stats.item_count > 0:
                     break

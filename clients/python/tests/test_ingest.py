@@ -222,6 +222,6 @@ def test_unreachable_server_gives_up_after_reconnect_timeout(make_client: Callab
 
     c = make_client(f"127.0.0.1:{free_port()}")
     with pytest.raises(errors.Unavailable) as exc:
-        c.ingest("c", [(["a"], np.ones((1, 4), np.float32))], reconnect_timeout=1.0)
+        c.ingest("c", [(["a"], np.ones((1, 4), np.float32))], reconnect_timeout=5.0)
     assert exc.value.ingest_result.batches == 0  # type: ignore[attr-defined]
     assert exc.value.ingest_result.reconnects >= 1  # type: ignore[attr-defined]

@@ -93,8 +93,8 @@ func TestWriteObjectsResendsFailedObjects(t *testing.T) {
 // is returned.
 func TestWriteObjectsGivesUpAfterRetryFor(t *testing.T) {
 	f := &flakyCluster{failCalls: 1 << 30, callErr: status.Error(codes.Unavailable, "connection refused"), written: map[string]int{}}
-	start := time.Now()
-	e := testEngine(f, 500*time.Millisecond)
+	// The cluster never recovers: the call returns only because RetryFor ran out.
+	e := testEngine(f, 2*time.Second)
 	err := e.writeObjects(context.Background(), objects(2))
 	if retries, gaveUp := e.RetryStats(); retries != uint64(len(f.calls)-1) || gaveUp != 1 {
 		t.Fatalf("RetryStats %d, %d after %d calls; want %d retries, one given up", retries, gaveUp, len(f.calls), len(f.calls)-1)
@@ -102,8 +102,8 @@ func TestWriteObjectsGivesUpAfterRetryFor(t *testing.T) {
 	if status.Code(errors.Unwrap(err)) != codes.Unavailable {
 		t.Fatalf("err %v, want the Unavailable of the last attempt", err)
 	}
-	if len(f.calls) < 2 || time.Since(start) > 5*time.Second {
-		t.Fatalf("%d calls in %v: want retries, bounded by RetryFor", len(f.calls), time.Since(start))
+	if len(f.calls) < 2 {
+		t.Fatalf("%d calls: want retries until RetryFor ran out", len(f.calls))
 	}
 }
 
