@@ -1,6 +1,8 @@
 package deploy
 
 import (
+	"maps"
+	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -77,7 +79,47 @@ func TestWeaviateModeIsAStatelessDeploymentWithAnHPA(t *testing.T) {
 	if pdb.Spec.MinAvailable != nil || pdb.Spec.MaxUnavailable == nil || pdb.Spec.MaxUnavailable.IntValue() != 1 {
 		t.Errorf("PDB %+v: want maxUnavailable 1 and no minAvailable", pdb.Spec)
 	}
-	if len(netpol.Spec.Egress) == 0 {
-		t.Error("NetworkPolicy allows no egress: the miners cannot reach Weaviate")
+	// Both addresses name a Service in Weaviate's namespace; the NetworkPolicy must let
+	// the miners reach the chart's pods (app: weaviate) there, on the pods' REST and
+	// gRPC ports.
+	for _, flag := range []string{"-weaviate-addr", "-weaviate-grpc-addr"} {
+		host, _, _ := strings.Cut(flagValue(c.Args, flag), ":")
+		parts := strings.Split(host, ".") // service.namespace.svc
+		if len(parts) < 3 || parts[2] != "svc" {
+			t.Errorf("%s %q: want service.namespace.svc:port", flag, flagValue(c.Args, flag))
+			continue
+		}
+		if !egressTo(netpol, parts[1], map[string]string{"app": "weaviate"}, 8080, 50051) {
+			t.Errorf("%s points into namespace %q, but the NetworkPolicy allows no egress to app=weaviate pods there on ports 8080 and 50051: %+v", flag, parts[1], netpol.Spec.Egress)
+		}
 	}
+}
+
+// egressTo reports whether one egress rule of np lets pods reach pods labelled labels
+// in namespace ns on every one of ports.
+func egressTo(np *networkingv1.NetworkPolicy, ns string, labels map[string]string, ports ...int) bool {
+	for _, rule := range np.Spec.Egress {
+		peer := false
+		for _, to := range rule.To {
+			inNS := to.NamespaceSelector != nil && to.NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] == ns && len(to.NamespaceSelector.MatchExpressions) == 0
+			pods := to.PodSelector != nil && len(to.PodSelector.MatchExpressions) == 0 && maps.Equal(to.PodSelector.MatchLabels, labels)
+			peer = peer || (inNS && pods)
+		}
+		if !peer {
+			continue
+		}
+		open := 0
+		for _, want := range ports {
+			for _, p := range rule.Ports {
+				if p.Port != nil && p.Port.IntValue() == want {
+					open++
+					break
+				}
+			}
+		}
+		if open == len(ports) {
+			return true
+		}
+	}
+	return false
 }
