@@ -168,6 +168,36 @@ def test_ingest_resumes_after_an_interrupted_run(own_server: ServerProcess, caps
         assert c.get_collection("docs").stats.last_applied_sequence == before + 5
 
 
+def test_ingest_into_a_collection_created_again_sends_everything(
+    own_server: ServerProcess, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Writer positions outlive a deleted collection: a re-run into the collection created
+    again must not skip rows it no longer holds."""
+    vp, ip, vecs, ids = write_npy(tmp_path, 1200, 8, seed=6)
+    argv = ("ingest", "docs", str(vp), "--ids", str(ip), "--batch-size", "500", "--create")
+    first = run_json(capsys, own_server, *argv)
+    assert first["sent_rows"] == 1200
+    again = run_json(capsys, own_server, *argv)  # nothing to send: every row is there
+    assert again["skipped_rows"] == 1200 and again["writer_id"] == first["writer_id"]
+    for _ in range(2):  # twice, so the second round has two earlier writers to pass
+        with hardneg.Client(own_server.target) as c:
+            c.delete_collection("docs")
+        out = run_json(capsys, own_server, *argv)
+        assert out["skipped_rows"] == 0 and out["sent_rows"] == 1200 and out["writer_id"] != first["writer_id"]
+        with hardneg.Client(own_server.target) as c:
+            items = c.get_items("docs", ids, include_vectors=True)
+        assert not items.missing_ids
+        np.testing.assert_allclose(items.vectors, vecs, atol=1e-6)
+    # A writer id given by hand is the caller's: the command says what is wrong instead.
+    with hardneg.Client(own_server.target) as c:
+        c.delete_collection("docs")
+    assert run_json(capsys, own_server, *argv, "--writer-id", "mine")["sent_rows"] == 1200
+    with hardneg.Client(own_server.target) as c:
+        c.delete_collection("docs")
+    code, _, err = run(capsys, own_server, *argv, "--writer-id", "mine")
+    assert code == 1 and "1,200 of them are not in 'docs'" in err and "new --writer-id" in err, err
+
+
 def test_ingest_killed_midway_then_rerun(own_server: ServerProcess, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     vp, ip, vecs, ids = write_npy(tmp_path, 40_000, 32, seed=5)
     cmd = [sys.executable, "-m", "hardneg._cli", "--addr", own_server.target, "-q", "ingest", "docs", str(vp), "--ids", str(ip), "--create", "--batch-size", "500"]

@@ -392,11 +392,23 @@ def _load_source(args: argparse.Namespace) -> tuple[list[str], Any, Optional[lis
     return ids, vectors, groups, zero
 
 
-def writer_id_for(collection: str, path: str, rows: int, ids_spec: str) -> str:
-    """The stream writer id of an ingest: the same for a re-run over the same file."""
+def writer_id_for(collection: str, path: str, rows: int, ids_spec: str, generation: int = 0) -> str:
+    """The stream writer id of an ingest: the same for a re-run over the same file.
+    ``generation`` counts the earlier writers of the same ingest whose rows the
+    collection no longer holds (it was deleted and created again)."""
     st = os.stat(path)
-    key = "\0".join([collection, os.path.realpath(path), str(st.st_size), str(st.st_mtime_ns), str(rows), ids_spec])
-    return "cli-" + hashlib.sha256(key.encode()).hexdigest()[:24]
+    parts = [collection, os.path.realpath(path), str(st.st_size), str(st.st_mtime_ns), str(rows), ids_spec]
+    if generation:
+        parts.append(f"generation {generation}")
+    return "cli-" + hashlib.sha256("\0".join(parts).encode()).hexdigest()[:24]
+
+
+def _absent(client: Any, collection: str, ids: Sequence[str]) -> int:
+    """How many of ``ids`` the collection does not hold (read in chunks, ids only)."""
+    missing = 0
+    for i in range(0, len(ids), 8192):
+        missing += len(client.get_items(collection, list(ids[i : i + 8192])).missing_ids)
+    return missing
 
 
 def batch_rows(dim: int, requested: int) -> int:
@@ -424,7 +436,9 @@ def cmd_ingest(args: argparse.Namespace) -> None:
     if col is None:
         col = client.create_collection(args.collection, dim, args.metric)
     rows = batch_rows(dim, args.batch_size)
-    writer = args.writer_id or writer_id_for(args.collection, args.file, rows, f"{args.ids}|{args.vectors}|{args.groups}|{args.version}")
+    spec = f"{args.ids}|{args.vectors}|{args.groups}|{args.version}"
+    generation = 0
+    writer = args.writer_id or writer_id_for(args.collection, args.file, rows, spec)
     nb = (n + rows - 1) // rows
 
     def batch(k: int) -> tuple[Any, ...]:
@@ -435,16 +449,29 @@ def cmd_ingest(args: argparse.Namespace) -> None:
 
     start, skipped = 0, 0
     result = None
-    if n > 0:
+    while n > 0:
         # Batch 0 goes first on its own: if this writer already sent it, the server
         # acknowledges it as a duplicate and says where the writer stands.
         first = client.ingest(args.collection, [batch(0)], writer_id=writer, first_sequence=1, window=1)
-        if first.duplicates:
-            start = min(first.next_sequence - 1, nb)
-            skipped = min(start * rows, n)
-        else:
-            start = 1
         result = first
+        if not first.duplicates:
+            start = 1
+            break
+        start = min(first.next_sequence - 1, nb)
+        skipped = min(start * rows, n)
+        # Writer positions outlive collections: the rows to skip must still be there
+        # (a collection deleted and created again holds none of them).
+        absent = _absent(client, args.collection, ids[:skipped])
+        if not absent:
+            break
+        if args.writer_id is not None:
+            raise CommandError(
+                f"writer {writer!r} already sent the first {skipped:,} rows, but {absent:,} of them are not in "
+                f"{args.collection!r} (deleted, or the collection was created again); pass a new --writer-id to send them"
+            )
+        generation += 1
+        writer = writer_id_for(args.collection, args.file, rows, spec, generation)
+        start, skipped = 0, 0
     bar = Progress(f"ingest {args.collection}", n, "items", enabled=not args.quiet)
     bar.update(min(start * rows, n))
     if start < nb:
