@@ -140,6 +140,40 @@ def test_large_upsert_is_split(
     np.testing.assert_allclose(got.vectors, x[::997], atol=1e-6)
 
 
+def test_a_split_upsert_with_a_bad_value_applies_nothing(
+    server: ServerProcess, make_client: Callable[..., hardneg.Client], collection: str
+) -> None:
+    """Non-finite values and ids given twice are refused before any batch of a split
+    upsert is sent, named by the caller's row; a batch the server refuses for another
+    reason names the caller's row and says which rows were applied."""
+    n = 1000
+    ids = [f"s{i}" for i in range(n)]
+    c = make_client(server.target, max_batch_bytes=8 * 1024)  # about 110 rows per batch
+    x = unit_rows(n, 16, seed=8)
+    x[900, 7] = np.nan
+    x[950, 2] = np.inf
+    with pytest.raises(errors.InvalidArgument) as exc:
+        c.upsert(collection, ids, x)
+    assert exc.value.field == "items.vectors[900]" and exc.value.reason == 'item "s900": value 7 is NaN; vectors must be finite'
+    assert [v.field for v in exc.value.violations] == ["items.vectors[900]", "items.vectors[950]"]
+    assert "nothing was sent" in str(exc.value)
+    with pytest.raises(errors.InvalidArgument) as exc:
+        c.upsert(collection, ids[:500] + ["s3"] + ids[501:], unit_rows(n, 16, seed=8))
+    assert exc.value.field == "items.ids[500]" and "items.ids[3]" in exc.value.reason
+    assert c.get_collection(collection).stats.item_count == 0
+
+    # A zero vector under cosine is the server's to refuse: batch by batch.
+    x = unit_rows(n, 16, seed=8)
+    x[900] = 0
+    with pytest.raises(errors.InvalidArgument) as exc:
+        c.upsert(collection, ids, x)
+    err = exc.value
+    assert err.field == "items.vectors[900]" and "zero vector" in err.reason, err
+    applied = err.applied_rows  # type: ignore[attr-defined]
+    assert 0 < applied <= 900 and f"the {applied:,} rows before it were applied" in str(err)
+    assert c.get_collection(collection).stats.item_count == applied
+
+
 def test_delete(client: hardneg.Client, collection: str) -> None:
     client.upsert(collection, ["a", "b", "c"], unit_rows(3, 16))
     res = client.delete(collection, ["a", "zzz", "c"])

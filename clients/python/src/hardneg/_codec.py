@@ -7,9 +7,11 @@ per batch and decoding one ``np.frombuffer``, never per-element Python work.
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
 import operator
+import re
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Optional, Sequence, Union
 
@@ -78,9 +80,11 @@ def encode_vectors(vectors: Any) -> tuple[np.ndarray, int]:
     """
     arr = np.ascontiguousarray(vectors, dtype=_F32)
     if arr.ndim == 1:
-        raise ValueError("vectors must be 2-D (n, dim); got a 1-D array (use x[None, :] for one vector)")
+        raise InvalidArgument("vectors must be 2-D (n, dim); got a 1-D array (use x[None, :] for one vector)",
+                              violations=[FieldViolation("vectors", "is 1-D; want (n, dim)")])
     if arr.ndim != 2:
-        raise ValueError(f"vectors must be 2-D (n, dim), got shape {arr.shape}")
+        raise InvalidArgument(f"vectors must be 2-D (n, dim), got shape {arr.shape}",
+                              violations=[FieldViolation("vectors", f"has shape {arr.shape}; want (n, dim)")])
     return arr, int(arr.shape[1])
 
 
@@ -169,17 +173,51 @@ class PreparedItems:
         return b
 
 
+def check_item_values(ids: list[str], vectors: np.ndarray) -> None:
+    """Refuses, before anything is sent, what the server would refuse in any batch of a
+    split upsert: non-finite values (as float32) and an id given twice, with fields
+    named by the caller's row. A split upsert so applies all of its batches or none for
+    these; the server checks the rest (dimension, norms, the ids' bytes)."""
+    finite = np.isfinite(vectors)
+    if not finite.all():
+        rows = np.flatnonzero(~finite.all(axis=1))
+        bad = []
+        for i in rows[:100].tolist():
+            j = int(np.flatnonzero(~finite[i])[0])
+            x = float(vectors[i, j])
+            shown = "NaN" if math.isnan(x) else ("+Inf" if x > 0 else "-Inf")  # as the server says it
+            bad.append(FieldViolation(f"items.vectors[{i}]", f"item {json.dumps(ids[i])}: value {j} is {shown}; vectors must be finite"))
+        raise _refused(bad, f"{len(rows):,} rows hold values that are not finite")
+    seen: dict[str, int] = {}
+    dups = []
+    for i, x in enumerate(ids):
+        j = seen.setdefault(x, i)
+        if j != i:
+            dups.append(FieldViolation(f"items.ids[{i}]", f"duplicates items.ids[{j}] ({x!r})"))
+    if dups:
+        raise _refused(dups[:100], f"{len(dups):,} ids are given twice")
+
+
+def _refused(violations: list[FieldViolation], count: str) -> InvalidArgument:
+    first = violations[0]
+    return InvalidArgument(f"{first.field}: {first.description} ({count}); nothing was sent", violations=violations)
+
+
 def prepare_items(ids: Any, vectors: Any, groups: Groups = None, versions: Any = None) -> PreparedItems:
     """Checks the shapes of an upsert's columns (the server checks their values)."""
     id_list = _as_id_list(ids)
     arr, dim = encode_vectors(vectors)
     if arr.shape[0] != len(id_list):
-        raise ValueError(f"got {len(id_list)} ids but {arr.shape[0]} vectors")
+        raise InvalidArgument(
+            f"got {len(id_list)} ids but {arr.shape[0]} vectors",
+            violations=[FieldViolation("items.vectors", f"{arr.shape[0]} rows for {len(id_list)} ids")],
+        )
     group_list: Optional[list[list[str]]] = None
     if groups is not None:
         group_list = [[] if g is None else ([g] if isinstance(g, str) else list(g)) for g in groups]
         if len(group_list) != len(id_list):
-            raise ValueError(f"got {len(id_list)} ids but {len(group_list)} group lists")
+            raise InvalidArgument(f"got {len(id_list)} ids but {len(group_list)} group lists",
+                                  violations=[FieldViolation("items.groups", f"{len(group_list)} lists for {len(id_list)} ids")])
     ver: Optional[np.ndarray] = None
     if versions is not None:
         try:
@@ -188,10 +226,34 @@ def prepare_items(ids: Any, vectors: Any, groups: Groups = None, versions: Any =
             else:
                 ver = np.asarray(versions, dtype=np.int64).reshape(-1)
         except OverflowError:
-            raise ValueError("versions must fit in a signed 64-bit integer") from None
+            raise InvalidArgument("versions must fit in a signed 64-bit integer",
+                                  violations=[FieldViolation("items.versions", "does not fit in a signed 64-bit integer")]) from None
         if ver.shape[0] != len(id_list):
-            raise ValueError(f"got {len(id_list)} ids but {ver.shape[0]} versions")
+            raise InvalidArgument(f"got {len(id_list)} ids but {ver.shape[0]} versions",
+                                  violations=[FieldViolation("items.versions", f"{ver.shape[0]} values for {len(id_list)} ids")])
     return PreparedItems(ids=id_list, vectors=arr, dim=dim, groups=group_list, versions=ver)
+
+
+_ROW_FIELD = re.compile(r"^(items\.[a-z_]+)\[(\d+)\]")
+
+
+def in_split_upsert(err: InvalidArgument, start: int, end: int, batch: int, batches: int) -> InvalidArgument:
+    """The server's refusal of batch ``batch`` (rows ``[start, end)``) of a split upsert,
+    with its fields renamed to the caller's rows and what was applied said."""
+
+    def rebase(field: str) -> str:
+        return _ROW_FIELD.sub(lambda m: f"{m.group(1)}[{int(m.group(2)) + start}]", field)
+
+    violations = [FieldViolation(rebase(v.field), v.description, v.reason) for v in err.violations]
+    message = _ROW_FIELD.sub(lambda m: f"{m.group(1)}[{int(m.group(2)) + start}]", err.message)
+    applied = f"the {start:,} rows before it were applied" if start else "nothing was applied"
+    out = InvalidArgument(
+        f"{message} (batch {batch + 1} of {batches}, rows {start:,}–{end - 1:,}; {applied})",
+        code=err.code, details=err.details, violations=violations,
+    )
+    out.attempts = err.attempts
+    out.applied_rows = start  # type: ignore[attr-defined]
+    return out
 
 
 def chunks(seq: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -210,12 +210,19 @@ class Core:
         items = codec.prepare_items(ids, vectors, groups, versions)
         inserted = replaced = seq = n = 0
         parts = list(items.slices(codec.MAX_BATCH_ITEMS, self.max_batch_bytes))
+        if len(parts) > 1:
+            codec.check_item_values(items.ids, items.vectors)
         for i, (start, end) in enumerate(parts):
             # Every batch but the last is acknowledged once written, not fsynced; the last
             # one's fsync makes the whole upload durable (UpsertRequest.defer_durability).
             req = pb.UpsertRequest(collection=collection, items=items.batch(start, end),
                                    defer_durability=i < len(parts) - 1)
-            resp = yield from self.unary("Upsert", req)
+            try:
+                resp = yield from self.unary("Upsert", req)
+            except errors.InvalidArgument as err:
+                if len(parts) == 1:
+                    raise
+                raise codec.in_split_upsert(err, start, end, i, len(parts)) from err
             inserted += resp.inserted
             replaced += resp.replaced
             seq = resp.sequence
