@@ -30,7 +30,7 @@ def _corpus(client: hardneg.Client, collection: str, n: int = 120) -> np.ndarray
     return x
 
 
-@pytest.mark.parametrize("strategy", ["clusters", "neighbours"])
+@pytest.mark.parametrize("strategy", ["clusters", "neighbours", "neighbors"])
 def test_build_batches_keeps_conflicts_apart(client: hardneg.Client, collection: str, strategy: str) -> None:
     _corpus(client, collection)
     anchors = [f"d{i}" for i in range(60)]

@@ -801,7 +801,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _serve(rest: list[str]) -> int:
     try:
-        binary = find_binary()
+        binary = find_binary(instead="build it from the repository with make build (bin/miner-server)")
     except ServerNotFound as e:
         sys.stderr.write(f"hardneg serve: {e}\n")
         return 1

@@ -961,7 +961,11 @@ MAX_BATCH_ANCHORS = 65_536
 MAX_BATCH_POSITIVES = 64
 MAX_BATCH_SIZE = 4_096
 MAX_OUTCOMES = 16_384
-BATCH_STRATEGIES = {"clusters": pb.BATCH_STRATEGY_CLUSTERS, "neighbours": pb.BATCH_STRATEGY_NEIGHBOURS}
+BATCH_STRATEGIES = {
+    "clusters": pb.BATCH_STRATEGY_CLUSTERS,
+    "neighbours": pb.BATCH_STRATEGY_NEIGHBOURS,
+    "neighbors": pb.BATCH_STRATEGY_NEIGHBOURS,
+}
 
 
 def _int_violation(name: str, v: Any, lo: int, hi: int) -> Optional[FieldViolation]:

@@ -44,8 +44,11 @@ def bundled_binary() -> Optional[str]:
     return None
 
 
-def find_binary() -> str:
+def find_binary(instead: str = "pass client=hardneg.Client('host:port') for a running server") -> str:
     """Returns the miner-server to run: ``$HARDNEG_SERVER_BIN``, the bundled one, or PATH.
+
+    Args:
+        instead: what the caller can do without a binary, said in the error.
 
     Raises:
         ServerNotFound: none of them exists.
@@ -60,8 +63,8 @@ def find_binary() -> str:
         return found
     raise ServerNotFound(
         "no miner-server binary: this hardneg install has none bundled (platform wheels for "
-        f"linux x86_64 and arm64 carry one). Pass client=hardneg.Client('host:port') for a running "
-        f"server, set ${BINARY_ENV} to a miner-server binary, or put miner-server on PATH."
+        f"linux x86_64 and arm64 carry one). Set ${BINARY_ENV} to a miner-server binary, put "
+        f"miner-server on PATH, or {instead}."
     )
 
 

@@ -531,7 +531,7 @@ class Client(Front):
                 items of the collection (e.g. queries); ``anchor_ids`` then only name them.
             batch_size: anchors per batch (1–4,096).
             strategy: ``"clusters"`` (NGAME: balanced 2-means clusters of the anchors'
-                vectors, whole clusters per batch) or ``"neighbours"`` (Sample4Geo: an
+                vectors, whole clusters per batch) or ``"neighbours"`` (also spelt ``"neighbors"``; Sample4Geo: an
                 anchor, its ``num_nearest`` nearest anchors and ``num_sampled`` sampled
                 from the neighbour ranks ``sample_range``).
             epochs: length of the schedule; ``first_epoch``/``num_epochs`` (0: to the
