@@ -137,6 +137,31 @@ def test_bad_batch_raises_typed_error(client: hardneg.Client, collection: str) -
     assert exc.value.ingest_result.batches == 1  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("window", [1, 8])
+def test_a_refused_ingest_says_where_to_resume(client: hardneg.Client, collection: str, window: int) -> None:
+    """After a refused batch, ingest_result.next_sequence is that batch's sequence, so
+    the writer resumes there with the batch mended (whatever was still in flight)."""
+    x = unit_rows(60, DIM, seed=28)
+    bad = x.copy()
+    bad[13, 2] = np.nan
+    ids = [f"r{i}" for i in range(60)]
+
+    def batches(v: np.ndarray, start: int = 0) -> list[tuple[list[str], np.ndarray]]:
+        return [(ids[j : j + 10], v[j : j + 10]) for j in range(start, 60, 10)]
+
+    writer = f"resume-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(errors.InvalidArgument) as exc:
+        client.ingest(collection, batches(bad), writer_id=writer, window=window)
+    res = exc.value.ingest_result  # type: ignore[attr-defined]
+    assert exc.value.sequence == 2 and "sequence 2;" in str(exc.value)  # type: ignore[attr-defined]
+    assert (res.batches, res.durable_sequence, res.next_sequence) == (1, 1, 2)
+    again = client.ingest(collection, batches(x, 10), writer_id=writer, first_sequence=res.next_sequence)
+    assert again.items == 50 and again.duplicates == 0
+    got = client.get_items(collection, ids, include_vectors=True)
+    assert not got.missing_ids
+    np.testing.assert_allclose(got.vectors, x, atol=1e-6)
+
+
 def test_resume_after_connection_cut(
     proxy: CuttableProxy, make_client: Callable[..., hardneg.Client], client: hardneg.Client, collection: str
 ) -> None:

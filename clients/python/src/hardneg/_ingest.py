@@ -110,6 +110,9 @@ class IngestState:
         self.result = IngestResult(
             writer_id=self.writer_id, durable_sequence=first_sequence - 1, next_sequence=first_sequence
         )
+        # Where the writer stands by the server's acknowledgements alone (result's
+        # next_sequence also counts batches sent and not yet acknowledged).
+        self._acknowledged_next = first_sequence
         self.source_done = False
         self._last_progress = time.monotonic()
         self._bar = _progress_bar(progress, total)
@@ -193,9 +196,8 @@ class IngestState:
             if self._bar is not None:
                 self._bar.update(n_items)
         self.result.durable_sequence = max(self.result.durable_sequence, resp.durable_sequence, resp.sequence)
-        self.result.next_sequence = max(
-            self.result.next_sequence, resp.next_sequence, self.result.durable_sequence + 1
-        )
+        self._acknowledged_next = max(self._acknowledged_next, resp.next_sequence, self.result.durable_sequence + 1)
+        self.result.next_sequence = max(self.result.next_sequence, self._acknowledged_next)
         self._last_progress = time.monotonic()
 
     # --- reconnects --------------------------------------------------------------------
@@ -223,10 +225,19 @@ class IngestState:
         return max(wait, after or 0.0)
 
     def give_up(self, err: BaseException) -> errors.HardnegError:
+        """The error an ingest ends with. Its ``ingest_result`` counts what was
+        acknowledged; its ``next_sequence`` is where to resume the writer: the first
+        batch not acknowledged, which the server did not apply."""
         if isinstance(err, grpc.RpcError):
             e = errors.from_rpc_error(err)
         else:
             e = errors.Unavailable(f"upsert stream closed early: {err}")
+        self.result.next_sequence = self._acknowledged_next
+        if self.pending and isinstance(e, errors.InvalidArgument):
+            # Batches are applied in order: the refused one is the first in flight.
+            seq = next(iter(self.pending))
+            e.message += f" (in the batch with sequence {seq}; sequences up to {self.result.durable_sequence} are durable)"
+            e.sequence = seq  # type: ignore[attr-defined]
         e.ingest_result = self.result  # type: ignore[attr-defined]
         return e
 
