@@ -227,7 +227,7 @@ class IngestState:
     def give_up(self, err: BaseException) -> errors.HardnegError:
         """The error an ingest ends with. Its ``ingest_result`` counts what was
         acknowledged; its ``next_sequence`` is where to resume the writer: the first
-        batch not acknowledged, which the server did not apply."""
+        batch not acknowledged (resent, one applied before a disconnect is a duplicate)."""
         if isinstance(err, grpc.RpcError):
             e = errors.from_rpc_error(err)
         else:
