@@ -137,10 +137,26 @@ def test_bad_batch_raises_typed_error(client: hardneg.Client, collection: str) -
     assert exc.value.ingest_result.batches == 1  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize("window", [1, 8])
-def test_a_refused_ingest_says_where_to_resume(client: hardneg.Client, collection: str, window: int) -> None:
+def test_a_refused_ingest_says_where_to_resume(client: hardneg.Client, collection: str) -> None:
     """After a refused batch, ingest_result.next_sequence is that batch's sequence, so
-    the writer resumes there with the batch mended (whatever was still in flight)."""
+    the writer resumes there with the batch mended."""
+    _refused_then_resumed(client, collection, window=1)
+
+
+def test_a_refused_ingest_with_batches_in_flight_says_where_to_resume(sync_client: hardneg.Client) -> None:
+    """As above with later batches in flight when the refusal comes. Sync client only:
+    the asyncio client's stream can end with INTERNAL ("Internal error from Core")
+    instead of the refusal when writes race it (a known defect; the client README,
+    "Streaming ingest")."""
+    name = f"t-{uuid.uuid4().hex[:12]}"
+    sync_client.create_collection(name, dim=DIM, metric="cosine")
+    try:
+        _refused_then_resumed(sync_client, name, window=8)
+    finally:
+        sync_client.delete_collection(name, missing_ok=True)
+
+
+def _refused_then_resumed(client: hardneg.Client, collection: str, window: int) -> None:
     x = unit_rows(60, DIM, seed=28)
     bad = x.copy()
     bad[13, 2] = np.nan
