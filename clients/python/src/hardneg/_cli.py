@@ -403,14 +403,6 @@ def writer_id_for(collection: str, path: str, rows: int, ids_spec: str, generati
     return "cli-" + hashlib.sha256("\0".join(parts).encode()).hexdigest()[:24]
 
 
-def _absent(client: Any, collection: str, ids: Sequence[str]) -> int:
-    """How many of ``ids`` the collection does not hold (read in chunks, ids only)."""
-    missing = 0
-    for i in range(0, len(ids), 8192):
-        missing += len(client.get_items(collection, list(ids[i : i + 8192])).missing_ids)
-    return missing
-
-
 def batch_rows(dim: int, requested: int) -> int:
     """Rows per stream batch: small enough that the client never splits a batch, so
     batch k always carries sequence k + 1 and a re-run can resume by sequence."""
@@ -461,7 +453,7 @@ def cmd_ingest(args: argparse.Namespace) -> None:
         skipped = min(start * rows, n)
         # Writer positions outlive collections: the rows to skip must still be there
         # (a collection deleted and created again holds none of them).
-        absent = _absent(client, args.collection, ids[:skipped])
+        absent = len(client.get_items(args.collection, ids[:skipped]).missing_ids)
         if not absent:
             break
         if args.writer_id is not None:

@@ -186,7 +186,7 @@ def check_item_values(ids: list[str], vectors: np.ndarray) -> None:
             j = int(np.flatnonzero(~finite[i])[0])
             x = float(vectors[i, j])
             shown = "NaN" if math.isnan(x) else ("+Inf" if x > 0 else "-Inf")  # as the server says it
-            bad.append(FieldViolation(f"items.vectors[{i}]", f"item {json.dumps(ids[i])}: value {j} is {shown}; vectors must be finite"))
+            bad.append(FieldViolation(f"items.vectors[{i}]", f"item {json.dumps(ids[i], ensure_ascii=False)}: value {j} is {shown}; vectors must be finite"))
         raise _refused(bad, f"{len(rows):,} rows hold values that are not finite")
     seen: dict[str, int] = {}
     dups = []
@@ -245,7 +245,7 @@ def in_split_upsert(err: InvalidArgument, start: int, end: int, batch: int, batc
         return _ROW_FIELD.sub(lambda m: f"{m.group(1)}[{int(m.group(2)) + start}]", field)
 
     violations = [FieldViolation(rebase(v.field), v.description, v.reason) for v in err.violations]
-    message = _ROW_FIELD.sub(lambda m: f"{m.group(1)}[{int(m.group(2)) + start}]", err.message)
+    message = rebase(err.message)  # the server's message starts with the first field
     applied = f"the {start:,} rows before it were applied" if start else "nothing was applied"
     out = InvalidArgument(
         f"{message} (batch {batch + 1} of {batches}, rows {start:,}–{end - 1:,}; {applied})",

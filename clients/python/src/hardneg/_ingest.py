@@ -110,9 +110,6 @@ class IngestState:
         self.result = IngestResult(
             writer_id=self.writer_id, durable_sequence=first_sequence - 1, next_sequence=first_sequence
         )
-        # Where the writer stands by the server's acknowledgements alone (result's
-        # next_sequence also counts batches sent and not yet acknowledged).
-        self._acknowledged_next = first_sequence
         self.source_done = False
         self._last_progress = time.monotonic()
         self._bar = _progress_bar(progress, total)
@@ -155,7 +152,6 @@ class IngestState:
         req.sequence = self.next_seq
         self.pending[self.next_seq] = (req, n_items, n_del)
         self.next_seq += 1
-        self.result.next_sequence = max(self.result.next_sequence, self.next_seq)
         return req
 
     def unacked(self) -> list[pb.UpsertStreamRequest]:
@@ -196,8 +192,10 @@ class IngestState:
             if self._bar is not None:
                 self._bar.update(n_items)
         self.result.durable_sequence = max(self.result.durable_sequence, resp.durable_sequence, resp.sequence)
-        self._acknowledged_next = max(self._acknowledged_next, resp.next_sequence, self.result.durable_sequence + 1)
-        self.result.next_sequence = max(self.result.next_sequence, self._acknowledged_next)
+        # Only acknowledgements move it: after a failure it is the first batch to resend.
+        self.result.next_sequence = max(
+            self.result.next_sequence, resp.next_sequence, self.result.durable_sequence + 1
+        )
         self._last_progress = time.monotonic()
 
     # --- reconnects --------------------------------------------------------------------
@@ -232,7 +230,6 @@ class IngestState:
             e = errors.from_rpc_error(err)
         else:
             e = errors.Unavailable(f"upsert stream closed early: {err}")
-        self.result.next_sequence = self._acknowledged_next
         if self.pending and isinstance(e, errors.InvalidArgument):
             # Batches are applied in order: the refused one is the first in flight.
             seq = next(iter(self.pending))
