@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import uuid
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator, Optional
 
+import grpc
 import numpy as np
 import pytest
 from conftest import CuttableProxy, ServerProcess, unit_rows
 
 import hardneg
 from hardneg import errors
+from hardneg.v1 import hardneg_pb2 as pb
 
 DIM = 16
 
@@ -143,17 +146,11 @@ def test_a_refused_ingest_says_where_to_resume(client: hardneg.Client, collectio
     _refused_then_resumed(client, collection, window=1)
 
 
-def test_a_refused_ingest_with_batches_in_flight_says_where_to_resume(sync_client: hardneg.Client) -> None:
-    """As above with later batches in flight when the refusal comes. Sync client only:
-    the asyncio client's stream can end with INTERNAL ("Internal error from Core")
-    instead of the refusal when writes race it (a known defect; the client README,
-    "Streaming ingest")."""
-    name = f"t-{uuid.uuid4().hex[:12]}"
-    sync_client.create_collection(name, dim=DIM, metric="cosine")
-    try:
-        _refused_then_resumed(sync_client, name, window=8)
-    finally:
-        sync_client.delete_collection(name, missing_ok=True)
+def test_a_refused_ingest_with_batches_in_flight_says_where_to_resume(
+    client: hardneg.Client, collection: str
+) -> None:
+    """As above with later batches in flight when the refusal comes."""
+    _refused_then_resumed(client, collection, window=8)
 
 
 def _refused_then_resumed(client: hardneg.Client, collection: str, window: int) -> None:
@@ -266,3 +263,76 @@ def test_unreachable_server_gives_up_after_reconnect_timeout(make_client: Callab
         c.ingest("c", [(["a"], np.ones((1, 4), np.float32))], reconnect_timeout=5.0)
     assert exc.value.ingest_result.batches == 0  # type: ignore[attr-defined]
     assert exc.value.ingest_result.reconnects >= 1  # type: ignore[attr-defined]
+
+
+class _RacingStream:
+    """An UpsertStream call as grpcio's asyncio stream behaves when the server refuses a
+    batch: writes behind the refused one fail with INTERNAL ("Internal error from
+    Core") and the refusal is lost; with nothing written behind it, reading gives the
+    refusal."""
+
+    def __init__(self, log: list[tuple[int, str, int]], stream: int, bad: int) -> None:
+        self.log, self.stream, self.bad = log, stream, bad
+        self.written: list[int] = []
+        self.acked = 0
+        self.status: Optional[grpc.StatusCode] = None
+
+    def _fail(self, code: grpc.StatusCode, details: str) -> None:
+        self.status = code
+        raise grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), details=details)
+
+    async def write(self, req: Any) -> None:
+        self.log.append((self.stream, "write", req.sequence))
+        if self.status is not None or self.bad in self.written:
+            self._fail(grpc.StatusCode.INTERNAL, "Internal error from Core")
+        self.written.append(req.sequence)
+
+    async def read(self) -> Any:
+        if self.acked >= len(self.written):
+            raise AssertionError("read with nothing in flight")
+        seq = self.written[self.acked]
+        if seq == self.bad:
+            self._fail(grpc.StatusCode.INVALID_ARGUMENT, "items.vectors[3]: not finite")
+        self.acked += 1
+        self.log.append((self.stream, "ack", seq))
+        return pb.UpsertStreamResponse(sequence=seq, durable_sequence=seq, next_sequence=seq + 1)
+
+    async def done_writing(self) -> None:
+        pass
+
+    def done(self) -> bool:
+        return self.status is not None
+
+    def cancel(self) -> None:
+        pass
+
+
+def test_async_ingest_reads_a_refusal_that_raced_later_writes() -> None:
+    """A refused batch with later batches of the window being written: the first stream
+    ends with INTERNAL, the next one resends the batches one at a time, so the refusal
+    is read and raised as InvalidArgument naming its sequence, not resent until
+    reconnect_timeout."""
+    log: list[tuple[int, str, int]] = []
+    streams: list[_RacingStream] = []
+
+    class Stub:
+        def UpsertStream(self, metadata: Any = None) -> _RacingStream:
+            streams.append(_RacingStream(log, len(streams) + 1, bad=3))
+            return streams[-1]
+
+    async def go() -> None:
+        c = hardneg.AsyncClient("localhost:1")
+        c._stub = lambda: Stub()  # type: ignore[method-assign]
+        batches = [([f"i{j}"], unit_rows(1, DIM, seed=j)) for j in range(8)]
+        with pytest.raises(errors.InvalidArgument) as exc:
+            await c.ingest("c", batches, writer_id="w", window=8, reconnect_timeout=30)
+        assert exc.value.sequence == 3  # type: ignore[attr-defined]
+        res = exc.value.ingest_result  # type: ignore[attr-defined]
+        assert (res.durable_sequence, res.next_sequence, res.reconnects) == (2, 3, 1)
+
+    asyncio.run(go())
+    assert len(streams) == 2
+    # The first stream wrote up to the batch behind the refused one and failed there.
+    assert [e for e in log if e[0] == 1] == [(1, "write", 1), (1, "write", 2), (1, "write", 3), (1, "write", 4)]
+    # The second wrote each batch only after the previous one's acknowledgement.
+    assert [e for e in log if e[0] == 2] == [(2, "write", 1), (2, "ack", 1), (2, "write", 2), (2, "ack", 2), (2, "write", 3)]

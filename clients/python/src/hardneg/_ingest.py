@@ -111,6 +111,9 @@ class IngestState:
             writer_id=self.writer_id, durable_sequence=first_sequence - 1, next_sequence=first_sequence
         )
         self.source_done = False
+        # After a stream ended with INTERNAL or UNKNOWN, resend the unacknowledged
+        # batches one at a time (see resend_one_by_one).
+        self.resend_one_by_one = False
         self._last_progress = time.monotonic()
         self._bar = _progress_bar(progress, total)
 
@@ -211,9 +214,16 @@ class IngestState:
                 return False
         return time.monotonic() - self._last_progress < self.reconnect_timeout
 
-    def on_reconnect(self) -> None:
+    def on_reconnect(self, err: Optional[BaseException] = None) -> None:
+        """Counts a reconnect. After INTERNAL or UNKNOWN the next stream resends its
+        batches one at a time, each after the previous one's acknowledgement: grpcio's
+        asyncio stream reports a write that races the server's refusal of an earlier
+        batch as INTERNAL ("Internal error from Core") and loses the refusal, and with
+        nothing in flight behind a refused batch its refusal is read as sent."""
         self.result.reconnects += 1
         self._resent.update(self.pending)
+        code = err.code() if isinstance(err, grpc.RpcError) and hasattr(err, "code") else None
+        self.resend_one_by_one = code in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN)
 
     def backoff(self, attempt: int, err: Optional[BaseException] = None) -> float:
         """Seconds to wait before re-opening the stream: doubling from 50 ms to 2 s, and

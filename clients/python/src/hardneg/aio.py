@@ -199,7 +199,7 @@ class AsyncClient(Front):
                         raise state.give_up(e) from None
                     await asyncio.sleep(state.backoff(attempt, e))
                     attempt += 1
-                    state.on_reconnect()
+                    state.on_reconnect(e)
         finally:
             state.close()
 
@@ -208,7 +208,16 @@ class AsyncClient(Front):
         try:
             try:
                 for req in state.unacked():
+                    if state.resend_one_by_one and req.sequence not in state.pending:
+                        continue  # acknowledged meanwhile (durable_sequence)
                     await call.write(req)
+                    if state.resend_one_by_one:
+                        resp = await call.read()
+                        if resp is grpc.aio.EOF:
+                            await _raise_status(call)
+                            raise _StreamClosed("server closed the stream with batches unacknowledged")
+                        state.on_response(resp)
+                state.resend_one_by_one = False
                 while True:
                     while state.window_open():
                         if not state.has_buffered():
