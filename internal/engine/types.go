@@ -166,6 +166,8 @@ func (c Config) Validate() (Config, error) {
 	}
 	if p.EfConstruction < 1 || p.EfConstruction > 4096 {
 		e.Add("index_params.ef_construction", "must be 1–4096, got %d", p.EfConstruction)
+	} else if p.EfConstruction < p.M && p.M >= 2 && p.M <= 128 {
+		e.Add("index_params.ef_construction", "must be at least m (%d), got %d", p.M, p.EfConstruction)
 	}
 	if p.EfSearch < 1 || p.EfSearch > 4096 {
 		e.Add("index_params.ef_search", "must be 1–4096, got %d", p.EfSearch)

@@ -587,7 +587,7 @@ type IndexParams struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// HNSW links per node on upper layers (layer 0 has 2·m). Default 16, range 2–128.
 	M uint32 `protobuf:"varint,1,opt,name=m,proto3" json:"m,omitempty"`
-	// Candidate list size while building. Default 200, range 1–4,096.
+	// Candidate list size while building. Default 200, range m–4,096.
 	EfConstruction uint32 `protobuf:"varint,2,opt,name=ef_construction,json=efConstruction,proto3" json:"ef_construction,omitempty"`
 	// Default candidate list size while searching. Default 64, range 1–4,096.
 	EfSearch uint32 `protobuf:"varint,3,opt,name=ef_search,json=efSearch,proto3" json:"ef_search,omitempty"`
