@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sync/atomic"
 	"time"
 
@@ -54,6 +55,9 @@ const (
 	backupChunkDefault = 1 << 20
 	backupChunkMin     = 4 << 10
 	backupChunkMax     = 8 << 20
+	// backupFraming is what a chunk's message adds to its bytes, with room to spare: a
+	// chunk is at most the server's largest message less this.
+	backupFraming = 1 << 10
 	// progressEvery is how often a long backup or restore logs its progress.
 	progressEvery = 5 * time.Second
 )
@@ -87,13 +91,22 @@ func (s *service) ListSnapshots(_ context.Context, req *hardnegv1.ListSnapshotsR
 
 // Backup streams each selected collection as a header and the chunks of its encoding.
 func (s *service) Backup(req *hardnegv1.BackupRequest, stream hardnegv1.MinerService_BackupServer) error {
-	chunk := int(req.ChunkBytes)
-	if chunk == 0 {
-		chunk = backupChunkDefault
+	most, def := backupChunkMax, backupChunkDefault
+	if s.maxMsgBytes > 0 {
+		most = min(most, s.maxMsgBytes-backupFraming)
+		def = min(def, most)
 	}
-	if chunk < backupChunkMin || chunk > backupChunkMax {
+	chunk := int(min(req.ChunkBytes, math.MaxInt32))
+	if chunk == 0 {
+		chunk = def
+	}
+	if chunk < backupChunkMin || chunk > most {
 		var e validate.Error
-		e.Add("chunk_bytes", "must be %d–%d, or 0 for %d", backupChunkMin, backupChunkMax, backupChunkDefault)
+		why := ""
+		if most < backupChunkMax {
+			why = fmt.Sprintf(" (this server sends messages of at most %d bytes, -grpc-max-msg-bytes)", s.maxMsgBytes)
+		}
+		e.Add("chunk_bytes", "must be %d–%d%s, or 0 for %d; got %d", backupChunkMin, most, why, def, req.ChunkBytes)
 		return &e
 	}
 	if _, err := s.backupEngine("backup"); err != nil {

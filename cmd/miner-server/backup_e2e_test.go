@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -446,5 +447,37 @@ func TestBackupAndRestoreNeedRoleWrite(t *testing.T) {
 	}
 	if _, err := ss.client.ListSnapshots(withToken(ctx, readToken), &hardnegv1.ListSnapshotsRequest{}); err != nil {
 		t.Fatalf("read token listing snapshots: %v", err)
+	}
+}
+
+// TestBackupChunksFitTheMessageLimit: on a server whose largest message is the
+// smallest allowed (1 MiB), a backup with the default chunk size streams chunks under
+// the limit, and a chunk size above it is refused naming chunk_bytes.
+func TestBackupChunksFitTheMessageLimit(t *testing.T) {
+	a := startServerArgs(t, t.TempDir(), "-grpc-max-msg-bytes", strconv.Itoa(1<<20))
+	fillCollection(t, a.client, "big", 200, 1024)
+	r := rand.New(rand.NewPCG(8, 8))
+	more := &hardnegv1.ItemBatch{Dim: 1024, Vectors: f32bytes(randVecs(r, 200, 1024)...)}
+	for i := range 200 {
+		more.Ids = append(more.Ids, "more-"+strconv.Itoa(i))
+	}
+	if _, err := a.client.Upsert(context.Background(), &hardnegv1.UpsertRequest{Collection: "big", Items: more}); err != nil {
+		t.Fatal(err)
+	}
+	bs := takeBackup(t, a.client, &hardnegv1.BackupRequest{Collection: "big"})
+	if len(bs) != 1 || bs[0].header.SizeBytes <= 1<<20 || len(bs[0].chunks) < 2 {
+		t.Fatalf("backup of %d collections, %d bytes in %d chunks; want one of over 1 MiB in several", len(bs), bs[0].header.SizeBytes, len(bs[0].chunks))
+	}
+	for i, ch := range bs[0].chunks {
+		if len(ch) > 1<<20-1024 {
+			t.Errorf("chunk %d: %d bytes, over the limit less 1 KiB", i, len(ch))
+		}
+	}
+	stream, err := a.client.Backup(context.Background(), &hardnegv1.BackupRequest{Collection: "big", ChunkBytes: 1 << 20})
+	if err == nil {
+		_, err = stream.Recv()
+	}
+	if codeOf(err) != codes.InvalidArgument || !strings.Contains(statusText(err), "chunk_bytes: must be 4096–1047552 (this server sends messages of at most 1048576 bytes") {
+		t.Errorf("chunk_bytes 1 MiB on a 1 MiB server: %v", err)
 	}
 }

@@ -131,7 +131,7 @@ func (s *Server) setup() error {
 	}
 	opts = append(opts, s.tracingOptions()...)
 	s.grpc = grpc.NewServer(append(opts, s.interceptorOptions()...)...)
-	s.svc = &service{db: s.db, log: s.log, mined: s.mined, cal: s.cal, exp: s.exp, hard: s.hard, ingest: s.ingest, backups: s.backups}
+	s.svc = &service{db: s.db, log: s.log, maxMsgBytes: cfg.MaxMsgBytes, mined: s.mined, cal: s.cal, exp: s.exp, hard: s.hard, ingest: s.ingest, backups: s.backups}
 	s.grpc.RegisterService(s.codec.withDecodeErrors(&hardnegv1.MinerService_ServiceDesc), s.svc)
 	if cfg.UI {
 		s.history = newStatsHistory(historySamples)

@@ -28,6 +28,9 @@ type service struct {
 	cal     *perCollection[*mining.Calibration] // per-collection score statistics of mining, read by metrics
 	exp     *perCollection[*mining.Exposure]    // per-collection counts of served negatives (loop.go)
 	hard    *perCollection[*mining.Hardness]    // per-collection closed-loop hardness of anchor keys (loop.go)
+	// maxMsgBytes is the largest message the server sends (-grpc-max-msg-bytes); 0: no
+	// limit of its own. Backup chunks stay under it.
+	maxMsgBytes int
 }
 
 func (s *service) CreateCollection(_ context.Context, req *hardnegv1.CreateCollectionRequest) (*hardnegv1.CreateCollectionResponse, error) {

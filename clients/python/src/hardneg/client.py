@@ -429,7 +429,8 @@ class Client(Front):
         Args:
             file_or_path: a path (written under a temporary name and renamed once
                 complete) or a binary file open for writing.
-            chunk_bytes: size of the chunks the server sends (0: 1 MiB).
+            chunk_bytes: size of the chunks the server sends (0: 1 MiB, or less where the
+                server's message limit is lower).
             progress: ``True`` for a tqdm bar (bytes), or an object with
                 ``update(n)``/``close()``.
 
