@@ -443,6 +443,10 @@ func batteryCases() []batteryCase {
 			_, err := c.CreateCollection(ctx, &hardnegv1.CreateCollectionRequest{Name: "n", Dim: 4, Metric: hardnegv1.Metric_METRIC_COSINE, IndexParams: &hardnegv1.IndexParams{EfConstruction: 1 << 30}})
 			return err
 		}},
+		batteryCase{"CreateCollection/ef_construction below m", codes.InvalidArgument, "index_params.ef_construction: must be at least m (16), got 8", func(ctx context.Context, c hardnegv1.MinerServiceClient) error {
+			_, err := c.CreateCollection(ctx, &hardnegv1.CreateCollectionRequest{Name: "n", Dim: 4, Metric: hardnegv1.Metric_METRIC_COSINE, IndexParams: &hardnegv1.IndexParams{EfConstruction: 8}})
+			return err
+		}},
 		batteryCase{"CreateCollection/huge ef_search", codes.InvalidArgument, "index_params.ef_search", func(ctx context.Context, c hardnegv1.MinerServiceClient) error {
 			_, err := c.CreateCollection(ctx, &hardnegv1.CreateCollectionRequest{Name: "n", Dim: 4, Metric: hardnegv1.Metric_METRIC_COSINE, IndexParams: &hardnegv1.IndexParams{EfSearch: 1 << 30}})
 			return err
@@ -548,6 +552,7 @@ func batteryCases() []batteryCase {
 		batteryCase{"Mine/guide positives wrong dim", codes.InvalidArgument, "anchors[0].guide_positive_vectors", mine(pol(func(p *hardnegv1.MiningPolicy) { p.GuideCollection = "g"; p.GuideMargin = f32p(0) }), &hardnegv1.Anchor{Id: "i1", GuidePositiveVectors: vec(1, 0)})},
 		// Mine: counts
 		batteryCase{"Mine/huge k", codes.InvalidArgument, "num_negatives", mine(&hardnegv1.MiningPolicy{NumNegatives: 1 << 31})},
+		batteryCase{"Mine/pfn_budget 2000", codes.InvalidArgument, "pfn_budget: must be 0–1024, got 2000", mine(pol(func(p *hardnegv1.MiningPolicy) { p.PfnBudget = proto.Uint32(2000) }))},
 		batteryCase{"Mine/k 1025", codes.InvalidArgument, "num_negatives", mine(&hardnegv1.MiningPolicy{NumNegatives: 1025})},
 		batteryCase{"Mine/range_min > range_max", codes.InvalidArgument, "range", mine(pol(func(p *hardnegv1.MiningPolicy) { p.RangeMin, p.RangeMax = 10, 5 }))},
 		batteryCase{"Mine/range huge", codes.InvalidArgument, "range_max", mine(pol(func(p *hardnegv1.MiningPolicy) { p.RangeMax = 1 << 31 }))},

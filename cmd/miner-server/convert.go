@@ -245,7 +245,7 @@ func fromPolicy(pb *hardnegv1.MiningPolicy) (mining.Policy, error) {
 	p.MaxExposures = int(pb.MaxExposures)
 	p.PFNThreshold = optF("pfn_threshold", pb.PfnThreshold)
 	if pb.PfnBudget != nil {
-		b := int(min(*pb.PfnBudget, mining.MaxPFNBudget+1))
+		b := int(min(*pb.PfnBudget, math.MaxInt32)) // as sent, on 32-bit platforms too
 		p.PFNBudget = &b
 	}
 	p.MinVersion = pb.MinVersion
