@@ -1,6 +1,7 @@
 package index
 
 import (
+	"math"
 	"slices"
 
 	"github.com/hardneg/hardneg/internal/engine"
@@ -46,7 +47,11 @@ func (c *Collection) VersionStats() engine.VersionStats {
 		if id == "" {
 			continue
 		}
-		s := float64(st.Newest - c.versions[slot])
+		d := st.Newest - c.versions[slot]
+		if d < 0 { // beyond the int64 range
+			d = math.MaxInt64
+		}
+		s := float64(d)
 		st.StalenessSum += s
 		for i, b := range engine.StalenessBounds {
 			if s <= b {

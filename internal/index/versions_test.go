@@ -2,6 +2,7 @@ package index
 
 import (
 	"context"
+	"math"
 	"slices"
 	"strconv"
 	"testing"
@@ -83,5 +84,20 @@ func TestVersionsSummariseLiveItems(t *testing.T) {
 	}
 	if want := []engine.VersionCount{{Version: 5, Items: 1}, {Version: 2, Items: 2}}; !slices.Equal(s.Newest, want) {
 		t.Fatalf("newest %v, want %v", s.Newest, want)
+	}
+}
+
+// TestVersionStatsAtTheEndsOfTheRange: the staleness of an item at the bottom of the
+// int64 range under an item at the top is beyond every bound, not wrapped below zero.
+func TestVersionStatsAtTheEndsOfTheRange(t *testing.T) {
+	db := testDB(t)
+	c, _ := db.create(engine.Config{Name: "c", Dim: 2, Metric: engine.Dot})
+	b := &engine.Batch{IDs: []string{"min", "max"}, Vectors: []float32{1, 0, 0, 1}, Versions: []int64{math.MinInt64, math.MaxInt64}}
+	if _, err := db.Upsert("c", b, "items"); err != nil {
+		t.Fatal(err)
+	}
+	st := c.VersionStats()
+	if st.Staleness[0] != 1 || st.Staleness[len(st.Staleness)-1] != 1 || st.StalenessSum != math.MaxInt64 {
+		t.Errorf("staleness histogram %v, sum %g; want max alone at 0 and min beyond every bound", st.Staleness, st.StalenessSum)
 	}
 }

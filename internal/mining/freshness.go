@@ -1,6 +1,8 @@
 package mining
 
 import (
+	"math"
+
 	"github.com/hardneg/hardneg/internal/validate"
 )
 
@@ -46,7 +48,7 @@ func resolveFreshness(pol *Policy, s Searcher, e *validate.Error) freshness {
 			e.Add("policy.max_staleness", "this collection does not report item versions")
 			return f
 		}
-		if m := nv.NewestVersion() - *pol.MaxStaleness; !f.on || m > f.min {
+		if m := minusStaleness(nv.NewestVersion(), *pol.MaxStaleness); !f.on || m > f.min {
 			f.min, f.on = m, true
 		}
 	}
@@ -61,4 +63,22 @@ func (p *Policy) validateFreshness(e *validate.Error, field string) {
 	if p.StaleRule != StaleSkip && p.StaleRule != StaleRescore {
 		e.Add(field+".stale_rule", "unknown stale rule %d", int(p.StaleRule))
 	}
+}
+
+// minusStaleness returns newest − staleness (staleness ≥ 0), or math.MinInt64 where that
+// is below the int64 range: no version is older than the whole range.
+func minusStaleness(newest, staleness int64) int64 {
+	if newest < math.MinInt64+staleness {
+		return math.MinInt64
+	}
+	return newest - staleness
+}
+
+// versionGap returns newer − older (older < newer), or math.MaxInt64 where that is
+// beyond the int64 range: the gap between the extreme versions saturates.
+func versionGap(newer, older int64) int64 {
+	if d := newer - older; d > 0 {
+		return d
+	}
+	return math.MaxInt64
 }

@@ -27,7 +27,7 @@ type VersionRanger interface {
 type RefreshItem struct {
 	ID              string
 	Version         int64
-	Staleness       int64 // target − Version, > 0
+	Staleness       int64 // target − Version, > 0 (math.MaxInt64 where beyond the int64 range)
 	RecentExposures uint64
 }
 
@@ -102,7 +102,7 @@ func RefreshQueue(s VersionRanger, x *Exposure, req RefreshRequest) (RefreshResu
 			return true
 		}
 		res.Due++
-		buf = append(buf, RefreshItem{ID: id, Version: v, Staleness: res.Target - v, RecentExposures: recent[id]})
+		buf = append(buf, RefreshItem{ID: id, Version: v, Staleness: versionGap(res.Target, v), RecentExposures: recent[id]})
 		if len(buf) == cap(buf) {
 			trim()
 		}

@@ -2,6 +2,7 @@ package mining
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -108,5 +109,56 @@ func TestExposureWindowTumbles(t *testing.T) {
 	}
 	if rec := x.Recent(); rec["a"] != 0 || len(rec) > 8 {
 		t.Errorf("after two more windows: %v", rec)
+	}
+}
+
+// TestVersionsAtTheEndsOfTheRange: versions span the whole int64 range. The freshness
+// rule's newest − max_staleness and the refresh queue's target − version saturate
+// instead of wrapping: the largest max_staleness makes nothing stale, and the item at
+// the bottom of the range is the stalest.
+func TestVersionsAtTheEndsOfTheRange(t *testing.T) {
+	cfg := engine.Config{Name: "v", Dim: 2, Metric: engine.Cosine}
+	items := &engine.Batch{
+		IDs:      []string{"a", "b", "c"},
+		Vectors:  []float32{1, 0, 1, 0.1, 1, 0.2},
+		Versions: []int64{-10, -5, -6},
+	}
+	s := newCollection(t, cfg, items, nil)
+	req := Request{Policy: DefaultPolicy(), Anchors: []Anchor{{Vector: []float32{1, 0}}}}
+	req.Policy.NumNegatives = 3
+	req.Policy.NearDuplicates = false
+	for _, ms := range []int64{math.MaxInt64, math.MaxInt64 - 4, 5} {
+		req.Policy.MaxStaleness = &ms
+		res, err := Mine(context.Background(), s, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a := res[0]; len(a.Negatives) != 3 || a.Removed.Stale != 0 {
+			t.Errorf("max_staleness %d: %d negatives, %d stale; want 3, 0", ms, len(a.Negatives), a.Removed.Stale)
+		}
+	}
+	ms := int64(4) // newest −5: −10 is stale, −6 is not
+	req.Policy.MaxStaleness = &ms
+	if res, err := Mine(context.Background(), s, req); err != nil || res[0].Removed.Stale != 1 {
+		t.Errorf("max_staleness 4: %+v, %v; want 1 stale", res, err)
+	}
+
+	ends := &engine.Batch{
+		IDs:      []string{"min", "neg", "max"},
+		Vectors:  []float32{1, 0, 0, 1, 1, 1},
+		Versions: []int64{math.MinInt64, -5, math.MaxInt64},
+	}
+	s = newCollection(t, engine.Config{Name: "e", Dim: 2, Metric: engine.Cosine}, ends, nil)
+	for _, target := range []*int64{ptr64(0), nil} {
+		res, err := RefreshQueue(s.(VersionRanger), nil, RefreshRequest{Target: target})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Items) != 2 || res.Items[0].ID != "min" || res.Items[0].Staleness != math.MaxInt64 || res.Items[1].ID != "neg" {
+			t.Errorf("target %v: %+v; want min (staleness MaxInt64), then neg", target, res.Items)
+		}
+	}
+	if res, _ := RefreshQueue(s.(VersionRanger), nil, RefreshRequest{Target: ptr64(0)}); res.Items[1].Staleness != 5 {
+		t.Errorf("neg's staleness %d, want 5", res.Items[1].Staleness)
 	}
 }
