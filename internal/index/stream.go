@@ -55,6 +55,7 @@ func (db *DB) StreamAppend(writer string, seq uint64, name string, b *engine.Bat
 		if len(deletes) > 0 {
 			res.Delete = c.applyDeleteLocked(deletes, lsn, w)
 		}
+		c.lastSeq = max(c.lastSeq, lsn) // an empty batch too, as recovery replays it
 		// Under the collection's lock, so a snapshot that holds this batch also
 		// holds the writer's position.
 		db.writersMu.Lock()
