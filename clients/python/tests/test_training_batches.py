@@ -177,3 +177,21 @@ def test_refresh_re_encodes_the_queue(client: hardneg.Client, collection: str) -
     q2 = client.refresh(collection, encode, version=11, limit=100, target_version=10)
     # Below version 10: the 29 left at version 0 and d0 (version 5).
     assert q2.due == 30 and len(q2) == 30 and not set(q2.ids) & set(seen[0])
+
+
+def test_refresh_keeps_groups(client: hardneg.Client, collection: str) -> None:
+    """A refresh re-encodes items without touching their groups: queries kept out of
+    the negatives by a group stay so."""
+    x = unit_rows(6, 16, seed=41)
+    ids = [f"g{i}" for i in range(6)]
+    groups = [["queries"], ["queries", "q1"], [], ["docs"], [], ["docs"]]
+    client.upsert(collection, ids, x, groups=groups)
+
+    def encode(some: list[str]) -> np.ndarray:
+        return x[[int(i[1:]) for i in some]]
+
+    q = client.refresh(collection, encode, version=3, limit=100)
+    assert sorted(q.ids) == ids
+    got = client.get_items(collection, ids)
+    assert dict(zip(got.ids, got.groups)) == dict(zip(ids, groups))
+    assert (got.versions == 3).all()

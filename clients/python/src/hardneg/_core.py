@@ -342,12 +342,18 @@ class Core:
     ) -> Op[RefreshQueue]:
         """One incremental refresh: the next ``limit`` ids of the refresh queue (items
         below ``target_version``, default ``version``) are re-encoded by
-        ``encode(ids) -> (len(ids), dim) vectors`` and upserted with ``version``; returns
-        the queue that was processed."""
+        ``encode(ids) -> (len(ids), dim) vectors`` and upserted with ``version`` and the
+        groups they have (items deleted meanwhile are skipped); returns the queue that
+        was processed."""
         q = yield from self.refresh_queue(collection, limit, version if target_version is None else target_version)
         if q.ids:
-            vectors = encode(list(q.ids))
-            yield from self.upsert(collection, q.ids, vectors, None, np.full(len(q.ids), int(version), dtype=np.int64))
+            # An upsert replaces an item's groups: send back the ones stored. Items
+            # deleted since the queue was read are left deleted.
+            now = yield from self.get_items(collection, q.ids, False)
+            if now.ids:
+                vectors = encode(list(now.ids))
+                groups = now.groups if any(now.groups) else None
+                yield from self.upsert(collection, now.ids, vectors, groups, np.full(len(now.ids), int(version), dtype=np.int64))
         return q
 
     def report_loss(self, collection: str, keys: Any, losses: Any, solved: Any) -> Op[np.ndarray]:

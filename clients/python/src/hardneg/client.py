@@ -590,7 +590,9 @@ class Client(Front):
     ) -> RefreshQueue:
         """Refreshes the index incrementally: re-encodes the next ``limit`` ids of
         :meth:`refresh_queue` (0: 1,024) with ``encode(ids) -> (len(ids), dim)`` vectors
-        and upserts them with ``version`` (e.g. the training step). The queue holds the
+        and upserts them with ``version`` (e.g. the training step), keeping each item's
+        groups (read just before; an item deleted since the queue was read is skipped,
+        not written again). The queue holds the
         items below ``target_version``, by default ``version`` itself: on a corpus
         ingested at one version, the first refresh to a later version already finds
         every item due. Returns the queue processed (``due`` says how many items were
