@@ -72,6 +72,8 @@ def main() -> None:
     ap.add_argument("--cluster-start", type=int, default=8, help="cluster size of the first epoch")
     ap.add_argument("--num-negatives", type=int, default=4)
     ap.add_argument("--mixed", type=int, default=4, help="synthetic negatives per query (MoCHi)")
+    ap.add_argument("--closed-loop-depth", type=int, default=0,
+                    help="ranks the window of an unsolved anchor moves down (0: the server's 10·k)")
     ap.add_argument("--refresh-every", type=int, default=10)
     ap.add_argument("--refresh-size", type=int, default=128)
     ap.add_argument("--lr", type=float, default=2e-3)
@@ -82,6 +84,8 @@ def main() -> None:
     if args.tiny:
         args.pairs, args.epochs, args.batch_size, args.cluster_start = 48, 2, 8, 4
         args.refresh_every, args.refresh_size = 2, 16
+        # 10·k = 40 ranks would move the window past the ~40 candidates of 48 documents.
+        args.closed_loop_depth = 8
 
     torch.manual_seed(args.seed)
     pairs = stdlib_pairs(limit=args.pairs)
@@ -120,18 +124,20 @@ def main() -> None:
             loader = DataLoader(list(range(n)), batch_sampler=sampler)  # type: ignore[arg-type]
             refresh = RefreshCallback(client, collection, encode, every=args.refresh_every, limit=args.refresh_size)
             policy = hardneg.MiningPolicy(
-                num_negatives=args.num_negatives, closed_loop=True, seed=args.seed,
+                num_negatives=args.num_negatives, closed_loop=True, closed_loop_depth=args.closed_loop_depth, seed=args.seed,
                 synthetic=hardneg.SyntheticPolicy(num_mixed=args.mixed),
             )
             step = 0
             for epoch in range(args.epochs):
-                losses, solved_frac, shifts = [], [], []
+                losses, solved_frac, shifts, mined_negs, short = [], [], [], 0, 0
                 for rows in loader:
                     rows = rows.numpy()
                     keys = [q_ids[i] for i in rows]
                     q = adapter(q_base[rows])
                     mined = client.mine(collection, anchor_ids=keys, positive_ids=[[d_ids[i]] for i in rows], policy=policy)
                     neg_idx = [int(i.split("-")[1]) for i in mined.ids[mined.mask]]
+                    mined_negs += len(neg_idx)
+                    short += int(mined.shortfall.sum())
                     docs = adapter(d_base[np.concatenate([rows, np.asarray(neg_idx, dtype=np.int64)])])
                     logits = q @ docs.T
                     syn = mined.synthetic
@@ -155,7 +161,8 @@ def main() -> None:
                 moved = sum(b.deferred for b in sampler.last)
                 print(
                     f"epoch {epoch}  batches {len(sampler.last)}  cluster size {sampler.last[0].cluster_size}  "
-                    f"rows moved {moved}  loss {np.mean(losses):.4f}  solved {np.mean(solved_frac):.2f}  "
+                    f"rows moved {moved}  negatives {mined_negs} (short {short})  "
+                    f"loss {np.mean(losses):.4f}  solved {np.mean(solved_frac):.2f}  "
                     f"band shift {np.mean(shifts):.1f}  refreshed {refresh.refreshed}"
                 )
         finally:

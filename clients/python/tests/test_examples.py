@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -54,3 +55,7 @@ def test_hard_batches_training_runs_and_reports(server: ServerProcess) -> None:
     assert len(epochs) == 2, stdout
     assert all("rows moved" in e and "band shift" in e and "refreshed" in e for e in epochs)
     assert "cluster size 4" in epochs[0] and "cluster size 8" in epochs[1]
+    # Every epoch mines negatives (a window moved past the candidates would mine none).
+    for e in epochs:
+        n = int(re.search(r"negatives (\d+) ", e).group(1))  # type: ignore[union-attr]
+        assert n > 0, e
