@@ -279,6 +279,32 @@ def test_mine_table_json_and_explain(own_server: ServerProcess, capsys: pytest.C
     assert [a["anchor"] for a in res["anchors"]] == ["#0", "#1"] and len(res["negatives"]) == 6
 
 
+def test_mine_set_values_unknown_positives_and_a_cut_explanation(
+    own_server: ServerProcess, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _mined_collection(own_server)
+    base = ["mine", "docs", "--anchor", "d10:d11", "-k", "3"]
+    a = run_json(capsys, own_server, *base, "--set", "exclude_same_group=1", "--set", "max_rank=4294967295")
+    b = run_json(capsys, own_server, *base, "--set", "exclude_same_group=yes")
+    c = run_json(capsys, own_server, *base, "--set", "exclude_same_group=true")
+    assert a["negatives"] == b["negatives"] == c["negatives"] and len(a["negatives"]) == 3
+    code, _, err = run(capsys, own_server, *base, "--set", "exclude_same_group=maybe")
+    assert code == 1 and "exclude_same_group=maybe: expected true or false" in err
+
+    res = run_json(capsys, own_server, *base, "--set", 'synthetic={"num_mixed": 2}')
+    assert len(res["negatives"]) == 3
+    code, _, err = run(capsys, own_server, *base, "--set", "synthetic=4")
+    assert code == 1 and "expected a JSON object of SyntheticPolicy fields" in err
+
+    code, out, err = run(capsys, own_server, "mine", "docs", "--anchor", "d10:d11,nosuch", "-k", "3")
+    assert code == 0 and "anchor d10: positive(s) not in 'docs': nosuch" in err
+
+    res = run_json(capsys, own_server, *base, "--explain", "1")
+    assert res["explain_truncated"] == ["d10"] and len(res["removed"]) <= 1
+    code, out, _ = run(capsys, own_server, *base, "--explain", "1")
+    assert "more were judged for d10 than --explain 1 lists" in out
+
+
 def test_snapshot_and_list(own_server: ServerProcess, capsys: pytest.CaptureFixture[str]) -> None:
     _mined_collection(own_server)
     code, out, err = run(capsys, own_server, "snapshot", "docs")

@@ -495,12 +495,33 @@ def cmd_ingest(args: argparse.Namespace) -> None:
 # mine -----------------------------------------------------------------------------------------
 
 
-def _policy_value(raw: str) -> Any:
-    low = raw.lower()
-    if low in ("true", "false"):
-        return low == "true"
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+
+
+def _policy_value(field: Any, raw: str) -> Any:
+    """The value of ``--set FIELD=VALUE`` for a MiningPolicy field: true/false (also
+    1/0, yes/no, on/off) for a yes-or-no field, a JSON object for ``synthetic``, else a
+    number or the text itself; none or null for unset."""
+    from hardneg.types import SyntheticPolicy
+
+    low = raw.strip().lower()
     if low in ("none", "null"):
         return None
+    kind = str(field.type)
+    if "bool" in kind:
+        if low in _TRUE or low in _FALSE:
+            return low in _TRUE
+        raise CommandError(f"--set {field.name}={raw}: expected true or false")
+    if field.name == "synthetic":
+        try:
+            obj = json.loads(raw)
+            return SyntheticPolicy(**obj)
+        except (ValueError, TypeError) as e:
+            names = ", ".join(f.name for f in dataclasses.fields(SyntheticPolicy))
+            raise CommandError(
+                f"--set synthetic={raw}: expected a JSON object of SyntheticPolicy fields ({names}), "
+                f'e.g. synthetic=\'{{"num_mixed": 4}}\': {e}'
+            ) from None
     for conv in (int, float):
         try:
             return conv(raw)
@@ -531,13 +552,13 @@ def cmd_mine(args: argparse.Namespace) -> None:
         positives = [[] for _ in anchor_ids]
     if not anchor_ids:
         raise CommandError("no anchors: give --anchor ID[:POSITIVE,...] (repeatable) or --vectors FILE.npy")
-    known = {f.name for f in dataclasses.fields(MiningPolicy)}
+    known = {f.name: f for f in dataclasses.fields(MiningPolicy)}
     policy: dict[str, Any] = {"num_negatives": args.k}
     for kv in args.set or []:
         k, sep, v = kv.partition("=")
         if not sep or k not in known:
             raise CommandError(f"--set {kv!r}: expected FIELD=VALUE with a MiningPolicy field ({', '.join(sorted(known))})")
-        policy[k] = _policy_value(v)
+        policy[k] = _policy_value(known[k], v)
     res = _client(args).mine(
         args.collection,
         anchor_ids=anchor_ids if vectors is None else None,
@@ -547,6 +568,14 @@ def cmd_mine(args: argparse.Namespace) -> None:
         explain=args.explain if args.explain else False,
     )
     label = [a if a is not None else f"#{i}" for i, a in enumerate(anchor_ids)]
+    for i, unknown in enumerate(res.unknown_positive_ids):
+        if unknown:
+            sys.stderr.write(f"hardneg mine: anchor {label[i]}: positive(s) not in {args.collection!r}: {', '.join(unknown)}\n")
+    truncated = (
+        [label[i] for i in range(len(anchor_ids)) if res.explain_truncated[i]]
+        if res.explain_truncated is not None
+        else []
+    )
     negatives = []
     for i in range(len(anchor_ids)):
         for j in range(int(res.counts[i])):
@@ -572,13 +601,15 @@ def cmd_mine(args: argparse.Namespace) -> None:
         out: dict[str, Any] = {"negatives": negatives, "anchors": summary}
         if args.explain:
             out["removed"] = removed
+            out["explain_truncated"] = truncated
         return _print_json(out)
     _table(["ANCHOR", "RANK", "NEGATIVE", "SCORE"], [[n["anchor"], n["rank"], n["id"], f"{n['score']:.4f}"] for n in negatives])
     for s in summary:
         if s["shortfall"]:
             sys.stdout.write(f"{s['anchor']}: {s['shortfall']} short of {args.k}\n")
     if args.explain:
-        sys.stdout.write(f"\nremoved candidates ({len(removed)}):\n")
+        cut = f"; more were judged for {', '.join(truncated)} than --explain {args.explain} lists" if truncated else ""
+        sys.stdout.write(f"\nremoved candidates ({len(removed)}{cut}):\n")
         _table(
             ["ANCHOR", "RANK", "CANDIDATE", "SCORE", "RULE"],
             [[r["anchor"], r["rank"], r["id"], "" if math.isnan(r["score"]) else f"{r['score']:.4f}", r["rule"]] for r in removed],
