@@ -148,6 +148,12 @@ def test_ingest_npy_then_rerun_skips_everything(own_server: ServerProcess, capsy
     # Progress went to stderr, the summary to stdout.
     code, so, se = run(capsys, own_server, "--progress", "ingest", "docs", str(vp), "--ids", str(ip), "--batch-size", "300", "--version", "7")
     assert code == 0 and "2,500 already acknowledged" in so and "ingest docs [" in se
+    # --metric must be the existing collection's: nothing is sent otherwise.
+    code, so, se = run(capsys, own_server, "ingest", "docs", str(vp), "--ids", str(ip), "--create", "--metric", "dot")
+    assert code == 1 and "--metric dot: collection 'docs' exists with metric cosine" in se
+    code, so, se = run(capsys, own_server, "ingest", "docs", str(vp), "--ids", str(ip), "--batch-size", "300", "--version", "7",
+                       "--metric", "cosine")
+    assert code == 0, se
 
 
 def test_ingest_resumes_after_an_interrupted_run(own_server: ServerProcess, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -63,6 +63,13 @@ def test_ingest_batch_shapes_and_deletes(client: hardneg.Client, collection: str
     assert got.versions.tolist() == [0, 0, 9, 9]
 
 
+def test_ingest_batch_with_none_for_every_optional_field(client: hardneg.Client, collection: str) -> None:
+    """Batch's positional form with None for groups, versions and delete_ids."""
+    x = unit_rows(3, DIM, seed=40)
+    res = client.ingest(collection, [hardneg.Batch(["n0", "n1", "n2"], x, None, None, None)])
+    assert res.items == 3 and client.get_items(collection, ["n0", "n1", "n2"]).missing_ids == []
+
+
 def test_ingest_splits_oversized_batches(
     server: ServerProcess, make_client: Callable[..., hardneg.Client], collection: str
 ) -> None:

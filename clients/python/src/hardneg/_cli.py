@@ -423,10 +423,13 @@ def cmd_ingest(args: argparse.Namespace) -> None:
             raise
     if col is not None and col.dim != dim:
         raise CommandError(f"{args.file}: vectors of dim {dim}, collection {args.collection!r} has dim {col.dim}")
-    if zero >= 0 and (col.metric if col is not None else args.metric) == "cosine":
+    if col is not None and args.metric is not None and col.metric != args.metric:
+        raise CommandError(f"--metric {args.metric}: collection {args.collection!r} exists with metric {col.metric}")
+    metric = args.metric or "cosine"
+    if zero >= 0 and (col.metric if col is not None else metric) == "cosine":
         raise CommandError(f"{args.file}: row {zero} is a zero vector, which has no direction under cosine")
     if col is None:
-        col = client.create_collection(args.collection, dim, args.metric)
+        col = client.create_collection(args.collection, dim, metric)
     rows = batch_rows(dim, args.batch_size)
     spec = f"{args.ids}|{args.vectors}|{args.groups}|{args.version}"
     generation = 0
@@ -794,7 +797,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--batch-size", type=_positive(int), default=1024, help="rows per batch (fewer for wide vectors)")
     sp.add_argument("--writer-id", help="stream writer id (default: derived from collection, file and batch size)")
     sp.add_argument("--create", action="store_true", help="create the collection if it does not exist")
-    sp.add_argument("--metric", default="cosine", choices=["cosine", "dot", "l2"], help="metric for --create")
+    sp.add_argument("--metric", choices=["cosine", "dot", "l2"],
+                    help="metric for --create (default cosine); with an existing collection it must be the collection's")
 
     sp = add("mine", "mine hard negatives and print them as a table", cmd_mine)
     sp.add_argument("collection")

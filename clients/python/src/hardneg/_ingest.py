@@ -124,13 +124,13 @@ class IngestState:
         b = to_batch(user_batch)
         collection = b.collection or self.collection
         out: list[tuple[pb.UpsertStreamRequest, int, int]] = []
-        if b.vectors is not None or len(b.ids):
+        if b.vectors is not None or (b.ids is not None and len(b.ids)):
             items = prepare_items(b.ids, b.vectors, b.groups, b.versions)
             for start, end in items.slices(self.max_batch_items, self.max_batch_bytes):
                 req = pb.UpsertStreamRequest(collection=collection, writer_id=self.writer_id)
                 req.items.CopyFrom(items.batch(start, end))
                 out.append((req, end - start, 0))
-        deletes = _as_id_list(b.delete_ids, "delete_ids") if len(b.delete_ids) else []
+        deletes = _as_id_list(b.delete_ids, "delete_ids") if b.delete_ids is not None and len(b.delete_ids) else []
         for part in chunks(deletes, self.max_batch_items):
             # Deletes apply after the upserts of their request: they ride on the last
             # upsert request when it has room, else on requests of their own.
