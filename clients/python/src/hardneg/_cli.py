@@ -357,6 +357,7 @@ def _load_source(args: argparse.Namespace) -> tuple[list[str], Any, Optional[lis
     elif path.endswith(".parquet"):
         try:
             import pyarrow.parquet as pq
+            import pyarrow.types as pa_types
         except ImportError:
             raise CommandError("reading .parquet needs pyarrow: pip install 'hardneg[parquet]'") from None
         try:
@@ -378,6 +379,11 @@ def _load_source(args: argparse.Namespace) -> tuple[list[str], Any, Optional[lis
                 raise CommandError(f"{path}: row {i} of column {id_col!r} is null")
         ids = [str(v) for v in raw_ids]
         _check_ids(f"{path}: column {id_col!r}", ids)
+        vtype = table.schema.field(vec_col).type
+        value_type = getattr(vtype, "value_type", None)
+        if value_type is not None and (pa_types.is_integer(value_type) or pa_types.is_boolean(value_type)):
+            raise CommandError(f"{path}: column {vec_col!r} holds lists of {value_type} values; "
+                               "vectors must be floating point (token ids rather than embeddings?)")
         vectors = _parquet_vectors(path, vec_col, table.column(vec_col).to_pylist())
         zero = _check_vectors(f"{path}: column {vec_col!r}", vectors)
         if args.groups:
