@@ -78,3 +78,26 @@ def test_failed_backup_leaves_no_file(pair: tuple[hardneg.Client, hardneg.Client
     with pytest.raises(errors.NotFound):
         a.backup("nope", tmp_path / "x.hnb")
     assert not any(p.name.startswith("x.hnb") for p in tmp_path.iterdir())
+
+
+def test_restore_of_several_collections_skips_existing_and_reports_what_it_restored(
+    pair: tuple[hardneg.Client, hardneg.Client],
+) -> None:
+    a, b = pair
+    for name in ("c1", "c2", "c3"):
+        a.create_collection(name, 4)
+        a.upsert(name, [f"{name}-{i}" for i in range(5)], unit_rows(5, 4, 1))
+    buf = io.BytesIO()
+    a.backup(None, buf)
+    b.create_collection("c2", 4)
+    b.upsert("c2", ["mine"], unit_rows(1, 4, 2))
+    buf.seek(0)
+    with pytest.raises(errors.FailedPrecondition, match="not empty") as exc:
+        b.restore(buf)
+    assert [c.name for c in exc.value.restored] == ["c1"]  # type: ignore[attr-defined]
+    b.delete_collection("c1")
+    buf.seek(0)
+    done = b.restore(buf, skip_existing=True)
+    assert [c.name for c in done] == ["c1", "c3"]
+    assert b.get_items("c2", ["mine"]).ids == ["mine"] and b.get_collection("c2").stats.item_count == 1
+    assert b.get_collection("c3").stats.item_count == 5

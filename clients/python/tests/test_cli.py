@@ -364,6 +364,29 @@ def test_backup_restore_into_a_fresh_server(own_server: ServerProcess, second_se
     code, _, err = run(capsys, second_server, "restore", str(f), "-c", "x")
     assert code == 1 and "holds 2 collections" in err
 
+    # A file of several collections onto a server that holds some of them.
+    code, out, err = run(capsys, second_server, "delete", "other")
+    assert code == 1 and "would delete 'other' and its 2 items: pass --yes" in err
+    assert run(capsys, second_server, "delete", "other", "--yes")[1] == "deleted 'other' (2 items)\n"
+    assert run(capsys, second_server, "delete", "other", "--missing-ok")[0] == 0
+    code, out, err = run(capsys, second_server, "restore", str(f))
+    assert code == 1 and "not empty" in err and "(0 of 2 collections restored before it; --skip-existing" in err
+    code, out, err = run(capsys, second_server, "restore", str(f), "--skip-existing")
+    assert code == 0, err
+    assert out == "restored 'other': 2 items\nskipped 'docs': the server holds a collection of that name with items\n"
+    assert run_json(capsys, second_server, "restore", str(f), "--skip-existing") == {
+        "file": str(f), "collections": [], "skipped": ["docs", "other"]}
+
+
+def test_output_to_a_closed_pipe_ends_quietly(own_server: ServerProcess) -> None:
+    _mined_collection(own_server)
+    p = subprocess.Popen([sys.executable, "-m", "hardneg._cli", "--addr", own_server.target, "--json", "mine", "docs",
+                          "--anchor", "d10", "-k", "200"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert p.stdout is not None and p.stderr is not None
+    p.stdout.close()  # the reader goes away before anything is written
+    err = p.stderr.read()
+    assert p.wait(timeout=60) == 141 and err == b"", err
+
 
 def test_restore_of_a_damaged_file_applies_nothing(own_server: ServerProcess, second_server: ServerProcess,
                                                    capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -180,6 +180,13 @@ class Reader:
             self._next = self._read()
             yield Entry(backup_info(msg.header), msg.header)
 
+    def skip(self, entry: Entry) -> None:
+        """Reads past ``entry``'s chunks without sending them."""
+        while self._next is not None and self._next.WhichOneof("part") == "chunk":
+            if self.progress is not None:
+                self.progress.update(len(self._next.chunk))
+            self._next = self._read()
+
     def requests(self, entry: Entry, name: Optional[str]) -> Iterator[pb.RestoreRequest]:
         """The Restore stream of ``entry``: its header (with the target name), then its
         chunks as the file holds them."""
@@ -262,6 +269,21 @@ class Restore:
 
     def entries(self) -> Iterator[Entry]:
         return self.reader.entries()
+
+    def target(self, entry: Entry) -> str:
+        """The name ``entry`` is restored under."""
+        return self.collection or entry.info.collection
+
+    def skip(self, entry: Entry) -> None:
+        self.reader.skip(entry)
+
+    def failed(self, err: BaseException, restored: list[Any]) -> BaseException:
+        """The error a restore ends with: the file's own error if reading it failed
+        (gRPC reports that only as a cancelled call), else ``err``; ``restored`` lists
+        the collections restored before it."""
+        e = self.error if self.error is not None else err
+        e.restored = restored  # type: ignore[attr-defined]
+        return e
 
     def requests(self, entry: Entry) -> Iterator[pb.RestoreRequest]:
         """The entry's Restore stream; an error reading the file is kept in ``error``

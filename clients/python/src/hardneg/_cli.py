@@ -9,7 +9,7 @@ flag through. The other commands are clients of a running server: ``collections`
 ``HARDNEG_TLS_KEY``, ``HARDNEG_TLS_SERVER_NAME``, ``HARDNEG_TLS``). ``--json`` prints machine-readable output.
 
 Exit status: 0 success, 1 failure (one line on stderr naming the problem), 2 usage
-error, 130 interrupted.
+error, 130 interrupted, 141 the output pipe closed early.
 """
 
 from __future__ import annotations
@@ -658,18 +658,54 @@ def cmd_backup(args: argparse.Namespace) -> None:
 
 
 def cmd_restore(args: argparse.Namespace) -> None:
+    from hardneg._backup import scan
+
     _check_file(args.file)
-    bar = Progress("restore", None, "B", enabled=not args.quiet)
     try:
-        cols = _client(args).restore(args.file, args.collection, progress=bar)
+        with open(args.file, "rb") as f:
+            names = [i.collection for i in scan(f)]
     except BackupFileError as e:
         raise CommandError(f"{args.file}: {e}") from None
+    bar = Progress("restore", None, "B", enabled=not args.quiet)
+    try:
+        cols = _client(args).restore(args.file, args.collection, skip_existing=args.skip_existing, progress=bar)
+    except (BackupFileError, errors.HardnegError, OSError) as e:
+        bar.close()
+        done = getattr(e, "restored", [])
+        for c in done:
+            sys.stdout.write(f"restored {c.name!r}: {c.stats.item_count:,} items\n")
+        msg = f"{args.file}: {e}" if isinstance(e, BackupFileError) else _error_line(e)
+        if done or (len(names) > 1 and isinstance(e, errors.FailedPrecondition)):
+            msg += (f" ({len(done)} of {len(names)} collections restored before it; "
+                    "--skip-existing restores the others and leaves those that hold items, "
+                    "`hardneg delete NAME --yes` removes one)")
+        raise CommandError(msg) from None
     finally:
         bar.close()
+    restored = {c.name for c in cols}
+    skipped = [n for n in names if n not in restored] if args.collection is None else []
     if args.json:
-        return _print_json({"file": args.file, "collections": cols})
+        return _print_json({"file": args.file, "collections": cols, "skipped": skipped})
     for c in cols:
         sys.stdout.write(f"restored {c.name!r}: {c.stats.item_count:,} items\n")
+    for n in skipped:
+        sys.stdout.write(f"skipped {n!r}: the server holds a collection of that name with items\n")
+
+
+def cmd_delete(args: argparse.Namespace) -> None:
+    client = _client(args)
+    try:
+        info = client.get_collection(args.name)
+    except errors.NotFound:
+        if args.missing_ok:
+            return
+        raise
+    if not args.yes:
+        raise CommandError(f"would delete {args.name!r} and its {info.stats.item_count:,} items: pass --yes")
+    client.delete_collection(args.name, missing_ok=args.missing_ok)
+    if args.json:
+        return _print_json({"deleted": args.name, "items": info.stats.item_count})
+    sys.stdout.write(f"deleted {args.name!r} ({info.stats.item_count:,} items)\n")
 
 
 def cmd_health(args: argparse.Namespace) -> None:
@@ -826,6 +862,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("restore", "restore the collection(s) of a backup file into the server", cmd_restore)
     sp.add_argument("file")
     sp.add_argument("-c", "--collection", help="a new name (the file must hold one collection)")
+    sp.add_argument("--skip-existing", action="store_true",
+                    help="leave collections the server already holds with items as they are; restore the others")
+
+    sp = add("delete", "delete a collection and its stored data", cmd_delete)
+    sp.add_argument("name")
+    sp.add_argument("--yes", action="store_true", help="required: confirms the deletion")
+    sp.add_argument("--missing-ok", action="store_true", help="succeed when there is no such collection")
 
     sp = add("health", "ask the server's health service (exit 0 when SERVING)", cmd_health)
     sp.add_argument("--service", default="hardneg.v1.MinerService", help="service to ask about ('' for the server)")
@@ -890,8 +933,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except SystemExit as e:
         return int(e.code or 0)
     except KeyboardInterrupt:
-        sys.stderr.write("hardneg: interrupted\n")
+        sys.stderr.write(f"hardneg {args.command}: interrupted\n")
         return 130
+    except BrokenPipeError:
+        # The reader of stdout went away (`hardneg … | head`): stop quietly, as a tool
+        # killed by SIGPIPE does; what is still buffered goes nowhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except (errors.HardnegError, CommandError, BackupFileError, OSError, ValueError, TypeError) as e:
         sys.stderr.write(f"hardneg {args.command}: {_error_line(e)}\n")
         return 1

@@ -335,21 +335,36 @@ class AsyncClient(Front):
                 bar.close()
 
     async def restore(
-        self, file_or_path: _backup.PathOrFile, collection: Optional[str] = None, *, progress: Any = False
+        self,
+        file_or_path: _backup.PathOrFile,
+        collection: Optional[str] = None,
+        *,
+        skip_existing: bool = False,
+        progress: Any = False,
     ) -> list[CollectionInfo]:
         """See :meth:`hardneg.Client.restore` (the file is read from the event loop)."""
         r = _backup.Restore(file_or_path, collection, progress)
         out = []
         try:
             for entry in r.entries():
+                if skip_existing:
+                    try:
+                        held = (await self.get_collection(r.target(entry))).stats.item_count
+                    except errors.NotFound:
+                        held = 0
+                    except errors.HardnegError as e:
+                        raise r.failed(e, out) from None
+                    if held:
+                        r.skip(entry)
+                        continue
                 try:
                     resp = await self._stub().Restore(r.requests(entry), metadata=self._core.config.metadata())
                 except grpc.RpcError as e:
-                    if r.error is not None:
-                        raise r.error from None
-                    raise errors.from_rpc_error(e) from None
+                    raise r.failed(errors.from_rpc_error(e), out) from None
                 out.append(codec.collection_info(resp.collection))
             return out
+        except _backup.BackupFileError as e:
+            raise r.failed(e, out) from None
         finally:
             r.close()
 

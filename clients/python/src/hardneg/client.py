@@ -457,7 +457,12 @@ class Client(Front):
                 bar.close()
 
     def restore(
-        self, file_or_path: _backup.PathOrFile, collection: Optional[str] = None, *, progress: Any = False
+        self,
+        file_or_path: _backup.PathOrFile,
+        collection: Optional[str] = None,
+        *,
+        skip_existing: bool = False,
+        progress: Any = False,
     ) -> list[CollectionInfo]:
         """Restores the collections of a backup file written by :meth:`backup`.
 
@@ -469,21 +474,34 @@ class Client(Front):
 
         The server verifies each collection's size and checksum before it applies
         anything (:class:`hardneg.errors.DataLoss` for a damaged file). A target that
-        exists must be empty (:class:`hardneg.errors.FailedPrecondition` otherwise).
-        Returns the restored collections.
+        exists must be empty (:class:`hardneg.errors.FailedPrecondition` otherwise);
+        ``skip_existing=True`` leaves such collections as they are and restores the
+        others. Returns the restored collections. Collections are restored one after
+        another: an error raised part-way lists those restored before it in its
+        ``restored`` attribute.
         """
         r = _backup.Restore(file_or_path, collection, progress)
         out = []
         try:
             for entry in r.entries():
+                if skip_existing:
+                    try:
+                        held = (self.get_collection(r.target(entry))).stats.item_count
+                    except errors.NotFound:
+                        held = 0
+                    except errors.HardnegError as e:
+                        raise r.failed(e, out) from None
+                    if held:
+                        r.skip(entry)
+                        continue
                 try:
                     resp = self._stub().Restore(r.requests(entry), metadata=self._core.config.metadata())
                 except grpc.RpcError as e:
-                    if r.error is not None:
-                        raise r.error from None
-                    raise errors.from_rpc_error(e) from None
+                    raise r.failed(errors.from_rpc_error(e), out) from None
                 out.append(codec.collection_info(resp.collection))
             return out
+        except _backup.BackupFileError as e:
+            raise r.failed(e, out) from None
         finally:
             r.close()
 
