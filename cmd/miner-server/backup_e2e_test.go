@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -155,7 +156,9 @@ func TestBackupRestoreRoundTripIntoFreshServer(t *testing.T) {
 		t.Fatalf("backup of one collection streamed %d", len(bs))
 	}
 	h, data := bs[0].header, bs[0].bytes()
-	if h.ItemCount != uint64(len(ids)) || h.SizeBytes != uint64(len(data)) || h.Crc32C != crc32.Checksum(data, crc32.MakeTable(crc32.Castagnoli)) {
+	// The checksum is the CRC-32C of the encoding without its last 4 bytes, which hold it.
+	if h.ItemCount != uint64(len(ids)) || h.SizeBytes != uint64(len(data)) || h.Crc32C != crc32.Checksum(data[:len(data)-4], crc32.MakeTable(crc32.Castagnoli)) ||
+		h.Crc32C != binary.LittleEndian.Uint32(data[len(data)-4:]) {
 		t.Fatalf("header %v does not describe the %d items and %d bytes received", h, len(ids), len(data))
 	}
 	if h.FormatVersion != storage.SnapshotVersion || h.Collection.GetName() != "docs" || h.Collection.GetDim() != 16 || h.Collection.GetIndexParams().GetExactThreshold() != 100 ||
@@ -250,6 +253,9 @@ func TestBackupRestoreRoundTripIntoFreshServer(t *testing.T) {
 	if _, err := a.client.ListSnapshots(ctx, &hardnegv1.ListSnapshotsRequest{Collection: "nope"}); codeOf(err) != codes.NotFound {
 		t.Fatalf("snapshots of a missing collection: %v", err)
 	}
+	if other := takeBackup(t, a.client, &hardnegv1.BackupRequest{Collection: "small"}); other[0].header.Crc32C == h.Crc32C {
+		t.Fatalf("two collections' backups have the same checksum %08x", h.Crc32C)
+	}
 }
 
 func TestRestoreRejectsDamagedStreamsApplyingNothing(t *testing.T) {
@@ -284,6 +290,13 @@ func TestRestoreRejectsDamagedStreamsApplyingNothing(t *testing.T) {
 		{"second header", bs.header, [][]byte{data[:10]}, codes.InvalidArgument},
 	}
 	b := startServer(t, t.TempDir())
+	// A header from servers that put the CRC of the whole encoding there restores.
+	if resp, err := restore(b.client, "old-style", hdr(func(h *hardnegv1.BackupHeader) { h.Crc32C = crc(data) }), bs.chunks); err != nil || resp.Collection.GetStats().GetItemCount() == 0 {
+		t.Fatalf("restore with the whole encoding's CRC in the header: %v %v", resp, err)
+	}
+	if _, err := b.client.DeleteCollection(context.Background(), &hardnegv1.DeleteCollectionRequest{Name: "old-style"}); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var err error

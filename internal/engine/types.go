@@ -282,7 +282,7 @@ type Backup struct {
 	Items    int       // live items
 	LSN      uint64    // log sequence number of the last write included
 	Bytes    int64     // size of the encoding
-	Checksum uint32    // CRC-32C (Castagnoli) of the encoding
+	Checksum uint32    // CRC-32C (Castagnoli) of the encoding without its last 4 bytes, which hold the same CRC
 	TakenAt  time.Time // when the copy was taken
 	io.ReadCloser
 }
@@ -291,7 +291,7 @@ type Backup struct {
 type RestoreSource struct {
 	FormatVersion uint32 // the Backup's Format
 	Bytes         int64  // size of the encoding
-	Checksum      uint32 // CRC-32C of the encoding
+	Checksum      uint32 // as Backup.Checksum; also accepted: the CRC-32C of the whole encoding (backups of servers before this rule)
 }
 
 // RestoreResult describes a restored collection.

@@ -56,13 +56,14 @@ func (db *DB) encodeBackup(ctx context.Context, c *Collection, w io.Writer, b *e
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	h := binfmt.NewHash()
-	cw := &countWriter{w: io.MultiWriter(w, h)}
+	cw := &countWriter{w: w}
 	if err := c.writeSnapshot(cw, nil); err != nil {
 		return err
 	}
 	b.Config = engine.Config{Name: c.name, Dim: c.dim, Metric: c.metric, Params: c.params}
-	b.Items, b.LSN, b.Bytes, b.Checksum, b.TakenAt = len(c.slots), c.lastSeq, cw.n, h.Sum32(), time.Now()
+	// The encoding ends with the CRC-32C of what precedes it: that is the checksum
+	// (a CRC over the whole encoding would be the same constant for every backup).
+	b.Items, b.LSN, b.Bytes, b.Checksum, b.TakenAt = len(c.slots), c.lastSeq, cw.n, cw.trailer(), time.Now()
 	return nil
 }
 
@@ -86,7 +87,8 @@ func (db *DB) Restore(ctx context.Context, r io.Reader, src engine.RestoreSource
 	}
 	defer f.Close()
 	h := binfmt.NewHash()
-	n, err := copyProgress(io.MultiWriter(f, h), io.LimitReader(r, src.Bytes+1), progress)
+	cw := &countWriter{w: io.MultiWriter(f, h)}
+	n, err := copyProgress(cw, io.LimitReader(r, src.Bytes+1), progress)
 	switch {
 	case err != nil:
 		return engine.RestoreResult{}, fmt.Errorf("restore: receive: %w", err)
@@ -94,8 +96,10 @@ func (db *DB) Restore(ctx context.Context, r io.Reader, src engine.RestoreSource
 		return engine.RestoreResult{}, fmt.Errorf("%w: more than the %d bytes the header declares", engine.ErrBackupInvalid, src.Bytes)
 	case n < src.Bytes:
 		return engine.RestoreResult{}, fmt.Errorf("%w: truncated: %d of %d bytes", engine.ErrBackupDamaged, n, src.Bytes)
-	case h.Sum32() != src.Checksum:
-		return engine.RestoreResult{}, fmt.Errorf("%w: checksum mismatch: crc32c %08x, header says %08x", engine.ErrBackupDamaged, h.Sum32(), src.Checksum)
+	case n < 4 || cw.trailer() != src.Checksum && h.Sum32() != src.Checksum:
+		// The header's CRC is the one the encoding ends with (which decoding checks
+		// against the rest), or, from servers before that rule, the CRC of all of it.
+		return engine.RestoreResult{}, fmt.Errorf("%w: checksum mismatch: the data ends with crc32c %08x, header says %08x", engine.ErrBackupDamaged, cw.trailer(), src.Checksum)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return engine.RestoreResult{}, fmt.Errorf("restore: %w", err)

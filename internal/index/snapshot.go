@@ -2,6 +2,7 @@ package index
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -208,15 +209,24 @@ func (db *DB) snapshotLocked(ctx context.Context, c *Collection) (engine.Snapsho
 }
 
 type countWriter struct {
-	w io.Writer
-	n int64
+	w    io.Writer
+	n    int64
+	tail [4]byte // the last 4 bytes written (fewer while n < 4)
 }
 
 func (c *countWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
+	if n >= 4 {
+		copy(c.tail[:], p[n-4:n])
+	} else {
+		copy(c.tail[:], append(c.tail[n:], p[:n]...))
+	}
 	return n, err
 }
+
+// trailer is the encoding's last 4 bytes as the little-endian CRC-32C they hold.
+func (c *countWriter) trailer() uint32 { return binary.LittleEndian.Uint32(c.tail[:]) }
 
 // writerTable copies the stream writers' positions.
 func (db *DB) writerTable() map[string]storage.WriterState {

@@ -4286,7 +4286,8 @@ type BackupRequest struct {
 	// Collection name; empty backs up every collection, one after the other (each
 	// consistent on its own).
 	Collection string `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
-	// Size of each chunk in bytes, 4 KiB–8 MiB. 0: 1 MiB.
+	// Size of each chunk in bytes, 4 KiB–8 MiB and at most the server's largest message
+	// (-grpc-max-msg-bytes) less 1 KiB. 0: 1 MiB, or that limit where it is lower.
 	ChunkBytes    uint32 `protobuf:"varint,2,opt,name=chunk_bytes,json=chunkBytes,proto3" json:"chunk_bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -4349,7 +4350,9 @@ type BackupHeader struct {
 	ItemCount uint64 `protobuf:"varint,3,opt,name=item_count,json=itemCount,proto3" json:"item_count,omitempty"`
 	// Total size of the chunks that follow, in bytes.
 	SizeBytes uint64 `protobuf:"varint,4,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
-	// CRC-32C (Castagnoli) of the concatenated chunks.
+	// CRC-32C (Castagnoli) of the concatenated chunks without their last 4 bytes, which
+	// hold the same CRC (little-endian). Restore also accepts the CRC of all the bytes,
+	// which servers before this rule sent (the same number for every backup).
 	Crc32C uint32 `protobuf:"varint,5,opt,name=crc32c,proto3" json:"crc32c,omitempty"`
 	// Log sequence number of the collection's last write included in the backup.
 	Sequence uint64 `protobuf:"varint,6,opt,name=sequence,proto3" json:"sequence,omitempty"`
