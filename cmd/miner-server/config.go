@@ -127,8 +127,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.StringVar(&c.Fsync, "fsync", "always", "write-ahead log fsync policy: always (acknowledge after fsync; concurrent writes share fsyncs) or interval (acknowledge after write, fsync every -fsync-interval; stream acks state the durable point)")
 	fs.DurationVar(&c.FsyncInterval, "fsync-interval", 50*time.Millisecond, "fsync period under -fsync=interval")
 	fs.BoolVar(&c.WALSalvage, "wal-salvage", false, "start even if the write-ahead log is damaged (not just a torn tail) or the data is incomplete: the log keeps the records before the damage and the rest is moved into <data-dir>/wal/salvaged")
-	fs.Int64Var(&c.SnapshotBytes, "snapshot-bytes", 32<<20, "snapshot a collection after this many bytes of log records for it, and at least a quarter of its vector memory (-1: never by size)")
-	fs.DurationVar(&c.SnapshotInterval, "snapshot-interval", 10*time.Minute, "snapshot a changed collection at least this often (-1ns: never by time)")
+	fs.Int64Var(&c.SnapshotBytes, "snapshot-bytes", 32<<20, "snapshot a collection after this many bytes of log records for it, and at least a quarter of its vector memory (-1: never by size; 0: the default)")
+	fs.DurationVar(&c.SnapshotInterval, "snapshot-interval", 10*time.Minute, "snapshot a changed collection at least this often (a negative duration such as -1s: never by time; 0: the default)")
 	fs.DurationVar(&c.LoopStateInterval, "loop-state-interval", 10*time.Second, "save changed training-loop state (rotation, exposure counts, closed-loop hardness, calibration) to the data directory (-backend weaviate: to the cluster, under -miner-id) this often, and at shutdown; a crash loses at most this much of it (0: at shutdown only)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
@@ -187,6 +187,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	if c.Fsync != "always" && c.Fsync != "interval" {
 		errs = append(errs, fmt.Errorf("-fsync: want always or interval, got %q", c.Fsync))
+	}
+	if c.SnapshotBytes < -1 {
+		errs = append(errs, fmt.Errorf("-snapshot-bytes: a size in bytes, or -1 for never by size; got %d", c.SnapshotBytes))
+	}
+	if c.SnapshotInterval < 0 {
+		c.SnapshotInterval = -1 // never by time, whichever negative duration was given
 	}
 	if c.FsyncInterval <= 0 {
 		errs = append(errs, errors.New("-fsync-interval: must be positive"))

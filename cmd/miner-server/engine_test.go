@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -60,4 +63,44 @@ func TestEngineWithoutStorage(t *testing.T) {
 			t.Fatalf("collections %+v", cs)
 		}
 	})
+}
+
+// slowRecovery is an engine whose Recover waits for release, reporting progress.
+type slowRecovery struct {
+	engine.Engine
+	release chan error
+}
+
+func (e slowRecovery) Recover() error                         { return <-e.release }
+func (e slowRecovery) RecoveryProgress() (done, total uint64) { return 7, 10 }
+
+// TestRecoveryLogsProgressAndStopsOnRequest: a long recovery logs its progress, and a
+// stop requested meanwhile returns at once (the recovery is abandoned, not awaited);
+// a failed recovery is an error.
+func TestRecoveryLogsProgressAndStopsOnRequest(t *testing.T) {
+	defer func(d time.Duration) { recoveryProgressEvery = d }(recoveryProgressEvery)
+	recoveryProgressEvery = 10 * time.Millisecond
+	var logs syncBuffer
+	e := slowRecovery{release: make(chan error, 1)}
+	s := &Server{db: e, log: slog.New(slog.NewTextHandler(&logs, nil))}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for !strings.Contains(logs.String(), "log_records_replayed=7 log_records=10") {
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel()
+	}()
+	if err := s.recover(ctx); err != nil || !s.abandoned.Load() {
+		t.Fatalf("stopped during recovery: %v, abandoned %v", err, s.abandoned.Load())
+	}
+	if !strings.Contains(logs.String(), "recovery abandoned") {
+		t.Errorf("log: %s", logs.String())
+	}
+	e.release <- nil // the abandoned recovery ends
+
+	s = &Server{db: slowRecovery{release: make(chan error, 1)}, log: slog.New(slog.DiscardHandler)}
+	s.db.(slowRecovery).release <- errors.New("log damaged")
+	if err := s.recover(context.Background()); err == nil || !strings.Contains(err.Error(), "recover storage: log damaged") || s.abandoned.Load() {
+		t.Errorf("failed recovery: %v", err)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -435,6 +436,13 @@ func TestConfigFromEnvironment(t *testing.T) {
 	}
 	if _, err := parseConfig([]string{"-log-format=xml"}, func(string) string { return "" }, io.Discard); err == nil {
 		t.Error("bad log format accepted")
+	}
+	// Snapshot triggers: any negative interval is never; a size below -1 is named.
+	if cfg, err := parseConfig([]string{"-snapshot-interval=-1s"}, func(string) string { return "" }, io.Discard); err != nil || cfg.SnapshotInterval != -1 {
+		t.Errorf("-snapshot-interval=-1s: %v, %v", cfg.SnapshotInterval, err)
+	}
+	if _, err := parseConfig([]string{"-snapshot-bytes=-2"}, func(string) string { return "" }, io.Discard); err == nil || !strings.Contains(err.Error(), "-snapshot-bytes: a size in bytes, or -1") {
+		t.Errorf("-snapshot-bytes=-2: %v", err)
 	}
 }
 

@@ -29,34 +29,38 @@ import (
 // Server is a running miner-server: listeners, the gRPC server, the HTTP server and
 // storage.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	db       engine.Engine
-	ready    atomic.Bool // storage recovered; MinerService calls are served
-	mined    *mining.Recorder
-	cal      *perCollection[*mining.Calibration] // per-collection mining score statistics
-	exp      *perCollection[*mining.Exposure]    // per-collection counts of served negatives
-	hard     *perCollection[*mining.Hardness]    // per-collection closed-loop hardness of anchor keys
-	loop     *loopStates                         // saves cal, exp and hard; nil when the engine cannot keep them
-	loaded   chan struct{}                       // closed once the loop state is loaded
-	ingest   *ingestRecorder
-	backups  *backupRecorder
-	metrics  *metrics.Metrics
-	certs    *certReloader // nil without TLS
-	tokens   *tokenStore   // nil without authentication
-	limiter  *inFlightLimiter
-	grpcLis  net.Listener
-	httpLis  net.Listener
-	probeLis net.Listener // nil without -health-grpc-addr
-	grpc     *grpc.Server
-	probe    *grpc.Server // health only, plaintext; nil without -health-grpc-addr
-	http     *http.Server
-	health   *health.Server
-	serviceN string
-	codec    requestCodec // decodes requests; see codec.go
-	svc      *service
-	history  *statsHistory            // mining statistics over time for the inspector; nil without -ui
-	tracer   *sdktrace.TracerProvider // nil when tracing is off
+	cfg   Config
+	log   *slog.Logger
+	db    engine.Engine
+	ready atomic.Bool // storage recovered; MinerService calls are served
+	// abandoned: the server was stopped while storage was still recovering; the
+	// recovery goroutine still holds the storage, which is then not closed (the
+	// process exits; the next start recovers from disk again).
+	abandoned atomic.Bool
+	mined     *mining.Recorder
+	cal       *perCollection[*mining.Calibration] // per-collection mining score statistics
+	exp       *perCollection[*mining.Exposure]    // per-collection counts of served negatives
+	hard      *perCollection[*mining.Hardness]    // per-collection closed-loop hardness of anchor keys
+	loop      *loopStates                         // saves cal, exp and hard; nil when the engine cannot keep them
+	loaded    chan struct{}                       // closed once the loop state is loaded
+	ingest    *ingestRecorder
+	backups   *backupRecorder
+	metrics   *metrics.Metrics
+	certs     *certReloader // nil without TLS
+	tokens    *tokenStore   // nil without authentication
+	limiter   *inFlightLimiter
+	grpcLis   net.Listener
+	httpLis   net.Listener
+	probeLis  net.Listener // nil without -health-grpc-addr
+	grpc      *grpc.Server
+	probe     *grpc.Server // health only, plaintext; nil without -health-grpc-addr
+	http      *http.Server
+	health    *health.Server
+	serviceN  string
+	codec     requestCodec // decodes requests; see codec.go
+	svc       *service
+	history   *statsHistory            // mining statistics over time for the inspector; nil without -ui
+	tracer    *sdktrace.TracerProvider // nil when tracing is off
 }
 
 // NewServer opens the engine (-backend: the embedded index in -data-dir, or a
@@ -217,8 +221,11 @@ func (s *Server) Serve(ctx context.Context) error {
 			dataDir = st.Dir()
 		}
 		s.log.Info("recovering storage", "data_dir", dataDir, "grpc", s.GRPCAddr(), "http", s.HTTPAddr())
-		if err := s.db.Recover(); err != nil {
-			return fmt.Errorf("recover storage: %w", err)
+		if err := s.recover(gctx); err != nil {
+			return err
+		}
+		if gctx.Err() != nil {
+			return nil
 		}
 		if s.loop != nil {
 			s.loop.load()
@@ -262,6 +269,11 @@ func (s *Server) Serve(ctx context.Context) error {
 		return nil
 	})
 	err := g.Wait()
+	if s.abandoned.Load() {
+		s.shutdownTracing()
+		s.log.Info("stopped during recovery; the next start recovers from disk")
+		return err
+	}
 	if s.loop != nil && s.ready.Load() {
 		// Every call has finished: this save holds all of their effects.
 		s.loop.save()
@@ -272,6 +284,41 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	s.log.Info("stopped")
 	return err
+}
+
+// recoveryProgressEvery is how often a long start-up recovery logs its progress.
+var recoveryProgressEvery = 5 * time.Second
+
+// recover runs the storage's recovery, logging its progress while it lasts. When ctx
+// ends first (a stop signal), it returns at once and marks the server abandoned:
+// recovery is a replay of what is on disk, safe to cut short like a crash.
+func (s *Server) recover(ctx context.Context) error {
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- s.db.Recover() }()
+	tick := time.NewTicker(recoveryProgressEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				return fmt.Errorf("recover storage: %w", err)
+			}
+			return nil
+		case <-tick.C:
+			args := []any{"elapsed", time.Since(start).Round(time.Second)}
+			if p, ok := s.db.(interface{ RecoveryProgress() (uint64, uint64) }); ok {
+				if done, total := p.RecoveryProgress(); total > 0 {
+					args = append(args, "log_records_replayed", done, "log_records", total)
+				}
+			}
+			s.log.Info("recovering storage", args...)
+		case <-ctx.Done():
+			s.abandoned.Store(true)
+			s.log.Warn("stop requested during recovery: recovery abandoned", "elapsed", time.Since(start).Round(time.Second))
+			return nil
+		}
+	}
 }
 
 // shutdown stops serving gracefully within the configured timeout.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hardneg/hardneg/internal/engine"
@@ -24,6 +25,8 @@ type DB struct {
 	wal  *wal.Log
 
 	recovery engine.Recovery // what Recover found; immutable after Recover
+	// Log records replayed so far and to replay in all, while Recover runs.
+	replayed, toReplay atomic.Uint64
 	// rejectedWhy says, for each of recovery.SnapshotsRejected, which file failed
 	// and why; written by Recover only.
 	rejectedWhy []string
@@ -118,6 +121,12 @@ func (db *DB) Recover() error {
 	db.started = true
 	go db.snapshotLoop()
 	return nil
+}
+
+// RecoveryProgress reports, while Recover runs (and after), the write-ahead log
+// records replayed so far and the records to replay in all (0 until the log is open).
+func (db *DB) RecoveryProgress() (replayed, total uint64) {
+	return db.replayed.Load(), db.toReplay.Load()
 }
 
 // Dir returns the data directory.

@@ -54,6 +54,9 @@ func (db *DB) recover() error {
 		return err
 	}
 	db.orphans = map[string]uint64{}
+	if st.LastLSN >= st.FirstLSN && st.FirstLSN > 0 {
+		db.toReplay.Store(st.LastLSN - st.FirstLSN + 1)
+	}
 	if _, err := l.Replay(st.FirstLSN, db.replayRecord); err != nil {
 		return fmt.Errorf("replay write-ahead log: %w", err)
 	}
@@ -209,6 +212,7 @@ func (db *DB) loadSnapshots() error {
 // snapshots already hold. Collections are told apart by the LSN that created them,
 // so a record for an earlier collection of the same name never reaches a later one.
 func (db *DB) replayRecord(lsn uint64, p []byte) error {
+	defer db.replayed.Add(1)
 	r, err := storage.DecodeRecord(p)
 	if err != nil {
 		return fmt.Errorf("log record %d: %w", lsn, err)
