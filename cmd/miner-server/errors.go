@@ -25,6 +25,9 @@ var (
 	errTooManyInFlight = errors.New("too many requests in flight for this client")
 	// errRecovering: storage is still being recovered at start-up.
 	errRecovering = errors.New("storage is recovering; retry shortly")
+	// errShuttingDown: the server is stopping; an upsert stream ends after the batches
+	// it received, and its writer resumes elsewhere or after the restart.
+	errShuttingDown = errors.New("server shutting down; resume the stream from the next unacknowledged batch")
 	// errPanic: a handler panicked; the panic is logged, the client sees only this.
 	errPanic = errors.New("internal error")
 )
@@ -60,6 +63,7 @@ var codeTable = []struct {
 	{errPermissionDenied, codes.PermissionDenied},
 	{errTooManyInFlight, codes.ResourceExhausted},
 	{errRecovering, codes.Unavailable},
+	{errShuttingDown, codes.Unavailable},
 	{errPanic, codes.Internal},
 	{context.Canceled, codes.Canceled},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},

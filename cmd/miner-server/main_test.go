@@ -454,3 +454,54 @@ func TestDataDirIsLocked(t *testing.T) {
 		t.Fatal("second server opened a locked data directory")
 	}
 }
+
+// TestShutdownEndsUpsertStreams: a stop while a writer streams ends its stream with
+// UNAVAILABLE after the batch in hand is acknowledged, instead of serving the stream
+// until the writer stops (which held the graceful stop up to -shutdown-timeout); what
+// was acknowledged is there after a restart.
+func TestShutdownEndsUpsertStreams(t *testing.T) {
+	dir := t.TempDir()
+	ts := startServerArgs(t, dir, "-shutdown-timeout=10m")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if _, err := ts.client.CreateCollection(ctx, &hardnegv1.CreateCollectionRequest{Name: "s", Dim: 2, Metric: hardnegv1.Metric_METRIC_L2}); err != nil {
+		t.Fatal(err)
+	}
+	batch := func(seq uint64) *hardnegv1.UpsertStreamRequest {
+		id := "b" + strconv.Itoa(int(seq))
+		return &hardnegv1.UpsertStreamRequest{Collection: "s", WriterId: "w", Sequence: seq, Items: &hardnegv1.ItemBatch{Ids: []string{id}, Dim: 2, Vectors: f32bytes([]float32{float32(seq), 1})}}
+	}
+	st, err := ts.client.UpsertStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Send(batch(1)); err != nil {
+		t.Fatal(err)
+	}
+	if ack, err := st.Recv(); err != nil || ack.Sequence != 1 {
+		t.Fatalf("ack 1: %v %v", ack, err)
+	}
+	stopServer := ts.cancel
+	ts.cancel = nil
+	stopServer()
+	<-ts.srv.svc.stopping // the stop has begun
+	if err := st.Send(batch(2)); err != nil {
+		t.Fatal(err)
+	}
+	if ack, err := st.Recv(); err != nil || ack.Sequence != 2 || ack.DurableSequence != 2 {
+		t.Fatalf("ack 2: %v %v", ack, err)
+	}
+	if _, err := st.Recv(); codeOf(err) != codes.Unavailable || !strings.Contains(statusText(err), "shutting down") {
+		t.Fatalf("after the stop: %v, want UNAVAILABLE (shutting down)", err)
+	}
+	if err := <-ts.done; err != nil {
+		t.Fatalf("server stopped with error: %v", err)
+	}
+	ts.conn.Close()
+
+	again := startServer(t, dir)
+	got, err := again.client.GetItems(ctx, &hardnegv1.GetItemsRequest{Collection: "s", Ids: []string{"b1", "b2"}})
+	if err != nil || len(got.MissingIds) != 0 {
+		t.Fatalf("after the restart: %v %v", got, err)
+	}
+}

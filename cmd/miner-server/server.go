@@ -135,7 +135,7 @@ func (s *Server) setup() error {
 	}
 	opts = append(opts, s.tracingOptions()...)
 	s.grpc = grpc.NewServer(append(opts, s.interceptorOptions()...)...)
-	s.svc = &service{db: s.db, log: s.log, maxMsgBytes: cfg.MaxMsgBytes, mined: s.mined, cal: s.cal, exp: s.exp, hard: s.hard, ingest: s.ingest, backups: s.backups}
+	s.svc = &service{db: s.db, log: s.log, maxMsgBytes: cfg.MaxMsgBytes, stopping: make(chan struct{}), mined: s.mined, cal: s.cal, exp: s.exp, hard: s.hard, ingest: s.ingest, backups: s.backups}
 	s.grpc.RegisterService(s.codec.withDecodeErrors(&hardnegv1.MinerService_ServiceDesc), s.svc)
 	if cfg.UI {
 		s.history = newStatsHistory(historySamples)
@@ -325,6 +325,7 @@ func (s *Server) recover(ctx context.Context) error {
 func (s *Server) shutdown() {
 	s.log.Info("shutting down", "timeout", s.cfg.ShutdownTimeout)
 	s.health.Shutdown()
+	s.svc.stopStreams()
 	done := make(chan struct{})
 	go func() { s.grpc.GracefulStop(); close(done) }()
 	timer := time.NewTimer(s.cfg.ShutdownTimeout)

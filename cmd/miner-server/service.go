@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 
 	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
 	"github.com/hardneg/hardneg/internal/engine"
@@ -31,6 +32,20 @@ type service struct {
 	// maxMsgBytes is the largest message the server sends (-grpc-max-msg-bytes); 0: no
 	// limit of its own. Backup chunks stay under it.
 	maxMsgBytes int
+	// stopping is closed when the server starts to shut down (stopStreams): upsert
+	// streams end after the batch in hand instead of holding the graceful stop.
+	stopping chan struct{}
+	stopOnce sync.Once
+}
+
+// stopStreams makes open upsert streams end (UNAVAILABLE) once the batch each is
+// applying is acknowledged.
+func (s *service) stopStreams() {
+	s.stopOnce.Do(func() {
+		if s.stopping != nil {
+			close(s.stopping)
+		}
+	})
 }
 
 func (s *service) CreateCollection(_ context.Context, req *hardnegv1.CreateCollectionRequest) (*hardnegv1.CreateCollectionResponse, error) {
@@ -202,6 +217,11 @@ func (s *service) receiveStream(ctx context.Context, stream hardnegv1.MinerServi
 		case acks <- ack:
 		case <-ctx.Done():
 			return ctx.Err()
+		}
+		select {
+		case <-s.stopping: // nil when the service runs without a server: never
+			return errShuttingDown
+		default:
 		}
 	}
 }
