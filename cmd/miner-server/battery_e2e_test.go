@@ -534,6 +534,8 @@ func batteryCases() []batteryCase {
 		}},
 		batteryCase{"Mine/empty anchor", codes.InvalidArgument, "anchors[0]", mine(nil, &hardnegv1.Anchor{})},
 		batteryCase{"Mine/unknown anchor id", codes.InvalidArgument, "anchors[0].id", mine(nil, &hardnegv1.Anchor{Id: "nope"})},
+		batteryCase{"Mine/NUL anchor key", codes.InvalidArgument, "anchors[0].key: must be UTF-8 without NUL", mine(nil, &hardnegv1.Anchor{Id: "i1", Key: "k\x00"})},
+		batteryCase{"Mine/empty anchor group", codes.InvalidArgument, "anchors[0].groups[1]", mine(nil, &hardnegv1.Anchor{Id: "i1", Groups: []string{"g", ""}})},
 		batteryCase{"Mine/NUL anchor id", codes.InvalidArgument, "anchors[0].id", mine(nil, &hardnegv1.Anchor{Id: "i\x00"})},
 		batteryCase{"Mine/long anchor id", codes.InvalidArgument, "anchors[0].id", mine(nil, &hardnegv1.Anchor{Id: long})},
 		batteryCase{"Mine/long key", codes.InvalidArgument, "anchors[0].key", mine(nil, &hardnegv1.Anchor{Id: "i1", Key: long})},
@@ -603,6 +605,10 @@ func batteryCases() []batteryCase {
 		}},
 		batteryCase{"ReportFalseNegatives/empty key", codes.InvalidArgument, "reports[0].anchor_key", func(ctx context.Context, c hardnegv1.MinerServiceClient) error {
 			_, err := c.ReportFalseNegatives(ctx, &hardnegv1.ReportFalseNegativesRequest{Collection: "c", Reports: []*hardnegv1.FalseNegativeReport{{ItemIds: []string{"i1"}}}})
+			return err
+		}},
+		batteryCase{"ReportFalseNegatives/NUL key", codes.InvalidArgument, "reports[0].anchor_key: must not contain NUL", func(ctx context.Context, c hardnegv1.MinerServiceClient) error {
+			_, err := c.ReportFalseNegatives(ctx, &hardnegv1.ReportFalseNegativesRequest{Collection: "c", Reports: []*hardnegv1.FalseNegativeReport{{AnchorKey: "k\x00", ItemIds: []string{"i1"}}}})
 			return err
 		}},
 		batteryCase{"ReportFalseNegatives/long key", codes.InvalidArgument, "reports[0].anchor_key", func(ctx context.Context, c hardnegv1.MinerServiceClient) error {
@@ -697,6 +703,10 @@ func batteryCases() []batteryCase {
 		// ReportLoss
 		batteryCase{"ReportLoss/no outcomes", codes.InvalidArgument, "outcomes", func(ctx context.Context, c hardnegv1.MinerServiceClient) error {
 			_, err := c.ReportLoss(ctx, &hardnegv1.ReportLossRequest{Collection: "c"})
+			return err
+		}},
+		batteryCase{"ReportLoss/NUL key", codes.InvalidArgument, "outcomes[0].anchor_key: must be UTF-8 without NUL", func(ctx context.Context, c hardnegv1.MinerServiceClient) error {
+			_, err := c.ReportLoss(ctx, &hardnegv1.ReportLossRequest{Collection: "c", Outcomes: []*hardnegv1.AnchorOutcome{{AnchorKey: "k\x00", Loss: f32p(1)}}})
 			return err
 		}},
 		batteryCase{"ReportLoss/NaN loss", codes.InvalidArgument, "outcomes[0].loss", func(ctx context.Context, c hardnegv1.MinerServiceClient) error {

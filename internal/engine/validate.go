@@ -141,7 +141,7 @@ func ValidateBatch(b *Batch, dim int, m Metric, prefix string) error {
 				e.Add(fmt.Sprintf("%s.groups[%d]", prefix, i), "item %q has %d groups; at most %d", id, len(g), MaxItemGroups)
 			}
 			for j, name := range g {
-				if name == "" || len(name) > MaxGroupBytes || !utf8.ValidString(name) || strings.IndexByte(name, 0) >= 0 {
+				if !ValidGroup(name) {
 					e.Add(fmt.Sprintf("%s.groups[%d].groups[%d]", prefix, i, j), "item %q: groups must be 1–%d bytes of UTF-8 without NUL", id, MaxGroupBytes)
 				}
 			}
@@ -176,6 +176,8 @@ func ValidateFalseNegatives(reports []FalseNegativeReport, field string) error {
 			e.Add(f+".anchor_key", "is %d bytes; at most %d", len(r.Key), MaxIDBytes)
 		case !utf8.ValidString(r.Key):
 			e.Add(f+".anchor_key", "is not valid UTF-8")
+		case strings.IndexByte(r.Key, 0) >= 0:
+			e.Add(f+".anchor_key", "must not contain NUL")
 		}
 		if len(r.IDs) == 0 {
 			e.Add(f+".item_ids", "must name at least one item")
@@ -185,4 +187,10 @@ func ValidateFalseNegatives(reports []FalseNegativeReport, field string) error {
 		}
 	}
 	return e.Err()
+}
+
+// ValidGroup reports whether name can be a group: 1–MaxGroupBytes bytes of UTF-8
+// without NUL.
+func ValidGroup(name string) bool {
+	return name != "" && len(name) <= MaxGroupBytes && utf8.ValidString(name) && strings.IndexByte(name, 0) < 0
 }

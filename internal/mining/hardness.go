@@ -4,8 +4,10 @@ import (
 	"container/list"
 	"math"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/validate"
@@ -115,6 +117,8 @@ func ValidateOutcomes(outs []Outcome, field string) error {
 			e.Add(f+".anchor_key", "must not be empty")
 		case len(o.Key) > engine.MaxIDBytes:
 			e.Add(f+".anchor_key", "is %d bytes; at most %d", len(o.Key), engine.MaxIDBytes)
+		case !utf8.ValidString(o.Key) || strings.IndexByte(o.Key, 0) >= 0:
+			e.Add(f+".anchor_key", "must be UTF-8 without NUL")
 		}
 		switch {
 		case o.Solved == nil && o.Loss == nil:

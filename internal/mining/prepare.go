@@ -3,6 +3,8 @@ package mining
 import (
 	"fmt"
 	"math"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/validate"
@@ -274,8 +276,17 @@ func prepareAnchor(s Searcher, lookup engine.LookupFunc, pol *Policy, rl rules, 
 	if len(a.Groups) > MaxAnchorGroups {
 		e.Add(f+".groups", "has %d groups; at most %d", len(a.Groups), MaxAnchorGroups)
 	}
-	if len(a.Key) > engine.MaxIDBytes {
+	for j, g := range a.Groups {
+		if !engine.ValidGroup(g) {
+			e.Add(fmt.Sprintf("%s.groups[%d]", f, j), "groups must be 1–%d bytes of UTF-8 without NUL", engine.MaxGroupBytes)
+			break
+		}
+	}
+	switch {
+	case len(a.Key) > engine.MaxIDBytes:
 		e.Add(f+".key", "is %d bytes; at most %d", len(a.Key), engine.MaxIDBytes)
+	case !utf8.ValidString(a.Key) || strings.IndexByte(a.Key, 0) >= 0:
+		e.Add(f+".key", "must be UTF-8 without NUL")
 	}
 	var selfVec []float32
 	var selfGroups []string

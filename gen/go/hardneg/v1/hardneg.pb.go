@@ -1931,7 +1931,7 @@ type Anchor struct {
 	// corpus, or a fresh encoding of the item named by id.
 	Vector []byte `protobuf:"bytes,2,opt,name=vector,proto3" json:"vector,omitempty"`
 	// Key under which false-negative verdicts are remembered for this anchor. Defaults to
-	// id; a vector-only anchor needs a key to use feedback.
+	// id; a vector-only anchor needs a key to use feedback. At most 512 bytes, no NUL.
 	Key string `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
 	// Known positives (ids in the collection). Never returned; their minimum score is the
 	// positive score s⁺ for margins and SimANS.
@@ -1942,7 +1942,7 @@ type Anchor struct {
 	// Ids never to return for this anchor.
 	ExcludeIds []string `protobuf:"bytes,6,rep,name=exclude_ids,json=excludeIds,proto3" json:"exclude_ids,omitempty"`
 	// Extra groups of this anchor: candidates in any of them are excluded when group
-	// exclusion is on.
+	// exclusion is on. Each 1–256 bytes without NUL, as item groups.
 	Groups []string `protobuf:"bytes,7,rep,name=groups,proto3" json:"groups,omitempty"`
 	// The anchor's query in the guide space (MiningPolicy.guide_collection's dimension,
 	// little-endian float32), for the guide rules. When empty, the anchor item's vector in
