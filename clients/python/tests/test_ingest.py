@@ -70,6 +70,31 @@ def test_ingest_batch_with_none_for_every_optional_field(client: hardneg.Client,
     assert res.items == 3 and client.get_items(collection, ["n0", "n1", "n2"]).missing_ids == []
 
 
+def test_a_source_that_fails_midway_stops_after_what_it_sent_is_acknowledged(
+    client: hardneg.Client, collection: str
+) -> None:
+    """The source raises at its sixth batch, or gives a batch the client refuses: the
+    five batches before it are acknowledged (window 8: all in flight), then the error
+    is raised with ingest_result saying where the writer stands."""
+    x = unit_rows(300, DIM, seed=43)
+
+    def source(bad: str) -> Iterator[tuple[list[str], np.ndarray]]:
+        for b in range(6):
+            if b == 5 and bad == "raise":
+                raise RuntimeError("the reader failed")
+            ids = [f"f{b}-{i}" for i in range(50)]
+            yield (ids[:40] if b == 5 else ids), x[b * 50 : (b + 1) * 50]
+
+    for bad, err in (("raise", RuntimeError), ("shape", errors.InvalidArgument)):
+        writer = f"fail-{bad}-{uuid.uuid4().hex[:6]}"
+        with pytest.raises(err) as exc:
+            client.ingest(collection, source(bad), writer_id=writer, window=8)
+        res = exc.value.ingest_result  # type: ignore[attr-defined]
+        assert (res.batches, res.items, res.durable_sequence, res.next_sequence) == (5, 250, 5, 6), (bad, res)
+        assert client.get_collection(collection).stats.item_count == 250
+        client.delete(collection, [f"f{b}-{i}" for b in range(5) for i in range(50)])
+
+
 def test_ingest_splits_oversized_batches(
     server: ServerProcess, make_client: Callable[..., hardneg.Client], collection: str
 ) -> None:

@@ -111,6 +111,9 @@ class IngestState:
             writer_id=self.writer_id, durable_sequence=first_sequence - 1, next_sequence=first_sequence
         )
         self.source_done = False
+        # What reading the source (or checking a batch it gave) raised: the ingest stops
+        # reading, lets every batch already sent be acknowledged, then raises it.
+        self.source_error: Optional[BaseException] = None
         # After a stream ended with INTERNAL or UNKNOWN, resend the unacknowledged
         # batches one at a time (see resend_one_by_one).
         self.resend_one_by_one = False
@@ -142,6 +145,31 @@ class IngestState:
                 req = pb.UpsertStreamRequest(collection=collection, writer_id=self.writer_id, delete_ids=part)
                 out.append((req, 0, len(part)))
         self._buffer.extend(out)
+
+    def next_from(self, source: Any, item: Any = None, *, got: bool = False) -> None:
+        """Feeds the source's next batch (``item`` when ``got``: an async source's
+        value already awaited). The end of the source, or an error raised by it or by
+        the checks of its batch, ends the reading; the error is kept for the end."""
+        try:
+            self.feed(item if got else next(source))
+        except StopIteration:
+            self.source_done = True
+        except Exception as e:  # noqa: BLE001 - any error of the caller's source
+            self.fail_source(e)
+
+    def fail_source(self, err: BaseException) -> None:
+        self.source_error = err
+        self.source_done = True
+
+    def done(self) -> IngestResult:
+        """The result once the stream finished: raises the source's error, with
+        ``ingest_result`` (every batch sent before it is acknowledged by then), if
+        reading the source failed."""
+        if self.source_error is not None:
+            err = self.source_error
+            err.ingest_result = self.result  # type: ignore[attr-defined]
+            raise err
+        return self.result
 
     def has_buffered(self) -> bool:
         return bool(self._buffer)

@@ -193,7 +193,7 @@ class AsyncClient(Front):
             while True:
                 try:
                     await self._run_stream(state, source, is_async)
-                    return state.result
+                    return state.done()
                 except (grpc.RpcError, _StreamClosed, asyncio.InvalidStateError) as e:
                     if not state.should_retry(e):
                         raise state.give_up(e) from None
@@ -223,10 +223,18 @@ class AsyncClient(Front):
                         if not state.has_buffered():
                             if state.source_done:
                                 break
+                            if not is_async:
+                                state.next_from(source)
+                                continue
                             try:
-                                state.feed(await source.__anext__() if is_async else next(source))
-                            except (StopIteration, StopAsyncIteration):
+                                item = await source.__anext__()
+                            except StopAsyncIteration:
                                 state.source_done = True
+                                continue
+                            except Exception as e:  # noqa: BLE001 - any error of the caller's source
+                                state.fail_source(e)
+                                continue
+                            state.next_from(None, item, got=True)
                             continue
                         await call.write(state.take())
                     if state.finished():

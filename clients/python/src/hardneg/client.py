@@ -283,7 +283,7 @@ class Client(Front):
             while True:
                 try:
                     self._run_stream(state, source)
-                    return state.result
+                    return state.done()
                 except (grpc.RpcError, _StreamClosed) as e:
                     if not state.should_retry(e):
                         raise state.give_up(e) from None
@@ -305,10 +305,7 @@ class Client(Front):
                     if not state.has_buffered():
                         if state.source_done:
                             break
-                        try:
-                            state.feed(next(source))
-                        except StopIteration:
-                            state.source_done = True
+                        state.next_from(source)
                         continue
                     q.put(state.take())
                 if state.finished():
