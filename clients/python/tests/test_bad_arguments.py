@@ -103,3 +103,21 @@ def test_malformed_collection_name_is_invalid_argument_from_the_server(client: h
     with pytest.raises(errors.InvalidArgument) as info:
         client.get_collection(name)
     assert info.value.field == "name"
+
+
+def test_a_bad_id_in_a_later_request_of_a_split_call_applies_nothing(client: hardneg.Client, collection: str) -> None:
+    """Calls over 16,384 ids go as several requests: an id the server would refuse in a
+    later one is refused before the first is sent, named by the caller's row."""
+    client.upsert(collection, ["a", "b"], np.eye(2, 16, dtype=np.float32))
+    ids = ["a", "b"] + [f"z{i}" for i in range(17_000)]
+    ids[17_000] = ""
+    for call, field in (
+        (lambda: client.delete(collection, ids), "ids[17000]"),
+        (lambda: client.get_items(collection, ids), "ids[17000]"),
+        (lambda: client.report_loss(collection, ids, losses=np.ones(len(ids))), "keys[17000]"),
+        (lambda: client.report_false_negatives(collection, {"a": ids[2:]}), 'reports["a"].item_ids[16998]'),
+    ):
+        with pytest.raises(errors.InvalidArgument) as exc:
+            call()
+        assert exc.value.violations[0].field == field and "nothing was sent" in str(exc.value), exc.value
+    assert client.get_items(collection, ["a", "b"]).ids == ["a", "b"]

@@ -198,6 +198,37 @@ def check_item_values(ids: list[str], vectors: np.ndarray) -> None:
         raise _refused(dups[:100], f"{len(dups):,} ids are given twice")
 
 
+MAX_ID_BYTES = 512
+
+
+def check_ids(ids: Sequence[str], field: str) -> None:
+    """Refuses, before anything is sent, ids the server would refuse (empty, over 512
+    bytes of UTF-8, holding NUL), named by the caller's row: a call split into several
+    requests so applies all of them or none for these."""
+    bad: list[FieldViolation] = []
+    count = 0
+    for i, x in enumerate(ids):
+        why = ""
+        if not x:
+            why = "must not be empty"
+        elif "\x00" in x:
+            why = "must not contain NUL"
+        else:
+            try:
+                n = len(x.encode())
+            except UnicodeEncodeError:
+                why = "is not valid UTF-8"
+            else:
+                if n > MAX_ID_BYTES:
+                    why = f"is {n} bytes; at most {MAX_ID_BYTES}"
+        if why:
+            count += 1
+            if len(bad) < 100:
+                bad.append(FieldViolation(f"{field}[{i}]", why))
+    if bad:
+        raise _refused(bad, f"{count:,} refused")
+
+
 def _refused(violations: list[FieldViolation], count: str) -> InvalidArgument:
     first = violations[0]
     return InvalidArgument(f"{first.field}: {first.description} ({count}); nothing was sent", violations=violations)
@@ -938,6 +969,12 @@ def report_requests(collection: str, reports: Reports) -> list[pb.ReportFalseNeg
                 raise TypeError(f"reports: anchor keys and item ids must be strings, got {pair!r}")
             by_key.setdefault(key, []).append(item)
         pairs = list(by_key.items())
+    if sum(len(items) for _, items in pairs) > MAX_REPORT_IDS:
+        # Split into several requests: refuse what the server would refuse in a later
+        # one before the first is applied.
+        check_ids([k for k, _ in pairs], "reports.anchor_keys")
+        for key, items in pairs:
+            check_ids(items, f"reports[{json.dumps(key, ensure_ascii=False)}].item_ids")
     requests: list[pb.ReportFalseNegativesRequest] = []
     cur = pb.ReportFalseNegativesRequest(collection=collection)
     room = MAX_REPORT_IDS
@@ -1115,6 +1152,8 @@ def report_loss_requests(collection: str, keys: Any, losses: Any, solved: Any) -
             violations.append(FieldViolation(field="solved", description=f"{sol_arr.shape[0]} flags for {n} keys"))
     if violations:
         raise InvalidArgument("invalid loss report", violations=violations)
+    if n > MAX_OUTCOMES:  # split: refuse a bad key of a later request before the first is applied
+        check_ids(key_list, "keys")
     out = []
     for start in range(0, n, MAX_OUTCOMES):
         req = pb.ReportLossRequest(collection=collection)

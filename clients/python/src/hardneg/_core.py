@@ -232,6 +232,8 @@ class Core:
     def delete(self, collection: str, ids: Any) -> Op[DeleteResult]:
         codec.check_name(collection, "collection")
         id_list = codec._as_id_list(ids)
+        if len(id_list) > codec.MAX_BATCH_ITEMS:  # split: all requests apply or none, for the ids
+            codec.check_ids(id_list, "ids")
         deleted = not_found = seq = n = 0
         for part in codec.chunks(id_list, codec.MAX_BATCH_ITEMS):
             resp = yield from self.unary("Delete", pb.DeleteRequest(collection=collection, ids=part))
@@ -246,6 +248,8 @@ class Core:
         if not isinstance(include_vectors, (bool, np.bool_)):
             raise TypeError(f"include_vectors must be True or False, got {include_vectors!r}")
         id_list = codec._as_id_list(ids)
+        if len(id_list) > codec.MAX_BATCH_ITEMS:  # split: name a bad id by the caller's row
+            codec.check_ids(id_list, "ids")
         responses = []
         for part in codec.chunks(id_list, codec.MAX_BATCH_ITEMS):
             req = pb.GetItemsRequest(collection=collection, ids=part, include_vectors=include_vectors)
