@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
 import numpy as np
 import pytest
@@ -347,3 +349,33 @@ def test_deletes_ride_on_the_last_upsert_request() -> None:
     st.feed(hardneg.Batch(ids=["a"], vectors=np.ones((1, 2)), delete_ids=["z"]))
     req = st.take()
     assert req.sequence == 5 and list(req.items.ids) == ["a"] and list(req.delete_ids) == ["z"]
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda: codec._as_id_list(np.array([b"x1", b"x2"])), TypeError, "numpy array of \\|S2"),
+        (lambda: codec._as_id_list(np.arange(3)), TypeError, "numpy array of int64"),
+        (lambda: codec._as_id_list(np.array([["q1"]])), TypeError, "1-d sequence of strings"),
+        (lambda: codec._as_id_list(np.array(["n1", None], dtype=object)), TypeError, "got NoneType"),
+        (lambda: codec._as_id_list(b"ab"), TypeError, "not bytes"),
+        (lambda: codec.build_anchors(["d0", "d1"], positive_ids="d2"), TypeError, "positive_ids must hold one entry per anchor"),
+        (lambda: codec.build_anchors(["d0"], keys=[5]), TypeError, "keys must be strings"),
+        (lambda: codec.build_anchors([0, 1]), TypeError, "anchor_ids must be strings"),
+        (lambda: codec.prepare_items(["a"], np.ones((1, 2)), groups="xyz"), TypeError, "groups must hold one entry per item"),
+        (lambda: codec.prepare_items(["a"], np.ones((1, 2)), versions=[1.7]), TypeError, "versions must be integers"),
+        (lambda: codec.prepare_items(["a"], np.ones((1, 2)), versions=2.9), TypeError, "versions must be integers"),
+        (lambda: codec.prepare_items(["a"], np.ones((1, 2)), versions="7"), TypeError, "versions must be integers"),
+        (lambda: codec.prepare_items(["a"], np.ones((1, 2)), versions=np.array([2**63], np.uint64)), errors.InvalidArgument, "signed 64-bit"),
+    ],
+)
+def test_ids_groups_and_versions_are_never_coerced(call: Any, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_numpy_string_ids_and_integer_versions_pass() -> None:
+    assert codec._as_id_list(np.array(["a", "b"])) == ["a", "b"]
+    assert codec._as_id_list(np.array(["a", None], dtype=object), missing_ok=True) == ["a", None]
+    items = codec.prepare_items(np.array(["a", "b"]), np.ones((2, 2)), versions=np.array([1, 2], np.uint32))
+    assert items.versions is not None and items.versions.tolist() == [1, 2]

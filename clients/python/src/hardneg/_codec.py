@@ -113,14 +113,25 @@ def check_name(value: Any, arg: str) -> str:
     return value
 
 
-def _as_id_list(ids: Any, what: str = "ids") -> list[str]:
+def _as_id_list(ids: Any, what: str = "ids", *, missing_ok: bool = False) -> list[str]:
+    """A sequence of strings (a list, tuple, 1-d numpy array of str) as a list; with
+    ``missing_ok`` an entry may be ``None`` (kept). Anything else is a TypeError: ids
+    are never converted with ``str()``, which would turn b"x" into "b'x'"."""
     if isinstance(ids, str):
         raise TypeError(f"{what} must be a sequence of strings, not a single string")
+    if isinstance(ids, bytes):
+        raise TypeError(f"{what} must be a sequence of strings, not bytes")
     if isinstance(ids, np.ndarray):
-        return [str(x) for x in ids.tolist()]
+        if ids.ndim != 1:
+            raise TypeError(f"{what} must be a 1-d sequence of strings, got an array of shape {ids.shape}")
+        if ids.dtype.kind == "U":
+            return ids.tolist()  # type: ignore[no-any-return]
+        if ids.dtype.kind != "O":
+            raise TypeError(f"{what} must be strings, got a numpy array of {ids.dtype}")
+        ids = ids.tolist()
     out = list(ids)
     for x in out:
-        if not isinstance(x, str):
+        if not isinstance(x, str) and not (missing_ok and x is None):
             raise TypeError(f"{what} must be strings, got {type(x).__name__}")
     return out
 
@@ -245,24 +256,48 @@ def prepare_items(ids: Any, vectors: Any, groups: Groups = None, versions: Any =
         )
     group_list: Optional[list[list[str]]] = None
     if groups is not None:
-        group_list = [[] if g is None else ([g] if isinstance(g, str) else list(g)) for g in groups]
+        if isinstance(groups, (str, bytes)):
+            raise TypeError("groups must hold one entry per item (a list of group names, one name or None), not a single string")
+        group_list = [[] if g is None else ([g] if isinstance(g, str) else _as_id_list(g, "groups")) for g in groups]
         if len(group_list) != len(id_list):
             raise InvalidArgument(f"got {len(id_list)} ids but {len(group_list)} group lists",
                                   violations=[FieldViolation("items.groups", f"{len(group_list)} lists for {len(id_list)} ids")])
     ver: Optional[np.ndarray] = None
     if versions is not None:
-        try:
-            if np.isscalar(versions):
-                ver = np.full(len(id_list), int(versions), dtype=np.int64)  # type: ignore[arg-type]
-            else:
-                ver = np.asarray(versions, dtype=np.int64).reshape(-1)
-        except OverflowError:
-            raise InvalidArgument("versions must fit in a signed 64-bit integer",
-                                  violations=[FieldViolation("items.versions", "does not fit in a signed 64-bit integer")]) from None
+        ver = _versions(versions, len(id_list))
         if ver.shape[0] != len(id_list):
             raise InvalidArgument(f"got {len(id_list)} ids but {ver.shape[0]} versions",
                                   violations=[FieldViolation("items.versions", f"{ver.shape[0]} values for {len(id_list)} ids")])
     return PreparedItems(ids=id_list, vectors=arr, dim=dim, groups=group_list, versions=ver)
+
+
+def _versions(versions: Any, n: int) -> np.ndarray:
+    """Item versions as int64: integers (Python or numpy), one for all or one per item;
+    a fraction, a string or a value beyond int64 is refused, not rounded or wrapped."""
+    def beyond() -> InvalidArgument:
+        return InvalidArgument("versions must fit in a signed 64-bit integer",
+                               violations=[FieldViolation("items.versions", "does not fit in a signed 64-bit integer")])
+
+    if isinstance(versions, (bool, np.bool_)) or (np.isscalar(versions) and not isinstance(versions, (int, np.integer))):
+        raise TypeError(f"versions must be integers, got {type(versions).__name__}")
+    if np.isscalar(versions):
+        v = int(versions)  # type: ignore[arg-type]
+        if not -(2**63) <= v < 2**63:
+            raise beyond()
+        return np.full(n, v, dtype=np.int64)
+    arr = np.asarray(versions)
+    if arr.dtype.kind == "O":  # Python ints, possibly beyond int64
+        vals = arr.reshape(-1).tolist()
+        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in vals):
+            raise TypeError("versions must be integers")
+        if any(not -(2**63) <= int(v) < 2**63 for v in vals):
+            raise beyond()
+        return np.asarray(vals, dtype=np.int64)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"versions must be integers, got {arr.dtype}")
+    if arr.dtype.kind == "u" and arr.size and int(arr.max()) >= 2**63:
+        raise beyond()
+    return arr.astype(np.int64).reshape(-1)
 
 
 _ROW_FIELD = re.compile(r"^(items\.[a-z_]+)\[(\d+)\]")
@@ -620,6 +655,8 @@ def policy_message(policy: MiningPolicy) -> pb.MiningPolicy:
 def _per_anchor_ids(value: Any, n: int, what: str) -> list[list[str]]:
     if value is None:
         return [[] for _ in range(n)]
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{what} must hold one entry per anchor (a list of ids, one id or None), not a single string")
     rows = list(value)
     if len(rows) != n:
         raise ValueError(f"{what} has {len(rows)} entries for {n} anchors")
@@ -682,7 +719,7 @@ def build_anchors(
     if anchor_ids is not None:
         if isinstance(anchor_ids, str):
             raise TypeError("anchor_ids must be a sequence of strings, not a single string")
-        ids = ["" if a is None else str(a) for a in (anchor_ids.tolist() if isinstance(anchor_ids, np.ndarray) else anchor_ids)]
+        ids = ["" if a is None else a for a in _as_id_list(anchor_ids, "anchor_ids", missing_ok=True)]
         n = len(ids)
         if vec_rows is not None and vec_rows.shape[0] != n:
             raise ValueError(f"got {n} anchor ids but {vec_rows.shape[0]} anchor vectors")
@@ -700,7 +737,7 @@ def build_anchors(
         if gvec.ndim != 2 or gvec.shape[0] != n:
             raise ValueError(f"guide_vectors must be (n, guide_dim) with n = {n}, got shape {gvec.shape}")
     gpos = _per_anchor_vectors(guide_positive_vectors, n, None)
-    key_list = [""] * n if keys is None else ["" if k is None else str(k) for k in keys]
+    key_list = [""] * n if keys is None else ["" if k is None else k for k in _as_id_list(keys, "keys", missing_ok=True)]
     if len(key_list) != n:
         raise ValueError(f"keys has {len(key_list)} entries for {n} anchors")
     anchors = []
