@@ -67,6 +67,13 @@ func (db *DB) encodeBackup(ctx context.Context, c *Collection, w io.Writer, b *e
 	return nil
 }
 
+// crcResidue is the CRC-32C of any bytes followed by their own CRC-32C (little-endian).
+var crcResidue = func() uint32 {
+	h := binfmt.NewHash()
+	h.Write(make([]byte, 4)) // no bytes, then their CRC (0)
+	return h.Sum32()
+}()
+
 // Restore reads a backup's encoding from r, verifies its size and checksum against
 // src and decodes it completely, then creates the collection name from it (empty: the
 // name it was backed up under). Nothing is applied unless all of that succeeds. The
@@ -97,9 +104,13 @@ func (db *DB) Restore(ctx context.Context, r io.Reader, src engine.RestoreSource
 	case n < src.Bytes:
 		return engine.RestoreResult{}, fmt.Errorf("%w: truncated: %d of %d bytes", engine.ErrBackupDamaged, n, src.Bytes)
 	case n < 4 || cw.trailer() != src.Checksum && h.Sum32() != src.Checksum:
-		// The header's CRC is the one the encoding ends with (which decoding checks
-		// against the rest), or, from servers before that rule, the CRC of all of it.
+		// The header's CRC is the one the encoding ends with, or, from servers before
+		// that rule, the CRC of all of it.
 		return engine.RestoreResult{}, fmt.Errorf("%w: checksum mismatch: the data ends with crc32c %08x, header says %08x", engine.ErrBackupDamaged, cw.trailer(), src.Checksum)
+	case h.Sum32() != crcResidue:
+		// Data that ends with its own CRC-32C has this CRC: anything else is damage
+		// between the two, found before decoding.
+		return engine.RestoreResult{}, fmt.Errorf("%w: checksum mismatch: the data does not match the crc32c %08x it ends with", engine.ErrBackupDamaged, cw.trailer())
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return engine.RestoreResult{}, fmt.Errorf("restore: %w", err)
