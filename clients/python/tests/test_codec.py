@@ -379,3 +379,30 @@ def test_numpy_string_ids_and_integer_versions_pass() -> None:
     assert codec._as_id_list(np.array(["a", None], dtype=object), missing_ok=True) == ["a", None]
     items = codec.prepare_items(np.array(["a", "b"]), np.ones((2, 2)), versions=np.array([1, 2], np.uint32))
     assert items.versions is not None and items.versions.tolist() == [1, 2]
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        ({"exclude_near_duplicates": "no"}, "exclude_near_duplicates must be True, False or None"),
+        ({"use_feedback": "false"}, "use_feedback must be True, False or None"),
+        ({"duplicate_threshold": "x"}, "duplicate_threshold must be a number"),
+        ({"cluster_size": (1, 2, 3)}, "cluster_size must be an int or a"),
+        ({"sample_range": (5,)}, "sample_range must be a"),
+    ],
+)
+def test_build_batches_flags_and_pairs_are_typed(change: dict[str, Any], match: str) -> None:
+    args: dict[str, Any] = dict(batch_size=2, strategy="clusters", epochs=1, first_epoch=0, num_epochs=0, seed=0,
+                                cluster_size=None, num_nearest=0, num_sampled=0, sample_range=None,
+                                exclude_near_duplicates=None, duplicate_threshold=None, duplicate_margin=None,
+                                use_feedback=None, anchor_vectors=None)
+    args.update(change)
+    with pytest.raises(TypeError, match=match):
+        codec.build_batches_request("c", ["a", "b"], None, **args)
+
+
+def test_report_loss_solved_must_be_booleans() -> None:
+    with pytest.raises(TypeError, match="solved must be booleans"):
+        codec.report_loss_requests("c", ["a", "b"], None, ["False", "no"])
+    req = codec.report_loss_requests("c", ["a", "b"], None, [1, 0])[0]
+    assert [o.solved for o in req.outcomes] == [True, False]

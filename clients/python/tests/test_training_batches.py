@@ -195,3 +195,9 @@ def test_refresh_keeps_groups(client: hardneg.Client, collection: str) -> None:
     got = client.get_items(collection, ids)
     assert dict(zip(got.ids, got.groups)) == dict(zip(ids, groups))
     assert (got.versions == 3).all()
+
+
+def test_build_batches_checks_its_arguments_when_called(client: hardneg.Client, collection: str) -> None:
+    """A mistake fails at the call, before the training loop iterates."""
+    with pytest.raises(hardneg.errors.InvalidArgument, match="batch_size"):
+        client.build_batches(collection, ["d0", "d1"], batch_size=0)

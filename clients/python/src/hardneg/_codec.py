@@ -1086,11 +1086,21 @@ def build_batches_request(
             seen[a] = i
     if strategy not in BATCH_STRATEGIES:
         violations.append(FieldViolation(field="strategy", description=f"unknown strategy {strategy!r}; use clusters or neighbours"))
-    if isinstance(cluster_size, tuple):
+    if isinstance(cluster_size, (tuple, list)):
+        if len(cluster_size) != 2:
+            raise TypeError(f"cluster_size must be an int or a (first epoch, last epoch) pair, got {cluster_size!r}")
         start, end = cluster_size
     else:
         start = end = cluster_size or 0
+    if sample_range is not None and (not isinstance(sample_range, (tuple, list)) or len(sample_range) != 2):
+        raise TypeError(f"sample_range must be a (min, max) pair of ranks, got {sample_range!r}")
     lo, hi = sample_range if sample_range is not None else (0, 0)
+    for name, flag in (("exclude_near_duplicates", exclude_near_duplicates), ("use_feedback", use_feedback)):
+        if flag is not None and not isinstance(flag, (bool, np.bool_)):
+            raise TypeError(f"{name} must be True, False or None, got {type(flag).__name__}")
+    for name, x in (("duplicate_threshold", duplicate_threshold), ("duplicate_margin", duplicate_margin)):
+        if x is not None and (isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating))):
+            raise TypeError(f"{name} must be a number or None, got {type(x).__name__}")
     for name, v, a, b in (
         ("batch_size", batch_size, 1, MAX_BATCH_SIZE),
         ("epochs", epochs, 1, 10_000),
@@ -1184,7 +1194,10 @@ def report_loss_requests(collection: str, keys: Any, losses: Any, solved: Any) -
         elif not np.all(np.isfinite(loss_arr)):
             violations.append(FieldViolation(field="losses", description="must be finite"))
     if solved is not None:
-        sol_arr = np.asarray(solved, dtype=bool).reshape(-1)
+        raw = np.asarray(solved)
+        if raw.dtype.kind not in "biu" or (raw.dtype.kind in "iu" and raw.size and not np.isin(raw, (0, 1)).all()):
+            raise TypeError(f"solved must be booleans (or 0/1), got {raw.dtype}")
+        sol_arr = raw.astype(bool).reshape(-1)
         if sol_arr.shape[0] != n:
             violations.append(FieldViolation(field="solved", description=f"{sol_arr.shape[0]} flags for {n} keys"))
     if violations:

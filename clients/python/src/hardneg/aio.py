@@ -380,7 +380,7 @@ class AsyncClient(Front):
         """See :meth:`hardneg.Client.refresh_queue`."""
         return await self._run(self._core.refresh_queue(collection, limit, target_version))
 
-    async def build_batches(
+    def build_batches(
         self,
         collection: str,
         anchor_ids: Any,
@@ -402,7 +402,8 @@ class AsyncClient(Front):
         duplicate_margin: Optional[float] = None,
         use_feedback: Optional[bool] = None,
     ) -> AsyncIterator[HardBatch]:
-        """See :meth:`hardneg.Client.build_batches` (an async iterator here)."""
+        """See :meth:`hardneg.Client.build_batches` (an async iterator here; the
+        arguments are checked when it is called, before the first batch)."""
         req = self._core.build_batches_request(
             collection,
             anchor_ids,
@@ -423,6 +424,9 @@ class AsyncClient(Front):
             use_feedback=use_feedback,
             anchor_vectors=anchor_vectors,
         )
+        return self._stream_batches(req)
+
+    async def _stream_batches(self, req: Any) -> AsyncIterator[HardBatch]:
         try:
             async for resp in self._stub().BuildBatches(req, metadata=self._core.config.metadata()):
                 yield codec.hard_batch(resp)

@@ -578,6 +578,9 @@ class Client(Front):
             use_feedback=use_feedback,
             anchor_vectors=anchor_vectors,
         )
+        return self._stream_batches(req)  # the arguments are checked now, not at the first batch
+
+    def _stream_batches(self, req: Any) -> Iterator[HardBatch]:
         try:
             for resp in self._stub().BuildBatches(req, metadata=self._core.config.metadata()):
                 yield codec.hard_batch(resp)

@@ -40,7 +40,9 @@ def _check_client(client: Any, method: str, user: str) -> None:
     fn = getattr(client, method, None)
     if fn is None:
         raise TypeError(f"client must be a hardneg.Client, got {client!r}")
-    if inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
+    from hardneg.aio import AsyncClient
+
+    if isinstance(client, AsyncClient) or inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
         raise TypeError(f"{user} needs a hardneg.Client; a hardneg.aio.AsyncClient cannot be iterated by a training loop")
 
 
