@@ -80,7 +80,36 @@ CASES: list[tuple[str, Callable[[hardneg.Client], Any], type, str]] = [
     ("build_batches collection None", lambda c: drain(c, c.build_batches(None, ["a"], batch_size=2)), TypeError, "collection"),
     ("build_batches batch_size 0", lambda c: drain(c, c.build_batches("c", ["a", "b"], batch_size=0)), ValueError, "batch_size"),
     ("list_snapshots collection int", lambda c: c.list_snapshots(7), TypeError, "collection"),
+    ("build_batches flag str", lambda c: c.build_batches("c", ["a", "b"], batch_size=2, use_feedback="false"), TypeError, "use_feedback"),
+    ("create_collection metric None", lambda c: c.create_collection("x", dim=4, metric=None), TypeError, "metric"),
+    ("create_collection index_params int", lambda c: c.create_collection("x", dim=4, index_params=5), TypeError, "index_params"),
+    ("create_collection index_params bad key", lambda c: c.create_collection("x", dim=4, index_params={"mm": 8}), TypeError, "mm"),
+    ("mine policy list", lambda c: c.mine("c", anchor_ids=["a"], policy=[3]), TypeError, "policy"),
+    ("mine policy dict bad key", lambda c: c.mine("c", anchor_ids=["a"], policy={"k": 3}), TypeError, "k"),
+    ("mine explain str", lambda c: c.mine("c", anchor_ids=["a"], explain="yes"), TypeError, "explain"),
+    ("mine explain float", lambda c: c.mine("c", anchor_ids=["a"], explain=2.7), TypeError, "explain"),
+    ("mine include_vectors str", lambda c: c.mine("c", anchor_ids=["a"], include_vectors="no"), TypeError, "include_vectors"),
+    ("ingest window float", lambda c: c.ingest("c", [], window=2.5), TypeError, "window"),
+    ("ingest reconnect_timeout str", lambda c: c.ingest("c", [], reconnect_timeout="x"), TypeError, "reconnect_timeout"),
 ]
+
+
+@pytest.mark.parametrize("kwargs, text", [({"timeout": "5"}, "timeout"), ({"timeout": 0}, "timeout"), ({"retry": 5}, "retry")])
+def test_bad_client_settings_raise_when_made(kwargs: dict[str, Any], text: str) -> None:
+    for cls in (hardneg.Client, hardneg.AsyncClient):
+        with pytest.raises(TypeError, match=text):
+            cls(NOWHERE, **kwargs)
+
+
+def test_policy_and_index_params_may_be_dicts(client: hardneg.Client) -> None:
+    name = "dict-args"
+    client.delete_collection(name, missing_ok=True)
+    info = client.create_collection(name, dim=4, index_params={"exact_threshold": 10})
+    assert info.index_params.exact_threshold == 10
+    client.upsert(name, ["a", "b", "c"], np.eye(3, 4, dtype=np.float32) + 0.1)
+    res = client.mine(name, anchor_ids=["a"], policy={"num_negatives": 2})
+    assert res.counts.tolist() == [2]
+    client.delete_collection(name)
 
 
 @pytest.mark.parametrize("call,exc,text", [c[1:] for c in CASES], ids=[c[0] for c in CASES])

@@ -333,6 +333,12 @@ def chunks(seq: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 def create_collection_request(
     name: str, dim: int, metric: str, index_params: Optional[IndexParams]
 ) -> pb.CreateCollectionRequest:
+    if not isinstance(metric, str):
+        raise TypeError(f"metric must be a name (cosine, dot or l2), got {type(metric).__name__}")
+    if isinstance(index_params, Mapping):
+        index_params = IndexParams(**index_params)
+    elif index_params is not None and not isinstance(index_params, IndexParams):
+        raise TypeError(f"index_params must be a hardneg.IndexParams or a dict of its fields, got {type(index_params).__name__}")
     try:
         m = METRICS[metric.lower()]
     except KeyError:
@@ -772,6 +778,8 @@ def explain_limit(explain: Union[bool, int], anchors: int) -> int:
     within the server's bounds."""
     if explain is False or explain is None:
         return 0
+    if explain is not True and (isinstance(explain, (bool, np.bool_)) or not isinstance(explain, (int, np.integer))):
+        raise TypeError(f"explain must be True, False or a count, got {explain!r}")
     n = DEFAULT_EXPLAIN if explain is True else int(explain)
     if n < 0:
         raise InvalidArgument("explain must be True, False or a count ≥ 0", violations=[FieldViolation("explain", "must be ≥ 0")])

@@ -110,6 +110,10 @@ class Core:
         options: Iterable[tuple[str, Any]],
         retry: Optional[RetryPolicy],
     ) -> None:
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0):
+            raise TypeError(f"timeout must be a number of seconds above 0, or None; got {timeout!r}")
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise TypeError(f"retry must be a hardneg.RetryPolicy or None, got {type(retry).__name__}")
         if max_batch_bytes > max_message_bytes - 1024 * 1024:
             max_batch_bytes = max(max_message_bytes - 1024 * 1024, 1024)
         self.config = ChannelConfig(
@@ -301,6 +305,12 @@ class Core:
         explain: Union[bool, int] = False,
     ) -> Op[MineResult]:
         codec.check_name(collection, "collection")
+        if isinstance(policy, dict):
+            policy = MiningPolicy(**policy)
+        elif policy is not None and not isinstance(policy, MiningPolicy):
+            raise TypeError(f"policy must be a hardneg.MiningPolicy or a dict of its fields, got {type(policy).__name__}")
+        if not isinstance(include_vectors, (bool, np.bool_)):
+            raise TypeError(f"include_vectors must be True or False, got {include_vectors!r}")
         pol = MiningPolicy.from_kwargs(policy, **policy_kwargs)
         anchors = codec.build_anchors(
             anchor_ids,

@@ -86,6 +86,11 @@ class IngestState:
         total: Optional[int] = None,
         reconnect_timeout: float = 60.0,
     ) -> None:
+        for name, v in (("window", window), ("first_sequence", first_sequence)):
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise TypeError(f"{name} must be an integer, got {v!r}")
+        if isinstance(reconnect_timeout, bool) or not isinstance(reconnect_timeout, (int, float)) or not reconnect_timeout >= 0:
+            raise TypeError(f"reconnect_timeout must be a number of seconds ≥ 0, got {reconnect_timeout!r}")
         if window < 1:
             raise ValueError("window must be at least 1")
         if first_sequence < 1:

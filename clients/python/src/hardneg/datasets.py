@@ -817,6 +817,11 @@ def mine_hard_negatives(
         _check_bool(name, flag)
     if as_dataset is not None:
         _check_bool("as_dataset", as_dataset)
+    if as_dataset:
+        try:
+            import datasets  # noqa: F401 - checked before anything is encoded or uploaded
+        except ImportError as e:
+            raise ImportError("as_dataset=True needs the datasets package: pip install 'hardneg[datasets]'") from e
     _check_int("seed", seed, 0, 2**64 - 1)
     st_set = sorted(set(policy_kwargs) & _ST_POLICY_FIELDS)
     if st_set:
