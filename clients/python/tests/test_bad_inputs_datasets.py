@@ -322,3 +322,16 @@ def test_an_async_client_is_refused_before_anything_runs(server: Any) -> None:
     with pytest.raises(TypeError, match="mine_hard_negatives needs a hardneg.Client; a hardneg.aio.AsyncClient"):
         mine_hard_negatives(DATA, model, verbose=False, client=AsyncClient(server.target))
     assert model.calls == 0
+
+
+def test_as_dataset_without_the_datasets_package_fails_before_encoding(
+    client: hardneg.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "datasets", None)  # `import datasets` raises ImportError
+    model = CountingModel()
+    before = _names(client)
+    with pytest.raises(ImportError, match="as_dataset=True needs the datasets package"):
+        mine_hard_negatives(DATA, model, verbose=False, client=client, as_dataset=True)
+    assert model.calls == 0 and _names(client) == before
