@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -272,13 +273,48 @@ func TestPrometheusRuleMatchesRulesFile(t *testing.T) {
 		want, _ := json.MarshalIndent(spec, "", " ")
 		t.Errorf("k8s/prometheusrule.yaml differs from prometheus/rules.yaml; run make deploy-update\n got %s\nwant %s", got, want)
 	}
+	anchors := markdownAnchors(t, "../docs/OPERATIONS.md")
 	for _, g := range spec.Groups {
 		for _, r := range g.Rules {
 			if r.Alert != "" && (r.Labels["severity"] == "" || r.Annotations["runbook_url"] == "" || r.Annotations["summary"] == "") {
 				t.Errorf("alert %s lacks severity, summary or runbook_url", r.Alert)
 			}
+			if u := r.Annotations["runbook_url"]; u != "" {
+				_, anchor, _ := strings.Cut(u, "docs/OPERATIONS.md#")
+				if !anchors[anchor] {
+					t.Errorf("alert %s: runbook_url %s names no heading of docs/OPERATIONS.md", r.Alert, u)
+				}
+			}
 		}
 	}
+}
+
+// markdownAnchors returns the anchors GitHub gives the headings of a markdown file:
+// lower case, punctuation other than '-' and '_' dropped, spaces as '-'.
+func markdownAnchors(t *testing.T, path string) map[string]bool {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if !strings.HasPrefix(line, "#") {
+			continue
+		}
+		title := strings.TrimSpace(strings.TrimLeft(line, "#"))
+		var b strings.Builder
+		for _, r := range strings.ToLower(title) {
+			switch {
+			case r == ' ':
+				b.WriteRune('-')
+			case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+				b.WriteRune(r)
+			}
+		}
+		out[b.String()] = true
+	}
+	return out
 }
 
 func TestDashboardIsValidJSONWithQueries(t *testing.T) {

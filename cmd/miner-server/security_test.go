@@ -242,6 +242,14 @@ func TestCertReloaderPicksUpNewCertificate(t *testing.T) {
 	if !ok || st.Reloads != 1 || st.ReloadErrors == 0 || !st.NotAfter.Equal(exp2) {
 		t.Errorf("stats = %+v, %v", st, ok)
 	}
+	// A scrape alone (no handshake) picks up a rotated certificate.
+	exp3 := exp2.Add(time.Hour)
+	cert3, key3 := ca.issue(t, "server", exp3)
+	rewrite(t, paths["tls.key"], string(key3))
+	rewrite(t, paths["tls.crt"], string(cert3))
+	if st, _ := r.stats(); !st.NotAfter.Equal(exp3) || st.Reloads != 2 {
+		t.Errorf("after a rotation, scraped stats = %+v; want NotAfter %v and 2 reloads", st, exp3)
+	}
 }
 
 func TestCertReloaderRejectsBadFiles(t *testing.T) {

@@ -140,11 +140,14 @@ func (r *certReloader) loadLocked(stamps [3]fileStamp) error {
 	return nil
 }
 
-// stats reports the served certificate for metrics.
+// stats reports the served certificate for metrics. It checks the files first (as a
+// handshake does), so the reported expiry follows a rotated certificate even while no
+// client opens a connection: trainers keep theirs for hours.
 func (r *certReloader) stats() (metrics.TLSStats, bool) {
 	if r == nil {
 		return metrics.TLSStats{}, false
 	}
+	r.current()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return metrics.TLSStats{NotAfter: r.notAfter, Reloads: r.reloads, ReloadErrors: r.reloadErrors}, true
