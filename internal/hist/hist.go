@@ -3,8 +3,9 @@
 // snapshots into Prometheus histograms at scrape time.
 package hist
 
-// DurationBounds are bucket bounds in seconds for I/O durations, 100 µs to 10 s.
-var DurationBounds = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+// DurationBounds are bucket bounds in seconds for I/O durations, 100 µs to 10 min: an
+// fsync takes milliseconds, a snapshot of a collection of millions of items minutes.
+var DurationBounds = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600}
 
 // Histogram counts observations per bucket. It is not synchronised: its owner guards
 // it with the lock that guards the rest of its statistics. The zero value is not
