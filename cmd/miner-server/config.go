@@ -172,10 +172,15 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		env := "HARDNEG_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
 		if v := getenv(env); v != "" && !set[f.Name] && !cliOnly[f.Name] {
 			if err := fs.Set(f.Name, v); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", env, err))
+				errs = append(errs, fmt.Errorf("%s=%q: %w (it sets -%s)", env, v, err, f.Name))
 			}
 		}
 	})
+	if len(errs) > 0 {
+		// A value that did not parse leaves its flag at zero: checking the rest would
+		// only add errors about that zero.
+		return c, errors.Join(errs...)
+	}
 	if err := c.LogLevel.UnmarshalText([]byte(*level)); err != nil {
 		errs = append(errs, fmt.Errorf("-log-level: %w", err))
 	}
@@ -199,6 +204,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	if c.LoopStateInterval < 0 {
 		errs = append(errs, errors.New("-loop-state-interval: must be ≥ 0"))
+	}
+	if c.KeepaliveMin < 0 {
+		errs = append(errs, errors.New("-keepalive-min-time: must be ≥ 0"))
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("-shutdown-timeout: must be positive"))

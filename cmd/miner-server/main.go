@@ -20,7 +20,10 @@ func main() {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)
 		}
-		fmt.Fprintln(os.Stderr, "miner-server:", err)
+		var logged loggedError
+		if !errors.As(err, &logged) {
+			fmt.Fprintln(os.Stderr, "miner-server:", err)
+		}
 		os.Exit(1)
 	}
 }
@@ -38,9 +41,21 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		_, err := fmt.Fprintf(stdout, "miner-server %s (revision %s, %s)\n", b.Version, b.Revision, b.GoVersion)
 		return err
 	}
-	srv, err := NewServer(cfg, cfg.newLogger(stderr))
-	if err != nil {
-		return err
+	logger := cfg.newLogger(stderr)
+	srv, err := NewServer(cfg, logger)
+	if err == nil {
+		err = srv.Serve(ctx)
 	}
-	return srv.Serve(ctx)
+	if err != nil && cfg.LogFormat == "json" {
+		// The line that says why the process ends is the one a log pipeline must not
+		// fail to parse.
+		logger.Error("exiting", "err", err.Error())
+		return loggedError{err}
+	}
+	return err
 }
+
+// loggedError is an error Main has already written to the log.
+type loggedError struct{ error }
+
+func (e loggedError) Unwrap() error { return e.error }

@@ -1,13 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -437,6 +442,16 @@ func TestConfigFromEnvironment(t *testing.T) {
 	if _, err := parseConfig([]string{"-log-format=xml"}, func(string) string { return "" }, io.Discard); err == nil {
 		t.Error("bad log format accepted")
 	}
+	// A bad environment value is named with its value, once.
+	_, err = parseConfig(nil, func(k string) string {
+		if k == "HARDNEG_SHUTDOWN_TIMEOUT" {
+			return "abc"
+		}
+		return ""
+	}, io.Discard)
+	if err == nil || err.Error() != `HARDNEG_SHUTDOWN_TIMEOUT="abc": parse error (it sets -shutdown-timeout)` {
+		t.Errorf("bad environment value: %v", err)
+	}
 	// Snapshot triggers: any negative interval is never; a size below -1 is named.
 	if cfg, err := parseConfig([]string{"-snapshot-interval=-1s"}, func(string) string { return "" }, io.Discard); err != nil || cfg.SnapshotInterval != -1 {
 		t.Errorf("-snapshot-interval=-1s: %v, %v", cfg.SnapshotInterval, err)
@@ -503,5 +518,26 @@ func TestShutdownEndsUpsertStreams(t *testing.T) {
 	got, err := again.client.GetItems(ctx, &hardnegv1.GetItemsRequest{Collection: "s", Ids: []string{"b1", "b2"}})
 	if err != nil || len(got.MissingIds) != 0 {
 		t.Fatalf("after the restart: %v %v", got, err)
+	}
+}
+
+// TestJSONLogsEndWithAJSONLine: with -log-format json, the reason the server exits is a
+// JSON log line too (a log pipeline parses every line), not a plain one.
+func TestJSONLogsEndWithAJSONLine(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	err := Main(context.Background(), []string{"-log-format=json", "-data-dir=" + file, "-grpc-addr=127.0.0.1:0", "-http-addr=127.0.0.1:0"},
+		func(string) string { return "" }, io.Discard, &stderr)
+	var logged loggedError
+	if err == nil || !errors.As(err, &logged) {
+		t.Fatalf("Main: %v, want a loggedError", err)
+	}
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	var last struct{ Level, Msg, Err string }
+	if jerr := json.Unmarshal([]byte(lines[len(lines)-1]), &last); jerr != nil || last.Level != "ERROR" || last.Msg != "exiting" || !strings.Contains(last.Err, "not a directory") {
+		t.Errorf("last line %q (%v)", lines[len(lines)-1], jerr)
 	}
 }
