@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"github.com/hardneg/hardneg/internal/metrics"
 	"log/slog"
 	"os"
 	"strings"
@@ -70,6 +71,9 @@ type tokenStore struct {
 	fromFile  map[[32]byte]principal
 	stamp     fileStamp
 	lastCheck time.Time
+	reloads   uint64    // reloads after the file changed
+	failures  uint64    // checks or reloads that failed (the previous tokens stay)
+	failed    fileStamp // the version of the file that last failed to load
 }
 
 // newTokenStore parses inline entries and the file; it returns nil (authentication
@@ -178,23 +182,47 @@ func (s *tokenStore) lookup(token string) (principal, bool) {
 	sum := sha256.Sum256([]byte(token))
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if now := time.Now(); s.file != "" && now.Sub(s.lastCheck) >= s.checkEvery {
-		s.lastCheck = now
-		if fi, err := os.Stat(s.file); err != nil {
-			s.log.Error("token file unreadable; keeping previous tokens", "err", err)
-		} else if st := (fileStamp{fi.ModTime(), fi.Size()}); st != s.stamp {
-			if err := s.readFile(st); err != nil {
-				s.log.Error("token file reload failed; keeping previous tokens", "err", err)
-			} else {
-				s.log.Info("token file reloaded", "tokens", len(s.fromFile))
-			}
-		}
-	}
+	s.checkLocked()
 	if p, ok := s.static[sum]; ok {
 		return p, true
 	}
 	p, ok := s.fromFile[sum]
 	return p, ok
+}
+
+// checkLocked re-reads the token file when it changed and the last check is older
+// than checkEvery. Caller holds mu.
+func (s *tokenStore) checkLocked() {
+	now := time.Now()
+	if s.file == "" || now.Sub(s.lastCheck) < s.checkEvery {
+		return
+	}
+	s.lastCheck = now
+	if fi, err := os.Stat(s.file); err != nil {
+		s.failures++
+		s.log.Error("token file unreadable; keeping previous tokens", "err", err)
+	} else if st := (fileStamp{fi.ModTime(), fi.Size()}); st != s.stamp && st != s.failed {
+		if err := s.readFile(st); err != nil {
+			s.failed = st // counted once until the file changes again
+			s.failures++
+			s.log.Error("token file reload failed; keeping previous tokens", "err", err)
+		} else {
+			s.reloads++
+			s.log.Info("token file reloaded", "tokens", len(s.fromFile))
+		}
+	}
+}
+
+// stats reports the token file's reloads for metrics, checking the file first (as a
+// call does), so a broken rotation shows even while no authenticated call arrives.
+func (s *tokenStore) stats() (metrics.ReloadStats, bool) {
+	if s == nil || s.file == "" {
+		return metrics.ReloadStats{}, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.checkLocked()
+	return metrics.ReloadStats{Reloads: s.reloads, ReloadErrors: s.failures}, true
 }
 
 // authenticate is the auth interceptor's function: it requires a known bearer token

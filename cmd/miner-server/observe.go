@@ -46,9 +46,10 @@ func (s *Server) metricsSources() metrics.Sources {
 			}
 			return out
 		},
-		Limits: s.limiter.stats,
-		Remote: s.remoteStats(),
-		TLS:    s.certs.stats,
+		Limits:    s.limiter.stats,
+		Remote:    s.remoteStats(),
+		TLS:       s.certs.stats,
+		TokenFile: s.tokens.stats,
 		Loop: func() []metrics.CollectionLoop {
 			cs := s.db.Collections()
 			out := make([]metrics.CollectionLoop, len(cs))

@@ -138,6 +138,17 @@ func TestTokenFileReloads(t *testing.T) {
 	if _, ok := s.lookup(newTok); !ok {
 		t.Error("an invalid file replaced the previous tokens")
 	}
+	if st, ok := s.stats(); !ok || st.Reloads != 1 || st.ReloadErrors != 1 {
+		t.Errorf("stats %+v, %v; want 1 reload, 1 failure", st, ok)
+	}
+	// A scrape alone (no call) notices a change of the file.
+	rewrite(t, path, "c:write:"+oldTok+"\n")
+	if st, _ := s.stats(); st.Reloads != 2 {
+		t.Errorf("after a scrape: %+v; want 2 reloads", st)
+	}
+	if st, ok := (*tokenStore)(nil).stats(); ok || st.Reloads != 0 {
+		t.Error("no token store reported stats")
+	}
 }
 
 // rewrite replaces a file's content and moves its modification time forward, so that

@@ -29,7 +29,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		descSnapshotSeconds, descSnapshots, descSnapshotLastSuccess, descRecoveryTruncated, descRecoverySeconds,
 		descVolumeSize, descVolumeAvailable,
 		descInFlight, descInFlightRejected, descRemoteRetries, descRemoteGaveUp, descLoopStateSaves, descLoopStateLastSave,
-		descTLSNotAfter, descTLSReloads, descTLSReloadErrors,
+		descTLSNotAfter, descTLSReloads, descTLSReloadErrors, descTokenReloads, descTokenReloadErrors,
 	} {
 		ch <- d
 	}
@@ -97,6 +97,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			gauge(ch, descTLSNotAfter, float64(t.NotAfter.Unix()))
 			counter(ch, descTLSReloads, t.Reloads)
 			counter(ch, descTLSReloadErrors, t.ReloadErrors)
+		}
+	}
+	if c.src.TokenFile != nil {
+		if t, ok := c.src.TokenFile(); ok {
+			counter(ch, descTokenReloads, t.Reloads)
+			counter(ch, descTokenReloadErrors, t.ReloadErrors)
 		}
 	}
 }

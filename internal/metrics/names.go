@@ -53,6 +53,8 @@ const (
 	NameTLSNotAfter          = "hardneg_tls_certificate_expiry_timestamp_seconds"
 	NameTLSReloads           = "hardneg_tls_certificate_reloads_total"
 	NameTLSReloadErrors      = "hardneg_tls_certificate_reload_errors_total"
+	NameTokenReloads         = "hardneg_auth_token_file_reloads_total"
+	NameTokenReloadErrors    = "hardneg_auth_token_file_reload_errors_total"
 	NameGRPCHandled          = "grpc_server_handled_total"
 	NameGRPCHandlingSeconds  = "grpc_server_handling_seconds"
 	NameGRPCStarted          = "grpc_server_started_total"
@@ -139,7 +141,9 @@ var (
 	descLoopStateLastSave = prometheus.NewDesc(NameLoopStateLastSave, "Unix time of the last round that saved every changed collection's training-loop state; absent until one has.", nil, nil)
 	descRemoteGaveUp      = prometheus.NewDesc(NameRemoteGaveUp, "Calls to the remote store that still failed when -weaviate-retry-for ran out.", nil, nil)
 
-	descTLSNotAfter     = prometheus.NewDesc(NameTLSNotAfter, "Unix time at which the served TLS certificate expires.", nil, nil)
-	descTLSReloads      = prometheus.NewDesc(NameTLSReloads, "TLS certificate reloads after the files changed.", nil, nil)
-	descTLSReloadErrors = prometheus.NewDesc(NameTLSReloadErrors, "TLS certificate reloads that failed; the previous certificate stays in use.", nil, nil)
+	descTLSNotAfter       = prometheus.NewDesc(NameTLSNotAfter, "Unix time at which the served TLS certificate expires.", nil, nil)
+	descTLSReloads        = prometheus.NewDesc(NameTLSReloads, "TLS certificate reloads after the files changed.", nil, nil)
+	descTLSReloadErrors   = prometheus.NewDesc(NameTLSReloadErrors, "TLS certificate reloads that failed; the previous certificate stays in use.", nil, nil)
+	descTokenReloads      = prometheus.NewDesc(NameTokenReloads, "Reloads of the bearer-token file after it changed.", nil, nil)
+	descTokenReloadErrors = prometheus.NewDesc(NameTokenReloadErrors, "Reloads of the bearer-token file that failed; the previous tokens stay in use.", nil, nil)
 )

@@ -37,6 +37,9 @@ type Sources struct {
 	Limits func() LimitStats
 	// TLS returns the serving certificate's state; ok is false without TLS.
 	TLS func() (stats TLSStats, ok bool)
+	// TokenFile returns the bearer-token file's reload counters; ok is false without
+	// -auth-token-file.
+	TokenFile func() (stats ReloadStats, ok bool)
 	// Remote returns the retry counters of an engine that calls a remote store (the
 	// Weaviate engine); nil for the embedded engine.
 	Remote func() RemoteStats
@@ -159,6 +162,13 @@ type TLSStats struct {
 	NotAfter time.Time
 	// Reloads counts certificate reloads after a file changed; ReloadErrors reloads
 	// that failed (the previous certificate stays in use).
+	Reloads, ReloadErrors uint64
+}
+
+// ReloadStats count the reloads of a watched file.
+type ReloadStats struct {
+	// Reloads counts reloads after the file changed; ReloadErrors the reloads that
+	// failed (the previous contents stay in use).
 	Reloads, ReloadErrors uint64
 }
 
