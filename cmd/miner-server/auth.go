@@ -66,14 +66,16 @@ type tokenStore struct {
 	checkEvery time.Duration
 
 	// mu guards every field below.
-	mu        sync.Mutex
-	static    map[[32]byte]principal // from -auth-tokens
-	fromFile  map[[32]byte]principal
-	stamp     fileStamp
-	lastCheck time.Time
-	reloads   uint64    // reloads after the file changed
-	failures  uint64    // checks or reloads that failed (the previous tokens stay)
-	failed    fileStamp // the version of the file that last failed to load
+	mu         sync.Mutex
+	static     map[[32]byte]principal // from -auth-tokens
+	fromFile   map[[32]byte]principal
+	stamp      fileStamp
+	lastCheck  time.Time
+	reloads    uint64    // reloads after the file changed
+	failures   uint64    // checks or reloads that failed (the previous tokens stay)
+	failed     fileStamp // the version of the file that last failed to load
+	unreadable bool      // the file could not be read at the last check
+	failing    bool      // the newest version of the file did not load
 }
 
 // newTokenStore parses inline entries and the file; it returns nil (authentication
@@ -198,19 +200,29 @@ func (s *tokenStore) checkLocked() {
 		return
 	}
 	s.lastCheck = now
-	if fi, err := os.Stat(s.file); err != nil {
-		s.failures++
-		s.log.Error("token file unreadable; keeping previous tokens", "err", err)
-	} else if st := (fileStamp{fi.ModTime(), fi.Size()}); st != s.stamp && st != s.failed {
-		if err := s.readFile(st); err != nil {
-			s.failed = st // counted once until the file changes again
-			s.failures++
-			s.log.Error("token file reload failed; keeping previous tokens", "err", err)
-		} else {
-			s.reloads++
-			s.log.Info("token file reloaded", "tokens", len(s.fromFile))
+	fi, err := os.Stat(s.file)
+	if err != nil {
+		if !s.unreadable {
+			s.failures++ // counted once until the file is back
 		}
+		s.unreadable = true
+		s.log.Error("token file unreadable; keeping previous tokens", "err", err)
+		return
 	}
+	s.unreadable = false
+	st := fileStamp{fi.ModTime(), fi.Size()}
+	if st == s.stamp || st == s.failed {
+		return
+	}
+	if err := s.readFile(st); err != nil {
+		s.failed, s.failing = st, true // counted once until the file changes again
+		s.failures++
+		s.log.Error("token file reload failed; keeping previous tokens", "err", err)
+		return
+	}
+	s.failing = false
+	s.reloads++
+	s.log.Info("token file reloaded", "tokens", len(s.fromFile))
 }
 
 // stats reports the token file's reloads for metrics, checking the file first (as a
@@ -222,7 +234,7 @@ func (s *tokenStore) stats() (metrics.ReloadStats, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.checkLocked()
-	return metrics.ReloadStats{Reloads: s.reloads, ReloadErrors: s.failures}, true
+	return metrics.ReloadStats{Reloads: s.reloads, ReloadErrors: s.failures, Failing: s.unreadable || s.failing}, true
 }
 
 // authenticate is the auth interceptor's function: it requires a known bearer token

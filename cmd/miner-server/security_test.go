@@ -138,13 +138,22 @@ func TestTokenFileReloads(t *testing.T) {
 	if _, ok := s.lookup(newTok); !ok {
 		t.Error("an invalid file replaced the previous tokens")
 	}
-	if st, ok := s.stats(); !ok || st.Reloads != 1 || st.ReloadErrors != 1 {
-		t.Errorf("stats %+v, %v; want 1 reload, 1 failure", st, ok)
+	if st, ok := s.stats(); !ok || st.Reloads != 1 || st.ReloadErrors != 1 || !st.Failing {
+		t.Errorf("stats %+v, %v; want 1 reload, 1 failure, failing", st, ok)
+	}
+	if st, _ := s.stats(); st.ReloadErrors != 1 || !st.Failing { // the same broken file: counted once, still failing
+		t.Errorf("stats again %+v", st)
 	}
 	// A scrape alone (no call) notices a change of the file.
 	rewrite(t, path, "c:write:"+oldTok+"\n")
-	if st, _ := s.stats(); st.Reloads != 2 {
-		t.Errorf("after a scrape: %+v; want 2 reloads", st)
+	if st, _ := s.stats(); st.Reloads != 2 || st.Failing {
+		t.Errorf("after a scrape: %+v; want 2 reloads, not failing", st)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := s.stats(); st.ReloadErrors != 2 || !st.Failing {
+		t.Errorf("file gone: %+v; want 2 failures, failing", st)
 	}
 	if st, ok := (*tokenStore)(nil).stats(); ok || st.Reloads != 0 {
 		t.Error("no token store reported stats")

@@ -176,7 +176,23 @@ func (s *service) UpsertStream(stream hardnegv1.MinerService_UpsertStreamServer)
 		}
 		sent <- err
 	}()
-	recvErr := s.receiveStream(ctx, stream, acks)
+	// The receiver runs apart so that a stop can end a stream that waits for its
+	// writer's next batch: the gate lets the stop wait for a batch being applied and
+	// keeps any later one from being applied.
+	var gate streamGate
+	received := make(chan error, 1)
+	go func() { received <- s.receiveStream(ctx, stream, acks, &gate) }()
+	var recvErr error
+	select {
+	case recvErr = <-received:
+	case <-s.stopping: // nil when the service runs without a server: never
+		gate.stop()
+		select {
+		case recvErr = <-received: // it ended on its own meanwhile
+		default:
+			recvErr = errShuttingDown // it waits in Recv, which ends when this handler returns
+		}
+	}
 	close(acks)
 	sendErr := <-sent
 	if recvErr != nil && !(errors.Is(recvErr, context.Canceled) && sendErr != nil) {
@@ -185,8 +201,22 @@ func (s *service) UpsertStream(stream hardnegv1.MinerService_UpsertStreamServer)
 	return sendErr
 }
 
+// streamGate is held by an upsert stream's receiver while it applies a batch and
+// queues its acknowledgement; a stop takes it to end the stream between batches.
+type streamGate struct {
+	mu      sync.Mutex
+	stopped bool
+}
+
+// stop waits for the batch being applied, if any, and keeps later ones out.
+func (g *streamGate) stop() {
+	g.mu.Lock()
+	g.stopped = true
+	g.mu.Unlock()
+}
+
 // receiveStream applies incoming batches and queues their acknowledgements.
-func (s *service) receiveStream(ctx context.Context, stream hardnegv1.MinerService_UpsertStreamServer, acks chan<- streamAck) error {
+func (s *service) receiveStream(ctx context.Context, stream hardnegv1.MinerService_UpsertStreamServer, acks chan<- streamAck, gate *streamGate) error {
 	for {
 		req, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
@@ -195,28 +225,8 @@ func (s *service) receiveStream(ctx context.Context, stream hardnegv1.MinerServi
 		if err != nil {
 			return err
 		}
-		if req.WriterId == "" || len(req.WriterId) > engine.MaxWriterIDBytes || strings.IndexByte(req.WriterId, 0) >= 0 {
-			return validate.Field("writer_id", "must be 1–%d bytes without NUL", engine.MaxWriterIDBytes)
-		}
-		if req.Sequence == 0 {
-			return validate.Field("sequence", "must start at 1")
-		}
-		res, err := s.streamBatch(ctx, req)
-		s.ingest.upsert(req.Items, res.Upsert, res.Duplicate, err)
-		if err != nil {
+		if err := s.receiveBatch(ctx, req, acks, gate); err != nil {
 			return err
-		}
-		s.ingest.delete(res.Delete)
-		ack := streamAck{writer: req.WriterId, seq: req.Sequence, writerSeq: req.Sequence, lsn: res.LSN,
-			prevSeq: res.PrevSequence, prevLSN: res.PrevLSN, duplicate: res.Duplicate,
-			items: uint64(res.Upsert.Inserted + res.Upsert.Replaced), deleted: uint64(res.Delete.Deleted)}
-		if res.Duplicate {
-			ack.writerSeq = res.WriterSequence
-		}
-		select {
-		case acks <- ack:
-		case <-ctx.Done():
-			return ctx.Err()
 		}
 		select {
 		case <-s.stopping: // nil when the service runs without a server: never
@@ -224,6 +234,39 @@ func (s *service) receiveStream(ctx context.Context, stream hardnegv1.MinerServi
 		default:
 		}
 	}
+}
+
+// receiveBatch applies one batch and queues its acknowledgement, under the gate.
+func (s *service) receiveBatch(ctx context.Context, req *hardnegv1.UpsertStreamRequest, acks chan<- streamAck, gate *streamGate) error {
+	gate.mu.Lock()
+	defer gate.mu.Unlock()
+	if gate.stopped {
+		return errShuttingDown
+	}
+	if req.WriterId == "" || len(req.WriterId) > engine.MaxWriterIDBytes || strings.IndexByte(req.WriterId, 0) >= 0 {
+		return validate.Field("writer_id", "must be 1–%d bytes without NUL", engine.MaxWriterIDBytes)
+	}
+	if req.Sequence == 0 {
+		return validate.Field("sequence", "must start at 1")
+	}
+	res, err := s.streamBatch(ctx, req)
+	s.ingest.upsert(req.Items, res.Upsert, res.Duplicate, err)
+	if err != nil {
+		return err
+	}
+	s.ingest.delete(res.Delete)
+	ack := streamAck{writer: req.WriterId, seq: req.Sequence, writerSeq: req.Sequence, lsn: res.LSN,
+		prevSeq: res.PrevSequence, prevLSN: res.PrevLSN, duplicate: res.Duplicate,
+		items: uint64(res.Upsert.Inserted + res.Upsert.Replaced), deleted: uint64(res.Delete.Deleted)}
+	if res.Duplicate {
+		ack.writerSeq = res.WriterSequence
+	}
+	select {
+	case acks <- ack:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return nil
 }
 
 // streamBatch logs and applies one UpsertStream batch without waiting for the log.

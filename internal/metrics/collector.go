@@ -29,7 +29,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		descSnapshotSeconds, descSnapshots, descSnapshotLastSuccess, descRecoveryTruncated, descRecoverySeconds,
 		descVolumeSize, descVolumeAvailable,
 		descInFlight, descInFlightRejected, descRemoteRetries, descRemoteGaveUp, descLoopStateSaves, descLoopStateLastSave,
-		descTLSNotAfter, descTLSReloads, descTLSReloadErrors, descTokenReloads, descTokenReloadErrors,
+		descTLSNotAfter, descTLSReloads, descTLSReloadErrors, descTokenReloads, descTokenReloadErrors, descTokenFileFailing,
 	} {
 		ch <- d
 	}
@@ -103,6 +103,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		if t, ok := c.src.TokenFile(); ok {
 			counter(ch, descTokenReloads, t.Reloads)
 			counter(ch, descTokenReloadErrors, t.ReloadErrors)
+			failing := 0.0
+			if t.Failing {
+				failing = 1
+			}
+			gauge(ch, descTokenFileFailing, failing)
 		}
 	}
 }

@@ -55,6 +55,7 @@ const (
 	NameTLSReloadErrors      = "hardneg_tls_certificate_reload_errors_total"
 	NameTokenReloads         = "hardneg_auth_token_file_reloads_total"
 	NameTokenReloadErrors    = "hardneg_auth_token_file_reload_errors_total"
+	NameTokenFileFailing     = "hardneg_auth_token_file_failing"
 	NameGRPCHandled          = "grpc_server_handled_total"
 	NameGRPCHandlingSeconds  = "grpc_server_handling_seconds"
 	NameGRPCStarted          = "grpc_server_started_total"
@@ -146,4 +147,5 @@ var (
 	descTLSReloadErrors   = prometheus.NewDesc(NameTLSReloadErrors, "TLS certificate reloads that failed; the previous certificate stays in use.", nil, nil)
 	descTokenReloads      = prometheus.NewDesc(NameTokenReloads, "Reloads of the bearer-token file after it changed.", nil, nil)
 	descTokenReloadErrors = prometheus.NewDesc(NameTokenReloadErrors, "Reloads of the bearer-token file that failed; the previous tokens stay in use.", nil, nil)
+	descTokenFileFailing  = prometheus.NewDesc(NameTokenFileFailing, "1 while the bearer-token file on disk does not load (the previous tokens are in use), else 0.", nil, nil)
 )

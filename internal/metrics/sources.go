@@ -170,6 +170,8 @@ type ReloadStats struct {
 	// Reloads counts reloads after the file changed; ReloadErrors the reloads that
 	// failed (the previous contents stay in use).
 	Reloads, ReloadErrors uint64
+	// Failing is true while the file on disk does not load.
+	Failing bool
 }
 
 // BuildInfo labels hardneg_build_info.

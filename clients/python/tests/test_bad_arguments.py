@@ -150,3 +150,9 @@ def test_a_bad_id_in_a_later_request_of_a_split_call_applies_nothing(client: har
             call()
         assert exc.value.violations[0].field == field and "nothing was sent" in str(exc.value), exc.value
     assert client.get_items(collection, ["a", "b"]).ids == ["a", "b"]
+    dup = ["a", "b"] + [f"z{i}" for i in range(17_000)]
+    dup[17_001] = "z5"  # a later request would refuse it after the first was applied
+    with pytest.raises(errors.InvalidArgument) as exc:
+        client.delete(collection, dup)
+    assert exc.value.violations[0].field == "ids[17001]" and "duplicates ids[7]" in str(exc.value)
+    assert client.get_items(collection, ["a", "b"]).ids == ["a", "b"]

@@ -359,6 +359,8 @@ def test_backup_restore_into_a_fresh_server(own_server: ServerProcess, second_se
     assert run(capsys, own_server, "backup", str(one), "-c", "docs")[0] == 0
     code, out, _ = run(capsys, second_server, "restore", str(one), "-c", "docs-copy")
     assert code == 0 and out == f"restored 'docs-copy': {len(live):,} items\n"
+    code, out, _ = run(capsys, second_server, "restore", str(one), "-c", "docs-copy", "--skip-existing")
+    assert code == 0 and out == "skipped 'docs-copy': the server holds a collection of that name with items\n"
     code, _, err = run(capsys, second_server, "restore", str(one))
     assert code == 1 and err.startswith("hardneg restore: refused:") and "not empty" in err
     code, _, err = run(capsys, second_server, "restore", str(f), "-c", "x")

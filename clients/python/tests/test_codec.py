@@ -367,6 +367,7 @@ def test_deletes_ride_on_the_last_upsert_request() -> None:
         (lambda: codec.prepare_items(["a"], np.ones((1, 2)), versions=2.9), TypeError, "versions must be integers"),
         (lambda: codec.prepare_items(["a"], np.ones((1, 2)), versions="7"), TypeError, "versions must be integers"),
         (lambda: codec.prepare_items(["a"], np.ones((1, 2)), versions=np.array([2**63], np.uint64)), errors.InvalidArgument, "signed 64-bit"),
+        (lambda: codec.prepare_items(["a", "b"], np.ones((2, 2)), versions=[-1, 2**63]), errors.InvalidArgument, "signed 64-bit"),
     ],
 )
 def test_ids_groups_and_versions_are_never_coerced(call: Any, error: type, match: str) -> None:
@@ -379,6 +380,8 @@ def test_numpy_string_ids_and_integer_versions_pass() -> None:
     assert codec._as_id_list(np.array(["a", None], dtype=object), missing_ok=True) == ["a", None]
     items = codec.prepare_items(np.array(["a", "b"]), np.ones((2, 2)), versions=np.array([1, 2], np.uint32))
     assert items.versions is not None and items.versions.tolist() == [1, 2]
+    assert codec._versions([], 0).tolist() == [] and codec._versions(np.array([]), 0).tolist() == []
+    assert codec.report_loss_requests("c", [], None, []) == []
 
 
 @pytest.mark.parametrize(

@@ -290,7 +290,7 @@ class Restore:
         (gRPC would report it only as a cancelled call)."""
         try:
             yield from self.reader.requests(entry, self.collection)
-        except BaseException as e:
+        except Exception as e:  # not GeneratorExit: gRPC closing a call it ended itself
             self.error = e
             raise
 

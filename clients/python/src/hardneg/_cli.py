@@ -683,7 +683,8 @@ def cmd_restore(args: argparse.Namespace) -> None:
     finally:
         bar.close()
     restored = {c.name for c in cols}
-    skipped = [n for n in names if n not in restored] if args.collection is None else []
+    targets = names if args.collection is None else [args.collection]
+    skipped = [n for n in targets if n not in restored]
     if args.json:
         return _print_json({"file": args.file, "collections": cols, "skipped": skipped})
     for c in cols:

@@ -212,15 +212,18 @@ def check_item_values(ids: list[str], vectors: np.ndarray) -> None:
 MAX_ID_BYTES = 512
 
 
-def check_ids(ids: Sequence[str], field: str) -> None:
+def check_ids(ids: Sequence[str], field: str, *, unique: bool = False) -> None:
     """Refuses, before anything is sent, ids the server would refuse (empty, over 512
-    bytes of UTF-8, holding NUL), named by the caller's row: a call split into several
-    requests so applies all of them or none for these."""
+    bytes of UTF-8, holding NUL; with ``unique``, given twice), named by the caller's
+    row: a call split into several requests so applies all of them or none for these."""
     bad: list[FieldViolation] = []
     count = 0
+    seen: dict[str, int] = {}
     for i, x in enumerate(ids):
         why = ""
-        if not x:
+        if unique and x and seen.setdefault(x, i) != i:
+            why = f"duplicates {field}[{seen[x]}] ({x!r})"
+        elif not x:
             why = "must not be empty"
         elif "\x00" in x:
             why = "must not contain NUL"
@@ -285,7 +288,16 @@ def _versions(versions: Any, n: int) -> np.ndarray:
         if not -(2**63) <= v < 2**63:
             raise beyond()
         return np.full(n, v, dtype=np.int64)
+    if isinstance(versions, (list, tuple)):  # Python ints, possibly beyond int64 (numpy would make them floats)
+        vals = list(versions)
+        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in vals):
+            raise TypeError("versions must be integers")
+        if any(not -(2**63) <= int(v) < 2**63 for v in vals):
+            raise beyond()
+        return np.asarray(vals, dtype=np.int64).reshape(-1)
     arr = np.asarray(versions)
+    if arr.size == 0:
+        return np.empty(0, dtype=np.int64)
     if arr.dtype.kind == "O":  # Python ints, possibly beyond int64
         vals = arr.reshape(-1).tolist()
         if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in vals):
@@ -1203,7 +1215,7 @@ def report_loss_requests(collection: str, keys: Any, losses: Any, solved: Any) -
             violations.append(FieldViolation(field="losses", description="must be finite"))
     if solved is not None:
         raw = np.asarray(solved)
-        if raw.dtype.kind not in "biu" or (raw.dtype.kind in "iu" and raw.size and not np.isin(raw, (0, 1)).all()):
+        if raw.size and raw.dtype.kind not in "biu" or (raw.dtype.kind in "iu" and raw.size and not np.isin(raw, (0, 1)).all()):
             raise TypeError(f"solved must be booleans (or 0/1), got {raw.dtype}")
         sol_arr = raw.astype(bool).reshape(-1)
         if sol_arr.shape[0] != n:

@@ -237,7 +237,7 @@ class Core:
         codec.check_name(collection, "collection")
         id_list = codec._as_id_list(ids)
         if len(id_list) > codec.MAX_BATCH_ITEMS:  # split: all requests apply or none, for the ids
-            codec.check_ids(id_list, "ids")
+            codec.check_ids(id_list, "ids", unique=True)
         deleted = not_found = seq = n = 0
         for part in codec.chunks(id_list, codec.MAX_BATCH_ITEMS):
             resp = yield from self.unary("Delete", pb.DeleteRequest(collection=collection, ids=part))

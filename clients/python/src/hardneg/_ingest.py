@@ -279,6 +279,10 @@ class IngestState:
             e.message += f" (in the batch with sequence {seq}; sequences up to {self.result.durable_sequence} are durable)"
             e.sequence = seq  # type: ignore[attr-defined]
         e.ingest_result = self.result  # type: ignore[attr-defined]
+        if self.source_error is not None:
+            # The source had failed first; the stream then failed for good while the
+            # batches sent before were being acknowledged.
+            e.source_error = self.source_error  # type: ignore[attr-defined]
         return e
 
     def close(self) -> IngestResult:

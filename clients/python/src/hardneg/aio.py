@@ -239,12 +239,18 @@ class AsyncClient(Front):
                         await call.write(state.take())
                     if state.finished():
                         await call.done_writing()
-                        while True:
-                            resp = await call.read()
-                            if resp is grpc.aio.EOF:
-                                break
-                            state.on_response(resp)
-                        await _raise_status(call)
+                        try:
+                            while True:
+                                resp = await call.read()
+                                if resp is grpc.aio.EOF:
+                                    break
+                                state.on_response(resp)
+                            await _raise_status(call)
+                        except grpc.RpcError:
+                            if not state.finished():
+                                raise
+                        # every batch acknowledged: an error status (e.g. a server
+                        # stopping) loses nothing
                         return
                     resp = await call.read()
                     if resp is grpc.aio.EOF:

@@ -310,8 +310,13 @@ class Client(Front):
                     q.put(state.take())
                 if state.finished():
                     q.put(_END)
-                    for resp in call:  # the server closes its side after our half-close
-                        state.on_response(resp)
+                    try:
+                        for resp in call:  # the server closes its side after our half-close
+                            state.on_response(resp)
+                    except grpc.RpcError:
+                        if state.finished():  # every batch acknowledged (e.g. a server stopping)
+                            return
+                        raise
                     return
                 try:
                     resp = next(call)

@@ -792,8 +792,9 @@ class BackupInfo:
         bytes: size of its encoding.
         sequence: log sequence number of the last write the backup includes.
         taken_at: when the server took the copy (UTC).
-        crc32c: CRC-32C of the encoding, as the server computed it; the server checks it
-            again when the backup is restored.
+        crc32c: CRC-32C of the encoding without its last 4 bytes (which hold the same
+            CRC), as the server computed it; the server checks it again when the backup
+            is restored. It differs from backup to backup.
         dim: vector dimension.
         metric: ``"cosine"``, ``"dot"`` or ``"l2"``.
     """
