@@ -23,7 +23,9 @@ var metricRef = regexp.MustCompile(`\b(?:hardneg|grpc_server|process|go|promhttp
 func TestDeployFilesReferOnlyToExportedMetrics(t *testing.T) {
 	// A short loop-state interval makes the last-save timestamp exist (absent until a
 	// round has run).
-	ts := startSecureServer(t, "-loop-state-interval=10ms")
+	// A token file makes its reload metrics exist (absent without -auth-token-file).
+	tokens := writeFiles(t, t.TempDir(), map[string][]byte{"tokens": []byte("ops:read:ops-token-0123456789abcdef\n")})["tokens"]
+	ts := startSecureServer(t, "-loop-state-interval=10ms", "-auth-token-file="+tokens)
 	ctx := withToken(context.Background(), writeToken)
 	if _, err := ts.client.CreateCollection(ctx, &hardnegv1.CreateCollectionRequest{Name: "docs", Dim: 4, Metric: hardnegv1.Metric_METRIC_COSINE}); err != nil {
 		t.Fatal(err)
