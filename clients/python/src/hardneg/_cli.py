@@ -3,7 +3,7 @@
 ``hardneg serve [FLAG ...]`` runs the miner-server that this install carries (or
 ``$HARDNEG_SERVER_BIN``, or ``miner-server`` on PATH) in the foreground, passing every
 flag through. The other commands are clients of a running server: ``collections``,
-``create``, ``info``, ``ingest``, ``mine``, ``snapshot``, ``backup``, ``restore`` and
+``create``, ``info``, ``ingest``, ``mine``, ``snapshot``, ``backup``, ``restore``, ``delete`` and
 ``health``. The server address, TLS files and token come from flags or the environment
 (``HARDNEG_ADDR``, ``HARDNEG_TOKEN``, ``HARDNEG_TLS_CA``, ``HARDNEG_TLS_CERT``,
 ``HARDNEG_TLS_KEY``, ``HARDNEG_TLS_SERVER_NAME``, ``HARDNEG_TLS``). ``--json`` prints machine-readable output.
