@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -46,7 +49,20 @@ func (s *Server) registerInspector(mux *http.ServeMux) {
 	mux.HandleFunc("GET /ui/api/history", s.uiAPI(read, s.uiHistory))
 	mux.HandleFunc("POST /ui/api/mine", s.uiAPI(hardnegv1.MinerService_Mine_FullMethodName, s.uiMine))
 	mux.HandleFunc("POST /ui/api/report", s.uiAPI(hardnegv1.MinerService_ReportFalseNegatives_FullMethodName, s.uiReport))
+	// Any other path or method under the API answers in the API's JSON error form.
+	notFound := func(w http.ResponseWriter, r *http.Request) {
+		writeUIError(w, status.Errorf(codes.NotFound, "no API endpoint %s %s (GET info, collections, history; POST mine, report)", r.Method, r.URL.Path))
+	}
+	mux.HandleFunc("GET /ui/api/", notFound)
+	mux.HandleFunc("POST /ui/api/", notFound)
 }
+
+// uiBodyLimit bounds the body of an inspector API call: a request the page sends
+// (anchors, a policy, a few verdicts) is far smaller.
+const uiBodyLimit = 4 << 20
+
+// errBodyTooLarge: an inspector API body over uiBodyLimit.
+var errBodyTooLarge = fmt.Errorf("the request body is over %d bytes", uiBodyLimit)
 
 var (
 	uiJSON   = protojson.MarshalOptions{UseProtoNames: true}
@@ -61,28 +77,56 @@ type uiHandler func(ctx context.Context, body []byte) (any, error)
 func (s *Server) uiAPI(method string, h uiHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		start := time.Now()
+		client := "ip:" + r.RemoteAddr
 		out, err := func() (any, error) {
 			if !s.ready.Load() {
 				return nil, errRecovering
 			}
-			if err := s.authorizeHTTP(r, method); err != nil {
+			p, err := s.authorizeHTTP(r, method)
+			if err != nil {
 				return nil, err
 			}
+			if p.name != "" {
+				client = "token:" + p.name
+			}
+			// The same per-client limit as gRPC calls.
+			if err := s.limiter.acquire(client); err != nil {
+				return nil, err
+			}
+			defer s.limiter.release(client)
 			// A cross-site page can post a form, but not JSON without a CORS preflight,
 			// which this server never grants.
-			if r.Method == http.MethodPost && r.Header.Get("Content-Type") != "application/json" {
-				return nil, status.Error(codes.InvalidArgument, "the request body must be application/json")
+			if r.Method == http.MethodPost {
+				if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+					return nil, status.Error(codes.InvalidArgument, "the request body must be application/json")
+				}
 			}
-			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(s.cfg.MaxMsgBytes)))
-			if err != nil {
-				return nil, status.Error(codes.ResourceExhausted, "request body too large")
+			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, uiBodyLimit))
+			var tooLarge *http.MaxBytesError
+			switch {
+			case errors.As(err, &tooLarge):
+				return nil, errBodyTooLarge
+			case err != nil:
+				return nil, status.Errorf(codes.InvalidArgument, "reading the request body: %v", err)
 			}
 			return h(r.Context(), body)
 		}()
-		if err != nil {
-			writeUIError(w, toStatus(s.log, method, err))
+		if errors.Is(err, errBodyTooLarge) {
+			s.log.Debug("request", "http", r.URL.Path, "method", method, "client", client, "code", codes.InvalidArgument.String(), "took", time.Since(start))
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			json.NewEncoder(w).Encode(uiError{Code: codes.InvalidArgument.String(), Message: err.Error()})
 			return
 		}
+		if err != nil {
+			st := toStatus(s.log, method, err)
+			s.log.Debug("request", "http", r.URL.Path, "method", method, "client", client, "code", status.Code(st).String(), "took", time.Since(start))
+			writeUIError(w, st)
+			return
+		}
+		s.log.Debug("request", "http", r.URL.Path, "method", method, "client", client, "code", codes.OK.String(), "took", time.Since(start))
 		w.Header().Set("Content-Type", "application/json")
 		if m, ok := out.(proto.Message); ok {
 			b, err := uiJSON.Marshal(m)
@@ -99,22 +143,22 @@ func (s *Server) uiAPI(method string, h uiHandler) http.HandlerFunc {
 
 // authorizeHTTP checks the request's bearer token as the token interceptor checks a
 // gRPC call of method; nil when authentication is off.
-func (s *Server) authorizeHTTP(r *http.Request, method string) error {
+func (s *Server) authorizeHTTP(r *http.Request, method string) (principal, error) {
 	if s.tokens == nil {
-		return nil
+		return principal{}, nil
 	}
 	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "bearer") || token == "" {
-		return errUnauthenticated
+		return principal{}, errUnauthenticated
 	}
 	p, ok := s.tokens.lookup(token)
 	if !ok {
-		return errUnauthenticated
+		return principal{}, errUnauthenticated
 	}
 	if p.role != roleWrite && !readMethods[method] {
-		return errPermissionDenied
+		return principal{}, errPermissionDenied
 	}
-	return nil
+	return p, nil
 }
 
 // httpStatusOf maps a gRPC code to the HTTP status the inspector's API answers with.

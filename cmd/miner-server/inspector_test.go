@@ -94,6 +94,45 @@ func TestInspectorAPIUsesTheGRPCTokens(t *testing.T) {
 	}
 }
 
+// TestInspectorAPIEdges: a JSON media type with parameters is JSON; an oversized
+// body is 413; an unknown API path answers in the API's JSON form; pprof leaves the
+// command line out and asks for a write token when authentication is on.
+func TestInspectorAPIEdges(t *testing.T) {
+	const readTok, writeTok = "read-token-0123456789", "write-token-0123456789"
+	_, base := startHTTPServer(t, "-auth-tokens=r:read:"+readTok+",w:write:"+writeTok, "-pprof")
+	req, _ := http.NewRequest("POST", base+"/ui/api/mine", strings.NewReader(`{"collection":"nope","anchors":[{"id":"a"}]}`))
+	req.Header.Set("Authorization", "Bearer "+readTok)
+	req.Header.Set("Content-Type", "Application/JSON; charset=utf-8")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound { // the collection, not the media type
+		t.Errorf("JSON with a charset: %d, want 404 for the unknown collection", resp.StatusCode)
+	}
+	big := `{"collection":"c","anchors":[{"id":"` + strings.Repeat("x", uiBodyLimit) + `"}]}`
+	if code, body := httpDo(t, "POST", base+"/ui/api/mine", readTok, big); code != http.StatusRequestEntityTooLarge || !strings.Contains(body, "over 4194304 bytes") {
+		t.Errorf("oversized body: %d %.200s", code, body)
+	}
+	for _, m := range []string{"GET", "POST"} {
+		if code, body := httpDo(t, m, base+"/ui/api/nope", readTok, "{}"); code != http.StatusNotFound || !strings.Contains(body, `"code":"NotFound"`) {
+			t.Errorf("%s /ui/api/nope: %d %s", m, code, body)
+		}
+	}
+	if code, _ := httpDo(t, "GET", base+"/debug/pprof/cmdline", writeTok, ""); code != http.StatusNotFound {
+		t.Errorf("pprof cmdline: %d, want 404", code)
+	}
+	for _, tc := range []struct {
+		token string
+		want  int
+	}{{"", http.StatusUnauthorized}, {readTok, http.StatusForbidden}, {writeTok, http.StatusOK}} {
+		if code, _ := httpDo(t, "GET", base+"/debug/pprof/", tc.token, ""); code != tc.want {
+			t.Errorf("pprof index with token %q: %d, want %d", tc.token, code, tc.want)
+		}
+	}
+}
+
 func TestInspectorOffByFlag(t *testing.T) {
 	_, base := startHTTPServer(t, "-ui=false")
 	for _, p := range []string{"/ui/", "/ui/api/info"} {
