@@ -41,7 +41,15 @@ const (
 
 // registerInspector adds the inspector's routes to mux.
 func (s *Server) registerInspector(mux *http.ServeMux) {
-	mux.Handle("GET /ui/", http.StripPrefix("/ui/", http.FileServerFS(ui.Assets())))
+	static := http.StripPrefix("/ui/", http.FileServerFS(ui.Assets()))
+	mux.HandleFunc("GET /ui/", func(w http.ResponseWriter, r *http.Request) {
+		// The page has buttons that write (report a false negative): no other site may
+		// frame it.
+		w.Header().Set("Content-Security-Policy", "frame-ancestors 'none'")
+		w.Header().Set("X-Frame-Options", "DENY")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		static.ServeHTTP(w, r)
+	})
 	mux.HandleFunc("GET /ui", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ui/", http.StatusMovedPermanently) })
 	read := hardnegv1.MinerService_ListCollections_FullMethodName
 	mux.HandleFunc("GET /ui/api/info", s.uiAPI(read, s.uiInfo))
@@ -355,7 +363,12 @@ func (s *Server) uiReport(ctx context.Context, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return resp, nil
+	// With the zero count too, which the API's protojson form would leave out.
+	b, err := protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true}.Marshal(resp)
+	if err != nil {
+		return nil, err
+	}
+	return json.RawMessage(b), nil
 }
 
 // statsSample is the cumulative mining statistics at one time.

@@ -167,6 +167,26 @@ func TestInspectorAPIAnswersLikeTheService(t *testing.T) {
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("text/plain report: %d, want 400", resp.StatusCode)
 	}
+	// A report answers its count, also when nothing new was recorded.
+	if _, err := srv.svc.Upsert(context.Background(), &hardnegv1.UpsertRequest{Collection: "c", Items: &hardnegv1.ItemBatch{Ids: []string{"b"}, Dim: 2, Vectors: f32bytes([]float32{1, 0})}}); err != nil {
+		t.Fatal(err)
+	}
+	report := `{"collection":"c","reports":[{"anchor_key":"a","item_ids":["b"]}]}`
+	for _, want := range []string{`"recorded":"1"`, `"recorded":"0"`} {
+		if code, body := httpDo(t, "POST", base+"/ui/api/report", "", report); code != http.StatusOK || !strings.Contains(body, want) {
+			t.Errorf("report: %d %s, want %s", code, body, want)
+		}
+	}
+	// The page may not be framed by another site.
+	req, _ := http.NewRequest("GET", base+"/ui/", nil)
+	page, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page.Body.Close()
+	if page.Header.Get("Content-Security-Policy") != "frame-ancestors 'none'" || page.Header.Get("X-Frame-Options") != "DENY" {
+		t.Errorf("/ui/ headers: %v", page.Header)
+	}
 	code, body = httpDo(t, "GET", base+"/ui/api/collections", "", "")
 	if code != http.StatusOK || !strings.Contains(body, `"name":"c"`) || !strings.Contains(body, `"wal_bytes"`) {
 		t.Errorf("collections: %d %s", code, body)

@@ -26,7 +26,14 @@ async function api(path, body) {
     init.body = JSON.stringify(body);
   }
   const resp = await fetch("api/" + path, init);
-  const data = await resp.json();
+  const text = await resp.text();
+  let data;
+  try {
+    data = JSON.parse(text);
+  } catch (e) {
+    // An answer that is not the API's JSON (a proxy's page, a 405 from the router).
+    throw new Error("HTTP " + resp.status + ": " + text.slice(0, 200));
+  }
   if (!resp.ok) {
     let msg = data.code + ": " + data.message;
     if (data.violations) msg += " (" + data.violations.map((v) => v.field + ": " + v.description).join("; ") + ")";
