@@ -661,11 +661,14 @@ def cmd_restore(args: argparse.Namespace) -> None:
     from hardneg._backup import scan
 
     _check_file(args.file)
-    try:
+
+    def names() -> list[str]:
+        """The names the file's collections restore under (read only when needed)."""
+        if args.collection is not None:
+            return [args.collection]
         with open(args.file, "rb") as f:
-            names = [i.collection for i in scan(f)]
-    except BackupFileError as e:
-        raise CommandError(f"{args.file}: {e}") from None
+            return [i.collection for i in scan(f)]
+
     bar = Progress("restore", None, "B", enabled=not args.quiet)
     try:
         cols = _client(args).restore(args.file, args.collection, skip_existing=args.skip_existing, progress=bar)
@@ -675,16 +678,16 @@ def cmd_restore(args: argparse.Namespace) -> None:
         for c in done:
             sys.stdout.write(f"restored {c.name!r}: {c.stats.item_count:,} items\n")
         msg = f"{args.file}: {e}" if isinstance(e, BackupFileError) else _error_line(e)
-        if done or (len(names) > 1 and isinstance(e, errors.FailedPrecondition)):
-            msg += (f" ({len(done)} of {len(names)} collections restored before it; "
+        total = len(names()) if done or isinstance(e, errors.FailedPrecondition) else 1
+        if total > 1:
+            msg += (f" ({len(done)} of {total} collections restored before it; "
                     "--skip-existing restores the others and leaves those that hold items, "
                     "`hardneg delete NAME --yes` removes one)")
         raise CommandError(msg) from None
     finally:
         bar.close()
     restored = {c.name for c in cols}
-    targets = names if args.collection is None else [args.collection]
-    skipped = [n for n in targets if n not in restored]
+    skipped = [n for n in names() if n not in restored] if args.skip_existing else []
     if args.json:
         return _print_json({"file": args.file, "collections": cols, "skipped": skipped})
     for c in cols:

@@ -288,19 +288,13 @@ def _versions(versions: Any, n: int) -> np.ndarray:
         if not -(2**63) <= v < 2**63:
             raise beyond()
         return np.full(n, v, dtype=np.int64)
-    if isinstance(versions, (list, tuple)):  # Python ints, possibly beyond int64 (numpy would make them floats)
-        vals = list(versions)
-        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in vals):
-            raise TypeError("versions must be integers")
-        if any(not -(2**63) <= int(v) < 2**63 for v in vals):
-            raise beyond()
-        return np.asarray(vals, dtype=np.int64).reshape(-1)
-    arr = np.asarray(versions)
+    # A list stays Python objects: numpy would turn ints beyond int64 into floats.
+    arr = np.asarray(versions, dtype=object) if isinstance(versions, (list, tuple)) else np.asarray(versions)
     if arr.size == 0:
         return np.empty(0, dtype=np.int64)
     if arr.dtype.kind == "O":  # Python ints, possibly beyond int64
         vals = arr.reshape(-1).tolist()
-        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in vals):
+        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in vals):
             raise TypeError("versions must be integers")
         if any(not -(2**63) <= int(v) < 2**63 for v in vals):
             raise beyond()

@@ -195,6 +195,14 @@ class Core:
         resp = yield from self.unary("GetCollection", pb.GetCollectionRequest(name=name))
         return codec.collection_info(resp.collection)
 
+    def items_held(self, name: str) -> Op[int]:
+        """The live items of collection ``name``; 0 when there is none."""
+        try:
+            info = yield from self.get_collection(name)
+        except errors.NotFound:
+            return 0
+        return info.stats.item_count
+
     def list_collections(self) -> Op[list[CollectionInfo]]:
         resp = yield from self.unary("ListCollections", pb.ListCollectionsRequest())
         return [codec.collection_info(c) for c in resp.collections]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import OrderedDict, deque
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import grpc
 
@@ -151,15 +151,25 @@ class IngestState:
                 out.append((req, 0, len(part)))
         self._buffer.extend(out)
 
-    def next_from(self, source: Any, item: Any = None, *, got: bool = False) -> None:
-        """Feeds the source's next batch (``item`` when ``got``: an async source's
-        value already awaited). The end of the source, or an error raised by it or by
-        the checks of its batch, ends the reading; the error is kept for the end."""
+    def next_from(self, source: Iterator[Any]) -> None:
+        """Feeds the next batch of a sync source: its end, or an error it raises, ends
+        the reading (the error is kept for the end)."""
         try:
-            self.feed(item if got else next(source))
+            batch = next(source)
         except StopIteration:
             self.source_done = True
+            return
         except Exception as e:  # noqa: BLE001 - any error of the caller's source
+            self.fail_source(e)
+            return
+        self.add(batch)
+
+    def add(self, user_batch: Any) -> None:
+        """``feed``, where the client's refusal of the batch ends the reading like an
+        error of the source."""
+        try:
+            self.feed(user_batch)
+        except Exception as e:  # noqa: BLE001 - any check of the caller's batch
             self.fail_source(e)
 
     def fail_source(self, err: BaseException) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from typing import Any, AsyncIterable, AsyncIterator, Callable, Iterable, Optional, Union
 
@@ -234,23 +235,16 @@ class AsyncClient(Front):
                             except Exception as e:  # noqa: BLE001 - any error of the caller's source
                                 state.fail_source(e)
                                 continue
-                            state.next_from(None, item, got=True)
+                            state.add(item)
                             continue
                         await call.write(state.take())
                     if state.finished():
                         await call.done_writing()
-                        try:
-                            while True:
-                                resp = await call.read()
-                                if resp is grpc.aio.EOF:
-                                    break
+                        # Every batch is acknowledged: the status that ends the call
+                        # (an error from a server stopping, say) loses nothing.
+                        with contextlib.suppress(grpc.RpcError):
+                            while (resp := await call.read()) is not grpc.aio.EOF:
                                 state.on_response(resp)
-                            await _raise_status(call)
-                        except grpc.RpcError:
-                            if not state.finished():
-                                raise
-                        # every batch acknowledged: an error status (e.g. a server
-                        # stopping) loses nothing
                         return
                     resp = await call.read()
                     if resp is grpc.aio.EOF:
@@ -361,23 +355,16 @@ class AsyncClient(Front):
         out = []
         try:
             for entry in r.entries():
-                if skip_existing:
-                    try:
-                        held = (await self.get_collection(r.target(entry))).stats.item_count
-                    except errors.NotFound:
-                        held = 0
-                    except errors.HardnegError as e:
-                        raise r.failed(e, out) from None
-                    if held:
-                        r.skip(entry)
-                        continue
+                if skip_existing and await self._run(self._core.items_held(r.target(entry))):
+                    r.skip(entry)
+                    continue
                 try:
                     resp = await self._stub().Restore(r.requests(entry), metadata=self._core.config.metadata())
                 except grpc.RpcError as e:
-                    raise r.failed(errors.from_rpc_error(e), out) from None
+                    raise errors.from_rpc_error(e) from None
                 out.append(codec.collection_info(resp.collection))
             return out
-        except _backup.BackupFileError as e:
+        except (_backup.BackupFileError, errors.HardnegError) as e:
             raise r.failed(e, out) from None
         finally:
             r.close()

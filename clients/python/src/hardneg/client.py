@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
@@ -309,14 +310,12 @@ class Client(Front):
                         continue
                     q.put(state.take())
                 if state.finished():
+                    # Every batch is acknowledged: the status that ends the call (an
+                    # error from a server stopping, say) loses nothing.
                     q.put(_END)
-                    try:
-                        for resp in call:  # the server closes its side after our half-close
+                    with contextlib.suppress(grpc.RpcError):
+                        for resp in call:
                             state.on_response(resp)
-                    except grpc.RpcError:
-                        if state.finished():  # every batch acknowledged (e.g. a server stopping)
-                            return
-                        raise
                     return
                 try:
                     resp = next(call)
@@ -486,23 +485,16 @@ class Client(Front):
         out = []
         try:
             for entry in r.entries():
-                if skip_existing:
-                    try:
-                        held = (self.get_collection(r.target(entry))).stats.item_count
-                    except errors.NotFound:
-                        held = 0
-                    except errors.HardnegError as e:
-                        raise r.failed(e, out) from None
-                    if held:
-                        r.skip(entry)
-                        continue
+                if skip_existing and self._run(self._core.items_held(r.target(entry))):
+                    r.skip(entry)
+                    continue
                 try:
                     resp = self._stub().Restore(r.requests(entry), metadata=self._core.config.metadata())
                 except grpc.RpcError as e:
-                    raise r.failed(errors.from_rpc_error(e), out) from None
+                    raise errors.from_rpc_error(e) from None
                 out.append(codec.collection_info(resp.collection))
             return out
-        except _backup.BackupFileError as e:
+        except (_backup.BackupFileError, errors.HardnegError) as e:
             raise r.failed(e, out) from None
         finally:
             r.close()

@@ -1011,11 +1011,9 @@ def mine_hard_negatives(
 
     want_dataset = was_dataset if as_dataset is None else as_dataset
     out: Any = data
-    if want_dataset:
-        try:
-            from datasets import Dataset
-        except ImportError as e:
-            raise ImportError("as_dataset=True needs the datasets package: pip install 'hardneg[datasets]'") from e
+    if want_dataset:  # checked up front for as_dataset=True; a Dataset input had it installed
+        from datasets import Dataset
+
         out = Dataset.from_dict(data)
     return (out, report) if return_report else out
 
