@@ -5,12 +5,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"github.com/hardneg/hardneg/internal/metrics"
 	"log/slog"
 	"os"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hardneg/hardneg/internal/metrics"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
 	"google.golang.org/grpc"
@@ -66,17 +67,18 @@ type tokenStore struct {
 	checkEvery time.Duration
 
 	// mu guards every field below.
-	mu         sync.Mutex
-	static     map[[32]byte]principal // from -auth-tokens
-	fromFile   map[[32]byte]principal
-	stamp      fileStamp
-	lastCheck  time.Time
-	reloads    uint64    // reloads after the file changed
-	failures   uint64    // checks or reloads that failed (the previous tokens stay)
-	failed     fileStamp // the version of the file that last failed to load
-	unreadable bool      // the file could not be read at the last check
-	failing    bool      // the newest version of the file did not load
+	mu        sync.Mutex
+	static    map[[32]byte]principal // from -auth-tokens
+	fromFile  map[[32]byte]principal
+	stamp     fileStamp
+	lastCheck time.Time
+	reloads   uint64    // reloads after the file changed
+	failures  uint64    // versions of the file that did not load (the previous tokens stay)
+	failed    fileStamp // the version on disk that does not load; zero when it loaded
 }
+
+// unreadable stands for a token file that cannot be stat'ed.
+var unreadable = fileStamp{size: -1}
 
 // newTokenStore parses inline entries and the file; it returns nil (authentication
 // off) when both are empty.
@@ -200,29 +202,28 @@ func (s *tokenStore) checkLocked() {
 		return
 	}
 	s.lastCheck = now
+	st := unreadable
 	fi, err := os.Stat(s.file)
-	if err != nil {
-		if !s.unreadable {
-			s.failures++ // counted once until the file is back
+	if err == nil {
+		st = fileStamp{fi.ModTime(), fi.Size()}
+	}
+	switch {
+	case st == s.stamp: // the loaded version (again)
+		s.failed = fileStamp{}
+		return
+	case st == s.failed: // counted and logged already
+		return
+	case err == nil:
+		if err = s.readFile(st); err == nil {
+			s.failed = fileStamp{}
+			s.reloads++
+			s.log.Info("token file reloaded", "tokens", len(s.fromFile))
+			return
 		}
-		s.unreadable = true
-		s.log.Error("token file unreadable; keeping previous tokens", "err", err)
-		return
 	}
-	s.unreadable = false
-	st := fileStamp{fi.ModTime(), fi.Size()}
-	if st == s.stamp || st == s.failed {
-		return
-	}
-	if err := s.readFile(st); err != nil {
-		s.failed, s.failing = st, true // counted once until the file changes again
-		s.failures++
-		s.log.Error("token file reload failed; keeping previous tokens", "err", err)
-		return
-	}
-	s.failing = false
-	s.reloads++
-	s.log.Info("token file reloaded", "tokens", len(s.fromFile))
+	s.failed = st
+	s.failures++
+	s.log.Error("token file reload failed; keeping previous tokens", "err", err)
 }
 
 // stats reports the token file's reloads for metrics, checking the file first (as a
@@ -234,7 +235,7 @@ func (s *tokenStore) stats() (metrics.ReloadStats, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.checkLocked()
-	return metrics.ReloadStats{Reloads: s.reloads, ReloadErrors: s.failures, Failing: s.unreadable || s.failing}, true
+	return metrics.ReloadStats{Reloads: s.reloads, ReloadErrors: s.failures, Failing: s.failed != fileStamp{}}, true
 }
 
 // authenticate is the auth interceptor's function: it requires a known bearer token

@@ -121,20 +121,18 @@ func (s *Server) uiAPI(method string, h uiHandler) http.HandlerFunc {
 			}
 			return h(r.Context(), body)
 		}()
+		httpCode := 0 // from the gRPC code
 		if errors.Is(err, errBodyTooLarge) {
-			s.log.Debug("request", "http", r.URL.Path, "method", method, "client", client, "code", codes.InvalidArgument.String(), "took", time.Since(start))
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusRequestEntityTooLarge)
-			json.NewEncoder(w).Encode(uiError{Code: codes.InvalidArgument.String(), Message: err.Error()})
-			return
+			err, httpCode = status.Error(codes.InvalidArgument, err.Error()), http.StatusRequestEntityTooLarge
 		}
 		if err != nil {
-			st := toStatus(s.log, method, err)
-			s.log.Debug("request", "http", r.URL.Path, "method", method, "client", client, "code", status.Code(st).String(), "took", time.Since(start))
-			writeUIError(w, st)
+			err = toStatus(s.log, method, err)
+		}
+		s.log.Debug("request", "http", r.URL.Path, "method", method, "client", client, "code", status.Code(err).String(), "took", time.Since(start))
+		if err != nil {
+			writeUIErrorCode(w, err, httpCode)
 			return
 		}
-		s.log.Debug("request", "http", r.URL.Path, "method", method, "client", client, "code", codes.OK.String(), "took", time.Since(start))
 		w.Header().Set("Content-Type", "application/json")
 		if m, ok := out.(proto.Message); ok {
 			b, err := uiJSON.Marshal(m)
@@ -189,7 +187,10 @@ type uiError struct {
 	Violations []map[string]string `json:"violations,omitempty"`
 }
 
-func writeUIError(w http.ResponseWriter, err error) {
+func writeUIError(w http.ResponseWriter, err error) { writeUIErrorCode(w, err, 0) }
+
+// writeUIErrorCode writes err with HTTP status httpCode (0: the one for its gRPC code).
+func writeUIErrorCode(w http.ResponseWriter, err error, httpCode int) {
 	st := status.Convert(err)
 	body := uiError{Code: st.Code().String(), Message: st.Message()}
 	for _, d := range st.Details() {
@@ -202,6 +203,9 @@ func writeUIError(w http.ResponseWriter, err error) {
 	code, ok := httpStatusOf[st.Code()]
 	if !ok {
 		code = http.StatusInternalServerError
+	}
+	if httpCode != 0 {
+		code = httpCode
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)

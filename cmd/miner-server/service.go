@@ -33,13 +33,13 @@ type service struct {
 	// limit of its own. Backup chunks stay under it.
 	maxMsgBytes int
 	// stopping is closed when the server starts to shut down (stopStreams): upsert
-	// streams end after the batch in hand instead of holding the graceful stop.
+	// streams end between batches instead of holding the graceful stop.
 	stopping chan struct{}
 	stopOnce sync.Once
 }
 
-// stopStreams makes open upsert streams end (UNAVAILABLE) once the batch each is
-// applying is acknowledged.
+// stopStreams makes open upsert streams end (UNAVAILABLE) once the batch each may be
+// applying is queued for acknowledgement.
 func (s *service) stopStreams() {
 	s.stopOnce.Do(func() {
 		if s.stopping != nil {
@@ -227,11 +227,6 @@ func (s *service) receiveStream(ctx context.Context, stream hardnegv1.MinerServi
 		}
 		if err := s.receiveBatch(ctx, req, acks, gate); err != nil {
 			return err
-		}
-		select {
-		case <-s.stopping: // nil when the service runs without a server: never
-			return errShuttingDown
-		default:
 		}
 	}
 }
