@@ -84,7 +84,8 @@ def main() -> None:
     if args.tiny:
         args.pairs, args.epochs, args.batch_size, args.cluster_start = 48, 2, 8, 4
         args.refresh_every, args.refresh_size = 2, 16
-        # 10·k = 40 ranks would move the window past the ~40 candidates of 48 documents.
+        # 10·k = 40 ranks would move the window to the last of the ~40 candidates of 48
+        # documents for every new anchor; 8 keeps the curriculum visible.
         args.closed_loop_depth = 8
 
     torch.manual_seed(args.seed)

@@ -246,6 +246,17 @@ func TestClosedLoopThroughTheServer(t *testing.T) {
 	if m := fams["hardneg_collection_hardness_keys"].GetMetric(); len(m) != 1 || m[0].GetGauge().GetValue() != 2 {
 		t.Errorf("hardness keys metric %v", m)
 	}
+	// On a collection smaller than the window's move, a new anchor's window moves back up
+	// to the last items the search finds: k negatives, the shift applied reported.
+	loopCollection(t, c, "small", 20, 8)
+	resp, err := c.Mine(ctx, &hardnegv1.MineRequest{Collection: "small", Anchors: []*hardnegv1.Anchor{{Id: "i7"}},
+		Policy: &hardnegv1.MiningPolicy{NumNegatives: 4, ClosedLoop: true, ClosedLoopDepth: 40}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := resp.Results[0]; len(r.Negatives) != 4 || r.Shortfall != 0 || r.BandShift >= 40 || r.Negatives[0].Rank != r.BandShift {
+		t.Fatalf("new anchor on 20 items, depth 40: %d negatives, shortfall %d, shift %d, first rank %d", len(r.Negatives), r.Shortfall, r.BandShift, r.Negatives[0].GetRank())
+	}
 	if _, err := c.ReportLoss(ctx, &hardnegv1.ReportLossRequest{Collection: "nope", Outcomes: []*hardnegv1.AnchorOutcome{{AnchorKey: "a", Solved: proto.Bool(true)}}}); codeOf(err) != codes.NotFound {
 		t.Fatalf("unknown collection: %v", err)
 	}

@@ -14,8 +14,9 @@ const maxDerivedEf = 65536
 // candidate is a window candidate kept for sampling or diversity.
 type candidate struct {
 	Negative
-	vec []float32 // stored vector copy, when diversity or the response needs it
-	ex  int       // position in the anchor's explained list, or -1
+	vec   []float32 // stored vector copy, when diversity or the response needs it
+	ex    int       // position in the anchor's explained list, or -1
+	wrank int       // its rank as the window counts it (surviving or raw)
 }
 
 // anchorMiner mines one prepared anchor: Skip applies the id and group rules inside
@@ -46,6 +47,10 @@ type anchorMiner struct {
 	surviving int    // candidates that passed every rule before the rank window
 	chosen    []candidate
 	window    []candidate // window candidates awaiting sampling
+	// shifted holds the deepest candidates that only the closed-loop shift kept out of
+	// the window, best first, at most shiftedKeep of them.
+	shifted   []candidate
+	shiftBack int // ranks fillShifted moved the closed-loop window back up
 }
 
 // mineAnchor mines one anchor. scores, when not nil, are the query's precomputed exact
@@ -108,6 +113,10 @@ func mineAnchor(ctx context.Context, s Searcher, req *Request, rl rules, a *prep
 	}
 	if pol.Sampling != SampleTop {
 		m.sample()
+	}
+	m.fillShifted()
+	if pol.ClosedLoop {
+		m.res.BandShift = a.shift - m.shiftBack
 	}
 	slices.SortFunc(m.chosen, func(x, y candidate) int { return x.Rank - y.Rank })
 	m.res.Negatives = make([]Negative, len(m.chosen))
@@ -342,9 +351,29 @@ func (m *anchorMiner) yield(c engine.Candidate) bool {
 		rank = raw
 	}
 	m.surviving++
+	newCandidate := func(f Fate) candidate {
+		cand := candidate{Negative: Negative{ID: c.ID, Score: c.Score, Rank: raw, Version: c.Version, Stale: stale}, wrank: rank}
+		cand.ex = m.ex.add(Explained{ID: c.ID, Score: c.Score, HasScore: true, Rank: raw, Fate: f})
+		if len(a.posVecs) > 0 {
+			if !hasBest {
+				bestOf()
+			}
+			cand.PFN, cand.HasPFN = falseNegativeProbability(best, c.Score, a.posScore), true
+		}
+		if m.keepVec {
+			cand.vec = append([]float32(nil), c.Vector...)
+		}
+		return cand
+	}
 	if rank < pol.RangeMin+a.shift {
 		r.RankWindow++
-		removed(FateRankWindow)
+		if rank >= pol.RangeMin {
+			// Above a window the closed loop moved down: kept, in case the search ends
+			// before the moved window fills (fillShifted).
+			m.keepShifted(newCandidate(FateRankWindow))
+		} else {
+			removed(FateRankWindow)
+		}
 		return true
 	}
 	if rank >= m.end {
@@ -352,17 +381,7 @@ func (m *anchorMiner) yield(c engine.Candidate) bool {
 		removed(FateRankWindow)
 		return false
 	}
-	cand := candidate{Negative: Negative{ID: c.ID, Score: c.Score, Rank: raw, Version: c.Version, Stale: stale}}
-	cand.ex = m.ex.add(Explained{ID: c.ID, Score: c.Score, HasScore: true, Rank: raw, Fate: fateWindow})
-	if len(a.posVecs) > 0 {
-		if !hasBest {
-			bestOf()
-		}
-		cand.PFN, cand.HasPFN = falseNegativeProbability(best, c.Score, a.posScore), true
-	}
-	if m.keepVec {
-		cand.vec = append([]float32(nil), c.Vector...)
-	}
+	cand := newCandidate(fateWindow)
 	if pol.Sampling != SampleTop {
 		m.window = append(m.window, cand)
 		return true
@@ -380,6 +399,48 @@ func (m *anchorMiner) yield(c engine.Candidate) bool {
 	m.ex.settle(cand.ex, FateReturned)
 	m.chosen = append(m.chosen, cand)
 	return len(m.chosen) < a.wantK(pol)
+}
+
+// shiftedKeep is how many of the candidates above a closed-loop window an anchor keeps
+// for fillShifted: room for k plus those diversity or the exposure cap may turn away.
+func (m *anchorMiner) shiftedKeep() int { return 2*m.a.wantK(m.pol) + 8 }
+
+// keepShifted keeps c, which only the closed-loop shift kept out of the window, among
+// the deepest shiftedKeep such candidates.
+func (m *anchorMiner) keepShifted(c candidate) {
+	if n := m.shiftedKeep(); len(m.shifted) == n {
+		copy(m.shifted, m.shifted[1:])
+		m.shifted[n-1] = c
+		return
+	}
+	m.shifted = append(m.shifted, c)
+}
+
+// fillShifted clamps the closed-loop shift to what the search found: when the search
+// ran out of candidates before the moved window gave k negatives, the window moves back
+// up by as few ranks as fill the shortfall, never above the policy's own window. It
+// takes the candidates just above the moved window, deepest first, through diversity
+// and the exposure cap, and records in shiftBack how far the window moved back.
+func (m *anchorMiner) fillShifted() {
+	want := m.a.wantK(m.pol)
+	r := &m.res.Removed
+	for i := len(m.shifted) - 1; i >= 0 && len(m.chosen) < want; i-- {
+		c := &m.shifted[i]
+		r.RankWindow--
+		m.shiftBack = m.a.shift - (c.wrank - m.pol.RangeMin)
+		if m.tooSimilar(c) {
+			r.Diversity++
+			m.ex.settle(c.ex, FateDiversity)
+			continue
+		}
+		if !m.serve(c.ID) {
+			r.Exposure++
+			m.ex.settle(c.ex, FateExposure)
+			continue
+		}
+		m.ex.settle(c.ex, FateReturned)
+		m.chosen = append(m.chosen, *c)
+	}
 }
 
 // guideRemoves applies the guide rules to c: it looks up c's guide vector (a candidate

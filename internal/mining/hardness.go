@@ -209,12 +209,13 @@ func prepareClosedLoop(req *Request, anchors []prepared, e *validate.Error) {
 	}
 }
 
-// annotateHardness reports each anchor's closed-loop hardness and band shift.
+// annotateHardness reports each anchor's closed-loop hardness (mineAnchor reports the
+// band shift it applied).
 func annotateHardness(pol *Policy, anchors []prepared, results []Result) {
 	if !pol.ClosedLoop {
 		return
 	}
 	for i := range results {
-		results[i].Hardness, results[i].BandShift, results[i].HasHardness = float32(anchors[i].hardness), anchors[i].shift, true
+		results[i].Hardness, results[i].HasHardness = float32(anchors[i].hardness), true
 	}
 }

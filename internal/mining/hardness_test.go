@@ -129,6 +129,64 @@ func TestClosedLoopShiftsTheWindow(t *testing.T) {
 	}
 }
 
+// TestClosedLoopShiftIsClampedToWhatTheSearchFinds checks that a closed-loop window
+// moved past the collection's last candidate moves back up by as few ranks as give k
+// negatives: on a collection of 30 items a new anchor (h = 0, shift 40) gets the 4
+// deepest survivors, not a shortfall, and the shift reported is the one applied.
+func TestClosedLoopShiftIsClampedToWhatTheSearchFinds(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	w := randomWorld(r, 30, 8, engine.Cosine)
+	s := newCollection(t, w.cfg, w.batchCopy(), nil)
+	anchors := []Anchor{{ID: "i1", PositiveIDs: []string{"i2"}}}
+	for _, mode := range []RankMode{RankSurviving, RankRaw} {
+		for _, sampling := range []Sampling{SampleTop, SampleUniform} {
+			all := DefaultPolicy()
+			all.NumNegatives, all.RangeMax, all.RankMode = 100, 100, mode
+			all.NearDuplicates, all.ExcludeSameGroup = false, false
+			every, err := Mine(context.Background(), s, Request{Anchors: anchors, Policy: all})
+			if err != nil {
+				t.Fatal(err)
+			}
+			negs := every[0].Negatives
+			if len(negs) != 28 {
+				t.Fatalf("%d survivors, want 28 (30 less the anchor and its positive)", len(negs))
+			}
+			deepest := negs[len(negs)-4:]
+			wantShift := len(negs) - 4
+			if mode == RankRaw {
+				wantShift = deepest[0].Rank
+			}
+			pol := DefaultPolicy()
+			pol.NumNegatives, pol.RankMode, pol.Sampling = 4, mode, sampling
+			pol.ClosedLoop, pol.ClosedLoopDepth = true, 40
+			pol.NearDuplicates, pol.ExcludeSameGroup = false, false
+			got, err := Mine(context.Background(), s, Request{Anchors: anchors, Policy: pol, Hardness: NewHardness(), Explain: 64})
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := got[0]
+			if g.Shortfall != 0 || !slices.Equal(negIDs(g.Negatives), negIDs(deepest)) {
+				t.Fatalf("mode %v sampling %v: %v (shortfall %d), want the deepest 4 %v", mode, sampling, negIDs(g.Negatives), g.Shortfall, negIDs(deepest))
+			}
+			if g.BandShift != wantShift {
+				t.Fatalf("mode %v sampling %v: band shift %d reported, want %d (40 clamped)", mode, sampling, g.BandShift, wantShift)
+			}
+			if g.Removed.RankWindow != 24 {
+				t.Fatalf("mode %v sampling %v: rank window removed %d, want 24", mode, sampling, g.Removed.RankWindow)
+			}
+			returned := 0
+			for _, x := range g.Explained {
+				if x.Fate == FateReturned {
+					returned++
+				}
+			}
+			if returned != 4 {
+				t.Fatalf("mode %v sampling %v: %d explained as returned, want 4", mode, sampling, returned)
+			}
+		}
+	}
+}
+
 // TestClosedLoopValidation checks what ClosedLoop needs.
 func TestClosedLoopValidation(t *testing.T) {
 	r := rand.New(rand.NewPCG(2, 2))

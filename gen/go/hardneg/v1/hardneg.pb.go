@@ -2189,8 +2189,12 @@ type MiningPolicy struct {
 	// top), rises by 0.25 per solved report (ReportLoss) up to 1 (the policy's own
 	// window, the hardest), falls by 0.25 per unsolved report and by 0.25 per false
 	// negative newly reported for the key (ReportFalseNegatives). The default hardness
-	// floor (max_rank) follows the moved window. Kept as loop state (like rotation) for
-	// the 100,000 most recently used keys per collection. Default false.
+	// floor (max_rank) follows the moved window. When the search runs out of candidates
+	// before the moved window gives num_negatives (a small collection, or rules that
+	// remove most candidates), the window moves back up by as few ranks as fill it,
+	// never above the policy's own window (AnchorResult.band_shift reports the move
+	// applied). Kept as loop state (like rotation) for the 100,000 most recently used
+	// keys per collection. Default false.
 	ClosedLoop bool `protobuf:"varint,36,opt,name=closed_loop,json=closedLoop,proto3" json:"closed_loop,omitempty"`
 	// Ranks of the closed-loop band: the shift at h = 0. 0: 10·num_negatives.
 	ClosedLoopDepth uint32 `protobuf:"varint,37,opt,name=closed_loop_depth,json=closedLoopDepth,proto3" json:"closed_loop_depth,omitempty"`
@@ -3054,7 +3058,8 @@ type AnchorResult struct {
 	SyntheticShortfall uint32 `protobuf:"varint,20,opt,name=synthetic_shortfall,json=syntheticShortfall,proto3" json:"synthetic_shortfall,omitempty"`
 	// Under closed_loop: the hardness h of the anchor's key applied to this call.
 	Hardness *float32 `protobuf:"fixed32,21,opt,name=hardness,proto3,oneof" json:"hardness,omitempty"`
-	// Under closed_loop: the ranks the window moved down by.
+	// Under closed_loop: the ranks the window moved down by: round((1 − h)·depth), less
+	// what it moved back up to fill num_negatives when the search found too few below.
 	BandShift     uint32 `protobuf:"varint,22,opt,name=band_shift,json=bandShift,proto3" json:"band_shift,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
