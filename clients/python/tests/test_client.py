@@ -107,6 +107,10 @@ def test_upsert_get_items_round_trip(client: hardneg.Client, collection: str) ->
     without = client.get_items(collection, ["doc-1"])
     assert without.vectors is None and without.ids == ["doc-1"]
 
+    none = client.get_items(collection, ["nope", "nada"], include_vectors=True)
+    assert none.ids == [] and none.missing_ids == ["nope", "nada"]
+    assert none.vectors is not None and none.vectors.shape == (0, 16)  # stacks with any (n, dim)
+
     again = client.upsert(collection, ids[:10], x[:10] * 2.0)
     assert (again.inserted, again.replaced) == (0, 10)
     assert again.sequence > res.sequence

@@ -440,8 +440,8 @@ def items_from_batches(responses: Sequence[pb.GetItemsResponse], include_vectors
             versions.append(np.asarray(b.versions, dtype=np.int64))
         else:
             versions.append(np.zeros(n, dtype=np.int64))
+        dim = dim or b.dim  # the server sends the collection's dim even with no items
         if include_vectors and n:
-            dim = b.dim
             vecs.append(decode_vectors(b.vectors, b.dim))
         missing.extend(r.missing_ids)
     vectors: Optional[np.ndarray] = None
