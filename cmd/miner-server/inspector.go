@@ -215,7 +215,8 @@ func writeUIErrorCode(w http.ResponseWriter, err error, httpCode int) {
 // uiPolicyField describes one MiningPolicy field for the playground's form.
 type uiPolicyField struct {
 	Name string `json:"name"`
-	// Kind is bool, float, uint32, uint64, string or enum.
+	// Kind is bool, float, int64, uint32, uint64, string, enum or message (a JSON object
+	// of the message's fields, as protojson reads it).
 	Kind string `json:"kind"`
 	// Optional fields are off (or derived) when absent.
 	Optional bool     `json:"optional"`
@@ -239,7 +240,7 @@ func (s *Server) uiInfo(context.Context, []byte) (any, error) {
 			for j := range vals.Len() {
 				f.Values = append(f.Values, string(vals.Get(j).Name()))
 			}
-		case protoreflect.Uint64Kind, protoreflect.Uint32Kind, protoreflect.FloatKind, protoreflect.BoolKind, protoreflect.StringKind:
+		case protoreflect.Uint64Kind, protoreflect.Uint32Kind, protoreflect.Int64Kind, protoreflect.FloatKind, protoreflect.BoolKind, protoreflect.StringKind, protoreflect.MessageKind:
 		default:
 			f.Kind = "unsupported"
 		}
@@ -252,6 +253,13 @@ func (s *Server) uiInfo(context.Context, []byte) (any, error) {
 			case protoreflect.FloatKind:
 				// The float32 value's shortest decimal form (0.05, not 0.0500000007).
 				f.Default, _ = strconv.ParseFloat(strconv.FormatFloat(v.Float(), 'g', -1, 32), 64)
+			case protoreflect.MessageKind:
+				// As the playground sends it: the message's JSON, its unset fields left out.
+				b, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(v.Message().Interface())
+				if err != nil {
+					return nil, err
+				}
+				f.Default = json.RawMessage(b)
 			default:
 				f.Default = v.Interface()
 			}

@@ -228,6 +228,32 @@ func TestInspectorInABrowser(t *testing.T) {
 	if got := eval(`document.querySelector('#policy-fields input[name="absolute_margin"]').value`); got != "0.06" {
 		t.Errorf("shared URL restored absolute_margin %q", got)
 	}
+
+	// The int64 and message fields can be set too: min_version as a decimal string,
+	// synthetic as a JSON object; a bad object is named, nothing sent.
+	step("int64 and message fields", chromedp.Steps(
+		chromedp.SetValue(`#policy-fields input[name="min_version"]`, "0"),
+		chromedp.SetValue(`#policy-fields input[name="synthetic"]`, `{"num_mixed": 0}`),
+	))
+	eval(`document.querySelector('#candidates tbody').replaceChildren(), ""`) // so the wait sees this run's rows
+	step("run with int64 and message fields", chromedp.Steps(
+		chromedp.Click(`#run`),
+		chromedp.WaitVisible(`#candidates tr[data-fate="returned"]`),
+	))
+	if e := eval(`document.querySelector('#error').textContent`); e != "" {
+		t.Errorf("run with min_version and synthetic: %s", e)
+	}
+	if got := eval(`new URLSearchParams(location.hash.split("?")[1]).get("policy")`); got != `{"num_negatives":4,"absolute_margin":0.06,"min_version":"0","synthetic":{"num_mixed":0}}` {
+		t.Errorf("policy with min_version and synthetic: %s", got)
+	}
+	if py := eval(`document.querySelector('#python-call').textContent`); !strings.Contains(py, "min_version=0,") || !strings.Contains(py, `synthetic={"num_mixed": 0}`) {
+		t.Errorf("python call %q", py)
+	}
+	step("bad message field", chromedp.Steps(
+		chromedp.SetValue(`#policy-fields input[name="synthetic"]`, `{num_mixed: 2}`),
+		chromedp.Click(`#run`),
+		chromedp.Poll[chromedp.Void](`document.querySelector('#error').textContent.includes("policy.synthetic")`),
+	))
 }
 
 // TestInspectorAsksForAToken opens the inspector of a server with authentication on:

@@ -195,6 +195,16 @@ func TestInspectorAPIAnswersLikeTheService(t *testing.T) {
 	if code != http.StatusOK || !strings.Contains(body, `"name":"absolute_margin"`) || !strings.Contains(body, `"name":"num_negatives","kind":"uint32","optional":false,"default":1`) {
 		t.Errorf("info: %d %s", code, body)
 	}
+	// Every field of MiningPolicy can be set from the page: int64 fields as numbers, the
+	// synthetic message as a JSON object whose default is the empty one.
+	for _, want := range []string{`"name":"min_version","kind":"int64","optional":true,"default":null}`, `"name":"max_staleness","kind":"int64"`, `"name":"synthetic","kind":"message","optional":true,"default":{}}`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("info lacks %s: %s", want, body)
+		}
+	}
+	if strings.Contains(body, "unsupported") {
+		t.Errorf("info has a field the page cannot set: %s", body)
+	}
 }
 
 func TestStatsHistoryKeepsTheLastSamples(t *testing.T) {

@@ -225,7 +225,7 @@ function buildPolicyForm() {
   const box = $("#policy-fields");
   if (box.childElementCount) return;
   for (const f of info.policy_fields) {
-    const def = f.default == null ? (f.optional ? "off" : "") : String(f.default);
+    const def = f.default == null ? (f.optional ? "off" : "") : formValue(f.default);
     let input;
     if (f.kind === "bool") {
       input = el("select", { name: f.name }, el("option", { value: "" }, "default (" + def + ")"),
@@ -235,6 +235,9 @@ function buildPolicyForm() {
         ...f.values.filter((v) => !v.endsWith("_UNSPECIFIED")).map((v) => el("option", { value: v }, shortEnum(v))));
     } else if (f.kind === "string") {
       input = el("input", { name: f.name, placeholder: def || "none" });
+    } else if (f.kind === "message") {
+      // A JSON object of the message's fields, e.g. {"num_mixed": 2}.
+      input = el("input", { name: f.name, placeholder: def === "{}" ? "{} (JSON)" : def });
     } else {
       input = el("input", { name: f.name, type: "number", step: "any", placeholder: def });
     }
@@ -242,6 +245,11 @@ function buildPolicyForm() {
     box.append(el("label", { title: f.name }, f.name, input));
   }
 }
+
+function fieldKind(name) { return (info.policy_fields.find((f) => f.name === name) || {}).kind; }
+
+// formValue shows a policy value in the form: objects (message fields) as JSON.
+function formValue(v) { return typeof v === "object" ? JSON.stringify(v) : String(v); }
 
 function shortEnum(v) { return v.replace(/^(SAMPLING_STRATEGY|RANK_MODE)_/, "").toLowerCase(); }
 
@@ -252,7 +260,12 @@ function policyFromForm() {
     const v = input.value.trim();
     if (v === "") continue;
     const k = input.dataset.kind;
-    pol[input.name] = k === "bool" ? v === "true" : k === "enum" || k === "string" ? v : Number(v);
+    if (k === "message") {
+      try { pol[input.name] = JSON.parse(v); } catch (err) { throw new Error(`policy.${input.name}: not a JSON object: ${err.message}`); }
+      continue;
+    }
+    // int64 fields go as decimal strings, as protojson writes them, so no digit is lost.
+    pol[input.name] = k === "bool" ? v === "true" : k === "enum" || k === "string" ? v : k === "int64" ? String(BigInt(v)) : Number(v);
   }
   return pol;
 }
@@ -272,7 +285,7 @@ async function loadPlayground(params) {
     $("#explain").value = params.get("explain") || "200";
     const pol = params.get("policy") ? JSON.parse(params.get("policy")) : {};
     for (const input of $("#policy-fields").querySelectorAll("input, select")) {
-      input.value = pol[input.name] === undefined ? "" : String(pol[input.name]);
+      input.value = pol[input.name] === undefined ? "" : formValue(pol[input.name]);
     }
     const req = buildRequest();
     showCalls(req);
@@ -427,6 +440,9 @@ function defaults() {
 function pyValue(v) {
   if (typeof v === "boolean") return v ? "True" : "False";
   if (typeof v === "string") return JSON.stringify(v);
+  if (v !== null && typeof v === "object") {
+    return "{" + Object.entries(v).map(([k, x]) => `${JSON.stringify(k)}: ${pyValue(x)}`).join(", ") + "}";
+  }
   return String(v);
 }
 
@@ -441,6 +457,7 @@ function showCalls(req) {
   for (const [k, v] of Object.entries(req.policy)) {
     if (k === "sampling") args.push(`sampling_strategy=${pyValue(shortEnum(v))}`);
     else if (k === "rank_mode") args.push(`rank_mode=${pyValue(shortEnum(v))}`);
+    else if (fieldKind(k) === "int64") args.push(`${k}=${v}`); // a decimal string on the wire
     else args.push(`${k}=${pyValue(v)}`);
   }
   if (req.explain) args.push(`explain=${req.explain}`);
@@ -473,7 +490,8 @@ async function start() {
   $("#token-box").hidden = !info.auth;
   $("#mine-form").addEventListener("submit", (e) => {
     e.preventDefault();
-    const h = shareHash();
+    let h;
+    try { h = shareHash(); } catch (err) { showError(err); return; }
     if (location.hash === h) route(); else location.hash = h;
   });
   $("#mine-form").addEventListener("input", () => { try { showCalls(buildRequest()); $("#share").href = shareHash(); } catch (_) { /* incomplete vector */ } });
