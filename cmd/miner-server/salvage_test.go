@@ -28,7 +28,8 @@ import (
 // batches 1–19 and keeps the cut bytes in wal/salvaged.
 func TestDamagedLogRecordRefusesStart(t *testing.T) {
 	dir := t.TempDir()
-	p := spawn(t, dir)
+	// No snapshot at the stop: the batches must live in the log alone.
+	p := spawn(t, dir, "-shutdown-snapshot-timeout=0")
 	conn, err := grpc.NewClient(p.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)

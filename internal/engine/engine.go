@@ -117,6 +117,9 @@ type Storage interface {
 	Dir() string
 	// Snapshot writes a snapshot of the named collection now.
 	Snapshot(ctx context.Context, name string) (SnapshotInfo, error)
+	// SnapshotChanged snapshots every collection changed since its last snapshot
+	// until ctx ends; it returns how many it wrote and how many changed ones it left.
+	SnapshotChanged(ctx context.Context) (written, left int, err error)
 	// DurabilityStats returns the log and snapshot statistics.
 	DurabilityStats() DurabilityStats
 	// Recovery describes what recovery found on disk and did about it.

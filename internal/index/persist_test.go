@@ -480,3 +480,66 @@ func TestEmptyStreamBatchMovesLastSequence(t *testing.T) {
 		t.Errorf("after a restart: last sequence %d, want %d", got, res.LSN)
 	}
 }
+
+// TestSnapshotChanged snapshots the changed collections, the most logged first, skips
+// unchanged ones, and, cut short by its context, writes no partial file, counts no
+// failure and loses nothing: the next start replays the log for what it left.
+func TestSnapshotChanged(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{Dir: dir}
+	db := openDB(t, opts)
+	r := rand.New(rand.NewPCG(7, 7))
+	for _, name := range []string{"small", "big", "same"} {
+		if _, err := db.create(engine.Config{Name: name, Dim: 8, Metric: engine.Cosine}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Upsert("small", randBatch(r, "s", 10, 8), "items")
+	db.Upsert("big", randBatch(r, "b", 300, 8), "items")
+	db.Upsert("same", randBatch(r, "x", 10, 8), "items")
+	if _, err := db.Snapshot(context.Background(), "same"); err != nil {
+		t.Fatal(err)
+	}
+
+	// A context that has ended leaves every changed collection, counting no failure.
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	if w, left, err := db.SnapshotChanged(done); w != 0 || left != 2 || err != nil {
+		t.Fatalf("SnapshotChanged(ended) = %d, %d, %v; want 0, 2, nil", w, left, err)
+	}
+	// A write that finds the context ended abandons the snapshot: no file, no failure.
+	if _, err := db.Snapshot(done, "big"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("snapshot with an ended context: %v", err)
+	}
+	if files, _ := db.disk.Snapshots(); len(files) != 1 || files[0].Collection != "same" {
+		t.Fatalf("snapshot files after the abandoned ones: %+v", files)
+	}
+	if st := db.DurabilityStats(); st.SnapshotFailures != 0 {
+		t.Fatalf("abandoned snapshots counted as failures: %+v", st)
+	}
+	want := stateOf(t, db)
+
+	w, left, err := db.SnapshotChanged(context.Background())
+	if w != 2 || left != 0 || err != nil {
+		t.Fatalf("SnapshotChanged = %d, %d, %v; want 2, 0, nil", w, left, err)
+	}
+	files, _ := db.disk.Snapshots()
+	var names []string
+	for _, f := range files {
+		names = append(names, f.Collection)
+	}
+	slices.Sort(names)
+	if !slices.Equal(names, []string{"big", "same", "small"}) {
+		t.Fatalf("snapshots of %v, want big, same, small", names)
+	}
+	if w, left, err := db.SnapshotChanged(context.Background()); w != 0 || left != 0 || err != nil {
+		t.Fatalf("SnapshotChanged with nothing changed = %d, %d, %v", w, left, err)
+	}
+	closeDB(t, db)
+	db = openDB(t, opts)
+	defer closeDB(t, db)
+	if rec := db.Recovery(); rec.SnapshotsLoaded != 3 || rec.RecordsReplayed != 0 {
+		t.Fatalf("Recovery = %+v, want 3 snapshots loaded and nothing replayed", rec)
+	}
+	sameState(t, stateOf(t, db), want)
+}

@@ -1,11 +1,13 @@
 package index
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/hardneg/hardneg/internal/engine"
@@ -157,6 +159,9 @@ func (db *DB) Snapshot(ctx context.Context, name string) (engine.SnapshotInfo, e
 	}
 	start := time.Now()
 	info, err := db.snapshotLocked(ctx, c)
+	if err != nil && ctx.Err() != nil {
+		return info, err // cut short by its caller, not a failure: the log holds everything
+	}
 	db.snapStats.record(time.Since(start), err)
 	if err != nil {
 		return info, err
@@ -186,7 +191,7 @@ func (db *DB) snapshotLocked(ctx context.Context, c *Collection) (engine.Snapsho
 	info := engine.SnapshotInfo{LSN: c.lastSeq}
 	var err error
 	info.Path, err = db.disk.WriteSnapshot(c.name, c.lastSeq, func(w io.Writer) error {
-		cw := &countWriter{w: w}
+		cw := &countWriter{w: ctxWriter{ctx, w}}
 		err := c.writeSnapshot(cw, db.writerTable())
 		unlock()
 		if err != nil {
@@ -206,6 +211,20 @@ func (db *DB) snapshotLocked(ctx context.Context, c *Collection) (engine.Snapsho
 	c.mu.Unlock()
 	db.log.Info("snapshot written", "collection", c.name, "lsn", info.LSN, "bytes", info.Bytes)
 	return info, nil
+}
+
+// ctxWriter fails its writes once ctx has ended, so that a snapshot can be abandoned
+// part-way (WriteSnapshot then leaves no file behind).
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }
 
 type countWriter struct {
@@ -287,6 +306,46 @@ func (db *DB) pruneLocked() error {
 	return nil
 }
 
+// SnapshotChanged snapshots every collection that has log records since its last
+// snapshot, the one with the most first, so that the next start loads it instead of
+// replaying the log (the server calls it at a graceful stop). It stops when ctx ends,
+// abandoning a snapshot part-way (the log still holds everything). It returns how many
+// collections it snapshotted, how many changed ones it left (failed, or not reached
+// before ctx ended) and the failures.
+func (db *DB) SnapshotChanged(ctx context.Context) (written, left int, err error) {
+	type changed struct {
+		name   string
+		logged int64
+	}
+	var todo []changed
+	for _, c := range db.list() {
+		c.mu.RLock()
+		if c.loggedBytes > 0 && !c.dropped {
+			todo = append(todo, changed{c.name, c.loggedBytes})
+		}
+		c.mu.RUnlock()
+	}
+	slices.SortStableFunc(todo, func(a, b changed) int { return cmp.Compare(b.logged, a.logged) })
+	var errs []error
+	for i, c := range todo {
+		if ctx.Err() != nil {
+			return written, left + len(todo) - i, errors.Join(errs...)
+		}
+		_, serr := db.Snapshot(ctx, c.name)
+		switch {
+		case serr == nil:
+			written++
+		case ctx.Err() != nil:
+			return written, left + len(todo) - i, errors.Join(errs...)
+		case errors.Is(serr, engine.ErrCollectionNotFound): // deleted meanwhile
+		default:
+			left++
+			errs = append(errs, serr)
+		}
+	}
+	return written, left, errors.Join(errs...)
+}
+
 // snapshotCheck is how often the background snapshotter looks at the collections.
 const snapshotCheck = time.Second
 
@@ -325,8 +384,9 @@ func (db *DB) snapshotLoop() {
 				}
 			}()
 			_, err := db.Snapshot(ctx, c.name)
+			stopped := ctx.Err() != nil // Close abandoned it
 			cancel()
-			if err != nil && !errors.Is(err, engine.ErrCollectionNotFound) && !errors.Is(err, engine.ErrClosed) {
+			if err != nil && !stopped && !errors.Is(err, engine.ErrCollectionNotFound) && !errors.Is(err, engine.ErrClosed) {
 				db.log.Error("background snapshot failed", "collection", c.name, "err", err)
 			}
 		}
