@@ -60,6 +60,11 @@ type Collection struct {
 	free     []uint32          // dead slots not in the graph (dropped, or never a node), reused by allocSlot
 	lastSeq  uint64            // sequence of the last write applied
 	vecGen   uint64            // counts upsert batches, which write vectors; see ExactScores
+	// newest is the largest version of a live item (0 when none) while newestKnown;
+	// an upsert keeps it, retiring an item of that version unsets newestKnown, and
+	// NewestVersion recomputes it then (versions.go).
+	newest      int64
+	newestKnown bool
 	// graphOn is set once the live count first reached ExactThreshold and the graph
 	// was built over every live slot (buildGraph); from then on it follows every
 	// write, even if the collection shrinks again. Until then writes leave the graph
@@ -195,6 +200,7 @@ func (c *Collection) applyUpsertLocked(b *engine.Batch, seq uint64, w *graphWork
 		c.vectors.set(slot, b.Row(i, c.dim))
 		c.groups[slot] = groups
 		c.versions[slot] = version
+		c.noteVersion(version)
 		if c.graphOn {
 			w.insert = append(w.insert, slot)
 		}
@@ -251,6 +257,9 @@ func (c *Collection) reuseSlot() (uint32, bool) {
 // stays, since the graph routes through it until a compaction drops it and the slot
 // becomes free. Caller holds writeMu and mu.
 func (c *Collection) retire(slot uint32, w *graphWork) {
+	if c.newestKnown && c.versions[slot] == c.newest {
+		c.newestKnown = false
+	}
 	delete(c.slots, c.ids[slot])
 	c.ids[slot] = ""
 	c.groups[slot] = nil

@@ -8,57 +8,91 @@ import (
 )
 
 // NewestVersion returns the largest version of a live item (0 when the collection is
-// empty). It reads every live item's version: O(items).
+// empty). It is kept as items are written; after the item holding it leaves, the next
+// call reads every live item's version once.
 func (c *Collection) NewestVersion() int64 {
 	c.mu.RLock()
-	defer c.mu.RUnlock()
-	newest, any := int64(0), false
-	for slot, id := range c.ids {
-		if id == "" {
-			continue
-		}
-		if v := c.versions[slot]; !any || v > newest {
-			newest, any = v, true
-		}
+	if c.newestKnown {
+		v := c.newest
+		c.mu.RUnlock()
+		return v
 	}
-	return newest
-}
-
-// VersionStats returns the version summary of the live items; O(items).
-func (c *Collection) VersionStats() engine.VersionStats {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	var st engine.VersionStats
-	for slot, id := range c.ids {
-		if id == "" {
-			continue
-		}
-		v := c.versions[slot]
-		if st.Items == 0 || v < st.Oldest {
-			st.Oldest = v
-		}
-		if st.Items == 0 || v > st.Newest {
-			st.Newest = v
-		}
-		st.Items++
-	}
-	buckets := make([]uint64, len(engine.StalenessBounds))
-	for slot, id := range c.ids {
-		if id == "" {
-			continue
-		}
-		d := st.Newest - c.versions[slot]
-		if d < 0 { // beyond the int64 range
-			d = math.MaxInt64
-		}
-		s := float64(d)
-		st.StalenessSum += s
-		for i, b := range engine.StalenessBounds {
-			if s <= b {
-				buckets[i]++
-				break
+	c.mu.RUnlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.newestKnown {
+		newest, any := int64(0), false
+		for slot, id := range c.ids {
+			if id == "" {
+				continue
+			}
+			if v := c.versions[slot]; !any || v > newest {
+				newest, any = v, true
 			}
 		}
+		c.newest, c.newestKnown = newest, true
+	}
+	return c.newest
+}
+
+// noteVersion keeps newest up to date as a live item of version v is written. Caller
+// holds mu.
+func (c *Collection) noteVersion(v int64) {
+	if !c.newestKnown {
+		return
+	}
+	if len(c.slots) == 1 || v > c.newest { // the only live item, or a newer one
+		c.newest = v
+	}
+}
+
+// versionStatsChunk is how many slots VersionStats reads per hold of the read lock, so
+// that a metrics scrape of a large collection does not hold writers up for the whole
+// pass.
+const versionStatsChunk = 1 << 16
+
+// VersionStats returns the version summary of the live items: O(items), read in
+// chunks of versionStatsChunk slots with the read lock released between them. Writes
+// that land meanwhile may or may not be counted; an item newer than the newest version
+// read at the start counts as staleness 0.
+func (c *Collection) VersionStats() engine.VersionStats {
+	st := engine.VersionStats{Newest: c.NewestVersion()}
+	buckets := make([]uint64, len(engine.StalenessBounds))
+	for lo := 0; ; lo += versionStatsChunk {
+		c.mu.RLock()
+		n := len(c.ids)
+		if lo >= n {
+			c.mu.RUnlock()
+			break
+		}
+		for slot := lo; slot < min(lo+versionStatsChunk, n); slot++ {
+			if c.ids[slot] == "" {
+				continue
+			}
+			v := c.versions[slot]
+			if st.Items == 0 || v < st.Oldest {
+				st.Oldest = v
+			}
+			st.Items++
+			var d int64
+			if v < st.Newest {
+				if d = st.Newest - v; d < 0 { // beyond the int64 range
+					d = math.MaxInt64
+				}
+			}
+			s := float64(d)
+			st.StalenessSum += s
+			for i, b := range engine.StalenessBounds {
+				if s <= b {
+					buckets[i]++
+					break
+				}
+			}
+		}
+		c.mu.RUnlock()
+	}
+	if st.Items == 0 {
+		st.Newest = 0
 	}
 	st.Staleness = make([]uint64, len(engine.StalenessBounds))
 	var cum uint64

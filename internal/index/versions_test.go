@@ -3,6 +3,7 @@ package index
 import (
 	"context"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"testing"
@@ -100,4 +101,60 @@ func TestVersionStatsAtTheEndsOfTheRange(t *testing.T) {
 	if st.Staleness[0] != 1 || st.Staleness[len(st.Staleness)-1] != 1 || st.StalenessSum != math.MaxInt64 {
 		t.Errorf("staleness histogram %v, sum %g; want max alone at 0 and min beyond every bound", st.Staleness, st.StalenessSum)
 	}
+}
+
+// TestNewestVersionFollowsWrites checks the kept newest version against a scan of the
+// live items after random upserts, replacements and deletes (the newest item leaving
+// included), across a snapshot and a reopen, and in VersionStats.
+func TestNewestVersionFollowsWrites(t *testing.T) {
+	dir := t.TempDir()
+	db := openDB(t, Options{Dir: dir})
+	if _, err := db.create(engine.Config{Name: "c", Dim: 2, Metric: engine.Dot}); err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(3, 9))
+	live := map[string]int64{}
+	check := func(step int) {
+		t.Helper()
+		c, _ := db.lookup("c")
+		want, any := int64(0), false
+		for _, v := range live {
+			if !any || v > want {
+				want, any = v, true
+			}
+		}
+		if got := c.NewestVersion(); got != want {
+			t.Fatalf("step %d: NewestVersion %d, want %d (%d live)", step, got, want, len(live))
+		}
+		if st := c.VersionStats(); st.Newest != want || st.Items != len(live) {
+			t.Fatalf("step %d: VersionStats newest %d items %d, want %d %d", step, st.Newest, st.Items, want, len(live))
+		}
+	}
+	check(-1)
+	for step := range 400 {
+		id := "i" + strconv.Itoa(r.IntN(20))
+		switch r.IntN(3) {
+		case 0, 1:
+			v := int64(r.IntN(41) - 20)
+			if _, err := db.Upsert("c", &engine.Batch{IDs: []string{id}, Vectors: []float32{1, float32(step)}, Versions: []int64{v}}, "items"); err != nil {
+				t.Fatal(err)
+			}
+			live[id] = v
+		case 2:
+			if _, err := db.Delete("c", []string{id}, "ids"); err != nil {
+				t.Fatal(err)
+			}
+			delete(live, id)
+		}
+		check(step)
+		if step == 200 {
+			if _, err := db.Snapshot(context.Background(), "c"); err != nil {
+				t.Fatal(err)
+			}
+			closeDB(t, db)
+			db = openDB(t, Options{Dir: dir})
+			check(step)
+		}
+	}
+	closeDB(t, db)
 }
