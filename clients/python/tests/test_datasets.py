@@ -91,6 +91,19 @@ def test_triplet_matches_brute_force(client: hardneg.Client) -> None:
     assert "Positive" in report.format()
 
 
+def test_split_upload_and_concurrent_mine_calls_give_the_same_rows(sync_client: hardneg.Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The corpus uploaded in two halves at once and Mine called two requests at a time
+    from two threads (here forced on a small set: corpora of 20,000 texts and more take
+    that path) give the rows and scores of one upload and one request. The job takes a
+    hardneg.Client, whose calls may come from several threads."""
+    whole = _mine(sync_client, num_negatives=2, output_scores=True)
+    import hardneg.datasets as ds
+
+    monkeypatch.setattr(ds, "_PARALLEL_UPLOAD_MIN", 1)
+    split = _mine(sync_client, num_negatives=2, output_scores=True, mine_batch_size=3)
+    assert split == whole
+
+
 def test_triplet_scores(client: hardneg.Client) -> None:
     data = _mine(client, num_negatives=1, output_scores=True)
     assert list(data) == ["query", "answer", "negative", "scores"]

@@ -38,6 +38,7 @@ import numbers
 import os
 import sys
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence, Union
 
@@ -381,7 +382,8 @@ def _encode(model: Embedder, texts: list[str], side: str, prompt_name: Optional[
     if raw.dtype.kind not in "fiu":
         raise ValueError(f"the model returned {raw.dtype} values for {side} texts; it must return real numbers")
     with np.errstate(over="ignore"):
-        arr = raw.astype(np.float32)  # beyond float32 becomes inf, refused below
+        # Beyond float32 becomes inf, refused below; float32 is used as it is (read only).
+        arr = raw if raw.dtype == np.float32 else raw.astype(np.float32)
     if arr.ndim != 2 or arr.shape[0] != len(texts):
         raise ValueError(f"the model returned shape {arr.shape} for {len(texts)} texts")
     if arr.shape[1] == 0:
@@ -410,6 +412,26 @@ def _pair_scores(a: np.ndarray, b: np.ndarray, metric: str) -> np.ndarray:
         return np.einsum("ij,ij->i", a, b)
     d = a - b
     return -np.einsum("ij,ij->i", d, d)
+
+
+# Corpora at least this large are uploaded in two halves at once.
+_PARALLEL_UPLOAD_MIN = 20_000
+
+
+def _positive_scores(anchor_emb: np.ndarray, corpus_emb: np.ndarray, rows: list[list[int]],
+                     metric: str) -> list[list[float]]:
+    """Each anchor's scores against its positives (corpus rows ``rows[i]``), as float32
+    values in lists, computed in one pass over all pairs."""
+    counts = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+    flat = np.fromiter((j for r in rows for j in r), dtype=np.int64, count=int(counts.sum()))
+    scores = _pair_scores(np.repeat(anchor_emb, counts, axis=0), corpus_emb[flat], metric).astype(np.float32)
+    values = scores.tolist()
+    out: list[list[float]] = []
+    at = 0
+    for n in counts.tolist():
+        out.append(values[at : at + n])
+        at += n
+    return out
 
 
 def _to_numpy(x: Any) -> np.ndarray:
@@ -671,7 +693,8 @@ def mine_hard_negatives(
             counts and shortfall.
         as_triplets, margin: deprecated aliases of ``output_format`` and
             ``absolute_margin``, with sentence-transformers' warnings.
-        mine_batch_size: anchors per Mine request (at most 1,024).
+        mine_batch_size: anchors per Mine request (at most 1,024); two requests are in
+            flight at a time.
         collection: collection to fill with the corpus (item ids are the positions in
             the de-duplicated corpus, ``corpus`` first, then the positives); default a
             temporary one that is deleted afterwards (unless ``keep_collection``). An
@@ -689,7 +712,9 @@ def mine_hard_negatives(
             the server as false negatives of their anchor, keyed by
             :func:`anchor_key`; needs ``collection`` and ``keep_collection=True`` so that
             later Mine calls on that collection leave them out.
-        client: a connected :class:`hardneg.Client`. None starts a private
+        client: a connected :class:`hardneg.Client` (its calls come from two threads:
+            the upload of a corpus of 20,000 texts or more goes in two halves at once,
+            and two Mine requests are in flight at a time). None starts a private
             ``miner-server`` (the one bundled with platform wheels,
             ``$HARDNEG_SERVER_BIN``, or ``miner-server`` on PATH) on a temporary
             directory and stops it afterwards.
@@ -941,20 +966,29 @@ def mine_hard_negatives(
         params = IndexParams(exact_threshold=EXACT_ONLY) if exact else None
         client.create_collection(name, dim, metric, index_params=params)
         try:
-            client.upsert(name, [text_id[t] for t in texts], corpus_emb)
-            parts: list[MineResult] = []
-            for start in range(0, len(anchors), mine_batch_size):
+            # Two halves uploaded at once: the server validates and logs one batch while the
+            # client encodes the next (each half's last batch is durable, as one upsert's is).
+            ids = [text_id[t] for t in texts]
+            half = max(1, (len(ids) + 1) // 2 if len(ids) >= _PARALLEL_UPLOAD_MIN else len(ids))
+            with ThreadPoolExecutor(max_workers=2, thread_name_prefix="hardneg-upload") as pool:
+                list(pool.map(lambda lo: client.upsert(name, ids[lo : lo + half], corpus_emb[lo : lo + half]),
+                              range(0, len(ids), half)))
+            def mine_part(start: int) -> MineResult:
                 batch = anchors[start : start + mine_batch_size]
-                parts.append(client.mine(name, anchor_vectors=anchor_emb[start : start + len(batch)],
-                                         keys=keys[start : start + len(batch)], policy=policy, **pos_args(batch)))
+                return client.mine(name, anchor_vectors=anchor_emb[start : start + len(batch)],
+                                   keys=keys[start : start + len(batch)], policy=policy, **pos_args(batch))
+
+            # Two requests in flight: the server mines one while the client encodes the
+            # next and decodes the last, so its cores do not wait on the client.
+            with ThreadPoolExecutor(max_workers=2, thread_name_prefix="hardneg-mine") as pool:
+                parts = list(pool.map(mine_part, range(0, len(anchors), mine_batch_size)))
             res = MineResult.concatenate(parts, policy.num_negatives)
-            pos_scores = [
-                _pair_scores(np.repeat(anchor_emb[i : i + 1], len(anchor_pos[a]), axis=0),
-                             corpus_emb[[emb_of[p] for p in anchor_pos[a]]], metric).astype(np.float32).tolist()
-                for i, a in enumerate(anchors)
-            ]
-            cand = [[texts[int(x)] for x in res.ids[i, : int(res.counts[i])]] for i in range(len(anchors))]
-            cand_scores = [res.scores[i, : int(res.counts[i])].astype(float).tolist() for i in range(len(anchors))]
+            pos_scores = _positive_scores(anchor_emb, corpus_emb, [[emb_of[p] for p in anchor_pos[a]] for a in anchors],
+                                          metric)
+            counts = res.counts.tolist()
+            id_rows, score_rows = res.ids.tolist(), res.scores.astype(np.float64).tolist()
+            cand = [[texts[int(x)] for x in id_rows[i][:n]] for i, n in enumerate(counts)]
+            cand_scores = [score_rows[i][:n] for i, n in enumerate(counts)]
             skipped: dict[str, tuple[int, float]] = {}
             if rescoring:
                 negatives, neg_scores, pos_scores, skipped, verdicts = _rescore(
