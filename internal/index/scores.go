@@ -47,6 +47,14 @@ var scoreProduct = productAuto
 // mostly hold padding.
 const gemmMinQueries = 8
 
+// SearchesExactly reports whether searches scan the collection exactly now (ScoreExact
+// would score), not through the graph.
+func (c *Collection) SearchesExactly() bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return !c.useGraph()
+}
+
 // ScoreExact scores several prepared queries against every slot in one pass over the
 // vectors, when the collection is currently searched by an exact scan (below its
 // ExactThreshold or without a graph), and reports whether it did. out[i] receives

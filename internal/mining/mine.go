@@ -221,7 +221,12 @@ func Mine(ctx context.Context, s Searcher, req Request) ([]Result, error) {
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			var scores []engine.ExactScores
-			if hi-lo > 1 {
+			if hi-lo > 1 && batched && searchesExactly(s) {
+				if err := scoreSlots().Acquire(ctx, 1); err != nil {
+					errs[lo] = err
+					return
+				}
+				defer scoreSlots().Release(1)
 				buf := getScores(hi - lo)
 				defer putScores(buf)
 				if scoreGroup(es, anchors[lo:hi], *buf) {

@@ -1,7 +1,10 @@
 package mining
 
 import (
+	"runtime"
 	"sync"
+
+	"golang.org/x/sync/semaphore"
 
 	"github.com/hardneg/hardneg/internal/engine"
 )
@@ -14,8 +17,17 @@ import (
 // anchors cost about a third per anchor of what 16 did, and 128 another 10–14% less
 // CPU than 64, as each row is read half as often (docs/BENCHMARKS.md).
 // Each anchor of a group holds a score per slot (4 bytes) until the group is mined:
-// 51.2 MB per group at 100,000 items, one group per core at a time.
+// 51.2 MB per group at 100,000 items, one group per core at a time in the whole
+// process (scoreSlots), however many requests run at once.
 const maxScoreGroup = 128
+
+// scoreSlots bounds the score groups held at once across all requests to one per CPU
+// (GOMAXPROCS when first used): concurrent Mine requests on exactly searched
+// collections queue for the cores instead of each holding a group per core, which
+// would multiply the score buffers' memory by the requests in flight.
+var scoreSlots = sync.OnceValue(func() *semaphore.Weighted {
+	return semaphore.NewWeighted(int64(runtime.GOMAXPROCS(0)))
+})
 
 // scorePool keeps score buffers across requests; each holds up to maxScoreGroup
 // queries' scores.
@@ -33,6 +45,13 @@ func getScores(n int) *[]engine.ExactScores {
 func putScores(s *[]engine.ExactScores) {
 	*s = (*s)[:cap(*s)]
 	scorePool.Put(s)
+}
+
+// searchesExactly reports whether s may score a group exactly: false only for a
+// searcher that says it does not (exactChecker).
+func searchesExactly(s Searcher) bool {
+	ec, ok := s.(exactChecker)
+	return !ok || ec.SearchesExactly()
 }
 
 // scoreGroup scores the queries of anchors together into out, and reports whether the

@@ -5,10 +5,13 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hardneg/hardneg/internal/engine"
+	"golang.org/x/sync/semaphore"
 )
 
 // unbatched hides a collection's ScoreExact, so that Mine scans once per anchor.
@@ -115,5 +118,74 @@ func TestMineFullScoreGroupsMatchScans(t *testing.T) {
 				t.Fatal("results differ")
 			}
 		})
+	}
+}
+
+// overlapScorer notes whether a group was scored while another group's anchors were
+// still being mined: each ScoreExact adds its queries to pending, each anchor's search
+// takes one away.
+type overlapScorer struct {
+	engine.Collection
+	mu       sync.Mutex
+	pending  int
+	overlaps int
+	groups   int
+}
+
+func (c *overlapScorer) ScoreExact(qs [][]float32, out []engine.ExactScores) bool {
+	c.mu.Lock()
+	if c.pending > 0 {
+		c.overlaps++
+	}
+	c.pending += len(qs)
+	c.groups++
+	c.mu.Unlock()
+	time.Sleep(time.Millisecond) // widen the window another request could score in
+	return c.Collection.ScoreExact(qs, out)
+}
+
+func (c *overlapScorer) Search(ctx context.Context, q []float32, opts engine.SearchOptions, yield func(engine.Candidate) bool) (engine.SearchStats, error) {
+	st, err := c.Collection.Search(ctx, q, opts, yield)
+	if opts.Scores != nil {
+		c.mu.Lock()
+		c.pending--
+		c.mu.Unlock()
+	}
+	return st, err
+}
+
+// TestConcurrentRequestsShareTheScoreSlots: score groups of concurrent requests wait
+// for a slot (scoreSlots, one per CPU), so that no more groups' score buffers are held
+// than there are slots. With one slot, no group is scored while another is mined.
+func TestConcurrentRequestsShareTheScoreSlots(t *testing.T) {
+	defer func(f func() *semaphore.Weighted) { scoreSlots = f }(scoreSlots)
+	one := semaphore.NewWeighted(1)
+	scoreSlots = func() *semaphore.Weighted { return one }
+	r := rand.New(rand.NewPCG(4, 2))
+	w := randomWorld(r, 500, 16, engine.Cosine)
+	w.cfg.Params = engine.Params{ExactThreshold: 1 << 20}
+	c := &overlapScorer{Collection: newCollection(t, w.cfg, w.batchCopy(), nil).(engine.Collection)}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var anchors []Anchor
+			for i := range 40 {
+				anchors = append(anchors, Anchor{ID: "i" + strconv.Itoa((g*40+i)%500)})
+			}
+			if _, err := Mine(context.Background(), c, Request{Anchors: anchors, Policy: DefaultPolicy()}); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if c.groups < 8 || c.overlaps != 0 || c.pending != 0 {
+		t.Fatalf("%d groups scored, %d while another was being mined (pending %d); want ≥ 8, 0, 0", c.groups, c.overlaps, c.pending)
 	}
 }

@@ -42,6 +42,12 @@ type exactScorer interface {
 	ScoreExact(qs [][]float32, out []engine.ExactScores) bool
 }
 
+// exactChecker is implemented by searchers that can tell without scoring whether they
+// search exactly now; mining takes a score slot (scoreSlots) only for those that do.
+type exactChecker interface {
+	SearchesExactly() bool
+}
+
 // skipFilterer is implemented by searchers that can leave ids and groups mining would
 // skip out of the search itself (engine.SearchOptions.SkipIDs, SkipGroups): a remote
 // engine puts them into its index's filter. Mining fills those lists only for them.

@@ -75,6 +75,9 @@ func (c *Collection) Similarity(a, b []float32) float32 {
 // ScoreExact returns false: a Weaviate collection is never scanned here.
 func (c *Collection) ScoreExact([][]float32, []engine.ExactScores) bool { return false }
 
+// SearchesExactly returns false: searches go to the engine's index.
+func (c *Collection) SearchesExactly() bool { return false }
+
 // ClaimGuideRole accepts both roles: the role rule exists so that two requests of one
 // embedded server never wait on each other's collection locks, and a Weaviate
 // collection has no lock here.
