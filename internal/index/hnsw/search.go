@@ -128,6 +128,9 @@ func (g *Graph) rescoreInOrder(s *searcher, q []float32, yield func(Neighbor) bo
 	next := 0
 	for next < len(beam) || len(pending) > 0 {
 		for next < len(beam) && (len(pending) == 0 || float64(beam[next].Dist)-bound <= float64(pending[len(pending)-1].Dist)) {
+			if next+1 < len(beam) { // the next vector's first line loads while this one is scored
+				vec.PrefetchF32(&g.vector(beam[next+1].ID)[0])
+			}
 			nb := Neighbor{beam[next].ID, g.dist(q, g.vector(beam[next].ID))}
 			next++
 			i, _ := slices.BinarySearchFunc(pending, nb, func(a, b Neighbor) int { return byDistID(b, a) })
@@ -150,6 +153,9 @@ func (g *Graph) rescore(s *searcher, q []float32) []Neighbor {
 	}
 	s.buf = s.buf[:n]
 	for i, nb := range s.res {
+		if i+1 < n { // the next vector's first line loads while this one is scored
+			vec.PrefetchF32(&g.vector(s.res[i+1].ID)[0])
+		}
 		s.buf[i] = Neighbor{nb.ID, g.dist(q, g.vector(nb.ID))}
 	}
 	s.res = s.res[:0]
@@ -194,6 +200,12 @@ func (g *Graph) distsTo(s *searcher, q *query, ids []uint32) []float32 {
 			d[i] = -d[i]
 		}
 		return d
+	}
+	// Ask for every vector's first cache line before scoring the first: the loads
+	// overlap instead of each stalling its distance (the rest of a vector follows by
+	// the hardware's sequential prefetch once its first line is read).
+	for _, nb := range ids {
+		vec.PrefetchF32(&g.vector(nb)[0])
 	}
 	for i, nb := range ids {
 		d[i] = g.dist(q.f, g.vector(nb))

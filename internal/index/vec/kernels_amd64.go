@@ -359,3 +359,6 @@ func dotU8I8Rows(rows []unsafe.Pointer, q []int8, out []int32) {
 //
 //go:noescape
 func Prefetch(p *uint32)
+
+// PrefetchF32 is Prefetch for the cache line holding *p.
+func PrefetchF32(p *float32) { Prefetch((*uint32)(unsafe.Pointer(p))) }

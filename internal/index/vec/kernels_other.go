@@ -39,3 +39,6 @@ func dotU8I8Rows(rows []unsafe.Pointer, q []int8, out []int32) {
 
 // Prefetch does nothing on this platform (see the amd64 version).
 func Prefetch(p *uint32) {}
+
+// PrefetchF32 does nothing on this platform.
+func PrefetchF32(p *float32) {}
