@@ -14,9 +14,8 @@ const maxDerivedEf = 65536
 // candidate is a window candidate kept for sampling or diversity.
 type candidate struct {
 	Negative
-	vec   []float32 // stored vector copy, when diversity or the response needs it
-	ex    int       // position in the anchor's explained list, or -1
-	wrank int       // its rank as the window counts it (surviving or raw)
+	vec []float32 // stored vector copy, when diversity or the response needs it
+	ex  int       // position in the anchor's explained list, or -1
 }
 
 // anchorMiner mines one prepared anchor: Skip applies the id and group rules inside
@@ -47,9 +46,10 @@ type anchorMiner struct {
 	surviving int    // candidates that passed every rule before the rank window
 	chosen    []candidate
 	window    []candidate // window candidates awaiting sampling
-	// shifted holds the deepest candidates that only the closed-loop shift kept out of
-	// the window, best first, at most shiftedKeep of them.
-	shifted   []candidate
+	// shifted is a ring of the deepest candidates that only the closed-loop shift kept
+	// out of the window (at most shiftedKeep); shiftedN counts those written to it.
+	shifted   []shiftedCandidate
+	shiftedN  int
 	shiftBack int // ranks fillShifted moved the closed-loop window back up
 }
 
@@ -351,26 +351,12 @@ func (m *anchorMiner) yield(c engine.Candidate) bool {
 		rank = raw
 	}
 	m.surviving++
-	newCandidate := func(f Fate) candidate {
-		cand := candidate{Negative: Negative{ID: c.ID, Score: c.Score, Rank: raw, Version: c.Version, Stale: stale}, wrank: rank}
-		cand.ex = m.ex.add(Explained{ID: c.ID, Score: c.Score, HasScore: true, Rank: raw, Fate: f})
-		if len(a.posVecs) > 0 {
-			if !hasBest {
-				bestOf()
-			}
-			cand.PFN, cand.HasPFN = falseNegativeProbability(best, c.Score, a.posScore), true
-		}
-		if m.keepVec {
-			cand.vec = append([]float32(nil), c.Vector...)
-		}
-		return cand
-	}
 	if rank < pol.RangeMin+a.shift {
 		r.RankWindow++
 		if rank >= pol.RangeMin {
-			// Above a window the closed loop moved down: kept, in case the search ends
-			// before the moved window fills (fillShifted).
-			m.keepShifted(newCandidate(FateRankWindow))
+			// Above a window the closed loop moved down: kept, in case the moved window
+			// ends short (fillShifted).
+			m.keepShifted(&c, raw, rank, stale)
 		} else {
 			removed(FateRankWindow)
 		}
@@ -381,7 +367,17 @@ func (m *anchorMiner) yield(c engine.Candidate) bool {
 		removed(FateRankWindow)
 		return false
 	}
-	cand := newCandidate(fateWindow)
+	cand := candidate{Negative: Negative{ID: c.ID, Score: c.Score, Rank: raw, Version: c.Version, Stale: stale}}
+	cand.ex = m.ex.add(Explained{ID: c.ID, Score: c.Score, HasScore: true, Rank: raw, Fate: fateWindow})
+	if len(a.posVecs) > 0 {
+		if !hasBest {
+			bestOf()
+		}
+		cand.PFN, cand.HasPFN = falseNegativeProbability(best, c.Score, a.posScore), true
+	}
+	if m.keepVec {
+		cand.vec = append([]float32(nil), c.Vector...)
+	}
 	if pol.Sampling != SampleTop {
 		m.window = append(m.window, cand)
 		return true
@@ -401,34 +397,60 @@ func (m *anchorMiner) yield(c engine.Candidate) bool {
 	return len(m.chosen) < a.wantK(pol)
 }
 
+// shiftedCandidate is a candidate above a closed-loop window kept for fillShifted: what
+// its Negative needs, its rank as the window counts it, and a copy of its vector, in a
+// buffer reused as the ring turns (p_fn and the response's vector copy are made only
+// for the candidates fillShifted takes).
+type shiftedCandidate struct {
+	neg   Negative
+	wrank int
+	ex    int
+	vec   []float32
+}
+
 // shiftedKeep is how many of the candidates above a closed-loop window an anchor keeps
 // for fillShifted: room for k plus those diversity or the exposure cap may turn away.
 func (m *anchorMiner) shiftedKeep() int { return 2*m.a.wantK(m.pol) + 8 }
 
-// keepShifted keeps c, which only the closed-loop shift kept out of the window, among
-// the deepest shiftedKeep such candidates.
-func (m *anchorMiner) keepShifted(c candidate) {
-	if n := m.shiftedKeep(); len(m.shifted) == n {
-		copy(m.shifted, m.shifted[1:])
-		m.shifted[n-1] = c
-		return
+// keepShifted keeps c (raw rank raw, window rank wrank), which only the closed-loop
+// shift kept out of the window, among the deepest shiftedKeep such candidates: O(dim)
+// per candidate, however deep the window moved.
+func (m *anchorMiner) keepShifted(c *engine.Candidate, raw, wrank int, stale bool) {
+	n := m.shiftedKeep()
+	if m.shifted == nil {
+		m.shifted = make([]shiftedCandidate, n)
 	}
-	m.shifted = append(m.shifted, c)
+	e := &m.shifted[m.shiftedN%n]
+	m.shiftedN++
+	e.neg = Negative{ID: c.ID, Score: c.Score, Rank: raw, Version: c.Version, Stale: stale}
+	e.wrank = wrank
+	e.ex = m.ex.add(Explained{ID: c.ID, Score: c.Score, HasScore: true, Rank: raw, Fate: FateRankWindow})
+	e.vec = append(e.vec[:0], c.Vector...)
 }
 
-// fillShifted clamps the closed-loop shift to what the search found: when the search
-// ran out of candidates before the moved window gave k negatives, the window moves back
-// up by as few ranks as fill the shortfall, never above the policy's own window. It
-// takes the candidates just above the moved window, deepest first, through diversity
-// and the exposure cap, and records in shiftBack how far the window moved back.
+// fillShifted clamps the closed-loop shift to what the window gave: when the moved
+// window ended short of k negatives (the search ran out of candidates below it, or
+// rules removed them), the window moves back up by as few ranks as fill the shortfall,
+// never above the policy's own window. It takes the candidates just above the moved
+// window, deepest first, through diversity and the exposure cap, and records in
+// shiftBack how far the window moved back. Under rotation, a shortfall that rotation
+// caused is left to its restart (mineInOrder), which fills it from a new cycle.
 func (m *anchorMiner) fillShifted() {
 	want := m.a.wantK(m.pol)
-	r := &m.res.Removed
-	for i := len(m.shifted) - 1; i >= 0 && len(m.chosen) < want; i-- {
-		c := &m.shifted[i]
+	if len(m.chosen) >= want || m.shiftedN == 0 || (m.pol.Rotate && m.res.Removed.Rotation > 0) {
+		return
+	}
+	a, r := m.a, &m.res.Removed
+	n := len(m.shifted)
+	for j := 0; j < min(m.shiftedN, n) && len(m.chosen) < want; j++ {
+		e := &m.shifted[(m.shiftedN-1-j)%n]
 		r.RankWindow--
-		m.shiftBack = m.a.shift - (c.wrank - m.pol.RangeMin)
-		if m.tooSimilar(c) {
+		m.shiftBack = a.shift - (e.wrank - m.pol.RangeMin)
+		c := candidate{Negative: e.neg, ex: e.ex}
+		if m.keepVec {
+			c.vec = append([]float32(nil), e.vec...)
+		}
+		if m.tooSimilar(&c) {
 			r.Diversity++
 			m.ex.settle(c.ex, FateDiversity)
 			continue
@@ -438,8 +460,15 @@ func (m *anchorMiner) fillShifted() {
 			m.ex.settle(c.ex, FateExposure)
 			continue
 		}
+		if len(a.posVecs) > 0 {
+			best := float32(math.Inf(-1))
+			for _, pv := range a.posVecs {
+				best = max(best, m.s.Similarity(e.vec, pv))
+			}
+			c.PFN, c.HasPFN = falseNegativeProbability(best, c.Score, a.posScore), true
+		}
 		m.ex.settle(c.ex, FateReturned)
-		m.chosen = append(m.chosen, *c)
+		m.chosen = append(m.chosen, c)
 	}
 }
 

@@ -187,6 +187,42 @@ func TestClosedLoopShiftIsClampedToWhatTheSearchFinds(t *testing.T) {
 	}
 }
 
+// TestClosedLoopWindowUnderRotationRestartsItsCycle: under rotation a closed-loop window
+// that rotation has used up starts a new cycle in the same moved window; it does not
+// creep up towards the top (the fill of a short window is left to rotation's restart).
+func TestClosedLoopWindowUnderRotationRestartsItsCycle(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	w := randomWorld(r, 60, 8, engine.Cosine)
+	s := newCollection(t, w.cfg, w.batchCopy(), nil)
+	x, h := NewExposure(0), NewHardness()
+	pol := DefaultPolicy()
+	pol.NumNegatives, pol.RankMode, pol.Rotate = 4, RankRaw, true
+	pol.ClosedLoop, pol.ClosedLoopDepth = true, 20
+	pol.NearDuplicates, pol.ExcludeSameGroup = false, false
+	restarts := 0
+	for call := range 6 {
+		got, err := Mine(context.Background(), s, Request{Anchors: []Anchor{{ID: "i3"}}, Policy: pol, Exposure: x, Hardness: h})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := got[0]
+		if g.BandShift != 20 || len(g.Negatives) != 4 {
+			t.Fatalf("call %d: band shift %d, %d negatives; want 20, 4", call, g.BandShift, len(g.Negatives))
+		}
+		for _, n := range g.Negatives {
+			if n.Rank < 20 || n.Rank >= 24 {
+				t.Fatalf("call %d: negative at raw rank %d, outside the moved window [20, 24)", call, n.Rank)
+			}
+		}
+		if g.RotationRestarted {
+			restarts++
+		}
+	}
+	if restarts < 5 {
+		t.Fatalf("%d restarts in 6 calls of a 4-item window, want 5", restarts)
+	}
+}
+
 // TestClosedLoopValidation checks what ClosedLoop needs.
 func TestClosedLoopValidation(t *testing.T) {
 	r := rand.New(rand.NewPCG(2, 2))

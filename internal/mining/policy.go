@@ -174,7 +174,7 @@ type Policy struct {
 	// ClosedLoop shifts each anchor's rank window by its closed-loop hardness
 	// (hardness.go, Request.Hardness): down by round((1 − h)·ClosedLoopDepth) ranks.
 	// ClosedLoopDepth 0 means 10·k. Needs Request.Hardness and a key per anchor. A moved
-	// window the search cannot fill moves back up by as few ranks as fill it
+	// window that ends short of k moves back up by as few ranks as fill it
 	// (anchorMiner.fillShifted).
 	ClosedLoop      bool
 	ClosedLoopDepth int

@@ -215,6 +215,10 @@ func mergeRestart(first, second Result, k int) Result {
 	out.ExactScan = first.ExactScan || second.ExactScan
 	out.ExactFallback = first.ExactFallback || second.ExactFallback
 	out.FloorReached = second.FloorReached
+	if len(second.Negatives) > 0 {
+		// The restart's window may have moved back up (fillShifted) to fill the rest.
+		out.BandShift = min(first.BandShift, second.BandShift)
+	}
 	return out
 }
 
