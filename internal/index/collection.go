@@ -60,11 +60,14 @@ type Collection struct {
 	free     []uint32          // dead slots not in the graph (dropped, or never a node), reused by allocSlot
 	lastSeq  uint64            // sequence of the last write applied
 	vecGen   uint64            // counts upsert batches, which write vectors; see ExactScores
-	// newest is the largest version of a live item (0 when none) while newestKnown;
-	// an upsert keeps it, retiring an item of that version unsets newestKnown, and
-	// NewestVersion recomputes it then (versions.go).
-	newest      int64
-	newestKnown bool
+	// newest is the largest version of a live item (0 when none) and newestCount the
+	// live items holding it, while newestKnown; writes keep them (noteVersion, retire),
+	// retiring the last item of that version unsets newestKnown, and NewestVersion
+	// recomputes them then. versionWrites counts those changes (versions.go).
+	newest        int64
+	newestCount   int
+	newestKnown   bool
+	versionWrites uint64
 	// graphOn is set once the live count first reached ExactThreshold and the graph
 	// was built over every live slot (buildGraph); from then on it follows every
 	// write, even if the collection shrinks again. Until then writes leave the graph
@@ -190,6 +193,7 @@ func (c *Collection) applyUpsertLocked(b *engine.Batch, seq uint64, w *graphWork
 		if b.Versions != nil {
 			version = b.Versions[i]
 		}
+		c.noteVersion(version) // before the retire of the item it replaces (noteVersion)
 		if old, ok := c.slots[id]; ok {
 			res.Replaced++
 			c.retire(old, w)
@@ -200,7 +204,6 @@ func (c *Collection) applyUpsertLocked(b *engine.Batch, seq uint64, w *graphWork
 		c.vectors.set(slot, b.Row(i, c.dim))
 		c.groups[slot] = groups
 		c.versions[slot] = version
-		c.noteVersion(version)
 		if c.graphOn {
 			w.insert = append(w.insert, slot)
 		}
@@ -257,8 +260,11 @@ func (c *Collection) reuseSlot() (uint32, bool) {
 // stays, since the graph routes through it until a compaction drops it and the slot
 // becomes free. Caller holds writeMu and mu.
 func (c *Collection) retire(slot uint32, w *graphWork) {
+	c.versionWrites++
 	if c.newestKnown && c.versions[slot] == c.newest {
-		c.newestKnown = false
+		if c.newestCount--; c.newestCount == 0 {
+			c.newestKnown = false
+		}
 	}
 	delete(c.slots, c.ids[slot])
 	c.ids[slot] = ""

@@ -8,8 +8,9 @@ import (
 )
 
 // NewestVersion returns the largest version of a live item (0 when the collection is
-// empty). It is kept as items are written; after the item holding it leaves, the next
-// call reads every live item's version once.
+// empty). It is kept as items are written; after the last item holding it leaves, the
+// next call reads every live item's version once, under the shared lock (searches go
+// on), and keeps the result unless a write landed meanwhile.
 func (c *Collection) NewestVersion() int64 {
 	c.mu.RLock()
 	if c.newestKnown {
@@ -17,32 +18,41 @@ func (c *Collection) NewestVersion() int64 {
 		c.mu.RUnlock()
 		return v
 	}
+	writes := c.versionWrites
+	newest, count := int64(0), 0
+	for slot, id := range c.ids {
+		if id == "" {
+			continue
+		}
+		switch v := c.versions[slot]; {
+		case count == 0 || v > newest:
+			newest, count = v, 1
+		case v == newest:
+			count++
+		}
+	}
 	c.mu.RUnlock()
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.newestKnown {
-		newest, any := int64(0), false
-		for slot, id := range c.ids {
-			if id == "" {
-				continue
-			}
-			if v := c.versions[slot]; !any || v > newest {
-				newest, any = v, true
-			}
-		}
-		c.newest, c.newestKnown = newest, true
+	if !c.newestKnown && c.versionWrites == writes {
+		c.newest, c.newestCount, c.newestKnown = newest, count, true
 	}
-	return c.newest
+	c.mu.Unlock()
+	return newest
 }
 
-// noteVersion keeps newest up to date as a live item of version v is written. Caller
-// holds mu.
+// noteVersion keeps newest up to date as a live item of version v is written; an upsert
+// notes the new item before it retires the one it replaces, so that replacing the item
+// holding the newest version with one as new keeps the cache. Caller holds mu.
 func (c *Collection) noteVersion(v int64) {
+	c.versionWrites++
 	if !c.newestKnown {
 		return
 	}
-	if len(c.slots) == 1 || v > c.newest { // the only live item, or a newer one
-		c.newest = v
+	switch {
+	case c.newestCount == 0 || v > c.newest: // the first live item, or a newer one
+		c.newest, c.newestCount = v, 1
+	case v == c.newest:
+		c.newestCount++
 	}
 }
 
@@ -53,8 +63,9 @@ const versionStatsChunk = 1 << 16
 
 // VersionStats returns the version summary of the live items: O(items), read in
 // chunks of versionStatsChunk slots with the read lock released between them. Writes
-// that land meanwhile may or may not be counted; an item newer than the newest version
-// read at the start counts as staleness 0.
+// that land meanwhile may or may not be counted (an item replaced meanwhile may be
+// counted twice, in its old slot and its new one); an item newer than the newest
+// version read at the start counts as staleness 0. For metrics.
 func (c *Collection) VersionStats() engine.VersionStats {
 	st := engine.VersionStats{Newest: c.NewestVersion()}
 	buckets := make([]uint64, len(engine.StalenessBounds))

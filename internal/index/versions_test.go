@@ -158,3 +158,49 @@ func TestNewestVersionFollowsWrites(t *testing.T) {
 	}
 	closeDB(t, db)
 }
+
+// TestNewestVersionStaysKnownAcrossReplacements: replacing the item holding the newest
+// version with one as new (or newer), or deleting one of several items holding it,
+// keeps the kept value; only the last item of the newest version leaving needs a scan.
+func TestNewestVersionStaysKnownAcrossReplacements(t *testing.T) {
+	db := testDB(t)
+	c, _ := db.create(engine.Config{Name: "c", Dim: 2, Metric: engine.Dot})
+	up := func(id string, v int64) {
+		t.Helper()
+		if _, err := db.Upsert("c", &engine.Batch{IDs: []string{id}, Vectors: []float32{1, 2}, Versions: []int64{v}}, "items"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	known := func() bool {
+		c.mu.RLock()
+		defer c.mu.RUnlock()
+		return c.newestKnown
+	}
+	if c.NewestVersion() != 0 || !known() {
+		t.Fatal("empty collection: newest not kept as 0")
+	}
+	up("a", 5)
+	up("b", 3)
+	up("a", 5) // same version
+	if !known() || c.NewestVersion() != 5 {
+		t.Fatalf("after replacing a with the same version: known %v, newest %d", known(), c.NewestVersion())
+	}
+	up("a", 7) // newer
+	if !known() || c.NewestVersion() != 7 {
+		t.Fatalf("after replacing a with a newer version: known %v, newest %d", known(), c.NewestVersion())
+	}
+	up("c", 7)
+	if _, err := db.Delete("c", []string{"a"}, "ids"); err != nil {
+		t.Fatal(err)
+	}
+	if !known() || c.NewestVersion() != 7 {
+		t.Fatalf("after deleting one of two items of the newest version: known %v, newest %d", known(), c.NewestVersion())
+	}
+	up("c", 1) // the last item of version 7 goes back to 1
+	if known() {
+		t.Fatal("the last item of the newest version left, and the kept value still reads as known")
+	}
+	if c.NewestVersion() != 3 || !known() {
+		t.Fatalf("after the scan: newest %d, known %v; want 3, true", c.NewestVersion(), known())
+	}
+}
