@@ -278,7 +278,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		// Every call has finished: this save holds all of their effects.
 		s.loop.save()
 	}
-	if st, ok := s.db.(engine.Storage); ok && s.ready.Load() && s.cfg.ShutdownSnapshot > 0 {
+	if st, ok := s.db.(engine.Storage); ok && s.ready.Load() && s.cfg.ShutdownSnapshot > 0 && !s.storageFailed() {
 		s.snapshotAtStop(st)
 	}
 	s.shutdownTracing()
@@ -287,6 +287,17 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	s.log.Info("stopped")
 	return err
+}
+
+// storageFailed reports whether storage has failed (a snapshot could not be made
+// durable then).
+func (s *Server) storageFailed() bool {
+	select {
+	case <-s.db.Failed():
+		return true
+	default:
+		return false
+	}
 }
 
 // snapshotAtStop snapshots the collections changed since their last snapshot, within

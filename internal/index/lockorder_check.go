@@ -21,6 +21,16 @@ type mutex[R ranker] struct{ m sync.Mutex }
 func (l *mutex[R]) Lock()   { acquire(l, rankOf[R]()); l.m.Lock() }
 func (l *mutex[R]) Unlock() { l.m.Unlock(); release(l) }
 
+// TryLock checks the order as Lock does, and takes the lock only if it is free.
+func (l *mutex[R]) TryLock() bool {
+	acquire(l, rankOf[R]())
+	if l.m.TryLock() {
+		return true
+	}
+	release(l)
+	return false
+}
+
 // rwMutex is a sync.RWMutex of rank R in the lock order, checked.
 type rwMutex[R ranker] struct{ m sync.RWMutex }
 

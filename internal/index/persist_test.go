@@ -481,9 +481,9 @@ func TestEmptyStreamBatchMovesLastSequence(t *testing.T) {
 	}
 }
 
-// TestSnapshotChanged snapshots the changed collections, the most logged first, skips
-// unchanged ones, and, cut short by its context, writes no partial file, counts no
-// failure and loses nothing: the next start replays the log for what it left.
+// TestSnapshotChanged snapshots the changed collections and skips unchanged ones; cut
+// short by its context, or by a snapshot in progress that outlasts its context, it
+// writes no partial file, counts no failure and loses nothing.
 func TestSnapshotChanged(t *testing.T) {
 	dir := t.TempDir()
 	opts := Options{Dir: dir}
@@ -507,6 +507,24 @@ func TestSnapshotChanged(t *testing.T) {
 	if w, left, err := db.SnapshotChanged(done); w != 0 || left != 2 || err != nil {
 		t.Fatalf("SnapshotChanged(ended) = %d, %d, %v; want 0, 2, nil", w, left, err)
 	}
+	// A snapshot in progress (snapMu held) that outlasts the context: it gives up.
+	locked, release, released := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	go func() { // another goroutine, as the background snapshotter is
+		db.snapMu.Lock()
+		close(locked)
+		<-release
+		db.snapMu.Unlock()
+		close(released)
+	}()
+	<-locked
+	short, cancelShort := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	w, left, err := db.SnapshotChanged(short)
+	cancelShort()
+	close(release)
+	<-released
+	if w != 0 || left != 2 || err != nil {
+		t.Fatalf("SnapshotChanged behind a held snapshot lock = %d, %d, %v; want 0, 2, nil", w, left, err)
+	}
 	// A write that finds the context ended abandons the snapshot: no file, no failure.
 	if _, err := db.Snapshot(done, "big"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("snapshot with an ended context: %v", err)
@@ -519,7 +537,7 @@ func TestSnapshotChanged(t *testing.T) {
 	}
 	want := stateOf(t, db)
 
-	w, left, err := db.SnapshotChanged(context.Background())
+	w, left, err = db.SnapshotChanged(context.Background())
 	if w != 2 || left != 0 || err != nil {
 		t.Fatalf("SnapshotChanged = %d, %d, %v; want 2, 0, nil", w, left, err)
 	}

@@ -157,16 +157,36 @@ func (db *DB) Snapshot(ctx context.Context, name string) (engine.SnapshotInfo, e
 	if err != nil {
 		return engine.SnapshotInfo{}, err
 	}
+	return db.snapshotAndPruneLocked(ctx, c)
+}
+
+// snapshotAndPruneLocked writes one snapshot of c, counts it, and removes the files and
+// log segments it makes unneeded. A snapshot that ctx cut short is not counted as a
+// failure: the log holds everything. Caller holds snapMu.
+func (db *DB) snapshotAndPruneLocked(ctx context.Context, c *Collection) (engine.SnapshotInfo, error) {
 	start := time.Now()
 	info, err := db.snapshotLocked(ctx, c)
 	if err != nil && ctx.Err() != nil {
-		return info, err // cut short by its caller, not a failure: the log holds everything
+		return info, err
 	}
 	db.snapStats.record(time.Since(start), err)
 	if err != nil {
 		return info, err
 	}
 	return info, db.pruneLocked()
+}
+
+// lockSnapshots takes snapMu, or gives up with ctx's error when ctx ends first (a
+// background snapshot of a large collection may hold it for a while).
+func (db *DB) lockSnapshots(ctx context.Context) error {
+	for !db.snapMu.TryLock() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return nil
 }
 
 // snapshotLocked writes one snapshot of c. Caller holds snapMu.
@@ -327,23 +347,45 @@ func (db *DB) SnapshotChanged(ctx context.Context) (written, left int, err error
 	}
 	slices.SortStableFunc(todo, func(a, b changed) int { return cmp.Compare(b.logged, a.logged) })
 	var errs []error
-	for i, c := range todo {
-		if ctx.Err() != nil {
+	for i, t := range todo {
+		if db.lockSnapshots(ctx) != nil {
 			return written, left + len(todo) - i, errors.Join(errs...)
 		}
-		_, serr := db.Snapshot(ctx, c.name)
+		serr := db.snapshotIfChangedLocked(ctx, t.name)
+		db.snapMu.Unlock()
 		switch {
 		case serr == nil:
 			written++
+		case errors.Is(serr, errUnchanged), errors.Is(serr, engine.ErrCollectionNotFound):
+			// A background snapshot took it meanwhile, or it was deleted.
 		case ctx.Err() != nil:
 			return written, left + len(todo) - i, errors.Join(errs...)
-		case errors.Is(serr, engine.ErrCollectionNotFound): // deleted meanwhile
 		default:
 			left++
 			errs = append(errs, serr)
 		}
 	}
 	return written, left, errors.Join(errs...)
+}
+
+// errUnchanged: the collection has no log records since its last snapshot.
+var errUnchanged = errors.New("unchanged since its last snapshot")
+
+// snapshotIfChangedLocked snapshots the named collection if it has log records since
+// its last snapshot, else returns errUnchanged. Caller holds snapMu.
+func (db *DB) snapshotIfChangedLocked(ctx context.Context, name string) error {
+	c, err := db.lookup(name)
+	if err != nil {
+		return err
+	}
+	c.mu.RLock()
+	changed := c.loggedBytes > 0 && !c.dropped
+	c.mu.RUnlock()
+	if !changed {
+		return errUnchanged
+	}
+	_, err = db.snapshotAndPruneLocked(ctx, c)
+	return err
 }
 
 // snapshotCheck is how often the background snapshotter looks at the collections.

@@ -2189,11 +2189,11 @@ type MiningPolicy struct {
 	// top), rises by 0.25 per solved report (ReportLoss) up to 1 (the policy's own
 	// window, the hardest), falls by 0.25 per unsolved report and by 0.25 per false
 	// negative newly reported for the key (ReportFalseNegatives). The default hardness
-	// floor (max_rank) follows the moved window. When the search runs out of candidates
-	// before the moved window gives num_negatives (a small collection, or rules that
-	// remove most candidates), the window moves back up by as few ranks as fill it,
-	// never above the policy's own window (AnchorResult.band_shift reports the move
-	// applied). Kept as loop state (like rotation) for the 100,000 most recently used
+	// floor (max_rank) follows the moved window. When the moved window ends short of
+	// num_negatives (the search ran out of candidates below it on a small collection, or
+	// rules removed them), the window moves back up by as few ranks as fill it, never
+	// above the policy's own window (AnchorResult.band_shift reports the move applied);
+	// under rotate, a shortfall that rotation caused starts a new cycle instead. Kept as loop state (like rotation) for the 100,000 most recently used
 	// keys per collection. Default false.
 	ClosedLoop bool `protobuf:"varint,36,opt,name=closed_loop,json=closedLoop,proto3" json:"closed_loop,omitempty"`
 	// Ranks of the closed-loop band: the shift at h = 0. 0: 10·num_negatives.
@@ -3059,7 +3059,8 @@ type AnchorResult struct {
 	// Under closed_loop: the hardness h of the anchor's key applied to this call.
 	Hardness *float32 `protobuf:"fixed32,21,opt,name=hardness,proto3,oneof" json:"hardness,omitempty"`
 	// Under closed_loop: the ranks the window moved down by: round((1 − h)·depth), less
-	// what it moved back up to fill num_negatives when the search found too few below.
+	// what it moved back up to fill num_negatives when the moved window ended short. In
+	// the ranks of rank_mode: surviving ranks by default, where Negative.rank is raw.
 	BandShift     uint32 `protobuf:"varint,22,opt,name=band_shift,json=bandShift,proto3" json:"band_shift,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -100,6 +100,8 @@ type MinerServiceClient interface {
 	// returned as a negative for that anchor.
 	ReportFalseNegatives(ctx context.Context, in *ReportFalseNegativesRequest, opts ...grpc.CallOption) (*ReportFalseNegativesResponse, error)
 	// SnapshotCollection writes a snapshot of a collection now, bounding recovery time.
+	// A call cancelled or past its deadline abandons the snapshot (no file is left; the
+	// log still holds everything): give it a deadline that fits the collection's size.
 	// UNIMPLEMENTED on an engine without a local data directory (-backend weaviate), as
 	// are ListSnapshots, Backup and Restore.
 	SnapshotCollection(ctx context.Context, in *SnapshotCollectionRequest, opts ...grpc.CallOption) (*SnapshotCollectionResponse, error)
@@ -395,6 +397,8 @@ type MinerServiceServer interface {
 	// returned as a negative for that anchor.
 	ReportFalseNegatives(context.Context, *ReportFalseNegativesRequest) (*ReportFalseNegativesResponse, error)
 	// SnapshotCollection writes a snapshot of a collection now, bounding recovery time.
+	// A call cancelled or past its deadline abandons the snapshot (no file is left; the
+	// log still holds everything): give it a deadline that fits the collection's size.
 	// UNIMPLEMENTED on an engine without a local data directory (-backend weaviate), as
 	// are ListSnapshots, Backup and Restore.
 	SnapshotCollection(context.Context, *SnapshotCollectionRequest) (*SnapshotCollectionResponse, error)

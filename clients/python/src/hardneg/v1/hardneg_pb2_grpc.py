@@ -209,6 +209,8 @@ class MinerServiceServicer:
 
     def SnapshotCollection(self, request, context):
         """SnapshotCollection writes a snapshot of a collection now, bounding recovery time.
+        A call cancelled or past its deadline abandons the snapshot (no file is left; the
+        log still holds everything): give it a deadline that fits the collection's size.
         UNIMPLEMENTED on an engine without a local data directory (-backend weaviate), as
         are ListSnapshots, Backup and Restore.
         """
