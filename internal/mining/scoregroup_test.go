@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"reflect"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -167,13 +168,15 @@ func TestConcurrentRequestsShareTheScoreSlots(t *testing.T) {
 	c := &overlapScorer{Collection: newCollection(t, w.cfg, w.batchCopy(), nil).(engine.Collection)}
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
+	// Enough anchors per request for groups of at least 2 on every core.
+	per := max(40, 4*runtime.GOMAXPROCS(0))
 	for g := range 8 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var anchors []Anchor
-			for i := range 40 {
-				anchors = append(anchors, Anchor{ID: "i" + strconv.Itoa((g*40+i)%500)})
+			for i := range per {
+				anchors = append(anchors, Anchor{ID: "i" + strconv.Itoa((g*per+i)%500)})
 			}
 			if _, err := Mine(context.Background(), c, Request{Anchors: anchors, Policy: DefaultPolicy()}); err != nil {
 				errs <- err
