@@ -91,17 +91,28 @@ def test_triplet_matches_brute_force(client: hardneg.Client) -> None:
     assert "Positive" in report.format()
 
 
-def test_split_upload_and_concurrent_mine_calls_give_the_same_rows(sync_client: hardneg.Client, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The corpus uploaded in two halves at once and Mine called two requests at a time
-    from two threads (here forced on a small set: corpora of 20,000 texts and more take
-    that path) give the rows and scores of one upload and one request. The job takes a
-    hardneg.Client, whose calls may come from several threads."""
-    whole = _mine(sync_client, num_negatives=2, output_scores=True)
+def test_concurrent_mine_calls_give_the_same_rows(sync_client: hardneg.Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Mine called two requests at a time from two threads (and the positives' scores
+    computed in several passes) give the rows and scores of one request and one pass; under rotation (whose negatives depend on the order of the requests)
+    the requests go one at a time. The job takes a hardneg.Client, whose calls may come
+    from several threads."""
     import hardneg.datasets as ds
 
-    monkeypatch.setattr(ds, "_PARALLEL_UPLOAD_MIN", 1)
+    workers: list[int] = []
+    real = ds.ThreadPoolExecutor
+
+    def recording(max_workers: int, **kw: object) -> object:
+        workers.append(max_workers)
+        return real(max_workers=max_workers, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ds, "ThreadPoolExecutor", recording)
+    whole = _mine(sync_client, num_negatives=2, output_scores=True)
+    monkeypatch.setattr(ds, "_PAIR_CHUNK", 2)  # the positives' scores in passes of 2 pairs
     split = _mine(sync_client, num_negatives=2, output_scores=True, mine_batch_size=3)
     assert split == whole
+    assert workers == [2, 2]
+    _mine(sync_client, num_negatives=2, rotate=True, mine_batch_size=3)
+    assert workers[-1] == 1
 
 
 def test_triplet_scores(client: hardneg.Client) -> None:

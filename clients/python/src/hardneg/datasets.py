@@ -414,8 +414,8 @@ def _pair_scores(a: np.ndarray, b: np.ndarray, metric: str) -> np.ndarray:
     return -np.einsum("ij,ij->i", d, d)
 
 
-# Corpora at least this large are uploaded in two halves at once.
-_PARALLEL_UPLOAD_MIN = 20_000
+# Anchor–positive pairs scored per pass of _positive_scores.
+_PAIR_CHUNK = 65_536
 
 
 def _positive_scores(anchor_emb: np.ndarray, corpus_emb: np.ndarray, rows: list[list[int]],
@@ -424,8 +424,11 @@ def _positive_scores(anchor_emb: np.ndarray, corpus_emb: np.ndarray, rows: list[
     values in lists, computed in one pass over all pairs."""
     counts = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
     flat = np.fromiter((j for r in rows for j in r), dtype=np.int64, count=int(counts.sum()))
-    scores = _pair_scores(np.repeat(anchor_emb, counts, axis=0), corpus_emb[flat], metric).astype(np.float32)
-    values = scores.tolist()
+    owner = np.repeat(np.arange(len(rows)), counts)
+    values: list[float] = []
+    for lo in range(0, len(flat), _PAIR_CHUNK):  # bounded memory, whatever the dataset's size
+        part = slice(lo, lo + _PAIR_CHUNK)
+        values += _pair_scores(anchor_emb[owner[part]], corpus_emb[flat[part]], metric).astype(np.float32).tolist()
     out: list[list[float]] = []
     at = 0
     for n in counts.tolist():
@@ -694,7 +697,7 @@ def mine_hard_negatives(
         as_triplets, margin: deprecated aliases of ``output_format`` and
             ``absolute_margin``, with sentence-transformers' warnings.
         mine_batch_size: anchors per Mine request (at most 1,024); two requests are in
-            flight at a time.
+            flight at a time (one under ``rotate`` or ``max_exposures``).
         collection: collection to fill with the corpus (item ids are the positions in
             the de-duplicated corpus, ``corpus`` first, then the positives); default a
             temporary one that is deleted afterwards (unless ``keep_collection``). An
@@ -712,9 +715,9 @@ def mine_hard_negatives(
             the server as false negatives of their anchor, keyed by
             :func:`anchor_key`; needs ``collection`` and ``keep_collection=True`` so that
             later Mine calls on that collection leave them out.
-        client: a connected :class:`hardneg.Client` (its calls come from two threads:
-            the upload of a corpus of 20,000 texts or more goes in two halves at once,
-            and two Mine requests are in flight at a time). None starts a private
+        client: a connected :class:`hardneg.Client` (two Mine requests are in flight at
+            a time, from two threads; one under ``rotate`` or ``max_exposures``). None
+            starts a private
             ``miner-server`` (the one bundled with platform wheels,
             ``$HARDNEG_SERVER_BIN``, or ``miner-server`` on PATH) on a temporary
             directory and stops it afterwards.
@@ -966,21 +969,19 @@ def mine_hard_negatives(
         params = IndexParams(exact_threshold=EXACT_ONLY) if exact else None
         client.create_collection(name, dim, metric, index_params=params)
         try:
-            # Two halves uploaded at once: the server validates and logs one batch while the
-            # client encodes the next (each half's last batch is durable, as one upsert's is).
-            ids = [text_id[t] for t in texts]
-            half = max(1, (len(ids) + 1) // 2 if len(ids) >= _PARALLEL_UPLOAD_MIN else len(ids))
-            with ThreadPoolExecutor(max_workers=2, thread_name_prefix="hardneg-upload") as pool:
-                list(pool.map(lambda lo: client.upsert(name, ids[lo : lo + half], corpus_emb[lo : lo + half]),
-                              range(0, len(ids), half)))
+            # One upload, in order: items get their slots in corpus order, and score ties
+            # are broken by slot, so the same input gives the same rows.
+            client.upsert(name, [text_id[t] for t in texts], corpus_emb)
             def mine_part(start: int) -> MineResult:
                 batch = anchors[start : start + mine_batch_size]
                 return client.mine(name, anchor_vectors=anchor_emb[start : start + len(batch)],
                                    keys=keys[start : start + len(batch)], policy=policy, **pos_args(batch))
 
             # Two requests in flight: the server mines one while the client encodes the
-            # next and decodes the last, so its cores do not wait on the client.
-            with ThreadPoolExecutor(max_workers=2, thread_name_prefix="hardneg-mine") as pool:
+            # next and decodes the last, so its cores do not wait on the client. Rotation
+            # and the exposure cap depend on the order of the requests: one at a time.
+            in_order = policy.rotate or bool(policy.max_exposures)
+            with ThreadPoolExecutor(max_workers=1 if in_order else 2, thread_name_prefix="hardneg-mine") as pool:
                 parts = list(pool.map(mine_part, range(0, len(anchors), mine_batch_size)))
             res = MineResult.concatenate(parts, policy.num_negatives)
             pos_scores = _positive_scores(anchor_emb, corpus_emb, [[emb_of[p] for p in anchor_pos[a]] for a in anchors],
