@@ -254,6 +254,19 @@ func TestInspectorInABrowser(t *testing.T) {
 		chromedp.Click(`#run`),
 		chromedp.Poll[chromedp.Void](`document.querySelector('#error').textContent.includes("policy.synthetic")`),
 	))
+	step("JSON that is not an object", chromedp.Steps(
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#error').textContent = ""`),
+		chromedp.SetValue(`#policy-fields input[name="synthetic"]`, `[2]`),
+		chromedp.Click(`#run`),
+		chromedp.Poll[chromedp.Void](`document.querySelector('#error').textContent.includes("policy.synthetic: not a JSON object")`),
+	))
+	step("int64 field that is not an integer", chromedp.Steps(
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#policy-fields input[name="synthetic"]').value = ""`),
+		// 1e3 passes the number field's own check (step 1) but is not a decimal integer.
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#policy-fields input[name="min_version"]').value = "1e3"`),
+		chromedp.Click(`#run`),
+		chromedp.Poll[chromedp.Void](`document.querySelector('#error').textContent.includes("policy.min_version: not an integer")`),
+	))
 }
 
 // TestInspectorAsksForAToken opens the inspector of a server with authentication on:

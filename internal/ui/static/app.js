@@ -239,7 +239,7 @@ function buildPolicyForm() {
       // A JSON object of the message's fields, e.g. {"num_mixed": 2}.
       input = el("input", { name: f.name, placeholder: def === "{}" ? "{} (JSON)" : def });
     } else {
-      input = el("input", { name: f.name, type: "number", step: "any", placeholder: def });
+      input = el("input", { name: f.name, type: "number", step: f.kind === "int64" ? "1" : "any", placeholder: def });
     }
     input.dataset.kind = f.kind;
     box.append(el("label", { title: f.name }, f.name, input));
@@ -261,11 +261,19 @@ function policyFromForm() {
     if (v === "") continue;
     const k = input.dataset.kind;
     if (k === "message") {
-      try { pol[input.name] = JSON.parse(v); } catch (err) { throw new Error(`policy.${input.name}: not a JSON object: ${err.message}`); }
+      let obj;
+      try { obj = JSON.parse(v); } catch (err) { throw new Error(`policy.${input.name}: not a JSON object: ${err.message}`); }
+      if (obj === null || typeof obj !== "object" || Array.isArray(obj)) throw new Error(`policy.${input.name}: not a JSON object: ${v}`);
+      pol[input.name] = obj;
       continue;
     }
-    // int64 fields go as decimal strings, as protojson writes them, so no digit is lost.
-    pol[input.name] = k === "bool" ? v === "true" : k === "enum" || k === "string" ? v : k === "int64" ? String(BigInt(v)) : Number(v);
+    if (k === "int64") {
+      // Sent as a decimal string, as protojson writes int64, so no digit is lost.
+      if (!/^-?[0-9]+$/.test(v)) throw new Error(`policy.${input.name}: not an integer: ${v}`);
+      pol[input.name] = String(BigInt(v));
+      continue;
+    }
+    pol[input.name] = k === "bool" ? v === "true" : k === "enum" || k === "string" ? v : Number(v);
   }
   return pol;
 }
@@ -438,6 +446,7 @@ function defaults() {
 // --- the same call in Python and grpcurl -----------------------------------------------
 
 function pyValue(v) {
+  if (v === null) return "None";
   if (typeof v === "boolean") return v ? "True" : "False";
   if (typeof v === "string") return JSON.stringify(v);
   if (v !== null && typeof v === "object") {
