@@ -351,12 +351,12 @@ func (db *DB) SnapshotChanged(ctx context.Context) (written, left int, err error
 		if db.lockSnapshots(ctx) != nil {
 			return written, left + len(todo) - i, errors.Join(errs...)
 		}
-		serr := db.snapshotIfChangedLocked(ctx, t.name)
+		wrote, serr := db.snapshotIfChangedLocked(ctx, t.name)
 		db.snapMu.Unlock()
 		switch {
-		case serr == nil:
+		case wrote:
 			written++
-		case errors.Is(serr, errUnchanged), errors.Is(serr, engine.ErrCollectionNotFound):
+		case serr == nil, errors.Is(serr, engine.ErrCollectionNotFound):
 			// A background snapshot took it meanwhile, or it was deleted.
 		case ctx.Err() != nil:
 			return written, left + len(todo) - i, errors.Join(errs...)
@@ -368,24 +368,21 @@ func (db *DB) SnapshotChanged(ctx context.Context) (written, left int, err error
 	return written, left, errors.Join(errs...)
 }
 
-// errUnchanged: the collection has no log records since its last snapshot.
-var errUnchanged = errors.New("unchanged since its last snapshot")
-
 // snapshotIfChangedLocked snapshots the named collection if it has log records since
-// its last snapshot, else returns errUnchanged. Caller holds snapMu.
-func (db *DB) snapshotIfChangedLocked(ctx context.Context, name string) error {
+// its last snapshot, and reports whether it wrote one. Caller holds snapMu.
+func (db *DB) snapshotIfChangedLocked(ctx context.Context, name string) (bool, error) {
 	c, err := db.lookup(name)
 	if err != nil {
-		return err
+		return false, err
 	}
 	c.mu.RLock()
 	changed := c.loggedBytes > 0 && !c.dropped
 	c.mu.RUnlock()
 	if !changed {
-		return errUnchanged
+		return false, nil
 	}
 	_, err = db.snapshotAndPruneLocked(ctx, c)
-	return err
+	return err == nil, err
 }
 
 // snapshotCheck is how often the background snapshotter looks at the collections.

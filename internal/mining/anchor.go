@@ -398,9 +398,10 @@ func (m *anchorMiner) yield(c engine.Candidate) bool {
 }
 
 // shiftedCandidate is a candidate above a closed-loop window kept for fillShifted: what
-// its Negative needs, its rank as the window counts it, and a copy of its vector, in a
-// buffer reused as the ring turns (p_fn and the response's vector copy are made only
-// for the candidates fillShifted takes).
+// its Negative needs, its rank as the window counts it, and, when p_fn or the chosen
+// negatives' vectors will need it, a copy of its vector in a buffer reused as the ring
+// turns (p_fn and the response's vector copy are made only for the candidates
+// fillShifted takes).
 type shiftedCandidate struct {
 	neg   Negative
 	wrank int
@@ -425,7 +426,9 @@ func (m *anchorMiner) keepShifted(c *engine.Candidate, raw, wrank int, stale boo
 	e.neg = Negative{ID: c.ID, Score: c.Score, Rank: raw, Version: c.Version, Stale: stale}
 	e.wrank = wrank
 	e.ex = m.ex.add(Explained{ID: c.ID, Score: c.Score, HasScore: true, Rank: raw, Fate: FateRankWindow})
-	e.vec = append(e.vec[:0], c.Vector...)
+	if m.keepVec || len(m.a.posVecs) > 0 {
+		e.vec = append(e.vec[:0], c.Vector...)
+	}
 }
 
 // fillShifted clamps the closed-loop shift to what the window gave: when the moved

@@ -449,7 +449,7 @@ function pyValue(v) {
   if (v === null) return "None";
   if (typeof v === "boolean") return v ? "True" : "False";
   if (typeof v === "string") return JSON.stringify(v);
-  if (v !== null && typeof v === "object") {
+  if (typeof v === "object") {
     return "{" + Object.entries(v).map(([k, x]) => `${JSON.stringify(k)}: ${pyValue(x)}`).join(", ") + "}";
   }
   return String(v);

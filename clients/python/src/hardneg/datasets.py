@@ -421,7 +421,7 @@ _PAIR_CHUNK = 65_536
 def _positive_scores(anchor_emb: np.ndarray, corpus_emb: np.ndarray, rows: list[list[int]],
                      metric: str) -> list[list[float]]:
     """Each anchor's scores against its positives (corpus rows ``rows[i]``), as float32
-    values in lists, computed in one pass over all pairs."""
+    values in lists, computed over all pairs in passes of ``_PAIR_CHUNK``."""
     counts = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
     flat = np.fromiter((j for r in rows for j in r), dtype=np.int64, count=int(counts.sum()))
     owner = np.repeat(np.arange(len(rows)), counts)
