@@ -39,6 +39,11 @@ type Collection struct {
 	// compacting is set while a background compaction runs; bg tracks it.
 	compacting atomic.Bool
 	bg         sync.WaitGroup
+	// unsynced counts slots retired (no longer live) that the graph does not yet hold
+	// as tombstones: retire adds under mu, applyGraph subtracts once its Deletes are in.
+	// A search under the read lock sees it only fall, so at 0 every ready graph node is
+	// a live item (see graphSearch).
+	unsynced atomic.Int64
 
 	// compactedMu guards compacted: the slots that finished background compactions
 	// dropped from the graph, handed to the next writer, which moves them to free.
@@ -274,6 +279,7 @@ func (c *Collection) retire(slot uint32, w *graphWork) {
 		return
 	}
 	w.delete = append(w.delete, slot)
+	c.unsynced.Add(1)
 }
 
 // applyGraph brings the graph up to date with a batch. Caller holds writeMu, not mu.
@@ -294,6 +300,7 @@ func (c *Collection) applyGraph(w *graphWork) {
 	for _, slot := range w.delete {
 		c.graph.Delete(slot)
 	}
+	c.unsynced.Add(-int64(len(w.delete)))
 	if c.graph.NeedsCompact() && c.compacting.CompareAndSwap(false, true) {
 		c.bg.Add(1)
 		go func() {

@@ -3,6 +3,7 @@ package index
 import (
 	"context"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -228,4 +229,54 @@ func TestGraphSearchAfterDeletesAndReplacements(t *testing.T) {
 	if recall < 0.977 {
 		t.Errorf("recall@10 after deletes and replacements = %.4f, want ≥ 0.977", recall)
 	}
+}
+
+// A search that runs after a batch retired slots but before applyGraph made them graph
+// tombstones (the writer releases mu first) must not produce them: graphSearch checks
+// liveness itself while such slots exist, and skips the check once none are left.
+func TestSearchBetweenRetireAndGraphDelete(t *testing.T) {
+	const n, dim = 600, 16
+	db := testDB(t)
+	c, err := db.create(engine.Config{Name: "c", Dim: dim, Metric: engine.Dot, Params: engine.Params{M: 8, EfConstruction: 64, ExactThreshold: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := randBatch(rand.New(rand.NewPCG(3, 4)), "d", n, dim)
+	if _, err := db.Upsert("c", b, "items"); err != nil {
+		t.Fatal(err)
+	}
+	var gone []string
+	for i := 0; i < n; i += 2 {
+		gone = append(gone, b.IDs[i])
+	}
+	check := func(when string) {
+		t.Helper()
+		for i := range 20 {
+			q, _ := c.PrepareQuery(slices.Clone(b.Row(i, dim)), "q")
+			ids, st := collect(t, c, q, 40, engine.SearchOptions{Ef: 64, NoWiden: true})
+			if st.Exact {
+				t.Fatal("search did not go through the graph")
+			}
+			for _, id := range ids {
+				if id == "" || slices.Contains(gone, id) {
+					t.Fatalf("%s: search produced retired item %q", when, id)
+				}
+			}
+		}
+	}
+	c.writeMu.Lock()
+	c.mu.Lock()
+	var w graphWork
+	c.applyDeleteLocked(gone, 0, &w)
+	c.mu.Unlock()
+	if got := c.unsynced.Load(); got != int64(len(gone)) {
+		t.Errorf("unsynced = %d after retiring %d slots", got, len(gone))
+	}
+	check("before the graph deletes")
+	c.applyGraph(&w)
+	c.writeMu.Unlock()
+	if got := c.unsynced.Load(); got != 0 {
+		t.Errorf("unsynced = %d after applyGraph", got)
+	}
+	check("after the graph deletes")
 }

@@ -50,8 +50,13 @@ func (c *Collection) graphSearch(ctx context.Context, q []float32, opts engine.S
 	done := getSlotSet(len(c.ids))
 	defer putSlotSet(done)
 	// The first pass has produced nothing yet, so it only needs liveness; later passes
-	// also skip what earlier ones produced.
-	live := func(slot uint32) bool { return c.ids[slot] != "" }
+	// also skip what earlier ones produced. While every retired slot is a tombstone in
+	// the graph (unsynced 0; retire cannot run under the read lock), the graph keeps
+	// only live items itself, and the first pass reads no item state of its own.
+	var live func(slot uint32) bool
+	if c.unsynced.Load() != 0 {
+		live = func(slot uint32) bool { return c.ids[slot] != "" }
+	}
 	unproduced := func(slot uint32) bool { return c.ids[slot] != "" && !done.has(slot) }
 	ef := opts.Ef
 	if ef <= 0 {

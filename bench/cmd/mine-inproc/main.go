@@ -20,6 +20,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"syscall"
@@ -42,6 +43,8 @@ func main() {
 	data := flag.String("data", "", "bench data set directory (meta.json, queries.f32, gt.i32)")
 	requests := flag.Int("requests", 300, "timed requests (after 30 warm-up requests)")
 	anchors := flag.Int("anchors", 32, "anchors per request")
+	policy := flag.String("policy", "all-rules", "the policy: all-rules or default")
+	cpuprofile := flag.String("cpuprofile", "", "write the timed requests' CPU profile here")
 	flag.Parse()
 	var meta struct {
 		NQ  int `json:"nq"`
@@ -78,10 +81,16 @@ func main() {
 	}
 	pol := mining.DefaultPolicy()
 	pol.NumNegatives = 8
-	f := func(v float32) *float32 { return &v }
-	pol.ExcludeSameGroup, pol.InBatchExclusion, pol.UseFeedback = true, true, true
-	pol.DuplicateThreshold, pol.RelativeMargin, pol.AbsoluteMargin = f(0.95), f(0.05), f(0.01)
-	pol.MinScore, pol.MaxScore, pol.DiversityThreshold = f(0), f(0.99), f(0.98)
+	switch *policy {
+	case "all-rules":
+		f := func(v float32) *float32 { return &v }
+		pol.ExcludeSameGroup, pol.InBatchExclusion, pol.UseFeedback = true, true, true
+		pol.DuplicateThreshold, pol.RelativeMargin, pol.AbsoluteMargin = f(0.95), f(0.05), f(0.01)
+		pol.MinScore, pol.MaxScore, pol.DiversityThreshold = f(0), f(0.99), f(0.98)
+	case "default":
+	default:
+		log.Fatalf("-policy %q: want all-rules or default", *policy)
+	}
 	request := func(r int) mining.Request {
 		as := make([]mining.Anchor, *anchors)
 		for j := range as {
@@ -91,15 +100,35 @@ func main() {
 		}
 		return mining.Request{Anchors: as, Policy: pol}
 	}
+	var examined, widened, results int
 	mine := func(r int) {
-		if _, err := mining.Mine(context.Background(), col, request(r)); err != nil {
+		res, err := mining.Mine(context.Background(), col, request(r))
+		if err != nil {
 			log.Fatal(err)
+		}
+		for _, a := range res {
+			examined += a.Examined
+			if a.Widenings > 0 {
+				widened++
+			}
+			results++
 		}
 	}
 	for r := range 30 {
 		mine(r)
 	}
 	lat := make([]float64, 0, *requests)
+	examined, widened, results = 0, 0, 0
+	if *cpuprofile != "" {
+		pf, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	c0 := cpuTime()
 	for r := range *requests {
 		t := time.Now()
@@ -108,5 +137,7 @@ func main() {
 	}
 	cpu := cpuTime() - c0
 	slices.Sort(lat)
-	fmt.Printf("{\"cpu_ms_per_request\": %.3f, \"p50_ms\": %.3f}\n", float64(cpu.Microseconds())/1000/float64(*requests), lat[len(lat)/2])
+	fmt.Printf("{\"cpu_ms_per_request\": %.3f, \"p50_ms\": %.3f, \"examined_per_anchor\": %.1f, \"widened_anchors\": %.4f}\n",
+		float64(cpu.Microseconds())/1000/float64(*requests), lat[len(lat)/2],
+		float64(examined)/float64(max(results, 1)), float64(widened)/float64(max(results, 1)))
 }
