@@ -78,15 +78,17 @@ func (s *Server) metricsSources() metrics.Sources {
 // durabilityStats converts storage statistics for the collector.
 func durabilityStats(st engine.DurabilityStats) metrics.DurabilityStats {
 	out := metrics.DurabilityStats{
-		WALFsyncSeconds:     metrics.Histogram(st.Log.SyncSeconds),
-		WALWrittenBytes:     st.Log.AppendedBytes,
-		WALRecords:          st.Log.Appends,
-		WALSizeBytes:        st.LogBytes,
-		SnapshotSeconds:     metrics.Histogram(st.SnapshotSeconds),
-		Snapshots:           st.Snapshots,
-		SnapshotFailures:    st.SnapshotFailures,
-		LastSnapshotSuccess: st.LastSnapshot,
-		RecoverySeconds:     st.Recovery.Duration.Seconds(),
+		WALFsyncSeconds:      metrics.Histogram(st.Log.SyncSeconds),
+		WALWrittenBytes:      st.Log.AppendedBytes,
+		WALRecords:           st.Log.Appends,
+		WALSizeBytes:         st.LogBytes,
+		SnapshotSeconds:      metrics.Histogram(st.SnapshotSeconds),
+		Snapshots:            st.Snapshots,
+		SnapshotFailures:     st.SnapshotFailures,
+		LastSnapshotSuccess:  st.LastSnapshot,
+		RecoverySeconds:      st.Recovery.Duration.Seconds(),
+		StreamWriters:        st.StreamWriters,
+		StreamWritersExpired: st.StreamWritersExpired,
 	}
 	if t := st.Recovery.Log.Truncated; t != nil {
 		out.RecoveryTruncatedBytes = uint64(t.Bytes)

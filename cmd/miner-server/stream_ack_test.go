@@ -2,10 +2,15 @@ package main
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
+	"github.com/hardneg/hardneg/internal/metrics"
 )
 
 func TestUpsertStreamAckReportsWhatWasApplied(t *testing.T) {
@@ -64,5 +69,73 @@ func TestUpsertStreamAckReportsWhatWasApplied(t *testing.T) {
 	}
 	if len(got.MissingIds) != 2 || got.Items.Ids[0] != "b" {
 		t.Errorf("items after a reused sequence: %v missing %v; want b kept, x and y absent", got.Items.Ids, got.MissingIds)
+	}
+}
+
+// A writer idle for longer than -stream-writer-ttl is forgotten at the next sweep (a
+// snapshot here): resuming it fails with FAILED_PRECONDITION saying why, starting it
+// again at sequence 1 applies its batch, a writer with recent batches keeps its place,
+// and the metrics count both; a restart does not bring the forgotten position back.
+func TestUpsertStreamForgetsIdleWriters(t *testing.T) {
+	dir := t.TempDir()
+	// A TTL of 3 s: writers sent to just before a check stay well inside it on a
+	// loaded machine.
+	ts := startServerArgs(t, dir, "-stream-writer-ttl=3s")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if _, err := ts.client.CreateCollection(ctx, &hardnegv1.CreateCollectionRequest{Name: "s", Dim: 2, Metric: hardnegv1.Metric_METRIC_DOT}); err != nil {
+		t.Fatal(err)
+	}
+	send := func(writer string, seq uint64, id string) (*hardnegv1.UpsertStreamResponse, error) {
+		t.Helper()
+		st, err := ts.client.UpsertStream(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.CloseSend()
+		if err := st.Send(&hardnegv1.UpsertStreamRequest{Collection: "s", WriterId: writer, Sequence: seq,
+			Items: &hardnegv1.ItemBatch{Ids: []string{id}, Dim: 2, Vectors: f32bytes([]float32{1, 2})}}); err != nil {
+			t.Fatal(err)
+		}
+		return st.Recv()
+	}
+	mustApply := func(writer string, seq uint64, id string) {
+		t.Helper()
+		ack, err := send(writer, seq, id)
+		if err != nil || ack.Duplicate || ack.ItemsApplied != 1 {
+			t.Fatalf("writer %s batch %d: %v, %v; want it applied", writer, seq, ack, err)
+		}
+	}
+	snapshot := func() {
+		t.Helper()
+		if _, err := ts.client.SnapshotCollection(ctx, &hardnegv1.SnapshotCollectionRequest{Name: "s"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustApply("idle", 1, "a")
+	mustApply("idle", 2, "b")
+	time.Sleep(4100 * time.Millisecond) // times are whole seconds: past the TTL by more than one
+	mustApply("busy", 1, "c")
+	snapshot() // sweeps: "idle" sent nothing for 4.1 s
+	fams := scrape(t, ts.srv.HTTPAddr())
+	if w, e := value(fams, metrics.NameStreamWriters), value(fams, metrics.NameStreamWritersExpired); w != 1 || e != 1 {
+		t.Errorf("after the sweep: %s %v, %s %v; want 1 and 1", metrics.NameStreamWriters, w, metrics.NameStreamWritersExpired, e)
+	}
+	_, err := send("idle", 3, "d")
+	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "expected 1") || !strings.Contains(err.Error(), "forgotten after 3s") {
+		t.Fatalf("resuming the forgotten writer: %v; want FAILED_PRECONDITION saying it was forgotten", err)
+	}
+	mustApply("idle", 1, "e") // started again: applied, not a duplicate
+	mustApply("busy", 2, "f")
+	snapshot()
+	ts.stop(t)
+
+	// The log still holds the first run of "idle" (batches 1 and 2); its newer run wins.
+	ts = startServerArgs(t, dir, "-stream-writer-ttl=1h")
+	if ack, err := send("idle", 1, "g"); err != nil || !ack.Duplicate || ack.NextSequence != 2 {
+		t.Errorf("after a restart, the writer started again: %v, %v; want batch 1 a duplicate, next 2", ack, err)
+	}
+	if ack, err := send("busy", 3, "h"); err != nil || ack.Duplicate || ack.NextSequence != 4 {
+		t.Errorf("after a restart, the busy writer: %v, %v; want batch 3 applied, next 4", ack, err)
 	}
 }

@@ -82,6 +82,11 @@ type DurabilityStats struct {
 	LastSnapshot time.Time
 	// Recovery is what start-up recovery found.
 	Recovery Recovery
+	// StreamWriters is how many stream writers the storage holds a position for;
+	// StreamWritersExpired counts those forgotten since start after a time without a
+	// batch (index.Options.WriterTTL).
+	StreamWriters        int
+	StreamWritersExpired uint64
 }
 
 // Recovery describes what Open found on disk and did about it.

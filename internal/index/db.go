@@ -43,9 +43,15 @@ type DB struct {
 	closed      bool
 	started     bool // Recover succeeded and the snapshotter runs
 
-	// writersMu guards writers.
+	// writersMu guards writers, writersSwept and writersExpired.
 	writersMu mutex[writersRank]
 	writers   map[string]storage.WriterState // stream writer id → last applied batch
+	// writersSwept is when expireWritersLocked last ran; writersExpired counts the
+	// writers it forgot since Open.
+	writersSwept   time.Time
+	writersExpired uint64
+	// now is the clock of the writers' times (time.Now; tests move it).
+	now func() time.Time
 
 	// streamMu serialises stream batches so that a writer's sequence check and the
 	// batch it admits are logged and applied as one step.
@@ -100,6 +106,7 @@ func Lock(opts Options) (*DB, error) {
 		log:         opts.Logger,
 		collections: make(map[string]*Collection),
 		writers:     make(map[string]storage.WriterState),
+		now:         time.Now,
 		failed:      make(chan struct{}),
 		stop:        make(chan struct{}),
 		done:        make(chan struct{}),

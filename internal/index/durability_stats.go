@@ -19,6 +19,7 @@ func (db *DB) DurabilityStats() engine.DurabilityStats {
 		return st // recovery still writes db.recovery
 	}
 	st.Recovery = db.recovery
+	st.StreamWriters, st.StreamWritersExpired = db.StreamWriters()
 	st.Log = db.wal.Stats()
 	st.LogBytes = db.disk.LogBytes()
 	db.snapStats.mu.Lock()

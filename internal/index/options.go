@@ -8,6 +8,9 @@ import (
 	"github.com/hardneg/hardneg/internal/wal"
 )
 
+// DefaultWriterTTL is Options.WriterTTL's default: a week without a batch.
+const DefaultWriterTTL = 7 * 24 * time.Hour
+
 // Options configure a DB. The zero value is usable.
 type Options struct {
 	// Dir is the data directory. Empty: "./data".
@@ -38,6 +41,11 @@ type Options struct {
 	// SnapshotInterval: a collection changed since its last snapshot is snapshotted
 	// at least this often. Default 10 minutes; -1 disables.
 	SnapshotInterval time.Duration
+	// WriterTTL: a stream writer whose last batch was applied longer ago than this is
+	// forgotten (its position leaves memory and later snapshots), so writer ids used
+	// once do not accumulate. A forgotten writer that sends again starts over at
+	// sequence 1; any other sequence is ErrSequenceGap. Default 7 days; -1: never.
+	WriterTTL time.Duration
 	// Logger receives recovery and snapshot events. Default: discarded.
 	Logger *slog.Logger
 	// FS is the filesystem for the log and snapshots. Default the real one; tests
@@ -53,7 +61,7 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Sync != wal.SyncAlways && o.Sync != wal.SyncInterval {
 		return o, fmt.Errorf("unknown sync policy %d", int(o.Sync))
 	}
-	if o.SyncInterval < 0 || o.SegmentBytes < 0 || o.SnapshotBytes < -1 || o.SnapshotInterval < -1 {
+	if o.SyncInterval < 0 || o.SegmentBytes < 0 || o.SnapshotBytes < -1 || o.SnapshotInterval < -1 || o.WriterTTL < -1 {
 		return o, fmt.Errorf("negative durations and sizes other than -1 (disabled) are invalid")
 	}
 	if o.SnapshotBytes == 0 {
@@ -61,6 +69,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.SnapshotInterval == 0 {
 		o.SnapshotInterval = 10 * time.Minute
+	}
+	if o.WriterTTL == 0 {
+		o.WriterTTL = DefaultWriterTTL
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

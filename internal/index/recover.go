@@ -73,6 +73,7 @@ func (db *DB) recover() error {
 	for _, c := range db.collections {
 		c.snapshotAt = now
 	}
+	db.settleWriters(db.now())
 	rec.Duration = time.Since(start)
 	db.log.Info("recovered", "collections", len(db.collections), "snapshots", rec.SnapshotsLoaded,
 		"records_replayed", rec.RecordsReplayed, "records_skipped", rec.RecordsSkipped,
@@ -196,7 +197,10 @@ func (db *DB) loadSnapshots() error {
 		}
 		db.collections[f.Collection] = c
 		for id, w := range sd.Writers {
-			if w.Seq > db.writers[id].Seq {
+			// The position logged last wins: a writer forgotten (WriterTTL) and started
+			// again at sequence 1 has a lower sequence than the one an older snapshot
+			// holds, but a higher LSN.
+			if old, ok := db.writers[id]; !ok || w.LSN > old.LSN || (w.LSN == old.LSN && w.Unix > old.Unix) {
 				db.writers[id] = w
 			}
 		}
@@ -218,7 +222,9 @@ func (db *DB) replayRecord(lsn uint64, p []byte) error {
 		return fmt.Errorf("log record %d: %w", lsn, err)
 	}
 	if r.Op == storage.OpStream {
-		if w := db.writers[r.Writer]; r.Seq > w.Seq {
+		// A record newer than the writer's known position moves it (see loadSnapshots
+		// on why by LSN); its time is not logged, so settleWriters sets it.
+		if w, ok := db.writers[r.Writer]; !ok || lsn > w.LSN {
 			db.writers[r.Writer] = storage.WriterState{Seq: r.Seq, LSN: lsn}
 		}
 	}
@@ -278,4 +284,26 @@ func (db *DB) replayRecord(lsn uint64, p []byte) error {
 	}
 	db.recovery.RecordsReplayed++
 	return nil
+}
+
+// settleWriters ends recovery's work on the stream writers: a writer whose time is not
+// known (from a snapshot written before times were stored, or moved by a replayed log
+// record, which holds none) counts as written now, so it lives a full WriterTTL from
+// the upgrade or restart; then the expired ones are forgotten (a snapshot of one
+// collection can still hold a writer that a newer snapshot of another had forgotten).
+// A forgotten writer whose batches the log still holds is remembered again this way
+// until the log is truncated past them; the newest position of a writer started again
+// always wins (by LSN), so that costs memory for a while, never a batch.
+func (db *DB) settleWriters(now time.Time) {
+	db.writersMu.Lock()
+	defer db.writersMu.Unlock()
+	for id, w := range db.writers {
+		if w.Unix == 0 {
+			w.Unix = now.Unix()
+			db.writers[id] = w
+		}
+	}
+	if n := db.expireWritersLocked(now); n > 0 {
+		db.log.Info("stream writers expired", "writers", n, "ttl", db.writerTTL(), "held", len(db.writers))
+	}
 }

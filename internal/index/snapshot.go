@@ -267,10 +267,11 @@ func (c *countWriter) Write(p []byte) (int, error) {
 // trailer is the encoding's last 4 bytes as the little-endian CRC-32C they hold.
 func (c *countWriter) trailer() uint32 { return binary.LittleEndian.Uint32(c.tail[:]) }
 
-// writerTable copies the stream writers' positions.
+// writerTable copies the stream writers' positions, the expired ones forgotten first.
 func (db *DB) writerTable() map[string]storage.WriterState {
 	db.writersMu.Lock()
 	defer db.writersMu.Unlock()
+	db.expireWritersLocked(db.now())
 	out := make(map[string]storage.WriterState, len(db.writers))
 	for id, w := range db.writers {
 		out[id] = w

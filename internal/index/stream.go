@@ -3,6 +3,7 @@ package index
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/storage"
@@ -43,9 +44,13 @@ func (db *DB) StreamAppend(writer string, seq uint64, name string, b *engine.Bat
 	switch {
 	case seq <= last.Seq:
 		return engine.StreamResult{Duplicate: true, LSN: last.LSN, WriterSequence: last.Seq, PrevSequence: last.Seq, PrevLSN: last.LSN}, nil
+	case seq > last.Seq+1 && last.Seq == 0:
+		return engine.StreamResult{}, fmt.Errorf("writer %q: got sequence %d, expected 1: this server holds no position for the writer "+
+			"(never used here, or forgotten after %s without a batch; start it again at sequence 1): %w", writer, seq, db.writerTTL(), engine.ErrSequenceGap)
 	case seq > last.Seq+1:
 		return engine.StreamResult{}, fmt.Errorf("writer %q: got sequence %d, expected %d: %w", writer, seq, last.Seq+1, engine.ErrSequenceGap)
 	}
+	now := db.now()
 	rec := storage.EncodeStream(writer, seq, name, b, c.dim, deletes)
 	res := engine.StreamResult{WriterSequence: seq, PrevSequence: last.Seq, PrevLSN: last.LSN}
 	lsn, err := db.logApply(c, rec, func(lsn uint64, w *graphWork) {
@@ -59,7 +64,10 @@ func (db *DB) StreamAppend(writer string, seq uint64, name string, b *engine.Bat
 		// Under the collection's lock, so a snapshot that holds this batch also
 		// holds the writer's position.
 		db.writersMu.Lock()
-		db.writers[writer] = storage.WriterState{Seq: seq, LSN: lsn}
+		db.writers[writer] = storage.WriterState{Seq: seq, LSN: lsn, Unix: now.Unix()}
+		if last.Seq == 0 && now.Sub(db.writersSwept) >= writerSweepEvery {
+			db.expireWritersLocked(now)
+		}
 		db.writersMu.Unlock()
 	})
 	if err != nil {
@@ -81,4 +89,45 @@ func (db *DB) StreamBatch(ctx context.Context, writer string, seq uint64, name s
 		return res, err
 	}
 	return res, db.WaitLogged(ctx, res.LSN)
+}
+
+// writerSweepEvery is how often a new stream writer also sweeps the table for expired
+// ones (snapshots sweep it too): often enough that writer ids used once are forgotten
+// about WriterTTL after their last batch, rarely enough that the sweep (one pass over
+// the table) costs nothing per batch.
+const writerSweepEvery = time.Minute
+
+// writerTTL describes Options.WriterTTL for messages.
+func (db *DB) writerTTL() string {
+	if db.opts.WriterTTL < 0 {
+		return "an unlimited time"
+	}
+	return db.opts.WriterTTL.String()
+}
+
+// expireWritersLocked forgets the stream writers whose last batch was applied more than
+// Options.WriterTTL before now, and counts them. Caller holds writersMu.
+func (db *DB) expireWritersLocked(now time.Time) int {
+	db.writersSwept = now
+	if db.opts.WriterTTL < 0 {
+		return 0
+	}
+	cut := now.Add(-db.opts.WriterTTL).Unix()
+	n := 0
+	for id, w := range db.writers {
+		if w.Unix < cut {
+			delete(db.writers, id)
+			n++
+		}
+	}
+	db.writersExpired += uint64(n)
+	return n
+}
+
+// StreamWriters returns how many stream writers the server holds a position for, and
+// how many it has forgotten since Open (Options.WriterTTL).
+func (db *DB) StreamWriters() (held int, expired uint64) {
+	db.writersMu.Lock()
+	defer db.writersMu.Unlock()
+	return len(db.writers), db.writersExpired
 }

@@ -27,6 +27,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		descMinePositiveScore, descMineNegativeScore,
 		descWALFsyncSeconds, descWALWrittenBytes, descWALRecords, descWALSize,
 		descSnapshotSeconds, descSnapshots, descSnapshotLastSuccess, descRecoveryTruncated, descRecoverySeconds,
+		descStreamWriters, descStreamWritersExpired,
 		descVolumeSize, descVolumeAvailable,
 		descInFlight, descInFlightRejected, descRemoteRetries, descRemoteGaveUp, descLoopStateSaves, descLoopStateLastSave,
 		descTLSNotAfter, descTLSReloads, descTLSReloadErrors, descTokenReloads, descTokenReloadErrors, descTokenFileFailing,
@@ -216,6 +217,8 @@ func collectDurability(ch chan<- prometheus.Metric, s DurabilityStats) {
 	}
 	counter(ch, descRecoveryTruncated, s.RecoveryTruncatedBytes)
 	gauge(ch, descRecoverySeconds, s.RecoverySeconds)
+	gauge(ch, descStreamWriters, float64(s.StreamWriters))
+	counter(ch, descStreamWritersExpired, s.StreamWritersExpired)
 }
 
 func gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ...string) {

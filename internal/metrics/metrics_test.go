@@ -61,6 +61,7 @@ func fullSources() Sources {
 				Snapshots:       2, SnapshotFailures: 1,
 				LastSnapshotSuccess:    time.Unix(1_800_000_000, 500_000_000),
 				RecoveryTruncatedBytes: 37, RecoverySeconds: 0.25,
+				StreamWriters: 4, StreamWritersExpired: 6,
 			}
 		},
 		Volume: func() (VolumeStats, error) { return VolumeStats{SizeBytes: 10 << 30, AvailableBytes: 4 << 30}, nil },

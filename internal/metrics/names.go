@@ -42,6 +42,8 @@ const (
 	NameSnapshotLastSuccess  = "hardneg_snapshot_last_success_timestamp_seconds"
 	NameRecoveryTruncated    = "hardneg_recovery_truncated_bytes_total"
 	NameRecoverySeconds      = "hardneg_recovery_duration_seconds"
+	NameStreamWriters        = "hardneg_stream_writers"
+	NameStreamWritersExpired = "hardneg_stream_writers_expired_total"
 	NameVolumeSize           = "hardneg_data_volume_size_bytes"
 	NameVolumeAvailable      = "hardneg_data_volume_available_bytes"
 	NameInFlight             = "hardneg_in_flight_requests"
@@ -79,7 +81,7 @@ var RemoteNames = []string{NameRemoteRetries, NameRemoteGaveUp}
 var DurabilityNames = []string{
 	NameWALFsyncSeconds, NameWALWrittenBytes, NameWALRecords, NameWALSize,
 	NameSnapshotSeconds, NameSnapshots, NameSnapshotLastSuccess,
-	NameRecoveryTruncated, NameRecoverySeconds,
+	NameRecoveryTruncated, NameRecoverySeconds, NameStreamWriters, NameStreamWritersExpired,
 }
 
 var (
@@ -121,15 +123,17 @@ var (
 	descMinePositiveScore  = prometheus.NewDesc(NameMinePositiveScore, "Positive score s⁺ (minimum over an anchor's positives) per mined anchor.", nil, nil)
 	descMineNegativeScore  = prometheus.NewDesc(NameMineNegativeScore, "Score of every returned negative.", nil, nil)
 
-	descWALFsyncSeconds     = prometheus.NewDesc(NameWALFsyncSeconds, "Duration of write-ahead-log fsyncs in seconds.", nil, nil)
-	descWALWrittenBytes     = prometheus.NewDesc(NameWALWrittenBytes, "Bytes appended to the write-ahead log.", nil, nil)
-	descWALRecords          = prometheus.NewDesc(NameWALRecords, "Records appended to the write-ahead log.", nil, nil)
-	descWALSize             = prometheus.NewDesc(NameWALSize, "Current size of the write-ahead log on disk in bytes.", nil, nil)
-	descSnapshotSeconds     = prometheus.NewDesc(NameSnapshotSeconds, "Duration of successful snapshots in seconds.", nil, nil)
-	descSnapshots           = prometheus.NewDesc(NameSnapshots, "Snapshots attempted, by result (success, failure).", []string{"result"}, nil)
-	descSnapshotLastSuccess = prometheus.NewDesc(NameSnapshotLastSuccess, "Unix time of the newest complete snapshot on disk.", nil, nil)
-	descRecoveryTruncated   = prometheus.NewDesc(NameRecoveryTruncated, "Bytes of torn or corrupt write-ahead-log tail cut off during recovery.", nil, nil)
-	descRecoverySeconds     = prometheus.NewDesc(NameRecoverySeconds, "Duration of the last startup recovery in seconds.", nil, nil)
+	descWALFsyncSeconds      = prometheus.NewDesc(NameWALFsyncSeconds, "Duration of write-ahead-log fsyncs in seconds.", nil, nil)
+	descWALWrittenBytes      = prometheus.NewDesc(NameWALWrittenBytes, "Bytes appended to the write-ahead log.", nil, nil)
+	descWALRecords           = prometheus.NewDesc(NameWALRecords, "Records appended to the write-ahead log.", nil, nil)
+	descWALSize              = prometheus.NewDesc(NameWALSize, "Current size of the write-ahead log on disk in bytes.", nil, nil)
+	descSnapshotSeconds      = prometheus.NewDesc(NameSnapshotSeconds, "Duration of successful snapshots in seconds.", nil, nil)
+	descSnapshots            = prometheus.NewDesc(NameSnapshots, "Snapshots attempted, by result (success, failure).", []string{"result"}, nil)
+	descSnapshotLastSuccess  = prometheus.NewDesc(NameSnapshotLastSuccess, "Unix time of the newest complete snapshot on disk.", nil, nil)
+	descRecoveryTruncated    = prometheus.NewDesc(NameRecoveryTruncated, "Bytes of torn or corrupt write-ahead-log tail cut off during recovery.", nil, nil)
+	descRecoverySeconds      = prometheus.NewDesc(NameRecoverySeconds, "Duration of the last startup recovery in seconds.", nil, nil)
+	descStreamWriters        = prometheus.NewDesc(NameStreamWriters, "Stream writers whose position (last applied sequence) is stored.", nil, nil)
+	descStreamWritersExpired = prometheus.NewDesc(NameStreamWritersExpired, "Stream writers forgotten after -stream-writer-ttl without a batch, since start.", nil, nil)
 
 	descVolumeSize      = prometheus.NewDesc(NameVolumeSize, "Size of the file system holding the data directory in bytes.", nil, nil)
 	descVolumeAvailable = prometheus.NewDesc(NameVolumeAvailable, "Bytes available to the server on the file system holding the data directory.", nil, nil)

@@ -127,6 +127,10 @@ type DurabilityStats struct {
 	RecoveryTruncatedBytes uint64
 	// RecoverySeconds is how long the last startup recovery took.
 	RecoverySeconds float64
+	// StreamWriters is how many stream writers have a position stored;
+	// StreamWritersExpired counts those forgotten after their time-to-live.
+	StreamWriters        int
+	StreamWritersExpired uint64
 }
 
 // VolumeStats describe the file system holding the data directory.

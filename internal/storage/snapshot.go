@@ -14,7 +14,7 @@ import (
 	"github.com/hardneg/hardneg/internal/engine"
 )
 
-// A snapshot holds one collection as of a log sequence number. Format, version 3,
+// A snapshot holds one collection as of a log sequence number. Format, version 4,
 // little-endian, strings prefixed by their uvarint length:
 //
 //	header   magic "hnsnapsh", version u32
@@ -22,7 +22,9 @@ import (
 //	         Quantization (uvarint; absent in version 2, which reads as unspecified:
 //	         the default for the metric)
 //	position created LSN u64, covered LSN u64
-//	writers  count, then per stream writer: id, last sequence, its LSN (uvarints)
+//	writers  count, then per stream writer: id, last sequence, its LSN (uvarints),
+//	         when it was applied (Unix seconds, zig-zag varint; absent before
+//	         version 4, which reads as 0: not known)
 //	slots    count, then per slot: id ("" for a slot no longer live), for a live
 //	         slot its version (zig-zag varint) and groups (count + strings), then
 //	         dim float32 values (dead slots keep theirs: the graph routes through
@@ -32,14 +34,14 @@ import (
 //	         hnsw's own checksummed format; u8 0 and nothing else if not
 //	trailer  CRC-32C (Castagnoli) of every byte before it, u32
 //
-// Version 2 is read too; version 1 (the graph always present) is not. The int8 codes of
+// Versions 2 and 3 are read too; version 1 (the graph always present) is not. The int8 codes of
 // a quantized collection are not stored: they are a function of the vectors, rebuilt on
 // load. The collection's state reaches
 // the encoder through SnapshotSource and leaves the decoder through SnapshotSink, both
 // implemented by package index, which owns slots, vectors and graph.
 const (
 	snapMagic   = "hnsnapsh"
-	snapVersion = 3
+	snapVersion = 4
 )
 
 // SnapshotVersion is the version of the snapshot format WriteSnapshot writes; backups
@@ -57,6 +59,9 @@ var ErrSnapshot = errors.New("invalid snapshot")
 type WriterState struct {
 	Seq uint64 // last applied sequence
 	LSN uint64 // log sequence number of that batch
+	// Unix is when that batch was applied, in Unix seconds of the server's clock; 0
+	// when not known (a writer read from a version 2 or 3 snapshot).
+	Unix int64
 }
 
 // SnapshotHeader is everything a snapshot holds besides the collection's content.
@@ -120,6 +125,7 @@ func WriteSnapshot(w io.Writer, h SnapshotHeader, src SnapshotSource) error {
 		b = binfmt.AppendString(b, id)
 		b = binary.AppendUvarint(b, h.Writers[id].Seq)
 		b = binary.AppendUvarint(b, h.Writers[id].LSN)
+		b = binary.AppendVarint(b, h.Writers[id].Unix)
 	}
 	n := src.Slots()
 	b = binary.AppendUvarint(b, uint64(n))
@@ -205,7 +211,8 @@ func ReadSnapshot(r io.Reader, open func(h SnapshotHeader, slots int) (SnapshotS
 // checking each value against its limit.
 type snapReader struct {
 	*binfmt.Reader
-	stoppedAt int64 // where a checksum mismatch was found (the trailer); 0 otherwise
+	stoppedAt int64  // where a checksum mismatch was found (the trailer); 0 otherwise
+	version   uint32 // the format version, once the header is read
 }
 
 func (s *snapReader) fail(format string, args ...any) {
@@ -271,6 +278,7 @@ func (s *snapReader) snapshot(open func(h SnapshotHeader, slots int) (SnapshotSi
 // header reads the magic, the version and the collection's config, and validates it.
 func (s *snapReader) header(cfg *engine.Config) error {
 	version := uint32(snapVersion)
+	defer func() { s.version = version }()
 	if hdr := s.Bytes(len(snapMagic) + 4); hdr != nil {
 		if string(hdr[:len(snapMagic)]) != snapMagic {
 			s.fail("bad magic")
@@ -305,7 +313,11 @@ func (s *snapReader) writers() map[string]WriterState {
 	writers := make(map[string]WriterState)
 	for i := uint64(0); i < nw && s.Err() == nil; i++ {
 		id := s.string(engine.MaxWriterIDBytes, "writer")
-		writers[id] = WriterState{Seq: s.uvarint(math.MaxUint64, "writer sequence"), LSN: s.uvarint(math.MaxUint64, "writer lsn")}
+		w := WriterState{Seq: s.uvarint(math.MaxUint64, "writer sequence"), LSN: s.uvarint(math.MaxUint64, "writer lsn")}
+		if s.version >= 4 {
+			w.Unix = s.varint()
+		}
+		writers[id] = w
 	}
 	return writers
 }

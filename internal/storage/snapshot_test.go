@@ -154,6 +154,7 @@ func TestSnapshotQuantization(t *testing.T) {
 	h, m := snapshotFixture(nil)
 	h.Config.Metric = engine.Cosine
 	h.Config.Params.Quantization = engine.QuantizationNone
+	h.Writers = nil // version 2 has no writer times either: TestSnapshotWriterTimes
 	var buf bytes.Buffer
 	if err := WriteSnapshot(&buf, h, m); err != nil {
 		t.Fatal(err)
@@ -168,16 +169,62 @@ func TestSnapshotQuantization(t *testing.T) {
 	if p[at] != byte(engine.QuantizationNone) {
 		t.Fatalf("byte %d is %d, not the quantization", at, p[at])
 	}
-	v2 := append(append([]byte{}, p[:at]...), p[at+1:len(p)-4]...)
-	binary.LittleEndian.PutUint32(v2[len(snapMagic):], 2)
-	sum := binfmt.NewHash()
-	sum.Write(v2)
-	v2 = binary.LittleEndian.AppendUint32(v2, sum.Sum32())
-	gh, got, err := readInto(v2, 0)
+	gh, got, err := readInto(asVersion(2, p[:at], p[at+1:len(p)-4]), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if gh.Config.Params.Quantization != engine.QuantizationUnspecified || !slices.EqualFunc(got.vectors, m.vectors, slices.Equal) {
 		t.Fatalf("version 2: quantization %v, vectors %v", gh.Config.Params.Quantization, got.vectors)
 	}
+}
+
+// A snapshot keeps when each stream writer last applied a batch; one of version 3,
+// written before that was stored, reads its writers with the time unknown (0) and the
+// rest intact.
+func TestSnapshotWriterTimes(t *testing.T) {
+	h, m := snapshotFixture(nil)
+	h.Writers = map[string]WriterState{"w0": {Seq: 1, LSN: 5, Unix: 1_790_000_000}, "w1": {Seq: 4, LSN: 9, Unix: -3}}
+	var buf bytes.Buffer
+	if err := WriteSnapshot(&buf, h, m); err != nil {
+		t.Fatal(err)
+	}
+	gh, _, err := readInto(buf.Bytes(), 0)
+	if err != nil || !maps.Equal(gh.Writers, h.Writers) {
+		t.Fatalf("writers %v (%v), want %v", gh.Writers, err, h.Writers)
+	}
+	// Version 3: the same bytes without the two times (one byte each when 0).
+	h.Writers = map[string]WriterState{"w0": {Seq: 1, LSN: 5}, "w1": {Seq: 4, LSN: 9}}
+	buf.Reset()
+	if err := WriteSnapshot(&buf, h, m); err != nil {
+		t.Fatal(err)
+	}
+	p := buf.Bytes()
+	// magic, version, config (the quantization uvarint included), two LSNs, writer count
+	at := len(snapMagic) + 4 + 1 + len(h.Config.Name) + 1 + 1 + 1 + 2 + 1 + 2 + 1 + 16
+	if p[at] != 2 {
+		t.Fatalf("byte %d is %d, not the writer count", at, p[at])
+	}
+	w0 := at + 1 + 1 + 2 + 1 + 1 // "w0": length, bytes, sequence, LSN; then its time
+	w1 := w0 + 1 + 1 + 2 + 1 + 1
+	if p[w0] != 0 || p[w1] != 0 || p[w0-1] != 5 || p[w1-1] != 9 {
+		t.Fatalf("writer times not at bytes %d and %d: % x", w0, w1, p[at:w1+1])
+	}
+	gh, got, err := readInto(asVersion(3, p[:w0], p[w0+1:w1], p[w1+1:len(p)-4]), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(gh.Writers, h.Writers) || !slices.EqualFunc(got.vectors, m.vectors, slices.Equal) {
+		t.Fatalf("version 3: writers %v, vectors %v", gh.Writers, got.vectors)
+	}
+}
+
+// asVersion joins the parts of a snapshot without its trailer (bytes cut out of a
+// current one), sets its format version and appends the CRC over it: the snapshot an
+// older version wrote.
+func asVersion(version uint32, parts ...[]byte) []byte {
+	b := slices.Concat(parts...)
+	binary.LittleEndian.PutUint32(b[len(snapMagic):], version)
+	sum := binfmt.NewHash()
+	sum.Write(b)
+	return binary.LittleEndian.AppendUint32(b, sum.Sum32())
 }

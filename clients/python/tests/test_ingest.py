@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 import uuid
 from typing import Any, Callable, Iterator, Optional
 
 import grpc
 import numpy as np
 import pytest
-from conftest import CuttableProxy, ServerProcess, unit_rows
+from conftest import CuttableProxy, ServerProcess, _spawn, unit_rows
 
 import hardneg
 from hardneg import errors
@@ -158,6 +159,26 @@ def test_sequence_gap_is_rejected(client: hardneg.Client, collection: str) -> No
     with pytest.raises(errors.HardnegError) as exc:
         client.ingest(collection, [(["a"], unit_rows(1, DIM))], writer_id=writer, first_sequence=5)
     assert not isinstance(exc.value, errors.Unavailable)
+
+
+def test_a_forgotten_writer_says_so_and_starts_again(server_binary: str, tmp_path: Any) -> None:
+    # A server that forgets writers after 3 s without a batch (-stream-writer-ttl).
+    srv = _spawn(server_binary, tmp_path, ("--stream-writer-ttl=3s",))
+    try:
+        with hardneg.Client(srv.target, timeout=30.0) as c:
+            c.create_collection("w", DIM, "cosine")
+            first = c.ingest("w", [(["a"], unit_rows(1, DIM, seed=40))], writer_id="trainer-7")
+            assert first.next_sequence == 2
+            time.sleep(4.1)  # times are whole seconds: past the TTL by more than one
+            c.snapshot("w")  # a snapshot forgets the writers past their TTL
+            with pytest.raises(errors.FailedPrecondition) as exc:
+                c.ingest("w", [(["b"], unit_rows(1, DIM, seed=41))], writer_id="trainer-7", first_sequence=2)
+            assert "holds no position for the writer" in str(exc.value) and "forgotten after 3s" in str(exc.value)
+            again = c.ingest("w", [(["b"], unit_rows(1, DIM, seed=41))], writer_id="trainer-7")
+            assert again.duplicates == 0 and again.next_sequence == 2
+            assert c.get_items("w", ["a", "b"]).ids == ["a", "b"]
+    finally:
+        srv.stop()
 
 
 def test_bad_batch_raises_typed_error(client: hardneg.Client, collection: str) -> None:

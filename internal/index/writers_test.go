@@ -1,0 +1,137 @@
+package index
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hardneg/hardneg/internal/engine"
+)
+
+// A stream writer idle for longer than WriterTTL is forgotten: by the sweep a new
+// writer runs, by a snapshot, and at recovery (where one collection's older snapshot
+// can still hold it). Resuming it past sequence 1 then fails with a gap that says so,
+// starting it again at 1 applies the batch, and writers with recent batches, or every
+// writer under WriterTTL -1, are kept.
+func TestStreamWritersExpire(t *testing.T) {
+	dir := t.TempDir()
+	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	clock := t0
+	open := func(ttl time.Duration) *DB {
+		t.Helper()
+		db, err := Lock(Options{Dir: dir, WriterTTL: ttl})
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.now = func() time.Time { return clock }
+		if err := db.Recover(); err != nil {
+			db.Close()
+			t.Fatal(err)
+		}
+		return db
+	}
+	db := open(time.Hour)
+	for _, name := range []string{"a", "b"} {
+		if _, err := db.CreateCollection(engine.Config{Name: name, Dim: 2, Metric: engine.Cosine}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	batch := func(id string) *engine.Batch { return &engine.Batch{IDs: []string{id}, Vectors: []float32{1, 0}} }
+	stream := func(writer string, seq uint64, col string) (engine.StreamResult, error) {
+		t.Helper()
+		return db.StreamBatch(context.Background(), writer, seq, col, batch(writer+"-"+col), nil)
+	}
+	mustStream := func(writer string, seq uint64, col string) {
+		t.Helper()
+		if res, err := stream(writer, seq, col); err != nil || res.Duplicate {
+			t.Fatalf("writer %s batch %d: %+v, %v", writer, seq, res, err)
+		}
+	}
+	want := func(when string, seqs map[string]uint64, expired uint64) {
+		t.Helper()
+		for w, seq := range seqs {
+			if got := db.WriterSequence(w); got != seq {
+				t.Errorf("%s: writer %s at %d, want %d", when, w, got, seq)
+			}
+		}
+		if held, exp := db.StreamWriters(); held != len(seqs)-countZero(seqs) || exp != expired {
+			t.Errorf("%s: %d writers held, %d expired; want %d, %d", when, held, exp, len(seqs)-countZero(seqs), expired)
+		}
+	}
+	mustStream("old", 1, "a")
+	mustStream("old", 2, "a")
+	// Collection b's snapshot holds "old" as it is now.
+	if _, err := db.Snapshot(context.Background(), "b"); err != nil {
+		t.Fatal(err)
+	}
+	clock = t0.Add(30 * time.Minute)
+	mustStream("recent", 1, "a")
+	want("before the TTL", map[string]uint64{"old": 2, "recent": 1}, 0)
+
+	// 61 minutes on, a new writer's first batch sweeps "old" away.
+	clock = t0.Add(61 * time.Minute)
+	mustStream("new", 1, "a")
+	want("after a new writer's sweep", map[string]uint64{"old": 0, "recent": 1, "new": 1}, 1)
+	_, err := stream("old", 3, "a")
+	if !errors.Is(err, engine.ErrSequenceGap) || !strings.Contains(err.Error(), "expected 1") || !strings.Contains(err.Error(), "forgotten after 1h0m0s") {
+		t.Fatalf("resuming a forgotten writer: %v, want a gap that says it was forgotten", err)
+	}
+	mustStream("old", 1, "a") // started again
+	// A snapshot sweeps too: "recent" (last batch at 30 min) goes at 91 minutes.
+	clock = t0.Add(91 * time.Minute)
+	if _, err := db.Snapshot(context.Background(), "a"); err != nil {
+		t.Fatal(err)
+	}
+	want("after a snapshot's sweep", map[string]uint64{"old": 1, "recent": 0, "new": 1}, 2)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// At recovery b's snapshot holds "old" at 2 (its first run) and a's at 1 (started
+	// again): the position logged last wins, whatever the sequence. "recent" is in
+	// neither snapshot, but the log still holds its batch: it is remembered again,
+	// as written at the restart.
+	clock = t0.Add(100 * time.Minute)
+	db = open(time.Hour)
+	want("after a restart", map[string]uint64{"old": 1, "recent": 1, "new": 1}, 0)
+	if res, err := stream("old", 2, "a"); err != nil || res.Duplicate {
+		t.Fatalf("old's next batch after the restart: %+v, %v; want it applied", res, err)
+	}
+	// Persist the times ("old" at 100 minutes, "new" at 61) in a's snapshot.
+	if _, err := db.Snapshot(context.Background(), "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// At 130 minutes "new" (61) is past the TTL: recovery forgets it; "old" (100) stays.
+	clock = t0.Add(130 * time.Minute)
+	db = open(time.Hour)
+	want("after a restart past new's TTL", map[string]uint64{"old": 2, "new": 0, "recent": 1}, 1)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// WriterTTL -1 keeps every writer, however old, through restarts and snapshots.
+	clock = t0.Add(1000 * time.Hour)
+	db = open(-1)
+	mustStream("other", 1, "b")
+	if _, err := db.Snapshot(context.Background(), "a"); err != nil {
+		t.Fatal(err)
+	}
+	want("with WriterTTL -1", map[string]uint64{"old": 2, "other": 1, "recent": 1, "new": 1}, 0)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func countZero(m map[string]uint64) int {
+	n := 0
+	for _, v := range m {
+		if v == 0 {
+			n++
+		}
+	}
+	return n
+}
