@@ -57,7 +57,7 @@ func (db *DB) encodeBackup(ctx context.Context, c *Collection, w io.Writer, b *e
 		return err
 	}
 	cw := &countWriter{w: w}
-	if err := c.writeSnapshot(cw, nil); err != nil {
+	if err := c.writeSnapshot(cw, nil, c.lastSeq); err != nil {
 		return err
 	}
 	b.Config = engine.Config{Name: c.name, Dim: c.dim, Metric: c.metric, Params: c.params}
@@ -235,7 +235,7 @@ func (db *DB) install(ctx context.Context, c *Collection, cfg engine.Config) err
 
 	c.mu.RLock()
 	_, err = db.disk.WriteSnapshot(cfg.Name, lsn, func(w io.Writer) error {
-		if err := c.writeSnapshot(w, db.writerTable()); err != nil {
+		if err := c.writeSnapshot(w, db.writerTable(), lsn); err != nil {
 			return err
 		}
 		return db.wal.Sync(ctx)

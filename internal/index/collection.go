@@ -64,6 +64,7 @@ type Collection struct {
 	vectors  *vectorStore      // slot → vector; see vectorStore for its own rules
 	free     []uint32          // dead slots not in the graph (dropped, or never a node), reused by allocSlot
 	lastSeq  uint64            // sequence of the last write applied
+	through  uint64            // the LSN the newest snapshot is complete through (0: none)
 	vecGen   uint64            // counts upsert batches, which write vectors; see ExactScores
 	// newest is the largest version of a live item (0 when none) and newestCount the
 	// live items holding it, while newestKnown; writes keep them (noteVersion, retire),

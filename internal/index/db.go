@@ -62,6 +62,9 @@ type DB struct {
 	// snapStats counts snapshots; it has its own lock, so scrapes never wait for a
 	// snapshot in progress.
 	snapStats snapshotStats
+	// logLimiter names the collection whose oldest kept snapshot (or creation, when
+	// it has none) set the point below which pruneLocked last truncated the log.
+	logLimiter atomic.Pointer[string]
 
 	failOnce sync.Once
 	failed   chan struct{} // closed when the log fails; the owner should exit

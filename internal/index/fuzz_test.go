@@ -35,7 +35,7 @@ func FuzzReadSnapshot(f *testing.F) {
 		c.createLSN = 2
 		c.AddFalseNegatives("id0", []string{"id2", "id3"})
 		var buf bytes.Buffer
-		if err := c.writeSnapshot(&buf, map[string]storage.WriterState{"w": {Seq: 3, LSN: 4}}); err != nil {
+		if err := c.writeSnapshot(&buf, map[string]storage.WriterState{"w": {Seq: 3, LSN: 4, Unix: 1_790_000_000}}, 9); err != nil {
 			f.Fatal(err)
 		}
 		f.Add(buf.Bytes())
@@ -51,7 +51,7 @@ func FuzzReadSnapshot(f *testing.F) {
 			return
 		}
 		var out bytes.Buffer
-		if err := c.writeSnapshot(&out, sd.Writers); err != nil {
+		if err := c.writeSnapshot(&out, sd.Writers, sd.Through); err != nil {
 			t.Fatal(err)
 		}
 		if _, _, err := readSnapshot(bytes.NewReader(out.Bytes())); err != nil {

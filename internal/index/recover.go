@@ -91,11 +91,12 @@ func (db *DB) recover() error {
 func (db *DB) checkCoverage(first, last uint64) error {
 	var problems []string
 	for name, c := range db.collections {
-		if c.lastSeq+1 < first {
-			problems = append(problems, fmt.Sprintf("snapshot of %q covers lsn %d but the log starts at %d", name, c.lastSeq, first))
+		through := max(c.through, c.lastSeq)
+		if through+1 < first {
+			problems = append(problems, fmt.Sprintf("snapshot of %q covers lsn %d but the log starts at %d", name, through, first))
 		}
-		if c.lastSeq > last {
-			problems = append(problems, fmt.Sprintf("snapshot of %q covers lsn %d but the log ends at %d", name, c.lastSeq, last))
+		if through > last {
+			problems = append(problems, fmt.Sprintf("snapshot of %q covers lsn %d but the log ends at %d", name, through, last))
 		}
 	}
 	for i, f := range db.recovery.SnapshotsRejected {
@@ -185,8 +186,8 @@ func (db *DB) loadSnapshots() error {
 			c, sd, err = readSnapshot(r)
 			return err
 		})
-		if err == nil && (sd.Config.Name != f.Collection || sd.LSN != f.LSN) {
-			err = fmt.Errorf("%w: holds %q at lsn %d, name says %q at %d", storage.ErrSnapshot, sd.Config.Name, sd.LSN, f.Collection, f.LSN)
+		if err == nil && (sd.Config.Name != f.Collection || sd.Through != f.LSN) {
+			err = fmt.Errorf("%w: holds %q through lsn %d, name says %q at %d", storage.ErrSnapshot, sd.Config.Name, sd.Through, f.Collection, f.LSN)
 		}
 		if err != nil {
 			path := db.disk.SnapshotPath(f.Name)

@@ -31,10 +31,11 @@ import (
 // one; the WAL keeps every record above the older one.
 const snapKeep = 2
 
-// writeSnapshot encodes c and the writer table to w. Caller holds c.writeMu and
-// c.mu (shared), so metadata and graph agree.
-func (c *Collection) writeSnapshot(w io.Writer, writers map[string]storage.WriterState) error {
-	h := storage.SnapshotHeader{Config: c.Config(), CreateLSN: c.createLSN, LSN: c.lastSeq, Writers: writers}
+// writeSnapshot encodes c and the writer table to w, complete through the LSN through
+// (at least c's last write; see storage.SnapshotHeader.Through). Caller holds
+// c.writeMu and c.mu (shared), so metadata and graph agree.
+func (c *Collection) writeSnapshot(w io.Writer, writers map[string]storage.WriterState, through uint64) error {
+	h := storage.SnapshotHeader{Config: c.Config(), CreateLSN: c.createLSN, LSN: c.lastSeq, Through: max(through, c.lastSeq), Writers: writers}
 	return storage.WriteSnapshot(w, h, snapSource{c})
 }
 
@@ -57,7 +58,7 @@ func readSnapshot(r io.Reader) (*Collection, storage.SnapshotHeader, error) {
 	if err != nil {
 		return nil, h, err
 	}
-	c.lastSeq = h.LSN
+	c.lastSeq, c.through = h.LSN, h.Through
 	return c, h, nil
 }
 
@@ -208,11 +209,15 @@ func (db *DB) snapshotLocked(ctx context.Context, c *Collection) (engine.Snapsho
 	if c.dropped {
 		return engine.SnapshotInfo{}, fmt.Errorf("%q: %w", c.name, engine.ErrCollectionNotFound)
 	}
-	info := engine.SnapshotInfo{LSN: c.lastSeq}
+	// Every log record of c is written under c.writeMu, which this holds: the log's
+	// last LSN now is one the snapshot is complete through, so a collection without
+	// new writes still moves forward the point below which the log can go.
+	through := max(c.lastSeq, db.wal.LastLSN())
+	info := engine.SnapshotInfo{LSN: through}
 	var err error
-	info.Path, err = db.disk.WriteSnapshot(c.name, c.lastSeq, func(w io.Writer) error {
+	info.Path, err = db.disk.WriteSnapshot(c.name, through, func(w io.Writer) error {
 		cw := &countWriter{w: ctxWriter{ctx, w}}
-		err := c.writeSnapshot(cw, db.writerTable())
+		err := c.writeSnapshot(cw, db.writerTable(), through)
 		unlock()
 		if err != nil {
 			return err
@@ -228,6 +233,7 @@ func (db *DB) snapshotLocked(ctx context.Context, c *Collection) (engine.Snapsho
 	c.mu.Lock()
 	c.loggedBytes = 0
 	c.snapshotAt = time.Now()
+	c.through = through
 	c.mu.Unlock()
 	db.log.Info("snapshot written", "collection", c.name, "lsn", info.LSN, "bytes", info.Bytes)
 	return info, nil
@@ -310,14 +316,17 @@ func (db *DB) pruneLocked() error {
 	if err := db.disk.RemoveSnapshots(drop); err != nil {
 		return err
 	}
+	limiter := ""
 	for name, create := range live {
-		ks := kept[name]
-		if len(ks) == 0 {
-			need = min(need, create)
-			continue
+		n := create
+		if ks := kept[name]; len(ks) > 0 {
+			n = ks[len(ks)-1] + 1
 		}
-		need = min(need, ks[len(ks)-1]+1)
+		if n < need {
+			need, limiter = n, name
+		}
 	}
+	db.logLimiter.Store(&limiter)
 	if _, err := db.wal.TruncateBefore(need); err != nil {
 		return err
 	}
@@ -389,6 +398,24 @@ func (db *DB) snapshotIfChangedLocked(ctx context.Context, name string) (bool, e
 // snapshotCheck is how often the background snapshotter looks at the collections.
 const snapshotCheck = time.Second
 
+// holdsLogBack reports whether c, unchanged since its last snapshot (logged is 0), is
+// the collection whose oldest kept snapshot keeps the log from being truncated (see
+// pruneLocked) while the log has grown past what would make a changed collection of
+// c's size due: SnapshotBytes, and a quarter of its vector memory. A new snapshot of it
+// is complete through the log's end (storage.SnapshotHeader.Through) and lets the log
+// go, where an idle collection would otherwise hold every later write of the others.
+// With snapKeep snapshots kept it takes two such snapshots the first time, then one
+// per that much log.
+func (db *DB) holdsLogBack(c *Collection, logged, size int64) bool {
+	if logged != 0 || db.opts.SnapshotBytes < 0 {
+		return false
+	}
+	if l := db.logLimiter.Load(); l == nil || *l != c.name {
+		return false
+	}
+	return db.disk.LogBytes() >= max(db.opts.SnapshotBytes, size/4)
+}
+
 // snapshotLoop snapshots collections whose log volume or age since their last
 // snapshot exceeds Options.SnapshotBytes or Options.SnapshotInterval.
 func (db *DB) snapshotLoop() {
@@ -411,7 +438,8 @@ func (db *DB) snapshotLoop() {
 			logged, at, size := c.loggedBytes, c.snapshotAt, int64(len(c.slots))*int64(c.dim)*4
 			c.mu.RUnlock()
 			due := (db.opts.SnapshotBytes >= 0 && logged >= db.opts.SnapshotBytes && logged >= size/4) ||
-				(db.opts.SnapshotInterval >= 0 && logged > 0 && time.Since(at) >= db.opts.SnapshotInterval)
+				(db.opts.SnapshotInterval >= 0 && logged > 0 && time.Since(at) >= db.opts.SnapshotInterval) ||
+				db.holdsLogBack(c, logged, size)
 			if !due {
 				continue
 			}

@@ -21,7 +21,9 @@ import (
 //	config   name, dim, metric u8, M, EfConstruction, EfSearch, ExactThreshold (uvarints),
 //	         Quantization (uvarint; absent in version 2, which reads as unspecified:
 //	         the default for the metric)
-//	position created LSN u64, covered LSN u64
+//	position created LSN u64, last applied LSN u64, and (version 4) the LSN the
+//	         snapshot is complete through u64 (absent before, which reads as the last
+//	         applied one)
 //	writers  count, then per stream writer: id, last sequence, its LSN (uvarints),
 //	         when it was applied (Unix seconds, zig-zag varint; absent before
 //	         version 4, which reads as 0: not known)
@@ -68,8 +70,12 @@ type WriterState struct {
 type SnapshotHeader struct {
 	Config    engine.Config
 	CreateLSN uint64 // LSN of the record that created the collection
-	LSN       uint64 // the last LSN the snapshot covers
-	Writers   map[string]WriterState
+	LSN       uint64 // the LSN of the last write to the collection the snapshot holds
+	// Through is the LSN the snapshot is complete through: every log record of the
+	// collection at or below it is in the snapshot (≥ LSN; the log position when it
+	// was taken). The file's name carries it, and the log is needed above it only.
+	Through uint64
+	Writers map[string]WriterState
 }
 
 // SnapshotSource is a collection's content as WriteSnapshot encodes it. It must not
@@ -115,6 +121,7 @@ func WriteSnapshot(w io.Writer, h SnapshotHeader, src SnapshotSource) error {
 	}
 	b = binary.LittleEndian.AppendUint64(b, h.CreateLSN)
 	b = binary.LittleEndian.AppendUint64(b, h.LSN)
+	b = binary.LittleEndian.AppendUint64(b, max(h.Through, h.LSN))
 	names := make([]string, 0, len(h.Writers))
 	for id := range h.Writers {
 		names = append(names, id)
@@ -252,8 +259,7 @@ func (s *snapReader) snapshot(open func(h SnapshotHeader, slots int) (SnapshotSi
 	if err := s.header(&h.Config); err != nil {
 		return h, err
 	}
-	h.CreateLSN = s.U64()
-	h.LSN = s.U64()
+	s.position(&h)
 	h.Writers = s.writers()
 	n := s.uvarint(math.MaxUint32, "slot count")
 	if s.Err() != nil {
@@ -305,6 +311,18 @@ func (s *snapReader) header(cfg *engine.Config) error {
 		return fmt.Errorf("%w: config: %v", ErrSnapshot, err)
 	}
 	return nil
+}
+
+// position reads the created, last applied and (version 4) complete-through LSNs.
+func (s *snapReader) position(h *SnapshotHeader) {
+	h.CreateLSN = s.U64()
+	h.LSN = s.U64()
+	h.Through = h.LSN
+	if s.version >= 4 {
+		if h.Through = s.U64(); h.Through < h.LSN && s.Err() == nil {
+			s.fail("complete through lsn %d, below its last write's %d", h.Through, h.LSN)
+		}
+	}
 }
 
 // writers reads the stream writers' positions.
@@ -412,8 +430,7 @@ func SnapshotItems(r io.Reader) (int, error) {
 	if err := s.header(&cfg); err != nil {
 		return 0, err
 	}
-	s.U64()
-	s.U64()
+	s.position(&SnapshotHeader{})
 	s.writers()
 	n := s.uvarint(math.MaxUint32, "slot count")
 	live := 0

@@ -8,6 +8,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/hardneg/hardneg/internal/binfmt"
@@ -69,7 +70,7 @@ func (s *memSink) NoGraph() {}
 func snapshotFixture(graph []byte) (SnapshotHeader, *memCollection) {
 	h := SnapshotHeader{
 		Config:    engine.Config{Name: "c", Dim: 2, Metric: engine.L2, Params: engine.Params{}.WithDefaults()},
-		CreateLSN: 3, LSN: 17,
+		CreateLSN: 3, LSN: 17, Through: 20,
 		Writers: map[string]WriterState{"w1": {Seq: 4, LSN: 9}, "w0": {Seq: 1, LSN: 5}},
 	}
 	m := &memCollection{
@@ -102,7 +103,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("graph %q: %v", graph, err)
 		}
-		if gh.Config != h.Config || gh.CreateLSN != h.CreateLSN || gh.LSN != h.LSN || !maps.Equal(gh.Writers, h.Writers) {
+		if gh.Config != h.Config || gh.CreateLSN != h.CreateLSN || gh.LSN != h.LSN || gh.Through != h.Through || !maps.Equal(gh.Writers, h.Writers) {
 			t.Fatalf("header %+v, want %+v", gh, h)
 		}
 		if !slices.Equal(got.ids, m.ids) || !slices.Equal(got.versions, []int64{-2, 0, 7}) ||
@@ -163,17 +164,19 @@ func TestSnapshotQuantization(t *testing.T) {
 	if err != nil || gh.Config.Params.Quantization != engine.QuantizationNone {
 		t.Fatalf("quantization %v (%v), want none", gh.Config.Params.Quantization, err)
 	}
-	// Version 2: the same bytes without the quantization uvarint, CRC recomputed.
+	// Version 2: the same bytes without the quantization uvarint and the through LSN,
+	// CRC recomputed.
 	p := buf.Bytes()
 	at := len(snapMagic) + 4 + 1 + len(h.Config.Name) + 1 + 1 + 1 + 2 + 1 + 2 // ExactThreshold 10,000 takes 2 bytes
 	if p[at] != byte(engine.QuantizationNone) {
 		t.Fatalf("byte %d is %d, not the quantization", at, p[at])
 	}
-	gh, got, err := readInto(asVersion(2, p[:at], p[at+1:len(p)-4]), 0)
+	through := at + 1 + 16 // after the created and last applied LSNs
+	gh, got, err := readInto(asVersion(2, p[:at], p[at+1:through], p[through+8:len(p)-4]), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if gh.Config.Params.Quantization != engine.QuantizationUnspecified || !slices.EqualFunc(got.vectors, m.vectors, slices.Equal) {
+	if gh.Config.Params.Quantization != engine.QuantizationUnspecified || gh.Through != gh.LSN || !slices.EqualFunc(got.vectors, m.vectors, slices.Equal) {
 		t.Fatalf("version 2: quantization %v, vectors %v", gh.Config.Params.Quantization, got.vectors)
 	}
 }
@@ -199,8 +202,10 @@ func TestSnapshotWriterTimes(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := buf.Bytes()
-	// magic, version, config (the quantization uvarint included), two LSNs, writer count
-	at := len(snapMagic) + 4 + 1 + len(h.Config.Name) + 1 + 1 + 1 + 2 + 1 + 2 + 1 + 16
+	// magic, version, config (the quantization uvarint included), created and last
+	// applied LSNs, through LSN, writer count
+	through := len(snapMagic) + 4 + 1 + len(h.Config.Name) + 1 + 1 + 1 + 2 + 1 + 2 + 1 + 16
+	at := through + 8
 	if p[at] != 2 {
 		t.Fatalf("byte %d is %d, not the writer count", at, p[at])
 	}
@@ -209,7 +214,7 @@ func TestSnapshotWriterTimes(t *testing.T) {
 	if p[w0] != 0 || p[w1] != 0 || p[w0-1] != 5 || p[w1-1] != 9 {
 		t.Fatalf("writer times not at bytes %d and %d: % x", w0, w1, p[at:w1+1])
 	}
-	gh, got, err := readInto(asVersion(3, p[:w0], p[w0+1:w1], p[w1+1:len(p)-4]), 0)
+	gh, got, err := readInto(asVersion(3, p[:through], p[through+8:w0], p[w0+1:w1], p[w1+1:len(p)-4]), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,4 +232,47 @@ func asVersion(version uint32, parts ...[]byte) []byte {
 	sum := binfmt.NewHash()
 	sum.Write(b)
 	return binary.LittleEndian.AppendUint32(b, sum.Sum32())
+}
+
+// A snapshot complete through an LSN below its own last write is damage.
+func TestSnapshotThroughBelowItsLastWriteIsRejected(t *testing.T) {
+	h, m := snapshotFixture(nil)
+	var buf bytes.Buffer
+	if err := WriteSnapshot(&buf, h, m); err != nil {
+		t.Fatal(err)
+	}
+	p := buf.Bytes()
+	lsn := len(snapMagic) + 4 + 1 + len(h.Config.Name) + 1 + 1 + 1 + 2 + 1 + 2 + 1 + 8
+	if binary.LittleEndian.Uint64(p[lsn:]) != 17 || binary.LittleEndian.Uint64(p[lsn+8:]) != 20 {
+		t.Fatalf("LSNs not at byte %d: % x", lsn, p[lsn:lsn+16])
+	}
+	binary.LittleEndian.PutUint64(p[lsn+8:], 16)
+	if _, _, err := readInto(asVersion(SnapshotVersion, p[:len(p)-4]), 0); !errors.Is(err, ErrSnapshot) || !strings.Contains(err.Error(), "below its last write") {
+		t.Fatalf("through 16 below lsn 17: %v, want ErrSnapshot", err)
+	}
+}
+
+// SnapshotItems reads a snapshot's header as ReadSnapshot does, in every version it
+// reads, and counts the live items.
+func TestSnapshotItemsCountsLiveItems(t *testing.T) {
+	h, m := snapshotFixture(nil)
+	h.Writers = nil // so that the version 2 bytes need no writer times cut out
+	var buf bytes.Buffer
+	if err := WriteSnapshot(&buf, h, m); err != nil {
+		t.Fatal(err)
+	}
+	p := buf.Bytes()
+	quant := len(snapMagic) + 4 + 1 + len(h.Config.Name) + 1 + 1 + 1 + 2 + 1 + 2
+	through := quant + 1 + 16
+	for _, v := range []struct {
+		version uint32
+		bytes   []byte
+	}{
+		{SnapshotVersion, p},
+		{2, asVersion(2, p[:quant], p[quant+1:through], p[through+8:len(p)-4])},
+	} {
+		if n, err := SnapshotItems(bytes.NewReader(v.bytes)); err != nil || n != 2 {
+			t.Errorf("version %d: %d items, %v; want 2", v.version, n, err)
+		}
+	}
 }
