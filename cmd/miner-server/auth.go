@@ -15,6 +15,7 @@ import (
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/peer"
 
 	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
 )
@@ -75,7 +76,16 @@ type tokenStore struct {
 	reloads   uint64    // reloads after the file changed
 	failures  uint64    // versions of the file that did not load (the previous tokens stay)
 	failed    fileStamp // the version on disk that does not load; zero when it loaded
+
+	// refused counts calls refused since refusedLogged, when the last refusal was
+	// logged (see refuse).
+	refused       uint64
+	refusedLogged time.Time
 }
+
+// refusedLogEvery is the most often a refused call is logged: a client that retries a
+// bad token in a loop writes one line per interval, which counts the others.
+const refusedLogEvery = 10 * time.Second
 
 // unreadable stands for a token file that cannot be stat'ed.
 var unreadable = fileStamp{size: -1}
@@ -241,16 +251,44 @@ func (s *tokenStore) stats() (metrics.ReloadStats, bool) {
 // authenticate is the auth interceptor's function: it requires a known bearer token
 // whose role allows the called method.
 func (s *tokenStore) authenticate(ctx context.Context) (context.Context, error) {
+	method, _ := grpc.Method(ctx)
 	token, err := auth.AuthFromMD(ctx, "bearer")
 	if err != nil {
+		s.refuse(ctx, method, "no bearer token", "")
 		return nil, errUnauthenticated
 	}
 	p, ok := s.lookup(token)
 	if !ok {
+		s.refuse(ctx, method, "unknown token", "")
 		return nil, errUnauthenticated
 	}
-	if method, _ := grpc.Method(ctx); p.role != roleWrite && !readMethods[method] {
+	if p.role != roleWrite && !readMethods[method] {
+		s.refuse(ctx, method, "role read", p.name)
 		return nil, fmt.Errorf("%s (token %q has role read): %w", method, p.name, errPermissionDenied)
 	}
 	return context.WithValue(ctx, principalKey{}, p), nil
+}
+
+// refuse logs a refused call at warn level (method, reason, the token's name when it is
+// known, the peer's address), at most once per refusedLogEvery; the line counts the
+// refusals since the last one logged. The token itself is never logged.
+func (s *tokenStore) refuse(ctx context.Context, method, reason, name string) {
+	s.mu.Lock()
+	s.refused++
+	now := time.Now()
+	if now.Sub(s.refusedLogged) < refusedLogEvery {
+		s.mu.Unlock()
+		return
+	}
+	n := s.refused
+	s.refused, s.refusedLogged = 0, now
+	s.mu.Unlock()
+	attrs := []any{"method", method, "reason", reason, "refused_since_last_line", n}
+	if name != "" {
+		attrs = append(attrs, "token_name", name)
+	}
+	if pr, ok := peer.FromContext(ctx); ok && pr.Addr != nil {
+		attrs = append(attrs, "peer", pr.Addr.String())
+	}
+	s.log.Warn("call refused by authentication", attrs...)
 }

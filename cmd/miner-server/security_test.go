@@ -2,8 +2,10 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -340,5 +342,58 @@ func TestReloadWithConflictingDuplicateKeepsPreviousTokens(t *testing.T) {
 	}
 	if _, ok := s.lookup(other); ok {
 		t.Error("a conflicting file was loaded")
+	}
+}
+
+// A refused call is logged at warn level with its method, the reason, the token's name
+// when known and the peer, never the token; a client retrying a bad token in a loop
+// gets one line per interval, which counts the refusals since the last one.
+func TestRefusedCallsAreLoggedWithoutTheToken(t *testing.T) {
+	const writeTok, readTok = "write-token-0123456789", "read-token-0123456789"
+	var logs bytes.Buffer
+	s, err := newTokenStore("trainer:write:"+writeTok+",viewer:read:"+readTok, "", slog.New(slog.NewJSONHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine, upsert := hardnegv1.MinerService_Mine_FullMethodName, hardnegv1.MinerService_Upsert_FullMethodName
+	lines := func() []map[string]any {
+		var out []map[string]any
+		for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+			if l == "" {
+				continue
+			}
+			var m map[string]any
+			if err := json.Unmarshal([]byte(l), &m); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, m)
+		}
+		return out
+	}
+	for range 3 {
+		if _, err := s.authenticate(callCtx(mine, "stolen-guess-0123456789")); !errors.Is(err, errUnauthenticated) {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.authenticate(callCtx(mine, readTok)); err != nil {
+		t.Fatal(err)
+	}
+	got := lines()
+	if len(got) != 1 || got[0]["level"] != "WARN" || got[0]["reason"] != "unknown token" || got[0]["method"] != mine || got[0]["refused_since_last_line"] != 1.0 {
+		t.Fatalf("after three refusals in a row: %v; want one warning", got)
+	}
+	// The interval has passed: the next refusal is logged with the two it held back.
+	s.mu.Lock()
+	s.refusedLogged = s.refusedLogged.Add(-refusedLogEvery)
+	s.mu.Unlock()
+	if _, err := s.authenticate(callCtx(upsert, readTok)); !errors.Is(err, errPermissionDenied) {
+		t.Fatal(err)
+	}
+	got = lines()
+	if len(got) != 2 || got[1]["reason"] != "role read" || got[1]["token_name"] != "viewer" || got[1]["refused_since_last_line"] != 3.0 {
+		t.Fatalf("after the interval: %v; want a second warning counting 3", got)
+	}
+	if strings.Contains(logs.String(), "stolen-guess") || strings.Contains(logs.String(), readTok) {
+		t.Errorf("a token reached the log: %s", logs.String())
 	}
 }
