@@ -207,6 +207,8 @@ func TestBackupRestoreRoundTripIntoFreshServer(t *testing.T) {
 		{fb, "hardneg_backups_total", []string{"op", "restore", "result", "ok"}, 1},
 		{fb, "hardneg_backups_total", []string{"op", "restore", "result", "error"}, 0},
 		{fb, "hardneg_backup_bytes_total", []string{"op", "restore"}, float64(len(data))},
+		// The restore wrote the collection's snapshot.
+		{fb, "hardneg_snapshots_total", []string{"result", "success"}, 1},
 	} {
 		if got := value(m.fams, m.name, m.labels...); got != m.want {
 			t.Errorf("%s%v = %v, want %v", m.name, m.labels, got, m.want)

@@ -234,6 +234,7 @@ func (db *DB) install(ctx context.Context, c *Collection, cfg engine.Config) err
 	db.mu.Unlock()
 
 	c.mu.RLock()
+	start := time.Now()
 	_, err = db.disk.WriteSnapshot(cfg.Name, lsn, func(w io.Writer) error {
 		if err := c.writeSnapshot(w, db.writerTable(), lsn); err != nil {
 			return err
@@ -242,6 +243,9 @@ func (db *DB) install(ctx context.Context, c *Collection, cfg engine.Config) err
 	})
 	c.mu.RUnlock()
 	c.writeMu.Unlock()
+	if err == nil || ctx.Err() == nil { // one cut short by ctx is no failure (snapshotAndPruneLocked)
+		db.snapStats.record(time.Since(start), err)
+	}
 	if err != nil {
 		db.snapMu.Unlock()
 		derr := db.DeleteCollection(cfg.Name)
