@@ -1,11 +1,11 @@
 package main
 
 import (
-	"encoding/binary"
 	"fmt"
 	"math"
 
 	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
+	"github.com/hardneg/hardneg/internal/binfmt"
 	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/mining"
 	"github.com/hardneg/hardneg/internal/validate"
@@ -13,21 +13,10 @@ import (
 )
 
 // decodeF32 decodes little-endian float32 bytes.
-func decodeF32(b []byte) []float32 {
-	out := make([]float32, len(b)/4)
-	for i := range out {
-		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-	}
-	return out
-}
+func decodeF32(b []byte) []float32 { return binfmt.DecodeFloats(b) }
 
 // encodeF32 appends vs as little-endian float32 bytes to dst.
-func encodeF32(dst []byte, vs []float32) []byte {
-	for _, v := range vs {
-		dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(v))
-	}
-	return dst
-}
+func encodeF32(dst []byte, vs []float32) []byte { return binfmt.AppendFloats(dst, vs) }
 
 // fromItemBatch converts an ItemBatch for a collection of dimension dim. field is the
 // batch's path in the request.

@@ -12,6 +12,8 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
+	"slices"
+	"unsafe"
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -172,10 +174,39 @@ func AppendStrings(b []byte, ss []string) []byte {
 
 // AppendFloats appends v as little-endian float32 bits.
 func AppendFloats(b []byte, v []float32) []byte {
-	b = append(b, make([]byte, 4*len(v))...)
-	out := b[len(b)-4*len(v):]
+	n := len(b)
+	b = slices.Grow(b, 4*len(v))[:n+4*len(v)]
+	out := b[n:]
+	if nativeLittle && len(v) > 0 {
+		copy(out, unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), len(out)))
+		return b
+	}
 	for i, x := range v {
 		binary.LittleEndian.PutUint32(out[4*i:], math.Float32bits(x))
 	}
 	return b
 }
+
+// DecodeFloats returns the float32 values of b, little-endian bits, 4 bytes each (a
+// trailing partial value is ignored).
+func DecodeFloats(b []byte) []float32 {
+	out := make([]float32, len(b)/4)
+	getFloats(out, b)
+	return out
+}
+
+// getFloats sets dst from the little-endian float32 bits in src (4·len(dst) bytes).
+func getFloats(dst []float32, src []byte) {
+	if nativeLittle && len(dst) > 0 {
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(&dst[0])), 4*len(dst)), src[:4*len(dst)])
+		return
+	}
+	for i := range dst {
+		dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(src[4*i:]))
+	}
+}
+
+// nativeLittle reports whether this machine stores numbers little-endian: then a
+// []float32 and its encoding share one byte layout, and a copy converts (the bits, NaN
+// payloads included, are the same either way).
+var nativeLittle = binary.NativeEndian.Uint16([]byte{1, 0}) == 1

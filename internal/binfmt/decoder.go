@@ -165,9 +165,7 @@ func (d *Decoder) Floats(n int, what string) []float32 {
 		return nil
 	}
 	out := make([]float32, n)
-	for i := range out {
-		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(d.b[4*i:]))
-	}
+	getFloats(out, d.b)
 	d.b = d.b[4*n:]
 	return out
 }

@@ -59,48 +59,55 @@ const MaxNorm = 1e9
 // non-zero norm under cosine and a norm of at most MaxNorm under dot and L2. It returns
 // a description of the problem, or "".
 func CheckVector(v []float32, dim int, m Metric) string {
+	_, msg := checkVector(v, dim, m)
+	return msg
+}
+
+// checkVector is CheckVector that also returns v's norm (vec.Norm) when v passes. One
+// pass over v checks both: a NaN or infinite value makes the float64 sum of squares NaN
+// or infinite, and float32 squares cannot overflow it, so the values are looked at one
+// by one only to name the bad one.
+func checkVector(v []float32, dim int, m Metric) (float64, string) {
 	if len(v) != dim {
-		return fmt.Sprintf("has %d floats; the collection's dimension is %d", len(v), dim)
-	}
-	for j, x := range v {
-		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-			return fmt.Sprintf("value %d is %v; vectors must be finite", j, x)
-		}
+		return 0, fmt.Sprintf("has %d floats; the collection's dimension is %d", len(v), dim)
 	}
 	n := vec.Norm(v)
+	if math.IsNaN(n) || math.IsInf(n, 0) {
+		for j, x := range v {
+			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+				return 0, fmt.Sprintf("value %d is %v; vectors must be finite", j, x)
+			}
+		}
+	}
 	switch {
 	case m == Cosine && n == 0:
-		return "is a zero vector, which has no direction under cosine"
+		return 0, "is a zero vector, which has no direction under cosine"
 	case m != Cosine && n > MaxNorm:
-		return fmt.Sprintf("has norm %.3g; under %s the norm must be at most %.0e so that scores stay finite", n, m, float64(MaxNorm))
+		return 0, fmt.Sprintf("has norm %.3g; under %s the norm must be at most %.0e so that scores stay finite", n, m, float64(MaxNorm))
 	}
-	return ""
+	return n, ""
 }
 
 // PrepareVector checks v like CheckVector and, under cosine, normalises it in place. It
 // returns a description of the problem, or "".
 func PrepareVector(v []float32, dim int, m Metric) string {
-	if msg := CheckVector(v, dim, m); msg != "" {
+	n, msg := checkVector(v, dim, m)
+	if msg != "" {
 		return msg
 	}
-	if m == Cosine && !normalized(v) {
+	if m == Cosine && !normalized(v, n) {
 		return "cannot be normalised to a finite unit vector"
 	}
 	return ""
 }
 
-// normalized normalises v in place and reports whether the result is a finite vector of
-// unit length (to float32 rounding).
-func normalized(v []float32) bool {
-	if !vec.Normalize(v) {
-		return false
-	}
-	for _, x := range v {
-		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-			return false
-		}
-	}
-	return math.Abs(vec.Norm(v)-1) <= 1e-5
+// normalized normalises v, whose norm is n, in place (vec.NormalizeBy) and reports
+// whether the result is a finite vector of unit length (to float32 rounding): the sum
+// of squares NormalizeBy returns is finite exactly when every value is, and its root
+// is the result's norm.
+func normalized(v []float32, n float64) bool {
+	s, ok := vec.NormalizeBy(v, n)
+	return ok && !math.IsNaN(s) && !math.IsInf(s, 0) && math.Abs(math.Sqrt(s)-1) <= 1e-5
 }
 
 // ValidateBatch checks a batch against a collection's dimension and metric and, under

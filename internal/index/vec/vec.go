@@ -26,12 +26,21 @@ func Norm(a []float32) float64 {
 // tiny norms (whose reciprocal overflows float32, down to the smallest subnormal) and
 // huge ones (whose reciprocal is subnormal) still give a finite unit vector.
 func Normalize(a []float32) bool {
-	n := Norm(a)
+	_, ok := NormalizeBy(a, Norm(a))
+	return ok
+}
+
+// NormalizeBy is Normalize with a's norm n (Norm(a)) already known. It also returns
+// the float64 sum of the squares of the scaled values, in order (Norm of the result,
+// squared), which is finite exactly when every scaled value is.
+func NormalizeBy(a []float32, n float64) (sumSq float64, ok bool) {
 	if n == 0 || math.IsInf(n, 0) || math.IsNaN(n) {
-		return false
+		return 0, false
 	}
 	for i := range a {
-		a[i] = float32(float64(a[i]) / n)
+		x := float32(float64(a[i]) / n)
+		a[i] = x
+		sumSq += float64(x) * float64(x)
 	}
-	return true
+	return sumSq, true
 }
