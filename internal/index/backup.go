@@ -228,7 +228,7 @@ func (db *DB) install(ctx context.Context, c *Collection, cfg engine.Config) err
 		return err
 	}
 	c.mu.Lock()
-	c.createLSN, c.lastSeq, c.snapshotAt, c.loggedBytes = lsn, lsn, time.Now(), 0
+	c.createLSN, c.lastSeq, c.through, c.snapshotAt, c.loggedBytes = lsn, lsn, lsn, time.Now(), 0
 	c.mu.Unlock()
 	db.collections[cfg.Name] = c
 	db.mu.Unlock()

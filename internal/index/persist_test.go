@@ -636,3 +636,114 @@ func TestIdleCollectionDoesNotHoldTheLog(t *testing.T) {
 		t.Errorf("after a restart idle misses %v of its items, or item 7 changed", missing)
 	}
 }
+
+// After a start with Salvage that lost the log's last segments, the log goes on past
+// every LSN a snapshot speaks of (padLog): a collection's snapshot that is complete
+// through a later LSN than the log now ends at must not see its LSNs handed out again,
+// or the next start would be refused (the snapshot covering more than the log holds)
+// or, once the log had grown past it, the pruning would trust the snapshot and drop
+// the collection's writes made after the salvaged start.
+func TestSalvagedStartPadsPastSnapshotsThrough(t *testing.T) {
+	for _, grow := range []bool{false, true} {
+		t.Run(fmt.Sprintf("grown past it %v", grow), func(t *testing.T) {
+			dir := t.TempDir()
+			opts := Options{Dir: dir, SegmentBytes: 16 << 10}
+			db := openDB(t, opts)
+			r := rand.New(rand.NewPCG(1, 2))
+			for _, n := range []string{"x", "y"} {
+				if _, err := db.create(engine.Config{Name: n, Dim: 8, Metric: engine.L2}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := db.Upsert("x", randBatch(r, "x0-", 10, 8), "items"); err != nil {
+				t.Fatal(err)
+			}
+			for i := range 60 {
+				if _, err := db.Upsert("y", randBatch(r, "y"+strconv.Itoa(i)+"-", 20, 8), "items"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// x's snapshot is complete through the log's end, far past its last write.
+			if _, err := db.Snapshot(context.Background(), "x"); err != nil {
+				t.Fatal(err)
+			}
+			through := db.wal.LastLSN()
+			closeDB(t, db)
+			// Lose the last two log segments: the log ends below x's Through.
+			segs, _ := filepath.Glob(filepath.Join(dir, "wal", "*"))
+			segs = slices.DeleteFunc(segs, func(p string) bool { fi, _ := os.Stat(p); return fi.IsDir() })
+			slices.Sort(segs)
+			for _, p := range segs[len(segs)-2:] {
+				if err := os.Remove(p); err != nil {
+					t.Fatal(err)
+				}
+			}
+			db = openDB(t, Options{Dir: dir, SegmentBytes: 16 << 10, Salvage: true})
+			if _, err := db.Upsert("x", randBatch(r, "x1-", 10, 8), "items"); err != nil {
+				t.Fatal(err)
+			}
+			if lsn := db.wal.LastLSN(); lsn <= through {
+				t.Fatalf("the write after the salvaged start took lsn %d, at or below x's snapshot's %d", lsn, through)
+			}
+			for i := 0; grow && db.wal.LastLSN() <= through+5; i++ {
+				if _, err := db.Upsert("y", randBatch(r, "yz"+strconv.Itoa(i)+"-", 20, 8), "items"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for range 2 { // y twice, so the pruning moves past y's older snapshot
+				if _, err := db.Upsert("y", randBatch(r, "yy-", 20, 8), "items"); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := db.Snapshot(context.Background(), "y"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			closeDB(t, db)
+			db = openDB(t, Options{Dir: dir, SegmentBytes: 16 << 10}) // no Salvage
+			defer closeDB(t, db)
+			c, _ := db.lookup("x")
+			if _, missing := c.Get([]string{"x1-0"}, false); len(missing) > 0 {
+				t.Error("x lost the write acknowledged after the salvaged start")
+			}
+		})
+	}
+}
+
+// A server that receives no writes takes no snapshots, however much log an idle
+// collection holds back (holdsLogBack: a new snapshot would reach no further).
+func TestQuietServerTakesNoSnapshots(t *testing.T) {
+	t.Parallel()
+	db := openDB(t, Options{Dir: t.TempDir(), SegmentBytes: 64 << 10, SnapshotBytes: 128 << 10})
+	defer closeDB(t, db)
+	r := rand.New(rand.NewPCG(5, 5))
+	for _, name := range []string{"busy", "idle"} {
+		if _, err := db.create(engine.Config{Name: name, Dim: 32, Metric: engine.Cosine}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Upsert("idle", randBatch(r, "i", 50, 32), "items"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Snapshot(context.Background(), "idle"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 25 {
+		if _, err := db.Upsert("busy", randBatch(r, "b"+strconv.Itoa(i)+"-", 150, 32), "items"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Snapshot(context.Background(), "busy"); err != nil {
+		t.Fatal(err)
+	}
+	taken := func() uint64 {
+		db.snapStats.mu.Lock()
+		defer db.snapStats.mu.Unlock()
+		return db.snapStats.taken
+	}
+	time.Sleep(2500 * time.Millisecond) // the snapshot loop checks every second
+	before := taken()
+	time.Sleep(4 * time.Second) // nothing is written
+	if n := taken() - before; n > 0 {
+		t.Errorf("a server that receives no writes took %d snapshots in 4 s", n)
+	}
+}

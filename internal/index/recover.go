@@ -148,9 +148,15 @@ func (db *DB) setAsideRejected() error {
 // newest LSN a loaded snapshot covers, so that new writes get LSNs above it. Only a
 // salvaged start (see checkCoverage) gets here with a log shorter than a snapshot.
 func (db *DB) padLog() error {
+	// Past every LSN the snapshots speak of: a collection's last write, the LSN its
+	// snapshot is complete through (which the log's pruning trusts), and the writers'
+	// positions (which replay compares LSNs with).
 	var newest uint64
 	for _, c := range db.collections {
-		newest = max(newest, c.lastSeq)
+		newest = max(newest, c.lastSeq, c.through)
+	}
+	for _, w := range db.writers {
+		newest = max(newest, w.LSN)
 	}
 	n := 0
 	for db.wal.LastLSN() < newest {
@@ -222,14 +228,18 @@ func (db *DB) replayRecord(lsn uint64, p []byte) error {
 	if err != nil {
 		return fmt.Errorf("log record %d: %w", lsn, err)
 	}
-	if r.Op == storage.OpStream {
-		// A record newer than the writer's known position moves it (see loadSnapshots
-		// on why by LSN); its time is not logged, so settleWriters sets it.
+	c := db.collections[r.Name]
+	// A record newer than the writer's known position moves it (see loadSnapshots on
+	// why by LSN); its time is not logged, so settleWriters sets it. A record that its
+	// collection's snapshot holds is left alone: that snapshot's writer table was taken
+	// after it, so a writer missing there was forgotten on purpose (WriterTTL), and
+	// bringing it back would turn the sequence 1 it was told to start again at into a
+	// duplicate.
+	if r.Op == storage.OpStream && (c == nil || lsn > c.lastSeq) {
 		if w, ok := db.writers[r.Writer]; !ok || lsn > w.LSN {
 			db.writers[r.Writer] = storage.WriterState{Seq: r.Seq, LSN: lsn}
 		}
 	}
-	c := db.collections[r.Name]
 	switch r.Op {
 	case storage.OpCreate:
 		if c != nil && c.createLSN >= lsn {
@@ -292,9 +302,8 @@ func (db *DB) replayRecord(lsn uint64, p []byte) error {
 // record, which holds none) counts as written now, so it lives a full WriterTTL from
 // the upgrade or restart; then the expired ones are forgotten (a snapshot of one
 // collection can still hold a writer that a newer snapshot of another had forgotten).
-// A forgotten writer whose batches the log still holds is remembered again this way
-// until the log is truncated past them; the newest position of a writer started again
-// always wins (by LSN), so that costs memory for a while, never a batch.
+// The log's records of a forgotten writer do not bring it back when their collection's
+// snapshot holds them (replayRecord); ones it does not hold do, as written now.
 func (db *DB) settleWriters(now time.Time) {
 	db.writersMu.Lock()
 	defer db.writersMu.Unlock()

@@ -25,7 +25,7 @@ import (
 // graph's node flags (checkGraph), or takes every dead slot when there is no graph,
 // so they are reused after a restart as before it.
 //
-// Files are <collection>.<covered LSN, 20 digits>.snap in the snapshots directory
+// Files are <collection>.<LSN complete through, 20 digits>.snap in the snapshots directory
 // (storage.Dir: naming, listing, atomic writes, removal). The newest snapKeep of each
 // collection are kept, so a snapshot that fails to verify falls back to the previous
 // one; the WAL keeps every record above the older one.
@@ -398,20 +398,24 @@ func (db *DB) snapshotIfChangedLocked(ctx context.Context, name string) (bool, e
 // snapshotCheck is how often the background snapshotter looks at the collections.
 const snapshotCheck = time.Second
 
-// holdsLogBack reports whether c, unchanged since its last snapshot (logged is 0), is
-// the collection whose oldest kept snapshot keeps the log from being truncated (see
-// pruneLocked) while the log has grown past what would make a changed collection of
-// c's size due: SnapshotBytes, and a quarter of its vector memory. A new snapshot of it
+// holdsLogBack reports whether c is the collection whose oldest kept snapshot (or
+// creation) keeps the log from being truncated (see pruneLocked) while the log has
+// grown past what would make a changed collection of c's size due: SnapshotBytes, and
+// a quarter of its vector memory; and a new snapshot would reach further (through, the
+// LSN its newest snapshot is complete through, is below the log's end). A new snapshot
 // is complete through the log's end (storage.SnapshotHeader.Through) and lets the log
-// go, where an idle collection would otherwise hold every later write of the others.
-// With snapKeep snapshots kept it takes two such snapshots the first time, then one
-// per that much log.
-func (db *DB) holdsLogBack(c *Collection, logged, size int64) bool {
-	if logged != 0 || db.opts.SnapshotBytes < 0 {
+// go, where an idle collection, or one with a few writes under -snapshot-interval off,
+// would otherwise hold every later write of the others. As snapKeep snapshots are kept,
+// it takes two of them for the log to move.
+func (db *DB) holdsLogBack(c *Collection, through uint64, size int64) bool {
+	if db.opts.SnapshotBytes < 0 {
 		return false
 	}
 	if l := db.logLimiter.Load(); l == nil || *l != c.name {
 		return false
+	}
+	if through >= db.wal.LastLSN() {
+		return false // nothing was logged since its newest snapshot: one more moves nothing
 	}
 	return db.disk.LogBytes() >= max(db.opts.SnapshotBytes, size/4)
 }
@@ -435,11 +439,11 @@ func (db *DB) snapshotLoop() {
 		}
 		for _, c := range db.list() {
 			c.mu.RLock()
-			logged, at, size := c.loggedBytes, c.snapshotAt, int64(len(c.slots))*int64(c.dim)*4
+			logged, at, size, through := c.loggedBytes, c.snapshotAt, int64(len(c.slots))*int64(c.dim)*4, max(c.through, c.createLSN)
 			c.mu.RUnlock()
 			due := (db.opts.SnapshotBytes >= 0 && logged >= db.opts.SnapshotBytes && logged >= size/4) ||
 				(db.opts.SnapshotInterval >= 0 && logged > 0 && time.Since(at) >= db.opts.SnapshotInterval) ||
-				db.holdsLogBack(c, logged, size)
+				db.holdsLogBack(c, through, size)
 			if !due {
 				continue
 			}

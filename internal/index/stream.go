@@ -65,13 +65,17 @@ func (db *DB) StreamAppend(writer string, seq uint64, name string, b *engine.Bat
 		// holds the writer's position.
 		db.writersMu.Lock()
 		db.writers[writer] = storage.WriterState{Seq: seq, LSN: lsn, Unix: now.Unix()}
-		if last.Seq == 0 && now.Sub(db.writersSwept) >= writerSweepEvery {
-			db.expireWritersLocked(now)
-		}
 		db.writersMu.Unlock()
 	})
 	if err != nil {
 		return engine.StreamResult{}, err
+	}
+	if last.Seq == 0 { // a new writer sweeps the table now and then, outside the collection's lock
+		db.writersMu.Lock()
+		if now.Sub(db.writersSwept) >= writerSweepEvery {
+			db.expireWritersLocked(now)
+		}
+		db.writersMu.Unlock()
 	}
 	res.LSN = lsn
 	return res, nil

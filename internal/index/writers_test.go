@@ -91,11 +91,11 @@ func TestStreamWritersExpire(t *testing.T) {
 
 	// At recovery b's snapshot holds "old" at 2 (its first run) and a's at 1 (started
 	// again): the position logged last wins, whatever the sequence. "recent" is in
-	// neither snapshot, but the log still holds its batch: it is remembered again,
-	// as written at the restart.
+	// neither snapshot, and the log's batch of it is one a's snapshot holds: it stays
+	// forgotten.
 	clock = t0.Add(100 * time.Minute)
 	db = open(time.Hour)
-	want("after a restart", map[string]uint64{"old": 1, "recent": 1, "new": 1}, 0)
+	want("after a restart", map[string]uint64{"old": 1, "recent": 0, "new": 1}, 0)
 	if res, err := stream("old", 2, "a"); err != nil || res.Duplicate {
 		t.Fatalf("old's next batch after the restart: %+v, %v; want it applied", res, err)
 	}
@@ -109,7 +109,7 @@ func TestStreamWritersExpire(t *testing.T) {
 	// At 130 minutes "new" (61) is past the TTL: recovery forgets it; "old" (100) stays.
 	clock = t0.Add(130 * time.Minute)
 	db = open(time.Hour)
-	want("after a restart past new's TTL", map[string]uint64{"old": 2, "new": 0, "recent": 1}, 1)
+	want("after a restart past new's TTL", map[string]uint64{"old": 2, "new": 0, "recent": 0}, 1)
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func TestStreamWritersExpire(t *testing.T) {
 	if _, err := db.Snapshot(context.Background(), "a"); err != nil {
 		t.Fatal(err)
 	}
-	want("with WriterTTL -1", map[string]uint64{"old": 2, "other": 1, "recent": 1, "new": 1}, 0)
+	want("with WriterTTL -1", map[string]uint64{"old": 2, "other": 1, "recent": 0, "new": 1}, 0)
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -134,4 +134,62 @@ func countZero(m map[string]uint64) int {
 		}
 	}
 	return n
+}
+
+// A writer forgotten after its TTL is told to start again at sequence 1. A restart
+// before the client does so must not bring its old position back from the log's
+// records of it (which its collection's snapshot holds): the batch it then sends at
+// sequence 1 is applied, not dropped as a duplicate.
+func TestForgottenWriterStaysForgottenAcrossARestart(t *testing.T) {
+	dir := t.TempDir()
+	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	clock := t0
+	open := func() *DB {
+		t.Helper()
+		db, err := Lock(Options{Dir: dir, WriterTTL: time.Hour, SnapshotBytes: -1, SnapshotInterval: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.now = func() time.Time { return clock }
+		if err := db.Recover(); err != nil {
+			db.Close()
+			t.Fatal(err)
+		}
+		return db
+	}
+	db := open()
+	if _, err := db.CreateCollection(engine.Config{Name: "a", Dim: 2, Metric: engine.Cosine}); err != nil {
+		t.Fatal(err)
+	}
+	send := func(seq uint64, id string) (engine.StreamResult, error) {
+		return db.StreamBatch(context.Background(), "w", seq, "a", &engine.Batch{IDs: []string{id}, Vectors: []float32{1, 0}}, nil)
+	}
+	for seq, id := range []string{"x1", "x2"} {
+		if _, err := send(uint64(seq+1), id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock = t0.Add(2 * time.Hour)
+	if _, err := db.Snapshot(context.Background(), "a"); err != nil { // forgets w
+		t.Fatal(err)
+	}
+	if _, err := send(3, "x3"); !errors.Is(err, engine.ErrSequenceGap) {
+		t.Fatalf("resuming the forgotten writer: %v, want a gap", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = open() // the log still holds batches 1 and 2
+	defer db.Close()
+	if got := db.WriterSequence("w"); got != 0 {
+		t.Fatalf("after a restart the forgotten writer is back at %d", got)
+	}
+	res, err := send(1, "new")
+	if err != nil || res.Duplicate {
+		t.Fatalf("sequence 1 after the restart: %+v, %v; want it applied", res, err)
+	}
+	c, _ := db.lookup("a")
+	if _, missing := c.Get([]string{"new"}, false); len(missing) > 0 {
+		t.Error("the batch sent at sequence 1 was not applied")
+	}
 }
