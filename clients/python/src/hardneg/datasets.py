@@ -602,6 +602,11 @@ _NEAR_DUPLICATE_FIELDS = (
 # --- the drop-in ---------------------------------------------------------------------------
 
 
+# Rows per batch of the corpus upload: 4,096 × 384-d float32 is 6 MiB, so the four
+# batches in flight stay far below the server's message limit.
+_UPLOAD_ROWS = 4096
+
+
 def mine_hard_negatives(
     dataset: Any,
     model: Embedder,
@@ -969,9 +974,16 @@ def mine_hard_negatives(
         params = IndexParams(exact_threshold=EXACT_ONLY) if exact else None
         client.create_collection(name, dim, metric, index_params=params)
         try:
-            # One upload, in order: items get their slots in corpus order, and score ties
-            # are broken by slot, so the same input gives the same rows.
-            client.upsert(name, [text_id[t] for t in texts], corpus_emb)
+            # One stream, in order: items get their slots in corpus order, and score ties
+            # are broken by slot, so the same input gives the same rows; with several
+            # batches in flight the server applies one while the client encodes the
+            # next. The writer id is new for every job, even one into a collection
+            # name used before (a used one would see its batches dropped as
+            # duplicates); the server forgets it after its -stream-writer-ttl.
+            ids = [text_id[t] for t in texts]
+            client.ingest(name, ((ids[i : i + _UPLOAD_ROWS], corpus_emb[i : i + _UPLOAD_ROWS])
+                                 for i in range(0, len(ids), _UPLOAD_ROWS)),
+                          writer_id=f"hardneg-mine-upload-{uuid.uuid4().hex}", window=4)
             def mine_part(start: int) -> MineResult:
                 batch = anchors[start : start + mine_batch_size]
                 return client.mine(name, anchor_vectors=anchor_emb[start : start + len(batch)],
