@@ -233,7 +233,12 @@ def _columns(dataset: Any) -> tuple[dict[str, list[Any]], bool]:
     # A datasets.Dataset can only exist if its (slow to import) package is loaded.
     ds_module = sys.modules.get("datasets")
     if ds_module is not None and isinstance(dataset, ds_module.Dataset):
-        return {c: list(dataset[c]) for c in dataset.column_names}, True
+        # One slice of every row as Python lists (in the dataset's order, whatever its
+        # format): column by column iteration reads the rows one at a time, about 100×
+        # slower (0.18 s against 1.4 ms for 10,000 rows of two columns).
+        with dataset.formatted_as(None):
+            rows = dataset[:]
+        return {c: list(rows[c]) for c in dataset.column_names}, True
     if isinstance(dataset, Mapping):
         cols: dict[str, list[Any]] = {}
         for k, v in dataset.items():
