@@ -399,15 +399,18 @@ func (db *DB) snapshotIfChangedLocked(ctx context.Context, name string) (bool, e
 const snapshotCheck = time.Second
 
 // holdsLogBack reports whether c is the collection whose oldest kept snapshot (or
-// creation) keeps the log from being truncated (see pruneLocked) while the log has
-// grown past what would make a changed collection of c's size due: SnapshotBytes, and
-// a quarter of its vector memory; and a new snapshot would reach further (through, the
-// LSN its newest snapshot is complete through, is below the log's end). A new snapshot
-// is complete through the log's end (storage.SnapshotHeader.Through) and lets the log
-// go, where an idle collection, or one with a few writes under -snapshot-interval off,
-// would otherwise hold every later write of the others. As snapKeep snapshots are kept,
-// it takes two of them for the log to move.
-func (db *DB) holdsLogBack(c *Collection, through uint64, size int64) bool {
+// creation) keeps the log from being truncated (see pruneLocked), and a new snapshot
+// would reach further (through, the LSN its newest snapshot is complete through, is
+// below the log's end), while the log has grown past SnapshotBytes, c's vector memory
+// (size) and a quarter of every collection's (total). A new snapshot is complete
+// through the log's end (storage.SnapshotHeader.Through) and lets the log go, where an
+// idle collection, or one with a few writes under -snapshot-interval off, would
+// otherwise hold every later write of the others. As snapKeep snapshots are kept, it
+// takes two of them for the log to move: the thresholds bound what that costs, two
+// rewrites of c per its size of log (not a quarter of it, as for a collection's own
+// writes: the log it holds back is read at a restart, mostly skipped, not re-applied),
+// and with many idle collections a log of a quarter of all the data between rounds.
+func (db *DB) holdsLogBack(c *Collection, through uint64, size, total int64) bool {
 	if db.opts.SnapshotBytes < 0 {
 		return false
 	}
@@ -417,7 +420,7 @@ func (db *DB) holdsLogBack(c *Collection, through uint64, size int64) bool {
 	if through >= db.wal.LastLSN() {
 		return false // nothing was logged since its newest snapshot: one more moves nothing
 	}
-	return db.disk.LogBytes() >= max(db.opts.SnapshotBytes, size/4)
+	return db.disk.LogBytes() >= max(db.opts.SnapshotBytes, size, total/4)
 }
 
 // snapshotLoop snapshots collections whose log volume or age since their last
@@ -437,13 +440,20 @@ func (db *DB) snapshotLoop() {
 			return
 		case <-t.C:
 		}
-		for _, c := range db.list() {
+		cols := db.list()
+		var total int64 // every collection's vector memory
+		for _, c := range cols {
+			c.mu.RLock()
+			total += int64(len(c.slots)) * int64(c.dim) * 4
+			c.mu.RUnlock()
+		}
+		for _, c := range cols {
 			c.mu.RLock()
 			logged, at, size, through := c.loggedBytes, c.snapshotAt, int64(len(c.slots))*int64(c.dim)*4, max(c.through, c.createLSN)
 			c.mu.RUnlock()
 			due := (db.opts.SnapshotBytes >= 0 && logged >= db.opts.SnapshotBytes && logged >= size/4) ||
 				(db.opts.SnapshotInterval >= 0 && logged > 0 && time.Since(at) >= db.opts.SnapshotInterval) ||
-				db.holdsLogBack(c, through, size)
+				db.holdsLogBack(c, through, size, total)
 			if !due {
 				continue
 			}
