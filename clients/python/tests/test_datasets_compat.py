@@ -322,3 +322,16 @@ def test_bad_inputs_raise_what_sentence_transformers_raises(model: Any, client: 
     assert type(our_error.value) is st_error.type or isinstance(our_error.value, st_error.type), (
         st_error.value, our_error.value)
     assert st_error.type in (ValueError, TypeError)
+
+
+def test_dataset_views_and_transforms(model: Any, client: hardneg.Client) -> None:
+    # A shuffled selection (an indices mapping over the table) is read in its own order,
+    # as sentence-transformers reads it.
+    view = _ds(PAIRS).shuffle(seed=3).select(range(len(PAIRS) - 2))
+    st, ours = _both(model, client, view)
+    _assert_same(st, ours)
+    # A transform the caller set is honoured: the same rows as for the transformed texts.
+    upper = _ds(PAIRS).with_transform(lambda b: {k: [x.upper() for x in v] for k, v in b.items()})
+    got = mine_hard_negatives(upper, model, verbose=False, client=client)
+    want = mine_hard_negatives(_ds([(a.upper(), p.upper()) for a, p in PAIRS]), model, verbose=False, client=client)
+    assert got.to_dict() == want.to_dict()
