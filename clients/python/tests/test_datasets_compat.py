@@ -335,3 +335,9 @@ def test_dataset_views_and_transforms(model: Any, client: hardneg.Client) -> Non
     got = mine_hard_negatives(upper, model, verbose=False, client=client)
     want = mine_hard_negatives(_ds([(a.upper(), p.upper()) for a, p in PAIRS]), model, verbose=False, client=client)
     assert got.to_dict() == want.to_dict()
+    # A format that shows only some columns still gives every column to the job.
+    some = _ds(PAIRS)
+    some.set_format(type=None, columns=["query"])
+    got = mine_hard_negatives(some, model, verbose=False, client=client)
+    assert got.to_dict() == mine_hard_negatives(_ds(PAIRS), model, verbose=False, client=client).to_dict()
+    assert some.format["columns"] == ["query"]  # left as the caller set it

@@ -238,7 +238,8 @@ def _columns(dataset: Any) -> tuple[dict[str, list[Any]], bool]:
         # about 100× slower (0.18 s against 1.4 ms for 10,000 rows of two columns). A
         # format or transform the caller set is honoured by reading columns as before.
         if dataset.format.get("type") is None:
-            rows = dataset[:]
+            with dataset.formatted_as(None):  # every column, if set_format chose some
+                rows = dataset[:]
             return {c: list(rows[c]) for c in dataset.column_names}, True
         return {c: list(dataset[c]) for c in dataset.column_names}, True
     if isinstance(dataset, Mapping):
@@ -728,8 +729,11 @@ def mine_hard_negatives(
             :func:`anchor_key`; needs ``collection`` and ``keep_collection=True`` so that
             later Mine calls on that collection leave them out.
         client: a connected :class:`hardneg.Client` (two Mine requests are in flight at
-            a time, from two threads; one under ``rotate`` or ``max_exposures``). None
-            starts a private
+            a time, from two threads; one under ``rotate`` or ``max_exposures``). The
+            corpus goes up over one ``UpsertStream`` with a writer id of its own, so a
+            job leaves one stream writer on that server: forgotten after its
+            ``-stream-writer-ttl`` (a week) on the embedded storage, kept as one small
+            object under ``-backend weaviate``. None starts a private
             ``miner-server`` (the one bundled with platform wheels,
             ``$HARDNEG_SERVER_BIN``, or ``miner-server`` on PATH) on a temporary
             directory and stops it afterwards.
