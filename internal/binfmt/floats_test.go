@@ -3,6 +3,7 @@ package binfmt
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -11,6 +12,16 @@ import (
 // The float encodings equal the portable one, value by value, bits included (NaN
 // payloads, negative zero, subnormals), whichever path this machine takes.
 func TestFloatsEncodeLittleEndianBits(t *testing.T) {
+	for _, native := range []bool{nativeLittle, false} {
+		t.Run(fmt.Sprintf("copy %v", native), func(t *testing.T) {
+			defer func(was bool) { nativeLittle = was }(nativeLittle)
+			nativeLittle = native // false: the value-by-value path a big-endian machine takes
+			checkFloatEncoding(t)
+		})
+	}
+}
+
+func checkFloatEncoding(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	v := []float32{0, float32(math.Copysign(0, -1)), math.Float32frombits(0x7fc00001), math.Float32frombits(0xffa00000), float32(math.Inf(-1)), math.SmallestNonzeroFloat32}
 	for range 1000 {
