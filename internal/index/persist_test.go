@@ -569,18 +569,11 @@ func TestSnapshotChanged(t *testing.T) {
 	sameState(t, stateOf(t, db), want)
 }
 
-// TestIdleCollectionDoesNotHoldTheLog: a collection without writes (one never written,
-// one written once and snapshotted) must not keep the write-ahead log from being
-// truncated while another collection is written: the background snapshots take them
-// again, complete through the log's end, once the log has grown past SnapshotBytes,
-// and a restart finds every collection whole although the log no longer reaches back
-// to their writes.
-func TestIdleCollectionDoesNotHoldTheLog(t *testing.T) {
-	dir := t.TempDir()
-	opts := Options{Dir: dir, SegmentBytes: 64 << 10, SnapshotBytes: 128 << 10}
-	db := openDB(t, opts)
-	r := rand.New(rand.NewPCG(5, 5))
-	for _, name := range []string{"busy", "idle", "empty"} {
+// busyAndIdle creates the cosine collections "busy", "idle" and more (32-d), writes 50
+// items to idle and snapshots it; it returns idle's batch.
+func busyAndIdle(t *testing.T, db *DB, r *rand.Rand, more ...string) *engine.Batch {
+	t.Helper()
+	for _, name := range append([]string{"busy", "idle"}, more...) {
 		if _, err := db.create(engine.Config{Name: name, Dim: 32, Metric: engine.Cosine}); err != nil {
 			t.Fatal(err)
 		}
@@ -592,6 +585,21 @@ func TestIdleCollectionDoesNotHoldTheLog(t *testing.T) {
 	if _, err := db.Snapshot(context.Background(), "idle"); err != nil {
 		t.Fatal(err)
 	}
+	return idle
+}
+
+// TestIdleCollectionDoesNotHoldTheLog: a collection without writes (one never written,
+// one written once and snapshotted) must not keep the write-ahead log from being
+// truncated while another collection is written: the background snapshots take them
+// again, complete through the log's end, once the log has grown past SnapshotBytes,
+// and a restart finds every collection whole although the log no longer reaches back
+// to their writes.
+func TestIdleCollectionDoesNotHoldTheLog(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{Dir: dir, SegmentBytes: 64 << 10, SnapshotBytes: 128 << 10}
+	db := openDB(t, opts)
+	r := rand.New(rand.NewPCG(5, 5))
+	idle := busyAndIdle(t, db, r, "empty")
 	// 1.2 MiB of batches into busy, 20 KiB each; the background snapshotter runs
 	// meanwhile (it checks every second).
 	deadline := time.Now().Add(60 * time.Second)
@@ -716,17 +724,7 @@ func TestQuietServerTakesNoSnapshots(t *testing.T) {
 	db := openDB(t, Options{Dir: t.TempDir(), SegmentBytes: 64 << 10, SnapshotBytes: 128 << 10})
 	defer closeDB(t, db)
 	r := rand.New(rand.NewPCG(5, 5))
-	for _, name := range []string{"busy", "idle"} {
-		if _, err := db.create(engine.Config{Name: name, Dim: 32, Metric: engine.Cosine}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := db.Upsert("idle", randBatch(r, "i", 50, 32), "items"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Snapshot(context.Background(), "idle"); err != nil {
-		t.Fatal(err)
-	}
+	busyAndIdle(t, db, r)
 	for i := range 25 {
 		if _, err := db.Upsert("busy", randBatch(r, "b"+strconv.Itoa(i)+"-", 150, 32), "items"); err != nil {
 			t.Fatal(err)

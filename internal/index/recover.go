@@ -314,6 +314,6 @@ func (db *DB) settleWriters(now time.Time) {
 		}
 	}
 	if n := db.expireWritersLocked(now); n > 0 {
-		db.log.Info("stream writers expired", "writers", n, "ttl", db.writerTTL(), "held", len(db.writers))
+		db.log.Info("stream writers expired", "writers", n, "ttl", db.opts.WriterTTL, "held", len(db.writers))
 	}
 }

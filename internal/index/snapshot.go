@@ -32,10 +32,10 @@ import (
 const snapKeep = 2
 
 // writeSnapshot encodes c and the writer table to w, complete through the LSN through
-// (at least c's last write; see storage.SnapshotHeader.Through). Caller holds
-// c.writeMu and c.mu (shared), so metadata and graph agree.
+// (see storage.SnapshotHeader.Through; WriteSnapshot raises it to c's last write).
+// Caller holds c.writeMu and c.mu (shared), so metadata and graph agree.
 func (c *Collection) writeSnapshot(w io.Writer, writers map[string]storage.WriterState, through uint64) error {
-	h := storage.SnapshotHeader{Config: c.Config(), CreateLSN: c.createLSN, LSN: c.lastSeq, Through: max(through, c.lastSeq), Writers: writers}
+	h := storage.SnapshotHeader{Config: c.Config(), CreateLSN: c.createLSN, LSN: c.lastSeq, Through: through, Writers: writers}
 	return storage.WriteSnapshot(w, h, snapSource{c})
 }
 
@@ -440,20 +440,26 @@ func (db *DB) snapshotLoop() {
 			return
 		case <-t.C:
 		}
-		cols := db.list()
-		var total int64 // every collection's vector memory
-		for _, c := range cols {
-			c.mu.RLock()
-			total += int64(len(c.slots)) * int64(c.dim) * 4
-			c.mu.RUnlock()
+		type state struct {
+			c            *Collection
+			logged, size int64
+			at           time.Time
+			through      uint64
 		}
-		for _, c := range cols {
+		var cols []state
+		var total int64 // every collection's vector memory
+		for _, c := range db.list() {
 			c.mu.RLock()
-			logged, at, size, through := c.loggedBytes, c.snapshotAt, int64(len(c.slots))*int64(c.dim)*4, max(c.through, c.createLSN)
+			st := state{c, c.loggedBytes, int64(len(c.slots)) * int64(c.dim) * 4, c.snapshotAt, max(c.through, c.createLSN)}
 			c.mu.RUnlock()
+			cols = append(cols, st)
+			total += st.size
+		}
+		for _, st := range cols {
+			c, logged, size := st.c, st.logged, st.size
 			due := (db.opts.SnapshotBytes >= 0 && logged >= db.opts.SnapshotBytes && logged >= size/4) ||
-				(db.opts.SnapshotInterval >= 0 && logged > 0 && time.Since(at) >= db.opts.SnapshotInterval) ||
-				db.holdsLogBack(c, through, size, total)
+				(db.opts.SnapshotInterval >= 0 && logged > 0 && time.Since(st.at) >= db.opts.SnapshotInterval) ||
+				db.holdsLogBack(c, st.through, size, total)
 			if !due {
 				continue
 			}

@@ -46,7 +46,7 @@ func (db *DB) StreamAppend(writer string, seq uint64, name string, b *engine.Bat
 		return engine.StreamResult{Duplicate: true, LSN: last.LSN, WriterSequence: last.Seq, PrevSequence: last.Seq, PrevLSN: last.LSN}, nil
 	case seq > last.Seq+1 && last.Seq == 0:
 		return engine.StreamResult{}, fmt.Errorf("writer %q: got sequence %d, expected 1: this server holds no position for the writer "+
-			"(never used here, or forgotten after %s without a batch; start it again at sequence 1): %w", writer, seq, db.writerTTL(), engine.ErrSequenceGap)
+			"(%s; start it again at sequence 1): %w", writer, seq, db.unknownWriterWhy(), engine.ErrSequenceGap)
 	case seq > last.Seq+1:
 		return engine.StreamResult{}, fmt.Errorf("writer %q: got sequence %d, expected %d: %w", writer, seq, last.Seq+1, engine.ErrSequenceGap)
 	}
@@ -101,12 +101,13 @@ func (db *DB) StreamBatch(ctx context.Context, writer string, seq uint64, name s
 // the table) costs nothing per batch.
 const writerSweepEvery = time.Minute
 
-// writerTTL describes Options.WriterTTL for messages.
-func (db *DB) writerTTL() string {
+// unknownWriterWhy says why a writer can be unknown, for messages: never used here,
+// or forgotten after Options.WriterTTL.
+func (db *DB) unknownWriterWhy() string {
 	if db.opts.WriterTTL < 0 {
-		return "an unlimited time"
+		return "never used here"
 	}
-	return db.opts.WriterTTL.String()
+	return "never used here, or forgotten after " + db.opts.WriterTTL.String() + " without a batch"
 }
 
 // expireWritersLocked forgets the stream writers whose last batch was applied more than

@@ -19,19 +19,7 @@ func TestStreamWritersExpire(t *testing.T) {
 	dir := t.TempDir()
 	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	clock := t0
-	open := func(ttl time.Duration) *DB {
-		t.Helper()
-		db, err := Lock(Options{Dir: dir, WriterTTL: ttl})
-		if err != nil {
-			t.Fatal(err)
-		}
-		db.now = func() time.Time { return clock }
-		if err := db.Recover(); err != nil {
-			db.Close()
-			t.Fatal(err)
-		}
-		return db
-	}
+	open := func(ttl time.Duration) *DB { return openAt(t, Options{Dir: dir, WriterTTL: ttl}, &clock) }
 	db := open(time.Hour)
 	for _, name := range []string{"a", "b"} {
 		if _, err := db.CreateCollection(engine.Config{Name: name, Dim: 2, Metric: engine.Cosine}); err != nil {
@@ -126,6 +114,21 @@ func TestStreamWritersExpire(t *testing.T) {
 	}
 }
 
+// openAt opens a DB whose writer times come from *clock, read at each use.
+func openAt(t *testing.T, opts Options, clock *time.Time) *DB {
+	t.Helper()
+	db, err := Lock(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.now = func() time.Time { return *clock }
+	if err := db.Recover(); err != nil {
+		db.Close()
+		t.Fatal(err)
+	}
+	return db
+}
+
 func countZero(m map[string]uint64) int {
 	n := 0
 	for _, v := range m {
@@ -145,17 +148,7 @@ func TestForgottenWriterStaysForgottenAcrossARestart(t *testing.T) {
 	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	clock := t0
 	open := func() *DB {
-		t.Helper()
-		db, err := Lock(Options{Dir: dir, WriterTTL: time.Hour, SnapshotBytes: -1, SnapshotInterval: -1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		db.now = func() time.Time { return clock }
-		if err := db.Recover(); err != nil {
-			db.Close()
-			t.Fatal(err)
-		}
-		return db
+		return openAt(t, Options{Dir: dir, WriterTTL: time.Hour, SnapshotBytes: -1, SnapshotInterval: -1}, &clock)
 	}
 	db := open()
 	if _, err := db.CreateCollection(engine.Config{Name: "a", Dim: 2, Metric: engine.Cosine}); err != nil {
