@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import resource
 import sys
 import time
 from pathlib import Path
+
+
+def server_cpu(pid: int) -> float:
+    """utime + stime of a process in seconds."""
+    f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def proc_status(field: str, pid: str = "self") -> int:

@@ -34,12 +34,6 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def server_cpu(pid: int) -> float:
-    """utime + stime of a process in seconds."""
-    f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def prepare(a: argparse.Namespace) -> None:
     import numpy as np
 
@@ -69,7 +63,7 @@ def worker(a: argparse.Namespace) -> None:
     import data as datamod
     import hardneg
     from hardneg import _core
-    from common import percentile
+    from common import percentile, server_cpu
     from e2e import POLICIES, server
 
     codec = _core.codec
