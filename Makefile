@@ -136,14 +136,15 @@ cluster-down: ## stop the cluster and the miner-server started by cluster-up, an
 	$(CLUSTER) down
 
 # The scale-out tests (build tag scaleout: the conformance suite and the fault tests,
-# cmd/miner-server) against a fresh cluster, which is brought down afterwards whatever
-# the outcome. Selected without a cluster they fail; plain `go test` never selects them.
+# cmd/miner-server; the writer sweep, internal/engine/weaviate) against a fresh
+# cluster, which is brought down afterwards whatever the outcome. Selected without a
+# cluster they fail; plain `go test` never selects them.
 .PHONY: test-scaleout
 test-scaleout: $(WEAVIATE_BIN) build ## build (cached) weaviate, bring a 3-node cluster up, run the conformance suite and the fault tests on it, bring it down
 	$(CLUSTER) down
 	$(CLUSTER) up $(WEAVIATE_BIN) $(BIN)
 	status=0; HARDNEG_CLUSTER_STATE=$(CURDIR)/.cache/cluster/state.env HARDNEG_SERVER_BIN=$(CURDIR)/$(BIN) \
-		$(GO) test -tags scaleout -count=1 -timeout 20m -run '^Test(ConformanceWeaviate|Scaleout)' ./cmd/miner-server || status=$$?; \
+		$(GO) test -tags scaleout -count=1 -timeout 20m -run '^Test(ConformanceWeaviate|Scaleout)' ./cmd/miner-server ./internal/engine/weaviate || status=$$?; \
 		$(CLUSTER) down; exit $$status
 
 .PHONY: bench-scaleout

@@ -33,7 +33,7 @@ type Config struct {
 	SnapshotBytes    int64
 	SnapshotInterval time.Duration
 	// StreamWriterTTL is how long a stream writer's position is kept without a batch
-	// (index.Options.WriterTTL; negative: forever).
+	// (index.Options.WriterTTL, weaviate.Options.WriterTTL; negative: forever).
 	StreamWriterTTL time.Duration
 	// ShutdownSnapshot bounds the snapshots of changed collections at a graceful stop
 	// (0: none).
@@ -97,6 +97,7 @@ func (c Config) weaviateOptions() weaviate.Options {
 		RetryFor:          c.WeaviateRetryFor,
 		Prefix:            c.WeaviatePrefix,
 		Miner:             c.MinerID,
+		WriterTTL:         c.StreamWriterTTL,
 	}
 }
 
@@ -136,7 +137,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.BoolVar(&c.WALSalvage, "wal-salvage", false, "start even if the write-ahead log is damaged (not just a torn tail) or the data is incomplete: the log keeps the records before the damage and the rest is moved into <data-dir>/wal/salvaged")
 	fs.Int64Var(&c.SnapshotBytes, "snapshot-bytes", 32<<20, "snapshot a collection after this many bytes of log records for it, and at least a quarter of its vector memory (-1: never by size; 0: the default)")
 	fs.DurationVar(&c.SnapshotInterval, "snapshot-interval", 10*time.Minute, "snapshot a changed collection at least this often (a negative duration such as -1s: never by time; 0: the default)")
-	fs.DurationVar(&c.StreamWriterTTL, "stream-writer-ttl", index.DefaultWriterTTL, "forget an UpsertStream writer's position (its last applied sequence) after this long without a batch, so writer ids used once do not pile up in memory and snapshots; a forgotten writer starts again at sequence 1, and resuming it at a later sequence fails with FAILED_PRECONDITION (a negative duration such as -1s: never; 0: the default; -backend embedded)")
+	fs.DurationVar(&c.StreamWriterTTL, "stream-writer-ttl", index.DefaultWriterTTL, "forget an UpsertStream writer's position (its last applied sequence) after this long without a batch, so writer ids used once do not pile up in memory and snapshots; a forgotten writer starts again at sequence 1, and resuming it at a later sequence fails with FAILED_PRECONDITION (a negative duration such as -1s: never; 0: the default; -backend weaviate: the position objects in the cluster, swept by each miner)")
 	fs.DurationVar(&c.ShutdownSnapshot, "shutdown-snapshot-timeout", 20*time.Second, "at a graceful stop, after the calls have finished, snapshot the collections changed since their last snapshot (most log first), so that the next start loads them instead of replaying the log; a snapshot still running at this deadline is abandoned, losing nothing (0: none; -backend embedded)")
 	fs.DurationVar(&c.LoopStateInterval, "loop-state-interval", 10*time.Second, "save changed training-loop state (rotation, exposure counts, closed-loop hardness, calibration) to the data directory (-backend weaviate: to the cluster, under -miner-id) this often, and at shutdown; a crash loses at most this much of it (0: at shutdown only)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")

@@ -115,6 +115,10 @@ func (s *Server) remoteStats() func() metrics.RemoteStats {
 	}
 	return func() metrics.RemoteStats {
 		retries, gaveUp := r.RetryStats()
-		return metrics.RemoteStats{Retries: retries, GaveUp: gaveUp}
+		out := metrics.RemoteStats{Retries: retries, GaveUp: gaveUp}
+		if w, ok := s.db.(engine.WriterExpirer); ok {
+			out.StreamWritersExpired, out.HasWriterTTL = w.StreamWritersExpired(), true
+		}
+		return out
 	}
 }

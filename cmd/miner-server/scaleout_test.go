@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/resolver/manual"
+	"google.golang.org/grpc/status"
 
 	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
 	"github.com/hardneg/hardneg/internal/engine/weaviate"
@@ -496,4 +497,49 @@ func TestScaleoutSnapshotIsUnimplemented(t *testing.T) {
 	if _, err := ts.client.SnapshotCollection(ctx, &hardnegv1.SnapshotCollectionRequest{Name: coll}); codeOf(err) != codes.Unimplemented {
 		t.Fatalf("snapshot: %v, want Unimplemented", err)
 	}
+}
+
+// TestScaleoutStreamWritersExpire runs a miner with -stream-writer-ttl 2s under a
+// prefix of its own: a writer idle for longer is forgotten when a new writer starts
+// (its position object deleted from the cluster, counted in
+// hardneg_stream_writers_expired_total); resuming it past sequence 1 fails with
+// FAILED_PRECONDITION naming the TTL, and sequence 1 starts it again.
+func TestScaleoutStreamWritersExpire(t *testing.T) {
+	st := clusterState(t)
+	prefix := "Ttl" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	httpAddr := freeAddr(t)
+	addr, _ := startMinerProcess(t, st, 0, "-stream-writer-ttl=2s", "-weaviate-prefix="+prefix, "-weaviate-replication-factor=1", "-http-addr="+httpAddr)
+	c := dialMiner(t, addr)
+	ctx := context.Background()
+	const dim = 8
+	coll := "ttl_" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	if _, err := c.CreateCollection(ctx, &hardnegv1.CreateCollectionRequest{Name: coll, Dim: dim, Metric: hardnegv1.Metric_METRIC_L2}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.DeleteCollection(context.Background(), &hardnegv1.DeleteCollectionRequest{Name: coll}) })
+	stream := func() hardnegv1.MinerService_UpsertStreamClient {
+		s, err := c.UpsertStream(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if _, err := streamItems(t, stream(), coll, "idle", "a", 1, 2, dim, nil); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3200 * time.Millisecond) // past the TTL in whole seconds, and past a sweep interval
+	if _, err := streamItems(t, stream(), coll, "new", "b", 1, 1, dim, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := value(scrape(t, httpAddr), metrics.NameStreamWritersExpired); got != 1 {
+		t.Errorf("%s = %v after the sweep, want 1 (the idle writer)", metrics.NameStreamWritersExpired, got)
+	}
+	_, err := streamItems(t, stream(), coll, "idle", "a", 3, 3, dim, nil)
+	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "forgotten after 2s without a batch") {
+		t.Fatalf("resuming the forgotten writer at 3: %v; want FAILED_PRECONDITION saying it was forgotten", err)
+	}
+	if _, err := streamItems(t, stream(), coll, "idle", "c", 1, 2, dim, nil); err != nil {
+		t.Fatalf("starting the forgotten writer again at 1: %v", err)
+	}
+	waitItemCount(t, c, coll, 5*50) // a1, a2, b1, c1, c2: the refused batch applied nothing
 }

@@ -177,6 +177,13 @@ type Retrier interface {
 	RetryStats() (retries, gaveUp uint64)
 }
 
+// WriterExpirer is implemented by a remote engine that forgets stream writers after a
+// time without a batch (the Weaviate engine; the embedded one reports it in its
+// DurabilityStats): StreamWritersExpired counts the writers this process forgot.
+type WriterExpirer interface {
+	StreamWritersExpired() uint64
+}
+
 // Backups is implemented by an engine that can copy one collection out as a single
 // consistent encoding and create a collection from such a copy (the embedded index:
 // its snapshot encoding). The service checks for it with a type assertion; without

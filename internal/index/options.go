@@ -5,11 +5,12 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/wal"
 )
 
 // DefaultWriterTTL is Options.WriterTTL's default: a week without a batch.
-const DefaultWriterTTL = 7 * 24 * time.Hour
+const DefaultWriterTTL = engine.DefaultWriterTTL
 
 // Options configure a DB. The zero value is usable.
 type Options struct {

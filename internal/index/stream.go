@@ -45,8 +45,7 @@ func (db *DB) StreamAppend(writer string, seq uint64, name string, b *engine.Bat
 	case seq <= last.Seq:
 		return engine.StreamResult{Duplicate: true, LSN: last.LSN, WriterSequence: last.Seq, PrevSequence: last.Seq, PrevLSN: last.LSN}, nil
 	case seq > last.Seq+1 && last.Seq == 0:
-		return engine.StreamResult{}, fmt.Errorf("writer %q: got sequence %d, expected 1: this server holds no position for the writer "+
-			"(%s; start it again at sequence 1): %w", writer, seq, db.unknownWriterWhy(), engine.ErrSequenceGap)
+		return engine.StreamResult{}, engine.UnknownWriterError(writer, seq, db.opts.WriterTTL)
 	case seq > last.Seq+1:
 		return engine.StreamResult{}, fmt.Errorf("writer %q: got sequence %d, expected %d: %w", writer, seq, last.Seq+1, engine.ErrSequenceGap)
 	}
@@ -72,7 +71,7 @@ func (db *DB) StreamAppend(writer string, seq uint64, name string, b *engine.Bat
 	}
 	if last.Seq == 0 { // a new writer sweeps the table now and then, outside the collection's lock
 		db.writersMu.Lock()
-		if now.Sub(db.writersSwept) >= writerSweepEvery {
+		if now.Sub(db.writersSwept) >= engine.WriterSweepEvery(db.opts.WriterTTL) {
 			db.expireWritersLocked(now)
 		}
 		db.writersMu.Unlock()
@@ -93,21 +92,6 @@ func (db *DB) StreamBatch(ctx context.Context, writer string, seq uint64, name s
 		return res, err
 	}
 	return res, db.WaitLogged(ctx, res.LSN)
-}
-
-// writerSweepEvery is how often a new stream writer also sweeps the table for expired
-// ones (snapshots sweep it too): often enough that writer ids used once are forgotten
-// about WriterTTL after their last batch, rarely enough that the sweep (one pass over
-// the table) costs nothing per batch.
-const writerSweepEvery = time.Minute
-
-// unknownWriterWhy says why a writer can be unknown, for messages: never used here,
-// or forgotten after Options.WriterTTL.
-func (db *DB) unknownWriterWhy() string {
-	if db.opts.WriterTTL < 0 {
-		return "never used here"
-	}
-	return "never used here, or forgotten after " + db.opts.WriterTTL.String() + " without a batch"
 }
 
 // expireWritersLocked forgets the stream writers whose last batch was applied more than

@@ -84,6 +84,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		r := c.src.Remote()
 		counter(ch, descRemoteRetries, r.Retries)
 		counter(ch, descRemoteGaveUp, r.GaveUp)
+		if r.HasWriterTTL {
+			counter(ch, descStreamWritersExpired, r.StreamWritersExpired)
+		}
 	}
 	if c.src.LoopState != nil {
 		l := c.src.LoopState()

@@ -133,7 +133,7 @@ var (
 	descRecoveryTruncated    = prometheus.NewDesc(NameRecoveryTruncated, "Bytes of torn or corrupt write-ahead-log tail cut off during recovery.", nil, nil)
 	descRecoverySeconds      = prometheus.NewDesc(NameRecoverySeconds, "Duration of the last startup recovery in seconds.", nil, nil)
 	descStreamWriters        = prometheus.NewDesc(NameStreamWriters, "Stream writers whose position (last applied sequence) is stored.", nil, nil)
-	descStreamWritersExpired = prometheus.NewDesc(NameStreamWritersExpired, "Stream writers forgotten after -stream-writer-ttl without a batch, since start.", nil, nil)
+	descStreamWritersExpired = prometheus.NewDesc(NameStreamWritersExpired, "Stream writers forgotten after -stream-writer-ttl without a batch, since start (-backend weaviate: the writer positions this miner deleted from the cluster).", nil, nil)
 
 	descVolumeSize      = prometheus.NewDesc(NameVolumeSize, "Size of the file system holding the data directory in bytes.", nil, nil)
 	descVolumeAvailable = prometheus.NewDesc(NameVolumeAvailable, "Bytes available to the server on the file system holding the data directory.", nil, nil)

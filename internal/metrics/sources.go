@@ -139,9 +139,13 @@ type VolumeStats struct {
 }
 
 // RemoteStats count the retries of calls to a remote store: Retries the attempts after
-// a transient failure, GaveUp the calls that still failed when the retry time ran out.
+// a transient failure, GaveUp the calls that still failed when the retry time ran out;
+// and StreamWritersExpired the stream writer positions this process deleted from the
+// store after their time-to-live (exported when HasWriterTTL).
 type RemoteStats struct {
-	Retries, GaveUp uint64
+	Retries, GaveUp      uint64
+	StreamWritersExpired uint64
+	HasWriterTTL         bool
 }
 
 // LoopStateStats count the saves of collections' training-loop state: Saved and

@@ -37,6 +37,7 @@ const (
 	metaKey        = "key"        // the writer id, or a verdict's anchor key
 	metaItem       = "item"       // a verdict's item id
 	metaSeq        = "seq"        // a writer's last applied sequence
+	metaUnix       = "unix"       // when a writer's last batch was recorded (Unix seconds)
 )
 
 // uuidSpace is the namespace of the deterministic object ids (UUIDv5).

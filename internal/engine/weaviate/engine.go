@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/weaviate/weaviate-go-client/v5/weaviate/schema"
@@ -32,6 +33,10 @@ type Engine struct {
 	lsn    atomic.Uint64 // sequence numbers of acknowledged writes (this process)
 	closed atomic.Bool
 
+	sweepMu        sync.Mutex    // guards writersSwept
+	writersSwept   time.Time     // when this miner last swept for expired writers
+	writersExpired atomic.Uint64 // writer positions this miner deleted after Options.WriterTTL
+
 	loopMu   sync.Mutex                // guards loopGen and absorbed
 	loopGen  int64                     // the generation of this miner's last loop state save
 	absorbed map[string][]absorbedSave // by collection: other miners' saves loaded (LoadLoopStates)
@@ -41,6 +46,7 @@ var (
 	_ engine.Engine                = (*Engine)(nil)
 	_ engine.Retrier               = (*Engine)(nil)
 	_ engine.ContextStreamAppender = (*Engine)(nil)
+	_ engine.WriterExpirer         = (*Engine)(nil)
 )
 
 // Open connects to a Weaviate cluster and makes sure the metadata collection exists.
@@ -71,8 +77,9 @@ func (e *Engine) Calls() uint64 { return e.c.calls.Load() }
 // Options returns the options in effect (defaults filled in).
 func (e *Engine) Options() Options { return e.c.opts }
 
-// Recover creates the metadata and loop state collections when they are missing;
-// there is nothing else to recover: the cluster holds every acknowledged write.
+// Recover creates the metadata and loop state collections when they are missing, and
+// adds to an existing metadata collection the properties this version writes; there is
+// nothing else to recover: the cluster holds every acknowledged write.
 func (e *Engine) Recover() error {
 	text := func(name string) *models.Property {
 		return &models.Property{Name: name, DataType: []string{"text"}, Tokenization: "field"}
@@ -84,9 +91,12 @@ func (e *Engine) Recover() error {
 	err := e.ensureClass(&models.Class{
 		Class:       e.c.opts.Prefix + "Meta",
 		Description: "hardneg: stream writer positions and false-negative verdicts",
-		Properties:  []*models.Property{text(metaKind), text(metaCollection), text(metaKey), text(metaItem), integer(metaSeq)},
+		Properties:  []*models.Property{text(metaKind), text(metaCollection), text(metaKey), text(metaItem), integer(metaSeq), integer(metaUnix)},
 	})
 	if err != nil {
+		return err
+	}
+	if err := e.ensureProperty(e.c.opts.Prefix+"Meta", integer(metaUnix)); err != nil {
 		return err
 	}
 	return e.ensureClass(&models.Class{
@@ -122,6 +132,56 @@ func (e *Engine) ensureClass(class *models.Class) error {
 		return fmt.Errorf("weaviate: create %s: %w", class.Class, err)
 	}
 	return nil
+}
+
+// ensureProperty adds prop to the internal collection class unless it has it: a
+// collection created by an earlier version gains what this one writes and filters on.
+func (e *Engine) ensureProperty(class string, prop *models.Property) error {
+	ctx, cancel := e.c.ctx(context.Background())
+	defer cancel()
+	var got *models.Class
+	err := e.c.retry(ctx, func(ctx context.Context) (err error) {
+		got, err = e.c.rest.Schema().ClassGetter().WithClassName(class).Do(ctx)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("weaviate: read %s: %w", class, err)
+	}
+	for _, p := range got.Properties {
+		if strings.EqualFold(p.Name, prop.Name) {
+			return nil
+		}
+	}
+	err = e.c.rest.Schema().PropertyCreator().WithClassName(class).WithProperty(prop).Do(ctx)
+	if err != nil && !strings.Contains(err.Error(), "already exists") {
+		return fmt.Errorf("weaviate: add property %s to %s: %w", prop.Name, class, err)
+	}
+	return nil
+}
+
+// deleteWhere deletes the objects of class that f matches, at the consistency level,
+// and returns how many it deleted. One batch delete reaches at most the cluster's
+// QUERY_MAXIMUM_RESULTS objects, so it repeats until a round matches nothing; a round
+// that deletes nothing of what it matched fails.
+func (e *Engine) deleteWhere(ctx context.Context, class string, f *pb.Filters) (int64, error) {
+	var n int64
+	for {
+		var reply *pb.BatchDeleteReply
+		err := e.c.retry(ctx, func(ctx context.Context) (err error) {
+			reply, err = e.c.data.BatchDelete(ctx, &pb.BatchDeleteRequest{Collection: class, ConsistencyLevel: &e.c.level, Filters: f})
+			return err
+		})
+		if err != nil {
+			return n, err
+		}
+		n += reply.Successful
+		switch {
+		case reply.Matches == 0:
+			return n, nil
+		case reply.Successful == 0:
+			return n, fmt.Errorf("%d objects of %s matched, none deleted (%d failed)", reply.Matches, class, reply.Failed)
+		}
+	}
 }
 
 // replication is the replication configuration of the collections this engine creates:
@@ -367,12 +427,7 @@ func (e *Engine) DeleteCollection(name string) error {
 		}
 		return fmt.Errorf("weaviate: delete collection %q: %w", name, err)
 	}
-	err = e.c.retry(ctx, func(ctx context.Context) error {
-		_, err := e.c.data.BatchDelete(ctx, &pb.BatchDeleteRequest{Collection: e.c.opts.Prefix + "Meta", ConsistencyLevel: &e.c.level,
-			Filters: and(textIs(metaKind, "verdict"), textIs(metaCollection, name))})
-		return err
-	})
-	if err != nil {
+	if _, err := e.deleteWhere(ctx, e.c.opts.Prefix+"Meta", and(textIs(metaKind, "verdict"), textIs(metaCollection, name))); err != nil {
 		return fmt.Errorf("weaviate: delete the verdicts of %q: %w", name, err)
 	}
 	if err := e.deleteLoopState(ctx, textIs(loopCollection, name)); err != nil {
@@ -457,8 +512,15 @@ func (e *Engine) StreamAppendContext(ctx context.Context, writer string, seq uin
 	switch {
 	case seq <= last:
 		return engine.StreamResult{Duplicate: true, LSN: e.lsn.Load(), WriterSequence: last, PrevSequence: last}, nil
+	case seq > 1 && last == 0:
+		return engine.StreamResult{}, engine.UnknownWriterError(writer, seq, e.c.opts.WriterTTL)
 	case seq > last+1:
 		return engine.StreamResult{}, fmt.Errorf("writer %q: got sequence %d, expected %d: %w", writer, seq, last+1, engine.ErrSequenceGap)
+	}
+	if last == 0 { // a new writer sweeps for expired ones now and then, before its batch is applied
+		if err := e.sweepWriters(ctx); err != nil {
+			return engine.StreamResult{}, err
+		}
 	}
 	res := engine.StreamResult{WriterSequence: seq, PrevSequence: last}
 	if b.Len() > 0 {
@@ -476,7 +538,7 @@ func (e *Engine) StreamAppendContext(ctx context.Context, writer string, seq uin
 	} else if now != last {
 		return engine.StreamResult{}, fmt.Errorf("writer %q: its position moved from %d to %d while batch %d was applied: %w", writer, last, now, seq, engine.ErrSequenceGap)
 	}
-	seqProps, _ := structpb.NewStruct(map[string]any{metaKind: "writer", metaKey: writer, metaSeq: float64(seq)})
+	seqProps, _ := structpb.NewStruct(map[string]any{metaKind: "writer", metaKey: writer, metaSeq: float64(seq), metaUnix: float64(time.Now().Unix())})
 	if err := e.writeObjects(ctx, []*pb.BatchObject{{Uuid: metaID("writer", writer), Collection: e.c.opts.Prefix + "Meta",
 		Properties: &pb.BatchObject_Properties{NonRefProperties: seqProps}}}); err != nil {
 		return engine.StreamResult{}, fmt.Errorf("writer %q: record sequence %d: %w", writer, seq, err)
@@ -485,6 +547,36 @@ func (e *Engine) StreamAppendContext(ctx context.Context, writer string, seq uin
 	res.Upsert.Sequence, res.Delete.Sequence = res.LSN, res.LSN
 	return res, nil
 }
+
+// sweepWriters deletes the position objects of the writers whose last batch was
+// recorded more than Options.WriterTTL ago, at most every engine.WriterSweepEvery per
+// miner. (A writer idle for about the TTL whose batch races a sweep may lose the
+// position that batch recorded; its next batch then fails as a forgotten writer's.)
+func (e *Engine) sweepWriters(ctx context.Context) error {
+	ttl := e.c.opts.WriterTTL
+	if ttl < 0 {
+		return nil
+	}
+	now := time.Now()
+	e.sweepMu.Lock()
+	if !e.writersSwept.IsZero() && now.Sub(e.writersSwept) < engine.WriterSweepEvery(ttl) {
+		e.sweepMu.Unlock()
+		return nil
+	}
+	e.writersSwept = now
+	e.sweepMu.Unlock()
+	n, err := e.deleteWhere(ctx, e.c.opts.Prefix+"Meta",
+		and(textIs(metaKind, "writer"), intIs(metaUnix, pb.Filters_OPERATOR_LESS_THAN, now.Add(-ttl).Unix())))
+	e.writersExpired.Add(uint64(n))
+	if err != nil {
+		return fmt.Errorf("weaviate: forget the stream writers idle for %s: %w", ttl, err)
+	}
+	return nil
+}
+
+// StreamWritersExpired counts the stream writer positions this miner deleted after
+// Options.WriterTTL without a batch, since Open.
+func (e *Engine) StreamWritersExpired() uint64 { return e.writersExpired.Load() }
 
 // writerSequence reads a writer's last applied sequence (0 for a new writer) by its
 // object id, at the consistency level.

@@ -349,10 +349,8 @@ func (e *Engine) readLoopStates(ctx context.Context, c *Collection) ([]savedStat
 // deleteLoopState deletes the loop state objects that f matches, at the consistency
 // level.
 func (e *Engine) deleteLoopState(ctx context.Context, f *pb.Filters) error {
-	return e.c.retry(ctx, func(ctx context.Context) error {
-		_, err := e.c.data.BatchDelete(ctx, &pb.BatchDeleteRequest{Collection: e.c.opts.Prefix + "Loop", ConsistencyLevel: &e.c.level, Filters: f})
-		return err
-	})
+	_, err := e.deleteWhere(ctx, e.c.opts.Prefix+"Loop", f)
+	return err
 }
 
 // deleteHeadUpTo deletes the head object id unless a read at the consistency level

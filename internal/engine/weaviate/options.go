@@ -7,6 +7,8 @@ import (
 	"time"
 
 	pb "github.com/weaviate/weaviate/grpc/generated/protocol/v1"
+
+	"github.com/hardneg/hardneg/internal/engine"
 )
 
 // Options configure the connection to a Weaviate cluster. The zero value of each field
@@ -52,6 +54,13 @@ type Options struct {
 	// restarted miner may keep its name (a StatefulSet) or take a new one (a
 	// Deployment's pod name): either way it loads every miner's saved state.
 	Miner string
+	// WriterTTL: a stream writer whose last batch was recorded longer ago than this is
+	// forgotten (its position object in PrefixMeta is deleted): it starts again at
+	// sequence 1. Miners sweep for such writers when a new writer starts, at most every
+	// engine.WriterSweepEvery. Default engine.DefaultWriterTTL; negative: never. Writer
+	// positions recorded by a version without this field carry no time and are kept
+	// until their writer's next batch.
+	WriterTTL time.Duration
 }
 
 // consistencyLevels maps the accepted spellings of Options.Consistency.
@@ -84,6 +93,11 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.RetryFor == 0 {
 		o.RetryFor = time.Minute
+	}
+	if o.WriterTTL == 0 {
+		o.WriterTTL = engine.DefaultWriterTTL
+	} else if o.WriterTTL < 0 {
+		o.WriterTTL = -1
 	}
 	if o.Prefix == "" {
 		o.Prefix = "Hardneg"

@@ -255,9 +255,9 @@ class Client(Front):
                 ``(ids, vectors[, groups[, versions]])`` tuples. Large batches are split.
             writer_id: stable identity of this writer; default a random one. Reusing a
                 writer id with ``first_sequence`` set to a previous result's
-                ``next_sequence`` continues that writer. A server on its embedded
-                storage forgets a writer idle for its ``-stream-writer-ttl`` (a week by
-                default); continuing one then raises
+                ``next_sequence`` continues that writer. A server forgets a writer
+                idle for its ``-stream-writer-ttl`` (a week by default); continuing
+                one then raises
                 :class:`hardneg.errors.FailedPrecondition`, and an ingest from
                 sequence 1 starts it again.
             first_sequence: sequence number of the first batch.
