@@ -64,12 +64,17 @@ func (s *service) CreateCollection(_ context.Context, req *hardnegv1.CreateColle
 
 // collection looks up the collection a request names in field. A name no collection can
 // have is a validation error naming field; a well-formed unknown name is
-// engine.ErrCollectionNotFound.
+// engine.ErrCollectionNotFound, its message starting with field when that is not the
+// request's own collection (policy.guide_collection).
 func (s *service) collection(field, name string) (engine.Collection, error) {
 	if err := engine.ValidateName(field, name); err != nil {
 		return nil, err
 	}
-	return s.db.Collection(name)
+	c, err := s.db.Collection(name)
+	if err != nil && field != "collection" && field != "name" {
+		return nil, fmt.Errorf("%s: %w", field, err)
+	}
+	return c, err
 }
 
 func (s *service) GetCollection(_ context.Context, req *hardnegv1.GetCollectionRequest) (*hardnegv1.GetCollectionResponse, error) {

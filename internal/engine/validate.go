@@ -10,8 +10,9 @@ import (
 	"github.com/hardneg/hardneg/internal/validate"
 )
 
-// validateID checks one id and records a violation under field.
-func validateID(e *validate.Error, field, id string) bool {
+// CheckID checks one id (1–MaxIDBytes bytes of UTF-8 without NUL), records a
+// violation under field when it fails, and reports whether it passed.
+func CheckID(e *validate.Error, field, id string) bool {
 	switch {
 	case id == "":
 		e.Add(field, "must not be empty")
@@ -38,7 +39,7 @@ func ValidateIDs(field string, ids []string, unique bool) error {
 	seen := make(map[string]int, len(ids))
 	for i, id := range ids {
 		f := fmt.Sprintf("%s[%d]", field, i)
-		if !validateID(&e, f, id) {
+		if !CheckID(&e, f, id) {
 			continue
 		}
 		if j, dup := seen[id]; dup && unique {
@@ -133,7 +134,7 @@ func ValidateBatch(b *Batch, dim int, m Metric, prefix string) error {
 	seen := make(map[string]int, n)
 	for i, id := range b.IDs {
 		f := fmt.Sprintf("%s.ids[%d]", prefix, i)
-		if validateID(&e, f, id) {
+		if CheckID(&e, f, id) {
 			if j, dup := seen[id]; dup {
 				e.Add(f, "duplicates %s.ids[%d] (%q) in the same batch", prefix, j, id)
 			}
@@ -190,7 +191,7 @@ func ValidateFalseNegatives(reports []FalseNegativeReport, field string) error {
 			e.Add(f+".item_ids", "must name at least one item")
 		}
 		for j, id := range r.IDs {
-			validateID(&e, fmt.Sprintf("%s.item_ids[%d]", f, j), id)
+			CheckID(&e, fmt.Sprintf("%s.item_ids[%d]", f, j), id)
 		}
 	}
 	return e.Err()

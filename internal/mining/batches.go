@@ -153,20 +153,18 @@ func (r *BatchRequest) validate(e *validate.Error, m engine.Metric) {
 	seen := make(map[string]int, len(r.Anchors))
 	for i, a := range r.Anchors {
 		f := fmt.Sprintf("anchors[%d]", i)
-		if a.ID == "" {
-			e.Add(f+".id", "must not be empty")
-		} else if j, dup := seen[a.ID]; dup {
-			e.Add(f+".id", "%q is also anchors[%d]; an id is one row", a.ID, j)
-		} else {
-			seen[a.ID] = i
+		if engine.CheckID(e, f+".id", a.ID) {
+			if j, dup := seen[a.ID]; dup {
+				e.Add(f+".id", "%q is also anchors[%d]; an id is one row", a.ID, j)
+			} else {
+				seen[a.ID] = i
+			}
 		}
 		if len(a.PositiveIDs) > MaxBatchAnchorPos {
 			e.Add(f+".positive_ids", "at most %d, got %d", MaxBatchAnchorPos, len(a.PositiveIDs))
 		}
 		for j, p := range a.PositiveIDs {
-			if p == "" {
-				e.Add(fmt.Sprintf("%s.positive_ids[%d]", f, j), "must not be empty")
-			}
+			engine.CheckID(e, fmt.Sprintf("%s.positive_ids[%d]", f, j), p)
 		}
 	}
 	if r.BatchSize < 1 || r.BatchSize > MaxBatchSize {

@@ -250,16 +250,15 @@ func prepareGuide(s Searcher, req *Request, out []prepared, e *validate.Error) {
 	})
 }
 
-// checkIDs records a violation for each empty id of list.
+// checkIDs records a violation for each id of list that is not a valid item id
+// (engine.CheckID), and for a list longer than limit.
 func checkIDs(e *validate.Error, field string, list []string, limit int) {
 	if len(list) > limit {
 		e.Add(field, "has %d ids; at most %d", len(list), limit)
 		return
 	}
 	for j, id := range list {
-		if id == "" {
-			e.Add(fmt.Sprintf("%s[%d]", field, j), "must not be empty")
-		}
+		engine.CheckID(e, fmt.Sprintf("%s[%d]", field, j), id)
 	}
 }
 
@@ -291,6 +290,9 @@ func prepareAnchor(s Searcher, lookup engine.LookupFunc, pol *Policy, rl rules, 
 	var selfVec []float32
 	var selfGroups []string
 	if a.ID != "" {
+		if !engine.CheckID(e, f+".id", a.ID) {
+			return
+		}
 		selfVec, selfGroups, p.selfStored = lookup(a.ID)
 	}
 	switch {
