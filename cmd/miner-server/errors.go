@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/hardneg/hardneg/internal/engine"
@@ -101,9 +102,27 @@ func toStatus(log *slog.Logger, method string, err error) error {
 					st = withDetails
 				}
 			}
+			var gap *engine.SequenceGapError
+			if errors.As(err, &gap) {
+				if withDetails, derr := st.WithDetails(sequenceGapInfo(gap)); derr == nil {
+					st = withDetails
+				}
+			}
 			return st.Err()
 		}
 	}
 	log.Error("internal error", "method", method, "err", err)
 	return status.Error(codes.Internal, "internal error")
+}
+
+// ReasonSequenceGap is the ErrorInfo reason of a FAILED_PRECONDITION for an UpsertStream
+// batch above its writer's next sequence; the metadata name the writer ("writer_id")
+// and the sequence its next batch must carry ("next_sequence", decimal).
+const ReasonSequenceGap = "SEQUENCE_GAP"
+
+// sequenceGapInfo is the ErrorInfo detail of a sequence gap, so a client resumes the
+// writer where the server holds it without parsing the message.
+func sequenceGapInfo(gap *engine.SequenceGapError) *errdetails.ErrorInfo {
+	return &errdetails.ErrorInfo{Reason: ReasonSequenceGap, Domain: "hardneg.v1",
+		Metadata: map[string]string{"writer_id": gap.Writer, "next_sequence": strconv.FormatUint(gap.Next, 10)}}
 }

@@ -21,15 +21,38 @@ func WriterSweepEvery(ttl time.Duration) time.Duration {
 	return time.Minute
 }
 
-// UnknownWriterError is the error for a batch of a writer the backend holds no position
-// for whose sequence is not 1: the writer was never used there, or it was forgotten
-// after ttl without a batch (ttl < 0: writers are never forgotten). It wraps
-// ErrSequenceGap.
-func UnknownWriterError(writer string, seq uint64, ttl time.Duration) error {
-	why := "never used here"
-	if ttl >= 0 {
-		why += ", or forgotten after " + ttl.String() + " without a batch"
+// SequenceGapError is a stream batch whose sequence is above its writer's next one:
+// the writer's position is Next − 1. It is ErrSequenceGap (errors.Is); the service
+// returns Next to the client with the status.
+type SequenceGapError struct {
+	Writer    string
+	Got, Next uint64
+	// Why, when set, says why the server holds no position for the writer (Next is 1).
+	Why string
+}
+
+func (e *SequenceGapError) Error() string {
+	if e.Why != "" {
+		return fmt.Sprintf("writer %q: got sequence %d, expected 1: this server holds no position for the writer (%s; start it again at sequence 1): %v",
+			e.Writer, e.Got, e.Why, ErrSequenceGap)
 	}
-	return fmt.Errorf("writer %q: got sequence %d, expected 1: this server holds no position for the writer "+
-		"(%s; start it again at sequence 1): %w", writer, seq, why, ErrSequenceGap)
+	return fmt.Sprintf("writer %q: got sequence %d, expected %d: %v", e.Writer, e.Got, e.Next, ErrSequenceGap)
+}
+
+// Is makes a SequenceGapError match ErrSequenceGap.
+func (e *SequenceGapError) Is(target error) bool { return target == ErrSequenceGap }
+
+// SequenceGap is the error for batch seq of a writer whose last applied sequence is
+// last (last+1 < seq). A writer the backend holds no position for (last 0) is one never
+// used there or forgotten after ttl without a batch (ttl < 0: writers are never
+// forgotten), and the message says so.
+func SequenceGap(writer string, seq, last uint64, ttl time.Duration) error {
+	e := &SequenceGapError{Writer: writer, Got: seq, Next: last + 1}
+	if last == 0 {
+		e.Why = "never used here"
+		if ttl >= 0 {
+			e.Why += ", or forgotten after " + ttl.String() + " without a batch"
+		}
+	}
+	return e
 }

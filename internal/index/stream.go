@@ -2,7 +2,6 @@ package index
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/hardneg/hardneg/internal/engine"
@@ -21,7 +20,7 @@ func (db *DB) WriterSequence(writer string) uint64 {
 // waiting for the log: the caller waits for res.LSN (WaitLogged, WaitDurable) before
 // acknowledging, which lets a stream keep several batches in flight. A seq at or below
 // the writer's last applied sequence is reported as a duplicate without being applied;
-// a seq above last+1 is rejected with ErrSequenceGap. b may be nil.
+// a seq above last+1 is rejected with an engine.SequenceGapError. b may be nil.
 func (db *DB) StreamAppend(writer string, seq uint64, name string, b *engine.Batch, deletes []string) (engine.StreamResult, error) {
 	c, err := db.lookup(name)
 	if err != nil {
@@ -44,10 +43,8 @@ func (db *DB) StreamAppend(writer string, seq uint64, name string, b *engine.Bat
 	switch {
 	case seq <= last.Seq:
 		return engine.StreamResult{Duplicate: true, LSN: last.LSN, WriterSequence: last.Seq, PrevSequence: last.Seq, PrevLSN: last.LSN}, nil
-	case seq > last.Seq+1 && last.Seq == 0:
-		return engine.StreamResult{}, engine.UnknownWriterError(writer, seq, db.opts.WriterTTL)
 	case seq > last.Seq+1:
-		return engine.StreamResult{}, fmt.Errorf("writer %q: got sequence %d, expected %d: %w", writer, seq, last.Seq+1, engine.ErrSequenceGap)
+		return engine.StreamResult{}, engine.SequenceGap(writer, seq, last.Seq, db.opts.WriterTTL)
 	}
 	now := db.now()
 	rec := storage.EncodeStream(writer, seq, name, b, c.dim, deletes)

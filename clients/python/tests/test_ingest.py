@@ -156,9 +156,21 @@ def test_replay_with_same_writer_is_not_applied_twice(client: hardneg.Client, co
 
 def test_sequence_gap_is_rejected(client: hardneg.Client, collection: str) -> None:
     writer = f"gap-{uuid.uuid4().hex[:8]}"
-    with pytest.raises(errors.HardnegError) as exc:
+    with pytest.raises(errors.FailedPrecondition) as exc:
         client.ingest(collection, [(["a"], unit_rows(1, DIM))], writer_id=writer, first_sequence=5)
-    assert not isinstance(exc.value, errors.Unavailable)
+    # The server says where the writer stands (an ErrorInfo detail), not the caller's claim.
+    assert exc.value.next_sequence == 1
+    assert exc.value.ingest_result.next_sequence == 1 and exc.value.ingest_result.durable_sequence == 0
+    client.ingest(collection, [(["a"], unit_rows(1, DIM))], writer_id=writer)
+    client.ingest(collection, [(["b"], unit_rows(1, DIM))], writer_id=writer, first_sequence=2)
+    with pytest.raises(errors.FailedPrecondition) as exc:
+        client.ingest(collection, [(["c"], unit_rows(1, DIM))], writer_id=writer, first_sequence=10)
+    assert "expected 3" in str(exc.value) and exc.value.next_sequence == 3
+    res = exc.value.ingest_result
+    assert (res.next_sequence, res.durable_sequence, res.items) == (3, 2, 0)
+    resumed = client.ingest(collection, [(["c"], unit_rows(1, DIM))], writer_id=writer, first_sequence=res.next_sequence)
+    assert resumed.items == 1 and resumed.next_sequence == 4
+    assert client.get_items(collection, ["a", "b", "c"]).missing_ids == []
 
 
 def test_a_forgotten_writer_says_so_and_starts_again(server_binary: str, tmp_path: Any) -> None:

@@ -512,10 +512,8 @@ func (e *Engine) StreamAppendContext(ctx context.Context, writer string, seq uin
 	switch {
 	case seq <= last:
 		return engine.StreamResult{Duplicate: true, LSN: e.lsn.Load(), WriterSequence: last, PrevSequence: last}, nil
-	case seq > 1 && last == 0:
-		return engine.StreamResult{}, engine.UnknownWriterError(writer, seq, e.c.opts.WriterTTL)
 	case seq > last+1:
-		return engine.StreamResult{}, fmt.Errorf("writer %q: got sequence %d, expected %d: %w", writer, seq, last+1, engine.ErrSequenceGap)
+		return engine.StreamResult{}, engine.SequenceGap(writer, seq, last, e.c.opts.WriterTTL)
 	}
 	if last == 0 { // a new writer sweeps for expired ones now and then, before its batch is applied
 		if err := e.sweepWriters(ctx); err != nil {

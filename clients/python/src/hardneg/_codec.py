@@ -307,25 +307,39 @@ def _versions(versions: Any, n: int) -> np.ndarray:
 
 
 _ROW_FIELD = re.compile(r"^(items\.[a-z_]+)\[(\d+)\]")
+_ANCHOR_FIELD = re.compile(r"^(anchors)\[(\d+)\]")
+
+
+def _in_split(err: InvalidArgument, row_field: "re.Pattern[str]", start: int, suffix: str) -> InvalidArgument:
+    """``err`` of one request of a split call, with the row index of each field that
+    ``row_field`` matches shifted by ``start`` (the caller's rows) and ``suffix`` added
+    to its message."""
+
+    def rebase(field: str) -> str:
+        return row_field.sub(lambda m: f"{m.group(1)}[{int(m.group(2)) + start}]", field)
+
+    violations = [FieldViolation(rebase(v.field), v.description, v.reason) for v in err.violations]
+    message = rebase(err.message)  # the server's message starts with the first field
+    out = InvalidArgument(f"{message} ({suffix})", code=err.code, details=err.details, violations=violations)
+    out.attempts = err.attempts
+    return out
 
 
 def in_split_upsert(err: InvalidArgument, start: int, end: int, batch: int, batches: int) -> InvalidArgument:
     """The server's refusal of batch ``batch`` (rows ``[start, end)``) of a split upsert,
     with its fields renamed to the caller's rows and what was applied said."""
-
-    def rebase(field: str) -> str:
-        return _ROW_FIELD.sub(lambda m: f"{m.group(1)}[{int(m.group(2)) + start}]", field)
-
-    violations = [FieldViolation(rebase(v.field), v.description, v.reason) for v in err.violations]
-    message = rebase(err.message)  # the server's message starts with the first field
     applied = f"the {start:,} rows before it were applied" if start else "nothing was applied"
-    out = InvalidArgument(
-        f"{message} (batch {batch + 1} of {batches}, rows {start:,}–{end - 1:,}; {applied})",
-        code=err.code, details=err.details, violations=violations,
-    )
-    out.attempts = err.attempts
+    out = _in_split(err, _ROW_FIELD, start, f"batch {batch + 1} of {batches}, rows {start:,}–{end - 1:,}; {applied}")
     out.applied_rows = start  # type: ignore[attr-defined]
     return out
+
+
+def in_split_mine(err: InvalidArgument, start: int, end: int, part: int, parts: int) -> InvalidArgument:
+    """The server's refusal of request ``part`` (anchors ``[start, end)``) of a Mine
+    split into requests of :data:`MAX_ANCHORS`, with its fields renamed to the caller's
+    anchor rows."""
+    before = f"the requests for the {start:,} anchors before it were answered" if start else "no request was answered"
+    return _in_split(err, _ANCHOR_FIELD, start, f"request {part + 1} of {parts}, anchors {start:,}–{end - 1:,}; {before}")
 
 
 def chunks(seq: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

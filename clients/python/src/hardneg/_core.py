@@ -334,7 +334,8 @@ class Core:
         pmsg = codec.policy_message(pol)
         synthetic = pol.synthetic is not None
         parts = []
-        for part in codec.chunks(anchors, codec.MAX_ANCHORS):
+        nparts = -(-len(anchors) // codec.MAX_ANCHORS)
+        for i, part in enumerate(codec.chunks(anchors, codec.MAX_ANCHORS)):
             req = pb.MineRequest(
                 collection=collection,
                 anchors=part,
@@ -342,7 +343,13 @@ class Core:
                 include_vectors=include_vectors,
                 explain=codec.explain_limit(explain, len(part)),
             )
-            resp = yield from self.unary("Mine", req)
+            try:
+                resp = yield from self.unary("Mine", req)
+            except errors.InvalidArgument as err:
+                if nparts == 1:
+                    raise
+                start = i * codec.MAX_ANCHORS
+                raise codec.in_split_mine(err, start, start + len(part), i, nparts) from err
             parts.append(codec.mine_result(resp, pol.num_negatives, include_vectors, req.explain > 0, synthetic))
         if not parts:
             return codec.mine_result(pb.MineResponse(), pol.num_negatives, include_vectors, bool(explain), synthetic)

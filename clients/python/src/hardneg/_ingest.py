@@ -278,7 +278,8 @@ class IngestState:
     def give_up(self, err: BaseException) -> errors.HardnegError:
         """The error an ingest ends with. Its ``ingest_result`` counts what was
         acknowledged; its ``next_sequence`` is where to resume the writer: the first
-        batch not acknowledged (resent, one applied before a disconnect is a duplicate)."""
+        batch not acknowledged (resent, one applied before a disconnect is a duplicate),
+        or after a sequence gap the server's next sequence for the writer."""
         if isinstance(err, grpc.RpcError):
             e = errors.from_rpc_error(err)
         else:
@@ -288,6 +289,11 @@ class IngestState:
             seq = next(iter(self.pending))
             e.message += f" (in the batch with sequence {seq}; sequences up to {self.result.durable_sequence} are durable)"
             e.sequence = seq  # type: ignore[attr-defined]
+        if isinstance(e, errors.FailedPrecondition) and e.next_sequence is not None:
+            # A sequence gap: the server says where the writer stands, whatever
+            # first_sequence claimed; the writer resumes there.
+            self.result.next_sequence = e.next_sequence
+            self.result.durable_sequence = e.next_sequence - 1
         e.ingest_result = self.result  # type: ignore[attr-defined]
         if self.source_error is not None:
             # The source had failed first; the stream then failed for good while the

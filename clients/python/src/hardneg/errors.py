@@ -146,7 +146,17 @@ class ResourceExhausted(HardnegError):
 
 
 class FailedPrecondition(HardnegError):
-    """The collection is not in a state that allows the call."""
+    """The collection is not in a state that allows the call.
+
+    Attributes:
+        next_sequence: for an ``UpsertStream`` batch above its writer's next sequence
+            (a sequence gap), the sequence the server expects next for that writer
+            (1 for a writer it holds no position for); ``None`` otherwise.
+    """
+
+    def __init__(self, message: str, *, code: grpc.StatusCode | None = None, details: Sequence[Any] = ()) -> None:
+        super().__init__(message, code=code, details=details)
+        self.next_sequence = _gap_next_sequence(self.details)
 
 
 class Unavailable(HardnegError, ConnectionError):
@@ -238,6 +248,22 @@ def _retry_after(details: Sequence[Any]) -> float | None:
     for d in details:
         if isinstance(d, error_details_pb2.RetryInfo):
             return d.retry_delay.seconds + d.retry_delay.nanos / 1e9
+    return None
+
+
+def _gap_next_sequence(details: Sequence[Any]) -> int | None:
+    """``next_sequence`` of a ``google.rpc.ErrorInfo`` detail with reason
+    ``SEQUENCE_GAP`` (the server's answer to an UpsertStream sequence gap)."""
+    if not details:
+        return None
+    from google.rpc import error_details_pb2
+
+    for d in details:
+        if isinstance(d, error_details_pb2.ErrorInfo) and d.reason == "SEQUENCE_GAP":
+            try:
+                return int(d.metadata["next_sequence"])
+            except (KeyError, ValueError):
+                return None
     return None
 
 

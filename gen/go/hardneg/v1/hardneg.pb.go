@@ -1610,9 +1610,12 @@ type UpsertStreamRequest struct {
 	// Sequence number of this batch within the writer, starting at 1 and increasing by 1.
 	// A sequence at or below the writer's last applied one is acknowledged as a duplicate
 	// and not applied, whatever the batch holds: a writer id used again later must
-	// continue from the next_sequence its last acknowledgement gave. A writer that sent
-	// no batch for the server's -stream-writer-ttl (a week by default) is forgotten: it
-	// starts again at 1, and any other sequence fails with FAILED_PRECONDITION.
+	// continue from the next_sequence its last acknowledgement gave. A sequence above the
+	// writer's next one fails with FAILED_PRECONDITION carrying a google.rpc.ErrorInfo
+	// (reason "SEQUENCE_GAP", domain "hardneg.v1", metadata "writer_id" and
+	// "next_sequence": the sequence to resume the writer at). A writer that sent no batch
+	// for the server's -stream-writer-ttl (a week by default) is forgotten: it starts
+	// again at 1, and any other sequence fails so.
 	Sequence uint64 `protobuf:"varint,3,opt,name=sequence,proto3" json:"sequence,omitempty"`
 	// Items to insert or replace (may be empty).
 	Items *ItemBatch `protobuf:"bytes,4,opt,name=items,proto3" json:"items,omitempty"`
