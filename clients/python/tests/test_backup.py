@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import hardneg
-from hardneg import _backup, errors
+from hardneg import errors
 from conftest import ServerProcess, _spawn, unit_rows
 
 
@@ -68,7 +68,7 @@ def test_damaged_backup_is_data_loss_and_applies_nothing(pair: tuple[hardneg.Cli
     with pytest.raises(errors.DataLoss, match="checksum mismatch"):
         b.restore(tmp_path / "bad.hnb")
     (tmp_path / "short.hnb").write_bytes(bytes(data[:-100]))
-    with pytest.raises(_backup.BackupFileError, match="truncated record"):
+    with pytest.raises(errors.BackupFileError, match="truncated record"):
         b.restore(tmp_path / "short.hnb")
     assert b.list_collections() == [] and b.list_snapshots() == []
 
@@ -78,6 +78,12 @@ def test_failed_backup_leaves_no_file(pair: tuple[hardneg.Client, hardneg.Client
     with pytest.raises(errors.NotFound):
         a.backup("nope", tmp_path / "x.hnb")
     assert not any(p.name.startswith("x.hnb") for p in tmp_path.iterdir())
+    # A directory as the target: refused before anything is written next to it.
+    a.create_collection("k", 8)
+    (tmp_path / "dir").mkdir()
+    with pytest.raises(IsADirectoryError, match="give a file name"):
+        a.backup("k", tmp_path / "dir")
+    assert not (tmp_path / "dir.partial").exists() and list((tmp_path / "dir").iterdir()) == []
 
 
 def test_restore_of_several_collections_skips_existing_and_reports_what_it_restored(

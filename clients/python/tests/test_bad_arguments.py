@@ -91,6 +91,22 @@ CASES: list[tuple[str, Callable[[hardneg.Client], Any], type, str]] = [
     ("mine include_vectors str", lambda c: c.mine("c", anchor_ids=["a"], include_vectors="no"), TypeError, "include_vectors"),
     ("ingest window float", lambda c: c.ingest("c", [], window=2.5), TypeError, "window"),
     ("ingest reconnect_timeout str", lambda c: c.ingest("c", [], reconnect_timeout="x"), TypeError, "reconnect_timeout"),
+    # A value of the right type that is wrong is InvalidArgument naming the argument.
+    ("mine positive_ids length", lambda c: c.mine("c", anchor_ids=["a", "b"], positive_ids=[["x"]]), errors.InvalidArgument, "positive_ids"),
+    ("mine exclude_ids length", lambda c: c.mine("c", anchor_ids=["a", "b"], exclude_ids=[["x"]]), errors.InvalidArgument, "exclude_ids"),
+    ("mine keys length", lambda c: c.mine("c", anchor_ids=["a", "b"], keys=["k"]), errors.InvalidArgument, "keys"),
+    ("mine ids vs vectors", lambda c: c.mine("c", anchor_ids=["a", "b"], anchor_vectors=ONE), errors.InvalidArgument, "anchor_vectors"),
+    ("mine positive_vectors rows", lambda c: c.mine("c", anchor_ids=["a", "b"], positive_vectors=ONE), errors.InvalidArgument, "positive_vectors"),
+    ("mine no anchors: InvalidArgument", lambda c: c.mine("c"), errors.InvalidArgument, "anchor_ids"),
+    ("ingest window 0", lambda c: c.ingest("c", [], window=0), errors.InvalidArgument, "window"),
+    ("ingest first_sequence 0", lambda c: c.ingest("c", [], first_sequence=0), errors.InvalidArgument, "first_sequence"),
+    ("ingest first_sequence 2**64", lambda c: c.ingest("c", [], first_sequence=2**64), errors.InvalidArgument, "first_sequence"),
+    ("ingest writer_id empty", lambda c: c.ingest("c", [], writer_id=""), errors.InvalidArgument, "writer_id"),
+    ("ingest reconnect_timeout -1", lambda c: c.ingest("c", [], reconnect_timeout=-1), errors.InvalidArgument, "reconnect_timeout"),
+    ("refresh_queue target_version 2**63", lambda c: c.refresh_queue("c", target_version=2**63), errors.InvalidArgument, "target_version"),
+    ("upsert lone surrogate id", lambda c: c.upsert("c", ["ok", "\ud800"], np.ones((2, 4), np.float32)), errors.InvalidArgument, "ids[1]"),
+    ("report_false_negatives int key", lambda c: c.report_false_negatives("c", {0: ["a"]}), TypeError, "anchor keys"),
+    ("restore not a backup", lambda c: c.restore(__file__), errors.BackupFileError, "not a hardneg backup"),
 ]
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import IO, Any, Iterator, Optional, Union
 
 from hardneg import _codec as codec
+from hardneg.errors import BackupFileError
 from hardneg.types import BackupInfo, SnapshotFile
 from hardneg.v1 import hardneg_pb2 as pb
 
@@ -31,10 +32,6 @@ _LEN = struct.Struct("<I")
 MAX_RECORD = 64 * 1024 * 1024
 
 PathOrFile = Union[str, "os.PathLike[str]", IO[bytes]]
-
-
-class BackupFileError(ValueError):
-    """The file is not a complete backup file."""
 
 
 def _time(ts: Any) -> datetime.datetime:
@@ -205,18 +202,24 @@ def open_for_write(target: PathOrFile) -> tuple[IO[bytes], Any]:
     if hasattr(target, "write"):
         return target, lambda ok: None  # type: ignore[return-value]
     path = os.fspath(target)  # type: ignore[arg-type]
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"backup target {path!r} is a directory; give a file name")
     tmp = path + ".partial"
     f = open(tmp, "wb")
 
     def finish(ok: bool) -> None:
         f.close()
         if ok:
-            os.replace(tmp, path)
-        else:
             try:
+                os.replace(tmp, path)
+                return
+            except OSError:
                 os.remove(tmp)
-            except FileNotFoundError:
-                pass
+                raise
+        try:
+            os.remove(tmp)
+        except FileNotFoundError:
+            pass
 
     return f, finish
 

@@ -130,9 +130,16 @@ def _as_id_list(ids: Any, what: str = "ids", *, missing_ok: bool = False) -> lis
             raise TypeError(f"{what} must be strings, got a numpy array of {ids.dtype}")
         ids = ids.tolist()
     out = list(ids)
-    for x in out:
-        if not isinstance(x, str) and not (missing_ok and x is None):
+    for i, x in enumerate(out):
+        if not isinstance(x, str):
+            if missing_ok and x is None:
+                continue
             raise TypeError(f"{what} must be strings, got {type(x).__name__}")
+        if not x.isascii():
+            try:
+                x.encode()
+            except UnicodeEncodeError as e:
+                raise bad_argument(f"{what}[{i}]", f"is not valid UTF-8 text ({e.reason} at {e.start})") from None
     return out
 
 
@@ -678,6 +685,12 @@ def policy_message(policy: MiningPolicy) -> pb.MiningPolicy:
     return msg
 
 
+def bad_argument(field: str, description: str) -> InvalidArgument:
+    """The client's own refusal of an argument: ``InvalidArgument`` naming ``field``,
+    raised before anything is sent."""
+    return InvalidArgument(f"{field}: {description}", violations=[FieldViolation(field, description)])
+
+
 def _per_anchor_ids(value: Any, n: int, what: str) -> list[list[str]]:
     if value is None:
         return [[] for _ in range(n)]
@@ -685,7 +698,7 @@ def _per_anchor_ids(value: Any, n: int, what: str) -> list[list[str]]:
         raise TypeError(f"{what} must hold one entry per anchor (a list of ids, one id or None), not a single string")
     rows = list(value)
     if len(rows) != n:
-        raise ValueError(f"{what} has {len(rows)} entries for {n} anchors")
+        raise bad_argument(what, f"has {len(rows)} entries for {n} anchors")
     out = []
     for r in rows:
         if r is None:
@@ -697,24 +710,24 @@ def _per_anchor_ids(value: Any, n: int, what: str) -> list[list[str]]:
     return out
 
 
-def _per_anchor_vectors(value: Any, n: int, dim: Optional[int]) -> list[bytes]:
+def _per_anchor_vectors(value: Any, n: int, dim: Optional[int], what: str = "positive_vectors") -> list[bytes]:
     if value is None:
         return [b"" for _ in range(n)]
     if isinstance(value, np.ndarray):
         if value.ndim == 2:  # one positive vector per anchor
             if value.shape[0] != n:
-                raise ValueError(f"positive_vectors has {value.shape[0]} rows for {n} anchors")
+                raise bad_argument(what, f"has {value.shape[0]} rows for {n} anchors")
             arr = np.ascontiguousarray(value, dtype=_F32)
             return [arr[i].tobytes() for i in range(n)]
         if value.ndim == 3:  # p positive vectors per anchor
             if value.shape[0] != n:
-                raise ValueError(f"positive_vectors has {value.shape[0]} entries for {n} anchors")
+                raise bad_argument(what, f"has {value.shape[0]} entries for {n} anchors")
             arr = np.ascontiguousarray(value, dtype=_F32)
             return [arr[i].tobytes() for i in range(n)]
-        raise ValueError(f"positive_vectors must be 2-D or 3-D, got shape {value.shape}")
+        raise bad_argument(what, f"must be 2-D or 3-D, got shape {value.shape}")
     rows = list(value)
     if len(rows) != n:
-        raise ValueError(f"positive_vectors has {len(rows)} entries for {n} anchors")
+        raise bad_argument(what, f"has {len(rows)} entries for {n} anchors")
     return [b"" if r is None else vector_bytes(np.atleast_2d(np.asarray(r, dtype=_F32))) for r in rows]
 
 
@@ -738,7 +751,7 @@ def build_anchors(
     list of per-anchor arrays.
     """
     if anchor_ids is None and anchor_vectors is None:
-        raise ValueError("give anchor_ids, anchor_vectors or both")
+        raise bad_argument("anchor_ids", "give anchor_ids, anchor_vectors or both")
     vec_rows: Optional[np.ndarray] = None
     if anchor_vectors is not None:
         vec_rows, _ = encode_vectors(anchor_vectors)
@@ -748,7 +761,7 @@ def build_anchors(
         ids = ["" if a is None else a for a in _as_id_list(anchor_ids, "anchor_ids", missing_ok=True)]
         n = len(ids)
         if vec_rows is not None and vec_rows.shape[0] != n:
-            raise ValueError(f"got {n} anchor ids but {vec_rows.shape[0]} anchor vectors")
+            raise bad_argument("anchor_vectors", f"has {vec_rows.shape[0]} rows for {n} anchor ids")
     else:
         assert vec_rows is not None
         n = int(vec_rows.shape[0])
@@ -761,11 +774,11 @@ def build_anchors(
     if guide_vectors is not None:
         gvec = np.ascontiguousarray(guide_vectors, dtype=_F32)
         if gvec.ndim != 2 or gvec.shape[0] != n:
-            raise ValueError(f"guide_vectors must be (n, guide_dim) with n = {n}, got shape {gvec.shape}")
-    gpos = _per_anchor_vectors(guide_positive_vectors, n, None)
+            raise bad_argument("guide_vectors", f"must be (n, guide_dim) with n = {n}, got shape {gvec.shape}")
+    gpos = _per_anchor_vectors(guide_positive_vectors, n, None, "guide_positive_vectors")
     key_list = [""] * n if keys is None else ["" if k is None else k for k in _as_id_list(keys, "keys", missing_ok=True)]
     if len(key_list) != n:
-        raise ValueError(f"keys has {len(key_list)} entries for {n} anchors")
+        raise bad_argument("keys", f"has {len(key_list)} entries for {n} anchors")
     anchors = []
     for i in range(n):
         a = pb.Anchor(
@@ -970,9 +983,11 @@ def refresh_request(collection: str, limit: int, target_version: Optional[int]) 
     if isinstance(limit, (bool, np.bool_)) or not isinstance(limit, numbers.Integral) or not 0 <= int(limit) <= MAX_REFRESH_LIMIT:
         violations.append(FieldViolation(field="limit", description=f"must be an integer 0–{MAX_REFRESH_LIMIT:,}, got {limit!r}"))
     if target_version is not None and (
-        isinstance(target_version, (bool, np.bool_)) or not isinstance(target_version, numbers.Integral)
+        isinstance(target_version, (bool, np.bool_))
+        or not isinstance(target_version, numbers.Integral)
+        or not -(2**63) <= int(target_version) < 2**63
     ):
-        violations.append(FieldViolation(field="target_version", description=f"must be an integer or None, got {target_version!r}"))
+        violations.append(FieldViolation(field="target_version", description=f"must be a signed 64-bit integer or None, got {target_version!r}"))
     if violations:
         raise InvalidArgument("invalid refresh queue request", violations=violations)
     req = pb.RefreshQueueRequest(collection=collection, limit=int(limit))
@@ -1021,6 +1036,8 @@ def report_requests(collection: str, reports: Reports) -> list[pb.ReportFalseNeg
     pairs: list[tuple[str, list[str]]] = []
     if isinstance(reports, Mapping):
         for key, items in reports.items():
+            if not isinstance(key, str):
+                raise TypeError(f"reports: anchor keys must be strings, got {key!r} ({type(key).__name__})")
             pairs.append((key, [items] if isinstance(items, str) else _as_id_list(items, "item ids")))
     else:
         by_key: dict[str, list[str]] = {}

@@ -30,6 +30,7 @@ from hardneg._codec import (
     DEFAULT_MAX_BATCH_BYTES,
     MAX_BATCH_ITEMS,
     _as_id_list,
+    bad_argument,
     chunks,
     prepare_items,
 )
@@ -89,16 +90,18 @@ class IngestState:
         for name, v in (("window", window), ("first_sequence", first_sequence)):
             if isinstance(v, bool) or not isinstance(v, int):
                 raise TypeError(f"{name} must be an integer, got {v!r}")
-        if isinstance(reconnect_timeout, bool) or not isinstance(reconnect_timeout, (int, float)) or not reconnect_timeout >= 0:
-            raise TypeError(f"reconnect_timeout must be a number of seconds ≥ 0, got {reconnect_timeout!r}")
+        if isinstance(reconnect_timeout, bool) or not isinstance(reconnect_timeout, (int, float)):
+            raise TypeError(f"reconnect_timeout must be a number of seconds, got {reconnect_timeout!r}")
+        if not reconnect_timeout >= 0:
+            raise bad_argument("reconnect_timeout", f"must be ≥ 0 seconds, got {reconnect_timeout!r}")
         if window < 1:
-            raise ValueError("window must be at least 1")
-        if first_sequence < 1:
-            raise ValueError("first_sequence must be at least 1")
+            raise bad_argument("window", f"must be at least 1, got {window}")
+        if not 1 <= first_sequence < 2**64:
+            raise bad_argument("first_sequence", f"must be 1 to 2**64 - 1, got {first_sequence}")
         if writer_id is not None and not isinstance(writer_id, str):
             raise TypeError(f"writer_id must be a string or None, got {type(writer_id).__name__}")
         if writer_id is not None and (not (1 <= len(writer_id.encode()) <= 128) or "\x00" in writer_id):
-            raise ValueError("writer_id must be 1 to 128 bytes without NUL")
+            raise bad_argument("writer_id", "must be 1 to 128 bytes without NUL")
         self.collection = collection
         self.writer_id = writer_id or f"py-{uuid.uuid4().hex}"
         self.window = window

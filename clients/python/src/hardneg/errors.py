@@ -33,6 +33,7 @@ __all__ = [
     "Cancelled",
     "Internal",
     "DataLoss",
+    "BackupFileError",
     "FieldViolation",
     "from_rpc_error",
 ]
@@ -178,6 +179,11 @@ class Internal(HardnegError):
 class DataLoss(Internal):
     """Data is damaged: e.g. a backup whose bytes are truncated or fail their checksum
     (the server applied nothing of it)."""
+
+
+class BackupFileError(HardnegError, ValueError):
+    """A file given to ``Client.restore`` (or the stream a backup received) is not a
+    complete hardneg backup file; raised by the client, nothing was restored from it."""
 
 
 _BY_CODE: dict[grpc.StatusCode, type[HardnegError]] = {
