@@ -245,7 +245,11 @@ func (s *service) Restore(stream hardnegv1.MinerService_RestoreServer) (err erro
 			s.log.Info("restore in progress", "collection", name, "bytes_received", n, "bytes", h.SizeBytes)
 		}
 	}
-	src := engine.RestoreSource{FormatVersion: h.FormatVersion, Bytes: int64(h.SizeBytes), Checksum: h.Crc32C}
+	if h.SizeBytes > math.MaxInt64 {
+		return fmt.Errorf("%w: header.size_bytes is %d; a backup's encoding is 1 to 2^63−1 bytes", engine.ErrBackupInvalid, h.SizeBytes)
+	}
+	src := engine.RestoreSource{FormatVersion: h.FormatVersion, Bytes: int64(h.SizeBytes), Checksum: h.Crc32C,
+		Dim: int(h.GetCollection().GetDim()), Items: h.ItemCount}
 	res, err := bk.Restore(stream.Context(), &restoreReader{stream: stream}, src, name, progress)
 	if err != nil {
 		return err

@@ -288,6 +288,10 @@ func TestRestoreRejectsDamagedStreamsApplyingNothing(t *testing.T) {
 		{"undecodable with a matching checksum", hdr(func(h *hardnegv1.BackupHeader) { h.Crc32C = crc(garbage) }), [][]byte{garbage}, codes.DataLoss},
 		{"bytes past the declared size", bs.header, append(slices.Clone(bs.chunks), []byte("more")), codes.InvalidArgument},
 		{"unknown format version", hdr(func(h *hardnegv1.BackupHeader) { h.FormatVersion = 99 }), bs.chunks, codes.InvalidArgument},
+		{"size beyond int64", hdr(func(h *hardnegv1.BackupHeader) { h.SizeBytes = 1 << 63 }), bs.chunks, codes.InvalidArgument},
+		{"size 0", hdr(func(h *hardnegv1.BackupHeader) { h.SizeBytes = 0 }), bs.chunks, codes.InvalidArgument},
+		{"header dim differs from the data", hdr(func(h *hardnegv1.BackupHeader) { h.Collection.Dim = 7 }), bs.chunks, codes.InvalidArgument},
+		{"header item count differs from the data", hdr(func(h *hardnegv1.BackupHeader) { h.ItemCount = 5 }), bs.chunks, codes.InvalidArgument},
 		{"no header", nil, bs.chunks, codes.InvalidArgument},
 		{"second header", bs.header, [][]byte{data[:10]}, codes.InvalidArgument},
 	}

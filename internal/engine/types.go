@@ -292,6 +292,10 @@ type RestoreSource struct {
 	FormatVersion uint32 // the Backup's Format
 	Bytes         int64  // size of the encoding
 	Checksum      uint32 // as Backup.Checksum; also accepted: the CRC-32C of the whole encoding (backups of servers before this rule)
+	// Dim and Items, when not zero, are what the backup's header declares: Restore
+	// fails with ErrBackupInvalid when the data holds another dimension or item count.
+	Dim   int
+	Items uint64
 }
 
 // RestoreResult describes a restored collection.

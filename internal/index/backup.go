@@ -86,7 +86,7 @@ func (db *DB) Restore(ctx context.Context, r io.Reader, src engine.RestoreSource
 		return engine.RestoreResult{}, fmt.Errorf("%w: format version %d, this server reads %d–%d", engine.ErrBackupInvalid, src.FormatVersion, storage.MinSnapshotVersion, storage.SnapshotVersion)
 	}
 	if src.Bytes <= 0 {
-		return engine.RestoreResult{}, fmt.Errorf("%w: size %d", engine.ErrBackupInvalid, src.Bytes)
+		return engine.RestoreResult{}, fmt.Errorf("%w: header.size_bytes is %d; a backup's encoding is 1 to 2^63−1 bytes", engine.ErrBackupInvalid, src.Bytes)
 	}
 	f, err := db.disk.TempFile("restore")
 	if err != nil {
@@ -118,6 +118,11 @@ func (db *DB) Restore(ctx context.Context, r io.Reader, src engine.RestoreSource
 	c, sh, err := readSnapshot(f)
 	if err != nil {
 		return engine.RestoreResult{}, fmt.Errorf("%w: %v", engine.ErrBackupDamaged, err)
+	}
+	if items := c.Stats().Items; src.Dim != 0 && src.Dim != sh.Config.Dim || src.Items != 0 && src.Items != uint64(items) {
+		c.wait()
+		return engine.RestoreResult{}, fmt.Errorf("%w: the header declares %d items of dimension %d; the data holds %d of dimension %d",
+			engine.ErrBackupInvalid, src.Items, src.Dim, items, sh.Config.Dim)
 	}
 	if name == "" {
 		name = sh.Config.Name
