@@ -719,6 +719,10 @@ func batteryCases() []batteryCase {
 			_, err := c.ReportLoss(ctx, &hardnegv1.ReportLossRequest{Collection: "c", Outcomes: []*hardnegv1.AnchorOutcome{{AnchorKey: "k\x00", Loss: f32p(1)}}})
 			return err
 		}},
+		batteryCase{"ReportLoss/solved and loss", codes.InvalidArgument, "outcomes[1]: set solved or loss, not both", func(ctx context.Context, c hardnegv1.MinerServiceClient) error {
+			_, err := c.ReportLoss(ctx, &hardnegv1.ReportLossRequest{Collection: "c", Outcomes: []*hardnegv1.AnchorOutcome{{AnchorKey: "i1", Loss: f32p(1)}, {AnchorKey: "i2", Loss: f32p(1), Solved: proto.Bool(true)}}})
+			return err
+		}},
 		batteryCase{"ReportLoss/NaN loss", codes.InvalidArgument, "outcomes[0].loss", func(ctx context.Context, c hardnegv1.MinerServiceClient) error {
 			_, err := c.ReportLoss(ctx, &hardnegv1.ReportLossRequest{Collection: "c", Outcomes: []*hardnegv1.AnchorOutcome{{AnchorKey: "i1", Loss: f32p(nan)}}})
 			return err

@@ -123,6 +123,8 @@ func ValidateOutcomes(outs []Outcome, field string) error {
 		switch {
 		case o.Solved == nil && o.Loss == nil:
 			e.Add(f, "needs solved or loss")
+		case o.Solved != nil && o.Loss != nil:
+			e.Add(f, "set solved or loss, not both")
 		case o.Loss != nil && !finite(*o.Loss):
 			e.Add(f+".loss", "must be finite")
 		}

@@ -67,6 +67,7 @@ CASES: list[tuple[str, Callable[[hardneg.Client], Any], type, str]] = [
     ("report_loss NaN", lambda c: c.report_loss("c", ["a"], losses=[float("nan")]), ValueError, "losses"),
     ("report_loss keys str", lambda c: c.report_loss("c", "ab", losses=[1.0, 2.0]), TypeError, "keys"),
     ("report_loss no outcome", lambda c: c.report_loss("c", ["a"]), ValueError, "losses or solved"),
+    ("report_loss both outcomes", lambda c: c.report_loss("c", ["a"], losses=[1.0], solved=[True]), errors.InvalidArgument, "not both"),
     ("report_false_negatives str", lambda c: c.report_false_negatives("c", "ab"), TypeError, "reports"),
     ("report_false_negatives triples", lambda c: c.report_false_negatives("c", [("k", "a", "b")]), TypeError, "reports"),
     ("report_false_negatives int id", lambda c: c.report_false_negatives("c", [("k", 1)]), TypeError, "reports"),

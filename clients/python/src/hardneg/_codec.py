@@ -1224,14 +1224,16 @@ def hard_batch(resp: pb.BuildBatchesResponse) -> HardBatch:
 
 
 def report_loss_requests(collection: str, keys: Any, losses: Any, solved: Any) -> list[pb.ReportLossRequest]:
-    """ReportLossRequests of at most MAX_OUTCOMES outcomes: per key, ``solved`` when
-    given, else ``loss``."""
+    """ReportLossRequests of at most MAX_OUTCOMES outcomes: per key ``solved`` or
+    ``loss``, whichever was given (one of them)."""
     key_list = _as_id_list(keys, "keys")
     n = len(key_list)
     violations: list[FieldViolation] = []
     loss_arr = sol_arr = None
     if losses is None and solved is None:
         violations.append(FieldViolation(field="outcomes", description="give losses or solved"))
+    if losses is not None and solved is not None:
+        violations.append(FieldViolation(field="outcomes", description="give losses or solved, not both"))
     if losses is not None:
         loss_arr = np.asarray(losses, dtype=np.float64).reshape(-1)
         if loss_arr.shape[0] != n:

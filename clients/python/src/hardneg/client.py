@@ -590,8 +590,8 @@ class Client(Front):
 
     def report_loss(self, collection: str, keys: Any, *, losses: Any = None, solved: Any = None) -> np.ndarray:
         """Reports how a training step went per anchor key, for closed-loop hardness
-        (``closed_loop=True`` in the policy): ``solved`` flags, or ``losses`` (a loss at or
-        below the collection's running mean counts as solved). Solved keys move their
+        (``closed_loop=True`` in the policy): ``solved`` flags or ``losses``, one of the
+        two (a loss at or below the collection's running mean counts as solved). Solved keys move their
         band towards the top (hardness +0.25, up to 1), unsolved ones back (−0.25).
         Returns the ``(len(keys),)`` float32 hardness after each outcome. Kept by the
         server per collection and saved to its data directory, so it survives restarts

@@ -5072,9 +5072,9 @@ func (x *BuildBatchesResponse) GetClusterSize() uint32 {
 	return 0
 }
 
-// AnchorOutcome is how a training step went for one anchor. Set solved, or loss: a
-// loss at or below the collection's running mean of reported losses (before this one)
-// counts as solved.
+// AnchorOutcome is how a training step went for one anchor. Set solved or loss, not
+// both (INVALID_ARGUMENT): a loss at or below the collection's running mean of
+// reported losses (before this one) counts as solved.
 type AnchorOutcome struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Anchor key (its id, or the key given with a vector anchor), 1–512 bytes.
