@@ -19,6 +19,7 @@ import dataclasses
 import datetime
 import hashlib
 import json
+import logging
 import math
 import os
 import sys
@@ -28,7 +29,7 @@ from typing import Any, Iterator, Optional, Sequence
 import numpy as np
 
 from hardneg import errors
-from hardneg._backup import BackupFileError
+from hardneg.errors import BackupFileError
 from hardneg._server import ServerNotFound, find_binary
 
 DEFAULT_ADDR = "localhost:50051"
@@ -452,8 +453,15 @@ def cmd_ingest(args: argparse.Namespace) -> None:
     result = None
     while n > 0:
         # Batch 0 goes first on its own: if this writer already sent it, the server
-        # acknowledges it as a duplicate and says where the writer stands.
-        first = client.ingest(args.collection, [batch(0)], writer_id=writer, first_sequence=1, window=1)
+        # acknowledges it as a duplicate and says where the writer stands (asked on
+        # purpose here, so the client's warning about a writer id used again is muted).
+        hlog = logging.getLogger("hardneg")
+        level = hlog.level
+        hlog.setLevel(logging.ERROR)
+        try:
+            first = client.ingest(args.collection, [batch(0)], writer_id=writer, first_sequence=1, window=1)
+        finally:
+            hlog.setLevel(level)
         result = first
         if not first.duplicates:
             start = 1

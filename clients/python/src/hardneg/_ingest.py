@@ -18,6 +18,7 @@ durable sequence.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections import OrderedDict, deque
@@ -36,6 +37,8 @@ from hardneg._codec import (
 )
 from hardneg.types import Batch, IngestResult
 from hardneg.v1 import hardneg_pb2 as pb
+
+log = logging.getLogger("hardneg")
 
 # Status codes after which the stream is re-opened and the unacknowledged batches resent.
 # RESOURCE_EXHAUSTED is too when the server says when to come back (a RetryInfo detail:
@@ -127,6 +130,10 @@ class IngestState:
         self.resend_one_by_one = False
         self._last_progress = time.monotonic()
         self._bar = _progress_bar(progress, total)
+        # A batch sent for the first time that the server holds already (a writer id
+        # used again from an old sequence) is logged once, as a warning.
+        self.warn_dropped = True
+        self._warned_dropped = False
 
     # --- producing requests ------------------------------------------------------------
 
@@ -237,6 +244,14 @@ class IngestState:
             ):
                 self.result.items += n_items
                 self.result.deleted_ids += n_del
+            elif not self._warned_dropped and self.warn_dropped:
+                self._warned_dropped = True
+                log.warning(
+                    "writer %r: batch %d (%d items) was not applied: the server already holds batches of this "
+                    "writer up to sequence %d. A writer id used again must continue with first_sequence=%d; "
+                    "without writer_id each ingest gets a new one (counted in IngestResult.duplicates)",
+                    self.writer_id, seq, n_items, resp.next_sequence - 1, resp.next_sequence,
+                )
             self._resent.discard(seq)
             if self._bar is not None:
                 self._bar.update(n_items)
