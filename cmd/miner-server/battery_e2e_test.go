@@ -419,6 +419,14 @@ func batteryCases() []batteryCase {
 
 	cs = append(cs,
 		// CreateCollection
+		batteryCase{"CreateCollection/space in name", codes.InvalidArgument, "name: holds ' ' at byte 2; must be 1–128 characters", func(ctx context.Context, c hardnegv1.MinerServiceClient) error {
+			_, err := c.CreateCollection(ctx, &hardnegv1.CreateCollectionRequest{Name: "my docs", Dim: 4, Metric: hardnegv1.Metric_METRIC_COSINE})
+			return err
+		}},
+		batteryCase{"GetItems/long collection name", codes.InvalidArgument, "collection: is 129 bytes", func(ctx context.Context, c hardnegv1.MinerServiceClient) error {
+			_, err := c.GetItems(ctx, &hardnegv1.GetItemsRequest{Collection: strings.Repeat("c", 129), Ids: []string{"a"}})
+			return err
+		}},
 		batteryCase{"CreateCollection/dim 0", codes.InvalidArgument, "dim", func(ctx context.Context, c hardnegv1.MinerServiceClient) error {
 			_, err := c.CreateCollection(ctx, &hardnegv1.CreateCollectionRequest{Name: "n", Dim: 0, Metric: hardnegv1.Metric_METRIC_COSINE})
 			return err

@@ -1,11 +1,14 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"regexp"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hardneg/hardneg/internal/validate"
 )
@@ -141,8 +144,20 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 // characters of [A-Za-z0-9_.-], not "." or "..". A name that fails it cannot name a
 // collection, so a lookup by it is a malformed request rather than a missing collection.
 func ValidateName(field, name string) error {
-	if name == "" || len(name) > MaxNameLen || !nameRE.MatchString(name) || name == "." || name == ".." {
-		return validate.Field(field, "must be 1–%d characters of [A-Za-z0-9_.-], not '.' or '..'", MaxNameLen)
+	const rule = "must be 1–%d characters of [A-Za-z0-9_.-], not '.' or '..'"
+	switch {
+	case name == "":
+		return validate.Field(field, "is empty; "+rule, MaxNameLen)
+	case len(name) > MaxNameLen:
+		return validate.Field(field, "is %d bytes; "+rule, len(name), MaxNameLen)
+	case name == "." || name == "..":
+		return validate.Field(field, "is %q; "+rule, name, MaxNameLen)
+	case !nameRE.MatchString(name):
+		bad := strings.IndexFunc(name, func(r rune) bool {
+			return !(r == '_' || r == '.' || r == '-' || r < utf8.RuneSelf && (r >= '0' && r <= '9' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z'))
+		})
+		r, _ := utf8.DecodeRuneInString(name[max(bad, 0):])
+		return validate.Field(field, "holds %q at byte %d; "+rule, r, max(bad, 0), MaxNameLen)
 	}
 	return nil
 }
@@ -151,8 +166,9 @@ func ValidateName(field, name string) error {
 // *validate.Error naming the request fields.
 func (c Config) Validate() (Config, error) {
 	var e validate.Error
-	if err := ValidateName("name", c.Name); err != nil {
-		e.Add("name", "must be 1–%d characters of [A-Za-z0-9_.-], not '.' or '..'", MaxNameLen)
+	var bad *validate.Error
+	if errors.As(ValidateName("name", c.Name), &bad) {
+		e.Merge(bad)
 	}
 	if c.Dim < 1 || c.Dim > MaxDim {
 		e.Add("dim", "must be 1–%d, got %d", MaxDim, c.Dim)
