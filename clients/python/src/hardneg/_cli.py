@@ -629,7 +629,7 @@ def cmd_mine(args: argparse.Namespace) -> None:
         sys.stdout.write(f"\nremoved candidates ({len(removed)}{cut}):\n")
         _table(
             ["ANCHOR", "RANK", "CANDIDATE", "SCORE", "RULE"],
-            [[r["anchor"], r["rank"], r["id"], "" if math.isnan(r["score"]) else f"{r['score']:.4f}", r["rule"]] for r in removed],
+            [[r["anchor"], "" if r["rank"] < 0 else r["rank"], r["id"], "" if math.isnan(r["score"]) else f"{r['score']:.4f}", r["rule"]] for r in removed],
         )
 
 
