@@ -47,6 +47,8 @@ CASES: list[tuple[str, Callable[[hardneg.Client], Any], type, str]] = [
     ("upsert ids int", lambda c: c.upsert("c", [1], ONE), TypeError, "ids"),
     ("upsert 1-D vectors", lambda c: c.upsert("c", ["a"], np.ones(4, np.float32)), ValueError, "vectors"),
     ("upsert ids/vectors lengths", lambda c: c.upsert("c", ["a", "b"], ONE), ValueError, "ids"),
+    ("upsert vectors None", lambda c: c.upsert("c", ["a"], None), TypeError, "got None"),
+    ("upsert complex vectors", lambda c: c.upsert("c", ["a"], ONE.astype(np.complex64)), TypeError, "complex"),
     ("delete collection int", lambda c: c.delete(3, ["a"]), TypeError, "collection"),
     ("delete ids str", lambda c: c.delete("c", "a"), TypeError, "ids"),
     ("get_items include_vectors str", lambda c: c.get_items("c", ["a"], include_vectors="yes"), TypeError, "include_vectors"),
