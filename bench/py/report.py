@@ -2,6 +2,9 @@
 between the make-bench markers) and PNG plots.
 
     python bench/py/report.py RESULTS.json --doc docs/BENCHMARKS.md --plots docs/bench
+
+A set measured in another run (the 1M set of `run.py --only-large`) joins with
+`--add OTHER.json --write-results docs/bench/results.json`; the report names that run.
 """
 
 from __future__ import annotations
@@ -326,6 +329,11 @@ def render(res: dict, plots_rel: str, plot_names: list[str], cmd: str) -> str:
             desc += (". It is below hardneg's default exact threshold (10,000 live items), so hardneg's index answers "
                      "by exact scan whatever the ef: its sweep is flat at recall 1")
         L += [f"### {tag.capitalize()} set", "", desc + ".", ""]
+        run = s.get("run")
+        if run:
+            L += [f"This set comes from a separate run, merged into this report: `{run['cmd']}` on {run['started']}, which took "
+                  f"{run['seconds'] / 60:.1f} min; load average (1/5/15 min) at its start "
+                  f"{' / '.join(f'{x:.2f}' for x in run['load_start'])}, at its end {' / '.join(f'{x:.2f}' for x in run['load_end'])}.", ""]
         tr = targets(s)
         if tr:
             L += ["**Targets** (ratios from this run)", "", "| target | measured | verdict |", "|---|---|---|"]
@@ -375,8 +383,20 @@ def main() -> None:
     ap.add_argument("--doc", type=Path, required=True)
     ap.add_argument("--plots", type=Path, required=True)
     ap.add_argument("--cmd", default="make bench")
+    ap.add_argument("--add", type=Path, action="append", default=[],
+                    help="a results file of another run (e.g. run.py --only-large) whose sets join the report, each marked with that run")
+    ap.add_argument("--add-cmd", default="bench/py/run.py --mode full --only-large", help="the command of the --add runs")
+    ap.add_argument("--write-results", type=Path, help="write the merged results here (docs/bench/results.json)")
     a = ap.parse_args()
     res = json.loads(a.results.read_text())
+    for path in a.add:
+        other = json.loads(path.read_text())
+        for tag, s in other["sets"].items():
+            s["run"] = {"cmd": a.add_cmd, "started": other["started"], "seconds": other["seconds"],
+                        "load_start": other["load_start"], "load_end": other["load_end"]}
+            res["sets"][tag] = s
+    if a.write_results:
+        a.write_results.write_text(json.dumps(res, indent=1))
     a.plots.mkdir(parents=True, exist_ok=True)
     names = plot_recall(res, a.plots)
     main_set = res["sets"].get("synthetic") or next(iter(res["sets"].values()))

@@ -531,8 +531,15 @@ func TestScaleoutStreamWritersExpire(t *testing.T) {
 	if _, err := streamItems(t, stream(), coll, "new", "b", 1, 1, dim, nil); err != nil {
 		t.Fatal(err)
 	}
-	if got := value(scrape(t, httpAddr), metrics.NameStreamWritersExpired); got != 1 {
-		t.Errorf("%s = %v after the sweep, want 1 (the idle writer)", metrics.NameStreamWritersExpired, got)
+	// The new writer's batch started a sweep in the background.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		got := value(scrape(t, httpAddr), metrics.NameStreamWritersExpired)
+		if got == 1 {
+			break
+		}
+		if got > 1 || time.Now().After(deadline) {
+			t.Fatalf("%s = %v after the sweep, want 1 (the idle writer)", metrics.NameStreamWritersExpired, got)
+		}
 	}
 	_, err := streamItems(t, stream(), coll, "idle", "a", 3, 3, dim, nil)
 	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "forgotten after 2s without a batch") {

@@ -84,7 +84,9 @@ func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
 // openEngine opens the engine cfg.Backend names.
 func openEngine(cfg Config, log *slog.Logger) (engine.Engine, error) {
 	if cfg.Backend == "weaviate" {
-		return weaviate.Open(cfg.weaviateOptions())
+		o := cfg.weaviateOptions()
+		o.Logger = log
+		return weaviate.Open(o)
 	}
 	return index.Lock(cfg.indexOptions(log))
 }

@@ -33,9 +33,11 @@ type Engine struct {
 	lsn    atomic.Uint64 // sequence numbers of acknowledged writes (this process)
 	closed atomic.Bool
 
-	sweepMu        sync.Mutex    // guards writersSwept
-	writersSwept   time.Time     // when this miner last swept for expired writers
-	writersExpired atomic.Uint64 // writer positions this miner deleted after Options.WriterTTL
+	sweepMu        sync.Mutex     // guards writersSwept and sweeping
+	writersSwept   time.Time      // when this miner last started a sweep for expired writers
+	sweeping       bool           // a sweep runs
+	sweeps         sync.WaitGroup // the running sweep, for Close
+	writersExpired atomic.Uint64  // writer positions this miner deleted after Options.WriterTTL
 
 	loopMu   sync.Mutex                // guards loopGen and absorbed
 	loopGen  int64                     // the generation of this miner's last loop state save
@@ -152,8 +154,20 @@ func (e *Engine) ensureProperty(class string, prop *models.Property) error {
 			return nil
 		}
 	}
-	err = e.c.rest.Schema().PropertyCreator().WithClassName(class).WithProperty(prop).Do(ctx)
-	if err != nil && !strings.Contains(err.Error(), "already exists") {
+	err = e.c.retry(ctx, func(ctx context.Context) error {
+		err := e.c.rest.Schema().PropertyCreator().WithClassName(class).WithProperty(prop).Do(ctx)
+		if err == nil {
+			return nil
+		}
+		// Another miner starting at the same time may have added it (Weaviate then
+		// answers 422 "already in use"): read the class again.
+		again, gerr := e.c.rest.Schema().ClassGetter().WithClassName(class).Do(ctx)
+		if gerr == nil && slices.ContainsFunc(again.Properties, func(p *models.Property) bool { return strings.EqualFold(p.Name, prop.Name) }) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("weaviate: add property %s to %s: %w", prop.Name, class, err)
 	}
 	return nil
@@ -161,8 +175,8 @@ func (e *Engine) ensureProperty(class string, prop *models.Property) error {
 
 // deleteWhere deletes the objects of class that f matches, at the consistency level,
 // and returns how many it deleted. One batch delete reaches at most the cluster's
-// QUERY_MAXIMUM_RESULTS objects, so it repeats until a round matches nothing; a round
-// that deletes nothing of what it matched fails.
+// QUERY_MAXIMUM_RESULTS objects, so it repeats while a round deleted fewer than it
+// matched; a round that deletes nothing of what it matched fails.
 func (e *Engine) deleteWhere(ctx context.Context, class string, f *pb.Filters) (int64, error) {
 	var n int64
 	for {
@@ -176,7 +190,7 @@ func (e *Engine) deleteWhere(ctx context.Context, class string, f *pb.Filters) (
 		}
 		n += reply.Successful
 		switch {
-		case reply.Matches == 0:
+		case reply.Successful >= reply.Matches: // Matches counts every match, not only the first QUERY_MAXIMUM_RESULTS
 			return n, nil
 		case reply.Successful == 0:
 			return n, fmt.Errorf("%d objects of %s matched, none deleted (%d failed)", reply.Matches, class, reply.Failed)
@@ -206,6 +220,7 @@ func (e *Engine) Close() error {
 	if e.closed.Swap(true) {
 		return nil
 	}
+	e.sweeps.Wait()
 	return e.c.close()
 }
 
@@ -415,25 +430,31 @@ func (e *Engine) Collections() []engine.Collection {
 // loop state.
 func (e *Engine) DeleteCollection(name string) error {
 	c, err := e.collection(name)
-	if err != nil {
+	if err != nil && !errors.Is(err, engine.ErrCollectionNotFound) {
 		return err
 	}
 	ctx, cancel := e.c.ctx(context.Background())
 	defer cancel()
 	e.forget(name)
-	if err := e.c.rest.Schema().ClassDeleter().WithClassName(c.class).Do(ctx); err != nil {
-		if isNotFound(err) {
-			return fmt.Errorf("%q: %w", name, engine.ErrCollectionNotFound)
+	var missing error
+	if c == nil {
+		missing = err
+	} else if err := e.c.rest.Schema().ClassDeleter().WithClassName(c.class).Do(ctx); err != nil {
+		if !isNotFound(err) {
+			return fmt.Errorf("weaviate: delete collection %q: %w", name, err)
 		}
-		return fmt.Errorf("weaviate: delete collection %q: %w", name, err)
+		missing = fmt.Errorf("%q: %w", name, engine.ErrCollectionNotFound)
 	}
+	// The collection's verdicts and loop state go with it, also when the collection is
+	// already gone: a DeleteCollection that failed after dropping the class leaves them,
+	// and the caller's retry (answered NOT_FOUND) removes them.
 	if _, err := e.deleteWhere(ctx, e.c.opts.Prefix+"Meta", and(textIs(metaKind, "verdict"), textIs(metaCollection, name))); err != nil {
 		return fmt.Errorf("weaviate: delete the verdicts of %q: %w", name, err)
 	}
 	if err := e.deleteLoopState(ctx, textIs(loopCollection, name)); err != nil {
 		return fmt.Errorf("weaviate: delete the loop state of %q: %w", name, err)
 	}
-	return nil
+	return missing
 }
 
 // Upsert writes b at the engine's consistency level: every object is acknowledged by
@@ -515,11 +536,6 @@ func (e *Engine) StreamAppendContext(ctx context.Context, writer string, seq uin
 	case seq > last+1:
 		return engine.StreamResult{}, engine.SequenceGap(writer, seq, last, e.c.opts.WriterTTL)
 	}
-	if last == 0 { // a new writer sweeps for expired ones now and then, before its batch is applied
-		if err := e.sweepWriters(ctx); err != nil {
-			return engine.StreamResult{}, err
-		}
-	}
 	res := engine.StreamResult{WriterSequence: seq, PrevSequence: last}
 	if b.Len() > 0 {
 		if res.Upsert, err = c.upsert(ctx, b); err != nil {
@@ -533,6 +549,10 @@ func (e *Engine) StreamAppendContext(ctx context.Context, writer string, seq uin
 	}
 	if now, err := e.writerSequence(ctx, writer); err != nil {
 		return engine.StreamResult{}, err
+	} else if now == 0 && last > 0 {
+		// A sweep forgot the writer while its batch was applied (it had been idle for
+		// about the TTL): it starts again at 1, as any forgotten writer.
+		return engine.StreamResult{}, engine.SequenceGap(writer, seq, 0, e.c.opts.WriterTTL)
 	} else if now != last {
 		return engine.StreamResult{}, fmt.Errorf("writer %q: its position moved from %d to %d while batch %d was applied: %w", writer, last, now, seq, engine.ErrSequenceGap)
 	}
@@ -543,37 +563,62 @@ func (e *Engine) StreamAppendContext(ctx context.Context, writer string, seq uin
 	}
 	res.LSN = e.lsn.Add(1)
 	res.Upsert.Sequence, res.Delete.Sequence = res.LSN, res.LSN
+	if last == 0 {
+		e.sweepWritersSoon() // a new writer: sweep for expired ones now and then, in the background
+	}
 	return res, nil
 }
 
-// sweepWriters deletes the position objects of the writers whose last batch was
-// recorded more than Options.WriterTTL ago, at most every engine.WriterSweepEvery per
-// miner. (A writer idle for about the TTL whose batch races a sweep may lose the
-// position that batch recorded; its next batch then fails as a forgotten writer's.)
-func (e *Engine) sweepWriters(ctx context.Context) error {
+// sweepWritersSoon starts a sweep for expired writers in the background unless one ran
+// within engine.WriterSweepEvery or is running: a new writer's batch neither waits for
+// it nor fails with it. Close waits for it.
+func (e *Engine) sweepWritersSoon() {
 	ttl := e.c.opts.WriterTTL
-	if ttl < 0 {
-		return nil
+	if ttl < 0 || e.closed.Load() {
+		return
 	}
 	now := time.Now()
 	e.sweepMu.Lock()
-	if !e.writersSwept.IsZero() && now.Sub(e.writersSwept) < engine.WriterSweepEvery(ttl) {
-		e.sweepMu.Unlock()
-		return nil
+	defer e.sweepMu.Unlock()
+	if e.sweeping || !e.writersSwept.IsZero() && now.Sub(e.writersSwept) < engine.WriterSweepEvery(ttl) {
+		return
 	}
-	e.writersSwept = now
-	e.sweepMu.Unlock()
+	e.writersSwept, e.sweeping = now, true
+	e.sweeps.Add(1)
+	go func() {
+		defer e.sweeps.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), e.c.opts.Timeout+max(e.c.opts.RetryFor, 0))
+		defer cancel()
+		if err := e.sweepWriters(ctx, now); err != nil && !e.closed.Load() {
+			e.c.opts.Logger.Warn("stream writer sweep failed; the next new writer tries again", "err", err)
+		}
+		e.sweepMu.Lock()
+		e.sweeping = false
+		e.sweepMu.Unlock()
+	}()
+}
+
+// sweepWriters deletes the position objects of the writers whose last batch was
+// recorded more than Options.WriterTTL before now. (A writer idle for about the TTL
+// whose batch races a sweep may lose the position that batch recorded; that batch, or
+// its next one, then fails as a forgotten writer's.)
+func (e *Engine) sweepWriters(ctx context.Context, now time.Time) error {
+	ttl := e.c.opts.WriterTTL
 	n, err := e.deleteWhere(ctx, e.c.opts.Prefix+"Meta",
 		and(textIs(metaKind, "writer"), intIs(metaUnix, pb.Filters_OPERATOR_LESS_THAN, now.Add(-ttl).Unix())))
 	e.writersExpired.Add(uint64(n))
+	if n > 0 {
+		e.c.opts.Logger.Info("stream writers expired", "writers", n, "ttl", ttl)
+	}
 	if err != nil {
 		return fmt.Errorf("weaviate: forget the stream writers idle for %s: %w", ttl, err)
 	}
 	return nil
 }
 
-// StreamWritersExpired counts the stream writer positions this miner deleted after
-// Options.WriterTTL without a batch, since Open.
+// StreamWritersExpired counts the stream writer positions this miner's sweeps deleted
+// after Options.WriterTTL without a batch, since Open (sweeps of two miners that
+// overlap may both count one object).
 func (e *Engine) StreamWritersExpired() uint64 { return e.writersExpired.Load() }
 
 // writerSequence reads a writer's last applied sequence (0 for a new writer) by its

@@ -2,6 +2,7 @@ package weaviate
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -56,11 +57,14 @@ type Options struct {
 	Miner string
 	// WriterTTL: a stream writer whose last batch was recorded longer ago than this is
 	// forgotten (its position object in PrefixMeta is deleted): it starts again at
-	// sequence 1. Miners sweep for such writers when a new writer starts, at most every
-	// engine.WriterSweepEvery. Default engine.DefaultWriterTTL; negative: never. Writer
+	// sequence 1. Miners sweep for such writers in the background when a new writer
+	// starts, at most every engine.WriterSweepEvery. Default engine.DefaultWriterTTL; negative: never. Writer
 	// positions recorded by a version without this field carry no time and are kept
 	// until their writer's next batch.
 	WriterTTL time.Duration
+	// Logger receives what the engine does in the background (the writer sweeps).
+	// Default: discard.
+	Logger *slog.Logger
 }
 
 // consistencyLevels maps the accepted spellings of Options.Consistency.
@@ -98,6 +102,9 @@ func (o Options) withDefaults() (Options, error) {
 		o.WriterTTL = engine.DefaultWriterTTL
 	} else if o.WriterTTL < 0 {
 		o.WriterTTL = -1
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Prefix == "" {
 		o.Prefix = "Hardneg"

@@ -23,6 +23,12 @@ import (
 // collections are apart from every miner's; they are dropped afterwards.
 func testCluster(t *testing.T, ttl time.Duration) *Engine {
 	t.Helper()
+	return testClusterPrefix(t, ttl, "Wt"+strconv.FormatInt(time.Now().UnixNano(), 36))
+}
+
+// testClusterPrefix is testCluster under the given prefix.
+func testClusterPrefix(t *testing.T, ttl time.Duration, prefix string) *Engine {
+	t.Helper()
 	path := os.Getenv("HARDNEG_CLUSTER_STATE")
 	if path == "" {
 		path = filepath.Join("..", "..", "..", ".cache", "cluster", "state.env")
@@ -38,7 +44,6 @@ func testCluster(t *testing.T, ttl time.Duration) *Engine {
 			st[k] = strings.Trim(v, `"`)
 		}
 	}
-	prefix := "Wt" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	e, err := Open(Options{Addr: strings.Split(st["WEAVIATE_HTTP_ADDRS"], ",")[0], GRPCAddr: strings.Split(st["WEAVIATE_GRPC_ADDRS"], ",")[0],
 		Prefix: prefix, WriterTTL: ttl})
 	if err != nil {
@@ -113,9 +118,8 @@ func TestScaleoutWriterSweep(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if err := e.sweepWriters(ctx); err != nil {
-		t.Fatal(err)
-	}
+	e.sweepWritersSoon() // as a new writer starts it
+	e.sweeps.Wait()
 	if got := e.StreamWritersExpired(); got != stale {
 		t.Errorf("the sweep deleted %d writers, want %d", got, stale)
 	}
@@ -124,9 +128,39 @@ func TestScaleoutWriterSweep(t *testing.T) {
 			t.Errorf("writer %s after the sweep: sequence %d, %v; want %d", writer, got, err, want)
 		}
 	}
-	// A second sweep within engine.WriterSweepEvery does not call the cluster.
+	// A second new writer within engine.WriterSweepEvery starts no sweep.
 	calls := e.Calls()
-	if err := e.sweepWriters(ctx); err != nil || e.Calls() != calls {
-		t.Errorf("a second sweep at once: %v, %d calls; want none", err, e.Calls()-calls)
+	e.sweepWritersSoon()
+	e.sweeps.Wait()
+	if e.Calls() != calls {
+		t.Errorf("a second sweep at once made %d calls; want none", e.Calls()-calls)
+	}
+}
+
+// TestScaleoutMinersUpgradeTogether: miners of this version starting at once against a
+// metadata collection of the previous version all start (one adds the writer time
+// property, the others find it added). Five rounds of three miners, each round on a
+// metadata collection of its own.
+func TestScaleoutMinersUpgradeTogether(t *testing.T) {
+	text := func(name string) *models.Property {
+		return &models.Property{Name: name, DataType: []string{"text"}, Tokenization: "field"}
+	}
+	for round := range 5 {
+		first := testCluster(t, time.Hour)
+		miners := []*Engine{first, testClusterPrefix(t, time.Hour, first.c.opts.Prefix), testClusterPrefix(t, time.Hour, first.c.opts.Prefix)}
+		old := &models.Class{Class: first.c.opts.Prefix + "Meta", Properties: []*models.Property{text(metaKind), text(metaCollection), text(metaKey), text(metaItem),
+			{Name: metaSeq, DataType: []string{"int"}}}}
+		if err := first.ensureClass(old); err != nil {
+			t.Fatal(err)
+		}
+		errs := make(chan error, len(miners))
+		for _, e := range miners {
+			go func() { errs <- e.Recover() }()
+		}
+		for range miners {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: a miner failed to start: %v", round, err)
+			}
+		}
 	}
 }

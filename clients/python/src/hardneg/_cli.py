@@ -399,6 +399,12 @@ def _load_source(args: argparse.Namespace) -> tuple[list[str], Any, Optional[lis
     return ids, vectors, groups, zero
 
 
+def _mute_reuse_warning(record: logging.LogRecord) -> bool:
+    """A logging filter that drops the client's warning about a writer id used again
+    (the ingest command's resume probe asks for that on purpose) and passes the rest."""
+    return not (record.levelno == logging.WARNING and "was not applied: the server already holds" in record.msg)
+
+
 def writer_id_for(collection: str, path: str, rows: int, ids_spec: str, generation: int = 0) -> str:
     """The stream writer id of an ingest: the same for a re-run over the same file.
     ``generation`` counts the earlier writers of the same ingest whose rows the
@@ -456,12 +462,11 @@ def cmd_ingest(args: argparse.Namespace) -> None:
         # acknowledges it as a duplicate and says where the writer stands (asked on
         # purpose here, so the client's warning about a writer id used again is muted).
         hlog = logging.getLogger("hardneg")
-        level = hlog.level
-        hlog.setLevel(logging.ERROR)
+        hlog.addFilter(_mute_reuse_warning)
         try:
             first = client.ingest(args.collection, [batch(0)], writer_id=writer, first_sequence=1, window=1)
         finally:
-            hlog.setLevel(level)
+            hlog.removeFilter(_mute_reuse_warning)
         result = first
         if not first.duplicates:
             start = 1

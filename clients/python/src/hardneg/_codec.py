@@ -80,10 +80,9 @@ def encode_vectors(vectors: Any) -> tuple[np.ndarray, int]:
     """
     if vectors is None:
         raise TypeError("vectors must be an array of shape (n, dim), got None")
-    if not isinstance(vectors, np.ndarray) or vectors.dtype != _F32:
-        vectors = np.asarray(vectors)
-        if vectors.dtype.kind == "c":
-            raise TypeError("vectors must be real numbers, got complex values")
+    if isinstance(vectors, np.ndarray) and vectors.dtype.kind == "c":
+        # (numpy itself refuses Python complex numbers in a list)
+        raise TypeError("vectors must be real numbers, got complex values")
     arr = np.ascontiguousarray(vectors, dtype=_F32)
     if arr.ndim == 1:
         raise InvalidArgument("vectors must be 2-D (n, dim); got a 1-D array (use x[None, :] for one vector)",

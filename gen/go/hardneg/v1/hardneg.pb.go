@@ -4352,8 +4352,9 @@ func (x *BackupRequest) GetChunkBytes() uint32 {
 type BackupHeader struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Version of the encoding: the snapshot format (docs/OPERATIONS.md). Restore accepts
-	// the versions it can read; this server writes 4 (which adds the stream writers'
-	// times and the LSN the snapshot is complete through) and reads 2 to 4.
+	// the versions it can read; this server writes 4 and reads 2 to 4 (in a snapshot
+	// file, version 4 adds the stream writers' times and the LSN the snapshot is complete
+	// through; a backup holds neither).
 	FormatVersion uint32 `protobuf:"varint,1,opt,name=format_version,json=formatVersion,proto3" json:"format_version,omitempty"`
 	// The collection as backed up: name, dim, metric, index parameters and statistics.
 	Collection *Collection `protobuf:"bytes,2,opt,name=collection,proto3" json:"collection,omitempty"`
