@@ -223,3 +223,64 @@ def test_returns_datasets_dataset(client: hardneg.Client) -> None:
     assert out.column_names == ["anchor", "positive", "negative"]
     plain = mine_hard_negatives(ds, embed, num_negatives=1, verbose=False, as_dataset=False, client=client)
     assert isinstance(plain, dict) and plain["negative"] == out["negative"]
+
+
+def test_a_pair_given_twice_is_not_reported_missing(client: hardneg.Client) -> None:
+    """A repeated (anchor, positive) pair yields its rows once; the report does not count
+    the repeat as rows missing for lack of negatives."""
+    twice = PAIRS + PAIRS
+    data, report = mine_hard_negatives(
+        {"query": [a for a, _ in twice], "answer": [p for _, p in twice]}, embed, corpus=EXTRA_CORPUS,
+        client=client, num_negatives=2, output_format="labeled-pair", return_report=True, verbose=False,
+    )
+    n_anchors = len({a for a, _ in PAIRS})
+    assert len(data["label"]) == len(PAIRS) + 2 * n_anchors
+    assert report.missing == 0 and report.rows == report.rows_possible, report
+    assert "Could not find enough negatives" not in report.format()
+
+
+def test_flags_take_zero_and_one_and_an_empty_column_name_means_the_first(client: hardneg.Client) -> None:
+    """As sentence-transformers reads them: 0/1 for the boolean flags, "" for a column
+    name not given."""
+    data = _mine(client, num_negatives=2, output_format="n-tuple", output_scores=1, verbose=0, include_positives=0,
+                 anchor_column_name="")
+    assert list(data) == ["query", "answer", "negative_1", "negative_2", "scores"]
+    with pytest.raises(TypeError, match="output_scores must be True or False"):
+        _mine(client, num_negatives=2, output_scores=2)
+
+
+def test_an_absolute_margin_wider_than_the_score_range_leaves_no_rows(client: hardneg.Client) -> None:
+    """Under cosine no two scores differ by more than 2: a wider margin removes every
+    candidate (as in sentence-transformers) instead of failing after the encoding."""
+    for margin in (2.0, 3.0, 1e6):
+        data = _mine(client, num_negatives=2, absolute_margin=margin)
+        assert len(data["query"]) == 0, margin
+
+
+def test_a_cross_encoder_depth_beyond_the_limit_names_num_negatives(client: hardneg.Client) -> None:
+    class Scorer:
+        def predict(self, pairs: list[tuple[str, str]], batch_size: int = 32) -> np.ndarray:
+            return np.zeros(len(pairs), np.float32)
+
+    with pytest.raises(ValueError, match="lower num_negatives or pass a smaller range_max"):
+        _mine(client, num_negatives=150, max_score=0.9, cross_encoder=Scorer())
+    with pytest.raises(ValueError, match="must be at most 1024 .*; lower range_max"):
+        _mine(client, num_negatives=5, range_max=1100, max_score=0.9, cross_encoder=Scorer())
+
+
+@pytest.mark.heavy
+def test_dataset_containers_a_user_tries(client: hardneg.Client) -> None:
+    """A DatasetDict or a streamed dataset is refused before any encoding, naming what
+    to pass; a pandas DataFrame is read like a dict of columns."""
+    import pandas as pd
+    from datasets import Dataset, DatasetDict
+
+    ds = Dataset.from_dict({"anchor": [a for a, _ in PAIRS], "positive": [p for _, p in PAIRS]})
+    with pytest.raises(TypeError, match=r"DatasetDict of the splits \['train'\]: pass one split, e\.g\. dataset\['train'\]"):
+        mine_hard_negatives(DatasetDict({"train": ds}), embed, verbose=False, client=client)
+    with pytest.raises(TypeError, match="IterableDataset"):
+        mine_hard_negatives(ds.to_iterable_dataset(), embed, verbose=False, client=client)
+    frame = pd.DataFrame({"anchor": [a for a, _ in PAIRS], "positive": [p for _, p in PAIRS]})
+    out = mine_hard_negatives(frame, embed, num_negatives=1, verbose=False, as_dataset=False, client=client)
+    plain = mine_hard_negatives(ds, embed, num_negatives=1, verbose=False, as_dataset=False, client=client)
+    assert out == plain

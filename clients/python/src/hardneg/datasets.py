@@ -232,6 +232,14 @@ def _columns(dataset: Any) -> tuple[dict[str, list[Any]], bool]:
     datasets.Dataset."""
     # A datasets.Dataset can only exist if its (slow to import) package is loaded.
     ds_module = sys.modules.get("datasets")
+    if ds_module is not None and isinstance(dataset, ds_module.DatasetDict):
+        raise TypeError(f"dataset is a DatasetDict of the splits {list(dataset)}: pass one split, e.g. dataset[{next(iter(dataset), 'train')!r}]")
+    if ds_module is not None and isinstance(dataset, (ds_module.IterableDataset, ds_module.IterableDatasetDict)):
+        raise TypeError("dataset is an IterableDataset (streamed): mining needs every row; materialise it first, e.g. "
+                        "datasets.Dataset.from_list(list(dataset.take(n)))")
+    pd_module = sys.modules.get("pandas")
+    if pd_module is not None and isinstance(dataset, pd_module.DataFrame):
+        return {str(c): dataset[c].tolist() for c in dataset.columns}, False
     if ds_module is not None and isinstance(dataset, ds_module.Dataset):
         # Unformatted (no with_format, set_transform): one slice of every row as Python
         # lists, in the dataset's order. Reading it column by column goes row by row,
@@ -254,7 +262,8 @@ def _columns(dataset: Any) -> tuple[dict[str, list[Any]], bool]:
                              + ", ".join(f"{k!r}: {n}" for k, n in lengths.items()))
         return cols, False
     if isinstance(dataset, (str, bytes)) or not hasattr(dataset, "__iter__"):
-        raise TypeError("dataset must be a datasets.Dataset, a dict of columns, or a list of dicts or (anchor, positive) pairs")
+        raise TypeError("dataset must be a datasets.Dataset, a pandas DataFrame, a dict of columns, or a list of dicts "
+                        "or (anchor, positive) pairs")
     rows = list(dataset)
     if not rows:
         return {}, False
@@ -310,7 +319,9 @@ def _check_float(name: str, x: Any, lo: Optional[float] = None, hi: Optional[flo
 
 
 def _check_bool(name: str, x: Any) -> None:
-    if not isinstance(x, (bool, np.bool_)):
+    # 0 and 1 pass as sentence-transformers takes them (truthiness); other values of
+    # other types are a mistake worth naming.
+    if not isinstance(x, (bool, np.bool_)) and not (_is_int(x) and x in (0, 1)):
         raise TypeError(f"{name} must be True or False, got {x!r}")
 
 
@@ -587,12 +598,14 @@ def _score_sets(output_format: str, pos_scores: list[list[float]], neg_scores: l
     return pos, np.array(neg, dtype=np.float64), np.array(diff, dtype=np.float64)
 
 
-def _rows_possible(output_format: str, n_pos: Sequence[int], num_negatives: int, n_rows: int) -> int:
-    """sentence-transformers' "maximum possible samples" of a format."""
+def _rows_possible(output_format: str, n_pos: Sequence[int], num_negatives: int) -> int:
+    """The rows a format can have for anchors with n_pos distinct positives each:
+    sentence-transformers' "maximum possible samples", except that a pair given twice
+    counts once (it yields its rows once)."""
     if output_format == "triplet":
         return sum(n_pos) * num_negatives
     if output_format == "labeled-pair":
-        return len(n_pos) * num_negatives + n_rows
+        return len(n_pos) * num_negatives + sum(n_pos)
     return sum(n_pos)
 
 
@@ -756,6 +769,9 @@ def mine_hard_negatives(
     if n_rows == 0:
         raise ValueError("The dataset is empty. Please provide a non-empty dataset.")
     names = list(cols)
+    # sentence-transformers reads an empty column name as "not given".
+    anchor_column_name = anchor_column_name or None
+    positive_column_name = positive_column_name or None
     for arg, value in (("anchor_column_name", anchor_column_name), ("positive_column_name", positive_column_name)):
         if value is not None and value not in cols:
             raise ValueError(f"{arg}={value!r} is not a column of the dataset; its columns are {names!r}")
@@ -850,6 +866,10 @@ def mine_hard_negatives(
     if cross_encoder is None:
         # The server filters by the embedding score, which the metric bounds.
         lo, hi = _SCORE_RANGES[metric]
+        if absolute_margin is not None and math.isfinite(hi - lo) and absolute_margin > hi - lo:
+            # Wider than any two scores differ: no candidate passes, as in
+            # sentence-transformers; the server takes margins up to the range's width.
+            absolute_margin = float(hi - lo)
         for name, v in (("max_score", max_score), ("min_score", min_score)):
             if v is not None and not lo <= v <= hi:
                 raise ValueError(f"{name}={v} is outside the scores metric={metric!r} gives ({_SCORE_RANGE_TEXT[metric]})")
@@ -907,9 +927,12 @@ def mine_hard_negatives(
         )
     depth = range_max + max_positives
     if rescoring and depth > codec.MAX_NEGATIVES:
+        how = (f"range_max defaults to range_min + 10 × num_negatives + positives = {range_max} with a margin, "
+               f"max_score or min_score: lower num_negatives or pass a smaller range_max" if derived_range_max
+               else "lower range_max")
         raise ValueError(
             f"with a cross_encoder the {depth} candidates per anchor (range_max + positives) must be at most "
-            f"{codec.MAX_NEGATIVES}; lower range_max"
+            f"{codec.MAX_NEGATIVES} (each is rescored); {how}"
         )
     if rescoring and sampling_strategy not in ("top", "random"):
         raise ValueError(f"with a cross_encoder, sampling_strategy must be 'top' or 'random', got {sampling_strategy!r}")
@@ -1050,7 +1073,7 @@ def mine_hard_negatives(
         queries=len(anchors),
         queries_total=len(anchors_all),
         rows=len(next(iter(data.values()))),
-        rows_possible=_rows_possible(output_format, n_pos, num_negatives, n_rows),
+        rows_possible=_rows_possible(output_format, n_pos, num_negatives),
         anchors_short=sum(1 for ns in negatives if len(ns) < num_negatives),
         range_max=range_max,
         max_candidates=policy.max_candidates or 100_000,
