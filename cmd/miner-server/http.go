@@ -42,6 +42,8 @@ func (s *Server) pprofAuth(h http.HandlerFunc) http.HandlerFunc {
 			code := http.StatusUnauthorized
 			if errors.Is(err, errPermissionDenied) {
 				code = http.StatusForbidden
+			} else {
+				w.Header().Set("WWW-Authenticate", bearerChallenge)
 			}
 			http.Error(w, err.Error(), code)
 			return

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
 	"github.com/hardneg/hardneg/internal/engine"
@@ -48,6 +50,11 @@ func (s *Server) registerInspector(mux *http.ServeMux) {
 		w.Header().Set("Content-Security-Policy", "frame-ancestors 'none'")
 		w.Header().Set("X-Frame-Options", "DENY")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
+		// A path no file can have (not UTF-8, "..", ...) is not found, not a server error.
+		if name := strings.TrimPrefix(r.URL.Path, "/ui/"); name != "" && (!utf8.ValidString(name) || !fs.ValidPath(strings.TrimSuffix(name, "/"))) {
+			http.NotFound(w, r)
+			return
+		}
 		static.ServeHTTP(w, r)
 	})
 	mux.HandleFunc("GET /ui", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ui/", http.StatusMovedPermanently) })
@@ -57,13 +64,27 @@ func (s *Server) registerInspector(mux *http.ServeMux) {
 	mux.HandleFunc("GET /ui/api/history", s.uiAPI(read, s.uiHistory))
 	mux.HandleFunc("POST /ui/api/mine", s.uiAPI(hardnegv1.MinerService_Mine_FullMethodName, s.uiMine))
 	mux.HandleFunc("POST /ui/api/report", s.uiAPI(hardnegv1.MinerService_ReportFalseNegatives_FullMethodName, s.uiReport))
-	// Any other path or method under the API answers in the API's JSON error form.
-	notFound := func(w http.ResponseWriter, r *http.Request) {
+	// Any other path or method under the API answers in the API's JSON error form: a
+	// known endpoint with another method is 405 with Allow, any other path 404.
+	allowed := map[string]string{"/ui/api/info": "GET, HEAD", "/ui/api/collections": "GET, HEAD", "/ui/api/history": "GET, HEAD",
+		"/ui/api/mine": "POST", "/ui/api/report": "POST"}
+	other := func(w http.ResponseWriter, r *http.Request) {
+		if allow, ok := allowed[r.URL.Path]; ok {
+			w.Header().Set("Allow", allow)
+			writeUIErrorCode(w, status.Errorf(codes.InvalidArgument, "%s %s: the method must be %s", r.Method, r.URL.Path, strings.ReplaceAll(allow, ", ", " or ")),
+				http.StatusMethodNotAllowed)
+			return
+		}
 		writeUIError(w, status.Errorf(codes.NotFound, "no API endpoint %s %s (GET info, collections, history; POST mine, report)", r.Method, r.URL.Path))
 	}
-	mux.HandleFunc("GET /ui/api/", notFound)
-	mux.HandleFunc("POST /ui/api/", notFound)
+	// One pattern per method: a method-less "/ui/api/" would conflict with "GET /ui/".
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"} {
+		mux.HandleFunc(m+" /ui/api/", other)
+	}
 }
+
+// bearerChallenge is the WWW-Authenticate header of a 401 answer (RFC 6750).
+const bearerChallenge = `Bearer realm="hardneg"`
 
 // uiBodyLimit bounds the body of an inspector API call: a request the page sends
 // (anchors, a policy, a few verdicts) is far smaller.
@@ -123,7 +144,7 @@ func (s *Server) uiAPI(method string, h uiHandler) http.HandlerFunc {
 		}()
 		httpCode := 0 // from the gRPC code
 		if errors.Is(err, errBodyTooLarge) {
-			err, httpCode = status.Error(codes.InvalidArgument, err.Error()), http.StatusRequestEntityTooLarge
+			err, httpCode = status.Error(codes.ResourceExhausted, err.Error()), http.StatusRequestEntityTooLarge
 		}
 		if err != nil {
 			err = toStatus(s.log, method, err)
@@ -206,6 +227,9 @@ func writeUIErrorCode(w http.ResponseWriter, err error, httpCode int) {
 	}
 	if httpCode != 0 {
 		code = httpCode
+	}
+	if code == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", bearerChallenge)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
@@ -295,7 +319,7 @@ const uiNewestVersions = 3
 
 // uiCollections lists the collections with their storage state and the server's.
 func (s *Server) uiCollections(context.Context, []byte) (any, error) {
-	var out []uiCollection
+	out := []uiCollection{} // [] in JSON when there is none
 	for _, c := range s.db.Collections() {
 		b, err := uiJSON.Marshal(toCollection(c))
 		if err != nil {

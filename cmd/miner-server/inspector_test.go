@@ -120,6 +120,42 @@ func TestInspectorAPIEdges(t *testing.T) {
 			t.Errorf("%s /ui/api/nope: %d %s", m, code, body)
 		}
 	}
+	if code, body := httpDo(t, "POST", base+"/ui/api/mine", readTok, big); !strings.Contains(body, `"code":"ResourceExhausted"`) {
+		t.Errorf("oversized body: %d %.200s; want the code ResourceExhausted", code, body)
+	}
+	// A known endpoint with another method: 405 in the API's JSON form, with Allow.
+	for _, tc := range []struct{ method, path, allow string }{
+		{"GET", "/ui/api/mine", "POST"}, {"PUT", "/ui/api/report", "POST"}, {"DELETE", "/ui/api/info", "GET, HEAD"},
+		{"POST", "/ui/api/collections", "GET, HEAD"}, {"OPTIONS", "/ui/api/history", "GET, HEAD"},
+	} {
+		req, _ := http.NewRequest(tc.method, base+tc.path, strings.NewReader("{}"))
+		req.Header.Set("Authorization", "Bearer "+readTok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != tc.allow || !strings.Contains(string(b), `"message"`) {
+			t.Errorf("%s %s: %d Allow %q %s; want 405, Allow %q, a JSON error", tc.method, tc.path, resp.StatusCode, resp.Header.Get("Allow"), b, tc.allow)
+		}
+	}
+	// A 401 says how to authenticate; a path no file can have is not found.
+	for _, path := range []string{"/ui/api/info", "/debug/pprof/"} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") != bearerChallenge {
+			t.Errorf("GET %s without a token: %d, WWW-Authenticate %q", path, resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+		}
+	}
+	for _, path := range []string{"/ui/%ff", "/ui/%ff/x.js", "/ui/%c0%ae%c0%ae/"} {
+		if code, _ := httpDo(t, "GET", base+path, "", ""); code != http.StatusNotFound {
+			t.Errorf("GET %s: %d, want 404", path, code)
+		}
+	}
 	if code, _ := httpDo(t, "GET", base+"/debug/pprof/cmdline", writeTok, ""); code != http.StatusNotFound {
 		t.Errorf("pprof cmdline: %d, want 404", code)
 	}

@@ -202,6 +202,10 @@ def test_ingest_into_a_collection_created_again_sends_everything(
         c.delete_collection("docs")
     code, _, err = run(capsys, own_server, *argv, "--writer-id", "mine")
     assert code == 1 and "1,200 of them are not in 'docs'" in err and "new --writer-id" in err, err
+    # With --create the collection this run made is removed again: nothing was applied.
+    assert "created by this run, was removed again" in err
+    with hardneg.Client(own_server.target) as c:
+        assert "docs" not in [x.name for x in c.list_collections()]
 
 
 def test_ingest_killed_midway_then_rerun(own_server: ServerProcess, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -370,7 +374,8 @@ def test_backup_restore_into_a_fresh_server(own_server: ServerProcess, second_se
     code, out, err = run(capsys, second_server, "delete", "other")
     assert code == 1 and "would delete 'other' and its 2 items: pass --yes" in err
     assert run(capsys, second_server, "delete", "other", "--yes")[1] == "deleted 'other' (2 items)\n"
-    assert run(capsys, second_server, "delete", "other", "--missing-ok")[0] == 0
+    assert run(capsys, second_server, "delete", "other", "--missing-ok")[:2] == (0, "no collection 'other'; nothing deleted\n")
+    assert run_json(capsys, second_server, "delete", "other", "--missing-ok") == {"deleted": None, "missing": "other", "items": 0}
     code, out, err = run(capsys, second_server, "restore", str(f))
     assert code == 1 and "not empty" in err and "(0 of 2 collections restored before it; --skip-existing" in err
     code, out, err = run(capsys, second_server, "restore", str(f), "--skip-existing")

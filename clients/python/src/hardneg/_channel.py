@@ -7,6 +7,7 @@ channels must not be shared across ``fork()`` (PyTorch DataLoader workers).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
@@ -21,6 +22,25 @@ TLSArg = Union[None, bool, TLSConfig, grpc.ChannelCredentials]
 # close the connection with GOAWAY "too_many_pings".
 KEEPALIVE_TIME_MS = 10_000
 KEEPALIVE_TIMEOUT_MS = 20_000
+
+
+# host:port with a numeric port (IPv6 hosts in brackets); other gRPC target forms
+# (dns:///…, unix:…) are left to gRPC.
+_HOST_PORT = re.compile(r"^(?:\[[^\]]*\]|[^:/\[\]]*):(-?\d+)$")
+
+
+def _check_pem(what: str, path: Optional[str]) -> None:
+    """A TLS file is readable and holds PEM data, found when the client is made rather
+    than as gRPC's handshake errors at the first call."""
+    if path is None:
+        return
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1 << 16)
+    except OSError as e:
+        raise ValueError(f"TLSConfig.{what} {path!r}: {e.strerror or e}") from None
+    if b"-----BEGIN " not in head:
+        raise ValueError(f"TLSConfig.{what} {path!r} holds no PEM data (-----BEGIN …)")
 
 
 def _read(path: Optional[str]) -> Optional[bytes]:
@@ -41,10 +61,20 @@ class ChannelConfig:
     extra_options: tuple[tuple[str, Any], ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.target, str) or not self.target.strip():
+            raise ValueError(f"the server address must be a non-empty string like 'localhost:50051', got {self.target!r}")
+        m = _HOST_PORT.match(self.target)
+        if m and not 1 <= int(m.group(1)) <= 65535:
+            raise ValueError(f"the server address {self.target!r} has port {m.group(1)}: ports are 1–65535")
         if (self.token is not None) and not self.token:
             raise ValueError("token must be a non-empty string or None")
-        if isinstance(self.tls, TLSConfig) and (self.tls.cert_file is None) != (self.tls.key_file is None):
-            raise ValueError("TLSConfig needs both cert_file and key_file for mutual TLS, or neither")
+        if self.token is not None and not all(" " <= c <= "~" for c in self.token):
+            raise ValueError("token must be printable ASCII (it travels in an HTTP/2 header)")
+        if isinstance(self.tls, TLSConfig):
+            if (self.tls.cert_file is None) != (self.tls.key_file is None):
+                raise ValueError("TLSConfig needs both cert_file and key_file for mutual TLS, or neither")
+            for what, path in (("ca_file", self.tls.ca_file), ("cert_file", self.tls.cert_file), ("key_file", self.tls.key_file)):
+                _check_pem(what, path)
 
     def metadata(self) -> tuple[tuple[str, str], ...]:
         if self.token is None:

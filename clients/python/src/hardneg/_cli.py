@@ -441,6 +441,7 @@ def cmd_ingest(args: argparse.Namespace) -> None:
     metric = args.metric or "cosine"
     if zero >= 0 and (col.metric if col is not None else metric) == "cosine":
         raise CommandError(f"{args.file}: row {zero} is a zero vector, which has no direction under cosine")
+    created = col is None
     if col is None:
         col = client.create_collection(args.collection, dim, metric)
     rows = batch_rows(dim, args.batch_size)
@@ -479,9 +480,15 @@ def cmd_ingest(args: argparse.Namespace) -> None:
         if not absent:
             break
         if args.writer_id is not None:
+            removed = created and client.get_collection(args.collection).stats.item_count == 0
+            if removed:
+                # Nothing of this run was applied: the collection it created goes again.
+                client.delete_collection(args.collection, missing_ok=True)
             raise CommandError(
                 f"writer {writer!r} already sent the first {skipped:,} rows, but {absent:,} of them are not in "
-                f"{args.collection!r} (deleted, or the collection was created again); pass a new --writer-id to send them"
+                f"{args.collection!r} (deleted, the collection created again, or the writer id used for another "
+                f"collection); pass a new --writer-id to send them"
+                + (f" ({args.collection!r}, created by this run, was removed again)" if removed else "")
             )
         generation += 1
         writer = writer_id_for(args.collection, args.file, rows, spec, generation)
@@ -715,6 +722,10 @@ def cmd_delete(args: argparse.Namespace) -> None:
         info = client.get_collection(args.name)
     except errors.NotFound:
         if args.missing_ok:
+            if args.json:
+                _print_json({"deleted": None, "missing": args.name, "items": 0})
+            else:
+                sys.stdout.write(f"no collection {args.name!r}; nothing deleted\n")
             return
         raise
     if not args.yes:
