@@ -306,7 +306,16 @@ def _load_ids(path: str, n: int) -> list[str]:
         arr = _load_npy(path)
         if arr.dtype.kind not in "iuUS":
             raise CommandError(f"{path}: holds {arr.dtype} values; ids must be strings or integers")
-        ids = [v.decode() if isinstance(v, bytes) else str(v) for v in arr.reshape(-1).tolist()]
+        if arr.ndim != 1:
+            raise CommandError(f"{path}: holds an array of shape {arr.shape}; ids are one per row (1-d)")
+        ids = []
+        for i, v in enumerate(arr.tolist()):
+            if isinstance(v, bytes):
+                try:
+                    v = v.decode()
+                except UnicodeDecodeError as e:
+                    raise CommandError(f"{path}: the id of row {i} is not UTF-8 ({e.reason} at byte {e.start})") from None
+            ids.append(str(v))
     else:
         _check_file(path)
         try:
