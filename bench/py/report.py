@@ -329,11 +329,12 @@ def render(res: dict, plots_rel: str, plot_names: list[str], cmd: str) -> str:
             desc += (". It is below hardneg's default exact threshold (10,000 live items), so hardneg's index answers "
                      "by exact scan whatever the ef: its sweep is flat at recall 1")
         L += [f"### {tag.capitalize()} set", "", desc + ".", ""]
-        run = s.get("run")
-        if run:
-            L += [f"This set comes from a separate run, merged into this report: `{run['cmd']}` on {run['started']}, which took "
-                  f"{run['seconds'] / 60:.1f} min; load average (1/5/15 min) at its start "
-                  f"{' / '.join(f'{x:.2f}' for x in run['load_start'])}, at its end {' / '.join(f'{x:.2f}' for x in run['load_end'])}.", ""]
+        runs = s.get("runs")
+        if runs:
+            L += ["This set comes from separate runs, merged into this report: " + "; ".join(
+                f"`{run['cmd']}` ({', '.join(NAMES.get(k, k) for k in run['systems'])}) on {run['started']}, which took "
+                f"{run['seconds'] / 60:.1f} min, load average (1/5/15 min) {' / '.join(f'{x:.2f}' for x in run['load_start'])} "
+                f"at its start and {' / '.join(f'{x:.2f}' for x in run['load_end'])} at its end" for run in runs) + ".", ""]
         tr = targets(s)
         if tr:
             L += ["**Targets** (ratios from this run)", "", "| target | measured | verdict |", "|---|---|---|"]
@@ -385,16 +386,25 @@ def main() -> None:
     ap.add_argument("--cmd", default="make bench")
     ap.add_argument("--add", type=Path, action="append", default=[],
                     help="a results file of another run (e.g. run.py --only-large) whose sets join the report, each marked with that run")
-    ap.add_argument("--add-cmd", default="bench/py/run.py --mode full --only-large", help="the command of the --add runs")
+    ap.add_argument("--add-cmd", default="bench/py/run.py --mode full --only-large",
+                    help="the command of an --add run whose results file does not record it")
     ap.add_argument("--write-results", type=Path, help="write the merged results here (docs/bench/results.json)")
     a = ap.parse_args()
     res = json.loads(a.results.read_text())
+    added: set[str] = set()
     for path in a.add:
         other = json.loads(path.read_text())
+        cmd = " ".join(other["argv"]) if "argv" in other else a.add_cmd
         for tag, s in other["sets"].items():
-            s["run"] = {"cmd": a.add_cmd, "started": other["started"], "seconds": other["seconds"],
-                        "load_start": other["load_start"], "load_end": other["load_end"]}
-            res["sets"][tag] = s
+            run = {"cmd": cmd, "started": other["started"], "seconds": other["seconds"], "systems": list(s.get("index", {})),
+                   "load_start": other["load_start"], "load_end": other["load_end"]}
+            if tag in added:  # a later run of the same set: its systems replace the earlier run's
+                res["sets"][tag]["index"].update(s.get("index", {}))
+                res["sets"][tag]["runs"].append(run)
+            else:
+                s["runs"] = [run]
+                res["sets"][tag] = s
+                added.add(tag)
     if a.write_results:
         a.write_results.write_text(json.dumps(res, indent=1))
     a.plots.mkdir(parents=True, exist_ok=True)

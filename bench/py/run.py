@@ -104,6 +104,8 @@ def main() -> None:
     ap.add_argument("--mode", choices=["full", "quick"], default="full")
     ap.add_argument("--large", action="store_true", help="also the 1M-vector subset (index systems only)")
     ap.add_argument("--only-large", action="store_true", help="only the 1M-vector subset")
+    ap.add_argument("--large-systems", default="hardneg,hnswlib,faiss-flat,faiss-hnsw",
+                    help="the systems of the 1M-vector subset (comma-separated)")
     ap.add_argument("--no-real", action="store_true", help="skip the real sentence-embedding set")
     ap.add_argument("--server", type=Path, default=ROOT / "bin/miner-server")
     ap.add_argument("--go-bench", type=Path, default=ROOT / "bin/hardneg-bench")
@@ -118,7 +120,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     started = time.time()
     results: dict = {"mode": args.mode, "machine": machine(), "load_start": loadavg(), "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-                     "config": cfg, "sets": {}}
+                     "config": cfg, "sets": {}, "argv": ["bench/py/run.py", *sys.argv[1:]]}
     index_systems = ["hardneg", "hardneg-float", "hnswlib", "faiss-flat", "faiss-hnsw", "coder"]
     if not args.only_large:
         ddir = synthetic_set(args, cfg["n"], cfg["nq"])
@@ -155,7 +157,7 @@ def main() -> None:
         ddir = synthetic_set(args, lc["n"], lc["nq"])
         results["sets"]["large"] = {"data": json.loads((ddir / "meta.json").read_text()),
                                     "index": ann_suite("large", ddir, work, args, dict(lc, mine_requests=100),
-                                                       ["hardneg", "hnswlib", "faiss-flat", "faiss-hnsw"])}
+                                                       args.large_systems.split(","))}
     results["load_end"] = loadavg()
     results["seconds"] = time.time() - started
     args.out.write_text(json.dumps(results, indent=1))
