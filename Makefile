@@ -227,6 +227,15 @@ bench: bench-venv bench-bin ## full comparison (100k synthetic + real embeddings
 		--cmd "make bench$(if $(LARGE), LARGE=1)"
 	cp bench/out/full/results.json docs/bench/results.json
 
+# The 1M × 384 set on its own (index systems: LARGE_SYSTEMS), joined to the last make
+# bench run kept in docs/bench/results.json; the report names each run.
+LARGE_SYSTEMS ?= hardneg,hnswlib,faiss-flat,faiss-hnsw
+.PHONY: bench-large
+bench-large: bench-venv bench-bin ## the 1M × 384 set alone (about 2 h on 2 cores), joined to the last make bench run in docs/BENCHMARKS.md
+	$(BENCH_PY) bench/py/run.py --mode full --only-large --large-systems $(LARGE_SYSTEMS) --out bench/out/large/results.json $(BENCH_ARGS)
+	$(BENCH_PY) bench/py/report.py docs/bench/results.json --add bench/out/large/results.json --doc docs/BENCHMARKS.md \
+		--plots docs/bench --cmd "make bench" --write-results docs/bench/results.json
+
 .PHONY: bench-quick
 bench-quick: bench-venv bench-bin ## the same comparison at 20k vectors in under 3 minutes → bench/out/quick/
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BENCH_PY) bench/py/run.py --mode quick --out bench/out/quick/results.json $(BENCH_ARGS)
