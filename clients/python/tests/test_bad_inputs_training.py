@@ -59,7 +59,7 @@ BAD_HARD_BATCHES: list[Any] = [
     pytest.param({"anchor_ids": "i1"}, TypeError, r"anchor_ids must be a sequence of strings, not a single string",
                  id="anchor-ids-string"),
     pytest.param({"anchor_ids": [1, 2]}, TypeError, r"anchor_ids must be strings, got int", id="anchor-ids-ints"),
-    pytest.param({"positive_ids": [["i3"]]}, ValueError, r"positive_ids has 1 entries for 4 anchors",
+    pytest.param({"positive_ids": [["i3"]]}, ValueError, r"positive_ids: has 1 entries for 4 anchors",
                  id="positives-per-anchor"),
     pytest.param({"collection": ""}, ValueError, r"collection must be a non-empty string, got ''", id="empty-collection"),
     pytest.param({"collection": None}, ValueError, r"collection must be a non-empty string, got None",
