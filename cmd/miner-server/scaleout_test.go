@@ -294,6 +294,18 @@ func TestScaleoutNodeKilledDuringIngestAndMining(t *testing.T) {
 	t.Errorf("the restarted node still lacks %v after 5 minutes", missing)
 }
 
+// l2Collection creates an L2 collection of dim named prefix + a unique suffix through
+// create, to be deleted through drop when the test ends, and returns its name.
+func l2Collection(t *testing.T, create, drop hardnegv1.MinerServiceClient, prefix string, dim uint32) string {
+	t.Helper()
+	name := prefix + strconv.FormatInt(time.Now().UnixNano(), 36)
+	if _, err := create.CreateCollection(context.Background(), &hardnegv1.CreateCollectionRequest{Name: name, Dim: dim, Metric: hardnegv1.Metric_METRIC_L2}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { drop.DeleteCollection(context.Background(), &hardnegv1.DeleteCollectionRequest{Name: name}) })
+	return name
+}
+
 // startMinerProcess starts bin/miner-server (HARDNEG_SERVER_BIN) in front of the cluster,
 // with extra flags after the usual ones, and returns its gRPC address and process.
 func startMinerProcess(t *testing.T, st map[string]string, node int, extra ...string) (string, *exec.Cmd) {
@@ -325,22 +337,10 @@ func TestScaleoutMinerKilledMidStream(t *testing.T) {
 	st := clusterState(t)
 	addrA, procA := startMinerProcess(t, st, 0)
 	addrB, _ := startMinerProcess(t, st, 1)
-	dial := func(addr string) hardnegv1.MinerServiceClient {
-		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { conn.Close() })
-		return hardnegv1.NewMinerServiceClient(conn)
-	}
-	a, b := dial(addrA), dial(addrB)
+	a, b := dialMiner(t, addrA), dialMiner(t, addrB)
 	ctx := context.Background()
 	const dim = 8
-	coll := "resume_" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	if _, err := a.CreateCollection(ctx, &hardnegv1.CreateCollectionRequest{Name: coll, Dim: dim, Metric: hardnegv1.Metric_METRIC_L2}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.DeleteCollection(context.Background(), &hardnegv1.DeleteCollectionRequest{Name: coll}) })
+	coll := l2Collection(t, a, b, "resume_", dim)
 	writer := "trainer-" + coll
 	sa, err := a.UpsertStream(ctx)
 	if err != nil {
@@ -512,11 +512,7 @@ func TestScaleoutStreamWritersExpire(t *testing.T) {
 	c := dialMiner(t, addr)
 	ctx := context.Background()
 	const dim = 8
-	coll := "ttl_" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	if _, err := c.CreateCollection(ctx, &hardnegv1.CreateCollectionRequest{Name: coll, Dim: dim, Metric: hardnegv1.Metric_METRIC_L2}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.DeleteCollection(context.Background(), &hardnegv1.DeleteCollectionRequest{Name: coll}) })
+	coll := l2Collection(t, c, c, "ttl_", dim)
 	stream := func() hardnegv1.MinerService_UpsertStreamClient {
 		s, err := c.UpsertStream(ctx)
 		if err != nil {

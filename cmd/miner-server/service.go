@@ -64,17 +64,12 @@ func (s *service) CreateCollection(_ context.Context, req *hardnegv1.CreateColle
 
 // collection looks up the collection a request names in field. A name no collection can
 // have is a validation error naming field; a well-formed unknown name is
-// engine.ErrCollectionNotFound, its message starting with field when that is not the
-// request's own collection (policy.guide_collection).
+// engine.ErrCollectionNotFound.
 func (s *service) collection(field, name string) (engine.Collection, error) {
 	if err := engine.ValidateName(field, name); err != nil {
 		return nil, err
 	}
-	c, err := s.db.Collection(name)
-	if err != nil && field != "collection" && field != "name" {
-		return nil, fmt.Errorf("%s: %w", field, err)
-	}
-	return c, err
+	return s.db.Collection(name)
 }
 
 func (s *service) GetCollection(_ context.Context, req *hardnegv1.GetCollectionRequest) (*hardnegv1.GetCollectionResponse, error) {
@@ -366,6 +361,9 @@ func (s *service) Mine(ctx context.Context, req *hardnegv1.MineRequest) (*hardne
 	gdim := 0
 	if name := req.GetPolicy().GetGuideCollection(); name != "" {
 		if guide, err = s.collection("policy.guide_collection", name); err != nil {
+			if errors.Is(err, engine.ErrCollectionNotFound) { // not the request's own collection: say which
+				err = fmt.Errorf("policy.guide_collection: %w", err)
+			}
 			return nil, err
 		}
 		gdim = guide.Dim()

@@ -6,7 +6,6 @@ import (
 	"io"
 	"math"
 	"regexp"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -138,7 +137,8 @@ type Config struct {
 	Params Params
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+// nameBadRE finds the first character a collection name may not hold.
+var nameBadRE = regexp.MustCompile(`[^A-Za-z0-9_.-]`)
 
 // ValidateName checks a collection name, given in the request field field: 1–MaxNameLen
 // characters of [A-Za-z0-9_.-], not "." or "..". A name that fails it cannot name a
@@ -152,12 +152,10 @@ func ValidateName(field, name string) error {
 		return validate.Field(field, "is %d bytes; "+rule, len(name), MaxNameLen)
 	case name == "." || name == "..":
 		return validate.Field(field, "is %q; "+rule, name, MaxNameLen)
-	case !nameRE.MatchString(name):
-		bad := strings.IndexFunc(name, func(r rune) bool {
-			return !(r == '_' || r == '.' || r == '-' || r < utf8.RuneSelf && (r >= '0' && r <= '9' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z'))
-		})
-		r, _ := utf8.DecodeRuneInString(name[max(bad, 0):])
-		return validate.Field(field, "holds %q at byte %d; "+rule, r, max(bad, 0), MaxNameLen)
+	}
+	if bad := nameBadRE.FindStringIndex(name); bad != nil {
+		r, _ := utf8.DecodeRuneInString(name[bad[0]:])
+		return validate.Field(field, "holds %q at byte %d; "+rule, r, bad[0], MaxNameLen)
 	}
 	return nil
 }

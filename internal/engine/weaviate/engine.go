@@ -141,18 +141,23 @@ func (e *Engine) ensureClass(class *models.Class) error {
 func (e *Engine) ensureProperty(class string, prop *models.Property) error {
 	ctx, cancel := e.c.ctx(context.Background())
 	defer cancel()
-	var got *models.Class
+	has := func(ctx context.Context) (bool, error) {
+		got, err := e.c.rest.Schema().ClassGetter().WithClassName(class).Do(ctx)
+		if err != nil {
+			return false, err
+		}
+		return slices.ContainsFunc(got.Properties, func(p *models.Property) bool { return strings.EqualFold(p.Name, prop.Name) }), nil
+	}
+	var ok bool
 	err := e.c.retry(ctx, func(ctx context.Context) (err error) {
-		got, err = e.c.rest.Schema().ClassGetter().WithClassName(class).Do(ctx)
+		ok, err = has(ctx)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("weaviate: read %s: %w", class, err)
 	}
-	for _, p := range got.Properties {
-		if strings.EqualFold(p.Name, prop.Name) {
-			return nil
-		}
+	if ok {
+		return nil
 	}
 	err = e.c.retry(ctx, func(ctx context.Context) error {
 		err := e.c.rest.Schema().PropertyCreator().WithClassName(class).WithProperty(prop).Do(ctx)
@@ -161,8 +166,7 @@ func (e *Engine) ensureProperty(class string, prop *models.Property) error {
 		}
 		// Another miner starting at the same time may have added it (Weaviate then
 		// answers 422 "already in use"): read the class again.
-		again, gerr := e.c.rest.Schema().ClassGetter().WithClassName(class).Do(ctx)
-		if gerr == nil && slices.ContainsFunc(again.Properties, func(p *models.Property) bool { return strings.EqualFold(p.Name, prop.Name) }) {
+		if ok, gerr := has(ctx); gerr == nil && ok {
 			return nil
 		}
 		return err
@@ -220,6 +224,9 @@ func (e *Engine) Close() error {
 	if e.closed.Swap(true) {
 		return nil
 	}
+	// A sweep starts under sweepMu only while the engine is open: after this, none does.
+	e.sweepMu.Lock()
+	e.sweepMu.Unlock()
 	e.sweeps.Wait()
 	return e.c.close()
 }
@@ -574,13 +581,13 @@ func (e *Engine) StreamAppendContext(ctx context.Context, writer string, seq uin
 // it nor fails with it. Close waits for it.
 func (e *Engine) sweepWritersSoon() {
 	ttl := e.c.opts.WriterTTL
-	if ttl < 0 || e.closed.Load() {
+	if ttl < 0 {
 		return
 	}
 	now := time.Now()
 	e.sweepMu.Lock()
 	defer e.sweepMu.Unlock()
-	if e.sweeping || !e.writersSwept.IsZero() && now.Sub(e.writersSwept) < engine.WriterSweepEvery(ttl) {
+	if e.closed.Load() || e.sweeping || now.Sub(e.writersSwept) < engine.WriterSweepEvery(ttl) {
 		return
 	}
 	e.writersSwept, e.sweeping = now, true

@@ -132,7 +132,6 @@ class IngestState:
         self._bar = _progress_bar(progress, total)
         # A batch sent for the first time that the server holds already (a writer id
         # used again from an old sequence) is logged once, as a warning.
-        self.warn_dropped = True
         self._warned_dropped = False
 
     # --- producing requests ------------------------------------------------------------
@@ -244,7 +243,7 @@ class IngestState:
             ):
                 self.result.items += n_items
                 self.result.deleted_ids += n_del
-            elif not self._warned_dropped and self.warn_dropped:
+            elif not self._warned_dropped:
                 self._warned_dropped = True
                 log.warning(
                     "writer %r: batch %d (%d items) was not applied: the server already holds batches of this "
