@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 
@@ -368,6 +369,16 @@ func toAnchorResult(r *mining.Result, includeVectors bool) *hardnegv1.AnchorResu
 			pb.NegativeVectors = encodeF32(pb.NegativeVectors, n.Vector)
 		}
 	}
+	if r.HasHardness {
+		pb.Hardness, pb.BandShift = proto.Float32(r.Hardness), uint32(r.BandShift)
+	}
+	toExtras(pb, r)
+	return pb
+}
+
+// toExtras sets pb's explained candidates and synthetic negatives from r: the parts of a
+// result that a columnar response keeps in rows.
+func toExtras(pb *hardnegv1.AnchorResult, r *mining.Result) {
 	if len(r.Synthetic) > 0 || r.SyntheticShortfall > 0 {
 		pb.SyntheticShortfall = uint32(r.SyntheticShortfall)
 		pb.Synthetic = make([]*hardnegv1.SyntheticNegative, len(r.Synthetic))
@@ -375,9 +386,6 @@ func toAnchorResult(r *mining.Result, includeVectors bool) *hardnegv1.AnchorResu
 			pb.Synthetic[i] = &hardnegv1.SyntheticNegative{Kind: syntheticKindToPB[sn.Kind], AId: sn.AID, BId: sn.BID, Coefficient: sn.Coefficient}
 			pb.SyntheticVectors = encodeF32(pb.SyntheticVectors, sn.Vector)
 		}
-	}
-	if r.HasHardness {
-		pb.Hardness, pb.BandShift = proto.Float32(r.Hardness), uint32(r.BandShift)
 	}
 	if r.Explained != nil {
 		pb.Explained = make([]*hardnegv1.ExplainedCandidate, len(r.Explained))
@@ -390,7 +398,117 @@ func toAnchorResult(r *mining.Result, includeVectors bool) *hardnegv1.AnchorResu
 		}
 		pb.ExplainTruncated = r.ExplainTruncated
 	}
-	return pb
+}
+
+// ruleCounts are c's counts in RuleCounts' field number order (self = 1 …
+// likely_false_negative = 17), the order of MineColumns.removed.
+func ruleCounts(c *mining.RuleCounts) [17]int {
+	return [17]int{c.Self, c.Positive, c.Excluded, c.InBatch, c.Feedback, c.SameGroup, c.Duplicate,
+		c.Margin, c.ScoreBand, c.RankWindow, c.Diversity, c.ExcludedDuplicate, c.Guide,
+		c.Stale, c.Rotation, c.Exposure, c.LikelyFalseNegative}
+}
+
+// optF32 is v, or NaN when it is absent (MineColumns' float columns).
+func optF32(v float32, has bool) float32 {
+	if has {
+		return v
+	}
+	return float32(math.NaN())
+}
+
+// byteFlag is b as one byte (MineColumns' boolean columns).
+func byteFlag(b bool) byte {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// toColumns converts the results of a columnar Mine request (MineRequest.columnar).
+// The explained candidates and synthetic negatives are not columns: extras is one
+// AnchorResult per anchor carrying only them when any anchor has some, else nil.
+func toColumns(results []mining.Result, includeVectors bool) (cols *hardnegv1.MineColumns, extras []*hardnegv1.AnchorResult) {
+	n, total := len(results), 0
+	for i := range results {
+		total += len(results[i].Negatives)
+	}
+	le := binary.LittleEndian
+	c := &hardnegv1.MineColumns{
+		Counts:                make([]byte, 0, 4*n),
+		Ids:                   make([]string, 0, total),
+		Scores:                make([]byte, 0, 4*total),
+		Ranks:                 make([]byte, 0, 4*total),
+		PFn:                   make([]byte, 0, 4*total),
+		Versions:              make([]byte, 0, 8*total),
+		Stale:                 make([]byte, 0, total),
+		PositiveScores:        make([]byte, 0, 4*n),
+		CandidatesExamined:    make([]byte, 0, 8*n),
+		Shortfall:             make([]byte, 0, 4*n),
+		Widenings:             make([]byte, 0, 4*n),
+		ExactScan:             make([]byte, 0, n),
+		MaxRank:               make([]byte, 0, 4*n),
+		FloorReached:          make([]byte, 0, n),
+		DuplicateThreshold:    make([]byte, 0, 4*n),
+		GuidePositiveScores:   make([]byte, 0, 4*n),
+		RotationRestarted:     make([]byte, 0, n),
+		RotationServed:        make([]byte, 0, 4*n),
+		Hardness:              make([]byte, 0, 4*n),
+		BandShift:             make([]byte, 0, 4*n),
+		Rules:                 uint32(len(ruleCounts(&mining.RuleCounts{}))),
+		UnknownPositiveCounts: make([]byte, 0, 4*n),
+	}
+	c.Removed = make([]byte, 0, 4*n*int(c.Rules))
+	appendF32 := func(dst []byte, v float32) []byte { return le.AppendUint32(dst, math.Float32bits(v)) }
+	extra := false
+	for i := range results {
+		r := &results[i]
+		c.Counts = le.AppendUint32(c.Counts, uint32(len(r.Negatives)))
+		for _, ng := range r.Negatives {
+			c.Ids = append(c.Ids, ng.ID)
+			c.Scores = appendF32(c.Scores, ng.Score)
+			c.Ranks = le.AppendUint32(c.Ranks, uint32(ng.Rank))
+			c.PFn = appendF32(c.PFn, optF32(ng.PFN, ng.HasPFN))
+			c.Versions = le.AppendUint64(c.Versions, uint64(ng.Version))
+			c.Stale = append(c.Stale, byteFlag(ng.Stale))
+			if includeVectors {
+				c.NegativeVectors = encodeF32(c.NegativeVectors, ng.Vector)
+			}
+		}
+		c.PositiveScores = appendF32(c.PositiveScores, optF32(r.PositiveScore, r.HasPositiveScore))
+		c.CandidatesExamined = le.AppendUint64(c.CandidatesExamined, uint64(r.Examined))
+		c.Shortfall = le.AppendUint32(c.Shortfall, uint32(r.Shortfall))
+		c.Widenings = le.AppendUint32(c.Widenings, uint32(r.Widenings))
+		c.ExactScan = append(c.ExactScan, byteFlag(r.ExactScan))
+		c.MaxRank = le.AppendUint32(c.MaxRank, uint32(min(r.MaxRank, math.MaxUint32)))
+		c.FloorReached = append(c.FloorReached, byteFlag(r.FloorReached))
+		c.DuplicateThreshold = appendF32(c.DuplicateThreshold, optF32(r.DuplicateThreshold, r.HasDuplicateThreshold))
+		c.GuidePositiveScores = appendF32(c.GuidePositiveScores, optF32(r.GuidePositiveScore, r.HasGuidePositiveScore))
+		c.RotationRestarted = append(c.RotationRestarted, byteFlag(r.RotationRestarted))
+		c.RotationServed = le.AppendUint32(c.RotationServed, uint32(r.RotationServed))
+		bandShift := uint32(0)
+		if r.HasHardness {
+			bandShift = uint32(r.BandShift)
+		}
+		c.Hardness = appendF32(c.Hardness, optF32(r.Hardness, r.HasHardness))
+		c.BandShift = le.AppendUint32(c.BandShift, bandShift)
+		for _, v := range ruleCounts(&r.Removed) {
+			c.Removed = le.AppendUint32(c.Removed, uint32(v))
+		}
+		c.UnknownPositiveCounts = le.AppendUint32(c.UnknownPositiveCounts, uint32(len(r.UnknownPositiveIDs)))
+		c.UnknownPositiveIds = append(c.UnknownPositiveIds, r.UnknownPositiveIDs...)
+		extra = extra || r.Explained != nil || len(r.Synthetic) > 0 || r.SyntheticShortfall > 0
+	}
+	if !includeVectors {
+		c.NegativeVectors = nil
+	}
+	if extra {
+		extras = make([]*hardnegv1.AnchorResult, n)
+		for i := range results {
+			extras[i] = &hardnegv1.AnchorResult{}
+			toExtras(extras[i], &results[i])
+		}
+	}
+	return c, extras
 }
 
 // syntheticKindToPB maps each synthetic kind to its proto enum.

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"encoding/binary"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -103,5 +105,146 @@ func TestFateToPBCoversEveryFate(t *testing.T) {
 		if v != hardnegv1.CandidateFate_CANDIDATE_FATE_UNSPECIFIED && !seen[v] {
 			t.Errorf("%s comes from no mining fate", v)
 		}
+	}
+}
+
+// rowsOf turns a columnar response back into rows: the reading a client does, written
+// independently of toColumns so that the round trip checks it.
+func rowsOf(t *testing.T, cols *hardnegv1.MineColumns, extras []*hardnegv1.AnchorResult, includeVectors bool) []*hardnegv1.AnchorResult {
+	t.Helper()
+	u32 := func(b []byte, i int) uint32 { return binary.LittleEndian.Uint32(b[4*i:]) }
+	f32 := func(b []byte, i int) float32 { return math.Float32frombits(u32(b, i)) }
+	opt := func(b []byte, i int) *float32 {
+		if v := f32(b, i); !math.IsNaN(float64(v)) {
+			return &v
+		}
+		return nil
+	}
+	n := len(cols.Counts) / 4
+	rc := (&hardnegv1.RuleCounts{}).ProtoReflect()
+	byNumber := rc.Descriptor().Fields()
+	if int(cols.Rules) != byNumber.Len() {
+		t.Fatalf("columns.rules = %d, RuleCounts has %d fields", cols.Rules, byNumber.Len())
+	}
+	out := make([]*hardnegv1.AnchorResult, n)
+	neg, unk := 0, 0
+	var dim int
+	if total := len(cols.Ids); includeVectors && total > 0 {
+		dim = len(cols.NegativeVectors) / 4 / total
+	}
+	for i := range n {
+		r := &hardnegv1.AnchorResult{
+			PositiveScore:      opt(cols.PositiveScores, i),
+			CandidatesExamined: binary.LittleEndian.Uint64(cols.CandidatesExamined[8*i:]),
+			Shortfall:          u32(cols.Shortfall, i),
+			Widenings:          u32(cols.Widenings, i),
+			ExactScan:          cols.ExactScan[i] == 1,
+			MaxRank:            u32(cols.MaxRank, i),
+			FloorReached:       cols.FloorReached[i] == 1,
+			DuplicateThreshold: opt(cols.DuplicateThreshold, i),
+			GuidePositiveScore: opt(cols.GuidePositiveScores, i),
+			RotationRestarted:  cols.RotationRestarted[i] == 1,
+			RotationServed:     u32(cols.RotationServed, i),
+			Hardness:           opt(cols.Hardness, i),
+			BandShift:          u32(cols.BandShift, i),
+			Removed:            &hardnegv1.RuleCounts{},
+		}
+		rm := r.Removed.ProtoReflect()
+		for j := range int(cols.Rules) {
+			// Field numbers 1 … rules, in order.
+			fd := byNumber.ByNumber(protoreflect.FieldNumber(j + 1))
+			rm.Set(fd, protoreflect.ValueOfUint64(uint64(u32(cols.Removed, i*int(cols.Rules)+j))))
+		}
+		for range u32(cols.UnknownPositiveCounts, i) {
+			r.UnknownPositiveIds = append(r.UnknownPositiveIds, cols.UnknownPositiveIds[unk])
+			unk++
+		}
+		for range u32(cols.Counts, i) {
+			ng := &hardnegv1.Negative{Id: cols.Ids[neg], Score: f32(cols.Scores, neg), Rank: u32(cols.Ranks, neg), PFn: opt(cols.PFn, neg),
+				Version: int64(binary.LittleEndian.Uint64(cols.Versions[8*neg:])), Stale: cols.Stale[neg] == 1}
+			r.Negatives = append(r.Negatives, ng)
+			if includeVectors {
+				r.NegativeVectors = append(r.NegativeVectors, cols.NegativeVectors[4*dim*neg:4*dim*(neg+1)]...)
+			}
+			neg++
+		}
+		if extras != nil {
+			x := extras[i]
+			r.Explained, r.ExplainTruncated = x.Explained, x.ExplainTruncated
+			r.Synthetic, r.SyntheticVectors, r.SyntheticShortfall = x.Synthetic, x.SyntheticVectors, x.SyntheticShortfall
+		}
+		out[i] = r
+	}
+	if neg != len(cols.Ids) || unk != len(cols.UnknownPositiveIds) {
+		t.Fatalf("columns hold %d negatives and %d unknown positives; counts say %d and %d", len(cols.Ids), len(cols.UnknownPositiveIds), neg, unk)
+	}
+	return out
+}
+
+// TestColumnsHoldWhatRowsHold converts results that set every field of AnchorResult
+// (checked through its descriptor, so a new field fails here until it has a value below)
+// both ways, and checks that the columns read back into exactly the rows.
+func TestColumnsHoldWhatRowsHold(t *testing.T) {
+	full := mining.Result{
+		Negatives: []mining.Negative{
+			{ID: "a", Score: 0.9, Rank: 1, Vector: []float32{1, 2}, PFN: 0.25, HasPFN: true, Version: 7, Stale: true},
+			{ID: "b", Score: -0.5, Rank: 4, Vector: []float32{3, 4}, Version: -3},
+		},
+		PositiveScore: 0.95, HasPositiveScore: true,
+		Examined: 1 << 33, Shortfall: 2, Widenings: 3, ExactScan: true,
+		MaxRank: math.MaxInt, FloorReached: true,
+		DuplicateThreshold: 0.97, HasDuplicateThreshold: true,
+		GuidePositiveScore: 0.4, HasGuidePositiveScore: true,
+		UnknownPositiveIDs: []string{"u1", "u2"},
+		RotationRestarted:  true, RotationServed: 9,
+		Explained:          []mining.Explained{{ID: "a", Score: 0.9, HasScore: true, Rank: 1, Fate: mining.FateReturned}, {ID: "c", Fate: mining.FateSameGroup}},
+		ExplainTruncated:   true,
+		Synthetic:          []mining.SyntheticNegative{{Kind: mining.SyntheticMixed, AID: "a", BID: "b", Coefficient: 0.3, Vector: []float32{5, 6}}},
+		SyntheticShortfall: 1,
+		Hardness:           0.6, BandShift: 5, HasHardness: true,
+	}
+	counts := reflect.ValueOf(&full.Removed).Elem()
+	for i := range counts.NumField() {
+		counts.Field(i).SetInt(int64(100 + i))
+	}
+	bare := mining.Result{MaxRank: 200, Shortfall: 4}
+	bare.Removed.Margin = 3
+	results := []mining.Result{full, bare, {Negatives: full.Negatives[1:], MaxRank: 10}}
+
+	rows := make([]*hardnegv1.AnchorResult, len(results))
+	for i := range results {
+		rows[i] = toAnchorResult(&results[i], true)
+	}
+	// Every AnchorResult and RuleCounts field is set in the first row, with distinct
+	// rule counts, so that a column written under the wrong field shows.
+	var unset []string
+	for _, m := range []protoreflect.Message{rows[0].ProtoReflect(), rows[0].Removed.ProtoReflect()} {
+		fields := m.Descriptor().Fields()
+		for i := range fields.Len() {
+			if !m.Has(fields.Get(i)) {
+				unset = append(unset, string(fields.Get(i).FullName()))
+			}
+		}
+	}
+	if len(unset) > 0 {
+		t.Fatalf("the fixture leaves %v unset: give it a value so that its column is checked", unset)
+	}
+	for _, vectors := range []bool{true, false} {
+		want := make([]*hardnegv1.AnchorResult, len(results))
+		for i := range results {
+			want[i] = toAnchorResult(&results[i], vectors)
+		}
+		cols, extras := toColumns(results, vectors)
+		got := rowsOf(t, cols, extras, vectors)
+		for i := range want {
+			if !proto.Equal(got[i], want[i]) {
+				t.Errorf("include_vectors %v, anchor %d: columns read back as\n%v\nrows hold\n%v", vectors, i, got[i], want[i])
+			}
+		}
+	}
+	// Without explained candidates or synthetic negatives, a columnar response has no
+	// rows at all.
+	if _, extras := toColumns(results[1:], false); extras != nil {
+		t.Errorf("results without explain or synthetic negatives gave rows %v", extras)
 	}
 }

@@ -390,6 +390,10 @@ func (s *service) Mine(ctx context.Context, req *hardnegv1.MineRequest) (*hardne
 		return nil, err
 	}
 	s.mined.Record(results)
+	if req.Columnar {
+		cols, extras := toColumns(results, req.IncludeVectors)
+		return &hardnegv1.MineResponse{Columns: cols, Results: extras}, nil
+	}
 	resp := &hardnegv1.MineResponse{Results: make([]*hardnegv1.AnchorResult, len(results))}
 	for i := range results {
 		resp.Results[i] = toAnchorResult(&results[i], req.IncludeVectors)

@@ -17,7 +17,7 @@ from typing import Any, Iterator, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from hardneg.errors import FieldViolation, InvalidArgument
+from hardneg.errors import FieldViolation, Internal, InvalidArgument
 from hardneg.types import (
     RULES,
     CollectionInfo,
@@ -786,20 +786,24 @@ def build_anchors(
         raise bad_argument("keys", f"has {len(key_list)} entries for {n} anchors")
     anchors = []
     for i in range(n):
-        a = pb.Anchor(
-            id=ids[i],
-            key=key_list[i],
-            positive_ids=pos[i],
-            positive_vectors=pvec[i],
-            exclude_ids=exc[i],
-            groups=grp[i],
-            guide_positive_vectors=gpos[i],
-        )
+        # Only the fields an anchor has: each empty keyword costs as much as a set one.
+        fields: dict[str, Any] = {}
+        for name, value in (
+            ("id", ids[i]),
+            ("key", key_list[i]),
+            ("positive_ids", pos[i]),
+            ("positive_vectors", pvec[i]),
+            ("exclude_ids", exc[i]),
+            ("groups", grp[i]),
+            ("guide_positive_vectors", gpos[i]),
+        ):
+            if value:
+                fields[name] = value
         if vec_rows is not None:
-            a.vector = vec_rows[i].tobytes()
+            fields["vector"] = vec_rows[i].tobytes()
         if gvec is not None and not np.isnan(gvec[i]).all():
-            a.guide_vector = gvec[i].tobytes()
-        anchors.append(a)
+            fields["guide_vector"] = gvec[i].tobytes()
+        anchors.append(pb.Anchor(**fields))
     return anchors
 
 
@@ -848,15 +852,124 @@ def explain_table(resp: pb.MineResponse) -> ExplainTable:
     )
 
 
+#: RuleCounts' field names in field number order: the columns of MineColumns.removed.
+_RULES_BY_NUMBER = tuple(f.name for f in sorted(pb.RuleCounts.DESCRIPTOR.fields, key=lambda f: f.number))
+#: Where each of RULES sits in MineColumns.removed.
+_RULE_COLUMN = {name: _RULES_BY_NUMBER.index(name) for name in RULES}
+
+
+def _column(data: bytes, dtype: str, count: int, field: str) -> np.ndarray:
+    """One packed MineColumns column of ``count`` values; a column of another length is
+    a malformed response."""
+    arr = np.frombuffer(data, dtype=dtype)
+    if arr.shape[0] != count:
+        raise Internal(f"malformed Mine response: columns.{field} holds {arr.shape[0]} values, expected {count}")
+    return arr
+
+
+def _padded(flat: np.ndarray, fill: Any, n: int, k: int, full: bool, rows: Any, cols: Any) -> np.ndarray:
+    """flat's per-negative values in an (n, k) array padded with fill."""
+    if full:
+        return flat.reshape(n, k)
+    out = np.full((n, k), fill, dtype=flat.dtype)
+    out[rows, cols] = flat
+    return out
+
+
+def mine_columns(
+    resp: pb.MineResponse, k: int, include_vectors: bool, explain: bool = False, synthetic: bool = False
+) -> MineResult:
+    """Turns a columnar MineResponse (``MineRequest.columnar``) into padded numpy arrays
+    of width ``k``: each column is one ``numpy.frombuffer``, without a Python step per
+    negative."""
+    c = resp.columns
+    counts32 = np.frombuffer(c.counts, dtype="<u4")
+    n = counts32.shape[0]
+    counts = counts32.astype(np.int64)
+    total = int(counts.sum())
+    k = max(k, int(counts.max()) if n else 0)
+    full = total == n * k
+    rows = cols = None
+    if not full:
+        rows = np.repeat(np.arange(n), counts)
+        cols = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    if len(c.ids) != total:
+        raise Internal(f"malformed Mine response: columns.ids holds {len(c.ids)} ids, expected {total}")
+    ids = _padded(np.array(c.ids, dtype=object), None, n, k, full, rows, cols)
+    scores = _padded(_column(c.scores, "<f4", total, "scores").astype(np.float32), np.nan, n, k, full, rows, cols)
+    ranks = _padded(_column(c.ranks, "<u4", total, "ranks").astype(np.int64), -1, n, k, full, rows, cols)
+    p_fn = _padded(_column(c.p_fn, "<f4", total, "p_fn").astype(np.float32), np.nan, n, k, full, rows, cols)
+    versions = _padded(_column(c.versions, "<i8", total, "versions").astype(np.int64), 0, n, k, full, rows, cols)
+    stale = _padded(_column(c.stale, "u1", total, "stale").astype(bool), False, n, k, full, rows, cols)
+    vectors: Optional[np.ndarray] = None
+    if include_vectors:
+        data = np.frombuffer(c.negative_vectors, dtype=_F32)
+        dim = data.shape[0] // total if total else 0
+        if dim * total != data.shape[0]:
+            raise Internal(f"malformed Mine response: columns.negative_vectors holds {data.shape[0]} values for {total} negatives")
+        if full:
+            vectors = data.reshape(n, k, dim).astype(np.float32)
+        else:
+            vectors = np.full((n, k, dim), np.nan, dtype=np.float32)
+            vectors[rows, cols] = data.reshape(total, dim)
+
+    def per_anchor(data: bytes, dtype: str, field: str, to: Any) -> np.ndarray:
+        return _column(data, dtype, n, field).astype(to)
+
+    nrules = c.rules
+    removed_all = _column(c.removed, "<u4", n * nrules, "removed").reshape(n, nrules).astype(np.int64)
+    zeros = np.zeros(n, dtype=np.int64)
+    removed = {rule: (removed_all[:, j].copy() if j < nrules else zeros.copy()) for rule, j in _RULE_COLUMN.items()}
+    unknown_counts = per_anchor(c.unknown_positive_counts, "<u4", "unknown_positive_counts", np.int64)
+    unknown_ids = list(c.unknown_positive_ids)
+    if len(unknown_ids) != int(unknown_counts.sum()):
+        raise Internal("malformed Mine response: columns.unknown_positive_ids does not match unknown_positive_counts")
+    ends = np.cumsum(unknown_counts).tolist()
+    unknown = [unknown_ids[e - m : e] for e, m in zip(ends, unknown_counts.tolist())]
+    return MineResult(
+        ids=ids,
+        scores=scores,
+        ranks=ranks,
+        mask=ranks >= 0,
+        counts=counts,
+        positive_scores=per_anchor(c.positive_scores, "<f4", "positive_scores", np.float32),
+        shortfall=per_anchor(c.shortfall, "<u4", "shortfall", np.int64),
+        candidates_examined=per_anchor(c.candidates_examined, "<u8", "candidates_examined", np.int64),
+        widenings=per_anchor(c.widenings, "<u4", "widenings", np.int64),
+        exact_scan=per_anchor(c.exact_scan, "u1", "exact_scan", bool),
+        removed=removed,
+        unknown_positive_ids=unknown,
+        vectors=vectors,
+        p_fn=p_fn,
+        max_rank=per_anchor(c.max_rank, "<u4", "max_rank", np.int64),
+        floor_reached=per_anchor(c.floor_reached, "u1", "floor_reached", bool),
+        duplicate_threshold=per_anchor(c.duplicate_threshold, "<f4", "duplicate_threshold", np.float32),
+        guide_positive_scores=per_anchor(c.guide_positive_scores, "<f4", "guide_positive_scores", np.float32),
+        versions=versions,
+        stale=stale,
+        rotation_restarted=per_anchor(c.rotation_restarted, "u1", "rotation_restarted", bool),
+        rotation_served=per_anchor(c.rotation_served, "<u4", "rotation_served", np.int64),
+        explained=explain_table(resp) if explain else None,
+        explain_truncated=np.asarray([r.explain_truncated for r in resp.results], dtype=bool).reshape(n) if explain else None,
+        synthetic=synthetic_negatives(resp) if synthetic else None,
+        hardness=per_anchor(c.hardness, "<f4", "hardness", np.float32),
+        band_shift=per_anchor(c.band_shift, "<u4", "band_shift", np.int64),
+    )
+
+
 def mine_result(
     resp: pb.MineResponse, k: int, include_vectors: bool, explain: bool = False, synthetic: bool = False
 ) -> MineResult:
-    """Turns a MineResponse into padded numpy arrays of width ``k``.
+    """Turns a MineResponse into padded numpy arrays of width ``k``: a columnar one
+    (:func:`mine_columns`) or one in rows, as a server that predates
+    ``MineRequest.columnar`` answers.
 
     Each field is read in one pass over all negatives (or all results) into a flat
     column, and the columns are scattered into the padded arrays at once: no per-cell
     numpy assignment, which cost more than the protobuf reads themselves.
     """
+    if resp.HasField("columns"):
+        return mine_columns(resp, k, include_vectors, explain, synthetic)
     results = resp.results
     n = len(results)
     negs = [r.negatives for r in results]

@@ -342,6 +342,7 @@ class Core:
                 policy=pmsg,
                 include_vectors=include_vectors,
                 explain=codec.explain_limit(explain, len(part)),
+                columnar=True,
             )
             try:
                 resp = yield from self.unary("Mine", req)

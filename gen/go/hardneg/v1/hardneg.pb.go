@@ -2642,7 +2642,12 @@ type MineRequest struct {
 	// judged (AnchorResult.explained), each with the rule that removed it or its outcome.
 	// At most 1,024, and anchors × explain at most 65,536; 0 (the default) is off. For
 	// debugging and tuning a policy: the list costs one entry per judged candidate.
-	Explain       uint32 `protobuf:"varint,5,opt,name=explain,proto3" json:"explain,omitempty"`
+	Explain uint32 `protobuf:"varint,5,opt,name=explain,proto3" json:"explain,omitempty"`
+	// Columnar: answer in MineResponse.columns (one array per field, every anchor in each)
+	// instead of one AnchorResult per anchor; the same results, cheaper to build and to
+	// read into arrays. The Python client always asks for it. A server that predates the
+	// field ignores it and answers in rows, which a client must still accept.
+	Columnar      bool `protobuf:"varint,6,opt,name=columnar,proto3" json:"columnar,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2710,6 +2715,13 @@ func (x *MineRequest) GetExplain() uint32 {
 		return x.Explain
 	}
 	return 0
+}
+
+func (x *MineRequest) GetColumnar() bool {
+	if x != nil {
+		return x.Columnar
+	}
+	return false
 }
 
 // Negative is one returned hard negative.
@@ -3407,8 +3419,14 @@ func (x *ExplainedCandidate) GetFate() CandidateFate {
 // MineResponse holds one result per anchor, in request order.
 type MineResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Results in anchor order.
-	Results       []*AnchorResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	// Results in anchor order. With MineRequest.columnar, every field but the explained
+	// candidates and the synthetic negatives is in columns instead: results then holds one
+	// AnchorResult per anchor carrying only explained, explain_truncated, synthetic,
+	// synthetic_vectors and synthetic_shortfall when the request asked for explain or
+	// synthetic negatives, and is empty otherwise.
+	Results []*AnchorResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	// With MineRequest.columnar: the results in columns.
+	Columns       *MineColumns `protobuf:"bytes,2,opt,name=columns,proto3" json:"columns,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3450,6 +3468,282 @@ func (x *MineResponse) GetResults() []*AnchorResult {
 	return nil
 }
 
+func (x *MineResponse) GetColumns() *MineColumns {
+	if x != nil {
+		return x.Columns
+	}
+	return nil
+}
+
+// MineColumns holds a Mine response's results column by column. Per-anchor columns hold
+// one value per anchor in request order; per-negative columns hold the negatives of
+// every anchor, anchor after anchor, each anchor's in AnchorResult.negatives' order
+// (counts says how many are whose). Numeric columns are little-endian arrays packed in
+// bytes; an absent optional value (AnchorResult's optional fields, Negative.p_fn) is a
+// float32 NaN. Each field means what the AnchorResult or Negative field of the same name
+// means.
+type MineColumns struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Per anchor: the negatives returned, uint32.
+	Counts []byte `protobuf:"bytes,1,opt,name=counts,proto3" json:"counts,omitempty"`
+	// Per negative: the item id.
+	Ids []string `protobuf:"bytes,2,rep,name=ids,proto3" json:"ids,omitempty"`
+	// Per negative: the similarity to the anchor, float32.
+	Scores []byte `protobuf:"bytes,3,opt,name=scores,proto3" json:"scores,omitempty"`
+	// Per negative: the raw rank, uint32.
+	Ranks []byte `protobuf:"bytes,4,opt,name=ranks,proto3" json:"ranks,omitempty"`
+	// Per negative: p_fn, float32 (NaN where absent).
+	PFn []byte `protobuf:"bytes,5,opt,name=p_fn,json=pFn,proto3" json:"p_fn,omitempty"`
+	// Per negative: the item's version, int64.
+	Versions []byte `protobuf:"bytes,6,opt,name=versions,proto3" json:"versions,omitempty"`
+	// Per negative: stale, one byte (0 or 1).
+	Stale []byte `protobuf:"bytes,7,opt,name=stale,proto3" json:"stale,omitempty"`
+	// When MineRequest.include_vectors: the negatives' vectors, sum(counts)·dim float32.
+	NegativeVectors []byte `protobuf:"bytes,8,opt,name=negative_vectors,json=negativeVectors,proto3" json:"negative_vectors,omitempty"`
+	// Per anchor: positive_score, float32 (NaN where absent).
+	PositiveScores []byte `protobuf:"bytes,9,opt,name=positive_scores,json=positiveScores,proto3" json:"positive_scores,omitempty"`
+	// Per anchor: candidates_examined, uint64.
+	CandidatesExamined []byte `protobuf:"bytes,10,opt,name=candidates_examined,json=candidatesExamined,proto3" json:"candidates_examined,omitempty"`
+	// Per anchor: shortfall, uint32.
+	Shortfall []byte `protobuf:"bytes,11,opt,name=shortfall,proto3" json:"shortfall,omitempty"`
+	// Per anchor: widenings, uint32.
+	Widenings []byte `protobuf:"bytes,12,opt,name=widenings,proto3" json:"widenings,omitempty"`
+	// Per anchor: exact_scan, one byte.
+	ExactScan []byte `protobuf:"bytes,13,opt,name=exact_scan,json=exactScan,proto3" json:"exact_scan,omitempty"`
+	// Per anchor: max_rank, uint32.
+	MaxRank []byte `protobuf:"bytes,14,opt,name=max_rank,json=maxRank,proto3" json:"max_rank,omitempty"`
+	// Per anchor: floor_reached, one byte.
+	FloorReached []byte `protobuf:"bytes,15,opt,name=floor_reached,json=floorReached,proto3" json:"floor_reached,omitempty"`
+	// Per anchor: duplicate_threshold, float32 (NaN where absent).
+	DuplicateThreshold []byte `protobuf:"bytes,16,opt,name=duplicate_threshold,json=duplicateThreshold,proto3" json:"duplicate_threshold,omitempty"`
+	// Per anchor: guide_positive_score, float32 (NaN where absent).
+	GuidePositiveScores []byte `protobuf:"bytes,17,opt,name=guide_positive_scores,json=guidePositiveScores,proto3" json:"guide_positive_scores,omitempty"`
+	// Per anchor: rotation_restarted, one byte.
+	RotationRestarted []byte `protobuf:"bytes,18,opt,name=rotation_restarted,json=rotationRestarted,proto3" json:"rotation_restarted,omitempty"`
+	// Per anchor: rotation_served, uint32.
+	RotationServed []byte `protobuf:"bytes,19,opt,name=rotation_served,json=rotationServed,proto3" json:"rotation_served,omitempty"`
+	// Per anchor: hardness, float32 (NaN where absent).
+	Hardness []byte `protobuf:"bytes,20,opt,name=hardness,proto3" json:"hardness,omitempty"`
+	// Per anchor: band_shift, uint32.
+	BandShift []byte `protobuf:"bytes,21,opt,name=band_shift,json=bandShift,proto3" json:"band_shift,omitempty"`
+	// The number of rule counts per anchor in removed: the fields of RuleCounts, in field
+	// number order (a client that knows fewer rules reads the first it knows).
+	Rules uint32 `protobuf:"varint,22,opt,name=rules,proto3" json:"rules,omitempty"`
+	// Per anchor: `rules` uint32 counts, RuleCounts' fields in field number order.
+	Removed []byte `protobuf:"bytes,23,opt,name=removed,proto3" json:"removed,omitempty"`
+	// Per anchor: how many unknown_positive_ids it has, uint32.
+	UnknownPositiveCounts []byte `protobuf:"bytes,24,opt,name=unknown_positive_counts,json=unknownPositiveCounts,proto3" json:"unknown_positive_counts,omitempty"`
+	// The anchors' unknown positive ids, anchor after anchor.
+	UnknownPositiveIds []string `protobuf:"bytes,25,rep,name=unknown_positive_ids,json=unknownPositiveIds,proto3" json:"unknown_positive_ids,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *MineColumns) Reset() {
+	*x = MineColumns{}
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MineColumns) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MineColumns) ProtoMessage() {}
+
+func (x *MineColumns) ProtoReflect() protoreflect.Message {
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MineColumns.ProtoReflect.Descriptor instead.
+func (*MineColumns) Descriptor() ([]byte, []int) {
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *MineColumns) GetCounts() []byte {
+	if x != nil {
+		return x.Counts
+	}
+	return nil
+}
+
+func (x *MineColumns) GetIds() []string {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
+func (x *MineColumns) GetScores() []byte {
+	if x != nil {
+		return x.Scores
+	}
+	return nil
+}
+
+func (x *MineColumns) GetRanks() []byte {
+	if x != nil {
+		return x.Ranks
+	}
+	return nil
+}
+
+func (x *MineColumns) GetPFn() []byte {
+	if x != nil {
+		return x.PFn
+	}
+	return nil
+}
+
+func (x *MineColumns) GetVersions() []byte {
+	if x != nil {
+		return x.Versions
+	}
+	return nil
+}
+
+func (x *MineColumns) GetStale() []byte {
+	if x != nil {
+		return x.Stale
+	}
+	return nil
+}
+
+func (x *MineColumns) GetNegativeVectors() []byte {
+	if x != nil {
+		return x.NegativeVectors
+	}
+	return nil
+}
+
+func (x *MineColumns) GetPositiveScores() []byte {
+	if x != nil {
+		return x.PositiveScores
+	}
+	return nil
+}
+
+func (x *MineColumns) GetCandidatesExamined() []byte {
+	if x != nil {
+		return x.CandidatesExamined
+	}
+	return nil
+}
+
+func (x *MineColumns) GetShortfall() []byte {
+	if x != nil {
+		return x.Shortfall
+	}
+	return nil
+}
+
+func (x *MineColumns) GetWidenings() []byte {
+	if x != nil {
+		return x.Widenings
+	}
+	return nil
+}
+
+func (x *MineColumns) GetExactScan() []byte {
+	if x != nil {
+		return x.ExactScan
+	}
+	return nil
+}
+
+func (x *MineColumns) GetMaxRank() []byte {
+	if x != nil {
+		return x.MaxRank
+	}
+	return nil
+}
+
+func (x *MineColumns) GetFloorReached() []byte {
+	if x != nil {
+		return x.FloorReached
+	}
+	return nil
+}
+
+func (x *MineColumns) GetDuplicateThreshold() []byte {
+	if x != nil {
+		return x.DuplicateThreshold
+	}
+	return nil
+}
+
+func (x *MineColumns) GetGuidePositiveScores() []byte {
+	if x != nil {
+		return x.GuidePositiveScores
+	}
+	return nil
+}
+
+func (x *MineColumns) GetRotationRestarted() []byte {
+	if x != nil {
+		return x.RotationRestarted
+	}
+	return nil
+}
+
+func (x *MineColumns) GetRotationServed() []byte {
+	if x != nil {
+		return x.RotationServed
+	}
+	return nil
+}
+
+func (x *MineColumns) GetHardness() []byte {
+	if x != nil {
+		return x.Hardness
+	}
+	return nil
+}
+
+func (x *MineColumns) GetBandShift() []byte {
+	if x != nil {
+		return x.BandShift
+	}
+	return nil
+}
+
+func (x *MineColumns) GetRules() uint32 {
+	if x != nil {
+		return x.Rules
+	}
+	return 0
+}
+
+func (x *MineColumns) GetRemoved() []byte {
+	if x != nil {
+		return x.Removed
+	}
+	return nil
+}
+
+func (x *MineColumns) GetUnknownPositiveCounts() []byte {
+	if x != nil {
+		return x.UnknownPositiveCounts
+	}
+	return nil
+}
+
+func (x *MineColumns) GetUnknownPositiveIds() []string {
+	if x != nil {
+		return x.UnknownPositiveIds
+	}
+	return nil
+}
+
 // FalseNegativeReport says items are not negatives for an anchor.
 type FalseNegativeReport struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3463,7 +3757,7 @@ type FalseNegativeReport struct {
 
 func (x *FalseNegativeReport) Reset() {
 	*x = FalseNegativeReport{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[31]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3475,7 +3769,7 @@ func (x *FalseNegativeReport) String() string {
 func (*FalseNegativeReport) ProtoMessage() {}
 
 func (x *FalseNegativeReport) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[31]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3488,7 +3782,7 @@ func (x *FalseNegativeReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FalseNegativeReport.ProtoReflect.Descriptor instead.
 func (*FalseNegativeReport) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{31}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *FalseNegativeReport) GetAnchorKey() string {
@@ -3518,7 +3812,7 @@ type ReportFalseNegativesRequest struct {
 
 func (x *ReportFalseNegativesRequest) Reset() {
 	*x = ReportFalseNegativesRequest{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[32]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3530,7 +3824,7 @@ func (x *ReportFalseNegativesRequest) String() string {
 func (*ReportFalseNegativesRequest) ProtoMessage() {}
 
 func (x *ReportFalseNegativesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[32]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3543,7 +3837,7 @@ func (x *ReportFalseNegativesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportFalseNegativesRequest.ProtoReflect.Descriptor instead.
 func (*ReportFalseNegativesRequest) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{32}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ReportFalseNegativesRequest) GetCollection() string {
@@ -3571,7 +3865,7 @@ type ReportFalseNegativesResponse struct {
 
 func (x *ReportFalseNegativesResponse) Reset() {
 	*x = ReportFalseNegativesResponse{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[33]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3583,7 +3877,7 @@ func (x *ReportFalseNegativesResponse) String() string {
 func (*ReportFalseNegativesResponse) ProtoMessage() {}
 
 func (x *ReportFalseNegativesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[33]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3596,7 +3890,7 @@ func (x *ReportFalseNegativesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportFalseNegativesResponse.ProtoReflect.Descriptor instead.
 func (*ReportFalseNegativesResponse) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{33}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ReportFalseNegativesResponse) GetRecorded() uint64 {
@@ -3617,7 +3911,7 @@ type GetCalibrationRequest struct {
 
 func (x *GetCalibrationRequest) Reset() {
 	*x = GetCalibrationRequest{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[34]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3629,7 +3923,7 @@ func (x *GetCalibrationRequest) String() string {
 func (*GetCalibrationRequest) ProtoMessage() {}
 
 func (x *GetCalibrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[34]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3642,7 +3936,7 @@ func (x *GetCalibrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCalibrationRequest.ProtoReflect.Descriptor instead.
 func (*GetCalibrationRequest) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{34}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GetCalibrationRequest) GetCollection() string {
@@ -3675,7 +3969,7 @@ type ScoreSummary struct {
 
 func (x *ScoreSummary) Reset() {
 	*x = ScoreSummary{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[35]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3687,7 +3981,7 @@ func (x *ScoreSummary) String() string {
 func (*ScoreSummary) ProtoMessage() {}
 
 func (x *ScoreSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[35]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3700,7 +3994,7 @@ func (x *ScoreSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreSummary.ProtoReflect.Descriptor instead.
 func (*ScoreSummary) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{35}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ScoreSummary) GetCount() uint64 {
@@ -3762,7 +4056,7 @@ type GetCalibrationResponse struct {
 
 func (x *GetCalibrationResponse) Reset() {
 	*x = GetCalibrationResponse{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[36]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3774,7 +4068,7 @@ func (x *GetCalibrationResponse) String() string {
 func (*GetCalibrationResponse) ProtoMessage() {}
 
 func (x *GetCalibrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[36]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3787,7 +4081,7 @@ func (x *GetCalibrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCalibrationResponse.ProtoReflect.Descriptor instead.
 func (*GetCalibrationResponse) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{36}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *GetCalibrationResponse) GetPositiveScores() *ScoreSummary {
@@ -3822,7 +4116,7 @@ type SnapshotCollectionRequest struct {
 
 func (x *SnapshotCollectionRequest) Reset() {
 	*x = SnapshotCollectionRequest{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[37]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3834,7 +4128,7 @@ func (x *SnapshotCollectionRequest) String() string {
 func (*SnapshotCollectionRequest) ProtoMessage() {}
 
 func (x *SnapshotCollectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[37]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3847,7 +4141,7 @@ func (x *SnapshotCollectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotCollectionRequest.ProtoReflect.Descriptor instead.
 func (*SnapshotCollectionRequest) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{37}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *SnapshotCollectionRequest) GetName() string {
@@ -3870,7 +4164,7 @@ type SnapshotCollectionResponse struct {
 
 func (x *SnapshotCollectionResponse) Reset() {
 	*x = SnapshotCollectionResponse{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[38]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3882,7 +4176,7 @@ func (x *SnapshotCollectionResponse) String() string {
 func (*SnapshotCollectionResponse) ProtoMessage() {}
 
 func (x *SnapshotCollectionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[38]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3895,7 +4189,7 @@ func (x *SnapshotCollectionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotCollectionResponse.ProtoReflect.Descriptor instead.
 func (*SnapshotCollectionResponse) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{38}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *SnapshotCollectionResponse) GetSequence() uint64 {
@@ -3928,7 +4222,7 @@ type RefreshQueueRequest struct {
 
 func (x *RefreshQueueRequest) Reset() {
 	*x = RefreshQueueRequest{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[39]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3940,7 +4234,7 @@ func (x *RefreshQueueRequest) String() string {
 func (*RefreshQueueRequest) ProtoMessage() {}
 
 func (x *RefreshQueueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[39]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3953,7 +4247,7 @@ func (x *RefreshQueueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshQueueRequest.ProtoReflect.Descriptor instead.
 func (*RefreshQueueRequest) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{39}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *RefreshQueueRequest) GetCollection() string {
@@ -3995,7 +4289,7 @@ type RefreshItem struct {
 
 func (x *RefreshItem) Reset() {
 	*x = RefreshItem{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[40]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4007,7 +4301,7 @@ func (x *RefreshItem) String() string {
 func (*RefreshItem) ProtoMessage() {}
 
 func (x *RefreshItem) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[40]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4020,7 +4314,7 @@ func (x *RefreshItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshItem.ProtoReflect.Descriptor instead.
 func (*RefreshItem) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{40}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *RefreshItem) GetId() string {
@@ -4067,7 +4361,7 @@ type RefreshQueueResponse struct {
 
 func (x *RefreshQueueResponse) Reset() {
 	*x = RefreshQueueResponse{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[41]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4079,7 +4373,7 @@ func (x *RefreshQueueResponse) String() string {
 func (*RefreshQueueResponse) ProtoMessage() {}
 
 func (x *RefreshQueueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[41]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4092,7 +4386,7 @@ func (x *RefreshQueueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshQueueResponse.ProtoReflect.Descriptor instead.
 func (*RefreshQueueResponse) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{41}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *RefreshQueueResponse) GetItems() []*RefreshItem {
@@ -4127,7 +4421,7 @@ type ListSnapshotsRequest struct {
 
 func (x *ListSnapshotsRequest) Reset() {
 	*x = ListSnapshotsRequest{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[42]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4139,7 +4433,7 @@ func (x *ListSnapshotsRequest) String() string {
 func (*ListSnapshotsRequest) ProtoMessage() {}
 
 func (x *ListSnapshotsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[42]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4152,7 +4446,7 @@ func (x *ListSnapshotsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSnapshotsRequest.ProtoReflect.Descriptor instead.
 func (*ListSnapshotsRequest) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{42}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ListSnapshotsRequest) GetCollection() string {
@@ -4181,7 +4475,7 @@ type SnapshotFile struct {
 
 func (x *SnapshotFile) Reset() {
 	*x = SnapshotFile{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[43]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4193,7 +4487,7 @@ func (x *SnapshotFile) String() string {
 func (*SnapshotFile) ProtoMessage() {}
 
 func (x *SnapshotFile) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[43]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4206,7 +4500,7 @@ func (x *SnapshotFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotFile.ProtoReflect.Descriptor instead.
 func (*SnapshotFile) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{43}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *SnapshotFile) GetCollection() string {
@@ -4256,7 +4550,7 @@ type ListSnapshotsResponse struct {
 
 func (x *ListSnapshotsResponse) Reset() {
 	*x = ListSnapshotsResponse{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[44]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4268,7 +4562,7 @@ func (x *ListSnapshotsResponse) String() string {
 func (*ListSnapshotsResponse) ProtoMessage() {}
 
 func (x *ListSnapshotsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[44]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4281,7 +4575,7 @@ func (x *ListSnapshotsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSnapshotsResponse.ProtoReflect.Descriptor instead.
 func (*ListSnapshotsResponse) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{44}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ListSnapshotsResponse) GetSnapshots() []*SnapshotFile {
@@ -4306,7 +4600,7 @@ type BackupRequest struct {
 
 func (x *BackupRequest) Reset() {
 	*x = BackupRequest{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[45]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4318,7 +4612,7 @@ func (x *BackupRequest) String() string {
 func (*BackupRequest) ProtoMessage() {}
 
 func (x *BackupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[45]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4331,7 +4625,7 @@ func (x *BackupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupRequest.ProtoReflect.Descriptor instead.
 func (*BackupRequest) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{45}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *BackupRequest) GetCollection() string {
@@ -4376,7 +4670,7 @@ type BackupHeader struct {
 
 func (x *BackupHeader) Reset() {
 	*x = BackupHeader{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[46]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4388,7 +4682,7 @@ func (x *BackupHeader) String() string {
 func (*BackupHeader) ProtoMessage() {}
 
 func (x *BackupHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[46]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4401,7 +4695,7 @@ func (x *BackupHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupHeader.ProtoReflect.Descriptor instead.
 func (*BackupHeader) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{46}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *BackupHeader) GetFormatVersion() uint32 {
@@ -4469,7 +4763,7 @@ type BackupResponse struct {
 
 func (x *BackupResponse) Reset() {
 	*x = BackupResponse{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[47]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4481,7 +4775,7 @@ func (x *BackupResponse) String() string {
 func (*BackupResponse) ProtoMessage() {}
 
 func (x *BackupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[47]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4494,7 +4788,7 @@ func (x *BackupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupResponse.ProtoReflect.Descriptor instead.
 func (*BackupResponse) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{47}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *BackupResponse) GetPart() isBackupResponse_Part {
@@ -4560,7 +4854,7 @@ type RestoreRequest struct {
 
 func (x *RestoreRequest) Reset() {
 	*x = RestoreRequest{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[48]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4572,7 +4866,7 @@ func (x *RestoreRequest) String() string {
 func (*RestoreRequest) ProtoMessage() {}
 
 func (x *RestoreRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[48]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4585,7 +4879,7 @@ func (x *RestoreRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestoreRequest.ProtoReflect.Descriptor instead.
 func (*RestoreRequest) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{48}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *RestoreRequest) GetPart() isRestoreRequest_Part {
@@ -4651,7 +4945,7 @@ type RestoreResponse struct {
 
 func (x *RestoreResponse) Reset() {
 	*x = RestoreResponse{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[49]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4663,7 +4957,7 @@ func (x *RestoreResponse) String() string {
 func (*RestoreResponse) ProtoMessage() {}
 
 func (x *RestoreResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[49]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4676,7 +4970,7 @@ func (x *RestoreResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestoreResponse.ProtoReflect.Descriptor instead.
 func (*RestoreResponse) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{49}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *RestoreResponse) GetCollection() *Collection {
@@ -4714,7 +5008,7 @@ type BatchAnchor struct {
 
 func (x *BatchAnchor) Reset() {
 	*x = BatchAnchor{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[50]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4726,7 +5020,7 @@ func (x *BatchAnchor) String() string {
 func (*BatchAnchor) ProtoMessage() {}
 
 func (x *BatchAnchor) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[50]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4739,7 +5033,7 @@ func (x *BatchAnchor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchAnchor.ProtoReflect.Descriptor instead.
 func (*BatchAnchor) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{50}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *BatchAnchor) GetId() string {
@@ -4817,7 +5111,7 @@ type BuildBatchesRequest struct {
 
 func (x *BuildBatchesRequest) Reset() {
 	*x = BuildBatchesRequest{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[51]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4829,7 +5123,7 @@ func (x *BuildBatchesRequest) String() string {
 func (*BuildBatchesRequest) ProtoMessage() {}
 
 func (x *BuildBatchesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[51]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4842,7 +5136,7 @@ func (x *BuildBatchesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BuildBatchesRequest.ProtoReflect.Descriptor instead.
 func (*BuildBatchesRequest) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{51}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *BuildBatchesRequest) GetCollection() string {
@@ -4996,7 +5290,7 @@ type BuildBatchesResponse struct {
 
 func (x *BuildBatchesResponse) Reset() {
 	*x = BuildBatchesResponse{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[52]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5008,7 +5302,7 @@ func (x *BuildBatchesResponse) String() string {
 func (*BuildBatchesResponse) ProtoMessage() {}
 
 func (x *BuildBatchesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[52]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5021,7 +5315,7 @@ func (x *BuildBatchesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BuildBatchesResponse.ProtoReflect.Descriptor instead.
 func (*BuildBatchesResponse) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{52}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *BuildBatchesResponse) GetEpoch() uint32 {
@@ -5090,7 +5384,7 @@ type AnchorOutcome struct {
 
 func (x *AnchorOutcome) Reset() {
 	*x = AnchorOutcome{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[53]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5102,7 +5396,7 @@ func (x *AnchorOutcome) String() string {
 func (*AnchorOutcome) ProtoMessage() {}
 
 func (x *AnchorOutcome) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[53]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5115,7 +5409,7 @@ func (x *AnchorOutcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnchorOutcome.ProtoReflect.Descriptor instead.
 func (*AnchorOutcome) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{53}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *AnchorOutcome) GetAnchorKey() string {
@@ -5152,7 +5446,7 @@ type ReportLossRequest struct {
 
 func (x *ReportLossRequest) Reset() {
 	*x = ReportLossRequest{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[54]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5164,7 +5458,7 @@ func (x *ReportLossRequest) String() string {
 func (*ReportLossRequest) ProtoMessage() {}
 
 func (x *ReportLossRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[54]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5177,7 +5471,7 @@ func (x *ReportLossRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportLossRequest.ProtoReflect.Descriptor instead.
 func (*ReportLossRequest) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{54}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ReportLossRequest) GetCollection() string {
@@ -5205,7 +5499,7 @@ type ReportLossResponse struct {
 
 func (x *ReportLossResponse) Reset() {
 	*x = ReportLossResponse{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[55]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5217,7 +5511,7 @@ func (x *ReportLossResponse) String() string {
 func (*ReportLossResponse) ProtoMessage() {}
 
 func (x *ReportLossResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[55]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5230,7 +5524,7 @@ func (x *ReportLossResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportLossResponse.ProtoReflect.Descriptor instead.
 func (*ReportLossResponse) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{55}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *ReportLossResponse) GetHardness() []float32 {
@@ -5438,7 +5732,7 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\n" +
 	"_alpha_maxB\v\n" +
 	"\t_beta_minB\v\n" +
-	"\t_beta_max\"\xd0\x01\n" +
+	"\t_beta_max\"\xec\x01\n" +
 	"\vMineRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -5446,7 +5740,8 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\aanchors\x18\x02 \x03(\v2\x12.hardneg.v1.AnchorR\aanchors\x120\n" +
 	"\x06policy\x18\x03 \x01(\v2\x18.hardneg.v1.MiningPolicyR\x06policy\x12'\n" +
 	"\x0finclude_vectors\x18\x04 \x01(\bR\x0eincludeVectors\x12\x18\n" +
-	"\aexplain\x18\x05 \x01(\rR\aexplain\"\x95\x01\n" +
+	"\aexplain\x18\x05 \x01(\rR\aexplain\x12\x1a\n" +
+	"\bcolumnar\x18\x06 \x01(\bR\bcolumnar\"\x95\x01\n" +
 	"\bNegative\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05score\x18\x02 \x01(\x02R\x05score\x12\x12\n" +
@@ -5519,9 +5814,39 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x04rank\x18\x03 \x01(\rH\x01R\x04rank\x88\x01\x01\x12-\n" +
 	"\x04fate\x18\x04 \x01(\x0e2\x19.hardneg.v1.CandidateFateR\x04fateB\b\n" +
 	"\x06_scoreB\a\n" +
-	"\x05_rank\"B\n" +
+	"\x05_rank\"u\n" +
 	"\fMineResponse\x122\n" +
-	"\aresults\x18\x01 \x03(\v2\x18.hardneg.v1.AnchorResultR\aresults\"O\n" +
+	"\aresults\x18\x01 \x03(\v2\x18.hardneg.v1.AnchorResultR\aresults\x121\n" +
+	"\acolumns\x18\x02 \x01(\v2\x17.hardneg.v1.MineColumnsR\acolumns\"\xdc\x06\n" +
+	"\vMineColumns\x12\x16\n" +
+	"\x06counts\x18\x01 \x01(\fR\x06counts\x12\x10\n" +
+	"\x03ids\x18\x02 \x03(\tR\x03ids\x12\x16\n" +
+	"\x06scores\x18\x03 \x01(\fR\x06scores\x12\x14\n" +
+	"\x05ranks\x18\x04 \x01(\fR\x05ranks\x12\x11\n" +
+	"\x04p_fn\x18\x05 \x01(\fR\x03pFn\x12\x1a\n" +
+	"\bversions\x18\x06 \x01(\fR\bversions\x12\x14\n" +
+	"\x05stale\x18\a \x01(\fR\x05stale\x12)\n" +
+	"\x10negative_vectors\x18\b \x01(\fR\x0fnegativeVectors\x12'\n" +
+	"\x0fpositive_scores\x18\t \x01(\fR\x0epositiveScores\x12/\n" +
+	"\x13candidates_examined\x18\n" +
+	" \x01(\fR\x12candidatesExamined\x12\x1c\n" +
+	"\tshortfall\x18\v \x01(\fR\tshortfall\x12\x1c\n" +
+	"\twidenings\x18\f \x01(\fR\twidenings\x12\x1d\n" +
+	"\n" +
+	"exact_scan\x18\r \x01(\fR\texactScan\x12\x19\n" +
+	"\bmax_rank\x18\x0e \x01(\fR\amaxRank\x12#\n" +
+	"\rfloor_reached\x18\x0f \x01(\fR\ffloorReached\x12/\n" +
+	"\x13duplicate_threshold\x18\x10 \x01(\fR\x12duplicateThreshold\x122\n" +
+	"\x15guide_positive_scores\x18\x11 \x01(\fR\x13guidePositiveScores\x12-\n" +
+	"\x12rotation_restarted\x18\x12 \x01(\fR\x11rotationRestarted\x12'\n" +
+	"\x0frotation_served\x18\x13 \x01(\fR\x0erotationServed\x12\x1a\n" +
+	"\bhardness\x18\x14 \x01(\fR\bhardness\x12\x1d\n" +
+	"\n" +
+	"band_shift\x18\x15 \x01(\fR\tbandShift\x12\x14\n" +
+	"\x05rules\x18\x16 \x01(\rR\x05rules\x12\x18\n" +
+	"\aremoved\x18\x17 \x01(\fR\aremoved\x126\n" +
+	"\x17unknown_positive_counts\x18\x18 \x01(\fR\x15unknownPositiveCounts\x120\n" +
+	"\x14unknown_positive_ids\x18\x19 \x03(\tR\x12unknownPositiveIds\"O\n" +
 	"\x13FalseNegativeReport\x12\x1d\n" +
 	"\n" +
 	"anchor_key\x18\x01 \x01(\tR\tanchorKey\x12\x19\n" +
@@ -5767,7 +6092,7 @@ func file_hardneg_v1_hardneg_proto_rawDescGZIP() []byte {
 }
 
 var file_hardneg_v1_hardneg_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_hardneg_v1_hardneg_proto_msgTypes = make([]protoimpl.MessageInfo, 56)
+var file_hardneg_v1_hardneg_proto_msgTypes = make([]protoimpl.MessageInfo, 57)
 var file_hardneg_v1_hardneg_proto_goTypes = []any{
 	(Metric)(0),                          // 0: hardneg.v1.Metric
 	(Quantization)(0),                    // 1: hardneg.v1.Quantization
@@ -5808,32 +6133,33 @@ var file_hardneg_v1_hardneg_proto_goTypes = []any{
 	(*SyntheticNegative)(nil),            // 36: hardneg.v1.SyntheticNegative
 	(*ExplainedCandidate)(nil),           // 37: hardneg.v1.ExplainedCandidate
 	(*MineResponse)(nil),                 // 38: hardneg.v1.MineResponse
-	(*FalseNegativeReport)(nil),          // 39: hardneg.v1.FalseNegativeReport
-	(*ReportFalseNegativesRequest)(nil),  // 40: hardneg.v1.ReportFalseNegativesRequest
-	(*ReportFalseNegativesResponse)(nil), // 41: hardneg.v1.ReportFalseNegativesResponse
-	(*GetCalibrationRequest)(nil),        // 42: hardneg.v1.GetCalibrationRequest
-	(*ScoreSummary)(nil),                 // 43: hardneg.v1.ScoreSummary
-	(*GetCalibrationResponse)(nil),       // 44: hardneg.v1.GetCalibrationResponse
-	(*SnapshotCollectionRequest)(nil),    // 45: hardneg.v1.SnapshotCollectionRequest
-	(*SnapshotCollectionResponse)(nil),   // 46: hardneg.v1.SnapshotCollectionResponse
-	(*RefreshQueueRequest)(nil),          // 47: hardneg.v1.RefreshQueueRequest
-	(*RefreshItem)(nil),                  // 48: hardneg.v1.RefreshItem
-	(*RefreshQueueResponse)(nil),         // 49: hardneg.v1.RefreshQueueResponse
-	(*ListSnapshotsRequest)(nil),         // 50: hardneg.v1.ListSnapshotsRequest
-	(*SnapshotFile)(nil),                 // 51: hardneg.v1.SnapshotFile
-	(*ListSnapshotsResponse)(nil),        // 52: hardneg.v1.ListSnapshotsResponse
-	(*BackupRequest)(nil),                // 53: hardneg.v1.BackupRequest
-	(*BackupHeader)(nil),                 // 54: hardneg.v1.BackupHeader
-	(*BackupResponse)(nil),               // 55: hardneg.v1.BackupResponse
-	(*RestoreRequest)(nil),               // 56: hardneg.v1.RestoreRequest
-	(*RestoreResponse)(nil),              // 57: hardneg.v1.RestoreResponse
-	(*BatchAnchor)(nil),                  // 58: hardneg.v1.BatchAnchor
-	(*BuildBatchesRequest)(nil),          // 59: hardneg.v1.BuildBatchesRequest
-	(*BuildBatchesResponse)(nil),         // 60: hardneg.v1.BuildBatchesResponse
-	(*AnchorOutcome)(nil),                // 61: hardneg.v1.AnchorOutcome
-	(*ReportLossRequest)(nil),            // 62: hardneg.v1.ReportLossRequest
-	(*ReportLossResponse)(nil),           // 63: hardneg.v1.ReportLossResponse
-	(*timestamppb.Timestamp)(nil),        // 64: google.protobuf.Timestamp
+	(*MineColumns)(nil),                  // 39: hardneg.v1.MineColumns
+	(*FalseNegativeReport)(nil),          // 40: hardneg.v1.FalseNegativeReport
+	(*ReportFalseNegativesRequest)(nil),  // 41: hardneg.v1.ReportFalseNegativesRequest
+	(*ReportFalseNegativesResponse)(nil), // 42: hardneg.v1.ReportFalseNegativesResponse
+	(*GetCalibrationRequest)(nil),        // 43: hardneg.v1.GetCalibrationRequest
+	(*ScoreSummary)(nil),                 // 44: hardneg.v1.ScoreSummary
+	(*GetCalibrationResponse)(nil),       // 45: hardneg.v1.GetCalibrationResponse
+	(*SnapshotCollectionRequest)(nil),    // 46: hardneg.v1.SnapshotCollectionRequest
+	(*SnapshotCollectionResponse)(nil),   // 47: hardneg.v1.SnapshotCollectionResponse
+	(*RefreshQueueRequest)(nil),          // 48: hardneg.v1.RefreshQueueRequest
+	(*RefreshItem)(nil),                  // 49: hardneg.v1.RefreshItem
+	(*RefreshQueueResponse)(nil),         // 50: hardneg.v1.RefreshQueueResponse
+	(*ListSnapshotsRequest)(nil),         // 51: hardneg.v1.ListSnapshotsRequest
+	(*SnapshotFile)(nil),                 // 52: hardneg.v1.SnapshotFile
+	(*ListSnapshotsResponse)(nil),        // 53: hardneg.v1.ListSnapshotsResponse
+	(*BackupRequest)(nil),                // 54: hardneg.v1.BackupRequest
+	(*BackupHeader)(nil),                 // 55: hardneg.v1.BackupHeader
+	(*BackupResponse)(nil),               // 56: hardneg.v1.BackupResponse
+	(*RestoreRequest)(nil),               // 57: hardneg.v1.RestoreRequest
+	(*RestoreResponse)(nil),              // 58: hardneg.v1.RestoreResponse
+	(*BatchAnchor)(nil),                  // 59: hardneg.v1.BatchAnchor
+	(*BuildBatchesRequest)(nil),          // 60: hardneg.v1.BuildBatchesRequest
+	(*BuildBatchesResponse)(nil),         // 61: hardneg.v1.BuildBatchesResponse
+	(*AnchorOutcome)(nil),                // 62: hardneg.v1.AnchorOutcome
+	(*ReportLossRequest)(nil),            // 63: hardneg.v1.ReportLossRequest
+	(*ReportLossResponse)(nil),           // 64: hardneg.v1.ReportLossResponse
+	(*timestamppb.Timestamp)(nil),        // 65: google.protobuf.Timestamp
 }
 var file_hardneg_v1_hardneg_proto_depIdxs = []int32{
 	1,  // 0: hardneg.v1.IndexParams.quantization:type_name -> hardneg.v1.Quantization
@@ -5862,62 +6188,63 @@ var file_hardneg_v1_hardneg_proto_depIdxs = []int32{
 	5,  // 23: hardneg.v1.SyntheticNegative.kind:type_name -> hardneg.v1.SyntheticKind
 	6,  // 24: hardneg.v1.ExplainedCandidate.fate:type_name -> hardneg.v1.CandidateFate
 	35, // 25: hardneg.v1.MineResponse.results:type_name -> hardneg.v1.AnchorResult
-	39, // 26: hardneg.v1.ReportFalseNegativesRequest.reports:type_name -> hardneg.v1.FalseNegativeReport
-	43, // 27: hardneg.v1.GetCalibrationResponse.positive_scores:type_name -> hardneg.v1.ScoreSummary
-	43, // 28: hardneg.v1.GetCalibrationResponse.candidate_scores:type_name -> hardneg.v1.ScoreSummary
-	43, // 29: hardneg.v1.GetCalibrationResponse.positive_similarities:type_name -> hardneg.v1.ScoreSummary
-	48, // 30: hardneg.v1.RefreshQueueResponse.items:type_name -> hardneg.v1.RefreshItem
-	64, // 31: hardneg.v1.SnapshotFile.created_at:type_name -> google.protobuf.Timestamp
-	51, // 32: hardneg.v1.ListSnapshotsResponse.snapshots:type_name -> hardneg.v1.SnapshotFile
-	10, // 33: hardneg.v1.BackupHeader.collection:type_name -> hardneg.v1.Collection
-	64, // 34: hardneg.v1.BackupHeader.taken_at:type_name -> google.protobuf.Timestamp
-	54, // 35: hardneg.v1.BackupResponse.header:type_name -> hardneg.v1.BackupHeader
-	54, // 36: hardneg.v1.RestoreRequest.header:type_name -> hardneg.v1.BackupHeader
-	10, // 37: hardneg.v1.RestoreResponse.collection:type_name -> hardneg.v1.Collection
-	58, // 38: hardneg.v1.BuildBatchesRequest.anchors:type_name -> hardneg.v1.BatchAnchor
-	7,  // 39: hardneg.v1.BuildBatchesRequest.strategy:type_name -> hardneg.v1.BatchStrategy
-	61, // 40: hardneg.v1.ReportLossRequest.outcomes:type_name -> hardneg.v1.AnchorOutcome
-	11, // 41: hardneg.v1.MinerService.CreateCollection:input_type -> hardneg.v1.CreateCollectionRequest
-	13, // 42: hardneg.v1.MinerService.GetCollection:input_type -> hardneg.v1.GetCollectionRequest
-	15, // 43: hardneg.v1.MinerService.ListCollections:input_type -> hardneg.v1.ListCollectionsRequest
-	17, // 44: hardneg.v1.MinerService.DeleteCollection:input_type -> hardneg.v1.DeleteCollectionRequest
-	21, // 45: hardneg.v1.MinerService.Upsert:input_type -> hardneg.v1.UpsertRequest
-	23, // 46: hardneg.v1.MinerService.Delete:input_type -> hardneg.v1.DeleteRequest
-	25, // 47: hardneg.v1.MinerService.UpsertStream:input_type -> hardneg.v1.UpsertStreamRequest
-	27, // 48: hardneg.v1.MinerService.GetItems:input_type -> hardneg.v1.GetItemsRequest
-	32, // 49: hardneg.v1.MinerService.Mine:input_type -> hardneg.v1.MineRequest
-	40, // 50: hardneg.v1.MinerService.ReportFalseNegatives:input_type -> hardneg.v1.ReportFalseNegativesRequest
-	45, // 51: hardneg.v1.MinerService.SnapshotCollection:input_type -> hardneg.v1.SnapshotCollectionRequest
-	50, // 52: hardneg.v1.MinerService.ListSnapshots:input_type -> hardneg.v1.ListSnapshotsRequest
-	53, // 53: hardneg.v1.MinerService.Backup:input_type -> hardneg.v1.BackupRequest
-	56, // 54: hardneg.v1.MinerService.Restore:input_type -> hardneg.v1.RestoreRequest
-	42, // 55: hardneg.v1.MinerService.GetCalibration:input_type -> hardneg.v1.GetCalibrationRequest
-	47, // 56: hardneg.v1.MinerService.RefreshQueue:input_type -> hardneg.v1.RefreshQueueRequest
-	59, // 57: hardneg.v1.MinerService.BuildBatches:input_type -> hardneg.v1.BuildBatchesRequest
-	62, // 58: hardneg.v1.MinerService.ReportLoss:input_type -> hardneg.v1.ReportLossRequest
-	12, // 59: hardneg.v1.MinerService.CreateCollection:output_type -> hardneg.v1.CreateCollectionResponse
-	14, // 60: hardneg.v1.MinerService.GetCollection:output_type -> hardneg.v1.GetCollectionResponse
-	16, // 61: hardneg.v1.MinerService.ListCollections:output_type -> hardneg.v1.ListCollectionsResponse
-	18, // 62: hardneg.v1.MinerService.DeleteCollection:output_type -> hardneg.v1.DeleteCollectionResponse
-	22, // 63: hardneg.v1.MinerService.Upsert:output_type -> hardneg.v1.UpsertResponse
-	24, // 64: hardneg.v1.MinerService.Delete:output_type -> hardneg.v1.DeleteResponse
-	26, // 65: hardneg.v1.MinerService.UpsertStream:output_type -> hardneg.v1.UpsertStreamResponse
-	28, // 66: hardneg.v1.MinerService.GetItems:output_type -> hardneg.v1.GetItemsResponse
-	38, // 67: hardneg.v1.MinerService.Mine:output_type -> hardneg.v1.MineResponse
-	41, // 68: hardneg.v1.MinerService.ReportFalseNegatives:output_type -> hardneg.v1.ReportFalseNegativesResponse
-	46, // 69: hardneg.v1.MinerService.SnapshotCollection:output_type -> hardneg.v1.SnapshotCollectionResponse
-	52, // 70: hardneg.v1.MinerService.ListSnapshots:output_type -> hardneg.v1.ListSnapshotsResponse
-	55, // 71: hardneg.v1.MinerService.Backup:output_type -> hardneg.v1.BackupResponse
-	57, // 72: hardneg.v1.MinerService.Restore:output_type -> hardneg.v1.RestoreResponse
-	44, // 73: hardneg.v1.MinerService.GetCalibration:output_type -> hardneg.v1.GetCalibrationResponse
-	49, // 74: hardneg.v1.MinerService.RefreshQueue:output_type -> hardneg.v1.RefreshQueueResponse
-	60, // 75: hardneg.v1.MinerService.BuildBatches:output_type -> hardneg.v1.BuildBatchesResponse
-	63, // 76: hardneg.v1.MinerService.ReportLoss:output_type -> hardneg.v1.ReportLossResponse
-	59, // [59:77] is the sub-list for method output_type
-	41, // [41:59] is the sub-list for method input_type
-	41, // [41:41] is the sub-list for extension type_name
-	41, // [41:41] is the sub-list for extension extendee
-	0,  // [0:41] is the sub-list for field type_name
+	39, // 26: hardneg.v1.MineResponse.columns:type_name -> hardneg.v1.MineColumns
+	40, // 27: hardneg.v1.ReportFalseNegativesRequest.reports:type_name -> hardneg.v1.FalseNegativeReport
+	44, // 28: hardneg.v1.GetCalibrationResponse.positive_scores:type_name -> hardneg.v1.ScoreSummary
+	44, // 29: hardneg.v1.GetCalibrationResponse.candidate_scores:type_name -> hardneg.v1.ScoreSummary
+	44, // 30: hardneg.v1.GetCalibrationResponse.positive_similarities:type_name -> hardneg.v1.ScoreSummary
+	49, // 31: hardneg.v1.RefreshQueueResponse.items:type_name -> hardneg.v1.RefreshItem
+	65, // 32: hardneg.v1.SnapshotFile.created_at:type_name -> google.protobuf.Timestamp
+	52, // 33: hardneg.v1.ListSnapshotsResponse.snapshots:type_name -> hardneg.v1.SnapshotFile
+	10, // 34: hardneg.v1.BackupHeader.collection:type_name -> hardneg.v1.Collection
+	65, // 35: hardneg.v1.BackupHeader.taken_at:type_name -> google.protobuf.Timestamp
+	55, // 36: hardneg.v1.BackupResponse.header:type_name -> hardneg.v1.BackupHeader
+	55, // 37: hardneg.v1.RestoreRequest.header:type_name -> hardneg.v1.BackupHeader
+	10, // 38: hardneg.v1.RestoreResponse.collection:type_name -> hardneg.v1.Collection
+	59, // 39: hardneg.v1.BuildBatchesRequest.anchors:type_name -> hardneg.v1.BatchAnchor
+	7,  // 40: hardneg.v1.BuildBatchesRequest.strategy:type_name -> hardneg.v1.BatchStrategy
+	62, // 41: hardneg.v1.ReportLossRequest.outcomes:type_name -> hardneg.v1.AnchorOutcome
+	11, // 42: hardneg.v1.MinerService.CreateCollection:input_type -> hardneg.v1.CreateCollectionRequest
+	13, // 43: hardneg.v1.MinerService.GetCollection:input_type -> hardneg.v1.GetCollectionRequest
+	15, // 44: hardneg.v1.MinerService.ListCollections:input_type -> hardneg.v1.ListCollectionsRequest
+	17, // 45: hardneg.v1.MinerService.DeleteCollection:input_type -> hardneg.v1.DeleteCollectionRequest
+	21, // 46: hardneg.v1.MinerService.Upsert:input_type -> hardneg.v1.UpsertRequest
+	23, // 47: hardneg.v1.MinerService.Delete:input_type -> hardneg.v1.DeleteRequest
+	25, // 48: hardneg.v1.MinerService.UpsertStream:input_type -> hardneg.v1.UpsertStreamRequest
+	27, // 49: hardneg.v1.MinerService.GetItems:input_type -> hardneg.v1.GetItemsRequest
+	32, // 50: hardneg.v1.MinerService.Mine:input_type -> hardneg.v1.MineRequest
+	41, // 51: hardneg.v1.MinerService.ReportFalseNegatives:input_type -> hardneg.v1.ReportFalseNegativesRequest
+	46, // 52: hardneg.v1.MinerService.SnapshotCollection:input_type -> hardneg.v1.SnapshotCollectionRequest
+	51, // 53: hardneg.v1.MinerService.ListSnapshots:input_type -> hardneg.v1.ListSnapshotsRequest
+	54, // 54: hardneg.v1.MinerService.Backup:input_type -> hardneg.v1.BackupRequest
+	57, // 55: hardneg.v1.MinerService.Restore:input_type -> hardneg.v1.RestoreRequest
+	43, // 56: hardneg.v1.MinerService.GetCalibration:input_type -> hardneg.v1.GetCalibrationRequest
+	48, // 57: hardneg.v1.MinerService.RefreshQueue:input_type -> hardneg.v1.RefreshQueueRequest
+	60, // 58: hardneg.v1.MinerService.BuildBatches:input_type -> hardneg.v1.BuildBatchesRequest
+	63, // 59: hardneg.v1.MinerService.ReportLoss:input_type -> hardneg.v1.ReportLossRequest
+	12, // 60: hardneg.v1.MinerService.CreateCollection:output_type -> hardneg.v1.CreateCollectionResponse
+	14, // 61: hardneg.v1.MinerService.GetCollection:output_type -> hardneg.v1.GetCollectionResponse
+	16, // 62: hardneg.v1.MinerService.ListCollections:output_type -> hardneg.v1.ListCollectionsResponse
+	18, // 63: hardneg.v1.MinerService.DeleteCollection:output_type -> hardneg.v1.DeleteCollectionResponse
+	22, // 64: hardneg.v1.MinerService.Upsert:output_type -> hardneg.v1.UpsertResponse
+	24, // 65: hardneg.v1.MinerService.Delete:output_type -> hardneg.v1.DeleteResponse
+	26, // 66: hardneg.v1.MinerService.UpsertStream:output_type -> hardneg.v1.UpsertStreamResponse
+	28, // 67: hardneg.v1.MinerService.GetItems:output_type -> hardneg.v1.GetItemsResponse
+	38, // 68: hardneg.v1.MinerService.Mine:output_type -> hardneg.v1.MineResponse
+	42, // 69: hardneg.v1.MinerService.ReportFalseNegatives:output_type -> hardneg.v1.ReportFalseNegativesResponse
+	47, // 70: hardneg.v1.MinerService.SnapshotCollection:output_type -> hardneg.v1.SnapshotCollectionResponse
+	53, // 71: hardneg.v1.MinerService.ListSnapshots:output_type -> hardneg.v1.ListSnapshotsResponse
+	56, // 72: hardneg.v1.MinerService.Backup:output_type -> hardneg.v1.BackupResponse
+	58, // 73: hardneg.v1.MinerService.Restore:output_type -> hardneg.v1.RestoreResponse
+	45, // 74: hardneg.v1.MinerService.GetCalibration:output_type -> hardneg.v1.GetCalibrationResponse
+	50, // 75: hardneg.v1.MinerService.RefreshQueue:output_type -> hardneg.v1.RefreshQueueResponse
+	61, // 76: hardneg.v1.MinerService.BuildBatches:output_type -> hardneg.v1.BuildBatchesResponse
+	64, // 77: hardneg.v1.MinerService.ReportLoss:output_type -> hardneg.v1.ReportLossResponse
+	60, // [60:78] is the sub-list for method output_type
+	42, // [42:60] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_hardneg_v1_hardneg_proto_init() }
@@ -5930,24 +6257,24 @@ func file_hardneg_v1_hardneg_proto_init() {
 	file_hardneg_v1_hardneg_proto_msgTypes[25].OneofWrappers = []any{}
 	file_hardneg_v1_hardneg_proto_msgTypes[27].OneofWrappers = []any{}
 	file_hardneg_v1_hardneg_proto_msgTypes[29].OneofWrappers = []any{}
-	file_hardneg_v1_hardneg_proto_msgTypes[39].OneofWrappers = []any{}
-	file_hardneg_v1_hardneg_proto_msgTypes[47].OneofWrappers = []any{
+	file_hardneg_v1_hardneg_proto_msgTypes[40].OneofWrappers = []any{}
+	file_hardneg_v1_hardneg_proto_msgTypes[48].OneofWrappers = []any{
 		(*BackupResponse_Header)(nil),
 		(*BackupResponse_Chunk)(nil),
 	}
-	file_hardneg_v1_hardneg_proto_msgTypes[48].OneofWrappers = []any{
+	file_hardneg_v1_hardneg_proto_msgTypes[49].OneofWrappers = []any{
 		(*RestoreRequest_Header)(nil),
 		(*RestoreRequest_Chunk)(nil),
 	}
-	file_hardneg_v1_hardneg_proto_msgTypes[51].OneofWrappers = []any{}
-	file_hardneg_v1_hardneg_proto_msgTypes[53].OneofWrappers = []any{}
+	file_hardneg_v1_hardneg_proto_msgTypes[52].OneofWrappers = []any{}
+	file_hardneg_v1_hardneg_proto_msgTypes[54].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hardneg_v1_hardneg_proto_rawDesc), len(file_hardneg_v1_hardneg_proto_rawDesc)),
 			NumEnums:      8,
-			NumMessages:   56,
+			NumMessages:   57,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -449,18 +449,20 @@ class SyntheticPolicy(_message.Message):
     def __init__(self, num_mixed: _Optional[int] = ..., alpha_min: _Optional[float] = ..., alpha_max: _Optional[float] = ..., num_query_mixed: _Optional[int] = ..., beta_min: _Optional[float] = ..., beta_max: _Optional[float] = ..., pool: _Optional[int] = ...) -> None: ...
 
 class MineRequest(_message.Message):
-    __slots__ = ("collection", "anchors", "policy", "include_vectors", "explain")
+    __slots__ = ("collection", "anchors", "policy", "include_vectors", "explain", "columnar")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     ANCHORS_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_VECTORS_FIELD_NUMBER: _ClassVar[int]
     EXPLAIN_FIELD_NUMBER: _ClassVar[int]
+    COLUMNAR_FIELD_NUMBER: _ClassVar[int]
     collection: str
     anchors: _containers.RepeatedCompositeFieldContainer[Anchor]
     policy: MiningPolicy
     include_vectors: bool
     explain: int
-    def __init__(self, collection: _Optional[str] = ..., anchors: _Optional[_Iterable[_Union[Anchor, _Mapping]]] = ..., policy: _Optional[_Union[MiningPolicy, _Mapping]] = ..., include_vectors: _Optional[bool] = ..., explain: _Optional[int] = ...) -> None: ...
+    columnar: bool
+    def __init__(self, collection: _Optional[str] = ..., anchors: _Optional[_Iterable[_Union[Anchor, _Mapping]]] = ..., policy: _Optional[_Union[MiningPolicy, _Mapping]] = ..., include_vectors: _Optional[bool] = ..., explain: _Optional[int] = ..., columnar: _Optional[bool] = ...) -> None: ...
 
 class Negative(_message.Message):
     __slots__ = ("id", "score", "rank", "p_fn", "version", "stale")
@@ -589,10 +591,66 @@ class ExplainedCandidate(_message.Message):
     def __init__(self, id: _Optional[str] = ..., score: _Optional[float] = ..., rank: _Optional[int] = ..., fate: _Optional[_Union[CandidateFate, str]] = ...) -> None: ...
 
 class MineResponse(_message.Message):
-    __slots__ = ("results",)
+    __slots__ = ("results", "columns")
     RESULTS_FIELD_NUMBER: _ClassVar[int]
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
     results: _containers.RepeatedCompositeFieldContainer[AnchorResult]
-    def __init__(self, results: _Optional[_Iterable[_Union[AnchorResult, _Mapping]]] = ...) -> None: ...
+    columns: MineColumns
+    def __init__(self, results: _Optional[_Iterable[_Union[AnchorResult, _Mapping]]] = ..., columns: _Optional[_Union[MineColumns, _Mapping]] = ...) -> None: ...
+
+class MineColumns(_message.Message):
+    __slots__ = ("counts", "ids", "scores", "ranks", "p_fn", "versions", "stale", "negative_vectors", "positive_scores", "candidates_examined", "shortfall", "widenings", "exact_scan", "max_rank", "floor_reached", "duplicate_threshold", "guide_positive_scores", "rotation_restarted", "rotation_served", "hardness", "band_shift", "rules", "removed", "unknown_positive_counts", "unknown_positive_ids")
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    SCORES_FIELD_NUMBER: _ClassVar[int]
+    RANKS_FIELD_NUMBER: _ClassVar[int]
+    P_FN_FIELD_NUMBER: _ClassVar[int]
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    STALE_FIELD_NUMBER: _ClassVar[int]
+    NEGATIVE_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    POSITIVE_SCORES_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATES_EXAMINED_FIELD_NUMBER: _ClassVar[int]
+    SHORTFALL_FIELD_NUMBER: _ClassVar[int]
+    WIDENINGS_FIELD_NUMBER: _ClassVar[int]
+    EXACT_SCAN_FIELD_NUMBER: _ClassVar[int]
+    MAX_RANK_FIELD_NUMBER: _ClassVar[int]
+    FLOOR_REACHED_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    GUIDE_POSITIVE_SCORES_FIELD_NUMBER: _ClassVar[int]
+    ROTATION_RESTARTED_FIELD_NUMBER: _ClassVar[int]
+    ROTATION_SERVED_FIELD_NUMBER: _ClassVar[int]
+    HARDNESS_FIELD_NUMBER: _ClassVar[int]
+    BAND_SHIFT_FIELD_NUMBER: _ClassVar[int]
+    RULES_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_FIELD_NUMBER: _ClassVar[int]
+    UNKNOWN_POSITIVE_COUNTS_FIELD_NUMBER: _ClassVar[int]
+    UNKNOWN_POSITIVE_IDS_FIELD_NUMBER: _ClassVar[int]
+    counts: bytes
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    scores: bytes
+    ranks: bytes
+    p_fn: bytes
+    versions: bytes
+    stale: bytes
+    negative_vectors: bytes
+    positive_scores: bytes
+    candidates_examined: bytes
+    shortfall: bytes
+    widenings: bytes
+    exact_scan: bytes
+    max_rank: bytes
+    floor_reached: bytes
+    duplicate_threshold: bytes
+    guide_positive_scores: bytes
+    rotation_restarted: bytes
+    rotation_served: bytes
+    hardness: bytes
+    band_shift: bytes
+    rules: int
+    removed: bytes
+    unknown_positive_counts: bytes
+    unknown_positive_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, counts: _Optional[bytes] = ..., ids: _Optional[_Iterable[str]] = ..., scores: _Optional[bytes] = ..., ranks: _Optional[bytes] = ..., p_fn: _Optional[bytes] = ..., versions: _Optional[bytes] = ..., stale: _Optional[bytes] = ..., negative_vectors: _Optional[bytes] = ..., positive_scores: _Optional[bytes] = ..., candidates_examined: _Optional[bytes] = ..., shortfall: _Optional[bytes] = ..., widenings: _Optional[bytes] = ..., exact_scan: _Optional[bytes] = ..., max_rank: _Optional[bytes] = ..., floor_reached: _Optional[bytes] = ..., duplicate_threshold: _Optional[bytes] = ..., guide_positive_scores: _Optional[bytes] = ..., rotation_restarted: _Optional[bytes] = ..., rotation_served: _Optional[bytes] = ..., hardness: _Optional[bytes] = ..., band_shift: _Optional[bytes] = ..., rules: _Optional[int] = ..., removed: _Optional[bytes] = ..., unknown_positive_counts: _Optional[bytes] = ..., unknown_positive_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class FalseNegativeReport(_message.Message):
     __slots__ = ("anchor_key", "item_ids")

@@ -1,0 +1,187 @@
+"""Mine responses in columns (``MineRequest.columnar``): the client asks for them, and they
+decode to exactly what the same results in rows decode to, through the real server."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import uuid
+from typing import Any, Iterator
+
+import numpy as np
+import pytest
+from conftest import unit_rows
+
+import hardneg
+from hardneg import _codec as codec
+from hardneg.errors import Internal
+from hardneg.v1 import hardneg_pb2 as pb
+
+DIM = 16
+
+
+@pytest.fixture
+def grouped(sync_client: hardneg.Client) -> Iterator[str]:
+    """60 items in groups of three, with versions 0–5."""
+    name = f"col-{uuid.uuid4().hex[:10]}"
+    sync_client.create_collection(name, dim=DIM, metric="cosine")
+    vecs = unit_rows(60, DIM, seed=3)
+    ids = [f"i{j}" for j in range(60)]
+    sync_client.upsert(name, ids, vecs, groups=[[f"g{j // 3}"] for j in range(60)], versions=np.arange(60) % 6)
+    yield name
+    sync_client.delete_collection(name, missing_ok=True)
+
+
+def assert_same_result(got: hardneg.MineResult, want: hardneg.MineResult) -> None:
+    """Every field equal, dtypes included (NaN equal to NaN)."""
+    for f in dataclasses.fields(hardneg.MineResult):
+        g, w = getattr(got, f.name), getattr(want, f.name)
+        if w is None or g is None:
+            assert g is None and w is None, f.name
+        elif isinstance(w, np.ndarray):
+            assert g.dtype == w.dtype and g.shape == w.shape, f"{f.name}: {g.dtype}{g.shape} vs {w.dtype}{w.shape}"
+            np.testing.assert_array_equal(g, w, err_msg=f.name)
+        elif isinstance(w, dict):
+            assert list(g) == list(w), f.name
+            for key in w:
+                assert g[key].dtype == w[key].dtype, f"{f.name}[{key}]"
+                np.testing.assert_array_equal(g[key], w[key], err_msg=f"{f.name}[{key}]")
+        elif dataclasses.is_dataclass(w):
+            assert_same_fields(g, w, f.name)
+        else:
+            assert g == w, f.name
+
+
+def assert_same_fields(g: Any, w: Any, name: str) -> None:
+    for f in dataclasses.fields(w):
+        a, b = getattr(g, f.name), getattr(w, f.name)
+        if isinstance(b, np.ndarray):
+            assert a.dtype == b.dtype, f"{name}.{f.name}"
+            np.testing.assert_array_equal(a, b, err_msg=f"{name}.{f.name}")
+        else:
+            assert a == b, f"{name}.{f.name}"
+
+
+POLICIES = {
+    # Positives (some unknown), a near-duplicate threshold, p_fn, a shortfall from a
+    # hardness floor that cuts anchors short, same-group exclusion.
+    "rules": dict(num_negatives=6, duplicate_threshold=0.9, relative_margin=0.0, max_rank=8),
+    # Every anchor gets its k (the unpadded path), with vectors of the negatives.
+    "full": dict(num_negatives=3, exclude_same_group=False),
+    # Explained candidates and synthetic negatives, which stay in rows.
+    "extras": dict(num_negatives=4, synthetic={"num_mixed": 2, "num_query_mixed": 1}),
+    "closed_loop": dict(num_negatives=4, closed_loop=True),
+}
+
+
+@pytest.mark.parametrize("policy", sorted(POLICIES))
+@pytest.mark.parametrize("include_vectors", [False, True])
+def test_columns_decode_to_what_rows_decode_to(sync_client: hardneg.Client, grouped: str, policy: str, include_vectors: bool) -> None:
+    queries = unit_rows(12, DIM, seed=11)
+    anchors = codec.build_anchors(
+        [f"i{j}" if j % 3 == 0 else None for j in range(12)],
+        queries,
+        positive_ids=[[f"i{(5 * j + 1) % 60}", "missing"] if j % 2 else [f"i{(5 * j + 1) % 60}"] for j in range(12)],
+        keys=[f"k{j}" for j in range(12)],
+    )
+    pol = hardneg.MiningPolicy.from_kwargs(None, **POLICIES[policy])
+    explain = 5 if policy == "extras" else 0
+    stub = sync_client._stub()
+    decoded = {}
+    for columnar in (False, True):
+        req = pb.MineRequest(collection=grouped, anchors=anchors, policy=codec.policy_message(pol),
+                             include_vectors=include_vectors, explain=explain, columnar=columnar)
+        resp = stub.Mine(req, timeout=30)
+        assert resp.HasField("columns") == columnar
+        if columnar:
+            # Rows only for what is not in columns, and only when asked for.
+            assert len(resp.results) == (12 if policy == "extras" else 0)
+            assert all(not r.negatives for r in resp.results)
+        decoded[columnar] = codec.mine_result(resp, pol.num_negatives, include_vectors, explain > 0, pol.synthetic is not None)
+    rows, cols = decoded[False], decoded[True]
+    assert_same_result(cols, rows)
+    # The fixture reaches what it is meant to.
+    assert rows.mask.any()
+    if policy == "rules":
+        assert not rows.mask.all() and (rows.shortfall > 0).any()
+        assert np.isfinite(rows.p_fn[rows.mask]).all() and np.isfinite(rows.positive_scores).all()
+        assert any(rows.unknown_positive_ids) and not all(rows.unknown_positive_ids)
+        assert rows.removed["same_group"].any()
+    if policy == "full":
+        assert rows.mask.all()
+    if policy == "extras":
+        assert rows.explained is not None and len(rows.explained) > 0
+        assert rows.synthetic is not None and len(rows.synthetic.anchors) > 0
+    if policy == "closed_loop":
+        assert np.isfinite(rows.hardness).all()
+
+
+def test_the_client_asks_for_columns(sync_client: hardneg.Client, grouped: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    stub = sync_client._stub()
+    real = stub.Mine
+    seen: list[pb.MineRequest] = []
+
+    def mine(req: pb.MineRequest, **kw: Any) -> pb.MineResponse:
+        seen.append(req)
+        return real(req, **kw)
+
+    monkeypatch.setattr(stub, "Mine", mine)
+    res = sync_client.mine(grouped, ["i0", "i1"], positive_ids=[["i2"], []], num_negatives=2)
+    assert [r.columnar for r in seen] == [True]
+    assert res.ids.shape == (2, 2) and res.mask.all()
+
+
+def test_rows_from_a_server_without_columns_still_decode(sync_client: hardneg.Client, grouped: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server that predates the field ignores it and answers in rows."""
+    stub = sync_client._stub()
+    real = stub.Mine
+
+    def old_server(req: pb.MineRequest, **kw: Any) -> pb.MineResponse:
+        old = pb.MineRequest()
+        old.CopyFrom(req)
+        old.columnar = False
+        return real(old, **kw)
+
+    want = sync_client.mine(grouped, ["i0", "i4"], positive_ids=[["i2"], ["missing"]], num_negatives=5)
+    monkeypatch.setattr(stub, "Mine", old_server)
+    got = sync_client.mine(grouped, ["i0", "i4"], positive_ids=[["i2"], ["missing"]], num_negatives=5)
+    assert_same_result(got, want)
+
+
+def _columns(n_anchors: int = 2) -> pb.MineResponse:
+    rules = len(pb.RuleCounts.DESCRIPTOR.fields)
+    f32 = lambda *v: np.asarray(v, "<f4").tobytes()  # noqa: E731
+    u32 = lambda *v: np.asarray(v, "<u4").tobytes()  # noqa: E731
+    c = pb.MineColumns(
+        counts=u32(1, 0), ids=["a"], scores=f32(0.5), ranks=u32(3), p_fn=f32(math.nan), versions=np.asarray([2], "<i8").tobytes(),
+        stale=b"\x00", positive_scores=f32(0.7, math.nan), candidates_examined=np.asarray([4, 0], "<u8").tobytes(),
+        shortfall=u32(1, 2), widenings=u32(0, 0), exact_scan=b"\x00\x01", max_rank=u32(200, 200), floor_reached=b"\x00\x00",
+        duplicate_threshold=f32(math.nan, math.nan), guide_positive_scores=f32(math.nan, math.nan), rotation_restarted=b"\x00\x00",
+        rotation_served=u32(0, 0), hardness=f32(math.nan, math.nan), band_shift=u32(0, 0), rules=rules,
+        removed=u32(*range(2 * rules)), unknown_positive_counts=u32(0, 1), unknown_positive_ids=["gone"],
+    )
+    return pb.MineResponse(columns=c)
+
+
+def test_a_hand_built_columnar_response_decodes() -> None:
+    res = codec.mine_result(_columns(), 2, include_vectors=False)
+    assert res.ids.tolist() == [["a", None], [None, None]]
+    assert res.mask.tolist() == [[True, False], [False, False]]
+    assert res.ranks.tolist() == [[3, -1], [-1, -1]] and res.versions.tolist() == [[2, 0], [0, 0]]
+    assert np.isnan(res.p_fn).all() and res.scores[0, 0] == np.float32(0.5)
+    assert res.exact_scan.tolist() == [False, True] and res.unknown_positive_ids == [[], ["gone"]]
+    rules = len(pb.RuleCounts.DESCRIPTOR.fields)
+    # RuleCounts field numbers: self 1, positive 2, …, margin 8, …, excluded_duplicate 12.
+    assert res.removed["self"].tolist() == [0, rules] and res.removed["margin"].tolist() == [7, rules + 7]
+    assert res.removed["excluded_duplicate"].tolist() == [11, rules + 11]
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("scores", b"\x00" * 8), ("counts", np.asarray([1, 1], "<u4").tobytes()), ("removed", b"\x00" * 4), ("shortfall", b"")],
+)
+def test_a_malformed_columnar_response_is_an_error(field: str, value: bytes) -> None:
+    resp = _columns()
+    setattr(resp.columns, field, value)
+    with pytest.raises(Internal, match="malformed Mine response"):
+        codec.mine_result(resp, 2, include_vectors=False)
