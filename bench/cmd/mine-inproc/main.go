@@ -45,6 +45,7 @@ func main() {
 	anchors := flag.Int("anchors", 32, "anchors per request")
 	policy := flag.String("policy", "all-rules", "the policy: all-rules or default")
 	cpuprofile := flag.String("cpuprofile", "", "write the timed requests' CPU profile here")
+	ef := flag.Int("ef", 0, "the policy's ef_search: the first search pass's width (0: derived from the rank window)")
 	flag.Parse()
 	var meta struct {
 		NQ  int `json:"nq"`
@@ -81,6 +82,7 @@ func main() {
 	}
 	pol := mining.DefaultPolicy()
 	pol.NumNegatives = 8
+	pol.Ef = *ef
 	switch *policy {
 	case "all-rules":
 		f := func(v float32) *float32 { return &v }
