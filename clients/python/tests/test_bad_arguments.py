@@ -107,6 +107,15 @@ CASES: list[tuple[str, Callable[[hardneg.Client], Any], type, str]] = [
     ("ingest writer_id empty", lambda c: c.ingest("c", [], writer_id=""), errors.InvalidArgument, "writer_id"),
     ("ingest reconnect_timeout -1", lambda c: c.ingest("c", [], reconnect_timeout=-1), errors.InvalidArgument, "reconnect_timeout"),
     ("refresh_queue target_version 2**63", lambda c: c.refresh_queue("c", target_version=2**63), errors.InvalidArgument, "target_version"),
+    ("report_loss losses strings", lambda c: c.report_loss("c", ["a"], losses=["1"]), TypeError, "losses must be numbers"),
+    ("report_loss losses 2-d", lambda c: c.report_loss("c", ["a", "b", "c", "d"], losses=np.ones((2, 2))), errors.InvalidArgument, "losses: must be 1-d"),
+    ("report_loss solved 2-d", lambda c: c.report_loss("c", ["a", "b", "c", "d"], solved=np.ones((2, 2), bool)), errors.InvalidArgument, "solved: must be 1-d"),
+    ("report_loss loss beyond float32", lambda c: c.report_loss("c", ["a", "b"], losses=[1.0, 1e300]), errors.InvalidArgument, "losses[1]: is beyond float32"),
+    ("report_loss loss inf", lambda c: c.report_loss("c", ["a", "b"], losses=[float("inf"), 1.0]), errors.InvalidArgument, "losses[0]: must be finite"),
+    ("refresh version float", lambda c: c.refresh("c", lambda ids: None, version=3.5), TypeError, "version must be an integer"),
+    ("refresh version None", lambda c: c.refresh("c", lambda ids: None, version=None), TypeError, "version must be an integer"),
+    ("refresh version 2**70", lambda c: c.refresh("c", lambda ids: None, version=2**70), errors.InvalidArgument, "version: must be a signed 64-bit"),
+    ("refresh encode not callable", lambda c: c.refresh("c", 5, version=1), TypeError, "encode must be a function"),
     ("upsert lone surrogate id", lambda c: c.upsert("c", ["ok", "\ud800"], np.ones((2, 4), np.float32)), errors.InvalidArgument, "ids[1]"),
     ("report_false_negatives int key", lambda c: c.report_false_negatives("c", {0: ["a"]}), TypeError, "anchor keys"),
     ("restore not a backup", lambda c: c.restore(__file__), errors.BackupFileError, "not a hardneg backup"),
@@ -175,3 +184,44 @@ def test_a_bad_id_in_a_later_request_of_a_split_call_applies_nothing(client: har
         client.delete(collection, dup)
     assert exc.value.violations[0].field == "ids[17001]" and "duplicates ids[7]" in str(exc.value)
     assert client.get_items(collection, ["a", "b"]).ids == ["a", "b"]
+
+
+def test_a_bad_loss_in_a_later_request_of_a_split_call_applies_nothing(client: hardneg.Client, collection: str) -> None:
+    """A loss that is finite in float64 but not in float32 (the wire's type), in the
+    second request of a split report, is refused before the first is sent."""
+    keys = [f"k{i}" for i in range(20_000)]
+    losses = np.full(20_000, -1.0)
+    losses[19_000] = 1e300
+    with pytest.raises(errors.InvalidArgument) as exc:
+        client.report_loss(collection, keys, losses=losses)
+    assert exc.value.violations[0].field == "losses[19000]"
+    # k0 is where a key nobody reported on is: one solved outcome takes both to the same.
+    assert client.report_loss(collection, ["k0", "never"], solved=[True, True]).tolist() == [0.25, 0.25]
+
+
+def test_report_loss_takes_torch_like_tensors(client: hardneg.Client, collection: str) -> None:
+    """A loss straight from a training step (requires grad, bfloat16, on a device) is
+    detached and copied to the host; checked without importing torch."""
+
+    class Tensor:
+        def __init__(self, values: np.ndarray, dtype: str) -> None:
+            self.values, self.dtype = values, dtype
+
+        def detach(self) -> "Tensor":
+            return self
+
+        def cpu(self) -> "Tensor":
+            return self
+
+        def float(self) -> "Tensor":
+            return Tensor(self.values.astype(np.float32), "torch.float32")
+
+        def numpy(self) -> np.ndarray:
+            if self.dtype == "torch.bfloat16":
+                raise TypeError("Got unsupported ScalarType BFloat16")
+            return self.values
+
+    h = client.report_loss(collection, ["t1", "t2"], losses=Tensor(np.array([0.0, 5.0]), "torch.bfloat16"))
+    assert h.tolist() == [0.25, 0.0]
+    h = client.report_loss(collection, ["t1"], solved=Tensor(np.array([True]), "torch.bool"))
+    assert h.tolist() == [0.5]

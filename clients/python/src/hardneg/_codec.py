@@ -1095,6 +1095,14 @@ def synthetic_negatives(resp: pb.MineResponse) -> SyntheticNegatives:
     )
 
 
+def check_version(value: Any, name: str) -> None:
+    """Refuses a version that is not a signed 64-bit integer, naming the argument."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    if not -(2**63) <= int(value) < 2**63:
+        raise bad_argument(name, f"must be a signed 64-bit integer, got {value!r}")
+
+
 def refresh_request(collection: str, limit: int, target_version: Optional[int]) -> pb.RefreshQueueRequest:
     """A RefreshQueueRequest, after checking ``limit`` and ``target_version``."""
     violations = []
@@ -1341,10 +1349,23 @@ def hard_batch(resp: pb.BuildBatchesResponse) -> HardBatch:
     )
 
 
+def _host_array(x: Any) -> Any:
+    """A torch tensor (on any device, requiring grad or not, bfloat16 included) as a
+    numpy array, without importing torch; anything else unchanged."""
+    if all(hasattr(x, a) for a in ("detach", "cpu", "numpy")):
+        t = x.detach().cpu()
+        if str(t.dtype) in ("torch.bfloat16", "torch.float16"):
+            t = t.float()
+        return t.numpy()
+    return x
+
+
 def report_loss_requests(collection: str, keys: Any, losses: Any, solved: Any) -> list[pb.ReportLossRequest]:
     """ReportLossRequests of at most MAX_OUTCOMES outcomes: per key ``solved`` or
-    ``loss``, whichever was given (one of them)."""
+    ``loss``, whichever was given (one of them). ``losses`` and ``solved`` may be torch
+    tensors, straight from a training step."""
     key_list = _as_id_list(keys, "keys")
+    losses, solved = _host_array(losses), _host_array(solved)
     n = len(key_list)
     violations: list[FieldViolation] = []
     loss_arr = sol_arr = None
@@ -1353,22 +1374,37 @@ def report_loss_requests(collection: str, keys: Any, losses: Any, solved: Any) -
     if losses is not None and solved is not None:
         violations.append(FieldViolation(field="outcomes", description="give losses or solved, not both"))
     if losses is not None:
-        loss_arr = np.asarray(losses, dtype=np.float64).reshape(-1)
-        if loss_arr.shape[0] != n:
-            violations.append(FieldViolation(field="losses", description=f"{loss_arr.shape[0]} losses for {n} keys"))
-        elif not np.all(np.isfinite(loss_arr)):
-            violations.append(FieldViolation(field="losses", description="must be finite"))
+        raw = np.asarray(losses)
+        if raw.size and raw.dtype.kind not in "biuf":
+            raise TypeError(f"losses must be numbers, got {raw.dtype}")
+        if raw.ndim > 1:
+            violations.append(FieldViolation(field="losses", description=f"must be 1-d, one loss per key; got shape {raw.shape}"))
+        else:
+            # The wire carries float32: a float64 beyond its range would arrive as ±inf.
+            with np.errstate(over="ignore"):
+                loss_arr = raw.astype(np.float32).reshape(-1)
+            if loss_arr.shape[0] != n:
+                violations.append(FieldViolation(field="losses", description=f"{loss_arr.shape[0]} losses for {n} keys"))
+            elif not np.all(np.isfinite(loss_arr)):
+                i = int(np.flatnonzero(~np.isfinite(loss_arr))[0])
+                v = raw.reshape(-1)[i]
+                why = "must be finite" if not np.isfinite(v) else "is beyond float32's range (±3.4e38)"
+                violations.append(FieldViolation(field=f"losses[{i}]", description=f"{why}, got {v!r}"))
     if solved is not None:
         raw = np.asarray(solved)
         if raw.size and raw.dtype.kind not in "biu" or (raw.dtype.kind in "iu" and raw.size and not np.isin(raw, (0, 1)).all()):
             raise TypeError(f"solved must be booleans (or 0/1), got {raw.dtype}")
-        sol_arr = raw.astype(bool).reshape(-1)
-        if sol_arr.shape[0] != n:
-            violations.append(FieldViolation(field="solved", description=f"{sol_arr.shape[0]} flags for {n} keys"))
+        if raw.ndim > 1:
+            violations.append(FieldViolation(field="solved", description=f"must be 1-d, one flag per key; got shape {raw.shape}"))
+        else:
+            sol_arr = raw.astype(bool).reshape(-1)
+            if sol_arr.shape[0] != n:
+                violations.append(FieldViolation(field="solved", description=f"{sol_arr.shape[0]} flags for {n} keys"))
     if violations:
         raise InvalidArgument("invalid loss report", violations=violations)
-    if n > MAX_OUTCOMES:  # split: refuse a bad key of a later request before the first is applied
-        check_ids(key_list, "keys")
+    # Every key is checked here, so that a bad key of a later request (more than
+    # MAX_OUTCOMES are split) is refused before the first request is applied.
+    check_ids(key_list, "keys")
     out = []
     for start in range(0, n, MAX_OUTCOMES):
         req = pb.ReportLossRequest(collection=collection)

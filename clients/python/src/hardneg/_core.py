@@ -375,6 +375,9 @@ class Core:
         ``encode(ids) -> (len(ids), dim) vectors`` and upserted with ``version`` and the
         groups they have (items deleted meanwhile are skipped); returns the queue that
         was processed."""
+        codec.check_version(version, "version")
+        if not callable(encode):
+            raise TypeError(f"encode must be a function from a list of ids to vectors, got {type(encode).__name__}")
         q = yield from self.refresh_queue(collection, limit, version if target_version is None else target_version)
         if q.ids:
             # An upsert replaces an item's groups: send back the ones stored. Items
@@ -382,6 +385,10 @@ class Core:
             now = yield from self.get_items(collection, q.ids, False)
             if now.ids:
                 vectors = encode(list(now.ids))
+                if asyncio.iscoroutine(vectors):
+                    vectors.close()
+                    raise TypeError("encode must return the vectors, not a coroutine: refresh calls it as a plain function "
+                                    "(AsyncClient.refresh too); run async encoding first and pass a function returning its result")
                 groups = now.groups if any(now.groups) else None
                 yield from self.upsert(collection, now.ids, vectors, groups, np.full(len(now.ids), int(version), dtype=np.int64))
         return q

@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from typing import Any, AsyncIterable, AsyncIterator, Callable, Iterable, Optional, Union
+import threading
+import weakref
+from typing import Any, AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Optional, Union
 
 import grpc
 import numpy as np
 
 from hardneg import _backup, errors
 from hardneg import _codec as codec
-from hardneg import errors
 from hardneg._channel import TLSArg
 from hardneg._core import Core, Front, Op, T, run_async
 from hardneg._ingest import IngestState
@@ -46,8 +47,11 @@ class AsyncClient(Front):
     as coroutines.
 
     The channel is opened lazily on first use, per process and per event loop (a
-    ``grpc.aio`` channel is bound to the loop that created it). Use ``async with`` or
-    :meth:`close` to release it.
+    ``grpc.aio`` channel is bound to the loop that created it), so one client may be
+    used from several threads, each running its own loop. Use ``async with`` or
+    :meth:`close` to release the channels; a call made after :meth:`close` opens a new
+    one. A call still in flight when :meth:`close` runs fails with
+    :class:`hardneg.errors.Cancelled`.
     """
 
     def __init__(
@@ -72,29 +76,71 @@ class AsyncClient(Front):
             options=options,
             retry=retry,
         )
-        self._owner: Optional[tuple[int, asyncio.AbstractEventLoop]] = None
-        self._channel: Optional[grpc.aio.Channel] = None
-        self._stub_obj: Optional[pb_grpc.MinerServiceStub] = None
+        self._reset_channels()
+
+    def _reset_channels(self) -> None:
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        # Event loop → (channel, stub) of this process; closed loops are dropped when a
+        # new loop opens its channel.
+        self._loops: dict[asyncio.AbstractEventLoop, tuple[grpc.aio.Channel, pb_grpc.MinerServiceStub]] = {}
+        # Channels close() closed, so that their calls cut short say so.
+        self._closed: "weakref.WeakSet[grpc.aio.Channel]" = weakref.WeakSet()
+
+    def _channel(self) -> tuple[grpc.aio.Channel, pb_grpc.MinerServiceStub]:
+        """The running loop's channel and stub, opened on first use."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if self._pid != os.getpid():  # a forked child: the parent's channels are not usable here
+                self._pid = os.getpid()
+                self._loops = {}
+            entry = self._loops.get(loop)
+            if entry is None:
+                self._loops = {owner: e for owner, e in self._loops.items() if not owner.is_closed()}
+                ch = self._core.config.aio_channel()
+                entry = (ch, pb_grpc.MinerServiceStub(ch))
+                self._loops[loop] = entry
+            return entry
 
     def _stub(self) -> pb_grpc.MinerServiceStub:
-        owner = (os.getpid(), asyncio.get_running_loop())
-        if self._stub_obj is None or self._owner != owner:
-            self._channel = self._core.config.aio_channel()
-            self._stub_obj = pb_grpc.MinerServiceStub(self._channel)
-            self._owner = owner
-        return self._stub_obj
+        return self._channel()[1]
+
+    @contextlib.contextmanager
+    def _calls(self) -> Iterator[pb_grpc.MinerServiceStub]:
+        """The running loop's stub, for calls made in the block: a call that
+        :meth:`close` cut short raises :class:`~hardneg.errors.Cancelled` instead of the
+        bare ``asyncio.CancelledError`` that ``grpc.aio`` raises (the task itself was
+        not cancelled)."""
+        ch, stub = self._channel()
+        try:
+            yield stub
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            cancelling = getattr(task, "cancelling", None)
+            if ch in self._closed and not (cancelling is not None and cancelling()):
+                raise errors.Cancelled("the client was closed while the call was in flight") from None
+            raise
 
     async def close(self) -> None:
-        """Closes the channel of this process and loop."""
-        ch, owner = self._channel, self._owner
-        self._channel = self._stub_obj = None
-        self._owner = None
-        if ch is not None and owner is not None and owner[0] == os.getpid():
-            try:
-                if owner[1] is asyncio.get_running_loop():
-                    await ch.close()
-            except RuntimeError:
-                pass
+        """Closes the client's channels: this loop's, and those other threads' event loops
+        opened (closed on their own loops, without waiting for them). Calls in flight
+        fail with :class:`hardneg.errors.Cancelled`; a later call opens a new channel."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if self._pid != os.getpid():
+                self._pid = os.getpid()
+                self._loops = {}
+                return
+            entries = list(self._loops.items())
+            self._loops.clear()
+            for _, (ch, _) in entries:
+                self._closed.add(ch)
+        for owner, (ch, _) in entries:
+            if owner is loop:
+                await ch.close()
+            elif owner.is_running():
+                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                    asyncio.run_coroutine_threadsafe(ch.close(), owner)
 
     async def __aenter__(self) -> "AsyncClient":
         return self
@@ -107,12 +153,11 @@ class AsyncClient(Front):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self._core = state["core"]
-        self._owner = None
-        self._channel = None
-        self._stub_obj = None
+        self._reset_channels()
 
     async def _run(self, op: Op[T]) -> T:
-        return await run_async(op, self._stub(), self._core.config.metadata())
+        with self._calls() as stub:
+            return await run_async(op, stub, self._core.config.metadata())
 
     # --- collections -------------------------------------------------------------------
 
@@ -205,7 +250,10 @@ class AsyncClient(Front):
             state.close()
 
     async def _run_stream(self, state: IngestState, source: Any, is_async: bool) -> None:
-        call = self._stub().UpsertStream(metadata=self._core.config.metadata())
+        with self._calls() as stub:
+            await self._stream_on(stub.UpsertStream(metadata=self._core.config.metadata()), state, source, is_async)
+
+    async def _stream_on(self, call: Any, state: IngestState, source: Any, is_async: bool) -> None:
         try:
             try:
                 for req in state.unacked():
@@ -328,12 +376,13 @@ class AsyncClient(Front):
         ok = False
         try:
             sink = _backup.Sink(f, bar)
-            call = self._stub().Backup(req, metadata=self._core.config.metadata())
-            try:
-                async for msg in call:
-                    sink.add(msg)
-            except grpc.RpcError as e:
-                raise errors.from_rpc_error(e) from None
+            with self._calls() as stub:
+                call = stub.Backup(req, metadata=self._core.config.metadata())
+                try:
+                    async for msg in call:
+                        sink.add(msg)
+                except grpc.RpcError as e:
+                    raise errors.from_rpc_error(e) from None
             infos = sink.finish()
             ok = True
             return infos
@@ -358,10 +407,11 @@ class AsyncClient(Front):
                 if skip_existing and await self._run(self._core.items_held(r.target(entry))):
                     r.skip(entry)
                     continue
-                try:
-                    resp = await self._stub().Restore(r.requests(entry), metadata=self._core.config.metadata())
-                except grpc.RpcError as e:
-                    raise errors.from_rpc_error(e) from None
+                with self._calls() as stub:
+                    try:
+                        resp = await stub.Restore(r.requests(entry), metadata=self._core.config.metadata())
+                    except grpc.RpcError as e:
+                        raise errors.from_rpc_error(e) from None
                 out.append(codec.collection_info(resp.collection))
             return out
         except (_backup.BackupFileError, errors.HardnegError) as e:
@@ -420,11 +470,12 @@ class AsyncClient(Front):
         return self._stream_batches(req)
 
     async def _stream_batches(self, req: Any) -> AsyncIterator[HardBatch]:
-        try:
-            async for resp in self._stub().BuildBatches(req, metadata=self._core.config.metadata()):
-                yield codec.hard_batch(resp)
-        except grpc.RpcError as e:
-            raise errors.from_rpc_error(e) from None
+        with self._calls() as stub:
+            try:
+                async for resp in stub.BuildBatches(req, metadata=self._core.config.metadata()):
+                    yield codec.hard_batch(resp)
+            except grpc.RpcError as e:
+                raise errors.from_rpc_error(e) from None
 
     async def report_loss(self, collection: str, keys: Any, *, losses: Any = None, solved: Any = None) -> np.ndarray:
         """See :meth:`hardneg.Client.report_loss`."""

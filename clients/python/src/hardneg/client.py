@@ -595,7 +595,12 @@ class Client(Front):
         band towards the top (hardness +0.25, up to 1), unsolved ones back (−0.25).
         Returns the ``(len(keys),)`` float32 hardness after each outcome. Kept by the
         server per collection and saved to its data directory, so it survives restarts
-        (docs/TRAINING.md, "loop state")."""
+        (docs/TRAINING.md, "loop state").
+
+        ``losses`` and ``solved`` may be numpy arrays, lists or torch tensors (detached
+        here). Losses travel as float32 and must be finite there. No keys sends nothing;
+        more than 16,384 are sent as several requests, each applied on its own, after
+        the client has checked every key and value of all of them."""
         return self._run(self._core.report_loss(collection, keys, losses, solved))
 
     def refresh(

@@ -77,7 +77,7 @@ class HardBatches:
         positive_ids: per anchor, its positive ids (kept apart from the other rows).
         batch_size, strategy, epochs, seed, cluster_size, num_nearest, num_sampled,
         sample_range, exclude_near_duplicates, duplicate_threshold, duplicate_margin,
-        use_feedback: as :meth:`hardneg.Client.build_batches`.
+        use_feedback, anchor_vectors: as :meth:`hardneg.Client.build_batches`.
 
     The arguments are checked when it is made, as :meth:`hardneg.Client.build_batches`
     checks them (ValueError, TypeError for an unknown option or an AsyncClient), so a
