@@ -107,3 +107,63 @@ def test_restore_of_several_collections_skips_existing_and_reports_what_it_resto
     assert [c.name for c in done] == ["c1", "c3"]
     assert b.get_items("c2", ["mine"]).ids == ["mine"] and b.get_collection("c2").stats.item_count == 1
     assert b.get_collection("c3").stats.item_count == 5
+
+
+def _record_offsets(data: bytes) -> list[tuple[int, str]]:
+    """(offset, part) of each record of a backup file, and the end record's offset."""
+    import struct
+
+    from hardneg.v1 import hardneg_pb2 as pb
+
+    out, at = [], 12
+    while at < len(data):
+        (n,) = struct.unpack_from("<I", data, at)
+        if n == 0xFFFFFFFF:
+            out.append((at, "end"))
+            break
+        out.append((at, pb.BackupResponse.FromString(data[at + 4 : at + 4 + n]).WhichOneof("part") or ""))
+        at += 4 + n
+    return out
+
+
+def test_a_file_cut_between_collections_restores_nothing(pair: tuple[hardneg.Client, hardneg.Client], tmp_path: Path) -> None:
+    """A file cut at a record boundary (before a collection's header, or just before the
+    end record) is refused as truncated before anything is restored; a version 1 file
+    (no end record) still restores."""
+    a, b = pair
+    for name in ("c1", "c2", "c3"):
+        a.create_collection(name, 4)
+        a.upsert(name, [f"{name}-{i}" for i in range(50)], unit_rows(50, 4, 3))
+    whole = tmp_path / "all.hnb"
+    a.backup(None, whole)
+    data = whole.read_bytes()
+    records = _record_offsets(data)
+    headers = [at for at, part in records if part == "header"]
+    assert len(headers) == 3 and records[-1][1] == "end" and records[-1][0] + 8 == len(data)
+    for cut, why in ((headers[1], "truncated"), (headers[2], "truncated"), (records[-1][0], "truncated"), (12, "truncated")):
+        (tmp_path / "cut.hnb").write_bytes(data[:cut])
+        with pytest.raises(errors.BackupFileError, match=why):
+            b.restore(tmp_path / "cut.hnb")
+        assert b.list_collections() == []
+    (tmp_path / "tail.hnb").write_bytes(data + b"x")
+    with pytest.raises(errors.BackupFileError, match="after the end record"):
+        b.restore(tmp_path / "tail.hnb")
+    miscounted = bytearray(data)
+    miscounted[-4:] = (2).to_bytes(4, "little")
+    (tmp_path / "count.hnb").write_bytes(bytes(miscounted))
+    with pytest.raises(errors.BackupFileError, match="counts 2 collection"):
+        b.restore(tmp_path / "count.hnb")
+    assert b.list_collections() == []
+    # The same collections as a version 1 file: no end record.
+    v1 = bytearray(data[: records[-1][0]])
+    v1[8:12] = (1).to_bytes(4, "little")
+    (tmp_path / "v1.hnb").write_bytes(bytes(v1))
+    assert [c.name for c in b.restore(tmp_path / "v1.hnb")] == ["c1", "c2", "c3"]
+
+
+def test_a_backup_of_no_collection_restores_nothing(pair: tuple[hardneg.Client, hardneg.Client], tmp_path: Path) -> None:
+    a, b = pair
+    assert a.backup(None, tmp_path / "empty.hnb") == []
+    assert b.restore(tmp_path / "empty.hnb") == [] and b.list_collections() == []
+    with pytest.raises(errors.BackupFileError, match="holds 0 collections"):
+        b.restore(tmp_path / "empty.hnb", collection="x")

@@ -416,6 +416,17 @@ def test_restore_of_a_damaged_file_applies_nothing(own_server: ServerProcess, se
     assert run(capsys, second_server, "restore", str(good))[0] == 0
 
 
+def test_backup_and_restore_of_a_server_with_no_collection(own_server: ServerProcess, second_server: ServerProcess,
+                                                           capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A backup drill on an empty server works both ways and says what happened."""
+    path = tmp_path / "empty.hnb"
+    code, out, _ = run(capsys, own_server, "backup", str(path))
+    assert code == 0 and "holds no collection" in out and f"wrote {path}" in out, out
+    code, out, _ = run(capsys, second_server, "restore", str(path))
+    assert code == 0 and "nothing restored" in out, out
+    assert run_json(capsys, second_server, "collections") == []
+
+
 def test_backup_needs_a_write_token_from_flag_or_environment(server_binary: str, tmp_path: Path,
                                                             capsys: pytest.CaptureFixture[str],
                                                             monkeypatch: pytest.MonkeyPatch) -> None:

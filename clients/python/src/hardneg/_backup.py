@@ -3,13 +3,18 @@
 A backup file holds what the server's ``Backup`` stream sent, message by message, so
 that ``Restore`` can send it back unchanged:
 
-    magic   b"HNBACKUP", then the file format version, u32 little-endian (1)
+    magic   b"HNBACKUP", then the file format version, u32 little-endian (2)
     records each a u32 little-endian length and a serialized ``BackupResponse``: for
             every collection its header, then the chunks of its encoding
+    end     (version 2) the u32 0xFFFFFFFF, then the number of collections, u32; nothing
+            may follow it
 
 The chunks are the server's snapshot encoding of the collection; the header carries
 their total size and CRC-32C. The client checks sizes while it writes and reads; the
-server verifies size and checksum before it restores anything.
+server verifies size and checksum before it restores anything. The end record tells a
+file cut between two collections (or right after its magic) from a whole one: a
+version 2 file without it is refused before anything is restored. Version 1 files,
+which have none, are still read.
 """
 
 from __future__ import annotations
@@ -26,8 +31,12 @@ from hardneg.types import BackupInfo, SnapshotFile
 from hardneg.v1 import hardneg_pb2 as pb
 
 MAGIC = b"HNBACKUP"
-FILE_VERSION = 1
+FILE_VERSION = 2
+#: Versions this client reads.
+READ_VERSIONS = (1, 2)
 _LEN = struct.Struct("<I")
+#: The length field that starts the end record (no record is this long).
+END = 0xFFFFFFFF
 #: Largest record accepted when reading (a chunk is at most 8 MiB on the server side).
 MAX_RECORD = 64 * 1024 * 1024
 
@@ -108,16 +117,31 @@ class Sink:
 
     def finish(self) -> list[BackupInfo]:
         self._close_current()
+        self.f.write(_LEN.pack(END) + _LEN.pack(len(self.done)))
         return self.done
 
 
-def _read_record(f: IO[bytes]) -> Optional[bytes]:
+class _End:
+    """The end record: the number of collections the file says it holds."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+
+
+def _read_record(f: IO[bytes]) -> Union[bytes, _End, None]:
     head = f.read(_LEN.size)
     if not head:
         return None
     if len(head) < _LEN.size:
         raise BackupFileError("truncated record length")
     (n,) = _LEN.unpack(head)
+    if n == END:
+        tail = f.read(_LEN.size)
+        if len(tail) < _LEN.size:
+            raise BackupFileError("truncated end record")
+        if f.read(1):
+            raise BackupFileError("bytes after the end record")
+        return _End(_LEN.unpack(tail)[0])
     if n > MAX_RECORD:
         raise BackupFileError(f"record of {n} bytes is too large")
     data = f.read(n)
@@ -126,24 +150,42 @@ def _read_record(f: IO[bytes]) -> Optional[bytes]:
     return data
 
 
-def _check_magic(f: IO[bytes]) -> None:
+def _check_magic(f: IO[bytes]) -> int:
+    """Reads the magic and returns the file's format version."""
     head = f.read(len(MAGIC) + _LEN.size)
     if len(head) < len(MAGIC) + _LEN.size or head[: len(MAGIC)] != MAGIC:
         raise BackupFileError("not a hardneg backup file (bad magic)")
     (v,) = _LEN.unpack(head[len(MAGIC) :])
-    if v != FILE_VERSION:
-        raise BackupFileError(f"backup file version {v}; this client reads {FILE_VERSION}")
+    if v not in READ_VERSIONS:
+        raise BackupFileError(f"backup file version {v}; this client reads versions {', '.join(map(str, READ_VERSIONS))}")
+    return v
 
 
 def scan(f: IO[bytes]) -> list[BackupInfo]:
-    """Reads the headers of every collection in a backup file (from its start)."""
-    _check_magic(f)
+    """Reads the headers of every collection in a backup file (from its start), and
+    checks that the file is whole: a version 2 file ends with its end record, which
+    counts the collections. A file of no collection is whole when that record says so
+    (a backup of a server that held none); a version 1 file must hold one."""
+    version = _check_magic(f)
     out = []
+    end: Optional[_End] = None
     while (data := _read_record(f)) is not None:
+        if isinstance(data, _End):
+            end = data
+            break
         msg = pb.BackupResponse.FromString(data)
         if msg.WhichOneof("part") == "header":
             out.append(backup_info(msg.header))
-    if not out:
+    if version >= 2:
+        if end is None:
+            raise BackupFileError(
+                f"the backup file is truncated: it ends after {len(out)} collection(s) without its end record"
+            )
+        if end.count != len(out):
+            raise BackupFileError(f"the backup file's end record counts {end.count} collection(s); it holds {len(out)}")
+    elif end is not None:
+        raise BackupFileError("a version 1 backup file with an end record")
+    elif not out:
         raise BackupFileError("the backup file holds no collection")
     return out
 
@@ -167,7 +209,7 @@ class Reader:
 
     def _read(self) -> Optional[pb.BackupResponse]:
         data = _read_record(self.f)
-        return None if data is None else pb.BackupResponse.FromString(data)
+        return None if data is None or isinstance(data, _End) else pb.BackupResponse.FromString(data)
 
     def entries(self) -> Iterator[Entry]:
         while self._next is not None:

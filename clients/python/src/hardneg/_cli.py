@@ -683,6 +683,8 @@ def cmd_backup(args: argparse.Namespace) -> None:
         return _print_json({"file": args.file, "collections": infos})
     for i in infos:
         sys.stdout.write(f"backed up {i.collection!r}: {i.item_count:,} items, {_size(i.bytes)}, sequence {i.sequence}\n")
+    if not infos:
+        sys.stdout.write("the server holds no collection: the backup is empty (restoring it restores nothing)\n")
     sys.stdout.write(f"wrote {args.file}\n")
 
 
@@ -721,6 +723,8 @@ def cmd_restore(args: argparse.Namespace) -> None:
         return _print_json({"file": args.file, "collections": cols, "skipped": skipped})
     for c in cols:
         sys.stdout.write(f"restored {c.name!r}: {c.stats.item_count:,} items\n")
+    if not cols and not skipped:
+        sys.stdout.write(f"{args.file} holds no collection (a backup of a server that held none): nothing restored\n")
     for n in skipped:
         sys.stdout.write(f"skipped {n!r}: the server holds a collection of that name with items\n")
 
