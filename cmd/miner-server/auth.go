@@ -104,7 +104,7 @@ func newTokenStore(inline, file string, log *slog.Logger) (*tokenStore, error) {
 	if file != "" {
 		fi, err := os.Stat(file)
 		if err != nil {
-			return nil, fmt.Errorf("auth: %w", err)
+			return nil, fmt.Errorf("-auth-token-file: %w", err)
 		}
 		if err := s.readFile(fileStamp{fi.ModTime(), fi.Size()}); err != nil {
 			return nil, err

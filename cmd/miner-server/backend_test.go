@@ -17,6 +17,11 @@ func TestBackendFlags(t *testing.T) {
 		{[]string{"-backend=weaviate"}, "-weaviate-addr and -weaviate-grpc-addr"},
 		{[]string{"-backend=weaviate", "-weaviate-addr=h:8080", "-weaviate-grpc-addr=h:50051", "-wal-salvage"}, "-wal-salvage"},
 		{[]string{"-backend=qdrant"}, "want embedded or weaviate"},
+		// Flags of the other backend, a word that ends the flags, an empty data directory.
+		{[]string{"-weaviate-addr=h:8080", "-miner-id=m1"}, "-miner-id, -weaviate-addr: only with -backend weaviate"},
+		{[]string{"-grpc-addr=127.0.0.1:0", "serve", "-data-dir=/x"}, `unexpected argument "serve"`},
+		{[]string{"-data-dir=/x", "extra"}, `unexpected argument "extra"`},
+		{[]string{"-data-dir="}, "-data-dir: must not be empty"},
 	} {
 		_, err := parseConfig(tc.args, env, io.Discard)
 		if tc.want == "" {
@@ -28,6 +33,11 @@ func TestBackendFlags(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: %v, want an error about %s", tc.args, err, tc.want)
 		}
+	}
+	// An engine flag given through the environment counts as given.
+	if _, err := parseConfig(nil, func(k string) string { return map[string]string{"HARDNEG_WEAVIATE_SHARDS": "3"}[k] }, io.Discard); err == nil ||
+		!strings.Contains(err.Error(), "-weaviate-shards: only with -backend weaviate") {
+		t.Errorf("HARDNEG_WEAVIATE_SHARDS under the embedded backend: %v", err)
 	}
 	cfg, err := parseConfig([]string{"-backend=weaviate", "-weaviate-addr=h:8080", "-weaviate-grpc-addr=h:50051", "-weaviate-replication-factor=3", "-weaviate-consistency=ALL", "-weaviate-shards=6"},
 		func(k string) string { return map[string]string{"HARDNEG_WEAVIATE_API_KEY": "secret"}[k] }, io.Discard)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -137,7 +138,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.BoolVar(&c.WALSalvage, "wal-salvage", false, "start even if the write-ahead log is damaged (not just a torn tail) or the data is incomplete: the log keeps the records before the damage and the rest is moved into <data-dir>/wal/salvaged")
 	fs.Int64Var(&c.SnapshotBytes, "snapshot-bytes", 32<<20, "snapshot a collection after this many bytes of log records for it, and at least a quarter of its vector memory (-1: never by size; 0: the default)")
 	fs.DurationVar(&c.SnapshotInterval, "snapshot-interval", 10*time.Minute, "snapshot a changed collection at least this often (a negative duration such as -1s: never by time; 0: the default)")
-	fs.DurationVar(&c.StreamWriterTTL, "stream-writer-ttl", index.DefaultWriterTTL, "forget an UpsertStream writer's position (its last applied sequence) after this long without a batch, so writer ids used once do not pile up in memory and snapshots; a forgotten writer starts again at sequence 1, and resuming it at a later sequence fails with FAILED_PRECONDITION (a negative duration such as -1s: never; 0: the default; -backend weaviate: the position objects in the cluster, swept by each miner)")
+	fs.DurationVar(&c.StreamWriterTTL, "stream-writer-ttl", index.DefaultWriterTTL, "forget an UpsertStream writer's position (its last applied sequence) after this long without a batch, so writer ids used once do not pile up in memory and snapshots; a forgotten writer starts again at sequence 1 (a writer idle past the TTL is forgotten at its next batch, swept or not), and resuming it at a later sequence fails with FAILED_PRECONDITION (a negative duration such as -1s: never; 0: the default; -backend weaviate: the position objects in the cluster, swept by each miner)")
 	fs.DurationVar(&c.ShutdownSnapshot, "shutdown-snapshot-timeout", 20*time.Second, "at a graceful stop, after the calls have finished, snapshot the collections changed since their last snapshot (most log first), so that the next start loads them instead of replaying the log; a snapshot still running at this deadline is abandoned, losing nothing (0: none; -backend embedded)")
 	fs.DurationVar(&c.LoopStateInterval, "loop-state-interval", 10*time.Second, "save changed training-loop state (rotation, exposure counts, closed-loop hardness, calibration) to the data directory (-backend weaviate: to the cluster, under -miner-id) this often, and at shutdown; a crash loses at most this much of it (0: at shutdown only)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
@@ -175,6 +176,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
+	if fs.NArg() > 0 {
+		// The flag package stops at the first word that is not a flag: the flags after
+		// it would be silently ignored (a stray word before -data-dir would move the
+		// server onto ./data).
+		return c, fmt.Errorf("unexpected argument %q: miner-server takes flags only (-name=value); nothing after it was read", fs.Arg(0))
+	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	var errs []error
@@ -184,6 +191,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 			if err := fs.Set(f.Name, v); err != nil {
 				errs = append(errs, fmt.Errorf("%s=%q: %w (it sets -%s)", env, v, err, f.Name))
 			}
+			set[f.Name] = true
 		}
 	})
 	if len(errs) > 0 {
@@ -241,6 +249,21 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	switch c.Backend {
 	case "embedded":
+		if c.DataDir == "" {
+			errs = append(errs, errors.New("-data-dir: must not be empty (default ./data)"))
+		}
+		// The engine's flags would be silently ignored: say so rather than run on the
+		// embedded storage while the operator believes the cluster holds the data.
+		var engineOnly []string
+		for name := range set {
+			if strings.HasPrefix(name, "weaviate-") || name == "miner-id" {
+				engineOnly = append(engineOnly, "-"+name)
+			}
+		}
+		if len(engineOnly) > 0 {
+			slices.Sort(engineOnly)
+			errs = append(errs, fmt.Errorf("%s: only with -backend weaviate (the backend is embedded)", strings.Join(engineOnly, ", ")))
+		}
 	case "weaviate":
 		if c.WeaviateAddr == "" || c.WeaviateGRPCAddr == "" {
 			errs = append(errs, errors.New("-backend weaviate: needs -weaviate-addr and -weaviate-grpc-addr"))

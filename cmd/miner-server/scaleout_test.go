@@ -545,4 +545,12 @@ func TestScaleoutStreamWritersExpire(t *testing.T) {
 		t.Fatalf("starting the forgotten writer again at 1: %v", err)
 	}
 	waitItemCount(t, c, coll, 5*50) // a1, a2, b1, c1, c2: the refused batch applied nothing
+	// Idle past the TTL again, with no new writer since to sweep it: its own next batch
+	// finds it forgotten, so starting again at 1 applies the batch (it is not dropped as
+	// a duplicate of the position still stored).
+	time.Sleep(3200 * time.Millisecond)
+	if _, err := streamItems(t, stream(), coll, "idle", "d", 1, 1, dim, nil); err != nil { // a duplicate ack fails in streamItems
+		t.Fatalf("starting the writer idle past its TTL, not yet swept, again at 1: %v; want the batch applied", err)
+	}
+	waitItemCount(t, c, coll, 6*50)
 }

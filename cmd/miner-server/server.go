@@ -68,6 +68,9 @@ type Server struct {
 func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
 	db, err := openEngine(cfg, log.With("component", "storage"))
 	if err != nil {
+		if cfg.Backend == "embedded" {
+			return nil, fmt.Errorf("open storage (-data-dir %s): %w", cfg.DataDir, err)
+		}
 		return nil, fmt.Errorf("open storage: %w", err)
 	}
 	s := &Server{cfg: cfg, log: log, db: db, serviceN: hardnegv1.MinerService_ServiceDesc.ServiceName,
@@ -115,14 +118,14 @@ func (s *Server) setup() error {
 		return err
 	}
 	if s.grpcLis, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.GRPCAddr, err)
+		return fmt.Errorf("-grpc-addr: listen on %s: %w", cfg.GRPCAddr, err)
 	}
 	if s.httpLis, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+		return fmt.Errorf("-http-addr: listen on %s: %w", cfg.HTTPAddr, err)
 	}
 	if cfg.HealthGRPCAddr != "" {
 		if s.probeLis, err = net.Listen("tcp", cfg.HealthGRPCAddr); err != nil {
-			return fmt.Errorf("listen on %s: %w", cfg.HealthGRPCAddr, err)
+			return fmt.Errorf("-health-grpc-addr: listen on %s: %w", cfg.HealthGRPCAddr, err)
 		}
 	}
 	opts := []grpc.ServerOption{

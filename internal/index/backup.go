@@ -134,11 +134,8 @@ func (db *DB) Restore(ctx context.Context, r io.Reader, src engine.RestoreSource
 		return engine.RestoreResult{}, err
 	}
 	c.name = name
-	if err := db.dropEmpty(name); err != nil {
-		c.wait()
-		return engine.RestoreResult{}, err
-	}
 	if err := db.install(ctx, c, cfg); err != nil {
+		c.wait()
 		return engine.RestoreResult{}, err
 	}
 	db.log.Info("collection restored", "collection", name, "from", sh.Config.Name, "items", c.Stats().Items, "bytes", n, "lsn", c.createLSN)
@@ -169,74 +166,60 @@ func copyProgress(w io.Writer, r io.Reader, progress func(int64)) (int64, error)
 	}
 }
 
-// dropEmpty removes the collection name if it exists and holds no items, so that a
-// restore can take its place; ErrCollectionNotEmpty if it holds items.
-func (db *DB) dropEmpty(name string) error {
-	c, err := db.lookup(name)
-	if errors.Is(err, engine.ErrCollectionNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	c.writeMu.Lock()
-	db.mu.Lock()
-	c.mu.Lock()
-	unlock := func() {
-		c.mu.Unlock()
-		db.mu.Unlock()
-		c.writeMu.Unlock()
-	}
-	if cur, ok := db.collections[name]; !ok || cur != c {
-		unlock()
-		return nil // dropped meanwhile
-	}
-	if n := len(c.slots); n > 0 {
-		unlock()
-		return fmt.Errorf("%q holds %d items: %w; restore under a new name or delete it first", name, n, engine.ErrCollectionNotEmpty)
-	}
-	lsn, err := db.logAppend(storage.EncodeDrop(name))
-	if err == nil {
-		c.dropped = true
-		delete(db.collections, name)
-	}
-	unlock()
-	if err != nil {
-		return err
-	}
-	c.wait()
-	return db.logWait(context.Background(), lsn)
-}
-
 // install logs the creation of c (decoded from a backup) under cfg.Name and writes its
 // snapshot, holding c's write lock until the snapshot is durable so that no write
 // reaches c before its content is on disk. If the snapshot fails, c is deleted again.
+//
+// An empty collection of that name is dropped in the same step, under the collection
+// table's lock: readers see it or the restored one, never neither, and no create can
+// take the name in between. One that holds items is left alone
+// (ErrCollectionNotEmpty).
 func (db *DB) install(ctx context.Context, c *Collection, cfg engine.Config) error {
 	db.snapMu.Lock()
 	defer db.snapMu.Unlock()
 	c.writeMu.Lock()
 	db.mu.Lock()
-	if db.closed {
-		db.mu.Unlock()
-		c.writeMu.Unlock()
-		return engine.ErrClosed
-	}
-	if _, ok := db.collections[cfg.Name]; ok {
-		db.mu.Unlock()
-		c.writeMu.Unlock()
-		return fmt.Errorf("%q: %w", cfg.Name, engine.ErrCollectionExists)
-	}
-	lsn, err := db.logAppend(storage.EncodeCreate(cfg))
-	if err != nil {
+	fail := func(err error) error {
 		db.mu.Unlock()
 		c.writeMu.Unlock()
 		return err
+	}
+	if db.closed {
+		return fail(engine.ErrClosed)
+	}
+	old := db.collections[cfg.Name]
+	if old != nil {
+		// Its metadata lock waits for a write in progress, whose items then refuse the
+		// replacement; a write after the drop finds it dropped.
+		old.mu.Lock()
+		if n := len(old.slots); n > 0 {
+			old.mu.Unlock()
+			return fail(fmt.Errorf("%q holds %d items: %w; restore under a new name or delete it first", cfg.Name, n, engine.ErrCollectionNotEmpty))
+		}
+		_, err := db.logAppend(storage.EncodeDrop(cfg.Name))
+		if err == nil {
+			old.dropped = true
+		}
+		old.mu.Unlock()
+		if err != nil {
+			return fail(err)
+		}
+	}
+	lsn, err := db.logAppend(storage.EncodeCreate(cfg))
+	if err != nil {
+		if old != nil { // the drop is logged: the table follows the log
+			delete(db.collections, cfg.Name)
+		}
+		return fail(err)
 	}
 	c.mu.Lock()
 	c.createLSN, c.lastSeq, c.through, c.snapshotAt, c.loggedBytes = lsn, lsn, lsn, time.Now(), 0
 	c.mu.Unlock()
 	db.collections[cfg.Name] = c
 	db.mu.Unlock()
+	if old != nil {
+		old.wait()
+	}
 
 	c.mu.RLock()
 	start := time.Now()

@@ -8,11 +8,15 @@ import (
 	"github.com/hardneg/hardneg/internal/storage"
 )
 
-// WriterSequence returns the last sequence applied for a writer (0 when unknown).
+// WriterSequence returns the last sequence applied for a writer (0 when unknown, or idle
+// for longer than Options.WriterTTL).
 func (db *DB) WriterSequence(writer string) uint64 {
 	db.writersMu.Lock()
 	defer db.writersMu.Unlock()
-	return db.writers[writer].Seq
+	if w := db.writers[writer]; !db.writerExpired(w, db.now()) {
+		return w.Seq
+	}
+	return 0
 }
 
 // StreamAppend logs and applies one batch of a writer's stream — upserts b, then
@@ -37,8 +41,17 @@ func (db *DB) StreamAppend(writer string, seq uint64, name string, b *engine.Bat
 	}
 	db.streamMu.Lock()
 	defer db.streamMu.Unlock()
+	now := db.now()
 	db.writersMu.Lock()
 	last := db.writers[writer]
+	if last.Seq > 0 && db.writerExpired(last, now) {
+		// Idle past the TTL but not yet swept: forgotten now, as if the sweep had run,
+		// so that the writer starts again from sequence 1 rather than seeing its
+		// batches dropped as duplicates.
+		delete(db.writers, writer)
+		db.writersExpired++
+		last = storage.WriterState{}
+	}
 	db.writersMu.Unlock()
 	switch {
 	case seq <= last.Seq:
@@ -46,7 +59,6 @@ func (db *DB) StreamAppend(writer string, seq uint64, name string, b *engine.Bat
 	case seq > last.Seq+1:
 		return engine.StreamResult{}, engine.SequenceGap(writer, seq, last.Seq, db.opts.WriterTTL)
 	}
-	now := db.now()
 	rec := storage.EncodeStream(writer, seq, name, b, c.dim, deletes)
 	res := engine.StreamResult{WriterSequence: seq, PrevSequence: last.Seq, PrevLSN: last.LSN}
 	lsn, err := db.logApply(c, rec, func(lsn uint64, w *graphWork) {
@@ -98,16 +110,21 @@ func (db *DB) expireWritersLocked(now time.Time) int {
 	if db.opts.WriterTTL < 0 {
 		return 0
 	}
-	cut := now.Add(-db.opts.WriterTTL).Unix()
 	n := 0
 	for id, w := range db.writers {
-		if w.Unix < cut {
+		if db.writerExpired(w, now) {
 			delete(db.writers, id)
 			n++
 		}
 	}
 	db.writersExpired += uint64(n)
 	return n
+}
+
+// writerExpired reports whether w's last batch was applied more than Options.WriterTTL
+// before now (never when the TTL is negative: writers are kept for good).
+func (db *DB) writerExpired(w storage.WriterState, now time.Time) bool {
+	return db.opts.WriterTTL >= 0 && w.Unix < now.Add(-db.opts.WriterTTL).Unix()
 }
 
 // StreamWriters returns how many stream writers the server holds a position for, and

@@ -186,3 +186,50 @@ func TestForgottenWriterStaysForgottenAcrossARestart(t *testing.T) {
 		t.Error("the batch sent at sequence 1 was not applied")
 	}
 }
+
+// A writer idle past the TTL is forgotten at its own next batch even when no sweep has
+// run since (no new writer, no snapshot): starting it again from sequence 1 applies the
+// batch instead of dropping it as a duplicate, and resuming it further on fails with
+// the forgotten writer's gap.
+func TestAWriterPastItsTTLIsForgottenAtItsNextBatch(t *testing.T) {
+	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	clock := t0
+	db := openAt(t, Options{Dir: t.TempDir(), WriterTTL: time.Hour, SnapshotBytes: -1, SnapshotInterval: -1}, &clock)
+	defer db.Close()
+	if _, err := db.CreateCollection(engine.Config{Name: "a", Dim: 2, Metric: engine.Cosine}); err != nil {
+		t.Fatal(err)
+	}
+	send := func(writer string, seq uint64, id string) (engine.StreamResult, error) {
+		return db.StreamBatch(context.Background(), writer, seq, "a", &engine.Batch{IDs: []string{id}, Vectors: []float32{1, 0}}, nil)
+	}
+	for seq, id := range []string{"x1", "x2"} {
+		if _, err := send("w", uint64(seq+1), id); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := send("v", uint64(seq+1), "v"+id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock = t0.Add(59 * time.Minute)
+	if res, err := send("w", 2, "x2"); err != nil || !res.Duplicate {
+		t.Fatalf("a resend within the TTL: %+v, %v; want a duplicate", res, err)
+	}
+	clock = t0.Add(2 * time.Hour)
+	if got := db.WriterSequence("w"); got != 0 {
+		t.Errorf("writer w past its TTL at %d, want 0", got)
+	}
+	res, err := send("w", 1, "again")
+	if err != nil || res.Duplicate {
+		t.Fatalf("the writer started again from 1: %+v, %v; want the batch applied", res, err)
+	}
+	c, _ := db.lookup("a")
+	if _, missing := c.Get([]string{"again"}, false); len(missing) > 0 {
+		t.Error("the batch of the writer started again is not in the collection")
+	}
+	if _, err := send("v", 3, "v3"); !errors.Is(err, engine.ErrSequenceGap) || !strings.Contains(err.Error(), "expected 1") {
+		t.Fatalf("resuming writer v past its TTL: %v, want a gap that expects 1", err)
+	}
+	if _, exp := db.StreamWriters(); exp != 2 {
+		t.Errorf("%d writers counted as expired, want 2", exp)
+	}
+}

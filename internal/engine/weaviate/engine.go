@@ -628,8 +628,8 @@ func (e *Engine) sweepWriters(ctx context.Context, now time.Time) error {
 // overlap may both count one object).
 func (e *Engine) StreamWritersExpired() uint64 { return e.writersExpired.Load() }
 
-// writerSequence reads a writer's last applied sequence (0 for a new writer) by its
-// object id, at the consistency level.
+// writerSequence reads a writer's last applied sequence (0 for a new writer, or one
+// idle for longer than Options.WriterTTL) by its object id, at the consistency level.
 func (e *Engine) writerSequence(ctx context.Context, writer string) (uint64, error) {
 	uid := metaID("writer", writer)
 	objs, err := e.c.getByID(ctx, e.c.opts.Prefix+"Meta", []string{uid}, false)
@@ -637,6 +637,13 @@ func (e *Engine) writerSequence(ctx context.Context, writer string) (uint64, err
 		return 0, fmt.Errorf("writer %q: %w", writer, err)
 	}
 	if o, ok := objs[uid]; ok {
+		props, _ := o.Properties.(map[string]any)
+		if ttl := e.c.opts.WriterTTL; ttl >= 0 && props[metaUnix] != nil && propInt(o, metaUnix) < time.Now().Add(-ttl).Unix() {
+			// Idle past the TTL but not yet swept: forgotten, as a sweep would have, so
+			// the writer starts again at 1 instead of seeing its batches dropped as
+			// duplicates. (Objects written before writers carried a time are kept.)
+			return 0, nil
+		}
 		return uint64(propInt(o, metaSeq)), nil
 	}
 	return 0, nil
