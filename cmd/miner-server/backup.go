@@ -250,6 +250,7 @@ func (s *service) Restore(stream hardnegv1.MinerService_RestoreServer) (err erro
 	}
 	src := engine.RestoreSource{FormatVersion: h.FormatVersion, Bytes: int64(h.SizeBytes), Checksum: h.Crc32C,
 		Dim: int(h.GetCollection().GetDim()), Items: h.ItemCount}
+	src.Metric, src.HasMetric = metricFromPB[h.GetCollection().GetMetric()]
 	res, err := bk.Restore(stream.Context(), &restoreReader{stream: stream}, src, name, progress)
 	if err != nil {
 		return err

@@ -310,6 +310,11 @@ type RestoreSource struct {
 	// fails with ErrBackupInvalid when the data holds another dimension or item count.
 	Dim   int
 	Items uint64
+	// Metric, when set, is the header's metric: Restore fails with ErrBackupInvalid when
+	// the data's is another.
+	Metric Metric
+	// HasMetric says Metric is set.
+	HasMetric bool
 }
 
 // RestoreResult describes a restored collection.

@@ -124,6 +124,10 @@ func (db *DB) Restore(ctx context.Context, r io.Reader, src engine.RestoreSource
 		return engine.RestoreResult{}, fmt.Errorf("%w: the header declares %d items of dimension %d; the data holds %d of dimension %d",
 			engine.ErrBackupInvalid, src.Items, src.Dim, items, sh.Config.Dim)
 	}
+	if src.HasMetric && src.Metric != sh.Config.Metric {
+		c.wait()
+		return engine.RestoreResult{}, fmt.Errorf("%w: the header declares metric %s; the data's is %s", engine.ErrBackupInvalid, src.Metric, sh.Config.Metric)
+	}
 	if name == "" {
 		name = sh.Config.Name
 	}
