@@ -111,13 +111,15 @@ class AsyncClient(Front):
         :meth:`close` cut short raises :class:`~hardneg.errors.Cancelled` instead of the
         bare ``asyncio.CancelledError`` that ``grpc.aio`` raises (the task itself was
         not cancelled)."""
-        ch, stub = self._channel()
+        stub = self._stub()
+        entry = self._loops.get(asyncio.get_running_loop())
+        ch = entry[0] if entry is not None else None
         try:
             yield stub
         except asyncio.CancelledError:
             task = asyncio.current_task()
             cancelling = getattr(task, "cancelling", None)
-            if ch in self._closed and not (cancelling is not None and cancelling()):
+            if ch is not None and ch in self._closed and not (cancelling is not None and cancelling()):
                 raise errors.Cancelled("the client was closed while the call was in flight") from None
             raise
 
