@@ -424,10 +424,11 @@ func byteFlag(b bool) byte {
 	return 0
 }
 
-// toColumns converts the results of a columnar Mine request (MineRequest.columnar).
-// The explained candidates and synthetic negatives are not columns: extras is one
-// AnchorResult per anchor carrying only them when any anchor has some, else nil.
-func toColumns(results []mining.Result, includeVectors bool) (cols *hardnegv1.MineColumns, extras []*hardnegv1.AnchorResult) {
+// toColumns converts the results of a columnar Mine request (MineRequest.columnar) on
+// a collection of dimension dim. The explained candidates and synthetic negatives are
+// not columns: extras is one AnchorResult per anchor carrying only them when the
+// request asked for them (withExtras) or any anchor has some, else nil.
+func toColumns(results []mining.Result, includeVectors bool, dim int, withExtras bool) (cols *hardnegv1.MineColumns, extras []*hardnegv1.AnchorResult) {
 	n, total := len(results), 0
 	for i := range results {
 		total += len(results[i].Negatives)
@@ -455,11 +456,12 @@ func toColumns(results []mining.Result, includeVectors bool) (cols *hardnegv1.Mi
 		Hardness:              make([]byte, 0, 4*n),
 		BandShift:             make([]byte, 0, 4*n),
 		Rules:                 uint32(len(ruleCounts(&mining.RuleCounts{}))),
+		Dim:                   uint32(dim),
 		UnknownPositiveCounts: make([]byte, 0, 4*n),
 	}
 	c.Removed = make([]byte, 0, 4*n*int(c.Rules))
 	appendF32 := func(dst []byte, v float32) []byte { return le.AppendUint32(dst, math.Float32bits(v)) }
-	extra := false
+	extra := withExtras
 	for i := range results {
 		r := &results[i]
 		c.Counts = le.AppendUint32(c.Counts, uint32(len(r.Negatives)))

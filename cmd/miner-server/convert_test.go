@@ -234,7 +234,7 @@ func TestColumnsHoldWhatRowsHold(t *testing.T) {
 		for i := range results {
 			want[i] = toAnchorResult(&results[i], vectors)
 		}
-		cols, extras := toColumns(results, vectors)
+		cols, extras := toColumns(results, vectors, 2, false)
 		got := rowsOf(t, cols, extras, vectors)
 		for i := range want {
 			if !proto.Equal(got[i], want[i]) {
@@ -244,7 +244,11 @@ func TestColumnsHoldWhatRowsHold(t *testing.T) {
 	}
 	// Without explained candidates or synthetic negatives, a columnar response has no
 	// rows at all.
-	if _, extras := toColumns(results[1:], false); extras != nil {
+	if _, extras := toColumns(results[1:], false, 2, false); extras != nil {
 		t.Errorf("results without explain or synthetic negatives gave rows %v", extras)
+	}
+	// A request that asked for them gets a row per anchor even when no anchor has any.
+	if cols, extras := toColumns(results[1:], false, 2, true); len(extras) != 2 || cols.Dim != 2 {
+		t.Errorf("explain asked for, none found: %d rows, dim %d; want 2 rows, dim 2", len(extras), cols.Dim)
 	}
 }

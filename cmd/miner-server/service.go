@@ -391,7 +391,7 @@ func (s *service) Mine(ctx context.Context, req *hardnegv1.MineRequest) (*hardne
 	}
 	s.mined.Record(results)
 	if req.Columnar {
-		cols, extras := toColumns(results, req.IncludeVectors)
+		cols, extras := toColumns(results, req.IncludeVectors, c.Dim(), req.Explain > 0 || req.GetPolicy().GetSynthetic() != nil)
 		return &hardnegv1.MineResponse{Columns: cols, Results: extras}, nil
 	}
 	resp := &hardnegv1.MineResponse{Results: make([]*hardnegv1.AnchorResult, len(results))}

@@ -269,7 +269,7 @@ def test_mine_table_json_and_explain(own_server: ServerProcess, capsys: pytest.C
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0].split() == ["ANCHOR", "RANK", "NEGATIVE", "SCORE"] and len(lines) == 9
-    assert "removed candidates" not in out
+    assert "candidates not returned" not in out
 
     res = run_json(capsys, own_server, "mine", "docs", "--anchor", "d10:d11", "--anchor", "d200", "-k", "4", "--explain", "50",
                    "--set", "exclude_same_group=true", "--set", "seed=3")
@@ -281,8 +281,14 @@ def test_mine_table_json_and_explain(own_server: ServerProcess, capsys: pytest.C
     assert not returned & set(rules)
 
     code, out, _ = run(capsys, own_server, "mine", "docs", "--anchor", "d10:d11", "-k", "4", "--explain")
-    assert code == 0 and "removed candidates" in out
+    assert code == 0 and "candidates not returned" in out
     assert any(line.split()[-1:] == ["positive"] and "d11" in line.split() for line in out.splitlines())
+
+    res = run_json(capsys, own_server, "mine", "docs", "--anchor", "d10", "-k", "4", "--set", 'synthetic={"num_mixed": 2}')
+    assert [(x["anchor"], x["kind"]) for x in res["synthetic"]] == [("d10", "mixed"), ("d10", "mixed")]
+    assert {x["a"] for x in res["synthetic"]} <= {n["id"] for n in res["negatives"]}
+    code, out, _ = run(capsys, own_server, "mine", "docs", "--anchor", "d10", "-k", "4", "--set", 'synthetic={"num_mixed": 2}')
+    assert code == 0 and "synthetic negatives (2;" in out
 
     np.save(Path(own_server.data_dir).parent / "q.npy", unit_rows(2, 8, 7))
     res = run_json(capsys, own_server, "mine", "docs", "--vectors", str(Path(own_server.data_dir).parent / "q.npy"), "-k", "3")

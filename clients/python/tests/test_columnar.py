@@ -185,3 +185,50 @@ def test_a_malformed_columnar_response_is_an_error(field: str, value: bytes) -> 
     setattr(resp.columns, field, value)
     with pytest.raises(Internal, match="malformed Mine response"):
         codec.mine_result(resp, 2, include_vectors=False)
+
+
+def test_no_negatives_keep_the_shapes(sync_client: hardneg.Client) -> None:
+    """An empty collection: vectors are (n, k, dim) NaN, explain tables empty with every
+    anchor untruncated, synthetic vectors (0, dim); a split call whose last request
+    finds nothing joins with the others."""
+    name = f"col-empty-{uuid.uuid4().hex[:8]}"
+    sync_client.create_collection(name, dim=DIM)
+    try:
+        q = unit_rows(3, DIM, seed=5)
+        res = sync_client.mine(name, anchor_vectors=q, num_negatives=3, include_vectors=True, explain=True,
+                               synthetic={"num_mixed": 1})
+        assert res.vectors is not None and res.vectors.shape == (3, 3, DIM) and np.isnan(res.vectors).all()
+        assert res.explained is not None and len(res.explained) == 0
+        assert res.explain_truncated is not None and res.explain_truncated.tolist() == [False] * 3
+        assert res.synthetic is not None and res.synthetic.vectors.shape == (0, DIM)
+        assert res.shortfall.tolist() == [3, 3, 3] and not res.mask.any()
+    finally:
+        sync_client.delete_collection(name)
+    name = f"col-split-{uuid.uuid4().hex[:8]}"
+    sync_client.create_collection(name, dim=DIM)
+    try:
+        ids = [f"s{i}" for i in range(30)]
+        sync_client.upsert(name, ids, unit_rows(30, DIM, seed=6))
+        q = unit_rows(1025, DIM, seed=7)
+        res = sync_client.mine(name, anchor_vectors=q, exclude_ids=[[]] * 1024 + [ids], in_batch_exclusion=False,
+                               num_negatives=4, include_vectors=True)
+        assert res.vectors is not None and res.vectors.shape == (1025, 4, DIM)
+        assert res.mask[:1024].all() and not res.mask[1024].any() and np.isnan(res.vectors[1024]).all()
+    finally:
+        sync_client.delete_collection(name)
+
+
+def test_a_split_call_explains_as_many_candidates_for_every_anchor(sync_client: hardneg.Client) -> None:
+    name = f"col-explain-{uuid.uuid4().hex[:8]}"
+    sync_client.create_collection(name, dim=DIM, index_params=hardneg.IndexParams(exact_threshold=1000))
+    try:
+        sync_client.upsert(name, [f"e{i}" for i in range(300)], unit_rows(300, DIM, seed=9))
+        res = sync_client.mine(name, anchor_vectors=unit_rows(1100, DIM, seed=8), num_negatives=100, explain=True,
+                               in_batch_exclusion=False)
+        assert res.explained is not None and res.explain_truncated is not None
+        per_anchor = np.bincount(res.explained.anchor, minlength=1100)
+        # 65,536 // 1,024 = 64 for every anchor, the second request's 76 included,
+        # where 100 would fit in a request of 76 anchors.
+        assert per_anchor.tolist() == [64] * 1100 and res.explain_truncated.all()
+    finally:
+        sync_client.delete_collection(name)

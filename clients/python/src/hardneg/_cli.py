@@ -635,11 +635,19 @@ def cmd_mine(args: argparse.Namespace) -> None:
         }
         for i in range(len(anchor_ids))
     ]
+    synthetic = []
+    if res.synthetic is not None:
+        sn = res.synthetic
+        for j in range(len(sn)):
+            synthetic.append({"anchor": label[int(sn.anchors[j])], "kind": sn.kinds[j], "a": sn.a_ids[j], "b": sn.b_ids[j],
+                              "coefficient": float(sn.coefficients[j])})
     if args.json:
         out: dict[str, Any] = {"negatives": negatives, "anchors": summary}
         if args.explain:
             out["removed"] = removed
             out["explain_truncated"] = truncated
+        if res.synthetic is not None:
+            out["synthetic"] = synthetic
         return _print_json(out)
     _table(["ANCHOR", "RANK", "NEGATIVE", "SCORE"], [[n["anchor"], n["rank"], n["id"], f"{n['score']:.4f}"] for n in negatives])
     for s in summary:
@@ -647,11 +655,15 @@ def cmd_mine(args: argparse.Namespace) -> None:
             sys.stdout.write(f"{s['anchor']}: {s['shortfall']} short of {args.k}\n")
     if args.explain:
         cut = f"; more were judged for {', '.join(truncated)} than --explain {args.explain} lists" if truncated else ""
-        sys.stdout.write(f"\nremoved candidates ({len(removed)}{cut}):\n")
+        sys.stdout.write(f"\ncandidates not returned ({len(removed)}{cut}):\n")
         _table(
             ["ANCHOR", "RANK", "CANDIDATE", "SCORE", "RULE"],
             [[r["anchor"], "" if r["rank"] < 0 else r["rank"], r["id"], "" if math.isnan(r["score"]) else f"{r['score']:.4f}", r["rule"]] for r in removed],
         )
+    if res.synthetic is not None:
+        sys.stdout.write(f"\nsynthetic negatives ({len(synthetic)}; vectors through the Python client):\n")
+        _table(["ANCHOR", "KIND", "A", "B", "COEFFICIENT"],
+               [[x["anchor"], x["kind"], x["a"], x["b"], f"{x['coefficient']:.3f}"] for x in synthetic])
 
 
 # snapshots and backups ------------------------------------------------------------------------

@@ -904,7 +904,7 @@ def mine_columns(
     vectors: Optional[np.ndarray] = None
     if include_vectors:
         data = np.frombuffer(c.negative_vectors, dtype=_F32)
-        dim = data.shape[0] // total if total else 0
+        dim = c.dim or (data.shape[0] // total if total else 0)
         if dim * total != data.shape[0]:
             raise Internal(f"malformed Mine response: columns.negative_vectors holds {data.shape[0]} values for {total} negatives")
         if full:
@@ -950,8 +950,9 @@ def mine_columns(
         rotation_restarted=per_anchor(c.rotation_restarted, "u1", "rotation_restarted", bool),
         rotation_served=per_anchor(c.rotation_served, "<u4", "rotation_served", np.int64),
         explained=explain_table(resp) if explain else None,
-        explain_truncated=np.asarray([r.explain_truncated for r in resp.results], dtype=bool).reshape(n) if explain else None,
-        synthetic=synthetic_negatives(resp) if synthetic else None,
+        explain_truncated=(np.asarray([r.explain_truncated for r in resp.results], dtype=bool).reshape(n)
+                           if len(resp.results) == n else np.zeros(n, dtype=bool)) if explain else None,
+        synthetic=synthetic_negatives(resp, c.dim, n) if synthetic else None,
         hardness=per_anchor(c.hardness, "<f4", "hardness", np.float32),
         band_shift=per_anchor(c.band_shift, "<u4", "band_shift", np.int64),
     )
@@ -1062,15 +1063,16 @@ def mine_result(
 _SYNTHETIC_KINDS = {pb.SYNTHETIC_KIND_MIXED: "mixed", pb.SYNTHETIC_KIND_QUERY: "query"}
 
 
-def synthetic_negatives(resp: pb.MineResponse) -> SyntheticNegatives:
-    """The synthetic negatives of a MineResponse, one row per vector."""
+def synthetic_negatives(resp: pb.MineResponse, dim: int = 0, n: Optional[int] = None) -> SyntheticNegatives:
+    """The synthetic negatives of a MineResponse, one row per vector; ``dim`` (when
+    known) shapes an empty result, ``n`` (when known) sizes ``shortfall`` when the
+    response holds no rows."""
     anchors: list[int] = []
     kinds: list[str] = []
     a_ids: list[str] = []
     b_ids: list[str] = []
     coef: list[float] = []
     vecs: list[np.ndarray] = []
-    dim = 0
     for i, r in enumerate(resp.results):
         m = len(r.synthetic)
         if not m:
@@ -1091,7 +1093,8 @@ def synthetic_negatives(resp: pb.MineResponse) -> SyntheticNegatives:
         b_ids=b_ids,
         coefficients=np.asarray(coef, dtype=np.float32),
         vectors=np.concatenate(vecs, axis=0) if vecs else np.zeros((0, dim), dtype=np.float32),
-        shortfall=np.asarray([r.synthetic_shortfall for r in resp.results], dtype=np.int64),
+        shortfall=(np.asarray([r.synthetic_shortfall for r in resp.results], dtype=np.int64)
+                   if n is None or len(resp.results) == n else np.zeros(n, dtype=np.int64)),
     )
 
 

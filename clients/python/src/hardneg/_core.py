@@ -335,13 +335,16 @@ class Core:
         synthetic = pol.synthetic is not None
         parts = []
         nparts = -(-len(anchors) // codec.MAX_ANCHORS)
+        # One explain limit for every part, set by the largest, so that every anchor of a
+        # split call lists as many candidates.
+        explain_n = codec.explain_limit(explain, min(len(anchors), codec.MAX_ANCHORS))
         for i, part in enumerate(codec.chunks(anchors, codec.MAX_ANCHORS)):
             req = pb.MineRequest(
                 collection=collection,
                 anchors=part,
                 policy=pmsg,
                 include_vectors=include_vectors,
-                explain=codec.explain_limit(explain, len(part)),
+                explain=explain_n,
                 columnar=True,
             )
             try:

@@ -375,10 +375,18 @@ class Client(Front):
                 ``result.explained``, the candidates the rules judged for each anchor
                 with the rule that removed each or ``"returned"`` (a
                 :class:`hardneg.ExplainTable`; ``.to_pandas()`` for a DataFrame). At most
-                1,024 per anchor and 65,536 per request of 1,024 anchors.
+                1,024 per anchor and 65,536 per request: with more than 655 anchors
+                each anchor lists at most 65,536 ÷ the anchors per request (64 at
+                1,024; a split call uses its largest request's limit for every
+                anchor), and ``explain_truncated`` marks anchors that had more.
 
         More than 1,024 anchors are sent as several requests (in-batch exclusion then
         applies within each request).
+
+        The vectors returned (``include_vectors``) are as stored: unit length under
+        cosine. ``p_fn`` uses coefficients fitted under cosine; under dot and L2 it is
+        returned but not calibrated (docs/MINING.md), so do not weight losses by it
+        (:attr:`MineResult.weights`) there.
         """
         return self._run(
             self._core.mine(

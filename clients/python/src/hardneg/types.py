@@ -320,7 +320,7 @@ class SyntheticNegatives:
         """Joins the synthetic negatives of consecutive anchor slices of ``sizes`` anchors."""
         offsets = np.cumsum([0, *sizes[:-1]]).astype(np.int64)
         dims = [p.vectors.shape[1] for p in parts if len(p)]
-        dim = dims[0] if dims else (parts[0].vectors.shape[1] if parts else 0)
+        dim = dims[0] if dims else max((p.vectors.shape[1] for p in parts), default=0)
         return SyntheticNegatives(
             anchors=np.concatenate([p.anchors + o for p, o in zip(parts, offsets)]),
             kinds=[k for p in parts for k in p.kinds],
@@ -616,7 +616,12 @@ class MineResult:
             return parts[0]
         vecs = None
         if all(p.vectors is not None for p in parts) and parts:
-            vecs = np.concatenate([p.vectors for p in parts], axis=0)  # type: ignore[misc]
+            # A part without a single negative may not know the dimension (a server
+            # that answers in rows sends none): it is all padding, NaN at any width.
+            dim = max(p.vectors.shape[2] for p in parts)  # type: ignore[union-attr]
+            vecs = np.concatenate(
+                [p.vectors if p.vectors.shape[2] == dim else np.full((*p.vectors.shape[:2], dim), np.nan, dtype=np.float32)  # type: ignore[union-attr]
+                 for p in parts], axis=0)
         return MineResult(
             ids=np.concatenate([p.ids for p in parts], axis=0) if parts else np.empty((0, k), dtype=object),
             scores=np.concatenate([p.scores for p in parts], axis=0),

@@ -3423,7 +3423,7 @@ type MineResponse struct {
 	// candidates and the synthetic negatives is in columns instead: results then holds one
 	// AnchorResult per anchor carrying only explained, explain_truncated, synthetic,
 	// synthetic_vectors and synthetic_shortfall when the request asked for explain or
-	// synthetic negatives, and is empty otherwise.
+	// synthetic negatives (even if no anchor has any), and is empty otherwise.
 	Results []*AnchorResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
 	// With MineRequest.columnar: the results in columns.
 	Columns       *MineColumns `protobuf:"bytes,2,opt,name=columns,proto3" json:"columns,omitempty"`
@@ -3535,8 +3535,11 @@ type MineColumns struct {
 	UnknownPositiveCounts []byte `protobuf:"bytes,24,opt,name=unknown_positive_counts,json=unknownPositiveCounts,proto3" json:"unknown_positive_counts,omitempty"`
 	// The anchors' unknown positive ids, anchor after anchor.
 	UnknownPositiveIds []string `protobuf:"bytes,25,rep,name=unknown_positive_ids,json=unknownPositiveIds,proto3" json:"unknown_positive_ids,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// The collection's dimension: the length of each vector in negative_vectors (and in
+	// the rows' synthetic_vectors), given even when no anchor has a negative.
+	Dim           uint32 `protobuf:"varint,26,opt,name=dim,proto3" json:"dim,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MineColumns) Reset() {
@@ -3742,6 +3745,13 @@ func (x *MineColumns) GetUnknownPositiveIds() []string {
 		return x.UnknownPositiveIds
 	}
 	return nil
+}
+
+func (x *MineColumns) GetDim() uint32 {
+	if x != nil {
+		return x.Dim
+	}
+	return 0
 }
 
 // FalseNegativeReport says items are not negatives for an anchor.
@@ -5817,7 +5827,7 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x05_rank\"u\n" +
 	"\fMineResponse\x122\n" +
 	"\aresults\x18\x01 \x03(\v2\x18.hardneg.v1.AnchorResultR\aresults\x121\n" +
-	"\acolumns\x18\x02 \x01(\v2\x17.hardneg.v1.MineColumnsR\acolumns\"\xdc\x06\n" +
+	"\acolumns\x18\x02 \x01(\v2\x17.hardneg.v1.MineColumnsR\acolumns\"\xee\x06\n" +
 	"\vMineColumns\x12\x16\n" +
 	"\x06counts\x18\x01 \x01(\fR\x06counts\x12\x10\n" +
 	"\x03ids\x18\x02 \x03(\tR\x03ids\x12\x16\n" +
@@ -5846,7 +5856,8 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x05rules\x18\x16 \x01(\rR\x05rules\x12\x18\n" +
 	"\aremoved\x18\x17 \x01(\fR\aremoved\x126\n" +
 	"\x17unknown_positive_counts\x18\x18 \x01(\fR\x15unknownPositiveCounts\x120\n" +
-	"\x14unknown_positive_ids\x18\x19 \x03(\tR\x12unknownPositiveIds\"O\n" +
+	"\x14unknown_positive_ids\x18\x19 \x03(\tR\x12unknownPositiveIds\x12\x10\n" +
+	"\x03dim\x18\x1a \x01(\rR\x03dim\"O\n" +
 	"\x13FalseNegativeReport\x12\x1d\n" +
 	"\n" +
 	"anchor_key\x18\x01 \x01(\tR\tanchorKey\x12\x19\n" +

@@ -599,7 +599,7 @@ class MineResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[AnchorResult, _Mapping]]] = ..., columns: _Optional[_Union[MineColumns, _Mapping]] = ...) -> None: ...
 
 class MineColumns(_message.Message):
-    __slots__ = ("counts", "ids", "scores", "ranks", "p_fn", "versions", "stale", "negative_vectors", "positive_scores", "candidates_examined", "shortfall", "widenings", "exact_scan", "max_rank", "floor_reached", "duplicate_threshold", "guide_positive_scores", "rotation_restarted", "rotation_served", "hardness", "band_shift", "rules", "removed", "unknown_positive_counts", "unknown_positive_ids")
+    __slots__ = ("counts", "ids", "scores", "ranks", "p_fn", "versions", "stale", "negative_vectors", "positive_scores", "candidates_examined", "shortfall", "widenings", "exact_scan", "max_rank", "floor_reached", "duplicate_threshold", "guide_positive_scores", "rotation_restarted", "rotation_served", "hardness", "band_shift", "rules", "removed", "unknown_positive_counts", "unknown_positive_ids", "dim")
     COUNTS_FIELD_NUMBER: _ClassVar[int]
     IDS_FIELD_NUMBER: _ClassVar[int]
     SCORES_FIELD_NUMBER: _ClassVar[int]
@@ -625,6 +625,7 @@ class MineColumns(_message.Message):
     REMOVED_FIELD_NUMBER: _ClassVar[int]
     UNKNOWN_POSITIVE_COUNTS_FIELD_NUMBER: _ClassVar[int]
     UNKNOWN_POSITIVE_IDS_FIELD_NUMBER: _ClassVar[int]
+    DIM_FIELD_NUMBER: _ClassVar[int]
     counts: bytes
     ids: _containers.RepeatedScalarFieldContainer[str]
     scores: bytes
@@ -650,7 +651,8 @@ class MineColumns(_message.Message):
     removed: bytes
     unknown_positive_counts: bytes
     unknown_positive_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, counts: _Optional[bytes] = ..., ids: _Optional[_Iterable[str]] = ..., scores: _Optional[bytes] = ..., ranks: _Optional[bytes] = ..., p_fn: _Optional[bytes] = ..., versions: _Optional[bytes] = ..., stale: _Optional[bytes] = ..., negative_vectors: _Optional[bytes] = ..., positive_scores: _Optional[bytes] = ..., candidates_examined: _Optional[bytes] = ..., shortfall: _Optional[bytes] = ..., widenings: _Optional[bytes] = ..., exact_scan: _Optional[bytes] = ..., max_rank: _Optional[bytes] = ..., floor_reached: _Optional[bytes] = ..., duplicate_threshold: _Optional[bytes] = ..., guide_positive_scores: _Optional[bytes] = ..., rotation_restarted: _Optional[bytes] = ..., rotation_served: _Optional[bytes] = ..., hardness: _Optional[bytes] = ..., band_shift: _Optional[bytes] = ..., rules: _Optional[int] = ..., removed: _Optional[bytes] = ..., unknown_positive_counts: _Optional[bytes] = ..., unknown_positive_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    dim: int
+    def __init__(self, counts: _Optional[bytes] = ..., ids: _Optional[_Iterable[str]] = ..., scores: _Optional[bytes] = ..., ranks: _Optional[bytes] = ..., p_fn: _Optional[bytes] = ..., versions: _Optional[bytes] = ..., stale: _Optional[bytes] = ..., negative_vectors: _Optional[bytes] = ..., positive_scores: _Optional[bytes] = ..., candidates_examined: _Optional[bytes] = ..., shortfall: _Optional[bytes] = ..., widenings: _Optional[bytes] = ..., exact_scan: _Optional[bytes] = ..., max_rank: _Optional[bytes] = ..., floor_reached: _Optional[bytes] = ..., duplicate_threshold: _Optional[bytes] = ..., guide_positive_scores: _Optional[bytes] = ..., rotation_restarted: _Optional[bytes] = ..., rotation_served: _Optional[bytes] = ..., hardness: _Optional[bytes] = ..., band_shift: _Optional[bytes] = ..., rules: _Optional[int] = ..., removed: _Optional[bytes] = ..., unknown_positive_counts: _Optional[bytes] = ..., unknown_positive_ids: _Optional[_Iterable[str]] = ..., dim: _Optional[int] = ...) -> None: ...
 
 class FalseNegativeReport(_message.Message):
     __slots__ = ("anchor_key", "item_ids")
