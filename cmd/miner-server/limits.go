@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"sync"
 	"time"
@@ -38,7 +39,7 @@ func (l *inFlightLimiter) acquire(client string) error {
 	defer l.mu.Unlock()
 	if l.limit > 0 && l.byClient[client] >= l.limit {
 		l.rejected++
-		return &retryAfter{err: errTooManyInFlight, delay: l.retry}
+		return &retryAfter{err: fmt.Errorf("%w: %d, the limit (-max-in-flight-per-client); retry after %s", errTooManyInFlight, l.byClient[client], l.retry), delay: l.retry}
 	}
 	l.byClient[client]++
 	l.total++

@@ -372,6 +372,9 @@ func (s *service) Mine(ctx context.Context, req *hardnegv1.MineRequest) (*hardne
 	if err := errors.Join(perr, aerr); err != nil {
 		return nil, mergeValidation(perr, aerr)
 	}
+	if err := s.checkVectorsFit(req.IncludeVectors, &pol, len(anchors), c.Dim()); err != nil {
+		return nil, err
+	}
 	mreq := mining.Request{Anchors: anchors, Policy: pol, IncludeVectors: req.IncludeVectors, Explain: int(req.Explain), Calibration: s.cal.get(c), Exposure: s.exp.get(c), Hardness: s.hard.get(c)}
 	if guide != nil {
 		if pol.UsesGuide() && guide != c {
@@ -399,6 +402,31 @@ func (s *service) Mine(ctx context.Context, req *hardnegv1.MineRequest) (*hardne
 		resp.Results[i] = toAnchorResult(&results[i], req.IncludeVectors)
 	}
 	return resp, nil
+}
+
+// checkVectorsFit refuses, before any mining, a request whose vectors alone (the
+// negatives' with include_vectors, and the synthetic negatives') would not fit in one
+// response message (-grpc-max-msg-bytes). Mined anyway, it would fail in transport
+// after all the work, with the rotation and exposure state already advanced.
+func (s *service) checkVectorsFit(includeVectors bool, pol *mining.Policy, anchors, dim int) error {
+	if s.maxMsgBytes <= 0 {
+		return nil
+	}
+	// Each vector with the rest of its negative (id, score, rank, …): 48 bytes is a
+	// short id's share, so the estimate is a floor.
+	const perNegative = 48
+	perAnchor, field := pol.Synthetic.NumMixed+pol.Synthetic.NumQueryMixed, "policy.synthetic"
+	if includeVectors {
+		perAnchor, field = perAnchor+max(pol.NumNegatives, 1), "include_vectors"
+	}
+	need := int64(anchors) * int64(perAnchor) * (int64(dim)*4 + perNegative)
+	if need <= int64(s.maxMsgBytes) {
+		return nil
+	}
+	var e validate.Error
+	e.Add(field, "%d anchors × %d negatives with their %d-dimensional vectors take at least %d bytes, over the largest response (-grpc-max-msg-bytes %d): send fewer anchors per request",
+		anchors, perAnchor, dim, need, s.maxMsgBytes)
+	return e.Err()
 }
 
 // requestReader is implemented by collections whose reads are calls to a remote engine

@@ -232,3 +232,32 @@ def test_a_split_call_explains_as_many_candidates_for_every_anchor(sync_client: 
         assert per_anchor.tolist() == [64] * 1100 and res.explain_truncated.all()
     finally:
         sync_client.delete_collection(name)
+
+
+def test_vectors_that_would_not_fit_in_a_message(server_binary: str, tmp_path: Any) -> None:
+    """At the server's smallest message limit (1 MiB): a Mine whose negatives' vectors
+    would not fit is refused before any mining, naming include_vectors, and leaves the
+    rotation state as it was; a client with the same limit splits it and gets it all.
+    Upserts at that limit go in batches of many items."""
+    from conftest import _spawn
+
+    srv = _spawn(server_binary, tmp_path / "small", ("--grpc-max-msg-bytes=1048576",))
+    try:
+        with hardneg.Client(srv.target, timeout=30.0) as big, hardneg.Client(srv.target, timeout=30.0, max_message_bytes=1 << 20) as small:
+            small.create_collection("wide", dim=1024)
+            up = small.upsert("wide", [f"w{i}" for i in range(1000)], unit_rows(1000, 1024, seed=12))
+            assert 4 <= up.batches <= 8, up  # 4 MiB of vectors, not one item per batch
+            small.create_collection("v", dim=DIM)
+            small.upsert("v", [f"v{i}" for i in range(3000)], unit_rows(3000, DIM, seed=10))
+            q = unit_rows(300, DIM, seed=11)
+            kw = dict(anchor_vectors=q, keys=[f"k{i}" for i in range(300)], num_negatives=64, rotate=True, include_vectors=True)
+            with pytest.raises(hardneg.errors.InvalidArgument) as exc:
+                big.mine("v", **kw)  # 300 × 64 × 16 × 4 = 1.2 MiB
+            assert exc.value.field == "include_vectors" and "-grpc-max-msg-bytes" in str(exc.value)
+            res = small.mine("v", **kw)
+            assert res.vectors is not None and res.vectors.shape == (300, 64, DIM) and res.mask.all()
+            # Nothing was served to the keys by the refused call: the split one started
+            # every key's rotation cycle afresh.
+            assert res.rotation_served.tolist() == [64] * 300
+    finally:
+        srv.stop()

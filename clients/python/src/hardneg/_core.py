@@ -114,8 +114,11 @@ class Core:
             raise TypeError(f"timeout must be a number of seconds above 0, or None; got {timeout!r}")
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise TypeError(f"retry must be a hardneg.RetryPolicy or None, got {type(retry).__name__}")
-        if max_batch_bytes > max_message_bytes - 1024 * 1024:
-            max_batch_bytes = max(max_message_bytes - 1024 * 1024, 1024)
+        # Room for the request's other fields: 1 MiB, or an eighth of a small limit (a
+        # server at its 1 MiB minimum still gets batches of many items, not one each).
+        headroom = min(1024 * 1024, max_message_bytes // 8)
+        if max_batch_bytes > max_message_bytes - headroom:
+            max_batch_bytes = max(max_message_bytes - headroom, 1024)
         self.config = ChannelConfig(
             target=target, token=token, tls=tls, max_message_bytes=max_message_bytes, extra_options=tuple(options)
         )
@@ -334,11 +337,19 @@ class Core:
         pmsg = codec.policy_message(pol)
         synthetic = pol.synthetic is not None
         parts = []
-        nparts = -(-len(anchors) // codec.MAX_ANCHORS)
+        # Requests of at most MAX_ANCHORS anchors, and, with the negatives' vectors asked
+        # for and the dimension known from the anchors' vectors, few enough that those
+        # vectors fit in one response message.
+        per_request = codec.MAX_ANCHORS
+        dim = len(anchors[0].vector) // 4 if anchors and anchors[0].vector else 0
+        if include_vectors and dim:
+            # 64 bytes for the rest of each negative (id, score, rank, …).
+            per_request = max(1, min(per_request, self.config.max_message_bytes // (max(pol.num_negatives, 1) * (dim * 4 + 64))))
+        nparts = -(-len(anchors) // per_request)
         # One explain limit for every part, set by the largest, so that every anchor of a
         # split call lists as many candidates.
-        explain_n = codec.explain_limit(explain, min(len(anchors), codec.MAX_ANCHORS))
-        for i, part in enumerate(codec.chunks(anchors, codec.MAX_ANCHORS)):
+        explain_n = codec.explain_limit(explain, min(len(anchors), per_request))
+        for i, part in enumerate(codec.chunks(anchors, per_request)):
             req = pb.MineRequest(
                 collection=collection,
                 anchors=part,
@@ -352,7 +363,7 @@ class Core:
             except errors.InvalidArgument as err:
                 if nparts == 1:
                     raise
-                start = i * codec.MAX_ANCHORS
+                start = i * per_request
                 raise codec.in_split_mine(err, start, start + len(part), i, nparts) from err
             parts.append(codec.mine_result(resp, pol.num_negatives, include_vectors, req.explain > 0, synthetic))
         if not parts:

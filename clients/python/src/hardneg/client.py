@@ -381,7 +381,10 @@ class Client(Front):
                 anchor), and ``explain_truncated`` marks anchors that had more.
 
         More than 1,024 anchors are sent as several requests (in-batch exclusion then
-        applies within each request).
+        applies within each request); so are fewer when ``include_vectors`` is set, the
+        anchors are vectors and their negatives' vectors would not fit in one message
+        of ``max_message_bytes`` (the server refuses a request whose vectors would not
+        fit in its own largest message, naming ``include_vectors``).
 
         The vectors returned (``include_vectors``) are as stored: unit length under
         cosine. ``p_fn`` uses coefficients fitted under cosine; under dot and L2 it is
