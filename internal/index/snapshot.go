@@ -399,10 +399,10 @@ func (db *DB) snapshotIfChangedLocked(ctx context.Context, name string) (bool, e
 const snapshotCheck = time.Second
 
 // holdsLogBack reports whether c is the collection whose oldest kept snapshot (or
-// creation) keeps the log from being truncated (see pruneLocked), and a new snapshot
-// would reach further (through, the LSN its newest snapshot is complete through, is
-// below the log's end), while the log has grown past SnapshotBytes, c's vector memory
-// (size) and a quarter of every collection's (total). A new snapshot is complete
+// creation) keeps the log from being truncated (see pruneLocked), while the log has
+// grown past SnapshotBytes, c's vector memory (size) and a quarter of every
+// collection's (total). (through, the LSN c's newest snapshot is complete through,
+// tells snapshotLoop whether it must first move the log's end on.) A new snapshot is complete
 // through the log's end (storage.SnapshotHeader.Through) and lets the log go, where an
 // idle collection, or one with a few writes under -snapshot-interval off, would
 // otherwise hold every later write of the others. As snapKeep snapshots are kept, it
@@ -417,9 +417,9 @@ func (db *DB) holdsLogBack(c *Collection, through uint64, size, total int64) boo
 	if l := db.logLimiter.Load(); l == nil || *l != c.name {
 		return false
 	}
-	if through >= db.wal.LastLSN() {
-		return false // nothing was logged since its newest snapshot: one more moves nothing
-	}
+	// Even when nothing was logged since its newest snapshot: its older kept snapshot is
+	// what holds the log, and a new one drops it (snapshotLoop first logs an empty
+	// record for it, so the new snapshot does not take the newest one's place).
 	return db.disk.LogBytes() >= max(db.opts.SnapshotBytes, size, total/4)
 }
 
@@ -471,7 +471,17 @@ func (db *DB) snapshotLoop() {
 				case <-ctx.Done():
 				}
 			}()
-			_, err := db.Snapshot(ctx, c.name)
+			var err error
+			if st.through >= db.wal.LastLSN() {
+				// Its newest snapshot is complete through the log's end, and a snapshot
+				// is named by that position: one more would replace it rather than drop
+				// the older one that holds the log back. An empty delete (replayed as
+				// nothing) moves the position on.
+				_, err = db.Delete(c.name, nil, "ids")
+			}
+			if err == nil {
+				_, err = db.Snapshot(ctx, c.name)
+			}
 			stopped := ctx.Err() != nil // Close abandoned it
 			cancel()
 			if err != nil && !stopped && !errors.Is(err, engine.ErrCollectionNotFound) && !errors.Is(err, engine.ErrClosed) {
