@@ -409,8 +409,10 @@ func (s *service) Mine(ctx context.Context, req *hardnegv1.MineRequest) (*hardne
 // response message (-grpc-max-msg-bytes). Mined anyway, it would fail in transport
 // after all the work, with the rotation and exposure state already advanced.
 func (s *service) checkVectorsFit(includeVectors bool, pol *mining.Policy, anchors, dim int) error {
-	if s.maxMsgBytes <= 0 {
-		return nil
+	syn := &pol.Synthetic
+	if s.maxMsgBytes <= 0 || pol.NumNegatives > mining.MaxNumNegatives ||
+		syn.NumMixed < 0 || syn.NumMixed > mining.MaxSynthetic || syn.NumQueryMixed < 0 || syn.NumQueryMixed > mining.MaxSynthetic {
+		return nil // counts out of range: mining refuses them, naming the field
 	}
 	// Each vector with the rest of its negative (id, score, rank, …): 48 bytes is a
 	// short id's share, so the estimate is a floor.
