@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -532,5 +533,33 @@ func TestJSONLogsEndWithAJSONLine(t *testing.T) {
 	var last struct{ Level, Msg, Err string }
 	if jerr := json.Unmarshal([]byte(lines[len(lines)-1]), &last); jerr != nil || last.Level != "ERROR" || last.Msg != "exiting" || !strings.Contains(last.Err, "not a directory") {
 		t.Errorf("last line %q (%v)", lines[len(lines)-1], jerr)
+	}
+}
+
+// A call cancelled at its deadline (the client's reset arriving about when the server's
+// copy of the deadline passes) is reported as DeadlineExceeded; one cancelled well
+// before it, or without a deadline, stays Canceled.
+func TestCancelledAtTheDeadlineIsDeadlineExceeded(t *testing.T) {
+	base := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	ctx, cancel := context.WithDeadline(context.Background(), base.Add(time.Second))
+	defer cancel()
+	wrapped := fmt.Errorf("mine: %w", context.Canceled)
+	for _, tc := range []struct {
+		ctx  context.Context
+		now  time.Time
+		want codes.Code
+	}{
+		{ctx, base.Add(time.Second), codes.DeadlineExceeded},
+		{ctx, base.Add(950 * time.Millisecond), codes.DeadlineExceeded},
+		{ctx, base.Add(500 * time.Millisecond), codes.Canceled},
+		{context.Background(), base.Add(time.Hour), codes.Canceled},
+	} {
+		err := toStatus(slog.New(slog.DiscardHandler), "/m", pastDeadline(tc.ctx, wrapped, tc.now))
+		if got := status.Code(err); got != tc.want {
+			t.Errorf("cancelled at %v: %v, want %v", tc.now.Sub(base), got, tc.want)
+		}
+	}
+	if err := pastDeadline(ctx, errors.New("other"), base.Add(time.Hour)); err.Error() != "other" {
+		t.Errorf("another error changed: %v", err)
 	}
 }

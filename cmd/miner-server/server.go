@@ -390,10 +390,29 @@ func (s *Server) shutdown() {
 // unaryErrors maps handler errors to statuses (errors.go).
 func (s *Server) unaryErrors(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	resp, err := handler(ctx, req)
-	return resp, toStatus(s.log, info.FullMethod, err)
+	return resp, toStatus(s.log, info.FullMethod, pastDeadline(ctx, err, time.Now()))
 }
 
 // streamErrors maps stream handler errors to statuses (errors.go).
 func (s *Server) streamErrors(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-	return toStatus(s.log, info.FullMethod, handler(srv, decodeErrorStream{ss, s.codec}))
+	err := handler(srv, decodeErrorStream{ss, s.codec})
+	return toStatus(s.log, info.FullMethod, pastDeadline(ss.Context(), err, time.Now()))
+}
+
+// deadlineSlack is how close to its deadline a cancelled call counts as past it: the
+// client's deadline starts when it sends, the server's when it receives.
+const deadlineSlack = 100 * time.Millisecond
+
+// pastDeadline turns a call cancelled at its deadline into context.DeadlineExceeded. A
+// client whose deadline passes resets the stream as its own timer fires, which reaches
+// the handler as a cancellation at about the server's copy of the deadline: the log,
+// grpc_server_handled_total and the error-ratio alert would count it as Canceled.
+func pastDeadline(ctx context.Context, err error, now time.Time) error {
+	if !errors.Is(err, context.Canceled) {
+		return err
+	}
+	if d, ok := ctx.Deadline(); ok && !now.Before(d.Add(-deadlineSlack)) {
+		return fmt.Errorf("%w (the call's deadline passed)", context.DeadlineExceeded)
+	}
+	return err
 }
