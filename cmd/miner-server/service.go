@@ -417,7 +417,7 @@ func (s *service) checkVectorsFit(includeVectors bool, pol *mining.Policy, ancho
 	// Each vector with the rest of its negative (id, score, rank, …): 48 bytes is a
 	// short id's share, so the estimate is a floor.
 	const perNegative = 48
-	perAnchor, field := pol.Synthetic.NumMixed+pol.Synthetic.NumQueryMixed, "policy.synthetic"
+	perAnchor, field := syn.NumMixed+syn.NumQueryMixed, "policy.synthetic"
 	if includeVectors {
 		perAnchor, field = perAnchor+max(pol.NumNegatives, 1), "include_vectors"
 	}
