@@ -369,8 +369,12 @@ func (s *service) Mine(ctx context.Context, req *hardnegv1.MineRequest) (*hardne
 		gdim = guide.Dim()
 	}
 	anchors, aerr := fromAnchors(req.Anchors, c.Dim(), gdim)
-	if err := errors.Join(perr, aerr); err != nil {
-		return nil, mergeValidation(perr, aerr)
+	var verr error
+	if perr == nil {
+		verr = pol.Validate(c.Metric())
+	}
+	if err := errors.Join(perr, aerr, verr); err != nil {
+		return nil, mergeValidation(perr, aerr, verr)
 	}
 	if err := s.checkVectorsFit(req.IncludeVectors, &pol, len(anchors), c.Dim()); err != nil {
 		return nil, err
@@ -407,12 +411,12 @@ func (s *service) Mine(ctx context.Context, req *hardnegv1.MineRequest) (*hardne
 // checkVectorsFit refuses, before any mining, a request whose vectors alone (the
 // negatives' with include_vectors, and the synthetic negatives') would not fit in one
 // response message (-grpc-max-msg-bytes). Mined anyway, it would fail in transport
-// after all the work, with the rotation and exposure state already advanced.
+// after all the work, with the rotation and exposure state already advanced. pol is
+// valid (Policy.Validate), so its counts are in range.
 func (s *service) checkVectorsFit(includeVectors bool, pol *mining.Policy, anchors, dim int) error {
 	syn := &pol.Synthetic
-	if s.maxMsgBytes <= 0 || pol.NumNegatives > mining.MaxNumNegatives ||
-		syn.NumMixed < 0 || syn.NumMixed > mining.MaxSynthetic || syn.NumQueryMixed < 0 || syn.NumQueryMixed > mining.MaxSynthetic {
-		return nil // counts out of range: mining refuses them, naming the field
+	if s.maxMsgBytes <= 0 {
+		return nil
 	}
 	// Each vector with the rest of its negative (id, score, rank, …): 48 bytes is a
 	// short id's share, so the estimate is a floor.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -148,4 +149,53 @@ func TestExtremeNormsNeverGiveNonFiniteScores(t *testing.T) {
 	if f := fieldViolations(err); codeOf(err) != codes.InvalidArgument || len(f) != 1 || f[0] != "anchors[0].positive_vectors[0]" {
 		t.Errorf("dot positive vector with a huge norm: %v (%v)", err, f)
 	}
+}
+
+// A Mine with a bad policy is refused naming the policy's fields, together with the
+// anchors' own errors, before the response-size check reads the policy's counts: out
+// of range, they would make that check's estimate meaningless.
+func TestBadPolicyIsNamedBeforeTheResponseSizeCheck(t *testing.T) {
+	ts := startServerArgs(t, t.TempDir(), "-grpc-max-msg-bytes=1048576")
+	ctx := context.Background()
+	const dim = 256
+	if _, err := ts.client.CreateCollection(ctx, &hardnegv1.CreateCollectionRequest{Name: "c", Dim: dim, Metric: hardnegv1.Metric_METRIC_COSINE}); err != nil {
+		t.Fatal(err)
+	}
+	anchors := make([]*hardnegv1.Anchor, 1000)
+	for i := range anchors {
+		v := make([]float32, dim)
+		v[i%dim] = 1
+		anchors[i] = &hardnegv1.Anchor{Vector: f32bytes(v)}
+	}
+	anchors[3] = &hardnegv1.Anchor{Vector: f32bytes(make([]float32, dim-1))}
+	huge := uint32(1 << 20)
+	for _, tc := range []struct {
+		name   string
+		policy *hardnegv1.MiningPolicy
+		want   []string
+	}{
+		{"too many negatives", &hardnegv1.MiningPolicy{NumNegatives: huge}, []string{"policy.num_negatives", "anchors[3].vector"}},
+		{"range out of bounds", &hardnegv1.MiningPolicy{NumNegatives: 64, RangeMin: huge + 1}, []string{"policy.range_min", "anchors[3].vector"}},
+	} {
+		_, err := ts.client.Mine(ctx, &hardnegv1.MineRequest{Collection: "c", Anchors: anchors, Policy: tc.policy, IncludeVectors: true})
+		if codeOf(err) != codes.InvalidArgument {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := fieldViolations(err); !sameStrings(got, tc.want) {
+			t.Errorf("%s: field violations %v, want %v (%v)", tc.name, got, tc.want, err)
+		}
+	}
+	// Valid, the same request is refused for its size, naming include_vectors.
+	anchors[3] = anchors[4]
+	_, err := ts.client.Mine(ctx, &hardnegv1.MineRequest{Collection: "c", Anchors: anchors, Policy: &hardnegv1.MiningPolicy{NumNegatives: 64}, IncludeVectors: true})
+	if got := fieldViolations(err); codeOf(err) != codes.InvalidArgument || !sameStrings(got, []string{"include_vectors"}) {
+		t.Errorf("valid request over the size: %v (fields %v)", err, got)
+	}
+}
+
+func sameStrings(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
 }

@@ -299,6 +299,15 @@ func scoreRange(m engine.Metric) (lo, hi float32) {
 	return -inf, inf
 }
 
+// Validate checks the policy for a collection of metric m, as Mine does first, and
+// returns a *validate.Error naming every bad field under "policy." (nil when valid).
+// A server calls it to refuse a bad policy before any work that depends on its counts.
+func (p *Policy) Validate(m engine.Metric) error {
+	var e validate.Error
+	p.validate(&e, "policy", m)
+	return e.Err()
+}
+
 // validate checks the policy for a collection of metric m; field is its path in the
 // request.
 func (p *Policy) validate(e *validate.Error, field string, m engine.Metric) {
