@@ -134,6 +134,23 @@ BAD_SCORES = [
     pytest.param({"range_max": -1}, r"range_max must be an integer ≥ 1", id="range-max-negative"),
     pytest.param({"output_format": "triplets"}, r"Invalid output_format: triplets", id="output-format-plural"),
     pytest.param({"output_format": None}, r"Invalid output_format: None", id="output-format-none"),
+    # hardneg's own policy keywords: their range is the metric's, checked before encoding
+    # (the server would refuse them only once the corpus was encoded and uploaded).
+    pytest.param({"diversity_threshold": 5.0}, r"diversity_threshold=5.0 is outside the scores metric='cosine' gives",
+                 id="diversity-outside-cosine"),
+    pytest.param({"duplicate_threshold": -3.0}, r"duplicate_threshold=-3.0 is outside the scores metric='cosine'",
+                 id="duplicate-outside-cosine"),
+    pytest.param({"duplicate_threshold": 0.5, "metric": "l2"}, r"duplicate_threshold=0.5 is outside the scores metric='l2'",
+                 id="duplicate-positive-l2"),
+    pytest.param({"duplicate_margin": 5.0}, r"duplicate_margin=5.0 is wider than the scores metric='cosine' gives",
+                 id="duplicate-margin-wide"),
+    pytest.param({"pfn_threshold": 2.0}, r"^invalid mining policy: pfn_threshold: must be in \[0, 1\], got 2.0$",
+                 id="pfn-threshold-above-1"),
+    pytest.param({"duplicate_quantile": 2.0, "max_staleness": -1},
+                 r"^invalid mining policy: max_staleness: must be .*; duplicate_quantile: must be in \[0, 1\], got 2.0$",
+                 id="two-policy-fields-one-prefix"),
+    pytest.param({"guide_collection": "no-such-guide"}, r"guide_collection='no-such-guide' does not exist on the server",
+                 id="guide-missing"),
 ]
 
 
@@ -145,6 +162,20 @@ def test_bad_scores_and_counts_fail_before_encoding(client: hardneg.Client, kwar
         mine_hard_negatives(DATA, model, verbose=False, client=client, **kwargs)
     assert model.calls == 0
     assert _names(client) == before
+
+
+def test_hardneg_policy_keywords_in_range_are_accepted(client: hardneg.Client) -> None:
+    # At the edges of their ranges: accepted by the checks and by the server.
+    out = mine_hard_negatives(DATA, embed, verbose=False, client=client, diversity_threshold=1.0,
+                              duplicate_threshold=1.0, duplicate_margin=2.0, pfn_threshold=1.0)
+    assert len(next(iter(out.values()))) > 0
+
+
+def test_a_guide_collection_with_a_private_server_fails_before_encoding() -> None:
+    model = CountingModel()
+    with pytest.raises(ValueError, match=r"guide_collection='g': the private server started for this job holds no collections"):
+        mine_hard_negatives(DATA, model, verbose=False, guide_collection="g")
+    assert model.calls == 0
 
 
 def _with_row(value: float, row: int = 2) -> Callable[[np.ndarray], np.ndarray]:

@@ -160,7 +160,7 @@ def test_a_split_upsert_with_a_bad_value_applies_nothing(
         c.upsert(collection, ids, x)
     assert exc.value.field == "items.vectors[900]" and exc.value.reason == 'item "s900": value 7 is NaN; vectors must be finite'
     assert [v.field for v in exc.value.violations] == ["items.vectors[900]", "items.vectors[950]"]
-    assert "nothing was sent" in str(exc.value)
+    assert "nothing was sent" in str(exc.value) and exc.value.applied_rows == 0  # type: ignore[attr-defined]
     with pytest.raises(errors.InvalidArgument) as exc:
         c.upsert(collection, ids[:500] + ["s3"] + ids[501:], unit_rows(n, 16, seed=8))
     assert exc.value.field == "items.ids[500]" and "items.ids[3]" in exc.value.reason
@@ -175,6 +175,11 @@ def test_a_split_upsert_with_a_bad_value_applies_nothing(
     assert err.field == "items.vectors[900]" and "zero vector" in err.reason, err
     applied = err.applied_rows  # type: ignore[attr-defined]
     assert 0 < applied <= 900 and f"the {applied:,} rows before it were applied" in str(err)
+    assert c.get_collection(collection).stats.item_count == applied
+    # Sent in one request, a refused upsert applied nothing, and says so the same way.
+    with pytest.raises(errors.InvalidArgument) as exc:
+        c.upsert(collection, ["one", "two"], np.stack([unit_rows(1, 16, seed=9)[0], np.zeros(16, np.float32)]))
+    assert exc.value.field == "items.vectors[1]" and exc.value.applied_rows == 0  # type: ignore[attr-defined]
     assert c.get_collection(collection).stats.item_count == applied
 
 

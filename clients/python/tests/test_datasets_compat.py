@@ -341,3 +341,28 @@ def test_dataset_views_and_transforms(model: Any, client: hardneg.Client) -> Non
     got = mine_hard_negatives(some, model, verbose=False, client=client)
     assert got.to_dict() == mine_hard_negatives(_ds(PAIRS), model, verbose=False, client=client).to_dict()
     assert some.format["columns"] == ["query"]  # left as the caller set it
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16, torch.float64])
+def test_a_model_returning_torch_tensors_of_any_float_dtype(client: hardneg.Client, dtype: Any) -> None:
+    """bfloat16 encoders are common; their tensors (a batch, or a list of rows) are read
+    as float32 like float16 and float64 ones, and mine the same rows as the float32 values
+    the tensors hold."""
+    rng = np.random.default_rng(3)
+    texts = [f"text {i}" for i in range(40)]
+    table = {t: rng.standard_normal(16).astype(np.float32) for t in texts}
+    ds = {"anchor": texts[:10], "positive": texts[10:20]}
+
+    def as_tensor(batch: list[str]) -> Any:
+        return torch.tensor(np.stack([table[t] for t in batch])).to(dtype)
+
+    def as_rows(batch: list[str]) -> Any:
+        return list(as_tensor(batch))
+
+    def exact(batch: list[str]) -> np.ndarray:
+        return as_tensor(batch).float().numpy()
+
+    want = mine_hard_negatives(ds, exact, corpus=texts[20:], verbose=False, client=client)
+    for model in (as_tensor, as_rows):
+        got = mine_hard_negatives(ds, model, corpus=texts[20:], verbose=False, client=client)
+        assert got == want

@@ -555,7 +555,7 @@ def _policy_violations(policy: MiningPolicy) -> list[FieldViolation]:
             bad(name, f"must be a finite float32, got {float(v)!r}")
         elif name == "absolute_margin" and v < 0:
             bad(name, "must not be negative")
-        elif name in ("relative_margin", "duplicate_quantile") and not 0 <= v <= 1:
+        elif name in ("relative_margin", "duplicate_quantile", "pfn_threshold") and not 0 <= v <= 1:
             bad(name, f"must be in [0, 1], got {float(v)!r}")
     if policy.guide_collection is not None and not isinstance(policy.guide_collection, str):
         bad("guide_collection", f"must be a collection name or None, got {type(policy.guide_collection).__name__}")

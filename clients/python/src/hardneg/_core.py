@@ -226,7 +226,11 @@ class Core:
         inserted = replaced = seq = n = 0
         parts = list(items.slices(codec.MAX_BATCH_ITEMS, self.max_batch_bytes))
         if len(parts) > 1:
-            codec.check_item_values(items.ids, items.vectors)
+            try:
+                codec.check_item_values(items.ids, items.vectors)
+            except errors.InvalidArgument as err:
+                err.applied_rows = 0  # type: ignore[attr-defined]
+                raise
         for i, (start, end) in enumerate(parts):
             # Every batch but the last is acknowledged once written, not fsynced; the last
             # one's fsync makes the whole upload durable (UpsertRequest.defer_durability).
@@ -236,6 +240,7 @@ class Core:
                 resp = yield from self.unary("Upsert", req)
             except errors.InvalidArgument as err:
                 if len(parts) == 1:
+                    err.applied_rows = 0  # type: ignore[attr-defined]
                     raise
                 raise codec.in_split_upsert(err, start, end, i, len(parts)) from err
             inserted += resp.inserted

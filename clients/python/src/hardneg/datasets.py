@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence, Un
 import numpy as np
 
 from hardneg import _codec as codec
+from hardneg.errors import InvalidArgument, NotFound
 from hardneg.types import EXACT_ONLY, IndexParams, MineResult, MiningPolicy, RuleStats
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -343,14 +344,29 @@ def _check_prompt(model: Any, name_arg: str, prompt_name: Any, prompt_arg: str, 
         )
 
 
-def _check_policy(policy: MiningPolicy) -> None:
-    """The server's policy checks, run before anything is encoded or uploaded."""
+def _check_policy(policy: MiningPolicy, metric: str) -> None:
+    """The server's policy checks for a collection of ``metric``, run before anything is
+    encoded or uploaded."""
     try:
         codec.policy_message(policy)
+    except InvalidArgument as e:
+        why = "; ".join(f"{v.field.removeprefix('policy.')}: {v.description}" for v in e.violations) or str(e)
+        raise ValueError(f"invalid mining policy: {why}") from None
     except (ValueError, KeyError, TypeError) as e:
         raise ValueError(f"invalid mining policy: {e}") from None
     for name in ("duplicate_threshold", "diversity_threshold", "simans_b"):
         _check_float(name, getattr(policy, name))
+    # Thresholds compare with scores and margins with their differences: outside the
+    # metric's score range the server refuses them (they would keep or drop everything).
+    lo, hi = _SCORE_RANGES[metric]
+    for name in ("duplicate_threshold", "diversity_threshold"):
+        v = getattr(policy, name)
+        if v is not None and not lo <= v <= hi:
+            raise ValueError(f"{name}={v} is outside the scores metric={metric!r} gives ({_SCORE_RANGE_TEXT[metric]})")
+    width = hi - lo
+    if policy.duplicate_margin is not None and math.isfinite(width) and abs(policy.duplicate_margin) > width:
+        raise ValueError(f"duplicate_margin={policy.duplicate_margin} is wider than the scores metric={metric!r} gives "
+                         f"({_SCORE_RANGE_TEXT[metric]})")
     if policy.min_score is not None and policy.max_score is not None and policy.min_score > policy.max_score:
         raise ValueError(f"min_score {policy.min_score} is above max_score {policy.max_score}")
     if policy.sampling_strategy == "softmax" and policy.temperature is not None:
@@ -392,8 +408,9 @@ def _encode(model: Embedder, texts: list[str], side: str, prompt_name: Optional[
         out = model.encode(texts, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=progress, **kw)
     else:
         out = model([prompt + t for t in texts] if prompt else texts)
-    if hasattr(out, "detach"):
-        out = out.detach().cpu().numpy()
+    out = _tensor_values(out)
+    if isinstance(out, (list, tuple)):
+        out = [_tensor_values(x) for x in out]
     try:
         raw = np.asarray(out)
     except ValueError as e:  # ragged nested lists
@@ -417,6 +434,17 @@ def _encode(model: Embedder, texts: list[str], side: str, prompt_name: Optional[
         raise ValueError(f"the model returned {what} for {bad.size} of {len(texts)} {side} texts, the first for "
                          f"text {i}: {texts[i]!r:.80}")
     return arr
+
+
+def _tensor_values(x: Any) -> Any:
+    """A torch tensor's values as numpy (dtypes numpy lacks, bfloat16 and the float8
+    kinds, as float32); anything else as it is."""
+    if not hasattr(x, "detach"):
+        return x
+    t = x.detach().cpu()
+    if t.is_floating_point() and str(t.dtype) not in ("torch.float16", "torch.float32", "torch.float64"):
+        t = t.float()
+    return t.numpy()
 
 
 def _pair_scores(a: np.ndarray, b: np.ndarray, metric: str) -> np.ndarray:
@@ -734,7 +762,8 @@ def mine_hard_negatives(
             build the graph, for corpora of millions.
         seed: sampling seed (same inputs and seed → same negatives).
         as_dataset: return a ``datasets.Dataset`` (True), a dict of columns (False), or
-            the same kind as the input (None).
+            (None) a ``datasets.Dataset`` when the input was one, else a dict of columns
+            (also for a list of pairs or a DataFrame).
         return_report: also return a :class:`MiningReport`.
         report_false_negatives: with ``cross_encoder``, send the candidates it removed
             by a margin or ``max_score`` (it scored them too close to the positive) to
@@ -956,7 +985,17 @@ def mine_hard_negatives(
             min_score=min_score, absolute_margin=absolute_margin, relative_margin=relative_margin,
             sampling_strategy=sampling_strategy, seed=seed, **policy_kwargs,  # type: ignore[arg-type]
         )
-    _check_policy(policy)
+    _check_policy(policy, metric)
+    guide = policy.guide_collection
+    if guide and guide != collection:
+        # The job's own collection is made below; any other guide must exist already.
+        if client is None:
+            raise ValueError(f"guide_collection={guide!r}: the private server started for this job holds no "
+                             "collections; pass client= a server that holds it (or the job's own collection=)")
+        try:
+            client.get_collection(guide)
+        except NotFound:
+            raise ValueError(f"guide_collection={guide!r} does not exist on the server") from None
     server = None
     if client is None:
         from hardneg._server import LocalServer
