@@ -12,6 +12,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/protoadapt"
 	"google.golang.org/protobuf/types/known/durationpb"
 )
 
@@ -88,7 +89,13 @@ func toStatus(log *slog.Logger, method string, err error) error {
 		for _, v := range verr.Violations {
 			br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: v.Field, Description: v.Description})
 		}
-		if withDetails, derr := st.WithDetails(br); derr == nil {
+		details := []protoadapt.MessageV1{br}
+		var big *responseTooLarge
+		if errors.As(err, &big) {
+			details = append(details, &errdetails.ErrorInfo{Reason: ReasonResponseTooLarge, Domain: "hardneg.v1",
+				Metadata: map[string]string{"bytes": strconv.FormatInt(big.need, 10), "limit": strconv.FormatInt(big.limit, 10)}})
+		}
+		if withDetails, derr := st.WithDetails(details...); derr == nil {
 			st = withDetails
 		}
 		return st.Err()

@@ -14,6 +14,7 @@ import (
 	"github.com/hardneg/hardneg/internal/mining"
 	"github.com/hardneg/hardneg/internal/validate"
 	"go.opentelemetry.io/otel/attribute"
+	"google.golang.org/protobuf/proto"
 )
 
 // service implements hardneg.v1.MinerService on top of an engine.Engine. Handlers translate
@@ -348,7 +349,11 @@ func (s *service) GetItems(_ context.Context, req *hardnegv1.GetItemsRequest) (*
 		return nil, err
 	}
 	items, missing := c.Get(req.Ids, req.IncludeVectors)
-	return &hardnegv1.GetItemsResponse{Items: toItemBatch(items, c.Dim(), req.IncludeVectors), MissingIds: missing}, nil
+	resp := &hardnegv1.GetItemsResponse{Items: toItemBatch(items, c.Dim(), req.IncludeVectors), MissingIds: missing}
+	if err := s.fitResponse(resp, "ids", "ask for fewer ids per request"); err != nil {
+		return nil, err
+	}
+	return resp, nil
 }
 
 func (s *service) Mine(ctx context.Context, req *hardnegv1.MineRequest) (*hardnegv1.MineResponse, error) {
@@ -379,12 +384,17 @@ func (s *service) Mine(ctx context.Context, req *hardnegv1.MineRequest) (*hardne
 	if err := s.checkVectorsFit(req.IncludeVectors, &pol, len(anchors), c.Dim()); err != nil {
 		return nil, err
 	}
+	searchedAny := false
 	mreq := mining.Request{Anchors: anchors, Policy: pol, IncludeVectors: req.IncludeVectors, Explain: int(req.Explain), Calibration: s.cal.get(c), Exposure: s.exp.get(c), Hardness: s.hard.get(c)}
 	if guide != nil {
 		if pol.UsesGuide() && guide != c {
-			if err := errors.Join(c.ClaimGuideRole(false), guide.ClaimGuideRole(true)); err != nil {
+			release, err := claimGuideRoles(c, guide)
+			if err != nil {
 				return nil, err
 			}
+			// A request refused before any search (an unknown anchor, a bad positive)
+			// leaves the roles as they were.
+			defer func() { release(searchedAny) }()
 		}
 		mreq.Guide = guide
 	}
@@ -393,19 +403,89 @@ func (s *service) Mine(ctx context.Context, req *hardnegv1.MineRequest) (*hardne
 		return nil, err
 	}
 	results, err := mining.Mine(ctx, searched, mreq)
+	searchedAny = err == nil || !isValidation(err) // mining validates everything before it searches
 	if err != nil {
 		return nil, err
 	}
-	s.mined.Record(results)
+	var resp *hardnegv1.MineResponse
 	if req.Columnar {
 		cols, extras := toColumns(results, req.IncludeVectors, c.Dim(), req.Explain > 0 || req.GetPolicy().GetSynthetic() != nil)
-		return &hardnegv1.MineResponse{Columns: cols, Results: extras}, nil
+		resp = &hardnegv1.MineResponse{Columns: cols, Results: extras}
+	} else {
+		resp = &hardnegv1.MineResponse{Results: make([]*hardnegv1.AnchorResult, len(results))}
+		for i := range results {
+			resp.Results[i] = toAnchorResult(&results[i], req.IncludeVectors)
+		}
 	}
-	resp := &hardnegv1.MineResponse{Results: make([]*hardnegv1.AnchorResult, len(results))}
-	for i := range results {
-		resp.Results[i] = toAnchorResult(&results[i], req.IncludeVectors)
+	// Ids longer than checkVectorsFit's floor (or many unknown positives echoed back)
+	// can still make the answer too large; refused here it is an error the client can
+	// act on (split the anchors), not a transport failure counted as OK.
+	if err := s.fitResponse(resp, "anchors", "send fewer anchors per request or ask for fewer negatives"); err != nil {
+		return nil, err
 	}
+	s.mined.Record(results)
 	return resp, nil
+}
+
+// claimGuideRoles claims the mined role for c and the guide role for guide, both or
+// neither; release ends both claims.
+func claimGuideRoles(c, guide engine.Collection) (release func(used bool), err error) {
+	relMined, errMined := c.ClaimGuideRole(false)
+	relGuide, errGuide := guide.ClaimGuideRole(true)
+	if errMined != nil || errGuide != nil {
+		if relMined != nil {
+			relMined(false)
+		}
+		if relGuide != nil {
+			relGuide(false)
+		}
+		if errMined != nil && errGuide != nil { // one line, not two
+			return nil, fmt.Errorf("collection %q is another collection's guide and %q is mined with guide rules, so they cannot take these roles: %w",
+				c.Name(), guide.Name(), engine.ErrGuideRole)
+		}
+		return nil, errors.Join(errMined, errGuide)
+	}
+	return func(used bool) { relMined(used); relGuide(used) }, nil
+}
+
+func isValidation(err error) bool {
+	var v *validate.Error
+	return errors.As(err, &v)
+}
+
+// responseTooLarge is the refusal of a request whose answer would not fit in one
+// message of -grpc-max-msg-bytes: INVALID_ARGUMENT naming the field to reduce, with an
+// ErrorInfo (ReasonResponseTooLarge) saying how many bytes the answer takes, so a
+// client can split the request without parsing the message.
+type responseTooLarge struct {
+	verr        *validate.Error
+	need, limit int64
+}
+
+func (e *responseTooLarge) Error() string { return e.verr.Error() }
+func (e *responseTooLarge) Unwrap() error { return e.verr }
+
+// ReasonResponseTooLarge is the ErrorInfo reason of responseTooLarge; its metadata give
+// the answer's size ("bytes", at least) and the server's limit ("limit").
+const ReasonResponseTooLarge = "RESPONSE_TOO_LARGE"
+
+func (s *service) tooLarge(field string, need int64, format string, args ...any) error {
+	var e validate.Error
+	e.Add(field, format, args...)
+	return &responseTooLarge{verr: &e, need: need, limit: int64(s.maxMsgBytes)}
+}
+
+// fitResponse refuses resp when it is larger than the largest message the server sends;
+// field and advice say what the caller should reduce.
+func (s *service) fitResponse(resp proto.Message, field, advice string) error {
+	if s.maxMsgBytes <= 0 {
+		return nil
+	}
+	n := proto.Size(resp)
+	if n <= s.maxMsgBytes {
+		return nil
+	}
+	return s.tooLarge(field, int64(n), "the answer takes %d bytes, over the largest response (-grpc-max-msg-bytes %d): %s", n, s.maxMsgBytes, advice)
 }
 
 // checkVectorsFit refuses, before any mining, a request whose vectors alone (the
@@ -429,10 +509,8 @@ func (s *service) checkVectorsFit(includeVectors bool, pol *mining.Policy, ancho
 	if need <= int64(s.maxMsgBytes) {
 		return nil
 	}
-	var e validate.Error
-	e.Add(field, "%d anchors × %d negatives with their %d-dimensional vectors take at least %d bytes, over the largest response (-grpc-max-msg-bytes %d): send fewer anchors per request",
+	return s.tooLarge(field, need, "%d anchors × %d negatives with their %d-dimensional vectors take at least %d bytes, over the largest response (-grpc-max-msg-bytes %d): send fewer anchors per request",
 		anchors, perAnchor, dim, need, s.maxMsgBytes)
-	return e.Err()
 }
 
 // requestReader is implemented by collections whose reads are calls to a remote engine

@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -198,4 +202,125 @@ func sameStrings(a, b []string) bool {
 	slices.Sort(a)
 	slices.Sort(b)
 	return slices.Equal(a, b)
+}
+
+// An answer larger than -grpc-max-msg-bytes that no estimate before the work could
+// see (long ids) is refused as INVALID_ARGUMENT naming the field to reduce, with a
+// RESPONSE_TOO_LARGE ErrorInfo giving its size, and counted as such: not a transport
+// failure after an OK. Mine records nothing of the refused answer in its metrics.
+func TestAnswersOverTheMessageLimitAreRefusedNamingTheField(t *testing.T) {
+	ts := startServerArgs(t, t.TempDir(), "-grpc-max-msg-bytes=1048576")
+	ctx := context.Background()
+	const dim, n = 16, 2000
+	if _, err := ts.client.CreateCollection(ctx, &hardnegv1.CreateCollectionRequest{Name: "long", Dim: dim, Metric: hardnegv1.Metric_METRIC_COSINE}); err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%0480d", i) // 480-byte ids
+	}
+	vecs := randVecs(rand.New(rand.NewPCG(5, 6)), n, dim)
+	for lo := 0; lo < n; lo += 1000 {
+		items := &hardnegv1.ItemBatch{Ids: ids[lo : lo+1000], Dim: dim, Vectors: f32bytes(vecs[lo : lo+1000]...)}
+		if _, err := ts.client.Upsert(ctx, &hardnegv1.UpsertRequest{Collection: "long", Items: items}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	anchors := make([]*hardnegv1.Anchor, 64)
+	for i := range anchors {
+		anchors[i] = &hardnegv1.Anchor{Id: ids[i], Key: fmt.Sprintf("k%d", i)}
+	}
+	mine := func(anchors []*hardnegv1.Anchor, columnar bool) (*hardnegv1.MineResponse, error) {
+		return ts.client.Mine(ctx, &hardnegv1.MineRequest{Collection: "long", Anchors: anchors, Columnar: columnar,
+			Policy: &hardnegv1.MiningPolicy{NumNegatives: 64, Rotate: true}})
+	}
+	for _, columnar := range []bool{false, true} {
+		_, err := mine(anchors, columnar) // 64 × 64 × 480 bytes of ids: about 2 MB
+		if codeOf(err) != codes.InvalidArgument || !sameStrings(fieldViolations(err), []string{"anchors"}) ||
+			!strings.Contains(status.Convert(err).Message(), "over the largest response (-grpc-max-msg-bytes 1048576)") {
+			t.Fatalf("columnar %v: %v", columnar, err)
+		}
+		need, limit := tooLargeInfo(t, err)
+		if need <= 1<<20 || limit != 1<<20 {
+			t.Errorf("columnar %v: ErrorInfo bytes %d, limit %d", columnar, need, limit)
+		}
+	}
+	// A quarter of the anchors fits.
+	resp, err := mine(anchors[:16], true)
+	if err != nil || len(resp.GetColumns().GetIds()) != 16*64 {
+		t.Fatalf("16 anchors: %v", err)
+	}
+
+	// GetItems: 2,000 ids of 480 bytes, asked back.
+	_, err = ts.client.GetItems(ctx, &hardnegv1.GetItemsRequest{Collection: "long", Ids: ids, IncludeVectors: true})
+	if codeOf(err) != codes.InvalidArgument || !sameStrings(fieldViolations(err), []string{"ids"}) {
+		t.Fatalf("get items: %v", err)
+	}
+	if need, _ := tooLargeInfo(t, err); need <= 1<<20 {
+		t.Errorf("get items: ErrorInfo bytes %d", need)
+	}
+	if got, err := ts.client.GetItems(ctx, &hardnegv1.GetItemsRequest{Collection: "long", Ids: ids[:1000]}); err != nil || len(got.GetItems().GetIds()) != 1000 {
+		t.Fatalf("get 1,000 items: %v", err)
+	}
+	fams := scrape(t, ts.srv.HTTPAddr())
+	if got := value(fams, "grpc_server_handled_total", "grpc_method", "Mine", "grpc_code", "InvalidArgument"); got != 2 {
+		t.Errorf("Mine InvalidArgument count = %v, want 2", got)
+	}
+	if got := value(fams, "grpc_server_handled_total", "grpc_method", "GetItems", "grpc_code", "InvalidArgument"); got != 1 {
+		t.Errorf("GetItems InvalidArgument count = %v, want 1", got)
+	}
+	if got := value(fams, "hardneg_mine_anchors_total"); got != 16 {
+		t.Errorf("anchors mined = %v, want the 16 of the request that was answered", got)
+	}
+}
+
+// tooLargeInfo returns the bytes and limit of err's RESPONSE_TOO_LARGE ErrorInfo.
+func tooLargeInfo(t *testing.T, err error) (need, limit int64) {
+	t.Helper()
+	for _, d := range status.Convert(err).Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.Reason == ReasonResponseTooLarge {
+			need, _ = strconv.ParseInt(info.Metadata["bytes"], 10, 64)
+			limit, _ = strconv.ParseInt(info.Metadata["limit"], 10, 64)
+			return need, limit
+		}
+	}
+	t.Fatalf("no %s ErrorInfo in %v", ReasonResponseTooLarge, err)
+	return 0, 0
+}
+
+// A Mine with guide rules refused before any search (an unknown anchor) leaves both
+// collections free to take either guide role; one that mined keeps them.
+func TestRefusedGuideRequestLeavesTheRolesFree(t *testing.T) {
+	ts := startServer(t, t.TempDir())
+	ctx := context.Background()
+	vecs := randVecs(rand.New(rand.NewPCG(8, 9)), 30, 4)
+	ids := make([]string, 30)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("i%d", i)
+	}
+	for _, name := range []string{"p1", "p2"} {
+		if _, err := ts.client.CreateCollection(ctx, &hardnegv1.CreateCollectionRequest{Name: name, Dim: 4, Metric: hardnegv1.Metric_METRIC_COSINE}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ts.client.Upsert(ctx, &hardnegv1.UpsertRequest{Collection: name, Items: &hardnegv1.ItemBatch{Ids: ids, Dim: 4, Vectors: f32bytes(vecs...)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	margin := float32(0.1)
+	mine := func(coll, guide, anchor string) error {
+		_, err := ts.client.Mine(ctx, &hardnegv1.MineRequest{Collection: coll, Anchors: []*hardnegv1.Anchor{{Id: anchor, PositiveIds: []string{"i2"}}},
+			Policy: &hardnegv1.MiningPolicy{GuideCollection: guide, GuideMargin: &margin}})
+		return err
+	}
+	if err := mine("p1", "p2", "zz"); codeOf(err) != codes.InvalidArgument {
+		t.Fatalf("unknown anchor: %v", err)
+	}
+	if err := mine("p2", "p1", "i1"); err != nil {
+		t.Fatalf("roles swapped after a refused request: %v", err)
+	}
+	err := mine("p1", "p2", "i1")
+	if msg := status.Convert(err).Message(); codeOf(err) != codes.FailedPrecondition || strings.Contains(msg, "\n") ||
+		!strings.Contains(msg, `collection "p1" is another collection's guide and "p2" is mined with guide rules`) {
+		t.Fatalf("roles swapped after a mined request: %v", err)
+	}
 }

@@ -93,8 +93,9 @@ type Collection interface {
 	FalseNegatives(key string) map[string]struct{}
 	// ClaimGuideRole records that the collection is about to be mined with guide rules
 	// (asGuide false) or looked up as another collection's guide (asGuide true) and
-	// fails with ErrGuideRole when it already served in the other role.
-	ClaimGuideRole(asGuide bool) error
+	// fails with ErrGuideRole when it is in the other role. release ends the claim;
+	// used says whether the request got as far as searching (a used role is kept).
+	ClaimGuideRole(asGuide bool) (release func(used bool), err error)
 
 	// NewestVersion returns the largest version stamp of a live item, 0 when empty.
 	NewestVersion() int64

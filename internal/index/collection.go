@@ -20,9 +20,8 @@ type Collection struct {
 	metric engine.Metric
 	params engine.Params
 
-	// guideRole is how Mine has used this collection with guide rules since the
-	// process started (guide.go); set once, read and written atomically.
-	guideRole atomic.Int32
+	// guide is how Mine uses this collection with guide rules (guide.go).
+	guide guideState
 
 	// fbMu guards fb, the false-negative verdicts (feedback.go). Reads take it alone,
 	// so verdicts are read before a search without waiting for writers; recording

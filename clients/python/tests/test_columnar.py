@@ -236,9 +236,10 @@ def test_a_split_call_explains_as_many_candidates_for_every_anchor(sync_client: 
 
 def test_vectors_that_would_not_fit_in_a_message(server_binary: str, tmp_path: Any) -> None:
     """At the server's smallest message limit (1 MiB): a Mine whose negatives' vectors
-    would not fit is refused before any mining, naming include_vectors, and leaves the
-    rotation state as it was; a client with the same limit splits it and gets it all.
-    Upserts at that limit go in batches of many items."""
+    would not fit is refused before any mining (naming include_vectors, with the answer's
+    size) and leaves the rotation state as it was; a client with a larger limit then
+    sends it in parts, and one with the same limit splits it before sending: both get it
+    all. Upserts at that limit go in batches of many items."""
     from conftest import _spawn
 
     srv = _spawn(server_binary, tmp_path / "small", ("--grpc-max-msg-bytes=1048576",))
@@ -250,14 +251,47 @@ def test_vectors_that_would_not_fit_in_a_message(server_binary: str, tmp_path: A
             small.create_collection("v", dim=DIM)
             small.upsert("v", [f"v{i}" for i in range(3000)], unit_rows(3000, DIM, seed=10))
             q = unit_rows(300, DIM, seed=11)
-            kw = dict(anchor_vectors=q, keys=[f"k{i}" for i in range(300)], num_negatives=64, rotate=True, include_vectors=True)
-            with pytest.raises(hardneg.errors.InvalidArgument) as exc:
-                big.mine("v", **kw)  # 300 × 64 × 16 × 4 = 1.2 MiB
-            assert exc.value.field == "include_vectors" and "-grpc-max-msg-bytes" in str(exc.value)
-            res = small.mine("v", **kw)
+            kw = dict(anchor_vectors=q, num_negatives=64, rotate=True, include_vectors=True)
+            res = big.mine("v", keys=[f"k{i}" for i in range(300)], **kw)  # 300 × 64 × 16 × 4 = 1.2 MiB
+            # The server refused the whole request before mining (naming include_vectors,
+            # with its size); the client sent it again in parts.
             assert res.vectors is not None and res.vectors.shape == (300, 64, DIM) and res.mask.all()
-            # Nothing was served to the keys by the refused call: the split one started
+            # Nothing was served to the keys by the refused request: the split one started
             # every key's rotation cycle afresh.
             assert res.rotation_served.tolist() == [64] * 300
+            res = small.mine("v", keys=[f"s{i}" for i in range(300)], **kw)  # split before sending
+            assert res.vectors is not None and res.vectors.shape == (300, 64, DIM) and res.mask.all()
+            assert res.rotation_served.tolist() == [64] * 300
+    finally:
+        srv.stop()
+
+
+def test_answers_with_long_ids_that_would_not_fit_in_a_message(server_binary: str, tmp_path: Any) -> None:
+    """Long ids make an answer too large for the server's message (1 MiB) without any
+    vectors: the server refuses the request naming the field, with the answer's size,
+    and the client asks again in as many parts as that size needs, for Mine and
+    GetItems alike; the caller gets every row, in order."""
+    from conftest import _spawn
+
+    srv = _spawn(server_binary, tmp_path / "ids", ("--grpc-max-msg-bytes=1048576",))
+    try:
+        with hardneg.Client(srv.target, timeout=60.0) as c, hardneg.Client(srv.target, max_message_bytes=1 << 20) as small:
+            c.create_collection("long", dim=DIM)
+            ids = [f"{i:0480d}" for i in range(2000)]  # 480-byte ids
+            small.upsert("long", ids, unit_rows(2000, DIM, seed=21))
+            anchors = ids[:64]
+            # (In-batch exclusion off: it applies within each request of a split call.)
+            whole = c.mine("long", anchors, num_negatives=64, in_batch_exclusion=False)  # 64 × 64 × 480 bytes: 2 MB
+            parts = [c.mine("long", anchors[i:i + 8], num_negatives=64, in_batch_exclusion=False) for i in range(0, 64, 8)]
+            assert whole.mask.all() and whole.ids.shape == (64, 64)
+            assert whole.ids.tolist() == [row for p in parts for row in p.ids.tolist()]
+            got = c.get_items("long", ids, include_vectors=True)  # 2,000 × 480 bytes: about 1 MB with the rest
+            assert got.ids == ids and got.vectors.shape == (2000, DIM)
+            # One anchor whose answer alone is too large cannot be split: the error stands.
+            c.create_collection("wide", dim=1024)
+            small.upsert("wide", [f"w{i}" for i in range(400)], unit_rows(400, 1024, seed=22))
+            with pytest.raises(hardneg.errors.InvalidArgument) as exc:
+                c.mine("wide", ["w0", "w1"], num_negatives=300, include_vectors=True)  # 300 × 4 KiB per anchor
+            assert exc.value.field == "include_vectors" and "-grpc-max-msg-bytes 1048576" in str(exc.value)
     finally:
         srv.stop()

@@ -81,7 +81,7 @@ func (c *Collection) SearchesExactly() bool { return false }
 // ClaimGuideRole accepts both roles: the role rule exists so that two requests of one
 // embedded server never wait on each other's collection locks, and a Weaviate
 // collection has no lock here.
-func (c *Collection) ClaimGuideRole(bool) error { return nil }
+func (c *Collection) ClaimGuideRole(bool) (func(bool), error) { return func(bool) {}, nil }
 
 // itemProps are the properties every read asks for.
 var itemProps = &pb.PropertiesRequest{NonRefProperties: []string{propID, propGroups, propVersion}}

@@ -271,9 +271,22 @@ class Core:
         if len(id_list) > codec.MAX_BATCH_ITEMS:  # split: name a bad id by the caller's row
             codec.check_ids(id_list, "ids")
         responses = []
-        for part in codec.chunks(id_list, codec.MAX_BATCH_ITEMS):
+        todo = list(codec.chunks(id_list, codec.MAX_BATCH_ITEMS))
+        while todo:
+            part = todo.pop(0)
             req = pb.GetItemsRequest(collection=collection, ids=part, include_vectors=include_vectors)
-            responses.append((yield from self.unary("GetItems", req)))
+            try:
+                responses.append((yield from self.unary("GetItems", req)))
+            except errors.InvalidArgument as err:
+                big = errors._response_too_large(err.details)
+                if big is None or len(part) == 1:
+                    raise
+                # The items (their vectors, long ids) would not fit in one message:
+                # ask in as many requests as their size needs, with room.
+                need, limit = big
+                pieces = min(len(part), max(2, -(-need * 5 // (limit * 4))))
+                size = -(-len(part) // pieces)
+                todo[:0] = [part[j:j + size] for j in range(0, len(part), size)]
         return codec.items_from_batches(responses, include_vectors)
 
     def ingest_state(
@@ -354,7 +367,11 @@ class Core:
         # One explain limit for every part, set by the largest, so that every anchor of a
         # split call lists as many candidates.
         explain_n = codec.explain_limit(explain, min(len(anchors), per_request))
-        for i, part in enumerate(codec.chunks(anchors, per_request)):
+        # (first anchor, anchors) of the requests still to send, in order.
+        todo = [(i * per_request, part) for i, part in enumerate(codec.chunks(anchors, per_request))]
+        i = 0
+        while todo:
+            start, part = todo.pop(0)
             req = pb.MineRequest(
                 collection=collection,
                 anchors=part,
@@ -366,10 +383,20 @@ class Core:
             try:
                 resp = yield from self.unary("Mine", req)
             except errors.InvalidArgument as err:
+                big = errors._response_too_large(err.details)
+                if big is not None and len(part) > 1:
+                    # The answer would not fit in one message (long ids, many negatives):
+                    # send the anchors in as many requests as its size needs, with room.
+                    need, limit = big
+                    pieces = min(len(part), max(2, -(-need * 5 // (limit * 4))))
+                    size = -(-len(part) // pieces)
+                    todo[:0] = [(start + j, part[j:j + size]) for j in range(0, len(part), size)]
+                    nparts += len(range(0, len(part), size)) - 1
+                    continue
                 if nparts == 1:
                     raise
-                start = i * per_request
                 raise codec.in_split_mine(err, start, start + len(part), i, nparts) from err
+            i += 1
             parts.append(codec.mine_result(resp, pol.num_negatives, include_vectors, req.explain > 0, synthetic))
         if not parts:
             return codec.mine_result(pb.MineResponse(), pol.num_negatives, include_vectors, bool(explain), synthetic)

@@ -383,8 +383,14 @@ class Client(Front):
         More than 1,024 anchors are sent as several requests (in-batch exclusion then
         applies within each request); so are fewer when ``include_vectors`` is set, the
         anchors are vectors and their negatives' vectors would not fit in one message
-        of ``max_message_bytes`` (the server refuses a request whose vectors would not
-        fit in its own largest message, naming ``include_vectors``).
+        of ``max_message_bytes``, and so is a request the server refuses because its
+        answer would not fit in the server's own largest message: it refuses vectors
+        that would not fit before mining (naming ``include_vectors``) and an answer too
+        large for another reason (long ids, many negatives) after (naming ``anchors``;
+        under ``rotate`` its keys' cycles have then advanced, as for any lost answer),
+        with the answer's size, and the client sends the anchors again in as many
+        requests as that size needs. A single anchor whose answer is too large raises
+        that ``InvalidArgument``.
 
         The vectors returned (``include_vectors``) are as stored: unit length under
         cosine. ``p_fn`` uses coefficients fitted under cosine; under dot and L2 it is

@@ -257,6 +257,23 @@ def _retry_after(details: Sequence[Any]) -> float | None:
     return None
 
 
+def _response_too_large(details: Sequence[Any]) -> tuple[int, int] | None:
+    """``(bytes, limit)`` of a ``google.rpc.ErrorInfo`` detail with reason
+    ``RESPONSE_TOO_LARGE`` (the server's refusal of a request whose answer would not fit
+    in one message): the answer's size and the server's largest message."""
+    if not details:
+        return None
+    from google.rpc import error_details_pb2
+
+    for d in details:
+        if isinstance(d, error_details_pb2.ErrorInfo) and d.reason == "RESPONSE_TOO_LARGE":
+            try:
+                return int(d.metadata["bytes"]), int(d.metadata["limit"])
+            except (KeyError, ValueError):
+                return None
+    return None
+
+
 def _gap_next_sequence(details: Sequence[Any]) -> int | None:
     """``next_sequence`` of a ``google.rpc.ErrorInfo`` detail with reason
     ``SEQUENCE_GAP`` (the server's answer to an UpsertStream sequence gap)."""

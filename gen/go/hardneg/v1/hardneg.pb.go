@@ -1811,7 +1811,10 @@ type GetItemsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Collection name.
 	Collection string `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
-	// Ids to read, at most 16,384.
+	// Ids to read, at most 16,384, and few enough that their items fit in one response
+	// of the server's -grpc-max-msg-bytes: a larger answer is refused with
+	// INVALID_ARGUMENT naming ids and a google.rpc.ErrorInfo (reason RESPONSE_TOO_LARGE,
+	// metadata bytes and limit), so a client can ask again in parts.
 	Ids []string `protobuf:"bytes,2,rep,name=ids,proto3" json:"ids,omitempty"`
 	// Whether to return the vectors (as stored: normalised under cosine).
 	IncludeVectors bool `protobuf:"varint,3,opt,name=include_vectors,json=includeVectors,proto3" json:"include_vectors,omitempty"`
@@ -2144,6 +2147,7 @@ type MiningPolicy struct {
 	// A collection keeps one guide role while the server runs: once it has served as a
 	// guide it cannot be mined with guide rules, and the other way round
 	// (FAILED_PRECONDITION), so two requests can never wait on each other's collections.
+	// A request refused before any search (INVALID_ARGUMENT) leaves the roles as they were.
 	GuideCollection string `protobuf:"bytes,26,opt,name=guide_collection,json=guideCollection,proto3" json:"guide_collection,omitempty"`
 	// Guide margin m: drop c when guide(a, c) ≥ guide(a, p) − m for the anchor's hardest
 	// guide positive p (GISTEmbed's absolute margin strategy; 0 masks whatever the guide
@@ -2632,7 +2636,11 @@ type MineRequest struct {
 	// Collection name.
 	Collection string `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
 	// Anchors, 1–1,024; mined in parallel, or one after another in request order when the
-	// policy sets rotate or max_exposures (so that results are reproducible).
+	// policy sets rotate or max_exposures (so that results are reproducible). Their answer
+	// must fit in one response of the server's -grpc-max-msg-bytes: negatives' vectors
+	// that would not are refused before mining (naming include_vectors), an answer still
+	// too large after it (naming anchors); both with INVALID_ARGUMENT and a
+	// google.rpc.ErrorInfo (reason RESPONSE_TOO_LARGE, metadata bytes and limit).
 	Anchors []*Anchor `protobuf:"bytes,2,rep,name=anchors,proto3" json:"anchors,omitempty"`
 	// The rules.
 	Policy *MiningPolicy `protobuf:"bytes,3,opt,name=policy,proto3" json:"policy,omitempty"`
@@ -2827,7 +2835,11 @@ func (x *Negative) GetStale() bool {
 }
 
 // RuleCounts counts candidates removed by each rule. A candidate is counted under the
-// first rule that removed it, in the order of the fields.
+// first rule that removed it, in the order the rules are judged (docs/MINING.md's rule
+// table), which is not the order of the fields: self; rank_window for the hardness
+// floor (max_rank); positive, excluded, in_batch, feedback, same_group, rotation,
+// exposure; stale; duplicate, excluded_duplicate, guide, margin, score_band;
+// likely_false_negative; rank_window for the rank window; diversity.
 type RuleCounts struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The anchor item itself.
@@ -6068,7 +6080,7 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\rBatchStrategy\x12\x1e\n" +
 	"\x1aBATCH_STRATEGY_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17BATCH_STRATEGY_CLUSTERS\x10\x01\x12\x1d\n" +
-	"\x19BATCH_STRATEGY_NEIGHBOURS\x10\x022\xfe\v\n" +
+	"\x19BATCH_STRATEGY_NEIGHBOURS\x10\x022\xf9\v\n" +
 	"\fMinerService\x12]\n" +
 	"\x10CreateCollection\x12#.hardneg.v1.CreateCollectionRequest\x1a$.hardneg.v1.CreateCollectionResponse\x12Y\n" +
 	"\rGetCollection\x12 .hardneg.v1.GetCollectionRequest\x1a!.hardneg.v1.GetCollectionResponse\"\x03\x90\x02\x01\x12_\n" +
@@ -6077,8 +6089,8 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x06Upsert\x12\x19.hardneg.v1.UpsertRequest\x1a\x1a.hardneg.v1.UpsertResponse\x12?\n" +
 	"\x06Delete\x12\x19.hardneg.v1.DeleteRequest\x1a\x1a.hardneg.v1.DeleteResponse\x12U\n" +
 	"\fUpsertStream\x12\x1f.hardneg.v1.UpsertStreamRequest\x1a .hardneg.v1.UpsertStreamResponse(\x010\x01\x12J\n" +
-	"\bGetItems\x12\x1b.hardneg.v1.GetItemsRequest\x1a\x1c.hardneg.v1.GetItemsResponse\"\x03\x90\x02\x01\x12>\n" +
-	"\x04Mine\x12\x17.hardneg.v1.MineRequest\x1a\x18.hardneg.v1.MineResponse\"\x03\x90\x02\x01\x12i\n" +
+	"\bGetItems\x12\x1b.hardneg.v1.GetItemsRequest\x1a\x1c.hardneg.v1.GetItemsResponse\"\x03\x90\x02\x01\x129\n" +
+	"\x04Mine\x12\x17.hardneg.v1.MineRequest\x1a\x18.hardneg.v1.MineResponse\x12i\n" +
 	"\x14ReportFalseNegatives\x12'.hardneg.v1.ReportFalseNegativesRequest\x1a(.hardneg.v1.ReportFalseNegativesResponse\x12c\n" +
 	"\x12SnapshotCollection\x12%.hardneg.v1.SnapshotCollectionRequest\x1a&.hardneg.v1.SnapshotCollectionResponse\x12Y\n" +
 	"\rListSnapshots\x12 .hardneg.v1.ListSnapshotsRequest\x1a!.hardneg.v1.ListSnapshotsResponse\"\x03\x90\x02\x01\x12A\n" +

@@ -94,7 +94,13 @@ type MinerServiceClient interface {
 	UpsertStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[UpsertStreamRequest, UpsertStreamResponse], error)
 	// GetItems returns stored items by id.
 	GetItems(ctx context.Context, in *GetItemsRequest, opts ...grpc.CallOption) (*GetItemsResponse, error)
-	// Mine returns hard negatives for a batch of anchors under a mining policy.
+	// Mine returns hard negatives for a batch of anchors under a mining policy. It changes
+	// no stored item, but it does advance the collection's loop state: the exposure counts
+	// and calibration statistics always, and each key's rotation cycle under rotate. So it
+	// carries no idempotency level: a repeated request under rotate or max_exposures gets
+	// other negatives, and any repeat counts its negatives again. Retrying it after
+	// UNAVAILABLE is safe (the Python client does); the negatives of an answer that was
+	// lost come back in the key's next rotation cycle.
 	Mine(ctx context.Context, in *MineRequest, opts ...grpc.CallOption) (*MineResponse, error)
 	// ReportFalseNegatives records (anchor, item) verdicts: the item is never again
 	// returned as a negative for that anchor.
@@ -391,7 +397,13 @@ type MinerServiceServer interface {
 	UpsertStream(grpc.BidiStreamingServer[UpsertStreamRequest, UpsertStreamResponse]) error
 	// GetItems returns stored items by id.
 	GetItems(context.Context, *GetItemsRequest) (*GetItemsResponse, error)
-	// Mine returns hard negatives for a batch of anchors under a mining policy.
+	// Mine returns hard negatives for a batch of anchors under a mining policy. It changes
+	// no stored item, but it does advance the collection's loop state: the exposure counts
+	// and calibration statistics always, and each key's rotation cycle under rotate. So it
+	// carries no idempotency level: a repeated request under rotate or max_exposures gets
+	// other negatives, and any repeat counts its negatives again. Retrying it after
+	// UNAVAILABLE is safe (the Python client does); the negatives of an answer that was
+	// lost come back in the key's next rotation cycle.
 	Mine(context.Context, *MineRequest) (*MineResponse, error)
 	// ReportFalseNegatives records (anchor, item) verdicts: the item is never again
 	// returned as a negative for that anchor.

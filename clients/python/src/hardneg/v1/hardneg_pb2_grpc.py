@@ -193,7 +193,13 @@ class MinerServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Mine(self, request, context):
-        """Mine returns hard negatives for a batch of anchors under a mining policy.
+        """Mine returns hard negatives for a batch of anchors under a mining policy. It changes
+        no stored item, but it does advance the collection's loop state: the exposure counts
+        and calibration statistics always, and each key's rotation cycle under rotate. So it
+        carries no idempotency level: a repeated request under rotate or max_exposures gets
+        other negatives, and any repeat counts its negatives again. Retrying it after
+        UNAVAILABLE is safe (the Python client does); the negatives of an answer that was
+        lost come back in the key's next rotation cycle.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
