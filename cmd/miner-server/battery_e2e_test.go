@@ -585,6 +585,7 @@ func batteryCases() []batteryCase {
 		batteryCase{"Mine/synthetic num_query_mixed huge", codes.InvalidArgument, "synthetic.num_query_mixed", mine(pol(func(p *hardnegv1.MiningPolicy) { p.Synthetic = &hardnegv1.SyntheticPolicy{NumQueryMixed: 1 << 31} }))},
 		batteryCase{"Mine/synthetic pool huge", codes.InvalidArgument, "synthetic.pool", mine(pol(func(p *hardnegv1.MiningPolicy) { p.Synthetic = &hardnegv1.SyntheticPolicy{NumMixed: 1, Pool: 1 << 31} }))},
 		// Mine: enums and contradictions
+		batteryCase{"Mine/hardness floor at range_min", codes.InvalidArgument, "policy.max_rank: 10 is not above range_min (50)", mine(pol(func(p *hardnegv1.MiningPolicy) { p.RangeMin, p.RangeMax, p.MaxRank = 50, 60, 10 }))},
 		batteryCase{"Mine/unknown rank_mode", codes.InvalidArgument, "rank_mode", mine(pol(func(p *hardnegv1.MiningPolicy) { p.RankMode = 99 }))},
 		batteryCase{"Mine/unknown sampling", codes.InvalidArgument, "sampling", mine(pol(func(p *hardnegv1.MiningPolicy) { p.Sampling = 99 }))},
 		batteryCase{"Mine/unknown stale_rule", codes.InvalidArgument, "stale_rule", mine(pol(func(p *hardnegv1.MiningPolicy) { p.StaleRule = 99; p.MinVersion = proto.Int64(1) }))},
@@ -687,6 +688,7 @@ func batteryCases() []batteryCase {
 
 		// BuildBatches
 		batteryCase{"BuildBatches/no anchors", codes.InvalidArgument, "anchors", batches(&hardnegv1.BuildBatchesRequest{BatchSize: 2})},
+		batteryCase{"BuildBatches/num_epochs past the schedule", codes.InvalidArgument, "num_epochs: 5 epochs from first_epoch 1 run past the schedule of 2 epochs", batches(&hardnegv1.BuildBatchesRequest{BatchSize: 2, Epochs: 2, FirstEpoch: 1, NumEpochs: 5, Anchors: []*hardnegv1.BatchAnchor{{Id: "i1"}, {Id: "i2"}}})},
 		batteryCase{"BuildBatches/unknown anchor", codes.InvalidArgument, "anchors[1].id", batches(&hardnegv1.BuildBatchesRequest{BatchSize: 2, Anchors: []*hardnegv1.BatchAnchor{{Id: "i1"}, {Id: "nope"}}})},
 		batteryCase{"BuildBatches/empty anchor", codes.InvalidArgument, "anchors[1]", batches(&hardnegv1.BuildBatchesRequest{BatchSize: 2, Anchors: []*hardnegv1.BatchAnchor{{Id: "i1"}, {}}})},
 		batteryCase{"BuildBatches/NUL anchor id", codes.InvalidArgument, "anchors[1].id", batches(&hardnegv1.BuildBatchesRequest{BatchSize: 2, Anchors: []*hardnegv1.BatchAnchor{{Id: "i1"}, {Id: "\x00"}}})},

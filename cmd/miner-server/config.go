@@ -134,7 +134,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long graceful shutdown waits for in-flight calls before cancelling them")
 	fs.DurationVar(&c.KeepaliveMin, "keepalive-min-time", 5*time.Second, "shortest client keepalive ping interval the server tolerates")
 	fs.StringVar(&c.Fsync, "fsync", "always", "write-ahead log fsync policy: always (acknowledge after fsync; concurrent writes share fsyncs) or interval (acknowledge after write, fsync every -fsync-interval; stream acks state the durable point)")
-	fs.DurationVar(&c.FsyncInterval, "fsync-interval", 50*time.Millisecond, "fsync period under -fsync=interval")
+	fs.DurationVar(&c.FsyncInterval, "fsync-interval", 50*time.Millisecond, "fsync period under -fsync=interval (at least 1ms)")
 	fs.BoolVar(&c.WALSalvage, "wal-salvage", false, "start even if the write-ahead log is damaged (not just a torn tail) or the data is incomplete: the log keeps the records before the damage and the rest is moved into <data-dir>/wal/salvaged")
 	fs.Int64Var(&c.SnapshotBytes, "snapshot-bytes", 32<<20, "snapshot a collection after this many bytes of log records for it, and at least a quarter of its vector memory (-1: never by size; 0: the default)")
 	fs.DurationVar(&c.SnapshotInterval, "snapshot-interval", 10*time.Minute, "snapshot a changed collection at least this often (a negative duration such as -1s: never by time; 0: the default)")
@@ -220,8 +220,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	if c.StreamWriterTTL < 0 {
 		c.StreamWriterTTL = -1 // never, whichever negative duration was given
 	}
-	if c.FsyncInterval <= 0 {
-		errs = append(errs, errors.New("-fsync-interval: must be positive"))
+	if c.FsyncInterval < time.Millisecond {
+		// Shorter periods make an idle server spin on its timer for no durability gain:
+		// -fsync=always is the policy for a zero window.
+		errs = append(errs, fmt.Errorf("-fsync-interval: must be at least 1ms (use -fsync=always for no window), got %v", c.FsyncInterval))
 	}
 	if c.LoopStateInterval < 0 {
 		errs = append(errs, errors.New("-loop-state-interval: must be ≥ 0"))

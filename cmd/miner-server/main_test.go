@@ -457,6 +457,11 @@ func TestConfigFromEnvironment(t *testing.T) {
 	if cfg, err := parseConfig([]string{"-snapshot-interval=-1s"}, func(string) string { return "" }, io.Discard); err != nil || cfg.SnapshotInterval != -1 {
 		t.Errorf("-snapshot-interval=-1s: %v, %v", cfg.SnapshotInterval, err)
 	}
+	for _, d := range []string{"1ns", "999us", "0", "-1s"} {
+		if _, err := parseConfig([]string{"-fsync-interval=" + d}, func(string) string { return "" }, io.Discard); err == nil || !strings.Contains(err.Error(), "-fsync-interval: must be at least 1ms") {
+			t.Errorf("-fsync-interval=%s: %v", d, err)
+		}
+	}
 	if _, err := parseConfig([]string{"-snapshot-bytes=-2"}, func(string) string { return "" }, io.Discard); err == nil || !strings.Contains(err.Error(), "-snapshot-bytes: a size in bytes, or -1") {
 		t.Errorf("-snapshot-bytes=-2: %v", err)
 	}

@@ -179,6 +179,9 @@ func (r *BatchRequest) validate(e *validate.Error, m engine.Metric) {
 	}
 	if r.NumEpochs < 0 {
 		e.Add("num_epochs", "must not be negative")
+	} else if r.FirstEpoch >= 0 && r.FirstEpoch < epochs && r.NumEpochs > epochs-r.FirstEpoch {
+		e.Add("num_epochs", "%d epochs from first_epoch %d run past the schedule of %d epochs: at most %d (or 0 for through the last)",
+			r.NumEpochs, r.FirstEpoch, epochs, epochs-r.FirstEpoch)
 	}
 	switch r.Strategy {
 	case BatchClusters:

@@ -387,6 +387,9 @@ func (p *Policy) validate(e *validate.Error, field string, m engine.Metric) {
 	}
 	if p.MaxRank < 0 {
 		e.Add(field+".max_rank", "must not be negative")
+	} else if p.MaxRank > 0 && p.MaxRank < NoMaxRank && p.RangeMin >= p.MaxRank {
+		// A negative's raw rank is at least its rank in the window: none could be returned.
+		e.Add(field+".max_rank", "%d is not above range_min (%d): the hardness floor ends the search before the rank window starts", p.MaxRank, p.RangeMin)
 	}
 	if p.MinScore != nil && p.MaxScore != nil && *p.MinScore > *p.MaxScore {
 		e.Add(field+".min_score", "%v is above max_score %v", *p.MinScore, *p.MaxScore)

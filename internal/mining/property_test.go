@@ -251,7 +251,7 @@ func (w *world) randomRequest(r *rand.Rand, s Searcher, rc *refCorpus) Request {
 	}
 	switch r.IntN(4) {
 	case 0:
-		p.MaxRank = 1 + r.IntN(60)
+		p.MaxRank = p.RangeMin + 1 + r.IntN(60) // above range_min: a floor at or below it is refused
 	case 1:
 		p.MaxRank = NoMaxRank
 	}

@@ -278,6 +278,33 @@ def test_a_retry_cut_short_by_the_deadline_keeps_the_refusal_as_its_cause() -> N
     assert core.retries == 1
 
 
+def test_a_stream_reset_at_the_deadline_is_deadline_exceeded() -> None:
+    """When the server's copy of the deadline fires first, grpc-go resets the stream and
+    the client sees CANCELLED: past the call's deadline that is DeadlineExceeded (a
+    TimeoutError) with the reset as its cause; before it, Cancelled stays Cancelled."""
+    from hardneg import _core
+
+    def core(timeout: float) -> _core.Core:
+        return _core.Core("localhost:1", token=None, tls=None, timeout=timeout, max_message_bytes=4 << 20,
+                          max_batch_bytes=64 * 1024, options=(), retry=hardneg.RetryPolicy(max_attempts=5))
+
+    op = core(0.02).list_collections()
+    step = next(op)
+    assert isinstance(step, _core.Rpc) and step.timeout is not None
+    reset = errors.Cancelled("Stream removed (RST_STREAM with error code 8)", code=grpc.StatusCode.CANCELLED)
+    threading.Event().wait(0.05)  # the call's deadline passes
+    with pytest.raises(errors.DeadlineExceeded) as exc:
+        op.throw(reset)
+    assert isinstance(exc.value, TimeoutError) and exc.value.__cause__ is reset and exc.value.attempts == 1
+    assert exc.value.code == grpc.StatusCode.DEADLINE_EXCEEDED
+
+    op = core(60.0).list_collections()
+    next(op)
+    with pytest.raises(errors.Cancelled) as cancelled:
+        op.throw(reset)
+    assert cancelled.value is reset
+
+
 def _err(cls: type, retry_after: float | None = None) -> errors.HardnegError:
     e = cls("x")
     e.retry_after = retry_after

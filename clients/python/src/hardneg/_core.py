@@ -151,7 +151,16 @@ class Core:
             attempts += 1
             try:
                 return (yield Rpc(method, request, remaining))
-            except errors.HardnegError as err:
+            except errors.HardnegError as caught:
+                err = caught
+                if isinstance(err, errors.Cancelled) and deadline is not None and remaining is not None \
+                        and time.monotonic() >= deadline - min(0.01, remaining / 2):
+                    # The server's copy of the deadline fired first and reset the stream
+                    # (CANCELLED): to the caller it is the deadline that passed.
+                    timed_out = errors.DeadlineExceeded(f"deadline exceeded ({err.message})",
+                                                        code=grpc.StatusCode.DEADLINE_EXCEEDED, details=err.details)
+                    timed_out.__cause__ = err
+                    err = timed_out
                 delay = retry_delay(policy, attempts, err, random.random())
                 if delay is not None and deadline is not None and time.monotonic() + delay >= deadline:
                     delay = None  # the next attempt would start after the deadline
@@ -161,6 +170,8 @@ class Core:
                         # e.g. DEADLINE_EXCEEDED cutting a retry short: the refusal that
                         # caused the retries stays visible as the cause
                         raise err from previous
+                    if err is not caught:
+                        raise err from caught
                     raise
                 previous = err
                 with self._lock:

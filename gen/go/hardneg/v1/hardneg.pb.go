@@ -2130,7 +2130,8 @@ type MiningPolicy struct {
 	// negatives; nothing past it is examined, whatever rule would remove it, and widening
 	// goes no deeper than it (a floor turned off can end in a full exact scan). 0: the default, max(200, 2·(end of the rank window)); 4,294,967,295: no
 	// floor. sentence-transformers' mine_hard_negatives searches only the raw top
-	// range_max + (most positives of an anchor): that is max_rank.
+	// range_max + (most positives of an anchor): that is max_rank. When set, it must be
+	// above range_min (a floor at or before the window's start could return nothing).
 	MaxRank uint32 `protobuf:"varint,23,opt,name=max_rank,json=maxRank,proto3" json:"max_rank,omitempty"`
 	// Near-duplicate threshold relative to the collection's calibration (GetCalibration):
 	// the q-quantile, q in [0, 1], of the observed similarities of candidates to their
@@ -5095,7 +5096,7 @@ type BuildBatchesRequest struct {
 	Epochs uint32 `protobuf:"varint,5,opt,name=epochs,proto3" json:"epochs,omitempty"`
 	// First epoch to build (0-based, below epochs). Default 0.
 	FirstEpoch uint32 `protobuf:"varint,6,opt,name=first_epoch,json=firstEpoch,proto3" json:"first_epoch,omitempty"`
-	// Epochs to build from first_epoch; 0: through the last.
+	// Epochs to build from first_epoch, at most epochs − first_epoch; 0: through the last.
 	NumEpochs uint32 `protobuf:"varint,7,opt,name=num_epochs,json=numEpochs,proto3" json:"num_epochs,omitempty"`
 	// Seed: epoch e is drawn from (seed, e), so the same request on the same collection
 	// streams the same batches, and an epoch built alone equals the same epoch of a
