@@ -18,6 +18,7 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
@@ -314,6 +315,9 @@ func TestRestoreRejectsDamagedStreamsApplyingNothing(t *testing.T) {
 			}
 			if codeOf(err) != tc.code {
 				t.Fatalf("got %v, want %v", err, tc.code)
+			}
+			if msg := status.Convert(err).Message(); strings.HasPrefix(msg, "restore:") {
+				t.Errorf("message carries the server's internal prefix: %q", msg)
 			}
 			cols, lerr := b.client.ListCollections(context.Background(), &hardnegv1.ListCollectionsRequest{})
 			if lerr != nil || len(cols.Collections) != 0 {

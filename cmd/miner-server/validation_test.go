@@ -324,3 +324,19 @@ func TestRefusedGuideRequestLeavesTheRolesFree(t *testing.T) {
 		t.Fatalf("roles swapped after a mined request: %v", err)
 	}
 }
+
+// A synthetic bound outside [0, 1] is named once, not also as above the other bound.
+func TestSyntheticBoundOutsideItsRangeIsNamedOnce(t *testing.T) {
+	ts := startServer(t, t.TempDir())
+	ctx := context.Background()
+	if _, err := ts.client.CreateCollection(ctx, &hardnegv1.CreateCollectionRequest{Name: "c", Dim: 4, Metric: hardnegv1.Metric_METRIC_COSINE}); err != nil {
+		t.Fatal(err)
+	}
+	two := float32(2)
+	_, err := ts.client.Mine(ctx, &hardnegv1.MineRequest{Collection: "c", Anchors: []*hardnegv1.Anchor{{Vector: f32bytes([]float32{1, 0, 0, 0})}},
+		Policy: &hardnegv1.MiningPolicy{Synthetic: &hardnegv1.SyntheticPolicy{NumMixed: 2, AlphaMin: &two}}})
+	if got := fieldViolations(err); len(got) != 1 || got[0] != "policy.synthetic.alpha_min" ||
+		status.Convert(err).Message() != "policy.synthetic.alpha_min: must be in [0, 1], got 2" {
+		t.Fatalf("%v (fields %v)", err, got)
+	}
+}

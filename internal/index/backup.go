@@ -97,6 +97,8 @@ func (db *DB) Restore(ctx context.Context, r io.Reader, src engine.RestoreSource
 	cw := &countWriter{w: io.MultiWriter(f, h)}
 	n, err := copyProgress(cw, io.LimitReader(r, src.Bytes+1), progress)
 	switch {
+	case err != nil && (errors.Is(err, engine.ErrBackupInvalid) || errors.Is(err, engine.ErrBackupDamaged)):
+		return engine.RestoreResult{}, err // the stream's own verdict, already worded for the caller
 	case err != nil:
 		return engine.RestoreResult{}, fmt.Errorf("restore: receive: %w", err)
 	case n > src.Bytes:

@@ -119,13 +119,26 @@ CASES: list[tuple[str, Callable[[hardneg.Client], Any], type, str]] = [
     ("upsert lone surrogate id", lambda c: c.upsert("c", ["ok", "\ud800"], np.ones((2, 4), np.float32)), errors.InvalidArgument, "ids[1]"),
     ("report_false_negatives int key", lambda c: c.report_false_negatives("c", {0: ["a"]}), TypeError, "anchor keys"),
     ("restore not a backup", lambda c: c.restore(__file__), errors.BackupFileError, "not a hardneg backup"),
+    # hardneg's own error for a bad value (a ValueError too), with the field named.
+    ("create_collection metric misspelled", lambda c: c.create_collection("x", dim=4, metric="cosinus"), errors.InvalidArgument,
+     "unknown metric 'cosinus'"),
+    # float64 beyond float32 is infinite once converted: said so, before anything is sent.
+    ("upsert float64 beyond float32", lambda c: c.upsert("c", ["a"], np.array([[1e300, 1, 1, 1]])), errors.InvalidArgument,
+     'items.vectors[0]: item "a": value 0 is +Inf (or beyond float32, ±3.4e38); vectors must be finite (1 row holds'),
+    ("upsert NaN in one batch", lambda c: c.upsert("c", ["a", "b"], np.array([[1, 1, 1, 1], [1, np.nan, 1, 1]], np.float32)),
+     errors.InvalidArgument, 'items.vectors[1]: item "b": value 1 is NaN; vectors must be finite (1 row holds values that are not finite); nothing was sent'),
 ]
 
 
-@pytest.mark.parametrize("kwargs, text", [({"timeout": "5"}, "timeout"), ({"timeout": 0}, "timeout"), ({"retry": 5}, "retry")])
-def test_bad_client_settings_raise_when_made(kwargs: dict[str, Any], text: str) -> None:
+@pytest.mark.parametrize("kwargs, error, text", [
+    ({"timeout": "5"}, TypeError, "timeout"), ({"timeout": 0}, ValueError, "timeout must be a number of seconds above 0"),
+    ({"timeout": -1}, ValueError, "timeout"), ({"retry": 5}, TypeError, "retry"),
+    ({"max_message_bytes": 0}, ValueError, "max_message_bytes must be at least 65,536"),
+    ({"max_message_bytes": 1.5e6}, TypeError, "max_message_bytes must be an integer"),
+])
+def test_bad_client_settings_raise_when_made(kwargs: dict[str, Any], error: type, text: str) -> None:
     for cls in (hardneg.Client, hardneg.AsyncClient):
-        with pytest.raises(TypeError, match=text):
+        with pytest.raises(error, match=text):
             cls(NOWHERE, **kwargs)
 
 

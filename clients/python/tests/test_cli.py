@@ -311,6 +311,10 @@ def test_mine_set_values_unknown_positives_and_a_cut_explanation(
     assert len(res["negatives"]) == 3
     code, _, err = run(capsys, own_server, *base, "--set", "synthetic=4")
     assert code == 1 and "expected a JSON object of SyntheticPolicy fields" in err
+    for bad, why in (("[1,2]", "got a JSON list"), ('{"num_mix": 2}', "unknown field(s) num_mix")):
+        code, _, err = run(capsys, own_server, *base, "--set", f"synthetic={bad}")
+        assert code == 1 and "expected a JSON object of SyntheticPolicy fields" in err and why in err, err
+        assert "argument after **" not in err
 
     code, out, err = run(capsys, own_server, "mine", "docs", "--anchor", "d10:d11,nosuch", "-k", "3")
     assert code == 0 and "anchor d10: positive(s) not in 'docs': nosuch" in err

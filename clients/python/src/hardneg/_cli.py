@@ -551,11 +551,16 @@ def _policy_value(field: Any, raw: str) -> Any:
             return low in _TRUE
         raise CommandError(f"--set {field.name}={raw}: expected true or false")
     if field.name == "synthetic":
+        names = ", ".join(f.name for f in dataclasses.fields(SyntheticPolicy))
         try:
             obj = json.loads(raw)
+            if not isinstance(obj, dict):
+                raise ValueError(f"got a JSON {type(obj).__name__}")
+            unknown = sorted(set(obj) - {f.name for f in dataclasses.fields(SyntheticPolicy)})
+            if unknown:
+                raise ValueError(f"unknown field(s) {', '.join(unknown)}")
             return SyntheticPolicy(**obj)
         except (ValueError, TypeError) as e:
-            names = ", ".join(f.name for f in dataclasses.fields(SyntheticPolicy))
             raise CommandError(
                 f"--set synthetic={raw}: expected a JSON object of SyntheticPolicy fields ({names}), "
                 f'e.g. synthetic=\'{{"num_mixed": 4}}\': {e}'

@@ -83,7 +83,8 @@ def encode_vectors(vectors: Any) -> tuple[np.ndarray, int]:
     if isinstance(vectors, np.ndarray) and vectors.dtype.kind == "c":
         # (numpy itself refuses Python complex numbers in a list)
         raise TypeError("vectors must be real numbers, got complex values")
-    arr = np.ascontiguousarray(vectors, dtype=_F32)
+    with np.errstate(over="ignore"):  # beyond float32 becomes ±inf, refused as not finite
+        arr = np.ascontiguousarray(vectors, dtype=_F32)
     if arr.ndim == 1:
         raise InvalidArgument("vectors must be 2-D (n, dim); got a 1-D array (use x[None, :] for one vector)",
                               violations=[FieldViolation("vectors", "is 1-D; want (n, dim)")])
@@ -196,11 +197,12 @@ class PreparedItems:
         return b
 
 
-def check_item_values(ids: list[str], vectors: np.ndarray) -> None:
-    """Refuses, before anything is sent, what the server would refuse in any batch of a
-    split upsert: non-finite values (as float32) and an id given twice, with fields
-    named by the caller's row. A split upsert so applies all of its batches or none for
-    these; the server checks the rest (dimension, norms, the ids' bytes)."""
+def check_item_values(ids: list[str], vectors: np.ndarray, *, unique: bool = True) -> None:
+    """Refuses, before anything is sent, what the server would refuse in any batch of an
+    upsert: non-finite values (as float32: a float64 beyond its range is infinite there)
+    and, with ``unique`` (a split upsert), an id given twice, with fields named by the
+    caller's row. A split upsert so applies all of its batches or none for these; the
+    server checks the rest (dimension, norms, the ids' bytes)."""
     finite = np.isfinite(vectors)
     if not finite.all():
         rows = np.flatnonzero(~finite.all(axis=1))
@@ -209,8 +211,12 @@ def check_item_values(ids: list[str], vectors: np.ndarray) -> None:
             j = int(np.flatnonzero(~finite[i])[0])
             x = float(vectors[i, j])
             shown = "NaN" if math.isnan(x) else ("+Inf" if x > 0 else "-Inf")  # as the server says it
-            bad.append(FieldViolation(f"items.vectors[{i}]", f"item {json.dumps(ids[i], ensure_ascii=False)}: value {j} is {shown}; vectors must be finite"))
-        raise _refused(bad, f"{len(rows):,} rows hold values that are not finite")
+            bad.append(FieldViolation(f"items.vectors[{i}]", f"item {json.dumps(ids[i], ensure_ascii=False)}: value {j} is {shown}"
+                                      f"{'' if shown == 'NaN' else ' (or beyond float32, ±3.4e38)'}; vectors must be finite"))
+        raise _refused(bad, "1 row holds values that are not finite" if len(rows) == 1
+                       else f"{len(rows):,} rows hold values that are not finite")
+    if not unique:
+        return
     seen: dict[str, int] = {}
     dups = []
     for i, x in enumerate(ids):
@@ -218,7 +224,7 @@ def check_item_values(ids: list[str], vectors: np.ndarray) -> None:
         if j != i:
             dups.append(FieldViolation(f"items.ids[{i}]", f"duplicates items.ids[{j}] ({x!r})"))
     if dups:
-        raise _refused(dups[:100], f"{len(dups):,} ids are given twice")
+        raise _refused(dups[:100], "1 id is given twice" if len(dups) == 1 else f"{len(dups):,} ids are given twice")
 
 
 MAX_ID_BYTES = 512
@@ -374,7 +380,8 @@ def create_collection_request(
     try:
         m = METRICS[metric.lower()]
     except KeyError:
-        raise ValueError(f"unknown metric {metric!r}; use one of cosine, dot, l2") from None
+        raise InvalidArgument(f"unknown metric {metric!r}; use one of cosine, dot, l2",
+                              violations=[FieldViolation("metric", f"unknown metric {metric!r}; use one of cosine, dot, l2")]) from None
     given = index_params or IndexParams()
     checks = [("dim", dim, 1, MAX_DIM)] + [(f"index_params.{f}", getattr(given, f), 0, 2**32 - 1)
                                            for f in ("m", "ef_construction", "ef_search", "exact_threshold")]

@@ -92,6 +92,10 @@ def retry_delay(
     return backoff * (1 - policy.jitter * rand)
 
 
+MIN_MESSAGE_BYTES = 64 * 1024
+"""The smallest ``max_message_bytes`` a client takes."""
+
+
 class Core:
     """Settings of a client and the operations of the hardneg API (no I/O).
 
@@ -110,8 +114,15 @@ class Core:
         options: Iterable[tuple[str, Any]],
         retry: Optional[RetryPolicy],
     ) -> None:
-        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0):
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))):
             raise TypeError(f"timeout must be a number of seconds above 0, or None; got {timeout!r}")
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f"timeout must be a number of seconds above 0, or None; got {timeout!r}")
+        if isinstance(max_message_bytes, bool) or not isinstance(max_message_bytes, int):
+            raise TypeError(f"max_message_bytes must be an integer, got {type(max_message_bytes).__name__}")
+        if max_message_bytes < MIN_MESSAGE_BYTES:
+            raise ValueError(f"max_message_bytes must be at least {MIN_MESSAGE_BYTES:,} (a server sends and takes at "
+                             f"least 1 MiB), got {max_message_bytes:,}")
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise TypeError(f"retry must be a hardneg.RetryPolicy or None, got {type(retry).__name__}")
         # Room for the request's other fields: 1 MiB, or an eighth of a small limit (a
@@ -236,12 +247,11 @@ class Core:
         items = codec.prepare_items(ids, vectors, groups, versions)
         inserted = replaced = seq = n = 0
         parts = list(items.slices(codec.MAX_BATCH_ITEMS, self.max_batch_bytes))
-        if len(parts) > 1:
-            try:
-                codec.check_item_values(items.ids, items.vectors)
-            except errors.InvalidArgument as err:
-                err.applied_rows = 0  # type: ignore[attr-defined]
-                raise
+        try:
+            codec.check_item_values(items.ids, items.vectors, unique=len(parts) > 1)
+        except errors.InvalidArgument as err:
+            err.applied_rows = 0  # type: ignore[attr-defined]
+            raise
         for i, (start, end) in enumerate(parts):
             # Every batch but the last is acknowledged once written, not fsynced; the last
             # one's fsync makes the whole upload durable (UpsertRequest.defer_durability).

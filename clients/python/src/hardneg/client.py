@@ -64,7 +64,7 @@ class Client(Front):
             ``grpc.ChannelCredentials``.
         timeout: default deadline in seconds of unary calls (``None``: no deadline).
         max_message_bytes: largest message sent or received (the server's default is
-            64 MiB).
+            64 MiB); at least 64 KiB.
         max_batch_bytes: writes are split into batches of at most this many bytes (and
             at most 16,384 items).
         options: extra gRPC channel options.
