@@ -769,3 +769,57 @@ func TestQuietServerLetsTheLogGoThenTakesNoSnapshots(t *testing.T) {
 		t.Errorf("after a restart idle misses %d of its items", len(missing))
 	}
 }
+
+// With many idle collections, one round of the background snapshots lets the log go
+// past all of them: it does not take a round (a second) per idle collection while the
+// log, written fast elsewhere, grows on.
+func TestOneSnapshotRoundLetsTheLogGoPastEveryIdleCollection(t *testing.T) {
+	dir := t.TempDir()
+	// Background snapshots by size only, checked every second: the test's own round
+	// (snapshotPass) runs before the next check, or alongside it.
+	opts := Options{Dir: dir, SegmentBytes: 32 << 10, SnapshotBytes: 64 << 10}
+	db := openDB(t, opts)
+	r := rand.New(rand.NewPCG(7, 7))
+	const idle = 20
+	for i := range idle {
+		name := "idle" + strconv.Itoa(i)
+		if _, err := db.create(engine.Config{Name: name, Dim: 8, Metric: engine.Cosine}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Upsert(name, randBatch(r, "i", 20, 8), "items"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Snapshot(context.Background(), name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.create(engine.Config{Name: "busy", Dim: 32, Metric: engine.Cosine}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 60 { // about 1 MiB of log, all of it behind the idle collections' snapshots
+		if _, err := db.Upsert("busy", randBatch(r, "b"+strconv.Itoa(i%10)+"-", 100, 32), "items"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Snapshot(context.Background(), "busy"); err != nil {
+		t.Fatal(err)
+	}
+	before := db.disk.LogBytes()
+	db.snapMu.Lock() // wait out a background round in progress, as the next one would
+	db.snapMu.Unlock()
+	db.snapshotPass()
+	after := db.disk.LogBytes()
+	if limit := max(opts.SnapshotBytes, before/4); after >= limit {
+		l := db.logLimiter.Load()
+		t.Fatalf("after one round the log holds %d bytes (%d before), held back by %q; want under %d", after, before, *l, limit)
+	}
+	closeDB(t, db)
+	db = openDB(t, Options{Dir: dir})
+	defer closeDB(t, db)
+	for i := range idle {
+		c, err := db.lookup("idle" + strconv.Itoa(i))
+		if err != nil || c.Stats().Items != 20 {
+			t.Fatalf("after a restart idle%d: %v", i, err)
+		}
+	}
+}

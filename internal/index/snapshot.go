@@ -424,7 +424,8 @@ func (db *DB) holdsLogBack(c *Collection, through uint64, size, total int64) boo
 }
 
 // snapshotLoop snapshots collections whose log volume or age since their last
-// snapshot exceeds Options.SnapshotBytes or Options.SnapshotInterval.
+// snapshot exceeds Options.SnapshotBytes or Options.SnapshotInterval (snapshotPass),
+// once every snapshotCheck.
 func (db *DB) snapshotLoop() {
 	defer close(db.done)
 	if db.opts.SnapshotBytes < 0 && db.opts.SnapshotInterval < 0 {
@@ -440,53 +441,91 @@ func (db *DB) snapshotLoop() {
 			return
 		case <-t.C:
 		}
-		type state struct {
-			c            *Collection
-			logged, size int64
-			at           time.Time
-			through      uint64
-		}
-		var cols []state
-		var total int64 // every collection's vector memory
-		for _, c := range db.list() {
-			c.mu.RLock()
-			st := state{c, c.loggedBytes, int64(len(c.slots)) * int64(c.dim) * 4, c.snapshotAt, max(c.through, c.createLSN)}
-			c.mu.RUnlock()
-			cols = append(cols, st)
-			total += st.size
-		}
-		for _, st := range cols {
-			c, logged, size := st.c, st.logged, st.size
-			due := (db.opts.SnapshotBytes >= 0 && logged >= db.opts.SnapshotBytes && logged >= size/4) ||
-				(db.opts.SnapshotInterval >= 0 && logged > 0 && time.Since(st.at) >= db.opts.SnapshotInterval) ||
-				db.holdsLogBack(c, st.through, size, total)
-			if !due {
-				continue
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			go func() {
-				select {
-				case <-db.stop:
-					cancel()
-				case <-ctx.Done():
-				}
-			}()
-			var err error
-			if st.through >= db.wal.LastLSN() {
-				// Its newest snapshot is complete through the log's end, and a snapshot
-				// is named by that position: one more would replace it rather than drop
-				// the older one that holds the log back. An empty delete (replayed as
-				// nothing) moves the position on.
-				_, err = db.Delete(c.name, nil, "ids")
-			}
-			if err == nil {
-				_, err = db.Snapshot(ctx, c.name)
-			}
-			stopped := ctx.Err() != nil // Close abandoned it
-			cancel()
-			if err != nil && !stopped && !errors.Is(err, engine.ErrCollectionNotFound) && !errors.Is(err, engine.ErrClosed) {
-				db.log.Error("background snapshot failed", "collection", c.name, "err", err)
-			}
+		db.snapshotPass()
+	}
+}
+
+// snapshotPass is one round of the background snapshots: every collection whose own
+// writes call for a snapshot, then, while the collection that keeps the log from being
+// truncated holds it back (holdsLogBack), that one, the next one, and so on. With many
+// idle collections one round so lets the log go past all of them, not past one: a log
+// written fast elsewhere does not outrun rounds that each move it one collection on.
+func (db *DB) snapshotPass() {
+	type state struct {
+		c            *Collection
+		logged, size int64
+		at           time.Time
+		through      uint64
+	}
+	read := func(c *Collection) state {
+		c.mu.RLock()
+		defer c.mu.RUnlock()
+		return state{c, c.loggedBytes, int64(len(c.slots)) * int64(c.dim) * 4, c.snapshotAt, max(c.through, c.createLSN)}
+	}
+	var cols []state
+	var total int64 // every collection's vector memory
+	for _, c := range db.list() {
+		st := read(c)
+		cols = append(cols, st)
+		total += st.size
+	}
+	for _, st := range cols {
+		due := (db.opts.SnapshotBytes >= 0 && st.logged >= db.opts.SnapshotBytes && st.logged >= st.size/4) ||
+			(db.opts.SnapshotInterval >= 0 && st.logged > 0 && time.Since(st.at) >= db.opts.SnapshotInterval) ||
+			db.holdsLogBack(st.c, st.through, st.size, total)
+		if due && errors.Is(db.backgroundSnapshot(st.c, st.through), engine.ErrClosed) {
+			return
 		}
 	}
+	// Each snapshot of the collection holding the log back lets the log go up to the
+	// next one's oldest kept snapshot; two per collection are kept, so a collection
+	// may take two rounds of this. Bounded all the same, should pruning not move on.
+	for range 2*len(cols) + 2 {
+		lim := db.logLimiter.Load()
+		if lim == nil || *lim == "" {
+			return
+		}
+		c, err := db.lookup(*lim)
+		if err != nil {
+			return
+		}
+		st := read(c)
+		if !db.holdsLogBack(c, st.through, st.size, total) || db.backgroundSnapshot(c, st.through) != nil {
+			return // a failure is not retried at once
+		}
+	}
+}
+
+// backgroundSnapshot snapshots c for snapshotPass; through is the LSN c's newest
+// snapshot is complete through. It returns engine.ErrClosed when the server is closing
+// (the pass should end), and logs and returns any other failure (a collection dropped
+// meanwhile returns its error unlogged).
+func (db *DB) backgroundSnapshot(c *Collection, through uint64) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-db.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	var err error
+	if through >= db.wal.LastLSN() {
+		// Its newest snapshot is complete through the log's end, and a snapshot is
+		// named by that position: one more would replace it rather than drop the older
+		// one that holds the log back. An empty delete (replayed as nothing) moves the
+		// position on.
+		_, err = db.Delete(c.name, nil, "ids")
+	}
+	if err == nil {
+		_, err = db.Snapshot(ctx, c.name)
+	}
+	if ctx.Err() != nil || errors.Is(err, engine.ErrClosed) { // Close abandoned it
+		return engine.ErrClosed
+	}
+	if err != nil && !errors.Is(err, engine.ErrCollectionNotFound) {
+		db.log.Error("background snapshot failed", "collection", c.name, "err", err)
+	}
+	return err
 }
