@@ -78,9 +78,9 @@ func TestUpsertStreamAckReportsWhatWasApplied(t *testing.T) {
 // and the metrics count both; a restart does not bring the forgotten position back.
 func TestUpsertStreamForgetsIdleWriters(t *testing.T) {
 	dir := t.TempDir()
-	// A TTL of 3 s: writers sent to just before a check stay well inside it on a
-	// loaded machine.
-	ts := startServerArgs(t, dir, "-stream-writer-ttl=3s")
+	// A TTL of 6 s: writers sent to just before a check stay well inside it on a
+	// loaded machine (a busy disk can hold a batch's fsync for seconds).
+	ts := startServerArgs(t, dir, "-stream-writer-ttl=6s")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if _, err := ts.client.CreateCollection(ctx, &hardnegv1.CreateCollectionRequest{Name: "s", Dim: 2, Metric: hardnegv1.Metric_METRIC_DOT}); err != nil {
@@ -114,15 +114,15 @@ func TestUpsertStreamForgetsIdleWriters(t *testing.T) {
 	}
 	mustApply("idle", 1, "a")
 	mustApply("idle", 2, "b")
-	time.Sleep(4100 * time.Millisecond) // times are whole seconds: past the TTL by more than one
+	time.Sleep(7100 * time.Millisecond) // times are whole seconds: past the TTL by more than one
 	mustApply("busy", 1, "c")
-	snapshot() // sweeps: "idle" sent nothing for 4.1 s
+	snapshot() // sweeps: "idle" sent nothing for 7.1 s
 	fams := scrape(t, ts.srv.HTTPAddr())
 	if w, e := value(fams, metrics.NameStreamWriters), value(fams, metrics.NameStreamWritersExpired); w != 1 || e != 1 {
 		t.Errorf("after the sweep: %s %v, %s %v; want 1 and 1", metrics.NameStreamWriters, w, metrics.NameStreamWritersExpired, e)
 	}
 	_, err := send("idle", 3, "d")
-	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "expected 1") || !strings.Contains(err.Error(), "forgotten after 3s") {
+	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "expected 1") || !strings.Contains(err.Error(), "forgotten after 6s") {
 		t.Fatalf("resuming the forgotten writer: %v; want FAILED_PRECONDITION saying it was forgotten", err)
 	}
 	mustApply("idle", 1, "e") // started again: applied, not a duplicate
