@@ -447,8 +447,24 @@ func TestDeletedSnapshotsRefuse(t *testing.T) {
 	}
 	opts.Salvage = true
 	db := openDB(t, opts)
-	defer closeDB(t, db)
 	if _, err := db.lookup("c"); !errors.Is(err, engine.ErrCollectionNotFound) {
 		t.Fatalf("salvaged start: Collection = %v", err)
+	}
+	closeDB(t, db)
+	// The salvaged start recorded its decision: the next start needs no Salvage (as the
+	// runbook says), and a collection of the same name starts empty.
+	opts.Salvage = false
+	db = openDB(t, opts)
+	if _, err := db.lookup("c"); !errors.Is(err, engine.ErrCollectionNotFound) {
+		t.Fatalf("start after the salvaged one: Collection = %v", err)
+	}
+	if _, err := db.create(engine.Config{Name: "c", Dim: matrixDim, Metric: engine.Cosine}); err != nil {
+		t.Fatal(err)
+	}
+	closeDB(t, db)
+	db = openDB(t, opts)
+	defer closeDB(t, db)
+	if c, err := db.lookup("c"); err != nil || c.Stats().Items != 0 {
+		t.Fatalf("the re-created collection after a restart: %v", err)
 	}
 }

@@ -66,6 +66,9 @@ func (db *DB) recover() error {
 	if err := db.setAsideRejected(); err != nil {
 		return err
 	}
+	if err := db.dropOrphans(); err != nil {
+		return err
+	}
 	if err := db.padLog(); err != nil {
 		return err
 	}
@@ -135,6 +138,34 @@ func (db *DB) checkOrphans() error {
 		return nil
 	}
 	return fmt.Errorf("%w: %s", ErrDataMissing, strings.Join(problems, "; "))
+}
+
+// dropOrphans records the decision of a salvaged start (checkOrphans) that started
+// without the collections the log writes to but nothing else accounts for: a drop
+// record for each, so that a later start without Options.Salvage replays their writes
+// as dropped, not as the same damage again. Their records stay in the log until it is
+// trimmed past them (the operator's copy of the data directory holds them as well).
+func (db *DB) dropOrphans() error {
+	if len(db.orphans) == 0 {
+		return nil // nothing is left orphaned without Salvage: checkOrphans refused
+	}
+	names := make([]string, 0, len(db.orphans))
+	for name := range db.orphans {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if _, err := db.wal.Append(storage.EncodeDrop(name)); err != nil {
+			return fmt.Errorf("record the salvaged start's dropped collections: %w", err)
+		}
+	}
+	if err := db.wal.Sync(context.Background()); err != nil {
+		return fmt.Errorf("record the salvaged start's dropped collections: %w", err)
+	}
+	db.log.Warn("salvage: collections the log wrote to without a snapshot or creation record are recorded as dropped, so later starts need no -wal-salvage for them",
+		"collections", names, "last_lsn", db.wal.LastLSN())
+	clear(db.orphans)
+	return nil
 }
 
 // setAsideRejected renames the snapshots that failed to verify with a ".corrupt"
