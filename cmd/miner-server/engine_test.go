@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"log/slog"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -102,5 +105,31 @@ func TestRecoveryLogsProgressAndStopsOnRequest(t *testing.T) {
 	s.db.(slowRecovery).release <- errors.New("log damaged")
 	if err := s.recover(context.Background()); err == nil || !strings.Contains(err.Error(), "recover storage: log damaged") || s.abandoned.Load() {
 		t.Errorf("failed recovery: %v", err)
+	}
+}
+
+// Errors of the data volume in work that fails alone (a snapshot, a backup, a restore)
+// reach the client with a code that says so and their cause, not as INTERNAL; the
+// log's own failures stay UNAVAILABLE.
+func TestVolumeErrorsKeepTheirCause(t *testing.T) {
+	path := func(errno syscall.Errno) error {
+		return fmt.Errorf("backup %q: %w", "x", &fs.PathError{Op: "write", Path: "/data/backup-1.tmp", Err: errno})
+	}
+	for _, tc := range []struct {
+		err  error
+		code codes.Code
+		text string
+	}{
+		{path(syscall.ENOSPC), codes.ResourceExhausted, "write /data/backup-1.tmp: no space left on device"},
+		{path(syscall.EDQUOT), codes.ResourceExhausted, "quota exceeded"},
+		{path(syscall.EACCES), codes.FailedPrecondition, "permission denied"},
+		{path(syscall.EROFS), codes.FailedPrecondition, "read-only file system"},
+		{fmt.Errorf("%w: a snapshot of %q needs about 9 bytes", engine.ErrNoSpace, "x"), codes.ResourceExhausted, "needs about 9 bytes"},
+		{fmt.Errorf("%w: %w", engine.ErrStorageFailed, syscall.ENOSPC), codes.Unavailable, "no space left on device"},
+	} {
+		st := status.Convert(toStatus(slog.New(slog.DiscardHandler), "Backup", tc.err))
+		if st.Code() != tc.code || !strings.Contains(st.Message(), tc.text) {
+			t.Errorf("%v: %v %q, want %v with %q", tc.err, st.Code(), st.Message(), tc.code, tc.text)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/hardneg/hardneg/internal/engine"
@@ -69,6 +70,14 @@ var codeTable = []struct {
 	{errPanic, codes.Internal},
 	{context.Canceled, codes.Canceled},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},
+	// The data volume, for work that fails alone (a snapshot, a backup, a restore; the
+	// log's failures are ErrStorageFailed above): the message names the file and cause.
+	{engine.ErrNoSpace, codes.ResourceExhausted},
+	{syscall.ENOSPC, codes.ResourceExhausted},
+	{syscall.EDQUOT, codes.ResourceExhausted},
+	{syscall.EACCES, codes.FailedPrecondition},
+	{syscall.EPERM, codes.FailedPrecondition},
+	{syscall.EROFS, codes.FailedPrecondition},
 }
 
 // toStatus converts a handler's error into a gRPC status error. Validation errors

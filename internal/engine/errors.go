@@ -22,6 +22,11 @@ var (
 	// ErrGuideRole is returned by Collection.ClaimGuideRole when a collection that
 	// served as a guide is to be mined with guide rules, or the other way round.
 	ErrGuideRole = errors.New("collection already used in the other guide role")
+	// ErrNoSpace is returned by work that writes a large file to the data directory (a
+	// snapshot, a backup, a restore) when the volume has too little free space for it
+	// and the room kept for the write-ahead log: refused before writing, so the log's
+	// own writes, which stop the server when they fail, still find space.
+	ErrNoSpace = errors.New("not enough free space on the data volume")
 	// ErrBackupInvalid is returned by Restore for what is not a backup the engine can
 	// restore (an unknown format version, a missing header, more bytes than declared).
 	ErrBackupInvalid = errors.New("invalid backup")

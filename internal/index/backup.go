@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"time"
 
 	"github.com/hardneg/hardneg/internal/binfmt"
@@ -24,6 +25,12 @@ var _ engine.Backups = (*DB)(nil)
 func (db *DB) Backup(ctx context.Context, name string) (*engine.Backup, error) {
 	c, err := db.lookup(name)
 	if err != nil {
+		return nil, err
+	}
+	c.mu.RLock()
+	need := c.encodingBytes()
+	c.mu.RUnlock()
+	if err := db.disk.CheckRoom(fmt.Sprintf("a backup of %q", name), need); err != nil {
 		return nil, err
 	}
 	f, err := db.disk.TempFile("backup")
@@ -87,6 +94,10 @@ func (db *DB) Restore(ctx context.Context, r io.Reader, src engine.RestoreSource
 	}
 	if src.Bytes <= 0 {
 		return engine.RestoreResult{}, fmt.Errorf("%w: header.size_bytes is %d; a backup's encoding is 1 to 2^63−1 bytes", engine.ErrBackupInvalid, src.Bytes)
+	}
+	// The spool, then the restored collection's first snapshot beside it.
+	if err := db.disk.CheckRoom("a restore", src.Bytes+min(src.Bytes, math.MaxInt64-src.Bytes)); err != nil {
+		return engine.RestoreResult{}, err
 	}
 	f, err := db.disk.TempFile("restore")
 	if err != nil {

@@ -62,6 +62,8 @@ type DB struct {
 	// snapStats counts snapshots; it has its own lock, so scrapes never wait for a
 	// snapshot in progress.
 	snapStats snapshotStats
+	// snapRetry spaces background snapshots of a collection after failures.
+	snapRetry snapshotRetry
 	// logLimiter names the collection whose oldest kept snapshot (or creation, when
 	// it has none) set the point below which pruneLocked last truncated the log.
 	logLimiter atomic.Pointer[string]

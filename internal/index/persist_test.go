@@ -823,3 +823,39 @@ func TestOneSnapshotRoundLetsTheLogGoPastEveryIdleCollection(t *testing.T) {
 		}
 	}
 }
+
+// A collection whose background snapshot fails is tried again after 2 s, then after
+// twice as long each time up to 5 minutes, and from the next round once it succeeds.
+func TestFailedBackgroundSnapshotsBackOff(t *testing.T) {
+	var r snapshotRetry
+	t0 := time.Unix(1000, 0)
+	if err := r.wait("a", t0); err != nil {
+		t.Fatalf("never failed: %v", err)
+	}
+	at := t0
+	var delays []time.Duration
+	for range 10 {
+		d := r.failed("a", at)
+		delays = append(delays, d)
+		if err := r.wait("a", at.Add(d-time.Millisecond)); !errors.Is(err, errSnapshotBackoff) {
+			t.Fatalf("before the delay: %v", err)
+		}
+		if err := r.wait("b", at); err != nil {
+			t.Fatalf("another collection waits: %v", err)
+		}
+		at = at.Add(d)
+		if err := r.wait("a", at); err != nil {
+			t.Fatalf("at the delay: %v", err)
+		}
+	}
+	want := []time.Duration{2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 32 * time.Second, 64 * time.Second, 128 * time.Second, 256 * time.Second, 5 * time.Minute, 5 * time.Minute}
+	if !slices.Equal(delays, want) {
+		t.Errorf("delays %v, want %v", delays, want)
+	}
+	if !r.succeeded("a") || r.succeeded("a") {
+		t.Error("succeeded should report the failures once")
+	}
+	if d := r.failed("a", at); d != 2*time.Second {
+		t.Errorf("after a success the first delay is %v", d)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/hardneg/hardneg/internal/engine"
@@ -37,6 +38,21 @@ const snapKeep = 2
 func (c *Collection) writeSnapshot(w io.Writer, writers map[string]storage.WriterState, through uint64) error {
 	h := storage.SnapshotHeader{Config: c.Config(), CreateLSN: c.createLSN, LSN: c.lastSeq, Through: through, Writers: writers}
 	return storage.WriteSnapshot(w, h, snapSource{c})
+}
+
+// encodingBytes estimates the size of c's snapshot encoding (a snapshot's or a
+// backup's file), for the free-space check before writing one: vectors, ids, versions,
+// groups and the graph's layer-0 links. Caller holds c.mu.
+func (c *Collection) encodingBytes() int64 {
+	n := int64(len(c.ids))
+	b := n * (int64(c.dim)*4 + 16 + 4*int64(2*c.params.M+1))
+	for i, id := range c.ids {
+		b += int64(len(id))
+		for _, g := range c.groups[i] {
+			b += int64(len(g)) + 4
+		}
+	}
+	return b
 }
 
 // readSnapshot decodes and verifies a snapshot, building a new collection. A failure
@@ -214,6 +230,9 @@ func (db *DB) snapshotLocked(ctx context.Context, c *Collection) (engine.Snapsho
 	// new writes still moves forward the point below which the log can go.
 	through := max(c.lastSeq, db.wal.LastLSN())
 	info := engine.SnapshotInfo{LSN: through}
+	if err := db.disk.CheckRoom(fmt.Sprintf("a snapshot of %q", c.name), c.encodingBytes()); err != nil {
+		return info, err
+	}
 	var err error
 	info.Path, err = db.disk.WriteSnapshot(c.name, through, func(w io.Writer) error {
 		cw := &countWriter{w: ctxWriter{ctx, w}}
@@ -501,6 +520,9 @@ func (db *DB) snapshotPass() {
 // (the pass should end), and logs and returns any other failure (a collection dropped
 // meanwhile returns its error unlogged).
 func (db *DB) backgroundSnapshot(c *Collection, through uint64) error {
+	if err := db.snapRetry.wait(c.name, time.Now()); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
@@ -525,7 +547,67 @@ func (db *DB) backgroundSnapshot(c *Collection, through uint64) error {
 		return engine.ErrClosed
 	}
 	if err != nil && !errors.Is(err, engine.ErrCollectionNotFound) {
-		db.log.Error("background snapshot failed", "collection", c.name, "err", err)
+		delay := db.snapRetry.failed(c.name, time.Now())
+		db.log.Error("background snapshot failed", "collection", c.name, "err", err, "retry_in", delay)
+	} else if err == nil && db.snapRetry.succeeded(c.name) {
+		db.log.Info("background snapshot succeeded again", "collection", c.name)
 	}
 	return err
+}
+
+// errSnapshotBackoff: a background snapshot of the collection failed recently, and the
+// next try is not due yet.
+var errSnapshotBackoff = errors.New("background snapshot backing off after a failure")
+
+// snapshotRetry spaces the background snapshots of a collection after failures (a full
+// or read-only volume): 2 s after the first, doubling to at most 5 minutes, so that
+// many collections do not retry, and log, every second.
+type snapshotRetry struct {
+	mu sync.Mutex
+	at map[string]retryAt
+}
+
+type retryAt struct {
+	next  time.Time
+	delay time.Duration
+}
+
+const (
+	snapshotRetryFirst = 2 * time.Second
+	snapshotRetryMax   = 5 * time.Minute
+)
+
+// wait returns errSnapshotBackoff while name's next try is not due.
+func (r *snapshotRetry) wait(name string, now time.Time) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if a, ok := r.at[name]; ok && now.Before(a.next) {
+		return errSnapshotBackoff
+	}
+	return nil
+}
+
+// failed records a failure of name's background snapshot and returns the delay until
+// the next try.
+func (r *snapshotRetry) failed(name string, now time.Time) time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.at == nil {
+		r.at = map[string]retryAt{}
+	}
+	d := snapshotRetryFirst
+	if a, ok := r.at[name]; ok {
+		d = min(2*a.delay, snapshotRetryMax)
+	}
+	r.at[name] = retryAt{next: now.Add(d), delay: d}
+	return d
+}
+
+// succeeded forgets name's failures and reports whether it had any.
+func (r *snapshotRetry) succeeded(name string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.at[name]
+	delete(r.at, name)
+	return ok
 }

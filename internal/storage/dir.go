@@ -208,6 +208,35 @@ func (d *Dir) SnapshotFileInfo(f SnapshotFile) engine.SnapshotFileInfo {
 	return info
 }
 
+// statfs reads a volume's sizes (a variable so that tests can give any).
+var statfs = syscall.Statfs
+
+// LogReserve is the free space CheckRoom keeps for the write-ahead log: a write that
+// fails to reach the log stops the server, a snapshot or backup that does not fit
+// fails alone. The reserve is 64 MiB, or a twentieth of a smaller volume (at least
+// 1 MiB).
+func LogReserve(volumeBytes int64) int64 {
+	return max(1<<20, min(64<<20, volumeBytes/20))
+}
+
+// CheckRoom refuses (engine.ErrNoSpace) to write about need bytes of what (a snapshot,
+// a backup, a restore's spool) when the data volume has less free space than that plus
+// LogReserve. A volume whose free space cannot be read is not checked.
+func (d *Dir) CheckRoom(what string, need int64) error {
+	var st syscall.Statfs_t
+	if err := statfs(d.path, &st); err != nil {
+		return nil
+	}
+	bs := int64(st.Bsize)
+	free, size := int64(st.Bavail)*bs, int64(st.Blocks)*bs
+	reserve := LogReserve(size)
+	if need <= free-reserve {
+		return nil
+	}
+	return fmt.Errorf("%w: %s needs about %d bytes and the write-ahead log keeps %d, but %s has %d bytes free",
+		engine.ErrNoSpace, what, need, reserve, d.path, free)
+}
+
 // TempFile creates a temporary file in the data directory (named with
 // wal.TempSuffix, so recovery removes one left behind) and unlinks it at once: the
 // open file keeps its data until closed, and a crash leaves nothing.

@@ -7,8 +7,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/wal"
 )
 
@@ -118,5 +120,49 @@ func TestSnapshotFiles(t *testing.T) {
 	}
 	if files, _ := d.Snapshots(); len(files) != 2 || strings.HasSuffix(files[0].Name, CorruptSuffix) {
 		t.Fatalf("Snapshots after set-aside and removal: %v", files)
+	}
+}
+
+// CheckRoom refuses what would leave the log less than its reserve, and says how much
+// was needed and free; a volume it cannot read is not checked.
+func TestCheckRoomKeepsTheLogsReserve(t *testing.T) {
+	d, err := Lock(t.TempDir(), wal.OSFS{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Unlock()
+	defer func(old func(string, *syscall.Statfs_t) error) { statfs = old }(statfs)
+	volume := func(size, free int64) {
+		statfs = func(_ string, st *syscall.Statfs_t) error {
+			st.Bsize, st.Blocks, st.Bavail = 4096, uint64(size/4096), uint64(free/4096)
+			return nil
+		}
+	}
+	const mib = 1 << 20
+	for _, tc := range []struct {
+		size, free, need int64
+		ok               bool
+	}{
+		{16 * mib, 4 * mib, 7 * mib, false},          // the snapshot alone does not fit
+		{16 * mib, 4 * mib, 3*mib + 1, false},        // fits, but leaves under 1 MiB for the log
+		{16 * mib, 4 * mib, 3 * mib, true},           // leaves exactly the reserve
+		{10 << 30, 100 * mib, 37 * mib, false},       // a large volume keeps 64 MiB
+		{10 << 30, 100 * mib, 36 * mib, true},        //
+		{10 << 30, 100 * mib, 1<<63 - 1, false},      // no overflow
+		{400 * mib, 100 * mib, 80 * mib, true},       // a twentieth of 400 MiB: 20 MiB kept
+		{400 * mib, 100 * mib, 80*mib + 4096, false}, //
+	} {
+		volume(tc.size, tc.free)
+		err := d.CheckRoom("a snapshot of \"x\"", tc.need)
+		if (err == nil) != tc.ok {
+			t.Errorf("volume %d, free %d, need %d: %v, want ok %v", tc.size, tc.free, tc.need, err, tc.ok)
+		}
+		if err != nil && (!errors.Is(err, engine.ErrNoSpace) || !strings.Contains(err.Error(), `a snapshot of "x" needs about`)) {
+			t.Errorf("error %v", err)
+		}
+	}
+	statfs = func(string, *syscall.Statfs_t) error { return syscall.ENOSYS }
+	if err := d.CheckRoom("x", 1<<62); err != nil {
+		t.Errorf("unreadable volume: %v", err)
 	}
 }
