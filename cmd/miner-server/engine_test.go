@@ -133,3 +133,28 @@ func TestVolumeErrorsKeepTheirCause(t *testing.T) {
 		}
 	}
 }
+
+type failedEngine struct {
+	engine.Engine
+	cause error
+}
+
+func (f failedEngine) FailureCause() error { return f.cause }
+
+// A stream ended by the stop that a failed log causes says why, with the log's error,
+// rather than only that the server is shutting down.
+func TestStreamStoppedByAStorageFailureSaysWhy(t *testing.T) {
+	cause := &fs.PathError{Op: "write", Path: "/data/wal/wal-1.log", Err: syscall.ENOSPC}
+	s := &service{db: failedEngine{cause: fmt.Errorf("wal: log failed: %w", cause)}}
+	st := status.Convert(toStatus(slog.New(slog.DiscardHandler), "UpsertStream", s.stopCause()))
+	if st.Code() != codes.Unavailable || !strings.Contains(st.Message(), "no space left on device") || !strings.Contains(st.Message(), "resume the stream") {
+		t.Errorf("%v %q", st.Code(), st.Message())
+	}
+	s = &service{db: failedEngine{}}
+	if err := s.stopCause(); !errors.Is(err, errShuttingDown) {
+		t.Errorf("a plain stop: %v", err)
+	}
+}
+
+// The embedded engine tells stopCause what failed its log.
+var _ interface{ FailureCause() error } = (*index.DB)(nil)

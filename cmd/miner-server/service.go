@@ -191,7 +191,7 @@ func (s *service) UpsertStream(stream hardnegv1.MinerService_UpsertStreamServer)
 		select {
 		case recvErr = <-received: // it ended on its own meanwhile
 		default:
-			recvErr = errShuttingDown // it waits in Recv, which ends when this handler returns
+			recvErr = s.stopCause() // it waits in Recv, which ends when this handler returns
 		}
 	}
 	close(acks)
@@ -200,6 +200,17 @@ func (s *service) UpsertStream(stream hardnegv1.MinerService_UpsertStreamServer)
 		return recvErr
 	}
 	return sendErr
+}
+
+// stopCause is why a stream ends at a stop: the storage failure that stops the server,
+// when that is the reason (so the writer's logs say why ingest stopped), else the stop.
+func (s *service) stopCause() error {
+	if fc, ok := s.db.(interface{ FailureCause() error }); ok {
+		if err := fc.FailureCause(); err != nil {
+			return fmt.Errorf("%w: %w; the server is stopping: resume the stream from the next unacknowledged batch once it is back", engine.ErrStorageFailed, err)
+		}
+	}
+	return errShuttingDown
 }
 
 // streamGate is held by an upsert stream's receiver while it applies a batch and
@@ -237,7 +248,7 @@ func (s *service) receiveBatch(ctx context.Context, req *hardnegv1.UpsertStreamR
 	gate.mu.Lock()
 	defer gate.mu.Unlock()
 	if gate.stopped {
-		return errShuttingDown
+		return s.stopCause()
 	}
 	if req.WriterId == "" || len(req.WriterId) > engine.MaxWriterIDBytes || strings.IndexByte(req.WriterId, 0) >= 0 {
 		return validate.Field("writer_id", "must be 1–%d bytes without NUL", engine.MaxWriterIDBytes)

@@ -70,6 +70,7 @@ type DB struct {
 
 	failOnce sync.Once
 	failed   chan struct{} // closed when the log fails; the owner should exit
+	failure  error         // what failed it; set before failed is closed
 	stop     chan struct{} // closed by Close to stop the snapshotter
 	done     chan struct{} // closed when the snapshotter has exited
 }
@@ -150,6 +151,17 @@ func (db *DB) Recovery() engine.Recovery { return db.recovery }
 // Failed is closed when the write-ahead log has failed (a write or fsync error). The
 // DB then refuses writes; the owner should exit and let a restart recover from disk.
 func (db *DB) Failed() <-chan struct{} { return db.failed }
+
+// FailureCause returns the error that failed the log, once Failed has fired (nil
+// before).
+func (db *DB) FailureCause() error {
+	select {
+	case <-db.failed:
+		return db.failure // written before failed was closed
+	default:
+		return nil
+	}
+}
 
 // LogStats returns the write-ahead log's counters.
 func (db *DB) LogStats() wal.Stats { return db.wal.Stats() }
@@ -258,6 +270,7 @@ func (db *DB) logError(err error) error {
 	case errors.Is(err, wal.ErrFailed):
 		db.failOnce.Do(func() {
 			db.log.Error("write-ahead log failed; refusing writes until restart", "err", err)
+			db.failure = err
 			close(db.failed)
 		})
 		return fmt.Errorf("%w: %w", engine.ErrStorageFailed, err)
