@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -857,5 +858,50 @@ func TestFailedBackgroundSnapshotsBackOff(t *testing.T) {
 	}
 	if d := r.failed("a", at); d != 2*time.Second {
 		t.Errorf("after a success the first delay is %v", d)
+	}
+}
+
+// noReadFS refuses to open files whose name ends in suffix, as a file of another owner
+// would be refused.
+type noReadFS struct {
+	wal.FS
+	suffix string
+}
+
+func (f noReadFS) OpenFile(name string, flag int, perm os.FileMode) (wal.File, error) {
+	if strings.HasSuffix(name, f.suffix) && flag == os.O_RDONLY {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrPermission}
+	}
+	return f.FS.OpenFile(name, flag, perm)
+}
+
+// A snapshot the server may not read is not damage: the start is refused naming it,
+// and the file keeps its name (not set aside as .corrupt).
+func TestUnreadableSnapshotRefusesWithoutSettingItAside(t *testing.T) {
+	dir := t.TempDir()
+	db := openDB(t, Options{Dir: dir})
+	if _, err := db.create(engine.Config{Name: "x", Dim: 4, Metric: engine.Cosine}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Upsert("x", randBatch(rand.New(rand.NewPCG(1, 1)), "a", 10, 4), "items"); err != nil {
+		t.Fatal(err)
+	}
+	info, err := db.Snapshot(context.Background(), "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeDB(t, db)
+	name := filepath.Base(info.Path)
+	_, err = Open(Options{Dir: dir, FS: noReadFS{wal.OSFS{}, name}})
+	if !errors.Is(err, fs.ErrPermission) || !strings.Contains(err.Error(), "is not treated as damaged") {
+		t.Fatalf("Open = %v, want a refusal naming the permission problem", err)
+	}
+	if _, err := os.Stat(info.Path); err != nil {
+		t.Fatalf("the snapshot was moved: %v", err)
+	}
+	db = openDB(t, Options{Dir: dir})
+	defer closeDB(t, db)
+	if c, err := db.lookup("x"); err != nil || c.Stats().Items != 10 {
+		t.Fatalf("readable again: %v", err)
 	}
 }
