@@ -56,6 +56,51 @@ def test_backup_restore_round_trip_through_a_file_object(pair: tuple[hardneg.Cli
         b.restore(buf, collection="copy")
 
 
+class _Pipe(io.RawIOBase):
+    """A file object as a pipe or a socket reads: not seekable, and at most 64 KiB per
+    read however much is asked for."""
+
+    def __init__(self, data: bytes, seekable: bool) -> None:
+        self._data, self._pos, self._seekable = data, 0, seekable
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return self._seekable
+
+    def tell(self) -> int:
+        if not self._seekable:
+            raise io.UnsupportedOperation("tell")
+        return self._pos
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        if not self._seekable:
+            raise io.UnsupportedOperation("seek")
+        self._pos = pos if whence == 0 else (self._pos + pos if whence == 1 else len(self._data) + pos)
+        return self._pos
+
+    def readinto(self, b: bytearray) -> int:  # type: ignore[override]
+        n = min(len(b), 65536, len(self._data) - self._pos)
+        b[:n] = self._data[self._pos:self._pos + n]
+        self._pos += n
+        return n
+
+
+@pytest.mark.parametrize("seekable", [True, False])
+def test_restore_reads_pipes_and_short_reads(pair: tuple[hardneg.Client, hardneg.Client], seekable: bool) -> None:
+    """A backup read from a pipe (not seekable, short reads) restores as from a path:
+    records longer than one read are read whole, and an unseekable source is copied to
+    a temporary file for the check that reads it first."""
+    a, b = pair
+    a.create_collection("piped", 64)
+    a.upsert("piped", [f"p{i}" for i in range(3000)], unit_rows(3000, 64, 5))  # records over 64 KiB
+    buf = io.BytesIO()
+    a.backup("piped", buf, chunk_bytes=1 << 20)
+    [restored] = b.restore(_Pipe(buf.getvalue(), seekable), collection=f"piped-{seekable}")
+    assert restored.stats.item_count == 3000
+
+
 def test_damaged_backup_is_data_loss_and_applies_nothing(pair: tuple[hardneg.Client, hardneg.Client], tmp_path: Path) -> None:
     a, b = pair
     a.create_collection("docs", 8)

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import datetime
 import os
+import shutil
 import struct
+import tempfile
 from dataclasses import dataclass
 from typing import IO, Any, Iterator, Optional, Union
 
@@ -128,15 +130,34 @@ class _End:
         self.count = count
 
 
+def _read(f: IO[bytes], n: int) -> bytes:
+    """Up to ``n`` bytes of ``f``: fewer only at its end (a pipe's or a socket's read
+    may return less than asked for before that)."""
+    data = f.read(n)
+    if data is None:
+        data = b""
+    if len(data) >= n or not data:
+        return data
+    parts = [data]
+    got = len(data)
+    while got < n:
+        more = f.read(n - got)
+        if not more:
+            break
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
+
+
 def _read_record(f: IO[bytes]) -> Union[bytes, _End, None]:
-    head = f.read(_LEN.size)
+    head = _read(f, _LEN.size)
     if not head:
         return None
     if len(head) < _LEN.size:
         raise BackupFileError("truncated record length")
     (n,) = _LEN.unpack(head)
     if n == END:
-        tail = f.read(_LEN.size)
+        tail = _read(f, _LEN.size)
         if len(tail) < _LEN.size:
             raise BackupFileError("truncated end record")
         if f.read(1):
@@ -144,7 +165,7 @@ def _read_record(f: IO[bytes]) -> Union[bytes, _End, None]:
         return _End(_LEN.unpack(tail)[0])
     if n > MAX_RECORD:
         raise BackupFileError(f"record of {n} bytes is too large")
-    data = f.read(n)
+    data = _read(f, n)
     if len(data) < n:
         raise BackupFileError(f"truncated record: {len(data)} of {n} bytes")
     return data
@@ -152,7 +173,7 @@ def _read_record(f: IO[bytes]) -> Union[bytes, _End, None]:
 
 def _check_magic(f: IO[bytes]) -> int:
     """Reads the magic and returns the file's format version."""
-    head = f.read(len(MAGIC) + _LEN.size)
+    head = _read(f, len(MAGIC) + _LEN.size)
     if len(head) < len(MAGIC) + _LEN.size or head[: len(MAGIC)] != MAGIC:
         raise BackupFileError("not a hardneg backup file (bad magic)")
     (v,) = _LEN.unpack(head[len(MAGIC) :])
@@ -273,6 +294,13 @@ def open_for_read(source: PathOrFile) -> tuple[IO[bytes], bool]:
     return open(os.fspath(source), "rb"), True  # type: ignore[arg-type]
 
 
+def _seekable(f: Any) -> bool:
+    try:
+        return bool(f.seekable())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
 def progress_bar(progress: Any, total: Optional[int], desc: str) -> Any:
     """``True``: a tqdm bar in bytes; an object with ``update(n)``/``close()``: itself."""
     if progress is False or progress is None:
@@ -297,6 +325,19 @@ class Restore:
         self.error: Optional[BaseException] = None
         self.bar = None
         try:
+            if not _seekable(self.f):
+                # The file is read twice (checked whole first): a pipe or a socket is
+                # copied to a temporary file.
+                spool = tempfile.TemporaryFile()
+                try:
+                    shutil.copyfileobj(self.f, spool)
+                    spool.seek(0)
+                except BaseException:
+                    spool.close()
+                    raise
+                if self._close:
+                    self.f.close()
+                self.f, self._close = spool, True
             start = self.f.tell()
             infos = scan(self.f)
             self.f.seek(start)
