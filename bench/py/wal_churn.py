@@ -1,8 +1,9 @@
 """The write-ahead log under churn beside idle collections (docs/OPERATIONS.md, Backup
 and restore): a server on a fresh data directory, 20 idle collections of 1,000 x 64,
 then CYCLES create/upsert/delete cycles of a 5,000 x 64 collection through the Python
-client; prints the largest log seen (the files under data/wal, polled every 50 ms) and
-its size 5 s after the last cycle.
+client; prints the largest log seen (the files under data/wal, polled every 50 ms), its
+size 5 s after the last cycle, and the snapshots taken in the 10 s after that (no
+writes).
 
     PYTHONPATH=clients/python/src bench/.venv/bin/python bench/py/wal_churn.py bin/miner-server /tmp/walx/work 400
 """
@@ -46,6 +47,15 @@ try:
     el = time.time() - t0
     time.sleep(5)
     stop = True; t.join()
-    print(f"cycles {cycles} in {el:.1f} s; peak WAL {peak[0]/2**20:.1f} MiB; WAL 5 s after {wal()/2**20:.1f} MiB")
+    after = wal()
+
+    def snapshots() -> float:
+        import urllib.request
+        text = urllib.request.urlopen(f"http://127.0.0.1:{h}/metrics").read().decode()
+        return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith("hardneg_snapshots_total{"))
+
+    s0 = snapshots(); time.sleep(10); idle = snapshots() - s0
+    print(f"cycles {cycles} in {el:.1f} s; peak WAL {peak[0]/2**20:.1f} MiB; WAL 5 s after {after/2**20:.1f} MiB; "
+          f"snapshots in the next 10 s without writes: {idle:.0f}")
 finally:
     srv.terminate(); srv.wait()

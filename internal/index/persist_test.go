@@ -905,3 +905,52 @@ func TestUnreadableSnapshotRefusesWithoutSettingItAside(t *testing.T) {
 		t.Fatalf("readable again: %v", err)
 	}
 }
+
+// Only closed log segments can be freed: a log whose bytes are in the segment being
+// appended to does not make an idle server's rounds snapshot its collections again
+// and again.
+func TestIdleRoundsTakeNoSnapshotsForTheActiveSegment(t *testing.T) {
+	db := openDB(t, Options{Dir: t.TempDir(), SegmentBytes: 4 << 20, SnapshotBytes: 64 << 10, SnapshotInterval: -1})
+	defer closeDB(t, db)
+	r := rand.New(rand.NewPCG(9, 9))
+	for _, name := range []string{"a", "b", "c"} {
+		if _, err := db.create(engine.Config{Name: name, Dim: 8, Metric: engine.Cosine}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 40 { // about 1 MiB, all in the first segment
+		if _, err := db.Upsert("a", randBatch(r, "a"+strconv.Itoa(i%4)+"-", 200, 32/4), "items"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := db.disk.LogBytes(); n < 256<<10 || db.disk.ClosedLogBytes() != 0 {
+		t.Fatalf("log %d bytes, %d in closed segments; the test needs one large segment", n, db.disk.ClosedLogBytes())
+	}
+	taken := func() uint64 {
+		db.snapStats.mu.Lock()
+		defer db.snapStats.mu.Unlock()
+		return db.snapStats.taken
+	}
+	// Two snapshots of each, a write apart: each one's older snapshot holds the log.
+	for round := range 2 {
+		for _, name := range []string{"a", "b", "c"} {
+			if _, err := db.Upsert("a", randBatch(r, "x"+strconv.Itoa(round)+name, 1, 8), "items"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.Snapshot(context.Background(), name); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	db.snapMu.Lock() // a background round in progress ends
+	db.snapMu.Unlock()
+	db.snapshotPass()
+	before := taken()
+
+	for range 3 {
+		db.snapshotPass()
+	}
+	if n := taken() - before; n != 0 {
+		t.Errorf("three rounds without writes took %d snapshots", n)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"slices"
 	"strings"
 	"time"
@@ -228,7 +227,7 @@ func (db *DB) loadSnapshots() error {
 		if err == nil && (sd.Config.Name != f.Collection || sd.Through != f.LSN) {
 			err = fmt.Errorf("%w: holds %q through lsn %d, name says %q at %d", storage.ErrSnapshot, sd.Config.Name, sd.Through, f.Collection, f.LSN)
 		}
-		if err != nil && errors.Is(err, fs.ErrPermission) {
+		if errors.Is(err, storage.ErrSnapshotUnreadable) {
 			// Not damage: set aside as corrupt, an intact file would be lost to the
 			// operator's view. The start is refused until it can be read.
 			return fmt.Errorf("read snapshot %s: %w (a file this server may not read is not treated as damaged: fix its ownership or mode and start again)", db.disk.SnapshotPath(f.Name), err)

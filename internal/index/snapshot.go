@@ -439,7 +439,9 @@ func (db *DB) holdsLogBack(c *Collection, through uint64, size, total int64) boo
 	// Even when nothing was logged since its newest snapshot: its older kept snapshot is
 	// what holds the log, and a new one drops it (snapshotLoop first logs an empty
 	// record for it, so the new snapshot does not take the newest one's place).
-	return db.disk.LogBytes() >= max(db.opts.SnapshotBytes, size, total/4)
+	// Only the closed segments can go: the one being appended to stays however many
+	// snapshots are taken, and counting it would snapshot an idle server every round.
+	return db.disk.ClosedLogBytes() >= max(db.opts.SnapshotBytes, size, total/4)
 }
 
 // snapshotLoop snapshots collections whose log volume or age since their last
@@ -499,10 +501,18 @@ func (db *DB) snapshotPass() {
 	// Each snapshot of the collection holding the log back lets the log go up to the
 	// next one's oldest kept snapshot; two per collection are kept, so a collection
 	// may take two rounds of this. Bounded all the same, should pruning not move on.
+	last, repeats := "", 0
 	for range 2*len(cols) + 2 {
 		lim := db.logLimiter.Load()
 		if lim == nil || *lim == "" {
 			return
+		}
+		if *lim == last {
+			if repeats++; repeats >= snapKeep {
+				return // its snapshots did not let the log go: the next round looks again
+			}
+		} else {
+			last, repeats = *lim, 0
 		}
 		c, err := db.lookup(*lim)
 		if err != nil {

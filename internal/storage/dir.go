@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -82,15 +83,36 @@ func (d *Dir) OpenLog(o wal.Options) (*wal.Log, error) {
 
 // LogBytes returns the size of the log's segment files on disk.
 func (d *Dir) LogBytes() int64 {
-	var n int64
-	if entries, err := os.ReadDir(filepath.Join(d.path, walDirName)); err == nil {
-		for _, e := range entries {
-			if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() {
-				n += fi.Size()
-			}
+	all, _ := d.logBytes()
+	return all
+}
+
+// ClosedLogBytes returns the size of the log's segment files but the newest, the one
+// being appended to: what truncating the log can free at most.
+func (d *Dir) ClosedLogBytes() int64 {
+	all, newest := d.logBytes()
+	return all - newest
+}
+
+// logBytes returns the size of the files in the log's directory and of the segment
+// appended to (the largest name: segment names sort by their first LSN).
+func (d *Dir) logBytes() (all, newest int64) {
+	entries, err := os.ReadDir(filepath.Join(d.path, walDirName))
+	if err != nil {
+		return 0, 0
+	}
+	last := ""
+	for _, e := range entries {
+		fi, err := e.Info()
+		if err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		all += fi.Size()
+		if name := e.Name(); strings.HasPrefix(name, "wal-") && strings.HasSuffix(name, ".log") && name > last {
+			last, newest = name, fi.Size()
 		}
 	}
-	return n
+	return all, newest
 }
 
 // SnapshotName returns the file name of collection's snapshot covering lsn.
@@ -169,6 +191,9 @@ func (d *Dir) SnapshotPath(name string) string { return filepath.Join(d.snapDir,
 func (d *Dir) ReadSnapshot(name string, read func(io.Reader) error) (time.Time, error) {
 	path := d.SnapshotPath(name)
 	f, err := d.fs.OpenFile(path, os.O_RDONLY, 0)
+	if errors.Is(err, fs.ErrPermission) {
+		return time.Time{}, fmt.Errorf("%w: %w", ErrSnapshotUnreadable, err)
+	}
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -207,6 +232,10 @@ func (d *Dir) SnapshotFileInfo(f SnapshotFile) engine.SnapshotFileInfo {
 	}
 	return info
 }
+
+// ErrSnapshotUnreadable wraps the error of a snapshot file this process may not open
+// (permission denied): not damage, so recovery refuses rather than setting it aside.
+var ErrSnapshotUnreadable = errors.New("snapshot file not readable by this process")
 
 // statfs reads a volume's sizes (a variable so that tests can give any).
 var statfs = syscall.Statfs
