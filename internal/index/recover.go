@@ -152,9 +152,18 @@ func (db *DB) dropOrphans() error {
 	}
 	names := make([]string, 0, len(db.orphans))
 	for name := range db.orphans {
+		if _, live := db.collections[name]; live {
+			// Created again later in the log: a drop now would drop that collection
+			// at the next start. Its first snapshot will account for the old writes.
+			db.log.Warn("salvage: a collection the log wrote to before its creation record is kept; a later start may need -wal-salvage again until it has a snapshot", "collection", name)
+			continue
+		}
 		names = append(names, name)
 	}
 	slices.Sort(names)
+	if len(names) == 0 {
+		return nil
+	}
 	for _, name := range names {
 		if _, err := db.wal.Append(storage.EncodeDrop(name)); err != nil {
 			return fmt.Errorf("record the salvaged start's dropped collections: %w", err)

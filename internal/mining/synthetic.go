@@ -85,21 +85,21 @@ func (s *Synthetic) validate(e *validate.Error, field string, m engine.Metric) {
 	if s.Pool < 0 || s.Pool > MaxNumNegatives {
 		e.Add(field+".pool", "must be 0–%d, got %d", MaxNumNegatives, s.Pool)
 	}
-	outside := false
+	outside := map[byte]bool{} // 'a', 'b': a bound of alpha, beta outside [0, 1]
 	for _, f := range []struct {
 		name string
 		v    *float32
 	}{{"alpha_min", s.AlphaMin}, {"alpha_max", s.AlphaMax}, {"beta_min", s.BetaMin}, {"beta_max", s.BetaMax}} {
 		if f.v != nil && !(*f.v >= 0 && *f.v <= 1) {
 			e.Add(field+"."+f.name, "must be in [0, 1], got %v", *f.v)
-			outside = true
+			outside[f.name[0]] = true
 		}
 	}
 	aLo, aHi, bLo, bHi := s.bounds()
-	if aLo > aHi && !outside { // a bound outside [0, 1] is reported once, above
+	if aLo > aHi && !outside['a'] { // a bound outside [0, 1] is reported once, above
 		e.Add(field+".alpha_min", "%v is above alpha_max %v", aLo, aHi)
 	}
-	if bLo > bHi && !outside {
+	if bLo > bHi && !outside['b'] {
 		e.Add(field+".beta_min", "%v is above beta_max %v", bLo, bHi)
 	}
 	if s.on() && m != engine.Cosine {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -256,7 +257,16 @@ func (d *Dir) CheckRoom(what string, need int64) error {
 	if err := statfs(d.path, &st); err != nil {
 		return nil
 	}
-	bs := int64(st.Bsize)
+	bs := int64(st.Frsize) // the unit of the block counts
+	if bs <= 0 {
+		bs = int64(st.Bsize)
+	}
+	// A file system that reports no blocks (ramfs, some FUSE mounts) or counts beyond
+	// int64 cannot be judged: not checked.
+	const most = math.MaxInt64 / 2
+	if bs <= 0 || st.Blocks == 0 || st.Blocks > uint64(most/bs) || st.Bavail > st.Blocks {
+		return nil
+	}
 	free, size := int64(st.Bavail)*bs, int64(st.Blocks)*bs
 	reserve := LogReserve(size)
 	if need <= free-reserve {

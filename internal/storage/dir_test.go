@@ -3,6 +3,7 @@ package storage
 import (
 	"errors"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -134,7 +135,8 @@ func TestCheckRoomKeepsTheLogsReserve(t *testing.T) {
 	defer func(old func(string, *syscall.Statfs_t) error) { statfs = old }(statfs)
 	volume := func(size, free int64) {
 		statfs = func(_ string, st *syscall.Statfs_t) error {
-			st.Bsize, st.Blocks, st.Bavail = 4096, uint64(size/4096), uint64(free/4096)
+			// Counts in fragments of 4 KiB; the preferred I/O size differs.
+			st.Frsize, st.Bsize, st.Blocks, st.Bavail = 4096, 1<<20, uint64(size/4096), uint64(free/4096)
 			return nil
 		}
 	}
@@ -164,5 +166,14 @@ func TestCheckRoomKeepsTheLogsReserve(t *testing.T) {
 	statfs = func(string, *syscall.Statfs_t) error { return syscall.ENOSYS }
 	if err := d.CheckRoom("x", 1<<62); err != nil {
 		t.Errorf("unreadable volume: %v", err)
+	}
+	for _, blocks := range []uint64{0, math.MaxUint64} { // ramfs; counts beyond int64
+		statfs = func(_ string, st *syscall.Statfs_t) error {
+			st.Frsize, st.Blocks, st.Bavail = 4096, blocks, 0
+			return nil
+		}
+		if err := d.CheckRoom("x", 1<<30); err != nil {
+			t.Errorf("a volume reporting %d blocks: %v", blocks, err)
+		}
 	}
 }

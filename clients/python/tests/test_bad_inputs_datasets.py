@@ -171,6 +171,13 @@ def test_hardneg_policy_keywords_in_range_are_accepted(client: hardneg.Client) -
     assert len(next(iter(out.values()))) > 0
 
 
+def test_the_jobs_own_collection_as_its_guide_fails_before_encoding(client: hardneg.Client) -> None:
+    model = CountingModel()
+    with pytest.raises(ValueError, match=r"guide_collection='own' is the job's own collection"):
+        mine_hard_negatives(DATA, model, verbose=False, client=client, collection="own", guide_collection="own")
+    assert model.calls == 0
+
+
 def test_a_guide_collection_with_a_private_server_fails_before_encoding() -> None:
     model = CountingModel()
     with pytest.raises(ValueError, match=r"guide_collection='g': the private server started for this job holds no collections"):

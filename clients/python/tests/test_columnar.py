@@ -287,6 +287,10 @@ def test_answers_with_long_ids_that_would_not_fit_in_a_message(server_binary: st
             assert whole.ids.tolist() == [row for p in parts for row in p.ids.tolist()]
             got = c.get_items("long", ids, include_vectors=True)  # 2,000 × 480 bytes: about 1 MB with the rest
             assert got.ids == ids and got.vectors.shape == (2000, DIM)
+            # A client with the server's limit sends the ids themselves (1.1 MB) in parts.
+            missing = [f"m{i:0480d}" for i in range(300)]
+            got = small.get_items("long", ids + missing, include_vectors=True)
+            assert got.ids == ids and got.missing_ids == missing and got.vectors.shape == (2000, DIM)
             # One anchor whose answer alone is too large cannot be split: the error stands.
             c.create_collection("wide", dim=1024)
             small.upsert("wide", [f"w{i}" for i in range(400)], unit_rows(400, 1024, seed=22))

@@ -365,6 +365,20 @@ def chunks(seq: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield seq[i : i + size]
 
 
+def id_chunks(ids: Sequence[str], size: int, max_bytes: int) -> Iterator[Sequence[str]]:
+    """``ids`` in runs of at most ``size`` ids and about ``max_bytes`` bytes of them (each
+    run at least one id), so that a request of long ids fits in a message."""
+    start, total = 0, 0
+    for i, x in enumerate(ids):
+        n = len(x.encode("utf-8", "surrogatepass")) + 4  # its bytes and field framing
+        if i > start and (i - start >= size or total + n > max_bytes):
+            yield ids[start:i]
+            start, total = i, 0
+        total += n
+    if start < len(ids):
+        yield ids[start:]
+
+
 # --- collections -------------------------------------------------------------------------
 
 

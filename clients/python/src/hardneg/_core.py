@@ -292,7 +292,7 @@ class Core:
         if len(id_list) > codec.MAX_BATCH_ITEMS:  # split: name a bad id by the caller's row
             codec.check_ids(id_list, "ids")
         responses = []
-        todo = list(codec.chunks(id_list, codec.MAX_BATCH_ITEMS))
+        todo = list(codec.id_chunks(id_list, codec.MAX_BATCH_ITEMS, self.max_batch_bytes))
         while todo:
             part = todo.pop(0)
             req = pb.GetItemsRequest(collection=collection, ids=part, include_vectors=include_vectors)

@@ -387,7 +387,9 @@ class Client(Front):
         answer would not fit in the server's own largest message: it refuses vectors
         that would not fit before mining (naming ``include_vectors``) and an answer too
         large for another reason (long ids, many negatives) after (naming ``anchors``;
-        under ``rotate`` its keys' cycles have then advanced, as for any lost answer),
+        as for any lost answer, the exposure counts and, under ``rotate``, its keys'
+        cycles have then advanced, so under ``rotate`` or ``max_exposures`` the parts
+        may get other negatives than one answer that fit would have),
         with the answer's size, and the client sends the anchors again in as many
         requests as that size needs. A single anchor whose answer is too large raises
         that ``InvalidArgument``.

@@ -987,11 +987,15 @@ def mine_hard_negatives(
         )
     _check_policy(policy, metric)
     guide = policy.guide_collection
-    if guide and guide != collection:
-        # The job's own collection is made below; any other guide must exist already.
+    if guide:
+        # The guide is another collection, which must exist already (the job's own is
+        # made below and cannot be its own guide).
+        if guide == collection:
+            raise ValueError(f"guide_collection={guide!r} is the job's own collection; a guide must be another "
+                             "collection")
         if client is None:
             raise ValueError(f"guide_collection={guide!r}: the private server started for this job holds no "
-                             "collections; pass client= a server that holds it (or the job's own collection=)")
+                             "collections; pass client= a server that holds it")
         try:
             client.get_collection(guide)
         except NotFound:
