@@ -365,6 +365,14 @@ def chunks(seq: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield seq[i : i + size]
 
 
+def part_size(n: int, need: int, limit: int) -> int:
+    """How many of ``n`` rows go in each part of a request whose answer the server
+    refused as ``need`` bytes, over its ``limit`` (RESPONSE_TOO_LARGE): as many parts as
+    that size needs with a quarter of room, at least two (at most ``n``)."""
+    parts = min(n, max(2, -(-need * 5 // (limit * 4))))
+    return -(-n // parts)
+
+
 def id_chunks(ids: Sequence[str], size: int, max_bytes: int) -> Iterator[Sequence[str]]:
     """``ids`` in runs of at most ``size`` ids and about ``max_bytes`` bytes of them (each
     run at least one id), so that a request of long ids fits in a message."""

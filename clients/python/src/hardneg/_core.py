@@ -304,9 +304,7 @@ class Core:
                     raise
                 # The items (their vectors, long ids) would not fit in one message:
                 # ask in as many requests as their size needs, with room.
-                need, limit = big
-                pieces = min(len(part), max(2, -(-need * 5 // (limit * 4))))
-                size = -(-len(part) // pieces)
+                size = codec.part_size(len(part), *big)
                 todo[:0] = [part[j:j + size] for j in range(0, len(part), size)]
         return codec.items_from_batches(responses, include_vectors)
 
@@ -408,9 +406,7 @@ class Core:
                 if big is not None and len(part) > 1:
                     # The answer would not fit in one message (long ids, many negatives):
                     # send the anchors in as many requests as its size needs, with room.
-                    need, limit = big
-                    pieces = min(len(part), max(2, -(-need * 5 // (limit * 4))))
-                    size = -(-len(part) // pieces)
+                    size = codec.part_size(len(part), *big)
                     todo[:0] = [(start + j, part[j:j + size]) for j in range(0, len(part), size)]
                     nparts += len(range(0, len(part), size)) - 1
                     continue
