@@ -1,11 +1,9 @@
 package main
 
 import (
-	"fmt"
-	"syscall"
-
 	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/metrics"
+	"github.com/hardneg/hardneg/internal/storage"
 )
 
 // version is the server's release, set at link time (make build does):
@@ -98,12 +96,11 @@ func durabilityStats(st engine.DurabilityStats) metrics.DurabilityStats {
 
 // volumeStats reports the file system holding dir.
 func volumeStats(dir string) (metrics.VolumeStats, error) {
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(dir, &st); err != nil {
-		return metrics.VolumeStats{}, fmt.Errorf("statfs %s: %w", dir, err)
+	size, avail, err := storage.Volume(dir)
+	if err != nil {
+		return metrics.VolumeStats{}, err
 	}
-	bs := uint64(st.Bsize)
-	return metrics.VolumeStats{SizeBytes: st.Blocks * bs, AvailableBytes: st.Bavail * bs}, nil
+	return metrics.VolumeStats{SizeBytes: uint64(size), AvailableBytes: uint64(avail)}, nil
 }
 
 // remoteStats exports the retry counters of an engine that calls a remote store; nil

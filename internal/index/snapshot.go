@@ -420,8 +420,7 @@ const snapshotCheck = time.Second
 // holdsLogBack reports whether c is the collection whose oldest kept snapshot (or
 // creation) keeps the log from being truncated (see pruneLocked), while the log has
 // grown past SnapshotBytes, c's vector memory (size) and a quarter of every
-// collection's (total). (through, the LSN c's newest snapshot is complete through,
-// tells snapshotLoop whether it must first move the log's end on.) A new snapshot is complete
+// collection's (total). A new snapshot is complete
 // through the log's end (storage.SnapshotHeader.Through) and lets the log go, where an
 // idle collection, or one with a few writes under -snapshot-interval off, would
 // otherwise hold every later write of the others. As snapKeep snapshots are kept, it
@@ -429,7 +428,7 @@ const snapshotCheck = time.Second
 // rewrites of c per its size of log (not a quarter of it, as for a collection's own
 // writes: the log it holds back is read at a restart, mostly skipped, not re-applied),
 // and with many idle collections a log of a quarter of all the data between rounds.
-func (db *DB) holdsLogBack(c *Collection, through uint64, size, total int64) bool {
+func (db *DB) holdsLogBack(c *Collection, size, total int64) bool {
 	if db.opts.SnapshotBytes < 0 {
 		return false
 	}
@@ -493,7 +492,7 @@ func (db *DB) snapshotPass() {
 	for _, st := range cols {
 		due := (db.opts.SnapshotBytes >= 0 && st.logged >= db.opts.SnapshotBytes && st.logged >= st.size/4) ||
 			(db.opts.SnapshotInterval >= 0 && st.logged > 0 && time.Since(st.at) >= db.opts.SnapshotInterval) ||
-			db.holdsLogBack(st.c, st.through, st.size, total)
+			db.holdsLogBack(st.c, st.size, total)
 		if due && errors.Is(db.backgroundSnapshot(st.c, st.through), engine.ErrClosed) {
 			return
 		}
@@ -519,7 +518,7 @@ func (db *DB) snapshotPass() {
 			return
 		}
 		st := read(c)
-		if !db.holdsLogBack(c, st.through, st.size, total) || db.backgroundSnapshot(c, st.through) != nil {
+		if !db.holdsLogBack(c, st.size, total) || db.backgroundSnapshot(c, st.through) != nil {
 			return // a failure is not retried at once
 		}
 	}

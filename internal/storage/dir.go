@@ -249,25 +249,36 @@ func LogReserve(volumeBytes int64) int64 {
 	return max(1<<20, min(64<<20, volumeBytes/20))
 }
 
-// CheckRoom refuses (engine.ErrNoSpace) to write about need bytes of what (a snapshot,
-// a backup, a restore's spool) when the data volume has less free space than that plus
-// LogReserve. A volume whose free space cannot be read is not checked.
-func (d *Dir) CheckRoom(what string, need int64) error {
+// ErrVolumeUnknown is returned by Volume for a file system whose sizes say nothing:
+// no blocks (ramfs, some FUSE mounts), or counts beyond int64.
+var ErrVolumeUnknown = errors.New("the file system reports no usable size")
+
+// Volume returns the size of the file system holding path and the bytes available to
+// this process on it.
+func Volume(path string) (size, avail int64, err error) {
 	var st syscall.Statfs_t
-	if err := statfs(d.path, &st); err != nil {
-		return nil
+	if err := statfs(path, &st); err != nil {
+		return 0, 0, fmt.Errorf("statfs %s: %w", path, err)
 	}
 	bs := int64(st.Frsize) // the unit of the block counts
 	if bs <= 0 {
 		bs = int64(st.Bsize)
 	}
-	// A file system that reports no blocks (ramfs, some FUSE mounts) or counts beyond
-	// int64 cannot be judged: not checked.
 	const most = math.MaxInt64 / 2
 	if bs <= 0 || st.Blocks == 0 || st.Blocks > uint64(most/bs) || st.Bavail > st.Blocks {
+		return 0, 0, fmt.Errorf("statfs %s: %w", path, ErrVolumeUnknown)
+	}
+	return int64(st.Blocks) * bs, int64(st.Bavail) * bs, nil
+}
+
+// CheckRoom refuses (engine.ErrNoSpace) to write about need bytes of what (a snapshot,
+// a backup, a restore's spool) when the data volume has less free space than that plus
+// LogReserve. A volume whose sizes cannot be read is not checked.
+func (d *Dir) CheckRoom(what string, need int64) error {
+	size, free, err := Volume(d.path)
+	if err != nil {
 		return nil
 	}
-	free, size := int64(st.Bavail)*bs, int64(st.Blocks)*bs
 	reserve := LogReserve(size)
 	if need <= free-reserve {
 		return nil

@@ -133,16 +133,11 @@ class _End:
 def _read(f: IO[bytes], n: int) -> bytes:
     """Up to ``n`` bytes of ``f``: fewer only at its end (a pipe's or a socket's read
     may return less than asked for before that)."""
-    data = f.read(n)
-    if data is None:
-        data = b""
-    if len(data) >= n or not data:
-        return data
-    parts = [data]
-    got = len(data)
+    parts: list[bytes] = []
+    got = 0
     while got < n:
         more = f.read(n - got)
-        if not more:
+        if not more:  # the end (None: a non-blocking source with nothing yet counts too)
             break
         parts.append(more)
         got += len(more)
