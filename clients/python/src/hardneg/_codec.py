@@ -1381,12 +1381,14 @@ def hard_batch(resp: pb.BuildBatchesResponse) -> HardBatch:
     )
 
 
-def _host_array(x: Any) -> Any:
-    """A torch tensor (on any device, requiring grad or not, bfloat16 included) as a
-    numpy array, without importing torch; anything else unchanged."""
+def host_array(x: Any) -> Any:
+    """A torch tensor (on any device, requiring grad or not) as a numpy array, without
+    importing torch: float16 and the float kinds numpy lacks (bfloat16, float8) as
+    float32; anything else unchanged."""
     if all(hasattr(x, a) for a in ("detach", "cpu", "numpy")):
         t = x.detach().cpu()
-        if str(t.dtype) in ("torch.bfloat16", "torch.float16"):
+        dtype = str(t.dtype)  # torch.float16, torch.bfloat16, torch.float8_e4m3fn, …
+        if "float" in dtype and dtype not in ("torch.float32", "torch.float64"):
             t = t.float()
         return t.numpy()
     return x
@@ -1397,7 +1399,7 @@ def report_loss_requests(collection: str, keys: Any, losses: Any, solved: Any) -
     ``loss``, whichever was given (one of them). ``losses`` and ``solved`` may be torch
     tensors, straight from a training step."""
     key_list = _as_id_list(keys, "keys")
-    losses, solved = _host_array(losses), _host_array(solved)
+    losses, solved = host_array(losses), host_array(solved)
     n = len(key_list)
     violations: list[FieldViolation] = []
     loss_arr = sol_arr = None

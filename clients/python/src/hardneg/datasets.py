@@ -408,9 +408,9 @@ def _encode(model: Embedder, texts: list[str], side: str, prompt_name: Optional[
         out = model.encode(texts, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=progress, **kw)
     else:
         out = model([prompt + t for t in texts] if prompt else texts)
-    out = _tensor_values(out)
+    out = codec.host_array(out)
     if isinstance(out, (list, tuple)):
-        out = [_tensor_values(x) for x in out]
+        out = [codec.host_array(x) for x in out]
     try:
         raw = np.asarray(out)
     except ValueError as e:  # ragged nested lists
@@ -434,17 +434,6 @@ def _encode(model: Embedder, texts: list[str], side: str, prompt_name: Optional[
         raise ValueError(f"the model returned {what} for {bad.size} of {len(texts)} {side} texts, the first for "
                          f"text {i}: {texts[i]!r:.80}")
     return arr
-
-
-def _tensor_values(x: Any) -> Any:
-    """A torch tensor's values as numpy (dtypes numpy lacks, bfloat16 and the float8
-    kinds, as float32); anything else as it is."""
-    if not hasattr(x, "detach"):
-        return x
-    t = x.detach().cpu()
-    if t.is_floating_point() and str(t.dtype) not in ("torch.float16", "torch.float32", "torch.float64"):
-        t = t.float()
-    return t.numpy()
 
 
 def _pair_scores(a: np.ndarray, b: np.ndarray, metric: str) -> np.ndarray:
@@ -485,9 +474,7 @@ def _positive_scores(anchor_emb: np.ndarray, corpus_emb: np.ndarray, rows: list[
 
 
 def _to_numpy(x: Any) -> np.ndarray:
-    if hasattr(x, "detach"):
-        x = x.detach().float().cpu().numpy()
-    return np.asarray(x, dtype=np.float32).ravel()
+    return np.asarray(codec.host_array(x), dtype=np.float32).ravel()
 
 
 def _ce_scores(cross_encoder: Any, pairs: list[tuple[str, str]], batch_size: int) -> np.ndarray:

@@ -257,37 +257,35 @@ def _retry_after(details: Sequence[Any]) -> float | None:
     return None
 
 
-def _response_too_large(details: Sequence[Any]) -> tuple[int, int] | None:
-    """``(bytes, limit)`` of a ``google.rpc.ErrorInfo`` detail with reason
-    ``RESPONSE_TOO_LARGE`` (the server's refusal of a request whose answer would not fit
-    in one message): the answer's size and the server's largest message."""
+def _error_info(details: Sequence[Any], reason: str, *keys: str) -> tuple[int, ...] | None:
+    """The integer metadata ``keys`` of the ``google.rpc.ErrorInfo`` detail with
+    ``reason``, or None when there is none (or it lacks one of them)."""
     if not details:
         return None
     from google.rpc import error_details_pb2
 
     for d in details:
-        if isinstance(d, error_details_pb2.ErrorInfo) and d.reason == "RESPONSE_TOO_LARGE":
+        if isinstance(d, error_details_pb2.ErrorInfo) and d.reason == reason:
             try:
-                return int(d.metadata["bytes"]), int(d.metadata["limit"])
+                return tuple(int(d.metadata[k]) for k in keys)
             except (KeyError, ValueError):
                 return None
     return None
+
+
+def _response_too_large(details: Sequence[Any]) -> tuple[int, int] | None:
+    """``(bytes, limit)`` of the server's refusal of a request whose answer would not fit
+    in one message (reason ``RESPONSE_TOO_LARGE``): the answer's size and the server's
+    largest message."""
+    info = _error_info(details, "RESPONSE_TOO_LARGE", "bytes", "limit")
+    return None if info is None else (info[0], info[1])
 
 
 def _gap_next_sequence(details: Sequence[Any]) -> int | None:
-    """``next_sequence`` of a ``google.rpc.ErrorInfo`` detail with reason
-    ``SEQUENCE_GAP`` (the server's answer to an UpsertStream sequence gap)."""
-    if not details:
-        return None
-    from google.rpc import error_details_pb2
-
-    for d in details:
-        if isinstance(d, error_details_pb2.ErrorInfo) and d.reason == "SEQUENCE_GAP":
-            try:
-                return int(d.metadata["next_sequence"])
-            except (KeyError, ValueError):
-                return None
-    return None
+    """``next_sequence`` of the server's answer to an UpsertStream sequence gap (reason
+    ``SEQUENCE_GAP``)."""
+    info = _error_info(details, "SEQUENCE_GAP", "next_sequence")
+    return None if info is None else info[0]
 
 
 def _violations(details: Sequence[Any]) -> list[FieldViolation]:
