@@ -3,6 +3,7 @@ package index
 import (
 	"sync/atomic"
 
+	"github.com/hardneg/hardneg/internal/hugepage"
 	"github.com/hardneg/hardneg/internal/index/vec"
 )
 
@@ -90,9 +91,16 @@ func (s *vectorStore) ensure(slot uint32) {
 	}
 	nt := make([][]float32, len(t), len(t)+1)
 	copy(nt, t)
+	rows := storeChunkRows * s.dim
 	for int(slot) >= len(nt)*storeChunkRows {
-		nt = append(nt, make([]float32, storeChunkRows*s.dim))
-		s.codes = append(s.codes, new(chunkCodes))
+		// Chunks come in slabs once the store is large (hugepage.Slab), so that most of
+		// the vectors lie in whole huge pages.
+		n := hugepage.Slab(len(nt), rows*4)
+		slab := hugepage.Make[float32](n * rows)
+		for i := range n {
+			nt = append(nt, slab[i*rows:(i+1)*rows:(i+1)*rows])
+			s.codes = append(s.codes, new(chunkCodes))
+		}
 	}
 	s.chunks.Store(&nt)
 }

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/hardneg/hardneg/internal/hugepage"
 	"github.com/hardneg/hardneg/internal/index/vec"
 )
 
@@ -234,12 +235,25 @@ func (g *Graph) ensureChunk(id uint32) *chunk {
 	}
 	t := make([]*chunk, need, max(need, 2*len(old)))
 	copy(t, old)
-	for i := len(old); i < need; i++ {
-		t[i] = &chunk{
-			state:  make([]atomic.Uint32, chunkSize),
-			locks:  make([]sync.Mutex, chunkSize),
-			links0: make([]uint32, chunkSize*g.stride0),
-			upper:  make([][]uint32, chunkSize),
+	words := chunkSize * g.stride0
+	for i := len(old); i < need; {
+		// Layer-0 lists come in slabs once the graph is large (hugepage.Slab), so that
+		// most of them lie in whole huge pages; the table covers the whole slab.
+		n := hugepage.Slab(i, words*4)
+		slab := hugepage.Make[uint32](n * words)
+		for j := range n {
+			c := &chunk{
+				state:  make([]atomic.Uint32, chunkSize),
+				locks:  make([]sync.Mutex, chunkSize),
+				links0: slab[j*words : (j+1)*words : (j+1)*words],
+				upper:  make([][]uint32, chunkSize),
+			}
+			if i < len(t) {
+				t[i] = c
+			} else {
+				t = append(t, c)
+			}
+			i++
 		}
 	}
 	g.chunks.Store(&t)

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/hardneg/hardneg/internal/hugepage"
 )
 
 // int8CodeRows is the number of codes per Int8Codes chunk.
@@ -104,8 +106,21 @@ func (t *Int8Codes) ensure(id uint32) *codeChunk {
 	}
 	tab := make([]*codeChunk, need, max(need, 2*len(old)))
 	copy(tab, old)
-	for i := len(old); i < need; i++ {
-		tab[i] = &codeChunk{codes: make([]byte, int8CodeRows*t.dim), scale: make([]float32, int8CodeRows)}
+	rows := int8CodeRows * t.dim
+	for i := len(old); i < need; {
+		// Chunks come in slabs once the table is large (hugepage.Slab), so that most of
+		// the codes lie in whole huge pages; the table covers the whole slab.
+		n := hugepage.Slab(i, rows)
+		slab := hugepage.Make[byte](n * rows)
+		for j := range n {
+			c := &codeChunk{codes: slab[j*rows : (j+1)*rows : (j+1)*rows], scale: make([]float32, int8CodeRows)}
+			if i < len(tab) {
+				tab[i] = c
+			} else {
+				tab = append(tab, c)
+			}
+			i++
+		}
 	}
 	t.chunks.Store(&tab)
 	return tab[id/int8CodeRows]

@@ -1,0 +1,66 @@
+// Package hugepage allocates the index's large, long-lived arrays (vectors, graph codes,
+// layer-0 links) so that the kernel may back them with 2 MiB pages.
+//
+// A graph search reads a few hundred rows from random places in arrays of hundreds of
+// megabytes. With 4 KiB pages nearly every such read also misses the TLB and walks the
+// page tables (twice over in a virtual machine); with 2 MiB pages the TLB covers
+// gigabytes. Linux backs anonymous memory with huge pages by default only when
+// /sys/kernel/mm/transparent_hugepage/enabled says "always"; most distributions ship
+// "madvise", where a program must ask for them per range, and the Go runtime does not
+// ask for its heap. Make asks (madvise MADV_HUGEPAGE) for the whole 2 MiB pages inside
+// each array it allocates; elsewhere, and where the kernel refuses, it is make.
+//
+// The arrays stay ordinary Go memory: the garbage collector frees them, and the advice
+// only changes how the kernel backs the pages. Memory already touched when the advice
+// comes (a reused span the runtime zeroed) is collapsed into huge pages later by the
+// kernel's khugepaged; memory first touched after it is faulted in huge pages at once.
+package hugepage
+
+import "unsafe"
+
+// Size is the huge page size the advice is aligned to (x86-64 and arm64 with 4 KiB base
+// pages).
+const Size = 2 << 20
+
+// slabBytes is the size Slab groups chunks into once a table is large, and minTable the
+// table size from which it does: smaller tables keep one chunk per allocation, so a
+// small collection holds no more memory than before.
+const (
+	slabBytes = 16 << 20
+	minTable  = 4 << 20
+)
+
+// Make returns make([]T, n), advised for huge pages when it spans a whole aligned one.
+func Make[T any](n int) []T {
+	s := make([]T, n)
+	var zero T
+	if size := uintptr(n) * unsafe.Sizeof(zero); size >= Size {
+		b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), size)
+		if lo, hi := inner(uintptr(unsafe.Pointer(unsafe.SliceData(b))), size); hi > lo {
+			advise(b[lo:hi])
+		}
+	}
+	return s
+}
+
+// Slab returns how many chunks of chunkBytes a table that already holds have of them
+// should allocate together (as one Make, sliced): one while the table is under 4 MiB,
+// then enough for 16 MiB, so that most of its memory lies in whole huge pages. At most
+// one slab is allocated ahead of use.
+func Slab(have, chunkBytes int) int {
+	if chunkBytes <= 0 || have*chunkBytes < minTable {
+		return 1
+	}
+	return max(1, (slabBytes+chunkBytes-1)/chunkBytes)
+}
+
+// inner returns the whole Size-aligned pages inside n bytes at address p, as offsets
+// from p: [lo, hi), empty (hi ≤ lo) when there is none.
+func inner(p, n uintptr) (lo, hi uintptr) {
+	lo = (Size - p%Size) % Size
+	hi = (p + n) &^ (Size - 1)
+	if hi < p {
+		return lo, 0
+	}
+	return lo, hi - p
+}

@@ -1,0 +1,72 @@
+package hugepage
+
+import (
+	"testing"
+	"unsafe"
+)
+
+func TestInnerIsTheWholeAlignedPages(t *testing.T) {
+	for _, c := range []struct{ p, n, lo, hi uintptr }{
+		{0, 4 * Size, 0, 4 * Size},                        // aligned start and end
+		{Size - 8192, 3 * Size, 8192, 2*Size + 8192},      // two whole pages: the partial ones at both ends are left out
+		{8192, Size, Size - 8192, 0},                      // spans no whole page: hi ≤ lo
+		{8192, 2*Size - 8192, Size - 8192, 2*Size - 8192}, // ends on a boundary
+		{Size, 100, 0, 0},                                 // shorter than a page
+	} {
+		lo, hi := inner(c.p, c.n)
+		if hi <= lo && c.hi <= c.lo {
+			continue
+		}
+		if lo != c.lo || hi != c.hi {
+			t.Errorf("inner(%#x, %#x) = [%#x, %#x), want [%#x, %#x)", c.p, c.n, lo, hi, c.lo, c.hi)
+		}
+		if (c.p+lo)%Size != 0 || (c.p+hi)%Size != 0 || hi > c.n {
+			t.Errorf("inner(%#x, %#x) = [%#x, %#x): not whole pages inside", c.p, c.n, lo, hi)
+		}
+	}
+}
+
+func TestSlab(t *testing.T) {
+	const chunk = 1536 << 10 // 1,024 vectors of 384 float32
+	if got := Slab(0, chunk); got != 1 {
+		t.Errorf("Slab(0) = %d, want 1: a new table starts with one chunk", got)
+	}
+	if got := Slab(2, chunk); got != 1 {
+		t.Errorf("Slab(2) = %d, want 1: a 3 MiB table still grows a chunk at a time", got)
+	}
+	if got := Slab(3, chunk); got*chunk < slabBytes || (got-1)*chunk >= slabBytes {
+		t.Errorf("Slab(3) = %d chunks of %d bytes, want the fewest that reach %d", got, chunk, slabBytes)
+	}
+	if got := Slab(100, 64<<20); got != 1 {
+		t.Errorf("Slab of chunks larger than a slab = %d, want 1", got)
+	}
+	if got := Slab(5, 0); got != 1 {
+		t.Errorf("Slab(5, 0) = %d, want 1", got)
+	}
+}
+
+func TestMakeIsMake(t *testing.T) {
+	for _, n := range []int{0, 1, 1000, Size/4 + 3, 3 * Size / 4} {
+		s := Make[float32](n)
+		if len(s) != n || cap(s) != n {
+			t.Fatalf("Make(%d): len %d cap %d", n, len(s), cap(s))
+		}
+		for i, v := range s {
+			if v != 0 {
+				t.Fatalf("Make(%d)[%d] = %v, want zero memory", n, i, v)
+			}
+		}
+		for i := range s {
+			s[i] = float32(i)
+		}
+		for i, v := range s {
+			if v != float32(i) {
+				t.Fatalf("Make(%d)[%d] = %v after writing %d", n, i, v, i)
+			}
+		}
+	}
+	var x [3]uint16
+	if s := Make[[3]uint16](Size); len(s) != Size || unsafe.Sizeof(s[0]) != unsafe.Sizeof(x) {
+		t.Fatalf("Make of arrays: len %d", len(s))
+	}
+}
