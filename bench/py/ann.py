@@ -56,31 +56,39 @@ def build_faiss_flat(base: np.ndarray, threads: int, m: int, efc: int):
 BUILDERS = {"hnswlib": build_hnswlib, "faiss-hnsw": build_faiss_hnsw, "faiss-flat": build_faiss_flat}
 
 
-def search(system: str, idx, queries: np.ndarray, k: int, ef: int) -> tuple[np.ndarray, float]:
-    """All queries on one thread in one batched call; returns ids and µs/query."""
-    with Timer() as t:
-        if system == "hnswlib":
-            idx.set_ef(max(ef, k))
-            ids, _ = idx.knn_query(queries, k=k, num_threads=1)
-        else:
-            import faiss
+def search(system: str, idx, queries: np.ndarray, k: int, ef: int, runs: int = 1) -> tuple[np.ndarray, float]:
+    """All queries on one thread in one batched call, runs times over; returns ids and
+    the fastest pass's µs/query."""
+    best = None
+    for _ in range(max(runs, 1)):
+        with Timer() as t:
+            if system == "hnswlib":
+                idx.set_ef(max(ef, k))
+                ids, _ = idx.knn_query(queries, k=k, num_threads=1)
+            else:
+                import faiss
 
-            faiss.omp_set_num_threads(1)
-            if system == "faiss-hnsw":
-                idx.hnsw.efSearch = max(ef, k)
-            _, ids = idx.search(queries, k)
-    return ids, t.seconds * 1e6 / len(queries)
+                faiss.omp_set_num_threads(1)
+                if system == "faiss-hnsw":
+                    idx.hnsw.efSearch = max(ef, k)
+                _, ids = idx.search(queries, k)
+        best = t.seconds if best is None else min(best, t.seconds)
+    return ids, best * 1e6 / len(queries)
 
 
-def search_single(idx, queries: np.ndarray, k: int) -> float:
-    """faiss: one query per search call (as a server answers one request), µs/query."""
+def search_single(idx, queries: np.ndarray, k: int, runs: int = 1) -> float:
+    """faiss: one query per search call (as a server answers one request), the fastest
+    of runs passes, µs/query."""
     import faiss
 
     faiss.omp_set_num_threads(1)
-    with Timer() as t:
-        for i in range(len(queries)):
-            idx.search(queries[i : i + 1], k)
-    return t.seconds * 1e6 / len(queries)
+    best = None
+    for _ in range(max(runs, 1)):
+        with Timer() as t:
+            for i in range(len(queries)):
+                idx.search(queries[i : i + 1], k)
+        best = t.seconds if best is None else min(best, t.seconds)
+    return best * 1e6 / len(queries)
 
 
 def main() -> None:
@@ -93,6 +101,7 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=0)
     ap.add_argument("--m", type=int, default=16)
     ap.add_argument("--ef-construction", type=int, default=200)
+    ap.add_argument("--runs", type=int, default=3, help="passes per sweep point and exact search; the fastest is reported (as ann-benchmarks does)")
     ap.add_argument("--out")
     a = ap.parse_args()
     d = datamod.load(Path(a.data))
@@ -122,16 +131,16 @@ def main() -> None:
         else:
             del idx
     if a.system == "faiss-flat":
-        ids, us = search(a.system, kept, queries, a.k, 0)
-        single = search_single(kept, queries[: min(nq, 200)], a.k)
+        ids, us = search(a.system, kept, queries, a.k, 0, a.runs)
+        single = search_single(kept, queries[: min(nq, 200)], a.k, a.runs)
         res["exact"] = {"ef": 0, "queries": nq, "us_per_query": us, "qps": 1e6 / us, "recall": recall(ids, gt)}
         res["exact_single"] = {"ef": 0, "queries": min(nq, 200), "us_per_query": single, "qps": 1e6 / single}
-        res["notes"].append("exact: all queries in one search call on 1 thread; exact_single: one query per call")
+        res["notes"].append(f"exact: all queries in one search call on 1 thread; exact_single: one query per call; the fastest of {a.runs} passes each")
     else:
         for ef in efs:
-            ids, us = search(a.system, kept, queries, a.k, ef)
+            ids, us = search(a.system, kept, queries, a.k, ef, a.runs)
             res["sweep"].append({"ef": ef, "queries": nq, "us_per_query": us, "qps": 1e6 / us, "recall": recall(ids, gt)})
-        res["notes"].append("searches: all queries in one batched call on 1 thread")
+        res["notes"].append(f"searches: all queries in one batched call on 1 thread, the fastest of {a.runs} passes per sweep point")
     import importlib.metadata as md
 
     res["version"] = md.version("hnswlib" if a.system == "hnswlib" else "faiss-cpu")

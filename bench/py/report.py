@@ -327,7 +327,10 @@ def render(res: dict, plots_rel: str, plot_names: list[str], cmd: str) -> str:
          "(hardneg-bench sets GOMAXPROCS 1, faiss `omp_set_num_threads(1)`, hnswlib `num_threads=1`), builds 1 and 2 threads; "
          "all graphs use M 16 and efConstruction 200 (coder/hnsw: M 16, its default level factor). hnswlib and faiss answer all "
          "queries in one batched call (no per-query Python overhead); hardneg's index is called once per query. "
-         "Memory is the growth of the process's resident set while the index was built (vectors included). "
+         + (f"Every search time (each sweep point, the exact searches) is the fastest of {res['runs']} passes over the queries, "
+            "for every system alike (as ann-benchmarks reports them), so one pass slowed by the machine does not decide a verdict. "
+            if res.get("runs", 1) > 1 else "")
+         + "Memory is the growth of the process's resident set while the index was built (vectors included). "
          "`cpu s` is the process CPU time of the build: when it is far below wall × threads, other work held the cores.", ""]
     for tag, s in res["sets"].items():
         if "error" in s:

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"runtime"
 	"time"
 
@@ -32,20 +33,27 @@ func runCoder(c *config, d *dataset) (*result, error) {
 		g.EfSearch = ef
 		got := make([]int32, 0, c.k)
 		total := 0.0
-		var elapsed time.Duration
-		for i := range c.queries {
-			start := time.Now()
-			nodes := g.Search(d.query(i), c.k)
-			elapsed += time.Since(start)
-			got = got[:0]
-			for _, n := range nodes {
-				got = append(got, n.Key)
+		var best time.Duration
+		for run := range max(c.runs, 1) { // the fastest pass is reported, as for hardneg
+			var elapsed time.Duration
+			total = 0
+			for i := range c.queries {
+				start := time.Now()
+				nodes := g.Search(d.query(i), c.k)
+				elapsed += time.Since(start)
+				got = got[:0]
+				for _, n := range nodes {
+					got = append(got, n.Key)
+				}
+				total += recall(got, d.gt(i, c.k))
 			}
-			total += recall(got, d.gt(i, c.k))
+			if run == 0 || elapsed < best {
+				best = elapsed
+			}
 		}
-		us := float64(elapsed.Microseconds()) / float64(c.queries)
+		us := float64(best.Microseconds()) / float64(c.queries)
 		res.Sweep = append(res.Sweep, sweepPoint{Ef: ef, Queries: c.queries, USPerQuery: us, QPS: 1e6 / us, Recall: total / float64(c.queries)})
 	}
-	res.Notes = append(res.Notes, "built on 1 thread (Add is not safe for concurrent use); default Ml 0.25; EfSearch set per sweep point")
+	res.Notes = append(res.Notes, fmt.Sprintf("built on 1 thread (Add is not safe for concurrent use); default Ml 0.25; EfSearch set per sweep point, the fastest of %d passes", max(c.runs, 1)))
 	return res, nil
 }

@@ -16,6 +16,7 @@ type config struct {
 	threads, efs                  []int
 	mineAnchors                   []int
 	k, queries, exactQueries      int
+	runs                          int // passes over the queries per sweep point; the fastest is kept
 	mineRequests                  int
 	m, efConstruction             int
 	quantization                  string // "", "none" or "int8"
@@ -35,6 +36,7 @@ func main() {
 	flag.StringVar(&anchors, "mine-anchors", "1,32,256", "anchors per in-process Mine request (hardneg only; empty: skip)")
 	flag.IntVar(&c.k, "k", 10, "neighbours per query")
 	flag.IntVar(&c.queries, "queries", 0, "queries of the sweep (0: all in the data set)")
+	flag.IntVar(&c.runs, "runs", 3, "passes over the queries per sweep point and for the exact scan; the fastest pass is reported (as ann-benchmarks does), so a pass slowed by the machine does not decide a verdict")
 	flag.IntVar(&c.exactQueries, "exact-queries", 200, "queries of the exact scan (hardneg only; 0: skip)")
 	flag.IntVar(&c.mineRequests, "mine-requests", 200, "Mine requests per anchor count (fewer for large ones, see mine.go)")
 	flag.IntVar(&c.m, "m", 16, "HNSW M")
