@@ -22,12 +22,14 @@ import "unsafe"
 // pages).
 const Size = 2 << 20
 
-// slabBytes is the size Slab groups chunks into once a table is large, and minTable the
-// table size from which it does: smaller tables keep one chunk per allocation, so a
-// small collection holds no more memory than before.
+// A table allocates one chunk at a time until it holds minTable bytes; from then on
+// chunks come in slabs of a quarter of the table, at least minSlab (two huge pages)
+// and at most maxSlab, so that most of a large table lies in whole huge pages while
+// what it holds ahead of its items stays within a quarter of it (or minSlab).
 const (
-	slabBytes = 16 << 20
-	minTable  = 4 << 20
+	minTable = 4 << 20
+	minSlab  = 4 << 20
+	maxSlab  = 16 << 20
 )
 
 // Make returns make([]T, n), advised for huge pages when it spans a whole aligned one.
@@ -45,13 +47,14 @@ func Make[T any](n int) []T {
 
 // Slab returns how many chunks of chunkBytes a table that already holds have of them
 // should allocate together (as one Make, sliced): one while the table is under 4 MiB,
-// then enough for 16 MiB, so that most of its memory lies in whole huge pages. At most
-// one slab is allocated ahead of use.
+// then a quarter of the table, between 4 and 16 MiB, rounded up to whole chunks.
 func Slab(have, chunkBytes int) int {
-	if chunkBytes <= 0 || have*chunkBytes < minTable {
+	table := have * chunkBytes
+	if chunkBytes <= 0 || table < minTable {
 		return 1
 	}
-	return max(1, (slabBytes+chunkBytes-1)/chunkBytes)
+	want := min(max(table/4, minSlab), maxSlab)
+	return max(1, (want+chunkBytes-1)/chunkBytes)
 }
 
 // inner returns the whole Size-aligned pages inside n bytes at address p, as offsets

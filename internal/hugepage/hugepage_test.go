@@ -28,14 +28,16 @@ func TestInnerIsTheWholeAlignedPages(t *testing.T) {
 
 func TestSlab(t *testing.T) {
 	const chunk = 1536 << 10 // 1,024 vectors of 384 float32
-	if got := Slab(0, chunk); got != 1 {
-		t.Errorf("Slab(0) = %d, want 1: a new table starts with one chunk", got)
-	}
-	if got := Slab(2, chunk); got != 1 {
-		t.Errorf("Slab(2) = %d, want 1: a 3 MiB table still grows a chunk at a time", got)
-	}
-	if got := Slab(3, chunk); got*chunk < slabBytes || (got-1)*chunk >= slabBytes {
-		t.Errorf("Slab(3) = %d chunks of %d bytes, want the fewest that reach %d", got, chunk, slabBytes)
+	for _, c := range []struct{ have, want int }{
+		{0, 1},    // a new table starts with one chunk
+		{2, 1},    // a 3 MiB table still grows a chunk at a time
+		{3, 3},    // 4.5 MiB: slabs of at least 4 MiB, rounded up to whole chunks
+		{20, 5},   // 30 MiB: a quarter, 7.5 MiB: five chunks
+		{100, 11}, // 150 MiB: at most 16 MiB, rounded up
+	} {
+		if got := Slab(c.have, chunk); got != c.want {
+			t.Errorf("Slab(%d chunks of 1.5 MiB) = %d, want %d", c.have, got, c.want)
+		}
 	}
 	if got := Slab(100, 64<<20); got != 1 {
 		t.Errorf("Slab of chunks larger than a slab = %d, want 1", got)
