@@ -217,7 +217,7 @@ func (g *Graph) repair(s *searcher, id uint32, l int, drop []bool) bool {
 			}
 		}
 	}
-	slices.SortFunc(tmp, byDist)
+	s.keys = sortNeighbors(tmp, s.keys)
 	s.tmp = tmp
 	s.tmpSel = g.selectNeighbors(tmp, g.maxLinks(l), s.tmpSel, true)
 	writeList(list, s.tmpSel)

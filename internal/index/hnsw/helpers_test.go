@@ -1,6 +1,7 @@
 package hnsw
 
 import (
+	"cmp"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -128,3 +129,6 @@ func checkSorted(t testing.TB, res []Neighbor) {
 		t.Fatalf("results not sorted: %v", res)
 	}
 }
+
+// byDist orders neighbours nearest first.
+func byDist(a, b Neighbor) int { return cmp.Compare(a.Dist, b.Dist) }

@@ -1,7 +1,6 @@
 package hnsw
 
 import (
-	"cmp"
 	"runtime"
 	"slices"
 	"sync"
@@ -160,8 +159,6 @@ func (g *Graph) selectNeighbors(cands []Neighbor, m int, out []Neighbor, relax b
 	return out
 }
 
-func byDist(a, b Neighbor) int { return cmp.Compare(a.Dist, b.Dist) }
-
 // writeList stores ns as the link list. The caller holds the node's lock.
 func writeList(list []uint32, ns []Neighbor) {
 	for i, nb := range ns {
@@ -197,7 +194,7 @@ func (g *Graph) setLinks(s *searcher, id uint32, q []float32, l int, sel []Neigh
 			tmp = append(tmp, Neighbor{e, g.dist(q, g.vector(e))})
 		}
 	}
-	slices.SortFunc(tmp, byDist)
+	s.keys = sortNeighbors(tmp, s.keys)
 	s.tmp = tmp
 	s.tmpSel = g.selectNeighbors(tmp, g.maxLinks(l), s.tmpSel, false)
 	writeList(list, s.tmpSel)
@@ -241,10 +238,10 @@ func (g *Graph) addLink(s *searcher, nb, id uint32, d float32, l int) {
 			tmp = append(tmp, Neighbor{e, g.dist(nv, g.vector(e))})
 		}
 	}
-	slices.SortFunc(tmp, byDist)
+	s.keys = sortNeighbors(tmp, s.keys)
 	s.tmp = tmp
 	s.tmpSel = g.selectNeighbors(tmp, g.maxLinks(l), s.tmpSel, false)
-	slices.SortFunc(dead, byDist)
+	s.keys = sortNeighbors(dead, s.keys)
 	for _, x := range dead[:min(len(dead), g.maxLinks(l)-len(s.tmpSel))] {
 		s.tmpSel = append(s.tmpSel, x)
 	}

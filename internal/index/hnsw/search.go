@@ -119,7 +119,7 @@ func (g *Graph) rescoreInOrder(s *searcher, q []float32, yield func(Neighbor) bo
 	beam := append(s.buf[:0], s.res...)
 	s.res = s.res[:0]
 	s.buf = beam
-	slices.SortFunc(beam, func(a, b Neighbor) int { return cmp.Compare(a.Dist, b.Dist) })
+	s.keys = sortNeighbors(beam, s.keys)
 	bound := g.codes.ErrorBound(&s.qc)
 	// pending holds the scored nodes not yet yielded, farthest first (byDistID), so the
 	// next one to yield is the last.
@@ -159,7 +159,7 @@ func (g *Graph) rescore(s *searcher, q []float32) []Neighbor {
 		s.buf[i] = Neighbor{nb.ID, g.dist(q, g.vector(nb.ID))}
 	}
 	s.res = s.res[:0]
-	slices.SortFunc(s.buf, byDistID)
+	s.keys = sortNeighbors(s.buf, s.keys)
 	return s.buf
 }
 

@@ -20,6 +20,7 @@ type searcher struct {
 	tmpSel  []Neighbor    // link pruning output
 	ids     []uint32      // link snapshot
 	dists   []float32     // distances of ids
+	keys    []uint64      // sort keys (sortNeighbors)
 	qc      vec.Int8Query // the query's int8 codes (searches on codes)
 }
 

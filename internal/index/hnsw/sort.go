@@ -1,0 +1,42 @@
+package hnsw
+
+import (
+	"math"
+	"slices"
+)
+
+// sortNeighbors sorts ns nearest first, ties by lower id (byDistID's order), by
+// sorting integer keys instead of calling a comparison per step: each neighbour
+// becomes its distance's bits, mapped so that unsigned order is the floats' order,
+// above its id, and comes back bit for bit. keys is the caller's scratch, returned
+// grown. Distances are finite (the vectors are), so NaN's place does not arise; −0
+// sorts before +0, which byDistID takes as equal.
+func sortNeighbors(ns []Neighbor, keys []uint64) []uint64 {
+	keys = keys[:0]
+	for _, n := range ns {
+		keys = append(keys, uint64(orderedBits(n.Dist))<<32|uint64(n.ID))
+	}
+	slices.Sort(keys)
+	for i, k := range keys {
+		ns[i] = Neighbor{ID: uint32(k), Dist: fromOrderedBits(uint32(k >> 32))}
+	}
+	return keys
+}
+
+// orderedBits maps f to a uint32 whose unsigned order is f's numeric order: negative
+// floats have every bit flipped, the others their sign bit set.
+func orderedBits(f float32) uint32 {
+	b := math.Float32bits(f)
+	if b>>31 != 0 {
+		return ^b
+	}
+	return b | 1<<31
+}
+
+// fromOrderedBits inverts orderedBits.
+func fromOrderedBits(u uint32) float32 {
+	if u>>31 != 0 {
+		return math.Float32frombits(u &^ (1 << 31))
+	}
+	return math.Float32frombits(^u)
+}
