@@ -57,6 +57,20 @@ func Slab(have, chunkBytes int) int {
 	return max(1, (want+chunkBytes-1)/chunkBytes)
 }
 
+// Chunks returns the next chunks of a table that holds have chunks of chunkLen elements
+// each: Slab's count of them, made as one array (Make) and sliced, each with its own
+// capacity so that no chunk can grow into the next.
+func Chunks[T any](have, chunkLen int) [][]T {
+	var zero T
+	n := Slab(have, chunkLen*int(unsafe.Sizeof(zero)))
+	slab := Make[T](n * chunkLen)
+	out := make([][]T, n)
+	for i := range out {
+		out[i] = slab[i*chunkLen : (i+1)*chunkLen : (i+1)*chunkLen]
+	}
+	return out
+}
+
 // inner returns the whole Size-aligned pages inside n bytes at address p, as offsets
 // from p: [lo, hi), empty (hi ≤ lo) when there is none.
 func inner(p, n uintptr) (lo, hi uintptr) {

@@ -72,3 +72,24 @@ func TestMakeIsMake(t *testing.T) {
 		t.Fatalf("Make of arrays: len %d", len(s))
 	}
 }
+
+func TestChunks(t *testing.T) {
+	const chunkLen = 1024 * 384 // 1.5 MiB of float32
+	for _, have := range []int{0, 2, 3, 20, 100} {
+		cs := Chunks[float32](have, chunkLen)
+		if want := Slab(have, chunkLen*4); len(cs) != want {
+			t.Fatalf("Chunks(%d): %d chunks, want Slab's %d", have, len(cs), want)
+		}
+		for i, c := range cs {
+			if len(c) != chunkLen || cap(c) != chunkLen {
+				t.Fatalf("Chunks(%d)[%d]: len %d cap %d, want both %d", have, i, len(c), cap(c), chunkLen)
+			}
+			c[0], c[chunkLen-1] = float32(i+1), -float32(i+1)
+		}
+		for i, c := range cs {
+			if c[0] != float32(i+1) || c[chunkLen-1] != -float32(i+1) {
+				t.Fatalf("Chunks(%d)[%d]: another chunk's write shows in this one", have, i)
+			}
+		}
+	}
+}

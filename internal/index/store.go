@@ -91,14 +91,11 @@ func (s *vectorStore) ensure(slot uint32) {
 	}
 	nt := make([][]float32, len(t), len(t)+1)
 	copy(nt, t)
-	rows := storeChunkRows * s.dim
 	for int(slot) >= len(nt)*storeChunkRows {
-		// Chunks come in slabs once the store is large (hugepage.Slab), so that most of
-		// the vectors lie in whole huge pages.
-		n := hugepage.Slab(len(nt), rows*4)
-		slab := hugepage.Make[float32](n * rows)
-		for i := range n {
-			nt = append(nt, slab[i*rows:(i+1)*rows:(i+1)*rows])
+		// Chunks come in slabs once the store is large (hugepage.Chunks), so that most
+		// of the vectors lie in whole huge pages.
+		for _, c := range hugepage.Chunks[float32](len(nt), storeChunkRows*s.dim) {
+			nt = append(nt, c)
 			s.codes = append(s.codes, new(chunkCodes))
 		}
 	}

@@ -233,27 +233,18 @@ func (g *Graph) ensureChunk(id uint32) *chunk {
 	if need <= len(old) {
 		return old[id>>chunkShift]
 	}
-	t := make([]*chunk, need, max(need, 2*len(old)))
+	t := make([]*chunk, len(old), max(need, 2*len(old)))
 	copy(t, old)
-	words := chunkSize * g.stride0
-	for i := len(old); i < need; {
-		// Layer-0 lists come in slabs once the graph is large (hugepage.Slab), so that
-		// most of them lie in whole huge pages; the table covers the whole slab.
-		n := hugepage.Slab(i, words*4)
-		slab := hugepage.Make[uint32](n * words)
-		for j := range n {
-			c := &chunk{
+	for len(t) < need {
+		// Layer-0 lists come in slabs once the graph is large (hugepage.Chunks), so
+		// that most of them lie in whole huge pages; the table covers the whole slab.
+		for _, links0 := range hugepage.Chunks[uint32](len(t), chunkSize*g.stride0) {
+			t = append(t, &chunk{
 				state:  make([]atomic.Uint32, chunkSize),
 				locks:  make([]sync.Mutex, chunkSize),
-				links0: slab[j*words : (j+1)*words : (j+1)*words],
+				links0: links0,
 				upper:  make([][]uint32, chunkSize),
-			}
-			if i < len(t) {
-				t[i] = c
-			} else {
-				t = append(t, c)
-			}
-			i++
+			})
 		}
 	}
 	g.chunks.Store(&t)

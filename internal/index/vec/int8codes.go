@@ -104,22 +104,13 @@ func (t *Int8Codes) ensure(id uint32) *codeChunk {
 	if need <= len(old) {
 		return old[id/int8CodeRows]
 	}
-	tab := make([]*codeChunk, need, max(need, 2*len(old)))
+	tab := make([]*codeChunk, len(old), max(need, 2*len(old)))
 	copy(tab, old)
-	rows := int8CodeRows * t.dim
-	for i := len(old); i < need; {
-		// Chunks come in slabs once the table is large (hugepage.Slab), so that most of
-		// the codes lie in whole huge pages; the table covers the whole slab.
-		n := hugepage.Slab(i, rows)
-		slab := hugepage.Make[byte](n * rows)
-		for j := range n {
-			c := &codeChunk{codes: slab[j*rows : (j+1)*rows : (j+1)*rows], scale: make([]float32, int8CodeRows)}
-			if i < len(tab) {
-				tab[i] = c
-			} else {
-				tab = append(tab, c)
-			}
-			i++
+	for len(tab) < need {
+		// Chunks come in slabs once the table is large (hugepage.Chunks), so that most
+		// of the codes lie in whole huge pages; the table covers the whole slab.
+		for _, c := range hugepage.Chunks[byte](len(tab), int8CodeRows*t.dim) {
+			tab = append(tab, &codeChunk{codes: c, scale: make([]float32, int8CodeRows)})
 		}
 	}
 	t.chunks.Store(&tab)
