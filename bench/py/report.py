@@ -355,7 +355,10 @@ def render(res: dict, plots_rel: str, plot_names: list[str], cmd: str) -> str:
             L += ["This set comes from separate runs, merged into this report: " + "; ".join(
                 f"`{run['cmd']}` ({', '.join(NAMES.get(k, k) for k in run['systems'])}) on {run['started']}, which took "
                 f"{run['seconds'] / 60:.1f} min, load average (1/5/15 min) {' / '.join(f'{x:.2f}' for x in run['load_start'])} "
-                f"at its start and {' / '.join(f'{x:.2f}' for x in run['load_end'])} at its end" for run in runs) + ".", ""]
+                f"at its start and {' / '.join(f'{x:.2f}' for x in run['load_end'])} at its end"
+                + (f"; its search times are the fastest of {run['passes']} passes" if run.get("passes", 1) > 1
+                   else "; its search times are from one pass over the queries")
+                for run in runs) + ".", ""]
         tr = targets(s)
         if tr:
             L += ["**Targets** (ratios from this run)", "", "| target | measured | verdict |", "|---|---|---|"]
@@ -418,7 +421,7 @@ def main() -> None:
         cmd = " ".join(other["argv"]) if "argv" in other else a.add_cmd
         for tag, s in other["sets"].items():
             run = {"cmd": cmd, "started": other["started"], "seconds": other["seconds"], "systems": list(s.get("index", {})),
-                   "load_start": other["load_start"], "load_end": other["load_end"]}
+                   "load_start": other["load_start"], "load_end": other["load_end"], "passes": other.get("runs", 1)}
             if tag in added:  # a later run of the same set: its systems replace the earlier run's
                 res["sets"][tag]["index"].update(s.get("index", {}))
                 res["sets"][tag]["runs"].append(run)

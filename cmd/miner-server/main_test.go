@@ -465,6 +465,13 @@ func TestConfigFromEnvironment(t *testing.T) {
 	if _, err := parseConfig([]string{"-snapshot-bytes=-2"}, func(string) string { return "" }, io.Discard); err == nil || !strings.Contains(err.Error(), "-snapshot-bytes: a size in bytes, or -1") {
 		t.Errorf("-snapshot-bytes=-2: %v", err)
 	}
+	// Huge pages are on by default; the environment turns them off.
+	if cfg, err := parseConfig(nil, func(string) string { return "" }, io.Discard); err != nil || !cfg.HugePages {
+		t.Errorf("default -huge-pages: %v, %v", cfg.HugePages, err)
+	}
+	if cfg, err := parseConfig(nil, func(k string) string { return map[string]string{"HARDNEG_HUGE_PAGES": "false"}[k] }, io.Discard); err != nil || cfg.HugePages {
+		t.Errorf("HARDNEG_HUGE_PAGES=false: %v, %v", cfg.HugePages, err)
+	}
 }
 
 func TestDataDirIsLocked(t *testing.T) {

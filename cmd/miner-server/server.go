@@ -13,6 +13,7 @@ import (
 	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
 	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/engine/weaviate"
+	"github.com/hardneg/hardneg/internal/hugepage"
 	"github.com/hardneg/hardneg/internal/index"
 	"github.com/hardneg/hardneg/internal/metrics"
 	"github.com/hardneg/hardneg/internal/mining"
@@ -86,6 +87,7 @@ func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
 
 // openEngine opens the engine cfg.Backend names.
 func openEngine(cfg Config, log *slog.Logger) (engine.Engine, error) {
+	hugepage.SetEnabled(cfg.HugePages)
 	if cfg.Backend == "weaviate" {
 		o := cfg.weaviateOptions()
 		o.Logger = log

@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"unsafe"
@@ -64,6 +65,7 @@ func TestMakeAdvisesHugePages(t *testing.T) {
 		t.Fatalf("a %d-byte array spans no whole huge page", len(s))
 	}
 	flags, anonHuge := vma(t, p+lo)
+	runtime.KeepAlive(s) // the array stays allocated until its mapping was read
 	t.Logf("transparent_hugepage/enabled: %q; the array's mapping: %s; %s", strings.TrimSpace(string(mode)), flags, anonHuge)
 	if !thp {
 		return

@@ -16,7 +16,17 @@
 // kernel's khugepaged; memory first touched after it is faulted in huge pages at once.
 package hugepage
 
-import "unsafe"
+import (
+	"sync/atomic"
+	"unsafe"
+)
+
+// disabled turns Make into make and Slab into one chunk at a time (SetEnabled).
+var disabled atomic.Bool
+
+// SetEnabled turns the advice and the slabs on (the default) or off for the arrays
+// made from then on: off, Make is make and Slab always 1 (the server's -huge-pages).
+func SetEnabled(on bool) { disabled.Store(!on) }
 
 // Size is the huge page size the advice is aligned to (x86-64 and arm64 with 4 KiB base
 // pages).
@@ -36,7 +46,7 @@ const (
 func Make[T any](n int) []T {
 	s := make([]T, n)
 	var zero T
-	if size := uintptr(n) * unsafe.Sizeof(zero); size >= Size {
+	if size := uintptr(n) * unsafe.Sizeof(zero); size >= Size && !disabled.Load() {
 		b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), size)
 		if lo, hi := inner(uintptr(unsafe.Pointer(unsafe.SliceData(b))), size); hi > lo {
 			advise(b[lo:hi])
@@ -50,7 +60,7 @@ func Make[T any](n int) []T {
 // then a quarter of the table, between 4 and 16 MiB, rounded up to whole chunks.
 func Slab(have, chunkBytes int) int {
 	table := have * chunkBytes
-	if chunkBytes <= 0 || table < minTable {
+	if chunkBytes <= 0 || table < minTable || disabled.Load() {
 		return 1
 	}
 	want := min(max(table/4, minSlab), maxSlab)

@@ -93,3 +93,17 @@ func TestChunks(t *testing.T) {
 		}
 	}
 }
+
+func TestSetEnabledOff(t *testing.T) {
+	SetEnabled(false)
+	defer SetEnabled(true)
+	if got := Slab(100, 1536<<10); got != 1 {
+		t.Errorf("Slab with huge pages off = %d, want one chunk at a time", got)
+	}
+	if cs := Chunks[float32](100, 1024*384); len(cs) != 1 || len(cs[0]) != 1024*384 {
+		t.Errorf("Chunks with huge pages off: %d chunks", len(cs))
+	}
+	if s := Make[byte](4 * Size); len(s) != 4*Size {
+		t.Errorf("Make with huge pages off: len %d", len(s))
+	}
+}

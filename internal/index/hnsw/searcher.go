@@ -89,7 +89,7 @@ func (p *searcherPool) bytes() int64 {
 	defer p.mu.Unlock()
 	var n int64
 	for _, s := range p.free {
-		n += int64(2*cap(s.visited) + 8*(cap(s.cand)+cap(s.res)+cap(s.buf)+cap(s.sel)+cap(s.tmp)+cap(s.tmpSel)) + 4*cap(s.ids) + 4*cap(s.dists))
+		n += int64(2*cap(s.visited) + 8*(cap(s.cand)+cap(s.res)+cap(s.buf)+cap(s.sel)+cap(s.tmp)+cap(s.tmpSel)) + 4*cap(s.ids) + 4*cap(s.dists) + 8*cap(s.keys))
 	}
 	return n
 }

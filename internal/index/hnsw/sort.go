@@ -10,7 +10,7 @@ import (
 // becomes its distance's bits, mapped so that unsigned order is the floats' order,
 // above its id, and comes back bit for bit. keys is the caller's scratch, returned
 // grown. Distances are finite (the vectors are), so NaN's place does not arise; −0
-// sorts before +0, which byDistID takes as equal.
+// takes +0's key (byDistID takes them as equal) and comes back as +0.
 func sortNeighbors(ns []Neighbor, keys []uint64) []uint64 {
 	keys = keys[:0]
 	for _, n := range ns {
@@ -26,6 +26,9 @@ func sortNeighbors(ns []Neighbor, keys []uint64) []uint64 {
 // orderedBits maps f to a uint32 whose unsigned order is f's numeric order: negative
 // floats have every bit flipped, the others their sign bit set.
 func orderedBits(f float32) uint32 {
+	if f == 0 {
+		f = 0 // −0 as +0
+	}
 	b := math.Float32bits(f)
 	if b>>31 != 0 {
 		return ^b
