@@ -47,9 +47,9 @@ func Make[T any](n int) []T {
 	s := make([]T, n)
 	var zero T
 	if size := uintptr(n) * unsafe.Sizeof(zero); size >= Size && !disabled.Load() {
-		b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), size)
-		if lo, hi := inner(uintptr(unsafe.Pointer(unsafe.SliceData(b))), size); hi > lo {
-			advise(b[lo:hi])
+		p := unsafe.Pointer(unsafe.SliceData(s))
+		if lo, hi := inner(uintptr(p), size); hi > lo {
+			advise(unsafe.Slice((*byte)(p), size)[lo:hi])
 		}
 	}
 	return s

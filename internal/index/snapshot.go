@@ -420,8 +420,8 @@ const snapshotCheck = time.Second
 // holdsLogBack reports whether c is the collection whose oldest kept snapshot (or
 // creation) keeps the log from being truncated (see pruneLocked), while the log has
 // grown past SnapshotBytes, c's vector memory (size) and a quarter of every
-// collection's (total). A new snapshot is complete
-// through the log's end (storage.SnapshotHeader.Through) and lets the log go, where an
+// collection's (total). A new snapshot is complete through the log's end
+// (storage.SnapshotHeader.Through) and lets the log go, where an
 // idle collection, or one with a few writes under -snapshot-interval off, would
 // otherwise hold every later write of the others. As snapKeep snapshots are kept, it
 // takes two of them for the log to move: the thresholds bound what that costs, two
