@@ -23,6 +23,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -45,6 +46,7 @@ func main() {
 	anchors := flag.Int("anchors", 32, "anchors per request")
 	policy := flag.String("policy", "all-rules", "the policy: all-rules or default")
 	cpuprofile := flag.String("cpuprofile", "", "write the timed requests' CPU profile here")
+	collapse := flag.Bool("collapse-heap", false, "after loading, advise every anonymous mapping of the process for huge pages and collapse it (MADV_HUGEPAGE, MADV_COLLAPSE; Linux 6.1+): how far huge pages over the whole Go heap, not only the index's arrays, would go")
 	ef := flag.Int("ef", 0, "the policy's ef_search: the first search pass's width (0: derived from the rank window)")
 	flag.Parse()
 	var meta struct {
@@ -79,6 +81,9 @@ func main() {
 	col, err := db.Collection("bench")
 	if err != nil {
 		log.Fatal(err)
+	}
+	if *collapse {
+		collapseHeap()
 	}
 	pol := mining.DefaultPolicy()
 	pol.NumNegatives = 8
@@ -142,4 +147,40 @@ func main() {
 	fmt.Printf("{\"cpu_ms_per_request\": %.3f, \"p50_ms\": %.3f, \"examined_per_anchor\": %.1f, \"widened_anchors\": %.4f}\n",
 		float64(cpu.Microseconds())/1000/float64(*requests), lat[len(lat)/2],
 		float64(examined)/float64(max(results, 1)), float64(widened)/float64(max(results, 1)))
+}
+
+// collapseHeap advises and collapses, 2 MiB page by 2 MiB page, every private writable
+// anonymous mapping of the process into huge pages, and logs how much of the process
+// huge pages then back. An experiment (-collapse-heap), not what the server does: the
+// server advises only the index's arrays (internal/hugepage).
+func collapseHeap() {
+	raw, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		log.Fatal(err)
+	}
+	const page = 2 << 20
+	for _, line := range strings.Split(string(raw), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 5 || f[1] != "rw-p" { // anonymous: no path
+			continue
+		}
+		var lo, hi uintptr
+		if _, err := fmt.Sscanf(f[0], "%x-%x", &lo, &hi); err != nil {
+			continue
+		}
+		for a := (lo + page - 1) &^ (page - 1); a+page <= hi; a += page {
+			// The range is the process's own mapping, named by address: madvise(2) takes it
+			// as one, so the call goes without a Go slice over memory the runtime owns.
+			if _, _, e := syscall.Syscall(syscall.SYS_MADVISE, a, page, 14 /* MADV_HUGEPAGE */); e == 0 {
+				syscall.Syscall(syscall.SYS_MADVISE, a, page, 25 /* MADV_COLLAPSE */) // refused for some mappings; the rest collapse
+			}
+		}
+	}
+	if m, err := os.ReadFile("/proc/self/smaps_rollup"); err == nil {
+		for _, l := range strings.Split(string(m), "\n") {
+			if strings.HasPrefix(l, "AnonHugePages:") {
+				log.Printf("-collapse-heap: %s", strings.Join(strings.Fields(l), " "))
+			}
+		}
+	}
 }
