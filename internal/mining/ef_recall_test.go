@@ -160,3 +160,72 @@ func TestDefaultEfRecallOfTheTopWindow(t *testing.T) {
 		}
 	}
 }
+
+// TestGrowingFirstPassRecall checks mining through the beam that starts at the window
+// of k and widens as the anchor reads (efStart): the default first pass under a score
+// filter (max_score 1, which removes nothing but makes the window 10·k ranks) starts
+// below the whole window's width, at a width whose reliable part (width less
+// EfSearch) ends before the 32 ranks read here; with 3 of every 4 of each anchor's
+// exact top 128 excluded, so that an anchor reads past that part to choose 8, its
+// negatives hold at least 99% of the exact ones (ranks 3, 7, …, 31). It logs the same
+// for a beam of the whole window's width. (hnsw's TestSearchOrderedGrowing compares
+// growing and fixed beams where their recall differs.)
+func TestGrowingFirstPassRecall(t *testing.T) {
+	c, vecs := clusteredWorld(t, 20000, 128, 20, 1.5, 2)
+	r := rand.New(rand.NewPCG(6, 6))
+	anchors := make([]int, 300)
+	if raceEnabled {
+		anchors = anchors[:100]
+	}
+	for i := range anchors {
+		anchors[i] = r.IntN(len(vecs))
+	}
+	const k = 8
+	top := exactTop(c, vecs, anchors, 128)
+	want := make([][]string, len(anchors))
+	excl := make([][]string, len(anchors))
+	for i, ids := range top {
+		for j, id := range ids {
+			if j%4 == 3 && len(want[i]) < k {
+				want[i] = append(want[i], id)
+			} else {
+				excl[i] = append(excl[i], id)
+			}
+		}
+	}
+	band := float32(1)
+	pol := DefaultPolicy()
+	pol.NumNegatives, pol.MaxScore, pol.InBatchExclusion, pol.NearDuplicates = k, &band, false, false
+	m := &anchorMiner{s: c, pol: &pol, a: &prepared{}, end: pol.EffectiveRangeMax(0)}
+	if start, full := m.efStart(), m.ef(); start == 0 || start >= full || start-engine.DefaultEfSearch >= 4*k {
+		t.Fatalf("first pass: start %d, full width %d; want a start below the full width whose lead ends before rank %d", start, full, 4*k)
+	}
+	for _, ef := range []int{0, m.ef()} {
+		p := pol
+		p.Ef = ef
+		req := Request{Policy: p}
+		for i, a := range anchors {
+			req.Anchors = append(req.Anchors, Anchor{ID: "i" + strconv.Itoa(a), ExcludeIDs: excl[i]})
+		}
+		res, err := Mine(context.Background(), c, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hit, total, read := 0, 0, 0
+		for i := range anchors {
+			got := negIDs(res[i].Negatives)
+			for _, id := range want[i] {
+				if slices.Contains(got, id) {
+					hit++
+				}
+			}
+			total += len(want[i])
+			read += res[i].Examined
+		}
+		rec := float64(hit) / float64(total)
+		t.Logf("ef %d (0: growing from %d): recall of the exact negatives %.4f, %.1f candidates read per anchor", ef, m.efStart(), rec, float64(read)/float64(len(anchors)))
+		if rec < 0.99 {
+			t.Errorf("ef %d: recall of the exact negatives %.4f, want ≥ 0.99", ef, rec)
+		}
+	}
+}

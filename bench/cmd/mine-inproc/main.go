@@ -3,7 +3,8 @@
 // a collection "bench" of the bench data set's vectors, ids "d<row>"), and runs requests
 // of 32 raw-vector anchors, k 8, every rule on (bench/py/e2e.py's all-rules policy), each
 // anchor's exact nearest item as its positive. It prints the process's CPU time per
-// request and the wall-time p50 as JSON. Open it on a copy of the directory: it takes the
+// request, the wall-time p50, and how many candidates the anchors examined (mean;
+// p50, p90, p99 and max) as JSON. Open it on a copy of the directory: it takes the
 // directory's lock and may write to it.
 //
 //	go build -o /tmp/mine-inproc ./bench/cmd/mine-inproc
@@ -108,6 +109,7 @@ func main() {
 		return mining.Request{Anchors: as, Policy: pol}
 	}
 	var examined, widened, results int
+	var perAnchor []int
 	mine := func(r int) {
 		res, err := mining.Mine(context.Background(), col, request(r))
 		if err != nil {
@@ -115,6 +117,7 @@ func main() {
 		}
 		for _, a := range res {
 			examined += a.Examined
+			perAnchor = append(perAnchor, a.Examined)
 			if a.Widenings > 0 {
 				widened++
 			}
@@ -126,6 +129,7 @@ func main() {
 	}
 	lat := make([]float64, 0, *requests)
 	examined, widened, results = 0, 0, 0
+	perAnchor = perAnchor[:0]
 	if *cpuprofile != "" {
 		pf, err := os.Create(*cpuprofile)
 		if err != nil {
@@ -144,9 +148,11 @@ func main() {
 	}
 	cpu := cpuTime() - c0
 	slices.Sort(lat)
-	fmt.Printf("{\"cpu_ms_per_request\": %.3f, \"p50_ms\": %.3f, \"examined_per_anchor\": %.1f, \"widened_anchors\": %.4f}\n",
+	slices.Sort(perAnchor)
+	q := func(p float64) int { return perAnchor[min(len(perAnchor)-1, int(p*float64(len(perAnchor))))] }
+	fmt.Printf("{\"cpu_ms_per_request\": %.3f, \"p50_ms\": %.3f, \"examined_per_anchor\": %.1f, \"examined_p50_p90_p99_max\": [%d, %d, %d, %d], \"widened_anchors\": %.4f}\n",
 		float64(cpu.Microseconds())/1000/float64(*requests), lat[len(lat)/2],
-		float64(examined)/float64(max(results, 1)), float64(widened)/float64(max(results, 1)))
+		float64(examined)/float64(max(results, 1)), q(0.5), q(0.9), q(0.99), perAnchor[len(perAnchor)-1], float64(widened)/float64(max(results, 1)))
 }
 
 // collapseHeap advises and collapses, 2 MiB page by 2 MiB page, every private writable

@@ -316,7 +316,7 @@ func wholeBeam(g *Graph, q []float32, ef int, accept func(uint32) bool) []Neighb
 	}
 	s := g.searchers.get()
 	defer g.searchers.put(s)
-	if qq := g.beam(s, q, epID, top, ef, accept); qq.c != nil {
+	if qq := g.beam(s, q, epID, top, ef, false, accept); qq.c != nil {
 		return slices.Clone(g.rescore(s, q))
 	}
 	return slices.Clone(s.sorted())

@@ -45,10 +45,10 @@ func (g *Graph) Search(q []float32, k, ef int, accept func(id uint32) bool, dst 
 	}
 	s := g.searchers.get()
 	defer g.searchers.put(s)
-	qq := g.beam(s, q, epID, top, ef, accept)
+	qq := g.beam(s, q, epID, top, ef, false, accept)
 	if qq.c != nil {
 		// Only the beam nodes that can be among the best k get a float distance.
-		g.rescoreInOrder(s, q, func(nb Neighbor) bool {
+		g.rescoreInOrder(s, &qq, beamGrowth{}, func(nb Neighbor) bool {
 			dst = append(dst, nb)
 			return len(dst) < k
 		})
@@ -61,7 +61,8 @@ func (g *Graph) Search(q []float32, k, ef int, accept func(id uint32) bool, dst 
 // beam fills s.res with the layer-0 beam of width ef for q from the entry point epID at
 // layer top (Search and SearchOrdered): with codes the query is quantized into s.qc and
 // the descent and the beam compare codes. It returns the query as the search used it.
-func (g *Graph) beam(s *searcher, q []float32, epID uint32, top, ef int, accept func(id uint32) bool) query {
+// With growing on it keeps what the width turns away, for grow.
+func (g *Graph) beam(s *searcher, q []float32, epID uint32, top, ef int, growing bool, accept func(id uint32) bool) query {
 	qq := query{f: q}
 	if g.codes != nil {
 		g.codes.Quantize(q, &s.qc)
@@ -71,7 +72,9 @@ func (g *Graph) beam(s *searcher, q []float32, epID uint32, top, ef int, accept 
 	for l := top; l > 0; l-- {
 		cur = g.greedy(s, &qq, cur, l)
 	}
-	g.searchLayer(s, &qq, cur, ef, 0, accept, noSelf)
+	g.startLayer(s, cur, accept, noSelf)
+	s.growing = growing
+	g.expand(s, &qq, ef, 0, accept, noSelf)
 	return qq
 }
 
@@ -87,8 +90,25 @@ func (g *Graph) beam(s *searcher, q []float32, epID uint32, top, ef int, accept 
 // after a few neighbours does not pay for scoring the whole beam, and the sequence
 // yielded is Search's, bit for bit.
 func (g *Graph) SearchOrdered(q []float32, ef int, accept func(id uint32) bool, yield func(Neighbor) bool) {
+	g.SearchOrderedGrowing(q, ef, ef, 0, accept, yield)
+}
+
+// SearchOrderedGrowing is SearchOrdered with a beam that starts at width ef and widens,
+// up to maxEf, as the caller reads: before it yields neighbour n (from 0), a beam
+// narrower than n + lead resumes at width n + lead + lead/4.
+// The search goes on from where it stopped (the nodes the narrower width scored and
+// turned away rejoin it), so a caller that stops early pays for the narrow beam, and
+// one that reads on reads from a beam lead wider than what it has read, as far as
+// maxEf. The neighbours come nearest first within each width; one that only a wider
+// beam finds comes when it is found, after the nearer ones already yielded. With
+// maxEf ≤ ef or lead ≤ 0 it is SearchOrdered(q, ef, …).
+func (g *Graph) SearchOrderedGrowing(q []float32, ef, maxEf, lead int, accept func(id uint32) bool, yield func(Neighbor) bool) {
 	if ef <= 0 {
 		ef = g.opts.EfSearch
+	}
+	gr := beamGrowth{width: ef}
+	if lead > 0 && maxEf > ef {
+		gr.max, gr.lead, gr.accept = maxEf, lead, accept
 	}
 	epID, top, ok := unpackEntry(g.entry.Load())
 	if !ok {
@@ -96,8 +116,8 @@ func (g *Graph) SearchOrdered(q []float32, ef int, accept func(id uint32) bool, 
 	}
 	s := g.searchers.get()
 	defer g.searchers.put(s)
-	qq := g.beam(s, q, epID, top, ef, accept)
-	if qq.c == nil {
+	qq := g.beam(s, q, epID, top, ef, gr.max > 0, accept)
+	if qq.c == nil && gr.max == 0 {
 		for _, nb := range s.sorted() {
 			if !yield(nb) {
 				return
@@ -105,39 +125,79 @@ func (g *Graph) SearchOrdered(q []float32, ef int, accept func(id uint32) bool, 
 		}
 		return
 	}
-	g.rescoreInOrder(s, q, yield)
+	g.rescoreInOrder(s, &qq, gr, yield)
 }
 
-// rescoreInOrder empties s.res, a beam walked on codes, and yields its nodes with their
-// Distance to q, nearest first (ties by lower id), until yield returns false. A node is
-// scored only while its approximate distance is within vec.Int8Codes.ErrorBound (of the
-// query in s.qc) of the nearest scored node not yet yielded: a node further out cannot
-// be nearer than that one, so the order is that of scoring the whole beam.
-func (g *Graph) rescoreInOrder(s *searcher, q []float32, yield func(Neighbor) bool) {
+// beamGrowth is how a beam may widen while rescoreInOrder yields it (see
+// SearchOrderedGrowing); the zero value: it does not.
+type beamGrowth struct {
+	width, max, lead int
+	accept           func(uint32) bool
+}
+
+// rescoreInOrder empties s.res, a beam of the query qq, and yields its nodes with their
+// Distance to qq.f, nearest first (ties by lower id), until yield returns false. On
+// codes a node is scored only while its approximate distance is within
+// vec.Int8Codes.ErrorBound (of the query in s.qc) of the nearest scored node not yet
+// yielded: a node further out cannot be nearer than that one, so the order is that of
+// scoring the whole beam. On floats the beam's distances are the Distances already.
+//
+// Under gr the beam widens (grow) before node n (from 0) is yielded while its width
+// is below n + gr.lead; the nodes not yet scored are then those of the wider beam less
+// the ones already scored (s.done).
+func (g *Graph) rescoreInOrder(s *searcher, qq *query, gr beamGrowth, yield func(Neighbor) bool) {
 	// The beam by approximate distance, nearest first (the order of ties does not
 	// matter: every node within the bound of the next one to yield gets scored).
 	beam := append(s.buf[:0], s.res...)
-	s.res = s.res[:0]
 	s.buf = beam
 	s.keys = sortNeighbors(beam, s.keys)
-	bound := g.codes.ErrorBound(&s.qc)
+	var bound float64
+	if qq.c != nil {
+		bound = g.codes.ErrorBound(qq.c)
+	}
 	// pending holds the scored nodes not yet yielded, farthest first (byDistID), so the
 	// next one to yield is the last.
 	pending := s.tmp[:0]
-	defer func() { s.tmp = pending[:0] }()
-	next := 0
-	for next < len(beam) || len(pending) > 0 {
-		for next < len(beam) && (len(pending) == 0 || float64(beam[next].Dist)-bound <= float64(pending[len(pending)-1].Dist)) {
-			if next+1 < len(beam) { // the next vector's first line loads while this one is scored
-				vec.PrefetchF32(&g.vector(beam[next+1].ID)[0])
+	done := s.done[:0]
+	defer func() { s.tmp, s.done, s.res = pending[:0], done[:0], s.res[:0] }()
+	next, yielded := 0, 0
+	for {
+		if gr.max > 0 && gr.width < gr.max && yielded+gr.lead > gr.width {
+			gr.width = min(gr.max, yielded+gr.lead+max(gr.lead/4, 1))
+			g.grow(s, qq, gr.width, gr.accept)
+			// The wider beam less what is scored, nearest first.
+			slices.Sort(done)
+			beam = beam[:0]
+			for _, nb := range s.res {
+				if _, ok := slices.BinarySearch(done, nb.ID); !ok {
+					beam = append(beam, nb)
+				}
 			}
-			nb := Neighbor{beam[next].ID, g.dist(q, g.vector(beam[next].ID))}
+			s.buf = beam
+			s.keys = sortNeighbors(beam, s.keys)
+			next = 0
+		}
+		if next >= len(beam) && len(pending) == 0 {
+			return
+		}
+		for next < len(beam) && (len(pending) == 0 || float64(beam[next].Dist)-bound <= float64(pending[len(pending)-1].Dist)) {
+			nb := beam[next]
+			if qq.c != nil {
+				if next+1 < len(beam) { // the next vector's first line loads while this one is scored
+					vec.PrefetchF32(&g.vector(beam[next+1].ID)[0])
+				}
+				nb.Dist = g.dist(qq.f, g.vector(nb.ID))
+			}
 			next++
+			if gr.max > 0 {
+				done = append(done, nb.ID)
+			}
 			i, _ := slices.BinarySearchFunc(pending, nb, func(a, b Neighbor) int { return byDistID(b, a) })
 			pending = slices.Insert(pending, i, nb)
 		}
 		nb := pending[len(pending)-1]
 		pending = pending[:len(pending)-1]
+		yielded++
 		if !yield(nb) {
 			return
 		}
@@ -259,17 +319,33 @@ func (g *Graph) keep(id uint32, accept func(uint32) bool, self int64) bool {
 // written after its flagReady), so keep reduces to self and accept. A delete that
 // lands during the search is concurrent with it and may or may not be seen.
 func (g *Graph) searchLayer(s *searcher, q *query, ep Neighbor, ef, l int, accept func(uint32) bool, self int64) {
+	g.startLayer(s, ep, accept, self)
+	g.expand(s, q, ef, l, accept, self)
+}
+
+// startLayer resets s for a search of one layer from ep: ep visited, a candidate, and
+// a result when kept.
+func (g *Graph) startLayer(s *searcher, ep Neighbor, accept func(uint32) bool, self int64) {
 	s.reset(g.capacity())
 	s.visit(ep.ID, g)
 	s.cand.push(ep)
 	if g.keep(ep.ID, accept, self) {
 		s.res.push(ep)
 	}
+}
+
+// expand runs searchLayer's loop on the state in s until no candidate can improve a
+// beam of width ef. When s.growing it also keeps what the width turns away (s.over)
+// and the candidate it stopped at, so that grow can resume it.
+func (g *Graph) expand(s *searcher, q *query, ef, l int, accept func(uint32) bool, self int64) {
 	checkState := self == keepDeleted || g.deleted.Load() != 0 || g.removed.Load() != 0
 	tab := *g.chunks.Load()
 	for len(s.cand) > 0 {
 		c := s.cand.pop()
 		if len(s.res) >= ef && c.Dist > s.res.top().Dist {
+			if s.growing {
+				s.stop, s.stopped = c, true
+			}
 			break
 		}
 		// Ask for the link list of the next candidate now: its load overlaps with the
@@ -323,12 +399,52 @@ func (g *Graph) searchLayer(s *searcher, q *query, ep Neighbor, ef, l int, accep
 					if len(s.res) < ef {
 						s.res.push(Neighbor{nb, d})
 					} else {
+						if s.growing {
+							s.over = append(s.over, neighborKey(s.res.top()))
+						}
 						s.res.replaceTop(Neighbor{nb, d})
 					}
 				}
+			} else if s.growing {
+				s.over = append(s.over, neighborKey(Neighbor{nb, d}))
 			}
 		}
 	}
+}
+
+// grow resumes the layer-0 beam that expand left in s (from beam with growing on) at
+// width ef, wider than before. Every node turned away is at least as far as every node
+// in s.res (res's farthest only moves nearer once res is full, and nothing is turned
+// away before), so the nearest of them, as many as the wider beam takes, rejoin res
+// and the candidates, with the candidate the search stopped at; then expand goes on
+// with the wider width. The nodes that rejoin as candidates may have been expanded
+// already: expanding one again finds its links visited and scores nothing.
+func (g *Graph) grow(s *searcher, q *query, ef int, accept func(uint32) bool) {
+	if s.stopped {
+		s.cand.push(s.stop)
+		s.stopped = false
+	}
+	checkState := g.deleted.Load() != 0 || g.removed.Load() != 0
+	over := s.over
+	for len(over) > 0 && len(s.res) < ef {
+		// The nearest that can still fit, in order; rejected ones route but take no
+		// place, so another round may follow.
+		m := min(len(over), ef-len(s.res))
+		if m < len(over) {
+			selectSmallest(over, m)
+		}
+		slices.Sort(over[:m])
+		for _, k := range over[:m] {
+			nb := keyNeighbor(k)
+			s.cand.push(nb)
+			if (checkState && g.keep(nb.ID, accept, noSelf)) || (!checkState && (accept == nil || accept(nb.ID))) {
+				s.res.push(nb)
+			}
+		}
+		over = over[m:]
+	}
+	s.over = append(s.over[:0], over...)
+	g.expand(s, q, ef, 0, accept, noSelf)
 }
 
 // sorted empties s.res into s.buf, nearest first, and returns it.

@@ -22,6 +22,17 @@ type searcher struct {
 	dists   []float32     // distances of ids
 	keys    []uint64      // sort keys (sortNeighbors)
 	qc      vec.Int8Query // the query's int8 codes (searches on codes)
+
+	// A beam that may grow (SearchOrderedGrowing) keeps what its width turns away:
+	// over holds the nodes the search scored but left out of res, and those res
+	// dropped for nearer ones (when growing is on), as sort keys (neighborKey); stop
+	// is the candidate whose distance ended the search (stopped), not yet expanded.
+	// grow puts them back.
+	over    []uint64
+	growing bool
+	stop    Neighbor
+	stopped bool
+	done    []uint32 // ids a growing beam has scored and handed out or holds pending
 }
 
 // reset starts a new search over a graph of the given capacity.
@@ -37,6 +48,9 @@ func (s *searcher) reset(capacity int) {
 	}
 	s.cand = s.cand[:0]
 	s.res = s.res[:0]
+	s.over = s.over[:0]
+	s.growing = false
+	s.stopped = false
 }
 
 // visit marks id and reports whether it was unseen in the current search.
@@ -89,7 +103,7 @@ func (p *searcherPool) bytes() int64 {
 	defer p.mu.Unlock()
 	var n int64
 	for _, s := range p.free {
-		n += int64(2*cap(s.visited) + 8*(cap(s.cand)+cap(s.res)+cap(s.buf)+cap(s.sel)+cap(s.tmp)+cap(s.tmpSel)) + 4*cap(s.ids) + 4*cap(s.dists) + 8*cap(s.keys))
+		n += int64(2*cap(s.visited) + 8*(cap(s.cand)+cap(s.res)+cap(s.buf)+cap(s.sel)+cap(s.tmp)+cap(s.tmpSel)+cap(s.over)) + 4*cap(s.ids) + 4*cap(s.done) + 4*cap(s.dists) + 8*cap(s.keys))
 	}
 	return n
 }

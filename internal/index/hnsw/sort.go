@@ -14,11 +14,11 @@ import (
 func sortNeighbors(ns []Neighbor, keys []uint64) []uint64 {
 	keys = keys[:0]
 	for _, n := range ns {
-		keys = append(keys, uint64(orderedBits(n.Dist))<<32|uint64(n.ID))
+		keys = append(keys, neighborKey(n))
 	}
 	slices.Sort(keys)
 	for i, k := range keys {
-		ns[i] = Neighbor{ID: uint32(k), Dist: fromOrderedBits(uint32(k >> 32))}
+		ns[i] = keyNeighbor(k)
 	}
 	return keys
 }
@@ -42,4 +42,56 @@ func fromOrderedBits(u uint32) float32 {
 		return math.Float32frombits(u &^ (1 << 31))
 	}
 	return math.Float32frombits(^u)
+}
+
+// neighborKey is n as a sort key: its distance's orderedBits above its id, so that
+// keys order as byDistID orders neighbours.
+func neighborKey(n Neighbor) uint64 { return uint64(orderedBits(n.Dist))<<32 | uint64(n.ID) }
+
+// keyNeighbor inverts neighborKey (−0 comes back as +0).
+func keyNeighbor(k uint64) Neighbor {
+	return Neighbor{ID: uint32(k), Dist: fromOrderedBits(uint32(k >> 32))}
+}
+
+// selectSmallest reorders keys so that its m smallest come first (in no order),
+// 0 < m < len(keys): quickselect with a median-of-three pivot.
+func selectSmallest(keys []uint64, m int) {
+	lo, hi := 0, len(keys)-1
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		// Median of three at mid.
+		if keys[mid] < keys[lo] {
+			keys[mid], keys[lo] = keys[lo], keys[mid]
+		}
+		if keys[hi] < keys[lo] {
+			keys[hi], keys[lo] = keys[lo], keys[hi]
+		}
+		if keys[hi] < keys[mid] {
+			keys[hi], keys[mid] = keys[mid], keys[hi]
+		}
+		p := keys[mid]
+		i, j := lo, hi
+		for i <= j {
+			for keys[i] < p {
+				i++
+			}
+			for keys[j] > p {
+				j--
+			}
+			if i <= j {
+				keys[i], keys[j] = keys[j], keys[i]
+				i++
+				j--
+			}
+		}
+		// keys[lo..j] ≤ p ≤ keys[i..hi], and keys[j+1..i-1] == p.
+		switch {
+		case m <= j:
+			hi = j
+		case m >= i:
+			lo = i
+		default:
+			return
+		}
+	}
 }

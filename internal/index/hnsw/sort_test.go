@@ -58,3 +58,37 @@ func TestOrderedBitsRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// selectSmallest puts the m smallest keys first and keeps the others after them, for
+// every m, on keys with many ties.
+func TestSelectSmallest(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for trial := range 400 {
+		n := 2 + rng.IntN(300)
+		keys := make([]uint64, n)
+		for i := range keys {
+			keys[i] = uint64(rng.IntN(1 + trial%40)) // from all equal to few ties
+			if rng.IntN(2) == 0 {
+				keys[i] = rng.Uint64()
+			}
+		}
+		want := slices.Clone(keys)
+		slices.Sort(want)
+		for _, m := range []int{1, rng.IntN(n-1) + 1, n / 2, n - 1} {
+			if m < 1 {
+				continue
+			}
+			got := slices.Clone(keys)
+			selectSmallest(got, m)
+			first := slices.Clone(got[:m])
+			slices.Sort(first)
+			if !slices.Equal(first, want[:m]) {
+				t.Fatalf("trial %d, n %d, m %d: first %v, want %v", trial, n, m, first, want[:m])
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				t.Fatalf("trial %d, n %d, m %d: the keys changed", trial, n, m)
+			}
+		}
+	}
+}
