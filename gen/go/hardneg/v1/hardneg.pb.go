@@ -2118,7 +2118,10 @@ type MiningPolicy struct {
 	MaxCandidates uint32 `protobuf:"varint,20,opt,name=max_candidates,json=maxCandidates,proto3" json:"max_candidates,omitempty"`
 	// ef for the first search pass; 0: the rank window's end plus the collection's
 	// ef_search (at most 65,536), sized so that the graph's top window matches exact
-	// search (see Negative.rank).
+	// search (see Negative.rank). With 0 and a score filter (a margin or max_score), whose
+	// window is 10·k ranks, the pass starts at the width a window of k would have and
+	// widens to that as the anchor reads, staying the collection's ef_search wider than
+	// what it read (docs/MINING.md, "Shortfall and widening").
 	EfSearch uint32 `protobuf:"varint,21,opt,name=ef_search,json=efSearch,proto3" json:"ef_search,omitempty"`
 	// The near-duplicate rules (duplicate_threshold, duplicate_margin and their calibrated
 	// forms) and the default false-negative budget (pfn_threshold, pfn_budget). Default
