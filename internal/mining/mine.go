@@ -207,8 +207,11 @@ func Mine(ctx context.Context, s Searcher, req Request) ([]Result, error) {
 	results := make([]Result, len(anchors))
 	errs := make([]error, len(anchors))
 	par := parallelism(s)
+	// Graph searches take one anchor at a time, so a worker whose anchors cost more is
+	// not left with a fixed share while the others wait; exact ones score groups.
 	group := 1
 	es, batched := s.(exactScorer)
+	batched = batched && searchesExactly(s)
 	if batched {
 		group = min(maxScoreGroup, (len(anchors)+par-1)/par)
 	}
@@ -221,7 +224,7 @@ func Mine(ctx context.Context, s Searcher, req Request) ([]Result, error) {
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			var scores []engine.ExactScores
-			if hi-lo > 1 && batched && searchesExactly(s) {
+			if hi-lo > 1 && batched {
 				if err := scoreSlots().Acquire(ctx, 1); err != nil {
 					errs[lo] = err
 					return
