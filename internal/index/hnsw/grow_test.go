@@ -98,8 +98,8 @@ func TestSearchOrderedGrowing(t *testing.T) {
 					}
 				}
 				rg, rf := float64(hitGrow)/float64(total), float64(hitFixed)/float64(total)
-				t.Logf("recall@%d: growing from %d %.4f in %.0f evaluations per query; fixed at %d %.4f in %.0f; fixed at %d: %.0f",
-					120, 10+lead, rg, float64(evGrow)/float64(nq), 120+lead, rf, float64(evFixed)/float64(nq), maxEf, float64(evMax)/float64(nq))
+				t.Logf("codes %v, %s admitted: recall@%d: growing from %d %.4f in %.0f float distance evaluations per query; fixed at %d %.4f in %.0f; fixed at %d: %.0f",
+					codes, acc.name, 120, 10+lead, rg, float64(evGrow)/float64(nq), 120+lead, rf, float64(evFixed)/float64(nq), maxEf, float64(evMax)/float64(nq))
 				if rg < rf-0.01 {
 					t.Errorf("recall@120 of the growing beam %.4f, of a fixed beam of %d %.4f", rg, 120+lead, rf)
 				}
