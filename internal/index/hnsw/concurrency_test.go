@@ -2,6 +2,7 @@ package hnsw
 
 import (
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -86,7 +87,27 @@ func TestConcurrentInsertDeleteSearchCompact(t *testing.T) {
 				if i%2 == 0 {
 					accept = nil
 				}
-				dst = g.Search(src.Vector(uint32(2*n+i%testQueries)), 10, 32, accept, dst)
+				q := src.Vector(uint32(2*n + i%testQueries))
+				if i%3 == 2 { // a beam that widens while the graph changes under it
+					dst = dst[:0]
+					g.SearchOrderedGrowing(q, 16, 96, 32, accept, func(nb Neighbor) bool {
+						if slices.ContainsFunc(dst, func(x Neighbor) bool { return x.ID == nb.ID }) {
+							bad.Store("a growing beam yielded an id twice")
+						}
+						dst = append(dst, nb)
+						return len(dst) < 48
+					})
+					for _, nb := range dst {
+						if at := deletedAt[nb.ID].Load(); at != 0 && at <= start {
+							bad.Store("a growing beam yielded an id deleted before the search began")
+						}
+						if accept != nil && !accept(nb.ID) {
+							bad.Store("a growing beam yielded a rejected id")
+						}
+					}
+					continue
+				}
+				dst = g.Search(q, 10, 32, accept, dst)
 				for j, nb := range dst {
 					if at := deletedAt[nb.ID].Load(); at != 0 && at <= start {
 						bad.Store("returned an id deleted before the search began")
