@@ -26,9 +26,9 @@ type SearchOptions struct {
 	// EfSearch. Ignored by the exact scan.
 	Ef int
 	// EfStart, when > 0 and below Ef, lets the first graph pass start narrower: its
-	// beam starts EfStart wide and widens towards Ef as the caller reads, staying the
-	// collection's EfSearch wider than what it has yielded, so a caller that stops
-	// early pays for the narrow beam. An engine may ignore it and search at Ef.
+	// beam starts EfStart wide and widens, at most to Ef, as the caller reads, staying
+	// about the collection's EfSearch wider than what it has yielded, so a caller that
+	// stops early pays for the narrow beam. An engine may ignore it and search at Ef.
 	EfStart int
 	// MaxCandidates bounds how many items the search orders (skipped ones included);
 	// 0 means no bound.

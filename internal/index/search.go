@@ -105,12 +105,16 @@ func (c *Collection) graphSearch(ctx context.Context, q []float32, opts engine.S
 			done.add(n.ID)
 			rank := st.Ordered
 			st.Ordered++
+			// The last item the bound allows ends the pass here, so that asking for one
+			// more does not widen a growing beam for an item that is then dropped.
+			last := opts.MaxCandidates > 0 && st.Ordered >= opts.MaxCandidates
 			id := c.ids[n.ID]
 			groups := c.groups[n.ID]
 			if opts.Skip != nil && opts.Skip(n.ID, id, groups) {
-				return true
+				stop = last
+				return !last
 			}
-			if !yield(engine.Candidate{Slot: n.ID, ID: id, Score: -n.Dist, Rank: rank, Groups: groups, Vector: c.vectorAt(n.ID), Version: c.versions[n.ID]}) {
+			if !yield(engine.Candidate{Slot: n.ID, ID: id, Score: -n.Dist, Rank: rank, Groups: groups, Vector: c.vectorAt(n.ID), Version: c.versions[n.ID]}) || last {
 				stop = true
 				return false
 			}

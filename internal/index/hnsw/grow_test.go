@@ -21,7 +21,8 @@ func readGrowing(f fixture, q []float32, ef, maxEf, lead, n int, accept func(uin
 
 // A growing beam yields distinct, admitted nodes with their exact distances; while the
 // caller reads no further than the start width less lead it is SearchOrdered at the
-// start width, node for node and evaluation for evaluation; read further, it keeps the
+// start width, node for node (the data has no tied distances) and evaluation for
+// evaluation; read further, it keeps the
 // recall of a fixed beam lead wider than what was read (within 0.01) and, on floats,
 // costs fewer distance evaluations than a fixed beam of the largest width; read to the end, it yields at least what the
 // largest fixed beam holds, less a few.

@@ -95,20 +95,23 @@ func (g *Graph) SearchOrdered(q []float32, ef int, accept func(id uint32) bool, 
 
 // SearchOrderedGrowing is SearchOrdered with a beam that starts at width ef and widens,
 // up to maxEf, as the caller reads: before it yields neighbour n (from 0), a beam
-// narrower than n + lead resumes at width n + lead + lead/4.
-// The search goes on from where it stopped (the nodes the narrower width scored and
-// turned away rejoin it), so a caller that stops early pays for the narrow beam, and
-// one that reads on reads from a beam lead wider than what it has read, as far as
-// maxEf. The neighbours come nearest first within each width; one that only a wider
-// beam finds comes when it is found, after the nearer ones already yielded. With
-// maxEf ≤ ef or lead ≤ 0 it is SearchOrdered(q, ef, …).
+// narrower than n + lead resumes at width n + lead + max(lead/4, 1), at most maxEf
+// (lead counts as at most maxEf). The search goes on from where it stopped (the nodes
+// the narrower width scored and turned away rejoin it), so a caller that stops early
+// pays for the narrow beam, and one that reads on reads from a beam lead wider than
+// what it has read, as far as maxEf. The neighbours come nearest first within each
+// width (ties by lower id, on floats too); one that only a wider beam finds comes when
+// it is found, after the nearer ones already yielded. A caller that stops within the
+// start width less lead gets SearchOrdered's neighbours for the start width (on
+// floats, up to the order of ties). With maxEf ≤ ef or lead ≤ 0 it is
+// SearchOrdered(q, ef, …).
 func (g *Graph) SearchOrderedGrowing(q []float32, ef, maxEf, lead int, accept func(id uint32) bool, yield func(Neighbor) bool) {
 	if ef <= 0 {
 		ef = g.opts.EfSearch
 	}
 	gr := beamGrowth{width: ef}
 	if lead > 0 && maxEf > ef {
-		gr.max, gr.lead, gr.accept = maxEf, lead, accept
+		gr.max, gr.lead, gr.accept = maxEf, min(lead, maxEf), accept
 	}
 	epID, top, ok := unpackEntry(g.entry.Load())
 	if !ok {
@@ -425,23 +428,29 @@ func (g *Graph) grow(s *searcher, q *query, ef int, accept func(uint32) bool) {
 		s.stopped = false
 	}
 	checkState := g.deleted.Load() != 0 || g.removed.Load() != 0
+	// The nearest that can still fit rejoin, nearest first: a quickselect of as many as
+	// res has places for; rejected ones route but take no place, so when those run out
+	// first the rest is sorted once and the walk goes on.
 	over := s.over
-	for len(over) > 0 && len(s.res) < ef {
-		// The nearest that can still fit, in order; rejected ones route but take no
-		// place, so another round may follow.
-		m := min(len(over), ef-len(s.res))
+	if m := min(len(over), ef-len(s.res)); m > 0 {
 		if m < len(over) {
 			selectSmallest(over, m)
 		}
 		slices.Sort(over[:m])
-		for _, k := range over[:m] {
-			nb := keyNeighbor(k)
+		sorted := m
+		i := 0
+		for ; i < len(over) && len(s.res) < ef; i++ {
+			if i == sorted {
+				slices.Sort(over[i:])
+				sorted = len(over)
+			}
+			nb := keyNeighbor(over[i])
 			s.cand.push(nb)
 			if (checkState && g.keep(nb.ID, accept, noSelf)) || (!checkState && (accept == nil || accept(nb.ID))) {
 				s.res.push(nb)
 			}
 		}
-		over = over[m:]
+		over = over[i:]
 	}
 	s.over = append(s.over[:0], over...)
 	g.expand(s, q, ef, 0, accept, noSelf)
