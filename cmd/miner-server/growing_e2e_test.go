@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"math"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -48,15 +47,7 @@ func TestMineFirstPassWidensThroughServer(t *testing.T) {
 	var anchors []*hardnegv1.Anchor
 	for a := range 64 {
 		i := r.IntN(n)
-		best, bs := -1, float32(-2)
-		for j, v := range vecs {
-			if j == i {
-				continue
-			}
-			if s := cosine(vecs[i], v); s > bs {
-				best, bs = j, s
-			}
-		}
+		best := bestCosine(vecs, i, map[int]bool{i: true})
 		anchors = append(anchors, &hardnegv1.Anchor{Id: "i" + strconv.Itoa(i), Key: "a" + strconv.Itoa(a), PositiveIds: []string{"i" + strconv.Itoa(best)}})
 	}
 	mine := func(ef uint32) *hardnegv1.MineResponse {
@@ -93,17 +84,4 @@ func TestMineFirstPassWidensThroughServer(t *testing.T) {
 	if deep < len(anchors)/4 {
 		t.Errorf("only %d of %d anchors read past the start width less ef_search: the test does not exercise the widening", deep, len(anchors))
 	}
-}
-
-func cosine(a, b []float32) float32 {
-	var ab, aa, bb float64
-	for i := range a {
-		ab += float64(a[i]) * float64(b[i])
-		aa += float64(a[i]) * float64(a[i])
-		bb += float64(b[i]) * float64(b[i])
-	}
-	if aa == 0 || bb == 0 {
-		return 0
-	}
-	return float32(ab / (math.Sqrt(aa) * math.Sqrt(bb)))
 }

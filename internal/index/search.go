@@ -98,10 +98,6 @@ func (c *Collection) graphSearch(ctx context.Context, q []float32, opts engine.S
 		}
 		c.graph.SearchOrderedGrowing(q, start, ef, c.params.EfSearch, accept, func(n hnsw.Neighbor) bool {
 			produced++
-			if opts.MaxCandidates > 0 && st.Ordered >= opts.MaxCandidates {
-				stop = true
-				return false
-			}
 			done.add(n.ID)
 			rank := st.Ordered
 			st.Ordered++

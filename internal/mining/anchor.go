@@ -95,14 +95,13 @@ func mineAnchor(ctx context.Context, s Searcher, req *Request, rl rules, a *prep
 		m.res.PositiveScore, m.res.HasPositiveScore = a.posScore, true
 	}
 	opts := engine.SearchOptions{
-		Ef:            m.ef(),
-		EfStart:       m.efStart(),
 		MaxCandidates: m.maxCandidates(),
 		Depth:         m.depth(),
 		Skip:          m.skip,
 		NoWiden:       !pol.Widen,
 		Scores:        scores,
 	}
+	opts.Ef, opts.EfStart = m.firstPass()
 	opts.SkipIDs, opts.SkipGroups = m.skipLists()
 	st, err := s.Search(ctx, a.query, opts, m.yield)
 	if err != nil {
@@ -135,50 +134,44 @@ func mineAnchor(ctx context.Context, s Searcher, req *Request, rl rules, a *prep
 	return m.res, nil
 }
 
-// ef is the first search pass's candidate list size: the policy's, or the rank window's
-// end plus the collection's default ef (EfSearch, 64 unless set), at most maxDerivedEf.
-// The graph's best items are found reliably up to about EfSearch ranks short of the
-// beam's width, so the beam reaches that far past the window's end. Measured
-// (TestDefaultEfRecallOfTheTopWindow, 20,000 128-dimensional vectors in 20 broad
-// clusters, EfSearch 64): recall of the exact top window is ≥ 0.99 for windows of 8 to
-// 128 ranks at end + 64 (0.9958 at 32 ranks, ef 96; 0.9965 at 64, ef 128) where a beam
-// of end + 8 missed it at 32 and 64 ranks (0.960, 0.981), so the margin does not grow
-// with the window. The rule before it, 8 per rank of the window, spent 648 for a window
-// of 81 ranks where 145 reach the same recall.
-func (m *anchorMiner) ef() int {
+// firstPass returns the first search pass's width ef and, when its beam may start
+// narrower and widen as the anchor reads, where it starts (engine.SearchOptions.EfStart;
+// else 0).
+//
+// ef is the policy's, or the rank window's end plus the collection's default ef
+// (EfSearch, 64 unless set), at most maxDerivedEf. The graph's best items are found
+// reliably up to about EfSearch ranks short of the beam's width, so the beam reaches
+// that far past the window's end. Measured (TestDefaultEfRecallOfTheTopWindow, 20,000
+// 128-dimensional vectors in 20 broad clusters, EfSearch 64): recall of the exact top
+// window is ≥ 0.99 for windows of 8 to 128 ranks at end + 64 (0.9958 at 32 ranks, ef
+// 96; 0.9965 at 64, ef 128) where a beam of end + 8 missed it at 32 and 64 ranks
+// (0.960, 0.981), so the margin does not grow with the window. The rule before it, 8
+// per rank of the window, spent 648 for a window of 81 ranks where 145 reach the same
+// recall.
+//
+// The start, with ef derived, is the end of the window the anchor would have without a
+// score filter (its k negatives, positives and closed-loop shift past range_min), plus
+// EfSearch. A score filter (margins, score band) widens the window to 10·k ranks so
+// that the rules can drop the best candidates and still fill k, but most anchors read
+// far less of it: on 100k × 384 with every rule on, 22 candidates per anchor on average
+// (p90 33, p99 45) of a window of 81. The beam widens, EfSearch ahead of what was read,
+// only as far as the anchor reads, so each candidate read still comes from a beam
+// EfSearch wider than the ranks read.
+func (m *anchorMiner) firstPass() (ef, start int) {
 	if m.pol.Ef > 0 {
-		return m.pol.Ef
+		return m.pol.Ef, 0
 	}
 	ps, ok := m.s.(paramSearcher)
 	if !ok {
-		return 0
+		return 0, 0
 	}
-	return min(m.end+ps.Params().EfSearch, maxDerivedEf)
-}
-
-// efStart is where the first pass's beam starts when ef is derived (the policy sets
-// none): the end of the window the anchor would have without a score filter (its k
-// negatives, positives and closed-loop shift past range_min), plus EfSearch. A score
-// filter (margins, score band) widens the window to 10·k ranks so that the rules can
-// drop the best candidates and still fill k, but most anchors read far less of it: on
-// 100k × 384 with every rule on, 22 candidates per anchor on average (p90 33, p99 45)
-// of a window of 81. The beam widens, EfSearch ahead of what was read, only as far as
-// the anchor reads (engine.SearchOptions.EfStart), so each candidate read still comes
-// from a beam EfSearch wider than the ranks read. 0 when the beam does not grow.
-func (m *anchorMiner) efStart() int {
-	if m.pol.Ef > 0 {
-		return 0
-	}
-	ps, ok := m.s.(paramSearcher)
-	if !ok {
-		return 0
-	}
+	lead := ps.Params().EfSearch
+	ef = min(m.end+lead, maxDerivedEf)
 	k := max(m.pol.NumNegatives, m.a.wantK(m.pol))
-	start := min(m.end, m.pol.RangeMin+k+m.a.numPositives+m.a.shift) + ps.Params().EfSearch
-	if start >= m.ef() {
-		return 0
+	if start = min(m.end, m.pol.RangeMin+k+m.a.numPositives+m.a.shift) + lead; start >= ef {
+		start = 0
 	}
-	return start
+	return ef, start
 }
 
 // maxCandidates bounds the items the search orders: MaxExamined, and under raw ranks

@@ -162,7 +162,7 @@ func TestDefaultEfRecallOfTheTopWindow(t *testing.T) {
 }
 
 // TestGrowingFirstPassRecall checks mining through the beam that starts at the window
-// of k and widens as the anchor reads (efStart): the default first pass under a score
+// of k and widens as the anchor reads (firstPass): the default first pass under a score
 // filter (max_score 1, which removes nothing but makes the window 10·k ranks) starts
 // below the whole window's width, at a width whose reliable part (width less
 // EfSearch) ends before the 32 ranks read here; with 3 of every 4 of each anchor's
@@ -197,10 +197,11 @@ func TestGrowingFirstPassRecall(t *testing.T) {
 	pol := DefaultPolicy()
 	pol.NumNegatives, pol.MaxScore, pol.InBatchExclusion, pol.NearDuplicates = k, &band, false, false
 	m := &anchorMiner{s: c, pol: &pol, a: &prepared{}, end: pol.EffectiveRangeMax(0)}
-	if start, full := m.efStart(), m.ef(); start == 0 || start >= full || start-engine.DefaultEfSearch >= 4*k {
+	full, start := m.firstPass()
+	if start == 0 || start >= full || start-engine.DefaultEfSearch >= 4*k {
 		t.Fatalf("first pass: start %d, full width %d; want a start below the full width whose lead ends before rank %d", start, full, 4*k)
 	}
-	for _, ef := range []int{0, m.ef()} {
+	for _, ef := range []int{0, full} {
 		p := pol
 		p.Ef = ef
 		req := Request{Policy: p}
@@ -223,7 +224,7 @@ func TestGrowingFirstPassRecall(t *testing.T) {
 			read += res[i].Examined
 		}
 		rec := float64(hit) / float64(total)
-		t.Logf("ef %d (0: growing from %d): recall of the exact negatives %.4f, %.1f candidates read per anchor", ef, m.efStart(), rec, float64(read)/float64(len(anchors)))
+		t.Logf("ef %d (0: growing from %d): recall of the exact negatives %.4f, %.1f candidates read per anchor", ef, start, rec, float64(read)/float64(len(anchors)))
 		if rec < 0.99 {
 			t.Errorf("ef %d: recall of the exact negatives %.4f, want ≥ 0.99", ef, rec)
 		}

@@ -136,7 +136,7 @@ type Policy struct {
 	// MaxExamined bounds the candidates examined per anchor.
 	MaxExamined int
 	// Ef is the first pass's candidate list size; 0: derived from the rank window and
-	// the collection's default (see anchorMiner.ef).
+	// the collection's default (see anchorMiner.firstPass).
 	Ef int
 	// MaxRank is the hardness floor: no candidate at raw rank ≥ MaxRank is taken, and
 	// an anchor whose search reaches it reports FloorReached (and a shortfall) instead

@@ -427,7 +427,6 @@ func (g *Graph) grow(s *searcher, q *query, ef int, accept func(uint32) bool) {
 		s.cand.push(s.stop)
 		s.stopped = false
 	}
-	checkState := g.deleted.Load() != 0 || g.removed.Load() != 0
 	// The nearest that can still fit rejoin, nearest first: a quickselect of as many as
 	// res has places for; rejected ones route but take no place, so when those run out
 	// first the rest is sorted once and the walk goes on.
@@ -446,7 +445,7 @@ func (g *Graph) grow(s *searcher, q *query, ef int, accept func(uint32) bool) {
 			}
 			nb := keyNeighbor(over[i])
 			s.cand.push(nb)
-			if (checkState && g.keep(nb.ID, accept, noSelf)) || (!checkState && (accept == nil || accept(nb.ID))) {
+			if g.keep(nb.ID, accept, noSelf) {
 				s.res.push(nb)
 			}
 		}
