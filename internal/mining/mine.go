@@ -3,6 +3,7 @@ package mining
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hardneg/hardneg/internal/engine"
 	"go.opentelemetry.io/otel/attribute"
@@ -215,36 +216,51 @@ func Mine(ctx context.Context, s Searcher, req Request) ([]Result, error) {
 	if batched {
 		group = min(maxScoreGroup, (len(anchors)+par-1)/par)
 	}
+	// mineGroup mines anchors[lo:hi], scoring them together first when batched.
+	mineGroup := func(lo, hi int) {
+		var scores []engine.ExactScores
+		if hi-lo > 1 && batched {
+			if err := scoreSlots().Acquire(ctx, 1); err != nil {
+				errs[lo] = err
+				return
+			}
+			defer scoreSlots().Release(1)
+			buf := getScores(hi - lo)
+			defer putScores(buf)
+			if scoreGroup(es, anchors[lo:hi], *buf) {
+				scores = *buf
+			}
+		}
+		for i := lo; i < hi; i++ {
+			var sc *engine.ExactScores
+			if scores != nil {
+				sc = &scores[i-lo]
+			}
+			results[i], errs[i] = mineAnchorTraced(ctx, s, &req, rl, &anchors[i], inBatch, sc)
+		}
+	}
+	// At most par workers, each taking the next group until none is left: a worker's
+	// stack grows to what a search needs once per request, not once per anchor.
+	groups := (len(anchors) + group - 1) / group
+	var next atomic.Int64
+	work := func() {
+		for {
+			g := int(next.Add(1) - 1)
+			if g >= groups {
+				return
+			}
+			mineGroup(g*group, min((g+1)*group, len(anchors)))
+		}
+	}
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, par)
-	for lo := 0; lo < len(anchors); lo += group {
-		hi := min(lo+group, len(anchors))
+	for range min(par, groups) - 1 {
 		wg.Add(1)
-		sem <- struct{}{}
 		go func() {
-			defer func() { <-sem; wg.Done() }()
-			var scores []engine.ExactScores
-			if hi-lo > 1 && batched {
-				if err := scoreSlots().Acquire(ctx, 1); err != nil {
-					errs[lo] = err
-					return
-				}
-				defer scoreSlots().Release(1)
-				buf := getScores(hi - lo)
-				defer putScores(buf)
-				if scoreGroup(es, anchors[lo:hi], *buf) {
-					scores = *buf
-				}
-			}
-			for i := lo; i < hi; i++ {
-				var sc *engine.ExactScores
-				if scores != nil {
-					sc = &scores[i-lo]
-				}
-				results[i], errs[i] = mineAnchorTraced(ctx, s, &req, rl, &anchors[i], inBatch, sc)
-			}
+			defer wg.Done()
+			work()
 		}()
 	}
+	work()
 	wg.Wait()
 	for _, err := range errs {
 		if err != nil {
