@@ -70,7 +70,8 @@
 // Per node the graph holds a state word, a mutex, the layer-0 list (4·(2M+1) bytes)
 // and a slice header for upper layers (on average 1/(M−1) of a layer of 4·(M+1)
 // bytes): ≈ 180 B at M = 16 against ≈ 275 B for hnswlib. Searches reuse pooled
-// visited sets (epoch-stamped, cleared in O(1)) and heaps, so a steady-state search
+// visited sets (one bit per id, so that they stay in the first-level cache; each
+// search clears the words the one before it set) and heaps, so a steady-state search
 // allocates nothing. WriteTo/Read persist the graph in a versioned, CRC-32C checked,
 // block-framed format that Read consumes exactly; loading is far faster than
 // rebuilding from vectors (see docs/BENCHMARKS.md).

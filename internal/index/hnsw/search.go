@@ -372,17 +372,23 @@ func (g *Graph) expand(s *searcher, q *query, ef, l int, accept func(uint32) boo
 		}
 		n := min(int(atomic.LoadUint32(&list[0])), len(list)-1)
 		ids := s.ids[:0]
-		vis, epoch := s.visited, s.epoch
+		vis := s.visited
 		for i := 1; i <= n; i++ {
 			nb := atomic.LoadUint32(&list[i])
-			if int(nb) >= len(vis) { // the graph grew during this search
-				s.visit(nb, g)
+			w := nb >> 6
+			if int(w) >= len(vis) { // the graph grew during this search
+				if s.visit(nb, g) {
+					ids = append(ids, nb)
+				}
 				vis = s.visited
-				ids = append(ids, nb)
 				continue
 			}
-			if vis[nb] != epoch {
-				vis[nb] = epoch
+			x, bit := vis[w], uint64(1)<<(nb&63)
+			if x&bit == 0 {
+				if x == 0 {
+					s.touched = append(s.touched, w)
+				}
+				vis[w] = x | bit
 				ids = append(ids, nb)
 			}
 		}
