@@ -394,13 +394,16 @@ func (m *anchorMiner) yield(c engine.Candidate) bool {
 		}
 		cand.PFN, cand.HasPFN = falseNegativeProbability(best, c.Score, a.posScore), true
 	}
-	if m.keepVec {
-		cand.vec = append([]float32(nil), c.Vector...)
-	}
 	if pol.Sampling != SampleTop {
+		if m.keepVec {
+			cand.vec = append([]float32(nil), c.Vector...)
+		}
 		m.window = append(m.window, cand)
 		return true
 	}
+	// The store's vector, valid while the search runs, serves the diversity check; only
+	// a returned candidate keeps a copy.
+	cand.vec = c.Vector
 	if m.tooSimilar(&cand) {
 		r.Diversity++
 		m.ex.settle(cand.ex, FateDiversity)
@@ -412,6 +415,11 @@ func (m *anchorMiner) yield(c engine.Candidate) bool {
 		return true
 	}
 	m.ex.settle(cand.ex, FateReturned)
+	if m.keepVec {
+		cand.vec = append([]float32(nil), c.Vector...)
+	} else {
+		cand.vec = nil
+	}
 	m.chosen = append(m.chosen, cand)
 	return len(m.chosen) < a.wantK(pol)
 }
