@@ -9,7 +9,7 @@ import inspect
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import pytest
@@ -19,7 +19,7 @@ import hardneg
 from hardneg import _server
 from hardneg.datasets import ScoreSummary, anchor_key, mine_hard_negatives
 
-# sentence-transformers 6.2's mine_hard_negatives parameters, in order.
+# sentence-transformers' mine_hard_negatives parameters (6.2 and 6.3), in order.
 ST_PARAMETERS = [
     "dataset", "model", "anchor_column_name", "positive_column_name", "corpus", "cross_encoder", "range_min",
     "range_max", "max_score", "min_score", "absolute_margin", "relative_margin", "num_negatives",
@@ -236,9 +236,12 @@ class KeywordCrossEncoder:
         return np.array(out, dtype=np.float32)
 
 
-def test_cross_encoder_rescoring_matches_a_brute_force_reference(client: hardneg.Client) -> None:
+@pytest.mark.parametrize("margin_", [0.1, None])
+def test_cross_encoder_rescoring_matches_a_brute_force_reference(client: hardneg.Client, margin_: Optional[float]) -> None:
+    # With a filter or without one, the cross-encoder scores the pool and orders it (as
+    # sentence-transformers 6.3 does: before, it was unused without a filter).
     ce = KeywordCrossEncoder()
-    k, rng_max, margin_ = 2, 6, 0.1
+    k, rng_max = 2, 6
     data = mine_hard_negatives(DATA, embed, corpus=EXTRA_CORPUS, cross_encoder=ce, absolute_margin=margin_,
                                range_max=rng_max, num_negatives=k, output_format="n-tuple", output_scores=True,
                                verbose=False, client=client)
@@ -249,15 +252,15 @@ def test_cross_encoder_rescoring_matches_a_brute_force_reference(client: hardneg
     pos: dict[str, list[str]] = {}
     for a, p in PAIRS:
         pos.setdefault(a, []).append(p)
-    depth = rng_max + max(len(v) for v in pos.values())
+    depth = rng_max + max(len(v) for v in pos.values()) + 1
     expected_rows = 0
     for a, ps in pos.items():
         q = embed([a])[0]
         order = np.argsort(-(c @ (q / np.linalg.norm(q))), kind="stable")[:depth]
-        cands = [corpus[i] for i in order if corpus[i] not in ps]
+        cands = [corpus[i] for i in order if corpus[i] not in ps and corpus[i] != a]
         s_pos = min(ce.predict([(a, p) for p in ps]))
         ce_s = ce.predict([(a, t) for t in cands])
-        keep = [(t, s) for t, s in zip(cands, ce_s) if not s + margin_ > s_pos]
+        keep = [(t, s) for t, s in zip(cands, ce_s) if margin_ is None or not s + margin_ > s_pos]
         keep.sort(key=lambda ts: -ts[1])
         window = keep[:rng_max][:k]
         if len(window) < k:
@@ -294,13 +297,6 @@ def test_cross_encoder_verdicts_become_feedback(client: hardneg.Client) -> None:
         client.delete_collection(name, missing_ok=True)
 
 
-def test_cross_encoder_is_unused_without_a_filter(client: hardneg.Client) -> None:
-    ce = KeywordCrossEncoder()
-    kw: dict[str, Any] = dict(num_negatives=2, verbose=False, client=client)
-    assert mine_hard_negatives(DATA, embed, cross_encoder=ce, **kw) == mine_hard_negatives(DATA, embed, **kw)
-    assert ce.calls == 0  # as in sentence-transformers
-
-
 def test_without_a_client_a_private_server_runs_for_the_call(
     client: hardneg.Client, server_binary: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -329,3 +325,22 @@ def test_without_a_client_or_binary_the_error_comes_before_encoding(monkeypatch:
     with pytest.raises(_server.ServerNotFound, match="client=hardneg.Client"):
         mine_hard_negatives(DATA, model, verbose=False)
     assert model.calls == []
+
+
+def test_an_anchor_never_gets_its_own_text(client: hardneg.Client) -> None:
+    # Every query is also a corpus document, and the stand-in model embeds a text the
+    # same way as query and as document, so its own text is each anchor's best candidate
+    # (score 1). sentence-transformers 6.3 leaves it out, and so does mine_hard_negatives.
+    corpus = EXTRA_CORPUS + DATA["query"]
+    c = embed(corpus)
+    c /= np.linalg.norm(c, axis=1, keepdims=True)
+    for a in DATA["query"]:
+        q = embed([a])[0]
+        assert corpus[int(np.argmax(c @ (q / np.linalg.norm(q))))] == a
+    for kw in ({}, {"cross_encoder": KeywordCrossEncoder()}):
+        data = mine_hard_negatives(DATA, embed, corpus=corpus, num_negatives=3, output_format="n-tuple",
+                                   verbose=False, client=client, **kw)
+        assert data["query"]
+        for r, a in enumerate(data["query"]):
+            negatives = [data[f"negative_{i}"][r] for i in range(1, 4)]
+            assert a not in negatives, (kw, a, negatives)

@@ -709,15 +709,17 @@ def mine_hard_negatives(
             falls back to the first/second column), and so is one column for both.
         corpus: extra candidate documents besides the positives.
         cross_encoder: a model with ``predict(pairs, batch_size=…)`` that rescores the
-            candidates and the positives when a margin, ``max_score`` or ``min_score`` is
-            set (otherwise it is not used, as in sentence-transformers); the filters,
-            the window and the output scores then use its scores.
+            candidates and the positives, with or without a filter (as
+            sentence-transformers 6.3 does); the ordering, the filters, the window and
+            the output scores then use its scores.
         range_min, range_max, max_score, min_score, absolute_margin, relative_margin,
         num_negatives: as in sentence-transformers. ``range_max=None`` is derived as
             sentence-transformers derives it, and the search examines the same
-            ``range_max + max_positives`` best candidates per anchor (pass
+            ``range_max + max_positives + 1`` best candidates per anchor (pass
             ``max_candidates=0`` to let the server keep searching past them when the
-            rules remove too many).
+            rules remove too many). An anchor whose own text is in the corpus never
+            gets that item as a negative (unless ``include_positives`` and the anchor is
+            one of its own positives), as in sentence-transformers 6.3.
         sampling_strategy: ``"top"`` or ``"random"`` (uniform among the window's
             survivors, reproducible with ``seed``); hardneg also takes ``"softmax"``,
             ``"simans"`` and ``"top1_sampled"``.
@@ -924,7 +926,8 @@ def mine_hard_negatives(
     max_positives = max(rows_per_anchor.values())
 
     uses_filter = absolute_margin is not None or relative_margin is not None or max_score is not None
-    rescoring = cross_encoder is not None and (uses_filter or min_score is not None)
+    # sentence-transformers 6.3 rescores with a cross-encoder whenever one is given.
+    rescoring = cross_encoder is not None
     derived_range_max = range_max is None
     if range_max is None:
         if uses_filter or (cross_encoder is not None and min_score is not None):
@@ -941,18 +944,20 @@ def mine_hard_negatives(
             f"skipping the first range_min={range_min} of range_max={range_max}. Consider decreasing num_negatives "
             "or range_min, or increasing range_max."
         )
-    depth = range_max + max_positives
+    # The pool: the best range_max + max_positives + 1 by embedding (sentence-transformers
+    # 6.3 keeps one place for the anchor's own text, which it then leaves out).
+    depth = range_max + max_positives + 1
     if rescoring and depth > codec.MAX_NEGATIVES:
         how = (f"range_max defaults to range_min + 10 × num_negatives + positives = {range_max} with a margin, "
                f"max_score or min_score: lower num_negatives or pass a smaller range_max" if derived_range_max
                else "lower range_max")
         raise ValueError(
-            f"with a cross_encoder the {depth} candidates per anchor (range_max + positives) must be at most "
+            f"with a cross_encoder the {depth} candidates per anchor (range_max + positives + 1) must be at most "
             f"{codec.MAX_NEGATIVES} (each is rescored); {how}"
         )
     if rescoring and sampling_strategy not in ("top", "random"):
         raise ValueError(f"with a cross_encoder, sampling_strategy must be 'top' or 'random', got {sampling_strategy!r}")
-    if report_false_negatives and not rescoring:
+    if report_false_negatives and not (rescoring and (uses_filter or min_score is not None)):
         raise ValueError("report_false_negatives needs a cross_encoder and a margin, max_score or min_score")
     if report_false_negatives and not (collection and keep_collection):
         raise ValueError("report_false_negatives needs collection=NAME and keep_collection=True: the verdicts are "
@@ -1021,8 +1026,18 @@ def mine_hard_negatives(
     def pos_args(batch: list[str]) -> dict[str, Any]:
         if include_positives or rescoring:
             # Positives stay candidates; their vectors still give s⁺ (and the duplicate rule).
-            return {"positive_vectors": [corpus_emb[[emb_of[p] for p in anchor_pos[a]]] for a in batch]}
-        return {"positive_ids": [[text_id[p] for p in anchor_pos[a]] for a in batch]}
+            args: dict[str, Any] = {"positive_vectors": [corpus_emb[[emb_of[p] for p in anchor_pos[a]]] for a in batch]}
+            if not rescoring:
+                # The anchor's own text stays out (the cross-encoder path leaves it out
+                # itself, after scoring the same pool sentence-transformers scores).
+                args["exclude_ids"] = [[text_id[a]] if a in text_id and not own_positive(a) else [] for a in batch]
+            return args
+        return {"positive_ids": [[text_id[p] for p in anchor_pos[a]] for a in batch],
+                "exclude_ids": [[text_id[a]] if a in text_id and a not in anchor_pos[a] else [] for a in batch]}
+
+    def own_positive(a: str) -> bool:
+        # With include_positives, an anchor that is its own positive stays a candidate.
+        return include_positives and a in anchor_pos[a]
 
     name = collection or f"hardneg-mine-{uuid.uuid4().hex[:12]}"
     reported = 0
@@ -1068,7 +1083,9 @@ def mine_hard_negatives(
             skipped: dict[str, tuple[int, float]] = {}
             if rescoring:
                 negatives, neg_scores, pos_scores, skipped, verdicts = _rescore(
-                    cross_encoder, anchors, anchor_pos, cand, batch_size=batch_size, range_min=range_min,
+                    cross_encoder, anchors, anchor_pos, cand, own=[a if a in text_id and not own_positive(a) else None
+                                                                  for a in anchors],
+                    batch_size=batch_size, range_min=range_min,
                     range_max=range_max, depth=depth, num_negatives=num_negatives, sampling_strategy=sampling_strategy,
                     include_positives=include_positives, absolute_margin=absolute_margin,
                     relative_margin=relative_margin, max_score=max_score, min_score=min_score, seed=seed,
@@ -1134,6 +1151,7 @@ def _rescore(
     anchor_pos: dict[str, list[str]],
     candidates: list[list[str]],
     *,
+    own: list[Optional[str]],
     batch_size: int,
     range_min: int,
     range_max: int,
@@ -1150,9 +1168,10 @@ def _rescore(
 ) -> tuple[list[list[str]], list[list[float]], list[list[float]], dict[str, tuple[int, float]], list[list[str]]]:
     """sentence-transformers' cross-encoder path on the server's raw candidates.
 
-    Each anchor's candidates (its best ``range_max + max_positives`` by embedding) and
-    its positives are scored by the cross-encoder; positives are set aside (unless
-    ``include_positives``), then the margins against the hardest positive, ``max_score``
+    Each anchor's candidates (its best ``range_max + max_positives + 1`` by embedding)
+    and its positives are scored by the cross-encoder; positives are set aside (unless
+    ``include_positives``), and so is the anchor's own text (``own``, None for none),
+    then the margins against the hardest positive, ``max_score``
     and ``min_score`` remove candidates by their cross-encoder score; the window
     ``[range_min, range_max)`` of the survivors in cross-encoder order is sampled.
 
@@ -1179,6 +1198,8 @@ def _rescore(
         alive = np.ones(len(cand), dtype=bool)
         if not include_positives:
             alive &= np.array([c not in anchor_pos[a] for c in cand], dtype=bool)
+        if own[i] is not None:
+            alive &= np.array([c != own[i] for c in cand], dtype=bool)
         s_pos = np.float32(min(pos_scores[i]))
         removed_fn = np.zeros(len(cand), dtype=bool)
         if absolute_margin is not None:
