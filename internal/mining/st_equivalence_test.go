@@ -19,12 +19,13 @@ type stParams struct {
 	maxScore, minScore               *float32
 }
 
-// stMine is sentence-transformers' mine_hard_negatives for one query, written from its
-// source: the raw top range_max + maxPositives items form the pool; positives, margin
-// failures and items outside the score band get −∞; the top range_max of the pool by
+// stMine is sentence-transformers' mine_hard_negatives (6.3) for one query, written
+// from its source: the raw top range_max + maxPositives + 1 items form the pool; the
+// query's own item (self, −1 for none), positives, margin failures and items outside the
+// score band get −∞; the top range_max of the pool by
 // that score are kept, the first range_min of them dropped, the first num_negatives
 // taken, and −∞ entries discarded (a shortfall).
-func stMine(sim func(a, b []float32) float32, q []float32, corpus [][]float32, positives []int, maxPositives int, p stParams) []int {
+func stMine(sim func(a, b []float32) float32, q []float32, corpus [][]float32, self int, positives []int, maxPositives int, p stParams) []int {
 	type cand struct {
 		i int
 		s float64
@@ -34,7 +35,7 @@ func stMine(sim func(a, b []float32) float32, q []float32, corpus [][]float32, p
 		all[i] = cand{i, float64(sim(q, v))}
 	}
 	sort.SliceStable(all, func(x, y int) bool { return all[x].s > all[y].s })
-	pool := slices.Clone(all[:min(p.rangeMax+maxPositives, len(all))])
+	pool := slices.Clone(all[:min(p.rangeMax+maxPositives+1, len(all))])
 	sPlus := math.Inf(1)
 	for _, pi := range positives {
 		sPlus = min(sPlus, float64(sim(q, corpus[pi])))
@@ -43,7 +44,7 @@ func stMine(sim func(a, b []float32) float32, q []float32, corpus [][]float32, p
 		c := &pool[j]
 		s := c.s
 		switch {
-		case slices.Contains(positives, c.i),
+		case c.i == self, slices.Contains(positives, c.i),
 			p.absoluteMargin != nil && s+float64(*p.absoluteMargin) > sPlus,
 			p.relativeMargin != nil && s > sPlus*(1-float64(*p.relativeMargin)),
 			p.maxScore != nil && s > float64(*p.maxScore),
@@ -66,13 +67,14 @@ func stMine(sim func(a, b []float32) float32, q []float32, corpus [][]float32, p
 
 // stEquivalentPolicy is the hardneg policy that mines what mine_hard_negatives does:
 // surviving ranks [range_min, range_max), the hardness floor at the raw pool's end
-// range_max + maxPositives, and none of the rules sentence-transformers lacks.
+// range_max + maxPositives + 1, and none of the rules sentence-transformers lacks (the
+// query's own item, when it has one, goes in the anchor's ExcludeIDs).
 func stEquivalentPolicy(p stParams, maxPositives int) Policy {
 	pol := DefaultPolicy()
 	pol.NumNegatives = p.numNegatives
 	pol.RangeMin, pol.RangeMax = p.rangeMin, p.rangeMax
 	pol.RankMode = RankSurviving
-	pol.MaxRank = p.rangeMax + maxPositives
+	pol.MaxRank = p.rangeMax + maxPositives + 1
 	pol.AbsoluteMargin, pol.RelativeMargin = p.absoluteMargin, p.relativeMargin
 	pol.MaxScore, pol.MinScore = p.maxScore, p.minScore
 	pol.ExcludeSameGroup, pol.InBatchExclusion, pol.UseFeedback, pol.NearDuplicates = false, false, false, false
@@ -94,6 +96,15 @@ func TestSentenceTransformersEquivalentPolicy(t *testing.T) {
 			corpus[i] = rc.items[i].vec
 		}
 		q := jitter(r, w.raw[r.IntN(len(w.raw))], 0.2)
+		// A third of the queries are a corpus item's own text (its vector): 6.3 never
+		// returns that item.
+		self := -1
+		var exclude []string
+		if r.IntN(3) == 0 {
+			self = r.IntN(len(corpus))
+			q = slices.Clone(corpus[self])
+			exclude = []string{"i" + strconv.Itoa(self)}
+		}
 		var posIDs []string
 		var positives []int
 		for range 1 + r.IntN(3) {
@@ -117,7 +128,7 @@ func TestSentenceTransformersEquivalentPolicy(t *testing.T) {
 		if r.IntN(4) == 0 {
 			p.minScore = ptr(float32(r.Float64() * 0.5))
 		}
-		want := stMine(s.Similarity, rc.prepare(q), corpus, positives, maxPositives, p)
+		want := stMine(s.Similarity, rc.prepare(q), corpus, self, positives, maxPositives, p)
 		// Sign-safe and sign-naive relative margins agree only for s⁺ ≥ 0.
 		sPlus := float32(math.Inf(1))
 		for _, pi := range positives {
@@ -126,7 +137,7 @@ func TestSentenceTransformersEquivalentPolicy(t *testing.T) {
 		if p.relativeMargin != nil && sPlus < 0 {
 			continue
 		}
-		res := mineOK(t, s, Request{Anchors: []Anchor{{Vector: q, PositiveIDs: posIDs}}, Policy: stEquivalentPolicy(p, maxPositives)})[0]
+		res := mineOK(t, s, Request{Anchors: []Anchor{{Vector: q, PositiveIDs: posIDs, ExcludeIDs: exclude}}, Policy: stEquivalentPolicy(p, maxPositives)})[0]
 		var got []int
 		for _, n := range res.Negatives {
 			i, _ := strconv.Atoi(n.ID[1:])
