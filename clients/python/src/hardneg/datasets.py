@@ -1023,21 +1023,21 @@ def mine_hard_negatives(
     emb_of = {t: i for i, t in enumerate(texts)}
     keys = [anchor_key(a) for a in anchors]
 
+    # An anchor's own text, when the corpus holds it, is never its negative (as in
+    # sentence-transformers 6.3), unless include_positives and it is its own positive.
+    own_id = {a: text_id[a] for a in anchors if a in text_id and not (include_positives and a in anchor_pos[a])}
+
     def pos_args(batch: list[str]) -> dict[str, Any]:
         if include_positives or rescoring:
             # Positives stay candidates; their vectors still give s⁺ (and the duplicate rule).
             args: dict[str, Any] = {"positive_vectors": [corpus_emb[[emb_of[p] for p in anchor_pos[a]]] for a in batch]}
-            if not rescoring:
-                # The anchor's own text stays out (the cross-encoder path leaves it out
-                # itself, after scoring the same pool sentence-transformers scores).
-                args["exclude_ids"] = [[text_id[a]] if a in text_id and not own_positive(a) else [] for a in batch]
-            return args
-        return {"positive_ids": [[text_id[p] for p in anchor_pos[a]] for a in batch],
-                "exclude_ids": [[text_id[a]] if a in text_id and a not in anchor_pos[a] else [] for a in batch]}
-
-    def own_positive(a: str) -> bool:
-        # With include_positives, an anchor that is its own positive stays a candidate.
-        return include_positives and a in anchor_pos[a]
+        else:
+            args = {"positive_ids": [[text_id[p] for p in anchor_pos[a]] for a in batch]}
+        if not rescoring:
+            # The cross-encoder path leaves it out itself, after scoring the same pool
+            # sentence-transformers scores.
+            args["exclude_ids"] = [[own_id[a]] if a in own_id else [] for a in batch]
+        return args
 
     name = collection or f"hardneg-mine-{uuid.uuid4().hex[:12]}"
     reported = 0
@@ -1083,8 +1083,7 @@ def mine_hard_negatives(
             skipped: dict[str, tuple[int, float]] = {}
             if rescoring:
                 negatives, neg_scores, pos_scores, skipped, verdicts = _rescore(
-                    cross_encoder, anchors, anchor_pos, cand, own=[a if a in text_id and not own_positive(a) else None
-                                                                  for a in anchors],
+                    cross_encoder, anchors, anchor_pos, cand, own=[a if a in own_id else None for a in anchors],
                     batch_size=batch_size, range_min=range_min,
                     range_max=range_max, depth=depth, num_negatives=num_negatives, sampling_strategy=sampling_strategy,
                     include_positives=include_positives, absolute_margin=absolute_margin,
