@@ -372,6 +372,14 @@ def render(res: dict, plots_rel: str, plot_names: list[str], cmd: str) -> str:
                   "`default` is the server's default policy, `all-rules` adds group exclusion, duplicate threshold 0.95, "
                   "relative margin 0.05, absolute margin 0.01, score band [0, 0.99], in-batch exclusion, feedback and "
                   "diversity 0.98)", ""] + mt + [""]
+            w = s.get("index", {}).get("hardneg", {}).get("extra", {}).get("thread_wake_us")
+            if w:
+                L += [f"**Thread wake-up on this machine** (a goroutine started by a busy one after 1 ms idle, "
+                      f"{int(w['trials'])} trials: how long Mine's second worker waits when a request reaches an idle server; "
+                      f"a request's delivery and its answer's are wake-ups of the same kind): p50 {fmt(w['p50'], 0)} µs, "
+                      f"p90 {fmt(w['p90'], 0)} µs, p99 {fmt(w['p99'], 0)} µs, max {fmt(w['max'], 0)} µs. The in-process rows "
+                      "run their requests back to back and pay almost none of it; the end-to-end rows pay it up to three "
+                      "times per request.", ""]
         e = s.get("e2e", {}).get("ingest")
         if e:
             L += [f"**Streaming ingest through the Python client** (`Client.ingest`, {e['vectors']:,} vectors in batches of "

@@ -91,6 +91,12 @@ func runHardneg(c *config, d *dataset) (*result, error) {
 	if len(c.mineAnchors) > 0 {
 		// Mine runs anchors of a request in parallel, as the server does: all cores.
 		runtime.GOMAXPROCS(runtime.NumCPU())
+		if runtime.NumCPU() > 1 {
+			if res.Extra == nil {
+				res.Extra = map[string]any{}
+			}
+			res.Extra["thread_wake_us"] = wakeLatency(300)
+		}
 		mr, err := mineLatency(kept, d, c.mineAnchors, c.mineRequests)
 		if err != nil {
 			return nil, err

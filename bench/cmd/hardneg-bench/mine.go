@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/hardneg/hardneg/internal/engine"
@@ -82,4 +84,36 @@ func mineLatency(col engine.Collection, d *dataset, anchorCounts []int, requests
 // (nearest rank) of 300 requests is not the slowest one.
 func requestsFor(requests, anchors int) int {
 	return max(20, min(requests, requests*32/anchors))
+}
+
+// wakeLatency measures how long a goroutine started by a busy goroutine waits before
+// it runs, after the process was idle for a millisecond: what Mine's second worker
+// waits for when a request reaches an idle server (each Mine request starts its
+// workers; the request's own delivery and its answer's are wake-ups of the same kind).
+// On a machine whose idle cores wake at once this is a few µs; on a virtual machine
+// whose idle vCPUs the host parks it can be milliseconds. It returns the p50, p90, p99
+// and largest wait in µs over trials (GOMAXPROCS as set by the caller, at least 2).
+func wakeLatency(trials int) map[string]float64 {
+	var sink atomic.Int64
+	spin := func(d time.Duration) {
+		x, t := int64(0), time.Now()
+		for time.Since(t) < d {
+			for i := range int64(1000) {
+				x += i * i
+			}
+		}
+		sink.Add(x)
+	}
+	waits := make([]float64, 0, trials)
+	for range trials {
+		time.Sleep(time.Millisecond)
+		started := make(chan time.Duration, 1)
+		t0 := time.Now()
+		go func() { started <- time.Since(t0); spin(time.Millisecond) }()
+		spin(2 * time.Millisecond)
+		waits = append(waits, float64((<-started).Nanoseconds())/1e3)
+	}
+	slices.Sort(waits)
+	return map[string]float64{"p50": percentile(waits, 0.5), "p90": percentile(waits, 0.9), "p99": percentile(waits, 0.99),
+		"max": waits[len(waits)-1], "trials": float64(trials)}
 }

@@ -3,7 +3,8 @@
 // a collection "bench" of the bench data set's vectors, ids "d<row>"), and runs requests
 // of 32 raw-vector anchors, k 8, every rule on (bench/py/e2e.py's all-rules policy), each
 // anchor's exact nearest item as its positive. It prints the process's CPU time per
-// request, the wall-time p50, and how many candidates the anchors examined (mean;
+// request, the wall-time p50, p99 and slowest request (with -idle, after the process
+// slept before each request), and how many candidates the anchors examined (mean;
 // p50, p90, p99 and max) as JSON. Open it on a copy of the directory: it takes the
 // directory's lock and may write to it.
 //
@@ -49,6 +50,7 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write the timed requests' CPU profile here")
 	collapse := flag.Bool("collapse-heap", false, "after loading, advise every anonymous mapping of the process for huge pages and collapse it (MADV_HUGEPAGE, MADV_COLLAPSE; Linux 6.1+): how far huge pages over the whole Go heap, not only the index's arrays, would go")
 	ef := flag.Int("ef", 0, "the policy's ef_search: the first search pass's width (0: derived from the rank window)")
+	idle := flag.Duration("idle", 0, "sleep this long before each timed request (not timed), as a server idles between a client's requests: shows what waking the second worker costs on this machine")
 	latOut := flag.String("latencies", "", "write each timed request's wall time (ms), in request order, one per line, to this file")
 	flag.Parse()
 	var meta struct {
@@ -143,6 +145,9 @@ func main() {
 	}
 	c0 := cpuTime()
 	for r := range *requests {
+		if *idle > 0 {
+			time.Sleep(*idle)
+		}
 		t := time.Now()
 		mine(r)
 		lat = append(lat, float64(time.Since(t).Microseconds())/1000)
