@@ -9,7 +9,7 @@ that data directory and answers the same Mine requests as bench/py/e2e.py (32 an
 k 8, the all-rules policy, raw query vectors with one positive id each). Per variant and
 round it reports p50 / p99 of the client's wall time, the server's CPU time per request
 (/proc), the client's CPU time per request, and of that the CPU time spent building the
-anchors (``codec.build_anchors``) and decoding the response (``codec.mine_result``); at
+anchors (``codec.AnchorBlock``, or ``codec.build_anchors`` in a client that predates it) and decoding the response (``codec.mine_result``); at
 the end the median of each over the rounds. CPU times move far less with the load of a
 shared machine than wall times.
 
@@ -79,7 +79,11 @@ def worker(a: argparse.Namespace) -> None:
 
         return wrapper
 
-    codec.build_anchors = timed("encode", codec.build_anchors)
+    if hasattr(codec, "AnchorBlock"):  # anchors checked once, sent in columns or rows
+        for name in ("__init__", "columns", "rows"):
+            setattr(codec.AnchorBlock, name, timed("encode", getattr(codec.AnchorBlock, name)))
+    else:
+        codec.build_anchors = timed("encode", codec.build_anchors)
     codec.mine_result = timed("decode", codec.mine_result)
 
     d = datamod.load(Path(a.data))

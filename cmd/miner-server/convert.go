@@ -314,6 +314,131 @@ func fromAnchors(pbs []*hardnegv1.Anchor, dim, gdim int) ([]mining.Anchor, error
 	return out, e.Err()
 }
 
+// requestAnchors returns a Mine request's anchors: req.anchors, or req.anchor_columns
+// cut into one Anchor per anchor (the Anchors share the columns' memory). Errors in the
+// columns' shape name the column; fromAnchors then checks each anchor's values as it
+// does for rows, naming it anchors[i].
+func requestAnchors(req *hardnegv1.MineRequest, dim, gdim int) ([]*hardnegv1.Anchor, error) {
+	c := req.AnchorColumns
+	if c == nil {
+		return req.Anchors, nil
+	}
+	var e validate.Error
+	if len(req.Anchors) > 0 {
+		e.Add("anchor_columns", "set anchors or anchor_columns, not both (anchors has %d)", len(req.Anchors))
+		return nil, e.Err()
+	}
+	n := int(c.Count)
+	if n < 1 || n > mining.MaxAnchors {
+		e.Add("anchor_columns.count", "must be 1–%d, got %d", mining.MaxAnchors, c.Count)
+		return nil, e.Err()
+	}
+	out := make([]*hardnegv1.Anchor, n)
+	for i := range out {
+		out[i] = &hardnegv1.Anchor{}
+	}
+	perAnchor := func(field string, got int) bool {
+		if got != 0 && got != n {
+			e.Add("anchor_columns."+field, "has %d entries for %d anchors: give one per anchor or none", got, n)
+			return false
+		}
+		return got == n
+	}
+	if perAnchor("ids", len(c.Ids)) {
+		for i, a := range out {
+			a.Id = c.Ids[i]
+		}
+	}
+	if perAnchor("keys", len(c.Keys)) {
+		for i, a := range out {
+			a.Key = c.Keys[i]
+		}
+	}
+	// rows cuts a column of one fixed-size value per anchor (a vector of width dims).
+	rows := func(field string, b []byte, dims int, what string, set func(a *hardnegv1.Anchor, v []byte)) {
+		if len(b) == 0 {
+			return
+		}
+		if dims == 0 {
+			e.Add("anchor_columns."+field, "guide vectors need policy.guide_collection")
+			return
+		}
+		if len(b) != n*4*dims {
+			if len(b)%(4*n) == 0 {
+				e.Add("anchor_columns."+field, "has %d floats per anchor (%d anchors); the %s dimension is %d", len(b)/(4*n), n, what, dims)
+			} else {
+				e.Add("anchor_columns."+field, "%s, not %d anchors × the %s dimension %d", floatCount(len(b)), n, what, dims)
+			}
+			return
+		}
+		for i, a := range out {
+			set(a, b[i*4*dims:(i+1)*4*dims:(i+1)*4*dims])
+		}
+	}
+	rows("vectors", c.Vectors, dim, "collection's", func(a *hardnegv1.Anchor, v []byte) { a.Vector = v })
+	rows("guide_vectors", c.GuideVectors, gdim, "guide", func(a *hardnegv1.Anchor, v []byte) { a.GuideVector = v })
+	// counts reads a column of n uint32 counts, which must sum to total (what the
+	// flattened column holds, in units); nil when both are empty or the counts are bad.
+	counts := func(field string, b []byte, total int, unit string) []int {
+		if len(b) == 0 {
+			if total != 0 {
+				e.Add("anchor_columns."+field, "is empty, but %d %s need one count per anchor", total, unit)
+			}
+			return nil
+		}
+		if len(b) != 4*n {
+			e.Add("anchor_columns."+field, "holds %d bytes; %d anchors need %d (one little-endian uint32 each)", len(b), n, 4*n)
+			return nil
+		}
+		cs, sum := make([]int, n), 0
+		for i := range cs {
+			cs[i] = int(binary.LittleEndian.Uint32(b[4*i:]))
+			sum += cs[i]
+		}
+		if sum != total {
+			e.Add("anchor_columns."+field, "sum to %d, but the column holds %d %s", sum, total, unit)
+			return nil
+		}
+		return cs
+	}
+	strs := func(list []string, countField string, cnt []byte, set func(a *hardnegv1.Anchor, v []string)) {
+		cs := counts(countField, cnt, len(list), "ids")
+		for i, at := 0, 0; cs != nil && i < n; i++ {
+			set(out[i], list[at:at+cs[i]:at+cs[i]])
+			at += cs[i]
+		}
+	}
+	strs(c.PositiveIds, "positive_id_counts", c.PositiveIdCounts, func(a *hardnegv1.Anchor, v []string) { a.PositiveIds = v })
+	strs(c.ExcludeIds, "exclude_id_counts", c.ExcludeIdCounts, func(a *hardnegv1.Anchor, v []string) { a.ExcludeIds = v })
+	strs(c.Groups, "group_counts", c.GroupCounts, func(a *hardnegv1.Anchor, v []string) { a.Groups = v })
+	vecs := func(field string, b []byte, dims int, countField string, cnt []byte, set func(a *hardnegv1.Anchor, v []byte)) {
+		if len(b) == 0 && len(cnt) == 0 {
+			return
+		}
+		if dims == 0 {
+			e.Add("anchor_columns."+field, "guide vectors need policy.guide_collection")
+			return
+		}
+		if len(b)%(4*dims) != 0 {
+			e.Add("anchor_columns."+field, "%s, not a whole number of vectors of dimension %d", floatCount(len(b)), dims)
+			return
+		}
+		cs := counts(countField, cnt, len(b)/(4*dims), "vectors")
+		for i, at := 0, 0; cs != nil && i < n; i++ {
+			end := at + cs[i]*4*dims
+			set(out[i], b[at:end:end])
+			at = end
+		}
+	}
+	vecs("positive_vectors", c.PositiveVectors, dim, "positive_vector_counts", c.PositiveVectorCounts, func(a *hardnegv1.Anchor, v []byte) { a.PositiveVectors = v })
+	vecs("guide_positive_vectors", c.GuidePositiveVectors, gdim, "guide_positive_vector_counts", c.GuidePositiveVectorCounts,
+		func(a *hardnegv1.Anchor, v []byte) { a.GuidePositiveVectors = v })
+	if err := e.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // toAnchorResult converts one mining result.
 func toAnchorResult(r *mining.Result, includeVectors bool) *hardnegv1.AnchorResult {
 	pb := &hardnegv1.AnchorResult{

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"reflect"
@@ -14,6 +16,7 @@ import (
 
 	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
 	"github.com/hardneg/hardneg/internal/mining"
+	"github.com/hardneg/hardneg/internal/validate"
 )
 
 // randomPolicyPB sets every field of a MiningPolicy, found through its descriptor, to a
@@ -250,5 +253,190 @@ func TestColumnsHoldWhatRowsHold(t *testing.T) {
 	// A request that asked for them gets a row per anchor even when no anchor has any.
 	if cols, extras := toColumns(results[1:], false, 2, true); len(extras) != 2 || cols.Dim != 2 {
 		t.Errorf("explain asked for, none found: %d rows, dim %d; want 2 rows, dim 2", len(extras), cols.Dim)
+	}
+}
+
+// columnsOf puts rows into AnchorColumns the way the Python client does: a column only
+// when some anchor sets the field, counts for the flattened ones.
+func columnsOf(rows []*hardnegv1.Anchor, dim, gdim int) *hardnegv1.AnchorColumns {
+	c := &hardnegv1.AnchorColumns{Count: uint32(len(rows))}
+	u32 := func(dst []byte, v int) []byte { return binary.LittleEndian.AppendUint32(dst, uint32(v)) }
+	var anyID, anyKey, anyVec, anyGuide, anyPos, anyExc, anyGrp, anyPV, anyGPV bool
+	for _, a := range rows {
+		anyID, anyKey = anyID || a.Id != "", anyKey || a.Key != ""
+		anyVec, anyGuide = anyVec || len(a.Vector) > 0, anyGuide || len(a.GuideVector) > 0
+		anyPos, anyExc, anyGrp = anyPos || len(a.PositiveIds) > 0, anyExc || len(a.ExcludeIds) > 0, anyGrp || len(a.Groups) > 0
+		anyPV, anyGPV = anyPV || len(a.PositiveVectors) > 0, anyGPV || len(a.GuidePositiveVectors) > 0
+	}
+	for _, a := range rows {
+		if anyID {
+			c.Ids = append(c.Ids, a.Id)
+		}
+		if anyKey {
+			c.Keys = append(c.Keys, a.Key)
+		}
+		if anyVec {
+			c.Vectors = append(c.Vectors, a.Vector...)
+		}
+		if anyGuide {
+			c.GuideVectors = append(c.GuideVectors, a.GuideVector...)
+		}
+		if anyPos {
+			c.PositiveIds, c.PositiveIdCounts = append(c.PositiveIds, a.PositiveIds...), u32(c.PositiveIdCounts, len(a.PositiveIds))
+		}
+		if anyExc {
+			c.ExcludeIds, c.ExcludeIdCounts = append(c.ExcludeIds, a.ExcludeIds...), u32(c.ExcludeIdCounts, len(a.ExcludeIds))
+		}
+		if anyGrp {
+			c.Groups, c.GroupCounts = append(c.Groups, a.Groups...), u32(c.GroupCounts, len(a.Groups))
+		}
+		if anyPV {
+			c.PositiveVectors = append(c.PositiveVectors, a.PositiveVectors...)
+			c.PositiveVectorCounts = u32(c.PositiveVectorCounts, len(a.PositiveVectors)/(4*dim))
+		}
+		if anyGPV {
+			c.GuidePositiveVectors = append(c.GuidePositiveVectors, a.GuidePositiveVectors...)
+			c.GuidePositiveVectorCounts = u32(c.GuidePositiveVectorCounts, len(a.GuidePositiveVectors)/(4*gdim))
+		}
+	}
+	return c
+}
+
+// Anchors sent in columns convert to exactly the mining anchors the same anchors in
+// rows convert to, whichever fields each anchor sets (every field on, off, or set by
+// some anchors only). Their values are then checked by mining, on those anchors.
+func TestAnchorColumnsHoldWhatRowsHold(t *testing.T) {
+	const dim, gdim = 3, 2
+	r := rand.New(rand.NewPCG(5, 8))
+	vec := func(d, n int) []byte {
+		v := make([]float32, d*n)
+		for i := range v {
+			v[i] = float32(r.NormFloat64())
+		}
+		return encodeF32(nil, v)
+	}
+	ids := func(p string) []string {
+		var out []string
+		for j := range r.IntN(3) {
+			out = append(out, fmt.Sprintf("%s%d", p, j))
+		}
+		return out
+	}
+	for trial := range 300 {
+		n := 1 + r.IntN(6)
+		// Each field is off for every anchor, on for every anchor, or on for some.
+		mode := func() int { return r.IntN(3) }
+		mID, mKey, mVec, mGuide, mPos, mExc, mGrp, mPV, mGPV := mode(), mode(), mode(), mode(), mode(), mode(), mode(), mode(), mode()
+		on := func(m int) bool { return m == 1 || (m == 2 && r.IntN(2) == 0) }
+		rows := make([]*hardnegv1.Anchor, n)
+		for i := range rows {
+			a := &hardnegv1.Anchor{}
+			if on(mID) {
+				a.Id = fmt.Sprintf("i%d", i)
+			}
+			if on(mKey) {
+				a.Key = fmt.Sprintf("k%d", i)
+			}
+			if mVec == 1 || (mVec == 2 && a.Id != "") || a.Id == "" {
+				a.Vector = vec(dim, 1)
+			}
+			if mGuide == 1 {
+				a.GuideVector = vec(gdim, 1)
+			}
+			if on(mPos) {
+				a.PositiveIds = ids("p")
+			}
+			if on(mExc) {
+				a.ExcludeIds = ids("x")
+			}
+			if on(mGrp) {
+				a.Groups = ids("g")
+			}
+			if on(mPV) {
+				a.PositiveVectors = vec(dim, r.IntN(3))
+			}
+			if on(mGPV) {
+				a.GuidePositiveVectors = vec(gdim, r.IntN(3))
+			}
+			rows[i] = a
+		}
+		// A vector column holds every anchor's vector or none.
+		if mVec != 1 {
+			for _, a := range rows {
+				if len(a.Vector) == 0 {
+					a.Vector = vec(dim, 1)
+				}
+			}
+		}
+		want, err := fromAnchors(rows, dim, gdim)
+		if err != nil {
+			t.Fatalf("trial %d: rows refused: %v", trial, err)
+		}
+		cut, err := requestAnchors(&hardnegv1.MineRequest{AnchorColumns: columnsOf(rows, dim, gdim)}, dim, gdim)
+		if err != nil {
+			t.Fatalf("trial %d: columns refused: %v", trial, err)
+		}
+		got, err := fromAnchors(cut, dim, gdim)
+		if err != nil {
+			t.Fatalf("trial %d: columns' anchors refused: %v", trial, err)
+		}
+		for i := range want {
+			if !reflect.DeepEqual(normAnchor(got[i]), normAnchor(want[i])) {
+				t.Fatalf("trial %d anchor %d:\n got %+v\nwant %+v", trial, i, got[i], want[i])
+			}
+		}
+	}
+}
+
+// normAnchor makes empty and nil slices compare equal.
+func normAnchor(a mining.Anchor) mining.Anchor {
+	if len(a.PositiveIDs) == 0 {
+		a.PositiveIDs = nil
+	}
+	if len(a.ExcludeIDs) == 0 {
+		a.ExcludeIDs = nil
+	}
+	if len(a.Groups) == 0 {
+		a.Groups = nil
+	}
+	return a
+}
+
+// A malformed column is refused naming it, before any anchor is looked at.
+func TestAnchorColumnsShapeErrorsNameTheColumn(t *testing.T) {
+	const dim = 2
+	u32s := func(vs ...uint32) []byte {
+		var b []byte
+		for _, v := range vs {
+			b = binary.LittleEndian.AppendUint32(b, v)
+		}
+		return b
+	}
+	vecs := func(n int) []byte { return make([]byte, 4*dim*n) }
+	for _, tc := range []struct {
+		name  string
+		req   *hardnegv1.MineRequest
+		field string
+	}{
+		{"both forms", &hardnegv1.MineRequest{Anchors: []*hardnegv1.Anchor{{Id: "a"}}, AnchorColumns: &hardnegv1.AnchorColumns{Count: 1, Ids: []string{"a"}}}, "anchor_columns"},
+		{"no anchors", &hardnegv1.MineRequest{AnchorColumns: &hardnegv1.AnchorColumns{}}, "anchor_columns.count"},
+		{"too many", &hardnegv1.MineRequest{AnchorColumns: &hardnegv1.AnchorColumns{Count: 1025}}, "anchor_columns.count"},
+		{"ids short", &hardnegv1.MineRequest{AnchorColumns: &hardnegv1.AnchorColumns{Count: 2, Ids: []string{"a"}}}, "anchor_columns.ids"},
+		{"keys long", &hardnegv1.MineRequest{AnchorColumns: &hardnegv1.AnchorColumns{Count: 1, Ids: []string{"a"}, Keys: []string{"k", "l"}}}, "anchor_columns.keys"},
+		{"vectors short", &hardnegv1.MineRequest{AnchorColumns: &hardnegv1.AnchorColumns{Count: 2, Vectors: vecs(1)}}, "anchor_columns.vectors"},
+		{"counts missing", &hardnegv1.MineRequest{AnchorColumns: &hardnegv1.AnchorColumns{Count: 1, Vectors: vecs(1), PositiveIds: []string{"p"}}}, "anchor_columns.positive_id_counts"},
+		{"counts short", &hardnegv1.MineRequest{AnchorColumns: &hardnegv1.AnchorColumns{Count: 2, Vectors: vecs(2), ExcludeIds: []string{"x"}, ExcludeIdCounts: u32s(1)}}, "anchor_columns.exclude_id_counts"},
+		{"counts sum", &hardnegv1.MineRequest{AnchorColumns: &hardnegv1.AnchorColumns{Count: 2, Vectors: vecs(2), Groups: []string{"g"}, GroupCounts: u32s(1, 1)}}, "anchor_columns.group_counts"},
+		{"positive vectors ragged", &hardnegv1.MineRequest{AnchorColumns: &hardnegv1.AnchorColumns{Count: 1, Vectors: vecs(1), PositiveVectors: make([]byte, 4*dim+4), PositiveVectorCounts: u32s(1)}}, "anchor_columns.positive_vectors"},
+		{"positive vector counts", &hardnegv1.MineRequest{AnchorColumns: &hardnegv1.AnchorColumns{Count: 1, Vectors: vecs(1), PositiveVectors: vecs(2), PositiveVectorCounts: u32s(1)}}, "anchor_columns.positive_vector_counts"},
+		{"guide without a guide collection", &hardnegv1.MineRequest{AnchorColumns: &hardnegv1.AnchorColumns{Count: 1, Vectors: vecs(1), GuideVectors: vecs(1)}}, "anchor_columns.guide_vectors"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := requestAnchors(tc.req, dim, 0)
+			var v *validate.Error
+			if !errors.As(err, &v) || v.Violations[0].Field != tc.field {
+				t.Fatalf("got %v, want a violation of %s", err, tc.field)
+			}
+		})
 	}
 }

@@ -156,3 +156,68 @@ func TestMiningRulesEndToEnd(t *testing.T) {
 		t.Errorf("window too small: %v", err)
 	}
 }
+
+// Anchors in columns, through the generated client: the same answer as the same
+// anchors in rows; a malformed column, or anchors in both forms, refused with
+// INVALID_ARGUMENT naming the column.
+func TestAnchorColumnsEndToEnd(t *testing.T) {
+	ts := startServer(t, t.TempDir())
+	ctx := context.Background()
+	c := ts.client
+	const dim = 8
+	if _, err := c.CreateCollection(ctx, &hardnegv1.CreateCollectionRequest{Name: "c", Dim: dim, Metric: hardnegv1.Metric_METRIC_COSINE}); err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(9, 1))
+	items := &hardnegv1.ItemBatch{Dim: dim}
+	for i, v := range randVecs(r, 80, dim) {
+		items.Ids = append(items.Ids, "i"+strconv.Itoa(i))
+		items.Vectors = append(items.Vectors, f32bytes(v)...)
+		items.Groups = append(items.Groups, &hardnegv1.GroupList{Groups: []string{"g" + strconv.Itoa(i%7)}})
+	}
+	if _, err := c.Upsert(ctx, &hardnegv1.UpsertRequest{Collection: "c", Items: items}); err != nil {
+		t.Fatal(err)
+	}
+	var rows []*hardnegv1.Anchor
+	for i, q := range randVecs(r, 9, dim) {
+		a := &hardnegv1.Anchor{Vector: f32bytes(q), Key: "k" + strconv.Itoa(i)}
+		if i%3 == 0 {
+			a.Id = "i" + strconv.Itoa(i*5)
+		}
+		for j := range i % 3 {
+			a.PositiveIds = append(a.PositiveIds, "i"+strconv.Itoa(i*7+j))
+		}
+		if i%2 == 1 {
+			a.ExcludeIds, a.Groups = []string{"i" + strconv.Itoa(i)}, []string{"g" + strconv.Itoa(i%7)}
+			a.PositiveVectors = f32bytes(randVecs(r, 1, dim)[0])
+		}
+		rows = append(rows, a)
+	}
+	f := func(v float32) *float32 { return &v }
+	on := true
+	pol := &hardnegv1.MiningPolicy{NumNegatives: 4, DuplicateThreshold: f(0.9), ExcludeSameGroup: &on}
+	byRows, err := c.Mine(ctx, &hardnegv1.MineRequest{Collection: "c", Anchors: rows, Policy: pol, Columnar: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byCols, err := c.Mine(ctx, &hardnegv1.MineRequest{Collection: "c", AnchorColumns: columnsOf(rows, dim, 0), Policy: pol, Columnar: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !proto.Equal(byCols, byRows) {
+		t.Fatalf("anchors in columns answered\n%v\nin rows\n%v", byCols, byRows)
+	}
+	if len(byRows.Columns.Ids) == 0 {
+		t.Fatal("no negatives: the comparison saw nothing")
+	}
+	bad := columnsOf(rows, dim, 0)
+	bad.PositiveIdCounts = bad.PositiveIdCounts[:8]
+	_, err = c.Mine(ctx, &hardnegv1.MineRequest{Collection: "c", AnchorColumns: bad, Policy: pol})
+	if codeOf(err) != codes.InvalidArgument || !slices.Equal(fieldViolations(err), []string{"anchor_columns.positive_id_counts"}) {
+		t.Fatalf("malformed counts: %v (%v)", err, fieldViolations(err))
+	}
+	_, err = c.Mine(ctx, &hardnegv1.MineRequest{Collection: "c", Anchors: rows[:1], AnchorColumns: columnsOf(rows, dim, 0), Policy: pol})
+	if codeOf(err) != codes.InvalidArgument || !slices.Equal(fieldViolations(err), []string{"anchor_columns"}) {
+		t.Fatalf("both forms: %v (%v)", err, fieldViolations(err))
+	}
+}

@@ -24,7 +24,9 @@ func (s *Server) unaryLog(ctx context.Context, req any, info *grpc.UnaryServerIn
 	if c := collectionOf(req); c != "" {
 		attrs = append(attrs, slog.String("collection", c))
 	}
-	if r, ok := req.(interface{ GetAnchors() []*hardnegv1.Anchor }); ok {
+	if r, ok := req.(*hardnegv1.MineRequest); ok && r.GetAnchorColumns() != nil {
+		attrs = append(attrs, slog.Int("anchors", int(r.GetAnchorColumns().GetCount())))
+	} else if r, ok := req.(interface{ GetAnchors() []*hardnegv1.Anchor }); ok {
 		attrs = append(attrs, slog.Int("anchors", len(r.GetAnchors())))
 	}
 	attrs = append(attrs, slog.Duration("duration", time.Since(start)), slog.String("code", status.Code(err).String()))

@@ -384,7 +384,11 @@ func (s *service) Mine(ctx context.Context, req *hardnegv1.MineRequest) (*hardne
 		}
 		gdim = guide.Dim()
 	}
-	anchors, aerr := fromAnchors(req.Anchors, c.Dim(), gdim)
+	var anchors []mining.Anchor
+	pbs, aerr := requestAnchors(req, c.Dim(), gdim)
+	if aerr == nil {
+		anchors, aerr = fromAnchors(pbs, c.Dim(), gdim)
+	}
 	var verr error
 	if perr == nil {
 		verr = pol.Validate(c.Metric())

@@ -116,7 +116,9 @@ def test_columns_decode_to_what_rows_decode_to(sync_client: hardneg.Client, grou
         assert np.isfinite(rows.hardness).all()
 
 
-def test_the_client_asks_for_columns(sync_client: hardneg.Client, grouped: str, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def sent(sync_client: hardneg.Client, monkeypatch: pytest.MonkeyPatch) -> list[pb.MineRequest]:
+    """The Mine requests the client sends (to the real server) during the test."""
     stub = sync_client._stub()
     real = stub.Mine
     seen: list[pb.MineRequest] = []
@@ -126,6 +128,11 @@ def test_the_client_asks_for_columns(sync_client: hardneg.Client, grouped: str, 
         return real(req, **kw)
 
     monkeypatch.setattr(stub, "Mine", mine)
+    return seen
+
+
+def test_the_client_asks_for_columns(sync_client: hardneg.Client, grouped: str, sent: list[pb.MineRequest]) -> None:
+    seen = sent
     res = sync_client.mine(grouped, ["i0", "i1"], positive_ids=[["i2"], []], num_negatives=2)
     assert [r.columnar for r in seen] == [True]
     assert res.ids.shape == (2, 2) and res.mask.all()
@@ -299,3 +306,112 @@ def test_answers_with_long_ids_that_would_not_fit_in_a_message(server_binary: st
             assert exc.value.field == "include_vectors" and "-grpc-max-msg-bytes 1048576" in str(exc.value)
     finally:
         srv.stop()
+
+
+# --- anchors in columns (MineRequest.anchor_columns) -----------------------------------
+
+
+def _mixed_block(n: int = 12) -> codec.AnchorBlock:
+    """Anchors that differ in every field: some with ids, some vector-only; 0–2 positive
+    ids (some unknown), positive vectors for some, exclude ids and groups for some."""
+    queries = unit_rows(n, DIM, seed=21)
+    extra = unit_rows(2 * n, DIM, seed=22)
+    return codec.AnchorBlock(
+        [f"i{j}" if j % 3 == 0 else None for j in range(n)],
+        queries,
+        positive_ids=[[f"i{(5 * j + 1) % 60}", "missing"][: j % 3] for j in range(n)],
+        positive_vectors=[extra[2 * j : 2 * j + j % 3] if j % 3 else None for j in range(n)],
+        exclude_ids=[[f"i{(7 * j + 2) % 60}"] if j % 2 else [] for j in range(n)],
+        groups=[[f"g{j % 5}"] if j % 4 == 0 else None for j in range(n)],
+        keys=[f"k{j}" if j % 2 else None for j in range(n)],
+    )
+
+
+def test_anchor_columns_mine_what_rows_mine(sync_client: hardneg.Client, grouped: str) -> None:
+    block = _mixed_block()
+    pol = hardneg.MiningPolicy.from_kwargs(None, num_negatives=5, duplicate_threshold=0.9, exclude_same_group=True)
+    stub = sync_client._stub()
+    decoded = {}
+    for form in ("rows", "columns", "rows again"):
+        req = pb.MineRequest(collection=grouped, policy=codec.policy_message(pol), columnar=True)
+        if form == "columns":
+            req.anchor_columns.CopyFrom(block.columns(0, len(block)))
+        else:
+            req.anchors.extend(block.rows(0, len(block)))
+        decoded[form] = codec.mine_result(stub.Mine(req, timeout=30), pol.num_negatives, False)
+    assert_same_result(decoded["rows again"], decoded["rows"])  # the comparison below can see a difference
+    assert_same_result(decoded["columns"], decoded["rows"])
+    res = decoded["rows"]
+    # The fixture reaches what it is meant to: unknown positives on some anchors only,
+    # positive vectors giving s⁺ to vector-only anchors without positive ids, excluded ids.
+    assert any(res.unknown_positive_ids) and not all(res.unknown_positive_ids)
+    assert np.isfinite(res.positive_scores[[j for j in range(12) if j % 3 == 2]]).all()
+    assert res.removed["excluded"].any() or res.removed["same_group"].any()
+
+
+def test_a_part_of_the_columns_holds_those_anchors_rows() -> None:
+    block = _mixed_block()
+    for lo, hi in ((0, 12), (3, 7), (11, 12)):
+        cols = block.columns(lo, hi)
+        assert cols.count == hi - lo
+        rows = block.rows(lo, hi)
+        u32 = lambda b: np.frombuffer(b, "<u4").tolist()  # noqa: E731
+        if cols.ids:
+            assert list(cols.ids) == [r.id for r in rows]
+        assert cols.vectors == b"".join(r.vector for r in rows)
+        pcounts = u32(cols.positive_id_counts) if cols.positive_ids else [0] * (hi - lo)
+        assert pcounts == [len(r.positive_ids) for r in rows]
+        assert list(cols.positive_ids) == [p for r in rows for p in r.positive_ids]
+        assert cols.positive_vectors == b"".join(r.positive_vectors for r in rows)
+        if cols.positive_vectors:
+            assert u32(cols.positive_vector_counts) == [len(r.positive_vectors) // (4 * DIM) for r in rows]
+
+
+def test_the_client_sends_anchor_columns(sync_client: hardneg.Client, grouped: str, sent: list[pb.MineRequest]) -> None:
+    seen = sent
+    sync_client.mine(grouped, ["i0", "i1", "i2"], positive_ids=[["i2"], [], ["i7", "i8"]], keys=["a", "b", "c"], num_negatives=2)
+    assert len(seen) == 1 and not seen[0].anchors and seen[0].anchor_columns.count == 3
+    assert list(seen[0].anchor_columns.positive_ids) == ["i2", "i7", "i8"]
+
+
+def test_a_server_without_anchor_columns_gets_rows(sync_client: hardneg.Client, grouped: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server that predates anchor_columns ignores the field, so it sees no anchors and
+    refuses the request (the real server's refusal, below); the client then sends rows,
+    to that server and from then on."""
+    stub = sync_client._stub()
+    real = stub.Mine
+    sent: list[str] = []
+
+    def old_server(req: pb.MineRequest, **kw: Any) -> pb.MineResponse:
+        sent.append("columns" if req.HasField("anchor_columns") else "rows")
+        old = pb.MineRequest()
+        old.CopyFrom(req)
+        old.ClearField("anchor_columns")
+        return real(old, **kw)
+
+    args = dict(positive_ids=[["i2"], ["missing"]], keys=["x", "y"], num_negatives=5)
+    want = sync_client.mine(grouped, ["i0", "i4"], **args)
+    core = sync_client._core
+    monkeypatch.setattr(core, "anchor_columns", True)
+    monkeypatch.setattr(stub, "Mine", old_server)
+    got = sync_client.mine(grouped, ["i0", "i4"], **args)
+    assert sent == ["columns", "rows"]
+    assert_same_result(got, want)
+    sync_client.mine(grouped, ["i0", "i4"], **args)
+    assert sent == ["columns", "rows", "rows"]
+
+
+def test_anchors_missing_some_guide_queries_go_in_rows() -> None:
+    """A guide query of NaNs means "use the stored guide vector": a column cannot say
+    that for some anchors only, so those anchors go in rows."""
+    q = unit_rows(3, DIM, seed=1)
+    g = unit_rows(3, 4, seed=2)
+    g[1] = np.nan
+    block = codec.AnchorBlock(anchor_vectors=q, guide_vectors=g)
+    assert not block.columnar
+    assert [len(r.guide_vector) for r in block.rows(0, 3)] == [16, 0, 16]
+    g[:] = np.nan
+    block = codec.AnchorBlock(anchor_vectors=q, guide_vectors=g)
+    assert block.columnar and block.columns(0, 3).guide_vectors == b""
+    block = codec.AnchorBlock(anchor_vectors=q, guide_vectors=unit_rows(3, 4, seed=2))
+    assert block.columnar and len(block.columns(0, 3).guide_vectors) == 3 * 4 * 4

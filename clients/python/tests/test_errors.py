@@ -54,7 +54,11 @@ def test_mine_bad_vector_and_policy(client: hardneg.Client, collection: str) -> 
     client.upsert(collection, ["a", "b"], unit_rows(2, 16))
     with pytest.raises(errors.InvalidArgument) as exc:
         client.mine(collection, anchor_vectors=np.ones((1, 8), np.float32))
-    _assert_field(exc.value, "anchors[0]")
+    # The anchors' vectors go in one column: a wrong dimension is the column's.
+    _assert_field(exc.value, "anchor_columns.vectors")
+    with pytest.raises(errors.InvalidArgument) as exc:
+        client.mine(collection, anchor_vectors=np.vstack([unit_rows(1, 16), np.full((1, 16), np.nan, np.float32)]))
+    _assert_field(exc.value, "anchors[1]")
     with pytest.raises(errors.InvalidArgument) as exc:
         client.mine(collection, anchor_ids=["a"], num_negatives=5000)
     _assert_field(exc.value, "num_negatives")

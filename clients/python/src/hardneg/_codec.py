@@ -733,107 +733,197 @@ def _per_anchor_ids(value: Any, n: int, what: str) -> list[list[str]]:
     rows = list(value)
     if len(rows) != n:
         raise bad_argument(what, f"has {len(rows)} entries for {n} anchors")
-    out = []
+    out: list[Any] = []
     for r in rows:
         if r is None:
             out.append([])
         elif isinstance(r, str):
             out.append([r])
+        elif type(r) is list or type(r) is tuple:
+            out.append(r)  # checked below, all at once
         else:
             out.append(_as_id_list(r, what))
+    # Every id a str and the whole lot ASCII (so valid UTF-8) is one pass in C; anything
+    # else is checked anchor by anchor, which names the bad entry.
+    flat = [x for r in out for x in r]
+    if not (all(type(x) is str for x in flat) and "".join(flat).isascii()):
+        out = [_as_id_list(r, what) for r in out]
     return out
 
 
-def _per_anchor_vectors(value: Any, n: int, dim: Optional[int], what: str = "positive_vectors") -> list[bytes]:
+def _per_anchor_vectors(value: Any, n: int, what: str = "positive_vectors") -> tuple[list[bytes], list[int]]:
+    """Each anchor's vectors of a per-anchor vector argument as float32 bytes, and how
+    many vectors each holds."""
     if value is None:
-        return [b"" for _ in range(n)]
+        return [b""] * n, [0] * n
     if isinstance(value, np.ndarray):
         if value.ndim == 2:  # one positive vector per anchor
             if value.shape[0] != n:
                 raise bad_argument(what, f"has {value.shape[0]} rows for {n} anchors")
             arr = np.ascontiguousarray(value, dtype=_F32)
-            return [arr[i].tobytes() for i in range(n)]
+            return [arr[i].tobytes() for i in range(n)], [1] * n
         if value.ndim == 3:  # p positive vectors per anchor
             if value.shape[0] != n:
                 raise bad_argument(what, f"has {value.shape[0]} entries for {n} anchors")
             arr = np.ascontiguousarray(value, dtype=_F32)
-            return [arr[i].tobytes() for i in range(n)]
+            return [arr[i].tobytes() for i in range(n)], [value.shape[1]] * n
         raise bad_argument(what, f"must be 2-D or 3-D, got shape {value.shape}")
     rows = list(value)
     if len(rows) != n:
         raise bad_argument(what, f"has {len(rows)} entries for {n} anchors")
-    return [b"" if r is None else vector_bytes(np.atleast_2d(np.asarray(r, dtype=_F32))) for r in rows]
+    data, counts = [], []
+    for r in rows:
+        if r is None:
+            data.append(b"")
+            counts.append(0)
+        else:
+            arr = np.atleast_2d(np.asarray(r, dtype=_F32))
+            data.append(vector_bytes(arr))
+            counts.append(int(arr.shape[0]) if arr.size else 0)
+    return data, counts
 
 
-def build_anchors(
-    anchor_ids: Any = None,
-    anchor_vectors: Any = None,
-    *,
-    positive_ids: Any = None,
-    positive_vectors: Any = None,
-    exclude_ids: Any = None,
-    groups: Any = None,
-    keys: Any = None,
-    guide_vectors: Any = None,
-    guide_positive_vectors: Any = None,
-) -> list[pb.Anchor]:
-    """Builds one ``Anchor`` per row from per-anchor columns.
+def _u32(values: Sequence[int]) -> bytes:
+    return np.asarray(values, dtype="<u4").tobytes()
+
+
+class AnchorBlock:
+    """A Mine call's anchors, checked once (the same refusals whichever form is sent),
+    sent as ``MineRequest.anchor_columns`` (:meth:`columns`: each field one array, no
+    message per anchor) or, to a server that predates them, as ``Anchor`` rows
+    (:meth:`rows`). Parts ``[lo, hi)`` of it go in separate requests when a call is
+    split."""
+
+    def __init__(
+        self,
+        anchor_ids: Any = None,
+        anchor_vectors: Any = None,
+        *,
+        positive_ids: Any = None,
+        positive_vectors: Any = None,
+        exclude_ids: Any = None,
+        groups: Any = None,
+        keys: Any = None,
+        guide_vectors: Any = None,
+        guide_positive_vectors: Any = None,
+    ) -> None:
+        if anchor_ids is None and anchor_vectors is None:
+            raise bad_argument("anchor_ids", "give anchor_ids, anchor_vectors or both")
+        vec_rows: Optional[np.ndarray] = None
+        if anchor_vectors is not None:
+            vec_rows, _ = encode_vectors(anchor_vectors)
+        if anchor_ids is not None:
+            if isinstance(anchor_ids, str):
+                raise TypeError("anchor_ids must be a sequence of strings, not a single string")
+            ids = ["" if a is None else a for a in _as_id_list(anchor_ids, "anchor_ids", missing_ok=True)]
+            n = len(ids)
+            if vec_rows is not None and vec_rows.shape[0] != n:
+                raise bad_argument("anchor_vectors", f"has {vec_rows.shape[0]} rows for {n} anchor ids")
+        else:
+            assert vec_rows is not None
+            n = int(vec_rows.shape[0])
+            ids = [""] * n
+        self.n = n
+        self.ids = ids if any(ids) else None
+        self.vectors = vec_rows
+        #: The anchors' dimension, from their vectors (0 when they have none).
+        self.dim = int(vec_rows.shape[1]) if vec_rows is not None and vec_rows.ndim == 2 else 0
+        self.positive_ids = _per_anchor_ids(positive_ids, n, "positive_ids")
+        self.exclude_ids = _per_anchor_ids(exclude_ids, n, "exclude_ids")
+        self.groups = _per_anchor_ids(groups, n, "groups")
+        self.positive_vectors = _per_anchor_vectors(positive_vectors, n)
+        gvec: Optional[np.ndarray] = None
+        if guide_vectors is not None:
+            gvec = np.ascontiguousarray(guide_vectors, dtype=_F32)
+            if gvec.ndim != 2 or gvec.shape[0] != n:
+                raise bad_argument("guide_vectors", f"must be (n, guide_dim) with n = {n}, got shape {gvec.shape}")
+        # An all-NaN guide row is an anchor without a guide query (its stored guide
+        # vector is used): a column holds every anchor's or none, so such anchors go in rows.
+        self.guide_missing = np.isnan(gvec).all(axis=1) if gvec is not None else None
+        self.guide_vectors = gvec
+        self.guide_positive_vectors = _per_anchor_vectors(guide_positive_vectors, n, "guide_positive_vectors")
+        key_list = [""] * n if keys is None else ["" if k is None else k for k in _as_id_list(keys, "keys", missing_ok=True)]
+        if len(key_list) != n:
+            raise bad_argument("keys", f"has {len(key_list)} entries for {n} anchors")
+        self.keys = key_list if any(key_list) else None
+
+    def __len__(self) -> int:
+        return self.n
+
+    @property
+    def columnar(self) -> bool:
+        """Whether the anchors fit in columns (every anchor has a guide query or none does)."""
+        m = self.guide_missing
+        return m is None or bool(m.all()) or not bool(m.any())
+
+    def columns(self, lo: int, hi: int) -> pb.AnchorColumns:
+        """Anchors ``[lo, hi)`` as ``AnchorColumns``: only the columns some anchor sets."""
+        c = pb.AnchorColumns(count=hi - lo)
+        if self.ids is not None:
+            c.ids.extend(self.ids[lo:hi])
+        if self.keys is not None:
+            c.keys.extend(self.keys[lo:hi])
+        if self.vectors is not None:
+            c.vectors = self.vectors[lo:hi].tobytes()
+        for ids, field, counts in ((self.positive_ids, "positive_ids", "positive_id_counts"),
+                                   (self.exclude_ids, "exclude_ids", "exclude_id_counts"),
+                                   (self.groups, "groups", "group_counts")):
+            part = ids[lo:hi]
+            flat = [x for r in part for x in r]
+            if flat:
+                getattr(c, field).extend(flat)
+                setattr(c, counts, _u32([len(r) for r in part]))
+        for (data, cnt), field, counts in ((self.positive_vectors, "positive_vectors", "positive_vector_counts"),
+                                           (self.guide_positive_vectors, "guide_positive_vectors", "guide_positive_vector_counts")):
+            if any(cnt[lo:hi]):
+                setattr(c, field, b"".join(data[lo:hi]))
+                setattr(c, counts, _u32(cnt[lo:hi]))
+        if self.guide_vectors is not None and not bool(self.guide_missing.all()):
+            c.guide_vectors = self.guide_vectors[lo:hi].tobytes()
+        return c
+
+    def rows(self, lo: int, hi: int) -> list[pb.Anchor]:
+        """Anchors ``[lo, hi)`` as one ``Anchor`` message each."""
+        anchors = []
+        for i in range(lo, hi):
+            # Only the fields an anchor has: each empty keyword costs as much as a set one.
+            fields: dict[str, Any] = {}
+            for name, value in (
+                ("id", self.ids[i] if self.ids is not None else ""),
+                ("key", self.keys[i] if self.keys is not None else ""),
+                ("positive_ids", self.positive_ids[i]),
+                ("positive_vectors", self.positive_vectors[0][i]),
+                ("exclude_ids", self.exclude_ids[i]),
+                ("groups", self.groups[i]),
+                ("guide_positive_vectors", self.guide_positive_vectors[0][i]),
+            ):
+                if value:
+                    fields[name] = value
+            if self.vectors is not None:
+                fields["vector"] = self.vectors[i].tobytes()
+            if self.guide_vectors is not None and not self.guide_missing[i]:
+                fields["guide_vector"] = self.guide_vectors[i].tobytes()
+            anchors.append(pb.Anchor(**fields))
+        return anchors
+
+
+def refused_anchor_columns(err: InvalidArgument) -> bool:
+    """Whether ``err`` answers a request with ``anchor_columns`` from a server that
+    predates them: it saw no anchors."""
+    return any(v.field == "anchors" and "got 0" in v.description for v in err.violations)
+
+
+def build_anchors(*args: Any, **kwargs: Any) -> list[pb.Anchor]:
+    """Builds one ``Anchor`` per row from per-anchor columns (:class:`AnchorBlock`'s
+    arguments and checks).
 
     ``anchor_ids`` entries may be ``None``/"" for vector-only anchors; ``anchor_vectors``
     is ``(n, dim)``. ``positive_ids``/``exclude_ids``/``groups`` hold one sequence (or a
     single string) per anchor; ``positive_vectors`` is ``(n, dim)``, ``(n, p, dim)`` or a
     list of per-anchor arrays.
     """
-    if anchor_ids is None and anchor_vectors is None:
-        raise bad_argument("anchor_ids", "give anchor_ids, anchor_vectors or both")
-    vec_rows: Optional[np.ndarray] = None
-    if anchor_vectors is not None:
-        vec_rows, _ = encode_vectors(anchor_vectors)
-    if anchor_ids is not None:
-        if isinstance(anchor_ids, str):
-            raise TypeError("anchor_ids must be a sequence of strings, not a single string")
-        ids = ["" if a is None else a for a in _as_id_list(anchor_ids, "anchor_ids", missing_ok=True)]
-        n = len(ids)
-        if vec_rows is not None and vec_rows.shape[0] != n:
-            raise bad_argument("anchor_vectors", f"has {vec_rows.shape[0]} rows for {n} anchor ids")
-    else:
-        assert vec_rows is not None
-        n = int(vec_rows.shape[0])
-        ids = [""] * n
-    pos = _per_anchor_ids(positive_ids, n, "positive_ids")
-    exc = _per_anchor_ids(exclude_ids, n, "exclude_ids")
-    grp = _per_anchor_ids(groups, n, "groups")
-    pvec = _per_anchor_vectors(positive_vectors, n, None)
-    gvec: Optional[np.ndarray] = None
-    if guide_vectors is not None:
-        gvec = np.ascontiguousarray(guide_vectors, dtype=_F32)
-        if gvec.ndim != 2 or gvec.shape[0] != n:
-            raise bad_argument("guide_vectors", f"must be (n, guide_dim) with n = {n}, got shape {gvec.shape}")
-    gpos = _per_anchor_vectors(guide_positive_vectors, n, None, "guide_positive_vectors")
-    key_list = [""] * n if keys is None else ["" if k is None else k for k in _as_id_list(keys, "keys", missing_ok=True)]
-    if len(key_list) != n:
-        raise bad_argument("keys", f"has {len(key_list)} entries for {n} anchors")
-    anchors = []
-    for i in range(n):
-        # Only the fields an anchor has: each empty keyword costs as much as a set one.
-        fields: dict[str, Any] = {}
-        for name, value in (
-            ("id", ids[i]),
-            ("key", key_list[i]),
-            ("positive_ids", pos[i]),
-            ("positive_vectors", pvec[i]),
-            ("exclude_ids", exc[i]),
-            ("groups", grp[i]),
-            ("guide_positive_vectors", gpos[i]),
-        ):
-            if value:
-                fields[name] = value
-        if vec_rows is not None:
-            fields["vector"] = vec_rows[i].tobytes()
-        if gvec is not None and not np.isnan(gvec[i]).all():
-            fields["guide_vector"] = gvec[i].tobytes()
-        anchors.append(pb.Anchor(**fields))
-    return anchors
+    block = AnchorBlock(*args, **kwargs)
+    return block.rows(0, len(block))
 
 
 #: Bounds of MineRequest.explain: per anchor, and anchors × explain per request.

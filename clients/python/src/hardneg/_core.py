@@ -137,6 +137,9 @@ class Core:
         self.max_batch_bytes = max_batch_bytes
         self.retry = retry
         self.retries = 0
+        # Mine sends its anchors in MineRequest.anchor_columns until a server refuses them
+        # for predating the field; then in rows.
+        self.anchor_columns = True
         self._lock = threading.Lock()  # guards retries (a sync client is shared by threads)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -360,7 +363,7 @@ class Core:
         if not isinstance(include_vectors, (bool, np.bool_)):
             raise TypeError(f"include_vectors must be True or False, got {include_vectors!r}")
         pol = MiningPolicy.from_kwargs(policy, **policy_kwargs)
-        anchors = codec.build_anchors(
+        block = codec.AnchorBlock(
             anchor_ids,
             anchor_vectors,
             positive_ids=positive_ids,
@@ -378,41 +381,46 @@ class Core:
         # for and the dimension known from the anchors' vectors, few enough that those
         # vectors fit in one response message.
         per_request = codec.MAX_ANCHORS
-        dim = len(anchors[0].vector) // 4 if anchors and anchors[0].vector else 0
-        if include_vectors and dim:
+        if include_vectors and block.dim:
             # 64 bytes for the rest of each negative (id, score, rank, …).
-            per_request = max(1, min(per_request, self.config.max_message_bytes // (max(pol.num_negatives, 1) * (dim * 4 + 64))))
-        nparts = -(-len(anchors) // per_request)
+            per_request = max(1, min(per_request, self.config.max_message_bytes // (max(pol.num_negatives, 1) * (block.dim * 4 + 64))))
+        nparts = -(-len(block) // per_request)
         # One explain limit for every part, set by the largest, so that every anchor of a
         # split call lists as many candidates.
-        explain_n = codec.explain_limit(explain, min(len(anchors), per_request))
+        explain_n = codec.explain_limit(explain, min(len(block), per_request))
         # (first anchor, anchors) of the requests still to send, in order.
-        todo = [(i * per_request, part) for i, part in enumerate(codec.chunks(anchors, per_request))]
+        todo = [(lo, min(lo + per_request, len(block))) for lo in range(0, len(block), per_request)]
         i = 0
         while todo:
-            start, part = todo.pop(0)
-            req = pb.MineRequest(
-                collection=collection,
-                anchors=part,
-                policy=pmsg,
-                include_vectors=include_vectors,
-                explain=explain_n,
-                columnar=True,
-            )
+            lo, hi = todo.pop(0)
+            # The anchors in columns, unless this server predates them (or a guide query
+            # is missing for some anchors only, which only rows can say).
+            columns = self.anchor_columns and block.columnar
+            req = pb.MineRequest(collection=collection, policy=pmsg, include_vectors=include_vectors, explain=explain_n, columnar=True)
+            if columns:
+                req.anchor_columns.CopyFrom(block.columns(lo, hi))
+            else:
+                req.anchors.extend(block.rows(lo, hi))
             try:
                 resp = yield from self.unary("Mine", req)
             except errors.InvalidArgument as err:
+                if columns and codec.refused_anchor_columns(err):
+                    # A server that predates anchor_columns saw no anchors: send rows,
+                    # to it and from now on.
+                    self.anchor_columns = False
+                    todo.insert(0, (lo, hi))
+                    continue
                 big = errors._response_too_large(err.details)
-                if big is not None and len(part) > 1:
+                if big is not None and hi - lo > 1:
                     # The answer would not fit in one message (long ids, many negatives):
                     # send the anchors in as many requests as its size needs, with room.
-                    size = codec.part_size(len(part), *big)
-                    todo[:0] = [(start + j, part[j:j + size]) for j in range(0, len(part), size)]
-                    nparts += len(range(0, len(part), size)) - 1
+                    size = codec.part_size(hi - lo, *big)
+                    todo[:0] = [(j, min(j + size, hi)) for j in range(lo, hi, size)]
+                    nparts += len(range(lo, hi, size)) - 1
                     continue
                 if nparts == 1:
                     raise
-                raise codec.in_split_mine(err, start, start + len(part), i, nparts) from err
+                raise codec.in_split_mine(err, lo, hi, i, nparts) from err
             i += 1
             parts.append(codec.mine_result(resp, pol.num_negatives, include_vectors, req.explain > 0, synthetic))
         if not parts:

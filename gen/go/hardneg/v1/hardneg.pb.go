@@ -2639,12 +2639,13 @@ type MineRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Collection name.
 	Collection string `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
-	// Anchors, 1–1,024; mined in parallel, or one after another in request order when the
-	// policy sets rotate or max_exposures (so that results are reproducible). Their answer
-	// must fit in one response of the server's -grpc-max-msg-bytes: negatives' vectors
-	// that would not are refused before mining (naming include_vectors), an answer still
-	// too large after it (naming anchors); both with INVALID_ARGUMENT and a
-	// google.rpc.ErrorInfo (reason RESPONSE_TOO_LARGE, metadata bytes and limit).
+	// Anchors, 1–1,024 (or in anchor_columns); mined in parallel, or one after another in
+	// request order when the policy sets rotate or max_exposures (so that results are
+	// reproducible). Their answer must fit in one response of the server's
+	// -grpc-max-msg-bytes: negatives' vectors that would not are refused before mining
+	// (naming include_vectors), an answer still too large after it (naming anchors); both
+	// with INVALID_ARGUMENT and a google.rpc.ErrorInfo (reason RESPONSE_TOO_LARGE, metadata
+	// bytes and limit).
 	Anchors []*Anchor `protobuf:"bytes,2,rep,name=anchors,proto3" json:"anchors,omitempty"`
 	// The rules.
 	Policy *MiningPolicy `protobuf:"bytes,3,opt,name=policy,proto3" json:"policy,omitempty"`
@@ -2659,7 +2660,13 @@ type MineRequest struct {
 	// instead of one AnchorResult per anchor; the same results, cheaper to build and to
 	// read into arrays. The Python client always asks for it. A server that predates the
 	// field ignores it and answers in rows, which a client must still accept.
-	Columnar      bool `protobuf:"varint,6,opt,name=columnar,proto3" json:"columnar,omitempty"`
+	Columnar bool `protobuf:"varint,6,opt,name=columnar,proto3" json:"columnar,omitempty"`
+	// The anchors in columns, instead of anchors: the same anchors, cheaper to build from
+	// arrays (the Python client sends them so). Set one of the two, not both. An error in
+	// one anchor's values names it as anchors[i], as it would in rows; an error in the
+	// columns' shape names the column. A server that predates the field ignores it and
+	// refuses the request for having no anchors (INVALID_ARGUMENT naming anchors).
+	AnchorColumns *AnchorColumns `protobuf:"bytes,7,opt,name=anchor_columns,json=anchorColumns,proto3" json:"anchor_columns,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2736,6 +2743,190 @@ func (x *MineRequest) GetColumnar() bool {
 	return false
 }
 
+func (x *MineRequest) GetAnchorColumns() *AnchorColumns {
+	if x != nil {
+		return x.AnchorColumns
+	}
+	return nil
+}
+
+// AnchorColumns holds count anchors column by column: each Anchor field is one column,
+// either empty (no anchor sets it) or holding every anchor's value in anchor order.
+// Repeated per-anchor values (positive ids, vectors, …) are flattened, with a count per
+// anchor (little-endian uint32) saying how many each anchor has.
+type AnchorColumns struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Number of anchors, 1–1,024 (MineRequest.anchors' limit).
+	Count uint32 `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
+	// Anchor.id per anchor ("" for a vector-only anchor), or empty.
+	Ids []string `protobuf:"bytes,2,rep,name=ids,proto3" json:"ids,omitempty"`
+	// Anchor.vector of every anchor, count·dim little-endian float32 values, or empty.
+	Vectors []byte `protobuf:"bytes,3,opt,name=vectors,proto3" json:"vectors,omitempty"`
+	// Anchor.key per anchor ("" for none), or empty.
+	Keys []string `protobuf:"bytes,4,rep,name=keys,proto3" json:"keys,omitempty"`
+	// Anchor.positive_ids of every anchor, concatenated in anchor order.
+	PositiveIds []string `protobuf:"bytes,5,rep,name=positive_ids,json=positiveIds,proto3" json:"positive_ids,omitempty"`
+	// Positive ids per anchor: count little-endian uint32 values summing to
+	// len(positive_ids); empty when positive_ids is.
+	PositiveIdCounts []byte `protobuf:"bytes,6,opt,name=positive_id_counts,json=positiveIdCounts,proto3" json:"positive_id_counts,omitempty"`
+	// Anchor.positive_vectors of every anchor, concatenated (little-endian float32).
+	PositiveVectors []byte `protobuf:"bytes,7,opt,name=positive_vectors,json=positiveVectors,proto3" json:"positive_vectors,omitempty"`
+	// Positive vectors per anchor: count uint32 values; empty when positive_vectors is.
+	PositiveVectorCounts []byte `protobuf:"bytes,8,opt,name=positive_vector_counts,json=positiveVectorCounts,proto3" json:"positive_vector_counts,omitempty"`
+	// Anchor.exclude_ids of every anchor, concatenated.
+	ExcludeIds []string `protobuf:"bytes,9,rep,name=exclude_ids,json=excludeIds,proto3" json:"exclude_ids,omitempty"`
+	// Exclude ids per anchor: count uint32 values; empty when exclude_ids is.
+	ExcludeIdCounts []byte `protobuf:"bytes,10,opt,name=exclude_id_counts,json=excludeIdCounts,proto3" json:"exclude_id_counts,omitempty"`
+	// Anchor.groups of every anchor, concatenated.
+	Groups []string `protobuf:"bytes,11,rep,name=groups,proto3" json:"groups,omitempty"`
+	// Groups per anchor: count uint32 values; empty when groups is.
+	GroupCounts []byte `protobuf:"bytes,12,opt,name=group_counts,json=groupCounts,proto3" json:"group_counts,omitempty"`
+	// Anchor.guide_vector of every anchor, count·guide-dim float32 values, or empty.
+	GuideVectors []byte `protobuf:"bytes,13,opt,name=guide_vectors,json=guideVectors,proto3" json:"guide_vectors,omitempty"`
+	// Anchor.guide_positive_vectors of every anchor, concatenated.
+	GuidePositiveVectors []byte `protobuf:"bytes,14,opt,name=guide_positive_vectors,json=guidePositiveVectors,proto3" json:"guide_positive_vectors,omitempty"`
+	// Guide positive vectors per anchor: count uint32 values; empty when
+	// guide_positive_vectors is.
+	GuidePositiveVectorCounts []byte `protobuf:"bytes,15,opt,name=guide_positive_vector_counts,json=guidePositiveVectorCounts,proto3" json:"guide_positive_vector_counts,omitempty"`
+	unknownFields             protoimpl.UnknownFields
+	sizeCache                 protoimpl.SizeCache
+}
+
+func (x *AnchorColumns) Reset() {
+	*x = AnchorColumns{}
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AnchorColumns) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AnchorColumns) ProtoMessage() {}
+
+func (x *AnchorColumns) ProtoReflect() protoreflect.Message {
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AnchorColumns.ProtoReflect.Descriptor instead.
+func (*AnchorColumns) Descriptor() ([]byte, []int) {
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *AnchorColumns) GetCount() uint32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *AnchorColumns) GetIds() []string {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
+func (x *AnchorColumns) GetVectors() []byte {
+	if x != nil {
+		return x.Vectors
+	}
+	return nil
+}
+
+func (x *AnchorColumns) GetKeys() []string {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+func (x *AnchorColumns) GetPositiveIds() []string {
+	if x != nil {
+		return x.PositiveIds
+	}
+	return nil
+}
+
+func (x *AnchorColumns) GetPositiveIdCounts() []byte {
+	if x != nil {
+		return x.PositiveIdCounts
+	}
+	return nil
+}
+
+func (x *AnchorColumns) GetPositiveVectors() []byte {
+	if x != nil {
+		return x.PositiveVectors
+	}
+	return nil
+}
+
+func (x *AnchorColumns) GetPositiveVectorCounts() []byte {
+	if x != nil {
+		return x.PositiveVectorCounts
+	}
+	return nil
+}
+
+func (x *AnchorColumns) GetExcludeIds() []string {
+	if x != nil {
+		return x.ExcludeIds
+	}
+	return nil
+}
+
+func (x *AnchorColumns) GetExcludeIdCounts() []byte {
+	if x != nil {
+		return x.ExcludeIdCounts
+	}
+	return nil
+}
+
+func (x *AnchorColumns) GetGroups() []string {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+func (x *AnchorColumns) GetGroupCounts() []byte {
+	if x != nil {
+		return x.GroupCounts
+	}
+	return nil
+}
+
+func (x *AnchorColumns) GetGuideVectors() []byte {
+	if x != nil {
+		return x.GuideVectors
+	}
+	return nil
+}
+
+func (x *AnchorColumns) GetGuidePositiveVectors() []byte {
+	if x != nil {
+		return x.GuidePositiveVectors
+	}
+	return nil
+}
+
+func (x *AnchorColumns) GetGuidePositiveVectorCounts() []byte {
+	if x != nil {
+		return x.GuidePositiveVectorCounts
+	}
+	return nil
+}
+
 // Negative is one returned hard negative.
 type Negative struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2768,7 +2959,7 @@ type Negative struct {
 
 func (x *Negative) Reset() {
 	*x = Negative{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[25]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2780,7 +2971,7 @@ func (x *Negative) String() string {
 func (*Negative) ProtoMessage() {}
 
 func (x *Negative) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[25]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2793,7 +2984,7 @@ func (x *Negative) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Negative.ProtoReflect.Descriptor instead.
 func (*Negative) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{25}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Negative) GetId() string {
@@ -2891,7 +3082,7 @@ type RuleCounts struct {
 
 func (x *RuleCounts) Reset() {
 	*x = RuleCounts{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[26]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2903,7 +3094,7 @@ func (x *RuleCounts) String() string {
 func (*RuleCounts) ProtoMessage() {}
 
 func (x *RuleCounts) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[26]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2916,7 +3107,7 @@ func (x *RuleCounts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuleCounts.ProtoReflect.Descriptor instead.
 func (*RuleCounts) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{26}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *RuleCounts) GetSelf() uint64 {
@@ -3101,7 +3292,7 @@ type AnchorResult struct {
 
 func (x *AnchorResult) Reset() {
 	*x = AnchorResult{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[27]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3113,7 +3304,7 @@ func (x *AnchorResult) String() string {
 func (*AnchorResult) ProtoMessage() {}
 
 func (x *AnchorResult) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[27]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3126,7 +3317,7 @@ func (x *AnchorResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnchorResult.ProtoReflect.Descriptor instead.
 func (*AnchorResult) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{27}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *AnchorResult) GetNegatives() []*Negative {
@@ -3302,7 +3493,7 @@ type SyntheticNegative struct {
 
 func (x *SyntheticNegative) Reset() {
 	*x = SyntheticNegative{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[28]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3314,7 +3505,7 @@ func (x *SyntheticNegative) String() string {
 func (*SyntheticNegative) ProtoMessage() {}
 
 func (x *SyntheticNegative) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[28]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3327,7 +3518,7 @@ func (x *SyntheticNegative) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyntheticNegative.ProtoReflect.Descriptor instead.
 func (*SyntheticNegative) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{28}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SyntheticNegative) GetKind() SyntheticKind {
@@ -3376,7 +3567,7 @@ type ExplainedCandidate struct {
 
 func (x *ExplainedCandidate) Reset() {
 	*x = ExplainedCandidate{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[29]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3388,7 +3579,7 @@ func (x *ExplainedCandidate) String() string {
 func (*ExplainedCandidate) ProtoMessage() {}
 
 func (x *ExplainedCandidate) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[29]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3401,7 +3592,7 @@ func (x *ExplainedCandidate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExplainedCandidate.ProtoReflect.Descriptor instead.
 func (*ExplainedCandidate) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{29}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ExplainedCandidate) GetId() string {
@@ -3449,7 +3640,7 @@ type MineResponse struct {
 
 func (x *MineResponse) Reset() {
 	*x = MineResponse{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[30]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3461,7 +3652,7 @@ func (x *MineResponse) String() string {
 func (*MineResponse) ProtoMessage() {}
 
 func (x *MineResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[30]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3474,7 +3665,7 @@ func (x *MineResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MineResponse.ProtoReflect.Descriptor instead.
 func (*MineResponse) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{30}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *MineResponse) GetResults() []*AnchorResult {
@@ -3560,7 +3751,7 @@ type MineColumns struct {
 
 func (x *MineColumns) Reset() {
 	*x = MineColumns{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[31]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3572,7 +3763,7 @@ func (x *MineColumns) String() string {
 func (*MineColumns) ProtoMessage() {}
 
 func (x *MineColumns) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[31]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3585,7 +3776,7 @@ func (x *MineColumns) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MineColumns.ProtoReflect.Descriptor instead.
 func (*MineColumns) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{31}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *MineColumns) GetCounts() []byte {
@@ -3783,7 +3974,7 @@ type FalseNegativeReport struct {
 
 func (x *FalseNegativeReport) Reset() {
 	*x = FalseNegativeReport{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[32]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3795,7 +3986,7 @@ func (x *FalseNegativeReport) String() string {
 func (*FalseNegativeReport) ProtoMessage() {}
 
 func (x *FalseNegativeReport) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[32]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3808,7 +3999,7 @@ func (x *FalseNegativeReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FalseNegativeReport.ProtoReflect.Descriptor instead.
 func (*FalseNegativeReport) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{32}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *FalseNegativeReport) GetAnchorKey() string {
@@ -3838,7 +4029,7 @@ type ReportFalseNegativesRequest struct {
 
 func (x *ReportFalseNegativesRequest) Reset() {
 	*x = ReportFalseNegativesRequest{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[33]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3850,7 +4041,7 @@ func (x *ReportFalseNegativesRequest) String() string {
 func (*ReportFalseNegativesRequest) ProtoMessage() {}
 
 func (x *ReportFalseNegativesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[33]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3863,7 +4054,7 @@ func (x *ReportFalseNegativesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportFalseNegativesRequest.ProtoReflect.Descriptor instead.
 func (*ReportFalseNegativesRequest) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{33}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ReportFalseNegativesRequest) GetCollection() string {
@@ -3891,7 +4082,7 @@ type ReportFalseNegativesResponse struct {
 
 func (x *ReportFalseNegativesResponse) Reset() {
 	*x = ReportFalseNegativesResponse{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[34]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3903,7 +4094,7 @@ func (x *ReportFalseNegativesResponse) String() string {
 func (*ReportFalseNegativesResponse) ProtoMessage() {}
 
 func (x *ReportFalseNegativesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[34]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3916,7 +4107,7 @@ func (x *ReportFalseNegativesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportFalseNegativesResponse.ProtoReflect.Descriptor instead.
 func (*ReportFalseNegativesResponse) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{34}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ReportFalseNegativesResponse) GetRecorded() uint64 {
@@ -3937,7 +4128,7 @@ type GetCalibrationRequest struct {
 
 func (x *GetCalibrationRequest) Reset() {
 	*x = GetCalibrationRequest{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[35]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3949,7 +4140,7 @@ func (x *GetCalibrationRequest) String() string {
 func (*GetCalibrationRequest) ProtoMessage() {}
 
 func (x *GetCalibrationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[35]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3962,7 +4153,7 @@ func (x *GetCalibrationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCalibrationRequest.ProtoReflect.Descriptor instead.
 func (*GetCalibrationRequest) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{35}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GetCalibrationRequest) GetCollection() string {
@@ -3995,7 +4186,7 @@ type ScoreSummary struct {
 
 func (x *ScoreSummary) Reset() {
 	*x = ScoreSummary{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[36]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4007,7 +4198,7 @@ func (x *ScoreSummary) String() string {
 func (*ScoreSummary) ProtoMessage() {}
 
 func (x *ScoreSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[36]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4020,7 +4211,7 @@ func (x *ScoreSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreSummary.ProtoReflect.Descriptor instead.
 func (*ScoreSummary) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{36}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ScoreSummary) GetCount() uint64 {
@@ -4082,7 +4273,7 @@ type GetCalibrationResponse struct {
 
 func (x *GetCalibrationResponse) Reset() {
 	*x = GetCalibrationResponse{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[37]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4094,7 +4285,7 @@ func (x *GetCalibrationResponse) String() string {
 func (*GetCalibrationResponse) ProtoMessage() {}
 
 func (x *GetCalibrationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[37]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4107,7 +4298,7 @@ func (x *GetCalibrationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCalibrationResponse.ProtoReflect.Descriptor instead.
 func (*GetCalibrationResponse) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{37}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GetCalibrationResponse) GetPositiveScores() *ScoreSummary {
@@ -4142,7 +4333,7 @@ type SnapshotCollectionRequest struct {
 
 func (x *SnapshotCollectionRequest) Reset() {
 	*x = SnapshotCollectionRequest{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[38]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4154,7 +4345,7 @@ func (x *SnapshotCollectionRequest) String() string {
 func (*SnapshotCollectionRequest) ProtoMessage() {}
 
 func (x *SnapshotCollectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[38]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4167,7 +4358,7 @@ func (x *SnapshotCollectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotCollectionRequest.ProtoReflect.Descriptor instead.
 func (*SnapshotCollectionRequest) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{38}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *SnapshotCollectionRequest) GetName() string {
@@ -4190,7 +4381,7 @@ type SnapshotCollectionResponse struct {
 
 func (x *SnapshotCollectionResponse) Reset() {
 	*x = SnapshotCollectionResponse{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[39]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4202,7 +4393,7 @@ func (x *SnapshotCollectionResponse) String() string {
 func (*SnapshotCollectionResponse) ProtoMessage() {}
 
 func (x *SnapshotCollectionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[39]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4215,7 +4406,7 @@ func (x *SnapshotCollectionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotCollectionResponse.ProtoReflect.Descriptor instead.
 func (*SnapshotCollectionResponse) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{39}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *SnapshotCollectionResponse) GetSequence() uint64 {
@@ -4248,7 +4439,7 @@ type RefreshQueueRequest struct {
 
 func (x *RefreshQueueRequest) Reset() {
 	*x = RefreshQueueRequest{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[40]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4260,7 +4451,7 @@ func (x *RefreshQueueRequest) String() string {
 func (*RefreshQueueRequest) ProtoMessage() {}
 
 func (x *RefreshQueueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[40]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4273,7 +4464,7 @@ func (x *RefreshQueueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshQueueRequest.ProtoReflect.Descriptor instead.
 func (*RefreshQueueRequest) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{40}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *RefreshQueueRequest) GetCollection() string {
@@ -4315,7 +4506,7 @@ type RefreshItem struct {
 
 func (x *RefreshItem) Reset() {
 	*x = RefreshItem{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[41]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4327,7 +4518,7 @@ func (x *RefreshItem) String() string {
 func (*RefreshItem) ProtoMessage() {}
 
 func (x *RefreshItem) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[41]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4340,7 +4531,7 @@ func (x *RefreshItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshItem.ProtoReflect.Descriptor instead.
 func (*RefreshItem) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{41}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *RefreshItem) GetId() string {
@@ -4387,7 +4578,7 @@ type RefreshQueueResponse struct {
 
 func (x *RefreshQueueResponse) Reset() {
 	*x = RefreshQueueResponse{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[42]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4399,7 +4590,7 @@ func (x *RefreshQueueResponse) String() string {
 func (*RefreshQueueResponse) ProtoMessage() {}
 
 func (x *RefreshQueueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[42]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4412,7 +4603,7 @@ func (x *RefreshQueueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshQueueResponse.ProtoReflect.Descriptor instead.
 func (*RefreshQueueResponse) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{42}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *RefreshQueueResponse) GetItems() []*RefreshItem {
@@ -4447,7 +4638,7 @@ type ListSnapshotsRequest struct {
 
 func (x *ListSnapshotsRequest) Reset() {
 	*x = ListSnapshotsRequest{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[43]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4459,7 +4650,7 @@ func (x *ListSnapshotsRequest) String() string {
 func (*ListSnapshotsRequest) ProtoMessage() {}
 
 func (x *ListSnapshotsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[43]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4472,7 +4663,7 @@ func (x *ListSnapshotsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSnapshotsRequest.ProtoReflect.Descriptor instead.
 func (*ListSnapshotsRequest) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{43}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ListSnapshotsRequest) GetCollection() string {
@@ -4501,7 +4692,7 @@ type SnapshotFile struct {
 
 func (x *SnapshotFile) Reset() {
 	*x = SnapshotFile{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[44]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4513,7 +4704,7 @@ func (x *SnapshotFile) String() string {
 func (*SnapshotFile) ProtoMessage() {}
 
 func (x *SnapshotFile) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[44]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4526,7 +4717,7 @@ func (x *SnapshotFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotFile.ProtoReflect.Descriptor instead.
 func (*SnapshotFile) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{44}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *SnapshotFile) GetCollection() string {
@@ -4576,7 +4767,7 @@ type ListSnapshotsResponse struct {
 
 func (x *ListSnapshotsResponse) Reset() {
 	*x = ListSnapshotsResponse{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[45]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4588,7 +4779,7 @@ func (x *ListSnapshotsResponse) String() string {
 func (*ListSnapshotsResponse) ProtoMessage() {}
 
 func (x *ListSnapshotsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[45]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4601,7 +4792,7 @@ func (x *ListSnapshotsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSnapshotsResponse.ProtoReflect.Descriptor instead.
 func (*ListSnapshotsResponse) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{45}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ListSnapshotsResponse) GetSnapshots() []*SnapshotFile {
@@ -4626,7 +4817,7 @@ type BackupRequest struct {
 
 func (x *BackupRequest) Reset() {
 	*x = BackupRequest{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[46]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4638,7 +4829,7 @@ func (x *BackupRequest) String() string {
 func (*BackupRequest) ProtoMessage() {}
 
 func (x *BackupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[46]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4651,7 +4842,7 @@ func (x *BackupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupRequest.ProtoReflect.Descriptor instead.
 func (*BackupRequest) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{46}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *BackupRequest) GetCollection() string {
@@ -4696,7 +4887,7 @@ type BackupHeader struct {
 
 func (x *BackupHeader) Reset() {
 	*x = BackupHeader{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[47]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4708,7 +4899,7 @@ func (x *BackupHeader) String() string {
 func (*BackupHeader) ProtoMessage() {}
 
 func (x *BackupHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[47]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4721,7 +4912,7 @@ func (x *BackupHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupHeader.ProtoReflect.Descriptor instead.
 func (*BackupHeader) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{47}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *BackupHeader) GetFormatVersion() uint32 {
@@ -4789,7 +4980,7 @@ type BackupResponse struct {
 
 func (x *BackupResponse) Reset() {
 	*x = BackupResponse{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[48]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4801,7 +4992,7 @@ func (x *BackupResponse) String() string {
 func (*BackupResponse) ProtoMessage() {}
 
 func (x *BackupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[48]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4814,7 +5005,7 @@ func (x *BackupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupResponse.ProtoReflect.Descriptor instead.
 func (*BackupResponse) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{48}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *BackupResponse) GetPart() isBackupResponse_Part {
@@ -4880,7 +5071,7 @@ type RestoreRequest struct {
 
 func (x *RestoreRequest) Reset() {
 	*x = RestoreRequest{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[49]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4892,7 +5083,7 @@ func (x *RestoreRequest) String() string {
 func (*RestoreRequest) ProtoMessage() {}
 
 func (x *RestoreRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[49]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4905,7 +5096,7 @@ func (x *RestoreRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestoreRequest.ProtoReflect.Descriptor instead.
 func (*RestoreRequest) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{49}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *RestoreRequest) GetPart() isRestoreRequest_Part {
@@ -4971,7 +5162,7 @@ type RestoreResponse struct {
 
 func (x *RestoreResponse) Reset() {
 	*x = RestoreResponse{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[50]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4983,7 +5174,7 @@ func (x *RestoreResponse) String() string {
 func (*RestoreResponse) ProtoMessage() {}
 
 func (x *RestoreResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[50]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4996,7 +5187,7 @@ func (x *RestoreResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestoreResponse.ProtoReflect.Descriptor instead.
 func (*RestoreResponse) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{50}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *RestoreResponse) GetCollection() *Collection {
@@ -5034,7 +5225,7 @@ type BatchAnchor struct {
 
 func (x *BatchAnchor) Reset() {
 	*x = BatchAnchor{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[51]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5046,7 +5237,7 @@ func (x *BatchAnchor) String() string {
 func (*BatchAnchor) ProtoMessage() {}
 
 func (x *BatchAnchor) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[51]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5059,7 +5250,7 @@ func (x *BatchAnchor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchAnchor.ProtoReflect.Descriptor instead.
 func (*BatchAnchor) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{51}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *BatchAnchor) GetId() string {
@@ -5137,7 +5328,7 @@ type BuildBatchesRequest struct {
 
 func (x *BuildBatchesRequest) Reset() {
 	*x = BuildBatchesRequest{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[52]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5149,7 +5340,7 @@ func (x *BuildBatchesRequest) String() string {
 func (*BuildBatchesRequest) ProtoMessage() {}
 
 func (x *BuildBatchesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[52]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5162,7 +5353,7 @@ func (x *BuildBatchesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BuildBatchesRequest.ProtoReflect.Descriptor instead.
 func (*BuildBatchesRequest) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{52}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *BuildBatchesRequest) GetCollection() string {
@@ -5316,7 +5507,7 @@ type BuildBatchesResponse struct {
 
 func (x *BuildBatchesResponse) Reset() {
 	*x = BuildBatchesResponse{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[53]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5328,7 +5519,7 @@ func (x *BuildBatchesResponse) String() string {
 func (*BuildBatchesResponse) ProtoMessage() {}
 
 func (x *BuildBatchesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[53]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5341,7 +5532,7 @@ func (x *BuildBatchesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BuildBatchesResponse.ProtoReflect.Descriptor instead.
 func (*BuildBatchesResponse) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{53}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *BuildBatchesResponse) GetEpoch() uint32 {
@@ -5410,7 +5601,7 @@ type AnchorOutcome struct {
 
 func (x *AnchorOutcome) Reset() {
 	*x = AnchorOutcome{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[54]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5422,7 +5613,7 @@ func (x *AnchorOutcome) String() string {
 func (*AnchorOutcome) ProtoMessage() {}
 
 func (x *AnchorOutcome) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[54]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5435,7 +5626,7 @@ func (x *AnchorOutcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnchorOutcome.ProtoReflect.Descriptor instead.
 func (*AnchorOutcome) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{54}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *AnchorOutcome) GetAnchorKey() string {
@@ -5472,7 +5663,7 @@ type ReportLossRequest struct {
 
 func (x *ReportLossRequest) Reset() {
 	*x = ReportLossRequest{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[55]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5484,7 +5675,7 @@ func (x *ReportLossRequest) String() string {
 func (*ReportLossRequest) ProtoMessage() {}
 
 func (x *ReportLossRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[55]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5497,7 +5688,7 @@ func (x *ReportLossRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportLossRequest.ProtoReflect.Descriptor instead.
 func (*ReportLossRequest) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{55}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *ReportLossRequest) GetCollection() string {
@@ -5525,7 +5716,7 @@ type ReportLossResponse struct {
 
 func (x *ReportLossResponse) Reset() {
 	*x = ReportLossResponse{}
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[56]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5537,7 +5728,7 @@ func (x *ReportLossResponse) String() string {
 func (*ReportLossResponse) ProtoMessage() {}
 
 func (x *ReportLossResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hardneg_v1_hardneg_proto_msgTypes[56]
+	mi := &file_hardneg_v1_hardneg_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5550,7 +5741,7 @@ func (x *ReportLossResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportLossResponse.ProtoReflect.Descriptor instead.
 func (*ReportLossResponse) Descriptor() ([]byte, []int) {
-	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{56}
+	return file_hardneg_v1_hardneg_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *ReportLossResponse) GetHardness() []float32 {
@@ -5758,7 +5949,7 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\n" +
 	"_alpha_maxB\v\n" +
 	"\t_beta_minB\v\n" +
-	"\t_beta_max\"\xec\x01\n" +
+	"\t_beta_max\"\xae\x02\n" +
 	"\vMineRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -5767,7 +5958,26 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x06policy\x18\x03 \x01(\v2\x18.hardneg.v1.MiningPolicyR\x06policy\x12'\n" +
 	"\x0finclude_vectors\x18\x04 \x01(\bR\x0eincludeVectors\x12\x18\n" +
 	"\aexplain\x18\x05 \x01(\rR\aexplain\x12\x1a\n" +
-	"\bcolumnar\x18\x06 \x01(\bR\bcolumnar\"\x95\x01\n" +
+	"\bcolumnar\x18\x06 \x01(\bR\bcolumnar\x12@\n" +
+	"\x0eanchor_columns\x18\a \x01(\v2\x19.hardneg.v1.AnchorColumnsR\ranchorColumns\"\xbb\x04\n" +
+	"\rAnchorColumns\x12\x14\n" +
+	"\x05count\x18\x01 \x01(\rR\x05count\x12\x10\n" +
+	"\x03ids\x18\x02 \x03(\tR\x03ids\x12\x18\n" +
+	"\avectors\x18\x03 \x01(\fR\avectors\x12\x12\n" +
+	"\x04keys\x18\x04 \x03(\tR\x04keys\x12!\n" +
+	"\fpositive_ids\x18\x05 \x03(\tR\vpositiveIds\x12,\n" +
+	"\x12positive_id_counts\x18\x06 \x01(\fR\x10positiveIdCounts\x12)\n" +
+	"\x10positive_vectors\x18\a \x01(\fR\x0fpositiveVectors\x124\n" +
+	"\x16positive_vector_counts\x18\b \x01(\fR\x14positiveVectorCounts\x12\x1f\n" +
+	"\vexclude_ids\x18\t \x03(\tR\n" +
+	"excludeIds\x12*\n" +
+	"\x11exclude_id_counts\x18\n" +
+	" \x01(\fR\x0fexcludeIdCounts\x12\x16\n" +
+	"\x06groups\x18\v \x03(\tR\x06groups\x12!\n" +
+	"\fgroup_counts\x18\f \x01(\fR\vgroupCounts\x12#\n" +
+	"\rguide_vectors\x18\r \x01(\fR\fguideVectors\x124\n" +
+	"\x16guide_positive_vectors\x18\x0e \x01(\fR\x14guidePositiveVectors\x12?\n" +
+	"\x1cguide_positive_vector_counts\x18\x0f \x01(\fR\x19guidePositiveVectorCounts\"\x95\x01\n" +
 	"\bNegative\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05score\x18\x02 \x01(\x02R\x05score\x12\x12\n" +
@@ -6119,7 +6329,7 @@ func file_hardneg_v1_hardneg_proto_rawDescGZIP() []byte {
 }
 
 var file_hardneg_v1_hardneg_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_hardneg_v1_hardneg_proto_msgTypes = make([]protoimpl.MessageInfo, 57)
+var file_hardneg_v1_hardneg_proto_msgTypes = make([]protoimpl.MessageInfo, 58)
 var file_hardneg_v1_hardneg_proto_goTypes = []any{
 	(Metric)(0),                          // 0: hardneg.v1.Metric
 	(Quantization)(0),                    // 1: hardneg.v1.Quantization
@@ -6154,39 +6364,40 @@ var file_hardneg_v1_hardneg_proto_goTypes = []any{
 	(*MiningPolicy)(nil),                 // 30: hardneg.v1.MiningPolicy
 	(*SyntheticPolicy)(nil),              // 31: hardneg.v1.SyntheticPolicy
 	(*MineRequest)(nil),                  // 32: hardneg.v1.MineRequest
-	(*Negative)(nil),                     // 33: hardneg.v1.Negative
-	(*RuleCounts)(nil),                   // 34: hardneg.v1.RuleCounts
-	(*AnchorResult)(nil),                 // 35: hardneg.v1.AnchorResult
-	(*SyntheticNegative)(nil),            // 36: hardneg.v1.SyntheticNegative
-	(*ExplainedCandidate)(nil),           // 37: hardneg.v1.ExplainedCandidate
-	(*MineResponse)(nil),                 // 38: hardneg.v1.MineResponse
-	(*MineColumns)(nil),                  // 39: hardneg.v1.MineColumns
-	(*FalseNegativeReport)(nil),          // 40: hardneg.v1.FalseNegativeReport
-	(*ReportFalseNegativesRequest)(nil),  // 41: hardneg.v1.ReportFalseNegativesRequest
-	(*ReportFalseNegativesResponse)(nil), // 42: hardneg.v1.ReportFalseNegativesResponse
-	(*GetCalibrationRequest)(nil),        // 43: hardneg.v1.GetCalibrationRequest
-	(*ScoreSummary)(nil),                 // 44: hardneg.v1.ScoreSummary
-	(*GetCalibrationResponse)(nil),       // 45: hardneg.v1.GetCalibrationResponse
-	(*SnapshotCollectionRequest)(nil),    // 46: hardneg.v1.SnapshotCollectionRequest
-	(*SnapshotCollectionResponse)(nil),   // 47: hardneg.v1.SnapshotCollectionResponse
-	(*RefreshQueueRequest)(nil),          // 48: hardneg.v1.RefreshQueueRequest
-	(*RefreshItem)(nil),                  // 49: hardneg.v1.RefreshItem
-	(*RefreshQueueResponse)(nil),         // 50: hardneg.v1.RefreshQueueResponse
-	(*ListSnapshotsRequest)(nil),         // 51: hardneg.v1.ListSnapshotsRequest
-	(*SnapshotFile)(nil),                 // 52: hardneg.v1.SnapshotFile
-	(*ListSnapshotsResponse)(nil),        // 53: hardneg.v1.ListSnapshotsResponse
-	(*BackupRequest)(nil),                // 54: hardneg.v1.BackupRequest
-	(*BackupHeader)(nil),                 // 55: hardneg.v1.BackupHeader
-	(*BackupResponse)(nil),               // 56: hardneg.v1.BackupResponse
-	(*RestoreRequest)(nil),               // 57: hardneg.v1.RestoreRequest
-	(*RestoreResponse)(nil),              // 58: hardneg.v1.RestoreResponse
-	(*BatchAnchor)(nil),                  // 59: hardneg.v1.BatchAnchor
-	(*BuildBatchesRequest)(nil),          // 60: hardneg.v1.BuildBatchesRequest
-	(*BuildBatchesResponse)(nil),         // 61: hardneg.v1.BuildBatchesResponse
-	(*AnchorOutcome)(nil),                // 62: hardneg.v1.AnchorOutcome
-	(*ReportLossRequest)(nil),            // 63: hardneg.v1.ReportLossRequest
-	(*ReportLossResponse)(nil),           // 64: hardneg.v1.ReportLossResponse
-	(*timestamppb.Timestamp)(nil),        // 65: google.protobuf.Timestamp
+	(*AnchorColumns)(nil),                // 33: hardneg.v1.AnchorColumns
+	(*Negative)(nil),                     // 34: hardneg.v1.Negative
+	(*RuleCounts)(nil),                   // 35: hardneg.v1.RuleCounts
+	(*AnchorResult)(nil),                 // 36: hardneg.v1.AnchorResult
+	(*SyntheticNegative)(nil),            // 37: hardneg.v1.SyntheticNegative
+	(*ExplainedCandidate)(nil),           // 38: hardneg.v1.ExplainedCandidate
+	(*MineResponse)(nil),                 // 39: hardneg.v1.MineResponse
+	(*MineColumns)(nil),                  // 40: hardneg.v1.MineColumns
+	(*FalseNegativeReport)(nil),          // 41: hardneg.v1.FalseNegativeReport
+	(*ReportFalseNegativesRequest)(nil),  // 42: hardneg.v1.ReportFalseNegativesRequest
+	(*ReportFalseNegativesResponse)(nil), // 43: hardneg.v1.ReportFalseNegativesResponse
+	(*GetCalibrationRequest)(nil),        // 44: hardneg.v1.GetCalibrationRequest
+	(*ScoreSummary)(nil),                 // 45: hardneg.v1.ScoreSummary
+	(*GetCalibrationResponse)(nil),       // 46: hardneg.v1.GetCalibrationResponse
+	(*SnapshotCollectionRequest)(nil),    // 47: hardneg.v1.SnapshotCollectionRequest
+	(*SnapshotCollectionResponse)(nil),   // 48: hardneg.v1.SnapshotCollectionResponse
+	(*RefreshQueueRequest)(nil),          // 49: hardneg.v1.RefreshQueueRequest
+	(*RefreshItem)(nil),                  // 50: hardneg.v1.RefreshItem
+	(*RefreshQueueResponse)(nil),         // 51: hardneg.v1.RefreshQueueResponse
+	(*ListSnapshotsRequest)(nil),         // 52: hardneg.v1.ListSnapshotsRequest
+	(*SnapshotFile)(nil),                 // 53: hardneg.v1.SnapshotFile
+	(*ListSnapshotsResponse)(nil),        // 54: hardneg.v1.ListSnapshotsResponse
+	(*BackupRequest)(nil),                // 55: hardneg.v1.BackupRequest
+	(*BackupHeader)(nil),                 // 56: hardneg.v1.BackupHeader
+	(*BackupResponse)(nil),               // 57: hardneg.v1.BackupResponse
+	(*RestoreRequest)(nil),               // 58: hardneg.v1.RestoreRequest
+	(*RestoreResponse)(nil),              // 59: hardneg.v1.RestoreResponse
+	(*BatchAnchor)(nil),                  // 60: hardneg.v1.BatchAnchor
+	(*BuildBatchesRequest)(nil),          // 61: hardneg.v1.BuildBatchesRequest
+	(*BuildBatchesResponse)(nil),         // 62: hardneg.v1.BuildBatchesResponse
+	(*AnchorOutcome)(nil),                // 63: hardneg.v1.AnchorOutcome
+	(*ReportLossRequest)(nil),            // 64: hardneg.v1.ReportLossRequest
+	(*ReportLossResponse)(nil),           // 65: hardneg.v1.ReportLossResponse
+	(*timestamppb.Timestamp)(nil),        // 66: google.protobuf.Timestamp
 }
 var file_hardneg_v1_hardneg_proto_depIdxs = []int32{
 	1,  // 0: hardneg.v1.IndexParams.quantization:type_name -> hardneg.v1.Quantization
@@ -6208,70 +6419,71 @@ var file_hardneg_v1_hardneg_proto_depIdxs = []int32{
 	31, // 16: hardneg.v1.MiningPolicy.synthetic:type_name -> hardneg.v1.SyntheticPolicy
 	29, // 17: hardneg.v1.MineRequest.anchors:type_name -> hardneg.v1.Anchor
 	30, // 18: hardneg.v1.MineRequest.policy:type_name -> hardneg.v1.MiningPolicy
-	33, // 19: hardneg.v1.AnchorResult.negatives:type_name -> hardneg.v1.Negative
-	34, // 20: hardneg.v1.AnchorResult.removed:type_name -> hardneg.v1.RuleCounts
-	37, // 21: hardneg.v1.AnchorResult.explained:type_name -> hardneg.v1.ExplainedCandidate
-	36, // 22: hardneg.v1.AnchorResult.synthetic:type_name -> hardneg.v1.SyntheticNegative
-	5,  // 23: hardneg.v1.SyntheticNegative.kind:type_name -> hardneg.v1.SyntheticKind
-	6,  // 24: hardneg.v1.ExplainedCandidate.fate:type_name -> hardneg.v1.CandidateFate
-	35, // 25: hardneg.v1.MineResponse.results:type_name -> hardneg.v1.AnchorResult
-	39, // 26: hardneg.v1.MineResponse.columns:type_name -> hardneg.v1.MineColumns
-	40, // 27: hardneg.v1.ReportFalseNegativesRequest.reports:type_name -> hardneg.v1.FalseNegativeReport
-	44, // 28: hardneg.v1.GetCalibrationResponse.positive_scores:type_name -> hardneg.v1.ScoreSummary
-	44, // 29: hardneg.v1.GetCalibrationResponse.candidate_scores:type_name -> hardneg.v1.ScoreSummary
-	44, // 30: hardneg.v1.GetCalibrationResponse.positive_similarities:type_name -> hardneg.v1.ScoreSummary
-	49, // 31: hardneg.v1.RefreshQueueResponse.items:type_name -> hardneg.v1.RefreshItem
-	65, // 32: hardneg.v1.SnapshotFile.created_at:type_name -> google.protobuf.Timestamp
-	52, // 33: hardneg.v1.ListSnapshotsResponse.snapshots:type_name -> hardneg.v1.SnapshotFile
-	10, // 34: hardneg.v1.BackupHeader.collection:type_name -> hardneg.v1.Collection
-	65, // 35: hardneg.v1.BackupHeader.taken_at:type_name -> google.protobuf.Timestamp
-	55, // 36: hardneg.v1.BackupResponse.header:type_name -> hardneg.v1.BackupHeader
-	55, // 37: hardneg.v1.RestoreRequest.header:type_name -> hardneg.v1.BackupHeader
-	10, // 38: hardneg.v1.RestoreResponse.collection:type_name -> hardneg.v1.Collection
-	59, // 39: hardneg.v1.BuildBatchesRequest.anchors:type_name -> hardneg.v1.BatchAnchor
-	7,  // 40: hardneg.v1.BuildBatchesRequest.strategy:type_name -> hardneg.v1.BatchStrategy
-	62, // 41: hardneg.v1.ReportLossRequest.outcomes:type_name -> hardneg.v1.AnchorOutcome
-	11, // 42: hardneg.v1.MinerService.CreateCollection:input_type -> hardneg.v1.CreateCollectionRequest
-	13, // 43: hardneg.v1.MinerService.GetCollection:input_type -> hardneg.v1.GetCollectionRequest
-	15, // 44: hardneg.v1.MinerService.ListCollections:input_type -> hardneg.v1.ListCollectionsRequest
-	17, // 45: hardneg.v1.MinerService.DeleteCollection:input_type -> hardneg.v1.DeleteCollectionRequest
-	21, // 46: hardneg.v1.MinerService.Upsert:input_type -> hardneg.v1.UpsertRequest
-	23, // 47: hardneg.v1.MinerService.Delete:input_type -> hardneg.v1.DeleteRequest
-	25, // 48: hardneg.v1.MinerService.UpsertStream:input_type -> hardneg.v1.UpsertStreamRequest
-	27, // 49: hardneg.v1.MinerService.GetItems:input_type -> hardneg.v1.GetItemsRequest
-	32, // 50: hardneg.v1.MinerService.Mine:input_type -> hardneg.v1.MineRequest
-	41, // 51: hardneg.v1.MinerService.ReportFalseNegatives:input_type -> hardneg.v1.ReportFalseNegativesRequest
-	46, // 52: hardneg.v1.MinerService.SnapshotCollection:input_type -> hardneg.v1.SnapshotCollectionRequest
-	51, // 53: hardneg.v1.MinerService.ListSnapshots:input_type -> hardneg.v1.ListSnapshotsRequest
-	54, // 54: hardneg.v1.MinerService.Backup:input_type -> hardneg.v1.BackupRequest
-	57, // 55: hardneg.v1.MinerService.Restore:input_type -> hardneg.v1.RestoreRequest
-	43, // 56: hardneg.v1.MinerService.GetCalibration:input_type -> hardneg.v1.GetCalibrationRequest
-	48, // 57: hardneg.v1.MinerService.RefreshQueue:input_type -> hardneg.v1.RefreshQueueRequest
-	60, // 58: hardneg.v1.MinerService.BuildBatches:input_type -> hardneg.v1.BuildBatchesRequest
-	63, // 59: hardneg.v1.MinerService.ReportLoss:input_type -> hardneg.v1.ReportLossRequest
-	12, // 60: hardneg.v1.MinerService.CreateCollection:output_type -> hardneg.v1.CreateCollectionResponse
-	14, // 61: hardneg.v1.MinerService.GetCollection:output_type -> hardneg.v1.GetCollectionResponse
-	16, // 62: hardneg.v1.MinerService.ListCollections:output_type -> hardneg.v1.ListCollectionsResponse
-	18, // 63: hardneg.v1.MinerService.DeleteCollection:output_type -> hardneg.v1.DeleteCollectionResponse
-	22, // 64: hardneg.v1.MinerService.Upsert:output_type -> hardneg.v1.UpsertResponse
-	24, // 65: hardneg.v1.MinerService.Delete:output_type -> hardneg.v1.DeleteResponse
-	26, // 66: hardneg.v1.MinerService.UpsertStream:output_type -> hardneg.v1.UpsertStreamResponse
-	28, // 67: hardneg.v1.MinerService.GetItems:output_type -> hardneg.v1.GetItemsResponse
-	38, // 68: hardneg.v1.MinerService.Mine:output_type -> hardneg.v1.MineResponse
-	42, // 69: hardneg.v1.MinerService.ReportFalseNegatives:output_type -> hardneg.v1.ReportFalseNegativesResponse
-	47, // 70: hardneg.v1.MinerService.SnapshotCollection:output_type -> hardneg.v1.SnapshotCollectionResponse
-	53, // 71: hardneg.v1.MinerService.ListSnapshots:output_type -> hardneg.v1.ListSnapshotsResponse
-	56, // 72: hardneg.v1.MinerService.Backup:output_type -> hardneg.v1.BackupResponse
-	58, // 73: hardneg.v1.MinerService.Restore:output_type -> hardneg.v1.RestoreResponse
-	45, // 74: hardneg.v1.MinerService.GetCalibration:output_type -> hardneg.v1.GetCalibrationResponse
-	50, // 75: hardneg.v1.MinerService.RefreshQueue:output_type -> hardneg.v1.RefreshQueueResponse
-	61, // 76: hardneg.v1.MinerService.BuildBatches:output_type -> hardneg.v1.BuildBatchesResponse
-	64, // 77: hardneg.v1.MinerService.ReportLoss:output_type -> hardneg.v1.ReportLossResponse
-	60, // [60:78] is the sub-list for method output_type
-	42, // [42:60] is the sub-list for method input_type
-	42, // [42:42] is the sub-list for extension type_name
-	42, // [42:42] is the sub-list for extension extendee
-	0,  // [0:42] is the sub-list for field type_name
+	33, // 19: hardneg.v1.MineRequest.anchor_columns:type_name -> hardneg.v1.AnchorColumns
+	34, // 20: hardneg.v1.AnchorResult.negatives:type_name -> hardneg.v1.Negative
+	35, // 21: hardneg.v1.AnchorResult.removed:type_name -> hardneg.v1.RuleCounts
+	38, // 22: hardneg.v1.AnchorResult.explained:type_name -> hardneg.v1.ExplainedCandidate
+	37, // 23: hardneg.v1.AnchorResult.synthetic:type_name -> hardneg.v1.SyntheticNegative
+	5,  // 24: hardneg.v1.SyntheticNegative.kind:type_name -> hardneg.v1.SyntheticKind
+	6,  // 25: hardneg.v1.ExplainedCandidate.fate:type_name -> hardneg.v1.CandidateFate
+	36, // 26: hardneg.v1.MineResponse.results:type_name -> hardneg.v1.AnchorResult
+	40, // 27: hardneg.v1.MineResponse.columns:type_name -> hardneg.v1.MineColumns
+	41, // 28: hardneg.v1.ReportFalseNegativesRequest.reports:type_name -> hardneg.v1.FalseNegativeReport
+	45, // 29: hardneg.v1.GetCalibrationResponse.positive_scores:type_name -> hardneg.v1.ScoreSummary
+	45, // 30: hardneg.v1.GetCalibrationResponse.candidate_scores:type_name -> hardneg.v1.ScoreSummary
+	45, // 31: hardneg.v1.GetCalibrationResponse.positive_similarities:type_name -> hardneg.v1.ScoreSummary
+	50, // 32: hardneg.v1.RefreshQueueResponse.items:type_name -> hardneg.v1.RefreshItem
+	66, // 33: hardneg.v1.SnapshotFile.created_at:type_name -> google.protobuf.Timestamp
+	53, // 34: hardneg.v1.ListSnapshotsResponse.snapshots:type_name -> hardneg.v1.SnapshotFile
+	10, // 35: hardneg.v1.BackupHeader.collection:type_name -> hardneg.v1.Collection
+	66, // 36: hardneg.v1.BackupHeader.taken_at:type_name -> google.protobuf.Timestamp
+	56, // 37: hardneg.v1.BackupResponse.header:type_name -> hardneg.v1.BackupHeader
+	56, // 38: hardneg.v1.RestoreRequest.header:type_name -> hardneg.v1.BackupHeader
+	10, // 39: hardneg.v1.RestoreResponse.collection:type_name -> hardneg.v1.Collection
+	60, // 40: hardneg.v1.BuildBatchesRequest.anchors:type_name -> hardneg.v1.BatchAnchor
+	7,  // 41: hardneg.v1.BuildBatchesRequest.strategy:type_name -> hardneg.v1.BatchStrategy
+	63, // 42: hardneg.v1.ReportLossRequest.outcomes:type_name -> hardneg.v1.AnchorOutcome
+	11, // 43: hardneg.v1.MinerService.CreateCollection:input_type -> hardneg.v1.CreateCollectionRequest
+	13, // 44: hardneg.v1.MinerService.GetCollection:input_type -> hardneg.v1.GetCollectionRequest
+	15, // 45: hardneg.v1.MinerService.ListCollections:input_type -> hardneg.v1.ListCollectionsRequest
+	17, // 46: hardneg.v1.MinerService.DeleteCollection:input_type -> hardneg.v1.DeleteCollectionRequest
+	21, // 47: hardneg.v1.MinerService.Upsert:input_type -> hardneg.v1.UpsertRequest
+	23, // 48: hardneg.v1.MinerService.Delete:input_type -> hardneg.v1.DeleteRequest
+	25, // 49: hardneg.v1.MinerService.UpsertStream:input_type -> hardneg.v1.UpsertStreamRequest
+	27, // 50: hardneg.v1.MinerService.GetItems:input_type -> hardneg.v1.GetItemsRequest
+	32, // 51: hardneg.v1.MinerService.Mine:input_type -> hardneg.v1.MineRequest
+	42, // 52: hardneg.v1.MinerService.ReportFalseNegatives:input_type -> hardneg.v1.ReportFalseNegativesRequest
+	47, // 53: hardneg.v1.MinerService.SnapshotCollection:input_type -> hardneg.v1.SnapshotCollectionRequest
+	52, // 54: hardneg.v1.MinerService.ListSnapshots:input_type -> hardneg.v1.ListSnapshotsRequest
+	55, // 55: hardneg.v1.MinerService.Backup:input_type -> hardneg.v1.BackupRequest
+	58, // 56: hardneg.v1.MinerService.Restore:input_type -> hardneg.v1.RestoreRequest
+	44, // 57: hardneg.v1.MinerService.GetCalibration:input_type -> hardneg.v1.GetCalibrationRequest
+	49, // 58: hardneg.v1.MinerService.RefreshQueue:input_type -> hardneg.v1.RefreshQueueRequest
+	61, // 59: hardneg.v1.MinerService.BuildBatches:input_type -> hardneg.v1.BuildBatchesRequest
+	64, // 60: hardneg.v1.MinerService.ReportLoss:input_type -> hardneg.v1.ReportLossRequest
+	12, // 61: hardneg.v1.MinerService.CreateCollection:output_type -> hardneg.v1.CreateCollectionResponse
+	14, // 62: hardneg.v1.MinerService.GetCollection:output_type -> hardneg.v1.GetCollectionResponse
+	16, // 63: hardneg.v1.MinerService.ListCollections:output_type -> hardneg.v1.ListCollectionsResponse
+	18, // 64: hardneg.v1.MinerService.DeleteCollection:output_type -> hardneg.v1.DeleteCollectionResponse
+	22, // 65: hardneg.v1.MinerService.Upsert:output_type -> hardneg.v1.UpsertResponse
+	24, // 66: hardneg.v1.MinerService.Delete:output_type -> hardneg.v1.DeleteResponse
+	26, // 67: hardneg.v1.MinerService.UpsertStream:output_type -> hardneg.v1.UpsertStreamResponse
+	28, // 68: hardneg.v1.MinerService.GetItems:output_type -> hardneg.v1.GetItemsResponse
+	39, // 69: hardneg.v1.MinerService.Mine:output_type -> hardneg.v1.MineResponse
+	43, // 70: hardneg.v1.MinerService.ReportFalseNegatives:output_type -> hardneg.v1.ReportFalseNegativesResponse
+	48, // 71: hardneg.v1.MinerService.SnapshotCollection:output_type -> hardneg.v1.SnapshotCollectionResponse
+	54, // 72: hardneg.v1.MinerService.ListSnapshots:output_type -> hardneg.v1.ListSnapshotsResponse
+	57, // 73: hardneg.v1.MinerService.Backup:output_type -> hardneg.v1.BackupResponse
+	59, // 74: hardneg.v1.MinerService.Restore:output_type -> hardneg.v1.RestoreResponse
+	46, // 75: hardneg.v1.MinerService.GetCalibration:output_type -> hardneg.v1.GetCalibrationResponse
+	51, // 76: hardneg.v1.MinerService.RefreshQueue:output_type -> hardneg.v1.RefreshQueueResponse
+	62, // 77: hardneg.v1.MinerService.BuildBatches:output_type -> hardneg.v1.BuildBatchesResponse
+	65, // 78: hardneg.v1.MinerService.ReportLoss:output_type -> hardneg.v1.ReportLossResponse
+	61, // [61:79] is the sub-list for method output_type
+	43, // [43:61] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_hardneg_v1_hardneg_proto_init() }
@@ -6281,27 +6493,27 @@ func file_hardneg_v1_hardneg_proto_init() {
 	}
 	file_hardneg_v1_hardneg_proto_msgTypes[22].OneofWrappers = []any{}
 	file_hardneg_v1_hardneg_proto_msgTypes[23].OneofWrappers = []any{}
-	file_hardneg_v1_hardneg_proto_msgTypes[25].OneofWrappers = []any{}
-	file_hardneg_v1_hardneg_proto_msgTypes[27].OneofWrappers = []any{}
-	file_hardneg_v1_hardneg_proto_msgTypes[29].OneofWrappers = []any{}
-	file_hardneg_v1_hardneg_proto_msgTypes[40].OneofWrappers = []any{}
-	file_hardneg_v1_hardneg_proto_msgTypes[48].OneofWrappers = []any{
+	file_hardneg_v1_hardneg_proto_msgTypes[26].OneofWrappers = []any{}
+	file_hardneg_v1_hardneg_proto_msgTypes[28].OneofWrappers = []any{}
+	file_hardneg_v1_hardneg_proto_msgTypes[30].OneofWrappers = []any{}
+	file_hardneg_v1_hardneg_proto_msgTypes[41].OneofWrappers = []any{}
+	file_hardneg_v1_hardneg_proto_msgTypes[49].OneofWrappers = []any{
 		(*BackupResponse_Header)(nil),
 		(*BackupResponse_Chunk)(nil),
 	}
-	file_hardneg_v1_hardneg_proto_msgTypes[49].OneofWrappers = []any{
+	file_hardneg_v1_hardneg_proto_msgTypes[50].OneofWrappers = []any{
 		(*RestoreRequest_Header)(nil),
 		(*RestoreRequest_Chunk)(nil),
 	}
-	file_hardneg_v1_hardneg_proto_msgTypes[52].OneofWrappers = []any{}
-	file_hardneg_v1_hardneg_proto_msgTypes[54].OneofWrappers = []any{}
+	file_hardneg_v1_hardneg_proto_msgTypes[53].OneofWrappers = []any{}
+	file_hardneg_v1_hardneg_proto_msgTypes[55].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hardneg_v1_hardneg_proto_rawDesc), len(file_hardneg_v1_hardneg_proto_rawDesc)),
 			NumEnums:      8,
-			NumMessages:   57,
+			NumMessages:   58,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -449,20 +449,56 @@ class SyntheticPolicy(_message.Message):
     def __init__(self, num_mixed: _Optional[int] = ..., alpha_min: _Optional[float] = ..., alpha_max: _Optional[float] = ..., num_query_mixed: _Optional[int] = ..., beta_min: _Optional[float] = ..., beta_max: _Optional[float] = ..., pool: _Optional[int] = ...) -> None: ...
 
 class MineRequest(_message.Message):
-    __slots__ = ("collection", "anchors", "policy", "include_vectors", "explain", "columnar")
+    __slots__ = ("collection", "anchors", "policy", "include_vectors", "explain", "columnar", "anchor_columns")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     ANCHORS_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_VECTORS_FIELD_NUMBER: _ClassVar[int]
     EXPLAIN_FIELD_NUMBER: _ClassVar[int]
     COLUMNAR_FIELD_NUMBER: _ClassVar[int]
+    ANCHOR_COLUMNS_FIELD_NUMBER: _ClassVar[int]
     collection: str
     anchors: _containers.RepeatedCompositeFieldContainer[Anchor]
     policy: MiningPolicy
     include_vectors: bool
     explain: int
     columnar: bool
-    def __init__(self, collection: _Optional[str] = ..., anchors: _Optional[_Iterable[_Union[Anchor, _Mapping]]] = ..., policy: _Optional[_Union[MiningPolicy, _Mapping]] = ..., include_vectors: _Optional[bool] = ..., explain: _Optional[int] = ..., columnar: _Optional[bool] = ...) -> None: ...
+    anchor_columns: AnchorColumns
+    def __init__(self, collection: _Optional[str] = ..., anchors: _Optional[_Iterable[_Union[Anchor, _Mapping]]] = ..., policy: _Optional[_Union[MiningPolicy, _Mapping]] = ..., include_vectors: _Optional[bool] = ..., explain: _Optional[int] = ..., columnar: _Optional[bool] = ..., anchor_columns: _Optional[_Union[AnchorColumns, _Mapping]] = ...) -> None: ...
+
+class AnchorColumns(_message.Message):
+    __slots__ = ("count", "ids", "vectors", "keys", "positive_ids", "positive_id_counts", "positive_vectors", "positive_vector_counts", "exclude_ids", "exclude_id_counts", "groups", "group_counts", "guide_vectors", "guide_positive_vectors", "guide_positive_vector_counts")
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    VECTORS_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    POSITIVE_IDS_FIELD_NUMBER: _ClassVar[int]
+    POSITIVE_ID_COUNTS_FIELD_NUMBER: _ClassVar[int]
+    POSITIVE_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    POSITIVE_VECTOR_COUNTS_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDE_IDS_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDE_ID_COUNTS_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    GROUP_COUNTS_FIELD_NUMBER: _ClassVar[int]
+    GUIDE_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    GUIDE_POSITIVE_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    GUIDE_POSITIVE_VECTOR_COUNTS_FIELD_NUMBER: _ClassVar[int]
+    count: int
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    vectors: bytes
+    keys: _containers.RepeatedScalarFieldContainer[str]
+    positive_ids: _containers.RepeatedScalarFieldContainer[str]
+    positive_id_counts: bytes
+    positive_vectors: bytes
+    positive_vector_counts: bytes
+    exclude_ids: _containers.RepeatedScalarFieldContainer[str]
+    exclude_id_counts: bytes
+    groups: _containers.RepeatedScalarFieldContainer[str]
+    group_counts: bytes
+    guide_vectors: bytes
+    guide_positive_vectors: bytes
+    guide_positive_vector_counts: bytes
+    def __init__(self, count: _Optional[int] = ..., ids: _Optional[_Iterable[str]] = ..., vectors: _Optional[bytes] = ..., keys: _Optional[_Iterable[str]] = ..., positive_ids: _Optional[_Iterable[str]] = ..., positive_id_counts: _Optional[bytes] = ..., positive_vectors: _Optional[bytes] = ..., positive_vector_counts: _Optional[bytes] = ..., exclude_ids: _Optional[_Iterable[str]] = ..., exclude_id_counts: _Optional[bytes] = ..., groups: _Optional[_Iterable[str]] = ..., group_counts: _Optional[bytes] = ..., guide_vectors: _Optional[bytes] = ..., guide_positive_vectors: _Optional[bytes] = ..., guide_positive_vector_counts: _Optional[bytes] = ...) -> None: ...
 
 class Negative(_message.Message):
     __slots__ = ("id", "score", "rank", "p_fn", "version", "stale")
