@@ -94,16 +94,16 @@ def test_policy_rejects_unknown_names() -> None:
         codec.policy_message(hardneg.MiningPolicy(sampling_strategy="best"))  # type: ignore[arg-type]
 
 
-def test_build_anchors_columns() -> None:
+def test_anchor_block_rows() -> None:
     vecs = np.eye(3, dtype=np.float32)
-    anchors = codec.build_anchors(
+    anchors = codec.AnchorBlock(
         ["a", None, "c"],
         vecs,
         positive_ids=[["p1", "p2"], "p3", None],
         positive_vectors=[None, np.ones((2, 3)), np.ones(3)],
         exclude_ids=[[], ["x"], []],
         keys=[None, "k1", None],
-    )
+    ).rows(0, 3)
     assert [a.id for a in anchors] == ["a", "", "c"]
     assert list(anchors[0].positive_ids) == ["p1", "p2"]
     assert list(anchors[1].positive_ids) == ["p3"]
@@ -112,7 +112,7 @@ def test_build_anchors_columns() -> None:
     assert len(anchors[2].positive_vectors) == 3 * 4
     assert np.frombuffer(anchors[2].vector, "<f4").tolist() == [0.0, 0.0, 1.0]
     with pytest.raises(ValueError, match="2 entries for 3 anchors"):
-        codec.build_anchors(["a", "b", "c"], positive_ids=[["x"], ["y"]])
+        codec.AnchorBlock(["a", "b", "c"], positive_ids=[["x"], ["y"]])
 
 
 def test_mine_result_pads_shortfall() -> None:
@@ -359,9 +359,9 @@ def test_deletes_ride_on_the_last_upsert_request() -> None:
         (lambda: codec._as_id_list(np.array([["q1"]])), TypeError, "1-d sequence of strings"),
         (lambda: codec._as_id_list(np.array(["n1", None], dtype=object)), TypeError, "got NoneType"),
         (lambda: codec._as_id_list(b"ab"), TypeError, "not bytes"),
-        (lambda: codec.build_anchors(["d0", "d1"], positive_ids="d2"), TypeError, "positive_ids must hold one entry per anchor"),
-        (lambda: codec.build_anchors(["d0"], keys=[5]), TypeError, "keys must be strings"),
-        (lambda: codec.build_anchors([0, 1]), TypeError, "anchor_ids must be strings"),
+        (lambda: codec.AnchorBlock(["d0", "d1"], positive_ids="d2"), TypeError, "positive_ids must hold one entry per anchor"),
+        (lambda: codec.AnchorBlock(["d0"], keys=[5]), TypeError, "keys must be strings"),
+        (lambda: codec.AnchorBlock([0, 1]), TypeError, "anchor_ids must be strings"),
         (lambda: codec.prepare_items(["a"], np.ones((1, 2)), groups="xyz"), TypeError, "groups must hold one entry per item"),
         (lambda: codec.prepare_items(["a"], np.ones((1, 2)), versions=[1.7]), TypeError, "versions must be integers"),
         (lambda: codec.prepare_items(["a"], np.ones((1, 2)), versions=2.9), TypeError, "versions must be integers"),

@@ -78,12 +78,12 @@ POLICIES = {
 @pytest.mark.parametrize("include_vectors", [False, True])
 def test_columns_decode_to_what_rows_decode_to(sync_client: hardneg.Client, grouped: str, policy: str, include_vectors: bool) -> None:
     queries = unit_rows(12, DIM, seed=11)
-    anchors = codec.build_anchors(
+    anchors = codec.AnchorBlock(
         [f"i{j}" if j % 3 == 0 else None for j in range(12)],
         queries,
         positive_ids=[[f"i{(5 * j + 1) % 60}", "missing"] if j % 2 else [f"i{(5 * j + 1) % 60}"] for j in range(12)],
         keys=[f"k{j}" for j in range(12)],
-    )
+    ).rows(0, 12)
     pol = hardneg.MiningPolicy.from_kwargs(None, **POLICIES[policy])
     explain = 5 if policy == "extras" else 0
     stub = sync_client._stub()

@@ -827,7 +827,7 @@ class AnchorBlock:
         self.ids = ids if any(ids) else None
         self.vectors = vec_rows
         #: The anchors' dimension, from their vectors (0 when they have none).
-        self.dim = int(vec_rows.shape[1]) if vec_rows is not None and vec_rows.ndim == 2 else 0
+        self.dim = int(vec_rows.shape[1]) if vec_rows is not None else 0
         self.positive_ids = _per_anchor_ids(positive_ids, n, "positive_ids")
         self.exclude_ids = _per_anchor_ids(exclude_ids, n, "exclude_ids")
         self.groups = _per_anchor_ids(groups, n, "groups")
@@ -911,19 +911,6 @@ def refused_anchor_columns(err: InvalidArgument) -> bool:
     """Whether ``err`` answers a request with ``anchor_columns`` from a server that
     predates them: it saw no anchors."""
     return any(v.field == "anchors" and "got 0" in v.description for v in err.violations)
-
-
-def build_anchors(*args: Any, **kwargs: Any) -> list[pb.Anchor]:
-    """Builds one ``Anchor`` per row from per-anchor columns (:class:`AnchorBlock`'s
-    arguments and checks).
-
-    ``anchor_ids`` entries may be ``None``/"" for vector-only anchors; ``anchor_vectors``
-    is ``(n, dim)``. ``positive_ids``/``exclude_ids``/``groups`` hold one sequence (or a
-    single string) per anchor; ``positive_vectors`` is ``(n, dim)``, ``(n, p, dim)`` or a
-    list of per-anchor arrays.
-    """
-    block = AnchorBlock(*args, **kwargs)
-    return block.rows(0, len(block))
 
 
 #: Bounds of MineRequest.explain: per anchor, and anchors × explain per request.
