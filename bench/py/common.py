@@ -16,6 +16,24 @@ def server_cpu(pid: int) -> float:
     return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def handling_seconds(http_port: int, method: str) -> tuple[float, int]:
+    """The server's summed handling time (seconds) and count of finished calls of one
+    gRPC method, from its /metrics (grpc_server_handling_seconds)."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    total, count = 0.0, 0
+    for line in text.splitlines():
+        if line.startswith("grpc_server_handling_seconds_") and f'grpc_method="{method}"' in line:
+            name, value = line.split("{", 1)[0], float(line.rsplit(" ", 1)[1])
+            if name.endswith("_sum"):
+                total += value
+            elif name.endswith("_count"):
+                count += int(value)
+    return total, count
+
+
 def proc_status(field: str, pid: str = "self") -> int:
     """A /proc/<pid>/status field (VmRSS, VmHWM) in bytes, or 0."""
     try:

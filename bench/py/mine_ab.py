@@ -7,8 +7,9 @@ start loads the graph instead of rebuilding it), then runs ROUNDS rounds in whic
 variant (a server binary and the Python client's source tree) starts on a fresh copy of
 that data directory and answers the same Mine requests as bench/py/e2e.py (32 anchors,
 k 8, the all-rules policy, raw query vectors with one positive id each). Per variant and
-round it reports p50 / p99 of the client's wall time, the server's CPU time per request
-(/proc), the client's CPU time per request, and of that the CPU time spent building the
+round it reports p50 / p99 of the client's wall time, the server's mean handling time
+(``server_ms``: grpc_server_handling_seconds from its /metrics, the time from the request's
+arrival to the answer's send), the server's CPU time per request (/proc), the client's CPU time per request, and of that the CPU time spent building the
 anchors (``codec.AnchorBlock``, or ``codec.build_anchors`` in a client that predates it) and decoding the response (``codec.mine_result``); at
 the end the median of each over the rounds. CPU times move far less with the load of a
 shared machine than wall times.
@@ -63,7 +64,7 @@ def worker(a: argparse.Namespace) -> None:
     import data as datamod
     import hardneg
     from hardneg import _core
-    from common import percentile, server_cpu
+    from common import handling_seconds, percentile, server_cpu
     from e2e import POLICIES, server
 
     codec = _core.codec
@@ -113,6 +114,7 @@ def worker(a: argparse.Namespace) -> None:
             fetch = threading.Thread(target=grab)
             fetch.start()
         lat, short = [], 0
+        h0 = handling_seconds(proc.http_port, "Mine")
         cpu0, ccpu0 = server_cpu(proc.pid), time.process_time()
         for r in range(a.requests):
             t0 = time.perf_counter()
@@ -120,6 +122,9 @@ def worker(a: argparse.Namespace) -> None:
             lat.append((time.perf_counter() - t0) * 1e3)
             short += int((res.shortfall > 0).sum())
         cpu1, ccpu1 = server_cpu(proc.pid), time.process_time()
+        h1 = handling_seconds(proc.http_port, "Mine")
+        if h1[1] - h0[1] != a.requests:
+            raise SystemExit(f"/metrics counted {h1[1] - h0[1]} Mine calls, {a.requests} were made")
         if fetch is not None:
             while fetch.is_alive():  # keep the server busy until the profile is taken
                 request(0)
@@ -127,13 +132,13 @@ def worker(a: argparse.Namespace) -> None:
         n = a.requests
         print(json.dumps({
             "p50_ms": percentile(lat, 0.5), "p99_ms": percentile(lat, 0.99), "mean_ms": statistics.fmean(lat),
-            "server_cpu_ms": (cpu1 - cpu0) * 1e3 / n, "client_cpu_ms": (ccpu1 - ccpu0) * 1e3 / n,
+            "server_ms": (h1[0] - h0[0]) * 1e3 / n, "server_cpu_ms": (cpu1 - cpu0) * 1e3 / n, "client_cpu_ms": (ccpu1 - ccpu0) * 1e3 / n,
             "encode_ms": spent["encode"] * 1e3 / n, "decode_ms": spent["decode"] * 1e3 / n,
             "short": short, "load1": os.getloadavg()[0],
         }))
 
 
-FIELDS = ["p50_ms", "p99_ms", "server_cpu_ms", "client_cpu_ms", "encode_ms", "decode_ms", "load1"]
+FIELDS = ["p50_ms", "p99_ms", "server_ms", "server_cpu_ms", "client_cpu_ms", "encode_ms", "decode_ms", "load1"]
 
 
 def run(a: argparse.Namespace) -> None:
