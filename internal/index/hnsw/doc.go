@@ -12,7 +12,8 @@
 // a beam search of width EfConstruction, picks M links with the neighbour-selection
 // heuristic (keep a candidate only if it is closer to the new node than to every
 // link already kept, which spreads links over directions and keeps clusters joined)
-// and adds the reverse links, re-running the heuristic on any list that overflows.
+// and, once all its own lists are set, adds the reverse links, re-running the
+// heuristic on any list that overflows.
 // A search descends greedily to layer 0 and runs a beam of width max(ef, k) there;
 // ef is chosen per query, independent of EfConstruction. The layer-0 loop reads the
 // chunk table once per search, marks visited nodes inline, scores an expanded node's
@@ -43,7 +44,10 @@
 // never move; every word is read and written atomically. A writer holds the lock of
 // the one node whose list it rewrites, never two at once, so inserts proceed in
 // parallel (InsertBatch) and searches take no locks at all: a search that reads a
-// list mid-rewrite sees old and new ids, all of them valid nodes. Only an insert that
+// list mid-rewrite sees old and new ids, all of them valid nodes. No other node links
+// to an inserting node before its own lists on every layer are set, so no search (an
+// insert's above all) reaches a node whose lower lists are still empty and ends its
+// descent or its beam there. Only an insert that
 // raises the top level of the graph also holds the entry-point lock, about log_M(n)
 // times over a graph's life.
 //

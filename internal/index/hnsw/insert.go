@@ -86,6 +86,7 @@ func (g *Graph) insert(s *searcher, id uint32) {
 
 	q := g.vector(id)
 	qq := &query{f: q}
+	s.pend = s.pend[:0]
 	if g.codes != nil {
 		g.codes.Quantize(q, &s.qc)
 		qq.c = &s.qc
@@ -121,13 +122,36 @@ func (g *Graph) insert(s *searcher, id uint32) {
 		s.sel = g.selectNeighbors(cands, g.maxM, s.sel, false)
 		g.setLinks(s, id, q, l, s.sel)
 		for _, nb := range s.sel {
-			g.addLink(s, nb.ID, id, nb.Dist, l)
+			s.pend = append(s.pend, pendingLink{nb.ID, nb.Dist, l})
 		}
+		if testHookLayerLinked != nil {
+			testHookLayerLinked(id, l)
+		}
+	}
+	// Only now do other nodes link to this one: a search (another insert's, above
+	// all) that reached it through an upper layer before its lower lists were set
+	// would find them empty and end its descent, or its whole beam, there; under
+	// concurrent inserts such dead ends gave groups of new nodes links only to each
+	// other. hnswlib avoids the same by holding the node's lock for its whole insert.
+	for _, p := range s.pend {
+		g.addLink(s, p.id, id, p.dist, p.layer)
 	}
 	if raises {
 		g.entry.Store(packEntry(id, level))
 		g.entryMu.Unlock()
 	}
+}
+
+// testHookLayerLinked, when a test sets it, runs in an insert once the node's own
+// layer-l list is set, so that a test can act between layers.
+var testHookLayerLinked func(id uint32, l int)
+
+// pendingLink is a reverse link an insert adds once the node's own lists are set:
+// id gets a link to the new node on layer at distance dist.
+type pendingLink struct {
+	id    uint32
+	dist  float32
+	layer int
 }
 
 // selectNeighbors is the heuristic of Malkov & Yashunin (algorithm 4): walking the

@@ -16,6 +16,7 @@ type searcher struct {
 	res     maxHeap
 	buf     []Neighbor    // sorted results, heuristic input
 	sel     []Neighbor    // heuristic output
+	pend    []pendingLink // an insert's reverse links, added once its own lists are set
 	tmp     []Neighbor    // link pruning input
 	tmpSel  []Neighbor    // link pruning output
 	ids     []uint32      // link snapshot
@@ -114,7 +115,7 @@ func (p *searcherPool) bytes() int64 {
 	defer p.mu.Unlock()
 	var n int64
 	for _, s := range p.free {
-		n += int64(2*cap(s.visited) + 8*(cap(s.cand)+cap(s.res)+cap(s.buf)+cap(s.sel)+cap(s.tmp)+cap(s.tmpSel)+cap(s.over)) + 4*cap(s.ids) + 4*cap(s.done) + 4*cap(s.dists) + 8*cap(s.keys))
+		n += int64(8*cap(s.visited) + 8*(cap(s.cand)+cap(s.res)+cap(s.buf)+cap(s.sel)+cap(s.tmp)+cap(s.tmpSel)+cap(s.over)) + 16*cap(s.pend) + 4*cap(s.ids) + 4*cap(s.done) + 4*cap(s.dists) + 8*cap(s.keys))
 	}
 	return n
 }
