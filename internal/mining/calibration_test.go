@@ -105,6 +105,13 @@ func TestCalibratedDuplicateThreshold(t *testing.T) {
 	if want := float32(st.Mean + 1.5*st.Std); math.Abs(float64(got.DuplicateThreshold-want)) > 1e-6 {
 		t.Errorf("z 1.5: threshold %v, want %v", got.DuplicateThreshold, want)
 	}
+	// Beyond the cosine range, the threshold is the range's end.
+	for z, want := range map[float32]float32{-1e30: -1 - scoreSlack, 1e30: 1 + scoreSlack} {
+		pol.DuplicateZScore = ptr(z)
+		if got := mineOK(t, s, Request{Anchors: []Anchor{anchor()}, Policy: pol, Calibration: cal})[0]; got.DuplicateThreshold != want {
+			t.Errorf("z %v: threshold %v, want %v", z, got.DuplicateThreshold, want)
+		}
+	}
 	pol.NearDuplicates = false
 	if got := mineOK(t, s, Request{Anchors: []Anchor{anchor()}, Policy: pol, Calibration: cal})[0]; got.HasDuplicateThreshold {
 		t.Errorf("rule off, yet threshold %v", got.DuplicateThreshold)

@@ -109,7 +109,11 @@ func resolveRules(pol *Policy, m engine.Metric, cal *Calibration) rules {
 	r.margin, r.hasMargin = pol.EffectiveDuplicateMargin()
 	if cal != nil && (pol.DuplicateQuantile != nil || pol.DuplicateZScore != nil) {
 		if t, ok := cal.duplicateThreshold(pol.DuplicateQuantile, pol.DuplicateZScore); ok {
-			r.dup, r.hasDup = t, true
+			// A z-score far out (the API bounds it only by being finite) lands beyond
+			// the scores the metric gives; there it means what the range's end means,
+			// and the threshold reported stays one a caller could have set.
+			lo, hi := scoreRange(m)
+			r.dup, r.hasDup = min(max(t, lo), hi), true
 			return r
 		}
 	}
