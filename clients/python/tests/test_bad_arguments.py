@@ -125,6 +125,29 @@ CASES: list[tuple[str, Callable[[hardneg.Client], Any], type, str]] = [
     # float64 beyond float32 is infinite once converted: said so, before anything is sent.
     ("upsert float64 beyond float32", lambda c: c.upsert("c", ["a"], np.array([[1e300, 1, 1, 1]])), errors.InvalidArgument,
      'items.vectors[0]: item "a": value 0 is +Inf (or beyond float32, ±3.4e38); vectors must be finite (1 row holds'),
+    # ids pair with rows by position: an unordered container would pair them at random.
+    ("upsert ids set", lambda c: c.upsert("c", {"a", "b"}, np.eye(2, 4, dtype=np.float32)), TypeError, "order is arbitrary"),
+    ("upsert ids dict", lambda c: c.upsert("c", {"a": 0, "b": 1}, np.eye(2, 4, dtype=np.float32)), TypeError, "not a dict"),
+    ("upsert ids dict keys", lambda c: c.upsert("c", {"a": 0}.keys(), ONE), TypeError, "order is arbitrary"),
+    ("upsert groups set", lambda c: c.upsert("c", ["a"], ONE, groups={"g"}), TypeError, "groups must hold one entry per item"),
+    # What numpy cannot read as (n, dim) floats names the field, as a hardneg error.
+    ("upsert ragged vectors", lambda c: c.upsert("c", ["a", "b"], [[1, 2, 3, 4], [1, 2, 3]]), errors.InvalidArgument,
+     "vectors: cannot be read as an array of float32 (n, dim): has rows of different lengths"),
+    ("upsert text in vectors", lambda c: c.upsert("c", ["a"], [["a", "b", "c", "d"]]), errors.InvalidArgument,
+     "vectors: cannot be read as an array of float32 (n, dim): could not convert string to float"),
+    ("upsert bytes as vectors", lambda c: c.upsert("c", ["a"], ONE.tobytes()), errors.InvalidArgument,
+     "vectors: must be an array of shape (n, dim), got bytes"),
+    ("mine ragged anchor_vectors", lambda c: c.mine("c", anchor_vectors=[[1, 2], [1]]), errors.InvalidArgument, "rows of different lengths"),
+    ("create_collection quantization", lambda c: c.create_collection("x", dim=4, index_params=hardneg.IndexParams(quantization="bogus")),
+     errors.InvalidArgument, "index_params.quantization: unknown quantization 'bogus'"),
+    ("report_false_negatives int", lambda c: c.report_false_negatives("c", 5), TypeError,
+     "reports must be a mapping of anchor key to item ids or a sequence of (anchor key, item id) pairs, got int"),
+    # As the server refuses it: a report names the items that are false negatives.
+    ("report_false_negatives no items", lambda c: c.report_false_negatives("c", {"k": []}), errors.InvalidArgument,
+     'reports["k"].item_ids: must name at least one item'),
+    # As the server refuses it, without a round trip.
+    ("mine max_rank at range_min", lambda c: c.mine("c", anchor_ids=["a"], range_min=5, range_max=20, max_rank=5),
+     errors.InvalidArgument, "policy.max_rank: 5 is not above range_min (5)"),
     ("upsert NaN in one batch", lambda c: c.upsert("c", ["a", "b"], np.array([[1, 1, 1, 1], [1, np.nan, 1, 1]], np.float32)),
      errors.InvalidArgument, 'items.vectors[1]: item "b": value 1 is NaN; vectors must be finite (1 row holds values that are not finite); nothing was sent'),
 ]
@@ -197,6 +220,60 @@ def test_a_bad_id_in_a_later_request_of_a_split_call_applies_nothing(client: har
         client.delete(collection, dup)
     assert exc.value.violations[0].field == "ids[17001]" and "duplicates ids[7]" in str(exc.value)
     assert client.get_items(collection, ["a", "b"]).ids == ["a", "b"]
+
+
+@pytest.mark.parametrize("metric, spoil, field, text", [
+    ("cosine", lambda ids, x, g: ids.__setitem__(19_000, "x" * 600), "items.ids[19000]", "is 600 bytes; at most 512"),
+    ("cosine", lambda ids, x, g: ids.__setitem__(19_000, "z\x00"), "items.ids[19000]", "must not contain NUL"),
+    ("cosine", lambda ids, x, g: g.__setitem__(19_000, ["g" * 300]), "items.groups[19000].groups[0]",
+     'item "i19000": groups must be 1–256 bytes of UTF-8 without NUL'),
+    ("cosine", lambda ids, x, g: g.__setitem__(19_000, [f"g{j}" for j in range(65)]), "items.groups[19000]",
+     'item "i19000" has 65 groups; at most 64'),
+    ("cosine", lambda ids, x, g: x.__setitem__(19_000, 0), "items.vectors[19000]",
+     'item "i19000": is a zero vector, which has no direction under cosine'),
+    ("dot", lambda ids, x, g: x.__setitem__(19_000, 1e9), "items.vectors[19000]",
+     'item "i19000": has norm 2.83e+09; under dot the norm must be at most 1e+09'),
+    ("l2", lambda ids, x, g: x.__setitem__(19_000, 1e9), "items.vectors[19000]", "under l2 the norm must be at most 1e+09"),
+])
+def test_a_bad_item_in_a_later_batch_of_a_split_upsert_applies_nothing(
+    client: hardneg.Client, metric: str, spoil: Callable[..., None], field: str, text: str
+) -> None:
+    """An upsert of more than 16,384 items goes as several requests: what the server
+    would refuse in a later one (an id, a group, a vector's norm under the collection's
+    metric) is refused before the first is sent, named by the caller's row as the
+    server names it."""
+    name = f"split-{metric}"
+    client.delete_collection(name, missing_ok=True)
+    client.create_collection(name, dim=8, metric=metric)
+    try:
+        ids = [f"i{i}" for i in range(20_000)]
+        x = np.random.default_rng(0).standard_normal((20_000, 8)).astype(np.float32)
+        groups: list[list[str]] = [["g"]] * 20_000
+        spoil(ids, x, groups)
+        with pytest.raises(errors.InvalidArgument) as exc:
+            client.upsert(name, ids, x, groups=groups)
+        assert exc.value.violations[0].field == field, exc.value
+        assert text in str(exc.value) and "nothing was sent" in str(exc.value), exc.value
+        assert exc.value.applied_rows == 0  # type: ignore[attr-defined]
+        assert client.get_collection(name).stats.item_count == 0
+    finally:
+        client.delete_collection(name)
+
+
+def test_a_split_upsert_stores_what_only_another_metric_refuses(client: hardneg.Client) -> None:
+    """A zero vector is refused under cosine only, a norm over 1e9 under dot and L2 only:
+    the client's check asks the collection's metric and lets through what it takes."""
+    for metric, value in (("dot", 0.0), ("cosine", 1e9)):
+        name = f"split-ok-{metric}"
+        client.delete_collection(name, missing_ok=True)
+        client.create_collection(name, dim=8, metric=metric)
+        try:
+            x = np.random.default_rng(1).standard_normal((20_000, 8)).astype(np.float32)
+            x[19_000] = value
+            res = client.upsert(name, [f"i{i}" for i in range(20_000)], x)
+            assert res.batches == 2 and res.inserted == 20_000
+        finally:
+            client.delete_collection(name)
 
 
 def test_a_bad_loss_in_a_later_request_of_a_split_call_applies_nothing(client: hardneg.Client, collection: str) -> None:

@@ -151,6 +151,16 @@ BAD_SCORES = [
                  id="two-policy-fields-one-prefix"),
     pytest.param({"guide_collection": "no-such-guide"}, r"guide_collection='no-such-guide' does not exist on the server",
                  id="guide-missing"),
+    # Names and cross-field rules the server checks: checked here too, before the
+    # corpus is encoded.
+    pytest.param({"collection": "a/b"}, r"collection='a/b' holds '/' at byte 1; must be 1–128 characters of \[A-Za-z0-9_.-\]",
+                 id="collection-name-slash"),
+    pytest.param({"collection": "x" * 129}, r"is 129 bytes; must be 1–128 characters", id="collection-name-long"),
+    pytest.param({"collection": ".."}, r"collection='..' is '..'", id="collection-name-dotdot"),
+    pytest.param({"guide_collection": "g g"}, r"guide_collection='g g' holds ' ' at byte 1", id="guide-name-space"),
+    pytest.param({"range_min": 5, "max_rank": 5},
+                 r"^invalid mining policy: max_rank: 5 is not above range_min \(5\): the hardness floor ends the search",
+                 id="max-rank-at-range-min"),
 ]
 
 

@@ -11,6 +11,7 @@ from conftest import ServerProcess, unit_rows
 
 import hardneg
 from hardneg import errors
+from hardneg.v1 import hardneg_pb2 as pb
 
 
 def test_collection_lifecycle(client: hardneg.Client) -> None:
@@ -166,21 +167,52 @@ def test_a_split_upsert_with_a_bad_value_applies_nothing(
     assert exc.value.field == "items.ids[500]" and "items.ids[3]" in exc.value.reason
     assert c.get_collection(collection).stats.item_count == 0
 
-    # A zero vector under cosine is the server's to refuse: batch by batch.
+    # So is a zero vector under cosine: the client asks the collection's metric.
     x = unit_rows(n, 16, seed=8)
     x[900] = 0
     with pytest.raises(errors.InvalidArgument) as exc:
         c.upsert(collection, ids, x)
-    err = exc.value
-    assert err.field == "items.vectors[900]" and "zero vector" in err.reason, err
-    applied = err.applied_rows  # type: ignore[attr-defined]
-    assert 0 < applied <= 900 and f"the {applied:,} rows before it were applied" in str(err)
-    assert c.get_collection(collection).stats.item_count == applied
+    assert exc.value.field == "items.vectors[900]" and "zero vector" in exc.value.reason, exc.value
+    assert "nothing was sent" in str(exc.value) and exc.value.applied_rows == 0  # type: ignore[attr-defined]
+    assert c.get_collection(collection).stats.item_count == 0
     # Sent in one request, a refused upsert applied nothing, and says so the same way.
     with pytest.raises(errors.InvalidArgument) as exc:
         c.upsert(collection, ["one", "two"], np.stack([unit_rows(1, 16, seed=9)[0], np.zeros(16, np.float32)]))
     assert exc.value.field == "items.vectors[1]" and exc.value.applied_rows == 0  # type: ignore[attr-defined]
-    assert c.get_collection(collection).stats.item_count == applied
+    assert c.get_collection(collection).stats.item_count == 0
+
+
+def test_a_later_batch_the_server_refuses_names_the_row_and_the_rows_applied(
+    sync_client: hardneg.Client, collection: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the client cannot foresee (here a batch spoiled on its way: its fourth
+    request gets a NaN before the real server sees it) is refused by the server batch
+    by batch; the error names the caller's row and says how many rows were applied."""
+    n = 1000
+    ids = [f"s{i}" for i in range(n)]
+    sync_client.max_batch_bytes = 8 * 1024  # about 110 rows per batch
+    stub = sync_client._stub()
+    real = stub.Upsert
+    calls: list[int] = []
+
+    def spoil(req: pb.UpsertRequest, **kw: object) -> pb.UpsertResponse:
+        calls.append(len(req.items.ids))
+        if len(calls) == 4:
+            x = np.frombuffer(req.items.vectors, np.float32).copy()
+            x[16 * 5 + 3] = np.nan  # the batch's row 5, value 3
+            req.items.vectors = x.tobytes()
+        return real(req, **kw)
+
+    monkeypatch.setattr(stub, "Upsert", spoil)
+    with pytest.raises(errors.InvalidArgument) as exc:
+        sync_client.upsert(collection, ids, unit_rows(n, 16, seed=8))
+    err = exc.value
+    applied = sum(calls[:3])
+    row = applied + 5
+    assert err.field == f"items.vectors[{row}]" and "value 3 is NaN" in err.reason, err
+    assert err.applied_rows == applied  # type: ignore[attr-defined]
+    assert f"the {applied:,} rows before it were applied" in str(err), err
+    assert sync_client.get_collection(collection).stats.item_count == applied
 
 
 def test_delete(client: hardneg.Client, collection: str) -> None:

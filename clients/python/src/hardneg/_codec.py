@@ -13,6 +13,8 @@ import numbers
 import operator
 import re
 from dataclasses import dataclass
+from collections.abc import ItemsView, Iterable, KeysView, ValuesView
+from collections.abc import Set as AbstractSet
 from typing import Any, Iterator, Mapping, Optional, Sequence, Union
 
 import numpy as np
@@ -73,24 +75,32 @@ MAX_REFRESH_LIMIT = 65_536
 Groups = Optional[Sequence[Optional[Sequence[str]]]]
 
 
-def encode_vectors(vectors: Any) -> tuple[np.ndarray, int]:
+def encode_vectors(vectors: Any, field: str = "vectors") -> tuple[np.ndarray, int]:
     """Returns ``vectors`` as a C-contiguous little-endian float32 2-D array and its dim.
 
-    No copy is made when the input already is one.
+    No copy is made when the input already is one. What numpy cannot read as a 2-D array
+    of numbers (ragged rows, strings, bytes) is an InvalidArgument naming ``field``.
     """
     if vectors is None:
-        raise TypeError("vectors must be an array of shape (n, dim), got None")
+        raise TypeError(f"{field} must be an array of shape (n, dim), got None")
     if isinstance(vectors, np.ndarray) and vectors.dtype.kind == "c":
         # (numpy itself refuses Python complex numbers in a list)
-        raise TypeError("vectors must be real numbers, got complex values")
-    with np.errstate(over="ignore"):  # beyond float32 becomes ±inf, refused as not finite
-        arr = np.ascontiguousarray(vectors, dtype=_F32)
+        raise TypeError(f"{field} must be real numbers, got complex values")
+    if isinstance(vectors, (str, bytes, bytearray, memoryview)):
+        raise bad_argument(field, f"must be an array of shape (n, dim), got {type(vectors).__name__} "
+                                  "(for raw float32 bytes use np.frombuffer(data, np.float32).reshape(-1, dim))")
+    try:
+        with np.errstate(over="ignore"):  # beyond float32 becomes ±inf, refused as not finite
+            arr = np.ascontiguousarray(vectors, dtype=_F32)
+    except ValueError as e:  # ragged rows, text that is not a number
+        why = str(e).split(". ", 1)[0] if "inhomogeneous" not in str(e) else "has rows of different lengths"
+        raise bad_argument(field, f"cannot be read as an array of float32 (n, dim): {why}") from None
     if arr.ndim == 1:
-        raise InvalidArgument("vectors must be 2-D (n, dim); got a 1-D array (use x[None, :] for one vector)",
-                              violations=[FieldViolation("vectors", "is 1-D; want (n, dim)")])
+        raise InvalidArgument(f"{field} must be 2-D (n, dim); got a 1-D array (use x[None, :] for one vector)",
+                              violations=[FieldViolation(field, "is 1-D; want (n, dim)")])
     if arr.ndim != 2:
-        raise InvalidArgument(f"vectors must be 2-D (n, dim), got shape {arr.shape}",
-                              violations=[FieldViolation("vectors", f"has shape {arr.shape}; want (n, dim)")])
+        raise InvalidArgument(f"{field} must be 2-D (n, dim), got shape {arr.shape}",
+                              violations=[FieldViolation(field, f"has shape {arr.shape}; want (n, dim)")])
     return arr, int(arr.shape[1])
 
 
@@ -110,6 +120,27 @@ MAX_DIM = 8192
 """The largest collection dimension the server accepts."""
 
 
+_NAME_BAD = re.compile(r"[^A-Za-z0-9_.-]")
+MAX_NAME_LEN = 128
+
+
+def name_problem(name: str) -> Optional[str]:
+    """Why the server would refuse ``name`` as a collection name (1–128 characters of
+    [A-Za-z0-9_.-], not '.' or '..'), or None. Calls leave this check to the server;
+    work that would be wasted on a refusal (encoding a dataset) checks first."""
+    rule = f"must be 1–{MAX_NAME_LEN} characters of [A-Za-z0-9_.-], not '.' or '..'"
+    if not name:
+        return "is empty; " + rule
+    if len(name.encode()) > MAX_NAME_LEN:
+        return f"is {len(name.encode())} bytes; " + rule
+    if name in (".", ".."):
+        return f"is {name!r}; " + rule
+    m = _NAME_BAD.search(name)
+    if m:
+        return f"holds {m.group()!r} at byte {len(name[:m.start()].encode())}; " + rule
+    return None
+
+
 def check_name(value: Any, arg: str) -> str:
     """Returns ``value`` when it is a string; a collection name of another type is a
     TypeError naming ``arg``, raised before any call is made (the server checks the
@@ -119,14 +150,19 @@ def check_name(value: Any, arg: str) -> str:
     return value
 
 
-def _as_id_list(ids: Any, what: str = "ids", *, missing_ok: bool = False) -> list[str]:
+def _as_id_list(ids: Any, what: str = "ids", *, missing_ok: bool = False, field: str = "") -> list[str]:
     """A sequence of strings (a list, tuple, 1-d numpy array of str) as a list; with
     ``missing_ok`` an entry may be ``None`` (kept). Anything else is a TypeError: ids
-    are never converted with ``str()``, which would turn b"x" into "b'x'"."""
+    are never converted with ``str()``, which would turn b"x" into "b'x'", and a set or
+    a mapping is refused, since its order (which pairs ids with rows) is arbitrary.
+    ``field`` (default ``what``) names a bad entry in the error."""
     if isinstance(ids, str):
         raise TypeError(f"{what} must be a sequence of strings, not a single string")
     if isinstance(ids, bytes):
         raise TypeError(f"{what} must be a sequence of strings, not bytes")
+    if isinstance(ids, (AbstractSet, Mapping, KeysView, ValuesView, ItemsView)):
+        raise TypeError(f"{what} must be an ordered sequence of strings (a list, tuple or array), not a "
+                        f"{type(ids).__name__}: its order is arbitrary")
     if isinstance(ids, np.ndarray):
         if ids.ndim != 1:
             raise TypeError(f"{what} must be a 1-d sequence of strings, got an array of shape {ids.shape}")
@@ -145,7 +181,7 @@ def _as_id_list(ids: Any, what: str = "ids", *, missing_ok: bool = False) -> lis
             try:
                 x.encode()
             except UnicodeEncodeError as e:
-                raise bad_argument(f"{what}[{i}]", f"is not valid UTF-8 text ({e.reason} at {e.start})") from None
+                raise bad_argument(f"{field or what}[{i}]", f"is not valid UTF-8 text ({e.reason} at {e.start})") from None
     return out
 
 
@@ -228,6 +264,63 @@ def check_item_values(ids: list[str], vectors: np.ndarray, *, unique: bool = Tru
 
 
 MAX_ID_BYTES = 512
+MAX_GROUP_BYTES = 256
+MAX_ITEM_GROUPS = 64
+MAX_NORM = 1e9
+"""Under dot and L2 the server refuses a vector whose norm is above this."""
+
+
+def check_split_items(items: PreparedItems) -> tuple[list[int], list[int]]:
+    """Refuses, before anything is sent, what the server would refuse in a later batch
+    of a split upsert and the caller's metric does not decide: ids (empty, over 512 bytes,
+    holding NUL, given twice) and groups (over 64 per item, a name empty, over 256 bytes
+    or holding NUL), named by the caller's row as the server names them. Non-finite
+    values are check_item_values'. Returns the rows that are zero vectors and the rows
+    whose norm is over MAX_NORM, which only the collection's metric refuses
+    (check_split_norms)."""
+    check_ids(items.ids, "items.ids", unique=True)
+    if items.groups is not None:
+        bad: list[FieldViolation] = []
+        count = 0
+        for i, gs in enumerate(items.groups):
+            why: list[tuple[str, str]] = []
+            if len(gs) > MAX_ITEM_GROUPS:
+                why.append((f"items.groups[{i}]", f"item {json.dumps(items.ids[i], ensure_ascii=False)} has {len(gs)} groups; "
+                                                  f"at most {MAX_ITEM_GROUPS}"))
+            for j, g in enumerate(gs):
+                if not g or "\x00" in g or len(g.encode()) > MAX_GROUP_BYTES:
+                    why.append((f"items.groups[{i}].groups[{j}]", f"item {json.dumps(items.ids[i], ensure_ascii=False)}: groups "
+                                                                  f"must be 1–{MAX_GROUP_BYTES} bytes of UTF-8 without NUL"))
+            count += len(why)
+            bad.extend(FieldViolation(f, d) for f, d in why[:max(0, 100 - len(bad))])
+        if bad:
+            raise _refused(bad, f"{count:,} refused")
+    v = items.vectors
+    with np.errstate(over="ignore", under="ignore"):
+        sq = np.einsum("ij,ij->i", v, v)  # float32: candidates, confirmed in float64 below
+    def norm(i: int) -> float:
+        return float(np.sqrt(np.sum(np.square(v[i].astype(np.float64)))))
+    zero = [i for i in np.flatnonzero(sq == 0).tolist() if norm(i) == 0]
+    large = [i for i in np.flatnonzero(~(sq <= 0.99 * MAX_NORM**2)).tolist() if norm(i) > MAX_NORM]
+    return zero, large
+
+
+def check_split_norms(items: PreparedItems, zero: list[int], large: list[int], metric: str) -> None:
+    """Refuses the rows check_split_items found as the server would under ``metric``: a
+    zero vector under cosine, a norm over MAX_NORM under dot and L2."""
+    bad: list[FieldViolation] = []
+    if metric == "cosine":
+        for i in zero:
+            bad.append(FieldViolation(f"items.vectors[{i}]", f"item {json.dumps(items.ids[i], ensure_ascii=False)}: is a zero vector, "
+                                                             "which has no direction under cosine"))
+    else:
+        for i in large:
+            n = float(np.sqrt(np.sum(np.square(items.vectors[i].astype(np.float64)))))
+            bad.append(FieldViolation(f"items.vectors[{i}]", f"item {json.dumps(items.ids[i], ensure_ascii=False)}: has norm {n:.3g}; "
+                                                             f"under {metric} the norm must be at most 1e+09 so that scores stay finite"))
+    if bad:
+        bad.sort(key=lambda fv: int(fv.field[len("items.vectors["):-1]))
+        raise _refused(bad[:100], "1 row refused" if len(bad) == 1 else f"{len(bad):,} rows refused")
 
 
 def check_ids(ids: Sequence[str], field: str, *, unique: bool = False) -> None:
@@ -268,7 +361,7 @@ def _refused(violations: list[FieldViolation], count: str) -> InvalidArgument:
 
 def prepare_items(ids: Any, vectors: Any, groups: Groups = None, versions: Any = None) -> PreparedItems:
     """Checks the shapes of an upsert's columns (the server checks their values)."""
-    id_list = _as_id_list(ids)
+    id_list = _as_id_list(ids, field="items.ids")
     arr, dim = encode_vectors(vectors)
     if arr.shape[0] != len(id_list):
         raise InvalidArgument(
@@ -279,7 +372,10 @@ def prepare_items(ids: Any, vectors: Any, groups: Groups = None, versions: Any =
     if groups is not None:
         if isinstance(groups, (str, bytes)):
             raise TypeError("groups must hold one entry per item (a list of group names, one name or None), not a single string")
-        group_list = [[] if g is None else ([g] if isinstance(g, str) else _as_id_list(g, "groups")) for g in groups]
+        if isinstance(groups, (AbstractSet, Mapping)):
+            raise TypeError(f"groups must hold one entry per item in the items' order, not a {type(groups).__name__}")
+        group_list = [[] if g is None else ([g] if isinstance(g, str) else _as_id_list(g, "groups", field=f"items.groups[{i}].groups"))
+                      for i, g in enumerate(groups)]
         if len(group_list) != len(id_list):
             raise InvalidArgument(f"got {len(id_list)} ids but {len(group_list)} group lists",
                                   violations=[FieldViolation("items.groups", f"{len(group_list)} lists for {len(id_list)} ids")])
@@ -411,10 +507,13 @@ def create_collection_request(
     if violations:
         raise InvalidArgument("invalid collection", violations=violations)
     p = index_params or IndexParams()
+    if not isinstance(p.quantization, str):
+        raise TypeError(f"index_params.quantization must be a name ('', none or int8), got {type(p.quantization).__name__}")
     try:
         q = QUANTIZATIONS[p.quantization.lower()]
     except KeyError:
-        raise ValueError(f"unknown quantization {p.quantization!r}; use '' (server default), none or int8") from None
+        raise bad_argument("index_params.quantization",
+                           f"unknown quantization {p.quantization!r}; use '' (server default), none or int8") from None
     return pb.CreateCollectionRequest(
         name=name,
         dim=dim,
@@ -602,6 +701,12 @@ def _policy_violations(policy: MiningPolicy) -> list[FieldViolation]:
         bad("rank_mode", f"unknown rank mode {policy.rank_mode!r}; use surviving or raw")
     if policy.stale_rule not in STALE_RULES:
         bad("stale_rule", f"unknown stale rule {policy.stale_rule!r}; use skip or rescore")
+    mr, rmin = policy.max_rank, policy.range_min
+    if (isinstance(mr, numbers.Integral) and isinstance(rmin, numbers.Integral) and not isinstance(mr, bool)
+            and 0 < mr < 2**32 - 1 and rmin >= mr):
+        # as the server checks it: a negative's raw rank is at least its rank in the window
+        bad("max_rank", f"{int(mr)} is not above range_min ({int(rmin)}): the hardness floor ends the search before "
+                        "the rank window starts")
     out.extend(_synthetic_violations(policy.synthetic))
     return out
 
@@ -1273,7 +1378,14 @@ def report_requests(collection: str, reports: Reports) -> list[pb.ReportFalseNeg
         for key, items in reports.items():
             if not isinstance(key, str):
                 raise TypeError(f"reports: anchor keys must be strings, got {key!r} ({type(key).__name__})")
-            pairs.append((key, [items] if isinstance(items, str) else _as_id_list(items, "item ids")))
+            ids = [items] if isinstance(items, str) else _as_id_list(items, "item ids")
+            if not ids:
+                # as the server refuses it: a report says which items are false negatives
+                raise bad_argument(f"reports[{json.dumps(key, ensure_ascii=False)}].item_ids", "must name at least one item")
+            pairs.append((key, ids))
+    elif isinstance(reports, (str, bytes)) or not isinstance(reports, Iterable):
+        raise TypeError("reports must be a mapping of anchor key to item ids or a sequence of (anchor key, item id) "
+                        f"pairs, got {type(reports).__name__}")
     else:
         by_key: dict[str, list[str]] = {}
         for pair in reports:

@@ -251,7 +251,14 @@ class Core:
         inserted = replaced = seq = n = 0
         parts = list(items.slices(codec.MAX_BATCH_ITEMS, self.max_batch_bytes))
         try:
-            codec.check_item_values(items.ids, items.vectors, unique=len(parts) > 1)
+            codec.check_item_values(items.ids, items.vectors, unique=False)
+            if len(parts) > 1:
+                # A split upsert applies its batches one by one: refuse here what the
+                # server would refuse in a later one, so that it applies all or none.
+                zero, large = codec.check_split_items(items)
+                if zero or large:  # refused or not by the collection's metric
+                    info = yield from self.get_collection(collection)
+                    codec.check_split_norms(items, zero, large, info.metric)
         except errors.InvalidArgument as err:
             err.applied_rows = 0  # type: ignore[attr-defined]
             raise

@@ -225,6 +225,15 @@ class Client(Front):
         the last is sent with ``defer_durability`` (acknowledged once written, not
         fsynced); the last batch's fsync covers them all, so a split upload waits for
         one fsync instead of one per batch.
+
+        Before a split upsert sends anything, the client refuses what the server would
+        refuse in any of its batches (non-finite values; ids empty, over 512 bytes,
+        holding NUL or given twice; over 64 groups or a group name over 256 bytes; a
+        zero vector under cosine, a norm over 1e9 under dot and L2, asking the
+        collection's metric only when such a row is there), so that it applies all
+        batches or none: ``InvalidArgument`` naming your row, ``applied_rows`` 0. A
+        batch the server still refuses raises ``InvalidArgument`` naming your row, with
+        ``applied_rows`` the rows before it, which were applied.
         """
         return self._run(self._core.upsert(collection, ids, vectors, groups, versions))
 

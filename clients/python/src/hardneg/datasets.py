@@ -893,6 +893,8 @@ def mine_hard_negatives(
                 raise ValueError(f"{name}={v} is outside the scores metric={metric!r} gives ({_SCORE_RANGE_TEXT[metric]})")
     if collection is not None and (not isinstance(collection, str) or not collection):
         raise ValueError(f"collection must be a non-empty string or None, got {collection!r}")
+    if collection is not None and (why := codec.name_problem(collection)):
+        raise ValueError(f"collection={collection!r} {why}")
     for name, flag in (("keep_collection", keep_collection), ("exact", exact), ("return_report", return_report),
                        ("report_false_negatives", report_false_negatives)):
         _check_bool(name, flag)
@@ -979,6 +981,8 @@ def mine_hard_negatives(
         )
     _check_policy(policy, metric)
     guide = policy.guide_collection
+    if guide and (why := codec.name_problem(guide)):
+        raise ValueError(f"guide_collection={guide!r} {why}")
     if guide:
         # The guide is another collection, which must exist already (the job's own is
         # made below and cannot be its own guide).
