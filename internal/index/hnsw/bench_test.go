@@ -110,3 +110,34 @@ func BenchmarkSearchCodes(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkConcurrentBuildRecall builds a small graph (1,000 clustered 16-d unit
+// vectors, M 8, EfConstruction 64, as the index's churn tests use) with 8 insert
+// workers, once per iteration, each build on its own data and level seed, and reports
+// recall@10 at ef 64 over 200 queries: the lowest and the mean over the builds. Many
+// workers on a small graph interleave the most inserts; run it with more iterations
+// than the default for the tail:
+//
+//	go test ./internal/index/hnsw -run '^$' -bench ConcurrentBuildRecall -benchtime 300x -cpu 8
+func BenchmarkConcurrentBuildRecall(b *testing.B) {
+	const n, dim, queries = 1000, 16, 200
+	lowest, sum, builds := 1.0, 0.0, 0
+	for b.Loop() {
+		builds++
+		all := clustered(n+queries, dim, 20, 0.3, uint64(builds), true)
+		data := &memSource{dim: dim, data: all.data[:n*dim]}
+		g := newGraph(b, Options{M: 8, EfConstruction: 64, Seed: int64(builds)}, negDot, data)
+		g.InsertBatch(idRange(0, n), 8)
+		truth := make([][]uint32, queries)
+		got := make([][]Neighbor, queries)
+		for i := range queries {
+			q := all.Vector(uint32(n + i))
+			truth[i] = bruteForce(data, negDot, q, 10, func(uint32) bool { return true })
+			got[i] = g.Search(q, 10, 64, nil, nil)
+		}
+		r := recallAt(truth, got)
+		lowest, sum = min(lowest, r), sum+r
+	}
+	b.ReportMetric(lowest, "min-recall")
+	b.ReportMetric(sum/float64(builds), "mean-recall")
+}
