@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -398,3 +399,35 @@ def test_split_upsert_defers_durability_to_its_last_batch() -> None:
 def test_single_batch_upsert_is_durable_when_acknowledged(client: hardneg.Client, collection: str) -> None:
     res = client.upsert(collection, ["one"], unit_rows(1, 16, seed=5))
     assert (res.inserted, res.batches) == (1, 1)
+
+
+def test_upserts_fit_a_server_with_a_smaller_message_limit(server_binary: str, tmp_path: Path) -> None:
+    """A server started with -grpc-max-msg-bytes below the client's batches refuses the
+    first one unread (RESOURCE_EXHAUSTED); the client takes the server's limit from then
+    on and sends the rest in batches that fit: every item arrives, and the checks of a
+    split upsert run before anything is applied."""
+    from conftest import _spawn
+
+    srv = _spawn(server_binary, tmp_path / "small", ("--grpc-max-msg-bytes=1048576",))
+    try:
+        with hardneg.Client(srv.target, timeout=30.0) as c:
+            assert c.max_batch_bytes == 16 * 1024 * 1024
+            c.create_collection("u", dim=64)
+            x = unit_rows(12_000, 64, seed=3)  # 3 MiB of vectors: one batch for this client
+            res = c.upsert("u", [f"u{i}" for i in range(12_000)], x)
+            assert res.inserted == 12_000 and res.batches >= 4, res
+            assert c.max_batch_bytes < 1 << 20
+            got = c.get_items("u", ["u0", "u11999"], include_vectors=True)
+            assert got.vectors is not None
+            np.testing.assert_allclose(got.vectors, x[[0, 11_999]], atol=1e-6)
+            # Refused as a whole, before the first batch is applied: the upsert became a
+            # split one only once the server said its limit.
+            with hardneg.Client(srv.target, timeout=30.0) as fresh:
+                ids = [f"w{i}" for i in range(12_000)]
+                ids[11_000] = "x" * 600
+                with pytest.raises(errors.InvalidArgument) as exc:
+                    fresh.upsert("u", ids, x)
+                assert exc.value.field == "items.ids[11000]" and exc.value.applied_rows == 0  # type: ignore[attr-defined]
+            assert c.get_collection("u").stats.item_count == 12_000
+    finally:
+        srv.stop()

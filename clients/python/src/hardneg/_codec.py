@@ -207,14 +207,14 @@ class PreparedItems:
             c += np.fromiter((sum(len(g) + 3 for g in gs) + 3 for gs in self.groups), dtype=np.int64, count=n)
         return c
 
-    def slices(self, max_items: int, max_bytes: int) -> Iterator[tuple[int, int]]:
-        """Yields ``[start, end)`` ranges each under ``max_items`` items and ``max_bytes``."""
+    def slices(self, max_items: int, max_bytes: int, start: int = 0) -> Iterator[tuple[int, int]]:
+        """Yields ``[start, end)`` ranges each under ``max_items`` items and ``max_bytes``,
+        from row ``start`` on."""
         n = len(self.ids)
-        if n == 0:
+        if n <= start:
             return
         cum = np.cumsum(self.cost())
-        start = 0
-        base = 0
+        base = int(cum[start - 1]) if start else 0
         while start < n:
             # Last index whose cumulative cost since start fits into max_bytes.
             end = int(np.searchsorted(cum, base + max_bytes, side="right"))

@@ -250,19 +250,27 @@ class Core:
         items = codec.prepare_items(ids, vectors, groups, versions)
         inserted = replaced = seq = n = 0
         parts = list(items.slices(codec.MAX_BATCH_ITEMS, self.max_batch_bytes))
+        split_checked = False
+
+        def check_split() -> Op[None]:
+            # A split upsert applies its batches one by one: refuse here what the server
+            # would refuse in a later one, so that it applies all or none.
+            zero, large = codec.check_split_items(items)
+            if zero or large:  # refused or not by the collection's metric
+                info = yield from self.get_collection(collection)
+                codec.check_split_norms(items, zero, large, info.metric)
+
         try:
             codec.check_item_values(items.ids, items.vectors, unique=False)
             if len(parts) > 1:
-                # A split upsert applies its batches one by one: refuse here what the
-                # server would refuse in a later one, so that it applies all or none.
-                zero, large = codec.check_split_items(items)
-                if zero or large:  # refused or not by the collection's metric
-                    info = yield from self.get_collection(collection)
-                    codec.check_split_norms(items, zero, large, info.metric)
+                yield from check_split()
+                split_checked = True
         except errors.InvalidArgument as err:
             err.applied_rows = 0  # type: ignore[attr-defined]
             raise
-        for i, (start, end) in enumerate(parts):
+        i = 0
+        while i < len(parts):
+            start, end = parts[i]
             # Every batch but the last is acknowledged once written, not fsynced; the last
             # one's fsync makes the whole upload durable (UpsertRequest.defer_durability).
             req = pb.UpsertRequest(collection=collection, items=items.batch(start, end),
@@ -274,10 +282,31 @@ class Core:
                     err.applied_rows = 0  # type: ignore[attr-defined]
                     raise
                 raise codec.in_split_upsert(err, start, end, i, len(parts)) from err
+            except errors.ResourceExhausted as err:
+                # A server whose -grpc-max-msg-bytes is below this client's batches
+                # refuses the message unread: take its limit from then on and send the
+                # rest again in batches that fit.
+                limit = errors._message_limit(err)
+                smaller = None if limit is None else max(1024, limit - min(1024 * 1024, limit // 8))
+                if smaller is None or smaller >= self.max_batch_bytes or end - start == 1:
+                    raise
+                log.info("the server takes messages of at most %s bytes: upsert batches of at most %s bytes from now on",
+                         f"{limit:,}", f"{smaller:,}")
+                self.max_batch_bytes = smaller
+                parts = parts[:i] + list(items.slices(codec.MAX_BATCH_ITEMS, smaller, start))
+                if len(parts) > 1 and not split_checked:
+                    try:
+                        yield from check_split()
+                    except errors.InvalidArgument as bad:
+                        bad.applied_rows = 0  # type: ignore[attr-defined]
+                        raise
+                    split_checked = True
+                continue
             inserted += resp.inserted
             replaced += resp.replaced
             seq = resp.sequence
             n += 1
+            i += 1
         return UpsertResult(inserted=inserted, replaced=replaced, sequence=seq, batches=n)
 
     def delete(self, collection: str, ids: Any) -> Op[DeleteResult]:

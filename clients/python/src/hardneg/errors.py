@@ -14,6 +14,8 @@ The server's explanation is in :attr:`HardnegError.message`; for ``INVALID_ARGUM
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -279,6 +281,19 @@ def _response_too_large(details: Sequence[Any]) -> tuple[int, int] | None:
     largest message."""
     info = _error_info(details, "RESPONSE_TOO_LARGE", "bytes", "limit")
     return None if info is None else (info[0], info[1])
+
+
+_LARGER_THAN_MAX = re.compile(r"larger than max \((\d+) vs\. (\d+)\)")
+
+
+def _message_limit(err: "HardnegError") -> int | None:
+    """The largest message a side takes, from gRPC's refusal of a larger one
+    (RESOURCE_EXHAUSTED "… message larger than max (N vs. LIMIT)"): raised before the
+    message is read, so nothing of it was applied. None for any other error."""
+    if not isinstance(err, ResourceExhausted):
+        return None
+    m = _LARGER_THAN_MAX.search(err.message)
+    return None if m is None else int(m.group(2))
 
 
 def _gap_next_sequence(details: Sequence[Any]) -> int | None:
