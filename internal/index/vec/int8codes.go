@@ -1,6 +1,7 @@
 package vec
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"sync"
@@ -37,12 +38,23 @@ type Int8Codes struct {
 	maxNorm, maxErr atomic.Uint64
 }
 
-// codeChunk holds int8CodeRows codes: row i's dim codes, offset by int8Offset (as
-// unsigned bytes, the operand VPDPBUSD takes), at codes[i·dim:], and its scale.
+// codeChunk holds int8CodeRows codes, each in dim+4 bytes at codes[i·(dim+4):]: row
+// i's dim codes, offset by int8Offset (as unsigned bytes, the operand VPDPBUSD takes),
+// then its scale (float32 bits, little-endian). The scale next to the codes shares their
+// last cache line (or the line after it, which the CPU fetches with it), where a
+// separate array of scales cost a cache miss of its own per code scored.
 type codeChunk struct {
 	codes []byte
-	scale []float32
 }
+
+// row returns the codes of row i of c and the 4 bytes of its scale.
+func (t *Int8Codes) row(c *codeChunk, i int) (codes, scale []byte) {
+	off := i * (t.dim + 4)
+	return c.codes[off : off+t.dim : off+t.dim], c.codes[off+t.dim : off+t.dim+4 : off+t.dim+4]
+}
+
+// scaleOf reads a scale as row stores it.
+func scaleOf(b []byte) float32 { return math.Float32frombits(binary.LittleEndian.Uint32(b)) }
 
 // NewInt8Codes returns an empty code table for vectors of dim floats. It panics if
 // dim <= 0.
@@ -69,15 +81,14 @@ func (t *Int8Codes) Set(id uint32, x []float32) {
 		panic(fmt.Sprintf("vec: vector of %d floats, dimension %d", len(x), t.dim))
 	}
 	c := t.ensure(id)
-	i := int(id % int8CodeRows)
-	dst := c.codes[i*t.dim : (i+1)*t.dim : (i+1)*t.dim]
+	dst, scale := t.row(c, int(id%int8CodeRows))
 	// quantize writes signed codes; reinterpret the destination and offset them.
 	codes := make([]int8, t.dim)
 	s, _, nrm, e := quantize(x, codes)
 	for k, v := range codes {
 		dst[k] = byte(v) ^ 0x80
 	}
-	c.scale[i] = s
+	binary.LittleEndian.PutUint32(scale, math.Float32bits(s))
 	raiseTo(&t.maxNorm, nrm*normSlack)
 	raiseTo(&t.maxErr, e*normSlack)
 }
@@ -109,8 +120,8 @@ func (t *Int8Codes) ensure(id uint32) *codeChunk {
 	for len(tab) < need {
 		// Chunks come in slabs once the table is large (hugepage.Chunks), so that most
 		// of the codes lie in whole huge pages; the table covers the whole slab.
-		for _, c := range hugepage.Chunks[byte](len(tab), int8CodeRows*t.dim) {
-			tab = append(tab, &codeChunk{codes: c, scale: make([]float32, int8CodeRows)})
+		for _, c := range hugepage.Chunks[byte](len(tab), int8CodeRows*(t.dim+4)) {
+			tab = append(tab, &codeChunk{codes: c})
 		}
 	}
 	t.chunks.Store(&tab)
@@ -120,13 +131,12 @@ func (t *Int8Codes) ensure(id uint32) *codeChunk {
 // Code returns a copy of id's signed codes and its scale (the vector is approximately
 // scale·codes). It panics if id was never Set or grown into.
 func (t *Int8Codes) Code(id uint32) ([]int8, float32) {
-	c := (*t.chunks.Load())[id/int8CodeRows]
-	i := int(id % int8CodeRows)
+	codes, scale := t.row((*t.chunks.Load())[id/int8CodeRows], int(id%int8CodeRows))
 	out := make([]int8, t.dim)
-	for k, b := range c.codes[i*t.dim : (i+1)*t.dim] {
+	for k, b := range codes {
 		out[k] = int8(b ^ 0x80)
 	}
-	return out, c.scale[i]
+	return out, scaleOf(scale)
 }
 
 // Int8Query is one query quantized for Int8Codes.Dot (the quantization of the codes).
@@ -178,10 +188,9 @@ func (t *Int8Codes) ErrorBound(q *Int8Query) float64 {
 // CPU has (AVX-512 VNNI, AVX2, portable; all give the same sum). q must come from
 // Quantize of this table, and id must have been Set.
 func (t *Int8Codes) Dot(q *Int8Query, id uint32) float32 {
-	c := (*t.chunks.Load())[id/int8CodeRows]
-	i := int(id % int8CodeRows)
-	s := dotU8I8(c.codes[i*t.dim:(i+1)*t.dim], q.codes) - q.corr
-	return float32(float32(s)*q.scale) * c.scale[i]
+	codes, scale := t.row((*t.chunks.Load())[id/int8CodeRows], int(id%int8CodeRows))
+	s := dotU8I8(codes, q.codes) - q.corr
+	return float32(float32(s)*q.scale) * scaleOf(scale)
 }
 
 // dotManyBatch is how many ids DotMany hands to one kernel call.
@@ -195,18 +204,17 @@ func (t *Int8Codes) DotMany(q *Int8Query, ids []uint32, out []float32) {
 	tab := *t.chunks.Load()
 	var ptrs [dotManyBatch]unsafe.Pointer
 	var sums [dotManyBatch]int32
-	var scales [dotManyBatch]float32
 	for lo := 0; lo < len(ids); lo += dotManyBatch {
 		part := ids[lo:min(lo+dotManyBatch, len(ids))]
 		for j, id := range part {
-			c := tab[id/int8CodeRows]
-			i := int(id % int8CodeRows)
-			ptrs[j] = unsafe.Pointer(&c.codes[i*t.dim : (i+1)*t.dim][0])
-			scales[j] = c.scale[i]
+			codes, _ := t.row(tab[id/int8CodeRows], int(id%int8CodeRows))
+			ptrs[j] = unsafe.Pointer(&codes[0])
 		}
 		dotU8I8Rows(ptrs[:len(part)], q.codes, sums[:len(part)])
 		for j := range part {
-			out[lo+j] = float32(float32(sums[j]-q.corr)*q.scale) * scales[j]
+			// the scale follows the codes the kernel just read
+			scale := scaleOf(unsafe.Slice((*byte)(unsafe.Add(ptrs[j], t.dim)), 4))
+			out[lo+j] = float32(float32(sums[j]-q.corr)*q.scale) * scale
 		}
 	}
 }
