@@ -18,8 +18,8 @@ from hardneg.types import TLSConfig
 
 TLSArg = Union[None, bool, TLSConfig, grpc.ChannelCredentials]
 
-# The server permits client keepalive pings every 10 s; more frequent pings would make it
-# close the connection with GOAWAY "too_many_pings".
+# The server permits client keepalive pings every -keepalive-min-time (default 5 s); more
+# frequent pings would make it close the connection with GOAWAY "too_many_pings".
 KEEPALIVE_TIME_MS = 10_000
 KEEPALIVE_TIMEOUT_MS = 20_000
 

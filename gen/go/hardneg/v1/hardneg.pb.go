@@ -2132,8 +2132,9 @@ type MiningPolicy struct {
 	// there, the anchor reports floor_reached and a shortfall instead of returning easier
 	// negatives; nothing past it is examined, whatever rule would remove it, and widening
 	// goes no deeper than it (a floor turned off can end in a full exact scan). 0: the default, max(200, 2·(end of the rank window)); 4,294,967,295: no
-	// floor. sentence-transformers' mine_hard_negatives searches only the raw top
-	// range_max + (most positives of an anchor): that is max_rank. When set, it must be
+	// floor. sentence-transformers' mine_hard_negatives (6.3) searches only the raw top
+	// range_max + (most positives of an anchor) + 1 (room for the query's own item, which
+	// it leaves out): that is max_rank. When set, it must be
 	// above range_min (a floor at or before the window's start could return nothing).
 	MaxRank uint32 `protobuf:"varint,23,opt,name=max_rank,json=maxRank,proto3" json:"max_rank,omitempty"`
 	// Near-duplicate threshold relative to the collection's calibration (GetCalibration):
