@@ -429,5 +429,18 @@ def test_upserts_fit_a_server_with_a_smaller_message_limit(server_binary: str, t
                     fresh.upsert("u", ids, x)
                 assert exc.value.field == "items.ids[11000]" and exc.value.applied_rows == 0  # type: ignore[attr-defined]
             assert c.get_collection("u").stats.item_count == 12_000
+        # A stream cannot shrink its batches in flight: the refusal says what to give
+        # the client and where to resume, and that works.
+        with hardneg.Client(srv.target, timeout=30.0) as fresh:
+            fresh.create_collection("s", dim=64)
+            with pytest.raises(errors.ResourceExhausted) as rexc:
+                fresh.ingest("s", [([f"s{i}" for i in range(12_000)], x)], writer_id="w1")
+            msg = str(rexc.value)
+            assert "the server takes messages of at most 1,048,576 bytes" in msg, msg
+            assert "max_batch_bytes=917,504" in msg and "writer_id='w1', first_sequence=1" in msg, msg
+        with hardneg.Client(srv.target, timeout=30.0, max_batch_bytes=917_504) as fitted:
+            res2 = fitted.ingest("s", [([f"s{i}" for i in range(12_000)], x)], writer_id="w1", first_sequence=1)
+            assert res2.items == 12_000
+            assert fitted.get_collection("s").stats.item_count == 12_000
     finally:
         srv.stop()

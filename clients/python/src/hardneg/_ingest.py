@@ -306,6 +306,13 @@ class IngestState:
             seq = next(iter(self.pending))
             e.message += f" (in the batch with sequence {seq}; sequences up to {self.result.durable_sequence} are durable)"
             e.sequence = seq  # type: ignore[attr-defined]
+        limit = errors._message_limit(e)
+        if limit is not None and limit < self.max_batch_bytes:
+            # A server started with a smaller -grpc-max-msg-bytes refused a batch unread.
+            e.message += (f" (the server takes messages of at most {limit:,} bytes and this client sends batches of up to "
+                          f"{self.max_batch_bytes:,}: give the client max_batch_bytes={limit - min(1 << 20, limit // 8):,}, "
+                          f"or max_message_bytes={limit:,}, and resume with writer_id={self.writer_id!r}, "
+                          f"first_sequence={self.result.next_sequence})")
         if isinstance(e, errors.FailedPrecondition) and e.next_sequence is not None:
             # A sequence gap: the server says where the writer stands, whatever
             # first_sequence claimed; the writer resumes there.
