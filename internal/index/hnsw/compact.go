@@ -108,10 +108,17 @@ func (g *Graph) Compact(workers int) CompactStats {
 
 	g.entryMu.Lock()
 	if epID, _, ok := unpackEntry(g.entry.Load()); ok && g.state(epID)&flagDeleted != 0 {
-		best, bestLevel := uint32(0), -1
+		// The highest live node whose insert has finished: one still inserting may have
+		// empty lists, where every search would end. Only when every live node is
+		// still inserting does one of them take the place.
+		best, bestLevel, linked := uint32(0), -1, false
 		for _, id := range live {
-			if st := g.state(id); st&flagDeleted == 0 && levelOf(st) > bestLevel {
-				best, bestLevel = id, levelOf(st)
+			st := g.state(id)
+			if st&flagDeleted != 0 {
+				continue
+			}
+			if isLinked := st&flagLinked != 0; (isLinked && !linked) || (isLinked == linked && levelOf(st) > bestLevel) {
+				best, bestLevel, linked = id, levelOf(st), isLinked
 			}
 		}
 		if bestLevel >= 0 {

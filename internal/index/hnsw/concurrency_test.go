@@ -214,3 +214,70 @@ func TestInsertIsHiddenUntilItsListsAreSet(t *testing.T) {
 		t.Fatalf("search for y's vector gave %v, without node 0", got)
 	}
 }
+
+// Compact moves the entry point off a tombstone to a node whose insert has finished,
+// never to one still inserting (ready, but with empty lists, where every search would
+// end). Here x, at the graph's top level, is held after setting its first list while
+// the entry point is deleted and compacted away.
+func TestCompactDoesNotMakeAnUnfinishedInsertTheEntryPoint(t *testing.T) {
+	const dim = 16
+	src := clustered(3000, dim, 10, 0.3, 6, true)
+	g := newGraph(t, Options{M: 8, EfConstruction: 64}, negDot, src)
+	// The entry e and x share the top level L; every other node is below it.
+	level := func(id uint32) int { return g.randomLevel(id) }
+	var e, x uint32
+	var ids []uint32
+	top := 0
+	for id := range uint32(3000) {
+		top = max(top, level(id))
+	}
+	for id := range uint32(3000) {
+		switch l := level(id); {
+		case l == top && e == 0 && id != 0:
+			e = id
+		case l == top && e != 0 && x == 0:
+			x = id
+		case l < top && len(ids) < 500:
+			ids = append(ids, id)
+		}
+	}
+	if e == 0 || x == 0 || top == 0 {
+		t.Fatalf("no two ids at the top level %d (e %d, x %d)", top, e, x)
+	}
+	g.InsertBatch([]uint32{e}, 1)
+	g.InsertBatch(ids, 1)
+	if epID, _, _ := unpackEntry(g.entry.Load()); epID != e {
+		t.Fatalf("entry %d, want %d", epID, e)
+	}
+	held, release := make(chan struct{}), make(chan struct{})
+	testHookLayerLinked = func(id uint32, l int) {
+		if id == x && l == top {
+			close(held)
+			<-release
+		}
+	}
+	t.Cleanup(func() { testHookLayerLinked = nil })
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		g.Insert(x)
+	}()
+	<-held
+	g.Delete(e)
+	g.Compact(1)
+	epID, _, _ := unpackEntry(g.entry.Load())
+	close(release)
+	<-done
+	if epID == x {
+		t.Fatalf("the entry point moved to %d, whose insert had not finished", epID)
+	}
+	if g.state(epID)&flagLinked == 0 || g.state(epID)&flagDeleted != 0 {
+		t.Fatalf("entry %d: state %#x", epID, g.state(epID))
+	}
+	// Searches work from it: the exact nearest of a node's own vector is the node.
+	for _, id := range ids[:50] {
+		if got := g.Search(src.Vector(id), 1, 64, nil, nil); len(got) == 0 || got[0].ID != id {
+			t.Fatalf("search for %d's vector gave %v", id, got)
+		}
+	}
+}

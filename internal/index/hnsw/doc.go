@@ -47,7 +47,8 @@
 // list mid-rewrite sees old and new ids, all of them valid nodes. No other node links
 // to an inserting node before its own lists on every layer are set, so no search (an
 // insert's above all) reaches a node whose lower lists are still empty and ends its
-// descent or its beam there. Only an insert that
+// descent or its beam there; and Compact moves the entry point off a tombstone only to
+// a node whose insert has finished. Only an insert that
 // raises the top level of the graph also holds the entry-point lock, about log_M(n)
 // times over a graph's life.
 //

@@ -33,6 +33,7 @@ const (
 	flagDeleted                     // tombstone: routes, never returned
 	flagRemoved                     // compacted away: no live node links to it any more; Reclaim clears the state
 	flagDropping                    // chosen by the running Compact: new links to it are refused
+	flagLinked                      // the insert has finished: the node's lists and reverse links are set
 
 	levelShift = 8
 )

@@ -69,6 +69,7 @@ func (g *Graph) insert(s *searcher, id uint32) {
 		g.entryMu.Lock()
 		if g.entry.Load() == 0 {
 			g.entry.Store(packEntry(id, level))
+			c.state[off].Or(flagLinked)
 			g.entryMu.Unlock()
 			return
 		}
@@ -140,6 +141,7 @@ func (g *Graph) insert(s *searcher, id uint32) {
 		g.entry.Store(packEntry(id, level))
 		g.entryMu.Unlock()
 	}
+	c.state[off].Or(flagLinked)
 }
 
 // testHookLayerLinked, when a test sets it, runs in an insert once the node's own

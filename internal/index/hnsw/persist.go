@@ -348,7 +348,7 @@ func (d *graphReader) build(g *Graph) {
 	for _, rec := range d.recs {
 		c := g.ensureChunk(rec.id)
 		off := rec.id & chunkMask
-		st := flagClaimed | flagReady | uint32(rec.level)<<levelShift
+		st := flagClaimed | flagReady | flagLinked | uint32(rec.level)<<levelShift
 		switch {
 		case rec.flags&recRemoved != 0:
 			st |= flagDeleted | flagRemoved

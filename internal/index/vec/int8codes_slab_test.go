@@ -14,7 +14,7 @@ import (
 func TestInt8CodesChunksInSlabs(t *testing.T) {
 	const dim = 384
 	first := 16
-	if hugepage.Slab(first-1, int8CodeRows*dim) <= 1 {
+	if hugepage.Slab(first-1, int8CodeRows*(dim+4)) <= 1 {
 		t.Fatalf("chunk %d is not allocated in a slab: the test does not reach the slabs", first)
 	}
 	big, one := NewInt8Codes(dim), NewInt8Codes(dim)
