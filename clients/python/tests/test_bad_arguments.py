@@ -130,6 +130,12 @@ CASES: list[tuple[str, Callable[[hardneg.Client], Any], type, str]] = [
     ("upsert ids dict", lambda c: c.upsert("c", {"a": 0, "b": 1}, np.eye(2, 4, dtype=np.float32)), TypeError, "not a dict"),
     ("upsert ids dict keys", lambda c: c.upsert("c", {"a": 0}.keys(), ONE), TypeError, "order is arbitrary"),
     ("upsert groups set", lambda c: c.upsert("c", ["a"], ONE, groups={"g"}), TypeError, "groups must hold one entry per item"),
+    ("mine anchor_ids set", lambda c: c.mine("c", anchor_ids={"a", "b"}), TypeError, "order is arbitrary"),
+    ("mine keys set", lambda c: c.mine("c", anchor_ids=["a", "b"], keys={"k", "l"}), TypeError, "order is arbitrary"),
+    ("mine positive_ids set", lambda c: c.mine("c", anchor_ids=["a"], positive_ids={"p"}), TypeError, "anchors' order"),
+    ("report_loss keys set", lambda c: c.report_loss("c", {"a", "b"}, losses=[1.0, 2.0]), TypeError, "order is arbitrary"),
+    ("upsert group lone surrogate", lambda c: c.upsert("c", ["a"], ONE, groups=["\ud800"]), errors.InvalidArgument,
+     "items.groups[0]: is not valid UTF-8 text"),
     # What numpy cannot read as (n, dim) floats names the field, as a hardneg error.
     ("upsert ragged vectors", lambda c: c.upsert("c", ["a", "b"], [[1, 2, 3, 4], [1, 2, 3]]), errors.InvalidArgument,
      "vectors: cannot be read as an array of float32 (n, dim): has rows of different lengths"),
@@ -274,6 +280,20 @@ def test_a_split_upsert_stores_what_only_another_metric_refuses(client: hardneg.
             assert res.batches == 2 and res.inserted == 20_000
         finally:
             client.delete_collection(name)
+
+
+def test_sets_are_fine_where_order_does_not_matter(client: hardneg.Client, collection: str) -> None:
+    """A set pairs nothing with rows where its order means nothing: ids to delete or
+    read, an item's groups, an anchor's positives, a report's items."""
+    client.upsert(collection, ["a", "b", "c"], np.eye(3, 16, dtype=np.float32) + 0.1, groups=[{"g1", "g2"}, None, ("g3",)])
+    assert sorted(client.get_items(collection, {"a", "b"}).ids) == ["a", "b"]
+    res = client.mine(collection, anchor_ids=["a"], positive_ids=[{"b"}], num_negatives=1)
+    assert res.ids[0].tolist() == ["c"]
+    assert client.report_false_negatives(collection, {"k": {"b", "c"}}) == 2
+    assert client.delete(collection, {"a", "c"}).deleted == 2
+    # A 2-d memoryview of float32 reads as numpy reads it.
+    client.upsert(collection, ["m"], memoryview(np.ones((1, 16), np.float32)))
+    assert client.get_items(collection, ["m", "b"]).ids == ["m", "b"]
 
 
 def test_a_bad_loss_in_a_later_request_of_a_split_call_applies_nothing(client: hardneg.Client, collection: str) -> None:

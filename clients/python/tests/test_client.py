@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import pytest
@@ -401,7 +401,7 @@ def test_single_batch_upsert_is_durable_when_acknowledged(client: hardneg.Client
     assert (res.inserted, res.batches) == (1, 1)
 
 
-def test_upserts_fit_a_server_with_a_smaller_message_limit(server_binary: str, tmp_path: Path) -> None:
+def test_upserts_fit_a_server_with_a_smaller_message_limit(server_binary: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A server started with -grpc-max-msg-bytes below the client's batches refuses the
     first one unread (RESOURCE_EXHAUSTED); the client takes the server's limit from then
     on and sends the rest in batches that fit: every item arrives, and the checks of a
@@ -429,6 +429,40 @@ def test_upserts_fit_a_server_with_a_smaller_message_limit(server_binary: str, t
                     fresh.upsert("u", ids, x)
                 assert exc.value.field == "items.ids[11000]" and exc.value.applied_rows == 0  # type: ignore[attr-defined]
             assert c.get_collection("u").stats.item_count == 12_000
+        # Two upserts at once on one client, both cutting their batches before either is
+        # refused: whichever meets the limit second re-cuts its own batches too.
+        with hardneg.Client(srv.target, timeout=30.0) as shared:
+            import threading
+
+            from hardneg import _codec
+
+            shared.create_collection("t", dim=64)
+            errs: list[BaseException] = []
+            both_cut = threading.Barrier(2, timeout=30)
+            real_slices = _codec.PreparedItems.slices
+
+            def slices(self: _codec.PreparedItems, max_items: int, max_bytes: int, start: int = 0) -> Any:
+                out = list(real_slices(self, max_items, max_bytes, start))
+                if start == 0 and max_bytes > 1 << 20:  # the first cut, at the client's 16 MiB
+                    both_cut.wait()
+                return iter(out)
+
+            monkeypatch.setattr(_codec.PreparedItems, "slices", slices)
+
+            def up(tag: str) -> None:
+                try:
+                    shared.upsert("t", [f"{tag}{i}" for i in range(12_000)], x)
+                except BaseException as e:  # noqa: BLE001 - reported below
+                    errs.append(e)
+
+            threads = [threading.Thread(target=up, args=(tag,)) for tag in ("p", "q")]
+            for th in threads:
+                th.start()
+            for th in threads:
+                th.join()
+            assert not errs, errs
+            assert shared.get_collection("t").stats.item_count == 24_000
+            monkeypatch.undo()
         # A stream cannot shrink its batches in flight: the refusal says what to give
         # the client and where to resume, and that works.
         with hardneg.Client(srv.target, timeout=30.0) as fresh:

@@ -86,7 +86,7 @@ def encode_vectors(vectors: Any, field: str = "vectors") -> tuple[np.ndarray, in
     if isinstance(vectors, np.ndarray) and vectors.dtype.kind == "c":
         # (numpy itself refuses Python complex numbers in a list)
         raise TypeError(f"{field} must be real numbers, got complex values")
-    if isinstance(vectors, (str, bytes, bytearray, memoryview)):
+    if isinstance(vectors, (str, bytes, bytearray)):
         raise bad_argument(field, f"must be an array of shape (n, dim), got {type(vectors).__name__} "
                                   "(for raw float32 bytes use np.frombuffer(data, np.float32).reshape(-1, dim))")
     try:
@@ -150,17 +150,18 @@ def check_name(value: Any, arg: str) -> str:
     return value
 
 
-def _as_id_list(ids: Any, what: str = "ids", *, missing_ok: bool = False, field: str = "") -> list[str]:
+def _as_id_list(ids: Any, what: str = "ids", *, missing_ok: bool = False, field: str = "", ordered: bool = False) -> list[str]:
     """A sequence of strings (a list, tuple, 1-d numpy array of str) as a list; with
     ``missing_ok`` an entry may be ``None`` (kept). Anything else is a TypeError: ids
-    are never converted with ``str()``, which would turn b"x" into "b'x'", and a set or
-    a mapping is refused, since its order (which pairs ids with rows) is arbitrary.
-    ``field`` (default ``what``) names a bad entry in the error."""
+    are never converted with ``str()``, which would turn b"x" into "b'x'". With
+    ``ordered`` (ids that pair with rows: vectors, positives, losses) a set or a mapping
+    is refused too, since its order is arbitrary. ``field`` (default ``what``) names a
+    bad entry in the error."""
     if isinstance(ids, str):
         raise TypeError(f"{what} must be a sequence of strings, not a single string")
     if isinstance(ids, bytes):
         raise TypeError(f"{what} must be a sequence of strings, not bytes")
-    if isinstance(ids, (AbstractSet, Mapping, KeysView, ValuesView, ItemsView)):
+    if ordered and isinstance(ids, (AbstractSet, Mapping, KeysView, ValuesView, ItemsView)):
         raise TypeError(f"{what} must be an ordered sequence of strings (a list, tuple or array), not a "
                         f"{type(ids).__name__}: its order is arbitrary")
     if isinstance(ids, np.ndarray):
@@ -185,6 +186,20 @@ def _as_id_list(ids: Any, what: str = "ids", *, missing_ok: bool = False, field:
     return out
 
 
+def _text(s: str, field: str) -> str:
+    """s, refused (naming field) when it is not valid UTF-8 text (a lone surrogate)."""
+    if not s.isascii():
+        try:
+            s.encode()
+        except UnicodeEncodeError as e:
+            raise bad_argument(field, f"is not valid UTF-8 text ({e.reason} at {e.start})") from None
+    return s
+
+
+def _utf8_len(s: str) -> int:
+    return len(s) if s.isascii() else len(s.encode())
+
+
 @dataclass
 class PreparedItems:
     """Validated columns of an upsert, ready to be cut into batches."""
@@ -202,9 +217,9 @@ class PreparedItems:
         """Approximate encoded bytes of each item (vector, id, groups, version, framing)."""
         n = len(self.ids)
         c = np.full(n, 4 * self.dim + 16, dtype=np.int64)
-        c += np.fromiter((len(s) for s in self.ids), dtype=np.int64, count=n)
+        c += np.fromiter((_utf8_len(s) for s in self.ids), dtype=np.int64, count=n)
         if self.groups is not None:
-            c += np.fromiter((sum(len(g) + 3 for g in gs) + 3 for gs in self.groups), dtype=np.int64, count=n)
+            c += np.fromiter((sum(_utf8_len(g) + 3 for g in gs) + 3 for gs in self.groups), dtype=np.int64, count=n)
         return c
 
     def slices(self, max_items: int, max_bytes: int, start: int = 0) -> Iterator[tuple[int, int]]:
@@ -361,7 +376,7 @@ def _refused(violations: list[FieldViolation], count: str) -> InvalidArgument:
 
 def prepare_items(ids: Any, vectors: Any, groups: Groups = None, versions: Any = None) -> PreparedItems:
     """Checks the shapes of an upsert's columns (the server checks their values)."""
-    id_list = _as_id_list(ids, field="items.ids")
+    id_list = _as_id_list(ids, field="items.ids", ordered=True)
     arr, dim = encode_vectors(vectors)
     if arr.shape[0] != len(id_list):
         raise InvalidArgument(
@@ -374,7 +389,8 @@ def prepare_items(ids: Any, vectors: Any, groups: Groups = None, versions: Any =
             raise TypeError("groups must hold one entry per item (a list of group names, one name or None), not a single string")
         if isinstance(groups, (AbstractSet, Mapping)):
             raise TypeError(f"groups must hold one entry per item in the items' order, not a {type(groups).__name__}")
-        group_list = [[] if g is None else ([g] if isinstance(g, str) else _as_id_list(g, "groups", field=f"items.groups[{i}].groups"))
+        group_list = [[] if g is None else ([_text(g, f"items.groups[{i}]")] if isinstance(g, str)
+                                           else _as_id_list(g, "groups", field=f"items.groups[{i}].groups"))
                       for i, g in enumerate(groups)]
         if len(group_list) != len(id_list):
             raise InvalidArgument(f"got {len(id_list)} ids but {len(group_list)} group lists",
@@ -835,6 +851,8 @@ def _per_anchor_ids(value: Any, n: int, what: str) -> list[list[str]]:
         return [[] for _ in range(n)]
     if isinstance(value, (str, bytes)):
         raise TypeError(f"{what} must hold one entry per anchor (a list of ids, one id or None), not a single string")
+    if isinstance(value, (AbstractSet, Mapping)):
+        raise TypeError(f"{what} must hold one entry per anchor in the anchors' order, not a {type(value).__name__}")
     rows = list(value)
     if len(rows) != n:
         raise bad_argument(what, f"has {len(rows)} entries for {n} anchors")
@@ -920,7 +938,7 @@ class AnchorBlock:
         if anchor_ids is not None:
             if isinstance(anchor_ids, str):
                 raise TypeError("anchor_ids must be a sequence of strings, not a single string")
-            ids = ["" if a is None else a for a in _as_id_list(anchor_ids, "anchor_ids", missing_ok=True)]
+            ids = ["" if a is None else a for a in _as_id_list(anchor_ids, "anchor_ids", missing_ok=True, ordered=True)]
             n = len(ids)
             if vec_rows is not None and vec_rows.shape[0] != n:
                 raise bad_argument("anchor_vectors", f"has {vec_rows.shape[0]} rows for {n} anchor ids")
@@ -947,7 +965,7 @@ class AnchorBlock:
         self.guide_missing = np.isnan(gvec).all(axis=1) if gvec is not None else None
         self.guide_vectors = gvec
         self.guide_positive_vectors = _per_anchor_vectors(guide_positive_vectors, n, "guide_positive_vectors")
-        key_list = [""] * n if keys is None else ["" if k is None else k for k in _as_id_list(keys, "keys", missing_ok=True)]
+        key_list = [""] * n if keys is None else ["" if k is None else k for k in _as_id_list(keys, "keys", missing_ok=True, ordered=True)]
         if len(key_list) != n:
             raise bad_argument("keys", f"has {len(key_list)} entries for {n} anchors")
         self.keys = key_list if any(key_list) else None
@@ -1463,7 +1481,7 @@ def build_batches_request(
 ) -> pb.BuildBatchesRequest:
     """A BuildBatchesRequest, after checking the arguments' types and ranges (the server
     checks the rest, e.g. that the anchors are in the collection)."""
-    ids = _as_id_list(anchor_ids, "anchor_ids")
+    ids = _as_id_list(anchor_ids, "anchor_ids", ordered=True)
     pos = _per_anchor_ids(positive_ids, len(ids), "positive_ids")
     violations: list[FieldViolation] = []
     if not 1 <= len(ids) <= MAX_BATCH_ANCHORS:
@@ -1587,7 +1605,7 @@ def report_loss_requests(collection: str, keys: Any, losses: Any, solved: Any) -
     """ReportLossRequests of at most MAX_OUTCOMES outcomes: per key ``solved`` or
     ``loss``, whichever was given (one of them). ``losses`` and ``solved`` may be torch
     tensors, straight from a training step."""
-    key_list = _as_id_list(keys, "keys")
+    key_list = _as_id_list(keys, "keys", ordered=True)
     losses, solved = host_array(losses), host_array(solved)
     n = len(key_list)
     violations: list[FieldViolation] = []

@@ -249,7 +249,10 @@ class Core:
         codec.check_name(collection, "collection")
         items = codec.prepare_items(ids, vectors, groups, versions)
         inserted = replaced = seq = n = 0
-        parts = list(items.slices(codec.MAX_BATCH_ITEMS, self.max_batch_bytes))
+        # The byte size these parts were cut with: another call on this client may lower
+        # max_batch_bytes meanwhile (see the size refusal below).
+        batch_bytes = self.max_batch_bytes
+        parts = list(items.slices(codec.MAX_BATCH_ITEMS, batch_bytes))
         split_checked = False
 
         def check_split() -> Op[None]:
@@ -288,11 +291,15 @@ class Core:
                 # rest again in batches that fit.
                 limit = errors._message_limit(err)
                 smaller = None if limit is None else max(1024, limit - min(1024 * 1024, limit // 8))
-                if smaller is None or smaller >= self.max_batch_bytes or end - start == 1:
+                if smaller is None or smaller >= batch_bytes or end - start == 1:
+                    err.applied_rows = start  # type: ignore[attr-defined]
+                    if start:
+                        err.message += f" (batch {i + 1} of {len(parts)}, rows {start:,}–{end - 1:,}; the {start:,} rows before it were applied)"
                     raise
                 log.info("the server takes messages of at most %s bytes: upsert batches of at most %s bytes from now on",
                          f"{limit:,}", f"{smaller:,}")
-                self.max_batch_bytes = smaller
+                batch_bytes = smaller
+                self.max_batch_bytes = min(self.max_batch_bytes, smaller)
                 parts = parts[:i] + list(items.slices(codec.MAX_BATCH_ITEMS, smaller, start))
                 if len(parts) > 1 and not split_checked:
                     try:

@@ -105,7 +105,7 @@ class HardBatches:
             raise TypeError(f"unknown argument(s) of HardBatches: {', '.join(unknown)}")
         self.client = client
         self.collection = collection
-        self.anchor_ids = codec._as_id_list(anchor_ids, "anchor_ids")
+        self.anchor_ids = codec._as_id_list(anchor_ids, "anchor_ids", ordered=True)
         self.positive_ids = None if positive_ids is None else list(positive_ids)
         self.batch_size = batch_size
         self.strategy = strategy
