@@ -112,14 +112,25 @@ func BenchmarkSearchCodes(b *testing.B) {
 }
 
 // BenchmarkConcurrentBuildRecall builds a small graph (1,000 clustered 16-d unit
-// vectors, M 8, EfConstruction 64, as the index's churn tests use) with 8 insert
-// workers, once per iteration, each build on its own data and level seed, and reports
-// recall@10 at ef 64 over 200 queries: the lowest and the mean over the builds. Many
-// workers on a small graph interleave the most inserts; run it with more iterations
-// than the default for the tail:
+// vectors, M 8, EfConstruction 64, as the index's churn tests use) once per iteration,
+// each build on its own data and level seed, and reports recall@10 at ef 64 over 200
+// queries: the lowest and the mean over the builds. Its sub-benchmarks build with 8
+// insert workers and with GOMAXPROCS of them (as the index does). Many workers on a
+// small graph interleave the most inserts; run it with more iterations than the
+// default for the tail:
 //
-//	go test ./internal/index/hnsw -run '^$' -bench ConcurrentBuildRecall -benchtime 300x -cpu 8
+//	go test ./internal/index/hnsw -run '^$' -bench ConcurrentBuildRecall -benchtime 300x -cpu 2,8,16
 func BenchmarkConcurrentBuildRecall(b *testing.B) {
+	for _, workers := range []int{8, 0} {
+		name := "workers=8"
+		if workers == 0 {
+			name = "workers=GOMAXPROCS"
+		}
+		b.Run(name, func(b *testing.B) { concurrentBuildRecall(b, workers) })
+	}
+}
+
+func concurrentBuildRecall(b *testing.B, workers int) {
 	const n, dim, queries = 1000, 16, 200
 	lowest, sum, builds := 1.0, 0.0, 0
 	for b.Loop() {
@@ -127,7 +138,7 @@ func BenchmarkConcurrentBuildRecall(b *testing.B) {
 		all := clustered(n+queries, dim, 20, 0.3, uint64(builds), true)
 		data := &memSource{dim: dim, data: all.data[:n*dim]}
 		g := newGraph(b, Options{M: 8, EfConstruction: 64, Seed: int64(builds)}, negDot, data)
-		g.InsertBatch(idRange(0, n), 8)
+		g.InsertBatch(idRange(0, n), workers)
 		truth := make([][]uint32, queries)
 		got := make([][]Neighbor, queries)
 		for i := range queries {

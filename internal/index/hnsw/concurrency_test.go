@@ -154,6 +154,30 @@ func TestConcurrentInsertDeleteSearchCompact(t *testing.T) {
 	}
 }
 
+// holdInsert starts inserting x on another goroutine and returns once that insert has
+// set its layer-l list and is held there (testHookLayerLinked); finish lets it go on and
+// waits for it.
+func holdInsert(t *testing.T, g *Graph, x uint32, l int) (finish func()) {
+	t.Helper()
+	held, release, done := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	testHookLayerLinked = func(id uint32, layer int) {
+		if id == x && layer == l {
+			close(held)
+			<-release
+		}
+	}
+	t.Cleanup(func() { testHookLayerLinked = nil })
+	go func() {
+		defer close(done)
+		g.Insert(x)
+	}()
+	<-held
+	return func() {
+		close(release)
+		<-done
+	}
+}
+
 // An insert must not be reachable before all its own lists are set. Here node x is
 // held after setting its layer-1 list, before its layer-0 one, while y, almost the
 // same vector, is inserted: y's search finds x as its nearest node on layer 1 and
@@ -182,23 +206,9 @@ func TestInsertIsHiddenUntilItsListsAreSet(t *testing.T) {
 	copy(src.Vector(y), src.Vector(0))
 	src.Vector(y)[0] += 1e-3
 
-	held, release := make(chan struct{}), make(chan struct{})
-	testHookLayerLinked = func(id uint32, l int) {
-		if id == x && l == 1 {
-			close(held)
-			<-release
-		}
-	}
-	t.Cleanup(func() { testHookLayerLinked = nil })
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		g.Insert(x)
-	}()
-	<-held
+	finish := holdInsert(t, g, x, 1)
 	g.Insert(y)
-	close(release)
-	<-done
+	finish()
 
 	var links []uint32
 	for _, e := range g.snapshot(y, 0) {
@@ -249,25 +259,11 @@ func TestCompactDoesNotMakeAnUnfinishedInsertTheEntryPoint(t *testing.T) {
 	if epID, _, _ := unpackEntry(g.entry.Load()); epID != e {
 		t.Fatalf("entry %d, want %d", epID, e)
 	}
-	held, release := make(chan struct{}), make(chan struct{})
-	testHookLayerLinked = func(id uint32, l int) {
-		if id == x && l == top {
-			close(held)
-			<-release
-		}
-	}
-	t.Cleanup(func() { testHookLayerLinked = nil })
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		g.Insert(x)
-	}()
-	<-held
+	finish := holdInsert(t, g, x, top)
 	g.Delete(e)
 	g.Compact(1)
 	epID, _, _ := unpackEntry(g.entry.Load())
-	close(release)
-	<-done
+	finish()
 	if epID == x {
 		t.Fatalf("the entry point moved to %d, whose insert had not finished", epID)
 	}

@@ -178,11 +178,7 @@ def _as_id_list(ids: Any, what: str = "ids", *, missing_ok: bool = False, field:
             if missing_ok and x is None:
                 continue
             raise TypeError(f"{what} must be strings, got {type(x).__name__}")
-        if not x.isascii():
-            try:
-                x.encode()
-            except UnicodeEncodeError as e:
-                raise bad_argument(f"{field or what}[{i}]", f"is not valid UTF-8 text ({e.reason} at {e.start})") from None
+        _text(x, f"{field or what}[{i}]")
     return out
 
 
@@ -248,12 +244,11 @@ class PreparedItems:
         return b
 
 
-def check_item_values(ids: list[str], vectors: np.ndarray, *, unique: bool = True) -> None:
+def check_item_values(ids: list[str], vectors: np.ndarray) -> None:
     """Refuses, before anything is sent, what the server would refuse in any batch of an
-    upsert: non-finite values (as float32: a float64 beyond its range is infinite there)
-    and, with ``unique`` (a split upsert), an id given twice, with fields named by the
-    caller's row. A split upsert so applies all of its batches or none for these; the
-    server checks the rest (dimension, norms, the ids' bytes)."""
+    upsert: non-finite values (as float32: a float64 beyond its range is infinite there),
+    with fields named by the caller's row. A split upsert also goes through
+    check_split_items, so that it applies all of its batches or none."""
     finite = np.isfinite(vectors)
     if not finite.all():
         rows = np.flatnonzero(~finite.all(axis=1))
@@ -266,16 +261,6 @@ def check_item_values(ids: list[str], vectors: np.ndarray, *, unique: bool = Tru
                                       f"{'' if shown == 'NaN' else ' (or beyond float32, ±3.4e38)'}; vectors must be finite"))
         raise _refused(bad, "1 row holds values that are not finite" if len(rows) == 1
                        else f"{len(rows):,} rows hold values that are not finite")
-    if not unique:
-        return
-    seen: dict[str, int] = {}
-    dups = []
-    for i, x in enumerate(ids):
-        j = seen.setdefault(x, i)
-        if j != i:
-            dups.append(FieldViolation(f"items.ids[{i}]", f"duplicates items.ids[{j}] ({x!r})"))
-    if dups:
-        raise _refused(dups[:100], "1 id is given twice" if len(dups) == 1 else f"{len(dups):,} ids are given twice")
 
 
 MAX_ID_BYTES = 512

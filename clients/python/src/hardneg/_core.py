@@ -264,7 +264,7 @@ class Core:
                 codec.check_split_norms(items, zero, large, info.metric)
 
         try:
-            codec.check_item_values(items.ids, items.vectors, unique=False)
+            codec.check_item_values(items.ids, items.vectors)
             if len(parts) > 1:
                 yield from check_split()
                 split_checked = True
