@@ -155,15 +155,18 @@ func TestConcurrentInsertDeleteSearchCompact(t *testing.T) {
 }
 
 // holdInsert starts inserting x on another goroutine and returns once that insert has
-// set its layer-l list and is held there (testHookLayerLinked); finish lets it go on and
-// waits for it.
+// set its layer-l list and is held there (testHookLayerLinked), the first time it does;
+// finish lets it go on and waits for it.
 func holdInsert(t *testing.T, g *Graph, x uint32, l int) (finish func()) {
 	t.Helper()
 	held, release, done := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	var once sync.Once
 	testHookLayerLinked = func(id uint32, layer int) {
 		if id == x && layer == l {
-			close(held)
-			<-release
+			once.Do(func() {
+				close(held)
+				<-release
+			})
 		}
 	}
 	t.Cleanup(func() { testHookLayerLinked = nil })

@@ -65,32 +65,41 @@ func (g *Graph) insert(s *searcher, id uint32) {
 	c.state[off].Or(flagReady)
 	g.live.Add(1)
 
-	if g.entry.Load() == 0 {
-		g.entryMu.Lock()
-		if g.entry.Load() == 0 {
-			g.entry.Store(packEntry(id, level))
-			c.state[off].Or(flagLinked)
-			g.entryMu.Unlock()
-			return
-		}
-		g.entryMu.Unlock()
-	}
-	epID, top, _ := unpackEntry(g.entry.Load())
-	raises := false
-	if level > top {
-		g.entryMu.Lock()
-		epID, top, _ = unpackEntry(g.entry.Load())
-		if raises = level > top; !raises {
-			g.entryMu.Unlock()
-		}
-	}
-
 	q := g.vector(id)
 	qq := &query{f: q}
-	s.pend = s.pend[:0]
 	if g.codes != nil {
 		g.codes.Quantize(q, &s.qc)
 		qq.c = &s.qc
+	}
+	for !g.link(s, id, level, q, qq) {
+	}
+	c.state[off].Or(flagLinked)
+}
+
+// link searches the graph from its entry point for id's neighbours, sets id's lists
+// and then the reverse links (see insert), and reports true; or, when it found nothing
+// to link to while the entry point changed under it, it reports false and the caller
+// searches again from the new one. That happens when a Compact drops everything id's
+// search reached and moves the entry point away (or clears it: the graph had no live
+// node when Compact listed them, and id was not yet ready then): a node with no links
+// that is not the entry point could never be reached. When the entry point is still
+// the one id started from, or none is left, id becomes the entry point itself.
+func (g *Graph) link(s *searcher, id uint32, level int, q []float32, qq *query) bool {
+	s.pend = s.pend[:0]
+	entry := g.entry.Load()
+	epID, top, _ := unpackEntry(entry)
+	raises := false
+	if entry == 0 || level > top {
+		g.entryMu.Lock()
+		if entry = g.entry.Load(); entry == 0 {
+			g.entry.Store(packEntry(id, level)) // the first node of a fresh graph
+			g.entryMu.Unlock()
+			return true
+		}
+		epID, top, _ = unpackEntry(entry)
+		if raises = level > top; !raises {
+			g.entryMu.Unlock()
+		}
 	}
 	cur := Neighbor{epID, g.distTo(qq, epID)}
 	for l := top; l > level; l-- {
@@ -134,14 +143,36 @@ func (g *Graph) insert(s *searcher, id uint32) {
 	// would find them empty and end its descent, or its whole beam, there; under
 	// concurrent inserts such dead ends gave groups of new nodes links only to each
 	// other. hnswlib avoids the same by holding the node's lock for its whole insert.
+	live0 := false
 	for _, p := range s.pend {
-		g.addLink(s, p.id, id, p.dist, p.layer)
+		if g.addLink(s, p.id, id, p.dist, p.layer) && p.layer == 0 {
+			live0 = true
+		}
 	}
 	if raises {
 		g.entry.Store(packEntry(id, level))
 		g.entryMu.Unlock()
+		return true
 	}
-	c.state[off].Or(flagLinked)
+	if len(s.pend) > 0 && !live0 {
+		// Every layer-0 neighbour was dropped by a Compact after the search chose it,
+		// and Compact's repairs of the nodes that linked to them could not carry this
+		// node over: search again, so that a live node links to it.
+		return false
+	}
+	if len(s.pend) == 0 {
+		// Nothing reachable to link to: every node the search reached was being
+		// dropped by a Compact.
+		g.entryMu.Lock()
+		defer g.entryMu.Unlock()
+		if now := g.entry.Load(); now != entry && now != 0 {
+			if nowID, _, _ := unpackEntry(now); !g.gone(nowID) {
+				return false // a live entry point to link to now
+			}
+		}
+		g.entry.Store(packEntry(id, level))
+	}
+	return true
 }
 
 // testHookLayerLinked, when a test sets it, runs in an insert once the node's own
@@ -231,14 +262,17 @@ func (g *Graph) setLinks(s *searcher, id uint32, q []float32, l int, sel []Neigh
 // to its tombstones, nearest first: a kept tombstone is replaced by its own links
 // when Compact drops it, whereas shedding it would cut nb off from what only it led
 // to (between well-separated clusters, often the only links). Links to nodes that a
-// running Compact is dropping go, and such an id is not added (see setLinks).
-func (g *Graph) addLink(s *searcher, nb, id uint32, d float32, l int) {
+// running Compact is dropping go, and such an id is not added (see setLinks). It
+// reports whether nb was live (not being dropped) when id was offered to it, whether
+// or not the heuristic kept id.
+func (g *Graph) addLink(s *searcher, nb, id uint32, d float32, l int) (intoLive bool) {
 	mu := g.lock(nb)
 	mu.Lock()
 	defer mu.Unlock()
 	if g.gone(id) {
-		return
+		return false
 	}
+	intoLive = !g.gone(nb)
 	list := g.links(nb, l)
 	n := int(atomic.LoadUint32(&list[0]))
 	for i := 1; i <= n; i++ {
@@ -272,4 +306,5 @@ func (g *Graph) addLink(s *searcher, nb, id uint32, d float32, l int) {
 		s.tmpSel = append(s.tmpSel, x)
 	}
 	writeList(list, s.tmpSel)
+	return intoLive
 }

@@ -36,16 +36,21 @@ const (
 	recRemoved = 2
 )
 
-// WriteTo serializes the graph. It may run concurrently with inserts and deletes;
-// the result is then a consistent graph over the nodes that were complete when it
-// started (links to later nodes are left out).
+// WriteTo serializes the graph. It may run concurrently with inserts, deletes and
+// Compact; the result is then a consistent graph over the nodes whose inserts had
+// finished when it started (links to later nodes are left out), each written in the
+// state it had then: a node that Compact drops meanwhile is written as the tombstone
+// it was, with the links it keeps, since nodes written before it may link to it.
 func (g *Graph) WriteTo(w io.Writer) (int64, error) {
 	capacity := g.capacity()
-	var ids []uint32
+	var ids, states []uint32
 	in := make([]bool, capacity)
 	for id := range uint32(capacity) {
-		if st := g.state(id); st&flagReady != 0 {
+		// A node still inserting (ready, not yet linked) is left out: its lists may
+		// still be empty while nodes written after it link to it.
+		if st := g.state(id); st&flagReady != 0 && (st&flagLinked != 0 || st&flagRemoved != 0) {
 			ids = append(ids, id)
+			states = append(states, st)
 			in[id] = st&flagRemoved == 0 // links to compacted-away nodes are dropped
 		}
 	}
@@ -75,8 +80,8 @@ func (g *Graph) WriteTo(w io.Writer) (int64, error) {
 		block = block[:4]
 	}
 	var links []uint32
-	for _, id := range ids {
-		st := g.state(id)
+	for i, id := range ids {
+		st := states[i]
 		level := levelOf(st)
 		var flags byte
 		if st&flagDeleted != 0 {
