@@ -13,6 +13,7 @@ import pytest
 
 import hardneg
 from hardneg import errors
+from conftest import unit_rows
 
 NOWHERE = "127.0.0.1:1"
 
@@ -140,7 +141,19 @@ CASES: list[tuple[str, Callable[[hardneg.Client], Any], type, str]] = [
     ("upsert ragged vectors", lambda c: c.upsert("c", ["a", "b"], [[1, 2, 3, 4], [1, 2, 3]]), errors.InvalidArgument,
      "vectors: cannot be read as an array of float32 (n, dim): has rows of different lengths"),
     ("upsert text in vectors", lambda c: c.upsert("c", ["a"], [["a", "b", "c", "d"]]), errors.InvalidArgument,
-     "vectors: cannot be read as an array of float32 (n, dim): could not convert string to float"),
+     "vectors: holds text values; vectors must be floating point"),
+    ("upsert numeric text in vectors", lambda c: c.upsert("c", ["a"], np.array([["1.0", "2", "3", "4"]])), errors.InvalidArgument,
+     "vectors: holds text values; vectors must be floating point"),
+    ("upsert token ids as vectors", lambda c: c.upsert("c", ["a"], np.array([[101, 2023, 102, 0]])), errors.InvalidArgument,
+     "vectors: holds int64 values; vectors must be floating point (token ids rather than embeddings?)"),
+    ("upsert a mask as vectors", lambda c: c.upsert("c", ["a"], np.ones((1, 4), bool)), errors.InvalidArgument,
+     "vectors: holds bool values; vectors must be floating point"),
+    ("upsert booleans in a list", lambda c: c.upsert("c", ["a"], [[True, False, True, True]]), errors.InvalidArgument,
+     "vectors: holds bool values"),
+    ("mine int32 anchor_vectors", lambda c: c.mine("c", anchor_vectors=np.ones((1, 4), np.int32)), errors.InvalidArgument,
+     "anchor_vectors: holds int32 values; vectors must be floating point (token ids rather than embeddings?)"),
+    ("mine int guide_vectors", lambda c: c.mine("c", anchor_vectors=ONE, guide_vectors=np.ones((1, 4), np.int64)), errors.InvalidArgument,
+     "guide_vectors: holds int64 values"),
     ("upsert bytes as vectors", lambda c: c.upsert("c", ["a"], ONE.tobytes()), errors.InvalidArgument,
      "vectors: must be an array of shape (n, dim), got bytes"),
     ("mine ragged anchor_vectors", lambda c: c.mine("c", anchor_vectors=[[1, 2], [1]]), errors.InvalidArgument, "rows of different lengths"),
@@ -335,3 +348,39 @@ def test_report_loss_takes_torch_like_tensors(client: hardneg.Client, collection
     assert h.tolist() == [0.25, 0.0]
     h = client.report_loss(collection, ["t1"], solved=Tensor(np.array([True]), "torch.bool"))
     assert h.tolist() == [0.5]
+
+
+class FakeTensor:
+    """What the client sees of a torch tensor straight from a training step (requires
+    grad, bfloat16): numpy() refuses both until detached and cast; no torch import."""
+
+    def __init__(self, values: np.ndarray, dtype: str, grad: bool = False) -> None:
+        self.values, self.dtype, self.grad = values, dtype, grad
+
+    def detach(self) -> "FakeTensor":
+        return FakeTensor(self.values, self.dtype)
+
+    def cpu(self) -> "FakeTensor":
+        return self
+
+    def float(self) -> "FakeTensor":
+        return FakeTensor(self.values.astype(np.float32), "torch.float32", self.grad)
+
+    def numpy(self) -> np.ndarray:
+        if self.grad:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+        if self.dtype == "torch.bfloat16":
+            raise TypeError("Got unsupported ScalarType BFloat16")
+        return self.values
+
+
+def test_vectors_may_be_tensors_from_a_training_step(client: hardneg.Client, collection: str) -> None:
+    """Anchor encodings of the current step (requiring grad, bfloat16) mine as their
+    float32 values do; upsert takes them too."""
+    x = unit_rows(20, 16, seed=3)
+    client.upsert(collection, [f"t{i}" for i in range(20)], FakeTensor(x.astype(np.float64), "torch.bfloat16", grad=True))
+    assert np.allclose(client.get_items(collection, ["t5"], include_vectors=True).vectors[0], x[5], atol=1e-6)
+    q = x[:2] + 0.01
+    want = client.mine(collection, anchor_vectors=q.astype(np.float32), num_negatives=3)
+    got = client.mine(collection, anchor_vectors=FakeTensor(q, "torch.bfloat16", grad=True), num_negatives=3)
+    assert got.ids.tolist() == want.ids.tolist()

@@ -78,17 +78,37 @@ Groups = Optional[Sequence[Optional[Sequence[str]]]]
 def encode_vectors(vectors: Any, field: str = "vectors") -> tuple[np.ndarray, int]:
     """Returns ``vectors`` as a C-contiguous little-endian float32 2-D array and its dim.
 
-    No copy is made when the input already is one. What numpy cannot read as a 2-D array
-    of numbers (ragged rows, strings, bytes) is an InvalidArgument naming ``field``.
+    No copy is made when the input already is one. A torch tensor may come straight from
+    a training step (on any device, requiring grad, bfloat16). What numpy cannot read as
+    a 2-D array of numbers (ragged rows, strings, bytes), and an integer or boolean
+    array (token ids or masks rather than embeddings, as the CLI says), is an
+    InvalidArgument naming ``field``; numbers written as Python ints are fine.
     """
     if vectors is None:
         raise TypeError(f"{field} must be an array of shape (n, dim), got None")
+    vectors = host_array(vectors)
     if isinstance(vectors, np.ndarray) and vectors.dtype.kind == "c":
         # (numpy itself refuses Python complex numbers in a list)
         raise TypeError(f"{field} must be real numbers, got complex values")
     if isinstance(vectors, (str, bytes, bytearray)):
         raise bad_argument(field, f"must be an array of shape (n, dim), got {type(vectors).__name__} "
                                   "(for raw float32 bytes use np.frombuffer(data, np.float32).reshape(-1, dim))")
+    kind = vectors.dtype.kind if isinstance(vectors, np.ndarray) else None
+    if kind is None and isinstance(vectors, (list, tuple)):
+        # numpy would parse numeric text and read True as 1.0: look at what the list holds
+        try:
+            with np.errstate(over="ignore"):
+                raw = np.asarray(vectors)
+        except (ValueError, OverflowError):  # ragged rows: reported below
+            pass
+        else:
+            vectors, kind = raw, raw.dtype.kind
+            if kind in "iu":
+                kind = None  # numbers typed as Python ints
+    if kind is not None and kind not in "fO":
+        hint = " (token ids rather than embeddings?)" if kind in "iu" else ""
+        what = {"b": "bool", "U": "text", "S": "bytes"}.get(kind, str(getattr(vectors, "dtype", kind)))
+        raise bad_argument(field, f"holds {what} values; vectors must be floating point{hint}")
     try:
         with np.errstate(over="ignore"):  # beyond float32 becomes ±inf, refused as not finite
             arr = np.ascontiguousarray(vectors, dtype=_F32)
@@ -919,7 +939,7 @@ class AnchorBlock:
             raise bad_argument("anchor_ids", "give anchor_ids, anchor_vectors or both")
         vec_rows: Optional[np.ndarray] = None
         if anchor_vectors is not None:
-            vec_rows, _ = encode_vectors(anchor_vectors)
+            vec_rows, _ = encode_vectors(anchor_vectors, "anchor_vectors")
         if anchor_ids is not None:
             if isinstance(anchor_ids, str):
                 raise TypeError("anchor_ids must be a sequence of strings, not a single string")
@@ -942,7 +962,7 @@ class AnchorBlock:
         self.positive_vectors = _per_anchor_vectors(positive_vectors, n)
         gvec: Optional[np.ndarray] = None
         if guide_vectors is not None:
-            gvec = np.ascontiguousarray(guide_vectors, dtype=_F32)
+            gvec, _ = encode_vectors(guide_vectors, "guide_vectors")
             if gvec.ndim != 2 or gvec.shape[0] != n:
                 raise bad_argument("guide_vectors", f"must be (n, guide_dim) with n = {n}, got shape {gvec.shape}")
         # An all-NaN guide row is an anchor without a guide query (its stored guide
@@ -1526,7 +1546,7 @@ def build_batches_request(
             violations.append(FieldViolation(field=f"anchors[{i}].positive_ids", description=f"at most {MAX_BATCH_POSITIVES}, got {len(p)}"))
     vec_rows: list[bytes] = [b""] * len(ids)
     if anchor_vectors is not None:
-        arr, _ = encode_vectors(anchor_vectors)
+        arr, _ = encode_vectors(anchor_vectors, "anchor_vectors")
         if arr.shape[0] != len(ids):
             violations.append(FieldViolation(field="anchor_vectors", description=f"{arr.shape[0]} rows for {len(ids)} anchors"))
         else:
