@@ -56,3 +56,21 @@ def test_the_wake_up_probe_is_printed_when_recorded() -> None:
     after = report.render(res, "bench", [], "make bench")
     assert "Thread wake-up" not in before
     assert "p50 114 µs, p90 2,012 µs, p99 2,061 µs, max 2,954 µs" in after
+
+
+def test_mining_recall_is_a_table_and_a_target() -> None:
+    res = json.loads((ROOT / "docs" / "bench" / "results.json").read_text())
+    sets = [s for s in res["sets"].values() if "hardneg" in s.get("index", {})]
+    assert sets, "the kept results hold no hardneg index run"
+    for s in sets:
+        s["index"]["hardneg"].pop("mine_recall", None)
+    before = report.render(res, "bench", [], "make bench")
+    rows = [{"policy": p, "anchors": 1000, "k": 8, "recall": r, "identical": 0.9, "rank_recall": 0.95, "short_graph": 0, "short_exact": 1}
+            for p, r in (("naive", 0.997), ("default", 0.9875), ("all-rules", 0.995))]
+    for s in sets:
+        s["index"]["hardneg"]["mine_recall"] = rows
+    after = report.render(res, "bench", [], "make bench")
+    assert "Mining recall against exact search" not in before
+    assert "| default | 1,000 | 0.9875 | 90.0% | 0.9500 | 0 / 1 |" in after
+    # the worst policy decides the verdict
+    assert "naive 0.9970, default 0.9875, all-rules 0.9950 over 1,000 anchors | **missed** |" in after

@@ -15,9 +15,10 @@ import (
 // TestMineFirstPassWidensThroughServer mines, through the real server, a graph-searched
 // collection under a relative margin (a score filter: the window is 10·k + 1 ranks and
 // the default first pass starts at the window of k, widening as each anchor reads) and
-// the same request with ef_search set to the whole window's width (81 + 64, fixed). The
+// the same request with ef_search set to the whole first pass's width (81 + 2·64,
+// fixed: the window plus the default lead of twice the collection's ef_search). The
 // negatives must agree for at least 98% of them, while the anchors read past the start
-// width less the collection's ef_search.
+// width less the lead.
 func TestMineFirstPassWidensThroughServer(t *testing.T) {
 	ts := startServer(t, t.TempDir())
 	ctx := context.Background()
@@ -59,7 +60,7 @@ func TestMineFirstPassWidensThroughServer(t *testing.T) {
 		}
 		return mr
 	}
-	growing, fixed := mine(0), mine(10*k+1+64)
+	growing, fixed := mine(0), mine(10*k+1+2*64)
 	same, total, deep := 0, 0, 0
 	for a := range anchors {
 		g, f := growing.Results[a], fixed.Results[a]
@@ -73,15 +74,15 @@ func TestMineFirstPassWidensThroughServer(t *testing.T) {
 			}
 		}
 		total += len(f.Negatives)
-		if g.CandidatesExamined > uint64(k+1) { // past the start width less ef_search
+		if g.CandidatesExamined > uint64(k+1) { // past the start width less the lead
 			deep++
 		}
 	}
-	t.Logf("negatives shared with the fixed beam: %d of %d; %d of %d anchors read past the start width less ef_search", same, total, deep, len(anchors))
+	t.Logf("negatives shared with the fixed beam: %d of %d; %d of %d anchors read past the start width less the lead", same, total, deep, len(anchors))
 	if total == 0 || float64(same) < 0.98*float64(total) {
 		t.Errorf("the growing first pass shares %d of %d negatives with a fixed beam of the whole window", same, total)
 	}
 	if deep < len(anchors)/4 {
-		t.Errorf("only %d of %d anchors read past the start width less ef_search: the test does not exercise the widening", deep, len(anchors))
+		t.Errorf("only %d of %d anchors read past the start width less the lead: the test does not exercise the widening", deep, len(anchors))
 	}
 }

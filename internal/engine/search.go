@@ -27,9 +27,12 @@ type SearchOptions struct {
 	Ef int
 	// EfStart, when > 0 and below Ef, lets the first graph pass start narrower: its
 	// beam starts EfStart wide and widens, at most to Ef, as the caller reads, staying
-	// about the collection's EfSearch wider than what it has yielded, so a caller that
-	// stops early pays for the narrow beam. An engine may ignore it and search at Ef.
+	// Lead wider than what it has yielded, so a caller that stops early pays for the
+	// narrow beam. An engine may ignore it and search at Ef.
 	EfStart int
+	// Lead is how much wider than what it has yielded a first pass that starts at
+	// EfStart stays while it widens; 0 means the collection's EfSearch.
+	Lead int
 	// MaxCandidates bounds how many items the search orders (skipped ones included);
 	// 0 means no bound.
 	MaxCandidates int

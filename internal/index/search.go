@@ -18,7 +18,7 @@ import (
 // Collections with at least Params.ExactThreshold live items and a built graph (see
 // Stats.GraphBuilt) are searched through the graph, first with beam width opts.Ef (a
 // beam that starts at opts.EfStart and widens to opts.Ef as yield reads, staying
-// Params.EfSearch ahead of it: hnsw.Graph.SearchOrderedGrowing), then,
+// opts.Lead (default Params.EfSearch) ahead of it: hnsw.Graph.SearchOrderedGrowing), then,
 // while yield keeps asking, with a doubled width (skipping what was already produced) up
 // to maxGraphEf, and finally by an exact scan of the items not yet produced. Under
 // opts.Depth or opts.MaxCandidates a wider pass is no wider than the depth still left
@@ -92,11 +92,14 @@ func (c *Collection) graphSearch(ctx context.Context, q []float32, opts engine.S
 		// The pass's beam comes nearest first; on codes it is re-scored with the floats
 		// only as far as the candidates consumed need (hnsw.Graph.SearchOrdered).
 		produced, stop := 0, false
-		start := ef
+		start, lead := ef, opts.Lead
 		if pass == 0 && opts.EfStart > 0 && opts.EfStart < ef {
 			start = opts.EfStart
 		}
-		c.graph.SearchOrderedGrowing(q, start, ef, c.params.EfSearch, accept, func(n hnsw.Neighbor) bool {
+		if lead <= 0 {
+			lead = c.params.EfSearch
+		}
+		c.graph.SearchOrderedGrowing(q, start, ef, lead, accept, func(n hnsw.Neighbor) bool {
 			produced++
 			done.add(n.ID)
 			rank := st.Ordered

@@ -101,7 +101,7 @@ func mineAnchor(ctx context.Context, s Searcher, req *Request, rl rules, a *prep
 		NoWiden:       !pol.Widen,
 		Scores:        scores,
 	}
-	opts.Ef, opts.EfStart = m.firstPass()
+	opts.Ef, opts.EfStart, opts.Lead = m.firstPass()
 	opts.SkipIDs, opts.SkipGroups = m.skipLists()
 	st, err := s.Search(ctx, a.query, opts, m.yield)
 	if err != nil {
@@ -134,44 +134,51 @@ func mineAnchor(ctx context.Context, s Searcher, req *Request, rl rules, a *prep
 	return m.res, nil
 }
 
-// firstPass returns the first search pass's width ef and, when its beam may start
+// firstPassLead is how many ranks past the rank window the default first pass reaches,
+// in multiples of the collection's default ef (EfSearch, 64 unless set).
+const firstPassLead = 2
+
+// firstPass returns the first search pass's width ef, when its beam may start
 // narrower and widen as the anchor reads, where it starts (engine.SearchOptions.EfStart;
-// else 0).
+// else 0), and how far ahead of what the anchor has read the widening beam stays
+// (engine.SearchOptions.Lead; 0: the engine's default).
 //
-// ef is the policy's, or the rank window's end plus the collection's default ef
-// (EfSearch, 64 unless set), at most maxDerivedEf. The graph's best items are found
-// reliably up to about EfSearch ranks short of the beam's width, so the beam reaches
-// that far past the window's end. Measured (TestDefaultEfRecallOfTheTopWindow, 20,000
-// 128-dimensional vectors in 20 broad clusters, EfSearch 64): recall of the exact top
-// window is ≥ 0.99 for windows of 8 to 128 ranks at end + 64 (0.9958 at 32 ranks, ef
-// 96; 0.9965 at 64, ef 128) where a beam of end + 8 missed it at 32 and 64 ranks
-// (0.960, 0.981), so the margin does not grow with the window. The rule before it, 8
-// per rank of the window, spent 648 for a window of 81 ranks where 145 reach the same
-// recall.
+// ef is the policy's, or the rank window's end plus a lead of firstPassLead × the
+// collection's default ef (EfSearch), at most maxDerivedEf. The graph's best items are
+// found reliably only some way short of the beam's width, so the beam reaches that far
+// past the window. How far depends on the data, not on the window: on the 20,000 × 128
+// clusters of TestDefaultEfRecallOfTheTopWindow a lead of 64 gave ≥ 0.99 recall of the
+// exact window for windows of 8 to 128 ranks, but on make bench's sets (100k × 384
+// clustered and 15k real 384-d embeddings, graphs built on 2 threads, 1,000 anchors of
+// 32 per request, `hardneg-bench` mine_recall) the negatives of a lead of 64 held 0.975
+// and 0.989 of the exact top 8 (the default policy's 0.959 and 0.980), and those of 128
+// held 0.997 and 0.997 (default policy 0.994 and 0.993), at about a quarter more CPU
+// for a 32-anchor request with every rule on. 8 per rank of the window, the rule before
+// a fixed lead, spent 648 for a window of 81 ranks.
 //
 // The start, with ef derived, is the end of the window the anchor would have without a
 // score filter (its k negatives, positives and closed-loop shift past range_min), plus
-// EfSearch. A score filter (margins, score band) widens the window to 10·k ranks so
+// the lead. A score filter (margins, score band) widens the window to 10·k ranks so
 // that the rules can drop the best candidates and still fill k, but most anchors read
 // far less of it: on 100k × 384 with every rule on, 22 candidates per anchor on average
-// (p90 33, p99 45) of a window of 81. The beam widens, EfSearch ahead of what was read,
-// only as far as the anchor reads, so each candidate read still comes from a beam
-// EfSearch wider than the ranks read.
-func (m *anchorMiner) firstPass() (ef, start int) {
+// (p90 33, p99 45) of a window of 81. The beam widens, the lead ahead of what was read,
+// only as far as the anchor reads, so each candidate read still comes from a beam the
+// lead wider than the ranks read.
+func (m *anchorMiner) firstPass() (ef, start, lead int) {
 	if m.pol.Ef > 0 {
-		return m.pol.Ef, 0
+		return m.pol.Ef, 0, 0
 	}
 	ps, ok := m.s.(paramSearcher)
 	if !ok {
-		return 0, 0
+		return 0, 0, 0
 	}
-	lead := ps.Params().EfSearch
+	lead = firstPassLead * max(ps.Params().EfSearch, 1)
 	ef = min(m.end+lead, maxDerivedEf)
 	k := max(m.pol.NumNegatives, m.a.wantK(m.pol))
 	if start = min(m.end, m.pol.RangeMin+k+m.a.numPositives+m.a.shift) + lead; start >= ef {
 		start = 0
 	}
-	return ef, start
+	return ef, start, lead
 }
 
 // maxCandidates bounds the items the search orders: MaxExamined, and under raw ranks

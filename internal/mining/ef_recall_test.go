@@ -123,7 +123,8 @@ func windowRecall(t testing.TB, c engine.Collection, anchors []int, exact [][]st
 // (window [0, k)) hold at least 99% of the exact top k for windows of 8 to 128 ranks. A
 // beam only a little wider than the window (max(collection ef, end + 1), the rule before
 // mining sized its own) misses that at 32 and 64 ranks. It logs the sweep over explicit
-// ef values that the default was chosen from. Under the race detector it checks windows
+// ef values that the default was chosen from (the default's lead, firstPassLead × 64,
+// was chosen on make bench's larger sets, where a lead of 64 fell short; see firstPass). Under the race detector it checks windows
 // of 8 and 32 only; make test-go runs it in full without.
 func TestDefaultEfRecallOfTheTopWindow(t *testing.T) {
 	c, vecs := clusteredWorld(t, 20000, 128, 20, 1.5, 1)
@@ -142,7 +143,7 @@ func TestDefaultEfRecallOfTheTopWindow(t *testing.T) {
 		for i, w := range widest {
 			exact[i] = w[:k]
 		}
-		efs := []int{0, k + 8, max(engine.DefaultEfSearch, k+1), 2 * k, max(128, 8*k)}
+		efs := []int{0, k + 8, max(engine.DefaultEfSearch, k+1), 2 * k, max(128, 8*k), k + engine.DefaultEfSearch}
 		if raceEnabled {
 			efs = []int{0, max(engine.DefaultEfSearch, k+1)}
 		}
@@ -164,8 +165,8 @@ func TestDefaultEfRecallOfTheTopWindow(t *testing.T) {
 // TestGrowingFirstPassRecall checks mining through the beam that starts at the window
 // of k and widens as the anchor reads (firstPass): the default first pass under a score
 // filter (max_score 1, which removes nothing but makes the window 10·k ranks) starts
-// below the whole window's width, at a width whose reliable part (width less
-// EfSearch) ends before the 32 ranks read here; with 3 of every 4 of each anchor's
+// below the whole window's width, at a width whose reliable part (width less the
+// lead) ends before the 32 ranks read here; with 3 of every 4 of each anchor's
 // exact top 128 excluded, so that an anchor reads past that part to choose 8, its
 // negatives hold at least 99% of the exact ones (ranks 3, 7, …, 31). It logs the same
 // for a beam of the whole window's width. (hnsw's TestSearchOrderedGrowing compares
@@ -197,8 +198,8 @@ func TestGrowingFirstPassRecall(t *testing.T) {
 	pol := DefaultPolicy()
 	pol.NumNegatives, pol.MaxScore, pol.InBatchExclusion, pol.NearDuplicates = k, &band, false, false
 	m := &anchorMiner{s: c, pol: &pol, a: &prepared{}, end: pol.EffectiveRangeMax(0)}
-	full, start := m.firstPass()
-	if start == 0 || start >= full || start-engine.DefaultEfSearch >= 4*k {
+	full, start, lead := m.firstPass()
+	if start == 0 || start >= full || start-lead >= 4*k {
 		t.Fatalf("first pass: start %d, full width %d; want a start below the full width whose lead ends before rank %d", start, full, 4*k)
 	}
 	for _, ef := range []int{0, full} {

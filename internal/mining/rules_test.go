@@ -511,11 +511,12 @@ func TestSearchOptionsFollowThePolicy(t *testing.T) {
 		p.Widen, p.RankMode, p.RangeMin, p.RangeMax = false, RankRaw, 1, 5
 	})})
 	mineOK(t, rs, Request{Anchors: []Anchor{{Vector: q10}}, Policy: policy(2, func(p *Policy) { p.Ef, p.MaxExamined = 300, 7 })})
-	if o, want := rs.opts[0], 5+engine.DefaultEfSearch; !o.NoWiden || o.MaxCandidates != 6 || o.Ef != want {
-		t.Errorf("first search: NoWiden %v MaxCandidates %d Ef %d; want true, 6, %d (window end + collection ef)", o.NoWiden, o.MaxCandidates, o.Ef, want)
+	if o, want := rs.opts[0], 5+firstPassLead*engine.DefaultEfSearch; !o.NoWiden || o.MaxCandidates != 6 || o.Ef != want || o.Lead != firstPassLead*engine.DefaultEfSearch {
+		t.Errorf("first search: NoWiden %v MaxCandidates %d Ef %d Lead %d; want true, 6, %d (window end + twice the collection ef), %d",
+			o.NoWiden, o.MaxCandidates, o.Ef, o.Lead, want, firstPassLead*engine.DefaultEfSearch)
 	}
-	if o := rs.opts[1]; o.NoWiden || o.MaxCandidates != 7 || o.Ef != 300 {
-		t.Errorf("second search: NoWiden %v MaxCandidates %d Ef %d; want false, 7, 300", o.NoWiden, o.MaxCandidates, o.Ef)
+	if o := rs.opts[1]; o.NoWiden || o.MaxCandidates != 7 || o.Ef != 300 || o.Lead != 0 {
+		t.Errorf("second search: NoWiden %v MaxCandidates %d Ef %d Lead %d; want false, 7, 300, 0", o.NoWiden, o.MaxCandidates, o.Ef, o.Lead)
 	}
 	if o, want := rs.opts[0], DefaultMaxRank+2; o.Depth != want {
 		t.Errorf("first search: Depth %d; want the default floor + 2 = %d", o.Depth, want)

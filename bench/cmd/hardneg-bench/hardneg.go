@@ -75,22 +75,35 @@ func runHardneg(c *config, d *dataset) (*result, error) {
 	for _, ef := range c.efs {
 		res.Sweep = append(res.Sweep, sweep(kept, d, c.k, c.queries, ef, c.runs))
 	}
+	var exact engine.Collection
+	if c.exactQueries > 0 || c.mineRecallAnchors > 0 {
+		// The exact scan uses no graph: ExactThreshold above n keeps it from building
+		// one. It holds the groups too, so that Mine on it applies the same rules.
+		if exact, _, err = build(db, "exact", d, ids, groups, engine.Params{M: 2, EfConstruction: 2, ExactThreshold: d.N + 1}); err != nil {
+			return nil, err
+		}
+	}
 	if c.exactQueries > 0 {
-		// EfConstruction = M makes the throw-away graph cheap; the exact scan does not
-		// use it.
-		exact, _, err := build(db, "exact", d, ids, nil, engine.Params{M: 2, EfConstruction: 2, ExactThreshold: d.N + 1})
+		p := sweep(exact, d, c.k, min(c.exactQueries, d.NQ), 0, c.runs)
+		res.Exact = &p
+	}
+	if len(c.mineAnchors) > 0 || c.mineRecallAnchors > 0 {
+		// Mine runs anchors of a request in parallel, as the server does: all cores.
+		runtime.GOMAXPROCS(runtime.NumCPU())
+	}
+	if c.mineRecallAnchors > 0 {
+		mr, err := mineRecall(kept, exact, d, c.mineRecallAnchors)
 		if err != nil {
 			return nil, err
 		}
-		p := sweep(exact, d, c.k, min(c.exactQueries, d.NQ), 0, c.runs)
-		res.Exact = &p
+		res.MineRecall = mr
+	}
+	if exact != nil {
 		if err := db.DeleteCollection("exact"); err != nil {
 			return nil, err
 		}
 	}
 	if len(c.mineAnchors) > 0 {
-		// Mine runs anchors of a request in parallel, as the server does: all cores.
-		runtime.GOMAXPROCS(runtime.NumCPU())
 		if runtime.NumCPU() > 1 {
 			if res.Extra == nil {
 				res.Extra = map[string]any{}

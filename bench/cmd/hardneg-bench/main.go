@@ -18,6 +18,7 @@ type config struct {
 	k, queries, exactQueries      int
 	runs                          int // passes over the queries per sweep point; the fastest is kept
 	mineRequests                  int
+	mineRecallAnchors             int
 	m, efConstruction             int
 	quantization                  string // "", "none" or "int8"
 }
@@ -39,6 +40,7 @@ func main() {
 	flag.IntVar(&c.runs, "runs", 3, "passes over the queries per sweep point and for the exact scan; the fastest pass is reported (as ann-benchmarks does), so a pass slowed by the machine does not decide a verdict")
 	flag.IntVar(&c.exactQueries, "exact-queries", 200, "queries of the exact scan (hardneg only; 0: skip)")
 	flag.IntVar(&c.mineRequests, "mine-requests", 200, "Mine requests per anchor count (fewer for large ones, see mine.go)")
+	flag.IntVar(&c.mineRecallAnchors, "mine-recall-anchors", 1024, "anchors (queries) whose Mine negatives on the graph are compared with Mine's on an exact scan, per policy (hardneg only; 0: skip)")
 	flag.IntVar(&c.m, "m", 16, "HNSW M")
 	flag.StringVar(&c.quantization, "quantization", "", "graph search quantization of the collection: none, int8 or empty (the default, int8 for cosine)")
 	flag.IntVar(&c.efConstruction, "ef-construction", 200, "HNSW efConstruction")

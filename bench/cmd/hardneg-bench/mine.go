@@ -79,6 +79,82 @@ func mineLatency(col engine.Collection, d *dataset, anchorCounts []int, requests
 	return out, nil
 }
 
+// mineRecall mines the first n queries (at most the data set's) as anchors, in
+// requests of 32 as mineLatency sends them, once on graph and once on exact (an exact
+// scan of the same items), with each policy of minePolicies, and compares the
+// negatives: what the default first pass of a graph search misses of the exact answer.
+func mineRecall(graph, exact engine.Collection, d *dataset, n int) ([]mineRecallResult, error) {
+	const k, per = 8, 32
+	n = min(n, d.NQ)
+	pols := minePolicies(k)
+	// naive: the rank window alone (no rule but the positive's exclusion), the recall
+	// of the exact top k that docs/MINING.md reports.
+	naive := mining.DefaultPolicy()
+	naive.NumNegatives = k
+	naive.NearDuplicates = false
+	naive.ExcludeSameGroup = false
+	pols["naive"] = naive
+	var out []mineRecallResult
+	for _, name := range []string{"naive", "default", "all-rules"} {
+		pol := pols[name]
+		r := mineRecallResult{Policy: name, Anchors: n, K: k}
+		found, atRank, want, same := 0, 0, 0, 0
+		for lo := 0; lo < n; lo += per {
+			anchors := make([]mining.Anchor, 0, per)
+			for q := lo; q < min(lo+per, n); q++ {
+				anchors = append(anchors, mining.Anchor{
+					Vector:      d.query(q),
+					Key:         "q" + strconv.Itoa(q),
+					PositiveIDs: []string{"d" + strconv.Itoa(int(d.gt(q, 1)[0]))},
+				})
+			}
+			g, err := mining.Mine(context.Background(), graph, mining.Request{Anchors: anchors, Policy: pol})
+			if err != nil {
+				return nil, fmt.Errorf("mine %s on the graph: %w", name, err)
+			}
+			e, err := mining.Mine(context.Background(), exact, mining.Request{Anchors: anchors, Policy: pol})
+			if err != nil {
+				return nil, fmt.Errorf("mine %s by exact scan: %w", name, err)
+			}
+			for i := range e {
+				rank := make(map[string]int, len(g[i].Negatives))
+				for _, x := range g[i].Negatives {
+					rank[x.ID] = x.Rank
+				}
+				hit := 0
+				for _, x := range e[i].Negatives {
+					if rk, ok := rank[x.ID]; ok {
+						hit++
+						if rk == x.Rank {
+							atRank++
+						}
+					}
+				}
+				found += hit
+				want += len(e[i].Negatives)
+				if hit == len(e[i].Negatives) && len(g[i].Negatives) == hit {
+					same++
+				}
+				if len(g[i].Negatives) < k {
+					r.ShortGraph++
+				}
+				if len(e[i].Negatives) < k {
+					r.ShortExact++
+				}
+			}
+		}
+		if want > 0 {
+			r.Recall = float64(found) / float64(want)
+			r.RankRecall = float64(atRank) / float64(want)
+		}
+		if n > 0 {
+			r.Identical = float64(same) / float64(n)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
 // requestsFor scales the request count down for requests of more than 32 anchors,
 // keeping at least 20; up to 32 anchors every count runs all of them, so that a p99
 // (nearest rank) of 300 requests is not the slowest one.

@@ -9,19 +9,39 @@ import (
 
 // result is what one run measures; bench/run.py reads it.
 type result struct {
-	System         string         `json:"system"`
-	N              int            `json:"n"`
-	Dim            int            `json:"dim"`
-	M              int            `json:"m"`
-	EfConstruction int            `json:"ef_construction"`
-	Build          []buildResult  `json:"build"`
-	RSSBytes       int64          `json:"rss_bytes"`
-	BytesPerVector float64        `json:"bytes_per_vector"`
-	Sweep          []sweepPoint   `json:"sweep"`
-	Exact          *sweepPoint    `json:"exact,omitempty"`
-	Mine           []mineResult   `json:"mine,omitempty"`
-	Notes          []string       `json:"notes,omitempty"`
-	Extra          map[string]any `json:"extra,omitempty"`
+	System         string             `json:"system"`
+	N              int                `json:"n"`
+	Dim            int                `json:"dim"`
+	M              int                `json:"m"`
+	EfConstruction int                `json:"ef_construction"`
+	Build          []buildResult      `json:"build"`
+	RSSBytes       int64              `json:"rss_bytes"`
+	BytesPerVector float64            `json:"bytes_per_vector"`
+	Sweep          []sweepPoint       `json:"sweep"`
+	Exact          *sweepPoint        `json:"exact,omitempty"`
+	Mine           []mineResult       `json:"mine,omitempty"`
+	MineRecall     []mineRecallResult `json:"mine_recall,omitempty"`
+	Notes          []string           `json:"notes,omitempty"`
+	Extra          map[string]any     `json:"extra,omitempty"`
+}
+
+// mineRecallResult compares Mine's negatives on the graph collection, with the policy's
+// default first pass, against Mine's on an exact scan of the same items (same requests,
+// same rules): how much of the exact answer the default search finds.
+type mineRecallResult struct {
+	Policy  string `json:"policy"`
+	Anchors int    `json:"anchors"`
+	K       int    `json:"k"`
+	// Recall is the share of the exact run's negatives that the graph run also
+	// returned, over all anchors; Identical the share of anchors whose negatives were
+	// the same set; RankRecall the share of the exact run's negatives that the graph
+	// run returned at the same raw rank (what Negative.rank reports).
+	Recall     float64 `json:"recall"`
+	Identical  float64 `json:"identical"`
+	RankRecall float64 `json:"rank_recall"`
+	// Short counts anchors with fewer than K negatives: graph, exact.
+	ShortGraph int `json:"short_graph"`
+	ShortExact int `json:"short_exact"`
 }
 
 type buildResult struct {
