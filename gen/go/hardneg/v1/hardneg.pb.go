@@ -678,7 +678,12 @@ type CollectionStats struct {
 	ItemCount uint64 `protobuf:"varint,1,opt,name=item_count,json=itemCount,proto3" json:"item_count,omitempty"`
 	// Deleted or replaced entries not yet compacted out of the index.
 	TombstoneCount uint64 `protobuf:"varint,2,opt,name=tombstone_count,json=tombstoneCount,proto3" json:"tombstone_count,omitempty"`
-	// Log sequence number of the last write applied to the collection.
+	// Log sequence number the collection is current through: that of the last write
+	// applied since the server started or, for a collection loaded from a snapshot and
+	// not written since, the log position the snapshot is complete through. That can be
+	// past the collection's own last write (snapshots of idle collections are taken at
+	// the log's end, docs/OPERATIONS.md), so it may differ after a restart, and from a
+	// backup's sequence (the last write the backup holds), while the data is the same.
 	LastAppliedSequence uint64 `protobuf:"varint,3,opt,name=last_applied_sequence,json=lastAppliedSequence,proto3" json:"last_applied_sequence,omitempty"`
 	// Bytes of vector storage held in memory: the float vectors and, under quantization
 	// int8, their codes (dim + 4 bytes per vector).
@@ -2940,8 +2945,8 @@ type Negative struct {
 	// exactly (AnchorResult.exact_scan) this is the exact rank. Otherwise it is the
 	// position in the order the HNSW search produced: an item the graph did not reach is
 	// not counted, so rank can be below the exact rank. The default first pass
-	// (ef_search 0) is sized for the top window to match exact search: measured on four
-	// sets (20k to 100k items, 128- and 384-d), the returned negatives held ≥ 99% of the
+	// (ef_search 0) is sized for the top window to match exact search: measured on three
+	// sets (15k to 100k items, 128- and 384-d), the returned negatives held ≥ 99% of the
 	// exact ones (docs/MINING.md); on data the graph finds harder, set ef_search higher.
 	Rank uint32 `protobuf:"varint,3,opt,name=rank,proto3" json:"rank,omitempty"`
 	// Estimated probability that this negative is a false negative (an unlabelled
