@@ -95,12 +95,14 @@ func overlapByMetric(t *testing.T, seeds []uint64, n, requests int, params engin
 // (lowest 0.868), L2 0.9985 ± 0.0013 (lowest 0.9967); these seeds: 1.000, 0.895, 0.997.
 // A degraded graph falls under the bounds: M 2 (0.30, 0.63, 0.43), EfSearch 8 (cosine
 // 0.98, L2 0.986), EfConstruction 16 (cosine 0.93, L2 0.97). Under the race detector
-// it measures one 2,000-item world per metric; make test-go runs it in full without.
+// it measures one 2,000-item world per metric with 120 requests (with 40, one anchor's
+// two misses deep in the widening passes put L2 at 141/143, under the bound, while the
+// full run measured 0.9988); make test-go runs it in full without.
 func TestGraphMiningOverlapsTheReference(t *testing.T) {
 	seeds, n, requests := []uint64{0, 1, 2, 3, 4, 5}, 5000, 120
 	bounds := map[engine.Metric]float64{engine.Cosine: 0.99, engine.Dot: 0.86, engine.L2: 0.99}
 	if raceEnabled {
-		seeds, n, requests = []uint64{0, 1, 2}, 2000, 40
+		seeds, n, requests = []uint64{0, 1, 2}, 2000, 120
 	}
 	res := overlapByMetric(t, seeds, n, requests, engine.Params{})
 	for _, m := range overlapMetrics {
