@@ -273,6 +273,11 @@ func TestCompactDoesNotMakeAnUnfinishedInsertTheEntryPoint(t *testing.T) {
 	if g.state(epID)&flagLinked == 0 || g.state(epID)&flagDeleted != 0 {
 		t.Fatalf("entry %d: state %#x", epID, g.state(epID))
 	}
+	// Once x's insert has finished, it is the only node at the top level and the entry
+	// point: searches descend from the top again.
+	if epID, lvl, _ := unpackEntry(g.entry.Load()); epID != x || lvl != top {
+		t.Fatalf("after x's insert the entry is %d at level %d, want x = %d at %d", epID, lvl, x, top)
+	}
 	// Searches work from it: the exact nearest of a node's own vector is the node.
 	for _, id := range ids[:50] {
 		if got := g.Search(src.Vector(id), 1, 64, nil, nil); len(got) == 0 || got[0].ID != id {

@@ -171,6 +171,18 @@ func (g *Graph) link(s *searcher, id uint32, level int, q []float32, qq *query) 
 			}
 		}
 		g.entry.Store(packEntry(id, level))
+		return true
+	}
+	if _, now, ok := unpackEntry(g.entry.Load()); !ok || level > now {
+		// A Compact moved the entry point off a tombstone to a lower node (or found no
+		// live node to move it to) while this insert ran; it did not raise, its level
+		// not being above the old entry's. Its lists on every layer up to its level are
+		// set, so searches start from it.
+		g.entryMu.Lock()
+		if _, now, ok = unpackEntry(g.entry.Load()); (!ok || level > now) && g.state(id)&flagDeleted == 0 {
+			g.entry.Store(packEntry(id, level))
+		}
+		g.entryMu.Unlock()
 	}
 	return true
 }
