@@ -146,6 +146,8 @@ CASES: list[tuple[str, Callable[[hardneg.Client], Any], type, str]] = [
      "vectors: holds text values; vectors must be floating point"),
     ("upsert token ids as vectors", lambda c: c.upsert("c", ["a"], np.array([[101, 2023, 102, 0]])), errors.InvalidArgument,
      "vectors: holds int64 values; vectors must be floating point (token ids rather than embeddings?)"),
+    ("upsert int8-quantized embeddings", lambda c: c.upsert("c", ["a"], np.ones((1, 4), np.int8)), errors.InvalidArgument,
+     "vectors: holds int8 values; vectors must be floating point (embeddings quantized to 8 bits? send the float embeddings"),
     ("upsert a mask as vectors", lambda c: c.upsert("c", ["a"], np.ones((1, 4), bool)), errors.InvalidArgument,
      "vectors: holds bool values; vectors must be floating point"),
     ("upsert booleans in a list", lambda c: c.upsert("c", ["a"], [[True, False, True, True]]), errors.InvalidArgument,

@@ -106,7 +106,10 @@ def encode_vectors(vectors: Any, field: str = "vectors") -> tuple[np.ndarray, in
             if kind in "iu":
                 kind = None  # numbers typed as Python ints
     if kind is not None and kind not in "fO":
-        hint = " (token ids rather than embeddings?)" if kind in "iu" else ""
+        hint = ""
+        if kind in "iu":
+            hint = (" (embeddings quantized to 8 bits? send the float embeddings: the collection keeps its own int8 codes)"
+                    if vectors.dtype.itemsize == 1 else " (token ids rather than embeddings?)")
         what = {"b": "bool", "U": "text", "S": "bytes"}.get(kind, str(getattr(vectors, "dtype", kind)))
         raise bad_argument(field, f"holds {what} values; vectors must be floating point{hint}")
     try:
