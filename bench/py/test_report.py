@@ -43,33 +43,31 @@ def test_a_changed_result_changes_the_region() -> None:
     assert report.render(res, "bench", [], "make bench") != before
 
 
-def test_the_wake_up_probe_is_printed_when_recorded() -> None:
+def _rendered_without_and_with(key: str, value: object, where: str = "") -> tuple[str, str]:
+    """The kept results rendered with the hardneg index runs' ``key`` (in ``extra`` when
+    ``where`` says so) removed, and set to ``value``."""
     res = json.loads((ROOT / "docs" / "bench" / "results.json").read_text())
-    sets = [s for s in res["sets"].values() if "hardneg" in s.get("index", {})]
-    assert sets, "the kept results hold no hardneg index run"
-    for s in sets:
-        s["index"]["hardneg"].pop("extra", None)
+    runs = [s["index"]["hardneg"] for s in res["sets"].values() if "hardneg" in s.get("index", {})]
+    assert runs, "the kept results hold no hardneg index run"
+    for r in runs:
+        r.pop(where or key, None)
     before = report.render(res, "bench", [], "make bench")
+    for r in runs:
+        r[where or key] = {key: value} if where else value
+    return before, report.render(res, "bench", [], "make bench")
+
+
+def test_the_wake_up_probe_is_printed_when_recorded() -> None:
     probe = {"p50": 114.3, "p90": 2011.7, "p99": 2060.8, "max": 2954.2, "trials": 300}
-    for s in sets:
-        s["index"]["hardneg"]["extra"] = {"thread_wake_us": probe}
-    after = report.render(res, "bench", [], "make bench")
+    before, after = _rendered_without_and_with("thread_wake_us", probe, where="extra")
     assert "Thread wake-up" not in before
     assert "p50 114 µs, p90 2,012 µs, p99 2,061 µs, max 2,954 µs" in after
 
 
 def test_mining_recall_is_a_table_and_a_target() -> None:
-    res = json.loads((ROOT / "docs" / "bench" / "results.json").read_text())
-    sets = [s for s in res["sets"].values() if "hardneg" in s.get("index", {})]
-    assert sets, "the kept results hold no hardneg index run"
-    for s in sets:
-        s["index"]["hardneg"].pop("mine_recall", None)
-    before = report.render(res, "bench", [], "make bench")
     rows = [{"policy": p, "anchors": 1000, "k": 8, "recall": r, "identical": 0.9, "rank_recall": 0.95, "short_graph": 0, "short_exact": 1}
             for p, r in (("naive", 0.997), ("default", 0.9875), ("all-rules", 0.995))]
-    for s in sets:
-        s["index"]["hardneg"]["mine_recall"] = rows
-    after = report.render(res, "bench", [], "make bench")
+    before, after = _rendered_without_and_with("mine_recall", rows)
     assert "Mining recall against exact search" not in before
     assert "| default | 1,000 | 0.9875 | 90.0% | 0.9500 | 0 / 1 |" in after
     # the worst policy decides the verdict

@@ -152,7 +152,7 @@ const firstPassLead = 2
 // clustered and 15k real 384-d embeddings, graphs built on 2 threads, 1,000 anchors of
 // 32 per request, `hardneg-bench` mine_recall) the negatives of a lead of 64 held 0.975
 // and 0.989 of the exact top 8 (the default policy's 0.959 and 0.980), and those of 128
-// held 0.997 and 0.997 (default policy 0.994 and 0.993), at about a quarter more CPU
+// held 0.997 and 0.997 (default policy 0.994 and 0.994), at about a quarter more CPU
 // for a 32-anchor request with every rule on. 8 per rank of the window, the rule before
 // a fixed lead, spent 648 for a window of 81 ranks.
 //

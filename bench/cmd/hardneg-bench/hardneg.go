@@ -38,7 +38,7 @@ func runHardneg(c *config, d *dataset) (*result, error) {
 			groups[i] = []string{"g" + strconv.Itoa(int(g))}
 		}
 	}
-	params := engine.Params{M: c.m, EfConstruction: c.efConstruction}
+	params := engine.Params{M: c.m, EfConstruction: c.efConstruction, EfSearch: c.efSearch}
 	switch c.quantization {
 	case "":
 	case "none":

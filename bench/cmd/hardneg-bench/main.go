@@ -19,7 +19,7 @@ type config struct {
 	runs                          int // passes over the queries per sweep point; the fastest is kept
 	mineRequests                  int
 	mineRecallAnchors             int
-	m, efConstruction             int
+	m, efConstruction, efSearch   int
 	quantization                  string // "", "none" or "int8"
 }
 
@@ -44,6 +44,7 @@ func main() {
 	flag.IntVar(&c.m, "m", 16, "HNSW M")
 	flag.StringVar(&c.quantization, "quantization", "", "graph search quantization of the collection: none, int8 or empty (the default, int8 for cosine)")
 	flag.IntVar(&c.efConstruction, "ef-construction", 200, "HNSW efConstruction")
+	flag.IntVar(&c.efSearch, "ef-search", 0, "the collection's default ef (0: the index default, 64); Mine's first pass reaches twice it past the rank window")
 	flag.Parse()
 	var err error
 	if c.threads, err = ints(threads); err != nil || len(c.threads) == 0 {

@@ -33,6 +33,16 @@ func minePolicies(k int) map[string]mining.Policy {
 	return map[string]mining.Policy{"default": def, "all-rules": all}
 }
 
+// queryAnchor is query q of the data set as a raw-vector anchor, with its exact nearest
+// item as the known positive.
+func queryAnchor(d *dataset, q int) mining.Anchor {
+	return mining.Anchor{
+		Vector:      d.query(q),
+		Key:         "q" + strconv.Itoa(q),
+		PositiveIDs: []string{"d" + strconv.Itoa(int(d.gt(q, 1)[0]))},
+	}
+}
+
 // mineLatency times Mine requests on col (GOMAXPROCS as set by the caller): anchors
 // are the data set's queries as raw vectors, each with its exact nearest item as the
 // known positive.
@@ -49,12 +59,7 @@ func mineLatency(col engine.Collection, d *dataset, anchorCounts []int, requests
 			for r := range reqs {
 				anchors := make([]mining.Anchor, na)
 				for j := range anchors {
-					q := (r*na + j) % d.NQ
-					anchors[j] = mining.Anchor{
-						Vector:      d.query(q),
-						Key:         "q" + strconv.Itoa(q),
-						PositiveIDs: []string{"d" + strconv.Itoa(int(d.gt(q, 1)[0]))},
-					}
+					anchors[j] = queryAnchor(d, (r*na+j)%d.NQ)
 				}
 				start := time.Now()
 				res, err := mining.Mine(context.Background(), col, mining.Request{Anchors: anchors, Policy: pol})
@@ -102,11 +107,7 @@ func mineRecall(graph, exact engine.Collection, d *dataset, n int) ([]mineRecall
 		for lo := 0; lo < n; lo += per {
 			anchors := make([]mining.Anchor, 0, per)
 			for q := lo; q < min(lo+per, n); q++ {
-				anchors = append(anchors, mining.Anchor{
-					Vector:      d.query(q),
-					Key:         "q" + strconv.Itoa(q),
-					PositiveIDs: []string{"d" + strconv.Itoa(int(d.gt(q, 1)[0]))},
-				})
+				anchors = append(anchors, queryAnchor(d, q))
 			}
 			g, err := mining.Mine(context.Background(), graph, mining.Request{Anchors: anchors, Policy: pol})
 			if err != nil {

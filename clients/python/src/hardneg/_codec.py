@@ -173,6 +173,10 @@ def check_name(value: Any, arg: str) -> str:
     return value
 
 
+# Collections whose order is arbitrary: refused wherever entries pair with rows.
+_UNORDERED = (AbstractSet, Mapping, KeysView, ValuesView, ItemsView)
+
+
 def _as_id_list(ids: Any, what: str = "ids", *, missing_ok: bool = False, field: str = "", ordered: bool = False) -> list[str]:
     """A sequence of strings (a list, tuple, 1-d numpy array of str) as a list; with
     ``missing_ok`` an entry may be ``None`` (kept). Anything else is a TypeError: ids
@@ -184,7 +188,7 @@ def _as_id_list(ids: Any, what: str = "ids", *, missing_ok: bool = False, field:
         raise TypeError(f"{what} must be a sequence of strings, not a single string")
     if isinstance(ids, bytes):
         raise TypeError(f"{what} must be a sequence of strings, not bytes")
-    if ordered and isinstance(ids, (AbstractSet, Mapping, KeysView, ValuesView, ItemsView)):
+    if ordered and isinstance(ids, _UNORDERED):
         raise TypeError(f"{what} must be an ordered sequence of strings (a list, tuple or array), not a "
                         f"{type(ids).__name__}: its order is arbitrary")
     if isinstance(ids, np.ndarray):
@@ -286,6 +290,12 @@ def check_item_values(ids: list[str], vectors: np.ndarray) -> None:
                        else f"{len(rows):,} rows hold values that are not finite")
 
 
+def batch_bytes_under(limit: int) -> int:
+    """A max_batch_bytes whose batches fit in messages of at most ``limit`` bytes (a
+    server's -grpc-max-msg-bytes), leaving room for what a batch's estimate leaves out."""
+    return max(1024, limit - min(1 << 20, limit // 8))
+
+
 MAX_ID_BYTES = 512
 MAX_GROUP_BYTES = 256
 MAX_ITEM_GROUPS = 64
@@ -321,11 +331,14 @@ def check_split_items(items: PreparedItems) -> tuple[list[int], list[int]]:
     v = items.vectors
     with np.errstate(over="ignore", under="ignore"):
         sq = np.einsum("ij,ij->i", v, v)  # float32: candidates, confirmed in float64 below
-    def norm(i: int) -> float:
-        return float(np.sqrt(np.sum(np.square(v[i].astype(np.float64)))))
-    zero = [i for i in np.flatnonzero(sq == 0).tolist() if norm(i) == 0]
-    large = [i for i in np.flatnonzero(~(sq <= 0.99 * MAX_NORM**2)).tolist() if norm(i) > MAX_NORM]
+    zero = [i for i in np.flatnonzero(sq == 0).tolist() if _norm64(v[i]) == 0]
+    large = [i for i in np.flatnonzero(~(sq <= 0.99 * MAX_NORM**2)).tolist() if _norm64(v[i]) > MAX_NORM]
     return zero, large
+
+
+def _norm64(row: np.ndarray) -> float:
+    """The norm of a float32 row, computed in float64 (the server's arithmetic)."""
+    return float(np.sqrt(np.sum(np.square(row.astype(np.float64)))))
 
 
 def check_split_norms(items: PreparedItems, zero: list[int], large: list[int], metric: str) -> None:
@@ -338,7 +351,7 @@ def check_split_norms(items: PreparedItems, zero: list[int], large: list[int], m
                                                              "which has no direction under cosine"))
     else:
         for i in large:
-            n = float(np.sqrt(np.sum(np.square(items.vectors[i].astype(np.float64)))))
+            n = _norm64(items.vectors[i])
             bad.append(FieldViolation(f"items.vectors[{i}]", f"item {json.dumps(items.ids[i], ensure_ascii=False)}: has norm {n:.3g}; "
                                                              f"under {metric} the norm must be at most 1e+09 so that scores stay finite"))
     if bad:
@@ -395,7 +408,7 @@ def prepare_items(ids: Any, vectors: Any, groups: Groups = None, versions: Any =
     if groups is not None:
         if isinstance(groups, (str, bytes)):
             raise TypeError("groups must hold one entry per item (a list of group names, one name or None), not a single string")
-        if isinstance(groups, (AbstractSet, Mapping)):
+        if isinstance(groups, _UNORDERED):
             raise TypeError(f"groups must hold one entry per item in the items' order, not a {type(groups).__name__}")
         group_list = [[] if g is None else ([_text(g, f"items.groups[{i}]")] if isinstance(g, str)
                                            else _as_id_list(g, "groups", field=f"items.groups[{i}].groups"))
@@ -859,7 +872,7 @@ def _per_anchor_ids(value: Any, n: int, what: str) -> list[list[str]]:
         return [[] for _ in range(n)]
     if isinstance(value, (str, bytes)):
         raise TypeError(f"{what} must hold one entry per anchor (a list of ids, one id or None), not a single string")
-    if isinstance(value, (AbstractSet, Mapping)):
+    if isinstance(value, _UNORDERED):
         raise TypeError(f"{what} must hold one entry per anchor in the anchors' order, not a {type(value).__name__}")
     rows = list(value)
     if len(rows) != n:
@@ -966,7 +979,7 @@ class AnchorBlock:
         gvec: Optional[np.ndarray] = None
         if guide_vectors is not None:
             gvec, _ = encode_vectors(guide_vectors, "guide_vectors")
-            if gvec.ndim != 2 or gvec.shape[0] != n:
+            if gvec.shape[0] != n:
                 raise bad_argument("guide_vectors", f"must be (n, guide_dim) with n = {n}, got shape {gvec.shape}")
         # An all-NaN guide row is an anchor without a guide query (its stored guide
         # vector is used): a column holds every anchor's or none, so such anchors go in rows.

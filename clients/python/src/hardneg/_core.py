@@ -258,19 +258,23 @@ class Core:
         def check_split() -> Op[None]:
             # A split upsert applies its batches one by one: refuse here what the server
             # would refuse in a later one, so that it applies all or none.
-            zero, large = codec.check_split_items(items)
-            if zero or large:  # refused or not by the collection's metric
-                info = yield from self.get_collection(collection)
-                codec.check_split_norms(items, zero, large, info.metric)
+            try:
+                zero, large = codec.check_split_items(items)
+                if zero or large:  # refused or not by the collection's metric
+                    info = yield from self.get_collection(collection)
+                    codec.check_split_norms(items, zero, large, info.metric)
+            except errors.InvalidArgument as err:
+                err.applied_rows = 0  # type: ignore[attr-defined]
+                raise
 
         try:
             codec.check_item_values(items.ids, items.vectors)
-            if len(parts) > 1:
-                yield from check_split()
-                split_checked = True
         except errors.InvalidArgument as err:
             err.applied_rows = 0  # type: ignore[attr-defined]
             raise
+        if len(parts) > 1:
+            yield from check_split()
+            split_checked = True
         i = 0
         while i < len(parts):
             start, end = parts[i]
@@ -290,7 +294,7 @@ class Core:
                 # refuses the message unread: take its limit from then on and send the
                 # rest again in batches that fit.
                 limit = errors._message_limit(err)
-                smaller = None if limit is None else max(1024, limit - min(1024 * 1024, limit // 8))
+                smaller = None if limit is None else codec.batch_bytes_under(limit)
                 if smaller is None or smaller >= batch_bytes or end - start == 1:
                     err.applied_rows = start  # type: ignore[attr-defined]
                     if start:
@@ -302,11 +306,7 @@ class Core:
                 self.max_batch_bytes = min(self.max_batch_bytes, smaller)
                 parts = parts[:i] + list(items.slices(codec.MAX_BATCH_ITEMS, smaller, start))
                 if len(parts) > 1 and not split_checked:
-                    try:
-                        yield from check_split()
-                    except errors.InvalidArgument as bad:
-                        bad.applied_rows = 0  # type: ignore[attr-defined]
-                        raise
+                    yield from check_split()
                     split_checked = True
                 continue
             inserted += resp.inserted

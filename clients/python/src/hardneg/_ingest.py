@@ -32,6 +32,7 @@ from hardneg._codec import (
     MAX_BATCH_ITEMS,
     _as_id_list,
     bad_argument,
+    batch_bytes_under,
     chunks,
     prepare_items,
 )
@@ -310,7 +311,7 @@ class IngestState:
         if limit is not None and limit < self.max_batch_bytes:
             # A server started with a smaller -grpc-max-msg-bytes refused a batch unread.
             e.message += (f" (the server takes messages of at most {limit:,} bytes and this client sends batches of up to "
-                          f"{self.max_batch_bytes:,}: give the client max_batch_bytes={limit - min(1 << 20, limit // 8):,}, "
+                          f"{self.max_batch_bytes:,}: give the client max_batch_bytes={batch_bytes_under(limit):,}, "
                           f"or max_message_bytes={limit:,}, and resume with writer_id={self.writer_id!r}, "
                           f"first_sequence={self.result.next_sequence})")
         if isinstance(e, errors.FailedPrecondition) and e.next_sequence is not None:
