@@ -150,8 +150,16 @@ func (g *Graph) link(s *searcher, id uint32, level int, q []float32, qq *query) 
 		}
 	}
 	if raises {
-		g.entry.Store(packEntry(id, level))
+		if !g.gone(id) { // a Compact dropping it moves the entry point off it, not onto it
+			g.entry.Store(packEntry(id, level))
+		}
 		g.entryMu.Unlock()
+		return true
+	}
+	if g.state(id)&flagDeleted != 0 {
+		// Deleted while it was inserted: it need not be reachable (Compact finds
+		// tombstones by id, not by search), and once a Compact drops it no node takes
+		// a link to it, so searching again would never end.
 		return true
 	}
 	if len(s.pend) > 0 && !live0 {

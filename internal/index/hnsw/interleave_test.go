@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 )
 
 // hookWriter runs hook before its n-th Write (1-based): WriteTo writes the header
@@ -158,4 +159,38 @@ func TestInsertWhoseNeighboursAreDroppedStaysReachable(t *testing.T) {
 		}
 	}
 	t.Fatalf("live node %d (state %#x) is unreachable: no live node links to it", x, g.state(x))
+}
+
+// A node deleted while it is being inserted, and dropped by a Compact before it links
+// back, has nothing that can take its links back (addLink refuses a node being
+// dropped). Its insert must still return: a deleted node need not be reachable, since
+// Compact finds tombstones by id, not by search. The retry for a node whose links
+// back all landed in dropped nodes once spun here for good (a CI run hung in
+// TestConcurrentInsertDeleteSearchCompact, whose deleter deletes ids mid-insert).
+func TestInsertOfANodeDroppedMidwayReturns(t *testing.T) {
+	const n, dim = 1000, 16
+	src := clustered(n+1, dim, 10, 0.3, 5, true)
+	g := newGraph(t, Options{M: 8, EfConstruction: 64}, negDot, src)
+	x := uint32(n)
+	g.InsertBatch(idRange(0, n), 4)
+	finish := holdInsert(t, g, x, 0) // every own list set, no link back yet
+	g.Delete(x)
+	if st := g.Compact(1); st.Dropped != 1 {
+		t.Fatalf("Compact dropped %d nodes, want the one deleted", st.Dropped)
+	}
+	done := make(chan struct{})
+	go func() { finish(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Minute): // a liveness bound, not a speed one: it returns at once
+		t.Fatal("the insert of a node dropped while it was inserted never returned")
+	}
+	if epID, _, _ := unpackEntry(g.entry.Load()); epID == x {
+		t.Fatalf("dropped node %d became the entry point", x)
+	}
+	for _, nb := range g.Search(src.Vector(x), 10, 200, nil, nil) {
+		if nb.ID == x {
+			t.Fatalf("search returned dropped node %d", x)
+		}
+	}
 }
