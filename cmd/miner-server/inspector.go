@@ -65,13 +65,14 @@ func (s *Server) registerInspector(mux *http.ServeMux) {
 	mux.HandleFunc("POST /ui/api/mine", s.uiAPI(hardnegv1.MinerService_Mine_FullMethodName, s.uiMine))
 	mux.HandleFunc("POST /ui/api/report", s.uiAPI(hardnegv1.MinerService_ReportFalseNegatives_FullMethodName, s.uiReport))
 	// Any other path or method under the API answers in the API's JSON error form: a
-	// known endpoint with another method is 405 with Allow, any other path 404.
+	// known endpoint with another method is 405 with Allow and the code Unimplemented
+	// (as grpc-gateway maps a 405), any other path 404.
 	allowed := map[string]string{"/ui/api/info": "GET, HEAD", "/ui/api/collections": "GET, HEAD", "/ui/api/history": "GET, HEAD",
 		"/ui/api/mine": "POST", "/ui/api/report": "POST"}
 	other := func(w http.ResponseWriter, r *http.Request) {
 		if allow, ok := allowed[r.URL.Path]; ok {
 			w.Header().Set("Allow", allow)
-			writeUIErrorCode(w, status.Errorf(codes.InvalidArgument, "%s %s: the method must be %s", r.Method, r.URL.Path, strings.ReplaceAll(allow, ", ", " or ")),
+			writeUIErrorCode(w, status.Errorf(codes.Unimplemented, "%s %s: the method must be %s", r.Method, r.URL.Path, strings.ReplaceAll(allow, ", ", " or ")),
 				http.StatusMethodNotAllowed)
 			return
 		}
