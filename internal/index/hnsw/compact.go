@@ -110,11 +110,15 @@ func (g *Graph) Compact(workers int) CompactStats {
 	if epID, _, ok := unpackEntry(g.entry.Load()); ok && g.state(epID)&flagDeleted != 0 {
 		// The highest live node whose insert has finished: one still inserting may have
 		// empty lists, where every search would end. Only when every live node is
-		// still inserting does one of them take the place.
+		// still inserting does one of them take the place. Every node's state is read
+		// now, not only the listed ones': those may all have been deleted since the
+		// listing while nodes inserted since then are live (a caller that deletes
+		// everything and adds new items while the compaction runs), and clearing the
+		// entry point would cut those off for good.
 		best, bestLevel, linked := uint32(0), -1, false
-		for _, id := range live {
+		for id := range uint32(g.capacity()) {
 			st := g.state(id)
-			if st&flagDeleted != 0 {
+			if st&flagReady == 0 || st&(flagDeleted|flagDropping|flagRemoved) != 0 {
 				continue
 			}
 			if isLinked := st&flagLinked != 0; (isLinked && !linked) || (isLinked == linked && levelOf(st) > bestLevel) {

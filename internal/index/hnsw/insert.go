@@ -149,17 +149,26 @@ func (g *Graph) link(s *searcher, id uint32, level int, q []float32, qq *query) 
 			live0 = true
 		}
 	}
-	if raises {
-		if !g.gone(id) { // a Compact dropping it moves the entry point off it, not onto it
-			g.entry.Store(packEntry(id, level))
-		}
-		g.entryMu.Unlock()
-		return true
-	}
 	if g.state(id)&flagDeleted != 0 {
 		// Deleted while it was inserted: it need not be reachable (Compact finds
 		// tombstones by id, not by search), and once a Compact drops it no node takes
-		// a link to it, so searching again would never end.
+		// a link to it, so searching again would never end. Nor does it become the
+		// entry point: it may link to nothing live.
+		if raises {
+			g.entryMu.Unlock()
+		}
+		return true
+	}
+	if raises {
+		if !live0 {
+			// What its search chose on layer 0 was dropped meanwhile (or nothing it
+			// reached was live): as the entry point it would cut every other node off.
+			// Let the Compact move the entry point, then search again.
+			g.entryMu.Unlock()
+			return false
+		}
+		g.entry.Store(packEntry(id, level))
+		g.entryMu.Unlock()
 		return true
 	}
 	if len(s.pend) > 0 && !live0 {
@@ -178,7 +187,9 @@ func (g *Graph) link(s *searcher, id uint32, level int, q []float32, qq *query) 
 				return false // a live entry point to link to now
 			}
 		}
-		g.entry.Store(packEntry(id, level))
+		if g.state(id)&flagDeleted == 0 { // deleted since the check above: see there
+			g.entry.Store(packEntry(id, level))
+		}
 		return true
 	}
 	if _, now, ok := unpackEntry(g.entry.Load()); !ok || level > now {

@@ -5,7 +5,6 @@ import (
 	"runtime"
 	"sync"
 	"testing"
-	"time"
 )
 
 // hookWriter runs hook before its n-th Write (1-based): WriteTo writes the header
@@ -180,11 +179,7 @@ func TestInsertOfANodeDroppedMidwayReturns(t *testing.T) {
 	}
 	done := make(chan struct{})
 	go func() { finish(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(time.Minute): // a liveness bound, not a speed one: it returns at once
-		t.Fatal("the insert of a node dropped while it was inserted never returned")
-	}
+	waitOrFail(t, done, "the insert of a node dropped while it was inserted never returned")
 	if epID, _, _ := unpackEntry(g.entry.Load()); epID == x {
 		t.Fatalf("dropped node %d became the entry point", x)
 	}
