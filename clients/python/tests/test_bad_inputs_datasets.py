@@ -229,7 +229,8 @@ BAD_MODELS = [
 def test_bad_model_output_fails_before_upload_and_keeps_the_collection(
     client: hardneg.Client, transform: Callable[[np.ndarray], Any], match: str
 ) -> None:
-    # A collection named by collection= is replaced only once the embeddings are good.
+    # A collection named by collection= (with replace_collection=True) is replaced only
+    # once the embeddings are good.
     name = f"kept-{uuid.uuid4().hex[:8]}"
     client.delete_collection(name, missing_ok=True)
     client.create_collection(name, 4, "cosine")
@@ -237,7 +238,7 @@ def test_bad_model_output_fails_before_upload_and_keeps_the_collection(
     try:
         with pytest.raises(ValueError, match=match):
             mine_hard_negatives(DATA, CountingModel(transform), verbose=False, collection=name, keep_collection=True,
-                                client=client)
+                                replace_collection=True, client=client)
         info = client.get_collection(name)
         assert (info.dim, info.stats.item_count) == (4, 2)
     finally:
@@ -383,3 +384,33 @@ def test_as_dataset_without_the_datasets_package_fails_before_encoding(
     with pytest.raises(ImportError, match="as_dataset=True needs the datasets package"):
         mine_hard_negatives(DATA, model, verbose=False, client=client, as_dataset=True)
     assert model.calls == 0 and _names(client) == before
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_an_existing_collection_is_refused_unless_replace_collection(client: hardneg.Client, keep: bool) -> None:
+    # The caller's collection of that name (another dimension: unrelated data) is neither
+    # filled nor deleted, and nothing is encoded, unless the call says to replace it.
+    name = f"mine-{uuid.uuid4().hex[:8]}"
+    client.create_collection(name, 8, "dot")
+    client.upsert(name, ["x", "y", "z"], np.eye(3, 8, dtype=np.float32))
+    try:
+        model = CountingModel()
+        with pytest.raises(ValueError, match=rf"collection='{name}' already exists on the server \(3 items, dim 8, "
+                                             r"dot\).*replace_collection=True"):
+            mine_hard_negatives(DATA, model, verbose=False, collection=name, keep_collection=keep, client=client)
+        assert model.calls == 0
+        info = client.get_collection(name)
+        assert (info.dim, info.metric, info.stats.item_count) == (8, "dot", 3)
+        data = mine_hard_negatives(DATA, model, num_negatives=1, verbose=False, collection=name, keep_collection=keep,
+                                   replace_collection=True, client=client)
+        assert len(data["negative"]) > 0
+        assert (name in _names(client)) == keep
+        if keep:
+            assert client.get_collection(name).dim == embed(["a"]).shape[1]
+    finally:
+        client.delete_collection(name, missing_ok=True)
+
+
+def test_replace_collection_must_be_a_bool(client: hardneg.Client) -> None:
+    with pytest.raises(TypeError, match="replace_collection"):
+        mine_hard_negatives(DATA, embed, verbose=False, collection="x", replace_collection="yes", client=client)

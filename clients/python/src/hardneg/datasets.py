@@ -677,6 +677,7 @@ def mine_hard_negatives(
     mine_batch_size: int = 256,
     collection: Optional[str] = None,
     keep_collection: bool = False,
+    replace_collection: bool = False,
     metric: str = "cosine",
     exact: bool = True,
     seed: int = 0,
@@ -743,8 +744,11 @@ def mine_hard_negatives(
             flight at a time (one under ``rotate`` or ``max_exposures``).
         collection: collection to fill with the corpus (item ids are the positions in
             the de-duplicated corpus, ``corpus`` first, then the positives); default a
-            temporary one that is deleted afterwards (unless ``keep_collection``). An
-            existing collection of that name is replaced.
+            temporary one that is deleted afterwards (unless ``keep_collection``). A
+            collection of that name that exists already is refused (``ValueError``,
+            before anything is encoded) unless ``replace_collection``.
+        replace_collection: replace a collection named by ``collection`` that exists
+            already (it is deleted once the embeddings are checked, then made afresh).
         metric: the collection's metric (``"cosine"``, ``"dot"``, ``"l2"``).
         exact: search the corpus exactly, like sentence-transformers (no HNSW graph;
             each Mine request scores its anchors together in one pass). Set False to
@@ -895,7 +899,8 @@ def mine_hard_negatives(
         raise ValueError(f"collection must be a non-empty string or None, got {collection!r}")
     if collection is not None and (why := codec.name_problem(collection)):
         raise ValueError(f"collection={collection!r} {why}")
-    for name, flag in (("keep_collection", keep_collection), ("exact", exact), ("return_report", return_report),
+    for name, flag in (("keep_collection", keep_collection), ("replace_collection", replace_collection),
+                       ("exact", exact), ("return_report", return_report),
                        ("report_false_negatives", report_false_negatives)):
         _check_bool(name, flag)
     if as_dataset is not None:
@@ -996,6 +1001,18 @@ def mine_hard_negatives(
             client.get_collection(guide)
         except NotFound:
             raise ValueError(f"guide_collection={guide!r} does not exist on the server") from None
+    if collection is not None and client is not None and not replace_collection:
+        # The job fills its collection with the corpus: a collection of that name is the
+        # caller's data, not to be deleted by a misnamed argument.
+        try:
+            info = client.get_collection(collection)
+        except NotFound:
+            pass
+        else:
+            raise ValueError(
+                f"collection={collection!r} already exists on the server ({info.stats.item_count:,} items, dim "
+                f"{info.dim}, {info.metric}); the job fills its collection with the corpus and would replace it: "
+                "pass replace_collection=True to replace it, or name another collection")
     server = None
     if client is None:
         from hardneg._server import LocalServer
