@@ -386,3 +386,25 @@ def test_vectors_may_be_tensors_from_a_training_step(client: hardneg.Client, col
     want = client.mine(collection, anchor_vectors=q.astype(np.float32), num_negatives=3)
     got = client.mine(collection, anchor_vectors=FakeTensor(q, "torch.bfloat16", grad=True), num_negatives=3)
     assert got.ids.tolist() == want.ids.tolist()
+
+
+@pytest.mark.parametrize("ids, vectors, groups", [
+    (["a", "b"], np.ones((1, 8), np.float32), None),  # ids and rows disagree
+    (["a"], np.ones((1, 8), np.float32), [["g"], ["h"]]),  # ids and group lists disagree
+    (["a"], np.ones(8, np.float32), None),  # 1-D
+    (["a"], np.ones((1, 8), np.int8), None),  # not floating point
+    (["\ud800"], np.ones((1, 8), np.float32), None),  # not UTF-8
+], ids=["rows", "groups", "1-D", "int8", "surrogate"])
+def test_every_upsert_refused_before_sending_says_nothing_was_applied(
+    client: hardneg.Client, ids: list[str], vectors: np.ndarray, groups: Any
+) -> None:
+    name = "refused-shapes"
+    client.delete_collection(name, missing_ok=True)
+    client.create_collection(name, dim=8)
+    try:
+        with pytest.raises(errors.InvalidArgument) as exc:
+            client.upsert(name, ids, vectors, groups=groups)
+        assert exc.value.applied_rows == 0  # type: ignore[attr-defined]
+        assert client.get_collection(name).stats.item_count == 0
+    finally:
+        client.delete_collection(name)

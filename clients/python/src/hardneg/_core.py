@@ -247,7 +247,11 @@ class Core:
 
     def upsert(self, collection: str, ids: Any, vectors: Any, groups: codec.Groups, versions: Any) -> Op[UpsertResult]:
         codec.check_name(collection, "collection")
-        items = codec.prepare_items(ids, vectors, groups, versions)
+        try:
+            items = codec.prepare_items(ids, vectors, groups, versions)
+        except errors.InvalidArgument as err:
+            err.applied_rows = 0  # type: ignore[attr-defined]  # refused before sending
+            raise
         inserted = replaced = seq = n = 0
         # The byte size these parts were cut with: another call on this client may lower
         # max_batch_bytes meanwhile (see the size refusal below).
