@@ -1,6 +1,8 @@
 package hnsw
 
 import (
+	"cmp"
+	"math"
 	"runtime"
 	"slices"
 	"sync"
@@ -105,6 +107,7 @@ func (g *Graph) Compact(workers int) CompactStats {
 		})
 	}
 	wg.Wait()
+	g.linkOrphans(live)
 
 	g.entryMu.Lock()
 	if epID, _, ok := unpackEntry(g.entry.Load()); ok && g.state(epID)&flagDeleted != 0 {
@@ -233,6 +236,92 @@ func (g *Graph) repair(s *searcher, id uint32, l int, drop []bool) bool {
 	s.tmpSel = g.selectNeighbors(tmp, g.maxLinks(l), s.tmpSel, true)
 	writeList(list, s.tmpSel)
 	return true
+}
+
+// linkOrphans gives each of nodes that no node of nodes links to on layer 0 a link
+// from a live neighbour: repairs re-select lists by the heuristic, and a node that
+// only dropped nodes linked to may be left with no in-link, unreachable by any
+// search. The nearest of its own live links that has a free place, or a link whose
+// target other nodes link to as well, takes it (that target stays reachable); only
+// when none has either does the nearest give up its farthest link. Nodes still being
+// inserted, deleted ones and the entry point need none.
+func (g *Graph) linkOrphans(nodes []uint32) {
+	indeg := make([]uint16, g.capacity())
+	for _, id := range nodes {
+		for _, e := range g.snapshot(id, 0) {
+			if int(e) < len(indeg) && indeg[e] < math.MaxUint16 {
+				indeg[e]++
+			}
+		}
+	}
+	entry, _, _ := unpackEntry(g.entry.Load())
+	var near []Neighbor
+	for _, id := range nodes {
+		if indeg[id] != 0 || id == entry || g.state(id)&(flagDeleted|flagLinked) != flagLinked {
+			continue
+		}
+		v := g.vector(id)
+		near = near[:0]
+		for _, e := range g.snapshot(id, 0) {
+			if g.state(e)&flagDeleted == 0 {
+				near = append(near, Neighbor{e, g.dist(v, g.vector(e))})
+			}
+		}
+		slices.SortFunc(near, func(a, b Neighbor) int { return cmp.Compare(a.Dist, b.Dist) })
+		spare := func(e uint32) bool { return int(e) < len(indeg) && indeg[e] > 1 }
+		for i, nb := range near {
+			last := i == len(near)-1
+			if evicted, ok := g.forceLink(nb.ID, id, spare, last); ok {
+				indeg[id]++
+				if evicted != noEviction && int(evicted) < len(indeg) {
+					indeg[evicted]--
+				}
+				break
+			}
+		}
+	}
+}
+
+// noEviction is forceLink's evicted value when it used a free place.
+const noEviction = ^uint32(0)
+
+// forceLink puts id into nb's layer-0 list whatever the heuristic says: in a free
+// place, else in place of nb's farthest link whose target spare accepts (one that
+// other nodes link to as well), else, when anyway is set, of its farthest link. It
+// reports the link it replaced (noEviction: none) and whether id is in the list now;
+// nothing changes when either node is being dropped.
+func (g *Graph) forceLink(nb, id uint32, spare func(uint32) bool, anyway bool) (evicted uint32, ok bool) {
+	mu := g.lock(nb)
+	mu.Lock()
+	defer mu.Unlock()
+	if g.gone(id) || g.gone(nb) {
+		return noEviction, false
+	}
+	list := g.links(nb, 0)
+	n := int(atomic.LoadUint32(&list[0]))
+	nv := g.vector(nb)
+	at, atSpare, far := 0, false, float32(0)
+	for i := 1; i <= n; i++ {
+		e := atomic.LoadUint32(&list[i])
+		if e == id {
+			return noEviction, true
+		}
+		sp := spare(e)
+		if de := g.dist(nv, g.vector(e)); at == 0 || (sp && !atSpare) || (sp == atSpare && de > far) {
+			at, atSpare, far = i, sp, de
+		}
+	}
+	if n < g.maxLinks(0) {
+		atomic.StoreUint32(&list[n+1], id)
+		atomic.StoreUint32(&list[0], uint32(n+1))
+		return noEviction, true
+	}
+	if at == 0 || !(atSpare || anyway) {
+		return noEviction, false
+	}
+	evicted = atomic.LoadUint32(&list[at])
+	atomic.StoreUint32(&list[at], id)
+	return evicted, true
 }
 
 // snapshot iterates over the layer-l links of id, loading each word atomically.
