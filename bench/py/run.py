@@ -86,7 +86,7 @@ def ann_suite(tag: str, ddir: Path, work: Path, args, cfg: dict, systems: list[s
         elif s == "hardneg-float":
             # The same index with quantization none: the graph built and searched on floats.
             cmd = [gob, "-data", str(ddir), "-system", "hardneg", "-quantization", "none", "-ef", EFS, "-runs", RUNS, "-queries", nq,
-                   "-out", str(f), "-exact-queries", "0", "-mine-anchors", ""]
+                   "-out", str(f), "-exact-queries", "0", "-exact-batch", "0", "-mine-recall-anchors", "0", "-mine-anchors", ""]
         elif s == "coder":
             cmd = [gob, "-data", str(ddir), "-system", "coder", "-ef", EFS, "-runs", RUNS, "-queries", nq, "-out", str(f)]
         else:

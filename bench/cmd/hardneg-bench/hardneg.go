@@ -76,7 +76,7 @@ func runHardneg(c *config, d *dataset) (*result, error) {
 		res.Sweep = append(res.Sweep, sweep(kept, d, c.k, c.queries, ef, c.runs))
 	}
 	var exact engine.Collection
-	if c.exactQueries > 0 || c.mineRecallAnchors > 0 {
+	if c.exactQueries > 0 || c.exactBatch > 0 || c.mineRecallAnchors > 0 {
 		// The exact scan uses no graph: ExactThreshold above n keeps it from building
 		// one. It holds the groups too, so that Mine on it applies the same rules.
 		if exact, _, err = build(db, "exact", d, ids, groups, engine.Params{M: 2, EfConstruction: 2, ExactThreshold: d.N + 1}); err != nil {
@@ -86,6 +86,13 @@ func runHardneg(c *config, d *dataset) (*result, error) {
 	if c.exactQueries > 0 {
 		p := sweep(exact, d, c.k, min(c.exactQueries, d.NQ), 0, c.runs)
 		res.Exact = &p
+	}
+	if c.exactBatch > 0 {
+		p, err := exactBatched(exact, d, c.k, c.exactBatch, c.runs)
+		if err != nil {
+			return nil, err
+		}
+		res.ExactBatched = &p
 	}
 	if len(c.mineAnchors) > 0 || c.mineRecallAnchors > 0 {
 		// Mine runs anchors of a request in parallel, as the server does: all cores.
@@ -170,4 +177,50 @@ func sweep(col engine.Collection, d *dataset, k, q, ef, runs int) sweepPoint {
 	}
 	us := float64(best.Microseconds()) / float64(q)
 	return sweepPoint{Ef: ef, Queries: q, USPerQuery: us, QPS: 1e6 / us, Recall: total / float64(q)}
+}
+
+// exactBatched searches every query of the data set for k results on the exact
+// collection the way Mine does on one: groups of batch queries are scored in one pass
+// over the rows (ScoreExact: a matrix product), then each query's search reads its
+// scores (re-scoring with Dot what it yields). It reports the fastest of runs passes,
+// per query, on the current GOMAXPROCS.
+func exactBatched(col engine.Collection, d *dataset, k, batch, runs int) (sweepPoint, error) {
+	qs := make([][]float32, d.NQ)
+	for i := range qs {
+		qv, err := col.PrepareQuery(d.query(i), "q")
+		if err != nil {
+			return sweepPoint{}, err
+		}
+		qs[i] = qv
+	}
+	out := make([]engine.ExactScores, batch)
+	got := make([]int32, 0, k)
+	total := 0.0
+	var best time.Duration
+	for run := range max(runs, 1) {
+		total = 0
+		start := time.Now()
+		for lo := 0; lo < len(qs); lo += batch {
+			group := qs[lo:min(lo+batch, len(qs))]
+			if !col.ScoreExact(group, out) {
+				return sweepPoint{}, fmt.Errorf("the exact collection did not score a batch of %d queries", len(group))
+			}
+			for j, qv := range group {
+				got = got[:0]
+				_, err := col.Search(context.Background(), qv, engine.SearchOptions{Scores: &out[j], MaxCandidates: k}, func(cd engine.Candidate) bool {
+					got = append(got, int32(cd.Slot))
+					return len(got) < k
+				})
+				if err != nil {
+					return sweepPoint{}, err
+				}
+				total += recall(got, d.gt(lo+j, k))
+			}
+		}
+		if elapsed := time.Since(start); run == 0 || elapsed < best {
+			best = elapsed
+		}
+	}
+	us := float64(best.Microseconds()) / float64(len(qs))
+	return sweepPoint{Ef: 0, Queries: len(qs), USPerQuery: us, QPS: 1e6 / us, Recall: total / float64(len(qs)), Batch: batch}, nil
 }

@@ -16,6 +16,7 @@ type config struct {
 	threads, efs                  []int
 	mineAnchors                   []int
 	k, queries, exactQueries      int
+	exactBatch                    int
 	runs                          int // passes over the queries per sweep point; the fastest is kept
 	mineRequests                  int
 	mineRecallAnchors             int
@@ -39,6 +40,7 @@ func main() {
 	flag.IntVar(&c.queries, "queries", 0, "queries of the sweep (0: all in the data set)")
 	flag.IntVar(&c.runs, "runs", 3, "passes over the queries per sweep point and for the exact scan; the fastest pass is reported (as ann-benchmarks does), so a pass slowed by the machine does not decide a verdict")
 	flag.IntVar(&c.exactQueries, "exact-queries", 200, "queries of the exact scan (hardneg only; 0: skip)")
+	flag.IntVar(&c.exactBatch, "exact-batch", 128, "queries per pass over the rows in the batched exact search of every query (ScoreExact, as Mine scores an exact collection's anchors: 128 per group; hardneg only; 0: skip)")
 	flag.IntVar(&c.mineRequests, "mine-requests", 200, "Mine requests per anchor count (fewer for large ones, see mine.go)")
 	flag.IntVar(&c.mineRecallAnchors, "mine-recall-anchors", 1024, "anchors (queries) whose Mine negatives on the graph are compared with Mine's on an exact scan, per policy (hardneg only; 0: skip)")
 	flag.IntVar(&c.m, "m", 16, "HNSW M")

@@ -9,20 +9,23 @@ import (
 
 // result is what one run measures; bench/run.py reads it.
 type result struct {
-	System         string             `json:"system"`
-	N              int                `json:"n"`
-	Dim            int                `json:"dim"`
-	M              int                `json:"m"`
-	EfConstruction int                `json:"ef_construction"`
-	Build          []buildResult      `json:"build"`
-	RSSBytes       int64              `json:"rss_bytes"`
-	BytesPerVector float64            `json:"bytes_per_vector"`
-	Sweep          []sweepPoint       `json:"sweep"`
-	Exact          *sweepPoint        `json:"exact,omitempty"`
-	Mine           []mineResult       `json:"mine,omitempty"`
-	MineRecall     []mineRecallResult `json:"mine_recall,omitempty"`
-	Notes          []string           `json:"notes,omitempty"`
-	Extra          map[string]any     `json:"extra,omitempty"`
+	System         string        `json:"system"`
+	N              int           `json:"n"`
+	Dim            int           `json:"dim"`
+	M              int           `json:"m"`
+	EfConstruction int           `json:"ef_construction"`
+	Build          []buildResult `json:"build"`
+	RSSBytes       int64         `json:"rss_bytes"`
+	BytesPerVector float64       `json:"bytes_per_vector"`
+	Sweep          []sweepPoint  `json:"sweep"`
+	Exact          *sweepPoint   `json:"exact,omitempty"`
+	// ExactBatched is the exact search of every query in groups scored by one pass over
+	// the rows (Collection.ScoreExact), as Mine searches an exact collection.
+	ExactBatched *sweepPoint        `json:"exact_batched,omitempty"`
+	Mine         []mineResult       `json:"mine,omitempty"`
+	MineRecall   []mineRecallResult `json:"mine_recall,omitempty"`
+	Notes        []string           `json:"notes,omitempty"`
+	Extra        map[string]any     `json:"extra,omitempty"`
 }
 
 // mineRecallResult compares Mine's negatives on the graph collection, with the policy's
@@ -57,6 +60,8 @@ type sweepPoint struct {
 	USPerQuery float64 `json:"us_per_query"`
 	QPS        float64 `json:"qps"`
 	Recall     float64 `json:"recall"`
+	// Batch is the queries per pass over the rows of a batched exact search; 0 else.
+	Batch int `json:"batch,omitempty"`
 }
 
 type mineResult struct {
