@@ -2,7 +2,6 @@ package hnsw
 
 import (
 	"cmp"
-	"math"
 	"runtime"
 	"slices"
 	"sync"
@@ -107,7 +106,6 @@ func (g *Graph) Compact(workers int) CompactStats {
 		})
 	}
 	wg.Wait()
-	g.linkOrphans(live)
 
 	g.entryMu.Lock()
 	if epID, _, ok := unpackEntry(g.entry.Load()); ok && g.state(epID)&flagDeleted != 0 {
@@ -135,6 +133,7 @@ func (g *Graph) Compact(workers int) CompactStats {
 		}
 	}
 	g.entryMu.Unlock()
+	g.linkUnreachable(live)
 
 	for _, id := range dropped {
 		g.chunkOf(id).state[id&chunkMask].Or(flagRemoved)
@@ -238,90 +237,116 @@ func (g *Graph) repair(s *searcher, id uint32, l int, drop []bool) bool {
 	return true
 }
 
-// linkOrphans gives each of nodes that no node of nodes links to on layer 0 a link
-// from a live neighbour: repairs re-select lists by the heuristic, and a node that
-// only dropped nodes linked to may be left with no in-link, unreachable by any
-// search. The nearest of its own live links that has a free place, or a link whose
-// target other nodes link to as well, takes it (that target stays reachable); only
-// when none has either does the nearest give up its farthest link. Nodes still being
-// inserted, deleted ones and the entry point need none.
-func (g *Graph) linkOrphans(nodes []uint32) {
-	indeg := make([]uint16, g.capacity())
-	for _, id := range nodes {
-		for _, e := range g.snapshot(id, 0) {
-			if int(e) < len(indeg) && indeg[e] < math.MaxUint16 {
-				indeg[e]++
+// linkUnreachable links each of nodes that a walk of layer 0 from the entry point
+// does not reach into the list of a reached live node near it: repairs re-select
+// lists by the heuristic, and nodes that only dropped nodes linked to (a single node,
+// or a few that link only to each other) may be left where no search finds them. The
+// walk keeps, for each node it reaches, the link it was first reached by; a node whose
+// list is full gives up only a link that is not one of those, so every node reached
+// before stays reached. The candidates are the node's own reached live links and
+// theirs, nearest first; a node none of them can take stays as it is. Nodes still
+// being inserted and deleted ones need no link; a node linked in brings what it
+// reaches along.
+func (g *Graph) linkUnreachable(nodes []uint32) {
+	epID, _, ok := unpackEntry(g.entry.Load())
+	if !ok {
+		return
+	}
+	const none = ^uint32(0)
+	parent := make([]uint32, g.capacity()) // the node whose link first reached it; none: not reached
+	for i := range parent {
+		parent[i] = none
+	}
+	var stack []uint32
+	walk := func(from uint32) { // marks what from reaches; from is marked
+		stack = append(stack[:0], from)
+		for len(stack) > 0 {
+			u := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			for _, e := range g.snapshot(u, 0) {
+				if int(e) < len(parent) && parent[e] == none && !g.gone(e) {
+					parent[e] = u
+					stack = append(stack, e)
+				}
 			}
 		}
 	}
-	entry, _, _ := unpackEntry(g.entry.Load())
+	parent[epID] = epID
+	walk(epID)
+	reached := func(e uint32) bool { return int(e) < len(parent) && parent[e] != none }
 	var near []Neighbor
-	for _, id := range nodes {
-		if indeg[id] != 0 || id == entry || g.state(id)&(flagDeleted|flagLinked) != flagLinked {
-			continue
-		}
-		v := g.vector(id)
-		near = near[:0]
-		for _, e := range g.snapshot(id, 0) {
-			if g.state(e)&flagDeleted == 0 {
-				near = append(near, Neighbor{e, g.dist(v, g.vector(e))})
+	for pass := 0; pass < 3; pass++ {
+		linked := 0
+		for _, id := range nodes {
+			if reached(id) || g.state(id)&(flagDeleted|flagLinked) != flagLinked {
+				continue
 			}
-		}
-		slices.SortFunc(near, func(a, b Neighbor) int { return cmp.Compare(a.Dist, b.Dist) })
-		spare := func(e uint32) bool { return int(e) < len(indeg) && indeg[e] > 1 }
-		for i, nb := range near {
-			last := i == len(near)-1
-			if evicted, ok := g.forceLink(nb.ID, id, spare, last); ok {
-				indeg[id]++
-				if evicted != noEviction && int(evicted) < len(indeg) {
-					indeg[evicted]--
+			v := g.vector(id)
+			near = near[:0]
+			consider := func(e uint32) {
+				if e != id && reached(e) && g.state(e)&flagDeleted == 0 && !slices.ContainsFunc(near, func(x Neighbor) bool { return x.ID == e }) {
+					near = append(near, Neighbor{e, g.dist(v, g.vector(e))})
 				}
-				break
 			}
+			for _, e := range g.snapshot(id, 0) {
+				consider(e)
+				for _, e2 := range g.snapshot(e, 0) {
+					consider(e2)
+				}
+			}
+			slices.SortFunc(near, func(a, b Neighbor) int { return cmp.Compare(a.Dist, b.Dist) })
+			for _, nb := range near {
+				if g.forceLink(nb.ID, id, func(e uint32) bool { return parent[e] != nb.ID }) {
+					parent[id] = nb.ID
+					walk(id)
+					linked++
+					break
+				}
+			}
+		}
+		if linked == 0 {
+			return
 		}
 	}
 }
 
-// noEviction is forceLink's evicted value when it used a free place.
-const noEviction = ^uint32(0)
-
 // forceLink puts id into nb's layer-0 list whatever the heuristic says: in a free
-// place, else in place of nb's farthest link whose target spare accepts (one that
-// other nodes link to as well), else, when anyway is set, of its farthest link. It
-// reports the link it replaced (noEviction: none) and whether id is in the list now;
-// nothing changes when either node is being dropped.
-func (g *Graph) forceLink(nb, id uint32, spare func(uint32) bool, anyway bool) (evicted uint32, ok bool) {
+// place, else in place of nb's farthest link whose target evictable accepts. It
+// reports whether id is in the list now; nothing changes when either node is being
+// dropped.
+func (g *Graph) forceLink(nb, id uint32, evictable func(uint32) bool) bool {
 	mu := g.lock(nb)
 	mu.Lock()
 	defer mu.Unlock()
 	if g.gone(id) || g.gone(nb) {
-		return noEviction, false
+		return false
 	}
 	list := g.links(nb, 0)
 	n := int(atomic.LoadUint32(&list[0]))
 	nv := g.vector(nb)
-	at, atSpare, far := 0, false, float32(0)
+	at, far := 0, float32(0)
 	for i := 1; i <= n; i++ {
 		e := atomic.LoadUint32(&list[i])
 		if e == id {
-			return noEviction, true
+			return true
 		}
-		sp := spare(e)
-		if de := g.dist(nv, g.vector(e)); at == 0 || (sp && !atSpare) || (sp == atSpare && de > far) {
-			at, atSpare, far = i, sp, de
+		if !evictable(e) {
+			continue
+		}
+		if de := g.dist(nv, g.vector(e)); at == 0 || de > far {
+			at, far = i, de
 		}
 	}
 	if n < g.maxLinks(0) {
 		atomic.StoreUint32(&list[n+1], id)
 		atomic.StoreUint32(&list[0], uint32(n+1))
-		return noEviction, true
+		return true
 	}
-	if at == 0 || !(atSpare || anyway) {
-		return noEviction, false
+	if at == 0 {
+		return false
 	}
-	evicted = atomic.LoadUint32(&list[at])
 	atomic.StoreUint32(&list[at], id)
-	return evicted, true
+	return true
 }
 
 // snapshot iterates over the layer-l links of id, loading each word atomically.
