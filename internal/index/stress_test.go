@@ -434,7 +434,7 @@ func (sr *stressRun) check(where string) {
 			}
 			// Inserts at M 8 leave a few nodes without incoming links (the heuristic
 			// prunes the reverse link; ~0.5% of random 32-d vectors under L2) until
-			// the next compaction gives them one (hnsw linkOrphans), so only more than
+			// the next compaction links them in (hnsw linkUnreachable), so only more than
 			// that is a defect (a lost entry point, a component cut off).
 			if len(bad) > 2+len(c.slots)/20 {
 				t.Errorf("%s: %d of %d live items are not found by a graph search for their own vector, even at ef 2048 (%d tombstones)", where, len(bad), len(c.slots), c.graph.Deleted())

@@ -48,7 +48,8 @@ type CompactStats struct {
 // Compact drops the current tombstones from the graph: every live node that links to
 // one gets its list re-selected (by the neighbour heuristic) from its live links and
 // the live links of the tombstones it pointed to, and the entry point moves off a
-// tombstone. It uses workers goroutines (≤ 0: GOMAXPROCS) and is safe to run while
+// tombstone; a live node that the graph's walk from the entry point no longer reaches
+// is then linked in (linkUnreachable). It uses workers goroutines (≤ 0: GOMAXPROCS) and is safe to run while
 // searches and inserts continue; one Compact runs at a time. Dropped nodes keep their
 // own links, so a search that reached one through a list read just before its
 // rewrite still routes correctly; they are never returned, and their ids stay taken
