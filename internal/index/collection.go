@@ -43,6 +43,9 @@ type Collection struct {
 	// A search under the read lock sees it only fall, so at 0 every ready graph node is
 	// a live item (see graphSearch).
 	unsynced atomic.Int64
+	// insertsSinceReach counts graph inserts since the graph last linked in what no
+	// search reached (hnsw.Graph.LinkUnreachable); guarded by writeMu.
+	insertsSinceReach int
 
 	// compactedMu guards compacted: the slots that finished background compactions
 	// dropped from the graph, handed to the next writer, which moves them to free.
@@ -301,6 +304,11 @@ func (c *Collection) applyGraph(w *graphWork) {
 		c.graph.Delete(slot)
 	}
 	c.unsynced.Add(-int64(len(w.delete)))
+	// Every eighth of the graph inserted, link in what inserts left unreachable (a
+	// running compaction does it when it finishes).
+	if c.insertsSinceReach += len(w.insert); c.insertsSinceReach >= max(1024, c.graph.Len()/8) && c.graph.LinkUnreachable() {
+		c.insertsSinceReach = 0
+	}
 	if c.graph.NeedsCompact() && c.compacting.CompareAndSwap(false, true) {
 		c.bg.Add(1)
 		go func() {
@@ -331,6 +339,7 @@ func (c *Collection) buildGraph() {
 	c.mu.RUnlock()
 	slices.Sort(live)
 	c.graph.InsertBatch(live, 0)
+	c.graph.LinkUnreachable()
 	c.mu.Lock()
 	c.graphOn = true
 	c.mu.Unlock()

@@ -70,3 +70,35 @@ func TestItemsAddedDuringABackgroundCompactionStayReachable(t *testing.T) {
 		t.Fatalf("a search for 10 items: exact-scan fallback %v, error %v", st.Fallback, err)
 	}
 }
+
+// Inserts leave a few items no graph list links to on uniform L2 data at M 8; the
+// collection links them in after a build and after every eighth of the graph
+// inserted, so a graph search finds every item.
+func TestEveryItemIsReachableAfterInserts(t *testing.T) {
+	const dim = 32
+	db := testDB(t)
+	c, err := db.create(engine.Config{Name: "c", Dim: dim, Metric: engine.L2, Params: engine.Params{M: 8, EfConstruction: 32, ExactThreshold: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(5, 5))
+	for b, n := range []int{1500, 400, 400, 400} {
+		if _, err := db.Upsert("c", randBatch(r, "b"+strconv.Itoa(b)+"-", n, dim), "items"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.wait()
+	lost := 0
+	for _, slot := range c.slots {
+		found := false
+		for _, nb := range c.graph.Search(c.vectorAt(slot), 10, 2*len(c.slots), nil, nil) {
+			found = found || nb.ID == slot
+		}
+		if !found {
+			lost++
+		}
+	}
+	if lost > 0 {
+		t.Fatalf("%d of %d items are not found by a graph search for their own vector", lost, len(c.slots))
+	}
+}

@@ -154,3 +154,35 @@ func TestAnUnreachableNodeIsLinkedPastAFullList(t *testing.T) {
 		}
 	}
 }
+
+// Inserts alone leave a few nodes no list links to on uniform L2 data at M 8 (the
+// heuristic keeps no link to an outlying point); LinkUnreachable links them in
+// without cutting anything else off.
+func TestLinkUnreachableAfterABuild(t *testing.T) {
+	const n, dim = 1500, 32
+	lostBefore := 0
+	for seed := range uint64(3) {
+		src := clustered(n, dim, 1, 1.0, 21+seed, false)
+		g := newGraph(t, Options{M: 8, EfConstruction: 32}, vec.L2Sq, src)
+		g.InsertBatch(idRange(0, n), 1)
+		seen := reachable(g)
+		for id := range uint32(n) {
+			if !seen[id] {
+				lostBefore++
+			}
+		}
+		if !g.LinkUnreachable() {
+			t.Fatal("LinkUnreachable did nothing with no Compact running")
+		}
+		seen = reachable(g)
+		for id := range uint32(n) {
+			if !seen[id] {
+				t.Errorf("seed %d: node %d unreachable after LinkUnreachable", seed, id)
+			}
+		}
+	}
+	if lostBefore == 0 {
+		t.Fatal("setup: the builds left no node unreachable, so the test checks nothing")
+	}
+	t.Logf("%d of %d nodes were unreachable after the builds", lostBefore, 3*n)
+}
