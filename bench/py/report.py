@@ -224,7 +224,7 @@ def targets(s: dict) -> list[tuple[str, str, str, str]]:
         r = eb["us_per_query"] / fb["us_per_query"]
         rows.append(("exact batched scoring ≤ 1.5× faiss IndexFlatIP with all queries in one call",
                      f"hardneg {fmt(eb['us_per_query'])} µs/query ({eb['queries']:,} queries, scored in groups of "
-                     f"{eb.get('batch', 128)} as Mine does) vs faiss {fmt(fb['us_per_query'])} µs: {r:.2f}×"
+                     f"{eb['batch']} as Mine does) vs faiss {fmt(fb['us_per_query'])} µs: {r:.2f}×"
                      + (f"; {single}" if single else ""),
                      "met" if r <= 1.5 else "missed", "1 thread"))
     elif ex and fs:
@@ -301,7 +301,7 @@ def sweep_table(s: dict) -> list[str]:
         if r.get("exact_batched"):
             e = r["exact_batched"]
             ex.append(f"{NAMES.get(key, key)} batched {fmt(e['us_per_query'])} µs/query ({fmt(e['qps'])} QPS, recall "
-                      f"{e.get('recall', 1):.3f}, {e['queries']:,} queries scored in groups of {e.get('batch', 128)})")
+                      f"{e.get('recall', 1):.3f}, {e['queries']:,} queries scored in groups of {e['batch']})")
         if r.get("exact_single"):
             ex.append(f"faiss IndexFlatIP one query per call {fmt(r['exact_single']['us_per_query'])} µs/query")
     if ex:

@@ -48,12 +48,12 @@ type CompactStats struct {
 // Compact drops the current tombstones from the graph: every live node that links to
 // one gets its list re-selected (by the neighbour heuristic) from its live links and
 // the live links of the tombstones it pointed to, and the entry point moves off a
-// tombstone; a live node that the graph's walk from the entry point no longer reaches
-// is then linked in (linkUnreachable). It uses workers goroutines (≤ 0: GOMAXPROCS) and is safe to run while
-// searches and inserts continue; one Compact runs at a time. Dropped nodes keep their
-// own links, so a search that reached one through a list read just before its
-// rewrite still routes correctly; they are never returned, and their ids stay taken
-// until Reclaim releases them.
+// tombstone; a live node that a walk from the entry point no longer reaches is then
+// linked in (linkUnreachable). It uses workers goroutines (≤ 0: GOMAXPROCS) and is safe
+// to run while searches and inserts continue; one Compact runs at a time. Dropped
+// nodes keep their own links, so a search that reached one through a list read just
+// before its rewrite still routes correctly; they are never returned, and their ids
+// stay taken until Reclaim releases them.
 func (g *Graph) Compact(workers int) CompactStats {
 	g.compactMu.Lock()
 	defer g.compactMu.Unlock()
@@ -346,24 +346,22 @@ func (g *Graph) forceLink(nb, id uint32, evictable func(uint32) bool) bool {
 	}
 	list := g.links(nb, 0)
 	n := int(atomic.LoadUint32(&list[0]))
-	nv := g.vector(nb)
-	at, far := 0, float32(0)
-	for i := 1; i <= n; i++ {
-		e := atomic.LoadUint32(&list[i])
-		if e == id {
-			return true
-		}
-		if !evictable(e) {
-			continue
-		}
-		if de := g.dist(nv, g.vector(e)); at == 0 || de > far {
-			at, far = i, de
-		}
+	if slices.Contains(list[1:n+1], id) {
+		return true
 	}
 	if n < g.maxLinks(0) {
 		atomic.StoreUint32(&list[n+1], id)
 		atomic.StoreUint32(&list[0], uint32(n+1))
 		return true
+	}
+	nv := g.vector(nb)
+	at, far := 0, float32(0)
+	for i := 1; i <= n; i++ {
+		if e := atomic.LoadUint32(&list[i]); evictable(e) {
+			if de := g.dist(nv, g.vector(e)); at == 0 || de > far {
+				at, far = i, de
+			}
+		}
 	}
 	if at == 0 {
 		return false

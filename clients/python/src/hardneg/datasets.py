@@ -1069,7 +1069,8 @@ def mine_hard_negatives(
         client = _Client(server.target, timeout=600.0)
     assert client is not None
     try:
-        client.delete_collection(name, missing_ok=True)
+        if replace_collection:
+            client.delete_collection(name, missing_ok=True)
         params = IndexParams(exact_threshold=EXACT_ONLY) if exact else None
         client.create_collection(name, dim, metric, index_params=params)
         try:
