@@ -80,6 +80,14 @@ func TestScoreExactMatchesSearch(t *testing.T) {
 					t.Fatal("search was not exact")
 				}
 				sameCandidates(t, got, want)
+				if len(got) != 2498 {
+					t.Fatalf("search ordered %d items, want the 2,498 live ones", len(got))
+				}
+				for _, cand := range got {
+					if cand.ID == "a5" || cand.ID == "a1500" {
+						t.Fatalf("deleted item %s came back", cand.ID)
+					}
+				}
 			}
 			// A replaced item reuses the freed slot with a new vector: stale scores
 			// must not be used.

@@ -331,7 +331,11 @@ func (c *Collection) exactSearch(ctx context.Context, q []float32, opts engine.S
 		buf.scores = make([]float32, storeChunkRows)
 	}
 	pre := currentScores(opts.Scores, c)
-	live := func(slot uint32) bool { return c.ids[slot] != "" && (done == nil || !done.has(slot)) }
+	// With no dead slot, liveness needs no look at ids: a scan's few hundred selected
+	// slots are spread over the whole collection, and reading their ids missed the
+	// cache for each one (9% of the server's CPU in the offline job).
+	allLive := len(c.slots) == len(c.ids)
+	live := func(slot uint32) bool { return (allLive || c.ids[slot] != "") && (done == nil || !done.has(slot)) }
 	if pre != nil {
 		// The scores stay put: select the best items now and collect the others only
 		// if the search asks for them.
