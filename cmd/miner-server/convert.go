@@ -122,9 +122,10 @@ func toCollection(c engine.Collection) *hardnegv1.Collection {
 	p := c.Params()
 	st := c.Stats()
 	return &hardnegv1.Collection{
-		Name:   c.Name(),
-		Dim:    uint32(c.Dim()),
-		Metric: metricToPB[c.Metric()],
+		Name:      c.Name(),
+		Dim:       uint32(c.Dim()),
+		Metric:    metricToPB[c.Metric()],
+		Ephemeral: c.Config().Ephemeral,
 		IndexParams: &hardnegv1.IndexParams{
 			M:              uint32(p.M),
 			EfConstruction: uint32(p.EfConstruction),

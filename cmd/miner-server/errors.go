@@ -56,6 +56,7 @@ var codeTable = []struct {
 	{engine.ErrSequenceGap, codes.FailedPrecondition},
 	{engine.ErrGuideRole, codes.FailedPrecondition},
 	{engine.ErrCollectionNotEmpty, codes.FailedPrecondition},
+	{engine.ErrEphemeral, codes.FailedPrecondition},
 	{engine.ErrBackupInvalid, codes.InvalidArgument},
 	{engine.ErrBackupDamaged, codes.DataLoss},
 	{engine.ErrClosed, codes.Unavailable},

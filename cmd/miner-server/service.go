@@ -50,7 +50,7 @@ func (s *service) stopStreams() {
 }
 
 func (s *service) CreateCollection(_ context.Context, req *hardnegv1.CreateCollectionRequest) (*hardnegv1.CreateCollectionResponse, error) {
-	cfg := engine.Config{Name: req.Name, Dim: int(req.Dim), Metric: metricFromPB[req.Metric]}
+	cfg := engine.Config{Name: req.Name, Dim: int(req.Dim), Metric: metricFromPB[req.Metric], Ephemeral: req.Ephemeral}
 	if p := req.IndexParams; p != nil {
 		cfg.Params = engine.Params{M: int(p.M), EfConstruction: int(p.EfConstruction), EfSearch: int(p.EfSearch), ExactThreshold: int(p.ExactThreshold),
 			Quantization: quantizationFromPB(p.Quantization)}

@@ -39,6 +39,7 @@ func Run(t *testing.T, f Factory) {
 		{"MiningRulesMatchReference", testMiningRules},
 		{"FeedbackExcludesReportedIDs", testFeedback},
 		{"UpsertStreamResumes", testUpsertStream},
+		{"EphemeralOfferedOrRefused", testEphemeral},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, f(t)) })
 	}
@@ -168,6 +169,42 @@ func testCollections(t *testing.T, c hardnegv1.MinerServiceClient) {
 		if code(err) != codes.InvalidArgument || firstField(err) != tc.field {
 			t.Errorf("create %v: %v (field %q), want InvalidArgument on %s", tc.req, err, firstField(err), tc.field)
 		}
+	}
+}
+
+// testEphemeral: a server either offers ephemeral collections, which then take writes
+// and Mine like any other and say so, or refuses them naming the field, creating
+// nothing.
+func testEphemeral(t *testing.T, c hardnegv1.MinerServiceClient) {
+	ctx := ctx(t)
+	n := name(t, c)
+	cr, err := c.CreateCollection(ctx, &hardnegv1.CreateCollectionRequest{Name: n, Dim: 4, Metric: hardnegv1.Metric_METRIC_L2, Ephemeral: true})
+	if code(err) == codes.InvalidArgument {
+		if firstField(err) != "ephemeral" {
+			t.Fatalf("create: %v, want a refusal naming ephemeral", err)
+		}
+		if _, err := c.GetCollection(ctx, &hardnegv1.GetCollectionRequest{Name: n}); code(err) != codes.NotFound {
+			t.Fatalf("get after the refusal: %v, want NotFound", err)
+		}
+		return
+	}
+	if err != nil || !cr.Collection.Ephemeral {
+		t.Fatalf("create: %v, %v; want an ephemeral collection", cr, err)
+	}
+	items := []item{{id: "a", vec: []float32{1, 0, 0, 0}}, {id: "b", vec: []float32{0, 1, 0, 0}}, {id: "c", vec: []float32{0.9, 0.1, 0, 0}}}
+	if _, err := c.Upsert(ctx, &hardnegv1.UpsertRequest{Collection: n, Items: batch(items, 4)}); err != nil {
+		t.Fatal(err)
+	}
+	pol := basePolicy(1)
+	pol.RangeMax = 3
+	mr, err := c.Mine(ctx, &hardnegv1.MineRequest{Collection: n, Anchors: []*hardnegv1.Anchor{{Vector: toBytes([]float32{1, 0, 0, 0}), PositiveIds: []string{"a"}}},
+		Policy: pol})
+	if err != nil || len(mr.Results) != 1 || len(mr.Results[0].Negatives) != 1 || mr.Results[0].Negatives[0].Id == "a" {
+		t.Fatalf("mine: %v, %v; want one negative other than the positive", mr, err)
+	}
+	gc, err := c.GetCollection(ctx, &hardnegv1.GetCollectionRequest{Name: n})
+	if err != nil || !gc.Collection.Ephemeral || gc.Collection.Stats.GetItemCount() != 3 {
+		t.Fatalf("get: %v, %v", gc, err)
 	}
 }
 

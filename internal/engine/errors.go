@@ -40,4 +40,7 @@ var (
 	// (snapshots, log statistics and other operations of the embedded engine's
 	// Storage interface, when a remote engine runs). Wrap it with what was asked.
 	ErrUnsupported = errors.New("not supported by this engine")
+	// ErrEphemeral is returned for what needs a collection on disk (a snapshot, a
+	// restore over it) when the collection is ephemeral (Config.Ephemeral).
+	ErrEphemeral = errors.New("collection is ephemeral (kept in memory only)")
 )

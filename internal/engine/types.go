@@ -135,6 +135,10 @@ type Config struct {
 	Dim    int
 	Metric Metric
 	Params Params
+	// Ephemeral keeps the collection in memory only (the embedded engine): its
+	// creation, writes and deletion are not logged and it is never snapshotted, so a
+	// restart loses it. For a collection built for one job and deleted after it.
+	Ephemeral bool
 }
 
 // nameBadRE finds the first character a collection name may not hold.

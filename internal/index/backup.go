@@ -208,6 +208,9 @@ func (db *DB) install(ctx context.Context, c *Collection, cfg engine.Config) err
 	if old != nil {
 		// Its metadata lock waits for a write in progress, whose items then refuse the
 		// replacement; a write after the drop finds it dropped.
+		if old.ephemeral {
+			return fail(fmt.Errorf("%q: %w: restore under a new name or delete it first", cfg.Name, engine.ErrEphemeral))
+		}
 		old.mu.Lock()
 		if n := len(old.slots); n > 0 {
 			old.mu.Unlock()

@@ -19,6 +19,12 @@ type Collection struct {
 	dim    int
 	metric engine.Metric
 	params engine.Params
+	// ephemeral: nothing of the collection is logged or snapshotted (engine.Config).
+	ephemeral bool
+	// streamSeqs is an ephemeral collection's own table of stream writers' last
+	// sequences (the DB's table, which snapshots persist, holds only logged writes);
+	// guarded by the DB's streamMu.
+	streamSeqs map[string]uint64
 
 	// guide is how Mine uses this collection with guide rules (guide.go).
 	guide guideState
@@ -95,12 +101,13 @@ type Collection struct {
 
 func newCollection(cfg engine.Config) (*Collection, error) {
 	c := &Collection{
-		name:    cfg.Name,
-		dim:     cfg.Dim,
-		metric:  cfg.Metric,
-		params:  cfg.Params,
-		slots:   make(map[string]uint32),
-		vectors: newVectorStore(cfg.Dim, cfg.Params.Quantization == engine.QuantizationInt8),
+		name:      cfg.Name,
+		dim:       cfg.Dim,
+		metric:    cfg.Metric,
+		params:    cfg.Params,
+		ephemeral: cfg.Ephemeral,
+		slots:     make(map[string]uint32),
+		vectors:   newVectorStore(cfg.Dim, cfg.Params.Quantization == engine.QuantizationInt8),
 	}
 	g, err := hnsw.New(hnsw.Options{M: cfg.Params.M, EfConstruction: cfg.Params.EfConstruction, EfSearch: cfg.Params.EfSearch}, graphDistance(cfg.Metric), c.vectors)
 	if err != nil {
@@ -157,7 +164,7 @@ func (c *Collection) Params() engine.Params { return c.params }
 
 // Config returns the configuration the collection was created with (defaults filled).
 func (c *Collection) Config() engine.Config {
-	return engine.Config{Name: c.name, Dim: c.dim, Metric: c.metric, Params: c.params}
+	return engine.Config{Name: c.name, Dim: c.dim, Metric: c.metric, Params: c.params, Ephemeral: c.ephemeral}
 }
 
 // ValidateBatch checks b against the collection without applying it. prefix is the

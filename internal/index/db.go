@@ -213,7 +213,8 @@ func (db *DB) logAppend(rec []byte) (uint64, error) {
 // logApply logs rec for collection c and applies it with apply, in LSN order: the
 // record is appended while c's write and metadata locks are held, apply changes the
 // metadata under them, and the graph follows before the write lock is released. It
-// does not wait for the log; callers follow with logWait.
+// does not wait for the log; callers follow with logWait. An ephemeral collection's
+// writes are applied without a record, at LSN 0, which every wait for the log passes.
 func (db *DB) logApply(c *Collection, rec []byte, apply func(lsn uint64, w *graphWork)) (uint64, error) {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
@@ -221,6 +222,13 @@ func (db *DB) logApply(c *Collection, rec []byte, apply func(lsn uint64, w *grap
 	if c.dropped {
 		c.mu.Unlock()
 		return 0, fmt.Errorf("%q: %w", c.name, engine.ErrCollectionNotFound)
+	}
+	if c.ephemeral {
+		var w graphWork
+		apply(0, &w)
+		c.mu.Unlock()
+		c.applyGraph(&w)
+		return 0, nil
 	}
 	lsn, err := db.logAppend(rec)
 	if err != nil {
@@ -308,6 +316,13 @@ func (db *DB) create(cfg engine.Config) (*Collection, error) {
 	if err != nil {
 		db.mu.Unlock()
 		return nil, err
+	}
+	if cfg.Ephemeral {
+		c.snapshotAt = time.Now()
+		c.streamSeqs = make(map[string]uint64)
+		db.collections[cfg.Name] = c
+		db.mu.Unlock()
+		return c, nil
 	}
 	lsn, err := db.logAppend(storage.EncodeCreate(cfg))
 	if err != nil {
@@ -397,7 +412,10 @@ func (db *DB) DeleteCollection(name string) error {
 		return fmt.Errorf("%q: %w", name, engine.ErrCollectionNotFound)
 	}
 	c.mu.Lock()
-	lsn, err := db.logAppend(storage.EncodeDrop(name))
+	var lsn uint64
+	if !c.ephemeral {
+		lsn, err = db.logAppend(storage.EncodeDrop(name))
+	}
 	if err == nil {
 		c.dropped = true
 		delete(db.collections, name)
@@ -409,6 +427,9 @@ func (db *DB) DeleteCollection(name string) error {
 		return err
 	}
 	c.wait()
+	if c.ephemeral {
+		return nil
+	}
 	if err := db.logWait(context.Background(), lsn); err != nil {
 		return err
 	}
@@ -442,7 +463,10 @@ func (db *DB) upsert(name string, b *engine.Batch, prefix string, durable bool) 
 	if err := c.ValidateBatch(b, prefix); err != nil {
 		return engine.UpsertResult{}, err
 	}
-	rec := storage.EncodeUpsert(name, b, c.dim)
+	var rec []byte // an ephemeral collection logs nothing
+	if !c.ephemeral {
+		rec = storage.EncodeUpsert(name, b, c.dim)
+	}
 	var res engine.UpsertResult
 	lsn, err := db.logApply(c, rec, func(lsn uint64, w *graphWork) { res = c.applyUpsertLocked(b, lsn, w) })
 	if err != nil {

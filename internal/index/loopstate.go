@@ -21,6 +21,9 @@ func (db *DB) SaveLoopState(ec engine.Collection, data []byte) error {
 	if err != nil {
 		return err
 	}
+	if c.ephemeral {
+		return nil // kept by the service in memory, lost with the collection at a restart
+	}
 	c.mu.RLock()
 	create := c.createLSN
 	c.mu.RUnlock()
@@ -36,6 +39,9 @@ func (db *DB) LoadLoopState(ec engine.Collection) ([]byte, error) {
 	c, err := db.current(ec)
 	if err != nil {
 		return nil, err
+	}
+	if c.ephemeral {
+		return nil, nil // a file of that name is an earlier collection's (pruneLoopStateLocked)
 	}
 	b, err := db.disk.ReadLoopState(c.name)
 	if err != nil || b == nil {
@@ -81,7 +87,7 @@ func (db *DB) pruneLoopStateLocked() error {
 	db.mu.RLock()
 	var drop []string
 	for _, name := range names {
-		if _, ok := db.collections[name]; !ok {
+		if c, ok := db.collections[name]; !ok || c.ephemeral {
 			drop = append(drop, name)
 		}
 	}

@@ -174,6 +174,9 @@ func (db *DB) Snapshot(ctx context.Context, name string) (engine.SnapshotInfo, e
 	if err != nil {
 		return engine.SnapshotInfo{}, err
 	}
+	if c.ephemeral {
+		return engine.SnapshotInfo{}, fmt.Errorf("%q: %w: it has no snapshots", name, engine.ErrEphemeral)
+	}
 	return db.snapshotAndPruneLocked(ctx, c)
 }
 
@@ -316,6 +319,9 @@ func (db *DB) pruneLocked() error {
 	need := db.wal.LastLSN() + 1 // the log must keep every record at or above need
 	live := make(map[string]uint64, len(db.collections))
 	for name, c := range db.collections {
+		if c.ephemeral {
+			continue // holds no log, and no snapshot of its name is its own
+		}
 		c.mu.RLock()
 		live[name] = c.createLSN
 		c.mu.RUnlock()

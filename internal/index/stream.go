@@ -41,6 +41,9 @@ func (db *DB) StreamAppend(writer string, seq uint64, name string, b *engine.Bat
 	}
 	db.streamMu.Lock()
 	defer db.streamMu.Unlock()
+	if c.ephemeral {
+		return db.ephemeralStreamLocked(c, writer, seq, b, deletes)
+	}
 	now := db.now()
 	db.writersMu.Lock()
 	last := db.writers[writer]
@@ -86,6 +89,35 @@ func (db *DB) StreamAppend(writer string, seq uint64, name string, b *engine.Bat
 		db.writersMu.Unlock()
 	}
 	res.LSN = lsn
+	return res, nil
+}
+
+// ephemeralStreamLocked is StreamAppend into an ephemeral collection: the writer's
+// position is kept by the collection, not the DB's table of logged positions (which
+// snapshots persist: a position there for batches a restart loses would have the
+// writer's next batches dropped as duplicates), and the batch is applied at LSN 0.
+// Caller holds streamMu.
+func (db *DB) ephemeralStreamLocked(c *Collection, writer string, seq uint64, b *engine.Batch, deletes []string) (engine.StreamResult, error) {
+	last := c.streamSeqs[writer] // read under streamMu, which every change holds
+	switch {
+	case seq <= last:
+		return engine.StreamResult{Duplicate: true, WriterSequence: last, PrevSequence: last}, nil
+	case seq > last+1:
+		return engine.StreamResult{}, engine.SequenceGap(writer, seq, last, db.opts.WriterTTL)
+	}
+	res := engine.StreamResult{WriterSequence: seq, PrevSequence: last}
+	_, err := db.logApply(c, nil, func(lsn uint64, w *graphWork) {
+		if b.Len() > 0 {
+			res.Upsert = c.applyUpsertLocked(b, lsn, w)
+		}
+		if len(deletes) > 0 {
+			res.Delete = c.applyDeleteLocked(deletes, lsn, w)
+		}
+		c.streamSeqs[writer] = seq
+	})
+	if err != nil {
+		return engine.StreamResult{}, err
+	}
 	return res, nil
 }
 

@@ -73,6 +73,17 @@ def test_create_collections_info(own_server: ServerProcess, capsys: pytest.Captu
     assert code == 1 and err.startswith("hardneg create: invalid argument:") and "name" in err
 
 
+def test_create_ephemeral(own_server: ServerProcess, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, own_server, "create", "job", "--dim", "8", "--ephemeral")
+    assert code == 0, err
+    assert "storage:         memory only (ephemeral)" in out
+    assert run_json(capsys, own_server, "info", "job")["ephemeral"] is True
+    code, out, err = run(capsys, own_server, "create", "kept", "--dim", "8")
+    assert code == 0 and "storage:         stored" in out
+    code, _, err = run(capsys, own_server, "snapshot", "job")
+    assert code == 1 and err.startswith("hardneg snapshot: refused:") and "ephemeral" in err
+
+
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     for argv in ([], ["bogus"], ["create", "docs"], ["mine"], ["create", "docs", "--dim", "x"]):
         assert _cli.main(argv) == 2, argv

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/hardneg/hardneg/internal/engine"
+	"github.com/hardneg/hardneg/internal/validate"
 )
 
 // Engine is the Weaviate backend: every collection is a Weaviate collection, writer
@@ -269,6 +270,9 @@ func (e *Engine) CreateCollection(cfg engine.Config) (engine.Collection, error) 
 	cfg, err := cfg.Validate()
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Ephemeral {
+		return nil, validate.Field("ephemeral", "is not offered by -backend weaviate, where every collection is stored in the cluster")
 	}
 	// Weaviate runs its own search: the embedded index's quantization does not apply.
 	cfg.Params.Quantization = engine.QuantizationUnspecified

@@ -192,6 +192,7 @@ def _show_collection(c: Any, args: argparse.Namespace) -> None:
         ("items", s.item_count),
         ("tombstones", s.tombstone_count),
         ("search", "graph" if s.graph_search else "exact"),
+        ("storage", "memory only (ephemeral)" if c.ephemeral else "stored"),
         ("last sequence", s.last_applied_sequence),
         ("vector memory", _size(s.vector_bytes)),
         ("m", p.m),
@@ -214,7 +215,8 @@ def cmd_create(args: argparse.Namespace) -> None:
         quantization=args.quantization,
     )
     try:
-        c = _client(args).create_collection(args.name, args.dim, args.metric, index_params=params, exist_ok=args.exist_ok)
+        c = _client(args).create_collection(args.name, args.dim, args.metric, index_params=params, exist_ok=args.exist_ok,
+                                            ephemeral=args.ephemeral)
     except ValueError as e:
         if isinstance(e, errors.HardnegError):
             raise
@@ -883,6 +885,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="graph search on int8 codes with exact re-scoring, or on floats (default: int8 for cosine/dot, none for l2)",
     )
     sp.add_argument("--exist-ok", action="store_true", help="succeed if an identical collection exists")
+    sp.add_argument("--ephemeral", action="store_true",
+                    help="keep it in the server's memory only: no log writes or snapshots, lost at a restart")
 
     sp = add("info", "show a collection's parameters and statistics", cmd_info)
     sp.add_argument("name")

@@ -524,10 +524,12 @@ def id_chunks(ids: Sequence[str], size: int, max_bytes: int) -> Iterator[Sequenc
 
 
 def create_collection_request(
-    name: str, dim: int, metric: str, index_params: Optional[IndexParams]
+    name: str, dim: int, metric: str, index_params: Optional[IndexParams], ephemeral: bool = False
 ) -> pb.CreateCollectionRequest:
     if not isinstance(metric, str):
         raise TypeError(f"metric must be a name (cosine, dot or l2), got {type(metric).__name__}")
+    if not isinstance(ephemeral, bool):
+        raise TypeError(f"ephemeral must be a bool, got {type(ephemeral).__name__}")
     if isinstance(index_params, Mapping):
         index_params = IndexParams(**index_params)
     elif index_params is not None and not isinstance(index_params, IndexParams):
@@ -562,6 +564,7 @@ def create_collection_request(
             exact_threshold=p.exact_threshold,
             quantization=q,
         ),
+        ephemeral=ephemeral,
     )
 
 
@@ -571,6 +574,8 @@ def definition_differences(existing: CollectionInfo, req: pb.CreateCollectionReq
     Index parameters left at 0 in the request (server default) match any value.
     """
     diffs = []
+    if existing.ephemeral != req.ephemeral:
+        diffs.append(f"ephemeral {existing.ephemeral} (requested {req.ephemeral})")
     if existing.dim != req.dim:
         diffs.append(f"dim {existing.dim} (requested {req.dim})")
     wanted = _METRIC_NAMES.get(req.metric, "unspecified")
@@ -606,6 +611,7 @@ def collection_info(c: pb.Collection) -> CollectionInfo:
             vector_bytes=c.stats.vector_bytes,
             graph_search=c.stats.graph_search,
         ),
+        ephemeral=c.ephemeral,
     )
 
 

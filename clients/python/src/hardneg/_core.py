@@ -198,10 +198,11 @@ class Core:
     # --- collections -------------------------------------------------------------------
 
     def create_collection(
-        self, name: str, dim: int, metric: str, index_params: Optional[IndexParams], exist_ok: bool
+        self, name: str, dim: int, metric: str, index_params: Optional[IndexParams], exist_ok: bool,
+        ephemeral: bool = False,
     ) -> Op[CollectionInfo]:
         codec.check_name(name, "name")
-        req = codec.create_collection_request(name, dim, metric, index_params)
+        req = codec.create_collection_request(name, dim, metric, index_params, ephemeral)
         try:
             resp = yield from self.unary("CreateCollection", req)
         except errors.AlreadyExists as exists:

@@ -171,9 +171,10 @@ class AsyncClient(Front):
         *,
         index_params: Optional[IndexParams] = None,
         exist_ok: bool = False,
+        ephemeral: bool = False,
     ) -> CollectionInfo:
         """See :meth:`hardneg.Client.create_collection`."""
-        return await self._run(self._core.create_collection(name, dim, metric, index_params, exist_ok))
+        return await self._run(self._core.create_collection(name, dim, metric, index_params, exist_ok, ephemeral))
 
     async def get_collection(self, name: str) -> CollectionInfo:
         """See :meth:`hardneg.Client.get_collection`."""

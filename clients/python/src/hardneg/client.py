@@ -176,6 +176,7 @@ class Client(Front):
         *,
         index_params: Optional[IndexParams] = None,
         exist_ok: bool = False,
+        ephemeral: bool = False,
     ) -> CollectionInfo:
         """Creates an empty collection of ``dim``-dimensional vectors.
 
@@ -187,8 +188,12 @@ class Client(Front):
                 ``dim``, ``metric`` and the index parameters given here (fields left at
                 0 match any value); a collection defined otherwise still raises
                 :class:`~hardneg.errors.AlreadyExists`, naming the differences.
+            ephemeral: keep the collection in the server's memory only, for one built
+                for a job and deleted after it: its writes skip the write-ahead log (no
+                disk writes, no fsyncs), it is never snapshotted, and a server restart
+                loses it. Writes report sequence 0. ``-backend weaviate`` refuses it.
         """
-        return self._run(self._core.create_collection(name, dim, metric, index_params, exist_ok))
+        return self._run(self._core.create_collection(name, dim, metric, index_params, exist_ok, ephemeral))
 
     def get_collection(self, name: str) -> CollectionInfo:
         """Returns a collection's parameters and statistics."""

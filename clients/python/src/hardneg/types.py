@@ -159,6 +159,8 @@ class CollectionInfo:
     metric: str
     index_params: IndexParams
     stats: CollectionStats
+    ephemeral: bool = False
+    """Kept in memory only (see :meth:`hardneg.Client.create_collection`)."""
 
 
 @dataclass(frozen=True)

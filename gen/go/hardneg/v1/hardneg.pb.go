@@ -771,7 +771,9 @@ type Collection struct {
 	// Effective index parameters (defaults filled in).
 	IndexParams *IndexParams `protobuf:"bytes,4,opt,name=index_params,json=indexParams,proto3" json:"index_params,omitempty"`
 	// Statistics.
-	Stats         *CollectionStats `protobuf:"bytes,5,opt,name=stats,proto3" json:"stats,omitempty"`
+	Stats *CollectionStats `protobuf:"bytes,5,opt,name=stats,proto3" json:"stats,omitempty"`
+	// Kept in memory only; see CreateCollectionRequest.ephemeral.
+	Ephemeral     bool `protobuf:"varint,6,opt,name=ephemeral,proto3" json:"ephemeral,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -841,6 +843,13 @@ func (x *Collection) GetStats() *CollectionStats {
 	return nil
 }
 
+func (x *Collection) GetEphemeral() bool {
+	if x != nil {
+		return x.Ephemeral
+	}
+	return false
+}
+
 // CreateCollectionRequest creates a collection.
 type CreateCollectionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -851,7 +860,16 @@ type CreateCollectionRequest struct {
 	// Similarity metric; required.
 	Metric Metric `protobuf:"varint,3,opt,name=metric,proto3,enum=hardneg.v1.Metric" json:"metric,omitempty"`
 	// Index parameters; unset fields take defaults.
-	IndexParams   *IndexParams `protobuf:"bytes,4,opt,name=index_params,json=indexParams,proto3" json:"index_params,omitempty"`
+	IndexParams *IndexParams `protobuf:"bytes,4,opt,name=index_params,json=indexParams,proto3" json:"index_params,omitempty"`
+	// Keep the collection in memory only, for a collection built for one job and deleted
+	// after it (hardneg.datasets.mine_hard_negatives makes one): its creation, writes and
+	// deletion skip the write-ahead log, it is never snapshotted, and a restart loses it.
+	// Writes are acknowledged as durable at once, with sequence (log sequence number) 0;
+	// an upsert stream's writer position is kept by the collection and goes with it.
+	// SnapshotCollection refuses it (FAILED_PRECONDITION); BackupCollection works, and a
+	// restore of that backup makes a stored collection. -backend weaviate refuses
+	// ephemeral collections (INVALID_ARGUMENT).
+	Ephemeral     bool `protobuf:"varint,5,opt,name=ephemeral,proto3" json:"ephemeral,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -912,6 +930,13 @@ func (x *CreateCollectionRequest) GetIndexParams() *IndexParams {
 		return x.IndexParams
 	}
 	return nil
+}
+
+func (x *CreateCollectionRequest) GetEphemeral() bool {
+	if x != nil {
+		return x.Ephemeral
+	}
+	return false
 }
 
 // CreateCollectionResponse returns the created collection.
@@ -5775,19 +5800,21 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x0ftombstone_count\x18\x02 \x01(\x04R\x0etombstoneCount\x122\n" +
 	"\x15last_applied_sequence\x18\x03 \x01(\x04R\x13lastAppliedSequence\x12!\n" +
 	"\fvector_bytes\x18\x04 \x01(\x04R\vvectorBytes\x12!\n" +
-	"\fgraph_search\x18\x05 \x01(\bR\vgraphSearch\"\xcd\x01\n" +
+	"\fgraph_search\x18\x05 \x01(\bR\vgraphSearch\"\xeb\x01\n" +
 	"\n" +
 	"Collection\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
 	"\x03dim\x18\x02 \x01(\rR\x03dim\x12*\n" +
 	"\x06metric\x18\x03 \x01(\x0e2\x12.hardneg.v1.MetricR\x06metric\x12:\n" +
 	"\findex_params\x18\x04 \x01(\v2\x17.hardneg.v1.IndexParamsR\vindexParams\x121\n" +
-	"\x05stats\x18\x05 \x01(\v2\x1b.hardneg.v1.CollectionStatsR\x05stats\"\xa7\x01\n" +
+	"\x05stats\x18\x05 \x01(\v2\x1b.hardneg.v1.CollectionStatsR\x05stats\x12\x1c\n" +
+	"\tephemeral\x18\x06 \x01(\bR\tephemeral\"\xc5\x01\n" +
 	"\x17CreateCollectionRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
 	"\x03dim\x18\x02 \x01(\rR\x03dim\x12*\n" +
 	"\x06metric\x18\x03 \x01(\x0e2\x12.hardneg.v1.MetricR\x06metric\x12:\n" +
-	"\findex_params\x18\x04 \x01(\v2\x17.hardneg.v1.IndexParamsR\vindexParams\"R\n" +
+	"\findex_params\x18\x04 \x01(\v2\x17.hardneg.v1.IndexParamsR\vindexParams\x12\x1c\n" +
+	"\tephemeral\x18\x05 \x01(\bR\tephemeral\"R\n" +
 	"\x18CreateCollectionResponse\x126\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\v2\x16.hardneg.v1.CollectionR\n" +
