@@ -746,7 +746,10 @@ def mine_hard_negatives(
             the de-duplicated corpus, ``corpus`` first, then the positives); default a
             temporary one that is deleted afterwards (unless ``keep_collection``). A
             collection of that name that exists already is refused (``ValueError``,
-            before anything is encoded) unless ``replace_collection``.
+            before anything is encoded) unless ``replace_collection``. Without
+            ``keep_collection`` the collection is ephemeral (kept in the server's
+            memory only: no log writes, no snapshots; see
+            :meth:`hardneg.Client.create_collection`), on a server that offers it.
         replace_collection: replace a collection named by ``collection`` that exists
             already (it is deleted once the embeddings are checked, then made afresh).
         metric: the collection's metric (``"cosine"``, ``"dot"``, ``"l2"``).
@@ -765,8 +768,9 @@ def mine_hard_negatives(
             later Mine calls on that collection leave them out.
         client: a connected :class:`hardneg.Client` (two Mine requests are in flight at
             a time, from two threads; one under ``rotate`` or ``max_exposures``). The
-            corpus goes up over one ``UpsertStream`` with a writer id of its own, so a
-            job leaves one stream writer on that server, forgotten after its
+            corpus goes up over one ``UpsertStream`` with a writer id of its own; a
+            job whose collection is kept (or stored, on a backend without ephemeral
+            collections) leaves that stream writer on the server, forgotten after its
             ``-stream-writer-ttl`` (a week). None starts a private
             ``miner-server`` (the one bundled with platform wheels,
             ``$HARDNEG_SERVER_BIN``, or ``miner-server`` on PATH) on a temporary
@@ -1072,7 +1076,20 @@ def mine_hard_negatives(
         if replace_collection:
             client.delete_collection(name, missing_ok=True)
         params = IndexParams(exact_threshold=EXACT_ONLY) if exact else None
-        client.create_collection(name, dim, metric, index_params=params)
+        if keep_collection:
+            client.create_collection(name, dim, metric, index_params=params)
+        else:
+            # A collection for this job alone lives in the server's memory only: the
+            # upload writes no log and no snapshot. A backend that keeps every
+            # collection stored (-backend weaviate) refuses that; it gets a stored one.
+            from hardneg.errors import InvalidArgument
+
+            try:
+                client.create_collection(name, dim, metric, index_params=params, ephemeral=True)
+            except InvalidArgument as e:
+                if not any(v.field == "ephemeral" for v in e.violations):
+                    raise
+                client.create_collection(name, dim, metric, index_params=params)
         try:
             # One stream, in order: items get their slots in corpus order, and score ties
             # are broken by slot, so the same input gives the same rows; with several
@@ -1094,10 +1111,12 @@ def mine_hard_negatives(
             # and the exposure cap depend on the order of the requests: one at a time.
             in_order = policy.rotate or bool(policy.max_exposures)
             with ThreadPoolExecutor(max_workers=1 if in_order else 2, thread_name_prefix="hardneg-mine") as pool:
-                parts = list(pool.map(mine_part, range(0, len(anchors), mine_batch_size)))
+                pending = pool.map(mine_part, range(0, len(anchors), mine_batch_size))  # all submitted now
+                # The positives' scores while the server mines.
+                pos_scores = _positive_scores(anchor_emb, corpus_emb,
+                                              [[emb_of[p] for p in anchor_pos[a]] for a in anchors], metric)
+                parts = list(pending)
             res = MineResult.concatenate(parts, policy.num_negatives)
-            pos_scores = _positive_scores(anchor_emb, corpus_emb, [[emb_of[p] for p in anchor_pos[a]] for a in anchors],
-                                          metric)
             counts = res.counts.tolist()
             id_rows, score_rows = res.ids.tolist(), res.scores.astype(np.float64).tolist()
             cand = [[texts[int(x)] for x in id_rows[i][:n]] for i, n in enumerate(counts)]
