@@ -343,8 +343,10 @@ func (c *Collection) buildGraph() {
 	for _, slot := range c.slots {
 		live = append(live, slot)
 	}
+	n := len(c.ids)
 	c.mu.RUnlock()
 	slices.Sort(live)
+	c.vectors.startCodes(n) // under writeMu: no slot is written meanwhile
 	c.graph.InsertBatch(live, 0)
 	c.graph.LinkUnreachable()
 	c.mu.Lock()

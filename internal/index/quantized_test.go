@@ -296,3 +296,57 @@ func TestGraphCodesConcurrentWritesAndSearches(t *testing.T) {
 	c.wait()
 	checkCodes(t, c)
 }
+
+// Graph codes start with the graph: a collection searched exactly encodes nothing, across
+// replacements, deletes and a snapshot and restart; when the graph is built every slot
+// is encoded first, so each live item's code is its vector's and graph search finds it.
+func TestGraphCodesStartWithTheGraph(t *testing.T) {
+	dir := t.TempDir()
+	db := openDB(t, Options{Dir: dir})
+	cfg := engine.Config{Name: "c", Dim: 16, Metric: engine.Cosine, Params: engine.Params{ExactThreshold: 200, M: 4}}
+	if _, err := db.create(cfg); err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(9, 10))
+	if _, err := db.Upsert("c", randBatch(r, "a", 150, 16), "items"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Upsert("c", randBatch(r, "a", 50, 16), "items"); err != nil { // replaces a0–a49
+		t.Fatal(err)
+	}
+	if _, err := db.Delete("c", []string{"a60", "a61", "a62"}, "ids"); err != nil {
+		t.Fatal(err)
+	}
+	noCodes := func(c *Collection, when string) {
+		t.Helper()
+		if c.vectors.codesOn || c.vectors.graphCodes.Bytes() != 0 || c.Stats().GraphSearch {
+			t.Fatalf("%s: graph codes kept (%d bytes) for a collection searched exactly", when, c.vectors.graphCodes.Bytes())
+		}
+	}
+	c, _ := db.lookup("c")
+	noCodes(c, "below the threshold")
+	if _, err := db.Snapshot(context.Background(), "c"); err != nil {
+		t.Fatal(err)
+	}
+	closeDB(t, db)
+	db = openDB(t, Options{Dir: dir})
+	defer closeDB(t, db)
+	c, _ = db.lookup("c")
+	noCodes(c, "after a restart")
+
+	if _, err := db.Upsert("c", randBatch(r, "b", 60, 16), "items"); err != nil { // 207 live: the graph is built
+		t.Fatal(err)
+	}
+	if !c.Stats().GraphSearch || !c.vectors.codesOn {
+		t.Fatal("no graph search at 207 live items with an exact threshold of 200")
+	}
+	checkCodes(t, c)
+	for _, id := range []string{"a0", "a49", "a100", "b59"} {
+		c.mu.RLock()
+		v := slices.Clone(c.vectorAt(c.slots[id]))
+		c.mu.RUnlock()
+		if got := searchIDs(t, db, "c", v); len(got) == 0 || got[0] != id {
+			t.Fatalf("graph search for %s's vector found %v first", id, got)
+		}
+	}
+}

@@ -121,7 +121,7 @@ func (s snapSink) AddFalseNegatives(key string, ids []string) { s.c.AddFalseNega
 
 func (s snapSink) ReadGraph(r io.Reader) error {
 	c := s.c
-	c.vectors.encodeAll(len(c.ids))
+	c.vectors.startCodes(len(c.ids))
 	g, err := hnsw.Read(r, graphDistance(c.metric), c.vectors)
 	if err != nil {
 		return err
@@ -132,7 +132,6 @@ func (s snapSink) ReadGraph(r io.Reader) error {
 }
 
 func (s snapSink) NoGraph() {
-	s.c.vectors.encodeAll(len(s.c.ids))
 	for slot, id := range s.c.ids {
 		if id == "" {
 			s.c.free = append(s.c.free, uint32(slot))

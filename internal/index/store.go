@@ -27,15 +27,21 @@ const storeChunkRows = 1024
 // written, never persisted (after recovery they are rebuilt the same way).
 //
 // Collections with int8 quantization also keep graphCodes, every slot's int8 code for
-// the graph search (vec.Int8Codes), written together with the slot's vector. A code is
-// a pure function of its vector, so it is never logged or snapshotted either: replay
-// writes it through set, and a loaded snapshot re-encodes every slot (encodeAll) before
-// its graph is read. There are no trained parameters to keep or version.
+// the graph search (vec.Int8Codes), written together with the slot's vector once the
+// collection has a graph: before that nothing reads them, so a collection searched
+// exactly (below its exact threshold, or exact-only) does not encode its uploads, and
+// building the graph encodes every slot first (startCodes). A code is a pure function
+// of its vector, so it is never logged or snapshotted either: replay writes it through
+// set, and a loaded snapshot with a graph re-encodes every slot before the graph is
+// read. There are no trained parameters to keep or version.
 type vectorStore struct {
 	dim int
 	// graphCodes holds each slot's int8 code, or is nil when the collection searches
 	// its graph on floats; a slot's code follows the same rules as its vector.
 	graphCodes *vec.Int8Codes
+	// codesOn is set once graphCodes are kept current (startCodes); set encodes only
+	// then. Guarded by the collection's write lock.
+	codesOn bool
 	chunks     atomic.Pointer[[][]float32] // chunk table; each chunk holds storeChunkRows·dim values
 	// codes[i] holds chunk i's int8 rows, or nil when they are not built or stale. The
 	// table grows and entries are cleared under the collection's write lock; entries
@@ -107,29 +113,31 @@ func (s *vectorStore) set(slot uint32, v []float32) {
 	s.ensure(slot)
 	copy(s.Vector(slot), v)
 	s.codes[slot/storeChunkRows].drop()
-	if s.graphCodes != nil {
+	if s.codesOn {
 		s.graphCodes.Set(slot, v)
 	}
 }
 
 // writable makes slot addressable and returns its vector for the caller to fill
 // (loading a snapshot); like set, it drops the chunk's int8 rows. The slot's graph code
-// is left to encodeAll, once the vector is filled.
+// is left to startCodes, once the vector is filled.
 func (s *vectorStore) writable(slot uint32) []float32 {
 	s.ensure(slot)
 	s.codes[slot/storeChunkRows].drop()
 	return s.Vector(slot)
 }
 
-// encodeAll writes the graph codes of the first n slots from their vectors (after a
-// snapshot filled them through writable). Callers are serialised by the collection lock.
-func (s *vectorStore) encodeAll(n int) {
-	if s.graphCodes == nil {
+// startCodes writes the graph codes of the first n slots (every slot written) from
+// their vectors and keeps them current from then on, before a graph is built or read.
+// The caller holds the collection's write lock; nothing reads the codes yet.
+func (s *vectorStore) startCodes(n int) {
+	if s.graphCodes == nil || s.codesOn {
 		return
 	}
 	for slot := range uint32(n) {
 		s.graphCodes.Set(slot, s.Vector(slot))
 	}
+	s.codesOn = true
 }
 
 // int8Rows calls fn for each chunk with the first slot it holds, its rows and, when
