@@ -42,7 +42,7 @@ type vectorStore struct {
 	// codesOn is set once graphCodes are kept current (startCodes); set encodes only
 	// then. Guarded by the collection's write lock.
 	codesOn bool
-	chunks     atomic.Pointer[[][]float32] // chunk table; each chunk holds storeChunkRows·dim values
+	chunks  atomic.Pointer[[][]float32] // chunk table; each chunk holds storeChunkRows·dim values
 	// codes[i] holds chunk i's int8 rows, or nil when they are not built or stale. The
 	// table grows and entries are cleared under the collection's write lock; entries
 	// are built and read under its read lock (so never while a row changes), by
