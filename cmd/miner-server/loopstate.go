@@ -142,6 +142,9 @@ func (l *loopStates) save() {
 			clean = false
 			continue
 		}
+		if c.Config().Ephemeral {
+			continue // kept in memory only, like the collection: nothing to save
+		}
 		st := l.current(c)
 		n := st.Changes()
 		if was, ok := l.changesAtSave[c]; ok && was == n {

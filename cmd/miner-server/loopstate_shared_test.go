@@ -149,3 +149,23 @@ func TestSharedLoopStateUnreadAtStartIsNotOverwritten(t *testing.T) {
 		t.Fatalf("the trackers hold hardness %v for k after the merge; want 0.5", k)
 	}
 }
+
+// TestEphemeralCollectionLoopStateIsNotSaved: the loop state of an ephemeral collection
+// stays in memory, like the collection: a save round neither writes it nor counts it
+// as saved.
+func TestEphemeralCollectionLoopStateIsNotSaved(t *testing.T) {
+	store := &sharedStore{me: "a", saves: map[string][]minerSave{}}
+	l, _ := sharedLoop(t, store)
+	e, err := store.DB.CreateCollection(engine.Config{Name: "e", Dim: 2, Metric: engine.Dot, Ephemeral: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.hard.get(e).Report([]mining.Outcome{{Key: "j", Solved: proto.Bool(true)}})
+	l.save()
+	if n := l.saved.Load(); n != 0 {
+		t.Fatalf("%d saves counted for an ephemeral collection", n)
+	}
+	if b, _ := store.LoadLoopState(e); b != nil {
+		t.Fatal("an ephemeral collection's loop state was saved")
+	}
+}

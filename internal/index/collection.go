@@ -21,10 +21,6 @@ type Collection struct {
 	params engine.Params
 	// ephemeral: nothing of the collection is logged or snapshotted (engine.Config).
 	ephemeral bool
-	// streamSeqs is an ephemeral collection's own table of stream writers' last
-	// sequences (the DB's table, which snapshots persist, holds only logged writes);
-	// guarded by the DB's streamMu.
-	streamSeqs map[string]uint64
 
 	// guide is how Mine uses this collection with guide rules (guide.go).
 	guide guideState

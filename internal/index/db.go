@@ -319,7 +319,6 @@ func (db *DB) create(cfg engine.Config) (*Collection, error) {
 	}
 	if cfg.Ephemeral {
 		c.snapshotAt = time.Now()
-		c.streamSeqs = make(map[string]uint64)
 		db.collections[cfg.Name] = c
 		db.mu.Unlock()
 		return c, nil

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -16,8 +17,7 @@ import (
 
 // TestEphemeralCollectionLogsNothing: an ephemeral collection takes upserts, stream
 // batches (deduplicated, gaps refused), deletes and verdicts and is searched like any
-// other, without a log record or a snapshot; a restart loses it and nothing else, and
-// the writer that streamed into it starts again at sequence 1.
+// other, without a log record or a snapshot; a restart loses it and nothing else.
 func TestEphemeralCollectionLogsNothing(t *testing.T) {
 	dir := t.TempDir()
 	// Snapshots by size at 1 KiB: a stored collection would be snapshotted at once.
@@ -109,9 +109,54 @@ func TestEphemeralCollectionLogsNothing(t *testing.T) {
 	if err != nil || kept.Stats().Items != 200 {
 		t.Fatalf("stored collection after a restart: %v", err)
 	}
-	if seq := db.WriterSequence("w"); seq != 0 {
-		t.Fatalf("writer w is at %d after a restart; its batches went to an ephemeral collection", seq)
+}
+
+// TestWriterPositionSpansStoredAndEphemeral: a writer has one position, whatever kind of
+// collection each batch goes to: a batch into an ephemeral collection is neither a gap
+// nor a reason to drop the writer's next batch into a stored one as a duplicate, and
+// after a restart the writer goes on from its last logged batch.
+func TestWriterPositionSpansStoredAndEphemeral(t *testing.T) {
+	dir := t.TempDir()
+	db := openDB(t, Options{Dir: dir})
+	r := rand.New(rand.NewPCG(11, 11))
+	if _, err := db.create(engine.Config{Name: "a", Dim: 4, Metric: engine.L2}); err != nil {
+		t.Fatal(err)
 	}
+	if _, err := db.create(engine.Config{Name: "b", Dim: 4, Metric: engine.L2, Ephemeral: true}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	send := func(seq uint64, coll string, wantDup bool) {
+		t.Helper()
+		res, err := db.StreamBatch(ctx, "w", seq, coll, randBatch(r, coll+strconv.Itoa(int(seq))+"-", 2, 4), nil)
+		if err != nil || res.Duplicate != wantDup {
+			t.Fatalf("batch %d into %s: %+v, %v; want duplicate %v", seq, coll, res, err, wantDup)
+		}
+	}
+	for seq := uint64(1); seq <= 5; seq++ {
+		send(seq, "a", false)
+	}
+	send(6, "b", false)
+	send(7, "b", false)
+	send(8, "a", false)
+	send(6, "a", true)
+	if _, err := db.StreamBatch(ctx, "w", 10, "b", randBatch(r, "x", 1, 4), nil); !errors.Is(err, engine.ErrSequenceGap) {
+		t.Fatalf("batch 10 after 8: %v, want a sequence gap", err)
+	}
+	if got := db.WriterSequence("w"); got != 8 {
+		t.Fatalf("writer at %d, want 8", got)
+	}
+	a, _ := db.lookup("a")
+	if got := a.Stats().Items; got != 12 {
+		t.Fatalf("a holds %d items, want 12 (6 batches of 2)", got)
+	}
+	closeDB(t, db)
+	db = openDB(t, Options{Dir: dir})
+	defer closeDB(t, db)
+	if got := db.WriterSequence("w"); got != 8 {
+		t.Fatalf("writer at %d after a restart, want 8 (its last logged batch)", got)
+	}
+	send(9, "a", false)
 }
 
 // TestEphemeralCollectionDeleteAndReuse: deleting an ephemeral collection logs nothing
@@ -143,9 +188,12 @@ func TestEphemeralCollectionDeleteAndReuse(t *testing.T) {
 	if _, err := db.create(engine.Config{Name: "c", Dim: 4, Metric: engine.L2}); err != nil {
 		t.Fatal(err)
 	}
-	// The writer's position went with the ephemeral collection.
-	if sr, err := db.StreamBatch(context.Background(), "w", 1, "c", randBatch(r, "b", 3, 4), nil); err != nil || sr.Duplicate {
-		t.Fatalf("writer w's first batch into the stored collection: %+v, %v", sr, err)
+	// The writer's position is its own, not the collection's.
+	if sr, err := db.StreamBatch(context.Background(), "w", 1, "c", randBatch(r, "b", 3, 4), nil); err != nil || !sr.Duplicate {
+		t.Fatalf("writer w's batch 1 again: %+v, %v; want a duplicate", sr, err)
+	}
+	if sr, err := db.StreamBatch(context.Background(), "w", 2, "c", randBatch(r, "b", 3, 4), nil); err != nil || sr.Duplicate {
+		t.Fatalf("writer w's batch 2 into the stored collection: %+v, %v", sr, err)
 	}
 	closeDB(t, db)
 	db = openDB(t, Options{Dir: dir})
@@ -170,5 +218,60 @@ func TestEphemeralCollectionDeleteAndReuse(t *testing.T) {
 	}
 	if _, err := db.Restore(context.Background(), bytes.NewReader(data), src, "e", nil); !errors.Is(err, engine.ErrEphemeral) {
 		t.Fatalf("restore over an ephemeral collection: %v, want ErrEphemeral", err)
+	}
+}
+
+// TestAnEphemeralCollectionDoesNotRaiseTheLogBound: an idle stored collection that holds
+// the log back is snapshotted again once the closed log passes a quarter of all stored
+// collections' vector memory (holdsLogBack); a large ephemeral collection, which holds
+// no log, must not count in that bound.
+func TestAnEphemeralCollectionDoesNotRaiseTheLogBound(t *testing.T) {
+	db := openDB(t, Options{Dir: t.TempDir(), SegmentBytes: 64 << 10, SnapshotBytes: 128 << 10})
+	defer closeDB(t, db)
+	r := rand.New(rand.NewPCG(12, 12))
+	busyAndIdle(t, db, r)
+	// 5 MiB of vectors: with it, a quarter of all the vector memory is 1.3 MiB, more
+	// than the log written below; without it, about 0.2 MiB.
+	if _, err := db.create(engine.Config{Name: "job", Dim: 32, Metric: engine.Cosine, Ephemeral: true,
+		Params: engine.Params{ExactThreshold: 1 << 30}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		if _, err := db.Upsert("job", randBatch(r, "j"+strconv.Itoa(i)+"-", 4000, 32), "items"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	idleSnaps := func() (lsns []uint64) {
+		files, err := db.disk.Snapshots()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			if f.Collection == "idle" {
+				lsns = append(lsns, f.LSN)
+			}
+		}
+		return lsns
+	}
+	first := idleSnaps()
+	if len(first) != 1 {
+		t.Fatalf("idle has snapshots at %v, want one", first)
+	}
+	// About 0.9 MiB of log for busy, 19 KiB a batch, over 40 ids (busy's vectors: 0.75 MiB).
+	for i := range 48 {
+		if _, err := db.Upsert("busy", randBatch(r, "b"+strconv.Itoa(i%40)+"-", 150, 32), "items"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if lsns := idleSnaps(); len(lsns) > 0 && slices.Max(lsns) > first[0] {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("idle was not snapshotted again with %d KiB of closed log; its snapshots: %v",
+				db.disk.ClosedLogBytes()>>10, idleSnaps())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

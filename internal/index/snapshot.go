@@ -490,6 +490,9 @@ func (db *DB) snapshotPass() {
 	var cols []state
 	var total int64 // every collection's vector memory
 	for _, c := range db.list() {
+		if c.ephemeral {
+			continue // never snapshotted, and holds no log: not part of the bounds
+		}
 		st := read(c)
 		cols = append(cols, st)
 		total += st.size
@@ -519,7 +522,7 @@ func (db *DB) snapshotPass() {
 			last, repeats = *lim, 0
 		}
 		c, err := db.lookup(*lim)
-		if err != nil {
+		if err != nil || c.ephemeral { // the name is a dropped collection's, taken since
 			return
 		}
 		st := read(c)

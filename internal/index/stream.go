@@ -41,9 +41,6 @@ func (db *DB) StreamAppend(writer string, seq uint64, name string, b *engine.Bat
 	}
 	db.streamMu.Lock()
 	defer db.streamMu.Unlock()
-	if c.ephemeral {
-		return db.ephemeralStreamLocked(c, writer, seq, b, deletes)
-	}
 	now := db.now()
 	db.writersMu.Lock()
 	last := db.writers[writer]
@@ -62,7 +59,10 @@ func (db *DB) StreamAppend(writer string, seq uint64, name string, b *engine.Bat
 	case seq > last.Seq+1:
 		return engine.StreamResult{}, engine.SequenceGap(writer, seq, last.Seq, db.opts.WriterTTL)
 	}
-	rec := storage.EncodeStream(writer, seq, name, b, c.dim, deletes)
+	var rec []byte // an ephemeral collection logs nothing
+	if !c.ephemeral {
+		rec = storage.EncodeStream(writer, seq, name, b, c.dim, deletes)
+	}
 	res := engine.StreamResult{WriterSequence: seq, PrevSequence: last.Seq, PrevLSN: last.LSN}
 	lsn, err := db.logApply(c, rec, func(lsn uint64, w *graphWork) {
 		if b.Len() > 0 {
@@ -74,8 +74,16 @@ func (db *DB) StreamAppend(writer string, seq uint64, name string, b *engine.Bat
 		c.lastSeq = max(c.lastSeq, lsn) // an empty batch too, as recovery replays it
 		// Under the collection's lock, so a snapshot that holds this batch also
 		// holds the writer's position.
+		// A writer has one position, whatever collections its batches go to. A batch
+		// into an ephemeral collection has no record: its position carries the log's
+		// end instead, which orders it after the writer's earlier batches and before
+		// its later ones wherever recovery compares positions by LSN.
+		at := lsn
+		if c.ephemeral {
+			at = db.wal.LastLSN()
+		}
 		db.writersMu.Lock()
-		db.writers[writer] = storage.WriterState{Seq: seq, LSN: lsn, Unix: now.Unix()}
+		db.writers[writer] = storage.WriterState{Seq: seq, LSN: at, Unix: now.Unix()}
 		db.writersMu.Unlock()
 	})
 	if err != nil {
@@ -89,35 +97,6 @@ func (db *DB) StreamAppend(writer string, seq uint64, name string, b *engine.Bat
 		db.writersMu.Unlock()
 	}
 	res.LSN = lsn
-	return res, nil
-}
-
-// ephemeralStreamLocked is StreamAppend into an ephemeral collection: the writer's
-// position is kept by the collection, not the DB's table of logged positions (which
-// snapshots persist: a position there for batches a restart loses would have the
-// writer's next batches dropped as duplicates), and the batch is applied at LSN 0.
-// Caller holds streamMu.
-func (db *DB) ephemeralStreamLocked(c *Collection, writer string, seq uint64, b *engine.Batch, deletes []string) (engine.StreamResult, error) {
-	last := c.streamSeqs[writer] // read under streamMu, which every change holds
-	switch {
-	case seq <= last:
-		return engine.StreamResult{Duplicate: true, WriterSequence: last, PrevSequence: last}, nil
-	case seq > last+1:
-		return engine.StreamResult{}, engine.SequenceGap(writer, seq, last, db.opts.WriterTTL)
-	}
-	res := engine.StreamResult{WriterSequence: seq, PrevSequence: last}
-	_, err := db.logApply(c, nil, func(lsn uint64, w *graphWork) {
-		if b.Len() > 0 {
-			res.Upsert = c.applyUpsertLocked(b, lsn, w)
-		}
-		if len(deletes) > 0 {
-			res.Delete = c.applyDeleteLocked(deletes, lsn, w)
-		}
-		c.streamSeqs[writer] = seq
-	})
-	if err != nil {
-		return engine.StreamResult{}, err
-	}
 	return res, nil
 }
 

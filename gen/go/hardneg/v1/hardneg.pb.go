@@ -864,8 +864,10 @@ type CreateCollectionRequest struct {
 	// Keep the collection in memory only, for a collection built for one job and deleted
 	// after it (hardneg.datasets.mine_hard_negatives makes one): its creation, writes and
 	// deletion skip the write-ahead log, it is never snapshotted, and a restart loses it.
-	// Writes are acknowledged as durable at once, with sequence (log sequence number) 0;
-	// an upsert stream's writer position is kept by the collection and goes with it.
+	// Writes are acknowledged as durable at once, with sequence (log sequence number) 0.
+	// Upsert stream batches into it move their writer's position as any batch does (a
+	// writer has one position, whatever collections its batches go to); after a restart
+	// the writer may find that position past batches that went to the lost collection.
 	// SnapshotCollection refuses it (FAILED_PRECONDITION); BackupCollection works, and a
 	// restore of that backup makes a stored collection. -backend weaviate refuses
 	// ephemeral collections (INVALID_ARGUMENT).
