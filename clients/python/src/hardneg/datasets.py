@@ -768,9 +768,8 @@ def mine_hard_negatives(
             later Mine calls on that collection leave them out.
         client: a connected :class:`hardneg.Client` (two Mine requests are in flight at
             a time, from two threads; one under ``rotate`` or ``max_exposures``). The
-            corpus goes up over one ``UpsertStream`` with a writer id of its own; a
-            job whose collection is kept (or stored, on a backend without ephemeral
-            collections) leaves that stream writer on the server, forgotten after its
+            corpus goes up over one ``UpsertStream`` with a writer id of its own, so a
+            job leaves one stream writer on that server, forgotten after its
             ``-stream-writer-ttl`` (a week). None starts a private
             ``miner-server`` (the one bundled with platform wheels,
             ``$HARDNEG_SERVER_BIN``, or ``miner-server`` on PATH) on a temporary
