@@ -210,6 +210,16 @@ func (db *DB) logAppend(rec []byte) (uint64, error) {
 	return lsn, nil
 }
 
+// logRecord returns the log record encode makes for a write to c, or nil for an
+// ephemeral collection, which logs nothing (and so skips the encoding). Callers make
+// it before logApply, outside the collection's locks.
+func (c *Collection) logRecord(encode func() []byte) []byte {
+	if c.ephemeral {
+		return nil
+	}
+	return encode()
+}
+
 // logApply logs rec for collection c and applies it with apply, in LSN order: the
 // record is appended while c's write and metadata locks are held, apply changes the
 // metadata under them, and the graph follows before the write lock is released. It
@@ -223,24 +233,20 @@ func (db *DB) logApply(c *Collection, rec []byte, apply func(lsn uint64, w *grap
 		c.mu.Unlock()
 		return 0, fmt.Errorf("%q: %w", c.name, engine.ErrCollectionNotFound)
 	}
-	if c.ephemeral {
-		var w graphWork
-		apply(0, &w)
-		c.mu.Unlock()
-		c.applyGraph(&w)
-		return 0, nil
-	}
-	lsn, err := db.logAppend(rec)
-	if err != nil {
-		c.mu.Unlock()
-		return 0, err
+	var lsn uint64
+	if !c.ephemeral {
+		var err error
+		if lsn, err = db.logAppend(rec); err != nil {
+			c.mu.Unlock()
+			return 0, err
+		}
+		if c.loggedBytes == 0 {
+			c.dirtySince = time.Now()
+		}
+		c.loggedBytes += int64(len(rec))
 	}
 	var w graphWork
 	apply(lsn, &w)
-	if c.loggedBytes == 0 {
-		c.dirtySince = time.Now()
-	}
-	c.loggedBytes += int64(len(rec))
 	c.mu.Unlock()
 	c.applyGraph(&w)
 	return lsn, nil
@@ -318,7 +324,6 @@ func (db *DB) create(cfg engine.Config) (*Collection, error) {
 		return nil, err
 	}
 	if cfg.Ephemeral {
-		c.snapshotAt = time.Now()
 		db.collections[cfg.Name] = c
 		db.mu.Unlock()
 		return c, nil
@@ -462,10 +467,7 @@ func (db *DB) upsert(name string, b *engine.Batch, prefix string, durable bool) 
 	if err := c.ValidateBatch(b, prefix); err != nil {
 		return engine.UpsertResult{}, err
 	}
-	var rec []byte // an ephemeral collection logs nothing
-	if !c.ephemeral {
-		rec = storage.EncodeUpsert(name, b, c.dim)
-	}
+	rec := c.logRecord(func() []byte { return storage.EncodeUpsert(name, b, c.dim) })
 	var res engine.UpsertResult
 	lsn, err := db.logApply(c, rec, func(lsn uint64, w *graphWork) { res = c.applyUpsertLocked(b, lsn, w) })
 	if err != nil {
@@ -489,7 +491,7 @@ func (db *DB) Delete(name string, ids []string, field string) (engine.DeleteResu
 	if err := engine.ValidateIDs(field, ids, true); err != nil {
 		return engine.DeleteResult{}, err
 	}
-	rec := storage.EncodeDelete(name, ids)
+	rec := c.logRecord(func() []byte { return storage.EncodeDelete(name, ids) })
 	var res engine.DeleteResult
 	lsn, err := db.logApply(c, rec, func(lsn uint64, w *graphWork) { res = c.applyDeleteLocked(ids, lsn, w) })
 	if err != nil {
@@ -509,7 +511,8 @@ func (db *DB) ReportFalseNegatives(name string, reports []engine.FalseNegativeRe
 		return 0, err
 	}
 	recorded := 0
-	lsn, err := db.logApply(c, storage.EncodeFeedback(name, reports), func(lsn uint64, _ *graphWork) {
+	rec := c.logRecord(func() []byte { return storage.EncodeFeedback(name, reports) })
+	lsn, err := db.logApply(c, rec, func(lsn uint64, _ *graphWork) {
 		recorded = c.applyFeedback(reports, lsn)
 	})
 	if err != nil {

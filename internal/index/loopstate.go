@@ -40,9 +40,6 @@ func (db *DB) LoadLoopState(ec engine.Collection) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.ephemeral {
-		return nil, nil // a file of that name is an earlier collection's (pruneLoopStateLocked)
-	}
 	b, err := db.disk.ReadLoopState(c.name)
 	if err != nil || b == nil {
 		return nil, err

@@ -59,10 +59,7 @@ func (db *DB) StreamAppend(writer string, seq uint64, name string, b *engine.Bat
 	case seq > last.Seq+1:
 		return engine.StreamResult{}, engine.SequenceGap(writer, seq, last.Seq, db.opts.WriterTTL)
 	}
-	var rec []byte // an ephemeral collection logs nothing
-	if !c.ephemeral {
-		rec = storage.EncodeStream(writer, seq, name, b, c.dim, deletes)
-	}
+	rec := c.logRecord(func() []byte { return storage.EncodeStream(writer, seq, name, b, c.dim, deletes) })
 	res := engine.StreamResult{WriterSequence: seq, PrevSequence: last.Seq, PrevLSN: last.LSN}
 	lsn, err := db.logApply(c, rec, func(lsn uint64, w *graphWork) {
 		if b.Len() > 0 {
@@ -73,11 +70,11 @@ func (db *DB) StreamAppend(writer string, seq uint64, name string, b *engine.Bat
 		}
 		c.lastSeq = max(c.lastSeq, lsn) // an empty batch too, as recovery replays it
 		// Under the collection's lock, so a snapshot that holds this batch also
-		// holds the writer's position.
-		// A writer has one position, whatever collections its batches go to. A batch
-		// into an ephemeral collection has no record: its position carries the log's
-		// end instead, which orders it after the writer's earlier batches and before
-		// its later ones wherever recovery compares positions by LSN.
+		// holds the writer's position. A writer has one position, whatever
+		// collections its batches go to; a batch into an ephemeral collection has no
+		// record, so its position carries the log's end, which orders it after the
+		// writer's earlier batches and before its later ones wherever recovery
+		// compares positions by LSN.
 		at := lsn
 		if c.ephemeral {
 			at = db.wal.LastLSN()
