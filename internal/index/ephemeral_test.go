@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -203,16 +202,7 @@ func TestEphemeralCollectionDeleteAndReuse(t *testing.T) {
 	}
 
 	// Restore refuses an ephemeral target, even an empty one.
-	bk, err := db.Backup(context.Background(), "c")
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := io.ReadAll(bk)
-	bk.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := engine.RestoreSource{FormatVersion: bk.Format, Bytes: bk.Bytes, Checksum: bk.Checksum, Dim: 4, Items: 3}
+	data, src := backupOf(t, db, "c")
 	if _, err := db.create(engine.Config{Name: "e", Dim: 4, Metric: engine.L2, Ephemeral: true}); err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,23 @@ import (
 // up meanwhile finds the empty collection or the restored one, never neither; after a
 // restart the restored one is what the log holds. A collection with items is refused
 // and left as it was.
+
+// backupOf reads a whole backup of the named collection and returns its bytes and the
+// RestoreSource a restore of them declares.
+func backupOf(t *testing.T, db *DB, name string) ([]byte, engine.RestoreSource) {
+	t.Helper()
+	bk, err := db.Backup(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(bk)
+	bk.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data, engine.RestoreSource{FormatVersion: bk.Format, Bytes: bk.Bytes, Checksum: bk.Checksum, Dim: bk.Config.Dim, Items: uint64(bk.Items)}
+}
+
 func TestRestoreReplacesAnEmptyCollectionAtOnce(t *testing.T) {
 	dir := t.TempDir()
 	db := openDB(t, Options{Dir: dir})
@@ -31,16 +48,7 @@ func TestRestoreReplacesAnEmptyCollectionAtOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	bk, err := db.Backup(ctx, "src")
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := io.ReadAll(bk)
-	bk.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := engine.RestoreSource{FormatVersion: bk.Format, Bytes: bk.Bytes, Checksum: bk.Checksum, Dim: 2, Items: 3}
+	data, src := backupOf(t, db, "src")
 
 	for round := range 20 {
 		if _, err := db.CreateCollection(engine.Config{Name: "t", Dim: 2, Metric: engine.Cosine}); err != nil {
