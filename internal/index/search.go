@@ -241,9 +241,13 @@ func keepBest(top []scored, e scored) []scored {
 // Above preselectMin scores, selectBest first takes a threshold from a sample of them:
 // the preselectRank-th best of every preselectStride-th score, which about
 // preselectRank·preselectStride scores reach. Only those enter the selection, whose
-// heap otherwise takes thousands of entries from a scan in slot order.
+// heap otherwise takes thousands of entries from a scan in slot order. From 4,096
+// scores on the sample has 64 entries or more and its threshold admits about 768 (a
+// fifth of 4,096, a 20th of 15,000); fewer than exactFirstBatch reach it only in a rare
+// sample, and then every score is offered. On a 15,000-item collection the sampled
+// threshold took a third off the CPU of mining 1,000 anchors by exact scan.
 const (
-	preselectMin    = 1 << 14
+	preselectMin    = 1 << 12
 	preselectStride = 64
 	preselectRank   = 12
 )

@@ -31,6 +31,7 @@ func TestSelectBestMatchesFullSort(t *testing.T) {
 			return r.Float32()
 		}, func(int) bool { return false }, false},
 		{"mostly dead", 50_000, func(int) float32 { return float32(r.NormFloat64()) }, func(i int) bool { return i%500 != 0 }, false},
+		{"small", preselectMin, func(int) float32 { return float32(r.NormFloat64()) }, func(i int) bool { return r.IntN(10) == 0 }, true},
 		{"short", preselectMin - 1, func(int) float32 { return float32(r.NormFloat64()) }, func(int) bool { return false }, false},
 	}
 	for _, c := range cases {
