@@ -37,7 +37,10 @@ func fromItemBatch(pb *hardnegv1.ItemBatch, dim int, field string) (*engine.Batc
 		return nil, err
 	}
 	b.IDs = pb.Ids
-	b.Vectors = decodeF32(pb.Vectors)
+	// The message was decoded from a buffer of its own (the gRPC codec copies bytes
+	// fields out of the pooled receive buffer), so the batch takes its vectors over
+	// instead of copying several megabytes a batch.
+	b.Vectors = binfmt.TakeFloats(pb.Vectors)
 	if len(pb.Groups) > 0 {
 		b.Groups = make([][]string, len(pb.Groups))
 		for i, g := range pb.Groups {

@@ -195,6 +195,18 @@ func DecodeFloats(b []byte) []float32 {
 	return out
 }
 
+// TakeFloats is DecodeFloats for a buffer that the caller hands over: where this
+// machine's float32 layout is little-endian and b is 4-byte aligned, the result shares
+// b's memory instead of copying it, so b must not be written or reused afterwards (a
+// bytes field of a freshly decoded message, for example). Otherwise it copies.
+func TakeFloats(b []byte) []float32 {
+	n := len(b) / 4
+	if nativeLittle && n > 0 && uintptr(unsafe.Pointer(&b[0]))%4 == 0 {
+		return unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), n)
+	}
+	return DecodeFloats(b)
+}
+
 // getFloats sets dst from the little-endian float32 bits in src (4·len(dst) bytes).
 func getFloats(dst []float32, src []byte) {
 	if nativeLittle && len(dst) > 0 {
