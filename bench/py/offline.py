@@ -2,12 +2,15 @@
 sentence-transformers' ``mine_hard_negatives`` (``use_faiss`` on or off) against
 hardneg's mirror of it (``hardneg.datasets.mine_hard_negatives`` with a miner-server),
 both fed the same precomputed embeddings, with ST's parameters
-``relative_margin=0.05, range_max=50, num_negatives=5`` and triplet output.
+``relative_margin=0.05, range_max=50, num_negatives=5`` and triplet output. hardneg runs
+with its defaults, which take sentence-transformers' pool (the best range_max +
+positives + 1 candidates per anchor by embedding) and so return its rows;
+``--max-candidates 0`` lets it search past that pool until each anchor has its negatives.
 
 One job per process, so peak resident memory is the job's own; for hardneg it is the
 client's peak plus the server's.
 
-    python bench/py/offline.py --system st-faiss|st-torch|hardneg --data DIR --anchors 10000 [--server BIN]
+    python bench/py/offline.py --system st-faiss|st-torch|hardneg --data DIR --anchors 10000 [--server BIN] [--max-candidates 0]
 """
 
 from __future__ import annotations
@@ -112,6 +115,9 @@ def main() -> None:
     ap.add_argument("--anchors", type=int, default=10000)
     ap.add_argument("--server")
     ap.add_argument("--out")
+    ap.add_argument("--max-candidates", type=int, default=None,
+                    help="hardneg only: the policy's max_candidates (default: the library's, sentence-transformers' pool "
+                         "of range_max + positives + 1 per anchor; 0: search past it until each anchor has its negatives)")
     a = ap.parse_args()
     d = datamod.load(Path(a.data))
     d["dir"] = a.data
@@ -143,13 +149,14 @@ def main() -> None:
         from e2e import server
 
         model = CallableModel(texts, vectors)
+        extra = {} if a.max_candidates is None else {"max_candidates": a.max_candidates}
+        res["max_candidates"] = "default" if a.max_candidates is None else a.max_candidates
         with server(a.server) as (proc, client, _):
             pid = str(proc.pid)
             res["baseline_rss_bytes"] = proc_status("VmRSS") + proc_status("VmRSS", pid)
             t0 = time.perf_counter()
             out = mine_hard_negatives(ds, model, corpus=c_texts, output_format="triplet", mine_batch_size=1024, client=client,
-                                      verbose=False, max_candidates=0,
-                                      batch_size=1024, **PARAMS)
+                                      verbose=False, batch_size=1024, **PARAMS, **extra)
             res["seconds"] = time.perf_counter() - t0
             res["server_peak_rss_bytes"] = proc_status("VmHWM", pid)
             res["client_peak_rss_bytes"] = proc_status("VmHWM")

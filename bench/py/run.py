@@ -102,6 +102,19 @@ def synthetic_set(args, n: int, nq: int) -> Path:
     return datamod.synthetic(args.data_dir / f"synthetic-{n}", n, nq)
 
 
+# The offline job's runs: hardneg with the library's defaults (sentence-transformers' pool
+# of range_max + positives + 1 candidates per anchor: the same rules, so the same rows),
+# hardneg searching past that pool until each anchor has its negatives
+# (max_candidates=0: more work, fewer anchors short), and sentence-transformers' two paths.
+OFFLINE_SYSTEMS = ["hardneg", "hardneg-deep", "st-faiss", "st-torch"]
+
+
+def offline_cmd(system: str, ddir: Path, anchors: int, args, out: Path) -> list[str]:
+    cmd = [sys.executable, str(HERE / "offline.py"), "--system", system.removesuffix("-deep"), "--data", str(ddir),
+           "--anchors", str(anchors), "--server", str(args.server), "--out", str(out)]
+    return cmd + (["--max-candidates", "0"] if system.endswith("-deep") else [])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--mode", choices=["full", "quick"], default="full")
@@ -134,11 +147,9 @@ def main() -> None:
                                               "--ef", EFS, "--queries", str(cfg["nq"]), "--mine-requests", str(cfg["mine_requests"]),
                                               "--profile", str(work / "synthetic-e2e-server.cpu.prof"), "--out", str(f)], f, args.timeout)
         s["offline"] = {}
-        for system in ["hardneg", "st-faiss", "st-torch"]:
+        for system in OFFLINE_SYSTEMS:
             f = work / f"synthetic-offline-{system}.json"
-            cmd = [sys.executable, str(HERE / "offline.py"), "--system", system, "--data", str(ddir),
-                   "--anchors", str(cfg["offline_anchors"]), "--server", str(args.server), "--out", str(f)]
-            s["offline"][system] = run_json(f"synthetic/offline-{system}", cmd, f, args.timeout)
+            s["offline"][system] = run_json(f"synthetic/offline-{system}", offline_cmd(system, ddir, cfg["offline_anchors"], args, f), f, args.timeout)
         results["sets"]["synthetic"] = s
         if not args.no_real:
             try:
@@ -146,11 +157,9 @@ def main() -> None:
                 r = {"data": json.loads((rdir / "meta.json").read_text())}
                 r["index"] = ann_suite("real", rdir, work, args, cfg, index_systems)
                 r["offline"] = {}
-                for system in ["hardneg", "st-faiss"]:
+                for system in OFFLINE_SYSTEMS:
                     f = work / f"real-offline-{system}.json"
-                    cmd = [sys.executable, str(HERE / "offline.py"), "--system", system, "--data", str(rdir),
-                           "--anchors", str(cfg["nq"]), "--server", str(args.server), "--out", str(f)]
-                    r["offline"][system] = run_json(f"real/offline-{system}", cmd, f, args.timeout)
+                    r["offline"][system] = run_json(f"real/offline-{system}", offline_cmd(system, rdir, cfg["nq"], args, f), f, args.timeout)
                 results["sets"]["real"] = r
             except Exception as e:  # noqa: BLE001
                 log(f"!! real set failed: {e}")
