@@ -1,8 +1,10 @@
 package vec
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
+	"unsafe"
 )
 
 // int8Offset is added to every row code so that the codes fit the unsigned operand of
@@ -94,8 +96,8 @@ func (r *Int8Rows) Bytes() int64 { return int64(len(r.codes)) + 4*int64(len(r.sc
 func quantize(x []float32, codes []int8) (scale float32, sum int32, norm, errNorm float64) {
 	codes = codes[:len(x)]
 	// Absolute values of finite floats order as their bit patterns do.
-	var mb uint32
-	for _, v := range x {
+	mb, m := maxAbsBits(x)
+	for _, v := range x[m:] {
 		if b := math.Float32bits(v) &^ (1 << 31); b > mb {
 			mb = b
 		}
@@ -119,12 +121,19 @@ func quantize(x []float32, codes []int8) (scale float32, sum int32, norm, errNor
 		}
 		inv = 0
 	}
-	for k, v := range x {
+	start := 0
+	if inv != 0 {
+		// The kernel (where this CPU has one) does the loop below over a head of x.
+		start, sum, nn, ee = quantizeHead(x, codes, inv, s64)
+	}
+	for k := start; k < len(x); k++ {
+		v := x[k]
 		// |v·inv| ≤ 127·(1+3·2⁻²⁴), so the sum lies in (1, 256) and truncating it
-		// rounds v·inv half up to a code in [−127, 127].
+		// rounds v·inv half up to a code in [−127, 127]. The product is rounded to
+		// float32 on its own (not fused with the sum), as the kernels do.
 		c := int32(codes[k])
 		if inv != 0 {
-			c = int32(v*inv+128.5) - 128
+			c = int32(float32(v*inv)+128.5) - 128
 		}
 		codes[k] = int8(c)
 		sum += c
@@ -150,22 +159,26 @@ func QuantizeRows(rows []float32, dim int) *Int8Rows {
 	nb := (n + int8BlockRows - 1) / int8BlockRows
 	r := &Int8Rows{dim: dim, groups: groups, n: n,
 		codes: make([]byte, nb*groups*int8BlockRows*4), scale: make([]float32, nb*int8BlockRows)}
-	if len(r.codes) > 0 {
-		r.codes[0] = int8Offset
-		for f := 1; f < len(r.codes); f *= 2 {
-			copy(r.codes[f:], r.codes[:f])
+	if n%int8BlockRows != 0 {
+		// The last block's lanes past row n hold code 0 (every row's lanes are written
+		// below, its codes past dim as 0 too).
+		last := r.codes[(nb-1)*groups*int8BlockRows*4:]
+		last[0] = int8Offset
+		for f := 1; f < len(last); f *= 2 {
+			copy(last[f:], last[:f])
 		}
 	}
 	codes := make([]int8, groups*4)
+	cb := unsafe.Slice((*byte)(unsafe.Pointer(&codes[0])), len(codes))
 	for i := 0; i < n; i++ {
 		s, _, nrm, e := quantize(rows[i*dim:(i+1)*dim], codes)
 		r.scale[i] = s
-		// Group g of row i goes to lane i%int8BlockRows of the block's group g.
+		// Group g of row i goes to lane i%int8BlockRows of the block's group g, each
+		// code offset by int8Offset (the sign bit flipped).
 		dst := r.codes[(i/int8BlockRows)*groups*int8BlockRows*4+(i%int8BlockRows)*4:]
 		for g := 0; g < groups; g++ {
-			c := codes[g*4 : g*4+4 : g*4+4]
-			d := dst[g*int8BlockRows*4 : g*int8BlockRows*4+4 : g*int8BlockRows*4+4]
-			d[0], d[1], d[2], d[3] = byte(c[0])^0x80, byte(c[1])^0x80, byte(c[2])^0x80, byte(c[3])^0x80
+			o := g * int8BlockRows * 4
+			binary.LittleEndian.PutUint32(dst[o:o+4], binary.LittleEndian.Uint32(cb[g*4:g*4+4])^0x80808080)
 		}
 		r.maxNorm = max(r.maxNorm, nrm)
 		r.maxErr = max(r.maxErr, e)

@@ -363,3 +363,77 @@ func TestInt8CodesErrorBoundHolds(t *testing.T) {
 		}
 	}
 }
+
+// quantizeReference is quantize's definition, one value at a time in slice order.
+func quantizeReference(x []float32) (codes []int8, scale float32, sum int32, norm, errNorm float64) {
+	codes = make([]int8, len(x))
+	var mb uint32
+	for _, v := range x {
+		mb = max(mb, math.Float32bits(v)&^(1<<31))
+	}
+	scale = math.Float32frombits(mb) / 127
+	var nn, ee float64
+	inv := 1 / scale
+	for k, v := range x {
+		var c int32
+		switch {
+		case scale == 0:
+		case math.IsInf(float64(inv), 0):
+			c = int32(max(-127, min(127, math.RoundToEven(float64(v)/float64(scale)))))
+		default:
+			c = int32(float32(v*inv)+128.5) - 128
+		}
+		codes[k] = int8(c)
+		sum += c
+		e := float64(v) - float64(scale)*float64(c)
+		nn += float64(v) * float64(v)
+		ee += e * e
+	}
+	return codes, scale, sum, math.Sqrt(nn), math.Sqrt(ee)
+}
+
+// quantize (with this CPU's kernel, where it has one) gives the reference's codes,
+// scale and sum exactly, and its norms to float64 rounding (the sums' order differs):
+// lengths with and without a tail past a multiple of 16, values on the rounding ties,
+// a zero vector, and scales near the bottom of the float32 range.
+func TestQuantizeMatchesReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	type input struct {
+		name string
+		x    []float32
+	}
+	var inputs []input
+	for _, n := range []int{1, 15, 16, 17, 31, 48, 100, 384, 385, 768, 1031} {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(r.NormFloat64())
+		}
+		inputs = append(inputs, input{fmt.Sprintf("normal %d", n), x})
+		ties := make([]float32, n)
+		for i := range ties {
+			// Multiples of half a code step: every other value sits on a tie.
+			ties[i] = float32(r.IntN(255)-127) * 0.5
+		}
+		ties[0] = 63.5
+		inputs = append(inputs, input{fmt.Sprintf("ties %d", n), ties})
+		small := make([]float32, n)
+		for i := range small {
+			small[i] = float32(r.NormFloat64()) * 1e-38
+		}
+		inputs = append(inputs, input{fmt.Sprintf("subnormal scale %d", n), small})
+	}
+	inputs = append(inputs, input{"zeros", make([]float32, 64)})
+	for _, in := range inputs {
+		codes := make([]int8, len(in.x))
+		s, sum, nrm, e := quantize(in.x, codes)
+		wc, ws, wsum, wn, we := quantizeReference(in.x)
+		if s != ws || sum != wsum || !slices.Equal(codes, wc) {
+			t.Fatalf("%s: scale %v sum %d, want %v and %d; codes equal: %v", in.name, s, sum, ws, wsum, slices.Equal(codes, wc))
+		}
+		for _, p := range [][2]float64{{nrm, wn}, {e, we}} {
+			if math.Abs(p[0]-p[1]) > 1e-12*max(p[1], 1e-300) {
+				t.Fatalf("%s: norm %v, want %v", in.name, p[0], p[1])
+			}
+		}
+	}
+}

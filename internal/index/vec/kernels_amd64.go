@@ -362,3 +362,29 @@ func Prefetch(p *uint32)
 
 // PrefetchF32 is Prefetch for the cache line holding *p.
 func PrefetchF32(p *float32) { Prefetch((*uint32)(unsafe.Pointer(p))) }
+
+//go:noescape
+func maxAbsBitsAVX512(x *float32, n int) uint32
+
+//go:noescape
+func quantizeAVX512(x *float32, n int, inv float32, s64 float64, codes *int8) (sum int32, nn, ee float64)
+
+// maxAbsBits returns the largest |x[i]| of x's first m floats as float32 bits (sign
+// cleared), and m: how many it covered (a multiple of 16; 0 without AVX-512).
+func maxAbsBits(x []float32) (mb uint32, m int) {
+	if m = len(x) &^ 15; !hasAVX512 || m == 0 {
+		return 0, 0
+	}
+	return maxAbsBitsAVX512(&x[0], m), m
+}
+
+// quantizeHead runs quantize's loop over the first m floats of x (a multiple of 16;
+// 0 without AVX-512) and returns m with the codes' sum, Σ x² and Σ (x − s64·c)².
+func quantizeHead(x []float32, codes []int8, inv float32, s64 float64) (m int, sum int32, nn, ee float64) {
+	if m = len(x) &^ 15; !hasAVX512 || m == 0 {
+		return 0, 0, 0, 0
+	}
+	_ = codes[m-1]
+	sum, nn, ee = quantizeAVX512(&x[0], m, inv, s64, &codes[0])
+	return m, sum, nn, ee
+}

@@ -1158,3 +1158,112 @@ TEXT ·Prefetch(SB), NOSPLIT, $0-8
 	MOVQ       p+0(FP), AX
 	PREFETCHT0 (AX)
 	RET
+
+// func maxAbsBitsAVX512(x *float32, n int) uint32
+// The largest |x[i]| as float32 bits (sign cleared), n a positive multiple of 16.
+TEXT ·maxAbsBitsAVX512(SB), NOSPLIT, $0-20
+	MOVQ         x+0(FP), SI
+	MOVQ         n+8(FP), CX
+	MOVL         $0x7fffffff, AX
+	VPBROADCASTD AX, Z1
+	VPXORD       Z0, Z0, Z0
+
+mab_loop:
+	VPANDD  (SI), Z1, Z2
+	VPMAXUD Z2, Z0, Z0
+	ADDQ    $64, SI
+	SUBQ    $16, CX
+	JNZ     mab_loop
+	VEXTRACTI64X4 $1, Z0, Y2
+	VPMAXUD       Y2, Y0, Y0
+	VEXTRACTI128  $1, Y0, X2
+	VPMAXUD       X2, X0, X0
+	VPSHUFD       $0x4E, X0, X2
+	VPMAXUD       X2, X0, X0
+	VPSHUFD       $0xB1, X0, X2
+	VPMAXUD       X2, X0, X0
+	VMOVD         X0, AX
+	MOVL          AX, ret+16(FP)
+	VZEROUPPER
+	RET
+
+// func quantizeAVX512(x *float32, n int, inv float32, s64 float64, codes *int8) (sum int32, nn, ee float64)
+// quantize's loop over n floats (a positive multiple of 16): code c = int32(float32(x·inv)
+// + 128.5) − 128 (truncated, as the Go conversion), Σ c, Σ x² and Σ (x − s64·c)² in
+// float64. x² and x − s64·c are exact in float64, so only the sums' order and the
+// rounding of the last one differ from the portable loop.
+TEXT ·quantizeAVX512(SB), NOSPLIT, $0-64
+	MOVQ         x+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS inv+16(FP), Z3
+	VBROADCASTSD s64+24(FP), Z12
+	MOVQ         codes+32(FP), DI
+	MOVL         $0x43008000, AX  // 128.5
+	VPBROADCASTD AX, Z5
+	MOVL         $128, AX
+	VPBROADCASTD AX, Z6
+	VPXORD       Z8, Z8, Z8       // Σ c, 16 lanes
+	VXORPD       Z11, Z11, Z11    // Σ x², low halves
+	VXORPD       Z16, Z16, Z16    // Σ x², high halves
+	VXORPD       Z13, Z13, Z13    // Σ e², low halves
+	VXORPD       Z17, Z17, Z17    // Σ e², high halves
+
+q_loop:
+	VMOVUPS       (SI), Z2
+	VMULPS        Z3, Z2, Z4
+	VADDPS        Z5, Z4, Z4
+	VCVTTPS2DQ    Z4, Z4
+	VPSUBD        Z6, Z4, Z4
+	VPMOVDB       Z4, X7
+	VMOVDQU       X7, (DI)
+	VPADDD        Z4, Z8, Z8
+	VCVTPS2PD     Y2, Z9
+	VCVTDQ2PD     Y4, Z10
+	VFMADD231PD   Z9, Z9, Z11
+	VFNMADD231PD  Z10, Z12, Z9
+	VFMADD231PD   Z9, Z9, Z13
+	VEXTRACTF64X4 $1, Z2, Y14
+	VEXTRACTI64X4 $1, Z4, Y15
+	VCVTPS2PD     Y14, Z14
+	VCVTDQ2PD     Y15, Z15
+	VFMADD231PD   Z14, Z14, Z16
+	VFNMADD231PD  Z15, Z12, Z14
+	VFMADD231PD   Z14, Z14, Z17
+	ADDQ          $64, SI
+	ADDQ          $16, DI
+	SUBQ          $16, CX
+	JNZ           q_loop
+
+	// Σ c
+	VEXTRACTI64X4 $1, Z8, Y2
+	VPADDD        Y2, Y8, Y8
+	VEXTRACTI128  $1, Y8, X2
+	VPADDD        X2, X8, X8
+	VPSHUFD       $0x4E, X8, X2
+	VPADDD        X2, X8, X8
+	VPSHUFD       $0xB1, X8, X2
+	VPADDD        X2, X8, X8
+	VMOVD         X8, AX
+	MOVL          AX, sum+40(FP)
+
+	// Σ x²
+	VADDPD        Z16, Z11, Z11
+	VEXTRACTF64X4 $1, Z11, Y2
+	VADDPD        Y2, Y11, Y11
+	VEXTRACTF128  $1, Y11, X2
+	VADDPD        X2, X11, X11
+	VPERMILPD     $1, X11, X2
+	VADDSD        X2, X11, X11
+	VMOVSD        X11, nn+48(FP)
+
+	// Σ e²
+	VADDPD        Z17, Z13, Z13
+	VEXTRACTF64X4 $1, Z13, Y2
+	VADDPD        Y2, Y13, Y13
+	VEXTRACTF128  $1, Y13, X2
+	VADDPD        X2, X13, X13
+	VPERMILPD     $1, X13, X2
+	VADDSD        X2, X13, X13
+	VMOVSD        X13, ee+56(FP)
+	VZEROUPPER
+	RET

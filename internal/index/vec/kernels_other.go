@@ -37,6 +37,14 @@ func dotU8I8Rows(rows []unsafe.Pointer, q []int8, out []int32) {
 	}
 }
 
+// maxAbsBits covers nothing on this platform: quantize's portable loop does it all.
+func maxAbsBits(x []float32) (mb uint32, m int) { return 0, 0 }
+
+// quantizeHead covers nothing on this platform: quantize's portable loop does it all.
+func quantizeHead(x []float32, codes []int8, inv float32, s64 float64) (m int, sum int32, nn, ee float64) {
+	return 0, 0, 0, 0
+}
+
 // Prefetch does nothing on this platform (see the amd64 version).
 func Prefetch(p *uint32) {}
 
