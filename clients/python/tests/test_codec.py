@@ -409,3 +409,57 @@ def test_report_loss_solved_must_be_booleans() -> None:
         codec.report_loss_requests("c", ["a", "b"], None, ["False", "no"])
     req = codec.report_loss_requests("c", ["a", "b"], None, [1, 0])[0]
     assert [o.solved for o in req.outcomes] == [True, False]
+
+
+@pytest.mark.parametrize("ids, unique", [
+    (["a", "b", "c"], True),
+    (np.array(["a", "b"]), True),
+    ([], True),
+    (["a", "a"], False),
+    (["a", "a"], True),                   # duplicate
+    (["a", ""], False),                   # empty
+    (["a", "x\x00y"], False),             # NUL
+    (["a", "é" * 300], False),            # 300 characters, 600 bytes
+    (["a", "é" * 200], False),            # non-ASCII within the limit
+    (["a", "x" * 512], False),
+    (["a", "x" * 513], False),
+    (["a", "\ud800"], False),             # a lone surrogate: not UTF-8
+    (["a", None], False),
+])
+def test_check_ids_fast_path_agrees_with_the_loop(ids: Any, unique: bool) -> None:
+    """The check in C for plain ASCII ids passes exactly what the per-id loop passes,
+    and leaves every refusal (with its field) to the loop."""
+    def outcome(check: Any) -> str:
+        try:
+            check()
+        except errors.InvalidArgument as e:
+            return "refused: " + e.violations[0].field + " " + e.violations[0].description
+        return "passed"
+
+    with_fast = outcome(lambda: codec.check_ids(ids, "ids", unique=unique))
+    orig = codec._ids_plainly_valid
+    codec._ids_plainly_valid = lambda ids, unique: False  # type: ignore[assignment]
+    try:
+        loop_only = outcome(lambda: codec.check_ids(ids, "ids", unique=unique))
+    finally:
+        codec._ids_plainly_valid = orig  # type: ignore[assignment]
+    assert with_fast == loop_only
+
+
+@pytest.mark.parametrize("ids", [["a", "b"], ["é", "ü"], ["a", "\ud800"], ["a", None], ["a", 3], []])
+def test_id_lists_fast_path_agrees_with_the_loop(ids: list[Any]) -> None:
+    """_as_id_list's check in C for ASCII strings gives what the per-entry loop gives."""
+    def outcome(fast: bool) -> str:
+        orig = codec._all_ascii_str
+        if not fast:
+            codec._all_ascii_str = lambda xs: False  # type: ignore[assignment]
+        try:
+            return repr(codec._as_id_list(ids, "ids"))
+        except (TypeError, errors.InvalidArgument) as e:
+            return type(e).__name__ + ": " + str(e)
+        finally:
+            codec._all_ascii_str = orig  # type: ignore[assignment]
+
+    assert outcome(True) == outcome(False)
+    if all(isinstance(x, str) for x in ids) and "\ud800" not in ids:  # lengths of valid text only
+        assert list(codec._utf8_lens(ids)) == [len(x.encode()) for x in ids]

@@ -200,6 +200,8 @@ def _as_id_list(ids: Any, what: str = "ids", *, missing_ok: bool = False, field:
             raise TypeError(f"{what} must be strings, got a numpy array of {ids.dtype}")
         ids = ids.tolist()
     out = list(ids)
+    if _all_ascii_str(out):
+        return out  # every entry a string of ASCII text: nothing to check one by one
     for i, x in enumerate(out):
         if not isinstance(x, str):
             if missing_ok and x is None:
@@ -207,6 +209,22 @@ def _as_id_list(ids: Any, what: str = "ids", *, missing_ok: bool = False, field:
             raise TypeError(f"{what} must be strings, got {type(x).__name__}")
         _text(x, f"{field or what}[{i}]")
     return out
+
+
+def _all_ascii_str(xs: list[Any]) -> bool:
+    """Whether every entry of xs is a string of ASCII characters (valid UTF-8 as it
+    stands), found by one join in C instead of a check per entry."""
+    try:
+        return "".join(xs).isascii()
+    except TypeError:  # an entry that is not a string
+        return False
+
+
+def _utf8_lens(ss: list[str]) -> np.ndarray:
+    """The UTF-8 byte length of each string of ss."""
+    if _all_ascii_str(ss):
+        return np.fromiter(map(len, ss), dtype=np.int64, count=len(ss))
+    return np.fromiter((_utf8_len(s) for s in ss), dtype=np.int64, count=len(ss))
 
 
 def _text(s: str, field: str) -> str:
@@ -240,7 +258,7 @@ class PreparedItems:
         """Approximate encoded bytes of each item (vector, id, groups, version, framing)."""
         n = len(self.ids)
         c = np.full(n, 4 * self.dim + 16, dtype=np.int64)
-        c += np.fromiter((_utf8_len(s) for s in self.ids), dtype=np.int64, count=n)
+        c += _utf8_lens(self.ids)
         if self.groups is not None:
             c += np.fromiter((sum(_utf8_len(g) + 3 for g in gs) + 3 for gs in self.groups), dtype=np.int64, count=n)
         return c
@@ -363,6 +381,8 @@ def check_ids(ids: Sequence[str], field: str, *, unique: bool = False) -> None:
     """Refuses, before anything is sent, ids the server would refuse (empty, over 512
     bytes of UTF-8, holding NUL; with ``unique``, given twice), named by the caller's
     row: a call split into several requests so applies all of them or none for these."""
+    if _ids_plainly_valid(ids, unique):
+        return
     bad: list[FieldViolation] = []
     count = 0
     seen: dict[str, int] = {}
@@ -388,6 +408,24 @@ def check_ids(ids: Sequence[str], field: str, *, unique: bool = False) -> None:
                 bad.append(FieldViolation(f"{field}[{i}]", why))
     if bad:
         raise _refused(bad, f"{count:,} refused")
+
+
+def _ids_plainly_valid(ids: Sequence[str], unique: bool) -> bool:
+    """Whether check_ids would pass ids, found in C for the common case (ASCII strings
+    of 1 to MAX_ID_BYTES characters without NUL, distinct when unique); False leaves
+    the answer, and the violations, to check_ids's loop."""
+    try:
+        joined = "".join(ids)
+    except TypeError:
+        return False
+    if len(ids) == 0:
+        return True
+    if not joined.isascii() or "\x00" in joined:
+        return False
+    lengths = list(map(len, ids))
+    if min(lengths) < 1 or max(lengths) > MAX_ID_BYTES:
+        return False
+    return not unique or len(set(ids)) == len(ids)
 
 
 def _refused(violations: list[FieldViolation], count: str) -> InvalidArgument:
