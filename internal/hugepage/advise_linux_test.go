@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // vma returns the VmFlags and AnonHugePages lines of the mapping holding address a, from
@@ -73,4 +75,54 @@ func TestMakeAdvisesHugePages(t *testing.T) {
 	if !strings.Contains(" "+strings.TrimPrefix(flags, "VmFlags:")+" ", " hg ") {
 		t.Errorf("the mapping holding the array's aligned pages lacks the huge-page advice: %s", flags)
 	}
+}
+
+// populate faults every page of a range in without changing what it holds, where the
+// kernel has MADV_POPULATE_WRITE (5.14+); where it has not, the test only checks that
+// nothing changed.
+func TestPopulateKeepsContentsAndFaultsPagesIn(t *testing.T) {
+	s := Make[uint32](2 * Size) // 8 MiB: whole huge pages inside, and 4 KiB pages at the ends
+	s[0], s[len(s)-1] = 7, 9
+	b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), len(s)*4)
+	before := resident(t, b)
+	populate(b)
+	after := resident(t, b)
+	for i, v := range s {
+		want := uint32(0)
+		switch i {
+		case 0:
+			want = 7
+		case len(s) - 1:
+			want = 9
+		}
+		if v != want {
+			t.Fatalf("s[%d] = %d after populate, want %d", i, v, want)
+		}
+	}
+	runtime.KeepAlive(s)
+	t.Logf("pages resident: %d before populate, %d after, of %d", before, after, len(b)/os.Getpagesize())
+	if err := unix.Madvise(b[:os.Getpagesize()], unix.MADV_POPULATE_WRITE); err != nil {
+		t.Logf("this kernel refuses MADV_POPULATE_WRITE (%v): populate leaves the pages to fault on use", err)
+		return
+	}
+	if whole := len(b)/os.Getpagesize() - 1; after < whole {
+		t.Errorf("%d pages resident after populate, want at least %d", after, whole)
+	}
+}
+
+// resident counts the whole pages inside b that are in memory (mincore).
+func resident(t *testing.T, b []byte) int {
+	t.Helper()
+	page := uintptr(os.Getpagesize())
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	lo, hi := (p+page-1)&^(page-1), (p+uintptr(len(b)))&^(page-1)
+	vec := make([]byte, (hi-lo)/page)
+	if _, _, errno := unix.Syscall(unix.SYS_MINCORE, lo, hi-lo, uintptr(unsafe.Pointer(unsafe.SliceData(vec)))); errno != 0 {
+		t.Fatalf("mincore: %v", errno)
+	}
+	n := 0
+	for _, v := range vec {
+		n += int(v & 1)
+	}
+	return n
 }

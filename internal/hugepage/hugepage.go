@@ -91,3 +91,17 @@ func inner(p, n uintptr) (lo, hi uintptr) {
 	}
 	return lo, hi - p
 }
+
+// PopulateAhead faults the pages of s in, writable, on another goroutine: the chunk a
+// table will fill next, so that the kernel zeroes its fresh pages (on a virtual machine
+// the slowest part of first writing new memory) while the writer is still busy with
+// the chunk before. It leaves s's contents as they are and does nothing when the slabs
+// are off (SetEnabled). The goroutine keeps s alive until it is done.
+func PopulateAhead[T any](s []T) {
+	if len(s) == 0 || disabled.Load() {
+		return
+	}
+	var zero T
+	b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), uintptr(len(s))*unsafe.Sizeof(zero))
+	go populate(b)
+}

@@ -111,6 +111,14 @@ func (s *vectorStore) ensure(slot uint32) {
 // set writes slot's vector. Callers are serialised by the collection lock.
 func (s *vectorStore) set(slot uint32, v []float32) {
 	s.ensure(slot)
+	if slot%storeChunkRows == 0 {
+		// The first write into a chunk: have the next one's pages faulted in meanwhile,
+		// if its slab already holds it (a table too small for slabs gains nothing: on
+		// 2 cores the fault work only moves).
+		if t := *s.chunks.Load(); int(slot/storeChunkRows)+1 < len(t) {
+			hugepage.PopulateAhead(t[slot/storeChunkRows+1])
+		}
+	}
 	copy(s.Vector(slot), v)
 	s.codes[slot/storeChunkRows].drop()
 	if s.codesOn {
