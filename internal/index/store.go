@@ -108,17 +108,23 @@ func (s *vectorStore) ensure(slot uint32) {
 	s.chunks.Store(&nt)
 }
 
+// populateAhead, at the first write into a chunk, has the next chunk's pages faulted
+// in on another goroutine, if the chunk's slab already holds it: the kernel zeroes
+// fresh pages while the writer fills this chunk. (A table too small for slabs gains
+// nothing: on 2 cores the fault work only moves.)
+func (s *vectorStore) populateAhead(slot uint32) {
+	if slot%storeChunkRows != 0 {
+		return
+	}
+	if t := *s.chunks.Load(); int(slot/storeChunkRows)+1 < len(t) {
+		hugepage.PopulateAhead(t[slot/storeChunkRows+1])
+	}
+}
+
 // set writes slot's vector. Callers are serialised by the collection lock.
 func (s *vectorStore) set(slot uint32, v []float32) {
 	s.ensure(slot)
-	if slot%storeChunkRows == 0 {
-		// The first write into a chunk: have the next one's pages faulted in meanwhile,
-		// if its slab already holds it (a table too small for slabs gains nothing: on
-		// 2 cores the fault work only moves).
-		if t := *s.chunks.Load(); int(slot/storeChunkRows)+1 < len(t) {
-			hugepage.PopulateAhead(t[slot/storeChunkRows+1])
-		}
-	}
+	s.populateAhead(slot)
 	copy(s.Vector(slot), v)
 	s.codes[slot/storeChunkRows].drop()
 	if s.codesOn {
@@ -131,6 +137,7 @@ func (s *vectorStore) set(slot uint32, v []float32) {
 // is left to startCodes, once the vector is filled.
 func (s *vectorStore) writable(slot uint32) []float32 {
 	s.ensure(slot)
+	s.populateAhead(slot)
 	s.codes[slot/storeChunkRows].drop()
 	return s.Vector(slot)
 }
