@@ -414,6 +414,8 @@ def _ids_plainly_valid(ids: Sequence[str], unique: bool) -> bool:
     """Whether check_ids would pass ids, found in C for the common case (ASCII strings
     of 1 to MAX_ID_BYTES characters without NUL, distinct when unique); False leaves
     the answer, and the violations, to check_ids's loop."""
+    if not isinstance(ids, (list, tuple)):
+        return False  # an iterator is read once, by the loop
     try:
         joined = "".join(ids)
     except TypeError:
