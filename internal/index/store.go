@@ -111,7 +111,8 @@ func (s *vectorStore) ensure(slot uint32) {
 // populateAhead, at the first write into a chunk, has the next chunk's pages faulted
 // in on another goroutine, if the chunk's slab already holds it: the kernel zeroes
 // fresh pages while the writer fills this chunk. (A table too small for slabs gains
-// nothing: on 2 cores the fault work only moves.)
+// nothing: on 2 cores the fault work only moves. Loading a snapshot gained nothing
+// measurable either, so only set does it.)
 func (s *vectorStore) populateAhead(slot uint32) {
 	if slot%storeChunkRows != 0 {
 		return
@@ -137,7 +138,6 @@ func (s *vectorStore) set(slot uint32, v []float32) {
 // is left to startCodes, once the vector is filled.
 func (s *vectorStore) writable(slot uint32) []float32 {
 	s.ensure(slot)
-	s.populateAhead(slot)
 	s.codes[slot/storeChunkRows].drop()
 	return s.Vector(slot)
 }
