@@ -87,3 +87,20 @@ class Timer:
 
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
+
+
+def parse_variants(specs: list[str]) -> list[tuple[str, str, str]]:
+    """NAME=SERVER[:CLIENT_SRC] specs as (name, server binary, client source tree or "")
+    with absolute paths."""
+    out = []
+    for v in specs:
+        name, _, rest = v.partition("=")
+        binary, _, src = rest.partition(":")
+        out.append((name, str(Path(binary).resolve()), str(Path(src).resolve()) if src else ""))
+    return out
+
+
+def variant_env(src: str, here: Path) -> dict[str, str]:
+    """The environment of a variant's worker: its client source tree, then here, first
+    on PYTHONPATH."""
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(x for x in [src, str(here)] if x))

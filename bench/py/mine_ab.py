@@ -142,17 +142,14 @@ FIELDS = ["p50_ms", "p99_ms", "server_ms", "server_cpu_ms", "client_cpu_ms", "en
 
 
 def run(a: argparse.Namespace) -> None:
-    variants = []
-    for v in a.variant:
-        name, _, rest = v.partition("=")
-        binary, _, src = rest.partition(":")
-        variants.append((name, str(Path(binary).resolve()), str(Path(src).resolve()) if src else ""))
+    from common import parse_variants, variant_env
+
+    variants = parse_variants(a.variant)
     rows: dict[str, list[dict]] = {name: [] for name, _, _ in variants}
     for r in range(1, a.rounds + 1):
         order = variants if r % 2 else variants[::-1]
         for name, binary, src in order:
-            env = dict(os.environ)
-            env["PYTHONPATH"] = os.pathsep.join(x for x in [src, str(HERE)] if x)
+            env = variant_env(src, HERE)
             out = subprocess.run(
                 [sys.executable, __file__, "worker", "--server", binary, "--work", a.work, "--data", a.data,
                  "--requests", str(a.requests), "--warmup", str(a.warmup), "--anchors", str(a.anchors), "--policy", a.policy],

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -108,18 +107,16 @@ def ready_seconds(binary: str, seed: Path, timeout: float = 120) -> float:
 
 
 def run(a: argparse.Namespace) -> None:
-    variants = []
-    for v in a.variant:
-        name, _, rest = v.partition("=")
-        binary, _, src = rest.partition(":")
-        variants.append((name, str(Path(binary).resolve()), str(Path(src).resolve()) if src else ""))
+    from common import parse_variants, variant_env
+
+    variants = parse_variants(a.variant)
     for r in range(1, a.rounds + 1):
         for name, binary, src in (variants if r % 2 else variants[::-1]):
             if a.ready:
                 secs = [ready_seconds(binary, Path(a.ready)) for _ in range(a.jobs)]
                 print(f"round {r} {name}: ready in " + " / ".join(f"{s:.2f}" for s in secs) + " s", flush=True)
                 continue
-            env = dict(os.environ, PYTHONPATH=os.pathsep.join(x for x in [src, str(HERE)] if x))
+            env = variant_env(src, HERE)
             out = subprocess.run([sys.executable, __file__, "worker", "--server", binary, "--data", a.data,
                                   "--anchors", str(a.anchors), "--jobs", str(a.jobs)],
                                  env=env, check=True, capture_output=True, text=True)
