@@ -467,6 +467,10 @@ func (db *DB) upsert(name string, b *engine.Batch, prefix string, durable bool) 
 	if err := c.ValidateBatch(b, prefix); err != nil {
 		return engine.UpsertResult{}, err
 	}
+	if len(b.IDs) == 0 {
+		seq, err := db.nothingToWrite(c, durable)
+		return engine.UpsertResult{Sequence: seq}, err
+	}
 	rec := c.logRecord(func() []byte { return storage.EncodeUpsert(name, b, c.dim) })
 	var res engine.UpsertResult
 	lsn, err := db.logApply(c, rec, func(lsn uint64, w *graphWork) { res = c.applyUpsertLocked(b, lsn, w) })
@@ -482,14 +486,41 @@ func (db *DB) upsert(name string, b *engine.Batch, prefix string, durable bool) 
 	return res, db.logWait(context.Background(), lsn)
 }
 
+// nothingToWrite answers a write that changes nothing (an upsert of no items, a delete
+// of no ids) without a log record: its sequence is the collection's last write's, and
+// it returns once that write is acknowledged as a write at this point would be
+// (durable: by the sync policy; else written to the operating system).
+func (db *DB) nothingToWrite(c *Collection, durable bool) (uint64, error) {
+	c.mu.RLock()
+	seq := c.lastSeq
+	c.mu.RUnlock()
+	if !durable {
+		if err := db.wal.WaitWritten(context.Background(), seq); err != nil {
+			return seq, db.logError(err)
+		}
+		return seq, nil
+	}
+	return seq, db.logWait(context.Background(), seq)
+}
+
 // Delete removes ids from the named collection atomically. Unknown ids are counted.
 func (db *DB) Delete(name string, ids []string, field string) (engine.DeleteResult, error) {
+	return db.delete(name, ids, field, false)
+}
+
+// delete is Delete; with mark set, a delete of no ids is logged all the same (replayed
+// as nothing), which moves the collection's position in the log to its end.
+func (db *DB) delete(name string, ids []string, field string, mark bool) (engine.DeleteResult, error) {
 	c, err := db.lookup(name)
 	if err != nil {
 		return engine.DeleteResult{}, err
 	}
 	if err := engine.ValidateIDs(field, ids, true); err != nil {
 		return engine.DeleteResult{}, err
+	}
+	if len(ids) == 0 && !mark {
+		seq, err := db.nothingToWrite(c, true)
+		return engine.DeleteResult{Sequence: seq}, err
 	}
 	rec := c.logRecord(func() []byte { return storage.EncodeDelete(name, ids) })
 	var res engine.DeleteResult

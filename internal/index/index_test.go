@@ -379,3 +379,47 @@ func TestConfigValidation(t *testing.T) {
 		t.Errorf("duplicate: %v", err)
 	}
 }
+
+// TestEmptyWritesWriteNothing checks that an upsert of no items and a delete of no ids
+// append no log record and answer with the collection's last write's sequence, on a
+// stored collection and after writes to another one.
+func TestEmptyWritesWriteNothing(t *testing.T) {
+	db := testDB(t)
+	for _, name := range []string{"a", "b"} {
+		if _, err := db.create(engine.Config{Name: name, Dim: 4, Metric: engine.Cosine, Params: fastParams}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	up, err := db.Upsert("a", randBatch(r, "x", 3, 4), "items")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Upsert("b", randBatch(r, "y", 3, 4), "items"); err != nil {
+		t.Fatal(err)
+	}
+	last := db.wal.LastLSN()
+	for i := range 3 {
+		u, err := db.Upsert("a", &engine.Batch{}, "items")
+		if err != nil || u.Sequence != up.Sequence || u.Inserted+u.Replaced != 0 {
+			t.Fatalf("empty upsert %d: %+v, %v; want sequence %d and nothing applied", i, u, err, up.Sequence)
+		}
+		u, err = db.UpsertDeferred("a", &engine.Batch{}, "items")
+		if err != nil || u.Sequence != up.Sequence {
+			t.Fatalf("empty deferred upsert %d: %+v, %v; want sequence %d", i, u, err, up.Sequence)
+		}
+		d, err := db.Delete("a", nil, "ids")
+		if err != nil || d.Sequence != up.Sequence || d.Deleted+d.NotFound != 0 {
+			t.Fatalf("empty delete %d: %+v, %v; want sequence %d and nothing applied", i, d, err, up.Sequence)
+		}
+	}
+	if got := db.wal.LastLSN(); got != last {
+		t.Fatalf("empty writes appended log records: last LSN %d, was %d", got, last)
+	}
+	if st := db.collections["a"].Stats(); st.LastSequence != up.Sequence {
+		t.Fatalf("last sequence %d after empty writes, want %d", st.LastSequence, up.Sequence)
+	}
+	if _, err := db.Upsert("nope", &engine.Batch{}, "items"); !errors.Is(err, engine.ErrCollectionNotFound) {
+		t.Fatalf("empty upsert into a missing collection: %v, want not found", err)
+	}
+}

@@ -553,9 +553,9 @@ func (db *DB) backgroundSnapshot(c *Collection, through uint64) error {
 	if through >= db.wal.LastLSN() {
 		// Its newest snapshot is complete through the log's end, and a snapshot is
 		// named by that position: one more would replace it rather than drop the older
-		// one that holds the log back. An empty delete (replayed as nothing) moves the
-		// position on.
-		_, err = db.Delete(c.name, nil, "ids")
+		// one that holds the log back. A logged empty delete (replayed as nothing)
+		// moves the position on.
+		_, err = db.delete(c.name, nil, "ids", true)
 	}
 	if err == nil {
 		_, err = db.Snapshot(ctx, c.name)

@@ -868,7 +868,7 @@ type CreateCollectionRequest struct {
 	// Upsert stream batches into it move their writer's position as any batch does (a
 	// writer has one position, whatever collections its batches go to); after a restart
 	// the writer may find that position past batches that went to the lost collection.
-	// SnapshotCollection refuses it (FAILED_PRECONDITION); BackupCollection works, and a
+	// SnapshotCollection refuses it (FAILED_PRECONDITION); Backup works, and a
 	// restore of that backup makes a stored collection. -backend weaviate refuses
 	// ephemeral collections (INVALID_ARGUMENT).
 	Ephemeral     bool `protobuf:"varint,5,opt,name=ephemeral,proto3" json:"ephemeral,omitempty"`
@@ -1456,7 +1456,8 @@ type UpsertResponse struct {
 	Inserted uint64 `protobuf:"varint,1,opt,name=inserted,proto3" json:"inserted,omitempty"`
 	// Items replaced (ids present before).
 	Replaced uint64 `protobuf:"varint,2,opt,name=replaced,proto3" json:"replaced,omitempty"`
-	// Log sequence number of the batch; durable when the response is sent.
+	// Log sequence number of the batch; durable when the response is sent. A batch of
+	// no items writes nothing: its sequence is the collection's last write's.
 	Sequence      uint64 `protobuf:"varint,3,opt,name=sequence,proto3" json:"sequence,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1575,7 +1576,8 @@ type DeleteResponse struct {
 	Deleted uint64 `protobuf:"varint,1,opt,name=deleted,proto3" json:"deleted,omitempty"`
 	// Ids that were not present.
 	NotFound uint64 `protobuf:"varint,2,opt,name=not_found,json=notFound,proto3" json:"not_found,omitempty"`
-	// Log sequence number of the batch; durable when the response is sent.
+	// Log sequence number of the batch; durable when the response is sent. A request
+	// with no ids writes nothing: its sequence is the collection's last write's.
 	Sequence      uint64 `protobuf:"varint,3,opt,name=sequence,proto3" json:"sequence,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
