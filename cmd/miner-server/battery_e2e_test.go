@@ -570,6 +570,7 @@ func batteryCases() []batteryCase {
 		// Mine: counts
 		batteryCase{"Mine/huge k", codes.InvalidArgument, "num_negatives", mine(&hardnegv1.MiningPolicy{NumNegatives: 1 << 31})},
 		batteryCase{"Mine/pfn_budget 2000", codes.InvalidArgument, "pfn_budget: must be 0–1024, got 2000", mine(pol(func(p *hardnegv1.MiningPolicy) { p.PfnBudget = proto.Uint32(2000) }))},
+		batteryCase{"Mine/pfn_budget max uint32", codes.InvalidArgument, "pfn_budget: must be 0–1024, got 4294967295", mine(pol(func(p *hardnegv1.MiningPolicy) { p.PfnBudget = proto.Uint32(math.MaxUint32) }))},
 		batteryCase{"Mine/k 1025", codes.InvalidArgument, "num_negatives", mine(&hardnegv1.MiningPolicy{NumNegatives: 1025})},
 		batteryCase{"Mine/range_min > range_max", codes.InvalidArgument, "range", mine(pol(func(p *hardnegv1.MiningPolicy) { p.RangeMin, p.RangeMax = 10, 5 }))},
 		batteryCase{"Mine/range huge", codes.InvalidArgument, "range_max", mine(pol(func(p *hardnegv1.MiningPolicy) { p.RangeMax = 1 << 31 }))},

@@ -239,7 +239,7 @@ func fromPolicy(pb *hardnegv1.MiningPolicy) (mining.Policy, error) {
 	p.MaxExposures = int(pb.MaxExposures)
 	p.PFNThreshold = optF("pfn_threshold", pb.PfnThreshold)
 	if pb.PfnBudget != nil {
-		b := int(min(*pb.PfnBudget, math.MaxInt32)) // as sent, on 32-bit platforms too
+		b := int(min(uint64(*pb.PfnBudget), math.MaxInt)) // as sent (a 32-bit int keeps what fits)
 		p.PFNBudget = &b
 	}
 	p.MinVersion = pb.MinVersion

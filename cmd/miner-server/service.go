@@ -524,8 +524,18 @@ func (s *service) checkVectorsFit(includeVectors bool, pol *mining.Policy, ancho
 	if need <= int64(s.maxMsgBytes) {
 		return nil
 	}
-	return s.tooLarge(field, need, "%d anchors × %d negatives with their %d-dimensional vectors take at least %d bytes, over the largest response (-grpc-max-msg-bytes %d): send fewer anchors per request",
-		anchors, perAnchor, dim, need, s.maxMsgBytes)
+	advice := "send fewer anchors per request"
+	if anchors == 1 {
+		advice = "ask for fewer negatives"
+		if includeVectors {
+			advice += " or leave include_vectors off"
+		}
+		if syn.NumMixed+syn.NumQueryMixed > 0 {
+			advice += " or fewer synthetic negatives"
+		}
+	}
+	return s.tooLarge(field, need, "%d anchors × %d negatives with their %d-dimensional vectors take at least %d bytes, over the largest response (-grpc-max-msg-bytes %d): %s",
+		anchors, perAnchor, dim, need, s.maxMsgBytes, advice)
 }
 
 // requestReader is implemented by collections whose reads are calls to a remote engine

@@ -273,6 +273,40 @@ def test_vectors_that_would_not_fit_in_a_message(server_binary: str, tmp_path: A
         srv.stop()
 
 
+def test_requests_that_would_not_fit_in_a_message(server_binary: str, tmp_path: Any) -> None:
+    """Anchors whose request alone is over a message (vectors of many dimensions, many
+    positive vectors): a client whose limit is the server's (1 MiB) splits the call
+    before sending; one with a larger limit is refused unread, takes the server's limit
+    and sends the call again in parts; both get every row, the same as mining the parts
+    one by one. One anchor that alone does not fit is refused naming it, and nothing is
+    sent."""
+    from conftest import _spawn
+
+    srv = _spawn(server_binary, tmp_path / "req", ("--grpc-max-msg-bytes=1048576",))
+    try:
+        with hardneg.Client(srv.target, timeout=60.0) as big, hardneg.Client(srv.target, max_message_bytes=1 << 20) as small:
+            small.create_collection("wide", dim=1024)
+            small.upsert("wide", [f"w{i}" for i in range(500)], unit_rows(500, 1024, seed=31))
+            q = unit_rows(400, 1024, seed=32)  # 400 × 4 KiB: 1.6 MiB of anchor vectors
+            kw = dict(anchor_vectors=q, num_negatives=4, in_batch_exclusion=False)
+            parts = [small.mine("wide", anchor_vectors=q[i:i + 100], num_negatives=4, in_batch_exclusion=False)
+                     for i in range(0, 400, 100)]
+            want = [row for p in parts for row in p.ids.tolist()]
+            assert small.mine("wide", **kw).ids.tolist() == want
+            assert big._core.max_request_bytes == 64 << 20
+            assert big.mine("wide", **kw).ids.tolist() == want  # refused unread, then split
+            assert big._core.max_request_bytes == 1 << 20
+            assert big.mine("wide", **kw).ids.tolist() == want  # split before sending from then on
+            # 300 positive vectors of 4 KiB for one anchor: 1.2 MiB that no split can make smaller.
+            pos = [unit_rows(1, 1024, seed=33), unit_rows(300, 1024, seed=34)]
+            for c in (small, big):
+                with pytest.raises(hardneg.errors.InvalidArgument) as exc:
+                    c.mine("wide", anchor_vectors=unit_rows(2, 1024, seed=35), positive_vectors=pos)
+                assert exc.value.field == "anchors[1]" and "over the largest message of 1,048,576 bytes" in str(exc.value)
+    finally:
+        srv.stop()
+
+
 def test_answers_with_long_ids_that_would_not_fit_in_a_message(server_binary: str, tmp_path: Any) -> None:
     """Long ids make an answer too large for the server's message (1 MiB) without any
     vectors: the server refuses the request naming the field, with the answer's size,
@@ -304,6 +338,7 @@ def test_answers_with_long_ids_that_would_not_fit_in_a_message(server_binary: st
             with pytest.raises(hardneg.errors.InvalidArgument) as exc:
                 c.mine("wide", ["w0", "w1"], num_negatives=300, include_vectors=True)  # 300 × 4 KiB per anchor
             assert exc.value.field == "include_vectors" and "-grpc-max-msg-bytes 1048576" in str(exc.value)
+            assert "ask for fewer negatives or leave include_vectors off" in str(exc.value)
     finally:
         srv.stop()
 
