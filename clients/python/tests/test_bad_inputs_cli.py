@@ -270,7 +270,7 @@ MINE_CASES: list[Any] = [
     pytest.param(lambda t: ["--anchor", "nope"], 'anchors[0].id: item "nope" is not in the collection', id="unknown-anchor"),
     pytest.param(lambda t: ["--vectors", npy(t, good()[:, None, :])], "got shape (6, 1, 4)", id="vectors-3-d"),
     pytest.param(lambda t: ["--vectors", npy(t, np.ones((2, 8), np.float32))],
-                 "anchor_columns.vectors: has 8 floats per anchor (2 anchors); the collection's dimension is 4", id="vectors-wrong-dim"),
+                 "anchor_vectors: has 8 floats per anchor (2 anchors); the collection's dimension is 4", id="vectors-wrong-dim"),
     pytest.param(lambda t: ["--vectors", npy(t, _with(good(), 4, np.nan))], "row 4 holds NaN", id="vectors-nan"),
     pytest.param(lambda t: ["--vectors", npy(t, np.array([[1.0, "a"]] * 2, dtype=object))], "holds Python objects",
                  id="vectors-object"),

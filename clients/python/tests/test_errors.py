@@ -54,8 +54,12 @@ def test_mine_bad_vector_and_policy(client: hardneg.Client, collection: str) -> 
     client.upsert(collection, ["a", "b"], unit_rows(2, 16))
     with pytest.raises(errors.InvalidArgument) as exc:
         client.mine(collection, anchor_vectors=np.ones((1, 8), np.float32))
-    # The anchors' vectors go in one column: a wrong dimension is the column's.
-    _assert_field(exc.value, "anchor_columns.vectors")
+    # The anchors' vectors go in one column; the error names the argument it came from.
+    _assert_field(exc.value, "anchor_vectors")
+    assert "anchor_columns" not in str(exc.value) and "has 8 floats per anchor" in str(exc.value)
+    with pytest.raises(errors.InvalidArgument) as exc:
+        client.mine(collection, anchor_ids=["a"], positive_vectors=np.ones((1, 2, 8), np.float32))
+    _assert_field(exc.value, "positive_vectors")
     with pytest.raises(errors.InvalidArgument) as exc:
         client.mine(collection, anchor_vectors=np.vstack([unit_rows(1, 16), np.full((1, 16), np.nan, np.float32)]))
     _assert_field(exc.value, "anchors[1]")
@@ -87,10 +91,15 @@ def test_unreachable_server_is_unavailable(make_client: Callable[..., hardneg.Cl
 
     # One attempt: with retries, the call's deadline may cut the last one short, and then
     # the error is DEADLINE_EXCEEDED with this refusal as its cause (test_retry.py).
-    c = make_client(f"127.0.0.1:{free_port()}", timeout=30.0, retry=hardneg.RetryPolicy(max_attempts=1))
+    target = f"127.0.0.1:{free_port()}"
+    c = make_client(target, timeout=30.0, retry=hardneg.RetryPolicy(max_attempts=1))
     with pytest.raises(errors.Unavailable) as exc:
         c.list_collections()
     assert exc.value.attempts == 1
+    assert str(exc.value).startswith(f"UNAVAILABLE: no server answered at {target} (is miner-server running there?): ")
+    with pytest.raises(errors.Unavailable) as exc:  # not retried
+        c.create_collection("c", dim=4)
+    assert f"no server answered at {target}" in str(exc.value)
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from collections.abc import ItemsView, Iterable, KeysView, ValuesView
 from collections.abc import Set as AbstractSet
-from typing import Any, Iterator, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Iterator, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -505,15 +505,50 @@ def _in_split(err: InvalidArgument, row_field: "re.Pattern[str]", start: int, su
     """``err`` of one request of a split call, with the row index of each field that
     ``row_field`` matches shifted by ``start`` (the caller's rows) and ``suffix`` added
     to its message."""
+    return _renamed(err, lambda field: row_field.sub(lambda m: f"{m.group(1)}[{int(m.group(2)) + start}]", field), suffix)
 
-    def rebase(field: str) -> str:
-        return row_field.sub(lambda m: f"{m.group(1)}[{int(m.group(2)) + start}]", field)
 
-    violations = [FieldViolation(rebase(v.field), v.description, v.reason) for v in err.violations]
-    message = rebase(err.message)  # the server's message starts with the first field
-    out = InvalidArgument(f"{message} ({suffix})", code=err.code, details=err.details, violations=violations)
+def _renamed(err: InvalidArgument, rename: Callable[[str], str], suffix: str = "") -> InvalidArgument:
+    """``err`` with ``rename`` applied to its fields and to its message (the server's
+    message starts with the first field), and `` (suffix)`` added to the message."""
+    violations = [FieldViolation(rename(v.field), v.description, v.reason) for v in err.violations]
+    message = rename(err.message) + (f" ({suffix})" if suffix else "")
+    out = InvalidArgument(message, code=err.code, details=err.details, violations=violations)
     out.attempts = err.attempts
+    for k, v in vars(err).items():  # what the client added (applied_rows, …)
+        if k not in vars(out):
+            setattr(out, k, v)
     return out
+
+
+# MineRequest.anchor_columns fields and the Client.mine arguments they come from.
+_COLUMN_ARG = {
+    "count": "anchor_ids", "ids": "anchor_ids", "vectors": "anchor_vectors", "keys": "keys",
+    "guide_vectors": "guide_vectors", "positive_ids": "positive_ids", "positive_id_counts": "positive_ids",
+    "exclude_ids": "exclude_ids", "exclude_id_counts": "exclude_ids", "groups": "groups", "group_counts": "groups",
+    "positive_vectors": "positive_vectors", "positive_vector_counts": "positive_vectors",
+    "guide_positive_vectors": "guide_positive_vectors", "guide_positive_vector_counts": "guide_positive_vectors",
+}
+_COLUMN_FIELD = re.compile(r"\banchor_columns\.([a-z_]+)")
+
+
+def column_args(err: InvalidArgument) -> InvalidArgument:
+    """The server's refusal of a Mine request sent in anchor columns, with each
+    ``anchor_columns.FIELD`` it names as the :meth:`hardneg.Client.mine` argument the
+    column came from (``anchor_columns.vectors`` → ``anchor_vectors``)."""
+    if not any(_COLUMN_FIELD.search(v.field) for v in err.violations) and not _COLUMN_FIELD.search(err.message):
+        return err
+    return _renamed(err, lambda text: _COLUMN_FIELD.sub(lambda m: _COLUMN_ARG.get(m.group(1), m.group(0)), text))
+
+
+def anchor_too_large(size: int, limit: int, row: int, n: int) -> InvalidArgument:
+    """The refusal of a Mine call one of whose anchors alone makes a request over the
+    message limit (its vectors, positive vectors, ids)."""
+    field = f"anchors[{row}]"
+    why = (f"this anchor alone makes a Mine request of {size:,} bytes, over the largest message of {limit:,} bytes "
+           f"({n:,} anchors in the call): send fewer positive_vectors or exclude_ids for it, or raise the client's "
+           f"max_message_bytes and the server's -grpc-max-msg-bytes")
+    return InvalidArgument(f"{field}: {why}", violations=[FieldViolation(field, why, "REQUEST_TOO_LARGE")])
 
 
 def in_split_upsert(err: InvalidArgument, start: int, end: int, batch: int, batches: int) -> InvalidArgument:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -92,6 +93,10 @@ def retry_delay(
     return backoff * (1 - policy.jitter * rand)
 
 
+# What gRPC says when no connection to the target could be made at all.
+_NOT_CONNECTED = re.compile(r"failed to connect to all addresses|Connection refused|DNS resolution failed|"
+                            r"Name or service not known|No address associated")
+
 MIN_MESSAGE_BYTES = 64 * 1024
 """The smallest ``max_message_bytes`` a client takes."""
 
@@ -140,6 +145,9 @@ class Core:
         # Mine sends its anchors in MineRequest.anchor_columns until a server refuses them
         # for predating the field; then in rows.
         self.anchor_columns = True
+        # The largest Mine request sent: the message limit, lowered to a server's own
+        # when it refuses a larger request unread.
+        self.max_request_bytes = max_message_bytes
         self._lock = threading.Lock()  # guards retries (a sync client is shared by threads)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -180,6 +188,10 @@ class Core:
                     delay = None  # the next attempt would start after the deadline
                 if delay is None:
                     err.attempts = attempts
+                    if isinstance(err, errors.Unavailable) and _NOT_CONNECTED.search(err.message) \
+                            and not err.message.startswith("no server answered at "):
+                        took = f" after {attempts} attempts" if attempts > 1 else ""
+                        err.message = f"no server answered at {self.config.target}{took} (is miner-server running there?): {err.message}"
                     if previous is not None and err.__cause__ is None:
                         # e.g. DEADLINE_EXCEEDED cutting a retry short: the refusal that
                         # caused the retries stays visible as the cause
@@ -449,8 +461,29 @@ class Core:
                 req.anchor_columns.CopyFrom(block.columns(lo, hi))
             else:
                 req.anchors.extend(block.rows(lo, hi))
+            size = req.ByteSize()
+            if size > self.max_request_bytes:
+                if hi - lo == 1:
+                    raise codec.anchor_too_large(size, self.max_request_bytes, lo, len(block))
+                # Many anchors, or vectors of many dimensions or many positives: send the
+                # anchors in as many requests as the size needs, with room.
+                part = codec.part_size(hi - lo, size, self.max_request_bytes)
+                todo[:0] = [(j, min(j + part, hi)) for j in range(lo, hi, part)]
+                nparts += len(range(lo, hi, part)) - 1
+                continue
             try:
                 resp = yield from self.unary("Mine", req)
+            except errors.ResourceExhausted as err:
+                # A server whose -grpc-max-msg-bytes is below this client's refuses the
+                # request unread: take its limit from then on and send it again in parts.
+                limit = errors._message_limit(err)
+                if limit is None or limit >= self.max_request_bytes:
+                    raise
+                log.info("the server takes messages of at most %s bytes: Mine requests of at most that from now on",
+                         f"{limit:,}")
+                self.max_request_bytes = limit
+                todo.insert(0, (lo, hi))
+                continue
             except errors.InvalidArgument as err:
                 if columns and codec.refused_anchor_columns(err):
                     # A server that predates anchor_columns saw no anchors: send rows,
@@ -458,6 +491,8 @@ class Core:
                     self.anchor_columns = False
                     todo.insert(0, (lo, hi))
                     continue
+                if columns:
+                    err = codec.column_args(err)
                 big = errors._response_too_large(err.details)
                 if big is not None and hi - lo > 1:
                     # The answer would not fit in one message (long ids, many negatives):
@@ -467,7 +502,7 @@ class Core:
                     nparts += len(range(lo, hi, size)) - 1
                     continue
                 if nparts == 1:
-                    raise
+                    raise err from None
                 raise codec.in_split_mine(err, lo, hi, i, nparts) from err
             i += 1
             parts.append(codec.mine_result(resp, pol.num_negatives, include_vectors, req.explain > 0, synthetic))

@@ -395,7 +395,11 @@ class Client(Front):
                 anchor), and ``explain_truncated`` marks anchors that had more.
 
         More than 1,024 anchors are sent as several requests (in-batch exclusion then
-        applies within each request); so are fewer when ``include_vectors`` is set, the
+        applies within each request); so are fewer whose request would not fit in one
+        message of ``max_message_bytes`` (vectors of many dimensions, many positive
+        vectors), or of the server's own limit when it is lower (learnt from its
+        refusal, which applied nothing; an anchor that alone does not fit raises
+        ``InvalidArgument`` naming it); so are fewer when ``include_vectors`` is set, the
         anchors are vectors and their negatives' vectors would not fit in one message
         of ``max_message_bytes``, and so is a request the server refuses because its
         answer would not fit in the server's own largest message: it refuses vectors
