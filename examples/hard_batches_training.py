@@ -20,7 +20,7 @@ group ``queries``, so that mining a query never returns another query). The loop
 Needs a running miner-server::
 
     pip install './clients/python[examples]'
-    miner-server --data-dir=/tmp/hardneg &
+    make build && bin/miner-server -data-dir /tmp/hardneg &   # from the repository root
     python examples/hard_batches_training.py --target localhost:50051
 
 ``--tiny`` runs a few steps on a few dozen pairs (a smoke test).

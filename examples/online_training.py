@@ -17,7 +17,7 @@ It prints the loss, the mining statistics (scores, what each rule removed, short
 and retrieval accuracy before and after. Needs a running miner-server::
 
     pip install './clients/python[examples]'
-    miner-server --data-dir=/tmp/hardneg &
+    make build && bin/miner-server -data-dir /tmp/hardneg &   # from the repository root
     python examples/online_training.py --target localhost:50051
 
 ``--tiny`` runs a few steps on a few dozen pairs (a smoke test).

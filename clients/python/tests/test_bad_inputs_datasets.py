@@ -87,8 +87,10 @@ BAD_DATASETS = [
                  r"dataset row 1 has no 'query', 'answer'", id="rows-with-other-keys"),
     pytest.param([{"query": "a", "answer": "b"}, ("c", "d")], {}, TypeError, r"dataset row 1 is a tuple",
                  id="dict-then-tuple"),
-    pytest.param([("a", "b"), ("c",)], {}, ValueError, r"dataset row 1 has 1 value\(s\); an \(anchor, positive\) pair needs 2",
+    pytest.param([("a", "b"), ("c",)], {}, ValueError, r"dataset row 1 has 1 value\(s\); rows given as tuples or lists must be \(anchor, positive\) pairs",
                  id="pair-of-one"),
+    pytest.param([("a", "b", "n"), ("c", "d")], {}, ValueError, r"dataset row 0 has 3 value\(s\); rows given as tuples",
+                 id="triplet-rows"),
     pytest.param([("a", "b"), "cd"], {}, ValueError, r"dataset row 1 has a str", id="pair-then-string"),
     pytest.param(["a", "b"], {}, TypeError, r"dataset must be a datasets.Dataset", id="list-of-strings"),
     pytest.param("anchor,positive", {}, TypeError, r"dataset must be a datasets.Dataset", id="string-dataset"),
@@ -179,6 +181,16 @@ def test_hardneg_policy_keywords_in_range_are_accepted(client: hardneg.Client) -
     out = mine_hard_negatives(DATA, embed, verbose=False, client=client, diversity_threshold=1.0,
                               duplicate_threshold=1.0, duplicate_margin=2.0, pfn_threshold=1.0)
     assert len(next(iter(out.values()))) > 0
+
+
+def test_keep_collection_needs_a_name_and_a_client(client: hardneg.Client) -> None:
+    model = CountingModel()
+    before = _names(client)
+    with pytest.raises(ValueError, match=r"keep_collection=True needs collection=NAME"):
+        mine_hard_negatives(DATA, model, verbose=False, client=client, keep_collection=True)
+    with pytest.raises(ValueError, match=r"keep_collection=True needs client="):
+        mine_hard_negatives(DATA, model, verbose=False, collection="kept", keep_collection=True)
+    assert model.calls == 0 and _names(client) == before
 
 
 def test_the_jobs_own_collection_as_its_guide_fails_before_encoding(client: hardneg.Client) -> None:

@@ -327,6 +327,14 @@ def test_mine_set_values_unknown_positives_and_a_cut_explanation(
         assert code == 1 and "expected a JSON object of SyntheticPolicy fields" in err and why in err, err
         assert "argument after **" not in err
 
+    # -k and --set num_negatives are one setting: the same value is fine, two are refused.
+    d = run_json(capsys, own_server, "mine", "docs", "--anchor", "d10:d11", "--set", "num_negatives=3")
+    e = run_json(capsys, own_server, *base, "--set", "num_negatives=3")
+    assert d["negatives"] == e["negatives"] and len(d["negatives"]) == 3
+    code, _, err = run(capsys, own_server, *base, "--set", "num_negatives=5")
+    assert code == 1 and "-k 3 and --set num_negatives=5 disagree" in err
+    assert len(run_json(capsys, own_server, "mine", "docs", "--anchor", "d10:d11")["negatives"]) == 10
+
     code, out, err = run(capsys, own_server, "mine", "docs", "--anchor", "d10:d11,nosuch", "-k", "3")
     assert code == 0 and "anchor d10: positive(s) not in 'docs': nosuch" in err
 

@@ -301,11 +301,9 @@ def progress_bar(progress: Any, total: Optional[int], desc: str) -> Any:
     if progress is False or progress is None:
         return None
     if progress is True:
-        try:
-            from tqdm.auto import tqdm
-        except ImportError as e:  # pragma: no cover - depends on the environment
-            raise ImportError("progress=True needs tqdm: pip install 'hardneg[progress]'") from e
-        return tqdm(total=total, unit="B", unit_scale=True, desc=desc)
+        from hardneg._ingest import tqdm_bar
+
+        return tqdm_bar(total, "B", desc)
     return progress
 
 

@@ -598,12 +598,17 @@ def cmd_mine(args: argparse.Namespace) -> None:
     if not anchor_ids:
         raise CommandError("no anchors: give --anchor ID[:POSITIVE,...] (repeatable) or --vectors FILE.npy")
     known = {f.name: f for f in dataclasses.fields(MiningPolicy)}
-    policy: dict[str, Any] = {"num_negatives": args.k}
+    policy: dict[str, Any] = {}
     for kv in args.set or []:
         k, sep, v = kv.partition("=")
         if not sep or k not in known:
             raise CommandError(f"--set {kv!r}: expected FIELD=VALUE with a MiningPolicy field ({', '.join(sorted(known))})")
         policy[k] = _policy_value(known[k], v)
+    if args.k is not None:
+        if "num_negatives" in policy and policy["num_negatives"] != args.k:
+            raise CommandError(f"-k {args.k} and --set num_negatives={policy['num_negatives']} disagree: give one of them")
+        policy["num_negatives"] = args.k
+    policy.setdefault("num_negatives", 10)
     res = _client(args).mine(
         args.collection,
         anchor_ids=anchor_ids if vectors is None else None,
@@ -659,7 +664,7 @@ def cmd_mine(args: argparse.Namespace) -> None:
     _table(["ANCHOR", "RANK", "NEGATIVE", "SCORE"], [[n["anchor"], n["rank"], n["id"], f"{n['score']:.4f}"] for n in negatives])
     for s in summary:
         if s["shortfall"]:
-            sys.stdout.write(f"{s['anchor']}: {s['shortfall']} short of {args.k}\n")
+            sys.stdout.write(f"{s['anchor']}: {s['shortfall']} short of {policy['num_negatives']}\n")
     if args.explain:
         cut = f"; more were judged for {', '.join(truncated)} than --explain {args.explain} lists" if truncated else ""
         sys.stdout.write(f"\ncandidates not returned ({len(removed)}{cut}):\n")
@@ -908,7 +913,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("collection")
     sp.add_argument("--anchor", action="append", metavar="ID[:POS,...]", help="an anchor id and its positive ids (repeatable)")
     sp.add_argument("--vectors", metavar="FILE.npy", help="anchor vectors (n × dim) instead of anchor ids")
-    sp.add_argument("-k", type=int, default=10, help="negatives per anchor (default 10)")
+    sp.add_argument("-k", type=int, default=None, help="negatives per anchor (default 10; the same as --set num_negatives=K)")
     sp.add_argument("--set", action="append", metavar="FIELD=VALUE", help="a MiningPolicy field, e.g. relative_margin=0.05 (repeatable)")
     sp.add_argument("--explain", type=int, nargs="?", const=100, default=0, metavar="N",
                     help="also show removed candidates with the rule that removed each (N per anchor, default 100)")

@@ -338,14 +338,20 @@ def _retry_after(err: grpc.RpcError) -> Optional[float]:
     return errors.from_rpc_error(err).retry_after
 
 
+def tqdm_bar(total: Optional[int], unit: str, desc: str) -> Any:
+    """A tqdm bar for ``progress=True``, or an ImportError that says how to get tqdm."""
+    try:
+        from tqdm.auto import tqdm
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError("progress=True needs tqdm: pip install tqdm (or install the client with its "
+                          "progress extra: pip install './clients/python[progress]' from a checkout)") from e
+    return tqdm(total=total, unit=unit, unit_scale=True, desc=desc)
+
+
 def _progress_bar(progress: Any, total: Optional[int]) -> Any:
     if progress is False or progress is None:
         return None
     if progress is True:
-        try:
-            from tqdm.auto import tqdm
-        except ImportError as e:  # pragma: no cover - depends on the environment
-            raise ImportError("progress=True needs tqdm: pip install 'hardneg[progress]'") from e
-        return tqdm(total=total, unit="item", unit_scale=True, desc="ingest")
+        return tqdm_bar(total, "item", "ingest")
     # Any object with update()/close(), e.g. a tqdm the caller configured.
     return progress

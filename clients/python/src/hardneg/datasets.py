@@ -280,9 +280,11 @@ def _columns(dataset: Any) -> tuple[dict[str, list[Any]], bool]:
         return {k: [r[k] for r in rows] for k in keys}, False
     if isinstance(rows[0], (tuple, list)):
         for i, r in enumerate(rows):
-            if not isinstance(r, (tuple, list)) or len(r) < 2:
+            if not isinstance(r, (tuple, list)) or len(r) != 2:
                 got = f"{len(r)} value(s)" if isinstance(r, (tuple, list)) else f"a {type(r).__name__}"
-                raise ValueError(f"dataset row {i} has {got}; an (anchor, positive) pair needs 2")
+                raise ValueError(f"dataset row {i} has {got}; rows given as tuples or lists must be (anchor, positive) "
+                                 f"pairs (for other columns, pass a dict of columns and name anchor_column_name and "
+                                 f"positive_column_name)")
         return {"anchor": [r[0] for r in rows], "positive": [r[1] for r in rows]}, False
     raise TypeError("dataset must be a datasets.Dataset, a dict of columns, or a list of dicts or (anchor, positive) pairs")
 
@@ -744,7 +746,9 @@ def mine_hard_negatives(
             flight at a time (one under ``rotate`` or ``max_exposures``).
         collection: collection to fill with the corpus (item ids are the positions in
             the de-duplicated corpus, ``corpus`` first, then the positives); default a
-            temporary one that is deleted afterwards (unless ``keep_collection``). A
+            temporary one that is deleted afterwards (unless ``keep_collection``,
+            which needs ``collection`` and ``client``: the collection stays on that
+            server under that name). A
             collection of that name that exists already is refused (``ValueError``,
             before anything is encoded) unless ``replace_collection``. Without
             ``keep_collection`` the collection is ephemeral (kept in the server's
@@ -906,6 +910,11 @@ def mine_hard_negatives(
                        ("exact", exact), ("return_report", return_report),
                        ("report_false_negatives", report_false_negatives)):
         _check_bool(name, flag)
+    if keep_collection and collection is None:
+        raise ValueError("keep_collection=True needs collection=NAME: the name to keep the collection under")
+    if keep_collection and client is None:
+        raise ValueError("keep_collection=True needs client=: the private server started without one is stopped, "
+                         "with its collections, when the call returns")
     if as_dataset is not None:
         _check_bool("as_dataset", as_dataset)
     if as_dataset:
