@@ -102,6 +102,26 @@ func TestUndecodableRequestsAreInvalidArgument(t *testing.T) {
 	if _, err := ts.client.ListCollections(ctx, &hardnegv1.ListCollectionsRequest{}); err != nil {
 		t.Fatal(err)
 	}
+	// A string that is not UTF-8 is named by its field, nested ones too.
+	str := func(b []byte, num protowire.Number, v string) []byte {
+		return protowire.AppendString(protowire.AppendTag(b, num, protowire.BytesType), v)
+	}
+	batch := str(str(nil, 1, "a"), 1, "b\xc3")                                                            // ItemBatch{ids: ["a", "b\xc3"]}
+	upsert := protowire.AppendBytes(protowire.AppendTag(str(nil, 1, "c"), 2, protowire.BytesType), batch) // UpsertRequest{collection, items}
+	for _, tc := range []struct {
+		method, field string
+		msg           []byte
+	}{
+		{hardnegv1.MinerService_GetItems_FullMethodName, "collection", badUTF8},
+		{hardnegv1.MinerService_Upsert_FullMethodName, "items.ids[1]", upsert},
+	} {
+		var out []byte
+		err := ts.conn.Invoke(ctx, tc.method, tc.msg, &out, grpc.ForceCodec(rawCodec{}))
+		if codeOf(err) != codes.InvalidArgument || !sameStrings(fieldViolations(err), []string{tc.field}) ||
+			!strings.HasPrefix(status.Convert(err).Message(), tc.field+": is not valid UTF-8") {
+			t.Errorf("%s: err = %v, want INVALID_ARGUMENT naming %s", tc.method, err, tc.field)
+		}
+	}
 }
 
 func TestExtremeNormsNeverGiveNonFiniteScores(t *testing.T) {
