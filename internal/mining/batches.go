@@ -209,10 +209,14 @@ func (r *BatchRequest) validate(e *validate.Error, m engine.Metric) {
 		e.Add("strategy", "unknown strategy %d", int(r.Strategy))
 	}
 	lo, hi := scoreRange(m)
-	if t := r.DuplicateThreshold; t != nil && (!finite(*t) || *t < lo || *t > hi) {
+	if t := r.DuplicateThreshold; t != nil && !finite(*t) {
+		e.Add("duplicate_threshold", "must be finite")
+	} else if t != nil && (*t < lo || *t > hi) {
 		e.Add("duplicate_threshold", "%v is outside the %s score range %s", *t, m, rangeText(lo, hi))
 	}
-	if d := r.DuplicateMargin; d != nil && (!finite(*d) || *d < lo-hi || *d > hi-lo) {
+	if d := r.DuplicateMargin; d != nil && !finite(*d) {
+		e.Add("duplicate_margin", "must be finite")
+	} else if d != nil && (*d < lo-hi || *d > hi-lo) {
 		e.Add("duplicate_margin", "%v is wider than the %s score range %s", *d, m, rangeText(lo, hi))
 	}
 }

@@ -3,11 +3,13 @@ package mining
 import (
 	"context"
 	"errors"
+	"math"
 	"math/rand/v2"
 	"reflect"
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/hardneg/hardneg/internal/engine"
@@ -436,20 +438,24 @@ func TestBuildBatchesValidation(t *testing.T) {
 	for _, c := range []struct {
 		field string
 		mod   func(*BatchRequest)
+		says  string
 	}{
-		{"anchors", func(q *BatchRequest) { q.Anchors = nil }},
-		{"anchors[1].id", func(q *BatchRequest) { q.Anchors[1].ID = "i0" }},
-		{"anchors[1].id", func(q *BatchRequest) { q.Anchors[1].ID = "nope" }},
-		{"anchors[0].positive_ids[0]", func(q *BatchRequest) { q.Anchors[0].PositiveIDs = []string{""} }},
-		{"batch_size", func(q *BatchRequest) { q.BatchSize = 0 }},
-		{"cluster_size_start", func(q *BatchRequest) { q.ClusterSizeStart = 3 }},
-		{"first_epoch", func(q *BatchRequest) { q.FirstEpoch = 1 }},
-		{"num_nearest", func(q *BatchRequest) { q.Strategy, q.NumNearest = BatchNeighbours, 2 }},
+		{"anchors", func(q *BatchRequest) { q.Anchors = nil }, ""},
+		{"anchors[1].id", func(q *BatchRequest) { q.Anchors[1].ID = "i0" }, ""},
+		{"anchors[1].id", func(q *BatchRequest) { q.Anchors[1].ID = "nope" }, ""},
+		{"anchors[0].positive_ids[0]", func(q *BatchRequest) { q.Anchors[0].PositiveIDs = []string{""} }, ""},
+		{"batch_size", func(q *BatchRequest) { q.BatchSize = 0 }, ""},
+		{"cluster_size_start", func(q *BatchRequest) { q.ClusterSizeStart = 3 }, ""},
+		{"first_epoch", func(q *BatchRequest) { q.FirstEpoch = 1 }, ""},
+		{"num_nearest", func(q *BatchRequest) { q.Strategy, q.NumNearest = BatchNeighbours, 2 }, ""},
 		{"sample_range_max", func(q *BatchRequest) {
 			q.Strategy, q.BatchSize, q.NumSampled, q.SampleRangeMax = BatchNeighbours, 4, 2, 1
-		}},
-		{"strategy", func(q *BatchRequest) { q.Strategy = 7 }},
-		{"duplicate_threshold", func(q *BatchRequest) { q.DuplicateThreshold = ptr(2) }},
+		}, ""},
+		{"strategy", func(q *BatchRequest) { q.Strategy = 7 }, ""},
+		{"duplicate_threshold", func(q *BatchRequest) { q.DuplicateThreshold = ptr(2) }, ""},
+		{"duplicate_threshold", func(q *BatchRequest) { q.DuplicateThreshold = ptr(float32(math.NaN())) }, "must be finite"},
+		{"duplicate_margin", func(q *BatchRequest) { q.DuplicateMargin = ptr(float32(math.NaN())) }, "must be finite"},
+		{"duplicate_margin", func(q *BatchRequest) { q.DuplicateMargin = ptr(3) }, "is wider than the cosine score range"},
 	} {
 		q := ok()
 		c.mod(&q)
@@ -460,10 +466,10 @@ func TestBuildBatchesValidation(t *testing.T) {
 		}
 		found := false
 		for _, f := range v.Violations {
-			found = found || f.Field == c.field
+			found = found || f.Field == c.field && strings.Contains(f.Description, c.says)
 		}
 		if !found {
-			t.Fatalf("%s: violations %v do not name it", c.field, v.Violations)
+			t.Fatalf("%s: violations %v do not name it (saying %q)", c.field, v.Violations, c.says)
 		}
 	}
 	if err := BuildBatches(context.Background(), s, ok(), func(Batch) error { return nil }); err != nil {
