@@ -2,11 +2,11 @@ package index
 
 import (
 	"context"
-	"slices"
 	"sync"
 
 	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/index/hnsw"
+	"github.com/hardneg/hardneg/internal/index/sortkey"
 	"github.com/hardneg/hardneg/internal/index/vec"
 )
 
@@ -143,22 +143,27 @@ type scored struct {
 }
 
 // better orders scans best-first: higher score, then lower slot.
-// cmpBetter orders entries best first (better's order) for slices.SortFunc.
-func cmpBetter(a, b scored) int {
-	switch {
-	case better(a, b):
-		return -1
-	case better(b, a):
-		return 1
-	}
-	return 0
-}
-
 func better(a, b scored) bool {
 	if a.score != b.score {
 		return a.score > b.score
 	}
 	return a.slot < b.slot
+}
+
+// scoredKey is e as a sort key: keys in ascending order are entries in better's order
+// (the score's sortkey.Bits inverted, above the slot).
+func scoredKey(e scored) uint64 { return uint64(^sortkey.Bits(e.score))<<32 | uint64(e.slot) }
+
+// keyScored inverts scoredKey (−0 comes back as +0).
+func keyScored(k uint64) scored {
+	return scored{slot: uint32(k), score: sortkey.FromBits(^uint32(k >> 32))}
+}
+
+// sortBest sorts es best first (better's order) by sorting integer keys, which is
+// several times faster than slices.SortFunc with a comparison; keys is scratch, returned
+// grown. Scores are finite, and −0 sorts and comes back as +0.
+func sortBest(es []scored, keys []uint64) []uint64 {
+	return sortkey.Sort(es, keys, scoredKey, keyScored)
 }
 
 // bestHeap is a binary heap whose root is the best entry.
@@ -213,6 +218,7 @@ type scanBuf struct {
 	top    []scored
 	scores []float32
 	cand   []uint32 // slots above selectBest's threshold
+	keys   []uint64 // sort keys (scoredKey)
 }
 
 // exactFirstBatch is how many of the best items an exact scan selects while it scores.
@@ -258,7 +264,7 @@ const (
 // that reach the threshold, returned for reuse. It reports whether a sampled threshold found them (else every score was
 // offered): when at least exactFirstBatch live entries reach the threshold, every
 // entry below it ranks below all of them.
-func selectBest(pre []float32, live func(uint32) bool, top []scored, cand []uint32) ([]scored, []uint32, bool) {
+func selectBest(pre []float32, live func(uint32) bool, top []scored, cand []uint32, keys []uint64) ([]scored, []uint32, []uint64, bool) {
 	top = top[:0]
 	if len(pre) >= preselectMin {
 		var s [preselectRank]float32 // the best sampled scores, best first
@@ -280,18 +286,25 @@ func selectBest(pre []float32, live func(uint32) bool, top []scored, cand []uint
 			s[j] = x
 		}
 		if ns == preselectRank {
+			// The live entries that reach the threshold, as keys; the best
+			// exactFirstBatch of them by a quickselect of integers (better's order is
+			// total: slots differ).
 			cand = vec.AtLeast(pre, s[ns-1], cand[:0])
-			n := 0
+			keys = keys[:0]
 			for _, i := range cand {
 				if live(i) {
-					top = keepBest(top, scored{i, pre[i]})
-					n++
+					keys = append(keys, scoredKey(scored{i, pre[i]}))
 				}
 			}
-			if n >= exactFirstBatch {
-				return top, cand, true
+			if len(keys) >= exactFirstBatch {
+				if len(keys) > exactFirstBatch {
+					sortkey.SelectSmallest(keys, exactFirstBatch)
+				}
+				for _, k := range keys[:exactFirstBatch] {
+					top = append(top, keyScored(k))
+				}
+				return top, cand, keys, true
 			}
-			top = top[:0]
 		}
 	}
 	// Once top is full, an item enters only with a higher score than its worst (a
@@ -304,7 +317,7 @@ func selectBest(pre []float32, live func(uint32) bool, top []scored, cand []uint
 			top = keepBest(top, scored{slot, sc})
 		}
 	}
-	return top, cand, false
+	return top, cand, keys, false
 }
 
 // ctxCheckEvery is how many ordered items pass between context checks.
@@ -343,7 +356,7 @@ func (c *Collection) exactSearch(ctx context.Context, q []float32, opts engine.S
 	if pre != nil {
 		// The scores stay put: select the best items now and collect the others only
 		// if the search asks for them.
-		top, buf.cand, _ = selectBest(pre, live, top, buf.cand)
+		top, buf.cand, buf.keys, _ = selectBest(pre, live, top, buf.cand, buf.keys)
 	} else {
 		c.vectors.rows(len(c.ids), func(first uint32, rows []float32, count int) {
 			scores := buf.scores[:count]
@@ -383,7 +396,7 @@ func (c *Collection) exactSearch(ctx context.Context, q []float32, opts engine.S
 	// The selected best items first, in order; then, only if the search asks for more,
 	// the rest, which all rank below the worst selected one. Scores computed within a
 	// tolerance of the scan's are re-scored and re-ordered on the way (see rescorer).
-	slices.SortFunc(top, cmpBetter)
+	buf.keys = sortBest(top, buf.keys)
 	var next func() (scored, bool)
 	order := &scanOrder{top: top, all: h}
 	if pre != nil {

@@ -2,6 +2,7 @@ package index
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -48,7 +49,7 @@ func TestSelectBestMatchesFullSort(t *testing.T) {
 			}
 			slices.SortFunc(want, cmpBetter)
 			want = want[:min(len(want), exactFirstBatch)]
-			top, _, sampled := selectBest(pre, func(slot uint32) bool { return !dead[slot] }, make([]scored, 3), []uint32{5})
+			top, _, _, sampled := selectBest(pre, func(slot uint32) bool { return !dead[slot] }, make([]scored, 3), []uint32{5}, []uint64{7})
 			if sampled != c.sampled {
 				t.Fatalf("sampled threshold used: %v, want %v", sampled, c.sampled)
 			}
@@ -57,5 +58,50 @@ func TestSelectBestMatchesFullSort(t *testing.T) {
 				t.Fatal(fmt.Sprintf("selected %d entries, first %v; want %d, first %v", len(top), top[:min(3, len(top))], len(want), want[:min(3, len(want))]))
 			}
 		})
+	}
+}
+
+// cmpBetter orders entries best first (better's order) for slices.SortFunc.
+func cmpBetter(a, b scored) int {
+	switch {
+	case better(a, b):
+		return -1
+	case better(b, a):
+		return 1
+	}
+	return 0
+}
+
+// TestSortBestIsBettersOrder checks the key sort against slices.SortFunc with
+// cmpBetter on entries with ties, −0 and +0, and extreme scores, and that every score
+// comes back bit for bit (−0 as +0).
+func TestSortBestIsBettersOrder(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	special := []float32{0, float32(math.Copysign(0, -1)), 1, -1, math.MaxFloat32, -math.MaxFloat32,
+		math.SmallestNonzeroFloat32, -math.SmallestNonzeroFloat32, 1e-30, -1e-30}
+	var keys []uint64
+	for trial := range 300 {
+		es := make([]scored, r.IntN(300))
+		for i := range es {
+			var sc float32
+			switch r.IntN(3) {
+			case 0:
+				sc = special[r.IntN(len(special))]
+			case 1:
+				sc = float32(r.NormFloat64())
+			default:
+				sc = float32(r.IntN(4)) // ties
+			}
+			es[i] = scored{slot: uint32(r.IntN(1 << 22)), score: sc}
+		}
+		want := slices.Clone(es)
+		slices.SortFunc(want, cmpBetter)
+		keys = sortBest(es, keys)
+		for i := range es {
+			same := math.Float32bits(es[i].score) == math.Float32bits(want[i].score) || es[i].score == 0 && want[i].score == 0
+			if es[i].slot != want[i].slot || !same {
+				t.Fatalf("trial %d, position %d: got %+v, want %+v", trial, i, es[i], want[i])
+			}
+		}
 	}
 }

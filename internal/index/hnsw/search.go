@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync/atomic"
 
+	"github.com/hardneg/hardneg/internal/index/sortkey"
 	"github.com/hardneg/hardneg/internal/index/vec"
 )
 
@@ -439,7 +440,7 @@ func (g *Graph) grow(s *searcher, q *query, ef int, accept func(uint32) bool) {
 	over := s.over
 	if m := min(len(over), ef-len(s.res)); m > 0 {
 		if m < len(over) {
-			selectSmallest(over, m)
+			sortkey.SelectSmallest(over, m)
 		}
 		slices.Sort(over[:m])
 		sorted := m

@@ -263,3 +263,18 @@ func BenchmarkQuantizeRows(b *testing.B) {
 		QuantizeRows(rows, scanDim)
 	}
 }
+
+// BenchmarkPrepare384 is what an upsert does to each cosine vector: its norm, then the
+// vector scaled to unit length.
+func BenchmarkPrepare384(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 1))
+	src := make([]float32, 384)
+	for i := range src {
+		src[i] = float32(r.NormFloat64())
+	}
+	a := make([]float32, 384)
+	for b.Loop() {
+		copy(a, src)
+		NormalizeBy(a, Norm(a))
+	}
+}
