@@ -468,8 +468,8 @@ func (db *DB) upsert(name string, b *engine.Batch, prefix string, durable bool) 
 		return engine.UpsertResult{}, err
 	}
 	if len(b.IDs) == 0 {
-		seq, err := db.nothingToWrite(c, durable)
-		return engine.UpsertResult{Sequence: seq}, err
+		seq := c.lastSequence()
+		return engine.UpsertResult{Sequence: seq}, db.ack(seq, durable)
 	}
 	rec := c.logRecord(func() []byte { return storage.EncodeUpsert(name, b, c.dim) })
 	var res engine.UpsertResult
@@ -477,30 +477,28 @@ func (db *DB) upsert(name string, b *engine.Batch, prefix string, durable bool) 
 	if err != nil {
 		return engine.UpsertResult{}, err
 	}
-	if !durable {
-		if err := db.wal.WaitWritten(context.Background(), lsn); err != nil {
-			return res, db.logError(err)
-		}
-		return res, nil
-	}
-	return res, db.logWait(context.Background(), lsn)
+	return res, db.ack(lsn, durable)
 }
 
-// nothingToWrite answers a write that changes nothing (an upsert of no items, a delete
-// of no ids) without a log record: its sequence is the collection's last write's, and
-// it returns once that write is acknowledged as a write at this point would be
-// (durable: by the sync policy; else written to the operating system).
-func (db *DB) nothingToWrite(c *Collection, durable bool) (uint64, error) {
-	c.mu.RLock()
-	seq := c.lastSeq
-	c.mu.RUnlock()
-	if !durable {
-		if err := db.wal.WaitWritten(context.Background(), seq); err != nil {
-			return seq, db.logError(err)
-		}
-		return seq, nil
+// ack waits until the record lsn is acknowledged: by the sync policy when durable
+// (logWait), else once written to the operating system. A write that changes nothing
+// (an upsert of no items, a delete of no ids) logs no record and acks the collection's
+// last write instead (Collection.lastSequence), as a write at that point would be.
+func (db *DB) ack(lsn uint64, durable bool) error {
+	if durable {
+		return db.logWait(context.Background(), lsn)
 	}
-	return seq, db.logWait(context.Background(), seq)
+	if err := db.wal.WaitWritten(context.Background(), lsn); err != nil {
+		return db.logError(err)
+	}
+	return nil
+}
+
+// lastSequence is the sequence of the last write applied to c.
+func (c *Collection) lastSequence() uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.lastSeq
 }
 
 // Delete removes ids from the named collection atomically. Unknown ids are counted.
@@ -519,8 +517,8 @@ func (db *DB) delete(name string, ids []string, field string, mark bool) (engine
 		return engine.DeleteResult{}, err
 	}
 	if len(ids) == 0 && !mark {
-		seq, err := db.nothingToWrite(c, true)
-		return engine.DeleteResult{Sequence: seq}, err
+		seq := c.lastSequence()
+		return engine.DeleteResult{Sequence: seq}, db.ack(seq, true)
 	}
 	rec := c.logRecord(func() []byte { return storage.EncodeDelete(name, ids) })
 	var res engine.DeleteResult
