@@ -2,6 +2,7 @@ package index
 
 import (
 	"context"
+	"slices"
 	"sync"
 
 	"github.com/hardneg/hardneg/internal/engine"
@@ -258,12 +259,12 @@ const (
 	preselectRank   = 12
 )
 
-// selectBest returns in top (emptied first; a heap, see keepBest) the
-// exactFirstBatch best live entries of pre, slot i scoring pre[i], as offering every
-// live entry to keepBest in slot order would; cand is scratch space for the slots
-// that reach the threshold, returned for reuse. It reports whether a sampled threshold found them (else every score was
-// offered): when at least exactFirstBatch live entries reach the threshold, every
-// entry below it ranks below all of them.
+// selectBest returns in top (emptied first), best first, the exactFirstBatch best
+// live entries of pre, slot i scoring pre[i], as offering every live entry to keepBest
+// in slot order would; cand and keys are scratch space (the slots that reach the
+// threshold, sort keys), returned for reuse. It reports whether a sampled threshold
+// found them (else every score was offered): when at least exactFirstBatch live
+// entries reach the threshold, every entry below it ranks below all of them.
 func selectBest(pre []float32, live func(uint32) bool, top []scored, cand []uint32, keys []uint64) ([]scored, []uint32, []uint64, bool) {
 	top = top[:0]
 	if len(pre) >= preselectMin {
@@ -300,6 +301,7 @@ func selectBest(pre []float32, live func(uint32) bool, top []scored, cand []uint
 				if len(keys) > exactFirstBatch {
 					sortkey.SelectSmallest(keys, exactFirstBatch)
 				}
+				slices.Sort(keys[:exactFirstBatch])
 				for _, k := range keys[:exactFirstBatch] {
 					top = append(top, keyScored(k))
 				}
@@ -317,7 +319,7 @@ func selectBest(pre []float32, live func(uint32) bool, top []scored, cand []uint
 			top = keepBest(top, scored{slot, sc})
 		}
 	}
-	return top, cand, keys, false
+	return top, cand, sortBest(top, keys), false
 }
 
 // ctxCheckEvery is how many ordered items pass between context checks.
@@ -369,6 +371,7 @@ func (c *Collection) exactSearch(ctx context.Context, q []float32, opts engine.S
 				}
 			}
 		})
+		buf.keys = sortBest(top, buf.keys)
 	}
 	buf.heap, buf.top = h, top
 	if err := ctx.Err(); err != nil {
@@ -393,10 +396,10 @@ func (c *Collection) exactSearch(ctx context.Context, q []float32, opts engine.S
 		}
 		return yield(engine.Candidate{Slot: s.slot, ID: id, Score: s.score, Rank: rank, Groups: groups, Vector: c.vectorAt(s.slot), Version: c.versions[s.slot]}), nil
 	}
-	// The selected best items first, in order; then, only if the search asks for more,
-	// the rest, which all rank below the worst selected one. Scores computed within a
-	// tolerance of the scan's are re-scored and re-ordered on the way (see rescorer).
-	buf.keys = sortBest(top, buf.keys)
+	// The selected best items first, in order (top is sorted); then, only if the
+	// search asks for more, the rest, which all rank below the worst selected one.
+	// Scores computed within a tolerance of the scan's are re-scored and re-ordered on
+	// the way (see rescorer).
 	var next func() (scored, bool)
 	order := &scanOrder{top: top, all: h}
 	if pre != nil {
