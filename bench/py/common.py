@@ -10,10 +10,34 @@ import time
 from pathlib import Path
 
 
+def proc_stat(pid: int) -> tuple[float, float, int]:
+    """A process's CPU time (utime + stime) and system CPU time in seconds, and its minor
+    page faults, from /proc/PID/stat."""
+    f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tck = os.sysconf("SC_CLK_TCK")
+    return (int(f[11]) + int(f[12])) / tck, int(f[12]) / tck, int(f[7])
+
+
 def server_cpu(pid: int) -> float:
     """utime + stime of a process in seconds."""
-    f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+    return proc_stat(pid)[0]
+
+
+def start_profile(http_port: int, seconds: int, path: str):
+    """Starts taking a server's CPU profile (its -pprof endpoint) for seconds on another
+    thread, saved to path; returns the thread (join it once the server's work spans the
+    profile)."""
+    import threading
+    import urllib.request
+
+    def grab() -> None:
+        url = f"http://127.0.0.1:{http_port}/debug/pprof/profile?seconds={seconds}"
+        with urllib.request.urlopen(url, timeout=seconds + 60) as r:
+            Path(path).write_bytes(r.read())
+
+    t = threading.Thread(target=grab)
+    t.start()
+    return t
 
 
 def handling_seconds(http_port: int, method: str) -> tuple[float, int]:

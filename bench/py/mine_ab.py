@@ -64,7 +64,7 @@ def worker(a: argparse.Namespace) -> None:
     import data as datamod
     import hardneg
     from hardneg import _core
-    from common import handling_seconds, percentile, server_cpu
+    from common import handling_seconds, percentile, server_cpu, start_profile
     from e2e import POLICIES, server
 
     codec = _core.codec
@@ -102,17 +102,7 @@ def worker(a: argparse.Namespace) -> None:
         for r in range(a.warmup):
             request(r)
         spent["encode"] = spent["decode"] = 0.0
-        fetch = None
-        if a.profile:
-            import threading
-            import urllib.request
-
-            def grab() -> None:
-                with urllib.request.urlopen(f"http://127.0.0.1:{proc.http_port}/debug/pprof/profile?seconds={a.profile_seconds}", timeout=a.profile_seconds + 60) as r:
-                    Path(a.profile).write_bytes(r.read())
-
-            fetch = threading.Thread(target=grab)
-            fetch.start()
+        fetch = start_profile(proc.http_port, a.profile_seconds, a.profile) if a.profile else None
         lat, short = [], 0
         h0 = handling_seconds(proc.http_port, "Mine")
         cpu0, ccpu0 = server_cpu(proc.pid), time.process_time()

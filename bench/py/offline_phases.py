@@ -4,9 +4,11 @@
 does. This runs ``--jobs`` jobs in a row against each variant's server (a server binary
 and the Python client's source tree), so the first job shows what a fresh server pays
 and the others what the job itself costs. Per job it reports the wall time, the time of
-the upload (``Client.ingest``) and of the Mine requests (``Client.mine``) inside it, and
-the server's CPU time (/proc); per variant and round, the first job and the median of
-the others. Same data, parameters and hardneg defaults as offline.py.
+the upload (``Client.ingest``) and of the Mine requests (``Client.mine``) inside it, the
+server's CPU time, of it system time, and its minor page faults (/proc); per variant and
+round, the first job and the median of the others. ``--profile FILE`` also saves the
+server's CPU profile from the second job on (FILE.VARIANT.rROUND). Same data, parameters
+and hardneg defaults as offline.py.
 
     python bench/py/offline_phases.py --data bench/out/data/real-15000 --anchors 1000 \\
         --variant old=/tmp/miner-server-old:/tmp/w0/clients/python/src \\
@@ -41,7 +43,7 @@ def worker(a: argparse.Namespace) -> None:
     import data as datamod
     import hardneg.client as hc
     import offline as off
-    from common import server_cpu
+    from common import proc_stat, start_profile
     from e2e import server
     from hardneg.datasets import mine_hard_negatives
 
@@ -69,13 +71,21 @@ def worker(a: argparse.Namespace) -> None:
     ds = datasets.Dataset.from_dict({"anchor": a_texts, "positive": p_texts})
     jobs = []
     with server(a.server) as (proc, client, _):
-        for _ in range(a.jobs):
+        fetch = None
+        # The jobs after the first, until the profile (when asked for) is taken.
+        while len(jobs) < a.jobs or (fetch is not None and fetch.is_alive()):
+            if len(jobs) == 1 and a.profile:
+                fetch = start_profile(proc.http_port, a.profile_seconds, a.profile)
             spent["ingest"] = spent["mine"] = 0.0
-            cpu0, t0 = server_cpu(proc.pid), time.perf_counter()
+            (cpu0, sys0, flt0), t0 = proc_stat(proc.pid), time.perf_counter()
             mine_hard_negatives(ds, model, corpus=c_texts, output_format="triplet", mine_batch_size=1024, client=client,
                                 verbose=False, batch_size=1024, **off.PARAMS)
+            cpu1, sys1, flt1 = proc_stat(proc.pid)
             jobs.append({"wall_ms": (time.perf_counter() - t0) * 1e3, "ingest_ms": spent["ingest"] * 1e3,
-                         "mine_ms": spent["mine"] * 1e3, "server_cpu_ms": (server_cpu(proc.pid) - cpu0) * 1e3})
+                         "mine_ms": spent["mine"] * 1e3, "server_cpu_ms": (cpu1 - cpu0) * 1e3,
+                         "server_sys_ms": (sys1 - sys0) * 1e3, "server_faults": flt1 - flt0})
+        if fetch is not None:
+            fetch.join()
     print(json.dumps(jobs))
 
 
@@ -117,8 +127,9 @@ def run(a: argparse.Namespace) -> None:
                 print(f"round {r} {name}: ready in " + " / ".join(f"{s:.2f}" for s in secs) + " s", flush=True)
                 continue
             env = variant_env(src, HERE)
+            prof = ["--profile", f"{a.profile}.{name}.r{r}", "--profile-seconds", str(a.profile_seconds)] if a.profile else []
             out = subprocess.run([sys.executable, __file__, "worker", "--server", binary, "--data", a.data,
-                                  "--anchors", str(a.anchors), "--jobs", str(a.jobs)],
+                                  "--anchors", str(a.anchors), "--jobs", str(a.jobs)] + prof,
                                  env=env, check=True, capture_output=True, text=True)
             jobs = json.loads(out.stdout.strip().splitlines()[-1])
             first, rest = jobs[0], jobs[1:]
@@ -127,9 +138,11 @@ def run(a: argparse.Namespace) -> None:
                 return statistics.median(j[k] for j in rest) if rest else float("nan")
 
             print(f"round {r} {name}: first job {first['wall_ms']:.0f} ms (upload {first['ingest_ms']:.0f}, mine "
-                  f"{first['mine_ms']:.0f}, server CPU {first['server_cpu_ms']:.0f}); median of the next {len(rest)}: "
+                  f"{first['mine_ms']:.0f}, server CPU {first['server_cpu_ms']:.0f}, of it system "
+                  f"{first['server_sys_ms']:.0f}, minor faults {first['server_faults']}); median of the next {len(rest)}: "
                   f"{med('wall_ms'):.0f} ms (upload {med('ingest_ms'):.0f}, mine {med('mine_ms'):.0f}, "
-                  f"server CPU {med('server_cpu_ms'):.0f})", flush=True)
+                  f"server CPU {med('server_cpu_ms'):.0f}, of it system {med('server_sys_ms'):.0f}, "
+                  f"minor faults {med('server_faults'):.0f})", flush=True)
 
 
 def main() -> None:
@@ -144,6 +157,10 @@ def main() -> None:
     ap.add_argument("--variant", action="append", help="NAME=SERVER[:CLIENT_SRC]")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--ready", help="time server starts on a copy of this data directory instead of jobs")
+    for p in (ap, w):
+        p.add_argument("--profile", help="take the server's CPU profile from the second job on (PROFILE.VARIANT.rROUND; "
+                                         "the jobs go on until it is taken)")
+        p.add_argument("--profile-seconds", type=int, default=8)
     a = ap.parse_args()
     if a.cmd == "worker":
         worker(a)
