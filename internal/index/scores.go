@@ -2,6 +2,7 @@ package index
 
 import (
 	"github.com/hardneg/hardneg/internal/engine"
+	"github.com/hardneg/hardneg/internal/hugepage"
 	"github.com/hardneg/hardneg/internal/index/vec"
 )
 
@@ -12,6 +13,25 @@ func currentScores(e *engine.ExactScores, c *Collection) []float32 {
 		return nil
 	}
 	return e.Scores
+}
+
+// scoreStride is the floats each query's scores take in a slab (scoreSlab): n rounded
+// up to whole 4 KiB pages, a little room for the collection to grow into.
+func scoreStride(n int) int { return (n + 1023) &^ 1023 }
+
+// scoreSlab returns one array for the scores of every entry of out whose buffer holds
+// fewer than n: a group of anchors at 100,000 items needs 400 KB each, 51 MB for 128,
+// and as one array advised for huge pages (hugepage.Make) the kernel faults it in 2 MiB
+// at a time instead of 4 KiB, which on a virtual machine is most of what first writing
+// fresh memory costs.
+func scoreSlab(out []engine.ExactScores, n int) []float32 {
+	need := 0
+	for i := range out {
+		if cap(out[i].Scores) < n {
+			need++
+		}
+	}
+	return hugepage.Make[float32](need * scoreStride(n))
 }
 
 // scoreTolerance returns e's Tol, 0 for nil.
@@ -87,10 +107,14 @@ func (c *Collection) ScoreExact(qs [][]float32, out []engine.ExactScores) bool {
 	}
 	n := len(c.ids)
 	dst := make([][]float32, len(qs))
+	var slab []float32
 	for i := range qs {
 		e := &out[i]
 		if cap(e.Scores) < n {
-			e.Scores = make([]float32, n)
+			if slab == nil {
+				slab = scoreSlab(out[i:len(qs)], n)
+			}
+			e.Scores, slab = slab[:n:scoreStride(n)], slab[scoreStride(n):]
 		}
 		e.Scores = e.Scores[:n]
 		e.Gen = c.vecGen

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"unsafe"
 
 	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/index/vec"
@@ -103,6 +104,74 @@ func TestScoreExactMatchesSearch(t *testing.T) {
 				sameCandidates(t, got, want)
 			}
 		})
+	}
+}
+
+// TestScoreExactBuffers checks the score buffers ScoreExact gives a group: one per
+// query, none overlapping another, kept while the collection grows within them, made
+// anew (only for the entries too short) once it outgrows them, and every one of them
+// yielding the search's own results.
+func TestScoreExactBuffers(t *testing.T) {
+	db := testDB(t)
+	const dim = 16
+	c, err := db.create(engine.Config{Name: "c", Dim: dim, Metric: engine.Cosine, Params: engine.Params{ExactThreshold: 1 << 20}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	qs := make([][]float32, 9)
+	for i := range qs {
+		if qs[i], err = c.PrepareQuery(randBatch(r, "q", 1, dim).Vectors, "q"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scores := make([]engine.ExactScores, len(qs))
+	check := func(n int) {
+		t.Helper()
+		if !c.ScoreExact(qs, scores) {
+			t.Fatal("ScoreExact declined an exact collection")
+		}
+		for i := range scores {
+			s := scores[i].Scores
+			if len(s) != n {
+				t.Fatalf("query %d: %d scores for %d items", i, len(s), n)
+			}
+			lo := uintptr(unsafe.Pointer(unsafe.SliceData(s)))
+			for j := range scores {
+				o := scores[j].Scores[:cap(scores[j].Scores)]
+				olo := uintptr(unsafe.Pointer(unsafe.SliceData(o)))
+				if j != i && lo < olo+uintptr(len(o))*4 && olo < lo+uintptr(cap(s))*4 {
+					t.Fatalf("the buffers of queries %d and %d overlap", i, j)
+				}
+			}
+			want, _ := searchAll(t, c, qs[i], engine.SearchOptions{})
+			got, _ := searchAll(t, c, qs[i], engine.SearchOptions{Scores: &scores[i]})
+			sameCandidates(t, got, want)
+		}
+	}
+	upsert := func(prefix string, n int) {
+		t.Helper()
+		if _, err := db.Upsert("c", randBatch(r, prefix, n, dim), "items"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	upsert("a", 2500)
+	check(2500)
+	first := unsafe.SliceData(scores[3].Scores)
+	upsert("b", 100) // 2,600 items: within the buffers' room (scoreStride)
+	check(2600)
+	if unsafe.SliceData(scores[3].Scores) != first {
+		t.Fatal("a buffer with room for the grown collection was made anew")
+	}
+	own := make([]float32, 8192)
+	scores[0].Scores = own
+	upsert("c", 1000) // 3,600: past the room; query 0 brings a buffer large enough
+	check(3600)
+	if unsafe.SliceData(scores[0].Scores) != unsafe.SliceData(own) {
+		t.Fatal("a buffer large enough was replaced")
+	}
+	if unsafe.SliceData(scores[3].Scores) == first {
+		t.Fatal("a buffer too short for the collection was kept")
 	}
 }
 
