@@ -175,7 +175,9 @@ func TestRotationAndExposureCapThroughTheServer(t *testing.T) {
 	ts := startServer(t, t.TempDir())
 	ctx := context.Background()
 	c := ts.client
-	vs := loopCollection(t, c, "r", 120, 8)
+	// 200 items: the window is as long as the collection, and the 162 negatives asked
+	// for below stay within one.
+	vs := loopCollection(t, c, "r", 200, 8)
 	pol := &hardnegv1.MiningPolicy{NumNegatives: 4, Rotate: true, RankMode: hardnegv1.RankMode_RANK_MODE_RAW, RangeMax: 10}
 	anchor := &hardnegv1.Anchor{Vector: f32bytes(vs[0]), Key: "a0"}
 	seen := map[string]bool{}

@@ -37,7 +37,7 @@ var (
 	descCollectionNewestVersion   = prometheus.NewDesc(NameCollectionNewestVersion, "Largest item version in a collection.", []string{"collection"}, nil)
 	descCollectionOldestVersion   = prometheus.NewDesc(NameCollectionOldestVersion, "Smallest item version in a collection.", []string{"collection"}, nil)
 	descCollectionExposureMax     = prometheus.NewDesc(NameCollectionExposureMax, "Most times one item of a collection was returned as a negative in the current exposure window.", []string{"collection"}, nil)
-	descCollectionExposureServed  = prometheus.NewDesc(NameCollectionExposureServed, "Negatives returned from a collection in the current exposure window.", []string{"collection"}, nil)
+	descCollectionExposureServed  = prometheus.NewDesc(NameCollectionExposureServed, "Negatives asked for from a collection in the current exposure window, returned or short.", []string{"collection"}, nil)
 	descCollectionExposureWindows = prometheus.NewDesc(NameCollectionExposureWindows, "Exposure windows of a collection completed since the server started.", []string{"collection"}, nil)
 	descCollectionRotationKeys    = prometheus.NewDesc(NameCollectionRotationKeys, "Anchor keys of a collection with rotation state in memory (at most 100,000).", []string{"collection"}, nil)
 	descCollectionHardnessKeys    = prometheus.NewDesc(NameCollectionHardnessKeys, "Anchor keys of a collection with closed-loop hardness in memory (at most 100,000).", []string{"collection"}, nil)

@@ -197,6 +197,9 @@ func Mine(ctx context.Context, s Searcher, req Request) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if req.Exposure != nil {
+		req.Exposure.setItems(searcherItems(s))
+	}
 	if req.Policy.inOrder() {
 		results, err := mineInOrder(ctx, s, &req, rl, anchors, inBatch)
 		if err == nil {

@@ -20,7 +20,8 @@ var _ VersionRanger = engine.Collection(nil)
 // descending, version, id; and a limit returns that order's prefix.
 func TestRefreshQueueOrdersByStalenessAndExposure(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	w := randomWorld(r, 150, 8, engine.Cosine)
+	// 500 items: the 400 negatives asked for stay within one exposure window.
+	w := randomWorld(r, 500, 8, engine.Cosine)
 	s := newCollection(t, w.cfg, w.batchCopy(), nil)
 	x := NewExposure(0)
 	for range 20 {

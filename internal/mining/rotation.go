@@ -194,6 +194,9 @@ func mineInOrder(ctx context.Context, s Searcher, req *Request, rl rules, anchor
 			res.RotationRestarted = restart
 			res.RotationServed = x.rotate(a.key, restart, newCycle)
 		}
+		if pol.MaxExposures > 0 {
+			x.short(res.Shortfall) // the served ones were counted as they were chosen
+		}
 		results[i] = res
 	}
 	if !(pol.MaxExposures > 0) {

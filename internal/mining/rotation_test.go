@@ -173,7 +173,8 @@ func TestRotationWalksTheWindow(t *testing.T) {
 // checks that no item was served more than twice, where without the cap hubs were.
 func TestExposureCapHolds(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
-	w := randomWorld(r, 300, 8, engine.Cosine)
+	// 600 items: the 480 negatives asked for stay within one window.
+	w := randomWorld(r, 600, 8, engine.Cosine)
 	s := newCollection(t, w.cfg, w.batchCopy(), nil)
 	requests := make([]Request, 16)
 	for i := range requests {
@@ -213,7 +214,9 @@ func TestExposureCapHolds(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		if st := x.Stats(); cap > 0 && int(st.Max) > cap {
+		if st := x.Stats(); st.Windows != 0 {
+			t.Fatalf("%d windows ended; the test needs one", st.Windows)
+		} else if cap > 0 && int(st.Max) > cap {
 			t.Errorf("tracker max %d above the cap", st.Max)
 		}
 		return counts, all
@@ -308,4 +311,50 @@ func containsField(err error, field string) bool {
 		}
 	}
 	return false
+}
+
+// TestExposureWindowMovesOnWhenCapped mines a small collection with a cap of one again
+// and again: once every item has been served, the window (as long as the collection,
+// counted in negatives asked for) ends on the shortfall too, so mining never stops for
+// good, and no item is served twice in the current window.
+func TestExposureWindowMovesOnWhenCapped(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	w := randomWorld(r, 40, 8, engine.Cosine)
+	s := newCollection(t, w.cfg, w.batchCopy(), nil)
+	x := NewExposure(0)
+	for round := range 12 {
+		req := Request{Policy: DefaultPolicy(), Exposure: x}
+		req.Policy.NumNegatives = 4
+		req.Policy.MaxExposures = 1
+		for range 6 {
+			req.Anchors = append(req.Anchors, Anchor{Vector: jitter(r, w.raw[r.IntN(len(w.raw))], 0.1)})
+		}
+		before := x.Stats()
+		res, err := Mine(context.Background(), s, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		served, short := 0, 0
+		for _, rs := range res {
+			served += len(rs.Negatives)
+			short += rs.Shortfall
+		}
+		if served == 0 {
+			t.Fatalf("round %d: nothing served (%d short); the window did not move on", round, short)
+		}
+		after := x.Stats()
+		if after.Window != 40 {
+			t.Fatalf("window of %d negatives, want the collection's 40 items", after.Window)
+		}
+		asked := before.Served + served + short
+		if got := int(after.Windows-before.Windows)*after.Window + after.Served; got != asked {
+			t.Fatalf("round %d: the windows moved by %d negatives, want the %d asked for", round, got, asked)
+		}
+		if after.Max > 1 {
+			t.Fatalf("round %d: an item served %d times in the current window under a cap of 1", round, after.Max)
+		}
+	}
+	if st := x.Stats(); st.Windows < 2 {
+		t.Fatalf("%d windows ended in 12 rounds of 24 negatives on 40 items", st.Windows)
+	}
 }

@@ -2225,8 +2225,9 @@ type MiningPolicy struct {
 	// at most 4,096 negatives per key and cycle. Default false.
 	Rotate bool `protobuf:"varint,33,opt,name=rotate,proto3" json:"rotate,omitempty"`
 	// Cap on how often one item is served as a negative within the collection's exposure
-	// window (100,000 served negatives, see RefreshQueue): an item that reached it is
-	// skipped (RuleCounts.exposure), which keeps HNSW hubs from dominating. 0: off.
+	// window (the last min(100,000, items in the collection) negatives asked for, served
+	// or short; see docs/MINING.md): an item that reached it is skipped
+	// (RuleCounts.exposure), which keeps HNSW hubs from dominating. 0: off.
 	MaxExposures uint32 `protobuf:"varint,34,opt,name=max_exposures,json=maxExposures,proto3" json:"max_exposures,omitempty"`
 	// MoCHi-style synthetic negatives, returned beside the negatives
 	// (AnchorResult.synthetic), never among them. Unset or all counts 0: none.
