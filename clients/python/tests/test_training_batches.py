@@ -3,11 +3,14 @@ through the real server, with both clients."""
 
 from __future__ import annotations
 
+import os
+import signal
 import uuid
+from typing import Callable
 
 import numpy as np
 import pytest
-from conftest import AsyncAsSync, unit_rows
+from conftest import AsyncAsSync, ServerProcess, unit_rows
 
 import hardneg
 from hardneg.training import HardBatches, RefreshCallback
@@ -201,3 +204,28 @@ def test_build_batches_checks_its_arguments_when_called(client: hardneg.Client, 
     """A mistake fails at the call, before the training loop iterates."""
     with pytest.raises(hardneg.errors.InvalidArgument, match="batch_size"):
         client.build_batches(collection, ["d0", "d1"], batch_size=0)
+
+
+def test_build_batches_waits_at_most_the_client_timeout_for_each_batch(
+        own_server: ServerProcess, make_client: Callable[..., hardneg.Client]) -> None:
+    """A server that stops answering mid-training ends the stream with DeadlineExceeded
+    after the client's timeout (before, the stream waited for gRPC's keepalive, about a
+    minute, and then failed UNAVAILABLE); a live server's stream is not cut short by it,
+    and a caller that stops reading early ends the stream."""
+    c = make_client(own_server.target, timeout=2)
+    c.create_collection("t", dim=16)
+    _corpus(c, "t")
+    anchors = [f"d{i}" for i in range(60)]
+    assert len(_batches(c, "t", anchors, batch_size=8, epochs=3)) >= 3 * 60 // 8
+    if not isinstance(c, AsyncAsSync):
+        it = c.build_batches("t", anchors, batch_size=8, epochs=1000)
+        next(it)
+        it.close()
+    assert own_server.proc is not None
+    os.kill(own_server.proc.pid, signal.SIGSTOP)
+    try:
+        with pytest.raises(hardneg.errors.DeadlineExceeded, match="no batch came from the server within the client's timeout of 2 s"):
+            _batches(c, "t", anchors, batch_size=8)
+    finally:
+        os.kill(own_server.proc.pid, signal.SIGCONT)
+    assert len(_batches(c, "t", anchors, batch_size=8)) >= 60 // 8

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import queue
 import random
 import re
 import threading
@@ -161,6 +162,19 @@ class Core:
 
     # --- one call ----------------------------------------------------------------------
 
+    def name_unreachable(self, err: errors.HardnegError, attempts: int = 1) -> errors.HardnegError:
+        """Rewrites the message of an UNAVAILABLE that says no connection was made to
+        name the server's address (gRPC's own names none); returns err."""
+        if isinstance(err, errors.Unavailable) and _NOT_CONNECTED.search(err.message) \
+                and not err.message.startswith("no server answered at "):
+            took = f" after {attempts} attempts" if attempts > 1 else ""
+            err.message = f"no server answered at {self.config.target}{took} (is miner-server running there?): {err.message}"
+        return err
+
+    def stream_error(self, e: grpc.RpcError) -> errors.HardnegError:
+        """The error to raise for a stream that failed with e."""
+        return self.name_unreachable(errors.from_rpc_error(e))
+
     def unary(self, method: str, request: Any) -> Op[Any]:
         """Makes one call and returns its response, retrying an idempotent method as
         :class:`~hardneg.RetryPolicy` says; the client's ``timeout`` bounds the whole."""
@@ -188,10 +202,7 @@ class Core:
                     delay = None  # the next attempt would start after the deadline
                 if delay is None:
                     err.attempts = attempts
-                    if isinstance(err, errors.Unavailable) and _NOT_CONNECTED.search(err.message) \
-                            and not err.message.startswith("no server answered at "):
-                        took = f" after {attempts} attempts" if attempts > 1 else ""
-                        err.message = f"no server answered at {self.config.target}{took} (is miner-server running there?): {err.message}"
+                    self.name_unreachable(err, attempts)
                     if previous is not None and err.__cause__ is None:
                         # e.g. DEADLINE_EXCEEDED cutting a retry short: the refusal that
                         # caused the retries stays visible as the cause
@@ -666,3 +677,55 @@ async def run_async(op: Op[T], stub: Any, metadata: Any) -> T:
             step = op.throw(err)
     except StopIteration as done:
         return done.value  # type: ignore[no-any-return]
+
+
+def each_within(call: Any, timeout: Optional[float], what: str) -> Generator[Any, None, None]:
+    """Yields the messages of a response stream, waiting at most ``timeout`` seconds for
+    each (None: as long as it takes); past that it cancels the call and raises
+    :class:`~hardneg.errors.DeadlineExceeded` naming ``what`` it waited for. A thread
+    reads the stream a message or two ahead, so the time the caller spends between
+    messages does not count against the server."""
+    if timeout is None:
+        yield from call
+        return
+    q: "queue.Queue[tuple[bool, Any]]" = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def put(item: tuple[bool, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                pass
+        return False
+
+    def pump() -> None:
+        try:
+            for m in call:
+                if not put((True, m)):
+                    return
+            put((False, None))
+        except BaseException as e:  # the RpcError that ended the stream, for the caller
+            put((False, e))
+
+    threading.Thread(target=pump, name="hardneg-stream", daemon=True).start()
+    try:
+        while True:
+            try:
+                more, m = q.get(timeout=timeout)
+            except queue.Empty:
+                call.cancel()
+                raise errors.DeadlineExceeded(
+                    f"no {what} came from the server within the client's timeout of {timeout:g} s "
+                    f"(raise it, or set it to None, for work that takes longer)",
+                    code=grpc.StatusCode.DEADLINE_EXCEEDED) from None
+            if more:
+                yield m
+            elif m is None:
+                return
+            else:
+                raise m
+    finally:
+        stop.set()
+

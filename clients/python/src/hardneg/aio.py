@@ -473,12 +473,26 @@ class AsyncClient(Front):
         return self._stream_batches(req)
 
     async def _stream_batches(self, req: Any) -> AsyncIterator[HardBatch]:
+        timeout = self._core.timeout
         with self._calls() as stub:
+            call = stub.BuildBatches(req, metadata=self._core.config.metadata())
             try:
-                async for resp in stub.BuildBatches(req, metadata=self._core.config.metadata()):
+                while True:
+                    try:
+                        resp = await asyncio.wait_for(call.read(), timeout)
+                    except asyncio.TimeoutError:
+                        call.cancel()
+                        raise errors.DeadlineExceeded(
+                            f"no batch came from the server within the client's timeout of {timeout:g} s "
+                            f"(raise it, or set it to None, for work that takes longer)",
+                            code=grpc.StatusCode.DEADLINE_EXCEEDED) from None
+                    if resp is grpc.aio.EOF:
+                        return
                     yield codec.hard_batch(resp)
             except grpc.RpcError as e:
-                raise errors.from_rpc_error(e) from None
+                raise self._core.stream_error(e) from None
+            finally:
+                call.cancel()
 
     async def report_loss(self, collection: str, keys: Any, *, losses: Any = None, solved: Any = None) -> np.ndarray:
         """See :meth:`hardneg.Client.report_loss`."""

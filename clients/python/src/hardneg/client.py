@@ -16,7 +16,7 @@ from hardneg import _backup, errors
 from hardneg import _codec as codec
 from hardneg import errors
 from hardneg._channel import TLSArg
-from hardneg._core import Core, Front, Op, T, run_sync
+from hardneg._core import Core, Front, Op, T, each_within, run_sync
 from hardneg._ingest import IngestState
 from hardneg.types import (
     BackupInfo,
@@ -62,7 +62,9 @@ class Client(Front):
         tls: ``None`` for plaintext, ``True`` for TLS with the system roots, a
             :class:`hardneg.TLSConfig` (CA / client certificate / key paths), or ready
             ``grpc.ChannelCredentials``.
-        timeout: default deadline in seconds of unary calls (``None``: no deadline).
+        timeout: default deadline in seconds of unary calls, and the longest wait for
+            each batch of :meth:`build_batches` (``None``: no deadline). ``ingest``,
+            ``backup`` and ``restore`` streams are not bounded by it.
         max_message_bytes: largest message sent or received (the server's default is
             64 MiB); at least 64 KiB.
         max_batch_bytes: writes are split into batches of at most this many bytes (and
@@ -619,11 +621,14 @@ class Client(Front):
         return self._stream_batches(req)  # the arguments are checked now, not at the first batch
 
     def _stream_batches(self, req: Any) -> Iterator[HardBatch]:
+        call = self._stub().BuildBatches(req, metadata=self._core.config.metadata())
         try:
-            for resp in self._stub().BuildBatches(req, metadata=self._core.config.metadata()):
+            for resp in each_within(call, self._core.timeout, "batch"):
                 yield codec.hard_batch(resp)
         except grpc.RpcError as e:
-            raise errors.from_rpc_error(e) from None
+            raise self._core.stream_error(e) from None
+        finally:
+            call.cancel()  # a caller that stops early ends the stream
 
     def report_loss(self, collection: str, keys: Any, *, losses: Any = None, solved: Any = None) -> np.ndarray:
         """Reports how a training step went per anchor key, for closed-loop hardness
