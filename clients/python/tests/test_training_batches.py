@@ -161,6 +161,19 @@ def test_refresh_starts_on_a_collection_of_one_version(client: hardneg.Client, c
     assert q.due == 50 and len(q) == 50
 
 
+def test_refresh_callback_refuses_a_step_that_goes_back(client: hardneg.Client, collection: str) -> None:
+    # A step counted within each epoch restarts at 1: the items refreshed at step 20
+    # carry version 20 and would never be due below it, so the callback says so.
+    x = _corpus(client, collection, 30)
+    cb = RefreshCallback(client, collection, lambda ids: x[[int(i[1:]) for i in ids]], every=10, limit=30)
+    assert cb(10) is not None and cb(20) is not None and cb.refreshed == 60
+    assert cb(20) is None and cb(25) is None  # the same step again, or no multiple of every
+    with pytest.raises(ValueError, match="step went back to 10 after a refresh at step 20: pass the global step"):
+        cb(10)
+    assert cb.refreshed == 60
+    assert cb(30) is not None and cb.refreshed == 90
+
+
 def test_refresh_re_encodes_the_queue(client: hardneg.Client, collection: str) -> None:
     x = _corpus(client, collection, 50)
     client.upsert(collection, ["d0"], x[:1], versions=[5])  # the newest version is 5

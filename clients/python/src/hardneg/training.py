@@ -260,7 +260,8 @@ def __getattr__(name: str) -> Any:
 class RefreshCallback:
     """Re-encodes stale items incrementally from a training loop.
 
-    Call it with the global step after each optimiser step: every ``every`` steps it
+    Call it with the global step (counted across epochs) after each optimiser step:
+    every ``every`` steps it
     re-encodes the next ``limit`` items of the collection's refresh queue (the stalest
     and most served first) with ``encode(ids) -> (len(ids), dim)`` vectors and upserts
     them with ``version=step`` (see :meth:`hardneg.Client.refresh`). It also works as a
@@ -300,13 +301,24 @@ class RefreshCallback:
         self.limit = limit
         self.last: Optional[RefreshQueue] = None
         self.refreshed = 0
+        self._last_step = 0  # the step of the last refresh
 
     def __call__(self, step: int) -> Optional[RefreshQueue]:
-        """Refreshes when ``step`` is a multiple of ``every``; returns the queue then."""
+        """Refreshes when ``step`` is a multiple of ``every``; returns the queue then.
+        Raises ``ValueError`` when ``step`` is below the step of an earlier refresh:
+        the items refreshed then carry that step as their version and would not be due
+        again (a step counted within each epoch instead of across them)."""
         if isinstance(step, bool) or not isinstance(step, numbers.Integral):
             raise TypeError(f"step must be an integer, got {step!r}")
-        if step <= 0 or step % self.every:
+        step = int(step)
+        if step < self._last_step:
+            raise ValueError(
+                f"step went back to {step} after a refresh at step {self._last_step}: pass the global step, "
+                f"counted across epochs (items refreshed at step {self._last_step} carry that version and would "
+                f"not be due again below it)")
+        if step <= 0 or step % self.every or step == self._last_step:
             return None
+        self._last_step = step
         self.last = self.client.refresh(self.collection, self.encode, version=step, limit=self.limit)
         self.refreshed += len(self.last)
         return self.last
@@ -318,7 +330,11 @@ class RefreshCallback:
 
     def trainer_callback(self) -> Any:
         """This callback as a ``transformers.TrainerCallback`` (needs transformers)."""
-        from transformers import TrainerCallback
+        try:
+            from transformers import TrainerCallback
+        except ImportError:
+            raise ImportError("RefreshCallback.trainer_callback needs transformers: pip install transformers "
+                              "(or call the RefreshCallback with the global step from your own loop)") from None
 
         outer = self
 
