@@ -46,34 +46,66 @@ type Dir struct {
 	snapDir string
 	fs      wal.FS
 	lock    *os.File // holds an exclusive flock on path/LOCK until Unlock
+	dirLock *os.File // and one on the directory itself
 }
 
 // Lock creates the data directory if needed and takes its lock (on the real file
 // system: the lock guards against other processes). fs is the file system for the
 // log and snapshots.
+//
+// The lock is an exclusive flock on the directory itself and on path/LOCK, which also
+// holds the holder's process id and host for the refusal to name. The directory's
+// lock is the one that counts: a LOCK file deleted while a server runs (taken for a
+// stale lock file) lets a second process lock a new one, but not the directory, so two
+// servers never append to one log.
 func Lock(path string, fs wal.FS) (*Dir, error) {
 	if err := os.MkdirAll(path, 0o750); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
+	dir, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open data directory: %w", err)
+	}
 	f, err := os.OpenFile(filepath.Join(path, lockName), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
+		dir.Close()
 		return nil, fmt.Errorf("open lock file: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%s: %w", path, ErrDataDirLocked)
+	for _, l := range []*os.File{dir, f} {
+		if err := syscall.Flock(int(l.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			holder := lockHolder(f)
+			dir.Close()
+			f.Close()
+			if errors.Is(err, syscall.EWOULDBLOCK) {
+				return nil, fmt.Errorf("%s: %w%s", path, ErrDataDirLocked, holder)
+			}
+			return nil, fmt.Errorf("lock data directory: %w", err)
 		}
-		return nil, fmt.Errorf("lock data directory: %w", err)
 	}
-	return &Dir{path: path, snapDir: filepath.Join(path, SnapDirName), fs: fs, lock: f}, nil
+	host, _ := os.Hostname()
+	if err := f.Truncate(0); err == nil {
+		_, _ = f.WriteAt([]byte(fmt.Sprintf("pid %d on host %s\n", os.Getpid(), host)), 0)
+	}
+	return &Dir{path: path, snapDir: filepath.Join(path, SnapDirName), fs: fs, lock: f, dirLock: dir}, nil
+}
+
+// lockHolder returns what a LOCK file says of the process holding it, for a refusal:
+// " (held by pid N on host H; stop that server rather than delete LOCK)", or "".
+func lockHolder(f *os.File) string {
+	b := make([]byte, 256)
+	n, _ := f.ReadAt(b, 0)
+	line, _, _ := strings.Cut(string(b[:n]), "\n")
+	if !strings.HasPrefix(line, "pid ") {
+		return ""
+	}
+	return " (held by " + line + "; stop that server rather than delete LOCK)"
 }
 
 // Path returns the data directory.
 func (d *Dir) Path() string { return d.path }
 
 // Unlock releases the directory's lock.
-func (d *Dir) Unlock() error { return d.lock.Close() }
+func (d *Dir) Unlock() error { return errors.Join(d.lock.Close(), d.dirLock.Close()) }
 
 // OpenLog opens (recovering) the write-ahead log in path/wal with o, on the
 // directory's file system.

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"os"
@@ -32,6 +33,28 @@ func TestLockRefusesASecondUser(t *testing.T) {
 		t.Fatalf("Lock after Unlock: %v", err)
 	}
 	again.Unlock()
+}
+
+// TestLockSurvivesADeletedLockFile deletes LOCK while the directory is locked, as an
+// operator who takes it for a stale lock file might: a second Lock must still be
+// refused, naming the holder.
+func TestLockSurvivesADeletedLockFile(t *testing.T) {
+	path := t.TempDir()
+	d, err := Lock(path, wal.OSFS{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Unlock()
+	_, err = Lock(path, wal.OSFS{})
+	if want := fmt.Sprintf("(held by pid %d on host ", os.Getpid()); !errors.Is(err, ErrDataDirLocked) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("second Lock: %v, want ErrDataDirLocked naming %q", err, want)
+	}
+	if err := os.Remove(filepath.Join(path, lockName)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Lock(path, wal.OSFS{}); !errors.Is(err, ErrDataDirLocked) {
+		t.Fatalf("Lock after LOCK was deleted: %v, want ErrDataDirLocked", err)
+	}
 }
 
 func TestSnapshotNames(t *testing.T) {
