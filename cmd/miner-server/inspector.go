@@ -109,7 +109,7 @@ func (s *Server) uiAPI(method string, h uiHandler) http.HandlerFunc {
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		start := time.Now()
-		client := "ip:" + r.RemoteAddr
+		client := addrClient(r.RemoteAddr) // as gRPC's clientOf: every connection of a host together
 		out, err := func() (any, error) {
 			if !s.ready.Load() {
 				return nil, errRecovering

@@ -92,8 +92,14 @@ func clientOf(ctx context.Context) string {
 	if ti, ok := pr.AuthInfo.(credentials.TLSInfo); ok && len(ti.State.VerifiedChains) > 0 {
 		return "cert:" + ti.State.VerifiedChains[0][0].Subject.String()
 	}
-	if host, _, err := net.SplitHostPort(pr.Addr.String()); err == nil {
+	return addrClient(pr.Addr.String())
+}
+
+// addrClient is the client key of an unauthenticated caller at addr (host:port): its
+// host, so that its connections count together.
+func addrClient(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
 		return "ip:" + host
 	}
-	return "addr:" + pr.Addr.String()
+	return "addr:" + addr
 }

@@ -406,3 +406,41 @@ func TestMetricsMoveDuringIngestAndMine(t *testing.T) {
 		}
 	}
 }
+
+// TestInFlightLimitCountsInspectorCallsByHost checks that without authentication the
+// inspector's API counts a host's calls with its gRPC calls, whatever the connection:
+// a gRPC stream from 127.0.0.1 holding the host's one slot makes an inspector call from
+// another connection of the same host answer 429.
+func TestInFlightLimitCountsInspectorCallsByHost(t *testing.T) {
+	ts := startServerArgs(t, t.TempDir(), "-max-in-flight-per-client=1", "-retry-after=150ms")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := ts.client.CreateCollection(ctx, &hardnegv1.CreateCollectionRequest{Name: "docs", Dim: 4, Metric: hardnegv1.Metric_METRIC_COSINE}); err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ts.srv.HTTPAddr() + "/ui/api/collections"
+	if resp, err := http.Get(url); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("inspector call with the slot free: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	st, err := ts.client.UpsertStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Send(&hardnegv1.UpsertStreamRequest{Collection: "docs", WriterId: "w", Sequence: 1,
+		Items: &hardnegv1.ItemBatch{Ids: []string{"x"}, Dim: 4, Vectors: f32bytes([]float32{1, 0, 0, 0})}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Recv(); err != nil { // acknowledged: the stream holds the host's slot
+		t.Fatal(err)
+	}
+	resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("inspector call while the host's gRPC stream holds its slot: %d, want 429", resp.StatusCode)
+	}
+}
