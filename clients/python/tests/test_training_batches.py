@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import uuid
+import warnings
 from typing import Callable
 
 import numpy as np
@@ -242,3 +243,17 @@ def test_build_batches_waits_at_most_the_client_timeout_for_each_batch(
     finally:
         os.kill(own_server.proc.pid, signal.SIGCONT)
     assert len(_batches(c, "t", anchors, batch_size=8)) >= 60 // 8
+
+
+def test_hard_batches_warns_when_conflicts_shrink_its_batches(sync_client: hardneg.Client, collection: str) -> None:
+    # Forty rows sharing one positive can never share a batch: every batch holds one row,
+    # which an in-batch-negative loss learns nothing from, and the sampler says so.
+    _corpus(sync_client, collection)
+    anchors = [f"d{i}" for i in range(40)]
+    hb = HardBatches(sync_client, collection, anchors, positive_ids=[["d119"]] * 40, batch_size=8)
+    with pytest.warns(UserWarning, match=r"epoch 0: 40 batches of 1\.0 rows on average for batch_size 8"):
+        assert [len(b) for b in hb] == [1] * 40
+    spread = HardBatches(sync_client, collection, anchors, positive_ids=[[f"d{60 + i}"] for i in range(40)], batch_size=8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert sum(len(b) for b in spread) == 40

@@ -1613,6 +1613,8 @@ def build_batches_request(
     for name, x in (("duplicate_threshold", duplicate_threshold), ("duplicate_margin", duplicate_margin)):
         if x is not None and (isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating))):
             raise TypeError(f"{name} must be a number or None, got {type(x).__name__}")
+        if x is not None and not (math.isfinite(float(x)) and abs(float(x)) <= _FLOAT32_MAX):
+            violations.append(FieldViolation(field=name, description=f"must be a finite float32, got {float(x)!r}"))
     for name, v, a, b in (
         ("batch_size", batch_size, 1, MAX_BATCH_SIZE),
         ("epochs", epochs, 1, 10_000),
@@ -1648,6 +1650,10 @@ def build_batches_request(
             violations.append(FieldViolation(field="anchor_vectors", description=f"{arr.shape[0]} rows for {len(ids)} anchors"))
         else:
             vec_rows = [arr[i].tobytes() for i in range(len(ids))]
+            for i in np.flatnonzero(~np.isfinite(arr).all(axis=1))[:100].tolist():
+                j = int(np.flatnonzero(~np.isfinite(arr[i]))[0])
+                violations.append(FieldViolation(field=f"anchors[{i}].vector", description=f"value {j} is {float(arr[i, j])!r}; "
+                                                 "vectors must be finite (and within float32's range, ±3.4e38)"))
     if violations:
         raise InvalidArgument("invalid build_batches request", violations=violations)
     req = pb.BuildBatchesRequest(

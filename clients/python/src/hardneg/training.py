@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import inspect
 import numbers
+import warnings
 from typing import Any, Callable, Iterator, Optional
 
 from hardneg import _codec as codec
@@ -150,6 +151,17 @@ class HardBatches:
             )
         )
         self._cached = (epoch, out)
+        if out and len(self.anchor_ids) >= 2 * self.batch_size:
+            mean = sum(len(b.rows) for b in out) / len(out)
+            if mean < self.batch_size / 2:
+                deferred = sum(b.deferred for b in out)
+                warnings.warn(
+                    f"epoch {epoch}: {len(out):,} batches of {mean:.1f} rows on average for batch_size {self.batch_size} "
+                    f"({deferred:,} rows deferred): many rows' positives are the same items or near-duplicates of "
+                    f"each other, and such rows never share a batch. In-batch-negative losses "
+                    f"(MultipleNegativesRankingLoss) learn little from small batches; if those positives are distinct "
+                    f"examples, raise duplicate_threshold or pass exclude_near_duplicates=False (docs/TRAINING.md)",
+                    UserWarning, stacklevel=3)
         return out
 
     def __iter__(self) -> Iterator[list[int]]:
