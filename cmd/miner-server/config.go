@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -202,7 +203,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		return c, errors.Join(errs...)
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(*level)); err != nil {
-		errs = append(errs, fmt.Errorf("-log-level: %w", err))
+		errs = append(errs, fmt.Errorf("-log-level: want debug, info, warn or error, got %q", *level))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("-log-format: want text or json, got %q", c.LogFormat))
@@ -244,6 +245,18 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	if c.TLSClientCAFile != "" && c.TLSCertFile == "" {
 		errs = append(errs, errors.New("-tls-client-ca-file: needs -tls-cert-file and -tls-key-file"))
+	}
+	if c.GRPCAddr == "" {
+		errs = append(errs, errors.New("-grpc-addr: must not be empty (host:port, e.g. 127.0.0.1:50051; :50051 for every interface)"))
+	}
+	if c.HTTPAddr == "" {
+		// An empty address would listen on every interface at a port the kernel picks.
+		errs = append(errs, errors.New("-http-addr: must not be empty (host:port; it serves /healthz, /readyz and /metrics, and -ui=false turns the inspector off)"))
+	}
+	if c.OTLPEndpoint != "" {
+		if u, err := url.Parse(c.OTLPEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("-otlp-endpoint: want http://host:port (plaintext) or https://host:port (TLS), got %q", c.OTLPEndpoint))
+		}
 	}
 	if c.MaxInFlight < 0 {
 		errs = append(errs, fmt.Errorf("-max-in-flight-per-client: must be ≥ 0, got %d", c.MaxInFlight))

@@ -465,6 +465,22 @@ func TestConfigFromEnvironment(t *testing.T) {
 	if _, err := parseConfig([]string{"-snapshot-bytes=-2"}, func(string) string { return "" }, io.Discard); err == nil || !strings.Contains(err.Error(), "-snapshot-bytes: a size in bytes, or -1") {
 		t.Errorf("-snapshot-bytes=-2: %v", err)
 	}
+	// An empty listen address would listen on every interface at a random port; a bad
+	// collector URL would leave tracing silently off; a bad level lists the good ones.
+	for _, c := range []struct{ arg, want string }{
+		{"-grpc-addr=", "-grpc-addr: must not be empty"},
+		{"-http-addr=", "-http-addr: must not be empty"},
+		{"-otlp-endpoint=::not a url", `-otlp-endpoint: want http://host:port (plaintext) or https://host:port (TLS), got "::not a url"`},
+		{"-otlp-endpoint=collector:4317", "-otlp-endpoint: want http://host:port"},
+		{"-log-level=verbose", `-log-level: want debug, info, warn or error, got "verbose"`},
+	} {
+		if _, err := parseConfig([]string{c.arg}, func(string) string { return "" }, io.Discard); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.arg, err, c.want)
+		}
+	}
+	if cfg, err := parseConfig([]string{"-otlp-endpoint=http://127.0.0.1:4317"}, func(string) string { return "" }, io.Discard); err != nil || cfg.OTLPEndpoint == "" {
+		t.Errorf("-otlp-endpoint=http://127.0.0.1:4317: %v", err)
+	}
 	// Huge pages are on by default; the environment turns them off.
 	if cfg, err := parseConfig(nil, func(string) string { return "" }, io.Discard); err != nil || !cfg.HugePages {
 		t.Errorf("default -huge-pages: %v, %v", cfg.HugePages, err)
