@@ -249,7 +249,7 @@ func (s *service) Restore(stream hardnegv1.MinerService_RestoreServer) (err erro
 		return fmt.Errorf("%w: header.size_bytes is %d; a backup's encoding is 1 to 2^63−1 bytes", engine.ErrBackupInvalid, h.SizeBytes)
 	}
 	src := engine.RestoreSource{FormatVersion: h.FormatVersion, Bytes: int64(h.SizeBytes), Checksum: h.Crc32C,
-		Dim: int(h.GetCollection().GetDim()), Items: h.ItemCount}
+		Dim: int(h.GetCollection().GetDim()), Items: h.ItemCount, Name: h.GetCollection().GetName()}
 	src.Metric, src.HasMetric = metricFromPB[h.GetCollection().GetMetric()]
 	res, err := bk.Restore(stream.Context(), &restoreReader{stream: stream}, src, name, progress)
 	if err != nil {

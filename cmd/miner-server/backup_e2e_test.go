@@ -293,6 +293,7 @@ func TestRestoreRejectsDamagedStreamsApplyingNothing(t *testing.T) {
 		{"size 0", hdr(func(h *hardnegv1.BackupHeader) { h.SizeBytes = 0 }), bs.chunks, codes.InvalidArgument},
 		{"header dim differs from the data", hdr(func(h *hardnegv1.BackupHeader) { h.Collection.Dim = 7 }), bs.chunks, codes.InvalidArgument},
 		{"header item count differs from the data", hdr(func(h *hardnegv1.BackupHeader) { h.ItemCount = 5 }), bs.chunks, codes.InvalidArgument},
+		{"header name differs from the data", hdr(func(h *hardnegv1.BackupHeader) { h.Collection.Name = "x" + h.Collection.Name }), bs.chunks, codes.InvalidArgument},
 		{"header metric differs from the data", hdr(func(h *hardnegv1.BackupHeader) { h.Collection.Metric = hardnegv1.Metric_METRIC_L2 }), bs.chunks, codes.InvalidArgument},
 		{"no header", nil, bs.chunks, codes.InvalidArgument},
 		{"second header", bs.header, [][]byte{data[:10]}, codes.InvalidArgument},

@@ -319,6 +319,11 @@ type RestoreSource struct {
 	Metric Metric
 	// HasMetric says Metric is set.
 	HasMetric bool
+	// Name, when not empty, is the collection name the header declares: Restore fails
+	// with ErrBackupInvalid when the data was backed up under another (the header is
+	// not covered by the data's checksum, so a damaged name would otherwise restore
+	// the collection under a name nobody chose).
+	Name string
 }
 
 // RestoreResult describes a restored collection.

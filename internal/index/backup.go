@@ -141,6 +141,10 @@ func (db *DB) Restore(ctx context.Context, r io.Reader, src engine.RestoreSource
 		c.wait()
 		return engine.RestoreResult{}, fmt.Errorf("%w: the header declares metric %s; the data's is %s", engine.ErrBackupInvalid, src.Metric, sh.Config.Metric)
 	}
+	if src.Name != "" && src.Name != sh.Config.Name {
+		c.wait()
+		return engine.RestoreResult{}, fmt.Errorf("%w: the header names collection %q; the data is collection %q", engine.ErrBackupInvalid, src.Name, sh.Config.Name)
+	}
 	if name == "" {
 		name = sh.Config.Name
 	}

@@ -4904,6 +4904,8 @@ type BackupHeader struct {
 	// through; a backup holds neither).
 	FormatVersion uint32 `protobuf:"varint,1,opt,name=format_version,json=formatVersion,proto3" json:"format_version,omitempty"`
 	// The collection as backed up: name, dim, metric, index parameters and statistics.
+	// Restore refuses (INVALID_ARGUMENT) a header whose name, dim, metric or item_count
+	// disagrees with the data, which its checksum covers and the header's fields do not.
 	Collection *Collection `protobuf:"bytes,2,opt,name=collection,proto3" json:"collection,omitempty"`
 	// Live items in the backup.
 	ItemCount uint64 `protobuf:"varint,3,opt,name=item_count,json=itemCount,proto3" json:"item_count,omitempty"`
