@@ -135,7 +135,9 @@ def main() -> None:
                     rows = rows.numpy()
                     keys = [q_ids[i] for i in rows]
                     q = adapter(q_base[rows])
-                    mined = client.mine(collection, anchor_ids=keys, positive_ids=[[d_ids[i]] for i in rows], policy=policy)
+                    # A seed per step: the synthetic mixes are drawn afresh each time.
+                    mined = client.mine(collection, anchor_ids=keys, positive_ids=[[d_ids[i]] for i in rows], policy=policy,
+                                        seed=args.seed + step)
                     neg_idx = [int(i.split("-")[1]) for i in mined.ids[mined.mask]]
                     mined_negs += len(neg_idx)
                     short += int(mined.shortfall.sum())

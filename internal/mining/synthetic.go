@@ -93,6 +93,9 @@ func (s *Synthetic) validate(e *validate.Error, field string, m engine.Metric) {
 		if f.v != nil && !(*f.v >= 0 && *f.v <= 1) {
 			e.Add(field+"."+f.name, "must be in [0, 1], got %v", *f.v)
 			outside[f.name[0]] = true
+		} else if f.v != nil && f.name[0] == 'b' && *f.v == 1 {
+			e.Add(field+"."+f.name, "must be below 1 (β = 1 mixes in nothing of the negative: the result is the anchor's own query), got %v", *f.v)
+			outside['b'] = true
 		}
 	}
 	aLo, aHi, bLo, bHi := s.bounds()

@@ -159,6 +159,7 @@ func TestSyntheticValidation(t *testing.T) {
 		{"policy.synthetic.num_query_mixed", sc, Synthetic{NumQueryMixed: MaxSynthetic + 1}},
 		{"policy.synthetic.alpha_max", sc, Synthetic{NumMixed: 1, AlphaMax: ptr(1.5)}},
 		{"policy.synthetic.beta_min", sc, Synthetic{NumMixed: 1, BetaMin: ptr(0.6)}},
+		{"policy.synthetic.beta_max", sc, Synthetic{NumQueryMixed: 1, BetaMin: ptr(1), BetaMax: ptr(1)}}, // the query itself
 		{"policy.synthetic.pool", sc, Synthetic{NumMixed: 1, Pool: -2}},
 		{"policy.synthetic", sd, Synthetic{NumMixed: 1}},
 	} {

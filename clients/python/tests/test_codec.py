@@ -463,3 +463,11 @@ def test_id_lists_fast_path_agrees_with_the_loop(ids: list[Any]) -> None:
     assert outcome(True) == outcome(False)
     if all(isinstance(x, str) for x in ids) and "\ud800" not in ids:  # lengths of valid text only
         assert list(codec._utf8_lens(ids)) == [len(x.encode()) for x in ids]
+
+
+def test_synthetic_beta_of_one_is_refused() -> None:
+    # β = 1 mixes in nothing of the negative: the "synthetic negative" is the query.
+    pol = hardneg.MiningPolicy(synthetic=hardneg.SyntheticPolicy(num_query_mixed=2, beta_min=1.0, beta_max=1.0))
+    with pytest.raises(hardneg.errors.InvalidArgument, match=r"policy\.synthetic\.beta_max: must be below 1"):
+        codec.validate_policy(pol)
+    codec.validate_policy(hardneg.MiningPolicy(synthetic=hardneg.SyntheticPolicy(num_query_mixed=2, beta_max=0.99)))

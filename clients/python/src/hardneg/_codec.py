@@ -868,6 +868,9 @@ def _synthetic_violations(value: Any) -> list[FieldViolation]:
             continue
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real) or not 0 <= float(v) <= 1:
             out.append(FieldViolation(field=f"policy.synthetic.{name}", description=f"must be a number in [0, 1] or None, got {v!r}"))
+        elif name.startswith("beta") and float(v) == 1:
+            out.append(FieldViolation(field=f"policy.synthetic.{name}", description=f"must be below 1 (β = 1 mixes in nothing "
+                                      f"of the negative: the result is the anchor's own query), got {v!r}"))
     return out
 
 

@@ -2579,9 +2579,10 @@ type SyntheticPolicy struct {
 	AlphaMax *float32 `protobuf:"fixed32,3,opt,name=alpha_max,json=alphaMax,proto3,oneof" json:"alpha_max,omitempty"`
 	// Query mixes norm(β·q + (1−β)·nⱼ) per anchor, j uniform among the pool, 0–1,024.
 	NumQueryMixed uint32 `protobuf:"varint,4,opt,name=num_query_mixed,json=numQueryMixed,proto3" json:"num_query_mixed,omitempty"`
-	// Lower bound of β, in [0, 1]. Unset: 0.
+	// Lower bound of β, in [0, 1). Unset: 0.
 	BetaMin *float32 `protobuf:"fixed32,5,opt,name=beta_min,json=betaMin,proto3,oneof" json:"beta_min,omitempty"`
-	// Upper bound of β, in [0, 1]. Unset: 0.5 (MoCHi's β ~ U(0, 0.5)).
+	// Upper bound of β, in [0, 1): β = 1 would return the query itself. Unset: 0.5
+	// (MoCHi's β ~ U(0, 0.5)).
 	BetaMax *float32 `protobuf:"fixed32,6,opt,name=beta_max,json=betaMax,proto3,oneof" json:"beta_max,omitempty"`
 	// The hardest returned negatives (by rank) mixed from, 0–1,024. 0: 32. Mixing needs
 	// two negatives in the pool, query mixing one; what cannot be made is counted in
