@@ -471,3 +471,10 @@ def test_synthetic_beta_of_one_is_refused() -> None:
     with pytest.raises(hardneg.errors.InvalidArgument, match=r"policy\.synthetic\.beta_max: must be below 1"):
         codec.validate_policy(pol)
     codec.validate_policy(hardneg.MiningPolicy(synthetic=hardneg.SyntheticPolicy(num_query_mixed=2, beta_max=0.99)))
+
+
+def test_report_pairs_with_a_list_of_ids_say_how_to_give_several() -> None:
+    with pytest.raises(TypeError, match=r"a \(anchor key, item id\) pair holds one item id; for several give a mapping"):
+        codec.report_requests("c", [("d1", ["d2", "d3"])])
+    reqs = codec.report_requests("c", {"d1": ["d2", "d3"]})
+    assert [list(r.reports[0].item_ids) for r in reqs] == [["d2", "d3"]]

@@ -1517,6 +1517,9 @@ def report_requests(collection: str, reports: Reports) -> list[pb.ReportFalseNeg
                     f"reports must be a mapping of anchor key to item ids or a sequence of (anchor key, item id) pairs, got an entry {pair!r}"
                 )
             key, item = pair
+            if isinstance(key, str) and not isinstance(item, (str, bytes)) and isinstance(item, Iterable):
+                raise TypeError(f"reports: a (anchor key, item id) pair holds one item id; for several give a mapping "
+                                f"{{anchor key: [item ids]}} or one pair per id, got {pair!r}")
             if not isinstance(key, str) or not isinstance(item, str):
                 raise TypeError(f"reports: anchor keys and item ids must be strings, got {pair!r}")
             by_key.setdefault(key, []).append(item)
