@@ -95,6 +95,33 @@ def test_tls_with_ca_file_and_token(pki: Path) -> None:
         server.stop(None)
 
 
+def test_tls_mismatches_fail_at_once_saying_what_to_do(pki: Path) -> None:
+    # A TLS handshake that cannot succeed is not retried (it would fail the same way
+    # until the deadline) and its message says what to change, not "is it running?".
+    servicer = Recording(token=None)
+    creds = grpc.ssl_server_credentials([((pki / "server.key").read_bytes(), (pki / "server.pem").read_bytes())])
+    tls_server, tls_port = _serve(servicer, creds)
+    plain_server, plain_port = _serve(Recording(token=None))
+    try:
+        cases = [
+            (f"localhost:{tls_port}", True, "the server's certificate is not trusted: give the CA that signed it"),
+            (f"127.0.0.1:{tls_port}", hardneg.TLSConfig(ca_file=str(pki / "ca.pem"), server_name="other.example"),
+             "the server's certificate does not name the address connected to"),
+            (f"127.0.0.1:{plain_port}", hardneg.TLSConfig(ca_file=str(pki / "ca.pem")), "the server does not speak TLS there"),
+        ]
+        for target, tls, want in cases:
+            with hardneg.Client(target, tls=tls, timeout=30) as c:
+                with pytest.raises(errors.Unavailable, match=f"TLS handshake with {target} failed: {want}") as e:
+                    c.list_collections()
+                assert e.value.attempts == 1 and c.retries == 0
+        with hardneg.Client(f"127.0.0.1:{tls_port}", timeout=30, retry=None) as c:
+            with pytest.raises(errors.Unavailable, match="If it serves TLS, connect with tls=True or a TLSConfig"):
+                c.list_collections()
+    finally:
+        tls_server.stop(None)
+        plain_server.stop(None)
+
+
 def test_mutual_tls(pki: Path) -> None:
     servicer = Recording(token=None)
     creds = grpc.ssl_server_credentials(

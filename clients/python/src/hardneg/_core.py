@@ -86,8 +86,8 @@ def retry_delay(
     if isinstance(err, errors.ResourceExhausted):
         if err.retry_after is None:  # a size limit, not a "come back later"
             return None
-    elif not isinstance(err, errors.Unavailable):
-        return None
+    elif not isinstance(err, errors.Unavailable) or tls_failure(err.message):
+        return None  # a TLS mismatch fails the same way on every attempt
     if err.retry_after is not None:
         return err.retry_after * (1 + policy.jitter * rand)
     backoff = min(policy.initial_backoff * policy.multiplier ** (attempts - 1), policy.max_backoff)
@@ -97,6 +97,26 @@ def retry_delay(
 # What gRPC says when no connection to the target could be made at all.
 _NOT_CONNECTED = re.compile(r"failed to connect to all addresses|Connection refused|DNS resolution failed|"
                             r"Name or service not known|No address associated")
+
+# TLS handshakes that fail the same way every time, with what to do about each.
+_TLS_FAILURES = (
+    (re.compile(r"WRONG_VERSION_NUMBER"),
+     "the server does not speak TLS there: connect in plaintext (no tls=; the CLI without --tls)"),
+    (re.compile(r"CERTIFICATE_VERIFY_FAILED"),
+     "the server's certificate is not trusted: give the CA that signed it (TLSConfig(ca_file=...); the CLI's --tls-ca)"),
+    (re.compile(r"Hostname Verification Check failed|is not in peer certificate"),
+     "the server's certificate does not name the address connected to: give the name it carries "
+     "(TLSConfig(server_name=...); the CLI's --tls-server-name)"),
+)
+
+
+def tls_failure(message: str) -> Optional[str]:
+    """What to do about a TLS handshake failure gRPC reported in message, or None."""
+    for pattern, hint in _TLS_FAILURES:
+        if pattern.search(message):
+            return hint
+    return None
+
 
 MIN_MESSAGE_BYTES = 64 * 1024
 """The smallest ``max_message_bytes`` a client takes."""
@@ -165,10 +185,17 @@ class Core:
     def name_unreachable(self, err: errors.HardnegError, attempts: int = 1) -> errors.HardnegError:
         """Rewrites the message of an UNAVAILABLE that says no connection was made to
         name the server's address (gRPC's own names none); returns err."""
-        if isinstance(err, errors.Unavailable) and _NOT_CONNECTED.search(err.message) \
-                and not err.message.startswith("no server answered at "):
+        if not isinstance(err, errors.Unavailable) or err.message.startswith(("no server answered at ", "TLS handshake with ")):
+            return err
+        hint = tls_failure(err.message)
+        if hint is not None:
+            err.message = f"TLS handshake with {self.config.target} failed: {hint}: {err.message}"
+        elif _NOT_CONNECTED.search(err.message):
             took = f" after {attempts} attempts" if attempts > 1 else ""
-            err.message = f"no server answered at {self.config.target}{took} (is miner-server running there?): {err.message}"
+            plain = self.config.tls is None or self.config.tls is False
+            also = " If it serves TLS, connect with tls=True or a TLSConfig (the CLI's --tls)" \
+                if plain and "Socket closed" in err.message else ""
+            err.message = f"no server answered at {self.config.target}{took} (is miner-server running there?{also}): {err.message}"
         return err
 
     def stream_error(self, e: grpc.RpcError) -> errors.HardnegError:
