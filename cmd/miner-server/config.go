@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/url"
 	"slices"
 	"strings"
@@ -208,8 +209,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("-log-format: want text or json, got %q", c.LogFormat))
 	}
-	if c.MaxMsgBytes < 1<<20 {
-		errs = append(errs, fmt.Errorf("-grpc-max-msg-bytes: at least 1 MiB, got %d", c.MaxMsgBytes))
+	if c.MaxMsgBytes < 1<<20 || c.MaxMsgBytes > math.MaxUint32 {
+		// A gRPC message's length travels in 4 bytes.
+		errs = append(errs, fmt.Errorf("-grpc-max-msg-bytes: 1 MiB to 4 GiB − 1 (%d), got %d", uint32(math.MaxUint32), c.MaxMsgBytes))
 	}
 	if c.Fsync != "always" && c.Fsync != "interval" {
 		errs = append(errs, fmt.Errorf("-fsync: want always or interval, got %q", c.Fsync))

@@ -473,6 +473,8 @@ func TestConfigFromEnvironment(t *testing.T) {
 		{"-otlp-endpoint=::not a url", `-otlp-endpoint: want http://host:port (plaintext) or https://host:port (TLS), got "::not a url"`},
 		{"-otlp-endpoint=collector:4317", "-otlp-endpoint: want http://host:port"},
 		{"-log-level=verbose", `-log-level: want debug, info, warn or error, got "verbose"`},
+		{"-grpc-max-msg-bytes=99999999999999", "-grpc-max-msg-bytes: 1 MiB to 4 GiB − 1"},
+		{"-grpc-max-msg-bytes=1000", "-grpc-max-msg-bytes: 1 MiB to 4 GiB − 1"},
 	} {
 		if _, err := parseConfig([]string{c.arg}, func(string) string { return "" }, io.Discard); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want %q", c.arg, err, c.want)
