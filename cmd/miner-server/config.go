@@ -189,6 +189,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	var errs []error
+	fromEnv := map[string]string{} // flag → the variable that set it
 	fs.VisitAll(func(f *flag.Flag) {
 		env := "HARDNEG_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
 		if v := getenv(env); v != "" && !set[f.Name] && !cliOnly[f.Name] {
@@ -196,8 +197,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 				errs = append(errs, fmt.Errorf("%s=%q: %w (it sets -%s)", env, v, err, f.Name))
 			}
 			set[f.Name] = true
+			fromEnv[f.Name] = env
 		}
 	})
+
 	if len(errs) > 0 {
 		// A value that did not parse leaves its flag at zero: checking the rest would
 		// only add errors about that zero.
@@ -292,6 +295,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		}
 	default:
 		errs = append(errs, fmt.Errorf("-backend: want embedded or weaviate, got %q", c.Backend))
+	}
+	// A value the environment gave is refused naming its variable too.
+	for i, err := range errs {
+		if name, _, ok := strings.Cut(strings.TrimPrefix(err.Error(), "-"), ":"); ok && fromEnv[name] != "" {
+			errs[i] = fmt.Errorf("%w (set by %s)", err, fromEnv[name])
+		}
 	}
 	return c, errors.Join(errs...)
 }

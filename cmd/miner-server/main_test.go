@@ -480,6 +480,10 @@ func TestConfigFromEnvironment(t *testing.T) {
 			t.Errorf("%s: %v, want %q", c.arg, err, c.want)
 		}
 	}
+	if _, err := parseConfig(nil, func(k string) string { return map[string]string{"HARDNEG_FSYNC": "bad"}[k] }, io.Discard); err == nil ||
+		!strings.Contains(err.Error(), `-fsync: want always or interval, got "bad" (set by HARDNEG_FSYNC)`) {
+		t.Errorf("HARDNEG_FSYNC=bad: %v", err)
+	}
 	if cfg, err := parseConfig([]string{"-otlp-endpoint=http://127.0.0.1:4317"}, func(string) string { return "" }, io.Discard); err != nil || cfg.OTLPEndpoint == "" {
 		t.Errorf("-otlp-endpoint=http://127.0.0.1:4317: %v", err)
 	}
