@@ -262,6 +262,29 @@ def test_ingest_parquet_with_groups(own_server: ServerProcess, capsys: pytest.Ca
     assert code == 1 and "no column 'id' for --ids" in err
 
 
+@pytest.mark.parametrize("bad, want", [
+    ([""], "group '' must be 1–256 bytes of UTF-8 without NUL"),
+    (["x" * 300], "must be 1–256 bytes of UTF-8 without NUL"),
+    (["a\x00b"], "group 'a\\x00b' must be 1–256 bytes"),
+    ([f"g{j}" for j in range(65)], "has 65 groups; at most 64"),
+])
+def test_ingest_refuses_bad_groups_before_sending(own_server: ServerProcess, capsys: pytest.CaptureFixture[str],
+                                                  tmp_path: Path, bad: list[str], want: str) -> None:
+    # A group the server would refuse in a later batch is refused before anything is
+    # created or sent, naming the file's row: nothing is half-ingested.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    groups = [[f"s{i}"] for i in range(3000)]
+    groups[2500] = bad
+    pq.write_table(pa.table({"id": [f"d{i}" for i in range(3000)], "embedding": unit_rows(3000, 8, 3).tolist(), "source": groups}),
+                   tmp_path / "g.parquet")
+    code, _, err = run(capsys, own_server, "ingest", "late", str(tmp_path / "g.parquet"), "--groups", "source", "--create")
+    assert code == 1 and f"g.parquet: row 2500 of column 'source'" in err and want in err, err
+    with hardneg.Client(own_server.target) as c:
+        assert "late" not in {x.name for x in c.list_collections()}
+
+
 def _mined_collection(srv: ServerProcess, name: str = "docs") -> list[str]:
     rng = np.random.default_rng(1)
     vecs = unit_rows(400, 8, 2)

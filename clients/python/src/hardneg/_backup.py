@@ -27,6 +27,8 @@ import tempfile
 from dataclasses import dataclass
 from typing import IO, Any, Iterator, Optional, Union
 
+from google.protobuf.message import DecodeError
+
 from hardneg import _codec as codec
 from hardneg.errors import BackupFileError
 from hardneg.types import BackupInfo, SnapshotFile
@@ -166,6 +168,18 @@ def _read_record(f: IO[bytes]) -> Union[bytes, _End, None]:
     return data
 
 
+def _decode(data: bytes, number: int, offset: int) -> pb.BackupResponse:
+    """Record ``number`` (1 for the first after the magic) of the file, which starts at
+    byte ``offset``: a damaged one is a BackupFileError naming both, not protobuf's
+    DecodeError."""
+    try:
+        return pb.BackupResponse.FromString(data)
+    except DecodeError:
+        raise BackupFileError(
+            f"damaged record {number} at byte {offset}: not a valid BackupResponse message"
+        ) from None
+
+
 def _check_magic(f: IO[bytes]) -> int:
     """Reads the magic and returns the file's format version."""
     head = _read(f, len(MAGIC) + _LEN.size)
@@ -185,13 +199,19 @@ def scan(f: IO[bytes]) -> list[BackupInfo]:
     version = _check_magic(f)
     out = []
     end: Optional[_End] = None
+    number, offset = 0, len(MAGIC) + _LEN.size
     while (data := _read_record(f)) is not None:
         if isinstance(data, _End):
             end = data
             break
-        msg = pb.BackupResponse.FromString(data)
+        number += 1
+        msg = _decode(data, number, offset)
         if msg.WhichOneof("part") == "header":
-            out.append(backup_info(msg.header))
+            try:
+                out.append(backup_info(msg.header))
+            except (ValueError, OverflowError) as e:  # e.g. a timestamp out of range
+                raise BackupFileError(f"damaged record {number} at byte {offset}: {e}") from None
+        offset += _LEN.size + len(data)
     if version >= 2:
         if end is None:
             raise BackupFileError(
@@ -221,11 +241,17 @@ class Reader:
         self.f = f
         self.progress = progress
         _check_magic(f)
+        self._number, self._offset = 0, len(MAGIC) + _LEN.size
         self._next: Optional[pb.BackupResponse] = self._read()
 
     def _read(self) -> Optional[pb.BackupResponse]:
         data = _read_record(self.f)
-        return None if data is None or isinstance(data, _End) else pb.BackupResponse.FromString(data)
+        if data is None or isinstance(data, _End):
+            return None
+        self._number += 1
+        msg = _decode(data, self._number, self._offset)
+        self._offset += _LEN.size + len(data)
+        return msg
 
     def entries(self) -> Iterator[Entry]:
         while self._next is not None:
@@ -265,19 +291,28 @@ def open_for_write(target: PathOrFile) -> tuple[IO[bytes], Any]:
     tmp = path + ".partial"
     f = open(tmp, "wb")
 
+    def remove() -> None:
+        try:
+            os.remove(tmp)
+        except FileNotFoundError:
+            pass
+
     def finish(ok: bool) -> None:
-        f.close()
+        try:
+            f.close()  # it flushes: a full disk can fail here too
+        except OSError:
+            remove()
+            if ok:
+                raise
+            return  # failing already: that error is the one to report
         if ok:
             try:
                 os.replace(tmp, path)
                 return
             except OSError:
-                os.remove(tmp)
+                remove()
                 raise
-        try:
-            os.remove(tmp)
-        except FileNotFoundError:
-            pass
+        remove()
 
     return f, finish
 

@@ -9,19 +9,23 @@ flag through. The other commands are clients of a running server: ``collections`
 ``HARDNEG_TLS_KEY``, ``HARDNEG_TLS_SERVER_NAME``, ``HARDNEG_TLS``). ``--json`` prints machine-readable output.
 
 Exit status: 0 success, 1 failure (one line on stderr naming the problem), 2 usage
-error, 130 interrupted, 141 the output pipe closed early.
+error, 130 interrupted, 141 the output pipe closed early; ``serve`` exits with the
+server's status (0 after a clean stop on Ctrl-C or SIGTERM).
 """
 
 from __future__ import annotations
 
 import argparse
+import codecs
 import dataclasses
 import datetime
+import errno
 import hashlib
 import json
 import logging
 import math
 import os
+import re
 import sys
 import time
 from typing import Any, Iterator, Optional, Sequence
@@ -142,30 +146,49 @@ def _opt(args: argparse.Namespace, name: str, env: str, default: Any = None) -> 
     return v
 
 
-def _client(args: argparse.Namespace) -> Any:
+#: The TLS files: TLSConfig field, argument, flag, environment variable.
+_TLS_FILES = (("ca_file", "tls_ca", "--tls-ca", "HARDNEG_TLS_CA"),
+              ("cert_file", "tls_cert", "--tls-cert", "HARDNEG_TLS_CERT"),
+              ("key_file", "tls_key", "--tls-key", "HARDNEG_TLS_KEY"))
+
+
+def _client(args: argparse.Namespace, retry: bool = True) -> Any:
+    """The client of the command's server. ``retry=False``: calls are made once, for
+    the commands docs/CLI.md lists as not retried."""
     from hardneg.client import Client
     from hardneg.types import TLSConfig
 
-    ca = _opt(args, "tls_ca", "HARDNEG_TLS_CA")
-    cert = _opt(args, "tls_cert", "HARDNEG_TLS_CERT")
-    key = _opt(args, "tls_key", "HARDNEG_TLS_KEY")
+    files: dict[str, Optional[str]] = {}
+    where: dict[str, str] = {}  # TLSConfig field -> the flag or variable that gave it
+    for field, attr, flag, env in _TLS_FILES:
+        files[field] = _opt(args, attr, env)
+        where[field] = flag if getattr(args, attr, None) is not None else env
+    ca, cert, key = files["ca_file"], files["cert_file"], files["key_file"]
     name = _opt(args, "tls_server_name", "HARDNEG_TLS_SERVER_NAME")
     on = getattr(args, "tls", False) or os.environ.get("HARDNEG_TLS", "") in ("1", "true", "yes")
     if bool(cert) != bool(key):
         raise CommandError("--tls-cert and --tls-key go together (mutual TLS)")
-    for path in (ca, cert, key):
+    for field, path in files.items():
         if path and not os.path.isfile(path):
-            raise CommandError(f"TLS file {path}: not found")
+            raise CommandError(f"{where[field]}: TLS file {path}: not found")
     tls: Any = None
     if ca or cert or name or on:
         tls = TLSConfig(ca_file=ca, cert_file=cert, key_file=key, server_name=name)
     timeout = getattr(args, "timeout", None)
-    return Client(
-        _opt(args, "addr", "HARDNEG_ADDR", DEFAULT_ADDR),
-        token=_opt(args, "token", "HARDNEG_TOKEN"),
-        tls=tls,
-        timeout=timeout,
-    )
+    try:
+        return Client(
+            _opt(args, "addr", "HARDNEG_ADDR", DEFAULT_ADDR),
+            token=_opt(args, "token", "HARDNEG_TOKEN"),
+            tls=tls,
+            timeout=timeout,
+            **({} if retry else {"retry": None}),
+        )
+    except ValueError as e:
+        # The client names a TLS file by its TLSConfig field; the user gave a flag.
+        msg = str(e)
+        for field, label in where.items():
+            msg = msg.replace(f"TLSConfig.{field}", label)
+        raise CommandError(msg) from None
 
 
 # --- commands ------------------------------------------------------------------------------
@@ -215,8 +238,8 @@ def cmd_create(args: argparse.Namespace) -> None:
         quantization=args.quantization,
     )
     try:
-        c = _client(args).create_collection(args.name, args.dim, args.metric, index_params=params, exist_ok=args.exist_ok,
-                                            ephemeral=args.ephemeral)
+        c = _client(args, retry=False).create_collection(args.name, args.dim, args.metric, index_params=params,
+                                                         exist_ok=args.exist_ok, ephemeral=args.ephemeral)
     except ValueError as e:
         if isinstance(e, errors.HardnegError):
             raise
@@ -238,8 +261,9 @@ def _check_file(path: str) -> None:
         raise CommandError(f"{path}: no such file")
 
 
-def _load_npy(path: str) -> Any:
-    """A .npy file's array (memory-mapped), or a CommandError saying what the file is."""
+def _load_npy(path: str, objects: str = "not numbers") -> Any:
+    """A .npy file's array (memory-mapped), or a CommandError saying what the file is
+    (``objects``: what to say of an array of Python objects)."""
     _check_file(path)
     with open(path, "rb") as f:
         if f.read(6) != b"\x93NUMPY":
@@ -248,7 +272,7 @@ def _load_npy(path: str) -> Any:
         return np.load(path, mmap_mode="r", allow_pickle=False)
     except ValueError as e:
         if "object" in str(e).lower() or "pickle" in str(e).lower():
-            raise CommandError(f"{path}: holds Python objects, not numbers") from None
+            raise CommandError(f"{path}: holds Python objects, {objects}") from None
         raise CommandError(f"{path}: truncated or damaged .npy file ({e})") from None
 
 
@@ -303,9 +327,43 @@ def _check_ids(where: str, ids: list[str]) -> None:
                 raise CommandError(f"{where}: id {v!r} is given twice (rows {j} and {i})")
 
 
+#: Line ends of an id text file, as Python's universal newlines read them.
+_LINE_END = re.compile(r"\r\n|\r|\n")
+_LINE_END_BYTES = re.compile(rb"\r\n|\r|\n")
+
+
+def _read_id_lines(path: str) -> list[str]:
+    """The ids of a text file, one per line: UTF-8 (a leading byte order mark is not
+    part of the first id), lines ended by LF, CRLF or CR; empty lines at the end of the
+    file are dropped. An id with leading or trailing whitespace is refused: it is
+    almost always a stray space or tab that would make the id match nothing."""
+    _check_file(path)
+    with open(path, "rb") as f:
+        data = f.read()
+    skip = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    try:
+        text = data[skip:].decode("utf-8")
+    except UnicodeDecodeError as e:
+        if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+            raise CommandError(f"{path}: UTF-16 text (as Windows PowerShell writes it); save it as UTF-8") from None
+        at = skip + e.start  # e.start counts from the end of the BOM
+        row = len(_LINE_END_BYTES.findall(data, skip, at))
+        raise CommandError(f"{path}: not UTF-8 text: row {row} ({e.reason} at byte {at} of the file)") from None
+    ids = _LINE_END.split(text)
+    while ids and ids[-1] == "":
+        ids.pop()
+    for i, v in enumerate(ids):
+        if v != v.strip():
+            raise CommandError(
+                f"{path}: the id of row {i} ({v!r:.70}) has leading or trailing whitespace, which an id text file "
+                "cannot hold: remove it, or give such ids as a .npy of strings or a Parquet column"
+            )
+    return ids
+
+
 def _load_ids(path: str, n: int) -> list[str]:
     if path.endswith(".npy"):
-        arr = _load_npy(path)
+        arr = _load_npy(path, "not strings; ids must be strings or integers (save them with dtype=str)")
         if arr.dtype.kind not in "iuUS":
             raise CommandError(f"{path}: holds {arr.dtype} values; ids must be strings or integers")
         if arr.ndim != 1:
@@ -319,14 +377,7 @@ def _load_ids(path: str, n: int) -> list[str]:
                     raise CommandError(f"{path}: the id of row {i} is not UTF-8 ({e.reason} at byte {e.start})") from None
             ids.append(str(v))
     else:
-        _check_file(path)
-        try:
-            with open(path, encoding="utf-8") as f:
-                ids = [line.rstrip("\r\n") for line in f]
-        except UnicodeDecodeError as e:
-            raise CommandError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-        if ids and ids[-1] == "":
-            ids.pop()
+        ids = _read_id_lines(path)
     if len(ids) != n:
         raise CommandError(f"{path}: {len(ids)} ids for {n} vectors")
     _check_ids(path, ids)
@@ -385,11 +436,28 @@ def _load_source(args: argparse.Namespace) -> tuple[list[str], Any, Optional[lis
         for what, col in (("--ids", id_col), ("--vectors", vec_col)):
             if col not in names:
                 raise CommandError(f"{path}: no column {col!r} for {what} (columns: {', '.join(names)})")
+        id_type = table.schema.field(id_col).type
+        if pa_types.is_dictionary(id_type):
+            id_type = id_type.value_type
+        # Strings and integers, as for .npy ids; binary is read as UTF-8 (a float column
+        # would give ids like "0.0" that no later lookup by "0" finds).
+        kinds = ("is_string", "is_large_string", "is_string_view", "is_binary", "is_large_binary",
+                 "is_fixed_size_binary", "is_binary_view", "is_integer")
+        if not any(getattr(pa_types, k, lambda t: False)(id_type) for k in kinds):
+            raise CommandError(f"{path}: column {id_col!r} holds {id_type} values; ids must be strings or integers")
         raw_ids = table.column(id_col).to_pylist()
+        ids = []
         for i, v in enumerate(raw_ids):
             if v is None:
                 raise CommandError(f"{path}: row {i} of column {id_col!r} is null")
-        ids = [str(v) for v in raw_ids]
+            if isinstance(v, bytes):
+                try:
+                    v = v.decode()
+                except UnicodeDecodeError as e:
+                    raise CommandError(
+                        f"{path}: row {i} of column {id_col!r} is not UTF-8 ({e.reason} at byte {e.start})"
+                    ) from None
+            ids.append(str(v))
         _check_ids(f"{path}: column {id_col!r}", ids)
         vtype = table.schema.field(vec_col).type
         value_type = getattr(vtype, "value_type", None)
@@ -400,11 +468,24 @@ def _load_source(args: argparse.Namespace) -> tuple[list[str], Any, Optional[lis
         zero = _check_vectors(f"{path}: column {vec_col!r}", vectors)
         if args.groups:
             if args.groups not in names:
-                raise CommandError(f"{path}: no column {args.groups!r} for --groups")
+                raise CommandError(f"{path}: no column {args.groups!r} for --groups (columns: {', '.join(names)})")
             groups = table.column(args.groups).to_pylist()
             for i, g in enumerate(groups):
-                if g is not None and (not isinstance(g, (list, tuple)) or not all(isinstance(x, str) for x in g)):
+                if g is None:
+                    continue
+                if not isinstance(g, (list, tuple)) or not all(isinstance(x, str) for x in g):
                     raise CommandError(f"{path}: row {i} of column {args.groups!r} is not a list of strings: {g!r:.60}")
+                # The server's limits, checked now: a later batch refused would leave
+                # the collection half-ingested.
+                from hardneg import _codec as codec
+
+                if len(g) > codec.MAX_ITEM_GROUPS:
+                    raise CommandError(f"{path}: row {i} of column {args.groups!r} has {len(g)} groups; "
+                                       f"at most {codec.MAX_ITEM_GROUPS}")
+                for x in g:
+                    if not codec.valid_group(x):
+                        raise CommandError(f"{path}: row {i} of column {args.groups!r}: group {x!r:.60} must be "
+                                           f"1–{codec.MAX_GROUP_BYTES} bytes of UTF-8 without NUL")
     else:
         raise CommandError(f"{path}: unsupported file type (use .npy or .parquet)")
     return ids, vectors, groups, zero
@@ -682,7 +763,7 @@ def cmd_mine(args: argparse.Namespace) -> None:
 
 
 def cmd_snapshot(args: argparse.Namespace) -> None:
-    client = _client(args)
+    client = _client(args, retry=False)
     if args.list:
         snaps = client.list_snapshots(args.name)
         if args.json:
@@ -699,10 +780,36 @@ def cmd_snapshot(args: argparse.Namespace) -> None:
     sys.stdout.write(f"snapshot of {args.name!r} at sequence {info.sequence}: {_size(info.bytes)}\n")
 
 
+def _write_error(path: str, e: OSError) -> str:
+    """An error writing the file ``path`` (its ``.partial`` twin, in fact), naming it."""
+    if e.errno == errno.ENOTDIR:
+        parts = os.path.normpath(path).split(os.sep)
+        for k in range(1, len(parts)):
+            head = os.sep.join(parts[:k]) or os.sep
+            if os.path.exists(head) and not os.path.isdir(head):
+                return f"{path}: {head} is not a directory"
+    if e.strerror is None:
+        return str(e)
+    return f"{path}: {e.strerror}" + (" (no file was written)" if e.errno == errno.ENOSPC else "")
+
+
+def _check_collection_flag(args: argparse.Namespace, instead: str) -> None:
+    """``-c ""`` (an unset shell variable, say) is refused rather than read as no -c."""
+    if args.collection == "":
+        raise CommandError(f"-c/--collection: the collection name is empty; {instead}")
+
+
 def cmd_backup(args: argparse.Namespace) -> None:
+    _check_collection_flag(args, "omit -c to back up every collection")
     bar = Progress("backup", None, "B", enabled=not args.quiet)
-    infos = _client(args).backup(args.collection, args.file, progress=bar)
-    bar.close()
+    try:
+        infos = _client(args, retry=False).backup(args.collection, args.file, progress=bar)
+    except OSError as e:
+        if isinstance(e, errors.HardnegError):  # Unavailable is a ConnectionError
+            raise
+        raise CommandError(_write_error(args.file, e)) from None
+    finally:
+        bar.close()
     if args.json:
         return _print_json({"file": args.file, "collections": infos})
     for i in infos:
@@ -715,6 +822,7 @@ def cmd_backup(args: argparse.Namespace) -> None:
 def cmd_restore(args: argparse.Namespace) -> None:
     from hardneg._backup import scan
 
+    _check_collection_flag(args, "omit -c to restore under the names in the file")
     _check_file(args.file)
 
     def names() -> list[str]:
@@ -726,7 +834,8 @@ def cmd_restore(args: argparse.Namespace) -> None:
 
     bar = Progress("restore", None, "B", enabled=not args.quiet)
     try:
-        cols = _client(args).restore(args.file, args.collection, skip_existing=args.skip_existing, progress=bar)
+        cols = _client(args, retry=False).restore(args.file, args.collection, skip_existing=args.skip_existing,
+                                                  progress=bar)
     except (BackupFileError, errors.HardnegError, OSError) as e:
         bar.close()
         done = getattr(e, "restored", [])
@@ -754,7 +863,7 @@ def cmd_restore(args: argparse.Namespace) -> None:
 
 
 def cmd_delete(args: argparse.Namespace) -> None:
-    client = _client(args)
+    client = _client(args, retry=False)  # its read of the item count too: one attempt
     try:
         info = client.get_collection(args.name)
     except errors.NotFound:
@@ -776,7 +885,7 @@ def cmd_delete(args: argparse.Namespace) -> None:
 def cmd_health(args: argparse.Namespace) -> None:
     import grpc
 
-    client = _client(args)
+    client = _client(args, retry=False)
     service = args.service
     # grpc.health.v1.HealthCheckRequest{service}: field 1, length-delimited.
     name = service.encode()
@@ -821,6 +930,17 @@ def _int64(raw: str) -> int:
         raise argparse.ArgumentTypeError(f"invalid int value: {raw!r}") from None
     if not -(2**63) <= v < 2**63:
         raise argparse.ArgumentTypeError(f"must fit in a signed 64-bit integer, got {raw}")
+    return v
+
+
+def _non_negative_int(raw: str) -> int:
+    """An argparse type: an integer of 0 or more (a usage error otherwise)."""
+    try:
+        v = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {raw!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {raw}")
     return v
 
 
@@ -915,7 +1035,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--vectors", metavar="FILE.npy", help="anchor vectors (n × dim) instead of anchor ids")
     sp.add_argument("-k", type=int, default=None, help="negatives per anchor (default 10; the same as --set num_negatives=K)")
     sp.add_argument("--set", action="append", metavar="FIELD=VALUE", help="a MiningPolicy field, e.g. relative_margin=0.05 (repeatable)")
-    sp.add_argument("--explain", type=int, nargs="?", const=100, default=0, metavar="N",
+    sp.add_argument("--explain", type=_non_negative_int, nargs="?", const=100, default=0, metavar="N",
                     help="also show removed candidates with the rule that removed each (N per anchor, default 100)")
 
     sp = add("snapshot", "write a snapshot of a collection now, or list snapshots", cmd_snapshot)

@@ -321,6 +321,11 @@ MAX_NORM = 1e9
 """Under dot and L2 the server refuses a vector whose norm is above this."""
 
 
+def valid_group(name: str) -> bool:
+    """Whether the server takes name as a group: 1–MAX_GROUP_BYTES bytes of UTF-8 without NUL."""
+    return bool(name) and "\x00" not in name and len(name.encode()) <= MAX_GROUP_BYTES
+
+
 def check_split_items(items: PreparedItems) -> tuple[list[int], list[int]]:
     """Refuses, before anything is sent, what the server would refuse in a later batch
     of a split upsert and the caller's metric does not decide: ids (empty, over 512 bytes,
@@ -339,7 +344,7 @@ def check_split_items(items: PreparedItems) -> tuple[list[int], list[int]]:
                 why.append((f"items.groups[{i}]", f"item {json.dumps(items.ids[i], ensure_ascii=False)} has {len(gs)} groups; "
                                                   f"at most {MAX_ITEM_GROUPS}"))
             for j, g in enumerate(gs):
-                if not g or "\x00" in g or len(g.encode()) > MAX_GROUP_BYTES:
+                if not valid_group(g):
                     why.append((f"items.groups[{i}].groups[{j}]", f"item {json.dumps(items.ids[i], ensure_ascii=False)}: groups "
                                                                   f"must be 1–{MAX_GROUP_BYTES} bytes of UTF-8 without NUL"))
             count += len(why)
