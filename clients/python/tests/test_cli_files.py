@@ -1,5 +1,5 @@
-"""The ``hardneg`` command and backup files against the defects of an outside review
-(F2, F7, F8, F11, F12, F13): a damaged backup record is one line naming the record,
+"""The ``hardneg`` command's input and output files and its one-attempt commands: a
+damaged backup record is one line naming the record,
 never a traceback; id text files lose a byte order mark and refuse ids with surrounding
 whitespace; float Parquet ids are refused; a non-UTF-8 id file names the row and the
 byte of the file; small usage and file errors name the flag or the file; the commands
@@ -159,7 +159,7 @@ def test_id_text_files_drop_a_bom_and_trailing_empty_lines_and_read_crlf(
     assert code == 0, err
     got = sync_client.get_items(name, IDS)
     assert got.missing_ids == [] and sorted(got.ids) == sorted(IDS)
-    # LF endings with two blank lines after the last id: the review's "401 ids for 400 vectors".
+    # LF endings with two blank lines after the last id: once read as "401 ids for 400 vectors".
     ids.write_text("".join(i + "\n" for i in IDS) + "\n\n")
     sync_client.delete_collection(name)
     code, _, err = run(capsys, server, "ingest", name, vectors, "--ids", str(ids), "--create")
