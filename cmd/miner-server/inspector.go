@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"mime"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/mining"
 	"github.com/hardneg/hardneg/internal/ui"
+	"github.com/hardneg/hardneg/internal/validate"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -381,8 +383,8 @@ func ruleCountsMap(c *mining.RuleCounts) map[string]int {
 
 func (s *Server) uiMine(ctx context.Context, body []byte) (any, error) {
 	req := &hardnegv1.MineRequest{}
-	if err := uiDecode.Unmarshal(body, req); err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "decode MineRequest: %v", err)
+	if err := decodeJSON(body, req); err != nil {
+		return nil, err
 	}
 	resp, err := s.svc.Mine(ctx, req)
 	if err != nil {
@@ -393,8 +395,8 @@ func (s *Server) uiMine(ctx context.Context, body []byte) (any, error) {
 
 func (s *Server) uiReport(ctx context.Context, body []byte) (any, error) {
 	req := &hardnegv1.ReportFalseNegativesRequest{}
-	if err := uiDecode.Unmarshal(body, req); err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "decode ReportFalseNegativesRequest: %v", err)
+	if err := decodeJSON(body, req); err != nil {
+		return nil, err
 	}
 	resp, err := s.svc.ReportFalseNegatives(ctx, req)
 	if err != nil {
@@ -456,4 +458,51 @@ func (h *statsHistory) run(ctx context.Context, interval time.Duration, snapshot
 			h.add(statsSample{Time: now, Stats: snapshot()})
 		}
 	}
+}
+
+// jsonField finds the field a protojson error names: `… field numNegatives: …` or
+// `unknown field "foo"`.
+var jsonField = regexp.MustCompile(`field "?([A-Za-z_][A-Za-z0-9_]*)"?`)
+
+// decodeJSON reads an inspector request body into m. A body that does not decode is
+// INVALID_ARGUMENT with a violation naming the field by its path of proto names (as
+// the service's own checks name fields), where the decoder's message names one that m
+// has (else the field is the body).
+func decodeJSON(body []byte, m proto.Message) error {
+	err := uiDecode.Unmarshal(body, m)
+	if err == nil {
+		return nil
+	}
+	// protojson's messages start "proto:" and a space that is sometimes a no-break one.
+	msg := strings.TrimLeft(strings.TrimPrefix(err.Error(), "proto:"), " \u00a0")
+	field := "body"
+	if sub := jsonField.FindStringSubmatch(msg); sub != nil {
+		if path := fieldPath(m.ProtoReflect().Descriptor(), sub[1], 0); path != "" {
+			field = path
+		}
+	}
+	return validate.Field(field, "%s", msg)
+}
+
+// fieldPath returns the dotted path of proto names to a field named name (its JSON or
+// proto name): one of md's own, else the first found under its message fields in
+// order, at most three levels down; "" if none.
+func fieldPath(md protoreflect.MessageDescriptor, name string, depth int) string {
+	fields := md.Fields()
+	for i := range fields.Len() {
+		if f := fields.Get(i); f.JSONName() == name || string(f.Name()) == name {
+			return string(f.Name())
+		}
+	}
+	if depth >= 3 {
+		return ""
+	}
+	for i := range fields.Len() {
+		if f := fields.Get(i); f.Message() != nil && !f.IsMap() {
+			if sub := fieldPath(f.Message(), name, depth+1); sub != "" {
+				return string(f.Name()) + "." + sub
+			}
+		}
+	}
+	return ""
 }

@@ -194,6 +194,17 @@ func TestInspectorAPIAnswersLikeTheService(t *testing.T) {
 	if code != http.StatusBadRequest || !strings.Contains(body, `"field":"explain"`) {
 		t.Errorf("explain 5000: %d %s, want 400 naming explain", code, body)
 	}
+	// A body that does not decode names its field by proto names, as the service does.
+	for _, c := range []struct{ body, field string }{
+		{`{"collection":"c","anchors":[{"id":"a"}],"policy":{"numNegatives":"abc"}}`, `"field":"policy.num_negatives"`},
+		{`{"collection":"c","anchors":[{"id":"a"}],"policy":{"num_negatives":-1}}`, `"field":"policy.num_negatives"`},
+		{`{"collection":"c","nope":1}`, `"field":"body"`}, // not a field of MineRequest: the message names it
+		{`{"collection":`, `"field":"body"`},
+	} {
+		if code, body := httpDo(t, "POST", base+"/ui/api/mine", "", c.body); code != http.StatusBadRequest || !strings.Contains(body, c.field) || !strings.Contains(body, `"violations"`) {
+			t.Errorf("mine %s: %d %s, want 400 with a violation %s", c.body, code, body, c.field)
+		}
+	}
 	// A form post (what a cross-site page can send without CORS) is refused.
 	resp, err := http.Post(base+"/ui/api/report", "text/plain", strings.NewReader(`{"collection":"c","reports":[{"anchor_key":"a","item_ids":["b"]}]}`))
 	if err != nil {
