@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
+import grpc
 import numpy as np
 import pytest
 
@@ -183,6 +184,37 @@ def test_ingest_resumes_after_an_interrupted_run(own_server: ServerProcess, caps
         np.testing.assert_allclose(items.vectors, vecs, atol=1e-6)
         # Only the five missing batches were applied (LSNs are per server; nothing else writes).
         assert c.get_collection("docs").stats.last_applied_sequence == before + 5
+
+
+def test_ingest_cut_short_says_what_is_durable_and_resumes(own_server: ServerProcess, capsys: pytest.CaptureFixture[str],
+                                                            tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The stream fails for good after two of its batches (the server gone past the
+    # client's reconnect timeout): the error says how many rows are durable and that the
+    # same command sends the rest, which it then does.
+    vp, ip, vecs, ids = write_npy(tmp_path, 2000, 8, seed=4)
+    real = hardneg.Client.ingest
+    calls = []
+
+    def cut(self: hardneg.Client, collection: str, batches: Any, **kw: Any) -> Any:
+        calls.append(kw.get("first_sequence"))
+        if len(calls) == 1:  # the first batch, sent alone
+            return real(self, collection, batches, **kw)
+        it = iter(batches)
+        kw.pop("progress", None)
+        got = real(self, collection, [next(it), next(it)], **kw)
+        err = hardneg.errors.Unavailable("stream broken and not re-opened within 60 s", code=grpc.StatusCode.UNAVAILABLE)
+        err.ingest_result = got  # type: ignore[attr-defined]
+        raise err
+
+    monkeypatch.setattr(hardneg.Client, "ingest", cut)
+    argv = ("ingest", "docs", str(vp), "--ids", str(ip), "--batch-size", "250", "--create")
+    code, _, err = run(capsys, own_server, *argv)
+    assert code == 1 and "(750 of 2,000 rows are durable in 'docs'; the same command run again sends the rest)" in err, err
+    monkeypatch.setattr(hardneg.Client, "ingest", real)
+    out = run_json(capsys, own_server, *argv)
+    assert out["skipped_rows"] == 750 and out["sent_rows"] == 1250
+    with hardneg.Client(own_server.target) as c:
+        assert not c.get_items("docs", ids).missing_ids
 
 
 def test_ingest_into_a_collection_created_again_sends_everything(

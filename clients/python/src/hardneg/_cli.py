@@ -588,13 +588,23 @@ def cmd_ingest(args: argparse.Namespace) -> None:
     bar = Progress(f"ingest {args.collection}", n, "items", enabled=not args.quiet)
     bar.update(min(start * rows, n))
     if start < nb:
-        result = client.ingest(
-            args.collection,
-            (batch(k) for k in range(start, nb)),
-            writer_id=writer,
-            first_sequence=start + 1,
-            progress=bar,
-        )
+        try:
+            result = client.ingest(
+                args.collection,
+                (batch(k) for k in range(start, nb)),
+                writer_id=writer,
+                first_sequence=start + 1,
+                progress=bar,
+            )
+        except errors.HardnegError as e:
+            # Say what is safe and how to go on: the same command resumes after the
+            # last durable batch (the writer id comes from the same arguments).
+            bar.close()
+            got = getattr(e, "ingest_result", None)
+            done = min(max(start, got.durable_sequence if got is not None else 0) * rows, n)
+            e.message += (f" ({done:,} of {n:,} rows are durable in {args.collection!r}; the same command run again "
+                          f"sends the rest)")
+            raise
     bar.close()
     out = {
         "collection": args.collection,
