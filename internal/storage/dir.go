@@ -46,7 +46,7 @@ type Dir struct {
 	snapDir string
 	fs      wal.FS
 	lock    *os.File // holds an exclusive flock on path/LOCK until Unlock
-	dirLock *os.File // and one on the directory itself
+	dirLock *os.File // and one on the directory itself (nil where the file system cannot lock one)
 }
 
 // Lock creates the data directory if needed and takes its lock (on the real file
@@ -57,7 +57,8 @@ type Dir struct {
 // holds the holder's process id and host for the refusal to name. The directory's
 // lock is the one that counts: a LOCK file deleted while a server runs (taken for a
 // stale lock file) lets a second process lock a new one, but not the directory, so two
-// servers never append to one log.
+// servers never append to one log. On a file system that cannot lock a directory
+// (NFS) the LOCK file's lock is the only one.
 func Lock(path string, fs wal.FS) (*Dir, error) {
 	if err := os.MkdirAll(path, 0o750); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
@@ -72,9 +73,19 @@ func Lock(path string, fs wal.FS) (*Dir, error) {
 		return nil, fmt.Errorf("open lock file: %w", err)
 	}
 	for _, l := range []*os.File{dir, f} {
-		if err := syscall.Flock(int(l.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-			holder := lockHolder(f)
+		err := syscall.Flock(int(l.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err != nil && l == dir && !errors.Is(err, syscall.EWOULDBLOCK) {
+			// A file system that cannot lock a directory (NFS maps flock onto locks
+			// that need a file open for writing) keeps the LOCK file's lock alone.
 			dir.Close()
+			dir = nil
+			continue
+		}
+		if err != nil {
+			holder := lockHolder(f)
+			if dir != nil {
+				dir.Close()
+			}
 			f.Close()
 			if errors.Is(err, syscall.EWOULDBLOCK) {
 				return nil, fmt.Errorf("%s: %w%s", path, ErrDataDirLocked, holder)
@@ -105,7 +116,13 @@ func lockHolder(f *os.File) string {
 func (d *Dir) Path() string { return d.path }
 
 // Unlock releases the directory's lock.
-func (d *Dir) Unlock() error { return errors.Join(d.lock.Close(), d.dirLock.Close()) }
+func (d *Dir) Unlock() error {
+	err := d.lock.Close()
+	if d.dirLock != nil {
+		err = errors.Join(err, d.dirLock.Close())
+	}
+	return err
+}
 
 // OpenLog opens (recovering) the write-ahead log in path/wal with o, on the
 // directory's file system.
