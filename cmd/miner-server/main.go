@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -42,7 +43,13 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		return err
 	}
 	logger := cfg.newLogger(stderr)
-	srv, err := NewServer(cfg, logger)
+	// Libraries that write through the standard log package (the Weaviate client while
+	// it waits for the cluster) then log in the server's format too.
+	slog.SetDefault(logger)
+	srv, err := openServer(ctx, cfg, logger)
+	if err == nil && srv == nil {
+		return nil // stopped before storage was open
+	}
 	if err == nil {
 		err = srv.Serve(ctx)
 	}
@@ -59,3 +66,31 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 type loggedError struct{ error }
 
 func (e loggedError) Unwrap() error { return e.error }
+
+// openServer is NewServer, given up when ctx ends first: with -backend weaviate,
+// opening waits up to -weaviate-timeout for the cluster to answer, and a stop (SIGTERM)
+// must not wait for it. It returns nil, nil when stopped so.
+func openServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) {
+	type opened struct {
+		s   *Server
+		err error
+	}
+	ch := make(chan opened, 1)
+	go func() {
+		s, err := NewServer(cfg, logger)
+		ch <- opened{s, err}
+	}()
+	select {
+	case o := <-ch:
+		return o.s, o.err
+	case <-ctx.Done():
+		logger.Info("stopped while opening storage")
+		go func() { // whatever opening still finishes is closed again
+			if o := <-ch; o.s != nil {
+				o.s.closeListeners()
+				o.s.db.Close()
+			}
+		}()
+		return nil, nil
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -595,5 +596,44 @@ func TestCancelledAtTheDeadlineIsDeadlineExceeded(t *testing.T) {
 	}
 	if err := pastDeadline(ctx, errors.New("other"), base.Add(time.Hour)); err.Error() != "other" {
 		t.Errorf("another error changed: %v", err)
+	}
+}
+
+// TestStopWhileWaitingForWeaviate: with -backend weaviate and no cluster answering, the
+// server waits up to -weaviate-timeout before it listens; a stop in that wait ends Main
+// at once and cleanly, and what the Weaviate client logs while it waits comes out in
+// the server's JSON format.
+func TestStopWhileWaitingForWeaviate(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0") // a port that accepts and never answers HTTP
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	var stderr syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Main(ctx, []string{"-backend=weaviate", "-weaviate-addr=" + lis.Addr().String(), "-weaviate-grpc-addr=127.0.0.1:1",
+			"-weaviate-timeout=10m", "-log-format=json", "-grpc-addr=127.0.0.1:0", "-http-addr=127.0.0.1:0"},
+			func(k string) string { return map[string]string{"HARDNEG_MINER_ID": "m"}[k] }, io.Discard, &stderr)
+	}()
+	deadline := time.Now().Add(30 * time.Second) // the client logs about once a second
+	for !strings.Contains(stderr.String(), "\n") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Main after a stop while waiting for Weaviate: %v, want nil", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Main did not return after the stop: it waits for Weaviate")
+	}
+	for _, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+		var v map[string]any
+		if err := json.Unmarshal([]byte(line), &v); err != nil {
+			t.Errorf("a log line that is not JSON: %q", line)
+		}
 	}
 }
