@@ -102,6 +102,9 @@ def test_tls_mismatches_fail_at_once_saying_what_to_do(pki: Path) -> None:
     creds = grpc.ssl_server_credentials([((pki / "server.key").read_bytes(), (pki / "server.pem").read_bytes())])
     tls_server, tls_port = _serve(servicer, creds)
     plain_server, plain_port = _serve(Recording(token=None))
+    mutual = grpc.ssl_server_credentials([((pki / "server.key").read_bytes(), (pki / "server.pem").read_bytes())],
+                                         root_certificates=(pki / "ca.pem").read_bytes(), require_client_auth=True)
+    mtls_server, mtls_port = _serve(Recording(token=None), mutual)
     try:
         cases = [
             (f"localhost:{tls_port}", True, "the server's certificate is not trusted: give the CA that signed it"),
@@ -117,9 +120,14 @@ def test_tls_mismatches_fail_at_once_saying_what_to_do(pki: Path) -> None:
         with hardneg.Client(f"127.0.0.1:{tls_port}", timeout=30, retry=None) as c:
             with pytest.raises(errors.Unavailable, match="If it serves TLS, connect with tls=True or a TLSConfig"):
                 c.list_collections()
+        # This server hangs up during the handshake on a client without a certificate.
+        with hardneg.Client(f"127.0.0.1:{mtls_port}", tls=hardneg.TLSConfig(ca_file=str(pki / "ca.pem")), timeout=30, retry=None) as c:
+            with pytest.raises(errors.Unavailable, match=r"If it requires client certificates \(mutual TLS\), give one signed by its CA"):
+                c.list_collections()
     finally:
         tls_server.stop(None)
         plain_server.stop(None)
+        mtls_server.stop(None)
 
 
 def test_mutual_tls(pki: Path) -> None:

@@ -548,6 +548,10 @@ def test_mutual_tls_from_flags_and_environment(server_binary: str, pki: Path, tm
     try:
         code, _, err = run(capsys, srv, "--timeout", "5", "collections")
         assert code == 1 and "server unavailable" in err
+        # Without a client certificate: the miner-server ends the connection right after
+        # the handshake, and the message says what to give.
+        code, _, err = run(capsys, srv, "--timeout", "5", "--tls-ca", str(pki / "ca.pem"), "collections")
+        assert code == 1 and "requires client certificates (mutual TLS)" in err and "--tls-cert and --tls-key" in err, err
         tls = ["--tls-ca", str(pki / "ca.pem"), "--tls-cert", str(pki / "client.pem"), "--tls-key", str(pki / "client.key")]
         assert run(capsys, srv, *tls, "health")[0] == 0
         assert run(capsys, srv, *tls, "create", "docs", "--dim", "4")[0] == 0

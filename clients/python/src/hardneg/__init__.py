@@ -14,9 +14,15 @@ Quickstart::
 ``hardneg.datasets`` (sentence-transformers dataset formats) is loaded on first use.
 """
 
+import os
 from typing import Any
 
-from hardneg import errors
+# gRPC's C core, left without GRPC_VERBOSITY, prints its INFO lines to stderr (every
+# failed TLS handshake of every retry); its documented default is ERROR, which is set
+# here unless the process chose otherwise, before grpc is first imported.
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+
+from hardneg import errors  # noqa: E402
 from hardneg._channel import ChannelConfig
 from hardneg.aio import AsyncClient
 from hardneg.client import Client

@@ -104,6 +104,10 @@ _TLS_FAILURES = (
      "the server does not speak TLS there: connect in plaintext (no tls=; the CLI without --tls)"),
     (re.compile(r"CERTIFICATE_VERIFY_FAILED"),
      "the server's certificate is not trusted: give the CA that signed it (TLSConfig(ca_file=...); the CLI's --tls-ca)"),
+    (re.compile(r"Unwrap failed|TSI_DATA_CORRUPTED"),
+     "the server ended the connection right after the handshake, as one that requires client certificates (mutual "
+     "TLS) does for a client without one it trusts: give a certificate signed by its CA (TLSConfig(cert_file=..., "
+     "key_file=...); the CLI's --tls-cert and --tls-key)"),
     (re.compile(r"Hostname Verification Check failed|is not in peer certificate"),
      "the server's certificate does not name the address connected to: give the name it carries "
      "(TLSConfig(server_name=...); the CLI's --tls-server-name)"),
@@ -193,8 +197,11 @@ class Core:
         elif _NOT_CONNECTED.search(err.message):
             took = f" after {attempts} attempts" if attempts > 1 else ""
             plain = self.config.tls is None or self.config.tls is False
-            also = " If it serves TLS, connect with tls=True or a TLSConfig (the CLI's --tls)" \
-                if plain and "Socket closed" in err.message else ""
+            also = ""
+            if "Socket closed" in err.message:  # the server hung up during the handshake
+                also = (" If it serves TLS, connect with tls=True or a TLSConfig (the CLI's --tls)" if plain else
+                        " If it requires client certificates (mutual TLS), give one signed by its CA "
+                        "(TLSConfig(cert_file=..., key_file=...); the CLI's --tls-cert and --tls-key)")
             err.message = f"no server answered at {self.config.target}{took} (is miner-server running there?{also}): {err.message}"
         return err
 
