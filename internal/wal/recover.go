@@ -153,7 +153,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // prefix and the cut bytes are moved into SalvageDir (see salvage).
 func recoverDir(dir string, opts Options) ([]segment, int64, Recovery, error) {
 	fsys := opts.FS
-	if err := fsys.MkdirAll(dir, 0o755); err != nil {
+	if err := fsys.MkdirAll(dir, 0o750); err != nil {
 		return nil, 0, Recovery{}, fmt.Errorf("create wal directory: %w", err)
 	}
 	segs, err := listSegments(fsys, dir)
@@ -316,7 +316,7 @@ const SalvageDir = "salvaged"
 // before seg is cut. Names taken by an earlier salvage get a ".<n>" suffix.
 func salvage(fsys FS, dir string, seg segment, t *Truncation, later []segment) error {
 	sdir := filepath.Join(dir, SalvageDir)
-	if err := fsys.MkdirAll(sdir, 0o755); err != nil {
+	if err := fsys.MkdirAll(sdir, 0o750); err != nil {
 		return err
 	}
 	path := filepath.Join(dir, seg.name)
@@ -396,7 +396,7 @@ func saveFile(fsys FS, dir, base string, b []byte) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	f, err := fsys.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := fsys.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
 	if err != nil {
 		return "", err
 	}

@@ -11,7 +11,7 @@ import (
 // file and its directory entry durable. The file is left open for appending.
 func createSegment(fsys FS, dir string, seg segment) (File, error) {
 	path := filepath.Join(dir, seg.name)
-	f, err := fsys.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
+	f, err := fsys.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("create segment: %w", err)
 	}
