@@ -235,6 +235,13 @@ func (s *service) Restore(stream hardnegv1.MinerService_RestoreServer) (err erro
 		return err
 	}
 	old, _ := s.db.Collection(name)
+	if old != nil {
+		// Refused before the upload rather than after it: the engine checks again as it
+		// installs the restored collection, so a write racing this one is caught there.
+		if n := old.Stats().Items; n > 0 {
+			return fmt.Errorf("%q holds %d items: %w; restore under a new name or delete it first", name, n, engine.ErrCollectionNotEmpty)
+		}
+	}
 	start, last := time.Now(), time.Now()
 	var counted int64
 	progress := func(n int64) {

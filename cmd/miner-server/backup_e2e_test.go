@@ -221,9 +221,13 @@ func TestBackupRestoreRoundTripIntoFreshServer(t *testing.T) {
 	b = startServer(t, dir)
 	check(b.client, "docs")
 
-	// Not onto a collection with items; under a new name it works.
+	// Not onto a collection with items, refused before the data is received; under a
+	// new name it works.
 	if _, err := restore(b.client, "", h, bs[0].chunks); codeOf(err) != codes.FailedPrecondition {
 		t.Fatalf("restore onto a non-empty collection: %v, want FAILED_PRECONDITION", err)
+	}
+	if got := value(scrape(t, b.srv.HTTPAddr()), "hardneg_backup_bytes_total", "op", "restore"); got != 0 {
+		t.Errorf("a restore refused for its non-empty target received %v bytes, want 0", got)
 	}
 	if _, err := restore(b.client, "docs-copy", h, bs[0].chunks); err != nil {
 		t.Fatal(err)
