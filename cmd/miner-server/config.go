@@ -194,6 +194,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		env := "HARDNEG_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
 		if v := getenv(env); v != "" && !set[f.Name] && !cliOnly[f.Name] {
 			if err := fs.Set(f.Name, v); err != nil {
+				if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+					err = errors.New("want true or false (or 1, 0)") // the flag package says only "parse error"
+				}
 				errs = append(errs, fmt.Errorf("%s=%q: %w (it sets -%s)", env, v, err, f.Name))
 			}
 			set[f.Name] = true

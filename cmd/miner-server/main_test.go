@@ -481,6 +481,10 @@ func TestConfigFromEnvironment(t *testing.T) {
 			t.Errorf("%s: %v, want %q", c.arg, err, c.want)
 		}
 	}
+	if _, err := parseConfig(nil, func(k string) string { return map[string]string{"HARDNEG_UI": "maybe"}[k] }, io.Discard); err == nil ||
+		!strings.Contains(err.Error(), `HARDNEG_UI="maybe": want true or false (or 1, 0) (it sets -ui)`) {
+		t.Errorf("HARDNEG_UI=maybe: %v", err)
+	}
 	if _, err := parseConfig(nil, func(k string) string { return map[string]string{"HARDNEG_FSYNC": "bad"}[k] }, io.Discard); err == nil ||
 		!strings.Contains(err.Error(), `-fsync: want always or interval, got "bad" (set by HARDNEG_FSYNC)`) {
 		t.Errorf("HARDNEG_FSYNC=bad: %v", err)
