@@ -63,6 +63,9 @@ type Config struct {
 	// tracing on.
 	OTLPEndpoint string
 	otelEnv      bool
+	// envOf maps a flag to the HARDNEG_ variable that set it, for errors found after
+	// parsing (the tokens) to name it.
+	envOf map[string]string
 	// ShowVersion prints the version and exits (-version; no environment variable).
 	ShowVersion bool
 
@@ -190,6 +193,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	var errs []error
 	fromEnv := map[string]string{} // flag → the variable that set it
+	c.envOf = fromEnv
 	fs.VisitAll(func(f *flag.Flag) {
 		env := "HARDNEG_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
 		if v := getenv(env); v != "" && !set[f.Name] && !cliOnly[f.Name] {

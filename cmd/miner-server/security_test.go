@@ -397,3 +397,16 @@ func TestRefusedCallsAreLoggedWithoutTheToken(t *testing.T) {
 		t.Errorf("a token reached the log: %s", logs.String())
 	}
 }
+
+// TestTokensFromTheEnvironmentNameTheVariable: a bad token list from HARDNEG_AUTH_TOKENS
+// is refused naming the variable as well as the flag.
+func TestTokensFromTheEnvironmentNameTheVariable(t *testing.T) {
+	cfg, err := parseConfig([]string{"-grpc-addr=127.0.0.1:0", "-http-addr=127.0.0.1:0", "-data-dir=" + t.TempDir()},
+		func(k string) string { return map[string]string{"HARDNEG_AUTH_TOKENS": "x:read:short"}[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewServer(cfg, discard); err == nil || !strings.Contains(err.Error(), "shorter than 16") || !strings.Contains(err.Error(), "(set by HARDNEG_AUTH_TOKENS)") {
+		t.Fatalf("NewServer: %v, want the token error naming HARDNEG_AUTH_TOKENS", err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -106,6 +107,9 @@ func (s *Server) setup() error {
 		}
 	}
 	if s.tokens, err = newTokenStore(cfg.AuthTokens, cfg.AuthTokenFile, s.log); err != nil {
+		if env := cfg.envOf["auth-tokens"]; env != "" && strings.Contains(err.Error(), "-auth-tokens") {
+			err = fmt.Errorf("%w (set by %s)", err, env)
+		}
 		return err
 	}
 	if s.tokens == nil {
