@@ -66,6 +66,8 @@ type Config struct {
 	// envOf maps a flag to the HARDNEG_ variable that set it, for errors found after
 	// parsing (the tokens) to name it.
 	envOf map[string]string
+	// knownEnv lists every flag's variable.
+	knownEnv []string
 	// ShowVersion prints the version and exits (-version; no environment variable).
 	ShowVersion bool
 
@@ -195,7 +197,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fromEnv := map[string]string{} // flag → the variable that set it
 	c.envOf = fromEnv
 	fs.VisitAll(func(f *flag.Flag) {
-		env := "HARDNEG_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		env := envName(f.Name)
+		if !cliOnly[f.Name] {
+			c.knownEnv = append(c.knownEnv, env)
+		}
 		if v := getenv(env); v != "" && !set[f.Name] && !cliOnly[f.Name] {
 			if err := fs.Set(f.Name, v); err != nil {
 				if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
@@ -330,4 +335,57 @@ func durationSeconds(_ []string, a slog.Attr) slog.Attr {
 		a.Value = slog.Float64Value(a.Value.Duration().Seconds())
 	}
 	return a
+}
+
+// misspelledEnv returns, for each HARDNEG_ variable of environ that sets no flag but
+// nearly names one (the same letters without the underscores, or one letter off), the
+// variable and the one it likely means, for a warning at start: an unknown variable is
+// otherwise ignored without a word. Variables far from every flag's (the Python
+// client's HARDNEG_ADDR, the tests' own) are not named.
+func (c Config) misspelledEnv(environ []string) [][2]string {
+	known := map[string]bool{}
+	for _, k := range c.knownEnv {
+		known[k] = true
+	}
+	var out [][2]string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "HARDNEG_") || known[name] {
+			continue
+		}
+		for _, k := range c.knownEnv {
+			if strings.ReplaceAll(k, "_", "") == strings.ReplaceAll(name, "_", "") || editDistance(k, name) == 1 {
+				out = append(out, [2]string{name, k})
+				break
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
+	return out
+}
+
+// envName is the HARDNEG_ variable of a flag.
+func envName(flagName string) string {
+	return "HARDNEG_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// editDistance is the Levenshtein distance of a and b (bytes).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

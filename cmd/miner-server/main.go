@@ -46,6 +46,9 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 	// Libraries that write through the standard log package (the Weaviate client while
 	// it waits for the cluster) then log in the server's format too.
 	slog.SetDefault(logger)
+	for _, m := range cfg.misspelledEnv(os.Environ()) {
+		logger.Warn("environment variable names no flag and is ignored", "variable", m[0], "did_you_mean", m[1])
+	}
 	srv, err := openServer(ctx, cfg, logger)
 	if err == nil && srv == nil {
 		return nil // stopped before storage was open

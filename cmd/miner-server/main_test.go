@@ -641,3 +641,17 @@ func TestStopWhileWaitingForWeaviate(t *testing.T) {
 		}
 	}
 }
+
+// TestMisspelledEnvironmentVariablesAreNamed: a HARDNEG_ variable that nearly names a
+// flag's is reported with the one it likely means; the flags' own and far ones are not.
+func TestMisspelledEnvironmentVariablesAreNamed(t *testing.T) {
+	cfg, err := parseConfig(nil, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := cfg.misspelledEnv([]string{"HARDNEG_GRPCADDR=x", "HARDNEG_FSYNK=always", "HARDNEG_GRPC_ADDR=:1", "HARDNEG_ADDR=y", "HARDNEG_SERVER_BIN=z", "PATH=/bin"})
+	want := [][2]string{{"HARDNEG_FSYNK", "HARDNEG_FSYNC"}, {"HARDNEG_GRPCADDR", "HARDNEG_GRPC_ADDR"}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("misspelled: %v, want %v", got, want)
+	}
+}
