@@ -3,18 +3,20 @@ through the real server, with both clients."""
 
 from __future__ import annotations
 
-import os
-import signal
+import threading
 import uuid
 import warnings
-from typing import Callable
+from concurrent import futures
+from typing import Any, Callable, Iterator
 
+import grpc
 import numpy as np
 import pytest
 from conftest import AsyncAsSync, ServerProcess, unit_rows
 
 import hardneg
 from hardneg.training import HardBatches, RefreshCallback
+from hardneg.v1 import hardneg_pb2_grpc as pb_grpc
 
 
 def _batches(client: hardneg.Client, *args: object, **kwargs: object) -> list[hardneg.HardBatch]:
@@ -235,15 +237,27 @@ def test_build_batches_waits_at_most_the_client_timeout_for_each_batch(
         it = c.build_batches("t", anchors, batch_size=8, epochs=1000)
         next(it)
         it.close()
-    assert own_server.proc is not None
-    os.kill(own_server.proc.pid, signal.SIGSTOP)
-    try:
-        with pytest.raises(hardneg.errors.DeadlineExceeded, match="no batch came from the server within the client's timeout of 2 s"):
-            _batches(c, "t", anchors, batch_size=8)
-    finally:
-        os.kill(own_server.proc.pid, signal.SIGCONT)
-    assert len(_batches(c, "t", anchors, batch_size=8)) >= 60 // 8
+    # A server that takes the call and never answers it (an in-process gRPC server whose
+    # BuildBatches waits until the test ends).
+    release = threading.Event()
 
+    class Stalled(pb_grpc.MinerServiceServicer):
+        def BuildBatches(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+            release.wait(60)
+            return iter(())
+
+    stalled = grpc.server(futures.ThreadPoolExecutor(4))
+    pb_grpc.add_MinerServiceServicer_to_server(Stalled(), stalled)
+    port = stalled.add_insecure_port("127.0.0.1:0")
+    stalled.start()
+    try:
+        s = make_client(f"127.0.0.1:{port}", timeout=2)
+        with pytest.raises(hardneg.errors.DeadlineExceeded, match="no batch came from the server within the client's timeout of 2 s"):
+            _batches(s, "t", anchors, batch_size=8)
+    finally:
+        release.set()
+        stalled.stop(None)
+    assert len(_batches(c, "t", anchors, batch_size=8)) >= 60 // 8
 
 def test_hard_batches_warns_when_conflicts_shrink_its_batches(sync_client: hardneg.Client, collection: str) -> None:
     # Forty rows sharing one positive can never share a batch: every batch holds one row,
