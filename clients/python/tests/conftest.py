@@ -355,3 +355,23 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run("x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
         "-out", "client.pem", "-days", "2")
     return d
+
+
+def cli_run(capsys: pytest.CaptureFixture[str], srv: ServerProcess, *args: str) -> tuple[int, str, str]:
+    """Runs the ``hardneg`` command in-process against srv; returns (exit status, stdout,
+    stderr)."""
+    from hardneg import _cli
+
+    code = _cli.main(["--addr", srv.target, *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line_failure(code: int, err: str, command: str, want: str) -> None:
+    """Checks a command's failure: exit 1 and one line on stderr, naming the command and
+    saying want."""
+    assert code == 1, err
+    assert err.startswith(f"hardneg {command}: "), err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert want in err, err
+

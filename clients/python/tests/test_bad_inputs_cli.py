@@ -15,25 +15,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import ServerProcess, unit_rows
+from conftest import ServerProcess, one_line_failure, unit_rows
+from conftest import cli_run as run
 
 import hardneg
 from hardneg import _cli
 
 N, DIM = 6, 4
-
-
-def run(capsys: pytest.CaptureFixture[str], srv: ServerProcess, *args: str) -> tuple[int, str, str]:
-    code = _cli.main(["--addr", srv.target, *args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line_failure(code: int, err: str, command: str, want: str) -> None:
-    assert code == 1, err
-    assert err.startswith(f"hardneg {command}: "), err
-    assert err.count("\n") == 1 and "Traceback" not in err, err
-    assert want in err, err
 
 
 def good() -> np.ndarray:

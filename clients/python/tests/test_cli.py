@@ -19,13 +19,7 @@ import pytest
 import hardneg
 from hardneg import _cli, errors
 from conftest import ServerProcess, _spawn, free_port, unit_rows
-
-
-def run(capsys: pytest.CaptureFixture[str], srv: ServerProcess, *args: str) -> tuple[int, str, str]:
-    """Runs the command in-process against srv; returns (exit status, stdout, stderr)."""
-    code = _cli.main(["--addr", srv.target, *args])
-    out, err = capsys.readouterr()
-    return code, out, err
+from conftest import cli_run as run
 
 
 def run_json(capsys: pytest.CaptureFixture[str], srv: ServerProcess, *args: str) -> Any:

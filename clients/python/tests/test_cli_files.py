@@ -29,22 +29,10 @@ import hardneg
 from hardneg import _backup, _cli
 from hardneg.errors import BackupFileError
 from hardneg.v1 import hardneg_pb2 as pb
-from conftest import REPO_ROOT, ServerProcess, free_port, unit_rows
+from conftest import REPO_ROOT, ServerProcess, free_port, one_line_failure, unit_rows
+from conftest import cli_run as run
 
 N, DIM = 400, 8
-
-
-def run(capsys: pytest.CaptureFixture[str], srv: ServerProcess, *args: str) -> tuple[int, str, str]:
-    code = _cli.main(["--addr", srv.target, "-q", *args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line_failure(code: int, err: str, command: str, want: str) -> None:
-    assert code == 1, err
-    assert err.startswith(f"hardneg {command}: "), err
-    assert err.count("\n") == 1 and "Traceback" not in err, err
-    assert want in err, err
 
 
 @pytest.fixture
