@@ -713,6 +713,13 @@ async def run_async(op: Op[T], stub: Any, metadata: Any) -> T:
         return done.value  # type: ignore[no-any-return]
 
 
+def stream_timeout(what: str, timeout: float) -> errors.DeadlineExceeded:
+    """The error of a stream that waited longer than the client's timeout for a message."""
+    return errors.DeadlineExceeded(
+        f"no {what} came from the server within the client's timeout of {timeout:g} s "
+        f"(raise it, or set it to None, for work that takes longer)", code=grpc.StatusCode.DEADLINE_EXCEEDED)
+
+
 def each_within(call: Any, timeout: Optional[float], what: str) -> Generator[Any, None, None]:
     """Yields the messages of a response stream, waiting at most ``timeout`` seconds for
     each (None: as long as it takes); past that it cancels the call and raises
@@ -750,10 +757,7 @@ def each_within(call: Any, timeout: Optional[float], what: str) -> Generator[Any
                 more, m = q.get(timeout=timeout)
             except queue.Empty:
                 call.cancel()
-                raise errors.DeadlineExceeded(
-                    f"no {what} came from the server within the client's timeout of {timeout:g} s "
-                    f"(raise it, or set it to None, for work that takes longer)",
-                    code=grpc.StatusCode.DEADLINE_EXCEEDED) from None
+                raise stream_timeout(what, timeout) from None
             if more:
                 yield m
             elif m is None:

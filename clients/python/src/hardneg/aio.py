@@ -15,7 +15,7 @@ import numpy as np
 from hardneg import _backup, errors
 from hardneg import _codec as codec
 from hardneg._channel import TLSArg
-from hardneg._core import Core, Front, Op, T, run_async
+from hardneg._core import Core, Front, Op, T, run_async, stream_timeout
 from hardneg._ingest import IngestState
 from hardneg.types import (
     BackupInfo,
@@ -482,10 +482,7 @@ class AsyncClient(Front):
                         resp = await asyncio.wait_for(call.read(), timeout)
                     except asyncio.TimeoutError:
                         call.cancel()
-                        raise errors.DeadlineExceeded(
-                            f"no batch came from the server within the client's timeout of {timeout:g} s "
-                            f"(raise it, or set it to None, for work that takes longer)",
-                            code=grpc.StatusCode.DEADLINE_EXCEEDED) from None
+                        raise stream_timeout("batch", timeout) from None
                     if resp is grpc.aio.EOF:
                         return
                     yield codec.hard_batch(resp)
