@@ -194,8 +194,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	var errs []error
-	fromEnv := map[string]string{} // flag → the variable that set it
-	c.envOf = fromEnv
+	c.envOf = map[string]string{}
 	fs.VisitAll(func(f *flag.Flag) {
 		env := envName(f.Name)
 		if !cliOnly[f.Name] {
@@ -209,10 +208,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 				errs = append(errs, fmt.Errorf("%s=%q: %w (it sets -%s)", env, v, err, f.Name))
 			}
 			set[f.Name] = true
-			fromEnv[f.Name] = env
+			c.envOf[f.Name] = env
 		}
 	})
-
 	if len(errs) > 0 {
 		// A value that did not parse leaves its flag at zero: checking the rest would
 		// only add errors about that zero.
@@ -310,8 +308,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	// A value the environment gave is refused naming its variable too.
 	for i, err := range errs {
-		if name, _, ok := strings.Cut(strings.TrimPrefix(err.Error(), "-"), ":"); ok && fromEnv[name] != "" {
-			errs[i] = fmt.Errorf("%w (set by %s)", err, fromEnv[name])
+		if name, _, ok := strings.Cut(strings.TrimPrefix(err.Error(), "-"), ":"); ok && c.envOf[name] != "" {
+			errs[i] = fmt.Errorf("%w (set by %s)", err, c.envOf[name])
 		}
 	}
 	return c, errors.Join(errs...)

@@ -448,7 +448,6 @@ func (c *Collection) Unsnapshotted() (bytes int64, since time.Time) {
 	return c.loggedBytes, since
 }
 
-// Stats returns the collection's counters.
 // Items returns how many live items the collection holds (cheaper than Stats).
 func (c *Collection) Items() int {
 	c.mu.RLock()
@@ -456,6 +455,7 @@ func (c *Collection) Items() int {
 	return len(c.slots)
 }
 
+// Stats returns the collection's counters.
 func (c *Collection) Stats() engine.Stats {
 	c.mu.RLock()
 	defer c.mu.RUnlock()

@@ -72,26 +72,27 @@ func Lock(path string, fs wal.FS) (*Dir, error) {
 		dir.Close()
 		return nil, fmt.Errorf("open lock file: %w", err)
 	}
-	for _, l := range []*os.File{dir, f} {
-		err := syscall.Flock(int(l.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err != nil && l == dir && !errors.Is(err, syscall.EWOULDBLOCK) {
-			// A file system that cannot lock a directory (NFS maps flock onto locks
-			// that need a file open for writing) keeps the LOCK file's lock alone.
+	refuse := func(err error) error {
+		holder := lockHolder(f)
+		if dir != nil {
 			dir.Close()
-			dir = nil
-			continue
 		}
-		if err != nil {
-			holder := lockHolder(f)
-			if dir != nil {
-				dir.Close()
-			}
-			f.Close()
-			if errors.Is(err, syscall.EWOULDBLOCK) {
-				return nil, fmt.Errorf("%s: %w%s", path, ErrDataDirLocked, holder)
-			}
-			return nil, fmt.Errorf("lock data directory: %w", err)
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return fmt.Errorf("%s: %w%s", path, ErrDataDirLocked, holder)
 		}
+		return fmt.Errorf("lock data directory: %w", err)
+	}
+	if err := syscall.Flock(int(dir.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); errors.Is(err, syscall.EWOULDBLOCK) {
+		return nil, refuse(err)
+	} else if err != nil {
+		// A file system that cannot lock a directory (NFS maps flock onto locks that
+		// need a file open for writing) keeps the LOCK file's lock alone.
+		dir.Close()
+		dir = nil
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return nil, refuse(err)
 	}
 	host, _ := os.Hostname()
 	if err := f.Truncate(0); err == nil {
