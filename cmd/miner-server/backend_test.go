@@ -16,6 +16,7 @@ func TestBackendFlags(t *testing.T) {
 		{[]string{"-backend=weaviate", "-weaviate-addr=h:8080", "-weaviate-grpc-addr=h:50051"}, ""},
 		{[]string{"-backend=weaviate"}, "-weaviate-addr and -weaviate-grpc-addr"},
 		{[]string{"-backend=weaviate", "-weaviate-addr=h:8080", "-weaviate-grpc-addr=h:50051", "-wal-salvage"}, "-wal-salvage"},
+		{[]string{"-backend=weaviate", "-weaviate-addr=h:8080", "-weaviate-grpc-addr=h:50051", "-ephemeral-data-dir"}, "-ephemeral-data-dir"},
 		{[]string{"-backend=qdrant"}, "want embedded or weaviate"},
 		// Flags of the other backend, a word that ends the flags, an empty data directory.
 		{[]string{"-weaviate-addr=h:8080", "-miner-id=m1"}, "-miner-id, -weaviate-addr: only with -backend weaviate"},

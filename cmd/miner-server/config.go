@@ -44,6 +44,13 @@ type Config struct {
 	ShutdownSnapshot time.Duration
 	// LoopStateInterval is how often changed training-loop state is saved (loopstate.go).
 	LoopStateInterval time.Duration
+	// StopOnStdinEOF stops the server, as SIGTERM does, when its standard input reaches
+	// end of file: a process that starts a private server gives it a pipe, so the server
+	// stops when that process exits, however it exits.
+	StopOnStdinEOF bool
+	// EphemeralDataDir marks -data-dir as private to this run: no snapshots at the stop,
+	// and the directory is removed once the server has stopped after serving.
+	EphemeralDataDir bool
 
 	// Security and limits (tls.go, auth.go, limits.go).
 	TLSCertFile     string
@@ -150,6 +157,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.DurationVar(&c.StreamWriterTTL, "stream-writer-ttl", index.DefaultWriterTTL, "forget an UpsertStream writer's position (its last applied sequence) after this long without a batch, so writer ids used once do not pile up in memory and snapshots; a forgotten writer starts again at sequence 1 (a writer idle past the TTL is forgotten at its next batch, swept or not), and resuming it at a later sequence fails with FAILED_PRECONDITION (a negative duration such as -1s: never; 0: the default; -backend weaviate: the position objects in the cluster, swept by each miner)")
 	fs.DurationVar(&c.ShutdownSnapshot, "shutdown-snapshot-timeout", 20*time.Second, "at a graceful stop, after the calls have finished, snapshot the collections changed since their last snapshot (most log first), so that the next start loads them instead of replaying the log; a snapshot still running at this deadline is abandoned, losing nothing (0: none; -backend embedded)")
 	fs.DurationVar(&c.LoopStateInterval, "loop-state-interval", 10*time.Second, "save changed training-loop state (rotation, exposure counts, closed-loop hardness, calibration) to the data directory (-backend weaviate: to the cluster, under -miner-id) this often, and at shutdown; a crash loses at most this much of it (0: at shutdown only)")
+	fs.BoolVar(&c.StopOnStdinEOF, "stop-on-stdin-eof", false, "stop gracefully, as on SIGTERM, when standard input reaches end of file: a program that starts a private server passes it a pipe, so the server stops when the program exits, even when the program is killed (with stdin at /dev/null the server stops at once)")
+	fs.BoolVar(&c.EphemeralDataDir, "ephemeral-data-dir", false, "-data-dir is private to this run: take no snapshots at the stop and remove the whole directory once the server has stopped after serving (a start that fails leaves it); -backend embedded")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&c.TLSCertFile, "tls-cert-file", "", "PEM server certificate (chain) for gRPC; enables TLS; reloaded when the file changes")
@@ -302,6 +311,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		}
 		if c.WALSalvage {
 			errs = append(errs, errors.New("-wal-salvage: only with -backend embedded"))
+		}
+		if c.EphemeralDataDir {
+			errs = append(errs, errors.New("-ephemeral-data-dir: only with -backend embedded"))
 		}
 	default:
 		errs = append(errs, fmt.Errorf("-backend: want embedded or weaviate, got %q", c.Backend))

@@ -57,11 +57,22 @@ type serverProcess struct {
 // spawn starts the test binary as a server on dir and waits until it serves.
 func spawn(t *testing.T, dir string, args ...string) *serverProcess {
 	t.Helper()
+	return start(t, serverCmd(dir, args...))
+}
+
+// serverCmd is the command spawn runs: this test binary as miner-server on dir.
+func serverCmd(dir string, args ...string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], append([]string{
 		"-grpc-addr=127.0.0.1:0", "-http-addr=127.0.0.1:0", "-data-dir=" + dir,
 		"-log-format=json", "-shutdown-timeout=5s", "-snapshot-interval=-1ns",
 	}, args...)...)
 	cmd.Env = append(os.Environ(), serverEnv+"=1")
+	return cmd
+}
+
+// start starts cmd (from serverCmd) and waits until it serves.
+func start(t *testing.T, cmd *exec.Cmd) *serverProcess {
+	t.Helper()
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

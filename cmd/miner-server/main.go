@@ -17,7 +17,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := Main(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+	if err := Main(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)
 		}
@@ -29,10 +29,10 @@ func main() {
 	}
 }
 
-// Main parses the configuration, opens storage and serves until ctx is cancelled,
-// then shuts down gracefully. With -version it prints the version to stdout and
-// returns.
-func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// Main parses the configuration, opens storage and serves until ctx is cancelled (or,
+// with -stop-on-stdin-eof, stdin ends), then shuts down gracefully. With -version it
+// prints the version to stdout and returns.
+func Main(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cfg, err := parseConfig(args, getenv, stderr)
 	if err != nil {
 		return err
@@ -49,12 +49,31 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 	for _, m := range cfg.misspelledEnv(os.Environ()) {
 		logger.Warn("environment variable names no flag and is ignored", "variable", m[0], "did_you_mean", m[1])
 	}
+	if cfg.StopOnStdinEOF {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			_, _ = io.Copy(io.Discard, stdin)
+			if ctx.Err() == nil {
+				logger.Info("standard input closed: stopping (-stop-on-stdin-eof)")
+			}
+			cancel()
+		}()
+	}
 	srv, err := openServer(ctx, cfg, logger)
 	if err == nil && srv == nil {
 		return nil // stopped before storage was open
 	}
 	if err == nil {
 		err = srv.Serve(ctx)
+		if err == nil && cfg.EphemeralDataDir && srv.served() {
+			if rerr := os.RemoveAll(cfg.DataDir); rerr != nil {
+				err = fmt.Errorf("-ephemeral-data-dir: remove %s: %w", cfg.DataDir, rerr)
+			} else {
+				logger.Info("removed the data directory (-ephemeral-data-dir)", "data_dir", cfg.DataDir)
+			}
+		}
 	}
 	if err != nil && cfg.LogFormat == "json" {
 		// The line that says why the process ends is the one a log pipeline must not

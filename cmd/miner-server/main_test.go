@@ -563,7 +563,7 @@ func TestJSONLogsEndWithAJSONLine(t *testing.T) {
 	}
 	var stderr bytes.Buffer
 	err := Main(context.Background(), []string{"-log-format=json", "-data-dir=" + file, "-grpc-addr=127.0.0.1:0", "-http-addr=127.0.0.1:0"},
-		func(string) string { return "" }, io.Discard, &stderr)
+		func(string) string { return "" }, nil, io.Discard, &stderr)
 	var logged loggedError
 	if err == nil || !errors.As(err, &logged) {
 		t.Fatalf("Main: %v, want a loggedError", err)
@@ -619,7 +619,7 @@ func TestStopWhileWaitingForWeaviate(t *testing.T) {
 	go func() {
 		done <- Main(ctx, []string{"-backend=weaviate", "-weaviate-addr=" + lis.Addr().String(), "-weaviate-grpc-addr=127.0.0.1:1",
 			"-weaviate-timeout=10m", "-log-format=json", "-grpc-addr=127.0.0.1:0", "-http-addr=127.0.0.1:0"},
-			func(k string) string { return map[string]string{"HARDNEG_MINER_ID": "m"}[k] }, io.Discard, &stderr)
+			func(k string) string { return map[string]string{"HARDNEG_MINER_ID": "m"}[k] }, nil, io.Discard, &stderr)
 	}()
 	deadline := time.Now().Add(30 * time.Second) // the client logs about once a second
 	for !strings.Contains(stderr.String(), "\n") && time.Now().Before(deadline) {

@@ -289,7 +289,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		// Every call has finished: this save holds all of their effects.
 		s.loop.save()
 	}
-	if st, ok := s.db.(engine.Storage); ok && s.ready.Load() && s.cfg.ShutdownSnapshot > 0 && !s.storageFailed() {
+	if st, ok := s.db.(engine.Storage); ok && s.ready.Load() && s.cfg.ShutdownSnapshot > 0 && !s.cfg.EphemeralDataDir && !s.storageFailed() {
 		s.snapshotAtStop(st)
 	}
 	s.shutdownTracing()
@@ -299,6 +299,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.log.Info("stopped")
 	return err
 }
+
+// served reports whether the server recovered its storage and served (the stop that
+// ended Serve did not come during recovery).
+func (s *Server) served() bool { return s.ready.Load() && !s.abandoned.Load() }
 
 // storageFailed reports whether storage has failed (a snapshot could not be made
 // durable then).

@@ -2,7 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
 	"github.com/hardneg/hardneg/internal/engine"
@@ -46,5 +55,92 @@ func TestGracefulStopSnapshotsChangedCollections(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestStopOnStdinEOFRemovesEphemeralDataDir: a server started with a pipe as stdin and
+// -stop-on-stdin-eof stops gracefully (exit status 0) when the program holding the pipe
+// closes it or dies; with -ephemeral-data-dir it then removes its data directory, items
+// and all. Without -ephemeral-data-dir the directory stays, and the items are there at
+// the next start.
+func TestStopOnStdinEOFRemovesEphemeralDataDir(t *testing.T) {
+	for _, ephemeral := range []bool{true, false} {
+		t.Run(map[bool]string{true: "ephemeral", false: "kept"}[ephemeral], func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "data")
+			args := []string{"-stop-on-stdin-eof"}
+			if ephemeral {
+				args = append(args, "-ephemeral-data-dir")
+			}
+			cmd := serverCmd(dir, args...)
+			stdin, err := cmd.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := start(t, cmd)
+			conn, err := grpc.NewClient(p.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			c := hardnegv1.NewMinerServiceClient(conn)
+			ctx := context.Background()
+			if _, err := c.CreateCollection(ctx, &hardnegv1.CreateCollectionRequest{Name: "c", Dim: 4, Metric: hardnegv1.Metric_METRIC_COSINE}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Upsert(ctx, &hardnegv1.UpsertRequest{Collection: "c", Items: &hardnegv1.ItemBatch{
+				Ids: []string{"a"}, Dim: 4, Vectors: f32bytes([]float32{1, 0, 0, 0})}}); err != nil {
+				t.Fatal(err)
+			}
+			stdin.Close() // what the kernel does when the program holding the pipe dies
+			select {
+			case <-p.exited:
+			case <-time.After(30 * time.Second):
+				p.kill()
+				t.Fatalf("the server did not stop when its stdin closed:\n%s", p.log())
+			}
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("exit after stdin closed: %v, want status 0:\n%s", err, p.log())
+			}
+			if !strings.Contains(p.log(), "standard input closed") {
+				t.Errorf("no log line says why the server stopped:\n%s", p.log())
+			}
+			_, err = os.Stat(dir)
+			if ephemeral && !errors.Is(err, fs.ErrNotExist) {
+				t.Fatalf("with -ephemeral-data-dir the data directory is still there (stat: %v):\n%s", err, p.log())
+			}
+			if !ephemeral {
+				if err != nil {
+					t.Fatalf("without -ephemeral-data-dir the data directory is gone: %v", err)
+				}
+				p := spawn(t, dir)
+				defer p.kill()
+				conn, err := grpc.NewClient(p.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer conn.Close()
+				got, err := hardnegv1.NewMinerServiceClient(conn).GetCollection(ctx, &hardnegv1.GetCollectionRequest{Name: "c"})
+				if err != nil || got.GetCollection().GetStats().GetItemCount() != 1 {
+					t.Fatalf("after the stop: %v, %v; want the collection with its item", got, err)
+				}
+			}
+		})
+	}
+}
+
+// TestEphemeralDataDirKeptWhenTheStartFails: a server that never served (here: its data
+// directory is locked by another) leaves the directory alone, so the program that
+// started it can read what went wrong, and the other server's data is untouched.
+func TestEphemeralDataDirKeptWhenTheStartFails(t *testing.T) {
+	dir := t.TempDir()
+	first := spawn(t, dir)
+	defer first.kill()
+	cmd := serverCmd(dir, "-ephemeral-data-dir")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("a second server on a locked directory started:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "LOCK")); err != nil {
+		t.Fatalf("the failed start with -ephemeral-data-dir removed the directory's files: %v\n%s", err, out)
 	}
 }

@@ -23,7 +23,7 @@ func TestVersionFlagPrintsVersionAndExits(t *testing.T) {
 		t.Fatalf("HARDNEG_VERSION set -version: %+v, %v", cfg.ShowVersion, err)
 	}
 	// -data-dir points nowhere usable: -version must return before opening storage.
-	err := Main(context.Background(), []string{"-version", "-data-dir=/dev/null/x"}, func(string) string { return "" }, &out, &errOut)
+	err := Main(context.Background(), []string{"-version", "-data-dir=/dev/null/x"}, func(string) string { return "" }, nil, &out, &errOut)
 	if err != nil {
 		t.Fatal(err)
 	}

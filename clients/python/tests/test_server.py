@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -66,6 +68,49 @@ def test_local_server_keeps_a_given_data_dir(server_binary: str, tmp_path: Path)
         assert srv.target is not None
         with hardneg.Client(srv.target, timeout=30) as c:
             assert [info.name for info in c.list_collections()] == ["kept"]
+
+
+@pytest.mark.parametrize("kill", ["SIGKILL", "SIGTERM"])
+def test_local_server_stops_and_cleans_up_when_its_owner_is_killed(server_binary: str, kill: str, tmp_path: Path) -> None:
+    """A process that started a LocalServer and dies without stopping it (killed by a
+    scheduler, OOM) does not leave the server running, nor its temporary directory; a
+    given data directory stays."""
+    script = (
+        "import sys, time\n"
+        "from hardneg import _server\n"
+        "srv = _server.LocalServer(sys.argv[1], data_dir=sys.argv[2] or None).start()\n"
+        "print(srv.proc.pid, srv.data_dir, flush=True)\n"
+        "time.sleep(300)\n"
+    )
+    for given in ("", str(tmp_path / "data")):
+        owner = subprocess.Popen([sys.executable, "-c", script, server_binary, given], stdout=subprocess.PIPE, text=True)
+        try:
+            assert owner.stdout is not None
+            pid_s, data_dir = owner.stdout.readline().split()
+            pid = int(pid_s)
+            assert os.path.isdir(data_dir)
+            owner.send_signal(getattr(signal, kill))
+            owner.wait(timeout=30)
+            deadline = time.monotonic() + 60
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert not _alive(pid), f"miner-server {pid} still runs after its owner got {kill}"
+            deadline = time.monotonic() + 10
+            while given == "" and os.path.exists(data_dir) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert os.path.exists(data_dir) == bool(given), (given, os.listdir(data_dir) if os.path.exists(data_dir) else None)
+        finally:
+            owner.kill()
+            owner.wait()
+
+
+def _alive(pid: int) -> bool:
+    """Whether pid runs (a zombie, exited but not yet reaped by init, counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def test_local_server_reports_a_failed_start(server_binary: str) -> None:

@@ -74,12 +74,15 @@ class LocalServer:
     Args:
         binary: the miner-server to run (default :func:`find_binary`).
         data_dir: its data directory; default a temporary directory removed by
-            :meth:`stop`.
+            :meth:`stop` (or by the server itself when this process exits without
+            calling it).
         args: further command-line flags.
         start_timeout: seconds to wait for the server to report that it is serving.
 
     Use as a context manager, or call :meth:`start` and :meth:`stop`. The server picks
     free ports itself (``127.0.0.1:0``); :attr:`target` is its gRPC address once started.
+    It stops when this process exits, however it exits: its stdin is a pipe only this
+    process holds (``--stop-on-stdin-eof``).
     """
 
     def __init__(
@@ -102,16 +105,23 @@ class LocalServer:
         self.log_path: Optional[Path] = None
 
     def start(self) -> "LocalServer":
+        own = []
         if self._own_dir:
+            # The temporary directory is the data directory, its log included: the server
+            # removes it when it stops (--ephemeral-data-dir), also after this process died.
             self._tmp = tempfile.mkdtemp(prefix="hardneg-server-")
-            self.data_dir = os.path.join(self._tmp, "data")
+            self.data_dir = self._tmp
             log_dir = self._tmp
+            own = ["--ephemeral-data-dir"]
         else:
             assert self.data_dir is not None
             log_dir = tempfile.mkdtemp(prefix="hardneg-server-log-")
             self._tmp = log_dir
         self.log_path = Path(log_dir) / "server.log"
         with open(self.log_path, "wb") as log:
+            # stdin is a pipe that only this process holds: when it exits, however it
+            # exits (SIGKILL included), the pipe closes and the server stops
+            # (--stop-on-stdin-eof) instead of running on without an owner.
             self.proc = subprocess.Popen(
                 [
                     self.binary,
@@ -119,9 +129,11 @@ class LocalServer:
                     "--http-addr=127.0.0.1:0",
                     f"--data-dir={self.data_dir}",
                     "--log-format=json",
+                    "--stop-on-stdin-eof",
+                    *own,
                     *self.args,
                 ],
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -171,6 +183,8 @@ class LocalServer:
                     self.proc.kill()
                     self.proc.wait()
             code = self.proc.returncode
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
