@@ -344,3 +344,30 @@ def test_an_anchor_never_gets_its_own_text(client: hardneg.Client) -> None:
         for r, a in enumerate(data["query"]):
             negatives = [data[f"negative_{i}"][r] for i in range(1, 4)]
             assert a not in negatives, (kw, a, negatives)
+
+
+def test_an_anchor_with_hundreds_of_positives_gets_its_negatives(client: hardneg.Client) -> None:
+    # 250 positives of one anchor, every one closer to it than any corpus text, and an
+    # explicit range_max=5: sentence-transformers searches the raw top range_max + 250 + 1
+    # and mines a row per pair; so must the drop-in, not stop at the server's default
+    # hardness floor (rank 200) with nothing for that anchor.
+    rng = np.random.default_rng(3)
+    dim = 16
+    topic = np.eye(dim, dtype=np.float32)[0]
+    vecs: dict[str, np.ndarray] = {"topic": topic, "other": np.eye(dim, dtype=np.float32)[1],
+                                   "other-pos": np.eye(dim, dtype=np.float32)[1] + 0.1}
+    positives = [f"topic-pos{k}" for k in range(250)]
+    for p in positives:
+        vecs[p] = topic + 0.2 * rng.standard_normal(dim).astype(np.float32)
+    corpus = [f"c{j}" for j in range(300)]
+    for c in corpus:
+        vecs[c] = rng.standard_normal(dim).astype(np.float32)
+
+    def model(texts: list[str], **kw: Any) -> np.ndarray:
+        return np.stack([vecs[t] for t in texts])
+
+    data = {"anchor": ["topic"] * len(positives) + ["other"], "positive": positives + ["other-pos"]}
+    out = mine_hard_negatives(data, model, corpus=corpus, range_max=5, num_negatives=3, output_format="labeled-list",
+                              verbose=False, client=client)
+    assert sum(a == "topic" for a in out["anchor"]) == len(positives)
+    assert all(labels == [1, 0, 0, 0] for labels in out["labels"])  # the positive and 3 negatives per row

@@ -630,6 +630,9 @@ def _rows_possible(output_format: str, n_pos: Sequence[int], num_negatives: int)
     return sum(n_pos)
 
 
+#: MiningPolicy.max_rank that turns the hardness floor off.
+_NO_FLOOR = 2**32 - 1
+
 #: Policy fields of the near-duplicate rules; mine_hard_negatives turns the rules off
 #: unless one is given.
 _NEAR_DUPLICATE_FIELDS = (
@@ -988,7 +991,12 @@ def mine_hard_negatives(
     policy_kwargs.setdefault("in_batch_exclusion", False)
     if not any(f in policy_kwargs for f in _NEAR_DUPLICATE_FIELDS):
         policy_kwargs["exclude_near_duplicates"] = False
-    policy_kwargs.setdefault("max_candidates", depth)
+    pool = policy_kwargs.setdefault("max_candidates", depth)
+    # sentence-transformers' pool is the raw top `depth`, however many positives it holds:
+    # that is the hardness floor too, not the server's default max(200, 2 × the window's
+    # end), which an anchor with hundreds of positives would reach first. With
+    # max_candidates=0 the search may go past that depth: no floor.
+    policy_kwargs.setdefault("max_rank", depth if pool else _NO_FLOOR)
     if rescoring:
         # The server returns sentence-transformers' raw candidate list; the cross-encoder
         # scores, the filters, the window and the sampling are applied here.
