@@ -110,6 +110,29 @@ def test_bad_arguments_fail_before_any_encoding_or_upload(
     assert {c.name for c in client.list_collections()} == before
 
 
+@pytest.mark.parametrize(
+    "data, kwargs, match",
+    [
+        # a column named like one the output format adds would be overwritten
+        ({"query": DATA["query"], "labels": DATA["answer"]}, {"output_format": "labeled-list"}, "'labels'.*adds"),
+        ({"negative_1": DATA["query"], "answer": DATA["answer"]}, {"output_format": "n-tuple"}, "'negative_1'"),
+        ({"query": DATA["query"], "scores": DATA["answer"]}, {"output_format": "triplet", "output_scores": True},
+         "'scores'.*with output_scores"),
+        # more distinct positives for one anchor than the server takes
+        ({"query": ["q"] * 1025, "answer": [f"p{i}" for i in range(1025)]}, {}, "1,025 distinct positives.*at most 1,024"),
+    ],
+)
+def test_bad_datasets_fail_before_any_encoding_or_upload(
+    client: hardneg.Client, data: dict[str, list[str]], kwargs: dict[str, Any], match: str
+) -> None:
+    model = RecordingModel()
+    before = {c.name for c in client.list_collections()}
+    with pytest.raises(ValueError, match=match):
+        mine_hard_negatives(data, model, verbose=False, client=client, **kwargs)
+    assert model.calls == []
+    assert {c.name for c in client.list_collections()} == before
+
+
 def test_empty_dataset_has_a_clear_message(client: hardneg.Client) -> None:
     model = RecordingModel()
     for empty in ({"anchor": [], "positive": []}, [], {}):

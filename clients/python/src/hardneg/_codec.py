@@ -40,6 +40,7 @@ from hardneg.v1 import hardneg_pb2 as pb
 MAX_BATCH_ITEMS = 16_384
 MAX_ANCHORS = 1_024
 MAX_NEGATIVES = 1_024
+MAX_POSITIVES = 1_024  # positive ids, and positive vectors, per anchor
 MAX_RANGE = 1 << 20  # range_min and range_max
 MAX_EF_SEARCH = 65_536
 MAX_REPORT_IDS = 16_384

@@ -630,6 +630,19 @@ def _rows_possible(output_format: str, n_pos: Sequence[int], num_negatives: int)
     return sum(n_pos)
 
 
+def _added_columns(output_format: str, output_scores: bool, num_negatives: int) -> list[str]:
+    """The columns an output format adds to the anchor and positive columns."""
+    if output_format == "n-tuple-scores":
+        output_format, output_scores = "n-tuple", True
+    if output_format == "triplet":
+        return ["negative"] + (["scores"] if output_scores else [])
+    if output_format == "n-tuple":
+        return [f"negative_{i}" for i in range(1, num_negatives + 1)] + (["scores"] if output_scores else [])
+    if output_format == "labeled-pair":
+        return ["score" if output_scores else "label"]
+    return ["scores" if output_scores else "labels"]
+
+
 #: MiningPolicy.max_rank that turns the hardness floor off.
 _NO_FLOOR = 2**32 - 1
 
@@ -881,6 +894,11 @@ def mine_hard_negatives(
     _check_int("range_min", range_min, 0)
     if range_max is not None:
         _check_int("range_max", range_max, 1)
+    for col in (a_col, p_col):
+        if col in _added_columns(output_format, output_scores, num_negatives):
+            raise ValueError(f"the column {col!r} has the name of a column that output_format={output_format!r} "
+                             f"adds{' with output_scores' if output_scores else ''}; rename it "
+                             "(e.g. dataset.rename_column) or pick another output_format")
     if sampling_strategy not in SAMPLING_STRATEGIES:
         raise ValueError(f"sampling_strategy must be one of {', '.join(map(repr, SAMPLING_STRATEGIES))}, "
                          f"got {sampling_strategy!r}")
@@ -1052,6 +1070,11 @@ def mine_hard_negatives(
         if p not in lst:
             lst.append(p)
     anchors = list(anchor_pos)
+    most = max(anchors, key=lambda a: len(anchor_pos[a]))
+    if len(anchor_pos[most]) > codec.MAX_POSITIVES:
+        raise ValueError(f"the anchor {most[:80]!r} has {len(anchor_pos[most]):,} distinct positives; a hardneg server "
+                         f"takes at most {codec.MAX_POSITIVES:,} per anchor (each is left out of its negatives); keep at most "
+                         f"{codec.MAX_POSITIVES:,} of its rows")
     if len(anchors) != len(anchors_all) and verbose:
         print(f"Found {len(anchors)} unique queries out of {len(anchors_all)} total queries.")
     if max_positives > 1 and verbose:
