@@ -24,15 +24,13 @@ const (
 	DefaultCosineDuplicateThreshold = 0.80
 	// DefaultCosinePFNThreshold and DefaultCosinePFNBudget are the false-negative budget
 	// rule used under cosine when a policy sets neither: of each anchor's candidates that
-	// pass every other rule, the first (hardest) DefaultCosinePFNBudget whose p_fn is ≥
+	// pass every other rule, the first (hardest) DefaultCosinePFNBudget(k) whose p_fn is ≥
 	// DefaultCosinePFNThreshold are dropped. Chosen leave-one-set-out on the four
-	// evaluation sets (eval/FINDINGS.md, "A label-free default"): with the 0.80
+	// evaluation sets at k = 8 (eval/FINDINGS.md, "A label-free default"): with the 0.80
 	// near-duplicate threshold it met the false-negative, hardness and shortfall targets on
 	// two held-out sets of four (worst case 0.47× naive's false-negative rate, where the
-	// target is 0.33×), against none for the former default cos ≥ min(0.80, s⁺). The
-	// budget bounds the hardness it costs: at most 4 ranks per anchor.
+	// target is 0.33×), against none for the former default cos ≥ min(0.80, s⁺).
 	DefaultCosinePFNThreshold = 0.01
-	DefaultCosinePFNBudget    = 4
 	// MaxPFNBudget bounds PFNBudget.
 	MaxPFNBudget = MaxNumNegatives
 	// DefaultMaxRank is the smallest default hardness floor: unless a policy sets
@@ -102,8 +100,8 @@ type Policy struct {
 	// that pass every other rule (before the rank window), the first PFNBudget whose p_fn
 	// (pfn.go) is ≥ PFNThreshold are dropped; later ones are kept whatever their p_fn, so
 	// the rule costs at most PFNBudget ranks of hardness. Needs a known positive. nil:
-	// DefaultCosinePFNThreshold and DefaultCosinePFNBudget under cosine while
-	// NearDuplicates is on, off under dot and L2 (see EffectivePFNBudget). A budget of 0
+	// DefaultCosinePFNThreshold and DefaultCosinePFNBudget(NumNegatives) under cosine
+	// while NearDuplicates is on, off under dot and L2 (see EffectivePFNBudget). A budget of 0
 	// turns the rule off.
 	PFNThreshold *float32
 	PFNBudget    *int
@@ -248,16 +246,24 @@ func (p *Policy) EffectiveDuplicateMargin() (float32, bool) {
 	return *p.DuplicateMargin, true
 }
 
+// DefaultCosinePFNBudget is the false-negative budget for k negatives per anchor when a
+// policy sets none: half of k, rounded up (4 at k = 8, the k it was chosen at). The
+// budget moves the returned negatives down by up to its size in ranks, while naive
+// top-k's median rank is about k/2, so a budget of k/2 keeps the median rank within
+// about 2× naive's at every k; a fixed 4 cost 5× at k = 1 and removed too few false
+// negatives at k = 32 (docs/QUALITY.md, "The same three quality targets for other k").
+func DefaultCosinePFNBudget(k int) int { return (max(k, 1) + 1) / 2 }
+
 // EffectivePFNBudget returns the false-negative budget rule under metric m, its p_fn
 // threshold and budget, and whether it is on: the policy's values where set, else under
-// cosine with NearDuplicates on DefaultCosinePFNThreshold and DefaultCosinePFNBudget.
-// Off with a budget of 0, and under dot and L2 unless both are set (the p_fn model is
-// fitted on cosine scores).
+// cosine with NearDuplicates on DefaultCosinePFNThreshold and
+// DefaultCosinePFNBudget(NumNegatives). Off with a budget of 0, and under dot and L2
+// unless both are set (the p_fn model is fitted on cosine scores).
 func (p *Policy) EffectivePFNBudget(m engine.Metric) (threshold float32, budget int, on bool) {
 	if p.PFNThreshold == nil && p.PFNBudget == nil && (m != engine.Cosine || !p.NearDuplicates) {
 		return 0, 0, false
 	}
-	threshold, budget = DefaultCosinePFNThreshold, DefaultCosinePFNBudget
+	threshold, budget = DefaultCosinePFNThreshold, DefaultCosinePFNBudget(p.NumNegatives)
 	if p.PFNThreshold != nil {
 		threshold = *p.PFNThreshold
 	}

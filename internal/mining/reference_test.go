@@ -164,10 +164,10 @@ func referenceAnchor(rc *refCorpus, req Request, ai int, a Anchor, pol Policy) R
 	// Guide space: the anchor's guide query (given, or its item's guide vector), the
 	// guide vectors of its positive ids and its raw guide positives; g⁺ = min guide(a, p).
 	// The false-negative budget: the first pfnB survivors with p_fn ≥ pfnT are dropped.
-	// Default (0.01, 4) under cosine while the near-duplicate rule is on; under dot and
+	// Default (0.01, ⌈k/2⌉) under cosine while the near-duplicate rule is on; under dot and
 	// L2 only with both values set; off with a budget of 0.
 	var pfnT float32 = 0.01
-	pfnB := 4
+	pfnB := (max(pol.NumNegatives, 1) + 1) / 2
 	if pol.PFNThreshold != nil {
 		pfnT = *pol.PFNThreshold
 	}

@@ -744,7 +744,7 @@ func TestDuplicateMarginIsRelativeToThePositiveScore(t *testing.T) {
 }
 
 // TestFalseNegativeBudgetIsOnByDefaultUnderCosine: under cosine an empty policy drops
-// the first 4 survivors with p_fn ≥ 0.01 and keeps later ones whatever their p_fn; the
+// the first ⌈k/2⌉ survivors with p_fn ≥ 0.01 and keeps later ones whatever their p_fn; the
 // threshold and the budget can be set, a budget of 0 or NearDuplicates false turns the
 // default off, and under dot the rule needs both values. duplicate_margin is off by
 // default.
@@ -765,7 +765,7 @@ func TestFalseNegativeBudgetIsOnByDefaultUnderCosine(t *testing.T) {
 		want    []string
 		dropped int
 	}{
-		{"default", nil, []string{"c100"}, 3},
+		{"default", nil, []string{"c57", "c75"}, 1}, // k = 2: a budget of 1
 		{"budget 2", func(p *Policy) { p.PFNBudget = ptrInt(2) }, []string{"c75", "c100"}, 2},
 		{"threshold 0.2", func(p *Policy) { p.PFNThreshold = ptr(0.2) }, []string{"c57", "c75"}, 1},
 		{"budget 0", func(p *Policy) { p.PFNBudget = ptrInt(0) }, []string{"c44", "c57"}, 0},
@@ -776,6 +776,16 @@ func TestFalseNegativeBudgetIsOnByDefaultUnderCosine(t *testing.T) {
 			t.Errorf("%s: %v (likely false negatives %d), want %v, %d", tc.name, got, res.Removed.LikelyFalseNegative, tc.want, tc.dropped)
 		}
 		checkExplainedMatchesCounts(t, res)
+	}
+	// The default budget grows with k: at k = 6 it is 3, and all three candidates with
+	// p_fn ≥ 0.01 go.
+	if res := mineOK(t, cos, Request{Anchors: []Anchor{anchor}, Policy: policy(6, nil)})[0]; res.Removed.LikelyFalseNegative != 3 || !slices.Equal(ids(res), []string{"c100"}) {
+		t.Errorf("k = 6: %v (likely false negatives %d), want [c100], 3", ids(res), res.Removed.LikelyFalseNegative)
+	}
+	for k, want := range map[int]int{1: 1, 2: 1, 3: 2, 8: 4, 9: 5, 32: 16} {
+		if got := DefaultCosinePFNBudget(k); got != want {
+			t.Errorf("DefaultCosinePFNBudget(%d) = %d, want %d", k, got, want)
+		}
 	}
 	res := mineOK(t, cos, Request{Anchors: []Anchor{anchor}, Policy: policy(3, func(p *Policy) { p.PFNBudget = ptrInt(0) })})[0]
 	if res.DuplicateThreshold != DefaultCosineDuplicateThreshold || res.Removed.Duplicate != 1 {

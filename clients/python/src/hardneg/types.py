@@ -349,7 +349,7 @@ class MiningPolicy:
     hardneg's defaults protect: ``exclude_near_duplicates`` (default on) drops, under
     cosine, candidates with similarity ≥ ``duplicate_threshold`` (default 0.80; with
     ``duplicate_margin`` δ, the lower of it and s⁺ + δ) to a known positive, near-duplicates
-    of an excluded item, and the first ``pfn_budget`` (default 4) candidates with ``p_fn``
+    of an excluded item, and the first ``pfn_budget`` (default ⌈k/2⌉) candidates with ``p_fn``
     ≥ ``pfn_threshold`` (default 0.01) that pass every other rule (``pfn_budget=0`` turns
     that off); ``duplicate_quantile``/``duplicate_zscore`` set that
     threshold from the collection's calibration instead; ``max_rank`` is the hardness

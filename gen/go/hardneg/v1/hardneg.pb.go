@@ -2160,7 +2160,7 @@ type MiningPolicy struct {
 	// The near-duplicate rules (duplicate_threshold, duplicate_margin and their calibrated
 	// forms) and the default false-negative budget (pfn_threshold, pfn_budget). Default
 	// true: under cosine an empty policy already drops candidates with cosine ≥ 0.80 to a
-	// known positive, and the first 4 survivors with p_fn ≥ 0.01.
+	// known positive, and the first ⌈k/2⌉ survivors with p_fn ≥ 0.01.
 	ExcludeNearDuplicates *bool `protobuf:"varint,22,opt,name=exclude_near_duplicates,json=excludeNearDuplicates,proto3,oneof" json:"exclude_near_duplicates,omitempty"`
 	// Hardness floor: no negative comes from raw rank ≥ max_rank. When the search gets
 	// there, the anchor reports floor_reached and a shortfall instead of returning easier
@@ -2252,8 +2252,10 @@ type MiningPolicy struct {
 	// (RemovedCounts.likely_false_negative); later candidates are kept whatever their p_fn,
 	// so the rule costs at most pfn_budget ranks of hardness. Needs a known positive.
 	// Unset: under cosine while exclude_near_duplicates is on, pfn_threshold 0.01 and
-	// pfn_budget 4 (chosen leave-one-set-out on the evaluation sets, docs/QUALITY.md);
-	// under dot and L2 the rule is on only with both set. In [0, 1].
+	// pfn_budget ⌈num_negatives/2⌉ (4 at k = 8, where it was chosen leave-one-set-out on
+	// the evaluation sets; half of k keeps the hardness cost near 2× naive top-k's median
+	// rank at every k, docs/QUALITY.md); under dot and L2 the rule is on only with both
+	// set. In [0, 1].
 	PfnThreshold *float32 `protobuf:"fixed32,38,opt,name=pfn_threshold,json=pfnThreshold,proto3,oneof" json:"pfn_threshold,omitempty"`
 	// See pfn_threshold: at most this many candidates per anchor, 0–1,024; 0 turns the
 	// rule off.
