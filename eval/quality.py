@@ -687,8 +687,10 @@ def main():
                     ingest(srv.stub, name + "-groups", E, ds.groups)
                     extra.append(("group exclusion (items carry their categories)", dict(NAIVE, exclude_same_group=True), name + "-groups"))
                     extra.append(("server default, items carry their categories", dict(), name + "-groups"))
-                rows = server_rows(srv.stub, name, ds, E, Q, truth, extra)
+                # The sweep first: server_rows ends by reporting false negatives, which the
+                # default policy's feedback rule would then exclude.
                 sweep = k_sweep(srv.stub, name, ds, Q, truth)
+                rows = server_rows(srv.stub, name, ds, E, Q, truth, extra)
                 st = st_reference(ds, E, Q, truth, args.model)
                 summary = dict(full.summary(), anchors=len(rows_idx), anchors_in_set=len(full.queries))
                 res["sets"][name] = dict(summary=summary, description=full.description, shape=SHAPES.get(name, ""), rows=rows, st=st,
