@@ -394,3 +394,14 @@ def test_an_anchor_with_hundreds_of_positives_gets_its_negatives(client: hardneg
                               verbose=False, client=client)
     assert sum(a == "topic" for a in out["anchor"]) == len(positives)
     assert all(labels == [1, 0, 0, 0] for labels in out["labels"])  # the positive and 3 negatives per row
+
+
+def test_bounds_given_as_zero_dimensional_arrays_are_their_numbers(client: hardneg.Client) -> None:
+    # sentence-transformers compares scores with whatever it is given: a 0-d numpy array or
+    # torch tensor works as its number; so it does here.
+    kw: dict[str, Any] = dict(num_negatives=2, output_format="n-tuple", verbose=False, client=client)
+    plain = mine_hard_negatives(DATA, embed, max_score=0.9, relative_margin=0.05, **kw)
+    arrays = mine_hard_negatives(DATA, embed, max_score=np.array(0.9), relative_margin=np.float32(0.05), **kw)
+    assert arrays == plain
+    with pytest.raises(ValueError, match="max_score"):
+        mine_hard_negatives(DATA, embed, max_score=np.array([0.9]), **kw)

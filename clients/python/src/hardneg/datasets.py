@@ -311,6 +311,14 @@ def _check_int(name: str, x: Any, lo: int, hi: Optional[int] = None) -> None:
         raise ValueError(f"{name} must be an integer {bound}, got {x!r}")
 
 
+def _scalar(x: Any) -> Any:
+    """A one-element, zero-dimensional array or tensor (numpy, torch) as the Python number it
+    holds, as sentence-transformers takes it; anything else unchanged."""
+    if not isinstance(x, (numbers.Number, str, bytes)) and getattr(x, "shape", None) == () and hasattr(x, "item"):
+        return x.item()
+    return x
+
+
 def _check_float(name: str, x: Any, lo: Optional[float] = None, hi: Optional[float] = None) -> None:
     if x is None:
         return
@@ -879,6 +887,8 @@ def mine_hard_negatives(
             f"Invalid output_format: {output_format}. Must be one of 'triplet', 'n-tuple', 'labeled-pair', or "
             "'labeled-list'."
         )
+    margin, max_score, min_score = _scalar(margin), _scalar(max_score), _scalar(min_score)
+    absolute_margin, relative_margin = _scalar(absolute_margin), _scalar(relative_margin)
     if margin is not None:
         _check_float("margin", margin, lo=0.0)
         absolute_margin = margin
