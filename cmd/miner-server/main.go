@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/hardneg/hardneg/internal/storage"
 )
 
 func main() {
@@ -48,6 +50,16 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdin 
 	slog.SetDefault(logger)
 	for _, m := range cfg.misspelledEnv(os.Environ()) {
 		logger.Warn("environment variable names no flag and is ignored", "variable", m[0], "did_you_mean", m[1])
+	}
+	if cfg.EphemeralDataDir {
+		// The directory is removed at the stop: never one that holds data already.
+		used, err := storage.Used(cfg.DataDir)
+		if err == nil && used {
+			err = fmt.Errorf("%s already holds a data directory (LOCK, wal/ or snapshots/), which -ephemeral-data-dir would remove at the stop; it takes only a new or empty directory", cfg.DataDir)
+		}
+		if err != nil {
+			return fmt.Errorf("-ephemeral-data-dir: %w", err)
+		}
 	}
 	if cfg.StopOnStdinEOF {
 		var cancel context.CancelFunc

@@ -128,19 +128,22 @@ func TestStopOnStdinEOFRemovesEphemeralDataDir(t *testing.T) {
 	}
 }
 
-// TestEphemeralDataDirKeptWhenTheStartFails: a server that never served (here: its data
-// directory is locked by another) leaves the directory alone, so the program that
-// started it can read what went wrong, and the other server's data is untouched.
+// TestEphemeralDataDirKeptWhenTheStartFails: -ephemeral-data-dir refuses a directory that
+// a server has used (it would remove that data at the stop), whether that server still
+// runs or not, and the refused start leaves the directory alone.
 func TestEphemeralDataDirKeptWhenTheStartFails(t *testing.T) {
 	dir := t.TempDir()
 	first := spawn(t, dir)
-	defer first.kill()
-	cmd := serverCmd(dir, "-ephemeral-data-dir")
-	out, err := cmd.CombinedOutput()
-	if err == nil {
-		t.Fatalf("a second server on a locked directory started:\n%s", out)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "LOCK")); err != nil {
-		t.Fatalf("the failed start with -ephemeral-data-dir removed the directory's files: %v\n%s", err, out)
+	for _, running := range []bool{true, false} {
+		if !running {
+			first.kill()
+		}
+		out, err := serverCmd(dir, "-ephemeral-data-dir").CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "already holds a data directory") {
+			t.Fatalf("-ephemeral-data-dir on a used directory (its server running: %v): %v\n%s", running, err, out)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "LOCK")); err != nil {
+			t.Fatalf("the refused start removed the directory's files: %v\n%s", err, out)
+		}
 	}
 }

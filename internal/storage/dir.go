@@ -36,6 +36,21 @@ const (
 	lsnDigits     = 20
 )
 
+// Used reports whether path holds a data directory's files (LOCK, wal/ or snapshots/):
+// a server has used it. A missing path is not used.
+func Used(path string) (bool, error) {
+	for _, name := range []string{lockName, walDirName, SnapDirName} {
+		_, err := os.Lstat(filepath.Join(path, name))
+		if err == nil {
+			return true, nil
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return false, err
+		}
+	}
+	return false, nil
+}
+
 // ErrDataDirLocked is returned by Lock when another process uses the data directory.
 var ErrDataDirLocked = errors.New("data directory is locked by another process")
 

@@ -200,3 +200,30 @@ func TestCheckRoomKeepsTheLogsReserve(t *testing.T) {
 		}
 	}
 }
+
+// TestUsed: a missing or empty directory, or one with other files, is not a used data
+// directory; one a server has locked is, also after it unlocked.
+func TestUsed(t *testing.T) {
+	path := t.TempDir()
+	for _, p := range []string{filepath.Join(path, "missing"), path} {
+		if used, err := Used(p); used || err != nil {
+			t.Fatalf("Used(%s) = %v, %v; want false", p, used, err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(path, "server.log"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if used, _ := Used(path); used {
+		t.Fatal("a directory with a log file counts as used")
+	}
+	d, err := Lock(path, wal.OSFS{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if used, err := Used(path); !used || err != nil {
+		t.Fatalf("after Lock: Used = %v, %v; want true", used, err)
+	}
+}
