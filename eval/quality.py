@@ -215,6 +215,16 @@ def measure(results: list[tuple[int, list[int]]], shortfalls: list[int], truth: 
     )
 
 
+def returned(res) -> list[tuple[int, list[int]]]:
+    """(anchor, [returned corpus indices]) per anchor of Mine results."""
+    return [(a, [int(n.id[1:]) for n in r.negatives]) for a, r in enumerate(res)]
+
+
+def measure_results(res, truth: Truth, secs: float) -> dict:
+    """measure() of Mine results."""
+    return measure(returned(res), [r.shortfall for r in res], truth, secs)
+
+
 def server_rows(stub, coll: str, ds, E, Q, truth: Truth, extra: list[tuple[str, dict, str]]) -> list[dict]:
     rows = []
     plist = [(label, fields, coll) for label, fields in policies()] + extra
@@ -223,8 +233,7 @@ def server_rows(stub, coll: str, ds, E, Q, truth: Truth, extra: list[tuple[str, 
         res, secs = mine(stub, c, Q, ds.given, fields)
         if len(Q) < 1000:
             secs = throughput(stub, c, Q, ds.given, fields, best_of=1)
-        parsed = [(a, [int(n.id[1:]) for n in r.negatives]) for a, r in enumerate(res)]
-        m = measure(parsed, [r.shortfall for r in res], truth, secs)
+        m = measure_results(res, truth, secs)
         m["exact_scan"] = float(np.mean([r.exact_scan for r in res]))
         p_fn = _p_fn(res, truth)
         if p_fn is not None:
@@ -251,8 +260,7 @@ def server_rows(stub, coll: str, ds, E, Q, truth: Truth, extra: list[tuple[str, 
     if reports:
         stub.ReportFalseNegatives(pb.ReportFalseNegativesRequest(collection=coll, reports=reports))
     res, secs = mine(stub, coll, Q, ds.given, dict(NAIVE, use_feedback=True))
-    parsed = [(a, [int(n.id[1:]) for n in r.negatives]) for a, r in enumerate(res)]
-    m = measure(parsed, [r.shortfall for r in res], truth, secs)
+    m = measure_results(res, truth, secs)
     rows.append(dict(policy="naive + feedback from a naive round", fields=dict(NAIVE, use_feedback=True), **m))
     return rows
 
@@ -262,20 +270,28 @@ def server_rows(stub, coll: str, ds, E, Q, truth: Truth, extra: list[tuple[str, 
 SWEEP_KS = (1, 3, 5, 8, 16, 32)
 
 
-def k_sweep(stub, coll: str, ds, Q: np.ndarray, truth: Truth) -> list[dict]:
-    """Naive top-k against the server default (empty policy) for each k of SWEEP_KS."""
+def naive_and_default(k: int) -> list[tuple[str, dict]]:
+    return [("naive", NAIVE), ("default", {})]
+
+
+def k_sweep(stub, coll: str, ds, Q: np.ndarray, truth: Truth, ks=SWEEP_KS, policies=naive_and_default) -> list[dict]:
+    """For each k of ks, the policies(k) (label, fields; the first is naive top-k), each
+    mined once: rows of {k, label: measures}. The progress line gives each policy's FN rate
+    as a ratio to naive's, its median rank and OK where the three quality targets hold."""
     rows = []
-    for k in SWEEP_KS:
-        row = dict(k=k)
-        for label, fields in (("naive", NAIVE), ("default", {})):
+    for k in ks:
+        row: dict = dict(k=k)
+        for label, fields in policies(k):
             res, secs = mine(stub, coll, Q, ds.given, fields, k=k)
-            parsed = [(a, [int(n.id[1:]) for n in r.negatives]) for a, r in enumerate(res)]
-            row[label] = measure(parsed, [r.shortfall for r in res], truth, secs)
+            row[label] = measure_results(res, truth, secs)
         rows.append(row)
-        nv, df = row["naive"], row["default"]
-        print(f"quality: {ds.name}: k = {k}: naive FN {100 * nv['fn_rate']:.2f}% rank {nv['median_rank']}, "
-              f"default FN {100 * df['fn_rate']:.2f}% rank {df['median_rank']} short {100 * df['short']:.1f}%",
-              file=sys.stderr, flush=True)
+        (first, nv), *rest = [(label, row[label]) for label, _ in policies(k)]
+        line = f"quality: {ds.name}: k = {k}: {first} FN {100 * nv['fn_rate']:.2f}% rank {nv['median_rank']:g}"
+        for label, m in rest:
+            t = target_checks(nv, m)
+            ok = t["fn"][0] and t["rank"][0] and t["short"][0]
+            line += f" | {label} {ratio(m['fn_rate'], nv['fn_rate'])} r{m['median_rank']:g}{' OK' if ok else ''}"
+        print(line, file=sys.stderr, flush=True)
     return rows
 
 
@@ -393,9 +409,8 @@ def guide_server(stub, ds, E: np.ndarray, Q: np.ndarray, truth: "Truth") -> dict
                        for j in range(lo, min(lo + BATCH, len(sel)))]
             res.extend(stub.Mine(pb.MineRequest(collection=ds.name, anchors=anchors, policy=policy)).results)
         t = time.perf_counter() - t1
-        parsed = [(a, [int(n.id[1:]) for n in r.negatives]) for a, r in enumerate(res)]
-        m = measure(parsed, [r.shortfall for r in res], sub_truth, t)
-        got = [i for _, g in parsed for i in g]
+        m = measure_results(res, sub_truth, t)
+        got = [i for _, g in returned(res) for i in g]
         m["unchecked"] = float(np.mean([i not in has_guide for i in got])) if got else 0.0
         rows.append(dict(policy=label, **m))
     return dict(anchors=len(sel), pool=pl.idx.shape[1], embedded=len(need), embed_secs=secs, wall=time.perf_counter() - t0, rows=rows, server=True)
