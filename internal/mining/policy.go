@@ -250,8 +250,8 @@ func (p *Policy) EffectiveDuplicateMargin() (float32, bool) {
 // policy sets none: half of k, rounded up (4 at k = 8, the k it was chosen at). The
 // budget moves the returned negatives down by up to its size in ranks, while naive
 // top-k's median rank is about k/2, so a budget of k/2 keeps the median rank within
-// about 2× naive's at every k; a fixed 4 cost 5× at k = 1 and removed too few false
-// negatives at k = 32 (docs/QUALITY.md, "The same three quality targets for other k").
+// about 2× naive's at every k; a fixed 4 cost 3× at k = 3 and removed too few false
+// negatives at k = 16 and 32 (docs/MINING.md rule 11b, eval/budgets.py).
 func DefaultCosinePFNBudget(k int) int { return (max(k, 1) + 1) / 2 }
 
 // EffectivePFNBudget returns the false-negative budget rule under metric m, its p_fn
