@@ -31,6 +31,7 @@ func benchOurs(d *dataset, m, efc int, threads []int, dir string) (*result, erro
 		if err != nil {
 			return nil, err
 		}
+		g.UseDot()
 		logf("ours: loaded %d nodes from %s", g.Len(), loadGraph)
 		threads = nil
 	}
@@ -40,6 +41,7 @@ func benchOurs(d *dataset, m, efc int, threads []int, dir string) (*result, erro
 		if err != nil {
 			return nil, err
 		}
+		g.UseDot()
 		if buildCodes {
 			codes := vec.NewInt8Codes(d.dim)
 			for id := range uint32(d.n) {

@@ -114,11 +114,15 @@ func newCollection(cfg engine.Config) (*Collection, error) {
 }
 
 // setGraph makes g the collection's graph, searching on the int8 codes when the
-// collection keeps them, and choosing links with the relaxed heuristic where the
+// collection keeps them, scoring links with vec.DotRows where the distance is −dot
+// (graphDistance), and choosing links with the relaxed heuristic where the
 // metric allows it (graphSpace).
 func (c *Collection) setGraph(g *hnsw.Graph) {
 	if c.vectors.graphCodes != nil {
 		g.UseCodes(c.vectors.graphCodes)
+	}
+	if c.metric != engine.L2 {
+		g.UseDot()
 	}
 	g.UseSpace(graphSpace(c.metric), hnsw.DefaultPruneAlpha)
 	c.graph = g

@@ -64,7 +64,9 @@ type chunk struct {
 type Graph struct {
 	opts Options
 	dist Distance
-	src  VectorSource
+	// negDot: dist is −vec.Dot (UseDot), so float searches score links with vec.DotRows.
+	negDot bool
+	src    VectorSource
 	// codes, when set (UseCodes), holds an int8 code per id: searches and inserts walk
 	// the graph on them and re-score their beams with dist. Set before the graph is
 	// used, then read-only.
@@ -196,6 +198,13 @@ func (g *Graph) prunes(dRC, dPC float32, relax bool) bool {
 // product, within vec.GEMMErrorBound). Call it before the graph is used; nil switches
 // back to floats.
 func (g *Graph) UseCodes(codes *vec.Int8Codes) { g.codes = codes }
+
+// UseDot declares that the graph's Distance is −vec.Dot (cosine and dot-product
+// graphs). A search on floats then scores a node's unvisited links in one
+// vec.DotRows call, which returns Dot's values bit for bit and reads the next link's
+// vector while it scores the current one, instead of one Distance call per link.
+// Call it before the graph is used.
+func (g *Graph) UseDot() { g.negDot = true }
 
 // Options returns the options in effect, defaults filled in.
 func (g *Graph) Options() Options { return g.opts }

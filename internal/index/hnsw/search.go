@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/hardneg/hardneg/internal/index/sortkey"
 	"github.com/hardneg/hardneg/internal/index/vec"
@@ -268,6 +269,18 @@ func (g *Graph) distsTo(s *searcher, q *query, ids []uint32) []float32 {
 	// Ask for every vector's first cache line before scoring the first: the loads
 	// overlap instead of each stalling its distance (the rest of a vector follows by
 	// the hardware's sequential prefetch once its first line is read).
+	if g.negDot {
+		rows := s.rows[:0]
+		for _, nb := range ids {
+			rows = append(rows, unsafe.Pointer(unsafe.SliceData(g.vector(nb))))
+		}
+		s.rows = rows
+		vec.DotRows(rows, q.f, d)
+		for i := range d {
+			d[i] = -d[i]
+		}
+		return d
+	}
 	for _, nb := range ids {
 		vec.PrefetchF32(&g.vector(nb)[0])
 	}

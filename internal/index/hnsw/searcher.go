@@ -2,6 +2,7 @@ package hnsw
 
 import (
 	"sync"
+	"unsafe"
 
 	"github.com/hardneg/hardneg/internal/index/vec"
 )
@@ -14,15 +15,16 @@ type searcher struct {
 	touched []uint32 // the words of visited that hold a set bit
 	cand    minHeap
 	res     maxHeap
-	buf     []Neighbor    // sorted results, heuristic input
-	sel     []Neighbor    // heuristic output
-	pend    []pendingLink // an insert's reverse links, added once its own lists are set
-	tmp     []Neighbor    // link pruning input
-	tmpSel  []Neighbor    // link pruning output
-	ids     []uint32      // link snapshot
-	dists   []float32     // distances of ids
-	keys    []uint64      // sort keys (sortNeighbors)
-	qc      vec.Int8Query // the query's int8 codes (searches on codes)
+	buf     []Neighbor       // sorted results, heuristic input
+	sel     []Neighbor       // heuristic output
+	pend    []pendingLink    // an insert's reverse links, added once its own lists are set
+	tmp     []Neighbor       // link pruning input
+	tmpSel  []Neighbor       // link pruning output
+	ids     []uint32         // link snapshot
+	dists   []float32        // distances of ids
+	rows    []unsafe.Pointer // vectors of ids (UseDot)
+	keys    []uint64         // sort keys (sortNeighbors)
+	qc      vec.Int8Query    // the query's int8 codes (searches on codes)
 
 	// A beam that may grow (SearchOrderedGrowing) keeps what its width turns away:
 	// over holds the nodes the search scored but left out of res, and those res

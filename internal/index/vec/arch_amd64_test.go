@@ -3,6 +3,7 @@
 package vec
 
 import (
+	"math"
 	"unsafe"
 
 	"golang.org/x/sys/cpu"
@@ -15,6 +16,30 @@ func archDotKernels() []kernel {
 	}
 	if hasAVX512 {
 		ks = append(ks, kernel{"avx512", dotAVX512})
+		// The row kernel, on five copies of b, must give the same sum for each and
+		// write nothing past them.
+		ks = append(ks, kernel{"avx512-rows", func(a, b []float32) float32 {
+			if len(a) == 0 {
+				return 0
+			}
+			rows := make([]unsafe.Pointer, 5)
+			for i := range rows {
+				c := append([]float32{}, b...)
+				rows[i] = unsafe.Pointer(&c[0])
+			}
+			out := make([]float32, 6)
+			out[5] = -3
+			dotF32RowsAVX512(&rows[0], len(rows), &a[0], len(a), &out[0])
+			for _, s := range out[1:5] {
+				if math.Float32bits(s) != math.Float32bits(out[0]) {
+					return float32(math.NaN())
+				}
+			}
+			if out[5] != -3 {
+				return float32(math.NaN())
+			}
+			return out[0]
+		}})
 	}
 	return ks
 }
@@ -110,7 +135,7 @@ func archU8I8Kernels() []u8i8Kernel {
 func cpuFeatures() []cpuFeature {
 	return []cpuFeature{
 		{"avx2", cpu.X86.HasAVX2 && cpu.X86.HasFMA, []string{"dot/avx2", "l2/avx2", "gemm/avx2", "int8/avx2", "u8i8/avx2"}},
-		{"avx512", cpu.X86.HasAVX512F, []string{"dot/avx512", "l2/avx512", "manyq/avx512", "manyq-exact/avx512", "gemm/avx512"}},
+		{"avx512", cpu.X86.HasAVX512F, []string{"dot/avx512", "dot/avx512-rows", "l2/avx512", "manyq/avx512", "manyq-exact/avx512", "gemm/avx512"}},
 		{"avx512vnni", cpu.X86.HasAVX512F && cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512BW, []string{"int8/vnni", "u8i8/vnni", "u8i8/vnni-rows"}},
 	}
 }

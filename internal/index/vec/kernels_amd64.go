@@ -353,6 +353,26 @@ func dotU8I8Rows(rows []unsafe.Pointer, q []int8, out []int32) {
 	}
 }
 
+// dotF32RowsAVX512 writes out[i] = dotAVX512(q[:dim], rows[i][:dim]) for i < n, asking
+// for each next row's cache lines while it scores the current one.
+//
+//go:noescape
+func dotF32RowsAVX512(rows *unsafe.Pointer, n int, q *float32, dim int, out *float32)
+
+// dotRows writes out[i] = dot(q, rows[i][:len(q)]) for each row.
+func dotRows(rows []unsafe.Pointer, q []float32, out []float32) {
+	out = out[:len(rows)]
+	if hasAVX512 && len(q) > 0 {
+		if len(rows) > 0 {
+			dotF32RowsAVX512(&rows[0], len(rows), &q[0], len(q), &out[0])
+		}
+		return
+	}
+	for i, p := range rows {
+		out[i] = dot(q, unsafe.Slice((*float32)(p), len(q)))
+	}
+}
+
 // Prefetch asks the CPU to bring the cache line holding *p into all cache levels
 // (PREFETCHT0) and returns at once; the graph search calls it for the link list it will
 // read next. It never faults, whatever p points to.

@@ -1267,3 +1267,110 @@ q_loop:
 	VMOVSD        X13, ee+56(FP)
 	VZEROUPPER
 	RET
+
+// func dotF32RowsAVX512(rows *unsafe.Pointer, n int, q *float32, dim int, out *float32)
+//
+// out[i] = Σ rows[i][k]·q[k] over dim floats, for i < n, each bit for bit what
+// dotAVX512(q, rows[i]) returns (the same four accumulators, the same order). While it
+// scores a row it asks for the next row's cache lines (PREFETCHT0), one per 16 floats,
+// at the offset it is reading, so the next row's loads overlap this row's arithmetic.
+TEXT ·dotF32RowsAVX512(SB), NOSPLIT, $0-40
+	MOVQ  rows+0(FP), R8
+	MOVQ  n+8(FP), R9
+	MOVQ  q+16(FP), R10
+	MOVQ  dim+24(FP), R11
+	MOVQ  out+32(FP), R12
+	TESTQ R9, R9
+	JZ    fr_done
+	MOVQ  R11, CX
+	ANDQ  $15, CX
+	MOVL  $1, AX
+	SHLL  CX, AX
+	DECL  AX
+	KMOVW AX, K1
+	MOVQ  R8, SI
+	MOVQ  R9, CX
+
+fr_first:
+	MOVQ       (SI), DX
+	PREFETCHT0 (DX)
+	ADDQ       $8, SI
+	DECQ       CX
+	JNZ        fr_first
+
+fr_row:
+	MOVQ   (R8), SI
+	MOVQ   SI, DX
+	CMPQ   R9, $1
+	JE     fr_start
+	MOVQ   8(R8), DX
+
+fr_start:
+	MOVQ   R10, DI
+	MOVQ   R11, CX
+	VXORPS X0, X0, X0
+	VXORPS X1, X1, X1
+	VXORPS X2, X2, X2
+	VXORPS X3, X3, X3
+
+fr_64:
+	CMPQ        CX, $64
+	JL          fr_16
+	PREFETCHT0  (DX)
+	PREFETCHT0  64(DX)
+	PREFETCHT0  128(DX)
+	PREFETCHT0  192(DX)
+	VMOVUPS     (DI), Z4
+	VMOVUPS     64(DI), Z5
+	VMOVUPS     128(DI), Z6
+	VMOVUPS     192(DI), Z7
+	VFMADD231PS (SI), Z4, Z0
+	VFMADD231PS 64(SI), Z5, Z1
+	VFMADD231PS 128(SI), Z6, Z2
+	VFMADD231PS 192(SI), Z7, Z3
+	ADDQ        $256, SI
+	ADDQ        $256, DI
+	ADDQ        $256, DX
+	SUBQ        $64, CX
+	JMP         fr_64
+
+fr_16:
+	CMPQ        CX, $16
+	JL          fr_tail
+	PREFETCHT0  (DX)
+	VMOVUPS     (DI), Z4
+	VFMADD231PS (SI), Z4, Z0
+	ADDQ        $64, SI
+	ADDQ        $64, DI
+	ADDQ        $64, DX
+	SUBQ        $16, CX
+	JMP         fr_16
+
+fr_tail:
+	TESTQ       CX, CX
+	JZ          fr_reduce
+	VMOVUPS.Z   (DI), K1, Z4
+	VMOVUPS.Z   (SI), K1, Z5
+	VFMADD231PS Z5, Z4, Z1
+
+fr_reduce:
+	VADDPS        Z1, Z0, Z0
+	VADDPS        Z3, Z2, Z2
+	VADDPS        Z2, Z0, Z0
+	VEXTRACTF64X4 $1, Z0, Y1
+	VADDPS        Y1, Y0, Y0
+	VEXTRACTF128  $1, Y0, X1
+	VADDPS        X1, X0, X0
+	VPERMILPS     $0x4E, X0, X1
+	VADDPS        X1, X0, X0
+	VPERMILPS     $0xB1, X0, X1
+	VADDSS        X1, X0, X0
+	MOVSS         X0, (R12)
+	ADDQ          $4, R12
+	ADDQ          $8, R8
+	DECQ          R9
+	JNZ           fr_row
+
+fr_done:
+	VZEROUPPER
+	RET

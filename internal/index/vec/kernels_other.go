@@ -37,6 +37,13 @@ func dotU8I8Rows(rows []unsafe.Pointer, q []int8, out []int32) {
 	}
 }
 
+func dotRows(rows []unsafe.Pointer, q []float32, out []float32) {
+	out = out[:len(rows)]
+	for i, p := range rows {
+		out[i] = dotGeneric(q, unsafe.Slice((*float32)(p), len(q)))
+	}
+}
+
 // maxAbsBits covers nothing on this platform: quantize's portable loop does it all.
 func maxAbsBits(x []float32) (mb uint32, m int) { return 0, 0 }
 

@@ -1,10 +1,21 @@
 package vec
 
-import "math"
+import (
+	"math"
+	"unsafe"
+)
 
 // Dot returns the inner product of a and b. It panics if len(b) < len(a).
 func Dot(a, b []float32) float32 {
 	return dot(a, b[:len(a)])
+}
+
+// DotRows writes out[i] = Dot(q, row i) for each row, where rows[i] points to the first
+// of at least len(q) float32s: bit for bit what Dot returns, in one call for a node's
+// links, asking for the next row while it scores the current one where the CPU has
+// AVX-512. It panics if len(out) < len(rows).
+func DotRows(rows []unsafe.Pointer, q []float32, out []float32) {
+	dotRows(rows, q, out)
 }
 
 // L2Sq returns the squared Euclidean distance of a and b. It panics if len(b) < len(a).
