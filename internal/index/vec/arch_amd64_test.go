@@ -88,6 +88,9 @@ func archInt8Kernels() []int8Kernel {
 	if hasVNNI {
 		ks = append(ks, vnniInt8)
 	}
+	if hasAMX {
+		ks = append(ks, amxInt8)
+	}
 	return ks
 }
 
@@ -137,5 +140,6 @@ func cpuFeatures() []cpuFeature {
 		{"avx2", cpu.X86.HasAVX2 && cpu.X86.HasFMA, []string{"dot/avx2", "l2/avx2", "gemm/avx2", "int8/avx2", "u8i8/avx2"}},
 		{"avx512", cpu.X86.HasAVX512F, []string{"dot/avx512", "dot/avx512-rows", "l2/avx512", "manyq/avx512", "manyq-exact/avx512", "gemm/avx512"}},
 		{"avx512vnni", cpu.X86.HasAVX512F && cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512BW, []string{"int8/vnni", "u8i8/vnni", "u8i8/vnni-rows"}},
+		{"amx", cpu.X86.HasAVX512F && cpu.X86.HasAMXTile && cpu.X86.HasAMXInt8 && requestAMX(), []string{"int8/amx"}},
 	}
 }

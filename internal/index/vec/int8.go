@@ -48,7 +48,7 @@ type int8Call struct {
 }
 
 // int8MaxWidth bounds every int8Kernel's width.
-const int8MaxWidth = 12
+const int8MaxWidth = 16
 
 // Int8Rows holds rows quantized to int8 codes for Int8Queries.DotRows: row i is
 // approximated by scale[i]·codes[i], with scale[i] = max|row i|/127 (symmetric, one
@@ -263,36 +263,48 @@ func (p *Int8Queries) DotRows(rows *Int8Rows, out [][]float32) {
 	bsize := G * int8BlockRows * 4
 	call := &int8Call{groups: G, qstride: G * 4}
 	full := n / int8BlockRows
+	// The full blocks go in chunks of about int8ChunkBytes of codes, each scored against
+	// every group of W queries while it stays in the core's cache, so the rows are read
+	// from memory once rather than once per group.
+	cb := max(1, int8ChunkBytes/bsize)
 	// Scores of padding queries go to scratch, and so do a last block's when it is not
 	// full; the latter are then copied out.
-	scratch := make([]float32, max(full, 1)*int8BlockRows)
+	scratch := make([]float32, max(min(cb, full), 1)*int8BlockRows)
 	var last [int8MaxWidth][int8BlockRows]float32
-	for j0 := 0; j0 < p.n; j0 += W {
-		cnt := min(W, p.n-j0)
+	setQueries := func(j0 int) int {
 		call.qcodes = p.codes[j0*G*4 : (j0+W)*G*4]
 		call.corr = p.corr[j0 : j0+W]
 		call.qscale = p.scale[j0 : j0+W]
-		if full > 0 {
-			call.blocks = full
-			call.codes = rows.codes[:full*bsize]
-			call.rscale = rows.scale[:full*int8BlockRows]
+		return min(W, p.n-j0)
+	}
+	for b0 := 0; b0 < full; b0 += cb {
+		nb := min(cb, full-b0)
+		lo, hi := b0*int8BlockRows, (b0+nb)*int8BlockRows
+		call.blocks = nb
+		call.codes = rows.codes[b0*bsize : (b0+nb)*bsize]
+		call.rscale = rows.scale[lo:hi]
+		for j0 := 0; j0 < p.n; j0 += W {
+			cnt := setQueries(j0)
 			for j := 0; j < W; j++ {
 				if j < cnt {
-					call.dst[j] = out[j0+j][:full*int8BlockRows]
+					call.dst[j] = out[j0+j][lo:hi]
 				} else {
-					call.dst[j] = scratch
+					call.dst[j] = scratch[:hi-lo]
 				}
 			}
 			p.k.fn(call)
 		}
-		if m := n - full*int8BlockRows; m > 0 {
-			i0 := full * int8BlockRows
-			call.blocks = 1
-			call.codes = rows.codes[full*bsize : (full+1)*bsize]
-			call.rscale = rows.scale[i0 : i0+int8BlockRows]
-			for j := 0; j < W; j++ {
-				call.dst[j] = last[j][:]
-			}
+	}
+	if m := n - full*int8BlockRows; m > 0 {
+		i0 := full * int8BlockRows
+		call.blocks = 1
+		call.codes = rows.codes[full*bsize : (full+1)*bsize]
+		call.rscale = rows.scale[i0 : i0+int8BlockRows]
+		for j := 0; j < W; j++ {
+			call.dst[j] = last[j][:]
+		}
+		for j0 := 0; j0 < p.n; j0 += W {
+			cnt := setQueries(j0)
 			p.k.fn(call)
 			for j := 0; j < cnt; j++ {
 				copy(out[j0+j][i0:i0+m], last[j][:m])
@@ -300,6 +312,11 @@ func (p *Int8Queries) DotRows(rows *Int8Rows, out [][]float32) {
 		}
 	}
 }
+
+// int8ChunkBytes is about how many bytes of row codes DotRows scores against all its
+// queries before it moves on: a fraction of a core's L2 cache, so the rows stay there
+// from one group of queries to the next.
+const int8ChunkBytes = 512 << 10
 
 // ErrorBound returns how far a DotRows score of query j and a row can be from Dot's
 // score of the same pair, for rows whose norms are at most rnorm and whose quantization

@@ -437,3 +437,48 @@ func TestQuantizeMatchesReference(t *testing.T) {
 		}
 	}
 }
+
+// TestInt8DotRowsAcrossChunks checks DotRows where the rows span several of its
+// chunks (int8ChunkBytes) and the queries several kernel calls with a partial last
+// one: every score equals, bit for bit, the kernel's formula on exact integer sums
+// (and so does not depend on the order DotRows calls the kernel in), with every kernel.
+func TestInt8DotRowsAcrossChunks(t *testing.T) {
+	r := rand.New(rand.NewPCG(45, 46))
+	const dim = 64
+	bsize := (dim / 4) * int8BlockRows * 4
+	n := 2*(int8ChunkBytes/bsize)*int8BlockRows + 45 // two chunks and more, a partial block
+	rm := randMatrix(r, n, dim)
+	rows := QuantizeRows(rm, dim)
+	rcodes := make([]int8, n*dim)
+	for i := 0; i < n; i++ {
+		quantize(rm[i*dim:(i+1)*dim], rcodes[i*dim:(i+1)*dim])
+	}
+	for _, k := range int8Kernels() {
+		nq := k.width + 3
+		qs := make([][]float32, nq)
+		out := make([][]float32, nq)
+		for j := range qs {
+			qs[j] = randMatrix(r, 1, dim)
+			out[j] = make([]float32, n+1)
+			out[j][n] = -7
+		}
+		p := packInt8Queries(qs, dim, k)
+		p.DotRows(rows, out)
+		for j := range qs {
+			q := p.codes[j*p.groups*4:]
+			for i := 0; i < n; i++ {
+				var sum int32
+				for d := 0; d < dim; d++ {
+					sum += int32(q[d]) * int32(rcodes[i*dim+d])
+				}
+				want := float32(float32(sum)*p.scale[j]) * rows.scale[i]
+				if got := out[j][i]; math.Float32bits(got) != math.Float32bits(want) {
+					t.Fatalf("%s: out[%d][%d] = %v, want %v", k.name, j, i, got, want)
+				}
+			}
+			if out[j][n] != -7 {
+				t.Fatalf("%s: query %d: wrote past the rows", k.name, j)
+			}
+		}
+	}
+}

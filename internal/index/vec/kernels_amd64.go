@@ -16,6 +16,9 @@ var (
 	hasAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 	// hasVNNI: AVX-512 VNNI (VPDPBUSD on ZMM registers) with AVX-512BW.
 	hasVNNI = hasAVX512 && cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512BW
+	// hasAMX: AMX-INT8 tiles (TDPBSUD), with AVX-512 for the kernel's conversion to
+	// scores, and the operating system's leave to use the tile state (requestAMX).
+	hasAMX = hasAVX512 && cpu.X86.HasAMXTile && cpu.X86.HasAMXInt8 && requestAMX()
 )
 
 // Implemented in kernels_amd64.s. Each requires len(b) >= len(a).
@@ -92,11 +95,65 @@ var vnniInt8 = int8Kernel{name: "vnni", width: 12, fn: func(p *int8Call) {
 	_ = p.qscale[11]
 	_ = p.rscale[nb*int8BlockRows-1]
 	var dst [int8MaxWidth]*float32
-	for j, d := range p.dst {
+	for j, d := range p.dst[:12] {
 		_ = d[nb*int8BlockRows-1]
 		dst[j] = &d[0]
 	}
 	int8x32x12VNNI(nb, &p.codes[0], p.groups, &p.qcodes[0], p.qstride, &p.corr[0], &p.qscale[0], &p.rscale[0], &dst, &p.itile)
+}}
+
+// int8x32x16AMX is the AMX integer micro-kernel (see int8Kernel): blocks of 32 rows ×
+// 16 queries, qstride in bytes, with the tiles configured by cfg (amxConfig). For each
+// block it sums the products of the 16 queries' codes (a signed tile of 16 queries × 64
+// codes) and the block's two halves of 16 rows (unsigned tiles of 16 groups × 16 rows ×
+// 4 codes, the groups 128 bytes apart as Int8Rows packs them) into two int32 tiles with
+// TDPBSUD, 64 codes at a time and the last groups%16 groups in tiles of their own; it
+// stores them to itile, subtracts corr[j], and writes the scores as the VNNI kernel does
+// (float32 of the sum, times qscale[j], times the row's scale, each rounded).
+//
+//go:noescape
+func int8x32x16AMX(blocks int, codes *byte, groups int, qcodes *int8, qstride int, corr *int32, qscale, rscale *float32, dst *[int8MaxWidth]*float32, itile *[int8MaxWidth * int8BlockRows]int32, cfg *[64]byte)
+
+// amxConfig returns the tile configuration of int8x32x16AMX for rows of groups groups:
+// palette 1; tiles 0 and 1 the sums (16 queries × 16 rows of int32), 2 the queries'
+// codes (16 × 64), 3 and 4 the two halves' codes (16 groups × 64 bytes); with r =
+// groups%16 > 0, tile 5 the queries' last 4r codes and 6 and 7 the halves' last r groups.
+func amxConfig(groups int) [64]byte {
+	var c [64]byte
+	c[0] = 1
+	set := func(t, rows, colsb int) {
+		c[16+2*t] = byte(colsb)
+		c[16+2*t+1] = byte(colsb >> 8)
+		c[48+t] = byte(rows)
+	}
+	for t := 0; t < 5; t++ {
+		set(t, 16, 64)
+	}
+	if r := groups % 16; r > 0 {
+		set(5, 16, 4*r)
+		set(6, r, 64)
+		set(7, r, 64)
+	}
+	return c
+}
+
+var amxInt8 = int8Kernel{name: "amx", width: 16, fn: func(p *int8Call) {
+	nb := p.blocks
+	if nb <= 0 {
+		return
+	}
+	_ = p.codes[nb*p.groups*int8BlockRows*4-1]
+	_ = p.qcodes[15*p.qstride+p.groups*4-1]
+	_ = p.corr[15]
+	_ = p.qscale[15]
+	_ = p.rscale[nb*int8BlockRows-1]
+	var dst [int8MaxWidth]*float32
+	for j, d := range p.dst[:16] {
+		_ = d[nb*int8BlockRows-1]
+		dst[j] = &d[0]
+	}
+	cfg := amxConfig(p.groups)
+	int8x32x16AMX(nb, &p.codes[0], p.groups, &p.qcodes[0], p.qstride, &p.corr[0], &p.qscale[0], &p.rscale[0], &dst, &p.itile, &cfg)
 }}
 
 // atLeastAVX512 writes the index of every element of x[:n] (n a multiple of 16) that is
@@ -150,6 +207,9 @@ var avx2Int8 = int8Kernel{name: "avx2", width: 4, fn: func(p *int8Call) {
 
 // bestInt8Kernel returns the fastest integer micro-kernel this CPU runs.
 func bestInt8Kernel() int8Kernel {
+	if hasAMX {
+		return amxInt8
+	}
 	if hasVNNI {
 		return vnniInt8
 	}
@@ -163,7 +223,7 @@ func bestInt8Kernel() int8Kernel {
 // Int8Queries.DotRows faster than Queries.DotRows (AVX-512 VNNI). The AVX2 kernel
 // needs four instructions per 32 products, as many as the float32 product's FMAs, and
 // measured slower than it; the portable kernel is slower still.
-func Int8Fast() bool { return hasVNNI }
+func Int8Fast() bool { return hasVNNI || hasAMX }
 
 // bestGEMMKernel returns the fastest GEMM micro-kernel this CPU runs.
 func bestGEMMKernel() gemmKernel {

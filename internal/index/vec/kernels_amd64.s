@@ -1374,3 +1374,126 @@ fr_reduce:
 fr_done:
 	VZEROUPPER
 	RET
+
+// AMX instructions, by their encodings (the Go assembler has no AMX mnemonics), with
+// the registers fixed as named.
+#define LDTILECFG_AX BYTE $0xc4; BYTE $0xe2; BYTE $0x78; BYTE $0x49; BYTE $0x00
+#define TILERELEASE BYTE $0xc4; BYTE $0xe2; BYTE $0x78; BYTE $0x49; BYTE $0xc0
+#define TILEZERO_T0 BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x49; BYTE $0xc0
+#define TILEZERO_T1 BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x49; BYTE $0xc8
+// tmm2 ← [R9 + R10], tmm3 ← [R11 + R12], tmm4 ← [R13 + R12]
+#define TILELOADD_T2 BYTE $0xc4; BYTE $0x82; BYTE $0x7b; BYTE $0x4b; BYTE $0x14; BYTE $0x11
+#define TILELOADD_T3 BYTE $0xc4; BYTE $0x82; BYTE $0x7b; BYTE $0x4b; BYTE $0x1c; BYTE $0x23
+#define TILELOADD_T4 BYTE $0xc4; BYTE $0x82; BYTE $0x7b; BYTE $0x4b; BYTE $0x64; BYTE $0x25; BYTE $0x00
+// tmm5 ← [R9 + R10], tmm6 ← [R11 + R12], tmm7 ← [R13 + R12]
+#define TILELOADD_T5 BYTE $0xc4; BYTE $0x82; BYTE $0x7b; BYTE $0x4b; BYTE $0x2c; BYTE $0x11
+#define TILELOADD_T6 BYTE $0xc4; BYTE $0x82; BYTE $0x7b; BYTE $0x4b; BYTE $0x34; BYTE $0x23
+#define TILELOADD_T7 BYTE $0xc4; BYTE $0x82; BYTE $0x7b; BYTE $0x4b; BYTE $0x7c; BYTE $0x25; BYTE $0x00
+// tmm0 += tmm2·tmm3, tmm1 += tmm2·tmm4, tmm0 += tmm5·tmm6, tmm1 += tmm5·tmm7 (signed × unsigned bytes)
+#define TDPBSUD_T0_T2_T3 BYTE $0xc4; BYTE $0xe2; BYTE $0x62; BYTE $0x5e; BYTE $0xc2
+#define TDPBSUD_T1_T2_T4 BYTE $0xc4; BYTE $0xe2; BYTE $0x5a; BYTE $0x5e; BYTE $0xca
+#define TDPBSUD_T0_T5_T6 BYTE $0xc4; BYTE $0xe2; BYTE $0x4a; BYTE $0x5e; BYTE $0xc5
+#define TDPBSUD_T1_T5_T7 BYTE $0xc4; BYTE $0xe2; BYTE $0x42; BYTE $0x5e; BYTE $0xcd
+// [DI + R12] ← tmm0, [DX + R12] ← tmm1
+#define TILESTORED_T0 BYTE $0xc4; BYTE $0xa2; BYTE $0x7a; BYTE $0x4b; BYTE $0x04; BYTE $0x27
+#define TILESTORED_T1 BYTE $0xc4; BYTE $0xa2; BYTE $0x7a; BYTE $0x4b; BYTE $0x0c; BYTE $0x22
+
+// func int8x32x16AMX(blocks int, codes *byte, groups int, qcodes *int8, qstride int, corr *int32, qscale, rscale *float32, dst *[16]*float32, itile *[16*32]int32, cfg *[64]byte)
+//
+// Registers: SI the block's codes, R8 blocks left, BX the block's offset in bytes into
+// rscale and each dst (32 floats a block), DI and DX itile and itile+64 (the two sum
+// tiles, rows of 128 bytes), R12 128 (the stride of both), R9 and R10 the queries'
+// codes and qstride, R11 and R13 the halves' current groups, CX groups left.
+TEXT ·int8x32x16AMX(SB), NOSPLIT, $0-88
+	MOVQ blocks+0(FP), R8
+	TESTQ R8, R8
+	JZ    ax_ret
+	MOVQ cfg+80(FP), AX
+	LDTILECFG_AX
+	MOVQ codes+8(FP), SI
+	MOVQ itile+72(FP), DI
+	LEAQ 64(DI), DX
+	MOVQ $128, R12
+	XORQ BX, BX
+
+ax_block:
+	TILEZERO_T0
+	TILEZERO_T1
+	MOVQ qcodes+24(FP), R9
+	MOVQ qstride+32(FP), R10
+	MOVQ groups+16(FP), CX
+	MOVQ SI, R11
+
+ax_chunk:
+	CMPQ CX, $16
+	JL   ax_tail
+	LEAQ 64(R11), R13
+	TILELOADD_T2
+	TILELOADD_T3
+	TILELOADD_T4
+	TDPBSUD_T0_T2_T3
+	TDPBSUD_T1_T2_T4
+	ADDQ $64, R9
+	ADDQ $2048, R11
+	SUBQ $16, CX
+	JMP  ax_chunk
+
+ax_tail:
+	TESTQ CX, CX
+	JZ    ax_store
+	LEAQ  64(R11), R13
+	TILELOADD_T5
+	TILELOADD_T6
+	TILELOADD_T7
+	TDPBSUD_T0_T5_T6
+	TDPBSUD_T1_T5_T7
+	SHLQ  $7, CX
+	ADDQ  CX, R11
+
+ax_store:
+	TILESTORED_T0
+	TILESTORED_T1
+	MOVQ R11, SI
+
+	// The scores: row j of the sums is query j's, 32 int32 at DI + 128·j.
+	MOVQ corr+40(FP), R9
+	MOVQ qscale+48(FP), R10
+	MOVQ dst+64(FP), R13
+	MOVQ rscale+56(FP), R11
+	ADDQ BX, R11
+	MOVQ DI, CX
+
+ax_query:
+	VPBROADCASTD (R9), Z2
+	VMOVDQU32    (CX), Z0
+	VMOVDQU32    64(CX), Z1
+	VPSUBD       Z2, Z0, Z0
+	VPSUBD       Z2, Z1, Z1
+	VMOVDQU32    Z0, (CX)
+	VMOVDQU32    Z1, 64(CX)
+	VCVTDQ2PS    Z0, Z0
+	VCVTDQ2PS    Z1, Z1
+	VBROADCASTSS (R10), Z3
+	VMULPS       Z3, Z0, Z0
+	VMULPS       Z3, Z1, Z1
+	VMULPS       (R11), Z0, Z0
+	VMULPS       64(R11), Z1, Z1
+	MOVQ         (R13), AX
+	VMOVUPS      Z0, (AX)(BX*1)
+	VMOVUPS      Z1, 64(AX)(BX*1)
+	ADDQ         $4, R9
+	ADDQ         $4, R10
+	ADDQ         $8, R13
+	ADDQ         $128, CX
+	LEAQ         2048(DI), AX
+	CMPQ         CX, AX
+	JL           ax_query
+
+	ADDQ $128, BX
+	DECQ R8
+	JNZ  ax_block
+	TILERELEASE
+	VZEROUPPER
+
+ax_ret:
+	RET

@@ -278,3 +278,27 @@ func BenchmarkPrepare384(b *testing.B) {
 		NormalizeBy(a, Norm(a))
 	}
 }
+
+// BenchmarkInt8DotRows times the integer product alone, with every integer kernel:
+// 128 queries against 100,000 × 384 quantized rows (the exact scan's group against the
+// offline job's corpus); ns/score is per query-row pair.
+func BenchmarkInt8DotRows(b *testing.B) {
+	rows := QuantizeRows(scanData(), scanDim)
+	qs := scanQueries(128)
+	out := make([][]float32, len(qs))
+	for j := range out {
+		out[j] = make([]float32, scanRows)
+	}
+	for _, k := range int8Kernels()[1:] {
+		p := packInt8Queries(qs, scanDim, k)
+		b.Run(k.name, func(b *testing.B) {
+			n := 0
+			start := time.Now()
+			for b.Loop() {
+				p.DotRows(rows, out)
+				n++
+			}
+			b.ReportMetric(float64(time.Since(start).Nanoseconds())/float64(n*len(qs)*scanRows), "ns/score")
+		})
+	}
+}
