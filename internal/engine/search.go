@@ -90,11 +90,20 @@ type ExactScores struct {
 	// Gen identifies the state of the collection's vectors the scores were computed
 	// for; an engine ignores scores whose Gen is not current.
 	Gen uint64
-	// Scores maps slot → score; its length is the slot count when computed.
+	// Slots is the slot count when computed.
+	Slots int
+	// Scores maps slot → score (Slots long); empty when the engine kept only Above and
+	// computes the rest again if a search needs them.
 	Scores []float32
 	// Tol bounds how far each score may be from the one the exact scan computes: 0
 	// means they are the scan's scores bit for bit; above 0 (a float32 matrix product
 	// summed in another order, or an int8 product of quantized vectors), a search
 	// re-scores with the scan's kernel every item within reach of what it yields.
 	Tol float64
+	// Preselected reports that Above holds every slot whose score is at least a
+	// threshold the engine chose, as the engine's sort keys in slot order, gathered
+	// while the scores were computed, so that a search need not read all of Scores
+	// again to find its best items.
+	Preselected bool
+	Above       []uint64
 }

@@ -61,15 +61,16 @@ type Collection struct {
 	// mu guards every field below. Writers hold it while they change metadata; Search
 	// holds it shared for the whole candidate stream.
 	mu       rwMutex[collectionRank]
-	slots    map[string]uint32 // id → slot
-	ids      []string          // slot → id; "" for a slot that is not live
-	groups   [][]string        // slot → groups (nil when none)
-	versions []int64           // slot → version stamp
-	vectors  *vectorStore      // slot → vector; see vectorStore for its own rules
-	free     []uint32          // dead slots not in the graph (dropped, or never a node), reused by allocSlot
-	lastSeq  uint64            // sequence of the last write applied
-	through  uint64            // the LSN the newest snapshot is complete through (0: none)
-	vecGen   uint64            // counts upsert batches, which write vectors; see ExactScores
+	slots    map[string]uint32          // id → slot
+	ids      []string                   // slot → id; "" for a slot that is not live
+	groups   [][]string                 // slot → groups (nil when none)
+	versions []int64                    // slot → version stamp
+	vectors  *vectorStore               // slot → vector; see vectorStore for its own rules
+	free     []uint32                   // dead slots not in the graph (dropped, or never a node), reused by allocSlot
+	lastSeq  uint64                     // sequence of the last write applied
+	through  uint64                     // the LSN the newest snapshot is complete through (0: none)
+	vecGen   uint64                     // counts upsert batches, which write vectors; see ExactScores
+	sample   atomic.Pointer[sampleRows] // ScoreExact's sampled slots (preselectSample)
 	// newest is the largest version of a live item (0 when none) and newestCount the
 	// live items holding it, while newestKnown; writes keep them (noteVersion, retire),
 	// retiring the last item of that version unsets newestKnown, and NewestVersion

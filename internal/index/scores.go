@@ -1,18 +1,23 @@
 package index
 
 import (
+	"sync"
+
 	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/hugepage"
 	"github.com/hardneg/hardneg/internal/index/vec"
 )
 
-// currentScores returns e's scores if they still describe c's vectors, else nil.
-// Caller holds c.mu.
-func currentScores(e *engine.ExactScores, c *Collection) []float32 {
-	if e == nil || e.Gen != c.vecGen || len(e.Scores) != len(c.ids) || e.Scores == nil {
-		return nil
+// currentScores reports whether e still describes c's vectors, and returns its scores
+// (nil when it kept only the best ones, Above: see scoreLean). Caller holds c.mu.
+func currentScores(e *engine.ExactScores, c *Collection) ([]float32, bool) {
+	if e == nil || e.Gen != c.vecGen || e.Slots != len(c.ids) {
+		return nil, false
 	}
-	return e.Scores
+	if len(e.Scores) == 0 {
+		return nil, e.Preselected
+	}
+	return e.Scores, len(e.Scores) == e.Slots
 }
 
 // scoreStride is the floats each query's scores take in a slab (scoreSlab): n rounded
@@ -106,6 +111,9 @@ func (c *Collection) ScoreExact(qs [][]float32, out []engine.ExactScores) bool {
 		return false
 	}
 	n := len(c.ids)
+	if c.scoreLean(qs, out, n) {
+		return true
+	}
 	dst := make([][]float32, len(qs))
 	var slab []float32
 	for i := range qs {
@@ -117,8 +125,10 @@ func (c *Collection) ScoreExact(qs [][]float32, out []engine.ExactScores) bool {
 			e.Scores, slab = slab[:n:scoreStride(n)], slab[scoreStride(n):]
 		}
 		e.Scores = e.Scores[:n]
+		e.Slots = n
 		e.Gen = c.vecGen
 		e.Tol = 0
+		e.Preselected, e.Above = false, e.Above[:0]
 		dst[i] = e.Scores
 	}
 	if len(qs) == 0 {
@@ -136,6 +146,8 @@ func (c *Collection) ScoreExact(qs [][]float32, out []engine.ExactScores) bool {
 		// Chunks without current int8 rows (see vectorStore) take the float32 product;
 		// each query's Tol is the larger of the two bounds.
 		p := vec.PackInt8Queries(qs, c.dim)
+		thr, pres := c.preselect(p, len(qs), n)
+		var idx []uint32
 		var packed *vec.Queries
 		var rnorm, rerr, rmax float64
 		c.vectors.int8Rows(n, len(qs), func(first uint32, rows []float32, codes *vec.Int8Rows, count int) {
@@ -148,12 +160,21 @@ func (c *Collection) ScoreExact(qs [][]float32, out []engine.ExactScores) bool {
 				}
 				packed.DotRows(rows, part)
 				rmax = max(rmax, vec.MaxNorm(rows, c.dim))
-				return
+			} else {
+				p.DotRows(codes.Head(count), part)
+				rnorm = max(rnorm, codes.MaxNorm())
+				rerr = max(rerr, codes.MaxErr())
 			}
-			p.DotRows(codes.Head(count), part)
-			rnorm = max(rnorm, codes.MaxNorm())
-			rerr = max(rerr, codes.MaxErr())
+			// The scores above each query's threshold, while this chunk's are in cache.
+			for i, ok := range pres {
+				if ok {
+					out[i].Above, idx = appendAbove(out[i].Above, part[i], thr[i], first, idx)
+				}
+			}
 		})
+		for i, ok := range pres {
+			out[i].Preselected = ok
+		}
 		for i, q := range qs {
 			out[i].Tol = p.ErrorBound(i, rnorm, rerr)
 			if packed != nil {
@@ -291,4 +312,144 @@ func (h *bestHeap) push(e scored) {
 		s[i], s[p] = s[p], s[i]
 		i = p
 	}
+}
+
+// preselect returns, for the queries packed in p, the threshold selectBest would take
+// from the scores of every preselectStride-th slot below n, computed beforehand on
+// those slots alone with the same product (so the same scores, bit for bit, for every
+// slot whose chunk takes the int8 product), and whether each query has one: ScoreExact
+// then lists the scores that reach it while it computes them (ExactScores.Above), and a
+// search does not read its query's n scores twice more to find them. Collections of
+// fewer than preselectMin slots get none. Caller holds c.mu (read).
+func (c *Collection) preselect(p *vec.Int8Queries, nq, n int) ([]float32, []bool) {
+	if n < preselectMin {
+		return nil, nil
+	}
+	rows := c.preselectSample(n)
+	sample := make([][]float32, nq)
+	flat := make([]float32, nq*rows.Len())
+	for i := range sample {
+		sample[i] = flat[i*rows.Len() : (i+1)*rows.Len()]
+	}
+	p.DotRows(rows, sample)
+	thr, ok := make([]float32, nq), make([]bool, nq)
+	for i, xs := range sample {
+		thr[i], ok[i] = sampleThreshold(xs, 1)
+	}
+	return thr, ok
+}
+
+// sampleRows are the int8 codes of every preselectStride-th slot below n, for the
+// vectors of generation gen (Collection.vecGen).
+type sampleRows struct {
+	gen  uint64
+	n    int
+	rows *vec.Int8Rows
+}
+
+// preselectSample returns the int8 codes of every preselectStride-th slot below n,
+// quantized from their vectors as a chunk's codes are (a row's codes depend on it
+// alone), kept until the vectors or n change. Caller holds c.mu (read); concurrent
+// callers may each build it.
+func (c *Collection) preselectSample(n int) *vec.Int8Rows {
+	if s := c.sample.Load(); s != nil && s.gen == c.vecGen && s.n == n {
+		return s.rows
+	}
+	m := (n + preselectStride - 1) / preselectStride
+	buf := make([]float32, m*c.dim)
+	for k := range m {
+		copy(buf[k*c.dim:(k+1)*c.dim], c.vectorAt(uint32(k*preselectStride)))
+	}
+	rows := vec.QuantizeRows(buf, c.dim)
+	c.sample.Store(&sampleRows{gen: c.vecGen, n: n, rows: rows})
+	return rows
+}
+
+// appendAbove appends to keys the sort keys (scoredKey) of the entries of scores (slot
+// first+i scoring scores[i]) that are at least thr, in slot order; idx is scratch space,
+// returned for reuse.
+func appendAbove(keys []uint64, scores []float32, thr float32, first uint32, idx []uint32) ([]uint64, []uint32) {
+	idx = vec.AtLeast(scores, thr, idx[:0])
+	for _, i := range idx {
+		keys = append(keys, scoredKey(scored{first + i, scores[i]}))
+	}
+	return keys, idx
+}
+
+// scoreLean is ScoreExact's int8 product for a collection of preselectMin slots or more
+// whose chunks all hold int8 codes: it keeps of each query's scores only those that
+// reach the query's sampled threshold (ExactScores.Above, Scores nil), scoring each
+// chunk into a buffer that stays in cache, instead of writing every score to memory and
+// reading it back. A search that needs more than Above gives recomputes its query's
+// scores (int8Scores): the same product of the same codes, bit for bit, as long as the
+// vectors are those of Gen, and while they are no chunk loses its codes. It reports
+// false, and does nothing, where it does not apply. Caller holds c.mu (read).
+func (c *Collection) scoreLean(qs [][]float32, out []engine.ExactScores, n int) bool {
+	product := scoreProduct
+	if product == productAuto && vec.Int8Fast() {
+		product = productInt8
+	}
+	if c.metric == engine.L2 || len(qs) < gemmMinQueries || product != productInt8 || n < preselectMin || !c.vectors.allCoded(n) {
+		return false
+	}
+	p := vec.PackInt8Queries(qs, c.dim)
+	thr, pres := c.preselect(p, len(qs), n)
+	for _, ok := range pres {
+		if !ok {
+			return false
+		}
+	}
+	buf := leanPool.Get().(*[]float32)
+	defer leanPool.Put(buf)
+	if cap(*buf) < len(qs)*storeChunkRows {
+		*buf = make([]float32, len(qs)*storeChunkRows)
+	}
+	part := make([][]float32, len(qs))
+	for i := range qs {
+		e := &out[i]
+		e.Scores, e.Slots, e.Gen = e.Scores[:0], n, c.vecGen
+		e.Preselected, e.Above = true, e.Above[:0]
+	}
+	var idx []uint32
+	var rnorm, rerr float64
+	c.vectors.int8Rows(n, len(qs), func(first uint32, _ []float32, codes *vec.Int8Rows, count int) {
+		for i := range part {
+			part[i] = (*buf)[i*storeChunkRows : i*storeChunkRows+count]
+		}
+		p.DotRows(codes.Head(count), part)
+		rnorm = max(rnorm, codes.MaxNorm())
+		rerr = max(rerr, codes.MaxErr())
+		for i := range part {
+			out[i].Above, idx = appendAbove(out[i].Above, part[i], thr[i], first, idx)
+		}
+	})
+	for i := range qs {
+		out[i].Tol = p.ErrorBound(i, rnorm, rerr)
+	}
+	return true
+}
+
+// leanPool holds scoreLean's chunk buffers (a group of 128 queries takes 512 KB).
+var leanPool = sync.Pool{New: func() any { return new([]float32) }}
+
+// int8Scores writes q's int8 product with every slot below n into dst (grown as needed)
+// and returns it: for a search given lean scores (scoreLean) that needs more than
+// their best ones. Every chunk holds its codes (see scoreLean). Caller holds c.mu.
+func (c *Collection) int8Scores(q []float32, n int, dst []float32) []float32 {
+	if cap(dst) < n {
+		dst = make([]float32, n)
+	}
+	dst = dst[:n]
+	p := vec.PackInt8Queries([][]float32{q}, c.dim)
+	part := make([][]float32, 1)
+	c.vectors.int8Rows(n, 0, func(first uint32, rows []float32, codes *vec.Int8Rows, count int) {
+		part[0] = dst[first : int(first)+count]
+		if codes == nil {
+			// Not expected (see scoreLean); a row's codes are a function of the row, so
+			// quantizing it again gives the product the scores came from.
+			codes = vec.QuantizeRows(rows, c.dim)
+		}
+		p.DotRows(codes.Head(count), part)
+	})
+	return dst
 }

@@ -96,7 +96,7 @@ func TestScoreExactMatchesSearch(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i, q := range qs {
-				if currentScores(&scores[i], c) != nil {
+				if _, ok := currentScores(&scores[i], c); ok {
 					t.Fatal("scores still current after a write")
 				}
 				want, _ := searchAll(t, c, q, engine.SearchOptions{})
@@ -208,10 +208,14 @@ func TestScoreExactDeclinesGraphSearch(t *testing.T) {
 func TestScoreExactMatrixProductKeepsScanOrder(t *testing.T) {
 	for _, pr := range []exactProduct{productFP32, productInt8} {
 		for _, m := range []engine.Metric{engine.Cosine, engine.Dot} {
-			t.Run(fmt.Sprintf("%s/%s", pr, m), func(t *testing.T) {
-				useProduct(t, pr)
-				scoreExactKeepsScanOrder(t, m)
-			})
+			// 1,200 items, and 4,400: past preselectMin, where the int8 product lists
+			// the scores above a sampled threshold as it computes them (Above).
+			for _, base := range []int{300, 1100} {
+				t.Run(fmt.Sprintf("%s/%s/%d", pr, m, 4*base), func(t *testing.T) {
+					useProduct(t, pr)
+					scoreExactKeepsScanOrder(t, m, base)
+				})
+			}
 		}
 	}
 }
@@ -245,11 +249,11 @@ func (p exactProduct) String() string {
 	return "auto"
 }
 
-func scoreExactKeepsScanOrder(t *testing.T, m engine.Metric) {
+func scoreExactKeepsScanOrder(t *testing.T, m engine.Metric, base int) {
 	{
 		{
 			db := testDB(t)
-			const dim, base, nq = 64, 300, 2 * gemmMinQueries
+			const dim, nq = 64, 2 * gemmMinQueries
 			c, err := db.create(engine.Config{Name: "c", Dim: dim, Metric: m, Params: engine.Params{ExactThreshold: 1 << 20}})
 			if err != nil {
 				t.Fatal(err)
@@ -303,10 +307,14 @@ func scoreExactKeepsScanOrder(t *testing.T, m engine.Metric) {
 				if scores[i].Tol <= 0 {
 					t.Fatalf("query %d: scores not from the matrix product", i)
 				}
+				// This call quantized the chunks as it went: every score is kept.
+				if pre := scoreProduct == productInt8 && 4*base >= preselectMin; scores[i].Preselected != pre || len(scores[i].Scores) != 4*base {
+					t.Fatalf("query %d: preselected %v with %d scores kept, want %v with all %d", i, scores[i].Preselected, len(scores[i].Scores), pre, 4*base)
+				}
 				want, _ := searchAll(t, c, q, engine.SearchOptions{})
 				got, _ := searchAll(t, c, q, engine.SearchOptions{Scores: &scores[i]})
 				sameCandidates(t, got, want)
-				for _, max := range []int{1, 7, 300, 301} {
+				for _, max := range []int{1, 7, 255, 256, 257, 300, 301} {
 					want, _ := searchAll(t, c, q, engine.SearchOptions{MaxCandidates: max})
 					got, _ := searchAll(t, c, q, engine.SearchOptions{MaxCandidates: max, Scores: &scores[i]})
 					sameCandidates(t, got, want)
@@ -333,6 +341,27 @@ func scoreExactKeepsScanOrder(t *testing.T, m engine.Metric) {
 				t.Fatal("the product's scores order every query like Dot's; the test shows nothing")
 			}
 			t.Logf("%d of %d queries ordered differently by the product's own scores", reordered, nq)
+			if scoreProduct != productInt8 || 4*base < preselectMin {
+				return
+			}
+			// Every chunk holds its codes now: only the scores above the thresholds are
+			// kept (scoreLean), and a search that goes deeper computes the rest again.
+			if !c.ScoreExact(qs, scores) {
+				t.Fatal("ScoreExact declined an exact collection")
+			}
+			for i, q := range qs {
+				if !scores[i].Preselected || len(scores[i].Scores) != 0 || len(scores[i].Above) < exactFirstBatch {
+					t.Fatalf("query %d: preselected %v with %d scores kept and %d above the threshold: not the lean path", i, scores[i].Preselected, len(scores[i].Scores), len(scores[i].Above))
+				}
+				want, _ := searchAll(t, c, q, engine.SearchOptions{})
+				got, _ := searchAll(t, c, q, engine.SearchOptions{Scores: &scores[i]})
+				sameCandidates(t, got, want)
+				for _, max := range []int{1, 7, 255, 256, 257, 300, 301} {
+					want, _ := searchAll(t, c, q, engine.SearchOptions{MaxCandidates: max})
+					got, _ := searchAll(t, c, q, engine.SearchOptions{MaxCandidates: max, Scores: &scores[i]})
+					sameCandidates(t, got, want)
+				}
+			}
 		}
 	}
 }
@@ -490,5 +519,67 @@ func TestScoreExactInt8ConcurrentQuantization(t *testing.T) {
 				sameCandidates(t, got, want)
 			}
 		}
+	}
+}
+
+// TestScoreExactLeanScoresAfterDeletes keeps only the scores above each query's sampled
+// threshold (scoreLean), then deletes most items: deletes leave the scores current, but
+// too few live items remain above the thresholds, so searches must compute the scores
+// again, and yield exactly what plain exact searches yield; also with half the items
+// deleted, where the kept ones still suffice for the first items.
+func TestScoreExactLeanScoresAfterDeletes(t *testing.T) {
+	useProduct(t, productInt8)
+	for _, keep := range []int{2, 40} {
+		t.Run(fmt.Sprintf("keep one in %d", keep), func(t *testing.T) {
+			db := testDB(t)
+			const dim, n, nq = 32, 6000, gemmMinQueries
+			c, err := db.create(engine.Config{Name: "c", Dim: dim, Metric: engine.Cosine, Params: engine.Params{ExactThreshold: 1 << 20}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := rand.New(rand.NewPCG(9, uint64(keep)))
+			if _, err := db.Upsert("c", randBatch(r, "a", n, dim), "items"); err != nil {
+				t.Fatal(err)
+			}
+			qs := make([][]float32, nq)
+			for i := range qs {
+				raw := make([]float32, dim)
+				for k := range raw {
+					raw[k] = float32(r.NormFloat64())
+				}
+				if qs[i], err = c.PrepareQuery(raw, "q"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			scores := make([]engine.ExactScores, nq)
+			for k := 0; k <= int8BuildQueries/nq; k++ {
+				c.ScoreExact(qs, scores)
+			}
+			if !scores[0].Preselected || len(scores[0].Scores) != 0 {
+				t.Fatalf("preselected %v with %d scores kept: not the lean path", scores[0].Preselected, len(scores[0].Scores))
+			}
+			var ids []string
+			for i := 0; i < n; i++ {
+				if i%keep != 0 {
+					ids = append(ids, "a"+strconv.Itoa(i))
+				}
+			}
+			if _, err := db.Delete("c", ids, "items"); err != nil {
+				t.Fatal(err)
+			}
+			for i, q := range qs {
+				if _, ok := currentScores(&scores[i], c); !ok {
+					t.Fatal("deletes made the scores stale")
+				}
+				want, _ := searchAll(t, c, q, engine.SearchOptions{})
+				got, _ := searchAll(t, c, q, engine.SearchOptions{Scores: &scores[i]})
+				sameCandidates(t, got, want)
+				for _, max := range []int{1, 100, 256, 257} {
+					want, _ := searchAll(t, c, q, engine.SearchOptions{MaxCandidates: max})
+					got, _ := searchAll(t, c, q, engine.SearchOptions{MaxCandidates: max, Scores: &scores[i]})
+					sameCandidates(t, got, want)
+				}
+			}
+		})
 	}
 }

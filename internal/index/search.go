@@ -218,8 +218,9 @@ type scanBuf struct {
 	heap   bestHeap
 	top    []scored
 	scores []float32
-	cand   []uint32 // slots above selectBest's threshold
-	keys   []uint64 // sort keys (scoredKey)
+	cand   []uint32  // slots above selectBest's threshold
+	keys   []uint64  // sort keys (scoredKey)
+	pre    []float32 // lean scores computed again (Collection.int8Scores)
 }
 
 // exactFirstBatch is how many of the best items an exact scan selects while it scores.
@@ -259,55 +260,76 @@ const (
 	preselectRank   = 12
 )
 
+// sampleThreshold returns the preselectRank-th best of every stride-th element of xs,
+// and false when the sample has fewer elements.
+func sampleThreshold(xs []float32, stride int) (float32, bool) {
+	var s [preselectRank]float32 // the best sampled scores, best first
+	ns := 0
+	for i := 0; i < len(xs); i += stride {
+		x := xs[i]
+		if ns == preselectRank && !(x > s[ns-1]) {
+			continue
+		}
+		j := ns
+		if ns < preselectRank {
+			ns++
+		} else {
+			j--
+		}
+		for ; j > 0 && s[j-1] < x; j-- {
+			s[j] = s[j-1]
+		}
+		s[j] = x
+	}
+	if ns < preselectRank {
+		return 0, false
+	}
+	return s[ns-1], true
+}
+
 // selectBest returns in top (emptied first), best first, the exactFirstBatch best
 // live entries of pre, slot i scoring pre[i], as offering every live entry to keepBest
 // in slot order would; cand and keys are scratch space (the slots that reach the
-// threshold, sort keys), returned for reuse. It reports whether a sampled threshold
-// found them (else every score was offered): when at least exactFirstBatch live
-// entries reach the threshold, every entry below it ranks below all of them.
-func selectBest(pre []float32, live func(uint32) bool, top []scored, cand []uint32, keys []uint64) ([]scored, []uint32, []uint64, bool) {
+// threshold, sort keys), returned for reuse. above, when not nil, holds the keys of
+// every entry that reaches a threshold chosen already (ExactScores.Above), and stands
+// in for the sampled one. It reports whether a threshold found them (else every score
+// was offered): when at least exactFirstBatch live entries reach the threshold, every
+// entry below it ranks below all of them.
+func selectBest(pre []float32, above []uint64, live func(uint32) bool, top []scored, cand []uint32, keys []uint64) ([]scored, []uint32, []uint64, bool) {
 	top = top[:0]
-	if len(pre) >= preselectMin {
-		var s [preselectRank]float32 // the best sampled scores, best first
-		ns := 0
-		for i := 0; i < len(pre); i += preselectStride {
-			x := pre[i]
-			if ns == preselectRank && !(x > s[ns-1]) {
-				continue
+	reached := false
+	if above != nil {
+		keys = keys[:0]
+		for _, k := range above {
+			if live(uint32(k)) {
+				keys = append(keys, k)
 			}
-			j := ns
-			if ns < preselectRank {
-				ns++
-			} else {
-				j--
-			}
-			for ; j > 0 && s[j-1] < x; j-- {
-				s[j] = s[j-1]
-			}
-			s[j] = x
 		}
-		if ns == preselectRank {
-			// The live entries that reach the threshold, as keys; the best
-			// exactFirstBatch of them by a quickselect of integers (better's order is
-			// total: slots differ).
-			cand = vec.AtLeast(pre, s[ns-1], cand[:0])
+		reached = true
+	} else if len(pre) >= preselectMin {
+		if thr, ok := sampleThreshold(pre, preselectStride); ok {
+			// The live entries that reach the threshold, as keys.
+			cand = vec.AtLeast(pre, thr, cand[:0])
 			keys = keys[:0]
 			for _, i := range cand {
 				if live(i) {
 					keys = append(keys, scoredKey(scored{i, pre[i]}))
 				}
 			}
-			if len(keys) >= exactFirstBatch {
-				if len(keys) > exactFirstBatch {
-					sortkey.SelectSmallest(keys, exactFirstBatch)
-				}
-				slices.Sort(keys[:exactFirstBatch])
-				for _, k := range keys[:exactFirstBatch] {
-					top = append(top, keyScored(k))
-				}
-				return top, cand, keys, true
-			}
+			reached = true
 		}
+	}
+	// The best exactFirstBatch of them by a quickselect of integers (better's order is
+	// total: slots differ).
+	if reached && len(keys) >= exactFirstBatch {
+		if len(keys) > exactFirstBatch {
+			sortkey.SelectSmallest(keys, exactFirstBatch)
+		}
+		slices.Sort(keys[:exactFirstBatch])
+		for _, k := range keys[:exactFirstBatch] {
+			top = append(top, keyScored(k))
+		}
+		return top, cand, keys, true
 	}
 	// Once top is full, an item enters only with a higher score than its worst (a
 	// later slot loses a tie).
@@ -349,16 +371,33 @@ func (c *Collection) exactSearch(ctx context.Context, q []float32, opts engine.S
 	if cap(buf.scores) < storeChunkRows {
 		buf.scores = make([]float32, storeChunkRows)
 	}
-	pre := currentScores(opts.Scores, c)
+	pre, given := currentScores(opts.Scores, c)
 	// With no dead slot, liveness needs no look at ids: a scan's few hundred selected
 	// slots are spread over the whole collection, and reading their ids missed the
 	// cache for each one (9% of the server's CPU in the offline job).
 	allLive := len(c.slots) == len(c.ids)
 	live := func(slot uint32) bool { return (allLive || c.ids[slot] != "") && (done == nil || !done.has(slot)) }
-	if pre != nil {
+	// all returns the scores, computing lean ones (scoreLean) the first time.
+	all := func() []float32 {
+		if pre == nil {
+			buf.pre = c.int8Scores(q, len(c.ids), buf.pre)
+			pre = buf.pre
+		}
+		return pre
+	}
+	if given {
 		// The scores stay put: select the best items now and collect the others only
 		// if the search asks for them.
-		top, buf.cand, buf.keys, _ = selectBest(pre, live, top, buf.cand, buf.keys)
+		var above []uint64
+		if opts.Scores.Preselected {
+			above = opts.Scores.Above[:len(opts.Scores.Above):len(opts.Scores.Above)]
+		}
+		var found bool
+		top, buf.cand, buf.keys, found = selectBest(pre, above, live, top, buf.cand, buf.keys)
+		if !found && pre == nil {
+			// Lean scores whose Above holds too few live items: all of them, then.
+			top, buf.cand, buf.keys, _ = selectBest(all(), nil, live, top, buf.cand, buf.keys)
+		}
 	} else {
 		c.vectors.rows(len(c.ids), func(first uint32, rows []float32, count int) {
 			scores := buf.scores[:count]
@@ -402,21 +441,21 @@ func (c *Collection) exactSearch(ctx context.Context, q []float32, opts engine.S
 	// the way (see rescorer).
 	var next func() (scored, bool)
 	order := &scanOrder{top: top, all: h}
-	if pre != nil {
+	if given {
 		order.all = nil
 		order.collect = func() []scored {
-			all := buf.heap[:0]
-			for i, sc := range pre {
+			entries := buf.heap[:0]
+			for i, sc := range all() {
 				if slot := uint32(i); live(slot) {
-					all = append(all, scored{slot, sc})
+					entries = append(entries, scored{slot, sc})
 				}
 			}
-			buf.heap = all
-			return all
+			buf.heap = entries
+			return entries
 		}
 	}
 	next = order.next
-	if tol := scoreTolerance(opts.Scores); pre != nil && tol > 0 {
+	if tol := scoreTolerance(opts.Scores); given && tol > 0 {
 		rs := &rescorer{src: order, tol: tol, score: func(slot uint32) float32 {
 			return vec.Dot(q, c.vectorAt(slot))
 		}}

@@ -13,7 +13,7 @@ import (
 // threshold finds them or every score is offered: random scores, heavy ties at the
 // threshold, dead slots, a sample whose best scores are few outliers (so the threshold
 // admits too few entries and the selection falls back), mostly dead slots, and a
-// short list.
+// short list; and the same with the entries above a threshold given (ExactScores.Above).
 func TestSelectBestMatchesFullSort(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	cases := []struct {
@@ -49,12 +49,31 @@ func TestSelectBestMatchesFullSort(t *testing.T) {
 			}
 			slices.SortFunc(want, cmpBetter)
 			want = want[:min(len(want), exactFirstBatch)]
-			top, _, _, sampled := selectBest(pre, func(slot uint32) bool { return !dead[slot] }, make([]scored, 3), []uint32{5}, []uint64{7})
+			top, _, _, sampled := selectBest(pre, nil, func(slot uint32) bool { return !dead[slot] }, make([]scored, 3), []uint32{5}, []uint64{7})
 			if sampled != c.sampled {
 				t.Fatalf("sampled threshold used: %v, want %v", sampled, c.sampled)
 			}
 			if !slices.Equal(top, want) { // best first, as selected
 				t.Fatal(fmt.Sprintf("selected %d entries, first %v; want %d, first %v", len(top), top[:min(3, len(top))], len(want), want[:min(3, len(want))]))
+			}
+			// With the entries above a threshold chosen beforehand (ExactScores.Above,
+			// from a sample at either stride), the selection is the same.
+			for _, stride := range []int{preselectStride, 37} {
+				thr, ok := sampleThreshold(pre, stride)
+				if !ok {
+					continue
+				}
+				var above []uint64
+				for i, x := range pre {
+					if x >= thr {
+						above = append(above, scoredKey(scored{uint32(i), x}))
+					}
+				}
+				top, _, _, _ := selectBest(pre, above, func(slot uint32) bool { return !dead[slot] }, nil, nil, nil)
+				if !slices.Equal(top, want) {
+					t.Fatalf("stride %d, %d above the threshold: selected %d entries, first %v; want %d, first %v",
+						stride, len(above), len(top), top[:min(3, len(top))], len(want), want[:min(3, len(want))])
+				}
 			}
 		})
 	}

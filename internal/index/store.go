@@ -180,6 +180,20 @@ func (s *vectorStore) int8Rows(n, nq int, fn func(first uint32, rows []float32, 
 	}
 }
 
+// allCoded reports whether every chunk holding slots below n has its int8 rows.
+func (s *vectorStore) allCoded(n int) bool {
+	t := *s.chunks.Load()
+	for i := range t {
+		if i*storeChunkRows >= n {
+			break
+		}
+		if i >= len(s.codes) || s.codes[i].rows.Load() == nil {
+			return false
+		}
+	}
+	return true
+}
+
 // rows calls fn for each chunk with the first slot it holds and its rows (up to n
 // slots in total).
 func (s *vectorStore) rows(n int, fn func(first uint32, rows []float32, count int)) {
