@@ -1,8 +1,6 @@
 package index
 
 import (
-	"sync"
-
 	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/hugepage"
 	"github.com/hardneg/hardneg/internal/index/vec"
@@ -377,10 +375,10 @@ func appendAbove(keys []uint64, scores []float32, thr float32, first uint32, idx
 }
 
 // scoreLean is ScoreExact's int8 product for a collection of preselectMin slots or more
-// whose chunks all hold int8 codes: it keeps of each query's scores only those that
-// reach the query's sampled threshold (ExactScores.Above, Scores nil), scoring each
-// chunk into a buffer that stays in cache, instead of writing every score to memory and
-// reading it back. A search that needs more than Above gives recomputes its query's
+// whose chunks all hold int8 codes, or are due to be quantized by this call (codedFor): it keeps of each query's scores only those that
+// reach the query's sampled threshold (ExactScores.Above, Scores empty), as the
+// product computes them (vec.Int8Queries.DotRowsAbove), instead of writing every score
+// to memory and reading it back. A search that needs more than Above gives recomputes its query's
 // scores (int8Scores): the same product of the same codes, bit for bit, as long as the
 // vectors are those of Gen, and while they are no chunk loses its codes. It reports
 // false, and does nothing, where it does not apply. Caller holds c.mu (read).
@@ -389,7 +387,7 @@ func (c *Collection) scoreLean(qs [][]float32, out []engine.ExactScores, n int) 
 	if product == productAuto && vec.Int8Fast() {
 		product = productInt8
 	}
-	if c.metric == engine.L2 || len(qs) < gemmMinQueries || product != productInt8 || n < preselectMin || !c.vectors.allCoded(n) {
+	if c.metric == engine.L2 || len(qs) < gemmMinQueries || product != productInt8 || n < preselectMin || !c.vectors.codedFor(n, len(qs)) {
 		return false
 	}
 	p := vec.PackInt8Queries(qs, c.dim)
@@ -399,28 +397,28 @@ func (c *Collection) scoreLean(qs [][]float32, out []engine.ExactScores, n int) 
 			return false
 		}
 	}
-	buf := leanPool.Get().(*[]float32)
-	defer leanPool.Put(buf)
-	if cap(*buf) < len(qs)*storeChunkRows {
-		*buf = make([]float32, len(qs)*storeChunkRows)
-	}
-	part := make([][]float32, len(qs))
 	for i := range qs {
 		e := &out[i]
 		e.Scores, e.Slots, e.Gen = e.Scores[:0], n, c.vecGen
 		e.Preselected, e.Above = true, e.Above[:0]
 	}
-	var idx []uint32
+	idx, sc := make([][]uint32, len(qs)), make([][]float32, len(qs))
 	var rnorm, rerr float64
-	c.vectors.int8Rows(n, len(qs), func(first uint32, _ []float32, codes *vec.Int8Rows, count int) {
-		for i := range part {
-			part[i] = (*buf)[i*storeChunkRows : i*storeChunkRows+count]
+	c.vectors.int8Rows(n, len(qs), func(first uint32, rows []float32, codes *vec.Int8Rows, count int) {
+		for i := range idx {
+			idx[i], sc[i] = idx[i][:0], sc[i][:0]
 		}
-		p.DotRows(codes.Head(count), part)
+		if codes == nil {
+			// Not expected (codedFor); the same codes as the chunk would keep.
+			codes = vec.QuantizeRows(rows, c.dim)
+		}
+		idx, sc = p.DotRowsAbove(codes.Head(count), thr, idx, sc)
 		rnorm = max(rnorm, codes.MaxNorm())
 		rerr = max(rerr, codes.MaxErr())
-		for i := range part {
-			out[i].Above, idx = appendAbove(out[i].Above, part[i], thr[i], first, idx)
+		for i := range idx {
+			for k, r := range idx[i] {
+				out[i].Above = append(out[i].Above, scoredKey(scored{first + r, sc[i][k]}))
+			}
 		}
 	})
 	for i := range qs {
@@ -428,9 +426,6 @@ func (c *Collection) scoreLean(qs [][]float32, out []engine.ExactScores, n int) 
 	}
 	return true
 }
-
-// leanPool holds scoreLean's chunk buffers (a group of 128 queries takes 512 KB).
-var leanPool = sync.Pool{New: func() any { return new([]float32) }}
 
 // int8Scores writes q's int8 product with every slot below n into dst (grown as needed)
 // and returns it: for a search given lean scores (scoreLean) that needs more than

@@ -294,9 +294,23 @@ func scoreExactKeepsScanOrder(t *testing.T, m engine.Metric, base int) {
 			scores := make([]engine.ExactScores, nq)
 			// The int8 product quantizes a chunk once int8BuildQueries queries have
 			// been scored against it; the last of these calls scores from the codes.
+			lean := scoreProduct == productInt8 && 4*base >= preselectMin
 			for k := 0; k < int8BuildQueries/nq; k++ {
 				if !c.ScoreExact(qs, scores) {
 					t.Fatal("ScoreExact declined an exact collection")
+				}
+				if k == 0 && lean {
+					// No chunk is quantized yet: every score is kept, with Above.
+					for i, q := range qs {
+						if !scores[i].Preselected || len(scores[i].Scores) != 4*base {
+							t.Fatalf("query %d: preselected %v with %d scores kept, want true with all %d", i, scores[i].Preselected, len(scores[i].Scores), 4*base)
+						}
+						for _, max := range []int{0, 256, 257} {
+							want, _ := searchAll(t, c, q, engine.SearchOptions{MaxCandidates: max})
+							got, _ := searchAll(t, c, q, engine.SearchOptions{MaxCandidates: max, Scores: &scores[i]})
+							sameCandidates(t, got, want)
+						}
+					}
 				}
 			}
 			if scoreProduct == productInt8 && !allCoded(c) {
@@ -307,9 +321,10 @@ func scoreExactKeepsScanOrder(t *testing.T, m engine.Metric, base int) {
 				if scores[i].Tol <= 0 {
 					t.Fatalf("query %d: scores not from the matrix product", i)
 				}
-				// This call quantized the chunks as it went: every score is kept.
-				if pre := scoreProduct == productInt8 && 4*base >= preselectMin; scores[i].Preselected != pre || len(scores[i].Scores) != 4*base {
-					t.Fatalf("query %d: preselected %v with %d scores kept, want %v with all %d", i, scores[i].Preselected, len(scores[i].Scores), pre, 4*base)
+				// This call quantized the chunks as it went; past preselectMin it kept
+				// only the scores above the thresholds (scoreLean).
+				if scores[i].Preselected != lean || (len(scores[i].Scores) == 0) != lean {
+					t.Fatalf("query %d: preselected %v with %d scores kept, want preselected %v, all kept %v", i, scores[i].Preselected, len(scores[i].Scores), lean, !lean)
 				}
 				want, _ := searchAll(t, c, q, engine.SearchOptions{})
 				got, _ := searchAll(t, c, q, engine.SearchOptions{Scores: &scores[i]})
@@ -319,10 +334,17 @@ func scoreExactKeepsScanOrder(t *testing.T, m engine.Metric, base int) {
 					got, _ := searchAll(t, c, q, engine.SearchOptions{MaxCandidates: max, Scores: &scores[i]})
 					sameCandidates(t, got, want)
 				}
-				// The order of the product's own scores, for comparison.
+				// The order of the product's own scores, for comparison (computed again
+				// where only the best were kept).
+				pre := scores[i].Scores
+				if len(pre) == 0 {
+					c.mu.RLock()
+					pre = c.int8Scores(q, 4*base, nil)
+					c.mu.RUnlock()
+				}
 				byPre := slices.Clone(want)
 				slices.SortFunc(byPre, func(a, b engine.Candidate) int {
-					sa, sb := scores[i].Scores[a.Slot], scores[i].Scores[b.Slot]
+					sa, sb := pre[a.Slot], pre[b.Slot]
 					if sa != sb {
 						return cmp.Compare(sb, sa)
 					}
@@ -341,11 +363,11 @@ func scoreExactKeepsScanOrder(t *testing.T, m engine.Metric, base int) {
 				t.Fatal("the product's scores order every query like Dot's; the test shows nothing")
 			}
 			t.Logf("%d of %d queries ordered differently by the product's own scores", reordered, nq)
-			if scoreProduct != productInt8 || 4*base < preselectMin {
+			if !lean {
 				return
 			}
-			// Every chunk holds its codes now: only the scores above the thresholds are
-			// kept (scoreLean), and a search that goes deeper computes the rest again.
+			// Every chunk holds its codes now: again only the scores above the
+			// thresholds are kept, and a search that goes deeper computes the rest.
 			if !c.ScoreExact(qs, scores) {
 				t.Fatal("ScoreExact declined an exact collection")
 			}

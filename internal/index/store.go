@@ -180,14 +180,19 @@ func (s *vectorStore) int8Rows(n, nq int, fn func(first uint32, rows []float32, 
 	}
 }
 
-// allCoded reports whether every chunk holding slots below n has its int8 rows.
-func (s *vectorStore) allCoded(n int) bool {
+// codedFor reports whether every chunk holding slots below n has its int8 rows, or
+// will have them once int8Rows scores nq more queries against it (pending only grows
+// under the collection's read lock). Caller holds the collection's read lock.
+func (s *vectorStore) codedFor(n, nq int) bool {
 	t := *s.chunks.Load()
 	for i := range t {
 		if i*storeChunkRows >= n {
 			break
 		}
-		if i >= len(s.codes) || s.codes[i].rows.Load() == nil {
+		if i >= len(s.codes) {
+			return false
+		}
+		if cc := s.codes[i]; cc.rows.Load() == nil && cc.pending.Load()+int64(nq) < int8BuildQueries {
 			return false
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"sync"
 	"unsafe"
 )
 
@@ -31,6 +32,11 @@ type int8Kernel struct {
 	name  string
 	width int // queries per call
 	fn    func(p *int8Call)
+	// above, where the kernel has it, computes the same scores but keeps of query j's
+	// only those at least thr[j]: it writes them to sc[j] and their rows (b·32 + i) to
+	// idx[j] from cnt[j] on, in row order, and advances cnt[j] (each sc[j] and idx[j]
+	// has room for blocks·int8BlockRows more). dst is not used.
+	above func(p *int8Call)
 }
 
 // int8Call holds the operands of one int8Kernel call.
@@ -45,6 +51,12 @@ type int8Call struct {
 	rscale  []float32               // blocks·int8BlockRows row scales
 	dst     [int8MaxWidth][]float32 // each at least blocks·int8BlockRows long
 	itile   [int8MaxWidth * int8BlockRows]int32
+	// For int8Kernel.above: width thresholds, and per query the kept scores, their
+	// rows and how many there are.
+	thr []float32
+	sc  [int8MaxWidth][]float32
+	idx [int8MaxWidth][]uint32
+	cnt [int8MaxWidth]int
 }
 
 // int8MaxWidth bounds every int8Kernel's width.
@@ -312,6 +324,107 @@ func (p *Int8Queries) DotRows(rows *Int8Rows, out [][]float32) {
 		}
 	}
 }
+
+// DotRowsAbove appends to idx[j] the rows of rows whose DotRows score with query j is
+// at least thr[j], and the scores to sc[j], in row order, for every query, and returns
+// the slices: the same scores bit for bit, but without writing every one (where the
+// kernel keeps them as it computes them, AMX; else through a buffer of a few blocks,
+// in cache). A NaN threshold keeps nothing. It panics if len(thr), len(idx) or len(sc)
+// is below Len() or rows has another dimension.
+func (p *Int8Queries) DotRowsAbove(rows *Int8Rows, thr []float32, idx [][]uint32, sc [][]float32) ([][]uint32, [][]float32) {
+	if len(thr) < p.n || len(idx) < p.n || len(sc) < p.n {
+		panic(fmt.Sprintf("vec: %d thresholds, %d and %d outputs for %d queries", len(thr), len(idx), len(sc), p.n))
+	}
+	if rows.dim != p.dim {
+		panic(fmt.Sprintf("vec: rows of dimension %d, queries of %d", rows.dim, p.dim))
+	}
+	n := rows.n
+	if p.n == 0 || n == 0 {
+		return idx, sc
+	}
+	W, G := p.k.width, p.groups
+	bsize := G * int8BlockRows * 4
+	cb := max(1, int8ChunkBytes/bsize)
+	// The rows go in chunks of up to cb blocks, the last block alone when not full; a
+	// chunk's scores are written to buf and filtered, or kept by the kernel.
+	nbuf := min(cb, (n+int8BlockRows-1)/int8BlockRows) * int8BlockRows
+	ab := abovePool.Get().(*aboveBuf)
+	defer abovePool.Put(ab)
+	call := &ab.call
+	*call = int8Call{groups: G, qstride: G * 4}
+	var thrs [int8MaxWidth]float32
+	buf, sel := &ab.buf, &ab.sel
+	for j := range W {
+		if cap(buf[j]) < nbuf {
+			buf[j], sel[j] = make([]float32, nbuf), make([]uint32, nbuf)
+		}
+		buf[j], sel[j] = buf[j][:nbuf], sel[j][:nbuf]
+	}
+	full, total := n/int8BlockRows, (n+int8BlockRows-1)/int8BlockRows
+	for b0, nb := 0, 0; b0 < total; b0 += nb {
+		nb = min(cb, full-b0)
+		if b0 >= full {
+			nb = 1 // the last, partial block
+		}
+		lo := b0 * int8BlockRows
+		m := min(nb*int8BlockRows, n-lo) // rows of the chunk
+		call.blocks = nb
+		call.codes = rows.codes[b0*bsize : (b0+nb)*bsize]
+		call.rscale = rows.scale[lo : lo+nb*int8BlockRows]
+		for j0 := 0; j0 < p.n; j0 += W {
+			cnt := min(W, p.n-j0)
+			call.qcodes = p.codes[j0*G*4 : (j0+W)*G*4]
+			call.corr = p.corr[j0 : j0+W]
+			call.qscale = p.scale[j0 : j0+W]
+			for j := range W {
+				thrs[j] = float32(math.NaN())
+				if j < cnt {
+					thrs[j] = thr[j0+j]
+				}
+			}
+			if p.k.above != nil && m == nb*int8BlockRows {
+				call.thr = thrs[:W]
+				for j := range W {
+					call.sc[j], call.idx[j], call.cnt[j] = buf[j], sel[j], 0
+				}
+				p.k.above(call)
+				for j := 0; j < cnt; j++ {
+					k := call.cnt[j]
+					for _, r := range sel[j][:k] {
+						idx[j0+j] = append(idx[j0+j], uint32(lo)+r)
+					}
+					sc[j0+j] = append(sc[j0+j], buf[j][:k]...)
+				}
+				continue
+			}
+			for j := range W {
+				call.dst[j] = buf[j]
+			}
+			p.k.fn(call)
+			for j := 0; j < cnt; j++ {
+				s := buf[j][:m]
+				first := len(idx[j0+j])
+				idx[j0+j] = atLeast(s, thrs[j], idx[j0+j])
+				for k := first; k < len(idx[j0+j]); k++ {
+					r := idx[j0+j][k]
+					sc[j0+j] = append(sc[j0+j], s[r])
+					idx[j0+j][k] = uint32(lo) + r
+				}
+			}
+		}
+	}
+	return idx, sc
+}
+
+// aboveBuf is DotRowsAbove's scratch space, reused through abovePool: a kernel call's
+// operands and, per query, a chunk's scores and kept rows.
+type aboveBuf struct {
+	call int8Call
+	buf  [int8MaxWidth][]float32
+	sel  [int8MaxWidth][]uint32
+}
+
+var abovePool = sync.Pool{New: func() any { return new(aboveBuf) }}
 
 // int8ChunkBytes is about how many bytes of row codes DotRows scores against all its
 // queries before it moves on: a fraction of a core's L2 cache, so the rows stay there

@@ -482,3 +482,67 @@ func TestInt8DotRowsAcrossChunks(t *testing.T) {
 		}
 	}
 }
+
+// TestInt8DotRowsAboveKeepsWhatReachesTheThreshold checks DotRowsAbove against DotRows
+// with every kernel: for row counts within one block, across chunks and with a partial
+// last block, and thresholds that keep nothing, a few, most, and every row (and NaN,
+// nothing), it must keep exactly the rows whose DotRows score reaches the query's
+// threshold, in row order, with those scores bit for bit, after what idx and sc held.
+func TestInt8DotRowsAboveKeepsWhatReachesTheThreshold(t *testing.T) {
+	r := rand.New(rand.NewPCG(47, 48))
+	for _, k := range int8Kernels() {
+		for _, dim := range []int{5, 64, 384} {
+			bsize := (dim + 3) / 4 * int8BlockRows * 4
+			for _, n := range []int{1, 31, 32, 100, (int8ChunkBytes/bsize+1)*int8BlockRows + 7} {
+				nq := k.width + 3
+				rm := randMatrix(r, n, dim)
+				rows := QuantizeRows(rm, dim)
+				qs := make([][]float32, nq)
+				out := make([][]float32, nq)
+				for j := range qs {
+					qs[j] = randMatrix(r, 1, dim)
+					out[j] = make([]float32, n)
+				}
+				p := packInt8Queries(qs, dim, k)
+				p.DotRows(rows, out)
+				thr := make([]float32, nq)
+				for j := range thr {
+					switch j % 5 {
+					case 0:
+						thr[j] = float32(math.Inf(1))
+					case 1:
+						thr[j] = float32(math.Inf(-1))
+					case 2:
+						thr[j] = float32(math.NaN())
+					default: // a score of the query's own, so ties are kept
+						thr[j] = out[j][r.IntN(n)]
+					}
+				}
+				idx := make([][]uint32, nq)
+				sc := make([][]float32, nq)
+				for j := range idx {
+					idx[j], sc[j] = []uint32{7}, []float32{-9}
+				}
+				idx, sc = p.DotRowsAbove(rows, thr, idx, sc)
+				for j := range qs {
+					wi, ws := []uint32{7}, []float32{-9}
+					for i, x := range out[j] {
+						if x >= thr[j] {
+							wi, ws = append(wi, uint32(i)), append(ws, x)
+						}
+					}
+					if !slices.Equal(idx[j], wi) {
+						t.Fatalf("%s dim %d, %d rows, query %d (threshold %v): kept rows %v, want %v", k.name, dim, n, j, thr[j], head(idx[j]), head(wi))
+					}
+					for i := range ws {
+						if math.Float32bits(sc[j][i]) != math.Float32bits(ws[i]) {
+							t.Fatalf("%s dim %d, %d rows, query %d: score %d = %v, want %v", k.name, dim, n, j, i, sc[j][i], ws[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func head[T any](s []T) []T { return s[:min(len(s), 8)] }

@@ -137,7 +137,13 @@ func amxConfig(groups int) [64]byte {
 	return c
 }
 
-var amxInt8 = int8Kernel{name: "amx", width: 16, fn: func(p *int8Call) {
+// int8x32x16AMXAbove is int8x32x16AMX keeping only the scores that reach each query's
+// threshold (see int8Kernel.above).
+//
+//go:noescape
+func int8x32x16AMXAbove(blocks int, codes *byte, groups int, qcodes *int8, qstride int, corr *int32, qscale, rscale, thr *float32, sc *[int8MaxWidth]*float32, idx *[int8MaxWidth]*uint32, cnt *[int8MaxWidth]int, itile *[int8MaxWidth * int8BlockRows]int32, cfg *[64]byte)
+
+var amxInt8 = int8Kernel{name: "amx", width: 16, above: amxAbove, fn: func(p *int8Call) {
 	nb := p.blocks
 	if nb <= 0 {
 		return
@@ -155,6 +161,28 @@ var amxInt8 = int8Kernel{name: "amx", width: 16, fn: func(p *int8Call) {
 	cfg := amxConfig(p.groups)
 	int8x32x16AMX(nb, &p.codes[0], p.groups, &p.qcodes[0], p.qstride, &p.corr[0], &p.qscale[0], &p.rscale[0], &dst, &p.itile, &cfg)
 }}
+
+func amxAbove(p *int8Call) {
+	nb := p.blocks
+	if nb <= 0 {
+		return
+	}
+	_ = p.codes[nb*p.groups*int8BlockRows*4-1]
+	_ = p.qcodes[15*p.qstride+p.groups*4-1]
+	_ = p.corr[15]
+	_ = p.qscale[15]
+	_ = p.thr[15]
+	_ = p.rscale[nb*int8BlockRows-1]
+	var sc [int8MaxWidth]*float32
+	var idx [int8MaxWidth]*uint32
+	for j := range 16 {
+		_ = p.sc[j][p.cnt[j]+nb*int8BlockRows-1]
+		_ = p.idx[j][p.cnt[j]+nb*int8BlockRows-1]
+		sc[j], idx[j] = &p.sc[j][0], &p.idx[j][0]
+	}
+	cfg := amxConfig(p.groups)
+	int8x32x16AMXAbove(nb, &p.codes[0], p.groups, &p.qcodes[0], p.qstride, &p.corr[0], &p.qscale[0], &p.rscale[0], &p.thr[0], &sc, &idx, &p.cnt, &p.itile, &cfg)
+}
 
 // atLeastAVX512 writes the index of every element of x[:n] (n a multiple of 16) that is
 // at least thr to dst, in order, and returns how many it wrote; dst has room for n.

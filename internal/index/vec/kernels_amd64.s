@@ -1497,3 +1497,142 @@ ax_query:
 
 ax_ret:
 	RET
+
+// func int8x32x16AMXAbove(blocks int, codes *byte, groups int, qcodes *int8, qstride int, corr *int32, qscale, rscale, thr *float32, sc *[16]*float32, idx *[16]*uint32, cnt *[16]int, itile *[16*32]int32, cfg *[64]byte)
+//
+// int8x32x16AMX, keeping of query j's scores only those at least thr[j]: it appends
+// them to sc[j] and their rows (b·32 + i) to idx[j] from cnt[j] on, in row order, and
+// advances cnt[j]; itile holds the raw sums. Registers as int8x32x16AMX's; in the
+// scores' loop R12 walks thr, R13 is 8·j, DX query j's count.
+TEXT ·int8x32x16AMXAbove(SB), NOSPLIT, $0-112
+	MOVQ blocks+0(FP), R8
+	TESTQ R8, R8
+	JZ    av_ret
+	MOVQ cfg+104(FP), AX
+	LDTILECFG_AX
+	MOVQ codes+8(FP), SI
+	MOVQ itile+96(FP), DI
+	LEAQ 64(DI), DX
+	MOVQ $128, R12
+	XORQ BX, BX
+
+av_block:
+	TILEZERO_T0
+	TILEZERO_T1
+	MOVQ qcodes+24(FP), R9
+	MOVQ qstride+32(FP), R10
+	MOVQ groups+16(FP), CX
+	MOVQ SI, R11
+
+av_chunk:
+	CMPQ CX, $16
+	JL   av_tail
+	LEAQ 64(R11), R13
+	TILELOADD_T2
+	TILELOADD_T3
+	TILELOADD_T4
+	TDPBSUD_T0_T2_T3
+	TDPBSUD_T1_T2_T4
+	ADDQ $64, R9
+	ADDQ $2048, R11
+	SUBQ $16, CX
+	JMP  av_chunk
+
+av_tail:
+	TESTQ CX, CX
+	JZ    av_store
+	LEAQ  64(R11), R13
+	TILELOADD_T5
+	TILELOADD_T6
+	TILELOADD_T7
+	TDPBSUD_T0_T5_T6
+	TDPBSUD_T1_T5_T7
+	SHLQ  $7, CX
+	ADDQ  CX, R11
+
+av_store:
+	TILESTORED_T0
+	TILESTORED_T1
+	MOVQ R11, SI
+
+	// The scores as int8x32x16AMX computes them, kept only where at least the
+	// query's threshold: compressed to sc[j] and idx[j] from cnt[j] on (rows as
+	// b·32 + lane, Z5 and Z7 for the two halves).
+	MOVQ BX, AX
+	SHRQ $2, AX
+	VPBROADCASTD AX, Z6
+	VMOVDQU32    atLeastLanes<>(SB), Z5
+	VPADDD       Z6, Z5, Z5
+	MOVL         $16, AX
+	VPBROADCASTD AX, Z6
+	VPADDD       Z6, Z5, Z7
+	MOVQ corr+40(FP), R9
+	MOVQ qscale+48(FP), R10
+	MOVQ rscale+56(FP), R11
+	ADDQ BX, R11
+	MOVQ thr+64(FP), R12
+	XORQ R13, R13
+	MOVQ DI, CX
+
+av_query:
+	VPBROADCASTD (R9), Z2
+	VMOVDQU32    (CX), Z0
+	VMOVDQU32    64(CX), Z1
+	VPSUBD       Z2, Z0, Z0
+	VPSUBD       Z2, Z1, Z1
+	VCVTDQ2PS    Z0, Z0
+	VCVTDQ2PS    Z1, Z1
+	VBROADCASTSS (R10), Z3
+	VMULPS       Z3, Z0, Z0
+	VMULPS       Z3, Z1, Z1
+	VMULPS       (R11), Z0, Z0
+	VMULPS       64(R11), Z1, Z1
+	VBROADCASTSS (R12), Z4
+	VCMPPS       $0x12, Z0, Z4, K2
+	VCMPPS       $0x12, Z1, Z4, K3
+	KORTESTW     K2, K3
+	JZ           av_next
+	MOVQ         cnt+88(FP), AX
+	MOVQ         (AX)(R13*1), DX
+	MOVQ         sc+72(FP), AX
+	MOVQ         (AX)(R13*1), AX
+	VCOMPRESSPS  Z0, K2, (AX)(DX*4)
+	MOVQ         idx+80(FP), AX
+	MOVQ         (AX)(R13*1), AX
+	VPCOMPRESSD  Z5, K2, (AX)(DX*4)
+	KMOVW        K2, AX
+	POPCNTL      AX, AX
+	ADDQ         AX, DX
+	MOVQ         sc+72(FP), AX
+	MOVQ         (AX)(R13*1), AX
+	VCOMPRESSPS  Z1, K3, (AX)(DX*4)
+	MOVQ         idx+80(FP), AX
+	MOVQ         (AX)(R13*1), AX
+	VPCOMPRESSD  Z7, K3, (AX)(DX*4)
+	KMOVW        K3, AX
+	POPCNTL      AX, AX
+	ADDQ         AX, DX
+	MOVQ         cnt+88(FP), AX
+	MOVQ         DX, (AX)(R13*1)
+
+av_next:
+	ADDQ         $4, R9
+	ADDQ         $4, R10
+	ADDQ         $4, R12
+	ADDQ         $8, R13
+	ADDQ         $128, CX
+	LEAQ         2048(DI), AX
+	CMPQ         CX, AX
+	JL           av_query
+
+	LEAQ 64(DI), DX
+	MOVQ $128, R12
+	ADDQ $128, BX
+	DECQ R8
+	JNZ  av_block
+	TILERELEASE
+	VZEROUPPER
+
+av_ret:
+	RET
+
