@@ -87,7 +87,7 @@ func (c *Collection) SearchesExactly() bool {
 //
 // Under cosine and dot, gemmMinQueries or more queries are scored as one matrix
 // product whose scores may differ from the scan's Dot by at most a tolerance
-// (ExactScores.Tol): on a CPU with AVX-512 VNNI an int8 product (queries and rows
+// (ExactScores.Tol): on a CPU with AVX-512 VNNI or AMX an int8 product (queries and rows
 // quantized to int8 with one scale each, exact integer sums; the rows' codes are kept
 // per storage chunk once enough queries were scored against it since its last write,
 // see vectorStore, until then it takes the float32 product; Tol is the larger of
@@ -99,6 +99,11 @@ func (c *Collection) SearchesExactly() bool {
 // The int8 product reads a quarter of the bytes and multiplies four times as many
 // pairs per instruction; its larger Tol makes the search re-score more items. Under L2,
 // and for fewer queries, the scores are the scan's own.
+//
+// Past preselectMin slots the int8 product also lists each query's scores above a
+// threshold taken from every preselectStride-th slot beforehand (ExactScores.Above),
+// which is where a search finds its best items; once every chunk is quantized only
+// those are kept (scoreLean).
 //
 // Reading each row once for many queries makes a batch of queries many times cheaper
 // per query than separate scans of a collection too big for the cache.

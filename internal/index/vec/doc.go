@@ -16,14 +16,21 @@
 // Dot's in the last bits, by at most GEMMErrorBound; callers that compare scores with
 // Dot's re-score the pairs that matter (see index.Collection.ScoreExact).
 //
+// DotRows scores one query against rows given by pointer (a graph node's links) with
+// Dot's values bit for bit, reading the next row while it scores the current one.
+//
 // The int8 product (QuantizeRows, PackInt8Queries, Int8Queries.DotRows) quantizes rows
 // and queries to int8 codes with one scale each and sums the codes' products exactly
-// in int32 (AVX-512 VNNI, AVX2 or portable Go, identical results); its scores are
-// within Int8Queries.ErrorBound of Dot's, a far larger bound, paid for by re-scoring
-// more pairs. AtLeast lists the elements of a score array at or above a threshold.
+// in int32 (AMX tiles, AVX-512 VNNI, AVX2 or portable Go, identical results); its
+// scores are within Int8Queries.ErrorBound of Dot's, a far larger bound, paid for by
+// re-scoring more pairs. Int8Queries.DotRowsAbove computes the same scores but keeps
+// only those at or above a threshold per query (the AMX kernel as it computes them),
+// and AtLeast lists the elements of a score array at or above a threshold. The AMX
+// kernel runs where the CPU has AMX-INT8 and Linux grants the process the tile state
+// (arch_prctl(ARCH_REQ_XCOMP_PERM) at start-up, amx_linux.go).
 //
 // The tests run every kernel the CPU supports and, at the end, print which ones ran;
-// they fail when the CPU has AVX2, AVX-512F or AVX-512 VNNI but a kernel for it was not
-// tested, and, when HARDNEG_REQUIRE_KERNELS lists features (for example
-// "avx2,avx512,avx512vnni" on a CI machine known to have them), when the CPU lacks one.
+// they fail when the CPU has AVX2, AVX-512F, AVX-512 VNNI or AMX but a kernel for it
+// was not tested, and, when HARDNEG_REQUIRE_KERNELS lists features (for example
+// "avx2,avx512,avx512vnni,amx" on a CI machine known to have them), when the CPU lacks one.
 package vec
