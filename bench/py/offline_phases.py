@@ -79,7 +79,8 @@ def worker(a: argparse.Namespace) -> None:
             spent["ingest"] = spent["mine"] = 0.0
             (cpu0, sys0, flt0), t0 = proc_stat(proc.pid), time.perf_counter()
             mine_hard_negatives(ds, model, corpus=c_texts, output_format="triplet", mine_batch_size=1024, client=client,
-                                verbose=False, batch_size=1024, **off.PARAMS)
+                                verbose=False, batch_size=1024, **off.PARAMS,
+                                **({} if a.max_candidates is None else {"max_candidates": a.max_candidates}))
             cpu1, sys1, flt1 = proc_stat(proc.pid)
             jobs.append({"wall_ms": (time.perf_counter() - t0) * 1e3, "ingest_ms": spent["ingest"] * 1e3,
                          "mine_ms": spent["mine"] * 1e3, "server_cpu_ms": (cpu1 - cpu0) * 1e3,
@@ -129,7 +130,8 @@ def run(a: argparse.Namespace) -> None:
             env = variant_env(src, HERE)
             prof = ["--profile", f"{a.profile}.{name}.r{r}", "--profile-seconds", str(a.profile_seconds)] if a.profile else []
             out = subprocess.run([sys.executable, __file__, "worker", "--server", binary, "--data", a.data,
-                                  "--anchors", str(a.anchors), "--jobs", str(a.jobs)] + prof,
+                                  "--anchors", str(a.anchors), "--jobs", str(a.jobs)] + prof
+                                 + ([] if a.max_candidates is None else ["--max-candidates", str(a.max_candidates)]),
                                  env=env, check=True, capture_output=True, text=True)
             jobs = json.loads(out.stdout.strip().splitlines()[-1])
             first, rest = jobs[0], jobs[1:]
@@ -154,6 +156,8 @@ def main() -> None:
         p.add_argument("--data", required=p is w)
         p.add_argument("--anchors", type=int, default=1000)
         p.add_argument("--jobs", type=int, default=12)
+        p.add_argument("--max-candidates", type=int, default=None,
+                       help="the policy's max_candidates (default: the library's, sentence-transformers' pool)")
     ap.add_argument("--variant", action="append", help="NAME=SERVER[:CLIENT_SRC]")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--ready", help="time server starts on a copy of this data directory instead of jobs")
