@@ -36,3 +36,19 @@ func TestUseDotMatchesItsDistance(t *testing.T) {
 		}
 	}
 }
+
+// TestUseDotPanicsOnALongerQuery checks that a graph scoring links with vec.DotRows
+// refuses a query longer than its vectors, as a Distance of −vec.Dot does, instead of
+// reading past them.
+func TestUseDotPanicsOnALongerQuery(t *testing.T) {
+	src := clustered(200, 16, 4, 0.3, 9, true)
+	g := newGraph(t, Options{M: 8, EfConstruction: 32, Seed: 3}, negDot, src)
+	g.UseDot()
+	g.InsertBatch(idRange(0, src.n()), 1)
+	defer func() {
+		if recover() == nil {
+			t.Fatal("a 17-float query against 16-float vectors did not panic")
+		}
+	}()
+	g.Search(make([]float32, 17), 5, 20, nil, nil)
+}

@@ -2,6 +2,7 @@ package hnsw
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"sync/atomic"
 	"unsafe"
@@ -272,7 +273,11 @@ func (g *Graph) distsTo(s *searcher, q *query, ids []uint32) []float32 {
 	if g.negDot {
 		rows := s.rows[:0]
 		for _, nb := range ids {
-			rows = append(rows, unsafe.Pointer(unsafe.SliceData(g.vector(nb))))
+			v := g.vector(nb)
+			if len(v) < len(q.f) { // as Dot would: DotRows reads len(q.f) floats of each row
+				panic(fmt.Sprintf("hnsw: query of %d floats, vector of %d", len(q.f), len(v)))
+			}
+			rows = append(rows, unsafe.Pointer(unsafe.SliceData(v)))
 		}
 		s.rows = rows
 		vec.DotRows(rows, q.f, d)

@@ -349,7 +349,10 @@ func (p *Int8Queries) DotRowsAbove(rows *Int8Rows, thr []float32, idx [][]uint32
 	// chunk's scores are written to buf and filtered, or kept by the kernel.
 	nbuf := min(cb, (n+int8BlockRows-1)/int8BlockRows) * int8BlockRows
 	ab := abovePool.Get().(*aboveBuf)
-	defer abovePool.Put(ab)
+	defer func() {
+		ab.call = int8Call{} // no references to this call's rows or queries kept in the pool
+		abovePool.Put(ab)
+	}()
 	call := &ab.call
 	*call = int8Call{groups: G, qstride: G * 4}
 	var thrs [int8MaxWidth]float32
