@@ -426,3 +426,25 @@ def test_an_existing_collection_is_refused_unless_replace_collection(client: har
 def test_replace_collection_must_be_a_bool(client: hardneg.Client) -> None:
     with pytest.raises(TypeError, match="replace_collection"):
         mine_hard_negatives(DATA, embed, verbose=False, collection="x", replace_collection="yes", client=client)
+
+
+def test_the_embedding_checks_flag_only_bad_rows() -> None:
+    # The checks square each row in float32 first: rows whose squares underflow to 0
+    # (tiny values) or overflow to inf (huge finite values) are good, and must pass; a
+    # zero row and a NaN row among them are named by their own index.
+    from hardneg.datasets import _encode
+
+    texts = [f"t{i}" for i in range(6)]
+    good = np.full((6, 4), 0.5, np.float32)
+    good[1], good[4] = 1e-30, 3e38
+    out = _encode(lambda ts: good[[texts.index(t) for t in ts]], texts, "document", None, None, 2, False)
+    assert np.array_equal(out, good)
+    zero = good.copy()
+    zero[3] = 0
+    with pytest.raises(ValueError, match=r"a zero vector, .* for 1 of 6 document texts, the first for text 3"):
+        _encode(lambda ts: zero, texts, "document", None, None, 2, False)
+    assert _encode(lambda ts: zero, texts, "document", None, None, 2, False, metric="dot") is not None
+    nan = good.copy()
+    nan[5, 2] = np.nan
+    with pytest.raises(ValueError, match=r"NaN or infinite values .* for 1 of 6 document texts, the first for text 5"):
+        _encode(lambda ts: nan, texts, "document", None, None, 2, False)
