@@ -228,6 +228,9 @@ type scanOrder struct {
 	// all holds every entry; when it is nil, collect returns them on first need.
 	all     []scored
 	collect func() []scored
+	// more, when set, returns further entries once the others run out, each worse than
+	// every entry of all; it is called at most once (lean scores: all is Above).
+	more func() []scored
 	i       int      // next entry of top
 	rest    bestHeap // the others, once built
 	init    bool     // rest built
@@ -254,6 +257,12 @@ func (o *scanOrder) peek() (scored, bool) {
 			o.rest = rest
 			o.rest.init()
 		}
+	}
+	if len(o.rest) == 0 && o.more != nil && len(o.top) > 0 {
+		more := o.more
+		o.more = nil
+		o.rest = more()
+		o.rest.init()
 	}
 	if len(o.rest) > 0 {
 		return o.rest[0], true

@@ -2,6 +2,7 @@ package index
 
 import (
 	"context"
+	"math"
 	"slices"
 	"sync"
 
@@ -452,6 +453,36 @@ func (c *Collection) exactSearch(ctx context.Context, q []float32, opts engine.S
 			}
 			buf.heap = entries
 			return entries
+		}
+		if pre == nil {
+			// Lean scores whose Above held the best: the rest of Above next, and only
+			// past those (every other entry scores below all of them: Above holds
+			// every entry at or above its threshold) the scores computed again.
+			above := opts.Scores.Above
+			low := float32(math.Inf(1))
+			for _, k := range above {
+				low = min(low, keyScored(k).score)
+			}
+			order.collect = func() []scored {
+				entries := buf.heap[:0]
+				for _, k := range above {
+					if e := keyScored(k); live(e.slot) {
+						entries = append(entries, e)
+					}
+				}
+				buf.heap = entries
+				return entries
+			}
+			order.more = func() []scored {
+				entries := buf.heap[:0]
+				for i, sc := range all() {
+					if slot := uint32(i); sc < low && live(slot) {
+						entries = append(entries, scored{slot, sc})
+					}
+				}
+				buf.heap = entries
+				return entries
+			}
 		}
 	}
 	next = order.next
