@@ -3,6 +3,7 @@ package vec
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -296,6 +297,27 @@ func BenchmarkInt8DotRows(b *testing.B) {
 			start := time.Now()
 			for b.Loop() {
 				p.DotRows(rows, out)
+				n++
+			}
+			b.ReportMetric(float64(time.Since(start).Nanoseconds())/float64(n*len(qs)*scanRows), "ns/score")
+		})
+		// DotRowsAbove with each query's threshold at its 770th best score (what an
+		// exact scan's sampled threshold keeps at 100,000 items).
+		thr := make([]float32, len(qs))
+		for j := range thr {
+			s := slices.Clone(out[j])
+			slices.Sort(s)
+			thr[j] = s[len(s)-770]
+		}
+		idx, sc := make([][]uint32, len(qs)), make([][]float32, len(qs))
+		b.Run(k.name+"/above", func(b *testing.B) {
+			n := 0
+			start := time.Now()
+			for b.Loop() {
+				for j := range idx {
+					idx[j], sc[j] = idx[j][:0], sc[j][:0]
+				}
+				idx, sc = p.DotRowsAbove(rows, thr, idx, sc)
 				n++
 			}
 			b.ReportMetric(float64(time.Since(start).Nanoseconds())/float64(n*len(qs)*scanRows), "ns/score")
