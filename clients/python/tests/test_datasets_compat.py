@@ -366,3 +366,55 @@ def test_a_model_returning_torch_tensors_of_any_float_dtype(client: hardneg.Clie
     for model in (as_tensor, as_rows):
         got = mine_hard_negatives(ds, model, corpus=texts[20:], verbose=False, client=client)
         assert got == want
+
+
+class _TableModel:
+    """Stands in for a SentenceTransformer: the stored unit vector of each known text."""
+
+    def __init__(self, texts: list[str], vectors: np.ndarray) -> None:
+        self.row = {t: i for i, t in enumerate(texts)}
+        self.vectors = vectors
+        self.device = torch.device("cpu")
+
+    def encode(self, sentences: Any, convert_to_tensor: bool = False, **kw: Any) -> Any:
+        out = self.vectors[[self.row[s] for s in sentences]]
+        return torch.from_numpy(out) if convert_to_tensor else out
+
+    encode_query = encode
+    encode_document = encode
+
+    def get_sentence_embedding_dimension(self) -> int:
+        return int(self.vectors.shape[1])
+
+    get_embedding_dimension = get_sentence_embedding_dimension
+
+    def similarity(self, a: Any, b: Any) -> Any:
+        return torch.as_tensor(a) @ torch.as_tensor(b).T
+
+    def similarity_pairwise(self, a: Any, b: Any) -> Any:
+        return (torch.as_tensor(a) * torch.as_tensor(b)).sum(-1)
+
+
+@pytest.mark.parametrize("kw", [
+    {"relative_margin": 0.05, "range_max": 50, "num_negatives": 5, "output_scores": True},
+    {"range_min": 10, "range_max": 300, "num_negatives": 8, "output_format": "n-tuple"},
+], ids=["margin", "deep-window"])
+def test_same_rows_as_sentence_transformers_on_a_larger_corpus(sync_client: hardneg.Client, kw: dict[str, Any]) -> None:
+    """6,000 documents and 400 anchors: past the size from which the server's exact scan
+    of many anchors takes its thresholds from sampled documents and, once the corpus is
+    quantized, keeps only the scores above them (on CPUs with an int8 kernel); a window
+    reaching rank 300 reads past the 256 best it selects first."""
+    rng = np.random.default_rng(11)
+    centres = rng.standard_normal((40, 32)).astype(np.float32)
+    docs = centres[rng.integers(0, 40, 6000)] + 0.4 * rng.standard_normal((6000, 32)).astype(np.float32)
+    pos = rng.choice(6000, 400, replace=False)
+    anchors = docs[pos] + 0.2 * rng.standard_normal((400, 32)).astype(np.float32)
+    vecs = np.concatenate([anchors, docs])
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    a_texts, d_texts = [f"a{i}" for i in range(400)], [f"d{i}" for i in range(6000)]
+    model = _TableModel(a_texts + d_texts, vecs.astype(np.float32))
+    ds = datasets.Dataset.from_dict({"anchor": a_texts, "positive": [d_texts[p] for p in pos]})
+    # Two Mine requests go out at once here, which the test's asyncio adapter cannot
+    # serve from two threads: the synchronous client only.
+    st, ours = _both(model, sync_client, ds, corpus=d_texts, **kw)
+    _assert_same(st, ours)
