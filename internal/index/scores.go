@@ -231,9 +231,9 @@ type scanOrder struct {
 	// more, when set, returns further entries once the others run out, each worse than
 	// every entry of all; it is called at most once (lean scores: all is Above).
 	more func() []scored
-	i       int      // next entry of top
-	rest    bestHeap // the others, once built
-	init    bool     // rest built
+	i    int      // next entry of top
+	rest bestHeap // the others, once built
+	init bool     // rest built
 }
 
 // peek returns the next entry without taking it.
