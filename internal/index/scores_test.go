@@ -16,6 +16,17 @@ import (
 	"github.com/hardneg/hardneg/internal/index/vec"
 )
 
+// sameAsScan checks that searches of q given scores yield exactly what plain exact
+// searches yield, in full and cut at each of maxes candidates.
+func sameAsScan(t *testing.T, c *Collection, q []float32, scores *engine.ExactScores, maxes ...int) {
+	t.Helper()
+	for _, max := range append([]int{0}, maxes...) {
+		want, _ := searchAll(t, c, q, engine.SearchOptions{MaxCandidates: max})
+		got, _ := searchAll(t, c, q, engine.SearchOptions{MaxCandidates: max, Scores: scores})
+		sameCandidates(t, got, want)
+	}
+}
+
 // searchAll returns every candidate a search yields, in order.
 func searchAll(t *testing.T, c *Collection, q []float32, opts engine.SearchOptions) ([]engine.Candidate, engine.SearchStats) {
 	t.Helper()
@@ -305,11 +316,7 @@ func scoreExactKeepsScanOrder(t *testing.T, m engine.Metric, base int) {
 						if !scores[i].Preselected || len(scores[i].Scores) != 4*base {
 							t.Fatalf("query %d: preselected %v with %d scores kept, want true with all %d", i, scores[i].Preselected, len(scores[i].Scores), 4*base)
 						}
-						for _, max := range []int{0, 256, 257} {
-							want, _ := searchAll(t, c, q, engine.SearchOptions{MaxCandidates: max})
-							got, _ := searchAll(t, c, q, engine.SearchOptions{MaxCandidates: max, Scores: &scores[i]})
-							sameCandidates(t, got, want)
-						}
+						sameAsScan(t, c, q, &scores[i], 256, 257)
 					}
 				}
 			}
@@ -326,14 +333,8 @@ func scoreExactKeepsScanOrder(t *testing.T, m engine.Metric, base int) {
 				if scores[i].Preselected != lean || (len(scores[i].Scores) == 0) != lean {
 					t.Fatalf("query %d: preselected %v with %d scores kept, want preselected %v, all kept %v", i, scores[i].Preselected, len(scores[i].Scores), lean, !lean)
 				}
+				sameAsScan(t, c, q, &scores[i], 1, 7, 255, 256, 257, 300, 301)
 				want, _ := searchAll(t, c, q, engine.SearchOptions{})
-				got, _ := searchAll(t, c, q, engine.SearchOptions{Scores: &scores[i]})
-				sameCandidates(t, got, want)
-				for _, max := range []int{1, 7, 255, 256, 257, 300, 301} {
-					want, _ := searchAll(t, c, q, engine.SearchOptions{MaxCandidates: max})
-					got, _ := searchAll(t, c, q, engine.SearchOptions{MaxCandidates: max, Scores: &scores[i]})
-					sameCandidates(t, got, want)
-				}
 				// The order of the product's own scores, for comparison (computed again
 				// where only the best were kept).
 				pre := scores[i].Scores
@@ -375,14 +376,7 @@ func scoreExactKeepsScanOrder(t *testing.T, m engine.Metric, base int) {
 				if !scores[i].Preselected || len(scores[i].Scores) != 0 || len(scores[i].Above) < exactFirstBatch {
 					t.Fatalf("query %d: preselected %v with %d scores kept and %d above the threshold: not the lean path", i, scores[i].Preselected, len(scores[i].Scores), len(scores[i].Above))
 				}
-				want, _ := searchAll(t, c, q, engine.SearchOptions{})
-				got, _ := searchAll(t, c, q, engine.SearchOptions{Scores: &scores[i]})
-				sameCandidates(t, got, want)
-				for _, max := range []int{1, 7, 255, 256, 257, 300, 301} {
-					want, _ := searchAll(t, c, q, engine.SearchOptions{MaxCandidates: max})
-					got, _ := searchAll(t, c, q, engine.SearchOptions{MaxCandidates: max, Scores: &scores[i]})
-					sameCandidates(t, got, want)
-				}
+				sameAsScan(t, c, q, &scores[i], 1, 7, 255, 256, 257, 300, 301)
 			}
 		}
 	}
@@ -593,14 +587,7 @@ func TestScoreExactLeanScoresAfterDeletes(t *testing.T) {
 				if _, ok := currentScores(&scores[i], c); !ok {
 					t.Fatal("deletes made the scores stale")
 				}
-				want, _ := searchAll(t, c, q, engine.SearchOptions{})
-				got, _ := searchAll(t, c, q, engine.SearchOptions{Scores: &scores[i]})
-				sameCandidates(t, got, want)
-				for _, max := range []int{1, 100, 256, 257} {
-					want, _ := searchAll(t, c, q, engine.SearchOptions{MaxCandidates: max})
-					got, _ := searchAll(t, c, q, engine.SearchOptions{MaxCandidates: max, Scores: &scores[i]})
-					sameCandidates(t, got, want)
-				}
+				sameAsScan(t, c, q, &scores[i], 1, 100, 256, 257)
 			}
 		})
 	}
