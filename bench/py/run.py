@@ -107,12 +107,41 @@ def synthetic_set(args, n: int, nq: int) -> Path:
 # hardneg searching past that pool until each anchor has its negatives
 # (max_candidates=0: more work, fewer anchors short), and sentence-transformers' two paths.
 OFFLINE_SYSTEMS = ["hardneg", "hardneg-deep", "st-faiss", "st-torch"]
+# Each system's job runs OFFLINE_ROUNDS times, the systems alternating and each round
+# starting one system later, every run in fresh processes; a system's figure is its
+# median run. One run per system let whichever ran first pay for the memory the machine
+# had not touched lately (the first job after the index suite ran 1.6 s slower than the
+# same job right after it).
+OFFLINE_ROUNDS = int(os.environ.get("BENCH_OFFLINE_ROUNDS") or 3)
 
 
 def offline_cmd(system: str, ddir: Path, anchors: int, args, out: Path) -> list[str]:
     cmd = [sys.executable, str(HERE / "offline.py"), "--system", system.removesuffix("-deep"), "--data", str(ddir),
            "--anchors", str(anchors), "--server", str(args.server), "--out", str(out)]
     return cmd + (["--max-candidates", "0"] if system.endswith("-deep") else [])
+
+
+def offline_suite(tag: str, ddir: Path, anchors: int, work: Path, args) -> dict:
+    """The offline job of every system in alternating rounds; each system's median run,
+    with every round's wall time in "round_seconds" (in the order they ran)."""
+    runs: dict[str, list[dict]] = {s: [] for s in OFFLINE_SYSTEMS}
+    for r in range(OFFLINE_ROUNDS):
+        k = r % len(OFFLINE_SYSTEMS)
+        for system in OFFLINE_SYSTEMS[k:] + OFFLINE_SYSTEMS[:k]:
+            f = work / f"{tag}-offline-{system}-r{r + 1}.json"
+            runs[system].append(run_json(f"{tag}/offline-{system} round {r + 1}/{OFFLINE_ROUNDS}",
+                                         offline_cmd(system, ddir, anchors, args, f), f, args.timeout))
+    out: dict = {}
+    for system, rs in runs.items():
+        ok = sorted((x for x in rs if "seconds" in x), key=lambda x: x["seconds"])
+        if not ok:
+            out[system] = rs[-1]
+            continue
+        med = dict(ok[(len(ok) - 1) // 2])
+        med["round_seconds"] = [x.get("seconds") for x in rs]
+        med["rounds"] = len(rs)
+        out[system] = med
+    return out
 
 
 def main() -> None:
@@ -146,20 +175,14 @@ def main() -> None:
         s["e2e"] = run_json("synthetic/e2e", [sys.executable, str(HERE / "e2e.py"), "--server", str(args.server), "--data", str(ddir),
                                               "--ef", EFS, "--queries", str(cfg["nq"]), "--mine-requests", str(cfg["mine_requests"]),
                                               "--profile", str(work / "synthetic-e2e-server.cpu.prof"), "--out", str(f)], f, args.timeout)
-        s["offline"] = {}
-        for system in OFFLINE_SYSTEMS:
-            f = work / f"synthetic-offline-{system}.json"
-            s["offline"][system] = run_json(f"synthetic/offline-{system}", offline_cmd(system, ddir, cfg["offline_anchors"], args, f), f, args.timeout)
+        s["offline"] = offline_suite("synthetic", ddir, cfg["offline_anchors"], work, args)
         results["sets"]["synthetic"] = s
         if not args.no_real:
             try:
                 rdir = datamod.real(args.data_dir / f"real-{cfg['real_pairs']}", cfg["real_pairs"], cfg["nq"], args.data_dir / "cache")
                 r = {"data": json.loads((rdir / "meta.json").read_text())}
                 r["index"] = ann_suite("real", rdir, work, args, cfg, index_systems)
-                r["offline"] = {}
-                for system in OFFLINE_SYSTEMS:
-                    f = work / f"real-offline-{system}.json"
-                    r["offline"][system] = run_json(f"real/offline-{system}", offline_cmd(system, rdir, cfg["nq"], args, f), f, args.timeout)
+                r["offline"] = offline_suite("real", rdir, cfg["nq"], work, args)
                 results["sets"]["real"] = r
             except Exception as e:  # noqa: BLE001
                 log(f"!! real set failed: {e}")
