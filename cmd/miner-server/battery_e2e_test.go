@@ -88,7 +88,7 @@ func statusText(err error) string {
 	return status.Convert(err).Message() + " | " + strings.Join(fieldViolations(err), " ")
 }
 
-func vec(xs ...float32) []byte { return f32bytes(xs) }
+func vecBytes(xs ...float32) []byte { return f32bytes(xs) }
 
 func unit(i int) []float32 {
 	v := make([]float32, batteryDim)
@@ -479,7 +479,7 @@ func batteryCases() []batteryCase {
 		batteryCase{"Upsert/long id", codes.InvalidArgument, "items.ids[1]", upsert("c", &hardnegv1.ItemBatch{Ids: []string{"new", long}, Dim: batteryDim, Vectors: f32bytes(unit(1), unit(2))})},
 		batteryCase{"Upsert/NUL id", codes.InvalidArgument, "items.ids[1]", upsert("c", &hardnegv1.ItemBatch{Ids: []string{"new", "a\x00b"}, Dim: batteryDim, Vectors: f32bytes(unit(1), unit(2))})},
 		batteryCase{"Upsert/duplicate id", codes.InvalidArgument, "items.ids[1]", upsert("c", &hardnegv1.ItemBatch{Ids: []string{"new", "new"}, Dim: batteryDim, Vectors: f32bytes(unit(1), unit(2))})},
-		batteryCase{"Upsert/wrong dim", codes.InvalidArgument, "items.dim", upsert("c", &hardnegv1.ItemBatch{Ids: []string{"new"}, Dim: 4, Vectors: vec(1, 0, 0, 0)})},
+		batteryCase{"Upsert/wrong dim", codes.InvalidArgument, "items.dim", upsert("c", &hardnegv1.ItemBatch{Ids: []string{"new"}, Dim: 4, Vectors: vecBytes(1, 0, 0, 0)})},
 		batteryCase{"Upsert/dim unset", codes.InvalidArgument, "items.dim", upsert("c", &hardnegv1.ItemBatch{Ids: []string{"new"}, Vectors: ok(1)})},
 		batteryCase{"Upsert/short vectors", codes.InvalidArgument, "items.vectors", upsert("c", &hardnegv1.ItemBatch{Ids: []string{"new", "x"}, Dim: batteryDim, Vectors: ok(1)})},
 		batteryCase{"Upsert/odd bytes", codes.InvalidArgument, "items.vectors", upsert("c", &hardnegv1.ItemBatch{Ids: []string{"new"}, Dim: batteryDim, Vectors: append(ok(1), 7)})},
@@ -547,7 +547,7 @@ func batteryCases() []batteryCase {
 		batteryCase{"Mine/NUL anchor id", codes.InvalidArgument, "anchors[0].id", mine(nil, &hardnegv1.Anchor{Id: "i\x00"})},
 		batteryCase{"Mine/long anchor id", codes.InvalidArgument, "anchors[0].id", mine(nil, &hardnegv1.Anchor{Id: long})},
 		batteryCase{"Mine/long key", codes.InvalidArgument, "anchors[0].key", mine(nil, &hardnegv1.Anchor{Id: "i1", Key: long})},
-		batteryCase{"Mine/wrong dim", codes.InvalidArgument, "anchors[0].vector", mine(nil, &hardnegv1.Anchor{Vector: vec(1, 0, 0)})},
+		batteryCase{"Mine/wrong dim", codes.InvalidArgument, "anchors[0].vector", mine(nil, &hardnegv1.Anchor{Vector: vecBytes(1, 0, 0)})},
 		batteryCase{"Mine/NaN vector", codes.InvalidArgument, "anchors[0].vector", mine(nil, &hardnegv1.Anchor{Vector: f32bytes([]float32{nan, 1, 0, 0, 0, 0, 0, 0})})},
 		batteryCase{"Mine/Inf vector", codes.InvalidArgument, "anchors[0].vector", mine(nil, &hardnegv1.Anchor{Vector: f32bytes([]float32{inf, 1, 0, 0, 0, 0, 0, 0})})},
 		batteryCase{"Mine/zero vector", codes.InvalidArgument, "anchors[0].vector", mine(nil, &hardnegv1.Anchor{Vector: make([]byte, 4*batteryDim)})},
@@ -564,9 +564,9 @@ func batteryCases() []batteryCase {
 		batteryCase{"Mine/long anchor id with a vector", codes.InvalidArgument, "anchors[0].id: is 10000 bytes", mine(nil, &hardnegv1.Anchor{Id: long, Vector: ok(3)})},
 		batteryCase{"Mine/NUL anchor id with a vector", codes.InvalidArgument, "anchors[0].id: contains a NUL byte", mine(nil, &hardnegv1.Anchor{Id: "a\x00", Vector: ok(3)})},
 		batteryCase{"Mine/unknown guide collection", codes.NotFound, "policy.guide_collection: \"nope\": collection not found", mine(pol(func(p *hardnegv1.MiningPolicy) { p.GuideCollection = "nope"; p.GuideMargin = f32p(0) }))},
-		batteryCase{"Mine/guide vector without guide", codes.InvalidArgument, "anchors[0].guide_vector", mine(nil, &hardnegv1.Anchor{Id: "i1", GuideVector: vec(1, 0, 0, 0)})},
-		batteryCase{"Mine/guide vector wrong dim", codes.InvalidArgument, "anchors[0].guide_vector", mine(pol(func(p *hardnegv1.MiningPolicy) { p.GuideCollection = "g"; p.GuideMargin = f32p(0) }), &hardnegv1.Anchor{Id: "i1", GuideVector: vec(1, 0)})},
-		batteryCase{"Mine/guide positives wrong dim", codes.InvalidArgument, "anchors[0].guide_positive_vectors", mine(pol(func(p *hardnegv1.MiningPolicy) { p.GuideCollection = "g"; p.GuideMargin = f32p(0) }), &hardnegv1.Anchor{Id: "i1", GuidePositiveVectors: vec(1, 0)})},
+		batteryCase{"Mine/guide vector without guide", codes.InvalidArgument, "anchors[0].guide_vector", mine(nil, &hardnegv1.Anchor{Id: "i1", GuideVector: vecBytes(1, 0, 0, 0)})},
+		batteryCase{"Mine/guide vector wrong dim", codes.InvalidArgument, "anchors[0].guide_vector", mine(pol(func(p *hardnegv1.MiningPolicy) { p.GuideCollection = "g"; p.GuideMargin = f32p(0) }), &hardnegv1.Anchor{Id: "i1", GuideVector: vecBytes(1, 0)})},
+		batteryCase{"Mine/guide positives wrong dim", codes.InvalidArgument, "anchors[0].guide_positive_vectors", mine(pol(func(p *hardnegv1.MiningPolicy) { p.GuideCollection = "g"; p.GuideMargin = f32p(0) }), &hardnegv1.Anchor{Id: "i1", GuidePositiveVectors: vecBytes(1, 0)})},
 		// Mine: counts
 		batteryCase{"Mine/huge k", codes.InvalidArgument, "num_negatives", mine(&hardnegv1.MiningPolicy{NumNegatives: 1 << 31})},
 		batteryCase{"Mine/pfn_budget 2000", codes.InvalidArgument, "pfn_budget: must be 0–1024, got 2000", mine(pol(func(p *hardnegv1.MiningPolicy) { p.PfnBudget = proto.Uint32(2000) }))},
@@ -598,7 +598,7 @@ func batteryCases() []batteryCase {
 		}))},
 		batteryCase{"Mine/quantile and zscore", codes.InvalidArgument, "duplicate_", mine(pol(func(p *hardnegv1.MiningPolicy) { p.DuplicateQuantile, p.DuplicateZscore = f32p(0.9), f32p(2) }))},
 		batteryCase{"Mine/guide rule without guide", codes.InvalidArgument, "guide_collection", mine(pol(func(p *hardnegv1.MiningPolicy) { p.GuideDuplicateThreshold = f32p(0.9) }))},
-		batteryCase{"Mine/guide of other dim as own collection", codes.InvalidArgument, "anchors[0].guide_vector", mine(pol(func(p *hardnegv1.MiningPolicy) { p.GuideCollection = "c"; p.GuideMargin = f32p(0) }), &hardnegv1.Anchor{Id: "i1", GuideVector: vec(1, 0, 0, 0)})},
+		batteryCase{"Mine/guide of other dim as own collection", codes.InvalidArgument, "anchors[0].guide_vector", mine(pol(func(p *hardnegv1.MiningPolicy) { p.GuideCollection = "c"; p.GuideMargin = f32p(0) }), &hardnegv1.Anchor{Id: "i1", GuideVector: vecBytes(1, 0, 0, 0)})},
 		batteryCase{"Mine/rotate vector-only anchor", codes.InvalidArgument, "anchors[0].key", mine(pol(func(p *hardnegv1.MiningPolicy) { p.Rotate = true }), &hardnegv1.Anchor{Vector: ok(3)})},
 		batteryCase{"Mine/closed_loop vector-only anchor", codes.InvalidArgument, "anchors[0].key", mine(pol(func(p *hardnegv1.MiningPolicy) { p.ClosedLoop = true }), &hardnegv1.Anchor{Vector: ok(3)})},
 		batteryCase{"Mine/synthetic on dot", codes.InvalidArgument, "synthetic", func(ctx context.Context, c hardnegv1.MinerServiceClient) error {
@@ -611,7 +611,7 @@ func batteryCases() []batteryCase {
 				return fmt.Errorf("first call: %w", err)
 			}
 			_, err := c.Mine(ctx, &hardnegv1.MineRequest{Collection: "g", Policy: &hardnegv1.MiningPolicy{GuideCollection: "dot", GuideMargin: f32p(0)},
-				Anchors: []*hardnegv1.Anchor{{Vector: vec(1, 0, 0, 0)}}})
+				Anchors: []*hardnegv1.Anchor{{Vector: vecBytes(1, 0, 0, 0)}}})
 			return err
 		}},
 
@@ -699,7 +699,7 @@ func batteryCases() []batteryCase {
 		batteryCase{"BuildBatches/duplicate anchor", codes.InvalidArgument, "anchors[1].id", batches(&hardnegv1.BuildBatchesRequest{BatchSize: 2, Anchors: []*hardnegv1.BatchAnchor{{Id: "i1"}, {Id: "i1"}}})},
 		batteryCase{"BuildBatches/NaN vector", codes.InvalidArgument, "anchors[0].vector", batches(&hardnegv1.BuildBatchesRequest{BatchSize: 2, Anchors: []*hardnegv1.BatchAnchor{{Id: "v", Vector: f32bytes([]float32{nan, 1, 0, 0, 0, 0, 0, 0})}, {Id: "i1"}}})},
 		batteryCase{"BuildBatches/zero vector", codes.InvalidArgument, "anchors[0].vector", batches(&hardnegv1.BuildBatchesRequest{BatchSize: 2, Anchors: []*hardnegv1.BatchAnchor{{Id: "v", Vector: make([]byte, 4*batteryDim)}, {Id: "i1"}}})},
-		batteryCase{"BuildBatches/wrong dim", codes.InvalidArgument, "anchors[0].vector", batches(&hardnegv1.BuildBatchesRequest{BatchSize: 2, Anchors: []*hardnegv1.BatchAnchor{{Id: "v", Vector: vec(1)}, {Id: "i1"}}})},
+		batteryCase{"BuildBatches/wrong dim", codes.InvalidArgument, "anchors[0].vector", batches(&hardnegv1.BuildBatchesRequest{BatchSize: 2, Anchors: []*hardnegv1.BatchAnchor{{Id: "v", Vector: vecBytes(1)}, {Id: "i1"}}})},
 		batteryCase{"BuildBatches/batch size 0", codes.InvalidArgument, "batch_size", batches(&hardnegv1.BuildBatchesRequest{Anchors: []*hardnegv1.BatchAnchor{{Id: "i1"}, {Id: "i2"}}})},
 		batteryCase{"BuildBatches/batch size huge", codes.InvalidArgument, "batch_size", batches(&hardnegv1.BuildBatchesRequest{BatchSize: 1 << 31, Anchors: []*hardnegv1.BatchAnchor{{Id: "i1"}, {Id: "i2"}}})},
 		batteryCase{"BuildBatches/unknown strategy", codes.InvalidArgument, "strategy", batches(&hardnegv1.BuildBatchesRequest{BatchSize: 2, Strategy: 99, Anchors: []*hardnegv1.BatchAnchor{{Id: "i1"}, {Id: "i2"}}})},

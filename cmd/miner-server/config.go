@@ -34,6 +34,7 @@ type Config struct {
 	FsyncInterval    time.Duration
 	WALSalvage       bool
 	HugePages        bool
+	AMX              bool
 	SnapshotBytes    int64
 	SnapshotInterval time.Duration
 	// StreamWriterTTL is how long a stream writer's position is kept without a batch
@@ -151,6 +152,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.StringVar(&c.Fsync, "fsync", "always", "write-ahead log fsync policy: always (acknowledge after fsync; concurrent writes share fsyncs) or interval (acknowledge after write, fsync every -fsync-interval; stream acks state the durable point)")
 	fs.DurationVar(&c.FsyncInterval, "fsync-interval", 50*time.Millisecond, "fsync period under -fsync=interval (at least 1ms)")
 	fs.BoolVar(&c.HugePages, "huge-pages", true, "allocate a collection's vectors, graph codes and layer-0 links in slabs advised for 2 MiB pages (madvise MADV_HUGEPAGE; effective where /sys/kernel/mm/transparent_hugepage/enabled is always or madvise), the vector chunk after the one being written faulted in ahead; false: plain allocations, one chunk at a time")
+	fs.BoolVar(&c.AMX, "amx", true, "run the int8 matrix product of exact scans (the offline job, exact collections) on AMX tiles where the CPU has AMX-INT8 and Linux grants the tile state (Intel Xeon 4th generation and later); false: on AVX-512 VNNI, AVX2 or portable Go, the same scores bit for bit. The log line \"serving\" names the kernels in use")
 	fs.BoolVar(&c.WALSalvage, "wal-salvage", false, "start even if the write-ahead log is damaged (not just a torn tail) or the data is incomplete: the log keeps the records before the damage and the rest is moved into <data-dir>/wal/salvaged")
 	fs.Int64Var(&c.SnapshotBytes, "snapshot-bytes", 32<<20, "snapshot a collection after this many bytes of log records for it, and at least a quarter of its vector memory (-1: never by size; 0: the default)")
 	fs.DurationVar(&c.SnapshotInterval, "snapshot-interval", 10*time.Minute, "snapshot a changed collection at least this often (a negative duration such as -1s: never by time; 0: the default)")

@@ -499,6 +499,16 @@ func TestConfigFromEnvironment(t *testing.T) {
 	if cfg, err := parseConfig(nil, func(k string) string { return map[string]string{"HARDNEG_HUGE_PAGES": "false"}[k] }, io.Discard); err != nil || cfg.HugePages {
 		t.Errorf("HARDNEG_HUGE_PAGES=false: %v, %v", cfg.HugePages, err)
 	}
+	// AMX is allowed by default; the flag or the environment forbids it.
+	if cfg, err := parseConfig(nil, func(string) string { return "" }, io.Discard); err != nil || !cfg.AMX {
+		t.Errorf("default -amx: %v, %v", cfg.AMX, err)
+	}
+	if cfg, err := parseConfig([]string{"-amx=false"}, func(string) string { return "" }, io.Discard); err != nil || cfg.AMX {
+		t.Errorf("-amx=false: %v, %v", cfg.AMX, err)
+	}
+	if cfg, err := parseConfig(nil, func(k string) string { return map[string]string{"HARDNEG_AMX": "0"}[k] }, io.Discard); err != nil || cfg.AMX {
+		t.Errorf("HARDNEG_AMX=0: %v, %v", cfg.AMX, err)
+	}
 }
 
 func TestDataDirIsLocked(t *testing.T) {

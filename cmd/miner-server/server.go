@@ -16,6 +16,7 @@ import (
 	"github.com/hardneg/hardneg/internal/engine/weaviate"
 	"github.com/hardneg/hardneg/internal/hugepage"
 	"github.com/hardneg/hardneg/internal/index"
+	"github.com/hardneg/hardneg/internal/index/vec"
 	"github.com/hardneg/hardneg/internal/metrics"
 	"github.com/hardneg/hardneg/internal/mining"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -89,6 +90,7 @@ func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
 // openEngine opens the engine cfg.Backend names.
 func openEngine(cfg Config, log *slog.Logger) (engine.Engine, error) {
 	hugepage.SetEnabled(cfg.HugePages)
+	vec.SetAMX(cfg.AMX)
 	if cfg.Backend == "weaviate" {
 		o := cfg.weaviateOptions()
 		o.Logger = log
@@ -249,8 +251,10 @@ func (s *Server) Serve(ctx context.Context) error {
 		if local {
 			recovery = st.Recovery().Duration
 		}
+		k := vec.Kernels()
 		s.log.Info("serving", "grpc", s.GRPCAddr(), "http", s.HTTPAddr(), "data_dir", dataDir,
-			"recovery", recovery, "tls", s.certs != nil, "mtls", s.cfg.TLSClientCAFile != "", "auth", s.tokens != nil)
+			"recovery", recovery, "tls", s.certs != nil, "mtls", s.cfg.TLSClientCAFile != "", "auth", s.tokens != nil,
+			slog.Group("kernels", "float", k.Float, "gemm", k.GEMM, "int8", k.Int8))
 		select {
 		case <-s.db.Failed():
 			return errors.New("storage failed; exiting so that a restart recovers from disk")

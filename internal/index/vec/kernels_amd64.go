@@ -233,9 +233,13 @@ var avx2Int8 = int8Kernel{name: "avx2", width: 4, fn: func(p *int8Call) {
 	}
 }}
 
+// useAMX reports whether the int8 product runs the AMX kernel: the CPU and the
+// operating system allow it, and SetAMX has not forbidden it.
+func useAMX() bool { return hasAMX && !amxOff.Load() }
+
 // bestInt8Kernel returns the fastest integer micro-kernel this CPU runs.
 func bestInt8Kernel() int8Kernel {
-	if hasAMX {
+	if useAMX() {
 		return amxInt8
 	}
 	if hasVNNI {
@@ -251,7 +255,18 @@ func bestInt8Kernel() int8Kernel {
 // Int8Queries.DotRows faster than Queries.DotRows (AVX-512 VNNI). The AVX2 kernel
 // needs four instructions per 32 products, as many as the float32 product's FMAs, and
 // measured slower than it; the portable kernel is slower still.
-func Int8Fast() bool { return hasVNNI || hasAMX }
+func Int8Fast() bool { return hasVNNI || useAMX() }
+
+// floatKernel names the kernel of Dot and L2Sq.
+func floatKernel() string {
+	switch {
+	case hasAVX512:
+		return "avx512"
+	case hasAVX2:
+		return "avx2"
+	}
+	return "generic"
+}
 
 // bestGEMMKernel returns the fastest GEMM micro-kernel this CPU runs.
 func bestGEMMKernel() gemmKernel {

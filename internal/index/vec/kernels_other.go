@@ -20,6 +20,13 @@ func bestGEMMKernel() gemmKernel { return genericGEMM }
 
 func bestInt8Kernel() int8Kernel { return genericInt8 }
 
+func floatKernel() string { return "generic" }
+
+// hasAMX: the AMX kernel is assembly for amd64.
+const hasAMX = false
+
+func useAMX() bool { return false }
+
 // Int8Fast reports whether this CPU runs an integer kernel that makes
 // Int8Queries.DotRows faster than Queries.DotRows; the portable one is not.
 func Int8Fast() bool { return false }
