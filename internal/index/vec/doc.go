@@ -27,7 +27,8 @@
 // only those at or above a threshold per query (the AMX kernel as it computes them),
 // and AtLeast lists the elements of a score array at or above a threshold. The AMX
 // kernel runs where the CPU has AMX-INT8 and Linux grants the process the tile state
-// (arch_prctl(ARCH_REQ_XCOMP_PERM) at start-up, amx_linux.go).
+// (arch_prctl(ARCH_REQ_XCOMP_PERM) at start-up, amx_linux.go), unless SetAMX forbids
+// it; Kernels names the kernels in use.
 //
 // The tests run every kernel the CPU supports and, at the end, print which ones ran;
 // they fail when the CPU has AVX2, AVX-512F, AVX-512 VNNI or AMX but a kernel for it
