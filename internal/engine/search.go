@@ -13,8 +13,9 @@ type Candidate struct {
 	Rank int
 	// Groups are the item's groups. Read-only.
 	Groups []string
-	// Vector is the stored vector. Read-only and valid only during the yield call;
-	// copy it to keep it.
+	// Vector is the stored vector. Read-only and valid until Search returns (the
+	// embedded engine holds the collection's read lock for the whole search); copy it
+	// to keep it longer.
 	Vector []float32
 	// Version is the item's version stamp (the encoder version that produced it).
 	Version int64

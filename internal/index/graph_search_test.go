@@ -280,3 +280,51 @@ func TestSearchBetweenRetireAndGraphDelete(t *testing.T) {
 	}
 	check("after the graph deletes")
 }
+
+// A candidate's Vector stays the item's stored vector until Search returns, on the
+// graph and the exact path: mining's diversity checks compare a candidate with the
+// negatives chosen earlier in the same search without copying them.
+func TestCandidateVectorsLastTheSearch(t *testing.T) {
+	const n, dim = 600, 24
+	for _, exact := range []bool{false, true} {
+		db := testDB(t)
+		threshold := 1
+		if exact {
+			threshold = n + 1
+		}
+		c, err := db.create(engine.Config{Name: "v", Dim: dim, Metric: engine.Cosine, Params: engine.Params{EfConstruction: 64, ExactThreshold: threshold}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := rand.New(rand.NewPCG(5, 6))
+		if _, err := db.Upsert("v", clustered(r, "x", n, dim), "items"); err != nil {
+			t.Fatal(err)
+		}
+		q, _ := c.PrepareQuery(clustered(r, "q", 1, dim).Vectors, "q")
+		var got []engine.Candidate
+		var seen [][]float32
+		st, err := c.Search(context.Background(), q, engine.SearchOptions{Ef: 64}, func(cd engine.Candidate) bool {
+			got = append(got, cd)
+			seen = append(seen, slices.Clone(cd.Vector))
+			return len(got) < 40
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Exact != exact {
+			t.Fatalf("exact=%v: the search's Exact is %v", exact, st.Exact)
+		}
+		if len(got) != 40 {
+			t.Fatalf("exact=%v: %d candidates", exact, len(got))
+		}
+		items, _ := c.Get([]string{got[0].ID}, true)
+		for i, cd := range got {
+			if !slices.Equal(cd.Vector, seen[i]) {
+				t.Fatalf("exact=%v: candidate %d (%s): its Vector changed after its yield", exact, i, cd.ID)
+			}
+			if i == 0 && !slices.Equal(cd.Vector, items[0].Vector) {
+				t.Fatalf("exact=%v: candidate %s: Vector is not the stored vector", exact, cd.ID)
+			}
+		}
+	}
+}

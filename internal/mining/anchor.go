@@ -26,11 +26,15 @@ type anchorMiner struct {
 	pol     *Policy
 	a       *prepared
 	inBatch batchIDs
-	keepVec bool // copy candidate vectors (diversity or IncludeVectors)
-	end     int  // the rank window's end, exclusive
-	rules   rules
-	guide   Searcher  // the guide collection when a guide rule is set, else nil
-	exp     *Exposure // the exposure tracker when Policy.MaxExposures is set, else nil
+	keepVec bool // keep candidate vectors (diversity or IncludeVectors)
+	// copyChosen: a chosen negative's vector is read after the search (the response's
+	// vectors, or fillShifted's diversity checks), so it is copied; otherwise the
+	// diversity checks read the store's vector, valid until the search returns.
+	copyChosen bool
+	end        int // the rank window's end, exclusive
+	rules      rules
+	guide      Searcher  // the guide collection when a guide rule is set, else nil
+	exp        *Exposure // the exposure tracker when Policy.MaxExposures is set, else nil
 	// posDup is the near-duplicate threshold against the positives (the rule's, or
 	// s⁺ + DuplicateMargin when lower), valid when hasPosDup.
 	posDup    float32
@@ -58,13 +62,14 @@ type anchorMiner struct {
 func mineAnchor(ctx context.Context, s Searcher, req *Request, rl rules, a *prepared, inBatch batchIDs, scores *engine.ExactScores) (Result, error) {
 	pol := &req.Policy
 	m := &anchorMiner{
-		s:       s,
-		pol:     pol,
-		a:       a,
-		inBatch: inBatch,
-		keepVec: pol.DiversityThreshold != nil || req.IncludeVectors,
-		end:     pol.EffectiveRangeMax(a.numPositives) + a.shift,
-		ex:      explainer{limit: req.Explain},
+		s:          s,
+		pol:        pol,
+		a:          a,
+		inBatch:    inBatch,
+		keepVec:    pol.DiversityThreshold != nil || req.IncludeVectors,
+		copyChosen: req.IncludeVectors || pol.ClosedLoop,
+		end:        pol.EffectiveRangeMax(a.numPositives) + a.shift,
+		ex:         explainer{limit: req.Explain},
 	}
 	m.rules = rl
 	if pol.MaxExposures > 0 {
@@ -408,8 +413,9 @@ func (m *anchorMiner) yield(c engine.Candidate) bool {
 		m.window = append(m.window, cand)
 		return true
 	}
-	// The store's vector, valid while the search runs, serves the diversity check; only
-	// a returned candidate keeps a copy.
+	// The store's vector, valid while the search runs, serves the diversity checks; a
+	// returned candidate keeps it for the checks of later candidates, and a copy when
+	// it is read after the search.
 	cand.vec = c.Vector
 	if m.tooSimilar(&cand) {
 		r.Diversity++
@@ -422,10 +428,11 @@ func (m *anchorMiner) yield(c engine.Candidate) bool {
 		return true
 	}
 	m.ex.settle(cand.ex, FateReturned)
-	if m.keepVec {
-		cand.vec = append([]float32(nil), c.Vector...)
-	} else {
+	switch {
+	case !m.keepVec:
 		cand.vec = nil
+	case m.copyChosen:
+		cand.vec = append([]float32(nil), c.Vector...)
 	}
 	m.chosen = append(m.chosen, cand)
 	return len(m.chosen) < a.wantK(pol)
