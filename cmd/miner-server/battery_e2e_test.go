@@ -564,6 +564,7 @@ func batteryCases() []batteryCase {
 		batteryCase{"Mine/long anchor id with a vector", codes.InvalidArgument, "anchors[0].id: is 10000 bytes", mine(nil, &hardnegv1.Anchor{Id: long, Vector: ok(3)})},
 		batteryCase{"Mine/NUL anchor id with a vector", codes.InvalidArgument, "anchors[0].id: contains a NUL byte", mine(nil, &hardnegv1.Anchor{Id: "a\x00", Vector: ok(3)})},
 		batteryCase{"Mine/unknown guide collection", codes.NotFound, "policy.guide_collection: \"nope\": collection not found", mine(pol(func(p *hardnegv1.MiningPolicy) { p.GuideCollection = "nope"; p.GuideMargin = f32p(0) }))},
+		batteryCase{"Mine/searched collection as its guide, no guide rule", codes.InvalidArgument, "policy.guide_collection: must not be the searched collection", mine(pol(func(p *hardnegv1.MiningPolicy) { p.GuideCollection = "c" }))},
 		batteryCase{"Mine/guide vector without guide", codes.InvalidArgument, "anchors[0].guide_vector", mine(nil, &hardnegv1.Anchor{Id: "i1", GuideVector: vecBytes(1, 0, 0, 0)})},
 		batteryCase{"Mine/guide vector wrong dim", codes.InvalidArgument, "anchors[0].guide_vector", mine(pol(func(p *hardnegv1.MiningPolicy) { p.GuideCollection = "g"; p.GuideMargin = f32p(0) }), &hardnegv1.Anchor{Id: "i1", GuideVector: vecBytes(1, 0)})},
 		batteryCase{"Mine/guide positives wrong dim", codes.InvalidArgument, "anchors[0].guide_positive_vectors", mine(pol(func(p *hardnegv1.MiningPolicy) { p.GuideCollection = "g"; p.GuideMargin = f32p(0) }), &hardnegv1.Anchor{Id: "i1", GuidePositiveVectors: vecBytes(1, 0)})},

@@ -142,6 +142,8 @@ func TestGuideMarginMasksWhatTheGuideRanksAboveThePositive(t *testing.T) {
 	}{
 		{Request{Anchors: []Anchor{{Vector: q10}}, Policy: policy(1, func(p *Policy) { p.GuideMargin = ptr(0) })}, "policy.guide_collection"},
 		{Request{Anchors: []Anchor{{Vector: q10}}, Policy: policy(1, func(p *Policy) { p.GuideMargin = ptr(0) }), Guide: s}, "policy.guide_collection"},
+		// the searched collection as its own guide is refused without a guide rule too
+		{Request{Anchors: []Anchor{{Vector: q10}}, Policy: policy(1, nil), Guide: s}, "policy.guide_collection"},
 		{Request{Anchors: []Anchor{{Vector: q10, GuideVector: []float32{1}}}, Policy: policy(1, func(p *Policy) { p.GuideMargin = ptr(0) }), Guide: g}, "anchors[0].guide_vector"},
 		{Request{Anchors: []Anchor{{Vector: q10}}, Policy: policy(1, func(p *Policy) { p.GuideMargin = ptr(-1) }), Guide: g}, "policy.guide_margin"},
 	} {

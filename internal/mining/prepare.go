@@ -186,17 +186,18 @@ func prepare(s Searcher, req *Request) ([]prepared, batchIDs, rules, error) {
 // prepareGuide resolves the anchors' guide queries and guide positives when a guide
 // rule is set, and checks the guide inputs.
 func prepareGuide(s Searcher, req *Request, out []prepared, e *validate.Error) {
-	pol := &req.Policy
+	pol, g := &req.Policy, req.Guide
+	if g != nil && g == s {
+		// Refused with or without a guide rule, as a guide collection that does not
+		// exist is.
+		e.Add("policy.guide_collection", "must not be the searched collection")
+		return
+	}
 	if !pol.guideOn() {
 		return // guide vectors without a guide rule are not used
 	}
-	g := req.Guide
 	if g == nil {
 		e.Add("policy.guide_collection", "the guide rules need a guide collection")
-		return
-	}
-	if g == s {
-		e.Add("policy.guide_collection", "must not be the searched collection")
 		return
 	}
 	lo, hi := scoreRange(g.Metric())
