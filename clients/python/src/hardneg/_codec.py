@@ -94,6 +94,10 @@ def encode_vectors(vectors: Any, field: str = "vectors") -> tuple[np.ndarray, in
     if isinstance(vectors, (str, bytes, bytearray)):
         raise bad_argument(field, f"must be an array of shape (n, dim), got {type(vectors).__name__} "
                                   "(for raw float32 bytes use np.frombuffer(data, np.float32).reshape(-1, dim))")
+    if isinstance(vectors, (Iterator, Mapping, AbstractSet)):
+        # numpy makes a 0-d object array of these, then fails to read it as a number
+        raise bad_argument(field, f"must be an array of shape (n, dim), got a {type(vectors).__name__} "
+                                  "(pass a list of rows or np.stack(rows))")
     kind = vectors.dtype.kind if isinstance(vectors, np.ndarray) else None
     if kind is None and isinstance(vectors, (list, tuple)):
         # numpy would parse numeric text and read True as 1.0: look at what the list holds
@@ -119,6 +123,9 @@ def encode_vectors(vectors: Any, field: str = "vectors") -> tuple[np.ndarray, in
     except ValueError as e:  # ragged rows, text that is not a number
         why = str(e).split(". ", 1)[0] if "inhomogeneous" not in str(e) else "has rows of different lengths"
         raise bad_argument(field, f"cannot be read as an array of float32 (n, dim): {why}") from None
+    except TypeError:  # rows of objects that are not numbers (None, dicts, generators)
+        raise bad_argument(field, f"cannot be read as an array of float32 (n, dim): its rows hold values that are not "
+                                  f"numbers (a {type(vectors).__name__} of them)") from None
     if arr.ndim == 1:
         raise InvalidArgument(f"{field} must be 2-D (n, dim); got a 1-D array (use x[None, :] for one vector)",
                               violations=[FieldViolation(field, "is 1-D; want (n, dim)")])
@@ -126,6 +133,14 @@ def encode_vectors(vectors: Any, field: str = "vectors") -> tuple[np.ndarray, in
         raise InvalidArgument(f"{field} must be 2-D (n, dim), got shape {arr.shape}",
                               violations=[FieldViolation(field, f"has shape {arr.shape}; want (n, dim)")])
     return arr, int(arr.shape[1])
+
+
+def batch_iterator(batches: Any) -> Iterator[Any]:
+    """An iterator over ``ingest``'s batches; a TypeError for what cannot hold batches."""
+    if batches is None or isinstance(batches, (str, bytes, bytearray, Mapping)) or not hasattr(batches, "__iter__"):
+        raise TypeError("batches must be an iterable of hardneg.Batch, dicts or (ids, vectors[, groups[, versions]]) "
+                        f"tuples, got {type(batches).__name__}")
+    return iter(batches)
 
 
 def vector_bytes(vectors: Any) -> bytes:
@@ -189,6 +204,8 @@ def _as_id_list(ids: Any, what: str = "ids", *, missing_ok: bool = False, field:
         raise TypeError(f"{what} must be a sequence of strings, not a single string")
     if isinstance(ids, bytes):
         raise TypeError(f"{what} must be a sequence of strings, not bytes")
+    if ids is None:
+        raise TypeError(f"{what} must be a sequence of strings, got None")
     if ordered and isinstance(ids, _UNORDERED):
         raise TypeError(f"{what} must be an ordered sequence of strings (a list, tuple or array), not a "
                         f"{type(ids).__name__}: its order is arbitrary")
@@ -200,7 +217,10 @@ def _as_id_list(ids: Any, what: str = "ids", *, missing_ok: bool = False, field:
         if ids.dtype.kind != "O":
             raise TypeError(f"{what} must be strings, got a numpy array of {ids.dtype}")
         ids = ids.tolist()
-    out = list(ids)
+    try:
+        out = list(ids)
+    except TypeError:
+        raise TypeError(f"{what} must be a sequence of strings, got {type(ids).__name__}") from None
     if _all_ascii_str(out):
         return out  # every entry a string of ASCII text: nothing to check one by one
     for i, x in enumerate(out):

@@ -222,6 +222,12 @@ class AsyncClient(Front):
         reconnect_timeout: float = 60.0,
     ) -> IngestResult:
         """See :meth:`hardneg.Client.ingest`; ``batches`` may also be an async iterable."""
+        if hasattr(batches, "__aiter__"):
+            source: Any = batches.__aiter__()  # type: ignore[union-attr]
+            is_async = True
+        else:
+            source = codec.batch_iterator(batches)
+            is_async = False
         state = self._core.ingest_state(
             collection,
             writer_id=writer_id,
@@ -231,12 +237,6 @@ class AsyncClient(Front):
             total=total,
             reconnect_timeout=reconnect_timeout,
         )
-        if hasattr(batches, "__aiter__"):
-            source: Any = batches.__aiter__()  # type: ignore[union-attr]
-            is_async = True
-        else:
-            source = iter(batches)  # type: ignore[arg-type]
-            is_async = False
         attempt = 0
         try:
             while True:

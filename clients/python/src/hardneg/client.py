@@ -289,6 +289,7 @@ class Client(Front):
         resent; the server recognises batches it already applied, so none is applied
         twice. Returns the counters once every batch is durable.
         """
+        source = codec.batch_iterator(batches)
         state = self._core.ingest_state(
             collection,
             writer_id=writer_id,
@@ -298,7 +299,6 @@ class Client(Front):
             total=total,
             reconnect_timeout=reconnect_timeout,
         )
-        source = iter(batches)
         attempt = 0
         try:
             while True:
