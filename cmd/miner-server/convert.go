@@ -688,3 +688,41 @@ func fromFalseNegativeReports(pbs []*hardnegv1.FalseNegativeReport) []engine.Fal
 	}
 	return out
 }
+
+// policyWarnings names the fields pb sets that the rest of the policy leaves without
+// effect (MineResponse.warnings); the request is served as if they were unset.
+func policyWarnings(pb *hardnegv1.MiningPolicy) []string {
+	if pb == nil {
+		return nil
+	}
+	var w []string
+	sampling := pb.GetSampling()
+	if pb.Temperature != nil && sampling != hardnegv1.SamplingStrategy_SAMPLING_STRATEGY_SOFTMAX {
+		w = append(w, "policy.temperature: has no effect unless sampling is SAMPLING_STRATEGY_SOFTMAX")
+	}
+	if sampling != hardnegv1.SamplingStrategy_SAMPLING_STRATEGY_SIMANS {
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{{"simans_a", pb.SimansA != nil}, {"simans_b", pb.SimansB != nil}} {
+			if f.set {
+				w = append(w, "policy."+f.name+": has no effect unless sampling is SAMPLING_STRATEGY_SIMANS")
+			}
+		}
+	}
+	if pb.ExcludeNearDuplicates != nil && !*pb.ExcludeNearDuplicates {
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{{"duplicate_threshold", pb.DuplicateThreshold != nil}, {"duplicate_quantile", pb.DuplicateQuantile != nil},
+			{"duplicate_zscore", pb.DuplicateZscore != nil}, {"duplicate_margin", pb.DuplicateMargin != nil}} {
+			if f.set {
+				w = append(w, "policy."+f.name+": has no effect with exclude_near_duplicates false")
+			}
+		}
+	}
+	if pb.ClosedLoopDepth != 0 && !pb.ClosedLoop {
+		w = append(w, "policy.closed_loop_depth: has no effect unless closed_loop is true")
+	}
+	return w
+}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -438,5 +439,36 @@ func TestAnchorColumnsShapeErrorsNameTheColumn(t *testing.T) {
 				t.Fatalf("got %v, want a violation of %s", err, tc.field)
 			}
 		})
+	}
+}
+
+func TestPolicyWarningsNameTheIgnoredFields(t *testing.T) {
+	f := proto.Float32
+	softmax, simans := hardnegv1.SamplingStrategy_SAMPLING_STRATEGY_SOFTMAX, hardnegv1.SamplingStrategy_SAMPLING_STRATEGY_SIMANS
+	for _, tc := range []struct {
+		name string
+		pol  *hardnegv1.MiningPolicy
+		want []string
+	}{
+		{"none", nil, nil},
+		{"empty", &hardnegv1.MiningPolicy{}, nil},
+		{"temperature with softmax", &hardnegv1.MiningPolicy{Sampling: softmax, Temperature: f(0.1)}, nil},
+		{"temperature with top", &hardnegv1.MiningPolicy{Temperature: f(0.1)}, []string{"policy.temperature"}},
+		{"simans with simans", &hardnegv1.MiningPolicy{Sampling: simans, SimansA: f(1), SimansB: f(0)}, nil},
+		{"simans with softmax", &hardnegv1.MiningPolicy{Sampling: softmax, SimansA: f(1), SimansB: f(0)}, []string{"policy.simans_a", "policy.simans_b"}},
+		{"near-duplicate fields, rules on", &hardnegv1.MiningPolicy{ExcludeNearDuplicates: proto.Bool(true), DuplicateThreshold: f(0.9), DuplicateMargin: f(0.1)}, nil},
+		{"near-duplicate fields, rules off", &hardnegv1.MiningPolicy{ExcludeNearDuplicates: proto.Bool(false), DuplicateThreshold: f(0.9),
+			DuplicateQuantile: f(0.99), DuplicateZscore: f(3), DuplicateMargin: f(0.1), PfnBudget: proto.Uint32(2)},
+			[]string{"policy.duplicate_threshold", "policy.duplicate_quantile", "policy.duplicate_zscore", "policy.duplicate_margin"}},
+		{"closed-loop depth with the loop", &hardnegv1.MiningPolicy{ClosedLoop: true, ClosedLoopDepth: 5}, nil},
+		{"closed-loop depth alone", &hardnegv1.MiningPolicy{ClosedLoopDepth: 5}, []string{"policy.closed_loop_depth"}},
+	} {
+		var got []string
+		for _, w := range policyWarnings(tc.pol) {
+			got = append(got, strings.SplitN(w, ":", 2)[0])
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: warnings name %q, want %q (%q)", tc.name, got, tc.want, policyWarnings(tc.pol))
+		}
 	}
 }

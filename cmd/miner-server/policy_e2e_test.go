@@ -264,6 +264,17 @@ func TestEveryPolicyFieldChangesMine(t *testing.T) {
 	if gr.GuidePositiveScore == nil || gr.Removed.Guide == 0 {
 		t.Errorf("guide margin 0: %v", gr)
 	}
+	// A field the rest of the policy leaves without effect comes back as a warning; the
+	// answer is the one without it.
+	plain := mine(&hardnegv1.MiningPolicy{NumNegatives: 3}, anchor("q"))
+	warned := mine(&hardnegv1.MiningPolicy{NumNegatives: 3, Temperature: proto.Float32(0.5), ClosedLoopDepth: 7}, anchor("q"))
+	if want := []string{"policy.temperature: has no effect unless sampling is SAMPLING_STRATEGY_SOFTMAX",
+		"policy.closed_loop_depth: has no effect unless closed_loop is true"}; !slices.Equal(warned.Warnings, want) {
+		t.Errorf("warnings %q, want %q", warned.Warnings, want)
+	}
+	if len(plain.Warnings) != 0 || !proto.Equal(plain.Results[0], warned.Results[0]) {
+		t.Errorf("without the ignored fields: %v (warnings %q), with them: %v", plain.Results[0], plain.Warnings, warned.Results[0])
+	}
 	// Guide vectors without a guide collection, and a guide collection that is the mined
 	// one, are rejected.
 	_, err = c.Mine(ctx, &hardnegv1.MineRequest{Collection: "f", Anchors: gAnchors, Policy: &hardnegv1.MiningPolicy{}})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -478,3 +479,22 @@ def test_upserts_fit_a_server_with_a_smaller_message_limit(server_binary: str, t
             assert fitted.get_collection("s").stats.item_count == 12_000
     finally:
         srv.stop()
+
+
+def test_a_policy_field_without_effect_is_a_policy_warning(client: hardneg.Client, collection: str) -> None:
+    x = unit_rows(100, 16, seed=9)
+    client.upsert(collection, [f"d{i}" for i in range(100)], x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a policy whose fields all act warns of nothing
+        plain = client.mine(collection, anchor_ids=["d0"], policy={"num_negatives": 4})
+    with pytest.warns(hardneg.PolicyWarning) as got:
+        res = client.mine(collection, anchor_ids=["d0"], policy={"num_negatives": 4, "temperature": 0.5,
+                                                                 "exclude_near_duplicates": False, "duplicate_threshold": 0.9})
+    assert sorted(str(w.message).split(":")[0] for w in got) == ["policy.duplicate_threshold", "policy.temperature"]
+    assert "has no effect unless sampling is SAMPLING_STRATEGY_SOFTMAX" in str(got[0].message) + str(got[1].message)
+    # served as if the fields were unset (temperature; the near-duplicate rules are off in both answers'
+    # policies only where asked, so compare with near-duplicates off)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        off = client.mine(collection, anchor_ids=["d0"], policy={"num_negatives": 4, "exclude_near_duplicates": False})
+    assert res.ids.tolist() == off.ids.tolist() and plain.ids.shape == res.ids.shape

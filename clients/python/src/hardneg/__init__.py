@@ -26,7 +26,7 @@ from hardneg import errors  # noqa: E402
 from hardneg._channel import ChannelConfig
 from hardneg.aio import AsyncClient
 from hardneg.client import Client
-from hardneg.errors import HardnegError
+from hardneg.errors import HardnegError, PolicyWarning
 from hardneg.types import (
     BackupInfo,
     EXACT_ONLY,
@@ -75,6 +75,7 @@ __all__ = [
     "MineResult",
     "RefreshQueue",
     "MiningPolicy",
+    "PolicyWarning",
     "FATES",
     "RULES",
     "RetryPolicy",

@@ -19,6 +19,7 @@ import random
 import re
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Generator, Iterable, Optional, TypeVar, Union
 
@@ -550,6 +551,9 @@ class Core:
                     raise err from None
                 raise codec.in_split_mine(err, lo, hi, i, nparts) from err
             i += 1
+            if i == 1:
+                for w in resp.warnings:  # the same policy in every part: said once
+                    warnings.warn(w, errors.PolicyWarning, stacklevel=4)
             parts.append(codec.mine_result(resp, pol.num_negatives, include_vectors, req.explain > 0, synthetic))
         if not parts:
             return codec.mine_result(pb.MineResponse(), pol.num_negatives, include_vectors, bool(explain), synthetic)

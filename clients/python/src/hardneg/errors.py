@@ -37,6 +37,7 @@ __all__ = [
     "DataLoss",
     "BackupFileError",
     "FieldViolation",
+    "PolicyWarning",
     "from_rpc_error",
 ]
 
@@ -53,6 +54,12 @@ class FieldViolation:
     """Human-readable explanation from the server."""
     reason: str = ""
     """Machine-readable reason code, when the server sets one."""
+
+
+class PolicyWarning(UserWarning):
+    """A mining policy field the rest of the policy leaves without effect (for example
+    ``temperature`` with top sampling): the server served the request as if it were
+    unset and said so in ``MineResponse.warnings``. The message names the field."""
 
 
 class HardnegError(Exception):

@@ -3672,7 +3672,14 @@ type MineResponse struct {
 	// synthetic negatives (even if no anchor has any), and is empty otherwise.
 	Results []*AnchorResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
 	// With MineRequest.columnar: the results in columns.
-	Columns       *MineColumns `protobuf:"bytes,2,opt,name=columns,proto3" json:"columns,omitempty"`
+	Columns *MineColumns `protobuf:"bytes,2,opt,name=columns,proto3" json:"columns,omitempty"`
+	// Policy fields this request set that the rest of its policy leaves without effect,
+	// one line each, naming the field first ("policy.temperature: …"): temperature
+	// without softmax sampling, simans_a or simans_b without SimANS sampling, a
+	// near-duplicate threshold, quantile, z-score or margin with exclude_near_duplicates
+	// false, closed_loop_depth without closed_loop. The request was served as if they
+	// were unset. The Python client raises each as a hardneg.PolicyWarning.
+	Warnings      []string `protobuf:"bytes,3,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3717,6 +3724,13 @@ func (x *MineResponse) GetResults() []*AnchorResult {
 func (x *MineResponse) GetColumns() *MineColumns {
 	if x != nil {
 		return x.Columns
+	}
+	return nil
+}
+
+func (x *MineResponse) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
 	}
 	return nil
 }
@@ -6093,10 +6107,11 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x04rank\x18\x03 \x01(\rH\x01R\x04rank\x88\x01\x01\x12-\n" +
 	"\x04fate\x18\x04 \x01(\x0e2\x19.hardneg.v1.CandidateFateR\x04fateB\b\n" +
 	"\x06_scoreB\a\n" +
-	"\x05_rank\"u\n" +
+	"\x05_rank\"\x91\x01\n" +
 	"\fMineResponse\x122\n" +
 	"\aresults\x18\x01 \x03(\v2\x18.hardneg.v1.AnchorResultR\aresults\x121\n" +
-	"\acolumns\x18\x02 \x01(\v2\x17.hardneg.v1.MineColumnsR\acolumns\"\xee\x06\n" +
+	"\acolumns\x18\x02 \x01(\v2\x17.hardneg.v1.MineColumnsR\acolumns\x12\x1a\n" +
+	"\bwarnings\x18\x03 \x03(\tR\bwarnings\"\xee\x06\n" +
 	"\vMineColumns\x12\x16\n" +
 	"\x06counts\x18\x01 \x01(\fR\x06counts\x12\x10\n" +
 	"\x03ids\x18\x02 \x03(\tR\x03ids\x12\x16\n" +

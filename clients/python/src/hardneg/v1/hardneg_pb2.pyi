@@ -631,12 +631,14 @@ class ExplainedCandidate(_message.Message):
     def __init__(self, id: _Optional[str] = ..., score: _Optional[float] = ..., rank: _Optional[int] = ..., fate: _Optional[_Union[CandidateFate, str]] = ...) -> None: ...
 
 class MineResponse(_message.Message):
-    __slots__ = ("results", "columns")
+    __slots__ = ("results", "columns", "warnings")
     RESULTS_FIELD_NUMBER: _ClassVar[int]
     COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
     results: _containers.RepeatedCompositeFieldContainer[AnchorResult]
     columns: MineColumns
-    def __init__(self, results: _Optional[_Iterable[_Union[AnchorResult, _Mapping]]] = ..., columns: _Optional[_Union[MineColumns, _Mapping]] = ...) -> None: ...
+    warnings: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, results: _Optional[_Iterable[_Union[AnchorResult, _Mapping]]] = ..., columns: _Optional[_Union[MineColumns, _Mapping]] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class MineColumns(_message.Message):
     __slots__ = ("counts", "ids", "scores", "ranks", "p_fn", "versions", "stale", "negative_vectors", "positive_scores", "candidates_examined", "shortfall", "widenings", "exact_scan", "max_rank", "floor_reached", "duplicate_threshold", "guide_positive_scores", "rotation_restarted", "rotation_served", "hardness", "band_shift", "rules", "removed", "unknown_positive_counts", "unknown_positive_ids", "dim")
