@@ -249,6 +249,20 @@ func TestInspectorInABrowser(t *testing.T) {
 	if py := eval(`document.querySelector('#python-call').textContent`); !strings.Contains(py, "min_version=0,") || !strings.Contains(py, `synthetic={"num_mixed": 0}`) {
 		t.Errorf("python call %q", py)
 	}
+	// A policy field without effect is shown as a warning beside the result.
+	if got := eval(`document.querySelector('#summary').textContent`); strings.Contains(got, "policy warnings") {
+		t.Errorf("summary of a policy without ignored fields: %q", got)
+	}
+	eval(`document.querySelector('#candidates tbody').replaceChildren(), ""`)
+	step("run with a field without effect", chromedp.Steps(
+		chromedp.SetValue(`#policy-fields input[name="temperature"]`, "0.5"),
+		chromedp.Click(`#run`),
+		chromedp.WaitVisible(`#candidates tr[data-fate="returned"]`),
+	))
+	if got := eval(`document.querySelector('#summary').textContent`); !strings.Contains(got, "policy.temperature: has no effect unless sampling is SAMPLING_STRATEGY_SOFTMAX") {
+		t.Errorf("summary with temperature under top sampling: %q", got)
+	}
+	eval(`document.querySelector('#policy-fields input[name="temperature"]').value = "", ""`)
 	step("bad message field", chromedp.Steps(
 		chromedp.SetValue(`#policy-fields input[name="synthetic"]`, `{num_mixed: 2}`),
 		chromedp.Click(`#run`),

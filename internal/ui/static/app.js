@@ -333,10 +333,10 @@ function shareHash() {
 async function runMine(req) {
   showError(null);
   const resp = await api("mine", req);
-  renderResult(req, resp.results[0]);
+  renderResult(req, resp.results[0], resp.warnings || []);
 }
 
-function renderResult(req, r) {
+function renderResult(req, r, warnings = []) {
   $("#result").hidden = false;
   const removed = Object.entries(r.removed || {}).filter(([, v]) => Number(v) > 0).map(([k, v]) => `${k} ${v}`).join(", ");
   kv($("#summary"), [
@@ -346,6 +346,8 @@ function renderResult(req, r) {
     ["hardness floor (max_rank)", r.max_rank], ["floor reached", !!r.floor_reached],
     ["widenings", r.widenings || 0], ["exact scan", !!r.exact_scan],
     ["explained", (r.explained || []).length + (r.explain_truncated ? " (truncated)" : "")],
+    // policy fields the rest of the policy leaves without effect (MineResponse.warnings)
+    ...(warnings.length ? [["policy warnings", warnings.join("; ")]] : []),
   ]);
   const rows = (r.explained || []).slice();
   rows.sort((a, b) => (a.rank === undefined) - (b.rank === undefined) || (a.rank || 0) - (b.rank || 0));
