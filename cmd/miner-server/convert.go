@@ -696,33 +696,21 @@ func policyWarnings(pb *hardnegv1.MiningPolicy) []string {
 		return nil
 	}
 	var w []string
-	sampling := pb.GetSampling()
-	if pb.Temperature != nil && sampling != hardnegv1.SamplingStrategy_SAMPLING_STRATEGY_SOFTMAX {
-		w = append(w, "policy.temperature: has no effect unless sampling is SAMPLING_STRATEGY_SOFTMAX")
-	}
-	if sampling != hardnegv1.SamplingStrategy_SAMPLING_STRATEGY_SIMANS {
-		for _, f := range []struct {
-			name string
-			set  bool
-		}{{"simans_a", pb.SimansA != nil}, {"simans_b", pb.SimansB != nil}} {
-			if f.set {
-				w = append(w, "policy."+f.name+": has no effect unless sampling is SAMPLING_STRATEGY_SIMANS")
-			}
+	warn := func(set bool, field, unless string) {
+		if set {
+			w = append(w, "policy."+field+": has no effect "+unless)
 		}
 	}
-	if pb.ExcludeNearDuplicates != nil && !*pb.ExcludeNearDuplicates {
-		for _, f := range []struct {
-			name string
-			set  bool
-		}{{"duplicate_threshold", pb.DuplicateThreshold != nil}, {"duplicate_quantile", pb.DuplicateQuantile != nil},
-			{"duplicate_zscore", pb.DuplicateZscore != nil}, {"duplicate_margin", pb.DuplicateMargin != nil}} {
-			if f.set {
-				w = append(w, "policy."+f.name+": has no effect with exclude_near_duplicates false")
-			}
-		}
-	}
-	if pb.ClosedLoopDepth != 0 && !pb.ClosedLoop {
-		w = append(w, "policy.closed_loop_depth: has no effect unless closed_loop is true")
-	}
+	softmax := pb.GetSampling() == hardnegv1.SamplingStrategy_SAMPLING_STRATEGY_SOFTMAX
+	simans := pb.GetSampling() == hardnegv1.SamplingStrategy_SAMPLING_STRATEGY_SIMANS
+	warn(pb.Temperature != nil && !softmax, "temperature", "unless sampling is SAMPLING_STRATEGY_SOFTMAX")
+	warn(pb.SimansA != nil && !simans, "simans_a", "unless sampling is SAMPLING_STRATEGY_SIMANS")
+	warn(pb.SimansB != nil && !simans, "simans_b", "unless sampling is SAMPLING_STRATEGY_SIMANS")
+	nearOff := pb.ExcludeNearDuplicates != nil && !*pb.ExcludeNearDuplicates
+	warn(nearOff && pb.DuplicateThreshold != nil, "duplicate_threshold", "with exclude_near_duplicates false")
+	warn(nearOff && pb.DuplicateQuantile != nil, "duplicate_quantile", "with exclude_near_duplicates false")
+	warn(nearOff && pb.DuplicateZscore != nil, "duplicate_zscore", "with exclude_near_duplicates false")
+	warn(nearOff && pb.DuplicateMargin != nil, "duplicate_margin", "with exclude_near_duplicates false")
+	warn(pb.ClosedLoopDepth != 0 && !pb.ClosedLoop, "closed_loop_depth", "unless closed_loop is true")
 	return w
 }

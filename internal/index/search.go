@@ -459,10 +459,6 @@ func (c *Collection) exactSearch(ctx context.Context, q []float32, opts engine.S
 			// past those (every other entry scores below all of them: Above holds
 			// every entry at or above its threshold) the scores computed again.
 			above := opts.Scores.Above
-			low := float32(math.Inf(1))
-			for _, k := range above {
-				low = min(low, keyScored(k).score)
-			}
 			order.collect = func() []scored {
 				entries := buf.heap[:0]
 				for _, k := range above {
@@ -474,6 +470,10 @@ func (c *Collection) exactSearch(ctx context.Context, q []float32, opts engine.S
 				return entries
 			}
 			order.more = func() []scored {
+				low := float32(math.Inf(1))
+				for _, k := range above {
+					low = min(low, keyScored(k).score)
+				}
 				entries := buf.heap[:0]
 				for i, sc := range all() {
 					if slot := uint32(i); sc < low && live(slot) {

@@ -187,7 +187,7 @@ func prepare(s Searcher, req *Request) ([]prepared, batchIDs, rules, error) {
 // rule is set, and checks the guide inputs.
 func prepareGuide(s Searcher, req *Request, out []prepared, e *validate.Error) {
 	pol, g := &req.Policy, req.Guide
-	if g != nil && g == s {
+	if g == s {
 		// Refused with or without a guide rule, as a guide collection that does not
 		// exist is.
 		e.Add("policy.guide_collection", "must not be the searched collection")

@@ -22,9 +22,6 @@ func bestInt8Kernel() int8Kernel { return genericInt8 }
 
 func floatKernel() string { return "generic" }
 
-// hasAMX: the AMX kernel is assembly for amd64.
-const hasAMX = false
-
 func useAMX() bool { return false }
 
 // Int8Fast reports whether this CPU runs an integer kernel that makes

@@ -56,7 +56,7 @@ func TestSetAMXOffKeepsTheScores(t *testing.T) {
 		}
 	}
 	SetAMX(true)
-	if useAMX() != hasAMX {
-		t.Fatalf("SetAMX(true): AMX in use %v, available %v", useAMX(), hasAMX)
+	if got := Kernels().Int8; got != onName {
+		t.Fatalf("SetAMX(true): int8 kernel %q, %q before SetAMX(false)", got, onName)
 	}
 }
