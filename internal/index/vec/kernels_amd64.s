@@ -1398,6 +1398,44 @@ fr_done:
 #define TILESTORED_T0 BYTE $0xc4; BYTE $0xa2; BYTE $0x7a; BYTE $0x4b; BYTE $0x04; BYTE $0x27
 #define TILESTORED_T1 BYTE $0xc4; BYTE $0xa2; BYTE $0x7a; BYTE $0x4b; BYTE $0x0c; BYTE $0x22
 
+// AMX_SUMS is one block's sums, as both AMX kernels take them: the block's 32 rows of
+// codes at SI against the queries' codes at R9 (stride R10, CX groups of 64 bytes), 16
+// groups of 64 bytes per tile load and the rest in one partial tile, stored as two tiles
+// of 16 rows × 16 int32 at DI and DX (stride R12); SI moves past the block. The labels
+// are the caller's (a function's labels are its own).
+#define AMX_SUMS(chunk, tail, store) \
+	TILEZERO_T0; \
+	TILEZERO_T1; \
+	MOVQ SI, R11; \
+chunk: \
+	CMPQ CX, $16; \
+	JL   tail; \
+	LEAQ 64(R11), R13; \
+	TILELOADD_T2; \
+	TILELOADD_T3; \
+	TILELOADD_T4; \
+	TDPBSUD_T0_T2_T3; \
+	TDPBSUD_T1_T2_T4; \
+	ADDQ $64, R9; \
+	ADDQ $2048, R11; \
+	SUBQ $16, CX; \
+	JMP  chunk; \
+tail: \
+	TESTQ CX, CX; \
+	JZ    store; \
+	LEAQ  64(R11), R13; \
+	TILELOADD_T5; \
+	TILELOADD_T6; \
+	TILELOADD_T7; \
+	TDPBSUD_T0_T5_T6; \
+	TDPBSUD_T1_T5_T7; \
+	SHLQ  $7, CX; \
+	ADDQ  CX, R11; \
+store: \
+	TILESTORED_T0; \
+	TILESTORED_T1; \
+	MOVQ R11, SI;
+
 // func int8x32x16AMX(blocks int, codes *byte, groups int, qcodes *int8, qstride int, corr *int32, qscale, rscale *float32, dst *[16]*float32, itile *[16*32]int32, cfg *[64]byte)
 //
 // Registers: SI the block's codes, R8 blocks left, BX the block's offset in bytes into
@@ -1417,43 +1455,10 @@ TEXT ·int8x32x16AMX(SB), NOSPLIT, $0-88
 	XORQ BX, BX
 
 ax_block:
-	TILEZERO_T0
-	TILEZERO_T1
 	MOVQ qcodes+24(FP), R9
 	MOVQ qstride+32(FP), R10
 	MOVQ groups+16(FP), CX
-	MOVQ SI, R11
-
-ax_chunk:
-	CMPQ CX, $16
-	JL   ax_tail
-	LEAQ 64(R11), R13
-	TILELOADD_T2
-	TILELOADD_T3
-	TILELOADD_T4
-	TDPBSUD_T0_T2_T3
-	TDPBSUD_T1_T2_T4
-	ADDQ $64, R9
-	ADDQ $2048, R11
-	SUBQ $16, CX
-	JMP  ax_chunk
-
-ax_tail:
-	TESTQ CX, CX
-	JZ    ax_store
-	LEAQ  64(R11), R13
-	TILELOADD_T5
-	TILELOADD_T6
-	TILELOADD_T7
-	TDPBSUD_T0_T5_T6
-	TDPBSUD_T1_T5_T7
-	SHLQ  $7, CX
-	ADDQ  CX, R11
-
-ax_store:
-	TILESTORED_T0
-	TILESTORED_T1
-	MOVQ R11, SI
+	AMX_SUMS(ax_chunk, ax_tail, ax_store)
 
 	// The scores: row j of the sums is query j's, 32 int32 at DI + 128·j.
 	MOVQ corr+40(FP), R9
@@ -1517,43 +1522,10 @@ TEXT ·int8x32x16AMXAbove(SB), NOSPLIT, $0-112
 	XORQ BX, BX
 
 av_block:
-	TILEZERO_T0
-	TILEZERO_T1
 	MOVQ qcodes+24(FP), R9
 	MOVQ qstride+32(FP), R10
 	MOVQ groups+16(FP), CX
-	MOVQ SI, R11
-
-av_chunk:
-	CMPQ CX, $16
-	JL   av_tail
-	LEAQ 64(R11), R13
-	TILELOADD_T2
-	TILELOADD_T3
-	TILELOADD_T4
-	TDPBSUD_T0_T2_T3
-	TDPBSUD_T1_T2_T4
-	ADDQ $64, R9
-	ADDQ $2048, R11
-	SUBQ $16, CX
-	JMP  av_chunk
-
-av_tail:
-	TESTQ CX, CX
-	JZ    av_store
-	LEAQ  64(R11), R13
-	TILELOADD_T5
-	TILELOADD_T6
-	TILELOADD_T7
-	TDPBSUD_T0_T5_T6
-	TDPBSUD_T1_T5_T7
-	SHLQ  $7, CX
-	ADDQ  CX, R11
-
-av_store:
-	TILESTORED_T0
-	TILESTORED_T1
-	MOVQ R11, SI
+	AMX_SUMS(av_chunk, av_tail, av_store)
 
 	// The scores as int8x32x16AMX computes them, kept only where at least the
 	// query's threshold: compressed to sc[j] and idx[j] from cnt[j] on (rows as
