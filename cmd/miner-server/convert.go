@@ -712,5 +712,16 @@ func policyWarnings(pb *hardnegv1.MiningPolicy) []string {
 	warn(nearOff && pb.DuplicateZscore != nil, "duplicate_zscore", "with exclude_near_duplicates false")
 	warn(nearOff && pb.DuplicateMargin != nil, "duplicate_margin", "with exclude_near_duplicates false")
 	warn(pb.ClosedLoopDepth != 0 && !pb.ClosedLoop, "closed_loop_depth", "unless closed_loop is true")
+	// STALE_RULE_SKIP is what an unset rule means, and clients send it by default.
+	noBound := pb.MinVersion == nil && pb.MaxStaleness == nil
+	warn(noBound && pb.StaleRule == hardnegv1.StaleRule_STALE_RULE_RESCORE, "stale_rule", "unless min_version or max_staleness is set")
+	if sy := pb.Synthetic; sy != nil {
+		mixed, query := sy.NumMixed > 0, sy.NumQueryMixed > 0
+		warn(sy.AlphaMin != nil && !mixed, "synthetic.alpha_min", "unless synthetic.num_mixed is above 0")
+		warn(sy.AlphaMax != nil && !mixed, "synthetic.alpha_max", "unless synthetic.num_mixed is above 0")
+		warn(sy.BetaMin != nil && !query, "synthetic.beta_min", "unless synthetic.num_query_mixed is above 0")
+		warn(sy.BetaMax != nil && !query, "synthetic.beta_max", "unless synthetic.num_query_mixed is above 0")
+		warn(sy.Pool != 0 && !mixed && !query, "synthetic.pool", "unless synthetic.num_mixed or synthetic.num_query_mixed is above 0")
+	}
 	return w
 }

@@ -445,6 +445,7 @@ func TestAnchorColumnsShapeErrorsNameTheColumn(t *testing.T) {
 func TestPolicyWarningsNameTheIgnoredFields(t *testing.T) {
 	f := proto.Float32
 	softmax, simans := hardnegv1.SamplingStrategy_SAMPLING_STRATEGY_SOFTMAX, hardnegv1.SamplingStrategy_SAMPLING_STRATEGY_SIMANS
+	rescore := hardnegv1.StaleRule_STALE_RULE_RESCORE
 	for _, tc := range []struct {
 		name string
 		pol  *hardnegv1.MiningPolicy
@@ -462,6 +463,15 @@ func TestPolicyWarningsNameTheIgnoredFields(t *testing.T) {
 			[]string{"policy.duplicate_threshold", "policy.duplicate_quantile", "policy.duplicate_zscore", "policy.duplicate_margin"}},
 		{"closed-loop depth with the loop", &hardnegv1.MiningPolicy{ClosedLoop: true, ClosedLoopDepth: 5}, nil},
 		{"closed-loop depth alone", &hardnegv1.MiningPolicy{ClosedLoopDepth: 5}, []string{"policy.closed_loop_depth"}},
+		{"rescore with a bound", &hardnegv1.MiningPolicy{StaleRule: rescore, MaxStaleness: proto.Int64(3)}, nil},
+		{"skip without a bound", &hardnegv1.MiningPolicy{StaleRule: hardnegv1.StaleRule_STALE_RULE_SKIP}, nil},
+		{"rescore without a bound", &hardnegv1.MiningPolicy{StaleRule: rescore}, []string{"policy.stale_rule"}},
+		{"synthetic ranges with their counts", &hardnegv1.MiningPolicy{Synthetic: &hardnegv1.SyntheticPolicy{NumMixed: 2, AlphaMin: f(0.2), AlphaMax: f(0.8),
+			NumQueryMixed: 1, BetaMin: f(0.1), BetaMax: f(0.3), Pool: 8}}, nil},
+		{"synthetic ranges without their counts", &hardnegv1.MiningPolicy{Synthetic: &hardnegv1.SyntheticPolicy{NumQueryMixed: 1, AlphaMin: f(0.2), AlphaMax: f(0.8), BetaMax: f(0.3), Pool: 8}},
+			[]string{"policy.synthetic.alpha_min", "policy.synthetic.alpha_max"}},
+		{"synthetic fields without any count", &hardnegv1.MiningPolicy{Synthetic: &hardnegv1.SyntheticPolicy{BetaMin: f(0.1), Pool: 8}},
+			[]string{"policy.synthetic.beta_min", "policy.synthetic.pool"}},
 	} {
 		var got []string
 		for _, w := range policyWarnings(tc.pol) {

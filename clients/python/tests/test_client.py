@@ -498,3 +498,10 @@ def test_a_policy_field_without_effect_is_a_policy_warning(client: hardneg.Clien
         warnings.simplefilter("error")
         off = client.mine(collection, anchor_ids=["d0"], policy={"num_negatives": 4, "exclude_near_duplicates": False})
     assert res.ids.tolist() == off.ids.tolist() and plain.ids.shape == res.ids.shape
+    # the client sends stale_rule "skip" by default (no warning above); "rescore" without a version
+    # bound, and a synthetic range without the count it shapes, are named
+    with pytest.warns(hardneg.PolicyWarning) as got:
+        res = client.mine(collection, anchor_ids=["d0"], policy={"num_negatives": 4, "stale_rule": "rescore",
+                                                                 "synthetic": {"num_query_mixed": 1, "alpha_min": 0.2}})
+    assert sorted(str(w.message).split(":")[0] for w in got) == ["policy.stale_rule", "policy.synthetic.alpha_min"]
+    assert res.ids.tolist() == plain.ids.tolist()

@@ -3677,8 +3677,10 @@ type MineResponse struct {
 	// one line each, naming the field first ("policy.temperature: …"): temperature
 	// without softmax sampling, simans_a or simans_b without SimANS sampling, a
 	// near-duplicate threshold, quantile, z-score or margin with exclude_near_duplicates
-	// false, closed_loop_depth without closed_loop. The request was served as if they
-	// were unset. The Python client raises each as a hardneg.PolicyWarning.
+	// false, closed_loop_depth without closed_loop, stale_rule RESCORE without
+	// min_version or max_staleness, synthetic.alpha_min/alpha_max without num_mixed,
+	// synthetic.beta_min/beta_max without num_query_mixed, synthetic.pool without either
+	// count. The request was served as if they were unset. The Python client raises each as a hardneg.PolicyWarning.
 	Warnings      []string `protobuf:"bytes,3,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
