@@ -145,7 +145,7 @@ func parseTokens(sc *bufio.Scanner, source string) (map[[32]byte]principal, erro
 		sum := sha256.Sum256([]byte(parts[2]))
 		p := principal{name: parts[0], role: ro}
 		if prev, dup := out[sum]; dup && prev != p {
-			return nil, fmt.Errorf("auth: %s entry %d: token of %q is already listed for %s; a token may appear only once", source, n, p.name, prev)
+			return nil, fmt.Errorf("auth: %s entry %d: token of %q is already listed for %s; a token listed twice must carry the same name and role", source, n, p.name, prev)
 		}
 		out[sum] = p
 	}

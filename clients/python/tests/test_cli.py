@@ -211,6 +211,34 @@ def test_ingest_cut_short_says_what_is_durable_and_resumes(own_server: ServerPro
         assert not c.get_items("docs", ids).missing_ids
 
 
+def test_ingest_interrupted_says_what_was_acknowledged_and_resumes(own_server: ServerProcess, capsys: pytest.CaptureFixture[str],
+                                                                  tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Ctrl-C after two batches of the stream were acknowledged: exit 130, and the line says
+    # how many rows the server acknowledged; the same command then sends the rest.
+    vp, ip, vecs, ids = write_npy(tmp_path, 2000, 8, seed=5)
+    real = hardneg.Client.ingest
+    calls = []
+
+    def interrupted(self: hardneg.Client, collection: str, batches: Any, **kw: Any) -> Any:
+        calls.append(kw.get("first_sequence"))
+        if len(calls) == 1:  # the first batch, sent alone
+            return real(self, collection, batches, **kw)
+        it = iter(batches)
+        real(self, collection, [next(it), next(it)], **kw)  # acknowledged, counted by the progress
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(hardneg.Client, "ingest", interrupted)
+    argv = ("ingest", "docs", str(vp), "--ids", str(ip), "--batch-size", "250", "--create")
+    code, _, err = run(capsys, own_server, *argv)
+    assert code == 130 and err.strip().endswith(
+        "interrupted (750 of 2,000 rows were acknowledged by 'docs'; the same command run again sends the rest)"), err
+    monkeypatch.setattr(hardneg.Client, "ingest", real)
+    out = run_json(capsys, own_server, *argv)
+    assert out["skipped_rows"] == 750 and out["sent_rows"] == 1250
+    with hardneg.Client(own_server.target) as c:
+        assert not c.get_items("docs", ids).missing_ids
+
+
 def test_ingest_into_a_collection_created_again_sends_everything(
     own_server: ServerProcess, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -442,11 +470,18 @@ def test_backup_restore_into_a_fresh_server(own_server: ServerProcess, second_se
     code, out, _ = run(capsys, second_server, "restore", str(one), "-c", "docs-copy")
     assert code == 0 and out == f"restored 'docs-copy': {len(live):,} items\n"
     code, out, _ = run(capsys, second_server, "restore", str(one), "-c", "docs-copy", "--skip-existing")
-    assert code == 0 and out == "skipped 'docs-copy': the server holds a collection of that name with items\n"
+    assert code == 0 and out == "skipped 'docs-copy': the server holds a collection of that name with items, or an ephemeral one\n"
     code, _, err = run(capsys, second_server, "restore", str(one))
     assert code == 1 and err.startswith("hardneg restore: refused:") and "not empty" in err
     code, _, err = run(capsys, second_server, "restore", str(f), "-c", "x")
     assert code == 1 and "holds 2 collections" in err
+    # an empty ephemeral collection is not replaced either; --skip-existing leaves it
+    assert run(capsys, second_server, "create", "eph", "--dim", "16", "--ephemeral")[0] == 0
+    code, _, err = run(capsys, second_server, "restore", str(one), "-c", "eph")
+    assert code == 1 and err.startswith("hardneg restore: refused:") and "ephemeral" in err
+    code, out, _ = run(capsys, second_server, "restore", str(one), "-c", "eph", "--skip-existing")
+    assert code == 0 and out.startswith("skipped 'eph':")
+    assert run(capsys, second_server, "delete", "eph", "--yes")[0] == 0
 
     # A file of several collections onto a server that holds some of them.
     code, out, err = run(capsys, second_server, "delete", "other")
@@ -458,7 +493,7 @@ def test_backup_restore_into_a_fresh_server(own_server: ServerProcess, second_se
     assert code == 1 and "not empty" in err and "(0 of 2 collections restored before it; --skip-existing" in err
     code, out, err = run(capsys, second_server, "restore", str(f), "--skip-existing")
     assert code == 0, err
-    assert out == "restored 'other': 2 items\nskipped 'docs': the server holds a collection of that name with items\n"
+    assert out == "restored 'other': 2 items\nskipped 'docs': the server holds a collection of that name with items, or an ephemeral one\n"
     assert run_json(capsys, second_server, "restore", str(f), "--skip-existing") == {
         "file": str(f), "collections": [], "skipped": ["docs", "other"]}
 

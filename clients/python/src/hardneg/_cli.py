@@ -99,6 +99,10 @@ def _size(n: int) -> str:
     return str(n)  # pragma: no cover
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a command that can say how far it got (the text)."""
+
+
 class Progress:
     """A progress bar on stderr (``update(n)``/``close()``, like tqdm)."""
 
@@ -605,6 +609,10 @@ def cmd_ingest(args: argparse.Namespace) -> None:
             e.message += (f" ({done:,} of {n:,} rows are durable in {args.collection!r}; the same command run again "
                           f"sends the rest)")
             raise
+        except KeyboardInterrupt:
+            bar.close()
+            raise Interrupted(f"{min(bar.n, n):,} of {n:,} rows were acknowledged by {args.collection!r}; the same "
+                              f"command run again sends the rest") from None
     bar.close()
     out = {
         "collection": args.collection,
@@ -855,7 +863,7 @@ def cmd_restore(args: argparse.Namespace) -> None:
         total = len(names()) if done or isinstance(e, errors.FailedPrecondition) else 1
         if total > 1:
             msg += (f" ({len(done)} of {total} collections restored before it; "
-                    "--skip-existing restores the others and leaves those that hold items, "
+                    "--skip-existing restores the others and leaves those that hold items or are ephemeral, "
                     "`hardneg delete NAME --yes` removes one)")
         raise CommandError(msg) from None
     finally:
@@ -869,7 +877,7 @@ def cmd_restore(args: argparse.Namespace) -> None:
     if not cols and not skipped:
         sys.stdout.write(f"{args.file} holds no collection (a backup of a server that held none): nothing restored\n")
     for n in skipped:
-        sys.stdout.write(f"skipped {n!r}: the server holds a collection of that name with items\n")
+        sys.stdout.write(f"skipped {n!r}: the server holds a collection of that name with items, or an ephemeral one\n")
 
 
 def cmd_delete(args: argparse.Namespace) -> None:
@@ -1017,6 +1025,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--quantization",
         choices=["", "none", "int8"],
         default="",
+        metavar="{none,int8}",
         help="graph search on int8 codes with exact re-scoring, or on floats (default: int8 for cosine/dot, none for l2)",
     )
     sp.add_argument("--exist-ok", action="store_true", help="succeed if an identical collection exists")
@@ -1129,8 +1138,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         args.fn(args)
     except SystemExit as e:
         return int(e.code or 0)
-    except KeyboardInterrupt:
-        sys.stderr.write(f"hardneg {args.command}: interrupted\n")
+    except KeyboardInterrupt as e:
+        detail = f" ({e})" if isinstance(e, Interrupted) else ""
+        sys.stderr.write(f"hardneg {args.command}: interrupted{detail}\n")
         return 130
     except BrokenPipeError:
         # The reader of stdout went away (`hardneg … | head`): stop quietly, as a tool

@@ -282,13 +282,14 @@ class Core:
         resp = yield from self.unary("GetCollection", pb.GetCollectionRequest(name=name))
         return codec.collection_info(resp.collection)
 
-    def items_held(self, name: str) -> Op[int]:
-        """The live items of collection ``name``; 0 when there is none."""
+    def restore_blocked(self, name: str) -> Op[bool]:
+        """Whether a restore under ``name`` would be refused: a collection of that name
+        exists and holds items, or is ephemeral (a restore never replaces one)."""
         try:
             info = yield from self.get_collection(name)
         except errors.NotFound:
-            return 0
-        return info.stats.item_count
+            return False
+        return info.stats.item_count > 0 or info.ephemeral
 
     def list_collections(self) -> Op[list[CollectionInfo]]:
         resp = yield from self.unary("ListCollections", pb.ListCollectionsRequest())

@@ -407,7 +407,7 @@ class AsyncClient(Front):
         out = []
         try:
             for entry in r.entries():
-                if skip_existing and await self._run(self._core.items_held(r.target(entry))):
+                if skip_existing and await self._run(self._core.restore_blocked(r.target(entry))):
                     r.skip(entry)
                     continue
                 with self._calls() as stub:

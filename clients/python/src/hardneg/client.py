@@ -518,7 +518,8 @@ class Client(Front):
 
         The server verifies each collection's size and checksum before it applies
         anything (:class:`hardneg.errors.DataLoss` for a damaged file). A target that
-        exists must be empty (:class:`hardneg.errors.FailedPrecondition` otherwise);
+        exists must be empty and stored (:class:`hardneg.errors.FailedPrecondition`
+        otherwise: one that holds items, or an ephemeral one, is never replaced);
         ``skip_existing=True`` leaves such collections as they are and restores the
         others. Returns the restored collections. Collections are restored one after
         another: an error raised part-way lists those restored before it in its
@@ -528,7 +529,7 @@ class Client(Front):
         out = []
         try:
             for entry in r.entries():
-                if skip_existing and self._run(self._core.items_held(r.target(entry))):
+                if skip_existing and self._run(self._core.restore_blocked(r.target(entry))):
                     r.skip(entry)
                     continue
                 try:
