@@ -187,6 +187,19 @@ def plot_mine(s: dict, plots: Path) -> list[str]:
 
 # --- markdown -----------------------------------------------------------------------
 
+def per_round(a: dict, b: dict, ratio) -> str:
+    """" (rounds: x / y / z×)" from ratio(a's round i, b's round i) over the rounds both
+    systems ran (index runs merged by bench/py/run.py), or ""."""
+    ra, rb = a.get("round_builds"), b.get("round_builds")
+    if not ra or not rb:
+        return ""
+    cells = []
+    for i in range(min(len(ra), len(rb))):
+        x = None if ra[i] is None or rb[i] is None else ratio(i)
+        cells.append("—" if x is None else f"{x:.2f}")
+    return f" (each system's median of {min(a.get('rounds', 1), b.get('rounds', 1))} alternating rounds; the ratio in each round: {' / '.join(cells)}×)"
+
+
 def targets(s: dict) -> list[tuple[str, str, str, str]]:
     """(target, measured, verdict, note) rows from one data set."""
     rows = []
@@ -199,7 +212,12 @@ def targets(s: dict) -> list[tuple[str, str, str, str]]:
         a, b = best_at(idx[key].get("sweep", []), 0.98), best_at(hl.get("sweep", []), 0.98)
         if a and b:
             r = a["us_per_query"] / b["us_per_query"]
-            rows.append((name, f"hardneg {fmt(a['us_per_query'])} µs (ef {a['ef']}, recall {a['recall']:.3f}) vs hnswlib {fmt(b['us_per_query'])} µs (ef {b['ef']}, {b['recall']:.3f}): {r:.2f}×",
+            def search_ratio(i: int, key=key):
+                x, y = best_at(idx[key]["round_sweeps"][i], 0.98), best_at(hl["round_sweeps"][i], 0.98)
+                return x["us_per_query"] / y["us_per_query"] if x and y else None
+
+            rows.append((name, f"hardneg {fmt(a['us_per_query'])} µs (ef {a['ef']}, recall {a['recall']:.3f}) vs hnswlib {fmt(b['us_per_query'])} µs (ef {b['ef']}, {b['recall']:.3f}): {r:.2f}×"
+                         + per_round(idx[key], hl, search_ratio),
                          "met" if r <= bound else "missed", ""))
         else:
             sa, sb = idx[key].get("sweep", []), hl.get("sweep", [])
@@ -212,8 +230,12 @@ def targets(s: dict) -> list[tuple[str, str, str, str]]:
         x, y = build_of(hn, t), build_of(hl, t)
         if x and y:
             r = x["inserts_per_s"] / y["inserts_per_s"]
+            def insert_ratio(i: int, t=t):
+                x, y = build_of({"build": hn["round_builds"][i]}, t), build_of({"build": hl["round_builds"][i]}, t)
+                return x["inserts_per_s"] / y["inserts_per_s"] if x and y else None
+
             rows.append((f"inserts/s ≥ 1.2× hnswlib ({t} thread{'s' if t > 1 else ''})",
-                         f"{fmt(x['inserts_per_s'])} vs {fmt(y['inserts_per_s'])}/s: {r:.3f}×",
+                         f"{fmt(x['inserts_per_s'])} vs {fmt(y['inserts_per_s'])}/s: {r:.3f}×" + per_round(hn, hl, insert_ratio),
                          "met" if r >= 1.2 else "missed", ""))
     ex, eb, fb, fs = hn.get("exact"), hn.get("exact_batched"), ff.get("exact"), ff.get("exact_single")
     single = ""
@@ -371,6 +393,11 @@ def render(res: dict, plots_rel: str, plot_names: list[str], cmd: str) -> str:
          + (f"Every search time (each sweep point, the exact searches) is the fastest of {res['runs']} passes over the queries, "
             "for every system alike (as ann-benchmarks reports them), so one pass slowed by the machine does not decide a verdict. "
             if res.get("runs", 1) > 1 else "")
+         + (f"hardneg (int8 codes and floats) and hnswlib, whose builds and searches the targets compare, ran {rounds} times, "
+            "alternating, each later round starting one system later; their builds (per thread count) and sweep points (per ef) "
+            "are each system's median round, and the other systems ran once. "
+            if (rounds := max((r.get("rounds", 1) for st in res["sets"].values() if "error" not in st
+                               for r in st.get("index", {}).values()), default=1)) > 1 else "")
          + "Memory is the growth of the process's resident set while the index was built (vectors included). "
          "`cpu s` is the process CPU time of the build: when it is far below wall × threads, other work held the cores.", ""]
     for tag, s in res["sets"].items():
