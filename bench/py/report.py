@@ -188,8 +188,9 @@ def plot_mine(s: dict, plots: Path) -> list[str]:
 # --- markdown -----------------------------------------------------------------------
 
 def per_round(a: dict, b: dict, ratio) -> str:
-    """" (rounds: x / y / z×)" from ratio(a's round i, b's round i) over the rounds both
-    systems ran (index runs merged by bench/py/run.py), or ""."""
+    """" (each system's median of N alternating rounds; the ratio in each round: x / y /
+    z×)", ratio(i) being the ratio of a's round i to b's, over the rounds both systems ran
+    (index runs merged by bench/py/run.py); "" when either ran once."""
     ra, rb = a.get("round_builds"), b.get("round_builds")
     if not ra or not rb:
         return ""
