@@ -435,7 +435,8 @@ def test_snapshot_and_list(own_server: ServerProcess, capsys: pytest.CaptureFixt
 
 
 def test_backup_restore_into_a_fresh_server(own_server: ServerProcess, second_server: ServerProcess,
-                                            capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+                                            capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
     ids = _mined_collection(own_server)
     with hardneg.Client(own_server.target) as c:
         c.delete("docs", ids[::9])
@@ -496,6 +497,15 @@ def test_backup_restore_into_a_fresh_server(own_server: ServerProcess, second_se
     assert out == "restored 'other': 2 items\nskipped 'docs': the server holds a collection of that name with items, or an ephemeral one\n"
     assert run_json(capsys, second_server, "restore", str(f), "--skip-existing") == {
         "file": str(f), "collections": [], "skipped": ["docs", "other"]}
+
+    # A refusal under --skip-existing (a collection created between the check and the
+    # restore) does not suggest the flag already given.
+    def raced(self: hardneg.Client, *args: Any, **kwargs: Any) -> Any:
+        raise hardneg.errors.FailedPrecondition('"docs" holds 3 items', code=grpc.StatusCode.FAILED_PRECONDITION)
+
+    monkeypatch.setattr(hardneg.Client, "restore", raced)
+    code, _, err = run(capsys, second_server, "restore", str(f), "--skip-existing")
+    assert code == 1 and err.rstrip().endswith("(0 of 2 collections restored before it; `hardneg delete NAME --yes` removes one)"), err
 
 
 def test_output_to_a_closed_pipe_ends_quietly(own_server: ServerProcess) -> None:

@@ -863,8 +863,9 @@ def cmd_restore(args: argparse.Namespace) -> None:
         total = len(names()) if done or isinstance(e, errors.FailedPrecondition) else 1
         if total > 1:
             msg += (f" ({len(done)} of {total} collections restored before it; "
-                    "--skip-existing restores the others and leaves those that hold items or are ephemeral, "
-                    "`hardneg delete NAME --yes` removes one)")
+                    + ("" if args.skip_existing else
+                       "--skip-existing restores the others and leaves those that hold items or are ephemeral, ")
+                    + "`hardneg delete NAME --yes` removes one)")
         raise CommandError(msg) from None
     finally:
         bar.close()
