@@ -180,58 +180,37 @@ def test_ingest_resumes_after_an_interrupted_run(own_server: ServerProcess, caps
         assert c.get_collection("docs").stats.last_applied_sequence == before + 5
 
 
-def test_ingest_cut_short_says_what_is_durable_and_resumes(own_server: ServerProcess, capsys: pytest.CaptureFixture[str],
-                                                            tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The stream fails for good after two of its batches (the server gone past the
-    # client's reconnect timeout): the error says how many rows are durable and that the
-    # same command sends the rest, which it then does.
-    vp, ip, vecs, ids = write_npy(tmp_path, 2000, 8, seed=4)
+@pytest.mark.parametrize("how, seed, code, says", [
+    ("cut", 4, 1, "(750 of 2,000 rows are durable in 'docs'; the same command run again sends the rest)"),
+    ("interrupted", 5, 130, "interrupted (750 of 2,000 rows were acknowledged by 'docs'; the same command run again sends the rest)"),
+])
+def test_ingest_stopped_part_way_says_how_far_it_got_and_resumes(own_server: ServerProcess, capsys: pytest.CaptureFixture[str],
+                                                                tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                how: str, seed: int, code: int, says: str) -> None:
+    # After two batches of the stream were acknowledged, the stream fails for good (cut:
+    # the server gone past the client's reconnect timeout) or the user presses Ctrl-C
+    # (interrupted): the last line says how many rows got there and that the same command
+    # sends the rest, which it then does.
+    vp, ip, vecs, ids = write_npy(tmp_path, 2000, 8, seed=seed)
     real = hardneg.Client.ingest
     calls = []
 
-    def cut(self: hardneg.Client, collection: str, batches: Any, **kw: Any) -> Any:
+    def stopped(self: hardneg.Client, collection: str, batches: Any, **kw: Any) -> Any:
         calls.append(kw.get("first_sequence"))
         if len(calls) == 1:  # the first batch, sent alone
             return real(self, collection, batches, **kw)
         it = iter(batches)
-        kw.pop("progress", None)
-        got = real(self, collection, [next(it), next(it)], **kw)
+        got = real(self, collection, [next(it), next(it)], **kw)  # acknowledged, counted by the progress
+        if how == "interrupted":
+            raise KeyboardInterrupt
         err = hardneg.errors.Unavailable("stream broken and not re-opened within 60 s", code=grpc.StatusCode.UNAVAILABLE)
         err.ingest_result = got  # type: ignore[attr-defined]
         raise err
 
-    monkeypatch.setattr(hardneg.Client, "ingest", cut)
+    monkeypatch.setattr(hardneg.Client, "ingest", stopped)
     argv = ("ingest", "docs", str(vp), "--ids", str(ip), "--batch-size", "250", "--create")
-    code, _, err = run(capsys, own_server, *argv)
-    assert code == 1 and "(750 of 2,000 rows are durable in 'docs'; the same command run again sends the rest)" in err, err
-    monkeypatch.setattr(hardneg.Client, "ingest", real)
-    out = run_json(capsys, own_server, *argv)
-    assert out["skipped_rows"] == 750 and out["sent_rows"] == 1250
-    with hardneg.Client(own_server.target) as c:
-        assert not c.get_items("docs", ids).missing_ids
-
-
-def test_ingest_interrupted_says_what_was_acknowledged_and_resumes(own_server: ServerProcess, capsys: pytest.CaptureFixture[str],
-                                                                  tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Ctrl-C after two batches of the stream were acknowledged: exit 130, and the line says
-    # how many rows the server acknowledged; the same command then sends the rest.
-    vp, ip, vecs, ids = write_npy(tmp_path, 2000, 8, seed=5)
-    real = hardneg.Client.ingest
-    calls = []
-
-    def interrupted(self: hardneg.Client, collection: str, batches: Any, **kw: Any) -> Any:
-        calls.append(kw.get("first_sequence"))
-        if len(calls) == 1:  # the first batch, sent alone
-            return real(self, collection, batches, **kw)
-        it = iter(batches)
-        real(self, collection, [next(it), next(it)], **kw)  # acknowledged, counted by the progress
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(hardneg.Client, "ingest", interrupted)
-    argv = ("ingest", "docs", str(vp), "--ids", str(ip), "--batch-size", "250", "--create")
-    code, _, err = run(capsys, own_server, *argv)
-    assert code == 130 and err.strip().endswith(
-        "interrupted (750 of 2,000 rows were acknowledged by 'docs'; the same command run again sends the rest)"), err
+    got_code, _, err = run(capsys, own_server, *argv)
+    assert got_code == code and err.rstrip().endswith(says), err
     monkeypatch.setattr(hardneg.Client, "ingest", real)
     out = run_json(capsys, own_server, *argv)
     assert out["skipped_rows"] == 750 and out["sent_rows"] == 1250
