@@ -75,7 +75,7 @@ def run_json(name: str, cmd: list[str], out: Path, timeout: float) -> dict:
 # codes and on floats against hnswlib) run INDEX_ROUNDS times, alternating, each later
 # round starting one system later; their figures are the median rounds (see
 # merge_rounds). With one run each, minutes apart, hardneg's inserts on 2 threads came
-# out between 1.14× and 1.50× hnswlib's over twenty runs, most with no index change.
+# out between 1.14× and 1.50× hnswlib's over the ten make bench runs before this.
 COMPARED = ["hardneg", "hardneg-float", "hnswlib"]
 INDEX_ROUNDS = int(os.environ.get("BENCH_INDEX_ROUNDS") or 3)
 
