@@ -48,6 +48,7 @@ func main() {
 	anchors := flag.Int("anchors", 32, "anchors per request")
 	policy := flag.String("policy", "all-rules", "the policy: all-rules or default")
 	cpuprofile := flag.String("cpuprofile", "", "write the timed requests' CPU profile here")
+	memprofile := flag.String("memprofile", "", "write the allocation profile (warm-up and timed requests; go tool pprof -sample_index=alloc_space) here")
 	collapse := flag.Bool("collapse-heap", false, "after loading, advise every anonymous mapping of the process for huge pages and collapse it (MADV_HUGEPAGE, MADV_COLLAPSE; Linux 6.1+): how far huge pages over the whole Go heap, not only the index's arrays, would go")
 	ef := flag.Int("ef", 0, "the policy's ef_search: the first search pass's width (0: derived from the rank window)")
 	idle := flag.Duration("idle", 0, "sleep this long before each timed request (not timed), as a server idles between a client's requests: shows what waking the second worker costs on this machine")
@@ -153,6 +154,16 @@ func main() {
 		lat = append(lat, float64(time.Since(t).Microseconds())/1000)
 	}
 	cpu := cpuTime() - c0
+	if *memprofile != "" {
+		pf, err := os.Create(*memprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.Lookup("allocs").WriteTo(pf, 0); err != nil {
+			log.Fatal(err)
+		}
+		pf.Close()
+	}
 	if *latOut != "" {
 		var b strings.Builder
 		for _, l := range lat {
