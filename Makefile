@@ -79,7 +79,7 @@ test-crash: ## kill -9 / restart loop against a real server, CRASH_ITERATIONS ti
 test-python: $(VENV)/.stamp build ## Python client tests against a real server; the make-bench region of docs/BENCHMARKS.md against docs/bench/results.json
 	$(VPY) -m pip install --quiet './clients/python[test]'
 	cd clients/python && HARDNEG_SERVER_BIN=$(CURDIR)/$(BIN) ../../$(VPY) -m pytest -q -p no:cacheprovider
-	$(VPY) -m pytest -q -p no:cacheprovider bench/py/test_report.py
+	$(VPY) -m pytest -q -p no:cacheprovider bench/py/test_report.py bench/py/test_codes_study.py
 
 .PHONY: test-examples
 test-examples: $(VENV)/.stamp build ## smoke-test the examples (installs torch and a model: large)
@@ -231,7 +231,7 @@ bench: bench-venv bench-bin ## full comparison (100k synthetic + real embeddings
 # bench run kept in docs/bench/results.json; the report names each run.
 LARGE_SYSTEMS ?= hardneg,hnswlib,faiss-flat,faiss-hnsw
 .PHONY: bench-large
-bench-large: bench-venv bench-bin ## the 1M × 384 set alone (about 2 h on 2 cores), joined to the last make bench run in docs/BENCHMARKS.md
+bench-large: bench-venv bench-bin ## the 1M × 384 set alone (about 1.5 h on 2 cores; 51 min without faiss-hnsw), joined to the last make bench run in docs/BENCHMARKS.md
 	$(BENCH_PY) bench/py/run.py --mode full --only-large --large-systems $(LARGE_SYSTEMS) --out bench/out/large/results.json $(BENCH_ARGS)
 	$(BENCH_PY) bench/py/report.py docs/bench/results.json --add bench/out/large/results.json --doc docs/BENCHMARKS.md \
 		--plots docs/bench --cmd "make bench" --write-results docs/bench/results.json
