@@ -22,6 +22,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -48,12 +49,15 @@ func main() {
 	anchors := flag.Int("anchors", 32, "anchors per request")
 	policy := flag.String("policy", "all-rules", "the policy: all-rules or default")
 	cpuprofile := flag.String("cpuprofile", "", "write the timed requests' CPU profile here")
-	memprofile := flag.String("memprofile", "", "write the allocation profile (warm-up and timed requests; go tool pprof -sample_index=alloc_space) here")
+	memprofile := flag.String("memprofile", "", "write the allocation profile (loading, warm-up and timed requests, sampled every 4 KiB; go tool pprof -sample_index=alloc_space) here")
 	collapse := flag.Bool("collapse-heap", false, "after loading, advise every anonymous mapping of the process for huge pages and collapse it (MADV_HUGEPAGE, MADV_COLLAPSE; Linux 6.1+): how far huge pages over the whole Go heap, not only the index's arrays, would go")
 	ef := flag.Int("ef", 0, "the policy's ef_search: the first search pass's width (0: derived from the rank window)")
 	idle := flag.Duration("idle", 0, "sleep this long before each timed request (not timed), as a server idles between a client's requests: shows what waking the second worker costs on this machine")
 	latOut := flag.String("latencies", "", "write each timed request's wall time (ms), in request order, one per line, to this file")
 	flag.Parse()
+	if *memprofile != "" {
+		runtime.MemProfileRate = 4096 // sample every 4 KiB allocated, not every 512 KiB: a request allocates little
+	}
 	var meta struct {
 		NQ  int `json:"nq"`
 		Dim int `json:"dim"`
@@ -155,6 +159,7 @@ func main() {
 	}
 	cpu := cpuTime() - c0
 	if *memprofile != "" {
+		runtime.GC() // the profile shows allocations as of the last finished collection
 		pf, err := os.Create(*memprofile)
 		if err != nil {
 			log.Fatal(err)
