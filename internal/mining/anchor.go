@@ -72,6 +72,9 @@ func mineAnchor(ctx context.Context, s Searcher, req *Request, rl rules, a *prep
 		ex:         explainer{limit: req.Explain},
 	}
 	m.rules = rl
+	if pol.Sampling == SampleTop {
+		m.chosen = make([]candidate, 0, a.wantK(pol)) // one allocation, not one per doubling
+	}
 	if pol.MaxExposures > 0 {
 		m.exp = req.Exposure
 	}
@@ -336,7 +339,7 @@ func (m *anchorMiner) yield(c engine.Candidate) bool {
 			}
 		}
 	}
-	if m.guideRemoves(&c) {
+	if m.guideRemoves(c.ID) {
 		r.Guide++
 		removed(FateGuide)
 		return true
@@ -516,17 +519,19 @@ func (m *anchorMiner) fillShifted() {
 	}
 }
 
-// guideRemoves applies the guide rules to c: it looks up c's guide vector (a candidate
-// missing from the guide collection passes) and reports whether it is a near-duplicate
-// of a guide positive or fails the guide margin.
-func (m *anchorMiner) guideRemoves(c *engine.Candidate) bool {
+// guideRemoves applies the guide rules to the candidate id: it looks up its guide vector
+// (a candidate missing from the guide collection passes) and reports whether it is a
+// near-duplicate of a guide positive or fails the guide margin. It takes the id, not the
+// candidate: the lookup's closure escapes, and a candidate it captured would be moved to
+// the heap on every call of yield.
+func (m *anchorMiner) guideRemoves(id string) bool {
 	pol, a, g := m.pol, m.a, m.guide
 	if g == nil || len(a.guidePos) == 0 {
 		return false
 	}
 	removed := false
 	g.Resolve(func(lookup engine.LookupFunc) {
-		v, _, ok := lookup(c.ID)
+		v, _, ok := lookup(id)
 		if !ok {
 			return
 		}
