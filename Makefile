@@ -79,7 +79,7 @@ test-crash: ## kill -9 / restart loop against a real server, CRASH_ITERATIONS ti
 test-python: $(VENV)/.stamp build ## Python client tests against a real server; the make-bench region of docs/BENCHMARKS.md against docs/bench/results.json
 	$(VPY) -m pip install --quiet './clients/python[test]'
 	cd clients/python && HARDNEG_SERVER_BIN=$(CURDIR)/$(BIN) ../../$(VPY) -m pytest -q -p no:cacheprovider
-	$(VPY) -m pytest -q -p no:cacheprovider bench/py/test_report.py bench/py/test_codes_study.py
+	$(VPY) -m pytest -q -p no:cacheprovider bench/py/test_report.py bench/py/test_codes_study.py bench/py/test_patches.py
 
 .PHONY: test-examples
 test-examples: $(VENV)/.stamp build ## smoke-test the examples (installs torch and a model: large)
