@@ -107,8 +107,9 @@ def study(ddir: Path, codes: list[str], nq: int) -> dict:
         q, b = encoded(name, base, queries)
         r = recall_by_n(q, b, gt10)
         need = next((n for n in NS if r[n] >= TARGET), None)
-        out["codes"][name] = {"bytes": BYTES[name](base.shape[1]), "recall": {str(n): round(v, 4) for n, v in r.items()}, "n_for_target": need}
-        print(f"{ddir.name} {name:10s} {BYTES[name](base.shape[1]):4d} B  N for {TARGET}: {need}  "
+        size = BYTES[name](base.shape[1])
+        out["codes"][name] = {"bytes": size, "recall": {str(n): round(v, 4) for n, v in r.items()}, "n_for_target": need}
+        print(f"{ddir.name} {name:10s} {size:4d} B  N for {TARGET}: {need}  "
               + " ".join(f"{n}:{r[n]:.3f}" for n in NS) + f"  ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
     return out
 
