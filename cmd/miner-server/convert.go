@@ -142,6 +142,8 @@ func toCollection(c engine.Collection) *hardnegv1.Collection {
 			LastAppliedSequence: st.LastSequence,
 			VectorBytes:         uint64(st.VectorBytes),
 			GraphSearch:         st.GraphSearch,
+			FirstPassLead:       uint32(st.FirstPassLead),
+			LeadRecall:          st.LeadRecall,
 		},
 	}
 }

@@ -466,6 +466,14 @@ func TestConfigFromEnvironment(t *testing.T) {
 	if _, err := parseConfig([]string{"-snapshot-bytes=-2"}, func(string) string { return "" }, io.Discard); err == nil || !strings.Contains(err.Error(), "-snapshot-bytes: a size in bytes, or -1") {
 		t.Errorf("-snapshot-bytes=-2: %v", err)
 	}
+	for _, v := range []string{"0", "1.5", "-0.5", "NaN"} {
+		if _, err := parseConfig([]string{"-lead-recall=" + v}, func(string) string { return "" }, io.Discard); err == nil || !strings.Contains(err.Error(), "-lead-recall: a recall in (0, 1], or -1") {
+			t.Errorf("-lead-recall=%s: %v", v, err)
+		}
+	}
+	if cfg, err := parseConfig([]string{"-lead-recall=-1"}, func(string) string { return "" }, io.Discard); err != nil || cfg.indexOptions(nil).LeadRecall != -1 {
+		t.Errorf("-lead-recall=-1: %v", err)
+	}
 	// An empty listen address would listen on every interface at a random port; a bad
 	// collector URL would leave tracing silently off; a bad level lists the good ones.
 	for _, c := range []struct{ arg, want string }{

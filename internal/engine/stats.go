@@ -27,6 +27,12 @@ type Stats struct {
 	// GraphSearch: searches go through the graph (it is built and the collection
 	// holds at least ExactThreshold live items).
 	GraphSearch bool
+	// FirstPassLead is how far past its rank window mining's first graph pass must
+	// reach on this collection, as the collection last measured it against an exact
+	// scan (index.Collection.FirstPassLead), and LeadRecall the recall@10 it measured
+	// there; both 0 until measured, and for engines that do not measure.
+	FirstPassLead int
+	LeadRecall    float64
 }
 
 // StalenessBounds are the upper bounds of VersionStats.Staleness: staleness (the

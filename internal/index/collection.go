@@ -25,6 +25,9 @@ type Collection struct {
 	// guide is how Mine uses this collection with guide rules (guide.go).
 	guide guideState
 
+	// probe measures the first-pass lead mining needs on the graph (leadprobe.go).
+	probe leadProbe
+
 	// fbMu guards fb, the false-negative verdicts (feedback.go). Reads take it alone,
 	// so verdicts are read before a search without waiting for writers; recording
 	// verdicts (ReportFalseNegatives) takes it under writeMu and mu, as every logged
@@ -302,6 +305,7 @@ func (c *Collection) retire(slot uint32, w *graphWork) {
 func (c *Collection) applyGraph(w *graphWork) {
 	if !c.graphOn {
 		c.buildGraph()
+		c.maybeProbe()
 		return
 	}
 	for _, slot := range w.delete {
@@ -328,6 +332,7 @@ func (c *Collection) applyGraph(w *graphWork) {
 			c.compacting.Store(false)
 		}()
 	}
+	c.maybeProbe()
 }
 
 // buildGraph builds the graph over every live slot once the live count has reached
@@ -355,8 +360,13 @@ func (c *Collection) buildGraph() {
 	c.mu.Unlock()
 }
 
-// wait blocks until background work (compaction) has finished.
+// wait blocks until background work (compaction, the lead probe) has finished.
 func (c *Collection) wait() { c.bg.Wait() }
+
+// WaitIdle blocks until the collection's background work started so far (a graph
+// compaction, a measurement of its first-pass lead) has finished: benchmarks and tests
+// call it to measure the collection as it settles.
+func (c *Collection) WaitIdle() { c.wait() }
 
 // applyDelete removes ids.
 func (c *Collection) applyDelete(ids []string, seq uint64) engine.DeleteResult {
@@ -467,15 +477,18 @@ func (c *Collection) Stats() engine.Stats {
 	c.compactedMu.Lock()
 	free := len(c.free) + len(c.compacted)
 	c.compactedMu.Unlock()
+	lead, recall := c.FirstPassLead()
 	return engine.Stats{
-		Items:        len(c.slots),
-		Slots:        len(c.ids),
-		FreeSlots:    free,
-		Tombstones:   c.graph.Deleted(),
-		LastSequence: c.lastSeq,
-		VectorBytes:  c.vectors.bytes(),
-		GraphBytes:   c.graph.MemoryBytes(),
-		GraphBuilt:   c.graphOn,
-		GraphSearch:  c.useGraph(),
+		FirstPassLead: lead,
+		LeadRecall:    recall,
+		Items:         len(c.slots),
+		Slots:         len(c.ids),
+		FreeSlots:     free,
+		Tombstones:    c.graph.Deleted(),
+		LastSequence:  c.lastSeq,
+		VectorBytes:   c.vectors.bytes(),
+		GraphBytes:    c.graph.MemoryBytes(),
+		GraphBuilt:    c.graphOn,
+		GraphSearch:   c.useGraph(),
 	}
 }

@@ -126,6 +126,19 @@ func (db *DB) Recover() error {
 	if err := db.recover(); err != nil {
 		return err
 	}
+	// Replay leaves the measurement of each collection's first-pass lead off, so that a
+	// recovering collection is measured once, at its recovered size.
+	db.mu.Lock()
+	colls := make([]*Collection, 0, len(db.collections))
+	for _, c := range db.collections {
+		colls = append(colls, c)
+	}
+	db.mu.Unlock()
+	for _, c := range colls {
+		c.writeMu.Lock()
+		c.setLeadRecall(db.opts.LeadRecall)
+		c.writeMu.Unlock()
+	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	if db.closed {
@@ -323,6 +336,7 @@ func (db *DB) create(cfg engine.Config) (*Collection, error) {
 		db.mu.Unlock()
 		return nil, err
 	}
+	c.probe.target = db.opts.LeadRecall // not shared yet, and no graph to measure
 	if cfg.Ephemeral {
 		db.collections[cfg.Name] = c
 		db.mu.Unlock()

@@ -47,6 +47,12 @@ type Options struct {
 	// once do not accumulate. A forgotten writer that sends again starts over at
 	// sequence 1; any other sequence is ErrSequenceGap. Default 7 days; -1: never.
 	WriterTTL time.Duration
+	// LeadRecall is the recall@10 against an exact scan that a collection's graph must
+	// reach within the first-pass lead mining uses: each collection measures the lead
+	// it needs when its graph is built or loaded and each time its live count has
+	// doubled (Collection.FirstPassLead). Default DefaultLeadRecall (0.995); -1 turns
+	// the measurement off, and mining keeps its fixed lead.
+	LeadRecall float64
 	// Logger receives recovery and snapshot events. Default: discarded.
 	Logger *slog.Logger
 	// FS is the filesystem for the log and snapshots. Default the real one; tests
@@ -64,6 +70,13 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.SyncInterval < 0 || o.SegmentBytes < 0 || o.SnapshotBytes < -1 || o.SnapshotInterval < -1 || o.WriterTTL < -1 {
 		return o, fmt.Errorf("negative durations and sizes other than -1 (disabled) are invalid")
+	}
+	switch {
+	case o.LeadRecall == 0:
+		o.LeadRecall = DefaultLeadRecall
+	case o.LeadRecall == -1:
+	case !(o.LeadRecall > 0 && o.LeadRecall <= 1):
+		return o, fmt.Errorf("lead recall %v: must be in (0, 1], or -1 for off", o.LeadRecall)
 	}
 	if o.SnapshotBytes == 0 {
 		o.SnapshotBytes = 32 << 20

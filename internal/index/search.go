@@ -230,10 +230,13 @@ const exactFirstBatch = 256
 
 // keepBest offers e to top, which holds at most exactFirstBatch of the best entries
 // seen and, once full, is a heap whose root is the worst of them.
-func keepBest(top []scored, e scored) []scored {
-	if len(top) < exactFirstBatch {
+func keepBest(top []scored, e scored) []scored { return keepBestN(top, e, exactFirstBatch) }
+
+// keepBestN is keepBest for at most n entries.
+func keepBestN(top []scored, e scored, n int) []scored {
+	if len(top) < n {
 		top = append(top, e)
-		if len(top) == exactFirstBatch {
+		if len(top) == n {
 			for i := len(top)/2 - 1; i >= 0; i-- {
 				siftDown(top, i, true)
 			}

@@ -143,7 +143,8 @@ func mineAnchor(ctx context.Context, s Searcher, req *Request, rl rules, a *prep
 }
 
 // firstPassLead is how many ranks past the rank window the default first pass reaches,
-// in multiples of the collection's default ef (EfSearch, 64 unless set).
+// in multiples of the collection's default ef (EfSearch, 64 unless set), unless the
+// collection measured that its graph needs more (leadMeasurer).
 const firstPassLead = 2
 
 // firstPass returns the first search pass's width ef, when its beam may start
@@ -152,7 +153,8 @@ const firstPassLead = 2
 // (engine.SearchOptions.Lead; 0: the engine's default).
 //
 // ef is the policy's, or the rank window's end plus a lead of firstPassLead × the
-// collection's default ef (EfSearch), at most maxDerivedEf. The graph's best items are
+// collection's default ef (EfSearch) or the lead the collection measured its graph to
+// need (leadMeasurer), whichever is larger, at most maxDerivedEf. The graph's best items are
 // found reliably only some way short of the beam's width, so the beam reaches that far
 // past the window. How far depends on the data, not on the window: on the 20,000 × 128
 // clusters of TestDefaultEfRecallOfTheTopWindow a lead of 64 gave ≥ 0.99 recall of the
@@ -181,6 +183,10 @@ func (m *anchorMiner) firstPass() (ef, start, lead int) {
 		return 0, 0, 0
 	}
 	lead = firstPassLead * max(ps.Params().EfSearch, 1)
+	if lm, ok := m.s.(leadMeasurer); ok {
+		measured, _ := lm.FirstPassLead()
+		lead = max(lead, measured)
+	}
 	ef = min(m.end+lead, maxDerivedEf)
 	k := max(m.pol.NumNegatives, m.a.wantK(m.pol))
 	if start = min(m.end, m.pol.RangeMin+k+m.a.numPositives+m.a.shift) + lead; start >= ef {

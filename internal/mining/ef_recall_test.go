@@ -231,3 +231,62 @@ func TestGrowingFirstPassRecall(t *testing.T) {
 		}
 	}
 }
+
+// TestMeasuredLeadReachesTheExactWindow checks that mining's first pass reaches as far
+// as the collection measured its graph to need (index.Collection.FirstPassLead): on a
+// deliberately poor graph of random vectors (M 4, ef_construction 16, ef_search 8, so
+// that the fixed lead is 16 ranks), the default policy's negatives hold at least 98%
+// of the exact top 8 with the measurement on, and far less with it off.
+func TestMeasuredLeadReachesTheExactWindow(t *testing.T) {
+	n, dim, na := 12000, 32, 200
+	if raceEnabled {
+		n, na = 4000, 50
+	}
+	r := rand.New(rand.NewPCG(21, 21))
+	b := &engine.Batch{}
+	vecs := make([][]float32, n)
+	for i := range n {
+		b.IDs = append(b.IDs, "i"+strconv.Itoa(i))
+		vecs[i] = randVec(r, dim, 1)
+		b.Vectors = append(b.Vectors, vecs[i]...)
+	}
+	anchors := make([]int, na)
+	for i := range anchors {
+		anchors[i] = r.IntN(n)
+	}
+	recall := map[float64]float64{}
+	for _, target := range []float64{-1, 0.995} {
+		db, err := index.Open(index.Options{Dir: t.TempDir(), LeadRecall: target})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		ec, err := db.CreateCollection(engine.Config{Name: "c", Dim: dim, Metric: engine.Cosine,
+			Params: engine.Params{M: 4, EfConstruction: 16, EfSearch: 8, ExactThreshold: 1000}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Upsert("c", b, "items"); err != nil {
+			t.Fatal(err)
+		}
+		c := ec.(*index.Collection)
+		c.WaitIdle()
+		for i, v := range vecs { // as stored: normalised
+			if vecs[i], err = c.PrepareQuery(v, "v"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		exact := exactTop(c, vecs, anchors, 8)
+		pol := DefaultPolicy()
+		pol.NumNegatives, pol.InBatchExclusion = 8, false
+		recall[target], _ = windowRecall(t, c, anchors, exact, pol)
+		lead, measured := c.FirstPassLead()
+		t.Logf("lead-recall %v: measured lead %d (recall@10 %.4f), mining recall of the exact top 8 %.4f", target, lead, measured, recall[target])
+	}
+	if recall[0.995] < 0.98 {
+		t.Errorf("with the measured lead, mining recall of the exact top 8 is %.4f, want ≥ 0.98", recall[0.995])
+	}
+	if recall[-1] > 0.9 {
+		t.Errorf("with the fixed lead, mining recall is %.4f: the graph is not poor enough for this test", recall[-1])
+	}
+}

@@ -35,6 +35,14 @@ type paramSearcher interface {
 	Params() engine.Params
 }
 
+// leadMeasurer is implemented by searchers that measure how far past the rank window
+// their graph's beam must reach for the window's items to be found (see
+// index.Collection.FirstPassLead); 0 while nothing is measured. Mining's first pass
+// reaches at least that far.
+type leadMeasurer interface {
+	FirstPassLead() (lead int, recall float64)
+}
+
 // exactScorer is implemented by searchers that can score several queries in one pass
 // when they search exactly (see engine.Collection.ScoreExact); mining then scores a
 // request's anchors in groups instead of scanning once per anchor.

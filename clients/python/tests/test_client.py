@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 import warnings
 from pathlib import Path
@@ -68,6 +69,13 @@ def test_quantization_option(client: hardneg.Client) -> None:
             created.append(name)
             client.upsert(name, [f"i{i}" for i in range(300)], rows)
             assert client.get_collection(name).stats.graph_search
+            # The collection measures its first-pass lead in the background once the
+            # graph is built: doubling from 2 × ef_search, with the recall found there.
+            deadline = time.monotonic() + 60
+            while (st := client.get_collection(name).stats).first_pass_lead == 0:
+                assert time.monotonic() < deadline, st
+                time.sleep(0.01)
+            assert st.first_pass_lead in (128, 256, 512, 1024, 2048) and 0 < st.lead_recall <= 1, st
             res = client.mine(name, anchor_ids=["i0"], num_negatives=5, pfn_budget=0, exclude_near_duplicates=False)
             sims = rows @ rows[0]
             sims[0] = -np.inf

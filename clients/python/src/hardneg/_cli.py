@@ -219,6 +219,7 @@ def _show_collection(c: Any, args: argparse.Namespace) -> None:
         ("items", s.item_count),
         ("tombstones", s.tombstone_count),
         ("search", "graph" if s.graph_search else "exact"),
+        ("first-pass lead", f"{s.first_pass_lead} (recall@10 {s.lead_recall:.4f})" if s.first_pass_lead else "not measured"),
         ("storage", "memory only (ephemeral)" if c.ephemeral else "stored"),
         ("last sequence", s.last_applied_sequence),
         ("vector memory", _size(s.vector_bytes)),

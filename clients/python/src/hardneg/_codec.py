@@ -711,6 +711,8 @@ def collection_info(c: pb.Collection) -> CollectionInfo:
             last_applied_sequence=c.stats.last_applied_sequence,
             vector_bytes=c.stats.vector_bytes,
             graph_search=c.stats.graph_search,
+            first_pass_lead=c.stats.first_pass_lead,
+            lead_recall=c.stats.lead_recall,
         ),
         ephemeral=c.ephemeral,
     )

@@ -148,6 +148,12 @@ class CollectionStats:
     last_applied_sequence: int
     vector_bytes: int
     graph_search: bool
+    #: How far past its rank window mining's first graph pass reaches at least on this
+    #: collection, as the collection measured its graph to need (the server's
+    #: ``-lead-recall``), and the recall of the exact top 10 measured there; 0 until a
+    #: measurement finished (no graph yet, the measurement off, or the Weaviate engine).
+    first_pass_lead: int = 0
+    lead_recall: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -689,7 +689,16 @@ type CollectionStats struct {
 	// int8, their codes (dim + 4 bytes per vector).
 	VectorBytes uint64 `protobuf:"varint,4,opt,name=vector_bytes,json=vectorBytes,proto3" json:"vector_bytes,omitempty"`
 	// Whether searches currently go through the HNSW graph (true) or exact scan (false).
-	GraphSearch   bool `protobuf:"varint,5,opt,name=graph_search,json=graphSearch,proto3" json:"graph_search,omitempty"`
+	GraphSearch bool `protobuf:"varint,5,opt,name=graph_search,json=graphSearch,proto3" json:"graph_search,omitempty"`
+	// How far past its rank window Mine's first graph pass reaches at least on this
+	// collection, in ranks: the lead the collection measured its graph to need for the
+	// server's -lead-recall share of the exact top 10 (docs/MINING.md, "Exact ranks"),
+	// and lead_recall the recall it measured there. Mine's own lead is 2 × ef_search
+	// where that is more. Both 0 until a measurement finished (a collection measures when
+	// its graph is built or loaded and each time its item count has doubled, in the
+	// background), with the measurement off, and under the Weaviate engine.
+	FirstPassLead uint32  `protobuf:"varint,6,opt,name=first_pass_lead,json=firstPassLead,proto3" json:"first_pass_lead,omitempty"`
+	LeadRecall    float64 `protobuf:"fixed64,7,opt,name=lead_recall,json=leadRecall,proto3" json:"lead_recall,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -757,6 +766,20 @@ func (x *CollectionStats) GetGraphSearch() bool {
 		return x.GraphSearch
 	}
 	return false
+}
+
+func (x *CollectionStats) GetFirstPassLead() uint32 {
+	if x != nil {
+		return x.FirstPassLead
+	}
+	return 0
+}
+
+func (x *CollectionStats) GetLeadRecall() float64 {
+	if x != nil {
+		return x.LeadRecall
+	}
+	return 0
 }
 
 // Collection describes one collection.
@@ -5819,14 +5842,17 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x0fef_construction\x18\x02 \x01(\rR\x0eefConstruction\x12\x1b\n" +
 	"\tef_search\x18\x03 \x01(\rR\befSearch\x12'\n" +
 	"\x0fexact_threshold\x18\x04 \x01(\rR\x0eexactThreshold\x12<\n" +
-	"\fquantization\x18\x05 \x01(\x0e2\x18.hardneg.v1.QuantizationR\fquantization\"\xd3\x01\n" +
+	"\fquantization\x18\x05 \x01(\x0e2\x18.hardneg.v1.QuantizationR\fquantization\"\x9c\x02\n" +
 	"\x0fCollectionStats\x12\x1d\n" +
 	"\n" +
 	"item_count\x18\x01 \x01(\x04R\titemCount\x12'\n" +
 	"\x0ftombstone_count\x18\x02 \x01(\x04R\x0etombstoneCount\x122\n" +
 	"\x15last_applied_sequence\x18\x03 \x01(\x04R\x13lastAppliedSequence\x12!\n" +
 	"\fvector_bytes\x18\x04 \x01(\x04R\vvectorBytes\x12!\n" +
-	"\fgraph_search\x18\x05 \x01(\bR\vgraphSearch\"\xeb\x01\n" +
+	"\fgraph_search\x18\x05 \x01(\bR\vgraphSearch\x12&\n" +
+	"\x0ffirst_pass_lead\x18\x06 \x01(\rR\rfirstPassLead\x12\x1f\n" +
+	"\vlead_recall\x18\a \x01(\x01R\n" +
+	"leadRecall\"\xeb\x01\n" +
 	"\n" +
 	"Collection\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +

@@ -139,18 +139,22 @@ class IndexParams(_message.Message):
     def __init__(self, m: _Optional[int] = ..., ef_construction: _Optional[int] = ..., ef_search: _Optional[int] = ..., exact_threshold: _Optional[int] = ..., quantization: _Optional[_Union[Quantization, str]] = ...) -> None: ...
 
 class CollectionStats(_message.Message):
-    __slots__ = ("item_count", "tombstone_count", "last_applied_sequence", "vector_bytes", "graph_search")
+    __slots__ = ("item_count", "tombstone_count", "last_applied_sequence", "vector_bytes", "graph_search", "first_pass_lead", "lead_recall")
     ITEM_COUNT_FIELD_NUMBER: _ClassVar[int]
     TOMBSTONE_COUNT_FIELD_NUMBER: _ClassVar[int]
     LAST_APPLIED_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     VECTOR_BYTES_FIELD_NUMBER: _ClassVar[int]
     GRAPH_SEARCH_FIELD_NUMBER: _ClassVar[int]
+    FIRST_PASS_LEAD_FIELD_NUMBER: _ClassVar[int]
+    LEAD_RECALL_FIELD_NUMBER: _ClassVar[int]
     item_count: int
     tombstone_count: int
     last_applied_sequence: int
     vector_bytes: int
     graph_search: bool
-    def __init__(self, item_count: _Optional[int] = ..., tombstone_count: _Optional[int] = ..., last_applied_sequence: _Optional[int] = ..., vector_bytes: _Optional[int] = ..., graph_search: _Optional[bool] = ...) -> None: ...
+    first_pass_lead: int
+    lead_recall: float
+    def __init__(self, item_count: _Optional[int] = ..., tombstone_count: _Optional[int] = ..., last_applied_sequence: _Optional[int] = ..., vector_bytes: _Optional[int] = ..., graph_search: _Optional[bool] = ..., first_pass_lead: _Optional[int] = ..., lead_recall: _Optional[float] = ...) -> None: ...
 
 class Collection(_message.Message):
     __slots__ = ("name", "dim", "metric", "index_params", "stats", "ephemeral")

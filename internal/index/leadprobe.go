@@ -1,0 +1,247 @@
+package index
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sync/atomic"
+
+	"github.com/hardneg/hardneg/internal/engine"
+	"github.com/hardneg/hardneg/internal/index/hnsw"
+	"github.com/hardneg/hardneg/internal/index/vec"
+)
+
+// The first-pass lead is how many ranks past its rank window mining's first graph pass
+// reaches (mining sizes the pass as the window's end plus the lead). How wide a beam
+// the graph needs to find its best items depends on the data and on the graph, not on
+// the window: on make bench's 100k sets a lead of 128 held 0.997 of the exact top 8,
+// on the 1M set 0.77, where the graph needs a beam of about 1,000 for recall@10 0.98.
+// So the collection measures it: a probe searches the graph for a sample of its own
+// items at doubling leads, compares each result with an exact scan, and keeps the
+// narrowest lead whose recall reaches the target (Options.LeadRecall). The probe runs
+// in the background when the graph is built or loaded and again each time the live
+// count has doubled since the last one; mining uses the larger of its own default and
+// the measured lead (FirstPassLead).
+
+const (
+	// DefaultLeadRecall is Options.LeadRecall's default: the recall of the exact top
+	// probeWindow that the measured lead must reach. Mining's own recall of the top
+	// window runs a little below the bare search's (rules make some anchors read
+	// deeper), hence a target above the 0.99 mining is held to.
+	DefaultLeadRecall = 0.995
+	// probeQueries is how many of the collection's items a probe searches for.
+	probeQueries = 128
+	// probeWindow is the number of best items (the query item left out) whose recall
+	// the probe measures.
+	probeWindow = 10
+	// probeMaxLead is the widest lead a probe tries, the graph search's widest pass.
+	probeMaxLead = maxGraphEf
+	// probeFlat: when no lead reaches the target, the probe keeps the narrowest whose
+	// recall is within probeFlat of the best measured; a graph whose recall has
+	// flattened out gains nothing from a wider beam but its cost.
+	probeFlat = 0.002
+)
+
+// leadProbe is what the collection last measured, and whether a probe runs.
+type leadProbe struct {
+	// target is the recall the lead must reach; 0 turns probes off. Guarded by writeMu.
+	target float64
+	// running is set while a probe runs; at most one does.
+	running atomic.Bool
+	// lead is the measured lead, 0 until a probe finished.
+	lead atomic.Int64
+	// recall is math.Float64bits of the recall measured at lead.
+	recall atomic.Uint64
+	// items is the live count the last probe started at; the next one starts once it
+	// doubled. Guarded by writeMu.
+	items int
+}
+
+// FirstPassLead returns the lead the collection measured its graph to need for the
+// recall target, and the recall@10 it measured there; 0, 0 until a probe finished
+// (collections without a graph never probe).
+func (c *Collection) FirstPassLead() (lead int, recall float64) {
+	return int(c.probe.lead.Load()), math.Float64frombits(c.probe.recall.Load())
+}
+
+// setLeadRecall sets the probe's recall target (0: off) and starts a probe if the
+// collection has a graph and has not measured it. Caller holds writeMu.
+func (c *Collection) setLeadRecall(target float64) {
+	c.probe.target = target
+	c.maybeProbe()
+}
+
+// maybeProbe starts a probe in the background when one is due (probeDue) and none
+// runs. Caller holds writeMu.
+func (c *Collection) maybeProbe() {
+	p := &c.probe
+	if !c.probeDue() || !p.running.CompareAndSwap(false, true) {
+		return
+	}
+	p.items = len(c.slots)
+	target := p.target
+	c.bg.Add(1)
+	go c.runProbes(target)
+}
+
+// probeDue reports whether probes are on, the collection has a graph and its live
+// count has doubled since the last probe started (or none has). Caller holds writeMu,
+// under which graphOn and the live count only change.
+func (c *Collection) probeDue() bool {
+	live := len(c.slots)
+	return c.probe.target > 0 && c.graphOn && live >= 2*c.probe.items && live >= probeWindow+2
+}
+
+// runProbes measures the lead, and measures again while the collection doubled in the
+// meantime (the writes that did it found a probe running and started none).
+func (c *Collection) runProbes(target float64) {
+	defer c.bg.Done()
+	p := &c.probe
+	for {
+		if lead, recall, ok := c.measureLead(target); ok {
+			p.recall.Store(math.Float64bits(recall))
+			p.lead.Store(int64(lead))
+		}
+		c.writeMu.Lock()
+		again := c.probeDue()
+		if again {
+			p.items, target = len(c.slots), p.target
+		} else {
+			p.running.Store(false)
+		}
+		c.writeMu.Unlock()
+		if !again {
+			return
+		}
+	}
+}
+
+// measureLead samples up to probeQueries live items, finds each one's best probeWindow
+// other items exactly and through the graph at leads EfSearch·2, ·4, … up to
+// probeMaxLead, and returns the narrowest lead whose recall reaches target (else the
+// narrowest within probeFlat of the best) with its recall. ok is false when the
+// collection no longer searches its graph or holds too few items.
+func (c *Collection) measureLead(target float64) (lead int, recall float64, ok bool) {
+	qs, self, n := c.probeSample()
+	if len(qs) == 0 {
+		return 0, 0, false
+	}
+	want := c.probeExact(qs, self, n)
+	leads := []int{}
+	for l := 2 * max(c.params.EfSearch, 1); l <= probeMaxLead; l *= 2 {
+		leads = append(leads, l)
+	}
+	if len(leads) == 0 {
+		leads = []int{probeMaxLead}
+	}
+	recalls := make([]float64, 0, len(leads))
+	var got []hnsw.Neighbor
+	for _, l := range leads {
+		hits, total := 0, 0
+		for j, q := range qs {
+			c.mu.RLock()
+			if !c.useGraph() {
+				c.mu.RUnlock()
+				return 0, 0, false
+			}
+			// Items written since the sample was taken are not in the exact results.
+			live := func(slot uint32) bool { return slot < n && c.ids[slot] != "" && slot != self[j] }
+			got = c.graph.Search(q, probeWindow, probeWindow+l, live, got[:0])
+			c.mu.RUnlock()
+			for _, nb := range got {
+				if slices.Contains(want[j], nb.ID) {
+					hits++
+				}
+			}
+			total += len(want[j])
+		}
+		r := float64(hits) / float64(max(total, 1))
+		recalls = append(recalls, r)
+		if r >= target {
+			return l, r, true
+		}
+	}
+	best := slices.Max(recalls)
+	for i, r := range recalls {
+		if r >= best-probeFlat {
+			return leads[i], r, true
+		}
+	}
+	return leads[len(leads)-1], recalls[len(recalls)-1], true
+}
+
+// probeSample copies the vectors of up to probeQueries live items, spread over the
+// slots by a generator seeded with the slot count (so a collection probes the same
+// items for the same contents), and returns them with their slots and the slot count.
+// The probe measures the collection as it is now: the items in slots below that count.
+func (c *Collection) probeSample() ([][]float32, []uint32, uint32) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	n := len(c.ids)
+	if !c.useGraph() || len(c.slots) < probeWindow+2 {
+		return nil, nil, 0
+	}
+	rng := rand.New(rand.NewPCG(uint64(n), 0x9e3779b97f4a7c15))
+	want := min(probeQueries, len(c.slots)/2)
+	qs := make([][]float32, 0, want)
+	self := make([]uint32, 0, want)
+	for tries := 0; len(qs) < want && tries < 8*want+64; tries++ {
+		slot := uint32(rng.IntN(n))
+		if c.ids[slot] == "" || slices.Contains(self, slot) {
+			continue
+		}
+		qs = append(qs, slices.Clone(c.vectorAt(slot)))
+		self = append(self, slot)
+	}
+	return qs, self, uint32(n)
+}
+
+// probeExact returns, per query, the slots of its probeWindow best live items other
+// than its own slot among the first n slots, by an exact scan scored as one matrix product per storage chunk
+// (under L2 the product ranks by 2·q·r − |r|², which orders rows as −|q − r|² does).
+// The read lock is held per chunk, so writers are held up for one chunk at a time.
+func (c *Collection) probeExact(qs [][]float32, self []uint32, n uint32) [][]uint32 {
+	packed := vec.PackQueries(qs, c.dim)
+	out := make([][]float32, len(qs))
+	for j := range out {
+		out[j] = make([]float32, storeChunkRows)
+	}
+	best := make([][]scored, len(qs))
+	for first := 0; first < int(n); first += storeChunkRows {
+		c.mu.RLock()
+		t := *c.vectors.chunks.Load()
+		ci := first / storeChunkRows
+		count := min(storeChunkRows, int(n)-first)
+		rows := t[ci][:count*c.dim]
+		packed.DotRows(rows, out)
+		for i := range count {
+			slot := uint32(first + i)
+			if c.ids[slot] == "" {
+				continue
+			}
+			var norm float32
+			if c.metric == engine.L2 {
+				r := rows[i*c.dim : (i+1)*c.dim]
+				norm = vec.Dot(r, r)
+			}
+			for j := range qs {
+				if slot == self[j] {
+					continue
+				}
+				s := out[j][i]
+				if c.metric == engine.L2 {
+					s = 2*s - norm
+				}
+				best[j] = keepBestN(best[j], scored{slot: slot, score: s}, probeWindow)
+			}
+		}
+		c.mu.RUnlock()
+	}
+	want := make([][]uint32, len(qs))
+	for j, b := range best {
+		for _, e := range b {
+			want[j] = append(want[j], e.slot)
+		}
+	}
+	return want
+}

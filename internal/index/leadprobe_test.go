@@ -1,0 +1,162 @@
+package index
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/hardneg/hardneg/internal/engine"
+	"github.com/hardneg/hardneg/internal/index/hnsw"
+)
+
+// weakGraph creates a cosine collection of n random dim-dimensional vectors with a
+// deliberately poor graph (M 4, ef_construction 16, ef_search 8: mining's fixed lead
+// would be 16), in batches of 1,000, under opts.
+func weakGraph(t *testing.T, opts Options, n, dim int) (*DB, *Collection) {
+	t.Helper()
+	db := openDB(t, opts)
+	t.Cleanup(func() { db.Close() })
+	ec, err := db.CreateCollection(engine.Config{Name: "weak", Dim: dim, Metric: engine.Cosine,
+		Params: engine.Params{M: 4, EfConstruction: 16, EfSearch: 8, ExactThreshold: 1000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := ec.(*Collection)
+	r := rand.New(rand.NewPCG(3, 3))
+	b := randBatch(r, "x", n, dim)
+	for lo := 0; lo < n; lo += 1000 {
+		hi := min(lo+1000, n)
+		part := &engine.Batch{IDs: b.IDs[lo:hi], Vectors: b.Vectors[lo*dim : hi*dim]}
+		if _, err := db.Upsert("weak", part, "w"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.WaitIdle()
+	return db, c
+}
+
+// leadRecallOf is the recall@probeWindow of the graph at beam probeWindow + lead for the
+// given items as queries (each left out of its own results), against bruteForce.
+func leadRecallOf(c *Collection, items []uint32, lead int) float64 {
+	hits, total := 0, 0
+	var got []hnsw.Neighbor
+	for _, slot := range items {
+		q := c.vectorAt(slot)
+		var want []string
+		for _, id := range bruteForce(c, q) {
+			if id != c.ids[slot] {
+				want = append(want, id)
+			}
+			if len(want) == probeWindow {
+				break
+			}
+		}
+		c.mu.RLock()
+		got = c.graph.Search(q, probeWindow, probeWindow+lead, func(s uint32) bool { return s != slot && c.ids[s] != "" }, got[:0])
+		for _, nb := range got {
+			if slices.Contains(want, c.ids[nb.ID]) {
+				hits++
+			}
+		}
+		c.mu.RUnlock()
+		total += len(want)
+	}
+	return float64(hits) / float64(total)
+}
+
+// TestLeadProbeWidensAWeakGraph checks the measured first-pass lead on a graph whose
+// fixed lead finds too little: the probe reports a wider lead, and on other items than
+// the probe's the graph's recall@10 at that lead is near the target (or, where no lead
+// reaches it, near what the probe measured), while at the fixed lead it is far below.
+func TestLeadProbeWidensAWeakGraph(t *testing.T) {
+	n, others := 12000, 200
+	if raceEnabled {
+		n, others = 4000, 50
+	}
+	_, c := weakGraph(t, Options{Dir: t.TempDir(), LeadRecall: 0.99}, n, 32)
+	lead, recall := c.FirstPassLead()
+	t.Logf("measured lead %d, recall@10 %.4f", lead, recall)
+	fixed := 2 * c.params.EfSearch
+	if lead <= fixed {
+		t.Fatalf("lead %d: want wider than the fixed lead %d on this graph", lead, fixed)
+	}
+	r := rand.New(rand.NewPCG(9, 9))
+	var items []uint32
+	for len(items) < others {
+		items = append(items, uint32(r.IntN(len(c.ids))))
+	}
+	atFixed, atLead := leadRecallOf(c, items, fixed), leadRecallOf(c, items, lead)
+	t.Logf("other items: recall@10 %.4f at the fixed lead, %.4f at the measured one", atFixed, atLead)
+	if want := min(0.99, recall) - 0.015; atLead < want {
+		t.Errorf("recall@10 at the measured lead %d is %.4f on other items, want ≥ %.4f", lead, atLead, want)
+	}
+	if atFixed >= 0.99 {
+		t.Errorf("recall@10 at the fixed lead is %.4f: the graph is not weak enough for this test", atFixed)
+	}
+	if st := c.Stats(); st.FirstPassLead != lead || st.LeadRecall != recall {
+		t.Errorf("Stats: lead %d recall %v, want %d %v", st.FirstPassLead, st.LeadRecall, lead, recall)
+	}
+}
+
+// TestLeadProbeWhen checks when a collection measures: not without a graph, once when
+// the graph is built, again only once the live count has doubled since, never with
+// LeadRecall -1, and again after a restart, at the recovered size.
+func TestLeadProbeWhen(t *testing.T) {
+	dir := t.TempDir()
+	db, c := weakGraph(t, Options{Dir: dir}, 999, 16)
+	if lead, _ := c.FirstPassLead(); lead != 0 {
+		t.Fatalf("no graph yet: lead %d, want 0", lead)
+	}
+	add := func(prefix string, n int) {
+		t.Helper()
+		if _, err := db.Upsert("weak", randBatch(rand.New(rand.NewPCG(uint64(n), 1)), prefix, n, 16), "w"); err != nil {
+			t.Fatal(err)
+		}
+		c.WaitIdle()
+	}
+	probedAt := func() int {
+		c.writeMu.Lock()
+		defer c.writeMu.Unlock()
+		return c.probe.items
+	}
+	add("a", 1) // 1,000: the graph is built
+	if lead, _ := c.FirstPassLead(); lead == 0 || probedAt() != 1000 {
+		t.Fatalf("graph built: lead %d measured at %d items, want a lead at 1,000", lead, probedAt())
+	}
+	add("b", 999) // 1,999: not doubled
+	if n := probedAt(); n != 1000 {
+		t.Fatalf("1,999 items: last measured at %d, want 1,000", n)
+	}
+	add("c", 1) // 2,000
+	if n := probedAt(); n != 2000 {
+		t.Fatalf("2,000 items: last measured at %d, want 2,000", n)
+	}
+	closeDB(t, db)
+
+	db = openDB(t, Options{Dir: dir})
+	c = db.collections["weak"]
+	c.WaitIdle()
+	if lead, _ := c.FirstPassLead(); lead == 0 || probedAt() != 2000 {
+		t.Fatalf("after a restart: lead %d measured at %d items, want a lead at 2,000", lead, probedAt())
+	}
+	closeDB(t, db)
+
+	db = openDB(t, Options{Dir: dir, LeadRecall: -1})
+	c = db.collections["weak"]
+	add("d", 2000)
+	if lead, _ := c.FirstPassLead(); lead != 0 {
+		t.Fatalf("LeadRecall -1: lead %d, want 0", lead)
+	}
+	closeDB(t, db)
+}
+
+func TestLeadRecallOption(t *testing.T) {
+	for _, v := range []float64{-0.5, 1.5, -2} {
+		if _, err := (Options{LeadRecall: v}).withDefaults(); err == nil {
+			t.Errorf("LeadRecall %v: no error", v)
+		}
+	}
+	if o, err := (Options{}).withDefaults(); err != nil || o.LeadRecall != DefaultLeadRecall {
+		t.Errorf("default: %v, %v", o.LeadRecall, err)
+	}
+}
