@@ -22,7 +22,7 @@ func runHardneg(c *config, d *dataset) (*result, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	db, err := index.Open(index.Options{Dir: dir})
+	db, err := index.Open(index.Options{Dir: dir, LeadRecall: c.leadRecall})
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +61,17 @@ func runHardneg(c *config, d *dataset) (*result, error) {
 		res.Build = append(res.Build, buildResult{Threads: t, Seconds: secs, CPUSeconds: cpuSeconds() - cpu0, InsertsPerSec: float64(d.N) / secs})
 		if i == 0 {
 			// The first build runs in a fresh process: its resident-memory growth is
-			// the collection's footprint (vectors, ids, groups, graph).
+			// the collection's footprint (vectors, ids, groups, graph). The measurement
+			// of the first-pass lead that the build started finishes first, so that it
+			// does not run during the searches, and Mine uses its lead.
+			if ic, ok := col.(*index.Collection); ok {
+				ic.WaitIdle()
+				lead, recall := ic.FirstPassLead()
+				if res.Extra == nil {
+					res.Extra = map[string]any{}
+				}
+				res.Extra["first_pass_lead"], res.Extra["lead_recall"] = lead, recall
+			}
 			res.RSSBytes = settledRSS() - before
 			res.BytesPerVector = float64(res.RSSBytes) / float64(d.N)
 			kept = col

@@ -21,7 +21,8 @@ type config struct {
 	mineRequests                  int
 	mineRecallAnchors             int
 	m, efConstruction, efSearch   int
-	quantization                  string // "", "none" or "int8"
+	quantization                  string  // "", "none" or "int8"
+	leadRecall                    float64 // index.Options.LeadRecall
 }
 
 func main() {
@@ -46,7 +47,8 @@ func main() {
 	flag.IntVar(&c.m, "m", 16, "HNSW M")
 	flag.StringVar(&c.quantization, "quantization", "", "graph search quantization of the collection: none, int8 or empty (the default, int8 for cosine)")
 	flag.IntVar(&c.efConstruction, "ef-construction", 200, "HNSW efConstruction")
-	flag.IntVar(&c.efSearch, "ef-search", 0, "the collection's default ef (0: the index default, 64); Mine's first pass reaches twice it past the rank window")
+	flag.Float64Var(&c.leadRecall, "lead-recall", 0, "index.Options.LeadRecall: the recall@10 the collection's measured first-pass lead must reach (0: the default, 0.995; -1: no measurement, Mine's fixed lead)")
+	flag.IntVar(&c.efSearch, "ef-search", 0, "the collection's default ef (0: the index default, 64); Mine's first pass reaches twice it past the rank window, or the lead the collection measured if that is more (-lead-recall)")
 	flag.Parse()
 	var err error
 	if c.threads, err = ints(threads); err != nil || len(c.threads) == 0 {

@@ -45,6 +45,9 @@ type mineRecallResult struct {
 	// Short counts anchors with fewer than K negatives: graph, exact.
 	ShortGraph int `json:"short_graph"`
 	ShortExact int `json:"short_exact"`
+	// GraphMicrosPerAnchor is the wall time of the Mine calls on the graph (32 anchors
+	// per call, on every core) per anchor.
+	GraphMicrosPerAnchor float64 `json:"graph_us_per_anchor"`
 }
 
 type buildResult struct {
