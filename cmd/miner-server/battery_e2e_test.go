@@ -600,6 +600,7 @@ func batteryCases() []batteryCase {
 		batteryCase{"Mine/quantile and zscore", codes.InvalidArgument, "duplicate_", mine(pol(func(p *hardnegv1.MiningPolicy) { p.DuplicateQuantile, p.DuplicateZscore = f32p(0.9), f32p(2) }))},
 		batteryCase{"Mine/guide rule without guide", codes.InvalidArgument, "guide_collection", mine(pol(func(p *hardnegv1.MiningPolicy) { p.GuideDuplicateThreshold = f32p(0.9) }))},
 		batteryCase{"Mine/guide of other dim as own collection", codes.InvalidArgument, "anchors[0].guide_vector", mine(pol(func(p *hardnegv1.MiningPolicy) { p.GuideCollection = "c"; p.GuideMargin = f32p(0) }), &hardnegv1.Anchor{Id: "i1", GuideVector: vecBytes(1, 0, 0, 0)})},
+		batteryCase{"Mine/guide positive vectors without guide", codes.InvalidArgument, "anchors[0].guide_positive_vectors: guide vectors need policy.guide_collection", mine(nil, &hardnegv1.Anchor{Id: "i1", GuidePositiveVectors: vecBytes(1, 0, 0, 0)})},
 		batteryCase{"Mine/rotate vector-only anchor", codes.InvalidArgument, "anchors[0].key", mine(pol(func(p *hardnegv1.MiningPolicy) { p.Rotate = true }), &hardnegv1.Anchor{Vector: ok(3)})},
 		batteryCase{"Mine/closed_loop vector-only anchor", codes.InvalidArgument, "anchors[0].key", mine(pol(func(p *hardnegv1.MiningPolicy) { p.ClosedLoop = true }), &hardnegv1.Anchor{Vector: ok(3)})},
 		batteryCase{"Mine/synthetic on dot", codes.InvalidArgument, "synthetic", func(ctx context.Context, c hardnegv1.MinerServiceClient) error {

@@ -294,7 +294,11 @@ func fromAnchors(pbs []*hardnegv1.Anchor, dim, gdim int) ([]mining.Anchor, error
 		}
 		if len(pb.GuideVector) > 0 || len(pb.GuidePositiveVectors) > 0 {
 			if gdim == 0 {
-				e.Add(f+".guide_vector", "guide vectors need policy.guide_collection")
+				field := ".guide_vector"
+				if len(pb.GuideVector) == 0 {
+					field = ".guide_positive_vectors"
+				}
+				e.Add(f+field, "guide vectors need policy.guide_collection")
 			} else {
 				if n := len(pb.GuideVector); n > 0 {
 					if n != 4*gdim {
@@ -693,7 +697,7 @@ func fromFalseNegativeReports(pbs []*hardnegv1.FalseNegativeReport) []engine.Fal
 
 // policyWarnings names the fields pb sets that the rest of the policy leaves without
 // effect (MineResponse.warnings); the request is served as if they were unset.
-func policyWarnings(pb *hardnegv1.MiningPolicy) []string {
+func policyWarnings(pb *hardnegv1.MiningPolicy, metric engine.Metric) []string {
 	if pb == nil {
 		return nil
 	}
@@ -714,6 +718,12 @@ func policyWarnings(pb *hardnegv1.MiningPolicy) []string {
 	warn(nearOff && pb.DuplicateZscore != nil, "duplicate_zscore", "with exclude_near_duplicates false")
 	warn(nearOff && pb.DuplicateMargin != nil, "duplicate_margin", "with exclude_near_duplicates false")
 	warn(pb.ClosedLoopDepth != 0 && !pb.ClosedLoop, "closed_loop_depth", "unless closed_loop is true")
+	warn(pb.GuideCollection != "" && pb.GuideMargin == nil && pb.GuideDuplicateThreshold == nil, "guide_collection", "unless guide_margin or guide_duplicate_threshold is set")
+	// Under dot and L2 the false-negative budget applies only with both of its fields.
+	if metric != engine.Cosine {
+		warn(pb.PfnThreshold != nil && pb.PfnBudget == nil, "pfn_threshold", "under "+metric.String()+" unless pfn_budget is set too")
+		warn(pb.PfnBudget != nil && pb.PfnThreshold == nil, "pfn_budget", "under "+metric.String()+" unless pfn_threshold is set too")
+	}
 	// STALE_RULE_SKIP is what an unset rule means, and clients send it by default.
 	noBound := pb.MinVersion == nil && pb.MaxStaleness == nil
 	warn(noBound && pb.StaleRule == hardnegv1.StaleRule_STALE_RULE_RESCORE, "stale_rule", "unless min_version or max_staleness is set")

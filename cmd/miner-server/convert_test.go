@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/mining"
 	"github.com/hardneg/hardneg/internal/validate"
 )
@@ -447,38 +448,46 @@ func TestPolicyWarningsNameTheIgnoredFields(t *testing.T) {
 	softmax, simans := hardnegv1.SamplingStrategy_SAMPLING_STRATEGY_SOFTMAX, hardnegv1.SamplingStrategy_SAMPLING_STRATEGY_SIMANS
 	rescore := hardnegv1.StaleRule_STALE_RULE_RESCORE
 	for _, tc := range []struct {
-		name string
-		pol  *hardnegv1.MiningPolicy
-		want []string
+		name   string
+		pol    *hardnegv1.MiningPolicy
+		want   []string
+		metric engine.Metric
 	}{
-		{"none", nil, nil},
-		{"empty", &hardnegv1.MiningPolicy{}, nil},
-		{"temperature with softmax", &hardnegv1.MiningPolicy{Sampling: softmax, Temperature: f(0.1)}, nil},
-		{"temperature with top", &hardnegv1.MiningPolicy{Temperature: f(0.1)}, []string{"policy.temperature"}},
-		{"simans with simans", &hardnegv1.MiningPolicy{Sampling: simans, SimansA: f(1), SimansB: f(0)}, nil},
-		{"simans with softmax", &hardnegv1.MiningPolicy{Sampling: softmax, SimansA: f(1), SimansB: f(0)}, []string{"policy.simans_a", "policy.simans_b"}},
-		{"near-duplicate fields, rules on", &hardnegv1.MiningPolicy{ExcludeNearDuplicates: proto.Bool(true), DuplicateThreshold: f(0.9), DuplicateMargin: f(0.1)}, nil},
+		{"none", nil, nil, engine.Cosine},
+		{"empty", &hardnegv1.MiningPolicy{}, nil, engine.Cosine},
+		{"temperature with softmax", &hardnegv1.MiningPolicy{Sampling: softmax, Temperature: f(0.1)}, nil, engine.Cosine},
+		{"temperature with top", &hardnegv1.MiningPolicy{Temperature: f(0.1)}, []string{"policy.temperature"}, engine.Cosine},
+		{"simans with simans", &hardnegv1.MiningPolicy{Sampling: simans, SimansA: f(1), SimansB: f(0)}, nil, engine.Cosine},
+		{"simans with softmax", &hardnegv1.MiningPolicy{Sampling: softmax, SimansA: f(1), SimansB: f(0)}, []string{"policy.simans_a", "policy.simans_b"}, engine.Cosine},
+		{"near-duplicate fields, rules on", &hardnegv1.MiningPolicy{ExcludeNearDuplicates: proto.Bool(true), DuplicateThreshold: f(0.9), DuplicateMargin: f(0.1)}, nil, engine.Cosine},
 		{"near-duplicate fields, rules off", &hardnegv1.MiningPolicy{ExcludeNearDuplicates: proto.Bool(false), DuplicateThreshold: f(0.9),
 			DuplicateQuantile: f(0.99), DuplicateZscore: f(3), DuplicateMargin: f(0.1), PfnBudget: proto.Uint32(2)},
-			[]string{"policy.duplicate_threshold", "policy.duplicate_quantile", "policy.duplicate_zscore", "policy.duplicate_margin"}},
-		{"closed-loop depth with the loop", &hardnegv1.MiningPolicy{ClosedLoop: true, ClosedLoopDepth: 5}, nil},
-		{"closed-loop depth alone", &hardnegv1.MiningPolicy{ClosedLoopDepth: 5}, []string{"policy.closed_loop_depth"}},
-		{"rescore with a bound", &hardnegv1.MiningPolicy{StaleRule: rescore, MaxStaleness: proto.Int64(3)}, nil},
-		{"skip without a bound", &hardnegv1.MiningPolicy{StaleRule: hardnegv1.StaleRule_STALE_RULE_SKIP}, nil},
-		{"rescore without a bound", &hardnegv1.MiningPolicy{StaleRule: rescore}, []string{"policy.stale_rule"}},
+			[]string{"policy.duplicate_threshold", "policy.duplicate_quantile", "policy.duplicate_zscore", "policy.duplicate_margin"}, engine.Cosine},
+		{"closed-loop depth with the loop", &hardnegv1.MiningPolicy{ClosedLoop: true, ClosedLoopDepth: 5}, nil, engine.Cosine},
+		{"closed-loop depth alone", &hardnegv1.MiningPolicy{ClosedLoopDepth: 5}, []string{"policy.closed_loop_depth"}, engine.Cosine},
+		{"rescore with a bound", &hardnegv1.MiningPolicy{StaleRule: rescore, MaxStaleness: proto.Int64(3)}, nil, engine.Cosine},
+		{"skip without a bound", &hardnegv1.MiningPolicy{StaleRule: hardnegv1.StaleRule_STALE_RULE_SKIP}, nil, engine.Cosine},
+		{"rescore without a bound", &hardnegv1.MiningPolicy{StaleRule: rescore}, []string{"policy.stale_rule"}, engine.Cosine},
 		{"synthetic ranges with their counts", &hardnegv1.MiningPolicy{Synthetic: &hardnegv1.SyntheticPolicy{NumMixed: 2, AlphaMin: f(0.2), AlphaMax: f(0.8),
-			NumQueryMixed: 1, BetaMin: f(0.1), BetaMax: f(0.3), Pool: 8}}, nil},
+			NumQueryMixed: 1, BetaMin: f(0.1), BetaMax: f(0.3), Pool: 8}}, nil, engine.Cosine},
 		{"synthetic ranges without their counts", &hardnegv1.MiningPolicy{Synthetic: &hardnegv1.SyntheticPolicy{NumQueryMixed: 1, AlphaMin: f(0.2), AlphaMax: f(0.8), BetaMax: f(0.3), Pool: 8}},
-			[]string{"policy.synthetic.alpha_min", "policy.synthetic.alpha_max"}},
+			[]string{"policy.synthetic.alpha_min", "policy.synthetic.alpha_max"}, engine.Cosine},
 		{"synthetic fields without any count", &hardnegv1.MiningPolicy{Synthetic: &hardnegv1.SyntheticPolicy{BetaMin: f(0.1), Pool: 8}},
-			[]string{"policy.synthetic.beta_min", "policy.synthetic.pool"}},
+			[]string{"policy.synthetic.beta_min", "policy.synthetic.pool"}, engine.Cosine},
+		{"guide collection with a guide rule", &hardnegv1.MiningPolicy{GuideCollection: "g", GuideMargin: f(0)}, nil, engine.Cosine},
+		{"guide collection without a guide rule", &hardnegv1.MiningPolicy{GuideCollection: "g"}, []string{"policy.guide_collection"}, engine.Cosine},
+		{"one budget field under cosine", &hardnegv1.MiningPolicy{PfnThreshold: f(0)}, nil, engine.Cosine},
+		{"both budget fields under dot", &hardnegv1.MiningPolicy{PfnThreshold: f(0), PfnBudget: proto.Uint32(2)}, nil, engine.Dot},
+		{"threshold alone under dot", &hardnegv1.MiningPolicy{PfnThreshold: f(0)}, []string{"policy.pfn_threshold"}, engine.Dot},
+		{"budget alone under l2", &hardnegv1.MiningPolicy{PfnBudget: proto.Uint32(2)}, []string{"policy.pfn_budget"}, engine.L2},
 	} {
+		m := tc.metric
 		var got []string
-		for _, w := range policyWarnings(tc.pol) {
+		for _, w := range policyWarnings(tc.pol, m) {
 			got = append(got, strings.SplitN(w, ":", 2)[0])
 		}
 		if !slices.Equal(got, tc.want) {
-			t.Errorf("%s: warnings name %q, want %q (%q)", tc.name, got, tc.want, policyWarnings(tc.pol))
+			t.Errorf("%s: warnings name %q, want %q (%q)", tc.name, got, tc.want, policyWarnings(tc.pol, m))
 		}
 	}
 }

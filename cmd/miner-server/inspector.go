@@ -27,6 +27,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/dynamicpb"
 )
 
 // The web inspector: static pages under /ui/ (internal/ui) and a JSON API under
@@ -478,10 +479,43 @@ func decodeJSON(body []byte, m proto.Message) error {
 	field := "body"
 	if sub := jsonField.FindStringSubmatch(msg); sub != nil {
 		if path := fieldPath(m.ProtoReflect().Descriptor(), sub[1], 0); path != "" {
-			field = path
+			field = withIndex(body, m.ProtoReflect().Descriptor(), path)
 		}
 	}
 	return validate.Field(field, "%s", msg)
+}
+
+// withIndex adds to path, when it leads through a repeated message field of md at the
+// top (anchors.vector), the index of the first element of that list in body that does
+// not decode on its own (anchors[1].vector), as the service's own checks name fields;
+// path unchanged when none is found.
+func withIndex(body []byte, md protoreflect.MessageDescriptor, path string) string {
+	top, rest, ok := strings.Cut(path, ".")
+	if !ok {
+		return path
+	}
+	fd := md.Fields().ByName(protoreflect.Name(top))
+	if fd == nil || !fd.IsList() || fd.Message() == nil {
+		return path
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(body, &obj) != nil {
+		return path
+	}
+	raw, ok := obj[fd.JSONName()]
+	if !ok {
+		raw = obj[string(fd.Name())]
+	}
+	var elems []json.RawMessage
+	if json.Unmarshal(raw, &elems) != nil {
+		return path
+	}
+	for i, e := range elems {
+		if uiDecode.Unmarshal(e, dynamicpb.NewMessage(fd.Message())) != nil {
+			return fmt.Sprintf("%s[%d].%s", top, i, rest)
+		}
+	}
+	return path
 }
 
 // fieldPath returns the dotted path of proto names to a field named name (its JSON or

@@ -432,7 +432,7 @@ func (s *service) Mine(ctx context.Context, req *hardnegv1.MineRequest) (*hardne
 			resp.Results[i] = toAnchorResult(&results[i], req.IncludeVectors)
 		}
 	}
-	resp.Warnings = policyWarnings(req.Policy)
+	resp.Warnings = policyWarnings(req.Policy, c.Metric())
 	// Ids longer than checkVectorsFit's floor (or many unknown positives echoed back)
 	// can still make the answer too large; refused here it is an error the client can
 	// act on (split the anchors), not a transport failure counted as OK.

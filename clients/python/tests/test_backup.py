@@ -212,3 +212,18 @@ def test_a_backup_of_no_collection_restores_nothing(pair: tuple[hardneg.Client, 
     assert b.restore(tmp_path / "empty.hnb") == [] and b.list_collections() == []
     with pytest.raises(errors.BackupFileError, match="holds 0 collections"):
         b.restore(tmp_path / "empty.hnb", collection="x")
+
+
+def test_an_empty_collection_name_is_refused_not_read_as_every_collection(pair: tuple[hardneg.Client, hardneg.Client],
+                                                                           tmp_path: Path) -> None:
+    # The server reads an empty name as "every collection"; a variable left empty must not
+    # back up (or restore under) every name. None is how to ask for that.
+    a, b = pair
+    a.create_collection("e1", 4)
+    with pytest.raises(ValueError, match="collection is empty: pass None"):
+        a.backup("", tmp_path / "x.hnb")
+    assert not any(p.name.startswith("x.hnb") for p in tmp_path.iterdir())
+    a.backup("e1", tmp_path / "e1.hnb")
+    with pytest.raises(ValueError, match="collection is empty: pass None"):
+        b.restore(tmp_path / "e1.hnb", collection="")
+    assert "e1" not in [c.name for c in b.list_collections()]

@@ -6,6 +6,7 @@ would surface as Unavailable instead of the expected error."""
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable
 
 import numpy as np
@@ -196,6 +197,20 @@ def test_bad_client_settings_raise_when_made(kwargs: dict[str, Any], error: type
     for cls in (hardneg.Client, hardneg.AsyncClient):
         with pytest.raises(error, match=text):
             cls(NOWHERE, **kwargs)
+
+
+@pytest.mark.parametrize("target, text", [
+    ("http://127.0.0.1:50051", "use '127.0.0.1:50051' with no tls argument"),
+    ("https://miner.example:443/", "use 'miner.example:443' with tls=True"),
+    ("grpc://localhost:50051", "without a URL scheme"),
+])
+def test_a_url_as_target_is_refused_with_the_host_port_to_use(target: str, text: str) -> None:
+    # gRPC would read the scheme as part of a host name and fail only at the first call.
+    for cls in (hardneg.Client, hardneg.AsyncClient):
+        with pytest.raises(ValueError, match=re.escape(text)):
+            cls(target)
+    with pytest.raises(TypeError, match="target must be a string"):
+        hardneg.Client(50051)  # type: ignore[arg-type]
 
 
 def test_policy_and_index_params_may_be_dicts(client: hardneg.Client) -> None:

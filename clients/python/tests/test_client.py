@@ -99,6 +99,16 @@ def test_list_is_sorted(client: hardneg.Client) -> None:
             client.delete_collection(f"{prefix}-{suffix}")
 
 
+def test_upsert_of_no_rows_is_a_no_op(client: hardneg.Client, collection: str) -> None:
+    # [] (a list of no rows) is what np.zeros((0, dim)) is: nothing sent, nothing applied.
+    for vectors in ([], np.zeros((0, 16), np.float32)):
+        res = client.upsert(collection, [], vectors)
+        assert (res.inserted, res.replaced, res.batches) == (0, 0, 0)
+    assert client.get_collection(collection).stats.item_count == 0
+    with pytest.raises(errors.InvalidArgument, match="ids"):
+        client.upsert(collection, ["a"], [])
+
+
 def test_upsert_get_items_round_trip(client: hardneg.Client, collection: str) -> None:
     x = unit_rows(50, 16, seed=1)
     ids = [f"doc-{i}" for i in range(50)]

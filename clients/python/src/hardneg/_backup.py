@@ -80,6 +80,10 @@ def snapshot_files(resp: pb.ListSnapshotsResponse) -> list[SnapshotFile]:
 def backup_request(collection: Optional[str], chunk_bytes: int) -> pb.BackupRequest:
     if collection is not None:
         codec.check_name(collection, "collection")
+        if not collection:
+            # The server reads an empty name as every collection: an unset variable must
+            # not back up everything.
+            raise ValueError("collection is empty: pass None to back up every collection")
     return pb.BackupRequest(collection=collection or "", chunk_bytes=chunk_bytes)
 
 
@@ -349,6 +353,8 @@ class Restore:
     def __init__(self, source: PathOrFile, collection: Optional[str], progress: Any) -> None:
         if collection is not None:
             codec.check_name(collection, "collection")
+            if not collection:
+                raise ValueError("collection is empty: pass None to restore under the names the file holds")
         self.f, self._close = open_for_read(source)
         self.error: Optional[BaseException] = None
         self.bar = None

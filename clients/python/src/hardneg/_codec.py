@@ -126,6 +126,8 @@ def encode_vectors(vectors: Any, field: str = "vectors") -> tuple[np.ndarray, in
     except TypeError:  # rows of objects that are not numbers (None, dicts, generators)
         raise bad_argument(field, f"cannot be read as an array of float32 (n, dim): its rows hold values that are not "
                                   f"numbers (a {type(vectors).__name__} of them)") from None
+    if arr.ndim == 1 and arr.size == 0:
+        return arr.reshape(0, 0), 0  # no rows ([]), as np.zeros((0, dim)) is
     if arr.ndim == 1:
         raise InvalidArgument(f"{field} must be 2-D (n, dim); got a 1-D array (use x[None, :] for one vector)",
                               violations=[FieldViolation(field, "is 1-D; want (n, dim)")])

@@ -145,6 +145,15 @@ class Core:
         options: Iterable[tuple[str, Any]],
         retry: Optional[RetryPolicy],
     ) -> None:
+        if not isinstance(target, str):
+            raise TypeError(f"target must be a string host:port, got {type(target).__name__}")
+        scheme, sep, rest = target.partition("://")
+        if sep and scheme.lower() in ("http", "https", "grpc", "grpcs"):
+            # gRPC would try to resolve "http://host:port" as a host name and fail on the
+            # first call with "Misformatted domain name".
+            hint = "tls=True" if scheme.lower() in ("https", "grpcs") else "no tls argument (plaintext)"
+            raise ValueError(f"target {target!r}: a gRPC target is host:port without a URL scheme; "
+                             f"use {rest.rstrip('/')!r} with {hint}")
         if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))):
             raise TypeError(f"timeout must be a number of seconds above 0, or None; got {timeout!r}")
         if timeout is not None and not timeout > 0:

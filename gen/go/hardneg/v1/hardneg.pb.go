@@ -2173,12 +2173,13 @@ type MiningPolicy struct {
 	// Upper bound on the candidates examined per anchor, to bound latency. 0: the
 	// server's default (100,000).
 	MaxCandidates uint32 `protobuf:"varint,20,opt,name=max_candidates,json=maxCandidates,proto3" json:"max_candidates,omitempty"`
-	// ef for the first search pass; 0: the rank window's end plus twice the collection's
-	// ef_search (at most 65,536), sized so that the graph's top window matches exact
-	// search (see Negative.rank). With 0 and a score filter (a margin or max_score), whose
-	// window is 10·k ranks, the pass starts at the width a window of k would have and
-	// widens to that as the anchor reads, staying twice the collection's ef_search wider
-	// than what it read (docs/MINING.md, "Shortfall and widening").
+	// ef for the first search pass; 0: the rank window's end plus a lead of twice the
+	// collection's ef_search or the lead the collection measured its graph to need
+	// (CollectionStats.first_pass_lead), whichever is more (at most 65,536), sized so that
+	// the graph's top window matches exact search (see Negative.rank). With 0 and a score
+	// filter (a margin or max_score), whose window is 10·k ranks, the pass starts at the
+	// width a window of k would have and widens to that as the anchor reads, staying the
+	// lead wider than what it read (docs/MINING.md, "Shortfall and widening").
 	EfSearch uint32 `protobuf:"varint,21,opt,name=ef_search,json=efSearch,proto3" json:"ef_search,omitempty"`
 	// The near-duplicate rules (duplicate_threshold, duplicate_margin and their calibrated
 	// forms) and the default false-negative budget (pfn_threshold, pfn_budget). Default
@@ -3703,7 +3704,8 @@ type MineResponse struct {
 	// false, closed_loop_depth without closed_loop, stale_rule RESCORE without
 	// min_version or max_staleness, synthetic.alpha_min/alpha_max without num_mixed,
 	// synthetic.beta_min/beta_max without num_query_mixed, synthetic.pool without either
-	// count. The request was served as if they were unset. The Python client raises each as a hardneg.PolicyWarning.
+	// count, guide_collection without guide_margin or guide_duplicate_threshold, and on a
+	// dot or L2 collection pfn_threshold or pfn_budget without the other. The request was served as if they were unset. The Python client raises each as a hardneg.PolicyWarning.
 	Warnings      []string `protobuf:"bytes,3,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
