@@ -692,12 +692,14 @@ type CollectionStats struct {
 	GraphSearch bool `protobuf:"varint,5,opt,name=graph_search,json=graphSearch,proto3" json:"graph_search,omitempty"`
 	// How far past its rank window Mine's first graph pass reaches at least on this
 	// collection, in ranks: the lead the collection measured its graph to need for the
-	// server's -lead-recall share of the exact top 10 (docs/MINING.md, "Exact ranks"),
-	// and lead_recall the recall it measured there. Mine's own lead is 2 × ef_search
-	// where that is more. Both 0 until a measurement finished (a collection measures when
-	// its graph is built or loaded and each time its item count has doubled, in the
-	// background), with the measurement off, and under the Weaviate engine.
-	FirstPassLead uint32  `protobuf:"varint,6,opt,name=first_pass_lead,json=firstPassLead,proto3" json:"first_pass_lead,omitempty"`
+	// server's -lead-recall share of the exact top 10 (docs/MINING.md, "Exact ranks").
+	// Mine's own lead is 2 × ef_search where that is more. 0 until a measurement
+	// finished (a collection measures when its graph is built or loaded and each time
+	// its item count has doubled, in the background), with the measurement off, and
+	// under the Weaviate engine.
+	FirstPassLead uint32 `protobuf:"varint,6,opt,name=first_pass_lead,json=firstPassLead,proto3" json:"first_pass_lead,omitempty"`
+	// The recall of the exact top 10 that the graph reached at first_pass_lead, over
+	// the collection's sampled items; 0 when first_pass_lead is.
 	LeadRecall    float64 `protobuf:"fixed64,7,opt,name=lead_recall,json=leadRecall,proto3" json:"lead_recall,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
