@@ -24,8 +24,9 @@ type Stats struct {
 	// GraphBuilt is set once the collection first held ExactThreshold live items and
 	// built its graph; it stays set.
 	GraphBuilt bool
-	// GraphSearch: searches go through the graph (it is built and the collection
-	// holds at least ExactThreshold live items).
+	// GraphSearch: searches go through the graph (it is built, the collection holds at
+	// least ExactThreshold live items, and its last measurement of the first-pass lead
+	// did not find an exact scan cheaper, see index.Collection.FirstPassLead).
 	GraphSearch bool
 	// FirstPassLead is how far past its rank window mining's first graph pass must
 	// reach on this collection, as the collection last measured it against an exact

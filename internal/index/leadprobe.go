@@ -21,7 +21,9 @@ import (
 // narrowest lead whose recall reaches the target (Options.LeadRecall). The probe runs
 // in the background when the graph is built or loaded and again each time the live
 // count has doubled since the last one; mining uses the larger of its own default and
-// the measured lead (FirstPassLead).
+// the measured lead (FirstPassLead). A graph that needs a beam of a large share of the
+// collection (scanShare) costs more than an exact scan: such a collection is searched
+// exactly until a later measurement finds otherwise.
 
 const (
 	// DefaultLeadRecall is Options.LeadRecall's default: the recall of the exact top
@@ -40,6 +42,14 @@ const (
 	// recall is within probeFlat of the best measured; a graph whose recall has
 	// flattened out gains nothing from a wider beam but its cost.
 	probeFlat = 0.002
+	// scanShare: a collection whose graph needs a lead of at least 1/scanShare of its
+	// live items is searched by exact scan (leadProbe.scan). On 20,000 random 384-d
+	// vectors, where the lead is 2,048 (a tenth), Mine with the default policy in
+	// requests of 32 (mining's BenchmarkMineOnRandomVectors) took 817 µs per anchor
+	// through a beam of 2,058 and 112 µs by exact scan, so the two cost about the same
+	// near a beam of a 60th of the items. A sixteenth leaves the graph wherever it
+	// could be cheaper, on any machine.
+	scanShare = 16
 )
 
 // leadProbe is what the collection last measured, and whether a probe runs.
@@ -50,6 +60,11 @@ type leadProbe struct {
 	running atomic.Bool
 	// lead is the measured lead, 0 until a probe finished.
 	lead atomic.Int64
+	// scan is set when the measured lead is wider than the fixed one and at least
+	// 1/scanShare of the live items: searches then scan exactly (useGraph), which
+	// costs less than such a beam and finds every item. Writes keep the graph current,
+	// and the next measurement decides again.
+	scan atomic.Bool
 	// recall is math.Float64bits of the recall measured at lead.
 	recall atomic.Uint64
 	// items is the live count the last probe started at; the next one starts once it
@@ -98,9 +113,10 @@ func (c *Collection) runProbes(target float64) {
 	defer c.bg.Done()
 	p := &c.probe
 	for {
-		if lead, recall, ok := c.measureLead(target); ok {
+		if lead, recall, live, ok := c.measureLead(target); ok {
 			p.recall.Store(math.Float64bits(recall))
 			p.lead.Store(int64(lead))
+			p.scan.Store(lead > 2*max(c.params.EfSearch, 1) && lead*scanShare >= live)
 		}
 		c.writeMu.Lock()
 		again := c.probeDue()
@@ -119,12 +135,13 @@ func (c *Collection) runProbes(target float64) {
 // measureLead samples up to probeQueries live items, finds each one's best probeWindow
 // other items exactly and through the graph at leads EfSearch·2, ·4, … up to
 // probeMaxLead, and returns the narrowest lead whose recall reaches target (else the
-// narrowest within probeFlat of the best) with its recall. ok is false when the
-// collection no longer searches its graph or holds too few items.
-func (c *Collection) measureLead(target float64) (lead int, recall float64, ok bool) {
-	qs, self, n := c.probeSample()
+// narrowest within probeFlat of the best) with its recall and the live count it
+// sampled. ok is false when the collection no longer has a graph to search or holds
+// too few items.
+func (c *Collection) measureLead(target float64) (lead int, recall float64, live int, ok bool) {
+	qs, self, n, live := c.probeSample()
 	if len(qs) == 0 {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	want := c.probeExact(qs, self, n)
 	leads := []int{}
@@ -140,9 +157,9 @@ func (c *Collection) measureLead(target float64) (lead int, recall float64, ok b
 		hits, total := 0, 0
 		for j, q := range qs {
 			c.mu.RLock()
-			if !c.useGraph() {
+			if !c.graphReady() {
 				c.mu.RUnlock()
-				return 0, 0, false
+				return 0, 0, 0, false
 			}
 			// Items written since the sample was taken are not in the exact results.
 			live := func(slot uint32) bool { return slot < n && c.ids[slot] != "" && slot != self[j] }
@@ -158,28 +175,29 @@ func (c *Collection) measureLead(target float64) (lead int, recall float64, ok b
 		r := float64(hits) / float64(max(total, 1))
 		recalls = append(recalls, r)
 		if r >= target {
-			return l, r, true
+			return l, r, live, true
 		}
 	}
 	best := slices.Max(recalls)
 	for i, r := range recalls {
 		if r >= best-probeFlat {
-			return leads[i], r, true
+			return leads[i], r, live, true
 		}
 	}
-	return leads[len(leads)-1], recalls[len(recalls)-1], true
+	return leads[len(leads)-1], recalls[len(recalls)-1], live, true
 }
 
 // probeSample copies the vectors of up to probeQueries live items, spread over the
 // slots by a generator seeded with the slot count (so a collection probes the same
-// items for the same contents), and returns them with their slots and the slot count.
-// The probe measures the collection as it is now: the items in slots below that count.
-func (c *Collection) probeSample() ([][]float32, []uint32, uint32) {
+// items for the same contents), and returns them with their slots, the slot count and
+// the live count. The probe measures the collection as it is now: the items in slots
+// below that count.
+func (c *Collection) probeSample() ([][]float32, []uint32, uint32, int) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	n := len(c.ids)
-	if !c.useGraph() || len(c.slots) < probeWindow+2 {
-		return nil, nil, 0
+	if !c.graphReady() || len(c.slots) < probeWindow+2 {
+		return nil, nil, 0, 0
 	}
 	rng := rand.New(rand.NewPCG(uint64(n), 0x9e3779b97f4a7c15))
 	want := min(probeQueries, len(c.slots)/2)
@@ -193,7 +211,7 @@ func (c *Collection) probeSample() ([][]float32, []uint32, uint32) {
 		qs = append(qs, slices.Clone(c.vectorAt(slot)))
 		self = append(self, slot)
 	}
-	return qs, self, uint32(n)
+	return qs, self, uint32(n), len(c.slots)
 }
 
 // probeExact returns, per query, the slots of its probeWindow best live items other

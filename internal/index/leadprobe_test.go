@@ -93,8 +93,14 @@ func TestLeadProbeWidensAWeakGraph(t *testing.T) {
 	if atFixed >= 0.99 {
 		t.Errorf("recall@10 at the fixed lead is %.4f: the graph is not weak enough for this test", atFixed)
 	}
-	if st := c.Stats(); st.FirstPassLead != lead || st.LeadRecall != recall {
+	st := c.Stats()
+	if st.FirstPassLead != lead || st.LeadRecall != recall {
 		t.Errorf("Stats: lead %d recall %v, want %d %v", st.FirstPassLead, st.LeadRecall, lead, recall)
+	}
+	// A beam of at least a sixteenth of the items costs more than a scan: the collection
+	// then searches exactly (and still keeps its graph).
+	if scan := lead*scanShare >= st.Items; st.GraphSearch == scan || c.SearchesExactly() != scan || !st.GraphBuilt {
+		t.Errorf("lead %d of %d items: graph search %v, searches exactly %v, want %v", lead, st.Items, st.GraphSearch, c.SearchesExactly(), !scan)
 	}
 }
 

@@ -42,9 +42,16 @@ func (c *Collection) Search(ctx context.Context, q []float32, opts engine.Search
 // maxGraphEf is the widest graph pass before a search falls back to an exact scan.
 const maxGraphEf = 2048
 
-// useGraph reports whether searches go through the graph: it is built and the
-// collection is not below its exact threshold. Caller holds mu.
+// useGraph reports whether searches go through the graph: it is built, the collection
+// is not below its exact threshold, and its last measurement of the first-pass lead did
+// not find an exact scan cheaper (leadProbe.scan). Caller holds mu.
 func (c *Collection) useGraph() bool {
+	return c.graphReady() && !c.probe.scan.Load()
+}
+
+// graphReady reports whether the graph is built and the collection is not below its
+// exact threshold. Caller holds mu.
+func (c *Collection) graphReady() bool {
 	return c.graphOn && len(c.slots) >= c.params.ExactThreshold
 }
 

@@ -223,3 +223,62 @@ func BenchmarkMineExactJob(b *testing.B) {
 	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N*anchors), "cpu-µs/anchor")
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*anchors), "µs/anchor")
 }
+
+// BenchmarkMineOnRandomVectors mines 32 stored-item anchors (k 8, default policy) in a
+// cosine collection of 20,000 random 384-dimensional vectors, where a graph finds
+// little: through the graph with the fixed first-pass lead (the measurement of the lead
+// off; poor recall), through a beam as wide as the measured lead (ef_search 2,058),
+// as the collection runs with the measurement on (it measures 2,048 and scans), and in
+// an exact collection. The first requests build the scan's int8 rows: run enough of
+// them (-benchtime 20x).
+//
+//	go test ./internal/mining -run '^$' -bench MineOnRandomVectors -benchtime 20x
+func BenchmarkMineOnRandomVectors(b *testing.B) {
+	const n, dim, anchors = 20_000, 384, 32
+	r := rand.New(rand.NewPCG(1, 2))
+	batch := &engine.Batch{Vectors: make([]float32, n*dim)}
+	for i := range n {
+		batch.IDs = append(batch.IDs, "i"+strconv.Itoa(i))
+	}
+	for i := range batch.Vectors {
+		batch.Vectors[i] = float32(r.NormFloat64())
+	}
+	for _, v := range []struct {
+		name      string
+		lead      float64 // index.Options.LeadRecall
+		threshold int     // ExactThreshold
+		ef        int     // the policy's ef_search
+	}{{"fixed-lead", -1, 0, 0}, {"beam-2058", -1, 0, 2058}, {"measured", 0, 0, 0}, {"exact-collection", -1, n + 1, 0}} {
+		db, err := index.Open(index.Options{Dir: b.TempDir(), LeadRecall: v.lead})
+		if err != nil {
+			b.Fatal(err)
+		}
+		c, err := db.CreateCollection(engine.Config{Name: "c", Dim: dim, Metric: engine.Cosine, Params: engine.Params{ExactThreshold: v.threshold}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for lo := 0; lo < n; lo += 10_000 {
+			part := &engine.Batch{IDs: batch.IDs[lo : lo+10_000], Vectors: batch.Vectors[lo*dim : (lo+10_000)*dim]}
+			if _, err := db.Upsert("c", part, "items"); err != nil {
+				b.Fatal(err)
+			}
+		}
+		c.(*index.Collection).WaitIdle()
+		req := Request{Policy: DefaultPolicy()}
+		req.Policy.NumNegatives, req.Policy.Ef = 8, v.ef
+		for a := range anchors {
+			req.Anchors = append(req.Anchors, Anchor{ID: "i" + strconv.Itoa(a*97)})
+		}
+		b.Run(v.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Mine(context.Background(), c, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+			lead, _ := c.(*index.Collection).FirstPassLead()
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*anchors), "µs/anchor")
+			b.ReportMetric(float64(lead), "lead")
+		})
+		db.Close()
+	}
+}

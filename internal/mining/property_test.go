@@ -24,7 +24,14 @@ type searcherFactory func(t *testing.T, cfg engine.Config, items *engine.Batch, 
 // newCollection is the factory for a real collection of an index.DB with cfg.Params.
 func newCollection(t *testing.T, cfg engine.Config, items *engine.Batch, feedback map[string][]string) Searcher {
 	t.Helper()
-	db, err := index.Open(index.Options{Dir: t.TempDir()})
+	return newCollectionWith(t, index.Options{}, cfg, items, feedback)
+}
+
+// newCollectionWith is newCollection in a DB opened with opts (Dir is set here).
+func newCollectionWith(t *testing.T, opts index.Options, cfg engine.Config, items *engine.Batch, feedback map[string][]string) Searcher {
+	t.Helper()
+	opts.Dir = t.TempDir()
+	db, err := index.Open(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -689,6 +689,9 @@ type CollectionStats struct {
 	// int8, their codes (dim + 4 bytes per vector).
 	VectorBytes uint64 `protobuf:"varint,4,opt,name=vector_bytes,json=vectorBytes,proto3" json:"vector_bytes,omitempty"`
 	// Whether searches currently go through the HNSW graph (true) or exact scan (false).
+	// A collection with a graph scans when it holds fewer items than exact_threshold, or
+	// when it measured that its graph needs a beam wider than twice ef_search and at
+	// least a sixteenth of its items (first_pass_lead), which costs more than a scan.
 	GraphSearch bool `protobuf:"varint,5,opt,name=graph_search,json=graphSearch,proto3" json:"graph_search,omitempty"`
 	// How far past its rank window Mine's first graph pass reaches at least on this
 	// collection, in ranks: the lead the collection measured its graph to need for the
