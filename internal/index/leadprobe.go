@@ -162,8 +162,8 @@ func (c *Collection) measureLead(target float64) (lead int, recall float64, live
 				return 0, 0, 0, false
 			}
 			// Items written since the sample was taken are not in the exact results.
-			live := func(slot uint32) bool { return slot < n && c.ids[slot] != "" && slot != self[j] }
-			got = c.graph.Search(q, probeWindow, probeWindow+l, live, got[:0])
+			accept := func(slot uint32) bool { return slot < n && c.ids[slot] != "" && slot != self[j] }
+			got = c.graph.Search(q, probeWindow, probeWindow+l, accept, got[:0])
 			c.mu.RUnlock()
 			for _, nb := range got {
 				if slices.Contains(want[j], nb.ID) {
