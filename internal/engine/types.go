@@ -129,6 +129,11 @@ func (p Params) WithDefaults() Params {
 	return p
 }
 
+// FixedLead is how many ranks past its rank window mining's first search pass reaches
+// by default: twice EfSearch. A collection that measures its graph (the embedded
+// engine's index.Collection.FirstPassLead) may need more, never less.
+func (p Params) FixedLead() int { return 2 * max(p.EfSearch, 1) }
+
 // Config describes a collection to create.
 type Config struct {
 	Name   string

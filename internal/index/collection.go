@@ -479,8 +479,6 @@ func (c *Collection) Stats() engine.Stats {
 	c.compactedMu.Unlock()
 	lead, recall := c.FirstPassLead()
 	return engine.Stats{
-		FirstPassLead: lead,
-		LeadRecall:    recall,
 		Items:         len(c.slots),
 		Slots:         len(c.ids),
 		FreeSlots:     free,
@@ -490,5 +488,7 @@ func (c *Collection) Stats() engine.Stats {
 		GraphBytes:    c.graph.MemoryBytes(),
 		GraphBuilt:    c.graphOn,
 		GraphSearch:   c.useGraph(),
+		FirstPassLead: lead,
+		LeadRecall:    recall,
 	}
 }

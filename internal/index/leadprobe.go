@@ -116,7 +116,7 @@ func (c *Collection) runProbes(target float64) {
 		if lead, recall, live, ok := c.measureLead(target); ok {
 			p.recall.Store(math.Float64bits(recall))
 			p.lead.Store(int64(lead))
-			p.scan.Store(lead > 2*max(c.params.EfSearch, 1) && lead*scanShare >= live)
+			p.scan.Store(lead > c.params.FixedLead() && lead*scanShare >= live)
 		}
 		c.writeMu.Lock()
 		again := c.probeDue()
@@ -145,7 +145,7 @@ func (c *Collection) measureLead(target float64) (lead int, recall float64, live
 	}
 	want := c.probeExact(qs, self, n)
 	leads := []int{}
-	for l := 2 * max(c.params.EfSearch, 1); l <= probeMaxLead; l *= 2 {
+	for l := c.params.FixedLead(); l <= probeMaxLead; l *= 2 {
 		leads = append(leads, l)
 	}
 	if len(leads) == 0 {
@@ -179,12 +179,8 @@ func (c *Collection) measureLead(target float64) (lead int, recall float64, live
 		}
 	}
 	best := slices.Max(recalls)
-	for i, r := range recalls {
-		if r >= best-probeFlat {
-			return leads[i], r, live, true
-		}
-	}
-	return leads[len(leads)-1], recalls[len(recalls)-1], live, true
+	i := slices.IndexFunc(recalls, func(r float64) bool { return r >= best-probeFlat })
+	return leads[i], recalls[i], live, true
 }
 
 // probeSample copies the vectors of up to probeQueries live items, spread over the

@@ -142,18 +142,13 @@ func mineAnchor(ctx context.Context, s Searcher, req *Request, rl rules, a *prep
 	return m.res, nil
 }
 
-// firstPassLead is how many ranks past the rank window the default first pass reaches,
-// in multiples of the collection's default ef (EfSearch, 64 unless set), unless the
-// collection measured that its graph needs more (leadMeasurer).
-const firstPassLead = 2
-
 // firstPass returns the first search pass's width ef, when its beam may start
 // narrower and widen as the anchor reads, where it starts (engine.SearchOptions.EfStart;
 // else 0), and how far ahead of what the anchor has read the widening beam stays
 // (engine.SearchOptions.Lead; 0: the engine's default).
 //
-// ef is the policy's, or the rank window's end plus a lead of firstPassLead × the
-// collection's default ef (EfSearch) or the lead the collection measured its graph to
+// ef is the policy's, or the rank window's end plus a lead of twice the collection's
+// default ef (engine.Params.FixedLead) or the lead the collection measured its graph to
 // need (leadMeasurer), whichever is larger, at most maxDerivedEf. The graph's best items are
 // found reliably only some way short of the beam's width, so the beam reaches that far
 // past the window. How far depends on the data, not on the window: on the 20,000 × 128
@@ -182,7 +177,7 @@ func (m *anchorMiner) firstPass() (ef, start, lead int) {
 	if !ok {
 		return 0, 0, 0
 	}
-	lead = firstPassLead * max(ps.Params().EfSearch, 1)
+	lead = ps.Params().FixedLead()
 	if lm, ok := m.s.(leadMeasurer); ok {
 		measured, _ := lm.FirstPassLead()
 		lead = max(lead, measured)

@@ -123,7 +123,7 @@ func windowRecall(t testing.TB, c engine.Collection, anchors []int, exact [][]st
 // (window [0, k)) hold at least 99% of the exact top k for windows of 8 to 128 ranks. A
 // beam only a little wider than the window (max(collection ef, end + 1), the rule before
 // mining sized its own) misses that at 32 and 64 ranks. It logs the sweep over explicit
-// ef values that the default was chosen from (the default's lead, firstPassLead × 64,
+// ef values that the default was chosen from (the default's lead, engine.Params.FixedLead: 2 × 64,
 // was chosen on make bench's larger sets, where a lead of 64 fell short; see firstPass). Under the race detector it checks windows
 // of 8 and 32 only; make test-go runs it in full without.
 func TestDefaultEfRecallOfTheTopWindow(t *testing.T) {

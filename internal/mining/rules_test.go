@@ -511,9 +511,10 @@ func TestSearchOptionsFollowThePolicy(t *testing.T) {
 		p.Widen, p.RankMode, p.RangeMin, p.RangeMax = false, RankRaw, 1, 5
 	})})
 	mineOK(t, rs, Request{Anchors: []Anchor{{Vector: q10}}, Policy: policy(2, func(p *Policy) { p.Ef, p.MaxExamined = 300, 7 })})
-	if o, want := rs.opts[0], 5+firstPassLead*engine.DefaultEfSearch; !o.NoWiden || o.MaxCandidates != 6 || o.Ef != want || o.Lead != firstPassLead*engine.DefaultEfSearch {
+	lead := 2 * engine.DefaultEfSearch // twice the collection ef
+	if o, want := rs.opts[0], 5+lead; !o.NoWiden || o.MaxCandidates != 6 || o.Ef != want || o.Lead != lead {
 		t.Errorf("first search: NoWiden %v MaxCandidates %d Ef %d Lead %d; want true, 6, %d (window end + twice the collection ef), %d",
-			o.NoWiden, o.MaxCandidates, o.Ef, o.Lead, want, firstPassLead*engine.DefaultEfSearch)
+			o.NoWiden, o.MaxCandidates, o.Ef, o.Lead, want, lead)
 	}
 	if o := rs.opts[1]; o.NoWiden || o.MaxCandidates != 7 || o.Ef != 300 || o.Lead != 0 {
 		t.Errorf("second search: NoWiden %v MaxCandidates %d Ef %d Lead %d; want false, 7, 300, 0", o.NoWiden, o.MaxCandidates, o.Ef, o.Lead)
