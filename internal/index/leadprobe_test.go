@@ -3,6 +3,7 @@ package index
 import (
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/hardneg/hardneg/internal/engine"
@@ -76,7 +77,7 @@ func TestLeadProbeWidensAWeakGraph(t *testing.T) {
 	_, c := weakGraph(t, Options{Dir: t.TempDir(), LeadRecall: 0.99}, n, 32)
 	lead, recall := c.FirstPassLead()
 	t.Logf("measured lead %d, recall@10 %.4f", lead, recall)
-	fixed := 2 * c.params.EfSearch
+	fixed := c.params.FixedLead()
 	if lead <= fixed {
 		t.Fatalf("lead %d: want wider than the fixed lead %d on this graph", lead, fixed)
 	}
@@ -165,4 +166,37 @@ func TestLeadRecallOption(t *testing.T) {
 	if o, err := (Options{}).withDefaults(); err != nil || o.LeadRecall != DefaultLeadRecall {
 		t.Errorf("default: %v, %v", o.LeadRecall, err)
 	}
+}
+
+// BenchmarkMeasureLead times one measurement of the first-pass lead (measureLead) and
+// its exact part alone, on 15,000 random 384-d vectors (default index parameters),
+// where the graph needs the widest lead and every lead is tried.
+//
+//	go test ./internal/index -run '^$' -bench MeasureLead -benchtime 5x
+func BenchmarkMeasureLead(b *testing.B) {
+	db := openDB(b, Options{Dir: b.TempDir(), LeadRecall: -1})
+	defer db.Close()
+	ec, err := db.CreateCollection(engine.Config{Name: "c", Dim: 384, Metric: engine.Cosine})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := ec.(*Collection)
+	r := rand.New(rand.NewPCG(1, 1))
+	for i := range 3 {
+		if _, err := db.Upsert("c", randBatch(r, "b"+strconv.Itoa(i)+"-", 5000, 384), "w"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("whole", func(b *testing.B) {
+		for b.Loop() {
+			lead, _, _, _ := c.measureLead(DefaultLeadRecall)
+			b.ReportMetric(float64(lead), "lead")
+		}
+	})
+	b.Run("exact", func(b *testing.B) {
+		qs, self, n, _ := c.probeSample()
+		for b.Loop() {
+			c.probeExact(qs, self, n)
+		}
+	})
 }
