@@ -213,6 +213,17 @@ def test_a_url_as_target_is_refused_with_the_host_port_to_use(target: str, text:
         hardneg.Client(50051)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("target, dialled", [
+    ("localhost", "localhost:50051"), ("10.0.0.7", "10.0.0.7:50051"), ("[::1]", "[::1]:50051"),
+    ("miner.example", "miner.example:50051"), ("localhost:6000", "localhost:6000"),
+    ("dns:///miner.example:7000", "dns:///miner.example:7000"), ("unix:/tmp/miner.sock", "unix:/tmp/miner.sock"),
+])
+def test_a_host_without_a_port_dials_the_servers_default_port(target: str, dialled: str) -> None:
+    # gRPC alone would dial 443 for a bare host and fail only at the first call.
+    for cls in (hardneg.Client, hardneg.AsyncClient):
+        assert cls(target)._core.config.target == dialled
+
+
 def test_policy_and_index_params_may_be_dicts(client: hardneg.Client) -> None:
     name = "dict-args"
     client.delete_collection(name, missing_ok=True)

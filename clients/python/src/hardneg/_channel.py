@@ -29,6 +29,22 @@ KEEPALIVE_TIMEOUT_MS = 20_000
 _HOST_PORT = re.compile(r"^(?:\[[^\]]*\]|[^:/\[\]]*):(-?\d+)$")
 
 
+# The server's default gRPC port (miner-server -addr).
+DEFAULT_PORT = 50051
+
+# A host name, an IPv4 address or a bracketed IPv6 address with no port.
+_BARE_HOST = re.compile(r"^(?:\[[0-9A-Fa-f:.]*\]|[A-Za-z0-9_.-]+)$")
+
+
+def with_default_port(target: str) -> str:
+    """A bare host ("localhost", "10.0.0.7", "[::1]") means the server's default port,
+    50051; gRPC alone would dial 443 and fail (or hang) at the first call. Other forms
+    (host:port, dns:///…, unix:…) are kept as given."""
+    if _BARE_HOST.match(target):
+        return f"{target}:{DEFAULT_PORT}"
+    return target
+
+
 def _check_pem(what: str, path: Optional[str]) -> None:
     """A TLS file is readable and holds PEM data, found when the client is made rather
     than as gRPC's handshake errors at the first call."""

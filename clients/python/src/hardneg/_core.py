@@ -29,7 +29,7 @@ import numpy as np
 from hardneg import _backup
 from hardneg import _codec as codec
 from hardneg import errors
-from hardneg._channel import ChannelConfig, TLSArg
+from hardneg._channel import ChannelConfig, TLSArg, with_default_port
 from hardneg._ingest import IngestState
 from hardneg.types import (
     CollectionInfo,
@@ -154,6 +154,7 @@ class Core:
             hint = "tls=True" if scheme.lower() in ("https", "grpcs") else "no tls argument (plaintext)"
             raise ValueError(f"target {target!r}: a gRPC target is host:port without a URL scheme; "
                              f"use {rest.rstrip('/')!r} with {hint}")
+        target = with_default_port(target)
         if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))):
             raise TypeError(f"timeout must be a number of seconds above 0, or None; got {timeout!r}")
         if timeout is not None and not timeout > 0:

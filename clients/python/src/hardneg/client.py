@@ -57,7 +57,8 @@ class Client(Front):
     """Synchronous client of a hardneg server.
 
     Args:
-        target: ``host:port`` of the server (any gRPC target string).
+        target: ``host:port`` of the server (any gRPC target string); a host alone
+            means port 50051, the server's default.
         token: bearer token sent as ``authorization: Bearer <token>`` on every call.
         tls: ``None`` for plaintext, ``True`` for TLS with the system roots, a
             :class:`hardneg.TLSConfig` (CA / client certificate / key paths), or ready
