@@ -589,3 +589,42 @@ def test_a_deadline_that_cut_a_retry_short_reports_the_refusal() -> None:
     line = _cli._error_line(late)
     assert line.startswith("server unavailable: failed to connect to all addresses") and "after 4 attempts" in line
     assert _cli._error_line(errors.DeadlineExceeded("Deadline Exceeded")).startswith("timed out:")
+
+
+def test_ingest_shrinks_its_batches_to_a_servers_smaller_message_limit(
+    server_binary: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 1,000 rows of 384 floats make a first batch of about 1.5 MB, over a server's 1 MiB
+    # -grpc-max-msg-bytes: refused unread, so the command sends smaller batches and says so.
+    srv = _spawn(server_binary, tmp_path / "small", ("--grpc-max-msg-bytes=1048576",))
+    try:
+        vp, ip, vecs, ids = write_npy(tmp_path, 1000, 384)
+        code, out, err = run(capsys, srv, "ingest", "small", str(vp), "--ids", str(ip), "--create")
+        assert code == 0, err
+        fit = _cli.rows_under(1048576, 384)
+        assert f"the server takes messages of at most 1,048,576 bytes: sending {fit:,} rows per batch instead of 1,024" in err
+        assert out.startswith("ingested 1,000 rows into 'small'")
+        got = hardneg.Client(srv.target).get_items("small", ids, include_vectors=True)
+        assert not got.missing_ids and np.allclose(got.vectors, vecs, atol=1e-6)
+        # The same command again finds every batch acknowledged (the writer id follows the
+        # shrunk batches) and sends nothing.
+        code, out, err = run(capsys, srv, "ingest", "small", str(vp), "--ids", str(ip))
+        assert code == 0, err
+        assert "(1,000 already acknowledged by an earlier run, skipped)" in out
+    finally:
+        srv.stop()
+
+
+def test_a_batch_too_large_part_way_names_batch_size_not_the_clients_arguments() -> None:
+    # A later batch can outgrow the first (rows with many groups): the client's hint
+    # names Client arguments, which the command does not have.
+    e = errors.ResourceExhausted(
+        "server busy or request too large: grpc: received message larger than max (1542940 vs. 1048576) (the server "
+        "takes messages of at most 1,048,576 bytes and this client sends batches of up to 16,777,216: give the client "
+        "max_batch_bytes=917,504, or max_message_bytes=1,048,576, and resume with writer_id='w', first_sequence=3)")
+    assert _cli._too_large(e, 500, 384) == _cli.rows_under(1048576, 384)
+    assert e.message == (
+        "server busy or request too large: grpc: received message larger than max (1542940 vs. 1048576) (the server "
+        f"takes messages of at most 1,048,576 bytes, a batch of 500 rows of 384 floats needs up to {500 * (4 * 384 + 1024):,}: "
+        f"pass --batch-size {_cli.rows_under(1048576, 384):,} or less)")
+    assert _cli._too_large(errors.Unavailable("gone"), 500, 384) is None

@@ -513,10 +513,42 @@ def writer_id_for(collection: str, path: str, rows: int, ids_spec: str, generati
     return "cli-" + hashlib.sha256("\0".join(parts).encode()).hexdigest()[:24]
 
 
+def _row_bytes(dim: int) -> int:
+    """What one row may take in a batch message: its floats and up to 1 KiB of id,
+    groups and framing."""
+    return 4 * dim + 1024
+
+
 def batch_rows(dim: int, requested: int) -> int:
     """Rows per stream batch: small enough that the client never splits a batch, so
     batch k always carries sequence k + 1 and a re-run can resume by sequence."""
-    return max(1, min(requested, 16_384, (8 << 20) // (4 * dim + 1024)))
+    return max(1, min(requested, 16_384, (8 << 20) // _row_bytes(dim)))
+
+
+def rows_under(limit: int, dim: int) -> int:
+    """Rows per batch whose messages fit a server's -grpc-max-msg-bytes of limit."""
+    from hardneg._codec import batch_bytes_under
+
+    return max(1, batch_bytes_under(limit) // _row_bytes(dim))
+
+
+_CLIENT_SIZE_HINT = " (the server takes messages of at most"
+
+
+def _too_large(e: errors.HardnegError, rows: int, dim: int) -> Optional[int]:
+    """For a batch the server refused unread for its size: the rows per batch that fit
+    (None for any other error). The client's hint, which names Client arguments the
+    command does not have, becomes one that names --batch-size."""
+    limit = errors._message_limit(e)
+    if limit is None:
+        return None
+    fit = rows_under(limit, dim)
+    cut = e.message.find(_CLIENT_SIZE_HINT)
+    if cut >= 0:
+        e.message = e.message[:cut]
+    e.message += (f" (the server takes messages of at most {limit:,} bytes, a batch of {rows:,} rows of {dim} floats "
+                  f"needs up to {rows * _row_bytes(dim):,}: pass --batch-size {fit:,} or less)")
+    return fit
 
 
 def cmd_ingest(args: argparse.Namespace) -> None:
@@ -563,6 +595,20 @@ def cmd_ingest(args: argparse.Namespace) -> None:
         hlog.addFilter(_mute_reuse_warning)
         try:
             first = client.ingest(args.collection, [batch(0)], writer_id=writer, first_sequence=1, window=1)
+        except errors.HardnegError as e:
+            fit = _too_large(e, rows, dim)
+            if fit is None or fit >= rows:
+                raise
+            # A server started with a smaller -grpc-max-msg-bytes refused the first batch
+            # unread: nothing was applied, so the batches shrink to fit (the writer id
+            # follows the rows per batch, and a re-run shrinks them the same way).
+            sys.stderr.write(f"hardneg ingest: the server takes messages of at most {errors._message_limit(e):,} "
+                             f"bytes: sending {fit:,} rows per batch instead of {rows:,}\n")
+            rows = fit
+            nb = (n + rows - 1) // rows
+            if args.writer_id is None:
+                writer = writer_id_for(args.collection, args.file, rows, spec, generation)
+            continue
         finally:
             hlog.removeFilter(_mute_reuse_warning)
         result = first
@@ -605,6 +651,7 @@ def cmd_ingest(args: argparse.Namespace) -> None:
             # Say what is safe and how to go on: the same command resumes after the
             # last durable batch (the writer id comes from the same arguments).
             bar.close()
+            _too_large(e, rows, dim)
             got = getattr(e, "ingest_result", None)
             done = min(max(start, got.durable_sequence if got is not None else 0) * rows, n)
             e.message += (f" ({done:,} of {n:,} rows are durable in {args.collection!r}; the same command run again "
