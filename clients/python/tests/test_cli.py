@@ -394,6 +394,13 @@ def test_mine_set_values_unknown_positives_and_a_cut_explanation(
     code, out, err = run(capsys, own_server, "mine", "docs", "--anchor", "d10:d11,nosuch", "-k", "3")
     assert code == 0 and "anchor d10: positive(s) not in 'docs': nosuch" in err
 
+    # The server's policy warnings: one line each naming the command, as errors are.
+    for fmt in ((), ("--json",)):
+        code, out, err = run(capsys, own_server, *fmt, *base, "--set", "temperature=0.5")
+        assert code == 0 and out
+        assert err == ("hardneg mine: warning: policy.temperature: has no effect unless sampling is "
+                       "SAMPLING_STRATEGY_SOFTMAX\n"), err
+
     res = run_json(capsys, own_server, *base, "--explain", "1")
     assert res["explain_truncated"] == ["d10"] and len(res["removed"]) <= 1
     code, out, _ = run(capsys, own_server, *base, "--explain", "1")

@@ -28,6 +28,7 @@ import os
 import re
 import sys
 import time
+import warnings
 from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
@@ -1183,8 +1184,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         args.timeout = None
     # Progress bars go to stderr when it is a terminal (or on request), never with -q.
     args.quiet = args.quiet or not (args.progress or sys.stderr.isatty())
+
+    def show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+        # A warning (the server's MineResponse.warnings come as PolicyWarning) is one
+        # line naming the command, like an error, not Python's file:line report.
+        sys.stderr.write(f"hardneg {args.command}: warning: {message}\n")
+
     try:
-        args.fn(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = show_warning
+            args.fn(args)
     except SystemExit as e:
         return int(e.code or 0)
     except KeyboardInterrupt as e:
