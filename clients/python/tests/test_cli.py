@@ -485,13 +485,13 @@ def test_backup_restore_into_a_fresh_server(own_server: ServerProcess, second_se
         "file": str(f), "collections": [], "skipped": ["docs", "other"]}
 
     # A refusal under --skip-existing (a collection created between the check and the
-    # restore) does not suggest the flag already given.
+    # restore) does not suggest the flag already given: the same command again resumes.
     def raced(self: hardneg.Client, *args: Any, **kwargs: Any) -> Any:
         raise hardneg.errors.FailedPrecondition('"docs" holds 3 items', code=grpc.StatusCode.FAILED_PRECONDITION)
 
     monkeypatch.setattr(hardneg.Client, "restore", raced)
     code, _, err = run(capsys, second_server, "restore", str(f), "--skip-existing")
-    assert code == 1 and err.rstrip().endswith("(0 of 2 collections restored before it; `hardneg delete NAME --yes` removes one)"), err
+    assert code == 1 and err.rstrip().endswith("(0 of 2 collections restored before it; the same command run again restores the others, `hardneg delete NAME --yes` removes one)"), err
 
 
 def test_output_to_a_closed_pipe_ends_quietly(own_server: ServerProcess) -> None:

@@ -912,7 +912,7 @@ def cmd_restore(args: argparse.Namespace) -> None:
         total = len(names()) if done or isinstance(e, errors.FailedPrecondition) else 1
         if total > 1:
             msg += (f" ({len(done)} of {total} collections restored before it; "
-                    + ("" if args.skip_existing else
+                    + ("the same command run again restores the others, " if args.skip_existing else
                        "--skip-existing restores the others and leaves those that hold items or are ephemeral, ")
                     + "`hardneg delete NAME --yes` removes one)")
         raise CommandError(msg) from None

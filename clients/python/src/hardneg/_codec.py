@@ -1774,7 +1774,7 @@ def report_loss_requests(collection: str, keys: Any, losses: Any, solved: Any) -
                 i = int(np.flatnonzero(~np.isfinite(loss_arr))[0])
                 v = raw.reshape(-1)[i]
                 why = "must be finite" if not np.isfinite(v) else "is beyond float32's range (±3.4e38)"
-                violations.append(FieldViolation(field=f"losses[{i}]", description=f"{why}, got {v!r}"))
+                violations.append(FieldViolation(field=f"losses[{i}]", description=f"{why}, got {float(v)}"))
     if solved is not None:
         raw = np.asarray(solved)
         if raw.size and raw.dtype.kind not in "biu" or (raw.dtype.kind in "iu" and raw.size and not np.isin(raw, (0, 1)).all()):
