@@ -480,6 +480,9 @@ func decodeJSON(body []byte, m proto.Message) error {
 	if sub := jsonField.FindStringSubmatch(msg); sub != nil {
 		if path := fieldPath(m.ProtoReflect().Descriptor(), sub[1], 0); path != "" {
 			field = withIndex(body, m.ProtoReflect().Descriptor(), path)
+			// The decoder names the field by its JSON name (numNegatives); the
+			// description says the proto name the violation's path uses.
+			msg = strings.Replace(msg, sub[0], "field "+path[strings.LastIndexByte(path, '.')+1:], 1)
 		}
 	}
 	return validate.Field(field, "%s", msg)

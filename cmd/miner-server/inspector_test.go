@@ -198,6 +198,7 @@ func TestInspectorAPIAnswersLikeTheService(t *testing.T) {
 	for _, c := range []struct{ body, field string }{
 		{`{"collection":"c","anchors":[{"id":"a"}],"policy":{"numNegatives":"abc"}}`, `"field":"policy.num_negatives"`},
 		{`{"collection":"c","anchors":[{"id":"a"}],"policy":{"num_negatives":-1}}`, `"field":"policy.num_negatives"`},
+		{`{"collection":"c","anchors":[{"id":"a"}],"policy":{"num_negatives":-1}}`, `uint32 field num_negatives: -1`},
 		{`{"collection":"c","anchors":[{"id":"a"},{"vector":"!!"}]}`, `"field":"anchors[1].vector"`},
 		{`{"collection":"c","nope":1}`, `"field":"body"`}, // not a field of MineRequest: the message names it
 		{`{"collection":`, `"field":"body"`},
