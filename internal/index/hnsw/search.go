@@ -34,9 +34,26 @@ const (
 // vec.Int8Codes.ErrorBound, is beyond the k-th best scored (see SearchOrdered), so
 // Search(q, 10, 128, …) scores a fifth of the beam or less.
 func (g *Graph) Search(q []float32, k, ef int, accept func(id uint32) bool, dst []Neighbor) []Neighbor {
+	res, _ := g.search(q, k, ef, accept, dst, false, 0)
+	return res
+}
+
+// SearchWithout is Search for a query that stands for node hide, as if hide were not in
+// the graph: the search neither steps onto it, scores its links nor returns it, so it
+// finds what a new query at that place would find (Search for an item's own vector
+// reaches the item and, through its links, the item's nearest neighbours; a new query
+// has no such node to lead it). ok is false, and nothing is searched, when hide is the
+// graph's entry point. The lead probe of package index measures the graph's recall
+// this way.
+func (g *Graph) SearchWithout(q []float32, k, ef int, hide uint32, accept func(id uint32) bool, dst []Neighbor) (res []Neighbor, ok bool) {
+	return g.search(q, k, ef, accept, dst, true, hide)
+}
+
+// search is Search, and with hiding SearchWithout(…, hide, …).
+func (g *Graph) search(q []float32, k, ef int, accept func(id uint32) bool, dst []Neighbor, hiding bool, hide uint32) ([]Neighbor, bool) {
 	dst = dst[:0]
 	if k <= 0 {
-		return dst
+		return dst, true
 	}
 	if ef <= 0 {
 		ef = g.opts.EfSearch
@@ -44,10 +61,14 @@ func (g *Graph) Search(q []float32, k, ef int, accept func(id uint32) bool, dst 
 	ef = max(ef, k)
 	epID, top, ok := unpackEntry(g.entry.Load())
 	if !ok {
-		return dst
+		return dst, true
+	}
+	if hiding && epID == hide {
+		return dst, false
 	}
 	s := g.searchers.get()
-	defer g.searchers.put(s)
+	defer g.release(s)
+	s.hiding, s.hide = hiding, hide
 	qq := g.beam(s, q, epID, top, ef, false, accept)
 	if qq.c != nil {
 		// Only the beam nodes that can be among the best k get a float distance.
@@ -55,10 +76,16 @@ func (g *Graph) Search(q []float32, k, ef int, accept func(id uint32) bool, dst 
 			dst = append(dst, nb)
 			return len(dst) < k
 		})
-		return dst
+		return dst, true
 	}
 	res := s.sorted()
-	return append(dst, res[:min(k, len(res))]...)
+	return append(dst, res[:min(k, len(res))]...), true
+}
+
+// release returns a searcher of search to the pool.
+func (g *Graph) release(s *searcher) {
+	s.hiding = false
+	g.searchers.put(s)
 }
 
 // beam fills s.res with the layer-0 beam of width ef for q from the entry point epID at
@@ -76,6 +103,9 @@ func (g *Graph) beam(s *searcher, q []float32, epID uint32, top, ef int, growing
 		cur = g.greedy(s, &qq, cur, l)
 	}
 	g.startLayer(s, cur, accept, noSelf)
+	if s.hiding {
+		s.visit(s.hide, g)
+	}
 	s.growing = growing
 	g.expand(s, &qq, ef, 0, accept, noSelf)
 	return qq
@@ -308,7 +338,7 @@ func (g *Graph) greedy(s *searcher, q *query, cur Neighbor, l int) Neighbor {
 		}
 		s.ids = ids
 		for i, d := range g.distsTo(s, q, ids) {
-			if d < cur.Dist {
+			if d < cur.Dist && !(s.hiding && ids[i] == s.hide) {
 				cur = Neighbor{ids[i], d}
 				changed = true
 			}

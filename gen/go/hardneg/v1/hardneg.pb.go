@@ -702,7 +702,8 @@ type CollectionStats struct {
 	// under the Weaviate engine.
 	FirstPassLead uint32 `protobuf:"varint,6,opt,name=first_pass_lead,json=firstPassLead,proto3" json:"first_pass_lead,omitempty"`
 	// The recall of the exact top 10 that the graph reached at first_pass_lead, over
-	// the collection's sampled items; 0 when first_pass_lead is.
+	// the collection's sampled items, each searched for as if it were not in the graph
+	// (as a new query); 0 when first_pass_lead is.
 	LeadRecall    float64 `protobuf:"fixed64,7,opt,name=lead_recall,json=leadRecall,proto3" json:"lead_recall,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
