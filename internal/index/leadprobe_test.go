@@ -134,7 +134,7 @@ func TestLeadProbeWidensAWeakGraph(t *testing.T) {
 }
 
 // TestLeadProbeWhen checks when a collection measures: not without a graph, once when
-// the graph is built, again only once the live count has doubled since, never with
+// the graph is built, again only once the live count has grown by a quarter since, never with
 // LeadRecall -1, and again after a restart, at the recovered size.
 func TestLeadProbeWhen(t *testing.T) {
 	dir := t.TempDir()
@@ -158,11 +158,15 @@ func TestLeadProbeWhen(t *testing.T) {
 	if lead, _ := c.FirstPassLead(); lead == 0 || probedAt() != 1000 {
 		t.Fatalf("graph built: lead %d measured at %d items, want a lead at 1,000", lead, probedAt())
 	}
-	add("b", 999) // 1,999: not doubled
+	add("b", 249) // 1,249: not a quarter more
 	if n := probedAt(); n != 1000 {
-		t.Fatalf("1,999 items: last measured at %d, want 1,000", n)
+		t.Fatalf("1,249 items: last measured at %d, want 1,000", n)
 	}
-	add("c", 1) // 2,000
+	add("c", 1) // 1,250
+	if n := probedAt(); n != 1250 {
+		t.Fatalf("1,250 items: last measured at %d, want 1,250", n)
+	}
+	add("e", 750) // 2,000, in one batch: measured once, at 2,000
 	if n := probedAt(); n != 2000 {
 		t.Fatalf("2,000 items: last measured at %d, want 2,000", n)
 	}

@@ -50,7 +50,7 @@ type Options struct {
 	// LeadRecall is the recall@10 against an exact scan that a collection's graph must
 	// reach within the first-pass lead mining uses: each collection measures the lead
 	// it needs when its graph is built or loaded and each time its live count has
-	// doubled (Collection.FirstPassLead). Default DefaultLeadRecall (0.995); -1 turns
+	// grown by a quarter (Collection.FirstPassLead). Default DefaultLeadRecall (0.995); -1 turns
 	// the measurement off, and mining keeps its fixed lead.
 	LeadRecall float64
 	// Logger receives recovery and snapshot events. Default: discarded.
