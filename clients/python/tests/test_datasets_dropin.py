@@ -72,6 +72,32 @@ def test_signature_is_sentence_transformers_then_ours_keyword_only() -> None:
     assert params[-1].kind is inspect.Parameter.VAR_KEYWORD  # further MiningPolicy fields
 
 
+class CrossEncoder:
+    """What sentence-transformers' CrossEncoder looks like to the check: it scores pairs
+    (predict) and is callable (an nn.Module), but embeds nothing."""
+
+    def predict(self, pairs: Any, batch_size: int = 32) -> Any:
+        raise AssertionError("not to be called")
+
+    def __call__(self, *args: Any) -> Any:
+        raise AssertionError("not to be called")
+
+
+@pytest.mark.parametrize("model, match", [
+    # str has an encode method of its own: it would be called with the texts.
+    ("sentence-transformers/all-MiniLM-L6-v2", r"not a name or path \('sentence-transformers/all-MiniLM-L6-v2'\): "
+                                               r"load it first, e.g. SentenceTransformer"),
+    (b"all-MiniLM-L6-v2", "not a name or path"),
+    (CrossEncoder(), "model is a CrossEncoder, which scores pairs and does not embed texts"),
+    (object(), "model must be a sentence-transformers model"),
+])
+def test_a_model_that_does_not_embed_is_refused_by_name(client: hardneg.Client, model: Any, match: str) -> None:
+    before = {c.name for c in client.list_collections()}
+    with pytest.raises(TypeError, match=match):
+        mine_hard_negatives(DATA, model, verbose=False, client=client)
+    assert {c.name for c in client.list_collections()} == before
+
+
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [

@@ -58,6 +58,15 @@ def test_local_server_serves_and_cleans_up(server_binary: str) -> None:
     assert not os.path.exists(data_dir)
 
 
+def test_local_server_runs_in_its_own_session(server_binary: str) -> None:
+    # Ctrl-C in a terminal signals the whole foreground process group: the server must
+    # not die with the KeyboardInterrupt before its owner has cleaned up.
+    with _server.LocalServer(server_binary) as srv:
+        assert srv.proc is not None
+        assert os.getsid(srv.proc.pid) == srv.proc.pid != os.getsid(0)
+        assert os.getpgid(srv.proc.pid) != os.getpgid(0)
+
+
 def test_local_server_keeps_a_given_data_dir(server_binary: str, tmp_path: Path) -> None:
     data = tmp_path / "data"
     with _server.LocalServer(server_binary, data_dir=str(data)) as srv:

@@ -136,6 +136,10 @@ class LocalServer:
                 stdin=subprocess.PIPE,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                # Its own session: Ctrl-C in a terminal signals the foreground process
+                # group, and the server must outlive the KeyboardInterrupt long enough
+                # for this process to clean up and stop it (stop, or stdin's EOF).
+                start_new_session=os.name == "posix",
             )
         try:
             self._wait_serving()

@@ -813,8 +813,8 @@ def mine_hard_negatives(
             corpus goes up over one ``UpsertStream`` with a writer id of its own, so a
             job leaves one stream writer on that server, forgotten after its
             ``-stream-writer-ttl`` (a week). None starts a private
-            ``miner-server`` (the one bundled with platform wheels,
-            ``$HARDNEG_SERVER_BIN``, or ``miner-server`` on PATH) on a temporary
+            ``miner-server`` (``$HARDNEG_SERVER_BIN`` when it is set, else the one
+            bundled with platform wheels, else ``miner-server`` on PATH) on a temporary
             directory and stops it afterwards.
         **policy_kwargs: further :class:`hardneg.MiningPolicy` fields
             (``duplicate_threshold``, ``diversity_threshold``, ``rank_mode``,
@@ -852,6 +852,13 @@ def mine_hard_negatives(
     _check_texts(a_col, cols[a_col])
     _check_texts(p_col, cols[p_col])
 
+    if isinstance(model, (str, bytes, os.PathLike)):
+        # str has an encode method of its own, which would be called with the texts.
+        raise TypeError(f"model must be a sentence-transformers model, have encode(), or be a callable from texts to "
+                        f"vectors, not a name or path ({model!r}): load it first, e.g. SentenceTransformer({model!r})")
+    if not hasattr(model, "encode") and hasattr(model, "predict") and "CrossEncoder" in type(model).__name__:
+        raise TypeError("model is a CrossEncoder, which scores pairs and does not embed texts: pass an embedding model "
+                        "(a SentenceTransformer) as model, and the CrossEncoder as cross_encoder= to rescore its candidates")
     if not (hasattr(model, "encode") or callable(model)):
         raise TypeError("model must be a sentence-transformers model, have encode(), or be a callable from texts to vectors")
     if cross_encoder is not None and not hasattr(cross_encoder, "predict"):
@@ -1133,7 +1140,11 @@ def mine_hard_negatives(
         from hardneg.client import Client as _Client
 
         server.start()
-        client = _Client(server.target, timeout=600.0)
+        try:
+            client = _Client(server.target, timeout=600.0)
+        except BaseException:
+            server.stop()
+            raise
     assert client is not None
     try:
         if replace_collection:
@@ -1200,8 +1211,16 @@ def mine_hard_negatives(
             else:
                 negatives, neg_scores = cand, cand_scores
         finally:
-            if not keep_collection:
-                client.delete_collection(name, missing_ok=True)
+            # The job's own server goes with all it holds; on a server of the caller's the
+            # job's collection is deleted. While an error (or Ctrl-C) is on its way out, a
+            # failed delete is logged, not raised in its place.
+            if not keep_collection and server is None:
+                try:
+                    client.delete_collection(name, missing_ok=True)
+                except Exception as e:
+                    if sys.exc_info()[0] is None:
+                        raise
+                    logger.warning("could not delete the job's collection %r: %s", name, e)
     finally:
         if server is not None:
             client.close()
