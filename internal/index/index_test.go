@@ -22,9 +22,14 @@ import (
 // fastParams build small graphs quickly in tests that are not about the graph.
 var fastParams = engine.Params{M: 8, EfConstruction: 32}
 
+// testDB opens a DB whose collections do not measure their first-pass lead
+// (LeadRecall -1): a measurement runs in the background and may switch a small
+// collection of low-dimensional vectors to exact scan at any moment, which tests of the
+// graph's own searches must not see. The measurement's tests (leadprobe_test.go) turn
+// it on.
 func testDB(t *testing.T) *DB {
 	t.Helper()
-	db, err := Open(Options{Dir: t.TempDir()})
+	db, err := Open(Options{Dir: t.TempDir(), LeadRecall: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

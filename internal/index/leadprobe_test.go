@@ -138,7 +138,7 @@ func TestLeadProbeWidensAWeakGraph(t *testing.T) {
 // LeadRecall -1, and again after a restart, at the recovered size.
 func TestLeadProbeWhen(t *testing.T) {
 	dir := t.TempDir()
-	db, c := weakGraph(t, Options{Dir: dir}, 999, 16)
+	db, c := weakGraph(t, Options{Dir: dir, LeadRecall: DefaultLeadRecall}, 999, 16)
 	if lead, _ := c.FirstPassLead(); lead != 0 {
 		t.Fatalf("no graph yet: lead %d, want 0", lead)
 	}
@@ -172,7 +172,7 @@ func TestLeadProbeWhen(t *testing.T) {
 	}
 	closeDB(t, db)
 
-	db = openDB(t, Options{Dir: dir})
+	db = openDB(t, Options{Dir: dir, LeadRecall: DefaultLeadRecall})
 	c = db.collections["weak"]
 	c.WaitIdle()
 	if lead, _ := c.FirstPassLead(); lead == 0 || probedAt() != 2000 {

@@ -109,6 +109,9 @@ func openDB(t testing.TB, opts Options) *DB {
 	if opts.SnapshotInterval == 0 {
 		opts.SnapshotInterval = -1
 	}
+	if opts.LeadRecall == 0 {
+		opts.LeadRecall = -1 // no lead measurement (see testDB) unless a test asks
+	}
 	db, err := Open(opts)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
