@@ -28,7 +28,7 @@ func filteredWorld(t testing.TB, near, far, dim int) (engine.Collection, []float
 			b.Groups = append(b.Groups, nil)
 		}
 	}
-	db, err := index.Open(index.Options{Dir: t.TempDir()})
+	db, err := index.Open(index.Options{Dir: t.TempDir(), LeadRecall: -1}) // the graph searched, widening, however weak
 	if err != nil {
 		t.Fatal(err)
 	}
