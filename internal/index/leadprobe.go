@@ -19,12 +19,12 @@ import (
 // So the collection measures it: a probe searches the graph for a sample of its own
 // items at doubling leads, each item hidden from its own search (hnsw.SearchWithout) so
 // that it stands for a new query, compares each result with an exact scan, and keeps
-// the narrowest lead whose recall reaches the target (Options.LeadRecall). The probe runs
-// in the background when the graph is built or loaded and again each time the live
-// count has grown by a quarter since the last one; mining uses the larger of its own default and
-// the measured lead (FirstPassLead). A graph that needs a beam of a large share of the
-// collection (scanShare) costs more than an exact scan: such a collection is searched
-// exactly until a later measurement finds otherwise.
+// the narrowest lead whose recall reaches the target (Options.LeadRecall). The probe
+// runs in the background when the graph is built or loaded and again each time the
+// live count has grown by a quarter since the last one; mining uses the larger of its
+// own default and the measured lead (FirstPassLead). A graph that needs a beam of a
+// large share of the collection (scanShare) costs more than an exact scan: such a
+// collection is searched exactly until a later measurement finds otherwise.
 
 const (
 	// DefaultLeadRecall is Options.LeadRecall's default: the recall of the exact top
@@ -115,8 +115,8 @@ func (c *Collection) probeDue() bool {
 	return c.probe.target > 0 && c.graphOn && live >= last+max(last/probeGrowth, 1) && live >= probeWindow+2
 }
 
-// runProbes measures the lead, and measures again while the collection grew enough in the
-// meantime (the writes that did it found a probe running and started none).
+// runProbes measures the lead, and measures again while the collection grew enough in
+// the meantime (the writes that did it found a probe running and started none).
 func (c *Collection) runProbes(target float64) {
 	defer c.bg.Done()
 	p := &c.probe
