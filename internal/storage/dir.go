@@ -160,7 +160,7 @@ func (d *Dir) ClosedLogBytes() int64 {
 	return all - newest
 }
 
-// logBytes returns the size of the files in the log's directory and of the segment
+// logBytes returns the size of the log's segment files and of the segment
 // appended to (the largest name: segment names sort by their first LSN).
 func (d *Dir) logBytes() (all, newest int64) {
 	entries, err := os.ReadDir(filepath.Join(d.path, walDirName))
@@ -169,12 +169,16 @@ func (d *Dir) logBytes() (all, newest int64) {
 	}
 	last := ""
 	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasPrefix(name, "wal-") || !strings.HasSuffix(name, ".log") {
+			continue // not a segment (wal.NewestFile, a temporary file)
+		}
 		fi, err := e.Info()
 		if err != nil || !fi.Mode().IsRegular() {
 			continue
 		}
 		all += fi.Size()
-		if name := e.Name(); strings.HasPrefix(name, "wal-") && strings.HasSuffix(name, ".log") && name > last {
+		if name > last {
 			last, newest = name, fi.Size()
 		}
 	}

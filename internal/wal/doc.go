@@ -44,10 +44,13 @@
 // should carry) and, finding one, treats the damage as corruption. A segment
 // header is fsynced before any record is appended, so a damaged header is
 // torn only in a segment that holds nothing else (shorter than a header, or a
-// header's size of zeros). Everything else — damage with valid records after
-// it, a damaged header, damage in an earlier segment, missing segments, LSNs
-// out of sequence — makes Open fail with a *CorruptError wrapping ErrCorrupt
-// that names the file and offset, and leaves the files untouched.
+// header's size of zeros) and that NewestFile does not name yet: the file
+// names the newest segment once its header is durable, which also reveals a
+// newest segment that is gone. Everything else — damage with valid records
+// after it, a damaged header, damage in an earlier segment, missing segments
+// (the newest included), LSNs out of sequence, a NewestFile that names no
+// segment — makes Open fail with a *CorruptError wrapping ErrCorrupt that
+// names the file and offset, and leaves the files untouched.
 //
 // With Options.Salvage Open keeps the longest valid prefix instead and moves
 // everything after it into the SalvageDir folder of the log directory: the cut

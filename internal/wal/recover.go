@@ -172,6 +172,27 @@ func recoverDir(dir string, opts Options) ([]segment, int64, Recovery, error) {
 		return []segment{seg}, headerSize, Recovery{Segments: 1, FirstLSN: 1}, nil
 	}
 
+	// The newest segment the log created (NewestFile). A salvage opens the log as it
+	// is when the file names no segment or one that is gone; Open writes it again.
+	var newest uint64
+	first, ok, err := readNewest(fsys, dir)
+	switch {
+	case errors.Is(err, errNewestFormat):
+		if !opts.Salvage {
+			return nil, 0, Recovery{}, &CorruptError{File: filepath.Join(dir, NewestFile), Reason: err.Error()}
+		}
+	case err != nil:
+		return nil, 0, Recovery{}, fmt.Errorf("read %s: %w", filepath.Join(dir, NewestFile), err)
+	case ok && first > segs[len(segs)-1].first:
+		if !opts.Salvage {
+			return nil, 0, Recovery{}, &CorruptError{File: filepath.Join(dir, segmentName(first)), Reason: fmt.Sprintf(
+				"missing: %s names it as the newest segment the log created, and a crash cannot remove one "+
+					"(the log lost its end: a segment deleted, or a copy of the directory that missed it)", NewestFile)}
+		}
+	case ok:
+		newest = first
+	}
+
 	rec := Recovery{FirstLSN: segs[0].first}
 	next := segs[0].first
 	var lastEnd int64
@@ -209,6 +230,12 @@ func recoverDir(dir string, opts Options) ([]segment, int64, Recovery, error) {
 			tail, err = tornTail(fsys, path, res.bad, recNext, opts.MaxRecordSize)
 			if err != nil {
 				return nil, 0, Recovery{}, fmt.Errorf("read %s: %w", path, err)
+			}
+			if tail && res.bad.offset < headerSize && newest >= seg.first {
+				// A segment's header is durable before NewestFile names it.
+				tail = false
+				res.bad.reason += fmt.Sprintf(", but %s names this segment, whose header was durable before it did, "+
+					"so this is not a torn tail (the file was cut short after)", NewestFile)
 			}
 		}
 		if !tail && !opts.Salvage {

@@ -116,6 +116,14 @@ func TestTornTailOfLastSegmentKeepsEarlierSegments(t *testing.T) {
 		fsys := src.Clone()
 		fsys.WriteFile(lastPath, lastBytes[:off])
 		opts.FS = fsys
+		if off < headerSize {
+			// The segment's header was durable before NewestFile named it: cut short
+			// now, it was not torn by a crash.
+			_, err := Open(memDir, opts)
+			checkCorrupt(t, err, lastPath, 0, fmt.Sprintf("header cut at %d", off))
+			// A crash leaves a short header only before NewestFile names the segment.
+			fsys.WriteFile(filepath.Join(memDir, NewestFile), []byte(segs[len(segs)-2].name+"\n"))
+		}
 		l := openLog(t, memDir, opts)
 		got := replayAll(t, l, 1)
 		mustClose(t, l)

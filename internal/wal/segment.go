@@ -41,6 +41,12 @@ func (l *Log) rotate(lsn uint64) error {
 	}
 	seg := segment{first: lsn, name: segmentName(lsn)}
 	f, err := createSegment(l.fs, l.dir, seg)
+	if err == nil {
+		// The segment and its header are durable: NewestFile may name it.
+		if err = writeNewest(l.fs, l.dir, seg); err != nil {
+			f.Close()
+		}
+	}
 	if err != nil {
 		// Keep a closed-but-valid handle out of the way; Close of the Log
 		// closes active again, which is harmless for a failed log.
@@ -50,7 +56,7 @@ func (l *Log) rotate(lsn uint64) error {
 	l.active = f
 	l.mu.Lock()
 	l.segments = append(l.segments, seg)
-	l.stats.Syncs += 2
+	l.stats.Syncs += 4
 	l.stats.Rotations++
 	l.mu.Unlock()
 	return nil
