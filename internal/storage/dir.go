@@ -170,8 +170,8 @@ func (d *Dir) logBytes() (all, newest int64) {
 	last := ""
 	for _, e := range entries {
 		name := e.Name()
-		if !strings.HasPrefix(name, "wal-") || !strings.HasSuffix(name, ".log") {
-			continue // not a segment (wal.NewestFile, a temporary file)
+		if !wal.IsSegment(name) {
+			continue
 		}
 		fi, err := e.Info()
 		if err != nil || !fi.Mode().IsRegular() {

@@ -47,6 +47,13 @@ func parseSegmentName(name string) (uint64, bool) {
 	return lsn, true
 }
 
+// IsSegment reports whether name is the file name of a log segment (other files in
+// the log's directory: NewestFile, temporary files, the salvage folder).
+func IsSegment(name string) bool {
+	_, ok := parseSegmentName(name)
+	return ok
+}
+
 // appendHeader appends the header of a segment starting at firstLSN.
 func appendHeader(dst []byte, firstLSN uint64) []byte {
 	start := len(dst)

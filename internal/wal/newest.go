@@ -16,8 +16,8 @@ import (
 // short once it was made durable; so a log whose named segment is missing, or whose
 // header is damaged, lost its end to something else — a file deleted or truncated, a
 // copy of the directory that missed it — and Open refuses it as corruption
-// (Options.Salvage opens it anyway, as for any corruption). A directory without the
-// file (written by an earlier version) gets it at Open.
+// (Options.Salvage opens it anyway, as for any corruption). Open writes it for a
+// directory that has none (written by an earlier version) or after a salvage.
 const NewestFile = "wal-newest"
 
 // writeNewest records seg as the newest segment.
@@ -52,4 +52,31 @@ func readNewest(fsys FS, dir string) (first uint64, ok bool, err error) {
 		return 0, false, fmt.Errorf("%s holds %q: %w", NewestFile, data, errNewestFormat)
 	}
 	return first, true, nil
+}
+
+// newestNamed returns the first LSN of the segment NewestFile names (0 without the
+// file), checked against the segments in the directory: a file that names no segment,
+// or a segment newer than the newest there, is corruption. With salvage either is
+// ignored (0), and recovery writes the file again.
+func newestNamed(fsys FS, dir string, segs []segment, salvage bool) (uint64, error) {
+	first, ok, err := readNewest(fsys, dir)
+	switch {
+	case errors.Is(err, errNewestFormat):
+		if salvage {
+			return 0, nil
+		}
+		return 0, &CorruptError{File: filepath.Join(dir, NewestFile), Reason: err.Error()}
+	case err != nil:
+		return 0, fmt.Errorf("read %s: %w", filepath.Join(dir, NewestFile), err)
+	case !ok:
+		return 0, nil
+	case len(segs) == 0 || first > segs[len(segs)-1].first:
+		if salvage {
+			return 0, nil
+		}
+		return 0, &CorruptError{File: filepath.Join(dir, segmentName(first)), Reason: fmt.Sprintf(
+			"missing: %s names it as the newest segment the log created, and a crash cannot remove one "+
+				"(the log lost its end: a segment deleted, or a copy of the directory that missed it)", NewestFile)}
+	}
+	return first, nil
 }

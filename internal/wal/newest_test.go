@@ -55,6 +55,11 @@ func TestLostEndOfTheLogIsCorruption(t *testing.T) {
 			fsys.WriteFile(lastPath, b[:10])
 		}, "so this is not a torn tail"},
 		{"newest segment emptied", func(fsys *crashfs.FS) { fsys.WriteFile(lastPath, nil) }, "so this is not a torn tail"},
+		{"every segment deleted", func(fsys *crashfs.FS) {
+			for _, s := range segs {
+				fsys.Remove(filepath.Join(memDir, s.name))
+			}
+		}, "missing: " + NewestFile + " names it"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fsys := src.Clone()
@@ -66,7 +71,11 @@ func TestLostEndOfTheLogIsCorruption(t *testing.T) {
 			}
 			l := openLog(t, memDir, Options{FS: fsys, Salvage: true})
 			kept := l.Recovery().LastLSN
-			if kept < last.first-1 {
+			if tc.name == "every segment deleted" {
+				if kept != 0 {
+					t.Fatalf("salvage of an empty directory kept up to lsn %d", kept)
+				}
+			} else if kept < last.first-1 {
 				t.Fatalf("salvage kept up to lsn %d, want at least %d (the earlier segments)", kept, last.first-1)
 			}
 			writeRecords(t, l, 0, 1)

@@ -160,6 +160,13 @@ func recoverDir(dir string, opts Options) ([]segment, int64, Recovery, error) {
 	if err != nil {
 		return nil, 0, Recovery{}, fmt.Errorf("list wal directory: %w", err)
 	}
+	if _, err := RemoveTempFiles(fsys, dir); err != nil {
+		return nil, 0, Recovery{}, fmt.Errorf("remove temporary files: %w", err)
+	}
+	newest, err := newestNamed(fsys, dir, segs, opts.Salvage)
+	if err != nil {
+		return nil, 0, Recovery{}, err
+	}
 	if len(segs) == 0 {
 		seg := segment{first: 1, name: segmentName(1)}
 		f, err := createSegment(fsys, dir, seg)
@@ -169,28 +176,10 @@ func recoverDir(dir string, opts Options) ([]segment, int64, Recovery, error) {
 		if err := f.Close(); err != nil {
 			return nil, 0, Recovery{}, fmt.Errorf("close %s: %w", seg.name, err)
 		}
+		if err := writeNewest(fsys, dir, seg); err != nil {
+			return nil, 0, Recovery{}, err
+		}
 		return []segment{seg}, headerSize, Recovery{Segments: 1, FirstLSN: 1}, nil
-	}
-
-	// The newest segment the log created (NewestFile). A salvage opens the log as it
-	// is when the file names no segment or one that is gone; Open writes it again.
-	var newest uint64
-	first, ok, err := readNewest(fsys, dir)
-	switch {
-	case errors.Is(err, errNewestFormat):
-		if !opts.Salvage {
-			return nil, 0, Recovery{}, &CorruptError{File: filepath.Join(dir, NewestFile), Reason: err.Error()}
-		}
-	case err != nil:
-		return nil, 0, Recovery{}, fmt.Errorf("read %s: %w", filepath.Join(dir, NewestFile), err)
-	case ok && first > segs[len(segs)-1].first:
-		if !opts.Salvage {
-			return nil, 0, Recovery{}, &CorruptError{File: filepath.Join(dir, segmentName(first)), Reason: fmt.Sprintf(
-				"missing: %s names it as the newest segment the log created, and a crash cannot remove one "+
-					"(the log lost its end: a segment deleted, or a copy of the directory that missed it)", NewestFile)}
-		}
-	case ok:
-		newest = first
 	}
 
 	rec := Recovery{FirstLSN: segs[0].first}
@@ -271,6 +260,14 @@ func recoverDir(dir string, opts Options) ([]segment, int64, Recovery, error) {
 		break
 	}
 	rec.Segments = len(segs)
+	// NewestFile names the last segment kept from now on: a directory of an earlier
+	// version has none, and a salvage may have moved the one it named. The last
+	// segment's header is durable (written before this start, or rewritten by a cut).
+	if last := segs[len(segs)-1]; newest != last.first {
+		if err := writeNewest(fsys, dir, last); err != nil {
+			return nil, 0, Recovery{}, err
+		}
+	}
 	return segs, lastEnd, rec, nil
 }
 

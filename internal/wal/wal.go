@@ -92,18 +92,6 @@ func Open(dir string, opts Options) (*Log, error) {
 		f.Close()
 		return nil, fmt.Errorf("sync wal directory: %w", err)
 	}
-	// NewestFile names the last segment from now on (a directory of an earlier
-	// version has none; after a salvage it may name a segment moved away).
-	if _, err := RemoveTempFiles(opts.FS, dir); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("remove temporary files: %w", err)
-	}
-	if first, ok, err := readNewest(opts.FS, dir); err != nil || !ok || first != last.first {
-		if err := writeNewest(opts.FS, dir, last); err != nil {
-			f.Close()
-			return nil, err
-		}
-	}
 	next := last.first
 	if rec.LastLSN >= next {
 		next = rec.LastLSN + 1
