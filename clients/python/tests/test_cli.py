@@ -625,9 +625,11 @@ def test_ingest_shrinks_its_batches_to_a_servers_smaller_message_limit(
 def test_a_batch_too_large_part_way_names_batch_size_not_the_clients_arguments() -> None:
     # A later batch can outgrow the first (rows with many groups): the client's hint
     # names Client arguments, which the command does not have.
+    from hardneg._ingest import SIZE_HINT
+
     e = errors.ResourceExhausted(
-        "server busy or request too large: grpc: received message larger than max (1542940 vs. 1048576) (the server "
-        "takes messages of at most 1,048,576 bytes and this client sends batches of up to 16,777,216: give the client "
+        "server busy or request too large: grpc: received message larger than max (1542940 vs. 1048576)" + SIZE_HINT +
+        " 1,048,576 bytes and this client sends batches of up to 16,777,216: give the client "
         "max_batch_bytes=917,504, or max_message_bytes=1,048,576, and resume with writer_id='w', first_sequence=3)")
     assert _cli._too_large(e, 500, 384) == _cli.rows_under(1048576, 384)
     assert e.message == (

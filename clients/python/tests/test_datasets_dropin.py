@@ -431,3 +431,29 @@ def test_bounds_given_as_zero_dimensional_arrays_are_their_numbers(client: hardn
     assert arrays == plain
     with pytest.raises(ValueError, match="max_score"):
         mine_hard_negatives(DATA, embed, max_score=np.array([0.9]), **kw)
+
+
+def test_a_failed_cleanup_never_hides_the_jobs_own_error(
+    sync_client: hardneg.Client, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # On a caller's server the job deletes its collection at the end. That delete failing
+    # is the error when the job went well, and only logged when another error is on its
+    # way out.
+    def no_delete(name: str, missing_ok: bool = False) -> None:
+        raise hardneg.errors.Unavailable("gone")
+
+    def no_mine(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("mining failed")
+
+    before = {c.name for c in sync_client.list_collections()}
+    delete = sync_client.delete_collection
+    monkeypatch.setattr(sync_client, "delete_collection", no_delete)
+    with pytest.raises(hardneg.errors.Unavailable, match="gone"):
+        mine_hard_negatives(DATA, RecordingModel(), verbose=False, client=sync_client)
+    monkeypatch.setattr(sync_client, "mine", no_mine)
+    with caplog.at_level("WARNING", logger="hardneg.datasets"), pytest.raises(RuntimeError, match="mining failed"):
+        mine_hard_negatives(DATA, RecordingModel(), verbose=False, client=sync_client)
+    assert "could not delete the job's collection" in caplog.text
+    for c in sync_client.list_collections():  # what the failed deletes left
+        if c.name not in before:
+            delete(c.name)

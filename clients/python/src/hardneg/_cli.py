@@ -533,9 +533,6 @@ def rows_under(limit: int, dim: int) -> int:
     return max(1, batch_bytes_under(limit) // _row_bytes(dim))
 
 
-_CLIENT_SIZE_HINT = " (the server takes messages of at most"
-
-
 def _too_large(e: errors.HardnegError, rows: int, dim: int) -> Optional[int]:
     """For a batch the server refused unread for its size: the rows per batch that fit
     (None for any other error). The client's hint, which names Client arguments the
@@ -543,8 +540,10 @@ def _too_large(e: errors.HardnegError, rows: int, dim: int) -> Optional[int]:
     limit = errors._message_limit(e)
     if limit is None:
         return None
+    from hardneg._ingest import SIZE_HINT
+
     fit = rows_under(limit, dim)
-    cut = e.message.find(_CLIENT_SIZE_HINT)
+    cut = e.message.find(SIZE_HINT)
     if cut >= 0:
         e.message = e.message[:cut]
     e.message += (f" (the server takes messages of at most {limit:,} bytes, a batch of {rows:,} rows of {dim} floats "

@@ -75,6 +75,11 @@ def to_batch(obj: Any) -> Batch:
     )
 
 
+# How the hint IngestState.give_up adds to a batch refused for its size begins (the
+# CLI, whose batches are not the Client's, says it its own way).
+SIZE_HINT = " (the server takes messages of at most"
+
+
 class IngestState:
     """Sequence numbers, the in-flight window and the counters of one ingest."""
 
@@ -310,7 +315,7 @@ class IngestState:
         limit = errors._message_limit(e)
         if limit is not None and limit < self.max_batch_bytes:
             # A server started with a smaller -grpc-max-msg-bytes refused a batch unread.
-            e.message += (f" (the server takes messages of at most {limit:,} bytes and this client sends batches of up to "
+            e.message += (f"{SIZE_HINT} {limit:,} bytes and this client sends batches of up to "
                           f"{self.max_batch_bytes:,}: give the client max_batch_bytes={batch_bytes_under(limit):,}, "
                           f"or max_message_bytes={limit:,}, and resume with writer_id={self.writer_id!r}, "
                           f"first_sequence={self.result.next_sequence})")

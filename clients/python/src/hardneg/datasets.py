@@ -1215,10 +1215,11 @@ def mine_hard_negatives(
             # job's collection is deleted. While an error (or Ctrl-C) is on its way out, a
             # failed delete is logged, not raised in its place.
             if not keep_collection and server is None:
+                leaving = sys.exc_info()[1]  # the error on its way out, if any
                 try:
                     client.delete_collection(name, missing_ok=True)
                 except Exception as e:
-                    if sys.exc_info()[0] is None:
+                    if leaving is None:
                         raise
                     logger.warning("could not delete the job's collection %r: %s", name, e)
     finally:
