@@ -42,9 +42,10 @@ const (
 	probeMaxLead = maxGraphEf
 	// probeGrowth: a collection measures again once its live count has grown by
 	// 1/probeGrowth since the last measurement started. The lead a graph needs grows
-	// with its size: measured only at each doubling, the 1M set's lead came from a
-	// graph of half its size. A measurement at 1M items costs a few seconds of one
-	// core, against minutes for the 250,000 inserts between two of them.
+	// with its size: measured only at each doubling, a collection could serve from a
+	// lead measured at half its size. A measurement costs little next to the inserts
+	// between two of them (BenchmarkMeasureLead: 480 ms at 15,000 items with every lead
+	// tried; the 1M builds of docs/BENCHMARKS.md ran as fast with it).
 	probeGrowth = 4
 	// probeFlat: when no lead reaches the target, the probe keeps the narrowest whose
 	// recall is within probeFlat of the best measured; a graph whose recall has
