@@ -152,3 +152,7 @@ def test_hardneg_cli_usage_and_missing_binary() -> None:
     if _server.bundled_binary() is None:
         missing = _cli("serve", binary=None)
         assert missing.returncode == 1 and "no miner-server binary" in missing.stderr
+        # --help still explains the command, and where a binary comes from.
+        usage = _cli("serve", "--help", binary=None)
+        assert usage.returncode == 0 and "usage: hardneg serve" in usage.stdout
+        assert "HARDNEG_SERVER_BIN" in usage.stdout

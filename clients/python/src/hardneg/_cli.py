@@ -1134,6 +1134,15 @@ def _serve(rest: list[str]) -> int:
     try:
         binary = find_binary(instead="build it from the repository with make build (bin/miner-server)")
     except ServerNotFound as e:
+        if any(a in ("-h", "-help", "--help") for a in rest):
+            # The flags are the server's own, so only the binary can list them.
+            sys.stdout.write(
+                "usage: hardneg serve [miner-server flags ...]\n\n"
+                "Runs the miner-server in the foreground with the flags given; "
+                "with a binary, hardneg serve --help lists its flags.\n\n"
+                f"{e}\n"
+            )
+            return 0
         sys.stderr.write(f"hardneg serve: {e}\n")
         return 1
     sys.stdout.flush()
