@@ -2255,8 +2255,9 @@ type MiningPolicy struct {
 	// at most 4,096 negatives per key and cycle. Default false.
 	Rotate bool `protobuf:"varint,33,opt,name=rotate,proto3" json:"rotate,omitempty"`
 	// Cap on how often one item is served as a negative within the collection's exposure
-	// window (the last min(100,000, items in the collection) negatives asked for, served
-	// or short; see docs/MINING.md): an item that reached it is skipped
+	// window (consecutive, non-overlapping blocks of min(100,000, items in the collection)
+	// negatives asked for, served or short, so any that many consecutive negatives hold an
+	// item at most twice the cap; see docs/MINING.md): an item that reached it is skipped
 	// (RuleCounts.exposure), which keeps HNSW hubs from dominating. 0: off.
 	MaxExposures uint32 `protobuf:"varint,34,opt,name=max_exposures,json=maxExposures,proto3" json:"max_exposures,omitempty"`
 	// MoCHi-style synthetic negatives, returned beside the negatives
