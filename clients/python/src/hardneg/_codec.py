@@ -1676,6 +1676,21 @@ def build_batches_request(
     if sized and strategy == "neighbours" and 1 + num_nearest + num_sampled > batch_size:
         violations.append(FieldViolation(field="num_nearest", description=f"1 + num_nearest + num_sampled "
                                          f"({1 + num_nearest + num_sampled}) must fit in batch_size ({batch_size})"))
+    ranged = sized and not any(_int_violation(n, v, 0, 4_096) for n, v in (("", lo), ("", hi)))
+    if ranged and strategy == "neighbours" and sample_range is not None:
+        # The server's reading of the pair (0 stands for its default at either end), so that
+        # a range it would refuse fails here, naming what was given.
+        if lo == 0 and num_nearest > 0:
+            violations.append(FieldViolation(field="sample_range_min", description=(
+                f"a start of 0 is read as num_nearest ({num_nearest}): the nearest ranks are already in "
+                f"the group; give a start of at least {num_nearest}, or None")))
+        else:
+            start = lo or num_nearest
+            stop = hi or start + 8 * num_sampled
+            if stop < start or (num_sampled > 0 and stop - start < num_sampled):
+                violations.append(FieldViolation(field="sample_range_max", description=(
+                    f"{num_sampled} neighbours cannot be sampled from the {max(stop - start, 0)} ranks of "
+                    f"sample_range {tuple(sample_range)!r} ([{start}, {stop}))")))
     for i, p in enumerate(pos):
         if len(p) > MAX_BATCH_POSITIVES:
             violations.append(FieldViolation(field=f"anchors[{i}].positive_ids", description=f"at most {MAX_BATCH_POSITIVES}, got {len(p)}"))

@@ -591,13 +591,17 @@ class Client(Front):
             strategy: ``"clusters"`` (NGAME: balanced 2-means clusters of the anchors'
                 vectors, whole clusters per batch) or ``"neighbours"`` (also spelt ``"neighbors"``; Sample4Geo: an
                 anchor, its ``num_nearest`` nearest anchors and ``num_sampled`` sampled
-                from the neighbour ranks ``sample_range``).
+                from the neighbour ranks ``sample_range``, a ``(start, end)`` pair, end
+                exclusive, at most 4,096; ``None`` or either end 0: ``num_nearest`` and
+                ``start + 8·num_sampled``. A start of 0 with ``num_nearest > 0`` is refused:
+                the server reads 0 as ``num_nearest``).
             epochs: length of the schedule; ``first_epoch``/``num_epochs`` (0: to the
                 end) select the epochs streamed.
             cluster_size: an int, or ``(first epoch, last epoch)`` interpolated linearly
                 (default: ``batch_size``).
             exclude_near_duplicates, duplicate_threshold, duplicate_margin: Mine's
-                near-duplicate rule in the guarantee (default on, 0.80 and 0 under cosine).
+                near-duplicate rule in the guarantee (default on; under cosine the threshold
+                is 0.80 and the margin is off unless given).
             use_feedback: keep reported false negatives apart (default on).
         """
         req = self._core.build_batches_request(
