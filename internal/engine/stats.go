@@ -110,6 +110,9 @@ type Recovery struct {
 	RecordsReplayed uint64
 	// RecordsSkipped counts log records already covered by a snapshot.
 	RecordsSkipped uint64
+	// RestoresUndone counts restores a crash cut short (their creation logged, their
+	// snapshot never written) that recovery removed instead of starting them empty.
+	RestoresUndone int
 	// Log is what the write-ahead log found, including a cut torn tail.
 	Log wal.Recovery
 	// Duration is the time recovery took.

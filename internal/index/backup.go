@@ -229,7 +229,7 @@ func (db *DB) install(ctx context.Context, c *Collection, cfg engine.Config) err
 			return fail(err)
 		}
 	}
-	lsn, err := db.logAppend(storage.EncodeCreate(cfg))
+	lsn, err := db.logAppend(storage.EncodeRestoreCreate(cfg))
 	if err != nil {
 		if old != nil { // the drop is logged: the table follows the log
 			delete(db.collections, cfg.Name)

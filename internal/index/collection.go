@@ -90,10 +90,17 @@ type Collection struct {
 	graphOn bool
 
 	// Persistence (snapshot.go, recover.go).
-	createLSN   uint64    // LSN of the record that created the collection
-	dropped     bool      // deleted; writes must not be logged for it any more
-	loggedBytes int64     // log bytes written for it since its last snapshot
-	snapshotAt  time.Time // when its last snapshot was written (or it was loaded)
+	createLSN uint64 // LSN of the record that created the collection
+	// unrestored: set by replay on a collection made by a restore's creation record
+	// (storage.Record.Restore), i.e. whose snapshot was not loaded: the restored
+	// content is missing. writtenAfter is the LSN of the first later write replayed to
+	// it (0: none). Recovery undoes such a restore, or refuses to start when it was
+	// written to (undoUnfinishedRestores).
+	unrestored   bool
+	writtenAfter uint64
+	dropped      bool      // deleted; writes must not be logged for it any more
+	loggedBytes  int64     // log bytes written for it since its last snapshot
+	snapshotAt   time.Time // when its last snapshot was written (or it was loaded)
 	// dirtySince is when a write first found loggedBytes at zero: the oldest write not
 	// in a snapshot, while loggedBytes > 0 and it is after snapshotAt (see Stats).
 	dirtySince time.Time

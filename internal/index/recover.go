@@ -64,6 +64,9 @@ func (db *DB) recover() error {
 	if err := db.checkOrphans(); err != nil {
 		return err
 	}
+	if err := db.undoUnfinishedRestores(); err != nil {
+		return err
+	}
 	if err := db.setAsideRejected(); err != nil {
 		return err
 	}
@@ -175,6 +178,53 @@ func (db *DB) dropOrphans() error {
 	db.log.Warn("salvage: collections the log wrote to without a snapshot or creation record are recorded as dropped, so later starts need no -wal-salvage for them",
 		"collections", names, "last_lsn", db.wal.LastLSN())
 	clear(db.orphans)
+	return nil
+}
+
+// undoUnfinishedRestores deals with the collections that a restore created but whose
+// content, held by the snapshot the restore wrote at its creation record's LSN, no
+// snapshot file brought back. One that no later record wrote to is removed: a crash
+// cut the restore short between logging the creation and the snapshot becoming
+// durable (DB.install); without this it would come back as an empty collection. A
+// drop record for each makes the decision part of the log. One that was written to
+// after its restore finished has lost its snapshots: the start is refused
+// (ErrDataMissing), or under Options.Salvage it starts with the later writes only.
+func (db *DB) undoUnfinishedRestores() error {
+	var names, problems []string
+	for name, c := range db.collections {
+		switch {
+		case !c.unrestored:
+		case c.writtenAfter == 0:
+			names = append(names, name)
+		default:
+			problems = append(problems, fmt.Sprintf("%q was restored at lsn %d and written to from lsn %d on, but no snapshot of it is left to hold what was restored", name, c.createLSN, c.writtenAfter))
+		}
+	}
+	if len(problems) > 0 {
+		slices.Sort(problems)
+		if !db.opts.Salvage {
+			return fmt.Errorf("%w: %s", ErrDataMissing, strings.Join(problems, "; "))
+		}
+		db.log.Error("starting with data missing (salvage)", "problems", problems)
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		c := db.collections[name]
+		if _, err := db.wal.Append(storage.EncodeDrop(name)); err != nil {
+			return fmt.Errorf("undo an unfinished restore: %w", err)
+		}
+		delete(db.collections, name)
+		c.wait()
+		db.log.Warn("a restore that did not finish before the server stopped is undone (its creation was logged, its snapshot never written); restore it again",
+			"collection", name, "lsn", c.createLSN)
+	}
+	if err := db.wal.Sync(context.Background()); err != nil {
+		return fmt.Errorf("undo an unfinished restore: %w", err)
+	}
+	db.recovery.RestoresUndone = len(names)
 	return nil
 }
 
@@ -300,6 +350,7 @@ func (db *DB) replayRecord(lsn uint64, p []byte) error {
 			return fmt.Errorf("log record %d: %w", lsn, err)
 		}
 		c.createLSN, c.lastSeq = lsn, lsn
+		c.unrestored = r.Restore
 		db.collections[r.Name] = c
 	case storage.OpDrop:
 		if c == nil {
@@ -325,6 +376,9 @@ func (db *DB) replayRecord(lsn uint64, p []byte) error {
 		}
 		if r.Batch != nil && len(r.Batch.Vectors) != r.Batch.Len()*c.dim {
 			return fmt.Errorf("log record %d: %w: batch dimension does not match collection %q", lsn, storage.ErrRecord, r.Name)
+		}
+		if c.unrestored && c.writtenAfter == 0 {
+			c.writtenAfter = lsn
 		}
 		if r.Op == storage.OpFeedback {
 			c.applyFeedback(r.Reports, lsn)

@@ -15,7 +15,8 @@ import (
 //
 //	OpCreate  name, dim, metric u8, M, EfConstruction, EfSearch, ExactThreshold,
 //	          Quantization (uvarints; Quantization absent in records written before it
-//	          existed, read as unspecified: the default for the metric)
+//	          existed, read as unspecified: the default for the metric), then 1
+//	          (uvarint) when a restore created the collection (absent otherwise)
 //	OpDrop    name
 //	OpUpsert  name, batch
 //	OpDelete  name, ids
@@ -44,9 +45,12 @@ var ErrRecord = errors.New("malformed log record")
 
 // Record is a decoded log record.
 type Record struct {
-	Op      byte
-	Name    string        // collection
-	Config  engine.Config // OpCreate
+	Op     byte
+	Name   string        // collection
+	Config engine.Config // OpCreate
+	// Restore: an OpCreate logged by a restore, whose content is in the snapshot at
+	// the record's LSN, not in the log.
+	Restore bool
 	Batch   *engine.Batch // OpUpsert, OpStream (nil when the stream batch has no items)
 	IDs     []string
 	Reports []engine.FalseNegativeReport // OpFeedback
@@ -93,6 +97,13 @@ func EncodeCreate(cfg engine.Config) []byte {
 		b = binary.AppendUvarint(b, uint64(v))
 	}
 	return b
+}
+
+// EncodeRestoreCreate is EncodeCreate for a collection a restore creates: its content
+// comes with the snapshot written at the record's LSN, so replay can tell a restore
+// that a crash cut short (the record without that snapshot) from an empty collection.
+func EncodeRestoreCreate(cfg engine.Config) []byte {
+	return binary.AppendUvarint(EncodeCreate(cfg), 1)
 }
 
 func EncodeDrop(name string) []byte { return binfmt.AppendString([]byte{OpDrop}, name) }
@@ -177,6 +188,9 @@ func DecodeRecord(p []byte) (Record, error) {
 		r.Config.Params.ExactThreshold = int(d.Uvarint(math.MaxUint32, "exact_threshold"))
 		if d.Err() == nil && d.Len() > 0 {
 			r.Config.Params.Quantization = engine.Quantization(d.Uvarint(math.MaxInt32, "quantization"))
+		}
+		if d.Err() == nil && d.Len() > 0 {
+			r.Restore = d.Uvarint(1, "restore flag") == 1
 		}
 		r.Name = r.Config.Name
 		if d.Err() == nil {

@@ -98,3 +98,22 @@ func TestCreateRecordQuantization(t *testing.T) {
 		t.Fatalf("older record decoded %+v (%v), want %+v", r.Config, err, want)
 	}
 }
+
+// A restore's create record carries a trailing 1; other create records, old or new,
+// decode as not a restore, and the flag takes no other value.
+func TestCreateRecordRestoreFlag(t *testing.T) {
+	cfg := engine.Config{Name: "c", Dim: 4, Metric: engine.Cosine, Params: engine.Params{}.WithDefaults()}
+	for _, tc := range []struct {
+		p    []byte
+		want bool
+	}{{EncodeCreate(cfg), false}, {EncodeRestoreCreate(cfg), true}} {
+		r, err := DecodeRecord(tc.p)
+		if err != nil || r.Config != cfg || r.Restore != tc.want {
+			t.Fatalf("decoded %+v restore %v (%v), want %+v restore %v", r.Config, r.Restore, err, cfg, tc.want)
+		}
+	}
+	bad := append(EncodeCreate(cfg), 2)
+	if _, err := DecodeRecord(bad); !errors.Is(err, ErrRecord) {
+		t.Fatalf("restore flag 2: %v, want ErrRecord", err)
+	}
+}
