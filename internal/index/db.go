@@ -33,6 +33,11 @@ type DB struct {
 	// orphans maps collections that log records write to without a snapshot or a
 	// creation record to the first such LSN; written by Recover only.
 	orphans map[string]uint64
+	// fromSnapshot maps the collections loaded from a snapshot to their creation LSN,
+	// and logDropped holds the names the replayed log drops: what checkCatalog checks
+	// the catalog against. Written by Recover only.
+	fromSnapshot map[string]uint64
+	logDropped   map[string]bool
 
 	// The locks below and the Collection's are taken in the order of their ranks,
 	// the type arguments (lockorder.go).
@@ -64,6 +69,10 @@ type DB struct {
 	snapStats snapshotStats
 	// snapRetry spaces background snapshots of a collection after failures.
 	snapRetry snapshotRetry
+	// catalog is the live set (name → creation LSN) that pruneLocked last wrote to
+	// the snapshot catalog (storage.WriteCatalog); nil until it wrote one. Guarded by
+	// snapMu.
+	catalog map[string]uint64
 	// logLimiter names the collection whose oldest kept snapshot (or creation, when
 	// it has none) set the point below which pruneLocked last truncated the log.
 	logLimiter atomic.Pointer[string]

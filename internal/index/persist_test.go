@@ -957,3 +957,79 @@ func TestIdleRoundsTakeNoSnapshotsForTheActiveSegment(t *testing.T) {
 		t.Errorf("three rounds without writes took %d snapshots", n)
 	}
 }
+
+// A collection whose creation the log was trimmed past exists only in its snapshots.
+// When they are gone and the log does not write to it again, only the snapshot
+// catalog, written before the trim, says it existed: the start is refused, naming it,
+// instead of coming up without it. A dropped collection is not missed, a directory
+// without a catalog (from before catalogs) is not checked, and -wal-salvage starts.
+func TestLostSnapshotsOfAQuietCollectionRefuseTheStart(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{Dir: dir, SegmentBytes: 16 << 10}
+	db := openDB(t, opts)
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, name := range []string{"keep", "gone", "busy"} {
+		if _, err := db.create(engine.Config{Name: name, Dim: 16, Metric: engine.L2}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Upsert(name, randBatch(r, name, 2, 16), "items"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for round := range 2 {
+		for i := range 20 {
+			if _, err := db.Upsert("busy", randBatch(r, fmt.Sprintf("%d-%d-", round, i), 20, 16), "items"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, name := range []string{"keep", "gone", "busy"} {
+			if _, err := db.Snapshot(context.Background(), name); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := db.DeleteCollection("gone"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Snapshot(context.Background(), "busy"); err != nil { // a trim after the drop
+		t.Fatal(err)
+	}
+	if st := db.LogStats(); st.FirstLSN <= 2 {
+		t.Fatalf("log starts at lsn %d: want it trimmed past the creation records", st.FirstLSN)
+	}
+	closeDB(t, db)
+
+	removeSnapshots(t, dir, "keep")
+	_, err := Open(Options{Dir: dir, SegmentBytes: 16 << 10, SnapshotBytes: -1, SnapshotInterval: -1, LeadRecall: -1})
+	if !errors.Is(err, ErrDataMissing) || !strings.Contains(err.Error(), `"keep" (created at lsn 1) is in the snapshot catalog`) {
+		t.Fatalf("Open without keep's snapshots = %v, want ErrDataMissing naming keep", err)
+	}
+	if strings.Contains(err.Error(), `"gone"`) {
+		t.Fatalf("Open names the dropped collection: %v", err)
+	}
+
+	salvaged := opts
+	salvaged.Salvage = true
+	db = openDB(t, salvaged)
+	if _, err := db.lookup("keep"); !errors.Is(err, engine.ErrCollectionNotFound) {
+		t.Fatalf("salvaged start: keep %v, want not found", err)
+	}
+	if _, err := db.lookup("busy"); err != nil {
+		t.Fatal(err)
+	}
+	closeDB(t, db)
+
+	// The salvaged start's next trim writes the live set without keep.
+	db = openDB(t, opts)
+	if _, err := db.Snapshot(context.Background(), "busy"); err != nil {
+		t.Fatal(err)
+	}
+	closeDB(t, db)
+	closeDB(t, openDB(t, opts))
+
+	// A directory from before catalogs is not checked.
+	if err := os.Remove(filepath.Join(dir, storage.SnapDirName, storage.CatalogFile)); err != nil {
+		t.Fatal(err)
+	}
+	closeDB(t, openDB(t, opts))
+}

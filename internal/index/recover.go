@@ -25,6 +25,11 @@ func (db *DB) recover() error {
 	if err := db.loadSnapshots(); err != nil {
 		return err
 	}
+	db.fromSnapshot = make(map[string]uint64, len(db.collections))
+	for name, c := range db.collections {
+		db.fromSnapshot[name] = c.createLSN
+	}
+	db.logDropped = map[string]bool{}
 
 	l, err := db.disk.OpenLog(wal.Options{
 		Sync:         db.opts.Sync,
@@ -62,6 +67,9 @@ func (db *DB) recover() error {
 		return fmt.Errorf("replay write-ahead log: %w", err)
 	}
 	if err := db.checkOrphans(); err != nil {
+		return err
+	}
+	if err := db.checkCatalog(st.FirstLSN, st.LastLSN); err != nil {
 		return err
 	}
 	if err := db.undoUnfinishedRestores(); err != nil {
@@ -142,6 +150,46 @@ func (db *DB) checkOrphans() error {
 		return nil
 	}
 	return fmt.Errorf("%w: %s", ErrDataMissing, strings.Join(problems, "; "))
+}
+
+// checkCatalog refuses to start when a collection that the snapshot catalog lists
+// (the live set written before the log was last trimmed, storage.WriteCatalog) came
+// back neither from a snapshot of that collection nor from the log: its snapshots are
+// gone while the log was trimmed past its creation, and nothing later in the log
+// writes to it (checkOrphans catches the collections that it does write to). A
+// directory without a catalog (written before it existed) is not checked.
+// Options.Salvage starts anyway and logs the loss. first and last are the log's first
+// and last LSN.
+func (db *DB) checkCatalog(first, last uint64) error {
+	listed, ok, err := db.disk.ReadCatalog()
+	if err != nil && !db.opts.Salvage {
+		return fmt.Errorf("%w: %w (-wal-salvage starts without the check)", ErrDataMissing, err)
+	}
+	if err != nil || !ok {
+		return nil
+	}
+	var problems []string
+	for name, created := range listed {
+		inLog := first > 0 && created >= first && created <= last
+		if inLog || db.logDropped[name] || db.fromSnapshot[name] == created {
+			continue
+		}
+		problems = append(problems, fmt.Sprintf("%q (created at lsn %d) is in the snapshot catalog, but no snapshot of it is left and the log, which starts at lsn %d, no longer holds its creation", name, created, first))
+		delete(listed, name)
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	slices.Sort(problems)
+	if !db.opts.Salvage {
+		return fmt.Errorf("%w: %s", ErrDataMissing, strings.Join(problems, "; "))
+	}
+	db.log.Error("starting with data missing (salvage)", "problems", problems)
+	// The decision holds for later starts: the catalog no longer lists what is lost.
+	if err := db.disk.WriteCatalog(listed); err != nil {
+		return fmt.Errorf("record the salvaged start's lost collections in the snapshot catalog: %w", err)
+	}
+	return nil
 }
 
 // dropOrphans records the decision of a salvaged start (checkOrphans) that started
@@ -353,6 +401,7 @@ func (db *DB) replayRecord(lsn uint64, p []byte) error {
 		c.unrestored = r.Restore
 		db.collections[r.Name] = c
 	case storage.OpDrop:
+		db.logDropped[r.Name] = true
 		if c == nil {
 			delete(db.orphans, r.Name)
 		}

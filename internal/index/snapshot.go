@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -327,6 +328,15 @@ func (db *DB) pruneLocked() error {
 	}
 	db.mu.RUnlock()
 
+	// The catalog lists what is live before the log can lose a creation record, so
+	// that a start that finds a listed collection's snapshots gone refuses
+	// (checkCatalog) instead of starting without it.
+	if !maps.Equal(live, db.catalog) {
+		if err := db.disk.WriteCatalog(live); err != nil {
+			return fmt.Errorf("write the snapshot catalog: %w", err)
+		}
+		db.catalog = live
+	}
 	kept := make(map[string][]uint64)
 	var drop []string
 	for _, f := range files {
