@@ -25,6 +25,7 @@ import (
 //	snapshots/<collection>.<covered LSN, 20 digits>.snap
 //	                     snapshots, written with wal.WriteFileAtomic; one that failed
 //	                     to verify is renamed with a ".corrupt" suffix
+//	snapshots/catalog    the collections live when the log was last trimmed (catalog.go)
 //	state/<collection>.loop
 //	                     the service's training-loop state (loopstate.go)
 const (
