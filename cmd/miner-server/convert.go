@@ -330,10 +330,14 @@ func fromAnchors(pbs []*hardnegv1.Anchor, dim, gdim int) ([]mining.Anchor, error
 // does for rows, naming it anchors[i].
 func requestAnchors(req *hardnegv1.MineRequest, dim, gdim int) ([]*hardnegv1.Anchor, error) {
 	c := req.AnchorColumns
+	var e validate.Error
+	if c == nil && len(req.Anchors) == 0 {
+		e.Add("anchors", "must hold 1–%d anchors, as anchors (one message each) or anchor_columns; the request has neither", mining.MaxAnchors)
+		return nil, e.Err()
+	}
 	if c == nil {
 		return req.Anchors, nil
 	}
-	var e validate.Error
 	if len(req.Anchors) > 0 {
 		e.Add("anchor_columns", "set anchors or anchor_columns, not both (anchors has %d)", len(req.Anchors))
 		return nil, e.Err()
