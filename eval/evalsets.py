@@ -24,8 +24,15 @@ they are false negatives.
                   which was chosen on the four sets above: make eval mines it through
                   the server (quality.py), and findings.py leaves it out.
 
-make eval runs the first four offline (findings.py) and all five through the server
-(quality.py).
+  * manpages    — man-page summary → the functions and commands the page documents (Linux
+                  man-pages 6.03 from Debian's `manpages` and `manpages-dev`): a sentence
+                  query, identifier items; every name on the page is a positive.
+  * emojilib    — emoji name → search keywords (npm `emojilib` 4.0.3): very short items,
+                  several positives per query, many of them positives of other queries too.
+
+gcide, manpages and emojilib were added after the default was chosen on the first four and
+are not used to change it. make eval runs the first four offline (findings.py) and all seven
+through the server (quality.py).
 
 Sets are deterministic for a given environment (package versions pinned in
 eval/requirements.txt, Python's standard library version) and cached as JSON in eval/cache.
@@ -435,26 +442,29 @@ GCIDE_DEB = "dict-gcide=0.48.5+nmu2"  # Debian bookworm's package of GCIDE 0.48.
 _B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 
-def _gcide_deb() -> pathlib.Path:
-    found = sorted(PKGS.glob("dict-gcide_0.48.5+nmu2_all.deb"))
+def _apt_deb(spec: str) -> pathlib.Path:
+    """The .deb of the Debian package `name=version` spec, downloaded with `apt-get download`
+    into eval/cache/pkgs once."""
+    name, version = spec.split("=")
+    pattern = f"{name}_{version.replace(':', '%3a')}_*.deb"
+    found = sorted(PKGS.glob(pattern))
     if found:
         return found[0]
     import subprocess
 
     PKGS.mkdir(parents=True, exist_ok=True)
-    if subprocess.run(["apt-get", "download", GCIDE_DEB], cwd=PKGS).returncode != 0:
+    if subprocess.run(["apt-get", "download", spec], cwd=PKGS).returncode != 0:
         # a fresh machine's package lists may not be there yet
         subprocess.run(["apt-get", "update", "-qq"], check=True)
-        subprocess.run(["apt-get", "download", GCIDE_DEB], cwd=PKGS, check=True)
-    return sorted(PKGS.glob("dict-gcide_0.48.5+nmu2_all.deb"))[0]
+        subprocess.run(["apt-get", "download", spec], cwd=PKGS, check=True)
+    return sorted(PKGS.glob(pattern))[0]
 
 
-def _gcide_entries() -> list[str]:
-    """Every distinct entry of gcide.dict.dz (the dictd files in the .deb), in file order."""
-    import gzip
+def _deb_files(deb: pathlib.Path, keep) -> dict[str, bytes]:
+    """The regular files of a .deb's data archive whose path keep(path) accepts, by path."""
     import io
 
-    blob = _gcide_deb().read_bytes()
+    blob = deb.read_bytes()
     # a .deb is an ar archive: "!<arch>\n", then 60-byte member headers, members padded to even length
     pos, data = 8, None
     while pos < len(blob):
@@ -466,9 +476,17 @@ def _gcide_entries() -> list[str]:
     files = {}
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         for m in tar.getmembers():
-            base = m.name.rsplit("/", 1)[-1]
-            if base in ("gcide.index", "gcide.dict.dz"):
-                files[base] = tar.extractfile(m).read()
+            if m.isfile() and keep(m.name):
+                files[m.name] = tar.extractfile(m).read()
+    return files
+
+
+def _gcide_entries() -> list[str]:
+    """Every distinct entry of gcide.dict.dz (the dictd files in the .deb), in file order."""
+    import gzip
+
+    files = {k.rsplit("/", 1)[-1]: v for k, v in
+             _deb_files(_apt_deb(GCIDE_DEB), lambda p: p.rsplit("/", 1)[-1] in ("gcide.index", "gcide.dict.dz")).items()}
     raw = gzip.decompress(files["gcide.dict.dz"])
 
     def num(s: str) -> int:
@@ -610,7 +628,146 @@ def gcide(max_items: int = 12000, max_anchors: int = 2000, seed: int = 19) -> Da
     return _cached("gcide", build)
 
 
-ALL = {"chatterbot": chatterbot, "docstrings": docstrings, "wordnet": wordnet, "wordnet-defs": wordnet_defs, "gcide": gcide}
+# --- manpages ---------------------------------------------------------------------------
+
+MANPAGES_DEBS = ("manpages=6.03-2", "manpages-dev=6.03-2")  # Debian bookworm's Linux man-pages 6.03
+
+
+def _troff_text(s: str) -> str:
+    """Plain text of a troff fragment: font changes, escapes and macro names removed."""
+    s = re.sub(r"\\f(\[[A-Z]*\]|\(..|.)", "", s)  # \fB, \f(CW, \f[I]
+    s = s.replace("\\-", "-").replace("\\(em", "-").replace("\\(en", "-").replace("\\e", "\\")
+    s = re.sub(r"\\\(..|\\\[[^\]]*\]|\\[&%:|^/,]", "", s)  # \(aq, \[aq], \&, \%
+    s = re.sub(r"\\.", "", s)
+    return " ".join(s.split())
+
+
+def _man_names() -> list[tuple[list[str], str]]:
+    """(names, summary) of every page's NAME line in the man-pages packages, sections 1–8, in
+    path order; pages that only include another (.so) and links are skipped."""
+    import gzip
+
+    out = []
+    for spec in MANPAGES_DEBS:
+        files = _deb_files(_apt_deb(spec), lambda p: re.search(r"/usr/share/man/man[1-8]/[^/]+\.gz$", p) is not None)
+        for path in sorted(files):
+            text = gzip.decompress(files[path]).decode("utf-8", "replace")
+            m = re.search(r'^\.SH\s+"?NAME"?\s*$(.*?)^\.SH', text, re.M | re.S)
+            if not m:
+                continue
+            lines = []
+            for ln in m.group(1).splitlines():
+                if ln.startswith((".B", ".I", ".R")):  # .B/.BR/.I/.IR: text in a font
+                    ln = ln.split(None, 1)[1] if " " in ln else ""
+                elif ln.startswith((".", "'")):
+                    continue
+                lines.append(ln)
+            line = _troff_text(" ".join(lines))
+            if " - " not in line:
+                continue
+            names, summary = line.split(" - ", 1)
+            names = [n.strip() for n in names.split(",") if n.strip()]
+            if names and summary.strip():
+                out.append((names, summary.strip()))
+    return out
+
+
+def manpages() -> Dataset:
+    """Linux man-pages 6.03 (Debian's `manpages` and `manpages-dev` 6.03-2, `apt-get download`
+    into eval/cache/pkgs): a page's NAME line lists the commands or functions it documents and
+    a one-line summary. Query = a summary that lists ≥ 2 distinct names (pages with the same
+    summary merged); corpus = every distinct name on any NAME line; told positive = the first
+    name listed, held out = the others (`sched_get_priority_max` told for "get static
+    priority range", `sched_get_priority_min` held out). A code-search shape: a sentence
+    query, identifier items."""
+
+    def build():
+        by_summary: dict[str, list[str]] = {}
+        for names, summary in _man_names():
+            lst = by_summary.setdefault(summary, [])
+            lst.extend(n for n in names if n not in lst)
+        texts: list[str] = []
+        index: dict[str, int] = {}
+        for names in by_summary.values():
+            for n in names:
+                if n not in index:
+                    index[n] = len(texts)
+                    texts.append(n)
+        queries, given, held = _split_positives(list(by_summary), lambda q: [index[n] for n in by_summary[q]])
+        return Dataset(
+            name="manpages",
+            description="Linux man-pages 6.03 (Debian's `manpages` and `manpages-dev` 6.03-2), NAME lines of sections 1–8: "
+            "query = a page summary that lists ≥ 2 names (pages with the same summary merged); corpus = every distinct "
+            "name; told positive = the first name listed, held out = the others",
+            corpus=texts,
+            queries=queries,
+            given=given,
+            held=held,
+        )
+
+    return _cached("manpages", build)
+
+
+# --- emojilib ---------------------------------------------------------------------------
+
+EMOJILIB = "https://registry.npmjs.org/emojilib/-/emojilib-4.0.3.tgz"  # npm emojilib 4.0.3
+
+
+def emojilib() -> Dataset:
+    """npm `emojilib` 4.0.3 (the registry's tarball, into eval/cache/pkgs): each emoji's name and
+    the keywords people search it by (dist/emoji-en-US.json). Query = an emoji's name
+    (underscores as spaces); corpus = every distinct keyword that is not itself an emoji's
+    name; told positive = the emoji's first such keyword, held out = its others. Keywords are
+    one or two words, and many are shared by several emoji ("face", "flag"): very short
+    items, several positives per query, positives that are positives of other queries too."""
+
+    def build():
+        import io
+        import urllib.request
+
+        tgz = PKGS / "emojilib-4.0.3.tgz"
+        if not tgz.exists():
+            PKGS.mkdir(parents=True, exist_ok=True)
+            with urllib.request.urlopen(EMOJILIB, timeout=60) as r:
+                tgz.write_bytes(r.read())
+        with tarfile.open(fileobj=io.BytesIO(tgz.read_bytes())) as tar:
+            table = json.loads(tar.extractfile("package/dist/emoji-en-US.json").read())
+
+        def norm(t: str) -> str:
+            return " ".join(t.replace("_", " ").split()).lower()
+
+        names = {norm(v[0]) for v in table.values()}
+        texts: list[str] = []
+        index: dict[str, int] = {}
+        keywords: dict[str, list[int]] = {}
+        for v in table.values():
+            q = norm(v[0])
+            if q in keywords:
+                continue
+            kws = keywords[q] = []
+            for w in map(norm, v[1:]):
+                if not w or w in names:
+                    continue
+                if w not in index:
+                    index[w] = len(texts)
+                    texts.append(w)
+                kws.append(index[w])
+        queries, given, held = _split_positives(list(keywords), lambda q: keywords[q])
+        return Dataset(
+            name="emojilib",
+            description="npm `emojilib` 4.0.3 (dist/emoji-en-US.json): query = an emoji's name; corpus = every distinct "
+            "keyword that is not an emoji's name; told positive = the emoji's first such keyword, held out = its others",
+            corpus=texts,
+            queries=queries,
+            given=given,
+            held=held,
+        )
+
+    return _cached("emojilib", build)
+
+
+ALL = {"chatterbot": chatterbot, "docstrings": docstrings, "wordnet": wordnet, "wordnet-defs": wordnet_defs, "gcide": gcide,
+       "manpages": manpages, "emojilib": emojilib}
 
 
 def load(name: str) -> Dataset:
