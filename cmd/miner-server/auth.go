@@ -137,7 +137,8 @@ func parseTokens(sc *bufio.Scanner, source string) (map[[32]byte]principal, erro
 		case "write":
 			ro = roleWrite
 		default:
-			return nil, fmt.Errorf("auth: %s entry %d: role must be read or write, got %q", source, n, parts[1])
+			// Not echoed: an entry with its fields swapped would print its token.
+			return nil, fmt.Errorf("auth: %s entry %d: the second field (ROLE of NAME:ROLE:TOKEN, not shown) must be read or write", source, n)
 		}
 		if len(parts[2]) < 16 {
 			return nil, fmt.Errorf("auth: %s entry %d: token shorter than 16 bytes", source, n)
@@ -185,6 +186,10 @@ func (s *tokenStore) readFile(stamp fileStamp) error {
 	}
 	if err := conflicts(s.static, toks, s.file); err != nil {
 		return err
+	}
+	if len(toks) == 0 && len(s.static) == 0 {
+		// A file emptied (or half written) would refuse every call, as it would at start.
+		return fmt.Errorf("auth: %s holds no tokens and -auth-tokens gives none: every call would be refused", s.file)
 	}
 	s.fromFile, s.stamp = toks, stamp
 	return nil
@@ -254,25 +259,34 @@ func (s *tokenStore) authenticate(ctx context.Context) (context.Context, error) 
 	method, _ := grpc.Method(ctx)
 	token, err := auth.AuthFromMD(ctx, "bearer")
 	if err != nil {
-		s.refuse(ctx, method, "no bearer token", "")
+		s.refuse(peerOf(ctx), method, "no bearer token", "")
 		return nil, errUnauthenticated
 	}
 	p, ok := s.lookup(token)
 	if !ok {
-		s.refuse(ctx, method, "unknown token", "")
+		s.refuse(peerOf(ctx), method, "unknown token", "")
 		return nil, errUnauthenticated
 	}
 	if p.role != roleWrite && !readMethods[method] {
-		s.refuse(ctx, method, "role read", p.name)
+		s.refuse(peerOf(ctx), method, "role read", p.name)
 		return nil, fmt.Errorf("%s (token %q has role read): %w", method, p.name, errPermissionDenied)
 	}
 	return context.WithValue(ctx, principalKey{}, p), nil
 }
 
-// refuse logs a refused call at warn level (method, reason, the token's name when it is
-// known, the peer's address), at most once per refusedLogEvery; the line counts the
-// refusals since the last one logged. The token itself is never logged.
-func (s *tokenStore) refuse(ctx context.Context, method, reason, name string) {
+// peerOf is the address of a gRPC call's peer, "" when unknown.
+func peerOf(ctx context.Context) string {
+	if pr, ok := peer.FromContext(ctx); ok && pr.Addr != nil {
+		return pr.Addr.String()
+	}
+	return ""
+}
+
+// refuse logs a refused call (gRPC, or the HTTP port's inspector API and pprof) at warn
+// level (method, reason, the token's name when it is known, the peer's address), at most
+// once per refusedLogEvery; the line counts the refusals since the last one logged. The
+// token itself is never logged.
+func (s *tokenStore) refuse(peerAddr, method, reason, name string) {
 	s.mu.Lock()
 	s.refused++
 	now := time.Now()
@@ -287,8 +301,8 @@ func (s *tokenStore) refuse(ctx context.Context, method, reason, name string) {
 	if name != "" {
 		attrs = append(attrs, "token_name", name)
 	}
-	if pr, ok := peer.FromContext(ctx); ok && pr.Addr != nil {
-		attrs = append(attrs, "peer", pr.Addr.String())
+	if peerAddr != "" {
+		attrs = append(attrs, "peer", peerAddr)
 	}
 	s.log.Warn("call refused by authentication", attrs...)
 }

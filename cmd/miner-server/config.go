@@ -67,8 +67,10 @@ type Config struct {
 	// Operations (http.go, probes).
 	HealthGRPCAddr string
 	Pprof          bool
-	// UI serves the web inspector under /ui/ on the HTTP port (inspector.go).
-	UI bool
+	// UI serves the web inspector under /ui/ on the HTTP port (inspector.go); uiSet is
+	// whether -ui (or HARDNEG_UI) was given, not defaulted.
+	UI    bool
+	uiSet bool
 	// OTLPEndpoint is the OTLP/gRPC collector URL traces go to (tracing.go); otelEnv
 	// records that OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set, which also turns
 	// tracing on.
@@ -177,7 +179,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.DurationVar(&c.RetryAfter, "retry-after", 200*time.Millisecond, "retry delay suggested to clients refused with RESOURCE_EXHAUSTED")
 	fs.StringVar(&c.HealthGRPCAddr, "health-grpc-addr", "", "optional plaintext listen address serving only grpc.health.v1 (for probes that cannot speak TLS); empty disables it")
 	fs.BoolVar(&c.Pprof, "pprof", false, "serve net/http/pprof under /debug/pprof/ on the HTTP port")
-	fs.BoolVar(&c.UI, "ui", true, "serve the web inspector under /ui/ on the HTTP port (its API needs a token when authentication is on)")
+	fs.BoolVar(&c.UI, "ui", true, "serve the web inspector under /ui/ on the HTTP port (its API needs a token when authentication is on; under mutual TLS without tokens only an explicit -ui=true serves it)")
 	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", "", "export OpenTelemetry traces to this OTLP/gRPC collector URL (http://host:4317 plaintext, https:// TLS); also on when OTEL_EXPORTER_OTLP_ENDPOINT is set")
 	c.otelEnv = getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
 	fs.StringVar(&c.Backend, "backend", "embedded", "engine holding the vectors: embedded (the index in -data-dir) or weaviate (a Weaviate cluster at -weaviate-addr; the server keeps no state)")
@@ -227,6 +229,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 			c.envOf[f.Name] = env
 		}
 	})
+	c.uiSet = set["ui"]
 	if len(errs) > 0 {
 		// A value that did not parse leaves its flag at zero: checking the rest would
 		// only add errors about that zero.

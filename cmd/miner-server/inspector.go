@@ -178,15 +178,20 @@ func (s *Server) authorizeHTTP(r *http.Request, method string) (principal, error
 	if s.tokens == nil {
 		return principal{}, nil
 	}
+	// Refusals are logged as the gRPC port's are: token guessing over HTTP leaves a trace.
+	what := r.Method + " " + r.URL.Path + " (" + method + ")"
 	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "bearer") || token == "" {
+		s.tokens.refuse(r.RemoteAddr, what, "no bearer token", "")
 		return principal{}, errUnauthenticated
 	}
 	p, ok := s.tokens.lookup(token)
 	if !ok {
+		s.tokens.refuse(r.RemoteAddr, what, "unknown token", "")
 		return principal{}, errUnauthenticated
 	}
 	if p.role != roleWrite && !readMethods[method] {
+		s.tokens.refuse(r.RemoteAddr, what, "role read", p.name)
 		return principal{}, errPermissionDenied
 	}
 	return p, nil

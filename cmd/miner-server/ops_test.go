@@ -444,3 +444,39 @@ func TestInFlightLimitCountsInspectorCallsByHost(t *testing.T) {
 		t.Fatalf("inspector call while the host's gRPC stream holds its slot: %d, want 429", resp.StatusCode)
 	}
 }
+
+// Client certificates guard the gRPC port only. Without tokens, the inspector's API on
+// the plaintext HTTP port would be open to anyone who reaches it, so under mutual TLS
+// without tokens the inspector is off unless -ui=true asks for it.
+func TestMutualTLSWithoutTokensTurnsTheInspectorOff(t *testing.T) {
+	for _, tc := range []struct {
+		extra []string
+		want  int
+	}{{nil, http.StatusNotFound}, {[]string{"-ui=true"}, http.StatusOK}} {
+		ca := newTestCA(t)
+		srvCert, srvKey := ca.issue(t, "server", time.Now().Add(time.Hour))
+		cliCert, cliKey := ca.issue(t, "trainer-host", time.Now().Add(time.Hour))
+		p := writeFiles(t, t.TempDir(), map[string][]byte{"tls.crt": srvCert, "tls.key": srvKey, "ca.crt": ca.pem})
+		args := append([]string{
+			"-grpc-addr=127.0.0.1:0", "-http-addr=127.0.0.1:0", "-data-dir=" + t.TempDir(), "-shutdown-timeout=5s",
+			"-tls-cert-file=" + p["tls.crt"], "-tls-key-file=" + p["tls.key"], "-tls-client-ca-file=" + p["ca.crt"],
+		}, tc.extra...)
+		cfg, err := parseConfig(args, func(string) string { return "" }, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv, err := NewServer(cfg, discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		serveSecure(t, srv, ca, cliCert, cliKey)
+		resp, err := http.Get("http://" + srv.HTTPAddr() + "/ui/api/collections")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("flags %v: GET /ui/api/collections = %d, want %d", tc.extra, resp.StatusCode, tc.want)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -32,17 +33,21 @@ func TestParseTokens(t *testing.T) {
 		wantErr  string
 	}{
 		{"entries comments and blank lines", "# comment\n\ntrainer:write:0123456789abcdef\nviewer:read:fedcba9876543210:with:colons\n", 2, ""},
-		{"unknown role", "x:admin:0123456789abcdef", 0, "role must be read or write"},
+		{"unknown role", "x:admin:0123456789abcdef", 0, "must be read or write"},
 		{"missing token", "x:read:", 0, "NAME:ROLE:TOKEN"},
 		{"missing name", ":read:0123456789abcdef", 0, "NAME:ROLE:TOKEN"},
 		{"two fields", "x:0123456789abcdef", 0, "NAME:ROLE:TOKEN"},
 		{"short token", "x:read:short", 0, "shorter than 16"},
+		{"fields swapped: the token is not echoed", "x:0123456789abcdef-secret:read", 0, "must be read or write"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := parseTokens(bufio.NewScanner(strings.NewReader(tc.in)), "test")
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				if strings.Contains(err.Error(), "secret") || strings.Contains(err.Error(), "0123456789") {
+					t.Fatalf("err = %v: it shows the entry's token", err)
 				}
 				return
 			}
@@ -146,6 +151,15 @@ func TestTokenFileReloads(t *testing.T) {
 	if st, _ := s.stats(); st.ReloadErrors != 1 || !st.Failing { // the same broken file: counted once, still failing
 		t.Errorf("stats again %+v", st)
 	}
+	// A file left with no tokens (emptied, or only comments) would refuse every call:
+	// it is a failed reload, as it is refused at start.
+	rewrite(t, path, "# every token revoked\n")
+	if _, ok := s.lookup(newTok); !ok {
+		t.Error("a file without tokens replaced the previous tokens")
+	}
+	if st, _ := s.stats(); st.Reloads != 1 || st.ReloadErrors != 2 || !st.Failing {
+		t.Errorf("no tokens: stats %+v; want 1 reload, 2 failures, failing", st)
+	}
 	// A scrape alone (no call) notices a change of the file.
 	rewrite(t, path, "c:write:"+oldTok+"\n")
 	if st, _ := s.stats(); st.Reloads != 2 || st.Failing {
@@ -154,8 +168,8 @@ func TestTokenFileReloads(t *testing.T) {
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
-	if st, _ := s.stats(); st.ReloadErrors != 2 || !st.Failing {
-		t.Errorf("file gone: %+v; want 2 failures, failing", st)
+	if st, _ := s.stats(); st.ReloadErrors != 3 || !st.Failing {
+		t.Errorf("file gone: %+v; want 3 failures, failing", st)
 	}
 	if st, ok := (*tokenStore)(nil).stats(); ok || st.Reloads != 0 {
 		t.Error("no token store reported stats")
@@ -393,7 +407,22 @@ func TestRefusedCallsAreLoggedWithoutTheToken(t *testing.T) {
 	if len(got) != 2 || got[1]["reason"] != "role read" || got[1]["token_name"] != "viewer" || got[1]["refused_since_last_line"] != 3.0 {
 		t.Fatalf("after the interval: %v; want a second warning counting 3", got)
 	}
-	if strings.Contains(logs.String(), "stolen-guess") || strings.Contains(logs.String(), readTok) {
+	// The HTTP port's inspector API and pprof are refused and logged the same way.
+	s.mu.Lock()
+	s.refusedLogged = s.refusedLogged.Add(-refusedLogEvery)
+	s.mu.Unlock()
+	srv := &Server{tokens: s}
+	req := httptest.NewRequest("POST", "/ui/api/report", nil)
+	req.Header.Set("Authorization", "Bearer http-guess-0123456789")
+	req.RemoteAddr = "192.0.2.7:4242"
+	if _, err := srv.authorizeHTTP(req, hardnegv1.MinerService_ReportFalseNegatives_FullMethodName); !errors.Is(err, errUnauthenticated) {
+		t.Fatal(err)
+	}
+	got = lines()
+	if len(got) != 3 || got[2]["reason"] != "unknown token" || got[2]["peer"] != "192.0.2.7:4242" || !strings.Contains(got[2]["method"].(string), "/ui/api/report") {
+		t.Fatalf("an HTTP refusal: %v; want a third warning naming the path and the peer", got)
+	}
+	if strings.Contains(logs.String(), "stolen-guess") || strings.Contains(logs.String(), "http-guess") || strings.Contains(logs.String(), readTok) {
 		t.Errorf("a token reached the log: %s", logs.String())
 	}
 }

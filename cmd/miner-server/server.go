@@ -117,6 +117,16 @@ func (s *Server) setup() error {
 	if s.tokens == nil {
 		s.log.Warn("authentication is off: set -auth-token-file or HARDNEG_AUTH_TOKENS")
 	}
+	if s.tokens == nil && cfg.TLSClientCAFile != "" && cfg.UI {
+		// Client certificates guard the gRPC port only: the HTTP port has no TLS, and
+		// without tokens the inspector's API (list, mine, record verdicts) is open there.
+		if !cfg.uiSet {
+			s.cfg.UI, cfg.UI = false, false
+			s.log.Warn("the inspector is off: the gRPC port takes only client certificates, but the HTTP port has no TLS and no tokens, so the inspector's API would be open to anyone who reaches it; give tokens (-auth-token-file) to serve it with them, or -ui=true to serve it anyway")
+		} else {
+			s.log.Warn("-ui=true without tokens: the inspector's API on the HTTP port is open to anyone who reaches it, though the gRPC port takes only client certificates")
+		}
+	}
 	if cfg.tracingOn() {
 		if s.tracer, err = newTracerProvider(context.Background(), cfg); err != nil {
 			return err
