@@ -265,6 +265,15 @@ func (db *DB) install(ctx context.Context, c *Collection, cfg engine.Config) err
 		db.snapMu.Lock()
 		return errors.Join(fmt.Errorf("restore %q: snapshot: %w", cfg.Name, err), derr)
 	}
+	// The restore is done once this is durable: a later start that misses the snapshot
+	// then refuses instead of taking it for a restore a crash cut short (recover.go).
+	done, err := db.logAppend(storage.EncodeRestored(cfg.Name))
+	if err == nil {
+		err = db.logWait(ctx, done)
+	}
+	if err != nil {
+		return fmt.Errorf("restore %q: its snapshot is written, recording that it finished failed: %w", cfg.Name, err)
+	}
 	return nil
 }
 

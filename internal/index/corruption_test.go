@@ -444,7 +444,7 @@ func TestDeletedSnapshotsRefuse(t *testing.T) {
 	}
 	opts := Options{Dir: dir, SegmentBytes: matrixSegment, SnapshotBytes: -1, SnapshotInterval: -1}
 	_, err := Open(opts)
-	if !errors.Is(err, ErrDataMissing) || !strings.Contains(err.Error(), `the log writes to "c" from lsn`) {
+	if !errors.Is(err, ErrDataMissing) || !strings.Contains(err.Error(), `"c" (created at lsn 1) is in the snapshot catalog`) {
 		t.Fatalf("Open = %v, want ErrDataMissing naming collection c", err)
 	}
 	opts.Salvage = true

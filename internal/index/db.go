@@ -38,6 +38,9 @@ type DB struct {
 	// the catalog against. Written by Recover only.
 	fromSnapshot map[string]uint64
 	logDropped   map[string]bool
+	// salvaged: Options.Salvage started past damage that settleSalvage must make
+	// durable. Written by Recover only.
+	salvaged bool
 
 	// The locks below and the Collection's are taken in the order of their ranks,
 	// the type arguments (lockorder.go).
@@ -462,7 +465,8 @@ func (db *DB) DeleteCollection(name string) error {
 	}
 	db.snapMu.Lock()
 	defer db.snapMu.Unlock()
-	return db.pruneLocked()
+	db.pruneAfter("collection deleted", name)
+	return nil
 }
 
 // Upsert validates b and applies it to the named collection atomically: either every

@@ -964,6 +964,76 @@ func TestIdleRoundsTakeNoSnapshotsForTheActiveSegment(t *testing.T) {
 // instead of coming up without it. A dropped collection is not missed, a directory
 // without a catalog (from before catalogs) is not checked, and -wal-salvage starts.
 func TestLostSnapshotsOfAQuietCollectionRefuseTheStart(t *testing.T) {
+	dir, opts := quietCollections(t)
+	removeSnapshots(t, dir, "keep")
+	_, err := Open(Options{Dir: dir, SegmentBytes: 16 << 10, SnapshotBytes: -1, SnapshotInterval: -1, LeadRecall: -1})
+	if !errors.Is(err, ErrDataMissing) || !strings.Contains(err.Error(), `"keep" (created at lsn 1) is in the snapshot catalog`) {
+		t.Fatalf("Open without keep's snapshots = %v, want ErrDataMissing naming keep", err)
+	}
+	if strings.Contains(err.Error(), `"gone"`) {
+		t.Fatalf("Open names the dropped collection: %v", err)
+	}
+
+	salvaged := opts
+	salvaged.Salvage = true
+	db := openDB(t, salvaged)
+	if _, err := db.lookup("keep"); !errors.Is(err, engine.ErrCollectionNotFound) {
+		t.Fatalf("salvaged start: keep %v, want not found", err)
+	}
+	if _, err := db.lookup("busy"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close() // a crash would do: the salvaged start wrote the catalog again already
+	closeDB(t, openDB(t, opts))
+
+	// A directory from before catalogs is not checked.
+	if err := os.Remove(filepath.Join(dir, "wal", storage.CatalogFile)); err != nil {
+		t.Fatal(err)
+	}
+	closeDB(t, openDB(t, opts))
+}
+
+// The catalog lives beside the log: losing snapshots/ as a whole is refused too. A
+// damaged catalog is refused naming it; -wal-salvage starts and writes it again, and
+// the next start needs no flag.
+func TestLostSnapshotDirectoryAndDamagedCatalogRefuseTheStart(t *testing.T) {
+	dir, opts := quietCollections(t)
+	saved := filepath.Join(t.TempDir(), "snapshots")
+	if err := os.Rename(filepath.Join(dir, storage.SnapDirName), saved); err != nil {
+		t.Fatal(err)
+	}
+	strict := Options{Dir: dir, SegmentBytes: 16 << 10, SnapshotBytes: -1, SnapshotInterval: -1, LeadRecall: -1}
+	if _, err := Open(strict); !errors.Is(err, ErrDataMissing) || !strings.Contains(err.Error(), `"keep"`) || !strings.Contains(err.Error(), `"busy"`) {
+		t.Fatalf("Open without snapshots/ = %v, want ErrDataMissing naming keep and busy", err)
+	}
+	os.RemoveAll(filepath.Join(dir, storage.SnapDirName))
+	if err := os.Rename(saved, filepath.Join(dir, storage.SnapDirName)); err != nil {
+		t.Fatal(err)
+	}
+	catalog := filepath.Join(dir, "wal", storage.CatalogFile)
+	b, err := os.ReadFile(catalog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0x40
+	if err := os.WriteFile(catalog, b, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(strict); !errors.Is(err, ErrDataMissing) || !strings.Contains(err.Error(), "catalog") {
+		t.Fatalf("Open with a damaged catalog = %v, want ErrDataMissing naming it", err)
+	}
+	salvaged := opts
+	salvaged.Salvage = true
+	db := openDB(t, salvaged)
+	db.Close()
+	closeDB(t, openDB(t, opts))
+}
+
+// quietCollections leaves a closed data directory whose log was trimmed past the
+// creation of "keep" (2 items, no writes since) and "busy" (written to), after "gone"
+// was created, snapshotted and deleted.
+func quietCollections(t *testing.T) (string, Options) {
+	t.Helper()
 	dir := t.TempDir()
 	opts := Options{Dir: dir, SegmentBytes: 16 << 10}
 	db := openDB(t, opts)
@@ -998,38 +1068,5 @@ func TestLostSnapshotsOfAQuietCollectionRefuseTheStart(t *testing.T) {
 		t.Fatalf("log starts at lsn %d: want it trimmed past the creation records", st.FirstLSN)
 	}
 	closeDB(t, db)
-
-	removeSnapshots(t, dir, "keep")
-	_, err := Open(Options{Dir: dir, SegmentBytes: 16 << 10, SnapshotBytes: -1, SnapshotInterval: -1, LeadRecall: -1})
-	if !errors.Is(err, ErrDataMissing) || !strings.Contains(err.Error(), `"keep" (created at lsn 1) is in the snapshot catalog`) {
-		t.Fatalf("Open without keep's snapshots = %v, want ErrDataMissing naming keep", err)
-	}
-	if strings.Contains(err.Error(), `"gone"`) {
-		t.Fatalf("Open names the dropped collection: %v", err)
-	}
-
-	salvaged := opts
-	salvaged.Salvage = true
-	db = openDB(t, salvaged)
-	if _, err := db.lookup("keep"); !errors.Is(err, engine.ErrCollectionNotFound) {
-		t.Fatalf("salvaged start: keep %v, want not found", err)
-	}
-	if _, err := db.lookup("busy"); err != nil {
-		t.Fatal(err)
-	}
-	closeDB(t, db)
-
-	// The salvaged start's next trim writes the live set without keep.
-	db = openDB(t, opts)
-	if _, err := db.Snapshot(context.Background(), "busy"); err != nil {
-		t.Fatal(err)
-	}
-	closeDB(t, db)
-	closeDB(t, openDB(t, opts))
-
-	// A directory from before catalogs is not checked.
-	if err := os.Remove(filepath.Join(dir, storage.SnapDirName, storage.CatalogFile)); err != nil {
-		t.Fatal(err)
-	}
-	closeDB(t, openDB(t, opts))
+	return dir, opts
 }

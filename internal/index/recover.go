@@ -66,10 +66,10 @@ func (db *DB) recover() error {
 	if _, err := l.Replay(st.FirstLSN, db.replayRecord); err != nil {
 		return fmt.Errorf("replay write-ahead log: %w", err)
 	}
-	if err := db.checkOrphans(); err != nil {
+	if err := db.checkCatalog(st.FirstLSN, st.LastLSN); err != nil {
 		return err
 	}
-	if err := db.checkCatalog(st.FirstLSN, st.LastLSN); err != nil {
+	if err := db.checkOrphans(); err != nil {
 		return err
 	}
 	if err := db.undoUnfinishedRestores(); err != nil {
@@ -82,6 +82,9 @@ func (db *DB) recover() error {
 		return err
 	}
 	if err := db.padLog(); err != nil {
+		return err
+	}
+	if err := db.settleSalvage(); err != nil {
 		return err
 	}
 	now := time.Now()
@@ -125,6 +128,7 @@ func (db *DB) checkCoverage(first, last uint64) error {
 	}
 	slices.Sort(problems)
 	if db.opts.Salvage {
+		db.salvaged = true
 		db.log.Error("starting with data missing (salvage)", "problems", problems)
 		return nil
 	}
@@ -162,10 +166,17 @@ func (db *DB) checkOrphans() error {
 // and last LSN.
 func (db *DB) checkCatalog(first, last uint64) error {
 	listed, ok, err := db.disk.ReadCatalog()
-	if err != nil && !db.opts.Salvage {
-		return fmt.Errorf("%w: %w (-wal-salvage starts without the check)", ErrDataMissing, err)
-	}
-	if err != nil || !ok {
+	switch {
+	case errors.Is(err, storage.ErrCatalogUnreadable):
+		// Not damage: the start is refused until it can be read, as for a snapshot.
+		return fmt.Errorf("%w (a file this server may not read is not treated as damaged: fix its ownership or mode and start again)", err)
+	case err != nil && !db.opts.Salvage:
+		return fmt.Errorf("%w: %w (-wal-salvage starts without the check, and writes the catalog again)", ErrDataMissing, err)
+	case err != nil:
+		db.salvaged = true // the catalog is written again at the end of recovery
+		db.log.Error("starting without checking the snapshot catalog (salvage)", "err", err)
+		return nil
+	case !ok:
 		return nil
 	}
 	var problems []string
@@ -174,8 +185,11 @@ func (db *DB) checkCatalog(first, last uint64) error {
 		if inLog || db.logDropped[name] || db.fromSnapshot[name] == created {
 			continue
 		}
+		if other, found := db.fromSnapshot[name]; found {
+			problems = append(problems, fmt.Sprintf("the snapshot catalog lists %q as created at lsn %d, but its snapshot is of a collection of that name created at lsn %d, and the log, which starts at lsn %d, does not say how one became the other", name, created, other, first))
+			continue
+		}
 		problems = append(problems, fmt.Sprintf("%q (created at lsn %d) is in the snapshot catalog, but no snapshot of it is left and the log, which starts at lsn %d, no longer holds its creation", name, created, first))
-		delete(listed, name)
 	}
 	if len(problems) == 0 {
 		return nil
@@ -184,11 +198,41 @@ func (db *DB) checkCatalog(first, last uint64) error {
 	if !db.opts.Salvage {
 		return fmt.Errorf("%w: %s", ErrDataMissing, strings.Join(problems, "; "))
 	}
+	db.salvaged = true // the catalog is written again, from what started, at the end of recovery
 	db.log.Error("starting with data missing (salvage)", "problems", problems)
-	// The decision holds for later starts: the catalog no longer lists what is lost.
-	if err := db.disk.WriteCatalog(listed); err != nil {
-		return fmt.Errorf("record the salvaged start's lost collections in the snapshot catalog: %w", err)
+	return nil
+}
+
+// settleSalvage makes a salvaged start's decisions hold for the next start without
+// -wal-salvage: it snapshots every stored collection and writes the catalog again from
+// what started, so that snapshots older than the log, a damaged or stale catalog and
+// restores whose snapshots are lost are not found again. It runs at the end of a
+// recovery that salvaged anything (DB.salvaged).
+func (db *DB) settleSalvage() error {
+	if !db.salvaged {
+		return nil
 	}
+	db.snapMu.Lock()
+	defer db.snapMu.Unlock()
+	names := make([]string, 0, len(db.collections))
+	for name := range db.collections {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names { // db.list is empty until the DB has started
+		c := db.collections[name]
+		if c.ephemeral {
+			continue
+		}
+		if _, err := db.snapshotLocked(context.Background(), c); err != nil {
+			return fmt.Errorf("salvage: snapshot what started: %w", err)
+		}
+	}
+	db.catalog = nil // written whatever it held
+	if err := db.pruneLocked(); err != nil {
+		return fmt.Errorf("salvage: write the snapshot catalog: %w", err)
+	}
+	db.log.Warn("salvage: what started is snapshotted and the catalog written again; later starts need no -wal-salvage for the damage found now")
 	return nil
 }
 
@@ -231,21 +275,26 @@ func (db *DB) dropOrphans() error {
 
 // undoUnfinishedRestores deals with the collections that a restore created but whose
 // content, held by the snapshot the restore wrote at its creation record's LSN, no
-// snapshot file brought back. One that no later record wrote to is removed: a crash
-// cut the restore short between logging the creation and the snapshot becoming
-// durable (DB.install); without this it would come back as an empty collection. A
-// drop record for each makes the decision part of the log. One that was written to
-// after its restore finished has lost its snapshots: the start is refused
-// (ErrDataMissing), or under Options.Salvage it starts with the later writes only.
+// snapshot file brought back. One whose restore did not finish (no OpRestored record,
+// no later write) is removed: a crash cut the restore short before the call returned,
+// between logging the creation and the snapshot becoming durable (DB.install); without
+// this it would come back as an empty collection. A drop record for each makes the
+// decision part of the log. One whose restore finished has lost its snapshots since:
+// the start is refused (ErrDataMissing), or under Options.Salvage it starts with what
+// the log holds (the later writes only).
 func (db *DB) undoUnfinishedRestores() error {
 	var names, problems []string
 	for name, c := range db.collections {
 		switch {
 		case !c.unrestored:
-		case c.writtenAfter == 0:
+		case c.restoredAt == 0 && c.writtenAfter == 0:
 			names = append(names, name)
 		default:
-			problems = append(problems, fmt.Sprintf("%q was restored at lsn %d and written to from lsn %d on, but no snapshot of it is left to hold what was restored", name, c.createLSN, c.writtenAfter))
+			how := fmt.Sprintf("the restore finished at lsn %d", c.restoredAt)
+			if c.restoredAt == 0 {
+				how = fmt.Sprintf("it was written to from lsn %d on", c.writtenAfter)
+			}
+			problems = append(problems, fmt.Sprintf("%q was restored at lsn %d and %s, but no snapshot of it that verifies is left to hold what was restored", name, c.createLSN, how))
 		}
 	}
 	if len(problems) > 0 {
@@ -253,6 +302,7 @@ func (db *DB) undoUnfinishedRestores() error {
 		if !db.opts.Salvage {
 			return fmt.Errorf("%w: %s", ErrDataMissing, strings.Join(problems, "; "))
 		}
+		db.salvaged = true
 		db.log.Error("starting with data missing (salvage)", "problems", problems)
 	}
 	if len(names) == 0 {
@@ -400,6 +450,12 @@ func (db *DB) replayRecord(lsn uint64, p []byte) error {
 		c.createLSN, c.lastSeq = lsn, lsn
 		c.unrestored = r.Restore
 		db.collections[r.Name] = c
+	case storage.OpRestored:
+		if c != nil && c.unrestored && lsn > c.createLSN {
+			c.restoredAt = lsn
+		}
+		db.recovery.RecordsSkipped++
+		return nil
 	case storage.OpDrop:
 		db.logDropped[r.Name] = true
 		if c == nil {

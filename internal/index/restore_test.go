@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/hardneg/hardneg/internal/crashfs"
 	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/storage"
 )
@@ -138,78 +139,113 @@ func removeSnapshots(t *testing.T, dir, name string) {
 	}
 }
 
-// A crash between a restore logging its collection's creation and its snapshot (the
-// content) becoming durable leaves the creation record without the snapshot. The next
-// start undoes that restore, as a drop that later starts replay too, instead of
-// bringing the collection back empty. A restored collection that was written to after
-// the restore and then lost its snapshots is refused: the log alone would bring it back
-// with the later writes only.
-func TestRestoreWithoutItsSnapshotIsUndoneOrRefused(t *testing.T) {
+// A crash at any point of a restore leaves either no trace of it or the whole restored
+// collection, never an empty one: the restore's creation record says so, and a start
+// that finds it without the snapshot and without the record saying the restore finished
+// undoes it (a drop record that later starts replay too). A restore that finished and
+// later lost its snapshots is refused instead: the log alone would bring it back empty
+// (or with the later writes only), and -wal-salvage starts with that and snapshots it.
+func TestRestoreCutShortIsUndoneAndALostFinishedOneRefused(t *testing.T) {
 	ctx := context.Background()
-	setup := func(t *testing.T) (string, []byte, engine.RestoreSource) {
-		dir := t.TempDir()
-		db := openDB(t, Options{Dir: dir})
-		if _, err := db.CreateCollection(engine.Config{Name: "src", Dim: 2, Metric: engine.Cosine}); err != nil {
+	const dir = "/data"
+	base := crashfs.New()
+	db, err := Open(Options{Dir: dir, FS: base, SnapshotBytes: -1, SnapshotInterval: -1, LeadRecall: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.CreateCollection(engine.Config{Name: "src", Dim: 2, Metric: engine.Cosine}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Upsert("src", &engine.Batch{IDs: []string{"a", "b", "c"}, Vectors: []float32{1, 0, 0, 1, 1, 1}}, "items"); err != nil {
+		t.Fatal(err)
+	}
+	data, src := backupOf(t, db, "src")
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	open := func(fsys *crashfs.FS, salvage bool) (*DB, error) {
+		return Open(Options{Dir: dir, FS: fsys, SnapshotBytes: -1, SnapshotInterval: -1, LeadRecall: -1, Salvage: salvage})
+	}
+
+	undone := 0
+	for k := 1; ; k++ {
+		fsys := base.Clone()
+		db, err := open(fsys, false)
+		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := db.Upsert("src", &engine.Batch{IDs: []string{"a", "b", "c"}, Vectors: []float32{1, 0, 0, 1, 1, 1}}, "items"); err != nil {
+		fsys.CrashAt(k)
+		_, rerr := db.Restore(ctx, bytes.NewReader(data), src, "r", nil)
+		crashed := fsys.Crashed()
+		db.Close()
+		if crashed == nil {
+			if rerr != nil {
+				t.Fatal(rerr)
+			}
+			break // the restore finished before the k-th operation
+		}
+		for start := range 2 {
+			db, err := open(crashed, false)
+			if err != nil {
+				t.Fatalf("crash before operation %d, start %d: %v", k, start, err)
+			}
+			if c, err := db.lookup("r"); err == nil {
+				if n := c.Stats().Items; n != 3 {
+					t.Fatalf("crash before operation %d, start %d: the restored collection holds %d items, want 3 or no collection", k, start, n)
+				}
+			} else if start == 0 && db.Recovery().RestoresUndone == 1 {
+				undone++
+			}
+			db.Close()
+		}
+	}
+	if undone == 0 {
+		t.Fatal("no crash point left a restore to undo")
+	}
+
+	// The restore finished (the call returned); its snapshots are lost afterwards.
+	for _, written := range []bool{false, true} {
+		fsys := base.Clone()
+		db, err := open(fsys, false)
+		if err != nil {
 			t.Fatal(err)
 		}
-		data, src := backupOf(t, db, "src")
 		if _, err := db.Restore(ctx, bytes.NewReader(data), src, "r", nil); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.Close(); err != nil {
-			t.Fatal(err)
-		}
-		return dir, data, src
-	}
-
-	t.Run("cut short", func(t *testing.T) {
-		dir, data, src := setup(t)
-		removeSnapshots(t, dir, "r") // as if the crash came before the snapshot's rename
-		for start := range 2 {
-			db := openDB(t, Options{Dir: dir})
-			if _, err := db.lookup("r"); !errors.Is(err, engine.ErrCollectionNotFound) {
-				t.Fatalf("start %d: the unfinished restore's collection: %v, want not found", start, err)
-			}
-			if got, want := db.Recovery().RestoresUndone, 1-start; got != want {
-				t.Fatalf("start %d: RestoresUndone %d, want %d", start, got, want)
-			}
-			if start == 1 { // the same restore again works
-				if _, err := db.Restore(ctx, bytes.NewReader(data), src, "r", nil); err != nil {
-					t.Fatal(err)
-				}
-				if n := db.collections["r"].Stats().Items; n != 3 {
-					t.Fatalf("restored again: %d items, want 3", n)
-				}
-			}
-			if err := db.Close(); err != nil {
+		if written {
+			if _, err := db.Upsert("r", &engine.Batch{IDs: []string{"d"}, Vectors: []float32{1, 2}}, "items"); err != nil {
 				t.Fatal(err)
 			}
 		}
-	})
-
-	t.Run("written to, then its snapshots lost", func(t *testing.T) {
-		dir, _, _ := setup(t)
-		db := openDB(t, Options{Dir: dir})
-		if _, err := db.Upsert("r", &engine.Batch{IDs: []string{"d"}, Vectors: []float32{1, 2}}, "items"); err != nil {
-			t.Fatal(err)
-		}
 		if err := db.Close(); err != nil {
 			t.Fatal(err)
 		}
-		removeSnapshots(t, dir, "r")
-		_, err := Open(Options{Dir: dir, SnapshotBytes: -1, SnapshotInterval: -1, LeadRecall: -1})
-		if !errors.Is(err, ErrDataMissing) || !strings.Contains(err.Error(), `"r" was restored at lsn`) {
-			t.Fatalf("Open: %v, want ErrDataMissing naming the restored collection", err)
+		entries, _ := fsys.ReadDir(dir + "/" + storage.SnapDirName)
+		for _, e := range entries {
+			if c, _, ok := storage.ParseSnapshotName(e.Name()); ok && c == "r" {
+				fsys.Remove(dir + "/" + storage.SnapDirName + "/" + e.Name())
+			}
 		}
-		db = openDB(t, Options{Dir: dir, Salvage: true})
-		if n := db.collections["r"].Stats().Items; n != 1 {
-			t.Fatalf("salvaged start: %d items, want the later write's 1", n)
+		if _, err := open(fsys, false); !errors.Is(err, ErrDataMissing) || !strings.Contains(err.Error(), `"r" was restored at lsn`) {
+			t.Fatalf("written %v: Open = %v, want ErrDataMissing naming the restored collection", written, err)
 		}
-		if err := db.Close(); err != nil {
+		db, err = open(fsys, true)
+		if err != nil {
 			t.Fatal(err)
 		}
-	})
+		want := 0
+		if written {
+			want = 1
+		}
+		if n := db.collections["r"].Stats().Items; n != want {
+			t.Fatalf("written %v: salvaged start: %d items, want %d (what the log holds)", written, n, want)
+		}
+		db.Close()
+		db, err = open(fsys, false) // the salvaged start's decision holds
+		if err != nil {
+			t.Fatalf("written %v: the start after the salvaged one: %v", written, err)
+		}
+		db.Close()
+	}
 }

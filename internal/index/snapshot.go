@@ -193,7 +193,19 @@ func (db *DB) snapshotAndPruneLocked(ctx context.Context, c *Collection) (engine
 	if err != nil {
 		return info, err
 	}
-	return info, db.pruneLocked()
+	db.pruneAfter("snapshot written", c.name)
+	return info, nil
+}
+
+// pruneAfter prunes (pruneLocked) after a change that is already durable (a snapshot
+// written, a collection dropped): a failure there only leaves old files and log
+// segments in place, which the next prune removes, so it is logged, not returned to a
+// caller whose request took effect. Caller holds snapMu.
+func (db *DB) pruneAfter(what, collection string) {
+	if err := db.pruneLocked(); err != nil {
+		db.log.Error("removing old snapshots and trimming the log failed; the log keeps what it holds until a later snapshot or delete succeeds in it",
+			"after", what, "collection", collection, "err", err)
+	}
 }
 
 // lockSnapshots takes snapMu, or gives up with ctx's error when ctx ends first (a

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -15,14 +16,16 @@ import (
 	"github.com/hardneg/hardneg/internal/wal"
 )
 
-// The catalog (snapshots/catalog) lists the collections that were live when the log
-// was last trimmed, each with the LSN of the record that created it. Once the log is
+// The catalog (wal/catalog) lists the collections that were live when the log was last
+// trimmed, each with the LSN of the record that created it. Once the log is
 // trimmed past a creation record, the collection's snapshots are all that say it
 // exists: if they are lost (deleted, or missed by a copy of a running server's
 // directory) while nothing later in the log writes to it, the log cannot tell. The
 // engine writes the catalog before each trim that follows a change of the live set,
 // and recovery checks that every collection it lists comes back from a snapshot or
-// from the log (index.DB.checkCatalog).
+// from the log (index.DB.checkCatalog). It lives beside the log, not among the
+// snapshots it vouches for, so that losing snapshots/ as a whole is caught too (a
+// missing catalog is not checked: directories from before it existed have none).
 //
 // Encoding: "HNCT", a version byte (1), the entry count (uvarint), then per entry
 // in name order the name (string) and the creation LSN (uvarint), and the CRC-32C of
@@ -36,8 +39,12 @@ const (
 // ErrCatalog is wrapped by every catalog decoding failure.
 var ErrCatalog = errors.New("damaged snapshot catalog")
 
+// ErrCatalogUnreadable: the catalog exists but this process may not read it (its owner
+// or mode), which is not damage.
+var ErrCatalogUnreadable = errors.New("snapshot catalog not readable by this process")
+
 // CatalogPath is the catalog's path.
-func (d *Dir) CatalogPath() string { return filepath.Join(d.snapDir, CatalogFile) }
+func (d *Dir) CatalogPath() string { return filepath.Join(d.path, walDirName, CatalogFile) }
 
 // WriteCatalog replaces the catalog with live (collection name → creation LSN),
 // atomically and durably.
@@ -54,6 +61,9 @@ func (d *Dir) ReadCatalog() (live map[string]uint64, ok bool, err error) {
 	f, err := d.fs.OpenFile(d.CatalogPath(), os.O_RDONLY, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, false, nil
+	}
+	if errors.Is(err, fs.ErrPermission) {
+		return nil, false, fmt.Errorf("%w: %w", ErrCatalogUnreadable, err)
 	}
 	if err != nil {
 		return nil, false, err

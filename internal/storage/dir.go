@@ -22,10 +22,10 @@ import (
 //
 //	LOCK                 held with an exclusive flock while an engine uses the directory
 //	wal/                 the write-ahead log's segments (package wal)
+//	wal/catalog          the collections live when the log was last trimmed (catalog.go)
 //	snapshots/<collection>.<covered LSN, 20 digits>.snap
 //	                     snapshots, written with wal.WriteFileAtomic; one that failed
 //	                     to verify is renamed with a ".corrupt" suffix
-//	snapshots/catalog    the collections live when the log was last trimmed (catalog.go)
 //	state/<collection>.loop
 //	                     the service's training-loop state (loopstate.go)
 const (

@@ -22,6 +22,8 @@ import (
 //	OpDelete  name, ids
 //	OpStream  writer, seq (uvarint), name, batch, ids
 //	OpFeedback name, report count, then per report: anchor key, ids
+//	OpRestored name: the restore that created the collection (OpCreate with the restore
+//	          flag) finished; its snapshot was durable before this record was logged
 //
 // A batch is its item count n, dim, then n ids, n·dim float32 values (raw
 // little-endian, already normalised under cosine so replay reproduces the exact
@@ -34,6 +36,7 @@ const (
 	OpDelete
 	OpStream
 	OpFeedback
+	OpRestored
 )
 
 // MaxRecordBytes bounds one log record: a batch of MaxBatchItems vectors of MaxDim
@@ -107,6 +110,11 @@ func EncodeRestoreCreate(cfg engine.Config) []byte {
 }
 
 func EncodeDrop(name string) []byte { return binfmt.AppendString([]byte{OpDrop}, name) }
+
+// EncodeRestored is the record a restore logs once the snapshot holding the restored
+// content is durable: recovery then knows that a missing snapshot was lost after the
+// restore was acknowledged, not cut short by a crash.
+func EncodeRestored(name string) []byte { return binfmt.AppendString([]byte{OpRestored}, name) }
 
 func EncodeUpsert(name string, batch *engine.Batch, dim int) []byte {
 	b := make([]byte, 0, 64+len(batch.Vectors)*4+len(batch.IDs)*16)
@@ -198,7 +206,7 @@ func DecodeRecord(p []byte) (Record, error) {
 				d.Fail("collection config: %v", err)
 			}
 		}
-	case OpDrop:
+	case OpDrop, OpRestored:
 		r.Name = d.String(engine.MaxNameLen, "name")
 	case OpUpsert:
 		r.Name = d.String(engine.MaxNameLen, "name")
