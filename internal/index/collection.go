@@ -99,10 +99,10 @@ type Collection struct {
 	unrestored   bool
 	writtenAfter uint64
 	// restoredAt is the LSN of the record saying the restore finished (0: none seen).
-	restoredAt uint64
-	dropped      bool      // deleted; writes must not be logged for it any more
-	loggedBytes  int64     // log bytes written for it since its last snapshot
-	snapshotAt   time.Time // when its last snapshot was written (or it was loaded)
+	restoredAt  uint64
+	dropped     bool      // deleted; writes must not be logged for it any more
+	loggedBytes int64     // log bytes written for it since its last snapshot
+	snapshotAt  time.Time // when its last snapshot was written (or it was loaded)
 	// dirtySince is when a write first found loggedBytes at zero: the oldest write not
 	// in a snapshot, while loggedBytes > 0 and it is after snapshotAt (see Stats).
 	dirtySince time.Time
