@@ -1070,3 +1070,48 @@ func quietCollections(t *testing.T) (string, Options) {
 	closeDB(t, db)
 	return dir, opts
 }
+
+// A snapshot or a delete that took effect is not reported as failed when the prune
+// after it fails (here: the catalog cannot be written): the failure leaves old files and
+// log segments in place, which a later prune removes, and the log is not trimmed on the
+// strength of a catalog that was not written.
+func TestFailedPruneDoesNotFailWhatTookEffect(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{Dir: dir, SegmentBytes: 16 << 10}
+	db := openDB(t, opts)
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, name := range []string{"a", "b"} {
+		if _, err := db.create(engine.Config{Name: name, Dim: 16, Metric: engine.L2}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Upsert(name, randBatch(r, name, 20, 16), "items"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A directory where the catalog goes: writing it fails.
+	if err := os.MkdirAll(filepath.Join(dir, "wal", storage.CatalogFile, "x"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	first := db.LogStats().FirstLSN
+	if _, err := db.Snapshot(context.Background(), "a"); err != nil {
+		t.Fatalf("Snapshot with the prune failing: %v, want success (the snapshot is written)", err)
+	}
+	if err := db.DeleteCollection("b"); err != nil {
+		t.Fatalf("DeleteCollection with the prune failing: %v, want success (the drop is logged)", err)
+	}
+	if got := db.LogStats().FirstLSN; got != first {
+		t.Fatalf("the log was trimmed from %d to %d without a catalog written", first, got)
+	}
+	closeDB(t, db)
+	if err := os.RemoveAll(filepath.Join(dir, "wal", storage.CatalogFile)); err != nil {
+		t.Fatal(err)
+	}
+	db = openDB(t, opts)
+	defer closeDB(t, db)
+	if _, err := db.lookup("b"); !errors.Is(err, engine.ErrCollectionNotFound) {
+		t.Fatalf("b after a restart: %v, want deleted", err)
+	}
+	if c, err := db.lookup("a"); err != nil || c.Stats().Items != 20 {
+		t.Fatalf("a after a restart: %v", err)
+	}
+}
