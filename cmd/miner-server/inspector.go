@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"mime"
 	"net/http"
 	"regexp"
@@ -240,6 +241,12 @@ func writeUIErrorCode(w http.ResponseWriter, err error, httpCode int) {
 	if code == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", bearerChallenge)
 	}
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok && ri.RetryDelay != nil {
+			// Whole seconds, as HTTP has them, rounded up (at least 1).
+			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(ri.RetryDelay.AsDuration().Seconds())))))
+		}
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	json.NewEncoder(w).Encode(body)
@@ -256,6 +263,18 @@ type uiPolicyField struct {
 	Values   []string `json:"values,omitempty"` // enum value names
 	// Default is the server's value for an unset field (absent: off).
 	Default any `json:"default"`
+	// DefaultNote describes a default that depends on the collection's metric or on k,
+	// which Default (the policy's own value) cannot show.
+	DefaultNote string `json:"default_note,omitempty"`
+}
+
+// uiDefaultNotes are the policy fields whose unset value the rules derive from the
+// metric (and k): an empty policy still drops near-duplicates and spends the
+// false-negative budget under cosine.
+var uiDefaultNotes = map[string]string{
+	"duplicate_threshold": fmt.Sprintf("%.2f under cosine; off under dot and L2", mining.DefaultCosineDuplicateThreshold),
+	"pfn_threshold":       fmt.Sprintf("%g under cosine; off under dot and L2", mining.DefaultCosinePFNThreshold),
+	"pfn_budget":          "⌈k/2⌉ under cosine; off under dot and L2",
 }
 
 // uiInfo describes the server for the pages: version, whether tokens are needed, the
@@ -266,7 +285,7 @@ func (s *Server) uiInfo(context.Context, []byte) (any, error) {
 	fds := def.Descriptor().Fields()
 	for i := range fds.Len() {
 		fd := fds.Get(i)
-		f := uiPolicyField{Name: string(fd.Name()), Kind: fd.Kind().String(), Optional: fd.HasPresence()}
+		f := uiPolicyField{Name: string(fd.Name()), Kind: fd.Kind().String(), Optional: fd.HasPresence(), DefaultNote: uiDefaultNotes[string(fd.Name())]}
 		switch fd.Kind() {
 		case protoreflect.EnumKind:
 			vals := fd.Enum().Values()

@@ -207,6 +207,22 @@ func TestInspectorInABrowser(t *testing.T) {
 	if !strings.Contains(grpcurl, "hardneg.v1.MinerService/Mine") || !strings.Contains(grpcurl, ts.srv.GRPCAddr()) {
 		t.Errorf("grpcurl call %q", grpcurl)
 	}
+	// An id holding a quote stays inside the shell word the grpcurl command quotes.
+	eval(`(() => { const a = document.querySelector('#anchor-id'); a.value = "d0'; touch x; '"; a.dispatchEvent(new Event("input", {bubbles: true})); return ""; })()`)
+	if got := eval(`document.querySelector('#grpcurl-call').textContent`); !strings.Contains(got, `"id":"d0'\''; touch x; '\''"`) {
+		t.Errorf("grpcurl call with a quote in an id: %q", got)
+	}
+	eval(`(() => { const a = document.querySelector('#anchor-id'); a.value = "d00"; a.dispatchEvent(new Event("input", {bubbles: true})); return ""; })()`)
+	// Defaults that depend on the metric are described, not shown as off.
+	if got := eval(`document.querySelector('#policy-fields input[name="duplicate_threshold"]').placeholder`); got != "0.80 under cosine; off under dot and L2" {
+		t.Errorf("duplicate_threshold placeholder %q", got)
+	}
+	// A uint64 keeps every digit: sent as a decimal string.
+	eval(`(() => { const a = document.querySelector('#policy-fields input[name="seed"]'); a.value = "18446744073709551615"; a.dispatchEvent(new Event("input", {bubbles: true})); return ""; })()`)
+	if got := eval(`document.querySelector('#grpcurl-call').textContent`); !strings.Contains(got, `"seed":"18446744073709551615"`) {
+		t.Errorf("grpcurl call with the largest seed: %q", got)
+	}
+	eval(`(() => { const a = document.querySelector('#policy-fields input[name="seed"]'); a.value = ""; a.dispatchEvent(new Event("input", {bubbles: true})); return ""; })()`)
 	screenshot("playground")
 
 	// Report d04 as a false negative from the list; the server excludes it from then on.

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -283,6 +284,26 @@ func TestPolicyPBInvertsFromPolicy(t *testing.T) {
 		}
 		if back := policyPB(p); !proto.Equal(back, pb) {
 			t.Fatalf("round trip lost a field:\n sent %v\n back %v", pb, back)
+		}
+	}
+}
+
+// A refusal that says when to retry (the per-client limit) carries Retry-After in whole
+// seconds, rounded up, as well as the delay in its message.
+func TestInspectorAPIRefusalCarriesRetryAfter(t *testing.T) {
+	for _, tc := range []struct {
+		delay time.Duration
+		want  string
+	}{{150 * time.Millisecond, "1"}, {2500 * time.Millisecond, "3"}} {
+		l := newInFlightLimiter(1, tc.delay)
+		if err := l.acquire("a"); err != nil {
+			t.Fatal(err)
+		}
+		err := l.acquire("a")
+		w := httptest.NewRecorder()
+		writeUIError(w, toStatus(discard, "m", err))
+		if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != tc.want {
+			t.Errorf("delay %v: status %d, Retry-After %q; want 429, %q", tc.delay, w.Code, w.Header().Get("Retry-After"), tc.want)
 		}
 	}
 }

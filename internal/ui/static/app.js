@@ -7,8 +7,17 @@ const RULE_COLORS = {
   self: "#8c8c8c", positive: "#1f77b4", excluded: "#7f7f7f", in_batch: "#9467bd", feedback: "#e377c2",
   same_group: "#bcbd22", duplicate: "#d62728", excluded_duplicate: "#ff9896", guide: "#17becf",
   margin: "#ff7f0e", score_band: "#8c564b", rank_window: "#aec7e8", diversity: "#98df8a",
+  likely_false_negative: "#e7298a", exposure: "#66a61e", stale: "#a6761d", rotation: "#7570b3",
   shortfall: "#000000",
 };
+// ruleColor gives a rule without a colour of its own one of these, the same each time.
+const SPARE_COLORS = ["#1b9e77", "#d95f02", "#666666", "#e6ab02", "#a6cee3", "#b2df8a"];
+function ruleColor(n) {
+  if (RULE_COLORS[n]) return RULE_COLORS[n];
+  let h = 0;
+  for (const c of n) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+  return SPARE_COLORS[h % SPARE_COLORS.length];
+}
 let info = null;
 let historyTimer = null;
 
@@ -198,7 +207,7 @@ function drawHistory(samples) {
   }
   const names = Object.keys(series).filter((k) => series[k].some((v) => v > 0));
   const legend = $("#history-legend");
-  legend.replaceChildren(...names.map((n) => el("span", {}, el("i", { style: "background:" + RULE_COLORS[n] }), n)));
+  legend.replaceChildren(...names.map((n) => el("span", {}, el("i", { style: "background:" + ruleColor(n) }), n)));
   if (times.length === 0) {
     svg.append(svgEl("text", { x: L + 10, y: H / 2, fill: "#6b7480" }, "collecting samples…"));
     return;
@@ -213,7 +222,7 @@ function drawHistory(samples) {
   for (const n of names) {
     const pts = series[n].flatMap((v, i) => times[i].map((t) => `${x(t.getTime()).toFixed(1)},${y(v).toFixed(1)}`));
     svg.append(svgEl("polyline", {
-      points: pts.join(" "), fill: "none", stroke: RULE_COLORS[n] || "#333", "stroke-width": 1.6,
+      points: pts.join(" "), fill: "none", stroke: ruleColor(n), "stroke-width": 1.6,
       "stroke-dasharray": n === "shortfall" ? "4 3" : "", "data-series": n,
     }));
   }
@@ -225,7 +234,8 @@ function buildPolicyForm() {
   const box = $("#policy-fields");
   if (box.childElementCount) return;
   for (const f of info.policy_fields) {
-    const def = f.default == null ? (f.optional ? "off" : "") : formValue(f.default);
+    // A default that depends on the collection's metric (or on k) is described in words.
+    const def = f.default_note || (f.default == null ? (f.optional ? "off" : "") : formValue(f.default));
     let input;
     if (f.kind === "bool") {
       input = el("select", { name: f.name }, el("option", { value: "" }, "default (" + def + ")"),
@@ -239,7 +249,9 @@ function buildPolicyForm() {
       // A JSON object of the message's fields, e.g. {"num_mixed": 2}.
       input = el("input", { name: f.name, placeholder: def === "{}" ? "{} (JSON)" : def });
     } else {
-      input = el("input", { name: f.name, type: "number", step: f.kind === "int64" ? "1" : "any", placeholder: def });
+      // 64-bit integers as text: a number input would round them to 53 bits.
+      input = f.kind.endsWith("int64") ? el("input", { name: f.name, type: "text", inputmode: "numeric", placeholder: def })
+        : el("input", { name: f.name, type: "number", step: f.kind === "float" ? "any" : "1", placeholder: def });
     }
     input.dataset.kind = f.kind;
     box.append(el("label", { title: f.name }, f.name, input));
@@ -251,7 +263,7 @@ function fieldKind(name) { return (info.policy_fields.find((f) => f.name === nam
 // formValue shows a policy value in the form: objects (message fields) as JSON.
 function formValue(v) { return typeof v === "object" ? JSON.stringify(v) : String(v); }
 
-function shortEnum(v) { return v.replace(/^(SAMPLING_STRATEGY|RANK_MODE)_/, "").toLowerCase(); }
+function shortEnum(v) { return v.replace(/^(SAMPLING_STRATEGY|RANK_MODE|STALE_RULE)_/, "").toLowerCase(); }
 
 // policyFromForm returns the fields the user set, as MiningPolicy JSON.
 function policyFromForm() {
@@ -267,9 +279,10 @@ function policyFromForm() {
       pol[input.name] = obj;
       continue;
     }
-    if (k === "int64") {
-      // Sent as a decimal string, as protojson writes int64, so no digit is lost.
-      if (!/^-?[0-9]+$/.test(v)) throw new Error(`policy.${input.name}: not an integer: ${v}`);
+    if (k === "int64" || k === "uint64") {
+      // Sent as a decimal string, as protojson writes 64-bit integers, so no digit is
+      // lost (a JavaScript number holds 53 bits).
+      if (!(k === "int64" ? /^-?[0-9]+$/ : /^[0-9]+$/).test(v)) throw new Error(`policy.${input.name}: not ${k === "int64" ? "an integer" : "a whole number ≥ 0"}: ${v}`);
       pol[input.name] = String(BigInt(v));
       continue;
     }
@@ -467,20 +480,34 @@ function showCalls(req) {
   if (a.exclude_ids) args.push(`exclude_ids=[${JSON.stringify(a.exclude_ids)}]`);
   for (const [k, v] of Object.entries(req.policy)) {
     if (k === "sampling") args.push(`sampling_strategy=${pyValue(shortEnum(v))}`);
-    else if (k === "rank_mode") args.push(`rank_mode=${pyValue(shortEnum(v))}`);
-    else if (fieldKind(k) === "int64") args.push(`${k}=${v}`); // a decimal string on the wire
+    else if (k === "rank_mode" || k === "stale_rule") args.push(`${k}=${pyValue(shortEnum(v))}`);
+    else if (/int64$/.test(fieldKind(k))) args.push(`${k}=${v}`); // a decimal string on the wire
     else args.push(`${k}=${pyValue(v)}`);
   }
   if (req.explain) args.push(`explain=${req.explain}`);
   const auth = info.auth ? ', token=os.environ["HARDNEG_TOKEN"]' : "";
+  // TLS with the system's roots; a private CA is hardneg.TLSConfig(ca_file=...).
+  const tls = info.tls ? ", tls=True" : "";
   $("#python-call").textContent =
     `import hardneg${a.vector ? ", numpy as np" : ""}${info.auth ? ", os" : ""}\n\n` +
-    `client = hardneg.Client("${info.grpc_addr}"${auth})\n` +
+    `client = hardneg.Client(${JSON.stringify(grpcAddr())}${auth}${tls})\n` +
     `res = client.mine(\n    ${args.join(",\n    ")},\n)\n` +
     (req.explain ? `print(res.explained.to_pandas())  # or res.explained.rows()\n` : "");
   const hdr = info.auth ? ` -H "authorization: Bearer $HARDNEG_TOKEN"` : "";
   $("#grpcurl-call").textContent =
-    `grpcurl ${info.tls ? "" : "-plaintext "}${hdr.trim()}${hdr ? " " : ""}-d '${JSON.stringify(req)}' \\\n  ${info.grpc_addr} hardneg.v1.MinerService/Mine`;
+    `grpcurl ${info.tls ? "" : "-plaintext "}${hdr.trim()}${hdr ? " " : ""}-d ${shellQuote(JSON.stringify(req))} \\\n  ${shellQuote(grpcAddr())} hardneg.v1.MinerService/Mine`;
+}
+
+// shellQuote quotes s as one POSIX shell word: ids may hold any character, a quote too.
+function shellQuote(s) { return "'" + s.replaceAll("'", "'\\''") + "'"; }
+
+// grpcAddr is the gRPC address to show: a wildcard listen address (":50051" listens as
+// "[::]:50051") is shown with the host this page was loaded from.
+function grpcAddr() {
+  const m = /^(.*):([0-9]+)$/.exec(info.grpc_addr);
+  if (!m || !["", "[::]", "0.0.0.0"].includes(m[1])) return info.grpc_addr;
+  const host = location.hostname.includes(":") && !location.hostname.startsWith("[") ? `[${location.hostname}]` : location.hostname;
+  return `${host}:${m[2]}`;
 }
 
 // --- start -----------------------------------------------------------------------------
