@@ -439,3 +439,33 @@ func TestTokensFromTheEnvironmentNameTheVariable(t *testing.T) {
 		t.Fatalf("NewServer: %v, want the token error naming HARDNEG_AUTH_TOKENS", err)
 	}
 }
+
+// A certificate outside its validity period starts the server with a warning (clients
+// will refuse it), but a reload does not replace a valid certificate with it.
+func TestCertReloaderKeepsAValidCertificateOverAnExpiredOne(t *testing.T) {
+	ca := newTestCA(t)
+	good, goodKey := ca.issue(t, "server", time.Now().Add(time.Hour))
+	expired, expiredKey := ca.issue(t, "server", time.Now().Add(-time.Minute))
+	paths := writeFiles(t, t.TempDir(), map[string][]byte{"tls.crt": expired, "tls.key": expiredKey})
+	var logs bytes.Buffer
+	r, err := newCertReloader(paths["tls.crt"], paths["tls.key"], "", slog.New(slog.NewJSONHandler(&logs, nil)))
+	if err != nil {
+		t.Fatalf("an expired certificate at start: %v, want a start with a warning", err)
+	}
+	if !strings.Contains(logs.String(), "not valid now") {
+		t.Errorf("no warning for an expired certificate at start: %s", logs.String())
+	}
+	r.checkEvery = 0
+	rewrite(t, paths["tls.key"], string(goodKey))
+	rewrite(t, paths["tls.crt"], string(good))
+	r.current()
+	rewrite(t, paths["tls.key"], string(expiredKey))
+	rewrite(t, paths["tls.crt"], string(expired))
+	cfg := r.current()
+	if got := cfg.Certificates[0].Leaf.NotAfter; got.Before(time.Now()) {
+		t.Fatalf("a reload replaced the valid certificate with an expired one (not after %v)", got)
+	}
+	if st, _ := r.stats(); st.Reloads != 1 || st.ReloadErrors == 0 {
+		t.Errorf("stats %+v: want 1 reload and the expired one counted as a failure", st)
+	}
+}

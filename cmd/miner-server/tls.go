@@ -83,6 +83,16 @@ func (r *certReloader) current() *tls.Config {
 	return r.cfg
 }
 
+// validNow reports whether the served certificate is within its validity period.
+// Caller holds mu.
+func (r *certReloader) validNow() bool {
+	if r.cfg == nil || len(r.cfg.Certificates) == 0 || r.cfg.Certificates[0].Leaf == nil {
+		return false
+	}
+	leaf, now := r.cfg.Certificates[0].Leaf, time.Now()
+	return !now.After(leaf.NotAfter) && !now.Before(leaf.NotBefore)
+}
+
 func (r *certReloader) failLocked(err error) {
 	r.reloadErrors++
 	r.log.Error("TLS certificate reload failed; serving the previous one", "err", err)
@@ -114,6 +124,18 @@ func (r *certReloader) loadLocked(stamps [3]fileStamp) error {
 	cert, err := tls.LoadX509KeyPair(r.certFile, r.keyFile)
 	if err != nil {
 		return fmt.Errorf("tls: load key pair: %w", err)
+	}
+	if leaf := cert.Leaf; leaf != nil {
+		now := time.Now()
+		if bad := now.After(leaf.NotAfter) || now.Before(leaf.NotBefore); bad && r.cfg != nil && r.validNow() {
+			// A rotation to a certificate that clients would refuse keeps the one
+			// that works.
+			return fmt.Errorf("tls: %s is valid from %s to %s, not now: clients would refuse it", r.certFile,
+				leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339))
+		} else if bad {
+			r.log.Warn("the TLS certificate is not valid now: clients will refuse it", "file", r.certFile,
+				"not_before", leaf.NotBefore.UTC(), "not_after", leaf.NotAfter.UTC())
+		}
 	}
 	cfg := &tls.Config{
 		MinVersion:   tls.VersionTLS12,

@@ -120,6 +120,12 @@ def test_tls_mismatches_fail_at_once_saying_what_to_do(pki: Path) -> None:
         with hardneg.Client(f"127.0.0.1:{tls_port}", timeout=30, retry=None) as c:
             with pytest.raises(errors.Unavailable, match="If it serves TLS, connect with tls=True or a TLSConfig"):
                 c.list_collections()
+        # A client certificate with another certificate's key: the client's own settings.
+        mismatched = hardneg.TLSConfig(ca_file=str(pki / "ca.pem"), cert_file=str(pki / "client.pem"), key_file=str(pki / "server.key"))
+        with hardneg.Client(f"127.0.0.1:{mtls_port}", tls=mismatched, timeout=30) as c:
+            with pytest.raises(errors.Unavailable, match="this client's own TLS settings could not be used") as e:
+                c.list_collections()
+            assert e.value.attempts == 1
         # This server hangs up during the handshake on a client without a certificate.
         with hardneg.Client(f"127.0.0.1:{mtls_port}", tls=hardneg.TLSConfig(ca_file=str(pki / "ca.pem")), timeout=30, retry=None) as c:
             with pytest.raises(errors.Unavailable, match=r"If it requires client certificates \(mutual TLS\), give one signed by its CA"):

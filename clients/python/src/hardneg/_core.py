@@ -103,8 +103,14 @@ _NOT_CONNECTED = re.compile(r"failed to connect to all addresses|Connection refu
 _TLS_FAILURES = (
     (re.compile(r"WRONG_VERSION_NUMBER"),
      "the server does not speak TLS there: connect in plaintext (no tls=; the CLI without --tls)"),
+    (re.compile(r"certificate has expired|certificate is not yet valid"),
+     "the server's certificate is outside its validity period (expired, or not valid yet): the server needs a current "
+     "one (its -tls-cert-file), or this machine's clock is wrong"),
     (re.compile(r"CERTIFICATE_VERIFY_FAILED"),
      "the server's certificate is not trusted: give the CA that signed it (TLSConfig(ca_file=...); the CLI's --tls-ca)"),
+    (re.compile(r"Failed to create security handshaker|KEY_VALUES_MISMATCH"),
+     "this client's own TLS settings could not be used: check that the client certificate and key "
+     "(TLSConfig(cert_file=..., key_file=...); the CLI's --tls-cert and --tls-key) are PEM files that belong together"),
     (re.compile(r"Unwrap failed|TSI_DATA_CORRUPTED"),
      "the server ended the connection right after the handshake, as one that requires client certificates (mutual "
      "TLS) does for a client without one it trusts: give a certificate signed by its CA (TLSConfig(cert_file=..., "
