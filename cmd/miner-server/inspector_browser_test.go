@@ -297,6 +297,20 @@ func TestInspectorInABrowser(t *testing.T) {
 		chromedp.Click(`#run`),
 		chromedp.Poll[chromedp.Void](`document.querySelector('#error').textContent.includes("policy.min_version: not an integer")`),
 	))
+	step("no anchor", chromedp.Steps(
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#policy-fields input[name="min_version"]').value = ""`),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#anchor-id').value = ""`),
+		chromedp.Click(`#run`),
+		chromedp.Poll[chromedp.Void](`document.querySelector('#error').textContent.includes("anchor: give an anchor id")`),
+	))
+	step("a vector that is not JSON numbers", chromedp.Steps(
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#anchor-vector').value = "[NaN, 1]"`),
+		chromedp.Click(`#run`),
+		chromedp.Poll[chromedp.Void](`document.querySelector('#error').textContent.includes("anchor vector: not a JSON array of numbers")`),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#anchor-vector').value = "{\"a\": 1}"`),
+		chromedp.Click(`#run`),
+		chromedp.Poll[chromedp.Void](`document.querySelector('#error').textContent.includes("anchor vector: want a non-empty JSON array")`),
+	))
 }
 
 // TestInspectorAsksForAToken opens the inspector of a server with authentication on:

@@ -45,7 +45,9 @@ async function api(path, body) {
   }
   if (!resp.ok) {
     let msg = data.code + ": " + data.message;
-    if (data.violations) msg += " (" + data.violations.map((v) => v.field + ": " + v.description).join("; ") + ")";
+    // The violations the message does not already say.
+    const unsaid = (data.violations || []).filter((v) => !data.message.includes(v.description));
+    if (unsaid.length) msg += " (" + unsaid.map((v) => v.field + ": " + v.description).join("; ") + ")";
     throw new Error(msg);
   }
   return data;
@@ -93,6 +95,18 @@ function fmt(x, d = 4) { return x === undefined || x === null || Number.isNaN(x)
 function splitIDs(s) { return (s || "").split(",").map((x) => x.trim()).filter((x) => x); }
 
 // f32base64 encodes numbers as little-endian float32 bytes in base64 (proto bytes in JSON).
+// parseVector reads the vector field: a JSON array of finite numbers.
+function parseVector(text) {
+  let v;
+  try { v = JSON.parse(text); } catch (_) {
+    throw new Error("anchor vector: not a JSON array of numbers (NaN and Infinity are not numbers in JSON): " + text.slice(0, 80));
+  }
+  if (!Array.isArray(v) || v.length === 0) throw new Error("anchor vector: want a non-empty JSON array of numbers, like [0.1, -0.2, 0.3]");
+  const i = v.findIndex((x) => typeof x !== "number" || !Number.isFinite(x));
+  if (i >= 0) throw new Error(`anchor vector: value ${i} is ${JSON.stringify(v[i])}, not a finite number`);
+  return v;
+}
+
 function f32base64(nums) {
   const buf = new ArrayBuffer(nums.length * 4);
   const dv = new DataView(buf);
@@ -298,13 +312,20 @@ async function loadPlayground(params) {
     const sel = $("#collection");
     const names = (data.collections || []).map((e) => e.collection.name);
     sel.replaceChildren(...names.map((n) => el("option", { value: n }, n)));
-    if (params.get("c")) sel.value = params.get("c");
+    if (params.get("c")) {
+      sel.value = params.get("c");
+      if (sel.value !== params.get("c")) throw new Error(`collection ${JSON.stringify(params.get("c"))}: not found on this server (the link names a collection it does not hold)`);
+    }
     $("#anchor-id").value = params.get("anchor") || "";
     $("#anchor-vector").value = params.get("vector") || "";
     $("#positive-ids").value = params.get("pos") || "";
     $("#exclude-ids").value = params.get("excl") || "";
     $("#explain").value = params.get("explain") || "200";
-    const pol = params.get("policy") ? JSON.parse(params.get("policy")) : {};
+    let pol = {};
+    try { pol = params.get("policy") ? JSON.parse(params.get("policy")) : {}; } catch (_) { throw new Error("the link's policy is not JSON: " + params.get("policy").slice(0, 80)); }
+    const known = new Set(info.policy_fields.map((f) => f.name));
+    const unknown = Object.keys(pol).filter((k) => !known.has(k));
+    if (unknown.length) throw new Error(`the link's policy names fields MiningPolicy does not have: ${unknown.join(", ")}`);
     for (const input of $("#policy-fields").querySelectorAll("input, select")) {
       input.value = pol[input.name] === undefined ? "" : formValue(pol[input.name]);
     }
@@ -320,7 +341,7 @@ function buildRequest() {
   const id = $("#anchor-id").value.trim();
   const vec = $("#anchor-vector").value.trim();
   if (id) anchor.id = id;
-  if (vec) anchor.vector = f32base64(JSON.parse(vec));
+  if (vec) anchor.vector = f32base64(parseVector(vec));
   const pos = splitIDs($("#positive-ids").value), excl = splitIDs($("#exclude-ids").value);
   if (pos.length) anchor.positive_ids = pos;
   if (excl.length) anchor.exclude_ids = excl;
@@ -528,8 +549,12 @@ async function start() {
   $("#token-box").hidden = !info.auth;
   $("#mine-form").addEventListener("submit", (e) => {
     e.preventDefault();
+    if (!$("#anchor-id").value.trim() && !$("#anchor-vector").value.trim()) {
+      showError(new Error("anchor: give an anchor id (an item of the collection) or a vector"));
+      return;
+    }
     let h;
-    try { h = shareHash(); } catch (err) { showError(err); return; }
+    try { h = shareHash(); buildRequest(); } catch (err) { showError(err); return; }
     if (location.hash === h) route(); else location.hash = h;
   });
   $("#mine-form").addEventListener("input", () => { try { showCalls(buildRequest()); $("#share").href = shareHash(); } catch (_) { /* incomplete vector */ } });
