@@ -502,7 +502,27 @@ func decodeJSON(body []byte, m proto.Message) error {
 	msg := strings.TrimLeft(strings.TrimPrefix(err.Error(), "proto:"), " \u00a0")
 	field := "body"
 	if sub := jsonField.FindStringSubmatch(msg); sub != nil {
-		if path := fieldPath(m.ProtoReflect().Descriptor(), sub[1], 0); path != "" {
+		md := m.ProtoReflect().Descriptor()
+		// Look first under the top-level fields the body holds: anchor_columns and
+		// anchors both have an exclude_ids.
+		path := fieldPath(md, sub[1], 3) // md's own fields only
+		var obj map[string]json.RawMessage
+		if path == "" && json.Unmarshal(body, &obj) == nil {
+			for i := range md.Fields().Len() {
+				f := md.Fields().Get(i)
+				_, byJSON := obj[f.JSONName()]
+				_, byName := obj[string(f.Name())]
+				if (byJSON || byName) && f.Message() != nil && !f.IsMap() && path == "" {
+					if p := fieldPath(f.Message(), sub[1], 1); p != "" {
+						path = string(f.Name()) + "." + p
+					}
+				}
+			}
+		}
+		if path == "" {
+			path = fieldPath(md, sub[1], 0)
+		}
+		if path != "" {
 			field = withIndex(body, m.ProtoReflect().Descriptor(), path)
 			// The decoder names the field by its JSON name (numNegatives); the
 			// description says the proto name the violation's path uses.

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
@@ -304,6 +306,28 @@ func TestInspectorAPIRefusalCarriesRetryAfter(t *testing.T) {
 		writeUIError(w, toStatus(discard, "m", err))
 		if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != tc.want {
 			t.Errorf("delay %v: status %d, Retry-After %q; want 429, %q", tc.delay, w.Code, w.Header().Get("Retry-After"), tc.want)
+		}
+	}
+}
+
+// A body that does not decode names the field under the part of the request it is in:
+// anchor_columns and anchors both have exclude_ids.
+func TestInspectorDecodeErrorNamesTheFieldWhereItIs(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"collection":"c","anchor_columns":{"count":1,"exclude_ids":[1]}}`: "anchor_columns.exclude_ids",
+		`{"collection":"c","anchors":[{"id":"a"},{"exclude_ids":[1]}]}`:     "anchors[1].exclude_ids",
+		`{"collection":1}`: "collection",
+	} {
+		err := decodeJSON([]byte(body), &hardnegv1.MineRequest{})
+		st := status.Convert(toStatus(discard, "m", err))
+		var got string
+		for _, d := range st.Details() {
+			if br, ok := d.(*errdetails.BadRequest); ok && len(br.FieldViolations) > 0 {
+				got = br.FieldViolations[0].Field
+			}
+		}
+		if got != want {
+			t.Errorf("%s: field %q (%v), want %q", body, got, err, want)
 		}
 	}
 }
