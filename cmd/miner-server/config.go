@@ -71,6 +71,9 @@ type Config struct {
 	// whether -ui (or HARDNEG_UI) was given, not defaulted.
 	UI    bool
 	uiSet bool
+	// UIHosts are the host names (besides IP addresses and localhost) that the
+	// inspector's API answers to while authentication is off (inspector.go, hostAllowed).
+	UIHosts string
 	// OTLPEndpoint is the OTLP/gRPC collector URL traces go to (tracing.go); otelEnv
 	// records that OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set, which also turns
 	// tracing on.
@@ -180,6 +183,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.StringVar(&c.HealthGRPCAddr, "health-grpc-addr", "", "optional plaintext listen address serving only grpc.health.v1 (for probes that cannot speak TLS); empty disables it")
 	fs.BoolVar(&c.Pprof, "pprof", false, "serve net/http/pprof under /debug/pprof/ on the HTTP port")
 	fs.BoolVar(&c.UI, "ui", true, "serve the web inspector under /ui/ on the HTTP port (its API needs a token when authentication is on; under mutual TLS without tokens only an explicit -ui=true serves it)")
+	fs.StringVar(&c.UIHosts, "ui-hosts", "", "while authentication is off, host names besides IP addresses and localhost that the inspector's API answers to (comma-separated, * for any): a request addressed to another name is refused, so that a web page cannot reach the API through DNS rebinding")
 	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", "", "export OpenTelemetry traces to this OTLP/gRPC collector URL (http://host:4317 plaintext, https:// TLS); also on when OTEL_EXPORTER_OTLP_ENDPOINT is set")
 	c.otelEnv = getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
 	fs.StringVar(&c.Backend, "backend", "embedded", "engine holding the vectors: embedded (the index in -data-dir) or weaviate (a Weaviate cluster at -weaviate-addr; the server keeps no state)")

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"math"
 	"mime"
+	"net"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -118,6 +119,9 @@ func (s *Server) uiAPI(method string, h uiHandler) http.HandlerFunc {
 			if !s.ready.Load() {
 				return nil, errRecovering
 			}
+			if s.tokens == nil && !hostAllowed(r.Host, s.cfg.UIHosts) {
+				return nil, status.Errorf(codes.PermissionDenied, "with authentication off the inspector's API answers only requests addressed to an IP address, localhost or a name in -ui-hosts, not %q (a web page could otherwise reach it through DNS rebinding): add the name to -ui-hosts (HARDNEG_UI_HOSTS), or turn authentication on", r.Host)
+			}
 			p, err := s.authorizeHTTP(r, method)
 			if err != nil {
 				return nil, err
@@ -171,6 +175,27 @@ func (s *Server) uiAPI(method string, h uiHandler) http.HandlerFunc {
 		}
 		json.NewEncoder(w).Encode(out)
 	}
+}
+
+// hostAllowed reports whether a request's Host (host[:port]) is an IP address,
+// localhost (or a name under .localhost), or one of allowed (comma-separated names; *:
+// any). While authentication is off this keeps a page that rebinds its own DNS name
+// to the server's address from calling the API as same-origin.
+func hostAllowed(hostport, allowed string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
+	if net.ParseIP(host) != nil || host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	for _, a := range strings.Split(allowed, ",") {
+		if a = strings.ToLower(strings.TrimSpace(a)); a == "*" || (a != "" && a == host) {
+			return true
+		}
+	}
+	return false
 }
 
 // authorizeHTTP checks the request's bearer token as the token interceptor checks a

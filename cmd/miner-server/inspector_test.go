@@ -331,3 +331,41 @@ func TestInspectorDecodeErrorNamesTheFieldWhereItIs(t *testing.T) {
 		}
 	}
 }
+
+// While authentication is off the API answers requests addressed to IP addresses,
+// localhost and the names given in -ui-hosts only: a page that rebinds its own name to
+// the server's address cannot call it as same-origin.
+func TestInspectorAPIChecksTheHostWithoutAuthentication(t *testing.T) {
+	for _, tc := range []struct {
+		host, allowed string
+		want          bool
+	}{
+		{"127.0.0.1:9464", "", true}, {"[::1]:9464", "", true}, {"localhost:9464", "", true}, {"LOCALHOST.", "", true},
+		{"app.localhost:80", "", true}, {"10.1.2.3", "", true},
+		{"attacker.example:9464", "", false}, {"attacker.example", "inspector.internal", false},
+		{"inspector.internal:443", "x, inspector.internal", true}, {"anything.example", "*", true},
+	} {
+		if got := hostAllowed(tc.host, tc.allowed); got != tc.want {
+			t.Errorf("hostAllowed(%q, %q) = %v, want %v", tc.host, tc.allowed, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		extra []string
+		want  int
+	}{{nil, http.StatusForbidden}, {[]string{"-ui-hosts=attacker.example"}, http.StatusOK}} {
+		ts := startServerArgs(t, t.TempDir(), tc.extra...)
+		req, err := http.NewRequest("GET", "http://"+ts.srv.HTTPAddr()+"/ui/api/collections", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = "attacker.example:9464"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("flags %v: a request addressed to attacker.example: %d, want %d", tc.extra, resp.StatusCode, tc.want)
+		}
+	}
+}
