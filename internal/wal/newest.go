@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -66,6 +67,14 @@ func newestNamed(fsys FS, dir string, segs []segment, salvage bool) (uint64, err
 			return 0, nil
 		}
 		return 0, &CorruptError{File: filepath.Join(dir, NewestFile), Reason: err.Error()}
+	case err != nil && salvage && !errors.Is(err, fs.ErrPermission):
+		// Not a file that reads (a directory in its place): moved aside, so that the
+		// file can be written again.
+		path := filepath.Join(dir, NewestFile)
+		if rerr := fsys.Rename(path, path+".corrupt"); rerr != nil {
+			return 0, fmt.Errorf("read %s: %w; moving it aside for salvage: %w", path, err, rerr)
+		}
+		return 0, nil
 	case err != nil:
 		return 0, fmt.Errorf("read %s: %w", filepath.Join(dir, NewestFile), err)
 	case !ok:

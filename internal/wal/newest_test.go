@@ -2,6 +2,7 @@ package wal
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -106,4 +107,35 @@ func TestDamagedNewestFileIsCorruption(t *testing.T) {
 		t.Fatalf("after a salvage %s = %q", NewestFile, b)
 	}
 	mustClose(t, openLog(t, memDir, Options{FS: fsys}))
+}
+
+// A directory in wal-newest's place is refused naming it; a salvage moves it aside
+// (wal-newest.corrupt) and writes the file again, and the next start needs no flag.
+func TestNewestFileThatIsADirectory(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, Options{})
+	for range 3 {
+		if _, err := l.Append([]byte("record")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustClose(t, l)
+	path := filepath.Join(dir, NewestFile)
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(path, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(dir, Options{}); err == nil || !strings.Contains(err.Error(), NewestFile) {
+		t.Fatalf("Open with a directory for %s = %v, want an error naming it", NewestFile, err)
+	}
+	mustClose(t, openLog(t, dir, Options{Salvage: true}))
+	if fi, err := os.Stat(path); err != nil || fi.IsDir() {
+		t.Fatalf("after a salvage %s: %v, %v; want a file", NewestFile, fi, err)
+	}
+	if _, err := os.Stat(path + ".corrupt"); err != nil {
+		t.Fatalf("the directory was not moved aside: %v", err)
+	}
+	mustClose(t, openLog(t, dir, Options{}))
 }
