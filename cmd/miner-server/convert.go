@@ -332,7 +332,8 @@ func requestAnchors(req *hardnegv1.MineRequest, dim, gdim int) ([]*hardnegv1.Anc
 	c := req.AnchorColumns
 	var e validate.Error
 	if c == nil && len(req.Anchors) == 0 {
-		e.Add("anchors", "must hold 1–%d anchors, as anchors (one message each) or anchor_columns; the request has neither", mining.MaxAnchors)
+		// "got 0" as before: clients read it as a server that saw no anchors.
+		e.Add("anchors", "must hold 1–%d anchors, got 0 (send them as anchors, one message each, or as anchor_columns)", mining.MaxAnchors)
 		return nil, e.Err()
 	}
 	if c == nil {
