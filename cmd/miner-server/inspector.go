@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -120,7 +121,7 @@ func (s *Server) uiAPI(method string, h uiHandler) http.HandlerFunc {
 				return nil, errRecovering
 			}
 			if s.tokens == nil && !hostAllowed(r.Host, s.cfg.UIHosts) {
-				return nil, status.Errorf(codes.PermissionDenied, "with authentication off the inspector's API answers only requests addressed to an IP address, localhost or a name in -ui-hosts, not %q (a web page could otherwise reach it through DNS rebinding): add the name to -ui-hosts (HARDNEG_UI_HOSTS), or turn authentication on", r.Host)
+				return nil, status.Errorf(codes.PermissionDenied, "with authentication off the inspector's API answers only requests addressed to an IP address, localhost or a name in -ui-hosts, not %q (a web page could otherwise reach it through DNS rebinding): add the name to -ui-hosts (HARDNEG_UI_HOSTS), or turn authentication on", hostName(r.Host))
 			}
 			p, err := s.authorizeHTTP(r, method)
 			if err != nil {
@@ -182,20 +183,26 @@ func (s *Server) uiAPI(method string, h uiHandler) http.HandlerFunc {
 // any). While authentication is off this keeps a page that rebinds its own DNS name
 // to the server's address from calling the API as same-origin.
 func hostAllowed(hostport, allowed string) bool {
-	host := hostport
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		host = h
-	}
-	host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
+	host := hostName(hostport)
 	if net.ParseIP(host) != nil || host == "localhost" || strings.HasSuffix(host, ".localhost") {
 		return true
 	}
 	for _, a := range strings.Split(allowed, ",") {
-		if a = strings.ToLower(strings.TrimSpace(a)); a == "*" || (a != "" && a == host) {
+		if a = hostName(a); a == "*" || (a != "" && a == host) {
 			return true
 		}
 	}
 	return false
+}
+
+// hostName is an -ui-hosts entry (or a Host header) as a bare lower-case name: a port
+// and a trailing dot are dropped, as they are from the request's Host.
+func hostName(hostport string) string {
+	host := strings.TrimSpace(hostport)
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	return strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
 }
 
 // authorizeHTTP checks the request's bearer token as the token interceptor checks a
@@ -300,6 +307,7 @@ var uiDefaultNotes = map[string]string{
 	"duplicate_threshold": fmt.Sprintf("%.2f under cosine; off under dot and L2", mining.DefaultCosineDuplicateThreshold),
 	"pfn_threshold":       fmt.Sprintf("%g under cosine; off under dot and L2", mining.DefaultCosinePFNThreshold),
 	"pfn_budget":          "⌈k/2⌉ under cosine; off under dot and L2",
+	"max_rank":            fmt.Sprintf("max(%d, 2 × the rank window's end)", mining.DefaultMaxRank),
 }
 
 // uiInfo describes the server for the pages: version, whether tokens are needed, the
@@ -554,7 +562,121 @@ func decodeJSON(body []byte, m proto.Message) error {
 			msg = strings.Replace(msg, sub[0], "field "+path[strings.LastIndexByte(path, '.')+1:], 1)
 		}
 	}
+	if field == "body" {
+		// A message that names no field (a string where a list goes is a "syntax
+		// error" to protojson) still gives the position: the field there.
+		if pos := jsonPos.FindStringSubmatch(msg); pos != nil {
+			line, _ := strconv.Atoi(pos[1])
+			col, _ := strconv.Atoi(pos[2])
+			if path := jsonPathAt(body, offsetOf(body, line, col), m.ProtoReflect().Descriptor()); path != "" {
+				field = path
+			}
+		}
+	}
 	return validate.Field(field, "%s", msg)
+}
+
+// jsonPos finds the position a protojson error gives: "(line 1:59)".
+var jsonPos = regexp.MustCompile(`\(line (\d+):(\d+)\)`)
+
+// offsetOf turns a 1-based line and column into a byte offset of body.
+func offsetOf(body []byte, line, col int) int {
+	off := 0
+	for l := 1; l < line; l++ {
+		i := bytes.IndexByte(body[off:], '\n')
+		if i < 0 {
+			return len(body)
+		}
+		off += i + 1
+	}
+	return min(off+col-1, len(body))
+}
+
+// jsonPathAt returns the path of proto names (anchors[0].positive_ids) of the value
+// that body holds at byte offset off, reading the keys against md; "" when off is not at
+// a value of a known field.
+func jsonPathAt(body []byte, off int, md protoreflect.MessageDescriptor) string {
+	type frame struct {
+		md        protoreflect.MessageDescriptor // an object's message (nil: unknown)
+		field     protoreflect.FieldDescriptor   // an object's current key's field; an array's field
+		path      string                         // the path of this object or array
+		index     int                            // an array's current element
+		array     bool
+		expectKey bool
+	}
+	at := func(f *frame) string { // the path of the value f is at now
+		switch {
+		case f.array:
+			return fmt.Sprintf("%s[%d]", f.path, f.index)
+		case f.field == nil:
+			return ""
+		case f.path == "":
+			return string(f.field.Name())
+		}
+		return f.path + "." + string(f.field.Name())
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var stack []frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		end := int(dec.InputOffset())
+		top := len(stack) - 1
+		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
+			stack = stack[:top]
+			if top > 0 {
+				if p := &stack[top-1]; p.array {
+					p.index++
+				} else {
+					p.expectKey = true
+				}
+			}
+			continue
+		}
+		if top >= 0 && !stack[top].array && stack[top].expectKey {
+			f := &stack[top]
+			name, _ := tok.(string)
+			f.field, f.expectKey = nil, false
+			if f.md != nil {
+				if f.field = f.md.Fields().ByJSONName(name); f.field == nil {
+					f.field = f.md.Fields().ByName(protoreflect.Name(name))
+				}
+			}
+			continue
+		}
+		// A value: of the top-level object, an object's field or an array's element.
+		path := ""
+		if top >= 0 {
+			path = at(&stack[top])
+		}
+		if end > off && top >= 0 {
+			return path
+		}
+		if d, ok := tok.(json.Delim); ok {
+			next := frame{path: path, array: d == '[', expectKey: d == '{'}
+			switch {
+			case top < 0:
+				next.md = md
+			case d == '[':
+				next.field = stack[top].field
+			case stack[top].array && stack[top].field != nil:
+				next.md = stack[top].field.Message()
+			case !stack[top].array && stack[top].field != nil && !stack[top].field.IsMap():
+				next.md = stack[top].field.Message()
+			}
+			stack = append(stack, next)
+			continue
+		}
+		if top >= 0 {
+			if f := &stack[top]; f.array {
+				f.index++
+			} else {
+				f.expectKey = true
+			}
+		}
+	}
 }
 
 // withIndex adds to path, when it leads through a repeated message field of md at the

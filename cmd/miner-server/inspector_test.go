@@ -317,6 +317,8 @@ func TestInspectorDecodeErrorNamesTheFieldWhereItIs(t *testing.T) {
 		`{"collection":"c","anchor_columns":{"count":1,"exclude_ids":[1]}}`: "anchor_columns.exclude_ids",
 		`{"collection":"c","anchors":[{"id":"a"},{"exclude_ids":[1]}]}`:     "anchors[1].exclude_ids",
 		`{"collection":1}`: "collection",
+		`{"collection":"c","anchors":[{"id":"a"},{"id":"b","positive_ids":"d2"}]}`: "anchors[1].positive_ids",
+		`{"collection":"c","anchors":{"id":"a"}}`:                                  "anchors",
 	} {
 		err := decodeJSON([]byte(body), &hardnegv1.MineRequest{})
 		st := status.Convert(toStatus(discard, "m", err))
@@ -344,6 +346,7 @@ func TestInspectorAPIChecksTheHostWithoutAuthentication(t *testing.T) {
 		{"app.localhost:80", "", true}, {"10.1.2.3", "", true},
 		{"attacker.example:9464", "", false}, {"attacker.example", "inspector.internal", false},
 		{"inspector.internal:443", "x, inspector.internal", true}, {"anything.example", "*", true},
+		{"inspector.internal:9464", "inspector.internal:9464", true}, {"inspector.internal", "Inspector.Internal.", true},
 	} {
 		if got := hostAllowed(tc.host, tc.allowed); got != tc.want {
 			t.Errorf("hostAllowed(%q, %q) = %v, want %v", tc.host, tc.allowed, got, tc.want)

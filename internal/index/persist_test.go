@@ -1027,6 +1027,23 @@ func TestLostSnapshotDirectoryAndDamagedCatalogRefuseTheStart(t *testing.T) {
 	db := openDB(t, salvaged)
 	db.Close()
 	closeDB(t, openDB(t, opts))
+
+	// A directory in the catalog's place: refused, and a salvage moves it aside.
+	if err := os.Remove(catalog); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(catalog, "x"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(strict); !errors.Is(err, ErrDataMissing) || !strings.Contains(err.Error(), "catalog") {
+		t.Fatalf("Open with a directory for the catalog = %v, want ErrDataMissing naming it", err)
+	}
+	db = openDB(t, salvaged)
+	db.Close()
+	if fi, err := os.Stat(catalog); err != nil || fi.IsDir() {
+		t.Fatalf("after a salvage the catalog is %v, %v; want a file", fi, err)
+	}
+	closeDB(t, openDB(t, opts))
 }
 
 // quietCollections leaves a closed data directory whose log was trimmed past the

@@ -174,8 +174,8 @@ func (db *DB) checkCatalog(first, last uint64) error {
 		return fmt.Errorf("%w: %w (-wal-salvage starts without the check, and writes the catalog again)", ErrDataMissing, err)
 	case err != nil:
 		db.salvaged = true // the catalog is written again at the end of recovery
-		db.log.Error("starting without checking the snapshot catalog (salvage)", "err", err)
-		return nil
+		db.log.Error("starting without checking the snapshot catalog (salvage); it is set aside with a .corrupt suffix", "err", err)
+		return db.disk.SetAsideCatalog()
 	case !ok:
 		return nil
 	}
