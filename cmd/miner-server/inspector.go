@@ -30,7 +30,6 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/dynamicpb"
 )
 
 // The web inspector: static pages under /ui/ (internal/ui) and a JSON API under
@@ -523,9 +522,10 @@ func (h *statsHistory) run(ctx context.Context, interval time.Duration, snapshot
 var jsonField = regexp.MustCompile(`field "?([A-Za-z_][A-Za-z0-9_]*)"?`)
 
 // decodeJSON reads an inspector request body into m. A body that does not decode is
-// INVALID_ARGUMENT with a violation naming the field by its path of proto names (as
-// the service's own checks name fields), where the decoder's message names one that m
-// has (else the field is the body).
+// INVALID_ARGUMENT with a violation naming the field at the position the decoder gives,
+// by its path of proto names (anchors[1].vector, as the service's own checks name
+// fields); the field is the body where the position is at no known field (an unknown
+// key, which the message names, or JSON that does not parse).
 func decodeJSON(body []byte, m proto.Message) error {
 	err := uiDecode.Unmarshal(body, m)
 	if err == nil {
@@ -534,42 +534,19 @@ func decodeJSON(body []byte, m proto.Message) error {
 	// protojson's messages start "proto:" and a space that is sometimes a no-break one.
 	msg := strings.TrimLeft(strings.TrimPrefix(err.Error(), "proto:"), " \u00a0")
 	field := "body"
-	if sub := jsonField.FindStringSubmatch(msg); sub != nil {
-		md := m.ProtoReflect().Descriptor()
-		// Look first under the top-level fields the body holds: anchor_columns and
-		// anchors both have an exclude_ids.
-		path := fieldPath(md, sub[1], 3) // md's own fields only
-		var obj map[string]json.RawMessage
-		if path == "" && json.Unmarshal(body, &obj) == nil {
-			for i := range md.Fields().Len() {
-				f := md.Fields().Get(i)
-				_, byJSON := obj[f.JSONName()]
-				_, byName := obj[string(f.Name())]
-				if (byJSON || byName) && f.Message() != nil && !f.IsMap() && path == "" {
-					if p := fieldPath(f.Message(), sub[1], 1); p != "" {
-						path = string(f.Name()) + "." + p
-					}
-				}
-			}
-		}
-		if path == "" {
-			path = fieldPath(md, sub[1], 0)
-		}
-		if path != "" {
-			field = withIndex(body, m.ProtoReflect().Descriptor(), path)
+	if pos := jsonPos.FindStringSubmatch(msg); pos != nil {
+		line, _ := strconv.Atoi(pos[1])
+		col, _ := strconv.Atoi(pos[2])
+		if path := jsonPathAt(body, offsetOf(body, line, col), m.ProtoReflect().Descriptor()); path != "" {
+			field = path
 			// The decoder names the field by its JSON name (numNegatives); the
 			// description says the proto name the violation's path uses.
-			msg = strings.Replace(msg, sub[0], "field "+path[strings.LastIndexByte(path, '.')+1:], 1)
-		}
-	}
-	if field == "body" {
-		// A message that names no field (a string where a list goes is a "syntax
-		// error" to protojson) still gives the position: the field there.
-		if pos := jsonPos.FindStringSubmatch(msg); pos != nil {
-			line, _ := strconv.Atoi(pos[1])
-			col, _ := strconv.Atoi(pos[2])
-			if path := jsonPathAt(body, offsetOf(body, line, col), m.ProtoReflect().Descriptor()); path != "" {
-				field = path
+			if sub := jsonField.FindStringSubmatch(msg); sub != nil {
+				name := path[strings.LastIndexByte(path, '.')+1:]
+				if k := strings.IndexByte(name, '['); k >= 0 {
+					name = name[:k]
+				}
+				msg = strings.Replace(msg, sub[0], "field "+name, 1)
 			}
 		}
 	}
@@ -579,7 +556,8 @@ func decodeJSON(body []byte, m proto.Message) error {
 // jsonPos finds the position a protojson error gives: "(line 1:59)".
 var jsonPos = regexp.MustCompile(`\(line (\d+):(\d+)\)`)
 
-// offsetOf turns a 1-based line and column into a byte offset of body.
+// offsetOf turns protojson's 1-based line and column (counted in runes) into a byte
+// offset of body.
 func offsetOf(body []byte, line, col int) int {
 	off := 0
 	for l := 1; l < line; l++ {
@@ -589,7 +567,11 @@ func offsetOf(body []byte, line, col int) int {
 		}
 		off += i + 1
 	}
-	return min(off+col-1, len(body))
+	for c := 1; c < col && off < len(body); c++ {
+		_, n := utf8.DecodeRune(body[off:])
+		off += n
+	}
+	return off
 }
 
 // jsonPathAt returns the path of proto names (anchors[0].positive_ids) of the value
@@ -606,6 +588,8 @@ func jsonPathAt(body []byte, off int, md protoreflect.MessageDescriptor) string 
 	}
 	at := func(f *frame) string { // the path of the value f is at now
 		switch {
+		case f.array && f.field != nil && f.field.Message() == nil:
+			return f.path // an element of a list of scalars: the list, as the service names it
 		case f.array:
 			return fmt.Sprintf("%s[%d]", f.path, f.index)
 		case f.field == nil:
@@ -677,60 +661,4 @@ func jsonPathAt(body []byte, off int, md protoreflect.MessageDescriptor) string 
 			}
 		}
 	}
-}
-
-// withIndex adds to path, when it leads through a repeated message field of md at the
-// top (anchors.vector), the index of the first element of that list in body that does
-// not decode on its own (anchors[1].vector), as the service's own checks name fields;
-// path unchanged when none is found.
-func withIndex(body []byte, md protoreflect.MessageDescriptor, path string) string {
-	top, rest, ok := strings.Cut(path, ".")
-	if !ok {
-		return path
-	}
-	fd := md.Fields().ByName(protoreflect.Name(top))
-	if fd == nil || !fd.IsList() || fd.Message() == nil {
-		return path
-	}
-	var obj map[string]json.RawMessage
-	if json.Unmarshal(body, &obj) != nil {
-		return path
-	}
-	raw, ok := obj[fd.JSONName()]
-	if !ok {
-		raw = obj[string(fd.Name())]
-	}
-	var elems []json.RawMessage
-	if json.Unmarshal(raw, &elems) != nil {
-		return path
-	}
-	for i, e := range elems {
-		if uiDecode.Unmarshal(e, dynamicpb.NewMessage(fd.Message())) != nil {
-			return fmt.Sprintf("%s[%d].%s", top, i, rest)
-		}
-	}
-	return path
-}
-
-// fieldPath returns the dotted path of proto names to a field named name (its JSON or
-// proto name): one of md's own, else the first found under its message fields in
-// order, at most three levels down; "" if none.
-func fieldPath(md protoreflect.MessageDescriptor, name string, depth int) string {
-	fields := md.Fields()
-	for i := range fields.Len() {
-		if f := fields.Get(i); f.JSONName() == name || string(f.Name()) == name {
-			return string(f.Name())
-		}
-	}
-	if depth >= 3 {
-		return ""
-	}
-	for i := range fields.Len() {
-		if f := fields.Get(i); f.Message() != nil && !f.IsMap() {
-			if sub := fieldPath(f.Message(), name, depth+1); sub != "" {
-				return string(f.Name()) + "." + sub
-			}
-		}
-	}
-	return ""
 }

@@ -319,6 +319,9 @@ func TestInspectorDecodeErrorNamesTheFieldWhereItIs(t *testing.T) {
 		`{"collection":1}`: "collection",
 		`{"collection":"c","anchors":[{"id":"a"},{"id":"b","positive_ids":"d2"}]}`: "anchors[1].positive_ids",
 		`{"collection":"c","anchors":{"id":"a"}}`:                                  "anchors",
+		// protojson counts columns in runes.
+		`{"collection":"ééé","anchors":[{"id":"é"},{"id":"ü","exclude_ids":[1]}]}`: "anchors[1].exclude_ids",
+		"{\n\"collection\": \"é\",\n \"explain\": \"x\"}":                          "explain",
 	} {
 		err := decodeJSON([]byte(body), &hardnegv1.MineRequest{})
 		st := status.Convert(toStatus(discard, "m", err))
