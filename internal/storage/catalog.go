@@ -56,29 +56,9 @@ func (d *Dir) WriteCatalog(live map[string]uint64) error {
 }
 
 // SetAsideCatalog renames a catalog that does not read (damaged, or a directory in its
-// place) with a ".corrupt" suffix, so that a salvaged start can write a new one.
-func (d *Dir) SetAsideCatalog() error {
-	path := d.CatalogPath()
-	entries, err := d.fs.ReadDir(filepath.Dir(path))
-	if err != nil {
-		return fmt.Errorf("set the snapshot catalog aside: %w", err)
-	}
-	names := map[string]bool{}
-	for _, e := range entries {
-		names[e.Name()] = true
-	}
-	if !names[CatalogFile] {
-		return nil
-	}
-	aside := CatalogFile + CorruptSuffix
-	for n := 1; names[aside]; n++ { // an earlier salvage's is kept
-		aside = fmt.Sprintf("%s%s.%d", CatalogFile, CorruptSuffix, n)
-	}
-	if err := d.fs.Rename(path, filepath.Join(filepath.Dir(path), aside)); err != nil {
-		return fmt.Errorf("set the snapshot catalog aside: %w", err)
-	}
-	return nil
-}
+// place) with a ".corrupt" suffix (wal.SetAside), so that a salvaged start can write a
+// new one.
+func (d *Dir) SetAsideCatalog() error { return wal.SetAside(d.fs, d.CatalogPath()) }
 
 // ReadCatalog returns the catalog's entries; ok is false when there is none (a data
 // directory written before catalogs existed, or one whose log was never trimmed).

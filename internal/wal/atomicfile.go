@@ -92,3 +92,27 @@ func RemoveTempFiles(fsys FS, dir string) ([]string, error) {
 	}
 	return removed, nil
 }
+
+// SetAside renames path to path.corrupt, or path.corrupt.<n> for the smallest n not
+// taken (an earlier one is kept), and makes the rename durable: a file that does not
+// read is kept for the operator, not deleted. A missing path is no error.
+func SetAside(fsys FS, path string) error {
+	if fsys == nil {
+		fsys = OSFS{}
+	}
+	dir := filepath.Dir(path)
+	aside, err := freeName(fsys, dir, filepath.Base(path)+".corrupt")
+	if err != nil {
+		return fmt.Errorf("set aside %s: %w", path, err)
+	}
+	if err := fsys.Rename(path, aside); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("set aside %s: %w", path, err)
+	}
+	if err := fsys.SyncDir(dir); err != nil {
+		return fmt.Errorf("set aside %s: fsync directory: %w", path, err)
+	}
+	return nil
+}

@@ -71,7 +71,7 @@ func newestNamed(fsys FS, dir string, segs []segment, salvage bool) (uint64, err
 		// Not a file that reads (a directory in its place): moved aside, so that the
 		// file can be written again.
 		path := filepath.Join(dir, NewestFile)
-		if rerr := fsys.Rename(path, path+".corrupt"); rerr != nil {
+		if rerr := SetAside(fsys, path); rerr != nil {
 			return 0, fmt.Errorf("read %s: %w; moving it aside for salvage: %w", path, err, rerr)
 		}
 		return 0, nil
