@@ -255,11 +255,11 @@ func (db *DB) install(ctx context.Context, c *Collection, cfg engine.Config) err
 		return db.wal.Sync(ctx)
 	})
 	c.mu.RUnlock()
-	c.writeMu.Unlock()
 	if err == nil || ctx.Err() == nil { // one cut short by ctx is no failure (snapshotAndPruneLocked)
 		db.snapStats.record(time.Since(start), err)
 	}
 	if err != nil {
+		c.writeMu.Unlock()
 		db.snapMu.Unlock()
 		derr := db.DeleteCollection(cfg.Name)
 		db.snapMu.Lock()
@@ -267,10 +267,12 @@ func (db *DB) install(ctx context.Context, c *Collection, cfg engine.Config) err
 	}
 	// The restore is done once this is durable: a later start that misses the snapshot
 	// then refuses instead of taking it for a restore a crash cut short (recover.go).
+	// Logged before c takes writes, so that every write to c follows it in the log.
 	done, err := db.logAppend(storage.EncodeRestored(cfg.Name))
 	if err == nil {
 		err = db.logWait(ctx, done)
 	}
+	c.writeMu.Unlock()
 	if err != nil {
 		return fmt.Errorf("restore %q: its snapshot is written, recording that it finished failed: %w", cfg.Name, err)
 	}

@@ -93,12 +93,11 @@ type Collection struct {
 	createLSN uint64 // LSN of the record that created the collection
 	// unrestored: set by replay on a collection made by a restore's creation record
 	// (storage.Record.Restore), i.e. whose snapshot was not loaded: the restored
-	// content is missing. writtenAfter is the LSN of the first later write replayed to
-	// it (0: none). Recovery undoes such a restore when a crash cut it short, and refuses
-	// to start when it had finished (undoUnfinishedRestores).
-	unrestored   bool
-	writtenAfter uint64
-	// restoredAt is the LSN of the record saying the restore finished (0: none seen).
+	// content is missing. restoredAt is the LSN of the record saying the restore
+	// finished (0: none seen; every write to the collection follows it). Recovery undoes
+	// such a restore when a crash cut it short, and refuses to start when it had
+	// finished (undoUnfinishedRestores).
+	unrestored  bool
 	restoredAt  uint64
 	dropped     bool      // deleted; writes must not be logged for it any more
 	loggedBytes int64     // log bytes written for it since its last snapshot

@@ -276,7 +276,8 @@ func (db *DB) dropOrphans() error {
 // undoUnfinishedRestores deals with the collections that a restore created but whose
 // content, held by the snapshot the restore wrote at its creation record's LSN, no
 // snapshot file brought back. One whose restore did not finish (no OpRestored record,
-// no later write) is removed: a crash cut the restore short before the call returned,
+// which every write to it follows) is removed: a crash cut the restore short before the
+// call returned,
 // between logging the creation and the snapshot becoming durable (DB.install); without
 // this it would come back as an empty collection. A drop record for each makes the
 // decision part of the log. One whose restore finished has lost its snapshots since:
@@ -287,14 +288,10 @@ func (db *DB) undoUnfinishedRestores() error {
 	for name, c := range db.collections {
 		switch {
 		case !c.unrestored:
-		case c.restoredAt == 0 && c.writtenAfter == 0:
+		case c.restoredAt == 0:
 			names = append(names, name)
 		default:
-			how := fmt.Sprintf("the restore finished at lsn %d", c.restoredAt)
-			if c.restoredAt == 0 {
-				how = fmt.Sprintf("it was written to from lsn %d on", c.writtenAfter)
-			}
-			problems = append(problems, fmt.Sprintf("%q was restored at lsn %d and %s, but no snapshot of it that verifies is left to hold what was restored", name, c.createLSN, how))
+			problems = append(problems, fmt.Sprintf("%q was restored at lsn %d and the restore finished at lsn %d, but no snapshot of it that verifies is left to hold what was restored", name, c.createLSN, c.restoredAt))
 		}
 	}
 	if len(problems) > 0 {
@@ -481,9 +478,6 @@ func (db *DB) replayRecord(lsn uint64, p []byte) error {
 		}
 		if r.Batch != nil && len(r.Batch.Vectors) != r.Batch.Len()*c.dim {
 			return fmt.Errorf("log record %d: %w: batch dimension does not match collection %q", lsn, storage.ErrRecord, r.Name)
-		}
-		if c.unrestored && c.writtenAfter == 0 {
-			c.writtenAfter = lsn
 		}
 		if r.Op == storage.OpFeedback {
 			c.applyFeedback(r.Reports, lsn)
