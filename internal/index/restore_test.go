@@ -11,10 +11,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hardneg/hardneg/internal/crashfs"
 	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/storage"
+	"github.com/hardneg/hardneg/internal/wal"
 )
 
 // Restoring over an empty collection replaces it in one step: a reader looking the name
@@ -247,5 +249,89 @@ func TestRestoreCutShortIsUndoneAndALostFinishedOneRefused(t *testing.T) {
 			t.Fatalf("written %v: the start after the salvaged one: %v", written, err)
 		}
 		db.Close()
+	}
+}
+
+// A collection is in the table once its creation record is appended, before the record
+// is durable. The snapshot catalog, written (and fsynced) by the prune that follows a
+// change of the live set, must not list it before the log holds it: a power failure
+// would leave a catalog naming a collection the log lost, and the next start refused
+// (ErrDataMissing) over a create that was never acknowledged.
+func TestSnapshotCatalogNeverAheadOfTheLog(t *testing.T) {
+	fsys := crashfs.New()
+	open := func(f *crashfs.FS) (*DB, error) {
+		return Open(Options{Dir: "/data", FS: f, Sync: wal.SyncInterval, SyncInterval: time.Hour,
+			SnapshotBytes: -1, SnapshotInterval: -1, LeadRecall: -1})
+	}
+	db, err := open(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"a", "b"} {
+		if _, err := db.CreateCollection(engine.Config{Name: n, Dim: 2, Metric: engine.Cosine}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.DeleteCollection("a"); err != nil { // its prune writes the catalog {b}
+		t.Fatal(err)
+	}
+	crashed := fsys.Crash() // what an fsync did not cover is gone
+	db.Close()
+	db2, err := open(crashed)
+	if err != nil {
+		t.Fatalf("start after a power failure: %v", err)
+	}
+	defer db2.Close()
+	if _, err := db2.lookup("b"); err != nil {
+		t.Fatalf("b after the power failure: %v (the catalog listed it, so the log must hold it)", err)
+	}
+}
+
+// cancelAfterSnapshotFS ends a context right after a snapshot became durable.
+type cancelAfterSnapshotFS struct {
+	*crashfs.FS
+	armed  atomic.Bool
+	cancel context.CancelFunc
+}
+
+func (f *cancelAfterSnapshotFS) SyncDir(dir string) error {
+	err := f.FS.SyncDir(dir)
+	if f.armed.Load() && filepath.Base(dir) == storage.SnapDirName {
+		f.cancel()
+	}
+	return err
+}
+
+// A restore whose caller gives up once the snapshot is durable has still taken
+// effect: it reports success, and the collection is there, restored and writable.
+func TestRestoreWhoseCallerGivesUpAtTheLastStepSucceeds(t *testing.T) {
+	fsys := &cancelAfterSnapshotFS{FS: crashfs.New()}
+	db, err := Open(Options{Dir: "/data", FS: fsys, SnapshotBytes: -1, SnapshotInterval: -1, LeadRecall: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.CreateCollection(engine.Config{Name: "src", Dim: 2, Metric: engine.Cosine}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Upsert("src", &engine.Batch{IDs: []string{"a", "b", "c"}, Vectors: []float32{1, 0, 0, 1, 1, 1}}, "items"); err != nil {
+		t.Fatal(err)
+	}
+	data, src := backupOf(t, db, "src")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	fsys.cancel = cancel
+	fsys.armed.Store(true)
+	_, err = db.Restore(ctx, bytes.NewReader(data), src, "r", nil)
+	fsys.armed.Store(false)
+	if err != nil {
+		t.Fatalf("Restore = %v, want success: its snapshot is durable", err)
+	}
+	c, err := db.lookup("r")
+	if err != nil || c.Stats().Items != 3 {
+		t.Fatalf("r after the restore: %v", err)
+	}
+	if _, err := db.Upsert("r", &engine.Batch{IDs: []string{"d"}, Vectors: []float32{1, 0}}, "items"); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -343,7 +343,13 @@ func (db *DB) pruneLocked() error {
 	// The catalog lists what is live before the log can lose a creation record, so
 	// that a start that finds a listed collection's snapshots gone refuses
 	// (checkCatalog) instead of starting without it.
+	// The log is synced first: a collection is in the table once its creation record
+	// is appended, before that record is durable, and a catalog that outlived the
+	// record in a power failure would list a collection the log never held.
 	if !maps.Equal(live, db.catalog) {
+		if err := db.wal.Sync(context.Background()); err != nil {
+			return fmt.Errorf("sync the log before writing the snapshot catalog: %w", err)
+		}
 		if err := db.disk.WriteCatalog(live); err != nil {
 			return fmt.Errorf("write the snapshot catalog: %w", err)
 		}
