@@ -268,9 +268,12 @@ func (db *DB) install(ctx context.Context, c *Collection, cfg engine.Config) err
 	// The restore is done once this is durable: a later start that misses the snapshot
 	// then refuses instead of taking it for a restore a crash cut short (recover.go).
 	// Logged before c takes writes, so that every write to c follows it in the log.
+	// Waited for whatever ctx says: the collection is installed and its snapshot
+	// durable, so a caller that gave up here would be told of a failure that is not
+	// one (and refused when it tried again). The wait is one fsync.
 	done, err := db.logAppend(storage.EncodeRestored(cfg.Name))
 	if err == nil {
-		err = db.logWait(ctx, done)
+		err = db.logWait(context.Background(), done)
 	}
 	c.writeMu.Unlock()
 	if err != nil {
