@@ -111,6 +111,9 @@ func newTokenStore(inline, file string, log *slog.Logger) (*tokenStore, error) {
 		}
 	}
 	if len(s.static)+len(s.fromFile) == 0 {
+		if file != "" {
+			return nil, fmt.Errorf("auth: %s holds no tokens and -auth-tokens gives none: every call would be refused", file)
+		}
 		return nil, fmt.Errorf("auth: no tokens configured")
 	}
 	return s, nil
@@ -187,10 +190,9 @@ func (s *tokenStore) readFile(stamp fileStamp) error {
 	if err := conflicts(s.static, toks, s.file); err != nil {
 		return err
 	}
-	if len(toks) == 0 && len(s.static) == 0 {
-		// A file emptied (or half written) would refuse every call, as it would at start.
-		return fmt.Errorf("auth: %s holds no tokens and -auth-tokens gives none: every call would be refused", s.file)
-	}
+	// A file with no tokens loads: emptying it is how every token in it is revoked at
+	// once (after a leak), so it must not keep them. At start it is refused
+	// (newTokenStore), since a server that refuses every call is then a mistake.
 	s.fromFile, s.stamp = toks, stamp
 	return nil
 }
@@ -232,6 +234,10 @@ func (s *tokenStore) checkLocked() {
 		if err = s.readFile(st); err == nil {
 			s.failed = fileStamp{}
 			s.reloads++
+			if len(s.fromFile)+len(s.static) == 0 {
+				s.log.Error("token file reloaded with no tokens, and -auth-tokens gives none: every call is refused until tokens are added", "file", s.file)
+				return
+			}
 			s.log.Info("token file reloaded", "tokens", len(s.fromFile))
 			return
 		}
