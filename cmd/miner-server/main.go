@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/hardneg/hardneg/internal/storage"
@@ -25,7 +26,11 @@ func main() {
 		}
 		var logged loggedError
 		if !errors.As(err, &logged) {
-			fmt.Fprintln(os.Stderr, "miner-server:", err)
+			// Several configuration errors come joined, one per line: each line carries
+			// the prefix, so a search of the logs for it finds them all.
+			for _, line := range strings.Split(err.Error(), "\n") {
+				fmt.Fprintln(os.Stderr, "miner-server:", line)
+			}
 		}
 		os.Exit(1)
 	}

@@ -94,6 +94,9 @@ func TestDamagedLogRecordRefusesStart(t *testing.T) {
 	if !strings.Contains(string(out), want) {
 		t.Fatalf("output does not contain %q:\n%s", want, out)
 	}
+	if hint := `see \"Startup refused\" in docs/OPERATIONS.md (-wal-salvage`; !strings.Contains(string(out), hint) {
+		t.Fatalf("the refusal does not point to what to do (%q):\n%s", hint, out)
+	}
 	if got, _ := os.ReadFile(seg); int64(len(got)) != size {
 		t.Fatalf("a refused start changed the segment from %d to %d bytes", size, len(got))
 	}
@@ -122,5 +125,25 @@ func TestDamagedLogRecordRefusesStart(t *testing.T) {
 	}
 	if !strings.Contains(p.log(), "log salvaged") {
 		t.Fatalf("salvage not logged:\n%s", p.log())
+	}
+}
+
+// Configuration errors found together are printed one per line, each with the
+// program's prefix, so a search of the logs for it finds every one.
+func TestJoinedConfigErrorsEachCarryThePrefix(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-data-dir="+t.TempDir(), "-backend=weaviate", "-ephemeral-data-dir")
+	cmd.Env = append(os.Environ(), serverEnv+"=1")
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("bad flags: %v, want exit status 1\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) < 2 {
+		t.Fatalf("want two errors, got:\n%s", out)
+	}
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "miner-server: ") {
+			t.Errorf("line without the prefix: %q", l)
+		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/hardneg/hardneg/internal/index/vec"
 	"github.com/hardneg/hardneg/internal/metrics"
 	"github.com/hardneg/hardneg/internal/mining"
+	"github.com/hardneg/hardneg/internal/wal"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
@@ -366,6 +367,10 @@ func (s *Server) recover(ctx context.Context) error {
 		select {
 		case err := <-done:
 			if err != nil {
+				if errors.Is(err, index.ErrDataMissing) || errors.Is(err, wal.ErrCorrupt) {
+					// The refusal alone leaves an operator in a restart loop: say what to do.
+					return fmt.Errorf("recover storage: %w; the data directory is left as it is: copy it aside, then see \"Startup refused\" in docs/OPERATIONS.md (-wal-salvage starts with what is intact)", err)
+				}
 				return fmt.Errorf("recover storage: %w", err)
 			}
 			return nil

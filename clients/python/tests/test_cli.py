@@ -552,6 +552,16 @@ def test_backup_needs_a_write_token_from_flag_or_environment(server_binary: str,
         srv.stop()
 
 
+def test_an_empty_token_flag_means_no_token(own_server: ServerProcess, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """OPERATIONS.md's `hardneg --token "$TOKEN" backup …` with TOKEN unset, against a
+    server without tokens: an empty --token is no token, as an empty $HARDNEG_TOKEN is."""
+    monkeypatch.delenv("HARDNEG_TOKEN", raising=False)
+    code, out, err = run(capsys, own_server, "--token", "", "backup", str(tmp_path / "b.hnb"))
+    assert code == 0 and (tmp_path / "b.hnb").exists(), err
+    assert run(capsys, own_server, "--token", "", "snapshot", "--list")[0] == 0
+
+
 class TLSServer(ServerProcess):
     """A miner-server with mutual TLS (and a plaintext health probe on its own port)."""
 

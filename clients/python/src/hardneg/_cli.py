@@ -183,7 +183,7 @@ def _client(args: argparse.Namespace, retry: bool = True) -> Any:
     try:
         return Client(
             _opt(args, "addr", "HARDNEG_ADDR", DEFAULT_ADDR),
-            token=_opt(args, "token", "HARDNEG_TOKEN"),
+            token=_opt(args, "token", "HARDNEG_TOKEN") or None,  # empty: none, as an empty $HARDNEG_TOKEN
             tls=tls,
             timeout=timeout,
             **({} if retry else {"retry": None}),
