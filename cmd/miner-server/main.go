@@ -110,13 +110,18 @@ func (e loggedError) Unwrap() error { return e.error }
 // opening waits up to -weaviate-timeout for the cluster to answer, and a stop (SIGTERM)
 // must not wait for it. It returns nil, nil when stopped so.
 func openServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) {
+	// Credentials first, here: a bad one is an error even when a stop follows at once.
+	cr, err := loadCredentials(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
 	type opened struct {
 		s   *Server
 		err error
 	}
 	ch := make(chan opened, 1)
 	go func() {
-		s, err := NewServer(cfg, logger)
+		s, err := newServer(cfg, logger, cr)
 		ch <- opened{s, err}
 	}()
 	select {

@@ -147,3 +147,18 @@ func TestJoinedConfigErrorsEachCarryThePrefix(t *testing.T) {
 		}
 	}
 }
+
+// Credentials are read before storage opens: a wrong certificate path is an error
+// (exit status 1) even when a stop comes at once (-stop-on-stdin-eof with stdin at
+// end of file), where the start used to end "stopped while opening storage", status 0.
+func TestBadCredentialsReportedBeforeStorageOpens(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-data-dir="+filepath.Join(dir, "data"), "-grpc-addr=127.0.0.1:0", "-http-addr=127.0.0.1:0",
+		"-tls-cert-file="+filepath.Join(dir, "nope.crt"), "-tls-key-file="+filepath.Join(dir, "nope.key"), "-stop-on-stdin-eof")
+	cmd.Env = append(os.Environ(), serverEnv+"=1")
+	cmd.Stdin = strings.NewReader("")
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "nope.crt") {
+		t.Fatalf("bad certificate path with stdin at its end: %v, want exit status 1 naming the file\n%s", err, out)
+	}
+}

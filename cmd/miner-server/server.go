@@ -70,6 +70,15 @@ type Server struct {
 // NewServer opens the engine (-backend: the embedded index in -data-dir, or a
 // Weaviate cluster) and binds the listeners; it does not serve yet.
 func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
+	cr, err := loadCredentials(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	return newServer(cfg, log, cr)
+}
+
+// newServer is NewServer with the credentials loaded already.
+func newServer(cfg Config, log *slog.Logger, cr credentialSet) (*Server, error) {
 	db, err := openEngine(cfg, log.With("component", "storage"))
 	if err != nil {
 		if cfg.Backend == "embedded" {
@@ -77,7 +86,8 @@ func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
 		}
 		return nil, fmt.Errorf("open storage: %w", err)
 	}
-	s := &Server{cfg: cfg, log: log, db: db, serviceN: hardnegv1.MinerService_ServiceDesc.ServiceName,
+	cfg.UI = cr.ui
+	s := &Server{cfg: cfg, log: log, db: db, certs: cr.certs, tokens: cr.tokens, serviceN: hardnegv1.MinerService_ServiceDesc.ServiceName,
 		mined: &mining.Recorder{}, cal: newPerCollection(mining.NewCalibration), exp: newPerCollection(func() *mining.Exposure { return mining.NewExposure(0) }), hard: newPerCollection(mining.NewHardness), ingest: &ingestRecorder{}, backups: &backupRecorder{}, codec: newRequestCodec(), limiter: newInFlightLimiter(cfg.MaxInFlight, cfg.RetryAfter)}
 	s.loop, s.loaded = newLoopStates(s), make(chan struct{})
 	if err := s.setup(); err != nil {
@@ -100,34 +110,51 @@ func openEngine(cfg Config, log *slog.Logger) (engine.Engine, error) {
 	return index.Lock(cfg.indexOptions(log))
 }
 
-// setup loads credentials, binds the listeners and builds the servers.
-func (s *Server) setup() error {
-	cfg := s.cfg
+// credentialSet is what loadCredentials read: the TLS certificates and the tokens (nil
+// when not configured), and whether the inspector is served.
+type credentialSet struct {
+	certs  *certReloader
+	tokens *tokenStore
+	ui     bool
+}
+
+// loadCredentials reads the TLS files and the tokens. It runs before storage opens, so
+// a wrong path or a bad token is reported at once, not after a recovery or a wait for
+// the Weaviate cluster (or never, when a stop comes during that wait).
+func loadCredentials(cfg Config, log *slog.Logger) (credentialSet, error) {
+	cr := credentialSet{ui: cfg.UI}
 	var err error
 	if cfg.TLSCertFile != "" {
-		if s.certs, err = newCertReloader(cfg.TLSCertFile, cfg.TLSKeyFile, cfg.TLSClientCAFile, s.log); err != nil {
-			return err
+		if cr.certs, err = newCertReloader(cfg.TLSCertFile, cfg.TLSKeyFile, cfg.TLSClientCAFile, log); err != nil {
+			return cr, err
 		}
 	}
-	if s.tokens, err = newTokenStore(cfg.AuthTokens, cfg.AuthTokenFile, s.log); err != nil {
+	if cr.tokens, err = newTokenStore(cfg.AuthTokens, cfg.AuthTokenFile, log); err != nil {
 		if env := cfg.envOf["auth-tokens"]; env != "" && strings.Contains(err.Error(), "-auth-tokens") {
 			err = fmt.Errorf("%w (set by %s)", err, env)
 		}
-		return err
+		return cr, err
 	}
-	if s.tokens == nil {
-		s.log.Warn("authentication is off: set -auth-token-file or HARDNEG_AUTH_TOKENS")
+	if cr.tokens == nil {
+		log.Warn("authentication is off: set -auth-token-file or HARDNEG_AUTH_TOKENS")
 	}
-	if s.tokens == nil && cfg.TLSClientCAFile != "" && cfg.UI {
+	if cr.tokens == nil && cfg.TLSClientCAFile != "" && cfg.UI {
 		// Client certificates guard the gRPC port only: the HTTP port has no TLS, and
 		// without tokens the inspector's API (list, mine, record verdicts) is open there.
 		if !cfg.uiSet {
-			s.cfg.UI, cfg.UI = false, false
-			s.log.Warn("the inspector is off: the gRPC port takes only client certificates, but the HTTP port has no TLS and no tokens, so the inspector's API would be open to anyone who reaches it; give tokens (-auth-token-file) to serve it with them, or -ui=true to serve it anyway")
+			cr.ui = false
+			log.Warn("the inspector is off: the gRPC port takes only client certificates, but the HTTP port has no TLS and no tokens, so the inspector's API would be open to anyone who reaches it; give tokens (-auth-token-file) to serve it with them, or -ui=true to serve it anyway")
 		} else {
-			s.log.Warn("-ui=true without tokens: the inspector's API on the HTTP port is open to anyone who reaches it, though the gRPC port takes only client certificates")
+			log.Warn("-ui=true without tokens: the inspector's API on the HTTP port is open to anyone who reaches it, though the gRPC port takes only client certificates")
 		}
 	}
+	return cr, nil
+}
+
+// setup binds the listeners and builds the servers.
+func (s *Server) setup() error {
+	cfg := s.cfg
+	var err error
 	if cfg.tracingOn() {
 		if s.tracer, err = newTracerProvider(context.Background(), cfg); err != nil {
 			return err
