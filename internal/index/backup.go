@@ -241,7 +241,7 @@ func (db *DB) install(ctx context.Context, c *Collection, cfg engine.Config) err
 	c.mu.Unlock()
 	db.collections[cfg.Name] = c
 	db.mu.Unlock()
-	c.setLeadRecall(db.opts.LeadRecall) // under c.writeMu, held until the snapshot is written
+	c.setLeadRecall(db.opts.LeadRecall, db.log) // under c.writeMu, held until the snapshot is written
 	if old != nil {
 		old.wait()
 	}

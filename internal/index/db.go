@@ -148,7 +148,7 @@ func (db *DB) Recover() error {
 	db.mu.Unlock()
 	for _, c := range colls {
 		c.writeMu.Lock()
-		c.setLeadRecall(db.opts.LeadRecall)
+		c.setLeadRecall(db.opts.LeadRecall, db.log)
 		c.writeMu.Unlock()
 	}
 	db.mu.Lock()
@@ -348,7 +348,7 @@ func (db *DB) create(cfg engine.Config) (*Collection, error) {
 		db.mu.Unlock()
 		return nil, err
 	}
-	c.probe.target = db.opts.LeadRecall // not shared yet, and no graph to measure
+	c.probe.target, c.probe.log = db.opts.LeadRecall, db.log // not shared yet, and no graph to measure
 	if cfg.Ephemeral {
 		db.collections[cfg.Name] = c
 		db.mu.Unlock()

@@ -1,6 +1,7 @@
 package index
 
 import (
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -24,7 +25,8 @@ import (
 // live count has grown by a quarter since the last one; mining uses the larger of its
 // own default and the measured lead (FirstPassLead). A graph that needs a beam of a
 // large share of the collection (scanShare) costs more than an exact scan: such a
-// collection is searched exactly until a later measurement finds otherwise.
+// collection is searched exactly until a later measurement finds otherwise, and so is
+// one whose graph stays below scanRecall at every lead (scanRecall).
 
 const (
 	// DefaultLeadRecall is Options.LeadRecall's default: the recall of the exact top
@@ -59,6 +61,17 @@ const (
 	// near a beam of a 60th of the items. A sixteenth leaves the graph wherever it
 	// could be cheaper, on any machine.
 	scanShare = 16
+	// scanRecall: a collection whose graph finds less than this share of the exact top
+	// probeWindow at every lead the probe tries is searched by exact scan as well,
+	// whatever its size, and the switch is logged (a warning). Data the graph or the
+	// int8 codes cannot order — one tight cluster (cosines of 0.999 between items), a
+	// large offset common to every vector under L2, heavy exact duplicates, dot products
+	// between vectors of very different norms — measured recall@10 of 0.00–0.89 through
+	// the graph at every lead (mining returned 0.07–0.9 of the exact negatives, scores
+	// exact, nothing reported); the scan finds them all. The 1M × 384 clustered set of
+	// docs/BENCHMARKS.md, whose graph reaches 0.988, and every real set measured stay on
+	// the graph. -lead-recall -1 turns probes, and so this switch, off.
+	scanRecall = 0.95
 )
 
 // leadProbe is what the collection last measured, and whether a probe runs.
@@ -70,8 +83,9 @@ type leadProbe struct {
 	// lead is the measured lead, 0 until a probe finished.
 	lead atomic.Int64
 	// scan is set when the measured lead is wider than the fixed one and at least
-	// 1/scanShare of the live items: searches then scan exactly (useGraph), which
-	// costs less than such a beam and finds every item. Writes keep the graph current,
+	// 1/scanShare of the live items, or the measured recall is below scanRecall:
+	// searches then scan exactly (useGraph), which costs less than such a beam, and
+	// finds every item. Writes keep the graph current,
 	// and the next measurement decides again.
 	scan atomic.Bool
 	// recall is math.Float64bits of the recall measured at lead.
@@ -79,6 +93,12 @@ type leadProbe struct {
 	// items is the live count the last probe started at; the next one starts once it
 	// grew by 1/probeGrowth. Guarded by writeMu.
 	items int
+	// log receives the warning when a measurement sends the collection to exact scans
+	// for its recall (scanRecall); nil: not logged. Set with target.
+	log *slog.Logger
+	// poor: the last measurement found the recall below scanRecall (logged once per
+	// such stretch). Only the running probe reads or writes it.
+	poor bool
 }
 
 // FirstPassLead returns the lead the collection measured its graph to need for the
@@ -90,8 +110,8 @@ func (c *Collection) FirstPassLead() (lead int, recall float64) {
 
 // setLeadRecall sets the probe's recall target (0: off) and starts a probe if the
 // collection has a graph and has not measured it. Caller holds writeMu.
-func (c *Collection) setLeadRecall(target float64) {
-	c.probe.target = target
+func (c *Collection) setLeadRecall(target float64, log *slog.Logger) {
+	c.probe.target, c.probe.log = target, log
 	c.maybeProbe()
 }
 
@@ -125,7 +145,13 @@ func (c *Collection) runProbes(target float64) {
 		if lead, recall, live, ok := c.measureLead(target); ok {
 			p.recall.Store(math.Float64bits(recall))
 			p.lead.Store(int64(lead))
-			p.scan.Store(lead > c.params.FixedLead() && lead*scanShare >= live)
+			poor := recall < scanRecall
+			p.scan.Store(poor || (lead > c.params.FixedLead() && lead*scanShare >= live))
+			if poor && !p.poor && p.log != nil {
+				p.log.Warn("the graph finds too little of the exact nearest items at any beam width: the collection is searched by exact scan until a later measurement finds otherwise",
+					"collection", c.name, "recall_at_10", recall, "lead", lead, "items", live, "scan_below", scanRecall)
+			}
+			p.poor = poor
 		}
 		c.writeMu.Lock()
 		again := c.probeDue()
@@ -230,9 +256,31 @@ func (c *Collection) probeSample() ([][]float32, []uint32, uint32, int) {
 
 // probeExact returns, per query, the slots of its probeWindow best live items other
 // than its own slot among the first n slots, by an exact scan scored as one matrix product per storage chunk
-// (under L2 the product ranks by 2·q·r − |r|², which orders rows as −|q − r|² does).
+// (under L2 the product ranks by 2·q·r − |r|², which orders rows as −|q − r|² does, with
+// q and r centred on the queries' mean).
 // The read lock is held per chunk, so writers are held up for one chunk at a time.
 func (c *Collection) probeExact(qs [][]float32, self []uint32, n uint32) [][]uint32 {
+	// Under L2 the queries and rows are centred on the queries' mean first: the
+	// product's form cancels catastrophically in float32 when every vector carries a
+	// large common offset (norms of 1e4 around spreads of 1), where it misread the best
+	// items and the probe reported a recall of 0 for a graph that found 0.9 of them.
+	var mean, centred []float32
+	if c.metric == engine.L2 {
+		mean = make([]float32, c.dim)
+		for _, q := range qs {
+			for i, x := range q {
+				mean[i] += x / float32(len(qs))
+			}
+		}
+		cq := make([][]float32, len(qs))
+		for j, q := range qs {
+			cq[j] = make([]float32, c.dim)
+			for i, x := range q {
+				cq[j][i] = x - mean[i]
+			}
+		}
+		qs, centred = cq, make([]float32, storeChunkRows*c.dim)
+	}
 	packed := vec.PackQueries(qs, c.dim)
 	out := make([][]float32, len(qs))
 	for j := range out {
@@ -245,6 +293,12 @@ func (c *Collection) probeExact(qs [][]float32, self []uint32, n uint32) [][]uin
 		ci := first / storeChunkRows
 		count := min(storeChunkRows, int(n)-first)
 		rows := t[ci][:count*c.dim]
+		if mean != nil {
+			for i, x := range rows {
+				centred[i] = x - mean[i%c.dim]
+			}
+			rows = centred[:len(rows)]
+		}
 		packed.DotRows(rows, out)
 		for i := range count {
 			slot := uint32(first + i)

@@ -1,9 +1,14 @@
 package index
 
 import (
+	"bytes"
+	"context"
+	"log/slog"
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/hardneg/hardneg/internal/engine"
@@ -128,7 +133,7 @@ func TestLeadProbeWidensAWeakGraph(t *testing.T) {
 	}
 	// A beam of at least a sixteenth of the items costs more than a scan: the collection
 	// then searches exactly (and still keeps its graph).
-	if scan := lead*scanShare >= st.Items; st.GraphSearch == scan || c.SearchesExactly() != scan || !st.GraphBuilt {
+	if scan := recall < scanRecall || lead*scanShare >= st.Items; st.GraphSearch == scan || c.SearchesExactly() != scan || !st.GraphBuilt {
 		t.Errorf("lead %d of %d items: graph search %v, searches exactly %v, want %v", lead, st.Items, st.GraphSearch, c.SearchesExactly(), !scan)
 	}
 }
@@ -231,4 +236,124 @@ func BenchmarkMeasureLead(b *testing.B) {
 			c.probeExact(qs, self, n)
 		}
 	})
+}
+
+// shapedCollection creates a collection of n vectors of dimension dim, vector i given
+// by gen, with ExactThreshold 1,000 and default graph parameters, under opts.
+func shapedCollection(t *testing.T, opts Options, metric engine.Metric, n, dim int, gen func(i int, v []float32)) *Collection {
+	t.Helper()
+	db := openDB(t, opts)
+	t.Cleanup(func() { db.Close() })
+	ec, err := db.CreateCollection(engine.Config{Name: "shaped", Dim: dim, Metric: metric, Params: engine.Params{ExactThreshold: 1000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &engine.Batch{Vectors: make([]float32, n*dim)}
+	for i := range n {
+		b.IDs = append(b.IDs, strconv.Itoa(i))
+		gen(i, b.Vectors[i*dim:(i+1)*dim])
+	}
+	for lo := 0; lo < n; lo += 1000 {
+		hi := min(lo+1000, n)
+		if _, err := db.Upsert("shaped", &engine.Batch{IDs: b.IDs[lo:hi], Vectors: b.Vectors[lo*dim : hi*dim]}, "w"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := ec.(*Collection)
+	c.WaitIdle()
+	return c
+}
+
+// Data the graph cannot order (here one tight cluster, whose items the int8 codes
+// cannot tell apart: cosines of 0.9999 between them) measures a recall far below
+// scanRecall at every lead; the collection then searches by exact scan, which finds
+// every item, and says so in its stats and in the log.
+func TestAGraphThatCannotFindTheNearestItemsIsReplacedByAScan(t *testing.T) {
+	n, dim := 4000, 64
+	r := rand.New(rand.NewPCG(5, 5))
+	centre := make([]float32, dim)
+	for i := range centre {
+		centre[i] = float32(r.NormFloat64())
+	}
+	vec.Normalize(centre)
+	logged := &lockedBuffer{}
+	log := slog.New(slog.NewTextHandler(logged, nil))
+	c := shapedCollection(t, Options{Dir: t.TempDir(), Logger: log, LeadRecall: DefaultLeadRecall}, engine.Cosine, n, dim, func(_ int, v []float32) {
+		for i := range v {
+			v[i] = centre[i] + 0.0025*float32(r.NormFloat64())
+		}
+	})
+	lead, recall := c.FirstPassLead()
+	var items []uint32
+	for len(items) < 100 {
+		items = append(items, uint32(r.IntN(n)))
+	}
+	graph := leadRecallOf(c, items, lead)
+	t.Logf("measured lead %d, recall %.3f; other items through the graph %.3f", lead, recall, graph)
+	if recall >= scanRecall || graph >= scanRecall {
+		t.Fatalf("recall %.3f (other items %.3f): the graph is not poor enough on this data for the test", recall, graph)
+	}
+	st := c.Stats()
+	if st.GraphSearch || !c.SearchesExactly() || !st.GraphBuilt {
+		t.Fatalf("recall %.3f: graph search %v, searches exactly %v; want exact scans, graph kept", recall, st.GraphSearch, c.SearchesExactly())
+	}
+	if out := logged.String(); !strings.Contains(out, "searched by exact scan") || !strings.Contains(out, "collection=shaped") {
+		t.Errorf("the switch was not logged:\n%s", out)
+	}
+	// Searches now find the exact nearest items.
+	for _, slot := range items[:20] {
+		q := c.vectorAt(slot)
+		want := bruteForce(c, q)[:probeWindow]
+		var got []string
+		if _, err := c.Search(context.Background(), q, engine.SearchOptions{}, func(cd engine.Candidate) bool {
+			got = append(got, cd.ID)
+			return len(got) < probeWindow
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("search for item %d: %v, want %v", slot, got, want)
+		}
+	}
+}
+
+// Under L2 the probe's exact scan scores in a form that cancels in float32 when every
+// vector carries a large common offset; it centres the vectors first, so the recall it
+// measures is the graph's (it read 0 for a graph that found 0.9 of the exact top 10).
+func TestLeadProbeMeasuresL2WithALargeOffset(t *testing.T) {
+	n, dim := 4000, 32
+	r := rand.New(rand.NewPCG(6, 6))
+	c := shapedCollection(t, Options{Dir: t.TempDir(), LeadRecall: DefaultLeadRecall}, engine.L2, n, dim, func(_ int, v []float32) {
+		for i := range v {
+			v[i] = 1e4 + float32(r.NormFloat64())
+		}
+	})
+	lead, recall := c.FirstPassLead()
+	var items []uint32
+	for len(items) < 128 {
+		items = append(items, uint32(r.IntN(n)))
+	}
+	graph := leadRecallOf(c, items, lead)
+	t.Logf("measured lead %d, recall %.3f; other items through the graph %.3f", lead, recall, graph)
+	if recall < graph-0.1 || recall > graph+0.1 {
+		t.Fatalf("the probe measured recall %.3f where the graph finds %.3f of the exact top %d", recall, graph, probeWindow)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for a logger in another goroutine.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -691,7 +691,9 @@ type CollectionStats struct {
 	// Whether searches currently go through the HNSW graph (true) or exact scan (false).
 	// A collection with a graph scans when it holds fewer items than exact_threshold, or
 	// when it measured that its graph needs a beam wider than twice ef_search and at
-	// least a sixteenth of its items (first_pass_lead), which costs more than a scan.
+	// least a sixteenth of its items (first_pass_lead), which costs more than a scan, or
+	// that its graph finds less than 0.95 of the exact top 10 at every beam width
+	// (lead_recall), where a scan finds them all.
 	GraphSearch bool `protobuf:"varint,5,opt,name=graph_search,json=graphSearch,proto3" json:"graph_search,omitempty"`
 	// How far past its rank window Mine's first graph pass reaches at least on this
 	// collection, in ranks: the lead the collection measured its graph to need for the
