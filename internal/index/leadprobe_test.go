@@ -283,13 +283,7 @@ func TestAGraphThatCannotFindTheNearestItemsIsReplacedByAScan(t *testing.T) {
 			v[i] = centre[i] + 0.0025*float32(r.NormFloat64())
 		}
 	})
-	lead, recall := c.FirstPassLead()
-	var items []uint32
-	for len(items) < 100 {
-		items = append(items, uint32(r.IntN(n)))
-	}
-	graph := leadRecallOf(c, items, lead)
-	t.Logf("measured lead %d, recall %.3f; other items through the graph %.3f", lead, recall, graph)
+	_, recall, items, graph := measuredAndActual(t, c, r, n)
 	if recall >= scanRecall || graph >= scanRecall {
 		t.Fatalf("recall %.3f (other items %.3f): the graph is not poor enough on this data for the test", recall, graph)
 	}
@@ -328,16 +322,22 @@ func TestLeadProbeMeasuresL2WithALargeOffset(t *testing.T) {
 			v[i] = 1e4 + float32(r.NormFloat64())
 		}
 	})
-	lead, recall := c.FirstPassLead()
-	var items []uint32
-	for len(items) < 128 {
-		items = append(items, uint32(r.IntN(n)))
-	}
-	graph := leadRecallOf(c, items, lead)
-	t.Logf("measured lead %d, recall %.3f; other items through the graph %.3f", lead, recall, graph)
+	_, recall, _, graph := measuredAndActual(t, c, r, n)
 	if recall < graph-0.1 || recall > graph+0.1 {
 		t.Fatalf("the probe measured recall %.3f where the graph finds %.3f of the exact top %d", recall, graph, probeWindow)
 	}
+}
+
+// measuredAndActual returns the lead and recall c's probe measured, 128 random items
+// other than the probe's, and the graph's recall@probeWindow for them at that lead.
+func measuredAndActual(t *testing.T, c *Collection, r *rand.Rand, n int) (lead int, recall float64, items []uint32, graph float64) {
+	lead, recall = c.FirstPassLead()
+	for len(items) < 128 {
+		items = append(items, uint32(r.IntN(n)))
+	}
+	graph = leadRecallOf(c, items, lead)
+	t.Logf("measured lead %d, recall %.3f; other items through the graph %.3f", lead, recall, graph)
+	return lead, recall, items, graph
 }
 
 // lockedBuffer is a bytes.Buffer safe for a logger in another goroutine.
