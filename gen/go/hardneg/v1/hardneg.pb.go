@@ -2182,8 +2182,9 @@ type MiningPolicy struct {
 	// server's default (100,000).
 	MaxCandidates uint32 `protobuf:"varint,20,opt,name=max_candidates,json=maxCandidates,proto3" json:"max_candidates,omitempty"`
 	// ef for the first search pass; 0: the rank window's end plus a lead of twice the
-	// collection's ef_search or the lead the collection measured its graph to need
-	// (CollectionStats.first_pass_lead), whichever is more (at most 65,536), sized so that
+	// collection's ef_search, the lead the collection measured its graph to need
+	// (CollectionStats.first_pass_lead) or the ranks the anchor needs (k + positives +
+	// range_min), whichever is most (at most 65,536), sized so that
 	// the graph's top window matches exact search (see Negative.rank). With 0 and a score
 	// filter (a margin or max_score), whose window is 10·k ranks, the pass starts at the
 	// width a window of k would have and widens to that as the anchor reads, staying the
