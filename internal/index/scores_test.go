@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/hardneg/hardneg/internal/engine"
@@ -590,5 +591,92 @@ func TestScoreExactLeanScoresAfterDeletes(t *testing.T) {
 				sameAsScan(t, c, q, &scores[i], 1, 100, 256, 257)
 			}
 		})
+	}
+}
+
+// tightCluster creates an exact cosine collection of n vectors of dimension 64 around
+// one centre, each component spread by spread, and nq queries from the same
+// distribution.
+func tightCluster(t *testing.T, db *DB, n, nq int, spread float32) (*Collection, [][]float32) {
+	t.Helper()
+	const dim = 64
+	c, err := db.create(engine.Config{Name: "c", Dim: dim, Metric: engine.Cosine, Params: engine.Params{ExactThreshold: 1 << 20}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(3, 3))
+	centre := make([]float32, dim)
+	for i := range centre {
+		centre[i] = float32(r.NormFloat64())
+	}
+	vec.Normalize(centre)
+	around := func(v []float32) {
+		for i := range v {
+			v[i] = centre[i] + spread*float32(r.NormFloat64())
+		}
+	}
+	b := randBatch(r, "a", n, dim)
+	for i := range n {
+		around(b.Vectors[i*dim : (i+1)*dim])
+	}
+	if _, err := db.Upsert("c", b, "items"); err != nil {
+		t.Fatal(err)
+	}
+	qs := make([][]float32, nq)
+	for i := range qs {
+		raw := make([]float32, dim)
+		around(raw)
+		if qs[i], err = c.PrepareQuery(raw, "q"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c, qs
+}
+
+// On vectors the int8 product cannot tell apart (one tight cluster: cosines of 0.9999
+// between items) ScoreExact takes the float32 product: the search re-scores every item
+// within the product's error bound of what it yields, which after the int8 product was
+// most of the collection, one item at a time. The results are the scan's either way;
+// the times of both products are logged. On ordinary data the int8 product stays.
+func TestScoreExactTightClusterTakesTheFloatProduct(t *testing.T) {
+	const n, nq = 2 * preselectMin, 2 * gemmMinQueries
+	for _, tc := range []struct {
+		spread float32
+		loose  bool
+	}{{0.0025, true}, {1, false}} {
+		db := testDB(t)
+		c, qs := tightCluster(t, db, n, nq, tc.spread)
+		c.mu.RLock()
+		loose := c.int8Loose(qs, n)
+		c.mu.RUnlock()
+		if loose != tc.loose {
+			t.Fatalf("spread %g: int8Loose %v, want %v", tc.spread, loose, tc.loose)
+		}
+		for _, pr := range []exactProduct{productInt8, productAuto} {
+			useProduct(t, pr)
+			var took time.Duration
+			for range int8BuildQueries/nq + 1 { // the last call scores from the chunks' codes
+				scores := make([]engine.ExactScores, nq)
+				start := time.Now()
+				if !c.ScoreExact(qs, scores) {
+					t.Fatal("ScoreExact declined an exact collection")
+				}
+				for i, q := range qs {
+					read := 0
+					if _, err := c.Search(context.Background(), q, engine.SearchOptions{Scores: &scores[i]}, func(engine.Candidate) bool {
+						read++
+						return read < 20
+					}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				took = time.Since(start)
+				for i, q := range qs[:2] {
+					sameAsScan(t, c, q, &scores[i], 20, 21)
+				}
+			}
+			t.Logf("spread %g, product %v: %d queries reading 20 items each took %v", tc.spread, pr, nq, took)
+		}
+		db.Close()
 	}
 }
