@@ -408,7 +408,7 @@ func (c *Collection) exactProduct(qs [][]float32, n int) exactProduct {
 
 // int8Loose reports whether, for most of qs, the int8 product cannot tell the best
 // items from a large share of the others (looseShare), judged on the sampled slots of
-// preselect; false where ScoreExact takes no int8 product (L2, fewer than
+// preselect and the error bound of the collection's codes; false where ScoreExact takes no int8 product (L2, fewer than
 // gemmMinQueries queries) or the collection holds fewer than preselectMin slots.
 // Caller holds c.mu (read).
 func (c *Collection) int8Loose(qs [][]float32, n int) bool {
@@ -423,9 +423,13 @@ func (c *Collection) int8Loose(qs [][]float32, n int) bool {
 		sample[i] = flat[i*rows.Len() : (i+1)*rows.Len()]
 	}
 	p.DotRows(rows, sample)
+	// The bound the product will carry: from the rows of every coded chunk, not only
+	// the sampled ones (a few rows of large norm widen it for every query).
+	cn, ce := c.vectors.codeBounds(n)
+	rnorm, rerr := max(rows.MaxNorm(), cn), max(rows.MaxErr(), ce)
 	loose := 0
 	for i, xs := range sample {
-		floor := float64(slices.Max(xs)) - 2*p.ErrorBound(i, rows.MaxNorm(), rows.MaxErr())
+		floor := float64(slices.Max(xs)) - 2*p.ErrorBound(i, rnorm, rerr)
 		near := 0
 		for _, x := range xs {
 			if float64(x) >= floor {

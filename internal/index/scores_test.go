@@ -680,3 +680,44 @@ func TestScoreExactTightClusterTakesTheFloatProduct(t *testing.T) {
 		db.Close()
 	}
 }
+
+// A few rows of large norm widen the int8 product's error bound for every query (it is
+// set by the largest row), so under dot a search that reads past them re-scored most
+// of the collection; the float32 product is taken once the codes show it. Judged on the
+// sample alone, which rarely holds such a row, the int8 product looked fine.
+func TestScoreExactLargeNormRowsTakeTheFloatProduct(t *testing.T) {
+	const dim, n, nq = 64, 2 * preselectMin, 2 * gemmMinQueries
+	db := testDB(t)
+	c, err := db.create(engine.Config{Name: "c", Dim: dim, Metric: engine.Dot, Params: engine.Params{ExactThreshold: 1 << 20}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(4, 4))
+	b := randBatch(r, "a", n, dim)
+	for i := range n {
+		vec.Normalize(b.Vectors[i*dim : (i+1)*dim])
+	}
+	for i := 1; i < 30; i++ { // slot 0 and every 64th are sampled; these rows are not
+		b.Vectors[(i*101)*dim+i%dim] = 800
+	}
+	if _, err := db.Upsert("c", b, "items"); err != nil {
+		t.Fatal(err)
+	}
+	qs := make([][]float32, nq)
+	for i := range qs {
+		qs[i] = randBatch(r, "q", 1, dim).Vectors
+		vec.Normalize(qs[i])
+	}
+	useProduct(t, productInt8)
+	for range int8BuildQueries/nq + 1 { // the chunks' codes are built
+		if !c.ScoreExact(qs, make([]engine.ExactScores, nq)) {
+			t.Fatal("ScoreExact declined an exact collection")
+		}
+	}
+	c.mu.RLock()
+	loose := c.int8Loose(qs, n)
+	c.mu.RUnlock()
+	if !loose {
+		t.Fatal("int8Loose false with rows of norm 800 among unit rows")
+	}
+}

@@ -180,6 +180,21 @@ func (s *vectorStore) int8Rows(n, nq int, fn func(first uint32, rows []float32, 
 	}
 }
 
+// codeBounds returns the largest MaxNorm and MaxErr of the int8 rows the chunks holding
+// slots below n have (0, 0 for none): with the query's, they set the int8 product's
+// error bound (vec.Int8Queries.ErrorBound). Caller holds the collection's read lock.
+func (s *vectorStore) codeBounds(n int) (norm, err float64) {
+	for i := range *s.chunks.Load() {
+		if i*storeChunkRows >= n || i >= len(s.codes) {
+			break
+		}
+		if q := s.codes[i].rows.Load(); q != nil {
+			norm, err = max(norm, q.MaxNorm()), max(err, q.MaxErr())
+		}
+	}
+	return norm, err
+}
+
 // codedFor reports whether every chunk holding slots below n has its int8 rows, or
 // will have them once int8Rows scores nq more queries against it (pending only grows
 // under the collection's read lock). Caller holds the collection's read lock.
