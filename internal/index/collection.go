@@ -324,6 +324,7 @@ func (c *Collection) applyGraph(w *graphWork) {
 		c.graph.Delete(slot)
 	}
 	c.unsynced.Add(-int64(len(w.delete)))
+	c.probe.written += len(w.insert) + len(w.delete)
 	// Every eighth of the graph inserted, link in what inserts left unreachable (a
 	// running compaction does it when it finishes).
 	if c.insertsSinceReach += len(w.insert); c.insertsSinceReach >= max(1024, c.graph.Len()/8) && c.graph.LinkUnreachable() {

@@ -239,8 +239,9 @@ func BenchmarkMeasureLead(b *testing.B) {
 }
 
 // shapedCollection creates a collection of n vectors of dimension dim, vector i given
-// by gen, with ExactThreshold 1,000 and default graph parameters, under opts.
-func shapedCollection(t *testing.T, opts Options, metric engine.Metric, n, dim int, gen func(i int, v []float32)) *Collection {
+// by gen, with ExactThreshold 1,000 and default graph parameters, in a DB opened with
+// opts.
+func shapedCollection(t *testing.T, opts Options, metric engine.Metric, n, dim int, gen func(i int, v []float32)) (*DB, *Collection) {
 	t.Helper()
 	db := openDB(t, opts)
 	t.Cleanup(func() { db.Close() })
@@ -261,7 +262,7 @@ func shapedCollection(t *testing.T, opts Options, metric engine.Metric, n, dim i
 	}
 	c := ec.(*Collection)
 	c.WaitIdle()
-	return c
+	return db, c
 }
 
 // Data the graph cannot order (here one tight cluster, whose items the int8 codes
@@ -278,7 +279,7 @@ func TestAGraphThatCannotFindTheNearestItemsIsReplacedByAScan(t *testing.T) {
 	vec.Normalize(centre)
 	logged := &lockedBuffer{}
 	log := slog.New(slog.NewTextHandler(logged, nil))
-	c := shapedCollection(t, Options{Dir: t.TempDir(), Logger: log, LeadRecall: DefaultLeadRecall}, engine.Cosine, n, dim, func(_ int, v []float32) {
+	_, c := shapedCollection(t, Options{Dir: t.TempDir(), Logger: log, LeadRecall: DefaultLeadRecall}, engine.Cosine, n, dim, func(_ int, v []float32) {
 		for i := range v {
 			v[i] = centre[i] + 0.0025*float32(r.NormFloat64())
 		}
@@ -317,7 +318,7 @@ func TestAGraphThatCannotFindTheNearestItemsIsReplacedByAScan(t *testing.T) {
 func TestLeadProbeMeasuresL2WithALargeOffset(t *testing.T) {
 	n, dim := 4000, 32
 	r := rand.New(rand.NewPCG(6, 6))
-	c := shapedCollection(t, Options{Dir: t.TempDir(), LeadRecall: DefaultLeadRecall}, engine.L2, n, dim, func(_ int, v []float32) {
+	_, c := shapedCollection(t, Options{Dir: t.TempDir(), LeadRecall: DefaultLeadRecall}, engine.L2, n, dim, func(_ int, v []float32) {
 		for i := range v {
 			v[i] = 1e4 + float32(r.NormFloat64())
 		}
@@ -356,4 +357,51 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// A collection re-encoded in place (the same ids, new vectors, as a training loop's
+// refresh does) is measured again once a quarter of it was rewritten, although its live
+// count never grew: well-ordered data re-encoded as one tight cluster goes to exact
+// scans instead of mining the graph at its old measurement.
+func TestLeadProbeMeasuresACollectionReencodedInPlace(t *testing.T) {
+	n, dim := 4000, 64
+	r := rand.New(rand.NewPCG(7, 7))
+	opts := Options{Dir: t.TempDir(), LeadRecall: DefaultLeadRecall}
+	centres := make([][]float32, 40)
+	for k := range centres {
+		centres[k] = make([]float32, dim)
+		for i := range centres[k] {
+			centres[k][i] = float32(r.NormFloat64())
+		}
+	}
+	db, c := shapedCollection(t, opts, engine.Cosine, n, dim, func(item int, v []float32) {
+		for i := range v {
+			v[i] = centres[item%len(centres)][i] + 0.3*float32(r.NormFloat64())
+		}
+	})
+	if _, recall := c.FirstPassLead(); recall < scanRecall || !c.Stats().GraphSearch {
+		t.Fatalf("clustered vectors: recall %.3f, graph search %v; want the graph", recall, c.Stats().GraphSearch)
+	}
+	centre := make([]float32, dim)
+	for i := range centre {
+		centre[i] = float32(r.NormFloat64())
+	}
+	b := &engine.Batch{Vectors: make([]float32, n*dim)}
+	for i := range n {
+		b.IDs = append(b.IDs, strconv.Itoa(i))
+		for j := range dim {
+			b.Vectors[i*dim+j] = centre[j] + 0.0025*float32(r.NormFloat64())
+		}
+	}
+	for lo := 0; lo < n; lo += 1000 {
+		if _, err := db.Upsert("shaped", &engine.Batch{IDs: b.IDs[lo : lo+1000], Vectors: b.Vectors[lo*dim : (lo+1000)*dim]}, "w"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.WaitIdle()
+	_, recall := c.FirstPassLead()
+	t.Logf("after the re-encoding: recall %.3f", recall)
+	if recall >= scanRecall || c.Stats().GraphSearch {
+		t.Fatalf("re-encoded as one tight cluster: recall %.3f, graph search %v; want a new measurement that sends it to exact scans", recall, c.Stats().GraphSearch)
+	}
 }

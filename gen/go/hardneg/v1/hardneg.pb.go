@@ -700,7 +700,8 @@ type CollectionStats struct {
 	// server's -lead-recall share of the exact top 10 (docs/MINING.md, "Exact ranks").
 	// Mine's own lead is 2 × ef_search where that is more. 0 until a measurement
 	// finished (a collection measures when its graph is built or loaded and each time
-	// its item count has grown by a quarter, in the background), with the measurement off, and
+	// its item count has grown by a quarter or as many items were rewritten or deleted, in
+	// the background), with the measurement off, and
 	// under the Weaviate engine.
 	FirstPassLead uint32 `protobuf:"varint,6,opt,name=first_pass_lead,json=firstPassLead,proto3" json:"first_pass_lead,omitempty"`
 	// The recall of the exact top 10 that the graph reached at first_pass_lead, over
