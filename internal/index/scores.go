@@ -1,10 +1,11 @@
 package index
 
 import (
+	"slices"
+
 	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/hugepage"
 	"github.com/hardneg/hardneg/internal/index/vec"
-	"slices"
 )
 
 // currentScores reports whether e still describes c's vectors, and returns its scores
@@ -392,6 +393,9 @@ func appendAbove(keys []uint64, scores []float32, thr float32, first uint32, idx
 // float32 one (TestScoreExactTightClusterTakesTheFloatProduct logs both).
 const looseShare = 20
 
+// looseQueries is how many of a group's queries int8Loose scores against the sample.
+const looseQueries = 16
+
 // exactProduct is the matrix product ScoreExact uses for qs over the first n slots:
 // scoreProduct, where productAuto means int8 where vec.Int8Fast and the int8 product can
 // tell these queries' best items apart (int8Loose), else float32. Caller holds c.mu
@@ -408,13 +412,15 @@ func (c *Collection) exactProduct(qs [][]float32, n int) exactProduct {
 
 // int8Loose reports whether, for most of qs, the int8 product cannot tell the best
 // items from a large share of the others (looseShare), judged on the sampled slots of
-// preselect and the error bound of the collection's codes; false where ScoreExact takes no int8 product (L2, fewer than
-// gemmMinQueries queries) or the collection holds fewer than preselectMin slots.
+// preselect (for up to looseQueries of them) and the error bound of the collection's
+// codes; false where ScoreExact takes no int8 product (L2, fewer than gemmMinQueries
+// queries) or the collection holds fewer than preselectMin slots.
 // Caller holds c.mu (read).
 func (c *Collection) int8Loose(qs [][]float32, n int) bool {
 	if c.metric == engine.L2 || len(qs) < gemmMinQueries || n < preselectMin {
 		return false
 	}
+	qs = qs[:min(len(qs), looseQueries)] // enough to judge "most"
 	p := vec.PackInt8Queries(qs, c.dim)
 	rows := c.preselectSample(n)
 	flat := make([]float32, len(qs)*rows.Len())
