@@ -147,6 +147,11 @@ class CollectionStats:
     tombstone_count: int
     last_applied_sequence: int
     vector_bytes: int
+    #: Whether searches go through the HNSW graph (False: exact scan). A collection
+    #: scans below its ``exact_threshold``, where its graph would need a beam of a
+    #: sixteenth of its items, or where its graph finds less than 0.95 of the exact top
+    #: 10 at every beam width (``lead_recall``; data it cannot order, such as one tight
+    #: cluster).
     graph_search: bool
     #: How far past its rank window mining's first graph pass reaches at least on this
     #: collection, as the collection measured its graph to need (the server's
