@@ -34,23 +34,23 @@ const (
 // vec.Int8Codes.ErrorBound, is beyond the k-th best scored (see SearchOrdered), so
 // Search(q, 10, 128, …) scores a fifth of the beam or less.
 func (g *Graph) Search(q []float32, k, ef int, accept func(id uint32) bool, dst []Neighbor) []Neighbor {
-	res, _ := g.search(q, k, ef, accept, dst, false, 0)
+	res, _ := g.search(q, k, ef, accept, dst, false, nil)
 	return res
 }
 
-// SearchWithout is Search for a query that stands for node hide, as if hide were not in
-// the graph: the search neither steps onto it, scores its links nor returns it, so it
-// finds what a new query at that place would find (Search for an item's own vector
-// reaches the item and, through its links, the item's nearest neighbours; a new query
-// has no such node to lead it). ok is false, and nothing is searched, when hide is the
-// graph's entry point. The lead probe of package index measures the graph's recall
-// this way.
-func (g *Graph) SearchWithout(q []float32, k, ef int, hide uint32, accept func(id uint32) bool, dst []Neighbor) (res []Neighbor, ok bool) {
+// SearchWithout is Search for a query that stands for the nodes hide (an item and the
+// items holding the same vector), as if they were not in the graph: the search neither
+// steps onto them, scores their links nor returns them, so it finds what a new query at
+// that place would find (Search for an item's own vector reaches the item and, through
+// its links, the item's nearest neighbours; a new query has no such node to lead it).
+// ok is false, and nothing is searched, when a hidden node is the graph's entry point.
+// The lead probe of package index measures the graph's recall this way.
+func (g *Graph) SearchWithout(q []float32, k, ef int, hide []uint32, accept func(id uint32) bool, dst []Neighbor) (res []Neighbor, ok bool) {
 	return g.search(q, k, ef, accept, dst, true, hide)
 }
 
 // search is Search, and with hiding SearchWithout(…, hide, …).
-func (g *Graph) search(q []float32, k, ef int, accept func(id uint32) bool, dst []Neighbor, hiding bool, hide uint32) ([]Neighbor, bool) {
+func (g *Graph) search(q []float32, k, ef int, accept func(id uint32) bool, dst []Neighbor, hiding bool, hide []uint32) ([]Neighbor, bool) {
 	dst = dst[:0]
 	if k <= 0 {
 		return dst, true
@@ -63,7 +63,7 @@ func (g *Graph) search(q []float32, k, ef int, accept func(id uint32) bool, dst 
 	if !ok {
 		return dst, true
 	}
-	if hiding && epID == hide {
+	if hiding && slices.Contains(hide, epID) {
 		return dst, false
 	}
 	s := g.searchers.get()
@@ -84,7 +84,7 @@ func (g *Graph) search(q []float32, k, ef int, accept func(id uint32) bool, dst 
 
 // release returns a searcher of search to the pool.
 func (g *Graph) release(s *searcher) {
-	s.hiding = false
+	s.hiding, s.hide = false, nil
 	g.searchers.put(s)
 }
 
@@ -104,7 +104,9 @@ func (g *Graph) beam(s *searcher, q []float32, epID uint32, top, ef int, growing
 	}
 	g.startLayer(s, cur, accept, noSelf)
 	if s.hiding {
-		s.visit(s.hide, g)
+		for _, id := range s.hide {
+			s.visit(id, g)
+		}
 	}
 	s.growing = growing
 	g.expand(s, &qq, ef, 0, accept, noSelf)
@@ -338,7 +340,7 @@ func (g *Graph) greedy(s *searcher, q *query, cur Neighbor, l int) Neighbor {
 		}
 		s.ids = ids
 		for i, d := range g.distsTo(s, q, ids) {
-			if d < cur.Dist && !(s.hiding && ids[i] == s.hide) {
+			if d < cur.Dist && !(s.hiding && slices.Contains(s.hide, ids[i])) {
 				cur = Neighbor{ids[i], d}
 				changed = true
 			}

@@ -37,11 +37,12 @@ type searcher struct {
 	stopped bool
 	done    []uint32 // ids a growing beam has scored and handed out or holds pending
 
-	// hiding makes a search act as if node hide were not in the graph (SearchWithout):
-	// the descent does not step onto it and the beam marks it visited before it starts.
-	// Set and cleared by SearchWithout around one search; reset leaves it alone.
+	// hiding makes a search act as if the nodes hide were not in the graph
+	// (SearchWithout): the descent does not step onto them and the beam marks them
+	// visited before it starts. Set and cleared by SearchWithout around one search;
+	// reset leaves it alone.
 	hiding bool
-	hide   uint32
+	hide   []uint32
 }
 
 // reset starts a new search over a graph of the given capacity. The bitset is an

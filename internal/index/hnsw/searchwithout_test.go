@@ -52,7 +52,7 @@ func TestSearchWithoutMeasuresLikeANewQuery(t *testing.T) {
 			truth := [][]uint32{bruteForce(data, negDot, q, k, func(id uint32) bool { return id != item })}
 			notSelf := func(id uint32) bool { return id != item }
 			withSelf += recallAt(truth, [][]Neighbor{g.Search(q, k, ef, notSelf, nil)})
-			got, ok := g.SearchWithout(q, k, ef, item, nil, nil)
+			got, ok := g.SearchWithout(q, k, ef, []uint32{item}, nil, nil)
 			if !ok {
 				t.Fatalf("codes %v: SearchWithout(item %d) not searched; the entry point is %d", codes, item, epID)
 			}
@@ -77,7 +77,7 @@ func TestSearchWithoutMeasuresLikeANewQuery(t *testing.T) {
 		if d := without - newQueries; d > 0.04 || d < -0.04 {
 			t.Errorf("codes %v: hidden items' recall %.3f, new queries' %.3f: want within 0.04", codes, without, newQueries)
 		}
-		if res, ok := g.SearchWithout(data.Vector(epID), k, ef, epID, nil, nil); ok || len(res) != 0 {
+		if res, ok := g.SearchWithout(data.Vector(epID), k, ef, []uint32{epID}, nil, nil); ok || len(res) != 0 {
 			t.Errorf("codes %v: hiding the entry point %d: ok %v, %d results; want false, none", codes, epID, ok, len(res))
 		}
 	}
