@@ -333,6 +333,17 @@ func (c *Collection) preselect(p *vec.Int8Queries, nq, n int) ([]float32, []bool
 	if n < preselectMin {
 		return nil, nil
 	}
+	_, sample := c.sampleScores(p, nq, n)
+	thr, ok := make([]float32, nq), make([]bool, nq)
+	for i, xs := range sample {
+		thr[i], ok[i] = sampleThreshold(xs, 1)
+	}
+	return thr, ok
+}
+
+// sampleScores returns preselect's sampled rows (preselectSample) and the int8 product
+// of the first nq queries of p with them. Caller holds c.mu (read).
+func (c *Collection) sampleScores(p *vec.Int8Queries, nq, n int) (*vec.Int8Rows, [][]float32) {
 	rows := c.preselectSample(n)
 	sample := make([][]float32, nq)
 	flat := make([]float32, nq*rows.Len())
@@ -340,11 +351,7 @@ func (c *Collection) preselect(p *vec.Int8Queries, nq, n int) ([]float32, []bool
 		sample[i] = flat[i*rows.Len() : (i+1)*rows.Len()]
 	}
 	p.DotRows(rows, sample)
-	thr, ok := make([]float32, nq), make([]bool, nq)
-	for i, xs := range sample {
-		thr[i], ok[i] = sampleThreshold(xs, 1)
-	}
-	return thr, ok
+	return rows, sample
 }
 
 // sampleRows are the int8 codes of every preselectStride-th slot below n, for the
@@ -422,13 +429,7 @@ func (c *Collection) int8Loose(qs [][]float32, n int) bool {
 	}
 	qs = qs[:min(len(qs), looseQueries)] // enough to judge "most"
 	p := vec.PackInt8Queries(qs, c.dim)
-	rows := c.preselectSample(n)
-	flat := make([]float32, len(qs)*rows.Len())
-	sample := make([][]float32, len(qs))
-	for i := range sample {
-		sample[i] = flat[i*rows.Len() : (i+1)*rows.Len()]
-	}
-	p.DotRows(rows, sample)
+	rows, sample := c.sampleScores(p, len(qs), n)
 	// The bound the product will carry: from the rows of every coded chunk, not only
 	// the sampled ones (a few rows of large norm widen it for every query).
 	cn, ce := c.vectors.codeBounds(n)
