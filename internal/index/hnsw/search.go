@@ -34,7 +34,7 @@ const (
 // vec.Int8Codes.ErrorBound, is beyond the k-th best scored (see SearchOrdered), so
 // Search(q, 10, 128, …) scores a fifth of the beam or less.
 func (g *Graph) Search(q []float32, k, ef int, accept func(id uint32) bool, dst []Neighbor) []Neighbor {
-	res, _ := g.search(q, k, ef, accept, dst, false, nil)
+	res, _ := g.search(q, k, ef, accept, dst, nil)
 	return res
 }
 
@@ -46,11 +46,11 @@ func (g *Graph) Search(q []float32, k, ef int, accept func(id uint32) bool, dst 
 // ok is false, and nothing is searched, when a hidden node is the graph's entry point.
 // The lead probe of package index measures the graph's recall this way.
 func (g *Graph) SearchWithout(q []float32, k, ef int, hide []uint32, accept func(id uint32) bool, dst []Neighbor) (res []Neighbor, ok bool) {
-	return g.search(q, k, ef, accept, dst, true, hide)
+	return g.search(q, k, ef, accept, dst, hide)
 }
 
-// search is Search, and with hiding SearchWithout(…, hide, …).
-func (g *Graph) search(q []float32, k, ef int, accept func(id uint32) bool, dst []Neighbor, hiding bool, hide []uint32) ([]Neighbor, bool) {
+// search is Search, and with nodes to hide SearchWithout(…, hide, …).
+func (g *Graph) search(q []float32, k, ef int, accept func(id uint32) bool, dst []Neighbor, hide []uint32) ([]Neighbor, bool) {
 	dst = dst[:0]
 	if k <= 0 {
 		return dst, true
@@ -63,12 +63,12 @@ func (g *Graph) search(q []float32, k, ef int, accept func(id uint32) bool, dst 
 	if !ok {
 		return dst, true
 	}
-	if hiding && slices.Contains(hide, epID) {
+	if slices.Contains(hide, epID) {
 		return dst, false
 	}
 	s := g.searchers.get()
 	defer g.release(s)
-	s.hiding, s.hide = hiding, hide
+	s.hide = hide
 	qq := g.beam(s, q, epID, top, ef, false, accept)
 	if qq.c != nil {
 		// Only the beam nodes that can be among the best k get a float distance.
@@ -84,7 +84,7 @@ func (g *Graph) search(q []float32, k, ef int, accept func(id uint32) bool, dst 
 
 // release returns a searcher of search to the pool.
 func (g *Graph) release(s *searcher) {
-	s.hiding, s.hide = false, nil
+	s.hide = nil
 	g.searchers.put(s)
 }
 
@@ -103,10 +103,8 @@ func (g *Graph) beam(s *searcher, q []float32, epID uint32, top, ef int, growing
 		cur = g.greedy(s, &qq, cur, l)
 	}
 	g.startLayer(s, cur, accept, noSelf)
-	if s.hiding {
-		for _, id := range s.hide {
-			s.visit(id, g)
-		}
+	for _, id := range s.hide {
+		s.visit(id, g)
 	}
 	s.growing = growing
 	g.expand(s, &qq, ef, 0, accept, noSelf)
@@ -340,7 +338,7 @@ func (g *Graph) greedy(s *searcher, q *query, cur Neighbor, l int) Neighbor {
 		}
 		s.ids = ids
 		for i, d := range g.distsTo(s, q, ids) {
-			if d < cur.Dist && !(s.hiding && slices.Contains(s.hide, ids[i])) {
+			if d < cur.Dist && !(len(s.hide) > 0 && slices.Contains(s.hide, ids[i])) {
 				cur = Neighbor{ids[i], d}
 				changed = true
 			}

@@ -37,12 +37,10 @@ type searcher struct {
 	stopped bool
 	done    []uint32 // ids a growing beam has scored and handed out or holds pending
 
-	// hiding makes a search act as if the nodes hide were not in the graph
-	// (SearchWithout): the descent does not step onto them and the beam marks them
-	// visited before it starts. Set and cleared by SearchWithout around one search;
-	// reset leaves it alone.
-	hiding bool
-	hide   []uint32
+	// hide makes a search act as if these nodes were not in the graph (SearchWithout):
+	// the descent does not step onto them and the beam marks them visited before it
+	// starts. Set and cleared by search around one search; reset leaves it alone.
+	hide []uint32
 }
 
 // reset starts a new search over a graph of the given capacity. The bitset is an
