@@ -86,11 +86,15 @@ func (r *certReloader) current() *tls.Config {
 // validNow reports whether the served certificate is within its validity period.
 // Caller holds mu.
 func (r *certReloader) validNow() bool {
-	if r.cfg == nil || len(r.cfg.Certificates) == 0 || r.cfg.Certificates[0].Leaf == nil {
+	if r.cfg == nil || len(r.cfg.Certificates) == 0 {
 		return false
 	}
-	leaf, now := r.cfg.Certificates[0].Leaf, time.Now()
-	return !now.After(leaf.NotAfter) && !now.Before(leaf.NotBefore)
+	return validAt(r.cfg.Certificates[0].Leaf, time.Now())
+}
+
+// validAt reports whether now lies in leaf's validity period (false for no leaf).
+func validAt(leaf *x509.Certificate, now time.Time) bool {
+	return leaf != nil && !now.After(leaf.NotAfter) && !now.Before(leaf.NotBefore)
 }
 
 func (r *certReloader) failLocked(err error) {
@@ -126,8 +130,7 @@ func (r *certReloader) loadLocked(stamps [3]fileStamp) error {
 		return fmt.Errorf("tls: load key pair: %w", err)
 	}
 	if leaf := cert.Leaf; leaf != nil {
-		now := time.Now()
-		if bad := now.After(leaf.NotAfter) || now.Before(leaf.NotBefore); bad && r.cfg != nil && r.validNow() {
+		if bad := !validAt(leaf, time.Now()); bad && r.validNow() {
 			// A rotation to a certificate that clients would refuse keeps the one
 			// that works.
 			return fmt.Errorf("tls: %s is valid from %s to %s, not now: clients would refuse it", r.certFile,
