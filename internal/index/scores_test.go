@@ -654,27 +654,7 @@ func TestScoreExactTightClusterTakesTheFloatProduct(t *testing.T) {
 		}
 		for _, pr := range []exactProduct{productInt8, productAuto} {
 			useProduct(t, pr)
-			var took time.Duration
-			for range int8BuildQueries/nq + 1 { // the last call scores from the chunks' codes
-				scores := make([]engine.ExactScores, nq)
-				start := time.Now()
-				if !c.ScoreExact(qs, scores) {
-					t.Fatal("ScoreExact declined an exact collection")
-				}
-				for i, q := range qs {
-					read := 0
-					if _, err := c.Search(context.Background(), q, engine.SearchOptions{Scores: &scores[i]}, func(engine.Candidate) bool {
-						read++
-						return read < 20
-					}); err != nil {
-						t.Fatal(err)
-					}
-				}
-				took = time.Since(start)
-				for i, q := range qs[:2] {
-					sameAsScan(t, c, q, &scores[i], 20, 21)
-				}
-			}
+			took := readExactScores(t, c, qs, 20)
 			t.Logf("spread %g, product %v: %d queries reading 20 items each took %v", tc.spread, pr, nq, took)
 		}
 		db.Close()
@@ -709,15 +689,44 @@ func TestScoreExactLargeNormRowsTakeTheFloatProduct(t *testing.T) {
 		vec.Normalize(qs[i])
 	}
 	useProduct(t, productInt8)
-	for range int8BuildQueries/nq + 1 { // the chunks' codes are built
-		if !c.ScoreExact(qs, make([]engine.ExactScores, nq)) {
-			t.Fatal("ScoreExact declined an exact collection")
-		}
-	}
+	took := readExactScores(t, c, qs, 40) // builds the chunks' codes
+	t.Logf("product int8: %d queries reading 40 items each took %v", nq, took)
 	c.mu.RLock()
 	loose := c.int8Loose(qs, n)
 	c.mu.RUnlock()
 	if !loose {
 		t.Fatal("int8Loose false with rows of norm 800 among unit rows")
 	}
+	useProduct(t, productAuto)
+	t.Logf("product auto: %d queries reading 40 items each took %v", nq, readExactScores(t, c, qs, 40))
+}
+
+// readExactScores scores qs with ScoreExact and reads the first read items of each
+// query's search from those scores, as many times as builds every chunk's int8 codes
+// (the last time scores from them), checks two queries' results against the plain
+// scan, and returns how long the last time took.
+func readExactScores(t *testing.T, c *Collection, qs [][]float32, read int) time.Duration {
+	t.Helper()
+	var took time.Duration
+	for range int8BuildQueries/len(qs) + 1 {
+		scores := make([]engine.ExactScores, len(qs))
+		start := time.Now()
+		if !c.ScoreExact(qs, scores) {
+			t.Fatal("ScoreExact declined an exact collection")
+		}
+		for i, q := range qs {
+			got := 0
+			if _, err := c.Search(context.Background(), q, engine.SearchOptions{Scores: &scores[i]}, func(engine.Candidate) bool {
+				got++
+				return got < read
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		took = time.Since(start)
+		for i, q := range qs[:2] {
+			sameAsScan(t, c, q, &scores[i], read, read+1)
+		}
+	}
+	return took
 }

@@ -120,7 +120,7 @@ func windowRecall(t testing.TB, c engine.Collection, anchors []int, exact [][]st
 
 // TestDefaultEfRecallOfTheTopWindow checks that mining's default first pass finds the
 // exact rank window: on 20,000 vectors in broad clusters, the negatives of a top-k policy
-// (window [0, k)) hold at least 99% of the exact top k for windows of 8 to 128 ranks. A
+// (window [0, k)) hold at least 99% of the exact top k for windows of 8 to 512 ranks. A
 // beam only a little wider than the window (max(collection ef, end + 1), the rule before
 // mining sized its own) misses that at 32 and 64 ranks. It logs the sweep over explicit
 // ef values that the default was chosen from (the default's lead, engine.Params.FixedLead: 2 × 64,
@@ -133,7 +133,7 @@ func TestDefaultEfRecallOfTheTopWindow(t *testing.T) {
 	for i := range anchors {
 		anchors[i] = r.IntN(len(vecs))
 	}
-	windows := []int{8, 32, 64, 128}
+	windows := []int{8, 32, 64, 128, 512}
 	if raceEnabled {
 		windows = []int{8, 32} // the full sweep runs without the race detector (make test-go)
 	}
