@@ -7,10 +7,13 @@ Everything else runs against both clients through the parametrised ``client`` an
 from __future__ import annotations
 
 import asyncio
+import io
+import time
 import uuid
 from typing import AsyncIterator
 
 import numpy as np
+import pytest
 from conftest import ServerProcess, unit_rows
 
 import hardneg
@@ -146,3 +149,122 @@ async def test_refresh_refuses_an_async_encoder(server: ServerProcess) -> None:
             assert (await c.refresh_queue(name, target_version=5)).due == 10
         finally:
             await c.delete_collection(name)
+
+
+async def test_restore_refused_mid_stream_reports_the_servers_status(server: ServerProcess) -> None:
+    """The server refuses a restore into a collection that is not empty on the stream's
+    first message, while the client is still writing the rest. grpc.aio reports a write
+    that races that refusal as INTERNAL "Internal error from Core" (grpc/grpc#36066);
+    the client reports the server's FailedPrecondition every time. A 5 MB collection in
+    64 KiB messages races on about one attempt in six with grpc.aio's own stream."""
+    src, dst = f"async-rs-{uuid.uuid4().hex[:8]}", f"async-rd-{uuid.uuid4().hex[:8]}"
+    async with hardneg.AsyncClient(server.target, timeout=60.0) as c:
+        await c.create_collection(src, dim=64)
+        await c.create_collection(dst, dim=64)
+        try:
+            x = unit_rows(20_000, 64, seed=36)
+            await c.upsert(src, [f"r{i}" for i in range(len(x))], x)
+            await c.upsert(dst, ["mine"], x[:1])
+            buf = io.BytesIO()
+            await c.backup(src, buf, chunk_bytes=65536)
+            seen: dict[str, int] = {}
+            for _ in range(40):
+                buf.seek(0)
+                try:
+                    await c.restore(buf, collection=dst)
+                    kind = "restored"
+                except hardneg.errors.HardnegError as e:
+                    kind = f"{type(e).__name__}: {e}"
+                seen[kind] = seen.get(kind, 0) + 1
+            assert list(seen) == [f"FailedPrecondition: {_not_empty(seen)}"], seen
+            assert (await c.get_collection(dst)).stats.item_count == 1
+        finally:
+            await c.delete_collection(src)
+            await c.delete_collection(dst)
+
+
+def _not_empty(seen: dict[str, int]) -> str:
+    """The refusal's message, taken from the outcomes when there is one refusal."""
+    for kind in seen:
+        if kind.startswith("FailedPrecondition: ") and "not empty" in kind:
+            return kind.removeprefix("FailedPrecondition: ")
+    return "<no not-empty refusal>"
+
+
+class _SlowFile(io.RawIOBase):
+    """A seekable file that hands out at most 64 KiB per read, each after ``delay``
+    seconds (a network file system, say)."""
+
+    def __init__(self, data: bytes, delay: float) -> None:
+        self._data, self._pos, self._delay = data, 0, delay
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        self._pos = pos if whence == 0 else (self._pos + pos if whence == 1 else len(self._data) + pos)
+        return self._pos
+
+    def readinto(self, b: "bytearray | memoryview") -> int:  # type: ignore[override]
+        time.sleep(self._delay)
+        n = min(len(b), 65536, len(self._data) - self._pos)
+        b[:n] = self._data[self._pos : self._pos + n]
+        self._pos += n
+        return n
+
+
+class _Progress:
+    def __init__(self) -> None:
+        self.sent = 0
+
+    def update(self, n: int) -> None:
+        self.sent += n
+
+    def close(self) -> None:
+        pass
+
+
+async def test_a_restore_in_flight_is_cut_by_close_and_by_cancelling_its_task(server: ServerProcess) -> None:
+    """A restore reads its file and sends its stream from other threads; close() still
+    cuts it short with Cancelled, cancelling the task cancels the call, and neither
+    restores anything. The event loop keeps running while the file is read."""
+    src = f"async-rc-{uuid.uuid4().hex[:8]}"
+    async with hardneg.AsyncClient(server.target) as setup:
+        await setup.create_collection(src, dim=64)
+        x = unit_rows(20_000, 64, seed=37)
+        await setup.upsert(src, [f"r{i}" for i in range(len(x))], x)
+        buf = io.BytesIO()
+        await setup.backup(src, buf, chunk_bytes=65536)
+        await setup.delete_collection(src)
+    data = buf.getvalue()
+    c = hardneg.AsyncClient(server.target)
+    try:
+        for how in ("close", "cancel"):
+            target = f"{src}-{how}"
+            bar = _Progress()
+            task = asyncio.ensure_future(c.restore(_SlowFile(data, 0.01), collection=target, progress=bar))
+            ticks = 0
+            while bar.sent < 4 * 65536:  # the loop is free while other threads read the file
+                await asyncio.sleep(0.01)
+                ticks += 1
+            assert ticks > 1 and not task.done()
+            if how == "close":
+                await c.close()
+                with pytest.raises(hardneg.errors.Cancelled, match="closed"):
+                    await task
+            else:
+                task.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+            assert target not in [info.name for info in await c.list_collections()]
+        [done] = await c.restore(io.BytesIO(data), collection=f"{src}-after")
+        assert done.stats.item_count == 20_000
+    finally:
+        await c.delete_collection(f"{src}-after", missing_ok=True)
+        await c.close()

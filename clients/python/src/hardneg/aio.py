@@ -86,6 +86,9 @@ class AsyncClient(Front):
         self._loops: dict[asyncio.AbstractEventLoop, tuple[grpc.aio.Channel, pb_grpc.MinerServiceStub]] = {}
         # Channels close() closed, so that their calls cut short say so.
         self._closed: "weakref.WeakSet[grpc.aio.Channel]" = weakref.WeakSet()
+        # The synchronous channels of restores in flight (see _restore_call), closed by
+        # close() like the loops' channels.
+        self._sync: set[grpc.Channel] = set()
 
     def _channel(self) -> tuple[grpc.aio.Channel, pb_grpc.MinerServiceStub]:
         """The running loop's channel and stub, opened on first use."""
@@ -132,11 +135,15 @@ class AsyncClient(Front):
             if self._pid != os.getpid():
                 self._pid = os.getpid()
                 self._loops = {}
+                self._sync = set()
                 return
             entries = list(self._loops.items())
             self._loops.clear()
             for _, (ch, _) in entries:
                 self._closed.add(ch)
+            restores, self._sync = self._sync, set()
+        for sync in restores:
+            sync.close()
         for owner, (ch, _) in entries:
             if owner is loop:
                 await ch.close()
@@ -402,25 +409,66 @@ class AsyncClient(Front):
         skip_existing: bool = False,
         progress: Any = False,
     ) -> list[CollectionInfo]:
-        """See :meth:`hardneg.Client.restore` (the file is read from the event loop)."""
-        r = _backup.Restore(file_or_path, collection, progress)
+        """See :meth:`hardneg.Client.restore`. The file is read off the event loop: it
+        is checked in a worker thread and each collection's stream is sent from a gRPC
+        thread (``progress`` is updated from those threads)."""
+        r = await asyncio.to_thread(_backup.Restore, file_or_path, collection, progress)
         out = []
         try:
             for entry in r.entries():
                 if skip_existing and await self._run(self._core.restore_blocked(r.target(entry))):
                     r.skip(entry)
                     continue
-                with self._calls() as stub:
-                    try:
-                        resp = await stub.Restore(r.requests(entry), metadata=self._core.config.metadata())
-                    except grpc.RpcError as e:
-                        raise errors.from_rpc_error(e) from None
+                resp = await self._restore_call(r, entry)
                 out.append(codec.collection_info(resp.collection))
             return out
         except (_backup.BackupFileError, errors.HardnegError) as e:
             raise r.failed(e, out) from None
         finally:
             r.close()
+
+    async def _restore_call(self, r: _backup.Restore, entry: Any) -> Any:
+        """One collection's Restore call, made on a synchronous channel of its own.
+
+        ``grpc.aio`` loses the server's status when the server ends a client stream
+        while the client is still writing (a restore into a collection that is not
+        empty, refused on its first message): a write that races the refusal is
+        reported as INTERNAL "Internal error from Core" instead (grpc/grpc#36066). The
+        synchronous call reports the server's status. Cancelling the task cancels the
+        call; :meth:`close` closes the channel, and the call fails with
+        :class:`hardneg.errors.Cancelled`."""
+        ch = self._core.config.sync_channel()
+        with self._lock:
+            self._sync.add(ch)
+        loop = asyncio.get_running_loop()
+        finished = loop.create_future()
+
+        def wake(_: Any) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(lambda: finished.done() or finished.set_result(None))
+
+        try:
+            call = pb_grpc.MinerServiceStub(ch).Restore.future(r.requests(entry), metadata=self._core.config.metadata())
+            call.add_done_callback(wake)
+            try:
+                await finished
+            except asyncio.CancelledError:
+                call.cancel()
+                raise
+            try:
+                return call.result()
+            except grpc.FutureCancelledError:  # cancelled by gRPC itself, not by this task
+                raise errors.Cancelled("the restore call was cancelled") from None
+            except grpc.RpcError as e:
+                with self._lock:
+                    closed = ch not in self._sync
+                if closed and e.code() == grpc.StatusCode.CANCELLED:  # type: ignore[attr-defined]
+                    raise errors.Cancelled("the client was closed while the call was in flight") from None
+                raise errors.from_rpc_error(e) from None
+        finally:
+            with self._lock:
+                self._sync.discard(ch)
+            ch.close()
 
     async def refresh_queue(self, collection: str, limit: int = 0, target_version: Optional[int] = None) -> RefreshQueue:
         """See :meth:`hardneg.Client.refresh_queue`."""
