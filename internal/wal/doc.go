@@ -57,7 +57,9 @@
 // part of the damaged segment as <segment name>.<offset> (made durable before
 // the segment is cut), later segments whole under their own names (a name
 // already taken gets a ".<n>" suffix). Nothing is deleted; Recovery lists the
-// files. A torn tail is cut without a copy.
+// files. A torn tail is copied there the same way before it is cut: a crash
+// leaves only an unacknowledged record in it, but the end of the log damaged
+// on disk cannot be told apart from a tear, and the copy keeps those bytes.
 //
 // Replay then hands every record from a given LSN to a callback;
 // TruncateBefore deletes segments a durable snapshot has made unnecessary.

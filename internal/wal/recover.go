@@ -36,14 +36,14 @@ type Truncation struct {
 	// Reason says what the damage was.
 	Reason string
 	// Tail is true for a torn tail of the last segment (expected after a
-	// crash; the torn bytes are dropped) and false for a salvage cut
-	// (Options.Salvage; the cut bytes are kept in SavedTo).
+	// crash) and false for a salvage cut (Options.Salvage). Either way the
+	// cut bytes are kept in SavedTo.
 	Tail bool
 	// MovedSegments lists the later segments a salvage cut moved into
 	// SalvageDir.
 	MovedSegments []string
-	// SavedTo lists the files in SalvageDir that hold the bytes a salvage
-	// cut took off the log: the cut part of File, then MovedSegments.
+	// SavedTo lists the files in SalvageDir that hold the bytes the cut
+	// took off the log: the cut part of File, then MovedSegments.
 	SavedTo []string
 }
 
@@ -248,11 +248,10 @@ func recoverDir(dir string, opts Options) ([]segment, int64, Recovery, error) {
 			t.Bytes = res.size - res.bad.offset
 			lastEnd = max(res.bad.offset, headerSize)
 		}
-		if tail {
-			if err := cutSegment(fsys, dir, seg, res.bad.offset); err != nil {
-				return nil, 0, Recovery{}, err
-			}
-		} else if err := salvage(fsys, dir, cut, t, segs[len(keep):]); err != nil {
+		// A torn tail is copied aside before it is cut, like salvaged damage: a
+		// crash leaves only an unacknowledged record there, but the end of the
+		// log damaged on disk looks the same and the copy is all that keeps it.
+		if err := salvage(fsys, dir, cut, t, segs[len(keep):]); err != nil {
 			return nil, 0, Recovery{}, fmt.Errorf("salvage: %w", err)
 		}
 		rec.Truncated = t

@@ -83,6 +83,8 @@ func TestTornTailAtEveryOffsetKeepsCompletePrefix(t *testing.T) {
 			if !tr.Tail || tr.Offset != wantOff || tr.Bytes != wantBytes || tr.File != path {
 				t.Fatalf("offset %d: Truncated = %+v, want tail cut at %d of %d bytes", off, tr, wantOff, wantBytes)
 			}
+			// The torn bytes are kept aside, not dropped.
+			checkSalvaged(t, fsys, tr, full[wantOff:off], fmt.Sprintf("offset %d", off))
 		}
 		// The log continues right after the kept prefix.
 		lsn, err := l.Write(context.Background(), payload(k))
