@@ -82,8 +82,8 @@ def test_local_server_keeps_a_given_data_dir(server_binary: str, tmp_path: Path)
 @pytest.mark.parametrize("kill", ["SIGKILL", "SIGTERM"])
 def test_local_server_stops_and_cleans_up_when_its_owner_is_killed(server_binary: str, kill: str, tmp_path: Path) -> None:
     """A process that started a LocalServer and dies without stopping it (killed by a
-    scheduler, OOM) does not leave the server running, nor its temporary directory; a
-    given data directory stays."""
+    scheduler, OOM) does not leave the server running, nor any temporary directory; a
+    given data directory stays, with the server's log in it."""
     script = (
         "import sys, time\n"
         "from hardneg import _server\n"
@@ -91,8 +91,11 @@ def test_local_server_stops_and_cleans_up_when_its_owner_is_killed(server_binary
         "print(srv.proc.pid, srv.data_dir, flush=True)\n"
         "time.sleep(300)\n"
     )
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp)}
     for given in ("", str(tmp_path / "data")):
-        owner = subprocess.Popen([sys.executable, "-c", script, server_binary, given], stdout=subprocess.PIPE, text=True)
+        owner = subprocess.Popen([sys.executable, "-c", script, server_binary, given], stdout=subprocess.PIPE, text=True, env=env)
         try:
             assert owner.stdout is not None
             pid_s, data_dir = owner.stdout.readline().split()
@@ -108,6 +111,9 @@ def test_local_server_stops_and_cleans_up_when_its_owner_is_killed(server_binary
             while given == "" and os.path.exists(data_dir) and time.monotonic() < deadline:
                 time.sleep(0.05)
             assert os.path.exists(data_dir) == bool(given), (given, os.listdir(data_dir) if os.path.exists(data_dir) else None)
+            assert os.listdir(tmp) == [], (given, os.listdir(tmp))
+            if given:
+                assert b'"msg":"serving"' in (Path(given) / "server.log").read_bytes()
         finally:
             owner.kill()
             owner.wait()

@@ -75,7 +75,8 @@ class LocalServer:
         binary: the miner-server to run (default :func:`find_binary`).
         data_dir: its data directory; default a temporary directory removed by
             :meth:`stop` (or by the server itself when this process exits without
-            calling it).
+            calling it). The server's log, ``server.log`` (:attr:`log_path`), is
+            written into the data directory: a given one keeps it after the stop.
         args: further command-line flags.
         start_timeout: seconds to wait for the server to report that it is serving.
 
@@ -114,9 +115,11 @@ class LocalServer:
             log_dir = self._tmp
             own = ["--ephemeral-data-dir"]
         else:
+            # The log stays with the data: a directory of its own elsewhere would be
+            # left behind when this process dies without stop().
             assert self.data_dir is not None
-            log_dir = tempfile.mkdtemp(prefix="hardneg-server-log-")
-            self._tmp = log_dir
+            os.makedirs(self.data_dir, exist_ok=True)
+            log_dir = self.data_dir
         self.log_path = Path(log_dir) / "server.log"
         with open(self.log_path, "wb") as log:
             # stdin is a pipe that only this process holds: when it exits, however it
