@@ -76,6 +76,12 @@ type tokenStore struct {
 	reloads   uint64    // reloads after the file changed
 	failures  uint64    // versions of the file that did not load (the previous tokens stay)
 	failed    fileStamp // the version on disk that does not load; zero when it loaded
+	// emptied is a version of the file that holds no tokens while the loaded one
+	// holds some, first read at emptiedAt; it revokes them once it has stayed on disk
+	// for emptySettle (see checkLocked).
+	emptied     fileStamp
+	emptiedAt   time.Time
+	emptySettle time.Duration
 
 	// refused counts calls refused since refusedLogged, when the last refusal was
 	// logged (see refuse).
@@ -96,7 +102,7 @@ func newTokenStore(inline, file string, log *slog.Logger) (*tokenStore, error) {
 	if inline == "" && file == "" {
 		return nil, nil
 	}
-	s := &tokenStore{file: file, log: log, checkEvery: time.Second}
+	s := &tokenStore{file: file, log: log, checkEvery: time.Second, emptySettle: defaultEmptySettle}
 	var err error
 	if s.static, err = parseTokens(bufio.NewScanner(strings.NewReader(strings.ReplaceAll(inline, ",", "\n"))), "-auth-tokens"); err != nil {
 		return nil, err
@@ -178,24 +184,36 @@ func conflicts(static, file map[[32]byte]principal, source string) error {
 
 // readFile replaces the file's tokens. Caller holds mu or owns s exclusively.
 func (s *tokenStore) readFile(stamp fileStamp) error {
+	toks, err := s.parseFile()
+	if err != nil {
+		return err
+	}
+	s.fromFile, s.stamp = toks, stamp
+	return nil
+}
+
+// parseFile reads and checks the token file.
+func (s *tokenStore) parseFile() (map[[32]byte]principal, error) {
 	f, err := os.Open(s.file)
 	if err != nil {
-		return fmt.Errorf("auth: %w", err)
+		return nil, fmt.Errorf("auth: %w", err)
 	}
 	defer f.Close()
 	toks, err := parseTokens(bufio.NewScanner(f), s.file)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := conflicts(s.static, toks, s.file); err != nil {
-		return err
+		return nil, err
 	}
-	// A file with no tokens loads: emptying it is how every token in it is revoked at
-	// once (after a leak), so it must not keep them. At start it is refused
-	// (newTokenStore), since a server that refuses every call is then a mistake.
-	s.fromFile, s.stamp = toks, stamp
-	return nil
+	return toks, nil
 }
+
+// defaultEmptySettle is how long a token file without tokens must stay on disk before
+// it revokes the tokens loaded from it: a file rewritten by truncating it first
+// (os.WriteFile, a shell's >, many configuration tools) holds nothing for a moment,
+// and a check in that moment must not refuse every caller.
+const defaultEmptySettle = time.Second
 
 // lookup returns the principal owning token, re-reading the token file first when it
 // changed. A file that has become unreadable or invalid keeps its previous tokens.
@@ -231,7 +249,22 @@ func (s *tokenStore) checkLocked() {
 	case st == s.failed: // counted and logged already
 		return
 	case err == nil:
-		if err = s.readFile(st); err == nil {
+		var toks map[[32]byte]principal
+		if toks, err = s.parseFile(); err == nil {
+			// A file with no tokens loads: emptying it is how every token in it is
+			// revoked at once (after a leak), so it must not keep them, once it has
+			// stayed empty for emptySettle (a rewrite in progress does not). At start
+			// it is refused (newTokenStore): a server that refuses every call is then
+			// a mistake.
+			if len(toks) == 0 && len(s.fromFile) > 0 {
+				if s.emptied != st {
+					s.emptied, s.emptiedAt = st, now
+				}
+				if now.Sub(s.emptiedAt) < s.emptySettle {
+					return
+				}
+			}
+			s.fromFile, s.stamp, s.emptied = toks, st, fileStamp{}
 			s.failed = fileStamp{}
 			s.reloads++
 			if len(s.fromFile)+len(s.static) == 0 {

@@ -152,8 +152,19 @@ func TestTokenFileReloads(t *testing.T) {
 		t.Errorf("stats again %+v", st)
 	}
 	// Emptying the file (or leaving only comments) revokes every token in it: after a
-	// leak that must take effect, whatever it leaves the server able to accept.
+	// leak that must take effect, whatever it leaves the server able to accept. It
+	// takes effect once the file has stayed so for emptySettle: a rewrite that
+	// truncates the file first leaves it empty for a moment, and a check then must not
+	// refuse every caller.
+	rewrite(t, path, "")
+	if _, ok := s.lookup(newTok); !ok {
+		t.Error("a file caught empty in the middle of a rewrite revoked every token")
+	}
 	rewrite(t, path, "# every token revoked\n")
+	if _, ok := s.lookup(newTok); !ok {
+		t.Error("a file without tokens revoked them before it had stayed so for emptySettle")
+	}
+	s.emptiedAt = s.emptiedAt.Add(-s.emptySettle) // as if it had stayed on disk that long
 	if _, ok := s.lookup(newTok); ok {
 		t.Error("a file without tokens kept the previous tokens")
 	}
