@@ -60,6 +60,9 @@ type Collection struct {
 	// writeMu serialises writers: a batch's metadata change (under mu) and its graph
 	// insertions (outside mu, so searches go on) complete before the next batch starts.
 	writeMu mutex[writeRank]
+	// closing is set under writeMu when the DB closes: no background work (a probe, a
+	// compaction) starts after it, so Close's wait for that work is final.
+	closing bool
 
 	// mu guards every field below. Writers hold it while they change metadata; Search
 	// holds it shared for the whole candidate stream.
@@ -330,7 +333,7 @@ func (c *Collection) applyGraph(w *graphWork) {
 	if c.insertsSinceReach += len(w.insert); c.insertsSinceReach >= max(1024, c.graph.Len()/8) && c.graph.LinkUnreachable() {
 		c.insertsSinceReach = 0
 	}
-	if c.graph.NeedsCompact() && c.compacting.CompareAndSwap(false, true) {
+	if !c.closing && c.graph.NeedsCompact() && c.compacting.CompareAndSwap(false, true) {
 		c.bg.Add(1)
 		go func() {
 			defer c.bg.Done()

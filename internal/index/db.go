@@ -211,6 +211,9 @@ func (db *DB) Close() error {
 		<-db.done
 	}
 	for _, c := range colls {
+		c.writeMu.Lock() // a write in flight finishes first, and starts nothing later
+		c.closing = true
+		c.writeMu.Unlock()
 		c.wait()
 	}
 	db.snapMu.Lock() // wait for a snapshot in progress

@@ -126,7 +126,7 @@ func (c *Collection) setLeadRecall(target float64, log *slog.Logger) {
 // runs. Caller holds writeMu.
 func (c *Collection) maybeProbe() {
 	p := &c.probe
-	if !c.probeDue() || !p.running.CompareAndSwap(false, true) {
+	if c.closing || !c.probeDue() || !p.running.CompareAndSwap(false, true) {
 		return
 	}
 	p.items, p.written = len(c.slots), 0
@@ -150,20 +150,34 @@ func (c *Collection) probeDue() bool {
 func (c *Collection) runProbes(target float64) {
 	defer c.bg.Done()
 	p := &c.probe
+	retried := false
 	for {
-		if lead, recall, live, ok := c.measureLead(target); ok {
+		lead, recall, best, live, ok := c.measureLead(target)
+		c.writeMu.Lock()
+		disturbed := p.written > 0 // graph writes while it measured
+		c.writeMu.Unlock()
+		poor := ok && best < scanRecall
+		switch {
+		case poor && disturbed && !retried:
+			// Items written while the probe measured leave its exact results stale
+			// (a rewritten slot may have been reused, say): a poor reading taken
+			// then is measured again before it sends the collection to exact scans.
+			retried = true
+		case ok:
+			retried = false
 			p.recall.Store(math.Float64bits(recall))
 			p.lead.Store(int64(lead))
-			poor := recall < scanRecall
 			p.scan.Store(poor || (lead > c.params.FixedLead() && lead*scanShare >= live))
 			if poor && !p.poor && p.log != nil {
 				p.log.Warn("the graph finds too little of the exact nearest items at any beam width: the collection is searched by exact scan until a later measurement finds otherwise",
-					"collection", c.name, "recall_at_10", recall, "lead", lead, "items", live, "scan_below", scanRecall)
+					"collection", c.name, "recall_at_10", best, "lead", lead, "items", live, "scan_below", scanRecall)
 			}
 			p.poor = poor
+		default:
+			retried = false
 		}
 		c.writeMu.Lock()
-		again := c.probeDue()
+		again := !c.closing && (retried || c.probeDue())
 		if again {
 			p.items, p.written, target = len(c.slots), 0, p.target
 		} else {
@@ -179,15 +193,20 @@ func (c *Collection) runProbes(target float64) {
 // measureLead samples up to probeQueries live items, finds each one's best probeWindow
 // other items exactly and through the graph at leads EfSearch·2, ·4, … up to
 // probeMaxLead, and returns the narrowest lead whose recall reaches target (else the
-// narrowest within probeFlat of the best) with its recall and the live count it
-// sampled. ok is false when the collection no longer has a graph to search or holds
-// too few items.
-func (c *Collection) measureLead(target float64) (lead int, recall float64, live int, ok bool) {
+// narrowest within probeFlat of the best) with its recall, the best recall measured
+// (at least scanRecall when any lead reaches it: leads past the target's are tried
+// while the target's recall is below scanRecall) and the live count it sampled. ok is
+// false when the collection no longer has a graph to search, holds too few items, or
+// no query could be searched (every one hid the graph's entry point).
+func (c *Collection) measureLead(target float64) (lead int, recall, best float64, live int, ok bool) {
 	qs, self, n, live := c.probeSample()
 	if len(qs) == 0 {
-		return 0, 0, 0, false
+		return 0, 0, 0, 0, false
 	}
 	truth := c.probeExact(qs, self, n)
+	if probeExactHook != nil {
+		probeExactHook(c)
+	}
 	leads := []int{}
 	for l := c.params.FixedLead(); l <= probeMaxLead; l *= 2 {
 		leads = append(leads, l)
@@ -203,11 +222,19 @@ func (c *Collection) measureLead(target float64) (lead int, recall float64, live
 			c.mu.RLock()
 			if !c.graphReady() {
 				c.mu.RUnlock()
-				return 0, 0, 0, false
+				return 0, 0, 0, 0, false
 			}
 			// Items written since the sample was taken are not in the exact results.
 			accept := func(slot uint32) bool { return slot < n && c.ids[slot] != "" }
 			tr := &truth[j]
+			// Nor can the search find exact results deleted or rewritten since: only
+			// those still live count.
+			want := 0
+			for _, slot := range tr.want {
+				if c.ids[slot] != "" {
+					want++
+				}
+			}
 			// The query's own item is hidden from the search, so that it measures what
 			// a new query finds: searched for with it, the graph leads to the item and
 			// through its links to its neighbours, and reads optimistic (on 67,000
@@ -216,25 +243,46 @@ func (c *Collection) measureLead(target float64) (lead int, recall float64, live
 			var searched bool
 			got, searched = c.graph.SearchWithout(q, probeWindow, probeWindow+l, tr.hide, accept, got[:0])
 			if searched { // else a hidden node is the graph's entry point
+				h := 0
 				for _, nb := range got {
 					if slices.Contains(tr.want, nb.ID) || c.Similarity(q, c.vectorAt(nb.ID)) >= tr.kth {
-						hits++
+						h++
 					}
 				}
-				total += len(tr.want)
+				hits += min(h, want)
+				total += want
 			}
 			c.mu.RUnlock()
 		}
-		r := float64(hits) / float64(max(total, 1))
-		recalls = append(recalls, r)
-		if r >= target {
-			return l, r, live, true
+		if total == 0 {
+			return 0, 0, 0, 0, false // nothing measured: keep the last decision
+		}
+		recalls = append(recalls, float64(hits)/float64(total))
+		if _, stop := chooseLead(recalls, target); stop {
+			break
 		}
 	}
-	best := slices.Max(recalls)
-	i := slices.IndexFunc(recalls, func(r float64) bool { return r >= best-probeFlat })
-	return leads[i], recalls[i], live, true
+	i, _ := chooseLead(recalls, target)
+	return leads[i], recalls[i], slices.Max(recalls), live, true
 }
+
+// chooseLead returns which of the leads measured so far, narrowest first (their
+// recalls), the probe keeps — the first whose recall reaches target, else the first
+// within probeFlat of the best — and whether wider leads need no measuring: once a
+// lead reached target and one reached scanRecall. Under a target below scanRecall the
+// probe thus goes on past the target's lead to learn whether the graph is poor (below
+// scanRecall at every lead) or only the target low.
+func chooseLead(recalls []float64, target float64) (i int, stop bool) {
+	best := slices.Max(recalls)
+	if met := slices.IndexFunc(recalls, func(r float64) bool { return r >= target }); met >= 0 {
+		return met, best >= scanRecall
+	}
+	return slices.IndexFunc(recalls, func(r float64) bool { return r >= best-probeFlat }), false
+}
+
+// probeExactHook, when set (by tests, before the probe starts), runs after a probe's
+// exact scan and before its graph searches.
+var probeExactHook func(*Collection)
 
 // probeSample copies the vectors of up to probeQueries live items, spread over the
 // slots by a generator seeded with the slot count (so a collection probes the same
