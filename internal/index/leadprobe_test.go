@@ -477,7 +477,7 @@ func clusteredRows(seed uint64, k, dim int) func(int, []float32) {
 func TestLeadProbeIgnoresItemsWrittenWhileItMeasures(t *testing.T) {
 	n, dim := 6000, 32
 	if raceEnabled {
-		n = 3000
+		n = 2000
 	}
 	for _, how := range []string{"delete", "rewrite"} {
 		t.Run(how, func(t *testing.T) {
@@ -562,7 +562,7 @@ func TestAProbeThatSearchedNothingDecidesNothing(t *testing.T) {
 	dim := 16
 	logged := &lockedBuffer{}
 	_, c := shapedCollection(t, Options{Dir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(logged, nil)), LeadRecall: DefaultLeadRecall},
-		engine.Cosine, 2000, dim, func(_ int, v []float32) {
+		engine.Cosine, 1200, dim, func(_ int, v []float32) {
 			for i := range v {
 				v[i] = float32(i + 1)
 			}
