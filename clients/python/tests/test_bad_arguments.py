@@ -236,6 +236,30 @@ def test_policy_and_index_params_may_be_dicts(client: hardneg.Client) -> None:
     client.delete_collection(name)
 
 
+def test_none_leaves_every_policy_field_at_its_default(client: hardneg.Client) -> None:
+    """None means "the default" for every MiningPolicy field, those whose default is a
+    value (num_negatives 1, seed 0, sampling_strategy "top", ...) too: a trainer that
+    passes its configuration through (max_exposures=cfg.get(...)) gets the defaults."""
+    import dataclasses
+
+    valued = [f.name for f in dataclasses.fields(hardneg.MiningPolicy) if f.default is not None]
+    assert {"num_negatives", "seed", "sampling_strategy", "max_exposures", "closed_loop_depth"} <= set(valued)
+    assert hardneg.MiningPolicy(**{name: None for name in valued}) == hardneg.MiningPolicy()
+    name = "none-policy"
+    client.delete_collection(name, missing_ok=True)
+    client.create_collection(name, dim=4)
+    try:
+        client.upsert(name, ["a", "b", "c", "d"], np.eye(4, dtype=np.float32) + 0.1)
+        plain = client.mine(name, anchor_ids=["a"])
+        for field in valued:
+            res = client.mine(name, anchor_ids=["a"], **{field: None})
+            assert res.ids[0].tolist() == plain.ids[0].tolist(), field
+        res = client.mine(name, anchor_ids=["a"], policy={"num_negatives": None, "seed": None}, num_negatives=2)
+        assert res.counts.tolist() == [2]
+    finally:
+        client.delete_collection(name)
+
+
 @pytest.mark.parametrize("call,exc,text", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_bad_argument_raises_before_any_call(
     make_client: Callable[..., hardneg.Client], call: Callable[[hardneg.Client], Any], exc: type, text: str

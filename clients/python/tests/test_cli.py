@@ -339,7 +339,7 @@ def test_mine_table_json_and_explain(own_server: ServerProcess, capsys: pytest.C
     assert "candidates not returned" not in out
 
     res = run_json(capsys, own_server, "mine", "docs", "--anchor", "d10:d11", "--anchor", "d200", "-k", "4", "--explain", "50",
-                   "--set", "exclude_same_group=true", "--set", "seed=3")
+                   "--set", "exclude_same_group=true", "--set", "seed=3", "--set", "max_exposures=none")
     assert len(res["negatives"]) == 8 and [a["returned"] for a in res["anchors"]] == [4, 4]
     rules = {(r["anchor"], r["id"]): r["rule"] for r in res["removed"]}
     assert rules[("d10", "d10")] == "self" and rules[("d10", "d11")] == "positive"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Literal, Optional, Sequence
 
 import numpy as np
@@ -433,6 +433,15 @@ class MiningPolicy:
     closed_loop_depth: int = 0
     pfn_threshold: Optional[float] = None
     pfn_budget: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        # None leaves every field at its default, those whose default is a value
+        # (num_negatives 1, seed 0, sampling_strategy "top", ...) too: a caller that
+        # passes its configuration through (max_exposures=cfg.get("max_exposures"))
+        # gets the default, not an error.
+        for f in fields(self):
+            if getattr(self, f.name) is None and f.default is not None and f.default is not MISSING:
+                setattr(self, f.name, f.default)
 
     @classmethod
     def from_kwargs(cls, base: Optional["MiningPolicy"] = None, **kwargs: Any) -> "MiningPolicy":
