@@ -279,6 +279,18 @@ def test_an_empty_string_is_a_text(client: hardneg.Client) -> None:
     assert data["query"][0] == "" and len(data["negative"]) == len(ANCHORS)
 
 
+def test_an_anchor_with_a_lone_surrogate_is_a_text(client: hardneg.Client) -> None:
+    # Text read with errors="surrogateescape" holds lone surrogates; its feedback key
+    # (anchor_key, a hash of the UTF-8) used to fail after the whole corpus was encoded.
+    from hardneg.datasets import anchor_key
+
+    odd = "bad \udc80 text"
+    assert anchor_key(odd) != anchor_key("bad  text") and anchor_key(odd).startswith("q:")
+    data = mine_hard_negatives({"query": [odd] + ANCHORS[1:], "answer": POSITIVES}, CountingModel(), num_negatives=1,
+                               verbose=False, client=client)
+    assert data["query"][0] == odd and len(data["negative"]) == len(ANCHORS)
+
+
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [

@@ -82,7 +82,9 @@ def anchor_key(anchor: str) -> str:
     """
     if not isinstance(anchor, str):
         raise TypeError(f"anchor must be a string, got {type(anchor).__name__}")
-    return "q:" + hashlib.sha256(anchor.encode("utf-8")).hexdigest()
+    # surrogatepass: text read with errors="surrogateescape" holds lone surrogates, which
+    # strict UTF-8 cannot encode; such an anchor is a text like any other.
+    return "q:" + hashlib.sha256(anchor.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 # --- statistics ------------------------------------------------------------------------
