@@ -494,6 +494,46 @@ def test_backup_restore_into_a_fresh_server(own_server: ServerProcess, second_se
     assert code == 1 and err.rstrip().endswith("(0 of 2 collections restored before it; the same command run again restores the others, `hardneg delete NAME --yes` removes one)"), err
 
 
+def test_restore_reads_a_pipe(own_server: ServerProcess, second_server: ServerProcess,
+                              capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """`cat x.hnb | hardneg restore /dev/stdin` and a named pipe restore like the file
+    (they were refused as "no such file"); the names for --skip-existing come from the
+    copy, not from the drained pipe. A .npy, memory-mapped, must be a regular file."""
+    import threading
+
+    ids = _mined_collection(own_server)
+    f = tmp_path / "docs.hnb"
+    assert run(capsys, own_server, "backup", str(f), "-c", "docs")[0] == 0
+    with open(f, "rb") as stdin:
+        p = subprocess.run([sys.executable, "-m", "hardneg._cli", "--addr", second_server.target, "restore", "/dev/stdin",
+                            "-c", "piped"], stdin=stdin, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and p.stdout == f"restored 'piped': {len(ids):,} items\n", p.stderr
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+
+    def feed() -> None:
+        with open(fifo, "wb") as w:
+            w.write(f.read_bytes())
+
+    for expect in ("restored 'docs'", "skipped 'docs'"):
+        writer = threading.Thread(target=feed)
+        writer.start()
+        code, out, err = run(capsys, second_server, "restore", str(fifo), "--skip-existing")
+        writer.join(timeout=60)
+        assert code == 0 and out.startswith(expect), (out, err)
+    with hardneg.Client(second_server.target) as c:
+        assert c.get_collection("piped").stats.item_count == c.get_collection("docs").stats.item_count == len(ids)
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    code, _, err = run(capsys, second_server, "ingest", "x", str(fifo), "--ids", str(f))
+    with open(fifo, "rb") as drain:  # the writer waits for a reader
+        drain.read()
+    writer.join(timeout=60)
+    assert code == 1 and "not a regular file" in err, err
+
+
 def test_output_to_a_closed_pipe_ends_quietly(own_server: ServerProcess) -> None:
     _mined_collection(own_server)
     p = subprocess.Popen([sys.executable, "-m", "hardneg._cli", "--addr", own_server.target, "--json", "mine", "docs",

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import contextlib
 import dataclasses
 import datetime
 import errno
@@ -26,7 +27,9 @@ import logging
 import math
 import os
 import re
+import shutil
 import sys
+import tempfile
 import time
 import warnings
 from typing import Any, Iterator, Optional, Sequence
@@ -260,11 +263,15 @@ def cmd_info(args: argparse.Namespace) -> None:
 # ingest ---------------------------------------------------------------------------------------
 
 
-def _check_file(path: str) -> None:
+def _check_file(path: str, stream_ok: bool = False) -> None:
+    """Refuses a path that is missing or a directory, and one that is not a regular file
+    (a pipe, /dev/stdin) unless ``stream_ok``."""
     if os.path.isdir(path):
         raise CommandError(f"{path}: is a directory, not a file")
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise CommandError(f"{path}: no such file")
+    if not stream_ok and not os.path.isfile(path):
+        raise CommandError(f"{path}: not a regular file (a pipe or a device); save it to a file first")
 
 
 def _load_npy(path: str, objects: str = "not numbers") -> Any:
@@ -886,21 +893,34 @@ def cmd_backup(args: argparse.Namespace) -> None:
 
 
 def cmd_restore(args: argparse.Namespace) -> None:
-    from hardneg._backup import scan
-
     _check_collection_flag(args, "omit -c to restore under the names in the file")
-    _check_file(args.file)
+    _check_file(args.file, stream_ok=True)
+    with contextlib.ExitStack() as stack:
+        src = args.file
+        if not os.path.isfile(src):
+            # A pipe (cat x.hnb | hardneg restore /dev/stdin, <(…)) is read twice — checked
+            # whole, then sent — and once more for the names: copied to a file first.
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="hardneg-restore-"))
+            with open(src, "rb") as f, open(os.path.join(tmp, "backup.hnb"), "wb") as out:
+                shutil.copyfileobj(f, out)
+            src = os.path.join(tmp, "backup.hnb")
+        _restore_from(args, src)
+
+
+def _restore_from(args: argparse.Namespace, src: str) -> None:
+    """cmd_restore on the regular file src (args.file, or the copy of a pipe)."""
+    from hardneg._backup import scan
 
     def names() -> list[str]:
         """The names the file's collections restore under (read only when needed)."""
         if args.collection is not None:
             return [args.collection]
-        with open(args.file, "rb") as f:
+        with open(src, "rb") as f:
             return [i.collection for i in scan(f)]
 
     bar = Progress("restore", None, "B", enabled=not args.quiet)
     try:
-        cols = _client(args, retry=False).restore(args.file, args.collection, skip_existing=args.skip_existing,
+        cols = _client(args, retry=False).restore(src, args.collection, skip_existing=args.skip_existing,
                                                   progress=bar)
     except (BackupFileError, errors.HardnegError, OSError) as e:
         bar.close()
