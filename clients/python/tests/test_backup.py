@@ -129,6 +129,30 @@ def test_failed_backup_leaves_no_file(pair: tuple[hardneg.Client, hardneg.Client
     with pytest.raises(IsADirectoryError, match="give a file name"):
         a.backup("k", tmp_path / "dir")
     assert not (tmp_path / "dir.partial").exists() and list((tmp_path / "dir").iterdir()) == []
+    # A missing directory is named as the caller gave it (not as "x.hnb.partial").
+    with pytest.raises(FileNotFoundError, match="no directory") as missing:
+        a.backup("k", tmp_path / "none" / "x.hnb")
+    assert ".partial" not in str(missing.value)
+    with pytest.raises(TypeError, match="binary mode"):
+        a.backup("k", io.StringIO())
+
+
+def test_restore_says_what_it_takes(pair: tuple[hardneg.Client, hardneg.Client], tmp_path: Path) -> None:
+    """The backup's bytes, a text-mode file or a number are refused with a TypeError that
+    says what restore takes, before anything is sent (not "embedded null byte" from
+    open(), nor an error from deep inside the reader)."""
+    a, b = pair
+    a.create_collection("k", 4)
+    a.upsert("k", ["x"], unit_rows(1, 4, 3))
+    buf = io.BytesIO()
+    a.backup("k", buf)
+    for bad, text in ((buf.getvalue(), "io.BytesIO"), (bytearray(buf.getvalue()), "io.BytesIO"),
+                      (io.StringIO("HNBACKUP"), "binary mode"), (3, "got int")):
+        with pytest.raises(TypeError, match=text):
+            b.restore(bad, collection="k")  # type: ignore[arg-type]
+    assert [c.name for c in b.list_collections()] == []
+    [done] = b.restore(io.BytesIO(buf.getvalue()), collection="k")
+    assert done.stats.item_count == 1
 
 
 def test_restore_of_several_collections_skips_existing_and_reports_what_it_restored(

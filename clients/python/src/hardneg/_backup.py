@@ -20,6 +20,8 @@ which have none, are still read.
 from __future__ import annotations
 
 import datetime
+import errno
+import io
 import os
 import shutil
 import struct
@@ -288,10 +290,15 @@ def open_for_write(target: PathOrFile) -> tuple[IO[bytes], Any]:
     """Opens a path (written to a temporary name, renamed on success) or takes a file.
     Returns the file and a ``finish(ok)`` callable."""
     if hasattr(target, "write"):
+        if isinstance(target, io.TextIOBase):
+            raise TypeError("backup writes bytes: open the file in binary mode ('wb'), or pass a path")
         return target, lambda ok: None  # type: ignore[return-value]
-    path = os.fspath(target)  # type: ignore[arg-type]
+    path = _path(target, "backup")
     if os.path.isdir(path):
         raise IsADirectoryError(f"backup target {path!r} is a directory; give a file name")
+    parent = os.path.dirname(path) or "."
+    if not os.path.isdir(parent):
+        raise FileNotFoundError(errno.ENOENT, f"backup target {path!r}: no directory {parent!r}", path)
     tmp = path + ".partial"
     f = open(tmp, "wb")
 
@@ -324,8 +331,21 @@ def open_for_write(target: PathOrFile) -> tuple[IO[bytes], Any]:
 def open_for_read(source: PathOrFile) -> tuple[IO[bytes], bool]:
     """Opens a path or takes a file; returns the file and whether to close it."""
     if hasattr(source, "read"):
+        if isinstance(source, io.TextIOBase):
+            raise TypeError("restore reads bytes: open the file in binary mode ('rb'), or pass a path")
         return source, False  # type: ignore[return-value]
-    return open(os.fspath(source), "rb"), True  # type: ignore[arg-type]
+    return open(_path(source, "restore"), "rb"), True
+
+
+def _path(value: Any, what: str) -> str:
+    """value as a file system path, or a TypeError saying what ``what`` takes."""
+    if isinstance(value, (bytearray, memoryview)) or (isinstance(value, bytes) and (b"\0" in value or value.startswith(MAGIC))):
+        raise TypeError(f"{what} takes a path or a binary file object, not a file's bytes"
+                        + (": wrap them in io.BytesIO(...)" if what == "restore" else ""))
+    try:
+        return os.fspath(value)
+    except TypeError:
+        raise TypeError(f"{what} takes a path or a binary file object, got {type(value).__name__}") from None
 
 
 def _seekable(f: Any) -> bool:
