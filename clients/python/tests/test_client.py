@@ -420,6 +420,33 @@ def test_single_batch_upsert_is_durable_when_acknowledged(client: hardneg.Client
     assert (res.inserted, res.batches) == (1, 1)
 
 
+def test_deletes_fit_a_server_with_a_smaller_message_limit(server_binary: str, tmp_path: Path) -> None:
+    """Deletes of long ids split by bytes as well as by count, and take a smaller server
+    limit the way upserts do; a call that cannot split says which limit it met and what
+    to do, not only gRPC's "received message larger than max"."""
+    from conftest import _spawn
+
+    srv = _spawn(server_binary, tmp_path / "small", ("--grpc-max-msg-bytes=1048576",))
+    try:
+        ids = [f"{j:05d}" + "x" * 500 for j in range(3000)]  # 1.5 MB of ids, each legal
+        with hardneg.Client(srv.target, timeout=30.0) as c:
+            c.create_collection("d", dim=4)
+            c.upsert("d", ids, unit_rows(3000, 4, seed=4))
+        with hardneg.Client(srv.target, timeout=30.0) as fresh:  # has not met the limit yet
+            with pytest.raises(errors.ResourceExhausted) as exc:
+                fresh.report_false_negatives("d", {k: [ids[0]] for k in ids})
+            msg = str(exc.value)
+            assert "the server takes at most 1,048,576 (its -grpc-max-msg-bytes); send fewer items per call" in msg, msg
+            res = fresh.delete("d", ids[:2500] + ["missing"])
+            assert (res.deleted, res.not_found) == (2500, 1) and res.batches >= 2, res
+            # A split delete checks every id before the first request.
+            with pytest.raises(errors.InvalidArgument, match=r"ids\[500\]: duplicates"):
+                fresh.delete("d", ids[2500:] + ids[2500:2501])
+            assert fresh.get_collection("d").stats.item_count == 500
+    finally:
+        srv.stop()
+
+
 def test_upserts_fit_a_server_with_a_smaller_message_limit(server_binary: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A server started with -grpc-max-msg-bytes below the client's batches refuses the
     first one unread (RESOURCE_EXHAUSTED); the client takes the server's limit from then

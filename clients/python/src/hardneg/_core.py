@@ -399,11 +399,27 @@ class Core:
     def delete(self, collection: str, ids: Any) -> Op[DeleteResult]:
         codec.check_name(collection, "collection")
         id_list = codec._as_id_list(ids)
-        if len(id_list) > codec.MAX_BATCH_ITEMS:  # split: all requests apply or none, for the ids
+        todo = list(codec.id_chunks(id_list, codec.MAX_BATCH_ITEMS, self.max_batch_bytes))
+        if len(todo) > 1:  # split: all requests apply or none, for the ids
             codec.check_ids(id_list, "ids", unique=True)
         deleted = not_found = seq = n = 0
-        for part in codec.chunks(id_list, codec.MAX_BATCH_ITEMS):
-            resp = yield from self.unary("Delete", pb.DeleteRequest(collection=collection, ids=part))
+        while todo:
+            part = todo.pop(0)
+            try:
+                resp = yield from self.unary("Delete", pb.DeleteRequest(collection=collection, ids=part))
+            except errors.ResourceExhausted as err:
+                # A server whose -grpc-max-msg-bytes is below this client's refuses the
+                # request unread: take its limit from then on and send the ids again in
+                # requests that fit.
+                limit = errors._message_limit(err)
+                smaller = None if limit is None else codec.batch_bytes_under(limit)
+                if smaller is None or smaller >= self.max_batch_bytes or len(part) == 1:
+                    raise
+                if n == 0 and not todo:
+                    codec.check_ids(id_list, "ids", unique=True)  # split from here on
+                self.max_batch_bytes = smaller
+                todo[:0] = codec.id_chunks(part, codec.MAX_BATCH_ITEMS, smaller)
+                continue
             deleted += resp.deleted
             not_found += resp.not_found
             seq = resp.sequence

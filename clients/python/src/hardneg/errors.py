@@ -329,6 +329,15 @@ def from_rpc_error(err: grpc.RpcError) -> HardnegError:
     trailing = err.trailing_metadata() if hasattr(err, "trailing_metadata") else None
     details = _decode_details(trailing)
     cls = _BY_CODE.get(code, HardnegError) if code is not None else HardnegError
+    if cls is ResourceExhausted and (m := _LARGER_THAN_MAX.search(message)) is not None:
+        # gRPC's own words name neither side's setting nor what to do.
+        size, limit = int(m.group(1)), int(m.group(2))
+        if "received" in message.lower():
+            message += (f": the request is {size:,} bytes and the server takes at most {limit:,} (its "
+                        f"-grpc-max-msg-bytes); send fewer items per call")
+        else:
+            message += (f": the message is {size:,} bytes and this client takes at most {limit:,} "
+                        f"(max_message_bytes); send fewer items per call or raise max_message_bytes")
     if cls is InvalidArgument:
         return InvalidArgument(message, code=code, details=details, violations=_violations(details))
     return cls(message, code=code, details=details)
