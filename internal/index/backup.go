@@ -259,10 +259,17 @@ func (db *DB) install(ctx context.Context, c *Collection, cfg engine.Config) err
 		db.snapStats.record(time.Since(start), err)
 	}
 	if err != nil {
+		// Undone under the write lock it was installed with: no write to it is
+		// acknowledged in between, and a collection created under the name later is
+		// not the one dropped.
+		lsn, derr := db.dropLocked(c)
 		c.writeMu.Unlock()
-		db.snapMu.Unlock()
-		derr := db.DeleteCollection(cfg.Name)
-		db.snapMu.Lock()
+		if derr == nil {
+			c.wait()
+			if derr = db.logWait(context.Background(), lsn); derr == nil {
+				db.pruneAfter("restore failed", cfg.Name)
+			}
+		}
 		return errors.Join(fmt.Errorf("restore %q: snapshot: %w", cfg.Name, err), derr)
 	}
 	// The restore is done once this is durable: a later start that misses the snapshot

@@ -433,29 +433,8 @@ func (db *DB) DeleteCollection(name string) error {
 	// The collection's write lock first, without db.mu: a long write or snapshot of
 	// this collection must not hold up every other collection's calls.
 	c.writeMu.Lock()
-	db.mu.Lock()
-	if db.closed {
-		db.mu.Unlock()
-		c.writeMu.Unlock()
-		return engine.ErrClosed
-	}
-	if cur, ok := db.collections[name]; !ok || cur != c {
-		db.mu.Unlock()
-		c.writeMu.Unlock()
-		return fmt.Errorf("%q: %w", name, engine.ErrCollectionNotFound)
-	}
-	c.mu.Lock()
-	var lsn uint64
-	if !c.ephemeral {
-		lsn, err = db.logAppend(storage.EncodeDrop(name))
-	}
-	if err == nil {
-		c.dropped = true
-		delete(db.collections, name)
-	}
-	c.mu.Unlock()
+	lsn, err := db.dropLocked(c)
 	c.writeMu.Unlock()
-	db.mu.Unlock()
 	if err != nil {
 		return err
 	}
@@ -470,6 +449,32 @@ func (db *DB) DeleteCollection(name string) error {
 	defer db.snapMu.Unlock()
 	db.pruneAfter("collection deleted", name)
 	return nil
+}
+
+// dropLocked logs c's drop and removes it from the table, if the table still holds c
+// under its name. It returns the drop's LSN (0 for an ephemeral collection, which logs
+// nothing). Caller holds c.writeMu, so no write to c is applied after the drop.
+func (db *DB) dropLocked(c *Collection) (uint64, error) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.closed {
+		return 0, engine.ErrClosed
+	}
+	if cur, ok := db.collections[c.name]; !ok || cur != c {
+		return 0, fmt.Errorf("%q: %w", c.name, engine.ErrCollectionNotFound)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var lsn uint64
+	if !c.ephemeral {
+		var err error
+		if lsn, err = db.logAppend(storage.EncodeDrop(c.name)); err != nil {
+			return 0, err
+		}
+	}
+	c.dropped = true
+	delete(db.collections, c.name)
+	return lsn, nil
 }
 
 // Upsert validates b and applies it to the named collection atomically: either every
