@@ -336,22 +336,32 @@ func TestRestoreWhoseCallerGivesUpAtTheLastStepSucceeds(t *testing.T) {
 	}
 }
 
-// failSnapshotFS fails the sync of the snapshot directory while armed and when (the
-// restored collection is installed), and runs hook first (with the restore's locks
-// held).
+// failSnapshotFS fails the sync of the snapshot directory while armed once it holds a
+// snapshot of the collection named prefix (the restored one, installed), and runs hook
+// first (with the restore's locks held).
 type failSnapshotFS struct {
 	*crashfs.FS
-	armed atomic.Bool
-	when  func() bool
-	hook  func()
+	armed  atomic.Bool
+	prefix string
+	hook   func()
 }
 
 func (f *failSnapshotFS) SyncDir(dir string) error {
-	if f.armed.Load() && filepath.Base(dir) == storage.SnapDirName && f.when() {
+	if f.armed.Load() && filepath.Base(dir) == storage.SnapDirName && f.holds(dir) {
 		f.hook()
 		return errors.New("injected: snapshot directory sync failed")
 	}
 	return f.FS.SyncDir(dir)
+}
+
+func (f *failSnapshotFS) holds(dir string) bool {
+	entries, _ := f.ReadDir(dir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), f.prefix) && strings.HasSuffix(e.Name(), ".snap") {
+			return true
+		}
+	}
+	return false
 }
 
 // A restore whose snapshot cannot be written is undone under the write lock it was
@@ -379,7 +389,7 @@ func TestARestoreWhoseSnapshotFailsIsUndoneAndLosesNoWrite(t *testing.T) {
 		var once sync.Once
 		var write func()
 		fsys.hook = func() { once.Do(write) }
-		fsys.when = func() bool { _, err := db.lookup("r"); return err == nil }
+		fsys.prefix = "r."
 		write = func() {
 			started := make(chan struct{})
 			go func() {
