@@ -107,4 +107,10 @@ type ExactScores struct {
 	// again to find its best items.
 	Preselected bool
 	Above       []uint64
+
+	// Want is set by the caller before ScoreExact: how many of the best items a search
+	// with these scores is expected to order (a rank window's end, say); 0 means a few.
+	// The engine keeps enough in Above for that depth, so a deep window does not make
+	// each search score the whole collection again.
+	Want int
 }

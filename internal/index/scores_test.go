@@ -730,3 +730,67 @@ func readExactScores(t *testing.T, c *Collection, qs [][]float32, read int) time
 	}
 	return took
 }
+
+// A query whose search wants a deep window (ExactScores.Want) gets an Above deep enough
+// for it: every item within twice the error bound of the wanted depth's score, which the
+// search re-scores on the way, so that it does not score the whole collection again
+// (which made a rank window of 200 cost 11 times one of 50: BenchmarkMineExactJob).
+// The order is the scan's whatever Above holds.
+func TestScoreExactAboveReachesTheWantedDepth(t *testing.T) {
+	useProduct(t, productInt8)
+	db := testDB(t)
+	const dim, n, nq = 32, 20_000, gemmMinQueries
+	c, err := db.create(engine.Config{Name: "c", Dim: dim, Metric: engine.Cosine, Params: engine.Params{ExactThreshold: 1 << 20}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(12, 12))
+	for _, part := range []string{"a", "b"} {
+		if _, err := db.Upsert("c", randBatch(r, part, n/2, dim), "items"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	qs := make([][]float32, nq)
+	for i := range qs {
+		raw := make([]float32, dim)
+		for k := range raw {
+			raw[k] = float32(r.NormFloat64())
+		}
+		if qs[i], err = c.PrepareQuery(raw, "q"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range []int{0, 400} {
+		scores := make([]engine.ExactScores, nq)
+		for k := 0; k <= int8BuildQueries/nq; k++ {
+			for i := range scores {
+				scores[i].Want = want
+			}
+			c.ScoreExact(qs, scores)
+		}
+		if !scores[0].Preselected || len(scores[0].Scores) != 0 {
+			t.Fatalf("preselected %v with %d scores kept: not the lean path", scores[0].Preselected, len(scores[0].Scores))
+		}
+		short := 0
+		for i, q := range qs {
+			exact, _ := searchAll(t, c, q, engine.SearchOptions{MaxCandidates: 401})
+			low := float32(math.Inf(1))
+			for _, k := range scores[i].Above {
+				low = min(low, keyScored(k).score)
+			}
+			if float64(low) > float64(exact[400].Score)-2*scores[i].Tol {
+				short++
+			}
+			if want > 0 {
+				sameAsScan(t, c, q, &scores[i], 1, 400, 401)
+			}
+		}
+		t.Logf("want %d: %d of %d queries' Above end above the 400th best less twice the bound (%d entries in the first)", want, short, nq, len(scores[0].Above))
+		if want > 0 && short > 0 {
+			t.Fatalf("want %d: %d of %d queries' Above end short of the band the search re-scores", want, short, nq)
+		}
+		if want == 0 && short == 0 {
+			t.Fatal("a search wanting a few items gets an Above as deep as one wanting 400: the test shows nothing")
+		}
+	}
+}

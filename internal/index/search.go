@@ -274,15 +274,32 @@ const (
 // sampleThreshold returns the preselectRank-th best of every stride-th element of xs,
 // and false when the sample has fewer elements.
 func sampleThreshold(xs []float32, stride int) (float32, bool) {
+	return sampleRank(xs, stride, preselectRank)
+}
+
+// sampleRank returns the rank-th best of every stride-th element of xs, and false when
+// the sample has fewer elements.
+func sampleRank(xs []float32, stride, rank int) (float32, bool) {
+	if rank > preselectRank {
+		s := make([]float32, 0, (len(xs)+stride-1)/stride)
+		for i := 0; i < len(xs); i += stride {
+			s = append(s, xs[i])
+		}
+		if len(s) < rank {
+			return 0, false
+		}
+		slices.Sort(s)
+		return s[len(s)-rank], true
+	}
 	var s [preselectRank]float32 // the best sampled scores, best first
 	ns := 0
 	for i := 0; i < len(xs); i += stride {
 		x := xs[i]
-		if ns == preselectRank && !(x > s[ns-1]) {
+		if ns == rank && !(x > s[ns-1]) {
 			continue
 		}
 		j := ns
-		if ns < preselectRank {
+		if ns < rank {
 			ns++
 		} else {
 			j--
@@ -292,7 +309,7 @@ func sampleThreshold(xs []float32, stride int) (float32, bool) {
 		}
 		s[j] = x
 	}
-	if ns < preselectRank {
+	if ns < rank {
 		return 0, false
 	}
 	return s[ns-1], true

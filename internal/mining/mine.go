@@ -230,7 +230,7 @@ func Mine(ctx context.Context, s Searcher, req Request) ([]Result, error) {
 			defer scoreSlots().Release(1)
 			buf := getScores(hi - lo)
 			defer putScores(buf)
-			if scoreGroup(es, anchors[lo:hi], *buf) {
+			if scoreGroup(es, &req.Policy, anchors[lo:hi], *buf) {
 				scores = *buf
 			}
 		}

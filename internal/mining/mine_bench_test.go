@@ -171,9 +171,11 @@ func BenchmarkMineLoop(b *testing.B) {
 
 // BenchmarkMineExactJob mines the offline job's request shape against an exactly
 // searched collection of 100,000 384-dimensional random vectors: 1,024 raw-vector
-// anchors per request, k 5, rank window [0, 50). The anchors are scored in groups of
-// maxScoreGroup; cpu-µs/anchor is the process's CPU time, steadier than wall time on a
-// shared machine.
+// anchors per request, k 5, rank window [0, 50), and deeper windows sampled at random
+// (range_max 200, 400, 800: the search orders the whole window, which must cost in
+// proportion to its depth). The anchors are scored in
+// groups of maxScoreGroup; cpu-µs/anchor is the process's CPU time, steadier than wall
+// time on a shared machine.
 //
 //	go test ./internal/mining -run '^$' -bench MineExactJob -benchtime 2x -count 3
 func BenchmarkMineExactJob(b *testing.B) {
@@ -201,27 +203,35 @@ func BenchmarkMineExactJob(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	req := Request{Policy: DefaultPolicy()}
-	req.Policy.NumNegatives, req.Policy.RangeMax = 5, 50
+	var as []Anchor
 	for range anchors {
 		v := make([]float32, dim)
 		for i := range v {
 			v[i] = float32(r.NormFloat64())
 		}
-		req.Anchors = append(req.Anchors, Anchor{Vector: v})
+		as = append(as, Anchor{Vector: v})
 	}
-	cpu0 := cpuTime()
-	for b.Loop() {
-		res, err := Mine(context.Background(), c, req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if len(res[0].Negatives) != 5 || !res[0].ExactScan {
-			b.Fatalf("result %+v", res[0])
-		}
+	for _, rangeMax := range []int{50, 200, 400, 800} {
+		b.Run("range_max="+strconv.Itoa(rangeMax), func(b *testing.B) {
+			req := Request{Policy: DefaultPolicy(), Anchors: as}
+			req.Policy.NumNegatives, req.Policy.RangeMax = 5, rangeMax
+			if rangeMax > 50 {
+				req.Policy.Sampling = SampleUniform
+			}
+			cpu0 := cpuTime()
+			for b.Loop() {
+				res, err := Mine(context.Background(), c, req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(res[0].Negatives) != 5 || !res[0].ExactScan {
+					b.Fatalf("result %+v", res[0])
+				}
+			}
+			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N*anchors), "cpu-µs/anchor")
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*anchors), "µs/anchor")
+		})
 	}
-	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N*anchors), "cpu-µs/anchor")
-	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*anchors), "µs/anchor")
 }
 
 // BenchmarkMineOnRandomVectors mines 32 stored-item anchors (k 8, default policy) in a

@@ -55,11 +55,14 @@ func searchesExactly(s Searcher) bool {
 }
 
 // scoreGroup scores the queries of anchors together into out, and reports whether the
-// searcher did (it declines when it does not search exactly).
-func scoreGroup(es exactScorer, anchors []prepared, out []engine.ExactScores) bool {
+// searcher did (it declines when it does not search exactly). Each anchor's search is
+// expected to order its rank window, its positives and itself (ExactScores.Want).
+func scoreGroup(es exactScorer, pol *Policy, anchors []prepared, out []engine.ExactScores) bool {
 	qs := make([][]float32, len(anchors))
 	for i := range anchors {
-		qs[i] = anchors[i].query
+		a := &anchors[i]
+		qs[i] = a.query
+		out[i].Want = pol.EffectiveRangeMax(a.numPositives) + a.shift + a.numPositives + 1
 	}
 	return es.ScoreExact(qs, out)
 }
