@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"slices"
+	"sort"
 
 	"github.com/hardneg/hardneg/internal/engine"
 )
@@ -337,14 +338,10 @@ func (m *anchorMiner) yield(c engine.Candidate) bool {
 			return true
 		}
 	}
-	if m.rules.hasDup {
-		for _, xv := range a.exclVecs {
-			if m.s.Similarity(c.Vector, xv) >= m.rules.dup {
-				r.ExcludedDuplicate++
-				removed(FateExcludedDuplicate)
-				return true
-			}
-		}
+	if m.rules.hasDup && m.excludedDuplicate(c) {
+		r.ExcludedDuplicate++
+		removed(FateExcludedDuplicate)
+		return true
 	}
 	if m.guideRemoves(c.ID) {
 		r.Guide++
@@ -598,3 +595,40 @@ func (m *anchorMiner) sample() {
 }
 
 func abs32(x float32) float32 { return float32(math.Abs(float64(x))) }
+
+// excludedDuplicate reports whether candidate c is a near-duplicate (rules.dup) of a
+// stored item excluded for the anchor (prepared.exclVecs). Under cosine the excluded
+// items are sorted by their similarity to the query, and only those whose angle to the
+// query is at most the candidate's angle plus the threshold's are compared: angles
+// between unit vectors obey the triangle inequality, so an item further from the query
+// cannot reach the threshold with the candidate. With thousands of exclusions per
+// anchor that is most of them (each candidate was compared with every one).
+func (m *anchorMiner) excludedDuplicate(c engine.Candidate) bool {
+	a := m.a
+	xs := a.exclVecs
+	if a.exclSim != nil {
+		lo := lowestSimilar(m.s.Similarity(a.query, c.Vector), m.rules.dup)
+		xs = xs[:sort.Search(len(a.exclSim), func(i int) bool { return a.exclSim[i] < lo })]
+	}
+	for _, xv := range xs {
+		if m.s.Similarity(c.Vector, xv) >= m.rules.dup {
+			return true
+		}
+	}
+	return false
+}
+
+// lowestSimilar returns, for unit vectors, the least similarity to the query that an
+// item at similarity ≥ t to a candidate of similarity s to the query can have:
+// cos(θs + θt), less exclSlack against rounding; −∞ (every item) when θs + θt ≥ π.
+func lowestSimilar(s, t float32) float32 {
+	th := math.Acos(max(-1, min(1, float64(s)))) + math.Acos(max(-1, min(1, float64(t))))
+	if th >= math.Pi {
+		return float32(math.Inf(-1))
+	}
+	return float32(math.Cos(th)) - exclSlack
+}
+
+// exclSlack widens lowestSimilar's bound: scores of unit vectors computed in float32
+// are off by far less.
+const exclSlack = 1e-3

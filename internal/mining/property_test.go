@@ -202,7 +202,11 @@ func (w *world) randomRequest(r *rand.Rand, s Searcher, rc *refCorpus) Request {
 		for range r.IntN(3) {
 			a.PositiveVectors = append(a.PositiveVectors, jitter(r, w.raw[r.IntN(n)], 0.05))
 		}
-		for range r.IntN(4) {
+		nx := r.IntN(4)
+		if r.IntN(4) == 0 { // many: the near-duplicate rule then reads a sorted prefix of them
+			nx = 20 + r.IntN(40)
+		}
+		for range nx {
 			a.ExcludeIDs = append(a.ExcludeIDs, item())
 		}
 		for range r.IntN(3) {
