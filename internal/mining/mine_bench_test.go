@@ -112,6 +112,9 @@ func benchmarkMineGraph(b *testing.B, q engine.Quantization) {
 		{"ef=default/nodup", 0, func(p *Policy) { p.NearDuplicates = false }},
 		{"all-rules/ef=648", 648, allRules},
 		{"all-rules/ef=default", 0, allRules},
+		// Deep windows sampled at random: the search orders the whole window.
+		{"range_max=200", 0, func(p *Policy) { p.RangeMax, p.Sampling = 200, SampleUniform }},
+		{"range_max=1000", 0, func(p *Policy) { p.RangeMax, p.Sampling = 1000, SampleUniform }},
 	} {
 		b.Run(v.name, func(b *testing.B) {
 			pol := DefaultPolicy()
