@@ -572,3 +572,45 @@ func TestAProbeThatSearchedNothingDecidesNothing(t *testing.T) {
 		t.Fatalf("lead %d, recall %v, graph search %v; want nothing measured and the graph kept\n%s", lead, recall, c.Stats().GraphSearch, logged.String())
 	}
 }
+
+// A probe query whose vector many items hold is left out (probeMaxCopies): hiding every
+// copy would make each of its searches look through the list at every node, and the
+// copies it found are bounded while it scans. The other queries still measure.
+func TestLeadProbeLeavesOutQueriesWithManyCopies(t *testing.T) {
+	const dim = 16
+	gen := clusteredRows(21, 10, dim)
+	heavy := make([]float32, dim)
+	gen(0, heavy)
+	_, c := shapedCollection(t, Options{Dir: t.TempDir(), LeadRecall: DefaultLeadRecall}, engine.Cosine, 3000, dim, func(i int, v []float32) {
+		if i%2 == 0 {
+			copy(v, heavy) // 1,500 copies of one vector
+			return
+		}
+		gen(i, v)
+	})
+	qs, self, n, _ := c.probeSample()
+	truth := c.probeExact(qs, self, n)
+	left, kept := 0, 0
+	for j, tr := range truth {
+		switch {
+		case slices.Equal(qs[j], c.vectorAt(0)):
+			left++
+			if len(tr.want) != 0 || len(tr.hide) != 0 {
+				t.Fatalf("query %d (a vector of 1,500 items): want %d, hide %d; want it left out", j, len(tr.want), len(tr.hide))
+			}
+		default:
+			kept++
+			if len(tr.want) != probeWindow || len(tr.hide) > probeMaxCopies+1 {
+				t.Fatalf("query %d: want %d, hide %d", j, len(tr.want), len(tr.hide))
+			}
+		}
+	}
+	if left == 0 || kept == 0 {
+		t.Fatalf("%d queries left out, %d kept: the sample does not show both", left, kept)
+	}
+	// The others measured the graph (which such heavy duplication leaves poor: it went
+	// to exact scans at 0.92).
+	if lead, recall := c.FirstPassLead(); lead == 0 || recall == 0 {
+		t.Fatalf("lead %d, recall %.3f: nothing measured", lead, recall)
+	}
+}
