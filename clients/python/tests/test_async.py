@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import threading
 import time
 import uuid
 from typing import AsyncIterator
@@ -86,8 +87,6 @@ async def test_close_cuts_calls_in_flight_with_cancelled(server: ServerProcess) 
 def test_one_client_on_several_event_loops(server: ServerProcess) -> None:
     """Threads each running their own loop share one AsyncClient: each gets its own
     channel (a grpc.aio channel is bound to its loop), and close() closes them all."""
-    import threading
-
     name = f"async-loops-{uuid.uuid4().hex[:8]}"
     x = unit_rows(100, 8, seed=35)
     c = hardneg.AsyncClient(server.target)
@@ -195,8 +194,12 @@ class _SlowFile(io.RawIOBase):
     """A seekable file that hands out at most 64 KiB per read, each after ``delay``
     seconds (a network file system, say)."""
 
-    def __init__(self, data: bytes, delay: float) -> None:
+    def __init__(self, data: bytes, delay: float, grpc_only: bool = False) -> None:
         self._data, self._pos, self._delay = data, 0, delay
+        self.reads, self.busy = 0, False
+        # Only reads from gRPC's own threads are slow (not the event loop's, nor
+        # asyncio's worker threads): the window in which a cancelled stream reads on.
+        self._grpc_only = grpc_only
 
     def readable(self) -> bool:
         return True
@@ -212,10 +215,14 @@ class _SlowFile(io.RawIOBase):
         return self._pos
 
     def readinto(self, b: "bytearray | memoryview") -> int:  # type: ignore[override]
-        time.sleep(self._delay)
+        self.busy = True
+        if not self._grpc_only or not threading.current_thread().name.startswith(("asyncio", "MainThread")):
+            time.sleep(self._delay)
         n = min(len(b), 65536, len(self._data) - self._pos)
         b[:n] = self._data[self._pos : self._pos + n]
         self._pos += n
+        self.reads += 1
+        self.busy = False
         return n
 
 
@@ -268,3 +275,35 @@ async def test_a_restore_in_flight_is_cut_by_close_and_by_cancelling_its_task(se
     finally:
         await c.delete_collection(f"{src}-after", missing_ok=True)
         await c.close()
+
+
+async def test_a_cancelled_restore_leaves_no_read_of_its_file_running(server: ServerProcess) -> None:
+    """gRPC reads a cancelled stream's next request on its own thread after the call
+    ended: the restore waits for that read and starts none after it returns, so a
+    caller that retries with the same file (seek(0), restore again) reads it alone. The
+    cancelled read used to run on and move the retry's position (a damaged record)."""
+    src = f"async-rr-{uuid.uuid4().hex[:8]}"
+    async with hardneg.AsyncClient(server.target) as c:
+        await c.create_collection(src, dim=64)
+        x = unit_rows(8_000, 64, seed=38)
+        await c.upsert(src, [f"r{i}" for i in range(len(x))], x)
+        buf = io.BytesIO()
+        await c.backup(src, buf, chunk_bytes=65536)
+        await c.delete_collection(src)
+        f = _SlowFile(buf.getvalue(), 0.3, grpc_only=True)
+        bar = _Progress()
+        task = asyncio.ensure_future(c.restore(f, collection=src, progress=bar))
+        while bar.sent < 4 * 65536:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        reads = f.reads
+        assert not f.busy
+        await asyncio.sleep(0.3)
+        assert f.reads == reads and not f.busy, "a read of the file went on after the restore returned"
+        f.seek(0)
+        f._delay = 0  # the same file, read at full speed
+        [done] = await c.restore(f, collection=src)
+        assert done.stats.item_count == 8_000
+        await c.delete_collection(src)

@@ -42,6 +42,39 @@ class _StreamClosed(Exception):
     """The server ended an upsert stream while batches were still unacknowledged."""
 
 
+class _FileReads:
+    """Serialises a restore's reads of its file across threads (workers, gRPC's request
+    thread) and ends them: after :meth:`stop` none starts, and stop waits for one in
+    progress. gRPC reads a cancelled or refused stream's next request on its own thread
+    after the call has ended; without this, that read ran on while the file was closed,
+    or moved a retry's file position under it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stopped = False
+
+    def run(self, fn: Callable[..., T], *args: Any) -> T:
+        with self._lock:
+            if self._stopped:
+                raise errors.Cancelled("the restore ended")
+            return fn(*args)
+
+    def guard(self, it: Iterator[Any]) -> Iterator[Any]:
+        while True:
+            with self._lock:
+                if self._stopped:
+                    return
+                try:
+                    item = next(it)
+                except StopIteration:
+                    return
+            yield item
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+
+
 class AsyncClient(Front):
     """asyncio client of a hardneg server; the same methods as :class:`hardneg.Client`,
     as coroutines.
@@ -97,6 +130,7 @@ class AsyncClient(Front):
             if self._pid != os.getpid():  # a forked child: the parent's channels are not usable here
                 self._pid = os.getpid()
                 self._loops = {}
+                self._sync = set()
             entry = self._loops.get(loop)
             if entry is None:
                 self._loops = {owner: e for owner, e in self._loops.items() if not owner.is_closed()}
@@ -409,25 +443,36 @@ class AsyncClient(Front):
         skip_existing: bool = False,
         progress: Any = False,
     ) -> list[CollectionInfo]:
-        """See :meth:`hardneg.Client.restore`. The file is read off the event loop: it
-        is checked in a worker thread and each collection's stream is sent from a gRPC
-        thread (``progress`` is updated from those threads)."""
-        r = await asyncio.to_thread(_backup.Restore, file_or_path, collection, progress)
+        """See :meth:`hardneg.Client.restore`. The file is read off the event loop, in
+        worker threads and, for each collection's stream, a gRPC thread (``progress`` is
+        updated from those threads); when the restore ends, however it ends, no read of
+        the file is left running."""
+        loop = asyncio.get_running_loop()
+        opening = loop.run_in_executor(None, _backup.Restore, file_or_path, collection, progress)
+        try:
+            r = await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            # The check goes on in its thread: close what it opens.
+            opening.add_done_callback(lambda f: f.cancelled() or f.exception() is not None or f.result().close())
+            raise
+        reads = _FileReads()
         out = []
         try:
-            for entry in r.entries():
+            entries = r.entries()
+            while (entry := await asyncio.to_thread(reads.run, next, entries, None)) is not None:
                 if skip_existing and await self._run(self._core.restore_blocked(r.target(entry))):
-                    r.skip(entry)
+                    await asyncio.to_thread(reads.run, r.skip, entry)
                     continue
-                resp = await self._restore_call(r, entry)
+                resp = await self._restore_call(r, entry, reads)
                 out.append(codec.collection_info(resp.collection))
             return out
         except (_backup.BackupFileError, errors.HardnegError) as e:
             raise r.failed(e, out) from None
         finally:
+            reads.stop()  # waits for a read in progress, if any (one record at most)
             r.close()
 
-    async def _restore_call(self, r: _backup.Restore, entry: Any) -> Any:
+    async def _restore_call(self, r: _backup.Restore, entry: Any, reads: "_FileReads") -> Any:
         """One collection's Restore call, made on a synchronous channel of its own.
 
         ``grpc.aio`` loses the server's status when the server ends a client stream
@@ -436,7 +481,9 @@ class AsyncClient(Front):
         reported as INTERNAL "Internal error from Core" instead (grpc/grpc#36066). The
         synchronous call reports the server's status. Cancelling the task cancels the
         call; :meth:`close` closes the channel, and the call fails with
-        :class:`hardneg.errors.Cancelled`."""
+        :class:`hardneg.errors.Cancelled`. The stream's requests are read under
+        ``reads``, which the restore stops before it returns."""
+        self._channel()  # resets what a forked child inherited
         ch = self._core.config.sync_channel()
         with self._lock:
             self._sync.add(ch)
@@ -448,7 +495,7 @@ class AsyncClient(Front):
                 loop.call_soon_threadsafe(lambda: finished.done() or finished.set_result(None))
 
         try:
-            call = pb_grpc.MinerServiceStub(ch).Restore.future(r.requests(entry), metadata=self._core.config.metadata())
+            call = pb_grpc.MinerServiceStub(ch).Restore.future(reads.guard(r.requests(entry)), metadata=self._core.config.metadata())
             call.add_done_callback(wake)
             try:
                 await finished
