@@ -265,6 +265,25 @@ class _FakeRpcError(grpc.RpcError):
         return self._trailing
 
 
+@pytest.mark.parametrize("details, says, limit", [
+    ("grpc: received message larger than max (1509009 vs. 1048576)",
+     "the request is 1,509,009 bytes and the server takes at most 1,048,576 (its -grpc-max-msg-bytes)", 1048576),
+    ("grpc: trying to send message larger than max (1527455 vs. 1048576)",
+     "the answer is 1,527,455 bytes and the server sends at most 1,048,576 (its -grpc-max-msg-bytes); ask for fewer", None),
+    ("Stream removed (CLIENT: Received message larger than max (1354183 vs. 1048576))",
+     "the answer is 1,354,183 bytes and this client takes at most 1,048,576 (max_message_bytes)", None),
+    ("CLIENT: Sent message larger than max (2097152 vs. 1048576)",
+     "the request is 2,097,152 bytes and this client sends at most 1,048,576 (max_message_bytes)", 1048576),
+])
+def test_a_message_over_a_limit_names_the_limit(details: str, says: str, limit: Any) -> None:
+    """gRPC's "larger than max" names neither side's setting: the error says which limit
+    the request or the answer met and what to do; only a request's limit is one that
+    later requests can be cut to fit."""
+    err = errors.from_rpc_error(_FakeRpcError(grpc.StatusCode.RESOURCE_EXHAUSTED, details, ()))
+    assert isinstance(err, errors.ResourceExhausted) and says in str(err), str(err)
+    assert errors._message_limit(err) == limit
+
+
 def test_invalid_argument_carries_field_violations() -> None:
     st = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message="bad batch")
     br = error_details_pb2.BadRequest(

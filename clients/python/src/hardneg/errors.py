@@ -293,14 +293,47 @@ def _response_too_large(details: Sequence[Any]) -> tuple[int, int] | None:
 _LARGER_THAN_MAX = re.compile(r"larger than max \((\d+) vs\. (\d+)\)")
 
 
+def _oversize_kind(message: str) -> str:
+    """Which limit gRPC's "message larger than max" met: "server-receive" (the
+    request, the server's -grpc-max-msg-bytes), "server-send" (the answer, the
+    same flag), "client-receive" (the answer, this client's max_message_bytes) or
+    "client-send" (the request, max_message_bytes)."""
+    low = message.lower()
+    if "client: received" in low:
+        return "client-receive"
+    if "trying to send" in low:
+        return "server-send"
+    if "sent message larger" in low or "sending message larger" in low:
+        return "client-send"
+    return "server-receive"
+
+
+def _oversize_hint(message: str, size: int, limit: int) -> str:
+    kind = _oversize_kind(message)
+    if kind == "server-receive":
+        return (f": the request is {size:,} bytes and the server takes at most {limit:,} (its -grpc-max-msg-bytes); "
+                f"send fewer items per call")
+    if kind == "server-send":
+        return (f": the answer is {size:,} bytes and the server sends at most {limit:,} (its -grpc-max-msg-bytes); "
+                f"ask for fewer items per call")
+    if kind == "client-receive":
+        return (f": the answer is {size:,} bytes and this client takes at most {limit:,} (max_message_bytes); "
+                f"ask for fewer items per call or raise max_message_bytes")
+    return (f": the request is {size:,} bytes and this client sends at most {limit:,} (max_message_bytes); "
+            f"send fewer items per call or raise max_message_bytes")
+
+
 def _message_limit(err: "HardnegError") -> int | None:
-    """The largest message a side takes, from gRPC's refusal of a larger one
-    (RESOURCE_EXHAUSTED "… message larger than max (N vs. LIMIT)"): raised before the
-    message is read, so nothing of it was applied. None for any other error."""
+    """The largest request the server takes, from gRPC's refusal of a larger one
+    (RESOURCE_EXHAUSTED "… received message larger than max (N vs. LIMIT)"): raised
+    before the message is read, so nothing of it was applied. None for any other error,
+    an answer too large for either side among them."""
     if not isinstance(err, ResourceExhausted):
         return None
     m = _LARGER_THAN_MAX.search(err.message)
-    return None if m is None else int(m.group(2))
+    if m is None or _oversize_kind(err.message) not in ("server-receive", "client-send"):
+        return None
+    return int(m.group(2))
 
 
 def _gap_next_sequence(details: Sequence[Any]) -> int | None:
@@ -331,13 +364,7 @@ def from_rpc_error(err: grpc.RpcError) -> HardnegError:
     cls = _BY_CODE.get(code, HardnegError) if code is not None else HardnegError
     if cls is ResourceExhausted and (m := _LARGER_THAN_MAX.search(message)) is not None:
         # gRPC's own words name neither side's setting nor what to do.
-        size, limit = int(m.group(1)), int(m.group(2))
-        if "received" in message.lower():
-            message += (f": the request is {size:,} bytes and the server takes at most {limit:,} (its "
-                        f"-grpc-max-msg-bytes); send fewer items per call")
-        else:
-            message += (f": the message is {size:,} bytes and this client takes at most {limit:,} "
-                        f"(max_message_bytes); send fewer items per call or raise max_message_bytes")
+        message += _oversize_hint(message, int(m.group(1)), int(m.group(2)))
     if cls is InvalidArgument:
         return InvalidArgument(message, code=code, details=details, violations=_violations(details))
     return cls(message, code=code, details=details)
