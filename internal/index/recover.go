@@ -47,8 +47,13 @@ func (db *DB) recover() error {
 	rec.Log = l.Recovery()
 	if t := rec.Log.Truncated; t != nil {
 		if t.Tail {
-			db.log.Warn("torn tail of the last log segment cut (expected after a crash)",
-				"file", t.File, "offset", t.Offset, "bytes", t.Bytes, "reason", t.Reason, "saved_to", t.SavedTo)
+			if t.SaveError != "" {
+				db.log.Warn("torn tail of the last log segment cut (expected after a crash); its bytes could not be copied aside",
+					"file", t.File, "offset", t.Offset, "bytes", t.Bytes, "reason", t.Reason, "save_error", t.SaveError)
+			} else {
+				db.log.Warn("torn tail of the last log segment cut (expected after a crash)",
+					"file", t.File, "offset", t.Offset, "bytes", t.Bytes, "reason", t.Reason, "saved_to", t.SavedTo)
+			}
 		} else {
 			db.log.Error("log salvaged: damaged records and everything after them moved aside",
 				"file", t.File, "offset", t.Offset, "bytes", t.Bytes, "reason", t.Reason,

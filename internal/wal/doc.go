@@ -59,7 +59,9 @@
 // already taken gets a ".<n>" suffix). Nothing is deleted; Recovery lists the
 // files. A torn tail is copied there the same way before it is cut: a crash
 // leaves only an unacknowledged record in it, but the end of the log damaged
-// on disk cannot be told apart from a tear, and the copy keeps those bytes.
+// on disk cannot be told apart from a tear, and the copy keeps those bytes. A
+// copy that cannot be written (a full volume) does not stop the cut
+// (Truncation.SaveError).
 //
 // Replay then hands every record from a given LSN to a callback;
 // TruncateBefore deletes segments a durable snapshot has made unnecessary.

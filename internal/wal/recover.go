@@ -45,6 +45,9 @@ type Truncation struct {
 	// SavedTo lists the files in SalvageDir that hold the bytes the cut
 	// took off the log: the cut part of File, then MovedSegments.
 	SavedTo []string
+	// SaveError says why a torn tail was cut without its copy (SavedTo empty):
+	// the copy could not be written. Empty otherwise.
+	SaveError string
 }
 
 // segment is one segment file.
@@ -252,7 +255,16 @@ func recoverDir(dir string, opts Options) ([]segment, int64, Recovery, error) {
 		// crash leaves only an unacknowledged record there, but the end of the
 		// log damaged on disk looks the same and the copy is all that keeps it.
 		if err := salvage(fsys, dir, cut, t, segs[len(keep):]); err != nil {
-			return nil, 0, Recovery{}, fmt.Errorf("salvage: %w", err)
+			if !tail {
+				return nil, 0, Recovery{}, fmt.Errorf("salvage: %w", err)
+			}
+			// The copy of a torn tail is kept where it can be: the tail holds an
+			// unacknowledged record after a crash, and a start must not fail for want
+			// of room for it (a full volume is a common cause of the crash).
+			t.SavedTo, t.SaveError = nil, err.Error()
+			if err := cutSegment(fsys, dir, seg, res.bad.offset); err != nil {
+				return nil, 0, Recovery{}, err
+			}
 		}
 		rec.Truncated = t
 		segs = keep

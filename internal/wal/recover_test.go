@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/hardneg/hardneg/internal/crashfs"
@@ -360,4 +361,36 @@ func TestHeaderNameMismatchIsDamage(t *testing.T) {
 	if !errors.As(err, &ce) || ce.Offset != 0 || !strings.Contains(ce.Reason, "name says 1") {
 		t.Fatalf("Open = %v", err)
 	}
+}
+
+// A crash on a full volume leaves a torn tail, and the restart finds the volume still
+// full: the tail is cut without its copy (Truncation.SaveError says why) rather than the
+// start failing, as it did once torn tails were copied aside.
+func TestTornTailIsCutWhenItsCopyCannotBeWritten(t *testing.T) {
+	const n = 4
+	full := writeSegmentFile(t, n)
+	dir := t.TempDir()
+	path := filepath.Join(dir, segmentName(1))
+	if err := os.WriteFile(path, full[:len(full)-3], 0o640); err != nil { // a torn last record
+		t.Fatal(err)
+	}
+	fsys := &testFS{}
+	fsys.mu.Lock()
+	fsys.onOpen = func(name string, flag int) error {
+		if flag&os.O_CREATE != 0 && strings.Contains(name, SalvageDir) {
+			return &os.PathError{Op: "open", Path: name, Err: syscall.ENOSPC}
+		}
+		return nil
+	}
+	fsys.mu.Unlock()
+	l, err := Open(dir, Options{FS: fsys})
+	if err != nil {
+		t.Fatalf("Open after a torn tail on a full volume: %v", err)
+	}
+	defer l.Close()
+	tr := l.Recovery().Truncated
+	if tr == nil || !tr.Tail || len(tr.SavedTo) != 0 || !strings.Contains(tr.SaveError, "no space left") {
+		t.Fatalf("Truncated = %+v; want the tail cut, no copy, the reason", tr)
+	}
+	checkPrefix(t, replayAll(t, l, 1), n-1)
 }
