@@ -133,6 +133,9 @@ def test_failed_backup_leaves_no_file(pair: tuple[hardneg.Client, hardneg.Client
     with pytest.raises(FileNotFoundError, match="no directory") as missing:
         a.backup("k", tmp_path / "none" / "x.hnb")
     assert ".partial" not in str(missing.value)
+    (tmp_path / "plain").write_bytes(b"")
+    with pytest.raises(NotADirectoryError, match="is a file, not a directory"):
+        a.backup("k", tmp_path / "plain" / "x.hnb")
     with pytest.raises(TypeError, match="binary mode"):
         a.backup("k", io.StringIO())
 

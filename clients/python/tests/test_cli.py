@@ -525,6 +525,23 @@ def test_restore_reads_a_pipe(own_server: ServerProcess, second_server: ServerPr
     with hardneg.Client(second_server.target) as c:
         assert c.get_collection("piped").stats.item_count == c.get_collection("docs").stats.item_count == len(ids)
 
+    # Stopped (SIGTERM) while it copies the pipe: the copy goes with it.
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    p2 = subprocess.Popen([sys.executable, "-m", "hardneg._cli", "--addr", second_server.target, "restore", "/dev/stdin",
+                           "-c", "stopped"], stdin=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "TMPDIR": str(tmp)})
+    assert p2.stdin is not None
+    p2.stdin.write(f.read_bytes()[:100_000])
+    p2.stdin.flush()
+    deadline = time.monotonic() + 30
+    while not list(tmp.glob("hardneg-restore-*/backup.hnb")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(tmp.glob("hardneg-restore-*/backup.hnb")), "the copy never started"
+    p2.send_signal(signal.SIGTERM)
+    assert p2.wait(timeout=30) == 128 + signal.SIGTERM
+    p2.stdin.close()
+    assert list(tmp.iterdir()) == [], list(tmp.iterdir())
+
     writer = threading.Thread(target=feed)
     writer.start()
     code, _, err = run(capsys, second_server, "ingest", "x", str(fifo), "--ids", str(f))

@@ -77,6 +77,13 @@ def test_local_server_keeps_a_given_data_dir(server_binary: str, tmp_path: Path)
         assert srv.target is not None
         with hardneg.Client(srv.target, timeout=30) as c:
             assert [info.name for info in c.list_collections()] == ["kept"]
+        # A second server on the same directory fails on its lock; the running one's
+        # log is kept (each run appends), and the second reports its own failure.
+        first = (data / "server.log").read_bytes()
+        with pytest.raises(RuntimeError, match="exited with"):
+            _server.LocalServer(server_binary, data_dir=str(data)).start()
+        assert (data / "server.log").read_bytes().startswith(first)
+    assert (data / "server.log").read_bytes().count(b'"msg":"serving"') == 2
 
 
 @pytest.mark.parametrize("kill", ["SIGKILL", "SIGTERM"])

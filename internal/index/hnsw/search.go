@@ -128,8 +128,8 @@ func (g *Graph) SearchOrdered(q []float32, ef int, accept func(id uint32) bool, 
 
 // SearchOrderedGrowing is SearchOrdered with a beam that starts at width ef and widens,
 // up to maxEf, as the caller reads: before it yields neighbour n (from 0), a beam
-// narrower than n + lead resumes at width n + lead + max(lead/4, 1), at most maxEf
-// (lead counts as at most maxEf). The search goes on from where it stopped (the nodes
+// narrower than n + lead resumes at width n + lead + max(lead/4, 1) or a quarter wider
+// than it was, whichever is wider, at most maxEf (lead counts as at most maxEf). The search goes on from where it stopped (the nodes
 // the narrower width scored and turned away rejoin it), so a caller that stops early
 // pays for the narrow beam, and one that reads on reads from a beam lead wider than
 // what it has read, as far as maxEf. The neighbours come nearest first within each

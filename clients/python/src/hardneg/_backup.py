@@ -297,8 +297,10 @@ def open_for_write(target: PathOrFile) -> tuple[IO[bytes], Any]:
     if os.path.isdir(path):
         raise IsADirectoryError(f"backup target {path!r} is a directory; give a file name")
     parent = os.path.dirname(path) or "."
+    if os.path.exists(parent) and not os.path.isdir(parent):
+        raise NotADirectoryError(errno.ENOTDIR, f"{parent!r} is a file, not a directory", path)
     if not os.path.isdir(parent):
-        raise FileNotFoundError(errno.ENOENT, f"backup target {path!r}: no directory {parent!r}", path)
+        raise FileNotFoundError(errno.ENOENT, f"no directory {parent!r}", path)
     tmp = path + ".partial"
     f = open(tmp, "wb")
 

@@ -28,6 +28,7 @@ import math
 import os
 import re
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -899,12 +900,35 @@ def cmd_restore(args: argparse.Namespace) -> None:
         src = args.file
         if not os.path.isfile(src):
             # A pipe (cat x.hnb | hardneg restore /dev/stdin, <(…)) is read twice — checked
-            # whole, then sent — and once more for the names: copied to a file first.
+            # whole, then sent — and once more for the names: copied to a file first,
+            # removed however the command ends (SIGTERM and SIGHUP too).
+            stack.enter_context(_exit_on_signals(signal.SIGTERM, signal.SIGHUP))
             tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="hardneg-restore-"))
-            with open(src, "rb") as f, open(os.path.join(tmp, "backup.hnb"), "wb") as out:
-                shutil.copyfileobj(f, out)
+            try:
+                with open(src, "rb") as f, open(os.path.join(tmp, "backup.hnb"), "wb") as out:
+                    shutil.copyfileobj(f, out)
+            except OSError as e:
+                if e.errno != errno.ENOSPC:
+                    raise
+                raise CommandError(f"{args.file}: copying the pipe to {tmp} (a restore reads its file twice): "
+                                   f"{e.strerror}; set TMPDIR to a volume with room for the backup") from None
             src = os.path.join(tmp, "backup.hnb")
         _restore_from(args, src)
+
+
+@contextlib.contextmanager
+def _exit_on_signals(*signums: int) -> Iterator[None]:
+    """Within the block, the signals end the command as SystemExit (128 + signal), so
+    that cleanups run; outside it they act as before."""
+    def stop(signum: int, _frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    old = {s: signal.signal(s, stop) for s in signums}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
 
 
 def _restore_from(args: argparse.Namespace, src: str) -> None:

@@ -76,7 +76,8 @@ class LocalServer:
         data_dir: its data directory; default a temporary directory removed by
             :meth:`stop` (or by the server itself when this process exits without
             calling it). The server's log, ``server.log`` (:attr:`log_path`), is
-            written into the data directory: a given one keeps it after the stop.
+            written into the data directory: a given one keeps it after the stop, each
+            run appending to it.
         args: further command-line flags.
         start_timeout: seconds to wait for the server to report that it is serving.
 
@@ -104,6 +105,7 @@ class LocalServer:
         self.http_addr: Optional[str] = None
         self.proc: Optional[subprocess.Popen[bytes]] = None
         self.log_path: Optional[Path] = None
+        self._log_start = 0
 
     def start(self) -> "LocalServer":
         own = []
@@ -121,7 +123,10 @@ class LocalServer:
             os.makedirs(self.data_dir, exist_ok=True)
             log_dir = self.data_dir
         self.log_path = Path(log_dir) / "server.log"
-        with open(self.log_path, "wb") as log:
+        # Appended to: a server already running on the directory (this one then fails on
+        # its lock) keeps its log, and so does an earlier run's; this run's starts here.
+        self._log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
+        with open(self.log_path, "ab") as log:
             # stdin is a pipe that only this process holds: when it exits, however it
             # exits (SIGKILL included), the pipe closes and the server stops
             # (--stop-on-stdin-eof) instead of running on without an owner.
@@ -156,7 +161,7 @@ class LocalServer:
         assert self.proc is not None and self.log_path is not None
         deadline = time.monotonic() + self.start_timeout
         while True:
-            for line in self.log_path.read_bytes().splitlines():
+            for line in self.log_path.read_bytes()[self._log_start :].splitlines():
                 try:
                     rec: dict[str, Any] = json.loads(line)
                 except ValueError:
