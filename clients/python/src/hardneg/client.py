@@ -524,7 +524,10 @@ class Client(Front):
         ``skip_existing=True`` leaves such collections as they are and restores the
         others. Returns the restored collections. Collections are restored one after
         another: an error raised part-way lists those restored before it in its
-        ``restored`` attribute.
+        ``restored`` attribute. A restore cut short (a timeout, a cancelled task, a
+        closed client) once the server had received a whole collection may still
+        complete it on the server: look before restoring again
+        (``skip_existing=True`` does).
         """
         r = _backup.Restore(file_or_path, collection, progress)
         out = []
