@@ -267,7 +267,7 @@ def test_backup_write_errors_name_the_file(server: ServerProcess, backup_file: P
     one_line_failure(code, err, "backup", f"{target}: {tmp_path / 'exists.hnb'} is not a directory")
     target = tmp_path / "nodir" / "x.hnb"
     code, _, err = run(capsys, server, "backup", str(target), "-c", name)
-    one_line_failure(code, err, "backup", f"{target}: No such file or directory")
+    one_line_failure(code, err, "backup", f"{target}: no directory '{tmp_path / 'nodir'}'")
     assert ".partial" not in err
     if not os.path.exists("/dev/full"):
         return
