@@ -41,16 +41,7 @@ func BenchmarkExactMining(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	qs := make([][]float32, nq)
-	for i := range qs {
-		raw := make([]float32, dim)
-		for d := range raw {
-			raw[d] = float32(r.NormFloat64())
-		}
-		if qs[i], err = c.PrepareQuery(raw, "q"); err != nil {
-			b.Fatal(err)
-		}
-	}
+	qs := preparedQueries(b, c, nq, gaussian(r))
 	ctx := context.Background()
 	top := func(q []float32, sc *engine.ExactScores) {
 		got := 0

@@ -28,6 +28,31 @@ func sameAsScan(t *testing.T, c *Collection, q []float32, scores *engine.ExactSc
 	}
 }
 
+// preparedQueries returns nq queries of c, each filled by fill and prepared.
+func preparedQueries(tb testing.TB, c *Collection, nq int, fill func([]float32)) [][]float32 {
+	tb.Helper()
+	qs := make([][]float32, nq)
+	for i := range qs {
+		raw := make([]float32, c.dim)
+		fill(raw)
+		q, err := c.PrepareQuery(raw, "q")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		qs[i] = q
+	}
+	return qs
+}
+
+// gaussian fills a vector with standard normal components drawn from r.
+func gaussian(r *rand.Rand) func([]float32) {
+	return func(v []float32) {
+		for i := range v {
+			v[i] = float32(r.NormFloat64())
+		}
+	}
+}
+
 // searchAll returns every candidate a search yields, in order.
 func searchAll(t *testing.T, c *Collection, q []float32, opts engine.SearchOptions) ([]engine.Candidate, engine.SearchStats) {
 	t.Helper()
@@ -75,13 +100,7 @@ func TestScoreExactMatchesSearch(t *testing.T) {
 			if _, err := db.Delete("c", []string{"a5", "a1500"}, "ids"); err != nil {
 				t.Fatal(err)
 			}
-			qs := make([][]float32, 6)
-			for i := range qs {
-				raw := randBatch(r, "q", 1, dim).Vectors
-				if qs[i], err = c.PrepareQuery(raw, "q"); err != nil {
-					t.Fatal(err)
-				}
-			}
+			qs := preparedQueries(t, c, 6, func(v []float32) { copy(v, randBatch(r, "q", 1, dim).Vectors) })
 			scores := make([]engine.ExactScores, len(qs))
 			if !c.ScoreExact(qs, scores) {
 				t.Fatal("ScoreExact declined an exact collection")
@@ -295,14 +314,7 @@ func scoreExactKeepsScanOrder(t *testing.T, m engine.Metric, base int) {
 			if _, err := db.Upsert("c", b, "items"); err != nil {
 				t.Fatal(err)
 			}
-			qs := make([][]float32, nq)
-			for i := range qs {
-				raw := make([]float32, dim)
-				wide(raw)
-				if qs[i], err = c.PrepareQuery(raw, "q"); err != nil {
-					t.Fatal(err)
-				}
-			}
+			qs := preparedQueries(t, c, nq, wide)
 			scores := make([]engine.ExactScores, nq)
 			// The int8 product quantizes a chunk once int8BuildQueries queries have
 			// been scored against it; the last of these calls scores from the codes.
@@ -558,16 +570,7 @@ func TestScoreExactLeanScoresAfterDeletes(t *testing.T) {
 			if _, err := db.Upsert("c", randBatch(r, "a", n, dim), "items"); err != nil {
 				t.Fatal(err)
 			}
-			qs := make([][]float32, nq)
-			for i := range qs {
-				raw := make([]float32, dim)
-				for k := range raw {
-					raw[k] = float32(r.NormFloat64())
-				}
-				if qs[i], err = c.PrepareQuery(raw, "q"); err != nil {
-					t.Fatal(err)
-				}
-			}
+			qs := preparedQueries(t, c, nq, gaussian(r))
 			scores := make([]engine.ExactScores, nq)
 			for k := 0; k <= int8BuildQueries/nq; k++ {
 				c.ScoreExact(qs, scores)
@@ -622,14 +625,7 @@ func tightCluster(t *testing.T, db *DB, n, nq int, spread float32) (*Collection,
 	if _, err := db.Upsert("c", b, "items"); err != nil {
 		t.Fatal(err)
 	}
-	qs := make([][]float32, nq)
-	for i := range qs {
-		raw := make([]float32, dim)
-		around(raw)
-		if qs[i], err = c.PrepareQuery(raw, "q"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	qs := preparedQueries(t, c, nq, around)
 	return c, qs
 }
 
@@ -750,16 +746,7 @@ func TestScoreExactAboveReachesTheWantedDepth(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	qs := make([][]float32, nq)
-	for i := range qs {
-		raw := make([]float32, dim)
-		for k := range raw {
-			raw[k] = float32(r.NormFloat64())
-		}
-		if qs[i], err = c.PrepareQuery(raw, "q"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	qs := preparedQueries(t, c, nq, gaussian(r))
 	for _, want := range []int{0, 400} {
 		scores := make([]engine.ExactScores, nq)
 		for k := 0; k <= int8BuildQueries/nq; k++ {
