@@ -55,8 +55,6 @@ class _FileReads:
 
     def run(self, fn: Callable[..., T], *args: Any) -> T:
         with self._lock:
-            if self._stopped:
-                raise errors.Cancelled("the restore ended")
             return fn(*args)
 
     def guard(self, it: Iterator[Any]) -> Iterator[Any]:
@@ -127,10 +125,7 @@ class AsyncClient(Front):
         """The running loop's channel and stub, opened on first use."""
         loop = asyncio.get_running_loop()
         with self._lock:
-            if self._pid != os.getpid():  # a forked child: the parent's channels are not usable here
-                self._pid = os.getpid()
-                self._loops = {}
-                self._sync = set()
+            self._forget_forked()
             entry = self._loops.get(loop)
             if entry is None:
                 self._loops = {owner: e for owner, e in self._loops.items() if not owner.is_closed()}
@@ -138,6 +133,16 @@ class AsyncClient(Front):
                 entry = (ch, pb_grpc.MinerServiceStub(ch))
                 self._loops[loop] = entry
             return entry
+
+    def _forget_forked(self) -> bool:
+        """In a forked child, forgets the channels inherited from the parent (not usable
+        here) and reports true. Caller holds _lock."""
+        if self._pid == os.getpid():
+            return False
+        self._pid = os.getpid()
+        self._loops = {}
+        self._sync = set()
+        return True
 
     def _stub(self) -> pb_grpc.MinerServiceStub:
         return self._channel()[1]
@@ -166,10 +171,7 @@ class AsyncClient(Front):
         fail with :class:`hardneg.errors.Cancelled`; a later call opens a new channel."""
         loop = asyncio.get_running_loop()
         with self._lock:
-            if self._pid != os.getpid():
-                self._pid = os.getpid()
-                self._loops = {}
-                self._sync = set()
+            if self._forget_forked():
                 return
             entries = list(self._loops.items())
             self._loops.clear()
@@ -483,9 +485,9 @@ class AsyncClient(Front):
         call; :meth:`close` closes the channel, and the call fails with
         :class:`hardneg.errors.Cancelled`. The stream's requests are read under
         ``reads``, which the restore stops before it returns."""
-        self._channel()  # resets what a forked child inherited
         ch = self._core.config.sync_channel()
         with self._lock:
+            self._forget_forked()
             self._sync.add(ch)
         loop = asyncio.get_running_loop()
         finished = loop.create_future()
