@@ -28,9 +28,10 @@ type prepared struct {
 	posVecs    [][]float32         // prepared positive vectors (stored, then raw)
 	// exclVecs are the stored vectors of the anchor's excluded ids and reported false
 	// negatives, when the near-duplicate rule is on: their near-duplicates are excluded
-	// too. Under cosine they are sorted by exclSim, their similarity to the query, best
-	// first (excludedDuplicate reads only those that can be near a candidate). The
-	// vectors are copies shared by the request's anchors (storedCopies): read only.
+	// too. Under cosine, when there are exclSortMin or more, they are sorted by exclSim,
+	// their similarity to the query, best first (excludedDuplicate reads only those that
+	// can be near a candidate). The vectors are copies shared by the request's anchors
+	// (storedCopies): read only.
 	exclVecs [][]float32
 	exclSim  []float32
 	// guideQuery and guidePos are the anchor and its positives in the guide space
@@ -385,7 +386,7 @@ func prepareAnchor(s Searcher, lookup engine.LookupFunc, copies *storedCopies, p
 				}
 			}
 		}
-		if s.Metric() == engine.Cosine && len(p.exclVecs) > 1 {
+		if s.Metric() == engine.Cosine && len(p.exclVecs) >= exclSortMin {
 			p.exclSim = make([]float32, len(p.exclVecs))
 			for j, v := range p.exclVecs {
 				p.exclSim[j] = s.Similarity(p.query, v)
@@ -403,6 +404,11 @@ func prepareAnchor(s Searcher, lookup engine.LookupFunc, copies *storedCopies, p
 		}
 	}
 }
+
+// exclSortMin is the fewest excluded items an anchor sorts for excludedDuplicate's
+// bound: the bound costs a candidate one similarity and two trigonometric calls, more
+// than comparing it with a few items directly.
+const exclSortMin = 8
 
 // storedCopies copies stored vectors out of the collection once per request: anchors
 // that exclude the same ids (one exclusion list sent with every anchor) share the
