@@ -295,3 +295,39 @@ func BenchmarkMineOnRandomVectors(b *testing.B) {
 		db.Close()
 	}
 }
+
+// BenchmarkMineExclusions mines 64 vector anchors (k 8, one positive each) through the
+// graph of 20,000 clustered 384-dimensional vectors, each anchor with 2,000 random
+// exclude_ids, in-batch exclusion off: with the near-duplicate rule on (the default,
+// which excludes the excluded items' near-duplicates too) and off. B/op counts what the
+// request allocates, the excluded vectors' copies among it.
+//
+//	go test ./internal/mining -run '^$' -bench MineExclusions -benchtime 5x -benchmem
+func BenchmarkMineExclusions(b *testing.B) {
+	const n, anchors, excluded = 20_000, 64, 2_000
+	c, vecs := clusteredWorldQ(b, engine.QuantizationInt8, n, 384, 40, 1.5, 3)
+	r := rand.New(rand.NewPCG(3, 3))
+	var as []Anchor
+	for range anchors {
+		row := r.IntN(n)
+		a := Anchor{Vector: vecs[row], PositiveIDs: []string{"i" + strconv.Itoa(row)}}
+		for range excluded {
+			a.ExcludeIDs = append(a.ExcludeIDs, "i"+strconv.Itoa(r.IntN(n)))
+		}
+		as = append(as, a)
+	}
+	for _, dup := range []bool{true, false} {
+		b.Run("near_duplicates="+strconv.FormatBool(dup), func(b *testing.B) {
+			pol := DefaultPolicy()
+			pol.NumNegatives, pol.InBatchExclusion, pol.NearDuplicates = 8, false, dup
+			b.ReportAllocs()
+			cpu0 := cpuTime()
+			for b.Loop() {
+				if _, err := Mine(context.Background(), c, Request{Anchors: as, Policy: pol}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N*anchors), "cpu-µs/anchor")
+		})
+	}
+}
