@@ -40,6 +40,9 @@ type Config struct {
 	// LeadRecall is index.Options.LeadRecall: the recall@10 each collection's graph must
 	// reach within mining's first-pass lead (-1: no measurement).
 	LeadRecall float64
+	// GraphWorkers is index.Options.GraphWorkers: the goroutines of a write's graph
+	// work (0: every core).
+	GraphWorkers int
 	// StreamWriterTTL is how long a stream writer's position is kept without a batch
 	// (index.Options.WriterTTL, weaviate.Options.WriterTTL; negative: forever).
 	StreamWriterTTL time.Duration
@@ -136,6 +139,7 @@ func (c Config) indexOptions(log *slog.Logger) index.Options {
 		SnapshotInterval: c.SnapshotInterval,
 		WriterTTL:        c.StreamWriterTTL,
 		LeadRecall:       c.LeadRecall,
+		GraphWorkers:     c.GraphWorkers,
 		Logger:           log,
 	}
 	if c.Fsync == "interval" {
@@ -165,6 +169,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.BoolVar(&c.WALSalvage, "wal-salvage", false, "start even if the write-ahead log is damaged (not just a torn tail) or the data is incomplete: the log keeps the records before the damage and the rest is moved into <data-dir>/wal/salvaged")
 	fs.Int64Var(&c.SnapshotBytes, "snapshot-bytes", 32<<20, "snapshot a collection after this many bytes of log records for it, and at least a quarter of its vector memory (-1: never by size; 0: the default)")
 	fs.Float64Var(&c.LeadRecall, "lead-recall", index.DefaultLeadRecall, "each collection measures, when its graph is built or loaded and each time its item count has grown by a quarter or as many items were rewritten or deleted, how far past the rank window mining's first graph pass must reach for the graph to find this share of the exact top 10 (sampled items against an exact scan, in the background), and mining reaches at least that far; a policy's ef_search overrides it; a collection whose graph needs a lead wider than 2 × its ef_search and at least a sixteenth of its items is searched by exact scan, which costs less, and so is one whose graph finds less than 0.95 of the exact top 10 at every lead (-1: no measurement, the fixed lead of 2 × the collection's ef_search; -backend embedded)")
+	fs.IntVar(&c.GraphWorkers, "graph-workers", 0, "goroutines the graph work of a write may use: inserting a batch's items, building a collection's graph when it reaches its exact threshold, compacting it after deletes; fewer leave cores to Mine while collections grow, at the cost of ingest throughput (0: every core; recovery at start uses every core; -backend embedded)")
 	fs.DurationVar(&c.SnapshotInterval, "snapshot-interval", 10*time.Minute, "snapshot a changed collection at least this often (a negative duration such as -1s: never by time; 0: the default)")
 	fs.DurationVar(&c.StreamWriterTTL, "stream-writer-ttl", index.DefaultWriterTTL, "forget an UpsertStream writer's position (its last applied sequence) after this long without a batch, so writer ids used once do not pile up in memory and snapshots; a forgotten writer starts again at sequence 1 (a writer idle past the TTL is forgotten at its next batch, swept or not), and resuming it at a later sequence fails with FAILED_PRECONDITION (a negative duration such as -1s: never; 0: the default; -backend weaviate: the position objects in the cluster, swept by each miner)")
 	fs.DurationVar(&c.ShutdownSnapshot, "shutdown-snapshot-timeout", 20*time.Second, "at a graceful stop, after the calls have finished, snapshot the collections changed since their last snapshot (most log first), so that the next start loads them instead of replaying the log; a snapshot still running at this deadline is abandoned, losing nothing (0: none; -backend embedded)")
@@ -257,6 +262,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	if c.SnapshotInterval < 0 {
 		c.SnapshotInterval = -1 // never by time, whichever negative duration was given
+	}
+	if c.GraphWorkers < 0 {
+		errs = append(errs, fmt.Errorf("-graph-workers: 0 (every core) or more; got %d", c.GraphWorkers))
 	}
 	if c.LeadRecall != -1 && !(c.LeadRecall > 0 && c.LeadRecall <= 1) {
 		errs = append(errs, fmt.Errorf("-lead-recall: a recall in (0, 1], or -1 for no measurement; got %v", c.LeadRecall))

@@ -474,6 +474,12 @@ func TestConfigFromEnvironment(t *testing.T) {
 	if cfg, err := parseConfig([]string{"-lead-recall=-1"}, func(string) string { return "" }, io.Discard); err != nil || cfg.indexOptions(nil).LeadRecall != -1 {
 		t.Errorf("-lead-recall=-1: %v", err)
 	}
+	if _, err := parseConfig([]string{"-graph-workers=-1"}, func(string) string { return "" }, io.Discard); err == nil || !strings.Contains(err.Error(), "-graph-workers: 0 (every core) or more; got -1") {
+		t.Errorf("-graph-workers=-1: %v", err)
+	}
+	if cfg, err := parseConfig(nil, func(k string) string { return map[string]string{"HARDNEG_GRAPH_WORKERS": "1"}[k] }, io.Discard); err != nil || cfg.indexOptions(nil).GraphWorkers != 1 {
+		t.Errorf("HARDNEG_GRAPH_WORKERS=1: %+v, %v", cfg.GraphWorkers, err)
+	}
 	// An empty listen address would listen on every interface at a random port; a bad
 	// collector URL would leave tracing silently off; a bad level lists the good ones.
 	for _, c := range []struct{ arg, want string }{

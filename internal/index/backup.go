@@ -241,6 +241,7 @@ func (db *DB) install(ctx context.Context, c *Collection, cfg engine.Config) err
 	c.mu.Unlock()
 	db.collections[cfg.Name] = c
 	db.mu.Unlock()
+	c.graphWorkers = db.opts.GraphWorkers       // under c.writeMu, as below
 	c.setLeadRecall(db.opts.LeadRecall, db.log) // under c.writeMu, held until the snapshot is written
 	if old != nil {
 		old.wait()

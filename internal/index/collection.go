@@ -48,6 +48,10 @@ type Collection struct {
 	// A search under the read lock sees it only fall, so at 0 every ready graph node is
 	// a live item (see graphSearch).
 	unsynced atomic.Int64
+	// graphWorkers bounds the goroutines of the graph work a write starts (inserts, the
+	// build at ExactThreshold, compaction); 0: GOMAXPROCS. Options.GraphWorkers, set
+	// once the collection serves (recovery replays with every core); guarded by writeMu.
+	graphWorkers int
 	// insertsSinceReach counts graph inserts since the graph last linked in what no
 	// search reached (hnsw.Graph.LinkUnreachable); guarded by writeMu.
 	insertsSinceReach int
@@ -322,7 +326,7 @@ func (c *Collection) applyGraph(w *graphWork) {
 	for _, slot := range w.delete {
 		c.graph.Delete(slot)
 	}
-	c.graph.InsertBatch(w.insert, 0)
+	c.graph.InsertBatch(w.insert, c.graphWorkers)
 	for _, slot := range w.delete {
 		c.graph.Delete(slot)
 	}
@@ -335,9 +339,10 @@ func (c *Collection) applyGraph(w *graphWork) {
 	}
 	if !c.closing && c.graph.NeedsCompact() && c.compacting.CompareAndSwap(false, true) {
 		c.bg.Add(1)
+		workers := c.graphWorkers
 		go func() {
 			defer c.bg.Done()
-			st := c.graph.Compact(0)
+			st := c.graph.Compact(workers)
 			c.compactedMu.Lock()
 			c.compacted = append(c.compacted, st.DroppedIDs...)
 			c.compactedMu.Unlock()
@@ -365,7 +370,7 @@ func (c *Collection) buildGraph() {
 	c.mu.RUnlock()
 	slices.Sort(live)
 	c.vectors.startCodes(n) // under writeMu: no slot is written meanwhile
-	c.graph.InsertBatch(live, 0)
+	c.graph.InsertBatch(live, c.graphWorkers)
 	c.graph.LinkUnreachable()
 	c.mu.Lock()
 	c.graphOn = true

@@ -148,6 +148,7 @@ func (db *DB) Recover() error {
 	db.mu.Unlock()
 	for _, c := range colls {
 		c.writeMu.Lock()
+		c.graphWorkers = db.opts.GraphWorkers
 		c.setLeadRecall(db.opts.LeadRecall, db.log)
 		c.writeMu.Unlock()
 	}
@@ -352,6 +353,7 @@ func (db *DB) create(cfg engine.Config) (*Collection, error) {
 		return nil, err
 	}
 	c.probe.target, c.probe.log = db.opts.LeadRecall, db.log // not shared yet, and no graph to measure
+	c.graphWorkers = db.opts.GraphWorkers
 	if cfg.Ephemeral {
 		db.collections[cfg.Name] = c
 		db.mu.Unlock()

@@ -53,6 +53,12 @@ type Options struct {
 	// grown by a quarter (Collection.FirstPassLead). Default DefaultLeadRecall (0.995); -1 turns
 	// the measurement off, and mining keeps its fixed lead.
 	LeadRecall float64
+	// GraphWorkers bounds the goroutines a collection's graph work uses while the DB
+	// serves: inserting a write's items, building the graph when the collection first
+	// reaches ExactThreshold, and compacting it after deletes. Fewer leave cores to
+	// searches while collections grow or compact, at the cost of write throughput.
+	// Default 0: GOMAXPROCS. Recovery (Open) replays with every core whatever it is.
+	GraphWorkers int
 	// Logger receives recovery and snapshot events. Default: discarded.
 	Logger *slog.Logger
 	// FS is the filesystem for the log and snapshots. Default the real one; tests
@@ -67,6 +73,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Sync != wal.SyncAlways && o.Sync != wal.SyncInterval {
 		return o, fmt.Errorf("unknown sync policy %d", int(o.Sync))
+	}
+	if o.GraphWorkers < 0 {
+		return o, fmt.Errorf("graph workers %d: must be 0 (every core) or more", o.GraphWorkers)
 	}
 	if o.SyncInterval < 0 || o.SegmentBytes < 0 || o.SnapshotBytes < -1 || o.SnapshotInterval < -1 || o.WriterTTL < -1 {
 		return o, fmt.Errorf("negative durations and sizes other than -1 (disabled) are invalid")

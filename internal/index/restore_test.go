@@ -419,3 +419,47 @@ func TestARestoreWhoseSnapshotFailsIsUndoneAndLosesNoWrite(t *testing.T) {
 		db.Close()
 	}
 }
+
+// Options.GraphWorkers reaches every collection that serves: created, restored and
+// recovered ones (recovery itself replays with every core, and sets it after).
+func TestGraphWorkersReachEveryCollection(t *testing.T) {
+	dir := t.TempDir()
+	db := openDB(t, Options{Dir: dir, LeadRecall: -1, GraphWorkers: 1})
+	if _, err := db.CreateCollection(engine.Config{Name: "a", Dim: 2, Metric: engine.Cosine}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Upsert("a", &engine.Batch{IDs: []string{"x", "y"}, Vectors: []float32{1, 0, 0, 1}}, "w"); err != nil {
+		t.Fatal(err)
+	}
+	data, src := backupOf(t, db, "a")
+	if _, err := db.Restore(context.Background(), bytes.NewReader(data), src, "b", nil); err != nil {
+		t.Fatal(err)
+	}
+	workers := func(db *DB, name string) int {
+		c, err := db.lookup(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.writeMu.Lock()
+		defer c.writeMu.Unlock()
+		return c.graphWorkers
+	}
+	for _, name := range []string{"a", "b"} {
+		if w := workers(db, name); w != 1 {
+			t.Errorf("%s: %d graph workers, want 1", name, w)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = openDB(t, Options{Dir: dir, LeadRecall: -1, GraphWorkers: 3})
+	defer db.Close()
+	for _, name := range []string{"a", "b"} {
+		if w := workers(db, name); w != 3 {
+			t.Errorf("%s after a restart: %d graph workers, want 3", name, w)
+		}
+	}
+	if _, err := Open(Options{Dir: t.TempDir(), GraphWorkers: -1}); err == nil || !strings.Contains(err.Error(), "graph workers -1") {
+		t.Errorf("GraphWorkers -1: %v", err)
+	}
+}
