@@ -64,12 +64,16 @@ func (db *DB) recover() error {
 	if err := db.checkCoverage(st.FirstLSN, st.LastLSN); err != nil {
 		return err
 	}
+	unloaded := db.unloaded()
 	db.orphans = map[string]uint64{}
 	if st.LastLSN >= st.FirstLSN && st.FirstLSN > 0 {
 		db.toReplay.Store(st.LastLSN - st.FirstLSN + 1)
 	}
 	if _, err := l.Replay(st.FirstLSN, db.replayRecord); err != nil {
 		return fmt.Errorf("replay write-ahead log: %w", err)
+	}
+	if err := db.checkRejected(st.FirstLSN, unloaded); err != nil {
+		return err
 	}
 	if err := db.checkCatalog(st.FirstLSN, st.LastLSN); err != nil {
 		return err
@@ -105,8 +109,7 @@ func (db *DB) recover() error {
 }
 
 // checkCoverage refuses to start when the log no longer holds records that the loaded
-// snapshots need: a snapshot older than the log's first record, a collection whose
-// snapshots all failed to verify after the log was truncated, or a snapshot newer than
+// snapshots need: a snapshot older than the log's first record, or a snapshot newer than
 // the log's last record (the log lost records it had made durable; writing on would
 // hand their LSNs out again, and the snapshot would hide those writes at the next
 // start). first and last are the log's first and last LSN. Options.Salvage starts
@@ -122,12 +125,43 @@ func (db *DB) checkCoverage(first, last uint64) error {
 			problems = append(problems, fmt.Sprintf("snapshot of %q covers lsn %d but the log ends at %d", name, through, last))
 		}
 	}
+	return db.dataMissing(problems)
+}
+
+// rejectedSnapshot is a snapshot file that failed to verify, of a collection that no
+// snapshot was loaded for.
+type rejectedSnapshot struct{ name, why string }
+
+// unloaded returns, before replay, the rejected snapshots of collections that no
+// snapshot was loaded for.
+func (db *DB) unloaded() []rejectedSnapshot {
+	var out []rejectedSnapshot
 	for i, f := range db.recovery.SnapshotsRejected {
 		name, _, _ := storage.ParseSnapshotName(f)
-		if _, ok := db.collections[name]; !ok && first > 1 {
-			problems = append(problems, fmt.Sprintf("no snapshot of %q verifies (%s) and the log starts at %d", name, db.rejectedWhy[i], first))
+		if _, ok := db.collections[name]; !ok {
+			out = append(out, rejectedSnapshot{name, db.rejectedWhy[i]})
 		}
 	}
+	return out
+}
+
+// checkRejected refuses to start, after replay, when a collection's snapshots all
+// failed to verify (unloaded) and the log does not hold its whole history: it starts
+// at first > 1 and did not create the collection again (a creation record at or after
+// first replays every write since). first is the log's first LSN.
+func (db *DB) checkRejected(first uint64, unloaded []rejectedSnapshot) error {
+	var problems []string
+	for _, r := range unloaded {
+		if c, ok := db.collections[r.name]; first > 1 && (!ok || c.createLSN < first) {
+			problems = append(problems, fmt.Sprintf("no snapshot of %q verifies (%s) and the log starts at %d", r.name, r.why, first))
+		}
+	}
+	return db.dataMissing(problems)
+}
+
+// dataMissing returns ErrDataMissing naming problems, if any; under Options.Salvage it
+// logs them and starts anyway.
+func (db *DB) dataMissing(problems []string) error {
 	if len(problems) == 0 {
 		return nil
 	}

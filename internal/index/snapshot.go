@@ -323,6 +323,15 @@ func (db *DB) writerTable() map[string]storage.WriterState {
 // every snapshot of a dropped one, then truncates the log below the oldest position
 // any kept snapshot or snapshot-less collection still needs. Caller holds snapMu.
 func (db *DB) pruneLocked() error {
+	db.mu.RLock()
+	closed := db.closed
+	db.mu.RUnlock()
+	if closed {
+		// Close sets closed before it waits for snapMu: a prune that comes after it (a
+		// delete that was waiting for its record's fsync) would change a data
+		// directory whose lock is released. The next start prunes instead.
+		return nil
+	}
 	files, err := db.disk.Snapshots()
 	if err != nil {
 		return fmt.Errorf("list snapshots: %w", err)
@@ -343,13 +352,19 @@ func (db *DB) pruneLocked() error {
 	// The catalog lists what is live before the log can lose a creation record, so
 	// that a start that finds a listed collection's snapshots gone refuses
 	// (checkCatalog) instead of starting without it.
-	// The log is synced first: a collection is in the table once its creation record
-	// is appended, before that record is durable, and a catalog that outlived the
-	// record in a power failure would list a collection the log never held.
+	// The log is synced first, through every record appended before live was read. A
+	// collection is in the table once its creation record is appended, before that
+	// record is durable, and a catalog that outlived the record in a power failure
+	// would list a collection the log never held. A removal is durable once done, and
+	// what it acts on must be durable before it: a drop under -fsync=interval is
+	// acknowledged once written, and a power failure that lost it after its snapshots
+	// were removed (or the log trimmed past its creation) left a start that refused
+	// (ErrDataMissing) with the collection's data gone. A no-op when every record is
+	// durable already, as under SyncAlways.
+	if err := db.wal.Sync(context.Background()); err != nil {
+		return fmt.Errorf("sync the log before pruning: %w", err)
+	}
 	if !maps.Equal(live, db.catalog) {
-		if err := db.wal.Sync(context.Background()); err != nil {
-			return fmt.Errorf("sync the log before writing the snapshot catalog: %w", err)
-		}
 		if err := db.disk.WriteCatalog(live); err != nil {
 			return fmt.Errorf("write the snapshot catalog: %w", err)
 		}
