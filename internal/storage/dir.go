@@ -369,17 +369,12 @@ func (d *Dir) TempFile(prefix string) (*os.File, error) {
 	return f, nil
 }
 
-// SetAside renames the snapshot files names with CorruptSuffix, durably.
+// SetAside renames the snapshot files names with CorruptSuffix (and ".<n>" where a
+// file set aside before holds that name, which is kept), durably.
 func (d *Dir) SetAside(names []string) error {
 	for _, name := range names {
-		path := d.SnapshotPath(name)
-		if err := d.fs.Rename(path, path+CorruptSuffix); err != nil {
+		if err := wal.SetAside(d.fs, d.SnapshotPath(name)); err != nil {
 			return fmt.Errorf("set aside corrupt snapshot: %w", err)
-		}
-	}
-	if len(names) > 0 {
-		if err := d.fs.SyncDir(d.snapDir); err != nil {
-			return fmt.Errorf("sync snapshots directory: %w", err)
 		}
 	}
 	return nil

@@ -145,6 +145,19 @@ func TestSnapshotFiles(t *testing.T) {
 	if files, _ := d.Snapshots(); len(files) != 2 || strings.HasSuffix(files[0].Name, CorruptSuffix) {
 		t.Fatalf("Snapshots after set-aside and removal: %v", files)
 	}
+	// A snapshot of the same name damaged again later is set aside beside the first
+	// copy, which stays.
+	if _, err := d.WriteSnapshot("a", 10, func(w io.Writer) error { _, err := io.WriteString(w, "again"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SetAside([]string{SnapshotName("a", 10)}); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{SnapshotName("a", 10) + CorruptSuffix: "a", SnapshotName("a", 10) + CorruptSuffix + ".1": "again"} {
+		if b, err := os.ReadFile(filepath.Join(d.Path(), SnapDirName, name)); err != nil || string(b) != want {
+			t.Errorf("%s holds %q, %v; want %q", name, b, err, want)
+		}
+	}
 }
 
 // CheckRoom refuses what would leave the log less than its reserve, and says how much
