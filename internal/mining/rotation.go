@@ -189,7 +189,7 @@ func mineInOrder(ctx context.Context, s Searcher, req *Request, rl rules, anchor
 					return nil, err
 				}
 				newCycle = negativeIDs(more.Negatives)
-				res = mergeRestart(res, more, pol.NumNegatives)
+				res = mergeRestart(res, more, pol.NumNegatives, req.Explain)
 			}
 			res.RotationRestarted = restart
 			res.RotationServed = x.rotate(a.key, restart, newCycle)
@@ -206,9 +206,17 @@ func mineInOrder(ctx context.Context, s Searcher, req *Request, rl rules, anchor
 }
 
 // mergeRestart joins a rotation restart's two passes into one result for k negatives.
-func mergeRestart(first, second Result, k int) Result {
+// The counters are both passes' sums, so the explained candidates (at most explain) are
+// the first pass's, then the second's, which removes the first pass's negatives as
+// rotation.
+func mergeRestart(first, second Result, k, explain int) Result {
 	out := first
 	out.Negatives = append(slices.Clip(first.Negatives), second.Negatives...)
+	out.Explained = append(slices.Clip(first.Explained), second.Explained...)
+	out.ExplainTruncated = first.ExplainTruncated || second.ExplainTruncated
+	if len(out.Explained) > explain {
+		out.Explained, out.ExplainTruncated = out.Explained[:explain], true
+	}
 	slices.SortFunc(out.Negatives, func(x, y Negative) int { return x.Rank - y.Rank })
 	out.Examined += second.Examined
 	out.Removed.add(&second.Removed)

@@ -130,10 +130,12 @@ func TestRotationWalksTheWindow(t *testing.T) {
 	p.NumNegatives, p.Rotate = 5, true
 	var served []string
 	for call := 0; ; call++ {
-		res, err := Mine(context.Background(), s, Request{Anchors: []Anchor{anchor}, Policy: p, Exposure: x})
+		res, err := Mine(context.Background(), s, Request{Anchors: []Anchor{anchor}, Policy: p, Exposure: x, Explain: MaxExplain})
 		if err != nil {
 			t.Fatal(err)
 		}
+		// A restart explains both passes, as its counters count them.
+		checkExplainedMatchesCounts(t, res[0])
 		ids := negIDs(res[0].Negatives)
 		rest := eligible[len(served):]
 		if !res[0].RotationRestarted {
