@@ -23,9 +23,12 @@ type Error struct {
 	Violations []Violation
 	// Total counts every violation found, including those not kept in Violations.
 	Total int
-	// similar counts, per field shape (indices removed, see shape), the violations
-	// found, including those not kept.
+	// similar counts, per field shape (indices removed, see shape), the distinct fields
+	// with violations (two problems with anchors[0].key are one anchor affected),
+	// including those not kept.
 	similar map[string]int
+	// fields holds the fields with violations, for similar.
+	fields map[string]struct{}
 }
 
 // MaxViolations bounds how many violations one error carries; later ones are counted
@@ -64,9 +67,12 @@ func (e *Error) Add(field, format string, args ...any) {
 func (e *Error) add(v Violation) {
 	e.Total++
 	if e.similar == nil {
-		e.similar = map[string]int{}
+		e.similar, e.fields = map[string]int{}, map[string]struct{}{}
 	}
-	e.similar[shape(v.Field)]++
+	if _, seen := e.fields[v.Field]; !seen {
+		e.fields[v.Field] = struct{}{}
+		e.similar[shape(v.Field)]++
+	}
 	if len(e.Violations) < MaxViolations {
 		e.Violations = append(e.Violations, v)
 	}
@@ -77,10 +83,13 @@ func (e *Error) Merge(o *Error) {
 	if o == nil {
 		return
 	}
-	kept := map[string]int{}
+	kept, keptFields := map[string]int{}, map[string]struct{}{}
 	for _, v := range o.Violations {
 		e.add(v)
-		kept[shape(v.Field)]++
+		if _, seen := keptFields[v.Field]; !seen {
+			keptFields[v.Field] = struct{}{}
+			kept[shape(v.Field)]++
+		}
 	}
 	e.Total += max(o.Total-len(o.Violations), 0)
 	for s, n := range o.similar {

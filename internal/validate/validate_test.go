@@ -26,6 +26,10 @@ func TestErrorNamesTheFirstViolationOnceAndCountsTheRest(t *testing.T) {
 			}
 			e.Add("items.ids[7]", "must not be empty")
 		}, "items.vectors[0]: is a zero vector (500 vectors affected; 1 other problem)", MaxViolations},
+		{"two problems with one anchor", func(e *Error) {
+			e.Add("anchors[0].key", "rotation needs a key")
+			e.Add("anchors[0].key", "closed_loop needs a key")
+		}, "anchors[0].key: rotation needs a key (1 other problem)", 2},
 		{"different problems", func(e *Error) {
 			e.Add("policy.temperature", "must be positive")
 			e.Add("anchors[0]", "needs an id or a vector")
