@@ -400,7 +400,7 @@ func (s *service) Mine(ctx context.Context, req *hardnegv1.MineRequest) (*hardne
 		return nil, err
 	}
 	searchedAny := false
-	mreq := mining.Request{Anchors: anchors, Policy: pol, IncludeVectors: req.IncludeVectors, Explain: int(req.Explain), Calibration: s.cal.get(c), Exposure: s.exp.get(c), Hardness: s.hard.get(c)}
+	mreq := mining.Request{Anchors: anchors, Policy: pol, IncludeVectors: req.IncludeVectors, Explain: int(req.Explain), AnchorOffset: req.AnchorOffset, Calibration: s.cal.get(c), Exposure: s.exp.get(c), Hardness: s.hard.get(c)}
 	if guide != nil {
 		if pol.UsesGuide() && guide != c {
 			release, err := claimGuideRoles(c, guide)

@@ -572,7 +572,7 @@ func (m *anchorMiner) tooSimilar(c *candidate) bool {
 // sample chooses up to k negatives among the window's candidates in sampled order,
 // skipping those that break diversity.
 func (m *anchorMiner) sample() {
-	order := sampleOrder(m.pol, m.a.index, m.window, m.a.posScore, m.res.HasPositiveScore)
+	order := sampleOrder(m.pol, m.a.draw, m.window, m.a.posScore, m.res.HasPositiveScore)
 	for n, i := range order {
 		if len(m.chosen) == m.a.wantK(m.pol) {
 			m.res.Unsampled = len(order) - n

@@ -69,6 +69,11 @@ type Request struct {
 	// Hardness, when set, is the collection's closed-loop hardness tracker, read when
 	// the policy sets ClosedLoop (see Hardness).
 	Hardness *Hardness
+	// AnchorOffset is the position of the first anchor in a call its client split into
+	// several requests: the samplers and synthetic negatives draw for anchor i from
+	// (Policy.Seed, AnchorOffset + i), so a call's anchors draw independently however
+	// it is split.
+	AnchorOffset uint64
 }
 
 // Negative is one returned negative.

@@ -14,7 +14,10 @@ import (
 
 // prepared is an anchor with its query, positives, groups and verdicts resolved.
 type prepared struct {
-	index int // position in the request; seeds the sampler
+	index int // position in the request
+	// draw is the position in the caller's call (Request.AnchorOffset + index); with
+	// Policy.Seed it seeds the sampler and the synthetic negatives.
+	draw uint64
 	query []float32
 	self  string // the anchor item's id, or ""
 	// selfScore is the similarity of the query to the stored anchor item, used to keep
@@ -158,6 +161,7 @@ func prepare(s Searcher, req *Request) ([]prepared, batchIDs, rules, error) {
 		copies := &storedCopies{lookup: lookup}
 		for i := range req.Anchors {
 			prepareAnchor(s, lookup, copies, pol, rl, &req.Anchors[i], &out[i], i, &e)
+			out[i].draw = req.AnchorOffset + uint64(i)
 		}
 	})
 	prepareGuide(s, req, out, &e)

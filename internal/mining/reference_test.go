@@ -439,7 +439,7 @@ walk:
 	if pol.Sampling != SampleTop && len(window) > 0 {
 		// Sequential draws without replacement: every candidate gets a Gumbel-perturbed
 		// log-weight, drawn in hardness order; the largest remaining key is drawn next.
-		rng := newRand(pol.Seed, ai)
+		rng := newRand(pol.Seed, uint64(ai))
 		center := float64(sPlus)
 		if !res.HasPositiveScore {
 			center = float64(window[0].Score)

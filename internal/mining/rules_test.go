@@ -410,6 +410,28 @@ func TestSamplingIsDeterministicForASeed(t *testing.T) {
 	}
 }
 
+// A call split into requests draws as one request: each request says where its anchors
+// sit in the call (Request.AnchorOffset), and an anchor draws by that position. Without
+// it, the second request's first anchor drew what the first request's first did.
+func TestAnchorOffsetDrawsAsOneRequest(t *testing.T) {
+	s := build(t, engine.Dot, line(40)...)
+	anchors := []Anchor{{Vector: q10}, {Vector: q10}, {Vector: q10}}
+	p := policy(5, func(p *Policy) { p.Sampling, p.RangeMax, p.Seed = SampleUniform, 40, 7 })
+	whole := mineOK(t, s, Request{Anchors: anchors, Policy: p})
+	for split := 1; split < len(anchors); split++ {
+		first := mineOK(t, s, Request{Anchors: anchors[:split], Policy: p})
+		rest := mineOK(t, s, Request{Anchors: anchors[split:], Policy: p, AnchorOffset: uint64(split)})
+		for i, r := range append(first, rest...) {
+			if !slices.Equal(ids(r), ids(whole[i])) {
+				t.Errorf("split at %d: anchor %d drew %v, in one request %v", split, i, ids(r), ids(whole[i]))
+			}
+		}
+	}
+	if slices.Equal(ids(whole[0]), ids(whole[2])) {
+		t.Errorf("anchors 0 and 2 of one call drew the same sample %v", ids(whole[0]))
+	}
+}
+
 // sampleCounts mines one anchor with seeds 0..n-1 and counts how often each id is drawn.
 func sampleCounts(t *testing.T, s Searcher, p Policy, a Anchor, n int) map[string]int {
 	counts := map[string]int{}

@@ -6,11 +6,11 @@ import (
 	"slices"
 )
 
-// newRand returns the sampler's generator for the anchor at position anchor of a
-// request: PCG seeded with the policy's seed and the anchor's position, so that the
+// newRand returns the sampler's generator for the anchor at position draw of a call
+// (prepared.draw): PCG seeded with the policy's seed and that position, so that the
 // same request on the same index draws the same negatives.
-func newRand(seed uint64, anchor int) *rand.Rand {
-	return rand.New(rand.NewPCG(seed, uint64(anchor)))
+func newRand(seed, draw uint64) *rand.Rand {
+	return rand.New(rand.NewPCG(seed, draw))
 }
 
 // gumbel draws a standard Gumbel variate −log(−log u) with u uniform in (0, 1).
@@ -30,11 +30,11 @@ func gumbel(rng *rand.Rand) float64 {
 //	SimANS:      log w = −a·(s − s⁺ − b)²   (s⁺: the hardest window candidate's score
 //	                                          when the anchor has no positive)
 //	top1+sampled: the hardest first, then the others uniformly
-func sampleOrder(p *Policy, anchor int, window []candidate, posScore float32, hasPos bool) []int {
+func sampleOrder(p *Policy, draw uint64, window []candidate, posScore float32, hasPos bool) []int {
 	if len(window) == 0 {
 		return nil
 	}
-	rng := newRand(p.Seed, anchor)
+	rng := newRand(p.Seed, draw)
 	first := 0
 	if p.Sampling == SampleTop1Sampled {
 		first = 1

@@ -151,7 +151,7 @@ func synthesize(s Searcher, pol *Policy, anchors []prepared, results []Result) {
 					ids = append(ids, n.ID)
 				}
 			}
-			rng := rand.New(rand.NewPCG(pol.Seed^syntheticSeedTweak, uint64(anchors[i].index)))
+			rng := rand.New(rand.NewPCG(pol.Seed^syntheticSeedTweak, anchors[i].draw))
 			r.Synthetic, r.SyntheticShortfall = mix(rng, sy, anchors[i].query, anchors[i].key, ids, vecs)
 		}
 	})

@@ -450,3 +450,29 @@ def test_anchors_missing_some_guide_queries_go_in_rows() -> None:
     assert block.columnar and block.columns(0, 3).guide_vectors == b""
     block = codec.AnchorBlock(anchor_vectors=q, guide_vectors=unit_rows(3, 4, seed=2))
     assert block.columnar and len(block.columns(0, 3).guide_vectors) == 3 * 4 * 4
+
+
+def test_a_split_call_draws_as_one_request(client: hardneg.Client) -> None:
+    """Each request of a split call says where its anchors sit in the call (anchor_offset),
+    so sampling draws for an anchor by its place in the call: the anchors of one call draw
+    independently (before, anchor i and anchor i + 1,024 drew the same ranks), and the
+    call draws as the same anchors mined in calls with those offsets."""
+    name = f"col-draw-{uuid.uuid4().hex[:8]}"
+    client.create_collection(name, dim=DIM, index_params=hardneg.IndexParams(exact_threshold=1000))
+    try:
+        client.upsert(name, [f"d{i}" for i in range(200)], unit_rows(200, DIM, seed=11))
+        q = np.repeat(unit_rows(1, DIM, seed=12), 2048, axis=0)
+        kw = dict(num_negatives=5, seed=3, sampling_strategy="random", range_max=100, in_batch_exclusion=False)
+        whole = client.mine(name, anchor_vectors=q, **kw)
+        same = sum(whole.ids[i].tolist() == whole.ids[i + 1024].tolist() for i in range(1024))
+        assert same < 10, f"{same} of 1,024 anchors drew what the anchor 1,024 places before drew"
+        # The same anchors as two calls with their offsets draw the same negatives.
+        for lo in (0, 1024, 1500):
+            part = client.mine(name, anchor_vectors=q[lo : lo + 300], anchor_offset=lo, **kw)
+            assert part.ids.tolist() == whole.ids[lo : lo + 300].tolist()
+        with pytest.raises(ValueError, match="anchor_offset"):
+            client.mine(name, anchor_vectors=q[:1], anchor_offset=-1, **kw)
+        with pytest.raises(TypeError, match="anchor_offset"):
+            client.mine(name, anchor_vectors=q[:1], anchor_offset=1.5, **kw)
+    finally:
+        client.delete_collection(name)

@@ -216,6 +216,29 @@ def test_refresh_keeps_groups(client: hardneg.Client, collection: str) -> None:
     assert (got.versions == 3).all()
 
 
+def test_refresh_leaves_items_deleted_while_it_encodes_deleted(
+    client: hardneg.Client, sync_client: hardneg.Client, collection: str
+) -> None:
+    """An item deleted while ``encode`` runs (a model's forward pass takes a while) stays
+    deleted: the refresh looks again before it writes, and the others keep their groups."""
+    x = unit_rows(6, 16, seed=43)
+    ids = [f"r{i}" for i in range(6)]
+    groups = [["a"], [], ["b"], [], ["c"], []]
+    client.upsert(collection, ids, x, groups=groups)
+
+    def encode(some: list[str]) -> np.ndarray:
+        sync_client.delete(collection, ["r1", "r4"])
+        return x[[int(i[1:]) for i in some]]
+
+    q = client.refresh(collection, encode, version=7, limit=100)
+    assert sorted(q.ids) == ids
+    got = client.get_items(collection, ids, include_vectors=True)
+    assert sorted(got.missing_ids) == ["r1", "r4"]
+    assert dict(zip(got.ids, got.groups)) == {i: g for i, g in zip(ids, groups) if i not in ("r1", "r4")}
+    assert (got.versions == 7).all()
+    assert np.allclose(got.vectors, x[[int(i[1:]) for i in got.ids]], atol=1e-6)
+
+
 def test_build_batches_checks_its_arguments_when_called(client: hardneg.Client, collection: str) -> None:
     """A mistake fails at the call, before the training loop iterates."""
     with pytest.raises(hardneg.errors.InvalidArgument, match="batch_size"):

@@ -1462,6 +1462,16 @@ def synthetic_negatives(resp: pb.MineResponse, dim: int = 0, n: Optional[int] = 
     )
 
 
+def check_anchor_offset(value: Any) -> int:
+    """Refuses an ``anchor_offset`` that is not an unsigned 64-bit integer with room for a
+    call's anchors, naming the argument."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"anchor_offset must be an integer, got {type(value).__name__} {value!r}")
+    if not 0 <= int(value) < 2**64 - 2**32:
+        raise bad_argument("anchor_offset", f"must be an integer from 0 to 2**64 - 2**32, got {value!r}")
+    return int(value)
+
+
 def check_version(value: Any, name: str) -> None:
     """Refuses a version that is not a signed 64-bit integer, naming the argument."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):

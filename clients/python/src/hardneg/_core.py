@@ -493,8 +493,10 @@ class Core:
         include_vectors: bool,
         policy_kwargs: dict[str, Any],
         explain: Union[bool, int] = False,
+        anchor_offset: int = 0,
     ) -> Op[MineResult]:
         codec.check_name(collection, "collection")
+        anchor_offset = codec.check_anchor_offset(anchor_offset)
         if isinstance(policy, dict):
             policy = MiningPolicy(**policy)
         elif policy is not None and not isinstance(policy, MiningPolicy):
@@ -535,7 +537,8 @@ class Core:
             # The anchors in columns, unless this server predates them (or a guide query
             # is missing for some anchors only, which only rows can say).
             columns = self.anchor_columns and block.columnar
-            req = pb.MineRequest(collection=collection, policy=pmsg, include_vectors=include_vectors, explain=explain_n, columnar=True)
+            req = pb.MineRequest(collection=collection, policy=pmsg, include_vectors=include_vectors, explain=explain_n, columnar=True,
+                                 anchor_offset=anchor_offset + lo)
             if columns:
                 req.anchor_columns.CopyFrom(block.columns(lo, hi))
             else:
@@ -609,8 +612,8 @@ class Core:
         """One incremental refresh: the next ``limit`` ids of the refresh queue (items
         below ``target_version``, default ``version``) are re-encoded by
         ``encode(ids) -> (len(ids), dim) vectors`` and upserted with ``version`` and the
-        groups they have (items deleted meanwhile are skipped); returns the queue that
-        was processed."""
+        groups they have (items deleted before the encoding or during it are skipped);
+        returns the queue that was processed."""
         codec.check_version(version, "version")
         if not callable(encode):
             raise TypeError(f"encode must be a function from a list of ids to vectors, got {type(encode).__name__}")
@@ -625,8 +628,20 @@ class Core:
                     vectors.close()
                     raise TypeError("encode must return the vectors, not a coroutine: refresh calls it as a plain function "
                                     "(AsyncClient.refresh too); run async encoding first and pass a function returning its result")
-                groups = now.groups if any(now.groups) else None
-                yield from self.upsert(collection, now.ids, vectors, groups, np.full(len(now.ids), int(version), dtype=np.int64))
+                # Encoding takes a while (a model's forward pass): look again, and write
+                # only the items still there, so a delete meanwhile stays a delete. (One
+                # that lands between this look and the write is not seen.)
+                after = yield from self.get_items(collection, list(now.ids), False)
+                if len(after.ids) < len(now.ids):
+                    vectors = np.asarray(vectors)
+                    if vectors.ndim != 2 or len(vectors) != len(now.ids):
+                        raise ValueError(f"encode returned vectors of shape {vectors.shape} for {len(now.ids)} ids")
+                    row = {x: i for i, x in enumerate(now.ids)}
+                    vectors = vectors[[row[x] for x in after.ids]]
+                    now = after
+                if now.ids:
+                    groups = now.groups if any(now.groups) else None
+                    yield from self.upsert(collection, now.ids, vectors, groups, np.full(len(now.ids), int(version), dtype=np.int64))
         return q
 
     def report_loss(self, collection: str, keys: Any, losses: Any, solved: Any) -> Op[np.ndarray]:

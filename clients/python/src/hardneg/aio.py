@@ -371,6 +371,7 @@ class AsyncClient(Front):
         policy: Optional[MiningPolicy] = None,
         include_vectors: bool = False,
         explain: Union[bool, int] = False,
+        anchor_offset: int = 0,
         **policy_kwargs: Any,
     ) -> MineResult:
         """See :meth:`hardneg.Client.mine`."""
@@ -390,6 +391,7 @@ class AsyncClient(Front):
                 include_vectors=include_vectors,
                 policy_kwargs=policy_kwargs,
                 explain=explain,
+                anchor_offset=anchor_offset,
             )
         )
 

@@ -365,6 +365,7 @@ class Client(Front):
         policy: Optional[MiningPolicy] = None,
         include_vectors: bool = False,
         explain: Union[bool, int] = False,
+        anchor_offset: int = 0,
         **policy_kwargs: Any,
     ) -> MineResult:
         """Mines hard negatives for a batch of anchors.
@@ -396,8 +397,16 @@ class Client(Front):
                 each anchor lists at most 65,536 ÷ the anchors per request (64 at
                 1,024; a split call uses its largest request's limit for every
                 anchor), and ``explain_truncated`` marks anchors that had more.
+            anchor_offset: the position of the first of these anchors in a larger set
+                that you mine in several calls (an epoch in batches, say): sampling
+                (``sampling_strategy`` other than ``"top"``) and synthetic negatives draw
+                for anchor ``i`` from ``(seed, anchor_offset + i)``, so each anchor of
+                the set draws independently, as in one call. Default 0. Calls with the
+                same seed and offsets repeat their draws position by position: for new
+                draws (each training step, say) pass another ``seed``.
 
-        More than 1,024 anchors are sent as several requests (in-batch exclusion then
+        More than 1,024 anchors are sent as several requests (each request carries its
+        anchors' position, so the call draws as one request would) (in-batch exclusion then
         applies within each request); so are fewer whose request would not fit in one
         message of ``max_message_bytes`` (vectors of many dimensions, many positive
         vectors), or of the server's own limit when it is lower (learnt from its
@@ -436,6 +445,7 @@ class Client(Front):
                 include_vectors=include_vectors,
                 policy_kwargs=policy_kwargs,
                 explain=explain,
+                anchor_offset=anchor_offset,
             )
         )
 
@@ -666,8 +676,10 @@ class Client(Front):
         """Refreshes the index incrementally: re-encodes the next ``limit`` ids of
         :meth:`refresh_queue` (0: 1,024) with ``encode(ids) -> (len(ids), dim)`` vectors
         and upserts them with ``version`` (e.g. the training step), keeping each item's
-        groups (read just before; an item deleted since the queue was read is skipped,
-        not written again). The queue holds the
+        groups (read just before; an item deleted since the queue was read, or while
+        ``encode`` ran, is skipped, not written again: the client looks again after
+        encoding, so only a delete in the moment between that look and the write can be
+        undone by it). The queue holds the
         items below ``target_version``, by default ``version`` itself: on a corpus
         ingested at one version, the first refresh to a later version already finds
         every item due. Returns the queue processed (``due`` says how many items were

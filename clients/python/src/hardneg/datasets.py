@@ -1179,8 +1179,11 @@ def mine_hard_negatives(
                           writer_id=f"hardneg-mine-upload-{uuid.uuid4().hex}", window=4)
             def mine_part(start: int) -> MineResult:
                 batch = anchors[start : start + mine_batch_size]
+                # anchor_offset: sampling draws for each anchor of the job by its place in
+                # it, so the requests' anchors draw independently.
                 return client.mine(name, anchor_vectors=anchor_emb[start : start + len(batch)],
-                                   keys=keys[start : start + len(batch)], policy=policy, **pos_args(batch))
+                                   keys=keys[start : start + len(batch)], policy=policy, anchor_offset=start,
+                                   **pos_args(batch))
 
             # Two requests in flight: the server mines one while the client encodes the
             # next and decodes the last, so its cores do not wait on the client. Rotation

@@ -2741,6 +2741,12 @@ type MineRequest struct {
 	// columns' shape names the column. A server that predates the field ignores it and
 	// refuses the request for having no anchors (INVALID_ARGUMENT naming anchors).
 	AnchorColumns *AnchorColumns `protobuf:"bytes,7,opt,name=anchor_columns,json=anchorColumns,proto3" json:"anchor_columns,omitempty"`
+	// Anchor offset: the position of this request's first anchor in a call that a client
+	// sends as several requests. The samplers and synthetic negatives draw for the
+	// request's anchor i from (policy.seed, anchor_offset + i), so the anchors of one call
+	// draw independently, and a call draws the same however it is split. 0 (the default)
+	// for a request that is the whole call. The Python client sets it when it splits.
+	AnchorOffset  uint64 `protobuf:"varint,8,opt,name=anchor_offset,json=anchorOffset,proto3" json:"anchor_offset,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2822,6 +2828,13 @@ func (x *MineRequest) GetAnchorColumns() *AnchorColumns {
 		return x.AnchorColumns
 	}
 	return nil
+}
+
+func (x *MineRequest) GetAnchorOffset() uint64 {
+	if x != nil {
+		return x.AnchorOffset
+	}
+	return 0
 }
 
 // AnchorColumns holds count anchors column by column: each Anchor field is one column,
@@ -6047,7 +6060,7 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\n" +
 	"_alpha_maxB\v\n" +
 	"\t_beta_minB\v\n" +
-	"\t_beta_max\"\xae\x02\n" +
+	"\t_beta_max\"\xd3\x02\n" +
 	"\vMineRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -6057,7 +6070,8 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x0finclude_vectors\x18\x04 \x01(\bR\x0eincludeVectors\x12\x18\n" +
 	"\aexplain\x18\x05 \x01(\rR\aexplain\x12\x1a\n" +
 	"\bcolumnar\x18\x06 \x01(\bR\bcolumnar\x12@\n" +
-	"\x0eanchor_columns\x18\a \x01(\v2\x19.hardneg.v1.AnchorColumnsR\ranchorColumns\"\xbb\x04\n" +
+	"\x0eanchor_columns\x18\a \x01(\v2\x19.hardneg.v1.AnchorColumnsR\ranchorColumns\x12#\n" +
+	"\ranchor_offset\x18\b \x01(\x04R\fanchorOffset\"\xbb\x04\n" +
 	"\rAnchorColumns\x12\x14\n" +
 	"\x05count\x18\x01 \x01(\rR\x05count\x12\x10\n" +
 	"\x03ids\x18\x02 \x03(\tR\x03ids\x12\x18\n" +

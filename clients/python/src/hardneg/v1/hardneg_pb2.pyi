@@ -457,7 +457,7 @@ class SyntheticPolicy(_message.Message):
     def __init__(self, num_mixed: _Optional[int] = ..., alpha_min: _Optional[float] = ..., alpha_max: _Optional[float] = ..., num_query_mixed: _Optional[int] = ..., beta_min: _Optional[float] = ..., beta_max: _Optional[float] = ..., pool: _Optional[int] = ...) -> None: ...
 
 class MineRequest(_message.Message):
-    __slots__ = ("collection", "anchors", "policy", "include_vectors", "explain", "columnar", "anchor_columns")
+    __slots__ = ("collection", "anchors", "policy", "include_vectors", "explain", "columnar", "anchor_columns", "anchor_offset")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     ANCHORS_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
@@ -465,6 +465,7 @@ class MineRequest(_message.Message):
     EXPLAIN_FIELD_NUMBER: _ClassVar[int]
     COLUMNAR_FIELD_NUMBER: _ClassVar[int]
     ANCHOR_COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    ANCHOR_OFFSET_FIELD_NUMBER: _ClassVar[int]
     collection: str
     anchors: _containers.RepeatedCompositeFieldContainer[Anchor]
     policy: MiningPolicy
@@ -472,7 +473,8 @@ class MineRequest(_message.Message):
     explain: int
     columnar: bool
     anchor_columns: AnchorColumns
-    def __init__(self, collection: _Optional[str] = ..., anchors: _Optional[_Iterable[_Union[Anchor, _Mapping]]] = ..., policy: _Optional[_Union[MiningPolicy, _Mapping]] = ..., include_vectors: _Optional[bool] = ..., explain: _Optional[int] = ..., columnar: _Optional[bool] = ..., anchor_columns: _Optional[_Union[AnchorColumns, _Mapping]] = ...) -> None: ...
+    anchor_offset: int
+    def __init__(self, collection: _Optional[str] = ..., anchors: _Optional[_Iterable[_Union[Anchor, _Mapping]]] = ..., policy: _Optional[_Union[MiningPolicy, _Mapping]] = ..., include_vectors: _Optional[bool] = ..., explain: _Optional[int] = ..., columnar: _Optional[bool] = ..., anchor_columns: _Optional[_Union[AnchorColumns, _Mapping]] = ..., anchor_offset: _Optional[int] = ...) -> None: ...
 
 class AnchorColumns(_message.Message):
     __slots__ = ("count", "ids", "vectors", "keys", "positive_ids", "positive_id_counts", "positive_vectors", "positive_vector_counts", "exclude_ids", "exclude_id_counts", "groups", "group_counts", "guide_vectors", "guide_positive_vectors", "guide_positive_vector_counts")
