@@ -4599,7 +4599,7 @@ type RefreshItem struct {
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// Its current version.
 	Version int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
-	// target_version − version.
+	// target_version − version (at most 2⁶³ − 1, where the difference would not fit).
 	Staleness int64 `protobuf:"varint,3,opt,name=staleness,proto3" json:"staleness,omitempty"`
 	// Times Mine returned it as a negative recently (the current and the previous
 	// exposure window of the collection; see docs/MINING.md).
