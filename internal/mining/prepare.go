@@ -17,7 +17,7 @@ type prepared struct {
 	index int // position in the request
 	// draw is the position in the caller's call (Request.AnchorOffset + index); with
 	// Policy.Seed it seeds the sampler and the synthetic negatives.
-	draw uint64
+	draw  uint64
 	query []float32
 	self  string // the anchor item's id, or ""
 	// selfScore is the similarity of the query to the stored anchor item, used to keep
