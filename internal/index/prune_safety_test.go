@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -123,8 +124,9 @@ func TestADropOfTheOnlyCollectionUnderSyncIntervalIsDurableBeforeTheLogIsTrimmed
 // gateFS blocks fsyncs of log segments while gate is set.
 type gateFS struct {
 	wal.OSFS
-	mu   sync.Mutex
-	gate chan struct{} // non-nil: segment fsyncs wait for it to close
+	mu      sync.Mutex
+	gate    chan struct{} // non-nil: segment fsyncs wait for it to close
+	waiting atomic.Int32  // fsyncs waiting at the gate
 }
 
 func (f *gateFS) OpenFile(name string, flag int, perm os.FileMode) (wal.File, error) {
@@ -145,7 +147,9 @@ func (g *gateFile) Sync() error {
 	ch := g.fs.gate
 	g.fs.mu.Unlock()
 	if ch != nil {
+		g.fs.waiting.Add(1)
 		<-ch
+		g.fs.waiting.Add(-1)
 	}
 	return g.File.Sync()
 }
@@ -272,5 +276,62 @@ func TestARejectedSnapshotIsRebuiltFromALogThatHoldsItsCreation(t *testing.T) {
 	defer db2.Close()
 	if c, err := db2.lookup("a"); err != nil || c.Stats().Items != 5 {
 		t.Fatalf("a: %v", err)
+	}
+}
+
+// A write made while a snapshot's file is written and synced (after its content was
+// encoded) is not in it, and stays counted: a graceful stop snapshots the collection
+// again, and Unsnapshotted reports it. The counter was reset to zero once the file was
+// in place.
+func TestAWriteDuringASnapshotsSyncStaysUnsnapshotted(t *testing.T) {
+	dir := t.TempDir()
+	fsys := &gateFS{}
+	// Writes are acknowledged once written (the interval fsync never comes), so the
+	// snapshot's own sync of the log is what waits at the gate.
+	db := openDB(t, Options{Dir: dir, FS: fsys, Sync: wal.SyncInterval, SyncInterval: time.Hour})
+	if _, err := db.CreateCollection(engine.Config{Name: "a", Dim: 2, Metric: engine.Cosine}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Upsert("a", &engine.Batch{IDs: []string{"x"}, Vectors: []float32{1, 0}}, "items"); err != nil {
+		t.Fatal(err)
+	}
+	gate := make(chan struct{})
+	fsys.mu.Lock()
+	fsys.gate = gate
+	fsys.mu.Unlock()
+	c, _ := db.lookup("a")
+	snapDone := make(chan error, 1)
+	go func() { _, err := db.Snapshot(context.Background(), "a"); snapDone <- err }()
+	// The snapshot's content is encoded (its locks let go) before it syncs the log.
+	for fsys.waiting.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	before, _ := c.Unsnapshotted()
+	upDone := make(chan error, 1)
+	go func() {
+		_, err := db.Upsert("a", &engine.Batch{IDs: []string{"y"}, Vectors: []float32{0, 1}}, "items")
+		upDone <- err
+	}()
+	for { // appended and counted; its write waits behind the gated fsync
+		if b, _ := c.Unsnapshotted(); b > before {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	fsys.mu.Lock()
+	fsys.gate = nil
+	fsys.mu.Unlock()
+	close(gate)
+	if err := <-snapDone; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-upDone; err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := c.Unsnapshotted(); b == 0 {
+		t.Fatal("the write made while the snapshot was synced counts as snapshotted")
+	}
+	if written, _, err := db.SnapshotChanged(context.Background()); err != nil || written != 1 {
+		t.Fatalf("SnapshotChanged: %d written, %v; want the collection snapshotted again", written, err)
 	}
 }

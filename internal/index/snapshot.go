@@ -248,10 +248,16 @@ func (db *DB) snapshotLocked(ctx context.Context, c *Collection) (engine.Snapsho
 	if err := db.disk.CheckRoom(fmt.Sprintf("a snapshot of %q", c.name), c.encodingBytes()); err != nil {
 		return info, err
 	}
+	// The log bytes the snapshot covers; writes after the encoding, while the file is
+	// written and synced, stay counted (what a restart replays, what a graceful stop
+	// snapshots).
+	covered := c.loggedBytes
+	var encoded time.Time
 	var err error
 	info.Path, err = db.disk.WriteSnapshot(c.name, through, func(w io.Writer) error {
 		cw := &countWriter{w: ctxWriter{ctx, w}}
 		err := c.writeSnapshot(cw, db.writerTable(), through)
+		encoded = time.Now()
 		unlock()
 		if err != nil {
 			return err
@@ -265,8 +271,8 @@ func (db *DB) snapshotLocked(ctx context.Context, c *Collection) (engine.Snapsho
 		return info, fmt.Errorf("snapshot %q: %w", c.name, err)
 	}
 	c.mu.Lock()
-	c.loggedBytes = 0
-	c.snapshotAt = time.Now()
+	c.loggedBytes = max(c.loggedBytes-covered, 0)
+	c.snapshotAt = encoded
 	c.through = through
 	c.mu.Unlock()
 	db.log.Info("snapshot written", "collection", c.name, "lsn", info.LSN, "bytes", info.Bytes)
