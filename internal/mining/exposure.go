@@ -44,6 +44,8 @@ type Exposure struct {
 	// *rotation); lru orders keys by last use, most recent first.
 	rot map[string]*list.Element
 	lru *list.List
+	// rotIDs counts the served negatives every key's cycle holds (MaxRotationEntries).
+	rotIDs int
 	// changes counts the changes above (Changes).
 	changes uint64
 	// stateBytes is the size of the last encoding of the tracker (LoopState.Encode).

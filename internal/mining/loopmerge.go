@@ -75,12 +75,13 @@ func (x *Exposure) merge(o *Exposure) {
 		case r.cycles < m.cycles:
 			continue
 		case r.cycles > m.cycles || !ok:
-			m.cycles, m.served, m.ids = r.cycles, map[string]struct{}{}, nil
+			x.clearServedLocked(m)
+			m.cycles, m.floor = r.cycles, 0
 		}
+		m.floor = max(m.floor, r.floor)
 		for _, id := range r.ids {
-			if _, dup := m.served[id]; !dup && len(m.ids) < MaxRotationIDs {
-				m.served[id] = struct{}{}
-				m.ids = append(m.ids, id)
+			if len(m.ids) < MaxRotationIDs {
+				x.addServedLocked(m, id)
 			}
 		}
 	}

@@ -45,12 +45,12 @@ func TestMergeRules(t *testing.T) {
 	newer := LoopState{Exposure: NewExposure(10), Hardness: NewHardness(), Calibration: NewCalibration()}
 	// Rotation: "same" is in cycle 0 on both (union); "ahead" completed a cycle on the
 	// older state only (the older state wins); "new" is on the newer one only.
-	older.Exposure.rotate("same", false, []string{"a", "b"})
-	newer.Exposure.rotate("same", false, []string{"b", "c"})
-	older.Exposure.rotate("ahead", false, []string{"x"})
-	older.Exposure.rotate("ahead", true, []string{"y"})
-	newer.Exposure.rotate("ahead", false, []string{"z"})
-	newer.Exposure.rotate("new", false, []string{"n"})
+	older.Exposure.rotate("same", false, []string{"a", "b"}, 0)
+	newer.Exposure.rotate("same", false, []string{"b", "c"}, 0)
+	older.Exposure.rotate("ahead", false, []string{"x"}, 0)
+	older.Exposure.rotate("ahead", true, []string{"y"}, 0)
+	newer.Exposure.rotate("ahead", false, []string{"z"}, 0)
+	newer.Exposure.rotate("new", false, []string{"n"}, 0)
 	// Exposure counts: per id the higher.
 	older.Exposure.record([]Result{{Negatives: []Negative{{ID: "a"}, {ID: "a"}, {ID: "b"}}}})
 	newer.Exposure.record([]Result{{Negatives: []Negative{{ID: "a"}, {ID: "c"}}}})
@@ -109,7 +109,7 @@ func TestMergeKeepsTheCaps(t *testing.T) {
 			for i := range MaxRotationIDs {
 				ids = append(ids, fmt.Sprintf("%d-%d", s, i))
 			}
-			x.rotate("k", false, ids)
+			x.rotate("k", false, ids, 0)
 			states = append(states, LoopState{Exposure: x})
 		}
 		served, _ := MergeLoopStates(states, 0).Exposure.RotationState("k")
@@ -123,7 +123,7 @@ func TestMergeKeepsTheCaps(t *testing.T) {
 			x, h := NewExposure(0), NewHardness()
 			for i := range MaxRotationKeys * 3 / 4 {
 				key := fmt.Sprintf("%d-%d", s, i)
-				x.rotate(key, false, []string{"n"})
+				x.rotate(key, false, []string{"n"}, 0)
 				h.Report([]Outcome{{Key: key, Solved: boolp(true)}})
 			}
 			states = append(states, LoopState{Exposure: x, Hardness: h})

@@ -219,8 +219,10 @@ func (x *Exposure) readState(d *binfmt.Decoder) {
 		}
 		if el, dup := x.rot[rot.key]; dup {
 			x.lru.Remove(el)
+			x.rotIDs -= len(el.Value.(*rotation).ids)
 		}
 		x.rot[rot.key] = x.lru.PushFront(rot)
+		x.rotIDs += len(rot.ids)
 	}
 	x.trimRotationsLocked()
 }

@@ -12,7 +12,7 @@ func FuzzDecodeLoopState(f *testing.F) {
 	// Small seeds: the fuzzer's mutations of a busy state's ~20 KB crawl.
 	small := LoopState{Exposure: NewExposure(4), Hardness: NewHardness(), Calibration: NewCalibration()}
 	small.Exposure.record([]Result{{Negatives: []Negative{{ID: "a"}, {ID: "b"}}}})
-	small.Exposure.rotate("k", false, []string{"a", "b"})
+	small.Exposure.rotate("k", false, []string{"a", "b"}, 0)
 	small.Hardness.Report([]Outcome{{Key: "k", Solved: boolp(true)}})
 	small.Calibration.record(&anchorObservations{hasPos: true, posScore: 0.5, cand: []float32{0.25}, posSim: []float32{0.75}})
 	f.Add(small.Encode())

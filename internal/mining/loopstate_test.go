@@ -24,7 +24,7 @@ func busyLoopState(seed uint64) LoopState {
 			res.Negatives = append(res.Negatives, Negative{ID: fmt.Sprintf("item-%d", rng.IntN(30)+j)})
 		}
 		s.Exposure.record([]Result{res})
-		s.Exposure.rotate(fmt.Sprintf("key-%d", i%7), i%11 == 0, negativeIDs(res.Negatives))
+		s.Exposure.rotate(fmt.Sprintf("key-%d", i%7), i%11 == 0, negativeIDs(res.Negatives), 0)
 	}
 	for i := range 30 {
 		key := fmt.Sprintf("key-%d", rng.IntN(9))
@@ -116,8 +116,8 @@ func TestLoopStateRoundTrip(t *testing.T) {
 		res := []Result{{Negatives: []Negative{{ID: "item-1"}, {ID: "new"}}}}
 		got.Exposure.record(res)
 		s.Exposure.record(res)
-		got.Exposure.rotate("key-2", false, []string{"new"})
-		s.Exposure.rotate("key-2", false, []string{"new"})
+		got.Exposure.rotate("key-2", false, []string{"new"}, 0)
+		s.Exposure.rotate("key-2", false, []string{"new"}, 0)
 		if a, b := canonical(got), canonical(s); a != b {
 			t.Fatalf("seed %d: the trackers diverge after decoding", seed)
 		}
@@ -128,7 +128,7 @@ func TestLoopStateChangesFollowEveryMutation(t *testing.T) {
 	s := LoopState{Exposure: NewExposure(0), Hardness: NewHardness(), Calibration: NewCalibration()}
 	steps := []func(){
 		func() { s.Exposure.record([]Result{{Negatives: []Negative{{ID: "a"}}}}) },
-		func() { s.Exposure.rotate("k", false, []string{"a"}) },
+		func() { s.Exposure.rotate("k", false, []string{"a"}, 0) },
 		func() { s.Exposure.tryServe("b", 5) },
 		func() { s.Hardness.Report([]Outcome{{Key: "k", Solved: boolp(true)}}) },
 		func() { s.Hardness.BackOff("k", 1) },
@@ -204,7 +204,7 @@ func BenchmarkLoopStateEncode(b *testing.B) {
 			ids[j] = fmt.Sprintf("doc-%07d", (k*7+j*13)%200000)
 		}
 		key := fmt.Sprintf("query-%06d", k)
-		s.Exposure.rotate(key, false, ids)
+		s.Exposure.rotate(key, false, ids, 0)
 		s.Hardness.Report([]Outcome{{Key: key, Solved: boolp(k%2 == 0)}})
 	}
 	for i := range 200000 {

@@ -9,13 +9,22 @@ import (
 )
 
 // Rotation bounds: an Exposure keeps rotation state for at most MaxRotationKeys anchor
-// keys (the least recently used key is forgotten first, and starts a new cycle when
-// it comes back), and at most MaxRotationIDs negatives per key and cycle (a cycle
-// that would hold more restarts).
+// keys, holding at most MaxRotationEntries served negatives in all (the least recently
+// used key is forgotten first, and starts a new cycle when it comes back), and at most
+// MaxRotationIDs negatives per key and cycle (a cycle that would hold more restarts).
+// A key also keeps only its most recent served negatives up to the deepest hardness
+// floor (Result.MaxRank) of its cycle's calls: no more items than that are above the
+// floor at once, so a cycle that grew past it (new items keep arriving near the
+// anchor, so no call comes up short and ends it) holds negatives that left the window
+// or were deleted. On an index that does not change, a cycle never holds that many.
 const (
-	MaxRotationKeys = 100000
-	MaxRotationIDs  = 4096
+	MaxRotationKeys    = 100000
+	MaxRotationIDs     = 4096
+	MaxRotationEntries = 4 << 20
 )
+
+// maxRotationEntries is MaxRotationEntries (tests lower it).
+var maxRotationEntries = MaxRotationEntries
 
 // rotation is one anchor key's rotation state.
 type rotation struct {
@@ -23,6 +32,9 @@ type rotation struct {
 	served map[string]struct{} // negatives served in the current cycle
 	ids    []string            // the same, in the order served (LoopState encodes it)
 	cycles uint64              // cycles completed
+	// floor is the deepest hardness floor (Result.MaxRank) of the cycle's calls since
+	// it started (or the state was loaded): the cycle keeps that many negatives at most.
+	floor int
 }
 
 // rotationOf returns a copy of the negatives served to key in its current cycle, and
@@ -46,16 +58,35 @@ func (x *Exposure) rotationOf(key string) map[string]struct{} {
 // trimRotationsLocked drops the least recently used rotation keys beyond
 // MaxRotationKeys (after a new key, a load or a merge). x.mu must be held.
 func (x *Exposure) trimRotationsLocked() {
-	for x.lru.Len() > MaxRotationKeys {
+	for x.lru.Len() > MaxRotationKeys || (x.rotIDs > maxRotationEntries && x.lru.Len() > 1) {
 		old := x.lru.Back()
 		x.lru.Remove(old)
-		delete(x.rot, old.Value.(*rotation).key)
+		r := old.Value.(*rotation)
+		delete(x.rot, r.key)
+		x.rotIDs -= len(r.ids)
 	}
 }
 
-// rotate records that ids were served to key; restart starts a new cycle first. It
+// addServedLocked adds id to r's cycle unless it holds it. x.mu must be held.
+func (x *Exposure) addServedLocked(r *rotation, id string) {
+	if _, dup := r.served[id]; !dup {
+		r.served[id] = struct{}{}
+		r.ids = append(r.ids, id)
+		x.rotIDs++
+	}
+}
+
+// clearServedLocked empties r's cycle. x.mu must be held.
+func (x *Exposure) clearServedLocked(r *rotation) {
+	x.rotIDs -= len(r.ids)
+	r.served, r.ids = map[string]struct{}{}, nil
+}
+
+// rotate records that ids were served to key; restart starts a new cycle first. The
+// cycle keeps its most recent negatives up to the deepest floor its calls had (floor:
+// this call's hardness floor; ≤ 0 or math.MaxInt: no bound but MaxRotationIDs). It
 // returns the number of negatives in the key's current cycle.
-func (x *Exposure) rotate(key string, restart bool, ids []string) int {
+func (x *Exposure) rotate(key string, restart bool, ids []string, floor int) int {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	el, ok := x.rot[key]
@@ -68,16 +99,26 @@ func (x *Exposure) rotate(key string, restart bool, ids []string) int {
 	x.changes++
 	r := el.Value.(*rotation)
 	if restart || len(r.served)+len(ids) > MaxRotationIDs {
-		r.served = map[string]struct{}{}
-		r.ids = nil
+		x.clearServedLocked(r)
 		r.cycles++
+		r.floor = 0
 	}
 	for _, id := range ids {
-		if _, dup := r.served[id]; !dup {
-			r.served[id] = struct{}{}
-			r.ids = append(r.ids, id)
-		}
+		x.addServedLocked(r, id)
 	}
+	if floor <= 0 {
+		floor = MaxRotationIDs
+	}
+	r.floor = max(r.floor, floor)
+	if len(r.ids) > r.floor {
+		drop := len(r.ids) - r.floor
+		for _, id := range r.ids[:drop] {
+			delete(r.served, id)
+		}
+		r.ids = slices.Clone(r.ids[drop:])
+		x.rotIDs -= drop
+	}
+	x.trimRotationsLocked()
 	return len(r.served)
 }
 
@@ -192,7 +233,7 @@ func mineInOrder(ctx context.Context, s Searcher, req *Request, rl rules, anchor
 				res = mergeRestart(res, more, pol.NumNegatives, req.Explain)
 			}
 			res.RotationRestarted = restart
-			res.RotationServed = x.rotate(a.key, restart, newCycle)
+			res.RotationServed = x.rotate(a.key, restart, newCycle, res.MaxRank)
 		}
 		if pol.MaxExposures > 0 {
 			x.short(res.Shortfall) // the served ones were counted as they were chosen

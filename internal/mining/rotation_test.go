@@ -3,6 +3,7 @@ package mining
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -358,5 +359,61 @@ func TestExposureWindowMovesOnWhenCapped(t *testing.T) {
 	}
 	if st := x.Stats(); st.Windows < 2 {
 		t.Fatalf("%d windows ended in 12 rounds of 24 negatives on 40 items", st.Windows)
+	}
+}
+
+// A key's cycle keeps its most recent negatives up to the deepest hardness floor of its
+// calls: when new items keep arriving near an anchor, no call comes up short, and the
+// cycle grew by k negatives per call (up to MaxRotationIDs per key, 100,000 keys), most
+// of them items that had left the window or were deleted. Across keys, the least
+// recently used are forgotten once the cycles hold maxRotationEntries negatives.
+func TestRotationStateStaysBounded(t *testing.T) {
+	x := NewExposure(0)
+	for call := range 50 {
+		ids := make([]string, 8)
+		for i := range ids {
+			ids[i] = fmt.Sprintf("n%d-%d", call, i)
+		}
+		if n := x.rotate("k", false, ids, 40); n != min(8*(call+1), 40) {
+			t.Fatalf("call %d: the cycle holds %d negatives, want %d", call, n, min(8*(call+1), 40))
+		}
+	}
+	served, cycles := x.RotationState("k")
+	if cycles != 0 || len(served) != 40 || !slices.Contains(served, "n49-7") || slices.Contains(served, "n44-7") {
+		t.Fatalf("cycle %d holds %v: want the 40 most recent negatives", cycles, served)
+	}
+	// A deeper floor in a later call of the cycle raises the bound; a shallower one
+	// does not lower it.
+	x.rotate("k", false, []string{"deep1", "deep2"}, 100)
+	if served, _ := x.RotationState("k"); len(served) != 42 {
+		t.Fatalf("after a call with floor 100: %d negatives, want 42", len(served))
+	}
+	x.rotate("k", false, []string{"shallow"}, 10)
+	if served, _ := x.RotationState("k"); len(served) != 43 {
+		t.Fatalf("after a call with floor 10: %d negatives, want 43", len(served))
+	}
+
+	defer func(old int) { maxRotationEntries = old }(maxRotationEntries)
+	maxRotationEntries = 100
+	y := NewExposure(0)
+	for k := range 30 {
+		y.rotate(fmt.Sprintf("key%d", k), false, []string{"a", "b", "c", "d", "e"}, 0)
+	}
+	if st := y.Stats(); st.RotationKeys != 20 {
+		t.Fatalf("%d rotation keys of 5 negatives each under a bound of 100 negatives, want 20", st.RotationKeys)
+	}
+	if served, _ := y.RotationState("key9"); served != nil {
+		t.Fatalf("the least recently used key key9 kept %v", served)
+	}
+	if served, _ := y.RotationState("key10"); len(served) != 5 {
+		t.Fatalf("key10 holds %v", served)
+	}
+	// A reload counts what it loads.
+	z, err := DecodeLoopState(LoopState{Exposure: y, Hardness: NewHardness(), Calibration: NewCalibration()}.Encode(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if z.Exposure.rotIDs != 100 {
+		t.Fatalf("loaded state counts %d negatives, want 100", z.Exposure.rotIDs)
 	}
 }

@@ -2255,8 +2255,10 @@ type MiningPolicy struct {
 	// slides deeper with each call, down to the hardness floor (max_rank). Rotation state
 	// is loop state, not in the write-ahead log: saved every -loop-state-interval and at
 	// shutdown and loaded at start, so a restart goes on with each key's cycle (a crash
-	// forgets at most one interval). It is kept for the 100,000 most recently used keys and
-	// at most 4,096 negatives per key and cycle. Default false.
+	// forgets at most one interval). It is kept for the 100,000 most recently used keys,
+	// at most 4,194,304 negatives in all, at most 4,096 negatives per key and cycle, and a
+	// key keeps only its most recent negatives up to the deepest max_rank of its cycle's
+	// calls (docs/MINING.md, Rotation). Default false.
 	Rotate bool `protobuf:"varint,33,opt,name=rotate,proto3" json:"rotate,omitempty"`
 	// Cap on how often one item is served as a negative within the collection's exposure
 	// window (consecutive, non-overlapping blocks of min(100,000, items in the collection)
