@@ -94,7 +94,7 @@ def main() -> None:
     ap.add_argument("--data", default="bench/out/data/ann-100000")
     ap.add_argument("--variant", action="append", required=False, help="name=binary[:VAR=value,...]")
     ap.add_argument("--start", type=int, default=20000, help="vectors ingested before the growth")
-    ap.add_argument("--grow", type=int, default=30000, help="vectors streamed in while Mine runs")
+    ap.add_argument("--grow", type=int, default=20000, help="vectors streamed in while Mine runs")
     ap.add_argument("--rounds", type=int, default=3)
     a = ap.parse_args()
     if a.cmd == "grow":

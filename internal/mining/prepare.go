@@ -138,6 +138,10 @@ func prepare(s Searcher, req *Request) ([]prepared, batchIDs, rules, error) {
 		e.Add("anchors", "must hold 1–%d anchors, got %d", MaxAnchors, n)
 		return nil, nil, rules{}, e.Err()
 	}
+	if n := uint64(len(req.Anchors)); req.AnchorOffset > math.MaxUint64-n+1 {
+		// The positions would wrap around to the first ones and repeat their draws.
+		e.Add("anchor_offset", "must leave room for the request's %d anchors below 2⁶⁴, got %d", n, req.AnchorOffset)
+	}
 	if req.Explain < 0 || req.Explain > MaxExplain {
 		e.Add("explain", "must be 0–%d, got %d", MaxExplain, req.Explain)
 	} else if n := len(req.Anchors) * req.Explain; n > MaxExplainTotal {

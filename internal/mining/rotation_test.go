@@ -417,3 +417,29 @@ func TestRotationStateStaysBounded(t *testing.T) {
 		t.Fatalf("loaded state counts %d negatives, want 100", z.Exposure.rotIDs)
 	}
 }
+
+// A restart's explained list is the first pass's then the second's, cut at the
+// request's explain limit (and then marked truncated).
+func TestMergeRestartCapsTheExplainedList(t *testing.T) {
+	pass := func(prefix string) Result {
+		var r Result
+		for i := range 3 {
+			r.Explained = append(r.Explained, Explained{ID: prefix + strconv.Itoa(i), Fate: FateRotation})
+		}
+		return r
+	}
+	for _, tc := range []struct {
+		limit     int
+		want      []string
+		truncated bool
+	}{{6, []string{"a0", "a1", "a2", "b0", "b1", "b2"}, false}, {4, []string{"a0", "a1", "a2", "b0"}, true}} {
+		got := mergeRestart(pass("a"), pass("b"), 8, tc.limit)
+		var ids []string
+		for _, x := range got.Explained {
+			ids = append(ids, x.ID)
+		}
+		if !slices.Equal(ids, tc.want) || got.ExplainTruncated != tc.truncated {
+			t.Errorf("limit %d: %v (truncated %v), want %v (%v)", tc.limit, ids, got.ExplainTruncated, tc.want, tc.truncated)
+		}
+	}
+}

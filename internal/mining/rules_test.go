@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/hardneg/hardneg/internal/engine"
@@ -430,6 +431,11 @@ func TestAnchorOffsetDrawsAsOneRequest(t *testing.T) {
 	if slices.Equal(ids(whole[0]), ids(whole[2])) {
 		t.Errorf("anchors 0 and 2 of one call drew the same sample %v", ids(whole[0]))
 	}
+	// Positions past 2⁶⁴ would wrap to the first ones and repeat their draws.
+	if _, err := Mine(context.Background(), s, Request{Anchors: anchors[:2], Policy: p, AnchorOffset: math.MaxUint64}); err == nil || !strings.Contains(err.Error(), "anchor_offset") {
+		t.Errorf("2 anchors at offset 2⁶⁴ − 1: %v, want an error naming anchor_offset", err)
+	}
+	mineOK(t, s, Request{Anchors: anchors[:1], Policy: p, AnchorOffset: math.MaxUint64})
 }
 
 // sampleCounts mines one anchor with seeds 0..n-1 and counts how often each id is drawn.

@@ -23,11 +23,12 @@ type Error struct {
 	Violations []Violation
 	// Total counts every violation found, including those not kept in Violations.
 	Total int
-	// similar counts, per field shape (indices removed, see shape), the distinct fields
-	// with violations (two problems with anchors[0].key are one anchor affected),
-	// including those not kept.
+	// similar counts, per field shape (indices removed, see shape), the distinct values
+	// of the first index with violations (two problems with anchors[0].key, or with
+	// anchors[0].positive_ids[0] and [1], are one anchor affected), including those not
+	// kept.
 	similar map[string]int
-	// fields holds the fields with violations, for similar.
+	// fields holds shape and first index of the fields with violations, for similar.
 	fields map[string]struct{}
 }
 
@@ -69,8 +70,8 @@ func (e *Error) add(v Violation) {
 	if e.similar == nil {
 		e.similar, e.fields = map[string]int{}, map[string]struct{}{}
 	}
-	if _, seen := e.fields[v.Field]; !seen {
-		e.fields[v.Field] = struct{}{}
+	if k := affected(v.Field); !e.has(k) {
+		e.fields[k] = struct{}{}
 		e.similar[shape(v.Field)]++
 	}
 	if len(e.Violations) < MaxViolations {
@@ -86,8 +87,8 @@ func (e *Error) Merge(o *Error) {
 	kept, keptFields := map[string]int{}, map[string]struct{}{}
 	for _, v := range o.Violations {
 		e.add(v)
-		if _, seen := keptFields[v.Field]; !seen {
-			keptFields[v.Field] = struct{}{}
+		if k := affected(v.Field); !has(keptFields, k) {
+			keptFields[k] = struct{}{}
 			kept[shape(v.Field)]++
 		}
 	}
@@ -112,6 +113,23 @@ func Field(field, format string, args ...any) error {
 	e := &Error{}
 	e.Add(field, format, args...)
 	return e
+}
+
+// affected is what a violation of field counts against in "N … affected": its shape
+// and its first index ("anchors[3]" of "anchors[3].positive_ids[1]").
+func affected(field string) string {
+	first := field
+	if i := strings.IndexByte(field, ']'); i >= 0 {
+		first = field[:i+1]
+	}
+	return shape(field) + "\x00" + first
+}
+
+func (e *Error) has(k string) bool { return has(e.fields, k) }
+
+func has(m map[string]struct{}, k string) bool {
+	_, ok := m[k]
+	return ok
 }
 
 // shape removes the indices of a field path: "anchors[3].vector" → "anchors[].vector".

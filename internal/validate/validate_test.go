@@ -30,6 +30,12 @@ func TestErrorNamesTheFirstViolationOnceAndCountsTheRest(t *testing.T) {
 			e.Add("anchors[0].key", "rotation needs a key")
 			e.Add("anchors[0].key", "closed_loop needs a key")
 		}, "anchors[0].key: rotation needs a key (1 other problem)", 2},
+		{"several bad ids of one anchor", func(e *Error) {
+			for i := range 3 {
+				e.Add(fmt.Sprintf("anchors[0].positive_ids[%d]", i), "must not be empty")
+			}
+			e.Add("anchors[4].positive_ids[0]", "must not be empty")
+		}, "anchors[0].positive_ids[0]: must not be empty (2 anchors affected; 2 other problems)", 4},
 		{"different problems", func(e *Error) {
 			e.Add("policy.temperature", "must be positive")
 			e.Add("anchors[0]", "needs an id or a vector")

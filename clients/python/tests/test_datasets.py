@@ -115,6 +115,15 @@ def test_concurrent_mine_calls_give_the_same_rows(sync_client: hardneg.Client, m
     assert workers[-1] == 1
 
 
+def test_random_sampling_draws_the_same_however_the_anchors_are_batched(sync_client: hardneg.Client) -> None:
+    """Each Mine request of the job says where its anchors sit in the job (anchor_offset),
+    so sampling draws by an anchor's place in the job: batches of 3 give the rows of one
+    request (before, every batch drew from position 0 again)."""
+    kw = dict(num_negatives=2, sampling_strategy="random", range_max=6, seed=5, output_scores=True)
+    whole = _mine(sync_client, **kw)
+    assert _mine(sync_client, mine_batch_size=3, **kw) == whole
+
+
 def test_triplet_scores(client: hardneg.Client) -> None:
     data = _mine(client, num_negatives=1, output_scores=True)
     assert list(data) == ["query", "answer", "negative", "scores"]

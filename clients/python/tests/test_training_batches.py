@@ -216,11 +216,34 @@ def test_refresh_keeps_groups(client: hardneg.Client, collection: str) -> None:
     assert (got.versions == 3).all()
 
 
+class _Tensor:
+    """Stands in for a torch tensor (detach, cpu, numpy, dtype), which numpy cannot read
+    directly on a GPU."""
+
+    dtype = "torch.float32"
+
+    def __init__(self, a: np.ndarray) -> None:
+        self._a = a
+
+    def detach(self) -> "_Tensor":
+        return self
+
+    def cpu(self) -> "_Tensor":
+        return self
+
+    def numpy(self) -> np.ndarray:
+        return self._a
+
+    def __array__(self, *args: object, **kwargs: object) -> np.ndarray:
+        raise TypeError("can't convert cuda:0 device type tensor to numpy")
+
+
 def test_refresh_leaves_items_deleted_while_it_encodes_deleted(
     client: hardneg.Client, sync_client: hardneg.Client, collection: str
 ) -> None:
     """An item deleted while ``encode`` runs (a model's forward pass takes a while) stays
-    deleted: the refresh looks again before it writes, and the others keep their groups."""
+    deleted, and one whose groups changed keeps the new ones: the refresh looks again
+    before it writes."""
     x = unit_rows(6, 16, seed=43)
     ids = [f"r{i}" for i in range(6)]
     groups = [["a"], [], ["b"], [], ["c"], []]
@@ -228,12 +251,14 @@ def test_refresh_leaves_items_deleted_while_it_encodes_deleted(
 
     def encode(some: list[str]) -> np.ndarray:
         sync_client.delete(collection, ["r1", "r4"])
-        return x[[int(i[1:]) for i in some]]
+        sync_client.upsert(collection, ["r2"], x[2:3], groups=[["b", "new"]])  # groups changed meanwhile
+        return _Tensor(x[[int(i[1:]) for i in some]])  # as a model returns them
 
     q = client.refresh(collection, encode, version=7, limit=100)
     assert sorted(q.ids) == ids
     got = client.get_items(collection, ids, include_vectors=True)
     assert sorted(got.missing_ids) == ["r1", "r4"]
+    groups[2] = ["b", "new"]
     assert dict(zip(got.ids, got.groups)) == {i: g for i, g in zip(ids, groups) if i not in ("r1", "r4")}
     assert (got.versions == 7).all()
     assert np.allclose(got.vectors, x[[int(i[1:]) for i in got.ids]], atol=1e-6)

@@ -1468,7 +1468,7 @@ def check_anchor_offset(value: Any) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"anchor_offset must be an integer, got {type(value).__name__} {value!r}")
     if not 0 <= int(value) < 2**64 - 2**32:
-        raise bad_argument("anchor_offset", f"must be an integer from 0 to 2**64 - 2**32, got {value!r}")
+        raise bad_argument("anchor_offset", f"must be an integer from 0 up to (not including) 2**64 - 2**32, got {value!r}")
     return int(value)
 
 

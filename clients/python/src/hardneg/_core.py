@@ -629,16 +629,17 @@ class Core:
                     raise TypeError("encode must return the vectors, not a coroutine: refresh calls it as a plain function "
                                     "(AsyncClient.refresh too); run async encoding first and pass a function returning its result")
                 # Encoding takes a while (a model's forward pass): look again, and write
-                # only the items still there, so a delete meanwhile stays a delete. (One
-                # that lands between this look and the write is not seen.)
+                # only the items still there, with the groups they have now, so a delete
+                # or a change of groups meanwhile stands. (One that lands between this
+                # look and the write is not seen.)
                 after = yield from self.get_items(collection, list(now.ids), False)
-                if len(after.ids) < len(now.ids):
-                    vectors = np.asarray(vectors)
+                if list(after.ids) != list(now.ids):
+                    vectors = np.asarray(codec.host_array(vectors))
                     if vectors.ndim != 2 or len(vectors) != len(now.ids):
                         raise ValueError(f"encode returned vectors of shape {vectors.shape} for {len(now.ids)} ids")
                     row = {x: i for i, x in enumerate(now.ids)}
                     vectors = vectors[[row[x] for x in after.ids]]
-                    now = after
+                now = after
                 if now.ids:
                     groups = now.groups if any(now.groups) else None
                     yield from self.upsert(collection, now.ids, vectors, groups, np.full(len(now.ids), int(version), dtype=np.int64))

@@ -2747,7 +2747,10 @@ type MineRequest struct {
 	// sends as several requests. The samplers and synthetic negatives draw for the
 	// request's anchor i from (policy.seed, anchor_offset + i), so the anchors of one call
 	// draw independently, and a call draws the same however it is split. 0 (the default)
-	// for a request that is the whole call. The Python client sets it when it splits.
+	// for a request that is the whole call. The Python client sets it when it splits. An
+	// offset that leaves no room for the request's anchors below 2⁶⁴ is refused
+	// (INVALID_ARGUMENT naming it). A server that predates the field ignores it: each
+	// request then draws from position 0.
 	AnchorOffset  uint64 `protobuf:"varint,8,opt,name=anchor_offset,json=anchorOffset,proto3" json:"anchor_offset,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
