@@ -240,3 +240,34 @@ func TestUsed(t *testing.T) {
 		t.Fatalf("after Lock: Used = %v, %v; want true", used, err)
 	}
 }
+
+// A directory in the place of a collection's loop state file is set aside twice over
+// without losing the first one set aside (a rename onto it failed, and every start
+// then failed to read the state).
+func TestLoopStateSetAsideKeepsEarlierCopies(t *testing.T) {
+	d, err := Lock(t.TempDir(), wal.OSFS{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Unlock()
+	path := d.statePath("c")
+	for round := range 2 {
+		if err := os.MkdirAll(filepath.Join(path, fmt.Sprint("inside", round)), 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.ReadLoopState("c"); !errors.Is(err, ErrLoopState) {
+			t.Fatalf("round %d: %v, want ErrLoopState", round, err)
+		}
+	}
+	for name, inside := range map[string]string{path + CorruptSuffix: "inside0", path + CorruptSuffix + ".1": "inside1"} {
+		if _, err := os.Stat(filepath.Join(name, inside)); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if err := d.WriteLoopState("c", []byte("state")); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := d.ReadLoopState("c"); err != nil || string(b) != "state" {
+		t.Fatalf("ReadLoopState = %q, %v", b, err)
+	}
+}

@@ -81,12 +81,13 @@ func (d *Dir) statePath(collection string) string {
 // fsync, rename, directory fsync), creating the state directory if needed.
 //
 // A file (or anything but a directory) in the state directory's place is set aside
-// under CorruptSuffix first, so that it cannot stop every save.
+// under CorruptSuffix first (.<n> added where an earlier one holds that name), so that
+// it cannot stop every save.
 func (d *Dir) WriteLoopState(collection string, b []byte) error {
 	dir := filepath.Join(d.path, StateDirName)
 	err := d.fs.MkdirAll(dir, 0o750)
 	if errors.Is(err, syscall.ENOTDIR) {
-		if err = d.fs.Rename(dir, dir+CorruptSuffix); err == nil {
+		if err = wal.SetAside(d.fs, dir); err == nil {
 			err = d.fs.MkdirAll(dir, 0o750)
 		}
 	}
@@ -103,7 +104,8 @@ func (d *Dir) WriteLoopState(collection string, b []byte) error {
 //
 // Something other than a regular file under the file's name (a directory, a named
 // pipe, a device) fails with an error wrapping ErrLoopState and is set aside under
-// CorruptSuffix, so that the next WriteLoopState can put a file there. The file is
+// CorruptSuffix (.<n> added where an earlier one holds that name), so that the next
+// WriteLoopState can put a file there. The file is
 // opened without blocking: a named pipe never holds up a start.
 func (d *Dir) ReadLoopState(collection string) ([]byte, error) {
 	path := d.statePath(collection)
@@ -123,10 +125,10 @@ func (d *Dir) ReadLoopState(collection string) ([]byte, error) {
 		if !fi.Mode().IsRegular() {
 			f.Close()
 			bad := fmt.Errorf("%w: %s is not a regular file (mode %v)", ErrLoopState, path, fi.Mode().Type())
-			if err := d.fs.Rename(path, path+CorruptSuffix); err != nil {
+			if err := wal.SetAside(d.fs, path); err != nil {
 				return nil, fmt.Errorf("%w; setting it aside failed: %v", bad, err)
 			}
-			return nil, fmt.Errorf("%w; set aside as %s", bad, filepath.Base(path+CorruptSuffix))
+			return nil, fmt.Errorf("%w; set aside as %s (or %s.<n> where that name was taken)", bad, filepath.Base(path+CorruptSuffix), filepath.Base(path+CorruptSuffix))
 		}
 	}
 	defer f.Close()
