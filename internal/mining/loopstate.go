@@ -24,11 +24,16 @@ import (
 //	calibration: positive scores, candidate scores, positive similarities: each
 //	             count and sum (uvarint, f64), where the next score goes in the
 //	             ring of recent scores (uvarint) and the ring (count, then f32 each)
+//	rotation floors: after exposure; keys (count, then key and the deepest floor of
+//	             its cycle's calls, uvarint). A key loaded without one (a file
+//	             written before the section) keeps its cycle whole up to
+//	             MaxRotationIDs.
 const (
-	loopStateFormat = 1
-	tagExposure     = 1
-	tagHardness     = 2
-	tagCalibration  = 3
+	loopStateFormat   = 1
+	tagExposure       = 1
+	tagHardness       = 2
+	tagCalibration    = 3
+	tagRotationFloors = 4
 )
 
 // ErrLoopState is wrapped by every loop state decoding failure.
@@ -81,7 +86,9 @@ func (s LoopState) Encode() []byte {
 		return len(b) - at
 	}
 	if s.Exposure != nil {
-		s.Exposure.stateBytes.Store(int64(section(tagExposure, s.Exposure.appendState)))
+		n := section(tagExposure, s.Exposure.appendState)
+		n += section(tagRotationFloors, s.Exposure.appendFloors)
+		s.Exposure.stateBytes.Store(int64(n))
 	}
 	if s.Hardness != nil {
 		s.Hardness.stateBytes.Store(int64(section(tagHardness, s.Hardness.appendState)))
@@ -114,6 +121,8 @@ func DecodeLoopState(b []byte, window int) (LoopState, error) {
 			s.Hardness.readState(body)
 		case tagCalibration:
 			s.Calibration.readState(body)
+		case tagRotationFloors:
+			s.Exposure.readFloors(body)
 		default:
 			continue
 		}
@@ -189,6 +198,37 @@ func (x *Exposure) appendState(b []byte) []byte {
 	return b
 }
 
+// appendFloors appends each rotation key's floor (rotation.floor), in the order of the
+// exposure section's keys.
+func (x *Exposure) appendFloors(b []byte) []byte {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	b = binary.AppendUvarint(b, uint64(x.lru.Len()))
+	for el := x.lru.Back(); el != nil; el = el.Prev() {
+		r := el.Value.(*rotation)
+		b = binfmt.AppendString(b, r.key)
+		b = binary.AppendUvarint(b, uint64(r.floor))
+	}
+	return b
+}
+
+// readFloors sets the floors of the keys readState loaded; a key it no longer holds is
+// skipped.
+func (x *Exposure) readFloors(d *binfmt.Decoder) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	n := d.Count(maxStateList, "rotation floors")
+	for range n {
+		key, floor := d.String(maxStateString, "key"), d.Uvarint(MaxRotationIDs, "floor")
+		if d.Err() != nil {
+			return
+		}
+		if el, ok := x.rot[key]; ok {
+			el.Value.(*rotation).floor = int(floor)
+		}
+	}
+}
+
 // readState replaces the state of a new tracker with a decoded one.
 func (x *Exposure) readState(d *binfmt.Decoder) {
 	x.mu.Lock()
@@ -205,7 +245,8 @@ func (x *Exposure) readState(d *binfmt.Decoder) {
 	}
 	n := d.Count(maxStateList, "rotation keys")
 	for range n {
-		rot := &rotation{key: d.String(maxStateString, "key"), cycles: d.Uvarint(math.MaxUint64, "cycles"), served: map[string]struct{}{}}
+		// The floor is not known until the rotation floors section (or a call) says.
+		rot := &rotation{key: d.String(maxStateString, "key"), cycles: d.Uvarint(math.MaxUint64, "cycles"), served: map[string]struct{}{}, floor: MaxRotationIDs}
 		m := d.Count(maxStateList, "served ids")
 		for range m {
 			id := d.String(maxStateString, "id")

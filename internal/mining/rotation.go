@@ -106,7 +106,7 @@ func (x *Exposure) rotate(key string, restart bool, ids []string, floor int) int
 	for _, id := range ids {
 		x.addServedLocked(r, id)
 	}
-	if floor <= 0 {
+	if floor <= 0 || floor > MaxRotationIDs {
 		floor = MaxRotationIDs
 	}
 	r.floor = max(r.floor, floor)

@@ -2,6 +2,7 @@ package mining
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -440,6 +441,37 @@ func TestMergeRestartCapsTheExplainedList(t *testing.T) {
 		}
 		if !slices.Equal(ids, tc.want) || got.ExplainTruncated != tc.truncated {
 			t.Errorf("limit %d: %v (truncated %v), want %v (%v)", tc.limit, ids, got.ExplainTruncated, tc.want, tc.truncated)
+		}
+	}
+}
+
+// The floor goes with the loop state: a restart whose first call has a shallower floor
+// keeps the cycle whole (it trimmed the cycle to that call's floor and served the
+// dropped negatives again), and a state saved before floors were kept trims nothing
+// short of MaxRotationIDs.
+func TestRotationFloorSurvivesARestart(t *testing.T) {
+	x := NewExposure(0)
+	var ids []string
+	for i := range 290 {
+		ids = append(ids, fmt.Sprintf("n%d", i))
+	}
+	x.rotate("k", false, ids, 800)
+	enc := LoopState{Exposure: x}.Encode()
+	for _, tc := range []struct {
+		name string
+		b    []byte
+	}{
+		{"saved with its floor", enc},
+		// Format byte, then the exposure section: tag, u64 length, body; the floors
+		// section after it is cut off.
+		{"saved before floors were kept", enc[:10+int(binary.LittleEndian.Uint64(enc[2:10]))]},
+	} {
+		st, err := DecodeLoopState(tc.b, 0)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if n := st.Exposure.rotate("k", false, []string{"a", "b", "c", "d", "e"}, 200); n != 295 {
+			t.Errorf("%s: after a call with floor 200 the cycle holds %d negatives, want 295", tc.name, n)
 		}
 	}
 }
