@@ -270,4 +270,21 @@ func TestLoopStateSetAsideKeepsEarlierCopies(t *testing.T) {
 	if b, err := d.ReadLoopState("c"); err != nil || string(b) != "state" {
 		t.Fatalf("ReadLoopState = %q, %v", b, err)
 	}
+	// A directory put in the file's place while the server runs: the next save sets
+	// it aside and writes (every save failed until a start set it aside).
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(path, "inside2"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.WriteLoopState("c", []byte("again")); err != nil {
+		t.Fatalf("a save over a directory: %v", err)
+	}
+	if b, err := d.ReadLoopState("c"); err != nil || string(b) != "again" {
+		t.Fatalf("ReadLoopState = %q, %v", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(path+CorruptSuffix+".2", "inside2")); err != nil {
+		t.Errorf("the directory was not set aside: %v", err)
+	}
 }

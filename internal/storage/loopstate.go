@@ -82,7 +82,8 @@ func (d *Dir) statePath(collection string) string {
 //
 // A file (or anything but a directory) in the state directory's place is set aside
 // under CorruptSuffix first (.<n> added where an earlier one holds that name), so that
-// it cannot stop every save.
+// it cannot stop every save; so is anything but a regular file in the state file's
+// place when the write fails.
 func (d *Dir) WriteLoopState(collection string, b []byte) error {
 	dir := filepath.Join(d.path, StateDirName)
 	err := d.fs.MkdirAll(dir, 0o750)
@@ -94,10 +95,21 @@ func (d *Dir) WriteLoopState(collection string, b []byte) error {
 	if err != nil {
 		return fmt.Errorf("create state directory: %w", err)
 	}
-	return wal.WriteFileAtomic(d.fs, d.statePath(collection), 0o640, func(w io.Writer) error {
-		_, err := w.Write(b)
-		return err
-	})
+	write := func() error {
+		return wal.WriteFileAtomic(d.fs, d.statePath(collection), 0o640, func(w io.Writer) error {
+			_, err := w.Write(b)
+			return err
+		})
+	}
+	err = write()
+	if err != nil && d.notRegular(d.statePath(collection)) {
+		// Something put there while the server runs (a directory, say): set it aside
+		// as a start would, and write again.
+		if aside := wal.SetAside(d.fs, d.statePath(collection)); aside == nil {
+			err = write()
+		}
+	}
+	return err
 }
 
 // ReadLoopState returns collection's loop state file, or nil when there is none.
@@ -164,4 +176,20 @@ func (d *Dir) PrepareLoopState() ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// notRegular reports whether path exists and is not a regular file (a directory, a
+// named pipe); it is opened without blocking.
+func (d *Dir) notRegular(path string) bool {
+	f, err := d.fs.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	st, ok := f.(interface{ Stat() (os.FileInfo, error) })
+	if !ok {
+		return false
+	}
+	fi, err := st.Stat()
+	return err == nil && !fi.Mode().IsRegular()
 }
