@@ -121,30 +121,42 @@ func (d *Dir) WriteLoopState(collection string, b []byte) error {
 // opened without blocking: a named pipe never holds up a start.
 func (d *Dir) ReadLoopState(collection string) ([]byte, error) {
 	path := d.statePath(collection)
-	f, err := d.fs.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	f, mode, err := d.openNonBlocking(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, nil
 		}
 		return nil, err
 	}
-	if st, ok := f.(interface{ Stat() (os.FileInfo, error) }); ok {
-		fi, err := st.Stat()
-		if err != nil {
-			f.Close()
-			return nil, err
-		}
-		if !fi.Mode().IsRegular() {
-			f.Close()
-			bad := fmt.Errorf("%w: %s is not a regular file (mode %v)", ErrLoopState, path, fi.Mode().Type())
-			if err := wal.SetAside(d.fs, path); err != nil {
-				return nil, fmt.Errorf("%w; setting it aside failed: %v", bad, err)
-			}
-			return nil, fmt.Errorf("%w; set aside as %s (or %s.<n> where that name was taken)", bad, filepath.Base(path+CorruptSuffix), filepath.Base(path+CorruptSuffix))
-		}
-	}
 	defer f.Close()
+	if !mode.IsRegular() {
+		bad := fmt.Errorf("%w: %s is not a regular file (mode %v)", ErrLoopState, path, mode.Type())
+		if err := wal.SetAside(d.fs, path); err != nil {
+			return nil, fmt.Errorf("%w; setting it aside failed: %v", bad, err)
+		}
+		return nil, fmt.Errorf("%w; set aside as %s (or %s.<n> where that name was taken)", bad, filepath.Base(path+CorruptSuffix), filepath.Base(path+CorruptSuffix))
+	}
 	return io.ReadAll(f)
+}
+
+// openNonBlocking opens path for reading without blocking (a named pipe never holds up
+// a start) and returns it with its mode; a file system that cannot say gives the mode of
+// a regular file.
+func (d *Dir) openNonBlocking(path string) (wal.File, os.FileMode, error) {
+	f, err := d.fs.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, 0, err
+	}
+	st, ok := f.(interface{ Stat() (os.FileInfo, error) })
+	if !ok {
+		return f, 0, nil
+	}
+	fi, err := st.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	return f, fi.Mode(), nil
 }
 
 // RemoveLoopState removes collection's loop state file; a missing one is no error.
@@ -179,17 +191,12 @@ func (d *Dir) PrepareLoopState() ([]string, error) {
 }
 
 // notRegular reports whether path exists and is not a regular file (a directory, a
-// named pipe); it is opened without blocking.
+// named pipe).
 func (d *Dir) notRegular(path string) bool {
-	f, err := d.fs.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	f, mode, err := d.openNonBlocking(path)
 	if err != nil {
 		return false
 	}
-	defer f.Close()
-	st, ok := f.(interface{ Stat() (os.FileInfo, error) })
-	if !ok {
-		return false
-	}
-	fi, err := st.Stat()
-	return err == nil && !fi.Mode().IsRegular()
+	f.Close()
+	return !mode.IsRegular()
 }

@@ -70,7 +70,7 @@ func (e *Error) add(v Violation) {
 	if e.similar == nil {
 		e.similar, e.fields = map[string]int{}, map[string]struct{}{}
 	}
-	if k := affected(v.Field); !e.has(k) {
+	if k := affected(v.Field); !has(e.fields, k) {
 		e.fields[k] = struct{}{}
 		e.similar[shape(v.Field)]++
 	}
@@ -124,8 +124,6 @@ func affected(field string) string {
 	}
 	return shape(field) + "\x00" + first
 }
-
-func (e *Error) has(k string) bool { return has(e.fields, k) }
 
 func has(m map[string]struct{}, k string) bool {
 	_, ok := m[k]
