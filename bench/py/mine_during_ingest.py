@@ -52,30 +52,28 @@ def run_variant(a: argparse.Namespace, binary: str, env: dict, base: np.ndarray,
         client.create_collection("bench", base.shape[1], "cosine")
         ingest(client, "bench", base[: a.start], None)
         port = [x for x in proc.args if x.startswith("--grpc-addr=")][0].split("=", 1)[1]
-        client.mine("bench", anchor_vectors=queries[:32], positive_ids=[[p] for p in positives[:32]], num_negatives=8)  # warm
+
+        def mine_ms(j: int) -> float:
+            """Request j: 32 query anchors, their positives; its wall time in ms."""
+            lo = (j * 32) % (queries.shape[0] - 32)
+            t = time.perf_counter()
+            client.mine("bench", anchor_vectors=queries[lo : lo + 32], positive_ids=[[p] for p in positives[lo : lo + 32]], num_negatives=8)
+            return (time.perf_counter() - t) * 1e3
+
+        mine_ms(0)  # warm
         grower = subprocess.Popen(
             [sys.executable, __file__, "grow", "--data", a.data, "--addr", port, "--start", str(a.start), "--grow", str(a.grow)],
             stdout=subprocess.PIPE, text=True,
         )
         during: list[float] = []
-        i = 0
         while grower.poll() is None:
-            lo = (i * 32) % (queries.shape[0] - 32)
-            t = time.perf_counter()
-            client.mine("bench", anchor_vectors=queries[lo : lo + 32], positive_ids=[[p] for p in positives[lo : lo + 32]], num_negatives=8)
-            during.append((time.perf_counter() - t) * 1e3)
-            i += 1
+            during.append(mine_ms(len(during)))
         out, _ = grower.communicate()
         if grower.returncode != 0:
             raise RuntimeError("the growing process failed")
         g = json.loads(out.strip().splitlines()[-1])
         time.sleep(5)  # let a lead measurement the growth started finish
-        quiet: list[float] = []
-        for j in range(max(len(during), 50)):
-            lo = (j * 32) % (queries.shape[0] - 32)
-            t = time.perf_counter()
-            client.mine("bench", anchor_vectors=queries[lo : lo + 32], positive_ids=[[p] for p in positives[lo : lo + 32]], num_negatives=8)
-            quiet.append((time.perf_counter() - t) * 1e3)
+        quiet = [mine_ms(j) for j in range(max(len(during), 50))]
     return {
         "during_p50": percentile(during, 0.5), "during_p99": percentile(during, 0.99), "during_n": len(during),
         "quiet_p50": percentile(quiet, 0.5), "quiet_p99": percentile(quiet, 0.99),
