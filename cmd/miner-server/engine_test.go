@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -158,3 +161,50 @@ func TestStreamStoppedByAStorageFailureSaysWhy(t *testing.T) {
 
 // The embedded engine tells stopCause what failed its log.
 var _ interface{ FailureCause() error } = (*index.DB)(nil)
+
+// A call made while storage recovers is refused with UNAVAILABLE carrying an ErrorInfo
+// RECOVERING (with the recovery's progress) and a RetryInfo, so that a client can tell
+// a server that will answer soon from one that is gone; the engine's own ErrRecovering
+// (a lookup that raced the end of recovery) carries the reason as well.
+func TestRefusalDuringRecoverySaysRecovering(t *testing.T) {
+	s := &Server{db: slowRecovery{release: make(chan error, 1)}}
+	s.recoveryStart.Store(time.Now().Add(-3 * time.Second).UnixNano())
+	_, err := s.unaryReady(context.Background(), nil, &grpc.UnaryServerInfo{FullMethod: "/hardneg.v1.MinerService/Mine"},
+		func(context.Context, any) (any, error) { t.Fatal("handler ran during recovery"); return nil, nil })
+	for _, tc := range []struct {
+		err  error
+		meta map[string]string
+		text string
+	}{
+		{err, map[string]string{"log_records_replayed": "7", "log_records": "10", "elapsed_seconds": "3"}, "7 of 10 log records replayed"},
+		{fmt.Errorf("collection %q: %w", "c", engine.ErrRecovering), map[string]string{}, "storage is recovering"},
+	} {
+		st := status.Convert(toStatus(slog.New(slog.DiscardHandler), "Mine", tc.err))
+		if st.Code() != codes.Unavailable || !strings.Contains(st.Message(), tc.text) {
+			t.Errorf("%v: %v %q, want UNAVAILABLE with %q", tc.err, st.Code(), st.Message(), tc.text)
+		}
+		var info *errdetails.ErrorInfo
+		var retry *errdetails.RetryInfo
+		for _, d := range st.Details() {
+			switch d := d.(type) {
+			case *errdetails.ErrorInfo:
+				info = d
+			case *errdetails.RetryInfo:
+				retry = d
+			}
+		}
+		if info == nil || info.Reason != ReasonRecovering || info.Domain != "hardneg.v1" || !maps.Equal(info.Metadata, tc.meta) {
+			t.Errorf("%v: ErrorInfo %v, want reason %s with %v", tc.err, info, ReasonRecovering, tc.meta)
+		}
+		if retry == nil || retry.RetryDelay.AsDuration() != recoveringRetry {
+			t.Errorf("%v: RetryInfo %v, want %v", tc.err, retry, recoveringRetry)
+		}
+	}
+	// Every other UNAVAILABLE (a stop, a failed log) says nothing of recovery.
+	st := status.Convert(toStatus(slog.New(slog.DiscardHandler), "Mine", errShuttingDown))
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.Reason == ReasonRecovering {
+			t.Errorf("shutting down: %v", info)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"syscall"
@@ -119,6 +120,15 @@ func toStatus(log *slog.Logger, method string, err error) error {
 					st = withDetails
 				}
 			}
+			if errors.Is(err, errRecovering) || errors.Is(err, engine.ErrRecovering) {
+				details := []protoadapt.MessageV1{recoveringInfo(err)}
+				if ra == nil {
+					details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(recoveringRetry)})
+				}
+				if withDetails, derr := st.WithDetails(details...); derr == nil {
+					st = withDetails
+				}
+			}
 			var gap *engine.SequenceGapError
 			if errors.As(err, &gap) {
 				if withDetails, derr := st.WithDetails(sequenceGapInfo(gap)); derr == nil {
@@ -136,6 +146,48 @@ func toStatus(log *slog.Logger, method string, err error) error {
 // batch above its writer's next sequence; the metadata name the writer ("writer_id")
 // and the sequence its next batch must carry ("next_sequence", decimal).
 const ReasonSequenceGap = "SEQUENCE_GAP"
+
+// ReasonRecovering is the ErrorInfo reason of the UNAVAILABLE that answers a call made
+// while storage is still being recovered at start-up: the server is up and will serve
+// once recovery ends, so a client may keep waiting past its usual retries (the Python
+// client's RetryPolicy.recovery_wait). The metadata give the progress when known:
+// "log_records_replayed" and "log_records" (decimal), and "elapsed_seconds".
+const ReasonRecovering = "RECOVERING"
+
+// recoveringRetry is the RetryInfo delay sent with ReasonRecovering.
+const recoveringRetry = time.Second
+
+// recovering is the refusal of a call made while storage recovers, with the progress
+// of the recovery when the engine reports it.
+type recovering struct {
+	elapsed         time.Duration
+	replayed, total uint64
+}
+
+func (r *recovering) Error() string {
+	msg := errRecovering.Error()
+	if r.total > 0 {
+		msg = fmt.Sprintf("%s (%d of %d log records replayed in %s)", msg, r.replayed, r.total, r.elapsed.Round(time.Second))
+	}
+	return msg
+}
+func (r *recovering) Unwrap() error { return errRecovering }
+
+// recoveringInfo is the ErrorInfo detail of a refusal during recovery (err is
+// errRecovering, or the engine's ErrRecovering from a lookup that raced the end of
+// recovery).
+func recoveringInfo(err error) *errdetails.ErrorInfo {
+	info := &errdetails.ErrorInfo{Reason: ReasonRecovering, Domain: "hardneg.v1", Metadata: map[string]string{}}
+	var r *recovering
+	if errors.As(err, &r) {
+		info.Metadata["elapsed_seconds"] = strconv.FormatInt(int64(r.elapsed/time.Second), 10)
+		if r.total > 0 {
+			info.Metadata["log_records_replayed"] = strconv.FormatUint(r.replayed, 10)
+			info.Metadata["log_records"] = strconv.FormatUint(r.total, 10)
+		}
+	}
+	return info
+}
 
 // sequenceGapInfo is the ErrorInfo detail of a sequence gap, so a client resumes the
 // writer where the server holds it without parsing the message.

@@ -117,7 +117,7 @@ func (s *Server) uiAPI(method string, h uiHandler) http.HandlerFunc {
 		client := addrClient(r.RemoteAddr) // as gRPC's clientOf: every connection of a host together
 		out, err := func() (any, error) {
 			if !s.ready.Load() {
-				return nil, errRecovering
+				return nil, s.recoveringErr()
 			}
 			if s.tokens == nil && !hostAllowed(r.Host, s.cfg.UIHosts) {
 				return nil, status.Errorf(codes.PermissionDenied, "with authentication off the inspector's API answers only requests addressed to an IP address, localhost or a name in -ui-hosts, not %q (a web page could otherwise reach it through DNS rebinding): add the name to -ui-hosts (HARDNEG_UI_HOSTS), or turn authentication on", hostName(r.Host))

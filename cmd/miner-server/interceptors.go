@@ -42,7 +42,7 @@ func (s *Server) interceptorOptions() []grpc.ServerOption {
 // unaryReady refuses MinerService calls until storage has recovered.
 func (s *Server) unaryReady(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	if !s.ready.Load() {
-		return nil, errRecovering
+		return nil, s.recoveringErr()
 	}
 	return handler(ctx, req)
 }
@@ -50,7 +50,7 @@ func (s *Server) unaryReady(ctx context.Context, req any, _ *grpc.UnaryServerInf
 // streamReady refuses MinerService streams until storage has recovered.
 func (s *Server) streamReady(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	if !s.ready.Load() {
-		return errRecovering
+		return s.recoveringErr()
 	}
 	return handler(srv, ss)
 }

@@ -37,6 +37,9 @@ type Server struct {
 	log   *slog.Logger
 	db    engine.Engine
 	ready atomic.Bool // storage recovered; MinerService calls are served
+	// recoveryStart is when recovery began (Unix nanoseconds; 0 before), for the
+	// progress a refusal during recovery reports (recoveringErr).
+	recoveryStart atomic.Int64
 	// abandoned: the server was stopped while storage was still recovering; the
 	// recovery goroutine still holds the storage, which is then not closed (the
 	// process exits; the next start recovers from disk again).
@@ -387,6 +390,7 @@ var recoveryProgressEvery = 5 * time.Second
 func (s *Server) recover(ctx context.Context) error {
 	done := make(chan error, 1)
 	start := time.Now()
+	s.recoveryStart.Store(start.UnixNano())
 	go func() { done <- s.db.Recover() }()
 	tick := time.NewTicker(recoveryProgressEvery)
 	defer tick.Stop()
@@ -415,6 +419,19 @@ func (s *Server) recover(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// recoveringErr is the refusal of a call made before storage has recovered, with the
+// recovery's progress so far.
+func (s *Server) recoveringErr() error {
+	r := &recovering{}
+	if at := s.recoveryStart.Load(); at != 0 {
+		r.elapsed = time.Since(time.Unix(0, at))
+	}
+	if p, ok := s.db.(interface{ RecoveryProgress() (uint64, uint64) }); ok {
+		r.replayed, r.total = p.RecoveryProgress()
+	}
+	return r
 }
 
 // shutdown stops serving gracefully within the configured timeout.

@@ -68,7 +68,10 @@ class ServerProcess:
     def target(self) -> str:
         return f"127.0.0.1:{self.grpc_port}"
 
-    def start(self) -> None:
+    def start(self, wait: bool = True) -> None:
+        """Starts the server; with ``wait`` (the default) returns once it serves, else at
+        once (a restart keeps the ports, so ``target`` is known; ``wait_serving`` waits
+        later)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")
@@ -85,7 +88,9 @@ class ServerProcess:
             stderr=subprocess.STDOUT,
         )
         log.close()
-        self.wait_serving(offset)
+        self.log_offset = offset
+        if wait:
+            self.wait_serving(offset)
 
     def log_tail(self, n: int = 4000) -> str:
         try:

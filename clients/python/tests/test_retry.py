@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import signal
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -326,6 +330,13 @@ def test_retry_delay_backs_off_with_jitter_and_honours_retry_info() -> None:
     for cls in (errors.InvalidArgument, errors.NotFound, errors.DeadlineExceeded, errors.Internal):
         assert retry_delay(p, 1, _err(cls), 0.0) is None
     assert retry_delay(None, 1, unavailable, 0.0) is None
+    # A server that says it is recovering is waited for past max_attempts, for as long
+    # as recovery_wait allows since its first such answer.
+    recovering = _err(errors.Unavailable, 1.0)
+    assert retry_delay(p, 6, recovering, 0.0, recovering_for=599.0) == pytest.approx(1.0)
+    assert retry_delay(p, 6, recovering, 0.0, recovering_for=600.0) is None
+    assert retry_delay(p, 2, recovering, 0.0, recovering_for=600.0) == pytest.approx(1.0)  # attempts left
+    assert retry_delay(hardneg.RetryPolicy(max_attempts=1, recovery_wait=0), 1, recovering, 0.0, recovering_for=0.0) is None
 
 
 def test_retry_policy_validates() -> None:
@@ -335,6 +346,9 @@ def test_retry_policy_validates() -> None:
         dict(initial_backoff=3.0, max_backoff=1.0),
         dict(multiplier=0.5),
         dict(jitter=1.5),
+        dict(recovery_wait=-1.0),
+        dict(recovery_wait=float("inf")),
+        dict(recovery_wait=float("nan")),
     ):
         with pytest.raises(ValueError):
             hardneg.RetryPolicy(**bad)  # type: ignore[arg-type]
@@ -348,3 +362,72 @@ def test_clients_pickle_with_their_retry_policy() -> None:
     assert c.retry == policy and c.retries == 0
     a = pickle.loads(pickle.dumps(hardneg.AsyncClient("127.0.0.1:1", retry=None)))
     assert a.retry is None
+
+
+def test_calls_wait_for_a_server_that_recovers(
+    server_binary: str, tmp_path: Path, make_client: Callable[..., hardneg.Client]
+) -> None:
+    """After a crash the server replays its log before serving, answering UNAVAILABLE
+    with reason RECOVERING meanwhile. Idempotent calls and ingests wait for it past
+    ``max_attempts`` and ``reconnect_timeout`` (up to ``recovery_wait``) instead of
+    failing; with ``recovery_wait=0`` the refusal is raised, saying the server recovers."""
+    from conftest import ServerProcess
+
+    # No snapshots: the restart replays every write from the log (seconds for this size).
+    srv = ServerProcess(server_binary, tmp_path / "data", tmp_path / "server.log",
+                        ("-snapshot-bytes=-1", "-snapshot-interval=-1s", "-shutdown-snapshot-timeout=0"))
+    srv.start()
+    try:
+        n, dim = 12_000, 64
+        x = unit_rows(n, dim, seed=7)
+        ids = [f"r{i}" for i in range(n)]
+        setup = make_client(srv.target, timeout=60.0)
+        setup.create_collection("c", dim)
+        for i in range(0, n, 4_000):
+            setup.upsert("c", ids[i:i + 4_000], x[i:i + 4_000])
+        srv.stop(signal.SIGKILL)
+        srv.start(wait=False)
+
+        impatient = make_client(srv.target, timeout=60.0, retry=hardneg.RetryPolicy(max_attempts=1, recovery_wait=0))
+        refusal: list[errors.Unavailable] = []
+
+        def refused_as_recovering() -> bool:
+            try:
+                impatient.get_collection("c")
+            except errors.Unavailable as e:
+                if e.recovering:
+                    refusal.append(e)
+                    return True
+                return False  # not listening yet
+            raise AssertionError("the server served before a call found it recovering")
+
+        _wait_for(refused_as_recovering, "a call answered that the server recovers")
+        e = refusal[0]
+        assert e.attempts == 1 and e.retry_after is not None and e.retry_after > 0
+        assert e.recovery_progress is not None and 0 <= e.recovery_progress[0] <= e.recovery_progress[1]
+        assert "storage is recovering" in e.message
+
+        # Both started while the server recovers: a mine with no retries of its own and
+        # an ingest that would give up after 0.2 s without an acknowledgement.
+        waiting = hardneg.RetryPolicy(max_attempts=1, initial_backoff=0.01, recovery_wait=120.0)
+        miner = make_client(srv.target, timeout=120.0, retry=waiting)
+        writer = make_client(srv.target, timeout=120.0, retry=waiting)
+        ingested: list[hardneg.IngestResult] = []
+        t = threading.Thread(target=lambda: ingested.append(
+            writer.ingest("c", [(["new"], unit_rows(1, dim, seed=8))], reconnect_timeout=0.2)), daemon=True)
+        t.start()
+        # The CLI waits too, and says why on stderr rather than hanging silently.
+        cli = subprocess.Popen([sys.executable, "-m", "hardneg._cli", "--addr", srv.target, "--json", "info", "c"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        res = miner.mine("c", anchor_ids=ids[:4], num_negatives=3)
+        t.join(120)
+        out, err = cli.communicate(timeout=120)
+        assert cli.returncode == 0, err
+        assert json.loads(out)["name"] == "c"
+        assert "hardneg info: GetCollection: the server is recovering its storage" in err, err
+        assert res.counts.tolist() == [3] * 4
+        assert miner.retries >= 1  # it was refused as recovering, and waited
+        assert ingested and ingested[0].items == 1 and ingested[0].reconnects >= 1
+        srv.wait_serving(srv.log_offset)
+    finally:
+        srv.stop()

@@ -1212,6 +1212,25 @@ def _error_line(e: BaseException) -> str:
     return str(e)
 
 
+class _RecoveryNotice(logging.Handler):
+    """Prints the client's notice that it waits for a server recovering its storage
+    (a call may wait minutes; silence would look like a hang): one line on stderr, at
+    most every 10 s. Every other record is left to the logger's other handlers."""
+
+    def __init__(self, command: str) -> None:
+        super().__init__(logging.INFO)
+        self.command = command
+        self.last = -float("inf")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not getattr(record, "hardneg_recovering", False):
+            return
+        now = time.monotonic()
+        if now - self.last >= 10.0:
+            self.last = now
+            sys.stderr.write(f"hardneg {self.command}: {record.getMessage()}\n")
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list and args_list[0] == "serve":
@@ -1242,6 +1261,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         # line naming the command, like an error, not Python's file:line report.
         sys.stderr.write(f"hardneg {args.command}: warning: {message}\n")
 
+    waiting = _RecoveryNotice(args.command)
+    hlog = logging.getLogger("hardneg")
+    level = hlog.level
+    hlog.addHandler(waiting)
+    if hlog.getEffectiveLevel() > logging.INFO:
+        hlog.setLevel(logging.INFO)  # the notice is an INFO record; only it is printed
+    try:
+        return _run_command(args, show_warning)
+    finally:
+        hlog.removeHandler(waiting)
+        hlog.setLevel(level)
+
+
+def _run_command(args: argparse.Namespace, show_warning: Any) -> int:
+    """Runs the parsed command; returns its exit status (docs/CLI.md)."""
     try:
         with warnings.catch_warnings():
             warnings.showwarning = show_warning

@@ -78,11 +78,18 @@ Op = Generator[Union[Rpc, Sleep], Any, T]
 
 
 def retry_delay(
-    policy: Optional[RetryPolicy], attempts: int, err: errors.HardnegError, rand: float
+    policy: Optional[RetryPolicy], attempts: int, err: errors.HardnegError, rand: float,
+    recovering_for: Optional[float] = None,
 ) -> Optional[float]:
     """Seconds to wait before attempt ``attempts + 1`` after ``err``, or ``None`` when the
-    error is final. ``rand`` is a uniform random number in [0, 1)."""
-    if policy is None or attempts >= policy.max_attempts:
+    error is final. ``rand`` is a uniform random number in [0, 1). ``recovering_for``:
+    seconds since the call's first answer that the server is recovering, when ``err``
+    is such an answer; within the policy's ``recovery_wait`` it is retried whatever the
+    attempt count."""
+    if policy is None:
+        return None
+    waiting = recovering_for is not None and recovering_for < policy.recovery_wait
+    if attempts >= policy.max_attempts and not waiting:
         return None
     if isinstance(err, errors.ResourceExhausted):
         if err.retry_after is None:  # a size limit, not a "come back later"
@@ -233,6 +240,7 @@ class Core:
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
         attempts = 0
         previous: Optional[errors.HardnegError] = None  # what the attempt before failed with
+        recovering_since: Optional[float] = None  # the first answer that the server recovers
         while True:
             remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
             attempts += 1
@@ -248,7 +256,13 @@ class Core:
                                                         code=grpc.StatusCode.DEADLINE_EXCEEDED, details=err.details)
                     timed_out.__cause__ = err
                     err = timed_out
-                delay = retry_delay(policy, attempts, err, random.random())
+                recovering_for = None
+                if isinstance(err, errors.Unavailable) and err.recovering:
+                    now = time.monotonic()
+                    if recovering_since is None:
+                        recovering_since = now
+                    recovering_for = now - recovering_since
+                delay = retry_delay(policy, attempts, err, random.random(), recovering_for)
                 if delay is not None and deadline is not None and time.monotonic() + delay >= deadline:
                     delay = None  # the next attempt would start after the deadline
                 if delay is None:
@@ -264,9 +278,18 @@ class Core:
                 previous = err
                 with self._lock:
                     self.retries += 1
-                log.info(
-                    "retrying %s in %.3f s (attempt %d failed: %s)", method, delay, attempts, err
-                )
+                if recovering_for is not None:
+                    progress = err.recovery_progress if isinstance(err, errors.Unavailable) else None
+                    log.info(
+                        "%s: the server is recovering its storage%s; waiting (%.0f s so far, up to %.0f s)",
+                        method, "" if progress is None else f" ({progress[0]:,} of {progress[1]:,} log records replayed)",
+                        recovering_for, policy.recovery_wait if policy is not None else 0.0,
+                        extra={"hardneg_recovering": True},
+                    )
+                else:
+                    log.info(
+                        "retrying %s in %.3f s (attempt %d failed: %s)", method, delay, attempts, err
+                    )
             yield Sleep(delay)
 
     # --- collections -------------------------------------------------------------------
@@ -472,6 +495,7 @@ class Core:
             progress=progress,
             total=total,
             reconnect_timeout=reconnect_timeout,
+            recovery_wait=self.retry.recovery_wait if self.retry is not None else 0.0,
         )
 
     # --- mining ------------------------------------------------------------------------

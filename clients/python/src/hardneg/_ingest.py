@@ -95,6 +95,7 @@ class IngestState:
         progress: Any = False,
         total: Optional[int] = None,
         reconnect_timeout: float = 60.0,
+        recovery_wait: float = 0.0,
     ) -> None:
         for name, v in (("window", window), ("first_sequence", first_sequence)):
             if isinstance(v, bool) or not isinstance(v, int):
@@ -117,6 +118,10 @@ class IngestState:
         self.max_batch_items = min(max_batch_items, MAX_BATCH_ITEMS)
         self.max_batch_bytes = max_batch_bytes
         self.reconnect_timeout = reconnect_timeout
+        # How long without progress a stream keeps reconnecting to a server that says
+        # it is recovering its storage (the client's RetryPolicy.recovery_wait), when
+        # that is longer than reconnect_timeout.
+        self.recovery_wait = recovery_wait
         self.next_seq = first_sequence
         # sequence -> (request, items, delete ids); insertion order = sequence order.
         self.pending: "OrderedDict[int, tuple[pb.UpsertStreamRequest, int, int]]" = OrderedDict()
@@ -278,6 +283,11 @@ class IngestState:
                     return False
             elif code not in RETRYABLE:
                 return False
+            if code == grpc.StatusCode.UNAVAILABLE:
+                e = errors.from_rpc_error(err)
+                if isinstance(e, errors.Unavailable) and e.recovering:
+                    budget = max(self.reconnect_timeout, self.recovery_wait)
+                    return time.monotonic() - self._last_progress < budget
         return time.monotonic() - self._last_progress < self.reconnect_timeout
 
     def on_reconnect(self, err: Optional[BaseException] = None) -> None:

@@ -284,7 +284,9 @@ class Client(Front):
                 ``update(n)``/``close()``.
             total: total items, for the progress bar.
             reconnect_timeout: seconds without an acknowledgement after which a broken
-                stream is given up (the error carries ``ingest_result``).
+                stream is given up (the error carries ``ingest_result``); a server that
+                answers that it is recovering its storage is waited for up to the
+                client's ``retry.recovery_wait`` instead, when that is longer.
 
         After a disconnect the stream is re-opened and every unacknowledged batch is
         resent; the server recognises batches it already applied, so none is applied

@@ -90,6 +90,14 @@ class RetryPolicy:
     retry (say a server that refused with ``UNAVAILABLE`` is still reconnecting), the last
     error is ``DEADLINE_EXCEEDED`` and the refusal before it is its ``__cause__``.
 
+    A server that answers that it is still recovering its storage at start-up
+    (:attr:`hardneg.errors.Unavailable.recovering`: it replays its write-ahead log after
+    a crash, which takes seconds to minutes with large collections) is waited for past
+    ``max_attempts``: the call is retried, about once a second, until ``recovery_wait``
+    seconds have passed since its first such answer (or the call's deadline), and the
+    retries log the server's progress. Attempts against a server that does not answer
+    at all still count against ``max_attempts``.
+
     Attributes:
         max_attempts: attempts per call, the first included (1: no retries).
         initial_backoff: seconds before the first retry.
@@ -97,6 +105,8 @@ class RetryPolicy:
         multiplier: growth of the wait from one retry to the next.
         jitter: fraction (0–1) of random spread applied to each wait, so that clients
             refused together do not retry together.
+        recovery_wait: seconds a call keeps retrying a server that says it is
+            recovering (0: such answers count as attempts like any other ``UNAVAILABLE``).
     """
 
     max_attempts: int = 10
@@ -104,6 +114,7 @@ class RetryPolicy:
     max_backoff: float = 2.0
     multiplier: float = 2.0
     jitter: float = 0.5
+    recovery_wait: float = 600.0
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
@@ -114,6 +125,8 @@ class RetryPolicy:
             raise ValueError(f"multiplier must be ≥ 1, got {self.multiplier}")
         if not 0 <= self.jitter <= 1:
             raise ValueError(f"jitter must be in [0, 1], got {self.jitter}")
+        if not 0 <= self.recovery_wait < float("inf"):
+            raise ValueError(f"recovery_wait must be a finite number of seconds ≥ 0, got {self.recovery_wait}")
 
 
 #: ``IndexParams.exact_threshold`` that makes a collection exact-only: it never builds
