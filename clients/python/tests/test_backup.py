@@ -140,6 +140,42 @@ def test_failed_backup_leaves_no_file(pair: tuple[hardneg.Client, hardneg.Client
         a.backup("k", io.StringIO())
 
 
+def test_backup_to_a_pipe_a_device_or_a_link_writes_through_it(pair: tuple[hardneg.Client, hardneg.Client],
+                                                              tmp_path: Path) -> None:
+    """A target that is not a regular file is written, not replaced: the bytes reach the
+    pipe's reader (as `hardneg backup /dev/stdout | ssh …` needs; a device node takes the
+    same path, not tried here lest a regression replace one), and a symbolic link keeps pointing at the file it names, which is replaced."""
+    import os
+    import stat
+    import threading
+
+    a, b = pair
+    a.create_collection("k", 8)
+    a.upsert("k", ["x", "y"], unit_rows(2, 8, seed=3))
+    whole = io.BytesIO()
+    a.backup("k", whole)
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    a.backup("k", fifo)
+    reader.join(30)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode) and len(got) == 1 and len(got[0]) == len(whole.getvalue())
+    assert not (tmp_path / "fifo.partial").exists()
+    b.restore(io.BytesIO(got[0]))
+    assert sorted(b.get_items("k", ["x", "y"]).ids) == ["x", "y"]
+
+    (tmp_path / "real.hnb").write_bytes(b"old")
+    (tmp_path / "link.hnb").symlink_to("real.hnb")
+    a.backup("k", tmp_path / "link.hnb")
+    assert (tmp_path / "link.hnb").is_symlink() and os.readlink(tmp_path / "link.hnb") == "real.hnb"
+    real = (tmp_path / "real.hnb").read_bytes()
+    assert real.startswith(b"HNBACKUP") and len(real) == len(got[0])
+    assert not any(p.name.endswith(".partial") for p in tmp_path.iterdir())
+
+
 def test_restore_says_what_it_takes(pair: tuple[hardneg.Client, hardneg.Client], tmp_path: Path) -> None:
     """The backup's bytes, a text-mode file or a number are refused with a TypeError that
     says what restore takes, before anything is sent (not "embedded null byte" from

@@ -106,7 +106,6 @@ def test_bad_input_exits_1_with_one_line(own_server: ServerProcess, capsys: pyte
         (["mine", "docs", "--anchor", "a", "--set", "bogus=1"], "MiningPolicy field"),
         (["restore", str(tmp_path / "none.hnb")], "no such file"),
         (["restore", str(ip)], "not a hardneg backup file"),
-        (["snapshot"], "name the collection"),
         (["--tls-ca", str(tmp_path / "ca.pem"), "collections"], "TLS file"),
         (["--tls-cert", str(ip), "collections"], "--tls-cert and --tls-key go together"),
     ]
@@ -117,6 +116,12 @@ def test_bad_input_exits_1_with_one_line(own_server: ServerProcess, capsys: pyte
         assert want in err and err.count("\n") == 1, (argv, err)
     # The collection was not created by the failed ingests.
     assert run_json(capsys, own_server, "collections") == []
+    # A snapshot without its collection (nor --list) is a usage error, as a missing
+    # argument is (docs/CLI.md); the program's version is a flag.
+    code, out, err = run(capsys, own_server, "snapshot")
+    assert code == 2 and "hardneg snapshot: error: name the collection to snapshot (or --list)" in err, (out, err)
+    assert _cli.main(["--version"]) == 0
+    assert capsys.readouterr().out == f"hardneg {hardneg.__version__}\n"
 
 
 def test_unreachable_server_and_console_script(tmp_path: Path) -> None:
@@ -168,7 +173,7 @@ def test_ingest_resumes_after_an_interrupted_run(own_server: ServerProcess, caps
         c.create_collection("docs", 8)
         # What an interrupted run leaves behind: its first three batches acknowledged.
         rows = _cli.batch_rows(8, 250)
-        writer = _cli.writer_id_for("docs", str(vp), rows, f"{ip}|None|None|0")
+        writer = _cli.writer_id_for("docs", str(vp), rows, _cli.ingest_spec(str(ip), None, None, 0, ids))
         c.ingest("docs", [(ids[k * rows:(k + 1) * rows], vecs[k * rows:(k + 1) * rows]) for k in range(3)], writer_id=writer)
         before = c.get_collection("docs").stats.last_applied_sequence
         out = run_json(capsys, own_server, "ingest", "docs", str(vp), "--ids", str(ip), "--batch-size", "250")

@@ -348,3 +348,59 @@ def test_an_object_array_of_ids_says_how_to_save_it(server: ServerProcess, name:
     code, _, err = run(capsys, server, "ingest", name, vectors, "--ids", str(ids), "--create")
     one_line_failure(code, err, "ingest",
                      "ids.npy: holds Python objects, not strings; ids must be strings or integers (save them with dtype=str)")
+
+
+def test_parquet_vectors_of_lists_or_strings_are_refused(server: ServerProcess, sync_client: hardneg.Client, name: str,
+                                                         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """One vector per token (lists of lists) would be flattened into one long vector,
+    and strings parsed as numbers: neither is taken for an embedding."""
+    p = tmp_path / "t.parquet"
+    tokens = [[[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]] for _ in range(4)]
+    pq.write_table(pa.table({"id": ["a", "b", "c", "d"], "embedding": tokens}), p)
+    code, _, err = run(capsys, server, "ingest", name, str(p), "--create")
+    one_line_failure(code, err, "ingest", "column 'embedding' holds list<element: list<element: double>> values; "
+                                          "vectors must be lists of floating-point numbers, one list per row")
+    pq.write_table(pa.table({"id": ["a", "b"], "embedding": [["1.5", "2"], ["0.5", "1"]]}), p)
+    code, _, err = run(capsys, server, "ingest", name, str(p), "--create")
+    one_line_failure(code, err, "ingest", "column 'embedding' holds list<element: string> values")
+    assert name not in {c.name for c in sync_client.list_collections()}
+
+
+@pytest.mark.parametrize("metric", ["dot", "l2"])
+def test_a_norm_over_the_limit_is_refused_before_anything_is_sent(
+        server: ServerProcess, sync_client: hardneg.Client, name: str, tmp_path: Path, metric: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Under dot and L2 the server refuses a norm over 1e9: a row in a later batch would
+    leave the collection half-ingested, so the file is refused whole, naming its row."""
+    x = unit_rows(3000, DIM, seed=9)
+    x[2500] *= 1e10
+    np.save(tmp_path / "big.npy", x)
+    (tmp_path / "big.txt").write_text("".join(f"b{i}\n" for i in range(3000)))
+    code, _, err = run(capsys, server, "ingest", name, str(tmp_path / "big.npy"), "--ids", str(tmp_path / "big.txt"),
+                       "--create", "--metric", metric, "--batch-size", "1000")
+    one_line_failure(code, err, "ingest", f"big.npy: row 2500 has norm 1e+10; under {metric} the norm must be at most 1e+09")
+    assert name not in {c.name for c in sync_client.list_collections()}
+    # Under cosine the vector is normalised and taken.
+    code, _, err = run(capsys, server, "ingest", name, str(tmp_path / "big.npy"), "--ids", str(tmp_path / "big.txt"),
+                       "--create", "--batch-size", "1000")
+    assert code == 0, err
+
+
+def test_ids_in_another_order_are_a_new_ingest_not_a_resume(server: ServerProcess, sync_client: hardneg.Client,
+                                                           name: str, vectors: str, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """An ids file fixed after an ingest (same ids, another order) is sent again, so each
+    id holds the row the new file gives it; the same file again is skipped."""
+    ids = tmp_path / "ids.txt"
+    ids.write_text("".join(f"{i}\n" for i in IDS))
+    code, _, err = run(capsys, server, "ingest", name, vectors, "--ids", str(ids), "--create")
+    assert code == 0, err
+    code, out, err = run(capsys, server, "ingest", name, vectors, "--ids", str(ids))
+    assert code == 0 and "already acknowledged" in out, (out, err)
+    ids.write_text("".join(f"{i}\n" for i in reversed(IDS)))
+    code, out, err = run(capsys, server, "ingest", name, vectors, "--ids", str(ids))
+    assert code == 0 and "already acknowledged" not in out, (out, err)
+    x = np.load(vectors)
+    got = sync_client.get_items(name, [IDS[0], IDS[-1]], include_vectors=True)
+    np.testing.assert_allclose(got.vectors[0], x[-1], atol=1e-6)
+    np.testing.assert_allclose(got.vectors[1], x[0], atol=1e-6)

@@ -90,8 +90,19 @@ def test_policy_message_sets_only_given_optionals() -> None:
 def test_policy_rejects_unknown_names() -> None:
     with pytest.raises(TypeError, match="margin"):
         hardneg.MiningPolicy.from_kwargs(None, margin=0.1)
-    with pytest.raises(ValueError, match="sampling_strategy"):
+    with pytest.raises(ValueError, match="sampling_strategy") as bad:
         codec.policy_message(hardneg.MiningPolicy(sampling_strategy="best"))  # type: ignore[arg-type]
+    assert "use one of top, random, uniform, softmax, simans, top1_sampled" in str(bad.value)
+
+
+def test_policy_takes_the_proto_enum_names_the_server_speaks() -> None:
+    """The server's warnings name enum values as the proto does (SAMPLING_STRATEGY_SOFTMAX):
+    a user who copies one into a policy gets what it names."""
+    msg = codec.policy_message(hardneg.MiningPolicy(sampling_strategy="SAMPLING_STRATEGY_SOFTMAX",  # type: ignore[arg-type]
+                                                    rank_mode="RANK_MODE_RAW", stale_rule="STALE_RULE_RESCORE"))  # type: ignore[arg-type]
+    assert msg.sampling == pb.SAMPLING_STRATEGY_SOFTMAX
+    assert msg.rank_mode == pb.RANK_MODE_RAW
+    assert msg.stale_rule == pb.STALE_RULE_RESCORE
 
 
 def test_anchor_block_rows() -> None:

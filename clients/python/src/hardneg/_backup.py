@@ -24,6 +24,7 @@ import errno
 import io
 import os
 import shutil
+import stat
 import struct
 import tempfile
 from dataclasses import dataclass
@@ -301,6 +302,25 @@ def open_for_write(target: PathOrFile) -> tuple[IO[bytes], Any]:
         raise NotADirectoryError(errno.ENOTDIR, f"{parent!r} is a file, not a directory", path)
     if not os.path.isdir(parent):
         raise FileNotFoundError(errno.ENOENT, f"no directory {parent!r}", path)
+    try:
+        st: Optional[os.stat_result] = os.stat(path)  # through symbolic links
+    except FileNotFoundError:
+        st = None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        # A pipe, a terminal, a device (/dev/stdout, /dev/null): written straight
+        # through; renaming a file over it would replace the device node or the pipe.
+        through = open(path, "wb")
+
+        def close(ok: bool) -> None:
+            try:
+                through.close()
+            except OSError:
+                if ok:
+                    raise
+
+        return through, close
+    if os.path.islink(path):
+        path = os.path.realpath(path)  # the file the link names is replaced; the link stays
     tmp = path + ".partial"
     f = open(tmp, "wb")
 

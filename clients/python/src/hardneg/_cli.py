@@ -290,10 +290,13 @@ def _load_npy(path: str, objects: str = "not numbers") -> Any:
         raise CommandError(f"{path}: truncated or damaged .npy file ({e})") from None
 
 
-def _check_vectors(path: str, vectors: Any) -> int:
+def _check_vectors(path: str, vectors: Any) -> tuple[int, int]:
     """vectors must be a 2-d array of floating-point numbers with rows and columns, all
     finite as float32: checked before anything is created or sent. Returns the first
-    zero row (-1 for none), which cosine refuses."""
+    zero row, which cosine refuses, and the first row whose norm is over the server's
+    limit (1e9), which dot and L2 refuse (-1 for none)."""
+    from hardneg._codec import MAX_NORM, _norm64
+
     kind = vectors.dtype.kind
     if kind != "f":
         hint = " (token ids rather than embeddings?)" if kind in "iu" else ""
@@ -305,7 +308,7 @@ def _check_vectors(path: str, vectors: Any) -> int:
         raise CommandError(f"{path}: holds no rows")
     if dim == 0:
         raise CommandError(f"{path}: holds vectors of dimension 0")
-    zero = -1
+    zero, large = -1, -1
     step = max(1, (64 << 20) // (4 * dim))  # one pass over a memory-mapped file, 64 MiB at a time
     for start in range(0, n, step):
         with np.errstate(over="ignore"):
@@ -316,7 +319,12 @@ def _check_vectors(path: str, vectors: Any) -> int:
         if zero < 0:
             zeros = np.flatnonzero(~block.any(axis=1))
             zero = start + int(zeros[0]) if zeros.size else -1
-    return zero
+        if large < 0:
+            with np.errstate(over="ignore", under="ignore"):
+                sq = np.einsum("ij,ij->i", block, block)  # float32 candidates, confirmed in float64
+            over = [i for i in np.flatnonzero(~(sq <= 0.99 * MAX_NORM**2)).tolist() if _norm64(block[i]) > MAX_NORM]
+            large = start + over[0] if over else -1
+    return zero, large
 
 
 #: The server's limit on an item id (internal/engine MaxIDBytes).
@@ -416,10 +424,11 @@ def _parquet_vectors(path: str, col: str, values: list[Any]) -> Any:
         raise CommandError(f"{path}: column {col!r} does not hold numbers ({e})") from None
 
 
-def _load_source(args: argparse.Namespace) -> tuple[list[str], Any, Optional[list[Any]], int]:
+def _load_source(args: argparse.Namespace) -> tuple[list[str], Any, Optional[list[Any]], tuple[int, int]]:
     """Reads and checks ids, vectors (a 2-d float array, memory-mapped for .npy) and
     groups: a file that would fail part-way is refused before anything is sent. The
-    last value is the first zero vector's row (-1 for none)."""
+    last value holds the first zero vector's row and the first row whose norm is over
+    1e9 (-1 for none): which of them the collection refuses depends on its metric."""
     path = args.file
     _check_file(path)
     groups = None
@@ -478,6 +487,11 @@ def _load_source(args: argparse.Namespace) -> tuple[list[str], Any, Optional[lis
         if value_type is not None and (pa_types.is_integer(value_type) or pa_types.is_boolean(value_type)):
             raise CommandError(f"{path}: column {vec_col!r} holds lists of {value_type} values; "
                                "vectors must be floating point (token ids rather than embeddings?)")
+        if value_type is None or not pa_types.is_floating(value_type):
+            # Lists of lists (one vector per token, say) would be flattened into one long
+            # vector, and lists of strings parsed as numbers: neither is an embedding.
+            raise CommandError(f"{path}: column {vec_col!r} holds {vtype} values; vectors must be lists of "
+                               "floating-point numbers, one list per row")
         vectors = _parquet_vectors(path, vec_col, table.column(vec_col).to_pylist())
         zero = _check_vectors(f"{path}: column {vec_col!r}", vectors)
         if args.groups:
@@ -509,6 +523,15 @@ def _mute_reuse_warning(record: logging.LogRecord) -> bool:
     """A logging filter that drops the client's warning about a writer id used again
     (the ingest command's resume probe asks for that on purpose) and passes the rest."""
     return not (record.levelno == logging.WARNING and "was not applied: the server already holds" in record.msg)
+
+
+def ingest_spec(ids_opt: Optional[str], vectors_opt: Optional[str], groups_opt: Optional[str], version: int,
+                ids: Sequence[str]) -> str:
+    """What of an ingest's options and ids enters its writer id (writer_id_for). The ids
+    themselves, in order, do: an ids file regenerated in another order (or with other
+    ids) over the same vectors is another ingest, which must not be skipped as sent."""
+    digest = hashlib.sha256("\0".join(ids).encode("utf-8", "surrogatepass")).hexdigest()[:24]
+    return f"{ids_opt}|{vectors_opt}|{groups_opt}|{version}|{digest}"
 
 
 def writer_id_for(collection: str, path: str, rows: int, ids_spec: str, generation: int = 0) -> str:
@@ -562,7 +585,7 @@ def _too_large(e: errors.HardnegError, rows: int, dim: int) -> Optional[int]:
 def cmd_ingest(args: argparse.Namespace) -> None:
     if args.writer_id is not None and (not 1 <= len(args.writer_id.encode()) <= 128 or "\x00" in args.writer_id):
         raise CommandError("--writer-id must be 1 to 128 bytes without NUL")
-    ids, vectors, groups, zero = _load_source(args)
+    ids, vectors, groups, (zero, large) = _load_source(args)
     n, dim = vectors.shape
     client = _client(args)
     col = None
@@ -578,11 +601,17 @@ def cmd_ingest(args: argparse.Namespace) -> None:
     metric = args.metric or "cosine"
     if zero >= 0 and (col.metric if col is not None else metric) == "cosine":
         raise CommandError(f"{args.file}: row {zero} is a zero vector, which has no direction under cosine")
+    if large >= 0 and (col.metric if col is not None else metric) != "cosine":
+        from hardneg._codec import _norm64
+
+        raise CommandError(f"{args.file}: row {large} has norm {_norm64(np.asarray(vectors[large], dtype=np.float32)):.3g}; "
+                           f"under {col.metric if col is not None else metric} the norm must be at most 1e+09 so that "
+                           "scores stay finite")
     created = col is None
     if col is None:
         col = client.create_collection(args.collection, dim, metric)
     rows = batch_rows(dim, args.batch_size)
-    spec = f"{args.ids}|{args.vectors}|{args.groups}|{args.version}"
+    spec = ingest_spec(args.ids, args.vectors, args.groups, args.version, ids)
     generation = 0
     writer = args.writer_id or writer_id_for(args.collection, args.file, rows, spec)
     nb = (n + rows - 1) // rows
@@ -1096,6 +1125,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Command line of the hardneg hard-negative mining service (docs/CLI.md).",
         parents=[conn],
     )
+    from hardneg import __version__
+
+    p.add_argument("--version", action="version", version=f"hardneg {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     def add(name: str, help: str, fn: Any) -> argparse.ArgumentParser:
@@ -1247,6 +1279,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not hasattr(args, "fn"):
         parser.print_usage(sys.stderr)
         sys.stderr.write("hardneg: error: a command is required (hardneg --help lists them)\n")
+        return 2
+    if args.command == "snapshot" and not args.list and not args.name:
+        parser.print_usage(sys.stderr)
+        sys.stderr.write("hardneg snapshot: error: name the collection to snapshot (or --list)\n")
         return 2
     for name in ("json", "quiet", "progress"):
         if not hasattr(args, name):

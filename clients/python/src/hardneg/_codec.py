@@ -71,6 +71,12 @@ SAMPLING = {
 }
 RANK_MODES = {"surviving": pb.RANK_MODE_SURVIVING, "raw": pb.RANK_MODE_RAW}
 STALE_RULES = {"skip": pb.STALE_RULE_SKIP, "rescore": pb.STALE_RULE_RESCORE}
+# The names above are the ones to use; the proto's own enum names (which the server's
+# warnings speak: "unless sampling is SAMPLING_STRATEGY_SOFTMAX") are taken as well.
+_SAMPLING_NAMES = ", ".join(SAMPLING)
+for _names, _enum in ((SAMPLING, pb.SamplingStrategy), (RANK_MODES, pb.RankMode), (STALE_RULES, pb.StaleRule)):
+    for _value in set(_names.values()):
+        _names.setdefault(_enum.Name(_value), _value)
 MAX_REFRESH_LIMIT = 65_536
 
 Groups = Optional[Sequence[Optional[Sequence[str]]]]
@@ -844,7 +850,7 @@ def _policy_violations(policy: MiningPolicy) -> list[FieldViolation]:
         if v is not None and not isinstance(v, (bool, np.bool_)):
             bad(name, f"must be True, False or None, got {type(v).__name__}")
     if policy.sampling_strategy not in SAMPLING:
-        bad("sampling_strategy", f"unknown strategy {policy.sampling_strategy!r}; use one of {', '.join(SAMPLING)}")
+        bad("sampling_strategy", f"unknown strategy {policy.sampling_strategy!r}; use one of {_SAMPLING_NAMES}")
     if policy.rank_mode not in RANK_MODES:
         bad("rank_mode", f"unknown rank mode {policy.rank_mode!r}; use surviving or raw")
     if policy.stale_rule not in STALE_RULES:
