@@ -2,6 +2,7 @@ package mining
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"testing"
@@ -329,5 +330,61 @@ func BenchmarkMineExclusions(b *testing.B) {
 			}
 			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N*anchors), "cpu-µs/anchor")
 		})
+	}
+}
+
+// BenchmarkBeamVersusScan mines 32 stored-item anchors (k 8, default policy) in
+// cosine collections of 20,000 random vectors of several dimensions, through the graph
+// with a fixed beam (ef_search 520 and 2,058, the measurement of the lead off) and in an
+// exact collection: what a beam costs per element against what a scan costs per item,
+// by dimension, for the collection's choice between the two (index's scanShare).
+//
+//	go test ./internal/mining -run '^$' -bench BeamVersusScan -benchtime 10x
+func BenchmarkBeamVersusScan(b *testing.B) {
+	const n, anchors = 20_000, 32
+	for _, dim := range []int{32, 64, 128, 384, 768} {
+		r := rand.New(rand.NewPCG(1, uint64(dim)))
+		batch := &engine.Batch{Vectors: make([]float32, n*dim)}
+		for i := range n {
+			batch.IDs = append(batch.IDs, "i"+strconv.Itoa(i))
+		}
+		for i := range batch.Vectors {
+			batch.Vectors[i] = float32(r.NormFloat64())
+		}
+		for _, v := range []struct {
+			name      string
+			threshold int // ExactThreshold
+			ef        int // the policy's ef_search
+		}{{"beam-520", 0, 520}, {"beam-2058", 0, 2058}, {"scan", n + 1, 0}} {
+			db, err := index.Open(index.Options{Dir: b.TempDir(), LeadRecall: -1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			c, err := db.CreateCollection(engine.Config{Name: "c", Dim: dim, Metric: engine.Cosine, Params: engine.Params{ExactThreshold: v.threshold}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for lo := 0; lo < n; lo += 10_000 {
+				part := &engine.Batch{IDs: batch.IDs[lo : lo+10_000], Vectors: batch.Vectors[lo*dim : (lo+10_000)*dim]}
+				if _, err := db.Upsert("c", part, "items"); err != nil {
+					b.Fatal(err)
+				}
+			}
+			c.(*index.Collection).WaitIdle()
+			req := Request{Policy: DefaultPolicy()}
+			req.Policy.NumNegatives, req.Policy.Ef = 8, v.ef
+			for a := range anchors {
+				req.Anchors = append(req.Anchors, Anchor{ID: "i" + strconv.Itoa(a*97)})
+			}
+			b.Run(fmt.Sprintf("dim-%d/%s", dim, v.name), func(b *testing.B) {
+				for b.Loop() {
+					if _, err := Mine(context.Background(), c, req); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*anchors), "µs/anchor")
+			})
+			db.Close()
+		}
 	}
 }
