@@ -404,3 +404,29 @@ def test_ids_in_another_order_are_a_new_ingest_not_a_resume(server: ServerProces
     got = sync_client.get_items(name, [IDS[0], IDS[-1]], include_vectors=True)
     np.testing.assert_allclose(got.vectors[0], x[-1], atol=1e-6)
     np.testing.assert_allclose(got.vectors[1], x[0], atol=1e-6)
+
+
+def test_small_input_mistakes_are_named(server: ServerProcess, sync_client: hardneg.Client, name: str, vectors: str,
+                                        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--vectors with a .npy is refused rather than ignored; an upper-case .NPY is read;
+    a Parquet file with both a vector and an embedding column says which it takes; a
+    long group is shown cut with an ellipsis, not a lost quote; --timeout inf says why."""
+    ids = tmp_path / "ids.txt"
+    ids.write_text("".join(f"{i}\n" for i in IDS))
+    code, _, err = run(capsys, server, "ingest", name, vectors, "--ids", str(ids), "--vectors", "emb", "--create")
+    one_line_failure(code, err, "ingest", "--vectors names a parquet column; a .npy file is the vectors")
+    upper = tmp_path / "V.NPY"
+    upper.write_bytes(Path(vectors).read_bytes())
+    code, _, err = run(capsys, server, "ingest", name, str(upper), "--ids", str(ids), "--create")
+    assert code == 0, err
+    p = tmp_path / "both.parquet"
+    x = unit_rows(4, DIM, seed=1)
+    pq.write_table(pa.table({"id": ["a", "b", "c", "d"], "vector": list(x), "embedding": list(x[::-1]),
+                             "g": [["ok"], ["ok"], ["ok"], ["g" * 300]]}), p)
+    code, _, err = run(capsys, server, "ingest", name, str(p), "--groups", "g")
+    assert code == 1
+    assert "columns vector, embedding are all there: taking 'vector' (name another with --vectors)" in err, err
+    assert f"group {'g' * 58!r}"[:-1] + "…" in err and "must be 1–256 bytes" in err, err
+    with pytest.raises(SystemExit):
+        _cli.build_parser().parse_args(["--timeout", "inf", "collections"])
+    assert "must be a finite number, got 'inf'" in capsys.readouterr().err

@@ -290,6 +290,13 @@ def _load_npy(path: str, objects: str = "not numbers") -> Any:
         raise CommandError(f"{path}: truncated or damaged .npy file ({e})") from None
 
 
+def _shown(value: Any, width: int) -> str:
+    """repr(value), cut to about ``width`` characters with an ellipsis (a cut repr would
+    lose its closing quote or bracket and read as the whole value)."""
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _check_vectors(path: str, vectors: Any) -> tuple[int, int]:
     """vectors must be a 2-d array of floating-point numbers with rows and columns, all
     finite as float32: checked before anything is created or sent. Returns the first
@@ -377,14 +384,14 @@ def _read_id_lines(path: str) -> list[str]:
     for i, v in enumerate(ids):
         if v != v.strip():
             raise CommandError(
-                f"{path}: the id of row {i} ({v!r:.70}) has leading or trailing whitespace, which an id text file "
+                f"{path}: the id of row {i} ({_shown(v, 70)}) has leading or trailing whitespace, which an id text file "
                 "cannot hold: remove it, or give such ids as a .npy of strings or a Parquet column"
             )
     return ids
 
 
 def _load_ids(path: str, n: int) -> list[str]:
-    if path.endswith(".npy"):
+    if path.lower().endswith(".npy"):
         arr = _load_npy(path, "not strings; ids must be strings or integers (save them with dtype=str)")
         if arr.dtype.kind not in "iuUS":
             raise CommandError(f"{path}: holds {arr.dtype} values; ids must be strings or integers")
@@ -432,7 +439,7 @@ def _load_source(args: argparse.Namespace) -> tuple[list[str], Any, Optional[lis
     path = args.file
     _check_file(path)
     groups = None
-    if path.endswith(".npy"):
+    if path.lower().endswith(".npy"):
         vectors = _load_npy(path)
         zero = _check_vectors(path, vectors)
         if not args.ids:
@@ -440,7 +447,9 @@ def _load_source(args: argparse.Namespace) -> tuple[list[str], Any, Optional[lis
         ids = _load_ids(args.ids, vectors.shape[0])
         if args.groups:
             raise CommandError("--groups names a parquet column; .npy input has none")
-    elif path.endswith(".parquet"):
+        if args.vectors:
+            raise CommandError("--vectors names a parquet column; a .npy file is the vectors")
+    elif path.lower().endswith(".parquet"):
         try:
             import pyarrow.parquet as pq
             import pyarrow.types as pa_types
@@ -452,7 +461,11 @@ def _load_source(args: argparse.Namespace) -> tuple[list[str], Any, Optional[lis
             raise CommandError(f"{path}: not a readable Parquet file ({e})") from None
         names = table.column_names
         id_col = args.ids or "id"
-        vec_col = args.vectors or next((c for c in ("vector", "embedding", "embeddings") if c in names), None)
+        present = [c for c in ("vector", "embedding", "embeddings") if c in names]
+        vec_col = args.vectors or (present[0] if present else None)
+        if not args.vectors and len(present) > 1:
+            sys.stderr.write(f"hardneg ingest: {path}: columns {', '.join(present)} are all there: taking {vec_col!r} "
+                             "(name another with --vectors)\n")
         if vec_col is None:
             raise CommandError(f"{path}: no column vector, embedding or embeddings; name it with --vectors "
                                f"(columns: {', '.join(names)})")
@@ -502,7 +515,7 @@ def _load_source(args: argparse.Namespace) -> tuple[list[str], Any, Optional[lis
                 if g is None:
                     continue
                 if not isinstance(g, (list, tuple)) or not all(isinstance(x, str) for x in g):
-                    raise CommandError(f"{path}: row {i} of column {args.groups!r} is not a list of strings: {g!r:.60}")
+                    raise CommandError(f"{path}: row {i} of column {args.groups!r} is not a list of strings: {_shown(g, 60)}")
                 # The server's limits, checked now: a later batch refused would leave
                 # the collection half-ingested.
                 from hardneg import _codec as codec
@@ -512,7 +525,7 @@ def _load_source(args: argparse.Namespace) -> tuple[list[str], Any, Optional[lis
                                        f"at most {codec.MAX_ITEM_GROUPS}")
                 for x in g:
                     if not codec.valid_group(x):
-                        raise CommandError(f"{path}: row {i} of column {args.groups!r}: group {x!r:.60} must be "
+                        raise CommandError(f"{path}: row {i} of column {args.groups!r}: group {_shown(x, 60)} must be "
                                            f"1–{codec.MAX_GROUP_BYTES} bytes of UTF-8 without NUL")
     else:
         raise CommandError(f"{path}: unsupported file type (use .npy or .parquet)")
@@ -1092,8 +1105,10 @@ def _positive(conv: Any) -> Any:
             v = conv(raw)
         except ValueError:
             raise argparse.ArgumentTypeError(f"invalid {conv.__name__} value: {raw!r}") from None
-        if not (v > 0 and math.isfinite(v)):
+        if not v > 0:
             raise argparse.ArgumentTypeError(f"must be above 0, got {raw!r}")
+        if not math.isfinite(v):
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {raw!r} (leave the flag out for no limit)")
         return v
 
     parse.__name__ = f"positive {conv.__name__}"
