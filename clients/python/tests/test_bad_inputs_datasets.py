@@ -121,19 +121,17 @@ BAD_SCORES = [
                  id="l2-positive-max"),
     # ST: no error (NaN compares false: nothing filtered) or 0 rows.
     pytest.param({"min_score": float("nan")}, r"min_score must be a finite number", id="min-nan"),
-    pytest.param({"max_score": float("inf")}, r"max_score must be a finite number", id="max-inf"),
+    pytest.param({"max_score": float("-inf")}, r"max_score must be a finite number", id="max-minus-inf"),
+    pytest.param({"min_score": float("inf")}, r"min_score must be a finite number", id="min-inf"),
     pytest.param({"absolute_margin": float("inf")}, r"absolute_margin must be a finite number", id="margin-inf"),
     pytest.param({"relative_margin": float("nan")}, r"relative_margin must be a finite number", id="rel-margin-nan"),
     pytest.param({"margin": -0.5}, r"margin must be ≥ 0.0", id="deprecated-margin-negative"),
     # ST: mines 0 rows.
     pytest.param({"min_score": 0.9, "max_score": 0.1}, r"min_score 0.9 is above max_score 0.1", id="min-above-max"),
     # ST: 870 rows from a 30-row set (num_negatives beyond the corpus).
-    pytest.param({"num_negatives": 10**6}, r"num_negatives must be an integer 1–1024, got 1000000", id="num-negatives-huge"),
-    # ST: TypeError from torch.topk (hardneg: ValueError naming the argument).
-    pytest.param({"num_negatives": 2.5}, r"num_negatives must be an integer", id="num-negatives-float"),
-    pytest.param({"num_negatives": True}, r"num_negatives must be an integer", id="num-negatives-bool"),
+    pytest.param({"num_negatives": 10**6}, r"num_negatives must be an integer 1–1,024, got 1000000", id="num-negatives-huge"),
     pytest.param({"range_min": 3, "range_max": 2}, r"range_min must be smaller than range_max", id="range-reversed"),
-    pytest.param({"range_max": -1}, r"range_max must be an integer ≥ 1", id="range-max-negative"),
+    pytest.param({"range_max": -1}, r"range_max must be an integer 1–1,048,576", id="range-max-negative"),
     pytest.param({"output_format": "triplets"}, r"Invalid output_format: triplets", id="output-format-plural"),
     pytest.param({"output_format": None}, r"Invalid output_format: None", id="output-format-none"),
     # hardneg's own policy keywords: their range is the metric's, checked before encoding
@@ -174,6 +172,34 @@ def test_bad_scores_and_counts_fail_before_encoding(client: hardneg.Client, kwar
         mine_hard_negatives(DATA, model, verbose=False, client=client, **kwargs)
     assert model.calls == 0
     assert _names(client) == before
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    # ST: TypeError from torch.topk; hardneg names the argument, before encoding.
+    ({"num_negatives": 2.5}, r"num_negatives must be an integer"),
+    ({"num_negatives": True}, r"num_negatives must be an integer"),
+    ({"num_negatives": "3"}, r"num_negatives must be an integer"),
+    ({"range_min": 2.0}, r"range_min must be an integer"),
+    ({"range_max": 10.0}, r"range_max must be an integer"),
+    ({"absolute_margin": "0.1"}, r"absolute_margin must be a finite number"),
+    ({"max_score": "0.5"}, r"max_score must be a finite number"),
+])
+def test_arguments_of_the_wrong_type_are_type_errors(client: hardneg.Client, kwargs: dict[str, Any], match: str) -> None:
+    """As sentence-transformers raises TypeError for them, so that a migrated
+    ``except TypeError`` still catches them; values of the right type out of range stay
+    ValueError."""
+    model = CountingModel()
+    with pytest.raises(TypeError, match=match):
+        mine_hard_negatives(DATA, model, verbose=False, client=client, **kwargs)
+    assert model.calls == 0
+
+
+def test_infinite_score_bounds_are_no_bounds(client: hardneg.Client) -> None:
+    """max_score=inf and min_score=-inf filter nothing, as in sentence-transformers."""
+    plain = mine_hard_negatives(DATA, embed, verbose=False, client=client)
+    unbounded = mine_hard_negatives(DATA, embed, verbose=False, client=client, max_score=float("inf"),
+                                    min_score=float("-inf"))
+    assert unbounded == plain
 
 
 def test_hardneg_policy_keywords_in_range_are_accepted(client: hardneg.Client) -> None:

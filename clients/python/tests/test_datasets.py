@@ -277,6 +277,33 @@ def test_a_cross_encoder_depth_beyond_the_limit_names_num_negatives(client: hard
         _mine(client, num_negatives=5, range_max=1100, max_score=0.9, cross_encoder=Scorer())
 
 
+def test_the_shortfall_note_names_what_widens_the_search(client: hardneg.Client) -> None:
+    """Short anchors get a note on what would find more: max_candidates=0 where the
+    search stopped at sentence-transformers' depth; a larger range_max with a
+    cross-encoder, whose pool is that raw top and which max_candidates does not change."""
+    class Scorer:
+        def predict(self, pairs: list[tuple[str, str]], batch_size: int = 32) -> np.ndarray:
+            return np.array([float(len(a) % 7) / 7 for a, _ in pairs], np.float32)
+
+    def note(**kw: object) -> str:
+        _, report = mine_hard_negatives(
+            {"query": [a for a, _ in PAIRS], "answer": [p for _, p in PAIRS]}, embed, corpus=EXTRA_CORPUS,
+            client=client, num_negatives=3, range_max=4, return_report=True, verbose=False, **kw)
+        assert report.anchors_short > 0
+        return report.format()
+
+    plain = note(relative_margin=0.3)
+    assert "(max_candidates=0 lets it search past sentence-transformers' depth)" in plain, plain
+    deep = note(relative_margin=0.3, max_candidates=0)
+    assert "max_candidates=0 lets" not in deep and "as deep as the server searches" in deep, deep
+    for kw in ({}, {"max_candidates": 0}):
+        rescored = note(cross_encoder=Scorer(), max_score=0.5, **kw)  # type: ignore[arg-type]
+        assert "max_candidates=0 lets" not in rescored, rescored
+        assert re.search(r"raw top \d+ \(range_max, or its default, plus room for the positives\), which a larger "
+                         r"range_max widens", rescored), rescored
+        assert re.search(r"\(the cross-encoder's pool \d+\)", rescored), rescored
+
+
 @pytest.mark.heavy
 def test_dataset_containers_a_user_tries(client: hardneg.Client) -> None:
     """A DatasetDict or a streamed dataset is refused before any encoding, naming what

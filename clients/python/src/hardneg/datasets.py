@@ -175,6 +175,11 @@ class MiningReport:
     parameters: dict[str, Any] = field(default_factory=dict)
     skipped: dict[str, tuple[int, float]] = field(default_factory=dict)
     false_negatives_reported: int = 0
+    #: A cross-encoder re-scored the candidates: ``max_candidates`` is the pool the server
+    #: returned (sentence-transformers' raw top ``range_max``), not a search depth.
+    rescored: bool = False
+    #: The search had no depth limit (``max_candidates=0``): a shortfall is all there was.
+    deepest: bool = False
 
     @property
     def anchors(self) -> int:
@@ -204,7 +209,8 @@ class MiningReport:
                 lines.append(f"Removed {count:,} of {examined:,} candidates ({count / max(examined, 1):.2%}) "
                              f"by the {rule} rule.")
         if examined:
-            lines.append(f"Examined {examined:,} candidates, at most {self.max_examined:,} per anchor (depth limit "
+            limit = "the cross-encoder's pool" if self.rescored else "depth limit"
+            lines.append(f"Examined {examined:,} candidates, at most {self.max_examined:,} per anchor ({limit} "
                          f"{self.max_candidates:,}).")
         if self.missing > 0:
             solutions = ["range_max"]
@@ -217,10 +223,17 @@ class MiningReport:
                 f" Consider adjusting the {considerations} parameter{'s' if len(solutions) > 1 else ''}"
                 " if you'd like to find more valid negatives."
             )
+            if self.rescored:
+                widen = (f"; with a cross_encoder the candidates are sentence-transformers' raw top {self.max_candidates:,} "
+                         "(range_max, or its default, plus room for the positives), which a larger range_max widens.")
+            elif self.deepest:
+                widen = " (max_candidates=0: as deep as the server searches)."
+            else:
+                widen = " (max_candidates=0 lets it search past sentence-transformers' depth)."
             lines.append(
                 f"{self.anchors_short:,} of {self.queries:,} anchors got fewer than {p.get('num_negatives')} negatives; "
                 f"the search examined at most {self.max_examined:,} of {self.max_candidates:,} candidates per anchor"
-                " (max_candidates=0 lets it search past sentence-transformers' depth)."
+                + widen
             )
         if self.false_negatives_reported:
             lines.append(f"Reported {self.false_negatives_reported:,} false negatives to the server.")
@@ -308,8 +321,12 @@ def _is_int(x: Any) -> bool:
 
 
 def _check_int(name: str, x: Any, lo: int, hi: Optional[int] = None) -> None:
-    if not _is_int(x) or x < lo or (hi is not None and x > hi):
-        bound = f"{lo}–{hi}" if hi is not None else f"≥ {lo}"
+    # A value of the wrong type is a TypeError, as sentence-transformers raises for it;
+    # an integer out of range a ValueError.
+    bound = f"{lo}–{hi:,}" if hi is not None else f"≥ {lo}"
+    if not _is_int(x):
+        raise TypeError(f"{name} must be an integer {bound}, got {x!r}")
+    if x < lo or (hi is not None and x > hi):
         raise ValueError(f"{name} must be an integer {bound}, got {x!r}")
 
 
@@ -324,7 +341,9 @@ def _scalar(x: Any) -> Any:
 def _check_float(name: str, x: Any, lo: Optional[float] = None, hi: Optional[float] = None) -> None:
     if x is None:
         return
-    if isinstance(x, bool) or not isinstance(x, numbers.Real) or not math.isfinite(float(x)):
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise TypeError(f"{name} must be a finite number or None, got {x!r}")
+    if not math.isfinite(float(x)):
         raise ValueError(f"{name} must be a finite number or None, got {x!r}")
     if (lo is not None and x < lo) or (hi is not None and x > hi):
         rng = f"in [{lo}, {hi}]" if hi is not None else f"≥ {lo}"
@@ -915,14 +934,19 @@ def mine_hard_negatives(
             "The `margin` parameter is deprecated. Use the `absolute_margin` and/or `relative_margin` parameter "
             f"instead. Setting `absolute_margin` to `{absolute_margin}`."
         )
+    # No bound at all, as sentence-transformers reads an infinite one.
+    if isinstance(max_score, numbers.Real) and not isinstance(max_score, bool) and max_score == math.inf:
+        max_score = None
+    if isinstance(min_score, numbers.Real) and not isinstance(min_score, bool) and min_score == -math.inf:
+        min_score = None
     _check_float("max_score", max_score)
     _check_float("min_score", min_score)
     _check_float("absolute_margin", absolute_margin, lo=0.0)
     _check_float("relative_margin", relative_margin, lo=0.0, hi=1.0)
     _check_int("num_negatives", num_negatives, 1, codec.MAX_NEGATIVES)
-    _check_int("range_min", range_min, 0)
+    _check_int("range_min", range_min, 0, codec.MAX_RANGE)
     if range_max is not None:
-        _check_int("range_max", range_max, 1)
+        _check_int("range_max", range_max, 1, codec.MAX_RANGE)
     for col in (a_col, p_col):
         if col in _added_columns(output_format, output_scores, num_negatives):
             raise ValueError(f"the column {col!r} has the name of a column that output_format={output_format!r} "
@@ -1251,7 +1275,9 @@ def mine_hard_negatives(
         rows_possible=_rows_possible(output_format, n_pos, num_negatives),
         anchors_short=sum(1 for ns in negatives if len(ns) < num_negatives),
         range_max=range_max,
-        max_candidates=policy.max_candidates or 100_000,
+        max_candidates=depth if rescoring else (policy.max_candidates or 100_000),
+        rescored=rescoring,
+        deepest=not rescoring and not policy.max_candidates,
         max_examined=int(res.candidates_examined.max()) if len(res) else 0,
         parameters={
             "range_min": range_min, "range_max": range_max, "max_score": max_score, "min_score": min_score,
