@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/index"
@@ -387,4 +388,75 @@ func BenchmarkBeamVersusScan(b *testing.B) {
 			db.Close()
 		}
 	}
+}
+
+// BenchmarkGraphVersusScanBySize mines stored-item anchors (k 8, default policy, the
+// collection's measured first-pass lead) in cosine collections of clustered 384-d
+// vectors of several sizes, through the graph and in an exact collection of the same
+// items, 1 and 32 anchors per request: where an exact scan costs less than the graph,
+// for the default exact threshold (engine.DefaultExactThreshold).
+//
+//	go test ./internal/mining -run '^$' -bench GraphVersusScanBySize -benchtime 20x
+func BenchmarkGraphVersusScanBySize(b *testing.B) {
+	const dim = 384
+	for _, n := range []int{10_000, 20_000, 40_000, 80_000} {
+		r := rand.New(rand.NewPCG(5, uint64(n)))
+		centers := make([][]float32, 100)
+		for i := range centers {
+			centers[i] = randVec(r, dim, 1)
+		}
+		batch := &engine.Batch{}
+		for i := range n {
+			batch.IDs = append(batch.IDs, "i"+strconv.Itoa(i))
+			batch.Vectors = append(batch.Vectors, jitter(r, centers[r.IntN(len(centers))], 1.0)...)
+		}
+		for _, v := range []struct {
+			name      string
+			threshold int // ExactThreshold
+		}{{"graph", 1}, {"scan", n + 1}} {
+			db, err := index.Open(index.Options{Dir: b.TempDir()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			c, err := db.CreateCollection(engine.Config{Name: "c", Dim: dim, Metric: engine.Cosine, Params: engine.Params{ExactThreshold: v.threshold}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for lo := 0; lo < n; lo += 10_000 {
+				part := &engine.Batch{IDs: batch.IDs[lo : lo+10_000], Vectors: batch.Vectors[lo*dim : (lo+10_000)*dim]}
+				if _, err := db.Upsert("c", part, "items"); err != nil {
+					b.Fatal(err)
+				}
+			}
+			ic := c.(*index.Collection)
+			ic.WaitIdle()
+			for ic.SearchesExactly() == (v.threshold == 1) || (v.threshold == 1 && !probed(ic)) {
+				time.Sleep(10 * time.Millisecond) // the lead probe's first measurement
+			}
+			for _, anchors := range []int{1, 32} {
+				req := Request{Policy: DefaultPolicy()}
+				req.Policy.NumNegatives = 8
+				for a := range anchors {
+					req.Anchors = append(req.Anchors, Anchor{ID: "i" + strconv.Itoa(a*97)})
+				}
+				b.Run(fmt.Sprintf("n-%d/%s/anchors-%d", n, v.name, anchors), func(b *testing.B) {
+					for b.Loop() {
+						if _, err := Mine(context.Background(), c, req); err != nil {
+							b.Fatal(err)
+						}
+					}
+					lead, _ := ic.FirstPassLead()
+					b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*anchors), "µs/anchor")
+					b.ReportMetric(float64(lead), "lead")
+				})
+			}
+			db.Close()
+		}
+	}
+}
+
+// probed reports whether the collection's lead probe has measured.
+func probed(c *index.Collection) bool {
+	lead, _ := c.FirstPassLead()
+	return lead > 0
 }
