@@ -404,6 +404,16 @@ def test_ids_in_another_order_are_a_new_ingest_not_a_resume(server: ServerProces
     got = sync_client.get_items(name, [IDS[0], IDS[-1]], include_vectors=True)
     np.testing.assert_allclose(got.vectors[0], x[-1], atol=1e-6)
     np.testing.assert_allclose(got.vectors[1], x[0], atol=1e-6)
+    # Back to the first order: its writer sent these batches before, but the ids now
+    # hold the other rows' vectors, so the file is sent again, not skipped.
+    ids.write_text("".join(f"{i}\n" for i in IDS))
+    code, out, err = run(capsys, server, "ingest", name, vectors, "--ids", str(ids))
+    assert code == 0 and "already acknowledged" not in out, (out, err)
+    got = sync_client.get_items(name, [IDS[0], IDS[-1]], include_vectors=True)
+    np.testing.assert_allclose(got.vectors[0], x[0], atol=1e-6)
+    np.testing.assert_allclose(got.vectors[1], x[-1], atol=1e-6)
+    code, out, err = run(capsys, server, "ingest", name, vectors, "--ids", str(ids))
+    assert code == 0 and "already acknowledged" in out, (out, err)  # now it holds them: skipped
 
 
 def test_small_input_mistakes_are_named(server: ServerProcess, sync_client: hardneg.Client, name: str, vectors: str,
@@ -430,3 +440,26 @@ def test_small_input_mistakes_are_named(server: ServerProcess, sync_client: hard
     with pytest.raises(SystemExit):
         _cli.build_parser().parse_args(["--timeout", "inf", "collections"])
     assert "must be a finite number, got 'inf'" in capsys.readouterr().err
+
+
+def test_backup_to_stdout_keeps_the_summary_off_the_data(server: ServerProcess, sync_client: hardneg.Client, name: str,
+                                                        tmp_path: Path) -> None:
+    """`hardneg backup /dev/stdout -c NAME | …` (docs/CLI.md): stdout carries the backup
+    alone, which restores; the summary goes to stderr, also with --json."""
+    import subprocess
+    import sys
+
+    sync_client.create_collection(name, DIM)
+    sync_client.upsert(name, IDS[:50], unit_rows(50, DIM, seed=2))
+    for extra in ([], ["--json"]):
+        p = subprocess.run([sys.executable, "-m", "hardneg._cli", "--addr", server.target, *extra, "backup", "/dev/stdout",
+                            "-c", name], capture_output=True)
+        assert p.returncode == 0, p.stderr
+        assert p.stdout.startswith(b"HNBACKUP") and b"wrote /dev/stdout" not in p.stdout
+        assert b"/dev/stdout" in p.stderr
+        other = f"{name}-copy"
+        try:
+            sync_client.restore(io.BytesIO(p.stdout), other)
+            assert len(sync_client.get_items(other, IDS[:50])) == 50
+        finally:
+            sync_client.delete_collection(other, missing_ok=True)

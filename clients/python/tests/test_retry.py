@@ -416,11 +416,18 @@ def test_calls_wait_for_a_server_that_recovers(
         t = threading.Thread(target=lambda: ingested.append(
             writer.ingest("c", [(["new"], unit_rows(1, dim, seed=8))], reconnect_timeout=0.2)), daemon=True)
         t.start()
+        # A call never retried otherwise waits too: the server ran nothing of it.
+        creator = make_client(srv.target, timeout=120.0, retry=waiting)
+        created: list[hardneg.CollectionInfo] = []
+        t2 = threading.Thread(target=lambda: created.append(creator.create_collection("c2", dim)), daemon=True)
+        t2.start()
         # The CLI waits too, and says why on stderr rather than hanging silently.
         cli = subprocess.Popen([sys.executable, "-m", "hardneg._cli", "--addr", srv.target, "--json", "info", "c"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         res = miner.mine("c", anchor_ids=ids[:4], num_negatives=3)
         t.join(120)
+        t2.join(120)
+        assert created and created[0].name == "c2"
         out, err = cli.communicate(timeout=120)
         assert cli.returncode == 0, err
         assert json.loads(out)["name"] == "c"
@@ -431,3 +438,22 @@ def test_calls_wait_for_a_server_that_recovers(
         srv.wait_serving(srv.log_offset)
     finally:
         srv.stop()
+
+
+def test_the_cli_leaves_the_librarys_logging_alone(caplog: pytest.LogCaptureFixture) -> None:
+    """hardneg._cli.main run in a process that logs: its notice handler sits on the
+    hardneg.recovery logger alone, so the library's other INFO records (retries) stay
+    below a WARNING-level root, and the loggers are as they were afterwards."""
+    import logging
+
+    from conftest import free_port
+    from hardneg import _cli
+
+    caplog.set_level(logging.WARNING)
+    before = [(n, logging.getLogger(n).level, list(logging.getLogger(n).handlers), logging.getLogger(n).propagate)
+              for n in ("hardneg", "hardneg.recovery")]
+    assert _cli.main(["--addr", f"127.0.0.1:{free_port()}", "--timeout", "2", "info", "x"]) == 1
+    assert not [r for r in caplog.records if r.name.startswith("hardneg") and r.levelno < logging.WARNING]
+    after = [(n, logging.getLogger(n).level, list(logging.getLogger(n).handlers), logging.getLogger(n).propagate)
+             for n in ("hardneg", "hardneg.recovery")]
+    assert after == before

@@ -297,19 +297,12 @@ def open_for_write(target: PathOrFile) -> tuple[IO[bytes], Any]:
     path = _path(target, "backup")
     if os.path.isdir(path):
         raise IsADirectoryError(f"backup target {path!r} is a directory; give a file name")
-    parent = os.path.dirname(path) or "."
-    if os.path.exists(parent) and not os.path.isdir(parent):
-        raise NotADirectoryError(errno.ENOTDIR, f"{parent!r} is a file, not a directory", path)
-    if not os.path.isdir(parent):
-        raise FileNotFoundError(errno.ENOENT, f"no directory {parent!r}", path)
-    try:
-        st: Optional[os.stat_result] = os.stat(path)  # through symbolic links
-    except FileNotFoundError:
-        st = None
-    if st is not None and not stat.S_ISREG(st.st_mode):
-        # A pipe, a terminal, a device (/dev/stdout, /dev/null): written straight
-        # through; renaming a file over it would replace the device node or the pipe.
-        through = open(path, "wb")
+    if writes_through(path):
+        # A pipe, a terminal, a device, /dev/stdout: written straight through; renaming
+        # a file over it would replace the device node or the pipe, or lose the appends
+        # of a shell's >> redirect (opened to append: truncating /dev/stdout would
+        # empty the file a redirect names).
+        through = open(path, "ab")
 
         def close(ok: bool) -> None:
             try:
@@ -321,6 +314,11 @@ def open_for_write(target: PathOrFile) -> tuple[IO[bytes], Any]:
         return through, close
     if os.path.islink(path):
         path = os.path.realpath(path)  # the file the link names is replaced; the link stays
+    parent = os.path.dirname(path) or "."
+    if os.path.exists(parent) and not os.path.isdir(parent):
+        raise NotADirectoryError(errno.ENOTDIR, f"{parent!r} is a file, not a directory", path)
+    if not os.path.isdir(parent):
+        raise FileNotFoundError(errno.ENOENT, f"no directory {parent!r}", path)
     tmp = path + ".partial"
     f = open(tmp, "wb")
 
@@ -348,6 +346,20 @@ def open_for_write(target: PathOrFile) -> tuple[IO[bytes], Any]:
         remove()
 
     return f, finish
+
+
+def writes_through(target: Any) -> bool:
+    """Whether a backup to ``target`` (a path) is written straight into it rather than
+    to a temporary file renamed over it: a path under /dev/ or /proc/ (/dev/stdout,
+    /dev/fd/N, whatever they lead to) or one that exists and is not a regular file (a
+    pipe, a device)."""
+    path = os.fspath(target)
+    if os.path.abspath(path).startswith(("/dev/", "/proc/")):
+        return True
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:  # not there yet (or a dangling link): a new regular file
+        return False
 
 
 def open_for_read(source: PathOrFile) -> tuple[IO[bytes], bool]:

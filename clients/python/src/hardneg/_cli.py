@@ -163,9 +163,10 @@ _TLS_FILES = (("ca_file", "tls_ca", "--tls-ca", "HARDNEG_TLS_CA"),
 
 def _client(args: argparse.Namespace, retry: bool = True) -> Any:
     """The client of the command's server. ``retry=False``: calls are made once, for
-    the commands docs/CLI.md lists as not retried."""
+    the commands docs/CLI.md lists as not retried, except against a server that
+    answers that it is recovering its storage, which every call waits for."""
     from hardneg.client import Client
-    from hardneg.types import TLSConfig
+    from hardneg.types import RetryPolicy, TLSConfig
 
     files: dict[str, Optional[str]] = {}
     where: dict[str, str] = {}  # TLSConfig field -> the flag or variable that gave it
@@ -190,7 +191,9 @@ def _client(args: argparse.Namespace, retry: bool = True) -> Any:
             token=_opt(args, "token", "HARDNEG_TOKEN") or None,  # empty: none, as an empty $HARDNEG_TOKEN
             tls=tls,
             timeout=timeout,
-            **({} if retry else {"retry": None}),
+            # One attempt, but a server that answers that it recovers is waited for
+            # (it runs nothing before it has recovered, so waiting is safe for any call).
+            **({} if retry else {"retry": RetryPolicy(max_attempts=1)}),
         )
     except ValueError as e:
         # The client names a TLS file by its TLSConfig field; the user gave a flag.
@@ -532,6 +535,26 @@ def _load_source(args: argparse.Namespace) -> tuple[list[str], Any, Optional[lis
     return ids, vectors, groups, zero
 
 
+#: How many of the rows an ingest would skip are read back to check their vectors.
+_RESUME_SAMPLE = 1024
+
+
+def _rows_elsewhere(client: Any, collection: str, ids: list[str], vectors: Any, skipped: int, metric: str) -> int:
+    """How many of a sample of the first ``skipped`` rows (up to _RESUME_SAMPLE, spread
+    over them, the first and last included) the collection holds with other vectors
+    than the file: 0 when a resumed ingest may skip them."""
+    rows = np.unique(np.linspace(0, skipped - 1, num=min(skipped, _RESUME_SAMPLE)).round().astype(np.int64))
+    got = client.get_items(collection, [ids[i] for i in rows], include_vectors=True)
+    if got.missing_ids:
+        return len(got.missing_ids)
+    want = np.asarray(vectors[rows], dtype=np.float64)
+    if metric == "cosine":
+        want /= np.linalg.norm(want, axis=1, keepdims=True)
+    have = np.asarray(got.vectors, dtype=np.float64)
+    scale = np.maximum(np.abs(want).max(axis=1, keepdims=True), 1e-30)
+    return int((np.abs(have - want) > 1e-5 * scale).any(axis=1).sum())
+
+
 def _mute_reuse_warning(record: logging.LogRecord) -> bool:
     """A logging filter that drops the client's warning about a writer id used again
     (the ingest command's resume probe asks for that on purpose) and passes the rest."""
@@ -543,8 +566,11 @@ def ingest_spec(ids_opt: Optional[str], vectors_opt: Optional[str], groups_opt: 
     """What of an ingest's options and ids enters its writer id (writer_id_for). The ids
     themselves, in order, do: an ids file regenerated in another order (or with other
     ids) over the same vectors is another ingest, which must not be skipped as sent."""
-    digest = hashlib.sha256("\0".join(ids).encode("utf-8", "surrogatepass")).hexdigest()[:24]
-    return f"{ids_opt}|{vectors_opt}|{groups_opt}|{version}|{digest}"
+    h = hashlib.sha256()
+    for i in ids:
+        h.update(i.encode("utf-8", "surrogatepass"))
+        h.update(b"\0")
+    return f"{ids_opt}|{vectors_opt}|{groups_opt}|{version}|{h.hexdigest()[:24]}"
 
 
 def writer_id_for(collection: str, path: str, rows: int, ids_spec: str, generation: int = 0) -> str:
@@ -668,8 +694,12 @@ def cmd_ingest(args: argparse.Namespace) -> None:
         start = min(first.next_sequence - 1, nb)
         skipped = min(start * rows, n)
         # Writer positions outlive collections: the rows to skip must still be there
-        # (a collection deleted and created again holds none of them).
+        # (a collection deleted and created again holds none of them), and hold this
+        # file's vectors (an ids file put back in an order ingested before, after
+        # another order was, maps the ids to other rows than the writer sent).
         absent = len(client.get_items(args.collection, ids[:skipped]).missing_ids)
+        if not absent:
+            absent = _rows_elsewhere(client, args.collection, ids, vectors, skipped, col.metric)
         if not absent:
             break
         if args.writer_id is not None:
@@ -679,8 +709,8 @@ def cmd_ingest(args: argparse.Namespace) -> None:
                 client.delete_collection(args.collection, missing_ok=True)
             raise CommandError(
                 f"writer {writer!r} already sent the first {skipped:,} rows, but {absent:,} of them are not in "
-                f"{args.collection!r} (deleted, the collection created again, or the writer id used for another "
-                f"collection); pass a new --writer-id to send them"
+                f"{args.collection!r} as this file has them (deleted, replaced, the collection created again, or "
+                f"the writer id used for another collection); pass a new --writer-id to send them"
                 + (f" ({args.collection!r}, created by this run, was removed again)" if removed else "")
             )
         generation += 1
@@ -917,6 +947,11 @@ def _check_collection_flag(args: argparse.Namespace, instead: str) -> None:
 
 def cmd_backup(args: argparse.Namespace) -> None:
     _check_collection_flag(args, "omit -c to back up every collection")
+    from hardneg import _backup
+
+    # Written through a pipe or device (/dev/stdout | ssh …), the backup may be on
+    # stdout itself: the summary goes to stderr then.
+    out = sys.stderr if _backup.writes_through(args.file) else sys.stdout
     bar = Progress("backup", None, "B", enabled=not args.quiet)
     try:
         infos = _client(args, retry=False).backup(args.collection, args.file, progress=bar)
@@ -927,12 +962,13 @@ def cmd_backup(args: argparse.Namespace) -> None:
     finally:
         bar.close()
     if args.json:
-        return _print_json({"file": args.file, "collections": infos})
+        with contextlib.redirect_stdout(out):
+            return _print_json({"file": args.file, "collections": infos})
     for i in infos:
-        sys.stdout.write(f"backed up {i.collection!r}: {i.item_count:,} items, {_size(i.bytes)}, sequence {i.sequence}\n")
+        out.write(f"backed up {i.collection!r}: {i.item_count:,} items, {_size(i.bytes)}, sequence {i.sequence}\n")
     if not infos:
-        sys.stdout.write("the server holds no collection: the backup is empty (restoring it restores nothing)\n")
-    sys.stdout.write(f"wrote {args.file}\n")
+        out.write("the server holds no collection: the backup is empty (restoring it restores nothing)\n")
+    out.write(f"wrote {args.file}\n")
 
 
 def cmd_restore(args: argparse.Namespace) -> None:
@@ -1261,8 +1297,8 @@ def _error_line(e: BaseException) -> str:
 
 class _RecoveryNotice(logging.Handler):
     """Prints the client's notice that it waits for a server recovering its storage
-    (a call may wait minutes; silence would look like a hang): one line on stderr, at
-    most every 10 s. Every other record is left to the logger's other handlers."""
+    (the ``hardneg.recovery`` logger; a call may wait minutes, and silence would look
+    like a hang): one line on stderr, at most every 10 s."""
 
     def __init__(self, command: str) -> None:
         super().__init__(logging.INFO)
@@ -1270,8 +1306,6 @@ class _RecoveryNotice(logging.Handler):
         self.last = -float("inf")
 
     def emit(self, record: logging.LogRecord) -> None:
-        if not getattr(record, "hardneg_recovering", False):
-            return
         now = time.monotonic()
         if now - self.last >= 10.0:
             self.last = now
@@ -1312,17 +1346,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         # line naming the command, like an error, not Python's file:line report.
         sys.stderr.write(f"hardneg {args.command}: warning: {message}\n")
 
+    # The client's notices that it waits for a recovering server go to stderr, and
+    # only there; nothing else of the library's logging changes.
     waiting = _RecoveryNotice(args.command)
-    hlog = logging.getLogger("hardneg")
-    level = hlog.level
-    hlog.addHandler(waiting)
-    if hlog.getEffectiveLevel() > logging.INFO:
-        hlog.setLevel(logging.INFO)  # the notice is an INFO record; only it is printed
+    rlog = logging.getLogger("hardneg.recovery")
+    level, propagate = rlog.level, rlog.propagate
+    rlog.addHandler(waiting)
+    rlog.setLevel(logging.INFO)
+    rlog.propagate = False
     try:
         return _run_command(args, show_warning)
     finally:
-        hlog.removeHandler(waiting)
-        hlog.setLevel(level)
+        rlog.removeHandler(waiting)
+        rlog.setLevel(level)
+        rlog.propagate = propagate
 
 
 def _run_command(args: argparse.Namespace, show_warning: Any) -> int:

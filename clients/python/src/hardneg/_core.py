@@ -49,6 +49,8 @@ from hardneg.v1 import hardneg_pb2 as pb
 T = TypeVar("T")
 
 log = logging.getLogger("hardneg")
+#: The notice that a call waits for a server recovering its storage (the CLI prints it).
+recovery_log = logging.getLogger("hardneg.recovery")
 
 #: Calls that may be sent again after a failure: reads, and Upsert, which is idempotent
 #: by id (a retried batch that had been applied replaces its items with themselves).
@@ -235,8 +237,11 @@ class Core:
 
     def unary(self, method: str, request: Any) -> Op[Any]:
         """Makes one call and returns its response, retrying an idempotent method as
-        :class:`~hardneg.RetryPolicy` says; the client's ``timeout`` bounds the whole."""
-        policy = self.retry if method in IDEMPOTENT else None
+        :class:`~hardneg.RetryPolicy` says, and any method while the server answers that
+        it is recovering its storage (it refuses such calls before running them, so
+        nothing was applied); the client's ``timeout`` bounds the whole."""
+        idempotent = method in IDEMPOTENT
+        policy = self.retry
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
         attempts = 0
         previous: Optional[errors.HardnegError] = None  # what the attempt before failed with
@@ -262,7 +267,9 @@ class Core:
                     if recovering_since is None:
                         recovering_since = now
                     recovering_for = now - recovering_since
-                delay = retry_delay(policy, attempts, err, random.random(), recovering_for)
+                waiting = recovering_for is not None and policy is not None and recovering_for < policy.recovery_wait
+                delay = retry_delay(policy, attempts, err, random.random(), recovering_for) \
+                    if idempotent or waiting else None
                 if delay is not None and deadline is not None and time.monotonic() + delay >= deadline:
                     delay = None  # the next attempt would start after the deadline
                 if delay is None:
@@ -278,13 +285,15 @@ class Core:
                 previous = err
                 with self._lock:
                     self.retries += 1
-                if recovering_for is not None:
+                if waiting and policy is not None and recovering_for is not None:
+                    left = policy.recovery_wait - recovering_for
+                    if deadline is not None:
+                        left = min(left, deadline - time.monotonic())
                     progress = err.recovery_progress if isinstance(err, errors.Unavailable) else None
-                    log.info(
-                        "%s: the server is recovering its storage%s; waiting (%.0f s so far, up to %.0f s)",
+                    recovery_log.info(
+                        "%s: the server is recovering its storage%s; waiting (%.0f s so far, at most %.0f s more)",
                         method, "" if progress is None else f" ({progress[0]:,} of {progress[1]:,} log records replayed)",
-                        recovering_for, policy.recovery_wait if policy is not None else 0.0,
-                        extra={"hardneg_recovering": True},
+                        recovering_for, max(left, 0.0),
                     )
                 else:
                     log.info(

@@ -40,6 +40,7 @@ from hardneg.types import Batch, IngestResult
 from hardneg.v1 import hardneg_pb2 as pb
 
 log = logging.getLogger("hardneg")
+recovery_log = logging.getLogger("hardneg.recovery")
 
 # Status codes after which the stream is re-opened and the unacknowledged batches resent.
 # RESOURCE_EXHAUSTED is too when the server says when to come back (a RetryInfo detail:
@@ -287,7 +288,16 @@ class IngestState:
                 e = errors.from_rpc_error(err)
                 if isinstance(e, errors.Unavailable) and e.recovering:
                     budget = max(self.reconnect_timeout, self.recovery_wait)
-                    return time.monotonic() - self._last_progress < budget
+                    waited = time.monotonic() - self._last_progress
+                    if waited < budget:
+                        progress = e.recovery_progress
+                        recovery_log.info(
+                            "UpsertStream: the server is recovering its storage%s; waiting (%.0f s without an "
+                            "acknowledgement, at most %.0f s more)",
+                            "" if progress is None else f" ({progress[0]:,} of {progress[1]:,} log records replayed)",
+                            waited, budget - waited,
+                        )
+                    return waited < budget
         return time.monotonic() - self._last_progress < self.reconnect_timeout
 
     def on_reconnect(self, err: Optional[BaseException] = None) -> None:

@@ -29,9 +29,12 @@ __all__ = [
 ]
 
 MetricName = Literal["cosine", "dot", "l2"]
-SamplingName = Literal["top", "random", "uniform", "softmax", "simans", "top1_sampled"]
-RankModeName = Literal["surviving", "raw"]
-StaleRuleName = Literal["skip", "rescore"]
+SamplingName = Literal["top", "random", "uniform", "softmax", "simans", "top1_sampled",
+                       # the proto's names, as the server's warnings give them
+                       "SAMPLING_STRATEGY_TOP", "SAMPLING_STRATEGY_UNIFORM", "SAMPLING_STRATEGY_SOFTMAX",
+                       "SAMPLING_STRATEGY_SIMANS", "SAMPLING_STRATEGY_TOP1_SAMPLED"]
+RankModeName = Literal["surviving", "raw", "RANK_MODE_SURVIVING", "RANK_MODE_RAW"]
+StaleRuleName = Literal["skip", "rescore", "STALE_RULE_SKIP", "STALE_RULE_RESCORE"]
 
 #: Names of the false-negative rules, in the order the server attributes removals.
 RULES: tuple[str, ...] = (
@@ -94,9 +97,15 @@ class RetryPolicy:
     (:attr:`hardneg.errors.Unavailable.recovering`: it replays its write-ahead log after
     a crash, which takes seconds to minutes with large collections) is waited for past
     ``max_attempts``: the call is retried, about once a second, until ``recovery_wait``
-    seconds have passed since its first such answer (or the call's deadline), and the
-    retries log the server's progress. Attempts against a server that does not answer
-    at all still count against ``max_attempts``.
+    seconds have passed since its first such answer (or the call's deadline; a
+    ``recovery_wait`` shorter than what ``max_attempts`` allows does not cut those
+    attempts short), and each retry logs the server's progress on the
+    ``hardneg.recovery`` logger (INFO). The server refuses every call it receives
+    while recovering before running it, so calls that are otherwise never retried
+    (``create_collection``, ``delete``, ``snapshot``, ``report_loss``, …) wait for it
+    too; streams other than ``ingest`` (``backup``, ``restore``, ``build_batches``) do
+    not. Attempts against a server that does not answer at all still count against
+    ``max_attempts``.
 
     Attributes:
         max_attempts: attempts per call, the first included (1: no retries).
