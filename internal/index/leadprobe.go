@@ -62,6 +62,18 @@ const (
 	// near a beam of a 60th of the items. A sixteenth leaves the graph wherever it
 	// could be cheaper, on any machine.
 	scanShare = 16
+	// scanShareBatch: a collection whose graph needs a lead of at least
+	// 1/scanShareBatch of its live items scores a group of gemmMinQueries or more
+	// anchors by one exact pass (ScoreExact, leadProbe.scanBatch), while single anchors
+	// keep the graph up to scanShare. A scan read once for many queries costs each far
+	// less than a scan for one: on 20,000 random 384-d vectors
+	// (BenchmarkBeamVersusScan), a beam of a 38th of the items cost 1.4–11× the exact
+	// scan per anchor in requests of 32, across three runs on a shared machine, and
+	// about as much as the scan for a single anchor; on 384-d, 32 anchors per request,
+	// the two met near a beam of a 60th (BenchmarkMineOnRandomVectors), and 67,000
+	// random 64-d vectors at a lead of a 65th were scanned in a third of the graph's time
+	// (docs/BENCHMARKS.md). A 48th leaves the graph where it is about as cheap.
+	scanShareBatch = 48
 	// scanRecall: a collection whose graph finds less than this share of the exact top
 	// probeWindow at every lead the probe tries is searched by exact scan as well,
 	// whatever its size, and the switch is logged (a warning). Data the graph or the
@@ -89,6 +101,11 @@ type leadProbe struct {
 	// finds every item. Writes keep the graph current,
 	// and the next measurement decides again.
 	scan atomic.Bool
+	// scanBatch is set when scan is, or the measured lead is wider than the fixed one
+	// and at least 1/scanShareBatch of the live items: groups of gemmMinQueries or more
+	// anchors are then scored by an exact pass (ScoreExact) and searched from those
+	// scores, single anchors through the graph.
+	scanBatch atomic.Bool
 	// recall is math.Float64bits of the recall measured at lead.
 	recall atomic.Uint64
 	// items is the live count the last probe started at; the next one starts once it
@@ -167,7 +184,9 @@ func (c *Collection) runProbes(target float64) {
 			retried = false
 			p.recall.Store(math.Float64bits(recall))
 			p.lead.Store(int64(lead))
-			p.scan.Store(poor || (lead > c.params.FixedLead() && lead*scanShare >= live))
+			wide := lead > c.params.FixedLead()
+			p.scan.Store(poor || (wide && lead*scanShare >= live))
+			p.scanBatch.Store(poor || (wide && lead*scanShareBatch >= live))
 			if poor && !p.poor && p.log != nil {
 				p.log.Warn("the graph finds too little of the exact nearest items at any beam width: the collection is searched by exact scan until a later measurement finds otherwise",
 					"collection", c.name, "recall_at_10", best, "lead", lead, "items", live, "scan_below", scanRecall)

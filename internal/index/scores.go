@@ -80,9 +80,26 @@ func (c *Collection) SearchesExactly() bool {
 	return !c.useGraph()
 }
 
+// ScansGroups reports whether a group of n anchors would be scored in one exact pass
+// (ScoreExact) now: the collection is searched exactly, or n is at least
+// gemmMinQueries and its graph needs a lead at which such a pass costs each anchor less
+// than the graph (leadProbe.scanBatch).
+func (c *Collection) ScansGroups(n int) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.scansGroup(n)
+}
+
+// scansGroup is ScansGroups. Caller holds mu.
+func (c *Collection) scansGroup(n int) bool {
+	return !c.useGraph() || (n >= gemmMinQueries && c.graphReady() && c.probe.scanBatch.Load())
+}
+
 // ScoreExact scores several prepared queries against every slot in one pass over the
 // vectors, when the collection is currently searched by an exact scan (below its
-// ExactThreshold or without a graph), and reports whether it did. out[i] receives
+// ExactThreshold or without a graph), or when there are enough queries for a pass to
+// cost each less than its graph (ScansGroups), and reports whether it did. A search
+// given the scores (SearchOptions.Scores) scans them instead of the graph. out[i] receives
 // qs[i]'s scores; out must be at least as long as qs. Searching with
 // SearchOptions.Scores = out[i] yields exactly what searching without it would: the
 // same items in the same order with the same scores, bit for bit.
@@ -112,7 +129,7 @@ func (c *Collection) SearchesExactly() bool {
 func (c *Collection) ScoreExact(qs [][]float32, out []engine.ExactScores) bool {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	if c.useGraph() || len(out) < len(qs) {
+	if !c.scansGroup(len(qs)) || len(out) < len(qs) {
 		return false
 	}
 	n := len(c.ids)

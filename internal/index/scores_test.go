@@ -231,6 +231,61 @@ func TestScoreExactDeclinesGraphSearch(t *testing.T) {
 	}
 }
 
+// A collection whose graph needs a beam wide enough for one exact pass to cost a group
+// of anchors less (leadProbe.scanBatch) scores groups of gemmMinQueries or more, and a
+// search given those scores scans exactly: the same items, order and scores as an
+// exact collection's. Single anchors and smaller groups keep the graph.
+func TestScoreExactGroupsWhereTheGraphNeedsAWideBeam(t *testing.T) {
+	db := testDB(t)
+	const dim = 8
+	c, err := db.create(engine.Config{Name: "c", Dim: dim, Metric: engine.Cosine, Params: engine.Params{M: 8, EfConstruction: 32, ExactThreshold: 100}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(6, 6))
+	if _, err := db.Upsert("c", randBatch(r, "a", 600, dim), "items"); err != nil {
+		t.Fatal(err)
+	}
+	c.wait()
+	qs := preparedQueries(t, c, gemmMinQueries, func(v []float32) { copy(v, randBatch(r, "q", 1, dim).Vectors) })
+	scores := make([]engine.ExactScores, len(qs))
+	if c.ScansGroups(len(qs)) || c.ScoreExact(qs, scores) {
+		t.Fatal("a group scored exactly on a graph that needs no wide beam")
+	}
+	c.probe.scanBatch.Store(true) // as a measurement of a lead of a 48th of the items sets it
+	if !c.Stats().GraphSearch || c.SearchesExactly() {
+		t.Fatal("single searches left the graph")
+	}
+	if c.ScansGroups(gemmMinQueries-1) || c.ScoreExact(qs[:gemmMinQueries-1], scores) {
+		t.Fatalf("a group of %d scored exactly; groups start at %d", gemmMinQueries-1, gemmMinQueries)
+	}
+	if !c.ScansGroups(len(qs)) || !c.ScoreExact(qs, scores) {
+		t.Fatal("ScoreExact declined a group the collection scans")
+	}
+	c.probe.scanBatch.Store(false) // a later measurement: the scores stay good for their searches
+	exact, err := db.create(engine.Config{Name: "e", Dim: dim, Metric: engine.Cosine, Params: engine.Params{ExactThreshold: 1 << 20}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = rand.New(rand.NewPCG(6, 6))
+	if _, err := db.Upsert("e", randBatch(r, "a", 600, dim), "items"); err != nil {
+		t.Fatal(err)
+	}
+	for i, q := range qs {
+		got, st := searchAll(t, c, q, engine.SearchOptions{Scores: &scores[i]})
+		if !st.Exact {
+			t.Fatal("a search given the group's scores went through the graph")
+		}
+		want, _ := searchAll(t, exact, q, engine.SearchOptions{})
+		sameCandidates(t, got, want)
+		n := 0
+		st, err := c.Search(context.Background(), q, engine.SearchOptions{}, func(engine.Candidate) bool { n++; return n < 10 })
+		if err != nil || st.Exact {
+			t.Fatalf("a search of 10 items without scores left the graph (%v)", err)
+		}
+	}
+}
+
 // TestScoreExactMatrixProductKeepsScanOrder scores enough queries for the matrix
 // product, on vectors with a wide range of magnitudes where its sums round differently
 // from Dot's, and on near-ties (items one ulp apart) and exact ties (copies, ordered

@@ -33,7 +33,9 @@ import (
 func (c *Collection) Search(ctx context.Context, q []float32, opts engine.SearchOptions, yield func(engine.Candidate) bool) (engine.SearchStats, error) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	if !c.useGraph() {
+	if _, scored := currentScores(opts.Scores, c); !c.useGraph() || scored {
+		// Scores of the current vectors (ScoreExact, for a group of anchors) make the
+		// exact scan cheaper than the graph, whatever single searches use.
 		return c.exactSearch(ctx, q, opts, nil, engine.SearchStats{}, yield)
 	}
 	return c.graphSearch(ctx, q, opts, yield)

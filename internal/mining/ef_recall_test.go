@@ -118,6 +118,25 @@ func windowRecall(t testing.TB, c engine.Collection, anchors []int, exact [][]st
 	return float64(hit) / float64(total), float64(wholeN) / float64(len(anchors))
 }
 
+// windowRecallEach is windowRecall with each anchor mined in a request of its own.
+func windowRecallEach(t testing.TB, c engine.Collection, anchors []int, exact [][]string, pol Policy) float64 {
+	hit, total := 0, 0
+	for ai, a := range anchors {
+		res, err := Mine(context.Background(), c, Request{Policy: pol, Anchors: []Anchor{{ID: "i" + strconv.Itoa(a)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := negIDs(res[0].Negatives)
+		for _, id := range exact[ai] {
+			if slices.Contains(got, id) {
+				hit++
+			}
+		}
+		total += len(exact[ai])
+	}
+	return float64(hit) / float64(total)
+}
+
 // TestDefaultEfRecallOfTheTopWindow checks that mining's default first pass finds the
 // exact rank window: on 20,000 vectors in broad clusters, the negatives of a top-k policy
 // (window [0, k)) hold at least 99% of the exact top k for windows of 8 to 512 ranks. A
@@ -237,9 +256,11 @@ func TestGrowingFirstPassRecall(t *testing.T) {
 // deliberately poor graph of random vectors (M 8, ef_construction 32, ef_search 8, so
 // that the fixed lead is 16 ranks), the default policy's negatives hold at least 98%
 // of the exact top 8 with the measurement on, through the graph, and far less with it
-// off. On a still poorer graph (M 4, ef_construction 16), whose measured beam is a
-// large share of the collection, the collection scans exactly and mining finds the
-// whole exact top 8.
+// off, one anchor per request; in one request of them all, the lead being more than a
+// 48th of the items, groups of anchors are scored by exact passes and find the whole
+// exact top 8. On a still poorer graph (M 4, ef_construction 16), whose measured beam
+// is a large share of the collection, the collection scans exactly and mining finds
+// the whole exact top 8.
 func TestMeasuredLeadReachesTheExactWindow(t *testing.T) {
 	n, dim, na := 12000, 32, 200
 	if raceEnabled {
@@ -287,11 +308,22 @@ func TestMeasuredLeadReachesTheExactWindow(t *testing.T) {
 		exact := exactTop(c, vecs, anchors, 8)
 		pol := DefaultPolicy()
 		pol.NumNegatives, pol.InBatchExclusion = 8, false
-		recall[cs.name], _ = windowRecall(t, c, anchors, exact, pol)
+		// One anchor per request: the graph with the lead (or the collection's scan).
+		recall[cs.name] = windowRecallEach(t, c, anchors, exact, pol)
 		lead, measured := c.FirstPassLead()
 		t.Logf("%s: measured lead %d (recall@10 %.4f), scans exactly %v, mining recall of the exact top 8 %.4f", cs.name, lead, measured, c.SearchesExactly(), recall[cs.name])
 		if c.SearchesExactly() != cs.scan {
 			t.Errorf("%s: scans exactly %v, want %v (lead %d of %d items)", cs.name, c.SearchesExactly(), cs.scan, lead, n)
+		}
+		// All anchors in one request: where the measured lead is a 48th of the items or
+		// more, scored in groups by exact passes, which find the whole exact top 8.
+		if cs.name == "measured" {
+			batched, _ := windowRecall(t, c, anchors, exact, pol)
+			t.Logf("%s, one request: groups scanned exactly %v, mining recall %.4f", cs.name, c.ScansGroups(8), batched)
+			if !c.ScansGroups(8) || batched < 1 {
+				t.Errorf("one request of %d anchors at a lead of %d of %d items: groups scanned %v, recall %.4f, want exact passes and 1",
+					len(anchors), lead, n, c.ScansGroups(8), batched)
+			}
 		}
 	}
 	if recall["measured"] < 0.98 {

@@ -192,9 +192,12 @@ type Result struct {
 // anchor in order. Invalid input returns a *validate.Error and no results.
 //
 // When s searches exactly and can score several queries in one pass (see
-// engine.Collection.ScoreExact), the anchors are mined in groups of up to maxScoreGroup:
-// each group's queries are scored together in one pass over the vectors, then each
-// anchor is mined from its precomputed scores. The results are the same either way.
+// engine.Collection.ScoreExact), or scores a group of anchors that way while single
+// searches use its graph (groupScanner), the anchors are mined in groups of up to
+// maxScoreGroup: each group's queries are scored together in one pass over the vectors,
+// then each anchor is mined from its precomputed scores. The results are the same
+// either way when s searches exactly; they are the exact results where the graph's
+// would be approximate.
 func Mine(ctx context.Context, s Searcher, req Request) ([]Result, error) {
 	ctx, span := startSpan(ctx, "mining.Mine", attribute.Int("anchors", len(req.Anchors)))
 	defer span.End()
@@ -220,9 +223,17 @@ func Mine(ctx context.Context, s Searcher, req Request) ([]Result, error) {
 	// not left with a fixed share while the others wait; exact ones score groups.
 	group := 1
 	es, batched := s.(exactScorer)
-	batched = batched && searchesExactly(s)
 	if batched {
 		group = min(maxScoreGroup, (len(anchors)+par-1)/par)
+		switch {
+		case searchesExactly(s):
+		case len(anchors) >= minScanGroup && scansGroups(s, max(group, minScanGroup)):
+			// A graph that needs a wide beam: one exact pass shared by a group costs
+			// each anchor less, even with fewer workers than the cores.
+			group = max(group, minScanGroup)
+		default:
+			batched, group = false, 1
+		}
 	}
 	// mineGroup mines anchors[lo:hi], scoring them together first when batched.
 	mineGroup := func(lo, hi int) {

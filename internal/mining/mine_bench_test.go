@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -342,7 +343,7 @@ func BenchmarkMineExclusions(b *testing.B) {
 //
 //	go test ./internal/mining -run '^$' -bench BeamVersusScan -benchtime 10x
 func BenchmarkBeamVersusScan(b *testing.B) {
-	const n, anchors = 20_000, 32
+	const n = 20_000
 	for _, dim := range []int{32, 64, 128, 384, 768} {
 		r := rand.New(rand.NewPCG(1, uint64(dim)))
 		batch := &engine.Batch{Vectors: make([]float32, n*dim)}
@@ -356,7 +357,7 @@ func BenchmarkBeamVersusScan(b *testing.B) {
 			name      string
 			threshold int // ExactThreshold
 			ef        int // the policy's ef_search
-		}{{"beam-520", 0, 520}, {"beam-2058", 0, 2058}, {"scan", n + 1, 0}} {
+		}{{"beam-520", 0, 520}, {"beam-1250", 0, 1250}, {"beam-2058", 0, 2058}, {"scan", n + 1, 0}} {
 			db, err := index.Open(index.Options{Dir: b.TempDir(), LeadRecall: -1})
 			if err != nil {
 				b.Fatal(err)
@@ -372,19 +373,21 @@ func BenchmarkBeamVersusScan(b *testing.B) {
 				}
 			}
 			c.(*index.Collection).WaitIdle()
-			req := Request{Policy: DefaultPolicy()}
-			req.Policy.NumNegatives, req.Policy.Ef = 8, v.ef
-			for a := range anchors {
-				req.Anchors = append(req.Anchors, Anchor{ID: "i" + strconv.Itoa(a*97)})
-			}
-			b.Run(fmt.Sprintf("dim-%d/%s", dim, v.name), func(b *testing.B) {
-				for b.Loop() {
-					if _, err := Mine(context.Background(), c, req); err != nil {
-						b.Fatal(err)
-					}
+			for _, anchors := range []int{1, 32} {
+				req := Request{Policy: DefaultPolicy()}
+				req.Policy.NumNegatives, req.Policy.Ef = 8, v.ef
+				for a := range anchors {
+					req.Anchors = append(req.Anchors, Anchor{ID: "i" + strconv.Itoa(a*97)})
 				}
-				b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*anchors), "µs/anchor")
-			})
+				b.Run(fmt.Sprintf("dim-%d/%s/anchors-%d", dim, v.name, anchors), func(b *testing.B) {
+					for b.Loop() {
+						if _, err := Mine(context.Background(), c, req); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*anchors), "µs/anchor")
+				})
+			}
 			db.Close()
 		}
 	}
@@ -459,4 +462,81 @@ func BenchmarkGraphVersusScanBySize(b *testing.B) {
 func probed(c *index.Collection) bool {
 	lead, _ := c.FirstPassLead()
 	return lead > 0
+}
+
+// BenchmarkMineWideLead mines stored-item anchors (k 8, default policy), 1 and 32 per
+// request, in a cosine collection of 50,000 random 128-d vectors with the lead
+// measurement on, where the graph needs a wide beam (lead 2,048, a 24th of the items):
+// single anchors go through the graph, groups of 32 by exact passes (index's
+// scanShareBatch). Recall is of the exact top 8.
+//
+//	go test ./internal/mining -run '^$' -bench MineWideLead -benchtime 20x
+func BenchmarkMineWideLead(b *testing.B) {
+	const n, dim = 50_000, 128
+	r := rand.New(rand.NewPCG(9, 9))
+	batch := &engine.Batch{Vectors: make([]float32, n*dim)}
+	for i := range n {
+		batch.IDs = append(batch.IDs, "i"+strconv.Itoa(i))
+	}
+	for i := range batch.Vectors {
+		batch.Vectors[i] = float32(r.NormFloat64())
+	}
+	db, err := index.Open(index.Options{Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	c, err := db.CreateCollection(engine.Config{Name: "c", Dim: dim, Metric: engine.Cosine})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for lo := 0; lo < n; lo += 10_000 {
+		part := &engine.Batch{IDs: batch.IDs[lo : lo+10_000], Vectors: batch.Vectors[lo*dim : (lo+10_000)*dim]}
+		if _, err := db.Upsert("c", part, "items"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ic := c.(*index.Collection)
+	ic.WaitIdle()
+	for !probed(ic) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	vecs := make([][]float32, n)
+	for i := range n {
+		if vecs[i], err = ic.PrepareQuery(batch.Vectors[i*dim:(i+1)*dim], "v"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ids := make([]int, 32)
+	for a := range ids {
+		ids[a] = a * 97
+	}
+	exact := exactTop(c, vecs, ids, 8)
+	for _, anchors := range []int{1, 32} {
+		req := Request{Policy: DefaultPolicy()}
+		req.Policy.NumNegatives = 8
+		for a := range anchors {
+			req.Anchors = append(req.Anchors, Anchor{ID: "i" + strconv.Itoa(ids[a])})
+		}
+		b.Run(fmt.Sprintf("anchors-%d", anchors), func(b *testing.B) {
+			var res []Result
+			for b.Loop() {
+				if res, err = Mine(context.Background(), c, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+			hit := 0
+			for a := range anchors {
+				for _, id := range exact[a] {
+					if slices.Contains(negIDs(res[a].Negatives), id) {
+						hit++
+					}
+				}
+			}
+			lead, _ := ic.FirstPassLead()
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*anchors), "µs/anchor")
+			b.ReportMetric(float64(hit)/float64(8*anchors), "recall")
+			b.ReportMetric(float64(lead), "lead")
+		})
+	}
 }

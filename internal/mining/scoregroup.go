@@ -21,6 +21,11 @@ import (
 // process (scoreSlots), however many requests run at once.
 const maxScoreGroup = 128
 
+// minScanGroup is the fewest anchors a collection searched through its graph scores in
+// one exact pass when its graph needs a wide beam (groupScanner): the fewest queries the
+// index scores as a matrix product (index's gemmMinQueries).
+const minScanGroup = 8
+
 // scoreSlots bounds the score groups held at once across all requests to one per CPU
 // (GOMAXPROCS when first used): concurrent Mine requests on exactly searched
 // collections queue for the cores instead of each holding a group per core, which
@@ -52,6 +57,15 @@ func putScores(s *[]engine.ExactScores) {
 func searchesExactly(s Searcher) bool {
 	ec, ok := s.(exactChecker)
 	return !ok || ec.SearchesExactly()
+}
+
+// scansGroups reports whether s would score a group of n anchors in one exact pass
+// (searchesExactly, or a groupScanner that says so).
+func scansGroups(s Searcher, n int) bool {
+	if gs, ok := s.(groupScanner); ok {
+		return gs.ScansGroups(n)
+	}
+	return searchesExactly(s)
 }
 
 // scoreGroup scores the queries of anchors together into out, and reports whether the

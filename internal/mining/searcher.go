@@ -56,6 +56,13 @@ type exactChecker interface {
 	SearchesExactly() bool
 }
 
+// groupScanner is implemented by searchers that may score a group of anchors in one
+// exact pass while single searches go through their graph (index.Collection.ScansGroups:
+// a graph that needs a beam wide enough for the pass to cost each anchor less).
+type groupScanner interface {
+	ScansGroups(n int) bool
+}
+
 // skipFilterer is implemented by searchers that can leave ids and groups mining would
 // skip out of the search itself (engine.SearchOptions.SkipIDs, SkipGroups): a remote
 // engine puts them into its index's filter. Mining fills those lists only for them.

@@ -173,7 +173,9 @@ class CollectionStats:
     #: scans below its ``exact_threshold``, where its graph would need a beam of a
     #: sixteenth of its items, or where its graph finds less than 0.95 of the exact top
     #: 10 at every beam width (``lead_recall``; data it cannot order, such as one tight
-    #: cluster).
+    #: cluster). While True, ``mine`` requests of 8 or more anchors are still scored by
+    #: exact passes shared by groups of 8 to 128 anchors when the graph needs a beam of a 48th
+    #: of the items or more, which costs each anchor less.
     graph_search: bool
     #: How far past its rank window mining's first graph pass reaches at least on this
     #: collection, as the collection measured its graph to need (the server's

@@ -700,7 +700,10 @@ type CollectionStats struct {
 	// when it measured that its graph needs a beam wider than twice ef_search and at
 	// least a sixteenth of its items (first_pass_lead), which costs more than a scan, or
 	// that its graph finds less than 0.95 of the exact top 10 at every beam width
-	// (lead_recall), where a scan finds them all.
+	// (lead_recall), where a scan finds them all. With graph_search true, a Mine request
+	// of 8 or more anchors is still scored by exact passes over the collection, each
+	// shared by 8 to 128 of its anchors, when the measured beam is at least a 48th of the
+	// items: a pass shared that way costs each anchor less than such a beam.
 	GraphSearch bool `protobuf:"varint,5,opt,name=graph_search,json=graphSearch,proto3" json:"graph_search,omitempty"`
 	// How far past its rank window Mine's first graph pass reaches at least on this
 	// collection, in ranks: the lead the collection measured its graph to need for the
