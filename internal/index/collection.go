@@ -42,6 +42,10 @@ type Collection struct {
 
 	// compacting is set while a background compaction runs; bg tracks it.
 	compacting atomic.Bool
+	// dropping is set while DeleteCollection waits for writeMu: a graph build that the
+	// write holding it runs (buildGraph) stops early, so that the delete does not wait
+	// for a build of a collection about to go. Cleared if the delete fails.
+	dropping atomic.Bool
 	bg         sync.WaitGroup
 	// unsynced counts slots retired (no longer live) that the graph does not yet hold
 	// as tombstones: retire adds under mu, applyGraph subtracts once its Deletes are in.
@@ -370,7 +374,11 @@ func (c *Collection) buildGraph() {
 	c.mu.RUnlock()
 	slices.Sort(live)
 	c.vectors.startCodes(n) // under writeMu: no slot is written meanwhile
-	c.graph.InsertBatch(live, c.graphWorkers)
+	if !c.graph.InsertBatchUnless(live, c.graphWorkers, &c.dropping) {
+		// A delete of the collection waits: the graph stays off (searches scan), and
+		// should the delete fail, the next write's build inserts the rest.
+		return
+	}
 	c.graph.LinkUnreachable()
 	c.mu.Lock()
 	c.graphOn = true

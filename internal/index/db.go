@@ -433,11 +433,15 @@ func (db *DB) DeleteCollection(name string) error {
 		return err
 	}
 	// The collection's write lock first, without db.mu: a long write or snapshot of
-	// this collection must not hold up every other collection's calls.
+	// this collection must not hold up every other collection's calls. A graph build
+	// that the write holding it runs stops early (dropping): a build of 60,000 items
+	// held a delete for 27 s.
+	c.dropping.Store(true)
 	c.writeMu.Lock()
 	lsn, err := db.dropLocked(c)
 	c.writeMu.Unlock()
 	if err != nil {
+		c.dropping.Store(false)
 		return err
 	}
 	c.wait()

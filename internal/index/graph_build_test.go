@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/hardneg/hardneg/internal/engine"
 )
@@ -275,4 +276,67 @@ func TestExactOnlyCollectionNeverBuildsAGraph(t *testing.T) {
 	db = openDB(t, Options{Dir: dir})
 	defer closeDB(t, db)
 	check("after loading a snapshot")
+}
+
+// A delete of a collection whose graph a write is building stops the build early
+// instead of waiting for it (an outside check measured a 60,000-item build holding a
+// delete for 27 s, past its client's deadline); a failed delete leaves the next write
+// to finish the graph.
+func TestDeleteStopsAGraphBuild(t *testing.T) {
+	db, err := Open(Options{Dir: t.TempDir(), GraphWorkers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	const n, dim = 30000, 32
+	c, err := db.create(engine.Config{Name: "c", Dim: dim, Metric: engine.Cosine, Params: engine.Params{ExactThreshold: n}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(8, 8))
+	for lo := 0; lo < n-1; lo += 10000 {
+		if _, err := db.Upsert("c", randBatch(r, "a"+strconv.Itoa(lo)+"-", min(10000, n-1-lo), dim), "items"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan error, 1)
+	go func() { // the item that takes the collection to its threshold: the build
+		_, err := db.Upsert("c", randBatch(r, "last", 1, dim), "items")
+		done <- err
+	}()
+	for c.graph.Len() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if err := db.DeleteCollection("c"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if built := c.graph.Len(); built >= n {
+		t.Fatalf("the build ran to its end (%d nodes) before the delete", built)
+	}
+	if _, err := db.lookup("c"); err == nil {
+		t.Fatal("collection still there")
+	}
+
+	// A build stopped for a delete that then fails: the next write builds the rest.
+	c2, err := db.create(engine.Config{Name: "d", Dim: dim, Metric: engine.Cosine, Params: engine.Params{ExactThreshold: 200}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2.dropping.Store(true)
+	if _, err := db.Upsert("d", randBatch(r, "b", 300, dim), "items"); err != nil {
+		t.Fatal(err)
+	}
+	if c2.graphOn || c2.graph.Len() >= 300 {
+		t.Fatalf("build ran under dropping: graph on %v, %d nodes", c2.graphOn, c2.graph.Len())
+	}
+	c2.dropping.Store(false) // as DeleteCollection does when the drop fails
+	if _, err := db.Upsert("d", randBatch(r, "e", 1, dim), "items"); err != nil {
+		t.Fatal(err)
+	}
+	if !c2.graphOn || c2.graph.Len() != 301 {
+		t.Fatalf("the next write did not finish the graph: on %v, %d nodes", c2.graphOn, c2.graph.Len())
+	}
 }

@@ -23,8 +23,16 @@ func (g *Graph) Insert(id uint32) {
 // InsertBatch inserts ids using workers goroutines (≤ 0: GOMAXPROCS). It returns when
 // all are inserted.
 func (g *Graph) InsertBatch(ids []uint32, workers int) {
+	g.InsertBatchUnless(ids, workers, nil)
+}
+
+// InsertBatchUnless is InsertBatch that stops early once stop (nil: never) is set,
+// each worker finishing the id in hand, and reports whether every id was inserted.
+// The graph stays valid: what was inserted is linked, and inserting the same ids
+// again later inserts the rest (an id already in the graph is skipped).
+func (g *Graph) InsertBatchUnless(ids []uint32, workers int, stop *atomic.Bool) bool {
 	if len(ids) == 0 {
-		return
+		return true
 	}
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -38,6 +46,9 @@ func (g *Graph) InsertBatch(ids []uint32, workers int) {
 			s := g.searchers.get()
 			defer g.searchers.put(s)
 			for {
+				if stop != nil && stop.Load() {
+					return
+				}
 				i := next.Add(1) - 1
 				if i >= int64(len(ids)) {
 					return
@@ -47,6 +58,7 @@ func (g *Graph) InsertBatch(ids []uint32, workers int) {
 		})
 	}
 	wg.Wait()
+	return next.Load() >= int64(len(ids))
 }
 
 func (g *Graph) insert(s *searcher, id uint32) {
