@@ -46,7 +46,7 @@ type Collection struct {
 	// write holding it runs (buildGraph) stops early, so that the delete does not wait
 	// for a build of a collection about to go. Cleared if the delete fails.
 	dropping atomic.Bool
-	bg         sync.WaitGroup
+	bg       sync.WaitGroup
 	// unsynced counts slots retired (no longer live) that the graph does not yet hold
 	// as tombstones: retire adds under mu, applyGraph subtracts once its Deletes are in.
 	// A search under the read lock sees it only fall, so at 0 every ready graph node is
