@@ -358,3 +358,82 @@ func TestFirstPassLeadGrowsWithTheRanksNeeded(t *testing.T) {
 		}
 	}
 }
+
+// Where the graph needs a beam of a 48th of the items or more, a request of 8 or more
+// anchors is scored by exact passes: every anchor of it, whatever the request's size
+// against the workers (no group left too small for a pass), and under rotation and
+// the exposure cap too, which mine the anchors in order. Its results are an exact
+// collection's, negative for negative and score for score.
+func TestGroupsScoredExactlyCoverEveryAnchor(t *testing.T) {
+	const n, dim = 12000, 32
+	r := rand.New(rand.NewPCG(21, 21))
+	b := &engine.Batch{}
+	for i := range n {
+		b.IDs = append(b.IDs, "i"+strconv.Itoa(i))
+		b.Vectors = append(b.Vectors, randVec(r, dim, 1)...)
+	}
+	open := func(lead float64, threshold int) *index.Collection {
+		db, err := index.Open(index.Options{Dir: t.TempDir(), LeadRecall: lead})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		ec, err := db.CreateCollection(engine.Config{Name: "c", Dim: dim, Metric: engine.Cosine,
+			Params: engine.Params{M: 8, EfConstruction: 32, EfSearch: 8, ExactThreshold: threshold}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for lo := 0; lo < n; lo += 10000 {
+			hi := min(lo+10000, n)
+			if _, err := db.Upsert("c", &engine.Batch{IDs: b.IDs[lo:hi], Vectors: b.Vectors[lo*dim : hi*dim]}, "items"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c := ec.(*index.Collection)
+		c.WaitIdle()
+		return c
+	}
+	graph, exact := open(0.995, 1000), open(-1, n+1)
+	if lead, _ := graph.FirstPassLead(); graph.SearchesExactly() || !graph.ScansGroups(8) || graph.ScansGroups(7) {
+		t.Fatalf("lead %d of %d items: scans exactly %v, groups of 8 %v, of 7 %v; want the graph for single anchors and exact passes from 8",
+			lead, n, graph.SearchesExactly(), graph.ScansGroups(8), graph.ScansGroups(7))
+	}
+	pol := DefaultPolicy()
+	pol.NumNegatives, pol.RangeMin, pol.RangeMax, pol.InBatchExclusion = 10, 100, 400, false
+	inOrder := pol
+	inOrder.Rotate, inOrder.MaxExposures = true, 1000
+	for _, p := range []Policy{pol, inOrder} {
+		for _, size := range []int{8, 9, 12, 15, 16, 20, 33, 100} {
+			req := Request{Policy: p}
+			for a := range size {
+				req.Anchors = append(req.Anchors, Anchor{ID: "i" + strconv.Itoa(a*53), Key: "k" + strconv.Itoa(a)})
+			}
+			mine := func(c *index.Collection) []Result {
+				r := req
+				if p.MaxExposures > 0 || p.Rotate {
+					r.Exposure = NewExposure(0)
+				}
+				res, err := Mine(context.Background(), c, r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return res
+			}
+			got, want := mine(graph), mine(exact)
+			for a := range got {
+				if !got[a].ExactScan {
+					t.Errorf("rotate %v, %d anchors: anchor %d went through the graph", p.Rotate, size, a)
+				}
+				if !slices.Equal(negIDs(got[a].Negatives), negIDs(want[a].Negatives)) {
+					t.Errorf("rotate %v, %d anchors: anchor %d got %v, the exact collection %v", p.Rotate, size, a,
+						negIDs(got[a].Negatives), negIDs(want[a].Negatives))
+				}
+				for j := range min(len(got[a].Negatives), len(want[a].Negatives)) {
+					if g, w := got[a].Negatives[j], want[a].Negatives[j]; g.Score != w.Score || g.Rank != w.Rank {
+						t.Errorf("anchor %d negative %d: score %v rank %d, exact %v rank %d", a, j, g.Score, g.Rank, w.Score, w.Rank)
+					}
+				}
+			}
+		}
+	}
+}

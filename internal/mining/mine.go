@@ -221,35 +221,16 @@ func Mine(ctx context.Context, s Searcher, req Request) ([]Result, error) {
 	par := parallelism(s)
 	// Graph searches take one anchor at a time, so a worker whose anchors cost more is
 	// not left with a fixed share while the others wait; exact ones score groups.
-	group := 1
-	es, batched := s.(exactScorer)
-	if batched {
-		group = min(maxScoreGroup, (len(anchors)+par-1)/par)
-		switch {
-		case searchesExactly(s):
-		case len(anchors) >= minScanGroup && scansGroups(s, max(group, minScanGroup)):
-			// A graph that needs a wide beam: one exact pass shared by a group costs
-			// each anchor less, even with fewer workers than the cores.
-			group = max(group, minScanGroup)
-		default:
-			batched, group = false, 1
-		}
-	}
+	groups, batched := planGroups(s, len(anchors), par)
+	es, _ := s.(exactScorer)
 	// mineGroup mines anchors[lo:hi], scoring them together first when batched.
 	mineGroup := func(lo, hi int) {
-		var scores []engine.ExactScores
-		if hi-lo > 1 && batched {
-			if err := scoreSlots().Acquire(ctx, 1); err != nil {
-				errs[lo] = err
-				return
-			}
-			defer scoreSlots().Release(1)
-			buf := getScores(hi - lo)
-			defer putScores(buf)
-			if scoreGroup(es, &req.Policy, anchors[lo:hi], *buf) {
-				scores = *buf
-			}
+		scores, release, err := scoreAnchors(ctx, es, batched, &req.Policy, anchors[lo:hi])
+		if err != nil {
+			errs[lo] = err
+			return
 		}
+		defer release()
 		for i := lo; i < hi; i++ {
 			var sc *engine.ExactScores
 			if scores != nil {
@@ -260,7 +241,6 @@ func Mine(ctx context.Context, s Searcher, req Request) ([]Result, error) {
 	}
 	// At most par workers, each taking the next group until none is left: a worker's
 	// stack grows to what a search needs once per request, not once per anchor.
-	groups := (len(anchors) + group - 1) / group
 	var next atomic.Int64
 	work := func() {
 		for {
@@ -268,7 +248,8 @@ func Mine(ctx context.Context, s Searcher, req Request) ([]Result, error) {
 			if g >= groups {
 				return
 			}
-			mineGroup(g*group, min((g+1)*group, len(anchors)))
+			lo, hi := groupBounds(g, groups, len(anchors))
+			mineGroup(lo, hi)
 		}
 	}
 	var wg sync.WaitGroup

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/validate"
 )
 
@@ -207,12 +208,34 @@ func mineInOrder(ctx context.Context, s Searcher, req *Request, rl rules, anchor
 	pol := &req.Policy
 	x := req.Exposure
 	results := make([]Result, len(anchors))
+	// Scores do not depend on the order: groups are scored in one exact pass each where
+	// Mine would (planGroups, one worker), then their anchors mined one after another.
+	groups, batched := planGroups(s, len(anchors), 1)
+	es, _ := s.(exactScorer)
+	var scores []engine.ExactScores
+	release := func() {}
+	defer func() { release() }()
+	g, lo, end := -1, 0, 0
 	for i := range anchors {
+		if i == end {
+			release()
+			g++
+			lo, end = groupBounds(g, groups, len(anchors))
+			var err error
+			if scores, release, err = scoreAnchors(ctx, es, batched, pol, anchors[lo:end]); err != nil {
+				release = func() {}
+				return nil, err
+			}
+		}
+		var sc *engine.ExactScores
+		if scores != nil {
+			sc = &scores[i-lo]
+		}
 		a := &anchors[i]
 		if pol.Rotate {
 			a.rotated = x.rotationOf(a.key)
 		}
-		res, err := mineAnchor(ctx, s, req, rl, a, inBatch, nil)
+		res, err := mineAnchor(ctx, s, req, rl, a, inBatch, sc)
 		if err != nil {
 			return nil, err
 		}
@@ -225,7 +248,7 @@ func mineInOrder(ctx context.Context, s Searcher, req *Request, rl rules, anchor
 					a.rotated[n.ID] = struct{}{}
 				}
 				a.want = res.Shortfall
-				more, err := mineAnchor(ctx, s, req, rl, a, inBatch, nil)
+				more, err := mineAnchor(ctx, s, req, rl, a, inBatch, sc)
 				if err != nil {
 					return nil, err
 				}

@@ -1,6 +1,7 @@
 package mining
 
 import (
+	"context"
 	"runtime"
 	"sync"
 
@@ -66,6 +67,61 @@ func scansGroups(s Searcher, n int) bool {
 		return gs.ScansGroups(n)
 	}
 	return searchesExactly(s)
+}
+
+// planGroups returns how many groups n anchors are mined in (groupBounds gives each
+// its anchors) and whether each group is scored in one exact pass first (scoreAnchors):
+//   - on a searcher that searches exactly, groups of up to maxScoreGroup anchors, one
+//     per worker where that makes them smaller (par workers);
+//   - on one that scores groups while single searches use its graph (groupScanner),
+//     groups of minScanGroup to maxScoreGroup anchors, no more of them than workers
+//     where that keeps them that large, and none smaller (a group of fewer would go
+//     through the graph): n of 8 or more only;
+//   - otherwise one anchor per group, through the graph.
+func planGroups(s Searcher, n, par int) (groups int, batched bool) {
+	if _, ok := s.(exactScorer); !ok || n == 0 {
+		return n, false
+	}
+	if searchesExactly(s) {
+		size := min(maxScoreGroup, (n+par-1)/par)
+		return (n + size - 1) / size, true
+	}
+	if n >= minScanGroup {
+		// At most n/minScanGroup groups, so that the smallest holds minScanGroup.
+		g := max(min(par, n/minScanGroup), (n+maxScoreGroup-1)/maxScoreGroup)
+		if scansGroups(s, n/g) {
+			return g, true
+		}
+	}
+	return n, false
+}
+
+// groupBounds returns the anchors [lo, hi) of group g of groups over n anchors: the
+// groups' sizes differ by at most one.
+func groupBounds(g, groups, n int) (lo, hi int) {
+	return g * n / groups, (g + 1) * n / groups
+}
+
+// scoreAnchors scores a group of anchors in one exact pass when batched and the group
+// holds more than one (scoreGroup), holding a score slot (scoreSlots) until release is
+// called; scores is nil when the pass was not made (the searcher declined, or a write
+// changed the collection's state), and each anchor is then searched on its own.
+func scoreAnchors(ctx context.Context, es exactScorer, batched bool, pol *Policy, anchors []prepared) (scores []engine.ExactScores, release func(), err error) {
+	if !batched || es == nil || len(anchors) < 2 {
+		return nil, func() {}, nil
+	}
+	if err := scoreSlots().Acquire(ctx, 1); err != nil {
+		return nil, nil, err
+	}
+	buf := getScores(len(anchors))
+	release = func() {
+		putScores(buf)
+		scoreSlots().Release(1)
+	}
+	if scoreGroup(es, pol, anchors, *buf) {
+		scores = *buf
+	}
+	return scores, release, nil
 }
 
 // scoreGroup scores the queries of anchors together into out, and reports whether the
