@@ -414,6 +414,20 @@ def test_ids_in_another_order_are_a_new_ingest_not_a_resume(server: ServerProces
     np.testing.assert_allclose(got.vectors[1], x[-1], atol=1e-6)
     code, out, err = run(capsys, server, "ingest", name, vectors, "--ids", str(ids))
     assert code == 0 and "already acknowledged" in out, (out, err)  # now it holds them: skipped
+    # Two ids swapped, then put back, in a file of 3,000 rows: every row is checked (a
+    # sample of 1,024 rows spread over them never reads rows 1 and 2).
+    big = tmp_path / "big.npy"
+    xb = unit_rows(3000, DIM, seed=11)
+    np.save(big, xb)
+    first = [f"b{i}" for i in range(3000)]
+    swapped = list(first)
+    swapped[1], swapped[2] = swapped[2], swapped[1]
+    for k, order in enumerate((first, swapped, first)):
+        ids.write_text("".join(f"{i}\n" for i in order))
+        code, out, err = run(capsys, server, "ingest", name, str(big), "--ids", str(ids))
+        assert code == 0 and "already acknowledged" not in out, (k, out, err)
+        got = sync_client.get_items(name, [order[1], order[2]], include_vectors=True)
+        np.testing.assert_allclose(got.vectors, xb[[1, 2]], atol=1e-6)
 
 
 def test_small_input_mistakes_are_named(server: ServerProcess, sync_client: hardneg.Client, name: str, vectors: str,

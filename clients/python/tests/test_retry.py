@@ -457,3 +457,19 @@ def test_the_cli_leaves_the_librarys_logging_alone(caplog: pytest.LogCaptureFixt
     after = [(n, logging.getLogger(n).level, list(logging.getLogger(n).handlers), logging.getLogger(n).propagate)
              for n in ("hardneg", "hardneg.recovery")]
     assert after == before
+
+
+def test_even_parts_leave_no_short_last_part() -> None:
+    """A call of more anchors than a request takes is cut into parts of sizes that differ
+    by at most one: 1,030 anchors go as 515 + 515, not 1,024 + 6 (a request of fewer than
+    8 anchors is not scored by the server's exact passes)."""
+    from hardneg._core import even_parts
+
+    assert even_parts(0, 1030, 1024) == [(0, 515), (515, 1030)]
+    assert even_parts(0, 1024, 1024) == [(0, 1024)]
+    assert even_parts(100, 103, 1) == [(100, 101), (101, 102), (102, 103)]
+    for n, most in ((2500, 1024), (7, 3), (1, 5), (4097, 1024)):
+        parts = even_parts(0, n, most)
+        sizes = [hi - lo for lo, hi in parts]
+        assert parts[0][0] == 0 and parts[-1][1] == n and all(a[1] == b[0] for a, b in zip(parts, parts[1:]))
+        assert max(sizes) <= most and max(sizes) - min(sizes) <= 1 and len(parts) == -(-n // most)

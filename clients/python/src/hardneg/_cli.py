@@ -535,24 +535,29 @@ def _load_source(args: argparse.Namespace) -> tuple[list[str], Any, Optional[lis
     return ids, vectors, groups, zero
 
 
-#: How many of the rows an ingest would skip are read back to check their vectors.
-_RESUME_SAMPLE = 1024
+#: Rows read back per request when a resumed ingest checks the rows it would skip.
+_RESUME_CHUNK = 4096
 
 
 def _rows_elsewhere(client: Any, collection: str, ids: list[str], vectors: Any, skipped: int, metric: str) -> int:
-    """How many of a sample of the first ``skipped`` rows (up to _RESUME_SAMPLE, spread
-    over them, the first and last included) the collection holds with other vectors
-    than the file: 0 when a resumed ingest may skip them."""
-    rows = np.unique(np.linspace(0, skipped - 1, num=min(skipped, _RESUME_SAMPLE)).round().astype(np.int64))
-    got = client.get_items(collection, [ids[i] for i in rows], include_vectors=True)
-    if got.missing_ids:
-        return len(got.missing_ids)
-    want = np.asarray(vectors[rows], dtype=np.float64)
-    if metric == "cosine":
-        want /= np.linalg.norm(want, axis=1, keepdims=True)
-    have = np.asarray(got.vectors, dtype=np.float64)
-    scale = np.maximum(np.abs(want).max(axis=1, keepdims=True), 1e-30)
-    return int((np.abs(have - want) > 1e-5 * scale).any(axis=1).sum())
+    """How many of the first ``skipped`` rows the collection does not hold with the
+    file's vectors (absent, or replaced since this writer sent them): 0 when a resumed
+    ingest may skip them. Every row is read back, in requests of _RESUME_CHUNK: a
+    sample would miss two ids swapped by an ids file put back in an order sent before."""
+    bad = 0
+    for lo in range(0, skipped, _RESUME_CHUNK):
+        hi = min(lo + _RESUME_CHUNK, skipped)
+        got = client.get_items(collection, ids[lo:hi], include_vectors=True)
+        if got.missing_ids:
+            bad += len(got.missing_ids)
+            continue
+        want = np.asarray(vectors[lo:hi], dtype=np.float64)
+        if metric == "cosine":
+            want /= np.linalg.norm(want, axis=1, keepdims=True)
+        have = np.asarray(got.vectors, dtype=np.float64)
+        scale = np.maximum(np.abs(want).max(axis=1, keepdims=True), 1e-30)
+        bad += int((np.abs(have - want) > 1e-5 * scale).any(axis=1).sum())
+    return bad
 
 
 def _mute_reuse_warning(record: logging.LogRecord) -> bool:
@@ -697,9 +702,7 @@ def cmd_ingest(args: argparse.Namespace) -> None:
         # (a collection deleted and created again holds none of them), and hold this
         # file's vectors (an ids file put back in an order ingested before, after
         # another order was, maps the ids to other rows than the writer sent).
-        absent = len(client.get_items(args.collection, ids[:skipped]).missing_ids)
-        if not absent:
-            absent = _rows_elsewhere(client, args.collection, ids, vectors, skipped, col.metric)
+        absent = _rows_elsewhere(client, args.collection, ids, vectors, skipped, col.metric)
         if not absent:
             break
         if args.writer_id is not None:

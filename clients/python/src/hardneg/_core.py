@@ -79,6 +79,15 @@ class Sleep:
 Op = Generator[Union[Rpc, Sleep], Any, T]
 
 
+def even_parts(lo: int, hi: int, most: int) -> list[tuple[int, int]]:
+    """[lo, hi) cut into the fewest parts of at most ``most`` items, of sizes that differ
+    by at most one: a short last part would be mined alone (a request of fewer than 8
+    anchors is not scored by the exact passes that a larger one may get)."""
+    n = hi - lo
+    k = max(1, -(-n // most))
+    return [(lo + i * n // k, lo + (i + 1) * n // k) for i in range(k)]
+
+
 def retry_delay(
     policy: Optional[RetryPolicy], attempts: int, err: errors.HardnegError, rand: float,
     recovering_for: Optional[float] = None,
@@ -563,7 +572,7 @@ class Core:
         # split call lists as many candidates.
         explain_n = codec.explain_limit(explain, min(len(block), per_request))
         # (first anchor, anchors) of the requests still to send, in order.
-        todo = [(lo, min(lo + per_request, len(block))) for lo in range(0, len(block), per_request)]
+        todo = even_parts(0, len(block), per_request)
         i = 0
         while todo:
             lo, hi = todo.pop(0)
@@ -583,8 +592,9 @@ class Core:
                 # Many anchors, or vectors of many dimensions or many positives: send the
                 # anchors in as many requests as the size needs, with room.
                 part = codec.part_size(hi - lo, size, self.max_request_bytes)
-                todo[:0] = [(j, min(j + part, hi)) for j in range(lo, hi, part)]
-                nparts += len(range(lo, hi, part)) - 1
+                split = even_parts(lo, hi, part)
+                todo[:0] = split
+                nparts += len(split) - 1
                 continue
             try:
                 resp = yield from self.unary("Mine", req)
