@@ -252,34 +252,14 @@ func BenchmarkMineExactJob(b *testing.B) {
 func BenchmarkMineOnRandomVectors(b *testing.B) {
 	const n, dim, anchors = 20_000, 384, 32
 	r := rand.New(rand.NewPCG(1, 2))
-	batch := &engine.Batch{Vectors: make([]float32, n*dim)}
-	for i := range n {
-		batch.IDs = append(batch.IDs, "i"+strconv.Itoa(i))
-	}
-	for i := range batch.Vectors {
-		batch.Vectors[i] = float32(r.NormFloat64())
-	}
+	batch := gaussianBatch(r, n, dim)
 	for _, v := range []struct {
 		name      string
 		lead      float64 // index.Options.LeadRecall
 		threshold int     // ExactThreshold
 		ef        int     // the policy's ef_search
 	}{{"fixed-lead", -1, 0, 0}, {"beam-2058", -1, 0, 2058}, {"measured", 0, 0, 0}, {"exact-collection", -1, n + 1, 0}} {
-		db, err := index.Open(index.Options{Dir: b.TempDir(), LeadRecall: v.lead})
-		if err != nil {
-			b.Fatal(err)
-		}
-		c, err := db.CreateCollection(engine.Config{Name: "c", Dim: dim, Metric: engine.Cosine, Params: engine.Params{ExactThreshold: v.threshold}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		for lo := 0; lo < n; lo += 10_000 {
-			part := &engine.Batch{IDs: batch.IDs[lo : lo+10_000], Vectors: batch.Vectors[lo*dim : (lo+10_000)*dim]}
-			if _, err := db.Upsert("c", part, "items"); err != nil {
-				b.Fatal(err)
-			}
-		}
-		c.(*index.Collection).WaitIdle()
+		c, closeDB := loadedCollection(b, batch, dim, v.lead, engine.Params{ExactThreshold: v.threshold})
 		req := Request{Policy: DefaultPolicy()}
 		req.Policy.NumNegatives, req.Policy.Ef = 8, v.ef
 		for a := range anchors {
@@ -291,11 +271,11 @@ func BenchmarkMineOnRandomVectors(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			lead, _ := c.(*index.Collection).FirstPassLead()
+			lead, _ := c.FirstPassLead()
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*anchors), "µs/anchor")
 			b.ReportMetric(float64(lead), "lead")
 		})
-		db.Close()
+		closeDB()
 	}
 }
 
@@ -345,34 +325,13 @@ func BenchmarkMineExclusions(b *testing.B) {
 func BenchmarkBeamVersusScan(b *testing.B) {
 	const n = 20_000
 	for _, dim := range []int{32, 64, 128, 384, 768} {
-		r := rand.New(rand.NewPCG(1, uint64(dim)))
-		batch := &engine.Batch{Vectors: make([]float32, n*dim)}
-		for i := range n {
-			batch.IDs = append(batch.IDs, "i"+strconv.Itoa(i))
-		}
-		for i := range batch.Vectors {
-			batch.Vectors[i] = float32(r.NormFloat64())
-		}
+		batch := gaussianBatch(rand.New(rand.NewPCG(1, uint64(dim))), n, dim)
 		for _, v := range []struct {
 			name      string
 			threshold int // ExactThreshold
 			ef        int // the policy's ef_search
 		}{{"beam-520", 0, 520}, {"beam-1250", 0, 1250}, {"beam-2058", 0, 2058}, {"scan", n + 1, 0}} {
-			db, err := index.Open(index.Options{Dir: b.TempDir(), LeadRecall: -1})
-			if err != nil {
-				b.Fatal(err)
-			}
-			c, err := db.CreateCollection(engine.Config{Name: "c", Dim: dim, Metric: engine.Cosine, Params: engine.Params{ExactThreshold: v.threshold}})
-			if err != nil {
-				b.Fatal(err)
-			}
-			for lo := 0; lo < n; lo += 10_000 {
-				part := &engine.Batch{IDs: batch.IDs[lo : lo+10_000], Vectors: batch.Vectors[lo*dim : (lo+10_000)*dim]}
-				if _, err := db.Upsert("c", part, "items"); err != nil {
-					b.Fatal(err)
-				}
-			}
-			c.(*index.Collection).WaitIdle()
+			c, closeDB := loadedCollection(b, batch, dim, -1, engine.Params{ExactThreshold: v.threshold})
 			for _, anchors := range []int{1, 32} {
 				req := Request{Policy: DefaultPolicy()}
 				req.Policy.NumNegatives, req.Policy.Ef = 8, v.ef
@@ -388,7 +347,7 @@ func BenchmarkBeamVersusScan(b *testing.B) {
 					b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*anchors), "µs/anchor")
 				})
 			}
-			db.Close()
+			closeDB()
 		}
 	}
 }
@@ -417,22 +376,8 @@ func BenchmarkGraphVersusScanBySize(b *testing.B) {
 			name      string
 			threshold int // ExactThreshold
 		}{{"graph", 1}, {"scan", n + 1}} {
-			db, err := index.Open(index.Options{Dir: b.TempDir()})
-			if err != nil {
-				b.Fatal(err)
-			}
-			c, err := db.CreateCollection(engine.Config{Name: "c", Dim: dim, Metric: engine.Cosine, Params: engine.Params{ExactThreshold: v.threshold}})
-			if err != nil {
-				b.Fatal(err)
-			}
-			for lo := 0; lo < n; lo += 10_000 {
-				part := &engine.Batch{IDs: batch.IDs[lo : lo+10_000], Vectors: batch.Vectors[lo*dim : (lo+10_000)*dim]}
-				if _, err := db.Upsert("c", part, "items"); err != nil {
-					b.Fatal(err)
-				}
-			}
-			ic := c.(*index.Collection)
-			ic.WaitIdle()
+			ic, closeDB := loadedCollection(b, batch, dim, 0, engine.Params{ExactThreshold: v.threshold})
+			c := ic
 			for ic.SearchesExactly() == (v.threshold == 1) || (v.threshold == 1 && !probed(ic)) {
 				time.Sleep(10 * time.Millisecond) // the lead probe's first measurement
 			}
@@ -453,7 +398,7 @@ func BenchmarkGraphVersusScanBySize(b *testing.B) {
 					b.ReportMetric(float64(lead), "lead")
 				})
 			}
-			db.Close()
+			closeDB()
 		}
 	}
 }
@@ -473,31 +418,11 @@ func probed(c *index.Collection) bool {
 //	go test ./internal/mining -run '^$' -bench MineWideLead -benchtime 20x
 func BenchmarkMineWideLead(b *testing.B) {
 	const n, dim = 50_000, 128
-	r := rand.New(rand.NewPCG(9, 9))
-	batch := &engine.Batch{Vectors: make([]float32, n*dim)}
-	for i := range n {
-		batch.IDs = append(batch.IDs, "i"+strconv.Itoa(i))
-	}
-	for i := range batch.Vectors {
-		batch.Vectors[i] = float32(r.NormFloat64())
-	}
-	db, err := index.Open(index.Options{Dir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	c, err := db.CreateCollection(engine.Config{Name: "c", Dim: dim, Metric: engine.Cosine})
-	if err != nil {
-		b.Fatal(err)
-	}
-	for lo := 0; lo < n; lo += 10_000 {
-		part := &engine.Batch{IDs: batch.IDs[lo : lo+10_000], Vectors: batch.Vectors[lo*dim : (lo+10_000)*dim]}
-		if _, err := db.Upsert("c", part, "items"); err != nil {
-			b.Fatal(err)
-		}
-	}
-	ic := c.(*index.Collection)
-	ic.WaitIdle()
+	batch := gaussianBatch(rand.New(rand.NewPCG(9, 9)), n, dim)
+	ic, closeDB := loadedCollection(b, batch, dim, 0, engine.Params{})
+	defer closeDB()
+	c := ic
+	var err error
 	for !probed(ic) {
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -539,4 +464,41 @@ func BenchmarkMineWideLead(b *testing.B) {
 			b.ReportMetric(float64(lead), "lead")
 		})
 	}
+}
+
+// gaussianBatch returns n items "i0"… with random Gaussian vectors of dim.
+func gaussianBatch(r *rand.Rand, n, dim int) *engine.Batch {
+	batch := &engine.Batch{Vectors: make([]float32, n*dim)}
+	for i := range n {
+		batch.IDs = append(batch.IDs, "i"+strconv.Itoa(i))
+	}
+	for i := range batch.Vectors {
+		batch.Vectors[i] = float32(r.NormFloat64())
+	}
+	return batch
+}
+
+// loadedCollection opens a DB (LeadRecall lead) holding one cosine collection "c" of
+// batch's items under params, upserted 10,000 at a time, its background work done;
+// closing it is the caller's (closeDB).
+func loadedCollection(b *testing.B, batch *engine.Batch, dim int, lead float64, params engine.Params) (c *index.Collection, closeDB func()) {
+	db, err := index.Open(index.Options{Dir: b.TempDir(), LeadRecall: lead})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ec, err := db.CreateCollection(engine.Config{Name: "c", Dim: dim, Metric: engine.Cosine, Params: params})
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := len(batch.IDs)
+	for lo := 0; lo < n; lo += 10_000 {
+		hi := min(lo+10_000, n)
+		part := &engine.Batch{IDs: batch.IDs[lo:hi], Vectors: batch.Vectors[lo*dim : hi*dim]}
+		if _, err := db.Upsert("c", part, "items"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ic := ec.(*index.Collection)
+	ic.WaitIdle()
+	return ic, func() { db.Close() }
 }
