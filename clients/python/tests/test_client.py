@@ -373,15 +373,16 @@ def test_exist_ok_refuses_a_different_definition(client: hardneg.Client, change:
 
 
 def test_a_split_mine_names_the_callers_anchor_row(client: hardneg.Client, collection: str) -> None:
-    """Mine splits more than 1,024 anchors into several requests; a refusal of a later
-    request names the caller's anchor row, not the row within that request."""
+    """Mine splits more than 1,024 anchors into several requests of even sizes (1,500 as
+    750 + 750); a refusal of a later request names the caller's anchor row, not the row
+    within that request."""
     x = unit_rows(50, 16, seed=31)
     client.upsert(collection, [f"m{i}" for i in range(50)], x)
     ids = ["m1"] * 1200 + ["nope"] + ["m2"] * 299
     with pytest.raises(errors.InvalidArgument) as exc:
         client.mine(collection, anchor_ids=ids, num_negatives=2)
     assert exc.value.field == "anchors[1200].id", exc.value
-    assert "request 2 of 2, anchors 1,024–1,499" in str(exc.value)
+    assert "request 2 of 2, anchors 750–1,499; the requests for the 750 anchors before it were answered" in str(exc.value)
     v = unit_rows(1500, 16, seed=32)
     v[1300] = 0  # a zero vector under cosine: the server's to refuse
     with pytest.raises(errors.InvalidArgument) as exc:
