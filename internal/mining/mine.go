@@ -222,10 +222,9 @@ func Mine(ctx context.Context, s Searcher, req Request) ([]Result, error) {
 	// Graph searches take one anchor at a time, so a worker whose anchors cost more is
 	// not left with a fixed share while the others wait; exact ones score groups.
 	groups, batched := planGroups(s, len(anchors), par)
-	es, _ := s.(exactScorer)
 	// mineGroup mines anchors[lo:hi], scoring them together first when batched.
 	mineGroup := func(lo, hi int) {
-		scores, release, err := scoreAnchors(ctx, es, batched, &req.Policy, anchors[lo:hi])
+		scores, release, err := scoreAnchors(ctx, s, batched, &req.Policy, anchors[lo:hi])
 		if err != nil {
 			errs[lo] = err
 			return

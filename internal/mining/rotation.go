@@ -206,67 +206,69 @@ func (m *anchorMiner) serve(id string) bool {
 // negatives, fills the shortfall.
 func mineInOrder(ctx context.Context, s Searcher, req *Request, rl rules, anchors []prepared, inBatch batchIDs) ([]Result, error) {
 	pol := &req.Policy
-	x := req.Exposure
 	results := make([]Result, len(anchors))
 	// Scores do not depend on the order: groups are scored in one exact pass each where
 	// Mine would (planGroups, one worker), then their anchors mined one after another.
 	groups, batched := planGroups(s, len(anchors), 1)
-	es, _ := s.(exactScorer)
-	var scores []engine.ExactScores
-	release := func() {}
-	defer func() { release() }()
-	g, lo, end := -1, 0, 0
-	for i := range anchors {
-		if i == end {
-			release()
-			g++
-			lo, end = groupBounds(g, groups, len(anchors))
-			var err error
-			if scores, release, err = scoreAnchors(ctx, es, batched, pol, anchors[lo:end]); err != nil {
-				release = func() {}
-				return nil, err
-			}
-		}
-		var sc *engine.ExactScores
-		if scores != nil {
-			sc = &scores[i-lo]
-		}
-		a := &anchors[i]
-		if pol.Rotate {
-			a.rotated = x.rotationOf(a.key)
-		}
-		res, err := mineAnchor(ctx, s, req, rl, a, inBatch, sc)
+	for g := range groups {
+		lo, hi := groupBounds(g, groups, len(anchors))
+		scores, release, err := scoreAnchors(ctx, s, batched, pol, anchors[lo:hi])
 		if err != nil {
 			return nil, err
 		}
-		if pol.Rotate {
-			restart := res.Shortfall > 0 && res.Removed.Rotation > 0
-			newCycle := negativeIDs(res.Negatives)
-			if restart {
-				a.rotated = make(map[string]struct{}, len(res.Negatives))
-				for _, n := range res.Negatives {
-					a.rotated[n.ID] = struct{}{}
-				}
-				a.want = res.Shortfall
-				more, err := mineAnchor(ctx, s, req, rl, a, inBatch, sc)
-				if err != nil {
-					return nil, err
-				}
-				newCycle = negativeIDs(more.Negatives)
-				res = mergeRestart(res, more, pol.NumNegatives, req.Explain)
+		for i := lo; i < hi; i++ {
+			var sc *engine.ExactScores
+			if scores != nil {
+				sc = &scores[i-lo]
 			}
-			res.RotationRestarted = restart
-			res.RotationServed = x.rotate(a.key, restart, newCycle, res.MaxRank)
+			if results[i], err = mineInTurn(ctx, s, req, rl, &anchors[i], inBatch, sc); err != nil {
+				release()
+				return nil, err
+			}
 		}
-		if pol.MaxExposures > 0 {
-			x.short(res.Shortfall) // the served ones were counted as they were chosen
-		}
-		results[i] = res
+		release()
 	}
 	if !(pol.MaxExposures > 0) {
-		x.record(results)
+		req.Exposure.record(results)
 	}
 	return results, nil
+}
+
+// mineInTurn mines one anchor of mineInOrder: under rotation, leaving out its key's
+// cycle and starting a new cycle when that cycle has exhausted the window; under the
+// exposure cap, counting its shortfall. sc: the anchor's exact scores, or nil.
+func mineInTurn(ctx context.Context, s Searcher, req *Request, rl rules, a *prepared, inBatch batchIDs, sc *engine.ExactScores) (Result, error) {
+	pol, x := &req.Policy, req.Exposure
+	if pol.Rotate {
+		a.rotated = x.rotationOf(a.key)
+	}
+	res, err := mineAnchor(ctx, s, req, rl, a, inBatch, sc)
+	if err != nil {
+		return Result{}, err
+	}
+	if pol.Rotate {
+		restart := res.Shortfall > 0 && res.Removed.Rotation > 0
+		newCycle := negativeIDs(res.Negatives)
+		if restart {
+			a.rotated = make(map[string]struct{}, len(res.Negatives))
+			for _, n := range res.Negatives {
+				a.rotated[n.ID] = struct{}{}
+			}
+			a.want = res.Shortfall
+			more, err := mineAnchor(ctx, s, req, rl, a, inBatch, sc)
+			if err != nil {
+				return Result{}, err
+			}
+			newCycle = negativeIDs(more.Negatives)
+			res = mergeRestart(res, more, pol.NumNegatives, req.Explain)
+		}
+		res.RotationRestarted = restart
+		res.RotationServed = x.rotate(a.key, restart, newCycle, res.MaxRank)
+	}
+	if pol.MaxExposures > 0 {
+		x.short(res.Shortfall) // the served ones were counted as they were chosen
+	}
+	return res, nil
 }
 
 // mergeRestart joins a rotation restart's two passes into one result for k negatives.

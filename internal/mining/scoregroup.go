@@ -106,8 +106,9 @@ func groupBounds(g, groups, n int) (lo, hi int) {
 // holds more than one (scoreGroup), holding a score slot (scoreSlots) until release is
 // called; scores is nil when the pass was not made (the searcher declined, or a write
 // changed the collection's state), and each anchor is then searched on its own.
-func scoreAnchors(ctx context.Context, es exactScorer, batched bool, pol *Policy, anchors []prepared) (scores []engine.ExactScores, release func(), err error) {
-	if !batched || es == nil || len(anchors) < 2 {
+func scoreAnchors(ctx context.Context, s Searcher, batched bool, pol *Policy, anchors []prepared) (scores []engine.ExactScores, release func(), err error) {
+	es, ok := s.(exactScorer)
+	if !batched || !ok || len(anchors) < 2 {
 		return nil, func() {}, nil
 	}
 	if err := scoreSlots().Acquire(ctx, 1); err != nil {

@@ -333,10 +333,9 @@ def test_retry_delay_backs_off_with_jitter_and_honours_retry_info() -> None:
     # A server that says it is recovering is waited for past max_attempts, for as long
     # as recovery_wait allows since its first such answer.
     recovering = _err(errors.Unavailable, 1.0)
-    assert retry_delay(p, 6, recovering, 0.0, recovering_for=599.0) == pytest.approx(1.0)
-    assert retry_delay(p, 6, recovering, 0.0, recovering_for=600.0) is None
-    assert retry_delay(p, 2, recovering, 0.0, recovering_for=600.0) == pytest.approx(1.0)  # attempts left
-    assert retry_delay(hardneg.RetryPolicy(max_attempts=1, recovery_wait=0), 1, recovering, 0.0, recovering_for=0.0) is None
+    assert retry_delay(p, 6, recovering, 0.0, waiting=True) == pytest.approx(1.0)
+    assert retry_delay(p, 6, recovering, 0.0, waiting=False) is None
+    assert retry_delay(p, 2, recovering, 0.0, waiting=False) == pytest.approx(1.0)  # attempts left
 
 
 def test_retry_policy_validates() -> None:

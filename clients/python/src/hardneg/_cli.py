@@ -305,7 +305,7 @@ def _check_vectors(path: str, vectors: Any) -> tuple[int, int]:
     finite as float32: checked before anything is created or sent. Returns the first
     zero row, which cosine refuses, and the first row whose norm is over the server's
     limit (1e9), which dot and L2 refuse (-1 for none)."""
-    from hardneg._codec import MAX_NORM, _norm64
+    from hardneg._codec import norm_outliers
 
     kind = vectors.dtype.kind
     if kind != "f":
@@ -326,14 +326,11 @@ def _check_vectors(path: str, vectors: Any) -> tuple[int, int]:
         bad = np.flatnonzero(~np.isfinite(block).all(axis=1))
         if bad.size:
             raise CommandError(f"{path}: row {start + int(bad[0])} holds NaN or infinite values (or values beyond float32)")
-        if zero < 0:
-            zeros = np.flatnonzero(~block.any(axis=1))
-            zero = start + int(zeros[0]) if zeros.size else -1
-        if large < 0:
-            with np.errstate(over="ignore", under="ignore"):
-                sq = np.einsum("ij,ij->i", block, block)  # float32 candidates, confirmed in float64
-            over = [i for i in np.flatnonzero(~(sq <= 0.99 * MAX_NORM**2)).tolist() if _norm64(block[i]) > MAX_NORM]
-            large = start + over[0] if over else -1
+        zeros, over = norm_outliers(block)
+        if zero < 0 and zeros:
+            zero = start + zeros[0]
+        if large < 0 and over:
+            large = start + over[0]
     return zero, large
 
 
@@ -642,15 +639,14 @@ def cmd_ingest(args: argparse.Namespace) -> None:
         raise CommandError(f"{args.file}: vectors of dim {dim}, collection {args.collection!r} has dim {col.dim}")
     if col is not None and args.metric is not None and col.metric != args.metric:
         raise CommandError(f"--metric {args.metric}: collection {args.collection!r} exists with metric {col.metric}")
-    metric = args.metric or "cosine"
-    if zero >= 0 and (col.metric if col is not None else metric) == "cosine":
+    metric = col.metric if col is not None else args.metric or "cosine"
+    if zero >= 0 and metric == "cosine":
         raise CommandError(f"{args.file}: row {zero} is a zero vector, which has no direction under cosine")
-    if large >= 0 and (col.metric if col is not None else metric) != "cosine":
+    if large >= 0 and metric != "cosine":
         from hardneg._codec import _norm64
 
         raise CommandError(f"{args.file}: row {large} has norm {_norm64(np.asarray(vectors[large], dtype=np.float32)):.3g}; "
-                           f"under {col.metric if col is not None else metric} the norm must be at most 1e+09 so that "
-                           "scores stay finite")
+                           f"under {metric} the norm must be at most 1e+09 so that scores stay finite")
     created = col is None
     if col is None:
         col = client.create_collection(args.collection, dim, metric)

@@ -380,9 +380,14 @@ def check_split_items(items: PreparedItems) -> tuple[list[int], list[int]]:
             bad.extend(FieldViolation(f, d) for f, d in why[:max(0, 100 - len(bad))])
         if bad:
             raise _refused(bad, f"{count:,} refused")
-    v = items.vectors
+    return norm_outliers(items.vectors)
+
+
+def norm_outliers(v: np.ndarray) -> tuple[list[int], list[int]]:
+    """The rows of a float32 array that are zero vectors and those whose norm is over
+    MAX_NORM (found in float32, confirmed in float64 as the server computes)."""
     with np.errstate(over="ignore", under="ignore"):
-        sq = np.einsum("ij,ij->i", v, v)  # float32: candidates, confirmed in float64 below
+        sq = np.einsum("ij,ij->i", v, v)
     zero = [i for i in np.flatnonzero(sq == 0).tolist() if _norm64(v[i]) == 0]
     large = [i for i in np.flatnonzero(~(sq <= 0.99 * MAX_NORM**2)).tolist() if _norm64(v[i]) > MAX_NORM]
     return zero, large

@@ -89,18 +89,13 @@ def even_parts(lo: int, hi: int, most: int) -> list[tuple[int, int]]:
 
 
 def retry_delay(
-    policy: Optional[RetryPolicy], attempts: int, err: errors.HardnegError, rand: float,
-    recovering_for: Optional[float] = None,
+    policy: Optional[RetryPolicy], attempts: int, err: errors.HardnegError, rand: float, waiting: bool = False,
 ) -> Optional[float]:
     """Seconds to wait before attempt ``attempts + 1`` after ``err``, or ``None`` when the
-    error is final. ``rand`` is a uniform random number in [0, 1). ``recovering_for``:
-    seconds since the call's first answer that the server is recovering, when ``err``
-    is such an answer; within the policy's ``recovery_wait`` it is retried whatever the
-    attempt count."""
-    if policy is None:
-        return None
-    waiting = recovering_for is not None and recovering_for < policy.recovery_wait
-    if attempts >= policy.max_attempts and not waiting:
+    error is final. ``rand`` is a uniform random number in [0, 1). ``waiting``: ``err``
+    says the server is recovering and the policy's ``recovery_wait`` is not over, so it
+    is retried whatever the attempt count."""
+    if policy is None or (attempts >= policy.max_attempts and not waiting):
         return None
     if isinstance(err, errors.ResourceExhausted):
         if err.retry_after is None:  # a size limit, not a "come back later"
@@ -270,15 +265,13 @@ class Core:
                                                         code=grpc.StatusCode.DEADLINE_EXCEEDED, details=err.details)
                     timed_out.__cause__ = err
                     err = timed_out
-                recovering_for = None
-                if isinstance(err, errors.Unavailable) and err.recovering:
-                    now = time.monotonic()
+                waiting, left = False, 0.0
+                if policy is not None and isinstance(err, errors.Unavailable) and err.recovering:
                     if recovering_since is None:
-                        recovering_since = now
-                    recovering_for = now - recovering_since
-                waiting = recovering_for is not None and policy is not None and recovering_for < policy.recovery_wait
-                delay = retry_delay(policy, attempts, err, random.random(), recovering_for) \
-                    if idempotent or waiting else None
+                        recovering_since = time.monotonic()
+                    left = policy.recovery_wait - (time.monotonic() - recovering_since)
+                    waiting = left > 0
+                delay = retry_delay(policy, attempts, err, random.random(), waiting) if idempotent or waiting else None
                 if delay is not None and deadline is not None and time.monotonic() + delay >= deadline:
                     delay = None  # the next attempt would start after the deadline
                 if delay is None:
@@ -294,15 +287,12 @@ class Core:
                 previous = err
                 with self._lock:
                     self.retries += 1
-                if waiting and policy is not None and recovering_for is not None:
-                    left = policy.recovery_wait - recovering_for
+                if waiting and isinstance(err, errors.Unavailable) and recovering_since is not None:
                     if deadline is not None:
                         left = min(left, deadline - time.monotonic())
-                    progress = err.recovery_progress if isinstance(err, errors.Unavailable) else None
                     recovery_log.info(
                         "%s: the server is recovering its storage%s; waiting (%.0f s so far, at most %.0f s more)",
-                        method, "" if progress is None else f" ({progress[0]:,} of {progress[1]:,} log records replayed)",
-                        recovering_for, max(left, 0.0),
+                        method, err.recovery_note(), time.monotonic() - recovering_since, max(left, 0.0),
                     )
                 else:
                     log.info(

@@ -290,12 +290,9 @@ class IngestState:
                     budget = max(self.reconnect_timeout, self.recovery_wait)
                     waited = time.monotonic() - self._last_progress
                     if waited < budget:
-                        progress = e.recovery_progress
                         recovery_log.info(
                             "UpsertStream: the server is recovering its storage%s; waiting (%.0f s without an "
-                            "acknowledgement, at most %.0f s more)",
-                            "" if progress is None else f" ({progress[0]:,} of {progress[1]:,} log records replayed)",
-                            waited, budget - waited,
+                            "acknowledgement, at most %.0f s more)", e.recovery_note(), waited, budget - waited,
                         )
                     return waited < budget
         return time.monotonic() - self._last_progress < self.reconnect_timeout

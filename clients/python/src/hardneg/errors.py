@@ -175,23 +175,25 @@ class Unavailable(HardnegError, ConnectionError):
     Attributes:
         recovering: the server answered, and said that it is still recovering its
             storage at start-up (an ``ErrorInfo`` with reason ``RECOVERING``): it will
-            serve once recovery ends. Idempotent calls wait for it up to
+            serve once recovery ends. Calls wait for it up to
             :attr:`hardneg.RetryPolicy.recovery_wait`.
         recovery_progress: ``(log records replayed, log records to replay)`` when the
             server reported them with ``recovering``, else ``None``.
     """
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        code: grpc.StatusCode | None = None,
-        details: Sequence[Any] = (),
-    ) -> None:
-        super().__init__(message, code=code, details=details)
-        self.recovering = _has_error_info(self.details, "RECOVERING")
+    @property
+    def recovering(self) -> bool:
+        return _error_info(self.details, "RECOVERING") is not None
+
+    @property
+    def recovery_progress(self) -> tuple[int, int] | None:
         progress = _error_info(self.details, "RECOVERING", "log_records_replayed", "log_records")
-        self.recovery_progress = None if progress is None else (progress[0], progress[1])
+        return None if progress is None else (progress[0], progress[1])
+
+    def recovery_note(self) -> str:
+        """`` (N of M log records replayed)`` when the server reported its progress, else ""."""
+        p = self.recovery_progress
+        return "" if p is None else f" ({p[0]:,} of {p[1]:,} log records replayed)"
 
 
 class DeadlineExceeded(HardnegError, TimeoutError):
@@ -301,15 +303,6 @@ def _error_info(details: Sequence[Any], reason: str, *keys: str) -> tuple[int, .
             except (KeyError, ValueError):
                 return None
     return None
-
-
-def _has_error_info(details: Sequence[Any], reason: str) -> bool:
-    """Whether ``details`` hold a ``google.rpc.ErrorInfo`` with ``reason``."""
-    if not details:
-        return False
-    from google.rpc import error_details_pb2
-
-    return any(isinstance(d, error_details_pb2.ErrorInfo) and d.reason == reason for d in details)
 
 
 def _response_too_large(details: Sequence[Any]) -> tuple[int, int] | None:
