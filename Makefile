@@ -159,7 +159,7 @@ PROMTOOL  ?= promtool
 
 # promtool comes from Debian's prometheus package, installed when missing (as root).
 .PHONY: promtool
-promtool:
+promtool: ## install promtool (Debian's prometheus package) for the alert-rule checks when missing (as root)
 	@command -v $(PROMTOOL) >/dev/null || { \
 		if [ "$$(id -u)" = 0 ]; then \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
@@ -171,7 +171,7 @@ CHROMIUM ?= chromium
 # TestInspectorInABrowser); it comes from Debian's chromium package, installed when
 # missing (as root).
 .PHONY: chromium
-chromium:
+chromium: ## install Debian's chromium (headless) for the inspector's browser test when missing (as root)
 	@command -v $(CHROMIUM) >/dev/null || { \
 		if [ "$$(id -u)" = 0 ]; then \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
@@ -213,11 +213,11 @@ $(BENCH_VENV)/.stamp: bench/requirements.txt clients/python/pyproject.toml
 	touch $@
 
 .PHONY: bench-venv
-bench-venv: $(BENCH_VENV)/.stamp
+bench-venv: $(BENCH_VENV)/.stamp ## create bench/.venv with the comparison's Python packages (hnswlib, faiss, sentence-transformers)
 	$(BENCH_PY) -m pip install --quiet --no-deps --force-reinstall ./clients/python
 
 .PHONY: bench-bin
-bench-bin: build
+bench-bin: build ## build bin/hardneg-bench, the in-process index benchmark
 	$(GO) build -o bin/hardneg-bench ./bench/cmd/hardneg-bench
 
 .PHONY: bench

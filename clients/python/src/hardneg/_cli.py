@@ -1218,7 +1218,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--groups", help=".parquet: a column of group lists")
     sp.add_argument("--version", type=_int64, default=0, help="version stamp of every item (e.g. the encoder step)")
     sp.add_argument("--batch-size", type=_positive(int), default=1024, help="rows per batch (fewer for wide vectors)")
-    sp.add_argument("--writer-id", help="stream writer id (default: derived from collection, file and batch size)")
+    sp.add_argument("--writer-id", help="stream writer id (default: derived from the collection, the file's path, size and modification time, the batch size, --ids, --vectors, --groups, --version and the ids in their order)")
     sp.add_argument("--create", action="store_true", help="create the collection if it does not exist")
     sp.add_argument("--metric", choices=["cosine", "dot", "l2"],
                     help="metric for --create (default cosine); with an existing collection it must be the collection's")
@@ -1230,7 +1230,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("-k", type=int, default=None, help="negatives per anchor (default 10; the same as --set num_negatives=K)")
     sp.add_argument("--set", action="append", metavar="FIELD=VALUE", help="a MiningPolicy field, e.g. relative_margin=0.05 (repeatable)")
     sp.add_argument("--explain", type=_non_negative_int, nargs="?", const=100, default=0, metavar="N",
-                    help="also show removed candidates with the rule that removed each (N per anchor, default 100)")
+                    help="also show removed candidates with the rule that removed each (N per anchor, default 100; capped at 1,024 and at 65,536 ÷ the anchors per request)")
 
     sp = add("snapshot", "write a snapshot of a collection now, or list snapshots", cmd_snapshot)
     sp.add_argument("name", nargs="?")
