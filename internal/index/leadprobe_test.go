@@ -554,6 +554,39 @@ func TestChooseLead(t *testing.T) {
 	}
 }
 
+// TestProbeVerdict covers the decisions a measurement sets: scans for a poor graph,
+// the graph for a lead no wider than the fixed one, single searches and groups of
+// anchors by the lead's share of the live items, and groups from a far smaller share
+// when the graph stays short of the target at every lead.
+func TestProbeVerdict(t *testing.T) {
+	const fixed = 128
+	for _, tc := range []struct {
+		name                 string
+		lead, live           int
+		recall, best, target float64
+		scan, batch          bool
+	}{
+		{"poor at every lead", 2048, 1 << 30, 0.90, 0.93, 0.995, true, true},
+		{"the fixed lead", fixed, 1000, 0.97, 0.97, 0.995, false, false},
+		{"met, a 10th", 100, 1000, 0.996, 0.996, 0.995, false, false}, // not wider than the fixed lead
+		{"met, a 16th", 256, 16 * 256, 0.996, 0.996, 0.995, true, true},
+		{"met, a 17th", 256, 17 * 256, 0.996, 0.996, 0.995, false, true},
+		{"met, a 48th", 256, 48 * 256, 0.996, 0.996, 0.995, false, true},
+		{"met, a 49th", 256, 49 * 256, 0.996, 0.996, 0.995, false, false},
+		{"met, 1M at 2,048", 2048, 1_000_000, 0.996, 0.996, 0.995, false, false},
+		{"short, 1M at 2,048", 2048, 1_000_000, 0.9805, 0.9807, 0.995, false, true},
+		{"short, a 512th", 256, scanShareShort * 256, 0.99, 0.99, 0.995, false, true},
+		{"short, past a 512th", 256, scanShareShort*256 + 1, 0.99, 0.99, 0.995, false, false},
+		{"short at the fixed lead", fixed, 1000, 0.99, 0.99, 0.995, false, false},
+	} {
+		scan, batch := probeVerdict(tc.lead, fixed, tc.live, tc.recall, tc.best, tc.target)
+		if scan != tc.scan || batch != tc.batch {
+			t.Errorf("%s: probeVerdict(lead %d, live %d, recall %v, best %v) = scan %v, groups %v; want %v, %v",
+				tc.name, tc.lead, tc.live, tc.recall, tc.best, scan, batch, tc.scan, tc.batch)
+		}
+	}
+}
+
 // A probe that could search none of its queries (each one's copies include the
 // graph's entry point, hidden from its search) measured nothing: it keeps the last
 // decision instead of recording a recall of 0 and sending the collection to exact

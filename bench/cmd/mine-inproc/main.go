@@ -54,6 +54,8 @@ func main() {
 	ef := flag.Int("ef", 0, "the policy's ef_search: the first search pass's width (0: derived from the rank window)")
 	idle := flag.Duration("idle", 0, "sleep this long before each timed request (not timed), as a server idles between a client's requests: shows what waking the second worker costs on this machine")
 	latOut := flag.String("latencies", "", "write each timed request's wall time (ms), in request order, one per line, to this file")
+	leadRecall := flag.Float64("lead-recall", 0, "index.Options.LeadRecall: the recall@10 the collection's measured lead must reach (0: the default, 0.995; -1: no measurement)")
+	waitLead := flag.Duration("wait-lead", 15*time.Minute, "before the warm-up, wait up to this long for the collection's lead measurement (the probe a loaded graph starts in the background) to finish, so that the requests run with the lead and the exact-pass decision it sets (0: do not wait)")
 	flag.Parse()
 	if *memprofile != "" {
 		runtime.MemProfileRate = 4096 // sample every 4 KiB allocated, not every 512 KiB: a request allocates little
@@ -82,7 +84,7 @@ func main() {
 	for i := range queries {
 		queries[i] = math.Float32frombits(binary.LittleEndian.Uint32(qb[4*i:]))
 	}
-	db, err := index.Open(index.Options{Dir: *dir})
+	db, err := index.Open(index.Options{Dir: *dir, LeadRecall: *leadRecall})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -94,6 +96,20 @@ func main() {
 	if *collapse {
 		collapseHeap()
 	}
+	ic, ok := col.(interface {
+		FirstPassLead() (int, float64)
+		ScansGroups(n int) bool
+	})
+	if !ok {
+		log.Fatal("the collection does not measure a lead")
+	}
+	if *waitLead > 0 {
+		t0 := time.Now()
+		for lead, _ := ic.FirstPassLead(); lead == 0 && time.Since(t0) < *waitLead; lead, _ = ic.FirstPassLead() {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	lead, measured := ic.FirstPassLead()
 	pol := mining.DefaultPolicy()
 	pol.NumNegatives = 8
 	pol.Ef = *ef
@@ -181,7 +197,8 @@ func main() {
 	slices.Sort(lat)
 	slices.Sort(perAnchor)
 	q := func(p float64) int { return perAnchor[min(len(perAnchor)-1, int(p*float64(len(perAnchor))))] }
-	fmt.Printf("{\"cpu_ms_per_request\": %.3f, \"p50_ms\": %.3f, \"p99_ms\": %.3f, \"max_ms\": %.3f, \"examined_per_anchor\": %.1f, \"examined_p50_p90_p99_max\": [%d, %d, %d, %d], \"widened_anchors\": %.4f}\n",
+	fmt.Printf("{\"lead\": %d, \"lead_recall\": %.4f, \"scans_groups\": %t, ", lead, measured, ic.ScansGroups(*anchors))
+	fmt.Printf("\"cpu_ms_per_request\": %.3f, \"p50_ms\": %.3f, \"p99_ms\": %.3f, \"max_ms\": %.3f, \"examined_per_anchor\": %.1f, \"examined_p50_p90_p99_max\": [%d, %d, %d, %d], \"widened_anchors\": %.4f}\n",
 		float64(cpu.Microseconds())/1000/float64(*requests), lat[len(lat)/2], lat[min(len(lat)-1, len(lat)*99/100)], lat[len(lat)-1],
 		float64(examined)/float64(max(results, 1)), q(0.5), q(0.9), q(0.99), perAnchor[len(perAnchor)-1], float64(widened)/float64(max(results, 1)))
 }
