@@ -14,7 +14,9 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/protoadapt"
+	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
 )
 
@@ -90,7 +92,10 @@ func toStatus(log *slog.Logger, method string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if _, ok := status.FromError(err); ok {
+	if st, ok := status.FromError(err); ok {
+		if fit, changed := fitTrailers(st); changed {
+			return fit.Err()
+		}
 		return err
 	}
 	var verr *validate.Error
@@ -109,11 +114,12 @@ func toStatus(log *slog.Logger, method string, err error) error {
 		if withDetails, derr := st.WithDetails(details...); derr == nil {
 			st = withDetails
 		}
+		st, _ = fitTrailers(st)
 		return st.Err()
 	}
 	for _, e := range codeTable {
 		if errors.Is(err, e.err) {
-			st := status.New(e.code, err.Error())
+			st := status.New(e.code, validate.Clip(err.Error(), maxStatusMessage))
 			var ra *retryAfter
 			if errors.As(err, &ra) {
 				if withDetails, derr := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(ra.delay)}); derr == nil {
@@ -140,6 +146,51 @@ func toStatus(log *slog.Logger, method string, err error) error {
 	}
 	log.Error("internal error", "method", method, "err", err)
 	return status.Error(codes.Internal, "internal error")
+}
+
+// maxStatusMessage and maxStatusBytes bound what an error's trailers carry: the
+// message (grpc-message, percent-encoded: up to 3 bytes per byte) and the encoded
+// google.rpc.Status with its details (grpc-status-details-bin, base64: 4 bytes per 3,
+// holding the message again). A gRPC client in Python (C-core) accepts 8 KiB of
+// metadata by default and answers a larger trailer with INTERNAL (RST_STREAM) or
+// RESOURCE_EXHAUSTED, losing the error and the field it names; these bounds keep the
+// worst case near 5.5 KiB.
+const (
+	maxStatusMessage = 1024
+	maxStatusBytes   = 2048
+)
+
+// fitTrailers returns st with its message cut to maxStatusMessage and, while the
+// encoded status is over maxStatusBytes, its BadRequest's last field violations (the
+// first stays) and then its last details dropped; changed reports whether it cut
+// anything. The message keeps naming the first bad field.
+func fitTrailers(st *status.Status) (_ *status.Status, changed bool) {
+	p := st.Proto()
+	if len(p.GetMessage()) > maxStatusMessage {
+		p.Message, changed = validate.Clip(p.GetMessage(), maxStatusMessage), true
+	}
+	for proto.Size(p) > maxStatusBytes && len(p.Details) > 0 {
+		changed = true
+		trimmed := false
+		for i, d := range p.Details {
+			br := &errdetails.BadRequest{}
+			if d.UnmarshalTo(br) != nil || len(br.FieldViolations) < 2 {
+				continue
+			}
+			br.FieldViolations = br.FieldViolations[:len(br.FieldViolations)-1]
+			if a, err := anypb.New(br); err == nil {
+				p.Details[i], trimmed = a, true
+			}
+			break
+		}
+		if !trimmed {
+			p.Details = p.Details[:len(p.Details)-1]
+		}
+	}
+	if !changed {
+		return st, false
+	}
+	return status.FromProto(p), true
 }
 
 // ReasonSequenceGap is the ErrorInfo reason of a FAILED_PRECONDITION for an UpsertStream

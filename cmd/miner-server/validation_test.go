@@ -13,6 +13,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -358,5 +359,44 @@ func TestSyntheticBoundOutsideItsRangeIsNamedOnce(t *testing.T) {
 	if got := fieldViolations(err); len(got) != 1 || got[0] != "policy.synthetic.alpha_min" ||
 		status.Convert(err).Message() != "policy.synthetic.alpha_min: must be in [0, 1], got 2" {
 		t.Fatalf("%v (fields %v)", err, got)
+	}
+}
+
+// An error must reach a client that takes only 8 KiB of trailers, as gRPC's C-core
+// (the Python client) does by default: ten violations quoting long ids of control
+// characters (escaped 4 bytes each) came to over 8 KiB, and the client reported
+// INTERNAL (RST_STREAM) or RESOURCE_EXHAUSTED without the field. The field paths and
+// descriptions are cut, and the status is kept within a budget, so the answer is
+// INVALID_ARGUMENT naming the first bad anchor.
+func TestLongErrorsFitASmallClientsTrailers(t *testing.T) {
+	ts := startServer(t, t.TempDir())
+	ctx := context.Background()
+	if _, err := ts.client.CreateCollection(ctx, &hardnegv1.CreateCollectionRequest{Name: "c", Dim: 4, Metric: hardnegv1.Metric_METRIC_COSINE}); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := grpc.NewClient(ts.srv.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithMaxHeaderListSize(8192))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	small := hardnegv1.NewMinerServiceClient(conn)
+	for _, fill := range []string{"\x01", "x", "é"} {
+		var anchors []*hardnegv1.Anchor
+		for i := range 16 {
+			// Ids of the longest length allowed, not in the collection.
+			anchors = append(anchors, &hardnegv1.Anchor{Id: fmt.Sprintf("%03d", i) + strings.Repeat(fill, 509/len(fill))})
+		}
+		_, err := small.Mine(ctx, &hardnegv1.MineRequest{Collection: "c", Anchors: anchors})
+		st := status.Convert(err)
+		if st.Code() != codes.InvalidArgument || !strings.HasPrefix(st.Message(), "anchors[0].id: ") {
+			t.Fatalf("ids of %q: %v; want INVALID_ARGUMENT naming anchors[0].id", fill, err)
+		}
+		f := fieldViolations(err)
+		if len(f) == 0 || f[0] != "anchors[0].id" {
+			t.Errorf("ids of %q: field violations %v", fill, f)
+		}
+		if n := len(st.Message()); n > maxStatusMessage || proto.Size(st.Proto()) > maxStatusBytes {
+			t.Errorf("ids of %q: message of %d bytes, status of %d", fill, n, proto.Size(st.Proto()))
+		}
 	}
 }

@@ -96,7 +96,8 @@ func (db *DB) Restore(ctx context.Context, r io.Reader, src engine.RestoreSource
 		return engine.RestoreResult{}, fmt.Errorf("%w: header.size_bytes is %d; a backup's encoding is 1 to 2^63−1 bytes", engine.ErrBackupInvalid, src.Bytes)
 	}
 	// The spool, then the restored collection's first snapshot beside it.
-	if err := db.disk.CheckRoom("a restore", src.Bytes+min(src.Bytes, math.MaxInt64-src.Bytes)); err != nil {
+	what := fmt.Sprintf("a restore of the %d bytes header.size_bytes declares (spooled, then written as a snapshot)", src.Bytes)
+	if err := db.disk.CheckRoom(what, src.Bytes+min(src.Bytes, math.MaxInt64-src.Bytes)); err != nil {
 		return engine.RestoreResult{}, err
 	}
 	f, err := db.disk.TempFile("restore")

@@ -8,6 +8,7 @@ package validate
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Violation names one bad field. Field uses the request's field path with indices, for
@@ -35,6 +36,16 @@ type Error struct {
 // MaxViolations bounds how many violations one error carries; later ones are counted
 // in Total only.
 const MaxViolations = 10
+
+// MaxFieldBytes and MaxDescriptionBytes bound a violation's field path and description
+// (longer ones are cut at a character boundary and end in "…"): a description quotes
+// the bad value, and ten quoted ids of a few hundred bytes each, escaped, would not fit
+// in the 8 KiB of trailers a gRPC client in Python (C-core) accepts by default, which
+// then reports the error as INTERNAL without the field.
+const (
+	MaxFieldBytes       = 256
+	MaxDescriptionBytes = 400
+)
 
 // Error implements error. It describes the first violation and counts the others:
 // "anchors[3].vector: has 100 floats; the collection's dimension is 384 (7 anchors
@@ -66,6 +77,7 @@ func (e *Error) Add(field, format string, args ...any) {
 }
 
 func (e *Error) add(v Violation) {
+	v.Field, v.Description = Clip(v.Field, MaxFieldBytes), Clip(v.Description, MaxDescriptionBytes)
 	e.Total++
 	if e.similar == nil {
 		e.similar, e.fields = map[string]int{}, map[string]struct{}{}
@@ -168,4 +180,24 @@ func plural(n int) string {
 		return ""
 	}
 	return "s"
+}
+
+// Clip returns s if it holds at most n bytes, else its start and its end joined by "…"
+// (3 bytes) in at most n bytes, two thirds of them the start, each cut at a character
+// boundary: a description that quotes a long value keeps the start of the value and
+// the reason after it ("…" is not in the collection).
+func Clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	room := max(n-len("…"), 0)
+	head := room * 2 / 3
+	for head > 0 && !utf8.RuneStart(s[head]) {
+		head--
+	}
+	tail := len(s) - (room - head)
+	for tail < len(s) && !utf8.RuneStart(s[tail]) {
+		tail++
+	}
+	return s[:head] + "…" + s[tail:]
 }

@@ -2,7 +2,9 @@ package validate
 
 import (
 	"fmt"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestErrorNamesTheFirstViolationOnceAndCountsTheRest(t *testing.T) {
@@ -75,5 +77,27 @@ func TestMergeCountsDroppedViolations(t *testing.T) {
 	c.Merge(&b)
 	if want := "anchors[0].vector: has 1 float; the collection's dimension is 4 (40 anchors affected)"; c.Error() != want {
 		t.Errorf("Error() = %q, want %q", c.Error(), want)
+	}
+}
+
+func TestLongFieldsAndDescriptionsAreCut(t *testing.T) {
+	if got := Clip("abc", 3); got != "abc" {
+		t.Errorf("Clip(abc, 3) = %q", got)
+	}
+	if got := Clip("abcdefghi", 6); got != "ab…i" {
+		t.Errorf("Clip(abcdefghi, 6) = %q", got)
+	}
+	// A cut inside a character moves to a character's start: the text stays UTF-8.
+	if got := Clip("aééééééb", 9); got != "aé…éb" || !utf8.ValidString(got) {
+		t.Errorf("Clip(aééééééb, 9) = %q", got)
+	}
+	e := &Error{}
+	e.Add("anchors[0].id"+strings.Repeat("x", 1000), "%q is not in the collection", strings.Repeat("\x01", 512))
+	v := e.Violations[0]
+	if len(v.Field) > MaxFieldBytes || len(v.Description) > MaxDescriptionBytes || !strings.HasSuffix(v.Description, `" is not in the collection`) {
+		t.Errorf("violation of %d and %d bytes kept: %q", len(v.Field), len(v.Description), v.Description)
+	}
+	if msg := e.Error(); len(msg) > MaxFieldBytes+2+MaxDescriptionBytes {
+		t.Errorf("message of %d bytes", len(msg))
 	}
 }

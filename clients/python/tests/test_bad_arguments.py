@@ -115,6 +115,9 @@ CASES: list[tuple[str, Callable[[hardneg.Client], Any], type, str]] = [
     ("mine ids vs vectors", lambda c: c.mine("c", anchor_ids=["a", "b"], anchor_vectors=ONE), errors.InvalidArgument, "anchor_vectors"),
     ("mine positive_vectors rows", lambda c: c.mine("c", anchor_ids=["a", "b"], positive_vectors=ONE), errors.InvalidArgument, "positive_vectors"),
     ("mine no anchors: InvalidArgument", lambda c: c.mine("c"), errors.InvalidArgument, "anchor_ids"),
+    ("mine empty anchor_ids", lambda c: c.mine("c", []), errors.InvalidArgument, "anchor_ids: is empty; give 1 or more anchors ("),
+    ("mine empty anchor_vectors", lambda c: c.mine("c", None, np.zeros((0, 4), np.float32)), errors.InvalidArgument,
+     "anchor_vectors: is empty; give 1 or more anchors ("),
     ("ingest window 0", lambda c: c.ingest("c", [], window=0), errors.InvalidArgument, "window"),
     ("ingest first_sequence 0", lambda c: c.ingest("c", [], first_sequence=0), errors.InvalidArgument, "first_sequence"),
     ("ingest first_sequence 2**64", lambda c: c.ingest("c", [], first_sequence=2**64), errors.InvalidArgument, "first_sequence"),
@@ -469,5 +472,24 @@ def test_every_upsert_refused_before_sending_says_nothing_was_applied(
             client.upsert(name, ids, vectors, groups=groups)
         assert exc.value.applied_rows == 0  # type: ignore[attr-defined]
         assert client.get_collection(name).stats.item_count == 0
+    finally:
+        client.delete_collection(name)
+
+
+@pytest.mark.parametrize("fill", ["\x01", "x", "é"])
+def test_a_long_refusal_reaches_the_client_naming_the_field(client: hardneg.Client, fill: str) -> None:
+    """Sixteen anchors with ids of the longest length allowed that are not in the
+    collection: the server quotes each id in its refusal, and ids of control characters
+    (escaped four bytes each) made trailers of over 8 KiB, which this client's channel
+    refuses, so the refusal came as Internal or ResourceExhausted without the field."""
+    name = f"longref_{ord(fill)}"
+    client.create_collection(name, 4, "cosine")
+    try:
+        ids = [f"{i:03d}" + fill * (509 // len(fill.encode())) for i in range(16)]
+        for _ in range(3):
+            with pytest.raises(errors.InvalidArgument) as info:
+                client.mine(name, ids, num_negatives=1)
+            assert info.value.field == "anchors[0].id", info.value
+            assert "is not in the collection" in str(info.value)
     finally:
         client.delete_collection(name)

@@ -1092,6 +1092,9 @@ class AnchorBlock:
             assert vec_rows is not None
             n = int(vec_rows.shape[0])
             ids = [""] * n
+        if n == 0:
+            field = "anchor_ids" if anchor_ids is not None else "anchor_vectors"
+            raise bad_argument(field, f"is empty; give 1 or more anchors (a call of more than {MAX_ANCHORS:,} is sent as several requests)")
         self.n = n
         self.ids = ids if any(ids) else None
         self.vectors = vec_rows

@@ -624,8 +624,6 @@ class Core:
                 for w in resp.warnings:  # the same policy in every part: said once
                     warnings.warn(w, errors.PolicyWarning, stacklevel=4)
             parts.append(codec.mine_result(resp, pol.num_negatives, include_vectors, req.explain > 0, synthetic))
-        if not parts:
-            return codec.mine_result(pb.MineResponse(), pol.num_negatives, include_vectors, bool(explain), synthetic)
         return MineResult.concatenate(parts, pol.num_negatives)
 
     def get_calibration(self, collection: str) -> Op[dict[str, dict[str, Any]]]:

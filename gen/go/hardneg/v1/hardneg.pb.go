@@ -703,7 +703,9 @@ type CollectionStats struct {
 	// (lead_recall), where a scan finds them all. With graph_search true, a Mine request
 	// of 8 or more anchors is still scored by exact passes over the collection, each
 	// shared by 8 to 128 of its anchors, when the measured beam is at least a 48th of the
-	// items: a pass shared that way costs each anchor less than such a beam.
+	// items: a pass shared that way costs each anchor less than such a beam; and from a
+	// 512th of the items when the graph stays short of -lead-recall at every beam width
+	// (lead_recall below it), where such passes find what the graph misses.
 	GraphSearch bool `protobuf:"varint,5,opt,name=graph_search,json=graphSearch,proto3" json:"graph_search,omitempty"`
 	// How far past its rank window Mine's first graph pass reaches at least on this
 	// collection, in ranks: the lead the collection measured its graph to need for the
@@ -4989,10 +4991,14 @@ type BackupHeader struct {
 	// The collection as backed up: name, dim, metric, index parameters and statistics.
 	// Restore refuses (INVALID_ARGUMENT) a header whose name, dim, metric or item_count
 	// disagrees with the data, which its checksum covers and the header's fields do not.
+	// A field left unset (no collection, an empty name, dim or item_count 0, metric
+	// unspecified) is not compared: the data's own configuration applies.
 	Collection *Collection `protobuf:"bytes,2,opt,name=collection,proto3" json:"collection,omitempty"`
 	// Live items in the backup.
 	ItemCount uint64 `protobuf:"varint,3,opt,name=item_count,json=itemCount,proto3" json:"item_count,omitempty"`
-	// Total size of the chunks that follow, in bytes.
+	// Total size of the chunks that follow, in bytes. Restore checks first that the data
+	// volume has room for about twice this (the spooled upload and the restored
+	// collection's snapshot), and answers RESOURCE_EXHAUSTED naming both sizes when not.
 	SizeBytes uint64 `protobuf:"varint,4,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
 	// CRC-32C (Castagnoli) of the concatenated chunks without their last 4 bytes, which
 	// hold the same CRC (little-endian). Restore also accepts the CRC of all the bytes,
