@@ -30,9 +30,19 @@ they are false negatives.
   * emojilib    — emoji name → search keywords (npm `emojilib` 4.0.3): very short items,
                   several positives per query, many of them positives of other queries too.
 
+  * vera        — computing acronym → its expansions (V.E.R.A., Debian's `dict-vera`): a very
+                  short, opaque query; short items; the expansions of one acronym are
+                  unrelated to each other.
+  * foldoc      — computing term → its numbered senses (FOLDOC, Debian's `dict-foldoc`):
+                  paragraph-long documents from one technical domain.
+  * freedict-fra-eng — French word → its English translations (FreeDict, Debian's
+                  `dict-freedict-fra-eng`): cross-lingual, very short items that are often
+                  synonyms of each other.
+
 gcide, manpages and emojilib were added after the default was chosen on the first four and
-are not used to change it. make eval runs the first four offline (findings.py) and all seven
-through the server (quality.py).
+are not used to change it; so are vera, foldoc and freedict-fra-eng, which make eval does not
+run. make eval runs the first four offline (findings.py) and the seven above through the
+server (quality.py).
 
 Sets are deterministic for a given environment (package versions pinned in
 eval/requirements.txt, Python's standard library version) and cached as JSON in eval/cache.
@@ -766,8 +776,233 @@ def emojilib() -> Dataset:
     return _cached("emojilib", build)
 
 
+# --- dictd databases (vera, foldoc, freedict) --------------------------------------------
+
+
+def _dictd_entries(spec: str, db: str) -> list[str]:
+    """Every distinct entry of the dictd database db (db.index and db.dict.dz) in the Debian
+    package spec, in file order (the 00-database-* header entries left out)."""
+    import gzip
+
+    files = {k.rsplit("/", 1)[-1]: v for k, v in
+             _deb_files(_apt_deb(spec), lambda p: p.rsplit("/", 1)[-1] in (db + ".index", db + ".dict.dz")).items()}
+    raw = gzip.decompress(files[db + ".dict.dz"])
+
+    def num(s: str) -> int:
+        n = 0
+        for c in s:
+            n = n * 64 + _B64.index(c)
+        return n
+
+    spans = set()
+    for line in files[db + ".index"].decode("utf-8").splitlines():
+        key, off, size = line.split("\t")
+        if not key.startswith("00-database") and not key.startswith("00database"):
+            spans.add((num(off), num(size)))
+    return [raw[o : o + n].decode("utf-8", "replace") for o, n in sorted(spans)]
+
+
+# --- vera -------------------------------------------------------------------------------
+
+VERA_DEB = "dict-vera=1:1.24-1"  # Debian bookworm's V.E.R.A. 1.24 (August 2020)
+
+
+def _vera_clean(text: str) -> str:
+    """An expansion without V.E.R.A.'s annotations: the trailing alternative spelling
+    (, "AAC-LC"), the trailing context tags in parentheses ((IETF), (org., USA)) and notes
+    in brackets that start with = ([= Triple A]); other brackets (implied words: 7 [bits],
+    Even [parity]) lose their brackets and keep their words."""
+    t = " ".join(text.split())
+    for _ in range(3):
+        t = re.sub(r',?\s*"[^"]*"\s*$', "", t)
+        t = re.sub(r"\s*\([^()]*\)\s*$", "", t)
+    t = re.sub(r"\s*\[=[^\]]*\]", "", t)
+    t = t.replace("[", "").replace("]", "")
+    return " ".join(t.split()).strip(" ,;")
+
+
+def vera() -> Dataset:
+    """V.E.R.A. (Virtual Entity of Relevant Acronyms, August 2020), computing acronyms and
+    their expansions, from Debian's `dict-vera` 1:1.24-1 (`apt-get download` into
+    eval/cache/pkgs; the dictd index and vera.dict.dz parsed directly). Each entry is an
+    acronym and one expansion; an acronym with several meanings has several entries (SAP:
+    Service Access Point, Service Advertising Protocol, Session Announcement Protocol, ...).
+    An expansion is the entry's text without its annotations (_vera_clean).
+
+    Query = an acronym (the entry's head line as written) with ≥ 2 distinct expansions;
+    corpus = every distinct expansion of every acronym (the acronyms with one expansion are
+    the distractors); told positive = the acronym's first expansion in file order (V.E.R.A.
+    orders them alphabetically), held out = its others. A short, opaque query: the model
+    has to know what the letters stand for."""
+
+    def build():
+        by_acronym: dict[str, list[str]] = {}
+        for entry in _dictd_entries(VERA_DEB, "vera"):
+            head, _, body = entry.strip("\n").partition("\n")
+            # the expansion: the lines up to the first blank one (a few entries run on into the next)
+            head, d = head.strip(), _vera_clean(re.split(r"\n\s*\n", body.strip("\n"))[0])
+            if head and len(d) >= 3 and d.lower() != head.lower():
+                by_acronym.setdefault(head, []).append(d)
+        texts: list[str] = []
+        index: dict[str, int] = {}
+        for ds in by_acronym.values():
+            for d in ds:
+                if d not in index:
+                    index[d] = len(texts)
+                    texts.append(d)
+        queries, given, held = _split_positives(list(by_acronym), lambda a: [index[d] for d in by_acronym[a]])
+        return Dataset(
+            name="vera",
+            description="V.E.R.A. computing acronyms (Debian's `dict-vera` 1:1.24-1, August 2020): query = an acronym with "
+            "≥ 2 distinct expansions; corpus = every distinct expansion (annotations removed) of every acronym; told positive = "
+            "its first expansion in file order (alphabetical), held out = its others",
+            corpus=texts,
+            queries=queries,
+            given=given,
+            held=held,
+        )
+
+    return _cached("vera", build)
+
+
+# --- foldoc -----------------------------------------------------------------------------
+
+FOLDOC_DEB = "dict-foldoc=20230119-1"  # Debian bookworm's FOLDOC of 19 January 2023
+_FOLDOC_SENSE = re.compile(r"^\s*(\d+)\.\s+")
+_FOLDOC_SKIP = re.compile(r"^(\(\d{4}-\d\d-\d\d\)|\[.*\]|(see|compare|see also|compare also)\b.*)$", re.I)
+
+
+def _foldoc_clean(par: str) -> str:
+    t = " ".join(par.split())
+    t = re.sub(r"^(<[^>]*>\s*)+", "", t)  # domain labels: <networking, protocol>
+    t = re.sub(r"\{([^{}]*?)\s*\([a-z]+://[^)]*\)\}", r"\1", t)  # {text (url)} → text
+    t = t.replace("{", "").replace("}", "")
+    return t.strip()
+
+
+def _foldoc_senses() -> dict[str, list[str]]:
+    """Headword → its senses in entry order: the numbered senses of an entry (a sense is
+    its first paragraph, domain labels and {cross-reference} braces removed, cut to 600
+    characters), or the one definition of an entry without numbered senses (its first
+    paragraph); a headword with several entries has their senses in file order."""
+    out: dict[str, list[str]] = {}
+    for entry in _dictd_entries(FOLDOC_DEB, "foldoc"):
+        head, _, body = entry.strip("\n").partition("\n")
+        head = head.strip()
+        pars = [p for p in re.split(r"\n\s*\n", body) if p.strip()]
+        senses: list[str] = []
+        if any(_FOLDOC_SENSE.match(p) for p in pars):
+            for p in pars:
+                if _FOLDOC_SENSE.match(p):
+                    senses.append(_foldoc_clean(_FOLDOC_SENSE.sub("", p, count=1)))
+        elif pars:
+            senses.append(_foldoc_clean(pars[0]))
+        lst = out.setdefault(head, [])
+        for s in senses:
+            s = s[:600]
+            if len(s) >= 20 and len(s.split()) >= 3 and not _FOLDOC_SKIP.match(s) and s not in lst:
+                lst.append(s)
+    return out
+
+
+def foldoc(max_items: int = 8000, seed: int = 23) -> Dataset:
+    """FOLDOC, the Free On-line Dictionary of Computing (19 January 2023), from Debian's
+    `dict-foldoc` 20230119-1 (`apt-get download` into eval/cache/pkgs; the dictd files parsed
+    directly; _foldoc_senses). Query = a computing term whose entry has ≥ 2 distinct numbered
+    senses ("vector": a member of a vector space; a line defined by its end points; a memory
+    location holding the address of a handler; a one-dimensional array); corpus = the senses
+    of the query terms plus the definitions of random other terms up to max_items; told
+    positive = the first sense, held out = the others. Paragraph-long documents from one
+    technical domain, whose senses often span fields (mathematics, graphics, hardware)."""
+
+    def build():
+        senses = _foldoc_senses()
+        words = [w for w, ds in senses.items() if len(ds) >= 2]
+        wset = set(words)
+        texts: list[str] = []
+        tindex: dict[str, int] = {}
+        for w in words:
+            for d in senses[w]:
+                if d not in tindex:
+                    tindex[d] = len(texts)
+                    texts.append(d)
+        others = sorted({d for w, ds in senses.items() if w not in wset for d in ds} - set(tindex))
+        np.random.default_rng(seed).shuffle(others)
+        for d in others[: max(0, max_items - len(texts))]:
+            tindex[d] = len(texts)
+            texts.append(d)
+        queries, given, held = _split_positives(words, lambda w: [tindex[d] for d in senses[w]])
+        return Dataset(
+            name="foldoc",
+            description="FOLDOC, the Free On-line Dictionary of Computing (Debian's `dict-foldoc` 20230119-1): query = a "
+            "term with ≥ 2 numbered senses; corpus = the senses (first paragraph, cut to 600 chars) of the query terms plus "
+            "the definitions of random other terms; told positive = its first sense, held out = its others",
+            corpus=texts,
+            queries=queries,
+            given=given,
+            held=held,
+        )
+
+    return _cached("foldoc", build)
+
+
+# --- freedict (French → English) ---------------------------------------------------------
+
+FREEDICT_FRA_ENG_DEB = "dict-freedict-fra-eng=2022.04.21-1"  # FreeDict French-English 0.4.1
+
+
+def freedict_fra_eng() -> Dataset:
+    """FreeDict's French-English dictionary 0.4.1, from Debian's `dict-freedict-fra-eng`
+    2022.04.21-1 (`apt-get download` into eval/cache/pkgs; dictd files parsed directly). An
+    entry is a French headword (pronunciation and part of speech after it) and its English
+    translations, comma-separated, in numbered senses where there are several ("placard":
+    1. cupboard, closet, wardrobe 2. notice, placard, poster). A translation is kept without
+    its subject label ([cul]); lines of quoted usage are skipped.
+
+    Query = a French headword with ≥ 2 distinct English translations (its entries merged);
+    corpus = every distinct translation of every headword; told positive = its first
+    translation in entry order, held out = its others. A cross-lingual shape: the query is
+    in a language the model was not trained on, the items are English words and short
+    phrases, many of them synonyms of each other and translations of other queries too."""
+
+    def build():
+        by_word: dict[str, list[str]] = {}
+        for entry in _dictd_entries(FREEDICT_FRA_ENG_DEB, "freedict-fra-eng"):
+            lines = entry.strip("\n").split("\n")
+            head = re.split(r"\s+/|\s+<", lines[0])[0].strip()
+            lst = by_word.setdefault(head, [])
+            for ln in lines[1:]:
+                ln = re.sub(r"^\s*\d+\.\s*", "", ln)
+                if '"' in ln or not ln.strip() or ln.startswith(" "):
+                    continue  # usage examples and their translations
+                for t in ln.split(","):
+                    t = " ".join(re.sub(r"\[[^\]]*\]", "", t).split()).lower()
+                    if t and t not in lst:
+                        lst.append(t)
+        texts: list[str] = []
+        index: dict[str, int] = {}
+        for ts in by_word.values():
+            for t in ts:
+                if t not in index:
+                    index[t] = len(texts)
+                    texts.append(t)
+        queries, given, held = _split_positives(list(by_word), lambda w: [index[t] for t in by_word[w]])
+        return Dataset(
+            name="freedict-fra-eng",
+            description="FreeDict French-English 0.4.1 (Debian's `dict-freedict-fra-eng` 2022.04.21-1): query = a French "
+            "headword with ≥ 2 distinct English translations; corpus = every distinct translation (lower case, subject labels "
+            "removed); told positive = its first translation in entry order, held out = its others",
+            corpus=texts,
+            queries=queries,
+            given=given,
+            held=held,
+        )
+
+    return _cached("freedict-fra-eng", build)
+
+
 ALL = {"chatterbot": chatterbot, "docstrings": docstrings, "wordnet": wordnet, "wordnet-defs": wordnet_defs, "gcide": gcide,
-       "manpages": manpages, "emojilib": emojilib}
+       "manpages": manpages, "emojilib": emojilib, "vera": vera, "foldoc": foldoc, "freedict-fra-eng": freedict_fra_eng}
 
 
 def load(name: str) -> Dataset:
