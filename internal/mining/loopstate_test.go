@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // busyLoopState returns trackers that went through rotation restarts, exposure
@@ -120,6 +121,36 @@ func TestLoopStateRoundTrip(t *testing.T) {
 		s.Exposure.rotate("key-2", false, []string{"new"}, 0)
 		if a, b := canonical(got), canonical(s); a != b {
 			t.Fatalf("seed %d: the trackers diverge after decoding", seed)
+		}
+	}
+}
+
+// A negative served to many keys is decoded into one string that they share, as the
+// calls that built the state shared the collection's: decoded one by one, a soak's
+// rotation state took 1.6 times the memory after a restart.
+func TestLoopStateDecodesEachServedIDOnce(t *testing.T) {
+	s := LoopState{Exposure: NewExposure(50), Hardness: NewHardness(), Calibration: NewCalibration()}
+	for k := range 5 {
+		s.Exposure.rotate(fmt.Sprintf("key-%d", k), false, []string{"shared-negative", fmt.Sprintf("own-%d", k)}, 0)
+	}
+	got, err := DecodeLoopState(s.Encode(), 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var data []*byte
+	for el := got.Exposure.lru.Front(); el != nil; el = el.Next() {
+		for _, id := range el.Value.(*rotation).ids {
+			if id == "shared-negative" {
+				data = append(data, unsafe.StringData(id))
+			}
+		}
+	}
+	if len(data) != 5 {
+		t.Fatalf("the shared negative decoded under %d keys, want 5", len(data))
+	}
+	for _, p := range data[1:] {
+		if p != data[0] {
+			t.Fatal("the keys hold separate copies of the same served id")
 		}
 	}
 }
