@@ -78,7 +78,7 @@ func (c requestCodec) takeDecodeError(v any) error {
 	if err, ok := c.failed.LoadAndDelete(v); ok {
 		var verr *validate.Error
 		if errors.As(err.(error), &verr) {
-			return toStatus(nil, "", verr)
+			return grpcStatus(nil, "", verr)
 		}
 		return status.Errorf(codes.InvalidArgument, "malformed request message: %v", err)
 	}

@@ -92,10 +92,7 @@ func toStatus(log *slog.Logger, method string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if st, ok := status.FromError(err); ok {
-		if fit, changed := fitTrailers(st); changed {
-			return fit.Err()
-		}
+	if _, ok := status.FromError(err); ok {
 		return err
 	}
 	var verr *validate.Error
@@ -114,7 +111,6 @@ func toStatus(log *slog.Logger, method string, err error) error {
 		if withDetails, derr := st.WithDetails(details...); derr == nil {
 			st = withDetails
 		}
-		st, _ = fitTrailers(st)
 		return st.Err()
 	}
 	for _, e := range codeTable {
@@ -159,6 +155,19 @@ const (
 	maxStatusMessage = 1024
 	maxStatusBytes   = 2048
 )
+
+// grpcStatus is toStatus for an answer over gRPC: the status fits a small client's
+// trailers (fitTrailers). The inspector's JSON answers, which have no such limit, take
+// toStatus's.
+func grpcStatus(log *slog.Logger, method string, err error) error {
+	err = toStatus(log, method, err)
+	if st, ok := status.FromError(err); ok && err != nil {
+		if fit, changed := fitTrailers(st); changed {
+			return fit.Err()
+		}
+	}
+	return err
+}
 
 // fitTrailers returns st with its message cut to maxStatusMessage and, while the
 // encoded status is over maxStatusBytes, its BadRequest's last field violations (the

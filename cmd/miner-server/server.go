@@ -463,13 +463,13 @@ func (s *Server) shutdown() {
 // unaryErrors maps handler errors to statuses (errors.go).
 func (s *Server) unaryErrors(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	resp, err := handler(ctx, req)
-	return resp, toStatus(s.log, info.FullMethod, pastDeadline(ctx, err, time.Now()))
+	return resp, grpcStatus(s.log, info.FullMethod, pastDeadline(ctx, err, time.Now()))
 }
 
 // streamErrors maps stream handler errors to statuses (errors.go).
 func (s *Server) streamErrors(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	err := handler(srv, decodeErrorStream{ss, s.codec})
-	return toStatus(s.log, info.FullMethod, pastDeadline(ss.Context(), err, time.Now()))
+	return grpcStatus(s.log, info.FullMethod, pastDeadline(ss.Context(), err, time.Now()))
 }
 
 // deadlineSlack is how close to its deadline a cancelled call counts as past it: the

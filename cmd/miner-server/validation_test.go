@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -19,6 +21,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
+	"github.com/hardneg/hardneg/internal/validate"
 )
 
 func TestValidationMessageSaysItOnceInFloats(t *testing.T) {
@@ -398,5 +401,25 @@ func TestLongErrorsFitASmallClientsTrailers(t *testing.T) {
 		if n := len(st.Message()); n > maxStatusMessage || proto.Size(st.Proto()) > maxStatusBytes {
 			t.Errorf("ids of %q: message of %d bytes, status of %d", fill, n, proto.Size(st.Proto()))
 		}
+	}
+}
+
+// Only answers over gRPC are cut to fit a client's trailers: the inspector's JSON errors
+// (toStatus) keep every violation the error lists.
+func TestOnlyGRPCErrorsAreCutToFitTrailers(t *testing.T) {
+	verr := &validate.Error{}
+	for i := range 16 {
+		verr.Add(fmt.Sprintf("anchors[%d].id", i), "%q is not in the collection", fmt.Sprintf("%03d", i)+strings.Repeat("\x01", 509))
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if f := fieldViolations(toStatus(log, "m", verr)); len(f) != validate.MaxViolations {
+		t.Errorf("toStatus kept %d violations, want %d", len(f), validate.MaxViolations)
+	}
+	err := grpcStatus(log, "m", verr)
+	if f := fieldViolations(err); len(f) == 0 || len(f) >= validate.MaxViolations || f[0] != "anchors[0].id" {
+		t.Errorf("grpcStatus kept violations %v", f)
+	}
+	if st := status.Convert(err); proto.Size(st.Proto()) > maxStatusBytes || st.Code() != codes.InvalidArgument {
+		t.Errorf("grpcStatus: %v, %d bytes", st.Code(), proto.Size(st.Proto()))
 	}
 }

@@ -223,22 +223,22 @@ func (c *Collection) runProbes(target float64) {
 // probeVerdict decides from a measurement — the lead kept, the collection's fixed lead,
 // the live count, the recall at the lead kept, the best recall measured and the target
 // — whether searches scan exactly (leadProbe.scan) and whether groups of anchors do
-// (leadProbe.scanBatch). A graph below scanRecall at every lead is scanned. Otherwise a
-// lead wider than the fixed one sends single searches to the scan from 1/scanShare of
-// the live items and groups from 1/scanShareBatch, or from 1/scanShareShort when the
-// graph stays short of the target at every lead it was measured at.
+// (leadProbe.scanBatch). A graph below scanRecall at every lead is scanned. A lead
+// wider than the fixed one sends single searches to the scan from 1/scanShare of the
+// live items and groups from 1/scanShareBatch. A graph that stays short of the target
+// at every lead it was measured at sends groups to exact passes from 1/scanShareShort,
+// whatever the fixed lead: a collection whose ef_search makes the fixed lead as wide as
+// the measured one reads no more of its exact negatives through the graph.
 func probeVerdict(lead, fixedLead, live int, recall, best, target float64) (scan, scanBatch bool) {
 	if best < scanRecall {
 		return true, true
 	}
-	if lead <= fixedLead {
-		return false, false
-	}
-	share := scanShareBatch
+	wide := lead > fixedLead
+	scan = wide && lead*scanShare >= live
 	if recall < target {
-		share = scanShareShort
+		return scan, lead*scanShareShort >= live
 	}
-	return lead*scanShare >= live, lead*share >= live
+	return scan, wide && lead*scanShareBatch >= live
 }
 
 // measureLead samples up to probeQueries live items, finds each one's best probeWindow

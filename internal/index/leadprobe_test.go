@@ -560,6 +560,11 @@ func TestChooseLead(t *testing.T) {
 // when the graph stays short of the target at every lead.
 func TestProbeVerdict(t *testing.T) {
 	const fixed = 128
+	// A collection with ef_search 1,024 (a fixed lead of 2,048) on the 1M set decides as
+	// one with the default ef_search does.
+	if scan, batch := probeVerdict(2048, 2048, 1_000_000, 0.986, 0.986, 0.995); scan || !batch {
+		t.Errorf("short at a fixed lead of 2,048 on 1M items: scan %v, groups %v; want false, true", scan, batch)
+	}
 	for _, tc := range []struct {
 		name                 string
 		lead, live           int
@@ -567,7 +572,7 @@ func TestProbeVerdict(t *testing.T) {
 		scan, batch          bool
 	}{
 		{"poor at every lead", 2048, 1 << 30, 0.90, 0.93, 0.995, true, true},
-		{"the fixed lead", fixed, 1000, 0.97, 0.97, 0.995, false, false},
+		{"met at the fixed lead", fixed, 1000, 0.996, 0.996, 0.995, false, false},
 		{"met, a 10th", 100, 1000, 0.996, 0.996, 0.995, false, false}, // not wider than the fixed lead
 		{"met, a 16th", 256, 16 * 256, 0.996, 0.996, 0.995, true, true},
 		{"met, a 17th", 256, 17 * 256, 0.996, 0.996, 0.995, false, true},
@@ -577,7 +582,8 @@ func TestProbeVerdict(t *testing.T) {
 		{"short, 1M at 2,048", 2048, 1_000_000, 0.9805, 0.9807, 0.995, false, true},
 		{"short, a 512th", 256, scanShareShort * 256, 0.99, 0.99, 0.995, false, true},
 		{"short, past a 512th", 256, scanShareShort*256 + 1, 0.99, 0.99, 0.995, false, false},
-		{"short at the fixed lead", fixed, 1000, 0.99, 0.99, 0.995, false, false},
+		{"short at the fixed lead", fixed, 1000, 0.99, 0.99, 0.995, false, true},
+		{"short at the fixed lead, past a 512th", fixed, scanShareShort*fixed + 1, 0.99, 0.99, 0.995, false, false},
 	} {
 		scan, batch := probeVerdict(tc.lead, fixed, tc.live, tc.recall, tc.best, tc.target)
 		if scan != tc.scan || batch != tc.batch {

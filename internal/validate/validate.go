@@ -38,7 +38,7 @@ type Error struct {
 const MaxViolations = 10
 
 // MaxFieldBytes and MaxDescriptionBytes bound a violation's field path and description
-// (longer ones are cut at a character boundary and end in "…"): a description quotes
+// (longer ones keep their start and end with "…" between, see Clip): a description quotes
 // the bad value, and ten quoted ids of a few hundred bytes each, escaped, would not fit
 // in the 8 KiB of trailers a gRPC client in Python (C-core) accepts by default, which
 // then reports the error as INTERNAL without the field.
@@ -190,7 +190,13 @@ func Clip(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	room := max(n-len("…"), 0)
+	if n < len("…") { // no room for the mark: the longest start that fits
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n--
+		}
+		return s[:max(n, 0)]
+	}
+	room := n - len("…")
 	head := room * 2 / 3
 	for head > 0 && !utf8.RuneStart(s[head]) {
 		head--

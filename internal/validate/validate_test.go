@@ -84,6 +84,9 @@ func TestLongFieldsAndDescriptionsAreCut(t *testing.T) {
 	if got := Clip("abc", 3); got != "abc" {
 		t.Errorf("Clip(abc, 3) = %q", got)
 	}
+	if got := Clip("aé", 2); got != "a" {
+		t.Errorf("Clip(aé, 2) = %q; want the start that fits", got)
+	}
 	if got := Clip("abcdefghi", 6); got != "ab…i" {
 		t.Errorf("Clip(abcdefghi, 6) = %q", got)
 	}

@@ -55,7 +55,7 @@ func main() {
 	idle := flag.Duration("idle", 0, "sleep this long before each timed request (not timed), as a server idles between a client's requests: shows what waking the second worker costs on this machine")
 	latOut := flag.String("latencies", "", "write each timed request's wall time (ms), in request order, one per line, to this file")
 	leadRecall := flag.Float64("lead-recall", 0, "index.Options.LeadRecall: the recall@10 the collection's measured lead must reach (0: the default, 0.995; -1: no measurement)")
-	waitLead := flag.Duration("wait-lead", 15*time.Minute, "before the warm-up, wait up to this long for the collection's lead measurement (the probe a loaded graph starts in the background) to finish, so that the requests run with the lead and the exact-pass decision it sets (0: do not wait)")
+	waitLead := flag.Bool("wait-lead", true, "before the warm-up, wait for the collection's background work to finish — the measurement of its lead that loading its graph starts — so that the requests run with the lead and the exact-pass decision it sets")
 	flag.Parse()
 	if *memprofile != "" {
 		runtime.MemProfileRate = 4096 // sample every 4 KiB allocated, not every 512 KiB: a request allocates little
@@ -96,18 +96,12 @@ func main() {
 	if *collapse {
 		collapseHeap()
 	}
-	ic, ok := col.(interface {
-		FirstPassLead() (int, float64)
-		ScansGroups(n int) bool
-	})
+	ic, ok := col.(*index.Collection)
 	if !ok {
-		log.Fatal("the collection does not measure a lead")
+		log.Fatal("the collection is not the embedded engine's")
 	}
-	if *waitLead > 0 {
-		t0 := time.Now()
-		for lead, _ := ic.FirstPassLead(); lead == 0 && time.Since(t0) < *waitLead; lead, _ = ic.FirstPassLead() {
-			time.Sleep(100 * time.Millisecond)
-		}
+	if *waitLead {
+		ic.WaitIdle() // returns at once when no measurement runs (-lead-recall -1, no graph)
 	}
 	lead, measured := ic.FirstPassLead()
 	pol := mining.DefaultPolicy()

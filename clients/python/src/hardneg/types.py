@@ -175,7 +175,9 @@ class CollectionStats:
     #: 10 at every beam width (``lead_recall``; data it cannot order, such as one tight
     #: cluster). While True, ``mine`` requests of 8 or more anchors are still scored by
     #: exact passes shared by groups of 8 to 128 anchors when the graph needs a beam of a 48th
-    #: of the items or more, which costs each anchor less.
+    #: of the items or more, which costs each anchor less, and from a 512th when no beam
+    #: reaches the server's ``-lead-recall`` (``lead_recall`` below it), so that such
+    #: requests get their exact negatives.
     graph_search: bool
     #: How far past its rank window mining's first graph pass reaches at least on this
     #: collection, as the collection measured its graph to need (the server's

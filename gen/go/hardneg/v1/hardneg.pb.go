@@ -4991,8 +4991,10 @@ type BackupHeader struct {
 	// The collection as backed up: name, dim, metric, index parameters and statistics.
 	// Restore refuses (INVALID_ARGUMENT) a header whose name, dim, metric or item_count
 	// disagrees with the data, which its checksum covers and the header's fields do not.
-	// A field left unset (no collection, an empty name, dim or item_count 0, metric
-	// unspecified) is not compared: the data's own configuration applies.
+	// A field left unset (an empty name, dim or item_count 0, metric unspecified, or no
+	// collection at all) is not compared, and the data's own configuration applies; the
+	// name is then taken from RestoreRequest.collection, and a restore that names no
+	// collection either way is refused (INVALID_ARGUMENT, header.collection.name).
 	Collection *Collection `protobuf:"bytes,2,opt,name=collection,proto3" json:"collection,omitempty"`
 	// Live items in the backup.
 	ItemCount uint64 `protobuf:"varint,3,opt,name=item_count,json=itemCount,proto3" json:"item_count,omitempty"`
