@@ -398,6 +398,40 @@ def _split_positives(words: list[str], items) -> tuple[list[str], list[int], lis
     return queries, given, held
 
 
+def _positives_corpus(positives: dict[str, list[str]], key=lambda t: t) -> tuple[list[str], list[str], list[int], list[list[int]]]:
+    """The corpus of every distinct item that positives lists (one per key(item), the first
+    spelling met naming it), in order, and the queries, told positives and held-out
+    positives of _split_positives over positives' words."""
+    texts: list[str] = []
+    index: dict[str, int] = {}
+    for items in positives.values():
+        for t in items:
+            if key(t) not in index:
+                index[key(t)] = len(texts)
+                texts.append(t)
+    return (texts, *_split_positives(list(positives), lambda w: [index[key(t)] for t in positives[w]]))
+
+
+def _senses_corpus(words: list[str], senses: dict[str, list[str]], max_items: int, rng) -> tuple[list[str], list[str], list[int], list[list[int]]]:
+    """The corpus of the senses of words, then senses of other headwords in rng's order
+    up to max_items (distractors), and the queries, told positives and held-out positives
+    of _split_positives over words."""
+    wset = set(words)
+    texts: list[str] = []
+    tindex: dict[str, int] = {}
+    for w in words:
+        for d in senses[w]:
+            if d not in tindex:
+                tindex[d] = len(texts)
+                texts.append(d)
+    others = sorted({d for w, ds in senses.items() if w not in wset for d in ds} - set(tindex))
+    rng.shuffle(others)
+    for d in others[: max(0, max_items - len(texts))]:
+        tindex[d] = len(texts)
+        texts.append(d)
+    return (texts, *_split_positives(words, lambda w: [tindex[d] for d in senses[w]]))
+
+
 def wordnet_defs(max_items: int = 12000, max_anchors: int = 2000, seed: int = 17) -> Dataset:
     def build():
         synsets, glosses, senses = _wordnet_parse()
@@ -608,20 +642,7 @@ def gcide(max_items: int = 12000, max_anchors: int = 2000, seed: int = 19) -> Da
         rng = np.random.default_rng(seed)
         poly = sorted(w for w, ds in senses.items() if 2 <= len(ds) <= 12 and len(w) >= 3 and re.fullmatch(r"[a-z][a-z-]*[a-z]", w))
         words = sorted(rng.choice(poly, size=min(len(poly), max_anchors), replace=False).tolist())
-        wset = set(words)
-        texts: list[str] = []
-        tindex: dict[str, int] = {}
-        for w in words:
-            for d in senses[w]:
-                if d not in tindex:
-                    tindex[d] = len(texts)
-                    texts.append(d)
-        others = sorted({d for w, ds in senses.items() if w not in wset for d in ds} - set(tindex))
-        rng.shuffle(others)
-        for d in others[: max(0, max_items - len(texts))]:
-            tindex[d] = len(texts)
-            texts.append(d)
-        queries, given, held = _split_positives(words, lambda w: [tindex[d] for d in senses[w]])
+        texts, queries, given, held = _senses_corpus(words, senses, max_items, rng)
         return Dataset(
             name="gcide",
             description="GCIDE 0.48.5 (Webster 1913, Debian's `dict-gcide` 0.48.5+nmu2), 1913 Webster senses only: query = a "
@@ -695,14 +716,7 @@ def manpages() -> Dataset:
         for names, summary in _man_names():
             lst = by_summary.setdefault(summary, [])
             lst.extend(n for n in names if n not in lst)
-        texts: list[str] = []
-        index: dict[str, int] = {}
-        for names in by_summary.values():
-            for n in names:
-                if n not in index:
-                    index[n] = len(texts)
-                    texts.append(n)
-        queries, given, held = _split_positives(list(by_summary), lambda q: [index[n] for n in by_summary[q]])
+        texts, queries, given, held = _positives_corpus(by_summary)
         return Dataset(
             name="manpages",
             description="Linux man-pages 6.03 (Debian's `manpages` and `manpages-dev` 6.03-2), NAME lines of sections 1–8: "
@@ -847,14 +861,7 @@ def vera() -> Dataset:
         # Management" for CM), and the model does not tell case apart, so a twin under
         # another acronym would be an unlabelled copy of a positive. The first spelling
         # in file order names it.
-        texts: list[str] = []
-        index: dict[str, int] = {}
-        for ds in by_acronym.values():
-            for d in ds:
-                if d.casefold() not in index:
-                    index[d.casefold()] = len(texts)
-                    texts.append(d)
-        queries, given, held = _split_positives(list(by_acronym), lambda a: [index[d.casefold()] for d in by_acronym[a]])
+        texts, queries, given, held = _positives_corpus(by_acronym, key=str.casefold)
         return Dataset(
             name="vera",
             description="V.E.R.A. computing acronyms (Debian's `dict-vera` 1:1.24-1, August 2020): query = an acronym with "
@@ -927,20 +934,7 @@ def foldoc(max_items: int = 8000, seed: int = 23) -> Dataset:
     def build():
         senses = _foldoc_senses()
         words = [w for w, ds in senses.items() if len(ds) >= 2]
-        wset = set(words)
-        texts: list[str] = []
-        tindex: dict[str, int] = {}
-        for w in words:
-            for d in senses[w]:
-                if d not in tindex:
-                    tindex[d] = len(texts)
-                    texts.append(d)
-        others = sorted({d for w, ds in senses.items() if w not in wset for d in ds} - set(tindex))
-        np.random.default_rng(seed).shuffle(others)
-        for d in others[: max(0, max_items - len(texts))]:
-            tindex[d] = len(texts)
-            texts.append(d)
-        queries, given, held = _split_positives(words, lambda w: [tindex[d] for d in senses[w]])
+        texts, queries, given, held = _senses_corpus(words, senses, max_items, np.random.default_rng(seed))
         return Dataset(
             name="foldoc",
             description="FOLDOC, the Free On-line Dictionary of Computing (Debian's `dict-foldoc` 20230119-1): query = a "
@@ -988,14 +982,7 @@ def freedict_fra_eng() -> Dataset:
                     t = " ".join(re.sub(r"\[[^\]]*\]", "", t).split()).lower()
                     if t and t not in lst:
                         lst.append(t)
-        texts: list[str] = []
-        index: dict[str, int] = {}
-        for ts in by_word.values():
-            for t in ts:
-                if t not in index:
-                    index[t] = len(texts)
-                    texts.append(t)
-        queries, given, held = _split_positives(list(by_word), lambda w: [index[t] for t in by_word[w]])
+        texts, queries, given, held = _positives_corpus(by_word)
         return Dataset(
             name="freedict-fra-eng",
             description="FreeDict French-English 0.4.1 (Debian's `dict-freedict-fra-eng` 2022.04.21-1): query = a French "
