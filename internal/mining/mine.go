@@ -5,7 +5,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/hardneg/hardneg/internal/engine"
 	"go.opentelemetry.io/otel/attribute"
 )
 
@@ -231,11 +230,7 @@ func Mine(ctx context.Context, s Searcher, req Request) ([]Result, error) {
 		}
 		defer release()
 		for i := lo; i < hi; i++ {
-			var sc *engine.ExactScores
-			if scores != nil {
-				sc = &scores[i-lo]
-			}
-			results[i], errs[i] = mineAnchorTraced(ctx, s, &req, rl, &anchors[i], inBatch, sc)
+			results[i], errs[i] = mineAnchorTraced(ctx, s, &req, rl, &anchors[i], inBatch, scoreOf(scores, i-lo))
 		}
 	}
 	// At most par workers, each taking the next group until none is left: a worker's

@@ -210,23 +210,23 @@ func mineInOrder(ctx context.Context, s Searcher, req *Request, rl rules, anchor
 	// Scores do not depend on the order: groups are scored in one exact pass each where
 	// Mine would (planGroups, one worker), then their anchors mined one after another.
 	groups, batched := planGroups(s, len(anchors), 1)
-	for g := range groups {
-		lo, hi := groupBounds(g, groups, len(anchors))
+	mineGroup := func(lo, hi int) error {
 		scores, release, err := scoreAnchors(ctx, s, batched, pol, anchors[lo:hi])
 		if err != nil {
+			return err
+		}
+		defer release()
+		for i := lo; i < hi; i++ {
+			if results[i], err = mineInTurn(ctx, s, req, rl, &anchors[i], inBatch, scoreOf(scores, i-lo)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for g := range groups {
+		if err := mineGroup(groupBounds(g, groups, len(anchors))); err != nil {
 			return nil, err
 		}
-		for i := lo; i < hi; i++ {
-			var sc *engine.ExactScores
-			if scores != nil {
-				sc = &scores[i-lo]
-			}
-			if results[i], err = mineInTurn(ctx, s, req, rl, &anchors[i], inBatch, sc); err != nil {
-				release()
-				return nil, err
-			}
-		}
-		release()
 	}
 	if !(pol.MaxExposures > 0) {
 		req.Exposure.record(results)

@@ -125,6 +125,15 @@ func scoreAnchors(ctx context.Context, s Searcher, batched bool, pol *Policy, an
 	return scores, release, nil
 }
 
+// scoreOf returns the exact scores of a group's anchor j, or nil when the group was not
+// scored (scoreAnchors).
+func scoreOf(scores []engine.ExactScores, j int) *engine.ExactScores {
+	if scores == nil {
+		return nil
+	}
+	return &scores[j]
+}
+
 // scoreGroup scores the queries of anchors together into out, and reports whether the
 // searcher did (it declines when it does not search exactly). Each anchor's search is
 // expected to order its rank window, its positives and itself (ExactScores.Want).
