@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"time"
 
@@ -54,7 +55,14 @@ func runHardneg(c *config, d *dataset) (*result, error) {
 		name := fmt.Sprintf("graph-%d", t)
 		before := settledRSS()
 		cpu0 := cpuSeconds()
-		col, secs, err := build(db, name, d, ids, groups, params)
+		var col engine.Collection
+		var secs float64
+		// The label lets a CPU profile (-cpuprofile) tell the builds apart:
+		// go tool pprof -tagfocus build=2 … shows the 2-thread build alone (its
+		// graph workers and lead probes; the background snapshots are not labelled).
+		pprof.Do(context.Background(), pprof.Labels("build", strconv.Itoa(t)), func(context.Context) {
+			col, secs, err = build(db, name, d, ids, groups, params)
+		})
 		if err != nil {
 			return nil, err
 		}
