@@ -20,8 +20,8 @@ import (
 var _ engine.Backups = (*DB)(nil)
 
 // Backup encodes the named collection as of now into a temporary file under the data
-// directory. Writers to the collection wait while it is encoded (as for a snapshot);
-// searches and other collections go on. The caller must Close the result.
+// directory. Writers to the collection wait while its content is captured (as for a
+// snapshot), not while the file is written; searches and other collections go on. The caller must Close the result.
 func (db *DB) Backup(ctx context.Context, name string) (*engine.Backup, error) {
 	c, err := db.lookup(name)
 	if err != nil {
@@ -50,28 +50,44 @@ func (db *DB) Backup(ctx context.Context, name string) (*engine.Backup, error) {
 	return b, nil
 }
 
-// encodeBackup writes c's encoding into w under c's write lock and shared lock and
-// describes it in b.
+// encodeBackup writes c's encoding into w and describes it in b. The encoding is
+// captured under c's write lock and shared lock and written after they are released
+// (frozenSnapshot), as a snapshot's is.
 func (db *DB) encodeBackup(ctx context.Context, c *Collection, w io.Writer, b *engine.Backup) error {
+	f, err := db.freezeBackup(ctx, c, b)
+	if err != nil {
+		return err
+	}
+	defer f.release()
+	cw := &countWriter{w: ctxWriter{ctx, w}}
+	if err := f.write(cw); err != nil {
+		return err
+	}
+	// The encoding ends with the CRC-32C of what precedes it: that is the checksum
+	// (a CRC over the whole encoding would be the same constant for every backup).
+	b.Bytes, b.Checksum = cw.n, cw.trailer()
+	return nil
+}
+
+// freezeBackup captures c's encoding for encodeBackup and fills what b says of c.
+func (db *DB) freezeBackup(ctx context.Context, c *Collection, b *engine.Backup) (*frozenSnapshot, error) {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.dropped {
-		return fmt.Errorf("%q: %w", c.name, engine.ErrCollectionNotFound)
+		return nil, fmt.Errorf("%q: %w", c.name, engine.ErrCollectionNotFound)
 	}
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
-	cw := &countWriter{w: w}
-	if err := c.writeSnapshot(cw, nil, c.lastSeq); err != nil {
-		return err
+	f, err := c.freeze(nil, c.lastSeq)
+	if err != nil {
+		return nil, err
 	}
 	b.Config = engine.Config{Name: c.name, Dim: c.dim, Metric: c.metric, Params: c.params}
-	// The encoding ends with the CRC-32C of what precedes it: that is the checksum
-	// (a CRC over the whole encoding would be the same constant for every backup).
-	b.Items, b.LSN, b.Bytes, b.Checksum, b.TakenAt = len(c.slots), c.lastSeq, cw.n, cw.trailer(), time.Now()
-	return nil
+	b.Items, b.LSN, b.TakenAt = len(c.slots), c.lastSeq, time.Now()
+	return f, nil
 }
 
 // crcResidue is the CRC-32C of any bytes followed by their own CRC-32C (little-endian).

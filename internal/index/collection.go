@@ -75,16 +75,20 @@ type Collection struct {
 	// mu guards every field below. Writers hold it while they change metadata; Search
 	// holds it shared for the whole candidate stream.
 	mu       rwMutex[collectionRank]
-	slots    map[string]uint32          // id → slot
-	ids      []string                   // slot → id; "" for a slot that is not live
-	groups   [][]string                 // slot → groups (nil when none)
-	versions []int64                    // slot → version stamp
-	vectors  *vectorStore               // slot → vector; see vectorStore for its own rules
-	free     []uint32                   // dead slots not in the graph (dropped, or never a node), reused by allocSlot
-	lastSeq  uint64                     // sequence of the last write applied
-	through  uint64                     // the LSN the newest snapshot is complete through (0: none)
-	vecGen   uint64                     // counts upsert batches, which write vectors; see ExactScores
-	sample   atomic.Pointer[sampleRows] // ScoreExact's sampled slots (preselectSample)
+	slots    map[string]uint32 // id → slot
+	ids      []string          // slot → id; "" for a slot that is not live
+	groups   [][]string        // slot → groups (nil when none)
+	versions []int64           // slot → version stamp
+	vectors  *vectorStore      // slot → vector; see vectorStore for its own rules
+	free     []uint32          // dead slots not in the graph (dropped, or never a node), reused by allocSlot
+	// pins counts captured snapshot encodings still being written (frozenSnapshot):
+	// while any is, no slot is reused, so the vectors they read stay as captured.
+	// Raised under writeMu and mu (shared), lowered without locks.
+	pins    atomic.Int32
+	lastSeq uint64                     // sequence of the last write applied
+	through uint64                     // the LSN the newest snapshot is complete through (0: none)
+	vecGen  uint64                     // counts upsert batches, which write vectors; see ExactScores
+	sample  atomic.Pointer[sampleRows] // ScoreExact's sampled slots (preselectSample)
 	// newest is the largest version of a live item (0 when none) and newestCount the
 	// live items holding it, while newestKnown; writes keep them (noteVersion, retire),
 	// retiring the last item of that version unsets newestKnown, and NewestVersion
@@ -273,10 +277,14 @@ func (c *Collection) allocSlot(id string) uint32 {
 // or that were retired before the graph was built and so were never nodes (those
 // need no Reclaim: nothing links to them). Reuse is safe because,
 // while the caller holds mu, no search holds any slot; while it holds writeMu, no
-// insert or snapshot runs; and once a compaction has returned, only other dropped
+// insert runs nor a snapshot captures; while no captured snapshot is being written
+// (pins), none reads a slot's vector; and once a compaction has returned, only other dropped
 // nodes link to the slots it dropped, so a compaction running now never reads them.
 // Caller holds writeMu and mu.
 func (c *Collection) reuseSlot() (uint32, bool) {
+	if c.pins.Load() > 0 {
+		return 0, false // a snapshot being written reads the slots' vectors
+	}
 	if len(c.free) == 0 {
 		c.compactedMu.Lock()
 		c.free = append(c.free, c.compacted...)

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/wal"
@@ -100,4 +102,68 @@ func BenchmarkRecovery(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkUpsertDuringSnapshot measures how long small writes to a collection wait
+// while it is snapshotted: 102,400 random 384-d vectors (a graph), then, per op, one
+// snapshot with upserts of 16 items issued back to back until it finishes. It reports
+// the upserts' median and longest latency during the snapshots (wait-median-ms,
+// wait-max-ms), the same upserts' median with no snapshot running (quiet-median-ms),
+// and the snapshot's duration (snapshot-ms).
+func BenchmarkUpsertDuringSnapshot(b *testing.B) {
+	const dim, batches, per = 384, 25, 4096
+	db := openDB(b, Options{Dir: b.TempDir()})
+	defer db.Close()
+	if _, err := db.create(engine.Config{Name: "c", Dim: dim, Metric: engine.Cosine}); err != nil {
+		b.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	seq := 0
+	upsert := func(n int) time.Duration {
+		batch := randBatch(r, fmt.Sprintf("u%d-", seq), n, dim)
+		seq++
+		start := time.Now()
+		if _, err := db.Upsert("c", batch, "items"); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(start)
+	}
+	for range batches {
+		upsert(per)
+	}
+	var quiet, during []time.Duration
+	for range 20 {
+		quiet = append(quiet, upsert(16))
+	}
+	var snapTotal time.Duration
+	b.ResetTimer()
+	for range b.N {
+		done := make(chan time.Duration)
+		go func() {
+			start := time.Now()
+			if _, err := db.Snapshot(context.Background(), "c"); err != nil {
+				b.Error(err)
+			}
+			done <- time.Since(start)
+		}()
+		for running := true; running; {
+			select {
+			case d := <-done:
+				snapTotal += d
+				running = false
+			default:
+				during = append(during, upsert(16))
+			}
+		}
+	}
+	b.StopTimer()
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	slices.Sort(quiet)
+	slices.Sort(during)
+	b.ReportMetric(ms(quiet[len(quiet)/2]), "quiet-median-ms")
+	if len(during) > 0 {
+		b.ReportMetric(ms(during[len(during)/2]), "wait-median-ms")
+		b.ReportMetric(ms(during[len(during)-1]), "wait-max-ms")
+	}
+	b.ReportMetric(ms(snapTotal)/float64(b.N), "snapshot-ms")
 }

@@ -1,6 +1,7 @@
 package index
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/binary"
@@ -39,6 +40,93 @@ const snapKeep = 2
 func (c *Collection) writeSnapshot(w io.Writer, writers map[string]storage.WriterState, through uint64) error {
 	h := storage.SnapshotHeader{Config: c.Config(), CreateLSN: c.createLSN, LSN: c.lastSeq, Through: through, Writers: writers}
 	return storage.WriteSnapshot(w, h, snapSource{c})
+}
+
+// frozenSnapshot is a collection's snapshot encoding captured under its locks
+// (Collection.freeze) and written after they are released, so that writers to the
+// collection wait only while it is captured, not while it is written: the encoding of
+// a collection of a million 384-d vectors is over 2 GB, and writing it held every
+// write to the collection for seconds. The header, each slot's id, version and groups,
+// the false-negative verdicts and the graph's encoding are copied; the vectors, the
+// bulk of it, are read in place while it is written. No slot is reused meanwhile
+// (Collection.pins, reuseSlot), and vectors are written only into a new or a reused
+// slot (applyUpsertLocked), so every vector read is the one captured.
+type frozenSnapshot struct {
+	c        *Collection
+	header   storage.SnapshotHeader
+	ids      []string
+	versions []int64
+	groups   [][]string
+	verdicts []frozenVerdicts
+	graph    []byte // the graph's encoding; nil: no graph
+	released bool
+}
+
+type frozenVerdicts struct {
+	key string
+	ids []string
+}
+
+// freeze captures c's snapshot encoding as of now (see frozenSnapshot), complete
+// through the LSN through, and pins c's slots until release. Caller holds c.writeMu and
+// c.mu (shared).
+func (c *Collection) freeze(writers map[string]storage.WriterState, through uint64) (*frozenSnapshot, error) {
+	f := &frozenSnapshot{
+		c:        c,
+		header:   storage.SnapshotHeader{Config: c.Config(), CreateLSN: c.createLSN, LSN: c.lastSeq, Through: through, Writers: writers},
+		ids:      slices.Clone(c.ids),
+		versions: slices.Clone(c.versions),
+		groups:   slices.Clone(c.groups), // each slot's groups slice is replaced, never changed
+	}
+	c.RangeFalseNegatives(func(key string, ids []string) bool {
+		f.verdicts = append(f.verdicts, frozenVerdicts{key, ids})
+		return true
+	})
+	if c.graphOn {
+		var buf bytes.Buffer
+		buf.Grow(len(c.ids) * 4 * (2*c.params.M + 2))
+		if _, err := c.graph.WriteTo(&buf); err != nil {
+			return nil, err
+		}
+		f.graph = buf.Bytes()
+	}
+	c.pins.Add(1)
+	return f, nil
+}
+
+// write encodes the captured snapshot to w (storage.WriteSnapshot); c's locks need
+// not be held.
+func (f *frozenSnapshot) write(w io.Writer) error {
+	return storage.WriteSnapshot(w, f.header, f)
+}
+
+// release unpins c's slots; it may be called more than once.
+func (f *frozenSnapshot) release() {
+	if !f.released {
+		f.released = true
+		f.c.pins.Add(-1)
+	}
+}
+
+func (f *frozenSnapshot) Slots() int { return len(f.ids) }
+
+func (f *frozenSnapshot) Slot(slot int) (string, int64, []string, []float32) {
+	return f.ids[slot], f.versions[slot], f.groups[slot], f.c.vectorAt(uint32(slot))
+}
+
+func (f *frozenSnapshot) RangeFalseNegatives(fn func(key string, ids []string) bool) {
+	for _, v := range f.verdicts {
+		if !fn(v.key, v.ids) {
+			return
+		}
+	}
+}
+
+func (f *frozenSnapshot) HasGraph() bool { return f.graph != nil }
+
+func (f *frozenSnapshot) WriteGraph(w io.Writer) error {
+	_, err := w.Write(f.graph)
+	return err
 }
 
 // encodingBytes estimates the size of c's snapshot encoding (a snapshot's or a
@@ -224,7 +312,7 @@ func (db *DB) lockSnapshots(ctx context.Context) error {
 // snapshotLocked writes one snapshot of c. Caller holds snapMu.
 func (db *DB) snapshotLocked(ctx context.Context, c *Collection) (engine.SnapshotInfo, error) {
 	// The locks are taken before the file name (which holds the LSN) is chosen and
-	// released as soon as the content is encoded. The write lock keeps the graph in
+	// released as soon as the content is captured (freeze). The write lock keeps the graph in
 	// step with the metadata; searches go on under the shared lock.
 	c.writeMu.Lock()
 	c.mu.RLock()
@@ -248,18 +336,24 @@ func (db *DB) snapshotLocked(ctx context.Context, c *Collection) (engine.Snapsho
 	if err := db.disk.CheckRoom(fmt.Sprintf("a snapshot of %q", c.name), c.encodingBytes()); err != nil {
 		return info, err
 	}
-	// The log bytes the snapshot covers; writes after the encoding, while the file is
+	// The log bytes the snapshot covers; writes after the capture, while the file is
 	// written and synced, stay counted (what a restart replays, what a graceful stop
 	// snapshots).
 	covered := c.loggedBytes
-	var encoded time.Time
-	var err error
+	// Writers wait only while the snapshot is captured; it is written after.
+	f, err := c.freeze(db.writerTable(), through)
+	encoded := time.Now()
+	unlock()
+	if err != nil {
+		return info, fmt.Errorf("snapshot %q: %w", c.name, err)
+	}
+	defer f.release()
+	if testHookSnapshotCaptured != nil {
+		testHookSnapshotCaptured(c)
+	}
 	info.Path, err = db.disk.WriteSnapshot(c.name, through, func(w io.Writer) error {
 		cw := &countWriter{w: ctxWriter{ctx, w}}
-		err := c.writeSnapshot(cw, db.writerTable(), through)
-		encoded = time.Now()
-		unlock()
-		if err != nil {
+		if err := f.write(cw); err != nil {
 			return err
 		}
 		info.Bytes = cw.n
@@ -278,6 +372,10 @@ func (db *DB) snapshotLocked(ctx context.Context, c *Collection) (engine.Snapsho
 	db.log.Info("snapshot written", "collection", c.name, "lsn", info.LSN, "bytes", info.Bytes)
 	return info, nil
 }
+
+// testHookSnapshotCaptured, when a test sets it, runs in a snapshot once its content
+// is captured and the collection's locks are released, before the file is written.
+var testHookSnapshotCaptured func(*Collection)
 
 // ctxWriter fails its writes once ctx has ended, so that a snapshot can be abandoned
 // part-way (WriteSnapshot then leaves no file behind).

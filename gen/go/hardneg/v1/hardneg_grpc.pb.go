@@ -124,8 +124,8 @@ type MinerServiceClient interface {
 	// Backup streams a consistent copy of one collection, or of every collection, out of
 	// the running server. Each collection is a BackupHeader followed by the chunks of its
 	// encoding; the copy is the collection's state at one point in time (writers to that
-	// collection wait while it is encoded, as for a snapshot; searches go on), taken
-	// before the first message is sent. Requires a token with role write when tokens
+	// collection wait while it is captured, not while it is encoded, as for a snapshot;
+	// searches go on), taken before the first message is sent. Requires a token with role write when tokens
 	// are configured.
 	Backup(ctx context.Context, in *BackupRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BackupResponse], error)
 	// Restore creates a collection from one collection's Backup stream: a first message
@@ -427,8 +427,8 @@ type MinerServiceServer interface {
 	// Backup streams a consistent copy of one collection, or of every collection, out of
 	// the running server. Each collection is a BackupHeader followed by the chunks of its
 	// encoding; the copy is the collection's state at one point in time (writers to that
-	// collection wait while it is encoded, as for a snapshot; searches go on), taken
-	// before the first message is sent. Requires a token with role write when tokens
+	// collection wait while it is captured, not while it is encoded, as for a snapshot;
+	// searches go on), taken before the first message is sent. Requires a token with role write when tokens
 	// are configured.
 	Backup(*BackupRequest, grpc.ServerStreamingServer[BackupResponse]) error
 	// Restore creates a collection from one collection's Backup stream: a first message
