@@ -73,6 +73,9 @@ func (db *DB) encodeBackup(ctx context.Context, c *Collection, w io.Writer, b *e
 func (db *DB) freezeBackup(ctx context.Context, c *Collection, b *engine.Backup) (*frozenSnapshot, error) {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
+	c.mu.Lock()
+	c.settleFree()
+	c.mu.Unlock()
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.dropped {

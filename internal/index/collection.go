@@ -81,14 +81,17 @@ type Collection struct {
 	versions []int64           // slot → version stamp
 	vectors  *vectorStore      // slot → vector; see vectorStore for its own rules
 	free     []uint32          // dead slots not in the graph (dropped, or never a node), reused by allocSlot
-	// pins counts captured snapshot encodings still being written (frozenSnapshot):
-	// while any is, no slot is reused, so the vectors they read stay as captured.
-	// Raised under writeMu and mu (shared), lowered without locks.
-	pins    atomic.Int32
-	lastSeq uint64                     // sequence of the last write applied
-	through uint64                     // the LSN the newest snapshot is complete through (0: none)
-	vecGen  uint64                     // counts upsert batches, which write vectors; see ExactScores
-	sample  atomic.Pointer[sampleRows] // ScoreExact's sampled slots (preselectSample)
+	// pins counts captured snapshot encodings still being written (frozenSnapshot).
+	// While any is, the slots freed since go to heldFree (retire) or stay in compacted
+	// (a compaction's), not to free, so the vectors they read stay as captured; only
+	// the slots free at the capture are reused (reuseSlot). Raised under writeMu and mu
+	// (shared), lowered without locks.
+	pins     atomic.Int32
+	heldFree []uint32
+	lastSeq  uint64                     // sequence of the last write applied
+	through  uint64                     // the LSN the newest snapshot is complete through (0: none)
+	vecGen   uint64                     // counts upsert batches, which write vectors; see ExactScores
+	sample   atomic.Pointer[sampleRows] // ScoreExact's sampled slots (preselectSample)
 	// newest is the largest version of a live item (0 when none) and newestCount the
 	// live items holding it, while newestKnown; writes keep them (noteVersion, retire),
 	// retiring the last item of that version unsets newestKnown, and NewestVersion
@@ -277,19 +280,19 @@ func (c *Collection) allocSlot(id string) uint32 {
 // or that were retired before the graph was built and so were never nodes (those
 // need no Reclaim: nothing links to them). Reuse is safe because,
 // while the caller holds mu, no search holds any slot; while it holds writeMu, no
-// insert runs nor a snapshot captures; while no captured snapshot is being written
-// (pins), none reads a slot's vector; and once a compaction has returned, only other dropped
-// nodes link to the slots it dropped, so a compaction running now never reads them.
+// insert runs nor a snapshot captures; once a compaction has returned, only other
+// dropped nodes link to the slots it dropped, so a compaction running now never reads
+// them; and while a captured snapshot is being written (pins), free holds only slots
+// that were free when it was captured, whose vectors it does not read
+// (frozenSnapshot.Slot): the slots freed since wait in heldFree and compacted.
 // Caller holds writeMu and mu.
 func (c *Collection) reuseSlot() (uint32, bool) {
-	if c.pins.Load() > 0 {
-		return 0, false // a snapshot being written reads the slots' vectors
-	}
-	if len(c.free) == 0 {
-		c.compactedMu.Lock()
-		c.free = append(c.free, c.compacted...)
-		c.compacted = c.compacted[:0]
-		c.compactedMu.Unlock()
+	if c.pins.Load() == 0 {
+		c.free = append(c.free, c.heldFree...)
+		c.heldFree = c.heldFree[:0]
+		if len(c.free) == 0 {
+			c.takeCompacted()
+		}
 	}
 	for len(c.free) > 0 {
 		slot := c.free[len(c.free)-1]
@@ -299,6 +302,26 @@ func (c *Collection) reuseSlot() (uint32, bool) {
 		}
 	}
 	return 0, false
+}
+
+// takeCompacted moves the slots that finished compactions dropped into free. Caller
+// holds writeMu and mu, and no captured snapshot is being written.
+func (c *Collection) takeCompacted() {
+	c.compactedMu.Lock()
+	c.free = append(c.free, c.compacted...)
+	c.compacted = c.compacted[:0]
+	c.compactedMu.Unlock()
+}
+
+// settleFree, before a snapshot is captured, makes every slot freed so far reusable
+// while it is written (free), unless a snapshot captured earlier is still being
+// written. Caller holds writeMu and mu.
+func (c *Collection) settleFree() {
+	if c.pins.Load() == 0 {
+		c.free = append(c.free, c.heldFree...)
+		c.heldFree = c.heldFree[:0]
+		c.takeCompacted()
+	}
 }
 
 // retire takes a slot out of service: it stops being live at once. Without a graph
@@ -316,7 +339,12 @@ func (c *Collection) retire(slot uint32, w *graphWork) {
 	c.ids[slot] = ""
 	c.groups[slot] = nil
 	if !c.graphOn {
-		c.free = append(c.free, slot)
+		if c.pins.Load() > 0 {
+			// A snapshot captured before is being written and reads its vector.
+			c.heldFree = append(c.heldFree, slot)
+		} else {
+			c.free = append(c.free, slot)
+		}
 		return
 	}
 	w.delete = append(w.delete, slot)
@@ -508,7 +536,7 @@ func (c *Collection) Stats() engine.Stats {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	c.compactedMu.Lock()
-	free := len(c.free) + len(c.compacted)
+	free := len(c.free) + len(c.heldFree) + len(c.compacted)
 	c.compactedMu.Unlock()
 	lead, recall := c.FirstPassLead()
 	return engine.Stats{

@@ -48,15 +48,18 @@ func (c *Collection) writeSnapshot(w io.Writer, writers map[string]storage.Write
 // a collection of a million 384-d vectors is over 2 GB, and writing it held every
 // write to the collection for seconds. The header, each slot's id, version and groups,
 // the false-negative verdicts and the graph's encoding are copied; the vectors, the
-// bulk of it, are read in place while it is written. No slot is reused meanwhile
-// (Collection.pins, reuseSlot), and vectors are written only into a new or a reused
-// slot (applyUpsertLocked), so every vector read is the one captured.
+// bulk of it, are read in place while it is written. Vectors are written only into a
+// new or a reused slot (applyUpsertLocked), and meanwhile only the slots free at the
+// capture are reused, whose vectors are not read (Collection.pins, reuseSlot), so every
+// vector read is the one captured.
 type frozenSnapshot struct {
 	c        *Collection
 	header   storage.SnapshotHeader
 	ids      []string
 	versions []int64
 	groups   [][]string
+	free     []bool // slots free at the capture: their vectors are not read (zeros)
+	zeros    []float32
 	verdicts []frozenVerdicts
 	graph    []byte // the graph's encoding; nil: no graph
 	released bool
@@ -69,7 +72,7 @@ type frozenVerdicts struct {
 
 // freeze captures c's snapshot encoding as of now (see frozenSnapshot), complete
 // through the LSN through, and pins c's slots until release. Caller holds c.writeMu and
-// c.mu (shared).
+// c.mu (shared), and called c.settleFree under them before.
 func (c *Collection) freeze(writers map[string]storage.WriterState, through uint64) (*frozenSnapshot, error) {
 	f := &frozenSnapshot{
 		c:        c,
@@ -77,6 +80,13 @@ func (c *Collection) freeze(writers map[string]storage.WriterState, through uint
 		ids:      slices.Clone(c.ids),
 		versions: slices.Clone(c.versions),
 		groups:   slices.Clone(c.groups), // each slot's groups slice is replaced, never changed
+		free:     make([]bool, len(c.ids)),
+		zeros:    make([]float32, c.dim),
+	}
+	// A free slot is dead and no graph node: what a loaded snapshot holds in it is
+	// never read, and it may be reused (its vector rewritten) while this is written.
+	for _, slot := range c.free {
+		f.free[slot] = true
 	}
 	c.RangeFalseNegatives(func(key string, ids []string) bool {
 		f.verdicts = append(f.verdicts, frozenVerdicts{key, ids})
@@ -111,6 +121,9 @@ func (f *frozenSnapshot) release() {
 func (f *frozenSnapshot) Slots() int { return len(f.ids) }
 
 func (f *frozenSnapshot) Slot(slot int) (string, int64, []string, []float32) {
+	if f.free[slot] {
+		return "", 0, nil, f.zeros
+	}
 	return f.ids[slot], f.versions[slot], f.groups[slot], f.c.vectorAt(uint32(slot))
 }
 
@@ -315,6 +328,9 @@ func (db *DB) snapshotLocked(ctx context.Context, c *Collection) (engine.Snapsho
 	// released as soon as the content is captured (freeze). The write lock keeps the graph in
 	// step with the metadata; searches go on under the shared lock.
 	c.writeMu.Lock()
+	c.mu.Lock()
+	c.settleFree()
+	c.mu.Unlock()
 	c.mu.RLock()
 	locked := true
 	unlock := func() {

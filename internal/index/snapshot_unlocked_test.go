@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -150,5 +151,200 @@ func TestWritesGoOnWhileASnapshotIsWritten(t *testing.T) {
 				t.Errorf("after a restart %d items, want %d", got, n)
 			}
 		})
+	}
+}
+
+// pauseSnapshot makes the next snapshot wait after its capture until the returned release
+// is called; captured is closed once it waits.
+func pauseSnapshot(t *testing.T) (captured chan struct{}, release func()) {
+	t.Helper()
+	captured = make(chan struct{})
+	gate := make(chan struct{})
+	testHookSnapshotCaptured = func(*Collection) {
+		close(captured)
+		<-gate
+	}
+	t.Cleanup(func() { testHookSnapshotCaptured = nil })
+	var once bool
+	return captured, func() {
+		if !once {
+			once = true
+			close(gate)
+		}
+	}
+}
+
+// Writes made while a snapshot is written reuse the slots that were free when it was
+// captured, and the slots they free are reused once it is written: a workload that
+// keeps the live count constant keeps the slot count (the vector memory, the size of
+// every later snapshot) bounded however many snapshots it meets. Before, no slot was
+// reused while a snapshot was written, and every snapshot added as many slots as writes
+// made meanwhile, for good.
+func TestSlotsStayBoundedAcrossSnapshotsWrittenDuringWrites(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		threshold int
+	}{{"exact", 100_000}, {"graph", 1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			const dim, n, during, between = 8, 1000, 200, 2000
+			db := openDB(t, Options{Dir: t.TempDir()})
+			defer closeDB(t, db)
+			c, err := db.create(engine.Config{Name: "c", Dim: dim, Metric: engine.Cosine, Params: engine.Params{M: 8, EfConstruction: 32, ExactThreshold: tc.threshold}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := rand.New(rand.NewPCG(1, 1))
+			if _, err := db.Upsert("c", randBatch(r, "a", n, dim), "items"); err != nil {
+				t.Fatal(err)
+			}
+			next := 0
+			replace := func(k int) { // new vectors for k items, in turn
+				b := &engine.Batch{}
+				for range k {
+					b.IDs = append(b.IDs, "a"+strconv.Itoa(next%n))
+					next++
+					for range dim {
+						b.Vectors = append(b.Vectors, float32(r.NormFloat64()))
+					}
+				}
+				if _, err := db.Upsert("c", b, "items"); err != nil {
+					t.Fatal(err)
+				}
+				c.wait() // a compaction the write started
+			}
+			slots := func() int {
+				c.mu.RLock()
+				defer c.mu.RUnlock()
+				return len(c.ids)
+			}
+			for range 2 * between / 100 { // to the steady state of replacements
+				replace(100)
+			}
+			base := slots()
+			for round := range 5 {
+				captured, release := pauseSnapshot(t)
+				done := make(chan error, 1)
+				go func() {
+					_, err := db.Snapshot(context.Background(), "c")
+					done <- err
+				}()
+				<-captured
+				for range during / 20 {
+					replace(20)
+				}
+				release()
+				if err := <-done; err != nil {
+					t.Fatal(err)
+				}
+				testHookSnapshotCaptured = nil
+				if p := c.pins.Load(); p != 0 {
+					t.Fatalf("round %d: %d snapshots still pinned after the snapshot returned", round, p)
+				}
+				for range between / 100 {
+					replace(100)
+				}
+				t.Logf("round %d: %d slots for %d items (%d before the snapshots)", round, slots(), n, base)
+			}
+			if got := slots(); got > base+during {
+				t.Errorf("slots grew from %d to %d over 5 snapshots, with %d items throughout", base, got, n)
+			}
+		})
+	}
+}
+
+// With a graph, a snapshot written while items are added, deleted and compacted away
+// (and a backup taken meanwhile) holds the vectors of its capture: slots that a
+// compaction frees while it is written are not reused before it is written.
+func TestSnapshotWrittenDuringCompactionsHoldsItsCapture(t *testing.T) {
+	const dim, n = 8, 3000
+	db := openDB(t, Options{Dir: t.TempDir()})
+	defer closeDB(t, db)
+	c, err := db.create(engine.Config{Name: "c", Dim: dim, Metric: engine.Cosine, Params: engine.Params{M: 8, EfConstruction: 32, ExactThreshold: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(9, 9))
+	if _, err := db.Upsert("c", randBatch(r, "a", n, dim), "items"); err != nil {
+		t.Fatal(err)
+	}
+	deleteEvery := func(from int) {
+		var ids []string
+		for i := from; i < n; i += 3 {
+			ids = append(ids, "a"+strconv.Itoa(i))
+		}
+		if _, err := db.Delete("c", ids, "ids"); err != nil {
+			t.Fatal(err)
+		}
+		c.wait()
+	}
+	deleteEvery(0) // a third compacted away: free slots at the capture
+	want := map[string][]float32{}
+	c.mu.RLock()
+	for id, slot := range c.slots {
+		want[id] = slices.Clone(c.vectorAt(slot))
+	}
+	c.mu.RUnlock()
+
+	captured, release := pauseSnapshot(t)
+	defer release()
+	type snapResult struct {
+		info engine.SnapshotInfo
+		err  error
+	}
+	snapped := make(chan snapResult, 1)
+	go func() {
+		info, err := db.Snapshot(context.Background(), "c")
+		snapped <- snapResult{info, err}
+	}()
+	<-captured
+	for round := range 3 {
+		if _, err := db.Upsert("c", randBatch(r, "b"+strconv.Itoa(round)+"-", 500, dim), "items"); err != nil {
+			t.Fatal(err)
+		}
+		if round == 0 {
+			deleteEvery(1) // tombstones in the capture, compacted away while it waits
+		}
+	}
+	bk, err := db.Backup(context.Background(), "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bk.Close()
+	release()
+	res := <-snapped
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	if p := c.pins.Load(); p != 0 {
+		t.Fatalf("%d snapshots still pinned after the snapshot and the backup returned", p)
+	}
+	f, err := os.Open(res.info.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, _, err := readSnapshot(f)
+	f.Close()
+	if err != nil {
+		t.Fatalf("the snapshot does not load: %v", err)
+	}
+	if len(snap.slots) != len(want) {
+		t.Fatalf("snapshot holds %d items, want %d as captured", len(snap.slots), len(want))
+	}
+	for id, v := range want {
+		slot, ok := snap.slots[id]
+		if !ok || !slices.Equal(snap.vectorAt(slot), v) {
+			t.Fatalf("snapshot: %s is missing or has another vector than captured", id)
+		}
+	}
+	// Once written, the slots freed meanwhile are reused.
+	st := c.Stats()
+	if st.FreeSlots == 0 {
+		t.Fatal("no free slot after the deletes: the test did not exercise reuse")
+	}
+	if _, err := db.Upsert("c", randBatch(r, "z", st.FreeSlots, dim), "items"); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Stats(); got.Slots != st.Slots {
+		t.Errorf("%d slots after adding %d items with %d free, want %d (the free ones reused)", got.Slots, st.FreeSlots, st.FreeSlots, st.Slots)
 	}
 }
