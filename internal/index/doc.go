@@ -15,9 +15,10 @@
 // Concurrency: a Collection's mu (an RWMutex) guards its id map, slot metadata and
 // storage. Writers take it exclusively to apply a batch's metadata, so a batch is
 // applied atomically with respect to readers; searches and lookups take it shared for
-// their whole call. Its writeMu serialises writers and snapshots, so a batch's graph
-// insertions, made after mu is released while searches go on, finish before the next
-// batch starts. fbMu guards false-negative verdicts and compactedMu the slots that
+// their whole call. Its writeMu serialises writers and snapshots' captures, so a
+// batch's graph insertions, made after mu is released while searches go on, finish
+// before the next batch starts; a snapshot's file is written after the capture, while
+// writes go on (frozenSnapshot). fbMu guards false-negative verdicts and compactedMu the slots that
 // background compactions dropped. The DB's mu guards the collection table, streamMu
 // orders stream batches, writersMu the stream writers' positions and snapMu
 // snapshots and log truncation. The order in which these locks are taken is stated
