@@ -1,6 +1,7 @@
 package index
 
 import (
+	"bytes"
 	"context"
 	"math/rand/v2"
 	"os"
@@ -310,6 +311,11 @@ func TestSnapshotWrittenDuringCompactionsHoldsItsCapture(t *testing.T) {
 		t.Fatal(err)
 	}
 	bk.Close()
+	// The backup's capture came while the snapshot's was held: writes after it must
+	// not take the slots the snapshot still reads either.
+	if _, err := db.Upsert("c", randBatch(r, "c", 800, dim), "items"); err != nil {
+		t.Fatal(err)
+	}
 	release()
 	res := <-snapped
 	if res.err != nil {
@@ -346,5 +352,144 @@ func TestSnapshotWrittenDuringCompactionsHoldsItsCapture(t *testing.T) {
 	}
 	if got := c.Stats(); got.Slots != st.Slots {
 		t.Errorf("%d slots after adding %d items with %d free, want %d (the free ones reused)", got.Slots, st.FreeSlots, st.FreeSlots, st.Slots)
+	}
+}
+
+// captureNow captures c as a snapshot does (settleFree, then freeze under the locks)
+// and returns the capture with every live item's vector at that moment.
+func captureNow(t *testing.T, c *Collection) (*frozenSnapshot, map[string][]float32) {
+	t.Helper()
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	c.mu.Lock()
+	c.settleFree()
+	c.mu.Unlock()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	f, err := c.freeze(nil, c.lastSeq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]float32{}
+	for id, slot := range c.slots {
+		want[id] = slices.Clone(c.vectorAt(slot))
+	}
+	return f, want
+}
+
+// writeCapture writes and releases f, loads what it wrote and checks it against want.
+func writeCapture(t *testing.T, name string, f *frozenSnapshot, want map[string][]float32) {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := f.write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	f.release()
+	snap, _, err := readSnapshot(&buf)
+	if err != nil {
+		t.Fatalf("%s: does not load: %v", name, err)
+	}
+	if len(snap.slots) != len(want) {
+		t.Fatalf("%s: %d items, want %d as captured", name, len(snap.slots), len(want))
+	}
+	for id, v := range want {
+		slot, ok := snap.slots[id]
+		if !ok || !slices.Equal(snap.vectorAt(slot), v) {
+			t.Fatalf("%s: %s is missing or has another vector than captured", name, id)
+		}
+	}
+	for _, s := range snap.free {
+		if snap.ids[s] != "" {
+			t.Fatalf("%s: loaded free slot %d holds %q", name, s, snap.ids[s])
+		}
+	}
+}
+
+// Captures that overlap (a snapshot and a backup, say), with random deletes, inserts,
+// replacements and compactions between and while they are written, released in either
+// order: each file holds its capture. Without a graph, with one, and with the graph
+// built at the exact threshold part-way.
+func TestOverlappingCapturesEachHoldTheirOwn(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		threshold int
+	}{{"exact", 100_000}, {"graph", 1}, {"built-part-way", 1300}} {
+		t.Run(tc.name, func(t *testing.T) {
+			for seed := range uint64(6) {
+				const dim, n = 8, 1200
+				db := openDB(t, Options{Dir: t.TempDir()})
+				c, err := db.create(engine.Config{Name: "c", Dim: dim, Metric: engine.Cosine, Params: engine.Params{M: 8, EfConstruction: 32, ExactThreshold: tc.threshold}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				r := rand.New(rand.NewPCG(seed, 7))
+				if _, err := db.Upsert("c", randBatch(r, "a", n, dim), "items"); err != nil {
+					t.Fatal(err)
+				}
+				next := 0
+				step := func() {
+					var err error
+					switch r.IntN(3) {
+					case 0:
+						var ids []string
+						for range 40 {
+							if id := "a" + strconv.Itoa(r.IntN(n)); !slices.Contains(ids, id) {
+								ids = append(ids, id)
+							}
+						}
+						_, err = db.Delete("c", ids, "ids")
+					case 1:
+						next++
+						_, err = db.Upsert("c", randBatch(r, "n"+strconv.Itoa(next)+"-", 30, dim), "items")
+					default: // new vectors for up to 30 items, live or deleted
+						b, seen := &engine.Batch{}, map[string]bool{}
+						for range 30 {
+							id := "a" + strconv.Itoa(r.IntN(n))
+							if seen[id] {
+								continue
+							}
+							seen[id] = true
+							b.IDs = append(b.IDs, id)
+							for range dim {
+								b.Vectors = append(b.Vectors, float32(r.NormFloat64()))
+							}
+						}
+						_, err = db.Upsert("c", b, "items")
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+					if r.IntN(2) == 0 {
+						c.wait() // a compaction the write started
+					}
+				}
+				steps := func(k int) {
+					for range k {
+						step()
+					}
+				}
+				steps(10)
+				c.wait()
+				f1, w1 := captureNow(t, c)
+				steps(8)
+				f2, w2 := captureNow(t, c)
+				steps(8)
+				if seed%2 == 0 {
+					writeCapture(t, "first", f1, w1)
+					steps(8)
+					f3, w3 := captureNow(t, c)
+					steps(8)
+					writeCapture(t, "second", f2, w2)
+					steps(4)
+					writeCapture(t, "third", f3, w3)
+				} else {
+					writeCapture(t, "second", f2, w2)
+					steps(8)
+					writeCapture(t, "first", f1, w1)
+				}
+				c.wait()
+				closeDB(t, db)
+			}
+		})
 	}
 }
