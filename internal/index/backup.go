@@ -42,6 +42,15 @@ func (db *DB) Backup(ctx context.Context, name string) (*engine.Backup, error) {
 		f.Close()
 		return nil, fmt.Errorf("backup %q: %w", name, err)
 	}
+	// A write is applied before its log record is synced, and the backup may hold it:
+	// it leaves once the server's log holds everything in it as the sync policy
+	// acknowledges writes, so that no copy holds a write a crash could still undo here.
+	if !c.ephemeral && b.LSN > 0 {
+		if err := db.logWait(ctx, b.LSN); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("backup %q: %w", name, err)
+		}
+	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("backup %q: %w", name, err)

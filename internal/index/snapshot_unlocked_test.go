@@ -493,3 +493,81 @@ func TestOverlappingCapturesEachHoldTheirOwn(t *testing.T) {
 		})
 	}
 }
+
+// A write is applied before its log record is synced. A backup captured in between
+// holds it, and leaves only once the log holds it as durably as writes are
+// acknowledged: no backup holds a write a crash of the server could still undo.
+func TestABackupLeavesOnceWhatItHoldsIsDurable(t *testing.T) {
+	dir := t.TempDir()
+	fsys := &gateFS{}
+	db := openDB(t, Options{Dir: dir, FS: fsys})
+	defer closeDB(t, db)
+	c, err := db.create(engine.Config{Name: "c", Dim: 2, Metric: engine.Cosine})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Upsert("c", &engine.Batch{IDs: []string{"x"}, Vectors: []float32{1, 0}}, "items"); err != nil {
+		t.Fatal(err)
+	}
+	gate := make(chan struct{})
+	fsys.mu.Lock()
+	fsys.gate = gate
+	fsys.mu.Unlock()
+	opened := false
+	open := func() {
+		if !opened {
+			opened = true
+			fsys.mu.Lock()
+			fsys.gate = nil
+			fsys.mu.Unlock()
+			close(gate)
+		}
+	}
+	defer open()
+	upserted := make(chan error, 1)
+	go func() { // applied at once, acknowledged once its fsync passes the gate
+		_, err := db.Upsert("c", &engine.Batch{IDs: []string{"y"}, Vectors: []float32{0, 1}}, "items")
+		upserted <- err
+	}()
+	for c.Items() < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	type backupResult struct {
+		lsn, durable uint64
+		err          error
+	}
+	backedUp := make(chan backupResult, 1)
+	go func() {
+		b, err := db.Backup(context.Background(), "c")
+		if err != nil {
+			backedUp <- backupResult{err: err}
+			return
+		}
+		durable := db.wal.DurableLSN()
+		b.Close()
+		backedUp <- backupResult{b.LSN, durable, nil}
+	}()
+	select {
+	case res := <-backedUp:
+		if res.err != nil {
+			t.Fatal(res.err)
+		}
+		if res.lsn > res.durable {
+			t.Fatalf("the backup (through write %d) left while the log was durable through %d only", res.lsn, res.durable)
+		}
+	case <-time.After(2 * time.Second):
+		// Still waiting for the fsync: let it through.
+		open()
+		res := <-backedUp
+		if res.err != nil {
+			t.Fatal(res.err)
+		}
+		if res.lsn > res.durable {
+			t.Fatalf("the backup (through write %d) left while the log was durable through %d only", res.lsn, res.durable)
+		}
+	}
+	open()
+	if err := <-upserted; err != nil {
+		t.Fatal(err)
+	}
+}

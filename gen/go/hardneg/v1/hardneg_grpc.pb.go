@@ -125,7 +125,8 @@ type MinerServiceClient interface {
 	// the running server. Each collection is a BackupHeader followed by the chunks of its
 	// encoding; the copy is the collection's state at one point in time (writers to that
 	// collection wait while it is captured, not while it is encoded, as for a snapshot;
-	// searches go on), taken before the first message is sent. Requires a token with role write when tokens
+	// searches go on), taken before the first message is sent, and sent once the
+	// server's log holds every write in it as durably as writes are acknowledged. Requires a token with role write when tokens
 	// are configured.
 	Backup(ctx context.Context, in *BackupRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BackupResponse], error)
 	// Restore creates a collection from one collection's Backup stream: a first message
@@ -428,7 +429,8 @@ type MinerServiceServer interface {
 	// the running server. Each collection is a BackupHeader followed by the chunks of its
 	// encoding; the copy is the collection's state at one point in time (writers to that
 	// collection wait while it is captured, not while it is encoded, as for a snapshot;
-	// searches go on), taken before the first message is sent. Requires a token with role write when tokens
+	// searches go on), taken before the first message is sent, and sent once the
+	// server's log holds every write in it as durably as writes are acknowledged. Requires a token with role write when tokens
 	// are configured.
 	Backup(*BackupRequest, grpc.ServerStreamingServer[BackupResponse]) error
 	// Restore creates a collection from one collection's Backup stream: a first message

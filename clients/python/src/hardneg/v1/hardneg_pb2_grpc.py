@@ -237,7 +237,8 @@ class MinerServiceServicer:
         the running server. Each collection is a BackupHeader followed by the chunks of its
         encoding; the copy is the collection's state at one point in time (writers to that
         collection wait while it is captured, not while it is encoded, as for a snapshot;
-        searches go on), taken before the first message is sent. Requires a token with role write when tokens
+        searches go on), taken before the first message is sent, and sent once the
+        server's log holds every write in it as durably as writes are acknowledged. Requires a token with role write when tokens
         are configured.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
