@@ -21,7 +21,8 @@ var _ engine.Backups = (*DB)(nil)
 
 // Backup encodes the named collection as of now into a temporary file under the data
 // directory. Writers to the collection wait while its content is captured (as for a
-// snapshot), not while the file is written; searches and other collections go on. The caller must Close the result.
+// snapshot), not while the file is written; searches and other collections go on. The
+// caller must Close the result.
 func (db *DB) Backup(ctx context.Context, name string) (*engine.Backup, error) {
 	c, err := db.lookup(name)
 	if err != nil {
@@ -80,12 +81,8 @@ func (db *DB) encodeBackup(ctx context.Context, c *Collection, w io.Writer, b *e
 
 // freezeBackup captures c's encoding for encodeBackup and fills what b says of c.
 func (db *DB) freezeBackup(ctx context.Context, c *Collection, b *engine.Backup) (*frozenSnapshot, error) {
-	c.writeMu.Lock()
+	c.lockCapture()
 	defer c.writeMu.Unlock()
-	c.mu.Lock()
-	c.settleFree()
-	c.mu.Unlock()
-	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.dropped {
 		return nil, fmt.Errorf("%q: %w", c.name, engine.ErrCollectionNotFound)

@@ -288,8 +288,7 @@ func (c *Collection) allocSlot(id string) uint32 {
 // Caller holds writeMu and mu.
 func (c *Collection) reuseSlot() (uint32, bool) {
 	if c.pins.Load() == 0 {
-		c.free = append(c.free, c.heldFree...)
-		c.heldFree = c.heldFree[:0]
+		c.takeHeld()
 		if len(c.free) == 0 {
 			c.takeCompacted()
 		}
@@ -313,15 +312,26 @@ func (c *Collection) takeCompacted() {
 	c.compactedMu.Unlock()
 }
 
-// settleFree, before a snapshot is captured, makes every slot freed so far reusable
-// while it is written (free), unless a snapshot captured earlier is still being
-// written. Caller holds writeMu and mu.
-func (c *Collection) settleFree() {
+// takeHeld moves the slots held back while captured snapshots were written into free.
+// Caller holds writeMu and mu, and no captured snapshot is being written.
+func (c *Collection) takeHeld() {
+	c.free = append(c.free, c.heldFree...)
+	c.heldFree = c.heldFree[:0]
+}
+
+// lockCapture takes the locks a snapshot or backup captures c under: writeMu, then mu
+// shared. First, under mu, it makes every slot freed so far reusable while the capture
+// is written (free), unless a capture made earlier is still being written. The caller
+// unlocks mu (RUnlock), then writeMu.
+func (c *Collection) lockCapture() {
+	c.writeMu.Lock()
+	c.mu.Lock()
 	if c.pins.Load() == 0 {
-		c.free = append(c.free, c.heldFree...)
-		c.heldFree = c.heldFree[:0]
+		c.takeHeld()
 		c.takeCompacted()
 	}
+	c.mu.Unlock()
+	c.mu.RLock()
 }
 
 // retire takes a slot out of service: it stops being live at once. Without a graph

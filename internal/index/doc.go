@@ -18,10 +18,10 @@
 // their whole call. Its writeMu serialises writers and snapshots' captures, so a
 // batch's graph insertions, made after mu is released while searches go on, finish
 // before the next batch starts; a snapshot's file is written after the capture, while
-// writes go on (frozenSnapshot). fbMu guards false-negative verdicts and compactedMu the slots that
-// background compactions dropped. The DB's mu guards the collection table, streamMu
-// orders stream batches, writersMu the stream writers' positions and snapMu
-// snapshots and log truncation. The order in which these locks are taken is stated
+// writes go on (frozenSnapshot). fbMu guards false-negative verdicts and compactedMu
+// the slots that background compactions dropped. The DB's mu guards the collection
+// table, streamMu orders stream batches, writersMu the stream writers' positions and
+// snapMu snapshots and log truncation. The order in which these locks are taken is stated
 // once, in lockorder.go; each lock's type names its rank, and a build with
 // -tags lockorder checks the order on every Lock and RLock (make test runs the
 // package's tests so).

@@ -71,8 +71,8 @@ type frozenVerdicts struct {
 }
 
 // freeze captures c's snapshot encoding as of now (see frozenSnapshot), complete
-// through the LSN through, and pins c's slots until release. Caller holds c.writeMu and
-// c.mu (shared), and called c.settleFree under them before.
+// through the LSN through, and pins c's slots until release. Caller holds the locks of
+// c.lockCapture.
 func (c *Collection) freeze(writers map[string]storage.WriterState, through uint64) (*frozenSnapshot, error) {
 	f := &frozenSnapshot{
 		c:        c,
@@ -325,13 +325,9 @@ func (db *DB) lockSnapshots(ctx context.Context) error {
 // snapshotLocked writes one snapshot of c. Caller holds snapMu.
 func (db *DB) snapshotLocked(ctx context.Context, c *Collection) (engine.SnapshotInfo, error) {
 	// The locks are taken before the file name (which holds the LSN) is chosen and
-	// released as soon as the content is captured (freeze). The write lock keeps the graph in
-	// step with the metadata; searches go on under the shared lock.
-	c.writeMu.Lock()
-	c.mu.Lock()
-	c.settleFree()
-	c.mu.Unlock()
-	c.mu.RLock()
+	// released as soon as the content is captured (freeze). The write lock keeps the
+	// graph in step with the metadata; searches go on under the shared lock.
+	c.lockCapture()
 	locked := true
 	unlock := func() {
 		if locked {

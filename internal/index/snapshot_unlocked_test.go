@@ -53,22 +53,7 @@ func TestWritesGoOnWhileASnapshotIsWritten(t *testing.T) {
 			captureLSN := c.lastSeq
 			c.mu.RUnlock()
 
-			captured, release := make(chan struct{}), make(chan struct{})
-			testHookSnapshotCaptured = func(*Collection) {
-				close(captured)
-				<-release
-			}
-			t.Cleanup(func() { testHookSnapshotCaptured = nil })
-			type snapResult struct {
-				info engine.SnapshotInfo
-				err  error
-			}
-			snapped := make(chan snapResult, 1)
-			go func() {
-				info, err := db.Snapshot(context.Background(), "c")
-				snapped <- snapResult{info, err}
-			}()
-			<-captured
+			release, snapshotted := snapshotPaused(t, db, "c")
 
 			// While the snapshot waits to write its file: delete a5 and a9, add b0 and
 			// b1 (without a graph each takes a slot a delete freed, unless the snapshot
@@ -93,26 +78,17 @@ func TestWritesGoOnWhileASnapshotIsWritten(t *testing.T) {
 					t.Fatal(err)
 				}
 			case <-time.After(time.Minute):
-				close(release)
+				release()
 				t.Fatal("a write to the collection waited for the snapshot's file to be written")
 			}
 			after := vectorOf(c, "a7")
-			close(release)
-			res := <-snapped
-			if res.err != nil {
-				t.Fatal(res.err)
-			}
-
-			// The file holds the collection as of the capture.
-			f, err := os.Open(res.info.Path)
+			info, err := snapshotted()
 			if err != nil {
 				t.Fatal(err)
 			}
-			snap, _, err := readSnapshot(f)
-			f.Close()
-			if err != nil {
-				t.Fatalf("the snapshot does not load: %v", err)
-			}
+
+			// The file holds the collection as of the capture.
+			snap := loadSnapshotFile(t, info.Path)
 			if snap.lastSeq != captureLSN || len(snap.slots) != n {
 				t.Fatalf("snapshot: last write %d, %d items; want %d and %d (as captured)", snap.lastSeq, len(snap.slots), captureLSN, n)
 			}
@@ -155,24 +131,56 @@ func TestWritesGoOnWhileASnapshotIsWritten(t *testing.T) {
 	}
 }
 
-// pauseSnapshot makes the next snapshot wait after its capture until the returned release
-// is called; captured is closed once it waits.
-func pauseSnapshot(t *testing.T) (captured chan struct{}, release func()) {
+// snapshotPaused starts a snapshot of the collection name in the background and
+// returns once it has captured the collection and waits to write its file. release lets
+// it go on (it may be called more than once); result waits for it and returns what
+// db.Snapshot returned.
+func snapshotPaused(t *testing.T, db *DB, name string) (release func(), result func() (engine.SnapshotInfo, error)) {
 	t.Helper()
-	captured = make(chan struct{})
-	gate := make(chan struct{})
+	captured, gate := make(chan struct{}), make(chan struct{})
 	testHookSnapshotCaptured = func(*Collection) {
 		close(captured)
 		<-gate
 	}
 	t.Cleanup(func() { testHookSnapshotCaptured = nil })
-	var once bool
-	return captured, func() {
-		if !once {
-			once = true
+	type snapResult struct {
+		info engine.SnapshotInfo
+		err  error
+	}
+	done := make(chan snapResult, 1)
+	go func() {
+		info, err := db.Snapshot(context.Background(), name)
+		done <- snapResult{info, err}
+	}()
+	<-captured
+	testHookSnapshotCaptured = nil // the next snapshot does not wait
+	released := false
+	release = func() {
+		if !released {
+			released = true
 			close(gate)
 		}
 	}
+	return release, func() (engine.SnapshotInfo, error) {
+		release()
+		res := <-done
+		return res.info, res.err
+	}
+}
+
+// loadSnapshotFile reads the snapshot file at path into a collection.
+func loadSnapshotFile(t *testing.T, path string) *Collection {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	snap, _, err := readSnapshot(f)
+	if err != nil {
+		t.Fatalf("the snapshot does not load: %v", err)
+	}
+	return snap
 }
 
 // Writes made while a snapshot is written reuse the slots that were free when it was
@@ -223,21 +231,13 @@ func TestSlotsStayBoundedAcrossSnapshotsWrittenDuringWrites(t *testing.T) {
 			}
 			base := slots()
 			for round := range 5 {
-				captured, release := pauseSnapshot(t)
-				done := make(chan error, 1)
-				go func() {
-					_, err := db.Snapshot(context.Background(), "c")
-					done <- err
-				}()
-				<-captured
+				_, snapshotted := snapshotPaused(t, db, "c")
 				for range during / 20 {
 					replace(20)
 				}
-				release()
-				if err := <-done; err != nil {
+				if _, err := snapshotted(); err != nil {
 					t.Fatal(err)
 				}
-				testHookSnapshotCaptured = nil
 				if p := c.pins.Load(); p != 0 {
 					t.Fatalf("round %d: %d snapshots still pinned after the snapshot returned", round, p)
 				}
@@ -286,18 +286,8 @@ func TestSnapshotWrittenDuringCompactionsHoldsItsCapture(t *testing.T) {
 	}
 	c.mu.RUnlock()
 
-	captured, release := pauseSnapshot(t)
+	release, snapshotted := snapshotPaused(t, db, "c")
 	defer release()
-	type snapResult struct {
-		info engine.SnapshotInfo
-		err  error
-	}
-	snapped := make(chan snapResult, 1)
-	go func() {
-		info, err := db.Snapshot(context.Background(), "c")
-		snapped <- snapResult{info, err}
-	}()
-	<-captured
 	for round := range 3 {
 		if _, err := db.Upsert("c", randBatch(r, "b"+strconv.Itoa(round)+"-", 500, dim), "items"); err != nil {
 			t.Fatal(err)
@@ -316,32 +306,14 @@ func TestSnapshotWrittenDuringCompactionsHoldsItsCapture(t *testing.T) {
 	if _, err := db.Upsert("c", randBatch(r, "c", 800, dim), "items"); err != nil {
 		t.Fatal(err)
 	}
-	release()
-	res := <-snapped
-	if res.err != nil {
-		t.Fatal(res.err)
+	info, err := snapshotted()
+	if err != nil {
+		t.Fatal(err)
 	}
 	if p := c.pins.Load(); p != 0 {
 		t.Fatalf("%d snapshots still pinned after the snapshot and the backup returned", p)
 	}
-	f, err := os.Open(res.info.Path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	snap, _, err := readSnapshot(f)
-	f.Close()
-	if err != nil {
-		t.Fatalf("the snapshot does not load: %v", err)
-	}
-	if len(snap.slots) != len(want) {
-		t.Fatalf("snapshot holds %d items, want %d as captured", len(snap.slots), len(want))
-	}
-	for id, v := range want {
-		slot, ok := snap.slots[id]
-		if !ok || !slices.Equal(snap.vectorAt(slot), v) {
-			t.Fatalf("snapshot: %s is missing or has another vector than captured", id)
-		}
-	}
+	checkHolds(t, "the snapshot", loadSnapshotFile(t, info.Path), want)
 	// Once written, the slots freed meanwhile are reused.
 	st := c.Stats()
 	if st.FreeSlots == 0 {
@@ -355,16 +327,12 @@ func TestSnapshotWrittenDuringCompactionsHoldsItsCapture(t *testing.T) {
 	}
 }
 
-// captureNow captures c as a snapshot does (settleFree, then freeze under the locks)
-// and returns the capture with every live item's vector at that moment.
+// captureNow captures c as a snapshot does (freeze under lockCapture's locks) and
+// returns the capture with every live item's vector at that moment.
 func captureNow(t *testing.T, c *Collection) (*frozenSnapshot, map[string][]float32) {
 	t.Helper()
-	c.writeMu.Lock()
+	c.lockCapture()
 	defer c.writeMu.Unlock()
-	c.mu.Lock()
-	c.settleFree()
-	c.mu.Unlock()
-	c.mu.RLock()
 	defer c.mu.RUnlock()
 	f, err := c.freeze(nil, c.lastSeq)
 	if err != nil {
@@ -375,6 +343,20 @@ func captureNow(t *testing.T, c *Collection) (*frozenSnapshot, map[string][]floa
 		want[id] = slices.Clone(c.vectorAt(slot))
 	}
 	return f, want
+}
+
+// checkHolds checks that snap holds exactly the items of want, with their vectors.
+func checkHolds(t *testing.T, name string, snap *Collection, want map[string][]float32) {
+	t.Helper()
+	if len(snap.slots) != len(want) {
+		t.Fatalf("%s: %d items, want %d as captured", name, len(snap.slots), len(want))
+	}
+	for id, v := range want {
+		slot, ok := snap.slots[id]
+		if !ok || !slices.Equal(snap.vectorAt(slot), v) {
+			t.Fatalf("%s: %s is missing or has another vector than captured", name, id)
+		}
+	}
 }
 
 // writeCapture writes and releases f, loads what it wrote and checks it against want.
@@ -389,15 +371,7 @@ func writeCapture(t *testing.T, name string, f *frozenSnapshot, want map[string]
 	if err != nil {
 		t.Fatalf("%s: does not load: %v", name, err)
 	}
-	if len(snap.slots) != len(want) {
-		t.Fatalf("%s: %d items, want %d as captured", name, len(snap.slots), len(want))
-	}
-	for id, v := range want {
-		slot, ok := snap.slots[id]
-		if !ok || !slices.Equal(snap.vectorAt(slot), v) {
-			t.Fatalf("%s: %s is missing or has another vector than captured", name, id)
-		}
-	}
+	checkHolds(t, name, snap, want)
 	for _, s := range snap.free {
 		if snap.ids[s] != "" {
 			t.Fatalf("%s: loaded free slot %d holds %q", name, s, snap.ids[s])
@@ -547,24 +521,18 @@ func TestABackupLeavesOnceWhatItHoldsIsDurable(t *testing.T) {
 		b.Close()
 		backedUp <- backupResult{b.LSN, durable, nil}
 	}()
+	var res backupResult
 	select {
-	case res := <-backedUp:
-		if res.err != nil {
-			t.Fatal(res.err)
-		}
-		if res.lsn > res.durable {
-			t.Fatalf("the backup (through write %d) left while the log was durable through %d only", res.lsn, res.durable)
-		}
-	case <-time.After(2 * time.Second):
-		// Still waiting for the fsync: let it through.
+	case res = <-backedUp:
+	case <-time.After(2 * time.Second): // still waiting for the fsync: let it through
 		open()
-		res := <-backedUp
-		if res.err != nil {
-			t.Fatal(res.err)
-		}
-		if res.lsn > res.durable {
-			t.Fatalf("the backup (through write %d) left while the log was durable through %d only", res.lsn, res.durable)
-		}
+		res = <-backedUp
+	}
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	if res.lsn > res.durable {
+		t.Fatalf("the backup (through write %d) left while the log was durable through %d only", res.lsn, res.durable)
 	}
 	open()
 	if err := <-upserted; err != nil {
