@@ -23,7 +23,11 @@ func runHardneg(c *config, d *dataset) (*result, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	db, err := index.Open(index.Options{Dir: dir, LeadRecall: c.leadRecall})
+	opts := index.Options{Dir: dir, LeadRecall: c.leadRecall}
+	if !c.snapshots {
+		opts.SnapshotBytes, opts.SnapshotInterval = -1, -1
+	}
+	db, err := index.Open(opts)
 	if err != nil {
 		return nil, err
 	}

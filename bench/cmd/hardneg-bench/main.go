@@ -23,6 +23,7 @@ type config struct {
 	m, efConstruction, efSearch   int
 	quantization                  string  // "", "none" or "int8"
 	leadRecall                    float64 // index.Options.LeadRecall
+	snapshots                     bool    // background snapshots, as the server takes them
 }
 
 func main() {
@@ -47,6 +48,7 @@ func main() {
 	flag.IntVar(&c.m, "m", 16, "HNSW M")
 	flag.StringVar(&c.quantization, "quantization", "", "graph search quantization of the collection: none, int8 or empty (the default, int8 for cosine)")
 	flag.IntVar(&c.efConstruction, "ef-construction", 200, "HNSW efConstruction")
+	flag.BoolVar(&c.snapshots, "snapshots", true, "take background snapshots as the server does (every quarter of growth, index.Options defaults); false: none, to see what they cost a build")
 	flag.Float64Var(&c.leadRecall, "lead-recall", 0, "index.Options.LeadRecall: the recall@10 the collection's measured first-pass lead must reach (0: the default, 0.995; -1: no measurement, Mine's fixed lead)")
 	flag.IntVar(&c.efSearch, "ef-search", 0, "the collection's default ef (0: the index default, 64); Mine's first pass reaches twice it past the rank window, or the lead the collection measured if that is more (-lead-recall)")
 	flag.Parse()
