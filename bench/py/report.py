@@ -389,6 +389,8 @@ def render(res: dict, plots_rel: str, plot_names: list[str], cmd: str) -> str:
          "",
          "Every system runs in its own process on the same data files, one after the other; searches use one thread "
          "(hardneg-bench sets GOMAXPROCS 1, faiss `omp_set_num_threads(1)`, hnswlib `num_threads=1`), builds 1 and 2 threads; "
+         "hardneg builds each thread count in a data directory of its own, as a server would ingest it (write-ahead log "
+         "fsynced per batch of 16,384, background snapshots at the server's defaults), the collection before it snapshotted first; "
          "all graphs use M 16 and efConstruction 200 (coder/hnsw: M 16, its default level factor). hnswlib and faiss answer all "
          "queries in one batched call (no per-query Python overhead); hardneg's index is called once per query. "
          + (f"Every search time (each sweep point, the exact searches) is the fastest of {res['runs']} passes over the queries, "

@@ -18,20 +18,15 @@ import (
 // ExactThreshold above n is searched by exact scan.
 func runHardneg(c *config, d *dataset) (*result, error) {
 	res := &result{System: "hardneg", N: d.N, Dim: d.Dim, M: c.m, EfConstruction: c.efConstruction}
-	dir, err := os.MkdirTemp("", "hardneg-bench-")
+	// Each build runs in a DB of its own (its own data directory, log and background
+	// snapshots), so that the snapshots and log of one build do not run in another's
+	// timed window. The first DB stays open: its collection is searched, and the exact
+	// collection goes into it.
+	db, closeDB, err := openBenchDB(c)
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	opts := index.Options{Dir: dir, LeadRecall: c.leadRecall}
-	if !c.snapshots {
-		opts.SnapshotBytes, opts.SnapshotInterval = -1, -1
-	}
-	db, err := index.Open(opts)
-	if err != nil {
-		return nil, err
-	}
-	defer db.Close()
+	defer closeDB()
 	ids := make([]string, d.N)
 	for i := range ids {
 		ids[i] = "d" + strconv.Itoa(i)
@@ -55,6 +50,12 @@ func runHardneg(c *config, d *dataset) (*result, error) {
 	}
 	var kept engine.Collection
 	for i, t := range c.threads {
+		bdb, closeB := db, func() {}
+		if i > 0 {
+			if bdb, closeB, err = openBenchDB(c); err != nil {
+				return nil, err
+			}
+		}
 		runtime.GOMAXPROCS(t)
 		name := fmt.Sprintf("graph-%d", t)
 		before := settledRSS()
@@ -65,9 +66,10 @@ func runHardneg(c *config, d *dataset) (*result, error) {
 		// go tool pprof -tagfocus build=2 … shows the 2-thread build alone (its
 		// graph workers and lead probes; the background snapshots are not labelled).
 		pprof.Do(context.Background(), pprof.Labels("build", strconv.Itoa(t)), func(context.Context) {
-			col, secs, err = build(db, name, d, ids, groups, params)
+			col, secs, err = build(bdb, name, d, ids, groups, params)
 		})
 		if err != nil {
+			closeB()
 			return nil, err
 		}
 		res.Build = append(res.Build, buildResult{Threads: t, Seconds: secs, CPUSeconds: cpuSeconds() - cpu0, InsertsPerSec: float64(d.N) / secs})
@@ -87,11 +89,15 @@ func runHardneg(c *config, d *dataset) (*result, error) {
 			res.RSSBytes = settledRSS() - before
 			res.BytesPerVector = float64(res.RSSBytes) / float64(d.N)
 			kept = col
+			// What the build logged since its last background snapshot is written
+			// now, untimed, as a graceful stop would, so that this snapshot does not
+			// run during the next build.
+			if _, _, err := db.SnapshotChanged(context.Background()); err != nil {
+				return nil, err
+			}
 			continue
 		}
-		if err := db.DeleteCollection(name); err != nil {
-			return nil, err
-		}
+		closeB()
 	}
 	runtime.GOMAXPROCS(1)
 	for _, ef := range c.efs {
@@ -147,6 +153,24 @@ func runHardneg(c *config, d *dataset) (*result, error) {
 	}
 	res.Notes = append(res.Notes, fmt.Sprintf("searches on 1 thread (GOMAXPROCS 1), k %d, one query per Search call, no widening, the fastest of %d passes per sweep point; quantization %v", c.k, max(c.runs, 1), kept.Params().Quantization))
 	return res, nil
+}
+
+// openBenchDB opens a DB in a new temporary data directory with the background
+// snapshots that -snapshots asks for; closeDB closes it and removes the directory.
+func openBenchDB(c *config) (db *index.DB, closeDB func(), err error) {
+	dir, err := os.MkdirTemp("", "hardneg-bench-")
+	if err != nil {
+		return nil, nil, err
+	}
+	opts := index.Options{Dir: dir, LeadRecall: c.leadRecall}
+	if !c.snapshots {
+		opts.SnapshotBytes, opts.SnapshotInterval = -1, -1
+	}
+	if db, err = index.Open(opts); err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	return db, func() { db.Close(); os.RemoveAll(dir) }, nil
 }
 
 // build creates a collection and upserts the data set in batches of the largest
