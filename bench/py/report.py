@@ -378,6 +378,13 @@ def offline_table(s: dict) -> list[str]:
     return out
 
 
+def _builds_in_own_dirs(res: dict) -> bool:
+    """Whether hardneg-bench built each thread count in a data directory of its own
+    (results from 2026-12-05 on; before, the builds shared one)."""
+    return any(s.get("index", {}).get("hardneg", {}).get("extra", {}).get("own_data_dirs")
+               for s in res.get("sets", {}).values())
+
+
 def render(res: dict, plots_rel: str, plot_names: list[str], cmd: str) -> str:
     m = res["machine"]
     L = [BEGIN, "",
@@ -389,9 +396,10 @@ def render(res: dict, plots_rel: str, plot_names: list[str], cmd: str) -> str:
          "",
          "Every system runs in its own process on the same data files, one after the other; searches use one thread "
          "(hardneg-bench sets GOMAXPROCS 1, faiss `omp_set_num_threads(1)`, hnswlib `num_threads=1`), builds 1 and 2 threads; "
-         "hardneg builds each thread count in a data directory of its own, as a server would ingest it (write-ahead log "
-         "fsynced per batch of 16,384, background snapshots at the server's defaults), the collection before it snapshotted first; "
-         "all graphs use M 16 and efConstruction 200 (coder/hnsw: M 16, its default level factor). hnswlib and faiss answer all "
+         + ("hardneg builds each thread count in a data directory of its own, as a server would ingest it (write-ahead log "
+            "fsynced per batch of 16,384, background snapshots at the server's defaults), the collection before it snapshotted first; "
+            if _builds_in_own_dirs(res) else "")
+         + "all graphs use M 16 and efConstruction 200 (coder/hnsw: M 16, its default level factor). hnswlib and faiss answer all "
          "queries in one batched call (no per-query Python overhead); hardneg's index is called once per query. "
          + (f"Every search time (each sweep point, the exact searches) is the fastest of {res['runs']} passes over the queries, "
             "for every system alike (as ann-benchmarks reports them), so one pass slowed by the machine does not decide a verdict. "

@@ -64,6 +64,12 @@ def test_the_wake_up_probe_is_printed_when_recorded() -> None:
     assert "p50 114 µs, p90 2,012 µs, p99 2,061 µs, max 2,954 µs" in after
 
 
+def test_builds_in_data_directories_of_their_own_are_said_so() -> None:
+    before, after = _rendered_without_and_with("own_data_dirs", True, where="extra")
+    assert "a data directory of its own" not in before
+    assert "hardneg builds each thread count in a data directory of its own" in after
+
+
 def test_mining_recall_is_a_table_and_a_target() -> None:
     rows = [{"policy": p, "anchors": 1000, "k": 8, "recall": r, "identical": 0.9, "rank_recall": 0.95, "short_graph": 0, "short_exact": 1}
             for p, r in (("naive", 0.997), ("default", 0.9875), ("all-rules", 0.995))]

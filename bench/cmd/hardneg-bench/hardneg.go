@@ -17,7 +17,8 @@ import (
 // the one the server searches (ExactThreshold below n), and a second collection with
 // ExactThreshold above n is searched by exact scan.
 func runHardneg(c *config, d *dataset) (*result, error) {
-	res := &result{System: "hardneg", N: d.N, Dim: d.Dim, M: c.m, EfConstruction: c.efConstruction}
+	// own_data_dirs tells the report that each build ran in a DB of its own (below).
+	res := &result{System: "hardneg", N: d.N, Dim: d.Dim, M: c.m, EfConstruction: c.efConstruction, Extra: map[string]any{"own_data_dirs": true}}
 	// Each build runs in a DB of its own (its own data directory, log and background
 	// snapshots), so that the snapshots and log of one build do not run in another's
 	// timed window. The first DB stays open: its collection is searched, and the exact
