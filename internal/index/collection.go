@@ -92,6 +92,8 @@ type Collection struct {
 	through  uint64                     // the LSN the newest snapshot is complete through (0: none)
 	vecGen   uint64                     // counts upsert batches, which write vectors; see ExactScores
 	sample   atomic.Pointer[sampleRows] // ScoreExact's sampled slots (preselectSample)
+	// background is the last Background estimate (background.go).
+	background atomic.Pointer[backgroundEstimate]
 	// newest is the largest version of a live item (0 when none) and newestCount the
 	// live items holding it, while newestKnown; writes keep them (noteVersion, retire),
 	// retiring the last item of that version unsets newestKnown, and NewestVersion
