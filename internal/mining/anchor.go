@@ -377,7 +377,7 @@ func (m *anchorMiner) yield(c engine.Candidate) bool {
 		if !hasBest {
 			bestOf()
 		}
-		if falseNegativeProbability(best, c.Score, a.posScore) >= m.rules.pfnThreshold {
+		if m.rules.scale.pfn(best, c.Score, a.posScore) >= m.rules.pfnThreshold {
 			m.pfnDropped++
 			r.LikelyFalseNegative++
 			removed(FateLikelyFalseNegative)
@@ -411,7 +411,7 @@ func (m *anchorMiner) yield(c engine.Candidate) bool {
 		if !hasBest {
 			bestOf()
 		}
-		cand.PFN, cand.HasPFN = falseNegativeProbability(best, c.Score, a.posScore), true
+		cand.PFN, cand.HasPFN = m.rules.scale.pfn(best, c.Score, a.posScore), true
 	}
 	if pol.Sampling != SampleTop {
 		if m.keepVec {
@@ -516,7 +516,7 @@ func (m *anchorMiner) fillShifted() {
 			for _, pv := range a.posVecs {
 				best = max(best, m.s.Similarity(e.vec, pv))
 			}
-			c.PFN, c.HasPFN = falseNegativeProbability(best, c.Score, a.posScore), true
+			c.PFN, c.HasPFN = m.rules.scale.pfn(best, c.Score, a.posScore), true
 		}
 		m.ex.settle(c.ex, FateReturned)
 		m.chosen = append(m.chosen, c)

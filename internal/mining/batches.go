@@ -298,7 +298,7 @@ func newBatchBuilder(ctx context.Context, s Searcher, req *BatchRequest) (*batch
 		return nil, err
 	}
 	pol := Policy{NearDuplicates: req.NearDuplicates, DuplicateThreshold: req.DuplicateThreshold, DuplicateMargin: req.DuplicateMargin}
-	thr, hasThr := pol.EffectiveDuplicateThreshold(m)
+	thr, hasThr := scaledDuplicateThreshold(&pol, m, scaleOf(s))
 	margin, hasMargin := pol.EffectiveDuplicateMargin()
 	b := &batchBuilder{s: s, req: req, rows: make([]batchRow, len(req.Anchors))}
 	s.Resolve(func(lookup engine.LookupFunc) {

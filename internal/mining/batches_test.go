@@ -113,7 +113,10 @@ func (o *batchOracle) bad(i, j int) bool {
 			pvs = append(pvs, pv)
 		}
 	}
-	thr := float32(DefaultCosineDuplicateThreshold)
+	// The default threshold on the collection's scale (these corpora's items share a
+	// few centres, so their background similarity is above BackgroundReference):
+	// what the batches must keep apart.
+	thr, _ := scaledDuplicateThreshold(&Policy{NearDuplicates: true}, engine.Cosine, scaleOf(o.s))
 	for _, x := range items {
 		xv, ok := o.vec(x)
 		if !ok {
@@ -125,7 +128,7 @@ func (o *batchOracle) bad(i, j int) bool {
 			}
 		}
 		for _, f := range o.fb[ai.ID] {
-			if fv, ok := o.vec(f); ok && o.s.Similarity(xv, fv) >= DefaultCosineDuplicateThreshold {
+			if fv, ok := o.vec(f); ok && o.s.Similarity(xv, fv) >= thr {
 				return true
 			}
 		}

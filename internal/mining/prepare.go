@@ -98,6 +98,9 @@ type rules struct {
 	// positives), valid when hasMargin.
 	margin    float32
 	hasMargin bool
+	// scale maps the collection's scores to the reference scale of the cosine defaults
+	// (see scoreScale): for p_fn, and for the default near-duplicate threshold.
+	scale scoreScale
 	// pfnThreshold and pfnBudget are the false-negative budget rule, valid when hasPFN.
 	pfnThreshold float32
 	pfnBudget    int
@@ -107,10 +110,11 @@ type rules struct {
 }
 
 // resolveRules resolves the near-duplicate threshold: off, calibrated when the policy
-// asks and the calibration has enough observations, else raw (set or the metric's
-// default).
-func resolveRules(pol *Policy, m engine.Metric, cal *Calibration) rules {
-	var r rules
+// asks and the calibration has enough observations, else raw (set, or the metric's
+// default read on the collection's scale: scoreScale). background is the collection's
+// scale of the collection (scaleOf).
+func resolveRules(pol *Policy, m engine.Metric, cal *Calibration, sc scoreScale) rules {
+	r := rules{scale: sc}
 	r.pfnThreshold, r.pfnBudget, r.hasPFN = pol.EffectivePFNBudget(m)
 	if !pol.NearDuplicates {
 		return r
@@ -126,8 +130,33 @@ func resolveRules(pol *Policy, m engine.Metric, cal *Calibration) rules {
 			return r
 		}
 	}
-	r.dup, r.hasDup = pol.EffectiveDuplicateThreshold(m)
+	r.dup, r.hasDup = scaledDuplicateThreshold(pol, m, sc)
 	return r
+}
+
+// scaledDuplicateThreshold is pol's near-duplicate threshold under m (as
+// EffectiveDuplicateThreshold), the metric's default read on the scale sc.
+func scaledDuplicateThreshold(pol *Policy, m engine.Metric, sc scoreScale) (float32, bool) {
+	t, ok := pol.EffectiveDuplicateThreshold(m)
+	if ok && pol.DuplicateThreshold == nil {
+		t = min(sc.raw(t), 1)
+	}
+	return t, ok
+}
+
+// scaleOf returns the mapping of s's scores to the reference scale of the cosine
+// defaults: the identity unless s is a cosine collection whose background similarity
+// it measures and is above BackgroundReference.
+func scaleOf(s Searcher) scoreScale {
+	if s.Metric() != engine.Cosine {
+		return scoreScale{}
+	}
+	if bm, ok := s.(backgroundMeasurer); ok {
+		if b, ok := bm.Background(); ok {
+			return newScoreScale(b)
+		}
+	}
+	return scoreScale{}
 }
 
 // prepare validates req and resolves every anchor's query, positives, groups and
@@ -149,7 +178,7 @@ func prepare(s Searcher, req *Request) ([]prepared, batchIDs, rules, error) {
 	}
 	pol := &req.Policy
 	pol.validate(&e, "policy", s.Metric())
-	rl := resolveRules(pol, s.Metric(), req.Calibration)
+	rl := resolveRules(pol, s.Metric(), req.Calibration, scaleOf(s))
 	rl.fresh = resolveFreshness(pol, s, &e)
 	out := make([]prepared, len(req.Anchors))
 	for i := range req.Anchors {

@@ -139,6 +139,7 @@ func (w *world) batchCopy() *engine.Batch {
 // corpus returns what the reference knows about w, scoring with s's similarity.
 func (w *world) corpus(t *testing.T, s Searcher) *refCorpus {
 	rc := &refCorpus{feedback: map[string]map[string]bool{}, sim: s.Similarity, metric: s.Metric()}
+	_, rc.measuresBackground = s.(backgroundMeasurer)
 	rc.prepare = func(v []float32) []float32 {
 		q, err := s.PrepareQuery(v, "v")
 		if err != nil {

@@ -28,6 +28,37 @@ type refCorpus struct {
 	metric   engine.Metric
 	// guide is the guide space (same ids, other vectors), or nil.
 	guide *refCorpus
+	// measuresBackground: the searcher reports its background similarity, so the
+	// cosine defaults are read on the collection's scale (refScale).
+	measuresBackground bool
+}
+
+// refScale returns the documented mapping of a cosine collection's scores to the
+// defaults' reference scale: with b the mean cosine of two distinct items, above 0.25,
+// s' = 0.25 + (s − b)·k with k = 0.75 / (1 − b) (b capped at 0.99); on is false when the
+// scores stay as they are. The items are few enough here for every one to be in the
+// searcher's sample.
+func (rc *refCorpus) refScale() (b, k float64, on bool) {
+	if !rc.measuresBackground || rc.metric != engine.Cosine || len(rc.items) < 64 {
+		return 0, 0, false
+	}
+	sum := make([]float64, len(rc.items[0].vec))
+	for _, it := range rc.items {
+		for i, x := range it.vec {
+			sum[i] += float64(x)
+		}
+	}
+	var sq float64
+	for _, x := range sum {
+		sq += x * x
+	}
+	n := float64(len(rc.items))
+	b = (sq - n) / (n * (n - 1))
+	if !(b > 0.25) {
+		return 0, 0, false
+	}
+	b = min(b, 0.99)
+	return b, (1 - 0.25) / (1 - b), true
 }
 
 func (rc *refCorpus) find(id string) (refItem, bool) {
@@ -139,6 +170,10 @@ func referenceAnchor(rc *refCorpus, req Request, ai int, a Anchor, pol Policy) R
 	// under dot and L2 by default, none when the rule is off.
 	dupOn := pol.NearDuplicates && (pol.DuplicateThreshold != nil || rc.metric == engine.Cosine)
 	var dupT float32 = 0.80
+	if b, k, on := rc.refScale(); on {
+		// the raw score that maps to 0.80
+		dupT = min(float32(b+(float64(float32(0.80))-0.25)/k), 1)
+	}
 	if pol.DuplicateThreshold != nil {
 		dupT = *pol.DuplicateThreshold
 	}
@@ -507,6 +542,12 @@ func refPFN(rc *refCorpus, posVecs [][]float32, vec []float32, s, sPlus float32)
 	for _, pv := range posVecs {
 		maxSim = math.Max(maxSim, float64(rc.sim(vec, pv)))
 	}
-	z := -6.83 + 6.87*maxSim + 4.56*float64(s-sPlus)
+	d := s - sPlus
+	if b, k, on := rc.refScale(); on {
+		// both read on the reference scale
+		maxSim = float64(float32(0.25 + (float64(float32(maxSim))-b)*k))
+		d = float32(float64(d) * k)
+	}
+	z := -6.83 + 6.87*maxSim + 4.56*float64(d)
 	return float32(1 / (1 + math.Exp(-z)))
 }
