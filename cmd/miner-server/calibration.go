@@ -6,6 +6,7 @@ import (
 
 	hardnegv1 "github.com/hardneg/hardneg/gen/go/hardneg/v1"
 	"github.com/hardneg/hardneg/internal/engine"
+	"github.com/hardneg/hardneg/internal/mining"
 )
 
 // perCollection holds one value per collection, in memory, created on first use: a
@@ -74,9 +75,17 @@ func (s *service) GetCalibration(_ context.Context, req *hardnegv1.GetCalibratio
 		return nil, err
 	}
 	st := s.cal.get(c).Stats()
-	return &hardnegv1.GetCalibrationResponse{
+	resp := &hardnegv1.GetCalibrationResponse{
 		PositiveScores:       toScoreSummary(st.PositiveScores),
 		CandidateScores:      toScoreSummary(st.CandidateScores),
 		PositiveSimilarities: toScoreSummary(st.PositiveSimilarities),
-	}, nil
+	}
+	b, hasB, t, hasT := mining.Background(c)
+	if hasB {
+		resp.BackgroundSimilarity = &b
+	}
+	if hasT {
+		resp.DefaultDuplicateThreshold = &t
+	}
+	return resp, nil
 }

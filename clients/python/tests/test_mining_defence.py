@@ -96,6 +96,35 @@ def test_calibration_and_quantile_thresholds(client: hardneg.Client, collection:
     assert ps["quantiles"][0.25] <= res.duplicate_threshold[0] <= ps["quantiles"][0.75]
 
 
+def test_a_collection_whose_items_all_score_high_is_mined_on_its_scale(client: hardneg.Client, collection: str) -> None:
+    # 400 unit vectors lifted along one direction: every cosine becomes about (s + 4) / 5,
+    # the background about 0.8, as some models' scores are.
+    x = unit_rows(400, 16, seed=5)
+    x[:, 0] = 0.0
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    lifted = x.copy()
+    lifted[:, 0] += 2.0
+    lifted /= np.linalg.norm(lifted, axis=1, keepdims=True)
+    ids = [f"d{i}" for i in range(400)]
+    client.upsert(collection, ids, lifted)
+    scale = client.get_calibration(collection)["scale"]
+    assert 0.75 < scale["background_similarity"] < 0.85
+    assert scale["default_duplicate_threshold"] > 0.9
+    res = client.mine(collection, anchor_ids=ids[:20], positive_ids=[[ids[i + 20]] for i in range(20)], num_negatives=8)
+    assert np.all(res.shortfall == 0)
+    assert np.allclose(res.duplicate_threshold, scale["default_duplicate_threshold"])
+    # As embedded, the same items keep the default 0.80.
+    plain = collection + "-plain"
+    client.create_collection(plain, dim=16, metric="cosine")
+    try:
+        client.upsert(plain, ids, x)
+        scale = client.get_calibration(plain)["scale"]
+        assert abs(scale["background_similarity"]) < 0.05
+        assert scale["default_duplicate_threshold"] == pytest.approx(0.8)
+    finally:
+        client.delete_collection(plain)
+
+
 def test_policy_values_are_checked(client: hardneg.Client, collection: str) -> None:
     client.upsert(collection, ["a", "b"], unit_rows(2, 16))
     with pytest.raises(hardneg.errors.InvalidArgument) as e:

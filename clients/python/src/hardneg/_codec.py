@@ -1529,8 +1529,15 @@ def refresh_queue(resp: pb.RefreshQueueResponse) -> RefreshQueue:
 def calibration(resp: pb.GetCalibrationResponse) -> dict[str, dict[str, Any]]:
     """A GetCalibrationResponse as ``{stream: {count, window, mean, std, quantiles}}``
     with ``quantiles`` mapping each probability to its score (mean, std and quantiles
-    over the ``window`` most recent observations)."""
-    out: dict[str, dict[str, Any]] = {}
+    over the ``window`` most recent observations), and ``scale``:
+    ``{background_similarity, default_duplicate_threshold}`` (None where the server
+    leaves them unset: under dot and L2, and the background with fewer than 64 items)."""
+    out: dict[str, dict[str, Any]] = {
+        "scale": dict(
+            background_similarity=resp.background_similarity if resp.HasField("background_similarity") else None,
+            default_duplicate_threshold=resp.default_duplicate_threshold if resp.HasField("default_duplicate_threshold") else None,
+        )
+    }
     for name in ("positive_scores", "candidate_scores", "positive_similarities"):
         s = getattr(resp, name)
         out[name] = dict(

@@ -693,7 +693,11 @@ class Client(Front):
         ``positive_scores`` (s⁺), ``candidate_scores`` and ``positive_similarities`` (what
         ``duplicate_threshold`` compares), ``{count, window, mean, std, quantiles}``:
         ``count`` observations in all, of which the ``window`` most recent give the mean,
-        std and ``quantiles`` (probability → score). See docs/MINING.md, Calibration."""
+        std and ``quantiles`` (probability → score); and ``scale``:
+        ``{background_similarity, default_duplicate_threshold}``, the mean cosine of two
+        of the collection's items and the near-duplicate threshold an empty policy
+        applies there (None under dot and L2; the background also with fewer than 64
+        items). See docs/MINING.md, Calibration and Score scale."""
         return self._run(self._core.get_calibration(collection))
 
 

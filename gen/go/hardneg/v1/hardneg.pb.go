@@ -2147,8 +2147,10 @@ type MiningPolicy struct {
 	// this value (near-duplicates of a positive), and candidates whose similarity to a
 	// stored excluded item or reported false negative of the anchor is ≥ it (a verdict on
 	// one copy covers its copies). Unset: the server's default for the metric, 0.80 under
-	// cosine; dot and L2 have no default (the rule is off there unless set). Must lie in
-	// the metric's score range. exclude_near_duplicates = false turns the rule off.
+	// cosine, read on the collection's own scale where its items score high against each
+	// other (background similarity above 0.25: GetCalibrationResponse, docs/MINING.md
+	// "Score scale"); dot and L2 have no default (the rule is off there unless set). Must
+	// lie in the metric's score range. exclude_near_duplicates = false turns the rule off.
 	DuplicateThreshold *float32 `protobuf:"fixed32,3,opt,name=duplicate_threshold,json=duplicateThreshold,proto3,oneof" json:"duplicate_threshold,omitempty"`
 	// Keep only candidates with s < s⁺ − absolute_margin. Unset: off. Needs a positive.
 	AbsoluteMargin *float32 `protobuf:"fixed32,4,opt,name=absolute_margin,json=absoluteMargin,proto3,oneof" json:"absolute_margin,omitempty"`
@@ -3049,8 +3051,10 @@ type Negative struct {
 	Rank uint32 `protobuf:"varint,3,opt,name=rank,proto3" json:"rank,omitempty"`
 	// Estimated probability that this negative is a false negative (an unlabelled
 	// positive): σ(b₀ + b₁·sim⁺ + b₂·(score − s⁺)) with sim⁺ its highest similarity to a
-	// known positive; coefficients and calibration in docs/MINING.md. Absent when the
-	// anchor has no known positive. A loss can weight the negative by 1 − p_fn.
+	// known positive; coefficients and calibration in docs/MINING.md. Under cosine, on a
+	// collection whose background similarity is above 0.25, sim⁺ and score − s⁺ are read
+	// on the scale the coefficients were fitted on (docs/MINING.md, "Score scale"). Absent
+	// when the anchor has no known positive. A loss can weight the negative by 1 − p_fn.
 	PFn *float32 `protobuf:"fixed32,4,opt,name=p_fn,json=pFn,proto3,oneof" json:"p_fn,omitempty"`
 	// The item's version (ItemBatch.versions; 0 when it was stored without one).
 	Version int64 `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
@@ -4388,8 +4392,16 @@ type GetCalibrationResponse struct {
 	// For the same candidates of anchors with a positive, the highest similarity to a
 	// positive: what duplicate_threshold is compared with.
 	PositiveSimilarities *ScoreSummary `protobuf:"bytes,3,opt,name=positive_similarities,json=positiveSimilarities,proto3" json:"positive_similarities,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// The collection's background similarity: the mean cosine of two of its items,
+	// estimated from up to 4,096 of them. Unset under dot and L2 and with fewer than 64
+	// items. Above 0.25 the cosine defaults (the near-duplicate threshold and p_fn) read
+	// scores on the collection's own scale (docs/MINING.md, "Score scale").
+	BackgroundSimilarity *float64 `protobuf:"fixed64,4,opt,name=background_similarity,json=backgroundSimilarity,proto3,oneof" json:"background_similarity,omitempty"`
+	// The near-duplicate threshold an empty policy applies to this collection now: 0.80,
+	// or above it where the background is above 0.25. Unset under dot and L2 (no default).
+	DefaultDuplicateThreshold *float32 `protobuf:"fixed32,5,opt,name=default_duplicate_threshold,json=defaultDuplicateThreshold,proto3,oneof" json:"default_duplicate_threshold,omitempty"`
+	unknownFields             protoimpl.UnknownFields
+	sizeCache                 protoimpl.SizeCache
 }
 
 func (x *GetCalibrationResponse) Reset() {
@@ -4441,6 +4453,20 @@ func (x *GetCalibrationResponse) GetPositiveSimilarities() *ScoreSummary {
 		return x.PositiveSimilarities
 	}
 	return nil
+}
+
+func (x *GetCalibrationResponse) GetBackgroundSimilarity() float64 {
+	if x != nil && x.BackgroundSimilarity != nil {
+		return *x.BackgroundSimilarity
+	}
+	return 0
+}
+
+func (x *GetCalibrationResponse) GetDefaultDuplicateThreshold() float32 {
+	if x != nil && x.DefaultDuplicateThreshold != nil {
+		return *x.DefaultDuplicateThreshold
+	}
+	return 0
 }
 
 // SnapshotCollectionRequest names the collection to snapshot.
@@ -6241,11 +6267,15 @@ const file_hardneg_v1_hardneg_proto_rawDesc = "" +
 	"\x03std\x18\x03 \x01(\x01R\x03std\x12$\n" +
 	"\rprobabilities\x18\x04 \x03(\x01R\rprobabilities\x12\x1c\n" +
 	"\tquantiles\x18\x05 \x03(\x02R\tquantiles\x12\x16\n" +
-	"\x06window\x18\x06 \x01(\rR\x06window\"\xef\x01\n" +
+	"\x06window\x18\x06 \x01(\rR\x06window\"\xa8\x03\n" +
 	"\x16GetCalibrationResponse\x12A\n" +
 	"\x0fpositive_scores\x18\x01 \x01(\v2\x18.hardneg.v1.ScoreSummaryR\x0epositiveScores\x12C\n" +
 	"\x10candidate_scores\x18\x02 \x01(\v2\x18.hardneg.v1.ScoreSummaryR\x0fcandidateScores\x12M\n" +
-	"\x15positive_similarities\x18\x03 \x01(\v2\x18.hardneg.v1.ScoreSummaryR\x14positiveSimilarities\"/\n" +
+	"\x15positive_similarities\x18\x03 \x01(\v2\x18.hardneg.v1.ScoreSummaryR\x14positiveSimilarities\x128\n" +
+	"\x15background_similarity\x18\x04 \x01(\x01H\x00R\x14backgroundSimilarity\x88\x01\x01\x12C\n" +
+	"\x1bdefault_duplicate_threshold\x18\x05 \x01(\x02H\x01R\x19defaultDuplicateThreshold\x88\x01\x01B\x18\n" +
+	"\x16_background_similarityB\x1e\n" +
+	"\x1c_default_duplicate_threshold\"/\n" +
 	"\x19SnapshotCollectionRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"N\n" +
 	"\x1aSnapshotCollectionResponse\x12\x1a\n" +
@@ -6632,6 +6662,7 @@ func file_hardneg_v1_hardneg_proto_init() {
 	file_hardneg_v1_hardneg_proto_msgTypes[26].OneofWrappers = []any{}
 	file_hardneg_v1_hardneg_proto_msgTypes[28].OneofWrappers = []any{}
 	file_hardneg_v1_hardneg_proto_msgTypes[30].OneofWrappers = []any{}
+	file_hardneg_v1_hardneg_proto_msgTypes[38].OneofWrappers = []any{}
 	file_hardneg_v1_hardneg_proto_msgTypes[41].OneofWrappers = []any{}
 	file_hardneg_v1_hardneg_proto_msgTypes[49].OneofWrappers = []any{
 		(*BackupResponse_Header)(nil),

@@ -747,14 +747,18 @@ class ScoreSummary(_message.Message):
     def __init__(self, count: _Optional[int] = ..., mean: _Optional[float] = ..., std: _Optional[float] = ..., probabilities: _Optional[_Iterable[float]] = ..., quantiles: _Optional[_Iterable[float]] = ..., window: _Optional[int] = ...) -> None: ...
 
 class GetCalibrationResponse(_message.Message):
-    __slots__ = ("positive_scores", "candidate_scores", "positive_similarities")
+    __slots__ = ("positive_scores", "candidate_scores", "positive_similarities", "background_similarity", "default_duplicate_threshold")
     POSITIVE_SCORES_FIELD_NUMBER: _ClassVar[int]
     CANDIDATE_SCORES_FIELD_NUMBER: _ClassVar[int]
     POSITIVE_SIMILARITIES_FIELD_NUMBER: _ClassVar[int]
+    BACKGROUND_SIMILARITY_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_DUPLICATE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     positive_scores: ScoreSummary
     candidate_scores: ScoreSummary
     positive_similarities: ScoreSummary
-    def __init__(self, positive_scores: _Optional[_Union[ScoreSummary, _Mapping]] = ..., candidate_scores: _Optional[_Union[ScoreSummary, _Mapping]] = ..., positive_similarities: _Optional[_Union[ScoreSummary, _Mapping]] = ...) -> None: ...
+    background_similarity: float
+    default_duplicate_threshold: float
+    def __init__(self, positive_scores: _Optional[_Union[ScoreSummary, _Mapping]] = ..., candidate_scores: _Optional[_Union[ScoreSummary, _Mapping]] = ..., positive_similarities: _Optional[_Union[ScoreSummary, _Mapping]] = ..., background_similarity: _Optional[float] = ..., default_duplicate_threshold: _Optional[float] = ...) -> None: ...
 
 class SnapshotCollectionRequest(_message.Message):
     __slots__ = ("name",)
