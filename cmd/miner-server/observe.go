@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/hardneg/hardneg/internal/engine"
 	"github.com/hardneg/hardneg/internal/metrics"
+	"github.com/hardneg/hardneg/internal/mining"
 	"github.com/hardneg/hardneg/internal/storage"
 )
 
@@ -59,6 +60,7 @@ func (s *Server) metricsSources() metrics.Sources {
 				if h, ok := s.hard.lookup(c); ok {
 					out[i].HardnessKeys, out[i].HasHardness = h.Len(), true
 				}
+				out[i].Background, out[i].HasBackground, _, _ = mining.Background(c)
 			}
 			return out
 		},

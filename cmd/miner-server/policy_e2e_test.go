@@ -258,6 +258,22 @@ func TestEveryPolicyFieldChangesMine(t *testing.T) {
 	if fr := fams["hardneg_mine_floor_reached_anchors_total"].GetMetric(); len(fr) != 1 || fr[0].GetCounter().GetValue() < 1 {
 		t.Errorf("floor counter %v", fr)
 	}
+	// The collection's background similarity: in GetCalibration, with the default
+	// threshold it gives, and as a gauge.
+	if cal.BackgroundSimilarity == nil || cal.DefaultDuplicateThreshold == nil || *cal.DefaultDuplicateThreshold < 0.8 {
+		t.Errorf("calibration scale: background %v, default threshold %v", cal.BackgroundSimilarity, cal.DefaultDuplicateThreshold)
+	} else {
+		var bg float64
+		found := false
+		for _, m := range fams["hardneg_collection_background_similarity"].GetMetric() {
+			if len(m.GetLabel()) == 1 && m.GetLabel()[0].GetValue() == "f" {
+				bg, found = m.GetGauge().GetValue(), true
+			}
+		}
+		if !found || bg != *cal.BackgroundSimilarity {
+			t.Errorf("background gauge %v (found %v), GetCalibration %v", bg, found, *cal.BackgroundSimilarity)
+		}
+	}
 	// The guide margin reports the guide positive score and its removals (fg2's random
 	// guide ranks many candidates above the positive).
 	gr := mine(with(gbase, func(p *hardnegv1.MiningPolicy) { p.GuideCollection = "fg2" }), gAnchors...).Results[0]

@@ -18,6 +18,10 @@ type CollectionLoop struct {
 	// valid when HasHardness (the collection has a hardness tracker).
 	HardnessKeys int
 	HasHardness  bool
+	// Background is the mean cosine of two of the collection's items
+	// (index.Collection.Background); valid when HasBackground.
+	Background    float64
+	HasBackground bool
 }
 
 // Training-loop metric names.
@@ -30,6 +34,7 @@ const (
 	NameCollectionExposureWindows = "hardneg_collection_exposure_windows_total"
 	NameCollectionRotationKeys    = "hardneg_collection_rotation_keys"
 	NameCollectionHardnessKeys    = "hardneg_collection_hardness_keys"
+	NameCollectionBackground      = "hardneg_collection_background_similarity"
 )
 
 var (
@@ -41,12 +46,13 @@ var (
 	descCollectionExposureWindows = prometheus.NewDesc(NameCollectionExposureWindows, "Exposure windows of a collection completed since the server started.", []string{"collection"}, nil)
 	descCollectionRotationKeys    = prometheus.NewDesc(NameCollectionRotationKeys, "Anchor keys of a collection with rotation state in memory (at most 100,000).", []string{"collection"}, nil)
 	descCollectionHardnessKeys    = prometheus.NewDesc(NameCollectionHardnessKeys, "Anchor keys of a collection with closed-loop hardness in memory (at most 100,000).", []string{"collection"}, nil)
+	descCollectionBackground      = prometheus.NewDesc(NameCollectionBackground, "Mean cosine of two items of a cosine collection (from up to 4,096 of them); above 0.25 the cosine mining defaults read its scores on its own scale.", []string{"collection"}, nil)
 )
 
 var loopDescs = []*prometheus.Desc{
 	descCollectionStaleness, descCollectionNewestVersion, descCollectionOldestVersion,
 	descCollectionExposureMax, descCollectionExposureServed, descCollectionExposureWindows,
-	descCollectionRotationKeys, descCollectionHardnessKeys,
+	descCollectionRotationKeys, descCollectionHardnessKeys, descCollectionBackground,
 }
 
 func collectLoop(ch chan<- prometheus.Metric, cs []CollectionLoop) {
@@ -71,6 +77,9 @@ func collectLoop(ch chan<- prometheus.Metric, cs []CollectionLoop) {
 		}
 		if c.HasHardness {
 			gauge(ch, descCollectionHardnessKeys, float64(c.HardnessKeys), c.Name)
+		}
+		if c.HasBackground {
+			gauge(ch, descCollectionBackground, c.Background, c.Name)
 		}
 	}
 }

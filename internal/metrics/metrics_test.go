@@ -78,7 +78,7 @@ func fullSources() Sources {
 			st[0], st[1], st[2] = 500, 600, 700
 			return []CollectionLoop{
 				{Name: "docs", Versions: engine.VersionStats{Items: 1000, Oldest: 12, Newest: 40, Staleness: st, StalenessSum: 3100},
-					Exposure: mining.ExposureStats{Window: 100000, Served: 420, Windows: 3, Items: 300, Max: 9, RotationKeys: 12}, HasExposure: true, HardnessKeys: 7, HasHardness: true},
+					Exposure: mining.ExposureStats{Window: 100000, Served: 420, Windows: 3, Items: 300, Max: 9, RotationKeys: 12}, HasExposure: true, HardnessKeys: 7, HasHardness: true, Background: 0.125, HasBackground: true},
 				{Name: "queries", Versions: engine.VersionStats{Items: 0, Staleness: make([]uint64, len(engine.StalenessBounds))}},
 			}
 		},
