@@ -1,7 +1,7 @@
 package index
 
 import (
-	"time"
+	"math/rand/v2"
 
 	"github.com/hardneg/hardneg/internal/engine"
 )
@@ -12,64 +12,92 @@ const (
 	backgroundSample = 4096
 	// backgroundMinItems is the fewest live items Background estimates from.
 	backgroundMinItems = 64
-	// backgroundReuse is how long an estimate serves a collection that keeps changing,
-	// while its live count stays within a quarter of the count it was made at.
-	backgroundReuse = time.Second
 )
 
 // backgroundEstimate is a Background result and what it was computed from.
 type backgroundEstimate struct {
-	gen, writes uint64 // vecGen and versionWrites then
-	live        int
-	at          time.Time
-	b           float64
-	ok          bool
+	writes uint64 // vecWrites + versionWrites then
+	live   int
+	b      float64
+	ok     bool
 }
 
 // Background returns the collection's background similarity: the mean cosine of two
-// distinct live items, estimated from up to 4,096 of them taken at an even stride over
-// the slots. Mining reads the cosine defaults on the collection's scale from it
-// (mining.BackgroundReference). ok is false under dot and L2 (scores without a fixed
-// scale) and with fewer than 64 live items. An estimate is kept until the vectors
-// change, and while they keep changing for up to a second as long as the live count
-// stays within a quarter of what it was.
+// distinct live items — of all of them up to 4,096 live items, else of a sample of
+// 4,096 (stratified over the slots: one live item drawn at random from each of 4,096
+// equal runs of slots, so that neither the order items were written in nor a pattern of
+// deletes decides which are read). Mining reads the cosine defaults on the collection's
+// scale from it (mining.BackgroundReference). ok is false under dot and L2 (scores
+// without a fixed scale) and with fewer than 64 live items. An estimate is kept until
+// as many items were written or deleted as a sixteenth of the live count it was made
+// at (64 at least), or the live count moved by a quarter or across 64: a function of
+// the writes, not of time, so the same writes give the same thresholds.
 func (c *Collection) Background() (b float64, ok bool) {
 	if c.metric != engine.Cosine {
 		return 0, false
 	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	live := len(c.slots)
-	if e := c.background.Load(); e != nil {
-		same := e.gen == c.vecGen && e.writes == c.versionWrites && e.live == live
-		if same || time.Since(e.at) < backgroundReuse && 4*abs(live-e.live) <= e.live {
-			return e.b, e.ok
-		}
+	live, writes := len(c.slots), c.vecWrites+c.versionWrites
+	if e := c.background.Load(); e != nil && writes-e.writes < uint64(max(backgroundMinItems, e.live/16)) &&
+		4*abs(live-e.live) <= e.live && (live >= backgroundMinItems) == (e.live >= backgroundMinItems) {
+		return e.b, e.ok
 	}
-	e := &backgroundEstimate{gen: c.vecGen, writes: c.versionWrites, live: live, at: time.Now()}
+	e := &backgroundEstimate{writes: writes, live: live}
 	e.b, e.ok = c.measureBackground(live)
 	c.background.Store(e)
 	return e.b, e.ok
 }
 
 // measureBackground estimates the mean cosine of two distinct live items (unit vectors
-// under cosine) from a sample: with m the sample's sum and n its size, the mean over the
-// sample's distinct pairs is (‖m‖² − n) / (n(n − 1)). Caller holds c.mu (read).
+// under cosine) from the sample Background describes: with m the sample's sum and n its
+// size, the mean over the sample's distinct pairs is (‖m‖² − n) / (n(n − 1)). The draws
+// are seeded by the slot count, so that the same layout gives the same sample. Caller
+// holds c.mu (read).
 func (c *Collection) measureBackground(live int) (float64, bool) {
 	if live < backgroundMinItems {
 		return 0, false
 	}
-	stride := max(1, len(c.ids)/backgroundSample)
 	sum := make([]float64, c.dim)
 	n := 0
-	for slot := 0; slot < len(c.ids) && n < backgroundSample; slot += stride {
-		if c.ids[slot] == "" {
-			continue
-		}
+	add := func(slot int) {
 		for i, x := range c.vectorAt(uint32(slot)) {
 			sum[i] += float64(x)
 		}
 		n++
+	}
+	slots := len(c.ids)
+	if live <= backgroundSample {
+		for slot, id := range c.ids {
+			if id != "" {
+				add(slot)
+			}
+		}
+	} else {
+		r := rand.New(rand.NewPCG(uint64(slots), 0x6261636b67726f75))
+		for k := range backgroundSample {
+			// One live slot of the run [lo, hi), uniformly.
+			lo, hi := k*slots/backgroundSample, (k+1)*slots/backgroundSample
+			n := 0
+			for _, id := range c.ids[lo:hi] {
+				if id != "" {
+					n++
+				}
+			}
+			if n == 0 {
+				continue
+			}
+			j := r.IntN(n)
+			for slot := lo; ; slot++ {
+				if c.ids[slot] != "" {
+					if j == 0 {
+						add(slot)
+						break
+					}
+					j--
+				}
+			}
+		}
 	}
 	if n < backgroundMinItems {
 		return 0, false
@@ -78,7 +106,8 @@ func (c *Collection) measureBackground(live int) (float64, bool) {
 	for _, x := range sum {
 		sq += x * x
 	}
-	return (sq - float64(n)) / (float64(n) * float64(n-1)), true
+	b := (sq - float64(n)) / (float64(n) * float64(n-1))
+	return min(max(b, -1), 1), true
 }
 
 func abs(x int) int {

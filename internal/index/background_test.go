@@ -3,6 +3,7 @@ package index
 import (
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 
 	"github.com/hardneg/hardneg/internal/engine"
@@ -122,5 +123,123 @@ func TestBackgroundNeedsCosine(t *testing.T) {
 		if b, ok := c.Background(); ok {
 			t.Fatalf("%v: background %v, want none (no fixed scale)", m, b)
 		}
+	}
+}
+
+// TestBackgroundSampleCoversTheWholeCollection: with more live items than the sample,
+// the estimate must not depend on the order items were written in, nor on a pattern of
+// deletes that lines up with a stride over the slots.
+func TestBackgroundSampleCoversTheWholeCollection(t *testing.T) {
+	const dim = 16
+	r := rand.New(rand.NewPCG(7, 8))
+	exact := func(c *Collection) float64 {
+		mean := make([]float64, dim)
+		for _, slot := range c.slots {
+			for i, x := range c.vectorAt(slot) {
+				mean[i] += float64(x) / float64(len(c.slots))
+			}
+		}
+		var sq float64
+		for _, x := range mean {
+			sq += x * x
+		}
+		n := float64(len(c.slots))
+		return (sq*n*n - n) / (n * (n - 1))
+	}
+	t.Run("items written in order of kind", func(t *testing.T) {
+		db := testDB(t)
+		if _, err := db.CreateCollection(engine.Config{Name: "c", Dim: dim, Metric: engine.Cosine, Params: engine.Params{ExactThreshold: 1 << 30}}); err != nil {
+			t.Fatal(err)
+		}
+		// 4,096 lifted items, then 4,095 centred ones: a stride sample that stops
+		// after 4,096 items would read the lifted ones only.
+		if _, err := db.Upsert("c", shifted(r, "l", 4096, dim, 8), "items"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Upsert("c", shifted(r, "z", 4095, dim, 0), "items"); err != nil {
+			t.Fatal(err)
+		}
+		c, _ := db.lookup("c")
+		b, ok := c.Background()
+		if want := exact(c); !ok || math.Abs(b-want) > 0.03 {
+			t.Fatalf("background %v/%v, want about %v", b, ok, want)
+		}
+	})
+	t.Run("alternate items deleted", func(t *testing.T) {
+		db := testDB(t)
+		if _, err := db.CreateCollection(engine.Config{Name: "c", Dim: dim, Metric: engine.Cosine, Params: engine.Params{ExactThreshold: 1 << 30}}); err != nil {
+			t.Fatal(err)
+		}
+		// Interleaved: lifted items in even slots, centred ones in odd slots.
+		b := &engine.Batch{}
+		lifted, centred := shifted(r, "l", 4100, dim, 8), shifted(r, "z", 4100, dim, 0)
+		for i := range 4100 {
+			b.IDs = append(b.IDs, lifted.IDs[i], centred.IDs[i])
+			b.Vectors = append(b.Vectors, lifted.Vectors[i*dim:(i+1)*dim]...)
+			b.Vectors = append(b.Vectors, centred.Vectors[i*dim:(i+1)*dim]...)
+		}
+		if _, err := db.Upsert("c", b, "items"); err != nil {
+			t.Fatal(err)
+		}
+		c, _ := db.lookup("c")
+		if got, ok := c.Background(); !ok || math.Abs(got-exact(c)) > 0.03 {
+			t.Fatalf("interleaved: background %v/%v, want about %v", got, ok, exact(c))
+		}
+		// Deleting every lifted item leaves the centred ones, every other slot.
+		if _, err := db.Delete("c", lifted.IDs, "ids"); err != nil {
+			t.Fatal(err)
+		}
+		if got, ok := c.Background(); !ok || math.Abs(got-exact(c)) > 0.03 {
+			t.Fatalf("after the deletes: background %v/%v, want about %v", got, ok, exact(c))
+		}
+	})
+}
+
+func TestBackgroundStaysAMeanCosine(t *testing.T) {
+	db := testDB(t)
+	if _, err := db.CreateCollection(engine.Config{Name: "c", Dim: 8, Metric: engine.Cosine}); err != nil {
+		t.Fatal(err)
+	}
+	// 500 copies of one vector whose rounding put the estimate at 1 + 2.8e-8.
+	b := &engine.Batch{}
+	for i := range 500 {
+		b.IDs = append(b.IDs, "x"+strconv.Itoa(i))
+		b.Vectors = append(b.Vectors, 1.0963355, 1.1835862, -0.76862615, -0.3823501, -2.6683607, 0.027526941, 1.4988495, 0.16611111)
+	}
+	if _, err := db.Upsert("c", b, "items"); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := db.lookup("c")
+	if got, ok := c.Background(); !ok || got > 1 || got < 0.999 {
+		t.Fatalf("identical items: background %v/%v, want 1", got, ok)
+	}
+}
+
+// TestBackgroundIsUnsetBelow64ItemsAtOnce: the estimate kept for a second while writes
+// go on does not carry across the 64-item boundary.
+func TestBackgroundIsUnsetBelow64ItemsAtOnce(t *testing.T) {
+	db := testDB(t)
+	if _, err := db.CreateCollection(engine.Config{Name: "c", Dim: 4, Metric: engine.Cosine}); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := db.lookup("c")
+	r := rand.New(rand.NewPCG(9, 9))
+	if _, err := db.Upsert("c", randBatch(r, "a", 63, 4), "items"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.Background(); ok {
+		t.Fatal("63 items: a background")
+	}
+	if _, err := db.Upsert("c", randBatch(r, "b", 1, 4), "items"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.Background(); !ok {
+		t.Fatal("64 items: no background")
+	}
+	if _, err := db.Delete("c", []string{"b0"}, "ids"); err != nil {
+		t.Fatal(err)
+	}
+	if b, ok := c.Background(); ok {
+		t.Fatalf("63 items again: background %v", b)
 	}
 }

@@ -88,10 +88,13 @@ type Collection struct {
 	// (shared), lowered without locks.
 	pins     atomic.Int32
 	heldFree []uint32
-	lastSeq  uint64                     // sequence of the last write applied
-	through  uint64                     // the LSN the newest snapshot is complete through (0: none)
-	vecGen   uint64                     // counts upsert batches, which write vectors; see ExactScores
-	sample   atomic.Pointer[sampleRows] // ScoreExact's sampled slots (preselectSample)
+	lastSeq  uint64 // sequence of the last write applied
+	through  uint64 // the LSN the newest snapshot is complete through (0: none)
+	vecGen   uint64 // counts upsert batches, which write vectors; see ExactScores
+	// vecWrites counts the vectors upserted (with versionWrites, the retires: a
+	// measure of how much the content changed, for Background).
+	vecWrites uint64
+	sample    atomic.Pointer[sampleRows] // ScoreExact's sampled slots (preselectSample)
 	// background is the last Background estimate (background.go).
 	background atomic.Pointer[backgroundEstimate]
 	// newest is the largest version of a live item (0 when none) and newestCount the
@@ -231,6 +234,7 @@ type graphWork struct {
 func (c *Collection) applyUpsertLocked(b *engine.Batch, seq uint64, w *graphWork) engine.UpsertResult {
 	var res engine.UpsertResult
 	c.vecGen++
+	c.vecWrites += uint64(len(b.IDs))
 	for i, id := range b.IDs {
 		var groups []string
 		if b.Groups != nil && len(b.Groups[i]) > 0 {
