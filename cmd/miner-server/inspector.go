@@ -303,7 +303,7 @@ type uiPolicyField struct {
 // metric (and k): an empty policy still drops near-duplicates and spends the
 // false-negative budget under cosine.
 var uiDefaultNotes = map[string]string{
-	"duplicate_threshold": fmt.Sprintf("%.2f under cosine; off under dot and L2", mining.DefaultCosineDuplicateThreshold),
+	"duplicate_threshold": fmt.Sprintf("%.2f under cosine (on the collection's scale); off under dot and L2", mining.DefaultCosineDuplicateThreshold),
 	"pfn_threshold":       fmt.Sprintf("%g under cosine; off under dot and L2", mining.DefaultCosinePFNThreshold),
 	"pfn_budget":          "⌈k/2⌉ under cosine; off under dot and L2",
 	"max_rank":            fmt.Sprintf("max(%d, 2 × the rank window's end)", mining.DefaultMaxRank),

@@ -214,7 +214,7 @@ func TestInspectorInABrowser(t *testing.T) {
 	}
 	eval(`(() => { const a = document.querySelector('#anchor-id'); a.value = "d00"; a.dispatchEvent(new Event("input", {bubbles: true})); return ""; })()`)
 	// Defaults that depend on the metric are described, not shown as off.
-	if got := eval(`document.querySelector('#policy-fields input[name="duplicate_threshold"]').placeholder`); got != "0.80 under cosine; off under dot and L2" {
+	if got := eval(`document.querySelector('#policy-fields input[name="duplicate_threshold"]').placeholder`); got != "0.80 under cosine (on the collection's scale); off under dot and L2" {
 		t.Errorf("duplicate_threshold placeholder %q", got)
 	}
 	// A uint64 keeps every digit: sent as a decimal string.

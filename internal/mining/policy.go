@@ -20,7 +20,8 @@ const (
 	MaxRange = 1 << 20
 	// DefaultCosineDuplicateThreshold is the near-duplicate threshold used under cosine
 	// when a policy sets none: candidates whose cosine to a known positive (or to an
-	// excluded item) is ≥ 0.80 are dropped.
+	// excluded item) is ≥ 0.80 are dropped: 0.80 on the collection's scale where its
+	// background similarity is above BackgroundReference (scale.go).
 	DefaultCosineDuplicateThreshold = 0.80
 	// DefaultCosinePFNThreshold and DefaultCosinePFNBudget are the false-negative budget
 	// rule used under cosine when a policy sets neither: of each anchor's candidates that

@@ -74,8 +74,7 @@ func (sc scoreScale) diff(d float32) float32 {
 }
 
 // raw returns the raw score that maps to t on the reference scale (the inverse of
-// score), rounded up so that a raw score s ≥ raw(t) maps to at least t as nearly as
-// float32 allows.
+// score), rounded to the nearest float32.
 func (sc scoreScale) raw(t float32) float32 {
 	if sc.identity() {
 		return t

@@ -616,7 +616,9 @@ class Client(Front):
                 (default: ``batch_size``).
             exclude_near_duplicates, duplicate_threshold, duplicate_margin: Mine's
                 near-duplicate rule in the guarantee (default on; under cosine the threshold
-                is 0.80 and the margin is off unless given).
+                is 0.80, read on the collection's scale where its items all score high
+                against each other (docs/MINING.md, "Score scale"), and the margin is off
+                unless given).
             use_feedback: keep reported false negatives apart (default on).
         """
         req = self._core.build_batches_request(

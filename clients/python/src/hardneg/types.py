@@ -384,7 +384,8 @@ class MiningPolicy:
     ``"top1_sampled"``).
 
     hardneg's defaults protect: ``exclude_near_duplicates`` (default on) drops, under
-    cosine, candidates with similarity ≥ ``duplicate_threshold`` (default 0.80; with
+    cosine, candidates with similarity ≥ ``duplicate_threshold`` (default 0.80, read on the
+    collection's scale where its items all score high against each other; with
     ``duplicate_margin`` δ, the lower of it and s⁺ + δ) to a known positive, near-duplicates
     of an excluded item, and the first ``pfn_budget`` (default ⌈k/2⌉) candidates with ``p_fn``
     ≥ ``pfn_threshold`` (default 0.01) that pass every other rule (``pfn_budget=0`` turns

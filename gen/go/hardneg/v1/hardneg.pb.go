@@ -2208,7 +2208,8 @@ type MiningPolicy struct {
 	// The near-duplicate rules (duplicate_threshold, duplicate_margin and their calibrated
 	// forms) and the default false-negative budget (pfn_threshold, pfn_budget). Default
 	// true: under cosine an empty policy already drops candidates with cosine ≥ 0.80 to a
-	// known positive, and the first ⌈k/2⌉ survivors with p_fn ≥ 0.01.
+	// known positive (read on the collection's scale: duplicate_threshold), and the first
+	// ⌈k/2⌉ survivors with p_fn ≥ 0.01.
 	ExcludeNearDuplicates *bool `protobuf:"varint,22,opt,name=exclude_near_duplicates,json=excludeNearDuplicates,proto3,oneof" json:"exclude_near_duplicates,omitempty"`
 	// Hardness floor: no negative comes from raw rank ≥ max_rank. When the search gets
 	// there, the anchor reports floor_reached and a shortfall instead of returning easier
@@ -5470,7 +5471,8 @@ type BuildBatchesRequest struct {
 	// is set), or whose similarity to a reported false negative of the row is ≥
 	// duplicate_threshold, does not join it. Default true.
 	ExcludeNearDuplicates *bool `protobuf:"varint,15,opt,name=exclude_near_duplicates,json=excludeNearDuplicates,proto3,oneof" json:"exclude_near_duplicates,omitempty"`
-	// As MiningPolicy.duplicate_threshold (unset: 0.80 under cosine).
+	// As MiningPolicy.duplicate_threshold (unset: 0.80 under cosine, read on the
+	// collection's scale as there).
 	DuplicateThreshold *float32 `protobuf:"fixed32,16,opt,name=duplicate_threshold,json=duplicateThreshold,proto3,oneof" json:"duplicate_threshold,omitempty"`
 	// As MiningPolicy.duplicate_margin (unset: off).
 	DuplicateMargin *float32 `protobuf:"fixed32,17,opt,name=duplicate_margin,json=duplicateMargin,proto3,oneof" json:"duplicate_margin,omitempty"`
