@@ -20,7 +20,7 @@ import (
 
 // Snapshots hold one collection as of a log sequence number, in package storage's
 // format (storage.WriteSnapshot, storage.ReadSnapshot), which reaches the collection
-// through snapSource and snapSink below.
+// through frozenSnapshot above and snapSink below.
 //
 // Slot numbers are internal: the log records ids, and replaying it on top of a
 // snapshot allocates slots afresh. Free slots (dead, and not graph nodes: dropped by
@@ -36,10 +36,15 @@ const snapKeep = 2
 
 // writeSnapshot encodes c and the writer table to w, complete through the LSN through
 // (see storage.SnapshotHeader.Through; WriteSnapshot raises it to c's last write).
-// Caller holds c.writeMu and c.mu (shared), so metadata and graph agree.
+// Caller holds c.writeMu and c.mu (shared) until it returns, so metadata and graph agree:
+// the capture of a background snapshot (freeze), written while the locks are held.
 func (c *Collection) writeSnapshot(w io.Writer, writers map[string]storage.WriterState, through uint64) error {
-	h := storage.SnapshotHeader{Config: c.Config(), CreateLSN: c.createLSN, LSN: c.lastSeq, Through: through, Writers: writers}
-	return storage.WriteSnapshot(w, h, snapSource{c})
+	f, err := c.freeze(writers, through)
+	if err != nil {
+		return err
+	}
+	defer f.release()
+	return f.write(w)
 }
 
 // frozenSnapshot is a collection's snapshot encoding captured under its locks
@@ -71,8 +76,8 @@ type frozenVerdicts struct {
 }
 
 // freeze captures c's snapshot encoding as of now (see frozenSnapshot), complete
-// through the LSN through, and pins c's slots until release. Caller holds the locks of
-// c.lockCapture.
+// through the LSN through, and pins c's slots until release. Caller holds c.writeMu and
+// c.mu (shared), as c.lockCapture takes them.
 func (c *Collection) freeze(writers map[string]storage.WriterState, through uint64) (*frozenSnapshot, error) {
 	f := &frozenSnapshot{
 		c:        c,
@@ -178,28 +183,6 @@ func readSnapshot(r io.Reader) (*Collection, storage.SnapshotHeader, error) {
 	}
 	c.lastSeq, c.through = h.LSN, h.Through
 	return c, h, nil
-}
-
-// snapSource is a collection as storage.WriteSnapshot reads it; the caller holds its
-// locks (see writeSnapshot).
-type snapSource struct{ c *Collection }
-
-func (s snapSource) Slots() int { return len(s.c.ids) }
-
-func (s snapSource) Slot(slot int) (string, int64, []string, []float32) {
-	c := s.c
-	return c.ids[slot], c.versions[slot], c.groups[slot], c.vectorAt(uint32(slot))
-}
-
-func (s snapSource) RangeFalseNegatives(fn func(key string, ids []string) bool) {
-	s.c.RangeFalseNegatives(fn)
-}
-
-func (s snapSource) HasGraph() bool { return s.c.graphOn }
-
-func (s snapSource) WriteGraph(w io.Writer) error {
-	_, err := s.c.graph.WriteTo(w)
-	return err
 }
 
 // snapSink fills a new collection, not yet shared, from storage.ReadSnapshot.
