@@ -80,11 +80,10 @@ func (s *service) GetCalibration(_ context.Context, req *hardnegv1.GetCalibratio
 		CandidateScores:      toScoreSummary(st.CandidateScores),
 		PositiveSimilarities: toScoreSummary(st.PositiveSimilarities),
 	}
-	b, hasB, t, hasT := mining.Background(c)
-	if hasB {
+	if b, ok := mining.BackgroundOf(c); ok {
 		resp.BackgroundSimilarity = &b
 	}
-	if hasT {
+	if t, ok := mining.DefaultDuplicateThreshold(c); ok {
 		resp.DefaultDuplicateThreshold = &t
 	}
 	return resp, nil

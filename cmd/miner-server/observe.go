@@ -60,7 +60,7 @@ func (s *Server) metricsSources() metrics.Sources {
 				if h, ok := s.hard.lookup(c); ok {
 					out[i].HardnessKeys, out[i].HasHardness = h.Len(), true
 				}
-				out[i].Background, out[i].HasBackground, _, _ = mining.Background(c)
+				out[i].Background, out[i].HasBackground = mining.BackgroundOf(c)
 			}
 			return out
 		},

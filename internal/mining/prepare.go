@@ -151,10 +151,8 @@ func scaleOf(s Searcher) scoreScale {
 	if s.Metric() != engine.Cosine {
 		return scoreScale{}
 	}
-	if bm, ok := s.(backgroundMeasurer); ok {
-		if b, ok := bm.Background(); ok {
-			return newScoreScale(b)
-		}
+	if b, ok := BackgroundOf(s); ok {
+		return newScoreScale(b)
 	}
 	return scoreScale{}
 }

@@ -91,14 +91,18 @@ func (sc scoreScale) pfn(posSim, s, sPlus float32) float32 {
 	return falseNegativeProbability(sc.score(posSim), sc.diff(s-sPlus), 0)
 }
 
-// Background returns s's background similarity when s measures one (a cosine
-// collection with enough items), and the near-duplicate threshold an empty policy
-// applies to s: DefaultCosineDuplicateThreshold read on s's scale, under cosine only.
-func Background(s Searcher) (background float64, hasBackground bool, defaultThreshold float32, hasThreshold bool) {
+// BackgroundOf returns s's background similarity when s measures one (a cosine
+// collection with enough items).
+func BackgroundOf(s Searcher) (float64, bool) {
 	if bm, ok := s.(backgroundMeasurer); ok {
-		background, hasBackground = bm.Background()
+		return bm.Background()
 	}
+	return 0, false
+}
+
+// DefaultDuplicateThreshold returns the near-duplicate threshold an empty policy applies
+// to s: DefaultCosineDuplicateThreshold read on s's scale, under cosine only.
+func DefaultDuplicateThreshold(s Searcher) (float32, bool) {
 	pol := DefaultPolicy()
-	defaultThreshold, hasThreshold = scaledDuplicateThreshold(&pol, s.Metric(), scaleOf(s))
-	return background, hasBackground, defaultThreshold, hasThreshold
+	return scaledDuplicateThreshold(&pol, s.Metric(), scaleOf(s))
 }
