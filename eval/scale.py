@@ -32,29 +32,18 @@ import numpy as np
 
 import quality as q  # noqa: E402  (eval/quality.py: server, ingest, mine, measure)
 
+sys.path.insert(0, str(q.ROOT / "bench" / "py"))
+import lift as lifting  # noqa: E402  (bench/py/lift.py: the lift itself)
+
 LEVELS = (None, 0.5, 0.75, 0.9)  # None: the embeddings as they are
 
 
-def background(E: np.ndarray) -> float:
-    m = E.astype(np.float64).mean(0)
-    return float(m @ m)
-
-
-def lift(E: np.ndarray, Q: np.ndarray, target: float | None, seed: int = 11) -> tuple[np.ndarray, np.ndarray, float]:
-    """E and Q with one common direction added so that E's background is about target."""
+def lift(E: np.ndarray, Q: np.ndarray, target: float | None) -> tuple[np.ndarray, np.ndarray, float]:
+    """E and Q with one common direction added so that E's background is about target
+    (bench/py/lift.py); as they are for None."""
     if target is None:
         return E, Q, 0.0
-    u = np.random.default_rng(seed).standard_normal(E.shape[1])
-    u /= np.linalg.norm(u)
-    b = background(E)
-    # cos(v1', v2') ≈ (s + α²) / (1 + α²) for unit v with v·u ≈ 0: solve for the background.
-    alpha = float(np.sqrt(max(target - b, 0.0) / (1.0 - target)))
-
-    def f(X):
-        Y = X.astype(np.float64) + alpha * u
-        return (Y / np.linalg.norm(Y, axis=1, keepdims=True)).astype(np.float32)
-
-    return f(E), f(Q), alpha
+    return lifting.lift_to(E, Q, target)
 
 
 def main() -> None:
@@ -84,7 +73,7 @@ def main() -> None:
                     truth = q.Truth(E, Q, ds.held)
                     coll = f"{name}-{li}"
                     q.ingest(srv.stub, coll, E, None)
-                    row = dict(set=name, level=level, alpha=round(alpha, 3), background=round(background(E), 3))
+                    row = dict(set=name, level=level, alpha=round(alpha, 3), background=round(lifting.background(E), 3))
                     for label, fields in (("naive", q.NAIVE), ("default", {})):
                         res, secs = q.mine(srv.stub, coll, Q, ds.given, fields)
                         m = q.measure_results(res, truth, secs)

@@ -20,9 +20,25 @@ import numpy as np
 import data
 
 
-def lift(x: np.ndarray, u: np.ndarray, alpha: float) -> np.ndarray:
-    y = x.astype(np.float64) + alpha * u
-    return (y / np.linalg.norm(y, axis=1, keepdims=True)).astype(np.float32)
+def background(x: np.ndarray) -> float:
+    """‖mean row‖²: about the mean cosine of two unit rows."""
+    m = x.astype(np.float64).mean(0)
+    return float(m @ m)
+
+
+def lift_to(base: np.ndarray, queries: np.ndarray, target: float, seed: int = 11) -> tuple[np.ndarray, np.ndarray, float]:
+    """base and queries (unit rows) with one random unit direction u added, scaled by α
+    so that base's background is about target, and normalised again; and α."""
+    u = np.random.default_rng(seed).standard_normal(base.shape[1])
+    u /= np.linalg.norm(u)
+    # cos(v₁', v₂') ≈ (s + α²)/(1 + α²) for unit v with v·u ≈ 0: solve for the background.
+    alpha = float(np.sqrt(max(target - background(base), 0.0) / (1.0 - target)))
+
+    def f(x: np.ndarray) -> np.ndarray:
+        y = x.astype(np.float64) + alpha * u
+        return (y / np.linalg.norm(y, axis=1, keepdims=True)).astype(np.float32)
+
+    return f(base), f(queries), alpha
 
 
 def main() -> None:
@@ -36,18 +52,12 @@ def main() -> None:
         raise SystemExit(f"--background {args.background}: must be in [0, 1)")
     d = data.load(args.src)
     base = np.asarray(d["base"], dtype=np.float32)
-    m = base.astype(np.float64).mean(0)
-    b = float(m @ m)
-    u = np.random.default_rng(args.seed).standard_normal(base.shape[1])
-    u /= np.linalg.norm(u)
-    # cos(v₁', v₂') ≈ (s + α²)/(1 + α²) for unit v with v·u ≈ 0: solve for the background.
-    alpha = float(np.sqrt(max(args.background - b, 0.0) / (1.0 - args.background)))
-    lifted, queries = lift(base, u, alpha), lift(d["queries"], u, alpha)
+    b = background(base)
+    lifted, queries, alpha = lift_to(base, d["queries"], args.background, args.seed)
     groups = d["groups"] if d["groups"] is not None else np.zeros(len(base), dtype=np.int32)
     meta = dict(d["meta"], lifted_from=str(args.src), lift_alpha=alpha, background_before=b)
     data._write(args.out, lifted, queries, groups, meta)
-    m = lifted.astype(np.float64).mean(0)
-    print(f"lift: {args.out}: background {b:.3f} → {float(m @ m):.3f} (α {alpha:.3f})")
+    print(f"lift: {args.out}: background {b:.3f} → {background(lifted):.3f} (α {alpha:.3f})")
 
 
 if __name__ == "__main__":
