@@ -40,6 +40,7 @@ func Run(t *testing.T, f Factory) {
 		{"FeedbackExcludesReportedIDs", testFeedback},
 		{"UpsertStreamResumes", testUpsertStream},
 		{"EphemeralOfferedOrRefused", testEphemeral},
+		{"DefaultsOnTheCollectionsScale", testScoreScale},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, f(t)) })
 	}
@@ -725,4 +726,108 @@ func waitItemCount(t *testing.T, c hardnegv1.MinerServiceClient, n string, want 
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("item count = %v, %v; want %d", got, err, want)
+}
+
+// testScoreScale: a cosine collection whose items share a strong common direction (a
+// background similarity near 0.9, as models like E5 give) reports that background
+// through GetCalibration, and an empty policy reads its default near-duplicate
+// threshold on the collection's scale (mining.BackgroundReference): every anchor gets
+// its k negatives, where a raw 0.80 would drop most candidates as near-duplicates of
+// the positive.
+func testScoreScale(t *testing.T, c hardnegv1.MinerServiceClient) {
+	const dim, n, k = 32, 400, 6
+	r := mrand.New(mrand.NewPCG(11, 3))
+	u := randVec(r, dim)
+	items := make([]item, n)
+	unit := make([][]float64, n)
+	for i := range items {
+		v := make([]float32, dim)
+		for j := range v {
+			v[j] = 3*u[j]/float32(math.Sqrt(float64(dim))) + float32(r.NormFloat64())/float32(math.Sqrt(float64(dim)))
+		}
+		items[i] = item{id: "i" + strconv.Itoa(i), vec: v}
+		var norm float64
+		for _, x := range v {
+			norm += float64(x) * float64(x)
+		}
+		unit[i] = make([]float64, dim)
+		for j, x := range v {
+			unit[i][j] = float64(x) / math.Sqrt(norm)
+		}
+	}
+	// The exact background: the mean cosine of two distinct items.
+	var sum float64
+	for i := range unit {
+		for j := range i {
+			for d := range dim {
+				sum += unit[i][d] * unit[j][d]
+			}
+		}
+	}
+	b := sum / float64(n*(n-1)/2)
+	if b < 0.85 || b > 0.95 {
+		t.Fatalf("test corpus: background %.3f, want 0.85–0.95", b)
+	}
+	const ref, def = 0.25, 0.80 // mining.BackgroundReference, DefaultCosineDuplicateThreshold
+	wantT := b + (def-ref)*(1-b)/(1-ref)
+	coll := load(t, c, items, dim, hardnegv1.Metric_METRIC_COSINE)
+
+	// GetCalibration: the background and the default threshold read on it.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		cal, err := c.GetCalibration(ctx(t), &hardnegv1.GetCalibrationRequest{Collection: coll})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, thr := cal.BackgroundSimilarity, cal.DefaultDuplicateThreshold
+		if got != nil && thr != nil && math.Abs(*got-b) < 0.005 && math.Abs(float64(*thr)-wantT) < 0.005 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GetCalibration: background_similarity %v, default_duplicate_threshold %v; want %.4f and %.4f", fmtOpt(got), fmtOpt(thr), b, wantT)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	// Mine with the defaults: each anchor's positive is an item a raw 0.80 would call a
+	// near-duplicate of most candidates.
+	var anchors []*hardnegv1.Anchor
+	for a := range 8 {
+		pos := n - 1 - a
+		close := 0
+		for i := range unit {
+			var s float64
+			for d := range dim {
+				s += unit[i][d] * unit[pos][d]
+			}
+			if i != pos && i != a && s >= def {
+				close++
+			}
+		}
+		if close < n*9/10 {
+			t.Fatalf("test corpus: only %d of %d items score ≥ %.2f against positive %d", close, n, def, pos)
+		}
+		anchors = append(anchors, &hardnegv1.Anchor{Id: items[a].id, PositiveIds: []string{items[pos].id}})
+	}
+	req := &hardnegv1.MineRequest{Collection: coll, Anchors: anchors, Policy: &hardnegv1.MiningPolicy{NumNegatives: k}}
+	mineUntil(t, c, req, func(mr *hardnegv1.MineResponse) []string {
+		var d []string
+		for i, res := range mr.Results {
+			if len(res.Negatives) != k || res.Shortfall != 0 {
+				d = append(d, fmt.Sprintf("anchor %d: %d negatives, shortfall %d; want %d (removed: %v)", i, len(res.Negatives), res.Shortfall, k, res.Removed))
+			}
+			if thr := res.DuplicateThreshold; thr == nil || math.Abs(float64(*thr)-wantT) > 0.005 {
+				d = append(d, fmt.Sprintf("anchor %d: duplicate_threshold %v, want %.4f", i, fmtOpt(thr), wantT))
+			}
+		}
+		return d
+	})
+}
+
+// fmtOpt prints an optional number, or "unset".
+func fmtOpt[T float32 | float64](p *T) string {
+	if p == nil {
+		return "unset"
+	}
+	return strconv.FormatFloat(float64(*p), 'f', 4, 64)
 }

@@ -7,11 +7,8 @@ import (
 )
 
 const (
-	// backgroundSample bounds the live items Background averages: with 4,096 the
-	// estimate's standard error is below 0.01 for any collection.
-	backgroundSample = 4096
-	// backgroundMinItems is the fewest live items Background estimates from.
-	backgroundMinItems = 64
+	backgroundSample   = engine.BackgroundSample
+	backgroundMinItems = engine.BackgroundMinItems
 )
 
 // backgroundEstimate is a Background result and what it was computed from.
@@ -50,22 +47,15 @@ func (c *Collection) Background() (b float64, ok bool) {
 }
 
 // measureBackground estimates the mean cosine of two distinct live items (unit vectors
-// under cosine) from the sample Background describes: with m the sample's sum and n its
-// size, the mean over the sample's distinct pairs is (‖m‖² − n) / (n(n − 1)). The draws
-// are seeded by the slot count, so that the same layout gives the same sample. Caller
-// holds c.mu (read).
+// under cosine) from the sample Background describes (engine.PairMean). The draws are
+// seeded by the slot count, so that the same layout gives the same sample. Caller holds
+// c.mu (read).
 func (c *Collection) measureBackground(live int) (float64, bool) {
 	if live < backgroundMinItems {
 		return 0, false
 	}
-	sum := make([]float64, c.dim)
-	n := 0
-	add := func(slot int) {
-		for i, x := range c.vectorAt(uint32(slot)) {
-			sum[i] += float64(x)
-		}
-		n++
-	}
+	pm := engine.NewPairMean(c.dim)
+	add := func(slot int) { pm.Add(c.vectorAt(uint32(slot))) }
 	slots := len(c.ids)
 	if live <= backgroundSample {
 		for slot, id := range c.ids {
@@ -99,15 +89,7 @@ func (c *Collection) measureBackground(live int) (float64, bool) {
 			}
 		}
 	}
-	if n < backgroundMinItems {
-		return 0, false
-	}
-	var sq float64
-	for _, x := range sum {
-		sq += x * x
-	}
-	b := (sq - float64(n)) / (float64(n) * float64(n-1))
-	return min(max(b, -1), 1), true
+	return pm.Mean()
 }
 
 func abs(x int) int {

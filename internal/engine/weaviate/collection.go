@@ -19,6 +19,7 @@ type Collection struct {
 	cfg         engine.Config // validated, defaults filled in
 	class       string        // the Weaviate collection name
 	incarnation string        // drawn at creation (stored.Incarnation)
+	bg          backgroundState
 }
 
 var _ engine.Collection = (*Collection)(nil)
@@ -234,6 +235,7 @@ func (c *Collection) upsert(ctx context.Context, b *engine.Batch) (engine.Upsert
 		}
 		return engine.UpsertResult{}, err
 	}
+	c.bg.writes.Add(uint64(b.Len()))
 	return engine.UpsertResult{Inserted: b.Len() - len(existing), Replaced: len(existing)}, nil
 }
 
@@ -256,6 +258,7 @@ func (c *Collection) delete(ctx context.Context, ids []string) (engine.DeleteRes
 			return engine.DeleteResult{}, fmt.Errorf("weaviate: delete from %q: %w", c.cfg.Name, err)
 		}
 	}
+	c.bg.writes.Add(uint64(res.Deleted))
 	return res, nil
 }
 
