@@ -17,6 +17,13 @@ func buildInfo() metrics.BuildInfo {
 	return metrics.CompleteBuild(metrics.BuildInfo{Version: version, Revision: revision})
 }
 
+// lastBackground is implemented by collections whose background estimate costs a read
+// of a cluster (weaviate.Collection): a scrape exports the estimate mining last made and
+// does not measure.
+type lastBackground interface {
+	LastBackground() (b float64, ok bool)
+}
+
 // metricsSources wires the server's statistics into the metrics collector. The log,
 // snapshot and volume statistics exist only for an engine with local storage.
 func (s *Server) metricsSources() metrics.Sources {
@@ -60,7 +67,11 @@ func (s *Server) metricsSources() metrics.Sources {
 				if h, ok := s.hard.lookup(c); ok {
 					out[i].HardnessKeys, out[i].HasHardness = h.Len(), true
 				}
-				out[i].Background, out[i].HasBackground = mining.BackgroundOf(c)
+				if lb, ok := c.(lastBackground); ok {
+					out[i].Background, out[i].HasBackground = lb.LastBackground()
+				} else {
+					out[i].Background, out[i].HasBackground = mining.BackgroundOf(c)
+				}
 			}
 			return out
 		},

@@ -94,6 +94,16 @@ func (c *Collection) Background() (b float64, ok bool) {
 	return n.b, n.ok
 }
 
+// LastBackground returns the last estimate Background made, without measuring (for
+// metrics scrapes, which should not read the cluster for it); ok is false before the
+// first.
+func (c *Collection) LastBackground() (b float64, ok bool) {
+	if e := c.bg.est.Load(); e != nil {
+		return e.b, e.ok
+	}
+	return 0, false
+}
+
 // sampleBackground reads the vectors of the collection's first engine.BackgroundSample
 // objects in object-id order (a cursor from the nil UUID).
 func (c *Collection) sampleBackground(ctx context.Context) (*engine.PairMean, error) {
