@@ -31,14 +31,14 @@ type backgroundState struct {
 type backgroundEstimate struct {
 	at     time.Time
 	writes uint64 // backgroundState.writes then
-	items  int    // items read
+	items  int    // the collection's items then
 	b      float64
 	ok     bool
 }
 
 // fresh reports whether e still stands: younger than backgroundMaxAge (unknownMaxAge
 // when it found no background), and fewer items written here since than a sixteenth of
-// those it read (64 at least).
+// those the collection held (64 at least).
 func (e *backgroundEstimate) fresh(now time.Time, writes uint64) bool {
 	age := backgroundMaxAge
 	if !e.ok {
@@ -55,42 +55,71 @@ func (e *backgroundEstimate) fresh(now time.Time, writes uint64) bool {
 // and while the cluster cannot be read.
 //
 // An estimate is kept for a minute (one that found no background for a second), or
-// until this process wrote or deleted as many items as a sixteenth of those it read (64
-// at least). The caller that finds it stale measures again; callers meanwhile use the
-// stale estimate when it holds a background, and wait for the new one when not.
+// until this process wrote or deleted as many items as a sixteenth of the collection
+// held (64 at least). A stale estimate that holds a background is still returned while
+// a new one is measured in the background, so that mining during an ingest does not
+// wait for the read; without one the caller measures (one caller at a time, the others
+// wait for its result).
 func (c *Collection) Background() (b float64, ok bool) {
 	if c.cfg.Metric != engine.Cosine {
 		return 0, false
 	}
 	bg := &c.bg
-	e := bg.est.Load()
-	if e != nil && e.fresh(time.Now(), bg.writes.Load()) {
-		return e.b, e.ok
-	}
-	if e != nil && e.ok {
-		if !bg.mu.TryLock() {
-			return e.b, e.ok // another caller is measuring
+	if e := bg.est.Load(); e != nil {
+		fresh := e.fresh(time.Now(), bg.writes.Load())
+		if !fresh && e.ok {
+			c.refreshBackground()
 		}
-	} else {
-		bg.mu.Lock()
+		if fresh || e.ok {
+			return e.b, e.ok
+		}
 	}
+	bg.mu.Lock()
 	defer bg.mu.Unlock()
 	if e := bg.est.Load(); e != nil && e.fresh(time.Now(), bg.writes.Load()) {
 		return e.b, e.ok // measured while this caller waited
 	}
-	writes := bg.writes.Load()
+	return c.measureBackground()
+}
+
+// refreshBackground measures the background again in a goroutine of its own, unless a
+// measurement runs or the engine is closed (Close waits for the goroutine).
+func (c *Collection) refreshBackground() {
+	if !c.bg.mu.TryLock() {
+		return
+	}
+	e := c.e
+	e.sweepMu.Lock()
+	if e.closed.Load() {
+		e.sweepMu.Unlock()
+		c.bg.mu.Unlock()
+		return
+	}
+	e.refreshes.Add(1)
+	e.sweepMu.Unlock()
+	go func() {
+		defer e.refreshes.Done()
+		defer c.bg.mu.Unlock()
+		c.measureBackground()
+	}()
+}
+
+// measureBackground reads a sample, stores the estimate and returns it; when the read
+// fails it keeps and returns the previous estimate. Caller holds c.bg.mu.
+func (c *Collection) measureBackground() (b float64, ok bool) {
+	writes := c.bg.writes.Load()
 	ctx, cancel := c.e.c.ctx(context.Background())
 	defer cancel()
-	pm, err := c.sampleBackground(ctx)
+	pm, items, err := c.sampleBackground(ctx)
 	if err != nil {
-		if e != nil {
+		if e := c.bg.est.Load(); e != nil {
 			return e.b, e.ok
 		}
 		return 0, false
 	}
-	n := &backgroundEstimate{at: time.Now(), writes: writes, items: pm.Len()}
+	n := &backgroundEstimate{at: time.Now(), writes: writes, items: items}
 	n.b, n.ok = pm.Mean()
-	bg.est.Store(n)
+	c.bg.est.Store(n)
 	return n.b, n.ok
 }
 
@@ -105,12 +134,13 @@ func (c *Collection) LastBackground() (b float64, ok bool) {
 }
 
 // sampleBackground reads the vectors of the collection's first engine.BackgroundSample
-// objects in object-id order (a cursor from the nil UUID).
-func (c *Collection) sampleBackground(ctx context.Context) (*engine.PairMean, error) {
+// objects in object-id order (a cursor from the nil UUID), and counts the collection's
+// objects: the sample's size when it is smaller, else Weaviate's count.
+func (c *Collection) sampleBackground(ctx context.Context) (*engine.PairMean, int, error) {
 	rs, err := c.search(ctx, &pb.SearchRequest{Limit: engine.BackgroundSample, After: "00000000-0000-0000-0000-000000000000",
 		ConsistencyLevel: &one, Metadata: &pb.MetadataRequest{Uuid: true, Vector: true}})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	pm := engine.NewPairMean(c.cfg.Dim)
 	for _, r := range rs {
@@ -118,5 +148,11 @@ func (c *Collection) sampleBackground(ctx context.Context) (*engine.PairMean, er
 			pm.Add(v)
 		}
 	}
-	return pm, nil
+	items := len(rs)
+	if items >= engine.BackgroundSample {
+		if items, err = c.count(ctx); err != nil {
+			return nil, 0, err
+		}
+	}
+	return pm, items, nil
 }

@@ -43,16 +43,25 @@ func (c *Collection) Stats() engine.Stats {
 	ctx, cancel := c.e.c.ctx(context.Background())
 	defer cancel()
 	st := engine.Stats{GraphBuilt: true, GraphSearch: true, LastSequence: c.e.lsn.Load()}
+	if n, err := c.count(ctx); err == nil {
+		st.Items = n
+	}
+	st.VectorBytes = int64(st.Items) * int64(c.cfg.Dim) * 4
+	return st
+}
+
+// count returns Weaviate's object count of the collection (one try: from one replica
+// per shard, so it can trail the last writes by a moment).
+func (c *Collection) count(ctx context.Context) (int, error) {
 	var r *pb.AggregateReply
 	err := c.e.c.once(ctx, func(ctx context.Context) (err error) {
 		r, err = c.e.c.data.Aggregate(ctx, &pb.AggregateRequest{Collection: c.class, ObjectsCount: true})
 		return err
 	})
-	if err == nil {
-		st.Items = int(r.GetSingleResult().GetObjectsCount())
+	if err != nil {
+		return 0, err
 	}
-	st.VectorBytes = int64(st.Items) * int64(c.cfg.Dim) * 4
-	return st
+	return int(r.GetSingleResult().GetObjectsCount()), nil
 }
 
 // PrepareQuery checks v and returns a copy, normalised under cosine.

@@ -34,11 +34,12 @@ type Engine struct {
 	lsn    atomic.Uint64 // sequence numbers of acknowledged writes (this process)
 	closed atomic.Bool
 
-	sweepMu        sync.Mutex     // guards writersSwept and sweeping
+	sweepMu        sync.Mutex     // guards writersSwept and sweeping; orders the start of a goroutine against Close
 	writersSwept   time.Time      // when this miner last started a sweep for expired writers
 	sweeping       bool           // a sweep runs
 	sweeps         sync.WaitGroup // the running sweep, for Close
 	writersExpired atomic.Uint64  // writer positions this miner deleted after Options.WriterTTL
+	refreshes      sync.WaitGroup // background estimates being measured (Collection.refreshBackground)
 
 	loopMu   sync.Mutex                // guards loopGen and absorbed
 	loopGen  int64                     // the generation of this miner's last loop state save
@@ -225,10 +226,12 @@ func (e *Engine) Close() error {
 	if e.closed.Swap(true) {
 		return nil
 	}
-	// A sweep starts under sweepMu only while the engine is open: after this, none does.
+	// A sweep or a refresh starts under sweepMu only while the engine is open: after
+	// this, none does.
 	e.sweepMu.Lock()
 	e.sweepMu.Unlock()
 	e.sweeps.Wait()
+	e.refreshes.Wait()
 	return e.c.close()
 }
 
