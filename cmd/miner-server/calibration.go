@@ -80,10 +80,11 @@ func (s *service) GetCalibration(_ context.Context, req *hardnegv1.GetCalibratio
 		CandidateScores:      toScoreSummary(st.CandidateScores),
 		PositiveSimilarities: toScoreSummary(st.PositiveSimilarities),
 	}
-	if b, ok := mining.BackgroundOf(c); ok {
+	b, hasB := mining.BackgroundOf(c) // once: both fields come from one estimate
+	if hasB {
 		resp.BackgroundSimilarity = &b
 	}
-	if t, ok := mining.DefaultDuplicateThreshold(c); ok {
+	if t, ok := mining.DefaultDuplicateThreshold(c.Metric(), b, hasB); ok {
 		resp.DefaultDuplicateThreshold = &t
 	}
 	return resp, nil

@@ -1,5 +1,7 @@
 package mining
 
+import "github.com/hardneg/hardneg/internal/engine"
+
 // Score scale. The cosine defaults — the near-duplicate threshold
 // (DefaultCosineDuplicateThreshold) and the p_fn coefficients — were fitted on
 // collections whose unrelated items score about 0.0–0.2 against each other
@@ -101,8 +103,15 @@ func BackgroundOf(s Searcher) (float64, bool) {
 }
 
 // DefaultDuplicateThreshold returns the near-duplicate threshold an empty policy applies
-// to s: DefaultCosineDuplicateThreshold read on s's scale, under cosine only.
-func DefaultDuplicateThreshold(s Searcher) (float32, bool) {
+// to a collection of metric m whose background similarity is b (ok: measured, as
+// BackgroundOf returns it): DefaultCosineDuplicateThreshold read on that scale, under
+// cosine only. It takes the background rather than the collection, so that a caller
+// reporting both reports one estimate.
+func DefaultDuplicateThreshold(m engine.Metric, b float64, ok bool) (float32, bool) {
 	pol := DefaultPolicy()
-	return scaledDuplicateThreshold(&pol, s.Metric(), scaleOf(s))
+	sc := scoreScale{}
+	if m == engine.Cosine && ok {
+		sc = newScoreScale(b)
+	}
+	return scaledDuplicateThreshold(&pol, m, sc)
 }

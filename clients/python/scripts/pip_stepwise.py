@@ -4,13 +4,16 @@ One `pip install` downloads every wheel of its resolution into a temporary direc
 before it installs any of them, so its peak disk use is everything installed plus every
 wheel. torch from PyPI comes with its CUDA libraries: about 3 GiB of wheels that unpack
 to about 6 GiB, so one call peaks near 9.5 GiB. This script asks pip for the resolution
-(`--dry-run --report`), installs each resolved distribution from the exact URL pip chose,
-without dependencies, one call each, and then runs the original install, which finds
-everything in place and installs the local project. The peak is what ends up installed
-plus the largest single wheel.
+(`--dry-run --report`), installs each resolved wheel from the exact URL pip chose, with
+its hash checked and without dependencies, one call each, and then runs the original
+install, which finds those in place and installs the rest (the local project, source
+distributions, VCS requirements) as pip would. The peak is what ends up installed plus
+the largest single wheel.
 
-Usage: python pip_stepwise.py [pip install arguments...]
-Run it with the interpreter of the environment to install into.
+Usage: python pip_stepwise.py REQUIREMENT...
+Requirements only, no pip options (they would not reach the per-wheel calls); an index
+given by pip's configuration or environment (PIP_INDEX_URL) applies to every call. Run it
+with the interpreter of the environment to install into.
 """
 
 from __future__ import annotations
@@ -31,20 +34,23 @@ def pip(*args: str, capture: bool = False) -> str:
 
 
 def resolved(args: list[str]) -> list[tuple[str, str]]:
-    """(name, url) of each distribution `pip install args` would install, in pip's
-    order, leaving out local directories and files (the final call installs those)."""
+    """(name, url#sha256=...) of each wheel `pip install args` would download, in pip's
+    order. Anything else it would install (local directories and files, source
+    distributions, VCS checkouts, wheels without a sha256) is left to the final call."""
     report = json.loads(pip("install", "--quiet", "--dry-run", "--report", "-", *args, capture=True))
     out = []
     for item in report.get("install", []):
-        url = item["download_info"]["url"]
-        if url.startswith("file:"):
+        info = item["download_info"]
+        url = info["url"]
+        sha = info.get("archive_info", {}).get("hashes", {}).get("sha256")
+        if "vcs_info" in info or "dir_info" in info or url.startswith("file:") or not url.endswith(".whl") or not sha:
             continue
-        out.append((item["metadata"]["name"], url))
+        out.append((item["metadata"]["name"], f"{url}#sha256={sha}"))
     return out
 
 
 def main(argv: list[str]) -> int:
-    if not argv:
+    if not argv or any(a.startswith("-") for a in argv):
         print(__doc__, file=sys.stderr)
         return 2
     steps = resolved(argv)

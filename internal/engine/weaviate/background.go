@@ -11,20 +11,37 @@ import (
 	"github.com/hardneg/hardneg/internal/engine"
 )
 
-// backgroundMaxAge bounds how long a background estimate is kept: other miner-servers
-// write to the same collections, and this one does not see their writes. An estimate
-// that found no background (fewer than 64 items) is kept for unknownMaxAge: reading a
-// few items again costs little, and the items a collection is created for come soon.
 const (
+	// backgroundMaxAge bounds how long a background estimate is kept: other
+	// miner-servers write to the same collections, and this one does not see their
+	// writes. An estimate that found no background (fewer than 64 items) is kept for
+	// unknownMaxAge: reading a few items again costs little, and the items a collection
+	// is created for come soon.
 	backgroundMaxAge = time.Minute
 	unknownMaxAge    = time.Second
+	// backgroundRetry: after a failed read, none is tried for this long; callers get
+	// the last estimate, or none, meanwhile.
+	backgroundRetry = 10 * time.Second
+	// backgroundTimeout bounds one measurement, all its pages together; each page is
+	// one call, not retried.
+	backgroundTimeout = 10 * time.Second
+	// backgroundPage is the objects one cursor page reads: a reply carries each vector
+	// twice (as floats and as bytes), so 512 vectors of 4,096 dimensions make 16 MiB,
+	// well within gRPC's message limits.
+	backgroundPage = 512
 )
+
+// cursorStart is the object id a cursor over a whole collection starts after: below
+// every other UUID. (A request without After is not a cursor request, and the order of
+// its results is not promised to be the cursor's.)
+const cursorStart = "00000000-0000-0000-0000-000000000000"
 
 // backgroundState is a collection's background estimate and its refresh lock.
 type backgroundState struct {
-	mu     sync.Mutex                         // held while one caller measures
-	est    atomic.Pointer[backgroundEstimate] // the last estimate; nil before the first
-	writes atomic.Uint64                      // items this process upserted or deleted here
+	mu      sync.Mutex                         // held while one caller measures
+	est     atomic.Pointer[backgroundEstimate] // the last estimate; nil before the first
+	writes  atomic.Uint64                      // items this process upserted or deleted here
+	retryAt atomic.Int64                       // Unix ns before which no read is tried (after a failed one)
 }
 
 // backgroundEstimate is a Background result and when and from what it was made.
@@ -47,43 +64,60 @@ func (e *backgroundEstimate) fresh(now time.Time, writes uint64) bool {
 	return now.Sub(e.at) < age && writes-e.writes < uint64(max(engine.BackgroundMinItems, e.items/16))
 }
 
+// result is e's background; none for a nil e.
+func (e *backgroundEstimate) result() (float64, bool) {
+	if e == nil {
+		return 0, false
+	}
+	return e.b, e.ok
+}
+
+// current returns the last estimate (nil before the first) and whether a new read is
+// due: the estimate is not fresh, and no read failed within backgroundRetry.
+func (bg *backgroundState) current(now time.Time) (*backgroundEstimate, bool) {
+	e := bg.est.Load()
+	if e != nil && e.fresh(now, bg.writes.Load()) {
+		return e, false
+	}
+	return e, now.UnixNano() >= bg.retryAt.Load()
+}
+
 // Background returns the collection's background similarity: the mean cosine of two
 // distinct items (engine.PairMean) of the first 4,096 items in object-id order. Object
 // ids are SHA-1 hashes of the item ids (objectID), so the first 4,096 of them are a
 // sample that neither the order of writes nor the ids' own order decides, and the same
 // items give the same sample. ok is false under dot and L2, with fewer than 64 items,
-// and while the cluster cannot be read.
+// and when the cluster could not be read and no earlier estimate found one.
 //
 // An estimate is kept for a minute (one that found no background for a second), or
 // until this process wrote or deleted as many items as a sixteenth of the collection
-// held (64 at least). A stale estimate that holds a background is still returned while
-// a new one is measured in the background, so that mining during an ingest does not
-// wait for the read; without one the caller measures (one caller at a time, the others
-// wait for its result).
+// held (64 at least). A stale estimate that found a background is still returned while
+// a new one is read in the background, so that mining during an ingest does not wait
+// for the read; without one, the caller reads (one caller at a time, the others wait
+// for its result). After a failed read none is tried for 10 seconds.
 func (c *Collection) Background() (b float64, ok bool) {
 	if c.cfg.Metric != engine.Cosine {
 		return 0, false
 	}
 	bg := &c.bg
-	if e := bg.est.Load(); e != nil {
-		fresh := e.fresh(time.Now(), bg.writes.Load())
-		if !fresh && e.ok {
-			c.refreshBackground()
-		}
-		if fresh || e.ok {
-			return e.b, e.ok
-		}
+	e, due := bg.current(time.Now())
+	if !due {
+		return e.result()
+	}
+	if e != nil && e.ok {
+		c.refreshBackground()
+		return e.b, e.ok
 	}
 	bg.mu.Lock()
 	defer bg.mu.Unlock()
-	if e := bg.est.Load(); e != nil && e.fresh(time.Now(), bg.writes.Load()) {
-		return e.b, e.ok // measured while this caller waited
+	if e, due := bg.current(time.Now()); !due {
+		return e.result() // read while this caller waited
 	}
 	return c.measureBackground()
 }
 
-// refreshBackground measures the background again in a goroutine of its own, unless a
-// measurement runs or the engine is closed (Close waits for the goroutine).
+// refreshBackground reads the background again in a goroutine of its own, unless a
+// read runs or the engine is closed (Close cancels the read and waits for it).
 func (c *Collection) refreshBackground() {
 	if !c.bg.mu.TryLock() {
 		return
@@ -100,22 +134,25 @@ func (c *Collection) refreshBackground() {
 	go func() {
 		defer e.refreshes.Done()
 		defer c.bg.mu.Unlock()
-		c.measureBackground()
+		if _, due := c.bg.current(time.Now()); due {
+			c.measureBackground()
+		}
 	}()
 }
 
 // measureBackground reads a sample, stores the estimate and returns it; when the read
-// fails it keeps and returns the previous estimate. Caller holds c.bg.mu.
+// fails it returns the previous estimate and holds off the next read for
+// backgroundRetry. Caller holds c.bg.mu.
 func (c *Collection) measureBackground() (b float64, ok bool) {
 	writes := c.bg.writes.Load()
-	ctx, cancel := c.e.c.ctx(context.Background())
+	ctx, cancel := c.e.c.ctx(c.e.stop)
 	defer cancel()
+	ctx, cancelRead := context.WithTimeout(ctx, backgroundTimeout)
+	defer cancelRead()
 	pm, items, err := c.sampleBackground(ctx)
 	if err != nil {
-		if e := c.bg.est.Load(); e != nil {
-			return e.b, e.ok
-		}
-		return 0, false
+		c.bg.retryAt.Store(time.Now().Add(backgroundRetry).UnixNano())
+		return c.bg.est.Load().result()
 	}
 	n := &backgroundEstimate{at: time.Now(), writes: writes, items: items}
 	n.b, n.ok = pm.Mean()
@@ -134,25 +171,37 @@ func (c *Collection) LastBackground() (b float64, ok bool) {
 }
 
 // sampleBackground reads the vectors of the collection's first engine.BackgroundSample
-// objects in object-id order (a cursor from the nil UUID), and counts the collection's
-// objects: the sample's size when it is smaller, else Weaviate's count.
+// objects in object-id order (Weaviate's cursor from the nil UUID, backgroundPage
+// objects a call), and counts the collection's objects: the sample's size when it is
+// smaller, else Weaviate's count.
 func (c *Collection) sampleBackground(ctx context.Context) (*engine.PairMean, int, error) {
-	rs, err := c.search(ctx, &pb.SearchRequest{Limit: engine.BackgroundSample, After: "00000000-0000-0000-0000-000000000000",
-		ConsistencyLevel: &one, Metadata: &pb.MetadataRequest{Uuid: true, Vector: true}})
-	if err != nil {
-		return nil, 0, err
-	}
 	pm := engine.NewPairMean(c.cfg.Dim)
-	for _, r := range rs {
-		if v := vectorOf(r); len(v) == c.cfg.Dim {
-			pm.Add(v)
-		}
-	}
-	items := len(rs)
-	if items >= engine.BackgroundSample {
-		if items, err = c.count(ctx); err != nil {
+	read := 0
+	after := cursorStart
+	for read < engine.BackgroundSample {
+		limit := min(backgroundPage, engine.BackgroundSample-read)
+		req := &pb.SearchRequest{Collection: c.class, Limit: uint32(limit), After: after, ConsistencyLevel: &one,
+			Properties: &pb.PropertiesRequest{}, Metadata: &pb.MetadataRequest{Uuid: true, Vector: true},
+			Uses_123Api: true, Uses_125Api: true, Uses_127Api: true}
+		var r *pb.SearchReply
+		err := c.e.c.once(ctx, func(ctx context.Context) (err error) {
+			r, err = c.e.c.data.Search(ctx, req)
+			return err
+		})
+		if err != nil {
 			return nil, 0, err
 		}
+		for _, x := range r.Results {
+			if v := vectorOf(x); len(v) == c.cfg.Dim {
+				pm.Add(v)
+			}
+			after = x.GetMetadata().GetId()
+		}
+		read += len(r.Results)
+		if len(r.Results) < limit {
+			return pm, read, nil
+		}
 	}
-	return pm, items, nil
+	items, err := c.count(ctx)
+	return pm, items, err
 }

@@ -34,12 +34,14 @@ type Engine struct {
 	lsn    atomic.Uint64 // sequence numbers of acknowledged writes (this process)
 	closed atomic.Bool
 
-	sweepMu        sync.Mutex     // guards writersSwept and sweeping; orders the start of a goroutine against Close
-	writersSwept   time.Time      // when this miner last started a sweep for expired writers
-	sweeping       bool           // a sweep runs
-	sweeps         sync.WaitGroup // the running sweep, for Close
-	writersExpired atomic.Uint64  // writer positions this miner deleted after Options.WriterTTL
-	refreshes      sync.WaitGroup // background estimates being measured (Collection.refreshBackground)
+	sweepMu        sync.Mutex      // guards writersSwept and sweeping; orders the start of a goroutine against Close
+	writersSwept   time.Time       // when this miner last started a sweep for expired writers
+	sweeping       bool            // a sweep runs
+	sweeps         sync.WaitGroup  // the running sweep, for Close
+	writersExpired atomic.Uint64   // writer positions this miner deleted after Options.WriterTTL
+	refreshes      sync.WaitGroup  // background estimates being measured (Collection.refreshBackground)
+	stop           context.Context // cancelled by Close: ends reads Close would otherwise wait for
+	cancel         context.CancelFunc
 
 	loopMu   sync.Mutex                // guards loopGen and absorbed
 	loopGen  int64                     // the generation of this miner's last loop state save
@@ -63,7 +65,13 @@ func Open(o Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{c: c, colls: map[string]*Collection{}, absorbed: map[string][]absorbedSave{}}, nil
+	return newEngine(c), nil
+}
+
+// newEngine returns an engine on the connection c.
+func newEngine(c *conn) *Engine {
+	stop, cancel := context.WithCancel(context.Background())
+	return &Engine{c: c, colls: map[string]*Collection{}, absorbed: map[string][]absorbedSave{}, stop: stop, cancel: cancel}
 }
 
 // RetryStats counts the attempts repeated after a transient failure and the calls that
@@ -230,6 +238,7 @@ func (e *Engine) Close() error {
 	// this, none does.
 	e.sweepMu.Lock()
 	e.sweepMu.Unlock()
+	e.cancel()
 	e.sweeps.Wait()
 	e.refreshes.Wait()
 	return e.c.close()

@@ -52,7 +52,7 @@ func (f *flakyCluster) BatchObjects(_ context.Context, in *pb.BatchObjectsReques
 
 func testEngine(f *flakyCluster, retryFor time.Duration) *Engine {
 	o := Options{Timeout: time.Second, RetryFor: retryFor}
-	return &Engine{c: &conn{opts: o, data: f}}
+	return newEngine(&conn{opts: o, data: f})
 }
 
 func objects(n int) []*pb.BatchObject {

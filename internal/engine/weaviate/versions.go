@@ -28,12 +28,13 @@ func (c *Collection) NewestVersion() int64 {
 	return v
 }
 
-// RangeVersions walks every object with Weaviate's cursor (1,000 per request): its
-// cost grows with the collection.
+// RangeVersions walks every object with Weaviate's cursor (1,000 per request), from
+// the nil UUID so that every page, the first too, is a cursor page in object-id order:
+// its cost grows with the collection.
 func (c *Collection) RangeVersions(fn func(id string, version int64) bool) {
 	ctx, cancel := c.e.c.ctx(context.Background())
 	defer cancel()
-	after := ""
+	after := cursorStart
 	for {
 		rs, err := c.search(ctx, &pb.SearchRequest{Limit: 1000, After: after,
 			Properties: &pb.PropertiesRequest{NonRefProperties: []string{propID, propVersion}}, Metadata: &pb.MetadataRequest{Uuid: true}})

@@ -4394,8 +4394,9 @@ type GetCalibrationResponse struct {
 	// positive: what duplicate_threshold is compared with.
 	PositiveSimilarities *ScoreSummary `protobuf:"bytes,3,opt,name=positive_similarities,json=positiveSimilarities,proto3" json:"positive_similarities,omitempty"`
 	// The collection's background similarity: the mean cosine of two of its items,
-	// estimated from up to 4,096 of them. Unset under dot and L2 and with fewer than 64
-	// items. Above 0.25 the cosine defaults (the near-duplicate threshold and p_fn) read
+	// estimated from up to 4,096 of them. Unset under dot and L2, with fewer than 64
+	// items, and (-backend weaviate) while the cluster cannot be read and no earlier
+	// estimate exists. Above 0.25 the cosine defaults (the near-duplicate threshold and p_fn) read
 	// scores on the collection's own scale (docs/MINING.md, "Score scale").
 	BackgroundSimilarity *float64 `protobuf:"fixed64,4,opt,name=background_similarity,json=backgroundSimilarity,proto3,oneof" json:"background_similarity,omitempty"`
 	// The near-duplicate threshold an empty policy applies to this collection now: 0.80,
