@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -49,7 +50,7 @@ func newCursorCluster(n, dim int, seed uint64) *cursorCluster {
 	for i := range order {
 		order[i] = i
 	}
-	slices.SortFunc(order, func(a, b int) int { return compareStrings(f.ids[a], f.ids[b]) })
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(f.ids[a], f.ids[b]) })
 	ids, vecs := make([]string, n), make([][]float32, n)
 	for i, o := range order {
 		ids[i], vecs[i] = f.ids[o], f.vecs[o]
@@ -87,16 +88,6 @@ func (f *cursorCluster) Search(ctx context.Context, in *pb.SearchRequest, _ ...g
 func (f *cursorCluster) Aggregate(context.Context, *pb.AggregateRequest, ...grpc.CallOption) (*pb.AggregateReply, error) {
 	n := int64(len(f.ids))
 	return &pb.AggregateReply{Result: &pb.AggregateReply_SingleResult{SingleResult: &pb.AggregateReply_Single{ObjectsCount: &n}}}, nil
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func cursorCollection(f *cursorCluster, dim int) (*Engine, *Collection) {
