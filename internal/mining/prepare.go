@@ -151,10 +151,8 @@ func scaleOf(s Searcher) scoreScale {
 	if s.Metric() != engine.Cosine {
 		return scoreScale{}
 	}
-	if b, ok := BackgroundOf(s); ok {
-		return newScoreScale(b)
-	}
-	return scoreScale{}
+	b, ok := BackgroundOf(s)
+	return scaleFor(engine.Cosine, b, ok)
 }
 
 // prepare validates req and resolves every anchor's query, positives, groups and

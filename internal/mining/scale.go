@@ -109,9 +109,15 @@ func BackgroundOf(s Searcher) (float64, bool) {
 // reporting both reports one estimate.
 func DefaultDuplicateThreshold(m engine.Metric, b float64, ok bool) (float32, bool) {
 	pol := DefaultPolicy()
-	sc := scoreScale{}
-	if m == engine.Cosine && ok {
-		sc = newScoreScale(b)
+	return scaledDuplicateThreshold(&pol, m, scaleFor(m, b, ok))
+}
+
+// scaleFor is the mapping of a collection of metric m with background b (ok: measured)
+// to the reference scale: the identity unless m is cosine and b is above
+// BackgroundReference.
+func scaleFor(m engine.Metric, b float64, ok bool) scoreScale {
+	if m != engine.Cosine || !ok {
+		return scoreScale{}
 	}
-	return scaledDuplicateThreshold(&pol, m, sc)
+	return newScoreScale(b)
 }

@@ -43,7 +43,7 @@ def resolved(args: list[str]) -> list[tuple[str, str]]:
         info = item["download_info"]
         url = info["url"]
         sha = info.get("archive_info", {}).get("hashes", {}).get("sha256")
-        if "vcs_info" in info or "dir_info" in info or url.startswith("file:") or not url.endswith(".whl") or not sha:
+        if not sha or not url.endswith(".whl") or url.startswith("file:"):  # only archives have hashes
             continue
         out.append((item["metadata"]["name"], f"{url}#sha256={sha}"))
     return out

@@ -164,10 +164,7 @@ func (c *Collection) measureBackground() (b float64, ok bool) {
 // metrics scrapes, which should not read the cluster for it); ok is false before the
 // first.
 func (c *Collection) LastBackground() (b float64, ok bool) {
-	if e := c.bg.est.Load(); e != nil {
-		return e.b, e.ok
-	}
-	return 0, false
+	return c.bg.est.Load().result()
 }
 
 // sampleBackground reads the vectors of the collection's first engine.BackgroundSample
@@ -180,25 +177,19 @@ func (c *Collection) sampleBackground(ctx context.Context) (*engine.PairMean, in
 	after := cursorStart
 	for read < engine.BackgroundSample {
 		limit := min(backgroundPage, engine.BackgroundSample-read)
-		req := &pb.SearchRequest{Collection: c.class, Limit: uint32(limit), After: after, ConsistencyLevel: &one,
-			Properties: &pb.PropertiesRequest{}, Metadata: &pb.MetadataRequest{Uuid: true, Vector: true},
-			Uses_123Api: true, Uses_125Api: true, Uses_127Api: true}
-		var r *pb.SearchReply
-		err := c.e.c.once(ctx, func(ctx context.Context) (err error) {
-			r, err = c.e.c.data.Search(ctx, req)
-			return err
-		})
+		rs, err := c.searchBy(ctx, &pb.SearchRequest{Limit: uint32(limit), After: after, ConsistencyLevel: &one,
+			Properties: &pb.PropertiesRequest{}, Metadata: &pb.MetadataRequest{Uuid: true, Vector: true}}, c.e.c.once)
 		if err != nil {
 			return nil, 0, err
 		}
-		for _, x := range r.Results {
+		for _, x := range rs {
 			if v := vectorOf(x); len(v) == c.cfg.Dim {
 				pm.Add(v)
 			}
 			after = x.GetMetadata().GetId()
 		}
-		read += len(r.Results)
-		if len(r.Results) < limit {
+		read += len(rs)
+		if len(rs) < limit {
 			return pm, read, nil
 		}
 	}

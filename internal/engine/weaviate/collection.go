@@ -96,15 +96,22 @@ func (c *Collection) ClaimGuideRole(bool) (func(bool), error) { return func(bool
 // itemProps are the properties every read asks for.
 var itemProps = &pb.PropertiesRequest{NonRefProperties: []string{propID, propGroups, propVersion}}
 
-// search runs one Search request on the collection.
+// search runs one Search request on the collection, retried while it fails
+// transiently.
 func (c *Collection) search(ctx context.Context, req *pb.SearchRequest) ([]*pb.SearchResult, error) {
+	return c.searchBy(ctx, req, c.e.c.retry)
+}
+
+// searchBy runs one Search request on the collection through call (conn.retry or
+// conn.once).
+func (c *Collection) searchBy(ctx context.Context, req *pb.SearchRequest, call func(context.Context, func(context.Context) error) error) ([]*pb.SearchResult, error) {
 	req.Collection = c.class
 	if req.ConsistencyLevel == nil {
 		req.ConsistencyLevel = &c.e.c.level
 	}
 	req.Uses_123Api, req.Uses_125Api, req.Uses_127Api = true, true, true
 	var r *pb.SearchReply
-	err := c.e.c.retry(ctx, func(ctx context.Context) (err error) {
+	err := call(ctx, func(ctx context.Context) (err error) {
 		r, err = c.e.c.data.Search(ctx, req)
 		return err
 	})
