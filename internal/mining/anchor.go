@@ -44,7 +44,14 @@ type anchorMiner struct {
 	res       Result
 	ex        explainer // the explained candidates, when the request asks
 
-	pfnDropped int // candidates dropped by the false-negative budget rule
+	// The false-negative budget (Policy.PFNBudget) judges the first wantK + budget
+	// candidates that pass every other rule and reach the rank window's start together:
+	// they wait in held until that many were read (or the search ended), then the budget
+	// many with the highest p_fn ≥ the threshold go and the rest go on, in rank order,
+	// to the rank window (budgetDecide). budgetDone: decided; the rule is spent.
+	held       []heldCandidate
+	heldVecs   []float32 // copies of the held candidates' vectors
+	budgetDone bool
 
 	selfSeen  bool   // the anchor item went through Skip
 	selfSlot  uint32 // its slot, valid when selfSeen
@@ -116,6 +123,9 @@ func mineAnchor(ctx context.Context, s Searcher, req *Request, rl rules, a *prep
 	if err != nil {
 		return Result{}, err
 	}
+	// The search ended before the budget's candidates were all read (the floor, the
+	// score band's end or the collection's end): it judges those it has.
+	m.budgetDecide()
 	m.res.Widenings, m.res.ExactScan, m.res.ExactFallback = st.Widenings, st.Exact, st.Fallback
 	if m.obs != nil {
 		req.Calibration.record(m.obs)
@@ -371,18 +381,132 @@ func (m *anchorMiner) yield(c engine.Candidate) bool {
 		removed(FateScoreBand)
 		return false
 	}
-	if m.rules.hasPFN && m.pfnDropped < m.rules.pfnBudget && len(a.posVecs) > 0 && (pol.RankMode != RankRaw || raw >= pol.RangeMin) {
-		// The false-negative budget: the first pfnBudget survivors with a high p_fn go
-		// (under raw ranks, only those the window's start has not removed).
+	if m.budgetJudges(raw) {
 		if !hasBest {
 			bestOf()
 		}
-		if m.rules.scale.pfn(best, c.Score, a.posScore) >= m.rules.pfnThreshold {
-			m.pfnDropped++
-			r.LikelyFalseNegative++
-			removed(FateLikelyFalseNegative)
-			return true
+		return m.hold(&c, raw, stale, m.rules.scale.pfn(best, c.Score, a.posScore))
+	}
+	pfn, hasPFN := float32(0), false
+	if hasBest {
+		pfn, hasPFN = m.rules.scale.pfn(best, c.Score, a.posScore), true
+	}
+	return m.admit(&c, raw, stale, pfn, hasPFN, -1, false)
+}
+
+// heldCandidate is a candidate the false-negative budget holds until it decides: what
+// admit needs, its vector copied (the store's is valid only while the search runs).
+type heldCandidate struct {
+	c     engine.Candidate
+	raw   int
+	stale bool
+	pfn   float32
+	ex    int
+	drop  bool
+}
+
+// budgetJudges reports whether the false-negative budget holds the candidate of raw rank
+// raw that passed every other rule: the rule is on and undecided, the anchor has a
+// positive, and the candidate is at or past the rank window's start (what the budget
+// removes must be something the window would otherwise take).
+func (m *anchorMiner) budgetJudges(raw int) bool {
+	if !m.rules.hasPFN || m.budgetDone || len(m.a.posVecs) == 0 {
+		return false
+	}
+	return len(m.held) > 0 || !m.beforeWindow(raw)
+}
+
+// beforeWindow reports whether a candidate of raw rank raw that passed every rule would
+// fall above the rank window's start (its closed-loop shift included).
+func (m *anchorMiner) beforeWindow(raw int) bool {
+	rank := m.surviving
+	if m.pol.RankMode == RankRaw {
+		rank = raw
+	}
+	return rank < m.pol.RangeMin+m.a.shift
+}
+
+// hold keeps a candidate for the false-negative budget and decides once it holds
+// wantK + budget; it returns whether the search should go on.
+func (m *anchorMiner) hold(c *engine.Candidate, raw int, stale bool, pfn float32) bool {
+	n := m.a.wantK(m.pol) + m.rules.pfnBudget
+	if m.held == nil {
+		m.held = make([]heldCandidate, 0, n)
+		m.heldVecs = make([]float32, 0, n*len(c.Vector))
+	}
+	h := heldCandidate{c: *c, raw: raw, stale: stale, pfn: pfn}
+	off := len(m.heldVecs)
+	m.heldVecs = append(m.heldVecs, c.Vector...)
+	h.c.Vector = m.heldVecs[off:len(m.heldVecs):len(m.heldVecs)]
+	h.ex = m.ex.add(Explained{ID: c.ID, Score: c.Score, HasScore: true, Rank: raw, Fate: fateWindow})
+	m.held = append(m.held, h)
+	if len(m.held) < n {
+		return true
+	}
+	return m.budgetDecide()
+}
+
+// budgetDecide applies the false-negative budget to the held candidates: of those with
+// p_fn ≥ the threshold, the budget many with the highest p_fn (the better ranked first
+// among equals) go; the others go on to the rank window in rank order. Once the window
+// has what it needs, the held candidates not yet reached count as unsampled. It returns
+// whether the search should go on.
+func (m *anchorMiner) budgetDecide() bool {
+	if m.budgetDone || len(m.held) == 0 {
+		return true
+	}
+	m.budgetDone = true
+	flagged := make([]int, 0, len(m.held))
+	for i := range m.held {
+		if m.held[i].pfn >= m.rules.pfnThreshold {
+			flagged = append(flagged, i)
 		}
+	}
+	slices.SortStableFunc(flagged, func(x, y int) int { return cmpDesc(m.held[x].pfn, m.held[y].pfn) })
+	for _, i := range flagged[:min(len(flagged), m.rules.pfnBudget)] {
+		m.held[i].drop = true
+	}
+	more := true
+	for i := range m.held {
+		h := &m.held[i]
+		switch {
+		case !more:
+			m.res.Unsampled++
+		case h.drop:
+			m.res.Removed.LikelyFalseNegative++
+			m.ex.settle(h.ex, FateLikelyFalseNegative)
+		default:
+			more = m.admit(&h.c, h.raw, h.stale, h.pfn, true, h.ex, true)
+		}
+	}
+	m.held = nil
+	return more
+}
+
+// cmpDesc orders float32s from the highest.
+func cmpDesc(x, y float32) int {
+	switch {
+	case x > y:
+		return -1
+	case x < y:
+		return 1
+	}
+	return 0
+}
+
+// admit applies the rank window and, for top sampling, diversity and the exposure cap to
+// a candidate that passed every other rule. pfn is its p_fn when hasPFN (else computed
+// here when the candidate reaches the window and the anchor has a positive); held: it
+// was recorded for explaining already, at ex. It returns false when no later candidate
+// can be chosen.
+func (m *anchorMiner) admit(c *engine.Candidate, raw int, stale bool, pfn float32, hasPFN bool, ex int, held bool) bool {
+	a, pol, r := m.a, m.pol, &m.res.Removed
+	fate := func(f Fate) int {
+		if held {
+			m.ex.settle(ex, f)
+			return ex
+		}
+		return m.ex.add(Explained{ID: c.ID, Score: c.Score, HasScore: true, Rank: raw, Fate: f})
 	}
 	rank := m.surviving
 	if pol.RankMode == RankRaw {
@@ -394,25 +518,27 @@ func (m *anchorMiner) yield(c engine.Candidate) bool {
 		if rank >= pol.RangeMin {
 			// Above a window the closed loop moved down: kept, in case the moved window
 			// ends short (fillShifted).
-			m.keepShifted(&c, raw, rank, stale)
+			m.keepShifted(c, raw, rank, stale, fate(FateRankWindow))
 		} else {
-			removed(FateRankWindow)
+			fate(FateRankWindow)
 		}
 		return true
 	}
 	if rank >= m.end {
 		r.RankWindow++
-		removed(FateRankWindow)
+		fate(FateRankWindow)
 		return false
 	}
 	cand := candidate{Negative: Negative{ID: c.ID, Score: c.Score, Rank: raw, Version: c.Version, Stale: stale}}
-	cand.ex = m.ex.add(Explained{ID: c.ID, Score: c.Score, HasScore: true, Rank: raw, Fate: fateWindow})
-	if len(a.posVecs) > 0 {
-		if !hasBest {
-			bestOf()
+	cand.ex = fate(fateWindow)
+	if !hasPFN && len(a.posVecs) > 0 {
+		best := float32(math.Inf(-1))
+		for _, pv := range a.posVecs {
+			best = max(best, m.s.Similarity(c.Vector, pv))
 		}
-		cand.PFN, cand.HasPFN = m.rules.scale.pfn(best, c.Score, a.posScore), true
+		pfn, hasPFN = m.rules.scale.pfn(best, c.Score, a.posScore), true
 	}
+	cand.PFN, cand.HasPFN = pfn, hasPFN
 	if pol.Sampling != SampleTop {
 		if m.keepVec {
 			cand.vec = append([]float32(nil), c.Vector...)
@@ -464,7 +590,7 @@ func (m *anchorMiner) shiftedKeep() int { return 2*m.a.wantK(m.pol) + 8 }
 // keepShifted keeps c (raw rank raw, window rank wrank), which only the closed-loop
 // shift kept out of the window, among the deepest shiftedKeep such candidates: O(dim)
 // per candidate, however deep the window moved.
-func (m *anchorMiner) keepShifted(c *engine.Candidate, raw, wrank int, stale bool) {
+func (m *anchorMiner) keepShifted(c *engine.Candidate, raw, wrank int, stale bool, ex int) {
 	n := m.shiftedKeep()
 	if m.shifted == nil {
 		m.shifted = make([]shiftedCandidate, n)
@@ -473,7 +599,7 @@ func (m *anchorMiner) keepShifted(c *engine.Candidate, raw, wrank int, stale boo
 	m.shiftedN++
 	e.neg = Negative{ID: c.ID, Score: c.Score, Rank: raw, Version: c.Version, Stale: stale}
 	e.wrank = wrank
-	e.ex = m.ex.add(Explained{ID: c.ID, Score: c.Score, HasScore: true, Rank: raw, Fate: FateRankWindow})
+	e.ex = ex
 	if m.keepVec || len(m.a.posVecs) > 0 {
 		e.vec = append(e.vec[:0], c.Vector...)
 	}
@@ -575,7 +701,7 @@ func (m *anchorMiner) sample() {
 	order := sampleOrder(m.pol, m.a.draw, m.window, m.a.posScore, m.res.HasPositiveScore)
 	for n, i := range order {
 		if len(m.chosen) == m.a.wantK(m.pol) {
-			m.res.Unsampled = len(order) - n
+			m.res.Unsampled += len(order) - n
 			return
 		}
 		c := &m.window[i]

@@ -198,9 +198,10 @@ func referenceAnchor(rc *refCorpus, req Request, ai int, a Anchor, pol Policy) R
 	}
 	// Guide space: the anchor's guide query (given, or its item's guide vector), the
 	// guide vectors of its positive ids and its raw guide positives; g⁺ = min guide(a, p).
-	// The false-negative budget: the first pfnB survivors with p_fn ≥ pfnT are dropped.
-	// Default (0.01, ⌈k/2⌉) under cosine while the near-duplicate rule is on; under dot and
-	// L2 only with both values set; off with a budget of 0.
+	// The false-negative budget: of the first k + pfnB candidates that pass every other
+	// rule from the rank window's start on, the pfnB with the highest p_fn ≥ pfnT are
+	// dropped. Default (0.01, ⌈k/2⌉) under cosine while the near-duplicate rule is on;
+	// under dot and L2 only with both values set; off with a budget of 0.
 	var pfnT float32 = 0.01
 	pfnB := (max(pol.NumNegatives, 1) + 1) / 2
 	if pol.PFNThreshold != nil {
@@ -211,7 +212,6 @@ func referenceAnchor(rc *refCorpus, req Request, ai int, a Anchor, pol Policy) R
 	}
 	pfnOn := pfnB > 0 && ((pol.PFNThreshold != nil && pol.PFNBudget != nil) ||
 		(rc.metric == engine.Cosine && (pol.NearDuplicates || pol.PFNThreshold != nil || pol.PFNBudget != nil)))
-	pfnDropped := 0
 	guideOn := pol.GuideMargin != nil || pol.GuideDuplicateThreshold != nil
 	var gq []float32
 	var gPos [][]float32
@@ -308,6 +308,69 @@ func referenceAnchor(rc *refCorpus, req Request, ai int, a Anchor, pol Policy) R
 	selfPassed := false
 	surviving := 0
 	r := &res.Removed
+	// admit applies the rank window, the sampling window and diversity to a candidate
+	// that passed every other rule; false: nothing later can be chosen.
+	admit := func(c candidate) bool {
+		rank := surviving
+		if pol.RankMode == RankRaw {
+			rank = c.Rank
+		}
+		surviving++
+		if rank < pol.RangeMin {
+			r.RankWindow++
+			return true
+		}
+		if rank >= end {
+			r.RankWindow++
+			return false
+		}
+		if pol.Sampling != SampleTop {
+			window = append(window, c)
+			return true
+		}
+		if tooSimilar(c.vec, chosen) {
+			r.Diversity++
+			return true
+		}
+		chosen = append(chosen, c)
+		return len(chosen) < pol.NumNegatives
+	}
+	// The budget holds its candidates until it has k + pfnB of them or the walk ends,
+	// then drops the pfnB likeliest and passes the rest on in rank order; held
+	// candidates after the one that filled the window are unsampled.
+	var held []candidate
+	decided := false
+	decide := func() bool {
+		if decided || len(held) == 0 {
+			return true
+		}
+		decided = true
+		drop := make([]bool, len(held))
+		for n := 0; n < pfnB; n++ {
+			best := -1
+			for j, h := range held {
+				if !drop[j] && h.PFN >= pfnT && (best < 0 || h.PFN > held[best].PFN) {
+					best = j
+				}
+			}
+			if best < 0 {
+				break
+			}
+			drop[best] = true
+		}
+		more := true
+		for j, h := range held {
+			switch {
+			case !more:
+				res.Unsampled++
+			case drop[j]:
+				r.LikelyFalseNegative++
+			default:
+				more = admit(h)
+			}
+		}
+		return more
+	}
 walk:
 	for p, sc := range all {
 		if p >= limit {
@@ -435,41 +498,26 @@ walk:
 			r.ScoreBand++
 			break walk
 		}
-		if pfnOn && pfnDropped < pfnB && len(posVecs) > 0 && (pol.RankMode != RankRaw || raw >= pol.RangeMin) && refPFN(rc, posVecs, sc.it.vec, s, sPlus) >= pfnT {
-			pfnDropped++
-			r.LikelyFalseNegative++
-			continue
-		}
-		rank := surviving
-		if pol.RankMode == RankRaw {
-			rank = raw
-		}
-		surviving++
-		if rank < pol.RangeMin {
-			r.RankWindow++
-			continue
-		}
-		if rank >= end {
-			r.RankWindow++
-			break walk
-		}
 		c := candidate{Negative: Negative{ID: id, Score: s, Rank: raw, Version: sc.it.version, Stale: stale}, vec: sc.it.vec}
 		if len(posVecs) > 0 {
 			c.PFN, c.HasPFN = refPFN(rc, posVecs, sc.it.vec, s, sPlus), true
 		}
-		if pol.Sampling != SampleTop {
-			window = append(window, c)
+		beforeStart := surviving < pol.RangeMin
+		if pol.RankMode == RankRaw {
+			beforeStart = raw < pol.RangeMin
+		}
+		if pfnOn && !decided && len(posVecs) > 0 && (len(held) > 0 || !beforeStart) {
+			held = append(held, c)
+			if len(held) == pol.NumNegatives+pfnB && !decide() {
+				break walk
+			}
 			continue
 		}
-		if tooSimilar(c.vec, chosen) {
-			r.Diversity++
-			continue
-		}
-		chosen = append(chosen, c)
-		if len(chosen) == pol.NumNegatives {
+		if !admit(c) {
 			break walk
 		}
 	}
+	decide()
 
 	if pol.Sampling != SampleTop && len(window) > 0 {
 		// Sequential draws without replacement: every candidate gets a Gumbel-perturbed
@@ -512,7 +560,7 @@ walk:
 		}
 		for n := 0; n < len(window); n++ {
 			if len(chosen) == pol.NumNegatives {
-				res.Unsampled = len(window) - n
+				res.Unsampled += len(window) - n
 				break
 			}
 			j := draw()

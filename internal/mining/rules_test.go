@@ -837,4 +837,48 @@ func TestFalseNegativeBudgetIsOnByDefaultUnderCosine(t *testing.T) {
 	}
 }
 
+// TestFalseNegativeBudgetDropsTheLikeliestFirst: the budget judges the first k + budget
+// candidates that pass the other rules together and drops those with the highest p_fn,
+// not the first flagged ones; the held candidates after the window is full count as
+// unsampled, and the counts match the explanation.
+func TestFalseNegativeBudgetDropsTheLikeliestFirst(t *testing.T) {
+	deg := func(id string, d float64) it {
+		r := d * math.Pi / 180
+		return it{id: id, v: []float32{float32(math.Cos(r)), float32(math.Sin(r))}}
+	}
+	// p at 0°, the query at 50° (s⁺ ≈ 0.643). Query order: x (52°), y (45°), z (60°),
+	// w (70°). p_fn: x 0.27, y 0.41, z 0.14, w 0.04: y, second in rank, is the likeliest
+	// false negative.
+	items := []it{deg("p", 0), deg("x", 52), deg("y", 45), deg("z", 60), deg("w", 70)}
+	anchor := Anchor{Vector: deg("q", 50).v, PositiveIDs: []string{"p"}}
+	cos := build(t, engine.Cosine, items...)
+	for _, tc := range []struct {
+		name      string
+		edit      func(p *Policy)
+		want      []string
+		dropped   int
+		unsampled int
+	}{
+		{"default: budget 1 of a window of 3", nil, []string{"x", "z"}, 1, 0},
+		{"budget 2", func(p *Policy) { p.PFNBudget = ptrInt(2) }, []string{"z", "w"}, 2, 0},
+		{"threshold 0.3: only y", func(p *Policy) { p.PFNThreshold, p.PFNBudget = ptr(0.3), ptrInt(2) }, []string{"x", "z"}, 1, 1},
+		{"threshold 0.5: none", func(p *Policy) { p.PFNThreshold = ptr(0.5) }, []string{"x", "y"}, 0, 1},
+		{"range_min 1: the window starts at y", func(p *Policy) { p.RangeMin = 1 }, []string{"z", "w"}, 1, 0},
+	} {
+		for _, mode := range []RankMode{RankSurviving, RankRaw} {
+			res := mineOK(t, cos, Request{Anchors: []Anchor{anchor}, Policy: policy(2, func(p *Policy) {
+				if tc.edit != nil {
+					tc.edit(p)
+				}
+				p.RankMode = mode
+			}), Explain: 16})[0]
+			if got := ids(res); !slices.Equal(got, tc.want) || res.Removed.LikelyFalseNegative != tc.dropped || res.Unsampled != tc.unsampled {
+				t.Errorf("%s, rank mode %d: %v (likely false negatives %d, unsampled %d), want %v, %d, %d",
+					tc.name, mode, got, res.Removed.LikelyFalseNegative, res.Unsampled, tc.want, tc.dropped, tc.unsampled)
+			}
+			checkExplainedMatchesCounts(t, res)
+		}
+	}
+}
+
 func ptrInt(v int) *int { return &v }
