@@ -10,7 +10,8 @@
 // (MaxRank, which ends the search), staleness, near-duplicates of a positive and of
 // excluded items, the guide rules (in a second vector space, Request.Guide), the
 // margins against s⁺, the score band, the false-negative budget (PFNThreshold,
-// PFNBudget: the first few survivors with a high p_fn), the rank window and diversity. Each negative of an anchor with a positive carries p_fn, a logistic
+// PFNBudget: the likeliest false negatives among the first survivors), the rank window
+// and diversity. Each negative of an anchor with a positive carries p_fn, a logistic
 // estimate that it is a false negative; a Calibration keeps a collection's score
 // statistics for quantile and z-score thresholds. Sampling (top, uniform, softmax,
 // SimANS, top-1 + sampled) chooses among the rank window's candidates, reproducibly for

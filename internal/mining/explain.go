@@ -111,7 +111,8 @@ func (e *explainer) settle(i int, f Fate) {
 	}
 }
 
-// finish turns the window candidates that sampling never reached into FateUnsampled.
+// finish turns the window candidates that sampling never reached, and those the
+// false-negative budget read ahead but the anchor did not need, into FateUnsampled.
 func (e *explainer) finish() {
 	for i := range e.list {
 		if e.list[i].Fate == fateWindow {

@@ -135,8 +135,9 @@ type Result struct {
 	// ones included). Examined = Removed.Total() + len(Negatives) + Unsampled.
 	Examined int
 	Removed  RuleCounts
-	// Unsampled counts candidates of the rank window that the sampler did not reach
-	// because k negatives had already been chosen.
+	// Unsampled counts candidates of the rank window that the sampler did not reach, and
+	// candidates the false-negative budget read ahead that were not needed because k
+	// negatives had already been chosen.
 	Unsampled int
 	// Shortfall is k minus len(Negatives); the result is never padded.
 	Shortfall int

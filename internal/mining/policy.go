@@ -24,13 +24,16 @@ const (
 	// background similarity is above BackgroundReference (scale.go).
 	DefaultCosineDuplicateThreshold = 0.80
 	// DefaultCosinePFNThreshold and DefaultCosinePFNBudget are the false-negative budget
-	// rule used under cosine when a policy sets neither: of each anchor's candidates that
-	// pass every other rule, the first (hardest) DefaultCosinePFNBudget(k) whose p_fn is ≥
-	// DefaultCosinePFNThreshold are dropped. Chosen leave-one-set-out on the four
-	// evaluation sets at k = 8 (eval/FINDINGS.md, "A label-free default"): with the 0.80
-	// near-duplicate threshold it met the false-negative, hardness and shortfall targets on
-	// two held-out sets of four (worst case 0.47× naive's false-negative rate, where the
-	// target is 0.33×), against none for the former default cos ≥ min(0.80, s⁺).
+	// rule used under cosine when a policy sets neither: of each anchor's first k +
+	// DefaultCosinePFNBudget(k) candidates that pass every other rule, the
+	// DefaultCosinePFNBudget(k) with the highest p_fn ≥ DefaultCosinePFNThreshold are
+	// dropped. Chosen leave-one-set-out on the four evaluation sets at k = 8
+	// (eval/FINDINGS.md, "A label-free default"; the budget then took the first flagged
+	// candidates): with the 0.80 near-duplicate threshold it met the false-negative,
+	// hardness and shortfall targets on two held-out sets of four, against none for the
+	// former default cos ≥ min(0.80, s⁺). Taking the likeliest instead of the first
+	// (eval/budget_order.py, docs/MINING.md rule 11b) met them on more sets of ten with
+	// each of three models.
 	DefaultCosinePFNThreshold = 0.01
 	// MaxPFNBudget bounds PFNBudget.
 	MaxPFNBudget = MaxNumNegatives
@@ -97,10 +100,11 @@ type Policy struct {
 	// duplicate threshold as well, the lower of the two applies to the positives. nil:
 	// off; needs s⁺.
 	DuplicateMargin *float32
-	// PFNThreshold and PFNBudget are the false-negative budget rule: of the candidates
-	// that pass every other rule (before the rank window), the first PFNBudget whose p_fn
-	// (pfn.go) is ≥ PFNThreshold are dropped; later ones are kept whatever their p_fn, so
-	// the rule costs at most PFNBudget ranks of hardness. Needs a known positive. nil:
+	// PFNThreshold and PFNBudget are the false-negative budget rule: of the first k +
+	// PFNBudget candidates (k: the anchor's negatives) that pass every other rule and reach
+	// the rank window's start, the PFNBudget with the highest p_fn (pfn.go) ≥ PFNThreshold
+	// are dropped, the better ranked first among equals; later ones are kept whatever
+	// their p_fn, so the rule costs at most PFNBudget ranks of hardness. Needs a known positive. nil:
 	// DefaultCosinePFNThreshold and DefaultCosinePFNBudget(NumNegatives) under cosine
 	// while NearDuplicates is on, off under dot and L2 (see EffectivePFNBudget). A budget of 0
 	// turns the rule off.

@@ -773,7 +773,7 @@ func TestDuplicateMarginIsRelativeToThePositiveScore(t *testing.T) {
 }
 
 // TestFalseNegativeBudgetIsOnByDefaultUnderCosine: under cosine an empty policy drops
-// the first ⌈k/2⌉ survivors with p_fn ≥ 0.01 and keeps later ones whatever their p_fn; the
+// the ⌈k/2⌉ likeliest survivors with p_fn ≥ 0.01 and keeps later ones whatever their p_fn; the
 // threshold and the budget can be set, a budget of 0 or NearDuplicates false turns the
 // default off, and under dot the rule needs both values. duplicate_margin is off by
 // default.

@@ -387,9 +387,9 @@ class MiningPolicy:
     cosine, candidates with similarity ≥ ``duplicate_threshold`` (default 0.80, read on the
     collection's scale where its items all score high against each other; with
     ``duplicate_margin`` δ, the lower of it and s⁺ + δ) to a known positive, near-duplicates
-    of an excluded item, and the first ``pfn_budget`` (default ⌈k/2⌉) candidates with ``p_fn``
-    ≥ ``pfn_threshold`` (default 0.01) that pass every other rule (``pfn_budget=0`` turns
-    that off); ``duplicate_quantile``/``duplicate_zscore`` set that
+    of an excluded item, and, of the first k + ``pfn_budget`` candidates that pass every
+    other rule, the ``pfn_budget`` (default ⌈k/2⌉) with the highest ``p_fn`` ≥
+    ``pfn_threshold`` (default 0.01) (``pfn_budget=0`` turns that off); ``duplicate_quantile``/``duplicate_zscore`` set that
     threshold from the collection's calibration instead; ``max_rank`` is the hardness
     floor (0: the server default, max(200, 2 × the window's end); ``2**32 - 1``: none).
     ``guide_collection`` names a collection of the same ids encoded by a guide model;

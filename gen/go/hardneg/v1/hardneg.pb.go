@@ -444,7 +444,8 @@ const (
 	CandidateFate_CANDIDATE_FATE_DIVERSITY CandidateFate = 13
 	// Returned as a negative.
 	CandidateFate_CANDIDATE_FATE_RETURNED CandidateFate = 14
-	// In the rank window, but the sampler had chosen k negatives before reaching it.
+	// In the rank window, but the sampler had chosen k negatives before reaching it (or,
+	// read ahead for the false-negative budget, the anchor had its k negatives before it).
 	CandidateFate_CANDIDATE_FATE_UNSAMPLED CandidateFate = 15
 	// Older than the policy's min_version / max_staleness allow (stale_rule skip).
 	CandidateFate_CANDIDATE_FATE_STALE CandidateFate = 16
@@ -2209,7 +2210,7 @@ type MiningPolicy struct {
 	// forms) and the default false-negative budget (pfn_threshold, pfn_budget). Default
 	// true: under cosine an empty policy already drops candidates with cosine ≥ 0.80 to a
 	// known positive (read on the collection's scale: duplicate_threshold), and the first
-	// ⌈k/2⌉ survivors with p_fn ≥ 0.01.
+	// the ⌈k/2⌉ likeliest false negatives (p_fn ≥ 0.01) among the first k + ⌈k/2⌉ survivors.
 	ExcludeNearDuplicates *bool `protobuf:"varint,22,opt,name=exclude_near_duplicates,json=excludeNearDuplicates,proto3,oneof" json:"exclude_near_duplicates,omitempty"`
 	// Hardness floor: no negative comes from raw rank ≥ max_rank. When the search gets
 	// there, the anchor reports floor_reached and a shortfall instead of returning easier
@@ -2299,10 +2300,14 @@ type MiningPolicy struct {
 	ClosedLoop bool `protobuf:"varint,36,opt,name=closed_loop,json=closedLoop,proto3" json:"closed_loop,omitempty"`
 	// Ranks of the closed-loop band: the shift at h = 0. 0: 10·num_negatives.
 	ClosedLoopDepth uint32 `protobuf:"varint,37,opt,name=closed_loop_depth,json=closedLoopDepth,proto3" json:"closed_loop_depth,omitempty"`
-	// False-negative budget: of the candidates that pass every other rule, the first
-	// pfn_budget (the hardest) whose p_fn (Negative.p_fn) is ≥ pfn_threshold are dropped
-	// (RemovedCounts.likely_false_negative); later candidates are kept whatever their p_fn,
-	// so the rule costs at most pfn_budget ranks of hardness. Needs a known positive.
+	// False-negative budget: of the first k + pfn_budget candidates (k = num_negatives)
+	// that pass every other rule and reach the rank window's start, the pfn_budget with the
+	// highest p_fn (Negative.p_fn) ≥ pfn_threshold are dropped, the better ranked first
+	// among equal p_fn (RemovedCounts.likely_false_negative); later candidates are kept
+	// whatever their p_fn, so the rule costs at most pfn_budget ranks of hardness. The
+	// search reads those k + pfn_budget candidates before it judges them; those it read but
+	// did not need count in candidates_examined, and explained (Request.explain) they are
+	// CANDIDATE_FATE_UNSAMPLED. Needs a known positive.
 	// Unset: under cosine while exclude_near_duplicates is on, pfn_threshold 0.01 and
 	// pfn_budget ⌈num_negatives/2⌉ (4 at k = 8, where it was chosen leave-one-set-out on
 	// the evaluation sets; half of k keeps the hardness cost near 2× naive top-k's median
@@ -3182,8 +3187,9 @@ type RuleCounts struct {
 	// rules, after rotation.
 	Exposure uint64 `protobuf:"varint,16,opt,name=exposure,proto3" json:"exposure,omitempty"`
 	// Dropped by the false-negative budget (MiningPolicy.pfn_threshold, pfn_budget): one of
-	// the anchor's first pfn_budget candidates with p_fn ≥ pfn_threshold among those that
-	// passed every other rule. Judged last, before the rank window.
+	// the pfn_budget candidates with the highest p_fn ≥ pfn_threshold among the anchor's
+	// first num_negatives + pfn_budget that passed every other rule. Judged last, before
+	// the rank window.
 	LikelyFalseNegative uint64 `protobuf:"varint,17,opt,name=likely_false_negative,json=likelyFalseNegative,proto3" json:"likely_false_negative,omitempty"`
 	unknownFields       protoimpl.UnknownFields
 	sizeCache           protoimpl.SizeCache
