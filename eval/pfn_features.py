@@ -1,8 +1,8 @@
 """Does p_fn gain from more label-free features? A leave-one-set-out comparison.
 
-The default's false-negative budget (docs/MINING.md, rule 11b) removes the first ⌈k/2⌉
-candidates whose p_fn = σ(b0 + b1·sim to the positive + b2·(s − s⁺)) is at least a
-threshold. This script refits p_fn with further signals the server could compute and
+The default's false-negative budget (docs/MINING.md, rule 11b) removed, when this script
+was written (it keeps that order), the first ⌈k/2⌉ candidates whose p_fn = σ(b0 + b1·sim
+to the positive + b2·(s − s⁺)) is at least a threshold. This script refits p_fn with further signals the server could compute and
 checks, for each eval set held out in turn, whether the budget then does better on it:
 
   lr   log(1 + raw rank) of the candidate in the anchor's list;
