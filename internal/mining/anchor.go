@@ -52,6 +52,11 @@ type anchorMiner struct {
 	held       []heldCandidate
 	heldVecs   []float32 // copies of the held candidates' vectors
 	budgetDone bool
+	// ringDrop and ringPFN: what the budget decided for the closed loop's ring of
+	// candidates above the moved window (shifted), in the order fillShifted takes them,
+	// when the moved window held fewer than the budget judges (budgetAtEnd).
+	ringDrop []bool
+	ringPFN  []float32
 
 	selfSeen  bool   // the anchor item went through Skip
 	selfSlot  uint32 // its slot, valid when selfSeen
@@ -125,7 +130,7 @@ func mineAnchor(ctx context.Context, s Searcher, req *Request, rl rules, a *prep
 	}
 	// The search ended before the budget's candidates were all read (the floor, the
 	// score band's end or the collection's end): it judges those it has.
-	m.budgetDecide()
+	m.budgetAtEnd()
 	m.res.Widenings, m.res.ExactScan, m.res.ExactFallback = st.Widenings, st.Exact, st.Fallback
 	if m.obs != nil {
 		req.Calibration.record(m.obs)
@@ -194,6 +199,9 @@ func (m *anchorMiner) firstPass() (ef, start, lead int) {
 		lead = max(lead, measured)
 	}
 	k := max(m.pol.NumNegatives, m.a.wantK(m.pol))
+	if m.rules.hasPFN && len(m.a.posVecs) > 0 {
+		k += m.rules.pfnBudget // the budget reads that many more before it judges
+	}
 	need := min(m.end, m.pol.RangeMin+k+m.a.numPositives+m.a.shift)
 	// A beam finds its best items reliably up to some way short of its width, and that
 	// share, not a fixed distance, is what holds for deep reads: at least as wide a lead
@@ -431,8 +439,10 @@ func (m *anchorMiner) beforeWindow(raw int) bool {
 func (m *anchorMiner) hold(c *engine.Candidate, raw int, stale bool, pfn float32) bool {
 	n := m.a.wantK(m.pol) + m.rules.pfnBudget
 	if m.held == nil {
-		m.held = make([]heldCandidate, 0, n)
-		m.heldVecs = make([]float32, 0, n*len(c.Vector))
+		// Grown as candidates arrive: most anchors need their k + budget, but a large k
+		// with a large budget would otherwise reserve it all for every anchor.
+		m.held = make([]heldCandidate, 0, min(n, 32))
+		m.heldVecs = make([]float32, 0, min(n, 32)*len(c.Vector))
 	}
 	h := heldCandidate{c: *c, raw: raw, stale: stale, pfn: pfn}
 	off := len(m.heldVecs)
@@ -449,29 +459,67 @@ func (m *anchorMiner) hold(c *engine.Candidate, raw int, stale bool, pfn float32
 // budgetDecide applies the false-negative budget to the held candidates: of those with
 // p_fn ≥ the threshold, the budget many with the highest p_fn (the better ranked first
 // among equals) go; the others go on to the rank window in rank order. Once the window
-// has what it needs, the held candidates not yet reached count as unsampled. It returns
-// whether the search should go on.
+// stops taking candidates, the held ones not yet reached count as unsampled when the
+// anchor has its k negatives, else as past the window's end. It returns whether the
+// search should go on.
 func (m *anchorMiner) budgetDecide() bool {
 	if m.budgetDone || len(m.held) == 0 {
 		return true
 	}
+	markLikeliest(len(m.held), m.rules.pfnBudget, m.rules.pfnThreshold,
+		func(i int) float32 { return m.held[i].pfn }, func(i int) { m.held[i].drop = true })
+	return m.release()
+}
+
+// budgetAtEnd decides the budget once the search has ended, when it was not decided
+// during it. Under the closed loop, a moved window that held fewer than k + budget
+// candidates is filled from above it (fillShifted, deepest first): those candidates
+// follow the held ones in the budget's judgement, up to k + budget in all.
+func (m *anchorMiner) budgetAtEnd() {
+	if !m.rules.hasPFN || m.budgetDone || len(m.a.posVecs) == 0 {
+		return
+	}
+	h := len(m.held)
+	ring := min(m.a.wantK(m.pol)+m.rules.pfnBudget-h, m.shiftedN, len(m.shifted))
+	if ring <= 0 {
+		m.budgetDecide()
+		return
+	}
+	m.ringDrop, m.ringPFN = make([]bool, ring), make([]float32, ring)
+	for j := range ring {
+		e := m.ringEntry(j)
+		m.ringPFN[j] = m.rules.scale.pfn(m.bestPositive(e.vec), e.neg.Score, m.a.posScore)
+	}
+	markLikeliest(h+ring, m.rules.pfnBudget, m.rules.pfnThreshold,
+		func(i int) float32 {
+			if i < h {
+				return m.held[i].pfn
+			}
+			return m.ringPFN[i-h]
+		},
+		func(i int) {
+			if i < h {
+				m.held[i].drop = true
+			} else {
+				m.ringDrop[i-h] = true
+			}
+		})
+	m.release()
+}
+
+// release passes the held candidates the budget kept to the rank window in rank order
+// and counts those it dropped; it returns whether the search should go on.
+func (m *anchorMiner) release() bool {
 	m.budgetDone = true
-	flagged := make([]int, 0, len(m.held))
-	for i := range m.held {
-		if m.held[i].pfn >= m.rules.pfnThreshold {
-			flagged = append(flagged, i)
-		}
-	}
-	slices.SortStableFunc(flagged, func(x, y int) int { return cmpDesc(m.held[x].pfn, m.held[y].pfn) })
-	for _, i := range flagged[:min(len(flagged), m.rules.pfnBudget)] {
-		m.held[i].drop = true
-	}
 	more := true
 	for i := range m.held {
 		h := &m.held[i]
 		switch {
-		case !more:
+		case !more && len(m.chosen) >= m.a.wantK(m.pol):
 			m.res.Unsampled++
+		case !more:
+			m.res.Removed.RankWindow++
+			m.ex.settle(h.ex, FateRankWindow)
 		case h.drop:
 			m.res.Removed.LikelyFalseNegative++
 			m.ex.settle(h.ex, FateLikelyFalseNegative)
@@ -481,6 +529,35 @@ func (m *anchorMiner) budgetDecide() bool {
 	}
 	m.held = nil
 	return more
+}
+
+// markLikeliest marks, of n candidates in rank order, the at most budget whose p_fn
+// (pfn(i)) is highest and ≥ threshold, the better ranked first among equals.
+func markLikeliest(n, budget int, threshold float32, pfn func(int) float32, mark func(int)) {
+	flagged := 0
+	for i := range n {
+		if pfn(i) >= threshold {
+			flagged++
+		}
+	}
+	if flagged <= budget {
+		for i := range n {
+			if pfn(i) >= threshold {
+				mark(i)
+			}
+		}
+		return
+	}
+	order := make([]int, 0, flagged)
+	for i := range n {
+		if pfn(i) >= threshold {
+			order = append(order, i)
+		}
+	}
+	slices.SortStableFunc(order, func(x, y int) int { return cmpDesc(pfn(x), pfn(y)) })
+	for _, i := range order[:budget] {
+		mark(i)
+	}
 }
 
 // cmpDesc orders float32s from the highest.
@@ -540,7 +617,10 @@ func (m *anchorMiner) admit(c *engine.Candidate, raw int, stale bool, pfn float3
 	}
 	cand.PFN, cand.HasPFN = pfn, hasPFN
 	if pol.Sampling != SampleTop {
-		if m.keepVec {
+		switch {
+		case m.keepVec && held:
+			cand.vec = c.Vector // the held copy
+		case m.keepVec:
 			cand.vec = append([]float32(nil), c.Vector...)
 		}
 		m.window = append(m.window, cand)
@@ -564,7 +644,7 @@ func (m *anchorMiner) admit(c *engine.Candidate, raw int, stale bool, pfn float3
 	switch {
 	case !m.keepVec:
 		cand.vec = nil
-	case m.copyChosen:
+	case m.copyChosen && !held: // a held candidate's vector is a copy already
 		cand.vec = append([]float32(nil), c.Vector...)
 	}
 	m.chosen = append(m.chosen, cand)
@@ -618,11 +698,15 @@ func (m *anchorMiner) fillShifted() {
 		return
 	}
 	a, r := m.a, &m.res.Removed
-	n := len(m.shifted)
-	for j := 0; j < min(m.shiftedN, n) && len(m.chosen) < want; j++ {
-		e := &m.shifted[(m.shiftedN-1-j)%n]
+	for j := 0; j < min(m.shiftedN, len(m.shifted)) && len(m.chosen) < want; j++ {
+		e := m.ringEntry(j)
 		r.RankWindow--
 		m.shiftBack = a.shift - (e.wrank - m.pol.RangeMin)
+		if j < len(m.ringDrop) && m.ringDrop[j] {
+			r.LikelyFalseNegative++
+			m.ex.settle(e.ex, FateLikelyFalseNegative)
+			continue
+		}
 		c := candidate{Negative: e.neg, ex: e.ex}
 		if m.keepVec {
 			c.vec = append([]float32(nil), e.vec...)
@@ -637,16 +721,29 @@ func (m *anchorMiner) fillShifted() {
 			m.ex.settle(c.ex, FateExposure)
 			continue
 		}
-		if len(a.posVecs) > 0 {
-			best := float32(math.Inf(-1))
-			for _, pv := range a.posVecs {
-				best = max(best, m.s.Similarity(e.vec, pv))
-			}
-			c.PFN, c.HasPFN = m.rules.scale.pfn(best, c.Score, a.posScore), true
+		switch {
+		case j < len(m.ringPFN):
+			c.PFN, c.HasPFN = m.ringPFN[j], true
+		case len(a.posVecs) > 0:
+			c.PFN, c.HasPFN = m.rules.scale.pfn(m.bestPositive(e.vec), c.Score, a.posScore), true
 		}
 		m.ex.settle(c.ex, FateReturned)
 		m.chosen = append(m.chosen, c)
 	}
+}
+
+// ringEntry returns the j-th candidate fillShifted takes from the ring: the deepest first.
+func (m *anchorMiner) ringEntry(j int) *shiftedCandidate {
+	return &m.shifted[(m.shiftedN-1-j)%len(m.shifted)]
+}
+
+// bestPositive is a vector's highest similarity to the anchor's positives.
+func (m *anchorMiner) bestPositive(v []float32) float32 {
+	best := float32(math.Inf(-1))
+	for _, pv := range m.a.posVecs {
+		best = max(best, m.s.Similarity(v, pv))
+	}
+	return best
 }
 
 // guideRemoves applies the guide rules to the candidate id: it looks up its guide vector

@@ -247,3 +247,66 @@ func TestClosedLoopValidation(t *testing.T) {
 		t.Fatal("empty key and missing outcome accepted")
 	}
 }
+
+// TestClosedLoopBudgetJudgesTheCandidatesFilledFromAbove: when a closed-loop window
+// moved past what the search finds holds fewer than k + budget candidates, the
+// false-negative budget judges those it holds and then the candidates that fill it from
+// above (deepest first), k + budget in all, and drops the likeliest of them: the window
+// moved past the collection's end (shift 40 of 28 survivors) and one that holds three
+// (shift 25).
+func TestClosedLoopBudgetJudgesTheCandidatesFilledFromAbove(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	w := randomWorld(r, 30, 8, engine.Cosine)
+	s := newCollection(t, w.cfg, w.batchCopy(), nil)
+	anchors := []Anchor{{ID: "i1", PositiveIDs: []string{"i2"}}}
+	all := DefaultPolicy()
+	all.NumNegatives, all.RangeMax = 100, 100
+	all.NearDuplicates, all.ExcludeSameGroup = false, false
+	every, err := Mine(context.Background(), s, Request{Anchors: anchors, Policy: all})
+	if err != nil {
+		t.Fatal(err)
+	}
+	negs := every[0].Negatives // the 28 survivors, best first, with their p_fn
+	if len(negs) != 28 || !negs[0].HasPFN {
+		t.Fatalf("%d survivors (p_fn %v), want 28 with p_fn", len(negs), negs[0].HasPFN)
+	}
+	for _, tc := range []struct {
+		depth int
+		judged []Negative // in the budget's order: the held, then from above, deepest first
+	}{
+		{40, []Negative{negs[27], negs[26], negs[25], negs[24], negs[23], negs[22]}},
+		{25, []Negative{negs[25], negs[26], negs[27], negs[24], negs[23], negs[22]}},
+	} {
+		// The two with the highest p_fn go (threshold 0: every candidate is flagged).
+		drop := map[string]bool{}
+		for range 2 {
+			best := -1
+			for j, n := range tc.judged {
+				if !drop[n.ID] && (best < 0 || n.PFN > tc.judged[best].PFN) {
+					best = j
+				}
+			}
+			drop[tc.judged[best].ID] = true
+		}
+		var want []string
+		for _, n := range negs {
+			if slices.ContainsFunc(tc.judged, func(x Negative) bool { return x.ID == n.ID }) && !drop[n.ID] {
+				want = append(want, n.ID)
+			}
+		}
+		pol := DefaultPolicy()
+		pol.NumNegatives, pol.ClosedLoop, pol.ClosedLoopDepth = 4, true, tc.depth
+		pol.NearDuplicates, pol.ExcludeSameGroup = false, false
+		pol.PFNThreshold, pol.PFNBudget = ptr(0), ptrInt(2)
+		got, err := Mine(context.Background(), s, Request{Anchors: anchors, Policy: pol, Hardness: NewHardness(), Explain: 64})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := got[0]
+		if !slices.Equal(negIDs(g.Negatives), want) || g.Removed.LikelyFalseNegative != 2 || g.Shortfall != 0 {
+			t.Errorf("depth %d: %v (likely false negatives %d, shortfall %d), want %v, 2, 0",
+				tc.depth, negIDs(g.Negatives), g.Removed.LikelyFalseNegative, g.Shortfall, want)
+		}
+		checkExplainedMatchesCounts(t, g)
+	}
+}

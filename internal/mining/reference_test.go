@@ -337,7 +337,8 @@ func referenceAnchor(rc *refCorpus, req Request, ai int, a Anchor, pol Policy) R
 	}
 	// The budget holds its candidates until it has k + pfnB of them or the walk ends,
 	// then drops the pfnB likeliest and passes the rest on in rank order; held
-	// candidates after the one that filled the window are unsampled.
+	// candidates after the window stopped taking any are unsampled when k were chosen,
+	// else past the window's end.
 	var held []candidate
 	decided := false
 	decide := func() bool {
@@ -361,8 +362,10 @@ func referenceAnchor(rc *refCorpus, req Request, ai int, a Anchor, pol Policy) R
 		more := true
 		for j, h := range held {
 			switch {
-			case !more:
+			case !more && len(chosen) >= pol.NumNegatives:
 				res.Unsampled++
+			case !more:
+				r.RankWindow++ // past the window's end
 			case drop[j]:
 				r.LikelyFalseNegative++
 			default:

@@ -879,6 +879,17 @@ func TestFalseNegativeBudgetDropsTheLikeliestFirst(t *testing.T) {
 			checkExplainedMatchesCounts(t, res)
 		}
 	}
+	// Held candidates past the window's end count there, not as unsampled: uniform
+	// sampling over a window of 3 ranks (x, y, z), a budget of 3 that flags nothing
+	// holds x, y, z, w and v; w and v are past the window.
+	cos5 := build(t, engine.Cosine, append(items, deg("v", 80))...)
+	res := mineOK(t, cos5, Request{Anchors: []Anchor{anchor}, Policy: policy(2, func(p *Policy) {
+		p.Sampling, p.RangeMax, p.PFNThreshold, p.PFNBudget = SampleUniform, 3, ptr(0.5), ptrInt(3)
+	}), Explain: 16})[0]
+	if res.Removed.RankWindow != 2 || res.Unsampled != 1 || len(res.Negatives) != 2 {
+		t.Errorf("uniform sampling: rank window %d, unsampled %d, %d negatives; want 2, 1, 2", res.Removed.RankWindow, res.Unsampled, len(res.Negatives))
+	}
+	checkExplainedMatchesCounts(t, res)
 }
 
 func ptrInt(v int) *int { return &v }
