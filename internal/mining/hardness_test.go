@@ -271,7 +271,7 @@ func TestClosedLoopBudgetJudgesTheCandidatesFilledFromAbove(t *testing.T) {
 		t.Fatalf("%d survivors (p_fn %v), want 28 with p_fn", len(negs), negs[0].HasPFN)
 	}
 	for _, tc := range []struct {
-		depth int
+		depth  int
 		judged []Negative // in the budget's order: the held, then from above, deepest first
 	}{
 		{40, []Negative{negs[27], negs[26], negs[25], negs[24], negs[23], negs[22]}},
