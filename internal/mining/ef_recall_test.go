@@ -285,7 +285,7 @@ func TestMeasuredLeadReachesTheExactWindow(t *testing.T) {
 		m, efc int
 		scan   bool
 	}{{"fixed", -1, 8, 32, false}, {"measured", 0.995, 8, 32, false}, {"scan", 0.995, 4, 16, true}} {
-		db, err := index.Open(index.Options{Dir: t.TempDir(), LeadRecall: cs.target})
+		db, err := index.Open(index.Options{Dir: t.TempDir(), LeadRecall: cs.target, GraphWorkers: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
