@@ -712,7 +712,8 @@ class MineResult:
 
 #: What became of an explained candidate: the rule that removed it (a name of
 #: :data:`RULES`), ``"returned"`` or ``"unsampled"`` (in the rank window, but the sampler
-#: had chosen k negatives before reaching it).
+#: had chosen k negatives before reaching it, or read ahead by the false-negative budget
+#: and not needed).
 FATES: tuple[str, ...] = RULES + ("returned", "unsampled")
 
 
