@@ -67,18 +67,22 @@ def first(pl: offline.Pool, k: int) -> np.ndarray:
     return nd & budgeted((pfn(pl) >= THRESHOLD) & nd, math.ceil(k / 2)) & (pl.rank < FLOOR)
 
 
-def likeliest(pl: offline.Pool, k: int) -> np.ndarray:
-    """keep-mask: of the first k + B survivors, the B with the highest p_fn ≥ t go."""
-    b = math.ceil(k / 2)
-    P = pfn(pl)
+def likeliest_by(pl: offline.Pool, score: np.ndarray, t: float, b: int, k: int) -> np.ndarray:
+    """keep-mask: near-duplicates go, then of the first k + b survivors the b with the
+    highest score ≥ t (the better ranked first among equals)."""
     keep = (pl.p < NEAR_DUP) & (pl.rank < FLOOR)
-    for a in range(len(P)):
+    for a in range(len(score)):
         window = np.flatnonzero(keep[a])[: k + b]
-        flagged = window[P[a, window] >= THRESHOLD]
+        flagged = window[score[a, window] >= t]
         if len(flagged) > b:
-            flagged = flagged[np.argsort(-P[a, flagged], kind="stable")[:b]]
+            flagged = flagged[np.argsort(-score[a, flagged], kind="stable")[:b]]
         keep[a, flagged] = False
     return keep
+
+
+def likeliest(pl: offline.Pool, k: int) -> np.ndarray:
+    """keep-mask: the server's rule, p_fn ≥ t with a budget of ⌈k/2⌉."""
+    return likeliest_by(pl, pfn(pl), THRESHOLD, math.ceil(k / 2), k)
 
 
 def miss(r: dict, naive: dict) -> float:

@@ -37,7 +37,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import embed  # noqa: E402
 import evalsets  # noqa: E402
 import offline  # noqa: E402
-from budget_order import FLOOR, MAX_ANCHORS, NEAR_DUP, SETS, miss, pfn  # noqa: E402
+from budget_order import FLOOR, MAX_ANCHORS, SETS, likeliest_by, miss, pfn  # noqa: E402
 from findings import positive_neighbourhood  # noqa: E402
 
 TOP = 24  # candidates whose mutual similarities feed the coherence signals
@@ -77,22 +77,11 @@ def load(model: str, name: str) -> tuple[offline.Pool, np.ndarray]:
     return pl, X
 
 
-def likeliest(pl: offline.Pool, score: np.ndarray, t: float, b: int, k: int) -> np.ndarray:
-    keep = (pl.p < NEAR_DUP) & (pl.rank < FLOOR)
-    for a in range(len(score)):
-        window = np.flatnonzero(keep[a])[: k + b]
-        flagged = window[score[a, window] >= t]
-        if len(flagged) > b:
-            flagged = flagged[np.argsort(-score[a, flagged], kind="stable")[:b]]
-        keep[a, flagged] = False
-    return keep
-
-
 def best(pl: offline.Pool, score: np.ndarray, naive: dict, k: int) -> tuple[float, float, int, dict]:
     out = None
     for t in THRESHOLDS:
         for b in range(k + 1):
-            r = offline.measure(pl, likeliest(pl, score, t, b, k), k)
+            r = offline.measure(pl, likeliest_by(pl, score, t, b, k), k)
             m = miss(r, naive)
             if out is None or m < out[0]:
                 out = (m, t, b, r)

@@ -1,6 +1,7 @@
 package mining
 
 import (
+	"cmp"
 	"context"
 	"math"
 	"slices"
@@ -338,12 +339,8 @@ func (m *anchorMiner) yield(c engine.Candidate) bool {
 	// rule, the calibration and p_fn use it. Computed here when the first two need it,
 	// else only for candidates that reach the rank window.
 	best, hasBest := float32(math.Inf(-1)), false
-	bestOf := func() float32 {
-		for _, pv := range a.posVecs {
-			best = max(best, m.s.Similarity(c.Vector, pv))
-		}
-		hasBest = true
-		return best
+	bestOf := func() {
+		best, hasBest = m.bestPositive(c.Vector), true
 	}
 	if len(a.posVecs) > 0 && (m.hasPosDup || observe) {
 		bestOf()
@@ -418,10 +415,13 @@ type heldCandidate struct {
 // positive, and the candidate is at or past the rank window's start (what the budget
 // removes must be something the window would otherwise take).
 func (m *anchorMiner) budgetJudges(raw int) bool {
-	if !m.rules.hasPFN || m.budgetDone || len(m.a.posVecs) == 0 {
-		return false
-	}
-	return len(m.held) > 0 || !m.beforeWindow(raw)
+	return m.budgetOpen() && (len(m.held) > 0 || !m.beforeWindow(raw))
+}
+
+// budgetOpen reports whether the false-negative budget applies to the anchor and has
+// not decided yet.
+func (m *anchorMiner) budgetOpen() bool {
+	return m.rules.hasPFN && !m.budgetDone && len(m.a.posVecs) > 0
 }
 
 // beforeWindow reports whether a candidate of raw rank raw that passed every rule would
@@ -476,7 +476,7 @@ func (m *anchorMiner) budgetDecide() bool {
 // candidates is filled from above it (fillShifted, deepest first): those candidates
 // follow the held ones in the budget's judgement, up to k + budget in all.
 func (m *anchorMiner) budgetAtEnd() {
-	if !m.rules.hasPFN || m.budgetDone || len(m.a.posVecs) == 0 {
+	if !m.budgetOpen() {
 		return
 	}
 	h := len(m.held)
@@ -554,21 +554,10 @@ func markLikeliest(n, budget int, threshold float32, pfn func(int) float32, mark
 			order = append(order, i)
 		}
 	}
-	slices.SortStableFunc(order, func(x, y int) int { return cmpDesc(pfn(x), pfn(y)) })
+	slices.SortStableFunc(order, func(x, y int) int { return cmp.Compare(pfn(y), pfn(x)) })
 	for _, i := range order[:budget] {
 		mark(i)
 	}
-}
-
-// cmpDesc orders float32s from the highest.
-func cmpDesc(x, y float32) int {
-	switch {
-	case x > y:
-		return -1
-	case x < y:
-		return 1
-	}
-	return 0
 }
 
 // admit applies the rank window and, for top sampling, diversity and the exposure cap to
@@ -609,11 +598,7 @@ func (m *anchorMiner) admit(c *engine.Candidate, raw int, stale bool, pfn float3
 	cand := candidate{Negative: Negative{ID: c.ID, Score: c.Score, Rank: raw, Version: c.Version, Stale: stale}}
 	cand.ex = fate(fateWindow)
 	if !hasPFN && len(a.posVecs) > 0 {
-		best := float32(math.Inf(-1))
-		for _, pv := range a.posVecs {
-			best = max(best, m.s.Similarity(c.Vector, pv))
-		}
-		pfn, hasPFN = m.rules.scale.pfn(best, c.Score, a.posScore), true
+		pfn, hasPFN = m.rules.scale.pfn(m.bestPositive(c.Vector), c.Score, a.posScore), true
 	}
 	cand.PFN, cand.HasPFN = pfn, hasPFN
 	if pol.Sampling != SampleTop {

@@ -778,10 +778,6 @@ func TestDuplicateMarginIsRelativeToThePositiveScore(t *testing.T) {
 // default off, and under dot the rule needs both values. duplicate_margin is off by
 // default.
 func TestFalseNegativeBudgetIsOnByDefaultUnderCosine(t *testing.T) {
-	deg := func(id string, d float64) it {
-		r := d * math.Pi / 180
-		return it{id: id, v: []float32{float32(math.Cos(r)), float32(math.Sin(r))}}
-	}
 	// p at 0°, the query at 50° (s⁺ = cos 50° ≈ 0.643). Query order: c44, c57, c30, c75,
 	// c100. c30 is a near-duplicate of p (cos 0.866 ≥ 0.80). p_fn = σ(−6.83 + 6.87·cos(c, p)
 	// + 4.56·(s − s⁺)): c44 0.43, c57 0.18, c75 0.021, c100 0.0003.
@@ -842,10 +838,6 @@ func TestFalseNegativeBudgetIsOnByDefaultUnderCosine(t *testing.T) {
 // not the first flagged ones; the held candidates after the window is full count as
 // unsampled, and the counts match the explanation.
 func TestFalseNegativeBudgetDropsTheLikeliestFirst(t *testing.T) {
-	deg := func(id string, d float64) it {
-		r := d * math.Pi / 180
-		return it{id: id, v: []float32{float32(math.Cos(r)), float32(math.Sin(r))}}
-	}
 	// p at 0°, the query at 50° (s⁺ ≈ 0.643). Query order: x (52°), y (45°), z (60°),
 	// w (70°). p_fn: x 0.27, y 0.41, z 0.14, w 0.04: y, second in rank, is the likeliest
 	// false negative.
@@ -893,3 +885,9 @@ func TestFalseNegativeBudgetDropsTheLikeliestFirst(t *testing.T) {
 }
 
 func ptrInt(v int) *int { return &v }
+
+// deg is a unit vector in the plane at d degrees.
+func deg(id string, d float64) it {
+	r := d * math.Pi / 180
+	return it{id: id, v: []float32{float32(math.Cos(r)), float32(math.Sin(r))}}
+}
