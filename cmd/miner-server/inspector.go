@@ -588,12 +588,12 @@ func jsonPathAt(body []byte, off int, md protoreflect.MessageDescriptor) string 
 	}
 	at := func(f *frame) string { // the path of the value f is at now
 		switch {
-		case f.array && f.field != nil && f.field.Message() == nil:
+		case f.field == nil:
+			return "" // a key of no known field, or an array that is not one's value (a top-level array)
+		case f.array && f.field.Message() == nil:
 			return f.path // an element of a list of scalars: the list, as the service names it
 		case f.array:
 			return fmt.Sprintf("%s[%d]", f.path, f.index)
-		case f.field == nil:
-			return ""
 		case f.path == "":
 			return string(f.field.Name())
 		}

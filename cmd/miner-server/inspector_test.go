@@ -322,6 +322,9 @@ func TestInspectorDecodeErrorNamesTheFieldWhereItIs(t *testing.T) {
 		// protojson counts columns in runes.
 		`{"collection":"ééé","anchors":[{"id":"é"},{"id":"ü","exclude_ids":[1]}]}`: "anchors[1].exclude_ids",
 		"{\n\"collection\": \"é\",\n \"explain\": \"x\"}":                          "explain",
+		// Not an object: no field of the request is at fault.
+		`[1,2]`:              "body",
+		`[{"collection":1}]`: "body",
 	} {
 		err := decodeJSON([]byte(body), &hardnegv1.MineRequest{})
 		st := status.Convert(toStatus(discard, "m", err))
