@@ -431,6 +431,9 @@ func requestAnchors(req *hardnegv1.MineRequest, dim, gdim int) ([]*hardnegv1.Anc
 			return
 		}
 		if dims == 0 {
+			if len(b) == 0 {
+				field = countField // only the counts were sent: name the field that was set
+			}
 			e.Add("anchor_columns."+field, "guide vectors need policy.guide_collection")
 			return
 		}

@@ -432,6 +432,9 @@ func TestAnchorColumnsShapeErrorsNameTheColumn(t *testing.T) {
 		{"positive vectors ragged", &hardnegv1.MineRequest{AnchorColumns: &hardnegv1.AnchorColumns{Count: 1, Vectors: vecs(1), PositiveVectors: make([]byte, 4*dim+4), PositiveVectorCounts: u32s(1)}}, "anchor_columns.positive_vectors"},
 		{"positive vector counts", &hardnegv1.MineRequest{AnchorColumns: &hardnegv1.AnchorColumns{Count: 1, Vectors: vecs(1), PositiveVectors: vecs(2), PositiveVectorCounts: u32s(1)}}, "anchor_columns.positive_vector_counts"},
 		{"guide without a guide collection", &hardnegv1.MineRequest{AnchorColumns: &hardnegv1.AnchorColumns{Count: 1, Vectors: vecs(1), GuideVectors: vecs(1)}}, "anchor_columns.guide_vectors"},
+		{"guide positive vectors without a guide collection", &hardnegv1.MineRequest{AnchorColumns: &hardnegv1.AnchorColumns{Count: 1, Vectors: vecs(1), GuidePositiveVectors: vecs(1), GuidePositiveVectorCounts: u32s(1)}}, "anchor_columns.guide_positive_vectors"},
+		// Only the counts were sent: the error names them, not the empty column.
+		{"guide positive vector counts without a guide collection", &hardnegv1.MineRequest{AnchorColumns: &hardnegv1.AnchorColumns{Count: 2, Vectors: vecs(2), GuidePositiveVectorCounts: u32s(0, 0)}}, "anchor_columns.guide_positive_vector_counts"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := requestAnchors(tc.req, dim, 0)
