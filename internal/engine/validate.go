@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -84,7 +85,7 @@ func checkVector(v []float32, dim int, m Metric) (float64, string) {
 	case m == Cosine && n == 0:
 		return 0, "is a zero vector, which has no direction under cosine"
 	case m != Cosine && n > MaxNorm:
-		return 0, fmt.Sprintf("has norm %.3g; under %s the norm must be at most %.0e so that scores stay finite", n, m, float64(MaxNorm))
+		return 0, fmt.Sprintf("has norm %s, above the limit: under %s the norm must be at most %.0e so that scores stay finite", strconv.FormatFloat(n, 'g', 7, 64), m, float64(MaxNorm))
 	}
 	return n, ""
 }

@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -31,7 +33,7 @@ func referencePrepare(v []float32, dim int, m Metric) string {
 	case m == Cosine && n == 0:
 		return "is a zero vector, which has no direction under cosine"
 	case m != Cosine && n > MaxNorm:
-		return fmt.Sprintf("has norm %.3g; under %s the norm must be at most %.0e so that scores stay finite", n, m, float64(MaxNorm))
+		return fmt.Sprintf("has norm %s, above the limit: under %s the norm must be at most %.0e so that scores stay finite", strconv.FormatFloat(n, 'g', 7, 64), m, float64(MaxNorm))
 	}
 	if m != Cosine {
 		return ""
@@ -74,6 +76,10 @@ func TestPrepareVectorMatchesTheReference(t *testing.T) {
 				t.Fatalf("case %d, %v, %v: got %q %v, want %q %v", i, m, v, gotMsg, got, wantMsg, want)
 			}
 		}
+	}
+	// A norm just past the limit reads as past it.
+	if msg := PrepareVector([]float32{1.0001e9, 0, 0, 0}, 4, Dot); !strings.Contains(msg, "has norm 1.0001e+09, above the limit: under dot the norm must be at most 1e+09") {
+		t.Errorf("norm past the limit: %q", msg)
 	}
 	if msg := PrepareVector(make([]float32, 3), 4, Cosine); msg != referencePrepare(make([]float32, 3), 4, Cosine) {
 		t.Errorf("wrong dimension: %q", msg)

@@ -319,7 +319,7 @@ def test_a_bad_id_in_a_later_request_of_a_split_call_applies_nothing(client: har
     ("cosine", lambda ids, x, g: x.__setitem__(19_000, 0), "items.vectors[19000]",
      'item "i19000": is a zero vector, which has no direction under cosine'),
     ("dot", lambda ids, x, g: x.__setitem__(19_000, 1e9), "items.vectors[19000]",
-     'item "i19000": has norm 2.83e+09; under dot the norm must be at most 1e+09'),
+     'item "i19000": has norm 2.828427e+09, above the limit: under dot the norm must be at most 1e+09'),
     ("l2", lambda ids, x, g: x.__setitem__(19_000, 1e9), "items.vectors[19000]", "under l2 the norm must be at most 1e+09"),
 ])
 def test_a_bad_item_in_a_later_batch_of_a_split_upsert_applies_nothing(

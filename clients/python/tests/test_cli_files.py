@@ -378,7 +378,7 @@ def test_a_norm_over_the_limit_is_refused_before_anything_is_sent(
     (tmp_path / "big.txt").write_text("".join(f"b{i}\n" for i in range(3000)))
     code, _, err = run(capsys, server, "ingest", name, str(tmp_path / "big.npy"), "--ids", str(tmp_path / "big.txt"),
                        "--create", "--metric", metric, "--batch-size", "1000")
-    one_line_failure(code, err, "ingest", f"big.npy: row 2500 has norm 1e+10; under {metric} the norm must be at most 1e+09")
+    one_line_failure(code, err, "ingest", f"big.npy: row 2500 has norm 1e+10, above the limit: under {metric} the norm must be at most 1e+09")
     assert name not in {c.name for c in sync_client.list_collections()}
     # Under cosine the vector is normalised and taken.
     code, _, err = run(capsys, server, "ingest", name, str(tmp_path / "big.npy"), "--ids", str(tmp_path / "big.txt"),

@@ -645,7 +645,7 @@ def cmd_ingest(args: argparse.Namespace) -> None:
     if large >= 0 and metric != "cosine":
         from hardneg._codec import _norm64
 
-        raise CommandError(f"{args.file}: row {large} has norm {_norm64(np.asarray(vectors[large], dtype=np.float32)):.3g}; "
+        raise CommandError(f"{args.file}: row {large} has norm {_norm64(np.asarray(vectors[large], dtype=np.float32)):.7g}, above the limit: "
                            f"under {metric} the norm must be at most 1e+09 so that scores stay finite")
     created = col is None
     if col is None:

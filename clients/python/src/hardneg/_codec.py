@@ -409,7 +409,7 @@ def check_split_norms(items: PreparedItems, zero: list[int], large: list[int], m
     else:
         for i in large:
             n = _norm64(items.vectors[i])
-            bad.append(FieldViolation(f"items.vectors[{i}]", f"item {json.dumps(items.ids[i], ensure_ascii=False)}: has norm {n:.3g}; "
+            bad.append(FieldViolation(f"items.vectors[{i}]", f"item {json.dumps(items.ids[i], ensure_ascii=False)}: has norm {n:.7g}, above the limit: "
                                                              f"under {metric} the norm must be at most 1e+09 so that scores stay finite"))
     if bad:
         bad.sort(key=lambda fv: int(fv.field[len("items.vectors["):-1]))
