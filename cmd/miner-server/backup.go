@@ -188,9 +188,10 @@ func backupHeader(b *engine.Backup) *hardnegv1.BackupHeader {
 	return &hardnegv1.BackupHeader{
 		FormatVersion: b.Format,
 		Collection: &hardnegv1.Collection{
-			Name:   b.Config.Name,
-			Dim:    uint32(b.Config.Dim),
-			Metric: metricToPB[b.Config.Metric],
+			Name:      b.Config.Name,
+			Dim:       uint32(b.Config.Dim),
+			Metric:    metricToPB[b.Config.Metric],
+			Ephemeral: b.Config.Ephemeral,
 			IndexParams: &hardnegv1.IndexParams{
 				M:              uint32(p.M),
 				EfConstruction: uint32(p.EfConstruction),

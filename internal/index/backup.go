@@ -94,7 +94,7 @@ func (db *DB) freezeBackup(ctx context.Context, c *Collection, b *engine.Backup)
 	if err != nil {
 		return nil, err
 	}
-	b.Config = engine.Config{Name: c.name, Dim: c.dim, Metric: c.metric, Params: c.params}
+	b.Config = engine.Config{Name: c.name, Dim: c.dim, Metric: c.metric, Params: c.params, Ephemeral: c.ephemeral}
 	b.Items, b.LSN, b.TakenAt = len(c.slots), c.lastSeq, time.Now()
 	return f, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -208,6 +209,27 @@ func TestEphemeralCollectionDeleteAndReuse(t *testing.T) {
 	}
 	if _, err := db.Restore(context.Background(), bytes.NewReader(data), src, "e", nil); !errors.Is(err, engine.ErrEphemeral) {
 		t.Fatalf("restore over an ephemeral collection: %v, want ErrEphemeral", err)
+	}
+
+	// A backup of an ephemeral collection says so; restored, it is a stored collection.
+	if _, err := db.Upsert("e", randBatch(r, "e", 4, 4), "items"); err != nil {
+		t.Fatal(err)
+	}
+	bk, err := db.Backup(context.Background(), "e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err = io.ReadAll(bk)
+	bk.Close()
+	if err != nil || !bk.Config.Ephemeral || bk.Items != 4 {
+		t.Fatalf("backup of an ephemeral collection: config %+v, %d items, %v", bk.Config, bk.Items, err)
+	}
+	src = engine.RestoreSource{FormatVersion: bk.Format, Bytes: bk.Bytes, Checksum: bk.Checksum, Dim: bk.Config.Dim, Items: uint64(bk.Items)}
+	if _, err := db.Restore(context.Background(), bytes.NewReader(data), src, "restored", nil); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := db.lookup("restored"); err != nil || c.Stats().Items != 4 || c.Config().Ephemeral {
+		t.Fatalf("the restored copy of an ephemeral collection: %v", err)
 	}
 }
 

@@ -5022,8 +5022,9 @@ type BackupHeader struct {
 	// file, version 4 adds the stream writers' times and the LSN the snapshot is complete
 	// through; a backup holds neither).
 	FormatVersion uint32 `protobuf:"varint,1,opt,name=format_version,json=formatVersion,proto3" json:"format_version,omitempty"`
-	// The collection as backed up: name, dim, metric, index parameters and statistics.
-	// Restore refuses (INVALID_ARGUMENT) a header whose name, dim, metric or item_count
+	// The collection as backed up: name, dim, metric, index parameters, statistics and
+	// whether it is ephemeral (restored, it is a stored collection all the same). Restore
+	// refuses (INVALID_ARGUMENT) a header whose name, dim, metric or item_count
 	// disagrees with the data, which its checksum covers and the header's fields do not.
 	// A field left unset (an empty name, dim or item_count 0, metric unspecified, or no
 	// collection at all) is not compared, and the data's own configuration applies; the
