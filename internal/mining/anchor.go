@@ -534,28 +534,17 @@ func (m *anchorMiner) release() bool {
 // markLikeliest marks, of n candidates in rank order, the at most budget whose p_fn
 // (pfn(i)) is highest and ≥ threshold, the better ranked first among equals.
 func markLikeliest(n, budget int, threshold float32, pfn func(int) float32, mark func(int)) {
-	flagged := 0
+	var flagged []int
 	for i := range n {
 		if pfn(i) >= threshold {
-			flagged++
+			flagged = append(flagged, i)
 		}
 	}
-	if flagged <= budget {
-		for i := range n {
-			if pfn(i) >= threshold {
-				mark(i)
-			}
-		}
-		return
+	if len(flagged) > budget {
+		slices.SortStableFunc(flagged, func(x, y int) int { return cmp.Compare(pfn(y), pfn(x)) })
+		flagged = flagged[:budget]
 	}
-	order := make([]int, 0, flagged)
-	for i := range n {
-		if pfn(i) >= threshold {
-			order = append(order, i)
-		}
-	}
-	slices.SortStableFunc(order, func(x, y int) int { return cmp.Compare(pfn(y), pfn(x)) })
-	for _, i := range order[:budget] {
+	for _, i := range flagged {
 		mark(i)
 	}
 }

@@ -148,11 +148,8 @@ func scaledDuplicateThreshold(pol *Policy, m engine.Metric, sc scoreScale) (floa
 // defaults: the identity unless s is a cosine collection whose background similarity
 // it measures and is above BackgroundReference.
 func scaleOf(s Searcher) scoreScale {
-	if s.Metric() != engine.Cosine {
-		return scoreScale{}
-	}
 	b, ok := BackgroundOf(s)
-	return scaleFor(engine.Cosine, b, ok)
+	return scaleFor(s.Metric(), b, ok)
 }
 
 // prepare validates req and resolves every anchor's query, positives, groups and
