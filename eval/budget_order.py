@@ -47,18 +47,32 @@ SERVER_W = np.array([-6.83, 6.87, 4.56])  # internal/mining/pfn.go
 MAX_ANCHORS = 1500
 
 
-def load(model: str, name: str) -> offline.Pool:
+def embedded(model: str, name: str) -> tuple[evalsets.Dataset, np.ndarray, np.ndarray, np.ndarray]:
+    """The set, its corpus and query embeddings, and the anchors (query indices) mined."""
     ds = evalsets.load(name)
     E, _ = embed.embed(model, ds.corpus, name + "-corpus")
     Q, _ = embed.embed(model, ds.queries, name + "-queries")
     sel = np.arange(len(Q))
     if len(sel) > MAX_ANCHORS:
         sel = np.sort(np.random.default_rng(0).choice(len(Q), MAX_ANCHORS, replace=False))
+    return ds, E, Q, sel
+
+
+def pool_of(ds: evalsets.Dataset, E: np.ndarray, Q: np.ndarray, sel: np.ndarray) -> offline.Pool:
     return offline.build_pool(E, Q[sel], [ds.given[i] for i in sel], [ds.held[i] for i in sel], pool=FLOOR + 1)
 
 
-def pfn(pl: offline.Pool) -> np.ndarray:
-    return offline.predict(SERVER_W, np.stack([pl.p, pl.s - pl.s_pos[:, None]], -1).reshape(-1, 2)).reshape(pl.p.shape)
+def load(model: str, name: str) -> offline.Pool:
+    return pool_of(*embedded(model, name))
+
+
+def features(pl: offline.Pool) -> np.ndarray:
+    """(A, P, 2): p_fn's two signals, similarity to the positive and s − s⁺."""
+    return np.stack([pl.p, pl.s - pl.s_pos[:, None]], -1)
+
+
+def pfn(pl: offline.Pool, w: np.ndarray = SERVER_W) -> np.ndarray:
+    return offline.predict(w, features(pl).reshape(-1, 2)).reshape(pl.p.shape)
 
 
 def first(pl: offline.Pool, k: int) -> np.ndarray:

@@ -34,10 +34,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
-import embed  # noqa: E402
-import evalsets  # noqa: E402
 import offline  # noqa: E402
-from budget_order import FLOOR, MAX_ANCHORS, SETS, likeliest_by, miss, pfn  # noqa: E402
+from budget_order import FLOOR, SETS, embedded, likeliest_by, miss, pfn, pool_of  # noqa: E402
 from findings import positive_neighbourhood  # noqa: E402
 
 TOP = 24  # candidates whose mutual similarities feed the coherence signals
@@ -46,14 +44,9 @@ THRESHOLDS = (0.005, 0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.3, 0.5)
 
 
 def load(model: str, name: str) -> tuple[offline.Pool, np.ndarray]:
-    ds = evalsets.load(name)
-    E, _ = embed.embed(model, ds.corpus, name + "-corpus")
-    Q, _ = embed.embed(model, ds.queries, name + "-queries")
-    sel = np.arange(len(Q))
-    if len(sel) > MAX_ANCHORS:
-        sel = np.sort(np.random.default_rng(0).choice(len(Q), MAX_ANCHORS, replace=False))
+    ds, E, Q, sel = embedded(model, name)
     given = [ds.given[i] for i in sel]
-    pl = offline.build_pool(E, Q[sel], given, [ds.held[i] for i in sel], pool=FLOOR + 1)
+    pl = pool_of(ds, E, Q, sel)
     S = Q @ E.T
     top2 = np.sort(np.partition(S, -2, axis=0)[-2:], axis=0)  # second best, best query per item
     other = np.empty_like(pl.s)

@@ -25,14 +25,10 @@ import numpy as np
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 import offline  # noqa: E402
-from budget_order import FLOOR, KS, NEAR_DUP, SERVER_W, SETS, THRESHOLD, likeliest_by, load, miss  # noqa: E402
+from budget_order import FLOOR, KS, NEAR_DUP, SERVER_W, SETS, THRESHOLD, features, likeliest_by, load, miss, pfn  # noqa: E402
 
 MODELS = ("minilm", "mpnet", "wordllama")
 WINDOW = 50  # candidates per anchor the fit learns from, as eval/FINDINGS.md's fit
-
-
-def features(pl: offline.Pool) -> np.ndarray:
-    return np.stack([pl.p, pl.s - pl.s_pos[:, None]], -1)
 
 
 def fit(pools: list[offline.Pool]) -> np.ndarray:
@@ -59,7 +55,7 @@ def fit(pools: list[offline.Pool]) -> np.ndarray:
 
 
 def met(pl: offline.Pool, w: np.ndarray) -> list[bool]:
-    score = offline.predict(w, features(pl).reshape(-1, 2)).reshape(pl.p.shape)
+    score = pfn(pl, w)
     out = []
     for k in KS:
         naive = offline.measure(pl, pl.rank < FLOOR, k)
